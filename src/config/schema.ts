@@ -1,0 +1,66 @@
+import { z } from "zod";
+import type { AuditSink } from "../types.js";
+
+/** 1–128 characters of `[A-Za-z0-9._-]`, and not `.` or `..`: safe to put in a file name. */
+export const SESSION_ID_PATTERN = /^[A-Za-z0-9._-]{1,128}$/;
+
+export const sessionIdSchema = z
+  .string()
+  .regex(SESSION_ID_PATTERN, "must be 1-128 characters of A-Z, a-z, 0-9, '.', '_' or '-' (no '/' or spaces)")
+  .refine((s) => s !== "." && s !== "..", "must not be '.' or '..'");
+
+const SIZE_PATTERN = /^(\d+(?:\.\d+)?)\s*([bkmg]?)b?$/i;
+
+/** pino-roll's size vocabulary: a byte count, or "64k", "10m", "1g". */
+export function parseSize(value: number | string): number | undefined {
+  if (typeof value === "number") return Number.isFinite(value) && value > 0 ? Math.floor(value) : undefined;
+  const m = SIZE_PATTERN.exec(value.trim());
+  if (!m) return undefined;
+  const n = Number(m[1]);
+  const unit = (m[2] ?? "").toLowerCase();
+  const mult = unit === "k" ? 1024 : unit === "m" ? 1024 ** 2 : unit === "g" ? 1024 ** 3 : 1;
+  const bytes = Math.floor(n * mult);
+  return bytes > 0 ? bytes : undefined;
+}
+
+const rotationSchema = z.strictObject({
+  size: z
+    .union([z.number(), z.string()])
+    .optional()
+    .refine((v) => v === undefined || parseSize(v) !== undefined, "must be a positive byte count or a size like '64k', '10m', '1g'"),
+  frequency: z
+    .union([z.literal("hourly"), z.literal("daily"), z.number().int().min(1000, "a number of milliseconds, at least 1000")])
+    .optional(),
+});
+
+const keyInput = z.union([z.string(), z.instanceof(Uint8Array)]);
+
+/** The options `AuditConfig` accepts. Every field is optional; defaults are filled in. */
+export const auditOptionsSchema = z.strictObject({
+  sessionId: sessionIdSchema.optional(),
+  projectPath: z.string().min(1, "must be a non-empty path").optional(),
+  fullContentLogging: z.boolean().optional(),
+  encryptSensitiveContent: z.boolean().optional(),
+  encryptionKey: keyInput.optional(),
+  maxLogAgeDays: z.number().int("must be a whole number of days").positive("must be at least 1").optional(),
+  storeContentHashes: z.boolean().optional(),
+  customMetadata: z.record(z.string(), z.unknown()).optional(),
+  durability: z.enum(["async", "sync", "fsync"]).optional(),
+  rotation: rotationSchema.optional(),
+  contentPreviewChars: z.number().int().min(0).max(1_000_000).optional(),
+  autoCleanup: z.boolean().optional(),
+  storeToolPayloads: z.boolean().optional(),
+  maxValueChars: z.number().int().min(16).max(100_000_000).optional(),
+  flushIntervalMs: z.number().int().min(1).max(60_000).optional(),
+  minRetentionDays: z.number().int().min(0).optional(),
+  sinks: z
+    .array(
+      z.custom<AuditSink>(
+        (v) => typeof v === "object" && v !== null && typeof (v as AuditSink).write === "function" && typeof (v as AuditSink).flush === "function" && typeof (v as AuditSink).close === "function",
+        "each sink must have write(), flush() and close() (e.g. new PostgresSink(...))",
+      ),
+    )
+    .optional(),
+});
+
+export type AuditOptionsInput = z.input<typeof auditOptionsSchema>;

@@ -1,0 +1,52 @@
+import { AsyncLocalStorage } from "node:async_hooks";
+import type { AuditLogger } from "./logger.js";
+import type { AuditContextValue } from "./types.js";
+
+// One AsyncLocalStorage per process, shared through a global symbol so that two copies of the
+// package (ESM and CJS, or two versions) see the same context and the same default logger.
+interface Shared {
+  storage: AsyncLocalStorage<AuditContextValue>;
+  defaultLogger: unknown;
+  warnedNoLogger: boolean;
+}
+const kShared = Symbol.for("audit-logger.context.v1");
+const g = globalThis as unknown as Record<symbol, Shared | undefined>;
+const shared: Shared = (g[kShared] ??= { storage: new AsyncLocalStorage<AuditContextValue>(), defaultLogger: undefined, warnedNoLogger: false });
+
+/**
+ * The request's audit context, carried through `await`, timers and event emitters.
+ *
+ * @example
+ * auditContext.run({ userId: "u1", traceId: req.id }, () => handle(req));
+ */
+export const auditContext = Object.freeze({
+  /** Runs `fn` in a context that inherits the current one and overrides the given fields. */
+  run<R>(value: AuditContextValue, fn: () => R): R {
+    const parent = shared.storage.getStore();
+    const merged: AuditContextValue = parent
+      ? { ...parent, ...value, metadata: value.metadata ? { ...parent.metadata, ...value.metadata } : parent.metadata }
+      : value;
+    return shared.storage.run(merged, fn);
+  },
+  /** The active context, or undefined outside any. */
+  get(): AuditContextValue | undefined {
+    return shared.storage.getStore();
+  },
+  /** Sets the user of the running context (e.g. after authentication). Returns false outside a context. */
+  setUser(userId: string): boolean {
+    const store = shared.storage.getStore();
+    if (!store) return false;
+    (store as { userId?: string }).userId = userId;
+    return true;
+  },
+});
+
+/** The logger used when neither an option nor the context names one. */
+export function setDefaultAuditLogger(logger: AuditLogger | undefined): void {
+  shared.defaultLogger = logger;
+}
+
+/** The default logger, or undefined when none was set. */
+export function getDefaultAuditLogger(): AuditLogger | undefined {
+  return shared.defaultLogger as AuditLogger | undefined;
+}

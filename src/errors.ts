@@ -1,0 +1,117 @@
+/**
+ * Every error the library throws is an {@link AuditLoggerError} with a stable `code`.
+ * The README's error table lists each code; a test checks the two agree.
+ *
+ * @example
+ * try { new AuditConfig({ sessionId: "../x" }) }
+ * catch (e) { if (e instanceof AuditConfigError) console.error(e.code, e.issues) }
+ */
+export class AuditLoggerError extends Error {
+  readonly code: string;
+  constructor(code: string, message: string, options?: { cause?: unknown }) {
+    super(message, options);
+    this.code = code;
+    this.name = new.target.name;
+  }
+}
+
+/** One field that failed validation: where, and what was wrong with it. */
+export interface FieldIssue {
+  readonly field: string;
+  readonly message: string;
+}
+
+function listIssues(issues: readonly FieldIssue[]): string {
+  return issues.map((i) => `  - ${i.field}: ${i.message}`).join("\n");
+}
+
+/** Invalid configuration: thrown at construction, naming every bad field. */
+export class AuditConfigError extends AuditLoggerError {
+  readonly issues: readonly FieldIssue[];
+  constructor(issues: readonly FieldIssue[]) {
+    super(
+      "AUDIT_ERR_CONFIG",
+      `Invalid audit-logger configuration (${issues.length} field${issues.length === 1 ? "" : "s"}):\n${listIssues(issues)}\nFix the fields above; see the README's configuration reference.`,
+    );
+    this.issues = issues;
+  }
+}
+
+/** Invalid input to a `log*` call: nothing was written. */
+export class AuditValidationError extends AuditLoggerError {
+  readonly issues: readonly FieldIssue[];
+  readonly method: string;
+  constructor(method: string, issues: readonly FieldIssue[]) {
+    super(
+      "AUDIT_ERR_VALIDATION",
+      `${method}() was called with invalid input; nothing was written:\n${listIssues(issues)}`,
+    );
+    this.issues = issues;
+    this.method = method;
+  }
+}
+
+/** A `log*` call after `finalizeSession()`. */
+export class AuditSessionClosedError extends AuditLoggerError {
+  constructor(sessionId: string, method: string) {
+    super(
+      "AUDIT_ERR_SESSION_CLOSED",
+      `${method}() called after finalizeSession() for session "${sessionId}". Create a new AuditLogger (the same sessionId continues the chain) to log more.`,
+    );
+  }
+}
+
+/** A missing or malformed encryption key, or content that cannot be decrypted with it. */
+export class AuditKeyError extends AuditLoggerError {
+  constructor(message: string, options?: { cause?: unknown }) {
+    super("AUDIT_ERR_KEY", message, options);
+  }
+}
+
+/** Another live process (or logger) already writes this session. */
+export class AuditSessionLockedError extends AuditLoggerError {
+  readonly lockFile: string;
+  readonly holderPid: number;
+  constructor(sessionId: string, lockFile: string, holderPid: number) {
+    super(
+      "AUDIT_ERR_SESSION_LOCKED",
+      `Session "${sessionId}" is already being written by process ${holderPid} (lock ${lockFile}). Use another sessionId, or finalize the other logger first. A lock left by a dead process is taken over automatically.`,
+    );
+    this.lockFile = lockFile;
+    this.holderPid = holderPid;
+  }
+}
+
+/** A path built from an id or option would leave the audit directory. */
+export class AuditPathError extends AuditLoggerError {
+  constructor(message: string) {
+    super("AUDIT_ERR_PATH", message);
+  }
+}
+
+/** The audit files could not be written or read (disk full, permissions, ...). */
+export class AuditIOError extends AuditLoggerError {
+  constructor(message: string, options?: { cause?: unknown }) {
+    super("AUDIT_ERR_IO", message, options);
+  }
+}
+
+/** An existing log file is not in the documented format and cannot be continued. */
+export class AuditFormatError extends AuditLoggerError {
+  constructor(message: string) {
+    super("AUDIT_ERR_FORMAT", message);
+  }
+}
+
+/** Every code the library uses, for documentation and tests. */
+export const ERROR_CODES = [
+  "AUDIT_ERR_CONFIG",
+  "AUDIT_ERR_VALIDATION",
+  "AUDIT_ERR_SESSION_CLOSED",
+  "AUDIT_ERR_KEY",
+  "AUDIT_ERR_SESSION_LOCKED",
+  "AUDIT_ERR_PATH",
+  "AUDIT_ERR_IO",
+  "AUDIT_ERR_FORMAT",
+] as const;
+export type AuditErrorCode = (typeof ERROR_CODES)[number];

@@ -1,0 +1,625 @@
+import { EventEmitter } from "node:events";
+import fs from "node:fs";
+import os from "node:os";
+import path from "node:path";
+import type { z } from "zod";
+import { AuditConfig } from "./config/config.js";
+import type { AuditOptionsInput } from "./config/schema.js";
+import { auditContext } from "./context.js";
+import { AuditIOError, AuditSessionClosedError, AuditValidationError } from "./errors.js";
+import { sealRecord } from "./pipeline/chain.js";
+import { contentHash, encryptValue, valueAad } from "./pipeline/encrypt.js";
+import type { EncryptionKey } from "./pipeline/keys.js";
+import { newId } from "./record/id.js";
+import { toFieldIssues } from "./record/issues.js";
+import {
+  chatInteractionInputSchema,
+  errorInputSchema,
+  fileOperationInputSchema,
+  performanceMetricInputSchema,
+  personaActivityInputSchema,
+  toolUsageInputSchema,
+} from "./record/schemas.js";
+import { toJsonSafe, truncateString, type JsonValue } from "./record/serialize.js";
+import { SessionStats } from "./record/stats.js";
+import { cleanupSessions, type CleanupOptions, type CleanupResult } from "./retention.js";
+import { prepareContent, writeContent, writeContentSync, type PreparedContent } from "./sink/content.js";
+import { registerForExit, unregisterForExit, type ExitFlushable } from "./sink/exit.js";
+import { CONTENT_DIR, sessionFileName } from "./sink/files.js";
+import { SessionLock } from "./sink/lock.js";
+import { KindWriter } from "./sink/writer.js";
+import {
+  RECORD_KINDS,
+  type ChatInteractionInput,
+  type ErrorInput,
+  type FileOperationInput,
+  type PerformanceMetricInput,
+  type PersonaActivityInput,
+  type RecordType,
+  type SessionSummary,
+  type ToolUsageInput,
+} from "./types.js";
+
+const FILE_MODE = 0o600;
+const DIR_MODE = 0o700;
+
+type Fields = Record<string, unknown>;
+
+/** Events an AuditLogger emits. `error` is emitted only when someone listens (else a process warning). */
+export interface AuditLoggerEvents {
+  error: [error: Error];
+  rotate: [segmentPath: string];
+}
+
+function validate<S extends z.ZodType>(schema: S, input: unknown, method: string): z.output<S> {
+  const r = schema.safeParse(input);
+  if (!r.success) throw new AuditValidationError(method, toFieldIssues(r.error));
+  return r.data;
+}
+
+/** Cuts at most `n` UTF-16 units without splitting a surrogate pair. */
+function preview(text: string, n: number): string {
+  if (text.length <= n) return text;
+  let end = n;
+  const c = text.charCodeAt(end - 1);
+  if (c >= 0xd800 && c <= 0xdbff) end--;
+  return text.slice(0, end);
+}
+
+function asText(v: unknown): { text: string; format: "text" | "json" } {
+  if (typeof v === "string") return { text: v, format: "text" };
+  if (v === undefined) return { text: "", format: "text" };
+  return { text: JSON.stringify(toJsonSafe(v, Number.POSITIVE_INFINITY)), format: "json" };
+}
+
+/**
+ * Records the six kinds of audit events of one session into hash-chained JSONL files.
+ *
+ * @example
+ * const logger = new AuditLogger({ sessionId: "support_bot", projectPath: process.cwd() });
+ * logger.logChatInteraction({ prompt: "Hi", response: "Hello!", model: "claude-3", tokensUsed: 12 });
+ * await logger.finalizeSession();
+ */
+export class AuditLogger extends EventEmitter<AuditLoggerEvents> implements ExitFlushable, AsyncDisposable {
+  readonly config: AuditConfig;
+  readonly sessionId: string;
+  readonly auditDir: string;
+  readonly startTime: string;
+  private readonly key: EncryptionKey | undefined;
+  private readonly writers: Record<RecordType, KindWriter>;
+  private readonly lock: SessionLock;
+  private readonly stats = new SessionStats();
+  private readonly pendingContent = new Set<Promise<void>>();
+  private closed = false;
+  private flushTimer: NodeJS.Timeout | undefined;
+  private commitScheduled = false;
+  private commitRunning = false;
+  private commitWaiters: Array<{ resolve: () => void; reject: (e: Error) => void }> = [];
+  private warnedNoListener = false;
+  private reporting = false;
+
+  constructor(options: AuditConfig | AuditOptionsInput = {}) {
+    super();
+    this.config = options instanceof AuditConfig ? options : new AuditConfig(options);
+    this.sessionId = this.config.sessionId;
+    this.auditDir = this.config.auditDir;
+    this.key = this.config.encryptSensitiveContent ? AuditConfig.keyOf(this.config) : undefined;
+    try {
+      fs.mkdirSync(this.auditDir, { recursive: true, mode: DIR_MODE });
+      if (this.config.fullContentLogging) fs.mkdirSync(path.join(this.auditDir, CONTENT_DIR), { recursive: true, mode: DIR_MODE });
+    } catch (cause) {
+      throw new AuditIOError(`Cannot create the audit directory ${this.auditDir}: ${(cause as Error).message}. Check projectPath and its permissions.`, { cause });
+    }
+    this.lock = new SessionLock(this.auditDir, this.sessionId);
+    try {
+      if (this.config.autoCleanup) {
+        const maxLogAgeDays = Math.max(this.config.maxLogAgeDays, this.config.minRetentionDays);
+        cleanupSessions(this.auditDir, { maxLogAgeDays, activeSessionId: this.sessionId });
+      }
+      const writers = {} as Record<RecordType, KindWriter>;
+      for (const kind of RECORD_KINDS) {
+        writers[kind] = new KindWriter({
+          auditDir: this.auditDir,
+          kind,
+          sessionId: this.sessionId,
+          durability: this.config.durability,
+          rotationBytes: this.config.rotation.sizeBytes,
+          rotationFrequency: this.config.rotation.frequency,
+          fileMode: FILE_MODE,
+          onRotate: (p) => this.emit("rotate", p),
+        });
+      }
+      this.writers = writers;
+      this.startTime = this.writeSessionFile();
+    } catch (err) {
+      this.lock.release();
+      throw err;
+    }
+    registerForExit(this);
+    for (const sink of this.config.sinks) {
+      try {
+        sink.open?.({ sessionId: this.sessionId, auditDir: this.auditDir, onError: (e) => this.report(e) });
+      } catch (err) {
+        this.report(new AuditIOError(`Opening sink ${sink.constructor?.name ?? "sink"} failed: ${(err as Error).message}`, { cause: err }));
+      }
+    }
+    for (const kind of RECORD_KINDS) {
+      const repair = this.writers[kind].repair;
+      if (repair) {
+        this.logError({
+          errorType: "audit_log_repaired",
+          severity: "warning",
+          message: repair.completed
+            ? `Completed the final record of ${path.basename(repair.file)}, which lacked its newline after a crash.`
+            : `Cut a torn final line (${repair.bytesRemoved} bytes) from ${path.basename(repair.file)} left by a crash; the chain continues from seq ${this.writers[kind].seq}.`,
+          context: { file: path.basename(repair.file), kind, bytesRemoved: repair.bytesRemoved, continuedFromSeq: this.writers[kind].seq },
+        });
+      }
+    }
+  }
+
+  /** Records an LLM call; returns the interaction id. */
+  logChatInteraction(input: ChatInteractionInput): string {
+    this.assertOpen("logChatInteraction");
+    const v = validate(chatInteractionInputSchema, input, "logChatInteraction");
+    const ctx = auditContext.get();
+    const id = v.id ?? newId();
+    const cfg = this.config;
+    const prompt = asText(v.prompt);
+    const response = asText(v.response);
+    const persona = v.persona ?? ctx?.persona;
+    const f: Fields = { interactionType: v.interactionType ?? "chat", model: v.model ?? "unknown" };
+    if (v.provider !== undefined) f.provider = v.provider;
+    if (persona !== undefined) f.persona = persona;
+    const encrypted: string[] = [];
+    if (cfg.contentPreviewChars > 0) {
+      this.putSensitive(f, encrypted, id, "promptPreview", preview(prompt.text, cfg.contentPreviewChars));
+      this.putSensitive(f, encrypted, id, "responsePreview", preview(response.text, cfg.contentPreviewChars));
+    }
+    if (prompt.format === "json") f.promptFormat = "json";
+    if (response.format === "json") f.responseFormat = "json";
+    f.promptLength = prompt.text.length;
+    f.responseLength = response.text.length;
+    if (cfg.storeContentHashes) {
+      f.promptHash = contentHash(prompt.text, this.key);
+      f.responseHash = contentHash(response.text, this.key);
+    }
+    const tokensUsed = v.tokensUsed ?? (v.inputTokens !== undefined || v.outputTokens !== undefined ? (v.inputTokens ?? 0) + (v.outputTokens ?? 0) : undefined);
+    if (tokensUsed !== undefined) f.tokensUsed = tokensUsed;
+    if (v.inputTokens !== undefined) f.inputTokens = v.inputTokens;
+    if (v.outputTokens !== undefined) f.outputTokens = v.outputTokens;
+    if (v.usage !== undefined) f.usage = toJsonSafe(v.usage, cfg.maxValueChars);
+    if (v.durationSeconds !== undefined) f.durationSeconds = v.durationSeconds;
+    if (v.timeToFirstTokenSeconds !== undefined) f.timeToFirstTokenSeconds = v.timeToFirstTokenSeconds;
+    if (v.finishReason !== undefined) f.finishReason = v.finishReason;
+    if (v.toolCalls !== undefined && cfg.storeToolPayloads) this.putSensitiveJson(f, encrypted, id, "toolCalls", v.toolCalls);
+    f.success = v.success ?? v.errorMessage === undefined;
+    if (v.errorMessage !== undefined) f.errorMessage = truncateString(v.errorMessage, cfg.maxValueChars);
+    if (v.statusCode !== undefined) f.statusCode = v.statusCode;
+    let content: PreparedContent | undefined;
+    if (cfg.fullContentLogging) {
+      content = prepareContent(id, prompt.text, response.text, this.key);
+      f.fullContent = content.refs;
+    }
+    this.append("chat_interaction", id, v, ctx, f, encrypted, content);
+    this.stats.chat(f.model as string, persona, tokensUsed ?? 0, v.inputTokens ?? 0, v.outputTokens ?? 0, f.success as boolean);
+    return id;
+  }
+
+  /** Records what a persona (agent role) did; returns the record id. */
+  logPersonaActivity(input: PersonaActivityInput): string {
+    this.assertOpen("logPersonaActivity");
+    const v = validate(personaActivityInputSchema, input, "logPersonaActivity");
+    const ctx = auditContext.get();
+    const id = v.id ?? newId();
+    const f: Fields = { personaName: v.personaName, activityType: v.activityType };
+    if (v.description !== undefined) f.description = truncateString(v.description, this.config.maxValueChars);
+    if (v.durationSeconds !== undefined) f.durationSeconds = v.durationSeconds;
+    if (v.success !== undefined) f.success = v.success;
+    if (v.details !== undefined) f.details = toJsonSafe(v.details, this.config.maxValueChars);
+    this.append("persona_activity", id, v, ctx, f, [], undefined);
+    this.stats.persona(v.personaName);
+    return id;
+  }
+
+  /** Records a tool call; parameters and result are encrypted when encryption is on. */
+  logToolUsage(input: ToolUsageInput): string {
+    this.assertOpen("logToolUsage");
+    const v = validate(toolUsageInputSchema, input, "logToolUsage");
+    const ctx = auditContext.get();
+    const id = v.id ?? newId();
+    const f: Fields = { toolName: v.toolName, operation: v.operation };
+    const persona = v.persona ?? ctx?.persona;
+    if (persona !== undefined) f.persona = persona;
+    const encrypted: string[] = [];
+    for (const field of ["parameters", "result"] as const) {
+      const value = v[field];
+      if (value === undefined) continue;
+      const safe = toJsonSafe(value, this.config.maxValueChars);
+      const text = JSON.stringify(safe);
+      if (this.config.storeToolPayloads) {
+        if (this.key) {
+          f[field] = encryptValue(this.key, text, valueAad(id, field));
+          encrypted.push(field);
+        } else f[field] = safe;
+      }
+      f[`${field}Length`] = text.length;
+    }
+    const success = v.success ?? v.errorMessage === undefined;
+    f.success = success;
+    if (v.errorMessage !== undefined) f.errorMessage = truncateString(v.errorMessage, this.config.maxValueChars);
+    if (v.durationSeconds !== undefined) f.durationSeconds = v.durationSeconds;
+    this.append("tool_usage", id, v, ctx, f, encrypted, undefined);
+    this.stats.tool(success);
+    return id;
+  }
+
+  /** Records a file operation (the file's path, size and hash, not its content). */
+  logFileOperation(input: FileOperationInput): string {
+    this.assertOpen("logFileOperation");
+    const v = validate(fileOperationInputSchema, input, "logFileOperation");
+    const ctx = auditContext.get();
+    const id = v.id ?? newId();
+    const f: Fields = { operation: v.operation, filePath: v.filePath };
+    if (v.fileSize !== undefined) f.fileSize = v.fileSize;
+    if (v.fileHash !== undefined) f.fileHash = v.fileHash;
+    const persona = v.persona ?? ctx?.persona;
+    if (persona !== undefined) f.persona = persona;
+    f.success = v.success ?? v.errorMessage === undefined;
+    if (v.errorMessage !== undefined) f.errorMessage = truncateString(v.errorMessage, this.config.maxValueChars);
+    if (v.details !== undefined) f.details = toJsonSafe(v.details, this.config.maxValueChars);
+    this.append("file_operation", id, v, ctx, f, [], undefined);
+    this.stats.count("file_operation");
+    return id;
+  }
+
+  /** Records one measurement. */
+  logPerformanceMetric(input: PerformanceMetricInput): string {
+    this.assertOpen("logPerformanceMetric");
+    const v = validate(performanceMetricInputSchema, input, "logPerformanceMetric");
+    const ctx = auditContext.get();
+    const id = v.id ?? newId();
+    const f: Fields = { metricName: v.metricName, value: v.value, unit: v.unit };
+    const persona = v.persona ?? ctx?.persona;
+    if (persona !== undefined) f.persona = persona;
+    if (v.context !== undefined) f.context = toJsonSafe(v.context, this.config.maxValueChars);
+    this.append("performance_metric", id, v, ctx, f, [], undefined);
+    this.stats.count("performance_metric");
+    return id;
+  }
+
+  /**
+   * Records an error: an `Error` (its name, message, stack and `code`), or a plain description.
+   *
+   * @example
+   * try { await work() } catch (e) { logger.logError(e, { step: "work" }); throw e }
+   */
+  logError(error: Error | ErrorInput, context?: Record<string, unknown>): string {
+    this.assertOpen("logError");
+    let input: ErrorInput;
+    if (error instanceof Error) {
+      const code = (error as { code?: unknown }).code;
+      input = {
+        errorType: error.name || error.constructor?.name || "Error",
+        message: String(error.message),
+        severity: "error",
+        ...(error.stack !== undefined ? { stackTrace: error.stack } : {}),
+        ...(context !== undefined || code !== undefined ? { context: { ...(code !== undefined ? { code } : {}), ...context } } : {}),
+      };
+    } else {
+      input = context !== undefined ? { ...error, context: { ...(error.context as object | undefined), ...context } } : error;
+    }
+    const v = validate(errorInputSchema, input, "logError");
+    const ctx = auditContext.get();
+    const id = v.id ?? newId();
+    const severity = v.severity ?? "error";
+    const f: Fields = { errorType: v.errorType, message: truncateString(v.message, this.config.maxValueChars) };
+    if (v.stackTrace !== undefined) f.stackTrace = truncateString(v.stackTrace, this.config.maxValueChars);
+    f.severity = severity;
+    const persona = v.persona ?? ctx?.persona;
+    if (persona !== undefined) f.persona = persona;
+    if (v.context !== undefined) f.context = toJsonSafe(v.context, this.config.maxValueChars);
+    this.append("error", id, v, ctx, f, [], undefined);
+    this.stats.error(severity);
+    return id;
+  }
+
+  /**
+   * Resolves when everything logged so far is in the files: handed to the OS in `async` and
+   * `sync` mode, on stable storage (fdatasync) in `fsync` mode. Rejects with `AuditIOError` if
+   * the OS refused the data; the data stays buffered and is retried by the next flush.
+   */
+  async flush(): Promise<void> {
+    while (this.pendingContent.size > 0) await Promise.all([...this.pendingContent]);
+    if (this.closed) return;
+    if (this.config.sinks.length > 0) await Promise.all(this.config.sinks.map((s) => s.flush()));
+    if (this.config.durability === "fsync") {
+      await new Promise<void>((resolve, reject) => {
+        this.commitWaiters.push({ resolve, reject });
+        this.scheduleCommit();
+      });
+      return;
+    }
+    this.writeOutAll(true);
+  }
+
+  /** Flushes, writes `session_<id>.json` with the summary, closes the files and releases the session. */
+  async finalizeSession(): Promise<SessionSummary> {
+    this.assertOpen("finalizeSession");
+    await this.flush();
+    this.closed = true;
+    if (this.flushTimer) clearTimeout(this.flushTimer);
+    unregisterForExit(this);
+    try {
+      for (const kind of RECORD_KINDS) this.writers[kind].close();
+      await Promise.all(this.config.sinks.map((s) => s.close()));
+      const summary = await this.buildSummary();
+      this.writeJsonAtomic(sessionFileName(this.sessionId), { ...summary, status: "finalized" });
+      return summary;
+    } finally {
+      this.lock.release();
+    }
+  }
+
+  /** Summary of the session so far, without closing it. */
+  async getSummary(): Promise<SessionSummary> {
+    return this.buildSummary();
+  }
+
+  /**
+   * Removes sessions (never this one) whose last record is older than `maxLogAgeDays`.
+   * With `{ dryRun: true }` only lists what would go.
+   */
+  async cleanup(options: Partial<CleanupOptions> = {}): Promise<CleanupResult> {
+    return cleanupSessions(this.auditDir, {
+      maxLogAgeDays: Math.max(options.maxLogAgeDays ?? this.config.maxLogAgeDays, this.config.minRetentionDays),
+      activeSessionId: this.sessionId,
+      ...(options.dryRun !== undefined ? { dryRun: options.dryRun } : {}),
+      ...(options.now !== undefined ? { now: options.now } : {}),
+    });
+  }
+
+  /** True once `finalizeSession()` has run. */
+  get isClosed(): boolean {
+    return this.closed;
+  }
+
+  async [Symbol.asyncDispose](): Promise<void> {
+    if (!this.closed) await this.finalizeSession();
+  }
+
+  /** @internal exit hook: hand everything to the OS now (and fdatasync in `fsync` mode). */
+  flushSyncOnExit(): void {
+    if (this.closed) return;
+    for (const kind of RECORD_KINDS) {
+      const w = this.writers[kind];
+      w.writeOut();
+      if (this.config.durability === "fsync") w.datasyncSync();
+    }
+    this.lock.release();
+  }
+
+  // ---------------------------------------------------------------- internals
+
+  private assertOpen(method: string): void {
+    if (this.closed) throw new AuditSessionClosedError(this.sessionId, method);
+  }
+
+  private putSensitive(f: Fields, encrypted: string[], id: string, field: string, text: string): void {
+    if (this.key) {
+      f[field] = encryptValue(this.key, text, valueAad(id, field));
+      encrypted.push(field);
+    } else {
+      f[field] = text;
+    }
+  }
+
+  private putSensitiveJson(f: Fields, encrypted: string[], id: string, field: string, value: unknown): void {
+    const safe = toJsonSafe(value, this.config.maxValueChars);
+    if (this.key) {
+      f[field] = encryptValue(this.key, JSON.stringify(safe), valueAad(id, field));
+      encrypted.push(field);
+    } else {
+      f[field] = safe;
+    }
+  }
+
+  /** Builds the envelope around `fields`, seals it into the chain and hands it to the sink. */
+  private append(
+    kind: RecordType,
+    id: string,
+    input: { traceId?: string | undefined; parentId?: string | undefined; userId?: string | undefined; metadata?: Record<string, unknown> | undefined },
+    ctx: ReturnType<typeof auditContext.get>,
+    fields: Fields,
+    encrypted: readonly string[],
+    content: PreparedContent | undefined,
+  ): void {
+    const w = this.writers[kind];
+    const now = Date.now();
+    const timestamp = new Date(now).toISOString();
+    const seq = w.seq + 1;
+    const rec: Fields = { id, type: kind, sessionId: this.sessionId, timestamp, seq, prevHash: w.prevHash };
+    const traceId = input.traceId ?? ctx?.traceId;
+    const parentId = input.parentId ?? ctx?.parentId;
+    const userId = input.userId ?? ctx?.userId;
+    if (traceId !== undefined) rec.traceId = traceId;
+    if (parentId !== undefined && parentId !== id) rec.parentId = parentId;
+    if (userId !== undefined) rec.userId = userId;
+    Object.assign(rec, fields);
+    const meta = ctx?.metadata && input.metadata ? { ...ctx.metadata, ...input.metadata } : (input.metadata ?? ctx?.metadata);
+    if (meta !== undefined) rec.metadata = toJsonSafe(meta, this.config.maxValueChars);
+    if (encrypted.length > 0) rec.encrypted = encrypted;
+    const { line, hash } = sealRecord(w.prevHash, JSON.stringify(rec));
+    if (content) this.storeContent(content, id, hash, timestamp);
+    try {
+      w.append(line + "\n", seq, hash, now);
+    } catch (err) {
+      // the line is kept in the writer's buffer and retried; tell someone now
+      this.report(new AuditIOError(`Writing ${kind} records to ${w.activePath} failed: ${(err as Error).message}. They stay buffered and are retried on the next write or flush().`, { cause: err }));
+    }
+    this.stats.head(kind, seq, hash);
+    if (this.config.sinks.length > 0) {
+      const sealed = { kind, sessionId: this.sessionId, id, seq, prevHash: rec.prevHash as string, hash, timestamp, line };
+      for (const sink of this.config.sinks) {
+        try {
+          sink.write(sealed);
+        } catch (err) {
+          this.report(new AuditIOError(`Sink ${sink.constructor?.name ?? "sink"} refused a ${kind} record: ${(err as Error).message}`, { cause: err }));
+        }
+      }
+    }
+    if (this.config.durability === "async") this.scheduleFlush();
+    else if (this.config.durability === "fsync") this.scheduleCommit();
+  }
+
+  private storeContent(content: PreparedContent, id: string, recordHash: string, timestamp: string): void {
+    const manifest = {
+      interactionId: id,
+      sessionId: this.sessionId,
+      recordHash,
+      encrypted: this.key !== undefined,
+      ...(this.key ? { keyId: this.key.id } : {}),
+      createdAt: timestamp,
+    };
+    if (this.config.durability === "sync") {
+      try {
+        writeContentSync(this.auditDir, content, manifest, FILE_MODE);
+      } catch (err) {
+        this.report(new AuditIOError(`Writing the full content of interaction ${id} failed: ${(err as Error).message}`, { cause: err }));
+      }
+      return;
+    }
+    const p = writeContent(this.auditDir, content, manifest, FILE_MODE, this.config.durability).then(
+      () => {
+        this.pendingContent.delete(p);
+      },
+      (err: unknown) => {
+        this.pendingContent.delete(p);
+        this.report(new AuditIOError(`Writing the full content of interaction ${id} failed: ${(err as Error).message}`, { cause: err }));
+      },
+    );
+    this.pendingContent.add(p);
+  }
+
+  private scheduleFlush(): void {
+    if (this.flushTimer !== undefined) return;
+    this.flushTimer = setTimeout(() => {
+      this.flushTimer = undefined;
+      this.writeOutAll(false);
+    }, this.config.flushIntervalMs);
+    this.flushTimer.unref();
+  }
+
+  /** Hands every kind's buffer to the OS; reports failures, and with `rethrow` also throws them. */
+  private writeOutAll(rethrow: boolean): void {
+    let first: Error | undefined;
+    for (const kind of RECORD_KINDS) {
+      try {
+        this.writers[kind].writeOut();
+      } catch (err) {
+        const e = new AuditIOError(`Writing ${kind} records failed: ${(err as Error).message}. They stay buffered and are retried.`, { cause: err });
+        first ??= e;
+        this.report(e);
+      }
+    }
+    if (first && rethrow) throw first;
+  }
+
+  private scheduleCommit(): void {
+    if (this.commitScheduled || this.commitRunning) return;
+    this.commitScheduled = true;
+    setImmediate(() => void this.runCommit());
+  }
+
+  /** Group commit: one write(2) + fdatasync per kind for everything logged since the last one. */
+  private async runCommit(): Promise<void> {
+    this.commitScheduled = false;
+    if (this.closed) return;
+    this.commitRunning = true;
+    const waiters = this.commitWaiters;
+    this.commitWaiters = [];
+    let failure: Error | undefined;
+    try {
+      this.writeOutAll(true);
+      await Promise.all(RECORD_KINDS.map((k) => this.writers[k].datasync()));
+    } catch (err) {
+      failure = err instanceof AuditIOError ? err : new AuditIOError(`fdatasync failed: ${(err as Error).message}`, { cause: err });
+    }
+    this.commitRunning = false;
+    for (const w of waiters) failure ? w.reject(failure) : w.resolve();
+    if (this.commitWaiters.length > 0 || RECORD_KINDS.some((k) => this.writers[k].hasPending || this.writers[k].dirty)) this.scheduleCommit();
+  }
+
+  /** A failure to record: an `error` event (if anyone listens, else a warning) and an `errors` record. */
+  private report(err: Error): void {
+    if (this.listenerCount("error") > 0) this.emit("error", err);
+    else if (!this.warnedNoListener) {
+      this.warnedNoListener = true;
+      process.emitWarning(err.message, { code: (err as AuditIOError).code ?? "AUDIT_ERR_IO", type: "AuditLoggerWarning" });
+    }
+    if (this.reporting || this.closed) return;
+    this.reporting = true;
+    try {
+      this.logError({ errorType: "audit_write_failed", severity: "critical", message: err.message });
+    } catch {
+      // the errors file is failing too; the event above is the report
+    } finally {
+      this.reporting = false;
+    }
+  }
+
+  private writeSessionFile(): string {
+    const file = path.join(this.auditDir, sessionFileName(this.sessionId));
+    let startTime = new Date().toISOString();
+    let resumedFrom: Record<string, unknown> | undefined;
+    try {
+      const prev = JSON.parse(fs.readFileSync(file, "utf8")) as { startTime?: unknown };
+      if (typeof prev.startTime === "string") startTime = prev.startTime;
+      resumedFrom = prev as Record<string, unknown>;
+    } catch {
+      // a new session
+    }
+    this.writeJsonAtomic(sessionFileName(this.sessionId), {
+      sessionId: this.sessionId,
+      status: "active",
+      startTime,
+      ...(resumedFrom ? { resumedAt: new Date().toISOString() } : {}),
+      pid: process.pid,
+      hostname: os.hostname(),
+      customMetadata: this.config.customMetadata,
+      config: this.config.toJSON(),
+    });
+    return startTime;
+  }
+
+  private writeJsonAtomic(name: string, value: unknown): void {
+    const file = path.join(this.auditDir, name);
+    const tmp = `${file}.${process.pid}.tmp`;
+    fs.writeFileSync(tmp, JSON.stringify(value, null, 2) + "\n", { mode: FILE_MODE });
+    if (this.config.durability === "fsync") {
+      const fd = fs.openSync(tmp, "r");
+      try {
+        fs.fsyncSync(fd);
+      } finally {
+        fs.closeSync(fd);
+      }
+    }
+    fs.renameSync(tmp, file);
+  }
+
+  private async buildSummary(): Promise<SessionSummary> {
+    const resumed: Partial<Record<RecordType, number>> = {};
+    for (const kind of RECORD_KINDS) if (this.writers[kind].resumedAtSeq > 0) resumed[kind] = this.writers[kind].resumedAtSeq;
+    const prior = Object.keys(resumed).length > 0 ? await SessionStats.fromFiles(this.auditDir, this.sessionId, resumed) : undefined;
+    const end = new Date();
+    return this.stats.summary({
+      sessionId: this.sessionId,
+      startTime: this.startTime,
+      endTime: end.toISOString(),
+      customMetadata: this.config.customMetadata,
+      prior,
+    });
+  }
+}
+
+export type { JsonValue };

@@ -1,0 +1,47 @@
+import { createHash, hkdfSync } from "node:crypto";
+import { AuditKeyError } from "../errors.js";
+
+export const KEY_ENV = "AUDIT_LOGGER_KEY";
+
+/** A resolved 32-byte AES key and the id written beside every value it encrypts. */
+export interface EncryptionKey {
+  readonly id: string;
+  readonly key: Buffer;
+  /** HMAC key for content hashes, derived so the AES key itself is never used for two jobs. */
+  readonly hashKey: Buffer;
+}
+
+/** Parses base64 (or 64 hex chars) into 32 bytes; never echoes the key in the error. */
+export function parseKey(input: string | Uint8Array, source: string): Buffer {
+  let bytes: Buffer;
+  if (typeof input === "string") {
+    const s = input.trim();
+    bytes = /^[0-9a-fA-F]{64}$/.test(s) ? Buffer.from(s, "hex") : Buffer.from(s, "base64");
+    if (!/^[A-Za-z0-9+/_-]+={0,2}$/.test(s) && !/^[0-9a-fA-F]{64}$/.test(s)) bytes = Buffer.alloc(0);
+  } else {
+    bytes = Buffer.from(input);
+  }
+  if (bytes.length !== 32) {
+    throw new AuditKeyError(
+      `The encryption key from ${source} is not 32 bytes (got ${bytes.length}). Provide 32 random bytes as base64, e.g. generate one with: node -e "console.log(require('crypto').randomBytes(32).toString('base64'))"`,
+    );
+  }
+  return bytes;
+}
+
+export function keyIdOf(key: Buffer): string {
+  return "k" + createHash("sha256").update("audit-logger/key-id/v1\0").update(key).digest("hex").slice(0, 16);
+}
+
+export function makeEncryptionKey(key: Buffer): EncryptionKey {
+  const hashKey = Buffer.from(hkdfSync("sha256", key, Buffer.alloc(0), "audit-logger/content-hash/v1", 32));
+  return Object.freeze({ id: keyIdOf(key), key, hashKey });
+}
+
+/** Resolves the key from the option, else the environment; undefined when neither is set. */
+export function resolveKey(option: string | Uint8Array | undefined, env: NodeJS.ProcessEnv = process.env): EncryptionKey | undefined {
+  if (option !== undefined) return makeEncryptionKey(parseKey(option, "the encryptionKey option"));
+  const fromEnv = env[KEY_ENV];
+  if (fromEnv !== undefined && fromEnv !== "") return makeEncryptionKey(parseKey(fromEnv, `the ${KEY_ENV} environment variable`));
+  return undefined;
+}

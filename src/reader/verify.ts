@@ -1,0 +1,148 @@
+import fs from "node:fs";
+import path from "node:path";
+import { GENESIS_HASH, hashBody, splitSealedLine } from "../pipeline/chain.js";
+import { sha256Hex } from "../pipeline/encrypt.js";
+import { listKindFiles, listSessionIds, safeJoin, safeReaddir, type KindFile } from "../sink/files.js";
+import { RECORD_KINDS, type ContentFiles, type RecordType, type VerifyNote, type VerifyProblem, type VerifyReport } from "../types.js";
+import { readLines } from "./lines.js";
+
+export interface VerifyOptions {
+  /** verify one session only (default: every session in the directory) */
+  readonly sessionId?: string;
+}
+
+interface Findings {
+  problems: VerifyProblem[];
+  notes: VerifyNote[];
+  records: number;
+  contentRefs: Set<string>;
+}
+
+/**
+ * Checks every chain (hash, `prevHash` link, `seq`), every segment's presence, and every chat's
+ * content files against the digests its record carries. `problems` are evidence of damage or
+ * tampering; `notes` are findings that are not (a torn final line after a crash, …).
+ *
+ * @example
+ * const report = await verifyAuditLog("./audit_logs");
+ * if (!report.ok) console.error(report.problems);
+ */
+export async function verifyAuditLog(auditPath: string, options: VerifyOptions = {}): Promise<VerifyReport> {
+  const dir = path.resolve(auditPath);
+  const f: Findings = { problems: [], notes: [], records: 0, contentRefs: new Set() };
+  if (!fs.existsSync(dir) || !fs.statSync(dir).isDirectory()) {
+    return { ok: false, sessions: [], recordsChecked: 0, problems: [{ file: dir, kind: "missing_directory", detail: `${dir} is not a directory.` }], notes: [] };
+  }
+  const sessions = options.sessionId ? [options.sessionId] : listSessionIds(dir);
+  for (const sessionId of sessions) {
+    for (const kind of RECORD_KINDS) await verifyKind(dir, sessionId, kind, f);
+  }
+  if (!options.sessionId) {
+    for (const name of safeReaddir(path.join(dir, "full_interactions"))) {
+      const rel = `full_interactions/${name}`;
+      if (!f.contentRefs.has(rel) && !name.endsWith(".tmp")) {
+        f.notes.push({ file: rel, kind: "orphan_content", detail: `${rel} belongs to no record (a crash between writing content and its record, or a removed record).` });
+      }
+    }
+  }
+  f.notes.push({
+    kind: "self_consistent_only",
+    detail: "No trusted key or checkpoint was given: the chains are self-consistent, but someone who rewrote a whole chain after an edit would not be caught.",
+  });
+  return { ok: f.problems.length === 0, sessions, recordsChecked: f.records, problems: f.problems, notes: f.notes };
+}
+
+async function verifyKind(dir: string, sessionId: string, kind: RecordType, f: Findings): Promise<void> {
+  const files = listKindFiles(dir, kind, sessionId);
+  const segments = files.filter((x) => x.segment !== undefined);
+  segments.forEach((s, i) => {
+    if (s.segment !== i + 1) {
+      f.problems.push({ file: s.name, kind: "segment_missing", detail: `Segment ${i + 1} of ${kind} is missing before ${s.name}: rotated records were deleted or renamed.` });
+    }
+  });
+  let prevHash = GENESIS_HASH;
+  let expectSeq = 1;
+  for (let fi = 0; fi < files.length; fi++) {
+    const file = files[fi]!;
+    const lastFile = fi === files.length - 1;
+    for await (const raw of readLines(file.path)) {
+      if (!raw.terminated) {
+        if (lastFile) {
+          f.notes.push({ file: file.name, kind: "torn_final_line", detail: `${file.name} ends in an incomplete line (${Buffer.byteLength(raw.text)} bytes), as a crash mid-write leaves; the next logger on this session cuts it off.` });
+        } else {
+          f.problems.push({ file: file.name, kind: "malformed_line", detail: `${file.name} ends without a newline but is not the newest file of ${kind}.` });
+        }
+        continue;
+      }
+      const loc = `${file.name}:${raw.line}`;
+      const sealed = splitSealedLine(raw.text);
+      let rec: Record<string, unknown> | undefined;
+      try {
+        rec = JSON.parse(raw.text) as Record<string, unknown>;
+      } catch {
+        rec = undefined;
+      }
+      if (!rec || typeof rec !== "object" || !sealed) {
+        f.problems.push({ file: file.name, kind: "malformed_line", detail: `Line ${raw.line} of ${file.name} is not a sealed audit record.` });
+        continue;
+      }
+      f.records++;
+      const seq = typeof rec.seq === "number" ? rec.seq : undefined;
+      const p = (k: string, detail: string) => f.problems.push({ file: file.name, ...(seq !== undefined ? { seq } : {}), kind: k, detail });
+      if (hashBody(String(rec.prevHash), sealed.body) !== sealed.hash) {
+        p("record_modified", `Record ${loc} (seq ${seq}) does not match its hash: it was changed after it was written.`);
+      }
+      if (rec.prevHash !== prevHash) {
+        p("chain_broken", `Record ${loc} (seq ${seq}) does not link to the record before it: records were removed, inserted or reordered.`);
+      }
+      if (seq === undefined) p("seq_invalid", `Record ${loc} has no seq.`);
+      else if (seq !== expectSeq) {
+        const k = seq < expectSeq ? (seq === expectSeq - 1 ? "seq_duplicate" : "seq_out_of_order") : "seq_gap";
+        p(k, `Record ${loc} has seq ${seq} where ${expectSeq} was expected.`);
+      }
+      if (rec.sessionId !== sessionId) p("wrong_session", `Record ${loc} names session ${String(rec.sessionId)}, not ${sessionId}.`);
+      if (rec.type !== kind) p("wrong_kind", `Record ${loc} is a ${String(rec.type)} in the ${kind} file.`);
+      if (kind === "chat_interaction" && rec.fullContent) checkContent(dir, file, rec, sealed.hash, f);
+      if (kind === "error" && rec.errorType === "audit_log_repaired") {
+        f.notes.push({ file: file.name, ...(seq !== undefined ? { seq } : {}), kind: "repaired_after_crash", detail: String(rec.message) });
+      }
+      prevHash = sealed.hash;
+      expectSeq = (seq ?? expectSeq) + 1;
+    }
+  }
+}
+
+function checkContent(dir: string, file: KindFile, rec: Record<string, unknown>, recordHash: string, f: Findings): void {
+  const refs = rec.fullContent as ContentFiles;
+  const seq = rec.seq as number;
+  const p = (k: string, at: string, detail: string) => f.problems.push({ file: at, seq, kind: k, detail });
+  for (const role of ["prompt", "response"] as const) {
+    const ref = refs[role];
+    if (!ref || typeof ref.file !== "string") {
+      p("content_mismatch", file.name, `Record seq ${seq} has no ${role} file reference.`);
+      continue;
+    }
+    f.contentRefs.add(ref.file);
+    let data: Buffer;
+    try {
+      data = fs.readFileSync(safeJoin(dir, ref.file));
+    } catch {
+      p("content_missing", ref.file, `The ${role} file of interaction ${String(rec.id)} (seq ${seq}) is missing.`);
+      continue;
+    }
+    if (data.length !== ref.bytes || sha256Hex(data) !== ref.sha256) {
+      p("content_mismatch", ref.file, `The ${role} file of interaction ${String(rec.id)} (seq ${seq}) differs from the digest in its record.`);
+    }
+  }
+  if (typeof refs.manifest === "string") {
+    f.contentRefs.add(refs.manifest);
+    try {
+      const m = JSON.parse(fs.readFileSync(safeJoin(dir, refs.manifest), "utf8")) as { recordHash?: unknown; files?: { prompt?: { sha256?: unknown }; response?: { sha256?: unknown } } };
+      if (m.recordHash !== recordHash || m.files?.prompt?.sha256 !== refs.prompt?.sha256 || m.files?.response?.sha256 !== refs.response?.sha256) {
+        p("manifest_mismatch", refs.manifest, `The manifest of interaction ${String(rec.id)} (seq ${seq}) does not match its record.`);
+      }
+    } catch {
+      p("content_missing", refs.manifest, `The manifest of interaction ${String(rec.id)} (seq ${seq}) is missing or unreadable.`);
+    }
+  }
+}

@@ -1,0 +1,96 @@
+import { z } from "zod";
+import { ID_PATTERN } from "./id.js";
+
+const text = (max = 1024) => z.string().min(1, "must be a non-empty string").max(max, `must be at most ${max} characters`);
+const count = z.number().int("must be a whole number").min(0, "must be 0 or more");
+const seconds = z.number().min(0, "must be 0 or more").refine(Number.isFinite, "must be a finite number");
+const content = z.union([z.string(), z.array(z.unknown()), z.record(z.string(), z.unknown())], {
+  error: "must be a string, or structured messages (an array or object)",
+});
+const bag = z.record(z.string(), z.unknown(), { error: "must be a plain object" });
+
+const links = {
+  id: z.string().regex(ID_PATTERN, "must be 1-64 characters of A-Z, a-z, 0-9, '_' or '-'").optional(),
+  traceId: text(256).optional(),
+  parentId: text(256).optional(),
+  userId: text(256).optional(),
+  metadata: bag.optional(),
+};
+
+export const chatInteractionInputSchema = z.strictObject({
+  ...links,
+  interactionType: text(128).optional(),
+  prompt: content,
+  response: content.optional(),
+  model: text(256).optional(),
+  provider: text(128).optional(),
+  tokensUsed: count.optional(),
+  inputTokens: count.optional(),
+  outputTokens: count.optional(),
+  usage: z.unknown().optional(),
+  durationSeconds: seconds.optional(),
+  timeToFirstTokenSeconds: seconds.optional(),
+  finishReason: text(128).optional(),
+  toolCalls: z.array(z.unknown()).optional(),
+  persona: text(256).optional(),
+  success: z.boolean().optional(),
+  errorMessage: z.string().optional(),
+  statusCode: z.number().int().min(0).max(999).optional(),
+});
+
+export const personaActivityInputSchema = z.strictObject({
+  ...links,
+  personaName: text(256),
+  activityType: text(256),
+  description: z.string().optional(),
+  durationSeconds: seconds.optional(),
+  success: z.boolean().optional(),
+  details: z.unknown().optional(),
+});
+
+export const toolUsageInputSchema = z.strictObject({
+  ...links,
+  toolName: text(256),
+  operation: text(256),
+  parameters: z.unknown().optional(),
+  result: z.unknown().optional(),
+  success: z.boolean().optional(),
+  errorMessage: z.string().optional(),
+  durationSeconds: seconds.optional(),
+  persona: text(256).optional(),
+});
+
+export const fileOperationInputSchema = z.strictObject({
+  ...links,
+  operation: z.enum(["create", "read", "modify", "delete", "move", "copy"], {
+    error: "must be one of create, read, modify, delete, move, copy",
+  }),
+  filePath: text(4096),
+  fileSize: count.optional(),
+  fileHash: z.string().max(256).optional(),
+  success: z.boolean().optional(),
+  errorMessage: z.string().optional(),
+  details: z.unknown().optional(),
+  persona: text(256).optional(),
+});
+
+export const performanceMetricInputSchema = z.strictObject({
+  ...links,
+  metricName: text(256),
+  value: z.number().refine(Number.isFinite, "must be a finite number"),
+  unit: text(64),
+  context: z.unknown().optional(),
+  persona: text(256).optional(),
+});
+
+export const errorInputSchema = z.strictObject({
+  ...links,
+  errorType: text(256),
+  message: z.string(),
+  stackTrace: z.string().optional(),
+  severity: z.enum(["debug", "info", "warning", "error", "critical"], {
+    error: "must be one of debug, info, warning, error, critical",
+  }).optional(),
+  context: z.unknown().optional(),
+  persona: text(256).optional(),
+});

@@ -1,0 +1,109 @@
+/**
+ * Turns any value into plain JSON data, never throwing. The rules (also in docs/FORMAT.md):
+ * cycles become "[Circular]"; BigInt a decimal string; functions "[Function: name]"; symbols
+ * "[Symbol(desc)]"; Dates ISO strings; Buffers and typed arrays "[Binary N bytes]" (bytes are not
+ * stored); Errors { name, message, code?, stack? }; Maps objects; Sets arrays; NaN and ±Infinity
+ * strings; strings over `maxChars` are cut with a "…[truncated N chars]" marker; nesting deeper
+ * than 32 becomes "[MaxDepth]"; arrays keep their first 10,000 items; objects with `toJSON` use it.
+ */
+export type JsonValue = string | number | boolean | null | JsonValue[] | { [key: string]: JsonValue };
+
+const MAX_DEPTH = 32;
+const MAX_ITEMS = 10_000;
+
+export function truncateString(s: string, maxChars: number): string {
+  if (s.length <= maxChars) return s;
+  return `${s.slice(0, maxChars)}…[truncated ${s.length - maxChars} chars]`;
+}
+
+export function toJsonSafe(value: unknown, maxChars: number): JsonValue {
+  return convert(value, maxChars, 0, []);
+}
+
+function convert(value: unknown, maxChars: number, depth: number, stack: object[]): JsonValue {
+  switch (typeof value) {
+    case "string":
+      return value.length > maxChars ? truncateString(value, maxChars) : value;
+    case "number":
+      return Number.isFinite(value) ? value : String(value);
+    case "boolean":
+      return value;
+    case "bigint":
+      return value.toString();
+    case "undefined":
+      return null;
+    case "function":
+      return `[Function: ${value.name || "anonymous"}]`;
+    case "symbol":
+      return value.toString();
+  }
+  if (value === null) return null;
+  const obj = value as object;
+  if (depth >= MAX_DEPTH) return "[MaxDepth]";
+  if (stack.includes(obj)) return "[Circular]";
+  if (obj instanceof Date) return Number.isNaN(obj.getTime()) ? "Invalid Date" : obj.toISOString();
+  if (ArrayBuffer.isView(obj)) return `[Binary ${obj.byteLength} bytes]`;
+  if (obj instanceof ArrayBuffer || (typeof SharedArrayBuffer !== "undefined" && obj instanceof SharedArrayBuffer)) {
+    return `[Binary ${obj.byteLength} bytes]`;
+  }
+  stack.push(obj);
+  try {
+    if (obj instanceof Error) {
+      const e = obj as Error & { code?: unknown; cause?: unknown };
+      const out: { [key: string]: JsonValue } = { name: e.name, message: truncateString(String(e.message), maxChars) };
+      if (e.code !== undefined) out.code = convert(e.code, maxChars, depth + 1, stack);
+      if (e.stack) out.stack = truncateString(e.stack, maxChars);
+      if (e.cause !== undefined) out.cause = convert(e.cause, maxChars, depth + 1, stack);
+      return out;
+    }
+    if (Array.isArray(obj)) return convertList(obj, maxChars, depth, stack);
+    if (obj instanceof Set) return convertList([...obj], maxChars, depth, stack);
+    if (obj instanceof Map) {
+      const out: { [key: string]: JsonValue } = {};
+      let n = 0;
+      for (const [k, v] of obj) {
+        if (n++ >= MAX_ITEMS) break;
+        out[typeof k === "string" ? k : String(convert(k, maxChars, depth + 1, stack))] = convert(v, maxChars, depth + 1, stack);
+      }
+      return out;
+    }
+    const withToJson = obj as { toJSON?: unknown };
+    if (typeof withToJson.toJSON === "function") {
+      let replaced: unknown;
+      try {
+        replaced = (withToJson.toJSON as () => unknown).call(obj);
+      } catch (err) {
+        return `[Unserializable: ${err instanceof Error ? err.message : String(err)}]`;
+      }
+      if (replaced !== obj) return convert(replaced, maxChars, depth + 1, stack);
+    }
+    const out: { [key: string]: JsonValue } = {};
+    let n = 0;
+    for (const key of Object.keys(obj)) {
+      if (n++ >= MAX_ITEMS) {
+        out["…"] = `[${Object.keys(obj).length - MAX_ITEMS} more keys]`;
+        break;
+      }
+      let v: unknown;
+      try {
+        v = (obj as Record<string, unknown>)[key];
+      } catch (err) {
+        out[key] = `[Unreadable: ${err instanceof Error ? err.message : String(err)}]`;
+        continue;
+      }
+      if (v === undefined) continue;
+      out[key] = convert(v, maxChars, depth + 1, stack);
+    }
+    return out;
+  } finally {
+    stack.pop();
+  }
+}
+
+function convertList(list: readonly unknown[], maxChars: number, depth: number, stack: object[]): JsonValue[] {
+  const n = Math.min(list.length, MAX_ITEMS);
+  const out: JsonValue[] = new Array(n);
+  for (let i = 0; i < n; i++) out[i] = convert(list[i], maxChars, depth + 1, stack);
+  if (list.length > MAX_ITEMS) out.push(`[${list.length - MAX_ITEMS} more items]`);
+  return out;
+}

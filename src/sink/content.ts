@@ -1,0 +1,77 @@
+import fs from "node:fs";
+import path from "node:path";
+import { encryptFile, sha256Hex } from "../pipeline/encrypt.js";
+import type { EncryptionKey } from "../pipeline/keys.js";
+import type { ContentFileRef, ContentFiles, Durability } from "../types.js";
+import { contentFileNames, safeJoin } from "./files.js";
+
+/** Additional data binding an encrypted content file to its interaction and role. */
+export function fileAad(interactionId: string, role: "prompt" | "response"): string {
+  return `audit-logger/v1|${interactionId}|${role}-file`;
+}
+
+export interface PreparedContent {
+  readonly refs: ContentFiles;
+  readonly prompt: Buffer;
+  readonly response: Buffer;
+}
+
+/** Encrypts (when keyed) and digests a chat's full content; nothing touches the disk yet. */
+export function prepareContent(id: string, promptText: string, responseText: string, key: EncryptionKey | undefined): PreparedContent {
+  const names = contentFileNames(id, key !== undefined);
+  const encode = (text: string, role: "prompt" | "response") => {
+    const plain = Buffer.from(text, "utf8");
+    return key ? encryptFile(key, plain, fileAad(id, role)) : plain;
+  };
+  const prompt = encode(promptText, "prompt");
+  const response = encode(responseText, "response");
+  const ref = (file: string, data: Buffer): ContentFileRef => ({ file, bytes: data.length, sha256: sha256Hex(data) });
+  return { refs: { prompt: ref(names.prompt, prompt), response: ref(names.response, response), manifest: names.manifest }, prompt, response };
+}
+
+export interface ContentManifest {
+  readonly interactionId: string;
+  readonly sessionId: string;
+  /** the chat record's chain hash */
+  readonly recordHash: string;
+  readonly encrypted: boolean;
+  readonly keyId?: string;
+  readonly files: { readonly prompt: ContentFileRef; readonly response: ContentFileRef };
+  readonly createdAt: string;
+}
+
+function manifestBytes(c: PreparedContent, m: Omit<ContentManifest, "files">): Buffer {
+  const body: ContentManifest = { ...m, files: { prompt: c.refs.prompt, response: c.refs.response } };
+  return Buffer.from(JSON.stringify(body, null, 2) + "\n", "utf8");
+}
+
+/** Writes the content files synchronously (used in `sync` mode, before the record line). */
+export function writeContentSync(auditDir: string, c: PreparedContent, m: Omit<ContentManifest, "files">, mode: number): void {
+  fs.writeFileSync(safeJoin(auditDir, c.refs.prompt.file), c.prompt, { mode });
+  fs.writeFileSync(safeJoin(auditDir, c.refs.response.file), c.response, { mode });
+  fs.writeFileSync(safeJoin(auditDir, c.refs.manifest), manifestBytes(c, m), { mode });
+}
+
+/** Writes the content files in the thread pool; in `fsync` mode each is fdatasync'ed. */
+export async function writeContent(
+  auditDir: string,
+  c: PreparedContent,
+  m: Omit<ContentManifest, "files">,
+  mode: number,
+  durability: Durability,
+): Promise<void> {
+  const write = async (rel: string, data: Buffer) => {
+    const fh = await fs.promises.open(safeJoin(auditDir, rel), "w", mode);
+    try {
+      await fh.writeFile(data);
+      if (durability === "fsync") await fh.datasync();
+    } finally {
+      await fh.close();
+    }
+  };
+  await Promise.all([write(c.refs.prompt.file, c.prompt), write(c.refs.response.file, c.response), write(c.refs.manifest, manifestBytes(c, m))]);
+}
+
+export function contentDirOf(auditDir: string): string {
+  return path.join(auditDir, "full_interactions");
+}

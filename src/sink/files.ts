@@ -1,0 +1,134 @@
+import fs from "node:fs";
+import path from "node:path";
+import { AuditPathError } from "../errors.js";
+import { SESSION_ID_PATTERN } from "../config/schema.js";
+import { ID_PATTERN } from "../record/id.js";
+import { KIND_FILE_STEM, RECORD_KINDS, type RecordType } from "../types.js";
+
+export const CONTENT_DIR = "full_interactions";
+
+/** Joins `name` under `dir` and refuses any result outside `dir`. */
+export function safeJoin(dir: string, name: string): string {
+  const full = path.resolve(dir, name);
+  const rel = path.relative(dir, full);
+  if (rel === "" || rel.startsWith("..") || path.isAbsolute(rel)) {
+    throw new AuditPathError(`Refusing path "${name}": it would leave the audit directory ${dir}.`);
+  }
+  return full;
+}
+
+function checkSession(sessionId: string): void {
+  if (!SESSION_ID_PATTERN.test(sessionId) || sessionId === "." || sessionId === "..") {
+    throw new AuditPathError(`"${sessionId}" is not a valid sessionId (1-128 of [A-Za-z0-9._-], not "." or "..").`);
+  }
+}
+
+export function kindFileName(kind: RecordType, sessionId: string, segment?: number): string {
+  checkSession(sessionId);
+  const stem = `${KIND_FILE_STEM[kind]}_${sessionId}`;
+  return segment === undefined ? `${stem}.jsonl` : `${stem}.${segment}.jsonl`;
+}
+
+export function sessionFileName(sessionId: string): string {
+  checkSession(sessionId);
+  return `session_${sessionId}.json`;
+}
+
+export function lockFileName(sessionId: string): string {
+  checkSession(sessionId);
+  return `.session_${sessionId}.lock`;
+}
+
+/** Relative (to the audit directory) names of a chat's content files. */
+export function contentFileNames(interactionId: string, encrypted: boolean) {
+  if (!ID_PATTERN.test(interactionId)) throw new AuditPathError(`"${interactionId}" is not a valid interaction id.`);
+  const ext = encrypted ? ".txt.enc" : ".txt";
+  return {
+    prompt: `${CONTENT_DIR}/prompt_${interactionId}${ext}`,
+    response: `${CONTENT_DIR}/response_${interactionId}${ext}`,
+    manifest: `${CONTENT_DIR}/manifest_${interactionId}.json`,
+  };
+}
+
+export interface KindFile {
+  readonly path: string;
+  readonly name: string;
+  /** segment number, or undefined for the active file */
+  readonly segment: number | undefined;
+}
+
+/**
+ * The files of one kind of one session in chain order: segments 1..n, then the active file.
+ * A name like `tool_usage_a.1.jsonl` is segment 1 of session "a" or the active file of session
+ * "a.1"; the first record's `sessionId` decides.
+ */
+export function listKindFiles(auditDir: string, kind: RecordType, sessionId: string, names?: readonly string[]): KindFile[] {
+  const stem = `${KIND_FILE_STEM[kind]}_${sessionId}`;
+  const all = names ?? safeReaddir(auditDir);
+  const segments: KindFile[] = [];
+  let active: KindFile | undefined;
+  for (const name of all) {
+    if (!name.startsWith(stem) || !name.endsWith(".jsonl")) continue;
+    const rest = name.slice(stem.length, -".jsonl".length);
+    if (rest === "") {
+      active = { path: path.join(auditDir, name), name, segment: undefined };
+      continue;
+    }
+    const m = /^\.(\d+)$/.exec(rest);
+    if (!m) continue;
+    const full = path.join(auditDir, name);
+    const owner = firstSessionId(full);
+    if (owner !== undefined && owner !== sessionId) continue;
+    segments.push({ path: full, name, segment: Number(m[1]) });
+  }
+  segments.sort((a, b) => (a.segment ?? 0) - (b.segment ?? 0));
+  return active ? [...segments, active] : segments;
+}
+
+export function safeReaddir(dir: string): string[] {
+  try {
+    return fs.readdirSync(dir);
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code === "ENOENT") return [];
+    throw err;
+  }
+}
+
+/** The `sessionId` of a file's first record, read from its first 64 KiB. */
+export function firstSessionId(file: string): string | undefined {
+  let fd: number | undefined;
+  try {
+    fd = fs.openSync(file, "r");
+    const buf = Buffer.alloc(65536);
+    const n = fs.readSync(fd, buf, 0, buf.length, 0);
+    const text = buf.subarray(0, n).toString("utf8");
+    const m = /"sessionId":"([A-Za-z0-9._-]{1,128})"/.exec(text.slice(0, text.indexOf("\n") >= 0 ? text.indexOf("\n") : text.length));
+    return m?.[1];
+  } catch {
+    return undefined;
+  } finally {
+    if (fd !== undefined) fs.closeSync(fd);
+  }
+}
+
+/** Every session that has files in the directory. */
+export function listSessionIds(auditDir: string): string[] {
+  const names = safeReaddir(auditDir);
+  const ids = new Set<string>();
+  for (const name of names) {
+    const s = /^session_(.+)\.json$/.exec(name);
+    if (s && SESSION_ID_PATTERN.test(s[1]!)) ids.add(s[1]!);
+  }
+  for (const kind of RECORD_KINDS) {
+    const prefix = `${KIND_FILE_STEM[kind]}_`;
+    for (const name of names) {
+      if (!name.startsWith(prefix) || !name.endsWith(".jsonl")) continue;
+      const rest = name.slice(prefix.length, -".jsonl".length);
+      if (ids.has(rest)) continue;
+      const owner = firstSessionId(path.join(auditDir, name));
+      if (owner !== undefined) ids.add(owner);
+      else if (!/\.\d+$/.test(rest) && SESSION_ID_PATTERN.test(rest)) ids.add(rest);
+    }
+  }
+  return [...ids].sort();
+}

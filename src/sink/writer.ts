@@ -1,0 +1,182 @@
+import fs from "node:fs";
+import path from "node:path";
+import { createRequire } from "node:module";
+import type { SonicBoom as SonicBoomType } from "sonic-boom";
+import { GENESIS_HASH } from "../pipeline/chain.js";
+import type { Durability, RecordType, RotationFrequency } from "../types.js";
+import { kindFileName, listKindFiles } from "./files.js";
+import { recoverTail, type TailRepair } from "./recover.js";
+
+// sonic-boom is CommonJS whose named export ESM cannot see; load it the CommonJS way.
+const SonicBoom = createRequire(import.meta.url)("sonic-boom") as typeof SonicBoomType;
+type Boom = SonicBoomType & { readonly fd: number };
+
+/** Characters buffered per kind before they are handed to the OS in one write(2). */
+const HIGH_WATER_CHARS = 64 * 1024;
+
+export interface WriterOptions {
+  readonly auditDir: string;
+  readonly kind: RecordType;
+  readonly sessionId: string;
+  readonly durability: Durability;
+  readonly rotationBytes: number | undefined;
+  readonly rotationFrequency: RotationFrequency | undefined;
+  readonly fileMode: number;
+  /** called with each rename, so the owner can react (checkpoints, fsync of the directory) */
+  readonly onRotate?: (segmentPath: string) => void;
+}
+
+/**
+ * One kind's JSONL file: chain head, buffer, rotation. Lines are written through pino's
+ * destination, SonicBoom, in its synchronous mode: this class batches lines itself (so memory
+ * stays bounded whatever the rate) and hands each batch to SonicBoom, which writes it with
+ * write(2) and retries EAGAIN. Rotation renames the active file to `<kind>_<session>.<n>.jsonl`
+ * and calls SonicBoom's `reopen()`, pino's own rotation path, so the active name never changes.
+ */
+export class KindWriter {
+  readonly kind: RecordType;
+  readonly activePath: string;
+  seq = 0;
+  prevHash = GENESIS_HASH;
+  /** seq of the last record written before this writer opened (0 for a new session) */
+  readonly resumedAtSeq: number;
+  readonly repair: TailRepair | undefined;
+  /** set when the OS refused a write; cleared by the next successful one */
+  lastError: Error | undefined;
+  private readonly opts: WriterOptions;
+  private readonly boom: Boom;
+  private pending: string[] = [];
+  private pendingChars = 0;
+  private bytesInActive: number;
+  private lastSegment: number;
+  private rotateAt: number | undefined;
+  /** bytes handed to the OS since the last fdatasync */
+  dirty = false;
+
+  constructor(opts: WriterOptions) {
+    this.opts = opts;
+    this.kind = opts.kind;
+    this.activePath = path.join(opts.auditDir, kindFileName(opts.kind, opts.sessionId));
+    const files = listKindFiles(opts.auditDir, opts.kind, opts.sessionId);
+    const segments = files.filter((f) => f.segment !== undefined);
+    this.lastSegment = segments.length ? segments[segments.length - 1]!.segment! : 0;
+    // the chain head is the last record of the active file, else of the newest segment
+    let repair: TailRepair | undefined;
+    for (const f of [...files].reverse()) {
+      const r = recoverTail(f.path);
+      repair ??= r.repair;
+      if (r.tail) {
+        this.seq = r.tail.seq;
+        this.prevHash = r.tail.hash;
+        break;
+      }
+    }
+    this.repair = repair;
+    this.resumedAtSeq = this.seq;
+    if (!fs.existsSync(this.activePath)) fs.writeFileSync(this.activePath, "", { mode: opts.fileMode, flag: "a" });
+    const st = fs.statSync(this.activePath);
+    this.bytesInActive = st.size;
+    this.rotateAt = nextRotation(opts.rotationFrequency, Math.min(st.birthtimeMs || st.mtimeMs, Date.now()));
+    this.boom = new SonicBoom({ dest: this.activePath, sync: true, append: true, mode: opts.fileMode }) as Boom;
+    this.boom.on("error", (err: Error) => {
+      this.lastError = err;
+    });
+  }
+
+  /** Adds a sealed line (with its newline) to the buffer; writes it out at once in `sync` mode. */
+  append(line: string, seq: number, hash: string, now: number): void {
+    if (this.rotateAt !== undefined && now >= this.rotateAt && this.bytesInActive + this.pendingChars > 0) this.rotate(now);
+    this.pending.push(line);
+    this.pendingChars += line.length;
+    this.seq = seq;
+    this.prevHash = hash;
+    if (this.opts.durability === "sync" || this.pendingChars >= HIGH_WATER_CHARS) this.writeOut();
+    if (this.opts.rotationBytes !== undefined && this.bytesInActive + this.pendingChars >= this.opts.rotationBytes) {
+      this.writeOut();
+      if (this.bytesInActive >= this.opts.rotationBytes) this.rotate(now);
+    }
+  }
+
+  get hasPending(): boolean {
+    return this.pending.length > 0;
+  }
+
+  /** Hands the buffer to the OS (write(2), no fsync). Throws the OS error if the write failed. */
+  writeOut(): void {
+    if (this.pending.length === 0) {
+      if (this.lastError) this.retry();
+      return;
+    }
+    const chunk = this.pending.length === 1 ? this.pending[0]! : this.pending.join("");
+    this.pending = [];
+    this.pendingChars = 0;
+    this.lastError = undefined;
+    this.boom.write(chunk);
+    if (this.lastError) throw this.lastError;
+    this.bytesInActive += Buffer.byteLength(chunk);
+    this.dirty = true;
+  }
+
+  private retry(): void {
+    this.lastError = undefined;
+    this.boom.flush();
+    if (this.lastError) throw this.lastError;
+  }
+
+  /** fdatasync of the active file, in the thread pool. */
+  datasync(): Promise<void> {
+    if (!this.dirty) return Promise.resolve();
+    this.dirty = false;
+    const fd = this.boom.fd;
+    const generation = this.lastSegment;
+    return new Promise((resolve, reject) =>
+      fs.fdatasync(fd, (err) => {
+        // a rotation meanwhile synced and closed this fd itself (see rotate)
+        if (err && !(err.code === "EBADF" && this.lastSegment !== generation)) reject(err);
+        else resolve();
+      }),
+    );
+  }
+
+  datasyncSync(): void {
+    if (!this.dirty) return;
+    this.dirty = false;
+    fs.fdatasyncSync(this.boom.fd);
+  }
+
+  /** Renames the active file to the next segment and reopens the documented name. */
+  rotate(now = Date.now()): void {
+    this.writeOut();
+    if (this.bytesInActive === 0) return;
+    if (this.opts.durability === "fsync") this.datasyncSync();
+    const segment = this.lastSegment + 1;
+    const segPath = path.join(this.opts.auditDir, kindFileName(this.kind, this.opts.sessionId, segment));
+    fs.renameSync(this.activePath, segPath);
+    this.lastSegment = segment;
+    this.boom.reopen(this.activePath);
+    this.bytesInActive = 0;
+    this.rotateAt = nextRotation(this.opts.rotationFrequency, now);
+    this.opts.onRotate?.(segPath);
+  }
+
+  /** Writes out, syncs in `fsync` mode, and closes the file. */
+  close(): void {
+    try {
+      this.writeOut();
+      if (this.opts.durability === "fsync") this.datasyncSync();
+    } finally {
+      this.boom.removeAllListeners("error");
+      this.boom.on("error", () => {});
+      this.boom.destroy();
+    }
+  }
+}
+
+/** The next rotation time for a file opened at `openedAt`, or undefined without time rotation. */
+export function nextRotation(frequency: RotationFrequency | undefined, openedAt: number): number | undefined {
+  if (frequency === undefined) return undefined;
+  if (typeof frequency === "number") return openedAt + frequency;
+  const d = new Date(openedAt);
+  if (frequency === "hourly") return Date.UTC(d.getUTCFullYear(), d.getUTCMonth(), d.getUTCDate(), d.getUTCHours() + 1);
+  return Date.UTC(d.getUTCFullYear(), d.getUTCMonth(), d.getUTCDate() + 1);
+}

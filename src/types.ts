@@ -1,0 +1,344 @@
+/**
+ * Public types: the records as they are in the JSONL files, the inputs of the `log*` calls,
+ * and the reports. Field names are the same everywhere: API, files, viewer and CSV headers.
+ */
+import type { JsonValue } from "./record/serialize.js";
+export type { JsonValue } from "./record/serialize.js";
+
+export type Durability = "async" | "sync" | "fsync";
+export type RotationFrequency = "hourly" | "daily" | number;
+
+export const RECORD_KINDS = [
+  "chat_interaction",
+  "persona_activity",
+  "tool_usage",
+  "file_operation",
+  "performance_metric",
+  "error",
+] as const;
+export type RecordType = (typeof RECORD_KINDS)[number];
+
+/** File-name stem of each kind: `<stem>_<sessionId>.jsonl`. */
+export const KIND_FILE_STEM: Readonly<Record<RecordType, string>> = Object.freeze({
+  chat_interaction: "chat_interactions",
+  persona_activity: "persona_activities",
+  tool_usage: "tool_usage",
+  file_operation: "file_operations",
+  performance_metric: "performance_metrics",
+  error: "errors",
+});
+
+/** An encrypted value: AES-256-GCM, the record id and field name bound as additional data. */
+export interface EncryptedValue {
+  /** format marker and version */
+  readonly $enc: "aes-256-gcm/v1";
+  /** id of the key that encrypted it */
+  readonly kid: string;
+  /** 96-bit IV, base64 */
+  readonly iv: string;
+  /** ciphertext followed by the 16-byte tag, base64 */
+  readonly ct: string;
+}
+
+export type MaybeEncrypted<T> = T | EncryptedValue;
+
+/** Fields every record line has, in this order; `hash` is always the last member. */
+export interface RecordEnvelope {
+  readonly id: string;
+  readonly type: RecordType;
+  readonly sessionId: string;
+  /** ISO 8601 UTC */
+  readonly timestamp: string;
+  /** 1, 2, … per kind, across segments */
+  readonly seq: number;
+  /** `hash` of the previous record of this kind; 64 zeros for the first */
+  readonly prevHash: string;
+  readonly traceId?: string;
+  readonly parentId?: string;
+  readonly userId?: string;
+  /** names of the fields of this record that hold an {@link EncryptedValue} */
+  readonly encrypted?: readonly string[];
+  readonly hash: string;
+}
+
+/** One full-content file, named relative to the audit directory; `sha256` is over the bytes on disk. */
+export interface ContentFileRef {
+  readonly file: string;
+  readonly bytes: number;
+  readonly sha256: string;
+}
+
+/** Where a chat's full prompt and response are; the record's hash covers these digests. */
+export interface ContentFiles {
+  readonly prompt: ContentFileRef;
+  readonly response: ContentFileRef;
+  readonly manifest: string;
+}
+
+export interface ChatInteractionRecord extends RecordEnvelope {
+  readonly type: "chat_interaction";
+  readonly interactionType: string;
+  readonly model: string;
+  readonly provider?: string;
+  readonly persona?: string;
+  readonly promptPreview?: MaybeEncrypted<string>;
+  readonly responsePreview?: MaybeEncrypted<string>;
+  /** "json" when the prompt/response were structured (messages) and stored as JSON text */
+  readonly promptFormat?: "text" | "json";
+  readonly responseFormat?: "text" | "json";
+  /** length in UTF-16 code units (JavaScript string length) */
+  readonly promptLength: number;
+  readonly responseLength: number;
+  /** `sha256:<hex>`, or `hmac-sha256:<kid>:<hex>` when encrypted */
+  readonly promptHash?: string;
+  readonly responseHash?: string;
+  readonly tokensUsed?: number;
+  readonly inputTokens?: number;
+  readonly outputTokens?: number;
+  readonly usage?: JsonValue;
+  readonly durationSeconds?: number;
+  readonly timeToFirstTokenSeconds?: number;
+  readonly finishReason?: string;
+  readonly toolCalls?: MaybeEncrypted<JsonValue>;
+  readonly success: boolean;
+  readonly errorMessage?: string;
+  readonly statusCode?: number;
+  readonly fullContent?: ContentFiles;
+  readonly metadata?: JsonValue;
+}
+
+export interface PersonaActivityRecord extends RecordEnvelope {
+  readonly type: "persona_activity";
+  readonly personaName: string;
+  readonly activityType: string;
+  readonly description?: string;
+  readonly durationSeconds?: number;
+  readonly success?: boolean;
+  readonly details?: JsonValue;
+  readonly metadata?: JsonValue;
+}
+
+export interface ToolUsageRecord extends RecordEnvelope {
+  readonly type: "tool_usage";
+  readonly toolName: string;
+  readonly operation: string;
+  readonly persona?: string;
+  readonly parameters?: MaybeEncrypted<JsonValue>;
+  readonly result?: MaybeEncrypted<JsonValue>;
+  /** JSON text length of parameters/result, kept even when they are not stored */
+  readonly parametersLength?: number;
+  readonly resultLength?: number;
+  readonly success: boolean;
+  readonly errorMessage?: string;
+  readonly durationSeconds?: number;
+  readonly metadata?: JsonValue;
+}
+
+export type FileOperationKind = "create" | "read" | "modify" | "delete" | "move" | "copy";
+
+export interface FileOperationRecord extends RecordEnvelope {
+  readonly type: "file_operation";
+  readonly operation: FileOperationKind;
+  readonly filePath: string;
+  readonly fileSize?: number;
+  readonly fileHash?: string;
+  readonly persona?: string;
+  readonly success: boolean;
+  readonly errorMessage?: string;
+  readonly details?: JsonValue;
+  readonly metadata?: JsonValue;
+}
+
+export interface PerformanceMetricRecord extends RecordEnvelope {
+  readonly type: "performance_metric";
+  readonly metricName: string;
+  readonly value: number;
+  readonly unit: string;
+  readonly persona?: string;
+  readonly context?: JsonValue;
+  readonly metadata?: JsonValue;
+}
+
+export type ErrorSeverity = "debug" | "info" | "warning" | "error" | "critical";
+
+export interface ErrorRecord extends RecordEnvelope {
+  readonly type: "error";
+  readonly errorType: string;
+  readonly message: string;
+  readonly stackTrace?: string;
+  readonly severity: ErrorSeverity;
+  readonly persona?: string;
+  readonly context?: JsonValue;
+  readonly metadata?: JsonValue;
+}
+
+export type AuditRecord =
+  | ChatInteractionRecord
+  | PersonaActivityRecord
+  | ToolUsageRecord
+  | FileOperationRecord
+  | PerformanceMetricRecord
+  | ErrorRecord;
+
+/** Fields any `log*` input may carry to place the record in a trace (normally filled from the context). */
+export interface RecordLinkInput {
+  /** a caller-chosen id (1-64 of [A-Za-z0-9_-]); a fresh time-sortable id otherwise */
+  id?: string;
+  traceId?: string;
+  parentId?: string;
+  userId?: string;
+  metadata?: Record<string, unknown>;
+}
+
+export interface ChatInteractionInput extends RecordLinkInput {
+  interactionType?: string;
+  /** text, or structured messages (stored as JSON text) */
+  prompt: string | readonly unknown[] | Record<string, unknown>;
+  response?: string | readonly unknown[] | Record<string, unknown>;
+  model?: string;
+  provider?: string;
+  tokensUsed?: number;
+  inputTokens?: number;
+  outputTokens?: number;
+  usage?: unknown;
+  durationSeconds?: number;
+  timeToFirstTokenSeconds?: number;
+  finishReason?: string;
+  toolCalls?: readonly unknown[];
+  persona?: string;
+  success?: boolean;
+  errorMessage?: string;
+  statusCode?: number;
+}
+
+export interface PersonaActivityInput extends RecordLinkInput {
+  personaName: string;
+  activityType: string;
+  description?: string;
+  durationSeconds?: number;
+  success?: boolean;
+  details?: unknown;
+}
+
+export interface ToolUsageInput extends RecordLinkInput {
+  toolName: string;
+  operation: string;
+  parameters?: unknown;
+  result?: unknown;
+  success?: boolean;
+  errorMessage?: string;
+  durationSeconds?: number;
+  persona?: string;
+}
+
+export interface FileOperationInput extends RecordLinkInput {
+  operation: FileOperationKind;
+  filePath: string;
+  fileSize?: number;
+  fileHash?: string;
+  success?: boolean;
+  errorMessage?: string;
+  details?: unknown;
+  persona?: string;
+}
+
+export interface PerformanceMetricInput extends RecordLinkInput {
+  metricName: string;
+  value: number;
+  unit: string;
+  context?: unknown;
+  persona?: string;
+}
+
+export interface ErrorInput extends RecordLinkInput {
+  errorType: string;
+  message: string;
+  stackTrace?: string;
+  severity?: ErrorSeverity;
+  context?: unknown;
+  persona?: string;
+}
+
+/** The active audit context (see `auditContext`). */
+export interface AuditContextValue {
+  /** a logger for records made inside this context (structurally an AuditLogger) */
+  readonly logger?: unknown;
+  readonly sessionId?: string;
+  readonly userId?: string;
+  readonly persona?: string;
+  readonly traceId?: string;
+  /** id of the enclosing instrumented call: becomes `parentId` of records made inside it */
+  readonly parentId?: string;
+  readonly metadata?: Readonly<Record<string, unknown>>;
+}
+
+export interface KindHead {
+  readonly seq: number;
+  readonly hash: string;
+}
+
+/** What `finalizeSession()` returns and writes to `session_<sessionId>.json`. */
+export interface SessionSummary {
+  readonly sessionId: string;
+  readonly startTime: string;
+  readonly endTime: string;
+  readonly durationSeconds: number;
+  readonly counts: Readonly<Record<RecordType, number>>;
+  readonly totalRecords: number;
+  readonly tokens: { readonly total: number; readonly input: number; readonly output: number };
+  readonly models: Readonly<Record<string, number>>;
+  readonly personas: Readonly<Record<string, number>>;
+  readonly chatSuccessRate: number | null;
+  readonly toolCalls: number;
+  readonly toolSuccessRate: number | null;
+  readonly errorsBySeverity: Readonly<Record<string, number>>;
+  readonly heads: Readonly<Record<RecordType, KindHead>>;
+  readonly customMetadata: Readonly<Record<string, unknown>>;
+}
+
+export interface VerifyProblem {
+  readonly file: string;
+  readonly seq?: number;
+  readonly kind: string;
+  readonly detail: string;
+}
+
+export interface VerifyNote {
+  readonly file?: string;
+  readonly seq?: number;
+  readonly kind: string;
+  readonly detail: string;
+}
+
+/** What `verifyAuditLog()` resolves to. */
+export interface VerifyReport {
+  readonly ok: boolean;
+  readonly sessions: readonly string[];
+  readonly recordsChecked: number;
+  readonly problems: readonly VerifyProblem[];
+  readonly notes: readonly VerifyNote[];
+}
+
+/** One sealed record as handed to extra sinks: the exact line written (without its newline) and its envelope. */
+export interface SealedRecord {
+  readonly kind: RecordType;
+  readonly sessionId: string;
+  readonly id: string;
+  readonly seq: number;
+  readonly prevHash: string;
+  readonly hash: string;
+  readonly timestamp: string;
+  readonly line: string;
+}
+
+/**
+ * An extra destination for sealed records, such as `PostgresSink`. `write` must return at once and
+ * never throw (buffer, then report failures through `onError`); `flush` resolves when everything
+ * written so far is stored; `close` flushes and releases resources.
+ */
+export interface AuditSink {
+  open?(info: { readonly sessionId: string; readonly auditDir: string; readonly onError: (err: Error) => void }): void;
+  write(record: SealedRecord): void;
+  flush(): Promise<void>;
+  close(): Promise<void>;
+}

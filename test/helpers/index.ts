@@ -1,0 +1,43 @@
+import fs from "node:fs";
+import os from "node:os";
+import path from "node:path";
+
+/** A fresh project directory under the OS temp dir; removed by `cleanupTmp()`. */
+const made: string[] = [];
+export function tmpProject(prefix = "audit-test-"): string {
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), prefix));
+  made.push(dir);
+  return dir;
+}
+
+export function cleanupTmp(): void {
+  for (const d of made.splice(0)) fs.rmSync(d, { recursive: true, force: true });
+}
+
+/** Parses every line of a JSONL file (the whole file must be newline-terminated lines). */
+export function readJsonl<T = Record<string, unknown>>(file: string): T[] {
+  const text = fs.readFileSync(file, "utf8");
+  if (text === "") return [];
+  if (!text.endsWith("\n")) throw new Error(`${file} does not end with a newline`);
+  return text.slice(0, -1).split("\n").map((l) => JSON.parse(l) as T);
+}
+
+/** The raw lines of a JSONL file. */
+export function readLinesOf(file: string): string[] {
+  const text = fs.readFileSync(file, "utf8");
+  return text === "" ? [] : text.replace(/\n$/, "").split("\n");
+}
+
+/** Every file under `dir`, recursively. */
+export function walk(dir: string): string[] {
+  const out: string[] = [];
+  for (const e of fs.readdirSync(dir, { withFileTypes: true })) {
+    const p = path.join(dir, e.name);
+    if (e.isDirectory()) out.push(...walk(p));
+    else out.push(p);
+  }
+  return out;
+}
+
+/** A base64 32-byte test key (never a real secret). */
+export const TEST_KEY = Buffer.alloc(32, 7).toString("base64");

@@ -6,3 +6,4 @@ export { computeRecordHash, GENESIS_HASH } from "./pipeline/chain.js";
 export { cleanupSessions, type CleanupOptions, type CleanupResult, type CleanupEntry } from "./retention.js";
 export * from "./errors.js";
 export * from "./types.js";
+export { resolveAuditLogger, safeRecord, secondsSince } from "./instrument.js";

@@ -1,0 +1,58 @@
+/**
+ * Shared plumbing for decorators and integrations: finding the logger at call time and
+ * recording without ever throwing into the host application.
+ */
+import { auditContext, getDefaultAuditLogger } from "./context.js";
+import { AuditLogger } from "./logger.js";
+
+let warnedNoLogger = false;
+
+function isLogger(v: unknown): v is AuditLogger {
+  return v instanceof AuditLogger || (typeof v === "object" && v !== null && typeof (v as AuditLogger).logChatInteraction === "function" && typeof (v as AuditLogger).logError === "function");
+}
+
+/**
+ * The logger for an instrumented call, looked up at call time: the instrumentation's own
+ * `logger` option, then the active context's, then the default logger. With none, undefined and
+ * one process warning (code AUDIT_WARN_NO_LOGGER) for the whole process.
+ */
+export function resolveAuditLogger(option?: AuditLogger | undefined): AuditLogger | undefined {
+  if (option && !option.isClosed) return option;
+  const fromCtx = auditContext.get()?.logger;
+  if (isLogger(fromCtx) && !fromCtx.isClosed) return fromCtx;
+  const def = getDefaultAuditLogger();
+  if (def && !def.isClosed) return def;
+  if (!warnedNoLogger) {
+    warnedNoLogger = true;
+    process.emitWarning(
+      "An audited call ran with no AuditLogger: pass { logger }, run inside auditContext.run({ logger }), or call setDefaultAuditLogger(). Calls run unrecorded.",
+      { code: "AUDIT_WARN_NO_LOGGER", type: "AuditLoggerWarning" },
+    );
+  }
+  return undefined;
+}
+
+/**
+ * Runs a recording step; if it throws (bad input from the app, a closed logger, a bug of ours),
+ * the failure becomes an `error` event on the logger (or a process warning when nobody listens),
+ * never the caller's exception. Returns the step's result, or undefined when it failed.
+ */
+export function safeRecord<T>(logger: AuditLogger, step: () => T): T | undefined {
+  try {
+    return step();
+  } catch (err) {
+    const e = err instanceof Error ? err : new Error(String(err));
+    try {
+      if (logger.listenerCount("error") > 0) logger.emit("error", e);
+      else process.emitWarning(`audit-logger could not record a call: ${e.message}`, { code: "AUDIT_WARN_RECORD_FAILED", type: "AuditLoggerWarning" });
+    } catch {
+      // an error listener threw: still never the caller's problem
+    }
+    return undefined;
+  }
+}
+
+/** Seconds since `start` (a `performance.now()` reading). */
+export function secondsSince(start: number): number {
+  return (performance.now() - start) / 1000;
+}

@@ -41,6 +41,7 @@ import {
 } from "./types.js";
 
 const FILE_MODE = 0o600;
+const MAX_PENDING_CONTENT = 256;
 const DIR_MODE = 0o700;
 
 type Fields = Record<string, unknown>;
@@ -481,9 +482,11 @@ export class AuditLogger extends EventEmitter<AuditLoggerEvents> implements Exit
       ...(this.key ? { keyId: this.key.id } : {}),
       createdAt: timestamp,
     };
-    if (this.config.durability === "sync") {
+    // `sync` writes content before the record line; in the other modes writes go to the thread
+    // pool, and past MAX_PENDING_CONTENT in flight they are written synchronously (back-pressure)
+    if (this.config.durability === "sync" || this.pendingContent.size >= MAX_PENDING_CONTENT) {
       try {
-        writeContentSync(this.auditDir, content, manifest, FILE_MODE);
+        writeContentSync(this.auditDir, content, manifest, FILE_MODE, this.config.durability);
       } catch (err) {
         this.report(new AuditIOError(`Writing the full content of interaction ${id} failed: ${(err as Error).message}`, { cause: err }));
       }

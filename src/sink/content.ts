@@ -45,11 +45,20 @@ function manifestBytes(c: PreparedContent, m: Omit<ContentManifest, "files">): B
   return Buffer.from(JSON.stringify(body, null, 2) + "\n", "utf8");
 }
 
-/** Writes the content files synchronously (used in `sync` mode, before the record line). */
-export function writeContentSync(auditDir: string, c: PreparedContent, m: Omit<ContentManifest, "files">, mode: number): void {
-  fs.writeFileSync(safeJoin(auditDir, c.refs.prompt.file), c.prompt, { mode });
-  fs.writeFileSync(safeJoin(auditDir, c.refs.response.file), c.response, { mode });
-  fs.writeFileSync(safeJoin(auditDir, c.refs.manifest), manifestBytes(c, m), { mode });
+/** Writes the content files synchronously (in `sync` mode, before the record line; elsewhere as back-pressure). */
+export function writeContentSync(auditDir: string, c: PreparedContent, m: Omit<ContentManifest, "files">, mode: number, durability: Durability): void {
+  const write = (rel: string, data: Buffer) => {
+    const fd = fs.openSync(safeJoin(auditDir, rel), "w", mode);
+    try {
+      fs.writeFileSync(fd, data);
+      if (durability === "fsync") fs.fdatasyncSync(fd);
+    } finally {
+      fs.closeSync(fd);
+    }
+  };
+  write(c.refs.prompt.file, c.prompt);
+  write(c.refs.response.file, c.response);
+  write(c.refs.manifest, manifestBytes(c, m));
 }
 
 /** Writes the content files in the thread pool; in `fsync` mode each is fdatasync'ed. */

@@ -1,0 +1,89 @@
+/**
+ * The seed scenario end to end: one session of an AI assistant — a chat, persona work, a tool
+ * call, a file operation, a metric and an error — then finalize, verify, view and export.
+ *
+ *   npm run demo                      # writes ./demo_project/audit_logs (removed first)
+ *   npm run demo -- /some/dir         # somewhere else
+ */
+import fs from "node:fs";
+import path from "node:path";
+import { AuditLogger, PresetConfigs, auditContext, verifyAuditLog } from "../src/index.js";
+
+async function main(): Promise<void> {
+  const projectPath = path.resolve(process.argv[2] ?? "demo_project");
+  fs.rmSync(path.join(projectPath, "audit_logs"), { recursive: true, force: true });
+  const config = PresetConfigs.development("demo_session", projectPath, {
+    customMetadata: { department: "AI", compliance: "SOX" },
+  });
+  const logger = new AuditLogger(config);
+  console.log(`Audit directory: ${logger.auditDir}`);
+
+  await auditContext.run({ userId: "user_42", traceId: "trace_demo_1" }, async () => {
+    const chatId = logger.logChatInteraction({
+      interactionType: "api_request",
+      prompt: "What's the weather in Paris tomorrow, and should I pack an umbrella?",
+      response: "Tomorrow in Paris: 14–18 °C with showers in the afternoon. Yes, pack an umbrella ☔.",
+      model: "claude-3",
+      inputTokens: 21,
+      outputTokens: 24,
+      durationSeconds: 1.2,
+      persona: "travel_assistant",
+      metadata: { channel: "web" },
+    });
+    console.log(`logged chat interaction ${chatId}`);
+
+    logger.logPersonaActivity({
+      personaName: "travel_assistant",
+      activityType: "plan",
+      description: "Planned a packing list from the forecast",
+      durationSeconds: 0.4,
+      details: { items: ["umbrella", "light jacket"] },
+    });
+    console.log("logged persona activity");
+
+    logger.logToolUsage({
+      toolName: "weather_api",
+      operation: "get_forecast",
+      parameters: { location: "Paris", days: 1 },
+      result: { tempC: [14, 18], precipitation: "showers" },
+      durationSeconds: 0.31,
+      parentId: chatId,
+    });
+    console.log("logged tool usage");
+
+    logger.logFileOperation({ operation: "create", filePath: "reports/packing_list.md", fileSize: 312, details: { format: "markdown" } });
+    console.log("logged file operation");
+
+    logger.logPerformanceMetric({ metricName: "response_latency", value: 1200, unit: "ms", context: { model: "claude-3" } });
+    console.log("logged performance metric");
+
+    try {
+      throw new TypeError("Forecast provider returned an empty body");
+    } catch (err) {
+      logger.logError(err as Error, { provider: "weather_api", retry: 1 });
+      console.log("logged error");
+    }
+  });
+
+  const summary = await logger.finalizeSession();
+  console.log("\nSession summary:");
+  console.log(`  records: ${summary.totalRecords} (${Object.entries(summary.counts).map(([k, v]) => `${k} ${v}`).join(", ")})`);
+  console.log(`  tokens: ${summary.tokens.total} (in ${summary.tokens.input}, out ${summary.tokens.output}); models: ${JSON.stringify(summary.models)}`);
+  console.log(`  tool success rate: ${summary.toolSuccessRate}; errors: ${JSON.stringify(summary.errorsBySeverity)}`);
+
+  const report = await verifyAuditLog(logger.auditDir);
+  console.log(`\nIntegrity: ${report.ok ? "OK" : "PROBLEMS FOUND"} — ${report.recordsChecked} records checked, ${report.problems.length} problems`);
+  for (const n of report.notes) console.log(`  note (${n.kind}): ${n.detail}`);
+
+  console.log("\nFiles:");
+  for (const name of fs.readdirSync(logger.auditDir).sort()) {
+    const p = path.join(logger.auditDir, name);
+    const st = fs.statSync(p);
+    console.log(`  ${name}${st.isDirectory() ? `/ (${fs.readdirSync(p).length} files)` : ` (${st.size} bytes)`}`);
+  }
+}
+
+main().catch((err: unknown) => {
+  console.error(err);
+  process.exit(1);
+});

@@ -74,10 +74,10 @@ type Rec =
 
 /**
  * A seeded mix: ~70% ~1.2 KB chats, ~10% ~8 KB chats with CJK and emoji, 12% tool calls, 5% errors
- * with stacks, 3% metrics. A pool of 20,000 distinct records is cycled, so a 1,000,000-record run
+ * with stacks, 3% metrics. A pool of 2,000 distinct records is cycled, so a 1,000,000-record run
  * does not measure the benchmark's own memory.
  */
-const POOL = 20_000;
+const POOL = 2_000;
 export function workload(n: number, seed = 42): Rec[] {
   const pool = makePool(Math.min(n, POOL), seed);
   return pool;

@@ -28,8 +28,11 @@ import { registerForExit, unregisterForExit, type ExitFlushable } from "./sink/e
 import { CONTENT_DIR, sessionFileName } from "./sink/files.js";
 import { SessionLock } from "./sink/lock.js";
 import { KindWriter } from "./sink/writer.js";
+import { Checkpointer } from "./integrity/checkpointer.js";
+import type { Checkpoint } from "./integrity/checkpoint.js";
 import {
-  RECORD_KINDS,
+  CHAIN_KINDS,
+  type ChainKind,
   type ChatInteractionInput,
   type ErrorInput,
   type FileOperationInput,
@@ -50,6 +53,7 @@ type Fields = Record<string, unknown>;
 export interface AuditLoggerEvents {
   error: [error: Error];
   rotate: [segmentPath: string];
+  checkpoint: [checkpoint: Checkpoint];
 }
 
 function validate<S extends z.ZodType>(schema: S, input: unknown, method: string): z.output<S> {
@@ -87,7 +91,10 @@ export class AuditLogger extends EventEmitter<AuditLoggerEvents> implements Exit
   readonly auditDir: string;
   readonly startTime: string;
   private readonly key: EncryptionKey | undefined;
-  private readonly writers: Record<RecordType, KindWriter>;
+  private readonly writers: Record<ChainKind, KindWriter>;
+  private readonly checkpointer: Checkpointer | undefined;
+  private checkpointTimer: NodeJS.Timeout | undefined;
+  private rotationCheckpointDue = false;
   private readonly lock: SessionLock;
   private readonly stats = new SessionStats();
   private readonly pendingContent = new Set<Promise<void>>();
@@ -117,8 +124,8 @@ export class AuditLogger extends EventEmitter<AuditLoggerEvents> implements Exit
         const maxLogAgeDays = Math.max(this.config.maxLogAgeDays, this.config.minRetentionDays);
         cleanupSessions(this.auditDir, { maxLogAgeDays, activeSessionId: this.sessionId });
       }
-      const writers = {} as Record<RecordType, KindWriter>;
-      for (const kind of RECORD_KINDS) {
+      const writers = {} as Record<ChainKind, KindWriter>;
+      for (const kind of CHAIN_KINDS) {
         writers[kind] = new KindWriter({
           auditDir: this.auditDir,
           kind,
@@ -127,16 +134,27 @@ export class AuditLogger extends EventEmitter<AuditLoggerEvents> implements Exit
           rotationBytes: this.config.rotation.sizeBytes,
           rotationFrequency: this.config.rotation.frequency,
           fileMode: FILE_MODE,
-          onRotate: (p) => this.emit("rotate", p),
+          onRotate: (p) => {
+            this.rotationCheckpointDue = true;
+            this.emit("rotate", p);
+          },
         });
       }
       this.writers = writers;
+      const signer = AuditConfig.signerOf(this.config);
+      this.checkpointer = signer ? new Checkpointer(this.auditDir, this.sessionId, signer, this.config.durability) : undefined;
       this.startTime = this.writeSessionFile();
     } catch (err) {
       this.lock.release();
       throw err;
     }
     registerForExit(this);
+    if (this.checkpointer) {
+      this.checkpointTimer = setInterval(() => {
+        if (this.checkpointer!.recordsSinceLast > 0) this.writeCheckpoint("interval");
+      }, this.config.checkpointEvery.seconds * 1000);
+      this.checkpointTimer.unref();
+    }
     for (const sink of this.config.sinks) {
       try {
         sink.open?.({ sessionId: this.sessionId, auditDir: this.auditDir, onError: (e) => this.report(e) });
@@ -144,7 +162,7 @@ export class AuditLogger extends EventEmitter<AuditLoggerEvents> implements Exit
         this.report(new AuditIOError(`Opening sink ${sink.constructor?.name ?? "sink"} failed: ${(err as Error).message}`, { cause: err }));
       }
     }
-    for (const kind of RECORD_KINDS) {
+    for (const kind of CHAIN_KINDS) {
       const repair = this.writers[kind].repair;
       if (repair) {
         this.logError({
@@ -348,11 +366,13 @@ export class AuditLogger extends EventEmitter<AuditLoggerEvents> implements Exit
   async finalizeSession(): Promise<SessionSummary> {
     this.assertOpen("finalizeSession");
     await this.flush();
+    if (this.checkpointer) this.writeCheckpoint("finalize");
     this.closed = true;
     if (this.flushTimer) clearTimeout(this.flushTimer);
+    if (this.checkpointTimer) clearInterval(this.checkpointTimer);
     unregisterForExit(this);
     try {
-      for (const kind of RECORD_KINDS) this.writers[kind].close();
+      for (const kind of CHAIN_KINDS) this.writers[kind].close();
       await Promise.all(this.config.sinks.map((s) => s.close()));
       const summary = await this.buildSummary();
       this.writeJsonAtomic(sessionFileName(this.sessionId), { ...summary, status: "finalized" });
@@ -392,7 +412,7 @@ export class AuditLogger extends EventEmitter<AuditLoggerEvents> implements Exit
   /** @internal exit hook: hand everything to the OS now (and fdatasync in `fsync` mode). */
   flushSyncOnExit(): void {
     if (this.closed) return;
-    for (const kind of RECORD_KINDS) {
+    for (const kind of CHAIN_KINDS) {
       const w = this.writers[kind];
       w.writeOut();
       if (this.config.durability === "fsync") w.datasyncSync();
@@ -427,7 +447,7 @@ export class AuditLogger extends EventEmitter<AuditLoggerEvents> implements Exit
 
   /** Builds the envelope around `fields`, seals it into the chain and hands it to the sink. */
   private append(
-    kind: RecordType,
+    kind: ChainKind,
     id: string,
     input: { traceId?: string | undefined; parentId?: string | undefined; userId?: string | undefined; metadata?: Record<string, unknown> | undefined },
     ctx: ReturnType<typeof auditContext.get>,
@@ -459,6 +479,11 @@ export class AuditLogger extends EventEmitter<AuditLoggerEvents> implements Exit
       this.report(new AuditIOError(`Writing ${kind} records to ${w.activePath} failed: ${(err as Error).message}. They stay buffered and are retried on the next write or flush().`, { cause: err }));
     }
     this.stats.head(kind, seq, hash);
+    if (this.checkpointer) {
+      this.checkpointer.push(kind, seq, hash);
+      if (this.rotationCheckpointDue) this.writeCheckpoint("rotation");
+      else if (this.checkpointer.recordsSinceLast >= this.config.checkpointEvery.records) this.writeCheckpoint("records");
+    }
     if (this.config.sinks.length > 0) {
       const sealed = { kind, sessionId: this.sessionId, id, seq, prevHash: rec.prevHash as string, hash, timestamp, line };
       for (const sink of this.config.sinks) {
@@ -516,7 +541,7 @@ export class AuditLogger extends EventEmitter<AuditLoggerEvents> implements Exit
   /** Hands every kind's buffer to the OS; reports failures, and with `rethrow` also throws them. */
   private writeOutAll(rethrow: boolean): void {
     let first: Error | undefined;
-    for (const kind of RECORD_KINDS) {
+    for (const kind of CHAIN_KINDS) {
       try {
         this.writers[kind].writeOut();
       } catch (err) {
@@ -544,13 +569,38 @@ export class AuditLogger extends EventEmitter<AuditLoggerEvents> implements Exit
     let failure: Error | undefined;
     try {
       this.writeOutAll(true);
-      await Promise.all(RECORD_KINDS.map((k) => this.writers[k].datasync()));
+      await Promise.all(CHAIN_KINDS.map((k) => this.writers[k].datasync()));
     } catch (err) {
       failure = err instanceof AuditIOError ? err : new AuditIOError(`fdatasync failed: ${(err as Error).message}`, { cause: err });
     }
     this.commitRunning = false;
     for (const w of waiters) failure ? w.reject(failure) : w.resolve();
-    if (this.commitWaiters.length > 0 || RECORD_KINDS.some((k) => this.writers[k].hasPending || this.writers[k].dirty)) this.scheduleCommit();
+    if (this.commitWaiters.length > 0 || CHAIN_KINDS.some((k) => this.writers[k].hasPending || this.writers[k].dirty)) this.scheduleCommit();
+  }
+
+  /**
+   * Signs a checkpoint over every chain's head. The records it covers are handed to the OS first
+   * (and fdatasync'ed in `fsync` mode), so a checkpoint never claims more than the files hold.
+   */
+  private writeCheckpoint(reason: string): void {
+    const cp = this.checkpointer;
+    if (!cp) return;
+    this.rotationCheckpointDue = false;
+    try {
+      this.writeOutAll(true);
+      if (this.config.durability === "fsync") for (const kind of CHAIN_KINDS) this.writers[kind].datasyncSync();
+      const checkpoint = cp.write(reason);
+      this.emit("checkpoint", checkpoint);
+      if (this.config.onCheckpoint) {
+        try {
+          this.config.onCheckpoint(checkpoint);
+        } catch (err) {
+          this.report(new AuditIOError(`The onCheckpoint callback threw: ${(err as Error).message}`, { cause: err }));
+        }
+      }
+    } catch (err) {
+      this.report(err instanceof AuditIOError ? err : new AuditIOError(`Writing checkpoint failed: ${(err as Error).message}`, { cause: err }));
+    }
   }
 
   /** A failure to record: an `error` event (if anyone listens, else a warning) and an `errors` record. */
@@ -611,8 +661,8 @@ export class AuditLogger extends EventEmitter<AuditLoggerEvents> implements Exit
   }
 
   private async buildSummary(): Promise<SessionSummary> {
-    const resumed: Partial<Record<RecordType, number>> = {};
-    for (const kind of RECORD_KINDS) if (this.writers[kind].resumedAtSeq > 0) resumed[kind] = this.writers[kind].resumedAtSeq;
+    const resumed: Partial<Record<ChainKind, number>> = {};
+    for (const kind of CHAIN_KINDS) if (this.writers[kind].resumedAtSeq > 0) resumed[kind] = this.writers[kind].resumedAtSeq;
     const prior = Object.keys(resumed).length > 0 ? await SessionStats.fromFiles(this.auditDir, this.sessionId, resumed) : undefined;
     const end = new Date();
     return this.stats.summary({

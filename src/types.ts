@@ -18,14 +18,22 @@ export const RECORD_KINDS = [
 ] as const;
 export type RecordType = (typeof RECORD_KINDS)[number];
 
+/**
+ * Every hash chain of a session: the six record kinds, plus `audit_event`, the logger's own
+ * chained records (legal holds, crypto-shredding, retention) in `audit_events_<sessionId>.jsonl`.
+ */
+export const CHAIN_KINDS = [...RECORD_KINDS, "audit_event"] as const;
+export type ChainKind = (typeof CHAIN_KINDS)[number];
+
 /** File-name stem of each kind: `<stem>_<sessionId>.jsonl`. */
-export const KIND_FILE_STEM: Readonly<Record<RecordType, string>> = Object.freeze({
+export const KIND_FILE_STEM: Readonly<Record<ChainKind, string>> = Object.freeze({
   chat_interaction: "chat_interactions",
   persona_activity: "persona_activities",
   tool_usage: "tool_usage",
   file_operation: "file_operations",
   performance_metric: "performance_metrics",
   error: "errors",
+  audit_event: "audit_events",
 });
 
 /** An encrypted value: AES-256-GCM, the record id and field name bound as additional data. */
@@ -45,7 +53,7 @@ export type MaybeEncrypted<T> = T | EncryptedValue;
 /** Fields every record line has, in this order; `hash` is always the last member. */
 export interface RecordEnvelope {
   readonly id: string;
-  readonly type: RecordType;
+  readonly type: RecordType | "audit_event";
   readonly sessionId: string;
   /** ISO 8601 UTC */
   readonly timestamp: string;
@@ -172,6 +180,16 @@ export interface ErrorRecord extends RecordEnvelope {
   readonly metadata?: JsonValue;
 }
 
+export type AuditEventType = "legal_hold_placed" | "legal_hold_released" | "subject_shredded" | "retention_pruned";
+
+/** A record of the logger's own: a legal hold, a crypto-shredding, a retention prune. */
+export interface AuditEventRecord extends RecordEnvelope {
+  readonly type: "audit_event";
+  readonly eventType: AuditEventType;
+  readonly reason?: string;
+  readonly details?: JsonValue;
+}
+
 export type AuditRecord =
   | ChatInteractionRecord
   | PersonaActivityRecord
@@ -292,7 +310,7 @@ export interface SessionSummary {
   readonly toolCalls: number;
   readonly toolSuccessRate: number | null;
   readonly errorsBySeverity: Readonly<Record<string, number>>;
-  readonly heads: Readonly<Record<RecordType, KindHead>>;
+  readonly heads: Readonly<Record<ChainKind, KindHead>>;
   readonly customMetadata: Readonly<Record<string, unknown>>;
 }
 
@@ -321,7 +339,7 @@ export interface VerifyReport {
 
 /** One sealed record as handed to extra sinks: the exact line written (without its newline) and its envelope. */
 export interface SealedRecord {
-  readonly kind: RecordType;
+  readonly kind: ChainKind;
   readonly sessionId: string;
   readonly id: string;
   readonly seq: number;

@@ -5,8 +5,11 @@ import { toFieldIssues } from "../record/issues.js";
 import { KEY_ENV, resolveKey, type EncryptionKey } from "../pipeline/keys.js";
 import { auditOptionsSchema, parseSize, type AuditOptionsInput } from "./schema.js";
 import type { AuditSink, Durability, RotationFrequency } from "../types.js";
+import type { Checkpoint } from "../integrity/checkpoint.js";
+import { resolveSigningKey, SIGNING_KEY_ENV, SIGNING_KEY_FILE_ENV, type SigningKey } from "../integrity/signing.js";
 
 const kKey = Symbol.for("audit-logger.config.key");
+const kSigner = Symbol.for("audit-logger.config.signer");
 
 function defaultSessionId(now = new Date()): string {
   const p = (n: number) => String(n).padStart(2, "0");
@@ -39,6 +42,12 @@ export class AuditConfig {
   readonly flushIntervalMs: number;
   /** cleanup never removes a session younger than this, whatever it is asked (compliance: 2555) */
   readonly minRetentionDays: number;
+  /** signed checkpoints: every `records` records or `seconds` seconds (and at rotation and finalize) */
+  readonly checkpointEvery: Readonly<{ records: number; seconds: number }>;
+  /** called with every checkpoint written, e.g. to store it elsewhere (a witness, WORM storage) */
+  readonly onCheckpoint: ((checkpoint: Checkpoint) => void) | undefined;
+  /** key id of the Ed25519 signing key, when checkpoints are signed */
+  readonly signingKeyId: string | undefined;
   /** extra destinations for every sealed record (e.g. PostgresSink) */
   readonly sinks: readonly AuditSink[];
   /** Key id of the encryption key in use (never the key itself). */
@@ -71,6 +80,8 @@ export class AuditConfig {
     this.flushIntervalMs = o.flushIntervalMs ?? 100;
     this.minRetentionDays = o.minRetentionDays ?? 0;
     this.sinks = Object.freeze([...(o.sinks ?? [])]);
+    this.checkpointEvery = Object.freeze({ records: o.checkpointEvery?.records ?? 1000, seconds: o.checkpointEvery?.seconds ?? 60 });
+    this.onCheckpoint = o.onCheckpoint;
 
     let key: EncryptionKey | undefined;
     if (this.encryptSensitiveContent) {
@@ -84,8 +95,21 @@ export class AuditConfig {
       key = resolveKey(o.encryptionKey); // validate it, so a bad key is reported even when unused
     }
     this.encryptionKeyId = key?.id;
+    const signer = resolveSigningKey(o.signingKey, this.auditDir);
+    if (!signer && o.requireSigning) {
+      throw new AuditKeyError(
+        `This configuration requires signed checkpoints but no signing key was given. Pass signingKey (an Ed25519 private key, PEM or KeyObject), or set ${SIGNING_KEY_ENV} (PEM) or ${SIGNING_KEY_FILE_ENV} (a path outside the audit directory). Generate one with: openssl genpkey -algorithm ed25519 -out signing.pem`,
+      );
+    }
+    this.signingKeyId = signer?.keyId;
+    Object.defineProperty(this, kSigner, { value: signer, enumerable: false });
     Object.defineProperty(this, kKey, { value: key, enumerable: false });
     Object.freeze(this);
+  }
+
+  /** @internal The signing key; not enumerable, not serialised. */
+  static signerOf(config: AuditConfig): SigningKey | undefined {
+    return (config as unknown as Record<symbol, SigningKey | undefined>)[kSigner];
   }
 
   /** @internal The resolved key; not enumerable, not serialised. */
@@ -116,12 +140,15 @@ export class AuditConfig {
       flushIntervalMs: this.flushIntervalMs,
       minRetentionDays: this.minRetentionDays,
       sinks: [...this.sinks],
+      ...(AuditConfig.signerOf(this) ? { signingKey: AuditConfig.signerOf(this)!.privateKey } : {}),
+      checkpointEvery: { ...this.checkpointEvery },
+      ...(this.onCheckpoint ? { onCheckpoint: this.onCheckpoint } : {}),
     };
   }
 
   /** A JSON view without secrets (the key id only). */
   toJSON(): Record<string, unknown> {
-    const { encryptionKey: _omit, sinks, ...rest } = this.toOptions();
-    return { ...rest, sinks: (sinks ?? []).map((s) => s.constructor?.name ?? "sink"), auditDir: this.auditDir, encryptionKeyId: this.encryptionKeyId };
+    const { encryptionKey: _omit, signingKey: _omitSigner, onCheckpoint: _omitCb, sinks, ...rest } = this.toOptions();
+    return { ...rest, signingKeyId: this.signingKeyId, sinks: (sinks ?? []).map((s) => s.constructor?.name ?? "sink"), auditDir: this.auditDir, encryptionKeyId: this.encryptionKeyId };
   }
 }

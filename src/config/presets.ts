@@ -57,6 +57,7 @@ export const PresetConfigs = Object.freeze({
     encryptSensitiveContent: true,
     maxLogAgeDays: 2555,
     minRetentionDays: 2555,
+    requireSigning: true,
     autoCleanup: false,
     storeContentHashes: true,
     durability: "fsync",

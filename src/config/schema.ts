@@ -1,5 +1,7 @@
 import { z } from "zod";
+import { KeyObject } from "node:crypto";
 import type { AuditSink } from "../types.js";
+import type { Checkpoint } from "../integrity/checkpoint.js";
 
 /** 1–128 characters of `[A-Za-z0-9._-]`, and not `.` or `..`: safe to put in a file name. */
 export const SESSION_ID_PATTERN = /^[A-Za-z0-9._-]{1,128}$/;
@@ -53,6 +55,15 @@ export const auditOptionsSchema = z.strictObject({
   maxValueChars: z.number().int().min(16).max(100_000_000).optional(),
   flushIntervalMs: z.number().int().min(1).max(60_000).optional(),
   minRetentionDays: z.number().int().min(0).optional(),
+  signingKey: z.union([z.string().min(1), z.custom<KeyObject>((v) => v instanceof KeyObject, "must be a PEM string or a crypto KeyObject")]).optional(),
+  requireSigning: z.boolean().optional(),
+  checkpointEvery: z
+    .strictObject({
+      records: z.number().int().min(1).optional(),
+      seconds: z.number().min(0.01).optional(),
+    })
+    .optional(),
+  onCheckpoint: z.custom<(checkpoint: Checkpoint) => void>((v) => typeof v === "function", "must be a function").optional(),
   sinks: z
     .array(
       z.custom<AuditSink>(

@@ -3,12 +3,22 @@ import path from "node:path";
 import { GENESIS_HASH, hashBody, splitSealedLine } from "../pipeline/chain.js";
 import { sha256Hex } from "../pipeline/encrypt.js";
 import { listKindFiles, listSessionIds, safeJoin, safeReaddir, type KindFile } from "../sink/files.js";
-import { RECORD_KINDS, type ContentFiles, type RecordType, type VerifyNote, type VerifyProblem, type VerifyReport } from "../types.js";
+import { CHAIN_KINDS, type ChainKind, type ContentFiles, type VerifyNote, type VerifyProblem, type VerifyReport } from "../types.js";
+import { MerkleAccumulator } from "../integrity/merkle.js";
+import { verifyCheckpoints, type KindState } from "../integrity/verify-checkpoints.js";
+import type { Checkpoint } from "../integrity/checkpoint.js";
+import { toPublicKeys } from "../integrity/signing.js";
+import { readCheckpoints } from "../integrity/checkpointer.js";
+import type { KeyObject } from "node:crypto";
 import { readLines } from "./lines.js";
 
 export interface VerifyOptions {
   /** verify one session only (default: every session in the directory) */
   readonly sessionId?: string;
+  /** trusted Ed25519 public key(s), PEM or KeyObject: checkpoint signatures are checked against them */
+  readonly publicKey?: KeyObject | string | ReadonlyArray<KeyObject | string>;
+  /** checkpoints kept outside the audit directory (a witness, WORM storage): the log must agree with them */
+  readonly trustedCheckpoints?: readonly Checkpoint[];
 }
 
 interface Findings {
@@ -34,8 +44,24 @@ export async function verifyAuditLog(auditPath: string, options: VerifyOptions =
     return { ok: false, sessions: [], recordsChecked: 0, problems: [{ file: dir, kind: "missing_directory", detail: `${dir} is not a directory.` }], notes: [] };
   }
   const sessions = options.sessionId ? [options.sessionId] : listSessionIds(dir);
+  const trustedKeys = toPublicKeys(options.publicKey);
+  let anyCheckpoints = false;
   for (const sessionId of sessions) {
-    for (const kind of RECORD_KINDS) await verifyKind(dir, sessionId, kind, f);
+    const cps = readCheckpoints(dir, sessionId);
+    const trusted = (options.trustedCheckpoints ?? []).filter((c) => c.checkpoint.sessionId === sessionId);
+    if (cps.length > 0 || trusted.length > 0) anyCheckpoints = true;
+    const wanted = {} as Record<ChainKind, Set<number>>;
+    for (const kind of CHAIN_KINDS) wanted[kind] = new Set();
+    for (const c of [...cps.map((x) => x.checkpoint), ...trusted]) {
+      if (!c) continue;
+      for (const kind of CHAIN_KINDS) {
+        const h = c.checkpoint.heads[kind];
+        if (h && typeof h.seq === "number" && h.seq > 0) wanted[kind].add(h.seq);
+      }
+    }
+    const states = {} as Record<ChainKind, KindState>;
+    for (const kind of CHAIN_KINDS) states[kind] = await verifyKind(dir, sessionId, kind, f, wanted[kind]);
+    verifyCheckpoints({ sessionId, checkpoints: cps, trusted, trustedKeys, states, problems: f.problems, notes: f.notes });
   }
   if (!options.sessionId) {
     for (const name of safeReaddir(path.join(dir, "full_interactions"))) {
@@ -45,14 +71,22 @@ export async function verifyAuditLog(auditPath: string, options: VerifyOptions =
       }
     }
   }
-  f.notes.push({
-    kind: "self_consistent_only",
-    detail: "No trusted key or checkpoint was given: the chains are self-consistent, but someone who rewrote a whole chain after an edit would not be caught.",
-  });
+  if (!anyCheckpoints) {
+    f.notes.push({ kind: "no_checkpoints", detail: "No signed checkpoints were found (the logger had no signingKey)." });
+  }
+  if (!anyCheckpoints || trustedKeys.length === 0) {
+    f.notes.push({
+      kind: "self_consistent_only",
+      detail: "No trusted public key was given (or there are no signed checkpoints): the chains are self-consistent, but someone who rewrote a whole chain after an edit would not be caught. Pass publicKey to check the checkpoints' signatures.",
+    });
+  }
   return { ok: f.problems.length === 0, sessions, recordsChecked: f.records, problems: f.problems, notes: f.notes };
 }
 
-async function verifyKind(dir: string, sessionId: string, kind: RecordType, f: Findings): Promise<void> {
+async function verifyKind(dir: string, sessionId: string, kind: ChainKind, f: Findings, wanted: ReadonlySet<number>): Promise<KindState> {
+  const merkle = wanted.size > 0 ? new MerkleAccumulator() : undefined;
+  const at = new Map<number, { hash: string; root: string }>();
+  let lastSeq = 0;
   const files = listKindFiles(dir, kind, sessionId);
   const segments = files.filter((x) => x.segment !== undefined);
   segments.forEach((s, i) => {
@@ -108,8 +142,16 @@ async function verifyKind(dir: string, sessionId: string, kind: RecordType, f: F
       }
       prevHash = sealed.hash;
       expectSeq = (seq ?? expectSeq) + 1;
+      if (seq !== undefined) {
+        lastSeq = seq;
+        if (merkle) {
+          merkle.push(sealed.hash);
+          if (wanted.has(seq)) at.set(seq, { hash: sealed.hash, root: merkle.root() });
+        }
+      }
     }
   }
+  return { lastSeq, at };
 }
 
 function checkContent(dir: string, file: KindFile, rec: Record<string, unknown>, recordHash: string, f: Findings): void {

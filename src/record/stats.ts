@@ -1,7 +1,7 @@
 import { listKindFiles } from "../sink/files.js";
 import { readLines } from "../reader/lines.js";
 import { GENESIS_HASH } from "../pipeline/chain.js";
-import { RECORD_KINDS, type KindHead, type RecordType, type SessionSummary } from "../types.js";
+import { CHAIN_KINDS, RECORD_KINDS, type ChainKind, type KindHead, type RecordType, type SessionSummary } from "../types.js";
 
 function zeroCounts(): Record<RecordType, number> {
   return { chat_interaction: 0, persona_activity: 0, tool_usage: 0, file_operation: 0, performance_metric: 0, error: 0 };
@@ -20,13 +20,13 @@ export class SessionStats {
   chatOk = 0;
   toolOk = 0;
   errorsBySeverity: Record<string, number> = {};
-  heads = {} as Record<RecordType, KindHead>;
+  heads = {} as Record<ChainKind, KindHead>;
 
   constructor() {
-    for (const k of RECORD_KINDS) this.heads[k] = { seq: 0, hash: GENESIS_HASH };
+    for (const k of CHAIN_KINDS) this.heads[k] = { seq: 0, hash: GENESIS_HASH };
   }
 
-  head(kind: RecordType, seq: number, hash: string): void {
+  head(kind: ChainKind, seq: number, hash: string): void {
     this.heads[kind] = { seq, hash };
   }
 
@@ -89,9 +89,9 @@ export class SessionStats {
   }
 
   /** Totals of the records with seq ≤ `upTo[kind]` in the files (the part written before a restart). */
-  static async fromFiles(auditDir: string, sessionId: string, upTo: Partial<Record<RecordType, number>>): Promise<SessionStats> {
+  static async fromFiles(auditDir: string, sessionId: string, upTo: Partial<Record<ChainKind, number>>): Promise<SessionStats> {
     const s = new SessionStats();
-    for (const kind of RECORD_KINDS) {
+    for (const kind of CHAIN_KINDS) {
       const limit = upTo[kind];
       if (!limit) continue;
       outer: for (const f of listKindFiles(auditDir, kind, sessionId)) {
@@ -130,7 +130,7 @@ export class SessionStats {
     const chatOk = this.chatOk + (p?.chatOk ?? 0);
     const toolOk = this.toolOk + (p?.toolOk ?? 0);
     const heads = { ...this.heads };
-    if (p) for (const k of RECORD_KINDS) if (heads[k].seq === 0) heads[k] = p.heads[k];
+    if (p) for (const k of CHAIN_KINDS) if (heads[k].seq === 0) heads[k] = p.heads[k];
     const start = Date.parse(o.startTime);
     const end = Date.parse(o.endTime);
     return {

@@ -3,7 +3,7 @@ import path from "node:path";
 import { AuditPathError } from "../errors.js";
 import { SESSION_ID_PATTERN } from "../config/schema.js";
 import { ID_PATTERN } from "../record/id.js";
-import { KIND_FILE_STEM, RECORD_KINDS, type RecordType } from "../types.js";
+import { KIND_FILE_STEM, RECORD_KINDS, type ChainKind } from "../types.js";
 
 export const CONTENT_DIR = "full_interactions";
 
@@ -23,7 +23,7 @@ function checkSession(sessionId: string): void {
   }
 }
 
-export function kindFileName(kind: RecordType, sessionId: string, segment?: number): string {
+export function kindFileName(kind: ChainKind, sessionId: string, segment?: number): string {
   checkSession(sessionId);
   const stem = `${KIND_FILE_STEM[kind]}_${sessionId}`;
   return segment === undefined ? `${stem}.jsonl` : `${stem}.${segment}.jsonl`;
@@ -62,7 +62,7 @@ export interface KindFile {
  * A name like `tool_usage_a.1.jsonl` is segment 1 of session "a" or the active file of session
  * "a.1"; the first record's `sessionId` decides.
  */
-export function listKindFiles(auditDir: string, kind: RecordType, sessionId: string, names?: readonly string[]): KindFile[] {
+export function listKindFiles(auditDir: string, kind: ChainKind, sessionId: string, names?: readonly string[]): KindFile[] {
   const stem = `${KIND_FILE_STEM[kind]}_${sessionId}`;
   const all = names ?? safeReaddir(auditDir);
   const segments: KindFile[] = [];

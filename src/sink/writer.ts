@@ -3,7 +3,7 @@ import path from "node:path";
 import { createRequire } from "node:module";
 import type { SonicBoom as SonicBoomType } from "sonic-boom";
 import { GENESIS_HASH } from "../pipeline/chain.js";
-import type { Durability, RecordType, RotationFrequency } from "../types.js";
+import type { ChainKind, Durability, RotationFrequency } from "../types.js";
 import { kindFileName, listKindFiles } from "./files.js";
 import { recoverTail, type TailRepair } from "./recover.js";
 
@@ -16,7 +16,7 @@ const HIGH_WATER_CHARS = 64 * 1024;
 
 export interface WriterOptions {
   readonly auditDir: string;
-  readonly kind: RecordType;
+  readonly kind: ChainKind;
   readonly sessionId: string;
   readonly durability: Durability;
   readonly rotationBytes: number | undefined;
@@ -34,7 +34,7 @@ export interface WriterOptions {
  * and calls SonicBoom's `reopen()`, pino's own rotation path, so the active name never changes.
  */
 export class KindWriter {
-  readonly kind: RecordType;
+  readonly kind: ChainKind;
   readonly activePath: string;
   seq = 0;
   prevHash = GENESIS_HASH;

@@ -1,0 +1,109 @@
+import fs from "node:fs";
+import path from "node:path";
+import { readLinesSync } from "../reader/lines-sync.js";
+import { listKindFiles } from "../sink/files.js";
+import { splitSealedLine } from "../pipeline/chain.js";
+import { CHAIN_KINDS, type ChainKind, type Durability } from "../types.js";
+import { isCheckpoint, makeCheckpoint, type Checkpoint, type CheckpointHead } from "./checkpoint.js";
+import { MerkleAccumulator } from "./merkle.js";
+import type { SigningKey } from "./signing.js";
+
+export function checkpointFileName(sessionId: string): string {
+  return `checkpoints_${sessionId}.jsonl`;
+}
+
+/** Reads a session's checkpoints file; malformed lines are returned as `undefined` entries. */
+export function readCheckpoints(auditDir: string, sessionId: string): Array<{ line: number; checkpoint: Checkpoint | undefined; text: string }> {
+  const file = path.join(auditDir, checkpointFileName(sessionId));
+  if (!fs.existsSync(file)) return [];
+  const out: Array<{ line: number; checkpoint: Checkpoint | undefined; text: string }> = [];
+  for (const l of readLinesSync(file)) {
+    if (!l.terminated) continue;
+    let cp: unknown;
+    try {
+      cp = JSON.parse(l.text);
+    } catch {
+      cp = undefined;
+    }
+    out.push({ line: l.line, checkpoint: isCheckpoint(cp) ? cp : undefined, text: l.text });
+  }
+  return out;
+}
+
+/**
+ * Keeps a Merkle accumulator per chain and writes signed checkpoints to
+ * `checkpoints_<sessionId>.jsonl`. The owner calls `push` for every sealed record and `write`
+ * when a checkpoint is due, after the records it covers have been handed to the OS.
+ */
+export class Checkpointer {
+  private readonly merkle = {} as Record<ChainKind, MerkleAccumulator>;
+  private readonly heads = {} as Record<ChainKind, { seq: number; hash: string }>;
+  private n = 0;
+  private prevHash: string | null = null;
+  private sinceLast = 0;
+  readonly file: string;
+
+  constructor(
+    private readonly auditDir: string,
+    private readonly sessionId: string,
+    private readonly signer: SigningKey,
+    private readonly durability: Durability,
+  ) {
+    this.file = path.join(auditDir, checkpointFileName(sessionId));
+    for (const kind of CHAIN_KINDS) {
+      this.merkle[kind] = new MerkleAccumulator();
+      this.heads[kind] = { seq: 0, hash: "0".repeat(64) };
+    }
+    // continue a resumed session: rebuild every chain's tree from its records, and the checkpoint chain
+    for (const kind of CHAIN_KINDS) {
+      for (const f of listKindFiles(auditDir, kind, sessionId)) {
+        for (const l of readLinesSync(f.path)) {
+          if (!l.terminated) continue;
+          const sealed = splitSealedLine(l.text);
+          const m = /"seq":(\d+),/.exec(l.text);
+          if (!sealed || !m) continue;
+          this.push(kind, Number(m[1]), sealed.hash);
+        }
+      }
+    }
+    const existing = readCheckpoints(auditDir, sessionId).filter((c) => c.checkpoint);
+    const last = existing.at(-1)?.checkpoint;
+    if (last) {
+      this.n = last.checkpoint.n;
+      this.prevHash = last.hash;
+    }
+    this.sinceLast = 0;
+  }
+
+  push(kind: ChainKind, seq: number, hash: string): void {
+    this.merkle[kind].push(hash);
+    this.heads[kind] = { seq, hash };
+    this.sinceLast++;
+  }
+
+  get recordsSinceLast(): number {
+    return this.sinceLast;
+  }
+
+  /** Signs and appends a checkpoint over every chain's current head. */
+  write(reason: string): Checkpoint {
+    const heads: Record<string, CheckpointHead> = {};
+    for (const kind of CHAIN_KINDS) heads[kind] = { ...this.heads[kind], root: this.merkle[kind].root() };
+    const { checkpoint, line } = makeCheckpoint(
+      this.signer,
+      { sessionId: this.sessionId, n: this.n + 1, time: new Date().toISOString(), reason, heads, prevCheckpointHash: this.prevHash },
+      CHAIN_KINDS,
+    );
+    const fd = fs.openSync(this.file, "a", 0o600);
+    try {
+      fs.writeSync(fd, line + "\n");
+      if (this.durability === "fsync") fs.fdatasyncSync(fd);
+    } finally {
+      fs.closeSync(fd);
+    }
+    this.n++;
+    this.prevHash = checkpoint.hash;
+    this.sinceLast = 0;
+    return checkpoint;
+  }
+}

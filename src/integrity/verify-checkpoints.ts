@@ -1,0 +1,109 @@
+import { createHash, type KeyObject } from "node:crypto";
+import { CHAIN_KINDS, type ChainKind, type VerifyNote, type VerifyProblem } from "../types.js";
+import { bodyText, checkSignature, rootOverHeads, type Checkpoint } from "./checkpoint.js";
+import { checkpointFileName } from "./checkpointer.js";
+
+/** What the chain walk learned about one kind: its last seq, and hash and Merkle root at the seqs checkpoints name. */
+export interface KindState {
+  readonly lastSeq: number;
+  readonly at: ReadonlyMap<number, { hash: string; root: string }>;
+}
+
+interface Input {
+  readonly sessionId: string;
+  readonly checkpoints: ReadonlyArray<{ line: number; checkpoint: Checkpoint | undefined; text: string }>;
+  readonly trusted: readonly Checkpoint[];
+  readonly trustedKeys: readonly KeyObject[];
+  readonly states: Readonly<Record<ChainKind, KindState>>;
+  readonly problems: VerifyProblem[];
+  readonly notes: VerifyNote[];
+}
+
+const size = (cp: Checkpoint) => CHAIN_KINDS.reduce((n, k) => n + (cp.checkpoint.heads[k]?.seq ?? 0), 0);
+
+/**
+ * Checks a session's checkpoints against its chains: each checkpoint's own hash and link to the
+ * one before, its signature (with trusted keys), that the log still holds every record it
+ * covers with the same hash and Merkle root (else truncation or rewriting), and forks (two
+ * checkpoints of the same size with different roots). Records after the last checkpoint are an
+ * unsigned tail: a note, not a problem.
+ */
+export function verifyCheckpoints(o: Input): void {
+  const file = checkpointFileName(o.sessionId);
+  const p = (kind: string, detail: string, seq?: number) => o.problems.push({ file, ...(seq !== undefined ? { seq } : {}), kind, detail });
+  let prev: Checkpoint | undefined;
+  const valid: Checkpoint[] = [];
+  for (const entry of o.checkpoints) {
+    const cp = entry.checkpoint;
+    if (!cp) {
+      p("checkpoint_malformed", `Line ${entry.line} of ${file} is not a checkpoint.`);
+      continue;
+    }
+    const body = cp.checkpoint;
+    const n = body.n;
+    if (createHash("sha256").update(bodyText(cp)).digest("hex") !== cp.hash || rootOverHeads(body.heads, CHAIN_KINDS) !== body.merkleRoot) {
+      p("checkpoint_modified", `Checkpoint ${n} (line ${entry.line}) does not match its own hash or root: it was edited.`);
+    }
+    if (body.sessionId !== o.sessionId) p("checkpoint_wrong_session", `Checkpoint ${n} names session ${body.sessionId}.`);
+    const expectN = prev ? prev.checkpoint.n + 1 : 1;
+    if (n !== expectN || body.prevCheckpointHash !== (prev ? prev.hash : null)) {
+      const kind = n > expectN ? "checkpoint_missing" : n < expectN ? "checkpoint_out_of_order" : "checkpoint_chain_broken";
+      p(kind, `Checkpoint ${n} (line ${entry.line}) does not follow checkpoint ${prev?.checkpoint.n ?? "(none)"}: checkpoints were deleted, replaced or reordered.`);
+    }
+    if (o.trustedKeys.length > 0) {
+      const sig = checkSignature(cp, o.trustedKeys);
+      if (sig === "invalid") p("checkpoint_signature_invalid", `The signature of checkpoint ${n} does not verify with the trusted key ${body.keyId}.`);
+      else if (sig === "unknown_key") p("checkpoint_unknown_key", `Checkpoint ${n} was signed by ${body.keyId}, which is not a trusted key.`);
+    }
+    checkAgainstLog(cp, o, `checkpoint ${n}`, p);
+    prev = cp;
+    valid.push(cp);
+  }
+  for (const t of o.trusted) {
+    const label = `trusted checkpoint ${t.checkpoint.n}`;
+    if (o.trustedKeys.length > 0) {
+      const sig = checkSignature(t, o.trustedKeys);
+      if (sig !== "valid") p(sig === "invalid" ? "checkpoint_signature_invalid" : "checkpoint_unknown_key", `The ${label} given from outside does not verify with a trusted key.`);
+    }
+    checkAgainstLog(t, o, label, p);
+    if (!valid.some((c) => c.hash === t.hash)) {
+      p("checkpoint_missing", `The ${label} (hash ${t.hash.slice(0, 12)}…) is not in ${file}: checkpoints were deleted or replaced.`);
+    }
+  }
+  // forks: two checkpoints over the same number of records with different roots
+  const bySize = new Map<number, Checkpoint>();
+  for (const cp of [...valid, ...o.trusted]) {
+    const other = bySize.get(size(cp));
+    if (other && other.checkpoint.merkleRoot !== cp.checkpoint.merkleRoot) {
+      p("fork", `Two checkpoints cover ${size(cp)} records with different Merkle roots (${other.checkpoint.merkleRoot.slice(0, 12)}… and ${cp.checkpoint.merkleRoot.slice(0, 12)}…): the log was forked or rewritten.`);
+    }
+    bySize.set(size(cp), cp);
+  }
+  const last = [...valid, ...o.trusted].sort((a, b) => size(a) - size(b)).at(-1);
+  if (last) {
+    const tail = CHAIN_KINDS.filter((k) => o.states[k].lastSeq > (last.checkpoint.heads[k]?.seq ?? 0));
+    if (tail.length > 0) {
+      o.notes.push({
+        file,
+        kind: "unsigned_tail",
+        detail: `Records after the last checkpoint (${last.checkpoint.n}) are not yet signed: ${tail.map((k) => `${k} ${(last.checkpoint.heads[k]?.seq ?? 0) + 1}..${o.states[k].lastSeq}`).join(", ")}.`,
+      });
+    }
+  }
+}
+
+function checkAgainstLog(cp: Checkpoint, o: Input, label: string, p: (kind: string, detail: string, seq?: number) => void): void {
+  for (const kind of CHAIN_KINDS) {
+    const head = cp.checkpoint.heads[kind];
+    if (!head || head.seq === 0) continue;
+    const state = o.states[kind];
+    if (state.lastSeq < head.seq) {
+      p("truncated", `The ${kind} chain ends at seq ${state.lastSeq}, but ${label} covers it up to seq ${head.seq}: records were removed from the end.`, head.seq);
+      continue;
+    }
+    const got = state.at.get(head.seq);
+    if (!got || got.hash !== head.hash || got.root !== head.root) {
+      p("checkpoint_mismatch", `The ${kind} records up to seq ${head.seq} differ from what ${label} signed: records were rewritten after they were checkpointed.`, head.seq);
+    }
+  }
+}

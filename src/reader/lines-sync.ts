@@ -1,0 +1,27 @@
+import fs from "node:fs";
+import type { RawLine } from "./lines.js";
+
+/** Synchronous twin of `readLines`, for start-up paths that must not await (1 MiB reads). */
+export function* readLinesSync(file: string, chunkSize = 1 << 20): Generator<RawLine> {
+  const fd = fs.openSync(file, "r");
+  try {
+    const buf = Buffer.alloc(chunkSize);
+    let carry: Buffer | undefined;
+    let lineNo = 0;
+    for (;;) {
+      const n = fs.readSync(fd, buf, 0, buf.length, null);
+      if (n === 0) break;
+      const data = carry ? Buffer.concat([carry, buf.subarray(0, n)]) : Buffer.from(buf.subarray(0, n));
+      let start = 0;
+      for (let nl = data.indexOf(0x0a); nl !== -1; nl = data.indexOf(0x0a, start)) {
+        lineNo++;
+        yield { text: data.toString("utf8", start, nl), line: lineNo, terminated: true };
+        start = nl + 1;
+      }
+      carry = start < data.length ? data.subarray(start) : undefined;
+    }
+    if (carry && carry.length > 0) yield { text: carry.toString("utf8"), line: lineNo + 1, terminated: false };
+  } finally {
+    fs.closeSync(fd);
+  }
+}

@@ -7,3 +7,10 @@ export { cleanupSessions, type CleanupOptions, type CleanupResult, type CleanupE
 export * from "./errors.js";
 export * from "./types.js";
 export { resolveAuditLogger, safeRecord, secondsSince } from "./instrument.js";
+export { AuditViewer, type AuditViewerOptions, type AnalyticsOptions, type ViewerSessionSummary, type Viewed, type RecordOf } from "./reader/viewer.js";
+export type { ChatInteractionFilter, ToolUsageFilter, PersonaActivityFilter, FileOperationFilter, PerformanceMetricFilter, ErrorFilter, BaseFilter, TimeInput } from "./reader/query.js";
+export { DEFAULT_LIMIT } from "./reader/query.js";
+export type { SessionListing, ReadProgress, OpenedMarks, RecordSource } from "./reader/records.js";
+export type { FullInteractionContent, ContentChecks } from "./reader/content.js";
+export { DEFAULT_MODEL_PRICES, percentile, type AnalyticsReport, type ModelPrice, type LatencyStats, type ModelAnalytics, type ToolAnalytics, type PersonaAnalytics, type MetricAnalytics, type ErrorAnalytics, type HourlyPoint, type InteractionTypeAnalytics, type FileOperationAnalytics } from "./reader/analytics.js";
+export * from "./export/index.js";

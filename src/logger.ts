@@ -27,12 +27,15 @@ import { prepareContent, writeContent, writeContentSync, type PreparedContent } 
 import { registerForExit, unregisterForExit, type ExitFlushable } from "./sink/exit.js";
 import { CONTENT_DIR, sessionFileName } from "./sink/files.js";
 import { SessionLock } from "./sink/lock.js";
+import { addHold, removeHolds } from "./holds.js";
+import { SESSION_ID_PATTERN } from "./config/schema.js";
 import { KindWriter } from "./sink/writer.js";
 import { Checkpointer } from "./integrity/checkpointer.js";
 import type { Checkpoint } from "./integrity/checkpoint.js";
 import {
   CHAIN_KINDS,
   type ChainKind,
+  type AuditEventType,
   type ChatInteractionInput,
   type ErrorInput,
   type FileOperationInput,
@@ -120,10 +123,6 @@ export class AuditLogger extends EventEmitter<AuditLoggerEvents> implements Exit
     }
     this.lock = new SessionLock(this.auditDir, this.sessionId);
     try {
-      if (this.config.autoCleanup) {
-        const maxLogAgeDays = Math.max(this.config.maxLogAgeDays, this.config.minRetentionDays);
-        cleanupSessions(this.auditDir, { maxLogAgeDays, activeSessionId: this.sessionId });
-      }
       const writers = {} as Record<ChainKind, KindWriter>;
       for (const kind of CHAIN_KINDS) {
         writers[kind] = new KindWriter({
@@ -149,6 +148,13 @@ export class AuditLogger extends EventEmitter<AuditLoggerEvents> implements Exit
       throw err;
     }
     registerForExit(this);
+    if (this.config.autoCleanup) {
+      try {
+        this.runCleanup({});
+      } catch (err) {
+        this.report(new AuditIOError(`Automatic cleanup failed: ${(err as Error).message}`, { cause: err }));
+      }
+    }
     if (this.checkpointer) {
       this.checkpointTimer = setInterval(() => {
         if (this.checkpointer!.recordsSinceLast > 0) this.writeCheckpoint("interval");
@@ -391,13 +397,67 @@ export class AuditLogger extends EventEmitter<AuditLoggerEvents> implements Exit
    * Removes sessions (never this one) whose last record is older than `maxLogAgeDays`.
    * With `{ dryRun: true }` only lists what would go.
    */
-  async cleanup(options: Partial<CleanupOptions> = {}): Promise<CleanupResult> {
+  async cleanup(options: Pick<CleanupOptions, "maxLogAgeDays" | "dryRun" | "now"> | Partial<CleanupOptions> = {}): Promise<CleanupResult> {
+    this.assertOpen("cleanup");
+    return this.runCleanup(options);
+  }
+
+  private runCleanup(options: Partial<CleanupOptions>): CleanupResult {
     return cleanupSessions(this.auditDir, {
-      maxLogAgeDays: Math.max(options.maxLogAgeDays ?? this.config.maxLogAgeDays, this.config.minRetentionDays),
+      maxLogAgeDays: options.maxLogAgeDays ?? this.config.maxLogAgeDays,
+      minRetentionDays: this.config.minRetentionDays,
       activeSessionId: this.sessionId,
       ...(options.dryRun !== undefined ? { dryRun: options.dryRun } : {}),
       ...(options.now !== undefined ? { now: options.now } : {}),
+      record: (event) => {
+        this.logAuditEvent("retention_pruned", `retention: older than ${event.policy.maxLogAgeDays} days`, event);
+        this.writeCheckpoint("retention");
+      },
     });
+  }
+
+  /**
+   * Places a legal hold: nothing in its scope is removed by cleanup until it is released.
+   * `placeLegalHold(reason)` holds this session; `placeLegalHold(scope, reason)` takes `"all"`,
+   * `"session"` (this one) or a sessionId. Leaves a chained `audit_event` record; returns the hold's id.
+   *
+   * @example
+   * logger.placeLegalHold("all", "litigation 2024-117");
+   */
+  placeLegalHold(scopeOrReason: string, reason?: string): string {
+    this.assertOpen("placeLegalHold");
+    const { scope, why } = this.holdArgs(scopeOrReason, reason);
+    const hold = addHold(this.auditDir, scope, why, this.sessionId);
+    this.logAuditEvent("legal_hold_placed", why, { holdId: hold.id, scope });
+    return hold.id;
+  }
+
+  /** Releases the holds of a scope (same arguments as `placeLegalHold`); leaves a chained record. Returns how many were released. */
+  releaseLegalHold(scopeOrReason: string, reason?: string): number {
+    this.assertOpen("releaseLegalHold");
+    const { scope, why } = this.holdArgs(scopeOrReason, reason);
+    const gone = removeHolds(this.auditDir, scope);
+    this.logAuditEvent("legal_hold_released", why, { scope, holdIds: gone.map((h) => h.id) });
+    return gone.length;
+  }
+
+  private holdArgs(a: string, b: string | undefined): { scope: string; why: string } {
+    const scope = b === undefined || a === "session" ? this.sessionId : a;
+    const why = b ?? a;
+    if (scope !== "all" && !SESSION_ID_PATTERN.test(scope)) {
+      throw new AuditValidationError("placeLegalHold", [{ field: "scope", message: 'must be "all", "session" or a sessionId' }]);
+    }
+    if (!why.trim()) throw new AuditValidationError("placeLegalHold", [{ field: "reason", message: "must say why (a non-empty string)" }]);
+    return { scope, why };
+  }
+
+  /** Appends one of the logger's own records to the `audit_event` chain. */
+  private logAuditEvent(eventType: AuditEventType, reason: string, details: unknown): string {
+    const id = newId();
+    const f: Fields = { eventType, reason: truncateString(reason, this.config.maxValueChars) };
+    if (details !== undefined) f.details = toJsonSafe(details, this.config.maxValueChars);
+    this.append("audit_event", id, {}, auditContext.get(), f, [], undefined);
+    return id;
   }
 
   /** True once `finalizeSession()` has run. */

@@ -4,15 +4,49 @@ import { SESSION_ID_PATTERN } from "./config/schema.js";
 import { ID_PATTERN } from "./record/id.js";
 import { CONTENT_DIR, listKindFiles, listSessionIds, lockFileName, safeJoin, sessionFileName } from "./sink/files.js";
 import { peekTail } from "./sink/recover.js";
-import { RECORD_KINDS } from "./types.js";
+import { RECORD_KINDS, type ChainKind } from "./types.js";
+import { isHeld, readHolds } from "./holds.js";
+import { MerkleAccumulator, type MerkleFrontier } from "./integrity/merkle.js";
+import { readLinesSync } from "./reader/lines-sync.js";
+import { splitSealedLine } from "./pipeline/chain.js";
 
 export interface CleanupOptions {
   readonly maxLogAgeDays: number;
+  /** cleanup never removes anything whose newest record is younger than this */
+  readonly minRetentionDays?: number;
   /** never removed, whatever its age */
   readonly activeSessionId?: string;
   readonly dryRun?: boolean;
   /** the time to measure age from (ms since epoch); defaults to now */
   readonly now?: number;
+  /**
+   * Called for each removal before its files go, so the caller can leave a chained retention
+   * record. Segment pruning (old rotated segments of the active session) only happens with it.
+   */
+  readonly record?: (event: PruneEvent) => void;
+}
+
+/** What a removal took away: enough for a verifier to tell policy from tampering. */
+export type PruneEvent =
+  | { readonly scope: "session"; readonly sessionId: string; readonly lastActivity: string; readonly files: readonly string[]; readonly policy: PrunePolicy }
+  | {
+      readonly scope: "segments";
+      readonly sessionId: string;
+      readonly kind: ChainKind;
+      readonly segments: readonly number[];
+      /** seq and hash of the last record removed: the chain goes on from there */
+      readonly lastSeq: number;
+      readonly lastHash: string;
+      readonly newestRecordTime: string;
+      /** the chain's Merkle tree over every record up to lastSeq, so checkpoints stay verifiable */
+      readonly merkleFrontier: MerkleFrontier;
+      readonly files: readonly string[];
+      readonly policy: PrunePolicy;
+    };
+
+export interface PrunePolicy {
+  readonly maxLogAgeDays: number;
+  readonly minRetentionDays: number;
 }
 
 export interface CleanupEntry {
@@ -26,8 +60,12 @@ export interface CleanupEntry {
 export interface CleanupResult {
   readonly dryRun: boolean;
   readonly removed: readonly CleanupEntry[];
+  /** old rotated segments of the active session that were removed */
+  readonly prunedSegments: readonly CleanupEntry[];
   /** sessions skipped because a live process holds their lock */
   readonly skippedLive: readonly string[];
+  /** sessions skipped because a legal hold covers them */
+  readonly skippedHeld: readonly string[];
 }
 
 function lockIsLive(auditDir: string, sessionId: string): boolean {
@@ -83,23 +121,108 @@ function sessionFiles(auditDir: string, sessionId: string): string[] {
   return out;
 }
 
-/** Removes whole sessions whose newest record is older than `maxLogAgeDays`; never the active or a live one. */
+/**
+ * Removes whole sessions whose newest record is older than `maxLogAgeDays` (never the active one,
+ * a live one, or one under a legal hold), and — when `record` is given — the active session's
+ * rotated segments that old, oldest first. Only whole files go: records are never cut out.
+ */
 export function cleanupSessions(auditDir: string, o: CleanupOptions): CleanupResult {
   const now = o.now ?? Date.now();
-  const cutoff = now - o.maxLogAgeDays * 86_400_000;
+  const days = Math.max(o.maxLogAgeDays, o.minRetentionDays ?? 0);
+  const cutoff = now - days * 86_400_000;
+  const policy: PrunePolicy = { maxLogAgeDays: o.maxLogAgeDays, minRetentionDays: o.minRetentionDays ?? 0 };
+  const holds = readHolds(auditDir);
   const removed: CleanupEntry[] = [];
+  const prunedSegments: CleanupEntry[] = [];
   const skippedLive: string[] = [];
+  const skippedHeld: string[] = [];
   for (const sessionId of listSessionIds(auditDir)) {
-    if (sessionId === o.activeSessionId || !SESSION_ID_PATTERN.test(sessionId)) continue;
+    if (!SESSION_ID_PATTERN.test(sessionId)) continue;
+    if (sessionId === o.activeSessionId) {
+      if (o.record && !isHeld(holds, sessionId)) prunedSegments.push(...pruneSegments(auditDir, sessionId, cutoff, policy, o));
+      continue;
+    }
     const last = lastActivity(auditDir, sessionId);
     if (last === 0 || last >= cutoff) continue;
+    if (isHeld(holds, sessionId)) {
+      skippedHeld.push(sessionId);
+      continue;
+    }
     if (lockIsLive(auditDir, sessionId)) {
       skippedLive.push(sessionId);
       continue;
     }
     const files = sessionFiles(auditDir, sessionId);
-    if (!o.dryRun) for (const f of files) fs.rmSync(safeJoin(auditDir, f), { force: true });
-    removed.push({ sessionId, lastActivity: new Date(last).toISOString(), files });
+    const lastIso = new Date(last).toISOString();
+    if (!o.dryRun) {
+      o.record?.({ scope: "session", sessionId, lastActivity: lastIso, files, policy });
+      for (const f of files) fs.rmSync(safeJoin(auditDir, f), { force: true });
+    }
+    removed.push({ sessionId, lastActivity: lastIso, files });
   }
-  return { dryRun: o.dryRun ?? false, removed, skippedLive };
+  return { dryRun: o.dryRun ?? false, removed, prunedSegments, skippedLive, skippedHeld };
+}
+
+/** The active session's rotated segments whose newest record is older than the cutoff, oldest first, never the active files. */
+function pruneSegments(auditDir: string, sessionId: string, cutoff: number, policy: PrunePolicy, o: CleanupOptions): CleanupEntry[] {
+  const out: CleanupEntry[] = [];
+  for (const kind of RECORD_KINDS) {
+    const segments = listKindFiles(auditDir, kind, sessionId).filter((f) => f.segment !== undefined);
+    const gone: typeof segments = [];
+    let tail: ReturnType<typeof peekTail>;
+    for (const seg of segments) {
+      const t = peekTail(seg.path);
+      if (!t || Date.parse(t.timestamp) >= cutoff) break;
+      gone.push(seg);
+      tail = t;
+    }
+    if (gone.length === 0 || !tail) continue;
+    const files = gone.map((g) => g.name);
+    if (!o.dryRun) {
+      const merkle = previousFrontier(auditDir, sessionId, kind);
+      for (const g of gone) {
+        for (const l of readLinesSync(g.path)) {
+          const sealed = l.terminated ? splitSealedLine(l.text) : undefined;
+          if (sealed) merkle.push(sealed.hash);
+        }
+      }
+      o.record?.({
+        scope: "segments",
+        sessionId,
+        kind,
+        segments: gone.map((g) => g.segment!),
+        lastSeq: tail.seq,
+        lastHash: tail.hash,
+        newestRecordTime: tail.timestamp,
+        merkleFrontier: merkle.frontier(),
+        files,
+        policy,
+      });
+      for (const g of gone) fs.rmSync(g.path, { force: true });
+    }
+    out.push({ sessionId, lastActivity: tail.timestamp, files });
+  }
+  return out;
+}
+
+/** What earlier prunes of this session recorded for a kind, from its audit_event chain. */
+export function pruneRecords(auditDir: string, sessionId: string): Array<{ event: Extract<PruneEvent, { scope: "segments" }>; time: string }> {
+  const out: Array<{ event: Extract<PruneEvent, { scope: "segments" }>; time: string }> = [];
+  for (const f of listKindFiles(auditDir, "audit_event", sessionId)) {
+    for (const l of readLinesSync(f.path)) {
+      if (!l.terminated || !l.text.includes('"eventType":"retention_pruned"')) continue;
+      try {
+        const rec = JSON.parse(l.text) as { details?: PruneEvent; timestamp?: string };
+        if (rec.details?.scope === "segments") out.push({ event: rec.details, time: String(rec.timestamp) });
+      } catch {
+        // a malformed line is the verifier's to report
+      }
+    }
+  }
+  return out;
+}
+
+function previousFrontier(auditDir: string, sessionId: string, kind: ChainKind): MerkleAccumulator {
+  const last = pruneRecords(auditDir, sessionId).filter((r) => r.event.kind === kind).at(-1);
+  return last ? MerkleAccumulator.fromFrontier(last.event.merkleFrontier) : new MerkleAccumulator();
 }

@@ -25,10 +25,40 @@ export class MerkleAccumulator {
     this.size++;
   }
 
+  /** The compact form of the tree so far (its perfect subtrees), enough to continue it. */
+  frontier(): MerkleFrontier {
+    return { size: this.size, subtrees: this.hashes.map((h) => h.toString("hex")) };
+  }
+
+  /** Continues a tree from a frontier (e.g. one saved when the leaves before it were pruned). */
+  static fromFrontier(f: MerkleFrontier): MerkleAccumulator {
+    const m = new MerkleAccumulator();
+    let rest = f.size;
+    const sizes: number[] = [];
+    for (let bit = 2 ** Math.floor(Math.log2(Math.max(1, rest))); bit >= 1; bit /= 2) {
+      if (rest >= bit) {
+        sizes.push(bit);
+        rest -= bit;
+      }
+    }
+    if (f.size === 0) sizes.length = 0;
+    if (sizes.length !== f.subtrees.length) throw new Error(`frontier of size ${f.size} needs ${sizes.length} subtrees, has ${f.subtrees.length}`);
+    m.sizes = sizes;
+    m.hashes = f.subtrees.map((h) => Buffer.from(h, "hex"));
+    m.size = f.size;
+    return m;
+  }
+
   /** The root as hex. */
   root(): string {
     return rootOf(this.hashes).toString("hex");
   }
+}
+
+export interface MerkleFrontier {
+  readonly size: number;
+  /** hex roots of the perfect subtrees, largest (leftmost) first */
+  readonly subtrees: readonly string[];
 }
 
 const LEAF = Buffer.from([0]);

@@ -11,6 +11,10 @@ import { toPublicKeys } from "../integrity/signing.js";
 import { readCheckpoints } from "../integrity/checkpointer.js";
 import type { KeyObject } from "node:crypto";
 import { readLines } from "./lines.js";
+import { readLinesSync } from "./lines-sync.js";
+import { pruneRecords } from "../retention.js";
+import type { MerkleFrontier } from "../integrity/merkle.js";
+import { RECORD_KINDS } from "../types.js";
 
 export interface VerifyOptions {
   /** verify one session only (default: every session in the directory) */
@@ -45,8 +49,10 @@ export async function verifyAuditLog(auditPath: string, options: VerifyOptions =
   }
   const sessions = options.sessionId ? [options.sessionId] : listSessionIds(dir);
   const trustedKeys = toPublicKeys(options.publicKey);
+  const holds = collectHolds(dir);
   let anyCheckpoints = false;
   for (const sessionId of sessions) {
+    const pruned = checkPrunes(dir, sessionId, holds, f);
     const cps = readCheckpoints(dir, sessionId);
     const trusted = (options.trustedCheckpoints ?? []).filter((c) => c.checkpoint.sessionId === sessionId);
     if (cps.length > 0 || trusted.length > 0) anyCheckpoints = true;
@@ -60,7 +66,8 @@ export async function verifyAuditLog(auditPath: string, options: VerifyOptions =
       }
     }
     const states = {} as Record<ChainKind, KindState>;
-    for (const kind of CHAIN_KINDS) states[kind] = await verifyKind(dir, sessionId, kind, f, wanted[kind]);
+    // the audit_event chain first: it says what retention removed from the others
+    for (const kind of ["audit_event", ...RECORD_KINDS] as const) states[kind] = await verifyKind(dir, sessionId, kind, f, wanted[kind], pruned[kind]);
     verifyCheckpoints({ sessionId, checkpoints: cps, trusted, trustedKeys, states, problems: f.problems, notes: f.notes });
   }
   if (!options.sessionId) {
@@ -83,19 +90,38 @@ export async function verifyAuditLog(auditPath: string, options: VerifyOptions =
   return { ok: f.problems.length === 0, sessions, recordsChecked: f.records, problems: f.problems, notes: f.notes };
 }
 
-async function verifyKind(dir: string, sessionId: string, kind: ChainKind, f: Findings, wanted: ReadonlySet<number>): Promise<KindState> {
-  const merkle = wanted.size > 0 ? new MerkleAccumulator() : undefined;
+async function verifyKind(
+  dir: string,
+  sessionId: string,
+  kind: ChainKind,
+  f: Findings,
+  wanted: ReadonlySet<number>,
+  pruned: PrunedStart | undefined,
+): Promise<KindState> {
+  const merkle = wanted.size > 0 ? (pruned ? MerkleAccumulator.fromFrontier(pruned.frontier) : new MerkleAccumulator()) : undefined;
   const at = new Map<number, { hash: string; root: string }>();
-  let lastSeq = 0;
+  if (pruned && merkle) at.set(pruned.lastSeq, { hash: pruned.lastHash, root: merkle.root() });
+  let lastSeq = pruned?.lastSeq ?? 0;
   const files = listKindFiles(dir, kind, sessionId);
   const segments = files.filter((x) => x.segment !== undefined);
+  const firstSegment = (pruned?.lastSegment ?? 0) + 1;
+  let expected = firstSegment;
   segments.forEach((s, i) => {
-    if (s.segment !== i + 1) {
-      f.problems.push({ file: s.name, kind: "segment_missing", detail: `Segment ${i + 1} of ${kind} is missing before ${s.name}: rotated records were deleted or renamed.` });
+    const want = expected;
+    expected = s.segment! + 1;
+    if (s.segment === want) return;
+    if (i === 0 && s.segment! > want) {
+      f.problems.push({
+        file: s.name,
+        kind: "pruned_without_record",
+        detail: `Segments ${want}..${s.segment! - 1} of ${kind} are gone and no retention record explains it: records were deleted outside the retention policy.`,
+      });
+    } else {
+      f.problems.push({ file: s.name, kind: "segment_missing", detail: `Segment ${want}${s.segment! - 1 > want ? `..${s.segment! - 1}` : ""} of ${kind} is missing before ${s.name}: rotated records were deleted or renamed.` });
     }
   });
-  let prevHash = GENESIS_HASH;
-  let expectSeq = 1;
+  let prevHash = pruned?.lastHash ?? GENESIS_HASH;
+  let expectSeq = (pruned?.lastSeq ?? 0) + 1;
   for (let fi = 0; fi < files.length; fi++) {
     const file = files[fi]!;
     const lastFile = fi === files.length - 1;
@@ -151,7 +177,7 @@ async function verifyKind(dir: string, sessionId: string, kind: ChainKind, f: Fi
       }
     }
   }
-  return { lastSeq, at };
+  return { lastSeq, at, prunedThrough: pruned?.lastSeq ?? 0 };
 }
 
 function checkContent(dir: string, file: KindFile, rec: Record<string, unknown>, recordHash: string, f: Findings): void {
@@ -187,4 +213,68 @@ function checkContent(dir: string, file: KindFile, rec: Record<string, unknown>,
       p("content_missing", refs.manifest, `The manifest of interaction ${String(rec.id)} (seq ${seq}) is missing or unreadable.`);
     }
   }
+}
+
+interface PrunedStart {
+  readonly lastSeq: number;
+  readonly lastHash: string;
+  readonly lastSegment: number;
+  readonly frontier: MerkleFrontier;
+}
+
+interface HoldSpan {
+  readonly id: string;
+  readonly scope: string;
+  readonly placedAt: number;
+  releasedAt: number | undefined;
+}
+
+/** Every legal hold placed (and released) in any session's audit_event chain. */
+function collectHolds(dir: string): HoldSpan[] {
+  const spans = new Map<string, HoldSpan>();
+  for (const sessionId of listSessionIds(dir)) {
+    for (const file of listKindFiles(dir, "audit_event", sessionId)) {
+      for (const l of readLinesSync(file.path)) {
+        if (!l.terminated || !l.text.includes('"eventType":"legal_hold_')) continue;
+        try {
+          const rec = JSON.parse(l.text) as { eventType?: string; timestamp?: string; details?: { holdId?: string; scope?: string; holdIds?: string[] } };
+          const t = Date.parse(String(rec.timestamp));
+          if (rec.eventType === "legal_hold_placed" && rec.details?.holdId && rec.details.scope) {
+            spans.set(rec.details.holdId, { id: rec.details.holdId, scope: rec.details.scope, placedAt: t, releasedAt: undefined });
+          } else if (rec.eventType === "legal_hold_released") {
+            for (const id of rec.details?.holdIds ?? []) {
+              const span = spans.get(id);
+              if (span && span.releasedAt === undefined) span.releasedAt = t;
+            }
+          }
+        } catch {
+          // malformed lines are reported by the chain walk
+        }
+      }
+    }
+  }
+  return [...spans.values()];
+}
+
+/** Where each kind's chain starts after retention, and whether each prune respected holds and the retention period. */
+function checkPrunes(dir: string, sessionId: string, holds: readonly HoldSpan[], f: Findings): Partial<Record<ChainKind, PrunedStart>> {
+  const out: Partial<Record<ChainKind, PrunedStart>> = {};
+  for (const { event, time } of pruneRecords(dir, sessionId)) {
+    const t = Date.parse(time);
+    const file = `audit_events_${sessionId}.jsonl`;
+    const held = holds.find((h) => (h.scope === "all" || h.scope === sessionId) && h.placedAt <= t && (h.releasedAt === undefined || h.releasedAt > t));
+    if (held) {
+      f.problems.push({ file, kind: "pruned_under_hold", detail: `Segments ${event.segments.join(", ")} of ${event.kind} were pruned at ${time} while legal hold ${held.id} (${held.scope}) was in force.` });
+    }
+    const minMs = event.policy.minRetentionDays * 86_400_000;
+    if (minMs > 0 && t - Date.parse(event.newestRecordTime) < minMs) {
+      f.problems.push({ file, kind: "pruned_too_early", detail: `Segments ${event.segments.join(", ")} of ${event.kind} were pruned at ${time}, before the ${event.policy.minRetentionDays}-day retention period of their newest record (${event.newestRecordTime}) ran out.` });
+    }
+    f.notes.push({ file, kind: "pruned_by_policy", detail: `Segments ${event.segments.join(", ")} of ${event.kind} (records up to seq ${event.lastSeq}) were removed by retention at ${time}.` });
+    const prev = out[event.kind];
+    if (!prev || event.lastSeq > prev.lastSeq) {
+      out[event.kind] = { lastSeq: event.lastSeq, lastHash: event.lastHash, lastSegment: Math.max(...event.segments), frontier: event.merkleFrontier };
+    }
+  }
+  return out;
 }

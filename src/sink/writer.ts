@@ -78,6 +78,8 @@ export class KindWriter {
     this.bytesInActive = st.size;
     this.rotateAt = nextRotation(opts.rotationFrequency, Math.min(st.birthtimeMs || st.mtimeMs, Date.now()));
     this.boom = new SonicBoom({ dest: this.activePath, sync: true, append: true, mode: opts.fileMode }) as Boom;
+    // each reopen() waits for "ready" to close the old fd; a burst of rotations in one tick adds one listener each
+    this.boom.setMaxListeners(0);
     this.boom.on("error", (err: Error) => {
       this.lastError = err;
     });

@@ -1,0 +1,586 @@
+/**
+ * Express middleware (Express 4 and 5): every request runs in an audit context and leaves a
+ * `http_request_duration` metric; configured chat routes also leave a ChatInteraction with the
+ * request and response bodies; 5xx responses, thrown errors and aborted requests leave errors.
+ *
+ * The middleware only observes: it never changes the response, its status or headers, or the
+ * error flow, and a failure to record becomes an `error` event on the logger (see safeRecord).
+ */
+import { AsyncResource } from "node:async_hooks";
+import { randomUUID } from "node:crypto";
+import { TextDecoder } from "node:util";
+import zlib from "node:zlib";
+import type { ErrorRequestHandler, NextFunction, Request, RequestHandler, Response } from "express";
+import { z } from "zod";
+import { auditContext } from "../src/context.js";
+import { AuditConfigError } from "../src/errors.js";
+import { resolveAuditLogger, safeRecord } from "../src/instrument.js";
+import type { AuditLogger } from "../src/logger.js";
+import { newId } from "../src/record/id.js";
+import { toFieldIssues } from "../src/record/issues.js";
+import type { AuditContextValue } from "../src/types.js";
+
+/** A path rule: a string matches that path and everything below it (`"/api/chat"` also matches `"/api/chat/42"`); a RegExp is tested against the path. */
+export type AuditPathRule = string | RegExp;
+
+/** A request to leave unrecorded: a path rule, or a predicate on the request. */
+export type AuditIgnoreRule = AuditPathRule | ((req: Request) => boolean);
+
+/** Options of {@link auditMiddleware}. */
+export interface AuditMiddlewareOptions {
+  /** the logger; else the active context's, else the default logger (looked up per request) */
+  logger?: AuditLogger;
+  /** the request's user, e.g. `(req) => req.user?.id`; asked when the request starts and again when it ends (after authentication) */
+  userId?: (req: Request) => string | undefined;
+  /** the application's own session (conversation, cookie session): kept in the context and as `metadata.appSessionId` */
+  sessionId?: string | ((req: Request) => string | undefined);
+  /** the trace id; default: the `x-request-id` header when it is a safe id, else a fresh UUID */
+  traceId?: (req: Request) => string | undefined;
+  /** paths whose request and response bodies are recorded as a ChatInteraction (`interactionType: "http_chat"`) */
+  chatRoutes?: readonly AuditPathRule[];
+  /** requests left entirely alone (no context, no records), e.g. `["/healthz", /^\/static\//]` */
+  ignore?: readonly AuditIgnoreRule[];
+  /** at most this many bytes of each chat body are kept (default 1 MiB); larger bodies are cut and flagged */
+  maxBodyBytes?: number;
+}
+
+/** Options of {@link auditErrorHandler}. */
+export interface AuditErrorHandlerOptions {
+  /** the logger; else the active context's, else the default logger */
+  logger?: AuditLogger;
+}
+
+const DEFAULT_MAX_BODY_BYTES = 1024 * 1024;
+/** Header-supplied trace ids must look like ids: they end up in every record of the request. */
+const SAFE_TRACE_ID = /^[A-Za-z0-9._:\/+=-]{1,128}$/;
+const MAX_USER_ID = 256;
+
+const isFn = (v: unknown): boolean => typeof v === "function";
+const pathRule = z.union([z.string().min(1, "a path rule must be a non-empty string"), z.instanceof(RegExp)], {
+  error: "each rule must be a path string or a RegExp",
+});
+const optionsSchema = z.strictObject({
+  logger: z
+    .custom<AuditLogger>((v) => typeof v === "object" && v !== null && isFn((v as AuditLogger).logPerformanceMetric), "must be an AuditLogger")
+    .optional(),
+  userId: z.custom<(req: Request) => string | undefined>(isFn, "must be a function (req) => string | undefined").optional(),
+  sessionId: z
+    .union([z.string().min(1).max(MAX_USER_ID), z.custom<(req: Request) => string | undefined>(isFn)], {
+      error: "must be a string or a function (req) => string | undefined",
+    })
+    .optional(),
+  traceId: z.custom<(req: Request) => string | undefined>(isFn, "must be a function (req) => string | undefined").optional(),
+  chatRoutes: z.array(pathRule).optional(),
+  ignore: z
+    .array(z.union([pathRule, z.custom<(req: Request) => boolean>(isFn)], { error: "each rule must be a path string, a RegExp or a function (req) => boolean" }))
+    .optional(),
+  maxBodyBytes: z.number().int("must be a whole number of bytes").min(0, "must be 0 or more").max(2 ** 31 - 1).optional(),
+});
+
+type ParsedOptions = z.output<typeof optionsSchema>;
+
+/** Per-request bookkeeping, shared with auditErrorHandler. */
+interface RequestState {
+  readonly logger: AuditLogger;
+  readonly requestId: string;
+  /** parentId of the enclosing context, if the app wrapped its server in one */
+  readonly outerParentId: string | undefined;
+  readonly start: number;
+  readonly method: string;
+  readonly path: string;
+  routePattern: string | undefined;
+  metadata: Record<string, unknown>;
+  errorRecorded: boolean;
+  done: boolean;
+  chat: ChatCapture | undefined;
+  readonly userLookup: ((req: Request) => string | undefined) | undefined;
+}
+
+interface ChatCapture {
+  readonly request: BodyCapture;
+  readonly response: BodyCapture;
+  firstWriteAt: number | undefined;
+  streamed: boolean;
+}
+
+const requests = new WeakMap<object, RequestState>();
+
+/**
+ * Express middleware that audits every request: it runs the rest of the request inside
+ * `auditContext.run({ logger, userId, traceId, metadata: { method, route } })`, so records made
+ * by the handlers carry the request's trace and user, and when the response finishes it records
+ * a PerformanceMetric `http_request_duration` (ms; context: method, route pattern, status). The
+ * metric's id is the request's id: records made during the request carry it as `parentId`.
+ * Chat routes also get a ChatInteraction (request body as prompt, response body, streamed
+ * `res.write` chunks included); 5xx responses and requests the client abandoned get an error.
+ * Register it first, before body parsers and routes (and after `compression()`, if used).
+ *
+ * @example
+ * app.use(auditMiddleware({ logger, userId: (req) => req.header("x-user-id"), chatRoutes: ["/api/chat"], ignore: ["/healthz"] }));
+ * app.use(express.json());
+ * app.post("/api/chat", async (req, res) => res.json(await answer(req.body)));
+ * app.use(auditErrorHandler());
+ */
+export function auditMiddleware(options: AuditMiddlewareOptions = {}): RequestHandler {
+  const parsed = optionsSchema.safeParse(options);
+  if (!parsed.success) throw new AuditConfigError(toFieldIssues(parsed.error, "auditMiddleware"));
+  const opts = parsed.data;
+  const maxBodyBytes = opts.maxBodyBytes ?? DEFAULT_MAX_BODY_BYTES;
+
+  return function auditMiddleware(req: Request, res: Response, next: NextFunction): void {
+    // mounted twice (app and router): the first one records the request
+    const logger = requests.has(req) ? undefined : resolveAuditLogger(opts.logger);
+    const ctx = logger ? safeRecord(logger, () => begin(opts, logger, maxBodyBytes, req)) : undefined;
+    if (logger === undefined || ctx === undefined) {
+      next();
+      return;
+    }
+    auditContext.run(ctx.value, () => {
+      safeRecord(logger, () => attach(ctx.state, req, res));
+      next();
+    });
+  };
+}
+
+/**
+ * Express error handler (four parameters, so Express treats it as one) that records the error
+ * with the request's method, route and expected status, then passes it on unchanged with
+ * `next(err)`. Put it after your routes and before your own error handlers. A request whose
+ * error it recorded gets no second error record for its 5xx status.
+ *
+ * @example
+ * app.use(auditErrorHandler());
+ * app.use((err, req, res, next) => res.status(500).json({ error: "internal" }));
+ */
+export function auditErrorHandler(options: AuditErrorHandlerOptions = {}): ErrorRequestHandler {
+  const parsed = optionsSchema.pick({ logger: true }).strict().safeParse(options);
+  if (!parsed.success) throw new AuditConfigError(toFieldIssues(parsed.error, "auditErrorHandler"));
+  const own = parsed.data.logger;
+  return function auditErrorHandler(err: unknown, req: Request, _res: Response, next: NextFunction): void {
+    const state = requests.get(req);
+    const logger = resolveAuditLogger(own ?? state?.logger);
+    if (logger) safeRecord(logger, () => recordThrown(logger, state, req, err));
+    next(err);
+  };
+}
+
+// ---------------------------------------------------------------- request start
+
+function begin(
+  opts: ParsedOptions,
+  logger: AuditLogger,
+  maxBodyBytes: number,
+  req: Request,
+): { value: AuditContextValue; state: RequestState } | undefined {
+  const path = pathOf(req);
+  // a throwing predicate counts as "not ignored": the request is recorded, the failure reported
+  if (opts.ignore?.some((rule) => (typeof rule === "function" ? safeRecord(logger, () => rule(req)) === true : matchesPath(rule, path)))) return undefined;
+  const parent = auditContext.get();
+  const method = typeof req.method === "string" ? req.method : "GET";
+  const metadata: Record<string, unknown> = { method, route: path };
+  const sessionOpt = opts.sessionId;
+  const appSessionId = typeof sessionOpt === "function" ? safeRecord(logger, () => cleanId(sessionOpt(req), MAX_USER_ID)) : sessionOpt;
+  if (appSessionId !== undefined) metadata.appSessionId = appSessionId;
+  const requestId = newId();
+  const state: RequestState = {
+    logger,
+    requestId,
+    outerParentId: parent?.parentId,
+    start: performance.now(),
+    method,
+    path,
+    routePattern: undefined,
+    metadata,
+    errorRecorded: false,
+    done: false,
+    chat: opts.chatRoutes?.some((rule) => matchesPath(rule, path))
+      ? { request: new BodyCapture(maxBodyBytes), response: new BodyCapture(maxBodyBytes), firstWriteAt: undefined, streamed: false }
+      : undefined,
+    userLookup: opts.userId,
+  };
+  const { userId: userOpt, traceId: traceOpt } = opts;
+  const userId = userOpt ? safeRecord(logger, () => cleanId(userOpt(req), MAX_USER_ID)) : undefined;
+  const traceId = traceOpt ? safeRecord(logger, () => cleanId(traceOpt(req), 256)) : (headerTraceId(req) ?? parent?.traceId);
+  const value: AuditContextValue = {
+    logger,
+    traceId: traceId ?? randomUUID(),
+    parentId: requestId,
+    metadata,
+    ...(userId !== undefined ? { userId } : {}),
+    ...(appSessionId !== undefined ? { sessionId: appSessionId } : {}),
+  };
+  requests.set(req, state);
+  return { value, state };
+}
+
+/** Runs inside the request's context: hooks the route, the bodies and the end of the response. */
+function attach(state: RequestState, req: Request, res: Response): void {
+  const store = auditContext.get();
+  // auditContext.run may have merged our metadata into a new object: follow the live one
+  if (store?.metadata) state.metadata = store.metadata as Record<string, unknown>;
+  trackRoute(state, req);
+  if (state.chat) captureBodies(state.chat, req, res);
+  const finish = AsyncResource.bind(() => complete(state, req, res, false));
+  const close = AsyncResource.bind(() => {
+    if (!state.done) complete(state, req, res, true);
+  });
+  res.once("finish", finish);
+  res.once("close", close);
+}
+
+/**
+ * Routers assign `req.route` when a route matches, while `req.baseUrl` still holds the mount path
+ * of the router (it is restored once the request leaves the router, e.g. on an error), so the
+ * full pattern is taken at that moment.
+ */
+function trackRoute(state: RequestState, req: Request): void {
+  let route: unknown = (req as { route?: unknown }).route;
+  Object.defineProperty(req, "route", {
+    configurable: true,
+    enumerable: true,
+    get: () => route,
+    set: (value: unknown) => {
+      route = value;
+      try {
+        const p = (value as { path?: unknown } | undefined)?.path;
+        if (p === undefined) return;
+        const pattern = joinRoute(typeof req.baseUrl === "string" ? req.baseUrl : "", typeof p === "string" ? p : Array.isArray(p) ? p.map(String).join("|") : String(p));
+        state.routePattern = pattern;
+        state.metadata.route = pattern;
+      } catch {
+        // a strange route object: keep the path
+      }
+    },
+  });
+}
+
+function joinRoute(base: string, p: string): string {
+  if (base === "") return p;
+  if (p === "/" || p === "") return base;
+  return base.endsWith("/") && p.startsWith("/") ? base + p.slice(1) : base + p;
+}
+
+/** Copies body bytes as they pass, without reading the request stream or altering writes. */
+function captureBodies(chat: ChatCapture, req: Request, res: Response): void {
+  const buffered = (req as unknown as { readableBuffer?: Iterable<unknown> }).readableBuffer;
+  if (buffered && typeof buffered[Symbol.iterator] === "function") for (const chunk of buffered) chat.request.add(chunk, undefined);
+  const push = req.push;
+  req.push = function push_(this: Request, chunk: unknown, encoding?: BufferEncoding): boolean {
+    try {
+      if (chunk !== null) chat.request.add(chunk, encoding);
+    } catch {
+      // never the app's problem
+    }
+    return push.call(this, chunk, encoding);
+  };
+  const write = res.write as (this: Response, ...args: unknown[]) => boolean;
+  const end = res.end as (this: Response, ...args: unknown[]) => Response;
+  res.write = function write_(this: Response, ...args: unknown[]): boolean {
+    try {
+      if (!this.writableEnded) {
+        chat.streamed = true;
+        chat.firstWriteAt ??= performance.now();
+        chat.response.add(args[0], typeof args[1] === "string" ? args[1] : undefined);
+      }
+    } catch {
+      // never the app's problem
+    }
+    return write.apply(this, args);
+  } as Response["write"];
+  res.end = function end_(this: Response, ...args: unknown[]): Response {
+    try {
+      if (!this.writableEnded && typeof args[0] !== "function") {
+        chat.firstWriteAt ??= performance.now();
+        chat.response.add(args[0], typeof args[1] === "string" ? args[1] : undefined);
+      }
+    } catch {
+      // never the app's problem
+    }
+    return end.apply(this, args);
+  } as Response["end"];
+}
+
+// ---------------------------------------------------------------- request end
+
+function complete(state: RequestState, req: Request, res: Response, aborted: boolean): void {
+  if (state.done) return;
+  state.done = true;
+  const { logger } = state;
+  const durationMs = performance.now() - state.start;
+  const lookup = state.userLookup;
+  if (lookup && auditContext.get()?.userId === undefined) {
+    // the user is often known only after authentication, which ran after us
+    const uid = safeRecord(logger, () => cleanId(lookup(req), MAX_USER_ID));
+    if (uid !== undefined) auditContext.setUser(uid);
+  }
+  const route = state.routePattern ?? state.path;
+  const status = res.statusCode;
+  const outer = state.outerParentId !== undefined ? { parentId: state.outerParentId } : {};
+  safeRecord(logger, () =>
+    logger.logPerformanceMetric({
+      id: state.requestId,
+      ...outer,
+      metricName: "http_request_duration",
+      value: durationMs,
+      unit: "ms",
+      context: { method: state.method, route, status, ...(aborted ? { aborted: true } : {}) },
+    }),
+  );
+  if (state.chat) {
+    const chat = state.chat;
+    safeRecord(logger, () => recordChat(logger, state, chat, req, res, durationMs, aborted));
+  }
+  if (aborted) {
+    safeRecord(logger, () =>
+      logger.logError({
+        errorType: "http_request_aborted",
+        severity: "warning",
+        message: `The client closed the connection before the response to ${state.method} ${route} finished.`,
+        context: { method: state.method, route, status, headersSent: res.headersSent, durationMs },
+      }),
+    );
+  } else if (status >= 500 && !state.errorRecorded) {
+    safeRecord(logger, () =>
+      logger.logError({
+        errorType: "http_server_error",
+        severity: "error",
+        message: `${state.method} ${route} responded ${status}.`,
+        context: { method: state.method, route, status, durationMs },
+      }),
+    );
+  }
+}
+
+function recordChat(logger: AuditLogger, state: RequestState, chat: ChatCapture, req: Request, res: Response, durationMs: number, aborted: boolean): void {
+  const max = chat.request.max;
+  const prompt = promptOf(req, chat.request, max);
+  const response = decodeBody(chat.response, headerOf(res.getHeader("content-type")), headerOf(res.getHeader("content-encoding")), max);
+  const status = res.statusCode;
+  const success = !aborted && status < 400;
+  const model = isRecord(prompt.value) && typeof prompt.value.model === "string" ? cleanId(prompt.value.model, 256) : undefined;
+  const metadata: Record<string, unknown> = { status, requestBodyBytes: chat.request.total, responseBodyBytes: chat.response.total };
+  if (prompt.truncated) metadata.requestBodyTruncated = true;
+  if (response.truncated) metadata.responseBodyTruncated = true;
+  logger.logChatInteraction({
+    interactionType: "http_chat",
+    prompt: prompt.value,
+    response: response.value,
+    ...(model !== undefined ? { model } : {}),
+    durationSeconds: durationMs / 1000,
+    ...(chat.streamed && chat.firstWriteAt !== undefined ? { timeToFirstTokenSeconds: (chat.firstWriteAt - state.start) / 1000 } : {}),
+    success,
+    statusCode: status,
+    ...(success ? {} : { errorMessage: aborted ? "The client closed the connection before the response finished." : `HTTP ${status}` }),
+    metadata,
+  });
+}
+
+function recordThrown(logger: AuditLogger, state: RequestState | undefined, req: Request, err: unknown): void {
+  const e = err instanceof Error ? err : undefined;
+  const declared = (err as { status?: unknown; statusCode?: unknown } | null | undefined)?.status ?? (err as { statusCode?: unknown } | null | undefined)?.statusCode;
+  // the status Express's final handler will send for this error
+  const status = typeof declared === "number" && Number.isInteger(declared) && declared >= 400 && declared < 600 ? declared : 500;
+  const code = (err as { code?: unknown } | null | undefined)?.code;
+  const method = state?.method ?? (typeof req.method === "string" ? req.method : "GET");
+  const route = state?.routePattern ?? state?.path ?? pathOf(req);
+  logger.logError({
+    errorType: e ? e.name || e.constructor?.name || "Error" : "NonErrorThrown",
+    message: e ? String(e.message) : describeValue(err),
+    ...(e?.stack !== undefined ? { stackTrace: e.stack } : {}),
+    severity: status >= 500 ? "error" : "warning",
+    context: { method, route, status, ...(typeof code === "string" || typeof code === "number" ? { code } : {}) },
+  });
+  if (state) state.errorRecorded = true;
+}
+
+// ---------------------------------------------------------------- bodies
+
+/** Keeps the first `max` bytes of a body passing through, and counts all of them. */
+class BodyCapture {
+  readonly max: number;
+  private chunks: Buffer[] = [];
+  private kept = 0;
+  total = 0;
+  constructor(max: number) {
+    this.max = max;
+  }
+  add(chunk: unknown, encoding: string | undefined): void {
+    let buf: Buffer;
+    let owned = false;
+    if (typeof chunk === "string") {
+      buf = Buffer.from(chunk, encoding !== undefined && Buffer.isEncoding(encoding) ? encoding : "utf8");
+      owned = true;
+    } else if (chunk instanceof Uint8Array) buf = Buffer.from(chunk.buffer, chunk.byteOffset, chunk.byteLength);
+    else return;
+    this.total += buf.length;
+    const room = this.max - this.kept;
+    if (room <= 0 || buf.length === 0) return;
+    const part = buf.length > room ? buf.subarray(0, room) : buf;
+    // the app may reuse its buffer after write() returns
+    this.chunks.push(owned ? part : Buffer.from(part));
+    this.kept += part.length;
+  }
+  get truncated(): boolean {
+    return this.total > this.kept;
+  }
+  bytes(): Buffer {
+    return Buffer.concat(this.chunks);
+  }
+}
+
+type ChatContent = string | unknown[] | Record<string, unknown>;
+
+/** The parsed body when a body parser ran, else the bytes that passed through the request stream. */
+function promptOf(req: Request, raw: BodyCapture, max: number): { value: ChatContent; truncated: boolean } {
+  const body: unknown = (req as { body?: unknown }).body;
+  const parsedUseful = body !== undefined && !(raw.total > 0 && isRecord(body) && Object.keys(body).length === 0);
+  if (parsedUseful) {
+    if (typeof body === "string") return capText(body, max);
+    if (body instanceof Uint8Array) {
+      const c = new BodyCapture(max);
+      c.add(body, undefined);
+      return decodeBody(c, headerOf(req.headers["content-type"]), undefined, max);
+    }
+    try {
+      const text = JSON.stringify(body);
+      if (text === undefined) return { value: String(body), truncated: false };
+      if (Buffer.byteLength(text) > max) return capText(text, max);
+      return { value: Array.isArray(body) || isRecord(body) ? (body as ChatContent) : text, truncated: false };
+    } catch {
+      // a cyclic or BigInt body: fall back to the raw bytes
+    }
+  }
+  return decodeBody(raw, headerOf(req.headers["content-type"]), headerOf(req.headers["content-encoding"]), max);
+}
+
+/** Bytes → text (decompressed, in the declared charset), JSON parsed when complete; binary → a short note. */
+function decodeBody(cap: BodyCapture, contentType: string | undefined, contentEncoding: string | undefined, max: number): { value: ChatContent; truncated: boolean } {
+  let bytes = cap.bytes();
+  let truncated = cap.truncated;
+  const type = (contentType ?? "").split(";")[0]!.trim().toLowerCase();
+  const encoding = (contentEncoding ?? "identity").trim().toLowerCase();
+  if (encoding !== "identity" && bytes.length > 0) {
+    const inflated = inflate(bytes, encoding, max);
+    if (inflated === undefined) return { value: `[${cap.total} bytes, content-encoding ${encoding}]`, truncated };
+    bytes = inflated.bytes;
+    truncated ||= inflated.truncated;
+  }
+  if (bytes.length === 0) return { value: "", truncated };
+  if (type !== "" && !isTextual(type)) return { value: `[${cap.total} bytes of ${type}]`, truncated };
+  const text = decodeText(bytes, /charset\s*=\s*"?([^";\s]+)/i.exec(contentType ?? "")?.[1], truncated);
+  if (!truncated && (type === "application/json" || type.endsWith("+json"))) {
+    try {
+      const parsed: unknown = JSON.parse(text);
+      if (Array.isArray(parsed) || isRecord(parsed)) return { value: parsed, truncated };
+    } catch {
+      // not JSON after all: keep the text
+    }
+  }
+  return { value: text, truncated };
+}
+
+function inflate(bytes: Buffer, encoding: string, max: number): { bytes: Buffer; truncated: boolean } | undefined {
+  const limit = Math.max(max, 1);
+  const attempt = (maxOutputLength: number): Buffer | undefined => {
+    try {
+      if (encoding === "gzip" || encoding === "x-gzip") return zlib.gunzipSync(bytes, { finishFlush: zlib.constants.Z_SYNC_FLUSH, maxOutputLength });
+      if (encoding === "deflate") return zlib.inflateSync(bytes, { finishFlush: zlib.constants.Z_SYNC_FLUSH, maxOutputLength });
+      if (encoding === "br") return zlib.brotliDecompressSync(bytes, { finishFlush: zlib.constants.BROTLI_OPERATION_FLUSH, maxOutputLength });
+    } catch {
+      return undefined;
+    }
+    return undefined;
+  };
+  const out = attempt(limit + 1);
+  if (out) return out.length > limit ? { bytes: out.subarray(0, limit), truncated: true } : { bytes: out, truncated: false };
+  // more than the limit when inflated: zlib refuses, so keep a note instead of the text
+  return undefined;
+}
+
+function isTextual(type: string): boolean {
+  return (
+    type.startsWith("text/") ||
+    type.endsWith("json") ||
+    type.endsWith("+xml") ||
+    type === "application/xml" ||
+    type === "application/x-www-form-urlencoded" ||
+    type === "application/javascript" ||
+    type === "application/x-ndjson"
+  );
+}
+
+function decodeText(bytes: Buffer, charset: string | undefined, cut: boolean): string {
+  let decoder: TextDecoder;
+  try {
+    decoder = new TextDecoder(charset ?? "utf-8");
+  } catch {
+    decoder = new TextDecoder("utf-8");
+  }
+  // `stream: true` holds back a character split by the byte cap instead of emitting U+FFFD
+  return decoder.decode(bytes, { stream: cut });
+}
+
+function capText(text: string, max: number): { value: string; truncated: boolean } {
+  if (Buffer.byteLength(text) <= max) return { value: text, truncated: false };
+  return { value: decodeText(Buffer.from(text).subarray(0, max), undefined, true), truncated: true };
+}
+
+// ---------------------------------------------------------------- small helpers
+
+/** The request path without the query string (which may hold secrets), as the client sent it. */
+function pathOf(req: Request): string {
+  const url = typeof req.originalUrl === "string" ? req.originalUrl : typeof req.url === "string" ? req.url : "/";
+  const q = url.indexOf("?");
+  return q === -1 ? url : url.slice(0, q);
+}
+
+function matchesPath(rule: AuditPathRule, path: string): boolean {
+  if (typeof rule !== "string") {
+    rule.lastIndex = 0; // a /g or /y RegExp remembers where it stopped
+    return rule.test(path);
+  }
+  const r = rule.length > 1 && rule.endsWith("/") ? rule.slice(0, -1) : rule;
+  return path === r || path.startsWith(r === "/" ? "/" : r + "/");
+}
+
+function headerTraceId(req: Request): string | undefined {
+  const h = req.headers["x-request-id"];
+  const v = Array.isArray(h) ? h[0] : h;
+  return typeof v === "string" && SAFE_TRACE_ID.test(v) ? v : undefined;
+}
+
+/** A usable id from app code: a non-empty string (numbers accepted) of at most `max` characters. */
+function cleanId(v: unknown, max: number): string | undefined {
+  const s = typeof v === "number" && Number.isFinite(v) ? String(v) : v;
+  return typeof s === "string" && s.length > 0 && s.length <= max ? s : undefined;
+}
+
+function headerOf(v: unknown): string | undefined {
+  if (typeof v === "string") return v;
+  if (Array.isArray(v) && typeof v[0] === "string") return v[0];
+  return undefined;
+}
+
+function isRecord(v: unknown): v is Record<string, unknown> {
+  return typeof v === "object" && v !== null && !Array.isArray(v) && !(v instanceof Uint8Array);
+}
+
+function describeValue(v: unknown): string {
+  try {
+    return typeof v === "string" ? v : (JSON.stringify(v) ?? String(v));
+  } catch {
+    return String(v);
+  }
+}
+
+/**
+ * True for an Express application (4 or 5): a request handler function with `use`, `get` and
+ * `listen`. Used by `withAudit` to recognise what it was given.
+ *
+ * @example
+ * if (isExpressApp(app)) app.use(auditMiddleware({ logger }));
+ */
+export function isExpressApp(value: unknown): value is ((req: Request, res: Response, next?: NextFunction) => void) & { use: (...handlers: unknown[]) => unknown } {
+  const v = value as { use?: unknown; get?: unknown; listen?: unknown; set?: unknown } | null;
+  return typeof value === "function" && typeof v?.use === "function" && typeof v.get === "function" && typeof v.listen === "function" && typeof v.set === "function";
+}

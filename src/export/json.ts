@@ -1,0 +1,61 @@
+/**
+ * The JSON export: one document with the session summaries and every record of every kind, in
+ * chain order (session by session, oldest first), written as a stream so memory stays bounded.
+ */
+import type { RawRecord } from "../reader/records.js";
+import type { AuditViewer } from "../reader/viewer.js";
+import { KIND_FILE_STEM, RECORD_KINDS } from "../types.js";
+import { withholdContent } from "./withhold.js";
+
+/**
+ * Marks the document's layout, for readers of old exports.
+ *
+ * @example
+ * if (JSON.parse(text).format !== JSON_EXPORT_FORMAT) throw new Error("unknown export format");
+ */
+export const JSON_EXPORT_FORMAT = "audit-logger-export/v1";
+
+const BATCH_CHARS = 64 * 1024;
+
+/**
+ * The JSON document's text in pieces. With `includeFullContent`, each chat record that has full
+ * content gets a `content` member `{ prompt, response, encrypted, verified, checks, problems }`;
+ * without it, content fields are withheld (see `withholdContent`).
+ */
+export async function* jsonExportChunks(viewer: AuditViewer, o: { includeFullContent: boolean; exportedAt: string }): AsyncGenerator<string> {
+  const sessions = await viewer.getSessionIds();
+  let buf = `{\n"format":${JSON.stringify(JSON_EXPORT_FORMAT)},\n"exportedAt":${JSON.stringify(o.exportedAt)},\n"source":${JSON.stringify(viewer.auditPath ?? viewer.source.description)},\n"includeFullContent":${o.includeFullContent},\n"sessions":[`;
+  let first = true;
+  for (const id of sessions) {
+    const s = await viewer.getSessionSummary(id);
+    if (!s) continue;
+    buf += `${first ? "\n" : ",\n"}${JSON.stringify(s)}`;
+    first = false;
+  }
+  buf += `\n],\n"records":{`;
+  for (const [ki, kind] of RECORD_KINDS.entries()) {
+    buf += `${ki === 0 ? "\n" : ",\n"}${JSON.stringify(KIND_FILE_STEM[kind])}:[`;
+    let firstRec = true;
+    for await (const viewed of viewer.iterate(kind)) {
+      const rec = viewed as unknown as RawRecord;
+      let out: RawRecord = rec;
+      if (!o.includeFullContent) out = withholdContent(rec);
+      else if (kind === "chat_interaction" && rec.fullContent !== undefined) {
+        const c = await viewer.loadContent(rec);
+        if (c) {
+          const { manifest: _m, interactionId: _i, sessionId: _s, ...content } = c;
+          out = { ...rec, content };
+        }
+      }
+      buf += `${firstRec ? "\n" : ",\n"}${JSON.stringify(out)}`;
+      firstRec = false;
+      if (buf.length >= BATCH_CHARS) {
+        yield buf;
+        buf = "";
+      }
+    }
+    buf += firstRec ? "]" : "\n]";
+  }
+  buf += "\n}\n}\n";
+  yield buf;
+}

@@ -1,0 +1,49 @@
+import fs from "node:fs";
+import path from "node:path";
+import { newId } from "./record/id.js";
+
+/** A legal hold: while it stands, cleanup removes nothing in its scope. */
+export interface LegalHold {
+  readonly id: string;
+  /** "all" sessions of the directory, or one sessionId */
+  readonly scope: string;
+  readonly reason: string;
+  readonly placedAt: string;
+  readonly placedBySession: string;
+}
+
+export const HOLDS_FILE = "legal_holds.json";
+
+export function readHolds(auditDir: string): LegalHold[] {
+  try {
+    const v = JSON.parse(fs.readFileSync(path.join(auditDir, HOLDS_FILE), "utf8")) as { holds?: unknown };
+    return Array.isArray(v.holds) ? (v.holds as LegalHold[]).filter((h) => typeof h?.scope === "string") : [];
+  } catch {
+    return [];
+  }
+}
+
+function writeHolds(auditDir: string, holds: readonly LegalHold[]): void {
+  const file = path.join(auditDir, HOLDS_FILE);
+  const tmp = `${file}.${process.pid}.tmp`;
+  fs.writeFileSync(tmp, JSON.stringify({ holds }, null, 2) + "\n", { mode: 0o600 });
+  fs.renameSync(tmp, file);
+}
+
+export function addHold(auditDir: string, scope: string, reason: string, placedBySession: string): LegalHold {
+  const hold: LegalHold = { id: newId(), scope, reason, placedAt: new Date().toISOString(), placedBySession };
+  writeHolds(auditDir, [...readHolds(auditDir), hold]);
+  return hold;
+}
+
+/** Removes every hold with this scope; returns those removed. */
+export function removeHolds(auditDir: string, scope: string): LegalHold[] {
+  const all = readHolds(auditDir);
+  const gone = all.filter((h) => h.scope === scope);
+  writeHolds(auditDir, all.filter((h) => h.scope !== scope));
+  return gone;
+}
+
+export function isHeld(holds: readonly LegalHold[], sessionId: string): boolean {
+  return holds.some((h) => h.scope === "all" || h.scope === sessionId);
+}

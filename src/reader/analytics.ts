@@ -1,0 +1,487 @@
+/**
+ * The analytics report, computed in one streaming pass over the records. Memory: counters per
+ * group, plus the numeric samples that exact percentiles need (8 bytes per latency or metric
+ * value, never the records themselves).
+ */
+import type { RawRecord } from "./records.js";
+
+/** USD per one million tokens. */
+export interface ModelPrice {
+  readonly inputPerMTok: number;
+  readonly outputPerMTok: number;
+}
+
+/**
+ * Built-in list prices (USD per 1M tokens, public list prices as of 2025). A model matches its
+ * exact name, else the longest name here that it starts with ("gpt-4o-2024-08-06" → "gpt-4o").
+ * Override or extend with the `prices` option; prices change, check your provider's page.
+ *
+ * @example
+ * new AuditViewer({ auditPath, prices: { ...DEFAULT_MODEL_PRICES, "my-model": { inputPerMTok: 1, outputPerMTok: 3 } } });
+ */
+export const DEFAULT_MODEL_PRICES: Readonly<Record<string, ModelPrice>> = Object.freeze({
+  "gpt-4o": { inputPerMTok: 2.5, outputPerMTok: 10 },
+  "gpt-4o-mini": { inputPerMTok: 0.15, outputPerMTok: 0.6 },
+  "gpt-4.1": { inputPerMTok: 2, outputPerMTok: 8 },
+  "gpt-4.1-mini": { inputPerMTok: 0.4, outputPerMTok: 1.6 },
+  "gpt-4.1-nano": { inputPerMTok: 0.1, outputPerMTok: 0.4 },
+  "gpt-4-turbo": { inputPerMTok: 10, outputPerMTok: 30 },
+  "gpt-4": { inputPerMTok: 30, outputPerMTok: 60 },
+  "gpt-3.5-turbo": { inputPerMTok: 0.5, outputPerMTok: 1.5 },
+  o1: { inputPerMTok: 15, outputPerMTok: 60 },
+  "o1-mini": { inputPerMTok: 1.1, outputPerMTok: 4.4 },
+  o3: { inputPerMTok: 2, outputPerMTok: 8 },
+  "o3-mini": { inputPerMTok: 1.1, outputPerMTok: 4.4 },
+  "o4-mini": { inputPerMTok: 1.1, outputPerMTok: 4.4 },
+  "claude-3-opus": { inputPerMTok: 15, outputPerMTok: 75 },
+  "claude-3-sonnet": { inputPerMTok: 3, outputPerMTok: 15 },
+  "claude-3-haiku": { inputPerMTok: 0.25, outputPerMTok: 1.25 },
+  "claude-3-5-sonnet": { inputPerMTok: 3, outputPerMTok: 15 },
+  "claude-3-5-haiku": { inputPerMTok: 0.8, outputPerMTok: 4 },
+  "claude-3-7-sonnet": { inputPerMTok: 3, outputPerMTok: 15 },
+  "claude-sonnet-4": { inputPerMTok: 3, outputPerMTok: 15 },
+  "claude-opus-4": { inputPerMTok: 15, outputPerMTok: 75 },
+  "gemini-1.5-pro": { inputPerMTok: 1.25, outputPerMTok: 5 },
+  "gemini-1.5-flash": { inputPerMTok: 0.075, outputPerMTok: 0.3 },
+  "gemini-2.0-flash": { inputPerMTok: 0.1, outputPerMTok: 0.4 },
+});
+
+/** The price of `model` in `table`: exact name, else the longest prefix. */
+export function priceOf(model: string, table: Readonly<Record<string, ModelPrice>>): ModelPrice | undefined {
+  const exact = table[model];
+  if (exact) return exact;
+  let best: string | undefined;
+  for (const name of Object.keys(table)) {
+    if (model.startsWith(name) && (best === undefined || name.length > best.length)) best = name;
+  }
+  return best !== undefined ? table[best] : undefined;
+}
+
+/** Latency figures in seconds; percentiles by the nearest-rank method. null without samples. */
+export interface LatencyStats {
+  readonly count: number;
+  readonly mean: number | null;
+  readonly p50: number | null;
+  readonly p95: number | null;
+  readonly p99: number | null;
+  readonly max: number | null;
+}
+
+export interface ModelAnalytics {
+  readonly calls: number;
+  readonly successes: number;
+  readonly failures: number;
+  readonly tokens: number;
+  readonly inputTokens: number;
+  readonly outputTokens: number;
+  /** USD from input and output tokens; null when the model has no price */
+  readonly costUsd: number | null;
+  /** the price used, or null */
+  readonly price: ModelPrice | null;
+  /** calls that gave only `tokensUsed` without the input/output split: their tokens are not in `costUsd` */
+  readonly callsWithoutTokenSplit: number;
+  readonly latencySeconds: LatencyStats;
+}
+
+export interface InteractionTypeAnalytics {
+  readonly calls: number;
+  readonly successes: number;
+  readonly failures: number;
+  readonly tokens: number;
+  readonly latencySeconds: LatencyStats;
+}
+
+export interface ToolAnalytics {
+  readonly calls: number;
+  readonly successes: number;
+  readonly failures: number;
+  /** successes / calls */
+  readonly successRate: number;
+  readonly latencySeconds: LatencyStats;
+  /** the most frequent error messages, most frequent first (at most 5) */
+  readonly topErrors: ReadonlyArray<{ readonly message: string; readonly count: number }>;
+  readonly operations: Readonly<Record<string, number>>;
+}
+
+export interface PersonaAnalytics {
+  readonly activities: number;
+  /** sum of the activities' `durationSeconds` */
+  readonly timeSpentSeconds: number;
+  readonly activityTypes: Readonly<Record<string, number>>;
+}
+
+export interface FileOperationAnalytics {
+  readonly count: number;
+  readonly failures: number;
+  /** sum of `fileSize` */
+  readonly bytes: number;
+}
+
+export interface MetricAnalytics {
+  readonly metricName: string;
+  readonly unit: string;
+  readonly count: number;
+  readonly min: number;
+  readonly max: number;
+  readonly mean: number;
+  readonly p50: number;
+  readonly p95: number;
+}
+
+export interface ErrorAnalytics {
+  readonly total: number;
+  readonly byType: Readonly<Record<string, number>>;
+  readonly bySeverity: Readonly<Record<string, number>>;
+  /** errors divided by the number of clock hours (UTC) from the first record's hour to the last's, inclusive */
+  readonly ratePerHour: number;
+}
+
+/** One UTC hour of the time series. */
+export interface HourlyPoint {
+  /** start of the hour, ISO 8601 */
+  readonly hour: string;
+  /** chat interactions */
+  readonly calls: number;
+  readonly toolCalls: number;
+  /** `tokensUsed` of the chat interactions */
+  readonly tokens: number;
+  readonly errors: number;
+}
+
+/** What `generateAnalyticsReport()` resolves to. */
+export interface AnalyticsReport {
+  readonly generatedAt: string;
+  readonly sessions: readonly string[];
+  readonly period: { readonly start: string | null; readonly end: string | null; readonly hours: number };
+  readonly totals: {
+    readonly records: number;
+    readonly chatInteractions: number;
+    readonly toolUsages: number;
+    readonly personaActivities: number;
+    readonly fileOperations: number;
+    readonly performanceMetrics: number;
+    readonly errors: number;
+    readonly tokens: number;
+    readonly inputTokens: number;
+    readonly outputTokens: number;
+    /** sum over priced models */
+    readonly costUsd: number;
+    /** models without a price: their cost is not in `costUsd` */
+    readonly unpricedModels: readonly string[];
+  };
+  readonly models: Readonly<Record<string, ModelAnalytics>>;
+  readonly interactionTypes: Readonly<Record<string, InteractionTypeAnalytics>>;
+  readonly tools: Readonly<Record<string, ToolAnalytics>>;
+  readonly personas: Readonly<Record<string, PersonaAnalytics>>;
+  readonly fileOperations: Readonly<Record<string, FileOperationAnalytics>>;
+  /** one entry per metric name and unit, sorted by name then unit */
+  readonly metrics: readonly MetricAnalytics[];
+  readonly errors: ErrorAnalytics;
+  readonly hourly: readonly HourlyPoint[];
+  /** lines that were not records (a torn final line, damage): see `audit-logger verify` */
+  readonly skippedLines: number;
+  readonly percentileMethod: "nearest-rank";
+}
+
+/** A growable array of doubles: 8 bytes per sample. */
+class Samples {
+  private data = new Float64Array(16);
+  length = 0;
+  sum = 0;
+  push(v: number): void {
+    if (this.length === this.data.length) {
+      const next = new Float64Array(this.data.length * 2);
+      next.set(this.data);
+      this.data = next;
+    }
+    this.data[this.length++] = v;
+    this.sum += v;
+  }
+  sorted(): Float64Array {
+    return this.data.slice(0, this.length).sort();
+  }
+}
+
+/**
+ * The nearest-rank percentile of sorted values: the smallest value with at least p% of the values
+ * at or below it, i.e. `sorted[ceil(p/100 · n) − 1]` (p50 of [1,2,3,4] is 2).
+ *
+ * @example
+ * percentile(new Float64Array([1, 2, 3, 4]), 95) // 4
+ */
+export function percentile(sorted: ArrayLike<number>, p: number): number {
+  const n = sorted.length;
+  if (n === 0) return Number.NaN;
+  const rank = Math.max(1, Math.ceil((p / 100) * n));
+  return sorted[Math.min(rank, n) - 1]!;
+}
+
+function latency(s: Samples): LatencyStats {
+  if (s.length === 0) return { count: 0, mean: null, p50: null, p95: null, p99: null, max: null };
+  const v = s.sorted();
+  return { count: s.length, mean: s.sum / s.length, p50: percentile(v, 50), p95: percentile(v, 95), p99: percentile(v, 99), max: v[v.length - 1]! };
+}
+
+function bump(map: Map<string, number>, key: string, by = 1): void {
+  map.set(key, (map.get(key) ?? 0) + by);
+}
+
+const num = (v: unknown): number => (typeof v === "number" && Number.isFinite(v) ? v : 0);
+const str = (v: unknown, dflt: string): string => (typeof v === "string" ? v : dflt);
+
+/** Distinct error messages remembered per tool; beyond it, new messages are counted as "(other)". */
+const MAX_DISTINCT_ERRORS = 1000;
+
+interface ModelAcc {
+  calls: number;
+  ok: number;
+  tokens: number;
+  input: number;
+  output: number;
+  noSplit: number;
+  lat: Samples;
+}
+interface TypeAcc {
+  calls: number;
+  ok: number;
+  tokens: number;
+  lat: Samples;
+}
+interface ToolAcc {
+  calls: number;
+  ok: number;
+  lat: Samples;
+  errors: Map<string, number>;
+  ops: Map<string, number>;
+}
+interface HourAcc {
+  calls: number;
+  toolCalls: number;
+  tokens: number;
+  errors: number;
+}
+
+const HOUR_MS = 3_600_000;
+
+/** Accumulates the report from records fed one at a time, in any order. */
+export class AnalyticsAccumulator {
+  private readonly models = new Map<string, ModelAcc>();
+  private readonly types = new Map<string, TypeAcc>();
+  private readonly tools = new Map<string, ToolAcc>();
+  private readonly personas = new Map<string, { n: number; secs: number; types: Map<string, number> }>();
+  private readonly files = new Map<string, { n: number; fail: number; bytes: number }>();
+  private readonly metrics = new Map<string, { name: string; unit: string; min: number; max: number; s: Samples }>();
+  private readonly errorTypes = new Map<string, number>();
+  private readonly severities = new Map<string, number>();
+  private readonly hours = new Map<number, HourAcc>();
+  private counts = { records: 0, chat: 0, tool: 0, persona: 0, file: 0, metric: 0, error: 0 };
+  private first: string | undefined;
+  private last: string | undefined;
+
+  add(r: RawRecord): void {
+    this.counts.records++;
+    const ts = typeof r.timestamp === "string" ? r.timestamp : undefined;
+    let hour: HourAcc | undefined;
+    if (ts !== undefined) {
+      if (this.first === undefined || ts < this.first) this.first = ts;
+      if (this.last === undefined || ts > this.last) this.last = ts;
+      const ms = Date.parse(ts);
+      if (!Number.isNaN(ms)) {
+        const h = Math.floor(ms / HOUR_MS);
+        hour = this.hours.get(h);
+        if (!hour) this.hours.set(h, (hour = { calls: 0, toolCalls: 0, tokens: 0, errors: 0 }));
+      }
+    }
+    switch (r.type) {
+      case "chat_interaction": {
+        this.counts.chat++;
+        const model = str(r.model, "unknown");
+        const ok = r.success !== false;
+        const tokens = num(r.tokensUsed);
+        let m = this.models.get(model);
+        if (!m) this.models.set(model, (m = { calls: 0, ok: 0, tokens: 0, input: 0, output: 0, noSplit: 0, lat: new Samples() }));
+        m.calls++;
+        if (ok) m.ok++;
+        m.tokens += tokens;
+        m.input += num(r.inputTokens);
+        m.output += num(r.outputTokens);
+        if (tokens > 0 && r.inputTokens === undefined && r.outputTokens === undefined) m.noSplit++;
+        const type = str(r.interactionType, "chat");
+        let t = this.types.get(type);
+        if (!t) this.types.set(type, (t = { calls: 0, ok: 0, tokens: 0, lat: new Samples() }));
+        t.calls++;
+        if (ok) t.ok++;
+        t.tokens += tokens;
+        if (typeof r.durationSeconds === "number") {
+          m.lat.push(r.durationSeconds);
+          t.lat.push(r.durationSeconds);
+        }
+        if (hour) {
+          hour.calls++;
+          hour.tokens += tokens;
+        }
+        break;
+      }
+      case "tool_usage": {
+        this.counts.tool++;
+        const name = str(r.toolName, "unknown");
+        let t = this.tools.get(name);
+        if (!t) this.tools.set(name, (t = { calls: 0, ok: 0, lat: new Samples(), errors: new Map(), ops: new Map() }));
+        t.calls++;
+        if (r.success !== false) t.ok++;
+        else {
+          const msg = str(r.errorMessage, "(no message)");
+          if (t.errors.has(msg) || t.errors.size < MAX_DISTINCT_ERRORS) bump(t.errors, msg);
+          else bump(t.errors, "(other)");
+        }
+        bump(t.ops, str(r.operation, "unknown"));
+        if (typeof r.durationSeconds === "number") t.lat.push(r.durationSeconds);
+        if (hour) hour.toolCalls++;
+        break;
+      }
+      case "persona_activity": {
+        this.counts.persona++;
+        const name = str(r.personaName, "unknown");
+        let p = this.personas.get(name);
+        if (!p) this.personas.set(name, (p = { n: 0, secs: 0, types: new Map() }));
+        p.n++;
+        p.secs += num(r.durationSeconds);
+        bump(p.types, str(r.activityType, "unknown"));
+        break;
+      }
+      case "file_operation": {
+        this.counts.file++;
+        const op = str(r.operation, "unknown");
+        let f = this.files.get(op);
+        if (!f) this.files.set(op, (f = { n: 0, fail: 0, bytes: 0 }));
+        f.n++;
+        if (r.success === false) f.fail++;
+        f.bytes += num(r.fileSize);
+        break;
+      }
+      case "performance_metric": {
+        this.counts.metric++;
+        if (typeof r.value !== "number" || !Number.isFinite(r.value)) break;
+        const name = str(r.metricName, "unknown");
+        const unit = str(r.unit, "");
+        const key = `${name}\u0000${unit}`;
+        let m = this.metrics.get(key);
+        if (!m) this.metrics.set(key, (m = { name, unit, min: r.value, max: r.value, s: new Samples() }));
+        m.min = Math.min(m.min, r.value);
+        m.max = Math.max(m.max, r.value);
+        m.s.push(r.value);
+        break;
+      }
+      case "error": {
+        this.counts.error++;
+        bump(this.errorTypes, str(r.errorType, "unknown"));
+        bump(this.severities, str(r.severity, "error"));
+        if (hour) hour.errors++;
+        break;
+      }
+    }
+  }
+
+  report(o: { sessions: readonly string[]; prices: Readonly<Record<string, ModelPrice>>; skippedLines: number; now?: Date }): AnalyticsReport {
+    const models: Record<string, ModelAnalytics> = {};
+    let cost = 0;
+    let tokens = 0;
+    let input = 0;
+    let output = 0;
+    const unpriced: string[] = [];
+    for (const [name, m] of [...this.models].sort(byKey)) {
+      const price = priceOf(name, o.prices);
+      const c = price ? (m.input * price.inputPerMTok + m.output * price.outputPerMTok) / 1e6 : null;
+      if (c !== null) cost += c;
+      else unpriced.push(name);
+      tokens += m.tokens;
+      input += m.input;
+      output += m.output;
+      models[name] = {
+        calls: m.calls,
+        successes: m.ok,
+        failures: m.calls - m.ok,
+        tokens: m.tokens,
+        inputTokens: m.input,
+        outputTokens: m.output,
+        costUsd: c,
+        price: price ?? null,
+        callsWithoutTokenSplit: m.noSplit,
+        latencySeconds: latency(m.lat),
+      };
+    }
+    const interactionTypes: Record<string, InteractionTypeAnalytics> = {};
+    for (const [name, t] of [...this.types].sort(byKey)) {
+      interactionTypes[name] = { calls: t.calls, successes: t.ok, failures: t.calls - t.ok, tokens: t.tokens, latencySeconds: latency(t.lat) };
+    }
+    const tools: Record<string, ToolAnalytics> = {};
+    for (const [name, t] of [...this.tools].sort(byKey)) {
+      const topErrors = [...t.errors]
+        .sort((a, b) => b[1] - a[1] || (a[0] < b[0] ? -1 : 1))
+        .slice(0, 5)
+        .map(([message, count]) => ({ message, count }));
+      tools[name] = {
+        calls: t.calls,
+        successes: t.ok,
+        failures: t.calls - t.ok,
+        successRate: t.calls ? t.ok / t.calls : 0,
+        latencySeconds: latency(t.lat),
+        topErrors,
+        operations: Object.fromEntries([...t.ops].sort(byKey)),
+      };
+    }
+    const personas: Record<string, PersonaAnalytics> = {};
+    for (const [name, p] of [...this.personas].sort(byKey)) {
+      personas[name] = { activities: p.n, timeSpentSeconds: p.secs, activityTypes: Object.fromEntries([...p.types].sort(byKey)) };
+    }
+    const fileOperations: Record<string, FileOperationAnalytics> = {};
+    for (const [op, f] of [...this.files].sort(byKey)) fileOperations[op] = { count: f.n, failures: f.fail, bytes: f.bytes };
+    const metrics: MetricAnalytics[] = [...this.metrics.values()]
+      .sort((a, b) => (a.name === b.name ? (a.unit < b.unit ? -1 : 1) : a.name < b.name ? -1 : 1))
+      .map((m) => {
+        const v = m.s.sorted();
+        return { metricName: m.name, unit: m.unit, count: m.s.length, min: m.min, max: m.max, mean: m.s.sum / m.s.length, p50: percentile(v, 50), p95: percentile(v, 95) };
+      });
+    const hourKeys = [...this.hours.keys()].sort((a, b) => a - b);
+    const span = hourKeys.length ? hourKeys[hourKeys.length - 1]! - hourKeys[0]! + 1 : 0;
+    const hourly: HourlyPoint[] = hourKeys.map((h) => ({ hour: new Date(h * HOUR_MS).toISOString(), ...this.hours.get(h)! }));
+    return {
+      generatedAt: (o.now ?? new Date()).toISOString(),
+      sessions: o.sessions,
+      period: { start: this.first ?? null, end: this.last ?? null, hours: span },
+      totals: {
+        records: this.counts.records,
+        chatInteractions: this.counts.chat,
+        toolUsages: this.counts.tool,
+        personaActivities: this.counts.persona,
+        fileOperations: this.counts.file,
+        performanceMetrics: this.counts.metric,
+        errors: this.counts.error,
+        tokens,
+        inputTokens: input,
+        outputTokens: output,
+        costUsd: cost,
+        unpricedModels: unpriced,
+      },
+      models,
+      interactionTypes,
+      tools,
+      personas,
+      fileOperations,
+      metrics,
+      errors: {
+        total: this.counts.error,
+        byType: Object.fromEntries([...this.errorTypes].sort(byKey)),
+        bySeverity: Object.fromEntries([...this.severities].sort(byKey)),
+        ratePerHour: span ? this.counts.error / span : 0,
+      },
+      hourly,
+      skippedLines: o.skippedLines,
+      percentileMethod: "nearest-rank",
+    };
+  }
+}
+
+function byKey<V>(a: [string, V], b: [string, V]): number {
+  return a[0] < b[0] ? -1 : a[0] > b[0] ? 1 : 0;
+}

@@ -1,0 +1,145 @@
+/**
+ * Reads a chat's full prompt and response back from `full_interactions/` and checks them three
+ * ways: the file bytes against the digests in the (hash-chained) record, the manifest against
+ * the record, and the opened text against the record's `promptHash` / `responseHash`.
+ */
+import { contentHash, decryptFile, encryptedFileKeyId, sha256Hex } from "../pipeline/encrypt.js";
+import type { EncryptionKey } from "../pipeline/keys.js";
+import { fileAad } from "../sink/content.js";
+import type { ContentFileRef, ContentFiles } from "../types.js";
+import type { RawRecord, RecordSource } from "./records.js";
+
+/** What each check found: true passed, false failed, null could not be run (see `problems`). */
+export interface ContentChecks {
+  /** both files exist and their bytes match the size and SHA-256 in the record's `fullContent` */
+  readonly files: boolean;
+  /** the manifest names this record's hash and the same file digests */
+  readonly manifest: boolean;
+  /** the opened text matches `promptHash`/`responseHash`; null without a key for encrypted content or without stored hashes */
+  readonly contentHashes: boolean | null;
+}
+
+/**
+ * A chat's full content. `prompt`/`response` are the exact texts (JSON text when the call passed
+ * structured messages, see `promptFormat`), or null when they are encrypted and no key could open
+ * them (`encrypted: true`) or the file is missing.
+ */
+export interface FullInteractionContent {
+  readonly interactionId: string;
+  readonly sessionId: string;
+  readonly prompt: string | null;
+  readonly response: string | null;
+  readonly promptFormat: "text" | "json";
+  readonly responseFormat: "text" | "json";
+  /** the manifest file's JSON, or null when it is missing or unreadable */
+  readonly manifest: Record<string, unknown> | null;
+  /** true when the content files are encrypted on disk */
+  readonly encrypted: boolean;
+  /** true when every check that could run passed (`checks.contentHashes` null counts as not failed) */
+  readonly verified: boolean;
+  readonly checks: ContentChecks;
+  /** what failed, in words */
+  readonly problems: readonly string[];
+}
+
+function isRef(v: unknown): v is ContentFileRef {
+  const r = v as ContentFileRef | undefined;
+  return typeof r === "object" && r !== null && typeof r.file === "string" && typeof r.sha256 === "string" && typeof r.bytes === "number";
+}
+
+/**
+ * Loads and checks the content of `rec` (a stored chat record with `fullContent`).
+ * Returns undefined when the record has no full content.
+ */
+export async function loadFullContent(source: RecordSource, rec: RawRecord, key: EncryptionKey | undefined): Promise<FullInteractionContent | undefined> {
+  const refs = rec.fullContent as Partial<ContentFiles> | undefined;
+  if (typeof refs !== "object" || refs === null) return undefined;
+  const id = String(rec.id);
+  const problems: string[] = [];
+  let filesOk = true;
+  let encrypted = false;
+  const texts: Record<"prompt" | "response", string | null> = { prompt: null, response: null };
+  const hashOk: Array<boolean | null> = [];
+
+  for (const role of ["prompt", "response"] as const) {
+    const ref = refs[role];
+    if (!isRef(ref)) {
+      filesOk = false;
+      problems.push(`the record has no ${role} file reference`);
+      continue;
+    }
+    const data = await source.readContent(ref.file);
+    if (!data) {
+      filesOk = false;
+      problems.push(`${ref.file} is missing`);
+      continue;
+    }
+    if (data.length !== ref.bytes || sha256Hex(data) !== ref.sha256) {
+      filesOk = false;
+      problems.push(`${ref.file} differs from the digest in its record`);
+    }
+    const fileEncrypted = ref.file.endsWith(".enc") || encryptedFileKeyId(data) !== undefined;
+    encrypted ||= fileEncrypted;
+    let text: string | null = null;
+    if (!fileEncrypted) text = data.toString("utf8");
+    else if (key) {
+      try {
+        text = decryptFile(key, data, fileAad(id, role)).toString("utf8");
+      } catch (err) {
+        problems.push(`${ref.file} cannot be opened: ${(err as Error).message}`);
+      }
+    }
+    texts[role] = text;
+    const want = rec[`${role}Hash`];
+    if (typeof want !== "string") hashOk.push(null);
+    else if (text === null) hashOk.push(null);
+    else if (want.startsWith("hmac-sha256:") && !key) hashOk.push(null);
+    else {
+      let ok = false;
+      try {
+        ok = contentHash(text, want.startsWith("hmac-sha256:") ? key : undefined) === want;
+      } catch {
+        ok = false;
+      }
+      if (!ok) problems.push(`the ${role} text does not match the record's ${role}Hash`);
+      hashOk.push(ok);
+    }
+  }
+
+  let manifest: Record<string, unknown> | null = null;
+  let manifestOk = false;
+  if (typeof refs.manifest === "string") {
+    const data = await source.readContent(refs.manifest);
+    if (data) {
+      try {
+        manifest = JSON.parse(data.toString("utf8")) as Record<string, unknown>;
+      } catch {
+        problems.push(`${refs.manifest} is not JSON`);
+      }
+    } else problems.push(`${refs.manifest} is missing`);
+  } else problems.push("the record names no manifest");
+  if (manifest) {
+    const files = manifest.files as { prompt?: { sha256?: unknown }; response?: { sha256?: unknown } } | undefined;
+    manifestOk =
+      manifest.interactionId === id &&
+      manifest.recordHash === rec.hash &&
+      files?.prompt?.sha256 === refs.prompt?.sha256 &&
+      files?.response?.sha256 === refs.response?.sha256;
+    if (!manifestOk) problems.push(`${refs.manifest} does not match its record`);
+  }
+
+  const contentHashes = hashOk.includes(false) ? false : hashOk.length === 2 && hashOk.every((h) => h === true) ? true : null;
+  return {
+    interactionId: id,
+    sessionId: String(rec.sessionId),
+    prompt: texts.prompt,
+    response: texts.response,
+    promptFormat: rec.promptFormat === "json" ? "json" : "text",
+    responseFormat: rec.responseFormat === "json" ? "json" : "text",
+    manifest,
+    encrypted,
+    verified: filesOk && manifestOk && contentHashes !== false,
+    checks: { files: filesOk, manifest: manifestOk, contentHashes },
+    problems,
+  };
+}

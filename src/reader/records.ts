@@ -1,0 +1,225 @@
+/**
+ * Where the viewer's records come from. The file source below streams the JSONL files of the
+ * audit directory; a second source (PostgreSQL) only has to implement {@link RecordSource}.
+ * Also here: turning a stored record into what a user gets back (encrypted fields opened when
+ * a key is at hand, marked when not).
+ */
+import fs from "node:fs";
+import path from "node:path";
+import { decryptValue, isEncryptedValue, valueAad } from "../pipeline/encrypt.js";
+import type { EncryptionKey } from "../pipeline/keys.js";
+import { peekTail } from "../sink/recover.js";
+import { listKindFiles, listSessionIds, safeJoin, sessionFileName } from "../sink/files.js";
+import { RECORD_KINDS, type RecordType } from "../types.js";
+import { readLines } from "./lines.js";
+
+/** A record as parsed from its line, before any decryption. */
+export type RawRecord = Record<string, unknown>;
+
+/** Progress of a read, in bytes (approximate for multi-byte text: counted in UTF-16 units). */
+export interface ReadProgress {
+  readonly bytesRead: number;
+  readonly totalBytes: number;
+}
+
+/** One session as `listSessions()` reports it, without reading its records. */
+export interface SessionListing {
+  readonly sessionId: string;
+  /** "finalized" after `finalizeSession()`, "active" while (or if a crash left it) open, "unknown" without a session file */
+  readonly status: "finalized" | "active" | "unknown";
+  readonly startTime: string | undefined;
+  /** timestamp of the newest record of any kind */
+  readonly lastActivity: string | undefined;
+  /** records per kind: the last record's `seq` (seq counts 1, 2, … per kind) */
+  readonly counts: Readonly<Record<RecordType, number>>;
+  readonly totalRecords: number;
+}
+
+/**
+ * The reading side of a store. Records of one kind of one session come in chain order (oldest
+ * first); a torn final line or a line that is not a record is skipped and counted through
+ * `onSkip`.
+ */
+export interface RecordSource {
+  /** for messages: a path or a connection description */
+  readonly description: string;
+  /** every session id the store holds */
+  sessionIds(): Promise<string[]>;
+  listSessions(): Promise<SessionListing[]>;
+  records(kind: RecordType, sessionId: string): AsyncIterable<RawRecord>;
+  /** the session file's JSON (`session_<id>.json`), or undefined */
+  sessionInfo(sessionId: string): Promise<Record<string, unknown> | undefined>;
+  /** a full-content file by its name relative to the audit directory; undefined when missing */
+  readContent(relPath: string): Promise<Buffer | undefined>;
+  /** bytes the given sessions' records take, for progress reports (0 when unknown) */
+  sizeOf(sessionIds: readonly string[]): Promise<number>;
+}
+
+function zeroCounts(): Record<RecordType, number> {
+  return { chat_interaction: 0, persona_activity: 0, tool_usage: 0, file_operation: 0, performance_metric: 0, error: 0 };
+}
+
+/** Reads the JSONL files of one audit directory, streaming line by line. */
+export class FileRecordSource implements RecordSource {
+  readonly auditDir: string;
+  readonly description: string;
+  private readonly onSkip: ((file: string, line: number) => void) | undefined;
+  private readonly onBytes: ((n: number) => void) | undefined;
+
+  constructor(auditDir: string, hooks: { onSkip?: (file: string, line: number) => void; onBytes?: (n: number) => void } = {}) {
+    this.auditDir = path.resolve(auditDir);
+    this.description = this.auditDir;
+    this.onSkip = hooks.onSkip;
+    this.onBytes = hooks.onBytes;
+  }
+
+  async sessionIds(): Promise<string[]> {
+    return listSessionIds(this.auditDir);
+  }
+
+  async listSessions(): Promise<SessionListing[]> {
+    const out: SessionListing[] = [];
+    for (const sessionId of await this.sessionIds()) {
+      const info = await this.sessionInfo(sessionId);
+      const counts = zeroCounts();
+      let last: string | undefined;
+      for (const kind of RECORD_KINDS) {
+        for (const f of listKindFiles(this.auditDir, kind, sessionId).reverse()) {
+          const t = peekTail(f.path);
+          if (!t) continue;
+          counts[kind] = t.seq;
+          if (t.timestamp && (last === undefined || t.timestamp > last)) last = t.timestamp;
+          break;
+        }
+      }
+      const status = info === undefined ? "unknown" : info.status === "finalized" ? "finalized" : "active";
+      out.push({
+        sessionId,
+        status,
+        startTime: typeof info?.startTime === "string" ? info.startTime : undefined,
+        lastActivity: last,
+        counts,
+        totalRecords: RECORD_KINDS.reduce((n, k) => n + counts[k], 0),
+      });
+    }
+    // newest first, by last record (sessions without records last, by start time)
+    return out.sort((a, b) => cmpDesc(a.lastActivity ?? a.startTime ?? "", b.lastActivity ?? b.startTime ?? "") || a.sessionId.localeCompare(b.sessionId));
+  }
+
+  async *records(kind: RecordType, sessionId: string): AsyncGenerator<RawRecord> {
+    for (const file of listKindFiles(this.auditDir, kind, sessionId)) {
+      let lines: AsyncGenerator<{ text: string; line: number; terminated: boolean }>;
+      try {
+        lines = readLines(file.path);
+      } catch {
+        continue;
+      }
+      try {
+        for await (const raw of lines) {
+          this.onBytes?.(raw.text.length + 1);
+          if (!raw.terminated || raw.text.length === 0) {
+            if (raw.text.length > 0) this.onSkip?.(file.name, raw.line);
+            continue;
+          }
+          let rec: unknown;
+          try {
+            rec = JSON.parse(raw.text);
+          } catch {
+            this.onSkip?.(file.name, raw.line);
+            continue;
+          }
+          if (typeof rec !== "object" || rec === null || Array.isArray(rec)) {
+            this.onSkip?.(file.name, raw.line);
+            continue;
+          }
+          yield rec as RawRecord;
+        }
+      } catch (err) {
+        // a segment renamed away under us (rotation or cleanup while reading): the rest is gone
+        if ((err as NodeJS.ErrnoException).code !== "ENOENT") throw err;
+      }
+    }
+  }
+
+  async sessionInfo(sessionId: string): Promise<Record<string, unknown> | undefined> {
+    try {
+      const v = JSON.parse(await fs.promises.readFile(path.join(this.auditDir, sessionFileName(sessionId)), "utf8")) as unknown;
+      return typeof v === "object" && v !== null && !Array.isArray(v) ? (v as Record<string, unknown>) : undefined;
+    } catch {
+      return undefined;
+    }
+  }
+
+  async readContent(relPath: string): Promise<Buffer | undefined> {
+    try {
+      return await fs.promises.readFile(safeJoin(this.auditDir, relPath));
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code === "ENOENT") return undefined;
+      throw err;
+    }
+  }
+
+  async sizeOf(sessionIds: readonly string[]): Promise<number> {
+    let total = 0;
+    for (const s of sessionIds) {
+      for (const kind of RECORD_KINDS) {
+        for (const f of listKindFiles(this.auditDir, kind, s)) {
+          try {
+            total += fs.statSync(f.path).size;
+          } catch {
+            // gone meanwhile
+          }
+        }
+      }
+    }
+    return total;
+  }
+}
+
+function cmpDesc(a: string, b: string): number {
+  return a < b ? 1 : a > b ? -1 : 0;
+}
+
+/** Fields that hold JSON (not text) once decrypted. */
+const JSON_FIELDS: ReadonlySet<string> = new Set(["toolCalls", "parameters", "result"]);
+
+/** What the reader adds to a record it returns. */
+export interface OpenedMarks {
+  /** set when some field is still an `{ $enc }` value: no key was given, or it could not open it */
+  readonly encryptedWithoutKey?: true;
+  /** why a given key could not open a field (wrong key, altered or shredded value) */
+  readonly decryptionError?: string;
+}
+
+/**
+ * A stored record as a user gets it: the fields listed in `encrypted` decrypted with `key`; a
+ * field that stays encrypted keeps its `{ $enc }` value and the record gets `encryptedWithoutKey`.
+ * Never throws for a bad value: the error goes into `decryptionError`.
+ */
+export function openRecord(rec: RawRecord, key: EncryptionKey | undefined): RawRecord {
+  const names = Array.isArray(rec.encrypted) ? (rec.encrypted as unknown[]).filter((n): n is string => typeof n === "string") : [];
+  // a value in the $enc shape in a field not listed still counts as encrypted
+  for (const [k, v] of Object.entries(rec)) if (isEncryptedValue(v) && !names.includes(k)) names.push(k);
+  if (names.length === 0) return rec;
+  const out: RawRecord = { ...rec };
+  let still = false;
+  const errors: string[] = [];
+  for (const field of names) {
+    const v = out[field];
+    if (!isEncryptedValue(v)) continue;
+    if (!key) {
+      still = true;
+      continue;
+    }
+    try {
+      const text = decryptValue(key, v, valueAad(String(rec.id), field));
+      out[field] = JSON_FIELDS.has(field) ? (JSON.parse(text) as unknown) : text;
+    } catch (err) {
+      still = true;
+      errors.push(`${field}: ${(err as Error).message}`);
+    }
+  }
+  if (still) out.encryptedWithoutKey = true;
+  if (errors.length > 0) out.decryptionError = errors.join("; ");
+  return out;
+}

@@ -1,0 +1,203 @@
+import { createHash } from "node:crypto";
+import fs from "node:fs";
+import path from "node:path";
+import { parse } from "csv-parse/sync";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { AuditConfigError } from "../../src/errors.js";
+import { CSV_COLUMNS, restoreCsvText } from "../../src/export/csv.js";
+import { AuditExporter } from "../../src/export/exporter.js";
+import { WITHHELD_MARKER } from "../../src/export/withhold.js";
+import { AuditLogger } from "../../src/logger.js";
+import { AuditViewer } from "../../src/reader/viewer.js";
+import { RECORD_KINDS, type RecordType } from "../../src/types.js";
+import { cleanupTmp, TEST_KEY, tmpProject, walk } from "../helpers/index.js";
+import { buildFixture, type Fixture } from "../reader/fixture.js";
+
+let fx: Fixture;
+beforeAll(async () => {
+  fx = await buildFixture();
+});
+afterAll(async () => {
+  if (!fx.live.isClosed) await fx.live.finalizeSession();
+  cleanupTmp();
+});
+
+const CSV_METHOD: Record<RecordType, keyof AuditExporter> = {
+  chat_interaction: "exportChatInteractionsToCsv",
+  tool_usage: "exportToolUsagesToCsv",
+  persona_activity: "exportPersonaActivitiesToCsv",
+  file_operation: "exportFileOperationsToCsv",
+  performance_metric: "exportPerformanceMetricsToCsv",
+  error: "exportErrorsToCsv",
+};
+
+async function all<T>(it: AsyncIterable<T>): Promise<T[]> {
+  const out: T[] = [];
+  for await (const x of it) out.push(x);
+  return out;
+}
+
+describe("CSV export", () => {
+  it("parses back (csv-parse) to the same records, formulas neutralised", async () => {
+    const viewer = new AuditViewer({ auditPath: fx.auditPath, encryptionKey: TEST_KEY });
+    const exporter = new AuditExporter(viewer);
+    const out = tmpProject("audit-csv-");
+    for (const kind of RECORD_KINDS) {
+      const file = path.join(out, `${kind}.csv`);
+      const method = exporter[CSV_METHOD[kind]] as (f: string, o: object) => Promise<number>;
+      const rows = await method.call(exporter, file, { includeFullContent: true });
+      const records = (await all(viewer.iterate(kind))) as unknown as Array<Record<string, unknown>>;
+      expect(rows).toBe(records.length);
+      const text = fs.readFileSync(file, "utf8");
+      const parsed = parse(text, { columns: false, relax_column_count: false }) as string[][];
+      expect(parsed[0]).toEqual(CSV_COLUMNS[kind]);
+      const body = parsed.slice(1);
+      expect(body).toHaveLength(records.length);
+      body.forEach((cells, i) => {
+        const rec = records[i]!;
+        for (const key of Object.keys(rec)) expect(CSV_COLUMNS[kind]).toContain(key);
+        CSV_COLUMNS[kind].forEach((col, c) => {
+          const cell = cells[c]!;
+          const want = rec[col];
+          if (want === undefined) expect([col, cell]).toEqual([col, ""]);
+          else if (typeof want === "string") {
+            expect(/^[=+\-@\t\r]/.test(cell)).toBe(false);
+            expect(restoreCsvText(cell)).toBe(want);
+          } else if (typeof want === "number" || typeof want === "boolean") expect(JSON.parse(cell)).toBe(want);
+          else expect(JSON.parse(restoreCsvText(cell))).toEqual(want);
+        });
+      });
+    }
+    const chats = fs.readFileSync(path.join(out, "chat_interaction.csv"), "utf8");
+    expect(chats).toContain("'=cmd|' /C calc'!A0 alpha0");
+    expect(chats).toMatch(/"alpha prompt 1, with ""quotes"", commas\nand a newline"/);
+  });
+
+  it("neutralises every dangerous first character and keeps negative numbers numeric", async () => {
+    const projectPath = tmpProject();
+    const logger = new AuditLogger({ sessionId: "cells", projectPath });
+    const nasty = ["=1+1", "+SUM(A1)", "-2+3", "@cmd", "\tlead", "\rlead", "'quoted", "plain, \"x\"\nnext"];
+    for (const m of nasty) logger.logError({ errorType: "T", message: m });
+    logger.logPerformanceMetric({ metricName: "delta", value: -5, unit: "ms" });
+    await logger.finalizeSession();
+    const exporter = new AuditExporter({ auditPath: path.join(projectPath, "audit_logs") });
+    const file = path.join(projectPath, "errors.csv");
+    await exporter.exportErrorsToCsv(file);
+    const rows = parse(fs.readFileSync(file, "utf8"), { columns: true }) as Array<Record<string, string>>;
+    expect(rows.map((r) => r.message)).toEqual([...nasty.slice(0, -1).map((m) => `'${m}`), nasty.at(-1)]);
+    expect(rows.map((r) => restoreCsvText(r.message!))).toEqual(nasty);
+    const mfile = path.join(projectPath, "m.csv");
+    await exporter.exportPerformanceMetricsToCsv(mfile);
+    expect((parse(fs.readFileSync(mfile, "utf8"), { columns: true }) as Array<Record<string, string>>)[0]!.value).toBe("-5");
+  });
+
+  it("rejects unknown options", async () => {
+    const exporter = new AuditExporter({ auditPath: fx.auditPath });
+    await expect(exporter.exportErrorsToCsv(path.join(fx.projectPath, "x.csv"), { includeContent: true } as never)).rejects.toBeInstanceOf(AuditConfigError);
+    expect(fs.existsSync(path.join(fx.projectPath, "x.csv"))).toBe(false);
+  });
+});
+
+describe("exports without content", () => {
+  const CANARY = ["CANARY_PROMPT_7f3a", "CANARY_RESPONSE_91bc", "CANARY_TOOLCALL_55de", "CANARY_PARAM_0c1d", "CANARY_RESULT_e4f2"];
+
+  async function canaryLogs() {
+    const projectPath = tmpProject("audit-canary-");
+    for (const encrypted of [false, true]) {
+      const logger = new AuditLogger({ sessionId: encrypted ? "enc" : "plain", projectPath, ...(encrypted ? { encryptSensitiveContent: true, encryptionKey: TEST_KEY } : {}) });
+      for (let i = 0; i < 3; i++) {
+        logger.logChatInteraction({
+          prompt: `say ${CANARY[0]} ${i}`,
+          response: `${CANARY[1]} back`,
+          toolCalls: [{ name: "lookup", arguments: { q: CANARY[2] } }],
+          model: "gpt-4o",
+          inputTokens: 10,
+          outputTokens: 5,
+        });
+        logger.logToolUsage({ toolName: "lookup", operation: "get", parameters: { q: CANARY[3] }, result: [CANARY[4]] });
+      }
+      await logger.finalizeSession();
+    }
+    return path.join(projectPath, "audit_logs");
+  }
+
+  const bytesOf = (files: string[]) => files.map((f) => fs.readFileSync(f, "latin1")).join("\n");
+
+  it("leaves no prompt, response, tool call, parameter or result text in JSON, CSV or directory exports", async () => {
+    const auditPath = await canaryLogs();
+    const out = tmpProject("audit-export-");
+    const exporter = new AuditExporter({ auditPath, encryptionKey: TEST_KEY });
+    await exporter.exportToJson(path.join(out, "all.json"), { includeFullContent: false });
+    await exporter.exportChatInteractionsToCsv(path.join(out, "chats.csv"));
+    await exporter.exportToolUsagesToCsv(path.join(out, "tools.csv"));
+    await exporter.exportCompleteAuditToDirectory(path.join(out, "dir"));
+    const text = bytesOf(walk(out));
+    for (const c of CANARY) expect(text).not.toContain(c);
+    expect(text).not.toContain("$enc");
+    // the records say so, and keep the lengths
+    const doc = JSON.parse(fs.readFileSync(path.join(out, "all.json"), "utf8")) as { includeFullContent: boolean; records: Record<string, Array<Record<string, unknown>>> };
+    expect(doc.includeFullContent).toBe(false);
+    expect(doc.records.chat_interactions).toHaveLength(6);
+    for (const r of doc.records.chat_interactions!) {
+      expect(r.contentWithheld).toEqual(["promptPreview", "responsePreview", "toolCalls"]);
+      expect(r.promptPreview).toBe(WITHHELD_MARKER);
+      expect(r.promptLength).toBeGreaterThan(0);
+      expect(r.content).toBeUndefined();
+    }
+    for (const r of doc.records.tool_usage!) {
+      expect(r.contentWithheld).toEqual(["parameters", "result"]);
+      expect(r.parametersLength).toBe(JSON.stringify({ q: CANARY[3] }).length);
+    }
+
+    // the same exports with content carry every canary: the check above can fail
+    const out2 = tmpProject("audit-export-full-");
+    await exporter.exportCompleteAuditToDirectory(out2, { includeFullContent: true });
+    const full = bytesOf(walk(out2));
+    for (const c of CANARY) expect(full).toContain(c);
+  });
+
+  it("with content: the JSON export holds the exact full texts, decrypted and verified", async () => {
+    const projectPath = tmpProject();
+    const logger = new AuditLogger({ sessionId: "full", projectPath, encryptSensitiveContent: true, encryptionKey: TEST_KEY });
+    const prompt = "Ünïcødé ✓ ".repeat(50_000);
+    const id = logger.logChatInteraction({ prompt, response: "fine 👍", model: "m" });
+    // the exporter flushes a live logger itself
+    const exporter = new AuditExporter(logger);
+    const file = path.join(projectPath, "out.json");
+    await exporter.exportToJson(file, { includeFullContent: true });
+    const doc = JSON.parse(fs.readFileSync(file, "utf8")) as { sessions: Array<{ sessionId: string }>; records: Record<string, Array<Record<string, unknown>>> };
+    expect(doc.sessions.map((s) => s.sessionId)).toEqual(["full"]);
+    const chat = doc.records.chat_interactions![0]!;
+    expect(chat.id).toBe(id);
+    expect(chat.content).toMatchObject({ prompt, response: "fine 👍", encrypted: true, verified: true });
+    await logger.finalizeSession();
+  });
+});
+
+describe("exportCompleteAuditToDirectory", () => {
+  it("writes every file and a checksums.json that matches them", async () => {
+    const out = path.join(tmpProject("audit-dir-"), "exports");
+    const res = await new AuditExporter({ auditPath: fx.auditPath, encryptionKey: TEST_KEY }).exportCompleteAuditToDirectory(out, { includeFullContent: true });
+    const onDisk = walk(out).map((f) => path.relative(out, f)).sort();
+    expect(onDisk).toEqual([...res.files].sort());
+    expect(onDisk).toEqual(
+      ["analytics_report.json", "audit_complete.json", "checksums.json", "chat_interactions.csv", "errors.csv", "file_operations.csv", "performance_metrics.csv", "persona_activities.csv", "tool_usage.csv"].sort(),
+    );
+    const sums = JSON.parse(fs.readFileSync(path.join(out, "checksums.json"), "utf8")) as { algorithm: string; files: Record<string, string> };
+    expect(sums.algorithm).toBe("sha256");
+    expect(Object.keys(sums.files).sort()).toEqual(onDisk.filter((f) => f !== "checksums.json"));
+    for (const [f, digest] of Object.entries(sums.files)) {
+      expect(createHash("sha256").update(fs.readFileSync(path.join(out, f))).digest("hex")).toBe(digest);
+    }
+    const doc = JSON.parse(fs.readFileSync(path.join(out, "audit_complete.json"), "utf8")) as { records: Record<string, unknown[]>; sessions: unknown[] };
+    expect(doc.sessions).toHaveLength(2);
+    const count = (k: string) => fx.logged.filter((l) => l.kind === k).length;
+    expect(doc.records.chat_interactions).toHaveLength(count("chat_interaction"));
+    expect(doc.records.performance_metrics).toHaveLength(count("performance_metric"));
+    const report = JSON.parse(fs.readFileSync(path.join(out, "analytics_report.json"), "utf8")) as { totals: { records: number } };
+    expect(report.totals.records).toBe(fx.logged.length);
+    // a changed file no longer matches
+    fs.appendFileSync(path.join(out, "errors.csv"), "x");
+    expect(createHash("sha256").update(fs.readFileSync(path.join(out, "errors.csv"))).digest("hex")).not.toBe(sums.files["errors.csv"]);
+  });
+});

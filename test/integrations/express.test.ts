@@ -1,0 +1,460 @@
+import http from "node:http";
+import zlib from "node:zlib";
+import type { NextFunction, Request, Response } from "express";
+import { afterEach, describe, expect, it } from "vitest";
+import { auditErrorHandler, auditMiddleware, isExpressApp, type AuditMiddlewareOptions } from "../../integrations/express.js";
+import { AuditConfigError, AuditLogger, auditContext, verifyAuditLog } from "../../src/index.js";
+import { cleanupTmp, tmpProject } from "../helpers/index.js";
+import { EXPRESS_FLAVORS, contentOf, delay, exchange, recordsOf, serve, waitForRecords, type ExpressFactory, type Served } from "./express-helpers.js";
+
+const open: Array<Served | AuditLogger> = [];
+afterEach(async () => {
+  for (const x of open.splice(0)) {
+    if (x instanceof AuditLogger) {
+      if (!x.isClosed) await x.finalizeSession();
+    } else await x.close();
+  }
+  cleanupTmp();
+});
+
+function newLogger(): AuditLogger {
+  const logger = new AuditLogger({ sessionId: "http", projectPath: tmpProject() });
+  open.push(logger);
+  return logger;
+}
+
+async function start(app: http.RequestListener): Promise<string> {
+  const s = await serve(app);
+  open.push(s);
+  return s.url;
+}
+
+describe.each(EXPRESS_FLAVORS)("%s", (_name, express: ExpressFactory) => {
+  /** The same app with and without auditing, to show the responses are identical. */
+  function buildApp(audit: AuditMiddlewareOptions | undefined, routes: (app: ReturnType<ExpressFactory>) => void): ReturnType<ExpressFactory> {
+    const app = express();
+    app.set("env", "production"); // error pages without stack traces, so they compare equal
+    if (audit) app.use(auditMiddleware(audit));
+    routes(app);
+    if (audit) app.use(auditErrorHandler());
+    return app;
+  }
+
+  it("records a duration metric with method, route pattern and status for a plain route", async () => {
+    const logger = newLogger();
+    const routes = (app: ReturnType<ExpressFactory>) => {
+      const api = express.Router();
+      api.get("/users/:id", (req, res) => {
+        if (auditContext.get()) logger.logToolUsage({ toolName: "db", operation: "getUser" });
+        res.json({ id: req.params.id });
+      });
+      app.use("/api", api);
+    };
+    const url = await start(buildApp({ logger }, routes));
+    const bare = await start(buildApp(undefined, routes));
+    const got = await exchange(`${url}/api/users/42?token=secret`);
+    const want = await exchange(`${bare}/api/users/42?token=secret`);
+    expect(got.status).toBe(200);
+    expect(got).toEqual(want);
+
+    const [metric] = await waitForRecords(logger, "performance_metric", 1);
+    expect(metric).toMatchObject({
+      type: "performance_metric",
+      metricName: "http_request_duration",
+      unit: "ms",
+      context: { method: "GET", route: "/api/users/:id", status: 200 },
+      metadata: { method: "GET", route: "/api/users/:id" },
+    });
+    expect(metric!.value).toBeGreaterThanOrEqual(0);
+    // records made by the handler carry the request's context, route pattern included
+    const [tool] = await waitForRecords(logger, "tool_usage", 1);
+    expect(tool).toMatchObject({ traceId: metric!.traceId, parentId: metric!.id, metadata: { method: "GET", route: "/api/users/:id" } });
+    expect(metric!.traceId).toMatch(/^[0-9a-f-]{36}$/);
+    expect(JSON.stringify(metric)).not.toContain("secret");
+    expect(recordsOf(logger, "error")).toEqual([]);
+    expect(recordsOf(logger, "chat_interaction")).toEqual([]);
+  });
+
+  it("uses the path as route for requests no route matched", async () => {
+    const logger = newLogger();
+    const url = await start(buildApp({ logger }, () => {}));
+    const got = await exchange(`${url}/nowhere/7`);
+    expect(got.status).toBe(404);
+    const [metric] = await waitForRecords(logger, "performance_metric", 1);
+    expect(metric!.context).toEqual({ method: "GET", route: "/nowhere/7", status: 404 });
+  });
+
+  it("records a chat route: JSON request body as prompt, streamed res.write chunks as response", async () => {
+    const logger = newLogger();
+    const sse = ["data: Hel\n\n", "data: lo!\n\n", "data: [DONE]\n\n"];
+    const url = await start(
+      buildApp({ logger, chatRoutes: ["/api/chat"] }, (app) => {
+        app.use(express.json());
+        app.post("/api/chat", async (req, res) => {
+          res.setHeader("content-type", "text/event-stream");
+          res.write(sse[0]);
+          await delay(5);
+          res.write(Buffer.from(sse[1]!));
+          await delay(5);
+          res.end(sse[2]);
+        });
+      }),
+    );
+    const body = { model: "gpt-test", messages: [{ role: "user", content: "Say hello" }] };
+    const got = await exchange(`${url}/api/chat`, { method: "POST", headers: { "content-type": "application/json" }, body: JSON.stringify(body) });
+    expect(got.status).toBe(200);
+    expect(got.body).toBe(sse.join(""));
+
+    const [chat] = await waitForRecords(logger, "chat_interaction", 1);
+    const [metric] = await waitForRecords(logger, "performance_metric", 1);
+    expect(chat).toMatchObject({
+      interactionType: "http_chat",
+      model: "gpt-test",
+      promptFormat: "json",
+      success: true,
+      statusCode: 200,
+      responsePreview: sse.join(""),
+      parentId: metric!.id,
+      traceId: metric!.traceId,
+      metadata: { method: "POST", route: "/api/chat", status: 200 },
+    });
+    expect(chat!.timeToFirstTokenSeconds).toEqual(expect.any(Number));
+    expect(JSON.parse(contentOf(logger, (chat!.fullContent as { prompt: unknown }).prompt))).toEqual(body);
+    expect(contentOf(logger, (chat!.fullContent as { response: unknown }).response)).toBe(sse.join(""));
+    expect((await verifyAuditLog(logger.auditDir)).problems).toEqual([]);
+  });
+
+  it("captures a raw request body without consuming it for the app, and caps bodies at maxBodyBytes", async () => {
+    const logger = newLogger();
+    const url = await start(
+      buildApp({ logger, chatRoutes: [/^\/raw\//], maxBodyBytes: 16 }, (app) => {
+        app.post("/raw/chat", (req, res) => {
+          const parts: Buffer[] = [];
+          req.on("data", (c: Buffer) => parts.push(c));
+          req.on("end", () => res.type("text/plain").send(`echo:${Buffer.concat(parts).toString()}`));
+        });
+      }),
+    );
+    const prompt = "héllo wörld, this is longer than sixteen bytes";
+    const got = await exchange(`${url}/raw/chat`, { method: "POST", headers: { "content-type": "text/plain; charset=utf-8" }, body: prompt });
+    // the app read the whole body itself
+    expect(got.body).toBe(`echo:${prompt}`);
+    const [chat] = await waitForRecords(logger, "chat_interaction", 1);
+    const cut = (s: string) => new TextDecoder().decode(Buffer.from(s).subarray(0, 16), { stream: true });
+    expect(contentOf(logger, (chat!.fullContent as { prompt: unknown }).prompt)).toBe(cut(prompt));
+    expect(contentOf(logger, (chat!.fullContent as { response: unknown }).response)).toBe(cut(`echo:${prompt}`));
+    expect(chat!.metadata).toMatchObject({
+      requestBodyBytes: Buffer.byteLength(prompt),
+      responseBodyBytes: Buffer.byteLength(`echo:${prompt}`),
+      requestBodyTruncated: true,
+      responseBodyTruncated: true,
+    });
+  });
+
+  it("captures body bytes that arrived before the middleware ran (an async middleware in front of it)", async () => {
+    const logger = newLogger();
+    const app = express();
+    app.use((_req, _res, next) => void setTimeout(next, 30)); // the body is buffered in the meantime
+    app.use(auditMiddleware({ logger, chatRoutes: ["/late"] }));
+    app.post("/late", (req, res) => {
+      let text = "";
+      req.setEncoding("utf8");
+      req.on("data", (c: string) => (text += c));
+      req.on("end", () => res.send(text.toUpperCase()));
+    });
+    const url = await start(app);
+    const got = await exchange(`${url}/late`, { method: "POST", headers: { "content-type": "text/plain" }, body: "early bytes" });
+    expect(got.body).toBe("EARLY BYTES");
+    const [chat] = await waitForRecords(logger, "chat_interaction", 1);
+    expect(chat).toMatchObject({ promptPreview: "early bytes", responsePreview: "EARLY BYTES", metadata: { requestBodyBytes: 11 } });
+  });
+
+  it("records the decompressed text of a gzip-encoded chat response", async () => {
+    const logger = newLogger();
+    const url = await start(
+      buildApp({ logger, chatRoutes: ["/chat"] }, (app) => {
+        app.post("/chat", (_req, res) => {
+          res.setHeader("content-type", "application/json");
+          res.setHeader("content-encoding", "gzip");
+          res.end(zlib.gzipSync(JSON.stringify({ answer: "compressed" })));
+        });
+      }),
+    );
+    const got = await exchange(`${url}/chat`, { method: "POST", body: "q" });
+    expect(JSON.parse(got.body)).toEqual({ answer: "compressed" }); // fetch inflates
+    const [chat] = await waitForRecords(logger, "chat_interaction", 1);
+    expect(chat!.responseFormat).toBe("json");
+    expect(JSON.parse(contentOf(logger, (chat!.fullContent as { response: unknown }).response))).toEqual({ answer: "compressed" });
+  });
+
+  it("records an error for a 5xx response and leaves the response unchanged", async () => {
+    const logger = newLogger();
+    const routes = (app: ReturnType<ExpressFactory>) => {
+      app.get("/busy", (_req, res) => {
+        res.status(503).set("retry-after", "7").send("busy");
+      });
+    };
+    const url = await start(buildApp({ logger }, routes));
+    const bare = await start(buildApp(undefined, routes));
+    const got = await exchange(`${url}/busy`);
+    expect(got).toEqual(await exchange(`${bare}/busy`));
+    expect(got.status).toBe(503);
+    const [err] = await waitForRecords(logger, "error", 1);
+    const [metric] = await waitForRecords(logger, "performance_metric", 1);
+    expect(err).toMatchObject({ errorType: "http_server_error", severity: "error", context: { method: "GET", route: "/busy", status: 503 }, parentId: metric!.id });
+    expect(metric!.context).toEqual({ method: "GET", route: "/busy", status: 503 });
+  });
+
+  it("auditErrorHandler records a thrown error once and passes it on unchanged", async () => {
+    expect(auditErrorHandler().length).toBe(4);
+    const logger = newLogger();
+    const seenByApp: unknown[] = [];
+    const routes = (app: ReturnType<ExpressFactory>) => {
+      const api = express.Router();
+      api.get("/explode/:n", () => {
+        throw Object.assign(new Error("boom"), { code: "E_BOOM" });
+      });
+      api.get("/teapot", (_req: Request, _res: Response, next: NextFunction) => next(Object.assign(new Error("short and stout"), { status: 418 })));
+      app.use("/v1", api);
+    };
+    const withHandler = (audit: AuditMiddlewareOptions | undefined) => {
+      const app = buildApp(audit, routes);
+      app.use((err: Error, _req: Request, res: Response, _next: NextFunction) => {
+        seenByApp.push(err);
+        res.status(500).json({ error: err.message });
+      });
+      return app;
+    };
+    const url = await start(withHandler({ logger }));
+    const bare = await start(withHandler(undefined));
+    const got = await exchange(`${url}/v1/explode/1`);
+    expect(got).toEqual(await exchange(`${bare}/v1/explode/1`));
+    expect(got).toMatchObject({ status: 500, body: JSON.stringify({ error: "boom" }) });
+    // the app's own error handler got the same Error object both times
+    expect(seenByApp).toHaveLength(2);
+    expect((seenByApp[0] as { code?: string }).code).toBe("E_BOOM");
+
+    const [metric] = await waitForRecords(logger, "performance_metric", 1);
+    await delay(20);
+    await logger.flush();
+    const errors = recordsOf(logger, "error");
+    expect(errors).toHaveLength(1); // no second "http_server_error" for the same failure
+    expect(errors[0]).toMatchObject({
+      errorType: "Error",
+      message: "boom",
+      severity: "error",
+      context: { method: "GET", route: "/v1/explode/:n", status: 500, code: "E_BOOM" },
+      parentId: metric!.id,
+      traceId: metric!.traceId,
+    });
+    expect(errors[0]!.stackTrace).toContain("boom");
+    expect(metric!.context).toEqual({ method: "GET", route: "/v1/explode/:n", status: 500 });
+
+    const teapot = await exchange(`${url}/v1/teapot`);
+    expect(teapot.status).toBe(500); // our app's handler decides, not us
+    const errs = await waitForRecords(logger, "error", 2);
+    expect(errs[1]).toMatchObject({ message: "short and stout", severity: "warning", context: { status: 418, route: "/v1/teapot" } });
+  });
+
+  it("the default Express error page is unchanged when auditErrorHandler passes the error on", async () => {
+    const logger = newLogger();
+    const routes = (app: ReturnType<ExpressFactory>) => {
+      app.get("/throw", () => {
+        throw new Error("kaput");
+      });
+    };
+    const url = await start(buildApp({ logger }, routes));
+    const bare = await start(buildApp(undefined, routes));
+    const got = await exchange(`${url}/throw`);
+    expect(got).toEqual(await exchange(`${bare}/throw`));
+    expect(got.status).toBe(500);
+    const [err] = await waitForRecords(logger, "error", 1);
+    expect(err).toMatchObject({ message: "kaput", context: { route: "/throw", status: 500 } });
+  });
+
+  it("records an aborted request: metric marked aborted, an error, and the partial chat", async () => {
+    const logger = newLogger();
+    let closedOnServer!: () => void;
+    const serverSawClose = new Promise<void>((r) => (closedOnServer = r));
+    const url = await start(
+      buildApp({ logger, chatRoutes: ["/stream"] }, (app) => {
+        app.get("/stream", (_req, res) => {
+          res.setHeader("content-type", "text/event-stream");
+          res.write("data: first\n\n");
+          const timer = setInterval(() => res.write("data: more\n\n"), 1000);
+          res.on("close", () => {
+            clearInterval(timer);
+            closedOnServer();
+          });
+        });
+      }),
+    );
+    await new Promise<void>((resolve, reject) => {
+      const req = http.get(`${url}/stream`, (res) => {
+        res.once("data", () => {
+          req.destroy();
+          resolve();
+        });
+      });
+      req.on("error", (e) => ((e as NodeJS.ErrnoException).code === "ECONNRESET" ? undefined : reject(e)));
+    });
+    await serverSawClose;
+    const [metric] = await waitForRecords(logger, "performance_metric", 1);
+    const [err] = await waitForRecords(logger, "error", 1);
+    const [chat] = await waitForRecords(logger, "chat_interaction", 1);
+    expect(metric!.context).toEqual({ method: "GET", route: "/stream", status: 200, aborted: true });
+    expect(err).toMatchObject({ errorType: "http_request_aborted", severity: "warning", context: { route: "/stream", headersSent: true } });
+    expect(chat).toMatchObject({ success: false, responsePreview: expect.stringContaining("data: first") });
+    // recorded from the socket's close, still inside the request's context
+    expect(metric!.traceId).toEqual(expect.any(String));
+    expect(err).toMatchObject({ traceId: metric!.traceId, parentId: metric!.id, metadata: { method: "GET", route: "/stream" } });
+    expect(chat).toMatchObject({ traceId: metric!.traceId, parentId: metric!.id });
+  });
+
+  it("leaves ignored requests alone: no context, no records", async () => {
+    const logger = newLogger();
+    const url = await start(
+      buildApp({ logger, ignore: ["/healthz", /^\/static\//, (req) => req.headers["x-skip"] === "1"] }, (app) => {
+        app.get(/.*/, (_req, res) => {
+          res.json({ hasContext: auditContext.get() !== undefined });
+        });
+      }),
+    );
+    for (const [p, headers] of [["/healthz", {}], ["/static/app.js", {}], ["/data", { "x-skip": "1" }]] as const) {
+      expect(JSON.parse((await exchange(`${url}${p}`, { headers })).body)).toEqual({ hasContext: false });
+    }
+    expect(JSON.parse((await exchange(`${url}/data`)).body)).toEqual({ hasContext: true });
+    const metrics = await waitForRecords(logger, "performance_metric", 1);
+    await delay(20);
+    await logger.flush();
+    expect(recordsOf(logger, "performance_metric")).toHaveLength(1);
+    expect(metrics[0]!.context).toMatchObject({ status: 200 });
+    expect((metrics[0]!.metadata as { route: string }).route).not.toBe("/healthz");
+  });
+
+  it("takes the trace id from x-request-id (when it looks like an id) for every record of the request", async () => {
+    const logger = newLogger();
+    const url = await start(
+      buildApp({ logger }, (app) => {
+        app.get("/work", async (_req, res) => {
+          await delay(2);
+          logger.logToolUsage({ toolName: "search", operation: "query", parameters: { q: "x" } });
+          res.send("ok");
+        });
+      }),
+    );
+    await exchange(`${url}/work`, { headers: { "x-request-id": "req-abc-123" } });
+    await exchange(`${url}/work`, { headers: { "x-request-id": "not an id: has spaces" } });
+    const metrics = await waitForRecords(logger, "performance_metric", 2);
+    const tools = await waitForRecords(logger, "tool_usage", 2);
+    expect(metrics[0]!.traceId).toBe("req-abc-123");
+    expect(tools[0]).toMatchObject({ traceId: "req-abc-123", parentId: metrics[0]!.id, metadata: { method: "GET", route: "/work" } });
+    expect(metrics[1]!.traceId).toMatch(/^[0-9a-f-]{36}$/);
+    expect(tools[1]!.traceId).toBe(metrics[1]!.traceId);
+  });
+
+  it("auditContext.setUser in an auth middleware applies to the request's records, and userId() is asked again at the end", async () => {
+    const logger = newLogger();
+    const url = await start(
+      buildApp({ logger, userId: (req) => (req as Request & { user?: { id: string } }).user?.id }, (app) => {
+        app.use((req, _res, next) => {
+          const auth = req.header("authorization");
+          if (auth?.startsWith("Bearer ")) auditContext.setUser(auth.slice(7));
+          if (req.header("x-login")) (req as Request & { user?: { id: string } }).user = { id: req.header("x-login")! };
+          next();
+        });
+        app.get("/me", async (_req, res) => {
+          await delay(2);
+          logger.logToolUsage({ toolName: "profile", operation: "read" });
+          res.json({ user: auditContext.get()?.userId ?? null });
+        });
+      }),
+    );
+    expect(JSON.parse((await exchange(`${url}/me`, { headers: { authorization: "Bearer alice" } })).body)).toEqual({ user: "alice" });
+    const metrics = await waitForRecords(logger, "performance_metric", 1);
+    const tools = await waitForRecords(logger, "tool_usage", 1);
+    expect(tools[0]!.userId).toBe("alice");
+    expect(metrics[0]!.userId).toBe("alice");
+
+    // req.user set after the middleware ran: the records made at the end still get the user
+    expect(JSON.parse((await exchange(`${url}/me`, { headers: { "x-login": "bob" } })).body)).toEqual({ user: null });
+    const later = await waitForRecords(logger, "performance_metric", 2);
+    expect(later[1]!.userId).toBe("bob");
+  });
+
+  it("never breaks the app: a throwing option callback or no logger at all still serves the request", async () => {
+    const logger = newLogger();
+    const failures: Error[] = [];
+    logger.on("error", (e) => failures.push(e));
+    const url = await start(
+      buildApp(
+        {
+          logger,
+          userId: () => {
+            throw new Error("user lookup failed");
+          },
+        },
+        (app) => app.get("/x", (_req, res) => void res.send("fine")),
+      ),
+    );
+    expect((await exchange(`${url}/x`)).body).toBe("fine");
+    await waitForRecords(logger, "performance_metric", 1); // still recorded
+    expect(failures.map((e) => e.message)).toContain("user lookup failed");
+
+    const closed = newLogger();
+    await closed.finalizeSession();
+    const url2 = await start(buildApp({ logger: closed }, (app) => app.get("/x", (_req, res) => void res.send("still fine"))));
+    expect((await exchange(`${url2}/x`)).body).toBe("still fine");
+  });
+
+  it("records a request once when the middleware is mounted twice", async () => {
+    const logger = newLogger();
+    const app = express();
+    const api = express.Router();
+    api.use(auditMiddleware({ logger }));
+    api.get("/ping", (_req, res) => void res.send("pong"));
+    app.use(auditMiddleware({ logger }));
+    app.use("/api", api);
+    const url = await start(app);
+    expect((await exchange(`${url}/api/ping`)).body).toBe("pong");
+    await waitForRecords(logger, "performance_metric", 1);
+    await delay(20);
+    await logger.flush();
+    expect(recordsOf(logger, "performance_metric")).toHaveLength(1);
+    expect(recordsOf(logger, "performance_metric")[0]!.context).toEqual({ method: "GET", route: "/api/ping", status: 200 });
+  });
+
+  it("isExpressApp recognises an app and nothing else", () => {
+    expect(isExpressApp(express())).toBe(true);
+    expect(isExpressApp(express.Router())).toBe(false);
+    expect(isExpressApp(() => {})).toBe(false);
+    expect(isExpressApp({ use() {}, get() {}, listen() {}, set() {} })).toBe(false);
+  });
+
+  it("rejects bad options at setup with AuditConfigError naming each field", () => {
+    expect(() => auditMiddleware({ chatRoutes: [42 as unknown as string], maxBodyBytes: -1 })).toThrow(AuditConfigError);
+    try {
+      auditMiddleware({ chatRoutes: [42 as unknown as string], maxBodyBytes: -1, extra: 1 } as AuditMiddlewareOptions);
+    } catch (e) {
+      expect((e as AuditConfigError).issues.map((i) => i.field).sort()).toEqual(["auditMiddleware.chatRoutes.0", "auditMiddleware.extra", "auditMiddleware.maxBodyBytes"]);
+    }
+  });
+});
+
+describe("express 5 only", () => {
+  it("records a rejected async handler through auditErrorHandler", async () => {
+    const { default: express } = await import("express");
+    const logger = newLogger();
+    const app = express();
+    app.use(auditMiddleware({ logger }));
+    app.get("/async", async () => {
+      await delay(1);
+      throw new TypeError("async failure");
+    });
+    app.use(auditErrorHandler());
+    const url = await start(app);
+    expect((await exchange(`${url}/async`)).status).toBe(500);
+    const [err] = await waitForRecords(logger, "error", 1);
+    expect(err).toMatchObject({ errorType: "TypeError", message: "async failure", context: { route: "/async", status: 500 } });
+  });
+});

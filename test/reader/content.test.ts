@@ -1,0 +1,97 @@
+import fs from "node:fs";
+import path from "node:path";
+import { afterEach, describe, expect, it } from "vitest";
+import { AuditLogger } from "../../src/logger.js";
+import { AuditViewer } from "../../src/reader/viewer.js";
+import { cleanupTmp, readJsonl, TEST_KEY, tmpProject } from "../helpers/index.js";
+
+afterEach(cleanupTmp);
+
+const UNICODE = "héllo wörld — 日本語のテキスト 🧪👩‍👩‍👧 עברית e\u0301 \u0000 tab\tend\r\nline2 \ud834\udd1e";
+const MB_PROMPT = "α".repeat(300_000) + "x".repeat(500_000) + "🙂".repeat(60_000); // > 1 MB of UTF-8
+const MB_RESPONSE = "response line, with, commas\n".repeat(40_000);
+
+async function build(encrypted: boolean) {
+  const projectPath = tmpProject();
+  const logger = new AuditLogger({ sessionId: encrypted ? "enc" : "plain", projectPath, ...(encrypted ? { encryptSensitiveContent: true, encryptionKey: TEST_KEY } : {}) });
+  const ids = {
+    unicode: logger.logChatInteraction({ prompt: UNICODE, response: [...UNICODE].reverse().join(""), model: "m" }),
+    big: logger.logChatInteraction({ prompt: MB_PROMPT, response: MB_RESPONSE, model: "m" }),
+    messages: logger.logChatInteraction({ prompt: [{ role: "user", content: "structured ✓" }], response: { text: "ok" }, model: "m" }),
+    empty: logger.logChatInteraction({ prompt: "only a prompt", model: "m" }),
+  };
+  await logger.finalizeSession();
+  return { auditPath: path.join(projectPath, "audit_logs"), ids };
+}
+
+describe("getFullInteractionContent", () => {
+  for (const encrypted of [false, true]) {
+    it(`returns the exact texts, verified (${encrypted ? "encrypted" : "plain"})`, async () => {
+      const { auditPath, ids } = await build(encrypted);
+      expect(Buffer.byteLength(MB_PROMPT)).toBeGreaterThan(1_000_000);
+      const v = new AuditViewer({ auditPath, ...(encrypted ? { encryptionKey: TEST_KEY } : {}) });
+      const u = await v.getFullInteractionContent(ids.unicode);
+      expect(u).toMatchObject({ prompt: UNICODE, response: [...UNICODE].reverse().join(""), encrypted, verified: true });
+      expect(u!.checks).toEqual({ files: true, manifest: true, contentHashes: true });
+      const big = await v.getFullInteractionContent(ids.big);
+      expect(big!.prompt === MB_PROMPT && big!.response === MB_RESPONSE).toBe(true);
+      expect(big!.verified).toBe(true);
+      expect(big!.manifest).toMatchObject({ interactionId: ids.big, encrypted });
+      const m = await v.getFullInteractionContent(ids.messages);
+      expect(m!.promptFormat).toBe("json");
+      expect(JSON.parse(m!.prompt!)).toEqual([{ role: "user", content: "structured ✓" }]);
+      expect(JSON.parse(m!.response!)).toEqual({ text: "ok" });
+      const e = await v.getFullInteractionContent(ids.empty);
+      expect(e).toMatchObject({ prompt: "only a prompt", response: "", verified: true });
+      expect(await v.getFullInteractionContent("01NOSUCHID")).toBeNull();
+    });
+  }
+
+  it("without a key: encrypted, texts null, no ciphertext posing as text", async () => {
+    const { auditPath, ids } = await build(true);
+    const saved = process.env.AUDIT_LOGGER_KEY;
+    delete process.env.AUDIT_LOGGER_KEY;
+    try {
+      const c = await new AuditViewer({ auditPath }).getFullInteractionContent(ids.unicode);
+      expect(c).toMatchObject({ encrypted: true, prompt: null, response: null, verified: true });
+      expect(c!.checks).toEqual({ files: true, manifest: true, contentHashes: null });
+      const wrong = await new AuditViewer({ auditPath, encryptionKey: Buffer.alloc(32, 1) }).getFullInteractionContent(ids.unicode);
+      expect(wrong).toMatchObject({ encrypted: true, prompt: null, response: null });
+      expect(wrong!.problems.join(" ")).toMatch(/cannot be opened/);
+    } finally {
+      if (saved !== undefined) process.env.AUDIT_LOGGER_KEY = saved;
+    }
+  });
+
+  it("a changed file, manifest or record digest makes verified false", async () => {
+    const { auditPath, ids } = await build(false);
+    const v = new AuditViewer({ auditPath });
+    const rec = readJsonl(path.join(auditPath, "chat_interactions_plain.jsonl")).find((r) => r.id === ids.unicode)!;
+    const refs = rec.fullContent as { prompt: { file: string }; response: { file: string }; manifest: string };
+    // same length, different bytes
+    const pf = path.join(auditPath, refs.prompt.file);
+    const bytes = fs.readFileSync(pf);
+    bytes[0] = bytes[0]! ^ 1;
+    fs.writeFileSync(pf, bytes);
+    const c = await v.getFullInteractionContent(ids.unicode);
+    expect(c!.verified).toBe(false);
+    expect(c!.checks.files).toBe(false);
+    expect(c!.checks.contentHashes).toBe(false);
+    expect(c!.problems.join("\n")).toMatch(/differs from the digest/);
+
+    const mf = path.join(auditPath, refs.manifest);
+    const manifest = JSON.parse(fs.readFileSync(mf, "utf8")) as Record<string, unknown>;
+    const other = readJsonl(path.join(auditPath, "chat_interactions_plain.jsonl")).find((r) => r.id === ids.empty)!;
+    const mf2 = path.join(auditPath, (other.fullContent as { manifest: string }).manifest);
+    fs.writeFileSync(mf2, JSON.stringify({ ...(JSON.parse(fs.readFileSync(mf2, "utf8")) as object), recordHash: "0".repeat(64) }));
+    const e = await v.getFullInteractionContent(ids.empty);
+    expect(e!.checks).toEqual({ files: true, manifest: false, contentHashes: true });
+    expect(e!.verified).toBe(false);
+    expect(manifest.interactionId).toBe(ids.unicode);
+
+    fs.rmSync(path.join(auditPath, (readJsonl(path.join(auditPath, "chat_interactions_plain.jsonl")).find((r) => r.id === ids.messages)!.fullContent as { response: { file: string } }).response.file));
+    const gone = await v.getFullInteractionContent(ids.messages);
+    expect(gone).toMatchObject({ response: null, verified: false });
+    expect(gone!.problems.join(" ")).toMatch(/missing/);
+  });
+});

@@ -6,7 +6,7 @@ import type { z } from "zod";
 import { AuditConfig } from "./config/config.js";
 import type { AuditOptionsInput } from "./config/schema.js";
 import { auditContext } from "./context.js";
-import { AuditIOError, AuditSessionClosedError, AuditValidationError } from "./errors.js";
+import { AuditIOError, AuditKeyError, AuditSessionClosedError, AuditValidationError } from "./errors.js";
 import { sealRecord } from "./pipeline/chain.js";
 import { contentHash, encryptValue, valueAad } from "./pipeline/encrypt.js";
 import type { EncryptionKey } from "./pipeline/keys.js";
@@ -30,6 +30,7 @@ import { SessionLock } from "./sink/lock.js";
 import { addHold, removeHolds } from "./holds.js";
 import { SESSION_ID_PATTERN } from "./config/schema.js";
 import { KindWriter } from "./sink/writer.js";
+import { SubjectKeys, shredSubjectKeys } from "./pipeline/keyring.js";
 import { Checkpointer } from "./integrity/checkpointer.js";
 import type { Checkpoint } from "./integrity/checkpoint.js";
 import {
@@ -74,6 +75,15 @@ function preview(text: string, n: number): string {
   return text.slice(0, end);
 }
 
+function putSensitive(key: EncryptionKey | undefined, f: Fields, encrypted: string[], id: string, field: string, text: string): void {
+  if (key) {
+    f[field] = encryptValue(key, text, valueAad(id, field));
+    encrypted.push(field);
+  } else {
+    f[field] = text;
+  }
+}
+
 function asText(v: unknown): { text: string; format: "text" | "json" } {
   if (typeof v === "string") return { text: v, format: "text" };
   if (v === undefined) return { text: "", format: "text" };
@@ -93,7 +103,8 @@ export class AuditLogger extends EventEmitter<AuditLoggerEvents> implements Exit
   readonly sessionId: string;
   readonly auditDir: string;
   readonly startTime: string;
-  private readonly key: EncryptionKey | undefined;
+  private readonly master: EncryptionKey | undefined;
+  private subjectKeys: SubjectKeys | undefined;
   private readonly writers: Record<ChainKind, KindWriter>;
   private readonly checkpointer: Checkpointer | undefined;
   private checkpointTimer: NodeJS.Timeout | undefined;
@@ -114,13 +125,14 @@ export class AuditLogger extends EventEmitter<AuditLoggerEvents> implements Exit
     this.config = options instanceof AuditConfig ? options : new AuditConfig(options);
     this.sessionId = this.config.sessionId;
     this.auditDir = this.config.auditDir;
-    this.key = this.config.encryptSensitiveContent ? AuditConfig.keyOf(this.config) : undefined;
+    const master = this.config.encryptSensitiveContent ? AuditConfig.keyOf(this.config) : undefined;
     try {
       fs.mkdirSync(this.auditDir, { recursive: true, mode: DIR_MODE });
       if (this.config.fullContentLogging) fs.mkdirSync(path.join(this.auditDir, CONTENT_DIR), { recursive: true, mode: DIR_MODE });
     } catch (cause) {
       throw new AuditIOError(`Cannot create the audit directory ${this.auditDir}: ${(cause as Error).message}. Check projectPath and its permissions.`, { cause });
     }
+    this.master = master;
     this.lock = new SessionLock(this.auditDir, this.sessionId);
     try {
       const writers = {} as Record<ChainKind, KindWriter>;
@@ -140,6 +152,7 @@ export class AuditLogger extends EventEmitter<AuditLoggerEvents> implements Exit
         });
       }
       this.writers = writers;
+      this.subjectKeys = master ? new SubjectKeys(master, this.auditDir, this.sessionId) : undefined;
       const signer = AuditConfig.signerOf(this.config);
       this.checkpointer = signer ? new Checkpointer(this.auditDir, this.sessionId, signer, this.config.durability) : undefined;
       this.startTime = this.writeSessionFile();
@@ -193,21 +206,22 @@ export class AuditLogger extends EventEmitter<AuditLoggerEvents> implements Exit
     const prompt = asText(v.prompt);
     const response = asText(v.response);
     const persona = v.persona ?? ctx?.persona;
+    const key = this.keyFor(v.userId ?? ctx?.userId);
     const f: Fields = { interactionType: v.interactionType ?? "chat", model: v.model ?? "unknown" };
     if (v.provider !== undefined) f.provider = v.provider;
     if (persona !== undefined) f.persona = persona;
     const encrypted: string[] = [];
     if (cfg.contentPreviewChars > 0) {
-      this.putSensitive(f, encrypted, id, "promptPreview", preview(prompt.text, cfg.contentPreviewChars));
-      this.putSensitive(f, encrypted, id, "responsePreview", preview(response.text, cfg.contentPreviewChars));
+      putSensitive(key, f, encrypted, id, "promptPreview", preview(prompt.text, cfg.contentPreviewChars));
+      putSensitive(key, f, encrypted, id, "responsePreview", preview(response.text, cfg.contentPreviewChars));
     }
     if (prompt.format === "json") f.promptFormat = "json";
     if (response.format === "json") f.responseFormat = "json";
     f.promptLength = prompt.text.length;
     f.responseLength = response.text.length;
     if (cfg.storeContentHashes) {
-      f.promptHash = contentHash(prompt.text, this.key);
-      f.responseHash = contentHash(response.text, this.key);
+      f.promptHash = contentHash(prompt.text, key);
+      f.responseHash = contentHash(response.text, key);
     }
     const tokensUsed = v.tokensUsed ?? (v.inputTokens !== undefined || v.outputTokens !== undefined ? (v.inputTokens ?? 0) + (v.outputTokens ?? 0) : undefined);
     if (tokensUsed !== undefined) f.tokensUsed = tokensUsed;
@@ -217,16 +231,20 @@ export class AuditLogger extends EventEmitter<AuditLoggerEvents> implements Exit
     if (v.durationSeconds !== undefined) f.durationSeconds = v.durationSeconds;
     if (v.timeToFirstTokenSeconds !== undefined) f.timeToFirstTokenSeconds = v.timeToFirstTokenSeconds;
     if (v.finishReason !== undefined) f.finishReason = v.finishReason;
-    if (v.toolCalls !== undefined && cfg.storeToolPayloads) this.putSensitiveJson(f, encrypted, id, "toolCalls", v.toolCalls);
+    if (v.toolCalls !== undefined && cfg.storeToolPayloads) {
+      const safe = toJsonSafe(v.toolCalls, cfg.maxValueChars);
+      if (key) putSensitive(key, f, encrypted, id, "toolCalls", JSON.stringify(safe));
+      else f.toolCalls = safe;
+    }
     f.success = v.success ?? v.errorMessage === undefined;
     if (v.errorMessage !== undefined) f.errorMessage = truncateString(v.errorMessage, cfg.maxValueChars);
     if (v.statusCode !== undefined) f.statusCode = v.statusCode;
     let content: PreparedContent | undefined;
     if (cfg.fullContentLogging) {
-      content = prepareContent(id, prompt.text, response.text, this.key);
+      content = prepareContent(id, prompt.text, response.text, key);
       f.fullContent = content.refs;
     }
-    this.append("chat_interaction", id, v, ctx, f, encrypted, content);
+    this.append("chat_interaction", id, v, ctx, f, encrypted, content, key);
     this.stats.chat(f.model as string, persona, tokensUsed ?? 0, v.inputTokens ?? 0, v.outputTokens ?? 0, f.success as boolean);
     return id;
   }
@@ -256,6 +274,7 @@ export class AuditLogger extends EventEmitter<AuditLoggerEvents> implements Exit
     const f: Fields = { toolName: v.toolName, operation: v.operation };
     const persona = v.persona ?? ctx?.persona;
     if (persona !== undefined) f.persona = persona;
+    const key = this.keyFor(v.userId ?? ctx?.userId);
     const encrypted: string[] = [];
     for (const field of ["parameters", "result"] as const) {
       const value = v[field];
@@ -263,10 +282,8 @@ export class AuditLogger extends EventEmitter<AuditLoggerEvents> implements Exit
       const safe = toJsonSafe(value, this.config.maxValueChars);
       const text = JSON.stringify(safe);
       if (this.config.storeToolPayloads) {
-        if (this.key) {
-          f[field] = encryptValue(this.key, text, valueAad(id, field));
-          encrypted.push(field);
-        } else f[field] = safe;
+        if (key) putSensitive(key, f, encrypted, id, field, text);
+        else f[field] = safe;
       }
       f[`${field}Length`] = text.length;
     }
@@ -417,6 +434,35 @@ export class AuditLogger extends EventEmitter<AuditLoggerEvents> implements Exit
   }
 
   /**
+   * Crypto-shredding: destroys every data key of `userId` in every key store of the audit
+   * directory, so that subject's encrypted prompts, responses, tool payloads and content files
+   * can never be decrypted again, while every chain and checkpoint still verifies. Appends a
+   * chained `subject_shredded` record (naming key ids, never the user id). Needs encryption on.
+   * Returns the destroyed key ids.
+   *
+   * @example
+   * logger.shredSubject("user_42", "GDPR erasure request #881");
+   */
+  shredSubject(userId: string, reason = "erasure request"): string[] {
+    this.assertOpen("shredSubject");
+    if (typeof userId !== "string" || userId === "") throw new AuditValidationError("shredSubject", [{ field: "userId", message: "must be a non-empty string" }]);
+    if (!this.master || !this.subjectKeys) {
+      throw new AuditKeyError("shredSubject() needs encryptSensitiveContent: without encryption there are no keys to destroy; remove the records' content instead.");
+    }
+    this.flushSyncOnExitless();
+    const destroyed = shredSubjectKeys(this.master.masters ?? [this.master], this.auditDir, userId);
+    this.subjectKeys.forget(userId);
+    this.logAuditEvent("subject_shredded", reason, { keyIds: destroyed });
+    if (this.checkpointer) this.writeCheckpoint("shred");
+    return destroyed;
+  }
+
+  /** Hands buffered records to the OS (no fsync); used before an operation that must follow them. */
+  private flushSyncOnExitless(): void {
+    this.writeOutAll(false);
+  }
+
+  /**
    * Places a legal hold: nothing in its scope is removed by cleanup until it is released.
    * `placeLegalHold(reason)` holds this session; `placeLegalHold(scope, reason)` takes `"all"`,
    * `"session"` (this one) or a sessionId. Leaves a chained `audit_event` record; returns the hold's id.
@@ -486,23 +532,9 @@ export class AuditLogger extends EventEmitter<AuditLoggerEvents> implements Exit
     if (this.closed) throw new AuditSessionClosedError(this.sessionId, method);
   }
 
-  private putSensitive(f: Fields, encrypted: string[], id: string, field: string, text: string): void {
-    if (this.key) {
-      f[field] = encryptValue(this.key, text, valueAad(id, field));
-      encrypted.push(field);
-    } else {
-      f[field] = text;
-    }
-  }
-
-  private putSensitiveJson(f: Fields, encrypted: string[], id: string, field: string, value: unknown): void {
-    const safe = toJsonSafe(value, this.config.maxValueChars);
-    if (this.key) {
-      f[field] = encryptValue(this.key, JSON.stringify(safe), valueAad(id, field));
-      encrypted.push(field);
-    } else {
-      f[field] = safe;
-    }
+  /** The key for a record's sensitive fields: its subject's data key, or undefined without encryption. */
+  private keyFor(userId: string | undefined): EncryptionKey | undefined {
+    return this.subjectKeys?.keyFor(userId);
   }
 
   /** Builds the envelope around `fields`, seals it into the chain and hands it to the sink. */
@@ -514,6 +546,7 @@ export class AuditLogger extends EventEmitter<AuditLoggerEvents> implements Exit
     fields: Fields,
     encrypted: readonly string[],
     content: PreparedContent | undefined,
+    key?: EncryptionKey,
   ): void {
     const w = this.writers[kind];
     const now = Date.now();
@@ -531,7 +564,7 @@ export class AuditLogger extends EventEmitter<AuditLoggerEvents> implements Exit
     if (meta !== undefined) rec.metadata = toJsonSafe(meta, this.config.maxValueChars);
     if (encrypted.length > 0) rec.encrypted = encrypted;
     const { line, hash } = sealRecord(w.prevHash, JSON.stringify(rec));
-    if (content) this.storeContent(content, id, hash, timestamp);
+    if (content) this.storeContent(content, id, hash, timestamp, key);
     try {
       w.append(line + "\n", seq, hash, now);
     } catch (err) {
@@ -558,13 +591,13 @@ export class AuditLogger extends EventEmitter<AuditLoggerEvents> implements Exit
     else if (this.config.durability === "fsync") this.scheduleCommit();
   }
 
-  private storeContent(content: PreparedContent, id: string, recordHash: string, timestamp: string): void {
+  private storeContent(content: PreparedContent, id: string, recordHash: string, timestamp: string, key: EncryptionKey | undefined): void {
     const manifest = {
       interactionId: id,
       sessionId: this.sessionId,
       recordHash,
-      encrypted: this.key !== undefined,
-      ...(this.key ? { keyId: this.key.id } : {}),
+      encrypted: key !== undefined,
+      ...(key ? { keyId: key.id } : {}),
       createdAt: timestamp,
     };
     // `sync` writes content before the record line; in the other modes writes go to the thread

@@ -124,7 +124,7 @@ export class AuditConfig {
       projectPath: this.projectPath,
       fullContentLogging: this.fullContentLogging,
       encryptSensitiveContent: this.encryptSensitiveContent,
-      ...(this[kKey] ? { encryptionKey: new Uint8Array(this[kKey].key) } : {}),
+      ...(this[kKey] ? { encryptionKey: (this[kKey].masters ?? [this[kKey]]).map((m) => new Uint8Array(m.key)) } : {}),
       maxLogAgeDays: this.maxLogAgeDays,
       storeContentHashes: this.storeContentHashes,
       customMetadata: { ...this.customMetadata },

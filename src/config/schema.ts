@@ -43,7 +43,7 @@ export const auditOptionsSchema = z.strictObject({
   projectPath: z.string().min(1, "must be a non-empty path").optional(),
   fullContentLogging: z.boolean().optional(),
   encryptSensitiveContent: z.boolean().optional(),
-  encryptionKey: keyInput.optional(),
+  encryptionKey: z.union([keyInput, z.array(keyInput).min(1, "give at least one key, the current one first")]).optional(),
   maxLogAgeDays: z.number().int("must be a whole number of days").positive("must be at least 1").optional(),
   storeContentHashes: z.boolean().optional(),
   customMetadata: z.record(z.string(), z.unknown()).optional(),

@@ -1,7 +1,7 @@
 import { createCipheriv, createDecipheriv, createHash, createHmac, randomFillSync } from "node:crypto";
 import { AuditKeyError } from "../errors.js";
 import type { EncryptedValue } from "../types.js";
-import type { EncryptionKey } from "./keys.js";
+import { keyForId, type EncryptionKey } from "./keys.js";
 
 // 96-bit random IVs (NIST SP 800-38D §8.2.2), drawn from a pool refilled 4 KiB at a time so a
 // value costs one slice, not one getrandom(2). Random IVs stay safe up to 2^32 values per key.
@@ -37,10 +37,18 @@ export function isEncryptedValue(v: unknown): v is EncryptedValue {
   return typeof v === "object" && v !== null && (v as { $enc?: unknown }).$enc === "aes-256-gcm/v1";
 }
 
+function noKey(kid: string, key: EncryptionKey, what: string): AuditKeyError {
+  return new AuditKeyError(
+    kid.startsWith("d")
+      ? `${what} was encrypted with data key ${kid}, which is not in the key store: its subject was crypto-shredded, or the key store is missing.`
+      : `${what} was encrypted with key ${kid}, but the key given is ${key.id}. Supply the key that wrote the log (a keyring may list several).`,
+  );
+}
+
 export function decryptValue(key: EncryptionKey, value: EncryptedValue, aad: string): string {
-  if (value.kid !== key.id) {
-    throw new AuditKeyError(`This value was encrypted with key ${value.kid}, but the key given is ${key.id}. Supply the key that wrote the log.`);
-  }
+  const k = keyForId(key, value.kid);
+  if (!k) throw noKey(value.kid, key, "This value");
+  key = k;
   const data = Buffer.from(value.ct, "base64");
   try {
     const decipher = createDecipheriv("aes-256-gcm", key.key, Buffer.from(value.iv, "base64"));
@@ -72,7 +80,9 @@ export function encryptedFileKeyId(data: Buffer): string | undefined {
 export function decryptFile(key: EncryptionKey, data: Buffer, aad: string): Buffer {
   const kid = encryptedFileKeyId(data);
   if (kid === undefined) throw new AuditKeyError(`${aad} is not an audit-logger encrypted file.`);
-  if (kid !== key.id) throw new AuditKeyError(`${aad} was encrypted with key ${kid}, but the key given is ${key.id}.`);
+  const k = keyForId(key, kid);
+  if (!k) throw noKey(kid, key, aad);
+  key = k;
   const off = 5 + data[4]!;
   const iv = data.subarray(off, off + IV_LEN);
   try {
@@ -92,6 +102,23 @@ export function decryptFile(key: EncryptionKey, data: Buffer, aad: string): Buff
 export function contentHash(text: string | Buffer, key: EncryptionKey | undefined): string {
   if (key) return `hmac-sha256:${key.id}:${createHmac("sha256", key.hashKey).update(text).digest("hex")}`;
   return `sha256:${createHash("sha256").update(text).digest("hex")}`;
+}
+
+/**
+ * Checks a text against a stored content hash; an `hmac-sha256:<kid>:` hash is checked with that
+ * key (found through the keyring). Undefined when it cannot be checked (no key, or shredded).
+ */
+export function checkContentHash(text: string | Buffer, stored: string, key: EncryptionKey | undefined): boolean | undefined {
+  if (stored.startsWith("sha256:")) return contentHash(text, undefined) === stored;
+  const m = /^hmac-sha256:([^:]+):/.exec(stored);
+  if (!m || !key) return undefined;
+  let k: EncryptionKey | undefined;
+  try {
+    k = keyForId(key, m[1]!);
+  } catch {
+    k = undefined;
+  }
+  return k ? contentHash(text, k) === stored : undefined;
 }
 
 export function sha256Hex(data: string | Buffer): string {

@@ -9,6 +9,15 @@ export interface EncryptionKey {
   readonly key: Buffer;
   /** HMAC key for content hashes, derived so the AES key itself is never used for two jobs. */
   readonly hashKey: Buffer;
+  /** finds another key by id: an older master key of the keyring, or a (wrapped) data key */
+  readonly resolve?: (kid: string) => EncryptionKey | undefined;
+  /** the keyring's master keys, current first */
+  readonly masters?: readonly EncryptionKey[];
+}
+
+/** The key for `kid`: this key, or one its keyring can open; undefined when none can. */
+export function keyForId(key: EncryptionKey, kid: string): EncryptionKey | undefined {
+  return kid === key.id ? key : key.resolve?.(kid);
 }
 
 /** Parses base64 (or 64 hex chars) into 32 bytes; never echoes the key in the error. */
@@ -38,10 +47,30 @@ export function makeEncryptionKey(key: Buffer): EncryptionKey {
   return Object.freeze({ id: keyIdOf(key), key, hashKey });
 }
 
-/** Resolves the key from the option, else the environment; undefined when neither is set. */
-export function resolveKey(option: string | Uint8Array | undefined, env: NodeJS.ProcessEnv = process.env): EncryptionKey | undefined {
-  if (option !== undefined) return makeEncryptionKey(parseKey(option, "the encryptionKey option"));
+export type KeyInput = string | Uint8Array;
+
+/**
+ * The master keys from the option (one key, or a keyring: current first, older ones after), else
+ * from the environment (comma-separated); undefined when neither is set.
+ */
+export function resolveMasterKeys(option: KeyInput | readonly KeyInput[] | undefined, env: NodeJS.ProcessEnv = process.env): EncryptionKey[] | undefined {
+  if (option !== undefined) {
+    const list = Array.isArray(option) ? (option as readonly KeyInput[]) : [option as KeyInput];
+    if (list.length === 0) throw new AuditKeyError("encryptionKey is an empty list; give at least one key (the current one first).");
+    return list.map((k, i) => makeEncryptionKey(parseKey(k, list.length > 1 ? `encryptionKey[${i}]` : "the encryptionKey option")));
+  }
   const fromEnv = env[KEY_ENV];
-  if (fromEnv !== undefined && fromEnv !== "") return makeEncryptionKey(parseKey(fromEnv, `the ${KEY_ENV} environment variable`));
+  if (fromEnv !== undefined && fromEnv.trim() !== "") {
+    const parts = fromEnv.split(",").map((p) => p.trim()).filter(Boolean);
+    return parts.map((k, i) => makeEncryptionKey(parseKey(k, parts.length > 1 ? `the ${KEY_ENV} environment variable (key ${i + 1})` : `the ${KEY_ENV} environment variable`)));
+  }
   return undefined;
+}
+
+/** Resolves the key (or keyring) from the option, else the environment; undefined when neither is set. */
+export function resolveKey(option: KeyInput | readonly KeyInput[] | undefined, env: NodeJS.ProcessEnv = process.env): EncryptionKey | undefined {
+  const masters = resolveMasterKeys(option, env);
+  if (!masters) return undefined;
+  const byId = new Map(masters.map((m) => [m.id, m]));
+  return Object.freeze({ ...masters[0]!, masters: Object.freeze(masters), resolve: (kid: string) => byId.get(kid) });
 }

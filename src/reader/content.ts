@@ -3,7 +3,7 @@
  * ways: the file bytes against the digests in the (hash-chained) record, the manifest against
  * the record, and the opened text against the record's `promptHash` / `responseHash`.
  */
-import { contentHash, decryptFile, encryptedFileKeyId, sha256Hex } from "../pipeline/encrypt.js";
+import { checkContentHash, decryptFile, encryptedFileKeyId, sha256Hex } from "../pipeline/encrypt.js";
 import type { EncryptionKey } from "../pipeline/keys.js";
 import { fileAad } from "../sink/content.js";
 import type { ContentFileRef, ContentFiles } from "../types.js";
@@ -93,16 +93,14 @@ export async function loadFullContent(source: RecordSource, rec: RawRecord, key:
     const want = rec[`${role}Hash`];
     if (typeof want !== "string") hashOk.push(null);
     else if (text === null) hashOk.push(null);
-    else if (want.startsWith("hmac-sha256:") && !key) hashOk.push(null);
     else {
-      let ok = false;
-      try {
-        ok = contentHash(text, want.startsWith("hmac-sha256:") ? key : undefined) === want;
-      } catch {
-        ok = false;
+      // an hmac-sha256:<kid>: hash is checked with that key (a data key, through the keyring)
+      const ok = checkContentHash(text, want, key);
+      if (ok === undefined) hashOk.push(null);
+      else {
+        if (!ok) problems.push(`the ${role} text does not match the record's ${role}Hash`);
+        hashOk.push(ok);
       }
-      if (!ok) problems.push(`the ${role} text does not match the record's ${role}Hash`);
-      hashOk.push(ok);
     }
   }
 

@@ -163,6 +163,15 @@ async function verifyKind(
       if (rec.sessionId !== sessionId) p("wrong_session", `Record ${loc} names session ${String(rec.sessionId)}, not ${sessionId}.`);
       if (rec.type !== kind) p("wrong_kind", `Record ${loc} is a ${String(rec.type)} in the ${kind} file.`);
       if (kind === "chat_interaction" && rec.fullContent) checkContent(dir, file, rec, sealed.hash, f);
+      if (kind === "audit_event" && rec.eventType === "subject_shredded") {
+        const ids = (rec.details as { keyIds?: unknown } | undefined)?.keyIds;
+        f.notes.push({
+          file: file.name,
+          ...(seq !== undefined ? { seq } : {}),
+          kind: "key_shredded",
+          detail: `A subject's data keys were destroyed (crypto-shredding${Array.isArray(ids) ? `: ${ids.join(", ")}` : ""}) at ${String(rec.timestamp)}; its encrypted content stays unreadable, its records still verify.`,
+        });
+      }
       if (kind === "error" && rec.errorType === "audit_log_repaired") {
         f.notes.push({ file: file.name, ...(seq !== undefined ? { seq } : {}), kind: "repaired_after_crash", detail: String(rec.message) });
       }

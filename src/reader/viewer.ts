@@ -5,6 +5,13 @@ import { AuditConfig } from "../config/config.js";
 import { AuditConfigError, AuditIOError } from "../errors.js";
 import type { AuditLogger } from "../logger.js";
 import { resolveKey, type EncryptionKey } from "../pipeline/keys.js";
+import { openKeyring } from "../pipeline/keyring.js";
+import { PostgresRecordSource, type PostgresSourceOptions } from "../postgres/reader.js";
+
+/** The key as a keyring that also opens the directory's wrapped per-subject data keys. */
+function withKeyStore(key: EncryptionKey | undefined, auditDir: string | undefined): EncryptionKey | undefined {
+  return key ? openKeyring(key.masters ?? [key], auditDir ? path.resolve(auditDir) : undefined) : undefined;
+}
 import { toFieldIssues } from "../record/issues.js";
 import { SessionStats } from "../record/stats.js";
 import {
@@ -54,13 +61,16 @@ export interface AuditViewerOptions {
   /** look at this session only (default: every session in the directory) */
   readonly sessionId?: string;
   /** base64 (or hex) 32-byte key, or the bytes; default: the AUDIT_LOGGER_KEY environment variable */
-  readonly encryptionKey?: string | Uint8Array;
+  /** the key, or a keyring (current first); AUDIT_LOGGER_KEY when absent */
+  readonly encryptionKey?: string | Uint8Array | ReadonlyArray<string | Uint8Array>;
   /** model prices that override or extend the built-in table, for cost figures */
   readonly prices?: Readonly<Record<string, ModelPrice>>;
   /** called as records are read (at most every MiB, and at the end of each read) */
   readonly onProgress?: (progress: ReadProgress) => void;
   /** @internal another store (e.g. PostgreSQL) in place of the directory */
   readonly source?: RecordSource;
+  /** read a PostgreSQL store (see PostgresSink) instead of files: `{ connectionString, schema? }` */
+  readonly postgres?: PostgresSourceOptions;
 }
 
 /** The session summary as read back from the files. */
@@ -84,10 +94,11 @@ const priceSchema = z.strictObject({ inputPerMTok: z.number().min(0), outputPerM
 const optionsSchema = z.strictObject({
   auditPath: z.string().min(1, "must be the path of an audit_logs directory").optional(),
   sessionId: z.string().min(1).optional(),
-  encryptionKey: z.union([z.string(), z.instanceof(Uint8Array)]).optional(),
+  encryptionKey: z.union([z.string(), z.instanceof(Uint8Array), z.array(z.union([z.string(), z.instanceof(Uint8Array)])).min(1)]).optional(),
   prices: z.record(z.string(), priceSchema).optional(),
   onProgress: z.custom<(p: ReadProgress) => void>((v) => typeof v === "function", "must be a function").optional(),
   source: z.custom<RecordSource>((v) => typeof v === "object" && v !== null && typeof (v as RecordSource).records === "function", "must be a RecordSource").optional(),
+  postgres: z.custom<PostgresSourceOptions>((v) => typeof v === "object" && v !== null, "must be { connectionString, schema? } (or { pool })").optional(),
 });
 const analyticsSchema = z.strictObject({
   prices: z.record(z.string(), priceSchema).optional(),
@@ -144,7 +155,7 @@ export class AuditViewer {
       this.logger = from;
       this.auditPath = from.auditDir;
       this.sessionId = from.sessionId;
-      this.key = AuditConfig.keyOf(from.config);
+      this.key = withKeyStore(AuditConfig.keyOf(from.config), from.auditDir);
       this.prices = DEFAULT_MODEL_PRICES;
       this.onProgress = undefined;
       this.source = new FileRecordSource(from.auditDir, hooks);
@@ -155,11 +166,11 @@ export class AuditViewer {
     const o = parsed.data;
     this.logger = undefined;
     this.sessionId = o.sessionId;
-    this.key = resolveKey(o.encryptionKey);
+    this.key = withKeyStore(resolveKey(o.encryptionKey), o.auditPath);
     this.prices = Object.freeze({ ...DEFAULT_MODEL_PRICES, ...o.prices });
     this.onProgress = o.onProgress;
-    if (o.source) {
-      this.source = o.source;
+    if (o.source || o.postgres) {
+      this.source = o.source ?? new PostgresRecordSource(o.postgres!);
       this.auditPath = undefined;
       return;
     }
@@ -348,6 +359,12 @@ export class AuditViewer {
     const q = compileQuery(kind, filter, method);
     await this.syncLogger();
     const sessions = await this.sessionsFor(q.sessionId);
+    // a store that filters, orders and pages itself (PostgreSQL) answers in one query
+    const sql = this.source as RecordSource & { query?: (kind: K, filter: FilterOf[K] | undefined, sessionIds: readonly string[], method: string) => Promise<RawRecord[]> };
+    if (typeof sql.query === "function") {
+      const rows = await sql.query(kind, filter, sessions, method);
+      return rows.map((r: RawRecord) => openRecord(r, this.key) as unknown as Viewed<RecordOf[K]>);
+    }
     const buffer = new NewestBuffer(q.offset + q.limit);
     if (q.limit > 0) {
       await this.startProgress(sessions);

@@ -1,6 +1,8 @@
 import fs from "node:fs";
 import os from "node:os";
 import path from "node:path";
+import { openKeyring } from "../../src/pipeline/keyring.js";
+import { makeEncryptionKey, type EncryptionKey } from "../../src/pipeline/keys.js";
 
 /** A fresh project directory under the OS temp dir; removed by `cleanupTmp()`. */
 const made: string[] = [];
@@ -41,3 +43,11 @@ export function walk(dir: string): string[] {
 
 /** A base64 32-byte test key (never a real secret). */
 export const TEST_KEY = Buffer.alloc(32, 7).toString("base64");
+
+/**
+ * The test key as a keyring that opens the audit directory's per-subject data keys (records are
+ * encrypted under those; the master key only wraps them).
+ */
+export function testKeyring(auditDir: string): EncryptionKey {
+  return openKeyring([makeEncryptionKey(Buffer.from(TEST_KEY, "base64"))], auditDir);
+}

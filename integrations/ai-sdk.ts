@@ -1,0 +1,397 @@
+/**
+ * `auditLanguageModelMiddleware`: one ChatInteraction per model call made through the AI SDK
+ * (`generateText`, `streamText`, `generateObject`, … on a model wrapped with `wrapLanguageModel`).
+ *
+ * The middleware sees each call at the language-model level: the standardized prompt, the
+ * content parts or stream parts the provider produced, usage and finish reason. For streams the
+ * provider's stream is handed on through a pass-through that watches each part and records when
+ * the stream finishes, fails, or is cancelled by its reader. The `ai` package is an optional peer
+ * dependency: only its types are imported.
+ */
+import type { LanguageModelMiddleware } from "ai";
+import { auditContext } from "../src/context.js";
+import { resolveAuditLogger, safeRecord } from "../src/instrument.js";
+import type { AuditLogger } from "../src/logger.js";
+import { newId } from "../src/record/id.js";
+import type { ChatInteractionInput } from "../src/types.js";
+
+/** Options of {@link auditLanguageModelMiddleware}. */
+export interface AuditLanguageModelMiddlewareOptions {
+  /** the logger for these calls; else the active context's, else the default logger */
+  readonly logger?: AuditLogger;
+  /**
+   * Hand the prompt, the response text and tool inputs to the logger (which previews, hashes,
+   * encrypts or drops them per its own configuration). With `false` only model, counts, timings,
+   * finish reason, tool names and errors are recorded. Default true.
+   */
+  readonly captureContent?: boolean;
+}
+
+type WrapGenerate = NonNullable<LanguageModelMiddleware["wrapGenerate"]>;
+type WrapStream = NonNullable<LanguageModelMiddleware["wrapStream"]>;
+type CallArgs = Parameters<WrapGenerate>[0];
+type GenerateResult = Awaited<ReturnType<WrapGenerate>>;
+type StreamResult = Awaited<ReturnType<WrapStream>>;
+type Obj = Record<PropertyKey, unknown>;
+
+const isObj = (v: unknown): v is Obj => typeof v === "object" && v !== null;
+const num = (v: unknown): number | undefined => (typeof v === "number" && Number.isFinite(v) && v >= 0 ? Math.floor(v) : undefined);
+const str = (v: unknown): string | undefined => (typeof v === "string" && v !== "" ? v : undefined);
+
+/**
+ * An AI SDK language-model middleware that records every model call as one ChatInteraction:
+ * model and provider, prompt, response text, tokens (and the provider's raw usage), finish
+ * reason, tool calls, time to first token for streams, duration, and success or the error with
+ * its HTTP status. The provider's results and errors pass through unchanged.
+ *
+ * @example
+ * import { generateText, wrapLanguageModel } from "ai";
+ * import { anthropic } from "@ai-sdk/anthropic";
+ * import { auditLanguageModelMiddleware } from "audit-logger/integrations/ai-sdk";
+ *
+ * const model = wrapLanguageModel({ model: anthropic("claude-haiku-4-5"), middleware: auditLanguageModelMiddleware({ logger }) });
+ * const { text } = await generateText({ model, prompt: "Hi" });   // one record
+ */
+export function auditLanguageModelMiddleware(options: AuditLanguageModelMiddlewareOptions = {}): LanguageModelMiddleware {
+  const capture = options.captureContent !== false;
+  return {
+    specificationVersion: "v3",
+    wrapGenerate: async function auditedGenerate({ doGenerate, params, model }: CallArgs): Promise<GenerateResult> {
+      const logger = resolveAuditLogger(options.logger);
+      if (!logger) return doGenerate();
+      const call = startCall(logger, params, model, "generate", capture);
+      if (!call) return doGenerate();
+      let result: GenerateResult;
+      try {
+        result = await auditContext.run({ parentId: call.id }, doGenerate);
+      } catch (err) {
+        call.finish(errorOutcome(err));
+        throw err;
+      }
+      try {
+        call.finish(generateOutcome(result));
+      } catch {
+        // a result we could not read is still the caller's result
+      }
+      return result;
+    },
+    wrapStream: async function auditedStream({ doStream, params, model }: CallArgs): Promise<StreamResult> {
+      const logger = resolveAuditLogger(options.logger);
+      if (!logger) return doStream();
+      const call = startCall(logger, params, model, "stream", capture);
+      if (!call) return doStream();
+      let result: StreamResult;
+      try {
+        result = await auditContext.run({ parentId: call.id }, doStream);
+      } catch (err) {
+        call.finish(errorOutcome(err));
+        throw err;
+      }
+      try {
+        const signal = isObj(params) && params.abortSignal instanceof AbortSignal ? params.abortSignal : undefined;
+        return { ...result, stream: watchStream(result.stream, call, signal, requestIdOf(result.response)) };
+      } catch {
+        call.finish({ error: "could not observe the stream", end: "error" });
+        return result;
+      }
+    },
+  };
+}
+
+// ------------------------------------------------------------------ one call, recorded once
+
+interface Outcome {
+  model?: string;
+  text?: string;
+  toolCalls?: Array<{ toolCallId?: string; toolName?: string; input?: unknown }>;
+  usage?: unknown;
+  inputTokens?: number;
+  outputTokens?: number;
+  finishReason?: string;
+  rawFinishReason?: string;
+  ttft?: number;
+  statusCode?: number;
+  requestId?: string;
+  responseId?: string;
+  error?: string;
+  end?: "completed" | "aborted" | "cancelled" | "error";
+  parts?: number;
+}
+
+// Retries by generateText/streamText call the model again with the same prompt array: linked.
+const attempts = new WeakMap<object, { first: string; n: number }>();
+
+function startCall(logger: AuditLogger, params: unknown, model: unknown, kind: "generate" | "stream", capture: boolean): ModelCall | undefined {
+  try {
+    return new ModelCall(logger, params, model, kind, capture);
+  } catch {
+    return undefined;
+  }
+}
+
+class ModelCall {
+  readonly id = newId();
+  private readonly start = performance.now();
+  private readonly ctx = auditContext.get();
+  private readonly prompt: unknown;
+  private readonly modelId: string | undefined;
+  private readonly provider: string | undefined;
+  private readonly attempt: number;
+  private readonly retryOf: string | undefined;
+  private done = false;
+
+  constructor(
+    private readonly logger: AuditLogger,
+    params: unknown,
+    model: unknown,
+    private readonly kind: "generate" | "stream",
+    private readonly capture: boolean,
+  ) {
+    const p = isObj(params) ? params : {};
+    this.prompt = Array.isArray(p.prompt) ? p.prompt : [];
+    const m = isObj(model) ? model : {};
+    this.modelId = str(m.modelId);
+    this.provider = str(m.provider);
+    const prior = Array.isArray(p.prompt) ? attempts.get(p.prompt) : undefined;
+    if (prior) {
+      prior.n++;
+      this.attempt = prior.n;
+      this.retryOf = prior.first;
+    } else {
+      this.attempt = 1;
+      if (Array.isArray(p.prompt)) attempts.set(p.prompt, { first: this.id, n: 1 });
+    }
+  }
+
+  get elapsed(): number {
+    return (performance.now() - this.start) / 1000;
+  }
+
+  finish(o: Outcome): void {
+    if (this.done) return;
+    this.done = true;
+    const logger = this.logger;
+    safeRecord(logger, () => {
+      const aiSdk: Record<string, unknown> = { call: this.kind };
+      if (this.attempt > 1) {
+        aiSdk.attempt = this.attempt;
+        aiSdk.retryOf = this.retryOf;
+      }
+      if (o.end !== undefined) aiSdk.end = o.end;
+      if (o.parts !== undefined) aiSdk.parts = o.parts;
+      if (o.rawFinishReason !== undefined) aiSdk.rawFinishReason = o.rawFinishReason;
+      if (o.requestId !== undefined) aiSdk.requestId = o.requestId;
+      if (o.responseId !== undefined) aiSdk.responseId = o.responseId;
+      if (o.model !== undefined && this.modelId !== undefined && o.model !== this.modelId) aiSdk.requestedModel = this.modelId;
+      const ctx = this.ctx;
+      const input: ChatInteractionInput = {
+        id: this.id,
+        interactionType: `ai-sdk.${this.kind}`,
+        model: (o.model ?? this.modelId ?? "unknown").slice(0, 256),
+        prompt: this.capture ? (this.prompt as unknown[]) : "",
+        response: this.capture ? (o.text ?? "") : "",
+        durationSeconds: this.elapsed,
+        success: o.error === undefined,
+        metadata: { ...ctx?.metadata, aiSdk },
+      };
+      if (this.provider !== undefined) input.provider = this.provider.slice(0, 128);
+      if (ctx?.traceId !== undefined) input.traceId = ctx.traceId;
+      if (ctx?.parentId !== undefined) input.parentId = ctx.parentId;
+      if (ctx?.userId !== undefined) input.userId = ctx.userId;
+      if (ctx?.persona !== undefined) input.persona = ctx.persona;
+      if (o.inputTokens !== undefined) input.inputTokens = o.inputTokens;
+      if (o.outputTokens !== undefined) input.outputTokens = o.outputTokens;
+      if (o.usage !== undefined) input.usage = o.usage;
+      if (o.finishReason !== undefined) input.finishReason = o.finishReason.slice(0, 128);
+      if (o.toolCalls && o.toolCalls.length > 0) input.toolCalls = this.capture ? o.toolCalls : o.toolCalls.map(({ input: _, ...rest }) => rest);
+      if (o.ttft !== undefined) input.timeToFirstTokenSeconds = o.ttft;
+      if (o.statusCode !== undefined) input.statusCode = o.statusCode;
+      if (o.error !== undefined) input.errorMessage = o.error;
+      return logger.logChatInteraction(input);
+    });
+  }
+}
+
+// ------------------------------------------------------------------ reading results
+
+function errorMessage(err: unknown): string {
+  if (isObj(err)) {
+    // stream `error` parts carry the provider's error object ({ type, message }) rather than an Error
+    const name = typeof err.name === "string" ? err.name : typeof err.type === "string" ? err.type : "Error";
+    return `${name}: ${typeof err.message === "string" ? err.message : String(err)}`;
+  }
+  return String(err);
+}
+
+function errorOutcome(err: unknown, partial: Outcome = {}): Outcome {
+  const status = isObj(err) ? num(err.statusCode) : undefined;
+  const headers = isObj(err) && isObj(err.responseHeaders) ? err.responseHeaders : undefined;
+  const requestId = str(headers?.["request-id"]) ?? str(headers?.["x-request-id"]);
+  return { ...partial, error: errorMessage(err), ...(status !== undefined ? { statusCode: status } : {}), ...(requestId ? { requestId } : {}) };
+}
+
+function requestIdOf(response: unknown): string | undefined {
+  const headers = isObj(response) && isObj(response.headers) ? response.headers : undefined;
+  return str(headers?.["request-id"]) ?? str(headers?.["x-request-id"]);
+}
+
+/** Tool input arrives as JSON text; stored parsed when it parses. */
+function parsedInput(input: unknown): unknown {
+  if (typeof input !== "string") return input;
+  try {
+    return JSON.parse(input) as unknown;
+  } catch {
+    return input;
+  }
+}
+
+function usageFields(usage: unknown): Pick<Outcome, "usage" | "inputTokens" | "outputTokens"> {
+  if (!isObj(usage)) return {};
+  // v3 usage is { inputTokens: { total, … }, outputTokens: { total, … }, raw }; v2 had plain numbers
+  const inTok = isObj(usage.inputTokens) ? num(usage.inputTokens.total) : num(usage.inputTokens);
+  const outTok = isObj(usage.outputTokens) ? num(usage.outputTokens.total) : num(usage.outputTokens);
+  return {
+    usage: usage.raw !== undefined ? usage.raw : usage,
+    ...(inTok !== undefined ? { inputTokens: inTok } : {}),
+    ...(outTok !== undefined ? { outputTokens: outTok } : {}),
+  };
+}
+
+function finishFields(reason: unknown): Pick<Outcome, "finishReason" | "rawFinishReason"> {
+  if (typeof reason === "string") return { finishReason: reason };
+  if (!isObj(reason)) return {};
+  const unified = str(reason.unified);
+  const raw = str(reason.raw);
+  return { ...(unified ? { finishReason: unified } : {}), ...(raw ? { rawFinishReason: raw } : {}) };
+}
+
+function generateOutcome(result: GenerateResult): Outcome {
+  const r = result as unknown as Obj;
+  let text = "";
+  const toolCalls: NonNullable<Outcome["toolCalls"]> = [];
+  for (const part of Array.isArray(r.content) ? r.content : []) {
+    if (!isObj(part)) continue;
+    if (part.type === "text" && typeof part.text === "string") text += part.text;
+    else if (part.type === "tool-call") toolCalls.push({ toolCallId: part.toolCallId as string, toolName: part.toolName as string, input: parsedInput(part.input) });
+  }
+  const response = isObj(r.response) ? r.response : {};
+  const o: Outcome = { text, toolCalls, ...usageFields(r.usage), ...finishFields(r.finishReason) };
+  const model = str(response.modelId);
+  if (model !== undefined) o.model = model;
+  const responseId = str(response.id);
+  if (responseId !== undefined) o.responseId = responseId;
+  const requestId = requestIdOf(response);
+  if (requestId !== undefined) o.requestId = requestId;
+  return o;
+}
+
+/** What the parts of one streamed model call add up to. */
+class PartAccumulator {
+  text = "";
+  parts = 0;
+  ttft: number | undefined;
+  error: unknown;
+  private readonly toolCalls: NonNullable<Outcome["toolCalls"]> = [];
+  private readonly partialTools = new Map<string, { toolName?: string; json: string }>();
+  private finish: Pick<Outcome, "usage" | "inputTokens" | "outputTokens" | "finishReason" | "rawFinishReason"> = {};
+  private model: string | undefined;
+  private responseId: string | undefined;
+
+  constructor(private readonly call: ModelCall) {}
+
+  push(part: unknown): void {
+    if (!isObj(part)) return;
+    this.parts++;
+    switch (part.type) {
+      case "text-delta":
+        this.ttft ??= this.call.elapsed;
+        if (typeof part.delta === "string") this.text += part.delta;
+        break;
+      case "reasoning-delta":
+        this.ttft ??= this.call.elapsed;
+        break;
+      case "tool-input-start":
+        this.ttft ??= this.call.elapsed;
+        this.partialTools.set(String(part.id), { ...(str(part.toolName) ? { toolName: part.toolName as string } : {}), json: "" });
+        break;
+      case "tool-input-delta": {
+        const t = this.partialTools.get(String(part.id));
+        if (t && typeof part.delta === "string") t.json += part.delta;
+        break;
+      }
+      case "tool-call":
+        this.partialTools.delete(String(part.toolCallId));
+        this.toolCalls.push({ toolCallId: part.toolCallId as string, toolName: part.toolName as string, input: parsedInput(part.input) });
+        break;
+      case "response-metadata":
+        this.model = str(part.modelId) ?? this.model;
+        this.responseId = str(part.id) ?? this.responseId;
+        break;
+      case "finish":
+        this.finish = { ...usageFields(part.usage), ...finishFields(part.finishReason) };
+        break;
+      case "error":
+        this.error ??= part.error;
+        break;
+    }
+  }
+
+  outcome(): Outcome {
+    // tool input that started streaming but never completed still says what was asked
+    const pending = [...this.partialTools.entries()].map(([id, t]) => ({ toolCallId: id, ...(t.toolName ? { toolName: t.toolName } : {}), input: parsedInput(t.json) }));
+    const o: Outcome = { text: this.text, toolCalls: [...this.toolCalls, ...pending], parts: this.parts, ...this.finish };
+    if (this.ttft !== undefined) o.ttft = this.ttft;
+    if (this.model !== undefined) o.model = this.model;
+    if (this.responseId !== undefined) o.responseId = this.responseId;
+    return o;
+  }
+}
+
+/**
+ * Hands `source` on part by part, watching each. A pulling pass-through rather than a
+ * TransformStream: a transformer's `cancel` runs both when the reader cancels and when the
+ * source fails, and the record must tell those apart. Backpressure is kept: a part is read from
+ * the provider only when the AI SDK asks for one.
+ */
+function watchStream<T>(source: ReadableStream<T>, call: ModelCall, signal: AbortSignal | undefined, requestId: string | undefined): ReadableStream<T> {
+  const acc = new PartAccumulator(call);
+  const base = (): Outcome => ({ ...acc.outcome(), ...(requestId ? { requestId } : {}) });
+  const reader = source.getReader();
+  return new ReadableStream<T>(
+    {
+      async pull(controller) {
+        let r: Awaited<ReturnType<typeof reader.read>>;
+        try {
+          r = await reader.read();
+        } catch (err) {
+          const aborted = signal?.aborted === true;
+          call.finish(errorOutcome(err, { ...base(), end: aborted ? "aborted" : "error" }));
+          controller.error(err);
+          return;
+        }
+        if (r.done) {
+          if (acc.error !== undefined) call.finish(errorOutcome(acc.error, { ...base(), end: "error" }));
+          else call.finish({ ...base(), end: "completed" });
+          controller.close();
+          return;
+        }
+        try {
+          acc.push(r.value);
+        } catch {
+          // a part we cannot read is still passed on
+        }
+        controller.enqueue(r.value);
+      },
+      cancel(reason) {
+        const aborted = signal?.aborted === true;
+        call.finish({
+          ...base(),
+          end: aborted ? "aborted" : "cancelled",
+          error: aborted ? `aborted: the request was aborted after ${acc.parts} stream parts` : `cancelled: the reader stopped the stream after ${acc.parts} parts`,
+        });
+        return reader.cancel(reason);
+      },
+    },
+    { highWaterMark: 0 },
+  );
+}

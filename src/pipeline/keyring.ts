@@ -1,0 +1,197 @@
+import { createCipheriv, createDecipheriv, createHmac, randomBytes } from "node:crypto";
+import fs from "node:fs";
+import path from "node:path";
+import { AuditKeyError } from "../errors.js";
+import { safeReaddir } from "../sink/files.js";
+import { readLinesSync } from "../reader/lines-sync.js";
+import { makeEncryptionKey, type EncryptionKey } from "./keys.js";
+
+/**
+ * Envelope encryption. Every subject (a `userId`, or the session when a record has none) gets a
+ * random 256-bit data key; records and content files are encrypted under it, and the data key is
+ * stored wrapped (AES-256-GCM) by the master key in `subject_keys_<sessionId>.jsonl`. Destroying
+ * a subject's wrapped data keys (crypto-shredding) leaves its ciphertexts, hashes and chains in
+ * place but unreadable. The master keys themselves are a keyring: the first encrypts, all decrypt.
+ */
+export const KEY_STORE_PREFIX = "subject_keys_";
+
+export function keyStoreFileName(sessionId: string): string {
+  return `${KEY_STORE_PREFIX}${sessionId}.jsonl`;
+}
+
+interface WrappedKey {
+  /** data key id: "d" + 16 hex */
+  kid: string;
+  /** HMAC-SHA-256 of the subject under the master key's hash key (never the userId itself) */
+  subject: string;
+  /** master key that wraps it */
+  wrappedBy: string;
+  iv: string;
+  ct: string;
+  createdAt: string;
+}
+
+function wrapAad(kid: string): Buffer {
+  return Buffer.from(`audit-logger/v1|data-key|${kid}`, "utf8");
+}
+
+/** The stored form of a subject's name: an HMAC, so the key store reveals no user ids. */
+export function subjectTag(master: EncryptionKey, subject: string): string {
+  return createHmac("sha256", master.hashKey).update("subject\0").update(subject).digest("hex").slice(0, 32);
+}
+
+function wrap(master: EncryptionKey, kid: string, dataKey: Buffer): { iv: string; ct: string } {
+  const iv = randomBytes(12);
+  const c = createCipheriv("aes-256-gcm", master.key, iv);
+  c.setAAD(wrapAad(kid));
+  const ct = Buffer.concat([c.update(dataKey), c.final(), c.getAuthTag()]);
+  return { iv: iv.toString("base64"), ct: ct.toString("base64") };
+}
+
+function unwrap(master: EncryptionKey, w: WrappedKey): Buffer {
+  const data = Buffer.from(w.ct, "base64");
+  const d = createDecipheriv("aes-256-gcm", master.key, Buffer.from(w.iv, "base64"));
+  d.setAAD(wrapAad(w.kid));
+  d.setAuthTag(data.subarray(data.length - 16));
+  return Buffer.concat([d.update(data.subarray(0, data.length - 16)), d.final()]);
+}
+
+function readStore(file: string): WrappedKey[] {
+  if (!fs.existsSync(file)) return [];
+  const out: WrappedKey[] = [];
+  for (const l of readLinesSync(file)) {
+    if (!l.terminated) continue;
+    try {
+      const w = JSON.parse(l.text) as WrappedKey;
+      if (typeof w.kid === "string" && typeof w.ct === "string") out.push(w);
+    } catch {
+      // a torn line from a crash: that key was never used (records are written after their key)
+    }
+  }
+  return out;
+}
+
+/**
+ * A keyring over master keys (first = current) that can open data keys from the key stores of
+ * an audit directory. It is an `EncryptionKey` (the current master) whose `resolve` finds any
+ * other key id: an older master key, or a data key (unwrapped on first use, then cached).
+ */
+export function openKeyring(masters: readonly EncryptionKey[], auditDir: string | undefined): EncryptionKey {
+  const current = masters[0];
+  if (!current) throw new AuditKeyError("A keyring needs at least one key.");
+  const byId = new Map<string, EncryptionKey>(masters.map((m) => [m.id, m]));
+  let stores: Map<string, WrappedKey> | undefined;
+  const load = () => {
+    stores = new Map();
+    if (!auditDir) return stores;
+    for (const name of safeReaddir(auditDir)) {
+      if (!name.startsWith(KEY_STORE_PREFIX) || !name.endsWith(".jsonl")) continue;
+      for (const w of readStore(path.join(auditDir, name))) stores.set(w.kid, w);
+    }
+    return stores;
+  };
+  const resolve = (kid: string): EncryptionKey | undefined => {
+    const known = byId.get(kid);
+    if (known) return known;
+    let w = (stores ?? load()).get(kid);
+    if (!w) w = load().get(kid); // written since we last looked
+    if (!w) return undefined;
+    const master = byId.get(w.wrappedBy);
+    if (!master) throw new AuditKeyError(`Data key ${kid} is wrapped by master key ${w.wrappedBy}, which is not in the keyring. Add that key (keys are tried by id).`);
+    let dk: EncryptionKey;
+    try {
+      dk = { ...makeEncryptionKey(unwrap(master, w)), id: kid };
+    } catch (cause) {
+      throw new AuditKeyError(`Data key ${kid} could not be unwrapped: its stored form was altered.`, { cause });
+    }
+    byId.set(kid, dk);
+    return dk;
+  };
+  return Object.freeze({ ...current, resolve, masters: Object.freeze([...masters]) });
+}
+
+/**
+ * The writer's side: one data key per subject, created on first use and written (wrapped, and
+ * synced) to the session's key store before any record uses it.
+ */
+export class SubjectKeys {
+  /** by subject tag (from the store) */
+  private readonly bySubject = new Map<string, EncryptionKey>();
+  /** by raw subject, so the hot path skips the HMAC */
+  private readonly cache = new Map<string | undefined, EncryptionKey>();
+  private readonly file: string;
+
+  constructor(
+    private readonly master: EncryptionKey,
+    auditDir: string,
+    sessionId: string,
+  ) {
+    this.file = path.join(auditDir, keyStoreFileName(sessionId));
+    // continue a resumed session with its subjects' existing keys
+    const ring = openKeyring(master.masters ?? [master], auditDir);
+    for (const w of readStore(this.file)) {
+      const k = ring.resolve?.(w.kid);
+      if (k) this.bySubject.set(w.subject, k);
+    }
+  }
+
+  /** The data key for a subject (a userId, or undefined for the session's own key). */
+  keyFor(subject: string | undefined): EncryptionKey {
+    const cached = this.cache.get(subject);
+    if (cached) return cached;
+    const tag = subjectTag(this.master, subject === undefined ? "\0session" : `user\0${subject}`);
+    let k = this.bySubject.get(tag);
+    if (k) {
+      this.cache.set(subject, k);
+      return k;
+    }
+    const kid = "d" + randomBytes(8).toString("hex");
+    const dataKey = randomBytes(32);
+    const w: WrappedKey = { kid, subject: tag, wrappedBy: this.master.id, ...wrap(this.master, kid, dataKey), createdAt: new Date().toISOString() };
+    const fd = fs.openSync(this.file, "a", 0o600);
+    try {
+      fs.writeSync(fd, JSON.stringify(w) + "\n");
+      fs.fdatasyncSync(fd);
+    } finally {
+      fs.closeSync(fd);
+    }
+    k = { ...makeEncryptionKey(dataKey), id: kid };
+    this.bySubject.set(tag, k);
+    this.cache.set(subject, k);
+    return k;
+  }
+
+  /** Forgets a subject's key in memory (after shredding), so its next record gets a new one. */
+  forget(subject: string): void {
+    this.bySubject.delete(subjectTag(this.master, `user\0${subject}`));
+    this.cache.delete(subject);
+  }
+}
+
+/**
+ * Destroys every data key of a subject in every key store of the directory (rewritten without
+ * them, then synced). Returns the key ids destroyed.
+ */
+export function shredSubjectKeys(masters: readonly EncryptionKey[], auditDir: string, subject: string): string[] {
+  // a store entry's tag is keyed by the master that wrapped it
+  const tags = new Set(masters.map((m) => subjectTag(m, `user\0${subject}`)));
+  const destroyed: string[] = [];
+  for (const name of safeReaddir(auditDir)) {
+    if (!name.startsWith(KEY_STORE_PREFIX) || !name.endsWith(".jsonl")) continue;
+    const file = path.join(auditDir, name);
+    const all = readStore(file);
+    const keep = all.filter((w) => !tags.has(w.subject));
+    if (keep.length === all.length) continue;
+    for (const w of all) if (tags.has(w.subject)) destroyed.push(w.kid);
+    const tmp = `${file}.${process.pid}.tmp`;
+    const fd = fs.openSync(tmp, "w", 0o600);
+    try {
+      fs.writeSync(fd, keep.map((w) => JSON.stringify(w) + "\n").join(""));
+      fs.fsyncSync(fd);
+    } finally {
+      fs.closeSync(fd);
+    }
+    fs.renameSync(tmp, file);
+  }
+  return destroyed;
+}

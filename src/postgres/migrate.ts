@@ -1,0 +1,68 @@
+import type { Pool, PoolClient } from "pg";
+import { ddlLockKey, migrationSql, names, quoteIdent, SCHEMA_VERSION } from "./schema.js";
+import { parseOptions, poolFor, schemaOf, type PostgresConnectionOptions } from "./pg.js";
+import { z } from "zod";
+import { connectionOptionsShape } from "./pg.js";
+
+/** What a migration did. */
+export interface MigrationResult {
+  readonly schema: string;
+  /** the schema version now in place */
+  readonly version: number;
+  /** true when this call created the tables (false: they were already there) */
+  readonly created: boolean;
+}
+
+/**
+ * Creates the store's schema if it is not there, under an advisory lock so that many instances
+ * starting together migrate once; also makes sure this month's and next month's partitions exist.
+ * Idempotent.
+ */
+export async function migrateWith(pool: Pool, schema: string): Promise<MigrationResult> {
+  const client: PoolClient = await pool.connect();
+  let created = false;
+  try {
+    await client.query("BEGIN");
+    await client.query("SELECT pg_advisory_xact_lock(hashtext($1))", [ddlLockKey(schema)]);
+    const n = names(schema);
+    const have = await client.query<{ reg: string | null }>("SELECT to_regclass($1)::text AS reg", [`${quoteIdent(schema)}.audit_schema_version`]);
+    let version = 0;
+    if (have.rows[0]?.reg) {
+      const v = await client.query<{ v: number | null }>(`SELECT max(version) AS v FROM ${n.version}`);
+      version = v.rows[0]?.v ?? 0;
+    }
+    if (version < SCHEMA_VERSION) {
+      await client.query(`CREATE SCHEMA IF NOT EXISTS ${n.schema}`);
+      await client.query(migrationSql(schema));
+      created = true;
+      version = SCHEMA_VERSION;
+    }
+    await client.query(`SELECT ${n.ensurePartition}(now()), ${n.ensurePartition}(now() + interval '1 month')`);
+    await client.query("COMMIT");
+    return { schema, version, created };
+  } catch (err) {
+    await client.query("ROLLBACK").catch(() => undefined);
+    throw err;
+  } finally {
+    client.release();
+  }
+}
+
+const migrateOptionsSchema = z.strictObject({ ...connectionOptionsShape });
+
+/**
+ * Creates (or checks) the central store's schema. The sink does this itself on first connect;
+ * call it ahead of time when the writers' role may not create tables.
+ *
+ * @example
+ * await migratePostgres({ connectionString: process.env.AUDIT_PG_URL, schema: "audit_logger" });
+ */
+export async function migratePostgres(options: PostgresConnectionOptions): Promise<MigrationResult> {
+  const o = parseOptions(migrateOptionsSchema, options, "postgres") as PostgresConnectionOptions;
+  const { pool, owned } = poolFor(o, { max: 1 }, "postgres");
+  try {
+    return await migrateWith(pool, schemaOf(o));
+  } finally {
+    if (owned) await pool.end();
+  }
+}

@@ -1,0 +1,73 @@
+/**
+ * `pg` is an optional peer dependency: it is loaded only when a PostgreSQL feature is used, the
+ * application's own copy, and its absence is reported as a configuration error saying what to
+ * install.
+ */
+import { createRequire } from "node:module";
+import type * as PgModule from "pg";
+import type { Pool, PoolConfig } from "pg";
+import { z } from "zod";
+import { AuditConfigError } from "../errors.js";
+import { toFieldIssues } from "../record/issues.js";
+import { DEFAULT_SCHEMA, schemaNameSchema } from "./schema.js";
+
+let cached: typeof PgModule | undefined;
+
+/** The `pg` module, loaded the CommonJS way (it is CommonJS). */
+export function loadPg(field = "sinks"): typeof PgModule {
+  if (cached) return cached;
+  try {
+    cached = createRequire(import.meta.url)("pg") as typeof PgModule;
+    return cached;
+  } catch (cause) {
+    const e = new AuditConfigError([{ field, message: "the PostgreSQL store needs the 'pg' package: run `npm install pg`" }]);
+    e.cause = cause;
+    throw e;
+  }
+}
+
+/** How to reach the store: a connection string, or a `pg.Pool` the application already has. */
+export interface PostgresConnectionOptions {
+  /** e.g. `postgres://audit@db.internal:5432/audit` (any `pg` connection string) */
+  readonly connectionString?: string;
+  /** an existing pool; it is not ended by us */
+  readonly pool?: Pool;
+  /** extra `pg` pool settings (ssl, password, …), merged under `connectionString` */
+  readonly poolConfig?: PoolConfig;
+  /** schema holding the store's tables (default `audit_logger`) */
+  readonly schema?: string;
+}
+
+export const connectionOptionsShape = {
+  connectionString: z.string().min(1, "must be a non-empty connection string").optional(),
+  pool: z.custom<Pool>((v) => typeof v === "object" && v !== null && typeof (v as Pool).connect === "function" && typeof (v as Pool).query === "function", "must be a pg.Pool").optional(),
+  poolConfig: z.record(z.string(), z.unknown()).optional(),
+  schema: schemaNameSchema.optional(),
+};
+
+/** Validates connection options with `schema`, throwing `AuditConfigError` naming each bad field. */
+export function parseOptions<S extends z.ZodType>(schema: S, input: unknown, prefix: string): z.output<S> {
+  const r = schema.safeParse(input ?? {});
+  if (!r.success) throw new AuditConfigError(toFieldIssues(r.error, prefix));
+  const v = r.data as { connectionString?: string; pool?: Pool; poolConfig?: Record<string, unknown> };
+  if (v.connectionString === undefined && v.pool === undefined && v.poolConfig === undefined) {
+    throw new AuditConfigError([{ field: `${prefix}.connectionString`, message: "give connectionString (or pool / poolConfig)" }]);
+  }
+  return r.data;
+}
+
+/** A pool for the options (ours, to end later), or the caller's pool. */
+export function poolFor(o: PostgresConnectionOptions, extra: PoolConfig, field: string): { pool: Pool; owned: boolean } {
+  if (o.pool) return { pool: o.pool, owned: false };
+  const pg = loadPg(field);
+  const pool = new pg.Pool({
+    ...extra,
+    ...(o.poolConfig ?? {}),
+    ...(o.connectionString !== undefined ? { connectionString: o.connectionString } : {}),
+  });
+  return { pool, owned: true };
+}
+
+export function schemaOf(o: PostgresConnectionOptions): string {
+  return o.schema ?? DEFAULT_SCHEMA;
+}

@@ -1,0 +1,287 @@
+/**
+ * The viewer's record source over the PostgreSQL store: the same `RecordSource` the file viewer
+ * reads through, plus `query()` (filters, order and paging done in SQL) and `summarize()`
+ * (the session analytics computed with GROUP BY in the database, not by reading every record).
+ * Records come back parsed from the exact stored line, so they are byte-for-byte the records
+ * of the files.
+ */
+import fs from "node:fs";
+import path from "node:path";
+import type { Pool } from "pg";
+import { z } from "zod";
+import { GENESIS_HASH } from "../pipeline/chain.js";
+import { compileQuery, type FilterOf, type TimeInput } from "../reader/query.js";
+import type { RawRecord, RecordSource, SessionListing } from "../reader/records.js";
+import { safeJoin } from "../sink/files.js";
+import { CHAIN_KINDS, RECORD_KINDS, type ChainKind, type KindHead, type RecordType } from "../types.js";
+import { connectionOptionsShape, parseOptions, poolFor, schemaOf, type PostgresConnectionOptions } from "./pg.js";
+import { names } from "./schema.js";
+
+/** Options of {@link PostgresRecordSource}. */
+export interface PostgresSourceOptions extends PostgresConnectionOptions {
+  /** an audit directory holding the `full_interactions/` files, when they are reachable from here */
+  readonly contentDir?: string;
+}
+
+const sourceOptionsSchema = z.strictObject({ ...connectionOptionsShape, contentDir: z.string().min(1).optional() });
+
+/** The analytics of a set of sessions, as `SessionSummary` has them, computed in SQL. */
+export interface StoreSummary {
+  readonly sessions: readonly string[];
+  readonly counts: Readonly<Record<RecordType, number>>;
+  readonly totalRecords: number;
+  readonly tokens: { readonly total: number; readonly input: number; readonly output: number };
+  readonly models: Readonly<Record<string, number>>;
+  readonly personas: Readonly<Record<string, number>>;
+  readonly chatSuccessRate: number | null;
+  readonly toolCalls: number;
+  readonly toolSuccessRate: number | null;
+  readonly errorsBySeverity: Readonly<Record<string, number>>;
+  /** chain heads; only meaningful for one session */
+  readonly heads: Readonly<Record<ChainKind, KindHead>>;
+  readonly firstTimestamp: string | undefined;
+  readonly lastTimestamp: string | undefined;
+}
+
+/** Filter key → record field compared for equality, per kind (as the file viewer compares them). */
+const EQUALITY: Readonly<Record<RecordType, Readonly<Record<string, string>>>> = {
+  chat_interaction: { model: "model", interactionType: "interactionType", provider: "provider", persona: "persona", success: "success" },
+  tool_usage: { toolName: "toolName", operation: "operation", persona: "persona", success: "success" },
+  persona_activity: { personaName: "personaName", persona: "personaName", activityType: "activityType" },
+  file_operation: { operation: "operation", filePath: "filePath", persona: "persona", success: "success" },
+  performance_metric: { metricName: "metricName", unit: "unit", persona: "persona" },
+  error: { errorType: "errorType", severity: "severity", persona: "persona" },
+};
+
+const PAGE = 2000;
+
+function zeroCounts(): Record<RecordType, number> {
+  return { chat_interaction: 0, persona_activity: 0, tool_usage: 0, file_operation: 0, performance_metric: 0, error: 0 };
+}
+
+function iso(v: TimeInput): string {
+  return new Date(v).toISOString();
+}
+
+/**
+ * Reads a PostgreSQL store for the viewer, the exporter and the CLI.
+ *
+ * @example
+ * const source = new PostgresRecordSource({ connectionString: process.env.AUDIT_PG_URL });
+ * const failures = await source.query("tool_usage", { success: false, limit: 20 });
+ * const stats = await source.summarize(["support_bot"]);
+ * await source.close();
+ */
+export class PostgresRecordSource implements RecordSource {
+  readonly description: string;
+  readonly schema: string;
+  private readonly pool: Pool;
+  private readonly ownsPool: boolean;
+  private readonly n: ReturnType<typeof names>;
+  private readonly contentDir: string | undefined;
+
+  constructor(options: PostgresSourceOptions) {
+    const o = parseOptions(sourceOptionsSchema, options, "postgres") as PostgresSourceOptions;
+    this.schema = schemaOf(o);
+    this.n = names(this.schema);
+    const { pool, owned } = poolFor(o, { max: 2, allowExitOnIdle: true, application_name: "audit-logger-viewer" }, "postgres");
+    this.pool = pool;
+    this.ownsPool = owned;
+    if (owned) pool.on("error", () => undefined); // an idle connection dropped: the next query reconnects
+    this.contentDir = o.contentDir !== undefined ? path.resolve(o.contentDir) : undefined;
+    this.description = `postgres:${this.schema}${o.connectionString ? `@${redact(o.connectionString)}` : ""}`;
+  }
+
+  async sessionIds(): Promise<string[]> {
+    const r = await this.pool.query<{ s: string }>(`SELECT session_id AS s FROM ${this.n.sessions} UNION SELECT DISTINCT session_id FROM ${this.n.records} ORDER BY 1`);
+    return r.rows.map((x) => x.s);
+  }
+
+  async listSessions(): Promise<SessionListing[]> {
+    const heads = await this.pool.query<{ session_id: string; kind: string; mx: string; last: Date }>(
+      `SELECT session_id, kind, max(seq)::text AS mx, max(ts) AS last FROM ${this.n.records} GROUP BY session_id, kind`,
+    );
+    const info = await this.pool.query<{ session_id: string; status: string; start: string | null }>(`SELECT session_id, status, info->>'startTime' AS start FROM ${this.n.sessions}`);
+    const by = new Map<string, { counts: Record<RecordType, number>; last: string | undefined }>();
+    for (const h of heads.rows) {
+      const e = by.get(h.session_id) ?? { counts: zeroCounts(), last: undefined };
+      if ((RECORD_KINDS as readonly string[]).includes(h.kind)) e.counts[h.kind as RecordType] = Number(h.mx);
+      const t = h.last.toISOString();
+      if (e.last === undefined || t > e.last) e.last = t;
+      by.set(h.session_id, e);
+    }
+    const out: SessionListing[] = [];
+    const ids = new Set([...by.keys(), ...info.rows.map((r) => r.session_id)]);
+    for (const sessionId of ids) {
+      const e = by.get(sessionId) ?? { counts: zeroCounts(), last: undefined };
+      const i = info.rows.find((r) => r.session_id === sessionId);
+      out.push({
+        sessionId,
+        status: i === undefined ? "unknown" : i.status === "finalized" ? "finalized" : "active",
+        startTime: i?.start ?? undefined,
+        lastActivity: e.last,
+        counts: e.counts,
+        totalRecords: RECORD_KINDS.reduce((s, k) => s + e.counts[k], 0),
+      });
+    }
+    const key = (l: SessionListing) => l.lastActivity ?? l.startTime ?? "";
+    return out.sort((a, b) => (key(a) < key(b) ? 1 : key(a) > key(b) ? -1 : a.sessionId.localeCompare(b.sessionId)));
+  }
+
+  /** One chain in order (oldest first), parsed from the stored lines. */
+  async *records(kind: ChainKind, sessionId: string): AsyncGenerator<RawRecord> {
+    let after = { seq: "0", ts: new Date(0) };
+    for (;;) {
+      const page = await this.pool.query<{ seq: string; ts: Date; line: string }>(
+        `SELECT r.seq::text AS seq, r.ts, r.line FROM ${this.n.records} r
+          WHERE r.session_id = $1 AND r.kind = $2 AND (r.seq, r.ts) > ($3::bigint, $4::timestamptz) ORDER BY r.seq, r.ts LIMIT ${PAGE}`,
+        [sessionId, kind, after.seq, after.ts],
+      );
+      for (const row of page.rows) yield JSON.parse(row.line) as RawRecord;
+      if (page.rows.length < PAGE) return;
+      const last = page.rows[page.rows.length - 1]!;
+      after = { seq: last.seq, ts: last.ts };
+    }
+  }
+
+  async sessionInfo(sessionId: string): Promise<Record<string, unknown> | undefined> {
+    const r = await this.pool.query<{ info: Record<string, unknown>; status: string }>(`SELECT info, status FROM ${this.n.sessions} WHERE session_id = $1`, [sessionId]);
+    const row = r.rows[0];
+    return row ? { ...row.info, status: row.status } : undefined;
+  }
+
+  /** Full-content files are kept by each instance, not in the store: read from `contentDir` when given. */
+  async readContent(relPath: string): Promise<Buffer | undefined> {
+    if (!this.contentDir) return undefined;
+    try {
+      return await fs.promises.readFile(safeJoin(this.contentDir, relPath));
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code === "ENOENT") return undefined;
+      throw err;
+    }
+  }
+
+  async sizeOf(sessionIds: readonly string[]): Promise<number> {
+    const r = await this.pool.query<{ b: string | null }>(`SELECT sum(octet_length(line) + 1)::text AS b FROM ${this.n.records} WHERE session_id = ANY($1::text[])`, [sessionIds]);
+    return Number(r.rows[0]?.b ?? 0);
+  }
+
+  /**
+   * The records of one kind matching `filter`, newest first, filtered, ordered and paged in SQL.
+   * Same filters and validation as the file viewer; `sessionIds` restricts to the viewer's sessions.
+   */
+  async query<K extends RecordType>(kind: K, filter?: FilterOf[K], sessionIds?: readonly string[], method = "query"): Promise<RawRecord[]> {
+    const compiled = compileQuery(kind, filter, method); // validation, defaults
+    const f = (filter ?? {}) as Record<string, unknown>;
+    const values: unknown[] = [kind];
+    const where = ["kind = $1"];
+    const param = (v: unknown) => {
+      values.push(v);
+      return `$${values.length}`;
+    };
+    for (const [key, field] of Object.entries(EQUALITY[kind])) {
+      const want = f[key];
+      if (want === undefined) continue;
+      if (field === "success") where.push(`coalesce((record->>'success')::boolean, true) = ${param(want)}::boolean`);
+      else if (field === "model") where.push(`model = ${param(want)}`);
+      else where.push(`record->>${param(field)} = ${param(want)}`);
+    }
+    if (f.userId !== undefined) where.push(`user_id = ${param(f.userId)}`);
+    if (f.traceId !== undefined) where.push(`trace_id = ${param(f.traceId)}`);
+    if (f.since !== undefined) where.push(`ts >= ${param(iso(f.since as TimeInput))}::timestamptz`);
+    if (f.until !== undefined) where.push(`ts < ${param(iso(f.until as TimeInput))}::timestamptz`);
+    if (compiled.sessionId !== undefined) where.push(`session_id = ${param(compiled.sessionId)}`);
+    if (sessionIds !== undefined) where.push(`session_id = ANY(${param([...sessionIds])}::text[])`);
+    const limit = Number.isFinite(compiled.limit) ? ` LIMIT ${param(compiled.limit)}` : "";
+    const offset = compiled.offset > 0 ? ` OFFSET ${param(compiled.offset)}` : "";
+    const r = await this.pool.query<{ line: string }>(
+      `SELECT line FROM ${this.n.records} WHERE ${where.join(" AND ")} ORDER BY ts DESC, seq DESC, id DESC${limit}${offset}`,
+      values,
+    );
+    return r.rows.map((x) => JSON.parse(x.line) as RawRecord);
+  }
+
+  /**
+   * Counts, tokens, models, personas, success rates, errors by severity and chain heads of the
+   * given sessions (all when omitted), aggregated by PostgreSQL. Counting rules are those of the
+   * logger's session summary: a missing `success` counts as success, a missing model as "unknown".
+   */
+  async summarize(sessionIds?: readonly string[]): Promise<StoreSummary> {
+    const scope = sessionIds ? "session_id = ANY($1::text[])" : "true";
+    const args = sessionIds ? [[...sessionIds]] : [];
+    const q = <T extends Record<string, unknown>>(sql: string) => this.pool.query<T>(sql, args).then((r) => r.rows);
+    const [perKind, chats, models, personas, severities, heads, sessions] = await Promise.all([
+      q<{ kind: string; c: string; ok: string; first: Date; last: Date }>(
+        `SELECT kind, count(*)::text AS c, count(*) FILTER (WHERE coalesce((record->>'success')::boolean, true))::text AS ok, min(ts) AS first, max(ts) AS last
+           FROM ${this.n.records} WHERE ${scope} GROUP BY kind`,
+      ),
+      q<{ t: string | null; i: string | null; o: string | null }>(
+        `SELECT sum(coalesce((record->>'tokensUsed')::numeric, 0))::text AS t, sum(coalesce((record->>'inputTokens')::numeric, 0))::text AS i,
+                sum(coalesce((record->>'outputTokens')::numeric, 0))::text AS o
+           FROM ${this.n.records} WHERE ${scope} AND kind = 'chat_interaction'`,
+      ),
+      q<{ k: string; c: string }>(`SELECT coalesce(model, 'unknown') AS k, count(*)::text AS c FROM ${this.n.records} WHERE ${scope} AND kind = 'chat_interaction' GROUP BY 1`),
+      q<{ k: string; c: string }>(
+        `SELECT CASE WHEN kind = 'persona_activity' THEN record->>'personaName' ELSE record->>'persona' END AS k, count(*)::text AS c
+           FROM ${this.n.records}
+          WHERE ${scope} AND (kind = 'persona_activity' OR (kind = 'chat_interaction' AND jsonb_typeof(record->'persona') = 'string'))
+          GROUP BY 1`,
+      ),
+      q<{ k: string; c: string }>(`SELECT coalesce(record->>'severity', 'error') AS k, count(*)::text AS c FROM ${this.n.records} WHERE ${scope} AND kind = 'error' GROUP BY 1`),
+      q<{ kind: string; seq: string; hash: string }>(
+        `SELECT DISTINCT ON (r.kind) r.kind, r.seq::text AS seq, r.hash FROM ${this.n.records} r WHERE ${scope} ORDER BY r.kind, r.seq DESC`,
+      ),
+      sessionIds ? Promise.resolve(sessionIds.map((s) => ({ s }))) : q<{ s: string }>(`SELECT DISTINCT session_id AS s FROM ${this.n.records} ORDER BY 1`),
+    ]);
+    const counts = zeroCounts();
+    let chatOk = 0;
+    let toolOk = 0;
+    let first: string | undefined;
+    let last: string | undefined;
+    for (const r of perKind) {
+      if ((RECORD_KINDS as readonly string[]).includes(r.kind)) counts[r.kind as RecordType] = Number(r.c);
+      if (r.kind === "chat_interaction") chatOk = Number(r.ok);
+      if (r.kind === "tool_usage") toolOk = Number(r.ok);
+      const a = r.first.toISOString();
+      const b = r.last.toISOString();
+      if (first === undefined || a < first) first = a;
+      if (last === undefined || b > last) last = b;
+    }
+    const toMap = (rows: Array<{ k: string; c: string }>) => Object.fromEntries(rows.map((r) => [r.k, Number(r.c)]));
+    const headMap = {} as Record<ChainKind, KindHead>;
+    for (const k of CHAIN_KINDS) headMap[k] = { seq: 0, hash: GENESIS_HASH };
+    for (const h of heads) if ((CHAIN_KINDS as readonly string[]).includes(h.kind)) headMap[h.kind as ChainKind] = { seq: Number(h.seq), hash: h.hash };
+    const t = chats[0];
+    return {
+      sessions: sessions.map((s) => s.s),
+      counts,
+      totalRecords: RECORD_KINDS.reduce((s, k) => s + counts[k], 0),
+      tokens: { total: Number(t?.t ?? 0), input: Number(t?.i ?? 0), output: Number(t?.o ?? 0) },
+      models: toMap(models),
+      personas: toMap(personas),
+      chatSuccessRate: counts.chat_interaction ? chatOk / counts.chat_interaction : null,
+      toolCalls: counts.tool_usage,
+      toolSuccessRate: counts.tool_usage ? toolOk / counts.tool_usage : null,
+      errorsBySeverity: toMap(severities),
+      heads: headMap,
+      firstTimestamp: first,
+      lastTimestamp: last,
+    };
+  }
+
+  /** Disconnects (only a pool this source created). */
+  async close(): Promise<void> {
+    if (this.ownsPool) await this.pool.end();
+  }
+}
+
+function redact(connectionString: string): string {
+  try {
+    const u = new URL(connectionString);
+    u.password = "";
+    u.username = u.username ? u.username : "";
+    return `${u.host}${u.pathname}`;
+  } catch {
+    return "(connection string)";
+  }
+}

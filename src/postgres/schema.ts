@@ -1,0 +1,224 @@
+/**
+ * The PostgreSQL schema of the central store, as SQL text. One partitioned table of records
+ * (a partition per UTC month, created on demand), a table of chain checkpoints, and the
+ * retention log. Records are append-only: a trigger refuses UPDATE, DELETE and TRUNCATE;
+ * old months leave only through `audit_apply_retention()`, which drops whole partitions and
+ * writes down where each chain was cut.
+ */
+import { z } from "zod";
+
+/** Version of the schema below; `audit_schema_version` records which versions were applied. */
+export const SCHEMA_VERSION = 1;
+
+/** Schema names we accept: plain identifiers, so they can be quoted without surprises. */
+export const schemaNameSchema = z
+  .string()
+  .regex(/^[A-Za-z_][A-Za-z0-9_]{0,62}$/, "must be 1-63 characters of A-Z, a-z, 0-9 or '_', not starting with a digit");
+
+export const DEFAULT_SCHEMA = "audit_logger";
+
+/** `"name"`, with embedded quotes doubled. */
+export function quoteIdent(name: string): string {
+  return `"${name.replaceAll('"', '""')}"`;
+}
+
+/** `'text'`, with embedded quotes doubled (for names baked into function bodies). */
+export function quoteLiteral(text: string): string {
+  return `'${text.replaceAll("'", "''")}'`;
+}
+
+/** Fully qualified names of the objects of one schema. */
+export function names(schema: string) {
+  const s = quoteIdent(schema);
+  return {
+    schema: s,
+    records: `${s}.audit_records`,
+    checkpoints: `${s}.audit_checkpoints`,
+    sessions: `${s}.audit_sessions`,
+    retentionLog: `${s}.audit_retention_log`,
+    retentionCuts: `${s}.audit_retention_cuts`,
+    version: `${s}.audit_schema_version`,
+    ensurePartition: `${s}.audit_ensure_partition`,
+    applyRetention: `${s}.audit_apply_retention`,
+  };
+}
+
+/** Advisory-lock key text for DDL on one schema (migration, partition creation, retention). */
+export function ddlLockKey(schema: string): string {
+  return `audit-logger:${schema}`;
+}
+
+/** The DDL of version 1, run inside one transaction under the schema's advisory lock. */
+export function migrationSql(schema: string): string {
+  const n = names(schema);
+  const lockKey = quoteLiteral(ddlLockKey(schema));
+  const schemaLit = quoteLiteral(schema);
+  return `
+CREATE TABLE ${n.records} (
+  session_id  text        NOT NULL,
+  kind        text        NOT NULL,
+  seq         bigint      NOT NULL CHECK (seq > 0),
+  id          text        NOT NULL,
+  ts          timestamptz NOT NULL,
+  prev_hash   text        NOT NULL,
+  hash        text        NOT NULL,
+  model       text,
+  user_id     text,
+  trace_id    text,
+  record      jsonb       NOT NULL,
+  line        text        NOT NULL,
+  stored_at   timestamptz NOT NULL DEFAULT now(),
+  -- PostgreSQL requires the partition key in every unique constraint of a partitioned table.
+  -- ts is part of the hashed line, so a record sent twice always meets its first copy here.
+  CONSTRAINT audit_records_key UNIQUE (session_id, kind, seq, ts)
+) PARTITION BY RANGE (ts);
+COMMENT ON TABLE ${n.records} IS 'audit-logger records: one row per sealed line; append-only; one partition per UTC month';
+CREATE INDEX audit_records_kind_ts ON ${n.records} (kind, ts);
+CREATE INDEX audit_records_ts ON ${n.records} (ts);
+CREATE INDEX audit_records_model_ts ON ${n.records} (model, ts) WHERE model IS NOT NULL;
+CREATE INDEX audit_records_user_ts ON ${n.records} (user_id, ts) WHERE user_id IS NOT NULL;
+
+CREATE TABLE ${n.checkpoints} (
+  session_id  text        NOT NULL,
+  kind        text        NOT NULL,
+  seq         bigint      NOT NULL,
+  hash        text        NOT NULL,
+  created_at  timestamptz NOT NULL DEFAULT now(),
+  source      text        NOT NULL DEFAULT 'sink',
+  signature   text,
+  key_id      text,
+  PRIMARY KEY (session_id, kind, seq)
+);
+COMMENT ON TABLE ${n.checkpoints} IS 'audit-logger chain heads known to be stored: verify checks each against the records';
+
+CREATE TABLE ${n.sessions} (
+  session_id  text        PRIMARY KEY,
+  info        jsonb       NOT NULL DEFAULT '{}'::jsonb,
+  status      text        NOT NULL DEFAULT 'active',
+  opened_at   timestamptz NOT NULL DEFAULT now(),
+  closed_at   timestamptz
+);
+
+CREATE TABLE ${n.retentionLog} (
+  retention_id bigserial   PRIMARY KEY,
+  applied_at   timestamptz NOT NULL DEFAULT now(),
+  applied_by   text        NOT NULL DEFAULT current_user,
+  cutoff       timestamptz NOT NULL,
+  partition    text        NOT NULL,
+  range_from   timestamptz NOT NULL,
+  range_to     timestamptz NOT NULL,
+  rows_dropped bigint      NOT NULL,
+  reason       text        NOT NULL
+);
+
+CREATE TABLE ${n.retentionCuts} (
+  retention_id bigint NOT NULL REFERENCES ${n.retentionLog} (retention_id),
+  session_id   text   NOT NULL,
+  kind         text   NOT NULL,
+  through_seq  bigint NOT NULL,
+  through_hash text   NOT NULL,
+  PRIMARY KEY (retention_id, session_id, kind)
+);
+
+CREATE FUNCTION ${n.schema}.audit_refuse_change() RETURNS trigger LANGUAGE plpgsql AS $fn$
+BEGIN
+  RAISE EXCEPTION 'audit-logger: % on %.% is refused: the audit store is append-only', TG_OP, TG_TABLE_SCHEMA, TG_TABLE_NAME
+    USING ERRCODE = 'insufficient_privilege',
+          HINT = format('Old months are removed with %I.audit_apply_retention(before, reason), which drops whole partitions and logs it.', TG_TABLE_SCHEMA);
+END
+$fn$;
+
+CREATE TRIGGER audit_records_append_only BEFORE UPDATE OR DELETE ON ${n.records}
+  FOR EACH ROW EXECUTE FUNCTION ${n.schema}.audit_refuse_change();
+CREATE TRIGGER audit_records_no_truncate BEFORE TRUNCATE ON ${n.records}
+  FOR EACH STATEMENT EXECUTE FUNCTION ${n.schema}.audit_refuse_change();
+CREATE TRIGGER audit_checkpoints_append_only BEFORE UPDATE OR DELETE ON ${n.checkpoints}
+  FOR EACH ROW EXECUTE FUNCTION ${n.schema}.audit_refuse_change();
+CREATE TRIGGER audit_checkpoints_no_truncate BEFORE TRUNCATE ON ${n.checkpoints}
+  FOR EACH STATEMENT EXECUTE FUNCTION ${n.schema}.audit_refuse_change();
+CREATE TRIGGER audit_retention_log_append_only BEFORE UPDATE OR DELETE ON ${n.retentionLog}
+  FOR EACH ROW EXECUTE FUNCTION ${n.schema}.audit_refuse_change();
+CREATE TRIGGER audit_retention_cuts_append_only BEFORE UPDATE OR DELETE ON ${n.retentionCuts}
+  FOR EACH ROW EXECUTE FUNCTION ${n.schema}.audit_refuse_change();
+
+-- The partition of the UTC month holding p_at; created (with its TRUNCATE guard) if missing.
+CREATE FUNCTION ${n.ensurePartition}(p_at timestamptz) RETURNS text LANGUAGE plpgsql AS $fn$
+DECLARE
+  m_from timestamptz := date_trunc('month', p_at AT TIME ZONE 'UTC') AT TIME ZONE 'UTC';
+  m_to   timestamptz := (date_trunc('month', p_at AT TIME ZONE 'UTC') + interval '1 month') AT TIME ZONE 'UTC';
+  part   text := 'audit_records_p' || to_char(p_at AT TIME ZONE 'UTC', 'YYYY_MM');
+BEGIN
+  IF to_regclass(format('%I.%I', ${schemaLit}, part)) IS NOT NULL THEN
+    RETURN part;
+  END IF;
+  PERFORM pg_advisory_xact_lock(hashtext(${lockKey}));
+  IF to_regclass(format('%I.%I', ${schemaLit}, part)) IS NULL THEN
+    EXECUTE format('CREATE TABLE %I.%I PARTITION OF %I.audit_records FOR VALUES FROM (%L) TO (%L)', ${schemaLit}, part, ${schemaLit}, m_from, m_to);
+    EXECUTE format('CREATE TRIGGER audit_partition_no_truncate BEFORE TRUNCATE ON %I.%I FOR EACH STATEMENT EXECUTE FUNCTION %I.audit_refuse_change()', ${schemaLit}, part, ${schemaLit});
+  END IF;
+  RETURN part;
+END
+$fn$;
+
+-- Drops every monthly partition that ends at or before p_before, after writing down, per chain,
+-- the last seq and hash it held (so verify knows where a chain was legitimately cut).
+CREATE FUNCTION ${n.applyRetention}(p_before timestamptz, p_reason text DEFAULT 'retention')
+RETURNS TABLE (partition text, range_from timestamptz, range_to timestamptz, rows_dropped bigint)
+LANGUAGE plpgsql AS $fn$
+DECLARE
+  p      record;
+  m_from timestamptz;
+  m_to   timestamptz;
+  n      bigint;
+  rid    bigint;
+BEGIN
+  IF p_before > now() THEN
+    RAISE EXCEPTION 'audit-logger: retention cutoff % is in the future', p_before USING ERRCODE = 'invalid_parameter_value';
+  END IF;
+  PERFORM pg_advisory_xact_lock(hashtext(${lockKey}));
+  FOR p IN
+    SELECT c.relname::text AS relname
+      FROM pg_inherits i JOIN pg_class c ON c.oid = i.inhrelid
+     WHERE i.inhparent = format('%I.audit_records', ${schemaLit})::regclass
+     ORDER BY c.relname
+  LOOP
+    m_from := (to_date(right(p.relname, 7), 'YYYY_MM')::timestamp) AT TIME ZONE 'UTC';
+    m_to := ((to_date(right(p.relname, 7), 'YYYY_MM') + interval '1 month')::timestamp) AT TIME ZONE 'UTC';
+    CONTINUE WHEN m_to > p_before;
+    EXECUTE format('SELECT count(*) FROM %I.%I', ${schemaLit}, p.relname) INTO n;
+    INSERT INTO ${n.retentionLog} (cutoff, partition, range_from, range_to, rows_dropped, reason)
+      VALUES (p_before, p.relname, m_from, m_to, n, p_reason) RETURNING retention_id INTO rid;
+    EXECUTE format(
+      'INSERT INTO %I.audit_retention_cuts (retention_id, session_id, kind, through_seq, through_hash)
+       SELECT DISTINCT ON (session_id, kind) %s, session_id, kind, seq, hash FROM %I.%I ORDER BY session_id, kind, seq DESC',
+      ${schemaLit}, rid, ${schemaLit}, p.relname);
+    EXECUTE format('ALTER TABLE %I.audit_records DETACH PARTITION %I.%I', ${schemaLit}, ${schemaLit}, p.relname);
+    EXECUTE format('DROP TABLE %I.%I', ${schemaLit}, p.relname);
+    partition := p.relname; range_from := m_from; range_to := m_to; rows_dropped := n;
+    RETURN NEXT;
+  END LOOP;
+END
+$fn$;
+
+CREATE TABLE ${n.version} (
+  version    integer     PRIMARY KEY,
+  applied_at timestamptz NOT NULL DEFAULT now()
+);
+INSERT INTO ${n.version} (version) VALUES (${SCHEMA_VERSION});
+`;
+}
+
+/**
+ * The batched insert: one statement for a whole batch, one array parameter per column (the
+ * envelope columns come from the sealed record, the jsonb from the line itself, or for the rare
+ * line PostgreSQL's jsonb cannot hold, from a sanitised copy). Arrays keep the statement text
+ * and its plan the same for any batch size.
+ */
+export function insertSql(schema: string): string {
+  const n = names(schema);
+  return `INSERT INTO ${n.records} (session_id, kind, seq, id, ts, prev_hash, hash, model, user_id, trace_id, record, line)
+SELECT s, k, q, i, t::timestamptz, p, h, m, u, tr, coalesce(j, l)::jsonb, l
+  FROM unnest($1::text[], $2::text[], $3::bigint[], $4::text[], $5::text[], $6::text[], $7::text[], $8::text[], $9::text[], $10::text[], $11::text[], $12::text[])
+       AS x(s, k, q, i, t, p, h, m, u, tr, j, l)
+ON CONFLICT (session_id, kind, seq, ts) DO NOTHING`;
+}

@@ -1,0 +1,629 @@
+/**
+ * PostgresSink: every sealed record of a session, also in a shared PostgreSQL store.
+ *
+ * `write()` only appends to an in-memory queue; one pump sends the queue in batches (one
+ * multi-row INSERT … ON CONFLICT DO NOTHING per batch, so a batch sent twice stores nothing
+ * twice). When the store is unreachable, slow (the queue passes `maxQueue`) or refuses a batch,
+ * the queue goes to the spool file and everything after it follows it there, so order is kept;
+ * when the store answers again the spool is replayed from the start of what it has not stored,
+ * then removed. Failures never reach the logger's callers: they go to `onError`.
+ */
+import fs from "node:fs";
+import path from "node:path";
+import type { Pool } from "pg";
+import { z } from "zod";
+import { AuditIOError } from "../errors.js";
+import { readLines } from "../reader/lines.js";
+import { listKindFiles, sessionFileName } from "../sink/files.js";
+import { peekTail } from "../sink/recover.js";
+import { CHAIN_KINDS, type AuditSink, type ChainKind, type SealedRecord } from "../types.js";
+import { migrateWith } from "./migrate.js";
+import { connectionOptionsShape, parseOptions, poolFor, schemaOf, type PostgresConnectionOptions } from "./pg.js";
+import { insertParams, lineInfo, monthOf } from "./rows.js";
+import { DEFAULT_SCHEMA, insertSql, names } from "./schema.js";
+import { Spool } from "./spool.js";
+
+/** Options of {@link PostgresSink}. Every number has a default; only the connection is required. */
+export interface PostgresSinkOptions extends PostgresConnectionOptions {
+  /** where records wait while the store is away (default `<auditDir>/.pg_spool_<sessionId>.jsonl`) */
+  readonly spoolPath?: string;
+  /** records per INSERT (default 500) */
+  readonly batchSize?: number;
+  /** records held in memory before the rest goes to the spool (default 10 000) */
+  readonly maxQueue?: number;
+  /** how long `flush()` waits for the store before spooling what is left (default 5 s) */
+  readonly flushTimeoutMs?: number;
+  /** how long `close()` keeps trying to empty the spool (default 10 s) */
+  readonly closeTimeoutMs?: number;
+  readonly connectTimeoutMs?: number;
+  /** a batch taking longer is abandoned (and spooled) (default 30 s) */
+  readonly queryTimeoutMs?: number;
+  /** first and last delay between reconnection attempts (defaults 200 ms, 10 s) */
+  readonly retryMinMs?: number;
+  readonly retryMaxMs?: number;
+  /** create the schema on first connect (default true; set false when the writer role may not) */
+  readonly migrate?: boolean;
+  /** on open, send the records of this session that are in its files but not in the store (default true) */
+  readonly backfill?: boolean;
+}
+
+/** Counters of a sink, for health checks and tests. */
+export interface PostgresSinkStats {
+  /** rows the store accepted */
+  readonly stored: number;
+  /** records the store already had (replays after a lost acknowledgement) */
+  readonly duplicates: number;
+  /** records waiting in memory */
+  readonly queued: number;
+  /** spool bytes not yet replayed */
+  readonly spooledBytes: number;
+  /** records ever written to the spool */
+  readonly spilled: number;
+  /** records sent from the session's files on open */
+  readonly backfilled: number;
+  /** true while the store is unreachable or refusing */
+  readonly outage: boolean;
+  readonly lastError: string | undefined;
+}
+
+const int = (min: number) => z.number().int("must be a whole number").min(min, `must be at least ${min}`);
+
+const sinkOptionsSchema = z.strictObject({
+  ...connectionOptionsShape,
+  spoolPath: z.string().min(1).optional(),
+  batchSize: int(1).max(50_000).optional(),
+  maxQueue: int(1).optional(),
+  flushTimeoutMs: int(0).optional(),
+  closeTimeoutMs: int(0).optional(),
+  connectTimeoutMs: int(1).optional(),
+  queryTimeoutMs: int(1).optional(),
+  retryMinMs: int(1).optional(),
+  retryMaxMs: int(1).optional(),
+  migrate: z.boolean().optional(),
+  backfill: z.boolean().optional(),
+});
+
+type Settings = Required<Omit<PostgresSinkOptions, "connectionString" | "pool" | "poolConfig" | "schema" | "spoolPath">>;
+
+interface Head {
+  seq: number;
+  hash: string;
+}
+
+function sleep(ms: number): Promise<void> {
+  return new Promise((resolve) => setTimeout(resolve, ms));
+}
+
+/** Resolves true if `p` settles within `ms`, false otherwise (the timer keeps the process alive). */
+function within(p: Promise<unknown>, ms: number): Promise<boolean> {
+  return new Promise((resolve) => {
+    const t = setTimeout(() => resolve(false), Math.max(0, ms));
+    void p.then(
+      () => {
+        clearTimeout(t);
+        resolve(true);
+      },
+      () => {
+        clearTimeout(t);
+        resolve(true);
+      },
+    );
+  });
+}
+
+function pgCode(err: unknown): string {
+  const c = (err as { code?: unknown })?.code;
+  return typeof c === "string" ? c : "";
+}
+
+/**
+ * Sends every record of the session to a PostgreSQL store shared by many instances, with a
+ * local spool for outages. Pass it in `sinks`; the JSONL files stay the local source of truth.
+ *
+ * @example
+ * import { PostgresSink } from "audit-logger/postgres";
+ * const logger = new AuditLogger({
+ *   sessionId: `api_${process.pid}`,
+ *   sinks: [new PostgresSink({ connectionString: process.env.AUDIT_PG_URL })],
+ * });
+ */
+export class PostgresSink implements AuditSink {
+  readonly schema: string;
+  private readonly settings: Settings;
+  private readonly conn: PostgresConnectionOptions;
+  private readonly spoolOption: string | undefined;
+  private pool: Pool | undefined;
+  private ownsPool = false;
+  private sql: { insert: string; n: ReturnType<typeof names> };
+
+  private sessionId: string | undefined;
+  private auditDir: string | undefined;
+  private onError: (err: Error) => void = (err) => process.emitWarning(err.message, { code: "AUDIT_ERR_IO", type: "AuditLoggerWarning" });
+  private spool: Spool | undefined;
+  private sessionInfo: Record<string, unknown> = {};
+  private fileTails: Partial<Record<ChainKind, number>> | undefined;
+
+  private queue: SealedRecord[] = [];
+  private inflight: SealedRecord[] | undefined;
+  private inflightSpilled = false;
+  /** true while the spool holds records not yet stored: new records then go behind them */
+  private spooling = false;
+  private ready = false;
+  private pumping: Promise<void> | undefined;
+  private retryTimer: NodeJS.Timeout | undefined;
+  private retryDelay: number;
+  private inOutage = false;
+  private closed = false;
+  private stopped = false;
+  private readonly knownMonths = new Set<string>();
+  private readonly heads = new Map<ChainKind, Head>();
+  private readonly checkpointed = new Map<ChainKind, number>();
+  private counters = { stored: 0, duplicates: 0, spilled: 0, backfilled: 0 };
+  private lastError: string | undefined;
+
+  constructor(options: PostgresSinkOptions) {
+    const o = parseOptions(sinkOptionsSchema, options, "PostgresSink") as PostgresSinkOptions;
+    this.conn = o;
+    this.schema = schemaOf(o);
+    this.spoolOption = o.spoolPath;
+    this.settings = {
+      batchSize: o.batchSize ?? 500,
+      maxQueue: o.maxQueue ?? 10_000,
+      flushTimeoutMs: o.flushTimeoutMs ?? 5_000,
+      closeTimeoutMs: o.closeTimeoutMs ?? 10_000,
+      connectTimeoutMs: o.connectTimeoutMs ?? 5_000,
+      queryTimeoutMs: o.queryTimeoutMs ?? 30_000,
+      retryMinMs: o.retryMinMs ?? 200,
+      retryMaxMs: o.retryMaxMs ?? 10_000,
+      migrate: o.migrate ?? true,
+      backfill: o.backfill ?? true,
+    };
+    this.retryDelay = this.settings.retryMinMs;
+    this.sql = { insert: insertSql(this.schema), n: names(this.schema) };
+    // fail at construction, not at the first record, when `pg` is missing
+    const { pool, owned } = poolFor(
+      o,
+      {
+        max: 1,
+        connectionTimeoutMillis: this.settings.connectTimeoutMs,
+        query_timeout: this.settings.queryTimeoutMs,
+        idleTimeoutMillis: 10_000,
+        allowExitOnIdle: true,
+        application_name: "audit-logger",
+      },
+      "PostgresSink",
+    );
+    this.pool = pool;
+    this.ownsPool = owned;
+    // an idle connection dropped by the server must not crash the host
+    if (owned) pool.on("error", (err) => this.note(err));
+  }
+
+  /** Called by the logger: where the spool goes, whom to tell about failures. */
+  open(info: { readonly sessionId: string; readonly auditDir: string; readonly onError: (err: Error) => void }): void {
+    this.sessionId = info.sessionId;
+    this.auditDir = info.auditDir;
+    this.onError = info.onError;
+    this.initSpool();
+    try {
+      const v = JSON.parse(fs.readFileSync(path.join(info.auditDir, sessionFileName(info.sessionId)), "utf8")) as unknown;
+      if (v && typeof v === "object" && !Array.isArray(v)) this.sessionInfo = v as Record<string, unknown>;
+    } catch {
+      // no session file: the row gets an empty info
+    }
+    if (this.settings.backfill) {
+      // what the files held before this logger wrote anything: the part the store may lack
+      const tails: Partial<Record<ChainKind, number>> = {};
+      for (const kind of CHAIN_KINDS) {
+        for (const f of listKindFiles(info.auditDir, kind, info.sessionId).reverse()) {
+          const t = peekTail(f.path);
+          if (t) {
+            tails[kind] = t.seq;
+            break;
+          }
+        }
+      }
+      if (Object.keys(tails).length > 0) this.fileTails = tails;
+    }
+    this.schedulePump();
+  }
+
+  /** Queues one record; returns at once and never throws. */
+  write(record: SealedRecord): void {
+    if (this.closed) {
+      this.note(new AuditIOError(`PostgresSink got a ${record.kind} record (seq ${record.seq}) after close(); it is only in the files.`));
+      return;
+    }
+    if (this.sessionId === undefined) {
+      this.sessionId = record.sessionId;
+      this.initSpool();
+    }
+    this.queue.push(record);
+    if (this.queue.length >= this.settings.maxQueue) this.spill();
+    this.schedulePump();
+  }
+
+  /**
+   * Resolves when every record written so far is in the store, or (store down or slower than
+   * `flushTimeoutMs`) in the spool file. Never rejects.
+   */
+  async flush(): Promise<void> {
+    if (this.sessionId === undefined) return;
+    const deadline = Date.now() + this.settings.flushTimeoutMs;
+    while (this.hasPending() && this.retryTimer === undefined && !this.stopped) {
+      this.schedulePump();
+      const p = this.pumping;
+      if (!p) break;
+      if (!(await within(p, deadline - Date.now()))) break;
+    }
+    if (this.queue.length > 0 || (this.inflight && !this.inflightSpilled)) this.spill();
+    if (!this.hasPending()) await this.writeCheckpoints();
+  }
+
+  /**
+   * Resolves `true` once everything written so far is in the store (the spool replayed too),
+   * `false` if that has not happened within `timeoutMs`.
+   *
+   * @example
+   * if (!(await sink.whenStored(60_000))) console.warn(sink.stats());
+   */
+  async whenStored(timeoutMs = 30_000): Promise<boolean> {
+    const deadline = Date.now() + timeoutMs;
+    for (;;) {
+      if (!this.hasPending()) return true;
+      if (Date.now() >= deadline || this.stopped) return false;
+      if (this.retryTimer === undefined) this.schedulePump();
+      await sleep(Math.min(25, Math.max(1, deadline - Date.now())));
+    }
+  }
+
+  /** Flushes, tries for `closeTimeoutMs` to empty the spool, records the session as closed, disconnects. */
+  async close(): Promise<void> {
+    if (this.closed) return;
+    this.closed = true;
+    await this.flush();
+    if (this.hasPending()) {
+      // a reconnection attempt now, not after the back-off
+      if (this.retryTimer) {
+        clearTimeout(this.retryTimer);
+        this.retryTimer = undefined;
+      }
+      await this.whenStored(this.settings.closeTimeoutMs);
+    }
+    if (!this.hasPending()) {
+      await this.writeCheckpoints();
+      await this.markSession("finalized");
+    }
+    this.stopped = true;
+    if (this.retryTimer) clearTimeout(this.retryTimer);
+    this.retryTimer = undefined;
+    if (this.pumping) await within(this.pumping, this.settings.queryTimeoutMs);
+    if (this.queue.length > 0) this.spill();
+    if (this.spool && !this.spool.isEmpty) {
+      this.note(
+        new AuditIOError(
+          `PostgresSink: ${this.spool.pendingBytes} bytes of records for session ${this.sessionId} are still in ${this.spool.path}: the store was unreachable. They are sent when a PostgresSink opens this session again.`,
+        ),
+      );
+    }
+    this.spool?.close();
+    if (this.ownsPool && this.pool) {
+      const pool = this.pool;
+      this.pool = undefined;
+      await pool.end().catch((err: unknown) => this.note(err));
+    }
+  }
+
+  /** The spool file of this sink (known once the logger opened it). */
+  get spoolPath(): string | undefined {
+    return this.spool?.path;
+  }
+
+  /** A snapshot of the sink's counters. */
+  stats(): PostgresSinkStats {
+    return {
+      ...this.counters,
+      queued: this.queue.length + (this.inflight && !this.inflightSpilled ? this.inflight.length : 0),
+      spooledBytes: this.spool?.pendingBytes ?? 0,
+      outage: this.inOutage,
+      lastError: this.lastError,
+    };
+  }
+
+  // ---------------------------------------------------------------- internals
+
+  private initSpool(): void {
+    if (this.spool) return;
+    const sessionId = this.sessionId!;
+    const dir = this.auditDir ?? process.cwd();
+    const stem = this.schema === DEFAULT_SCHEMA ? `.pg_spool_${sessionId}.jsonl` : `.pg_spool_${this.schema}_${sessionId}.jsonl`;
+    try {
+      this.spool = new Spool(this.spoolOption ?? path.join(dir, stem));
+      if (this.spool.tornBytes > 0) {
+        this.note(new AuditIOError(`PostgresSink: cut a torn final line (${this.spool.tornBytes} bytes) from ${this.spool.path}, left by a crash; its record is still in the session's files and is sent from there.`));
+      }
+      if (!this.spool.isEmpty) this.spooling = true;
+    } catch (err) {
+      this.note(err);
+    }
+  }
+
+  private hasPending(): boolean {
+    return this.queue.length > 0 || this.inflight !== undefined || this.spooling || this.fileTails !== undefined;
+  }
+
+  private note(err: unknown): void {
+    const e = err instanceof Error ? err : new Error(String(err));
+    this.lastError = e.message;
+    try {
+      this.onError(e);
+    } catch {
+      // the reporter failed; nothing more to do without throwing into the host
+    }
+  }
+
+  /** Moves the queue (and a batch in flight, which may or may not have landed) to the spool. */
+  private spill(): void {
+    if (!this.spool) return;
+    const lines: string[] = [];
+    if (this.inflight && !this.inflightSpilled) for (const r of this.inflight) lines.push(r.line);
+    for (const r of this.queue) lines.push(r.line);
+    if (lines.length === 0) return;
+    try {
+      this.spool.append(lines);
+    } catch (err) {
+      this.note(new AuditIOError(`PostgresSink could not write its spool ${this.spool.path}: ${(err as Error).message}. ${lines.length} records stay in memory.`, { cause: err }));
+      return;
+    }
+    this.counters.spilled += lines.length;
+    if (this.inflight) this.inflightSpilled = true;
+    this.queue = [];
+    this.spooling = true;
+  }
+
+  private schedulePump(): void {
+    if (this.pumping || this.retryTimer || this.stopped || this.sessionId === undefined) return;
+    // start on the next turn of the event loop, so a synchronous burst of records is one batch
+    this.pumping = new Promise<void>((resolve) => setImmediate(resolve))
+      .then(() => this.pump())
+      .then(() => {
+        this.pumping = undefined;
+        if (this.hasPending() && !this.retryTimer && !this.stopped && !this.inOutage) this.schedulePump();
+      });
+  }
+
+  private async pump(): Promise<void> {
+    try {
+      for (;;) {
+        if (this.stopped) return;
+        if (!this.ready) await this.connect();
+        if (this.fileTails) await this.backfill(this.fileTails);
+        if (this.spooling && this.spool) {
+          if (this.queue.length > 0) this.spill();
+          const batch = this.spool.read(this.settings.batchSize);
+          if (batch.lines.length === 0) {
+            if (this.spool.removeIfDone()) this.spooling = false;
+            else break; // only an unterminated piece: wait for its append to finish
+            continue;
+          }
+          await this.storeLines(batch.lines);
+          this.spool.advance(batch.bytes);
+          continue;
+        }
+        if (this.queue.length === 0) break;
+        const batch = this.queue.splice(0, this.settings.batchSize);
+        this.inflight = batch;
+        this.inflightSpilled = false;
+        await this.store(batch);
+        this.inflight = undefined; // on failure `fail()` moves it to the spool
+      }
+      if (this.inOutage) {
+        this.inOutage = false;
+        this.retryDelay = this.settings.retryMinMs;
+      }
+    } catch (err) {
+      this.fail(err);
+    }
+  }
+
+  /** The store refused or is away: everything pending goes to the spool, retry later. */
+  private fail(err: unknown): void {
+    if (this.inflight && !this.inflightSpilled) this.spill();
+    if (this.inflight && !this.inflightSpilled) this.queue.unshift(...this.inflight); // spool failed too
+    this.inflight = undefined;
+    this.inflightSpilled = false;
+    if (this.queue.length > 0) this.spill();
+    const code = pgCode(err);
+    if (code.startsWith("42") || code === "3F000") this.ready = false; // schema gone or changed: migrate again
+    if (!this.inOutage) {
+      this.inOutage = true;
+      this.note(
+        new AuditIOError(
+          `PostgresSink cannot store records in ${this.schema} (${(err as Error).message}${code ? `, SQLSTATE ${code}` : ""}). They are kept in the spool ${this.spool?.path ?? "(none)"} and sent when the store answers; the logger goes on.`,
+          { cause: err },
+        ),
+      );
+    } else {
+      this.lastError = (err as Error).message;
+    }
+    if (this.stopped) return;
+    const delay = this.retryDelay;
+    this.retryDelay = Math.min(this.settings.retryMaxMs, this.retryDelay * 2);
+    this.retryTimer = setTimeout(() => {
+      this.retryTimer = undefined;
+      this.schedulePump();
+    }, delay);
+    this.retryTimer.unref();
+  }
+
+  private requirePool(): Pool {
+    if (!this.pool) throw new AuditIOError("PostgresSink is closed.");
+    return this.pool;
+  }
+
+  private async connect(): Promise<void> {
+    const pool = this.requirePool();
+    if (this.settings.migrate) await migrateWith(pool, this.schema);
+    await this.markSession("active");
+    this.knownMonths.clear();
+    this.ready = true;
+  }
+
+  private async markSession(status: "active" | "finalized"): Promise<void> {
+    if (!this.pool || this.sessionId === undefined) return;
+    const n = this.sql.n;
+    try {
+      if (status === "active") {
+        await this.pool.query(
+          `INSERT INTO ${n.sessions} (session_id, info, status) VALUES ($1, $2::jsonb, 'active')
+           ON CONFLICT (session_id) DO UPDATE SET info = EXCLUDED.info, status = 'active', closed_at = NULL`,
+          [this.sessionId, JSON.stringify(this.sessionInfo)],
+        );
+      } else {
+        await this.pool.query(`UPDATE ${n.sessions} SET status = 'finalized', closed_at = now() WHERE session_id = $1`, [this.sessionId]);
+      }
+    } catch (err) {
+      if (status === "active") throw err;
+      this.note(new AuditIOError(`PostgresSink could not mark session ${this.sessionId} ${status}: ${(err as Error).message}`, { cause: err }));
+    }
+  }
+
+  private async ensureMonths(months: Iterable<string>): Promise<void> {
+    for (const m of months) {
+      if (this.knownMonths.has(m)) continue;
+      await this.requirePool().query(`SELECT ${this.sql.n.ensurePartition}($1::timestamptz)`, [`${m}-01T00:00:00Z`]);
+      this.knownMonths.add(m);
+    }
+  }
+
+  /** One multi-row insert; returns how many rows were new. */
+  private async insert(recs: readonly SealedRecord[], months: ReadonlySet<string>): Promise<number> {
+    await this.ensureMonths(months);
+    const values = insertParams(recs);
+    try {
+      return (await this.requirePool().query(this.sql.insert, values)).rowCount ?? 0;
+    } catch (err) {
+      // 23514: no partition for a row (retention dropped a month we thought existed)
+      if (pgCode(err) !== "23514") throw err;
+      this.knownMonths.clear();
+      await this.ensureMonths(months);
+      return (await this.requirePool().query(this.sql.insert, values)).rowCount ?? 0;
+    }
+  }
+
+  /** Stores records from the queue (envelope known). */
+  private async store(recs: readonly SealedRecord[]): Promise<void> {
+    const months = new Set<string>();
+    for (const r of recs) months.add(monthOf(r.timestamp));
+    const added = await this.insert(recs, months);
+    this.counted(added, recs.length, recs);
+    if (added < recs.length) await this.checkForks(recs);
+  }
+
+  /** Stores lines read back from the spool or the files; lines that are not sealed records are reported and skipped. */
+  private async storeLines(lines: readonly string[]): Promise<void> {
+    const recs: SealedRecord[] = [];
+    for (const line of lines) {
+      const info = lineInfo(line);
+      if (!info || info.sessionId !== this.sessionId) {
+        this.note(new AuditIOError(`PostgresSink skipped a spooled line that is not a sealed record of session ${this.sessionId}: ${line.slice(0, 80)}`));
+        continue;
+      }
+      recs.push({ ...info, line });
+    }
+    if (recs.length > 0) await this.store(recs);
+  }
+
+  private counted(added: number, sent: number, recs: readonly SealedRecord[]): void {
+    this.counters.stored += added;
+    this.counters.duplicates += sent - added;
+    for (const r of recs) {
+      const h = this.heads.get(r.kind);
+      if (!h || r.seq > h.seq) this.heads.set(r.kind, { seq: r.seq, hash: r.hash });
+    }
+  }
+
+  /** After a conflict: a stored record with the same seq but another hash means two writers share this session id. */
+  private async checkForks(recs: readonly SealedRecord[]): Promise<void> {
+    const n = this.sql.n;
+    const r = await this.requirePool().query<{ kind: string; seq: string }>(
+      `SELECT u.k AS kind, u.q::text AS seq FROM unnest($1::text[], $2::bigint[], $3::text[]) AS u(k, q, h)
+        WHERE EXISTS (SELECT 1 FROM ${n.records} t WHERE t.session_id = $4 AND t.kind = u.k AND t.seq = u.q AND t.hash <> u.h)`,
+      [recs.map((x) => x.kind), recs.map((x) => x.seq), recs.map((x) => x.hash), this.sessionId],
+    );
+    if (r.rows.length > 0) {
+      const at = r.rows.slice(0, 5).map((x) => `${x.kind}#${x.seq}`).join(", ");
+      this.note(
+        new AuditIOError(
+          `PostgresSink: the store already holds different records at ${at} of session ${this.sessionId}: another instance writes the same sessionId. Give every instance its own sessionId; verify reports the fork.`,
+        ),
+      );
+    }
+  }
+
+  /** Sends the records the files held at open and the store lacks (after a crash, or a sink added later). */
+  private async backfill(tails: Partial<Record<ChainKind, number>>): Promise<void> {
+    const n = this.sql.n;
+    const pool = this.requirePool();
+    const have = await pool.query<{ kind: ChainKind; mn: string; mx: string; c: string }>(
+      `SELECT kind, min(seq)::text AS mn, max(seq)::text AS mx, count(*)::text AS c FROM ${n.records} WHERE session_id = $1 GROUP BY kind`,
+      [this.sessionId],
+    );
+    const cuts = await pool.query<{ kind: ChainKind; through: string }>(
+      `SELECT kind, max(through_seq)::text AS through FROM ${n.retentionCuts} WHERE session_id = $1 GROUP BY kind`,
+      [this.sessionId],
+    );
+    for (const kind of CHAIN_KINDS) {
+      const tail = tails[kind];
+      if (tail === undefined) continue;
+      const h = have.rows.find((x) => x.kind === kind);
+      const cut = Number(cuts.rows.find((x) => x.kind === kind)?.through ?? 0);
+      let from = 0;
+      if (h) from = Number(h.mx) - Number(h.mn) + 1 === Number(h.c) ? Number(h.mx) : Number(h.mn) - 1;
+      from = Math.max(from, cut);
+      if (from >= tail) continue;
+      let batch: string[] = [];
+      outer: for (const f of listKindFiles(this.auditDir!, kind, this.sessionId!)) {
+        try {
+          for await (const raw of readLines(f.path)) {
+            if (!raw.terminated) continue;
+            const info = lineInfo(raw.text);
+            if (!info || info.seq <= from) continue;
+            if (info.seq > tail) break outer;
+            batch.push(raw.text);
+            if (batch.length >= this.settings.batchSize) {
+              await this.storeLines(batch);
+              this.counters.backfilled += batch.length;
+              batch = [];
+            }
+          }
+        } catch (err) {
+          if ((err as NodeJS.ErrnoException).code !== "ENOENT") throw err; // rotated away meanwhile
+        }
+      }
+      if (batch.length > 0) {
+        await this.storeLines(batch);
+        this.counters.backfilled += batch.length;
+      }
+    }
+    this.fileTails = undefined;
+  }
+
+  /** Records each chain head stored since the last checkpoint; verify checks them against the records. */
+  private async writeCheckpoints(): Promise<void> {
+    if (!this.pool || !this.ready || this.sessionId === undefined) return;
+    const rows = [...this.heads].filter(([k, h]) => (this.checkpointed.get(k) ?? 0) < h.seq);
+    if (rows.length === 0) return;
+    try {
+      await this.pool.query(
+        `INSERT INTO ${this.sql.n.checkpoints} (session_id, kind, seq, hash)
+         SELECT $1, u.k, u.q, u.h FROM unnest($2::text[], $3::bigint[], $4::text[]) AS u(k, q, h)
+         ON CONFLICT DO NOTHING`,
+        [this.sessionId, rows.map(([k]) => k), rows.map(([, h]) => h.seq), rows.map(([, h]) => h.hash)],
+      );
+      for (const [k, h] of rows) this.checkpointed.set(k, h.seq);
+    } catch (err) {
+      this.note(new AuditIOError(`PostgresSink could not write checkpoints: ${(err as Error).message}`, { cause: err }));
+    }
+  }
+}

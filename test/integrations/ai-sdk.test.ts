@@ -1,0 +1,336 @@
+/**
+ * auditLanguageModelMiddleware with the real `ai` package and the real `@ai-sdk/anthropic`
+ * provider, over HTTP to the local fake Messages API: generateText and streamText return what
+ * they return without the middleware, and each model call leaves one ChatInteraction.
+ */
+import fs from "node:fs";
+import path from "node:path";
+import { createAnthropic } from "@ai-sdk/anthropic";
+import { APICallError, RetryError, generateText, streamText, tool, wrapLanguageModel } from "ai";
+import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
+import { z } from "zod";
+import { auditLanguageModelMiddleware } from "../../integrations/ai-sdk.js";
+import { AuditLogger, auditContext, setDefaultAuditLogger, verifyAuditLog } from "../../src/index.js";
+import { startFakeAnthropic, type FakeAnthropic } from "../helpers/fake-anthropic.js";
+import { cleanupTmp, readJsonl, tmpProject } from "../helpers/index.js";
+
+type Rec = Record<string, unknown>;
+const MODEL = "claude-haiku-4-5";
+
+let fake: FakeAnthropic;
+beforeAll(async () => {
+  fake = await startFakeAnthropic();
+});
+afterAll(async () => {
+  await fake.close();
+});
+const loggers: AuditLogger[] = [];
+afterEach(async () => {
+  setDefaultAuditLogger(undefined);
+  for (const l of loggers.splice(0)) if (!l.isClosed) await l.finalizeSession();
+  cleanupTmp();
+});
+
+function newLogger(): AuditLogger {
+  const logger = new AuditLogger({ sessionId: "ai_sdk", projectPath: tmpProject("audit-ai-sdk-") });
+  loggers.push(logger);
+  return logger;
+}
+
+const bareModel = () => createAnthropic({ baseURL: fake.aiSdkBaseURL, apiKey: "test" })(MODEL);
+const audited = (options: Parameters<typeof auditLanguageModelMiddleware>[0] = {}) =>
+  wrapLanguageModel({ model: bareModel(), middleware: auditLanguageModelMiddleware(options) });
+
+async function chats(logger: AuditLogger): Promise<Rec[]> {
+  await logger.flush();
+  const file = path.join(logger.auditDir, `chat_interactions_${logger.sessionId}.jsonl`);
+  return fs.existsSync(file) ? readJsonl(file) : [];
+}
+
+async function settle(logger: AuditLogger, n: number): Promise<Rec[]> {
+  for (let i = 0; i < 200 && (await chats(logger)).length < n; i++) await new Promise((r) => setTimeout(r, 10));
+  await new Promise((r) => setTimeout(r, 50));
+  return chats(logger);
+}
+
+async function caught(p: Promise<unknown>): Promise<unknown> {
+  try {
+    await p;
+  } catch (e) {
+    return e;
+  }
+  throw new Error("expected a rejection");
+}
+
+const weather = {
+  get_weather: tool({ description: "Current weather", inputSchema: z.object({ location: z.string(), unit: z.string().optional() }) }),
+};
+
+describe("auditLanguageModelMiddleware: generateText", () => {
+  it("is a v3 middleware", () => {
+    expect(auditLanguageModelMiddleware().specificationVersion).toBe("v3");
+  });
+
+  it("returns what the bare model returns, sends the same request, and records one interaction", async () => {
+    const logger = newLogger();
+    const bare = await generateText({ model: bareModel(), system: "Answer in one sentence.", prompt: "Capital of France?" });
+    const wrapped = await generateText({ model: audited({ logger }), system: "Answer in one sentence.", prompt: "Capital of France?" });
+    expect(wrapped.text).toBe(bare.text);
+    expect(wrapped.usage).toEqual(bare.usage);
+    expect(wrapped.finishReason).toBe(bare.finishReason);
+    const [a, b] = fake.requests.slice(-2);
+    expect(b!.body).toEqual(a!.body);
+
+    const recs = await chats(logger);
+    expect(recs).toHaveLength(1);
+    expect(recs[0]).toMatchObject({
+      interactionType: "ai-sdk.generate",
+      provider: "anthropic.messages",
+      model: "claude-haiku-4-5-20251001",
+      promptFormat: "json",
+      promptPreview: JSON.stringify([{ role: "system", content: "Answer in one sentence." }, { role: "user", content: [{ type: "text", text: "Capital of France?" }] }]),
+      responsePreview: "Paris is the capital of France.",
+      inputTokens: 21,
+      outputTokens: 9,
+      usage: { input_tokens: 21, output_tokens: 9, service_tier: "standard" },
+      finishReason: "stop",
+      success: true,
+      metadata: { aiSdk: { call: "generate", rawFinishReason: "end_turn", requestedModel: MODEL, responseId: "msg_01XFDUDYJgAACzvnptvVoYEL" } },
+    });
+    expect((recs[0]!.metadata as { aiSdk: Rec }).aiSdk.requestId).toMatch(/^req_fake_/);
+    expect((await verifyAuditLog(logger.auditDir)).ok).toBe(true);
+  });
+
+  it("records tool calls with their parsed input", async () => {
+    const logger = newLogger();
+    fake.enqueue({ kind: "json", fixture: "message-tool-use" });
+    const r = await generateText({ model: audited({ logger }), prompt: "Weather in Paris?", tools: weather });
+    expect(r.toolCalls).toHaveLength(1);
+    const [rec] = await chats(logger);
+    expect(rec).toMatchObject({
+      finishReason: "tool-calls",
+      toolCalls: [{ toolCallId: "toolu_01A09q90qw90lq917835lq9", toolName: "get_weather", input: { location: "Paris, France", unit: "celsius" } }],
+    });
+  });
+
+  it("a 400 is rethrown as the same APICallError and recorded once with its status", async () => {
+    const logger = newLogger();
+    fake.enqueue({ kind: "error", status: 400 });
+    const bare = (await caught(generateText({ model: bareModel(), prompt: "x", maxRetries: 0 }))) as APICallError;
+    fake.enqueue({ kind: "error", status: 400 });
+    const err = (await caught(generateText({ model: audited({ logger }), prompt: "x", maxRetries: 0 }))) as APICallError;
+    expect(APICallError.isInstance(err)).toBe(true);
+    expect(err.constructor).toBe(bare.constructor);
+    expect(err.statusCode).toBe(400);
+    expect(err.message).toBe(bare.message);
+    const recs = await settle(logger, 1);
+    expect(recs).toHaveLength(1);
+    expect(recs[0]).toMatchObject({ success: false, statusCode: 400, errorMessage: "AI_APICallError: max_tokens: Field required" });
+  });
+
+  it("generateText's own retries: the RetryError reaches the caller; each attempt is a record, linked to the first", async () => {
+    const logger = newLogger();
+    fake.enqueue({ kind: "error", status: 500 }, { kind: "error", status: 500 }, { kind: "error", status: 500 });
+    const err = await caught(generateText({ model: audited({ logger }), prompt: "x", maxRetries: 2 }));
+    expect(RetryError.isInstance(err)).toBe(true);
+    const recs = await settle(logger, 3);
+    expect(recs).toHaveLength(3);
+    expect(recs.map((r) => r.statusCode)).toEqual([500, 500, 500]);
+    const meta = recs.map((r) => (r.metadata as { aiSdk: Rec }).aiSdk);
+    expect(meta[0]).not.toHaveProperty("attempt");
+    expect(meta.slice(1)).toEqual([expect.objectContaining({ attempt: 2, retryOf: recs[0]!.id }), expect.objectContaining({ attempt: 3, retryOf: recs[0]!.id })]);
+  });
+
+  it("a dropped connection is rethrown and recorded once without a status", async () => {
+    const logger = newLogger();
+    fake.enqueue({ kind: "drop" });
+    const err = await caught(generateText({ model: audited({ logger }), prompt: "x", maxRetries: 0 }));
+    expect(APICallError.isInstance(err)).toBe(true);
+    const recs = await settle(logger, 1);
+    expect(recs).toHaveLength(1);
+    expect(recs[0]).toMatchObject({ success: false });
+    expect(recs[0]).not.toHaveProperty("statusCode");
+  });
+
+  it("with captureContent: false only counts, names and timings are kept", async () => {
+    const logger = newLogger();
+    fake.enqueue({ kind: "json", fixture: "message-tool-use" });
+    await generateText({ model: audited({ logger, captureContent: false }), prompt: "secret question", tools: weather });
+    const [rec] = await chats(logger);
+    expect(rec).toMatchObject({ promptLength: 0, responseLength: 0, inputTokens: 384, toolCalls: [{ toolCallId: "toolu_01A09q90qw90lq917835lq9", toolName: "get_weather" }] });
+    expect(JSON.stringify(rec)).not.toContain("secret question");
+    expect(JSON.stringify(rec)).not.toContain("Paris, France");
+  });
+});
+
+describe("auditLanguageModelMiddleware: streamText", () => {
+  it("streams the same text and records one interaction with time to first token", async () => {
+    const logger = newLogger();
+    const bare = streamText({ model: bareModel(), prompt: "Hi" });
+    let bareText = "";
+    for await (const d of bare.textStream) bareText += d;
+    const r = streamText({ model: audited({ logger }), prompt: "Hi" });
+    let text = "";
+    for await (const d of r.textStream) text += d;
+    expect(text).toBe(bareText);
+    expect(await r.usage).toEqual(await bare.usage);
+    const recs = await settle(logger, 1);
+    expect(recs).toHaveLength(1);
+    expect(recs[0]).toMatchObject({
+      interactionType: "ai-sdk.stream",
+      responsePreview: "Hello, world! How can I help?",
+      inputTokens: 25,
+      outputTokens: 12,
+      finishReason: "stop",
+      success: true,
+      metadata: { aiSdk: { call: "stream", end: "completed", rawFinishReason: "end_turn" } },
+    });
+    expect(recs[0]!.timeToFirstTokenSeconds).toBeGreaterThan(0);
+  });
+
+  it("records streamed tool input assembled into a tool call", async () => {
+    const logger = newLogger();
+    fake.enqueue({ kind: "sse", fixture: "stream-tool-use" });
+    const r = streamText({ model: audited({ logger }), prompt: "Weather in SF?", tools: weather });
+    const calls = await r.toolCalls;
+    expect(calls[0]).toMatchObject({ toolName: "get_weather", input: { location: "San Francisco, CA", unit: "fahrenheit" } });
+    const recs = await settle(logger, 1);
+    expect(recs).toHaveLength(1);
+    expect(recs[0]).toMatchObject({
+      finishReason: "tool-calls",
+      responsePreview: "Let me check the weather.",
+      toolCalls: [{ toolCallId: "toolu_01T1x1fJ34qAmk2tNTrN7Up6", toolName: "get_weather", input: { location: "San Francisco, CA", unit: "fahrenheit" } }],
+    });
+  });
+
+  it("an `event: error` mid-stream reaches onError as before and is recorded with the partial text", async () => {
+    const logger = newLogger();
+    fake.enqueue({ kind: "sse", fixture: "stream-error" });
+    const errors: unknown[] = [];
+    const r = streamText({ model: audited({ logger }), prompt: "x", onError: ({ error }) => void errors.push(error) });
+    let text = "";
+    for await (const d of r.textStream) text += d;
+    expect(text).toBe("Partial ans");
+    expect(errors).toHaveLength(1);
+    const recs = await settle(logger, 1);
+    expect(recs).toHaveLength(1);
+    expect(recs[0]).toMatchObject({ success: false, responsePreview: "Partial ans", errorMessage: "overloaded_error: Overloaded", metadata: { aiSdk: { end: "error" } } });
+  });
+
+  it("a stream request refused with 429 is recorded once and reaches onError", async () => {
+    const logger = newLogger();
+    fake.enqueue({ kind: "error", status: 429 });
+    const errors: unknown[] = [];
+    const r = streamText({ model: audited({ logger }), prompt: "x", maxRetries: 0, onError: ({ error }) => void errors.push(error) });
+    for await (const _ of r.textStream) void _;
+    expect(errors).toHaveLength(1);
+    expect(APICallError.isInstance(errors[0])).toBe(true);
+    const recs = await settle(logger, 1);
+    expect(recs).toHaveLength(1);
+    expect(recs[0]).toMatchObject({ success: false, statusCode: 429 });
+  });
+
+  it("a connection dropped mid-stream is recorded once as an error with what arrived", async () => {
+    const logger = newLogger();
+    fake.enqueue({ kind: "sse", dropAfter: 5 });
+    const r = streamText({ model: audited({ logger }), prompt: "x", onError: () => {} });
+    let text = "";
+    const err = await caught(
+      (async () => {
+        for await (const d of r.textStream) text += d;
+      })(),
+    );
+    expect(APICallError.isInstance(err)).toBe(true); // the AI SDK rethrows the read failure from textStream
+    expect(text).toBe("Hello, world");
+    const recs = await settle(logger, 1);
+    expect(recs).toHaveLength(1);
+    expect(recs[0]).toMatchObject({ success: false, responsePreview: "Hello, world", metadata: { aiSdk: { end: "error" } } });
+    expect(recs[0]!.errorMessage).toMatch(/^AI_APICallError: /);
+  });
+
+  it("aborting with an AbortSignal mid-stream is recorded once as aborted", async () => {
+    const logger = newLogger();
+    fake.enqueue({ kind: "sse", pauseAfter: 4 });
+    const ac = new AbortController();
+    const r = streamText({ model: audited({ logger }), prompt: "x", abortSignal: ac.signal, onError: () => {} });
+    let first = "";
+    for await (const d of r.textStream) {
+      first = d;
+      ac.abort();
+    }
+    expect(first).toBe("Hello");
+    const recs = await settle(logger, 1);
+    expect(recs).toHaveLength(1);
+    expect(recs[0]).toMatchObject({ success: false, responsePreview: "Hello", metadata: { aiSdk: { end: "aborted" } } });
+  });
+});
+
+describe("auditLanguageModelMiddleware: the model's own stream", () => {
+  it("a reader that cancels the model stream: recorded once as cancelled, and the request is closed", async () => {
+    const logger = newLogger();
+    fake.enqueue({ kind: "sse", pauseAfter: 4 });
+    const index = fake.requests.length;
+    const { stream } = await audited({ logger }).doStream({ prompt: [{ role: "user", content: [{ type: "text", text: "x" }] }] });
+    const reader = stream.getReader();
+    const types: string[] = [];
+    for (;;) {
+      const { value } = await reader.read();
+      types.push(value!.type);
+      if (value!.type === "text-delta") break;
+    }
+    expect(types).toEqual(["stream-start", "response-metadata", "text-start", "text-delta"]);
+    await reader.cancel("done reading");
+    await fake.clientGone(index);
+    const recs = await settle(logger, 1);
+    expect(recs).toHaveLength(1);
+    expect(recs[0]).toMatchObject({
+      success: false,
+      responsePreview: "Hello",
+      errorMessage: "cancelled: the reader stopped the stream after 4 parts",
+      metadata: { aiSdk: { end: "cancelled", parts: 4 } },
+    });
+  });
+});
+
+describe("auditLanguageModelMiddleware: logger and context", () => {
+  it("records the caller's context and finds the context's logger", async () => {
+    const logger = newLogger();
+    const model = audited();
+    await auditContext.run({ logger, userId: "u-7", traceId: "t-7", metadata: { tenant: "acme" } }, () => generateText({ model, prompt: "x" }));
+    const [rec] = await chats(logger);
+    expect(rec).toMatchObject({ userId: "u-7", traceId: "t-7", metadata: { tenant: "acme", aiSdk: { call: "generate" } } });
+  });
+
+  it("calls made inside the model call (the provider's fetch) get the interaction as their parent", async () => {
+    const logger = newLogger();
+    const auditedFetch: typeof fetch = async (input, init) => {
+      logger.logToolUsage({ toolName: "http", operation: "POST" });
+      return fetch(input, init);
+    };
+    const inner = createAnthropic({ baseURL: fake.aiSdkBaseURL, apiKey: "test", fetch: auditedFetch })(MODEL);
+    const model = wrapLanguageModel({ model: inner, middleware: auditLanguageModelMiddleware({ logger }) });
+    await generateText({ model, prompt: "x" });
+    await logger.flush();
+    const [toolRec] = readJsonl(path.join(logger.auditDir, "tool_usage_ai_sdk.jsonl"));
+    const [chat] = await chats(logger);
+    expect(toolRec).toMatchObject({ parentId: chat!.id });
+  });
+
+  it("uses the default logger when there is no other", async () => {
+    const logger = newLogger();
+    setDefaultAuditLogger(logger);
+    await generateText({ model: audited(), prompt: "x" });
+    expect(await chats(logger)).toHaveLength(1);
+  });
+
+  it("with no logger anywhere the model still answers and nothing is recorded", async () => {
+    const other = newLogger();
+    const r = await generateText({ model: audited(), prompt: "x" });
+    expect(r.text).toBe("Paris is the capital of France.");
+    const s = streamText({ model: audited(), prompt: "x" });
+    let text = "";
+    for await (const d of s.textStream) text += d;
+    expect(text).toBe("Hello, world! How can I help?");
+    expect(await chats(other)).toHaveLength(0);
+  });
+});

@@ -1,0 +1,268 @@
+/**
+ * wrapAnthropic when things go wrong: provider 4xx/5xx, dropped connections, `event: error`
+ * mid-stream, streams broken off, aborted or never read. The application sees exactly what the
+ * bare SDK gives it; the audit trail gets exactly one ChatInteraction per call.
+ */
+import { spawnSync } from "node:child_process";
+import fs from "node:fs";
+import path from "node:path";
+import { fileURLToPath } from "node:url";
+import Anthropic, { APIConnectionError, APIError, APIUserAbortError } from "@anthropic-ai/sdk";
+import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
+import { wrapAnthropic } from "../../integrations/anthropic.js";
+import { AuditLogger } from "../../src/index.js";
+import { sseEvents, startFakeAnthropic, type FakeAnthropic } from "../helpers/fake-anthropic.js";
+import { cleanupTmp, readJsonl, tmpProject } from "../helpers/index.js";
+
+type Rec = Record<string, unknown>;
+const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "../..");
+
+let fake: FakeAnthropic;
+beforeAll(async () => {
+  fake = await startFakeAnthropic();
+});
+afterAll(async () => {
+  await fake.close();
+});
+const loggers: AuditLogger[] = [];
+afterEach(async () => {
+  for (const l of loggers.splice(0)) if (!l.isClosed) await l.finalizeSession();
+  cleanupTmp();
+});
+
+function newLogger(): AuditLogger {
+  const logger = new AuditLogger({ sessionId: "anthropic_err", projectPath: tmpProject("audit-anthropic-err-") });
+  loggers.push(logger);
+  return logger;
+}
+
+function client(logger?: AuditLogger, maxRetries = 0): Anthropic {
+  const c = new Anthropic({ apiKey: "test", baseURL: fake.baseURL, maxRetries });
+  return logger ? wrapAnthropic(c, { logger }) : c;
+}
+
+async function chats(logger: AuditLogger): Promise<Rec[]> {
+  await logger.flush();
+  const file = path.join(logger.auditDir, `chat_interactions_${logger.sessionId}.jsonl`);
+  return fs.existsSync(file) ? readJsonl(file) : [];
+}
+
+/** Waits for `n` records, then a little longer so that a second (wrong) record would show up too. */
+async function settle(logger: AuditLogger, n: number): Promise<Rec[]> {
+  for (let i = 0; i < 200 && (await chats(logger)).length < n; i++) await new Promise((r) => setTimeout(r, 10));
+  await new Promise((r) => setTimeout(r, 50));
+  return chats(logger);
+}
+
+async function caught(p: Promise<unknown> | (() => Promise<unknown>)): Promise<unknown> {
+  try {
+    await (typeof p === "function" ? p() : p);
+  } catch (e) {
+    return e;
+  }
+  throw new Error("expected a rejection");
+}
+
+const ask = { model: "claude-haiku-4-5", max_tokens: 256, messages: [{ role: "user" as const, content: "Hello" }] };
+
+describe("provider errors", () => {
+  it.each([
+    [400, "BadRequestError", "invalid_request_error"],
+    [429, "RateLimitError", "api_error"],
+    [500, "InternalServerError", "api_error"],
+    [529, "OverloadedError", "overloaded_error"],
+  ])("HTTP %i: the same error reaches the caller, recorded once with its status", async (status, name, type) => {
+    const logger = newLogger();
+    fake.enqueue({ kind: "error", status });
+    const bare = (await caught(client().messages.create(ask))) as APIError;
+    fake.enqueue({ kind: "error", status });
+    const err = (await caught(client(logger).messages.create(ask))) as APIError;
+    expect(err.constructor).toBe(bare.constructor);
+    expect(err.constructor.name).toBe(name);
+    expect(err.status).toBe(status);
+    expect(err.message).toBe(bare.message);
+    const recs = await settle(logger, 1);
+    expect(recs).toHaveLength(1);
+    expect(recs[0]).toMatchObject({ success: false, statusCode: status, model: "claude-haiku-4-5", responseLength: 0, metadata: { anthropic: { errorType: type } } });
+    expect(recs[0]!.errorMessage).toContain(`${name}: ${status}`);
+  });
+
+  it("SDK retries stay inside one call: three 500s are one record", async () => {
+    const logger = newLogger();
+    const before = fake.requests.length;
+    fake.enqueue({ kind: "error", status: 500 }, { kind: "error", status: 500 }, { kind: "error", status: 500 });
+    const err = await caught(client(logger, 2).messages.create(ask));
+    expect(err).toBeInstanceOf(Anthropic.InternalServerError);
+    expect(fake.requests.length - before).toBe(3);
+    const recs = await settle(logger, 1);
+    expect(recs).toHaveLength(1);
+    expect(recs[0]).toMatchObject({ success: false, statusCode: 500 });
+  });
+
+  it("a retry that succeeds is one successful record", async () => {
+    const logger = newLogger();
+    fake.enqueue({ kind: "error", status: 529 });
+    const msg = await client(logger, 2).messages.create(ask);
+    expect(msg.content[0]).toMatchObject({ text: "Paris is the capital of France." });
+    const recs = await settle(logger, 1);
+    expect(recs).toHaveLength(1);
+    expect(recs[0]).toMatchObject({ success: true, finishReason: "end_turn" });
+  });
+
+  it("a dropped connection: APIConnectionError reaches the caller, recorded once without a status", async () => {
+    const logger = newLogger();
+    fake.enqueue({ kind: "drop" });
+    const err = await caught(client(logger).messages.create(ask));
+    expect(err).toBeInstanceOf(APIConnectionError);
+    const recs = await settle(logger, 1);
+    expect(recs).toHaveLength(1);
+    expect(recs[0]).toMatchObject({ success: false });
+    expect(recs[0]).not.toHaveProperty("statusCode");
+    expect(recs[0]!.errorMessage).toMatch(/^APIConnectionError: /);
+  });
+
+  it("a stream request refused with 400 is recorded once and rethrown", async () => {
+    const logger = newLogger();
+    fake.enqueue({ kind: "error", status: 400 });
+    const err = await caught(client(logger).messages.create({ ...ask, stream: true }));
+    expect(err).toBeInstanceOf(Anthropic.BadRequestError);
+    const recs = await settle(logger, 1);
+    expect(recs).toHaveLength(1);
+    expect(recs[0]).toMatchObject({ success: false, statusCode: 400, metadata: { anthropic: { stream: true } } });
+  });
+
+  it("messages.stream() with a 500: finalMessage() rejects as before, one record", async () => {
+    const logger = newLogger();
+    fake.enqueue({ kind: "error", status: 500 });
+    const err = await caught(client(logger).messages.stream(ask).finalMessage());
+    expect(err).toBeInstanceOf(Anthropic.InternalServerError);
+    const recs = await settle(logger, 1);
+    expect(recs).toHaveLength(1);
+    expect(recs[0]).toMatchObject({ success: false, statusCode: 500, metadata: { anthropic: { method: "messages.stream" } } });
+  });
+});
+
+describe("streams that fail or stop early", () => {
+  it("an `event: error` mid-stream is rethrown from the iterator and recorded with the partial reply", async () => {
+    const logger = newLogger();
+    fake.enqueue({ kind: "sse", fixture: "stream-error" });
+    const stream = await client(logger).messages.create({ ...ask, stream: true });
+    const seen: string[] = [];
+    const err = await caught(async () => {
+      for await (const e of stream) seen.push(e.type);
+    });
+    expect(err).toBeInstanceOf(APIError);
+    expect((err as APIError).type).toBe("overloaded_error");
+    expect(seen).toEqual(["message_start", "content_block_start", "content_block_delta"]);
+    const recs = await settle(logger, 1);
+    expect(recs).toHaveLength(1);
+    expect(recs[0]).toMatchObject({ success: false, responsePreview: "Partial ans", metadata: { anthropic: { errorType: "overloaded_error", end: "error", events: 3 } } });
+  });
+
+  it("a connection dropped mid-stream is rethrown and recorded once with what arrived", async () => {
+    const logger = newLogger();
+    fake.enqueue({ kind: "sse", dropAfter: 5 });
+    const stream = await client(logger).messages.create({ ...ask, stream: true });
+    const err = await caught(async () => {
+      for await (const _ of stream) void _;
+    });
+    expect(err).toBeInstanceOf(Error);
+    const recs = await settle(logger, 1);
+    expect(recs).toHaveLength(1);
+    expect(recs[0]).toMatchObject({ success: false, responsePreview: "Hello, world", metadata: { anthropic: { end: "error" } } });
+  });
+
+  it("`break` out of the loop: recorded once as aborted, and the request is closed", async () => {
+    const logger = newLogger();
+    fake.enqueue({ kind: "sse", pauseAfter: 4 });
+    const index = fake.requests.length;
+    const stream = await client(logger).messages.create({ ...ask, stream: true });
+    for await (const e of stream) if (e.type === "content_block_delta") break;
+    await fake.clientGone(index);
+    const recs = await settle(logger, 1);
+    expect(recs).toHaveLength(1);
+    expect(recs[0]).toMatchObject({ success: false, responsePreview: "Hello", metadata: { anthropic: { end: "abandoned", stream: true, events: 3 } } });
+    expect(recs[0]).not.toHaveProperty("finishReason");
+    expect(recs[0]!.errorMessage).toBe("abandoned: the app stopped reading the stream after 3 events"); // the SDK drops `ping`
+    expect(recs[0]!.timeToFirstTokenSeconds).toBeGreaterThan(0);
+  });
+
+  it("stream.controller.abort() before reading: recorded once as aborted", async () => {
+    const logger = newLogger();
+    fake.enqueue({ kind: "sse", pauseAfter: 2 });
+    const stream = await client(logger).messages.create({ ...ask, stream: true });
+    stream.controller.abort();
+    const after: unknown[] = [];
+    for await (const e of stream) after.push(e); // the SDK ends an aborted stream quietly
+    expect(after).toEqual([]);
+    const recs = await settle(logger, 1);
+    expect(recs).toHaveLength(1);
+    expect(recs[0]).toMatchObject({ success: false, metadata: { anthropic: { end: "aborted" } } });
+  });
+
+  it("MessageStream.abort() mid-way: the caller gets APIUserAbortError as before, one aborted record", async () => {
+    const logger = newLogger();
+    fake.enqueue({ kind: "sse", pauseAfter: 5 });
+    const ms = client(logger).messages.stream(ask);
+    ms.on("text", () => ms.abort());
+    const err = await caught(ms.finalMessage());
+    expect(err).toBeInstanceOf(APIUserAbortError);
+    const recs = await settle(logger, 1);
+    expect(recs).toHaveLength(1);
+    expect(recs[0]).toMatchObject({ success: false, metadata: { anthropic: { method: "messages.stream", end: "aborted" } } });
+  });
+
+  it("an AbortSignal that fires while waiting for the response: rethrown, one record", async () => {
+    const logger = newLogger();
+    fake.enqueue({ kind: "hang" });
+    const ac = new AbortController();
+    const p = client(logger).messages.create(ask, { signal: ac.signal });
+    await fake.waitForRequests(fake.requests.length);
+    setTimeout(() => ac.abort(), 20);
+    const err = await caught(p);
+    expect(err).toBeInstanceOf(APIUserAbortError);
+    const recs = await settle(logger, 1);
+    expect(recs).toHaveLength(1);
+    expect(recs[0]).toMatchObject({ success: false });
+    expect(recs[0]!.errorMessage).toMatch(/^APIUserAbortError/);
+  });
+
+  it("a stream that ends without message_stop is recorded as cut short", async () => {
+    const logger = newLogger();
+    fake.enqueue({ kind: "sse", events: sseEvents("stream-text").slice(0, 5) });
+    const stream = await client(logger).messages.create({ ...ask, stream: true });
+    for await (const _ of stream) void _;
+    const recs = await settle(logger, 1);
+    expect(recs).toHaveLength(1);
+    expect(recs[0]).toMatchObject({ success: false, responsePreview: "Hello, world", metadata: { anthropic: { end: "truncated" } } });
+    expect(recs[0]!.errorMessage).toContain("before message_stop");
+  });
+
+  it("a logger closed before the stream ends: the application is unaffected, the failure is an error event", async () => {
+    const logger = newLogger();
+    const events: Error[] = [];
+    logger.on("error", (e) => events.push(e));
+    const stream = await client(logger).messages.create({ ...ask, stream: true });
+    await logger.finalizeSession();
+    let n = 0;
+    for await (const _ of stream) n++;
+    expect(n).toBe(8);
+    expect(events).toHaveLength(1);
+    expect(events[0]).toMatchObject({ code: "AUDIT_ERR_SESSION_CLOSED" });
+  });
+
+  it("a stream or promise the application never reads is recorded once when it is collected", () => {
+    const projectPath = tmpProject("audit-anthropic-gc-");
+    const r = spawnSync(process.execPath, ["--expose-gc", "--import", "tsx", path.join(ROOT, "test/fixtures/anthropic/abandon-child.mts"), projectPath], {
+      cwd: ROOT,
+      encoding: "utf8",
+      timeout: 30_000,
+    });
+    expect(r.status, r.stderr).toBe(0);
+    const recs = JSON.parse(r.stdout.trim().split("\n").at(-1)!) as Rec[];
+    expect(recs).toHaveLength(2);
+    const byStream = new Map(recs.map((x) => [((x.metadata as Rec).anthropic as Rec).stream, x]));
+    expect(byStream.get(true)).toMatchObject({ success: false, metadata: { anthropic: { end: "abandoned" } } });
+    expect(byStream.get(false)).toMatchObject({ success: false, metadata: { anthropic: { end: "abandoned" } }, promptPreview: JSON.stringify([{ role: "user", content: "never read" }]) });
+  });
+});

@@ -1,0 +1,338 @@
+/**
+ * wrapAnthropic with the real @anthropic-ai/sdk against a local fake Messages API:
+ * what the application gets back is unchanged, and each call leaves exactly one ChatInteraction.
+ */
+import fs from "node:fs";
+import path from "node:path";
+import Anthropic from "@anthropic-ai/sdk";
+import { APIPromise } from "@anthropic-ai/sdk/core/api-promise";
+import { MessageStream } from "@anthropic-ai/sdk/lib/MessageStream";
+import { Stream } from "@anthropic-ai/sdk/core/streaming";
+import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
+import { wrapAnthropic } from "../../integrations/anthropic.js";
+import { decryptValue, valueAad } from "../../src/pipeline/encrypt.js";
+import { AuditLogger, auditContext, verifyAuditLog, type EncryptedValue } from "../../src/index.js";
+import { startFakeAnthropic, type FakeAnthropic } from "../helpers/fake-anthropic.js";
+import { cleanupTmp, readJsonl, TEST_KEY, testKeyring, tmpProject } from "../helpers/index.js";
+
+const MODEL = "claude-haiku-4-5";
+const REPLY_MODEL = "claude-haiku-4-5-20251001";
+type Rec = Record<string, unknown>;
+
+let fake: FakeAnthropic;
+beforeAll(async () => {
+  fake = await startFakeAnthropic();
+});
+afterAll(async () => {
+  await fake.close();
+});
+const loggers: AuditLogger[] = [];
+afterEach(async () => {
+  for (const l of loggers.splice(0)) if (!l.isClosed) await l.finalizeSession();
+  cleanupTmp();
+});
+
+function newLogger(extra: Record<string, unknown> = {}): AuditLogger {
+  const logger = new AuditLogger({ sessionId: "anthropic", projectPath: tmpProject("audit-anthropic-"), ...extra });
+  loggers.push(logger);
+  return logger;
+}
+
+function client(logger?: AuditLogger, opts: { maxRetries?: number } = {}): Anthropic {
+  const c = new Anthropic({ apiKey: "test", baseURL: fake.baseURL, maxRetries: opts.maxRetries ?? 0 });
+  return logger ? wrapAnthropic(c, { logger }) : c;
+}
+
+/** The chat records on disk once everything logged so far is written. */
+async function chats(logger: AuditLogger): Promise<Rec[]> {
+  await logger.flush();
+  const file = path.join(logger.auditDir, `chat_interactions_${logger.sessionId}.jsonl`);
+  return fs.existsSync(file) ? readJsonl(file) : [];
+}
+
+/** Waits until `n` chat records are on disk (records made in later ticks), then a little more to catch extras. */
+async function settle(logger: AuditLogger, n: number): Promise<Rec[]> {
+  for (let i = 0; i < 200; i++) {
+    const recs = await chats(logger);
+    if (recs.length >= n) break;
+    await new Promise((r) => setTimeout(r, 10));
+  }
+  await new Promise((r) => setTimeout(r, 50));
+  return chats(logger);
+}
+
+const ask = (content = "What is the capital of France?") => ({
+  model: MODEL,
+  max_tokens: 256,
+  system: "Answer in one sentence.",
+  messages: [{ role: "user" as const, content }],
+});
+
+describe("wrapAnthropic: messages.create without streaming", () => {
+  it("returns what the bare client returns and records one interaction with everything", async () => {
+    const logger = newLogger();
+    const bare = await client().messages.create(ask());
+    const before = fake.requests.length;
+    const promise = client(logger).messages.create(ask());
+    expect(promise).toBeInstanceOf(APIPromise);
+    const wrapped = await promise;
+    expect(wrapped).toEqual(bare);
+    expect(fake.requests[before]!.body).toEqual({ ...ask() });
+
+    const [rec, ...rest] = await chats(logger);
+    expect(rest).toHaveLength(0);
+    expect(rec).toMatchObject({
+      type: "chat_interaction",
+      interactionType: "messages",
+      provider: "anthropic",
+      model: REPLY_MODEL,
+      promptFormat: "json",
+      promptPreview: JSON.stringify([{ role: "system", content: "Answer in one sentence." }, { role: "user", content: "What is the capital of France?" }]),
+      responsePreview: "Paris is the capital of France.",
+      inputTokens: 21,
+      outputTokens: 9,
+      tokensUsed: 30,
+      usage: { input_tokens: 21, output_tokens: 9, cache_read_input_tokens: 0, service_tier: "standard" },
+      finishReason: "end_turn",
+      success: true,
+      metadata: { anthropic: { method: "messages.create", stream: false, requestedModel: MODEL, messageId: "msg_01XFDUDYJgAACzvnptvVoYEL" } },
+    });
+    expect(((rec!.metadata as Rec).anthropic as Rec).requestId).toMatch(/^req_fake_/);
+    expect(rec!.durationSeconds).toBeGreaterThan(0);
+    expect(rec).not.toHaveProperty("timeToFirstTokenSeconds");
+    expect(rec).not.toHaveProperty("errorMessage");
+    const full = fs.readFileSync(path.join(logger.auditDir, (rec!.fullContent as { response: { file: string } }).response.file), "utf8");
+    expect(full).toBe("Paris is the capital of France.");
+    expect((await verifyAuditLog(logger.auditDir)).ok).toBe(true);
+  });
+
+  it("records tool_use blocks as tool calls", async () => {
+    const logger = newLogger();
+    fake.enqueue({ kind: "json", fixture: "message-tool-use" });
+    const msg = await client(logger).messages.create({ ...ask("Weather in Paris?"), tools: [{ name: "get_weather", input_schema: { type: "object" } }] });
+    expect(msg.stop_reason).toBe("tool_use");
+    const [rec] = await chats(logger);
+    expect(rec).toMatchObject({
+      finishReason: "tool_use",
+      responsePreview: "I'll check the weather in Paris.",
+      toolCalls: [{ id: "toolu_01A09q90qw90lq917835lq9", type: "tool_use", name: "get_weather", input: { location: "Paris, France", unit: "celsius" } }],
+      inputTokens: 384,
+      outputTokens: 58,
+    });
+  });
+
+  it("keeps .withResponse() and records once", async () => {
+    const logger = newLogger();
+    const { data, response, request_id } = await client(logger).messages.create(ask()).withResponse();
+    expect(response.status).toBe(200);
+    expect(request_id).toMatch(/^req_fake_/);
+    expect(data.content[0]).toEqual({ type: "text", text: "Paris is the capital of France." });
+    const recs = await settle(logger, 1);
+    expect(recs).toHaveLength(1);
+    expect(recs[0]).toMatchObject({ success: true, responsePreview: "Paris is the capital of France.", metadata: { anthropic: { requestId: request_id } } });
+  });
+
+  it("keeps .asResponse(): the application reads the body, the record reads a copy", async () => {
+    const logger = newLogger();
+    const response = await client(logger).messages.create(ask()).asResponse();
+    const body = (await response.json()) as { content: Array<{ text: string }> };
+    expect(body.content[0]!.text).toBe("Paris is the capital of France.");
+    const recs = await settle(logger, 1);
+    expect(recs).toHaveLength(1);
+    expect(recs[0]).toMatchObject({ success: true, statusCode: 200, responsePreview: "Paris is the capital of France.", outputTokens: 9 });
+  });
+
+  it("keeps .asResponse() on a stream: the application reads the SSE body, the record keeps the status", async () => {
+    const logger = newLogger();
+    const response = await client(logger).messages.create({ ...ask(), stream: true }).asResponse();
+    const body = await response.text();
+    expect(body).toContain("event: message_stop");
+    const recs = await settle(logger, 1);
+    expect(recs).toHaveLength(1);
+    expect(recs[0]).toMatchObject({ success: true, statusCode: 200, responseLength: 0, metadata: { anthropic: { stream: true } } });
+  });
+
+  it("records the caller's context: user, trace and parent", async () => {
+    const logger = newLogger();
+    await auditContext.run({ userId: "u-42", traceId: "trace-1", parentId: "req-parent", metadata: { route: "/chat" } }, () => client(logger).messages.create(ask()));
+    const [rec] = await chats(logger);
+    expect(rec).toMatchObject({ userId: "u-42", traceId: "trace-1", parentId: "req-parent", metadata: { route: "/chat", anthropic: { method: "messages.create" } } });
+  });
+
+  it("calls made inside the SDK call (its fetch) get the interaction as their parent", async () => {
+    const logger = newLogger();
+    const auditedFetch: typeof fetch = async (input, init) => {
+      logger.logToolUsage({ toolName: "http", operation: "POST" });
+      return fetch(input, init);
+    };
+    const c = wrapAnthropic(new Anthropic({ apiKey: "test", baseURL: fake.baseURL, maxRetries: 0, fetch: auditedFetch }), { logger });
+    await auditContext.run({ traceId: "trace-nest" }, () => c.messages.create(ask()));
+    await logger.flush();
+    const [tool] = readJsonl(path.join(logger.auditDir, "tool_usage_anthropic.jsonl"));
+    const [chat] = await chats(logger);
+    expect(tool).toMatchObject({ parentId: chat!.id, traceId: "trace-nest" });
+    expect(chat).toMatchObject({ traceId: "trace-nest" });
+    expect(chat).not.toHaveProperty("parentId");
+  });
+
+  it("with captureContent: false only counts, names and timings are kept", async () => {
+    const logger = newLogger();
+    fake.enqueue({ kind: "json", fixture: "message-tool-use" });
+    const c = wrapAnthropic(client(), { logger, captureContent: false });
+    await c.messages.create(ask("secret question"));
+    const [rec] = await chats(logger);
+    expect(rec).toMatchObject({ promptLength: 0, responseLength: 0, inputTokens: 384, toolCalls: [{ id: "toolu_01A09q90qw90lq917835lq9", type: "tool_use", name: "get_weather" }] });
+    expect(JSON.stringify(rec)).not.toContain("secret question");
+    expect(JSON.stringify(rec)).not.toContain("Paris, France");
+  });
+
+  it("encrypts previews and tool calls when the logger encrypts", async () => {
+    const logger = newLogger({ encryptSensitiveContent: true, encryptionKey: TEST_KEY });
+    fake.enqueue({ kind: "json", fixture: "message-tool-use" });
+    await client(logger).messages.create(ask("Weather?"));
+    const [rec] = await chats(logger);
+    expect(rec!.encrypted).toEqual(expect.arrayContaining(["promptPreview", "responsePreview", "toolCalls"]));
+    const key = testKeyring(logger.auditDir);
+    const tools = JSON.parse(decryptValue(key, rec!.toolCalls as EncryptedValue, valueAad(rec!.id as string, "toolCalls"))) as unknown;
+    expect(tools).toEqual([{ id: "toolu_01A09q90qw90lq917835lq9", type: "tool_use", name: "get_weather", input: { location: "Paris, France", unit: "celsius" } }]);
+  });
+});
+
+describe("wrapAnthropic: streaming", () => {
+  it("create({ stream: true }) keeps the SDK Stream, yields the same events and records the assembled reply", async () => {
+    const logger = newLogger();
+    const bareEvents: unknown[] = [];
+    for await (const e of await client().messages.create({ ...ask(), stream: true })) bareEvents.push(e);
+
+    const stream = await client(logger).messages.create({ ...ask(), stream: true });
+    expect(stream).toBeInstanceOf(Stream);
+    const events: unknown[] = [];
+    for await (const e of stream) events.push(e);
+    expect(events).toEqual(bareEvents);
+
+    const [rec, ...rest] = await chats(logger);
+    expect(rest).toHaveLength(0);
+    expect(rec).toMatchObject({
+      model: REPLY_MODEL,
+      responsePreview: "Hello, world! How can I help?",
+      inputTokens: 25,
+      outputTokens: 12,
+      finishReason: "end_turn",
+      success: true,
+      metadata: { anthropic: { method: "messages.create", stream: true, end: "completed", events: 8, messageId: "msg_01S7Y1Bq3nxkTbVyrPRh3kV9" } },
+    });
+    expect(rec!.timeToFirstTokenSeconds).toBeGreaterThan(0);
+    expect(rec!.timeToFirstTokenSeconds as number).toBeLessThanOrEqual(rec!.durationSeconds as number);
+  });
+
+  it("assembles streamed tool input (input_json_delta) into tool calls", async () => {
+    const logger = newLogger();
+    fake.enqueue({ kind: "sse", fixture: "stream-tool-use" });
+    const stream = await client(logger).messages.create({ ...ask("Weather in SF?"), stream: true });
+    for await (const _ of stream) void _;
+    const [rec] = await chats(logger);
+    expect(rec).toMatchObject({
+      finishReason: "tool_use",
+      responsePreview: "Let me check the weather.",
+      toolCalls: [{ id: "toolu_01T1x1fJ34qAmk2tNTrN7Up6", type: "tool_use", name: "get_weather", input: { location: "San Francisco, CA", unit: "fahrenheit" } }],
+      inputTokens: 472,
+      outputTokens: 89,
+    });
+  });
+
+  it("messages.stream() stays a MessageStream, its helpers work, and it records once", async () => {
+    const logger = newLogger();
+    fake.enqueue({ kind: "sse", fixture: "stream-tool-use" });
+    const ms = client(logger).messages.stream(ask("Weather in SF?"));
+    expect(ms).toBeInstanceOf(MessageStream);
+    const texts: string[] = [];
+    ms.on("text", (delta) => texts.push(delta));
+    const final = await ms.finalMessage();
+    expect(texts.join("")).toBe("Let me check the weather.");
+    expect(final.content[1]).toMatchObject({ type: "tool_use", input: { location: "San Francisco, CA", unit: "fahrenheit" } });
+    const recs = await settle(logger, 1);
+    expect(recs).toHaveLength(1);
+    expect(recs[0]).toMatchObject({
+      metadata: { anthropic: { method: "messages.stream", stream: true, end: "completed" } },
+      responsePreview: "Let me check the weather.",
+      toolCalls: [{ name: "get_weather", input: { location: "San Francisco, CA", unit: "fahrenheit" } }],
+      success: true,
+    });
+  });
+
+  it("tee() splits the stream and the call is still recorded once", async () => {
+    const logger = newLogger();
+    const stream = await client(logger).messages.create({ ...ask(), stream: true });
+    const [a, b] = stream.tee();
+    const left: unknown[] = [];
+    const right: unknown[] = [];
+    await Promise.all([(async () => { for await (const e of a) left.push(e); })(), (async () => { for await (const e of b) right.push(e); })()]);
+    expect(left).toEqual(right);
+    expect(left.length).toBeGreaterThan(5);
+    const recs = await settle(logger, 1);
+    expect(recs).toHaveLength(1);
+    expect(recs[0]).toMatchObject({ success: true, responsePreview: "Hello, world! How can I help?" });
+  });
+
+  it("withResponse() on a stream gives the Stream and the Response", async () => {
+    const logger = newLogger();
+    const { data, response } = await client(logger).messages.create({ ...ask(), stream: true }).withResponse();
+    expect(response.headers.get("content-type")).toContain("text/event-stream");
+    expect(data).toBeInstanceOf(Stream);
+    let n = 0;
+    for await (const _ of data) n++;
+    expect(n).toBe(8);
+    const recs = await settle(logger, 1);
+    expect(recs).toHaveLength(1);
+    expect(recs[0]).toMatchObject({ success: true, finishReason: "end_turn" });
+  });
+});
+
+describe("wrapAnthropic: wrapping", () => {
+  it("wrapping twice returns the same client and records once", async () => {
+    const logger = newLogger();
+    const c = client();
+    const once = wrapAnthropic(c, { logger });
+    const twice = wrapAnthropic(once, { logger });
+    expect(twice).toBe(c);
+    await twice.messages.create(ask());
+    for await (const _ of await twice.messages.create({ ...ask(), stream: true })) void _;
+    expect(await settle(logger, 2)).toHaveLength(2);
+  });
+
+  it("clients made with withOptions() are wrapped too", async () => {
+    const logger = newLogger();
+    const derived = client(logger).withOptions({ timeout: 5000 });
+    await derived.messages.create(ask());
+    expect(await chats(logger)).toHaveLength(1);
+  });
+
+  it("refuses something that is not a client", () => {
+    expect(() => wrapAnthropic({} as unknown as Anthropic)).toThrow(expect.objectContaining({ code: "AUDIT_ERR_CONFIG" }));
+  });
+
+  it("with no logger anywhere the call runs unrecorded, with at most one warning", async () => {
+    const warnings: Error[] = [];
+    const onWarning = (w: Error) => warnings.push(w);
+    process.on("warning", onWarning);
+    try {
+      const other = newLogger();
+      const c = wrapAnthropic(client());
+      const msg = await c.messages.create(ask());
+      expect(msg.content[0]).toEqual({ type: "text", text: "Paris is the capital of France." });
+      for await (const _ of await c.messages.create({ ...ask(), stream: true })) void _;
+      await new Promise((r) => setImmediate(r));
+      expect(await chats(other)).toHaveLength(0);
+      expect(warnings.filter((w) => (w as { code?: string }).code === "AUDIT_WARN_NO_LOGGER").length).toBeLessThanOrEqual(1);
+    } finally {
+      process.off("warning", onWarning);
+    }
+  });
+
+  it("uses the context's logger when none is given", async () => {
+    const logger = newLogger();
+    const c = wrapAnthropic(client());
+    await auditContext.run({ logger }, () => c.messages.create(ask()));
+    expect(await chats(logger)).toHaveLength(1);
+  });
+});

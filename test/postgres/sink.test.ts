@@ -1,0 +1,170 @@
+import { spawn } from "node:child_process";
+import fs from "node:fs";
+import path from "node:path";
+import { fileURLToPath } from "node:url";
+import { afterEach, describe, expect, it } from "vitest";
+import { AuditLogger, verifyAuditLog } from "../../src/index.js";
+import { PostgresRecordSource, PostgresSink, verifyPostgres } from "../../src/postgres/index.js";
+import { cleanupTmp, readJsonl, tmpProject } from "../helpers/index.js";
+import { dropSchema, freePort, freshSchema, PG_URL, PgProxy, sql, until } from "../fixtures/postgres/db.js";
+
+const here = path.dirname(fileURLToPath(import.meta.url));
+const schemas: string[] = [];
+const proxies: PgProxy[] = [];
+
+afterEach(async () => {
+  for (const p of proxies.splice(0)) await p.stop();
+  for (const s of schemas.splice(0)) await dropSchema(s);
+  cleanupTmp();
+});
+
+function schemaFor(tag: string): string {
+  const s = freshSchema(tag);
+  schemas.push(s);
+  return s;
+}
+
+async function countRows(schema: string, sessionId: string): Promise<{ total: number; distinct: number }> {
+  const [r] = await sql<{ total: string; d: string }>(
+    `SELECT count(*)::text AS total, count(DISTINCT (kind, seq))::text AS d FROM "${schema}".audit_records WHERE session_id = $1`,
+    [sessionId],
+  );
+  return { total: Number(r!.total), distinct: Number(r!.d) };
+}
+
+
+function runChild(args: object): Promise<{ code: number | null; out: string; err: string }> {
+  return new Promise((resolve) => {
+    const child = spawn(process.execPath, ["--import", "tsx", path.join(here, "../fixtures/postgres/writer.ts"), JSON.stringify(args)], { stdio: ["ignore", "pipe", "pipe"] });
+    let out = "";
+    let err = "";
+    child.stdout.on("data", (d) => (out += d));
+    child.stderr.on("data", (d) => (err += d));
+    child.on("close", (code) => resolve({ code, out, err }));
+  });
+}
+
+describe("PostgresSink", () => {
+  it("four processes write one store concurrently: every record present once, every chain verifies", async () => {
+    const schema = schemaFor("four");
+    const projectPath = tmpProject();
+    const count = 400;
+    const results = await Promise.all(
+      [1, 2, 3, 4].map((n) => runChild({ url: PG_URL, schema, projectPath, sessionId: `instance_${n}`, count })),
+    );
+    for (const r of results) expect(r.code, r.err).toBe(0);
+    const source = new PostgresRecordSource({ connectionString: PG_URL, schema });
+    try {
+      const sessions = await source.listSessions();
+      expect(sessions.map((s) => s.sessionId).sort()).toEqual(["instance_1", "instance_2", "instance_3", "instance_4"]);
+      const auditDir = path.join(projectPath, "audit_logs");
+      for (const [i, r] of results.entries()) {
+        const { summary, stats, errors } = JSON.parse(r.out) as { summary: { totalRecords: number; sessionId: string }; stats: { stored: number; duplicates: number }; errors: string[] };
+        expect(errors).toEqual([]);
+        expect(stats.stored).toBe(summary.totalRecords);
+        const listing = sessions.find((s) => s.sessionId === `instance_${i + 1}`)!;
+        expect(listing.status).toBe("finalized");
+        expect(listing.totalRecords).toBe(summary.totalRecords);
+        expect(await countRows(schema, summary.sessionId)).toEqual({ total: summary.totalRecords, distinct: summary.totalRecords });
+        // the store holds the very lines of the files, in chain order
+        const fileLines = fs.readFileSync(path.join(auditDir, `tool_usage_${summary.sessionId}.jsonl`), "utf8").trimEnd().split("\n");
+        const stored: string[] = [];
+        for await (const rec of source.records("tool_usage", summary.sessionId)) stored.push(JSON.stringify(rec));
+        expect(stored).toEqual(fileLines);
+      }
+      const report = await verifyPostgres({ connectionString: PG_URL, schema });
+      expect(report.problems).toEqual([]);
+      expect(report.ok).toBe(true);
+      expect(report.sessions).toHaveLength(4);
+      expect(report.recordsChecked).toBe(results.reduce((n, r) => n + (JSON.parse(r.out) as { summary: { totalRecords: number } }).summary.totalRecords, 0));
+      expect((await verifyAuditLog(auditDir)).ok).toBe(true);
+    } finally {
+      await source.close();
+    }
+  });
+
+  it("pointed at a port where nothing listens, then at the real server: every record stored exactly once", async () => {
+    const schema = schemaFor("outage");
+    const projectPath = tmpProject();
+    const port = await freePort();
+    const proxy = new PgProxy(port);
+    proxies.push(proxy);
+    const sink = new PostgresSink({ connectionString: proxy.url, schema, retryMinMs: 50, retryMaxMs: 200, flushTimeoutMs: 1000, connectTimeoutMs: 1000 });
+    const logger = new AuditLogger({ sessionId: "outage", projectPath, sinks: [sink] });
+    const reported: Error[] = [];
+    logger.on("error", (e) => reported.push(e));
+    for (let i = 0; i < 300; i++) {
+      // the callers never see the outage and never wait for it
+      expect(typeof logger.logToolUsage({ toolName: "search", operation: "q", parameters: { i } })).toBe("string");
+    }
+    await logger.flush(); // resolves: the records are in the spool
+    const spool = sink.spoolPath!;
+    expect(path.dirname(spool)).toBe(path.join(projectPath, "audit_logs"));
+    expect(reported.length).toBeGreaterThan(0);
+    expect(reported[0]!.message).toMatch(/cannot store records/);
+    expect(sink.stats().outage).toBe(true);
+    // the spool holds the sealed lines themselves, in order (the error record the outage produced included)
+    const spooled = readJsonl(spool);
+    expect(spooled.filter((r) => r.type === "tool_usage").map((r) => r.seq)).toEqual(Array.from({ length: 300 }, (_, i) => i + 1));
+
+    await proxy.start(); // the server is reachable from now on
+    for (let i = 0; i < 50; i++) logger.logToolUsage({ toolName: "search", operation: "q", parameters: { late: i } });
+    expect(await sink.whenStored(20_000)).toBe(true);
+    const summary = await logger.finalizeSession();
+    expect(fs.existsSync(spool)).toBe(false);
+    expect(await countRows(schema, "outage")).toEqual({ total: summary.totalRecords, distinct: summary.totalRecords });
+    const tools = await sql<{ seq: string }>(`SELECT seq::text FROM "${schema}".audit_records WHERE session_id = 'outage' AND kind = 'tool_usage' ORDER BY seq`);
+    expect(tools.map((r) => Number(r.seq)).sort((a, b) => a - b)).toEqual(Array.from({ length: 350 }, (_, i) => i + 1));
+    const report = await verifyPostgres({ connectionString: PG_URL, schema });
+    expect(report.problems).toEqual([]);
+  });
+
+  it("a connection lost mid-batch after the server committed duplicates nothing", async () => {
+    const schema = schemaFor("cut");
+    const projectPath = tmpProject();
+    const proxy = new PgProxy(await freePort());
+    proxies.push(proxy);
+    await proxy.start();
+    const sink = new PostgresSink({ connectionString: proxy.url, schema, retryMinMs: 300, batchSize: 100 });
+    const logger = new AuditLogger({ sessionId: "cut", projectPath, sinks: [sink] });
+    logger.on("error", () => undefined);
+    logger.logPerformanceMetric({ metricName: "warm", value: 1, unit: "ms" });
+    expect(await sink.whenStored(10_000)).toBe(true); // connected and migrated
+    proxy.cutAfterInsertReply = true;
+    for (let i = 0; i < 100; i++) logger.logPerformanceMetric({ metricName: "m", value: i, unit: "ms" });
+    // the batch landed, but the sink never heard so: it is in the spool, waiting for the retry
+    expect(await until(() => proxy.cuts === 1 && sink.stats().outage)).toBe(true);
+    const landed = await sql<{ c: string }>(`SELECT count(*)::text AS c FROM "${schema}".audit_records WHERE session_id = 'cut' AND kind = 'performance_metric'`);
+    expect(Number(landed[0]!.c)).toBe(101);
+    expect(sink.stats().spilled).toBeGreaterThanOrEqual(100);
+    expect(await sink.whenStored(20_000)).toBe(true);
+    const summary = await logger.finalizeSession();
+    expect(sink.stats().duplicates).toBeGreaterThanOrEqual(100); // replayed, and refused as already stored
+    expect(await countRows(schema, "cut")).toEqual({ total: summary.totalRecords, distinct: summary.totalRecords });
+    expect((await verifyPostgres({ connectionString: PG_URL, schema })).problems).toEqual([]);
+  });
+
+  it("after a crash, the next logger of the session sends what the store lacks, once", async () => {
+    const schema = schemaFor("crash");
+    const projectPath = tmpProject();
+    // first run: the store is unreachable and the spool is lost with the process (simulated by deleting it)
+    const dead = new PostgresSink({ connectionString: `postgres://postgres@127.0.0.1:${await freePort()}/test`, schema, flushTimeoutMs: 200, closeTimeoutMs: 200, connectTimeoutMs: 500 });
+    const first = new AuditLogger({ sessionId: "crashy", projectPath, sinks: [dead] });
+    first.on("error", () => undefined);
+    for (let i = 0; i < 120; i++) first.logFileOperation({ operation: "read", filePath: `/tmp/f${i}` });
+    await first.finalizeSession();
+    expect(fs.existsSync(dead.spoolPath!)).toBe(true);
+    fs.rmSync(dead.spoolPath!);
+
+    // second run, store reachable: the files are the truth, the store catches up
+    const sink = new PostgresSink({ connectionString: PG_URL, schema });
+    const second = new AuditLogger({ sessionId: "crashy", projectPath, sinks: [sink] });
+    second.on("error", () => undefined);
+    for (let i = 0; i < 30; i++) second.logFileOperation({ operation: "modify", filePath: `/tmp/g${i}` });
+    const summary = await second.finalizeSession();
+    expect(sink.stats().backfilled).toBeGreaterThanOrEqual(120);
+    expect(await countRows(schema, "crashy")).toEqual({ total: summary.totalRecords, distinct: summary.totalRecords });
+    const report = await verifyPostgres({ connectionString: PG_URL, schema, sessionId: "crashy" });
+    expect(report.problems).toEqual([]);
+  });
+});

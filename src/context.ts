@@ -50,3 +50,8 @@ export function setDefaultAuditLogger(logger: AuditLogger | undefined): void {
 export function getDefaultAuditLogger(): AuditLogger | undefined {
   return shared.defaultLogger as AuditLogger | undefined;
 }
+
+/** @internal Process-wide flags shared by every copy of the package. */
+export function sharedFlags(): { warnedNoLogger: boolean } {
+  return shared;
+}

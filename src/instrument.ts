@@ -2,10 +2,8 @@
  * Shared plumbing for decorators and integrations: finding the logger at call time and
  * recording without ever throwing into the host application.
  */
-import { auditContext, getDefaultAuditLogger } from "./context.js";
+import { auditContext, getDefaultAuditLogger, sharedFlags } from "./context.js";
 import { AuditLogger } from "./logger.js";
-
-let warnedNoLogger = false;
 
 function isLogger(v: unknown): v is AuditLogger {
   return v instanceof AuditLogger || (typeof v === "object" && v !== null && typeof (v as AuditLogger).logChatInteraction === "function" && typeof (v as AuditLogger).logError === "function");
@@ -22,8 +20,9 @@ export function resolveAuditLogger(option?: AuditLogger | undefined): AuditLogge
   if (isLogger(fromCtx) && !fromCtx.isClosed) return fromCtx;
   const def = getDefaultAuditLogger();
   if (def && !def.isClosed) return def;
-  if (!warnedNoLogger) {
-    warnedNoLogger = true;
+  const flags = sharedFlags();
+  if (!flags.warnedNoLogger) {
+    flags.warnedNoLogger = true;
     process.emitWarning(
       "An audited call ran with no AuditLogger: pass { logger }, run inside auditContext.run({ logger }), or call setDefaultAuditLogger(). Calls run unrecorded.",
       { code: "AUDIT_WARN_NO_LOGGER", type: "AuditLoggerWarning" },

@@ -23,9 +23,11 @@ import {
 import { toJsonSafe, truncateString, type JsonValue } from "./record/serialize.js";
 import { SessionStats } from "./record/stats.js";
 import { cleanupSessions, type CleanupOptions, type CleanupResult } from "./retention.js";
-import { prepareContent, writeContent, writeContentSync, type PreparedContent } from "./sink/content.js";
+import { prepareContent, writeContent, writeContentSync, type ContentManifest, type PreparedContent } from "./sink/content.js";
+
+type ContentManifestBase = Omit<ContentManifest, "files">;
 import { registerForExit, unregisterForExit, type ExitFlushable } from "./sink/exit.js";
-import { CONTENT_DIR, sessionFileName } from "./sink/files.js";
+import { CONTENT_DIR, contentFileNames, sessionFileName } from "./sink/files.js";
 import { SessionLock } from "./sink/lock.js";
 import { addHold, removeHolds } from "./holds.js";
 import { SESSION_ID_PATTERN } from "./config/schema.js";
@@ -112,6 +114,8 @@ export class AuditLogger extends EventEmitter<AuditLoggerEvents> implements Exit
   private readonly lock: SessionLock;
   private readonly stats = new SessionStats();
   private readonly pendingContent = new Set<Promise<void>>();
+  /** content being written in the thread pool, so the exit hook can write it synchronously */
+  private readonly contentInFlight = new Map<string, { content: PreparedContent; manifest: ContentManifestBase }>();
   private closed = false;
   private flushTimer: NodeJS.Timeout | undefined;
   private commitScheduled = false;
@@ -241,6 +245,9 @@ export class AuditLogger extends EventEmitter<AuditLoggerEvents> implements Exit
     if (v.statusCode !== undefined) f.statusCode = v.statusCode;
     let content: PreparedContent | undefined;
     if (cfg.fullContentLogging) {
+      if (v.id !== undefined && (this.contentInFlight.has(id) || fs.existsSync(path.join(this.auditDir, contentFileNames(id, false).manifest)))) {
+        throw new AuditValidationError("logChatInteraction", [{ field: "id", message: `interaction ${id} already has content files here; ids must be unique (omit id to get a fresh one)` }]);
+      }
       content = prepareContent(id, prompt.text, response.text, key);
       f.fullContent = content.refs;
     }
@@ -374,7 +381,7 @@ export class AuditLogger extends EventEmitter<AuditLoggerEvents> implements Exit
   async flush(): Promise<void> {
     while (this.pendingContent.size > 0) await Promise.all([...this.pendingContent]);
     if (this.closed) return;
-    if (this.config.sinks.length > 0) await Promise.all(this.config.sinks.map((s) => s.flush()));
+    if (this.config.sinks.length > 0) await this.settleSinks("flush");
     if (this.config.durability === "fsync") {
       await new Promise<void>((resolve, reject) => {
         this.commitWaiters.push({ resolve, reject });
@@ -396,7 +403,7 @@ export class AuditLogger extends EventEmitter<AuditLoggerEvents> implements Exit
     unregisterForExit(this);
     try {
       for (const kind of CHAIN_KINDS) this.writers[kind].close();
-      await Promise.all(this.config.sinks.map((s) => s.close()));
+      await this.settleSinks("close");
       const summary = await this.buildSummary();
       this.writeJsonAtomic(sessionFileName(this.sessionId), { ...summary, status: "finalized" });
       return summary;
@@ -518,6 +525,14 @@ export class AuditLogger extends EventEmitter<AuditLoggerEvents> implements Exit
   /** @internal exit hook: hand everything to the OS now (and fdatasync in `fsync` mode). */
   flushSyncOnExit(): void {
     if (this.closed) return;
+    for (const c of this.contentInFlight.values()) {
+      try {
+        writeContentSync(this.auditDir, c.content, c.manifest, FILE_MODE, this.config.durability);
+      } catch {
+        // exiting: the verifier will name what is missing
+      }
+    }
+    this.contentInFlight.clear();
     for (const kind of CHAIN_KINDS) {
       const w = this.writers[kind];
       w.writeOut();
@@ -610,12 +625,15 @@ export class AuditLogger extends EventEmitter<AuditLoggerEvents> implements Exit
       }
       return;
     }
+    this.contentInFlight.set(id, { content, manifest });
     const p = writeContent(this.auditDir, content, manifest, FILE_MODE, this.config.durability).then(
       () => {
         this.pendingContent.delete(p);
+        this.contentInFlight.delete(id);
       },
       (err: unknown) => {
         this.pendingContent.delete(p);
+        this.contentInFlight.delete(id);
         this.report(new AuditIOError(`Writing the full content of interaction ${id} failed: ${(err as Error).message}`, { cause: err }));
       },
     );
@@ -694,6 +712,17 @@ export class AuditLogger extends EventEmitter<AuditLoggerEvents> implements Exit
     } catch (err) {
       this.report(err instanceof AuditIOError ? err : new AuditIOError(`Writing checkpoint failed: ${(err as Error).message}`, { cause: err }));
     }
+  }
+
+  /** Runs flush() or close() on every extra sink; a failing sink is reported, never the caller's error, and never blocks the files. */
+  private async settleSinks(op: "flush" | "close"): Promise<void> {
+    const results = await Promise.allSettled(this.config.sinks.map((s) => s[op]()));
+    results.forEach((r, i) => {
+      if (r.status === "rejected") {
+        const name = this.config.sinks[i]?.constructor?.name ?? "sink";
+        this.report(new AuditIOError(`${name}.${op}() failed: ${(r.reason as Error)?.message ?? String(r.reason)}. The local files are unaffected.`, { cause: r.reason }));
+      }
+    });
   }
 
   /** A failure to record: an `error` event (if anyone listens, else a warning) and an `errors` record. */

@@ -4,7 +4,9 @@ import { SESSION_ID_PATTERN } from "./config/schema.js";
 import { ID_PATTERN } from "./record/id.js";
 import { CONTENT_DIR, listKindFiles, listSessionIds, lockFileName, safeJoin, sessionFileName } from "./sink/files.js";
 import { peekTail } from "./sink/recover.js";
-import { RECORD_KINDS, type ChainKind } from "./types.js";
+import { CHAIN_KINDS, RECORD_KINDS, type ChainKind } from "./types.js";
+import { checkpointFileName } from "./integrity/checkpointer.js";
+import { keyStoreFileName } from "./pipeline/keyring.js";
 import { isHeld, readHolds } from "./holds.js";
 import { MerkleAccumulator, type MerkleFrontier } from "./integrity/merkle.js";
 import { readLinesSync } from "./reader/lines-sync.js";
@@ -83,7 +85,7 @@ function lockIsLive(auditDir: string, sessionId: string): boolean {
 export function lastActivity(auditDir: string, sessionId: string): number {
   let last = 0;
   let mtime = 0;
-  for (const kind of RECORD_KINDS) {
+  for (const kind of CHAIN_KINDS) {
     const files = listKindFiles(auditDir, kind, sessionId);
     for (const f of [...files].reverse()) {
       mtime = Math.max(mtime, fs.statSync(f.path).mtimeMs);
@@ -105,7 +107,8 @@ export function lastActivity(auditDir: string, sessionId: string): number {
 
 function sessionFiles(auditDir: string, sessionId: string): string[] {
   const out: string[] = [];
-  for (const kind of RECORD_KINDS) for (const f of listKindFiles(auditDir, kind, sessionId)) out.push(f.name);
+  for (const kind of CHAIN_KINDS) for (const f of listKindFiles(auditDir, kind, sessionId)) out.push(f.name);
+  for (const extra of [checkpointFileName(sessionId), keyStoreFileName(sessionId)]) if (fs.existsSync(path.join(auditDir, extra))) out.push(extra);
   // content files of this session's chats, found through its records
   for (const f of listKindFiles(auditDir, "chat_interaction", sessionId)) {
     for (const line of fs.readFileSync(f.path, "utf8").split("\n")) {

@@ -9,7 +9,8 @@ export const SESSION_ID_PATTERN = /^[A-Za-z0-9._-]{1,128}$/;
 export const sessionIdSchema = z
   .string()
   .regex(SESSION_ID_PATTERN, "must be 1-128 characters of A-Z, a-z, 0-9, '.', '_' or '-' (no '/' or spaces)")
-  .refine((s) => s !== "." && s !== "..", "must not be '.' or '..'");
+  .refine((s) => s !== "." && s !== "..", "must not be '.' or '..'")
+  .refine((s) => !/\.\d+$/.test(s), "must not end in '.<digits>': that suffix names rotated segments (tool_usage_<id>.1.jsonl)");
 
 const SIZE_PATTERN = /^(\d+(?:\.\d+)?)\s*([bkmg]?)b?$/i;
 

@@ -7,7 +7,8 @@ const seconds = z.number().min(0, "must be 0 or more").refine(Number.isFinite, "
 const content = z.union([z.string(), z.array(z.unknown()), z.record(z.string(), z.unknown())], {
   error: "must be a string, or structured messages (an array or object)",
 });
-const bag = z.record(z.string(), z.unknown(), { error: "must be a plain object" });
+// not z.record: that reads (and copies) every member, and a throwing getter would escape
+const bag = z.custom<Record<string, unknown>>((v) => typeof v === "object" && v !== null && !Array.isArray(v), { error: "must be a plain object" });
 
 const links = {
   id: z.string().regex(ID_PATTERN, "must be 1-64 characters of A-Z, a-z, 0-9, '_' or '-'").optional(),

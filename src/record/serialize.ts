@@ -63,7 +63,7 @@ function convert(value: unknown, maxChars: number, depth: number, stack: object[
       let n = 0;
       for (const [k, v] of obj) {
         if (n++ >= MAX_ITEMS) break;
-        out[typeof k === "string" ? k : String(convert(k, maxChars, depth + 1, stack))] = convert(v, maxChars, depth + 1, stack);
+        setMember(out, typeof k === "string" ? k : String(convert(k, maxChars, depth + 1, stack)), convert(v, maxChars, depth + 1, stack));
       }
       return out;
     }
@@ -88,16 +88,22 @@ function convert(value: unknown, maxChars: number, depth: number, stack: object[
       try {
         v = (obj as Record<string, unknown>)[key];
       } catch (err) {
-        out[key] = `[Unreadable: ${err instanceof Error ? err.message : String(err)}]`;
+        setMember(out, key, `[Unreadable: ${err instanceof Error ? err.message : String(err)}]`);
         continue;
       }
       if (v === undefined) continue;
-      out[key] = convert(v, maxChars, depth + 1, stack);
+      setMember(out, key, convert(v, maxChars, depth + 1, stack));
     }
     return out;
   } finally {
     stack.pop();
   }
+}
+
+/** `out[key] = value`, except that an own "__proto__" member stays a member instead of setting the prototype. */
+function setMember(out: { [key: string]: JsonValue }, key: string, value: JsonValue): void {
+  if (key === "__proto__") Object.defineProperty(out, key, { value, enumerable: true, writable: true, configurable: true });
+  else out[key] = value;
 }
 
 function convertList(list: readonly unknown[], maxChars: number, depth: number, stack: object[]): JsonValue[] {

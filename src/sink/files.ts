@@ -18,8 +18,8 @@ export function safeJoin(dir: string, name: string): string {
 }
 
 function checkSession(sessionId: string): void {
-  if (!SESSION_ID_PATTERN.test(sessionId) || sessionId === "." || sessionId === "..") {
-    throw new AuditPathError(`"${sessionId}" is not a valid sessionId (1-128 of [A-Za-z0-9._-], not "." or "..").`);
+  if (!SESSION_ID_PATTERN.test(sessionId) || sessionId === "." || sessionId === ".." || /\.\d+$/.test(sessionId)) {
+    throw new AuditPathError(`"${sessionId}" is not a valid sessionId (1-128 of [A-Za-z0-9._-], not "." or "..", not ending in ".<digits>").`);
   }
 }
 

@@ -153,7 +153,9 @@ export class KindWriter {
     if (this.opts.durability === "fsync") this.datasyncSync();
     const segment = this.lastSegment + 1;
     const segPath = path.join(this.opts.auditDir, kindFileName(this.kind, this.opts.sessionId, segment));
-    fs.renameSync(this.activePath, segPath);
+    // link + unlink, not rename: rename would silently replace an existing file of that name
+    fs.linkSync(this.activePath, segPath);
+    fs.unlinkSync(this.activePath);
     this.lastSegment = segment;
     this.boom.reopen(this.activePath);
     this.bytesInActive = 0;

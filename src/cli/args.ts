@@ -1,0 +1,153 @@
+/**
+ * The command line's argument plumbing: strict `node:util` parsing, usage errors that name the
+ * offending flag (exit code 2), and the `<dir>` argument.
+ */
+import fs from "node:fs";
+import path from "node:path";
+import { parseArgs, type ParseArgsConfig } from "node:util";
+import { SESSION_ID_PATTERN } from "../config/schema.js";
+import { listSessionIds } from "../sink/files.js";
+import { KIND_FILE_STEM } from "../types.js";
+
+/** Exit codes of every command: 0 success, 1 a finding or failure, 2 bad usage. */
+export const EXIT_OK = 0;
+export const EXIT_FAIL = 1;
+export const EXIT_USAGE = 2;
+
+/**
+ * Bad usage: an unknown flag, a missing or bad value, a missing directory. The CLI prints the
+ * message and exits with code 2; it never leaves the CLI process.
+ */
+export class UsageError extends Error {
+  readonly command: string | undefined;
+  constructor(message: string, command?: string) {
+    super(message);
+    this.name = "UsageError";
+    this.command = command;
+  }
+}
+
+export type OptionsConfig = NonNullable<ParseArgsConfig["options"]>;
+
+/** Flags every command accepts. */
+export const HELP_OPTION = { help: { type: "boolean", short: "h" } } as const satisfies OptionsConfig;
+
+/** What {@link parseCommand} returns: typed flag values and the positionals. */
+export type ParsedCommand<O extends OptionsConfig> = ReturnType<typeof parseArgs<{ args: string[]; options: O & typeof HELP_OPTION; strict: true; allowPositionals: true }>>;
+
+/**
+ * Parses `argv` strictly; parse failures become a {@link UsageError} naming the flag.
+ *
+ * @example
+ * const { values, positionals } = parseCommand("verify", argv, { json: { type: "boolean" } });
+ */
+export function parseCommand<O extends OptionsConfig>(command: string, argv: readonly string[], options: O): ParsedCommand<O> {
+  try {
+    return parseArgs({ args: [...argv], options: { ...options, ...HELP_OPTION }, strict: true, allowPositionals: true });
+  } catch (err) {
+    throw new UsageError(describeParseError(err as Error & { code?: string }, command), command);
+  }
+}
+
+function describeParseError(err: Error & { code?: string }, command: string): string {
+  const flag = /'(-{1,2}[^' ]+)/.exec(err.message)?.[1];
+  switch (err.code) {
+    case "ERR_PARSE_ARGS_UNKNOWN_OPTION":
+      return `unknown option ${flag ?? err.message} for "${command}"`;
+    case "ERR_PARSE_ARGS_INVALID_OPTION_VALUE":
+      return flag && /argument missing/.test(err.message)
+        ? `option ${flag} needs a value`
+        : flag
+          ? `option ${flag} does not take a value`
+          : err.message;
+    case "ERR_PARSE_ARGS_UNEXPECTED_POSITIONAL":
+      return `unexpected argument for "${command}": ${err.message}`;
+    default:
+      return err.message;
+  }
+}
+
+/** A whole number option within bounds; `undefined` when the flag was not given. */
+export function intOption(flag: string, raw: string | undefined, min: number, max = Number.MAX_SAFE_INTEGER): number | undefined {
+  if (raw === undefined) return undefined;
+  const n = /^\d+$/.test(raw.trim()) ? Number(raw.trim()) : Number.NaN;
+  if (!Number.isSafeInteger(n) || n < min || n > max) {
+    throw new UsageError(`option ${flag} must be a whole number${max === Number.MAX_SAFE_INTEGER ? ` of at least ${min}` : ` from ${min} to ${max}`}, got "${raw}"`);
+  }
+  return n;
+}
+
+/** A `--session` value: a valid session id. */
+export function sessionOption(raw: string | undefined): string | undefined {
+  if (raw === undefined) return undefined;
+  if (!SESSION_ID_PATTERN.test(raw) || raw === "." || raw === "..") {
+    throw new UsageError(`option --session must be a session id (1-128 of A-Z a-z 0-9 . _ -), got "${raw}"`);
+  }
+  return raw;
+}
+
+/** A chain's kind: the six record kinds, plus any the core adds (such as `audit_event`). */
+export type ChainKindName = keyof typeof KIND_FILE_STEM;
+
+/** Every chain kind the core knows, in its order. */
+export const ALL_KINDS = Object.keys(KIND_FILE_STEM) as ChainKindName[];
+
+/** A `--kind` value among `allowed`: a record type (`tool_usage`) or its file stem (`errors`). */
+export function kindOption<K extends ChainKindName>(raw: string | undefined, allowed: readonly K[]): K | undefined {
+  if (raw === undefined) return undefined;
+  const hit = allowed.find((k) => k === raw || KIND_FILE_STEM[k] === raw);
+  if (hit) return hit;
+  throw new UsageError(`option --kind must be one of ${allowed.join(", ")}, got "${raw}"`);
+}
+
+/** One of a fixed set of values. */
+export function choiceOption<T extends string>(flag: string, raw: string | undefined, choices: readonly T[]): T | undefined {
+  if (raw === undefined) return undefined;
+  const hit = choices.find((c) => c === raw);
+  if (!hit) throw new UsageError(`option ${flag} must be one of ${choices.join(", ")}, got "${raw}"`);
+  return hit;
+}
+
+/** Exactly one positional `<dir>`; more or none is a usage error. */
+export function singleDir(command: string, positionals: readonly string[]): string {
+  if (positionals.length === 0) throw new UsageError(`"${command}" needs a <dir>: an audit directory, or a project directory that contains audit_logs/`, command);
+  if (positionals.length > 1) throw new UsageError(`"${command}" takes one <dir>, got unexpected argument "${positionals[1]}"`, command);
+  return positionals[0]!;
+}
+
+/**
+ * Resolves `<dir>`: the audit directory itself, or a project directory whose `audit_logs/` holds
+ * the logs. A path that does not exist or is not a directory is a usage error.
+ *
+ * @example
+ * resolveAuditDir("."); // "/srv/app/audit_logs" when run in /srv/app
+ */
+export function resolveAuditDir(raw: string): string {
+  const dir = path.resolve(raw);
+  let stat: fs.Stats;
+  try {
+    stat = fs.statSync(dir);
+  } catch {
+    throw new UsageError(`<dir> "${raw}" does not exist`);
+  }
+  if (!stat.isDirectory()) throw new UsageError(`<dir> "${raw}" is not a directory`);
+  if (listSessionIds(dir).length > 0) return dir;
+  const nested = path.join(dir, "audit_logs");
+  try {
+    if (fs.statSync(nested).isDirectory()) return nested;
+  } catch {
+    // no audit_logs/ below: the directory itself (perhaps still empty) is the audit directory
+  }
+  return dir;
+}
+
+/** The sessions a command works on: the one named by `--session` (which must exist), else all. */
+export function selectSessions(auditDir: string, session: string | undefined): string[] {
+  const all = listSessionIds(auditDir);
+  if (session === undefined) return all;
+  if (!all.includes(session)) {
+    const known = all.length === 0 ? "it holds no sessions" : `sessions there: ${all.slice(0, 10).join(", ")}${all.length > 10 ? ", …" : ""}`;
+    throw new UsageError(`option --session: no session "${session}" in ${auditDir} (${known})`);
+  }
+  return [session];
+}

@@ -1,0 +1,137 @@
+/** `audit-logger cleanup <dir>`: removes whole sessions older than their retention period. */
+import fs from "node:fs";
+import path from "node:path";
+import { cleanupSessions, type CleanupEntry } from "../retention.js";
+import { listKindFiles, listSessionIds, safeJoin, safeReaddir, sessionFileName } from "../sink/files.js";
+import { ALL_KINDS, EXIT_FAIL, EXIT_OK, intOption, parseCommand, resolveAuditDir, singleDir } from "./args.js";
+import type { Command } from "./io.js";
+
+const DEFAULT_MAX_AGE_DAYS = 90;
+const DAY_MS = 86_400_000;
+
+const HELP = `Usage: audit-logger cleanup <dir> [--dry-run] [--max-age-days <n>] [--json]
+
+Removes every file of each session whose newest record is older than its retention period: its
+JSONL files and rotated segments, its full-content files and its session file. Never removes a
+session that a running logger is writing, or one under a legal hold.
+
+  <dir>                 the audit directory, or a project directory containing audit_logs/
+  --dry-run             list what would be removed, remove nothing
+  --max-age-days <n>    retention in days (default: each session's own maxLogAgeDays as
+                        recorded in its session file, else ${DEFAULT_MAX_AGE_DAYS})
+  --json                print the result as JSON
+  -h, --help            show this help
+
+A session whose configuration sets minRetentionDays (the compliance preset: 2555) is kept at
+least that long, whatever --max-age-days says.
+
+Exit codes: 0 done, 1 a file could not be removed, 2 bad usage.`;
+
+interface Retention {
+  readonly maxLogAgeDays: number | undefined;
+  readonly minRetentionDays: number;
+}
+
+/** The retention a session was configured with, as its session file records it. */
+function sessionRetention(dir: string, sessionId: string): Retention {
+  try {
+    const body = JSON.parse(fs.readFileSync(path.join(dir, sessionFileName(sessionId)), "utf8")) as { config?: { maxLogAgeDays?: unknown; minRetentionDays?: unknown } };
+    const max = body.config?.maxLogAgeDays;
+    const min = body.config?.minRetentionDays;
+    return {
+      maxLogAgeDays: typeof max === "number" && max > 0 ? max : undefined,
+      minRetentionDays: typeof min === "number" && min > 0 ? min : 0,
+    };
+  } catch {
+    return { maxLogAgeDays: undefined, minRetentionDays: 0 };
+  }
+}
+
+/**
+ * The entry's files plus those of every chain kind of the session: retention lists only the six
+ * record kinds, so a session's `audit_events` file would be left behind on its own.
+ */
+function withEveryChain(dir: string, entry: CleanupEntry, names: readonly string[]): CleanupEntry {
+  const files = new Set(entry.files);
+  for (const kind of ALL_KINDS) for (const f of listKindFiles(dir, kind, entry.sessionId, names)) files.add(f.name);
+  return { ...entry, files: [...files] };
+}
+
+interface Kept {
+  readonly sessionId: string;
+  readonly lastActivity: string;
+  readonly retentionDays: number;
+}
+
+/**
+ * @example
+ * // $ audit-logger cleanup ./audit_logs --max-age-days 30 --dry-run
+ */
+export const cleanupCommand: Command = {
+  name: "cleanup",
+  help: HELP,
+  async run(argv, io) {
+    const { values, positionals } = parseCommand("cleanup", argv, {
+      "dry-run": { type: "boolean" },
+      "max-age-days": { type: "string" },
+      json: { type: "boolean" },
+    });
+    if (values.help) {
+      io.out(HELP);
+      return EXIT_OK;
+    }
+    const dir = resolveAuditDir(singleDir("cleanup", positionals));
+    const flagDays = intOption("--max-age-days", values["max-age-days"], 1);
+    const dryRun = values["dry-run"] === true;
+    const now = Date.now();
+
+    const retention = new Map<string, number>();
+    for (const id of listSessionIds(dir)) {
+      const r = sessionRetention(dir, id);
+      retention.set(id, Math.max(flagDays ?? r.maxLogAgeDays ?? DEFAULT_MAX_AGE_DAYS, r.minRetentionDays));
+    }
+    const smallest = Math.min(...retention.values(), flagDays ?? DEFAULT_MAX_AGE_DAYS);
+    // cleanupSessions applies one age to every session: ask it for candidates at the smallest
+    // retention, then keep those whose own configuration asks for longer
+    const candidates = cleanupSessions(dir, { maxLogAgeDays: smallest, dryRun: true, now });
+    const remove: CleanupEntry[] = [];
+    const kept: Kept[] = [];
+    const names = safeReaddir(dir);
+    for (const entry of candidates.removed) {
+      const days = retention.get(entry.sessionId) ?? smallest;
+      if (Date.parse(entry.lastActivity) < now - days * DAY_MS) remove.push(withEveryChain(dir, entry, names));
+      else kept.push({ sessionId: entry.sessionId, lastActivity: entry.lastActivity, retentionDays: days });
+    }
+    const failed: Array<{ file: string; error: string }> = [];
+    if (!dryRun) {
+      for (const entry of remove) {
+        for (const f of entry.files) {
+          try {
+            fs.rmSync(safeJoin(dir, f), { force: true });
+          } catch (err) {
+            failed.push({ file: f, error: (err as Error).message });
+          }
+        }
+      }
+    }
+
+    if (values.json) {
+      io.out(JSON.stringify({ auditDir: dir, dryRun, removed: remove, keptByRetention: kept, skippedLive: candidates.skippedLive, skippedHeld: candidates.skippedHeld, failed }, null, 2));
+    } else {
+      const c = io.color;
+      const verb = dryRun ? "would remove" : "removed";
+      for (const e of remove) io.out(`${dryRun ? c.yellow(verb) : c.red(verb)} ${c.bold(e.sessionId)} (last activity ${e.lastActivity}, ${e.files.length} file${e.files.length === 1 ? "" : "s"})`);
+      for (const k of kept) io.out(`${c.green("kept")} ${k.sessionId} (last activity ${k.lastActivity}): its configuration retains it for ${k.retentionDays} days`);
+      for (const s of candidates.skippedHeld) io.out(`${c.green("kept")} ${s}: under a legal hold`);
+      for (const s of candidates.skippedLive) io.out(`${c.green("kept")} ${s}: a running process is writing it`);
+      for (const f of failed) io.err(`audit-logger cleanup: could not remove ${f.file}: ${f.error}`);
+      const files = remove.reduce((n, e) => n + e.files.length, 0);
+      io.out(
+        remove.length === 0
+          ? `Nothing to remove in ${dir} (retention ${flagDays !== undefined ? `${flagDays} day${flagDays === 1 ? "" : "s"}` : "per session"}).`
+          : `${dryRun ? "Dry run: would remove" : "Removed"} ${remove.length} session${remove.length === 1 ? "" : "s"} (${files} file${files === 1 ? "" : "s"}) from ${dir}.`,
+      );
+    }
+    return failed.length > 0 ? EXIT_FAIL : EXIT_OK;
+  },
+};

@@ -1,0 +1,149 @@
+/** `audit-logger export <dir>`: JSON, CSV per kind, or a complete directory with checksums. */
+import fs from "node:fs";
+import path from "node:path";
+import { AuditExporter } from "../export/exporter.js";
+import { csvFileName } from "../export/directory.js";
+import { listKindFiles, safeReaddir } from "../sink/files.js";
+import { RECORD_KINDS, type RecordType } from "../types.js";
+import { choiceOption, EXIT_FAIL, EXIT_OK, kindOption, parseCommand, resolveAuditDir, selectSessions, sessionOption, singleDir, UsageError } from "./args.js";
+import type { CliIO, Command } from "./io.js";
+import { loadCliKey } from "./keys.js";
+import { openViewer } from "./viewer-io.js";
+
+const FORMATS = ["json", "csv", "dir"] as const;
+
+const HELP = `Usage: audit-logger export <dir> --format json|csv|dir --out <path>
+                           [--include-content] [--key-file <file>] [--session <id>] [--kind <kind>]
+
+Writes the trail out. Each file appears only when complete (written under a temporary name, then
+renamed); an existing file of the same name is replaced.
+
+  <dir>               the audit directory, or a project directory containing audit_logs/
+  --format json       one JSON document: session summaries and every record; --out is a file
+  --format csv        one CSV per kind (chat_interactions.csv, tool_usage.csv, ...) in the
+                      directory --out; with --kind, only that kind, to the file --out
+  --format dir        the complete export in the directory --out: audit_complete.json, one CSV
+                      per kind, analytics_report.json and checksums.json (SHA-256 of each file)
+  --out <path>        where to write (must be outside the audit directory)
+  --include-content   include prompts, responses, previews, tool calls, parameters and results;
+                      without it they are replaced by "[content withheld from export]"
+  --key-file <file>   key to decrypt encrypted content (default: the AUDIT_LOGGER_KEY variable);
+                      without a key, encrypted content stays encrypted and is marked so
+  --session <id>      one session only (default: every session)
+  --kind <kind>       with --format csv: one kind only (${RECORD_KINDS.join(", ")})
+  -h, --help          show this help
+
+Exit codes: 0 written, 1 no audit logs found or the export failed, 2 bad usage.`;
+
+function inside(child: string, parent: string): boolean {
+  const rel = path.relative(parent, child);
+  return rel === "" || (!rel.startsWith("..") && !path.isAbsolute(rel));
+}
+
+/** True when some session holds encrypted values: encryption is per session, so its first records tell. */
+function anyEncrypted(dir: string, sessions: readonly string[]): boolean {
+  const names = safeReaddir(dir);
+  return sessions.some((s) =>
+    (["chat_interaction", "tool_usage"] as const).some((k) => {
+      const first = listKindFiles(dir, k, s, names)[0];
+      return first !== undefined && headOf(first.path).includes('"$enc":"aes-256-gcm/v1"');
+    }),
+  );
+}
+
+function headOf(file: string): string {
+  let fd: number | undefined;
+  try {
+    fd = fs.openSync(file, "r");
+    const buf = Buffer.alloc(64 * 1024);
+    return buf.toString("utf8", 0, fs.readSync(fd, buf, 0, buf.length, 0));
+  } catch {
+    return "";
+  } finally {
+    if (fd !== undefined) fs.closeSync(fd);
+  }
+}
+
+const CSV_METHOD: Record<RecordType, (e: AuditExporter, file: string, o: { includeFullContent: boolean }) => Promise<number>> = {
+  chat_interaction: (e, f, o) => e.exportChatInteractionsToCsv(f, o),
+  tool_usage: (e, f, o) => e.exportToolUsagesToCsv(f, o),
+  persona_activity: (e, f, o) => e.exportPersonaActivitiesToCsv(f, o),
+  file_operation: (e, f, o) => e.exportFileOperationsToCsv(f, o),
+  performance_metric: (e, f, o) => e.exportPerformanceMetricsToCsv(f, o),
+  error: (e, f, o) => e.exportErrorsToCsv(f, o),
+};
+
+/**
+ * @example
+ * // $ audit-logger export ./audit_logs --format dir --out ./audit_exports
+ */
+export const exportCommand: Command = {
+  name: "export",
+  help: HELP,
+  async run(argv, io) {
+    const { values, positionals } = parseCommand("export", argv, {
+      format: { type: "string" },
+      out: { type: "string" },
+      "include-content": { type: "boolean" },
+      "key-file": { type: "string" },
+      session: { type: "string" },
+      kind: { type: "string" },
+    });
+    if (values.help) {
+      io.out(HELP);
+      return EXIT_OK;
+    }
+    const dir = resolveAuditDir(singleDir("export", positionals));
+    const format = choiceOption("--format", values.format, FORMATS);
+    if (format === undefined) throw new UsageError(`option --format is required: one of ${FORMATS.join(", ")}`);
+    if (values.out === undefined || values.out === "") throw new UsageError("option --out is required: the file (json) or directory (csv, dir) to write");
+    const out = path.resolve(values.out);
+    if (inside(out, dir)) throw new UsageError(`option --out: "${values.out}" is inside the audit directory ${dir}; write the export somewhere else`);
+    const kind = kindOption(values.kind, RECORD_KINDS);
+    if (kind !== undefined && format !== "csv") throw new UsageError("option --kind only applies to --format csv");
+    const session = sessionOption(values.session);
+    const sessions = selectSessions(dir, session);
+    if (sessions.length === 0) {
+      io.err(`audit-logger export: no audit logs in ${dir}.`);
+      return EXIT_FAIL;
+    }
+    const includeFullContent = values["include-content"] === true;
+    const key = loadCliKey(values["key-file"], io.env);
+    if (includeFullContent && !key && anyEncrypted(dir, sessions)) {
+      io.err(io.errColor.yellow("audit-logger export: no key given (--key-file or AUDIT_LOGGER_KEY): encrypted content is exported still encrypted and marked so."));
+    }
+
+    const passes = format === "dir" ? 5 : 2; // reads of the whole trail each format makes
+    const { viewer, done } = openViewer(dir, sessions, io, key, { passes, ...(session !== undefined ? { sessionId: session } : {}) });
+    const exporter = new AuditExporter(viewer);
+    const o = { includeFullContent };
+    try {
+      if (format === "json") {
+        await exporter.exportToJson(out, o);
+        report(io, [out]);
+      } else if (format === "dir") {
+        const r = await exporter.exportCompleteAuditToDirectory(out, o);
+        report(io, r.files.map((f) => path.join(r.directory, f)));
+      } else if (kind !== undefined) {
+        const rows = await CSV_METHOD[kind](exporter, out, o);
+        report(io, [`${out} (${rows} row${rows === 1 ? "" : "s"})`]);
+      } else {
+        fs.mkdirSync(out, { recursive: true, mode: 0o700 });
+        const written: string[] = [];
+        for (const k of RECORD_KINDS) {
+          const file = path.join(out, csvFileName(k));
+          const rows = await CSV_METHOD[k](exporter, file, o);
+          written.push(`${file} (${rows} row${rows === 1 ? "" : "s"})`);
+        }
+        report(io, written);
+      }
+    } finally {
+      done();
+    }
+    return EXIT_OK;
+  },
+};
+
+function report(io: CliIO, files: readonly string[]): void {
+  for (const f of files) io.out(`wrote ${f}`);
+}

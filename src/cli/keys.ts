@@ -1,0 +1,57 @@
+/**
+ * Where the command line gets its decryption keys: `--key-file <path>`, else the
+ * `AUDIT_LOGGER_KEY` environment variable. Either may hold one key or a keyring (several keys
+ * separated by commas or newlines, current first), exactly as the library reads them. Keys are
+ * never printed, not even in errors.
+ */
+import fs from "node:fs";
+import { AuditKeyError } from "../errors.js";
+import { openKeyring } from "../pipeline/keyring.js";
+import { KEY_ENV, resolveKey, type EncryptionKey } from "../pipeline/keys.js";
+import { UsageError } from "./args.js";
+
+/** The master keys as given (for a viewer), and where they came from. */
+export interface CliKey {
+  /** the master keys' bytes, current first */
+  readonly masters: readonly Uint8Array[];
+  /** the resolved key (a keyring when several were given) */
+  readonly key: EncryptionKey;
+  readonly source: string;
+}
+
+/**
+ * @example
+ * const key = loadCliKey(values["key-file"], process.env); // undefined without a key
+ */
+export function loadCliKey(keyFile: string | undefined, env: NodeJS.ProcessEnv): CliKey | undefined {
+  let key: EncryptionKey | undefined;
+  let source: string;
+  try {
+    if (keyFile !== undefined) {
+      source = `--key-file ${keyFile}`;
+      let text: string;
+      try {
+        text = fs.readFileSync(keyFile, "utf8");
+      } catch (err) {
+        throw new UsageError(`option --key-file: cannot read "${keyFile}" (${(err as NodeJS.ErrnoException).code ?? (err as Error).message})`);
+      }
+      const parts = text.split(/[,\r\n]+/).map((p) => p.trim()).filter(Boolean);
+      if (parts.length === 0) throw new UsageError(`option --key-file: "${keyFile}" holds no key`);
+      key = resolveKey(parts.length === 1 ? parts[0] : parts, {});
+    } else {
+      source = `the ${KEY_ENV} environment variable`;
+      key = resolveKey(undefined, env);
+    }
+  } catch (err) {
+    if (err instanceof AuditKeyError) throw new UsageError(keyFile !== undefined ? `option --key-file: ${err.message}` : err.message);
+    throw err;
+  }
+  if (!key) return undefined;
+  const masters = (key.masters ?? [key]).map((m) => new Uint8Array(m.key));
+  return { masters, key, source };
+}
+
+/** The key as a keyring that also opens the per-subject data keys stored in `auditDir`. */
+export function keyringFor(key: CliKey, auditDir: string): EncryptionKey {
+  return openKeyring(key.key.masters ?? [key.key], auditDir);
+}

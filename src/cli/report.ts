@@ -1,0 +1,189 @@
+/** `audit-logger report <dir>`: the analytics report as readable tables, or JSON. */
+import fs from "node:fs";
+import { z } from "zod";
+import type { AnalyticsReport, LatencyStats, ModelPrice } from "../reader/analytics.js";
+import { EXIT_FAIL, EXIT_OK, parseCommand, resolveAuditDir, selectSessions, sessionOption, singleDir, UsageError } from "./args.js";
+import { clean } from "./format.js";
+import type { CliIO, Command } from "./io.js";
+import { num, pct, table } from "./table.js";
+import { openViewer } from "./viewer-io.js";
+
+const HOURLY_ROWS = 24;
+
+const HELP = `Usage: audit-logger report <dir> [--session <id>] [--since <time>] [--until <time>]
+                           [--prices <file>] [--json]
+
+The analytics report: per model (calls, tokens, cost, latency mean/p50/p95/p99/max), per
+interaction type, per tool (success rate, latency, most frequent errors), per persona, file
+operations, metrics, errors, and calls/tokens/errors per hour. Percentiles are exact.
+
+  <dir>             the audit directory, or a project directory containing audit_logs/
+  --session <id>    one session only (default: every session)
+  --since <time>    only records at or after this time (ISO 8601, e.g. 2025-05-01T00:00:00Z)
+  --until <time>    only records before this time
+  --prices <file>   JSON {"<model>": {"inputPerMTok": 3, "outputPerMTok": 15}, ...} in USD per
+                    million tokens, over the built-in price table
+  --json            print the whole report as JSON (includes every hour of the time series)
+  -h, --help        show this help
+
+Exit codes: 0 done, 1 no audit logs found or a read failed, 2 bad usage.`;
+
+const pricesSchema = z.record(z.string(), z.strictObject({ inputPerMTok: z.number().min(0), outputPerMTok: z.number().min(0) }));
+
+function loadPrices(file: string | undefined): Record<string, ModelPrice> | undefined {
+  if (file === undefined) return undefined;
+  let raw: unknown;
+  try {
+    raw = JSON.parse(fs.readFileSync(file, "utf8"));
+  } catch (err) {
+    throw new UsageError(`option --prices: cannot read "${file}" as JSON (${(err as NodeJS.ErrnoException).code ?? (err as Error).message})`);
+  }
+  const r = pricesSchema.safeParse(raw);
+  if (!r.success) {
+    const issue = r.error.issues[0];
+    throw new UsageError(`option --prices: "${file}" ${issue ? `at ${issue.path.join(".") || "(top)"}: ${issue.message}` : "is not a price table"}; expected {"<model>": {"inputPerMTok": n, "outputPerMTok": n}}`);
+  }
+  return r.data;
+}
+
+function timeOption(flag: string, raw: string | undefined): string | undefined {
+  if (raw === undefined) return undefined;
+  const t = Date.parse(raw);
+  if (Number.isNaN(t)) throw new UsageError(`option ${flag} must be a time such as 2025-05-01T00:00:00Z, got "${raw}"`);
+  return new Date(t).toISOString();
+}
+
+function lat(l: LatencyStats): [string, string, string, string, string] {
+  return [num(l.mean, 3), num(l.p50, 3), num(l.p95, 3), num(l.p99, 3), num(l.max, 3)];
+}
+
+function usd(v: number | null): string {
+  return v === null ? "-" : `$${v.toFixed(v >= 100 ? 2 : 4)}`;
+}
+
+function sorted<T>(map: Readonly<Record<string, T>>, by: (v: T) => number): Array<[string, T]> {
+  return Object.entries(map).sort((a, b) => by(b[1]) - by(a[1]) || (a[0] < b[0] ? -1 : 1));
+}
+
+function section(io: CliIO, title: string, body: string): void {
+  io.out("");
+  io.out(io.color.bold(title));
+  io.out(body);
+}
+
+const R = { align: "right" } as const;
+
+/** Renders the report as tables; empty sections are left out. */
+export function printReport(r: AnalyticsReport, dir: string, io: CliIO): void {
+  const c = io.color;
+  const t = r.totals;
+  io.out(c.bold(`Audit report for ${dir}`));
+  io.out(`  sessions   ${r.sessions.length} (${r.sessions.slice(0, 5).join(", ")}${r.sessions.length > 5 ? ", ..." : ""})`);
+  io.out(`  period     ${r.period.start ?? "-"} -> ${r.period.end ?? "-"} (${num(r.period.hours)} h)`);
+  io.out(`  records    ${num(t.records)} (chat ${num(t.chatInteractions)}, tool ${num(t.toolUsages)}, persona ${num(t.personaActivities)}, file ${num(t.fileOperations)}, metric ${num(t.performanceMetrics)}, error ${num(t.errors)})`);
+  io.out(`  tokens     ${num(t.tokens)} (input ${num(t.inputTokens)}, output ${num(t.outputTokens)})`);
+  io.out(`  cost       ${usd(t.costUsd)}${t.unpricedModels.length > 0 ? c.yellow(` (no price for ${t.unpricedModels.map(clean).join(", ")}: not included; see --prices)`) : ""}`);
+  if (r.skippedLines > 0) io.out(c.yellow(`  skipped    ${num(r.skippedLines)} line(s) that are not records: run audit-logger verify`));
+
+  const models = sorted(r.models, (m) => m.calls);
+  if (models.length > 0) {
+    section(io, "Models (latency in seconds)", table(
+      [{ title: "model" }, { title: "calls", ...R }, { title: "ok", ...R }, { title: "input tok", ...R }, { title: "output tok", ...R }, { title: "tokens", ...R }, { title: "cost", ...R }, { title: "mean", ...R }, { title: "p50", ...R }, { title: "p95", ...R }, { title: "p99", ...R }, { title: "max", ...R }],
+      models.map(([name, m]) => [clean(name), m.calls, pct(m.calls > 0 ? m.successes / m.calls : null), m.inputTokens, m.outputTokens, m.tokens, usd(m.costUsd), ...lat(m.latencySeconds)]),
+    ));
+  }
+  const types = sorted(r.interactionTypes, (m) => m.calls);
+  if (types.length > 0) {
+    section(io, "Interaction types", table(
+      [{ title: "type" }, { title: "calls", ...R }, { title: "ok", ...R }, { title: "tokens", ...R }, { title: "mean", ...R }, { title: "p50", ...R }, { title: "p95", ...R }, { title: "p99", ...R }, { title: "max", ...R }],
+      types.map(([name, m]) => [clean(name), m.calls, pct(m.calls > 0 ? m.successes / m.calls : null), m.tokens, ...lat(m.latencySeconds)]),
+    ));
+  }
+  const tools = sorted(r.tools, (m) => m.calls);
+  if (tools.length > 0) {
+    section(io, "Tools (latency in seconds)", table(
+      [{ title: "tool" }, { title: "calls", ...R }, { title: "ok", ...R }, { title: "mean", ...R }, { title: "p50", ...R }, { title: "p95", ...R }, { title: "p99", ...R }, { title: "max", ...R }, { title: "most frequent error" }],
+      tools.map(([name, m]) => {
+        const top = m.topErrors[0];
+        return [clean(name), m.calls, pct(m.successRate), ...lat(m.latencySeconds), top ? `${clean(top.message).slice(0, 60)} (${top.count})` : "-"];
+      }),
+    ));
+  }
+  const personas = sorted(r.personas, (p) => p.activities);
+  if (personas.length > 0) {
+    section(io, "Personas", table(
+      [{ title: "persona" }, { title: "activities", ...R }, { title: "time spent s", ...R }, { title: "activity types" }],
+      personas.map(([name, p]) => [clean(name), p.activities, num(p.timeSpentSeconds, 1), sorted(p.activityTypes, (n) => n).slice(0, 4).map(([k, n]) => `${clean(k)} ${n}`).join(", ")]),
+    ));
+  }
+  const files = sorted(r.fileOperations, (f) => f.count);
+  if (files.length > 0) {
+    section(io, "File operations", table(
+      [{ title: "operation" }, { title: "count", ...R }, { title: "failures", ...R }, { title: "bytes", ...R }],
+      files.map(([op, f]) => [clean(op), f.count, f.failures, f.bytes]),
+    ));
+  }
+  if (r.metrics.length > 0) {
+    section(io, "Metrics", table(
+      [{ title: "metric" }, { title: "unit" }, { title: "count", ...R }, { title: "min", ...R }, { title: "max", ...R }, { title: "mean", ...R }, { title: "p50", ...R }, { title: "p95", ...R }],
+      r.metrics.map((m) => [clean(m.metricName), clean(m.unit), m.count, num(m.min, 3), num(m.max, 3), num(m.mean, 3), num(m.p50, 3), num(m.p95, 3)]),
+    ));
+  }
+  if (r.errors.total > 0) {
+    const e = r.errors;
+    section(io, `Errors (${num(e.total)}, ${num(e.ratePerHour, 2)} per hour)`, [
+      table([{ title: "severity" }, { title: "count", ...R }], sorted(e.bySeverity, (n) => n).map(([k, n]) => [clean(k), n])),
+      "",
+      table([{ title: "type" }, { title: "count", ...R }], sorted(e.byType, (n) => n).slice(0, 20).map(([k, n]) => [clean(k), n])),
+    ].join("\n"));
+  }
+  if (r.hourly.length > 0) {
+    const rows = r.hourly.slice(-HOURLY_ROWS);
+    section(io, `Per hour (UTC${r.hourly.length > HOURLY_ROWS ? `, last ${HOURLY_ROWS} of ${r.hourly.length} hours; --json has all` : ""})`, table(
+      [{ title: "hour" }, { title: "calls", ...R }, { title: "tool calls", ...R }, { title: "tokens", ...R }, { title: "errors", ...R }],
+      rows.map((h) => [h.hour, h.calls, h.toolCalls, h.tokens, h.errors]),
+    ));
+  }
+}
+
+/**
+ * @example
+ * // $ audit-logger report ./audit_logs --since 2025-05-01 --json > report.json
+ */
+export const reportCommand: Command = {
+  name: "report",
+  help: HELP,
+  async run(argv, io) {
+    const { values, positionals } = parseCommand("report", argv, {
+      session: { type: "string" },
+      since: { type: "string" },
+      until: { type: "string" },
+      prices: { type: "string" },
+      json: { type: "boolean" },
+    });
+    if (values.help) {
+      io.out(HELP);
+      return EXIT_OK;
+    }
+    const dir = resolveAuditDir(singleDir("report", positionals));
+    const session = sessionOption(values.session);
+    const since = timeOption("--since", values.since);
+    const until = timeOption("--until", values.until);
+    const prices = loadPrices(values.prices);
+    const sessions = selectSessions(dir, session);
+    if (sessions.length === 0) {
+      io.err(`audit-logger report: no audit logs in ${dir}.`);
+      return EXIT_FAIL;
+    }
+    const { viewer, done } = openViewer(dir, sessions, io, undefined, { ...(prices ? { prices } : {}), ...(session !== undefined ? { sessionId: session } : {}) });
+    let report: AnalyticsReport;
+    try {
+      report = await viewer.generateAnalyticsReport({ ...(since ? { since } : {}), ...(until ? { until } : {}) });
+    } finally {
+      done();
+    }
+    if (values.json) io.out(JSON.stringify(report, null, 2));
+    else printReport(report, dir, io);
+    return EXIT_OK;
+  },
+};

@@ -1,0 +1,92 @@
+/** `audit-logger summary <dir>`: each session's counts, tokens, models and success rates. */
+import type { ViewerSessionSummary } from "../reader/viewer.js";
+import { EXIT_FAIL, EXIT_OK, parseCommand, resolveAuditDir, selectSessions, sessionOption, singleDir } from "./args.js";
+import type { CliIO, Command } from "./io.js";
+import { num, pct } from "./table.js";
+import { clean } from "./format.js";
+import { openViewer } from "./viewer-io.js";
+
+const HELP = `Usage: audit-logger summary <dir> [--session <id>] [--json]
+
+Summarises each session from its records: time span, records per kind, tokens, models,
+personas, chat and tool success rates, errors by severity. Works for live, finalized and crashed
+sessions alike.
+
+  <dir>            the audit directory, or a project directory containing audit_logs/
+  --session <id>   one session only (default: every session, most recently active first)
+  --json           print the summaries as a JSON array
+  -h, --help       show this help
+
+Exit codes: 0 done, 1 no audit logs found or a read failed, 2 bad usage.`;
+
+function entries(map: Readonly<Record<string, number>>): string {
+  const list = Object.entries(map).sort((a, b) => b[1] - a[1]);
+  return list.length === 0 ? "-" : list.map(([k, v]) => `${clean(k)} ${num(v)}`).join(", ");
+}
+
+function printSummary(s: ViewerSessionSummary, io: CliIO): void {
+  const c = io.color;
+  const statusColor = s.status === "finalized" ? c.green : s.status === "active" ? c.yellow : c.dim;
+  const k = s.counts;
+  const row = (label: string, value: string) => io.out(`  ${label.padEnd(10)} ${value}`);
+  io.out(`${c.bold(`Session ${s.sessionId}`)} ${statusColor(`(${s.status})`)}`);
+  row("period", `${s.startTime} -> ${s.endTime} (${num(s.durationSeconds, 1)} s)`);
+  row("records", `${num(s.totalRecords)} (chat ${num(k.chat_interaction)}, tool ${num(k.tool_usage)}, persona ${num(k.persona_activity)}, file ${num(k.file_operation)}, metric ${num(k.performance_metric)}, error ${num(k.error)})`);
+  row("tokens", `${num(s.tokens.total)} (input ${num(s.tokens.input)}, output ${num(s.tokens.output)})`);
+  row("models", entries(s.models));
+  row("personas", entries(s.personas));
+  row("chat ok", pct(s.chatSuccessRate));
+  row("tools", `${num(s.toolCalls)} calls, ${pct(s.toolSuccessRate)} ok`);
+  row("errors", entries(s.errorsBySeverity));
+  if (Object.keys(s.customMetadata).length > 0) row("metadata", clean(JSON.stringify(s.customMetadata)));
+  if (s.skippedLines > 0) row("skipped", c.yellow(`${num(s.skippedLines)} line(s) that are not records: run audit-logger verify`));
+}
+
+/**
+ * @example
+ * // $ audit-logger summary ./audit_logs --session support_bot
+ */
+export const summaryCommand: Command = {
+  name: "summary",
+  help: HELP,
+  async run(argv, io) {
+    const { values, positionals } = parseCommand("summary", argv, {
+      session: { type: "string" },
+      json: { type: "boolean" },
+    });
+    if (values.help) {
+      io.out(HELP);
+      return EXIT_OK;
+    }
+    const dir = resolveAuditDir(singleDir("summary", positionals));
+    const session = sessionOption(values.session);
+    const chosen = selectSessions(dir, session);
+    if (chosen.length === 0) {
+      io.err(`audit-logger summary: no audit logs in ${dir}.`);
+      return EXIT_FAIL;
+    }
+    const { viewer, done } = openViewer(dir, chosen, io, undefined);
+    const summaries: ViewerSessionSummary[] = [];
+    try {
+      // most recently active first, as listSessions() orders them
+      const listed = session !== undefined ? [] : (await viewer.listSessions()).map((l) => l.sessionId).filter((id) => chosen.includes(id));
+      const order = [...listed, ...chosen.filter((id) => !listed.includes(id))];
+      for (const id of order) {
+        const s = await viewer.getSessionSummary(id);
+        if (s) summaries.push(s);
+      }
+    } finally {
+      done();
+    }
+    if (values.json) {
+      io.out(JSON.stringify(summaries, null, 2));
+      return EXIT_OK;
+    }
+    io.out(`${summaries.length} session${summaries.length === 1 ? "" : "s"} in ${dir}`);
+    for (const s of summaries) {
+      io.out("");
+      printSummary(s, io);
+    }
+    return EXIT_OK;
+  },
+};

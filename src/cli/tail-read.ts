@@ -1,0 +1,244 @@
+/**
+ * Reading the end of a chain for `tail`: the last N complete lines (backwards, so a large log is
+ * not read whole), and a follower that sees new lines as they are appended, across rotation.
+ */
+import fs from "node:fs";
+import path from "node:path";
+import { kindFileName, listKindFiles, type KindFile } from "../sink/files.js";
+import type { ChainKindName } from "./args.js";
+
+const CHUNK = 64 * 1024;
+
+/** The last `n` complete (newline-terminated) lines of one file before byte `limit`, oldest first. */
+export function lastLinesOfFile(file: string, n: number, limit?: number): string[] {
+  if (n <= 0) return [];
+  let fd: number;
+  try {
+    fd = fs.openSync(file, "r");
+  } catch {
+    return [];
+  }
+  try {
+    let pos = Math.min(fs.fstatSync(fd).size, limit ?? Number.MAX_SAFE_INTEGER);
+    let rest = Buffer.alloc(0); // bytes [pos, end of the last complete line), not yet split
+    let sawEnd = false;
+    const out: string[] = [];
+    while (out.length < n && pos > 0) {
+      const start = Math.max(0, pos - CHUNK);
+      const buf = Buffer.alloc(pos - start);
+      fs.readSync(fd, buf, 0, buf.length, start);
+      pos = start;
+      rest = rest.length > 0 ? Buffer.concat([buf, rest]) : buf;
+      if (!sawEnd) {
+        const nl = rest.lastIndexOf(0x0a);
+        if (nl === -1) continue; // still inside a torn final line
+        rest = rest.subarray(0, nl);
+        sawEnd = true;
+      }
+      let nl = rest.lastIndexOf(0x0a);
+      while (nl !== -1 && out.length < n) {
+        out.push(rest.toString("utf8", nl + 1));
+        rest = rest.subarray(0, nl);
+        nl = rest.lastIndexOf(0x0a);
+      }
+    }
+    if (out.length < n && pos === 0 && sawEnd) out.push(rest.toString("utf8"));
+    return out.reverse();
+  } finally {
+    fs.closeSync(fd);
+  }
+}
+
+/**
+ * The last `n` records' lines of a chain (segments, then the active file), oldest first; with
+ * `activeLimit`, only what the active file held before that byte.
+ */
+export function lastLines(files: readonly KindFile[], n: number, activeLimit?: number): string[] {
+  const out: string[][] = [];
+  let have = 0;
+  for (let i = files.length - 1; i >= 0 && have < n; i--) {
+    const f = files[i]!;
+    const lines = lastLinesOfFile(f.path, n - have, f.segment === undefined ? activeLimit : undefined);
+    out.unshift(lines);
+    have += lines.length;
+  }
+  return out.flat();
+}
+
+/** Reads from `offset` to the last newline; returns the complete lines and the new offset. */
+function readComplete(fd: number, offset: number): { lines: string[]; offset: number } {
+  const lines: string[] = [];
+  const size = fs.fstatSync(fd).size;
+  while (offset < size) {
+    const buf = Buffer.alloc(Math.min(size - offset, 4 * CHUNK));
+    const n = fs.readSync(fd, buf, 0, buf.length, offset);
+    if (n <= 0) break;
+    const nl = buf.lastIndexOf(0x0a, n - 1);
+    if (nl === -1) {
+      if (n < buf.length || offset + n >= size) break; // an unfinished line: wait for its newline
+      // a single line longer than the buffer: read on until its end
+      const end = findNewline(fd, offset + n, size);
+      if (end === -1) break;
+      const whole = Buffer.alloc(end - offset);
+      fs.readSync(fd, whole, 0, whole.length, offset);
+      lines.push(whole.toString("utf8"));
+      offset = end + 1;
+      continue;
+    }
+    const text = buf.toString("utf8", 0, nl);
+    for (const l of text.split("\n")) lines.push(l);
+    offset += nl + 1;
+  }
+  return { lines, offset };
+}
+
+function findNewline(fd: number, from: number, size: number): number {
+  const buf = Buffer.alloc(CHUNK);
+  for (let pos = from; pos < size; pos += CHUNK) {
+    const n = fs.readSync(fd, buf, 0, Math.min(CHUNK, size - pos), pos);
+    const i = buf.subarray(0, n).indexOf(0x0a);
+    if (i !== -1) return pos + i;
+  }
+  return -1;
+}
+
+function inodeOf(file: string): number | undefined {
+  try {
+    return fs.statSync(file).ino;
+  } catch {
+    return undefined;
+  }
+}
+
+/** Where an open file's complete lines end: after its last newline. */
+function endOfCompleteLines(fd: number): number {
+  const size = fs.fstatSync(fd).size;
+  let pos = size;
+  const buf = Buffer.alloc(CHUNK);
+  while (pos > 0) {
+    const start = Math.max(0, pos - CHUNK);
+    const n = fs.readSync(fd, buf, 0, pos - start, start);
+    const i = buf.subarray(0, n).lastIndexOf(0x0a);
+    if (i !== -1) return start + i + 1;
+    pos = start;
+  }
+  return 0;
+}
+
+/**
+ * Follows one kind of one session. The active file is held open, so when the logger rotates it
+ * (renames it to a segment and opens a new active file) the rest of the old file is still read,
+ * then any segments rotated in between, then the new active file from its start.
+ *
+ * @example
+ * const f = new ChainFollower(dir, "app", "tool_usage", "end");
+ * setInterval(() => f.poll().forEach((line) => console.log(line)), 200);
+ */
+export class ChainFollower {
+  private fd: number | undefined;
+  private ino: number | undefined;
+  private offset = 0;
+  /** highest segment number already read (or already there when following from the end) */
+  private seenSegment = 0;
+  private readonly activePath: string;
+  private readonly dir: string;
+  private readonly sessionId: string;
+  private readonly kind: ChainKindName;
+
+  /** `start`: everything already in the files counts as new (for a session that appeared later). */
+  constructor(dir: string, sessionId: string, kind: ChainKindName, from: "end" | "start") {
+    this.dir = dir;
+    this.sessionId = sessionId;
+    this.kind = kind;
+    this.activePath = path.join(dir, kindFileName(kind, sessionId));
+    if (from === "end") {
+      this.seenSegment = lastSegmentOf(listKindFiles(dir, kind, sessionId));
+      this.open("end");
+    }
+  }
+
+  /** Where following starts in the active file (bytes before it are history, not new). */
+  get startOffset(): number {
+    return this.fd === undefined ? 0 : this.offset;
+  }
+
+  /** Complete lines appended since the last poll, in chain order. */
+  poll(): string[] {
+    const out: string[] = [];
+    if (this.fd === undefined) {
+      out.push(...this.readNewSegments(this.seenSegment));
+      this.open("start");
+    }
+    out.push(...this.drain());
+    const now = inodeOf(this.activePath);
+    if (this.fd !== undefined && now !== undefined && now !== this.ino) {
+      // rotated: the file held open is a segment now; segments after it were rotated meanwhile
+      out.push(...this.drain()); // bytes written between the first drain and the rename
+      const files = listKindFiles(this.dir, this.kind, this.sessionId);
+      const mine = files.find((f) => f.segment !== undefined && inodeOf(f.path) === this.ino);
+      this.close();
+      out.push(...this.readNewSegments(mine?.segment ?? this.seenSegment));
+      this.open("start");
+      out.push(...this.drain());
+    }
+    return out;
+  }
+
+  close(): void {
+    if (this.fd !== undefined) fs.closeSync(this.fd);
+    this.fd = undefined;
+    this.ino = undefined;
+  }
+
+  /** Reads every segment numbered above `after`, whole, in order. */
+  private readNewSegments(after: number): string[] {
+    const out: string[] = [];
+    const files = listKindFiles(this.dir, this.kind, this.sessionId);
+    for (const f of files) {
+      if (f.segment === undefined || f.segment <= after) continue;
+      out.push(...readWhole(f.path));
+    }
+    this.seenSegment = Math.max(after, lastSegmentOf(files));
+    return out;
+  }
+
+  private open(from: "end" | "start"): void {
+    try {
+      this.fd = fs.openSync(this.activePath, "r");
+    } catch {
+      this.fd = undefined;
+      return;
+    }
+    this.ino = fs.fstatSync(this.fd).ino;
+    this.offset = from === "end" ? endOfCompleteLines(this.fd) : 0;
+  }
+
+  private drain(): string[] {
+    if (this.fd === undefined) return [];
+    const size = fs.fstatSync(this.fd).size;
+    if (size < this.offset) this.offset = endOfCompleteLines(this.fd); // cut back (a torn line repaired)
+    const r = readComplete(this.fd, this.offset);
+    this.offset = r.offset;
+    return r.lines;
+  }
+}
+
+function lastSegmentOf(files: readonly KindFile[]): number {
+  let n = 0;
+  for (const f of files) if (f.segment !== undefined && f.segment > n) n = f.segment;
+  return n;
+}
+
+function readWhole(file: string): string[] {
+  let fd: number;
+  try {
+    fd = fs.openSync(file, "r");
+  } catch {
+    return [];
+  }
+  try {
+    return readComplete(fd, 0).lines;
+  } finally {
+    fs.closeSync(fd);
+  }
+}

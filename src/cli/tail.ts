@@ -1,0 +1,147 @@
+/** `audit-logger tail <dir> [-f]`: the newest records, one line each; with -f, new ones as they come. */
+import { openRecord } from "../reader/records.js";
+import { listSessionIds, listKindFiles } from "../sink/files.js";
+import { ALL_KINDS, EXIT_OK, intOption, type ChainKindName, kindOption, parseCommand, resolveAuditDir, selectSessions, sessionOption, singleDir } from "./args.js";
+import { formatRecord } from "./format.js";
+import type { CliIO, Command } from "./io.js";
+import { keyringFor, loadCliKey } from "./keys.js";
+import { ChainFollower, lastLines } from "./tail-read.js";
+
+const POLL_MS = 200;
+const SESSION_SCAN_MS = 1000;
+
+const HELP = `Usage: audit-logger tail <dir> [-f] [-n <count>] [--session <id>] [--kind <kind>] [--json] [--key-file <file>]
+
+Prints the newest records, one line each, oldest first (all kinds merged by time).
+
+  <dir>              the audit directory, or a project directory containing audit_logs/
+  -f, --follow       keep running and print new records as they are written, across file
+                     rotation and new sessions; stop with Ctrl-C
+  -n, --lines <n>    how many existing records to print first (default 10; 0 for none)
+  --session <id>     one session only (default: every session)
+  --kind <kind>      one kind only: ${ALL_KINDS.join(", ")}
+  --json             print each record's JSON line exactly as stored
+  --key-file <file>  key to decrypt prompt previews (default: the AUDIT_LOGGER_KEY variable);
+                     without a key, encrypted previews show as [encrypted]
+  -h, --help         show this help
+
+Exit codes: 0 done (or stopped with Ctrl-C), 1 failure, 2 bad usage.`;
+
+interface Parsed {
+  readonly line: string;
+  readonly rec: Record<string, unknown> | undefined;
+  readonly ts: string;
+}
+
+function parse(line: string): Parsed {
+  try {
+    const rec = JSON.parse(line) as unknown;
+    if (typeof rec === "object" && rec !== null && !Array.isArray(rec)) {
+      const r = rec as Record<string, unknown>;
+      return { line, rec: r, ts: typeof r.timestamp === "string" ? r.timestamp : "" };
+    }
+  } catch {
+    // shown as unreadable below
+  }
+  return { line, rec: undefined, ts: "" };
+}
+
+/** Orders records by time; the sort is stable, so chain order holds within a kind. */
+function byTime(a: Parsed, b: Parsed): number {
+  return a.ts < b.ts ? -1 : a.ts > b.ts ? 1 : 0;
+}
+
+/**
+ * @example
+ * // $ audit-logger tail ./audit_logs -f --kind error
+ */
+export const tailCommand: Command = {
+  name: "tail",
+  help: HELP,
+  async run(argv, io) {
+    const { values, positionals } = parseCommand("tail", argv, {
+      follow: { type: "boolean", short: "f" },
+      lines: { type: "string", short: "n" },
+      session: { type: "string" },
+      kind: { type: "string" },
+      json: { type: "boolean" },
+      "key-file": { type: "string" },
+    });
+    if (values.help) {
+      io.out(HELP);
+      return EXIT_OK;
+    }
+    const dir = resolveAuditDir(singleDir("tail", positionals));
+    const count = intOption("--lines", values.lines, 0) ?? 10;
+    const session = sessionOption(values.session);
+    const kind = kindOption(values.kind, ALL_KINDS);
+    const kinds: readonly ChainKindName[] = kind ? [kind] : ALL_KINDS;
+    const cliKey = loadCliKey(values["key-file"], io.env);
+    const key = cliKey ? keyringFor(cliKey, dir) : undefined;
+    const print = (p: Parsed): void => {
+      if (values.json) io.out(p.line);
+      else if (p.rec) io.out(formatRecord(openRecord(p.rec, key), { color: io.color }));
+      else io.out(io.color.yellow(`(unreadable line) ${JSON.stringify(p.line.slice(0, 120))}`));
+    };
+
+    const sessions = selectSessions(dir, session);
+    // followers first, and history only up to where they start: nothing written meanwhile is
+    // lost or printed twice
+    const followers = new Map<string, ChainFollower[]>();
+    if (values.follow) for (const s of sessions) followers.set(s, kinds.map((k) => new ChainFollower(dir, s, k, "end")));
+
+    if (count > 0) {
+      const recent: Parsed[] = [];
+      for (const s of sessions) {
+        kinds.forEach((k, i) => {
+          const limit = followers.get(s)?.[i]?.startOffset;
+          for (const l of lastLines(listKindFiles(dir, k, s), count, limit)) recent.push(parse(l));
+        });
+      }
+      recent.sort(byTime);
+      for (const p of recent.slice(-count)) print(p);
+    }
+    if (!values.follow) return EXIT_OK;
+
+    await follow(dir, session, kinds, followers, io, print);
+    for (const list of followers.values()) for (const f of list) f.close();
+    return EXIT_OK;
+  },
+};
+
+async function follow(
+  dir: string,
+  session: string | undefined,
+  kinds: readonly ChainKindName[],
+  followers: Map<string, ChainFollower[]>,
+  io: CliIO,
+  print: (p: Parsed) => void,
+): Promise<void> {
+  let lastScan = Date.now();
+  while (!io.signal.aborted) {
+    await sleep(POLL_MS, io.signal);
+    if (session === undefined && Date.now() - lastScan >= SESSION_SCAN_MS) {
+      lastScan = Date.now();
+      for (const s of listSessionIds(dir)) {
+        if (!followers.has(s)) followers.set(s, kinds.map((k) => new ChainFollower(dir, s, k, "start")));
+      }
+    }
+    const fresh: Parsed[] = [];
+    for (const list of followers.values()) for (const f of list) for (const l of f.poll()) fresh.push(parse(l));
+    fresh.sort(byTime);
+    for (const p of fresh) print(p);
+  }
+}
+
+function sleep(ms: number, signal: AbortSignal): Promise<void> {
+  return new Promise((resolve) => {
+    if (signal.aborted) return resolve();
+    const t = setTimeout(done, ms);
+    function done(): void {
+      clearTimeout(t);
+      signal.removeEventListener("abort", done);
+      resolve();
+    }
+    signal.addEventListener("abort", done, { once: true });
+  });
+}

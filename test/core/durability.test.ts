@@ -1,0 +1,131 @@
+import fs from "node:fs";
+import path from "node:path";
+import { afterEach, describe, expect, it, vi } from "vitest";
+import { AuditLogger, RECORD_KINDS, verifyAuditLog } from "../../src/index.js";
+import { cleanupTmp, tmpProject } from "../helpers/index.js";
+import { auditDirOf, kindPath, readKind } from "../helpers/core.js";
+
+afterEach(cleanupTmp);
+
+/** Number of newline-terminated lines in a file, read synchronously. */
+function linesNow(file: string): number {
+  const b = fs.readFileSync(file);
+  let n = 0;
+  for (const byte of b) if (byte === 0x0a) n++;
+  return n;
+}
+
+describe("sync durability", () => {
+  it("each record (and a chat's content files) is in the file when its log call returns", async () => {
+    const projectPath = tmpProject();
+    const sid = "dur_sync";
+    const logger = new AuditLogger({ sessionId: sid, projectPath, durability: "sync", flushIntervalMs: 60_000 });
+    const dir = auditDirOf(projectPath);
+    for (let i = 1; i <= 20; i++) {
+      const id = logger.logChatInteraction({ prompt: `p${i}`, response: `r${i}` });
+      // no await between the call and the read
+      const text = fs.readFileSync(kindPath(projectPath, "chat_interaction", sid), "utf8");
+      expect(text.endsWith("\n")).toBe(true);
+      expect(linesNow(kindPath(projectPath, "chat_interaction", sid))).toBe(i);
+      expect(text).toContain(`"id":"${id}"`);
+      expect(fs.readFileSync(path.join(dir, "full_interactions", `prompt_${id}.txt`), "utf8")).toBe(`p${i}`);
+      expect(fs.existsSync(path.join(dir, "full_interactions", `manifest_${id}.json`))).toBe(true);
+      logger.logError({ errorType: "E", message: String(i) });
+      expect(linesNow(kindPath(projectPath, "error", sid))).toBe(i);
+    }
+    await logger.finalizeSession();
+  });
+});
+
+describe("fsync durability", () => {
+  it("flush() resolves with everything logged before it on disk, content files included", async () => {
+    const projectPath = tmpProject();
+    const sid = "dur_fsync";
+    const logger = new AuditLogger({ sessionId: sid, projectPath, durability: "fsync" });
+    const ids = [];
+    for (let i = 0; i < 50; i++) ids.push(logger.logChatInteraction({ prompt: `prompt ${i}`, response: `response ${i}` }));
+    for (let i = 0; i < 50; i++) logger.logToolUsage({ toolName: "t", operation: "o", parameters: { i } });
+    await logger.flush();
+    expect(linesNow(kindPath(projectPath, "chat_interaction", sid))).toBe(50);
+    expect(linesNow(kindPath(projectPath, "tool_usage", sid))).toBe(50);
+    for (const id of ids) {
+      const m = JSON.parse(fs.readFileSync(path.join(auditDirOf(projectPath), "full_interactions", `manifest_${id}.json`), "utf8")) as { interactionId: string };
+      expect(m.interactionId).toBe(id);
+    }
+    const report = await verifyAuditLog(auditDirOf(projectPath), { sessionId: sid });
+    expect(report.problems).toEqual([]);
+    await logger.finalizeSession();
+  });
+});
+
+describe("every mode", () => {
+  for (const durability of ["async", "sync", "fsync"] as const) {
+    it(`${durability}: many concurrent flush() calls all resolve, each after the records logged before it are written`, async () => {
+      const projectPath = tmpProject();
+      const sid = `dur_many_${durability}`;
+      const logger = new AuditLogger({ sessionId: sid, projectPath, durability, flushIntervalMs: 60_000 });
+      const file = kindPath(projectPath, "performance_metric", sid);
+      const checks: Promise<void>[] = [];
+      let logged = 0;
+      for (let round = 0; round < 100; round++) {
+        for (let k = 0; k < 5; k++) {
+          logger.logPerformanceMetric({ metricName: "m", value: logged++, unit: "u" });
+        }
+        const expected = logged;
+        checks.push(logger.flush().then(() => expect(linesNow(file)).toBeGreaterThanOrEqual(expected)));
+        if (round % 10 === 0) await Promise.resolve();
+      }
+      await Promise.all(checks);
+      expect(linesNow(file)).toBe(500);
+      await logger.finalizeSession();
+      expect(readKind(projectPath, "performance_metric", sid).map((r) => r.value)).toEqual(Array.from({ length: 500 }, (_x, i) => i));
+    });
+  }
+
+  it("async: after flush() all lines are present in every kind's file", async () => {
+    const projectPath = tmpProject();
+    const sid = "dur_async";
+    const logger = new AuditLogger({ sessionId: sid, projectPath, durability: "async", flushIntervalMs: 60_000 });
+    for (let i = 0; i < 30; i++) {
+      logger.logChatInteraction({ prompt: "p" });
+      logger.logPersonaActivity({ personaName: "p", activityType: "a" });
+      logger.logToolUsage({ toolName: "t", operation: "o" });
+      logger.logFileOperation({ operation: "read", filePath: "/x" });
+      logger.logPerformanceMetric({ metricName: "m", value: i, unit: "u" });
+      logger.logError({ errorType: "E", message: "m" });
+    }
+    await logger.flush();
+    for (const kind of RECORD_KINDS) expect(linesNow(kindPath(projectPath, kind, sid)), kind).toBe(30);
+    await logger.finalizeSession();
+  });
+
+  it("async: the interval flush writes without an explicit flush()", async () => {
+    const projectPath = tmpProject();
+    const sid = "dur_interval";
+    const logger = new AuditLogger({ sessionId: sid, projectPath, durability: "async", flushIntervalMs: 20 });
+    logger.logToolUsage({ toolName: "t", operation: "o" });
+    await vi.waitFor(() => expect(linesNow(kindPath(projectPath, "tool_usage", sid))).toBe(1), { timeout: 10_000, interval: 10 });
+    await logger.finalizeSession();
+  });
+
+  it("async: a buffer over 64 KiB is handed to the OS without waiting for the interval", async () => {
+    const projectPath = tmpProject();
+    const sid = "dur_highwater";
+    const logger = new AuditLogger({ sessionId: sid, projectPath, durability: "async", flushIntervalMs: 60_000 });
+    for (let i = 0; i < 200; i++) logger.logToolUsage({ toolName: "t", operation: "o", parameters: { pad: "x".repeat(1000) } });
+    // no await: whatever is on disk now was written synchronously by the high-water mark
+    expect(linesNow(kindPath(projectPath, "tool_usage", sid))).toBeGreaterThan(0);
+    await logger.finalizeSession();
+    expect(linesNow(kindPath(projectPath, "tool_usage", sid))).toBe(200);
+  });
+
+  it("finalizeSession() flushes everything in async mode", async () => {
+    const projectPath = tmpProject();
+    const sid = "dur_final";
+    const logger = new AuditLogger({ sessionId: sid, projectPath, durability: "async", flushIntervalMs: 60_000 });
+    for (let i = 0; i < 10; i++) logger.logChatInteraction({ prompt: `p${i}`, response: "r" });
+    await logger.finalizeSession();
+    expect(readKind(projectPath, "chat_interaction", sid)).toHaveLength(10);
+    expect((await verifyAuditLog(auditDirOf(projectPath))).ok).toBe(true);
+  });
+});

@@ -1,0 +1,150 @@
+import { generateKeyPairSync } from "node:crypto";
+import fs from "node:fs";
+import path from "node:path";
+import { afterEach, describe, expect, it, vi } from "vitest";
+import { AuditLogger, KIND_FILE_STEM, PresetConfigs } from "../../src/index.js";
+import { cleanupTmp, TEST_KEY, tmpProject, walk } from "../helpers/index.js";
+import { auditDirOf, readKind, snapshot } from "../helpers/core.js";
+
+afterEach(() => {
+  vi.useRealTimers();
+  cleanupTmp();
+});
+
+const DAY = 86_400_000;
+
+/** Writes a finalized session whose records carry timestamps `daysAgo` days in the past (the clock is set back, the logger is real). */
+async function oldSession(projectPath: string, sessionId: string, daysAgo: number, opts: { rotate?: boolean } = {}): Promise<string[]> {
+  vi.useFakeTimers({ toFake: ["Date"] });
+  vi.setSystemTime(Date.now() - daysAgo * DAY);
+  try {
+    const logger = new AuditLogger({ sessionId, projectPath, ...(opts.rotate ? { rotation: { size: 1000 } } : {}) });
+    const ids: string[] = [];
+    for (let i = 0; i < (opts.rotate ? 20 : 2); i++) ids.push(logger.logChatInteraction({ prompt: `old prompt ${i}`, response: "old response" }));
+    logger.logToolUsage({ toolName: "t", operation: "o" });
+    await logger.finalizeSession();
+    return ids;
+  } finally {
+    vi.useRealTimers();
+  }
+}
+
+/** Names (relative to audit_logs) of every file that belongs to the session (all of them, or only the documented ones). */
+function filesOf(projectPath: string, sessionId: string, chatIds: readonly string[], which: "all" | "documented" = "documented"): string[] {
+  const dir = auditDirOf(projectPath);
+  const documented = new RegExp(`^(${Object.values(KIND_FILE_STEM).filter((s) => s !== "audit_events").join("|")})_${sessionId}(\\.\\d+)?\\.jsonl$|^session_${sessionId}\\.json$`);
+  return walk(dir)
+    .map((p) => path.relative(dir, p))
+    .filter((n) => n.includes(`_${sessionId}.`) || chatIds.some((id) => n.includes(id)))
+    .filter((n) => which === "all" || documented.test(n) || n.startsWith("full_interactions/"));
+}
+
+describe("retention", () => {
+  it("autoCleanup removes, at start, every file of sessions whose last record is older than maxLogAgeDays", async () => {
+    const projectPath = tmpProject();
+    const oldIds = await oldSession(projectPath, "old_1", 40, { rotate: true });
+    const recentIds = await oldSession(projectPath, "recent_1", 5);
+    const oldFiles = filesOf(projectPath, "old_1", oldIds);
+    expect(oldFiles.length).toBeGreaterThan(6 + 1 + oldIds.length * 3 - 1);
+    expect(oldFiles.some((n) => /\.1\.jsonl$/.test(n))).toBe(true);
+    const recentFiles = filesOf(projectPath, "recent_1", recentIds);
+
+    const logger = new AuditLogger({ sessionId: "active_1", projectPath, autoCleanup: true, maxLogAgeDays: 30 });
+    const dir = auditDirOf(projectPath);
+    for (const f of oldFiles) expect(fs.existsSync(path.join(dir, f)), f).toBe(false);
+    for (const f of recentFiles) expect(fs.existsSync(path.join(dir, f)), f).toBe(true);
+    expect(readKind(projectPath, "chat_interaction", "recent_1")).toHaveLength(2);
+    await logger.finalizeSession();
+  });
+
+  // Core bug (reported): retention.ts lists a session's files from RECORD_KINDS only, so the new
+  // audit_events_<sid>.jsonl chain (and anything else of the session) is left behind, and the
+  // "removed" session keeps being listed by listSessionIds(). Remove `.fails` once fixed.
+  it("leaves no file of a removed session behind", async () => {
+    const projectPath = tmpProject();
+    const ids = await oldSession(projectPath, "gone_1", 40);
+    const all = filesOf(projectPath, "gone_1", ids, "all");
+    const logger = new AuditLogger({ sessionId: "gone_active", projectPath, autoCleanup: true, maxLogAgeDays: 30 });
+    await logger.finalizeSession();
+    for (const f of all) expect(fs.existsSync(path.join(auditDirOf(projectPath), f)), f).toBe(false);
+  });
+
+  it("the development preset cleans up after 30 days", async () => {
+    const projectPath = tmpProject();
+    await oldSession(projectPath, "dev_old", 31);
+    await oldSession(projectPath, "dev_young", 29);
+    const logger = new AuditLogger(PresetConfigs.development("dev_active", projectPath));
+    const dir = auditDirOf(projectPath);
+    expect(fs.existsSync(path.join(dir, "session_dev_old.json"))).toBe(false);
+    expect(fs.existsSync(path.join(dir, "session_dev_young.json"))).toBe(true);
+    await logger.finalizeSession();
+  });
+
+  it("never removes the active session, however old its records", async () => {
+    const projectPath = tmpProject();
+    await oldSession(projectPath, "again", 400);
+    const logger = new AuditLogger({ sessionId: "again", projectPath, autoCleanup: true, maxLogAgeDays: 30 });
+    logger.logToolUsage({ toolName: "t", operation: "o" });
+    expect((await logger.cleanup()).removed).toEqual([]);
+    await logger.finalizeSession();
+    expect(readKind(projectPath, "chat_interaction", "again")).toHaveLength(2);
+    expect(readKind(projectPath, "tool_usage", "again").map((r) => r.seq)).toEqual([1, 2]);
+  });
+
+  it("without autoCleanup nothing is removed at start", async () => {
+    const projectPath = tmpProject();
+    await oldSession(projectPath, "kept", 400);
+    const logger = new AuditLogger({ sessionId: "no_auto", projectPath, maxLogAgeDays: 30 });
+    expect(fs.existsSync(path.join(auditDirOf(projectPath), "session_kept.json"))).toBe(true);
+    await logger.finalizeSession();
+  });
+
+  it("cleanup({ dryRun: true }) lists what would go and deletes nothing; cleanup() then removes exactly that", async () => {
+    const projectPath = tmpProject();
+    const ids = await oldSession(projectPath, "dry_old", 100);
+    await oldSession(projectPath, "dry_young", 1);
+    const logger = new AuditLogger({ sessionId: "dry_active", projectPath, maxLogAgeDays: 30 });
+    const before = snapshot(projectPath);
+    const dry = await logger.cleanup({ dryRun: true });
+    expect(dry.dryRun).toBe(true);
+    expect(dry.removed.map((r) => r.sessionId)).toEqual(["dry_old"]);
+    expect(Date.parse(dry.removed[0]!.lastActivity)).toBeLessThan(Date.now() - 99 * DAY);
+    expect(dry.removed[0]!.files).toEqual(expect.arrayContaining(filesOf(projectPath, "dry_old", ids)));
+    expect(snapshot(projectPath)).toEqual(before);
+    const real = await logger.cleanup();
+    expect(real.dryRun).toBe(false);
+    expect(real.removed).toEqual(dry.removed);
+    for (const f of dry.removed[0]!.files) expect(fs.existsSync(path.join(auditDirOf(projectPath), f)), f).toBe(false);
+    expect(fs.existsSync(path.join(auditDirOf(projectPath), "session_dry_young.json"))).toBe(true);
+    await logger.finalizeSession();
+  });
+
+  it("measures age from the given `now`, and skips a session a live logger still holds", async () => {
+    const projectPath = tmpProject();
+    const done = new AuditLogger({ sessionId: "now_done", projectPath });
+    done.logToolUsage({ toolName: "t", operation: "o" });
+    await done.finalizeSession();
+    const live = new AuditLogger({ sessionId: "now_live", projectPath });
+    live.logToolUsage({ toolName: "t", operation: "o" });
+    await live.flush();
+    const logger = new AuditLogger({ sessionId: "now_active", projectPath, maxLogAgeDays: 30 });
+    expect((await logger.cleanup({ dryRun: true })).removed).toEqual([]);
+    const later = await logger.cleanup({ now: Date.now() + 31 * DAY });
+    expect(later.removed.map((r) => r.sessionId)).toEqual(["now_done"]);
+    expect(later.skippedLive).toEqual(["now_live"]);
+    expect(readKind(projectPath, "tool_usage", "now_live")).toHaveLength(1);
+    await live.finalizeSession();
+    await logger.finalizeSession();
+  });
+
+  it("compliance: minRetentionDays (2555) prevents deletion whatever maxLogAgeDays is asked", async () => {
+    const projectPath = tmpProject();
+    await oldSession(projectPath, "comp_old", 400);
+    const logger = new AuditLogger(PresetConfigs.compliance("comp_active", projectPath, { encryptionKey: TEST_KEY, signingKey: generateKeyPairSync("ed25519").privateKey }));
+    expect((await logger.cleanup({ maxLogAgeDays: 1 })).removed).toEqual([]);
+    expect(fs.existsSync(path.join(auditDirOf(projectPath), "session_comp_old.json"))).toBe(true);
+    const afterSeven = await logger.cleanup({ maxLogAgeDays: 1, dryRun: true, now: Date.now() + (2555 - 400 + 2) * DAY });
+    expect(afterSeven.removed.map((r) => r.sessionId)).toEqual(["comp_old"]);
+    await logger.finalizeSession();
+  });
+});

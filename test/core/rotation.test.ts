@@ -1,0 +1,148 @@
+import fs from "node:fs";
+import { afterEach, describe, expect, it } from "vitest";
+import { AuditConfigError, AuditLogger, GENESIS_HASH, verifyAuditLog } from "../../src/index.js";
+import { cleanupTmp, readJsonl, tmpProject } from "../helpers/index.js";
+import { auditDirOf, kindFilesInOrder, kindPath, readKind, readKindLines, segmentNumbers } from "../helpers/core.js";
+
+afterEach(cleanupTmp);
+
+function logTools(logger: AuditLogger, n: number, from = 0): string[] {
+  const ids: string[] = [];
+  for (let i = from; i < from + n; i++) ids.push(logger.logToolUsage({ toolName: "calc", operation: "add", parameters: { a: i, pad: "x".repeat(i % 50) }, result: i }));
+  return ids;
+}
+
+describe("rotation by size", () => {
+  for (const durability of ["async", "sync", "fsync"] as const) {
+    it(`${durability}: "2k" writes <kind>_<sid>.<n>.jsonl segments; the active file keeps its name; seq and chain continue`, async () => {
+      const projectPath = tmpProject();
+      const sid = `rot_${durability}`;
+      const logger = new AuditLogger({ sessionId: sid, projectPath, durability, rotation: { size: "2k" } });
+      const rotated: string[] = [];
+      logger.on("rotate", (p) => rotated.push(p));
+      const ids = logTools(logger, 120);
+      await logger.finalizeSession();
+      const segs = segmentNumbers(projectPath, "tool_usage", sid);
+      expect(segs.length).toBeGreaterThanOrEqual(5);
+      expect(segs).toEqual(segs.map((_s, i) => i + 1));
+      expect(rotated).toEqual(segs.map((n) => kindPath(projectPath, "tool_usage", sid, n)));
+      expect(fs.existsSync(kindPath(projectPath, "tool_usage", sid))).toBe(true);
+      const maxLine = Math.max(...readKindLines(projectPath, "tool_usage", sid).map((l) => Buffer.byteLength(l) + 1));
+      for (const n of segs) {
+        const size = fs.statSync(kindPath(projectPath, "tool_usage", sid, n)).size;
+        expect(size).toBeGreaterThanOrEqual(2048);
+        expect(size).toBeLessThan(2048 + maxLine);
+      }
+      // nothing was lost or reordered: every id once, in order, seq 1..n across segments
+      const recs = readKind(projectPath, "tool_usage", sid);
+      expect(recs.map((r) => r.id)).toEqual(ids);
+      expect(recs.map((r) => r.seq)).toEqual(ids.map((_x, i) => i + 1));
+      expect(recs[0]!.prevHash).toBe(GENESIS_HASH);
+      for (let i = 1; i < recs.length; i++) expect(recs[i]!.prevHash).toBe(recs[i - 1]!.hash);
+      // the first record of each segment links to the last record of the previous file
+      const files = kindFilesInOrder(projectPath, "tool_usage", sid);
+      for (let f = 1; f < files.length; f++) {
+        const prev = readJsonl(files[f - 1]!);
+        const cur = readJsonl(files[f]!);
+        if (cur.length > 0) expect(cur[0]!.prevHash).toBe(prev.at(-1)!.hash);
+      }
+      // kinds that did not reach the size were not rotated
+      expect(segmentNumbers(projectPath, "chat_interaction", sid)).toEqual([]);
+      const report = await verifyAuditLog(auditDirOf(projectPath));
+      expect(report.problems).toEqual([]);
+      expect(report.recordsChecked).toBe(120);
+    });
+  }
+
+  it("never deletes: many rotations keep every segment and every record", async () => {
+    const projectPath = tmpProject();
+    const logger = new AuditLogger({ sessionId: "rot_many", projectPath, rotation: { size: 600 } });
+    logTools(logger, 400);
+    await logger.finalizeSession();
+    const segs = segmentNumbers(projectPath, "tool_usage", "rot_many");
+    expect(segs.length).toBeGreaterThan(100);
+    expect(segs).toEqual(segs.map((_s, i) => i + 1));
+    expect(readKind(projectPath, "tool_usage", "rot_many")).toHaveLength(400);
+    expect((await verifyAuditLog(auditDirOf(projectPath))).ok).toBe(true);
+  });
+
+  it("a restart after rotation continues the chain and the segment numbers", async () => {
+    const projectPath = tmpProject();
+    const sid = "rot_restart";
+    const first = new AuditLogger({ sessionId: sid, projectPath, rotation: { size: "2k" } });
+    const ids = logTools(first, 40);
+    await first.finalizeSession();
+    const segsBefore = segmentNumbers(projectPath, "tool_usage", sid);
+    expect(segsBefore.length).toBeGreaterThan(0);
+    const second = new AuditLogger({ sessionId: sid, projectPath, rotation: { size: "2k" } });
+    ids.push(...logTools(second, 40, 40));
+    await second.finalizeSession();
+    const segsAfter = segmentNumbers(projectPath, "tool_usage", sid);
+    expect(segsAfter.slice(0, segsBefore.length)).toEqual(segsBefore);
+    expect(segsAfter.length).toBeGreaterThan(segsBefore.length);
+    const recs = readKind(projectPath, "tool_usage", sid);
+    expect(recs.map((r) => r.id)).toEqual(ids);
+    expect(recs.map((r) => r.seq)).toEqual(ids.map((_x, i) => i + 1));
+    expect((await verifyAuditLog(auditDirOf(projectPath))).ok).toBe(true);
+  });
+
+  it("a restart whose active file is empty (rotated just before the stop) continues from the newest segment", async () => {
+    const projectPath = tmpProject();
+    const sid = "rot_empty_active";
+    const first = new AuditLogger({ sessionId: sid, projectPath, durability: "sync", rotation: { size: "2k" } });
+    let rotated = false;
+    first.on("rotate", () => (rotated = true));
+    let n = 0;
+    while (!rotated) logTools(first, 1, n++);
+    await first.finalizeSession();
+    expect(fs.statSync(kindPath(projectPath, "tool_usage", sid)).size).toBe(0);
+    const second = new AuditLogger({ sessionId: sid, projectPath, durability: "sync", rotation: { size: "2k" } });
+    logTools(second, 1, n);
+    await second.finalizeSession();
+    const recs = readKind(projectPath, "tool_usage", sid);
+    expect(recs.map((r) => r.seq)).toEqual(recs.map((_r, i) => i + 1));
+    expect(recs).toHaveLength(n + 1);
+    expect((await verifyAuditLog(auditDirOf(projectPath))).ok).toBe(true);
+  });
+
+  // Core bug (reported): the segment name of session "rx" (tool_usage_rx.1.jsonl) is the active
+  // file name of session "rx.1", and rotate() uses renameSync, which overwrites it: session rx.1's
+  // records are destroyed. Either such session ids are refused, or rotation must not clobber.
+  it("rotation never destroys another session's file (sessions 'rx' and 'rx.1')", async () => {
+    const projectPath = tmpProject();
+    let other: AuditLogger;
+    try {
+      other = new AuditLogger({ sessionId: "rx.1", projectPath });
+    } catch (err) {
+      expect(err).toBeInstanceOf(AuditConfigError); // refusing such ids is an acceptable fix
+      return;
+    }
+    const keep = other.logToolUsage({ toolName: "other_session", operation: "o" });
+    await other.finalizeSession();
+    const logger = new AuditLogger({ sessionId: "rx", projectPath, rotation: { size: "2k" } });
+    logTools(logger, 40);
+    await logger.finalizeSession();
+    expect(readKind(projectPath, "tool_usage", "rx.1").map((r) => r.id)).toContain(keep);
+    const report = await verifyAuditLog(auditDirOf(projectPath));
+    expect(report.problems).toEqual([]);
+  });
+});
+
+describe("rotation by time", () => {
+  it("a frequency in milliseconds rotates the next write after it elapses", async () => {
+    const projectPath = tmpProject();
+    const sid = "rot_time";
+    const logger = new AuditLogger({ sessionId: sid, projectPath, rotation: { frequency: 1000 } });
+    const a = logger.logPerformanceMetric({ metricName: "m", value: 1, unit: "u" });
+    await logger.flush();
+    await new Promise((r) => setTimeout(r, 1200));
+    const b = logger.logPerformanceMetric({ metricName: "m", value: 2, unit: "u" });
+    await logger.finalizeSession();
+    expect(segmentNumbers(projectPath, "performance_metric", sid)).toEqual([1]);
+    expect(readJsonl(kindPath(projectPath, "performance_metric", sid, 1)).map((r) => r.id)).toEqual([a]);
+    expect(readJsonl(kindPath(projectPath, "performance_metric", sid)).map((r) => [r.id, r.seq])).toEqual([[b, 2]]);
+    // an empty file is not rotated into an empty segment
+    expect(segmentNumbers(projectPath, "tool_usage", sid)).toEqual([]);
+    expect((await verifyAuditLog(auditDirOf(projectPath))).ok).toBe(true);
+  });
+});

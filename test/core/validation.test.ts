@@ -1,0 +1,265 @@
+import { generateKeyPairSync } from "node:crypto";
+import fs from "node:fs";
+import path from "node:path";
+import { inspect } from "node:util";
+import { afterEach, beforeEach, describe, expect, it } from "vitest";
+import {
+  AuditConfig,
+  AuditConfigError,
+  AuditLogger,
+  AuditLoggerError,
+  AuditSessionClosedError,
+  AuditValidationError,
+  ERROR_CODES,
+  PresetConfigs,
+} from "../../src/index.js";
+import { cleanupTmp, TEST_KEY, tmpProject } from "../helpers/index.js";
+import { auditDirOf, kindPath, readKind, REPO_ROOT, snapshot } from "../helpers/core.js";
+
+const KEY_ENV = "AUDIT_LOGGER_KEY";
+let savedEnv: string | undefined;
+beforeEach(() => {
+  savedEnv = process.env[KEY_ENV];
+  delete process.env[KEY_ENV];
+});
+afterEach(() => {
+  if (savedEnv === undefined) delete process.env[KEY_ENV];
+  else process.env[KEY_ENV] = savedEnv;
+  cleanupTmp();
+});
+
+function thrown(fn: () => unknown): unknown {
+  try {
+    fn();
+  } catch (e) {
+    return e;
+  }
+  throw new Error("expected a throw");
+}
+
+function fieldsOf(err: unknown): string[] {
+  return (err as { issues: { field: string }[] }).issues.map((i) => i.field);
+}
+
+describe("configuration validation", () => {
+  it("names every bad field at once, with AUDIT_ERR_CONFIG, and creates nothing on disk", () => {
+    const projectPath = tmpProject();
+    const err = thrown(
+      () =>
+        new AuditLogger({
+          projectPath,
+          sessionId: "../x",
+          maxLogAgeDays: -1,
+          durability: "eventually",
+          rotation: { size: "lots", frequency: 5, extra: 1 },
+          contentPreviewChars: 1.5,
+          storeContentHashes: "yes",
+          bogus: 1,
+          sesionId: "typo",
+        } as never),
+    );
+    expect(err).toBeInstanceOf(AuditConfigError);
+    expect(err).toBeInstanceOf(AuditLoggerError);
+    expect((err as AuditConfigError).code).toBe("AUDIT_ERR_CONFIG");
+    const fields = fieldsOf(err);
+    expect(fields.sort()).toEqual(
+      ["sessionId", "maxLogAgeDays", "durability", "rotation.size", "rotation.frequency", "rotation.extra", "contentPreviewChars", "storeContentHashes", "bogus", "sesionId"].sort(),
+    );
+    for (const f of fields) expect((err as Error).message).toContain(f);
+    expect((err as Error).message).toMatch(/unknown option/);
+    expect(fs.existsSync(auditDirOf(projectPath))).toBe(false);
+  });
+
+  it.each([
+    ["../x"],
+    ["a/b"],
+    [".."],
+    ["."],
+    [""],
+    ["x".repeat(129)],
+    ["a b"],
+    ["a\\b"],
+    ["/abs"],
+    ["nul\0byte"],
+    ["ümlaut"],
+  ])("refuses sessionId %j", (sessionId) => {
+    const projectPath = tmpProject();
+    const err = thrown(() => new AuditLogger({ sessionId, projectPath }));
+    expect(err).toBeInstanceOf(AuditConfigError);
+    expect(fieldsOf(err)).toEqual(["sessionId"]);
+    expect(fs.existsSync(auditDirOf(projectPath))).toBe(false);
+  });
+
+  it.each([["a"], ["x".repeat(128)], ["Session_2024-01-01.v2"], ["..."], ["-dash"]])("accepts sessionId %j", async (sessionId) => {
+    const projectPath = tmpProject();
+    const logger = new AuditLogger({ sessionId, projectPath });
+    logger.logPerformanceMetric({ metricName: "m", value: 1, unit: "u" });
+    await logger.finalizeSession();
+    expect(readKind(projectPath, "performance_metric", sessionId)).toHaveLength(1);
+    expect(fs.readdirSync(auditDirOf(projectPath)).every((n) => !n.includes("/"))).toBe(true);
+  });
+
+  it("fills defaults, freezes the config, and never serialises the key", () => {
+    const projectPath = tmpProject();
+    const config = new AuditConfig({ projectPath, encryptSensitiveContent: true, encryptionKey: TEST_KEY });
+    expect(config.sessionId).toMatch(/^[A-Za-z0-9._-]{1,128}$/);
+    expect(config.auditDir).toBe(auditDirOf(projectPath));
+    expect(config).toMatchObject({ fullContentLogging: true, storeContentHashes: true, durability: "async", contentPreviewChars: 200 });
+    expect(Object.isFrozen(config)).toBe(true);
+    expect(Object.isFrozen(config.customMetadata)).toBe(true);
+    expect(Object.isFrozen(config.rotation)).toBe(true);
+    expect(() => {
+      (config as { maxLogAgeDays: number }).maxLogAgeDays = 1;
+    }).toThrow(TypeError);
+    expect(() => {
+      (config.customMetadata as Record<string, unknown>).x = 1;
+    }).toThrow(TypeError);
+    const raw = Buffer.from(TEST_KEY, "base64");
+    for (const view of [JSON.stringify(config), inspect(config, { depth: 10 }), JSON.stringify(config.toJSON()), String(config)]) {
+      expect(view).not.toContain(TEST_KEY);
+      expect(view).not.toContain(raw.toString("hex"));
+    }
+    expect(config.encryptionKeyId).toMatch(/^k[0-9a-f]{16}$/);
+  });
+
+  it("the session file written at start holds no key", async () => {
+    const projectPath = tmpProject();
+    const logger = new AuditLogger({ sessionId: "v_keyfile", projectPath, encryptSensitiveContent: true, encryptionKey: TEST_KEY });
+    const text = fs.readFileSync(`${auditDirOf(projectPath)}/session_v_keyfile.json`, "utf8");
+    expect(text).not.toContain(TEST_KEY);
+    expect(text).toContain(logger.config.encryptionKeyId!);
+    await logger.finalizeSession();
+  });
+
+  it('rotation sizes use pino-roll\'s vocabulary ("64k", "10m", bytes)', () => {
+    const projectPath = tmpProject();
+    expect(new AuditConfig({ projectPath, rotation: { size: "64k" } }).rotation.sizeBytes).toBe(65_536);
+    expect(new AuditConfig({ projectPath, rotation: { size: "10m" } }).rotation.sizeBytes).toBe(10 * 1024 * 1024);
+    expect(new AuditConfig({ projectPath, rotation: { size: "1g" } }).rotation.sizeBytes).toBe(1024 ** 3);
+    expect(new AuditConfig({ projectPath, rotation: { size: 5000 } }).rotation.sizeBytes).toBe(5000);
+    expect(new AuditConfig({ projectPath, rotation: { frequency: "daily" } }).rotation.frequency).toBe("daily");
+    for (const size of ["0k", "-1", "ten", 0, -5]) expect(() => new AuditConfig({ projectPath, rotation: { size } })).toThrow(AuditConfigError);
+  });
+});
+
+describe("log input validation", () => {
+  it("invalid input throws AuditValidationError naming the fields, writes nothing and consumes no seq", async () => {
+    const projectPath = tmpProject();
+    const sid = "v_input";
+    const logger = new AuditLogger({ sessionId: sid, projectPath, durability: "sync" });
+    logger.logChatInteraction({ prompt: "ok" });
+    await logger.flush();
+    const before = snapshot(projectPath);
+    const cases: Array<[() => unknown, string, string[]]> = [
+      [() => logger.logChatInteraction({ prompt: 5, tokensUsed: -1, model: "", bogus: 1, durationSeconds: Infinity } as never), "logChatInteraction", ["prompt", "tokensUsed", "model", "bogus", "durationSeconds"]],
+      [() => logger.logChatInteraction({} as never), "logChatInteraction", ["prompt"]],
+      [() => logger.logPersonaActivity({ personaName: "", activityType: 3 } as never), "logPersonaActivity", ["personaName", "activityType"]],
+      [() => logger.logToolUsage({ toolName: "t", operation: "o", paramters: {} } as never), "logToolUsage", ["paramters"]],
+      [() => logger.logFileOperation({ operation: "explode", filePath: "", fileSize: 1.5 } as never), "logFileOperation", ["operation", "filePath", "fileSize"]],
+      [() => logger.logPerformanceMetric({ metricName: "m", value: Number.NaN, unit: "u" }), "logPerformanceMetric", ["value"]],
+      [() => logger.logError({ errorType: "E", message: "m", severity: "fatal" } as never), "logError", ["severity"]],
+      [() => logger.logError(null as never), "logError", ["(input)"]],
+      [() => logger.logToolUsage(undefined as never), "logToolUsage", ["(input)"]],
+      [() => logger.logChatInteraction({ prompt: "p", id: "../../etc/passwd" }), "logChatInteraction", ["id"]],
+      [() => logger.logChatInteraction({ prompt: "p", metadata: "not an object" } as never), "logChatInteraction", ["metadata"]],
+    ];
+    for (const [call, method, fields] of cases) {
+      const err = thrown(call);
+      expect(err, method).toBeInstanceOf(AuditValidationError);
+      expect((err as AuditValidationError).code).toBe("AUDIT_ERR_VALIDATION");
+      expect((err as AuditValidationError).method).toBe(method);
+      expect(fieldsOf(err).sort(), method).toEqual([...fields].sort());
+      expect((err as Error).message).toContain("nothing was written");
+    }
+    await logger.flush();
+    expect(snapshot(projectPath)).toEqual(before);
+    logger.logChatInteraction({ prompt: "next" });
+    logger.logToolUsage({ toolName: "t", operation: "o" });
+    await logger.finalizeSession();
+    expect(readKind(projectPath, "chat_interaction", sid).map((r) => r.seq)).toEqual([1, 2]);
+    expect(readKind(projectPath, "tool_usage", sid).map((r) => r.seq)).toEqual([1]);
+    expect(readKind(projectPath, "error", sid)).toEqual([]);
+  });
+
+  it("logging after finalizeSession() throws AuditSessionClosedError from every method and writes nothing", async () => {
+    const projectPath = tmpProject();
+    const sid = "v_closed";
+    const logger = new AuditLogger({ sessionId: sid, projectPath });
+    logger.logChatInteraction({ prompt: "p" });
+    await logger.finalizeSession();
+    const before = snapshot(projectPath);
+    const calls: Array<[string, () => unknown]> = [
+      ["logChatInteraction", () => logger.logChatInteraction({ prompt: "p" })],
+      ["logPersonaActivity", () => logger.logPersonaActivity({ personaName: "p", activityType: "a" })],
+      ["logToolUsage", () => logger.logToolUsage({ toolName: "t", operation: "o" })],
+      ["logFileOperation", () => logger.logFileOperation({ operation: "read", filePath: "/x" })],
+      ["logPerformanceMetric", () => logger.logPerformanceMetric({ metricName: "m", value: 1, unit: "u" })],
+      ["logError", () => logger.logError(new Error("late"))],
+    ];
+    for (const [method, call] of calls) {
+      const err = thrown(call);
+      expect(err, method).toBeInstanceOf(AuditSessionClosedError);
+      expect((err as AuditSessionClosedError).code).toBe("AUDIT_ERR_SESSION_CLOSED");
+      expect((err as Error).message).toContain(method);
+      expect((err as Error).message).toContain(sid);
+    }
+    await expect(logger.finalizeSession()).rejects.toBeInstanceOf(AuditSessionClosedError);
+    expect(snapshot(projectPath)).toEqual(before);
+    expect(fs.readFileSync(kindPath(projectPath, "chat_interaction", sid), "utf8").split("\n").filter(Boolean)).toHaveLength(1);
+  });
+
+  it("every error code is distinct and has a row in the README's error table", () => {
+    expect(new Set(ERROR_CODES).size).toBe(ERROR_CODES.length);
+    for (const c of ["AUDIT_ERR_CONFIG", "AUDIT_ERR_VALIDATION", "AUDIT_ERR_SESSION_CLOSED", "AUDIT_ERR_KEY", "AUDIT_ERR_SESSION_LOCKED"]) expect(ERROR_CODES).toContain(c);
+    const readme = fs.readFileSync(path.join(REPO_ROOT, "README.md"), "utf8");
+    const rows = new Set([...readme.matchAll(/^\| `(AUDIT_ERR_[A-Z_]+)` \|/gm)].map((m) => m[1]));
+    for (const c of ERROR_CODES) expect(rows.has(c), c).toBe(true);
+    for (const r of rows) expect(ERROR_CODES as readonly string[]).toContain(r);
+  });
+});
+
+describe("presets", () => {
+  const signingKey = generateKeyPairSync("ed25519").privateKey;
+  const table = {
+    development: { fullContentLogging: true, encryptSensitiveContent: false, maxLogAgeDays: 30, autoCleanup: true, durability: "async" },
+    production: { fullContentLogging: true, encryptSensitiveContent: true, maxLogAgeDays: 365, autoCleanup: false, durability: "sync" },
+    compliance: { fullContentLogging: true, encryptSensitiveContent: true, maxLogAgeDays: 2555, minRetentionDays: 2555, autoCleanup: false, durability: "fsync" },
+    minimal: { fullContentLogging: false, encryptSensitiveContent: false, maxLogAgeDays: 30, contentPreviewChars: 0, storeToolPayloads: false, storeContentHashes: false },
+  } as const;
+
+  for (const name of Object.keys(table) as Array<keyof typeof table>) {
+    it(`${name}: both call forms give the table's values`, () => {
+      const projectPath = tmpProject();
+      const needsKey = table[name].encryptSensitiveContent;
+      const overrides = { ...(needsKey ? { encryptionKey: TEST_KEY } : {}), ...(name === "compliance" ? { signingKey } : {}) };
+      const positional = PresetConfigs[name](`${name}_pos`, projectPath, overrides);
+      const object = PresetConfigs[name]({ sessionId: `${name}_obj`, projectPath, ...overrides });
+      for (const config of [positional, object]) {
+        expect(config).toBeInstanceOf(AuditConfig);
+        expect(config).toMatchObject(table[name]);
+        expect(config.auditDir).toBe(auditDirOf(projectPath));
+        expect(Object.isFrozen(config)).toBe(true);
+      }
+      expect(positional.sessionId).toBe(`${name}_pos`);
+      expect(object.sessionId).toBe(`${name}_obj`);
+    });
+  }
+
+  it("overrides win over the preset in both call forms; invalid overrides are config errors", () => {
+    const projectPath = tmpProject();
+    expect(PresetConfigs.development("d1", projectPath, { maxLogAgeDays: 7, durability: "sync" })).toMatchObject({ maxLogAgeDays: 7, durability: "sync", autoCleanup: true });
+    expect(PresetConfigs.development({ sessionId: "d2", projectPath, maxLogAgeDays: 7 })).toMatchObject({ maxLogAgeDays: 7 });
+    const err = thrown(() => PresetConfigs.minimal("../bad", projectPath, { maxLogAgeDays: 0 }));
+    expect(err).toBeInstanceOf(AuditConfigError);
+    expect(fieldsOf(err).sort()).toEqual(["maxLogAgeDays", "sessionId"]);
+  });
+
+  it("a preset config runs a logger end to end", async () => {
+    const projectPath = tmpProject();
+    const logger = new AuditLogger(PresetConfigs.production("prod_run", projectPath, { encryptionKey: TEST_KEY }));
+    logger.logChatInteraction({ prompt: "p", response: "r" });
+    // production is sync: on disk at once
+    expect(fs.readFileSync(kindPath(projectPath, "chat_interaction", "prod_run"), "utf8")).toContain('"$enc"');
+    await logger.finalizeSession();
+  });
+});

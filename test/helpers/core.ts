@@ -1,0 +1,157 @@
+/**
+ * Helpers for the core test suite: paths of the documented files, raw reads of what is on disk,
+ * and a runner for the child-process fixtures in test/fixtures/core/.
+ */
+import { spawn, type ChildProcess } from "node:child_process";
+import fs from "node:fs";
+import path from "node:path";
+import { fileURLToPath } from "node:url";
+import { openKeyring } from "../../src/pipeline/keyring.js";
+import { makeEncryptionKey, type EncryptionKey } from "../../src/pipeline/keys.js";
+import { KIND_FILE_STEM, RECORD_KINDS, type RecordType } from "../../src/types.js";
+import { readJsonl, readLinesOf, TEST_KEY, walk } from "./index.js";
+
+export const REPO_ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "../..");
+export const CORE_FIXTURES = path.join(REPO_ROOT, "test/fixtures/core");
+
+/** `<projectPath>/audit_logs` */
+export function auditDirOf(projectPath: string): string {
+  return path.join(projectPath, "audit_logs");
+}
+
+/** The documented file of one kind (or one of its rotated segments). */
+export function kindPath(projectPath: string, kind: RecordType, sessionId: string, segment?: number): string {
+  const stem = `${KIND_FILE_STEM[kind]}_${sessionId}`;
+  return path.join(auditDirOf(projectPath), segment === undefined ? `${stem}.jsonl` : `${stem}.${segment}.jsonl`);
+}
+
+/** Every record of a kind in chain order (segments ascending, then the active file), parsed. */
+export function readKind(projectPath: string, kind: RecordType, sessionId: string): Record<string, unknown>[] {
+  return kindFilesInOrder(projectPath, kind, sessionId).flatMap((f) => readJsonl<Record<string, unknown>>(f));
+}
+
+/** The raw lines of a kind in chain order. */
+export function readKindLines(projectPath: string, kind: RecordType, sessionId: string): string[] {
+  return kindFilesInOrder(projectPath, kind, sessionId).flatMap((f) => readLinesOf(f));
+}
+
+/** Segment files `<stem>.<n>.jsonl` sorted by n, then the active file. */
+export function kindFilesInOrder(projectPath: string, kind: RecordType, sessionId: string): string[] {
+  const dir = auditDirOf(projectPath);
+  const stem = `${KIND_FILE_STEM[kind]}_${sessionId}`;
+  const segs = fs
+    .readdirSync(dir)
+    .map((n) => ({ n, m: new RegExp(`^${escapeRe(stem)}\\.(\\d+)\\.jsonl$`).exec(n) }))
+    .filter((x) => x.m !== null)
+    .sort((a, b) => Number(a.m![1]) - Number(b.m![1]))
+    .map((x) => path.join(dir, x.n));
+  const active = path.join(dir, `${stem}.jsonl`);
+  return fs.existsSync(active) ? [...segs, active] : segs;
+}
+
+/** Segment numbers present for a kind. */
+export function segmentNumbers(projectPath: string, kind: RecordType, sessionId: string): number[] {
+  const stem = `${KIND_FILE_STEM[kind]}_${sessionId}`;
+  return fs
+    .readdirSync(auditDirOf(projectPath))
+    .map((n) => new RegExp(`^${escapeRe(stem)}\\.(\\d+)\\.jsonl$`).exec(n))
+    .filter((m): m is RegExpExecArray => m !== null)
+    .map((m) => Number(m[1]))
+    .sort((a, b) => a - b);
+}
+
+function escapeRe(s: string): string {
+  return s.replace(/[.*+?^${}()|[\]\\]/g, "\\$&");
+}
+
+/** The six documented file names of a session. */
+export function documentedKindFiles(sessionId: string): string[] {
+  return RECORD_KINDS.map((k) => `${KIND_FILE_STEM[k]}_${sessionId}.jsonl`);
+}
+
+/** Every file under the audit directory with its bytes. */
+export function allFiles(projectPath: string): { path: string; bytes: Buffer }[] {
+  return walk(auditDirOf(projectPath)).map((p) => ({ path: p, bytes: fs.readFileSync(p) }));
+}
+
+/** Files under the audit directory whose bytes or path contain `needle` (UTF-8). */
+export function filesContaining(projectPath: string, needle: string): string[] {
+  const n = Buffer.from(needle, "utf8");
+  return allFiles(projectPath)
+    .filter((f) => f.bytes.includes(n) || f.path.includes(needle))
+    .map((f) => path.relative(auditDirOf(projectPath), f.path));
+}
+
+/**
+ * The test key as a reader resolves it: the master key plus the data keys it wraps in the key
+ * stores of `auditDir` (envelope encryption), for decrypting what the logger wrote.
+ */
+export function testKey(auditDir?: string): EncryptionKey {
+  return openKeyring([makeEncryptionKey(Buffer.from(TEST_KEY, "base64"))], auditDir);
+}
+
+/** A snapshot of every file's bytes, to assert that something wrote nothing. */
+export function snapshot(projectPath: string): Map<string, string> {
+  return new Map(allFiles(projectPath).map((f) => [path.relative(auditDirOf(projectPath), f.path), f.bytes.toString("base64")]));
+}
+
+/** True when a string contains a lone (unpaired) UTF-16 surrogate. */
+export function hasLoneSurrogate(s: string): boolean {
+  return /[\uD800-\uDBFF](?![\uDC00-\uDFFF])|(?<![\uD800-\uDBFF])[\uDC00-\uDFFF]/.test(s);
+}
+
+export interface ChildHandle {
+  readonly child: ChildProcess;
+  /** complete stdout lines received so far */
+  readonly lines: string[];
+  /** resolves once a stdout line satisfies `pred` (rejects if the child exits first) */
+  waitForLine(pred: (line: string, index: number) => boolean, what?: string): Promise<string>;
+  /** resolves with the exit code and signal */
+  readonly exited: Promise<{ code: number | null; signal: NodeJS.Signals | null; stderr: string }>;
+}
+
+/**
+ * Starts `node --import tsx test/fixtures/core/<script>` with `env` added to the environment.
+ * Only whole (newline-terminated) stdout lines are reported.
+ */
+export function startFixture(script: string, env: Record<string, string>): ChildHandle {
+  const child = spawn(process.execPath, ["--import", "tsx", path.join(CORE_FIXTURES, script)], {
+    cwd: REPO_ROOT,
+    env: { ...process.env, ...env },
+    stdio: ["ignore", "pipe", "pipe"],
+  });
+  const lines: string[] = [];
+  let carry = "";
+  let stderr = "";
+  const waiters: Array<() => void> = [];
+  child.stdout!.setEncoding("utf8");
+  child.stdout!.on("data", (chunk: string) => {
+    const parts = (carry + chunk).split("\n");
+    carry = parts.pop()!;
+    lines.push(...parts);
+    for (const w of waiters.splice(0)) w();
+  });
+  child.stderr!.setEncoding("utf8");
+  child.stderr!.on("data", (c: string) => (stderr += c));
+  const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null; stderr: string }>((resolve) => {
+    child.on("close", (code, signal) => {
+      for (const w of waiters.splice(0)) w();
+      resolve({ code, signal, stderr });
+    });
+  });
+  let done = false;
+  void exited.then(() => (done = true));
+  const waitForLine = (pred: (line: string, index: number) => boolean, what = "a line"): Promise<string> =>
+    new Promise((resolve, reject) => {
+      const check = () => {
+        const hit = lines.find(pred);
+        if (hit !== undefined) return resolve(hit);
+        if (done || child.exitCode !== null || child.signalCode !== null) {
+          return reject(new Error(`child exited before printing ${what}; stdout=${JSON.stringify(lines.slice(-5))} stderr=${stderr}`));
+        }
+        waiters.push(check);
+      };
+      check();
+    });
+  return { child, lines, waitForLine, exited };
+}

@@ -16,27 +16,34 @@ function randomByte(): number {
 
 let lastTime = -1;
 const lastRandom = new Uint8Array(16); // 16 base32 digits of randomness
+let timePart = "";
+let randPart = "";
 
 export function newId(now = Date.now()): string {
   if (now <= lastTime) {
-    // same (or earlier, clock stepped back) millisecond: increment the random part
-    now = lastTime;
+    // same (or earlier, clock stepped back) millisecond: increment the random part, re-encode only the digits that changed
     let i = 15;
     while (i >= 0 && lastRandom[i] === 31) lastRandom[i--] = 0;
     if (i >= 0) lastRandom[i]!++;
-  } else {
-    lastTime = now;
-    for (let i = 0; i < 16; i++) lastRandom[i] = randomByte() & 31;
+    const from = Math.max(i, 0);
+    let tail = "";
+    for (let j = from; j < 16; j++) tail += ALPHABET[lastRandom[j]!]!;
+    randPart = randPart.slice(0, from) + tail;
+    return timePart + randPart;
   }
-  let time = "";
+  lastTime = now;
   let t = now;
+  timePart = "";
   for (let i = 0; i < 10; i++) {
-    time = ALPHABET[t % 32]! + time;
+    timePart = ALPHABET[t % 32]! + timePart;
     t = Math.floor(t / 32);
   }
-  let rand = "";
-  for (let i = 0; i < 16; i++) rand += ALPHABET[lastRandom[i]!]!;
-  return time + rand;
+  randPart = "";
+  for (let i = 0; i < 16; i++) {
+    lastRandom[i] = randomByte() & 31;
+    randPart += ALPHABET[lastRandom[i]!]!;
+  }
+  return timePart + randPart;
 }
 
 /** Ids callers may supply: safe as a file-name part, never a path. */

@@ -1,0 +1,311 @@
+/**
+ * Overhead of instrumentation, all in one run: `npm run bench:overhead` (add `--json` for JSON,
+ * `--decorators-only` to skip the wrapped-client part in bench/overhead-openai.ts).
+ *
+ * Decorators (sync and async methods): a bare call; the same method decorated with no logger
+ * anywhere (unrecorded); decorated and recorded (async durability, to disk); and the bare call
+ * followed by the equivalent direct `logToolUsage` call. Targets: an unrecorded decorated call
+ * adds <= 300 ns; a recorded one adds <= 1 µs beyond the direct log call's own cost.
+ *
+ * AsyncLocalStorage: on Node 20, once any store has been entered, async hooks stay on and every
+ * promise in the process pays for them. Measured as an `await` loop in a process that never used
+ * a store, and in one that did.
+ *
+ * Method: every comparison is A/B in small alternating batches (A B B A …) in one process,
+ * timed in process CPU time, and the reported delta is the median of the paired batch
+ * differences, so load from other processes (the machine may be shared) hits both sides alike. Each group runs in its own child
+ * process, so one group's AsyncLocalStorage use cannot slow another's awaits.
+ */
+import { execFileSync } from "node:child_process";
+import fs from "node:fs";
+import os from "node:os";
+import path from "node:path";
+import { fileURLToPath } from "node:url";
+import { AuditTool } from "../decorators/index.js";
+import { AuditLogger } from "../src/logger.js";
+import { newId } from "../src/record/id.js";
+
+const SELF = fileURLToPath(import.meta.url);
+const PAIRS = 120;
+
+// ------------------------------------------------------------------ subjects
+
+function newBenchLogger(): { logger: AuditLogger; dir: string } {
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), "audit-bench-overhead-"));
+  return { logger: new AuditLogger({ sessionId: "overhead", projectPath: dir, durability: "async" }), dir };
+}
+
+let benchLogger: AuditLogger | undefined;
+
+class Subject {
+  bare(x: number): number {
+    return x + 1;
+  }
+  async bareAsync(x: number): Promise<number> {
+    return x + 1;
+  }
+  // no logger option, no context, no default logger: unrecorded
+  @AuditTool("bench")
+  decorated(x: number): number {
+    return x + 1;
+  }
+  @AuditTool("bench")
+  async decoratedAsync(x: number): Promise<number> {
+    return x + 1;
+  }
+  // recorded: the logger is looked up per call, like any other
+  @AuditTool("bench", { logger: () => benchLogger })
+  recorded(x: number): number {
+    return x + 1;
+  }
+  @AuditTool("bench", { logger: () => benchLogger })
+  async recordedAsync(x: number): Promise<number> {
+    return x + 1;
+  }
+}
+const s = new Subject();
+
+/**
+ * The direct equivalent of what @AuditTool records: the same record, including the trace the
+ * decorated call starts (`traceId` = its own id), so both write the same bytes.
+ */
+function logDirect(logger: AuditLogger, x: number, v: number, start: number): void {
+  const id = newId();
+  logger.logToolUsage({ id, traceId: id, toolName: "bench", operation: "recordedAsync", parameters: [x], result: v, success: true, durationSeconds: (performance.now() - start) / 1000 });
+}
+
+/** The plainest direct call: no trace fields, so a slightly shorter record. */
+function logPlain(logger: AuditLogger, x: number, v: number, start: number): void {
+  logger.logToolUsage({ toolName: "bench", operation: "recordedAsync", parameters: [x], result: v, success: true, durationSeconds: (performance.now() - start) / 1000 });
+}
+
+// ------------------------------------------------------------------ measuring
+
+type Batch = (n: number) => number | Promise<number>;
+
+interface Paired {
+  /** median ns/op of each side over its batches */
+  readonly a: number;
+  readonly b: number;
+  /** median of the paired per-batch differences b - a, ns/op */
+  readonly delta: number;
+}
+
+function median(list: readonly number[]): number {
+  const s = [...list].sort((x, y) => x - y);
+  return s[Math.floor(s.length / 2)]!;
+}
+
+/** CPU time (user + system) of the process per call: time other processes take on a shared machine does not count. */
+async function time(fn: Batch, n: number): Promise<number> {
+  const t = process.cpuUsage();
+  const r = fn(n);
+  const sink = typeof r === "number" ? r : await r;
+  const u = process.cpuUsage(t);
+  const ns = ((u.user + u.system) * 1000) / n;
+  if (sink === -1) console.log(sink); // keeps the loop's result alive
+  return ns;
+}
+
+/** A and B in alternating batches of `n` calls (ABBA order), after a warm-up pair. */
+async function paired(a: Batch, b: Batch, n: number, pairs = PAIRS): Promise<Paired> {
+  const as: number[] = [];
+  const bs: number[] = [];
+  for (let i = -1; i < pairs; i++) {
+    let ta: number;
+    let tb: number;
+    if (i % 2 === 0) {
+      ta = await time(a, n);
+      tb = await time(b, n);
+    } else {
+      tb = await time(b, n);
+      ta = await time(a, n);
+    }
+    if (i >= 0) {
+      as.push(ta);
+      bs.push(tb);
+    }
+  }
+  return { a: median(as), b: median(bs), delta: median(bs.map((v, i) => v - as[i]!)) };
+}
+
+async function single(fn: Batch, n: number, rounds = 15): Promise<number> {
+  const out: number[] = [];
+  for (let i = -1; i < rounds; i++) {
+    const ns = await time(fn, n);
+    if (i >= 0) out.push(ns);
+  }
+  return median(out);
+}
+
+// ------------------------------------------------------------------ groups (one child process each)
+
+type GroupResult = Record<string, number>;
+
+const groups: Record<string, () => Promise<GroupResult>> = {
+  async unrecorded() {
+    const sync = await paired(
+      (n) => {
+        let sum = 0;
+        for (let i = 0; i < n; i++) sum += s.bare(i);
+        return sum;
+      },
+      (n) => {
+        let sum = 0;
+        for (let i = 0; i < n; i++) sum += s.decorated(i);
+        return sum;
+      },
+      20_000,
+    );
+    const asyncP = await paired(
+      async (n) => {
+        let sum = 0;
+        for (let i = 0; i < n; i++) sum += await s.bareAsync(i);
+        return sum;
+      },
+      async (n) => {
+        let sum = 0;
+        for (let i = 0; i < n; i++) sum += await s.decoratedAsync(i);
+        return sum;
+      },
+      5_000,
+    );
+    return {
+      "sync: bare call": sync.a,
+      "sync: decorated, no logger": sync.b,
+      "sync: unrecorded extra": sync.delta,
+      "async: bare call": asyncP.a,
+      "async: decorated, no logger": asyncP.b,
+      "async: unrecorded extra": asyncP.delta,
+    };
+  },
+  async recorded() {
+    const { logger, dir } = newBenchLogger();
+    benchLogger = logger;
+    const directSync = (log: typeof logDirect) => (n: number) => {
+      let sum = 0;
+      for (let i = 0; i < n; i++) {
+        const start = performance.now();
+        const v = s.bare(i);
+        log(logger, i, v, start);
+        sum += v;
+      }
+      return sum;
+    };
+    const directAsync = (log: typeof logDirect) => async (n: number) => {
+      let sum = 0;
+      for (let i = 0; i < n; i++) {
+        const start = performance.now();
+        const v = await s.bareAsync(i);
+        log(logger, i, v, start);
+        sum += v;
+      }
+      return sum;
+    };
+    const recordedSync = (n: number) => {
+      let sum = 0;
+      for (let i = 0; i < n; i++) sum += s.recorded(i);
+      return sum;
+    };
+    const recordedAsync = async (n: number) => {
+      let sum = 0;
+      for (let i = 0; i < n; i++) sum += await s.recordedAsync(i);
+      return sum;
+    };
+    try {
+      const sync = await paired(directSync(logDirect), recordedSync, 200);
+      const syncPlain = await paired(directSync(logPlain), recordedSync, 200);
+      const asyncP = await paired(directAsync(logDirect), recordedAsync, 200);
+      return {
+        "sync: bare call + direct logToolUsage (same record)": sync.a,
+        "sync: bare call + direct logToolUsage (no trace fields)": syncPlain.a,
+        "sync: decorated, recorded": sync.b,
+        "sync: recorded extra": sync.delta,
+        "sync: recorded extra vs plain": syncPlain.delta,
+        "async: bare call + direct logToolUsage (same record)": asyncP.a,
+        "async: decorated, recorded": asyncP.b,
+        "async: recorded extra": asyncP.delta,
+      };
+    } finally {
+      await logger.finalizeSession();
+      fs.rmSync(dir, { recursive: true, force: true });
+    }
+  },
+  async "als-off"() {
+    return { "await loop, no AsyncLocalStorage store ever used": await single(awaitLoop, 100_000) };
+  },
+  async "als-on"() {
+    // any store entered once, as the first recorded decorated call or a request context does
+    const { auditContext } = await import("../src/context.js");
+    auditContext.run({ traceId: "bench" }, () => undefined);
+    return { "await loop, after a store was used": await single(awaitLoop, 100_000) };
+  },
+};
+
+async function tiny(i: number): Promise<number> {
+  return i;
+}
+
+async function awaitLoop(n: number): Promise<number> {
+  let sum = 0;
+  for (let i = 0; i < n; i++) sum += await tiny(i);
+  return sum;
+}
+
+// ------------------------------------------------------------------ report
+
+function runGroup(name: string): GroupResult {
+  const out = execFileSync(process.execPath, [...process.execArgv, SELF, "--group", name], { encoding: "utf8", maxBuffer: 1 << 20, stdio: ["ignore", "pipe", "ignore"] });
+  return JSON.parse(out.trim().split("\n").at(-1)!) as GroupResult;
+}
+
+/**
+ * The wrapped-client part (bench/overhead-openai.ts, owned by the integrations) runs after the
+ * decorator groups so that `npm run bench:overhead` reports everything in one run.
+ */
+function runClientBench(): string | undefined {
+  const file = path.join(path.dirname(SELF), "overhead-openai.ts");
+  if (!fs.existsSync(file) || process.argv.includes("--decorators-only")) return undefined;
+  try {
+    return execFileSync(process.execPath, [...process.execArgv, file], { encoding: "utf8", maxBuffer: 1 << 22, stdio: ["ignore", "pipe", "ignore"] }).trim();
+  } catch (err) {
+    return `bench/overhead-openai.ts failed: ${(err as Error).message}`;
+  }
+}
+
+function main(): void {
+  const json = process.argv.includes("--json");
+  const results: GroupResult = {};
+  for (const name of Object.keys(groups)) Object.assign(results, runGroup(name));
+  const get = (k: string) => results[k]!;
+  const checks = [
+    { label: "sync: unrecorded decorated call, extra", ns: get("sync: unrecorded extra"), target: 300 },
+    { label: "async: unrecorded decorated call, extra", ns: get("async: unrecorded extra"), target: 300 },
+    { label: "sync: recorded decorated call, beyond the direct log call", ns: get("sync: recorded extra"), target: 1000 },
+    { label: "async: recorded decorated call, beyond the direct log call", ns: get("async: recorded extra"), target: 1000 },
+  ].map((c) => ({ ...c, met: c.ns <= c.target }));
+  const info = [{ label: "sync: recorded decorated call, beyond a direct call without trace fields", ns: get("sync: recorded extra vs plain") }];
+  const alsPerAwait = get("await loop, after a store was used") - get("await loop, no AsyncLocalStorage store ever used");
+  const clients = runClientBench();
+  if (json) {
+    console.log(JSON.stringify({ node: process.version, cpus: os.cpus().length, loadavg: os.loadavg(), nsPerOp: results, checks, info, asyncLocalStoragePerAwaitNs: alsPerAwait, clientBench: clients ?? null }, null, 2));
+    return;
+  }
+  console.log(`audit-logger overhead (Node ${process.version}, ${os.cpus().length} CPUs, load ${os.loadavg()[0]!.toFixed(1)})`);
+  console.log(`medians of ${PAIRS} alternating batch pairs; "extra" = median paired difference\n`);
+  for (const [k, v] of Object.entries(results)) if (!k.includes(" extra")) console.log(`${k.padEnd(56)} ${v.toFixed(1).padStart(10)} ns/op`);
+  console.log("");
+  for (const c of checks) console.log(`${c.label.padEnd(60)} ${c.ns.toFixed(1).padStart(8)} ns  (target <= ${c.target}: ${c.met ? "met" : "MISSED"})`);
+  for (const c of info) console.log(`${c.label.padEnd(60)} ${c.ns.toFixed(1).padStart(8)} ns`);
+  console.log(`${"AsyncLocalStorage in use: extra per await, app-wide".padEnd(60)} ${alsPerAwait.toFixed(1).padStart(8)} ns`);
+  if (clients !== undefined) console.log(`\nWrapped client (bench/overhead-openai.ts):\n${clients}`);
+}
+
+const groupArg = process.argv.indexOf("--group");
+if (groupArg > 0) {
+  const group = groups[process.argv[groupArg + 1]!];
+  if (!group) throw new Error(`unknown group ${process.argv[groupArg + 1]}`);
+  void group().then((res) => console.log(JSON.stringify(res)));
+} else {
+  main();
+}

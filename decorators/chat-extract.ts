@@ -1,0 +1,152 @@
+/**
+ * Reads prompt, response, model and token usage out of a chat method's arguments and result, for
+ * the shapes LLM code passes around: plain strings, message lists, `{ messages }` requests, and
+ * OpenAI / Anthropic / AI SDK style results and stream chunks. Anything unknown is kept as JSON.
+ */
+
+/** What a chat record's prompt or response may be: text, or structured messages. */
+export type ChatContent = string | readonly unknown[] | Record<string, unknown>;
+
+/** Token counts found in a result. */
+export interface ChatUsage {
+  inputTokens?: number;
+  outputTokens?: number;
+  tokensUsed?: number;
+  /** the provider's usage object as it was */
+  usage?: unknown;
+}
+
+type Obj = Record<string, unknown>;
+
+function isObj(v: unknown): v is Obj {
+  return typeof v === "object" && v !== null && !Array.isArray(v);
+}
+
+function str(v: unknown): string | undefined {
+  return typeof v === "string" ? v : undefined;
+}
+
+function count(v: unknown): number | undefined {
+  return typeof v === "number" && Number.isInteger(v) && v >= 0 ? v : undefined;
+}
+
+function first(list: unknown): unknown {
+  return Array.isArray(list) ? list[0] : undefined;
+}
+
+/** The prompt of a call: the first string argument, a messages list, or a request's `messages` / `prompt` / `input`. */
+export function promptFromArgs(args: readonly unknown[]): ChatContent {
+  for (const a of args) if (typeof a === "string") return a;
+  for (const a of args) if (Array.isArray(a)) return a;
+  for (const a of args) {
+    if (!isObj(a)) continue;
+    if (Array.isArray(a.messages)) return typeof a.system === "string" || Array.isArray(a.system) ? { system: a.system, messages: a.messages } : a.messages;
+    const p = str(a.prompt) ?? str(a.input) ?? str(a.question) ?? str(a.text) ?? str(a.content);
+    if (p !== undefined) return p;
+    if (Array.isArray(a.input)) return a.input;
+  }
+  return args.length === 0 ? "" : [...args];
+}
+
+/** Text of Anthropic-style content blocks (`[{ type: "text", text }]`), or undefined when there is none. */
+function blocksText(content: unknown): string | undefined {
+  if (!Array.isArray(content)) return undefined;
+  const texts = content.filter((b): b is Obj => isObj(b) && typeof b.text === "string").map((b) => b.text as string);
+  return texts.length > 0 ? texts.join("") : undefined;
+}
+
+/** The response text of a result: a string, `text`, `output_text`, `content`, or `choices[0].message.content`. */
+export function responseFromResult(result: unknown): ChatContent {
+  if (typeof result === "string") return result;
+  if (result === undefined || result === null) return "";
+  if (!isObj(result)) return Array.isArray(result) ? result : String(result);
+  const choice = first(result.choices);
+  const message = isObj(choice) ? choice.message : result.message;
+  const text =
+    str(result.text) ??
+    str(result.output_text) ??
+    str(result.content) ??
+    blocksText(result.content) ??
+    (isObj(message) ? (str(message.content) ?? blocksText(message.content)) : undefined) ??
+    (isObj(choice) ? str(choice.text) : undefined) ??
+    str(result.response) ??
+    str(result.answer);
+  return text ?? result;
+}
+
+/** Token usage of a result (`usage` in OpenAI, Anthropic or AI SDK naming), if any. */
+export function usageFromResult(result: unknown): ChatUsage {
+  if (!isObj(result)) return {};
+  const u = isObj(result.usage) ? result.usage : undefined;
+  if (!u) return {};
+  const out: ChatUsage = { usage: u };
+  const input = count(u.prompt_tokens) ?? count(u.input_tokens) ?? count(u.inputTokens) ?? count(u.promptTokens);
+  const output = count(u.completion_tokens) ?? count(u.output_tokens) ?? count(u.outputTokens) ?? count(u.completionTokens);
+  const total = count(u.total_tokens) ?? count(u.totalTokens);
+  if (input !== undefined) out.inputTokens = input;
+  if (output !== undefined) out.outputTokens = output;
+  if (total !== undefined) out.tokensUsed = total;
+  return out;
+}
+
+/** The model named by a result, else by a request argument (`{ model }`). */
+export function modelFrom(args: readonly unknown[], result: unknown): string | undefined {
+  if (isObj(result) && typeof result.model === "string" && result.model !== "") return result.model;
+  for (const a of args) if (isObj(a) && typeof a.model === "string" && a.model !== "") return a.model;
+  return undefined;
+}
+
+/** Why generation stopped, in the provider's words. */
+export function finishReasonOf(result: unknown): string | undefined {
+  if (!isObj(result)) return undefined;
+  const choice = first(result.choices);
+  const r = (isObj(choice) ? str(choice.finish_reason) : undefined) ?? str(result.stop_reason) ?? str(result.finishReason) ?? str(result.finish_reason);
+  return r !== undefined && r !== "" ? r : undefined;
+}
+
+/** Tool calls the model asked for: OpenAI `tool_calls`, AI SDK `toolCalls`, Anthropic `tool_use` blocks. */
+export function toolCallsOf(result: unknown): unknown[] | undefined {
+  if (!isObj(result)) return undefined;
+  const choice = first(result.choices);
+  const message = isObj(choice) ? choice.message : undefined;
+  if (isObj(message) && Array.isArray(message.tool_calls) && message.tool_calls.length > 0) return message.tool_calls;
+  if (Array.isArray(result.toolCalls) && result.toolCalls.length > 0) return result.toolCalls;
+  if (Array.isArray(result.content)) {
+    const uses = result.content.filter((b) => isObj(b) && b.type === "tool_use");
+    if (uses.length > 0) return uses;
+  }
+  return undefined;
+}
+
+/** The text piece of one streamed chunk: a string, `text`, `delta` / `delta.text`, or `choices[0].delta.content`. */
+function chunkText(item: unknown): string | undefined {
+  if (typeof item === "string") return item;
+  if (!isObj(item)) return undefined;
+  const choice = first(item.choices);
+  if (isObj(choice) && isObj(choice.delta)) return str(choice.delta.content) ?? "";
+  if (isObj(item.delta)) return str(item.delta.text) ?? "";
+  return str(item.text) ?? str(item.delta) ?? str(item.textDelta) ?? str(item.content);
+}
+
+/**
+ * The response of a generator that streamed it: the chunks' text joined, or the items as JSON
+ * when they carry no text. Usage, model and finish reason come from the chunks that have them.
+ */
+export function fromChunks(items: readonly unknown[]): { response: ChatContent; last: Obj } {
+  let text = "";
+  let anyText = false;
+  const last: Obj = {};
+  for (const item of items) {
+    const t = chunkText(item);
+    if (t !== undefined) {
+      text += t;
+      anyText = true;
+    }
+    if (!isObj(item)) continue;
+    if (isObj(item.usage)) last.usage = item.usage;
+    if (typeof item.model === "string") last.model = item.model;
+    const reason = finishReasonOf(item);
+    if (reason !== undefined) last.finishReason = reason;
+  }
+  return { response: anyText ? text : [...items], last };
+}

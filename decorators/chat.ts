@@ -1,0 +1,120 @@
+import { z } from "zod";
+import type { ChatInteractionInput } from "../src/types.js";
+import { finishReasonOf, fromChunks, modelFrom, promptFromArgs, responseFromResult, toolCallsOf, usageFromResult, type ChatContent, type ChatUsage } from "./chat-extract.js";
+import { ABORTED_MESSAGE, withLinks, auditMethodDecorator, captured, decoratorOptionsShape, errorMessageOf, parseDecoratorInput, type AuditDecoratorOptions, type AuditMethodDecorator, type FinishedCall } from "./wrap.js";
+
+/**
+ * Options of {@link AuditChat}. The extractors replace the built-in guesses; `captureArgs` /
+ * `captureResult` run first (so a redacting function is applied before the prompt is read).
+ *
+ * @example
+ * @AuditChat({ model: "claude-3", prompt: ([q]) => String(q), response: (r) => (r as Answer).text })
+ */
+export interface AuditChatOptions extends AuditDecoratorOptions {
+  /** the model; else read from the result's or the request argument's `model` ("unknown" if neither) */
+  model?: string;
+  provider?: string;
+  /** the recorded `interactionType`; default "chat" */
+  interactionType?: string;
+  persona?: string;
+  /** the prompt from the (captured) arguments; default: first string, a messages list, or `{ messages | prompt | input }` */
+  prompt?: (args: readonly unknown[]) => ChatContent;
+  /**
+   * the response from the (captured) return value; default: a string, or `text`, `content`,
+   * `choices[0].message.content`, `output_text`. For generator methods it gets the list of yielded items.
+   */
+  response?: (result: unknown) => ChatContent;
+  /** token usage from the return value; default: its `usage` in OpenAI, Anthropic or AI SDK naming */
+  usage?: (result: unknown) => ChatUsage | undefined;
+}
+
+const fn = z.custom<(...a: never[]) => unknown>((v) => typeof v === "function", "must be a function");
+const schema = z.object({
+  options: z
+    .strictObject(
+      {
+        ...decoratorOptionsShape,
+        model: z.string().min(1).max(256).optional(),
+        provider: z.string().min(1).max(128).optional(),
+        interactionType: z.string().min(1).max(128).optional(),
+        persona: z.string().min(1).max(256).optional(),
+        prompt: fn.optional(),
+        response: fn.optional(),
+        usage: fn.optional(),
+      },
+      { error: "must be an options object" },
+    )
+    .optional(),
+});
+
+/**
+ * Records each call of the method as a ChatInteraction: prompt, response, model and token usage
+ * read from the arguments and the result (or given by the options), `durationSeconds`, and
+ * `success` / `errorMessage`. A generator method that streams the answer is recorded when it
+ * finishes, with the chunks' text as the response and `timeToFirstTokenSeconds`.
+ *
+ * @example
+ * class Assistant {
+ *   @AuditChat({ model: "claude-3" })
+ *   async ask(prompt: string) { return client.complete(prompt) }
+ * }
+ */
+export function AuditChat(options: AuditChatOptions = {}): AuditMethodDecorator {
+  const o = (parseDecoratorInput("@AuditChat", schema, { options }).options ?? {}) as AuditChatOptions;
+  return auditMethodDecorator({
+    decorator: "@AuditChat",
+    options: o,
+    linkChildren: true,
+    collectItems: true,
+    ...(o.persona !== undefined ? { contextPatch: { persona: o.persona } } : {}),
+    record(logger, call) {
+      logger.logChatInteraction(chatInput(o, call));
+    },
+  });
+}
+
+function chatInput(o: AuditChatOptions, call: FinishedCall): ChatInteractionInput {
+  const { outcome, yielded } = call;
+  const args = captured(o.captureArgs, call.args);
+  const prompt = args === undefined ? "" : o.prompt ? o.prompt(asList(args.value)) : promptFromArgs(asList(args.value));
+  // what the method produced: its return value, or for a generator the items it yielded
+  let raw: unknown = outcome.status === "ok" ? outcome.value : undefined;
+  let meta: Record<string, unknown> = raw !== null && typeof raw === "object" ? (raw as Record<string, unknown>) : {};
+  let response: ChatContent | undefined;
+  if (yielded?.items) {
+    const chunks = fromChunks(yielded.items);
+    meta = raw !== null && typeof raw === "object" ? { ...chunks.last, ...(raw as Record<string, unknown>) } : chunks.last;
+    raw = yielded.items;
+    const res = captured(o.captureResult, raw);
+    response = res === undefined ? undefined : o.response ? o.response(res.value) : res.value === raw ? chunks.response : responseFromResult(res.value);
+  } else if (outcome.status === "ok") {
+    const res = captured(o.captureResult, raw);
+    response = res === undefined ? undefined : o.response ? o.response(res.value) : responseFromResult(res.value);
+  }
+  const usage = (o.usage ? o.usage(yielded ? meta : raw) : undefined) ?? usageFromResult(meta);
+  const model = o.model ?? modelFrom(call.args, meta);
+  const finishReason = finishReasonOf(meta) ?? (typeof meta.finishReason === "string" ? meta.finishReason : undefined);
+  const toolCalls = o.captureResult === false ? undefined : toolCallsOf(meta);
+  const input: ChatInteractionInput = {
+    interactionType: o.interactionType ?? "chat",
+    prompt,
+    ...(response !== undefined ? { response } : {}),
+    ...(model !== undefined ? { model } : {}),
+    ...(o.provider !== undefined ? { provider: o.provider } : {}),
+    ...(o.persona !== undefined ? { persona: o.persona } : {}),
+    ...usage,
+    durationSeconds: call.durationSeconds,
+    ...(yielded?.firstItemSeconds !== undefined ? { timeToFirstTokenSeconds: yielded.firstItemSeconds } : {}),
+    ...(finishReason !== undefined ? { finishReason } : {}),
+    ...(toolCalls !== undefined ? { toolCalls } : {}),
+    success: outcome.status === "ok",
+    metadata: { method: call.qualifiedName },
+  };
+  if (outcome.status === "error") input.errorMessage = errorMessageOf(outcome.error);
+  if (outcome.status === "aborted") input.errorMessage = ABORTED_MESSAGE;
+  return withLinks(input, call);
+}
+
+function asList(v: unknown): readonly unknown[] {
+  return Array.isArray(v) ? v : [v];
+}

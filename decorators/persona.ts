@@ -1,0 +1,63 @@
+import { z } from "zod";
+import type { PersonaActivityInput } from "../src/types.js";
+import { ABORTED_MESSAGE, withLinks, auditMethodDecorator, captured, decoratorOptionsShape, errorMessageOf, parseDecoratorInput, type AuditDecoratorOptions, type AuditMethodDecorator } from "./wrap.js";
+
+/**
+ * Options of {@link AuditPersona}. Arguments and results are not recorded unless `captureArgs` /
+ * `captureResult` is `true` or a function (a persona record says what was done, not with what).
+ *
+ * @example
+ * @AuditPersona("planner", "plan", { description: "Breaks the task into steps" })
+ */
+export interface AuditPersonaOptions extends AuditDecoratorOptions {
+  description?: string;
+}
+
+const text = z.string({ error: "must be a string" }).min(1, "must be a non-empty string").max(256, "must be at most 256 characters");
+const schema = z.object({
+  personaName: text,
+  activityType: text,
+  options: z.strictObject({ ...decoratorOptionsShape, description: z.string().max(10_000).optional() }, { error: "must be an options object" }).optional(),
+});
+
+/**
+ * Records each call of the method as a PersonaActivity of `personaName` doing `activityType`,
+ * with its duration and success. Records made inside the call (tools, chats) carry the persona
+ * and link to this activity as their parent.
+ *
+ * @example
+ * class Agent {
+ *   @AuditPersona("planner", "plan")
+ *   async plan(goal: string) { return this.llm.ask(`Plan: ${goal}`) }
+ * }
+ */
+export function AuditPersona(personaName: string, activityType: string, options: AuditPersonaOptions = {}): AuditMethodDecorator {
+  const input = parseDecoratorInput("@AuditPersona", schema, { personaName, activityType, options });
+  const persona = input.personaName;
+  const activity = input.activityType;
+  const o = (input.options ?? {}) as AuditPersonaOptions;
+  return auditMethodDecorator({
+    decorator: "@AuditPersona",
+    options: o,
+    linkChildren: true,
+    contextPatch: { persona },
+    record(logger, call) {
+      const { outcome } = call;
+      const details: Record<string, unknown> = { method: call.qualifiedName };
+      const args = o.captureArgs === undefined ? undefined : captured(o.captureArgs, call.args);
+      if (args) details.arguments = args.value;
+      if (outcome.status === "ok" && o.captureResult !== undefined) {
+        const res = captured(o.captureResult, call.yielded ? { yielded: call.yielded.count, returned: outcome.value } : outcome.value);
+        if (res) details.result = res.value;
+      }
+      if (outcome.status === "error") details.error = errorMessageOf(outcome.error);
+      if (outcome.status === "aborted") details.error = ABORTED_MESSAGE;
+      const input = withLinks<PersonaActivityInput>(
+        { personaName: persona, activityType: activity, durationSeconds: call.durationSeconds, success: outcome.status === "ok", details },
+        call,
+      );
+      if (o.description !== undefined) input.description = o.description;
+      logger.logPersonaActivity(input);
+    },
+  });
+}

@@ -1,0 +1,481 @@
+/**
+ * The one method wrapper behind every audit decorator. It works as a TC39 standard decorator
+ * (`(value, context)`) and as a legacy `experimentalDecorators` one (`(target, key, descriptor)`),
+ * told apart by its arguments. The wrapper looks the logger up at call time; with none it only
+ * forwards the call. Otherwise it gives the call a record id up front, runs the method inside an
+ * audit context whose `parentId` is that id (so nested instrumented calls link to it), and
+ * records once the call returns, throws, settles, or - for generators - finishes or is abandoned.
+ */
+import { z } from "zod";
+import { auditContext } from "../src/context.js";
+import { AuditConfigError } from "../src/errors.js";
+import { resolveAuditLogger, safeRecord } from "../src/instrument.js";
+import type { AuditLogger } from "../src/logger.js";
+import { newId } from "../src/record/id.js";
+import { toFieldIssues } from "../src/record/issues.js";
+import type { AuditContextValue, RecordLinkInput } from "../src/types.js";
+
+/**
+ * Options every audit decorator accepts.
+ *
+ * @example
+ * @AuditTool("crm_lookup", { captureArgs: ([id]) => ({ id }), captureResult: false })
+ * async findCustomer(id: string, token: string) {}
+ */
+export interface AuditDecoratorOptions {
+  /**
+   * The logger to record to, or a function of `this` returning one (e.g. `(self) => self.audit`).
+   * Looked up at each call; without it the active context's logger, then the default logger.
+   */
+  logger?: AuditLogger | ((self: unknown) => AuditLogger | undefined);
+  /** `false` records no arguments; a function turns the argument list into what is recorded. */
+  captureArgs?: boolean | ((args: readonly unknown[]) => unknown);
+  /** `false` records no return value; a function turns the return value into what is recorded. */
+  captureResult?: boolean | ((result: unknown) => unknown);
+  /** the method name to record instead of the real one */
+  name?: string;
+}
+
+/**
+ * A decorator usable both ways: as a TC39 standard method decorator and as a legacy
+ * (`experimentalDecorators`) one, as NestJS uses.
+ *
+ * @example
+ * class Svc { @AuditTool("search") search(q: string) { return [] } }
+ */
+export interface AuditMethodDecorator {
+  /** TC39 standard decorators (TypeScript 5+, no flag) */
+  <This, Args extends unknown[], Return>(
+    value: (this: This, ...args: Args) => Return,
+    context: ClassMethodDecoratorContext<This, (this: This, ...args: Args) => Return>,
+  ): (this: This, ...args: Args) => Return;
+  /** legacy `experimentalDecorators` (NestJS, Angular, TypeORM) */
+  <T>(target: object, propertyKey: string | symbol, descriptor: TypedPropertyDescriptor<T>): TypedPropertyDescriptor<T>;
+}
+
+/** How a call ended. */
+export type CallOutcome =
+  | { readonly status: "ok"; readonly value: unknown }
+  | { readonly status: "error"; readonly error: unknown }
+  /** a generator whose consumer stopped early (`break`, `return()`) */
+  | { readonly status: "aborted" };
+
+/** What a generator yielded before it finished. */
+export interface YieldedItems {
+  count: number;
+  /** seconds from the call to the first yielded item */
+  firstItemSeconds: number | undefined;
+  /** the items themselves, when the decorator asked for them (capped at MAX_COLLECTED_ITEMS) */
+  items: unknown[] | undefined;
+}
+
+/** One finished call, as handed to a decorator's `record` step. */
+export interface FinishedCall {
+  /** the record id chosen before the call (undefined for decorators that do not link children) */
+  readonly id: string | undefined;
+  readonly traceId: string | undefined;
+  readonly parentId: string | undefined;
+  readonly userId: string | undefined;
+  readonly thisArg: unknown;
+  readonly args: readonly unknown[];
+  /** the method's name (or the `name` option) */
+  readonly method: string;
+  /** `Class.method`, the class found from `this` at call time */
+  readonly qualifiedName: string;
+  readonly durationSeconds: number;
+  readonly outcome: CallOutcome;
+  /** set for generator and async generator methods */
+  readonly yielded: YieldedItems | undefined;
+}
+
+/** What each decorator plugs into the shared wrapper. */
+export interface MethodAuditSpec {
+  /** e.g. "@AuditTool", for error messages */
+  readonly decorator: string;
+  readonly options: AuditDecoratorOptions;
+  /** give the call an id and run it in a context whose parentId is that id */
+  readonly linkChildren: boolean;
+  /** extra context fields for the method body (e.g. persona) */
+  readonly contextPatch?: Omit<AuditContextValue, "parentId" | "traceId" | "logger">;
+  /** keep generator items for `record` (chat responses streamed as chunks) */
+  readonly collectItems?: boolean;
+  /** writes the record; runs inside safeRecord, so it may throw */
+  record(logger: AuditLogger, call: FinishedCall): void;
+}
+
+/** `errorMessage` of a generator call whose consumer stopped before it finished (`break`, `return()`). */
+export const ABORTED_MESSAGE = "aborted: the consumer stopped iterating before the generator finished";
+
+/** Items kept per generator call when `collectItems` is set. */
+export const MAX_COLLECTED_ITEMS = 100_000;
+
+type AnyFunction = (this: unknown, ...args: unknown[]) => unknown;
+type FunctionKind = "function" | "generator" | "asyncGenerator";
+
+const fnLike = z.custom<(...a: never[]) => unknown>((v) => typeof v === "function", "must be a function");
+
+/** The zod schema of {@link AuditDecoratorOptions}; decorators extend it with their own fields. */
+export const decoratorOptionsShape = {
+  logger: z
+    .custom<AuditDecoratorOptions["logger"]>(
+      (v) => typeof v === "function" || (typeof v === "object" && v !== null && typeof (v as AuditLogger).logToolUsage === "function"),
+      "must be an AuditLogger, or a function of `this` returning one",
+    )
+    .optional(),
+  captureArgs: z.union([z.boolean(), fnLike], { error: "must be true, false or a function of the argument list" }).optional(),
+  captureResult: z.union([z.boolean(), fnLike], { error: "must be true, false or a function of the return value" }).optional(),
+  name: z.string().min(1, "must be a non-empty string").max(256, "must be at most 256 characters").optional(),
+};
+
+/**
+ * Validates a decorator's arguments once, when the class is defined; a mistake throws
+ * `AuditConfigError` naming every bad field (prefixed with the decorator, e.g. `@AuditTool.name`).
+ */
+export function parseDecoratorInput<S extends z.ZodType>(decorator: string, schema: S, input: unknown): z.output<S> {
+  const r = schema.safeParse(input);
+  if (!r.success) throw new AuditConfigError(toFieldIssues(r.error, decorator));
+  return r.data;
+}
+
+/** What a capture option makes of a value: undefined when capturing is off. Runs inside safeRecord. */
+export function captured(option: boolean | ((v: never) => unknown) | undefined, value: unknown): { value: unknown } | undefined {
+  if (option === false) return undefined;
+  if (typeof option === "function") return { value: (option as (v: unknown) => unknown)(value) };
+  return { value };
+}
+
+/** Puts the call's id, trace, parent and user on a log input (only those that are set). */
+export function withLinks<T extends RecordLinkInput>(input: T, call: FinishedCall): T {
+  if (call.id !== undefined) input.id = call.id;
+  if (call.traceId !== undefined) input.traceId = call.traceId;
+  if (call.parentId !== undefined) input.parentId = call.parentId;
+  if (call.userId !== undefined) input.userId = call.userId;
+  return input;
+}
+
+/** A message for anything thrown: an Error's message, else its string form. */
+export function errorMessageOf(error: unknown): string {
+  if (error instanceof Error) return error.message || error.name || "Error";
+  try {
+    return String(error);
+  } catch {
+    return "non-error value thrown";
+  }
+}
+
+/** Builds the decorator for `spec`: one function that handles both decorator modes. */
+export function auditMethodDecorator(spec: MethodAuditSpec): AuditMethodDecorator {
+  function decorate(...a: unknown[]): unknown {
+    const [first, second, third] = a;
+    if (a.length === 2 && typeof second === "object" && second !== null && "kind" in second) {
+      const context = second as { kind: string; name: string | symbol };
+      if (context.kind !== "method" || typeof first !== "function") {
+        throw misuse(spec.decorator, `it decorates methods only, not a ${context.kind}`);
+      }
+      return wrapMethod(first as AnyFunction, nameOf(context.name), spec);
+    }
+    if (a.length === 3 && (typeof second === "string" || typeof second === "symbol")) {
+      const descriptor = third as PropertyDescriptor | undefined;
+      if (!descriptor || typeof descriptor.value !== "function") {
+        throw misuse(spec.decorator, `it decorates methods only; ${String(second)} is not a method`);
+      }
+      descriptor.value = wrapMethod(descriptor.value as AnyFunction, nameOf(second), spec);
+      return descriptor;
+    }
+    throw misuse(spec.decorator, "it must be applied to a class method, as @Decorator(...) above the method");
+  }
+  return decorate as AuditMethodDecorator;
+}
+
+function misuse(decorator: string, message: string): AuditConfigError {
+  return new AuditConfigError([{ field: decorator, message }]);
+}
+
+function nameOf(key: string | symbol): string {
+  return typeof key === "symbol" ? (key.description ?? "symbol") : key;
+}
+
+function kindOf(fn: AnyFunction): FunctionKind {
+  const tag = Object.prototype.toString.call(fn);
+  if (tag === "[object GeneratorFunction]") return "generator";
+  if (tag === "[object AsyncGeneratorFunction]") return "asyncGenerator";
+  return "function";
+}
+
+function wrapMethod(original: AnyFunction, methodName: string, spec: MethodAuditSpec): AnyFunction {
+  const kind = kindOf(original);
+  const name = spec.options.name ?? methodName;
+  const option = spec.options.logger;
+  // a method shorthand, so that like the original it cannot be called with `new`
+  const { wrapper } = {
+    wrapper(this: unknown, ...args: unknown[]): unknown {
+      const logger = resolveAuditLogger(typeof option === "function" ? loggerFrom(option, this) : option);
+      // no logger: nothing is measured, no context is entered
+      if (logger === undefined) return Reflect.apply(original, this, args);
+      return invoke(spec, kind, logger, original, this, args, name);
+    },
+  };
+  preserveIdentity(wrapper, original);
+  return wrapper;
+}
+
+function loggerFrom(option: (self: unknown) => AuditLogger | undefined, self: unknown): AuditLogger | undefined {
+  try {
+    return option(self);
+  } catch {
+    return undefined; // a broken logger getter must not break the call
+  }
+}
+
+/** Per-call state from the call to the record. */
+class Call implements FinishedCall {
+  id: string | undefined = undefined;
+  traceId: string | undefined = undefined;
+  parentId: string | undefined = undefined;
+  durationSeconds = 0;
+  outcome: CallOutcome = { status: "aborted" };
+  yielded: YieldedItems | undefined = undefined;
+  /** the context the method body runs in (re-entered for each generator step) */
+  inner: AuditContextValue | undefined = undefined;
+  private done = false;
+  private readonly start = performance.now();
+
+  constructor(
+    readonly spec: MethodAuditSpec,
+    readonly logger: AuditLogger,
+    readonly thisArg: unknown,
+    readonly args: readonly unknown[],
+    readonly method: string,
+  ) {}
+
+  /** the user of the method's own context at the end (it may have called auditContext.setUser) */
+  get userId(): string | undefined {
+    return this.inner?.userId;
+  }
+
+  get qualifiedName(): string {
+    const t = this.thisArg;
+    const owner = typeof t === "function" ? t.name : typeof t === "object" && t !== null ? (t.constructor as { name?: unknown } | undefined)?.name : undefined;
+    return typeof owner === "string" && owner !== "" && owner !== "Object" ? `${owner}.${this.method}` : this.method;
+  }
+
+  get seconds(): number {
+    return (performance.now() - this.start) / 1000;
+  }
+
+  /** Runs one step of the method body in its context. */
+  step<R>(fn: () => R): R {
+    return this.inner ? auditContext.run(this.inner, fn) : fn();
+  }
+
+  item(value: unknown): void {
+    const y = (this.yielded ??= { count: 0, firstItemSeconds: undefined, items: this.spec.collectItems ? [] : undefined });
+    if (y.count++ === 0) y.firstItemSeconds = this.seconds;
+    if (y.items && y.items.length < MAX_COLLECTED_ITEMS) y.items.push(value);
+  }
+
+  finish(outcome: CallOutcome): void {
+    if (this.done) return;
+    this.done = true;
+    this.durationSeconds = this.seconds;
+    this.outcome = outcome;
+    safeRecord(this.logger, () => this.spec.record(this.logger, this));
+  }
+}
+
+function invoke(spec: MethodAuditSpec, kind: FunctionKind, logger: AuditLogger, original: AnyFunction, thisArg: unknown, args: unknown[], name: string): unknown {
+  let call: Call;
+  let patch: AuditContextValue | undefined;
+  try {
+    call = new Call(spec, logger, thisArg, args, name);
+    if (kind !== "function") call.yielded = { count: 0, firstItemSeconds: undefined, items: spec.collectItems ? [] : undefined };
+    if (spec.linkChildren) {
+      const caller = auditContext.get();
+      const id = newId();
+      // a call outside any trace starts one, named by its own record id
+      const traceId = caller?.traceId ?? id;
+      call.id = id;
+      call.traceId = traceId;
+      call.parentId = caller?.parentId;
+      patch = spec.contextPatch ? { ...spec.contextPatch, parentId: id, traceId } : { parentId: id, traceId };
+    }
+  } catch (setupError) {
+    // our own failure before the call: report it, and run the method unrecorded
+    safeRecord(logger, () => {
+      throw setupError;
+    });
+    return Reflect.apply(original, thisArg, args);
+  }
+  let out: unknown;
+  try {
+    out = patch
+      ? auditContext.run(patch, () => {
+          call.inner = auditContext.get();
+          return Reflect.apply(original, thisArg, args);
+        })
+      : Reflect.apply(original, thisArg, args);
+  } catch (error) {
+    call.finish({ status: "error", error });
+    throw error;
+  }
+  if (kind === "generator") return auditGenerator(call, out as Generator<unknown, unknown, unknown>);
+  if (kind === "asyncGenerator") return auditAsyncGenerator(call, out as AsyncGenerator<unknown, unknown, unknown>);
+  if (out instanceof Promise) return settleLater(call, out);
+  call.finish({ status: "ok", value: out });
+  return out;
+}
+
+/**
+ * A native promise is chained, so the caller gets a promise with the same value or error and
+ * an unhandled rejection stays unhandled. A Promise subclass (an SDK's `APIPromise` with
+ * `.withResponse()`) is returned itself, observed through its own `then`. Other thenables (lazy
+ * query builders whose `then` runs the query) are never touched: they are recorded on return.
+ */
+function settleLater(call: Call, p: Promise<unknown>): Promise<unknown> {
+  if (p.constructor === Promise) {
+    return p.then(
+      (value) => {
+        call.finish({ status: "ok", value });
+        return value;
+      },
+      (error: unknown) => {
+        call.finish({ status: "error", error });
+        throw error;
+      },
+    );
+  }
+  try {
+    void p.then(
+      (value) => call.finish({ status: "ok", value }),
+      (error: unknown) => call.finish({ status: "error", error }),
+    );
+  } catch (error) {
+    call.finish({ status: "error", error });
+  }
+  return p;
+}
+
+// Generators are recorded when they finish: returned (ok), threw (error), or were closed early by
+// their consumer (aborted). Each step of the original runs in the call's context, so calls made
+// from the generator body link to it whichever context the consumer iterates from.
+function* auditGenerator(call: Call, gen: Generator<unknown, unknown, unknown>): Generator<unknown, unknown, unknown> {
+  let finished = false;
+  let mode: "next" | "throw" = "next";
+  let input: unknown;
+  try {
+    for (;;) {
+      let r: IteratorResult<unknown, unknown>;
+      try {
+        const m = mode;
+        const v = input;
+        r = call.step(() => (m === "next" ? gen.next(v) : gen.throw(v)));
+      } catch (error) {
+        finished = true;
+        call.finish({ status: "error", error });
+        throw error;
+      }
+      if (r.done) {
+        finished = true;
+        call.finish({ status: "ok", value: r.value });
+        return r.value;
+      }
+      call.item(r.value);
+      try {
+        input = yield r.value;
+        mode = "next";
+      } catch (error) {
+        input = error;
+        mode = "throw";
+      }
+    }
+  } finally {
+    if (!finished) {
+      try {
+        call.step(() => gen.return(undefined));
+      } catch (error) {
+        call.finish({ status: "error", error });
+        // the original's own cleanup failed: the consumer gets that error, as with yield*
+        throw error;
+      }
+      call.finish({ status: "aborted" });
+    }
+  }
+}
+
+async function* auditAsyncGenerator(call: Call, gen: AsyncGenerator<unknown, unknown, unknown>): AsyncGenerator<unknown, unknown, unknown> {
+  let finished = false;
+  let mode: "next" | "throw" = "next";
+  let input: unknown;
+  try {
+    for (;;) {
+      let r: IteratorResult<unknown, unknown>;
+      try {
+        const m = mode;
+        const v = input;
+        r = await call.step(() => (m === "next" ? gen.next(v) : gen.throw(v)));
+      } catch (error) {
+        finished = true;
+        call.finish({ status: "error", error });
+        throw error;
+      }
+      if (r.done) {
+        finished = true;
+        call.finish({ status: "ok", value: r.value });
+        return r.value;
+      }
+      call.item(r.value);
+      try {
+        input = yield r.value;
+        mode = "next";
+      } catch (error) {
+        input = error;
+        mode = "throw";
+      }
+    }
+  } finally {
+    if (!finished) {
+      try {
+        await call.step(() => gen.return(undefined));
+      } catch (error) {
+        call.finish({ status: "error", error });
+        // the original's own cleanup failed: the consumer gets that error, as with yield*
+        throw error;
+      }
+      call.finish({ status: "aborted" });
+    }
+  }
+}
+
+const SKIP_KEYS = new Set<PropertyKey>(["name", "length", "prototype", "arguments", "caller"]);
+
+interface ReflectMetadataApi {
+  getOwnMetadataKeys(target: object): unknown[];
+  getOwnMetadata(key: unknown, target: object): unknown;
+  getMetadataKeys(target: object): unknown[];
+  getMetadata(key: unknown, target: object): unknown;
+  defineMetadata(key: unknown, value: unknown, target: object): void;
+}
+
+/**
+ * Keeps what others can observe of the method: its name and length, its kind (`fn.constructor`
+ * is still AsyncFunction / GeneratorFunction), own properties libraries hang on it, and
+ * reflect-metadata on the function itself (NestJS's @Get and friends put route metadata there).
+ */
+function preserveIdentity(wrapper: AnyFunction, original: AnyFunction): void {
+  Object.defineProperty(wrapper, "name", { value: original.name, configurable: true });
+  Object.defineProperty(wrapper, "length", { value: original.length, configurable: true });
+  const proto = Object.getPrototypeOf(original) as object | null;
+  if (proto !== Function.prototype) Object.setPrototypeOf(wrapper, proto);
+  for (const key of Reflect.ownKeys(original)) {
+    if (SKIP_KEYS.has(key) || Object.prototype.hasOwnProperty.call(wrapper, key)) continue;
+    const d = Object.getOwnPropertyDescriptor(original, key);
+    if (d) Object.defineProperty(wrapper, key, d);
+  }
+  const R = Reflect as unknown as Partial<ReflectMetadataApi>;
+  if (typeof R.defineMetadata !== "function") return;
+  if (typeof R.getOwnMetadataKeys === "function" && typeof R.getOwnMetadata === "function") {
+    for (const key of R.getOwnMetadataKeys(original)) R.defineMetadata(key, R.getOwnMetadata(key, original), wrapper);
+  } else if (typeof R.getMetadataKeys === "function" && typeof R.getMetadata === "function") {
+    for (const key of R.getMetadataKeys(original)) R.defineMetadata(key, R.getMetadata(key, original), wrapper);
+  }
+}

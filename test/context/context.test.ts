@@ -1,0 +1,198 @@
+import { EventEmitter, EventEmitterAsyncResource, on } from "node:events";
+import fs from "node:fs";
+import path from "node:path";
+import { Readable, Transform, Writable } from "node:stream";
+import { pipeline } from "node:stream/promises";
+import { afterEach, describe, expect, it, vi } from "vitest";
+import { AuditTool } from "../../decorators/index.js";
+import { auditContext, getDefaultAuditLogger, setDefaultAuditLogger } from "../../src/context.js";
+import { cleanupTmp, tmpProject } from "../helpers/index.js";
+import { decorate } from "../decorators/apply.js";
+import { newLogger, records } from "../decorators/helpers.js";
+
+afterEach(() => {
+  setDefaultAuditLogger(undefined);
+  cleanupTmp();
+});
+
+const user = () => auditContext.get()?.userId;
+
+describe("auditContext", () => {
+  it("runs, nests (inheriting and overriding), and sets the user", () => {
+    expect(auditContext.get()).toBeUndefined();
+    expect(auditContext.setUser("nobody")).toBe(false);
+    const seen = auditContext.run({ userId: "u1", traceId: "t1", metadata: { a: 1 } }, () => {
+      const outer = { ...auditContext.get() };
+      const inner = auditContext.run({ traceId: "t2", persona: "p", metadata: { b: 2 } }, () => ({ ...auditContext.get() }));
+      expect(auditContext.setUser("u9")).toBe(true);
+      return { outer, inner, after: auditContext.get()?.userId };
+    });
+    expect(seen.outer).toEqual({ userId: "u1", traceId: "t1", metadata: { a: 1 } });
+    expect(seen.inner).toEqual({ userId: "u1", traceId: "t2", persona: "p", metadata: { a: 1, b: 2 } });
+    expect(seen.after).toBe("u9");
+    expect(auditContext.get()).toBeUndefined();
+  });
+
+  it("survives await, timers, immediates, nextTick and microtasks", async () => {
+    const seen = await auditContext.run({ userId: "timers" }, async () => {
+      const out: Array<string | undefined> = [];
+      await null;
+      out.push(user());
+      await new Promise<void>((r) => setTimeout(() => (out.push(user()), r()), 2));
+      await new Promise<void>((r) => setImmediate(() => (out.push(user()), r())));
+      await new Promise<void>((r) => process.nextTick(() => (out.push(user()), r())));
+      await new Promise<void>((r) => queueMicrotask(() => (out.push(user()), r())));
+      await new Promise<void>((r) => {
+        let n = 0;
+        const h = setInterval(() => {
+          out.push(user());
+          if (++n === 2) {
+            clearInterval(h);
+            r();
+          }
+        }, 1);
+      });
+      return out;
+    });
+    expect(seen).toEqual(Array(7).fill("timers"));
+  });
+
+  it("survives EventEmitter callbacks: emitted later from the context, from real I/O, or bound to it", async () => {
+    // an emitter used within the context, emitting later from a timer of that context
+    const later = await auditContext.run({ userId: "emit-later" }, () => {
+      const em = new EventEmitter();
+      const p = new Promise<string | undefined>((r) => em.once("done", () => r(user())));
+      setTimeout(() => em.emit("done"), 2);
+      return p;
+    });
+    expect(later).toBe("emit-later");
+
+    // I/O emitters created in the context call back in it
+    const file = path.join(tmpProject("audit-ctx-"), "data.txt");
+    fs.writeFileSync(file, "x".repeat(200_000));
+    const io = await auditContext.run({ userId: "io" }, () => {
+      const seen = new Set<string | undefined>();
+      return new Promise<Set<string | undefined>>((resolve, reject) => {
+        fs.createReadStream(file, { highWaterMark: 16_384 })
+          .on("data", () => seen.add(user()))
+          .on("error", reject)
+          .on("close", () => (seen.add(user()), resolve(seen)));
+      });
+    });
+    expect([...io]).toEqual(["io"]);
+
+    // an EventEmitterAsyncResource keeps its creation context even when emitted from elsewhere
+    const bound = auditContext.run({ userId: "creator" }, () => new EventEmitterAsyncResource({ name: "job" }));
+    const got = new Promise<string | undefined>((r) => bound.once("tick", () => r(user())));
+    auditContext.run({ userId: "someone-else" }, () => bound.emit("tick"));
+    expect(await got).toBe("creator");
+
+    // events.on() async iteration
+    const iterated = await auditContext.run({ userId: "events-on" }, async () => {
+      const em = new EventEmitter();
+      setTimeout(() => {
+        em.emit("v", 1);
+        em.emit("v", 2);
+      }, 1);
+      const out: Array<string | undefined> = [];
+      for await (const [v] of on(em, "v")) {
+        out.push(user());
+        if (v === 2) break;
+      }
+      return out;
+    });
+    expect(iterated).toEqual(["events-on", "events-on"]);
+  });
+
+  it("survives stream iteration and pipelines", async () => {
+    const seen = await auditContext.run({ userId: "streams" }, async () => {
+      const out: Array<string | undefined> = [];
+      async function* source() {
+        for (let i = 0; i < 3; i++) {
+          await new Promise((r) => setTimeout(r, 1));
+          out.push(user());
+          yield `chunk${i}`;
+        }
+      }
+      for await (const _chunk of Readable.from(source())) out.push(user());
+      await pipeline(
+        Readable.from(["a", "b"]),
+        new Transform({
+          transform(chunk: Buffer, _enc, cb) {
+            setTimeout(() => {
+              out.push(user());
+              cb(null, chunk);
+            }, 1);
+          },
+        }),
+        new Writable({
+          write(_chunk, _enc, cb) {
+            out.push(user());
+            cb();
+          },
+        }),
+      );
+      return out;
+    });
+    expect(seen.length).toBe(10);
+    expect(new Set(seen)).toEqual(new Set(["streams"]));
+  });
+
+  it("gives records made inside it the trace, user, persona and metadata", async () => {
+    const logger = newLogger();
+    auditContext.run({ userId: "u7", traceId: "req-7", persona: "support", metadata: { tenant: "acme" } }, () => {
+      logger.logToolUsage({ toolName: "t", operation: "o" });
+    });
+    expect(await records(logger, "tool")).toMatchObject([{ userId: "u7", traceId: "req-7", persona: "support", metadata: { tenant: "acme" } }]);
+  });
+
+  it("keeps 100 concurrent requests apart, through decorated calls, timers and streams", async () => {
+    const logger = newLogger();
+    class Tools {
+      async lookup(who: string) {
+        await new Promise((r) => setTimeout(r, Math.random() * 5));
+        return { who, seenAs: user() };
+      }
+      async *pages(who: string) {
+        for (let i = 0; i < 2; i++) {
+          await new Promise((r) => setTimeout(r, Math.random() * 3));
+          yield { who, i, seenAs: user() };
+        }
+      }
+    }
+    decorate("standard", Tools, "lookup", AuditTool("lookup", { logger }));
+    decorate("legacy", Tools, "pages", AuditTool("pages", { logger }));
+    const tools = new Tools();
+    const results = await Promise.all(
+      Array.from({ length: 100 }, (_, i) =>
+        auditContext.run({ userId: `user${i}`, traceId: `trace${i}` }, async () => {
+          const a = await tools.lookup(`user${i}`);
+          const pages: Array<{ who: string; seenAs: string | undefined }> = [];
+          for await (const p of Readable.from(tools.pages(`user${i}`), { objectMode: true })) pages.push(p as { who: string; seenAs: string | undefined });
+          return [a, ...pages];
+        }),
+      ),
+    );
+    for (const list of results) for (const r of list) expect(r.seenAs).toBe(r.who);
+    const recs = await records(logger, "tool");
+    expect(recs).toHaveLength(200);
+    for (const r of recs) {
+      const who = (r.parameters as string[])[0]!;
+      expect(r.userId).toBe(who);
+      expect(r.traceId).toBe(`trace${who.slice(4)}`);
+    }
+  });
+
+  it("is one store per process: a second copy of the module sees the same context and default logger", async () => {
+    const logger = newLogger();
+    setDefaultAuditLogger(logger);
+    vi.resetModules();
+    const copy = (await import("../../src/context.js")) as typeof import("../../src/context.js");
+    expect(copy.auditContext).not.toBe(auditContext);
+    expect(copy.getDefaultAuditLogger()).toBe(logger);
+    const fromCopy = auditContext.run({ userId: "shared" }, () => copy.auditContext.get()?.userId);
+    expect(fromCopy).toBe("shared");
+    copy.setDefaultAuditLogger(undefined);
+    expect(getDefaultAuditLogger()).toBeUndefined();
+  });
+});

@@ -1,0 +1,61 @@
+import path from "node:path";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { cleanupTmp, readJsonl, tmpProject } from "../helpers/index.js";
+import { compileFixtures, runNode, type Build } from "./compile.js";
+
+type Rec = Record<string, unknown>;
+interface Reply {
+  status: number;
+  body: string;
+}
+
+let build: Build | undefined;
+let results: { paris: Reply; denied: Reply; ping: Reply; fail: Reply; concurrent: Reply[] };
+let dir: string;
+
+beforeAll(async () => {
+  build = await compileFixtures("legacy", ["nest-app.ts"]);
+  const projectPath = tmpProject("audit-nest-");
+  const { stdout } = await runNode(build.js("nest-app"), [projectPath]);
+  results = JSON.parse(stdout) as typeof results;
+  dir = path.join(projectPath, "audit_logs");
+}, 180_000);
+
+afterAll(() => {
+  build?.cleanup();
+  cleanupTmp();
+});
+
+const read = (stem: string) => readJsonl<Rec>(path.join(dir, `${stem}_nest.jsonl`));
+
+describe("a NestJS app with audit decorators on its handlers", () => {
+  it("still routes, guards and intercepts", () => {
+    expect(results.paris).toEqual({ status: 200, body: JSON.stringify({ data: { text: "Paris: 5C" }, intercepted: true }) });
+    expect(results.denied.status).toBe(403);
+    // @AuditPerformance sits above @Get: the route exists only if Nest's metadata was carried over
+    expect(results.ping).toEqual({ status: 200, body: "pong" });
+    expect(results.fail.status).toBe(500);
+    expect(results.concurrent.map((r) => r.status)).toEqual(Array(20).fill(200));
+  });
+
+  it("records each handled request in its own context, with parent links", () => {
+    const chats = read("chat_interactions");
+    const tools = read("tool_usage");
+    // the denied request never reached the handler
+    expect(chats.map((c) => c.traceId).sort()).toEqual(["req-1", ...Array.from({ length: 20 }, (_, i) => `conc-${i}`)].sort());
+    for (const chat of chats) {
+      const n = chat.traceId === "req-1" ? "Paris" : `city${(chat.traceId as string).slice(5)}`;
+      expect(chat).toMatchObject({ model: "nest-model", promptPreview: `weather in ${n}`, success: true, metadata: { method: "WeatherController.get" } });
+      expect(chat.userId).toBe(chat.traceId === "req-1" ? "u1" : `user${(chat.traceId as string).slice(5)}`);
+      const tool = tools.filter((t) => t.parentId === chat.id);
+      expect(tool).toHaveLength(1);
+      expect(tool[0]).toMatchObject({ toolName: "weather_api", operation: "forecast", parameters: [n], traceId: chat.traceId, userId: chat.userId });
+    }
+    expect(tools).toHaveLength(21);
+  });
+
+  it("records the metric of the metadata-copied route and the handler's error", () => {
+    expect(read("performance_metrics")).toMatchObject([{ metricName: "ping_ms", unit: "ms", traceId: "req-3", userId: "u3", context: { method: "WeatherController.ping", outcome: "ok" } }]);
+    expect(read("errors")).toMatchObject([{ errorType: "Error", message: "handler failed", traceId: "req-4", userId: "u4", context: { method: "WeatherController.fail" } }]);
+  });
+});

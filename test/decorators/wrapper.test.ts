@@ -1,0 +1,495 @@
+import fs from "node:fs";
+import path from "node:path";
+import { afterEach, describe, expect, it } from "vitest";
+import { AuditChat, AuditErrors, AuditPerformance, AuditPersona, AuditTool } from "../../decorators/index.js";
+import { auditContext, setDefaultAuditLogger } from "../../src/context.js";
+import { AuditConfigError } from "../../src/errors.js";
+import { cleanupTmp } from "../helpers/index.js";
+import { decorate, type Mode } from "./apply.js";
+import { newLogger, records } from "./helpers.js";
+
+afterEach(() => {
+  setDefaultAuditLogger(undefined);
+  cleanupTmp();
+});
+
+const tick = () => new Promise<void>((r) => setTimeout(r, 1));
+
+describe.each(["standard", "legacy"] as const)("the shared method wrapper (%s mode)", (mode: Mode) => {
+  it("records tool arguments and results as captured by the options", async () => {
+    const logger = newLogger();
+    class Crm {
+      find(id: string, token: string) {
+        return { id, name: "Ada", token };
+      }
+      quiet(id: string) {
+        return id;
+      }
+    }
+    decorate(mode, Crm, "find", AuditTool("crm", { logger, operation: "lookup", captureArgs: ([id]) => ({ id }), captureResult: (r) => ({ name: (r as { name: string }).name }) }));
+    decorate(mode, Crm, "quiet", AuditTool("crm", { logger, name: "silent", captureArgs: false, captureResult: false }));
+    const crm = new Crm();
+    expect(crm.find("c1", "secret-token")).toEqual({ id: "c1", name: "Ada", token: "secret-token" });
+    expect(crm.quiet("c2")).toBe("c2");
+    const [find, quiet] = await records(logger, "tool");
+    expect(find).toMatchObject({ toolName: "crm", operation: "lookup", parameters: { id: "c1" }, result: { name: "Ada" }, success: true });
+    expect(JSON.stringify(find)).not.toContain("secret-token");
+    expect(quiet).toMatchObject({ toolName: "crm", operation: "silent", success: true });
+    expect(quiet).not.toHaveProperty("parameters");
+    expect(quiet).not.toHaveProperty("result");
+  });
+
+  it("finds the logger at call time: option, then context, then default", async () => {
+    const optionLogger = newLogger("opt");
+    const contextLogger = newLogger("ctx");
+    const defaultLogger = newLogger("def");
+    class A {
+      withOption() {
+        return 1;
+      }
+      plain() {
+        return 2;
+      }
+    }
+    decorate(mode, A, "withOption", AuditTool("t", { logger: optionLogger }));
+    decorate(mode, A, "plain", AuditTool("t"));
+    const a = new A();
+    setDefaultAuditLogger(defaultLogger);
+    a.plain();
+    auditContext.run({ logger: contextLogger }, () => {
+      a.withOption();
+      a.plain();
+    });
+    expect((await records(optionLogger, "tool")).map((r) => r.operation)).toEqual(["withOption"]);
+    expect((await records(contextLogger, "tool")).map((r) => r.operation)).toEqual(["plain"]);
+    expect((await records(defaultLogger, "tool")).map((r) => r.operation)).toEqual(["plain"]);
+    // a closed option logger falls through to the next one
+    await optionLogger.finalizeSession();
+    a.withOption();
+    expect((await records(defaultLogger, "tool")).map((r) => r.operation)).toEqual(["plain", "withOption"]);
+  });
+
+  it("accepts a logger function of `this` (e.g. an injected logger)", async () => {
+    const logger = newLogger();
+    class Service {
+      constructor(readonly audit: typeof logger) {}
+      run(x: number) {
+        return x * 2;
+      }
+    }
+    decorate(mode, Service, "run", AuditTool("svc", { logger: (self) => (self as Service).audit }));
+    expect(new Service(logger).run(21)).toBe(42);
+    expect(await records(logger, "tool")).toMatchObject([{ toolName: "svc", parameters: [21], result: 42 }]);
+  });
+
+  it("never lets a recording failure reach the caller: it becomes an `error` event", async () => {
+    const logger = newLogger();
+    const events: Error[] = [];
+    logger.on("error", (e) => events.push(e));
+    class A {
+      run(x: number) {
+        return x + 1;
+      }
+      async later(x: number) {
+        await tick();
+        return x + 1;
+      }
+    }
+    const boom = () => {
+      throw new Error("capture failed");
+    };
+    decorate(mode, A, "run", AuditTool("t", { logger, captureArgs: boom }));
+    decorate(mode, A, "later", AuditTool("t", { logger, captureResult: boom }));
+    expect(new A().run(1)).toBe(2);
+    expect(await new A().later(1)).toBe(2);
+    expect(events.map((e) => e.message)).toEqual(["capture failed", "capture failed"]);
+    expect(await records(logger, "tool")).toEqual([]);
+  });
+
+  it("keeps the caller's errors: same object, same type, sync stays sync", async () => {
+    const logger = newLogger();
+    const syncError = new SyntaxError("sync");
+    const asyncError = Object.assign(new Error("async"), { code: "E_ASYNC" });
+    class A {
+      s(): never {
+        throw syncError;
+      }
+      async a(): Promise<never> {
+        await tick();
+        throw asyncError;
+      }
+    }
+    decorate(mode, A, "s", AuditTool("t", { logger }));
+    decorate(mode, A, "a", AuditTool("t", { logger }));
+    const a = new A();
+    expect(() => a.s()).toThrow(syncError);
+    const p = a.a();
+    expect(p).toBeInstanceOf(Promise);
+    await expect(p).rejects.toBe(asyncError);
+    expect(await records(logger, "tool")).toMatchObject([
+      { operation: "s", success: false, errorMessage: "sync" },
+      { operation: "a", success: false, errorMessage: "async" },
+    ]);
+  });
+
+  it("returns a Promise subclass itself, with its extra methods, and records when it settles", async () => {
+    const logger = newLogger();
+    class ApiPromise<T> extends Promise<T> {
+      withResponse() {
+        return this.then((data) => ({ data, response: { status: 200 } }));
+      }
+    }
+    const made: ApiPromise<string>[] = [];
+    class Client {
+      call(q: string) {
+        const p = new ApiPromise<string>((resolve) => setTimeout(() => resolve(`answer to ${q}`), 1));
+        made.push(p);
+        return p;
+      }
+    }
+    decorate(mode, Client, "call", AuditTool("api", { logger }));
+    const p = new Client().call("q1");
+    expect(p).toBe(made[0]);
+    expect(await p.withResponse()).toEqual({ data: "answer to q1", response: { status: 200 } });
+    expect(await records(logger, "tool")).toMatchObject([{ result: "answer to q1", success: true }]);
+  });
+
+  it("never calls then() of a non-Promise thenable (a lazy query builder): recorded on return", async () => {
+    const logger = newLogger();
+    let executions = 0;
+    const query = {
+      then(resolve: (v: string[]) => void) {
+        executions++;
+        resolve(["row"]);
+      },
+    };
+    class Repo {
+      find() {
+        return query;
+      }
+    }
+    decorate(mode, Repo, "find", AuditTool("db", { logger, captureResult: false }));
+    const q = new Repo().find();
+    expect(q).toBe(query);
+    expect(await q).toEqual(["row"]);
+    expect(executions).toBe(1);
+    expect(await records(logger, "tool")).toMatchObject([{ toolName: "db", success: true }]);
+  });
+
+  it("records generators on finish, forwards throw() and return values", async () => {
+    const logger = newLogger();
+    class G {
+      *resilient() {
+        let got = 0;
+        for (;;) {
+          try {
+            yield got;
+          } catch {
+            got++;
+            if (got === 2) return "recovered twice";
+          }
+        }
+      }
+      async *pages(n: number) {
+        for (let i = 0; i < n; i++) {
+          await tick();
+          yield { page: i };
+        }
+        return n;
+      }
+    }
+    decorate(mode, G, "resilient", AuditTool("gen", { logger }));
+    decorate(mode, G, "pages", AuditTool("pages", { logger }));
+    const g = new G().resilient();
+    expect(g.next()).toEqual({ value: 0, done: false });
+    expect(g.throw(new Error("a"))).toEqual({ value: 1, done: false });
+    expect(g.throw(new Error("b"))).toEqual({ value: "recovered twice", done: true });
+    expect(g.next()).toEqual({ value: undefined, done: true });
+    const pages: unknown[] = [];
+    for await (const p of new G().pages(3)) pages.push(p);
+    expect(pages).toEqual([{ page: 0 }, { page: 1 }, { page: 2 }]);
+    const early = new G().pages(5);
+    await early.next();
+    expect(await early.return(99)).toEqual({ value: 99, done: true });
+    const rejected = new G().pages(5);
+    await rejected.next();
+    await expect(rejected.throw(new Error("consumer gave up"))).rejects.toThrow("consumer gave up");
+    expect(await records(logger, "tool")).toMatchObject([
+      { toolName: "gen", success: true, result: { yielded: 2, returned: "recovered twice" } },
+      { toolName: "pages", success: true, result: { yielded: 3, returned: 3 } },
+      { toolName: "pages", success: false, errorMessage: expect.stringMatching(/^aborted/) },
+      { toolName: "pages", success: false, errorMessage: "consumer gave up" },
+    ]);
+  });
+
+  it("runs the body in a context whose parentId is the record's id, also across generator steps", async () => {
+    const logger = newLogger();
+    const seen: Array<string | undefined> = [];
+    class R {
+      outer() {
+        seen.push(auditContext.get()?.parentId);
+        return this.inner();
+      }
+      inner() {
+        seen.push(auditContext.get()?.parentId);
+        return "x";
+      }
+      *steps() {
+        seen.push(auditContext.get()?.parentId);
+        yield 1;
+        seen.push(auditContext.get()?.parentId);
+      }
+    }
+    decorate(mode, R, "outer", AuditTool("outer", { logger }));
+    decorate(mode, R, "inner", AuditTool("inner", { logger }));
+    decorate(mode, R, "steps", AuditTool("steps", { logger }));
+    const r = new R();
+    r.outer();
+    const it = r.steps();
+    auditContext.run({ parentId: "someone-else" }, () => it.next());
+    it.next();
+    const [inner, outer, steps] = await records(logger, "tool");
+    expect(seen).toEqual([outer!.id, inner!.id, steps!.id, steps!.id]);
+    expect(inner!.parentId).toBe(outer!.id);
+    expect(inner!.traceId).toBe(outer!.traceId);
+    expect(outer!.traceId).toBe(outer!.id);
+    expect(outer).not.toHaveProperty("parentId");
+  });
+
+  it("keeps what others see of the method: name, length, kind, own properties, not constructible", () => {
+    class A {
+      async fetchAll(_a: string, _b = 0) {
+        return 1;
+      }
+      *items(_n: number) {
+        yield 1;
+      }
+    }
+    (A.prototype.fetchAll as unknown as { route: string }).route = "/all";
+    decorate(mode, A, "fetchAll", AuditTool("t"));
+    decorate(mode, A, "items", AuditTool("t"));
+    const { fetchAll, items } = A.prototype;
+    expect([fetchAll.name, fetchAll.length, items.name, items.length]).toEqual(["fetchAll", 1, "items", 1]);
+    expect(fetchAll.constructor.name).toBe("AsyncFunction");
+    expect(items.constructor.name).toBe("GeneratorFunction");
+    expect((fetchAll as unknown as { route: string }).route).toBe("/all");
+    expect(() => new (fetchAll as unknown as new () => unknown)()).toThrow(TypeError);
+  });
+
+  it("keeps the user set inside the call (auditContext.setUser)", async () => {
+    const logger = newLogger();
+    class Auth {
+      async login(user: string) {
+        await tick();
+        auditContext.setUser(user);
+        return true;
+      }
+    }
+    decorate(mode, Auth, "login", AuditTool("auth", { logger }));
+    await auditContext.run({ userId: "anonymous" }, () => new Auth().login("bob"));
+    expect(await records(logger, "tool")).toMatchObject([{ userId: "bob" }]);
+  });
+
+  it("rejects misuse when the class is defined, naming the bad fields", () => {
+    expect(() => AuditTool("")).toThrow(AuditConfigError);
+    expect(() => AuditTool("t", { captureArgs: "yes" } as never)).toThrow(/@AuditTool\.options\.captureArgs/);
+    expect(() => AuditPersona("p", "", { nope: 1 } as never)).toThrow(/@AuditPersona\.activityType[\s\S]*@AuditPersona\.options\.nope/);
+    expect(() => AuditPerformance("m", { unit: "h" } as never)).toThrow(/@AuditPerformance\.options\.unit/);
+    expect(() => AuditErrors({ severity: "fatal" } as never)).toThrow(/@AuditErrors\.options\.severity/);
+    class WithGetter {
+      get value() {
+        return 1;
+      }
+    }
+    const dec = AuditTool("t") as (...a: unknown[]) => unknown;
+    if (mode === "legacy") {
+      expect(() => dec(WithGetter.prototype, "value", Object.getOwnPropertyDescriptor(WithGetter.prototype, "value"))).toThrow(/methods only/);
+    } else {
+      expect(() => dec(() => 1, { kind: "getter", name: "value" })).toThrow(/methods only, not a getter/);
+    }
+  });
+});
+
+describe("@AuditChat", () => {
+  it("reads an OpenAI-style request and response", async () => {
+    const logger = newLogger();
+    class Llm {
+      async complete(req: { model: string; messages: { role: string; content: string }[] }) {
+        await tick();
+        return {
+          model: "gpt-4o-2024",
+          choices: [{ message: { role: "assistant", content: "Paris.", tool_calls: [{ id: "t1", function: { name: "lookup" } }] }, finish_reason: "tool_calls" }],
+          usage: { prompt_tokens: 12, completion_tokens: 3, total_tokens: 15 },
+        };
+      }
+    }
+    decorate("standard", Llm, "complete", AuditChat({ logger, provider: "openai" }));
+    await new Llm().complete({ model: "gpt-4o", messages: [{ role: "user", content: "Capital of France?" }] });
+    const [chat] = await records(logger, "chat");
+    expect(chat).toMatchObject({
+      model: "gpt-4o-2024",
+      provider: "openai",
+      promptFormat: "json",
+      responsePreview: "Paris.",
+      inputTokens: 12,
+      outputTokens: 3,
+      tokensUsed: 15,
+      usage: { prompt_tokens: 12, completion_tokens: 3, total_tokens: 15 },
+      finishReason: "tool_calls",
+      toolCalls: [{ id: "t1", function: { name: "lookup" } }],
+      success: true,
+      metadata: { method: "Llm.complete" },
+    });
+    expect(JSON.parse(chat!.promptPreview as string)).toEqual([{ role: "user", content: "Capital of France?" }]);
+  });
+
+  it("reads Anthropic-style content blocks and a streamed answer of chunks", async () => {
+    const logger = newLogger();
+    class Llm {
+      ask(_q: string) {
+        return { model: "claude-3", content: [{ type: "text", text: "Hel" }, { type: "text", text: "lo" }], stop_reason: "end_turn", usage: { input_tokens: 4, output_tokens: 2 } };
+      }
+      async *stream(_q: string) {
+        yield { model: "gpt-4o", choices: [{ delta: { content: "Bon" } }] };
+        await tick();
+        yield { choices: [{ delta: { content: "jour" }, finish_reason: "stop" }] };
+        yield { choices: [], usage: { prompt_tokens: 5, completion_tokens: 2 } };
+      }
+    }
+    decorate("legacy", Llm, "ask", AuditChat({ logger }));
+    decorate("legacy", Llm, "stream", AuditChat({ logger }));
+    new Llm().ask("hi");
+    let text = "";
+    for await (const c of new Llm().stream("salut")) text += c.choices[0]?.delta.content ?? "";
+    expect(text).toBe("Bonjour");
+    const [ask, stream] = await records(logger, "chat");
+    expect(ask).toMatchObject({ model: "claude-3", promptPreview: "hi", responsePreview: "Hello", finishReason: "end_turn", inputTokens: 4, outputTokens: 2 });
+    expect(stream).toMatchObject({ model: "gpt-4o", promptPreview: "salut", responsePreview: "Bonjour", finishReason: "stop", inputTokens: 5, outputTokens: 2, success: true });
+    expect(stream!.timeToFirstTokenSeconds as number).toBeLessThanOrEqual(stream!.durationSeconds as number);
+  });
+
+  it("uses the extractor options, and captureArgs false keeps the prompt out", async () => {
+    const logger = newLogger();
+    class Bot {
+      reply(user: { name: string }, text: string) {
+        return { answer: `hi ${user.name}: ${text}`, cost: { in: 7, out: 9 } };
+      }
+    }
+    decorate("standard", Bot, "reply", AuditChat({
+      logger,
+      model: "house-model",
+      interactionType: "support",
+      persona: "helper",
+      prompt: (args) => String(args[1]),
+      response: (r) => (r as { answer: string }).answer,
+      usage: (r) => ({ inputTokens: (r as { cost: { in: number } }).cost.in, outputTokens: (r as { cost: { out: number } }).cost.out }),
+    }));
+    new Bot().reply({ name: "Ann" }, "help me");
+    class Private {
+      reply(text: string) {
+        return text.length > 0 ? "noted" : "empty";
+      }
+    }
+    decorate("standard", Private, "reply", AuditChat({ logger, captureArgs: false }));
+    new Private().reply("my password is hunter2");
+    const [bot, priv] = await records(logger, "chat");
+    expect(bot).toMatchObject({ model: "house-model", interactionType: "support", persona: "helper", promptPreview: "help me", responsePreview: "hi Ann: help me", inputTokens: 7, outputTokens: 9, tokensUsed: 16 });
+    expect(priv).toMatchObject({ model: "unknown", promptLength: 0, responsePreview: "noted" });
+    expect(JSON.stringify(priv)).not.toContain("hunter2");
+    const promptFile = path.join(logger.auditDir, (priv!.fullContent as { prompt: { file: string } }).prompt.file);
+    expect(fs.readFileSync(promptFile, "utf8")).toBe("");
+  });
+
+  it("records a failed call with its error message and rethrows", async () => {
+    const logger = newLogger();
+    const err = Object.assign(new Error("429 rate limited"), { status: 429 });
+    class Llm {
+      async ask(_q: string) {
+        throw err;
+      }
+    }
+    decorate("standard", Llm, "ask", AuditChat({ logger, model: "m" }));
+    await expect(new Llm().ask("q")).rejects.toBe(err);
+    expect(await records(logger, "chat")).toMatchObject([{ model: "m", success: false, errorMessage: "429 rate limited", promptPreview: "q", responseLength: 0 }]);
+  });
+});
+
+describe("@AuditPersona, @AuditPerformance, @AuditErrors", () => {
+  it("gives nested records the persona and links them to the activity", async () => {
+    const logger = newLogger();
+    class Agent {
+      async plan(goal: string) {
+        await tick();
+        return this.search(goal);
+      }
+      search(q: string) {
+        return [q];
+      }
+    }
+    decorate("standard", Agent, "plan", AuditPersona("planner", "plan", { logger, description: "plans", captureArgs: true, captureResult: true }));
+    decorate("standard", Agent, "search", AuditTool("search", { logger }));
+    await new Agent().plan("trip");
+    const [activity] = await records(logger, "persona");
+    const [tool] = await records(logger, "tool");
+    expect(activity).toMatchObject({ personaName: "planner", activityType: "plan", description: "plans", success: true, details: { method: "Agent.plan", arguments: ["trip"], result: ["trip"] } });
+    expect(tool).toMatchObject({ persona: "planner", parentId: activity!.id, traceId: activity!.traceId });
+  });
+
+  it("measures duration in ms or s, including failed calls", async () => {
+    const logger = newLogger();
+    class Work {
+      async slow() {
+        await new Promise((r) => setTimeout(r, 20));
+      }
+      fails() {
+        throw new Error("x");
+      }
+    }
+    decorate("legacy", Work, "slow", AuditPerformance("slow_ms", { logger }));
+    decorate("legacy", Work, "fails", AuditPerformance("fails_s", { logger, unit: "s" }));
+    await new Work().slow();
+    expect(() => new Work().fails()).toThrow("x");
+    const [slow, fails] = await records(logger, "metric");
+    expect(slow).toMatchObject({ metricName: "slow_ms", unit: "ms", context: { method: "Work.slow", outcome: "ok" } });
+    expect(slow!.value as number).toBeGreaterThanOrEqual(15);
+    expect(fails).toMatchObject({ metricName: "fails_s", unit: "s", context: { outcome: "error" } });
+    expect(fails!.value as number).toBeLessThan(1);
+  });
+
+  it("records each thrown error once, also non-Error values, and nothing on success", async () => {
+    const logger = newLogger();
+    class Svc {
+      outer() {
+        return this.inner();
+      }
+      inner(): never {
+        throw Object.assign(new TypeError("bad input"), { code: "E_BAD" });
+      }
+      throwsString(): never {
+        throw "plain string";
+      }
+      fine() {
+        return 1;
+      }
+      async rejects(x: number): Promise<never> {
+        await tick();
+        throw new Error(`rejected ${x}`);
+      }
+    }
+    decorate("standard", Svc, "outer", AuditErrors({ logger }));
+    decorate("standard", Svc, "inner", AuditErrors({ logger, severity: "critical" }));
+    decorate("standard", Svc, "throwsString", AuditErrors({ logger }));
+    decorate("standard", Svc, "fine", AuditErrors({ logger }));
+    decorate("standard", Svc, "rejects", AuditErrors({ logger, captureArgs: true }));
+    const s = new Svc();
+    expect(() => s.outer()).toThrow(TypeError);
+    expect(() => s.throwsString()).toThrow("plain string");
+    expect(s.fine()).toBe(1);
+    await expect(s.rejects(7)).rejects.toThrow("rejected 7");
+    expect(await records(logger, "error")).toMatchObject([
+      { errorType: "TypeError", message: "bad input", severity: "critical", context: { method: "Svc.inner", code: "E_BAD" } },
+      { errorType: "thrown string", message: "plain string", severity: "error" },
+      { errorType: "Error", message: "rejected 7", context: { method: "Svc.rejects", arguments: [7] } },
+    ]);
+  });
+});

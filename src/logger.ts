@@ -405,7 +405,7 @@ export class AuditLogger extends EventEmitter<AuditLoggerEvents> implements Exit
       for (const kind of CHAIN_KINDS) this.writers[kind].close();
       await this.settleSinks("close");
       const summary = await this.buildSummary();
-      this.writeJsonAtomic(sessionFileName(this.sessionId), { ...summary, status: "finalized" });
+      this.writeJsonAtomic(sessionFileName(this.sessionId), { ...summary, status: "finalized", config: this.config.toJSON() });
       return summary;
     } finally {
       this.lock.release();

@@ -1,0 +1,113 @@
+/**
+ * `audit-logger serve <dir>`: starts the local web viewer, prints its URL (with a fresh access
+ * token), opens a browser unless --no-open, and runs until SIGINT or SIGTERM.
+ */
+import { spawn } from "node:child_process";
+import { startServer } from "../serve/server.js";
+import { EXIT_FAIL, EXIT_OK, EXIT_USAGE, intOption, parseCommand, resolveAuditDir, singleDir, UsageError } from "./args.js";
+import { createIO, type CliIO, type Command } from "./io.js";
+import { loadCliKey } from "./keys.js";
+
+const HELP = `Usage: audit-logger serve <dir> [--port <n>] [--host <addr>] [--key-file <file>] [--no-open]
+
+Starts a read-only web viewer of the audit trail: sessions, timelines, conversations, tools,
+errors, analytics charts, the verifier's findings, and JSON/CSV export downloads.
+
+  <dir>              the audit directory, or a project directory containing audit_logs/
+  --port <n>         port to listen on (default: any free port)
+  --host <addr>      address to bind (default 127.0.0.1, this machine only)
+  --key-file <file>  key (or keyring) to show encrypted prompts and responses; default: the
+                     AUDIT_LOGGER_KEY variable; without a key they are shown as encrypted
+  --no-open          do not open a browser
+  -h, --help         show this help
+
+The printed URL carries a random access token; requests without it are refused (401). Binding to
+another address than loopback exposes the trail to the network: only do so behind a firewall.
+Stop with Ctrl-C.`;
+
+/** Opens `url` in the desktop's browser; a failure (no desktop, no opener) is ignored. */
+function openBrowser(url: string): void {
+  const [cmd, args] =
+    process.platform === "darwin" ? ["open", [url]] : process.platform === "win32" ? ["cmd", ["/c", "start", "", url]] : ["xdg-open", [url]];
+  try {
+    const child = spawn(cmd, args, { stdio: "ignore", detached: true });
+    child.on("error", () => undefined);
+    child.unref();
+  } catch {
+    // nothing to open it with: the printed URL is enough
+  }
+}
+
+async function run(argv: readonly string[], io: CliIO): Promise<number> {
+  const { values, positionals } = parseCommand("serve", argv, {
+    port: { type: "string" },
+    host: { type: "string" },
+    "key-file": { type: "string" },
+    "no-open": { type: "boolean" },
+  });
+  if (values.help) {
+    io.out(HELP);
+    return EXIT_OK;
+  }
+  const dir = resolveAuditDir(singleDir("serve", positionals));
+  const port = intOption("--port", values.port, 0, 65535) ?? 0;
+  const host = values.host ?? "127.0.0.1";
+  if (host.trim() === "") throw new UsageError("option --host needs an address, e.g. 127.0.0.1");
+  const key = loadCliKey(values["key-file"], io.env);
+  if (io.signal.aborted) return EXIT_OK;
+  const server = await startServer({
+    auditPath: dir,
+    host,
+    port,
+    ...(key ? { encryptionKey: key.masters.length === 1 ? key.masters[0]! : key.masters } : {}),
+  });
+  io.out(`audit-logger serve: viewing ${dir}${key ? ` (decrypting with the key from ${key.source})` : ""}`);
+  io.out(`Open ${server.url}`);
+  if (host !== "127.0.0.1" && host !== "localhost" && host !== "::1") io.err(`audit-logger serve: warning: listening on ${host}, not only this machine; anyone with the URL can read the trail.`);
+  io.out("Press Ctrl-C to stop.");
+  if (!values["no-open"]) openBrowser(server.url);
+  await new Promise<void>((resolve) => {
+    if (io.signal.aborted) resolve();
+    else io.signal.addEventListener("abort", () => resolve(), { once: true });
+  });
+  await server.close();
+  return EXIT_OK;
+}
+
+/**
+ * The `serve` sub-command for the CLI's command table.
+ *
+ * @example
+ * // in src/cli/run.ts COMMANDS:
+ * // { name: "serve", summary: "...", load: async () => (await import("./serve.js")).serveCliCommand }
+ */
+export const serveCliCommand: Command = { name: "serve", help: HELP, run };
+
+/**
+ * Runs `audit-logger serve` with `argv` (the arguments after `serve`) on the process's own
+ * streams, until SIGINT or SIGTERM; resolves to the exit code (0; 1 when it cannot start; 2 for bad usage).
+ *
+ * @example
+ * process.exitCode = await serveCommand(["./audit_logs", "--port", "8080", "--no-open"]);
+ */
+export async function serveCommand(argv: string[]): Promise<number> {
+  const controller = new AbortController();
+  const stop = (): void => controller.abort();
+  process.once("SIGINT", stop);
+  process.once("SIGTERM", stop);
+  const io = createIO(process.stdout, process.stderr, process.env, controller.signal);
+  try {
+    return await run(argv, io);
+  } catch (err) {
+    if (err instanceof UsageError) {
+      io.err(`audit-logger serve: ${err.message}`);
+      io.err(`Run "audit-logger serve --help" for usage.`);
+      return EXIT_USAGE;
+    }
+    io.err(`audit-logger serve: ${(err as Error)?.message ?? String(err)}`);
+    return EXIT_FAIL;
+  } finally {
+    process.off("SIGINT", stop);
+    process.off("SIGTERM", stop);
+  }
+}

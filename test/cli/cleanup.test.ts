@@ -1,0 +1,110 @@
+import { spawn } from "node:child_process";
+import fs from "node:fs";
+import path from "node:path";
+import { afterAll, beforeAll, describe, expect, it, vi } from "vitest";
+import { AuditLogger } from "../../src/index.js";
+import { cleanupTmp, tmpProject } from "../helpers/index.js";
+import { REPO_ROOT, runCli } from "./helpers.js";
+
+const DAY = 86_400_000;
+
+/** Writes a session dated `ageDays` ago in a child process that exits without finalizing. */
+function writeCrashedSession(projectPath: string, sessionId: string, ageDays: number, options: Record<string, unknown>): Promise<void> {
+  return new Promise((resolve, reject) => {
+    const child = spawn(process.execPath, ["--import", "tsx", path.join(REPO_ROOT, "test/cli/write-session.ts")], {
+      env: { ...process.env, PROJECT_PATH: projectPath, SESSION_ID: sessionId, AGE_DAYS: String(ageDays), OPTIONS: JSON.stringify(options) },
+      stdio: ["ignore", "inherit", "inherit"],
+    });
+    child.on("error", reject);
+    child.on("exit", (code) => (code === 0 ? resolve() : reject(new Error(`write-session exited ${code}`))));
+  });
+}
+
+/** A finalized session whose records are dated `ageDays` ago (only Date is faked). */
+async function writeFinalizedSession(projectPath: string, sessionId: string, ageDays: number): Promise<string> {
+  vi.useFakeTimers({ toFake: ["Date"] });
+  vi.setSystemTime(Date.now() - ageDays * DAY);
+  try {
+    const logger = new AuditLogger({ sessionId, projectPath });
+    const id = logger.logChatInteraction({ prompt: "q", response: "a", model: "gpt-4o" });
+    await logger.finalizeSession();
+    return id;
+  } finally {
+    vi.useRealTimers();
+  }
+}
+
+let projectPath: string;
+let auditDir: string;
+let oldChatId: string;
+let live: AuditLogger;
+
+beforeAll(async () => {
+  projectPath = tmpProject("audit-cli-cleanup-");
+  auditDir = path.join(projectPath, "audit_logs");
+  oldChatId = await writeFinalizedSession(projectPath, "old", 100);
+  await writeFinalizedSession(projectPath, "fresh", 1);
+  await writeCrashedSession(projectPath, "held", 100, { minRetentionDays: 2555, maxLogAgeDays: 2555 });
+  vi.useFakeTimers({ toFake: ["Date"] });
+  vi.setSystemTime(Date.now() - 100 * DAY);
+  live = new AuditLogger({ sessionId: "live", projectPath });
+  live.logToolUsage({ toolName: "t", operation: "op" });
+  await live.flush();
+  vi.useRealTimers();
+});
+
+afterAll(async () => {
+  await live.finalizeSession();
+  cleanupTmp();
+});
+
+describe("audit-logger cleanup", () => {
+  it("--dry-run lists what would go and removes nothing", async () => {
+    const before = fs.readdirSync(auditDir).sort();
+    const r = await runCli(["cleanup", auditDir, "--dry-run", "--max-age-days", "30"]);
+    expect(r.stderr).toBe("");
+    expect(r.code).toBe(0);
+    expect(r.stdout).toMatch(/^would remove old \(last activity .*, \d+ files\)$/m);
+    expect(r.stdout).toMatch(/^kept held \(last activity .*\): its configuration retains it for 2555 days$/m);
+    expect(r.stdout).toMatch(/^kept live: a running process is writing it$/m);
+    expect(r.stdout).not.toContain("fresh");
+    expect(r.stdout).toMatch(/^Dry run: would remove 1 session /m);
+    expect(fs.readdirSync(auditDir).sort()).toEqual(before);
+  });
+
+  it("without --max-age-days uses each session's own retention (default 90 days)", async () => {
+    const r = await runCli(["cleanup", projectPath, "--dry-run", "--json"]);
+    expect(r.code).toBe(0);
+    const out = JSON.parse(r.stdout) as { removed: Array<{ sessionId: string }>; keptByRetention: Array<{ sessionId: string; retentionDays: number }> };
+    expect(out.removed.map((e) => e.sessionId)).toEqual(["old"]);
+    expect(out.keptByRetention).toEqual([expect.objectContaining({ sessionId: "held", retentionDays: 2555 })]);
+  });
+
+  it("removes the old session's files, content files and session file, and nothing else", async () => {
+    const r = await runCli(["cleanup", auditDir, "--max-age-days", "30", "--json"]);
+    expect(r.code).toBe(0);
+    const out = JSON.parse(r.stdout) as { dryRun: boolean; removed: Array<{ sessionId: string; files: string[] }>; skippedLive: string[]; failed: unknown[] };
+    expect(out.dryRun).toBe(false);
+    expect(out.removed.map((e) => e.sessionId)).toEqual(["old"]);
+    expect(out.removed[0]!.files).toEqual(
+      expect.arrayContaining(["chat_interactions_old.jsonl", `full_interactions/prompt_${oldChatId}.txt`, `full_interactions/manifest_${oldChatId}.json`, "session_old.json"]),
+    );
+    expect(out.skippedLive).toEqual(["live"]);
+    expect(out.failed).toEqual([]);
+    const left = fs.readdirSync(auditDir);
+    expect(left.filter((n) => n.includes("_old"))).toEqual([]);
+    expect(fs.readdirSync(path.join(auditDir, "full_interactions")).filter((n) => n.includes(oldChatId))).toEqual([]);
+    for (const s of ["fresh", "held", "live"]) expect(left).toContain(`session_${s}.json`);
+    const again = await runCli(["cleanup", auditDir, "--max-age-days", "30"]);
+    expect(again.code).toBe(0);
+    expect(again.stdout).toMatch(/^Nothing to remove in .* \(retention 30 days\)\.$/m);
+  });
+
+  it("rejects a bad --max-age-days with exit 2", async () => {
+    for (const v of ["0", "-3", "ten", "1.5"]) {
+      const r = await runCli(["cleanup", auditDir, `--max-age-days=${v}`]);
+      expect(r.code).toBe(2);
+      expect(r.stderr).toContain(`option --max-age-days must be a whole number of at least 1, got "${v}"`);
+    }
+  });
+});

@@ -1,0 +1,445 @@
+import { createHash, generateKeyPairSync } from "node:crypto";
+import fs from "node:fs";
+import path from "node:path";
+import { parse as parseCsv } from "csv-parse/sync";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { AuditLogger } from "../../src/index.js";
+import { cleanupTmp, TEST_KEY, tmpProject } from "../helpers/index.js";
+import { readKindLines } from "../helpers/core.js";
+import { buildTrail, CANARY, nearestRank, type Trail } from "./fixture.js";
+import { DIST_MAIN, runCli } from "./helpers.js";
+
+let trail: Trail;
+beforeAll(async () => {
+  trail = await buildTrail();
+});
+afterAll(cleanupTmp);
+
+const COMMANDS = ["verify", "summary", "report", "export", "tail", "cleanup"] as const;
+const ALL_CANARIES = Object.values(CANARY);
+
+describe("audit-logger (top level)", () => {
+  it.runIf(fs.existsSync(DIST_MAIN))("the built bin (dist/src/cli/main.js, after npm run build) runs", async () => {
+    expect(fs.readFileSync(DIST_MAIN, "utf8").startsWith("#!/usr/bin/env node\n")).toBe(true);
+    const help = await runCli(["--help"], { dist: true });
+    expect(help.code).toBe(0);
+    expect(help.stdout).toContain("Usage: audit-logger <command>");
+    const v = await runCli(["verify", trail.auditDir], { dist: true });
+    expect(v.stderr).toBe("");
+    expect(v.code).toBe(0);
+  });
+
+  it("--help lists every command and exits 0", async () => {
+    const r = await runCli(["--help"]);
+    expect(r.code).toBe(0);
+    for (const c of COMMANDS) expect(r.stdout).toMatch(new RegExp(`^  ${c} `, "m"));
+  });
+
+  it("no command prints the usage to stderr and exits 2", async () => {
+    const r = await runCli([]);
+    expect(r.code).toBe(2);
+    expect(r.stdout).toBe("");
+    expect(r.stderr).toContain("Usage: audit-logger <command>");
+  });
+
+  it("an unknown command exits 2 and names it", async () => {
+    const r = await runCli(["frobnicate", "x"]);
+    expect(r.code).toBe(2);
+    expect(r.stderr).toContain('unknown command "frobnicate"');
+  });
+
+  it("--version prints the package version", async () => {
+    const r = await runCli(["--version"]);
+    expect(r.code).toBe(0);
+    const pkg = JSON.parse(fs.readFileSync(path.join(__dirname, "../../package.json"), "utf8")) as { version: string };
+    expect(r.stdout.trim()).toBe(pkg.version);
+  });
+});
+
+describe.each(COMMANDS)("audit-logger %s: usage", (command) => {
+  it("--help prints its usage and exits 0", async () => {
+    const r = await runCli([command, "--help"]);
+    expect(r.code).toBe(0);
+    expect(r.stdout.startsWith(`Usage: audit-logger ${command} <dir>`)).toBe(true);
+    expect(r.stdout).toContain("Exit codes:");
+  });
+
+  it("a missing directory exits 2 with a message naming it", async () => {
+    const missing = path.join(tmpProject(), "nope");
+    const r = await runCli([command, missing, ...(command === "export" ? ["--format", "json", "--out", path.join(tmpProject(), "x.json")] : [])]);
+    expect(r.code).toBe(2);
+    expect(r.stderr).toContain(`<dir> "${missing}" does not exist`);
+    expect(r.stdout).toBe("");
+  });
+
+  it("no directory at all exits 2", async () => {
+    const r = await runCli([command]);
+    expect(r.code).toBe(2);
+    expect(r.stderr).toContain(`"${command}" needs a <dir>`);
+  });
+
+  it("an unknown flag exits 2 and names the flag", async () => {
+    const r = await runCli([command, trail.auditDir, "--nope"]);
+    expect(r.code).toBe(2);
+    expect(r.stderr).toContain(`unknown option --nope for "${command}"`);
+    expect(r.stderr).toContain(`audit-logger ${command} --help`);
+  });
+});
+
+describe("audit-logger verify", () => {
+  it("accepts the project directory and reports an intact trail with exit 0", async () => {
+    const r = await runCli(["verify", trail.projectPath]);
+    expect(r.stderr).toBe("");
+    expect(r.code).toBe(0);
+    expect(r.stdout).toMatch(/^OK \d+ records in 2 sessions \(.*audit_logs\): no problems/m);
+    expect(r.stdout).not.toContain("PROBLEM");
+  });
+
+  it("--json prints the verifier's report", async () => {
+    const r = await runCli(["verify", trail.auditDir, "--json", "--session", "beta"]);
+    expect(r.code).toBe(0);
+    const report = JSON.parse(r.stdout) as { ok: boolean; sessions: string[]; recordsChecked: number; problems: unknown[] };
+    expect(report.ok).toBe(true);
+    expect(report.sessions).toEqual(["beta"]);
+    expect(report.recordsChecked).toBe(4);
+    expect(report.problems).toEqual([]);
+  });
+
+  it("exits 1 and names the record when a rotated segment was edited", async () => {
+    const copy = path.join(tmpProject(), "audit_logs");
+    fs.cpSync(trail.auditDir, copy, { recursive: true });
+    const seg = path.join(copy, "chat_interactions_alpha.1.jsonl");
+    const lines = fs.readFileSync(seg, "utf8").split("\n");
+    expect(lines[1]).toContain('"model":"gpt-4o"');
+    lines[1] = lines[1]!.replace('"model":"gpt-4o"', '"model":"gpt-4x"');
+    fs.writeFileSync(seg, lines.join("\n"));
+    const r = await runCli(["verify", copy]);
+    expect(r.code).toBe(1);
+    expect(r.stdout).toMatch(/^PROBLEM record_modified chat_interactions_alpha\.1\.jsonl seq 2: /m);
+    expect(r.stdout).toMatch(/^FAILED .*: 1 problem/m);
+    const j = await runCli(["verify", copy, "--json"]);
+    expect(j.code).toBe(1);
+    const report = JSON.parse(j.stdout) as { ok: boolean; problems: Array<{ kind: string; seq?: number }> };
+    expect(report.ok).toBe(false);
+    expect(report.problems).toEqual([expect.objectContaining({ kind: "record_modified", seq: 2 })]);
+  });
+
+  it("exits 1 when a segment was deleted", async () => {
+    const copy = path.join(tmpProject(), "audit_logs");
+    fs.cpSync(trail.auditDir, copy, { recursive: true });
+    fs.rmSync(path.join(copy, "tool_usage_alpha.1.jsonl"));
+    const r = await runCli(["verify", copy]);
+    expect(r.code).toBe(1);
+    expect(r.stdout).toMatch(/^PROBLEM \S+ tool_usage_alpha\.\d\.jsonl/m);
+    expect(r.stdout).toMatch(/^FAILED /m);
+  });
+
+  it("exits 1 when there is nothing to verify", async () => {
+    const r = await runCli(["verify", tmpProject()]);
+    expect(r.code).toBe(1);
+    expect(r.stderr).toContain("no audit logs");
+  });
+
+  it("rejects an unknown or malformed --session with exit 2", async () => {
+    const unknown = await runCli(["verify", trail.auditDir, "--session", "gamma"]);
+    expect(unknown.code).toBe(2);
+    expect(unknown.stderr).toContain('option --session: no session "gamma"');
+    const bad = await runCli(["verify", trail.auditDir, "--session", "../x"]);
+    expect(bad.code).toBe(2);
+    expect(bad.stderr).toContain("option --session must be a session id");
+    const missing = await runCli(["verify", trail.auditDir, "--session"]);
+    expect(missing.code).toBe(2);
+    expect(missing.stderr).toContain("option --session needs a value");
+  });
+
+  it("--public-key checks signed checkpoints: the signer's key passes, another key is a problem", async () => {
+    const projectPath = tmpProject();
+    const signer = generateKeyPairSync("ed25519");
+    const logger = new AuditLogger({ sessionId: "signed", projectPath, signingKey: signer.privateKey.export({ type: "pkcs8", format: "pem" }).toString() });
+    for (let i = 0; i < 5; i++) logger.logToolUsage({ toolName: "t", operation: "op" });
+    await logger.finalizeSession();
+    const dir = tmpProject();
+    const good = path.join(dir, "good.pem");
+    const other = path.join(dir, "other.pem");
+    fs.writeFileSync(good, signer.publicKey.export({ type: "spki", format: "pem" }));
+    fs.writeFileSync(other, generateKeyPairSync("ed25519").publicKey.export({ type: "spki", format: "pem" }));
+    const ok = await runCli(["verify", projectPath, "--public-key", good, "--json"]);
+    expect(ok.code).toBe(0);
+    const report = JSON.parse(ok.stdout) as { ok: boolean; notes: Array<{ kind: string }> };
+    expect(report.ok).toBe(true);
+    expect(report.notes.map((n) => n.kind)).not.toContain("self_consistent_only");
+    const bad = await runCli(["verify", projectPath, "--public-key", other]);
+    expect(bad.code).toBe(1);
+    expect(bad.stdout).toMatch(/^PROBLEM /m);
+    fs.writeFileSync(other, "not a key");
+    const junk = await runCli(["verify", projectPath, "--public-key", other]);
+    expect(junk.code).toBe(2);
+    expect(junk.stderr).toContain("option --public-key:");
+  });
+
+  it("colours only when asked: never in a pipe, FORCE_COLOR on, NO_COLOR wins", async () => {
+    const plain = await runCli(["verify", trail.auditDir]);
+    expect(plain.stdout).not.toContain("\u001b[");
+    const forced = await runCli(["verify", trail.auditDir], { env: { FORCE_COLOR: "1" } });
+    expect(forced.stdout).toContain("\u001b[32mOK\u001b[39m");
+    const off = await runCli(["verify", trail.auditDir], { env: { FORCE_COLOR: "1", NO_COLOR: "1" } });
+    expect(off.stdout).not.toContain("\u001b[");
+  });
+});
+
+describe("audit-logger summary", () => {
+  it("summarises every session from its records", async () => {
+    const r = await runCli(["summary", trail.auditDir]);
+    expect(r.code).toBe(0);
+    expect(r.stdout).toContain("2 sessions in");
+    expect(r.stdout).toMatch(/^Session alpha \(finalized\)$/m);
+    expect(r.stdout).toMatch(/^Session beta \(finalized\)$/m);
+    expect(r.stdout).toMatch(/^ {2}records {4}84 \(chat 40, tool 40, persona 1, file 1, metric 1, error 1\)$/m);
+    expect(r.stdout).toMatch(/^ {2}tools {6}40 calls, 80\.0% ok$/m);
+  });
+
+  it("--json gives the summaries, --session narrows them", async () => {
+    const r = await runCli(["summary", trail.auditDir, "--session", "alpha", "--json"]);
+    expect(r.code).toBe(0);
+    const list = JSON.parse(r.stdout) as Array<{ sessionId: string; counts: Record<string, number>; tokens: { input: number; output: number }; models: Record<string, number> }>;
+    expect(list).toHaveLength(1);
+    expect(list[0]!.sessionId).toBe("alpha");
+    expect(list[0]!.counts.chat_interaction).toBe(40);
+    let input = 0;
+    let output = 0;
+    for (let i = 0; i < 40; i++) {
+      input += 100 + i;
+      output += 50 + i;
+    }
+    expect(list[0]!.tokens).toMatchObject({ input, output });
+    expect(list[0]!.models).toEqual({ "gpt-4o": 30, "claude-3-5-haiku": 10 });
+  });
+});
+
+describe("audit-logger report", () => {
+  it("--json has exact percentiles and list-price cost", async () => {
+    const r = await runCli(["report", trail.auditDir, "--session", "alpha", "--json"]);
+    expect(r.code).toBe(0);
+    const report = JSON.parse(r.stdout) as {
+      models: Record<string, { calls: number; costUsd: number; latencySeconds: { p50: number; p95: number; p99: number; max: number } }>;
+      tools: Record<string, { calls: number; successRate: number; latencySeconds: { p95: number } }>;
+    };
+    const d = trail.chatDurations["gpt-4o"]!;
+    expect(report.models["gpt-4o"]!.calls).toBe(30);
+    expect(report.models["gpt-4o"]!.latencySeconds).toMatchObject({ p50: nearestRank(d, 50), p95: nearestRank(d, 95), p99: nearestRank(d, 99), max: Math.max(...d) });
+    let input = 0;
+    let output = 0;
+    for (let i = 0; i < 40; i++) {
+      if (i % 4 === 0) continue;
+      input += 100 + i;
+      output += 50 + i;
+    }
+    expect(report.models["gpt-4o"]!.costUsd).toBeCloseTo((input * 2.5 + output * 10) / 1e6, 10);
+    expect(report.tools.search!.latencySeconds.p95).toBe(nearestRank(trail.toolDurations.search!, 95));
+    expect(report.tools.search!.successRate).toBeCloseTo(16 / 20, 10);
+  });
+
+  it("prints readable tables by default", async () => {
+    const r = await runCli(["report", trail.projectPath]);
+    expect(r.code).toBe(0);
+    for (const title of ["Models (latency in seconds)", "Interaction types", "Tools (latency in seconds)", "Personas", "File operations", "Metrics", "Errors (1,", "Per hour (UTC"]) {
+      expect(r.stdout).toContain(title);
+    }
+    const d = [...trail.chatDurations["gpt-4o"]!, 0.5, 0.5, 0.5]; // beta's three chats
+    const row = r.stdout.split("\n").find((l) => l.startsWith("  gpt-4o "));
+    expect(row).toBeDefined();
+    const cells = row!.trim().split(/\s{2,}/);
+    expect(cells[0]).toBe("gpt-4o");
+    expect(cells[1]).toBe("33");
+    expect(cells[9]).toBe(nearestRank(d, 95).toFixed(3));
+    expect(r.stdout).toMatch(/^ {2}search +20 +80\.0% .* rate limited \(4\)$/m);
+  });
+
+  it("--prices overrides the built-in price table", async () => {
+    const prices = path.join(tmpProject(), "prices.json");
+    fs.writeFileSync(prices, JSON.stringify({ "gpt-4o": { inputPerMTok: 1, outputPerMTok: 1 } }));
+    const r = await runCli(["report", trail.auditDir, "--session", "beta", "--json", "--prices", prices]);
+    expect(r.code).toBe(0);
+    const report = JSON.parse(r.stdout) as { models: Record<string, { costUsd: number }> };
+    expect(report.models["gpt-4o"]!.costUsd).toBeCloseTo(45 / 1e6, 12);
+  });
+
+  it("rejects a bad --prices file, --since value, or --session with exit 2", async () => {
+    const prices = path.join(tmpProject(), "prices.json");
+    fs.writeFileSync(prices, JSON.stringify({ "gpt-4o": { inputPerMTok: "cheap" } }));
+    const p = await runCli(["report", trail.auditDir, "--prices", prices]);
+    expect(p.code).toBe(2);
+    expect(p.stderr).toContain("option --prices:");
+    const s = await runCli(["report", trail.auditDir, "--since", "yesterday-ish"]);
+    expect(s.code).toBe(2);
+    expect(s.stderr).toContain('option --since must be a time such as 2025-05-01T00:00:00Z, got "yesterday-ish"');
+  });
+
+  it("--until before every record gives an empty report", async () => {
+    const r = await runCli(["report", trail.auditDir, "--until", "2000-01-01T00:00:00Z", "--json"]);
+    expect(r.code).toBe(0);
+    expect((JSON.parse(r.stdout) as { totals: { records: number } }).totals.records).toBe(0);
+  });
+});
+
+function sha256(file: string): string {
+  return createHash("sha256").update(fs.readFileSync(file)).digest("hex");
+}
+
+describe("audit-logger export", () => {
+  it("--format json without --include-content leaves every content canary out", async () => {
+    const out = path.join(tmpProject(), "audit.json");
+    const r = await runCli(["export", trail.auditDir, "--format", "json", "--out", out]);
+    expect(r.code).toBe(0);
+    expect(r.stdout.trim()).toBe(`wrote ${out}`);
+    const text = fs.readFileSync(out, "utf8");
+    for (const c of ALL_CANARIES) expect(text).not.toContain(c);
+    const doc = JSON.parse(text) as { records: Record<string, unknown[]> };
+    expect(doc.records.chat_interactions).toHaveLength(43);
+  });
+
+  it("--include-content with --key-file exports decrypted content", async () => {
+    const out = path.join(tmpProject(), "audit.json");
+    const r = await runCli(["export", trail.auditDir, "--format", "json", "--out", out, "--include-content", "--key-file", trail.keyFile]);
+    expect(r.code).toBe(0);
+    expect(r.stderr).toBe("");
+    const text = fs.readFileSync(out, "utf8");
+    for (const c of ALL_CANARIES) expect(text).toContain(c);
+    expect(text).not.toContain(TEST_KEY);
+  });
+
+  it("--include-content without a key keeps encrypted content encrypted and says so", async () => {
+    const out = path.join(tmpProject(), "audit.json");
+    const r = await runCli(["export", trail.auditDir, "--format", "json", "--out", out, "--include-content"]);
+    expect(r.code).toBe(0);
+    expect(r.stderr).toContain("no key given");
+    const text = fs.readFileSync(out, "utf8");
+    expect(text).toContain(CANARY.prompt);
+    expect(text).not.toContain(CANARY.secretPrompt);
+    expect(text).not.toContain(CANARY.secretResponse);
+  });
+
+  it("AUDIT_LOGGER_KEY works like --key-file", async () => {
+    const out = path.join(tmpProject(), "audit.json");
+    const r = await runCli(["export", trail.auditDir, "--format", "json", "--out", out, "--include-content", "--session", "beta"], { env: { AUDIT_LOGGER_KEY: TEST_KEY } });
+    expect(r.code).toBe(0);
+    expect(fs.readFileSync(out, "utf8")).toContain(CANARY.secretPrompt);
+  });
+
+  it("--format csv writes one CSV per kind that parses back", async () => {
+    const out = path.join(tmpProject(), "csv");
+    const r = await runCli(["export", trail.auditDir, "--format", "csv", "--out", out]);
+    expect(r.code).toBe(0);
+    expect(r.stdout).toContain(`wrote ${path.join(out, "tool_usage.csv")} (41 rows)`);
+    expect(fs.readdirSync(out).sort()).toEqual(["chat_interactions.csv", "errors.csv", "file_operations.csv", "performance_metrics.csv", "persona_activities.csv", "tool_usage.csv"]);
+    const rows = parseCsv(fs.readFileSync(path.join(out, "chat_interactions.csv")), { columns: true }) as Array<Record<string, string>>;
+    expect(rows).toHaveLength(43);
+    expect(rows.map((x) => x.id)).toEqual(expect.arrayContaining(trail.chatIds));
+    for (const c of ALL_CANARIES) expect(fs.readFileSync(path.join(out, "chat_interactions.csv"), "utf8")).not.toContain(c);
+  });
+
+  it("--format csv --kind writes that kind to the --out file", async () => {
+    const out = path.join(tmpProject(), "errors.csv");
+    const r = await runCli(["export", trail.auditDir, "--format", "csv", "--kind", "error", "--out", out]);
+    expect(r.code).toBe(0);
+    const rows = parseCsv(fs.readFileSync(out), { columns: true }) as Array<Record<string, string>>;
+    expect(rows).toHaveLength(1);
+    expect(rows[0]!.errorType).toBe("TimeoutError");
+  });
+
+  it("--format dir writes checksums.json that matches every file", async () => {
+    const out = path.join(tmpProject(), "exp");
+    const r = await runCli(["export", trail.auditDir, "--format", "dir", "--out", out]);
+    expect(r.code).toBe(0);
+    const manifest = JSON.parse(fs.readFileSync(path.join(out, "checksums.json"), "utf8")) as { files: Record<string, string> };
+    const names = Object.keys(manifest.files).sort();
+    expect(names).toEqual(expect.arrayContaining(["audit_complete.json", "analytics_report.json", "chat_interactions.csv", "tool_usage.csv", "errors.csv"]));
+    for (const n of names) expect(manifest.files[n]).toBe(sha256(path.join(out, n)));
+    const printed = r.stdout.split("\n").filter(Boolean);
+    for (const n of [...names, "checksums.json"]) expect(printed).toContain(`wrote ${path.join(out, n)}`);
+  });
+
+  it("rejects missing or bad --format, --out inside the audit directory, and --kind with json", async () => {
+    const none = await runCli(["export", trail.auditDir, "--out", path.join(tmpProject(), "a.json")]);
+    expect(none.code).toBe(2);
+    expect(none.stderr).toContain("option --format is required");
+    const bad = await runCli(["export", trail.auditDir, "--format", "xml", "--out", path.join(tmpProject(), "a.xml")]);
+    expect(bad.code).toBe(2);
+    expect(bad.stderr).toContain('option --format must be one of json, csv, dir, got "xml"');
+    const noOut = await runCli(["export", trail.auditDir, "--format", "json"]);
+    expect(noOut.code).toBe(2);
+    expect(noOut.stderr).toContain("option --out is required");
+    const inside = await runCli(["export", trail.auditDir, "--format", "dir", "--out", path.join(trail.auditDir, "exp")]);
+    expect(inside.code).toBe(2);
+    expect(inside.stderr).toContain("is inside the audit directory");
+    expect(fs.existsSync(path.join(trail.auditDir, "exp"))).toBe(false);
+    const kind = await runCli(["export", trail.auditDir, "--format", "json", "--kind", "error", "--out", path.join(tmpProject(), "a.json")]);
+    expect(kind.code).toBe(2);
+    expect(kind.stderr).toContain("option --kind only applies to --format csv");
+  });
+
+  it("a bad key file exits 2 without echoing the key", async () => {
+    const keyFile = path.join(tmpProject(), "bad.key");
+    fs.writeFileSync(keyFile, "c2hvcnQta2V5LXNlY3JldA==");
+    const r = await runCli(["export", trail.auditDir, "--format", "json", "--out", path.join(tmpProject(), "a.json"), "--key-file", keyFile]);
+    expect(r.code).toBe(2);
+    expect(r.stderr).toContain("option --key-file:");
+    expect(r.stderr).toContain("not 32 bytes");
+    expect(r.stderr).not.toContain("c2hvcnQta2V5LXNlY3JldA");
+    const missing = await runCli(["export", trail.auditDir, "--format", "json", "--out", path.join(tmpProject(), "a.json"), "--key-file", keyFile + ".nope"]);
+    expect(missing.code).toBe(2);
+    expect(missing.stderr).toContain("option --key-file: cannot read");
+  });
+});
+
+describe("audit-logger tail", () => {
+  it("--json prints the last records exactly as stored", async () => {
+    const r = await runCli(["tail", trail.auditDir, "--session", "alpha", "--kind", "chat_interaction", "-n", "3", "--json"]);
+    expect(r.code).toBe(0);
+    expect(r.stdout).toBe(readKindLines(trail.projectPath, "chat_interaction", "alpha").slice(-3).join("\n") + "\n");
+  });
+
+  it("reads back across rotated segments", async () => {
+    const all = readKindLines(trail.projectPath, "tool_usage", "alpha");
+    const r = await runCli(["tail", trail.auditDir, "--session", "alpha", "--kind", "tool_usage", "-n", "1000", "--json"]);
+    expect(r.code).toBe(0);
+    expect(r.stdout.trimEnd().split("\n")).toEqual(all);
+  });
+
+  it("prints one line per record, oldest first, all kinds merged by time", async () => {
+    const r = await runCli(["tail", trail.auditDir, "-n", "6"]);
+    expect(r.code).toBe(0);
+    const lines = r.stdout.trimEnd().split("\n");
+    expect(lines).toHaveLength(6);
+    const times = lines.map((l) => l.slice(0, 24));
+    for (const t of times) expect(t).toMatch(/^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z$/);
+    expect([...times].sort()).toEqual(times);
+    expect(lines.at(-1)).toMatch(/ tool_usage +beta#1 vault\.read ok$/);
+  });
+
+  it("keeps terminal escapes in logged text from reaching the terminal", async () => {
+    const r = await runCli(["tail", trail.auditDir, "--session", "alpha", "--kind", "chat_interaction", "-n", "40"]);
+    expect(r.code).toBe(0);
+    expect(r.stdout).not.toContain("\u001b");
+    expect(r.stdout).toContain("\\u001b[31mred");
+  });
+
+  it("shows encrypted previews as [encrypted] unless a key is given", async () => {
+    const locked = await runCli(["tail", trail.auditDir, "--session", "beta", "--kind", "chat_interaction"]);
+    expect(locked.code).toBe(0);
+    expect(locked.stdout.trimEnd().split("\n")).toHaveLength(3);
+    expect(locked.stdout).toContain("prompt [encrypted]");
+    expect(locked.stdout).not.toContain(CANARY.secretPrompt);
+    const open = await runCli(["tail", trail.auditDir, "--session", "beta", "--kind", "chat_interaction", "--key-file", trail.keyFile]);
+    expect(open.stdout).toContain(`prompt "${CANARY.secretPrompt} 2"`);
+  });
+
+  it("rejects a bad --kind or --lines with exit 2", async () => {
+    const k = await runCli(["tail", trail.auditDir, "--kind", "chats"]);
+    expect(k.code).toBe(2);
+    expect(k.stderr).toContain('option --kind must be one of chat_interaction,');
+    const n = await runCli(["tail", trail.auditDir, "-n", "ten"]);
+    expect(n.code).toBe(2);
+    expect(n.stderr).toContain('option --lines must be a whole number of at least 0, got "ten"');
+  });
+});

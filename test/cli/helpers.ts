@@ -1,0 +1,67 @@
+/**
+ * Runs the real `audit-logger` command as a child process: the TypeScript entry through tsx by
+ * default, or the built `dist/src/cli/main.js` when AUDIT_CLI_DIST=1 (after `npm run build`).
+ */
+import { spawn, type ChildProcessWithoutNullStreams } from "node:child_process";
+import path from "node:path";
+import { fileURLToPath } from "node:url";
+
+export const REPO_ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "../..");
+export const DIST_MAIN = path.join(REPO_ROOT, "dist/src/cli/main.js");
+const SRC_MAIN = path.join(REPO_ROOT, "src/cli/main.ts");
+
+export interface CliResult {
+  readonly code: number | null;
+  readonly signal: NodeJS.Signals | null;
+  readonly stdout: string;
+  readonly stderr: string;
+}
+
+/** The environment the CLI runs with: no colour settings or key from the test runner's own. */
+function cliEnv(extra: NodeJS.ProcessEnv): NodeJS.ProcessEnv {
+  const env: NodeJS.ProcessEnv = { ...process.env };
+  for (const k of ["NO_COLOR", "FORCE_COLOR", "AUDIT_LOGGER_KEY", "NODE_OPTIONS"]) delete env[k];
+  return { ...env, ...extra };
+}
+
+function argsFor(args: readonly string[], dist: boolean): string[] {
+  return dist ? [DIST_MAIN, ...args] : ["--import", "tsx", SRC_MAIN, ...args];
+}
+
+/** Starts the CLI; collect its output with {@link collect}. */
+export function startCli(args: readonly string[], o: { env?: NodeJS.ProcessEnv; dist?: boolean; cwd?: string } = {}): ChildProcessWithoutNullStreams {
+  const dist = o.dist ?? process.env.AUDIT_CLI_DIST === "1";
+  return spawn(process.execPath, argsFor(args, dist), { cwd: o.cwd ?? REPO_ROOT, env: cliEnv(o.env ?? {}) });
+}
+
+export interface Collected {
+  readonly stdout: () => string;
+  readonly stderr: () => string;
+  readonly done: Promise<CliResult>;
+}
+
+export function collect(child: ChildProcessWithoutNullStreams): Collected {
+  let out = "";
+  let err = "";
+  child.stdout.setEncoding("utf8").on("data", (d: string) => (out += d));
+  child.stderr.setEncoding("utf8").on("data", (d: string) => (err += d));
+  const done = new Promise<CliResult>((resolve, reject) => {
+    child.on("error", reject);
+    child.on("close", (code, signal) => resolve({ code, signal, stdout: out, stderr: err }));
+  });
+  return { stdout: () => out, stderr: () => err, done };
+}
+
+/** Runs the CLI to completion. */
+export function runCli(args: readonly string[], o: { env?: NodeJS.ProcessEnv; dist?: boolean; cwd?: string } = {}): Promise<CliResult> {
+  return collect(startCli(args, o)).done;
+}
+
+/** Polls `check` until it returns true, or fails after `ms`. */
+export async function waitFor(check: () => boolean, ms: number, what: string): Promise<void> {
+  const end = Date.now() + ms;
+  while (!check()) {
+    if (Date.now() > end) throw new Error(`timed out after ${ms} ms waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 50));
+  }
+}

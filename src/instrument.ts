@@ -55,3 +55,13 @@ export function safeRecord<T>(logger: AuditLogger, step: () => T): T | undefined
 export function secondsSince(start: number): number {
   return (performance.now() - start) / 1000;
 }
+
+/**
+ * Like `safeRecord`, but the step runs after the current callbacks (the caller gets its result
+ * first); `flush()`, `finalizeSession()` and the exit hooks run it if it is still pending.
+ */
+export function deferRecord(logger: AuditLogger, step: () => unknown): void {
+  const run = () => void safeRecord(logger, step);
+  if (typeof logger.deferRecord === "function") logger.deferRecord(run);
+  else run();
+}

@@ -122,6 +122,9 @@ export class AuditLogger extends EventEmitter<AuditLoggerEvents> implements Exit
   private commitRunning = false;
   private commitWaiters: Array<{ resolve: () => void; reject: (e: Error) => void }> = [];
   private warnedNoListener = false;
+  /** recording steps handed over by integrations, run after the current callbacks */
+  private deferred: Array<() => void> = [];
+  private deferredScheduled = false;
   private reporting = false;
 
   constructor(options: AuditConfig | AuditOptionsInput = {}) {
@@ -379,6 +382,7 @@ export class AuditLogger extends EventEmitter<AuditLoggerEvents> implements Exit
    * the OS refused the data; the data stays buffered and is retried by the next flush.
    */
   async flush(): Promise<void> {
+    this.runDeferred();
     while (this.pendingContent.size > 0) await Promise.all([...this.pendingContent]);
     if (this.closed) return;
     if (this.config.sinks.length > 0) await this.settleSinks("flush");
@@ -409,6 +413,38 @@ export class AuditLogger extends EventEmitter<AuditLoggerEvents> implements Exit
       return summary;
     } finally {
       this.lock.release();
+    }
+  }
+
+  /**
+   * @internal For integrations: runs a recording step after the current I/O callbacks (so the
+   * application gets its result first and the record is made while it waits on the network).
+   * `flush()`, `finalizeSession()` and the exit hooks run pending steps first, so nothing is lost.
+   */
+  deferRecord(step: () => void): void {
+    if (this.closed) {
+      step();
+      return;
+    }
+    this.deferred.push(step);
+    if (!this.deferredScheduled) {
+      this.deferredScheduled = true;
+      setImmediate(() => this.runDeferred());
+    }
+  }
+
+  private runDeferred(): void {
+    this.deferredScheduled = false;
+    while (this.deferred.length > 0) {
+      const steps = this.deferred;
+      this.deferred = [];
+      for (const step of steps) {
+        try {
+          step();
+        } catch (err) {
+          this.report(err instanceof Error ? err : new Error(String(err)));
+        }
+      }
     }
   }
 
@@ -525,6 +561,7 @@ export class AuditLogger extends EventEmitter<AuditLoggerEvents> implements Exit
   /** @internal exit hook: hand everything to the OS now (and fdatasync in `fsync` mode). */
   flushSyncOnExit(): void {
     if (this.closed) return;
+    this.runDeferred();
     for (const c of this.contentInFlight.values()) {
       try {
         writeContentSync(this.auditDir, c.content, c.manifest, FILE_MODE, this.config.durability);

@@ -1,0 +1,180 @@
+/**
+ * Overhead of wrapOpenAI: a bare OpenAI client against a wrapped one (recording to disk), both
+ * calling the local fake OpenAI server (127.0.0.1, in a child process, as a real provider is
+ * another machine), for a plain chat completion and a streamed one read to the end. Target: the
+ * wrapped call within 3% of the bare one.
+ *
+ *   npx tsx bench/overhead-openai.ts                        # 30 rounds × 100 calls per variant
+ *   npx tsx bench/overhead-openai.ts --rounds 20 --calls 500 --preset minimal
+ *
+ * Rounds are interleaved (bare, wrapped, wrapped, bare, …) so drift in machine load hits both
+ * sides alike; the reported ratio is the median over rounds of wrapped/bare time of that round.
+ * The logger uses `async` durability (the default) and the chosen preset's content settings.
+ */
+import { fork } from "node:child_process";
+import fs from "node:fs";
+import os from "node:os";
+import path from "node:path";
+import { parseArgs } from "node:util";
+import OpenAI from "openai";
+import { wrapOpenAI } from "../integrations/openai.js";
+import { AuditLogger, PresetConfigs } from "../src/index.js";
+import { startFakeOpenAI } from "../test/helpers/fake-openai.js";
+
+const { values } = parseArgs({
+  options: {
+    rounds: { type: "string", default: "30" },
+    calls: { type: "string", default: "100" },
+    warmup: { type: "string", default: "200" },
+    preset: { type: "string", default: "development" },
+    serve: { type: "boolean", default: false },
+    "same-process": { type: "boolean", default: false },
+  },
+});
+const rounds = Number(values.rounds);
+const calls = Number(values.calls);
+const warmup = Number(values.warmup);
+const presetName = values.preset as "development" | "production" | "minimal";
+
+const median = (xs: number[]) => {
+  const s = [...xs].sort((a, b) => a - b);
+  const m = s.length >> 1;
+  return s.length % 2 ? s[m]! : (s[m - 1]! + s[m]!) / 2;
+};
+
+/** The fake provider: in a child process (default), or in this one with --same-process. */
+async function startProvider(): Promise<{ baseURL: string; close: () => Promise<void> }> {
+  if (values["same-process"]) return startFakeOpenAI();
+  const child = fork(process.argv[1]!, ["--serve"], { execArgv: process.execArgv, stdio: "inherit" });
+  const baseURL = await new Promise<string>((resolve, reject) => {
+    child.once("message", (m) => resolve(String(m)));
+    child.once("exit", (code) => reject(new Error(`fake provider exited with ${code}`)));
+  });
+  return {
+    baseURL,
+    close: async () => {
+      child.removeAllListeners("exit");
+      child.kill();
+    },
+  };
+}
+
+async function serve(): Promise<void> {
+  const fake = await startFakeOpenAI();
+  process.send?.(fake.baseURL);
+  process.on("SIGTERM", () => void fake.close().then(() => process.exit(0)));
+}
+
+async function main(): Promise<void> {
+  const fake = await startProvider();
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), "bench-openai-"));
+  const key = Buffer.alloc(32, 9).toString("base64");
+  const preset = PresetConfigs[presetName];
+  const logger = new AuditLogger(preset("bench_openai", dir, presetName === "production" ? { encryptionKey: key } : {}));
+  const opts = { baseURL: fake.baseURL, apiKey: "sk-bench", maxRetries: 0 };
+  const bare = new OpenAI(opts);
+  const wrapped = wrapOpenAI(new OpenAI(opts), { logger, includeUsageInStreams: false });
+  // wrapped, but no logger anywhere: the wrapper's own mechanics, nothing recorded
+  const unrecorded = wrapOpenAI(new OpenAI(opts));
+  process.removeAllListeners("warning");
+  const messages = [{ role: "user" as const, content: "What is the capital of France?" }];
+
+  const variants = {
+    "chat (non-stream)": async (c: OpenAI) => {
+      const r = await c.chat.completions.create({ model: "gpt-4o-mini", messages });
+      if (r.choices.length !== 1) throw new Error("unexpected response");
+    },
+    "chat (stream, read to end)": async (c: OpenAI) => {
+      const s = await c.chat.completions.create({ model: "gpt-4o-mini", messages, stream: true });
+      let n = 0;
+      for await (const _ of s) n++;
+      if (n === 0) throw new Error("empty stream");
+    },
+  };
+
+  // wall µs per call, and this process's CPU µs per call (less sensitive to other load on the machine)
+  const cpu: Record<string, number[]> = { b: [], w: [], u: [] };
+  const timeRun = async (fn: (c: OpenAI) => Promise<void>, c: OpenAI, key: string) => {
+    const c0 = process.cpuUsage();
+    const t0 = process.hrtime.bigint();
+    for (let i = 0; i < calls; i++) await fn(c);
+    const wall = Number(process.hrtime.bigint() - t0) / 1e3 / calls;
+    const used = process.cpuUsage(c0);
+    cpu[key]!.push((used.user + used.system) / calls);
+    return wall;
+  };
+
+  console.log(
+    `node ${process.version}, ${os.cpus().length} CPUs, load ${os.loadavg()[0]!.toFixed(1)}, ${rounds} rounds × ${calls} calls, preset ${presetName}, ` +
+      `durability ${logger.config.durability}, provider ${values["same-process"] ? "in this process" : "in a child process"}`,
+  );
+  const results: Array<{
+    variant: string;
+    bareUs: number;
+    wrappedUs: number;
+    ratio: number;
+    unrecordedUs: number;
+    unrecordedRatio: number;
+    cpuUs: { bare: number; wrapped: number; unrecorded: number };
+  }> = [];
+  for (const [name, fn] of Object.entries(variants)) {
+    for (let i = 0; i < warmup; i++) {
+      await fn(bare);
+      await fn(wrapped);
+    }
+    await fn(unrecorded);
+    for (const k of Object.keys(cpu)) cpu[k] = [];
+    const ratios: number[] = [];
+    const unrecordedRatios: number[] = [];
+    const bareTimes: number[] = [];
+    const wrappedTimes: number[] = [];
+    const unrecordedTimes: number[] = [];
+    for (let r = 0; r < rounds; r++) {
+      // the order rotates every round so load drift hits every side alike
+      const order = r % 3 === 0 ? ["b", "w", "u"] : r % 3 === 1 ? ["w", "u", "b"] : ["u", "b", "w"];
+      const t: Record<string, number> = {};
+      for (const k of order) t[k] = await timeRun(fn, k === "b" ? bare : k === "w" ? wrapped : unrecorded, k);
+      bareTimes.push(t.b!);
+      wrappedTimes.push(t.w!);
+      unrecordedTimes.push(t.u!);
+      ratios.push(t.w! / t.b!);
+      unrecordedRatios.push(t.u! / t.b!);
+    }
+    const ratio = median(ratios);
+    const uRatio = median(unrecordedRatios);
+    const cpuUs = { bare: median(cpu.b!), wrapped: median(cpu.w!), unrecorded: median(cpu.u!) };
+    results.push({ variant: name, bareUs: median(bareTimes), wrappedUs: median(wrappedTimes), ratio, unrecordedUs: median(unrecordedTimes), unrecordedRatio: uRatio, cpuUs });
+    console.log(
+      `${name.padEnd(28)} bare ${median(bareTimes).toFixed(1).padStart(8)} µs   wrapped+recorded ${median(wrappedTimes).toFixed(1).padStart(8)} µs ` +
+        `ratio ${ratio.toFixed(4)} (${((ratio - 1) * 100).toFixed(2)}%, rounds ${Math.min(...ratios).toFixed(3)}..${Math.max(...ratios).toFixed(3)}) ${ratio <= 1.03 ? "within 3%" : "OVER 3%"}   ` +
+        `wrapped, no logger ${median(unrecordedTimes).toFixed(1).padStart(8)} µs ratio ${uRatio.toFixed(4)}`,
+    );
+    console.log(
+      `${"".padEnd(28)} client CPU per call: bare ${cpuUs.bare.toFixed(1)} µs, wrapped+recorded ${cpuUs.wrapped.toFixed(1)} µs (+${(cpuUs.wrapped - cpuUs.bare).toFixed(1)}), ` +
+        `wrapped, no logger ${cpuUs.unrecorded.toFixed(1)} µs (+${(cpuUs.unrecorded - cpuUs.bare).toFixed(1)})`,
+    );
+  }
+  // What the recording itself costs: the same logger's logChatInteraction for a record like the wrapper's.
+  const sample = { interactionType: "chat.completions", provider: "openai", model: "gpt-4o-mini-2024-07-18", prompt: messages, response: "The capital of France is Paris.", inputTokens: 19, outputTokens: 10, usage: { prompt_tokens: 19, completion_tokens: 10, total_tokens: 29 }, durationSeconds: 0.001, finishReason: "stop", success: true };
+  const logTimes: number[] = [];
+  for (let i = 0; i < calls; i++) {
+    const t0 = process.hrtime.bigint();
+    logger.logChatInteraction(sample);
+    logTimes.push(Number(process.hrtime.bigint() - t0) / 1e3);
+    await logger.flush(); // content files written, as between real calls
+  }
+  console.log(`direct logChatInteraction (same logger): median ${median(logTimes).toFixed(1)} µs (synchronous part; content files are then written in the thread pool)`);
+  await logger.finalizeSession();
+  const recorded = fs.readFileSync(path.join(logger.auditDir, `chat_interactions_${logger.sessionId}.jsonl`), "utf8").trim().split("\n").length;
+  const expected = Object.keys(variants).length * (warmup + rounds * calls) + calls;
+  console.log(`records written: ${recorded} (expected ${expected})${recorded === expected ? "" : "  MISMATCH"}`);
+  console.log(JSON.stringify({ bench: "overhead-openai", preset: presetName, rounds, calls, results }));
+  await fake.close();
+  fs.rmSync(dir, { recursive: true, force: true });
+  if (recorded !== expected) process.exitCode = 1;
+}
+
+(values.serve ? serve() : main()).catch((err: unknown) => {
+  console.error(err);
+  process.exitCode = 1;
+});

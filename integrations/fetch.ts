@@ -1,0 +1,182 @@
+/**
+ * `withAuditFetch`: one ToolUsage per HTTP request made through a fetch function, with secrets
+ * in the URL and headers redacted before anything reaches the logger.
+ */
+import { resolveAuditLogger, safeRecord, secondsSince } from "../src/instrument.js";
+import type { AuditLogger } from "../src/logger.js";
+import type { ToolUsageInput } from "../src/types.js";
+
+/** Options of {@link withAuditFetch}. */
+export interface AuditFetchOptions {
+  /** the logger to record to; otherwise the active `auditContext` logger, then the default logger */
+  readonly logger?: AuditLogger;
+  /**
+   * More header names (case-insensitive strings, or patterns) whose values are replaced by
+   * "[REDACTED]", on top of the built-in list (authorization, cookie, API keys, tokens, ...).
+   */
+  readonly redactHeaders?: ReadonlyArray<string | RegExp>;
+}
+
+/** The value that replaces a secret. */
+export const REDACTED = "[REDACTED]";
+
+const SECRET_HEADERS = new Set([
+  "authorization",
+  "proxy-authorization",
+  "cookie",
+  "set-cookie",
+  "x-api-key",
+  "api-key",
+  "x-goog-api-key",
+  "x-auth-token",
+  "x-access-token",
+  "x-csrf-token",
+  "x-xsrf-token",
+  "x-amz-security-token",
+  "ocp-apim-subscription-key",
+]);
+// Any header whose name says it carries a credential.
+const SECRET_HEADER_PATTERN = /(auth|token|secret|password|passwd|api[-_]?key|session|signature|credential|cookie)/i;
+// Query parameters that carry credentials (OAuth, signed URLs, API keys).
+const SECRET_QUERY_PATTERN =
+  /^(api[-_]?key|key|apikey|token|access[-_]?token|refresh[-_]?token|id[-_]?token|auth|authorization|secret|client[-_]?secret|password|passwd|pwd|sig|signature|session|sessionid|code|x-amz-signature|x-amz-credential|x-amz-security-token|x-goog-signature|x-goog-credential)$/i;
+
+type FetchLike = (input: never, init?: never) => Promise<unknown>;
+
+/**
+ * Returns a function with `fetchFn`'s exact signature that records one ToolUsage per request:
+ * toolName "fetch", operation "<METHOD> <host><path>", parameters { url, method, headers } with
+ * secrets replaced by "[REDACTED]" (authorization, cookies, API keys, tokens; `api_key`,
+ * `token`, `sig` and similar query parameters; URL passwords), result { status, ok }, and the
+ * duration until the response headers arrived. A failed request is recorded, then its original
+ * error is rethrown. The response body is never read.
+ *
+ * @example
+ * import { withAuditFetch } from "audit-logger/integrations/fetch";
+ *
+ * const auditedFetch = withAuditFetch(fetch, { logger });
+ * const res = await auditedFetch("https://api.example.com/v1/items?api_key=secret", {
+ *   headers: { authorization: "Bearer sk-..." },
+ * }); // recorded: GET api.example.com/v1/items, url "...?api_key=%5BREDACTED%5D", authorization "[REDACTED]"
+ */
+export function withAuditFetch<F extends FetchLike>(fetchFn: F, options: AuditFetchOptions = {}): F {
+  const extra = options.redactHeaders ?? [];
+  const isSecretHeader = (name: string): boolean =>
+    SECRET_HEADERS.has(name) ||
+    SECRET_HEADER_PATTERN.test(name) ||
+    extra.some((r) => (typeof r === "string" ? r.toLowerCase() === name : r.test(name)));
+
+  const audited = function auditedFetch(this: unknown, ...args: unknown[]): Promise<unknown> {
+    const logger = resolveAuditLogger(options.logger);
+    if (!logger) return (fetchFn as unknown as (...a: unknown[]) => Promise<unknown>).apply(this, args);
+    const start = performance.now();
+    let described: Described | undefined;
+    try {
+      described = describe(args[0], args[1], isSecretHeader);
+    } catch {
+      // an input fetch itself will reject; it is recorded from the rejection
+    }
+    // Runs in a reaction registered here, so in the call's context (trace, user, parent).
+    const record = (fields: Pick<ToolUsageInput, "result" | "success" | "errorMessage">) => {
+      const input: ToolUsageInput = {
+        toolName: "fetch",
+        operation: described?.operation ?? "fetch",
+        parameters: described?.parameters ?? {},
+        durationSeconds: secondsSince(start),
+        ...fields,
+      };
+      safeRecord(logger, () => logger.logToolUsage(input));
+    };
+    let pending: Promise<unknown>;
+    try {
+      pending = (fetchFn as unknown as (...a: unknown[]) => Promise<unknown>).apply(this, args);
+    } catch (err) {
+      record({ success: false, errorMessage: errorMessage(err, described?.secrets) });
+      throw err;
+    }
+    // A chained promise (not a handler on fetch's own) so an ignored failure stays an unhandled rejection.
+    return Promise.resolve(pending).then(
+      (res) => {
+        const r = res as { status?: unknown; ok?: unknown; statusText?: unknown } | null;
+        const status = typeof r?.status === "number" ? r.status : undefined;
+        record({
+          success: r?.ok === undefined ? true : r.ok === true,
+          result: { status: status ?? null, ok: r?.ok === true, ...(typeof r?.statusText === "string" && r.statusText ? { statusText: r.statusText } : {}) },
+          ...(r?.ok === false ? { errorMessage: `HTTP ${status ?? "error"}` } : {}),
+        });
+        return res;
+      },
+      (err: unknown) => {
+        record({ success: false, errorMessage: errorMessage(err, described?.secrets) });
+        throw err;
+      },
+    );
+  };
+  Object.defineProperty(audited, "name", { value: fetchFn.name || "auditedFetch" });
+  return audited as unknown as F;
+}
+
+/** True for a function that is not obviously something else (used by `withAudit` after the other checks). */
+export function isFetchFunction(value: unknown): value is FetchLike {
+  return typeof value === "function";
+}
+
+interface Described {
+  operation: string;
+  parameters: { url: string; method: string; headers: Record<string, string> };
+  /** the secret values removed, so they can be scrubbed from error messages too */
+  secrets: string[];
+}
+
+function describe(input: unknown, init: unknown, isSecretHeader: (name: string) => boolean): Described {
+  const req = typeof Request !== "undefined" && input instanceof Request ? input : undefined;
+  const rawUrl = req ? req.url : input instanceof URL ? input.href : String(input);
+  const initObj = (typeof init === "object" && init !== null ? init : {}) as { method?: unknown; headers?: unknown };
+  const method = (typeof initObj.method === "string" ? initObj.method : (req?.method ?? "GET")).toUpperCase();
+  // fetch semantics: init.headers, when given, replace the Request's headers
+  const headers = new Headers((initObj.headers ?? req?.headers ?? undefined) as ConstructorParameters<typeof Headers>[0]);
+  const safeHeaders: Record<string, string> = {};
+  const secrets: string[] = [];
+  headers.forEach((value, name) => {
+    if (isSecretHeader(name)) {
+      safeHeaders[name] = REDACTED;
+      secrets.push(value);
+    } else safeHeaders[name] = value;
+  });
+  let url = rawUrl;
+  let operation = `${method} ${rawUrl}`;
+  try {
+    const u = new URL(rawUrl);
+    // credentials in the URL (https://user:pass@host, https://<token>@host)
+    if (u.password) {
+      secrets.push(u.password, decodeURIComponent(u.password));
+      u.password = REDACTED;
+    }
+    if (u.username) {
+      secrets.push(u.username, decodeURIComponent(u.username));
+      u.username = REDACTED;
+    }
+    for (const [key, value] of [...u.searchParams.entries()]) {
+      if (!SECRET_QUERY_PATTERN.test(key)) continue;
+      secrets.push(value, encodeURIComponent(value));
+      u.searchParams.set(key, REDACTED);
+    }
+    url = u.href;
+    operation = `${method} ${u.host}${u.pathname}`;
+  } catch {
+    // a relative or malformed URL: kept as given (fetch will reject it)
+  }
+  return { operation: operation.slice(0, 256), parameters: { url, method, headers: safeHeaders }, secrets: secrets.filter((x) => x.length >= 3) };
+}
+
+/** The error's text, with any secret of the request (which fetch may quote, e.g. the URL) scrubbed. */
+function errorMessage(err: unknown, secrets: readonly string[] = []): string {
+  let text: string;
+  if (err instanceof Error) {
+    const cause = (err as { cause?: unknown }).cause;
+    const detail = cause instanceof Error && cause.message !== err.message ? ` (${cause.message})` : "";
+    text = `${err.name}: ${err.message}${detail}`;
+  } else text = String(err);
+  for (const secret of secrets) text = text.split(secret).join(REDACTED);
+  return text;
+}

@@ -1,0 +1,232 @@
+/**
+ * Turns OpenAI requests, responses and stream chunks into the fields of one ChatInteraction.
+ * Pure functions and small accumulators: no I/O, no logger. Values come from the network, so
+ * every read is defensive even where the SDK's types promise a shape.
+ */
+import type { ChatCompletion, ChatCompletionChunk } from "openai/resources/chat/completions";
+import type { Response as OpenAIResponse, ResponseStreamEvent } from "openai/resources/responses/responses";
+
+/** What a call produced, in the logger's vocabulary (see ChatInteractionInput). */
+export interface ChatOutcome {
+  model?: string;
+  response?: string | unknown[];
+  inputTokens?: number;
+  outputTokens?: number;
+  usage?: unknown;
+  finishReason?: string;
+  toolCalls?: unknown[];
+  /** set when the provider reported a failure inside a 200 response (stream `error` event, `response.failed`) */
+  errorMessage?: string;
+}
+
+type Obj = Record<string, unknown>;
+const isObj = (v: unknown): v is Obj => typeof v === "object" && v !== null && !Array.isArray(v);
+const str = (v: unknown): string | undefined => (typeof v === "string" && v.length > 0 ? v : undefined);
+const int = (v: unknown): number | undefined => (typeof v === "number" && Number.isInteger(v) && v >= 0 ? v : undefined);
+
+/** Token counts of either API's `usage` object (chat: prompt/completion, responses: input/output). */
+export function usageFields(usage: unknown): Pick<ChatOutcome, "inputTokens" | "outputTokens" | "usage"> {
+  if (!isObj(usage)) return {};
+  const out: Pick<ChatOutcome, "inputTokens" | "outputTokens" | "usage"> = { usage };
+  const input = int(usage.prompt_tokens) ?? int(usage.input_tokens);
+  const output = int(usage.completion_tokens) ?? int(usage.output_tokens);
+  if (input !== undefined) out.inputTokens = input;
+  if (output !== undefined) out.outputTokens = output;
+  return out;
+}
+
+/** The prompt as given: chat `messages`, or the Responses API's `input` (with `instructions`). */
+export function promptOf(api: "chat" | "responses", body: unknown): string | unknown[] | Obj {
+  if (!isObj(body)) return "";
+  if (api === "chat") return Array.isArray(body.messages) ? body.messages : "";
+  const input = body.input;
+  const instructions = body.instructions;
+  if (typeof instructions === "string" && instructions.length > 0) return { instructions, input: input ?? null };
+  if (typeof input === "string" || Array.isArray(input)) return input;
+  return isObj(input) ? input : "";
+}
+
+function messageText(message: unknown): string {
+  if (!isObj(message)) return "";
+  if (typeof message.content === "string") return message.content;
+  return typeof message.refusal === "string" ? message.refusal : "";
+}
+
+/** A non-streamed chat completion. */
+export function fromChatCompletion(completion: ChatCompletion | unknown): ChatOutcome {
+  if (!isObj(completion)) return {};
+  const out: ChatOutcome = { ...usageFields(completion.usage) };
+  const model = str(completion.model);
+  if (model) out.model = model;
+  const choices = Array.isArray(completion.choices) ? completion.choices.filter(isObj) : [];
+  const first = choices[0];
+  out.response = choices.length > 1 ? choices.map((c) => ({ index: c.index, content: messageText(c.message) })) : messageText(first?.message);
+  const finish = str(first?.finish_reason);
+  if (finish) out.finishReason = finish;
+  const toolCalls: unknown[] = [];
+  for (const c of choices) {
+    const msg = isObj(c.message) ? c.message : {};
+    if (Array.isArray(msg.tool_calls)) toolCalls.push(...msg.tool_calls);
+    if (isObj(msg.function_call)) toolCalls.push({ type: "function_call", function: msg.function_call });
+  }
+  if (toolCalls.length > 0) out.toolCalls = toolCalls;
+  return out;
+}
+
+interface ToolCallDraft {
+  index: number;
+  id?: string;
+  type?: string;
+  function: { name: string; arguments: string };
+}
+
+/** Assembles a streamed chat completion from its chunks (content, refusals, tool-call deltas, usage). */
+export class ChatChunkAccumulator {
+  private model: string | undefined;
+  private readonly text = new Map<number, string>();
+  private readonly finish = new Map<number, string>();
+  private readonly tools = new Map<string, ToolCallDraft>();
+  private usage: unknown;
+  /** true once a chunk carried content, a refusal or a tool call */
+  sawContent = false;
+
+  /** Adds one chunk; returns true when it is the first one that carried output. */
+  add(chunk: ChatCompletionChunk | unknown): boolean {
+    if (!isObj(chunk)) return false;
+    const before = this.sawContent;
+    this.model ??= str(chunk.model);
+    if (isObj(chunk.usage)) this.usage = chunk.usage;
+    if (!Array.isArray(chunk.choices)) return false;
+    for (const choice of chunk.choices) {
+      if (!isObj(choice)) continue;
+      const index = int(choice.index) ?? 0;
+      const delta = isObj(choice.delta) ? choice.delta : {};
+      const piece = (typeof delta.content === "string" ? delta.content : "") + (typeof delta.refusal === "string" ? delta.refusal : "");
+      if (piece.length > 0) {
+        this.text.set(index, (this.text.get(index) ?? "") + piece);
+        this.sawContent = true;
+      }
+      if (Array.isArray(delta.tool_calls)) for (const tc of delta.tool_calls) this.addToolDelta(index, tc);
+      if (isObj(delta.function_call)) this.addToolDelta(index, { index: 0, type: "function_call", function: delta.function_call });
+      const fr = str(choice.finish_reason);
+      if (fr) this.finish.set(index, fr);
+    }
+    return !before && this.sawContent;
+  }
+
+  private addToolDelta(choice: number, tc: unknown): void {
+    if (!isObj(tc)) return;
+    const key = `${choice}:${int(tc.index) ?? 0}`;
+    let draft = this.tools.get(key);
+    if (!draft) {
+      draft = { index: int(tc.index) ?? 0, function: { name: "", arguments: "" } };
+      this.tools.set(key, draft);
+    }
+    const id = str(tc.id);
+    if (id) draft.id = id;
+    const type = str(tc.type);
+    if (type) draft.type = type;
+    const fn = isObj(tc.function) ? tc.function : {};
+    if (typeof fn.name === "string") draft.function.name += fn.name;
+    if (typeof fn.arguments === "string") draft.function.arguments += fn.arguments;
+    this.sawContent = true;
+  }
+
+  /** True when the provider said the stream finished (a finish_reason arrived). */
+  get finished(): boolean {
+    return this.finish.size > 0;
+  }
+
+  result(): ChatOutcome {
+    const out: ChatOutcome = { ...usageFields(this.usage) };
+    if (this.model) out.model = this.model;
+    const indexes = [...new Set([...this.text.keys(), ...this.finish.keys()])].sort((a, b) => a - b);
+    out.response = indexes.length > 1 ? indexes.map((i) => ({ index: i, content: this.text.get(i) ?? "" })) : (this.text.get(indexes[0] ?? 0) ?? "");
+    const fr = this.finish.get(0) ?? this.finish.values().next().value;
+    if (fr) out.finishReason = fr;
+    if (this.tools.size > 0) {
+      out.toolCalls = [...this.tools.values()].map(({ index, id, type, function: fn }) => ({
+        index,
+        ...(id !== undefined ? { id } : {}),
+        type: type ?? "function",
+        function: fn,
+      }));
+    }
+    return out;
+  }
+}
+
+function responseText(output: unknown[]): string {
+  let text = "";
+  for (const item of output) {
+    if (!isObj(item) || item.type !== "message" || !Array.isArray(item.content)) continue;
+    for (const part of item.content) {
+      if (!isObj(part)) continue;
+      if (part.type === "output_text" && typeof part.text === "string") text += part.text;
+      else if (part.type === "refusal" && typeof part.refusal === "string") text += part.refusal;
+    }
+  }
+  return text;
+}
+
+/** A Responses API `Response` (non-streamed, or the final one of a stream). */
+export function fromResponse(response: OpenAIResponse | unknown): ChatOutcome {
+  if (!isObj(response)) return {};
+  const out: ChatOutcome = { ...usageFields(response.usage) };
+  const model = str(response.model);
+  if (model) out.model = model;
+  const output = Array.isArray(response.output) ? response.output : [];
+  out.response = typeof response.output_text === "string" ? response.output_text : responseText(output);
+  const status = str(response.status);
+  if (status === "incomplete") {
+    const details = isObj(response.incomplete_details) ? response.incomplete_details : {};
+    out.finishReason = str(details.reason) ?? "incomplete";
+  } else if (status) out.finishReason = status;
+  const calls = output.filter((item) => isObj(item) && typeof item.type === "string" && item.type !== "message" && item.type !== "reasoning");
+  if (calls.length > 0) out.toolCalls = calls;
+  if (status === "failed") {
+    const err = isObj(response.error) ? response.error : {};
+    out.errorMessage = str(err.message) ?? "response failed";
+  }
+  return out;
+}
+
+/** Follows a Responses API event stream; the final `response.*` event carries the whole Response. */
+export class ResponseEventAccumulator {
+  private final: unknown;
+  private model: string | undefined;
+  private text = "";
+  private errorMessage: string | undefined;
+  sawContent = false;
+
+  /** Adds one event; returns true when it is the first one that carried output. */
+  add(event: ResponseStreamEvent | unknown): boolean {
+    if (!isObj(event)) return false;
+    const before = this.sawContent;
+    const type = event.type;
+    if (type === "response.output_text.delta" || type === "response.refusal.delta") {
+      if (typeof event.delta === "string") this.text += event.delta;
+      this.sawContent = true;
+    } else if (type === "response.function_call_arguments.delta" || type === "response.custom_tool_call_input.delta") {
+      this.sawContent = true;
+    } else if (type === "response.created" || type === "response.in_progress") {
+      if (isObj(event.response)) this.model ??= str(event.response.model);
+    } else if (type === "response.completed" || type === "response.incomplete" || type === "response.failed") {
+      this.final = event.response;
+    } else if (type === "error") {
+      this.errorMessage = str(event.message) ?? "stream error";
+    }
+    return !before && this.sawContent;
+  }
+
+  get finished(): boolean {
+    return this.final !== undefined || this.errorMessage !== undefined;
+  }
+
+  result(): ChatOutcome {
+    const out: ChatOutcome = this.final !== undefined ? fromResponse(this.final) : { response: this.text };
+    if (out.model === undefined && this.model) out.model = this.model;
+    if (this.errorMessage !== undefined) out.errorMessage = this.errorMessage;
+    return out;
+  }
+}

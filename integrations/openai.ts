@@ -1,0 +1,396 @@
+/**
+ * `wrapOpenAI`: one ChatInteraction per OpenAI API call (chat.completions.create and
+ * responses.create, streamed or not, and every SDK helper built on them: `.stream()`,
+ * `.parse()`, `runTools()`), without changing what the app gets back.
+ *
+ * How it stays invisible: the two `create` methods of the client's own resource objects are
+ * wrapped in place; each call returns the SDK's original APIPromise (so `.withResponse()` and
+ * `.asResponse()` keep working) after hooking two of its internal steps (the HTTP response and
+ * the body parser) to observe, never replace, the outcome. Streams stay the SDK's own `Stream`
+ * objects; their iterator is tapped (see stream-tap.ts). The `openai` package is an optional peer
+ * dependency: only its types are imported here, the app's own copy runs.
+ */
+import { AsyncResource } from "node:async_hooks";
+import { AuditConfigError } from "../src/errors.js";
+import { deferRecord, resolveAuditLogger, secondsSince } from "../src/instrument.js";
+import type { AuditLogger } from "../src/logger.js";
+import type { ChatInteractionInput } from "../src/types.js";
+import { ChatChunkAccumulator, ResponseEventAccumulator, fromChatCompletion, fromResponse, promptOf, type ChatOutcome } from "./openai-record.js";
+import { tapStream, type StreamEnd } from "./stream-tap.js";
+
+/** Options of {@link wrapOpenAI}. */
+export interface WrapOpenAIOptions {
+  /** the logger to record to; otherwise the active `auditContext` logger, then the default logger */
+  readonly logger?: AuditLogger;
+  /**
+   * Sets `stream_options.include_usage` on streamed chat completions (unless the call sets it),
+   * so streamed calls get token counts. The stream then ends with one extra chunk that has
+   * `usage` and an empty `choices` array, as OpenAI documents. Default false.
+   */
+  readonly includeUsageInStreams?: boolean;
+  /**
+   * Hand the prompt, the response text and tool-call arguments to the logger (which then
+   * previews, hashes, encrypts or drops them per its own configuration). With `false` only
+   * model, counts, timings, finish reason, tool names and errors are recorded. Default true.
+   */
+  readonly captureContent?: boolean;
+}
+
+type AnyMethod = (this: unknown, ...args: never[]) => unknown;
+type Creator = { create: AnyMethod };
+
+/**
+ * The part of an OpenAI client this module touches; any `OpenAI` (or `AzureOpenAI`) instance
+ * satisfies it. Kept structural so the declarations do not require the `openai` package.
+ */
+export interface OpenAIClientLike {
+  chat: { completions: Creator };
+  responses?: Creator;
+}
+
+type Api = "chat" | "responses";
+
+const kWrapped = Symbol.for("audit-logger.openai.wrapped");
+
+/**
+ * Instruments an OpenAI client in place and returns it (same object, same type). Each API call
+ * then makes exactly one ChatInteraction: model, prompt (the messages or input), response text,
+ * input/output tokens (the raw `usage` too), finish reason, tool calls (streamed deltas
+ * assembled), time to first token for streams, duration, and success or the error with its
+ * HTTP status. Errors are recorded, then the SDK's original error is rethrown; a stream the app
+ * abandons or aborts is still recorded once. Wrapping a client again does nothing.
+ *
+ * @example
+ * import OpenAI from "openai";
+ * import { wrapOpenAI } from "audit-logger/integrations/openai";
+ *
+ * const openai = wrapOpenAI(new OpenAI(), { logger, includeUsageInStreams: true });
+ * const r = await openai.chat.completions.create({ model: "gpt-4o-mini", messages: [{ role: "user", content: "Hi" }] });
+ */
+export function wrapOpenAI<C extends OpenAIClientLike>(client: C, options: WrapOpenAIOptions = {}): C {
+  if (!isOpenAIClient(client)) {
+    throw new AuditConfigError([{ field: "client", message: "wrapOpenAI() needs an `openai` client (an object with chat.completions.create)" }]);
+  }
+  const target = client as C & { [kWrapped]?: true; withOptions?: AnyMethod };
+  if (target[kWrapped]) return client;
+  Object.defineProperty(target, kWrapped, { value: true });
+  instrumentCreate(target.chat.completions, "chat", options);
+  if (target.responses && typeof target.responses.create === "function") instrumentCreate(target.responses, "responses", options);
+  // A client derived with withOptions() keeps the instrumentation.
+  if (typeof target.withOptions === "function") {
+    const ownWithOptions = Object.hasOwn(target, "withOptions") ? target.withOptions : undefined;
+    const withOptions = function withOptions(this: unknown, ...args: never[]): unknown {
+      const original = ownWithOptions ?? (Object.getPrototypeOf(target) as { withOptions: AnyMethod }).withOptions;
+      const derived = original.apply(this, args);
+      return isOpenAIClient(derived) ? wrapOpenAI(derived, options) : derived;
+    };
+    Object.defineProperty(target, "withOptions", { value: withOptions, configurable: true, writable: true });
+  }
+  return client;
+}
+
+/** True for objects shaped like an OpenAI client (used by `withAudit`). */
+export function isOpenAIClient(value: unknown): value is OpenAIClientLike {
+  const chat = (value as { chat?: { completions?: { create?: unknown } } } | null)?.chat;
+  return typeof value === "object" && value !== null && typeof chat?.completions?.create === "function";
+}
+
+function instrumentCreate(resource: Creator, api: Api, options: WrapOpenAIOptions): void {
+  // An own `create` (someone else's wrapper) is kept; otherwise the prototype's method is looked
+  // up at call time so instrumentations that patch the class later still run.
+  const own = Object.hasOwn(resource, "create") ? resource.create : undefined;
+  const proto = Object.getPrototypeOf(resource) as Creator | null;
+  const create = function create(this: unknown, ...args: never[]): unknown {
+    const original = own ?? proto?.create;
+    if (typeof original !== "function") throw new TypeError("audit-logger: the OpenAI client has no create() to call");
+    const logger = resolveAuditLogger(options.logger);
+    if (!logger) return original.apply(this, args);
+    const callArgs = withUsageOption(api, args, options);
+    const call = new CallRecord(logger, api, callArgs[0], options.captureContent !== false);
+    let result: unknown;
+    try {
+      result = original.apply(this, callArgs);
+    } catch (err) {
+      call.fail(err);
+      throw err;
+    }
+    return observeApiPromise(result, call);
+  };
+  Object.defineProperty(create, "length", { value: (own ?? proto?.create)?.length ?? 0 });
+  Object.defineProperty(resource, "create", { value: create, configurable: true, writable: true, enumerable: false });
+}
+
+function withUsageOption(api: Api, args: never[], options: WrapOpenAIOptions): never[] {
+  if (api !== "chat" || !options.includeUsageInStreams) return args;
+  const body = args[0] as unknown;
+  if (!isObj(body) || body.stream !== true) return args;
+  const so = isObj(body.stream_options) ? body.stream_options : undefined;
+  if (so && "include_usage" in so) return args;
+  return [{ ...body, stream_options: { ...so, include_usage: true } } as never, ...args.slice(1)];
+}
+
+type Obj = Record<string, unknown>;
+function isObj(v: unknown): v is Obj {
+  return typeof v === "object" && v !== null && !Array.isArray(v);
+}
+function isThenable(v: unknown): v is PromiseLike<unknown> {
+  return (typeof v === "object" || typeof v === "function") && v !== null && typeof (v as { then?: unknown }).then === "function";
+}
+
+/** The internals of the SDK's APIPromise this module hooks (Stainless SDKs, openai v4-v6). */
+interface ApiPromiseInternals {
+  responsePromise?: unknown;
+  parseResponse?: unknown;
+  asResponse?: unknown;
+}
+interface ResponseProps {
+  response?: { status?: number; headers?: { get(name: string): string | null } };
+}
+
+/**
+ * Observes the SDK's APIPromise and returns that same object. The HTTP outcome is seen by
+ * chaining onto its response promise (a failed request rejects with the same error object as
+ * before); the parsed body (a completion, or a Stream) by wrapping its parser, which every path
+ * (`await`, `.withResponse()`, the SDK's own `_thenUnwrap`) goes through. Nothing is parsed
+ * that the app would not parse itself.
+ */
+function observeApiPromise(result: unknown, call: CallRecord): unknown {
+  if (!isThenable(result)) {
+    call.settle(result);
+    return result;
+  }
+  const p = result as ApiPromiseInternals & PromiseLike<unknown>;
+  if (!isThenable(p.responsePromise) || typeof p.parseResponse !== "function") {
+    // Not a Stainless APIPromise (an older or patched SDK): observe the promise itself.
+    p.then(
+      (v) => call.settle(v),
+      (e: unknown) => call.fail(e),
+    );
+    return result;
+  }
+  try {
+    const responsePromise = p.responsePromise;
+    const parse = p.parseResponse as (this: unknown, ...a: unknown[]) => unknown;
+    p.responsePromise = Promise.resolve(responsePromise).then(
+      (props) => {
+        call.responded(props as ResponseProps);
+        return props;
+      },
+      (err: unknown) => {
+        call.fail(err);
+        throw err;
+      },
+    );
+    p.parseResponse = function parseResponse(this: unknown, ...a: unknown[]): unknown {
+      call.parsing = true;
+      let parsed: unknown;
+      try {
+        parsed = parse.apply(this, a);
+      } catch (err) {
+        call.fail(err);
+        throw err;
+      }
+      Promise.resolve(parsed).then(
+        (v) => call.settle(v),
+        (e: unknown) => call.fail(e),
+      );
+      return parsed;
+    };
+    if (typeof p.asResponse === "function") {
+      const asResponse = p.asResponse as (this: unknown, ...a: unknown[]) => unknown;
+      Object.defineProperty(p, "asResponse", {
+        value: function asResponseObserved(this: unknown, ...a: unknown[]) {
+          call.askedForRaw();
+          return asResponse.apply(this, a);
+        },
+        configurable: true,
+        writable: true,
+      });
+    }
+  } catch {
+    // the promise did not let us hook it: the call still works, unrecorded
+  }
+  return result;
+}
+
+function errorStatus(err: unknown): number | undefined {
+  const status = (err as { status?: unknown } | null)?.status;
+  return typeof status === "number" && Number.isInteger(status) && status >= 100 && status <= 999 ? status : undefined;
+}
+
+function errorMessage(err: unknown): string {
+  if (err instanceof Error) {
+    const name = err.constructor?.name && err.constructor.name !== "Error" ? err.constructor.name : err.name;
+    return name && name !== "Error" ? `${name}: ${err.message}` : err.message;
+  }
+  return String(err);
+}
+
+/** One API call: captured at call time, written once when it settles, fails or its stream ends. */
+class CallRecord {
+  parsing = false;
+  rawRequested = false;
+  private recorded = false;
+  private readonly start = performance.now();
+  /**
+   * The call's async context. The record is written inside it, so it carries the call's
+   * traceId/userId/parentId/metadata even when the stream is read (or the promise awaited) in
+   * another context.
+   */
+  private readonly inCallContext = new AsyncResource("audit-logger.openai");
+  private rawProps: ResponseProps | undefined;
+  private requestId: string | undefined;
+  private ttft: number | undefined;
+
+  constructor(
+    private readonly logger: AuditLogger,
+    private readonly api: Api,
+    private readonly body: unknown,
+    private readonly capture: boolean,
+  ) {}
+
+  /** Headers arrived. When the app only reads the raw Response (`.asResponse()`), this is all we get. */
+  responded(props: ResponseProps): void {
+    this.requestId = props.response?.headers?.get("x-request-id") ?? undefined;
+    this.rawProps = props;
+    this.checkRaw();
+  }
+
+  /** `.asResponse()` was called on the promise. */
+  askedForRaw(): void {
+    this.rawRequested = true;
+    this.checkRaw();
+  }
+
+  /**
+   * The app asked for the raw Response and the response is here: unless the SDK starts parsing
+   * the body in this same turn (`.withResponse()` does), record what is known without the body.
+   */
+  private checkRaw(): void {
+    if (!this.rawRequested || this.rawProps === undefined || this.parsing) return;
+    const props = this.rawProps;
+    setImmediate(() => {
+      if (this.parsing) return;
+      const status = props.response?.status;
+      this.write({ response: "" }, {
+        success: status === undefined || (status >= 200 && status < 300),
+        ...(status !== undefined ? { statusCode: status } : {}),
+        metadata: { openai: { rawResponse: true } },
+      });
+    });
+  }
+
+  /** The parsed body: a finished result, or a Stream to follow. */
+  settle(value: unknown): void {
+    if (isObj(this.body) && this.body.stream === true && isObj(value) && typeof (value as { [Symbol.asyncIterator]?: unknown })[Symbol.asyncIterator] === "function") {
+      this.follow(value);
+      return;
+    }
+    // the body is read inside write(), within the call's context
+    this.write(() => (this.api === "chat" ? fromChatCompletion(value) : fromResponse(value)), { success: true });
+  }
+
+  fail(err: unknown, partial: ChatOutcome = {}): void {
+    const requestId = (err as { requestID?: unknown } | null)?.requestID;
+    if (typeof requestId === "string" && requestId.length > 0) this.requestId ??= requestId;
+    const statusCode = errorStatus(err);
+    this.write(partial, { success: false, errorMessage: errorMessage(err), ...(statusCode !== undefined ? { statusCode } : {}) });
+  }
+
+  private follow(stream: Obj): void {
+    const acc = this.api === "chat" ? new ChatChunkAccumulator() : new ResponseEventAccumulator();
+    let items = 0;
+    const controller = stream.controller as { signal?: AbortSignal } | undefined;
+    tapStream(
+      stream,
+      {
+        onItem: (item: unknown) => {
+          items++;
+          if (acc.add(item)) this.ttft = secondsSince(this.start);
+        },
+        onEnd: (end: StreamEnd) => this.streamEnded(end, acc.result(), items),
+      },
+      { signal: controller?.signal instanceof AbortSignal ? controller.signal : undefined },
+    );
+  }
+
+  private streamEnded(end: StreamEnd, outcome: ChatOutcome, items: number): void {
+    const stream = { stream: true, end: end.kind, chunks: items };
+    switch (end.kind) {
+      case "completed":
+        this.write(outcome, { success: true, stream });
+        return;
+      case "aborted":
+        this.write(outcome, { success: false, errorMessage: `aborted: the request was aborted after ${items} stream chunks`, stream });
+        return;
+      case "abandoned":
+        this.write(outcome, { success: false, errorMessage: `abandoned: the app stopped reading the stream after ${items} chunks`, stream });
+        return;
+      case "error": {
+        const statusCode = errorStatus(end.error);
+        this.write(outcome, { success: false, errorMessage: errorMessage(end.error), ...(statusCode !== undefined ? { statusCode } : {}), stream });
+      }
+    }
+  }
+
+  private write(
+    outcome: ChatOutcome | (() => ChatOutcome),
+    status: { success: boolean; errorMessage?: string; statusCode?: number; stream?: Obj; metadata?: Obj },
+  ): void {
+    if (this.recorded) return;
+    this.recorded = true;
+    const logger = this.logger;
+    const durationSeconds = secondsSince(this.start);
+    // Deferred past the app's own callbacks (it gets its result first); flush(), finalizeSession()
+    // and the exit hooks run a pending record, so one right after the call still includes it.
+    deferRecord(logger, () =>
+      this.inCallContext.runInAsyncScope(() => {
+        const o = typeof outcome === "function" ? outcome() : outcome;
+        // a failure the provider reported inside a 200 (a failed Response) is still a failure
+        const s = o.errorMessage !== undefined && status.success ? { ...status, success: false, errorMessage: o.errorMessage } : status;
+        return logger.logChatInteraction(this.input(o, s, durationSeconds));
+      }),
+    );
+  }
+
+  private input(
+    o: ChatOutcome,
+    s: { success: boolean; errorMessage?: string; statusCode?: number; stream?: Obj; metadata?: Obj },
+    durationSeconds: number,
+  ): ChatInteractionInput {
+    const body = isObj(this.body) ? this.body : {};
+    const requested = typeof body.model === "string" && body.model.length > 0 ? body.model : undefined;
+    const input: ChatInteractionInput = {
+      interactionType: this.api === "chat" ? "chat.completions" : "responses",
+      provider: "openai",
+      model: (o.model ?? requested ?? "unknown").slice(0, 256),
+      prompt: this.capture ? promptOf(this.api, body) : "",
+      response: this.capture ? (o.response ?? "") : "",
+      durationSeconds,
+      success: s.success,
+    };
+    if (o.inputTokens !== undefined) input.inputTokens = o.inputTokens;
+    if (o.outputTokens !== undefined) input.outputTokens = o.outputTokens;
+    if (o.usage !== undefined) input.usage = o.usage;
+    if (o.finishReason !== undefined) input.finishReason = o.finishReason.slice(0, 128);
+    if (o.toolCalls !== undefined) input.toolCalls = this.capture ? o.toolCalls : o.toolCalls.map(toolName);
+    if (this.ttft !== undefined) input.timeToFirstTokenSeconds = this.ttft;
+    if (s.errorMessage !== undefined) input.errorMessage = s.errorMessage;
+    if (s.statusCode !== undefined) input.statusCode = s.statusCode;
+    // traceId, parentId, userId, persona and the context's metadata come from the call's
+    // context, in which this runs
+    const openai: Obj = { ...(s.metadata?.openai as Obj | undefined) };
+    if (this.requestId) openai.requestId = this.requestId;
+    if (s.stream) Object.assign(openai, s.stream);
+    if (Object.keys(openai).length > 0) input.metadata = { openai };
+    return input;
+  }
+}
+
+/** Without content capture, a tool call keeps only its type and name. */
+function toolName(call: unknown): unknown {
+  if (!isObj(call)) return call;
+  const fn = isObj(call.function) ? call.function : undefined;
+  const name = fn?.name ?? call.name;
+  return { type: call.type ?? "function", ...(typeof name === "string" ? { name } : {}) };
+}

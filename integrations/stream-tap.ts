@@ -1,0 +1,149 @@
+/**
+ * Observes an SDK stream without replacing it: the caller keeps the SDK's own object (same
+ * class, same `controller`, `tee()`, `toReadableStream()`), and the observer sees every item the
+ * app reads, then exactly one end: completed, aborted, abandoned (the app stopped reading) or an
+ * error. Shared by the OpenAI and Anthropic integrations.
+ */
+
+/** How an observed stream ended. */
+export type StreamEnd =
+  | { readonly kind: "completed" }
+  /** the request was aborted (its AbortSignal fired) before the stream finished */
+  | { readonly kind: "aborted" }
+  /** the app stopped reading early (`break`, `return()`) */
+  | { readonly kind: "abandoned" }
+  /** reading failed; `error` is the exact value the app's iteration rejected with */
+  | { readonly kind: "error"; readonly error: unknown };
+
+/** Callbacks of {@link tapStream}; exceptions they throw are swallowed, never seen by the app. */
+export interface StreamObserver<T> {
+  /** every item, in order, as the app receives it (once, even when the stream is tee()d) */
+  onItem(item: T): void;
+  /** called exactly once */
+  onEnd(end: StreamEnd): void;
+}
+
+export interface TapOptions {
+  /** the request's signal: an abort ends the observation even when nobody reads any more */
+  readonly signal?: AbortSignal | undefined;
+}
+
+const kTapped = Symbol.for("audit-logger.stream-tap.v1");
+
+type IteratorFactory<T> = () => AsyncIterator<T>;
+interface StainlessStreamShape<T> {
+  iterator?: IteratorFactory<T>;
+  [Symbol.asyncIterator]?: IteratorFactory<T>;
+}
+
+/**
+ * Taps `stream` in place and returns the same object. Stainless-generated SDK streams (OpenAI,
+ * Anthropic) build every read path (`for await`, `tee()`, `toReadableStream()`) on one
+ * `iterator` factory, so that factory is wrapped; any other async iterable gets an own
+ * `Symbol.asyncIterator`. Tapping twice is a no-op.
+ *
+ * @example
+ * const stream = await client.chat.completions.create({ ...params, stream: true });
+ * tapStream(stream, { onItem: (c) => chunks.push(c), onEnd: (end) => record(chunks, end) }, { signal: stream.controller.signal });
+ * for await (const chunk of stream) render(chunk);   // the app's loop is unchanged
+ */
+export function tapStream<S extends object, T = unknown>(stream: S, observer: StreamObserver<T>, options: TapOptions = {}): S {
+  const target = stream as S & StainlessStreamShape<T> & { [kTapped]?: true };
+  if (target[kTapped]) return stream;
+  const useField = typeof target.iterator === "function";
+  const original = (useField ? target.iterator : target[Symbol.asyncIterator]) as IteratorFactory<T> | undefined;
+  if (typeof original !== "function") return stream;
+  const state = new TapState(observer, options.signal);
+  const factory = function tappedIterator(this: unknown): AsyncIterator<T> {
+    state.started = true;
+    return tapIterator(original.call(this ?? stream), state);
+  };
+  try {
+    Object.defineProperty(target, kTapped, { value: true });
+    if (useField) target.iterator = factory;
+    else Object.defineProperty(target, Symbol.asyncIterator, { value: factory, configurable: true, writable: true });
+  } catch {
+    // a frozen or exotic object: leave it alone, untapped
+    state.detach();
+  }
+  return stream;
+}
+
+class TapState<T> {
+  started = false;
+  private ended = false;
+  private readonly onAbort: (() => void) | undefined;
+
+  constructor(
+    private readonly observer: StreamObserver<T>,
+    private readonly signal: AbortSignal | undefined,
+  ) {
+    if (signal && !signal.aborted) {
+      // Deferred: when the SDK's own iterator fails it aborts the signal in its `finally` just
+      // before the failure reaches us; the real outcome (error/completed) must win over "aborted".
+      this.onAbort = () => {
+        setImmediate(() => this.end({ kind: "aborted" }));
+      };
+      signal.addEventListener("abort", this.onAbort, { once: true });
+    }
+  }
+
+  item(value: T): void {
+    if (this.ended) return;
+    try {
+      this.observer.onItem(value);
+    } catch {
+      // observation must never break the app's stream
+    }
+  }
+
+  end(end: StreamEnd): void {
+    if (this.ended) return;
+    this.ended = true;
+    this.detach();
+    const final: StreamEnd = end.kind === "completed" && this.signal?.aborted ? { kind: "aborted" } : end;
+    try {
+      this.observer.onEnd(final);
+    } catch {
+      // idem
+    }
+  }
+
+  detach(): void {
+    if (this.onAbort && this.signal) this.signal.removeEventListener("abort", this.onAbort);
+  }
+}
+
+function tapIterator<T>(inner: AsyncIterator<T>, state: TapState<T>): AsyncIterator<T> {
+  const tapped: AsyncIterator<T> = {
+    next(...args: [] | [unknown]) {
+      return inner.next(...args).then(
+        (r) => {
+          if (r.done) state.end({ kind: "completed" });
+          else state.item(r.value);
+          return r;
+        },
+        (err: unknown) => {
+          state.end({ kind: "error", error: err });
+          throw err;
+        },
+      );
+    },
+  };
+  // Only offer return/throw when the inner iterator has them, so `for await` behaves the same.
+  if (typeof inner.return === "function") {
+    const ret = inner.return.bind(inner);
+    tapped.return = (value?: unknown) => {
+      state.end({ kind: "abandoned" });
+      return ret(value as never);
+    };
+  }
+  if (typeof inner.throw === "function") {
+    const thr = inner.throw.bind(inner);
+    tapped.throw = (err?: unknown) => {
+      state.end({ kind: "error", error: err });
+      return thr(err);
+    };
+  }
+  return tapped;
+}

@@ -1,0 +1,61 @@
+/**
+ * `withAudit`: one entry point that recognises what it is given and applies the matching
+ * integration: an OpenAI client, an Anthropic client, an Express app, or a fetch function.
+ */
+import { AuditConfigError } from "../src/errors.js";
+import { wrapAnthropic, type AnthropicClientLike, type WrapAnthropicOptions } from "./anthropic.js";
+import { auditMiddleware, isExpressApp, type AuditMiddlewareOptions } from "./express.js";
+import { withAuditFetch, type AuditFetchOptions } from "./fetch.js";
+import { isOpenAIClient, wrapOpenAI, type OpenAIClientLike, type WrapOpenAIOptions } from "./openai.js";
+
+/** What `withAudit` recognises as an Express application (Express 4 or 5). */
+export type ExpressAppLike = ((...args: never[]) => unknown) & {
+  use(...handlers: never[]): unknown;
+  get(...args: never[]): unknown;
+  listen(...args: never[]): unknown;
+  set(...args: never[]): unknown;
+};
+
+type FetchLike = (input: never, init?: never) => Promise<unknown>;
+
+function isAnthropicClient(value: unknown): value is AnthropicClientLike {
+  const messages = (value as { messages?: { create?: unknown } } | null)?.messages;
+  return typeof value === "object" && value !== null && typeof messages?.create === "function";
+}
+
+/**
+ * Instruments `target` according to what it is, and returns it (the same object for clients
+ * and apps; an audited function with the same signature for fetch):
+ * - an OpenAI client → {@link wrapOpenAI} (the client, wrapped in place)
+ * - an Anthropic client → `wrapAnthropic` (the client, wrapped in place)
+ * - an Express app → `app.use(auditMiddleware(options))` (the app; call it before defining routes,
+ *   and add `app.use(auditErrorHandler())` after them yourself)
+ * - any other function → {@link withAuditFetch} (a new function; use its return value)
+ *
+ * Throws `AuditConfigError` for anything else.
+ *
+ * @example
+ * import { withAudit } from "audit-logger/integrations";
+ * const openai = withAudit(new OpenAI(), { logger });
+ * const auditedFetch = withAudit(fetch, { logger });
+ * withAudit(app, { userId: (req) => req.user?.id, chatRoutes: ["/api/chat"] });
+ */
+export function withAudit<C extends OpenAIClientLike>(client: C, options?: WrapOpenAIOptions): C;
+export function withAudit<C extends AnthropicClientLike>(client: C, options?: WrapAnthropicOptions): C;
+export function withAudit<A extends ExpressAppLike>(app: A, options?: AuditMiddlewareOptions): A;
+export function withAudit<F extends FetchLike>(fetchFn: F, options?: AuditFetchOptions): F;
+export function withAudit(target: unknown, options?: object): unknown {
+  if (isOpenAIClient(target)) return wrapOpenAI(target, options as WrapOpenAIOptions | undefined);
+  if (isAnthropicClient(target)) return wrapAnthropic(target, options as WrapAnthropicOptions | undefined);
+  if (isExpressApp(target)) {
+    target.use(auditMiddleware(options as AuditMiddlewareOptions | undefined));
+    return target;
+  }
+  if (typeof target === "function") return withAuditFetch(target as FetchLike, options as AuditFetchOptions | undefined);
+  throw new AuditConfigError([
+    {
+      field: "target",
+      message: `withAudit() accepts an OpenAI or Anthropic client, an Express app or a fetch function; got ${target === null ? "null" : typeof target}`,
+    },
+  ]);
+}

@@ -1,0 +1,32 @@
+/** Reading what a logger wrote, for the integration tests (shared by openai* and fetch* tests). */
+import fs from "node:fs";
+import path from "node:path";
+import type { AuditLogger } from "../../src/logger.js";
+import { KIND_FILE_STEM, type RecordType } from "../../src/types.js";
+import { readJsonl } from "../helpers/index.js";
+
+const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
+
+/**
+ * The records of one kind, once at least `atLeast` are on disk (polls: streams that end by abort
+ * are recorded a tick later). Then waits `settleMs` more and reads again, so a duplicate record
+ * written late would be seen by the caller's length assertion.
+ */
+export async function recordsOf(logger: AuditLogger, kind: RecordType, atLeast = 1, settleMs = 30): Promise<Record<string, unknown>[]> {
+  const file = path.join(logger.auditDir, `${KIND_FILE_STEM[kind]}_${logger.sessionId}.jsonl`);
+  const read = async () => {
+    await logger.flush();
+    return fs.existsSync(file) ? readJsonl(file) : [];
+  };
+  const deadline = Date.now() + 5000;
+  let recs = await read();
+  while (recs.length < atLeast && Date.now() < deadline) {
+    await sleep(10);
+    recs = await read();
+  }
+  if (settleMs > 0) {
+    await sleep(settleMs);
+    recs = await read();
+  }
+  return recs;
+}

@@ -1,0 +1,143 @@
+import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
+import { REDACTED, withAuditFetch } from "../../integrations/fetch.js";
+import { auditContext } from "../../src/context.js";
+import { AuditLogger } from "../../src/logger.js";
+import { startFakeOpenAI, type FakeOpenAI } from "../helpers/fake-openai.js";
+import { TEST_KEY, cleanupTmp, tmpProject } from "../helpers/index.js";
+import { recordsOf } from "./_records.js";
+
+let fake: FakeOpenAI;
+let origin: string;
+beforeAll(async () => {
+  fake = await startFakeOpenAI();
+  origin = new URL(fake.baseURL).origin;
+});
+afterAll(async () => {
+  await fake.close();
+});
+const loggers: AuditLogger[] = [];
+afterEach(async () => {
+  for (const l of loggers.splice(0)) if (!l.isClosed) await l.finalizeSession();
+  cleanupTmp();
+});
+function newLogger(extra: Record<string, unknown> = {}): AuditLogger {
+  const logger = new AuditLogger({ sessionId: "fetch_test", projectPath: tmpProject(), ...extra });
+  loggers.push(logger);
+  return logger;
+}
+
+describe("withAuditFetch", () => {
+  it("records one ToolUsage per request with secrets redacted, and returns fetch's own Response", async () => {
+    const logger = newLogger();
+    const auditedFetch = withAuditFetch(fetch, { logger });
+    const res = await auditedFetch(`${origin}/v1/chat/completions?api_key=sk-secret-1&model=gpt&token=t0k`, {
+      method: "post",
+      headers: {
+        authorization: "Bearer sk-secret-2",
+        "x-api-key": "sk-secret-3",
+        cookie: "sid=sk-secret-4",
+        "proxy-authorization": "Basic c2VjcmV0",
+        "x-custom-token": "sk-secret-5",
+        "content-type": "application/json",
+      },
+      body: JSON.stringify({ model: "gpt-4o-mini", messages: [] }),
+    });
+    expect(res).toBeInstanceOf(Response);
+    expect(((await res.json()) as { object: string }).object).toBe("chat.completion");
+    expect(fake.requests.at(-1)!.headers.authorization).toBe("Bearer sk-secret-2"); // the request itself is untouched
+    const recs = await recordsOf(logger, "tool_usage");
+    expect(recs).toHaveLength(1);
+    const rec = recs[0]!;
+    expect(rec).toMatchObject({
+      toolName: "fetch",
+      operation: `POST ${new URL(origin).host}/v1/chat/completions`,
+      success: true,
+      result: { status: 200, ok: true, statusText: "OK" },
+      parameters: {
+        method: "POST",
+        url: `${origin}/v1/chat/completions?api_key=${encodeURIComponent(REDACTED)}&model=gpt&token=${encodeURIComponent(REDACTED)}`,
+        headers: {
+          authorization: REDACTED,
+          "x-api-key": REDACTED,
+          cookie: REDACTED,
+          "proxy-authorization": REDACTED,
+          "x-custom-token": REDACTED,
+          "content-type": "application/json",
+        },
+      },
+    });
+    expect(rec.durationSeconds).toBeGreaterThan(0);
+    expect(JSON.stringify(rec)).not.toMatch(/sk-secret|t0k|c2VjcmV0/);
+  });
+
+  it("takes headers from a Request, lets init.headers replace them, and honours redactHeaders", async () => {
+    const logger = newLogger();
+    const auditedFetch = withAuditFetch(fetch, { logger, redactHeaders: ["x-tenant", /^x-internal-/] });
+    await auditedFetch(new Request(`${origin}/v1/models`, { headers: { "x-tenant": "acme", "x-internal-id": "42", accept: "application/json" } }));
+    await auditedFetch(new Request(`${origin}/v1/models`, { headers: { "x-tenant": "acme" } }), { headers: { accept: "text/plain" } });
+    // Node's fetch refuses URLs with credentials; the failed attempt is recorded without them
+    const refused = await auditedFetch(`http://user:pa55@${new URL(origin).host}/x`).catch((e: unknown) => e);
+    expect(refused).toBeInstanceOf(TypeError);
+    const [fromRequest, replaced, withUserinfo] = await recordsOf(logger, "tool_usage", 3);
+    expect(fromRequest!.parameters).toEqual({
+      url: `${origin}/v1/models`,
+      method: "GET",
+      headers: { "x-tenant": REDACTED, "x-internal-id": REDACTED, accept: "application/json" },
+    });
+    expect(fromRequest).toMatchObject({ success: false, errorMessage: "HTTP 404", result: { status: 404, ok: false } });
+    expect((replaced!.parameters as { headers: unknown }).headers).toEqual({ accept: "text/plain" });
+    expect(withUserinfo).toMatchObject({ success: false, parameters: { url: `http://${encodeURIComponent(REDACTED)}:${encodeURIComponent(REDACTED)}@${new URL(origin).host}/x` } });
+    expect(JSON.stringify(withUserinfo)).not.toContain("pa55");
+  });
+
+  it("a failed request is recorded once and its original error rethrown", async () => {
+    const logger = newLogger();
+    const auditedFetch = withAuditFetch(fetch, { logger });
+    const bare = await fetch("http://127.0.0.1:1/unreachable").catch((e: unknown) => e);
+    const err = await auditedFetch("http://127.0.0.1:1/unreachable").catch((e: unknown) => e);
+    expect(err).toBeInstanceOf(TypeError);
+    expect((err as Error).message).toBe((bare as Error).message);
+    const bad = await auditedFetch("not a url").catch((e: unknown) => e);
+    expect(bad).toBeInstanceOf(TypeError);
+    const recs = await recordsOf(logger, "tool_usage", 2);
+    expect(recs).toHaveLength(2);
+    expect(recs[0]).toMatchObject({ success: false, operation: "GET 127.0.0.1:1/unreachable", errorMessage: expect.stringContaining("fetch failed") });
+    expect(recs[0]).not.toHaveProperty("result");
+    expect(recs[1]).toMatchObject({ success: false, operation: "GET not a url" });
+  });
+
+  it("keeps the signature and this; a custom fetch gets the same arguments", async () => {
+    const logger = newLogger();
+    const calls: unknown[][] = [];
+    const custom = async (input: string | URL | Request, init?: RequestInit): Promise<Response> => {
+      calls.push([input, init]);
+      return new Response("hi", { status: 201 });
+    };
+    const audited = withAuditFetch(custom, { logger });
+    const init = { method: "PUT" };
+    const res = await audited("https://example.test/a", init);
+    expect(await res.text()).toBe("hi");
+    expect(calls).toEqual([["https://example.test/a", init]]);
+    const [rec] = await recordsOf(logger, "tool_usage");
+    expect(rec).toMatchObject({ operation: "PUT example.test/a", result: { status: 201, ok: true } });
+  });
+
+  it("encrypts parameters and result when the logger encrypts", async () => {
+    const logger = newLogger({ encryptSensitiveContent: true, encryptionKey: TEST_KEY });
+    await withAuditFetch(fetch, { logger })(`${origin}/v1/models?q=1`);
+    const [rec] = await recordsOf(logger, "tool_usage");
+    expect(rec!.encrypted).toEqual(["parameters", "result"]);
+    expect(JSON.stringify(rec)).not.toContain("/v1/models?q=1");
+  });
+
+  it("carries the context; with no logger the request still works unrecorded", async () => {
+    const logger = newLogger();
+    const auditedFetch = withAuditFetch(fetch);
+    const plain = await auditedFetch(`${origin}/v1/models`);
+    expect(plain.status).toBe(404);
+    await auditContext.run({ logger, userId: "u-7", traceId: "tr-7", parentId: "p-7" }, () => auditedFetch(`${origin}/v1/models`));
+    const recs = await recordsOf(logger, "tool_usage");
+    expect(recs).toHaveLength(1);
+    expect(recs[0]).toMatchObject({ userId: "u-7", traceId: "tr-7", parentId: "p-7" });
+  });
+});

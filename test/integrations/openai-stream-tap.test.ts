@@ -1,0 +1,93 @@
+import { describe, expect, it } from "vitest";
+import { tapStream, type StreamEnd } from "../../integrations/stream-tap.js";
+
+function source(items: number[], failAt?: number) {
+  return {
+    async *[Symbol.asyncIterator]() {
+      for (const [i, x] of items.entries()) {
+        if (i === failAt) throw new RangeError(`failed at ${i}`);
+        yield x;
+      }
+    },
+  };
+}
+function observer() {
+  const items: number[] = [];
+  const ends: StreamEnd[] = [];
+  return { items, ends, obs: { onItem: (x: number) => void items.push(x), onEnd: (e: StreamEnd) => void ends.push(e) } };
+}
+
+describe("tapStream (any async iterable)", () => {
+  it("returns the same object; sees every item, then one completed end", async () => {
+    const s = source([1, 2, 3]);
+    const o = observer();
+    expect(tapStream(s, o.obs)).toBe(s);
+    const got: number[] = [];
+    for await (const x of s) got.push(x);
+    expect(got).toEqual([1, 2, 3]);
+    expect(o.items).toEqual([1, 2, 3]);
+    expect(o.ends).toEqual([{ kind: "completed" }]);
+  });
+
+  it("break is one abandoned end; the source's own cleanup still runs", async () => {
+    let cleaned = false;
+    const s = {
+      async *[Symbol.asyncIterator]() {
+        try {
+          yield 1;
+          yield 2;
+        } finally {
+          cleaned = true;
+        }
+      },
+    };
+    const o = observer();
+    tapStream(s, o.obs);
+    for await (const x of s) if (x === 1) break;
+    expect(cleaned).toBe(true);
+    expect(o.ends).toEqual([{ kind: "abandoned" }]);
+  });
+
+  it("an error reaches the app unchanged and is one error end with the same object", async () => {
+    const s = source([1, 2, 3], 2);
+    const o = observer();
+    tapStream(s, o.obs);
+    const err = await (async () => {
+      for await (const _ of s) {
+        // read on
+      }
+    })().catch((e: unknown) => e);
+    expect(err).toBeInstanceOf(RangeError);
+    expect(o.ends).toHaveLength(1);
+    expect(o.ends[0]!.kind).toBe("error");
+    expect((o.ends[0] as { error: unknown }).error).toBe(err);
+  });
+
+  it("an abort signal ends the observation even with nobody reading", async () => {
+    const ac = new AbortController();
+    const o = observer();
+    tapStream(source([1, 2]), o.obs, { signal: ac.signal });
+    ac.abort();
+    await new Promise((r) => setImmediate(r));
+    expect(o.ends).toEqual([{ kind: "aborted" }]);
+  });
+
+  it("an observer that throws never breaks the app's loop; tapping twice observes once", async () => {
+    const s = source([1, 2]);
+    const o = observer();
+    tapStream(s, { onItem: () => { throw new Error("observer bug"); }, onEnd: () => { throw new Error("observer bug"); } });
+    tapStream(s, o.obs);
+    const got: number[] = [];
+    for await (const x of s) got.push(x);
+    expect(got).toEqual([1, 2]);
+    expect(o.items).toEqual([]);
+  });
+
+  it("leaves non-iterables and frozen objects alone", () => {
+    const o = observer();
+    const plain = { a: 1 };
+    expect(tapStream(plain, o.obs)).toBe(plain);
+    const frozen = Object.freeze(source([1]));
+    expect(tapStream(frozen, o.obs)).toBe(frozen);
+  });
+});

@@ -1,0 +1,284 @@
+import OpenAI, { APIConnectionError, APIError, APIUserAbortError } from "openai";
+import { Stream } from "openai/streaming";
+import type { ChatCompletionChunk } from "openai/resources/chat/completions";
+import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
+import { wrapOpenAI } from "../../integrations/openai.js";
+import { auditContext } from "../../src/context.js";
+import { AuditLogger } from "../../src/logger.js";
+import { startFakeOpenAI, type FakeOpenAI } from "../helpers/fake-openai.js";
+import { cleanupTmp, tmpProject } from "../helpers/index.js";
+import { recordsOf } from "./_records.js";
+
+let fake: FakeOpenAI;
+beforeAll(async () => {
+  fake = await startFakeOpenAI();
+});
+afterAll(async () => {
+  await fake.close();
+});
+const loggers: AuditLogger[] = [];
+afterEach(async () => {
+  for (const l of loggers.splice(0)) if (!l.isClosed) await l.finalizeSession();
+  cleanupTmp();
+});
+
+function newLogger(): AuditLogger {
+  const logger = new AuditLogger({ sessionId: "openai_stream", projectPath: tmpProject() });
+  loggers.push(logger);
+  return logger;
+}
+const client = () => new OpenAI({ baseURL: fake.baseURL, apiKey: "sk-test", maxRetries: 0 });
+const messages = [{ role: "user" as const, content: "What is the capital of France?" }];
+const tools = [{ type: "function" as const, function: { name: "get_weather", parameters: { type: "object" } } }];
+const text = (chunks: ChatCompletionChunk[]) => chunks.map((c) => c.choices[0]?.delta?.content ?? "").join("");
+
+async function collect<T>(it: AsyncIterable<T>): Promise<T[]> {
+  const out: T[] = [];
+  for await (const x of it) out.push(x);
+  return out;
+}
+
+describe("wrapOpenAI: streamed chat completions", () => {
+  it("the stream stays the SDK's Stream, yields the same chunks, and one record has the assembled text", async () => {
+    const logger = newLogger();
+    const bareChunks = await collect(await client().chat.completions.create({ model: "gpt-4o-mini", messages, stream: true }));
+    const stream = await wrapOpenAI(client(), { logger }).chat.completions.create({ model: "gpt-4o-mini", messages, stream: true });
+    expect(stream).toBeInstanceOf(Stream);
+    expect(stream.controller).toBeInstanceOf(AbortController);
+    const chunks = await collect(stream);
+    expect(chunks).toEqual(bareChunks);
+    expect(text(chunks)).toBe("The capital of France is Paris.");
+    const recs = await recordsOf(logger, "chat_interaction");
+    expect(recs).toHaveLength(1);
+    expect(recs[0]).toMatchObject({
+      model: "gpt-4o-mini-2024-07-18",
+      responsePreview: "The capital of France is Paris.",
+      finishReason: "stop",
+      success: true,
+      metadata: { openai: { stream: true, end: "completed", chunks: chunks.length } },
+    });
+    // without include_usage the API sends no usage, so none is recorded
+    expect(recs[0]).not.toHaveProperty("inputTokens");
+    expect(recs[0]!.timeToFirstTokenSeconds).toBeGreaterThan(0);
+    expect(recs[0]!.timeToFirstTokenSeconds as number).toBeLessThanOrEqual(recs[0]!.durationSeconds as number);
+    expect(fake.requests.at(-1)!.body).not.toHaveProperty("stream_options");
+  });
+
+  it("includeUsageInStreams requests usage and records the tokens; an explicit include_usage is left alone", async () => {
+    const logger = newLogger();
+    const openai = wrapOpenAI(client(), { logger, includeUsageInStreams: true });
+    const chunks = await collect(await openai.chat.completions.create({ model: "gpt-4o-mini", messages, stream: true }));
+    expect(fake.requests.at(-1)!.body.stream_options).toEqual({ include_usage: true });
+    expect(chunks.at(-1)!.usage).toMatchObject({ prompt_tokens: 19, completion_tokens: 10 });
+    await collect(await openai.chat.completions.create({ model: "gpt-4o-mini", messages, stream: true, stream_options: { include_usage: false } }));
+    expect(fake.requests.at(-1)!.body.stream_options).toEqual({ include_usage: false });
+    const [withUsage, without] = await recordsOf(logger, "chat_interaction", 2);
+    expect(withUsage).toMatchObject({ inputTokens: 19, outputTokens: 10, tokensUsed: 29, usage: chunks.at(-1)!.usage });
+    expect(without).not.toHaveProperty("inputTokens");
+  });
+
+  it("assembles streamed tool-call deltas", async () => {
+    const logger = newLogger();
+    const stream = await wrapOpenAI(client(), { logger }).chat.completions.create({ model: "gpt-4o-mini", messages, tools, stream: true });
+    await collect(stream);
+    const [rec] = await recordsOf(logger, "chat_interaction");
+    expect(rec!.finishReason).toBe("tool_calls");
+    expect(rec!.toolCalls).toEqual([
+      { index: 0, id: "call_Q2dMZ8uGkVBHQnAbB7YcKx4t", type: "function", function: { name: "get_weather", arguments: '{"city":"Paris"}' } },
+      { index: 1, id: "call_7hXbN1pLw2Vq9ZyTc4RkM0sA", type: "function", function: { name: "get_time", arguments: '{"tz":"Europe/Paris"}' } },
+    ]);
+  });
+
+  it("a stream abandoned with break is recorded once, as abandoned, with what was read", async () => {
+    const logger = newLogger();
+    const stream = await wrapOpenAI(client(), { logger }).chat.completions.create({ model: "gpt-4o-mini", messages, stream: true });
+    const seen: ChatCompletionChunk[] = [];
+    for await (const chunk of stream) {
+      seen.push(chunk);
+      if (seen.length === 3) break;
+    }
+    expect(stream.controller.signal.aborted).toBe(true); // the SDK's own behaviour on break
+    const recs = await recordsOf(logger, "chat_interaction", 1, 60);
+    expect(recs).toHaveLength(1);
+    expect(recs[0]).toMatchObject({ success: false, responsePreview: "The capital", metadata: { openai: { end: "abandoned", chunks: 3 } } });
+    expect(recs[0]!.errorMessage).toMatch(/^abandoned/);
+  });
+
+  it("a stream aborted through its controller is recorded once, as aborted", async () => {
+    const logger = newLogger();
+    fake.enqueue({ eventDelayMs: 30 });
+    const stream = await wrapOpenAI(client(), { logger }).chat.completions.create({ model: "gpt-4o-mini", messages, stream: true });
+    const seen: ChatCompletionChunk[] = [];
+    for await (const chunk of stream) {
+      seen.push(chunk);
+      if (seen.length === 2) stream.controller.abort();
+    }
+    const recs = await recordsOf(logger, "chat_interaction", 1, 60);
+    expect(recs).toHaveLength(1);
+    expect(recs[0]).toMatchObject({ success: false, metadata: { openai: { end: "aborted" } } });
+  });
+
+  it("an abort with nobody reading any more is still recorded once", async () => {
+    const logger = newLogger();
+    fake.enqueue({ eventDelayMs: 30 });
+    const stream = await wrapOpenAI(client(), { logger }).chat.completions.create({ model: "gpt-4o-mini", messages, stream: true });
+    const [left] = stream.tee();
+    const it = left[Symbol.asyncIterator]();
+    await it.next();
+    stream.controller.abort();
+    const recs = await recordsOf(logger, "chat_interaction", 1, 60);
+    expect(recs).toHaveLength(1);
+    expect(recs[0]).toMatchObject({ success: false, metadata: { openai: { end: "aborted" } } });
+  });
+
+  it("tee(): both halves get every chunk and the call is recorded once", async () => {
+    const logger = newLogger();
+    const stream = await wrapOpenAI(client(), { logger }).chat.completions.create({ model: "gpt-4o-mini", messages, stream: true });
+    const [a, b] = stream.tee();
+    expect(a).toBeInstanceOf(Stream);
+    const [ca, cb] = await Promise.all([collect(a), collect(b)]);
+    expect(text(ca)).toBe("The capital of France is Paris.");
+    expect(cb).toEqual(ca);
+    const recs = await recordsOf(logger, "chat_interaction", 1, 60);
+    expect(recs).toHaveLength(1);
+    expect(recs[0]).toMatchObject({ success: true, responsePreview: "The capital of France is Paris." });
+  });
+
+  it("toReadableStream() still works and is observed", async () => {
+    const logger = newLogger();
+    const stream = await wrapOpenAI(client(), { logger }).chat.completions.create({ model: "gpt-4o-mini", messages, stream: true });
+    const back = Stream.fromReadableStream<ChatCompletionChunk>(stream.toReadableStream(), new AbortController());
+    expect(text(await collect(back))).toBe("The capital of France is Paris.");
+    const recs = await recordsOf(logger, "chat_interaction");
+    expect(recs).toHaveLength(1);
+    expect(recs[0]).toMatchObject({ success: true, responsePreview: "The capital of France is Paris." });
+  });
+
+  it("a connection dropped mid-stream: the same error class as without the wrapper, recorded once with the partial text", async () => {
+    const logger = newLogger();
+    fake.enqueue({ dropAfterEvents: 4 }, { dropAfterEvents: 4 });
+    const bareErr = await collect(await client().chat.completions.create({ model: "gpt-4o-mini", messages, stream: true })).catch((e: unknown) => e);
+    const stream = await wrapOpenAI(client(), { logger }).chat.completions.create({ model: "gpt-4o-mini", messages, stream: true });
+    const err = await collect(stream).catch((e: unknown) => e);
+    expect(err).toBeInstanceOf(Error);
+    expect((err as Error).constructor).toBe((bareErr as Error).constructor);
+    expect((err as Error).message).toBe((bareErr as Error).message);
+    const recs = await recordsOf(logger, "chat_interaction", 1, 60);
+    expect(recs).toHaveLength(1);
+    expect(recs[0]).toMatchObject({ success: false, responsePreview: "The capital of", metadata: { openai: { end: "error", chunks: 4 } } });
+  });
+
+  it("an error event inside the stream rethrows the SDK's APIError and is recorded once", async () => {
+    const logger = newLogger();
+    fake.enqueue({ errorAfterEvents: 2, errorMessage: "overloaded" });
+    const stream = await wrapOpenAI(client(), { logger }).chat.completions.create({ model: "gpt-4o-mini", messages, stream: true });
+    const err = await collect(stream).catch((e: unknown) => e);
+    expect(err).toBeInstanceOf(APIError);
+    const recs = await recordsOf(logger, "chat_interaction", 1, 60);
+    expect(recs).toHaveLength(1);
+    expect(recs[0]).toMatchObject({ success: false, errorMessage: expect.stringContaining("overloaded") });
+  });
+
+  it("a status error on a streamed call is rethrown and recorded once", async () => {
+    const logger = newLogger();
+    fake.enqueue({ status: 503 });
+    const err = await wrapOpenAI(client(), { logger }).chat.completions.create({ model: "gpt-4o-mini", messages, stream: true }).catch((e: unknown) => e);
+    expect(err).toBeInstanceOf(APIError);
+    expect((err as APIError).status).toBe(503);
+    const recs = await recordsOf(logger, "chat_interaction");
+    expect(recs).toHaveLength(1);
+    expect(recs[0]).toMatchObject({ success: false, statusCode: 503 });
+    expect(recs[0]).not.toHaveProperty("timeToFirstTokenSeconds");
+  });
+
+  it("a stream read in another context is recorded with the context of the call", async () => {
+    const logger = newLogger();
+    const openai = wrapOpenAI(client(), { logger });
+    const stream = await auditContext.run({ userId: "caller", traceId: "t-call" }, () => openai.chat.completions.create({ model: "gpt-4o-mini", messages, stream: true }));
+    await auditContext.run({ userId: "reader", traceId: "t-read" }, () => collect(stream));
+    const [rec] = await recordsOf(logger, "chat_interaction");
+    expect(rec).toMatchObject({ userId: "caller", traceId: "t-call" });
+  });
+
+  it("nothing of the reading context leaks into the record of a call made outside any context", async () => {
+    const logger = newLogger();
+    const stream = await wrapOpenAI(client(), { logger }).chat.completions.create({ model: "gpt-4o-mini", messages, stream: true });
+    await auditContext.run({ userId: "someone-else", traceId: "t-other", metadata: { tenant: "other" } }, () => collect(stream));
+    const [rec] = await recordsOf(logger, "chat_interaction");
+    expect(rec).not.toHaveProperty("userId");
+    expect(rec).not.toHaveProperty("traceId");
+    expect(rec!.metadata).toEqual({ openai: expect.objectContaining({ stream: true }) });
+  });
+});
+
+describe("wrapOpenAI: .stream() helpers and Responses streams", () => {
+  it("chat.completions.stream(): recorded once with tool calls; its events still fire", async () => {
+    const logger = newLogger();
+    const runner = wrapOpenAI(client(), { logger, includeUsageInStreams: true }).chat.completions.stream({ model: "gpt-4o-mini", messages, tools });
+    const deltas: string[] = [];
+    runner.on("tool_calls.function.arguments.delta", (e) => deltas.push(e.arguments_delta));
+    const final = await runner.finalChatCompletion();
+    expect(deltas.join("")).toBe('{"city":"Paris"}{"tz":"Europe/Paris"}');
+    const recs = await recordsOf(logger, "chat_interaction");
+    expect(recs).toHaveLength(1);
+    expect(recs[0]).toMatchObject({ success: true, inputTokens: 82, finishReason: "tool_calls" });
+    expect((recs[0]!.toolCalls as Array<{ function: { arguments: string } }>).map((t) => t.function.arguments)).toEqual(
+      final.choices[0]!.message.tool_calls!.map((t) => (t.type === "function" ? t.function.arguments : "")),
+    );
+  });
+
+  it("chat.completions.stream() aborted: APIUserAbortError as before, recorded once as aborted", async () => {
+    const logger = newLogger();
+    fake.enqueue({ eventDelayMs: 30 });
+    const runner = wrapOpenAI(client(), { logger }).chat.completions.stream({ model: "gpt-4o-mini", messages });
+    runner.on("content", () => runner.abort());
+    const err = await runner.finalChatCompletion().catch((e: unknown) => e);
+    expect(err).toBeInstanceOf(APIUserAbortError);
+    const recs = await recordsOf(logger, "chat_interaction", 1, 80);
+    expect(recs).toHaveLength(1);
+    expect(recs[0]).toMatchObject({ success: false, metadata: { openai: { end: "aborted" } } });
+  });
+
+  it("responses.create({ stream: true }): one record from the final response event", async () => {
+    const logger = newLogger();
+    const stream = await wrapOpenAI(client(), { logger }).responses.create({ model: "gpt-4.1", input: "Tell me a story.", stream: true });
+    expect(stream).toBeInstanceOf(Stream);
+    const events = await collect(stream);
+    expect(events.at(-1)!.type).toBe("response.completed");
+    const recs = await recordsOf(logger, "chat_interaction");
+    expect(recs).toHaveLength(1);
+    expect(recs[0]).toMatchObject({
+      interactionType: "responses",
+      model: "gpt-4.1-2025-04-14",
+      responsePreview: "In a peaceful grove beneath a silver moon, a unicorn named Lumina discovered a hidden pool.",
+      inputTokens: 36,
+      outputTokens: 87,
+      finishReason: "completed",
+      success: true,
+    });
+    expect(recs[0]!.timeToFirstTokenSeconds).toBeGreaterThan(0);
+  });
+
+  it("responses.stream() helper: recorded once; abandoned Responses streams keep the text read so far", async () => {
+    const logger = newLogger();
+    const openai = wrapOpenAI(client(), { logger });
+    const helper = openai.responses.stream({ model: "gpt-4.1", input: "Tell me a story." });
+    const final = await helper.finalResponse();
+    expect(final.output_text).toMatch(/Lumina/);
+    const stream = await openai.responses.create({ model: "gpt-4.1", input: "Tell me a story.", stream: true });
+    let n = 0;
+    for await (const ev of stream) if (ev.type === "response.output_text.delta" && ++n === 3) break;
+    const recs = await recordsOf(logger, "chat_interaction", 2, 60);
+    expect(recs).toHaveLength(2);
+    expect(recs[0]).toMatchObject({ success: true, outputTokens: 87 });
+    expect(recs[1]).toMatchObject({ success: false, responsePreview: "In a peaceful", metadata: { openai: { end: "abandoned" } } });
+  });
+
+  it("a network drop before any chunk on a streamed call rethrows APIConnectionError, recorded once", async () => {
+    const logger = newLogger();
+    fake.enqueue({ resetConnection: true });
+    const err = await wrapOpenAI(client(), { logger }).responses.create({ model: "gpt-4.1", input: "x", stream: true }).catch((e: unknown) => e);
+    expect(err).toBeInstanceOf(APIConnectionError);
+    expect(await recordsOf(logger, "chat_interaction")).toHaveLength(1);
+  });
+});

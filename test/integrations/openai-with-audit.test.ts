@@ -1,0 +1,84 @@
+import Anthropic from "@anthropic-ai/sdk";
+import express from "express";
+import type { AddressInfo } from "node:net";
+import OpenAI from "openai";
+import { afterAll, afterEach, beforeAll, describe, expect, expectTypeOf, it } from "vitest";
+import { withAudit } from "../../integrations/index.js";
+import { AuditConfigError } from "../../src/errors.js";
+import { AuditLogger } from "../../src/logger.js";
+import { startFakeOpenAI, type FakeOpenAI } from "../helpers/fake-openai.js";
+import { cleanupTmp, tmpProject } from "../helpers/index.js";
+import { recordsOf } from "./_records.js";
+
+let fake: FakeOpenAI;
+beforeAll(async () => {
+  fake = await startFakeOpenAI();
+});
+afterAll(async () => {
+  await fake.close();
+});
+const loggers: AuditLogger[] = [];
+afterEach(async () => {
+  for (const l of loggers.splice(0)) if (!l.isClosed) await l.finalizeSession();
+  cleanupTmp();
+});
+function newLogger(): AuditLogger {
+  const logger = new AuditLogger({ sessionId: "with_audit", projectPath: tmpProject() });
+  loggers.push(logger);
+  return logger;
+}
+
+describe("withAudit dispatch", () => {
+  it("an OpenAI client: wrapped in place, same type, recorded", async () => {
+    const logger = newLogger();
+    const raw = new OpenAI({ baseURL: fake.baseURL, apiKey: "sk-test", maxRetries: 0 });
+    const client = withAudit(raw, { logger, includeUsageInStreams: true });
+    expect(client).toBe(raw);
+    expectTypeOf(client).toEqualTypeOf<OpenAI>();
+    await client.chat.completions.create({ model: "gpt-4o-mini", messages: [{ role: "user", content: "hi" }] });
+    expect(await recordsOf(logger, "chat_interaction")).toMatchObject([{ provider: "openai", success: true }]);
+  });
+
+  it("an Anthropic client: handed to wrapAnthropic (same object, same type)", () => {
+    const raw = new Anthropic({ apiKey: "test", baseURL: "http://127.0.0.1:1" });
+    const create = raw.messages.create;
+    const client = withAudit(raw, { logger: newLogger() });
+    expect(client).toBe(raw);
+    expectTypeOf(client).toEqualTypeOf<Anthropic>();
+    expect(client.messages.create).not.toBe(create);
+  });
+
+  it("a fetch function: returns an audited function with fetch's type", async () => {
+    const logger = newLogger();
+    const audited = withAudit(fetch, { logger });
+    expectTypeOf(audited).toEqualTypeOf<typeof fetch>();
+    expect(audited).not.toBe(fetch);
+    const res = await audited(`${fake.baseURL}/models`);
+    expect(res.status).toBe(404);
+    expect(await recordsOf(logger, "tool_usage")).toMatchObject([{ toolName: "fetch", result: { status: 404 } }]);
+  });
+
+  it("an Express app: installs auditMiddleware and returns the app", async () => {
+    const logger = newLogger();
+    const app = express();
+    expect(withAudit(app, { logger })).toBe(app);
+    app.get("/ping", (_req, res) => {
+      res.json({ ok: true });
+    });
+    const server = app.listen(0, "127.0.0.1");
+    await new Promise<void>((r) => server.once("listening", () => r()));
+    try {
+      const res = await fetch(`http://127.0.0.1:${(server.address() as AddressInfo).port}/ping`);
+      expect(await res.json()).toEqual({ ok: true });
+    } finally {
+      await new Promise<void>((r) => server.close(() => r()));
+    }
+    const metrics = await recordsOf(logger, "performance_metric");
+    expect(metrics.length).toBeGreaterThanOrEqual(1);
+  });
+
+  it("anything else is an AuditConfigError", () => {
+    expect(() => withAudit({} as never)).toThrow(AuditConfigError);
+    expect(() => withAudit(42 as never)).toThrow(/withAudit\(\) accepts/);
+  });
+});

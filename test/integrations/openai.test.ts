@@ -1,0 +1,372 @@
+import { execFile } from "node:child_process";
+import fs from "node:fs";
+import path from "node:path";
+import { fileURLToPath, pathToFileURL } from "node:url";
+import { promisify } from "node:util";
+import OpenAI, { APIConnectionError, APIError, RateLimitError } from "openai";
+import { afterAll, afterEach, beforeAll, describe, expect, expectTypeOf, it } from "vitest";
+import { wrapOpenAI } from "../../integrations/openai.js";
+import { auditContext, setDefaultAuditLogger } from "../../src/context.js";
+import { AuditLogger } from "../../src/logger.js";
+import { verifyAuditLog } from "../../src/reader/verify.js";
+import { startFakeOpenAI, type FakeOpenAI } from "../helpers/fake-openai.js";
+import { TEST_KEY, cleanupTmp, tmpProject } from "../helpers/index.js";
+import { recordsOf } from "./_records.js";
+
+const REPO = fileURLToPath(new URL("../../", import.meta.url));
+const mod = (rel: string) => JSON.stringify(pathToFileURL(path.join(REPO, rel)).href);
+
+let fake: FakeOpenAI;
+beforeAll(async () => {
+  fake = await startFakeOpenAI();
+});
+afterAll(async () => {
+  await fake.close();
+});
+const loggers: AuditLogger[] = [];
+afterEach(async () => {
+  fake.setDefault({});
+  for (const l of loggers.splice(0)) if (!l.isClosed) await l.finalizeSession();
+  cleanupTmp();
+});
+
+function newLogger(): AuditLogger {
+  const logger = new AuditLogger({ sessionId: "openai_test", projectPath: tmpProject() });
+  loggers.push(logger);
+  return logger;
+}
+const client = (maxRetries = 0) => new OpenAI({ baseURL: fake.baseURL, apiKey: "sk-test", maxRetries });
+const messages = [
+  { role: "system" as const, content: "Answer briefly." },
+  { role: "user" as const, content: "What is the capital of France?" },
+];
+
+describe("wrapOpenAI: non-streamed calls", () => {
+  it("returns the same client, typed as before, and the same result as a bare client", async () => {
+    const logger = newLogger();
+    const bare = client();
+    const raw = client();
+    const wrapped = wrapOpenAI(raw, { logger });
+    expect(wrapped).toBe(raw);
+    expectTypeOf(wrapped).toEqualTypeOf<OpenAI>();
+    expect(wrapped.chat.completions.create.name).toBe("create");
+    expect(wrapped.chat.completions.create.length).toBe(bare.chat.completions.create.length);
+    expect(Object.keys(wrapped.chat.completions)).toEqual(Object.keys(bare.chat.completions));
+    const a = await bare.chat.completions.create({ model: "gpt-4o-mini", messages });
+    const b = await wrapped.chat.completions.create({ model: "gpt-4o-mini", messages });
+    expect({ ...b, id: a.id }).toEqual(a);
+    expect(b._request_id).toMatch(/^req_fake_/);
+  });
+
+  it("records one ChatInteraction with model, structured prompt, response, tokens, usage and finish reason", async () => {
+    const logger = newLogger();
+    const openai = wrapOpenAI(client(), { logger });
+    const res = await openai.chat.completions.create({ model: "gpt-4o-mini", messages });
+    const [rec, ...rest] = await recordsOf(logger, "chat_interaction");
+    expect(rest).toEqual([]);
+    expect(rec).toMatchObject({
+      type: "chat_interaction",
+      interactionType: "chat.completions",
+      provider: "openai",
+      model: "gpt-4o-mini-2024-07-18",
+      promptFormat: "json",
+      promptPreview: JSON.stringify(messages),
+      responsePreview: "The capital of France is Paris.",
+      inputTokens: 19,
+      outputTokens: 10,
+      tokensUsed: 29,
+      usage: res.usage,
+      finishReason: "stop",
+      success: true,
+      metadata: { openai: { requestId: res._request_id } },
+    });
+    expect(rec!.durationSeconds).toBeGreaterThan(0);
+    expect(rec).not.toHaveProperty("timeToFirstTokenSeconds");
+    expect((await verifyAuditLog(logger.auditDir)).ok).toBe(true);
+  });
+
+  it("records tool calls of a non-streamed completion", async () => {
+    const logger = newLogger();
+    const openai = wrapOpenAI(client(), { logger });
+    const tools = [{ type: "function" as const, function: { name: "get_weather", parameters: { type: "object", properties: { city: { type: "string" } } } } }];
+    const res = await openai.chat.completions.create({ model: "gpt-4o-mini", messages, tools });
+    const [rec] = await recordsOf(logger, "chat_interaction");
+    expect(rec!.toolCalls).toEqual(res.choices[0]!.message.tool_calls);
+    expect(rec!.finishReason).toBe("tool_calls");
+    expect(rec!.responsePreview).toBe("");
+  });
+
+  it("records responses.create: input, output_text, usage, status and function calls", async () => {
+    const logger = newLogger();
+    const openai = wrapOpenAI(client(), { logger });
+    const r1 = await openai.responses.create({ model: "gpt-4.1", instructions: "Be nice.", input: "Tell me a story." });
+    expect(r1.output_text).toMatch(/^In a peaceful grove/);
+    await openai.responses.create({ model: "gpt-4.1", input: [{ role: "user", content: "Weather in Paris?" }], tools: [{ type: "function", name: "get_weather", parameters: {}, strict: false }] });
+    const [rec1, rec2] = await recordsOf(logger, "chat_interaction", 2);
+    expect(rec1).toMatchObject({
+      interactionType: "responses",
+      model: "gpt-4.1-2025-04-14",
+      promptPreview: JSON.stringify({ instructions: "Be nice.", input: "Tell me a story." }),
+      responsePreview: r1.output_text,
+      inputTokens: 36,
+      outputTokens: 87,
+      finishReason: "completed",
+      success: true,
+    });
+    expect(rec2!.toolCalls).toEqual([expect.objectContaining({ type: "function_call", name: "get_weather", arguments: '{"location":"Paris, France"}' })]);
+  });
+
+  it("chat.completions.parse() goes through create() and is recorded once", async () => {
+    const logger = newLogger();
+    const openai = wrapOpenAI(client(), { logger });
+    const parsed = await openai.chat.completions.parse({ model: "gpt-4o-mini", messages });
+    expect(parsed.choices[0]!.message.content).toBe("The capital of France is Paris.");
+    expect(await recordsOf(logger, "chat_interaction")).toHaveLength(1);
+  });
+
+  it("keeps .withResponse() and .asResponse() (the original APIPromise)", async () => {
+    const logger = newLogger();
+    const openai = wrapOpenAI(client(), { logger });
+    const { data, response, request_id } = await openai.chat.completions.create({ model: "gpt-4o-mini", messages }).withResponse();
+    expect(response.status).toBe(200);
+    expect(request_id).toMatch(/^req_fake_/);
+    expect(data.choices[0]!.message.content).toBe("The capital of France is Paris.");
+
+    // asResponse(): the app reads the body itself, so nothing must have consumed it
+    const raw = await openai.chat.completions.create({ model: "gpt-4o-mini", messages }).asResponse();
+    const body = (await raw.json()) as { model: string };
+    expect(body.model).toBe("gpt-4o-mini-2024-07-18");
+    const recs = await recordsOf(logger, "chat_interaction", 2);
+    expect(recs).toHaveLength(2);
+    expect(recs[0]).toMatchObject({ success: true, responsePreview: "The capital of France is Paris." });
+    expect(recs[1]).toMatchObject({ success: true, statusCode: 200, model: "gpt-4o-mini", metadata: { openai: { rawResponse: true } } });
+  });
+
+  it("includes the promise's own methods on the returned object", () => {
+    const openai = wrapOpenAI(client(), { logger: newLogger() });
+    const p = openai.chat.completions.create({ model: "gpt-4o-mini", messages });
+    expect(p.constructor.name).toBe("APIPromise");
+    expect(typeof p.withResponse).toBe("function");
+    return p;
+  });
+});
+
+describe("wrapOpenAI: errors", () => {
+  for (const status of [400, 401, 404, 429, 500, 503]) {
+    it(`HTTP ${status}: the SDK's own error class is rethrown, recorded once with the status`, async () => {
+      const logger = newLogger();
+      fake.enqueue({ status, errorMessage: `boom ${status}` }, { status, errorMessage: `boom ${status}` });
+      const bareErr = await client().chat.completions.create({ model: "gpt-4o-mini", messages }).catch((e: unknown) => e);
+      const err = await wrapOpenAI(client(), { logger }).chat.completions.create({ model: "gpt-4o-mini", messages }).catch((e: unknown) => e);
+      expect(err).toBeInstanceOf(APIError);
+      expect((err as Error).constructor).toBe((bareErr as Error).constructor);
+      expect((err as Error).message).toBe((bareErr as Error).message);
+      expect((err as APIError).status).toBe(status);
+      const recs = await recordsOf(logger, "chat_interaction");
+      expect(recs).toHaveLength(1);
+      expect(recs[0]).toMatchObject({ success: false, statusCode: status, model: "gpt-4o-mini" });
+      expect(recs[0]!.errorMessage).toContain(`boom ${status}`);
+      expect(recs[0]!.errorMessage).toContain((err as Error).constructor.name);
+      expect(recs[0]!.metadata).toEqual({ openai: { requestId: expect.stringMatching(/^req_fake_/) } });
+    });
+  }
+
+  it("a retried call (429 then 200) is one successful record", async () => {
+    const logger = newLogger();
+    fake.enqueue({ status: 429 });
+    const res = await wrapOpenAI(client(2), { logger }).chat.completions.create({ model: "gpt-4o-mini", messages });
+    expect(res.choices[0]!.finish_reason).toBe("stop");
+    const recs = await recordsOf(logger, "chat_interaction");
+    expect(recs).toHaveLength(1);
+    expect(recs[0]).toMatchObject({ success: true });
+  });
+
+  it("a network error rethrows the SDK's APIConnectionError and is recorded once", async () => {
+    const logger = newLogger();
+    fake.enqueue({ resetConnection: true }, { resetConnection: true });
+    const bareErr = await client().chat.completions.create({ model: "gpt-4o-mini", messages }).catch((e: unknown) => e);
+    const err = await wrapOpenAI(client(), { logger }).chat.completions.create({ model: "gpt-4o-mini", messages }).catch((e: unknown) => e);
+    expect(bareErr).toBeInstanceOf(APIConnectionError);
+    expect(err).toBeInstanceOf(APIConnectionError);
+    expect((err as Error).message).toBe((bareErr as Error).message);
+    const recs = await recordsOf(logger, "chat_interaction");
+    expect(recs).toHaveLength(1);
+    expect(recs[0]).toMatchObject({ success: false, errorMessage: expect.stringContaining("APIConnectionError") });
+    expect(recs[0]).not.toHaveProperty("statusCode");
+  });
+
+  it("an error the app never awaits still surfaces as an unhandled rejection, as without the wrapper", async () => {
+    const logger = newLogger();
+    const seen: unknown[] = [];
+    const onUnhandled = (reason: unknown) => seen.push(reason);
+    process.on("unhandledRejection", onUnhandled);
+    let bareSeen: unknown[] = [];
+    try {
+      fake.enqueue({ status: 429 });
+      void client().chat.completions.create({ model: "gpt-4o-mini", messages });
+      await new Promise((r) => setTimeout(r, 100));
+      bareSeen = seen.splice(0);
+      // create() without awaiting: the SDK does not read the response, only our hook does
+      fake.enqueue({ status: 429 });
+      void wrapOpenAI(client(), { logger }).chat.completions.create({ model: "gpt-4o-mini", messages });
+      await recordsOf(logger, "chat_interaction");
+      await new Promise((r) => setTimeout(r, 100));
+    } finally {
+      process.off("unhandledRejection", onUnhandled);
+    }
+    expect(bareSeen).toHaveLength(1);
+    expect(seen).toHaveLength(1);
+    expect(seen[0]).toBeInstanceOf(RateLimitError);
+  });
+});
+
+describe("wrapOpenAI: wrapping, loggers and context", () => {
+  it("wrapping twice records once", async () => {
+    const logger = newLogger();
+    const raw = client();
+    const once = wrapOpenAI(raw, { logger });
+    const twice = wrapOpenAI(wrapOpenAI(once, { logger }), { logger });
+    expect(twice).toBe(raw);
+    await twice.chat.completions.create({ model: "gpt-4o-mini", messages });
+    await twice.responses.create({ model: "gpt-4.1", input: "hi" });
+    expect(await recordsOf(logger, "chat_interaction", 2)).toHaveLength(2);
+  });
+
+  it("a client derived with withOptions() stays instrumented", async () => {
+    const logger = newLogger();
+    const derived = wrapOpenAI(client(), { logger }).withOptions({ timeout: 5000 });
+    expect(derived).toBeInstanceOf(OpenAI);
+    await derived.chat.completions.create({ model: "gpt-4o-mini", messages });
+    expect(await recordsOf(logger, "chat_interaction")).toHaveLength(1);
+  });
+
+  it("with no logger anywhere the call works and nothing is recorded", async () => {
+    const idle = newLogger();
+    const warnings: string[] = [];
+    const onWarning = (w: Error & { code?: string }) => warnings.push(w.code ?? "");
+    process.on("warning", onWarning);
+    try {
+      const res = await wrapOpenAI(client()).chat.completions.create({ model: "gpt-4o-mini", messages });
+      expect(res.choices[0]!.message.content).toBe("The capital of France is Paris.");
+      await new Promise((r) => setTimeout(r, 20));
+    } finally {
+      process.off("warning", onWarning);
+    }
+    expect(await recordsOf(idle, "chat_interaction", 0, 0)).toEqual([]);
+    expect(warnings.filter((c) => c === "AUDIT_WARN_NO_LOGGER").length).toBeLessThanOrEqual(1);
+  });
+
+  it("finds its logger at call time: option, then context, then default", async () => {
+    const fromOption = newLogger();
+    const fromContext = new AuditLogger({ sessionId: "ctx", projectPath: tmpProject() });
+    const fromDefault = new AuditLogger({ sessionId: "def", projectPath: tmpProject() });
+    loggers.push(fromContext, fromDefault);
+    setDefaultAuditLogger(fromDefault);
+    try {
+      const plain = wrapOpenAI(client());
+      await plain.chat.completions.create({ model: "gpt-4o-mini", messages });
+      await auditContext.run({ logger: fromContext }, () => plain.chat.completions.create({ model: "gpt-4o-mini", messages }));
+      await auditContext.run({ logger: fromContext }, () => wrapOpenAI(client(), { logger: fromOption }).chat.completions.create({ model: "gpt-4o-mini", messages }));
+    } finally {
+      setDefaultAuditLogger(undefined);
+    }
+    expect(await recordsOf(fromDefault, "chat_interaction")).toHaveLength(1);
+    expect(await recordsOf(fromContext, "chat_interaction")).toHaveLength(1);
+    expect(await recordsOf(fromOption, "chat_interaction")).toHaveLength(1);
+  });
+
+  it("records carry the context's userId, traceId, parentId, persona and metadata", async () => {
+    const logger = newLogger();
+    const openai = wrapOpenAI(client(), { logger });
+    await auditContext.run({ userId: "user-42", traceId: "trace-abc", parentId: "req-1", persona: "support", metadata: { tenant: "acme" } }, async () => {
+      await new Promise((r) => setTimeout(r, 1));
+      await openai.chat.completions.create({ model: "gpt-4o-mini", messages });
+    });
+    const [rec] = await recordsOf(logger, "chat_interaction");
+    expect(rec).toMatchObject({
+      userId: "user-42",
+      traceId: "trace-abc",
+      parentId: "req-1",
+      persona: "support",
+      metadata: { tenant: "acme", openai: { requestId: expect.any(String) } },
+    });
+  });
+
+  it("captureContent: false keeps counts, timings and tool names but no content", async () => {
+    const logger = newLogger();
+    const openai = wrapOpenAI(client(), { logger, captureContent: false });
+    await openai.chat.completions.create({ model: "gpt-4o-mini", messages, tools: [{ type: "function", function: { name: "get_weather" } }] });
+    const [rec] = await recordsOf(logger, "chat_interaction");
+    expect(rec).toMatchObject({ promptLength: 0, responseLength: 0, inputTokens: 82, outputTokens: 17, toolCalls: [{ type: "function", name: "get_weather" }] });
+    expect(JSON.stringify(rec)).not.toContain("Paris");
+    expect(JSON.stringify(rec)).not.toContain("capital of France");
+  });
+
+  it("with an encrypting logger, prompt, response and tool calls are not stored in the clear", async () => {
+    const logger = new AuditLogger({ sessionId: "openai_enc", projectPath: tmpProject(), encryptSensitiveContent: true, encryptionKey: TEST_KEY });
+    loggers.push(logger);
+    await wrapOpenAI(client(), { logger }).chat.completions.create({ model: "gpt-4o-mini", messages, tools: [{ type: "function", function: { name: "get_weather" } }] });
+    const [rec] = await recordsOf(logger, "chat_interaction");
+    expect(rec!.encrypted).toEqual(expect.arrayContaining(["promptPreview", "responsePreview", "toolCalls"]));
+    expect(JSON.stringify(rec)).not.toContain("capital of France");
+    expect(JSON.stringify(rec)).not.toContain("Paris");
+    expect(rec).toMatchObject({ inputTokens: 82, finishReason: "tool_calls", success: true });
+  });
+
+  it("a closed logger does not break the call: the failure is an error event", async () => {
+    const logger = newLogger();
+    const openai = wrapOpenAI(client(), { logger: newLogger() });
+    const errors: Error[] = [];
+    const closing = loggers[loggers.length - 1]!;
+    closing.on("error", (e) => errors.push(e));
+    const p = openai.chat.completions.create({ model: "gpt-4o-mini", messages });
+    await closing.finalizeSession();
+    const res = await p;
+    expect(res.choices[0]!.message.content).toBe("The capital of France is Paris.");
+    await new Promise((r) => setTimeout(r, 20));
+    expect(errors.map((e) => e.name)).toEqual(["AuditSessionClosedError"]);
+    expect(await recordsOf(logger, "chat_interaction", 0, 0)).toEqual([]);
+  });
+
+  it("flush() and finalizeSession() right after a call include its record", async () => {
+    const logger = newLogger();
+    const openai = wrapOpenAI(client(), { logger });
+    await openai.chat.completions.create({ model: "gpt-4o-mini", messages });
+    await logger.flush();
+    const file = path.join(logger.auditDir, `chat_interactions_${logger.sessionId}.jsonl`);
+    expect(fs.readFileSync(file, "utf8").trim().split("\n")).toHaveLength(1);
+    for await (const _ of await openai.chat.completions.create({ model: "gpt-4o-mini", messages, stream: true })) {
+      // read to the end
+    }
+    await openai.chat.completions.create({ model: "gpt-4o-mini", messages }).catch(() => undefined);
+    fake.enqueue({ status: 500 });
+    await openai.chat.completions.create({ model: "gpt-4o-mini", messages }).catch(() => undefined);
+    const summary = await logger.finalizeSession();
+    expect(summary.counts.chat_interaction).toBe(4);
+    expect(fs.readFileSync(file, "utf8").trim().split("\n")).toHaveLength(4);
+  });
+
+  it("a call that ends right before process.exit() is still on disk (real child process)", async () => {
+    const dir = tmpProject();
+    const script = path.join(dir, "exit.mts");
+    fs.writeFileSync(
+      script,
+      `import OpenAI from ${mod("node_modules/openai/index.mjs")};
+import { AuditLogger } from ${mod("src/logger.ts")};
+import { wrapOpenAI } from ${mod("integrations/openai.ts")};
+const [baseURL, projectPath] = process.argv.slice(2);
+const logger = new AuditLogger({ sessionId: "exit_child", projectPath });
+const openai = wrapOpenAI(new OpenAI({ baseURL, apiKey: "sk-test", maxRetries: 0 }), { logger });
+const r = await openai.chat.completions.create({ model: "gpt-4o-mini", messages: [{ role: "user", content: "hi" }] });
+console.log(r.choices[0].message.content);
+process.exit(0);
+`,
+    );
+    const { stdout } = await promisify(execFile)(process.execPath, ["--import", "tsx", script, fake.baseURL, dir], { cwd: REPO });
+    expect(stdout.trim()).toBe("The capital of France is Paris.");
+    const file = path.join(dir, "audit_logs", "chat_interactions_exit_child.jsonl");
+    const lines = fs.readFileSync(file, "utf8").trim().split("\n").map((l) => JSON.parse(l) as Record<string, unknown>);
+    expect(lines).toHaveLength(1);
+    expect(lines[0]).toMatchObject({ success: true, responsePreview: "The capital of France is Paris." });
+  });
+});

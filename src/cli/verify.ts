@@ -1,8 +1,10 @@
+import path from "node:path";
 /** `audit-logger verify <dir>`: checks every hash chain and content file with the core verifier. */
 import fs from "node:fs";
 import { AuditKeyError } from "../errors.js";
 import { verifyAuditLog } from "../reader/verify.js";
 import type { VerifyReport } from "../types.js";
+import { EXPORT_MANIFEST } from "../integrity/export.js";
 import { EXIT_FAIL, EXIT_OK, parseCommand, resolveAuditDir, selectSessions, sessionOption, singleDir, UsageError } from "./args.js";
 import type { CliIO, Command } from "./io.js";
 import { ProgressBar } from "./progress.js";
@@ -67,8 +69,9 @@ export const verifyCommand: Command = {
     const dir = resolveAuditDir(singleDir("verify", positionals));
     const session = sessionOption(values.session);
     const publicKeys = (values["public-key"] ?? []).map(readPem);
-    const sessions = selectSessions(dir, session);
-    if (sessions.length === 0) {
+    const isExport = fs.existsSync(path.join(dir, EXPORT_MANIFEST));
+    const sessions = isExport ? [] : selectSessions(dir, session);
+    if (!isExport && sessions.length === 0) {
       if (values.json) io.out(JSON.stringify({ ok: false, sessions: [], recordsChecked: 0, problems: [], notes: [{ kind: "no_sessions", detail: `No audit logs in ${dir}.` }] }, null, 2));
       else io.err(`audit-logger verify: no audit logs in ${dir}; nothing to verify.`);
       return EXIT_FAIL;

@@ -1,5 +1,8 @@
+import { KeyObject } from "node:crypto";
 import { z } from "zod";
+import { AuditConfig } from "../config/config.js";
 import { AuditConfigError } from "../errors.js";
+import { resolveSigningKey, type SigningKey } from "../integrity/signing.js";
 import type { AuditLogger } from "../logger.js";
 import { toFieldIssues } from "../record/issues.js";
 import { AuditViewer, type AuditViewerOptions } from "../reader/viewer.js";
@@ -19,7 +22,19 @@ export interface ExportOptions {
   readonly includeFullContent?: boolean;
 }
 
+/**
+ * Options of `exportCompleteAuditToDirectory`: those of every export, and `signingKey`, the
+ * Ed25519 private key (PEM or KeyObject) that signs `export_manifest.json`. When none is given:
+ * the live logger's own signing key, else the one named by the signing-key environment variables.
+ */
+export interface DirectoryExportOptions extends ExportOptions {
+  readonly signingKey?: KeyObject | string;
+}
+
 const exportOptionsSchema = z.strictObject({ includeFullContent: z.boolean().optional() });
+const directoryOptionsSchema = exportOptionsSchema.extend({
+  signingKey: z.union([z.string().min(1), z.custom<KeyObject>((v) => v instanceof KeyObject, "must be a PEM string or a crypto KeyObject")]).optional(),
+});
 
 function parseOptions(o: ExportOptions | undefined, method: string): Required<ExportOptions> {
   const r = exportOptionsSchema.safeParse(o ?? {});
@@ -39,9 +54,13 @@ function parseOptions(o: ExportOptions | undefined, method: string): Required<Ex
  */
 export class AuditExporter {
   readonly viewer: AuditViewer;
+  /** the live logger's signing key, for the directory export's manifest */
+  private readonly signer: SigningKey | undefined;
 
   constructor(from: AuditLogger | AuditViewer | AuditViewerOptions) {
     this.viewer = from instanceof AuditViewer ? from : new AuditViewer(from);
+    const config = (from as { config?: unknown }).config;
+    this.signer = config instanceof AuditConfig ? AuditConfig.signerOf(config) : undefined;
   }
 
   /** One JSON document: session summaries and every record of every kind. */
@@ -81,17 +100,29 @@ export class AuditExporter {
   }
 
   /**
-   * `audit_complete.json`, one CSV per kind, `analytics_report.json` and `checksums.json` (SHA-256
-   * of each) in `dir`.
+   * `audit_complete.json`, one CSV per kind, `analytics_report.json`, `checksums.json` (SHA-256
+   * of each), the sessions' checkpoints and audit_event chains under `integrity/`, and
+   * `export_manifest.json` over all of them, signed with `signingKey` (else the live logger's key,
+   * else AUDIT_LOGGER_SIGNING_KEY / AUDIT_LOGGER_SIGNING_KEY_FILE; unsigned without any).
+   * Check it with `verifyExport(dir, { publicKey })`.
    */
-  async exportCompleteAuditToDirectory(dir: string, options?: ExportOptions): Promise<DirectoryExportResult> {
-    const o = parseOptions(options, "exportCompleteAuditToDirectory");
+  async exportCompleteAuditToDirectory(dir: string, options?: DirectoryExportOptions): Promise<DirectoryExportResult> {
+    const parsed = directoryOptionsSchema.safeParse(options ?? {});
+    if (!parsed.success) throw new AuditConfigError(toFieldIssues(parsed.error, "exportCompleteAuditToDirectory"));
+    const o = { includeFullContent: parsed.data.includeFullContent ?? false };
+    const sessionIds = await this.viewer.getSessionIds();
     return writeDirectoryExport(dir, {
       json: (file) => this.exportToJson(file, o),
       csv: async (kind, file) => {
         await this.csv(kind, file, o, "exportCompleteAuditToDirectory");
       },
       report: () => this.viewer.generateAnalyticsReport(),
+    }, {
+      auditDir: this.viewer.auditPath,
+      sessionIds,
+      includeFullContent: o.includeFullContent,
+      source: this.viewer.auditPath ?? this.viewer.source.description,
+      signingKey: parsed.data.signingKey ?? this.signer ?? resolveSigningKey(undefined, this.viewer.auditPath ?? ""),
     });
   }
 

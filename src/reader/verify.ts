@@ -8,9 +8,10 @@ import { MerkleAccumulator } from "../integrity/merkle.js";
 import { verifyCheckpoints, type KindState } from "../integrity/verify-checkpoints.js";
 import type { Checkpoint } from "../integrity/checkpoint.js";
 import { toPublicKeys } from "../integrity/signing.js";
-import { readCheckpoints } from "../integrity/checkpointer.js";
+import { checkpointFileName, readCheckpoints } from "../integrity/checkpointer.js";
 import type { KeyObject } from "node:crypto";
 import { readLines } from "./lines.js";
+import { EXPORT_MANIFEST, verifyExport } from "../integrity/export.js";
 import { readLinesSync } from "./lines-sync.js";
 import { pruneRecords } from "../retention.js";
 import type { MerkleFrontier } from "../integrity/merkle.js";
@@ -43,6 +44,8 @@ interface Findings {
  */
 export async function verifyAuditLog(auditPath: string, options: VerifyOptions = {}): Promise<VerifyReport> {
   const dir = path.resolve(auditPath);
+  // a directory export carries its own signed manifest
+  if (fs.existsSync(path.join(dir, EXPORT_MANIFEST))) return verifyExport(dir, options);
   const f: Findings = { problems: [], notes: [], records: 0, contentRefs: new Set() };
   if (!fs.existsSync(dir) || !fs.statSync(dir).isDirectory()) {
     return { ok: false, sessions: [], recordsChecked: 0, problems: [{ file: dir, kind: "missing_directory", detail: `${dir} is not a directory.` }], notes: [] };
@@ -54,6 +57,17 @@ export async function verifyAuditLog(auditPath: string, options: VerifyOptions =
   for (const sessionId of sessions) {
     const pruned = checkPrunes(dir, sessionId, holds, f);
     const cps = readCheckpoints(dir, sessionId);
+    if (cps.length === 0 && trustedKeys.length > 0) {
+      // finalizing always writes a checkpoint: a finalized, signed session without any lost them
+      const info = readSessionInfo(dir, sessionId);
+      if (info?.status === "finalized" && typeof info.config?.signingKeyId === "string") {
+        f.problems.push({
+          file: checkpointFileName(sessionId),
+          kind: "checkpoint_missing",
+          detail: `Session ${sessionId} was finalized with signing key ${info.config.signingKeyId} but has no checkpoints: the checkpoints file was deleted or emptied.`,
+        });
+      }
+    }
     const trusted = (options.trustedCheckpoints ?? []).filter((c) => c.checkpoint.sessionId === sessionId);
     if (cps.length > 0 || trusted.length > 0) anyCheckpoints = true;
     const wanted = {} as Record<ChainKind, Set<number>>;
@@ -286,4 +300,12 @@ function checkPrunes(dir: string, sessionId: string, holds: readonly HoldSpan[],
     }
   }
   return out;
+}
+
+function readSessionInfo(dir: string, sessionId: string): { status?: unknown; config?: { signingKeyId?: unknown } } | undefined {
+  try {
+    return JSON.parse(fs.readFileSync(path.join(dir, `session_${sessionId}.json`), "utf8")) as { status?: unknown; config?: { signingKeyId?: unknown } };
+  } catch {
+    return undefined;
+  }
 }

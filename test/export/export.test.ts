@@ -181,11 +181,11 @@ describe("exportCompleteAuditToDirectory", () => {
     const onDisk = walk(out).map((f) => path.relative(out, f)).sort();
     expect(onDisk).toEqual([...res.files].sort());
     expect(onDisk).toEqual(
-      ["analytics_report.json", "audit_complete.json", "checksums.json", "chat_interactions.csv", "errors.csv", "file_operations.csv", "performance_metrics.csv", "persona_activities.csv", "tool_usage.csv"].sort(),
+      ["analytics_report.json", "audit_complete.json", "checksums.json", "chat_interactions.csv", "errors.csv", "export_manifest.json", "file_operations.csv", "performance_metrics.csv", "persona_activities.csv", "tool_usage.csv"].sort(),
     );
     const sums = JSON.parse(fs.readFileSync(path.join(out, "checksums.json"), "utf8")) as { algorithm: string; files: Record<string, string> };
     expect(sums.algorithm).toBe("sha256");
-    expect(Object.keys(sums.files).sort()).toEqual(onDisk.filter((f) => f !== "checksums.json"));
+    expect(Object.keys(sums.files).sort()).toEqual(onDisk.filter((f) => f !== "checksums.json" && f !== "export_manifest.json"));
     for (const [f, digest] of Object.entries(sums.files)) {
       expect(createHash("sha256").update(fs.readFileSync(path.join(out, f))).digest("hex")).toBe(digest);
     }

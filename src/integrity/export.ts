@@ -1,0 +1,491 @@
+/**
+ * Export integrity: what an export directory carries so that someone who holds only the export
+ * and the public key can check it, and the check itself.
+ *
+ * The exporter copies each session's signed checkpoints and its `audit_event` chain (verbatim)
+ * under `integrity/`, then writes `export_manifest.json`: every exported file's size and SHA-256,
+ * each session's chain heads, whether content was withheld, signed with Ed25519 when a signing
+ * key is at hand. `verifyExport` checks the manifest's signature, every file against it, the
+ * exported records' hash chains (links, seq, and each record's hash wherever the export left the
+ * record as written) and the checkpoints' signatures and Merkle roots against those records.
+ */
+import { createHash, sign, verify, type KeyObject } from "node:crypto";
+import fs from "node:fs";
+import path from "node:path";
+import { z } from "zod";
+import { computeRecordHash, GENESIS_HASH, hashBody, splitSealedLine } from "../pipeline/chain.js";
+import { isEncryptedValue } from "../pipeline/encrypt.js";
+import { readLinesSync } from "../reader/lines-sync.js";
+import { pruneRecords } from "../retention.js";
+import { listKindFiles, safeJoin } from "../sink/files.js";
+import { CHAIN_KINDS, KIND_FILE_STEM, RECORD_KINDS, type ChainKind, type KindHead, type VerifyNote, type VerifyProblem, type VerifyReport } from "../types.js";
+import type { Checkpoint } from "./checkpoint.js";
+import { checkpointFileName, readCheckpoints } from "./checkpointer.js";
+import { MerkleAccumulator } from "./merkle.js";
+import { publicKeyId, toPublicKeys, toSigningKey, type SigningKey } from "./signing.js";
+import { verifyCheckpoints, type KindState } from "./verify-checkpoints.js";
+
+/**
+ * The signed manifest of a directory export, and the folder (inside the export) that holds the
+ * copied checkpoints and `audit_event` chains.
+ *
+ * @example
+ * if (fs.existsSync(path.join(dir, EXPORT_MANIFEST))) report = await verifyExport(dir, { publicKey });
+ */
+export const EXPORT_MANIFEST = "export_manifest.json";
+export const EXPORT_INTEGRITY_DIR = "integrity";
+export const EXPORT_MANIFEST_FORMAT = "audit-logger-export-manifest/v1";
+
+/** The export's record document (written by the JSON exporter). */
+const RECORDS_FILE = "audit_complete.json";
+
+/** Members the reader or the exporter add to a record; the record as written has none of them. */
+const ADDED_MEMBERS = ["encryptedWithoutKey", "decryptionError", "contentWithheld", "content"] as const;
+
+const hex64 = z.string().regex(/^[0-9a-f]{64}$/);
+const headSchema = z.strictObject({ seq: z.number().int().min(0), hash: hex64 });
+const fileEntrySchema = z.strictObject({ path: z.string().min(1), bytes: z.number().int().min(0), sha256: hex64 });
+const sessionEntrySchema = z.strictObject({
+  sessionId: z.string().min(1),
+  heads: z.record(z.string(), headSchema),
+  checkpoints: z.strictObject({ file: z.string(), count: z.number().int().min(0), lastN: z.number().int().min(0), lastHash: hex64 }).nullable(),
+});
+const bodySchema = z.strictObject({
+  format: z.literal(EXPORT_MANIFEST_FORMAT),
+  createdAt: z.string(),
+  source: z.string(),
+  includeFullContent: z.boolean(),
+  sessions: z.array(sessionEntrySchema),
+  files: z.array(fileEntrySchema),
+  keyId: z.string().nullable(),
+});
+const manifestFileSchema = z.strictObject({ manifest: bodySchema, hash: hex64, signature: z.string().nullable() });
+
+/** One exported file as the manifest lists it (`path` relative to the export, `/`-separated). */
+export type ExportFileEntry = z.infer<typeof fileEntrySchema>;
+/** One exported session: its chain heads as exported, and its newest exported checkpoint. */
+export type ExportSessionEntry = z.infer<typeof sessionEntrySchema>;
+/** The signed body of `export_manifest.json`. */
+export type ExportManifestBody = z.infer<typeof bodySchema>;
+/** `export_manifest.json`: the body, SHA-256 of its JSON text, and an Ed25519 signature over that text (base64), or null. */
+export type ExportManifest = z.infer<typeof manifestFileSchema>;
+
+const sha256 = (data: string | Buffer) => createHash("sha256").update(data).digest("hex");
+
+function posix(rel: string): string {
+  return rel.split(path.sep).join("/");
+}
+
+/** Copies a JSONL file's complete lines (a line still being written is left out). */
+function copyCompleteLines(from: string, to: string): void {
+  const fd = fs.openSync(to, "w", 0o600);
+  try {
+    for (const l of readLinesSync(from)) if (l.terminated) fs.writeSync(fd, l.text + "\n");
+  } finally {
+    fs.closeSync(fd);
+  }
+}
+
+/**
+ * Copies each session's checkpoints file and `audit_event` chain (segments too) from the audit
+ * directory into `<exportDir>/integrity/`. Call it before the records are exported: a checkpoint
+ * never covers more than the records read after it. Returns the files written, relative to `exportDir`.
+ *
+ * @example
+ * const copied = copyChainEvidence("./audit_logs", "./audit_exports", ["support_bot"]);
+ */
+export function copyChainEvidence(auditDir: string, exportDir: string, sessionIds: readonly string[]): string[] {
+  const target = path.join(exportDir, EXPORT_INTEGRITY_DIR);
+  const out: string[] = [];
+  for (const sessionId of sessionIds) {
+    const sources = [path.join(auditDir, checkpointFileName(sessionId)), ...listKindFiles(auditDir, "audit_event", sessionId).map((f) => f.path)];
+    for (const src of sources) {
+      // an empty file (a session without audit events) holds nothing to check
+      if (!fs.existsSync(src) || fs.statSync(src).size === 0) continue;
+      fs.mkdirSync(target, { recursive: true, mode: 0o700 });
+      copyCompleteLines(src, path.join(target, path.basename(src)));
+      out.push(`${EXPORT_INTEGRITY_DIR}/${path.basename(src)}`);
+    }
+  }
+  return out;
+}
+
+/** Every exported record of every chain kind, per session, in chain order. */
+interface ExportedChains {
+  readonly bySession: Map<string, Map<ChainKind, ExportedRecord[]>>;
+  readonly malformed: string[];
+}
+
+interface ExportedRecord {
+  readonly seq: number | undefined;
+  readonly prevHash: unknown;
+  readonly hash: unknown;
+  readonly sessionId: unknown;
+  readonly type: unknown;
+  /** the hash recomputed from the record as exported, or undefined when the export changed it (content withheld or decrypted) */
+  readonly recomputed: string | undefined;
+  readonly withheld: boolean;
+  readonly encryptedWithoutKey: boolean;
+  readonly where: string;
+}
+
+/** Whether the export left the record as written: no content withheld and no field decrypted. */
+function faithful(rec: Record<string, unknown>): boolean {
+  if (rec.contentWithheld !== undefined) return false;
+  const encrypted = Array.isArray(rec.encrypted) ? rec.encrypted : [];
+  return encrypted.every((f) => typeof f === "string" && isEncryptedValue(rec[f]));
+}
+
+function toExported(rec: Record<string, unknown>, where: string): ExportedRecord {
+  let recomputed: string | undefined;
+  if (faithful(rec)) {
+    const asWritten: Record<string, unknown> = { ...rec };
+    for (const m of ADDED_MEMBERS) delete asWritten[m];
+    recomputed = computeRecordHash(String(rec.prevHash), asWritten);
+  }
+  return {
+    seq: typeof rec.seq === "number" ? rec.seq : undefined,
+    prevHash: rec.prevHash,
+    hash: rec.hash,
+    sessionId: rec.sessionId,
+    type: rec.type,
+    recomputed,
+    withheld: rec.contentWithheld !== undefined,
+    encryptedWithoutKey: rec.encryptedWithoutKey === true,
+    where,
+  };
+}
+
+function push(chains: ExportedChains, sessionId: string, kind: ChainKind, r: ExportedRecord): void {
+  let s = chains.bySession.get(sessionId);
+  if (!s) chains.bySession.set(sessionId, (s = new Map()));
+  let list = s.get(kind);
+  if (!list) s.set(kind, (list = []));
+  list.push(r);
+}
+
+/** The records of `audit_complete.json` (six kinds) and of the copied `audit_event` chains. */
+function readExportedChains(exportDir: string, sessionIds: readonly string[]): ExportedChains {
+  const chains: ExportedChains = { bySession: new Map(), malformed: [] };
+  let doc: { records?: Record<string, unknown> } | undefined;
+  try {
+    doc = JSON.parse(fs.readFileSync(path.join(exportDir, RECORDS_FILE), "utf8")) as { records?: Record<string, unknown> };
+  } catch {
+    doc = undefined;
+  }
+  if (doc === undefined || typeof doc.records !== "object" || doc.records === null) {
+    chains.malformed.push(`${RECORDS_FILE} is missing or is not a JSON export document.`);
+  } else {
+    for (const kind of RECORD_KINDS) {
+      const list = doc.records[KIND_FILE_STEM[kind]];
+      if (!Array.isArray(list)) {
+        chains.malformed.push(`${RECORDS_FILE} has no "${KIND_FILE_STEM[kind]}" list.`);
+        continue;
+      }
+      list.forEach((rec: unknown, i) => {
+        if (typeof rec !== "object" || rec === null || Array.isArray(rec)) {
+          chains.malformed.push(`${RECORDS_FILE}: ${KIND_FILE_STEM[kind]}[${i}] is not a record.`);
+          return;
+        }
+        const r = rec as Record<string, unknown>;
+        push(chains, String(r.sessionId), kind, toExported(r, `${KIND_FILE_STEM[kind]}[${i}]`));
+      });
+    }
+  }
+  const integrity = path.join(exportDir, EXPORT_INTEGRITY_DIR);
+  for (const sessionId of sessionIds) {
+    for (const f of listKindFiles(integrity, "audit_event", sessionId)) {
+      for (const l of readLinesSync(f.path)) {
+        const sealed = splitSealedLine(l.text);
+        let rec: Record<string, unknown> | undefined;
+        try {
+          rec = JSON.parse(l.text) as Record<string, unknown>;
+        } catch {
+          rec = undefined;
+        }
+        if (!l.terminated || !sealed || !rec || typeof rec !== "object") {
+          chains.malformed.push(`Line ${l.line} of ${EXPORT_INTEGRITY_DIR}/${f.name} is not a sealed audit record.`);
+          continue;
+        }
+        push(chains, sessionId, "audit_event", {
+          seq: typeof rec.seq === "number" ? rec.seq : undefined,
+          prevHash: rec.prevHash,
+          hash: sealed.hash,
+          sessionId: rec.sessionId,
+          type: rec.type,
+          recomputed: hashBody(String(rec.prevHash), sealed.body),
+          withheld: false,
+          encryptedWithoutKey: false,
+          where: `${EXPORT_INTEGRITY_DIR}/${f.name}:${l.line}`,
+        });
+      }
+    }
+  }
+  return chains;
+}
+
+/** The last exported record's seq and hash per chain kind (seq 0 and the genesis hash when none). */
+function headsOf(records: ReadonlyMap<ChainKind, readonly ExportedRecord[]> | undefined): Record<ChainKind, KindHead> {
+  const heads = {} as Record<ChainKind, KindHead>;
+  for (const kind of CHAIN_KINDS) {
+    const last = records?.get(kind)?.at(-1);
+    heads[kind] = last && last.seq !== undefined && typeof last.hash === "string" ? { seq: last.seq, hash: last.hash } : { seq: 0, hash: GENESIS_HASH };
+  }
+  return heads;
+}
+
+/** What `writeExportManifest` needs from the exporter. */
+export interface ExportManifestInput {
+  /** the export directory */
+  readonly exportDir: string;
+  /** every file written into it, relative and `/`-separated */
+  readonly files: readonly string[];
+  readonly sessionIds: readonly string[];
+  readonly includeFullContent: boolean;
+  /** where the records came from (a path or a connection description) */
+  readonly source: string;
+  /** Ed25519 private key (PEM or KeyObject) or an already resolved signing key; unsigned without one */
+  readonly signingKey?: KeyObject | string | SigningKey | undefined;
+}
+
+function isSigningKey(k: unknown): k is SigningKey {
+  return typeof k === "object" && k !== null && typeof (k as SigningKey).keyId === "string" && typeof (k as SigningKey).privateKey === "object";
+}
+
+/**
+ * Writes `export_manifest.json` over the files of an export: their sizes and SHA-256, each
+ * session's chain heads as exported and its newest checkpoint, whether content was withheld;
+ * signed with Ed25519 when a signing key is given. Returns the manifest.
+ *
+ * @example
+ * const manifest = writeExportManifest({ exportDir, files, sessionIds, includeFullContent: false, source: auditDir, signingKey });
+ */
+export function writeExportManifest(input: ExportManifestInput): ExportManifest {
+  const signer = input.signingKey === undefined ? undefined : isSigningKey(input.signingKey) ? input.signingKey : toSigningKey(input.signingKey, "the signingKey export option");
+  const files = [...input.files].sort().map((rel) => {
+    const data = fs.readFileSync(safeJoin(input.exportDir, rel));
+    return { path: rel, bytes: data.length, sha256: sha256(data) };
+  });
+  const chains = readExportedChains(input.exportDir, input.sessionIds);
+  const integrity = path.join(input.exportDir, EXPORT_INTEGRITY_DIR);
+  const sessions = input.sessionIds.map((sessionId): ExportSessionEntry => {
+    const cps = readCheckpoints(integrity, sessionId).filter((c) => c.checkpoint);
+    const last = cps.at(-1)?.checkpoint;
+    return {
+      sessionId,
+      heads: headsOf(chains.bySession.get(sessionId)),
+      checkpoints: last ? { file: `${EXPORT_INTEGRITY_DIR}/${checkpointFileName(sessionId)}`, count: cps.length, lastN: last.checkpoint.n, lastHash: last.hash } : null,
+    };
+  });
+  const manifest: ExportManifestBody = {
+    format: EXPORT_MANIFEST_FORMAT,
+    createdAt: new Date().toISOString(),
+    source: input.source,
+    includeFullContent: input.includeFullContent,
+    sessions,
+    files,
+    keyId: signer?.keyId ?? null,
+  };
+  const text = JSON.stringify(manifest);
+  const out: ExportManifest = {
+    manifest,
+    hash: sha256(text),
+    signature: signer ? sign(null, Buffer.from(text, "utf8"), signer.privateKey).toString("base64") : null,
+  };
+  const file = path.join(input.exportDir, EXPORT_MANIFEST);
+  const tmp = `${file}.${process.pid}.tmp`;
+  fs.writeFileSync(tmp, JSON.stringify(out, null, 2) + "\n", { mode: 0o600 });
+  fs.renameSync(tmp, file);
+  return out;
+}
+
+/** Options of `verifyExport`: those of `verifyAuditLog`. */
+export interface VerifyExportOptions {
+  /** check this session only */
+  readonly sessionId?: string;
+  /** trusted Ed25519 public key(s), PEM or KeyObject: the manifest's and the checkpoints' signatures are checked against them */
+  readonly publicKey?: KeyObject | string | ReadonlyArray<KeyObject | string>;
+  /** checkpoints kept outside (a witness, WORM storage): the exported records must agree with them */
+  readonly trustedCheckpoints?: readonly Checkpoint[];
+}
+
+/** Every file under `dir`, relative and `/`-separated. */
+function listFiles(dir: string, base = dir): string[] {
+  const out: string[] = [];
+  for (const e of fs.readdirSync(dir, { withFileTypes: true })) {
+    const p = path.join(dir, e.name);
+    if (e.isDirectory()) out.push(...listFiles(p, base));
+    else out.push(posix(path.relative(base, p)));
+  }
+  return out;
+}
+
+/**
+ * Checks a directory export: the manifest's signature (with `publicKey`), every exported file
+ * against the manifest's size and SHA-256 (none missing, none added), each session's exported
+ * hash chains (links, seq, and each record's hash where the export left it as written), and the
+ * copied checkpoints (signatures, links, Merkle roots) against the exported records. Resolves
+ * to the same report as `verifyAuditLog`; an export made without content says so in a
+ * `content_withheld` note.
+ *
+ * @example
+ * const report = await verifyExport("./audit_exports", { publicKey: fs.readFileSync("signing.pub.pem", "utf8") });
+ * if (!report.ok) console.error(report.problems);
+ */
+export async function verifyExport(exportDir: string, options: VerifyExportOptions = {}): Promise<VerifyReport> {
+  const dir = path.resolve(exportDir);
+  const problems: VerifyProblem[] = [];
+  const notes: VerifyNote[] = [];
+  const fail = (kind: string, detail: string): VerifyReport => ({ ok: false, sessions: [], recordsChecked: 0, problems: [...problems, { file: EXPORT_MANIFEST, kind, detail }], notes });
+  let raw: unknown;
+  try {
+    raw = JSON.parse(await fs.promises.readFile(path.join(dir, EXPORT_MANIFEST), "utf8"));
+  } catch (err) {
+    const missing = (err as NodeJS.ErrnoException).code === "ENOENT";
+    return fail(missing ? "export_manifest_missing" : "export_manifest_malformed", missing ? `${dir} has no ${EXPORT_MANIFEST}: it is not a directory export, or its manifest was removed.` : `${EXPORT_MANIFEST} is not JSON.`);
+  }
+  const parsed = manifestFileSchema.safeParse(raw);
+  if (!parsed.success) return fail("export_manifest_malformed", `${EXPORT_MANIFEST} is not an export manifest: ${parsed.error.issues.map((i) => `${i.path.join(".") || "(root)"}: ${i.message}`).join("; ")}.`);
+  const { manifest, hash, signature } = parsed.data;
+  const text = JSON.stringify(manifest);
+  const p = (file: string, kind: string, detail: string, seq?: number) => problems.push({ file, ...(seq !== undefined ? { seq } : {}), kind, detail });
+
+  // 1. the manifest itself
+  if (sha256(text) !== hash) p(EXPORT_MANIFEST, "export_manifest_modified", `${EXPORT_MANIFEST} does not match its own hash: it was edited.`);
+  const trustedKeys = toPublicKeys(options.publicKey);
+  if (trustedKeys.length > 0) {
+    if (signature === null || manifest.keyId === null) {
+      p(EXPORT_MANIFEST, "export_manifest_unsigned", `${EXPORT_MANIFEST} carries no signature, but a trusted key was given: the export was made without a signing key, or its signature was stripped.`);
+    } else {
+      const key = trustedKeys.find((k) => publicKeyId(k) === manifest.keyId);
+      if (!key) p(EXPORT_MANIFEST, "export_manifest_unknown_key", `${EXPORT_MANIFEST} was signed by ${manifest.keyId}, which is not a trusted key.`);
+      else {
+        let valid = false;
+        try {
+          valid = verify(null, Buffer.from(text, "utf8"), key, Buffer.from(signature, "base64"));
+        } catch {
+          valid = false;
+        }
+        if (!valid) p(EXPORT_MANIFEST, "export_manifest_signature_invalid", `The signature of ${EXPORT_MANIFEST} does not verify with the trusted key ${manifest.keyId}: the manifest was changed after it was signed.`);
+      }
+    }
+  }
+
+  // 2. every file against the manifest, and nothing added
+  const listed = new Set<string>();
+  for (const entry of manifest.files) {
+    listed.add(entry.path);
+    let data: Buffer;
+    try {
+      data = await fs.promises.readFile(safeJoin(dir, entry.path));
+    } catch (err) {
+      if ((err as { code?: string }).code === "AUDIT_ERR_PATH") p(EXPORT_MANIFEST, "export_manifest_malformed", `The manifest lists "${entry.path}", which lies outside the export.`);
+      else p(entry.path, "export_file_missing", `${entry.path} is listed in the manifest but missing from the export.`);
+      continue;
+    }
+    if (data.length !== entry.bytes || sha256(data) !== entry.sha256) {
+      p(entry.path, "export_file_modified", `${entry.path} differs from the size and SHA-256 in the manifest (${data.length} bytes, expected ${entry.bytes}): it was changed after the export.`);
+    }
+  }
+  for (const rel of listFiles(dir)) {
+    if (rel !== EXPORT_MANIFEST && !listed.has(rel)) p(rel, "export_file_unlisted", `${rel} is in the export directory but not in its manifest: it was added after the export.`);
+  }
+
+  // 3. the exported chains and the checkpoints over them
+  const sessions = manifest.sessions.filter((s) => options.sessionId === undefined || s.sessionId === options.sessionId);
+  const chains = readExportedChains(dir, sessions.map((s) => s.sessionId));
+  for (const m of chains.malformed) p(RECORDS_FILE, "malformed_line", m);
+  for (const sessionId of chains.bySession.keys()) {
+    if (!manifest.sessions.some((s) => s.sessionId === sessionId)) p(RECORDS_FILE, "wrong_session", `${RECORDS_FILE} holds records of session ${sessionId}, which the manifest does not list.`);
+  }
+  let recordsChecked = 0;
+  let anyCheckpoints = false;
+  let withheld = 0;
+  let stillEncrypted = 0;
+  const integrity = path.join(dir, EXPORT_INTEGRITY_DIR);
+  for (const s of sessions) {
+    const byKind = chains.bySession.get(s.sessionId);
+    const pruned = new Map<ChainKind, { lastSeq: number; lastHash: string; frontier: MerkleAccumulator }>();
+    for (const { event, time } of pruneRecords(integrity, s.sessionId)) {
+      notes.push({ file: `${EXPORT_INTEGRITY_DIR}/audit_events_${s.sessionId}.jsonl`, kind: "pruned_by_policy", detail: `Segments ${event.segments.join(", ")} of ${event.kind} (records up to seq ${event.lastSeq}) were removed by retention at ${time}, before the export.` });
+      const prev = pruned.get(event.kind);
+      if (!prev || event.lastSeq > prev.lastSeq) pruned.set(event.kind, { lastSeq: event.lastSeq, lastHash: event.lastHash, frontier: MerkleAccumulator.fromFrontier(event.merkleFrontier) });
+    }
+    const cps = readCheckpoints(integrity, s.sessionId);
+    const trusted = (options.trustedCheckpoints ?? []).filter((c) => c.checkpoint.sessionId === s.sessionId);
+    if (cps.length > 0 || trusted.length > 0) anyCheckpoints = true;
+    const wanted = new Set<string>();
+    for (const c of [...cps.map((x) => x.checkpoint), ...trusted]) {
+      for (const kind of CHAIN_KINDS) {
+        const h = c?.checkpoint.heads[kind];
+        if (h && h.seq > 0) wanted.add(`${kind}:${h.seq}`);
+      }
+    }
+    const states = {} as Record<ChainKind, KindState>;
+    for (const kind of CHAIN_KINDS) {
+      const list = byKind?.get(kind) ?? [];
+      recordsChecked += list.length;
+      const start = pruned.get(kind);
+      const merkle = start?.frontier ?? new MerkleAccumulator();
+      const at = new Map<number, { hash: string; root: string }>();
+      if (start) at.set(start.lastSeq, { hash: start.lastHash, root: merkle.root() });
+      let prevHash = start?.lastHash ?? GENESIS_HASH;
+      let expectSeq = (start?.lastSeq ?? 0) + 1;
+      let lastSeq = start?.lastSeq ?? 0;
+      const file = kind === "audit_event" ? `${EXPORT_INTEGRITY_DIR}/audit_events_${s.sessionId}.jsonl` : RECORDS_FILE;
+      for (const r of list) {
+        const seq = r.seq;
+        if (r.withheld) withheld++;
+        if (r.encryptedWithoutKey && !r.withheld) stillEncrypted++;
+        if (typeof r.hash !== "string" || !/^[0-9a-f]{64}$/.test(r.hash)) {
+          p(file, "malformed_line", `${r.where} has no valid hash.`, seq);
+          continue;
+        }
+        if (r.recomputed !== undefined && r.recomputed !== r.hash) p(file, "record_modified", `${r.where} (seq ${seq}) does not match its hash: it was changed after it was written.`, seq);
+        if (r.prevHash !== prevHash) p(file, "chain_broken", `${r.where} (seq ${seq}) does not link to the record before it: records were removed, inserted or reordered.`, seq);
+        if (seq === undefined) p(file, "seq_invalid", `${r.where} has no seq.`);
+        else if (seq !== expectSeq) {
+          const k = seq < expectSeq ? (seq === expectSeq - 1 ? "seq_duplicate" : "seq_out_of_order") : "seq_gap";
+          p(file, k, `${r.where} has seq ${seq} where ${expectSeq} was expected.`, seq);
+        }
+        if (r.type !== kind) p(file, "wrong_kind", `${r.where} is a ${String(r.type)}, not a ${kind}.`, seq);
+        if (r.sessionId !== s.sessionId) p(file, "wrong_session", `${r.where} names session ${String(r.sessionId)}, not ${s.sessionId}.`, seq);
+        prevHash = r.hash;
+        expectSeq = (seq ?? expectSeq) + 1;
+        if (seq !== undefined) {
+          lastSeq = seq;
+          merkle.push(r.hash);
+          if (wanted.has(`${kind}:${seq}`)) at.set(seq, { hash: r.hash, root: merkle.root() });
+        }
+      }
+      states[kind] = { lastSeq, at, prunedThrough: start?.lastSeq ?? 0 };
+      const head = s.heads[kind] ?? { seq: 0, hash: GENESIS_HASH };
+      const got = headsOf(byKind)[kind];
+      if (head.seq !== got.seq || head.hash !== got.hash) {
+        p(file, "export_heads_mismatch", `The manifest says the exported ${kind} chain of ${s.sessionId} ends at seq ${head.seq}, but the export ends at seq ${got.seq}${head.seq === got.seq ? " with another hash" : ""}.`, got.seq);
+      }
+    }
+    const cpProblems: VerifyProblem[] = [];
+    verifyCheckpoints({ sessionId: s.sessionId, checkpoints: cps, trusted, trustedKeys, states, problems: cpProblems, notes });
+    for (const cp of cpProblems) problems.push({ ...cp, file: `${EXPORT_INTEGRITY_DIR}/${cp.file}` });
+    const lastCp = cps.filter((c) => c.checkpoint).at(-1)?.checkpoint;
+    if (s.checkpoints && (!lastCp || lastCp.hash !== s.checkpoints.lastHash || cps.length !== s.checkpoints.count)) {
+      p(s.checkpoints.file, "checkpoint_missing", `The manifest names ${s.checkpoints.count} checkpoints of ${s.sessionId} ending with checkpoint ${s.checkpoints.lastN}, but the export holds ${cps.length}${lastCp ? ` ending with checkpoint ${lastCp.checkpoint.n}` : ""}.`);
+    }
+  }
+
+  if (!manifest.includeFullContent || withheld > 0) {
+    notes.push({ kind: "content_withheld", detail: `The export was made without content: prompts, responses, tool calls, parameters and results were left out${withheld > 0 ? ` of ${withheld} records` : ""}; their records are checked by their links and the checkpoints, not by their own hashes.` });
+  }
+  if (stillEncrypted > 0) {
+    notes.push({ kind: "content_encrypted", detail: `${stillEncrypted} exported records still hold encrypted fields: the export was made without the key that opens them (or their subject was crypto-shredded).` });
+  }
+  if (!anyCheckpoints) notes.push({ kind: "no_checkpoints", detail: "The export holds no signed checkpoints (the logger had no signingKey)." });
+  if (trustedKeys.length === 0) {
+    notes.push({
+      kind: "self_consistent_only",
+      detail: "No trusted public key was given: the files match the manifest and the chains are self-consistent, but someone who rewrote the export and its manifest would not be caught. Pass publicKey to check the signatures.",
+    });
+  }
+  return { ok: problems.length === 0, sessions: sessions.map((s) => s.sessionId), recordsChecked, problems, notes };
+}

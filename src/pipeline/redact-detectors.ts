@@ -1,0 +1,395 @@
+/**
+ * The built-in redaction detectors: one named rule per kind of secret or personal datum, each a
+ * global regex, a cheap hint that rules the regex out for most text, and (where a regex alone
+ * would over-match) a checksum or shape check on the candidate.
+ *
+ * The order of {@link BUILTIN_DETECTORS} is the order rules claim text: whole blocks (private
+ * keys, JWTs) and vendor keys with fixed prefixes first, generic shapes (e-mail, numbers) last, so
+ * `Bearer <jwt>` is reported as a JWT and a card number is never also read as a phone number.
+ */
+
+const DIGIT_RUN = /\d[\d .()+-]{7}/;
+
+/**
+ * Cheap facts about a text, computed at most once per text and only when a hint asks. Hints use
+ * `String#includes` on a rare character where they can: V8 searches a single or rare leading
+ * character with memchr, far faster than a regex alternation or a per-character loop.
+ */
+export class TextProbe {
+  private digits: boolean | undefined;
+  constructor(readonly text: string) {}
+  /** a digit and 7 more digits or separators: the least a phone, card or SSN needs */
+  get digitRun(): boolean {
+    return (this.digits ??= DIGIT_RUN.test(this.text));
+  }
+}
+
+/**
+ * A compiled rule as the redactor runs it.
+ * `accept` gets the candidate (the `secret` group when the pattern has one, else the whole match)
+ * and returns how many of its leading characters to redact: its length for a hit, 0 for none.
+ */
+export interface Detector {
+  readonly name: string;
+  readonly pattern: RegExp;
+  /** true when the pattern has a `(?<secret>...)` group: only that part is replaced */
+  readonly secretGroup: boolean;
+  /** the shortest text a hit can be: shorter texts (most object keys) skip the rule outright */
+  readonly minLength: number;
+  readonly hint?: (text: string, probe: TextProbe) => boolean;
+  readonly accept?: (candidate: string, match: string) => number;
+  /**
+   * Where the value really starts, for patterns anchored on a rare character inside it (an
+   * e-mail's "@"): given the text and the match index, the start index, or -1 for no match.
+   */
+  readonly extendLeft?: (text: string, index: number) => number;
+  /** canonical form fed to the HMAC, so "+1 415-555-2671" and "+14155552671" correlate */
+  readonly normalize?: (value: string) => string;
+}
+
+// ---------------------------------------------------------------- checks
+
+/** Luhn (mod 10) over a string of digits. */
+export function luhnValid(digits: string): boolean {
+  let sum = 0;
+  let double = false;
+  for (let i = digits.length - 1; i >= 0; i--) {
+    let d = digits.charCodeAt(i) - 48;
+    if (d < 0 || d > 9) return false;
+    if (double) {
+      d *= 2;
+      if (d > 9) d -= 9;
+    }
+    sum += d;
+    double = !double;
+  }
+  return digits.length > 0 && sum % 10 === 0;
+}
+
+/** Whether a card number's issuer prefix (IIN) and length belong to a real card scheme. */
+export function cardSchemeValid(digits: string): boolean {
+  const n = digits.length;
+  const p2 = (digits.charCodeAt(0) - 48) * 10 + (digits.charCodeAt(1) - 48);
+  const p3 = p2 * 10 + (digits.charCodeAt(2) - 48);
+  const p4 = p3 * 10 + (digits.charCodeAt(3) - 48);
+  if (digits[0] === "4") return n === 13 || n === 16 || n === 19; // Visa
+  if ((p2 >= 51 && p2 <= 55) || (p4 >= 2221 && p4 <= 2720)) return n === 16; // Mastercard
+  if (p2 === 34 || p2 === 37) return n === 15; // American Express
+  if ((p3 >= 300 && p3 <= 305) || p2 === 36 || p2 === 38 || p2 === 39) return n >= 14 && n <= 19; // Diners
+  if (p4 >= 3528 && p4 <= 3589) return n >= 16 && n <= 19; // JCB
+  if (digits[0] === "6") return n >= 16 && n <= 19; // Discover, UnionPay, Maestro, RuPay
+  if (p2 === 50 || (p2 >= 56 && p2 <= 58)) return n >= 13 && n <= 19; // Maestro
+  return false;
+}
+
+/** IBAN length per country (SWIFT IBAN registry). */
+export const IBAN_LENGTHS: Readonly<Record<string, number>> = Object.freeze({
+  AD: 24, AE: 23, AL: 28, AT: 20, AZ: 28, BA: 20, BE: 16, BG: 22, BH: 22, BI: 27, BR: 29, BY: 28,
+  CH: 21, CR: 22, CY: 28, CZ: 24, DE: 22, DJ: 27, DK: 18, DO: 28, EE: 20, EG: 29, ES: 24, FI: 18,
+  FK: 18, FO: 18, FR: 27, GB: 22, GE: 22, GI: 23, GL: 18, GR: 27, GT: 28, HR: 21, HU: 28, IE: 22,
+  IL: 23, IQ: 23, IS: 26, IT: 27, JO: 30, KW: 30, KZ: 20, LB: 28, LC: 32, LI: 21, LT: 20, LU: 20,
+  LV: 21, LY: 25, MC: 27, MD: 24, ME: 22, MK: 19, MN: 20, MR: 27, MT: 31, MU: 30, NI: 28, NL: 18,
+  NO: 15, OM: 23, PK: 24, PL: 28, PS: 29, PT: 25, QA: 29, RO: 24, RS: 22, RU: 33, SA: 24, SC: 31,
+  SD: 18, SE: 24, SI: 19, SK: 24, SM: 27, SO: 23, ST: 25, SV: 28, TL: 23, TN: 24, TR: 26, UA: 29,
+  VA: 22, VG: 24, XK: 20, YE: 30,
+});
+
+/** ISO 13616 check: the rearranged IBAN, letters as 10..35, is 1 modulo 97. */
+export function ibanChecksumValid(compact: string): boolean {
+  if (compact.length < 5) return false;
+  const s = compact.slice(4) + compact.slice(0, 4);
+  let rem = 0;
+  for (let i = 0; i < s.length; i++) {
+    const c = s.charCodeAt(i);
+    if (c >= 48 && c <= 57) rem = (rem * 10 + (c - 48)) % 97;
+    else if (c >= 65 && c <= 90) rem = (rem * 100 + (c - 55)) % 97;
+    else return false;
+  }
+  return true;
+}
+
+/** The part of a candidate that is a valid IBAN (its country's length, checksum), or 0. */
+function ibanExtent(candidate: string): number {
+  const expected = IBAN_LENGTHS[candidate.slice(0, 2)];
+  if (expected === undefined) return 0;
+  let compact = "";
+  let i = 0;
+  for (; i < candidate.length && compact.length < expected; i++) {
+    if (candidate[i] !== " ") compact += candidate[i];
+  }
+  if (compact.length < expected) return 0;
+  // cut only between groups, never inside one
+  if (i < candidate.length && candidate[i] !== " ") return 0;
+  return ibanChecksumValid(compact) ? i : 0;
+}
+
+/** The longest prefix of a candidate, cut at a separator, that is a valid card number; or 0. */
+function cardExtent(candidate: string): number {
+  let digits = "";
+  // [index of a separator, digits before it], so a trailing group (an expiry date, a CVV) can be cut
+  const cuts: Array<[number, number]> = [];
+  for (let i = 0; i < candidate.length; i++) {
+    const ch = candidate[i]!;
+    if (ch === " " || ch === "-") cuts.push([i, digits.length]);
+    else digits += ch;
+  }
+  if (isCardNumber(digits)) return candidate.length;
+  for (let k = cuts.length - 1; k >= 0; k--) {
+    const [at, n] = cuts[k]!;
+    if (n < 13) break;
+    if (isCardNumber(digits.slice(0, n))) return at;
+  }
+  return 0;
+}
+
+function isCardNumber(digits: string): boolean {
+  return digits.length >= 13 && digits.length <= 19 && cardSchemeValid(digits) && luhnValid(digits);
+}
+
+function countDigits(s: string): number {
+  let n = 0;
+  for (let i = 0; i < s.length; i++) {
+    const c = s.charCodeAt(i);
+    if (c >= 48 && c <= 57) n++;
+  }
+  return n;
+}
+
+function phoneAccept(candidate: string): number {
+  const n = countDigits(candidate);
+  if (candidate[0] === "+") {
+    const contiguous = /^\+\d+$/.test(candidate);
+    return n <= 15 && n >= (contiguous ? 10 : 9) ? candidate.length : 0;
+  }
+  if (candidate[0] === "0") {
+    // pairs all through (French "06 12 34 56 78") or groups of 3+ after the area code (UK, DE);
+    // a stray short group is more likely part of an account or reference number
+    const groups = candidate.split(/[ .-]/);
+    let pairs = true;
+    let long = true;
+    for (let i = 0; i < groups.length; i++) {
+      const len = groups[i]!.length;
+      if (len !== 2) pairs = false;
+      if (i > 0 && len < 3) long = false;
+    }
+    const shaped = pairs ? groups.length === 5 : long;
+    return shaped && n >= 9 && n <= 12 ? candidate.length : 0;
+  }
+  return candidate.length; // North American: the pattern already fixes 10 or 11 digits
+}
+
+/** Whether a base64url JWT header decodes to a JSON object with a string "alg". */
+export function jwtHeaderValid(token: string): boolean {
+  const dot = token.indexOf(".");
+  if (dot <= 0) return false;
+  try {
+    const header: unknown = JSON.parse(Buffer.from(token.slice(0, dot), "base64url").toString("utf8"));
+    return typeof header === "object" && header !== null && typeof (header as { alg?: unknown }).alg === "string";
+  } catch {
+    return false;
+  }
+}
+
+/** The start of an e-mail's local part (1-64 of A-Z a-z 0-9 . _ % + -) before the "@" at `at`, or -1. */
+function emailStart(text: string, at: number): number {
+  let i = at;
+  while (i > 0 && at - i < 65) {
+    const c = text.charCodeAt(i - 1);
+    const local =
+      (c >= 97 && c <= 122) || (c >= 65 && c <= 90) || (c >= 48 && c <= 57) || c === 46 || c === 95 || c === 37 || c === 43 || c === 45;
+    if (!local) break;
+    i--;
+  }
+  const length = at - i;
+  return length >= 1 && length <= 64 ? i : -1;
+}
+
+const hasDigit = (s: string): boolean => /\d/.test(s);
+const hasUpper = (s: string): boolean => /[A-Z]/.test(s);
+const hasLower = (s: string): boolean => /[a-z]/.test(s);
+
+/** A bearer token, unless it reads like a word ("Bearer authentication"). */
+function bearerAccept(token: string, match: string): number {
+  const t = token.replace(/=+$/, "");
+  if (t.length < 8) return 0;
+  // after an Authorization label anything credential-shaped counts (Basic base64 may have no digit)
+  if (/^authorization/i.test(match)) return token.length;
+  return hasDigit(t) || (hasUpper(t) && hasLower(t) && t.length >= 12) ? token.length : 0;
+}
+
+/** OpenAI keys are long random strings; "sk-learn-compatible-estimators" is not one. */
+function openaiAccept(key: string): number {
+  const body = key.slice(3);
+  if (hasDigit(body) && hasUpper(body)) return key.length;
+  return body.length >= 40 && hasUpper(body) && hasLower(body) ? key.length : 0;
+}
+
+const digitsOnly = (s: string): string => s.replace(/[^0-9+]/g, "");
+const compactUpper = (s: string): string => s.replace(/\s+/g, "").toUpperCase();
+
+// ---------------------------------------------------------------- detectors
+
+// Token boundaries: a vendor key never starts or ends in the middle of a longer word or blob.
+const TB = "(?<![A-Za-z0-9_-])";
+const TE = "(?![A-Za-z0-9_-])";
+
+function detector(d: Omit<Detector, "secretGroup" | "minLength"> & { minLength?: number }): Detector {
+  return Object.freeze({ ...d, minLength: d.minLength ?? 1, secretGroup: d.pattern.source.includes("(?<secret>") });
+}
+
+/** Built-in detectors in priority order (see the module comment). */
+export const BUILTIN_DETECTORS: readonly Detector[] = Object.freeze([
+  detector({
+    name: "private_key",
+    minLength: 27,
+    // through the END line; a block cut off (a truncated preview) through whatever still looks
+    // like key material: base64, "Name: value" header lines, real or JSON-escaped line breaks.
+    // The search for END stops at the next BEGIN, so many headers without END stay linear.
+    pattern:
+      /-----BEGIN (?:[A-Z0-9]+ )*PRIVATE KEY(?: BLOCK)?-----(?:(?:[^-]|-(?!----BEGIN ))*?-----END (?:[A-Z0-9]+ )*PRIVATE KEY(?: BLOCK)?-----|(?:[A-Za-z0-9+/=]|\r?\n|\\[rn]|[A-Za-z-]+: [^\r\n\\]*)*)/g,
+    hint: (t) => t.includes("-----BEGIN"),
+  }),
+  detector({
+    name: "jwt",
+    minLength: 12,
+    // JWS (3 segments; an unsigned one has an empty third) or JWE (5)
+    pattern: new RegExp(`${TB}eyJ[A-Za-z0-9_-]{5,}\\.[A-Za-z0-9_-]{2,}\\.[A-Za-z0-9_-]*(?:\\.[A-Za-z0-9_-]+\\.[A-Za-z0-9_-]+)?${TE}`, "g"),
+    hint: (t) => t.includes("J") && t.includes("eyJ"),
+    accept: (c) => (jwtHeaderValid(c) ? c.length : 0),
+  }),
+  detector({
+    name: "anthropic",
+    minLength: 27,
+    pattern: new RegExp(`${TB}sk-ant-[A-Za-z0-9_-]{20,}`, "g"),
+    hint: (t) => t.includes("k-ant-"),
+  }),
+  detector({
+    name: "openai",
+    minLength: 23,
+    pattern: new RegExp(`${TB}sk-(?!ant-)[A-Za-z0-9_-]{20,}`, "g"),
+    hint: (t) => t.includes("k-") && t.includes("sk-"),
+    accept: openaiAccept,
+  }),
+  detector({
+    name: "github",
+    minLength: 33,
+    pattern: /(?<![A-Za-z0-9_])(?:gh[pousr]_[A-Za-z0-9]{36,251}|github_pat_[A-Za-z0-9_]{22,247})(?![A-Za-z0-9_])/g,
+    hint: (t) => t.includes("_") && /gh[pousr]_|github_pat_/.test(t),
+  }),
+  detector({
+    name: "google",
+    minLength: 39,
+    pattern: new RegExp(`${TB}AIza[0-9A-Za-z_-]{35}${TE}`, "g"),
+    hint: (t) => t.includes("AIza"),
+  }),
+  detector({
+    name: "stripe",
+    minLength: 18,
+    // secret and restricted keys and webhook secrets; publishable pk_ keys are public by design
+    pattern: /(?<![A-Za-z0-9_])(?:(?:sk|rk)_(?:live|test)_[0-9A-Za-z]{10,247}|whsec_[0-9A-Za-z]{24,})(?![A-Za-z0-9_])/g,
+    hint: (t) => t.includes("_") && (t.includes("_live_") || t.includes("_test_") || t.includes("whsec_")),
+  }),
+  detector({
+    name: "slack",
+    minLength: 15,
+    pattern: new RegExp(
+      `${TB}(?:xox[abeoprs]-[0-9A-Za-z-]{10,}|xapp-\\d-[0-9A-Za-z-]{10,})|https?://hooks\\.slack\\.com/(?:services|workflows|triggers)/[A-Za-z0-9_/-]+`,
+      "g",
+    ),
+    hint: (t) => t.includes("xox") || t.includes("xapp-") || t.includes("//hooks."),
+  }),
+  detector({
+    name: "aws_access_key",
+    minLength: 20,
+    pattern: /(?<![A-Za-z0-9])(?:AKIA|ASIA|ABIA|ACCA)[A-Z0-9]{16}(?![A-Za-z0-9])/g,
+    hint: (t) => t.includes("AKIA") || t.includes("ASIA") || t.includes("ABIA") || t.includes("ACCA"),
+  }),
+  detector({
+    name: "aws_secret_key",
+    minLength: 48,
+    // only after a label: a bare 40-character base64 string is indistinguishable from a digest
+    pattern: /(?:aws.?)?secret.?(?:access.?)?key["']?\s*[:=]\s*["']?(?<secret>[A-Za-z0-9/+]{40})(?![A-Za-z0-9/+=])/dgi,
+    hint: (t) => t.includes("cret") || t.includes("CRET"),
+  }),
+  detector({
+    name: "bearer",
+    minLength: 14,
+    pattern: /(?:\bbearer\s+|\bauthorization["']?\s*[:=]\s*["']?(?:(?:bearer|basic|token)\s+)?)(?<secret>[A-Za-z0-9\-._~+/]{8,}=*)/dgi,
+    // the hint knows the usual spellings; the pattern itself ignores case
+    hint: (t) => t.includes("bearer") || t.includes("Bearer") || t.includes("BEARER") || t.includes("zation") || t.includes("ZATION"),
+    accept: bearerAccept,
+  }),
+  detector({
+    name: "email",
+    minLength: 6,
+    // the regex finds "@domain" (fast: it starts at a rare literal); the local part is walked
+    // back by hand, as a leading [local]{1,64} would be tried at every word of the text
+    pattern: /@(?:[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?\.)+[A-Za-z]{2,63}(?![A-Za-z0-9-])/g,
+    hint: (t) => t.includes("@"),
+    extendLeft: emailStart,
+    normalize: (s) => s.toLowerCase(),
+  }),
+  detector({
+    name: "iban",
+    minLength: 15,
+    pattern: /(?<![A-Za-z0-9])[A-Z]{2}\d{2}(?: ?[A-Z0-9]{4}){2,7}(?: ?[A-Z0-9]{1,4})?(?![A-Za-z0-9])/g,
+    accept: ibanExtent,
+    normalize: compactUpper,
+  }),
+  detector({
+    name: "credit_card",
+    minLength: 13,
+    // 13-19 digits, optional single spaces or dashes between; no scheme starts with 0, 1, 7, 8 or 9
+    pattern: /(?<![A-Za-z0-9.-])[2-6](?:[ -]?\d){12,18}(?![A-Za-z0-9]|[.-]\d)/g,
+    hint: (_t, p) => p.digitRun,
+    accept: cardExtent,
+    normalize: digitsOnly,
+  }),
+  detector({
+    name: "us_ssn",
+    minLength: 11,
+    // area 000, 666 and 9xx, group 00 and serial 0000 are never issued
+    pattern: /(?<![A-Za-z0-9-])(?!000|666|9\d\d)\d{3}-(?!00)\d{2}-(?!0000)\d{4}(?![A-Za-z0-9]|-\d)/g,
+    hint: (_t, p) => p.digitRun,
+    normalize: digitsOnly,
+  }),
+  detector({
+    name: "phone",
+    minLength: 9,
+    // E.164 / international (+cc ...), North American (area and exchange 2-9), or national
+    // (trunk 0, a non-zero area code, one consistent separator). Never a bare digit run without
+    // "+": order numbers, timestamps and ids look exactly like that.
+    pattern:
+      /(?<![A-Za-z0-9+._/-])(?:\+[1-9]\d{0,14}(?:[ .-]?\(\d{1,5}\)[ .-]?\d{1,8})?(?:[ .-]\d{1,8}){0,6}|(?:1[ .-]?)?(?:\([2-9]\d{2}\)[ .-]?|[2-9]\d{2}[ .-])[2-9]\d{2}[ .-]\d{4}|0[1-9]\d{0,3}(?<sep>[ .-])\d{2,8}(?:\k<sep>\d{2,8}){0,4})(?![A-Za-z0-9]|[.-]\d)/g,
+    hint: (_t, p) => p.digitRun,
+    accept: phoneAccept,
+    normalize: digitsOnly,
+  }),
+]);
+
+/**
+ * Names of the built-in rules, in the order they claim text.
+ *
+ * @example
+ * new Redactor({ rules: BUILTIN_RULE_NAMES.filter((r) => r !== "phone") }) // all but phone numbers
+ */
+export const BUILTIN_RULE_NAMES = Object.freeze(BUILTIN_DETECTORS.map((d) => d.name)) as readonly BuiltinRuleName[];
+
+/** One built-in rule's name, e.g. `"email"` or `"aws_access_key"`; see {@link BUILTIN_RULE_NAMES}. */
+export type BuiltinRuleName =
+  | "private_key"
+  | "jwt"
+  | "anthropic"
+  | "openai"
+  | "github"
+  | "google"
+  | "stripe"
+  | "slack"
+  | "aws_access_key"
+  | "aws_secret_key"
+  | "bearer"
+  | "email"
+  | "iban"
+  | "credit_card"
+  | "us_ssn"
+  | "phone";

@@ -1,0 +1,494 @@
+/**
+ * Redaction: the step before encryption that keeps secrets and personal data off the disk.
+ *
+ * Text is scanned by the built-in detectors (./redact-detectors.ts) and user patterns, in order;
+ * each rule claims the spans it matches and a later rule never touches a claimed span, so nothing
+ * is redacted twice and the output (placeholders) is never rescanned. Structured values are
+ * copied deeply: strings are redacted as text, and values under configured key paths are replaced
+ * whole. Inputs are never mutated.
+ */
+import { createHmac } from "node:crypto";
+import { z } from "zod";
+import { AuditConfigError, type FieldIssue } from "../errors.js";
+import { toFieldIssues } from "../record/issues.js";
+import { BUILTIN_DETECTORS, BUILTIN_RULE_NAMES, TextProbe, type BuiltinRuleName, type Detector } from "./redact-detectors.js";
+
+export { BUILTIN_RULE_NAMES, type BuiltinRuleName } from "./redact-detectors.js";
+
+/**
+ * A named pattern, as accepted in {@link RedactOptions.patterns}. `validate` (optional) gets each
+ * match, or only its `(?<secret>...)` group when the pattern has one (then only that group is
+ * replaced), and returns false to leave it alone; a validator that throws counts as a match.
+ *
+ * @example
+ * const rule: RedactRule = { name: "ticket", pattern: /\bTCK-\d{6}\b/, validate: (m) => m !== "TCK-000000" };
+ * new Redactor({ patterns: [rule] });
+ */
+export interface RedactRule {
+  name: string;
+  pattern: RegExp;
+  validate?: (match: string) => boolean;
+}
+
+/**
+ * What to redact and how.
+ *
+ * @example
+ * new Redactor({
+ *   rules: "all",                                             // or ["email", "openai", ...]
+ *   patterns: [{ name: "employee_id", pattern: "\\bEMP-\\d{5}\\b" }],
+ *   paths: ["parameters.apiKey", "headers.authorization", "*.password"],
+ *   replacement: "hmac", hmacKey,                              // "[REDACTED:email:3f9a0c1b2d4e]"
+ * });
+ */
+export interface RedactOptions {
+  /** built-in detectors to run (default "all"); see {@link BUILTIN_RULE_NAMES} */
+  rules?: readonly BuiltinRuleName[] | readonly string[] | "all";
+  /** user patterns, run after the built-ins; `name` appears in placeholders and counts */
+  patterns?: ReadonlyArray<{ name: string; pattern: RegExp | string; flags?: string; validate?: (match: string) => boolean }>;
+  /**
+   * Key paths whose values are replaced whole, matched case-insensitively against the end of the
+   * path ("headers.authorization" also matches "request.headers.authorization"); `*` is any one
+   * key, a leading `*.` adds nothing ("*.password" = "password": that key at any depth); array
+   * indices are not part of a path.
+   */
+  paths?: readonly string[];
+  /** "placeholder" (default): `[REDACTED:<rule>]`; "hmac": `[REDACTED:<rule>:<12 hex>]` */
+  replacement?: "placeholder" | "hmac";
+  /** key for "hmac" tokens, at least 16 bytes (required for "hmac") */
+  hmacKey?: Uint8Array;
+}
+
+/**
+ * How often each rule fired, by rule name ("path" for key-path redaction). The redactor adds to
+ * it, so one object can collect the counts of every field of a record.
+ *
+ * @example
+ * const counts: RedactionCounts = {};
+ * redactor.redactText("mail bob@example.com", counts); // counts = { email: 1 }
+ */
+export interface RedactionCounts {
+  [ruleName: string]: number;
+}
+
+/**
+ * The rule name under which key-path redactions are counted and shown.
+ *
+ * @example
+ * redactor.redactValue({ apiKey: "k" }, counts, "parameters"); // "[REDACTED:path]", counts[PATH_RULE] === 1
+ */
+export const PATH_RULE = "path";
+
+const RULE_NAME = /^[A-Za-z][A-Za-z0-9_.-]{0,63}$/;
+const PATH_PATTERN = /^[^.\s]+(?:\.[^.\s]+)*$/;
+const MAX_DEPTH = 64;
+
+const FLAGS = /^[gimsuyvd]*$/;
+
+// Shapes only; the checks that need several fields, or that zod would skip once a shape fails,
+// are in checkRedactOptions so one error lists every bad field.
+const shapeSchema = z.strictObject({
+  rules: z.unknown().optional(),
+  patterns: z
+    .array(
+      z.strictObject({
+        name: z.string().regex(RULE_NAME, "must start with a letter and use only letters, digits, '_', '.' or '-' (at most 64)"),
+        pattern: z.union([z.instanceof(RegExp), z.string().min(1)], { message: "must be a RegExp or a non-empty regular expression string" }),
+        flags: z.string().regex(FLAGS, "only the flags g, i, m, s, u, v, y, d are valid").optional(),
+        validate: z.custom<(match: string) => boolean>((v) => typeof v === "function", "must be a function (match) => boolean").optional(),
+      }),
+    )
+    .optional(),
+  paths: z.array(z.string().regex(PATH_PATTERN, 'must be dot-separated keys, e.g. "parameters.apiKey" or "*.password"')).optional(),
+  replacement: z.enum(["placeholder", "hmac"]).optional(),
+  hmacKey: z.instanceof(Uint8Array, { message: "must be a Uint8Array (or Buffer) of at least 16 bytes" }).refine((k) => k.length >= 16, "must be at least 16 bytes").optional(),
+});
+
+/**
+ * Every problem with a set of redaction options, as `{ field, message }` with `field` under
+ * `prefix` ("redact.patterns.0.pattern"); empty when the options are valid. `new Redactor()`
+ * throws these as one AuditConfigError; a configuration loader can merge them with its own.
+ *
+ * @example
+ * checkRedactOptions({ replacement: "hmac" }) // [{ field: "redact.hmacKey", message: "is required when ..." }]
+ */
+export function checkRedactOptions(options: unknown, prefix = "redact"): FieldIssue[] {
+  const field = (...parts: Array<string | number>): string => [prefix, ...parts].filter((p) => p !== "").join(".");
+  const parsed = shapeSchema.safeParse(options);
+  const issues = parsed.success ? [] : toFieldIssues(parsed.error, prefix);
+  if (typeof options !== "object" || options === null) return issues;
+  const o = options as Record<string, unknown>;
+
+  if (Array.isArray(o.rules)) {
+    o.rules.forEach((r: unknown, i) => {
+      if (typeof r !== "string" || !(BUILTIN_RULE_NAMES as readonly string[]).includes(r)) {
+        issues.push({ field: field("rules", i), message: `${JSON.stringify(r)} is not a built-in rule; use one of ${BUILTIN_RULE_NAMES.join(", ")}` });
+      }
+    });
+  } else if (o.rules !== undefined && o.rules !== "all") {
+    issues.push({ field: field("rules"), message: 'must be "all" or a list of built-in rule names' });
+  }
+
+  if (o.replacement === "hmac" && o.hmacKey === undefined) {
+    issues.push({ field: field("hmacKey"), message: 'is required when replacement is "hmac" (at least 16 bytes, e.g. derived from the encryption key)' });
+  }
+
+  if (Array.isArray(o.patterns)) {
+    const seen = new Set<string>();
+    o.patterns.forEach((p: unknown, i) => {
+      if (typeof p !== "object" || p === null) return;
+      const { name, pattern, flags } = p as Record<string, unknown>;
+      if (typeof name === "string" && RULE_NAME.test(name)) {
+        const lower = name.toLowerCase();
+        if ((BUILTIN_RULE_NAMES as readonly string[]).includes(lower) || lower === PATH_RULE) {
+          issues.push({ field: field("patterns", i, "name"), message: `"${name}" is a built-in rule name; choose another` });
+        } else if (seen.has(lower)) {
+          issues.push({ field: field("patterns", i, "name"), message: `"${name}" is already used by another pattern` });
+        }
+        seen.add(lower);
+      }
+      const patternOk = pattern instanceof RegExp || (typeof pattern === "string" && pattern.length > 0);
+      const flagsOk = flags === undefined || (typeof flags === "string" && FLAGS.test(flags));
+      if (patternOk && flagsOk) {
+        const problem = compileProblem(pattern, flags);
+        if (problem) issues.push({ field: field("patterns", i, problem.field), message: problem.message });
+      }
+    });
+  }
+  return issues;
+}
+
+function runFlags(flags: string, secretGroup: boolean): string {
+  let f = flags.replace(/[gyd]/g, "") + "g";
+  if (secretGroup) f += "d";
+  return f;
+}
+
+function compileProblem(pattern: RegExp | string, flags: string | undefined): { field: "pattern" | "flags"; message: string } | undefined {
+  const source = typeof pattern === "string" ? pattern : pattern.source;
+  try {
+    new RegExp(source, runFlags(flags ?? (typeof pattern === "string" ? "" : pattern.flags), false));
+    return undefined;
+  } catch (err) {
+    const message = err instanceof Error ? err.message : String(err);
+    try {
+      new RegExp(source);
+    } catch {
+      return { field: "pattern", message: `is not a valid regular expression (${message})` };
+    }
+    return { field: "flags", message: `are not valid for this pattern (${message})` };
+  }
+}
+
+function userDetector(p: { name: string; pattern: RegExp | string; flags?: string | undefined; validate?: ((match: string) => boolean) | undefined }): Detector {
+  const source = typeof p.pattern === "string" ? p.pattern : p.pattern.source;
+  const secretGroup = source.includes("(?<secret>");
+  const pattern = new RegExp(source, runFlags(p.flags ?? (typeof p.pattern === "string" ? "" : p.pattern.flags), secretGroup));
+  const validate = p.validate;
+  return {
+    name: p.name,
+    pattern,
+    secretGroup,
+    minLength: 1,
+    ...(validate
+      ? {
+          accept: (candidate: string): number => {
+            try {
+              return validate(candidate) ? candidate.length : 0;
+            } catch {
+              return candidate.length; // a broken validator fails closed: the match is redacted
+            }
+          },
+        }
+      : {}),
+  };
+}
+
+interface Span {
+  start: number;
+  end: number;
+  detector: Detector;
+}
+
+/** The index of the first span ending after `start` in a list sorted by start (spans never overlap). */
+function firstEndingAfter(spans: readonly Span[], start: number): number {
+  let lo = 0;
+  let hi = spans.length;
+  while (lo < hi) {
+    const mid = (lo + hi) >>> 1;
+    if (spans[mid]!.end <= start) lo = mid + 1;
+    else hi = mid;
+  }
+  return lo;
+}
+
+/** Compiled key paths, indexed by their last key (lowercase; "*" for a wildcard last key). */
+class PathMatcher {
+  private readonly byLast = new Map<string, string[][]>();
+  readonly empty: boolean;
+
+  constructor(paths: readonly string[]) {
+    for (const p of paths) {
+      const segs = p.toLowerCase().split(".");
+      while (segs.length > 1 && (segs[0] === "*" || segs[0] === "**")) segs.shift();
+      if (segs[0] === "**") segs[0] = "*";
+      const last = segs[segs.length - 1]!;
+      const list = this.byLast.get(last) ?? [];
+      list.push(segs);
+      this.byLast.set(last, list);
+    }
+    this.empty = this.byLast.size === 0;
+  }
+
+  /** Whether the path (lowercase keys, root first) ends with one of the patterns. */
+  matches(path: readonly string[]): boolean {
+    if (this.empty || path.length === 0) return false;
+    const last = path[path.length - 1]!;
+    return this.anyEndsWith(this.byLast.get(last), path) || this.anyEndsWith(this.byLast.get("*"), path);
+  }
+
+  private anyEndsWith(patterns: readonly string[][] | undefined, path: readonly string[]): boolean {
+    if (!patterns) return false;
+    outer: for (const p of patterns) {
+      if (p.length > path.length) continue;
+      for (let i = 1; i <= p.length; i++) {
+        const seg = p[p.length - i]!;
+        if (seg !== "*" && seg !== path[path.length - i]) continue outer;
+      }
+      return true;
+    }
+    return false;
+  }
+}
+
+function isPlainObject(v: object): boolean {
+  const proto: unknown = Object.getPrototypeOf(v);
+  return proto === Object.prototype || proto === null;
+}
+
+function setKey(out: Record<string, unknown>, key: string, value: unknown): void {
+  if (key === "__proto__") Object.defineProperty(out, key, { value, enumerable: true, writable: true, configurable: true });
+  else out[key] = value;
+}
+
+/** A stable text of any value for the HMAC of a whole redacted value (keys sorted, cycles cut). */
+function canonical(value: unknown, stack: object[] = []): string {
+  if (typeof value === "string") return value;
+  if (typeof value !== "object" || value === null) return String(value);
+  if (stack.includes(value)) return "[Circular]";
+  stack.push(value);
+  try {
+    if (Array.isArray(value)) return `[${value.map((v) => JSON.stringify(canonical(v, stack))).join(",")}]`;
+    const keys = Object.keys(value).sort();
+    return `{${keys.map((k) => `${JSON.stringify(k)}:${JSON.stringify(canonical((value as Record<string, unknown>)[k], stack))}`).join(",")}}`;
+  } catch {
+    return "[Unreadable]";
+  } finally {
+    stack.pop();
+  }
+}
+
+/**
+ * Replaces secrets and personal data in text and structured values. Construct once (options are
+ * validated and patterns compiled here), then call per record; not safe to re-enter from a
+ * user `validate` callback.
+ *
+ * @example
+ * const redactor = new Redactor({ paths: ["parameters.apiKey"] });
+ * const counts: RedactionCounts = {};
+ * redactor.redactText("call +1 415-555-2671, key sk-ant-api03-...", counts);
+ * //   "call [REDACTED:phone], key [REDACTED:anthropic]"   counts { phone: 1, anthropic: 1 }
+ * redactor.redactValue({ apiKey: "k-123", q: "bob@example.com" }, counts, "parameters");
+ * //   { apiKey: "[REDACTED:path]", q: "[REDACTED:email]" }
+ */
+export class Redactor {
+  private readonly detectors: readonly Detector[];
+  private readonly paths: PathMatcher;
+  private readonly hmacKey: Buffer | undefined;
+  /** shorter texts cannot hold anything a rule matches ("a@b.co" is the shortest built-in hit) */
+  private readonly minLength: number;
+  /** names of the rules this redactor runs, in order (built-ins first, then user patterns) */
+  readonly ruleNames: readonly string[];
+
+  constructor(options: RedactOptions = {}) {
+    const issues = checkRedactOptions(options);
+    if (issues.length > 0) throw new AuditConfigError(issues);
+    const o = options;
+    const wanted = o.rules === undefined || o.rules === "all" ? undefined : new Set<string>(o.rules);
+    const builtins = BUILTIN_DETECTORS.filter((d) => wanted === undefined || wanted.has(d.name)).map(
+      // own copies of the (stateful, global) regexes, so two redactors never share lastIndex
+      (d): Detector => ({ ...d, pattern: new RegExp(d.pattern.source, d.pattern.flags) }),
+    );
+    this.detectors = Object.freeze([...builtins, ...(o.patterns ?? []).map(userDetector)]);
+    this.ruleNames = Object.freeze(this.detectors.map((d) => d.name));
+    this.minLength = o.patterns?.length ? 1 : 6;
+    this.paths = new PathMatcher(o.paths ?? []);
+    this.hmacKey = o.replacement === "hmac" && o.hmacKey ? Buffer.from(o.hmacKey) : undefined;
+  }
+
+  /**
+   * The text with every detected value replaced; adds one to `counts[rule]` per replacement.
+   *
+   * @example
+   * redactor.redactText("card 4111 1111 1111 1111", counts) // "card [REDACTED:credit_card]"
+   */
+  redactText(text: string, counts: RedactionCounts): string {
+    if (text.length < this.minLength) return text;
+    let probe: TextProbe | undefined;
+    let spans: Span[] | undefined;
+    for (const d of this.detectors) {
+      if (text.length < d.minLength || (d.hint && !d.hint(text, (probe ??= new TextProbe(text))))) continue;
+      const re = d.pattern;
+      re.lastIndex = 0;
+      let m: RegExpExecArray | null;
+      while ((m = re.exec(text)) !== null) {
+        const whole = m[0];
+        if (whole.length === 0) {
+          re.lastIndex++;
+          continue;
+        }
+        let start = m.index;
+        let candidate = whole;
+        if (d.extendLeft) {
+          start = d.extendLeft(text, m.index);
+          if (start < 0) continue;
+          candidate = text.slice(start, m.index + whole.length);
+        } else if (d.secretGroup) {
+          const at = m.indices?.groups?.["secret"];
+          if (!at) continue;
+          start = at[0];
+          candidate = text.slice(at[0], at[1]);
+          if (candidate.length === 0) continue;
+        }
+        const length = d.accept ? d.accept(candidate, whole) : candidate.length;
+        if (length <= 0) continue;
+        const end = start + length;
+        spans ??= [];
+        const i = firstEndingAfter(spans, start);
+        if (i < spans.length && spans[i]!.start < end) continue; // claimed by an earlier rule
+        spans.splice(i, 0, { start, end, detector: d });
+      }
+    }
+    if (spans === undefined) return text;
+    let out = "";
+    let pos = 0;
+    for (const s of spans) {
+      const value = text.slice(s.start, s.end);
+      out += text.slice(pos, s.start) + this.token(s.detector.name, s.detector.normalize ? s.detector.normalize(value) : value);
+      counts[s.detector.name] = (counts[s.detector.name] ?? 0) + 1;
+      pos = s.end;
+    }
+    return out + text.slice(pos);
+  }
+
+  /**
+   * A redacted deep copy of `value`: strings (and object keys) redacted as text, values under the
+   * configured key paths replaced whole, cycles as "[Circular]". `path` is where `value` sits in
+   * the record ("parameters", "headers"), so key paths can name it.
+   *
+   * @example
+   * redactor.redactValue({ headers: { Authorization: "Basic dXNlcjpwYXNz" } }, counts, "parameters")
+   * // with paths ["headers.authorization"]: { headers: { Authorization: "[REDACTED:path]" } }
+   */
+  redactValue(value: unknown, counts: RedactionCounts, path?: string): unknown {
+    const keys = path ? path.toLowerCase().split(".").filter((k) => k.length > 0) : [];
+    return this.walk(value, counts, keys, [], 0);
+  }
+
+  private walk(value: unknown, counts: RedactionCounts, path: string[], stack: object[], depth: number): unknown {
+    if (this.paths.matches(path)) {
+      counts[PATH_RULE] = (counts[PATH_RULE] ?? 0) + 1;
+      return this.token(PATH_RULE, canonical(value));
+    }
+    switch (typeof value) {
+      case "string":
+        return this.redactText(value, counts);
+      case "number":
+        // a card number stored as a number; shorter integers cannot be one
+        return Number.isInteger(value) && Math.abs(value) >= 1e12 ? this.redactDigits(value, counts) : value;
+      case "bigint":
+        return this.redactDigits(value, counts);
+      case "object":
+        break;
+      default:
+        return value; // boolean, undefined, function, symbol: nothing to redact
+    }
+    if (value === null) return null;
+    if (stack.includes(value)) return "[Circular]";
+    if (depth >= MAX_DEPTH) return "[MaxDepth]";
+    if (value instanceof Date) return new Date(value.getTime());
+    if (ArrayBuffer.isView(value) || value instanceof ArrayBuffer) return value; // bytes are never written as text
+    stack.push(value);
+    try {
+      if (Array.isArray(value)) {
+        const out: unknown[] = new Array(value.length);
+        for (let i = 0; i < value.length; i++) out[i] = this.walk(value[i], counts, path, stack, depth + 1);
+        return out;
+      }
+      if (value instanceof Set) {
+        const out = new Set<unknown>();
+        for (const v of value) out.add(this.walk(v, counts, path, stack, depth + 1));
+        return out;
+      }
+      if (value instanceof Map) {
+        const out = new Map<unknown, unknown>();
+        for (const [k, v] of value) {
+          const key = typeof k === "string" ? k : String(k);
+          out.set(typeof k === "string" ? this.redactText(k, counts) : k, this.walk(v, counts, [...path, key.toLowerCase()], stack, depth + 1));
+        }
+        return out;
+      }
+      let source: object = value;
+      if (value instanceof Error) {
+        const e = value as Error & { code?: unknown; cause?: unknown };
+        source = { name: e.name, message: e.message, ...(e.stack ? { stack: e.stack } : {}), ...(e.code !== undefined ? { code: e.code } : {}), ...(e.cause !== undefined ? { cause: e.cause } : {}) };
+      } else if (!isPlainObject(value) && typeof (value as { toJSON?: unknown }).toJSON === "function") {
+        let json: unknown;
+        try {
+          json = (value as { toJSON: () => unknown }).toJSON();
+        } catch (err) {
+          return `[Unserializable: ${this.redactText(err instanceof Error ? err.message : String(err), counts)}]`;
+        }
+        if (json !== value) return this.walk(json, counts, path, stack, depth + 1);
+      }
+      return this.walkObject(source, counts, path, stack, depth);
+    } finally {
+      stack.pop();
+    }
+  }
+
+  private walkObject(source: object, counts: RedactionCounts, path: string[], stack: object[], depth: number): Record<string, unknown> {
+    const out: Record<string, unknown> = {};
+    for (const key of Object.keys(source)) {
+      let v: unknown;
+      try {
+        v = (source as Record<string, unknown>)[key];
+      } catch (err) {
+        v = `[Unreadable: ${err instanceof Error ? err.message : String(err)}]`;
+      }
+      const base = this.redactText(key, counts);
+      // two keys redacted to the same placeholder must not overwrite each other
+      let outKey = base;
+      for (let n = 2; Object.hasOwn(out, outKey); n++) outKey = `${base}#${n}`;
+      path.push(key.toLowerCase());
+      try {
+        setKey(out, outKey, this.walk(v, counts, path, stack, depth + 1));
+      } finally {
+        path.pop();
+      }
+    }
+    return out;
+  }
+
+  private redactDigits(value: number | bigint, counts: RedactionCounts): unknown {
+    const text = String(value);
+    const redacted = this.redactText(text, counts);
+    return redacted === text ? value : redacted;
+  }
+
+  private token(rule: string, value: string): string {
+    if (this.hmacKey === undefined) return `[REDACTED:${rule}]`;
+    const mac = createHmac("sha256", this.hmacKey).update(value, "utf8").digest("hex").slice(0, 12);
+    return `[REDACTED:${rule}:${mac}]`;
+  }
+}

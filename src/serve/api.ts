@@ -1,0 +1,150 @@
+/**
+ * The JSON API under /api/. Every parameter is validated with zod; a bad one is a 400 naming it,
+ * an unknown session or record a 404. Read-only: nothing here writes to the audit directory.
+ *
+ *   GET /api/info                                   audit directory, key present, session count
+ *   GET /api/sessions                               every session (cheap listing)
+ *   GET /api/sessions/:sid/stats                    start, duration, counts, tokens, cost, errors
+ *   GET /api/sessions/:sid/timeline?kinds=&model=&persona=&user=&success=&trace=&limit=&before=&skip=
+ *   GET /api/sessions/:sid/records/:id              one record, its full content, parent, children
+ *   GET /api/sessions/:sid/analytics                analytics report and chart series
+ *   GET /api/sessions/:sid/integrity                the verifier's report
+ *   GET /api/sessions/:sid/export.json[?content=1]  the JSON export (content withheld unless content=1)
+ *   GET /api/sessions/:sid/export/:kind.csv         the CSV export of one kind
+ *   GET /api/export.json                            the JSON export of every session
+ */
+import type { IncomingMessage, ServerResponse } from "node:http";
+import { z } from "zod";
+import { SESSION_ID_PATTERN } from "../config/schema.js";
+import { ID_PATTERN } from "../record/id.js";
+import { KIND_FILE_STEM, RECORD_KINDS, type RecordType } from "../types.js";
+import type { ServeData } from "./data.js";
+import { sendDownload } from "./downloads.js";
+import { HttpError, sendJson } from "./http.js";
+
+const sessionId = z
+  .string()
+  .regex(SESSION_ID_PATTERN, "must be a session id")
+  .refine((s) => s !== "." && s !== "..", "must be a session id");
+const recordId = z.string().regex(ID_PATTERN, "must be a record id");
+const kindName = z.enum(RECORD_KINDS);
+const bool = z.enum(["true", "false"]).transform((v) => v === "true");
+const text = z.string().min(1).max(512);
+
+const timelineSchema = z.strictObject({
+  kinds: z
+    .string()
+    .transform((s) => s.split(",").filter(Boolean))
+    .pipe(z.array(kindName).min(1, "give at least one kind"))
+    .optional(),
+  model: text.optional(),
+  persona: text.optional(),
+  user: text.optional(),
+  success: bool.optional(),
+  trace: text.optional(),
+  limit: z.coerce.number().int().min(1).max(500).optional(),
+  before: z.iso.datetime({ offset: true }).optional(),
+  skip: z.coerce.number().int().min(0).max(100_000).optional(),
+});
+
+const exportSchema = z.strictObject({ content: z.enum(["0", "1"]).optional() });
+
+function params<T extends z.ZodType>(schema: T, url: URL): z.output<T> {
+  const raw: Record<string, string> = {};
+  for (const [k, v] of url.searchParams) if (k !== "token" && v !== "") raw[k] = v;
+  const r = schema.safeParse(raw);
+  if (!r.success) throw new HttpError(400, r.error.issues.map((i) => `${i.path.join(".") || "query"}: ${i.message}`).join("; "));
+  return r.data;
+}
+
+function parse<T extends z.ZodType>(schema: T, value: string, what: string): z.output<T> {
+  const r = schema.safeParse(value);
+  if (!r.success) throw new HttpError(404, `no such ${what}`);
+  return r.data;
+}
+
+function csvKind(file: string): RecordType {
+  const m = /^(.+)\.csv$/.exec(file);
+  const kind = m ? RECORD_KINDS.find((k) => k === m[1] || KIND_FILE_STEM[k] === m[1]) : undefined;
+  if (!kind) throw new HttpError(404, `no CSV export "${file}"; kinds: ${RECORD_KINDS.join(", ")}`);
+  return kind;
+}
+
+/**
+ * Answers one API request (`segments` are the decoded path parts after `/api/`).
+ *
+ * @example
+ * await handleApi(req, res, url, ["sessions", "s1", "stats"], data);
+ */
+export async function handleApi(req: IncomingMessage, res: ServerResponse, url: URL, segments: readonly string[], data: ServeData): Promise<void> {
+  const [head, sid, what, ...rest] = segments;
+  if (head === "info" && segments.length === 1) {
+    const sessions = await data.listSessions();
+    sendJson(req, res, { auditPath: data.auditPath, hasKey: data.hasKey, sessions: sessions.length });
+    return;
+  }
+  if (head === "export.json" && segments.length === 1) {
+    const q = params(exportSchema, url);
+    await sendDownload(req, res, data, { format: "json", includeFullContent: q.content === "1" });
+    return;
+  }
+  if (head !== "sessions") throw new HttpError(404, "no such API endpoint");
+  if (sid === undefined) {
+    sendJson(req, res, { sessions: await data.listSessions(), hasKey: data.hasKey });
+    return;
+  }
+  const id = parse(sessionId, sid, "session");
+  if (!(await data.hasSession(id))) throw new HttpError(404, `no session "${id}" in ${data.auditPath}`);
+  switch (what) {
+    case "stats":
+      if (rest.length) break;
+      sendJson(req, res, await data.stats(id));
+      return;
+    case "timeline": {
+      if (rest.length) break;
+      const q = params(timelineSchema, url);
+      if (q.before === undefined && (q.skip ?? 0) > 0) throw new HttpError(400, "skip: only with before");
+      const page = await data.timeline(id, {
+        kinds: q.kinds ?? RECORD_KINDS,
+        ...(q.model !== undefined ? { model: q.model } : {}),
+        ...(q.persona !== undefined ? { persona: q.persona } : {}),
+        ...(q.user !== undefined ? { userId: q.user } : {}),
+        ...(q.success !== undefined ? { success: q.success } : {}),
+        ...(q.trace !== undefined ? { traceId: q.trace } : {}),
+        limit: q.limit ?? 50,
+        ...(q.before !== undefined ? { cursor: { before: new Date(q.before).toISOString(), skip: q.skip ?? 0 } } : {}),
+      });
+      sendJson(req, res, page);
+      return;
+    }
+    case "records": {
+      if (rest.length !== 1) break;
+      const rid = parse(recordId, rest[0]!, "record");
+      const detail = await data.record(id, rid);
+      if (!detail) throw new HttpError(404, `no record "${rid}" in session "${id}"`);
+      sendJson(req, res, detail);
+      return;
+    }
+    case "analytics":
+      if (rest.length) break;
+      sendJson(req, res, await data.analytics(id));
+      return;
+    case "integrity":
+      if (rest.length) break;
+      sendJson(req, res, await data.integrity(id));
+      return;
+    case "export.json": {
+      if (rest.length) break;
+      const q = params(exportSchema, url);
+      await sendDownload(req, res, data, { format: "json", sessionId: id, includeFullContent: q.content === "1" });
+      return;
+    }
+    case "export": {
+      if (rest.length !== 1) break;
+      const q = params(exportSchema, url);
+      await sendDownload(req, res, data, { format: "csv", kind: csvKind(rest[0]!), sessionId: id, includeFullContent: q.content === "1" });
+      return;
+    }
+  }
+  throw new HttpError(404, "no such API endpoint");
+}

@@ -1,0 +1,264 @@
+/**
+ * What the viewer's JSON API answers, over the library's own reader: the AuditViewer for queries
+ * and analytics, verifyAuditLog for integrity. Whole-session passes are cached while the files
+ * stay unchanged; timeline pages hold at most `skip + limit + 1` records per kind.
+ */
+import { openKeyring } from "../pipeline/keyring.js";
+import { resolveKey, type EncryptionKey, type KeyInput } from "../pipeline/keys.js";
+import { DEFAULT_MODEL_PRICES, type AnalyticsReport, type ModelPrice } from "../reader/analytics.js";
+import type { FullInteractionContent } from "../reader/content.js";
+import type { ChatInteractionFilter, ErrorFilter, FileOperationFilter, PerformanceMetricFilter, PersonaActivityFilter, ToolUsageFilter } from "../reader/query.js";
+import { openRecord, type RawRecord, type SessionListing } from "../reader/records.js";
+import { verifyAuditLog } from "../reader/verify.js";
+import { AuditViewer } from "../reader/viewer.js";
+import { RECORD_KINDS, type RecordType, type VerifyReport } from "../types.js";
+import { Memo, sessionSignature } from "./memo.js";
+import { ChartAccumulator, type ChartData } from "./series.js";
+import { buildTree, mergePage, type TimelineCursor, type TimelineRow } from "./timeline.js";
+
+/** Filters of the timeline (and of the tools and errors tables, which are timelines of one kind). */
+export interface TimelineQuery {
+  readonly kinds: readonly RecordType[];
+  readonly model?: string;
+  readonly persona?: string;
+  readonly userId?: string;
+  readonly success?: boolean;
+  readonly traceId?: string;
+  readonly limit: number;
+  readonly cursor?: TimelineCursor;
+}
+
+export interface TimelinePage {
+  readonly rows: TimelineRow[];
+  /** pass back as `before` and `skip` for the next (older) page; null on the last page */
+  readonly next: TimelineCursor | null;
+  /** kinds left out because a filter does not apply to them (e.g. `model` to tool usages) */
+  readonly excludedKinds: RecordType[];
+}
+
+/** The figures of the sessions list for one session. */
+export interface SessionStats {
+  readonly sessionId: string;
+  readonly status: SessionListing["status"];
+  readonly startTime: string | null;
+  readonly endTime: string | null;
+  readonly durationSeconds: number | null;
+  readonly counts: Readonly<Record<RecordType, number>>;
+  readonly totalRecords: number;
+  readonly tokens: number;
+  readonly costUsd: number;
+  readonly unpricedModels: readonly string[];
+  readonly errors: number;
+  readonly chatFailures: number;
+  readonly toolFailures: number;
+  readonly models: readonly string[];
+  readonly personas: readonly string[];
+}
+
+/** One record with what the chat page needs around it. */
+export interface RecordDetail {
+  readonly record: RawRecord;
+  /** full prompt and response (chats with full content only) */
+  readonly content: FullInteractionContent | null;
+  /** the record `parentId` names, if it is in this session */
+  readonly parent: TimelineRow | null;
+  /** records whose `parentId` is this record (at most {@link MAX_CHILDREN}), as a tree */
+  readonly children: TimelineRow[];
+  readonly moreChildren: boolean;
+}
+
+export const MAX_CHILDREN = 500;
+
+export interface ServeDataOptions {
+  readonly auditPath: string;
+  /** key or keyring to open encrypted fields and content; AUDIT_LOGGER_KEY when absent */
+  readonly encryptionKey?: KeyInput | readonly KeyInput[];
+  readonly prices?: Readonly<Record<string, ModelPrice>>;
+}
+
+type AnyFilter = ChatInteractionFilter & ToolUsageFilter & PersonaActivityFilter & FileOperationFilter & PerformanceMetricFilter & ErrorFilter;
+
+const KINDS_WITH_SUCCESS: ReadonlySet<RecordType> = new Set(["chat_interaction", "tool_usage", "file_operation"]);
+
+/**
+ * The data behind every page of `audit-logger serve`.
+ *
+ * @example
+ * const data = new ServeData({ auditPath: "./audit_logs" });
+ * const page = await data.timeline("s1", { kinds: ["chat_interaction"], limit: 50 });
+ */
+export class ServeData {
+  readonly auditPath: string;
+  readonly viewer: AuditViewer;
+  readonly keyInput: KeyInput | readonly KeyInput[] | undefined;
+  private readonly key: EncryptionKey | undefined;
+  private readonly prices: Readonly<Record<string, ModelPrice>> | undefined;
+  private readonly analyticsMemo = new Memo<{ report: AnalyticsReport; charts: ChartData }>();
+  private readonly verifyMemo = new Memo<VerifyReport>();
+
+  constructor(o: ServeDataOptions) {
+    this.viewer = new AuditViewer({ auditPath: o.auditPath, ...(o.encryptionKey !== undefined ? { encryptionKey: o.encryptionKey } : {}), ...(o.prices ? { prices: o.prices } : {}) });
+    this.auditPath = this.viewer.auditPath!;
+    this.keyInput = o.encryptionKey;
+    this.prices = o.prices;
+    // the same keyring the viewer builds, for records this module opens itself
+    const k = resolveKey(o.encryptionKey);
+    this.key = k ? openKeyring(k.masters ?? [k], this.auditPath) : undefined;
+  }
+
+  get hasKey(): boolean {
+    return this.key !== undefined;
+  }
+
+  /** Every session, newest activity first (cheap: no records are read). */
+  listSessions(): Promise<SessionListing[]> {
+    return this.viewer.listSessions();
+  }
+
+  async hasSession(sessionId: string): Promise<boolean> {
+    return (await this.viewer.getSessionIds()).includes(sessionId);
+  }
+
+  /** The analytics report and chart data of one session (one pass, cached). */
+  analytics(sessionId: string): Promise<{ report: AnalyticsReport; charts: ChartData }> {
+    return this.analyticsMemo.get(sessionSignature(this.auditPath, sessionId) + `#${sessionId}`, async () => {
+      const report = await this.viewer.generateAnalyticsReport({ sessionId });
+      const acc = new ChartAccumulator({ ...DEFAULT_MODEL_PRICES, ...this.prices });
+      for await (const r of this.viewer.source.records("chat_interaction", sessionId)) acc.add(r);
+      return { report, charts: acc.result(report) };
+    });
+  }
+
+  /** The verifier's report for one session (cached while the files are unchanged). */
+  integrity(sessionId: string): Promise<VerifyReport> {
+    return this.verifyMemo.get(sessionSignature(this.auditPath, sessionId) + `#${sessionId}`, () => verifyAuditLog(this.auditPath, { sessionId }));
+  }
+
+  /** Start, duration, counts, tokens, cost and errors of one session. */
+  async stats(sessionId: string): Promise<SessionStats> {
+    const listing = (await this.listSessions()).find((s) => s.sessionId === sessionId);
+    const { report } = await this.analytics(sessionId);
+    const info = await this.viewer.source.sessionInfo(sessionId);
+    const startTime = (typeof info?.startTime === "string" ? info.startTime : undefined) ?? report.period.start;
+    const endTime = (info?.status === "finalized" && typeof info.endTime === "string" ? info.endTime : undefined) ?? report.period.end ?? startTime;
+    const dur = startTime && endTime ? (Date.parse(endTime) - Date.parse(startTime)) / 1000 : null;
+    const sum = (o: Readonly<Record<string, { failures: number }>>): number => Object.values(o).reduce((n, x) => n + x.failures, 0);
+    const counts = listing?.counts ?? {
+      chat_interaction: report.totals.chatInteractions,
+      persona_activity: report.totals.personaActivities,
+      tool_usage: report.totals.toolUsages,
+      file_operation: report.totals.fileOperations,
+      performance_metric: report.totals.performanceMetrics,
+      error: report.totals.errors,
+    };
+    return {
+      sessionId,
+      status: listing?.status ?? "unknown",
+      startTime: startTime ?? null,
+      endTime: endTime ?? null,
+      durationSeconds: dur !== null && Number.isFinite(dur) ? Math.max(0, dur) : null,
+      counts,
+      totalRecords: RECORD_KINDS.reduce((n, k) => n + counts[k], 0),
+      tokens: report.totals.tokens,
+      costUsd: report.totals.costUsd,
+      unpricedModels: report.totals.unpricedModels,
+      errors: report.totals.errors,
+      chatFailures: sum(report.models),
+      toolFailures: sum(report.tools),
+      models: Object.keys(report.models),
+      personas: Object.keys(report.personas),
+    };
+  }
+
+  /** One page of the session's timeline, newest first, as a tree. */
+  async timeline(sessionId: string, q: TimelineQuery): Promise<TimelinePage> {
+    const fetchN = q.limit + 1 + (q.cursor?.skip ?? 0);
+    const included: RecordType[] = [];
+    const excluded: RecordType[] = [];
+    for (const k of q.kinds) {
+      if ((q.model !== undefined && k !== "chat_interaction") || (q.success !== undefined && !KINDS_WITH_SUCCESS.has(k))) excluded.push(k);
+      else included.push(k);
+    }
+    const base: AnyFilter = {
+      sessionId,
+      limit: fetchN,
+      ...(q.cursor ? { until: q.cursor.before } : {}),
+      ...(q.userId !== undefined ? { userId: q.userId } : {}),
+      ...(q.traceId !== undefined ? { traceId: q.traceId } : {}),
+      ...(q.persona !== undefined ? { persona: q.persona } : {}),
+    };
+    const lists: RawRecord[][] = [];
+    for (const kind of included) {
+      const f: AnyFilter = {
+        ...base,
+        ...(q.model !== undefined ? { model: q.model } : {}),
+        ...(q.success !== undefined ? { success: q.success } : {}),
+      };
+      lists.push((await this.query(kind, f)) as RawRecord[]);
+    }
+    const { page, next } = mergePage(lists, q.limit, q.cursor);
+    return { rows: buildTree(page), next, excludedKinds: excluded };
+  }
+
+  /** A record of the session by id, its full content (chats), its parent and its children. */
+  async record(sessionId: string, id: string): Promise<RecordDetail | null> {
+    let found: RawRecord | undefined;
+    const kids: RawRecord[] = [];
+    let more = false;
+    for (const kind of RECORD_KINDS) {
+      for await (const r of this.viewer.source.records(kind, sessionId)) {
+        if (r.id === id && found === undefined) found = r;
+        else if (r.parentId === id) {
+          if (kids.length < MAX_CHILDREN) kids.push(r);
+          else more = true;
+        }
+      }
+    }
+    if (!found) return null;
+    const parentId = typeof found.parentId === "string" ? found.parentId : undefined;
+    let parent: RawRecord | undefined;
+    if (parentId !== undefined) {
+      outer: for (const kind of RECORD_KINDS) {
+        for await (const r of this.viewer.source.records(kind, sessionId)) {
+          if (r.id === parentId) {
+            parent = r;
+            break outer;
+          }
+        }
+      }
+    }
+    const content = found.type === "chat_interaction" && found.fullContent !== undefined ? ((await this.viewer.loadContent(found)) ?? null) : null;
+    const open = (r: RawRecord): RawRecord => openRecord(r, this.key);
+    // the children as a tree of their own: grandchildren on this list nest under their parent
+    const children = buildTree(kids.map(open).sort((a, b) => String(b.timestamp).localeCompare(String(a.timestamp))));
+    return { record: open(found), content, parent: parent ? buildTree([open(parent)])[0]! : null, children, moreChildren: more };
+  }
+
+  private query(kind: RecordType, f: AnyFilter): Promise<unknown[]> {
+    const v = this.viewer;
+    switch (kind) {
+      case "chat_interaction":
+        return v.getChatInteractions(f);
+      case "tool_usage": {
+        const { model: _m, ...rest } = f;
+        return v.getToolUsages(rest);
+      }
+      case "persona_activity": {
+        const { model: _m, success: _s, ...rest } = f;
+        return v.getPersonaActivities(rest);
+      }
+      case "file_operation": {
+        const { model: _m, ...rest } = f;
+        return v.getFileOperations(rest);
+      }
+      case "performance_metric": {
+        const { model: _m, success: _s, ...rest } = f;
+        return v.getPerformanceMetrics(rest);
+      }
+      case "error": {
+        const { model: _m, success: _s, ...rest } = f;
+        return v.getErrors(rest);
+      }
+    }
+  }
+}

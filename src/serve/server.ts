@@ -1,0 +1,176 @@
+/**
+ * `audit-logger serve`: a read-only local web viewer of an audit directory. A plain node:http
+ * server: loopback by default, a random access token on every request (else 401), GET and HEAD
+ * only (else 405), and files only from its own static directory (else 404). The pages talk to
+ * the JSON API in `api.ts`.
+ */
+import fs from "node:fs";
+import http, { type IncomingMessage, type ServerResponse } from "node:http";
+import type { AddressInfo } from "node:net";
+import { z } from "zod";
+import { AuditConfigError, AuditIOError } from "../errors.js";
+import type { KeyInput } from "../pipeline/keys.js";
+import type { ModelPrice } from "../reader/analytics.js";
+import { toFieldIssues } from "../record/issues.js";
+import { handleApi } from "./api.js";
+import { authenticate, cookieName, newToken, tokenCookie } from "./auth.js";
+import { ServeData } from "./data.js";
+import { HttpError, sendHead, sendJson, sendText } from "./http.js";
+import { resolveStaticPath, sendFile, staticDirFor, vendorFiles } from "./static.js";
+
+/** Options of {@link startServer}. */
+export interface ServeOptions {
+  /** the audit directory (`<projectPath>/audit_logs`) */
+  readonly auditPath: string;
+  /** interface to bind (default 127.0.0.1: this machine only) */
+  readonly host?: string;
+  /** port (default 0: any free port) */
+  readonly port?: number;
+  /** key or keyring to open encrypted content; the AUDIT_LOGGER_KEY variable when absent */
+  readonly encryptionKey?: KeyInput | readonly KeyInput[];
+  /** the access token (default: 32 random bytes); at least 16 characters */
+  readonly token?: string;
+  /** model prices over the built-in table, for cost figures */
+  readonly prices?: Readonly<Record<string, ModelPrice>>;
+}
+
+/** A running viewer. */
+export interface RunningServer {
+  /** the URL to open: it carries the token once, the browser keeps it in a cookie */
+  readonly url: string;
+  /** the URL without the token */
+  readonly baseUrl: string;
+  readonly token: string;
+  readonly host: string;
+  readonly port: number;
+  /** stops accepting requests and closes open connections */
+  close(): Promise<void>;
+}
+
+const keyInput = z.union([z.string(), z.instanceof(Uint8Array)]);
+const optionsSchema = z.strictObject({
+  auditPath: z.string().min(1, "must be the path of an audit_logs directory"),
+  host: z.string().min(1).optional(),
+  port: z.number().int().min(0).max(65535).optional(),
+  encryptionKey: z.union([keyInput, z.array(keyInput).min(1)]).optional(),
+  token: z.string().min(16, "must be at least 16 characters").regex(/^[A-Za-z0-9._~-]+$/, "must be URL-safe (A-Z a-z 0-9 . _ ~ -)").optional(),
+  prices: z.record(z.string(), z.strictObject({ inputPerMTok: z.number().min(0), outputPerMTok: z.number().min(0) })).optional(),
+});
+
+function hostForUrl(host: string): string {
+  if (host === "0.0.0.0") return "127.0.0.1";
+  if (host === "::") return "[::1]";
+  return host.includes(":") ? `[${host}]` : host;
+}
+
+/**
+ * Starts the viewer and resolves once it listens.
+ *
+ * @example
+ * const server = await startServer({ auditPath: "./audit_logs", port: 0 });
+ * console.log(`open ${server.url}`);
+ * // later
+ * await server.close();
+ */
+export async function startServer(options: ServeOptions): Promise<RunningServer> {
+  const parsed = optionsSchema.safeParse(options ?? {});
+  if (!parsed.success) throw new AuditConfigError(toFieldIssues(parsed.error, "startServer"));
+  const o = parsed.data;
+  let st: fs.Stats | undefined;
+  try {
+    st = fs.statSync(o.auditPath);
+  } catch {
+    st = undefined;
+  }
+  if (!st?.isDirectory()) throw new AuditIOError(`${o.auditPath} is not a directory. Point audit-logger serve at an audit_logs directory.`);
+  const data = new ServeData({ auditPath: o.auditPath, ...(o.encryptionKey !== undefined ? { encryptionKey: o.encryptionKey } : {}), ...(o.prices ? { prices: o.prices } : {}) });
+  const staticDir = staticDirFor(import.meta.url);
+  const vendor = vendorFiles(import.meta.url);
+  const token = o.token ?? newToken();
+  const host = o.host ?? "127.0.0.1";
+  let cookie = cookieName(0);
+
+  const handle = async (req: IncomingMessage, res: ServerResponse): Promise<void> => {
+    let url: URL;
+    try {
+      url = new URL(req.url ?? "/", "http://viewer.invalid");
+    } catch {
+      sendText(req, res, 400, "400 Bad Request");
+      return;
+    }
+    const auth = authenticate(req, url, token, cookie);
+    if (auth === null) {
+      sendText(req, res, 401, "401 Unauthorized: open the URL that `audit-logger serve` printed; it carries the access token.", { "WWW-Authenticate": 'Bearer realm="audit-logger"' });
+      return;
+    }
+    if (req.method !== "GET" && req.method !== "HEAD") {
+      sendText(req, res, 405, "405 Method Not Allowed: the viewer is read-only.", { Allow: "GET, HEAD" });
+      return;
+    }
+    const pathname = url.pathname;
+    if (auth === "query" && !pathname.startsWith("/api/")) {
+      // keep the token out of the address bar and history: a cookie from now on
+      url.searchParams.delete("token");
+      sendHead(res, 303, { Location: `${pathname}${url.search}`, "Set-Cookie": tokenCookie(cookie, token), "Cache-Control": "no-store", "Content-Length": 0 });
+      res.end();
+      return;
+    }
+    if (pathname.startsWith("/api/")) {
+      let segments: string[];
+      try {
+        segments = pathname.slice(5).split("/").map((s) => decodeURIComponent(s));
+      } catch {
+        throw new HttpError(404, "no such API endpoint");
+      }
+      await handleApi(req, res, url, segments, data);
+      return;
+    }
+    if (pathname.startsWith("/vendor/")) {
+      sendFile(req, res, vendor.get(pathname.slice("/vendor/".length)));
+      return;
+    }
+    // the pages are one document; the route is in the fragment (#/session/…)
+    sendFile(req, res, resolveStaticPath(staticDir, pathname === "/" ? "/index.html" : pathname));
+  };
+
+  const server = http.createServer((req, res) => {
+    handle(req, res).catch((err: unknown) => {
+      if (res.headersSent) {
+        res.destroy();
+        return;
+      }
+      if (err instanceof HttpError) {
+        if (req.url?.startsWith("/api/")) sendJson(req, res, { error: err.message }, err.status);
+        else sendText(req, res, err.status, err.message);
+        return;
+      }
+      sendJson(req, res, { error: (err as Error)?.message ?? String(err), code: (err as { code?: unknown })?.code ?? null }, 500);
+    });
+  });
+  server.keepAliveTimeout = 5_000;
+  await new Promise<void>((resolve, reject) => {
+    const onError = (err: NodeJS.ErrnoException): void => {
+      reject(new AuditIOError(`audit-logger serve could not listen on ${host}:${o.port ?? 0}: ${err.message}${err.code === "EADDRINUSE" ? " (choose another --port)" : ""}`, { cause: err }));
+    };
+    server.once("error", onError);
+    server.listen(o.port ?? 0, host, () => {
+      server.off("error", onError);
+      resolve();
+    });
+  });
+  const port = (server.address() as AddressInfo).port;
+  cookie = cookieName(port);
+  const baseUrl = `http://${hostForUrl(host)}:${port}/`;
+  return {
+    url: `${baseUrl}?token=${token}`,
+    baseUrl,
+    token,
+    host,
+    port,
+    close: () =>
+      new Promise<void>((resolve) => {
+        server.close(() => resolve());
+        server.closeAllConnections();
+      }),
+  };
+}

@@ -1,0 +1,129 @@
+// One record. A chat interaction gets the conversation page: full prompt and response (or a clear
+// "encrypted" notice without a key), usage, timing, tool calls and the calls it made.
+import { api, sessionPath } from "./api.js";
+import { asText, facts, fmtInt, fmtSeconds, fmtTime, h, isEncrypted, kindBadge, mount, statusMark } from "./dom.js";
+import { rowsTable } from "./timeline.js";
+
+const ENVELOPE = new Set(["id", "type", "sessionId", "timestamp", "seq", "prevHash", "hash", "encrypted", "encryptedWithoutKey", "decryptionError"]);
+
+function encryptedNotice(what) {
+  return h(
+    "div",
+    { class: "encrypted-box", dataset: { testid: "encrypted-notice" } },
+    h("strong", {}, `Encrypted: ${what.toLowerCase()} cannot be shown.`),
+    " This server has no key that opens it. Restart with ",
+    h("code", {}, "audit-logger serve <dir> --key-file <file>"),
+    " (or set AUDIT_LOGGER_KEY) to read it.",
+  );
+}
+
+function textBlock(title, text, format, testid) {
+  let shown = text;
+  if (format === "json") {
+    try {
+      shown = JSON.stringify(JSON.parse(text), null, 2);
+    } catch {
+      // keep the exact text
+    }
+  }
+  return h("section", { class: "message" }, h("h3", {}, title, format === "json" ? h("span", { class: "muted small" }, " (structured, shown as JSON)") : null), h("pre", { class: "content", dataset: { testid } }, shown));
+}
+
+function contentSection(rec, content) {
+  const out = [];
+  if (content) {
+    const badge = content.verified
+      ? h("span", { class: "pill ok", dataset: { testid: "content-verified" }, title: "the files match the digests in the hash-chained record" }, "✓ content verified")
+      : h("span", { class: "pill fail", dataset: { testid: "content-unverified" }, title: content.problems.join("; ") }, "⚠ content does not match its record");
+    out.push(h("div", { class: "content-head" }, badge, content.encrypted ? h("span", { class: "pill muted" }, "encrypted on disk") : null));
+    if (!content.verified && content.problems.length) out.push(h("ul", { class: "problems" }, content.problems.map((p) => h("li", {}, p))));
+    for (const role of ["prompt", "response"]) {
+      const text = content[role];
+      const title = role === "prompt" ? "Prompt" : "Response";
+      if (text !== null) out.push(textBlock(title, text, content[`${role}Format`], `full-${role}`));
+      else if (content.encrypted) out.push(h("section", { class: "message" }, h("h3", {}, title), encryptedNotice(`The ${role}`)));
+      else out.push(h("section", { class: "message" }, h("h3", {}, title), h("p", { class: "error" }, `The ${role} file is missing.`)));
+    }
+    return out;
+  }
+  // no full content stored (e.g. the minimal preset): previews only
+  out.push(h("p", { class: "muted small" }, "Full content was not stored for this interaction; showing the previews in the record."));
+  for (const [field, title] of [
+    ["promptPreview", "Prompt preview"],
+    ["responsePreview", "Response preview"],
+  ]) {
+    const v = rec[field];
+    if (v === undefined) continue;
+    if (isEncrypted(v)) out.push(h("section", { class: "message" }, h("h3", {}, title), encryptedNotice(title)));
+    else out.push(textBlock(title, String(v), "text", field));
+  }
+  return out;
+}
+
+function chatPage(sid, d) {
+  const r = d.record;
+  const usage = facts([
+    ["Tokens", fmtInt(r.tokensUsed)],
+    ["Input tokens", r.inputTokens !== undefined ? fmtInt(r.inputTokens) : undefined],
+    ["Output tokens", r.outputTokens !== undefined ? fmtInt(r.outputTokens) : undefined],
+    ["Prompt length", `${fmtInt(r.promptLength)} chars`],
+    ["Response length", `${fmtInt(r.responseLength)} chars`],
+    ["Provider usage", r.usage !== undefined ? h("pre", { class: "small" }, asText(r.usage)) : undefined],
+  ]);
+  const timing = facts([
+    ["Time", fmtTime(r.timestamp)],
+    ["Duration", fmtSeconds(r.durationSeconds)],
+    ["First token after", r.timeToFirstTokenSeconds !== undefined ? fmtSeconds(r.timeToFirstTokenSeconds) : undefined],
+    ["Finish reason", r.finishReason],
+    ["Status code", r.statusCode],
+  ]);
+  const who = facts([
+    ["Model", r.model],
+    ["Provider", r.provider],
+    ["Type", r.interactionType],
+    ["Persona", r.persona],
+    ["User", r.userId],
+    ["Trace", r.traceId ? h("a", { href: `#/s/${encodeURIComponent(sid)}?trace=${encodeURIComponent(r.traceId)}` }, r.traceId) : undefined],
+    ["Outcome", r.success === false ? h("span", { class: "fail" }, `✗ ${r.errorMessage || "failed"}`) : h("span", { class: "ok" }, "✓ succeeded")],
+  ]);
+  let toolCalls = null;
+  if (r.toolCalls !== undefined) {
+    toolCalls = h("section", {}, h("h3", {}, "Tool calls requested by the model"), isEncrypted(r.toolCalls) ? encryptedNotice("The tool calls") : h("pre", { class: "content", dataset: { testid: "tool-calls" } }, asText(r.toolCalls)));
+  }
+  return [
+    h("div", { class: "cards3" }, h("div", { class: "card" }, h("h3", {}, "Call"), who), h("div", { class: "card" }, h("h3", {}, "Usage"), usage), h("div", { class: "card" }, h("h3", {}, "Timing"), timing)),
+    h("div", { class: "conversation", dataset: { testid: "conversation" } }, contentSection(r, d.content)),
+    toolCalls,
+  ];
+}
+
+function genericPage(d) {
+  const r = d.record;
+  const pairs = Object.entries(r)
+    .filter(([k]) => !ENVELOPE.has(k))
+    .map(([k, v]) => [k, isEncrypted(v) ? encryptedNotice(k) : typeof v === "object" ? h("pre", { class: "small" }, asText(v)) : asText(v)]);
+  return [h("div", { class: "card" }, facts(pairs))];
+}
+
+export async function renderRecord(page, sid, id, stillCurrent) {
+  const d = await api(sessionPath(sid, "records", id));
+  if (!stillCurrent()) return;
+  const r = d.record;
+  const title = r.type === "chat_interaction" ? `${r.interactionType || "chat"} · ${r.model || ""}` : r.type;
+  const parent = d.parent
+    ? h("p", { class: "small" }, "Part of ", kindBadge(d.parent.type), " ", h("a", { href: `#/s/${encodeURIComponent(sid)}/r/${encodeURIComponent(d.parent.id)}`, dataset: { testid: "parent-link" } }, d.parent.label))
+    : null;
+  const children = d.children.length
+    ? h("section", {}, h("h3", {}, `Calls made during this ${r.type === "chat_interaction" ? "interaction" : "record"} (${d.children.length}${d.moreChildren ? "+" : ""})`), rowsTable(sid, d.children, "children", r.id))
+    : null;
+  mount(
+    page,
+    h("h2", { dataset: { testid: "record-title" } }, kindBadge(r.type), " ", title, " ", statusMark(r.success)),
+    h("p", { class: "muted small mono" }, `id ${r.id} · seq ${r.seq} · hash ${String(r.hash).slice(0, 16)}…`),
+    parent,
+    r.decryptionError ? h("p", { class: "error" }, `The key could not open some fields: ${r.decryptionError}`) : null,
+    r.type === "chat_interaction" ? chatPage(sid, d) : genericPage(d),
+    children,
+    h("details", {}, h("summary", {}, "The stored record (JSON)"), h("pre", { class: "small" }, JSON.stringify(r, null, 2))),
+  );
+}

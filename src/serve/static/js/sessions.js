@@ -1,0 +1,103 @@
+// The sessions list: the cheap listing first, then each row's figures and verdict as they arrive.
+import { api, sessionPath } from "./api.js";
+import { fmtCost, fmtInt, fmtSeconds, fmtTime, h, mount } from "./dom.js";
+
+const PAGE = 100;
+
+function cell(testid, text, cls) {
+  return h("td", { class: cls || "", dataset: { testid } }, text);
+}
+
+function row(s) {
+  const link = `#/s/${encodeURIComponent(s.sessionId)}`;
+  const tr = h(
+    "tr",
+    { dataset: { testid: "session-row", session: s.sessionId } },
+    h("td", {}, h("a", { href: link, dataset: { testid: "session-link" } }, s.sessionId)),
+    cell("status", s.status, `status-${s.status}`),
+    cell("start", fmtTime(s.startTime)),
+    cell("duration", "…", "num"),
+    cell("chats", fmtInt(s.counts.chat_interaction), "num"),
+    cell("tools", fmtInt(s.counts.tool_usage), "num"),
+    cell("errors", fmtInt(s.counts.error), "num"),
+    cell("records", fmtInt(s.totalRecords), "num"),
+    cell("tokens", "…", "num"),
+    cell("cost", "…", "num"),
+    cell("integrity", "…"),
+  );
+  return tr;
+}
+
+async function fill(tr, sid, stillCurrent) {
+  const set = (id, value, cls) => {
+    const td = tr.querySelector(`[data-testid="${id}"]`);
+    mount(td, value);
+    if (cls) td.className = cls;
+  };
+  try {
+    const st = await api(sessionPath(sid, "stats"));
+    if (!stillCurrent()) return;
+    set("start", fmtTime(st.startTime));
+    set("duration", fmtSeconds(st.durationSeconds), "num");
+    set("tokens", fmtInt(st.tokens), "num");
+    set("cost", st.unpricedModels.length ? `${fmtCost(st.costUsd)}*` : fmtCost(st.costUsd), "num");
+    if (st.unpricedModels.length) tr.querySelector('[data-testid="cost"]').title = `no price for ${st.unpricedModels.join(", ")}`;
+  } catch (err) {
+    set("tokens", "?", "num");
+  }
+  try {
+    const v = await api(sessionPath(sid, "integrity"));
+    if (!stillCurrent()) return;
+    const link = `#/s/${encodeURIComponent(sid)}/integrity`;
+    set(
+      "integrity",
+      v.ok
+        ? h("a", { href: link, class: "pill ok" }, v.notes.length ? `✓ verified (${v.notes.length} note${v.notes.length === 1 ? "" : "s"})` : "✓ verified")
+        : h("a", { href: link, class: "pill fail" }, `⚠ ${v.problems.length} problem${v.problems.length === 1 ? "" : "s"}`),
+    );
+  } catch (err) {
+    set("integrity", "?");
+  }
+}
+
+export async function renderSessions(main, stillCurrent) {
+  const { sessions } = await api("sessions");
+  if (!stillCurrent()) return;
+  if (sessions.length === 0) {
+    mount(main, h("h1", {}, "Sessions"), h("p", { class: "muted" }, "No sessions in this directory yet."));
+    return;
+  }
+  const body = h("tbody");
+  const table = h(
+    "table",
+    { class: "grid", dataset: { testid: "sessions-table" } },
+    h(
+      "thead",
+      {},
+      h(
+        "tr",
+        {},
+        ["Session", "Status", "Start (UTC)", "Duration", "Chats", "Tools", "Errors", "Records", "Tokens", "Cost", "Integrity"].map((t) => h("th", {}, t)),
+      ),
+    ),
+    body,
+  );
+  const more = h("div", { class: "pager" });
+  let shown = 0;
+  const showMore = () => {
+    const next = sessions.slice(shown, shown + PAGE);
+    shown += next.length;
+    const rows = next.map((s) => [row(s), s.sessionId]);
+    for (const [tr] of rows) body.append(tr);
+    mount(more, shown < sessions.length ? h("button", { onclick: showMore }, `Show ${Math.min(PAGE, sessions.length - shown)} more of ${sessions.length - shown}`) : "");
+    // one session at a time: the server reads big sessions once and caches the figures
+    void (async () => {
+      for (const [tr, sid] of rows) {
+        if (!stillCurrent()) return;
+        await fill(tr, sid, stillCurrent);
+      }
+    })();
+  };
+  mount(main, h("h1", {}, "Sessions ", h("span", { class: "muted small" }, `${sessions.length} in this directory, newest first`)), table, more);
+  showMore();
+}

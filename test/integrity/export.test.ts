@@ -1,0 +1,228 @@
+/**
+ * Export integrity: exportCompleteAuditToDirectory copies the checkpoints and audit_event chains
+ * and writes a signed export_manifest.json; verifyExport checks an export (with or without
+ * content) and catches edited, removed, added and re-signed files.
+ */
+import { createHash, sign, type KeyObject } from "node:crypto";
+import fs from "node:fs";
+import path from "node:path";
+import { afterEach, describe, expect, it } from "vitest";
+import { AuditExporter, EXPORT_MANIFEST, verifyExport, type ExportManifest, type VerifyReport } from "../../src/index.js";
+import { toSigningKey } from "../../src/integrity/signing.js";
+import { computeRecordHash } from "../../src/pipeline/chain.js";
+import { cleanupTmp, TEST_KEY, tmpProject, walk } from "../helpers/index.js";
+import { buildLog, newSigner, noteKinds, problemKinds, type BuiltLog } from "../fixtures/integrity/tamper.js";
+
+afterEach(cleanupTmp);
+
+const DAY = 86_400_000;
+
+function expectOnly(r: VerifyReport, kinds: string[]): void {
+  expect(problemKinds(r), JSON.stringify(r.problems, null, 1)).toEqual([...kinds].sort());
+  expect(r.ok).toBe(kinds.length === 0);
+}
+
+async function exportOf(log: BuiltLog, o: { includeFullContent: boolean; key?: boolean; signingKey?: KeyObject | string }): Promise<string> {
+  const dir = path.join(tmpProject("audit-export-int-"), "export");
+  const exporter = new AuditExporter({ auditPath: log.auditDir, ...(o.key ? { encryptionKey: TEST_KEY } : {}) });
+  await exporter.exportCompleteAuditToDirectory(dir, { includeFullContent: o.includeFullContent, signingKey: o.signingKey ?? log.signer.privateKey });
+  return dir;
+}
+
+function readManifest(dir: string): ExportManifest {
+  return JSON.parse(fs.readFileSync(path.join(dir, EXPORT_MANIFEST), "utf8")) as ExportManifest;
+}
+
+/** What an attacker does after changing a file: new digests in the manifest, re-signed with `key` (or the signature stripped). */
+function redigest(dir: string, key: KeyObject | undefined, claimKeyOf?: KeyObject, patch: (m: ExportManifest["manifest"]) => ExportManifest["manifest"] = (x) => x): void {
+  const m = readManifest(dir);
+  const files = m.manifest.files.map((f) => {
+    const data = fs.readFileSync(path.join(dir, f.path));
+    return { ...f, bytes: data.length, sha256: createHash("sha256").update(data).digest("hex") };
+  });
+  const keyId = key ? toSigningKey(claimKeyOf ?? key, "k").keyId : null;
+  const body = patch({ ...m.manifest, files, keyId });
+  const text = JSON.stringify(body);
+  const out = { manifest: body, hash: createHash("sha256").update(text).digest("hex"), signature: key ? sign(null, Buffer.from(text), key).toString("base64") : null };
+  fs.writeFileSync(path.join(dir, EXPORT_MANIFEST), JSON.stringify(out, null, 2));
+}
+
+describe("a directory export carries its own proof", () => {
+  it("with content: copies checkpoints and audit_event chains, lists every file in a signed manifest, and verifies", async () => {
+    const log = await buildLog({ encrypt: true, finalize: false });
+    log.logger.placeLegalHold("all", "audit 2025");
+    await log.logger.finalizeSession();
+    const dir = await exportOf(log, { includeFullContent: true, key: true });
+    const files = walk(dir).map((f) => path.relative(dir, f).split(path.sep).join("/")).sort();
+    expect(files).toContain(`integrity/checkpoints_${log.sessionId}.jsonl`);
+    expect(files).toContain(`integrity/audit_events_${log.sessionId}.jsonl`);
+    expect(fs.readFileSync(path.join(dir, `integrity/checkpoints_${log.sessionId}.jsonl`))).toEqual(fs.readFileSync(path.join(log.auditDir, `checkpoints_${log.sessionId}.jsonl`)));
+    const m = readManifest(dir);
+    expect(m.manifest.files.map((f) => f.path).sort()).toEqual(files.filter((f) => f !== EXPORT_MANIFEST));
+    expect(m.manifest.includeFullContent).toBe(true);
+    expect(m.manifest.keyId).toBe(toSigningKey(log.signer.privateKey, "k").keyId);
+    expect(m.signature).toEqual(expect.any(String));
+    const session = m.manifest.sessions[0]!;
+    expect(session.sessionId).toBe(log.sessionId);
+    expect(session.heads.persona_activity).toMatchObject({ seq: 24 });
+    expect(session.heads.audit_event).toMatchObject({ seq: 1 });
+    expect(session.checkpoints?.count).toBeGreaterThan(3);
+
+    const r = await verifyExport(dir, { publicKey: log.signer.publicKey });
+    expectOnly(r, []);
+    expect(r.notes).toEqual([]);
+    expect(r.recordsChecked).toBe(24 + 20 + 1);
+  });
+
+  it("without content (and without the encryption key): verifies, with a content_withheld note; no content, no ciphertext in it", async () => {
+    const log = await buildLog({ encrypt: true });
+    const dir = await exportOf(log, { includeFullContent: false });
+    const r = await verifyExport(dir, { publicKey: log.signer.publicKey });
+    expectOnly(r, []);
+    expect(noteKinds(r)).toEqual(["content_withheld"]);
+    const all = walk(dir).map((f) => fs.readFileSync(f, "utf8")).join("\n");
+    expect(all).not.toContain("acct-");
+    expect(all).not.toContain("$enc");
+  });
+
+  it("from a live logger, the manifest is signed with the logger's own key; its unsigned tail shows as a note", async () => {
+    const log = await buildLog({ finalize: false, personas: 23 });
+    const dir = path.join(tmpProject("audit-export-live-"), "export");
+    const res = await new AuditExporter(log.logger).exportCompleteAuditToDirectory(dir, { includeFullContent: true });
+    expect(res.manifest.manifest.keyId).toBe(log.logger.config.signingKeyId);
+    expect(res.files.at(-1)).toBe(EXPORT_MANIFEST);
+    const r = await verifyExport(dir, { publicKey: log.signer.publicKey });
+    expectOnly(r, []);
+    expect(noteKinds(r)).toEqual(["unsigned_tail"]);
+    await log.logger.finalizeSession();
+  });
+
+  it("an export of a log whose old segments were pruned by policy still verifies against the checkpoints", async () => {
+    const log = await buildLog({ finalize: false });
+    expect((await log.logger.cleanup({ now: Date.now() + 100 * DAY })).prunedSegments.length).toBeGreaterThan(0);
+    await log.logger.finalizeSession();
+    const dir = await exportOf(log, { includeFullContent: false });
+    const r = await verifyExport(dir, { publicKey: log.signer.publicKey });
+    expectOnly(r, []);
+    expect(noteKinds(r)).toEqual(["content_withheld", "pruned_by_policy"]);
+  });
+
+  it("an export made with no signing key verifies as self-consistent only, and is refused as unsigned when a key is expected", async () => {
+    const log = await buildLog();
+    const dir = path.join(tmpProject("audit-export-nokey-"), "export");
+    await new AuditExporter({ auditPath: log.auditDir }).exportCompleteAuditToDirectory(dir);
+    expect(readManifest(dir).signature).toBeNull();
+    const r = await verifyExport(dir);
+    expectOnly(r, []);
+    expect(noteKinds(r)).toEqual(["content_withheld", "self_consistent_only"]);
+    expectOnly(await verifyExport(dir, { publicKey: log.signer.publicKey }), ["export_manifest_unsigned"]);
+  });
+});
+
+describe("tampering with an export", () => {
+  it("editing any exported byte is caught (export_file_modified on that file)", async () => {
+    const log = await buildLog({ finalize: false });
+    log.logger.placeLegalHold("all", "audit 2025");
+    await log.logger.finalizeSession();
+    const dir = await exportOf(log, { includeFullContent: false });
+    const files = readManifest(dir).manifest.files.map((f) => f.path);
+    expect(files).toEqual(expect.arrayContaining(["audit_complete.json", "checksums.json", "tool_usage.csv", `integrity/checkpoints_${log.sessionId}.jsonl`, `integrity/audit_events_${log.sessionId}.jsonl`]));
+    expect(files).toHaveLength(11);
+    for (const rel of files) {
+      const p = path.join(dir, rel);
+      const original = fs.readFileSync(p);
+      // a byte flipped mid-file (an empty file gets one byte)
+      const changed = original.length === 0 ? Buffer.from("\n") : Buffer.from(original);
+      const at = Math.floor(changed.length / 2);
+      if (original.length > 0) changed[at] = changed[at]! ^ 0x01;
+      fs.writeFileSync(p, changed);
+      const r = await verifyExport(dir, { publicKey: log.signer.publicKey });
+      expect(r.ok, rel).toBe(false);
+      expect(r.problems.filter((x) => x.kind === "export_file_modified").map((x) => x.file), rel).toEqual([rel]);
+      if (rel.endsWith(".csv") || rel === "analytics_report.json" || rel === "checksums.json") expectOnly(r, ["export_file_modified"]);
+      fs.writeFileSync(p, original);
+    }
+    expectOnly(await verifyExport(dir, { publicKey: log.signer.publicKey }), []);
+  });
+
+  it("removing a file is caught (export_file_missing); adding one too (export_file_unlisted)", async () => {
+    const log = await buildLog();
+    const dir = await exportOf(log, { includeFullContent: true });
+    fs.rmSync(path.join(dir, "tool_usage.csv"));
+    fs.writeFileSync(path.join(dir, "integrity", "extra.jsonl"), "{}\n");
+    const r = await verifyExport(dir, { publicKey: log.signer.publicKey });
+    expectOnly(r, ["export_file_missing", "export_file_unlisted"]);
+    expect(r.problems.map((p) => p.file).sort()).toEqual(["integrity/extra.jsonl", "tool_usage.csv"]);
+  });
+
+  it("removing the copied checkpoints is caught even when the manifest is re-digested: export_manifest_signature_invalid, checkpoint_missing", async () => {
+    const log = await buildLog();
+    const dir = await exportOf(log, { includeFullContent: false });
+    fs.rmSync(path.join(dir, "integrity", `checkpoints_${log.sessionId}.jsonl`));
+    const m = readManifest(dir);
+    const body = { ...m.manifest, files: m.manifest.files.filter((f) => !f.path.includes("checkpoints_")) };
+    fs.writeFileSync(path.join(dir, EXPORT_MANIFEST), JSON.stringify({ ...m, manifest: body, hash: createHash("sha256").update(JSON.stringify(body)).digest("hex") }));
+    expectOnly(await verifyExport(dir, { publicKey: log.signer.publicKey }), ["checkpoint_missing", "export_manifest_signature_invalid"]);
+  });
+
+  it("re-signing the manifest with another key is caught (export_manifest_unknown_key; with the real key id: export_manifest_signature_invalid)", async () => {
+    const log = await buildLog();
+    const dir = await exportOf(log, { includeFullContent: false });
+    const attacker = newSigner();
+    redigest(dir, attacker.privateKey);
+    expectOnly(await verifyExport(dir, { publicKey: log.signer.publicKey }), ["export_manifest_unknown_key"]);
+    // whoever trusts the attacker's key instead still sees the checkpoints were signed by someone else
+    expectOnly(await verifyExport(dir, { publicKey: attacker.publicKey }), ["checkpoint_unknown_key"]);
+    redigest(dir, attacker.privateKey, log.signer.privateKey);
+    expectOnly(await verifyExport(dir, { publicKey: log.signer.publicKey }), ["export_manifest_signature_invalid"]);
+  });
+
+  it("a record edited in audit_complete.json with the manifest re-digested: record_modified even with no key; with the key, the signature fails too", async () => {
+    const log = await buildLog();
+    const dir = await exportOf(log, { includeFullContent: false });
+    const file = path.join(dir, "audit_complete.json");
+    const text = fs.readFileSync(file, "utf8");
+    expect(text).toContain('"description":"step number 7"');
+    fs.writeFileSync(file, text.replace('"description":"step number 7"', '"description":"step number 8"'));
+    redigest(dir, undefined);
+    expectOnly(await verifyExport(dir), ["record_modified"]);
+    expectOnly(await verifyExport(dir, { publicKey: log.signer.publicKey }), ["export_manifest_unsigned", "record_modified"]);
+  });
+
+  it("records rewritten consistently (hashes recomputed) and the manifest re-signed by the attacker: caught by the copied checkpoints", async () => {
+    const log = await buildLog();
+    const dir = await exportOf(log, { includeFullContent: false });
+    const file = path.join(dir, "audit_complete.json");
+    const doc = JSON.parse(fs.readFileSync(file, "utf8")) as { records: Record<string, Array<Record<string, unknown>>> };
+    let prev = "0".repeat(64);
+    for (const rec of doc.records.persona_activities!) {
+      if (rec.seq === 7) rec.description = "approved by mallory";
+      rec.prevHash = prev;
+      rec.hash = computeRecordHash(prev, rec);
+      prev = rec.hash as string;
+    }
+    fs.writeFileSync(file, JSON.stringify(doc));
+    const attacker = newSigner();
+    redigest(dir, attacker.privateKey, undefined, (m) => ({
+      ...m,
+      sessions: m.sessions.map((s) => ({ ...s, heads: { ...s.heads, persona_activity: { seq: 24, hash: prev } } })),
+    }));
+    const r = await verifyExport(dir, { publicKey: log.signer.publicKey });
+    expectOnly(r, ["checkpoint_mismatch", "export_manifest_unknown_key"]);
+  });
+
+  it("a missing or unreadable manifest is reported, not thrown", async () => {
+    const log = await buildLog();
+    const dir = await exportOf(log, { includeFullContent: false });
+    fs.writeFileSync(path.join(dir, EXPORT_MANIFEST), '{"manifest":{}}');
+    expectOnly(await verifyExport(dir), ["export_manifest_malformed"]);
+    fs.rmSync(path.join(dir, EXPORT_MANIFEST));
+    expectOnly(await verifyExport(dir), ["export_manifest_missing"]);
+  });
+
+  it("rejects a bad signingKey option with AuditConfigError naming the field", async () => {
+    const log = await buildLog();
+    const exporter = new AuditExporter({ auditPath: log.auditDir });
+    await expect(exporter.exportCompleteAuditToDirectory(path.join(tmpProject(), "x"), { signingKey: 42 as unknown as string })).rejects.toMatchObject({ code: "AUDIT_ERR_CONFIG", message: expect.stringMatching(/signingKey/) });
+  });
+});

@@ -1,0 +1,464 @@
+/**
+ * The tamper suite: a real signed log (rotation, checkpoints, encryption on some tests), changed
+ * the way an attacker with write access to the audit directory would change it, must be reported
+ * by verifyAuditLog (with the trusted public key) with the right kinds of problem — and benign
+ * findings (a torn final line, an unsigned tail, a shredded key, a pruned segment) only as notes.
+ */
+import { createPrivateKey } from "node:crypto";
+import fs from "node:fs";
+import { afterEach, describe, expect, it } from "vitest";
+import { AuditLogger, AuditViewer, verifyAuditLog, type VerifyReport } from "../../src/index.js";
+import type { Checkpoint } from "../../src/integrity/checkpoint.js";
+import { cleanupTmp, TEST_KEY } from "../helpers/index.js";
+import {
+  activeFile,
+  buildLog,
+  chainFiles,
+  checkpointsFile,
+  editLines,
+  hashOf,
+  indexOfSeq,
+  newSigner,
+  noteKinds,
+  problemKinds,
+  readLines,
+  rebuildCheckpoints,
+  rechain,
+  reseal,
+  segmentFile,
+  writeLines,
+  type BuiltLog,
+} from "../fixtures/integrity/tamper.js";
+
+afterEach(cleanupTmp);
+
+const verify = (log: BuiltLog, extra: { trustedCheckpoints?: readonly Checkpoint[] } = {}) => verifyAuditLog(log.auditDir, { publicKey: log.signer.publicKey, ...extra });
+
+/** All persona lines in chain order, with the file each sits in. */
+function personaLines(log: BuiltLog): Array<{ file: string; index: number; line: string }> {
+  return chainFiles(log.auditDir, "persona_activity", log.sessionId).flatMap((file) => readLines(file).map((line, index) => ({ file, index, line })));
+}
+
+/** The persona record with this seq: its file and index in it. */
+function persona(log: BuiltLog, seq: number): { file: string; index: number; line: string } {
+  const hit = personaLines(log).find((x) => (JSON.parse(x.line) as { seq: number }).seq === seq);
+  if (!hit) throw new Error(`no persona seq ${seq}`);
+  return hit;
+}
+
+function expectOnly(r: VerifyReport, kinds: string[]): void {
+  expect(problemKinds(r), JSON.stringify(r.problems, null, 1)).toEqual([...kinds].sort());
+  expect(r.ok).toBe(kinds.length === 0);
+}
+
+describe("an untouched log", () => {
+  it("verifies with the trusted key: no problems, no notes", async () => {
+    const log = await buildLog();
+    const r = await verify(log);
+    expect(r.problems).toEqual([]);
+    expect(r.notes).toEqual([]);
+    expect(r.ok).toBe(true);
+    expect(r.recordsChecked).toBe(44);
+    // every kind of test below starts from a log with rotated segments and several checkpoints
+    expect(chainFiles(log.auditDir, "persona_activity", log.sessionId).length).toBeGreaterThan(2);
+    expect(readLines(checkpointsFile(log)).length).toBeGreaterThan(3);
+  });
+});
+
+describe("edited records", () => {
+  it("one byte flipped → record_modified (only)", async () => {
+    const log = await buildLog();
+    const { file, index, line } = persona(log, 7);
+    const at = line.indexOf("step number") + 2;
+    const bytes = Buffer.from(line, "utf8");
+    bytes[at] = bytes[at]! ^ 0x01;
+    editLines(file, (ls) => ls.map((l, i) => (i === index ? bytes.toString("utf8") : l)));
+    const r = await verify(log);
+    expectOnly(r, ["record_modified"]);
+    expect(r.problems[0]).toMatchObject({ seq: 7, file: file.split("/").pop() });
+  });
+
+  it("a metadata field edited and that record's hash recomputed → chain_broken at the next record, checkpoint_mismatch", async () => {
+    const log = await buildLog();
+    const { file, index, line } = persona(log, 6);
+    const rec = JSON.parse(line) as { prevHash: string };
+    const forged = reseal(line, rec.prevHash, (r) => {
+      (r.metadata as Record<string, unknown>).approvedBy = "mallory";
+    });
+    editLines(file, (ls) => ls.map((l, i) => (i === index ? forged.line : l)));
+    const r = await verify(log);
+    expectOnly(r, ["chain_broken", "checkpoint_mismatch"]);
+    expect(r.problems.find((p) => p.kind === "chain_broken")?.seq).toBe(7);
+  });
+
+  it("the whole chain recomputed after an edit → only the signed checkpoints catch it (checkpoint_mismatch); without a key it passes as self-consistent only", async () => {
+    const log = await buildLog();
+    const { file, index } = persona(log, 6);
+    editLines(file, (ls) => ls.map((l, i) => (i === index ? l.replace('"approvedBy":"carol"', '"approvedBy":"mallory"') : l)));
+    rechain(log.auditDir, "persona_activity", log.sessionId);
+    expectOnly(await verify(log), ["checkpoint_mismatch"]);
+    // without the trusted key the verifier says it could not tell
+    const unkeyed = await verifyAuditLog(log.auditDir);
+    expect(noteKinds(unkeyed)).toContain("self_consistent_only");
+  });
+
+  it("chain recomputed and every checkpoint rebuilt and re-signed with the attacker's key → checkpoint_unknown_key", async () => {
+    const log = await buildLog();
+    const { file, index } = persona(log, 6);
+    editLines(file, (ls) => ls.map((l, i) => (i === index ? l.replace('"approvedBy":"carol"', '"approvedBy":"mallory"') : l)));
+    rechain(log.auditDir, "persona_activity", log.sessionId);
+    rebuildCheckpoints(log, newSigner().privateKey);
+    expectOnly(await verify(log), ["checkpoint_unknown_key"]);
+    // the same forgery claiming the real key id → checkpoint_signature_invalid
+    rebuildCheckpoints(log, newSigner().privateKey, { keyIdOf: log.signer.privateKey });
+    expectOnly(await verify(log), ["checkpoint_signature_invalid"]);
+    // and, to show the checks can pass: a rebuild with the real key is accepted (the key is the trust anchor)
+    rebuildCheckpoints(log, log.signer.privateKey);
+    expectOnly(await verify(log), []);
+  });
+});
+
+describe("deleted, reordered, duplicated and inserted records", () => {
+  for (const [where, seq] of [
+    ["the first", 1],
+    ["a middle", 9],
+  ] as const) {
+    it(`${where} record deleted → seq_gap, chain_broken, checkpoint_mismatch`, async () => {
+      const log = await buildLog();
+      const { file, index } = persona(log, seq);
+      editLines(file, (ls) => ls.filter((_, i) => i !== index));
+      const r = await verify(log);
+      expectOnly(r, ["chain_broken", "checkpoint_mismatch", "seq_gap"]);
+      expect(r.problems.find((p) => p.kind === "seq_gap")?.seq).toBe(seq + 1);
+    });
+  }
+
+  it("the last record deleted when a checkpoint covers it → truncated", async () => {
+    const log = await buildLog();
+    editLines(activeFile(log, "persona_activity"), (ls) => ls.slice(0, -1));
+    const r = await verify(log);
+    expectOnly(r, ["truncated"]);
+    expect(r.problems[0]!.seq).toBe(24);
+  });
+
+  it("the last record deleted after the last checkpoint → still ok; only the unsigned_tail note changes", async () => {
+    // 23 + 20 records, a checkpoint every 10: the last few are not yet signed
+    const log = await buildLog({ finalize: false, personas: 23, checkpointEveryRecords: 10 });
+    const before = await verify(log);
+    expect(before.ok).toBe(true);
+    const tailBefore = before.notes.filter((n) => n.kind === "unsigned_tail");
+    expect(tailBefore).toHaveLength(1);
+    const last = readLines(activeFile(log, "persona_activity")).at(-1)!;
+    const lastSeq = (JSON.parse(last) as { seq: number }).seq;
+    expect(tailBefore[0]!.detail).toContain(`..${lastSeq}`);
+    editLines(activeFile(log, "persona_activity"), (ls) => ls.slice(0, -1));
+    const after = await verify(log);
+    expect(after.ok).toBe(true);
+    expect(after.problems).toEqual([]);
+    expect(after.notes.filter((n) => n.kind !== "unsigned_tail")).toEqual(before.notes.filter((n) => n.kind !== "unsigned_tail"));
+    const tailAfter = after.notes.filter((n) => n.kind === "unsigned_tail");
+    expect(tailAfter).toHaveLength(1);
+    expect(tailAfter[0]!.detail).not.toBe(tailBefore[0]!.detail);
+    expect(tailAfter[0]!.detail).toContain(`..${lastSeq - 1}`);
+    await log.logger.finalizeSession();
+  });
+
+  it("two records swapped → seq_gap, seq_out_of_order, chain_broken, checkpoint_mismatch", async () => {
+    const log = await buildLog();
+    const a = persona(log, 6);
+    const b = persona(log, 7);
+    expect(a.file).toBe(b.file);
+    editLines(a.file, (ls) => ls.map((l, i) => (i === a.index ? b.line : i === b.index ? a.line : l)));
+    expectOnly(await verify(log), ["chain_broken", "checkpoint_mismatch", "seq_gap", "seq_out_of_order"]);
+  });
+
+  it("a record duplicated → seq_duplicate, chain_broken, checkpoint_mismatch", async () => {
+    const log = await buildLog();
+    const { file, index } = persona(log, 6);
+    editLines(file, (ls) => [...ls.slice(0, index + 1), ls[index]!, ...ls.slice(index + 1)]);
+    const r = await verify(log);
+    expectOnly(r, ["chain_broken", "checkpoint_mismatch", "seq_duplicate"]);
+    expect(r.problems.find((p) => p.kind === "seq_duplicate")?.seq).toBe(6);
+  });
+
+  it("a forged record inserted (correctly sealed onto the record before it) → seq_duplicate, chain_broken, checkpoint_mismatch", async () => {
+    const log = await buildLog();
+    const { file, index, line } = persona(log, 6);
+    const forged = reseal(line, hashOf(line), (r) => {
+      r.id = "forged0000000000000000";
+      r.seq = 7;
+      r.description = "approved the transfer";
+    });
+    editLines(file, (ls) => [...ls.slice(0, index + 1), forged.line, ...ls.slice(index + 1)]);
+    const r = await verify(log);
+    expectOnly(r, ["chain_broken", "checkpoint_mismatch", "seq_duplicate"]);
+  });
+});
+
+describe("segments", () => {
+  it("a middle segment deleted → segment_missing (and the chain and checkpoints break there)", async () => {
+    const log = await buildLog();
+    fs.rmSync(segmentFile(log, "persona_activity", 2));
+    expectOnly(await verify(log), ["chain_broken", "checkpoint_mismatch", "segment_missing", "seq_gap"]);
+  });
+
+  it("a middle segment renamed out of the way → segment_missing", async () => {
+    const log = await buildLog();
+    const seg = segmentFile(log, "tool_usage", 3);
+    fs.renameSync(seg, seg.replace(/\.3\.jsonl$/, ".3.jsonl.old"));
+    expectOnly(await verify(log), ["chain_broken", "checkpoint_mismatch", "segment_missing", "seq_gap"]);
+  });
+
+  it("two segments swapped by renaming → chain_broken, seq_gap, seq_out_of_order, checkpoint_mismatch", async () => {
+    const log = await buildLog();
+    const s2 = segmentFile(log, "tool_usage", 2);
+    const s3 = segmentFile(log, "tool_usage", 3);
+    fs.renameSync(s2, s2 + ".tmp");
+    fs.renameSync(s3, s2);
+    fs.renameSync(s2 + ".tmp", s3);
+    expectOnly(await verify(log), ["chain_broken", "checkpoint_mismatch", "seq_gap", "seq_out_of_order"]);
+  });
+
+  it("the oldest segment deleted with no retention record → pruned_without_record", async () => {
+    const log = await buildLog();
+    fs.rmSync(segmentFile(log, "tool_usage", 1));
+    expectOnly(await verify(log), ["chain_broken", "checkpoint_mismatch", "pruned_without_record", "seq_gap"]);
+  });
+
+  it("a truncation behind a checkpoint (the newest file cut short, mid-line) → truncated, and the cut line shows as torn", async () => {
+    const log = await buildLog();
+    const file = activeFile(log, "persona_activity");
+    const lines = readLines(file);
+    expect(lines.length).toBeGreaterThan(1);
+    fs.truncateSync(file, fs.statSync(file).size - lines.at(-1)!.length);
+    const r = await verify(log);
+    expectOnly(r, ["truncated"]);
+    expect(r.problems[0]).toMatchObject({ seq: 24 });
+    expect(noteKinds(r)).toEqual(["torn_final_line"]);
+  });
+
+  it("a truncation across files (the newest file emptied, the last segment deleted) → truncated", async () => {
+    const log = await buildLog();
+    const segs = chainFiles(log.auditDir, "tool_usage", log.sessionId);
+    fs.truncateSync(activeFile(log, "tool_usage"), 0);
+    fs.rmSync(segs.at(-2)!);
+    expectOnly(await verify(log), ["truncated"]);
+  });
+});
+
+describe("checkpoints", () => {
+  it("a checkpoint deleted from the middle → checkpoint_missing", async () => {
+    const log = await buildLog();
+    editLines(checkpointsFile(log), (ls) => ls.filter((_, i) => i !== 3));
+    expectOnly(await verify(log), ["checkpoint_missing"]);
+  });
+
+  // VERIFIER GAP (reported to the lead): deleting the whole checkpoints file of a session that was
+  // written with a signing key (session_<id>.json names config.signingKeyId) leaves ok=true with
+  // only the no_checkpoints / self_consistent_only notes, even when the trusted key is given.
+  // Remove `.fails` once src/reader/verify.ts reports it as checkpoint_missing.
+  it("the whole checkpoints file deleted, for a session written with a signing key → checkpoint_missing", async () => {
+    const log = await buildLog();
+    const info = JSON.parse(fs.readFileSync(`${log.auditDir}/session_${log.sessionId}.json`, "utf8")) as { config: { signingKeyId?: string } };
+    expect(info.config.signingKeyId).toMatch(/^ed25519:/);
+    fs.rmSync(checkpointsFile(log));
+    expectOnly(await verify(log), ["checkpoint_missing"]);
+  });
+
+  it("every checkpoint re-signed with another key → checkpoint_unknown_key", async () => {
+    const log = await buildLog();
+    rebuildCheckpoints(log, newSigner().privateKey);
+    const r = await verify(log);
+    expectOnly(r, ["checkpoint_unknown_key"]);
+    expect(r.problems).toHaveLength(readLines(checkpointsFile(log)).length);
+  });
+
+  it("the newest checkpoint replaced by an older one → checkpoint_out_of_order", async () => {
+    const log = await buildLog();
+    editLines(checkpointsFile(log), (ls) => [...ls.slice(0, -1), ls[2]!]);
+    expectOnly(await verify(log), ["checkpoint_out_of_order"]);
+  });
+
+  it("a checkpoint's body edited (a head moved back) → checkpoint_modified", async () => {
+    const log = await buildLog();
+    editLines(checkpointsFile(log), (ls) =>
+      ls.map((l, i) => {
+        if (i !== 4) return l;
+        const cp = JSON.parse(l) as Checkpoint;
+        const heads = { ...cp.checkpoint.heads, persona_activity: { ...cp.checkpoint.heads.persona_activity!, seq: 1 } };
+        return JSON.stringify({ ...cp, checkpoint: { ...cp.checkpoint, heads } });
+      }),
+    );
+    // its own hash no longer matches, its signature fails, and the head it names disagrees with the log
+    expectOnly(await verify(log), ["checkpoint_mismatch", "checkpoint_modified", "checkpoint_signature_invalid"]);
+  });
+
+  it("the newest checkpoint deleted from the file: unnoticed from the file alone, caught with the witness's trusted checkpoints → checkpoint_missing", async () => {
+    const log = await buildLog();
+    expect(log.witnessed.length).toBe(readLines(checkpointsFile(log)).length);
+    editLines(checkpointsFile(log), (ls) => ls.slice(0, -1));
+    const alone = await verify(log);
+    expect(alone.ok).toBe(true);
+    expect(noteKinds(alone)).toEqual(["unsigned_tail"]);
+    expectOnly(await verify(log, { trustedCheckpoints: log.witnessed }), ["checkpoint_missing"]);
+  });
+
+  it("two different checkpoints of the same size (the log rolled back and rewritten under the real key) → fork", async () => {
+    const signer = newSigner();
+    const log = await buildLog({ signer, personas: 6, tools: 0, checkpointEveryRecords: 3 });
+    const witness = [...log.witnessed];
+    const bigger = witness.at(-1)!;
+    // roll back to the first 3 records (and the checkpoints over them), then log 3 different ones
+    const first3 = personaLines(log).slice(0, 3).map((x) => x.line);
+    for (const f of chainFiles(log.auditDir, "persona_activity", log.sessionId)) fs.rmSync(f);
+    writeLines(activeFile(log, "persona_activity"), first3);
+    editLines(checkpointsFile(log), (ls) => ls.filter((l) => (JSON.parse(l) as Checkpoint).checkpoint.heads.persona_activity!.seq <= 3));
+    expect(readLines(checkpointsFile(log)).length).toBeGreaterThan(0);
+    const again = new AuditLogger({ sessionId: log.sessionId, projectPath: log.projectPath, signingKey: signer.privateKey, checkpointEvery: { records: 3, seconds: 3600 } });
+    for (let i = 0; i < 3; i++) again.logPersonaActivity({ personaName: "planner", activityType: "plan", description: `rewritten ${i}` });
+    await again.finalizeSession();
+    // the file alone is consistent
+    expectOnly(await verify(log), []);
+    const r = await verify(log, { trustedCheckpoints: [bigger] });
+    expect(problemKinds(r)).toContain("fork");
+    expectOnly(r, ["checkpoint_mismatch", "checkpoint_missing", "fork"]);
+  });
+});
+
+describe("encrypted values", () => {
+  it("a ciphertext bit flipped → the viewer cannot decrypt it, and the verifier reports record_modified", async () => {
+    const log = await buildLog({ encrypt: true });
+    const file = activeFile(log, "tool_usage");
+    const lines = readLines(file);
+    const target = JSON.parse(lines[0]!) as { id: string; parameters: { ct: string } };
+    const ct = Buffer.from(target.parameters.ct, "base64");
+    ct[3] = ct[3]! ^ 0x10;
+    const flipped = lines[0]!.replace(target.parameters.ct, ct.toString("base64"));
+    expect(flipped).not.toBe(lines[0]);
+    writeLines(file, [flipped, ...lines.slice(1)]);
+    expectOnly(await verify(log), ["record_modified"]);
+    const viewer = new AuditViewer({ auditPath: log.auditDir, encryptionKey: TEST_KEY });
+    const tools = await viewer.getToolUsages({ limit: 100 });
+    const seen = tools.find((t) => t.id === target.id)!;
+    expect(seen.decryptionError).toMatch(/parameters/);
+    expect(seen.encryptedWithoutKey).toBe(true);
+    // the others still open
+    expect(tools.filter((t) => t.decryptionError !== undefined)).toHaveLength(1);
+  });
+
+  for (const move of ["to another record", "to another field"] as const) {
+    it(`a ciphertext moved ${move} → the viewer cannot decrypt it (AAD), the verifier reports record_modified`, async () => {
+      const log = await buildLog({ encrypt: true });
+      const file = activeFile(log, "tool_usage");
+      const lines = readLines(file);
+      expect(lines.length).toBeGreaterThan(1);
+      const a = JSON.parse(lines[0]!) as { id: string; parameters: unknown; result: unknown };
+      const b = JSON.parse(lines.at(-1)!) as { id: string; parameters: unknown };
+      let victim: string;
+      let idx: number;
+      if (move === "to another record") {
+        // b's parameters replaced by a's, as stored
+        idx = lines.length - 1;
+        victim = b.id;
+        lines[idx] = lines[idx]!.replace(JSON.stringify(b.parameters), JSON.stringify(a.parameters));
+      } else {
+        idx = 0;
+        victim = a.id;
+        lines[0] = lines[0]!.replace(JSON.stringify(a.result), JSON.stringify(a.parameters));
+      }
+      writeLines(file, lines);
+      const r = await verify(log);
+      expectOnly(r, ["record_modified"]);
+      const viewer = new AuditViewer({ auditPath: log.auditDir, encryptionKey: TEST_KEY });
+      const seen = (await viewer.getToolUsages({ limit: 100 })).find((t) => t.id === victim)!;
+      expect(seen.decryptionError).toMatch(move === "to another record" ? /parameters/ : /result/);
+      expect(seen.decryptionError).toMatch(/altered, moved to another record or field/);
+    });
+  }
+});
+
+describe("benign findings stay notes", () => {
+  it("a torn final line (a crash mid-write) → note torn_final_line, ok", async () => {
+    const log = await buildLog();
+    fs.appendFileSync(activeFile(log, "persona_activity"), '{"id":"x","type":"persona_activity","sessionId":"tamper","timest');
+    const r = await verify(log);
+    expectOnly(r, []);
+    expect(noteKinds(r)).toEqual(["torn_final_line"]);
+  });
+});
+
+describe("retention and legal hold", () => {
+  const DAY = 86_400_000;
+
+  it("a prune by policy leaves a retention record: ok, with a pruned_by_policy note", async () => {
+    const log = await buildLog({ finalize: false });
+    const res = await log.logger.cleanup({ now: Date.now() + 100 * DAY });
+    expect(res.prunedSegments.length).toBeGreaterThan(0);
+    await log.logger.finalizeSession();
+    const r = await verify(log);
+    expectOnly(r, []);
+    expect(noteKinds(r)).toEqual(["pruned_by_policy"]);
+  });
+
+  it("a prune under legal hold (the holds file edited away, then cleanup) → pruned_under_hold", async () => {
+    const log = await buildLog({ finalize: false });
+    log.logger.placeLegalHold("all", "litigation 2024-117");
+    // cleanup honours the hold...
+    expect((await log.logger.cleanup({ now: Date.now() + 100 * DAY })).prunedSegments).toEqual([]);
+    // ...so the attacker removes the holds file first; the chained hold record stays
+    fs.rmSync(`${log.auditDir}/legal_holds.json`);
+    const res = await log.logger.cleanup({ now: Date.now() + 100 * DAY });
+    expect(res.prunedSegments.length).toBeGreaterThan(0);
+    await log.logger.finalizeSession();
+    expectOnly(await verify(log), ["pruned_under_hold"]);
+  });
+});
+
+describe("crypto-shredding", () => {
+  it("a shredded subject's content is unreadable afterwards; every chain still verifies, with a key_shredded note", async () => {
+    const log = await buildLog({ encrypt: true, finalize: false });
+    const chatId = log.logger.logChatInteraction({ prompt: "alice's secret prompt", response: "the answer", model: "m", userId: "alice" });
+    const bobChat = log.logger.logChatInteraction({ prompt: "bob's prompt", response: "ok", model: "m", userId: "bob" });
+    await log.logger.flush();
+    const destroyed = log.logger.shredSubject("alice");
+    expect(destroyed.length).toBeGreaterThan(0);
+    await log.logger.finalizeSession();
+
+    const viewer = new AuditViewer({ auditPath: log.auditDir, encryptionKey: TEST_KEY });
+    const tools = await viewer.getToolUsages({ limit: 100 });
+    for (const t of tools) {
+      if (t.userId === "alice") {
+        expect(t.encryptedWithoutKey).toBe(true);
+        expect(t.decryptionError).toMatch(/crypto-shredded/);
+      } else {
+        expect(t.decryptionError).toBeUndefined();
+        expect(t.parameters).toMatchObject({ to: expect.stringMatching(/^acct-/) });
+      }
+    }
+    const chats = await viewer.getChatInteractions({ limit: 10 });
+    const alice = chats.find((c) => c.id === chatId)!;
+    expect(alice.encryptedWithoutKey).toBe(true);
+    expect(JSON.stringify(alice)).not.toContain("secret");
+    const content = await viewer.getFullInteractionContent(chatId);
+    expect(content).toMatchObject({ prompt: null, response: null, encrypted: true });
+    // the files are still there and still match their records: only the key is gone
+    expect(content?.checks.files).toBe(true);
+    expect((await viewer.getFullInteractionContent(bobChat))?.prompt).toBe("bob's prompt");
+
+    const r = await verify(log);
+    expectOnly(r, []);
+    expect(noteKinds(r)).toEqual(["key_shredded"]);
+  });
+});
+
+describe("the verifier needs the right public key", () => {
+  it("verifying with a different trusted key reports every checkpoint as checkpoint_unknown_key", async () => {
+    const log = await buildLog();
+    const other = newSigner();
+    const r = await verifyAuditLog(log.auditDir, { publicKey: other.publicKey });
+    expectOnly(r, ["checkpoint_unknown_key"]);
+    // a PEM private key is reduced to its public key
+    const pem = log.signer.privateKey.export({ type: "pkcs8", format: "pem" }).toString();
+    expectOnly(await verifyAuditLog(log.auditDir, { publicKey: createPrivateKey(pem) }), []);
+  });
+});

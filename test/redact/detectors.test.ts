@@ -1,0 +1,199 @@
+import { randomBytes } from "node:crypto";
+import { describe, expect, it } from "vitest";
+import { BUILTIN_RULE_NAMES, Redactor, type RedactionCounts } from "../../src/pipeline/redact.js";
+import { CANARIES, seededChars } from "./canaries.js";
+
+const HMAC_KEY = Buffer.alloc(32, 9);
+const placeholder = new Redactor({});
+const hmac = new Redactor({ replacement: "hmac", hmacKey: HMAC_KEY });
+
+function run(r: Redactor, text: string): { out: string; counts: RedactionCounts } {
+  const counts: RedactionCounts = {};
+  return { out: r.redactText(text, counts), counts };
+}
+
+describe("built-in detectors", () => {
+  it("has a canary for every built-in rule", () => {
+    expect(new Set(CANARIES.map((c) => c.rule))).toEqual(new Set(BUILTIN_RULE_NAMES));
+  });
+
+  for (const c of CANARIES) {
+    it(`${c.rule}: ${JSON.stringify(c.text.slice(0, 60))}`, () => {
+      const p = run(placeholder, c.text);
+      expect(p.out).not.toContain(c.secret);
+      expect(p.out).toContain(`[REDACTED:${c.rule}]`);
+      expect(p.counts).toEqual({ [c.rule]: 1 });
+
+      const h = run(hmac, c.text);
+      expect(h.out).not.toContain(c.secret);
+      expect(h.out).toMatch(new RegExp(`\\[REDACTED:${c.rule}:[0-9a-f]{12}\\]`));
+      expect(h.counts).toEqual({ [c.rule]: 1 });
+      // the text around the secret survives: only the match itself is replaced
+      expect(p.out.replace(`[REDACTED:${c.rule}]`, "")).toBe(h.out.replace(/\[REDACTED:[a-z_]+:[0-9a-f]{12}\]/, ""));
+    });
+  }
+
+  it("redacts every canary in one text and counts each rule", () => {
+    const text = CANARIES.map((c) => c.text).join("\n-- next message --\n");
+    const { out, counts } = run(placeholder, text);
+    for (const c of CANARIES) expect(out, c.rule).not.toContain(c.secret);
+    const expected: RedactionCounts = {};
+    for (const c of CANARIES) expected[c.rule] = (expected[c.rule] ?? 0) + 1;
+    expect(counts).toEqual(expected);
+  });
+
+  it("adds to the counts it is given", () => {
+    const counts: RedactionCounts = { email: 2, custom: 1 };
+    placeholder.redactText("a@example.com and b@example.com, 123-45-6789", counts);
+    expect(counts).toEqual({ email: 4, custom: 1, us_ssn: 1 });
+  });
+
+  it("leaves text without secrets as the same string", () => {
+    const text = "Summarise the meeting notes from Tuesday; the budget is $12,400 and the deadline 2024-06-30.";
+    const { out, counts } = run(placeholder, text);
+    expect(out).toBe(text);
+    expect(counts).toEqual({});
+    expect(run(placeholder, "").out).toBe("");
+  });
+});
+
+describe("hmac tokens", () => {
+  const token = (text: string, r = hmac): string => {
+    const m = /\[REDACTED:[a-z_]+:([0-9a-f]{12})\]/.exec(run(r, text).out);
+    if (!m) throw new Error(`no token in ${text}`);
+    return m[1]!;
+  };
+
+  it("are equal for equal values, across calls and within one text", () => {
+    expect(token("from alice@example.com")).toBe(token("to alice@example.com!"));
+    const { out } = run(hmac, "alice@example.com wrote to alice@example.com");
+    const tokens = [...out.matchAll(/\[REDACTED:email:([0-9a-f]{12})\]/g)].map((m) => m[1]);
+    expect(tokens).toHaveLength(2);
+    expect(tokens[0]).toBe(tokens[1]);
+  });
+
+  it("differ for different values", () => {
+    const values = ["alice@example.com", "bob@example.com", "4111 1111 1111 1111", "5555-5555-5555-4444", "123-45-6789", "219-09-9999"];
+    const tokens = values.map((v) => token(v));
+    expect(new Set(tokens).size).toBe(values.length);
+  });
+
+  it("differ under a different key", () => {
+    const other = new Redactor({ replacement: "hmac", hmacKey: randomBytes(32) });
+    expect(token("alice@example.com", other)).not.toBe(token("alice@example.com"));
+  });
+
+  it("are the HMAC-SHA-256 of the value, so holders of the key can correlate offline", async () => {
+    const { createHmac } = await import("node:crypto");
+    const expected = createHmac("sha256", HMAC_KEY).update("sk_live_" + seededChars(40, 24)).digest("hex").slice(0, 12);
+    expect(token(`key sk_live_${seededChars(40, 24)}`)).toBe(expected);
+  });
+
+  it("correlate formatting variants of one number (separators, case of e-mail)", () => {
+    expect(token("+1 415-555-2671")).toBe(token("+14155552671"));
+    expect(token("4111 1111 1111 1111")).toBe(token("4111-1111-1111-1111"));
+    expect(token("DE89 3704 0044 0532 0130 00")).toBe(token("DE89370400440532013000"));
+    expect(token("Alice@Example.COM")).toBe(token("alice@example.com"));
+  });
+});
+
+describe("rule order and overlap", () => {
+  it("a JWT after Bearer is reported once, as a JWT", () => {
+    const canary = CANARIES.find((c) => c.rule === "jwt")!;
+    const token = canary.text.split(" ")[1]!;
+    const { out, counts } = run(placeholder, `Authorization: Bearer ${token}`);
+    expect(out).toBe("Authorization: Bearer [REDACTED:jwt]");
+    expect(counts).toEqual({ jwt: 1 });
+  });
+
+  it("a vendor key after Bearer is reported as that vendor's key", () => {
+    const key = `sk-ant-api03-${seededChars(50, 93)}AA`;
+    const { out, counts } = run(placeholder, `Bearer ${key}`);
+    expect(out).toBe("Bearer [REDACTED:anthropic]");
+    expect(counts).toEqual({ anthropic: 1 });
+  });
+
+  it("an e-mail inside a private key block is part of the block", () => {
+    const text = "-----BEGIN PRIVATE KEY-----\nowner=bob@example.com\nMIIB\n-----END PRIVATE KEY-----";
+    expect(run(placeholder, text)).toEqual({ out: "[REDACTED:private_key]", counts: { private_key: 1 } });
+  });
+
+  it("never redacts its own output again (idempotent, both modes)", () => {
+    const text = CANARIES.map((c) => c.text).join(" | ");
+    for (const r of [placeholder, hmac]) {
+      const once = run(r, text).out;
+      const twice = run(r, once);
+      expect(twice.out).toBe(once);
+      expect(twice.counts).toEqual({});
+    }
+  });
+
+  it("a user pattern that matches placeholder text does not touch placeholders", () => {
+    const r = new Redactor({ patterns: [{ name: "word_redacted", pattern: /REDACTED[^\]\s]*/ }] });
+    const { out, counts } = run(r, "mail bob@example.com; the word REDACTED appears too");
+    expect(out).toBe("mail [REDACTED:email]; the word [REDACTED:word_redacted] appears too");
+    expect(counts).toEqual({ email: 1, word_redacted: 1 });
+  });
+
+  it("cuts a card number before a trailing expiry group and an IBAN before a trailing word", () => {
+    expect(run(placeholder, "4111 1111 1111 1111 12 25").out).toBe("[REDACTED:credit_card] 12 25");
+    expect(run(placeholder, "DE89 3704 0044 0532 0130 00 AND").out).toBe("[REDACTED:iban] AND");
+  });
+});
+
+describe("rules option", () => {
+  it("runs only the named built-ins", () => {
+    const r = new Redactor({ rules: ["email", "us_ssn"] });
+    expect(r.ruleNames).toEqual(["email", "us_ssn"]);
+    const { out, counts } = run(r, "bob@example.com 123-45-6789 +1 415 555 2671 AKIAIOSFODNN7EXAMPLE");
+    expect(out).toBe("[REDACTED:email] [REDACTED:us_ssn] +1 415 555 2671 AKIAIOSFODNN7EXAMPLE");
+    expect(counts).toEqual({ email: 1, us_ssn: 1 });
+  });
+
+  it("an empty list runs no built-in (user patterns only)", () => {
+    const r = new Redactor({ rules: [], patterns: [{ name: "emp", pattern: "EMP-\\d{5}" }] });
+    expect(run(r, "bob@example.com EMP-12345").out).toBe("bob@example.com [REDACTED:emp]");
+  });
+
+  it('"all" (the default) runs every built-in in priority order', () => {
+    expect(new Redactor({ rules: "all" }).ruleNames).toEqual(BUILTIN_RULE_NAMES);
+    expect(new Redactor({}).ruleNames).toEqual(BUILTIN_RULE_NAMES);
+  });
+});
+
+describe("hostile input", () => {
+  // Every built-in pattern must stay linear: prompts are attacker-controlled text. These inputs
+  // used to be (or would be, with naive patterns) quadratic; the assertions check the results.
+  it("many private-key headers without END are each redacted, not rescanned to the end", () => {
+    const counts: RedactionCounts = {};
+    const out = placeholder.redactText("-----BEGIN PRIVATE KEY-----\n".repeat(5000), counts);
+    expect(counts).toEqual({ private_key: 5000 });
+    expect(out).toBe("[REDACTED:private_key]".repeat(5000));
+  });
+
+  it("long runs of digits, separators, @ signs and key prefixes redact nothing", () => {
+    for (const text of ["4 ".repeat(50_000), "a@".repeat(50_000), "a".repeat(100) + "@" + "b.".repeat(50_000) + "1", "sk-".repeat(50_000), "AB12 ".repeat(20_000), "123-45-".repeat(20_000)]) {
+      const counts: RedactionCounts = {};
+      expect(placeholder.redactText(text, counts)).toBe(text);
+      expect(counts).toEqual({});
+    }
+  });
+
+  it("an e-mail local part longer than 64 characters is not an e-mail", () => {
+    expect(run(placeholder, `${"x".repeat(70)}@example.com`).counts).toEqual({});
+    expect(run(placeholder, `${"x".repeat(64)}@example.com`).counts).toEqual({ email: 1 });
+  });
+
+  it("deeply nested values are cut at depth 64 instead of overflowing the stack", () => {
+    let deep: Record<string, unknown> = { mail: "alice@example.com" };
+    for (let i = 0; i < 10_000; i++) deep = { d: deep };
+    let out = placeholder.redactValue(deep, {}) as Record<string, unknown>;
+    let depth = 0;
+    while (typeof out === "object" && out !== null && "d" in out) {
+      out = out.d as Record<string, unknown>;
+      depth++;
+    }
+    expect(out).toBe("[MaxDepth]");
+    expect(depth).toBe(64);
+  });
+});

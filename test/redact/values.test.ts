@@ -1,0 +1,187 @@
+import { describe, expect, it } from "vitest";
+import { Redactor, type RedactionCounts } from "../../src/pipeline/redact.js";
+
+function deepFreeze<T>(v: T): T {
+  if (typeof v === "object" && v !== null && !Object.isFrozen(v)) {
+    Object.freeze(v);
+    for (const k of Object.keys(v)) deepFreeze((v as Record<string, unknown>)[k]);
+  }
+  return v;
+}
+
+const paths = ["parameters.apiKey", "headers.authorization", "*.password", "db.*.secret"];
+
+describe("redactValue", () => {
+  it("redacts strings at any depth in objects and arrays", () => {
+    const r = new Redactor({});
+    const counts: RedactionCounts = {};
+    const input = {
+      to: ["alice@example.com", "bob@example.com"],
+      nested: { deeper: [{ note: "call +1 415 555 2671" }, 42, true, null] },
+      plain: "nothing here",
+    };
+    expect(r.redactValue(input, counts)).toEqual({
+      to: ["[REDACTED:email]", "[REDACTED:email]"],
+      nested: { deeper: [{ note: "call [REDACTED:phone]" }, 42, true, null] },
+      plain: "nothing here",
+    });
+    expect(counts).toEqual({ email: 2, phone: 1 });
+  });
+
+  it("replaces values under key paths whole: nested, in arrays, case-insensitive, any value type", () => {
+    const r = new Redactor({ paths });
+    const counts: RedactionCounts = {};
+    const input = {
+      apiKey: "k-live-123",
+      query: "weather in Paris",
+      request: { headers: { Authorization: "Custom abc", Accept: "application/json" } },
+      users: [
+        { name: "a", password: "hunter2" },
+        { name: "b", Password: { hash: "x", salt: "y" } },
+      ],
+      db: { primary: { secret: 12345, host: "db1" }, replica: { secret: ["s1"], host: "db2" } },
+      other: { apiKey: "not under parameters" },
+    };
+    expect(r.redactValue(input, counts, "parameters")).toEqual({
+      apiKey: "[REDACTED:path]",
+      query: "weather in Paris",
+      request: { headers: { Authorization: "[REDACTED:path]", Accept: "application/json" } },
+      users: [
+        { name: "a", password: "[REDACTED:path]" },
+        { name: "b", Password: "[REDACTED:path]" },
+      ],
+      db: { primary: { secret: "[REDACTED:path]", host: "db1" }, replica: { secret: "[REDACTED:path]", host: "db2" } },
+      other: { apiKey: "not under parameters" },
+    });
+    expect(counts).toEqual({ path: 6 });
+  });
+
+  it("matches the path given for the value itself, and a top-level key with *.", () => {
+    const r = new Redactor({ paths: ["parameters.apiKey", "*.password"] });
+    const counts: RedactionCounts = {};
+    expect(r.redactValue("sk-whatever", counts, "parameters.apiKey")).toBe("[REDACTED:path]");
+    expect(r.redactValue({ password: "p" }, counts)).toEqual({ password: "[REDACTED:path]" });
+    expect(r.redactValue({ apiKey: "k" }, counts)).toEqual({ apiKey: "k" }); // not under "parameters"
+    expect(counts).toEqual({ path: 2 });
+  });
+
+  it("hmac mode: whole-value tokens are equal for equal values, also for objects with keys in another order", () => {
+    const r = new Redactor({ paths: ["password", "config"], replacement: "hmac", hmacKey: Buffer.alloc(32, 3) });
+    const out = r.redactValue(
+      [{ password: "hunter2" }, { password: "hunter2" }, { password: "other" }, { config: { a: 1, b: [2] } }, { config: { b: [2], a: 1 } }],
+      {},
+    ) as Array<Record<string, string>>;
+    const tok = out.map((o) => Object.values(o)[0]!);
+    for (const t of tok) expect(t).toMatch(/^\[REDACTED:path:[0-9a-f]{12}\]$/);
+    expect(tok[0]).toBe(tok[1]);
+    expect(tok[0]).not.toBe(tok[2]);
+    expect(tok[3]).toBe(tok[4]);
+  });
+
+  it("never mutates its input and returns new objects", () => {
+    const r = new Redactor({ paths });
+    const input = deepFreeze({
+      apiKey: "x",
+      list: [{ password: "p", mail: "alice@example.com" }],
+      headers: { authorization: "Bearer abcdef1234567890" },
+      when: new Date(0),
+    });
+    const before = structuredClone(input);
+    const out = r.redactValue(input, {}, "parameters") as typeof input;
+    expect(input).toEqual(before);
+    expect(out).not.toBe(input);
+    expect(out.list).not.toBe(input.list);
+    expect(out.list[0]).not.toBe(input.list[0]);
+    expect(out.when).toEqual(input.when);
+    expect(out.when).not.toBe(input.when);
+  });
+
+  it('leaves "[Circular]" for cycles, and redacts shared (non-cyclic) references at each place', () => {
+    const r = new Redactor({});
+    const shared = { mail: "alice@example.com" };
+    const a: Record<string, unknown> = { name: "a", shared, again: shared };
+    a.self = a;
+    const list: unknown[] = ["bob@example.com"];
+    list.push(list);
+    a.list = list;
+    const counts: RedactionCounts = {};
+    expect(r.redactValue(a, counts)).toEqual({
+      name: "a",
+      shared: { mail: "[REDACTED:email]" },
+      again: { mail: "[REDACTED:email]" },
+      self: "[Circular]",
+      list: ["[REDACTED:email]", "[Circular]"],
+    });
+    expect(counts).toEqual({ email: 3 });
+  });
+
+  it("redacts object keys, keeping colliding keys apart", () => {
+    const r = new Redactor({});
+    const counts: RedactionCounts = {};
+    expect(r.redactValue({ "alice@example.com": 1, "bob@example.com": 2, ok: 3 }, counts)).toEqual({
+      "[REDACTED:email]": 1,
+      "[REDACTED:email]#2": 2,
+      ok: 3,
+    });
+    expect(counts).toEqual({ email: 2 });
+  });
+
+  it("redacts card numbers stored as numbers or bigints; other numbers stay numbers", () => {
+    const r = new Redactor({});
+    const counts: RedactionCounts = {};
+    expect(r.redactValue({ card: 4111111111111111, big: 5555555555554444n, ts: 1718000000123, n: 42, f: 3.5 }, counts)).toEqual({
+      card: "[REDACTED:credit_card]",
+      big: "[REDACTED:credit_card]",
+      ts: 1718000000123,
+      n: 42,
+      f: 3.5,
+    });
+    expect(counts).toEqual({ credit_card: 2 });
+  });
+
+  it("copies Maps, Sets and Errors with their text redacted; keeps binary and primitives as they are", () => {
+    const r = new Redactor({ paths: ["token"] });
+    const bytes = new Uint8Array([1, 2, 3]);
+    const err = Object.assign(new Error("failed for alice@example.com"), { code: "E_MAIL" });
+    const out = r.redactValue(
+      { m: new Map<string, unknown>([["bob@example.com", "x"], ["token", "t-1"]]), s: new Set(["123-45-6789"]), err, bytes, u: undefined, b: false },
+      {},
+    ) as { m: Map<string, unknown>; s: Set<string>; err: Record<string, unknown>; bytes: Uint8Array; u: undefined; b: boolean };
+    expect([...out.m]).toEqual([["[REDACTED:email]", "x"], ["token", "[REDACTED:path]"]]);
+    expect([...out.s]).toEqual(["[REDACTED:us_ssn]"]);
+    expect(out.err.message).toBe("failed for [REDACTED:email]");
+    expect(out.err.code).toBe("E_MAIL");
+    expect(String(out.err.stack)).not.toContain("alice@example.com");
+    expect(out.bytes).toBe(bytes);
+    expect(out).toHaveProperty("u", undefined);
+    expect(out.b).toBe(false);
+  });
+
+  it("uses toJSON of class instances and survives throwing getters", () => {
+    const r = new Redactor({});
+    class Contact {
+      toJSON() {
+        return { email: "carol@example.com" };
+      }
+    }
+    const tricky = Object.defineProperty({ ok: "dave@example.com" }, "boom", {
+      enumerable: true,
+      get() {
+        throw new Error("no access");
+      },
+    });
+    expect(r.redactValue({ c: new Contact(), tricky }, {})).toEqual({
+      c: { email: "[REDACTED:email]" },
+      tricky: { ok: "[REDACTED:email]", boom: "[Unreadable: no access]" },
+    });
+  });
+
+  it("a __proto__ key stays a plain own property", () => {
+    const r = new Redactor({});
+    const input = JSON.parse('{"__proto__": {"polluted": "alice@example.com"}}') as Record<string, unknown>;
+    const out = r.redactValue(input, {}) as Record<string, unknown>;
+    expect(Object.getPrototypeOf(out)).toBe(Object.prototype);
+    expect(Object.getOwnPropertyDescriptor(out, "__proto__")?.value).toEqual({ polluted: "[REDACTED:email]" });
+    expect(({} as Record<string, unknown>).polluted).toBeUndefined();
+  });
+});

@@ -33,6 +33,7 @@ import { addHold, removeHolds } from "./holds.js";
 import { SESSION_ID_PATTERN } from "./config/schema.js";
 import { KindWriter } from "./sink/writer.js";
 import { SubjectKeys, shredSubjectKeys } from "./pipeline/keyring.js";
+import { Redactor, type RedactionCounts } from "./pipeline/redact.js";
 import { Checkpointer } from "./integrity/checkpointer.js";
 import type { Checkpoint } from "./integrity/checkpoint.js";
 import {
@@ -107,6 +108,7 @@ export class AuditLogger extends EventEmitter<AuditLoggerEvents> implements Exit
   readonly startTime: string;
   private readonly master: EncryptionKey | undefined;
   private subjectKeys: SubjectKeys | undefined;
+  private readonly redactor: Redactor | undefined;
   private readonly writers: Record<ChainKind, KindWriter>;
   private readonly checkpointer: Checkpointer | undefined;
   private checkpointTimer: NodeJS.Timeout | undefined;
@@ -140,6 +142,7 @@ export class AuditLogger extends EventEmitter<AuditLoggerEvents> implements Exit
       throw new AuditIOError(`Cannot create the audit directory ${this.auditDir}: ${(cause as Error).message}. Check projectPath and its permissions.`, { cause });
     }
     this.master = master;
+    this.redactor = this.config.redact ? new Redactor(this.config.redact) : undefined;
     this.lock = new SessionLock(this.auditDir, this.sessionId);
     try {
       const writers = {} as Record<ChainKind, KindWriter>;
@@ -208,10 +211,11 @@ export class AuditLogger extends EventEmitter<AuditLoggerEvents> implements Exit
     this.assertOpen("logChatInteraction");
     const v = validate(chatInteractionInputSchema, input, "logChatInteraction");
     const ctx = auditContext.get();
+    const rc: RedactionCounts = {};
     const id = v.id ?? newId();
     const cfg = this.config;
-    const prompt = asText(v.prompt);
-    const response = asText(v.response);
+    const prompt = this.contentText(v.prompt, rc);
+    const response = this.contentText(v.response, rc);
     const persona = v.persona ?? ctx?.persona;
     const key = this.keyFor(v.userId ?? ctx?.userId);
     const f: Fields = { interactionType: v.interactionType ?? "chat", model: v.model ?? "unknown" };
@@ -234,17 +238,17 @@ export class AuditLogger extends EventEmitter<AuditLoggerEvents> implements Exit
     if (tokensUsed !== undefined) f.tokensUsed = tokensUsed;
     if (v.inputTokens !== undefined) f.inputTokens = v.inputTokens;
     if (v.outputTokens !== undefined) f.outputTokens = v.outputTokens;
-    if (v.usage !== undefined) f.usage = toJsonSafe(v.usage, cfg.maxValueChars);
+    if (v.usage !== undefined) f.usage = this.json(v.usage, rc, "usage");
     if (v.durationSeconds !== undefined) f.durationSeconds = v.durationSeconds;
     if (v.timeToFirstTokenSeconds !== undefined) f.timeToFirstTokenSeconds = v.timeToFirstTokenSeconds;
     if (v.finishReason !== undefined) f.finishReason = v.finishReason;
     if (v.toolCalls !== undefined && cfg.storeToolPayloads) {
-      const safe = toJsonSafe(v.toolCalls, cfg.maxValueChars);
+      const safe = this.json(v.toolCalls, rc, "toolCalls");
       if (key) putSensitive(key, f, encrypted, id, "toolCalls", JSON.stringify(safe));
       else f.toolCalls = safe;
     }
     f.success = v.success ?? v.errorMessage === undefined;
-    if (v.errorMessage !== undefined) f.errorMessage = truncateString(v.errorMessage, cfg.maxValueChars);
+    if (v.errorMessage !== undefined) f.errorMessage = this.text(v.errorMessage, rc);
     if (v.statusCode !== undefined) f.statusCode = v.statusCode;
     let content: PreparedContent | undefined;
     if (cfg.fullContentLogging) {
@@ -254,7 +258,7 @@ export class AuditLogger extends EventEmitter<AuditLoggerEvents> implements Exit
       content = prepareContent(id, prompt.text, response.text, key);
       f.fullContent = content.refs;
     }
-    this.append("chat_interaction", id, v, ctx, f, encrypted, content, key);
+    this.append("chat_interaction", id, v, ctx, f, encrypted, content, key, rc);
     this.stats.chat(f.model as string, persona, tokensUsed ?? 0, v.inputTokens ?? 0, v.outputTokens ?? 0, f.success as boolean);
     return id;
   }
@@ -264,13 +268,14 @@ export class AuditLogger extends EventEmitter<AuditLoggerEvents> implements Exit
     this.assertOpen("logPersonaActivity");
     const v = validate(personaActivityInputSchema, input, "logPersonaActivity");
     const ctx = auditContext.get();
+    const rc: RedactionCounts = {};
     const id = v.id ?? newId();
     const f: Fields = { personaName: v.personaName, activityType: v.activityType };
-    if (v.description !== undefined) f.description = truncateString(v.description, this.config.maxValueChars);
+    if (v.description !== undefined) f.description = this.text(v.description, rc);
     if (v.durationSeconds !== undefined) f.durationSeconds = v.durationSeconds;
     if (v.success !== undefined) f.success = v.success;
-    if (v.details !== undefined) f.details = toJsonSafe(v.details, this.config.maxValueChars);
-    this.append("persona_activity", id, v, ctx, f, [], undefined);
+    if (v.details !== undefined) f.details = this.json(v.details, rc, "details");
+    this.append("persona_activity", id, v, ctx, f, [], undefined, undefined, rc);
     this.stats.persona(v.personaName);
     return id;
   }
@@ -280,6 +285,7 @@ export class AuditLogger extends EventEmitter<AuditLoggerEvents> implements Exit
     this.assertOpen("logToolUsage");
     const v = validate(toolUsageInputSchema, input, "logToolUsage");
     const ctx = auditContext.get();
+    const rc: RedactionCounts = {};
     const id = v.id ?? newId();
     const f: Fields = { toolName: v.toolName, operation: v.operation };
     const persona = v.persona ?? ctx?.persona;
@@ -289,7 +295,7 @@ export class AuditLogger extends EventEmitter<AuditLoggerEvents> implements Exit
     for (const field of ["parameters", "result"] as const) {
       const value = v[field];
       if (value === undefined) continue;
-      const safe = toJsonSafe(value, this.config.maxValueChars);
+      const safe = this.json(value, rc, field);
       const text = JSON.stringify(safe);
       if (this.config.storeToolPayloads) {
         if (key) putSensitive(key, f, encrypted, id, field, text);
@@ -299,9 +305,9 @@ export class AuditLogger extends EventEmitter<AuditLoggerEvents> implements Exit
     }
     const success = v.success ?? v.errorMessage === undefined;
     f.success = success;
-    if (v.errorMessage !== undefined) f.errorMessage = truncateString(v.errorMessage, this.config.maxValueChars);
+    if (v.errorMessage !== undefined) f.errorMessage = this.text(v.errorMessage, rc);
     if (v.durationSeconds !== undefined) f.durationSeconds = v.durationSeconds;
-    this.append("tool_usage", id, v, ctx, f, encrypted, undefined);
+    this.append("tool_usage", id, v, ctx, f, encrypted, undefined, undefined, rc);
     this.stats.tool(success);
     return id;
   }
@@ -311,16 +317,17 @@ export class AuditLogger extends EventEmitter<AuditLoggerEvents> implements Exit
     this.assertOpen("logFileOperation");
     const v = validate(fileOperationInputSchema, input, "logFileOperation");
     const ctx = auditContext.get();
+    const rc: RedactionCounts = {};
     const id = v.id ?? newId();
-    const f: Fields = { operation: v.operation, filePath: v.filePath };
+    const f: Fields = { operation: v.operation, filePath: this.redactor ? this.redactor.redactText(v.filePath, rc) : v.filePath };
     if (v.fileSize !== undefined) f.fileSize = v.fileSize;
     if (v.fileHash !== undefined) f.fileHash = v.fileHash;
     const persona = v.persona ?? ctx?.persona;
     if (persona !== undefined) f.persona = persona;
     f.success = v.success ?? v.errorMessage === undefined;
-    if (v.errorMessage !== undefined) f.errorMessage = truncateString(v.errorMessage, this.config.maxValueChars);
-    if (v.details !== undefined) f.details = toJsonSafe(v.details, this.config.maxValueChars);
-    this.append("file_operation", id, v, ctx, f, [], undefined);
+    if (v.errorMessage !== undefined) f.errorMessage = this.text(v.errorMessage, rc);
+    if (v.details !== undefined) f.details = this.json(v.details, rc, "details");
+    this.append("file_operation", id, v, ctx, f, [], undefined, undefined, rc);
     this.stats.count("file_operation");
     return id;
   }
@@ -330,12 +337,13 @@ export class AuditLogger extends EventEmitter<AuditLoggerEvents> implements Exit
     this.assertOpen("logPerformanceMetric");
     const v = validate(performanceMetricInputSchema, input, "logPerformanceMetric");
     const ctx = auditContext.get();
+    const rc: RedactionCounts = {};
     const id = v.id ?? newId();
     const f: Fields = { metricName: v.metricName, value: v.value, unit: v.unit };
     const persona = v.persona ?? ctx?.persona;
     if (persona !== undefined) f.persona = persona;
-    if (v.context !== undefined) f.context = toJsonSafe(v.context, this.config.maxValueChars);
-    this.append("performance_metric", id, v, ctx, f, [], undefined);
+    if (v.context !== undefined) f.context = this.json(v.context, rc, "context");
+    this.append("performance_metric", id, v, ctx, f, [], undefined, undefined, rc);
     this.stats.count("performance_metric");
     return id;
   }
@@ -363,15 +371,16 @@ export class AuditLogger extends EventEmitter<AuditLoggerEvents> implements Exit
     }
     const v = validate(errorInputSchema, input, "logError");
     const ctx = auditContext.get();
+    const rc: RedactionCounts = {};
     const id = v.id ?? newId();
     const severity = v.severity ?? "error";
-    const f: Fields = { errorType: v.errorType, message: truncateString(v.message, this.config.maxValueChars) };
-    if (v.stackTrace !== undefined) f.stackTrace = truncateString(v.stackTrace, this.config.maxValueChars);
+    const f: Fields = { errorType: v.errorType, message: this.text(v.message, rc) };
+    if (v.stackTrace !== undefined) f.stackTrace = this.text(v.stackTrace, rc);
     f.severity = severity;
     const persona = v.persona ?? ctx?.persona;
     if (persona !== undefined) f.persona = persona;
-    if (v.context !== undefined) f.context = toJsonSafe(v.context, this.config.maxValueChars);
-    this.append("error", id, v, ctx, f, [], undefined);
+    if (v.context !== undefined) f.context = this.json(v.context, rc, "context");
+    this.append("error", id, v, ctx, f, [], undefined, undefined, rc);
     this.stats.error(severity);
     return id;
   }
@@ -584,6 +593,23 @@ export class AuditLogger extends EventEmitter<AuditLoggerEvents> implements Exit
     if (this.closed) throw new AuditSessionClosedError(this.sessionId, method);
   }
 
+  /** A user string, redacted (when configured) and then capped at maxValueChars. */
+  private text(s: string, rc: RedactionCounts): string {
+    return truncateString(this.redactor ? this.redactor.redactText(s, rc) : s, this.config.maxValueChars);
+  }
+
+  /** A user value as JSON data: redacted first (so a secret is never cut in half), then made safe. */
+  private json(v: unknown, rc: RedactionCounts, path: string): JsonValue {
+    return toJsonSafe(this.redactor ? this.redactor.redactValue(v, rc, path) : v, this.config.maxValueChars);
+  }
+
+  /** A prompt or response as stored text (structured ones as JSON), redacted; never truncated. */
+  private contentText(v: unknown, rc: RedactionCounts): { text: string; format: "text" | "json" } {
+    if (!this.redactor) return asText(v);
+    if (typeof v === "string") return { text: this.redactor.redactText(v, rc), format: "text" };
+    return asText(v === undefined ? v : this.redactor.redactValue(v, rc));
+  }
+
   /** The key for a record's sensitive fields: its subject's data key, or undefined without encryption. */
   private keyFor(userId: string | undefined): EncryptionKey | undefined {
     return this.subjectKeys?.keyFor(userId);
@@ -599,6 +625,7 @@ export class AuditLogger extends EventEmitter<AuditLoggerEvents> implements Exit
     encrypted: readonly string[],
     content: PreparedContent | undefined,
     key?: EncryptionKey,
+    rc?: RedactionCounts,
   ): void {
     const w = this.writers[kind];
     const now = Date.now();
@@ -613,7 +640,12 @@ export class AuditLogger extends EventEmitter<AuditLoggerEvents> implements Exit
     if (userId !== undefined) rec.userId = userId;
     Object.assign(rec, fields);
     const meta = ctx?.metadata && input.metadata ? { ...ctx.metadata, ...input.metadata } : (input.metadata ?? ctx?.metadata);
-    if (meta !== undefined) rec.metadata = toJsonSafe(meta, this.config.maxValueChars);
+    const counts = rc ?? {};
+    if (meta !== undefined) rec.metadata = this.json(meta, counts, "metadata");
+    for (const _rule in counts) {
+      rec.redactions = counts;
+      break;
+    }
     if (encrypted.length > 0) rec.encrypted = encrypted;
     const { line, hash } = sealRecord(w.prevHash, JSON.stringify(rec));
     if (content) this.storeContent(content, id, hash, timestamp, key);

@@ -1,7 +1,8 @@
-import { randomBytes } from "node:crypto";
+import { hkdfSync, randomBytes } from "node:crypto";
 import path from "node:path";
 import { AuditConfigError, AuditKeyError } from "../errors.js";
 import { toFieldIssues } from "../record/issues.js";
+import { checkRedactOptions, type RedactOptions } from "../pipeline/redact.js";
 import { KEY_ENV, resolveKey, type EncryptionKey } from "../pipeline/keys.js";
 import { auditOptionsSchema, parseSize, type AuditOptionsInput } from "./schema.js";
 import type { AuditSink, Durability, RotationFrequency } from "../types.js";
@@ -48,6 +49,8 @@ export class AuditConfig {
   readonly onCheckpoint: ((checkpoint: Checkpoint) => void) | undefined;
   /** key id of the Ed25519 signing key, when checkpoints are signed */
   readonly signingKeyId: string | undefined;
+  /** redaction applied before anything is written (and before encryption), or false */
+  readonly redact: Readonly<RedactOptions> | false;
   /** extra destinations for every sealed record (e.g. PostgresSink) */
   readonly sinks: readonly AuditSink[];
   /** Key id of the encryption key in use (never the key itself). */
@@ -57,7 +60,14 @@ export class AuditConfig {
   constructor(options: AuditOptionsInput | AuditConfig = {}) {
     if (options instanceof AuditConfig) options = options.toOptions();
     const parsed = auditOptionsSchema.safeParse(options ?? {});
-    if (!parsed.success) throw new AuditConfigError(toFieldIssues(parsed.error));
+    const givenRedact = options && typeof options === "object" && "redact" in options ? (options.redact as RedactOptions | false | undefined) : undefined;
+    // an hmac redaction key may be left out: it is then derived from the encryption key (below)
+    const redactIssues = givenRedact
+      ? checkRedactOptions(givenRedact.replacement === "hmac" && givenRedact.hmacKey === undefined ? { ...givenRedact, hmacKey: new Uint8Array(16) } : givenRedact)
+      : [];
+    if (!parsed.success || redactIssues.length > 0) {
+      throw new AuditConfigError([...(parsed.success ? [] : toFieldIssues(parsed.error).filter((i) => !i.field.startsWith("redact."))), ...redactIssues]);
+    }
     const o = parsed.data;
     this.sessionId = o.sessionId ?? defaultSessionId();
     this.projectPath = path.resolve(o.projectPath ?? process.cwd());
@@ -80,6 +90,7 @@ export class AuditConfig {
     this.flushIntervalMs = o.flushIntervalMs ?? 100;
     this.minRetentionDays = o.minRetentionDays ?? 0;
     this.sinks = Object.freeze([...(o.sinks ?? [])]);
+    this.redact = o.redact ? Object.freeze({ ...o.redact }) : false;
     this.checkpointEvery = Object.freeze({ records: o.checkpointEvery?.records ?? 1000, seconds: o.checkpointEvery?.seconds ?? 60 });
     this.onCheckpoint = o.onCheckpoint;
 
@@ -95,6 +106,13 @@ export class AuditConfig {
       key = resolveKey(o.encryptionKey); // validate it, so a bad key is reported even when unused
     }
     this.encryptionKeyId = key?.id;
+    if (o.redact && o.redact.replacement === "hmac" && o.redact.hmacKey === undefined) {
+      if (!key) {
+        throw new AuditConfigError([{ field: "redact.hmacKey", message: 'is required when replacement is "hmac" and there is no encryption key to derive it from' }]);
+      }
+      const hmacKey = new Uint8Array(hkdfSync("sha256", key.key, Buffer.alloc(0), "audit-logger/redaction-hmac/v1", 32));
+      (this as { redact: Readonly<RedactOptions> | false }).redact = Object.freeze({ ...o.redact, hmacKey });
+    }
     const signer = resolveSigningKey(o.signingKey, this.auditDir);
     if (!signer && o.requireSigning) {
       throw new AuditKeyError(
@@ -140,6 +158,7 @@ export class AuditConfig {
       flushIntervalMs: this.flushIntervalMs,
       minRetentionDays: this.minRetentionDays,
       sinks: [...this.sinks],
+      redact: this.redact === false ? false : { ...this.redact },
       ...(AuditConfig.signerOf(this) ? { signingKey: AuditConfig.signerOf(this)!.privateKey } : {}),
       checkpointEvery: { ...this.checkpointEvery },
       ...(this.onCheckpoint ? { onCheckpoint: this.onCheckpoint } : {}),
@@ -148,7 +167,9 @@ export class AuditConfig {
 
   /** A JSON view without secrets (the key id only). */
   toJSON(): Record<string, unknown> {
-    const { encryptionKey: _omit, signingKey: _omitSigner, onCheckpoint: _omitCb, sinks, ...rest } = this.toOptions();
-    return { ...rest, signingKeyId: this.signingKeyId, sinks: (sinks ?? []).map((s) => s.constructor?.name ?? "sink"), auditDir: this.auditDir, encryptionKeyId: this.encryptionKeyId };
+    const { encryptionKey: _omit, signingKey: _omitSigner, onCheckpoint: _omitCb, sinks, redact, ...rest } = this.toOptions();
+    return {
+      ...rest,
+      redact: redact ? { rules: redact.rules ?? "all", replacement: redact.replacement ?? "placeholder", patterns: (redact.patterns ?? []).map((p) => p.name), paths: redact.paths ?? [] } : false, signingKeyId: this.signingKeyId, sinks: (sinks ?? []).map((s) => s.constructor?.name ?? "sink"), auditDir: this.auditDir, encryptionKeyId: this.encryptionKeyId };
   }
 }

@@ -50,6 +50,7 @@ export const PresetConfigs = Object.freeze({
     maxLogAgeDays: 365,
     autoCleanup: false,
     storeContentHashes: true,
+    redact: {},
     durability: "sync",
   }),
   compliance: preset({
@@ -60,6 +61,7 @@ export const PresetConfigs = Object.freeze({
     requireSigning: true,
     autoCleanup: false,
     storeContentHashes: true,
+    redact: {},
     durability: "fsync",
   }),
   minimal: preset({

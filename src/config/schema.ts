@@ -2,6 +2,7 @@ import { z } from "zod";
 import { KeyObject } from "node:crypto";
 import type { AuditSink } from "../types.js";
 import type { Checkpoint } from "../integrity/checkpoint.js";
+import type { RedactOptions } from "../pipeline/redact.js";
 
 /** 1–128 characters of `[A-Za-z0-9._-]`, and not `.` or `..`: safe to put in a file name. */
 export const SESSION_ID_PATTERN = /^[A-Za-z0-9._-]{1,128}$/;
@@ -64,6 +65,7 @@ export const auditOptionsSchema = z.strictObject({
       seconds: z.number().min(0.01).optional(),
     })
     .optional(),
+  redact: z.union([z.literal(false), z.custom<RedactOptions>((v) => typeof v === "object" && v !== null && !Array.isArray(v), "must be false or redaction options { rules?, patterns?, paths?, replacement? }")]).optional(),
   onCheckpoint: z.custom<(checkpoint: Checkpoint) => void>((v) => typeof v === "function", "must be a function").optional(),
   sinks: z
     .array(

@@ -105,7 +105,7 @@ export function ibanChecksumValid(compact: string): boolean {
     else if (c >= 65 && c <= 90) rem = (rem * 100 + (c - 55)) % 97;
     else return false;
   }
-  return true;
+  return rem === 1;
 }
 
 /** The part of a candidate that is a valid IBAN (its country's length, checksum), or 0. */

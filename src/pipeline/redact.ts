@@ -296,8 +296,8 @@ function canonical(value: unknown, stack: object[] = []): string {
  * @example
  * const redactor = new Redactor({ paths: ["parameters.apiKey"] });
  * const counts: RedactionCounts = {};
- * redactor.redactText("call +1 415-555-2671, key sk-ant-api03-...", counts);
- * //   "call [REDACTED:phone], key [REDACTED:anthropic]"   counts { phone: 1, anthropic: 1 }
+ * redactor.redactText("call +1 415-555-2671 or mail bob@example.com", counts);
+ * //   "call [REDACTED:phone] or mail [REDACTED:email]"   counts { phone: 1, email: 1 }
  * redactor.redactValue({ apiKey: "k-123", q: "bob@example.com" }, counts, "parameters");
  * //   { apiKey: "[REDACTED:path]", q: "[REDACTED:email]" }
  */

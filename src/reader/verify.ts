@@ -4,13 +4,13 @@ import { GENESIS_HASH, hashBody, splitSealedLine } from "../pipeline/chain.js";
 import { sha256Hex } from "../pipeline/encrypt.js";
 import { listKindFiles, listSessionIds, safeJoin, safeReaddir, type KindFile } from "../sink/files.js";
 import { CHAIN_KINDS, type ChainKind, type ContentFiles, type VerifyNote, type VerifyProblem, type VerifyReport } from "../types.js";
-import { MerkleAccumulator } from "../integrity/merkle.js";
 import { verifyCheckpoints, type KindState } from "../integrity/verify-checkpoints.js";
 import type { Checkpoint } from "../integrity/checkpoint.js";
 import { toPublicKeys } from "../integrity/signing.js";
 import { checkpointFileName, readCheckpoints } from "../integrity/checkpointer.js";
 import type { KeyObject } from "node:crypto";
-import { readLines } from "./lines.js";
+import { forEachLine } from "./lines.js";
+import { MerkleAccumulator } from "../integrity/merkle.js";
 import { EXPORT_MANIFEST, verifyExport } from "../integrity/export.js";
 import { readLinesSync } from "./lines-sync.js";
 import { pruneRecords } from "../retention.js";
@@ -104,6 +104,9 @@ export async function verifyAuditLog(auditPath: string, options: VerifyOptions =
   return { ok: f.problems.length === 0, sessions, recordsChecked: f.records, problems: f.problems, notes: f.notes };
 }
 
+/** The envelope's leading members, always written in this order. */
+const HEADER = /^\{"id":"([A-Za-z0-9_-]{1,64})","type":"([a-z_]+)","sessionId":"([A-Za-z0-9._-]{1,128})","timestamp":"[^"\\]*","seq":(\d{1,15}),"prevHash":"([0-9a-f]{64})"/;
+
 async function verifyKind(
   dir: string,
   sessionId: string,
@@ -112,9 +115,11 @@ async function verifyKind(
   wanted: ReadonlySet<number>,
   pruned: PrunedStart | undefined,
 ): Promise<KindState> {
-  const merkle = wanted.size > 0 ? (pruned ? MerkleAccumulator.fromFrontier(pruned.frontier) : new MerkleAccumulator()) : undefined;
-  const at = new Map<number, { hash: string; root: string }>();
-  if (pruned && merkle) at.set(pruned.lastSeq, { hash: pruned.lastHash, root: merkle.root() });
+  // Checkpoint heads are compared by hash: with the chain intact, the hash at seq N commits to
+  // every record before it, so the signed Merkle root needs no recomputation here.
+  const at = new Map<number, { hash: string }>();
+  if (pruned) at.set(pruned.lastSeq, { hash: pruned.lastHash });
+  const problemsBefore = f.problems.length;
   let lastSeq = pruned?.lastSeq ?? 0;
   const files = listKindFiles(dir, kind, sessionId);
   const segments = files.filter((x) => x.segment !== undefined);
@@ -139,34 +144,48 @@ async function verifyKind(
   for (let fi = 0; fi < files.length; fi++) {
     const file = files[fi]!;
     const lastFile = fi === files.length - 1;
-    for await (const raw of readLines(file.path)) {
+    await forEachLine(file.path, (raw) => {
       if (!raw.terminated) {
         if (lastFile) {
           f.notes.push({ file: file.name, kind: "torn_final_line", detail: `${file.name} ends in an incomplete line (${Buffer.byteLength(raw.text)} bytes), as a crash mid-write leaves; the next logger on this session cuts it off.` });
         } else {
           f.problems.push({ file: file.name, kind: "malformed_line", detail: `${file.name} ends without a newline but is not the newest file of ${kind}.` });
         }
-        continue;
+        return;
       }
-      const loc = `${file.name}:${raw.line}`;
-      const sealed = splitSealedLine(raw.text);
+      const text = raw.text;
+      const sealed = splitSealedLine(text);
+      // the envelope's fixed leading members are read with one regex; the whole line is parsed
+      // only where its body matters (content, the logger's own events, repairs) or the regex fails
+      const h = sealed ? HEADER.exec(text) : null;
       let rec: Record<string, unknown> | undefined;
-      try {
-        rec = JSON.parse(raw.text) as Record<string, unknown>;
-      } catch {
-        rec = undefined;
+      const needsBody =
+        !h ||
+        kind === "audit_event" ||
+        (kind === "chat_interaction" && text.includes('"fullContent":')) ||
+        (kind === "error" && text.includes('"errorType":"audit_log_repaired"'));
+      if (needsBody) {
+        try {
+          rec = JSON.parse(text) as Record<string, unknown>;
+        } catch {
+          rec = undefined;
+        }
+        if (!rec || typeof rec !== "object" || !sealed) {
+          f.problems.push({ file: file.name, kind: "malformed_line", detail: `Line ${raw.line} of ${file.name} is not a sealed audit record.` });
+          return;
+        }
       }
-      if (!rec || typeof rec !== "object" || !sealed) {
-        f.problems.push({ file: file.name, kind: "malformed_line", detail: `Line ${raw.line} of ${file.name} is not a sealed audit record.` });
-        continue;
-      }
+      const seq = h ? Number(h[4]) : typeof rec?.seq === "number" ? rec.seq : undefined;
+      const recPrev = h ? h[5]! : String(rec?.prevHash);
+      const recSession = h ? h[3] : rec?.sessionId;
+      const recType = h ? h[2] : rec?.type;
       f.records++;
-      const seq = typeof rec.seq === "number" ? rec.seq : undefined;
+      const loc = `${file.name}:${raw.line}`;
       const p = (k: string, detail: string) => f.problems.push({ file: file.name, ...(seq !== undefined ? { seq } : {}), kind: k, detail });
-      if (hashBody(String(rec.prevHash), sealed.body) !== sealed.hash) {
+      if (hashBody(recPrev, sealed!.body) !== sealed!.hash) {
         p("record_modified", `Record ${loc} (seq ${seq}) does not match its hash: it was changed after it was written.`);
       }
-      if (rec.prevHash !== prevHash) {
+      if (recPrev !== prevHash) {
         p("chain_broken", `Record ${loc} (seq ${seq}) does not link to the record before it: records were removed, inserted or reordered.`);
       }
       if (seq === undefined) p("seq_invalid", `Record ${loc} has no seq.`);
@@ -174,31 +193,48 @@ async function verifyKind(
         const k = seq < expectSeq ? (seq === expectSeq - 1 ? "seq_duplicate" : "seq_out_of_order") : "seq_gap";
         p(k, `Record ${loc} has seq ${seq} where ${expectSeq} was expected.`);
       }
-      if (rec.sessionId !== sessionId) p("wrong_session", `Record ${loc} names session ${String(rec.sessionId)}, not ${sessionId}.`);
-      if (rec.type !== kind) p("wrong_kind", `Record ${loc} is a ${String(rec.type)} in the ${kind} file.`);
-      if (kind === "chat_interaction" && rec.fullContent) checkContent(dir, file, rec, sealed.hash, f);
-      if (kind === "audit_event" && rec.eventType === "subject_shredded") {
-        const ids = (rec.details as { keyIds?: unknown } | undefined)?.keyIds;
-        f.notes.push({
-          file: file.name,
-          ...(seq !== undefined ? { seq } : {}),
-          kind: "key_shredded",
-          detail: `A subject's data keys were destroyed (crypto-shredding${Array.isArray(ids) ? `: ${ids.join(", ")}` : ""}) at ${String(rec.timestamp)}; its encrypted content stays unreadable, its records still verify.`,
-        });
+      if (recSession !== sessionId) p("wrong_session", `Record ${loc} names session ${String(recSession)}, not ${sessionId}.`);
+      if (recType !== kind) p("wrong_kind", `Record ${loc} is a ${String(recType)} in the ${kind} file.`);
+      if (rec) {
+        if (kind === "chat_interaction" && rec.fullContent) checkContent(dir, file, rec, sealed!.hash, f);
+        if (kind === "audit_event" && rec.eventType === "subject_shredded") {
+          const ids = (rec.details as { keyIds?: unknown } | undefined)?.keyIds;
+          f.notes.push({
+            file: file.name,
+            ...(seq !== undefined ? { seq } : {}),
+            kind: "key_shredded",
+            detail: `A subject's data keys were destroyed (crypto-shredding${Array.isArray(ids) ? `: ${ids.join(", ")}` : ""}) at ${String(rec.timestamp)}; its encrypted content stays unreadable, its records still verify.`,
+          });
+        }
+        if (kind === "error" && rec.errorType === "audit_log_repaired") {
+          f.notes.push({ file: file.name, ...(seq !== undefined ? { seq } : {}), kind: "repaired_after_crash", detail: String(rec.message) });
+        }
       }
-      if (kind === "error" && rec.errorType === "audit_log_repaired") {
-        f.notes.push({ file: file.name, ...(seq !== undefined ? { seq } : {}), kind: "repaired_after_crash", detail: String(rec.message) });
-      }
-      prevHash = sealed.hash;
+      prevHash = sealed!.hash;
       expectSeq = (seq ?? expectSeq) + 1;
       if (seq !== undefined) {
         lastSeq = seq;
-        if (merkle) {
-          merkle.push(sealed.hash);
-          if (wanted.has(seq)) at.set(seq, { hash: sealed.hash, root: merkle.root() });
-        }
+        if (wanted.has(seq)) at.set(seq, { hash: sealed!.hash });
       }
+    });
+  }
+  // A damaged chain gets a second pass that recomputes the Merkle roots, so the checkpoints are
+  // compared on their roots too (an edit before a checkpoint's head then shows as a mismatch).
+  if (f.problems.length > problemsBefore && wanted.size > 0) {
+    const merkle = pruned ? MerkleAccumulator.fromFrontier(pruned.frontier) : new MerkleAccumulator();
+    const roots = new Map<number, { hash: string; root: string }>();
+    if (pruned) roots.set(pruned.lastSeq, { hash: pruned.lastHash, root: merkle.root() });
+    for (const file of files) {
+      await forEachLine(file.path, (raw) => {
+        const sealed = raw.terminated ? splitSealedLine(raw.text) : undefined;
+        const m = sealed ? /"seq":(\d{1,15}),/.exec(raw.text) : null;
+        if (!sealed || !m) return;
+        merkle.push(sealed.hash);
+        const seq = Number(m[1]);
+        if (wanted.has(seq)) roots.set(seq, { hash: sealed.hash, root: merkle.root() });
+      });
     }
+    return { lastSeq, at: roots, prunedThrough: pruned?.lastSeq ?? 0 };
   }
   return { lastSeq, at, prunedThrough: pruned?.lastSeq ?? 0 };
 }

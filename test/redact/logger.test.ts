@@ -1,0 +1,96 @@
+import fs from "node:fs";
+import path from "node:path";
+import { afterEach, describe, expect, it } from "vitest";
+import { AuditLogger, AuditViewer, PresetConfigs, auditContext, verifyAuditLog } from "../../src/index.js";
+import { cleanupTmp, TEST_KEY, tmpProject, walk } from "../helpers/index.js";
+import { CANARIES } from "./canaries.js";
+
+afterEach(cleanupTmp);
+
+/** Every byte under audit_logs/, as one string per file, for grepping. */
+function everyFile(auditDir: string): Array<{ file: string; text: string }> {
+  return walk(auditDir).map((file) => ({ file, text: fs.readFileSync(file).toString("latin1") + "\n" + path.basename(file) }));
+}
+
+function logEverywhere(logger: AuditLogger, text: string, i: number): void {
+  auditContext.run({ userId: `u${i % 3}`, metadata: { note: text } }, () => {
+    logger.logChatInteraction({ prompt: `Please help: ${text}`, response: `Noted ${text}`, toolCalls: [{ name: "lookup", arguments: { q: text } }], metadata: { raw: text } });
+    logger.logToolUsage({ toolName: "crm", operation: "find", parameters: { query: text, headers: { authorization: "opaque-value-123" } }, result: { echo: text }, errorMessage: `failed on ${text}` });
+    logger.logPersonaActivity({ personaName: "agent", activityType: "note", description: text, details: { text } });
+    logger.logFileOperation({ operation: "read", filePath: `/tmp/${text}.txt`, details: { text } });
+    logger.logPerformanceMetric({ metricName: "m", value: 1, unit: "ms", context: { text } });
+    logger.logError({ errorType: "E", message: `boom: ${text}`, stackTrace: `at x (${text})`, context: { text } });
+  });
+}
+
+describe("redaction in the logger", () => {
+  for (const encrypt of [false, true]) {
+    it(`no canary of any built-in kind reaches the disk, in any field or file${encrypt ? " (encrypted)" : ""}`, async () => {
+      const projectPath = tmpProject();
+      const logger = new AuditLogger({
+        sessionId: "redact",
+        projectPath,
+        redact: { paths: ["headers.authorization"] },
+        ...(encrypt ? { encryptSensitiveContent: true, encryptionKey: TEST_KEY } : {}),
+      });
+      CANARIES.forEach((c, i) => logEverywhere(logger, c.text, i));
+      await logger.finalizeSession();
+      const files = everyFile(logger.auditDir);
+      for (const c of CANARIES) {
+        for (const { file, text } of files) expect(text.includes(c.secret), `${c.rule} canary in ${file}`).toBe(false);
+      }
+      for (const { text } of files) expect(text.includes("opaque-value-123")).toBe(false);
+      // what was found is counted on each record, and the viewer gives back the placeholders
+      const viewer = new AuditViewer({ auditPath: logger.auditDir, ...(encrypt ? { encryptionKey: TEST_KEY } : {}) });
+      const chats = await viewer.getChatInteractions({ limit: Infinity });
+      expect(chats).toHaveLength(CANARIES.length);
+      for (const chat of chats) {
+        const counts = (chat as { redactions?: Record<string, number> }).redactions;
+        expect(counts && Object.values(counts).reduce((a, b) => a + b, 0)).toBeGreaterThan(0);
+        expect(String(chat.promptPreview)).toContain("[REDACTED:");
+      }
+      const tools = await viewer.getToolUsages({ limit: 1 });
+      expect(JSON.stringify(tools[0]!.parameters)).toContain("[REDACTED:path]");
+      expect((await verifyAuditLog(logger.auditDir)).ok).toBe(true);
+    });
+  }
+
+  it("the production preset redacts by default; the full content file holds the redacted text and its hash matches", async () => {
+    const projectPath = tmpProject();
+    const logger = new AuditLogger(PresetConfigs.production("prod", projectPath, { encryptionKey: TEST_KEY }));
+    const id = logger.logChatInteraction({ prompt: "mail me at jane.doe@example.com please", response: "ok" });
+    await logger.finalizeSession();
+    const viewer = new AuditViewer({ auditPath: logger.auditDir, encryptionKey: TEST_KEY });
+    const content = await viewer.getFullInteractionContent(id);
+    expect(content?.prompt).toBe("mail me at [REDACTED:email] please");
+    expect(content?.verified).toBe(true);
+  });
+
+  it("hmac replacement keeps equal values correlatable without storing them", async () => {
+    const projectPath = tmpProject();
+    const logger = new AuditLogger({ sessionId: "hmac", projectPath, encryptSensitiveContent: true, encryptionKey: TEST_KEY, redact: { replacement: "hmac" } });
+    logger.logToolUsage({ toolName: "t", operation: "a", parameters: { who: "jane.doe@example.com" } });
+    logger.logToolUsage({ toolName: "t", operation: "b", parameters: { who: "jane.doe@example.com" } });
+    logger.logToolUsage({ toolName: "t", operation: "c", parameters: { who: "john@example.org" } });
+    await logger.finalizeSession();
+    const tools = await new AuditViewer({ auditPath: logger.auditDir, encryptionKey: TEST_KEY }).getToolUsages({ limit: 10 });
+    const who = new Map(tools.map((t) => [t.operation, (t.parameters as { who: string }).who]));
+    expect(who.get("a")).toMatch(/^\[REDACTED:email:[0-9a-f]{12}\]$/);
+    expect(who.get("a")).toBe(who.get("b"));
+    expect(who.get("c")).not.toBe(who.get("a"));
+  });
+
+  it("hmac replacement without any key is a configuration error naming redact.hmacKey", () => {
+    expect(() => new AuditLogger({ sessionId: "x", projectPath: tmpProject(), redact: { replacement: "hmac" } })).toThrow(/redact\.hmacKey/);
+  });
+
+  it("without redact nothing is changed", async () => {
+    const projectPath = tmpProject();
+    const logger = new AuditLogger({ sessionId: "plain", projectPath });
+    logger.logToolUsage({ toolName: "t", operation: "o", parameters: { who: "jane.doe@example.com" } });
+    await logger.finalizeSession();
+    const [tool] = await new AuditViewer({ auditPath: logger.auditDir }).getToolUsages();
+    expect(tool!.parameters).toEqual({ who: "jane.doe@example.com" });
+    expect((tool as { redactions?: unknown }).redactions).toBeUndefined();
+  });
+});

@@ -5,15 +5,19 @@
  *   npm run demo                      # writes ./demo_project/audit_logs (removed first)
  *   npm run demo -- /some/dir         # somewhere else
  */
+import { generateKeyPairSync } from "node:crypto";
 import fs from "node:fs";
 import path from "node:path";
-import { AuditLogger, PresetConfigs, auditContext, verifyAuditLog } from "../src/index.js";
+import { AuditExporter, AuditLogger, AuditViewer, PresetConfigs, auditContext, verifyAuditLog } from "../src/index.js";
 
 async function main(): Promise<void> {
   const projectPath = path.resolve(process.argv[2] ?? "demo_project");
   fs.rmSync(path.join(projectPath, "audit_logs"), { recursive: true, force: true });
+  // an Ed25519 key pair for signed checkpoints (in production the private key lives outside the project)
+  const { privateKey, publicKey } = generateKeyPairSync("ed25519");
   const config = PresetConfigs.development("demo_session", projectPath, {
     customMetadata: { department: "AI", compliance: "SOX" },
+    signingKey: privateKey,
   });
   const logger = new AuditLogger(config);
   console.log(`Audit directory: ${logger.auditDir}`);
@@ -71,9 +75,31 @@ async function main(): Promise<void> {
   console.log(`  tokens: ${summary.tokens.total} (in ${summary.tokens.input}, out ${summary.tokens.output}); models: ${JSON.stringify(summary.models)}`);
   console.log(`  tool success rate: ${summary.toolSuccessRate}; errors: ${JSON.stringify(summary.errorsBySeverity)}`);
 
-  const report = await verifyAuditLog(logger.auditDir);
+  const report = await verifyAuditLog(logger.auditDir, { publicKey });
   console.log(`\nIntegrity: ${report.ok ? "OK" : "PROBLEMS FOUND"} — ${report.recordsChecked} records checked, ${report.problems.length} problems`);
   for (const n of report.notes) console.log(`  note (${n.kind}): ${n.detail}`);
+
+  const viewer = new AuditViewer({ auditPath: logger.auditDir });
+  const [chat] = await viewer.getChatInteractions({ limit: 1 });
+  console.log(`\nViewer: newest chat ${chat?.id} (${chat?.model}, ${chat?.tokensUsed} tokens, user ${chat?.userId}, trace ${chat?.traceId})`);
+  const content = await viewer.getFullInteractionContent(chat!.id);
+  console.log(`  full prompt: "${content?.prompt}" — verified against manifest and hashes: ${content?.verified}`);
+  const tools = await viewer.getToolUsages({ toolName: "weather_api" });
+  console.log(`  tool calls to weather_api: ${tools.length}, parent ${tools[0]?.parentId}`);
+  const analytics = await viewer.generateAnalyticsReport();
+  const model = analytics.models["claude-3"];
+  console.log(`  analytics: ${analytics.totals.chatInteractions} chats, ${analytics.totals.tokens} tokens, claude-3 cost ${model?.costUsd == null ? "unpriced (add it with the prices option)" : `$${model.costUsd.toFixed(6)}`}, p50 latency ${model?.latencySeconds.p50} s`);
+
+  const exportDir = path.join(projectPath, "audit_exports");
+  fs.rmSync(exportDir, { recursive: true, force: true });
+  const exporter = new AuditExporter(viewer);
+  await exporter.exportToJson(path.join(exportDir, "audit_complete.json"), { includeFullContent: true });
+  await exporter.exportChatInteractionsToCsv(path.join(exportDir, "chats.csv"));
+  await exporter.exportToolUsagesToCsv(path.join(exportDir, "tools.csv"));
+  const dirExport = await exporter.exportCompleteAuditToDirectory(path.join(exportDir, "complete"), { includeFullContent: false });
+  console.log(`\nExports in ${exportDir}: audit_complete.json, chats.csv, tools.csv, complete/ (${dirExport.files.length} files, content withheld)`);
+  const exportCheck = await verifyAuditLog(path.join(exportDir, "complete"));
+  console.log(`  the directory export verifies: ${exportCheck.ok}`);
 
   console.log("\nFiles:");
   for (const name of fs.readdirSync(logger.auditDir).sort()) {

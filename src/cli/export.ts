@@ -2,18 +2,22 @@
 import fs from "node:fs";
 import path from "node:path";
 import { AuditExporter } from "../export/exporter.js";
+import type { AuditViewer } from "../reader/viewer.js";
 import { csvFileName } from "../export/directory.js";
 import { listKindFiles, safeReaddir } from "../sink/files.js";
 import { RECORD_KINDS, type RecordType } from "../types.js";
-import { choiceOption, EXIT_FAIL, EXIT_OK, kindOption, parseCommand, resolveAuditDir, selectSessions, sessionOption, singleDir, UsageError } from "./args.js";
+import { names } from "../postgres/schema.js";
+import { choiceOption, EXIT_FAIL, EXIT_OK, kindOption, parseCommand, resolveAuditDir, sessionOption, UsageError } from "./args.js";
 import type { CliIO, Command } from "./io.js";
 import { loadCliKey } from "./keys.js";
-import { openViewer } from "./viewer-io.js";
+import { STORE_OPTIONS, storeHelp, storeTarget, type OpenStore } from "./store.js";
+import { openSource } from "./viewer-io.js";
 
 const FORMATS = ["json", "csv", "dir"] as const;
 
 const HELP = `Usage: audit-logger export <dir> --format json|csv|dir --out <path>
                            [--include-content] [--key-file <file>] [--session <id>] [--kind <kind>]
+       audit-logger export --postgres <url> [--schema <name>] --format json|csv|dir --out <path> [options]
 
 Writes the trail out. Each file appears only when complete (written under a temporary name, then
 renamed); an existing file of the same name is replaced.
@@ -31,9 +35,17 @@ renamed); an existing file of the same name is replaced.
                       without a key, encrypted content stays encrypted and is marked so
   --session <id>      one session only (default: every session)
   --kind <kind>       with --format csv: one kind only (${RECORD_KINDS.join(", ")})
+${storeHelp(20)}
+  --content-dir <dir> with --postgres and --include-content: an instance's audit directory,
+                      to read the prompt and response files its chats point to
   -h, --help          show this help
 
-Exit codes: 0 written, 1 no audit logs found or the export failed, 2 bad usage.`;
+Over --postgres, full-content files (prompt and response files) are not in the store: each
+instance keeps them in its own audit directory (see --content-dir); without them, an export with
+--include-content has the previews and marks each chat's full content as missing.
+
+Exit codes: 0 written, 1 no audit logs found or the export failed (or the store is
+unreachable), 2 bad usage.`;
 
 function inside(child: string, parent: string): boolean {
   const rel = path.relative(parent, child);
@@ -49,6 +61,29 @@ function anyEncrypted(dir: string, sessions: readonly string[]): boolean {
       return first !== undefined && headOf(first.path).includes('"$enc":"aes-256-gcm/v1"');
     }),
   );
+}
+
+/** The same check over the store: the first chat and tool record of each session. */
+async function anyEncryptedInStore(store: OpenStore, sessions: readonly string[]): Promise<boolean> {
+  const n = names(store.schema);
+  for (const s of sessions) {
+    const r = await store.pool.query<{ line: string }>(
+      `SELECT line FROM (SELECT DISTINCT ON (kind) kind, line FROM ${n.records} WHERE session_id = $1 AND kind IN ('chat_interaction', 'tool_usage') ORDER BY kind, seq) f`,
+      [s],
+    );
+    if (r.rows.some((row) => row.line.includes('"$enc":"aes-256-gcm/v1"'))) return true;
+  }
+  return false;
+}
+
+/** `--content-dir`: an audit directory (or a project directory containing audit_logs/). */
+function contentDirOption(raw: string): string {
+  try {
+    return resolveAuditDir(raw);
+  } catch (err) {
+    if (err instanceof UsageError) throw new UsageError(`option --content-dir: ${err.message.replace(/^<dir> /, "")}`);
+    throw err;
+  }
 }
 
 function headOf(file: string): string {
@@ -76,6 +111,7 @@ const CSV_METHOD: Record<RecordType, (e: AuditExporter, file: string, o: { inclu
 /**
  * @example
  * // $ audit-logger export ./audit_logs --format dir --out ./audit_exports
+ * // $ audit-logger export --postgres postgres://audit@db:5432/audit --format csv --out ./csv
  */
 export const exportCommand: Command = {
   name: "export",
@@ -88,61 +124,69 @@ export const exportCommand: Command = {
       "key-file": { type: "string" },
       session: { type: "string" },
       kind: { type: "string" },
+      "content-dir": { type: "string" },
+      ...STORE_OPTIONS,
     });
     if (values.help) {
       io.out(HELP);
       return EXIT_OK;
     }
-    const dir = resolveAuditDir(singleDir("export", positionals));
+    const target = storeTarget("export", positionals, values);
     const format = choiceOption("--format", values.format, FORMATS);
     if (format === undefined) throw new UsageError(`option --format is required: one of ${FORMATS.join(", ")}`);
     if (values.out === undefined || values.out === "") throw new UsageError("option --out is required: the file (json) or directory (csv, dir) to write");
     const out = path.resolve(values.out);
-    if (inside(out, dir)) throw new UsageError(`option --out: "${values.out}" is inside the audit directory ${dir}; write the export somewhere else`);
+    if (target.kind === "dir" && inside(out, target.dir)) throw new UsageError(`option --out: "${values.out}" is inside the audit directory ${target.dir}; write the export somewhere else`);
     const kind = kindOption(values.kind, RECORD_KINDS);
     if (kind !== undefined && format !== "csv") throw new UsageError("option --kind only applies to --format csv");
     const session = sessionOption(values.session);
-    const sessions = selectSessions(dir, session);
-    if (sessions.length === 0) {
-      io.err(`audit-logger export: no audit logs in ${dir}.`);
-      return EXIT_FAIL;
-    }
     const includeFullContent = values["include-content"] === true;
     const key = loadCliKey(values["key-file"], io.env);
-    if (includeFullContent && !key && anyEncrypted(dir, sessions)) {
-      io.err(io.errColor.yellow("audit-logger export: no key given (--key-file or AUDIT_LOGGER_KEY): encrypted content is exported still encrypted and marked so."));
-    }
+    if (values["content-dir"] !== undefined && target.kind === "dir") throw new UsageError("option --content-dir only applies with --postgres: a <dir> holds its own content files");
+    const contentDir = values["content-dir"] !== undefined ? contentDirOption(values["content-dir"]) : undefined;
 
     const passes = format === "dir" ? 5 : 2; // reads of the whole trail each format makes
-    const { viewer, done } = openViewer(dir, sessions, io, key, { passes, ...(session !== undefined ? { sessionId: session } : {}) });
-    const exporter = new AuditExporter(viewer);
-    const o = { includeFullContent };
+    const src = await openSource(target, session, io, key, { passes, ...(session !== undefined ? { sessionId: session } : {}), ...(contentDir !== undefined ? { contentDir } : {}) });
     try {
-      if (format === "json") {
-        await exporter.exportToJson(out, o);
-        report(io, [out]);
-      } else if (format === "dir") {
-        const r = await exporter.exportCompleteAuditToDirectory(out, o);
-        report(io, r.files.map((f) => path.join(r.directory, f)));
-      } else if (kind !== undefined) {
-        const rows = await CSV_METHOD[kind](exporter, out, o);
-        report(io, [`${out} (${rows} row${rows === 1 ? "" : "s"})`]);
-      } else {
-        fs.mkdirSync(out, { recursive: true, mode: 0o700 });
-        const written: string[] = [];
-        for (const k of RECORD_KINDS) {
-          const file = path.join(out, csvFileName(k));
-          const rows = await CSV_METHOD[k](exporter, file, o);
-          written.push(`${file} (${rows} row${rows === 1 ? "" : "s"})`);
-        }
-        report(io, written);
+      const sessions = src.sessions;
+      if (sessions.length === 0) {
+        io.err(`audit-logger export: no audit logs in ${src.where}.`);
+        return EXIT_FAIL;
       }
+      const encrypted = includeFullContent && !key && (src.store ? await anyEncryptedInStore(src.store, sessions) : target.kind === "dir" && anyEncrypted(target.dir, sessions));
+      if (encrypted) {
+        io.err(io.errColor.yellow("audit-logger export: no key given (--key-file or AUDIT_LOGGER_KEY): encrypted content is exported still encrypted and marked so."));
+      }
+      await write(src.viewer, format, kind, out, { includeFullContent }, io);
     } finally {
-      done();
+      await src.close();
     }
     return EXIT_OK;
   },
 };
+
+async function write(viewer: AuditViewer, format: (typeof FORMATS)[number], kind: RecordType | undefined, out: string, o: { includeFullContent: boolean }, io: CliIO): Promise<void> {
+  const exporter = new AuditExporter(viewer);
+  if (format === "json") {
+    await exporter.exportToJson(out, o);
+    report(io, [out]);
+  } else if (format === "dir") {
+    const r = await exporter.exportCompleteAuditToDirectory(out, o);
+    report(io, r.files.map((f) => path.join(r.directory, f)));
+  } else if (kind !== undefined) {
+    const rows = await CSV_METHOD[kind](exporter, out, o);
+    report(io, [`${out} (${rows} row${rows === 1 ? "" : "s"})`]);
+  } else {
+    fs.mkdirSync(out, { recursive: true, mode: 0o700 });
+    const written: string[] = [];
+    for (const k of RECORD_KINDS) {
+      const file = path.join(out, csvFileName(k));
+      const rows = await CSV_METHOD[k](exporter, file, o);
+      written.push(`${file} (${rows} row${rows === 1 ? "" : "s"})`);
+    }
+    report(io, written);
+  }
+}
 
 function report(io: CliIO, files: readonly string[]): void {
   for (const f of files) io.out(`wrote ${f}`);

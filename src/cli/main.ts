@@ -1,10 +1,12 @@
 #!/usr/bin/env node
 /**
  * The `audit-logger` command: verify, summary, report, export, tail and cleanup over an audit
- * directory. Exit codes: 0 success, 1 a finding or failure, 2 bad usage.
+ * directory, or over a PostgreSQL store with `--postgres <url>`. Exit codes: 0 success, 1 a
+ * finding or failure, 2 bad usage.
  *
  * @example
  * // $ audit-logger verify ./audit_logs && audit-logger report ./audit_logs
+ * // $ audit-logger verify --postgres postgres://audit@db:5432/audit
  */
 import { EXIT_OK } from "./args.js";
 import { createIO } from "./io.js";

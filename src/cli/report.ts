@@ -2,16 +2,18 @@
 import fs from "node:fs";
 import { z } from "zod";
 import type { AnalyticsReport, LatencyStats, ModelPrice } from "../reader/analytics.js";
-import { EXIT_FAIL, EXIT_OK, parseCommand, resolveAuditDir, selectSessions, sessionOption, singleDir, UsageError } from "./args.js";
+import { EXIT_FAIL, EXIT_OK, parseCommand, sessionOption, UsageError } from "./args.js";
 import { clean } from "./format.js";
 import type { CliIO, Command } from "./io.js";
 import { num, pct, table } from "./table.js";
-import { openViewer } from "./viewer-io.js";
+import { STORE_OPTIONS, storeHelp, storeTarget } from "./store.js";
+import { openSource } from "./viewer-io.js";
 
 const HOURLY_ROWS = 24;
 
 const HELP = `Usage: audit-logger report <dir> [--session <id>] [--since <time>] [--until <time>]
                            [--prices <file>] [--json]
+       audit-logger report --postgres <url> [--schema <name>] [options]
 
 The analytics report: per model (calls, tokens, cost, latency mean/p50/p95/p99/max), per
 interaction type, per tool (success rate, latency, most frequent errors), per persona, file
@@ -24,9 +26,11 @@ operations, metrics, errors, and calls/tokens/errors per hour. Percentiles are e
   --prices <file>   JSON {"<model>": {"inputPerMTok": 3, "outputPerMTok": 15}, ...} in USD per
                     million tokens, over the built-in price table
   --json            print the whole report as JSON (includes every hour of the time series)
+${storeHelp(18)}
   -h, --help        show this help
 
-Exit codes: 0 done, 1 no audit logs found or a read failed, 2 bad usage.`;
+Exit codes: 0 done, 1 no audit logs found or a read failed (or the store is unreachable),
+2 bad usage.`;
 
 const pricesSchema = z.record(z.string(), z.strictObject({ inputPerMTok: z.number().min(0), outputPerMTok: z.number().min(0) }));
 
@@ -73,11 +77,11 @@ function section(io: CliIO, title: string, body: string): void {
 
 const R = { align: "right" } as const;
 
-/** Renders the report as tables; empty sections are left out. */
-export function printReport(r: AnalyticsReport, dir: string, io: CliIO): void {
+/** Renders the report as tables; empty sections are left out. `where` names the directory or store. */
+export function printReport(r: AnalyticsReport, where: string, io: CliIO): void {
   const c = io.color;
   const t = r.totals;
-  io.out(c.bold(`Audit report for ${dir}`));
+  io.out(c.bold(`Audit report for ${where}`));
   io.out(`  sessions   ${r.sessions.length} (${r.sessions.slice(0, 5).join(", ")}${r.sessions.length > 5 ? ", ..." : ""})`);
   io.out(`  period     ${r.period.start ?? "-"} -> ${r.period.end ?? "-"} (${num(r.period.hours)} h)`);
   io.out(`  records    ${num(t.records)} (chat ${num(t.chatInteractions)}, tool ${num(t.toolUsages)}, persona ${num(t.personaActivities)}, file ${num(t.fileOperations)}, metric ${num(t.performanceMetrics)}, error ${num(t.errors)})`);
@@ -149,6 +153,7 @@ export function printReport(r: AnalyticsReport, dir: string, io: CliIO): void {
 /**
  * @example
  * // $ audit-logger report ./audit_logs --since 2025-05-01 --json > report.json
+ * // $ audit-logger report --postgres postgres://audit@db:5432/audit --schema audit_logger
  */
 export const reportCommand: Command = {
   name: "report",
@@ -160,30 +165,30 @@ export const reportCommand: Command = {
       until: { type: "string" },
       prices: { type: "string" },
       json: { type: "boolean" },
+      ...STORE_OPTIONS,
     });
     if (values.help) {
       io.out(HELP);
       return EXIT_OK;
     }
-    const dir = resolveAuditDir(singleDir("report", positionals));
+    const target = storeTarget("report", positionals, values);
     const session = sessionOption(values.session);
     const since = timeOption("--since", values.since);
     const until = timeOption("--until", values.until);
     const prices = loadPrices(values.prices);
-    const sessions = selectSessions(dir, session);
-    if (sessions.length === 0) {
-      io.err(`audit-logger report: no audit logs in ${dir}.`);
-      return EXIT_FAIL;
-    }
-    const { viewer, done } = openViewer(dir, sessions, io, undefined, { ...(prices ? { prices } : {}), ...(session !== undefined ? { sessionId: session } : {}) });
+    const src = await openSource(target, session, io, undefined, { ...(prices ? { prices } : {}), ...(session !== undefined ? { sessionId: session } : {}) });
     let report: AnalyticsReport;
     try {
-      report = await viewer.generateAnalyticsReport({ ...(since ? { since } : {}), ...(until ? { until } : {}) });
+      if (src.sessions.length === 0) {
+        io.err(`audit-logger report: no audit logs in ${src.where}.`);
+        return EXIT_FAIL;
+      }
+      report = await src.viewer.generateAnalyticsReport({ ...(since ? { since } : {}), ...(until ? { until } : {}) });
     } finally {
-      done();
+      await src.close();
     }
     if (values.json) io.out(JSON.stringify(report, null, 2));
-    else printReport(report, dir, io);
+    else printReport(report, src.where, io);
     return EXIT_OK;
   },
 };

@@ -40,9 +40,11 @@ function topHelp(): string {
   const width = Math.max(...COMMANDS.map((c) => c.name.length));
   return [
     "Usage: audit-logger <command> <dir> [options]",
+    "       audit-logger <command> --postgres <url> [--schema <name>] [options]",
     "",
     "Looks at an audit-logger trail from the terminal. <dir> is the audit directory, or a project",
-    "directory that contains audit_logs/.",
+    "directory that contains audit_logs/. --postgres reads a PostgreSQL store (PostgresSink) instead:",
+    "verify, summary, report, export and tail accept it.",
     "",
     "Commands:",
     ...COMMANDS.map((c) => `  ${c.name.padEnd(width)}  ${c.summary}`),

@@ -1,12 +1,14 @@
 /** `audit-logger summary <dir>`: each session's counts, tokens, models and success rates. */
 import type { ViewerSessionSummary } from "../reader/viewer.js";
-import { EXIT_FAIL, EXIT_OK, parseCommand, resolveAuditDir, selectSessions, sessionOption, singleDir } from "./args.js";
+import { EXIT_FAIL, EXIT_OK, parseCommand, sessionOption } from "./args.js";
 import type { CliIO, Command } from "./io.js";
 import { num, pct } from "./table.js";
 import { clean } from "./format.js";
-import { openViewer } from "./viewer-io.js";
+import { STORE_OPTIONS, storeHelp, storeTarget } from "./store.js";
+import { openSource } from "./viewer-io.js";
 
 const HELP = `Usage: audit-logger summary <dir> [--session <id>] [--json]
+       audit-logger summary --postgres <url> [--schema <name>] [--session <id>] [--json]
 
 Summarises each session from its records: time span, records per kind, tokens, models,
 personas, chat and tool success rates, errors by severity. Works for live, finalized and crashed
@@ -15,9 +17,11 @@ sessions alike.
   <dir>            the audit directory, or a project directory containing audit_logs/
   --session <id>   one session only (default: every session, most recently active first)
   --json           print the summaries as a JSON array
+${storeHelp(17)}
   -h, --help       show this help
 
-Exit codes: 0 done, 1 no audit logs found or a read failed, 2 bad usage.`;
+Exit codes: 0 done, 1 no audit logs found or a read failed (or the store is unreachable),
+2 bad usage.`;
 
 function entries(map: Readonly<Record<string, number>>): string {
   const list = Object.entries(map).sort((a, b) => b[1] - a[1]);
@@ -45,6 +49,7 @@ function printSummary(s: ViewerSessionSummary, io: CliIO): void {
 /**
  * @example
  * // $ audit-logger summary ./audit_logs --session support_bot
+ * // $ audit-logger summary --postgres postgres://audit@db:5432/audit
  */
 export const summaryCommand: Command = {
   name: "summary",
@@ -53,21 +58,23 @@ export const summaryCommand: Command = {
     const { values, positionals } = parseCommand("summary", argv, {
       session: { type: "string" },
       json: { type: "boolean" },
+      ...STORE_OPTIONS,
     });
     if (values.help) {
       io.out(HELP);
       return EXIT_OK;
     }
-    const dir = resolveAuditDir(singleDir("summary", positionals));
+    const target = storeTarget("summary", positionals, values);
     const session = sessionOption(values.session);
-    const chosen = selectSessions(dir, session);
-    if (chosen.length === 0) {
-      io.err(`audit-logger summary: no audit logs in ${dir}.`);
-      return EXIT_FAIL;
-    }
-    const { viewer, done } = openViewer(dir, chosen, io, undefined);
+    const src = await openSource(target, session, io, undefined);
     const summaries: ViewerSessionSummary[] = [];
     try {
+      const chosen = src.sessions;
+      if (chosen.length === 0) {
+        io.err(`audit-logger summary: no audit logs in ${src.where}.`);
+        return EXIT_FAIL;
+      }
+      const viewer = src.viewer;
       // most recently active first, as listSessions() orders them
       const listed = session !== undefined ? [] : (await viewer.listSessions()).map((l) => l.sessionId).filter((id) => chosen.includes(id));
       const order = [...listed, ...chosen.filter((id) => !listed.includes(id))];
@@ -76,13 +83,13 @@ export const summaryCommand: Command = {
         if (s) summaries.push(s);
       }
     } finally {
-      done();
+      await src.close();
     }
     if (values.json) {
       io.out(JSON.stringify(summaries, null, 2));
       return EXIT_OK;
     }
-    io.out(`${summaries.length} session${summaries.length === 1 ? "" : "s"} in ${dir}`);
+    io.out(`${summaries.length} session${summaries.length === 1 ? "" : "s"} in ${src.where}`);
     for (const s of summaries) {
       io.out("");
       printSummary(s, io);

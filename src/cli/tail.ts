@@ -1,16 +1,20 @@
 /** `audit-logger tail <dir> [-f]`: the newest records, one line each; with -f, new ones as they come. */
 import { openRecord } from "../reader/records.js";
 import { listSessionIds, listKindFiles } from "../sink/files.js";
-import { ALL_KINDS, EXIT_OK, intOption, type ChainKindName, kindOption, parseCommand, resolveAuditDir, selectSessions, sessionOption, singleDir } from "./args.js";
+import { openKeyring } from "../pipeline/keyring.js";
+import { ALL_KINDS, EXIT_OK, intOption, type ChainKindName, kindOption, parseCommand, selectSessions, sessionOption } from "./args.js";
 import { formatRecord } from "./format.js";
 import type { CliIO, Command } from "./io.js";
 import { keyringFor, loadCliKey } from "./keys.js";
 import { ChainFollower, lastLines } from "./tail-read.js";
+import { StoreFollower } from "./tail-store.js";
+import { openStore, selectStoreSessions, STORE_OPTIONS, storeHelp, storeTarget } from "./store.js";
 
 const POLL_MS = 200;
 const SESSION_SCAN_MS = 1000;
 
 const HELP = `Usage: audit-logger tail <dir> [-f] [-n <count>] [--session <id>] [--kind <kind>] [--json] [--key-file <file>]
+       audit-logger tail --postgres <url> [--schema <name>] [-f] [options]
 
 Prints the newest records, one line each, oldest first (all kinds merged by time).
 
@@ -23,9 +27,13 @@ Prints the newest records, one line each, oldest first (all kinds merged by time
   --json             print each record's JSON line exactly as stored
   --key-file <file>  key to decrypt prompt previews (default: the AUDIT_LOGGER_KEY variable);
                      without a key, encrypted previews show as [encrypted]
+${storeHelp(19)}
   -h, --help         show this help
 
-Exit codes: 0 done (or stopped with Ctrl-C), 1 failure, 2 bad usage.`;
+Over --postgres, -f asks the store every 200 ms for what each chain gained, so records an
+instance replays from its spool after an outage are shown when they arrive.
+
+Exit codes: 0 done (or stopped with Ctrl-C), 1 failure (or the store is unreachable), 2 bad usage.`;
 
 interface Parsed {
   readonly line: string;
@@ -54,6 +62,7 @@ function byTime(a: Parsed, b: Parsed): number {
 /**
  * @example
  * // $ audit-logger tail ./audit_logs -f --kind error
+ * // $ audit-logger tail --postgres postgres://audit@db:5432/audit -n 50
  */
 export const tailCommand: Command = {
   name: "tail",
@@ -66,24 +75,39 @@ export const tailCommand: Command = {
       kind: { type: "string" },
       json: { type: "boolean" },
       "key-file": { type: "string" },
+      ...STORE_OPTIONS,
     });
     if (values.help) {
       io.out(HELP);
       return EXIT_OK;
     }
-    const dir = resolveAuditDir(singleDir("tail", positionals));
+    const target = storeTarget("tail", positionals, values);
     const count = intOption("--lines", values.lines, 0) ?? 10;
     const session = sessionOption(values.session);
     const kind = kindOption(values.kind, ALL_KINDS);
     const kinds: readonly ChainKindName[] = kind ? [kind] : ALL_KINDS;
     const cliKey = loadCliKey(values["key-file"], io.env);
-    const key = cliKey ? keyringFor(cliKey, dir) : undefined;
+    // over the store there is no directory of wrapped per-subject keys: the master keys only
+    const key = cliKey ? (target.kind === "dir" ? keyringFor(cliKey, target.dir) : openKeyring(cliKey.key.masters ?? [cliKey.key], undefined)) : undefined;
     const print = (p: Parsed): void => {
       if (values.json) io.out(p.line);
       else if (p.rec) io.out(formatRecord(openRecord(p.rec, key), { color: io.color }));
       else io.out(io.color.yellow(`(unreadable line) ${JSON.stringify(p.line.slice(0, 120))}`));
     };
 
+    if (target.kind === "postgres") {
+      const store = await openStore(target);
+      try {
+        await selectStoreSessions(store, session); // a --session the store does not hold is bad usage
+        const follower = new StoreFollower(store, session, kinds);
+        for (const l of await follower.start(count)) print(parse(l.line));
+        if (values.follow) await followStore(follower, io, print);
+      } finally {
+        await store.close();
+      }
+      return EXIT_OK;
+    }
+    const dir = target.dir;
     const sessions = selectSessions(dir, session);
     // followers first, and history only up to where they start: nothing written meanwhile is
     // lost or printed twice
@@ -108,6 +132,19 @@ export const tailCommand: Command = {
     return EXIT_OK;
   },
 };
+
+async function followStore(follower: StoreFollower, io: CliIO, print: (p: Parsed) => void): Promise<void> {
+  let lastScan = Date.now();
+  while (!io.signal.aborted) {
+    await sleep(POLL_MS, io.signal);
+    if (io.signal.aborted) return;
+    if (Date.now() - lastScan >= SESSION_SCAN_MS) {
+      lastScan = Date.now();
+      await follower.discover();
+    }
+    for (const l of await follower.poll()) print(parse(l.line));
+  }
+}
 
 async function follow(
   dir: string,

@@ -5,12 +5,15 @@ import { AuditKeyError } from "../errors.js";
 import { verifyAuditLog } from "../reader/verify.js";
 import type { VerifyReport } from "../types.js";
 import { EXPORT_MANIFEST } from "../integrity/export.js";
-import { EXIT_FAIL, EXIT_OK, parseCommand, resolveAuditDir, selectSessions, sessionOption, singleDir, UsageError } from "./args.js";
+import { verifyPostgres } from "../postgres/verify.js";
+import { EXIT_FAIL, EXIT_OK, parseCommand, selectSessions, sessionOption, UsageError } from "./args.js";
 import type { CliIO, Command } from "./io.js";
 import { ProgressBar } from "./progress.js";
 import { bytesReadCounter, contentBytes, logBytes } from "./scan.js";
+import { openStore, selectStoreSessions, STORE_OPTIONS, storeHelp, storeTarget } from "./store.js";
 
 const HELP = `Usage: audit-logger verify <dir> [--session <id>] [--public-key <file>] [--json]
+       audit-logger verify --postgres <url> [--schema <name>] [--session <id>] [--json]
 
 Checks every record's hash, the links between records, sequence numbers, rotated segments, and
 every chat's full-content files against the digests in its record.
@@ -21,12 +24,19 @@ every chat's full-content files against the digests in its record.
                    trusted Ed25519 public key (PEM) of the logger's signingKey: signed
                    checkpoints are checked against it (may be given more than once)
   --json           print the verifier's report as JSON
+${storeHelp(17)}
   -h, --help       show this help
+
+Over --postgres, every stored line's hash, the links, the sequence numbers, the envelope columns
+and the checkpoints the sinks stored are checked; a chain may start after seq 1 only where the
+retention function logged a cut. Signed checkpoints and content files stay with each instance's
+directory: verify those there.
 
 Problems are evidence of damage or tampering; notes are findings that are not (a torn final line
 after a crash, content files that belong to no record, ...).
 
-Exit codes: 0 no problems, 1 problems found (or nothing to verify), 2 bad usage.`;
+Exit codes: 0 no problems, 1 problems found (or nothing to verify, or the store is unreachable),
+2 bad usage.`;
 
 function readPem(file: string): string {
   try {
@@ -36,7 +46,7 @@ function readPem(file: string): string {
   }
 }
 
-function printReport(r: VerifyReport, dir: string, io: CliIO): void {
+function printReport(r: VerifyReport, where: string, io: CliIO): void {
   const c = io.color;
   for (const p of r.problems) {
     io.out(`${c.red("PROBLEM")} ${c.bold(p.kind)} ${p.file}${p.seq !== undefined ? ` seq ${p.seq}` : ""}: ${p.detail}`);
@@ -44,14 +54,21 @@ function printReport(r: VerifyReport, dir: string, io: CliIO): void {
   for (const n of r.notes) {
     io.out(`${c.yellow("note")} ${n.kind}${n.file !== undefined ? ` ${n.file}` : ""}${n.seq !== undefined ? ` seq ${n.seq}` : ""}: ${n.detail}`);
   }
-  const what = `${r.recordsChecked} record${r.recordsChecked === 1 ? "" : "s"} in ${r.sessions.length} session${r.sessions.length === 1 ? "" : "s"} (${dir})`;
+  const what = `${r.recordsChecked} record${r.recordsChecked === 1 ? "" : "s"} in ${r.sessions.length} session${r.sessions.length === 1 ? "" : "s"} (${where})`;
   if (r.ok) io.out(`${c.green("OK")} ${what}: no problems, ${r.notes.length} note${r.notes.length === 1 ? "" : "s"}.`);
   else io.out(`${c.red("FAILED")} ${what}: ${r.problems.length} problem${r.problems.length === 1 ? "" : "s"}, ${r.notes.length} note${r.notes.length === 1 ? "" : "s"}.`);
+}
+
+function nothingToVerify(where: string, json: boolean, io: CliIO): number {
+  if (json) io.out(JSON.stringify({ ok: false, sessions: [], recordsChecked: 0, problems: [], notes: [{ kind: "no_sessions", detail: `No audit logs in ${where}.` }] }, null, 2));
+  else io.err(`audit-logger verify: no audit logs in ${where}; nothing to verify.`);
+  return EXIT_FAIL;
 }
 
 /**
  * @example
  * // $ audit-logger verify ./audit_logs --json
+ * // $ audit-logger verify --postgres postgres://audit@db:5432/audit
  */
 export const verifyCommand: Command = {
   name: "verify",
@@ -61,21 +78,34 @@ export const verifyCommand: Command = {
       session: { type: "string" },
       "public-key": { type: "string", multiple: true },
       json: { type: "boolean" },
+      ...STORE_OPTIONS,
     });
     if (values.help) {
       io.out(HELP);
       return EXIT_OK;
     }
-    const dir = resolveAuditDir(singleDir("verify", positionals));
+    const target = storeTarget("verify", positionals, values);
     const session = sessionOption(values.session);
+    if (target.kind === "postgres") {
+      if (values["public-key"] !== undefined) throw new UsageError("option --public-key applies to a <dir>: signed checkpoints are kept in each instance's audit directory, not in the store");
+      const store = await openStore(target);
+      let report: VerifyReport;
+      try {
+        const sessions = await selectStoreSessions(store, session);
+        if (sessions.length === 0) return nothingToVerify(store.description, values.json === true, io);
+        report = await verifyPostgres({ pool: store.pool, schema: store.schema, ...(session !== undefined ? { sessionId: session } : {}) });
+      } finally {
+        await store.close();
+      }
+      if (values.json) io.out(JSON.stringify(report, null, 2));
+      else printReport(report, store.description, io);
+      return report.ok ? EXIT_OK : EXIT_FAIL;
+    }
+    const dir = target.dir;
     const publicKeys = (values["public-key"] ?? []).map(readPem);
     const isExport = fs.existsSync(path.join(dir, EXPORT_MANIFEST));
     const sessions = isExport ? [] : selectSessions(dir, session);
-    if (!isExport && sessions.length === 0) {
-      if (values.json) io.out(JSON.stringify({ ok: false, sessions: [], recordsChecked: 0, problems: [], notes: [{ kind: "no_sessions", detail: `No audit logs in ${dir}.` }] }, null, 2));
-      else io.err(`audit-logger verify: no audit logs in ${dir}; nothing to verify.`);
-      return EXIT_FAIL;
-    }
+    if (!isExport && sessions.length === 0) return nothingToVerify(dir, values.json === true, io);
     // the core verifier has no progress callback: watch the process's read counter instead
     const bar = new ProgressBar("verify", logBytes(dir, sessions) + (session === undefined ? contentBytes(dir) : 0), io.stderr);
     const readSoFar = bytesReadCounter();

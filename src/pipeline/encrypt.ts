@@ -2,6 +2,7 @@ import { createCipheriv, createDecipheriv, createHash, createHmac, randomFillSyn
 import { AuditKeyError } from "../errors.js";
 import type { EncryptedValue } from "../types.js";
 import { keyForId, type EncryptionKey } from "./keys.js";
+import { sha256Text } from "./chain.js";
 
 // 96-bit random IVs (NIST SP 800-38D §8.2.2), drawn from a pool refilled 4 KiB at a time so a
 // value costs one slice, not one getrandom(2). Random IVs stay safe up to 2^32 values per key.
@@ -101,7 +102,7 @@ export function decryptFile(key: EncryptionKey, data: Buffer, aad: string): Buff
  */
 export function contentHash(text: string | Buffer, key: EncryptionKey | undefined): string {
   if (key) return `hmac-sha256:${key.id}:${createHmac("sha256", key.hashKey).update(text).digest("hex")}`;
-  return `sha256:${createHash("sha256").update(text).digest("hex")}`;
+  return `sha256:${typeof text === "string" ? sha256Text(text) : createHash("sha256").update(text).digest("hex")}`;
 }
 
 /**

@@ -7,12 +7,13 @@ import { openKeyring } from "../pipeline/keyring.js";
 import { resolveKey, type EncryptionKey, type KeyInput } from "../pipeline/keys.js";
 import { DEFAULT_MODEL_PRICES, type AnalyticsReport, type ModelPrice } from "../reader/analytics.js";
 import type { FullInteractionContent } from "../reader/content.js";
-import type { ChatInteractionFilter, ErrorFilter, FileOperationFilter, PerformanceMetricFilter, PersonaActivityFilter, ToolUsageFilter } from "../reader/query.js";
+import { compileQuery, type ChatInteractionFilter, type ErrorFilter, FileOperationFilter, PerformanceMetricFilter, PersonaActivityFilter, ToolUsageFilter } from "../reader/query.js";
 import { openRecord, type RawRecord, type SessionListing } from "../reader/records.js";
 import { verifyAuditLog } from "../reader/verify.js";
 import { AuditViewer } from "../reader/viewer.js";
 import { RECORD_KINDS, type RecordType, type VerifyReport } from "../types.js";
 import { Memo, sessionSignature } from "./memo.js";
+import { SessionIndexes, type IndexFilter } from "./session-index.js";
 import { ChartAccumulator, type ChartData } from "./series.js";
 import { buildTree, mergePage, type TimelineCursor, type TimelineRow } from "./timeline.js";
 
@@ -74,6 +75,29 @@ export interface ServeDataOptions {
   /** key or keyring to open encrypted fields and content; AUDIT_LOGGER_KEY when absent */
   readonly encryptionKey?: KeyInput | readonly KeyInput[];
   readonly prices?: Readonly<Record<string, ModelPrice>>;
+  /**
+   * Answer timeline pages and record lookups from an in-memory index of line offsets (built on
+   * first use, extended as files grow) instead of reading whole sessions. Default true; false
+   * reads through the AuditViewer's queries (same answers, slower on big sessions).
+   */
+  readonly lineIndex?: boolean;
+}
+
+interface Links {
+  readonly found: RawRecord | undefined;
+  readonly kids: RawRecord[];
+  readonly more: boolean;
+  readonly parent: RawRecord | undefined;
+}
+
+/** The filter without the fields `kind` does not have (model only for chats, success not for personas, metrics, errors). */
+function kindFilter(kind: RecordType, f: AnyFilter): AnyFilter {
+  const { model, success, ...rest } = f;
+  return {
+    ...rest,
+    ...(kind === "chat_interaction" && model !== undefined ? { model } : {}),
+    ...(KINDS_WITH_SUCCESS.has(kind) && success !== undefined ? { success } : {}),
+  };
 }
 
 type AnyFilter = ChatInteractionFilter & ToolUsageFilter & PersonaActivityFilter & FileOperationFilter & PerformanceMetricFilter & ErrorFilter;
@@ -95,6 +119,7 @@ export class ServeData {
   private readonly prices: Readonly<Record<string, ModelPrice>> | undefined;
   private readonly analyticsMemo = new Memo<{ report: AnalyticsReport; charts: ChartData }>();
   private readonly verifyMemo = new Memo<VerifyReport>();
+  private readonly indexes: SessionIndexes | undefined;
 
   constructor(o: ServeDataOptions) {
     this.viewer = new AuditViewer({ auditPath: o.auditPath, ...(o.encryptionKey !== undefined ? { encryptionKey: o.encryptionKey } : {}), ...(o.prices ? { prices: o.prices } : {}) });
@@ -104,6 +129,7 @@ export class ServeData {
     // the same keyring the viewer builds, for records this module opens itself
     const k = resolveKey(o.encryptionKey);
     this.key = k ? openKeyring(k.masters ?? [k], this.auditPath) : undefined;
+    this.indexes = o.lineIndex === false ? undefined : new SessionIndexes(this.auditPath);
   }
 
   get hasKey(): boolean {
@@ -194,7 +220,7 @@ export class ServeData {
         ...(q.model !== undefined ? { model: q.model } : {}),
         ...(q.success !== undefined ? { success: q.success } : {}),
       };
-      lists.push((await this.query(kind, f)) as RawRecord[]);
+      lists.push(this.indexes ? await this.indexedQuery(kind, f) : ((await this.query(kind, f)) as RawRecord[]));
     }
     const { page, next } = mergePage(lists, q.limit, q.cursor);
     return { rows: buildTree(page), next, excludedKinds: excluded };
@@ -202,6 +228,17 @@ export class ServeData {
 
   /** A record of the session by id, its full content (chats), its parent and its children. */
   async record(sessionId: string, id: string): Promise<RecordDetail | null> {
+    const { found, kids, more, parent } = this.indexes ? await this.indexedLinks(sessionId, id) : await this.scanLinks(sessionId, id);
+    if (!found) return null;
+    const content = found.type === "chat_interaction" && found.fullContent !== undefined ? ((await this.viewer.loadContent(found)) ?? null) : null;
+    const open = (r: RawRecord): RawRecord => openRecord(r, this.key);
+    // the children as a tree of their own: grandchildren on this list nest under their parent
+    const children = buildTree(kids.map(open).sort((a, b) => String(b.timestamp).localeCompare(String(a.timestamp))));
+    return { record: open(found), content, parent: parent ? buildTree([open(parent)])[0]! : null, children, moreChildren: more };
+  }
+
+  /** The record, up to MAX_CHILDREN of its children and its parent, by reading every record. */
+  private async scanLinks(sessionId: string, id: string): Promise<Links> {
     let found: RawRecord | undefined;
     const kids: RawRecord[] = [];
     let more = false;
@@ -214,8 +251,7 @@ export class ServeData {
         }
       }
     }
-    if (!found) return null;
-    const parentId = typeof found.parentId === "string" ? found.parentId : undefined;
+    const parentId = typeof found?.parentId === "string" ? found.parentId : undefined;
     let parent: RawRecord | undefined;
     if (parentId !== undefined) {
       outer: for (const kind of RECORD_KINDS) {
@@ -227,11 +263,44 @@ export class ServeData {
         }
       }
     }
-    const content = found.type === "chat_interaction" && found.fullContent !== undefined ? ((await this.viewer.loadContent(found)) ?? null) : null;
-    const open = (r: RawRecord): RawRecord => openRecord(r, this.key);
-    // the children as a tree of their own: grandchildren on this list nest under their parent
-    const children = buildTree(kids.map(open).sort((a, b) => String(b.timestamp).localeCompare(String(a.timestamp))));
-    return { record: open(found), content, parent: parent ? buildTree([open(parent)])[0]! : null, children, moreChildren: more };
+    return { found, kids, more, parent };
+  }
+
+  /** The same as {@link scanLinks}, reading only the lines the index points at. */
+  private async indexedLinks(sessionId: string, id: string): Promise<Links> {
+    const ix = this.indexes!.get(sessionId);
+    const found = (await ix.linked(RECORD_KINDS, "id", id, 1))[0];
+    // the record itself is not its own child (the scan counts the first record with this id as found)
+    let skipped = false;
+    const kids = (await ix.linked(RECORD_KINDS, "parentId", id, MAX_CHILDREN + 2)).filter((r) => {
+      if (!skipped && found !== undefined && r.id === id) return !(skipped = true);
+      return true;
+    });
+    const more = kids.length > MAX_CHILDREN;
+    const parentId = typeof found?.parentId === "string" ? found.parentId : undefined;
+    const parent = parentId !== undefined ? (await ix.linked(RECORD_KINDS, "id", parentId, 1))[0] : undefined;
+    return { found, kids: kids.slice(0, MAX_CHILDREN), more, parent };
+  }
+
+  /** A kind's newest matching records from the line index: what {@link query} returns, read from far fewer lines. */
+  private async indexedQuery(kind: RecordType, f: AnyFilter): Promise<RawRecord[]> {
+    const kf = kindFilter(kind, f);
+    const { limit, ...rest } = kf;
+    const compiled = compileQuery(kind, rest, "timeline");
+    const until = kf.until !== undefined ? Date.parse(new Date(kf.until).toISOString()) : undefined;
+    const equals: IndexFilter["equals"] = {
+      ...(kf.userId !== undefined ? { userId: kf.userId } : {}),
+      ...(kf.traceId !== undefined ? { traceId: kf.traceId } : {}),
+      ...(kf.persona !== undefined ? { persona: kf.persona } : {}),
+      ...(kf.model !== undefined ? { model: kf.model } : {}),
+    };
+    const recs = await this.indexes!.get(f.sessionId!).newest(kind, limit ?? 100, {
+      equals,
+      ...(kf.success !== undefined ? { success: kf.success } : {}),
+      ...(until !== undefined ? { beforeMs: until } : {}),
+      match: compiled.match,
+    });
+    return recs.map((r) => openRecord(r, this.key));
   }
 
   private query(kind: RecordType, f: AnyFilter): Promise<unknown[]> {

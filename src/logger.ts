@@ -416,9 +416,10 @@ export class AuditLogger extends EventEmitter<AuditLoggerEvents> implements Exit
     unregisterForExit(this);
     try {
       for (const kind of CHAIN_KINDS) this.writers[kind].close();
-      await this.settleSinks("close");
       const summary = await this.buildSummary();
       this.writeJsonAtomic(sessionFileName(this.sessionId), { ...summary, status: "finalized", config: this.config.toJSON() });
+      // sinks close after the session file exists, so a store can keep the final summary too
+      await this.settleSinks("close");
       return summary;
     } finally {
       this.lock.release();

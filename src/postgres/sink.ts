@@ -480,7 +480,13 @@ export class PostgresSink implements AuditSink {
           [this.sessionId, JSON.stringify(this.sessionInfo)],
         );
       } else {
-        await this.pool.query(`UPDATE ${n.sessions} SET status = 'finalized', closed_at = now() WHERE session_id = $1`, [this.sessionId]);
+        let info: string | null = null;
+        try {
+          if (this.auditDir) info = JSON.stringify(JSON.parse(fs.readFileSync(path.join(this.auditDir, sessionFileName(this.sessionId)), "utf8")));
+        } catch {
+          info = null; // no final session file: keep what the store has
+        }
+        await this.pool.query(`UPDATE ${n.sessions} SET status = 'finalized', closed_at = now(), info = coalesce($2::jsonb, info) WHERE session_id = $1`, [this.sessionId, info]);
       }
     } catch (err) {
       if (status === "active") throw err;

@@ -67,3 +67,34 @@ export async function forEachLine(file: string, onLine: (line: RawLine) => void,
     await fh.close();
   }
 }
+
+/**
+ * Like `forEachLine`, without decoding: `onLine(data, start, end, lineNo, terminated)` sees the
+ * line as the bytes `data[start, end)`, valid only during the call.
+ */
+export async function forEachLineBytes(
+  file: string,
+  onLine: (data: Buffer, start: number, end: number, line: number, terminated: boolean) => void,
+  chunkSize = 1 << 20,
+): Promise<void> {
+  const fh = await fs.promises.open(file, "r");
+  try {
+    const buf = Buffer.allocUnsafe(chunkSize);
+    let carry: Buffer | undefined;
+    let lineNo = 0;
+    for (;;) {
+      const { bytesRead } = await fh.read(buf, 0, buf.length, null);
+      if (bytesRead === 0) break;
+      const data = carry ? Buffer.concat([carry, buf.subarray(0, bytesRead)]) : buf.subarray(0, bytesRead);
+      let start = 0;
+      for (let nl = data.indexOf(0x0a); nl !== -1; nl = data.indexOf(0x0a, start)) {
+        onLine(data, start, nl, ++lineNo, true);
+        start = nl + 1;
+      }
+      carry = start < data.length ? Buffer.from(data.subarray(start)) : undefined;
+    }
+    if (carry && carry.length > 0) onLine(carry, 0, carry.length, lineNo + 1, false);
+  } finally {
+    await fh.close();
+  }
+}

@@ -1,6 +1,7 @@
+import { createHash } from "node:crypto";
 import fs from "node:fs";
 import path from "node:path";
-import { GENESIS_HASH, hashBody, splitSealedLine } from "../pipeline/chain.js";
+import { GENESIS_HASH, splitSealedLine } from "../pipeline/chain.js";
 import { sha256Hex } from "../pipeline/encrypt.js";
 import { listKindFiles, listSessionIds, safeJoin, safeReaddir, type KindFile } from "../sink/files.js";
 import { CHAIN_KINDS, type ChainKind, type ContentFiles, type VerifyNote, type VerifyProblem, type VerifyReport } from "../types.js";
@@ -9,7 +10,7 @@ import type { Checkpoint } from "../integrity/checkpoint.js";
 import { toPublicKeys } from "../integrity/signing.js";
 import { checkpointFileName, readCheckpoints } from "../integrity/checkpointer.js";
 import type { KeyObject } from "node:crypto";
-import { forEachLine } from "./lines.js";
+import { forEachLine, forEachLineBytes } from "./lines.js";
 import { MerkleAccumulator } from "../integrity/merkle.js";
 import { EXPORT_MANIFEST, verifyExport } from "../integrity/export.js";
 import { readLinesSync } from "./lines-sync.js";
@@ -104,6 +105,33 @@ export async function verifyAuditLog(auditPath: string, options: VerifyOptions =
   return { ok: f.problems.length === 0, sessions, recordsChecked: f.records, problems: f.problems, notes: f.notes };
 }
 
+const HEADER_BYTES = 512;
+const FULL_CONTENT = Buffer.from('"fullContent":');
+const REPAIRED = Buffer.from('"errorType":"audit_log_repaired"');
+const HASH_MEMBER = Buffer.from(',"hash":"');
+const CLOSE = Buffer.from("}");
+
+function includesBytes(data: Buffer, needle: Buffer, start: number, end: number): boolean {
+  const i = data.indexOf(needle, start);
+  return i !== -1 && i + needle.length <= end;
+}
+
+/** The line `data[start, end)` ends in `,"hash":"<64 hex>"}`: its hash and where the hashed body stops. */
+function sealedBytes(data: Buffer, start: number, end: number): { hash: string; bodyEnd: number } | undefined {
+  const len = end - start;
+  if (len < 77 || data[end - 1] !== 0x7d || data[end - 2] !== 0x22) return undefined;
+  const at = end - 75;
+  if (data.compare(HASH_MEMBER, 0, HASH_MEMBER.length, at, at + HASH_MEMBER.length) !== 0) return undefined;
+  const hash = data.toString("latin1", at + 9, end - 2);
+  if (!/^[0-9a-f]{64}$/.test(hash)) return undefined;
+  return { hash, bodyEnd: at };
+}
+
+/** SHA-256(prevHash ‖ body ‖ "}") over the line's own bytes, the body being `data[start, bodyEnd)`. */
+function hashBodyBytes(prevHash: string, data: Buffer, start: number, bodyEnd: number): string {
+  return createHash("sha256").update(prevHash, "latin1").update(data.subarray(start, bodyEnd)).update(CLOSE).digest("hex");
+}
+
 /** The envelope's leading members, always written in this order. */
 const HEADER = /^\{"id":"([A-Za-z0-9_-]{1,64})","type":"([a-z_]+)","sessionId":"([A-Za-z0-9._-]{1,128})","timestamp":"[^"\\]*","seq":(\d{1,15}),"prevHash":"([0-9a-f]{64})"/;
 
@@ -144,29 +172,31 @@ async function verifyKind(
   for (let fi = 0; fi < files.length; fi++) {
     const file = files[fi]!;
     const lastFile = fi === files.length - 1;
-    await forEachLine(file.path, (raw) => {
-      if (!raw.terminated) {
+    await forEachLineBytes(file.path, (data, start, end, lineNo, terminated) => {
+      if (!terminated) {
         if (lastFile) {
-          f.notes.push({ file: file.name, kind: "torn_final_line", detail: `${file.name} ends in an incomplete line (${Buffer.byteLength(raw.text)} bytes), as a crash mid-write leaves; the next logger on this session cuts it off.` });
+          f.notes.push({ file: file.name, kind: "torn_final_line", detail: `${file.name} ends in an incomplete line (${end - start} bytes), as a crash mid-write leaves; the next logger on this session cuts it off.` });
         } else {
           f.problems.push({ file: file.name, kind: "malformed_line", detail: `${file.name} ends without a newline but is not the newest file of ${kind}.` });
         }
         return;
       }
-      const text = raw.text;
-      const sealed = splitSealedLine(text);
-      // the envelope's fixed leading members are read with one regex; the whole line is parsed
-      // only where its body matters (content, the logger's own events, repairs) or the regex fails
-      const h = sealed ? HEADER.exec(text) : null;
+      const raw = { line: lineNo };
+      // Bytes, not text: the envelope's leading members and the hash member are ASCII, so they are
+      // read from the raw bytes; the body is hashed as bytes; the whole line is decoded and parsed
+      // only where its content matters (content files, the logger's own events, repairs) or the
+      // fast reading fails.
+      const sealed = sealedBytes(data, start, end);
+      const h = sealed ? HEADER.exec(data.toString("latin1", start, Math.min(end, start + HEADER_BYTES))) : null;
       let rec: Record<string, unknown> | undefined;
       const needsBody =
         !h ||
         kind === "audit_event" ||
-        (kind === "chat_interaction" && text.includes('"fullContent":')) ||
-        (kind === "error" && text.includes('"errorType":"audit_log_repaired"'));
+        (kind === "chat_interaction" && includesBytes(data, FULL_CONTENT, start, end)) ||
+        (kind === "error" && includesBytes(data, REPAIRED, start, end));
       if (needsBody) {
         try {
-          rec = JSON.parse(text) as Record<string, unknown>;
+          rec = JSON.parse(data.toString("utf8", start, end)) as Record<string, unknown>;
         } catch {
           rec = undefined;
         }
@@ -182,7 +212,7 @@ async function verifyKind(
       f.records++;
       const loc = `${file.name}:${raw.line}`;
       const p = (k: string, detail: string) => f.problems.push({ file: file.name, ...(seq !== undefined ? { seq } : {}), kind: k, detail });
-      if (hashBody(recPrev, sealed!.body) !== sealed!.hash) {
+      if (hashBodyBytes(recPrev, data, start, sealed!.bodyEnd) !== sealed!.hash) {
         p("record_modified", `Record ${loc} (seq ${seq}) does not match its hash: it was changed after it was written.`);
       }
       if (recPrev !== prevHash) {

@@ -20,6 +20,7 @@ export const COMMANDS: readonly CommandEntry[] = [
   { name: "export", summary: "write the trail as JSON, CSV, or a complete directory with checksums", load: async () => (await import("./export.js")).exportCommand },
   { name: "tail", summary: "print the newest records, one line each; -f follows new ones live", load: async () => (await import("./tail.js")).tailCommand },
   { name: "cleanup", summary: "remove sessions older than their retention period", load: async () => (await import("./cleanup.js")).cleanupCommand },
+  { name: "shred", summary: "crypto-shred one user's content: destroy their data keys, keep every chain verifiable", load: async () => (await import("./shred.js")).shredCommand },
   { name: "serve", summary: "open a local web viewer of the trail (read-only, token-protected)", load: async () => (await import("./serve.js")).serveCliCommand },
 ];
 

@@ -45,27 +45,7 @@ export async function* readLines(file: string, highWaterMark = 1 << 20): AsyncGe
  * loop between chunks, but without a promise per line (the fast path of the verifier).
  */
 export async function forEachLine(file: string, onLine: (line: RawLine) => void, chunkSize = 1 << 20): Promise<void> {
-  const fh = await fs.promises.open(file, "r");
-  try {
-    const buf = Buffer.allocUnsafe(chunkSize);
-    let carry: Buffer | undefined;
-    let lineNo = 0;
-    for (;;) {
-      const { bytesRead } = await fh.read(buf, 0, buf.length, null);
-      if (bytesRead === 0) break;
-      const data = carry ? Buffer.concat([carry, buf.subarray(0, bytesRead)]) : buf.subarray(0, bytesRead);
-      let start = 0;
-      for (let nl = data.indexOf(0x0a); nl !== -1; nl = data.indexOf(0x0a, start)) {
-        lineNo++;
-        onLine({ text: data.toString("utf8", start, nl), line: lineNo, terminated: true });
-        start = nl + 1;
-      }
-      carry = start < data.length ? Buffer.from(data.subarray(start)) : undefined;
-    }
-    if (carry && carry.length > 0) onLine({ text: carry.toString("utf8"), line: lineNo + 1, terminated: false });
-  } finally {
-    await fh.close();
-  }
+  await forEachLineBytes(file, (data, start, end, line, terminated) => onLine({ text: data.toString("utf8", start, end), line, terminated }), chunkSize);
 }
 
 /**

@@ -1,0 +1,64 @@
+import { execFileSync } from "node:child_process";
+import fs from "node:fs";
+import path from "node:path";
+import { fileURLToPath } from "node:url";
+import { beforeAll, describe, expect, it } from "vitest";
+
+const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "..");
+const pkg = JSON.parse(fs.readFileSync(path.join(ROOT, "package.json"), "utf8")) as { exports: Record<string, unknown>; bin: Record<string, string> };
+
+/** What each subpath must export (API.md's package table). */
+const SPEC: Record<string, string[]> = {
+  "audit-logger": ["AuditLogger", "AuditConfig", "PresetConfigs", "AuditViewer", "AuditExporter", "verifyAuditLog", "auditContext", "setDefaultAuditLogger", "getDefaultAuditLogger", "computeRecordHash", "AuditLoggerError", "AuditConfigError", "AuditValidationError"],
+  "audit-logger/config": ["AuditConfig", "PresetConfigs"],
+  "audit-logger/decorators": ["AuditTool", "AuditChat", "AuditPersona", "AuditPerformance", "AuditErrors"],
+  "audit-logger/integrations": ["withAudit"],
+  "audit-logger/integrations/openai": ["wrapOpenAI"],
+  "audit-logger/integrations/anthropic": ["wrapAnthropic"],
+  "audit-logger/integrations/ai-sdk": ["auditLanguageModelMiddleware"],
+  "audit-logger/integrations/fetch": ["withAuditFetch"],
+  "audit-logger/integrations/express": ["auditMiddleware", "auditErrorHandler"],
+  "audit-logger/postgres": ["PostgresSink"],
+};
+
+function node(args: string[]): string {
+  return execFileSync(process.execPath, args, { cwd: ROOT, encoding: "utf8" });
+}
+
+describe("the built package", () => {
+  beforeAll(() => {
+    // `npm test` builds first; build here too when the suite runs on its own
+    if (!fs.existsSync(path.join(ROOT, "dist/src/index.js"))) execFileSync("npx", ["tsc", "-p", "tsconfig.build.json"], { cwd: ROOT });
+  });
+
+  it("every subpath of the spec is in the exports map and points at a built file with types", () => {
+    for (const sub of Object.keys(SPEC)) {
+      const key = sub === "audit-logger" ? "." : `.${sub.slice("audit-logger".length)}`;
+      const entry = pkg.exports[key] as { types: string; default: string } | undefined;
+      expect(entry, key).toBeDefined();
+      expect(fs.existsSync(path.join(ROOT, entry!.default)), entry!.default).toBe(true);
+      expect(fs.existsSync(path.join(ROOT, entry!.types)), entry!.types).toBe(true);
+    }
+  });
+
+  it("each subpath loads with import() and exports the spec's names", () => {
+    const out = node([
+      "--input-type=module",
+      "-e",
+      `const spec = ${JSON.stringify(SPEC)}; const missing = [];
+       for (const [sub, names] of Object.entries(spec)) { const m = await import(sub); for (const n of names) if (!(n in m)) missing.push(sub + ":" + n); }
+       console.log(JSON.stringify(missing));`,
+    ]);
+    expect(JSON.parse(out)).toEqual([]);
+  });
+
+  it("require() from CommonJS works too", () => {
+    const out = node(["-e", `const m = require("audit-logger"); const d = require("audit-logger/decorators"); console.log(typeof m.AuditLogger, typeof m.verifyAuditLog, typeof d.AuditTool)`]);
+    expect(out.trim()).toBe("function function function");
+  });
+
+  it("the bin runs: audit-logger --help", () => {
+    const out = node([path.join(ROOT, pkg.bin["audit-logger"]!), "--help"]);
+    for (const cmd of ["verify", "summary", "report", "export", "cleanup", "tail", "serve"]) expect(out).toContain(cmd);
+  });
+});

@@ -1,14 +1,16 @@
 /**
- * `audit-logger serve <dir>`: starts the local web viewer, prints its URL (with a fresh access
+ * `audit-logger serve <dir>` (or `--postgres <url> [--schema s]`): starts the local web viewer, prints its URL (with a fresh access
  * token), opens a browser unless --no-open, and runs until SIGINT or SIGTERM.
  */
 import { spawn } from "node:child_process";
 import { startServer } from "../serve/server.js";
-import { EXIT_FAIL, EXIT_OK, EXIT_USAGE, intOption, parseCommand, resolveAuditDir, singleDir, UsageError } from "./args.js";
+import { EXIT_FAIL, EXIT_OK, EXIT_USAGE, intOption, parseCommand, UsageError } from "./args.js";
+import { openStore, STORE_OPTIONS, storeHelp, storeTarget, type OpenStore } from "./store.js";
 import { createIO, type CliIO, type Command } from "./io.js";
 import { loadCliKey } from "./keys.js";
 
 const HELP = `Usage: audit-logger serve <dir> [--port <n>] [--host <addr>] [--key-file <file>] [--no-open]
+       audit-logger serve --postgres <url> [--schema <name>] [--port <n>] [--host <addr>] [--key-file <file>] [--no-open]
 
 Starts a read-only web viewer of the audit trail: sessions, timelines, conversations, tools,
 errors, analytics charts, the verifier's findings, and JSON/CSV export downloads.
@@ -19,6 +21,7 @@ errors, analytics charts, the verifier's findings, and JSON/CSV export downloads
   --key-file <file>  key (or keyring) to show encrypted prompts and responses; default: the
                      AUDIT_LOGGER_KEY variable; without a key they are shown as encrypted
   --no-open          do not open a browser
+${storeHelp(19)}
   -h, --help         show this help
 
 The printed URL carries a random access token; requests without it are refused (401). Binding to
@@ -44,24 +47,34 @@ async function run(argv: readonly string[], io: CliIO): Promise<number> {
     host: { type: "string" },
     "key-file": { type: "string" },
     "no-open": { type: "boolean" },
+    ...STORE_OPTIONS,
   });
   if (values.help) {
     io.out(HELP);
     return EXIT_OK;
   }
-  const dir = resolveAuditDir(singleDir("serve", positionals));
+  const target = storeTarget("serve", positionals, values);
   const port = intOption("--port", values.port, 0, 65535) ?? 0;
   const host = values.host ?? "127.0.0.1";
   if (host.trim() === "") throw new UsageError("option --host needs an address, e.g. 127.0.0.1");
   const key = loadCliKey(values["key-file"], io.env);
   if (io.signal.aborted) return EXIT_OK;
-  const server = await startServer({
-    auditPath: dir,
-    host,
-    port,
-    ...(key ? { encryptionKey: key.masters.length === 1 ? key.masters[0]! : key.masters } : {}),
-  });
-  io.out(`audit-logger serve: viewing ${dir}${key ? ` (decrypting with the key from ${key.source})` : ""}`);
+  // the store is checked up front (unreachable, bad login, no store in the schema: one message, exit 1)
+  const store: OpenStore | undefined = target.kind === "postgres" ? await openStore(target) : undefined;
+  let server: Awaited<ReturnType<typeof startServer>>;
+  try {
+    server = await startServer({
+      ...(target.kind === "dir" ? { auditPath: target.dir } : { postgres: { pool: store!.pool, schema: store!.schema } }),
+      host,
+      port,
+      ...(key ? { encryptionKey: key.masters.length === 1 ? key.masters[0]! : key.masters } : {}),
+    });
+  } catch (err) {
+    await store?.close();
+    throw err;
+  }
+  const what = target.kind === "dir" ? target.dir : store!.description;
+  io.out(`audit-logger serve: viewing ${what}${key ? ` (decrypting with the key from ${key.source})` : ""}`);
   io.out(`Open ${server.url}`);
   if (host !== "127.0.0.1" && host !== "localhost" && host !== "::1") io.err(`audit-logger serve: warning: listening on ${host}, not only this machine; anyone with the URL can read the trail.`);
   io.out("Press Ctrl-C to stop.");
@@ -71,6 +84,7 @@ async function run(argv: readonly string[], io: CliIO): Promise<number> {
     else io.signal.addEventListener("abort", () => resolve(), { once: true });
   });
   await server.close();
+  await store?.close();
   return EXIT_OK;
 }
 

@@ -166,7 +166,7 @@ export class AuditViewer {
     const o = parsed.data;
     this.logger = undefined;
     this.sessionId = o.sessionId;
-    this.key = withKeyStore(resolveKey(o.encryptionKey), o.auditPath);
+    this.key = withKeyStore(resolveKey(o.encryptionKey), o.auditPath ?? o.postgres?.contentDir);
     this.prices = Object.freeze({ ...DEFAULT_MODEL_PRICES, ...o.prices });
     this.onProgress = o.onProgress;
     if (o.source || o.postgres) {

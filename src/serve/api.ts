@@ -1,8 +1,8 @@
 /**
  * The JSON API under /api/. Every parameter is validated with zod; a bad one is a 400 naming it,
- * an unknown session or record a 404. Read-only: nothing here writes to the audit directory.
+ * an unknown session or record a 404. Read-only: nothing here writes to the audit directory or store.
  *
- *   GET /api/info                                   audit directory, key present, session count
+ *   GET /api/info                                   audit directory (or store), key present, session count
  *   GET /api/sessions                               every session (cheap listing)
  *   GET /api/sessions/:sid/stats                    start, duration, counts, tokens, cost, errors
  *   GET /api/sessions/:sid/timeline?kinds=&model=&persona=&user=&success=&trace=&limit=&before=&skip=
@@ -80,7 +80,7 @@ export async function handleApi(req: IncomingMessage, res: ServerResponse, url: 
   const [head, sid, what, ...rest] = segments;
   if (head === "info" && segments.length === 1) {
     const sessions = await data.listSessions();
-    sendJson(req, res, { auditPath: data.auditPath, hasKey: data.hasKey, sessions: sessions.length });
+    sendJson(req, res, { auditPath: data.auditPath ?? null, source: data.store ? "postgres" : "directory", description: data.description, hasKey: data.hasKey, sessions: sessions.length });
     return;
   }
   if (head === "export.json" && segments.length === 1) {
@@ -94,7 +94,7 @@ export async function handleApi(req: IncomingMessage, res: ServerResponse, url: 
     return;
   }
   const id = parse(sessionId, sid, "session");
-  if (!(await data.hasSession(id))) throw new HttpError(404, `no session "${id}" in ${data.auditPath}`);
+  if (!(await data.hasSession(id))) throw new HttpError(404, `no session "${id}" in ${data.description}`);
   switch (what) {
     case "stats":
       if (rest.length) break;

@@ -1,8 +1,13 @@
 /**
  * What the viewer's JSON API answers, over the library's own reader: the AuditViewer for queries
- * and analytics, verifyAuditLog for integrity. Whole-session passes are cached while the files
- * stay unchanged; timeline pages hold at most `skip + limit + 1` records per kind.
+ * and analytics, verifyAuditLog (or verifyPostgres for the PostgreSQL store) for integrity.
+ * Whole-session passes are cached while the session is unchanged (file sizes and times, or the
+ * store's record count and highest seq per kind); timeline pages hold at most
+ * `skip + limit + 1` records per kind.
  */
+import type { Pool } from "pg";
+import { verifyWith } from "../postgres/verify.js";
+import { DEFAULT_SCHEMA, names } from "../postgres/schema.js";
 import { openKeyring } from "../pipeline/keyring.js";
 import { resolveKey, type EncryptionKey, type KeyInput } from "../pipeline/keys.js";
 import { DEFAULT_MODEL_PRICES, type AnalyticsReport, type ModelPrice } from "../reader/analytics.js";
@@ -70,8 +75,18 @@ export interface RecordDetail {
 
 export const MAX_CHILDREN = 500;
 
+/** The PostgreSQL store to serve: an open pool (not ended by ServeData) and its schema. */
+export interface ServeStore {
+  readonly pool: Pool;
+  /** schema holding the store (default `audit_logger`) */
+  readonly schema?: string;
+}
+
 export interface ServeDataOptions {
-  readonly auditPath: string;
+  /** the audit directory; give this or `postgres` */
+  readonly auditPath?: string;
+  /** the PostgreSQL store instead of a directory (queries run in SQL; no line index) */
+  readonly postgres?: ServeStore;
   /** key or keyring to open encrypted fields and content; AUDIT_LOGGER_KEY when absent */
   readonly encryptionKey?: KeyInput | readonly KeyInput[];
   readonly prices?: Readonly<Record<string, ModelPrice>>;
@@ -109,10 +124,16 @@ const KINDS_WITH_SUCCESS: ReadonlySet<RecordType> = new Set(["chat_interaction",
  *
  * @example
  * const data = new ServeData({ auditPath: "./audit_logs" });
+ * // or over the PostgreSQL store: new ServeData({ postgres: { pool, schema: "audit_logger" } })
  * const page = await data.timeline("s1", { kinds: ["chat_interaction"], limit: 50 });
  */
 export class ServeData {
-  readonly auditPath: string;
+  /** the audit directory, or undefined when serving the PostgreSQL store */
+  readonly auditPath: string | undefined;
+  /** the store being served, when not a directory */
+  readonly store: { readonly pool: Pool; readonly schema: string } | undefined;
+  /** what is being served, for messages: the directory, or `postgres schema <name>` */
+  readonly description: string;
   readonly viewer: AuditViewer;
   readonly keyInput: KeyInput | readonly KeyInput[] | undefined;
   private readonly key: EncryptionKey | undefined;
@@ -122,14 +143,40 @@ export class ServeData {
   private readonly indexes: SessionIndexes | undefined;
 
   constructor(o: ServeDataOptions) {
-    this.viewer = new AuditViewer({ auditPath: o.auditPath, ...(o.encryptionKey !== undefined ? { encryptionKey: o.encryptionKey } : {}), ...(o.prices ? { prices: o.prices } : {}) });
-    this.auditPath = this.viewer.auditPath!;
+    const common = { ...(o.encryptionKey !== undefined ? { encryptionKey: o.encryptionKey } : {}), ...(o.prices ? { prices: o.prices } : {}) };
+    if (o.postgres) {
+      const schema = o.postgres.schema ?? DEFAULT_SCHEMA;
+      this.store = { pool: o.postgres.pool, schema };
+      this.viewer = new AuditViewer({ postgres: { pool: o.postgres.pool, schema }, ...common });
+      this.auditPath = undefined;
+      this.description = `postgres schema ${schema}`;
+    } else {
+      this.store = undefined;
+      this.viewer = new AuditViewer({ ...(o.auditPath !== undefined ? { auditPath: o.auditPath } : {}), ...common });
+      this.auditPath = this.viewer.auditPath!;
+      this.description = this.auditPath;
+    }
     this.keyInput = o.encryptionKey;
     this.prices = o.prices;
     // the same keyring the viewer builds, for records this module opens itself
     const k = resolveKey(o.encryptionKey);
     this.key = k ? openKeyring(k.masters ?? [k], this.auditPath) : undefined;
-    this.indexes = o.lineIndex === false ? undefined : new SessionIndexes(this.auditPath);
+    this.indexes = o.lineIndex === false || this.auditPath === undefined ? undefined : new SessionIndexes(this.auditPath);
+  }
+
+  /**
+   * A cheap fingerprint of one session: its files' sizes and times, or in the store the record
+   * count and highest seq per kind and the session's status (one small aggregate query).
+   */
+  private async signature(sessionId: string): Promise<string> {
+    if (this.auditPath !== undefined) return sessionSignature(this.auditPath, sessionId) + `#${sessionId}`;
+    const n = names(this.store!.schema);
+    const r = await this.store!.pool.query<{ kind: string; c: string; mx: string }>(
+      `SELECT kind, count(*)::text AS c, max(seq)::text AS mx FROM ${n.records} WHERE session_id = $1 GROUP BY kind ORDER BY kind`,
+      [sessionId],
+    );
+    const s = await this.store!.pool.query<{ status: string; closed: string | null }>(`SELECT status, closed_at::text AS closed FROM ${n.sessions} WHERE session_id = $1`, [sessionId]);
+    return `${r.rows.map((x) => `${x.kind}=${x.c}:${x.mx}`).join("|")}|session=${s.rows[0]?.status ?? "-"}:${s.rows[0]?.closed ?? "-"}#${sessionId}`;
   }
 
   get hasKey(): boolean {
@@ -146,8 +193,8 @@ export class ServeData {
   }
 
   /** The analytics report and chart data of one session (one pass, cached). */
-  analytics(sessionId: string): Promise<{ report: AnalyticsReport; charts: ChartData }> {
-    return this.analyticsMemo.get(sessionSignature(this.auditPath, sessionId) + `#${sessionId}`, async () => {
+  async analytics(sessionId: string): Promise<{ report: AnalyticsReport; charts: ChartData }> {
+    return this.analyticsMemo.get(await this.signature(sessionId), async () => {
       const report = await this.viewer.generateAnalyticsReport({ sessionId });
       const acc = new ChartAccumulator({ ...DEFAULT_MODEL_PRICES, ...this.prices });
       for await (const r of this.viewer.source.records("chat_interaction", sessionId)) acc.add(r);
@@ -155,9 +202,11 @@ export class ServeData {
     });
   }
 
-  /** The verifier's report for one session (cached while the files are unchanged). */
-  integrity(sessionId: string): Promise<VerifyReport> {
-    return this.verifyMemo.get(sessionSignature(this.auditPath, sessionId) + `#${sessionId}`, () => verifyAuditLog(this.auditPath, { sessionId }));
+  /** The verifier's report for one session (cached while the session is unchanged). */
+  async integrity(sessionId: string): Promise<VerifyReport> {
+    const dir = this.auditPath;
+    const store = this.store;
+    return this.verifyMemo.get(await this.signature(sessionId), () => (dir !== undefined ? verifyAuditLog(dir, { sessionId }) : verifyWith(store!.pool, store!.schema, sessionId)));
   }
 
   /** Start, duration, counts, tokens, cost and errors of one session. */
@@ -228,7 +277,7 @@ export class ServeData {
 
   /** A record of the session by id, its full content (chats), its parent and its children. */
   async record(sessionId: string, id: string): Promise<RecordDetail | null> {
-    const { found, kids, more, parent } = this.indexes ? await this.indexedLinks(sessionId, id) : await this.scanLinks(sessionId, id);
+    const { found, kids, more, parent } = this.indexes ? await this.indexedLinks(sessionId, id) : this.store ? await this.storeLinks(sessionId, id) : await this.scanLinks(sessionId, id);
     if (!found) return null;
     const content = found.type === "chat_interaction" && found.fullContent !== undefined ? ((await this.viewer.loadContent(found)) ?? null) : null;
     const open = (r: RawRecord): RawRecord => openRecord(r, this.key);
@@ -264,6 +313,34 @@ export class ServeData {
       }
     }
     return { found, kids, more, parent };
+  }
+
+  /** The same as {@link scanLinks}, found by the database (the stored lines of matching rows only). */
+  private async storeLinks(sessionId: string, id: string): Promise<Links> {
+    const { pool, schema } = this.store!;
+    const n = names(schema);
+    // the chain order, so "the first record with this id" is the one the scan would find
+    const order = `ORDER BY array_position($3::text[], kind), seq`;
+    const kinds = [...RECORD_KINDS];
+    const byId = async (rid: string): Promise<RawRecord | undefined> => {
+      const r = await pool.query<{ line: string }>(`SELECT line FROM ${n.records} WHERE session_id = $1 AND id = $2 ${order} LIMIT 1`, [sessionId, rid, kinds]);
+      return r.rows[0] ? (JSON.parse(r.rows[0].line) as RawRecord) : undefined;
+    };
+    const found = await byId(id);
+    const k = await pool.query<{ line: string }>(
+      `SELECT line FROM ${n.records} WHERE session_id = $1 AND record->>'parentId' = $2 ${order} LIMIT ${MAX_CHILDREN + 2}`,
+      [sessionId, id, kinds],
+    );
+    let skipped = false;
+    const kids = k.rows
+      .map((row) => JSON.parse(row.line) as RawRecord)
+      .filter((r) => {
+        if (!skipped && found !== undefined && r.id === id) return !(skipped = true);
+        return true;
+      });
+    const parentId = typeof found?.parentId === "string" ? found.parentId : undefined;
+    const parent = parentId !== undefined ? await byId(parentId) : undefined;
+    return { found, kids: kids.slice(0, MAX_CHILDREN), more: kids.length > MAX_CHILDREN, parent };
   }
 
   /** The same as {@link scanLinks}, reading only the lines the index points at. */

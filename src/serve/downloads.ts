@@ -34,7 +34,7 @@ export async function sendDownload(req: IncomingMessage, res: ServerResponse, da
   const dir = await fs.promises.mkdtemp(path.join(os.tmpdir(), "audit-serve-"));
   try {
     const viewer = new AuditViewer({
-      auditPath: data.auditPath,
+      ...(data.store ? { postgres: { pool: data.store.pool, schema: data.store.schema } } : { auditPath: data.auditPath! }),
       ...(spec.sessionId !== undefined ? { sessionId: spec.sessionId } : {}),
       ...(data.keyInput !== undefined ? { encryptionKey: data.keyInput } : {}),
     });

@@ -11,6 +11,9 @@ import { z } from "zod";
 import { AuditConfigError, AuditIOError } from "../errors.js";
 import type { KeyInput } from "../pipeline/keys.js";
 import type { ModelPrice } from "../reader/analytics.js";
+import type { Pool } from "pg";
+import { loadPg } from "../postgres/pg.js";
+import { schemaNameSchema } from "../postgres/schema.js";
 import { toFieldIssues } from "../record/issues.js";
 import { handleApi } from "./api.js";
 import { authenticate, cookieName, newToken, tokenCookie } from "./auth.js";
@@ -20,8 +23,13 @@ import { resolveStaticPath, sendFile, staticDirFor, vendorFiles } from "./static
 
 /** Options of {@link startServer}. */
 export interface ServeOptions {
-  /** the audit directory (`<projectPath>/audit_logs`) */
-  readonly auditPath: string;
+  /** the audit directory (`<projectPath>/audit_logs`); give this or `postgres` */
+  readonly auditPath?: string;
+  /**
+   * the PostgreSQL store instead of a directory: `{ connectionString, schema? }` (the server
+   * opens and closes its own pool) or `{ pool, schema? }` (an open pool, not ended by the server)
+   */
+  readonly postgres?: ServePostgresOptions;
   /** interface to bind (default 127.0.0.1: this machine only) */
   readonly host?: string;
   /** port (default 0: any free port) */
@@ -32,6 +40,16 @@ export interface ServeOptions {
   readonly token?: string;
   /** model prices over the built-in table, for cost figures */
   readonly prices?: Readonly<Record<string, ModelPrice>>;
+}
+
+/** Where {@link startServer} reads a PostgreSQL store. */
+export interface ServePostgresOptions {
+  /** e.g. `postgres://audit@127.0.0.1:5432/audit` */
+  readonly connectionString?: string;
+  /** an open pool (not ended by the server) */
+  readonly pool?: Pool;
+  /** schema holding the store (default `audit_logger`) */
+  readonly schema?: string;
 }
 
 /** A running viewer. */
@@ -48,8 +66,16 @@ export interface RunningServer {
 }
 
 const keyInput = z.union([z.string(), z.instanceof(Uint8Array)]);
+const postgresSchema = z
+  .strictObject({
+    connectionString: z.string().min(1, "must be a non-empty connection string").optional(),
+    pool: z.custom<Pool>((v) => typeof v === "object" && v !== null && typeof (v as Pool).query === "function", "must be a pg.Pool").optional(),
+    schema: schemaNameSchema.optional(),
+  })
+  .refine((p) => (p.connectionString === undefined) !== (p.pool === undefined), "give exactly one of connectionString or pool");
 const optionsSchema = z.strictObject({
-  auditPath: z.string().min(1, "must be the path of an audit_logs directory"),
+  auditPath: z.string().min(1, "must be the path of an audit_logs directory").optional(),
+  postgres: postgresSchema.optional(),
   host: z.string().min(1).optional(),
   port: z.number().int().min(0).max(65535).optional(),
   encryptionKey: z.union([keyInput, z.array(keyInput).min(1)]).optional(),
@@ -68,6 +94,7 @@ function hostForUrl(host: string): string {
  *
  * @example
  * const server = await startServer({ auditPath: "./audit_logs", port: 0 });
+ * // or the PostgreSQL store: startServer({ postgres: { connectionString: "postgres://audit@127.0.0.1/audit" } })
  * console.log(`open ${server.url}`);
  * // later
  * await server.close();
@@ -76,14 +103,33 @@ export async function startServer(options: ServeOptions): Promise<RunningServer>
   const parsed = optionsSchema.safeParse(options ?? {});
   if (!parsed.success) throw new AuditConfigError(toFieldIssues(parsed.error, "startServer"));
   const o = parsed.data;
-  let st: fs.Stats | undefined;
-  try {
-    st = fs.statSync(o.auditPath);
-  } catch {
-    st = undefined;
+  if ((o.auditPath === undefined) === (o.postgres === undefined)) {
+    throw new AuditConfigError([{ field: "startServer.auditPath", message: "give either auditPath (an audit_logs directory) or postgres ({ connectionString, schema? }), not both or neither" }]);
   }
-  if (!st?.isDirectory()) throw new AuditIOError(`${o.auditPath} is not a directory. Point audit-logger serve at an audit_logs directory.`);
-  const data = new ServeData({ auditPath: o.auditPath, ...(o.encryptionKey !== undefined ? { encryptionKey: o.encryptionKey } : {}), ...(o.prices ? { prices: o.prices } : {}) });
+  const common = { ...(o.encryptionKey !== undefined ? { encryptionKey: o.encryptionKey } : {}), ...(o.prices ? { prices: o.prices } : {}) };
+  let data: ServeData;
+  let ownPool: Pool | undefined;
+  if (o.postgres) {
+    let pool = o.postgres.pool;
+    if (!pool) {
+      const pg = loadPg("startServer postgres");
+      pool = ownPool = new pg.Pool({ connectionString: o.postgres.connectionString, max: 4, allowExitOnIdle: true, application_name: "audit-logger-serve" });
+      ownPool.on("error", () => undefined); // an idle connection dropped: the next query reconnects
+    }
+    data = new ServeData({ postgres: { pool, ...(o.postgres.schema !== undefined ? { schema: o.postgres.schema } : {}) }, ...common });
+  } else {
+    let st: fs.Stats | undefined;
+    try {
+      st = fs.statSync(o.auditPath!);
+    } catch {
+      st = undefined;
+    }
+    if (!st?.isDirectory()) throw new AuditIOError(`${o.auditPath} is not a directory. Point audit-logger serve at an audit_logs directory.`);
+    data = new ServeData({ auditPath: o.auditPath!, ...common });
+  }
+  const endPool = async (): Promise<void> => {
+    await ownPool?.end().catch(() => undefined);
+  };
   const staticDir = staticDirFor(import.meta.url);
   const vendor = vendorFiles(import.meta.url);
   const token = o.token ?? newToken();
@@ -150,6 +196,7 @@ export async function startServer(options: ServeOptions): Promise<RunningServer>
   server.keepAliveTimeout = 5_000;
   await new Promise<void>((resolve, reject) => {
     const onError = (err: NodeJS.ErrnoException): void => {
+      void endPool();
       reject(new AuditIOError(`audit-logger serve could not listen on ${host}:${o.port ?? 0}: ${err.message}${err.code === "EADDRINUSE" ? " (choose another --port)" : ""}`, { cause: err }));
     };
     server.once("error", onError);
@@ -171,6 +218,6 @@ export async function startServer(options: ServeOptions): Promise<RunningServer>
       new Promise<void>((resolve) => {
         server.close(() => resolve());
         server.closeAllConnections();
-      }),
+      }).then(endPool),
   };
 }

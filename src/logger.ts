@@ -427,19 +427,22 @@ export class AuditLogger extends EventEmitter<AuditLoggerEvents> implements Exit
   }
 
   /**
-   * @internal For integrations: runs a recording step after the current I/O callbacks (so the
-   * application gets its result first and the record is made while it waits on the network).
-   * `flush()`, `finalizeSession()` and the exit hooks run pending steps first, so nothing is lost.
+   * @internal For integrations: in `async` mode, runs a recording step within flushIntervalMs,
+   * batched with others (the application gets its result first, and records are built together,
+   * off the calls' hot path). `flush()`, `finalizeSession()` and the exit hooks run pending steps
+   * first, so the loss window stays the async mode's. Other modes record at once.
    */
   deferRecord(step: () => void): void {
-    if (this.closed) {
+    // only `async` defers: there a record may wait flushIntervalMs in memory anyway, and building
+    // records in batches keeps them off the calls' hot path; `sync`/`fsync` record at once
+    if (this.closed || this.config.durability !== "async") {
       step();
       return;
     }
     this.deferred.push(step);
     if (!this.deferredScheduled) {
       this.deferredScheduled = true;
-      setImmediate(() => this.runDeferred());
+      setTimeout(() => this.runDeferred(), this.config.flushIntervalMs).unref();
     }
   }
 

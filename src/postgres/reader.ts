@@ -13,7 +13,7 @@ import { GENESIS_HASH } from "../pipeline/chain.js";
 import { compileQuery, type FilterOf, type TimeInput } from "../reader/query.js";
 import type { RawRecord, RecordSource, SessionListing } from "../reader/records.js";
 import { safeJoin } from "../sink/files.js";
-import { CHAIN_KINDS, RECORD_KINDS, type ChainKind, type KindHead, type RecordType } from "../types.js";
+import { CHAIN_KINDS, RECORD_KINDS, type ChainKind, type KindHead, type RecordType, type SessionSummary } from "../types.js";
 import { connectionOptionsShape, parseOptions, poolFor, schemaOf, type PostgresConnectionOptions } from "./pg.js";
 import { names } from "./schema.js";
 
@@ -26,19 +26,12 @@ export interface PostgresSourceOptions extends PostgresConnectionOptions {
 const sourceOptionsSchema = z.strictObject({ ...connectionOptionsShape, contentDir: z.string().min(1).optional() });
 
 /** The analytics of a set of sessions, as `SessionSummary` has them, computed in SQL. */
-export interface StoreSummary {
+export interface StoreSummary
+  extends Pick<
+    SessionSummary,
+    "counts" | "totalRecords" | "tokens" | "models" | "personas" | "chatSuccessRate" | "toolCalls" | "toolSuccessRate" | "errorsBySeverity" | "heads"
+  > {
   readonly sessions: readonly string[];
-  readonly counts: Readonly<Record<RecordType, number>>;
-  readonly totalRecords: number;
-  readonly tokens: { readonly total: number; readonly input: number; readonly output: number };
-  readonly models: Readonly<Record<string, number>>;
-  readonly personas: Readonly<Record<string, number>>;
-  readonly chatSuccessRate: number | null;
-  readonly toolCalls: number;
-  readonly toolSuccessRate: number | null;
-  readonly errorsBySeverity: Readonly<Record<string, number>>;
-  /** chain heads; only meaningful for one session */
-  readonly heads: Readonly<Record<ChainKind, KindHead>>;
   readonly firstTimestamp: string | undefined;
   readonly lastTimestamp: string | undefined;
 }

@@ -21,6 +21,8 @@ export interface CleanupOptions {
   readonly dryRun?: boolean;
   /** the time to measure age from (ms since epoch); defaults to now */
   readonly now?: number;
+  /** a session's own retention in days (e.g. from its session file), used instead of maxLogAgeDays */
+  readonly retentionFor?: (sessionId: string) => number | undefined;
   /**
    * Called for each removal before its files go, so the caller can leave a chained retention
    * record. Segment pruning (old rotated segments of the active session) only happens with it.
@@ -66,6 +68,8 @@ export interface CleanupResult {
   readonly prunedSegments: readonly CleanupEntry[];
   /** sessions skipped because a live process holds their lock */
   readonly skippedLive: readonly string[];
+  /** sessions older than maxLogAgeDays that their own retention (retentionFor, minRetentionDays) keeps */
+  readonly keptByRetention: ReadonlyArray<{ readonly sessionId: string; readonly lastActivity: string; readonly retentionDays: number }>;
   /** sessions skipped because a legal hold covers them */
   readonly skippedHeld: readonly string[];
 }
@@ -131,7 +135,8 @@ function sessionFiles(auditDir: string, sessionId: string): string[] {
  */
 export function cleanupSessions(auditDir: string, o: CleanupOptions): CleanupResult {
   const now = o.now ?? Date.now();
-  const days = Math.max(o.maxLogAgeDays, o.minRetentionDays ?? 0);
+  const minDays = o.minRetentionDays ?? 0;
+  const days = Math.max(o.maxLogAgeDays, minDays);
   const cutoff = now - days * 86_400_000;
   const policy: PrunePolicy = { maxLogAgeDays: o.maxLogAgeDays, minRetentionDays: o.minRetentionDays ?? 0 };
   const holds = readHolds(auditDir);
@@ -139,6 +144,7 @@ export function cleanupSessions(auditDir: string, o: CleanupOptions): CleanupRes
   const prunedSegments: CleanupEntry[] = [];
   const skippedLive: string[] = [];
   const skippedHeld: string[] = [];
+  const keptByRetention: Array<{ sessionId: string; lastActivity: string; retentionDays: number }> = [];
   for (const sessionId of listSessionIds(auditDir)) {
     if (!SESSION_ID_PATTERN.test(sessionId)) continue;
     if (sessionId === o.activeSessionId) {
@@ -146,7 +152,12 @@ export function cleanupSessions(auditDir: string, o: CleanupOptions): CleanupRes
       continue;
     }
     const last = lastActivity(auditDir, sessionId);
-    if (last === 0 || last >= cutoff) continue;
+    if (last === 0) continue;
+    const ownDays = Math.max(o.retentionFor?.(sessionId) ?? o.maxLogAgeDays, minDays);
+    if (last >= now - ownDays * 86_400_000) {
+      if (last < cutoff) keptByRetention.push({ sessionId, lastActivity: new Date(last).toISOString(), retentionDays: ownDays });
+      continue;
+    }
     if (isHeld(holds, sessionId)) {
       skippedHeld.push(sessionId);
       continue;
@@ -163,7 +174,7 @@ export function cleanupSessions(auditDir: string, o: CleanupOptions): CleanupRes
     }
     removed.push({ sessionId, lastActivity: lastIso, files });
   }
-  return { dryRun: o.dryRun ?? false, removed, prunedSegments, skippedLive, skippedHeld };
+  return { dryRun: o.dryRun ?? false, removed, prunedSegments, skippedLive, skippedHeld, keptByRetention };
 }
 
 /** The active session's rotated segments whose newest record is older than the cutoff, oldest first, never the active files. */

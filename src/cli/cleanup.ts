@@ -2,12 +2,11 @@
 import fs from "node:fs";
 import path from "node:path";
 import { cleanupSessions, type CleanupEntry } from "../retention.js";
-import { listKindFiles, listSessionIds, safeJoin, safeReaddir, sessionFileName } from "../sink/files.js";
-import { ALL_KINDS, EXIT_FAIL, EXIT_OK, intOption, parseCommand, resolveAuditDir, singleDir } from "./args.js";
+import { safeJoin, sessionFileName } from "../sink/files.js";
+import { EXIT_FAIL, EXIT_OK, intOption, parseCommand, resolveAuditDir, singleDir } from "./args.js";
 import type { Command } from "./io.js";
 
 const DEFAULT_MAX_AGE_DAYS = 90;
-const DAY_MS = 86_400_000;
 
 const HELP = `Usage: audit-logger cleanup <dir> [--dry-run] [--max-age-days <n>] [--json]
 
@@ -47,16 +46,6 @@ function sessionRetention(dir: string, sessionId: string): Retention {
   }
 }
 
-/**
- * The entry's files plus those of every chain kind of the session: retention lists only the six
- * record kinds, so a session's `audit_events` file would be left behind on its own.
- */
-function withEveryChain(dir: string, entry: CleanupEntry, names: readonly string[]): CleanupEntry {
-  const files = new Set(entry.files);
-  for (const kind of ALL_KINDS) for (const f of listKindFiles(dir, kind, entry.sessionId, names)) files.add(f.name);
-  return { ...entry, files: [...files] };
-}
-
 interface Kept {
   readonly sessionId: string;
   readonly lastActivity: string;
@@ -85,23 +74,15 @@ export const cleanupCommand: Command = {
     const dryRun = values["dry-run"] === true;
     const now = Date.now();
 
-    const retention = new Map<string, number>();
-    for (const id of listSessionIds(dir)) {
+    // each session is kept as long as its own configuration says (its session file), never
+    // below its minRetentionDays; --max-age-days overrides maxLogAgeDays for all
+    const retentionFor = (id: string): number => {
       const r = sessionRetention(dir, id);
-      retention.set(id, Math.max(flagDays ?? r.maxLogAgeDays ?? DEFAULT_MAX_AGE_DAYS, r.minRetentionDays));
-    }
-    const smallest = Math.min(...retention.values(), flagDays ?? DEFAULT_MAX_AGE_DAYS);
-    // cleanupSessions applies one age to every session: ask it for candidates at the smallest
-    // retention, then keep those whose own configuration asks for longer
-    const candidates = cleanupSessions(dir, { maxLogAgeDays: smallest, dryRun: true, now });
-    const remove: CleanupEntry[] = [];
-    const kept: Kept[] = [];
-    const names = safeReaddir(dir);
-    for (const entry of candidates.removed) {
-      const days = retention.get(entry.sessionId) ?? smallest;
-      if (Date.parse(entry.lastActivity) < now - days * DAY_MS) remove.push(withEveryChain(dir, entry, names));
-      else kept.push({ sessionId: entry.sessionId, lastActivity: entry.lastActivity, retentionDays: days });
-    }
+      return Math.max(flagDays ?? r.maxLogAgeDays ?? DEFAULT_MAX_AGE_DAYS, r.minRetentionDays);
+    };
+    const candidates = cleanupSessions(dir, { maxLogAgeDays: flagDays ?? DEFAULT_MAX_AGE_DAYS, retentionFor, dryRun: true, now });
+    const remove: CleanupEntry[] = [...candidates.removed];
+    const kept: Kept[] = [...candidates.keptByRetention];
     const failed: Array<{ file: string; error: string }> = [];
     if (!dryRun) {
       for (const entry of remove) {

@@ -11,6 +11,7 @@ import os from "node:os";
 import path from "node:path";
 import { parseArgs } from "node:util";
 import { AuditLogger } from "../src/index.js";
+import { vmHwmMb } from "./lib.js";
 
 const { values } = parseArgs({ options: { records: { type: "string", default: "1500000" } } });
 const n = Number(values.records);
@@ -31,6 +32,6 @@ for (let i = 1; i <= n; i++) {
   }
 }
 await logger.finalizeSession();
-const hwm = /VmHWM:\s+(\d+) kB/.exec(fs.readFileSync("/proc/self/status", "utf8"));
-console.log(`peak RSS ${hwm ? (Number(hwm[1]) / 1024).toFixed(0) : "?"} MB (target <= 150 MB)`);
+const hwm = vmHwmMb();
+console.log(`peak RSS ${hwm !== undefined ? hwm.toFixed(0) : "?"} MB (target <= 150 MB)`);
 fs.rmSync(dir, { recursive: true, force: true });

@@ -18,6 +18,7 @@ import pg from "pg";
 import { AuditLogger } from "../src/index.js";
 import { migratePostgres, PostgresSink } from "../src/postgres/index.js";
 import type { AuditSink, SealedRecord } from "../src/types.js";
+import { median } from "./lib.js";
 
 const { values } = parseArgs({
   options: {
@@ -92,10 +93,6 @@ async function bare(pool: pg.Pool, records: readonly SealedRecord[], schema: str
   return Number(process.hrtime.bigint() - t0) / 1e9;
 }
 
-function median(xs: number[]): number {
-  const s = [...xs].sort((a, b) => a - b);
-  return s.length % 2 ? s[(s.length - 1) / 2]! : (s[s.length / 2 - 1]! + s[s.length / 2]!) / 2;
-}
 
 async function main(): Promise<void> {
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), "bench-pg-"));

@@ -22,6 +22,7 @@ import { AuditLogger } from "../src/logger.js";
 import { startServer, type RunningServer } from "../src/serve/server.js";
 import { listKindFiles } from "../src/sink/files.js";
 import { RECORD_KINDS } from "../src/types.js";
+import { median } from "./lib.js";
 
 const SESSION = "bench_serve";
 const WARM_RUNS = 5;
@@ -130,11 +131,6 @@ async function get<T>(server: RunningServer, p: string): Promise<Timed<T>> {
   return { ms, body: JSON.parse(text) as T };
 }
 
-function median(xs: readonly number[]): number {
-  const s = [...xs].sort((a, b) => a - b);
-  const mid = Math.floor(s.length / 2);
-  return s.length % 2 ? s[mid]! : (s[mid - 1]! + s[mid]!) / 2;
-}
 
 interface Row {
   readonly name: string;

@@ -15,6 +15,7 @@ import os from "node:os";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
 import { parseArgs } from "node:util";
+import { median, peakRssMb } from "./lib.js";
 
 type Pattern = "burst" | "yield";
 interface ChildResult {
@@ -126,15 +127,6 @@ function makePool(n: number, seed: number): Rec[] {
 
 // ---------------------------------------------------------------- child
 
-function peakRssMb(): number {
-  try {
-    const m = /VmHWM:\s+(\d+) kB/.exec(fs.readFileSync("/proc/self/status", "utf8"));
-    if (m) return Number(m[1]) / 1024;
-  } catch {
-    // not Linux
-  }
-  return process.memoryUsage().rss / 1024 / 1024;
-}
 
 function countLines(dir: string): number {
   let n = 0;
@@ -243,11 +235,6 @@ async function child(mode: Mode, pattern: Pattern, n: number): Promise<ChildResu
 
 // ---------------------------------------------------------------- parent
 
-function median(xs: number[]): number {
-  const s = [...xs].sort((a, b) => a - b);
-  const m = s.length >> 1;
-  return s.length % 2 ? s[m]! : (s[m - 1]! + s[m]!) / 2;
-}
 
 function runChild(mode: Mode, pattern: Pattern, n: number): ChildResult {
   const self = fileURLToPath(import.meta.url);

@@ -21,6 +21,7 @@ import { AuditLogger } from "../src/logger.js";
 import { verifyAuditLog } from "../src/reader/verify.js";
 import { listKindFiles } from "../src/sink/files.js";
 import { CHAIN_KINDS } from "../src/types.js";
+import { median } from "./lib.js";
 
 const SESSION = "bench_verify";
 const TARGET_RATIO = 0.5;
@@ -108,11 +109,6 @@ function bare(files: readonly string[]): number {
   return lines;
 }
 
-function median(xs: readonly number[]): number {
-  const s = [...xs].sort((a, b) => a - b);
-  const m = s.length >> 1;
-  return s.length % 2 ? s[m]! : (s[m - 1]! + s[m]!) / 2;
-}
 
 async function main(): Promise<void> {
   const projectPath = fs.mkdtempSync(path.join(os.tmpdir(), "bench-verify-"));

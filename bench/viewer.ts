@@ -22,6 +22,7 @@ import { readLines } from "../src/reader/lines.js";
 import { AuditViewer } from "../src/reader/viewer.js";
 import { listKindFiles } from "../src/sink/files.js";
 import { RECORD_KINDS } from "../src/types.js";
+import { median, vmHwmMb } from "./lib.js";
 
 const SESSION = "bench_viewer";
 const TARGET_RATIO = 0.6;
@@ -37,14 +38,6 @@ interface ChildResult {
 
 // ---------------------------------------------------------------- measuring
 
-function vmHwmMb(): number | undefined {
-  try {
-    const m = /VmHWM:\s*(\d+)\s*kB/.exec(fs.readFileSync("/proc/self/status", "utf8"));
-    return m ? Number(m[1]) / 1024 : undefined;
-  } catch {
-    return undefined;
-  }
-}
 
 /** Samples rss while `fn` runs; the peak is VmHWM where the OS keeps it, else the sampled maximum. */
 async function measure<T>(fn: () => Promise<T>): Promise<{ value: T; seconds: number; peakRssMb: number }> {
@@ -184,11 +177,6 @@ function child(phase: ChildResult["phase"], projectPath: string, n: number): Chi
   return JSON.parse(line) as ChildResult;
 }
 
-function median(xs: readonly number[]): number {
-  const s = [...xs].sort((a, b) => a - b);
-  const mid = Math.floor(s.length / 2);
-  return s.length % 2 ? s[mid]! : (s[mid - 1]! + s[mid]!) / 2;
-}
 
 const MB = 1024 * 1024;
 

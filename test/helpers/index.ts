@@ -1,6 +1,9 @@
 import fs from "node:fs";
 import os from "node:os";
 import path from "node:path";
+import { afterEach } from "vitest";
+import { AuditLogger } from "../../src/logger.js";
+import type { AuditOptionsInput } from "../../src/config/schema.js";
 import { openKeyring } from "../../src/pipeline/keyring.js";
 import { makeEncryptionKey, type EncryptionKey } from "../../src/pipeline/keys.js";
 
@@ -50,4 +53,21 @@ export const TEST_KEY = Buffer.alloc(32, 7).toString("base64");
  */
 export function testKeyring(auditDir: string): EncryptionKey {
   return openKeyring([makeEncryptionKey(Buffer.from(TEST_KEY, "base64"))], auditDir);
+}
+
+/**
+ * `newLogger(options?)` for a test file: each logger gets a fresh project directory, and after
+ * every test the loggers still open are finalized and the directories removed.
+ */
+export function loggerFactory(sessionId: string, prefix?: string): (options?: Omit<AuditOptionsInput, "sessionId" | "projectPath">) => AuditLogger {
+  const loggers: AuditLogger[] = [];
+  afterEach(async () => {
+    for (const l of loggers.splice(0)) if (!l.isClosed) await l.finalizeSession();
+    cleanupTmp();
+  });
+  return (options = {}) => {
+    const logger = new AuditLogger({ sessionId, projectPath: tmpProject(prefix), ...options });
+    loggers.push(logger);
+    return logger;
+  };
 }

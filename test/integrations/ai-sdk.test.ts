@@ -12,7 +12,7 @@ import { z } from "zod";
 import { auditLanguageModelMiddleware } from "../../integrations/ai-sdk.js";
 import { AuditLogger, auditContext, setDefaultAuditLogger, verifyAuditLog } from "../../src/index.js";
 import { startFakeAnthropic, type FakeAnthropic } from "../helpers/fake-anthropic.js";
-import { cleanupTmp, readJsonl, tmpProject } from "../helpers/index.js";
+import { readJsonl, loggerFactory } from "../helpers/index.js";
 
 type Rec = Record<string, unknown>;
 const MODEL = "claude-haiku-4-5";
@@ -24,18 +24,10 @@ beforeAll(async () => {
 afterAll(async () => {
   await fake.close();
 });
-const loggers: AuditLogger[] = [];
-afterEach(async () => {
+const newLogger = loggerFactory("ai_sdk", "audit-ai-sdk-");
+afterEach(() => {
   setDefaultAuditLogger(undefined);
-  for (const l of loggers.splice(0)) if (!l.isClosed) await l.finalizeSession();
-  cleanupTmp();
 });
-
-function newLogger(): AuditLogger {
-  const logger = new AuditLogger({ sessionId: "ai_sdk", projectPath: tmpProject("audit-ai-sdk-") });
-  loggers.push(logger);
-  return logger;
-}
 
 const bareModel = () => createAnthropic({ baseURL: fake.aiSdkBaseURL, apiKey: "test" })(MODEL);
 const audited = (options: Parameters<typeof auditLanguageModelMiddleware>[0] = {}) =>

@@ -8,11 +8,11 @@ import fs from "node:fs";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
 import Anthropic, { APIConnectionError, APIError, APIUserAbortError } from "@anthropic-ai/sdk";
-import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { wrapAnthropic } from "../../integrations/anthropic.js";
 import { AuditLogger } from "../../src/index.js";
 import { sseEvents, startFakeAnthropic, type FakeAnthropic } from "../helpers/fake-anthropic.js";
-import { cleanupTmp, readJsonl, tmpProject } from "../helpers/index.js";
+import { readJsonl, tmpProject, loggerFactory } from "../helpers/index.js";
 
 type Rec = Record<string, unknown>;
 const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "../..");
@@ -24,17 +24,7 @@ beforeAll(async () => {
 afterAll(async () => {
   await fake.close();
 });
-const loggers: AuditLogger[] = [];
-afterEach(async () => {
-  for (const l of loggers.splice(0)) if (!l.isClosed) await l.finalizeSession();
-  cleanupTmp();
-});
-
-function newLogger(): AuditLogger {
-  const logger = new AuditLogger({ sessionId: "anthropic_err", projectPath: tmpProject("audit-anthropic-err-") });
-  loggers.push(logger);
-  return logger;
-}
+const newLogger = loggerFactory("anthropic_err", "audit-anthropic-err-");
 
 function client(logger?: AuditLogger, maxRetries = 0): Anthropic {
   const c = new Anthropic({ apiKey: "test", baseURL: fake.baseURL, maxRetries });

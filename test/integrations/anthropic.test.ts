@@ -8,12 +8,12 @@ import Anthropic from "@anthropic-ai/sdk";
 import { APIPromise } from "@anthropic-ai/sdk/core/api-promise";
 import { MessageStream } from "@anthropic-ai/sdk/lib/MessageStream";
 import { Stream } from "@anthropic-ai/sdk/core/streaming";
-import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { wrapAnthropic } from "../../integrations/anthropic.js";
 import { decryptValue, valueAad } from "../../src/pipeline/encrypt.js";
 import { AuditLogger, auditContext, verifyAuditLog, type EncryptedValue } from "../../src/index.js";
 import { startFakeAnthropic, type FakeAnthropic } from "../helpers/fake-anthropic.js";
-import { cleanupTmp, readJsonl, TEST_KEY, testKeyring, tmpProject } from "../helpers/index.js";
+import { readJsonl, TEST_KEY, testKeyring, loggerFactory } from "../helpers/index.js";
 
 const MODEL = "claude-haiku-4-5";
 const REPLY_MODEL = "claude-haiku-4-5-20251001";
@@ -26,17 +26,7 @@ beforeAll(async () => {
 afterAll(async () => {
   await fake.close();
 });
-const loggers: AuditLogger[] = [];
-afterEach(async () => {
-  for (const l of loggers.splice(0)) if (!l.isClosed) await l.finalizeSession();
-  cleanupTmp();
-});
-
-function newLogger(extra: Record<string, unknown> = {}): AuditLogger {
-  const logger = new AuditLogger({ sessionId: "anthropic", projectPath: tmpProject("audit-anthropic-"), ...extra });
-  loggers.push(logger);
-  return logger;
-}
+const newLogger = loggerFactory("anthropic", "audit-anthropic-");
 
 function client(logger?: AuditLogger, opts: { maxRetries?: number } = {}): Anthropic {
   const c = new Anthropic({ apiKey: "test", baseURL: fake.baseURL, maxRetries: opts.maxRetries ?? 0 });

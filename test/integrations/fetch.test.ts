@@ -1,9 +1,8 @@
-import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { REDACTED, withAuditFetch } from "../../integrations/fetch.js";
 import { auditContext } from "../../src/context.js";
-import { AuditLogger } from "../../src/logger.js";
 import { startFakeOpenAI, type FakeOpenAI } from "../helpers/fake-openai.js";
-import { TEST_KEY, cleanupTmp, tmpProject } from "../helpers/index.js";
+import { TEST_KEY, loggerFactory } from "../helpers/index.js";
 import { recordsOf } from "./_records.js";
 
 let fake: FakeOpenAI;
@@ -15,16 +14,7 @@ beforeAll(async () => {
 afterAll(async () => {
   await fake.close();
 });
-const loggers: AuditLogger[] = [];
-afterEach(async () => {
-  for (const l of loggers.splice(0)) if (!l.isClosed) await l.finalizeSession();
-  cleanupTmp();
-});
-function newLogger(extra: Record<string, unknown> = {}): AuditLogger {
-  const logger = new AuditLogger({ sessionId: "fetch_test", projectPath: tmpProject(), ...extra });
-  loggers.push(logger);
-  return logger;
-}
+const newLogger = loggerFactory("fetch_test");
 
 describe("withAuditFetch", () => {
   it("records one ToolUsage per request with secrets redacted, and returns fetch's own Response", async () => {

@@ -1,12 +1,11 @@
 import OpenAI, { APIConnectionError, APIError, APIUserAbortError } from "openai";
 import { Stream } from "openai/streaming";
 import type { ChatCompletionChunk } from "openai/resources/chat/completions";
-import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { wrapOpenAI } from "../../integrations/openai.js";
 import { auditContext } from "../../src/context.js";
-import { AuditLogger } from "../../src/logger.js";
 import { startFakeOpenAI, type FakeOpenAI } from "../helpers/fake-openai.js";
-import { cleanupTmp, tmpProject } from "../helpers/index.js";
+import { loggerFactory } from "../helpers/index.js";
 import { recordsOf } from "./_records.js";
 
 let fake: FakeOpenAI;
@@ -16,17 +15,7 @@ beforeAll(async () => {
 afterAll(async () => {
   await fake.close();
 });
-const loggers: AuditLogger[] = [];
-afterEach(async () => {
-  for (const l of loggers.splice(0)) if (!l.isClosed) await l.finalizeSession();
-  cleanupTmp();
-});
-
-function newLogger(): AuditLogger {
-  const logger = new AuditLogger({ sessionId: "openai_stream", projectPath: tmpProject() });
-  loggers.push(logger);
-  return logger;
-}
+const newLogger = loggerFactory("openai_stream");
 const client = () => new OpenAI({ baseURL: fake.baseURL, apiKey: "sk-test", maxRetries: 0 });
 const messages = [{ role: "user" as const, content: "What is the capital of France?" }];
 const tools = [{ type: "function" as const, function: { name: "get_weather", parameters: { type: "object" } } }];

@@ -2,12 +2,11 @@ import Anthropic from "@anthropic-ai/sdk";
 import express from "express";
 import type { AddressInfo } from "node:net";
 import OpenAI from "openai";
-import { afterAll, afterEach, beforeAll, describe, expect, expectTypeOf, it } from "vitest";
+import { afterAll, beforeAll, describe, expect, expectTypeOf, it } from "vitest";
 import { withAudit } from "../../integrations/index.js";
 import { AuditConfigError } from "../../src/errors.js";
-import { AuditLogger } from "../../src/logger.js";
 import { startFakeOpenAI, type FakeOpenAI } from "../helpers/fake-openai.js";
-import { cleanupTmp, tmpProject } from "../helpers/index.js";
+import { loggerFactory } from "../helpers/index.js";
 import { recordsOf } from "./_records.js";
 
 let fake: FakeOpenAI;
@@ -17,16 +16,7 @@ beforeAll(async () => {
 afterAll(async () => {
   await fake.close();
 });
-const loggers: AuditLogger[] = [];
-afterEach(async () => {
-  for (const l of loggers.splice(0)) if (!l.isClosed) await l.finalizeSession();
-  cleanupTmp();
-});
-function newLogger(): AuditLogger {
-  const logger = new AuditLogger({ sessionId: "with_audit", projectPath: tmpProject() });
-  loggers.push(logger);
-  return logger;
-}
+const newLogger = loggerFactory("with_audit");
 
 describe("withAudit dispatch", () => {
   it("an OpenAI client: wrapped in place, same type, recorded", async () => {

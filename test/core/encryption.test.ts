@@ -1,26 +1,18 @@
 import { createHash, randomBytes } from "node:crypto";
 import fs from "node:fs";
 import path from "node:path";
-import { afterEach, beforeEach, describe, expect, it } from "vitest";
+import { afterEach, describe, expect, it } from "vitest";
 import { AuditConfig, AuditKeyError, AuditLogger, PresetConfigs, verifyAuditLog, type AuditOptions, type EncryptedValue } from "../../src/index.js";
 import { decryptFile, decryptValue, valueAad } from "../../src/pipeline/encrypt.js";
 import { openKeyring } from "../../src/pipeline/keyring.js";
 import { keyIdOf, makeEncryptionKey } from "../../src/pipeline/keys.js";
 import { fileAad } from "../../src/sink/content.js";
-import { cleanupTmp, TEST_KEY, tmpProject, walk } from "../helpers/index.js";
+import { cleanupTmp, TEST_KEY, tmpProject, walk, withoutEnv } from "../helpers/index.js";
 import { auditDirOf, filesContaining, readKind, testKey } from "../helpers/core.js";
 
 const KEY_ENV = "AUDIT_LOGGER_KEY";
-let savedEnv: string | undefined;
-beforeEach(() => {
-  savedEnv = process.env[KEY_ENV];
-  delete process.env[KEY_ENV];
-});
-afterEach(() => {
-  if (savedEnv === undefined) delete process.env[KEY_ENV];
-  else process.env[KEY_ENV] = savedEnv;
-  cleanupTmp();
-});
+withoutEnv(KEY_ENV);
+afterEach(cleanupTmp);
 
 type Rec = Record<string, unknown>;
 const sha256 = (s: string) => createHash("sha256").update(s).digest("hex");

@@ -2,7 +2,7 @@ import { generateKeyPairSync } from "node:crypto";
 import fs from "node:fs";
 import path from "node:path";
 import { inspect } from "node:util";
-import { afterEach, beforeEach, describe, expect, it } from "vitest";
+import { afterEach, describe, expect, it } from "vitest";
 import {
   AuditConfig,
   AuditConfigError,
@@ -13,20 +13,12 @@ import {
   ERROR_CODES,
   PresetConfigs,
 } from "../../src/index.js";
-import { cleanupTmp, TEST_KEY, tmpProject } from "../helpers/index.js";
+import { cleanupTmp, TEST_KEY, tmpProject, withoutEnv } from "../helpers/index.js";
 import { auditDirOf, kindPath, readKind, REPO_ROOT, snapshot } from "../helpers/core.js";
 
 const KEY_ENV = "AUDIT_LOGGER_KEY";
-let savedEnv: string | undefined;
-beforeEach(() => {
-  savedEnv = process.env[KEY_ENV];
-  delete process.env[KEY_ENV];
-});
-afterEach(() => {
-  if (savedEnv === undefined) delete process.env[KEY_ENV];
-  else process.env[KEY_ENV] = savedEnv;
-  cleanupTmp();
-});
+withoutEnv(KEY_ENV);
+afterEach(cleanupTmp);
 
 function thrown(fn: () => unknown): unknown {
   try {

@@ -1,7 +1,7 @@
 import fs from "node:fs";
 import os from "node:os";
 import path from "node:path";
-import { afterEach } from "vitest";
+import { afterEach, beforeEach } from "vitest";
 import { AuditLogger } from "../../src/logger.js";
 import type { AuditOptionsInput } from "../../src/config/schema.js";
 import { openKeyring } from "../../src/pipeline/keyring.js";
@@ -70,4 +70,17 @@ export function loggerFactory(sessionId: string, prefix?: string): (options?: Om
     loggers.push(logger);
     return logger;
   };
+}
+
+/** Clears an environment variable for each test of the file and restores it afterwards. */
+export function withoutEnv(name: string): void {
+  let saved: string | undefined;
+  beforeEach(() => {
+    saved = process.env[name];
+    delete process.env[name];
+  });
+  afterEach(() => {
+    if (saved === undefined) delete process.env[name];
+    else process.env[name] = saved;
+  });
 }

@@ -179,11 +179,13 @@ async function child(mode: Mode, pattern: Pattern, n: number): Promise<ChildResu
     } else if (mode === "bare-fdatasync") {
       const fd = fs.openSync(path.join(dir, "bare.jsonl"), "a");
       const t0 = performance.now();
-      let buf: string[] = [];
+      // each line UTF-8 encoded on its own and the batch written with one writev(2): joining
+      // thousands of JSON strings into one string first is several times slower on V8
+      let buf: Buffer[] = [];
       for (let i = 0; i < n; i++) {
-        buf.push(JSON.stringify(recs[i % recs.length]!.input) + "\n");
+        buf.push(Buffer.from(JSON.stringify(recs[i % recs.length]!.input) + "\n"));
         if (buf.length === BATCH || i === n - 1) {
-          fs.writeSync(fd, buf.join(""));
+          fs.writevSync(fd, buf);
           buf = [];
           await new Promise<void>((res, rej) => fs.fdatasync(fd, (e) => (e ? rej(e) : res())));
         }

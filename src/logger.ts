@@ -7,7 +7,7 @@ import { AuditConfig } from "./config/config.js";
 import type { AuditOptionsInput } from "./config/schema.js";
 import { auditContext } from "./context.js";
 import { AuditIOError, AuditKeyError, AuditSessionClosedError, AuditValidationError } from "./errors.js";
-import { sealRecord } from "./pipeline/chain.js";
+import { sealedLine } from "./pipeline/chain.js";
 import { contentHash, encryptValue, valueAad } from "./pipeline/encrypt.js";
 import type { EncryptionKey } from "./pipeline/keys.js";
 import { newId } from "./record/id.js";
@@ -128,6 +128,10 @@ export class AuditLogger extends EventEmitter<AuditLoggerEvents> implements Exit
   private deferred: Array<() => void> = [];
   private deferredScheduled = false;
   private reporting = false;
+  /** a chain file write failed and not every buffer has been written since (see report) */
+  private writeFailing = false;
+  private commitBackoffMs = 0;
+  private commitTimer: NodeJS.Timeout | undefined;
 
   constructor(options: AuditConfig | AuditOptionsInput = {}) {
     super();
@@ -398,7 +402,7 @@ export class AuditLogger extends EventEmitter<AuditLoggerEvents> implements Exit
     if (this.config.durability === "fsync") {
       await new Promise<void>((resolve, reject) => {
         this.commitWaiters.push({ resolve, reject });
-        this.scheduleCommit();
+        this.scheduleCommit(true);
       });
       return;
     }
@@ -412,6 +416,7 @@ export class AuditLogger extends EventEmitter<AuditLoggerEvents> implements Exit
     if (this.checkpointer) this.writeCheckpoint("finalize");
     this.closed = true;
     if (this.flushTimer) clearTimeout(this.flushTimer);
+    if (this.commitTimer) clearTimeout(this.commitTimer);
     if (this.checkpointTimer) clearInterval(this.checkpointTimer);
     unregisterForExit(this);
     try {
@@ -651,14 +656,16 @@ export class AuditLogger extends EventEmitter<AuditLoggerEvents> implements Exit
       break;
     }
     if (encrypted.length > 0) rec.encrypted = encrypted;
-    const { line, hash } = sealRecord(w.prevHash, JSON.stringify(rec));
+    const body = JSON.stringify(rec);
+    const hash = w.seal(body, seq, now);
     if (content) this.storeContent(content, id, hash, timestamp, key);
     try {
-      w.append(line + "\n", seq, hash, now);
+      w.settle(now);
     } catch (err) {
       // the line is kept in the writer's buffer and retried; tell someone now
-      this.report(new AuditIOError(`Writing ${kind} records to ${w.activePath} failed: ${(err as Error).message}. They stay buffered and are retried on the next write or flush().`, { cause: err }));
+      this.report(new AuditIOError(`Writing ${kind} records to ${w.activePath} failed: ${(err as Error).message}. They stay buffered and are retried on the next write or flush().`, { cause: err }), true);
     }
+    if (this.writeFailing) this.endWriteFailureStreak();
     this.stats.head(kind, seq, hash);
     if (this.checkpointer) {
       this.checkpointer.push(kind, seq, hash);
@@ -666,7 +673,7 @@ export class AuditLogger extends EventEmitter<AuditLoggerEvents> implements Exit
       else if (this.checkpointer.recordsSinceLast >= this.config.checkpointEvery.records) this.writeCheckpoint("records");
     }
     if (this.config.sinks.length > 0) {
-      const sealed = { kind, sessionId: this.sessionId, id, seq, prevHash: rec.prevHash as string, hash, timestamp, line };
+      const sealed = { kind, sessionId: this.sessionId, id, seq, prevHash: rec.prevHash as string, hash, timestamp, line: sealedLine(body, hash) };
       for (const sink of this.config.sinks) {
         try {
           sink.write(sealed);
@@ -731,21 +738,37 @@ export class AuditLogger extends EventEmitter<AuditLoggerEvents> implements Exit
       } catch (err) {
         const e = new AuditIOError(`Writing ${kind} records failed: ${(err as Error).message}. They stay buffered and are retried.`, { cause: err });
         first ??= e;
-        this.report(e);
+        this.report(e, true);
       }
     }
+    if (this.writeFailing && !first) this.endWriteFailureStreak();
     if (first && rethrow) throw first;
   }
 
-  private scheduleCommit(): void {
-    if (this.commitScheduled || this.commitRunning) return;
+  /** Ends a write-failure streak once no chain file holds refused bytes any more. */
+  private endWriteFailureStreak(): void {
+    if (!CHAIN_KINDS.some((k) => this.writers[k].lastError !== undefined)) this.writeFailing = false;
+  }
+
+  /** Schedules a group commit: at once, or after the backoff while commits fail (an explicit flush() does not wait for it). */
+  private scheduleCommit(explicit = false): void {
+    if (this.commitRunning) return;
+    if (this.commitScheduled) {
+      if (!explicit || this.commitTimer === undefined) return;
+      clearTimeout(this.commitTimer);
+      this.commitTimer = undefined;
+    }
     this.commitScheduled = true;
-    setImmediate(() => void this.runCommit());
+    if (!explicit && this.commitBackoffMs > 0) {
+      this.commitTimer = setTimeout(() => void this.runCommit(), this.commitBackoffMs);
+      this.commitTimer.unref();
+    } else setImmediate(() => void this.runCommit());
   }
 
   /** Group commit: one write(2) + fdatasync per kind for everything logged since the last one. */
   private async runCommit(): Promise<void> {
     this.commitScheduled = false;
+    this.commitTimer = undefined;
     if (this.closed) return;
     this.commitRunning = true;
     const waiters = this.commitWaiters;
@@ -758,6 +781,8 @@ export class AuditLogger extends EventEmitter<AuditLoggerEvents> implements Exit
       failure = err instanceof AuditIOError ? err : new AuditIOError(`fdatasync failed: ${(err as Error).message}`, { cause: err });
     }
     this.commitRunning = false;
+    // a failed commit is retried after a pause that doubles up to 5 s, not in a tight loop
+    this.commitBackoffMs = failure ? Math.min(Math.max(this.commitBackoffMs * 2, 50), 5000) : 0;
     for (const w of waiters) failure ? w.reject(failure) : w.resolve();
     if (this.commitWaiters.length > 0 || CHAIN_KINDS.some((k) => this.writers[k].hasPending || this.writers[k].dirty)) this.scheduleCommit();
   }
@@ -798,12 +823,21 @@ export class AuditLogger extends EventEmitter<AuditLoggerEvents> implements Exit
     });
   }
 
-  /** A failure to record: an `error` event (if anyone listens, else a warning) and an `errors` record. */
-  private report(err: Error): void {
+  /**
+   * A failure to record: an `error` event (if anyone listens, else a warning) and an `errors`
+   * record. A failing chain file (full disk, file too large) is one outage: every failed write
+   * emits its event, but only the first of a streak becomes an `errors` record, so an outage
+   * cannot flood the errors file; the streak ends when every buffer has been written again.
+   */
+  private report(err: Error, writeFailure = false): void {
     if (this.listenerCount("error") > 0) this.emit("error", err);
     else if (!this.warnedNoListener) {
       this.warnedNoListener = true;
       process.emitWarning(err.message, { code: (err as AuditIOError).code ?? "AUDIT_ERR_IO", type: "AuditLoggerWarning" });
+    }
+    if (writeFailure) {
+      if (this.writeFailing) return;
+      this.writeFailing = true;
     }
     if (this.reporting || this.closed) return;
     this.reporting = true;

@@ -12,7 +12,12 @@ const HASH_SUFFIX_LEN = ',"hash":"'.length + 64 + 2; // ,"hash":"<64 hex>"}
  */
 export function sealRecord(prevHash: string, body: string): { line: string; hash: string } {
   const hash = sha256Text(prevHash + body);
-  return { line: `${body.slice(0, -1)},"hash":"${hash}"}`, hash };
+  return { line: sealedLine(body, hash), hash };
+}
+
+/** The line (without newline) for a record body and its hash: `hash` spliced in as the last member. */
+export function sealedLine(body: string, hash: string): string {
+  return `${body.slice(0, -1)},"hash":"${hash}"}`;
 }
 
 /**

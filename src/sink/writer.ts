@@ -1,3 +1,4 @@
+import crypto from "node:crypto";
 import fs from "node:fs";
 import path from "node:path";
 import { createRequire } from "node:module";
@@ -9,10 +10,17 @@ import { recoverTail, type TailRepair } from "./recover.js";
 
 // sonic-boom is CommonJS whose named export ESM cannot see; load it the CommonJS way.
 const SonicBoom = createRequire(import.meta.url)("sonic-boom") as typeof SonicBoomType;
-type Boom = SonicBoomType & { readonly fd: number };
+/** SonicBoom in contentMode "buffer" (its own types only declare string writes) */
+type Boom = Omit<SonicBoomType, "write"> & { readonly fd: number; write(data: Buffer): boolean };
 
-/** Characters buffered per kind before they are handed to the OS in one write(2). */
-const HIGH_WATER_CHARS = 64 * 1024;
+/** Bytes buffered per kind before they are handed to the OS in one write(2). */
+const HIGH_WATER_BYTES = 64 * 1024;
+/** The batch buffer: room for the high-water mark plus one worst-case line of up to ~21k characters. */
+const BUFFER_BYTES = 128 * 1024;
+/** `prevHash` (64 hex) is written in front of the body so body and prevHash are hashed in one pass. */
+const PREV_HASH_BYTES = 64;
+/** `,"hash":"<64 hex>"}` and the newline, replacing the body's closing brace. */
+const SEAL_BYTES = ',"hash":"'.length + 64 + '"}\n'.length;
 
 export interface WriterOptions {
   readonly auditDir: string;
@@ -30,7 +38,8 @@ export interface WriterOptions {
  * One kind's JSONL file: chain head, buffer, rotation. Lines are written through pino's
  * destination, SonicBoom, in its synchronous mode: this class batches lines itself (so memory
  * stays bounded whatever the rate) and hands each batch to SonicBoom, which writes it with
- * write(2) and retries EAGAIN. Rotation renames the active file to `<kind>_<session>.<n>.jsonl`
+ * write(2) and retries EAGAIN. Each record is UTF-8 encoded once, straight into the batch
+ * buffer, and hashed there: the chain hash is over exactly the bytes that reach the file. Rotation renames the active file to `<kind>_<session>.<n>.jsonl`
  * and calls SonicBoom's `reopen()`, pino's own rotation path, so the active name never changes.
  */
 export class KindWriter {
@@ -45,8 +54,11 @@ export class KindWriter {
   lastError: Error | undefined;
   private readonly opts: WriterOptions;
   private readonly boom: Boom;
-  private pending: string[] = [];
-  private pendingChars = 0;
+  /** the batch: bytes [0, used) are sealed lines not yet handed to the OS */
+  private buf: Buffer = Buffer.allocUnsafeSlow(BUFFER_BYTES);
+  private used = 0;
+  /** an OS error met while sealing (the batch was full); thrown by the next settle() */
+  private sealError: Error | undefined;
   private bytesInActive: number;
   private lastSegment: number;
   private rotateAt: number | undefined;
@@ -77,7 +89,7 @@ export class KindWriter {
     const st = fs.statSync(this.activePath);
     this.bytesInActive = st.size;
     this.rotateAt = nextRotation(opts.rotationFrequency, Math.min(st.birthtimeMs || st.mtimeMs, Date.now()));
-    this.boom = new SonicBoom({ dest: this.activePath, sync: true, append: true, mode: opts.fileMode }) as Boom;
+    this.boom = new SonicBoom({ dest: this.activePath, sync: true, append: true, mode: opts.fileMode, contentMode: "buffer" }) as unknown as Boom;
     // each reopen() waits for "ready" to close the old fd; a burst of rotations in one tick adds one listener each
     this.boom.setMaxListeners(0);
     this.boom.on("error", (err: Error) => {
@@ -85,37 +97,89 @@ export class KindWriter {
     });
   }
 
-  /** Adds a sealed line (with its newline) to the buffer; writes it out at once in `sync` mode. */
-  append(line: string, seq: number, hash: string, now: number): void {
-    if (this.rotateAt !== undefined && now >= this.rotateAt && this.bytesInActive + this.pendingChars > 0) this.rotate(now);
-    this.pending.push(line);
-    this.pendingChars += line.length;
+  /**
+   * Seals one record onto the chain and into the batch: `body` is the record's JSON text without
+   * its `hash` member. Writes `prevHash ‖ body` as UTF-8 into the batch buffer, hashes those bytes
+   * (the chain hash, `SHA-256(prevHash ‖ body)`), then moves the body over the `prevHash` and
+   * splices `,"hash":"…"}` and a newline in place of its closing brace. Returns the hash. Nothing
+   * is written to the file yet: call `settle()` after (content files go first in `sync` mode).
+   * Never throws: an OS error met on the way is kept for `settle()`.
+   */
+  seal(body: string, seq: number, now: number): string {
+    if (this.rotateAt !== undefined && now >= this.rotateAt && this.bytesInActive + this.used > 0) {
+      try {
+        this.rotate(now);
+      } catch (err) {
+        this.sealError ??= err as Error;
+      }
+    }
+    // UTF-16 code units take at most 3 UTF-8 bytes each
+    const worst = PREV_HASH_BYTES + body.length * 3 + SEAL_BYTES;
+    if (this.used + worst > this.buf.length) {
+      if (this.used > 0) {
+        try {
+          this.writeOut();
+        } catch (err) {
+          this.sealError ??= err as Error;
+        }
+      }
+      if (worst > this.buf.length) this.buf = Buffer.allocUnsafeSlow(worst);
+    }
+    const buf = this.buf;
+    const start = this.used;
+    buf.write(this.prevHash, start, PREV_HASH_BYTES, "latin1");
+    const n = buf.write(body, start + PREV_HASH_BYTES, "utf8");
+    const hash = crypto.hash("sha256", buf.subarray(start, start + PREV_HASH_BYTES + n), "hex");
+    // drop the prevHash prefix and the body's closing brace, then append the seal
+    buf.copyWithin(start, start + PREV_HASH_BYTES, start + PREV_HASH_BYTES + n - 1);
+    let at = start + n - 1;
+    at += buf.write(',"hash":"', at, "latin1");
+    at += buf.write(hash, at, "latin1");
+    at += buf.write('"}\n', at, "latin1");
+    this.used = at;
     this.seq = seq;
     this.prevHash = hash;
-    if (this.opts.durability === "sync" || this.pendingChars >= HIGH_WATER_CHARS) this.writeOut();
-    if (this.opts.rotationBytes !== undefined && this.bytesInActive + this.pendingChars >= this.opts.rotationBytes) {
+    return hash;
+  }
+
+  /**
+   * Hands the batch to the OS when due: at once in `sync` mode, else past the high-water mark;
+   * rotates by size. Throws the OS error if a write failed (the bytes stay queued and are retried).
+   */
+  settle(now: number): void {
+    const failed = this.sealError;
+    this.sealError = undefined;
+    if (this.opts.durability === "sync" || this.used >= HIGH_WATER_BYTES) this.writeOut();
+    if (this.opts.rotationBytes !== undefined && this.bytesInActive + this.used >= this.opts.rotationBytes) {
       this.writeOut();
       if (this.bytesInActive >= this.opts.rotationBytes) this.rotate(now);
     }
+    if (failed) throw failed;
   }
 
   get hasPending(): boolean {
-    return this.pending.length > 0;
+    return this.used > 0;
   }
 
-  /** Hands the buffer to the OS (write(2), no fsync). Throws the OS error if the write failed. */
+  /** Hands the batch to the OS (write(2), no fsync). Throws the OS error if the write failed. */
   writeOut(): void {
-    if (this.pending.length === 0) {
+    if (this.used === 0) {
       if (this.lastError) this.retry();
       return;
     }
-    const chunk = this.pending.length === 1 ? this.pending[0]! : this.pending.join("");
-    this.pending = [];
-    this.pendingChars = 0;
+    const chunk = this.buf.subarray(0, this.used);
+    const bytes = this.used;
+    this.used = 0;
     this.lastError = undefined;
     this.boom.write(chunk);
-    if (this.lastError) throw this.lastError;
-    this.bytesInActive += Buffer.byteLength(chunk);
+    if (this.lastError) {
+      // SonicBoom keeps the refused bytes (a view of this buffer) to retry them: never reuse it
+      this.buf = Buffer.allocUnsafeSlow(BUFFER_BYTES);
+      throw this.lastError;
+    }
+    // back to the usual size after a one-off large record
+    if (this.buf.length > BUFFER_BYTES) this.buf = Buffer.allocUnsafeSlow(BUFFER_BYTES);
+    this.bytesInActive += bytes;
     this.dirty = true;
   }
 

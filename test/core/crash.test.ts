@@ -3,16 +3,11 @@ import path from "node:path";
 import { afterEach, describe, expect, it } from "vitest";
 import { AuditLogger, AuditSessionLockedError, RECORD_KINDS, verifyAuditLog, type RecordType } from "../../src/index.js";
 import { cleanupTmp, readJsonl, tmpProject } from "../helpers/index.js";
-import { auditDirOf, kindPath, readKind, startFixture, type ChildHandle } from "../helpers/core.js";
+import { auditDirOf, kindPath, readKind, startFixture, killChildren, type ChildHandle } from "../helpers/core.js";
 
 const children: ChildHandle[] = [];
 afterEach(async () => {
-  for (const c of children.splice(0)) {
-    if (c.child.exitCode === null && c.child.signalCode === null) {
-      c.child.kill("SIGKILL");
-      await c.exited;
-    }
-  }
+  await killChildren(children);
   cleanupTmp();
 });
 

@@ -153,6 +153,22 @@ describe("metadata and free-form values are stored safely (serialize.ts rules)",
     for (const l of readKindLines(projectPath, "performance_metric", "ser_huge")) expect(l.length).toBeLessThan(300_000);
   });
 
+  for (const durability of ["async", "sync"] as const) {
+    it(`${durability}: lines larger than the write batch (multi-byte text) are written whole, between small ones, and verify`, async () => {
+      const projectPath = tmpProject();
+      const sessionId = `ser_big_${durability}`;
+      const logger = new AuditLogger({ sessionId, projectPath, durability, maxValueChars: 1_000_000 });
+      const big = "日本語😀é\n\u2028".repeat(60_000); // 480k UTF-16 units, ~1.1 MB of UTF-8
+      const notes = ["before", big, "between", big.slice(0, 50_000), "after"];
+      for (const note of notes) logger.logFileOperation({ operation: "read", filePath: "/x", details: { note } });
+      await logger.finalizeSession();
+      expect(readKind(projectPath, "file_operation", sessionId).map((r) => (r.details as Obj).note)).toEqual(notes);
+      const report = await verifyAuditLog(auditDirOf(projectPath), { sessionId });
+      expect(report.problems).toEqual([]);
+      expect(report.recordsChecked).toBe(notes.length);
+    });
+  }
+
   it("maxValueChars sets the cut", async () => {
     const projectPath = tmpProject();
     const logger = new AuditLogger({ sessionId: "ser_max", projectPath, maxValueChars: 16 });

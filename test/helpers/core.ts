@@ -155,3 +155,13 @@ export function startFixture(script: string, env: Record<string, string>): Child
     });
   return { child, lines, waitForLine, exited };
 }
+
+/** SIGKILLs every child still running (for afterEach), waits for each to go, and empties the list. */
+export async function killChildren(children: ChildHandle[]): Promise<void> {
+  for (const c of children.splice(0)) {
+    if (c.child.exitCode === null && c.child.signalCode === null) {
+      c.child.kill("SIGKILL");
+      await c.exited;
+    }
+  }
+}

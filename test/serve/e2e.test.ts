@@ -1,6 +1,7 @@
 /**
  * End to end in headless Chromium (Debian's /usr/bin/chromium driven by playwright-core) against
- * servers started on logs the real AuditLogger wrote. Saves screenshots to docs/screenshots/.
+ * servers started on logs the real AuditLogger wrote. Takes screenshots of every page: into a
+ * temporary directory, or into docs/screenshots/ (the README's) with AUDIT_LOGGER_SCREENSHOTS=1.
  */
 import fs from "node:fs";
 import http from "node:http";
@@ -12,7 +13,7 @@ import { cleanupTmp, TEST_KEY, tmpProject } from "../helpers/index.js";
 import { buildServeFixture, copyAuditDir, REFUND_PROMPT, SECRET_PROMPT, tamperLine, type ServeFixture } from "./fixture.js";
 
 const CHROMIUM = process.env.AUDIT_LOGGER_CHROMIUM ?? "/usr/bin/chromium";
-const SHOTS = path.resolve(import.meta.dirname, "../../docs/screenshots");
+const SHOTS = process.env.AUDIT_LOGGER_SCREENSHOTS === "1" ? path.resolve(import.meta.dirname, "../../docs/screenshots") : tmpProject();
 
 let fx: ServeFixture;
 let server: RunningServer;

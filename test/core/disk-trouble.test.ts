@@ -1,0 +1,83 @@
+/**
+ * Disk trouble: a real child process whose file-size limit (RLIMIT_FSIZE, set from outside with
+ * util-linux `prlimit`) makes every write past 20,000 bytes fail with EFBIG, as a full disk would.
+ * The log calls must keep returning, the failure must be reported (events and one `errors`
+ * record), and once the limit is lifted nothing logged during the outage may be missing.
+ */
+import { execFileSync } from "node:child_process";
+import fs from "node:fs";
+import path from "node:path";
+import { afterEach, describe, expect, it } from "vitest";
+import { RECORD_KINDS, verifyAuditLog, type RecordType } from "../../src/index.js";
+import { cleanupTmp, tmpProject } from "../helpers/index.js";
+import { auditDirOf, readKind, startFixture, killChildren, type ChildHandle } from "../helpers/core.js";
+
+const LIMIT = 20_000;
+const COUNT = 600;
+
+const children: ChildHandle[] = [];
+afterEach(async () => {
+  await killChildren(children);
+  cleanupTmp();
+});
+
+function setFileSizeLimit(pid: number, soft: number | "unlimited"): void {
+  execFileSync("prlimit", ["--pid", String(pid), `--fsize=${soft}:unlimited`]);
+}
+
+describe("a full disk (writes failing with EFBIG) loses nothing and is reported once", () => {
+  for (const durability of ["sync", "async", "fsync"] as const) {
+    it(`${durability}: log calls return, flush() rejects with AUDIT_ERR_IO, and after the outage every record is written and verifies`, async () => {
+      const projectPath = tmpProject();
+      const sid = `disk_${durability}`;
+      const h = startFixture("child-logger.ts", { CORE_PROJECT: projectPath, CORE_SESSION: sid, CORE_MODE: "diskfull", CORE_DURABILITY: durability, CORE_COUNT: String(COUNT) });
+      children.push(h);
+      const pid = Number((await h.waitForLine((l) => l.startsWith("ready "), "ready")).split(" ")[1]);
+      setFileSizeLimit(pid, LIMIT);
+      h.child.kill("SIGUSR1");
+      const logged = await h.waitForLine((l) => l.startsWith("logged "), "logged");
+      const flushed = await h.waitForLine((l) => l.startsWith("flush "), "flush outcome");
+
+      // every call returned an id (none threw), the failure was reported, flush() refused to claim success
+      const printed = new Map<RecordType, string[]>(RECORD_KINDS.map((k) => [k, []]));
+      for (const l of h.lines) {
+        const [type, id] = l.split(" ");
+        if (printed.has(type as RecordType) && id) printed.get(type as RecordType)!.push(id);
+      }
+      expect([...printed.values()].reduce((n, ids) => n + ids.length, 0)).toBe(COUNT);
+      expect(Number(logged.split(" ")[3])).toBeGreaterThan(0);
+      expect(h.lines.find((l) => l.startsWith("error-event "))).toMatch(/^error-event AUDIT_ERR_IO .*EFBIG/);
+      expect(flushed).toMatch(/^flush rejected AUDIT_ERR_IO .*EFBIG/);
+      // the limit held: no chain file grew past it during the outage
+      const dir = auditDirOf(projectPath);
+      const sizes = fs.readdirSync(dir).filter((f) => f.endsWith(".jsonl")).map((f) => fs.statSync(path.join(dir, f)).size);
+      expect(Math.max(...sizes)).toBeLessThanOrEqual(LIMIT);
+      expect(Math.max(...sizes)).toBe(LIMIT); // and at least one file met it
+
+      setFileSizeLimit(pid, "unlimited");
+      h.child.kill("SIGUSR2");
+      expect(await h.waitForLine((l) => l.startsWith("finalized "), "finalized")).toBe("finalized new-errors 0");
+      const exit = await h.exited;
+      expect(exit.code, exit.stderr).toBe(0);
+
+      // every id the calls returned is on disk exactly once, in seq order, and the chains verify
+      for (const kind of RECORD_KINDS) {
+        const recs = readKind(projectPath, kind, sid);
+        expect(recs.map((r) => r.seq)).toEqual(recs.map((_r, i) => i + 1));
+        const ids = recs.map((r) => r.id);
+        const expected = printed.get(kind)!;
+        if (kind === "error") {
+          // the outage itself is one `errors` record, however many writes failed
+          const failures = recs.filter((r) => r.errorType === "audit_write_failed");
+          expect(failures).toHaveLength(1);
+          expect(failures[0]!.severity).toBe("critical");
+          expect(String(failures[0]!.message)).toMatch(/EFBIG/);
+          expect(ids.filter((id) => !failures.some((f) => f.id === id))).toEqual(expected);
+        } else expect(ids).toEqual(expected);
+      }
+      const report = await verifyAuditLog(dir, { sessionId: sid });
+      expect(report.problems).toEqual([]);
+      expect(report.recordsChecked).toBe(COUNT + 1);
+    });
+  }
+});

@@ -22,3 +22,21 @@ export function vmHwmMb(): number | undefined {
 export function peakRssMb(): number {
   return vmHwmMb() ?? process.memoryUsage().rss / 1024 / 1024;
 }
+
+const ROOT = new URL("..", import.meta.url);
+
+/**
+ * A module of the built package (`dist/`, the JavaScript users run), typed from its source:
+ * `importBuilt<typeof import("../src/index.js")>("src/index.js")`. Running the TypeScript
+ * through tsx instead adds its helpers (a `__name` call per closure created) to every call.
+ * Fails with a clear message when `npm run build` has not run since the source changed.
+ */
+export async function importBuilt<T>(rel: string): Promise<T> {
+  const built = new URL(`dist/${rel}`, ROOT);
+  const source = new URL(rel.replace(/\.js$/, ".ts"), ROOT);
+  if (!fs.existsSync(built)) throw new Error(`${built.pathname} is missing: run \`npm run build\` first`);
+  if (fs.existsSync(source) && fs.statSync(source).mtimeMs > fs.statSync(built).mtimeMs) {
+    throw new Error(`${built.pathname} is older than ${source.pathname}: run \`npm run build\` first`);
+  }
+  return (await import(built.href)) as T;
+}

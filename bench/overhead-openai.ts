@@ -10,6 +10,10 @@
  * Rounds are interleaved (bare, wrapped, wrapped, bare, …) so drift in machine load hits both
  * sides alike; the reported ratio is the median over rounds of wrapped/bare time of that round.
  * The logger uses `async` durability (the default) and the chosen preset's content settings.
+ * Each wrapped round ends with `await logger.flush()` inside its timing, so it pays for all of its
+ * recording (records from wrapped clients are built in batches, which would otherwise land in
+ * whichever round runs when the flush timer fires). The library is the built one (`dist/`, run
+ * `npm run build` first), as users run it.
  */
 import { fork } from "node:child_process";
 import fs from "node:fs";
@@ -17,9 +21,8 @@ import os from "node:os";
 import path from "node:path";
 import { parseArgs } from "node:util";
 import OpenAI from "openai";
-import { wrapOpenAI } from "../integrations/openai.js";
-import { AuditLogger, PresetConfigs } from "../src/index.js";
 import { startFakeOpenAI } from "../test/helpers/fake-openai.js";
+import { importBuilt } from "./lib.js";
 
 const { values } = parseArgs({
   options: {
@@ -66,6 +69,9 @@ async function serve(): Promise<void> {
 }
 
 async function main(): Promise<void> {
+  // the built package, as users run it (see importBuilt); `npm run build` first
+  const { wrapOpenAI } = await importBuilt<typeof import("../integrations/openai.js")>("integrations/openai.js");
+  const { AuditLogger, PresetConfigs } = await importBuilt<typeof import("../src/index.js")>("src/index.js");
   const fake = await startProvider();
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), "bench-openai-"));
   const key = Buffer.alloc(32, 9).toString("base64");

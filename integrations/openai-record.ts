@@ -83,9 +83,13 @@ interface ToolCallDraft {
 /** Assembles a streamed chat completion from its chunks (content, refusals, tool-call deltas, usage). */
 export class ChatChunkAccumulator {
   private model: string | undefined;
-  private readonly text = new Map<number, string>();
-  private readonly finish = new Map<number, string>();
-  private readonly tools = new Map<string, ToolCallDraft>();
+  // text and finish reason per choice index; Maps only once a stream has more than one choice
+  // (almost every stream has one: choice 0)
+  private text0: string | undefined;
+  private finish0: string | undefined;
+  private text: Map<number, string> | undefined;
+  private finish: Map<number, string> | undefined;
+  private tools: Map<string, ToolCallDraft> | undefined;
   private usage: unknown;
   /** true once a chunk carried content, a refusal or a tool call */
   sawContent = false;
@@ -103,13 +107,17 @@ export class ChatChunkAccumulator {
       const delta = isObj(choice.delta) ? choice.delta : {};
       const piece = (typeof delta.content === "string" ? delta.content : "") + (typeof delta.refusal === "string" ? delta.refusal : "");
       if (piece.length > 0) {
-        this.text.set(index, (this.text.get(index) ?? "") + piece);
+        if (index === 0) this.text0 = (this.text0 ?? "") + piece;
+        else (this.text ??= new Map()).set(index, (this.text.get(index) ?? "") + piece);
         this.sawContent = true;
       }
       if (Array.isArray(delta.tool_calls)) for (const tc of delta.tool_calls) this.addToolDelta(index, tc);
       if (isObj(delta.function_call)) this.addToolDelta(index, { index: 0, type: "function_call", function: delta.function_call });
       const fr = str(choice.finish_reason);
-      if (fr) this.finish.set(index, fr);
+      if (fr) {
+        if (index === 0) this.finish0 = fr;
+        else (this.finish ??= new Map()).set(index, fr);
+      }
     }
     return !before && this.sawContent;
   }
@@ -117,10 +125,11 @@ export class ChatChunkAccumulator {
   private addToolDelta(choice: number, tc: unknown): void {
     if (!isObj(tc)) return;
     const key = `${choice}:${int(tc.index) ?? 0}`;
-    let draft = this.tools.get(key);
+    const tools = (this.tools ??= new Map());
+    let draft = tools.get(key);
     if (!draft) {
       draft = { index: int(tc.index) ?? 0, function: { name: "", arguments: "" } };
-      this.tools.set(key, draft);
+      tools.set(key, draft);
     }
     const id = str(tc.id);
     if (id) draft.id = id;
@@ -134,17 +143,27 @@ export class ChatChunkAccumulator {
 
   /** True when the provider said the stream finished (a finish_reason arrived). */
   get finished(): boolean {
-    return this.finish.size > 0;
+    return this.finish0 !== undefined || (this.finish !== undefined && this.finish.size > 0);
   }
 
   result(): ChatOutcome {
     const out: ChatOutcome = { ...usageFields(this.usage) };
     if (this.model) out.model = this.model;
-    const indexes = [...new Set([...this.text.keys(), ...this.finish.keys()])].sort((a, b) => a - b);
-    out.response = indexes.length > 1 ? indexes.map((i) => ({ index: i, content: this.text.get(i) ?? "" })) : (this.text.get(indexes[0] ?? 0) ?? "");
-    const fr = this.finish.get(0) ?? this.finish.values().next().value;
-    if (fr) out.finishReason = fr;
-    if (this.tools.size > 0) {
+    const text = this.text;
+    const finish = this.finish;
+    if (text === undefined && finish === undefined) {
+      out.response = this.text0 ?? "";
+      if (this.finish0) out.finishReason = this.finish0;
+    } else {
+      const textOf = (i: number): string | undefined => (i === 0 ? this.text0 : text?.get(i));
+      const keys = new Set<number>([...(text?.keys() ?? []), ...(finish?.keys() ?? [])]);
+      if (this.text0 !== undefined || this.finish0 !== undefined) keys.add(0);
+      const indexes = [...keys].sort((a, b) => a - b);
+      out.response = indexes.length > 1 ? indexes.map((i) => ({ index: i, content: textOf(i) ?? "" })) : (textOf(indexes[0] ?? 0) ?? "");
+      const fr = this.finish0 ?? finish?.values().next().value;
+      if (fr) out.finishReason = fr;
+    }
+    if (this.tools !== undefined && this.tools.size > 0) {
       out.toolCalls = [...this.tools.values()].map(({ index, id, type, function: fn }) => ({
         index,
         ...(id !== undefined ? { id } : {}),

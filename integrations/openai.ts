@@ -10,7 +10,7 @@
  * objects; their iterator is tapped (see stream-tap.ts). The `openai` package is an optional peer
  * dependency: only its types are imported here, the app's own copy runs.
  */
-import { AsyncResource } from "node:async_hooks";
+import { auditContext, runInAuditContext } from "../src/context.js";
 import { AuditConfigError } from "../src/errors.js";
 import { deferRecord, resolveAuditLogger, secondsSince } from "../src/instrument.js";
 import type { AuditLogger } from "../src/logger.js";
@@ -233,11 +233,11 @@ class CallRecord {
   private recorded = false;
   private readonly start = performance.now();
   /**
-   * The call's async context. The record is written inside it, so it carries the call's
-   * traceId/userId/parentId/metadata even when the stream is read (or the promise awaited) in
-   * another context.
+   * The call's audit context. The record is written inside it, so it carries the call's
+   * traceId/userId/parentId/metadata even when the stream is read (or the promise awaited), or
+   * the record built, in another context.
    */
-  private readonly inCallContext = new AsyncResource("audit-logger.openai");
+  private readonly callContext = auditContext.get();
   private rawProps: ResponseProps | undefined;
   private requestId: string | undefined;
   private ttft: number | undefined;
@@ -344,7 +344,7 @@ class CallRecord {
     // Deferred past the app's own callbacks (it gets its result first); flush(), finalizeSession()
     // and the exit hooks run a pending record, so one right after the call still includes it.
     deferRecord(logger, () =>
-      this.inCallContext.runInAsyncScope(() => {
+      runInAuditContext(this.callContext, () => {
         const o = typeof outcome === "function" ? outcome() : outcome;
         // a failure the provider reported inside a 200 (a failed Response) is still a failure
         const s = o.errorMessage !== undefined && status.success ? { ...status, success: false, errorMessage: o.errorMessage } : status;

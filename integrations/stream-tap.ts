@@ -82,7 +82,7 @@ class TapState<T> {
       // Deferred: when the SDK's own iterator fails it aborts the signal in its `finally` just
       // before the failure reaches us; the real outcome (error/completed) must win over "aborted".
       this.onAbort = () => {
-        setImmediate(() => this.end({ kind: "aborted" }));
+        if (!this.ended) setImmediate(() => this.end({ kind: "aborted" }));
       };
       signal.addEventListener("abort", this.onAbort, { once: true });
     }
@@ -100,7 +100,8 @@ class TapState<T> {
   end(end: StreamEnd): void {
     if (this.ended) return;
     this.ended = true;
-    this.detach();
+    // The abort listener stays: removing it costs more than the no-op it becomes (it lives and
+    // dies with the stream's own controller).
     const final: StreamEnd = end.kind === "completed" && this.signal?.aborted ? { kind: "aborted" } : end;
     try {
       this.observer.onEnd(final);

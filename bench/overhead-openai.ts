@@ -29,6 +29,7 @@ const { values } = parseArgs({
     rounds: { type: "string", default: "30" },
     calls: { type: "string", default: "100" },
     warmup: { type: "string", default: "200" },
+    "latency-calls": { type: "string", default: "2000" },
     preset: { type: "string", default: "development" },
     serve: { type: "boolean", default: false },
     "same-process": { type: "boolean", default: false },
@@ -36,6 +37,7 @@ const { values } = parseArgs({
 });
 const rounds = Number(values.rounds);
 const calls = Number(values.calls);
+const latencyCalls = Number(values["latency-calls"]);
 const warmup = Number(values.warmup);
 const presetName = values.preset as "development" | "production" | "minimal";
 
@@ -125,6 +127,7 @@ async function main(): Promise<void> {
     unrecordedUs: number;
     unrecordedRatio: number;
     cpuUs: { bare: number; wrapped: number; unrecorded: number };
+    latencyUs: { bare: number; wrapped: number; unrecorded: number; ratio: number; flushPerCallUs: number };
   }> = [];
   for (const [name, fn] of Object.entries(variants)) {
     for (let i = 0; i < warmup; i++) {
@@ -152,7 +155,27 @@ async function main(): Promise<void> {
     const ratio = median(ratios);
     const uRatio = median(unrecordedRatios);
     const cpuUs = { bare: median(cpu.b!), wrapped: median(cpu.w!), unrecorded: median(cpu.u!) };
-    results.push({ variant: name, bareUs: median(bareTimes), wrappedUs: median(wrappedTimes), ratio, unrecordedUs: median(unrecordedTimes), unrecordedRatio: uRatio, cpuUs });
+    // The call as the app sees it: one call of each client in turn (order rotating), timed one by
+    // one, medians over all of them. Per-call alternation and medians make this far steadier than
+    // the blocks above, but the records are built in batches outside the calls, so that work is
+    // timed separately (flushPerCallUs, the flush() after every 20 rounds, per wrapped call).
+    const lat: Record<string, number[]> = { b: [], w: [], u: [] };
+    let flushUs = 0;
+    for (let i = 0; i < latencyCalls; i++) {
+      const order = i % 3 === 0 ? ["b", "w", "u"] : i % 3 === 1 ? ["w", "u", "b"] : ["u", "b", "w"];
+      for (const k of order) {
+        const t0 = process.hrtime.bigint();
+        await fn(k === "b" ? bare : k === "w" ? wrapped : unrecorded);
+        lat[k]!.push(Number(process.hrtime.bigint() - t0) / 1e3);
+      }
+      if (i % 20 === 19 || i === latencyCalls - 1) {
+        const f0 = process.hrtime.bigint();
+        await logger.flush();
+        flushUs += Number(process.hrtime.bigint() - f0) / 1e3;
+      }
+    }
+    const latencyUs = { bare: median(lat.b!), wrapped: median(lat.w!), unrecorded: median(lat.u!), ratio: median(lat.w!) / median(lat.b!), flushPerCallUs: flushUs / Math.max(latencyCalls, 1) };
+    results.push({ variant: name, bareUs: median(bareTimes), wrappedUs: median(wrappedTimes), ratio, unrecordedUs: median(unrecordedTimes), unrecordedRatio: uRatio, cpuUs, latencyUs });
     console.log(
       `${name.padEnd(28)} bare ${median(bareTimes).toFixed(1).padStart(8)} µs   wrapped+recorded ${median(wrappedTimes).toFixed(1).padStart(8)} µs ` +
         `ratio ${ratio.toFixed(4)} (${((ratio - 1) * 100).toFixed(2)}%, rounds ${Math.min(...ratios).toFixed(3)}..${Math.max(...ratios).toFixed(3)}) ${ratio <= 1.03 ? "within 3%" : "OVER 3%"}   ` +
@@ -161,6 +184,11 @@ async function main(): Promise<void> {
     console.log(
       `${"".padEnd(28)} client CPU per call: bare ${cpuUs.bare.toFixed(1)} µs, wrapped+recorded ${cpuUs.wrapped.toFixed(1)} µs (+${(cpuUs.wrapped - cpuUs.bare).toFixed(1)}), ` +
         `wrapped, no logger ${cpuUs.unrecorded.toFixed(1)} µs (+${(cpuUs.unrecorded - cpuUs.bare).toFixed(1)})`,
+    );
+    console.log(
+      `${"".padEnd(28)} per-call latency (${latencyCalls} calls each, medians): bare ${latencyUs.bare.toFixed(1)} µs, wrapped+recorded ${latencyUs.wrapped.toFixed(1)} µs ` +
+        `ratio ${latencyUs.ratio.toFixed(4)} ${latencyUs.ratio <= 1.03 ? "within 3%" : "OVER 3%"}, wrapped, no logger ${latencyUs.unrecorded.toFixed(1)} µs; ` +
+        `records built later: ${latencyUs.flushPerCallUs.toFixed(1)} µs per call; latency + that: ratio ${((latencyUs.wrapped + latencyUs.flushPerCallUs) / latencyUs.bare).toFixed(4)}`,
     );
   }
   // What the recording itself costs: the same logger's logChatInteraction for a record like the wrapper's.
@@ -175,7 +203,7 @@ async function main(): Promise<void> {
   console.log(`direct logChatInteraction (same logger): median ${median(logTimes).toFixed(1)} µs (synchronous part; content files are then written in the thread pool)`);
   await logger.finalizeSession();
   const recorded = fs.readFileSync(path.join(logger.auditDir, `chat_interactions_${logger.sessionId}.jsonl`), "utf8").trim().split("\n").length;
-  const expected = Object.keys(variants).length * (warmup + rounds * calls) + calls;
+  const expected = Object.keys(variants).length * (warmup + rounds * calls + latencyCalls) + calls;
   console.log(`records written: ${recorded} (expected ${expected})${recorded === expected ? "" : "  MISMATCH"}`);
   console.log(JSON.stringify({ bench: "overhead-openai", preset: presetName, rounds, calls, results }));
   await fake.close();

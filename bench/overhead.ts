@@ -21,21 +21,25 @@ import fs from "node:fs";
 import os from "node:os";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
-import { AuditTool } from "../decorators/index.js";
-import { AuditLogger } from "../src/logger.js";
-import { newId } from "../src/record/id.js";
+import type { AuditLogger as Logger } from "../src/logger.js";
+import { importBuilt } from "./lib.js";
+
+// the built package (`npm run build` first), as users run it: see importBuilt
+const { AuditTool } = await importBuilt<typeof import("../decorators/index.js")>("decorators/index.js");
+const { AuditLogger } = await importBuilt<typeof import("../src/logger.js")>("src/logger.js");
+const { newId } = await importBuilt<typeof import("../src/record/id.js")>("src/record/id.js");
 
 const SELF = fileURLToPath(import.meta.url);
 const PAIRS = 120;
 
 // ------------------------------------------------------------------ subjects
 
-function newBenchLogger(): { logger: AuditLogger; dir: string } {
+function newBenchLogger(): { logger: Logger; dir: string } {
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), "audit-bench-overhead-"));
   return { logger: new AuditLogger({ sessionId: "overhead", projectPath: dir, durability: "async" }), dir };
 }
 
-let benchLogger: AuditLogger | undefined;
+let benchLogger: Logger | undefined;
 
 class Subject {
   bare(x: number): number {
@@ -69,13 +73,13 @@ const s = new Subject();
  * The direct equivalent of what @AuditTool records: the same record, including the trace the
  * decorated call starts (`traceId` = its own id), so both write the same bytes.
  */
-function logDirect(logger: AuditLogger, x: number, v: number, start: number): void {
+function logDirect(logger: Logger, x: number, v: number, start: number): void {
   const id = newId();
   logger.logToolUsage({ id, traceId: id, toolName: "bench", operation: "recordedAsync", parameters: [x], result: v, success: true, durationSeconds: (performance.now() - start) / 1000 });
 }
 
 /** The plainest direct call: no trace fields, so a slightly shorter record. */
-function logPlain(logger: AuditLogger, x: number, v: number, start: number): void {
+function logPlain(logger: Logger, x: number, v: number, start: number): void {
   logger.logToolUsage({ toolName: "bench", operation: "recordedAsync", parameters: [x], result: v, success: true, durationSeconds: (performance.now() - start) / 1000 });
 }
 
@@ -236,7 +240,7 @@ const groups: Record<string, () => Promise<GroupResult>> = {
   },
   async "als-on"() {
     // any store entered once, as the first recorded decorated call or a request context does
-    const { auditContext } = await import("../src/context.js");
+    const { auditContext } = await importBuilt<typeof import("../src/context.js")>("src/context.js");
     auditContext.run({ traceId: "bench" }, () => undefined);
     return { "await loop, after a store was used": await single(awaitLoop, 100_000) };
   },

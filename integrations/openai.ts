@@ -300,7 +300,10 @@ class CallRecord {
   private follow(stream: Obj): void {
     const acc = this.api === "chat" ? new ChatChunkAccumulator() : new ResponseEventAccumulator();
     let items = 0;
-    const controller = stream.controller as { signal?: AbortSignal } | undefined;
+    const controller = stream.controller as { signal?: unknown } | undefined;
+    // the SDK's own AbortController is observed in place (cheaper than an abort listener)
+    const abort =
+      controller instanceof AbortController ? { controller } : { signal: controller?.signal instanceof AbortSignal ? controller.signal : undefined };
     tapStream(
       stream,
       {
@@ -310,7 +313,7 @@ class CallRecord {
         },
         onEnd: (end: StreamEnd) => this.streamEnded(end, acc.result(), items),
       },
-      { signal: controller?.signal instanceof AbortSignal ? controller.signal : undefined },
+      abort,
     );
   }
 

@@ -26,6 +26,15 @@ export interface StreamObserver<T> {
 export interface TapOptions {
   /** the request's signal: an abort ends the observation even when nobody reads any more */
   readonly signal?: AbortSignal | undefined;
+  /**
+   * The request's AbortController (a Stainless SDK stream's `controller`); its signal is then the
+   * request's signal. Preferred over `signal`: the controller's `abort` method is observed in
+   * place, which costs far less than an `abort` listener (~0.3 µs against ~7 µs per stream on
+   * Node 20), and every abort path of the SDKs (the app's `controller.abort()`, a request
+   * `signal`, the timeout, `break`) calls that method. Falls back to a listener when the method
+   * cannot be observed (already replaced by someone, or a frozen controller).
+   */
+  readonly controller?: AbortController | undefined;
 }
 
 const kTapped = Symbol.for("audit-logger.stream-tap.v1");
@@ -53,7 +62,7 @@ export function tapStream<S extends object, T = unknown>(stream: S, observer: St
   const useField = typeof target.iterator === "function";
   const original = (useField ? target.iterator : target[Symbol.asyncIterator]) as IteratorFactory<T> | undefined;
   if (typeof original !== "function") return stream;
-  const state = new TapState(observer, options.signal);
+  const state = new TapState(observer, options);
   const factory = function tappedIterator(this: unknown): AsyncIterator<T> {
     state.started = true;
     return tapIterator(original.call(this ?? stream), state);
@@ -72,19 +81,23 @@ export function tapStream<S extends object, T = unknown>(stream: S, observer: St
 class TapState<T> {
   started = false;
   private ended = false;
-  private readonly onAbort: (() => void) | undefined;
+  private readonly signal: AbortSignal | undefined;
+  private readonly detachAbort: (() => void) | undefined;
 
   constructor(
     private readonly observer: StreamObserver<T>,
-    private readonly signal: AbortSignal | undefined,
+    options: TapOptions,
   ) {
+    const controller = options.controller;
+    const signal = options.signal ?? controller?.signal;
+    this.signal = signal;
     if (signal && !signal.aborted) {
       // Deferred: when the SDK's own iterator fails it aborts the signal in its `finally` just
       // before the failure reaches us; the real outcome (error/completed) must win over "aborted".
-      this.onAbort = () => {
+      const onAbort = () => {
         if (!this.ended) setImmediate(() => this.end({ kind: "aborted" }));
       };
-      signal.addEventListener("abort", this.onAbort, { once: true });
+      this.detachAbort = (controller && controller.signal === signal ? observeAbort(controller, onAbort) : undefined) ?? listenForAbort(signal, onAbort);
     }
   }
 
@@ -100,7 +113,7 @@ class TapState<T> {
   end(end: StreamEnd): void {
     if (this.ended) return;
     this.ended = true;
-    // The abort listener stays: removing it costs more than the no-op it becomes (it lives and
+    // The abort observer stays: removing it costs more than the no-op it becomes (it lives and
     // dies with the stream's own controller).
     const final: StreamEnd = end.kind === "completed" && this.signal?.aborted ? { kind: "aborted" } : end;
     try {
@@ -111,8 +124,36 @@ class TapState<T> {
   }
 
   detach(): void {
-    if (this.onAbort && this.signal) this.signal.removeEventListener("abort", this.onAbort);
+    this.detachAbort?.();
   }
+}
+
+/** Observes `controller.abort()` calls in place; returns how to undo it, or undefined when it cannot. */
+function observeAbort(controller: AbortController, onAbort: () => void): (() => void) | undefined {
+  if (Object.hasOwn(controller, "abort")) return undefined; // already replaced by someone: use a listener
+  const abort = controller.abort as (this: AbortController, ...args: unknown[]) => void;
+  if (typeof abort !== "function") return undefined;
+  try {
+    Object.defineProperty(controller, "abort", {
+      value: function abortObserved(this: AbortController, ...args: unknown[]): void {
+        abort.apply(this, args);
+        onAbort();
+      },
+      configurable: true,
+      writable: true,
+      enumerable: false,
+    });
+  } catch {
+    return undefined; // a frozen controller
+  }
+  return () => {
+    delete (controller as { abort?: unknown }).abort;
+  };
+}
+
+function listenForAbort(signal: AbortSignal, onAbort: () => void): () => void {
+  signal.addEventListener("abort", onAbort, { once: true });
+  return () => signal.removeEventListener("abort", onAbort);
 }
 
 function tapIterator<T>(inner: AsyncIterator<T>, state: TapState<T>): AsyncIterator<T> {

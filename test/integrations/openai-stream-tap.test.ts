@@ -72,6 +72,47 @@ describe("tapStream (any async iterable)", () => {
     expect(o.ends).toEqual([{ kind: "aborted" }]);
   });
 
+  it("a controller's abort() ends the observation with nobody reading; the abort itself is unchanged", async () => {
+    const ac = new AbortController();
+    const o = observer();
+    tapStream(source([1, 2]), o.obs, { controller: ac });
+    expect(Object.keys(ac)).toEqual([]); // observed in place, not visibly
+    const reason = new Error("stop");
+    ac.abort(reason);
+    expect(ac.signal.aborted).toBe(true);
+    expect(ac.signal.reason).toBe(reason);
+    await new Promise((r) => setImmediate(r));
+    expect(o.ends).toEqual([{ kind: "aborted" }]);
+    ac.abort(); // a second abort is a no-op for the observer too
+    await new Promise((r) => setImmediate(r));
+    expect(o.ends).toHaveLength(1);
+  });
+
+  it("a controller whose abort someone already replaced, or a frozen one, is observed through its signal", async () => {
+    for (const make of [
+      () => Object.assign(new AbortController(), { abort: AbortController.prototype.abort }),
+      () => Object.freeze(new AbortController()),
+    ]) {
+      const ac = make();
+      const o = observer();
+      tapStream(source([1, 2]), o.obs, { controller: ac });
+      ac.abort();
+      await new Promise((r) => setImmediate(r));
+      expect(o.ends).toEqual([{ kind: "aborted" }]);
+    }
+  });
+
+  it("a stream that completes before any abort stays completed", async () => {
+    const ac = new AbortController();
+    const s = source([1]);
+    const o = observer();
+    tapStream(s, o.obs, { controller: ac });
+    for await (const _ of s);
+    ac.abort();
+    await new Promise((r) => setImmediate(r));
+    expect(o.ends).toEqual([{ kind: "completed" }]);
+  });
+
   it("an observer that throws never breaks the app's loop; tapping twice observes once", async () => {
     const s = source([1, 2]);
     const o = observer();

@@ -48,7 +48,8 @@ export const auditContext = Object.freeze({
  */
 export function runInAuditContext<R>(store: AuditContextValue | undefined, fn: () => R): R {
   if (shared.storage.getStore() === store) return fn();
-  return store === undefined ? shared.storage.exit(fn) : shared.storage.run(store, fn);
+  // run(undefined), not exit(): on Node 20 exit() disables and re-enables the async hooks
+  return shared.storage.run(store as AuditContextValue, fn);
 }
 
 /** The logger used when neither an option nor the context names one. */

@@ -292,6 +292,22 @@ describe("wrapOpenAI: wrapping, loggers and context", () => {
     });
   });
 
+  it("records built together in one batch each keep their own call's context, or none", async () => {
+    const logger = newLogger();
+    const openai = wrapOpenAI(client(), { logger });
+    // the first call schedules the batch inside user A's context; the others join it
+    await auditContext.run({ userId: "user-a", traceId: "trace-a", metadata: { tenant: "a" } }, () => openai.chat.completions.create({ model: "gpt-4o-mini", messages }));
+    await openai.chat.completions.create({ model: "gpt-4o-mini", messages });
+    await auditContext.run({ userId: "user-b" }, () => openai.chat.completions.create({ model: "gpt-4o-mini", messages }));
+    await auditContext.run({ userId: "user-c" }, () => logger.flush()); // built here, in yet another context
+    const recs = await recordsOf(logger, "chat_interaction", 3);
+    expect(recs.map((r) => [r.userId, r.traceId, (r.metadata as { tenant?: string }).tenant])).toEqual([
+      ["user-a", "trace-a", "a"],
+      [undefined, undefined, undefined],
+      ["user-b", undefined, undefined],
+    ]);
+  });
+
   it("captureContent: false keeps counts, timings and tool names but no content", async () => {
     const logger = newLogger();
     const openai = wrapOpenAI(client(), { logger, captureContent: false });

@@ -59,6 +59,8 @@ export class KindWriter {
   private used = 0;
   /** an OS error met while sealing (the batch was full); thrown by the next settle() */
   private sealError: Error | undefined;
+  /** bytes the OS refused, kept by SonicBoom and written before anything newer */
+  private refusedBytes = 0;
   private bytesInActive: number;
   private lastSegment: number;
   private rotateAt: number | undefined;
@@ -175,11 +177,18 @@ export class KindWriter {
     if (this.lastError) {
       // SonicBoom keeps the refused bytes (a view of this buffer) to retry them: never reuse it
       this.buf = Buffer.allocUnsafeSlow(BUFFER_BYTES);
+      this.refusedBytes += bytes;
       throw this.lastError;
     }
     // back to the usual size after a one-off large record
     if (this.buf.length > BUFFER_BYTES) this.buf = Buffer.allocUnsafeSlow(BUFFER_BYTES);
-    this.bytesInActive += bytes;
+    this.written(bytes);
+  }
+
+  /** Bytes reached the OS (with any refused earlier, which SonicBoom writes first): count them, and sync them in `fsync` mode. */
+  private written(bytes: number): void {
+    this.bytesInActive += bytes + this.refusedBytes;
+    this.refusedBytes = 0;
     this.dirty = true;
   }
 
@@ -187,6 +196,8 @@ export class KindWriter {
     this.lastError = undefined;
     this.boom.flush();
     if (this.lastError) throw this.lastError;
+    // the refused bytes are written now: the next fdatasync must cover them
+    this.written(0);
   }
 
   /** fdatasync of the active file, in the thread pool. */

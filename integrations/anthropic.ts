@@ -17,6 +17,7 @@ import { AuditConfigError } from "../src/errors.js";
 import { resolveAuditLogger, safeRecord } from "../src/instrument.js";
 import type { AuditLogger } from "../src/logger.js";
 import { newId } from "../src/record/id.js";
+import { mergeMembers } from "../src/record/serialize.js";
 import type { ChatInteractionInput } from "../src/types.js";
 
 /** Marks a wrapped `create` (and `withOptions`), shared by every copy of this package. */
@@ -180,7 +181,7 @@ class ChatCall {
     if (ctx?.parentId !== undefined) links.parentId = ctx.parentId;
     if (ctx?.userId !== undefined) links.userId = ctx.userId;
     if (ctx?.persona !== undefined) links.persona = ctx.persona;
-    if (ctx?.metadata !== undefined) links.metadata = Object.assign({}, ctx.metadata);
+    if (ctx?.metadata !== undefined) links.metadata = mergeMembers(ctx.metadata);
     this.links = links;
   }
 

@@ -20,7 +20,7 @@ import {
   personaActivityInputSchema,
   toolUsageInputSchema,
 } from "./record/schemas.js";
-import { toJsonSafe, truncateString, type JsonValue } from "./record/serialize.js";
+import { mergeMembers, toJsonSafe, truncateString, type JsonValue } from "./record/serialize.js";
 import { SessionStats } from "./record/stats.js";
 import { cleanupSessions, type CleanupOptions, type CleanupResult } from "./retention.js";
 import { prepareContent, writeContent, writeContentSync, type ContentManifest, type PreparedContent } from "./sink/content.js";
@@ -648,8 +648,7 @@ export class AuditLogger extends EventEmitter<AuditLoggerEvents> implements Exit
     if (parentId !== undefined && parentId !== id) rec.parentId = parentId;
     if (userId !== undefined) rec.userId = userId;
     Object.assign(rec, fields);
-    // Object.assign, not a spread: merging two spreads costs ~1 µs per record on V8
-    const meta = ctx?.metadata && input.metadata ? Object.assign({}, ctx.metadata, input.metadata) : (input.metadata ?? ctx?.metadata);
+    const meta = ctx?.metadata && input.metadata ? mergeMembers(ctx.metadata, input.metadata) : (input.metadata ?? ctx?.metadata);
     const counts = rc ?? {};
     if (meta !== undefined) rec.metadata = this.json(meta, counts, "metadata");
     for (const _rule in counts) {
@@ -748,7 +747,7 @@ export class AuditLogger extends EventEmitter<AuditLoggerEvents> implements Exit
 
   /** Ends a write-failure streak once no chain file holds refused bytes any more. */
   private endWriteFailureStreak(): void {
-    if (!CHAIN_KINDS.some((k) => this.writers[k].lastError !== undefined)) this.writeFailing = false;
+    if (!CHAIN_KINDS.some((k) => this.writers[k].failing)) this.writeFailing = false;
   }
 
   /** Schedules a group commit: at once, or after the backoff while commits fail (an explicit flush() does not wait for it). */
@@ -779,13 +778,20 @@ export class AuditLogger extends EventEmitter<AuditLoggerEvents> implements Exit
       this.writeOutAll(true);
       await Promise.all(CHAIN_KINDS.map((k) => this.writers[k].datasync()));
     } catch (err) {
-      failure = err instanceof AuditIOError ? err : new AuditIOError(`fdatasync failed: ${(err as Error).message}`, { cause: err });
+      if (err instanceof AuditIOError) failure = err; // writeOutAll reported it
+      else {
+        failure = new AuditIOError(`fdatasync failed: ${(err as Error).message}. The records stay unconfirmed and are synced again by the next commit.`, { cause: err });
+        this.report(failure, true);
+      }
     }
     this.commitRunning = false;
     // a failed commit is retried after a pause that doubles up to 5 s, not in a tight loop
     this.commitBackoffMs = failure ? Math.min(Math.max(this.commitBackoffMs * 2, 50), 5000) : 0;
     for (const w of waiters) failure ? w.reject(failure) : w.resolve();
-    if (this.commitWaiters.length > 0 || CHAIN_KINDS.some((k) => this.writers[k].hasPending || this.writers[k].dirty)) this.scheduleCommit();
+    // a flush() that arrived while this commit ran is retried at once, not after the backoff
+    if (this.commitWaiters.length > 0) this.scheduleCommit(true);
+    // refused bytes are retried too (after the backoff), so they reach the disk once it takes data again
+    else if (CHAIN_KINDS.some((k) => this.writers[k].hasPending || this.writers[k].dirty || this.writers[k].lastError !== undefined)) this.scheduleCommit();
   }
 
   /**
@@ -836,14 +842,14 @@ export class AuditLogger extends EventEmitter<AuditLoggerEvents> implements Exit
       this.warnedNoListener = true;
       process.emitWarning(err.message, { code: (err as AuditIOError).code ?? "AUDIT_ERR_IO", type: "AuditLoggerWarning" });
     }
-    if (writeFailure) {
-      if (this.writeFailing) return;
-      this.writeFailing = true;
-    }
+    if (writeFailure && this.writeFailing) return;
     if (this.reporting || this.closed) return;
     this.reporting = true;
     try {
       this.logError({ errorType: "audit_write_failed", severity: "critical", message: err.message });
+      // the streak starts once its record exists; a failure met while another report was
+      // being written starts none, so the next one is recorded
+      if (writeFailure) this.writeFailing = true;
     } catch {
       // the errors file is failing too; the event above is the report
     } finally {

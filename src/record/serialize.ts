@@ -113,3 +113,21 @@ function convertList(list: readonly unknown[], maxChars: number, depth: number, 
   if (list.length > MAX_ITEMS) out.push(`[${list.length - MAX_ITEMS} more items]`);
   return out;
 }
+
+/**
+ * `{ ...a, ...b }` for plain records: later sources win, an own "__proto__" member stays a member
+ * (as with a spread; `Object.assign` would set the prototype instead), and without V8's slow
+ * path for adding members to a spread copy (~1 µs per member on Node 20).
+ */
+export function mergeMembers(...sources: ReadonlyArray<Readonly<Record<string, unknown>> | undefined>): Record<string, unknown> {
+  const out: Record<string, unknown> = {};
+  for (const src of sources) {
+    if (src === undefined) continue;
+    for (const key of Object.keys(src)) {
+      const value = src[key];
+      if (key === "__proto__") Object.defineProperty(out, key, { value, enumerable: true, writable: true, configurable: true });
+      else out[key] = value;
+    }
+  }
+  return out;
+}

@@ -21,6 +21,8 @@ const BUFFER_BYTES = 128 * 1024;
 const PREV_HASH_BYTES = 64;
 /** `,"hash":"<64 hex>"}` and the newline, replacing the body's closing brace. */
 const SEAL_BYTES = ',"hash":"'.length + 64 + '"}\n'.length;
+/** How long a failed rotation waits before the next attempt. */
+const ROTATION_RETRY_MS = 1000;
 
 export interface WriterOptions {
   readonly auditDir: string;
@@ -61,6 +63,8 @@ export class KindWriter {
   private sealError: Error | undefined;
   /** bytes the OS refused, kept by SonicBoom and written before anything newer */
   private refusedBytes = 0;
+  /** when the last rotation failed; cleared by a successful one */
+  private rotateFailedAt: number | undefined;
   private bytesInActive: number;
   private lastSegment: number;
   private rotateAt: number | undefined;
@@ -108,7 +112,7 @@ export class KindWriter {
    * Never throws: an OS error met on the way is kept for `settle()`.
    */
   seal(body: string, seq: number, now: number): string {
-    if (this.rotateAt !== undefined && now >= this.rotateAt && this.bytesInActive + this.used > 0) {
+    if (this.rotateAt !== undefined && now >= this.rotateAt && this.bytesInActive + this.used > 0 && !this.rotationHeld(now)) {
       try {
         this.rotate(now);
       } catch (err) {
@@ -154,13 +158,23 @@ export class KindWriter {
     if (this.opts.durability === "sync" || this.used >= HIGH_WATER_BYTES) this.writeOut();
     if (this.opts.rotationBytes !== undefined && this.bytesInActive + this.used >= this.opts.rotationBytes) {
       this.writeOut();
-      if (this.bytesInActive >= this.opts.rotationBytes) this.rotate(now);
+      if (this.bytesInActive >= this.opts.rotationBytes && !this.rotationHeld(now)) this.rotate(now);
     }
     if (failed) throw failed;
   }
 
   get hasPending(): boolean {
     return this.used > 0;
+  }
+
+  /** The OS refused bytes that are not written yet, or the last rotation failed. */
+  get failing(): boolean {
+    return this.lastError !== undefined || this.rotateFailedAt !== undefined;
+  }
+
+  /** After a failed rotation the next attempt waits a second (records keep going to the active file meanwhile). */
+  private rotationHeld(now: number): boolean {
+    return this.rotateFailedAt !== undefined && now - this.rotateFailedAt < ROTATION_RETRY_MS;
   }
 
   /** Hands the batch to the OS (write(2), no fsync). Throws the OS error if the write failed. */
@@ -209,8 +223,10 @@ export class KindWriter {
     return new Promise((resolve, reject) =>
       fs.fdatasync(fd, (err) => {
         // a rotation meanwhile synced and closed this fd itself (see rotate)
-        if (err && !(err.code === "EBADF" && this.lastSegment !== generation)) reject(err);
-        else resolve();
+        if (err && !(err.code === "EBADF" && this.lastSegment !== generation)) {
+          this.dirty = true; // not known to be on stable storage: the next commit syncs again
+          reject(err);
+        } else resolve();
       }),
     );
   }
@@ -228,9 +244,15 @@ export class KindWriter {
     if (this.opts.durability === "fsync") this.datasyncSync();
     const segment = this.lastSegment + 1;
     const segPath = path.join(this.opts.auditDir, kindFileName(this.kind, this.opts.sessionId, segment));
-    // link + unlink, not rename: rename would silently replace an existing file of that name
-    fs.linkSync(this.activePath, segPath);
-    fs.unlinkSync(this.activePath);
+    try {
+      // link + unlink, not rename: rename would silently replace an existing file of that name
+      fs.linkSync(this.activePath, segPath);
+      fs.unlinkSync(this.activePath);
+    } catch (err) {
+      this.rotateFailedAt = now;
+      throw err;
+    }
+    this.rotateFailedAt = undefined;
     this.lastSegment = segment;
     this.boom.reopen(this.activePath);
     this.bytesInActive = 0;

@@ -129,3 +129,48 @@ describe("every mode", () => {
     expect((await verifyAuditLog(auditDirOf(projectPath))).ok).toBe(true);
   });
 });
+
+describe("fsync durability when fdatasync fails (EIO injected at the fs.fdatasync call; a real disk cannot be made to fail here)", () => {
+  it("the commit's flush() rejects, a flush() that arrived meanwhile settles at once, and the failed file is synced again", async () => {
+    const projectPath = tmpProject();
+    const logger = new AuditLogger({ sessionId: "eio", projectPath, durability: "fsync", autoCleanup: false });
+    const events: string[] = [];
+    logger.on("error", (e) => events.push((e as { code?: string }).code ?? "?"));
+    const real = fs.fdatasync;
+    const synced: number[] = [];
+    let failNext = true;
+    const fake = (fd: number, cb: (err: NodeJS.ErrnoException | null) => void): void => {
+      synced.push(fd);
+      if (failNext) {
+        failNext = false;
+        setTimeout(() => cb(Object.assign(new Error("EIO: i/o error, fdatasync"), { code: "EIO" })), 20);
+      } else real(fd, cb);
+    };
+    fs.fdatasync = fake as typeof fs.fdatasync;
+    try {
+      logger.logToolUsage({ toolName: "t", operation: "o" });
+      const first = logger.flush().then(() => "resolved", (e: Error & { code?: string }) => `rejected ${e.code}`);
+      await new Promise((r) => setTimeout(r, 5)); // the first commit is waiting on its fdatasync
+      const started = Date.now();
+      const second = await Promise.race([
+        logger.flush().then(() => "resolved", (e: Error & { code?: string }) => `rejected ${e.code}`),
+        new Promise<string>((r) => setTimeout(() => r("still pending after 2 s"), 2000).unref()),
+      ]);
+      expect(await first).toBe("rejected AUDIT_ERR_IO");
+      expect(second).toBe("resolved");
+      expect(Date.now() - started).toBeLessThan(1000); // not the backoff
+      // the tool_usage file whose fdatasync failed was synced again by the second commit
+      const toolFd = synced[0]!;
+      expect(synced.filter((fd) => fd === toolFd).length).toBeGreaterThanOrEqual(2);
+    } finally {
+      fs.fdatasync = real;
+    }
+    await logger.finalizeSession();
+    expect(readKind(projectPath, "tool_usage", "eio")).toHaveLength(1);
+    expect(events).toContain("AUDIT_ERR_IO");
+    // reported once, in the errors file too
+    const failures = readKind(projectPath, "error", "eio").filter((r) => r.errorType === "audit_write_failed");
+    expect(failures).toHaveLength(1);
+    expect(String(failures[0]!.message)).toMatch(/fdatasync failed: EIO/);
+  });
+});

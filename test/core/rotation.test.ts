@@ -146,3 +146,32 @@ describe("rotation by time", () => {
     expect((await verifyAuditLog(auditDirOf(projectPath))).ok).toBe(true);
   });
 });
+
+describe("a rotation the OS refuses", () => {
+  it("never overwrites the file in the way, keeps writing to the active file, reports once, and rotates once it can", async () => {
+    const projectPath = tmpProject();
+    const sid = "rot_refused";
+    const logger = new AuditLogger({ sessionId: sid, projectPath, durability: "sync", rotation: { size: "2k" } });
+    const events: string[] = [];
+    logger.on("error", (e) => events.push(e.message));
+    // a stray file already holds the name the first segment would get
+    const stray = kindPath(projectPath, "tool_usage", sid, 1);
+    fs.writeFileSync(stray, "not ours\n");
+    const ids = logTools(logger, 60); // ~2.5x the rotation size
+    expect(fs.readFileSync(stray, "utf8")).toBe("not ours\n");
+    expect(events.length).toBeGreaterThan(0);
+    expect(events[0]).toMatch(/EEXIST/);
+    // one errors record for the outage, not one per record
+    expect(readKind(projectPath, "error", sid).filter((r) => r.errorType === "audit_write_failed")).toHaveLength(1);
+    expect(readJsonl(kindPath(projectPath, "tool_usage", sid)).map((r) => r.id)).toEqual(ids); // all in the active file
+    // the name is free again: the next attempt (a second later) rotates
+    fs.rmSync(stray);
+    await new Promise((r) => setTimeout(r, 1100));
+    const more = logTools(logger, 1, 60);
+    await logger.finalizeSession();
+    expect(segmentNumbers(projectPath, "tool_usage", sid)).toEqual([1]);
+    expect(readKind(projectPath, "tool_usage", sid).map((r) => r.id)).toEqual([...ids, ...more]);
+    const report = await verifyAuditLog(auditDirOf(projectPath), { sessionId: sid });
+    expect(report.problems).toEqual([]);
+  });
+});

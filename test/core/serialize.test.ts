@@ -1,5 +1,5 @@
 import { afterEach, describe, expect, it } from "vitest";
-import { AuditLogger, verifyAuditLog } from "../../src/index.js";
+import { AuditLogger, auditContext, verifyAuditLog } from "../../src/index.js";
 import { cleanupTmp, tmpProject } from "../helpers/index.js";
 import { auditDirOf, readKind, readKindLines } from "../helpers/core.js";
 
@@ -116,6 +116,16 @@ describe("metadata and free-form values are stored safely (serialize.ts rules)",
     await logger.finalizeSession();
     const line = readKindLines(projectPath, "tool_usage", "ser_proto")[0]!;
     expect(line).toContain('"parameters":{"__proto__":{"isAdmin":true},"user":"eve"}');
+  });
+
+  it('keeps an own "__proto__" key of metadata merged with the context\'s metadata', async () => {
+    const projectPath = tmpProject();
+    const logger = new AuditLogger({ sessionId: "ser_proto_meta", projectPath });
+    const metadata = JSON.parse('{"__proto__":{"isAdmin":true},"user":"eve"}') as Record<string, unknown>;
+    auditContext.run({ metadata: { tenant: "acme", user: "ctx" } }, () => logger.logPerformanceMetric({ metricName: "m", value: 1, unit: "u", metadata }));
+    await logger.finalizeSession();
+    const line = readKindLines(projectPath, "performance_metric", "ser_proto_meta")[0]!;
+    expect(line).toContain('"metadata":{"tenant":"acme","user":"eve","__proto__":{"isAdmin":true}}');
   });
 
   it("huge strings are cut at maxValueChars with a marker; long arrays and deep nesting are bounded", async () => {

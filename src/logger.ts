@@ -59,6 +59,7 @@ type Fields = Record<string, unknown>;
 /** Events an AuditLogger emits. `error` is emitted only when someone listens (else a process warning). */
 export interface AuditLoggerEvents {
   error: [error: Error];
+  /** a segment was closed (emitted within the log call that rotated, once its record is written) */
   rotate: [segmentPath: string];
   checkpoint: [checkpoint: Checkpoint];
 }
@@ -132,6 +133,8 @@ export class AuditLogger extends EventEmitter<AuditLoggerEvents> implements Exit
   private writeFailing = false;
   private commitBackoffMs = 0;
   private commitTimer: NodeJS.Timeout | undefined;
+  /** segments closed while the current record was being written, announced after it */
+  private rotatedSegments: string[] = [];
 
   constructor(options: AuditConfig | AuditOptionsInput = {}) {
     super();
@@ -161,7 +164,9 @@ export class AuditLogger extends EventEmitter<AuditLoggerEvents> implements Exit
           fileMode: FILE_MODE,
           onRotate: (p) => {
             this.rotationCheckpointDue = true;
-            this.emit("rotate", p);
+            // announced once the record being written is complete (end of append): a listener
+            // that logs to the same kind must not run while that record is half sealed
+            this.rotatedSegments.push(p);
           },
         });
       }
@@ -684,6 +689,19 @@ export class AuditLogger extends EventEmitter<AuditLoggerEvents> implements Exit
     }
     if (this.config.durability === "async") this.scheduleFlush();
     else if (this.config.durability === "fsync") this.scheduleCommit();
+    if (this.rotatedSegments.length > 0) this.announceRotations();
+  }
+
+  private announceRotations(): void {
+    const segments = this.rotatedSegments;
+    this.rotatedSegments = [];
+    for (const segment of segments) {
+      try {
+        this.emit("rotate", segment);
+      } catch (err) {
+        this.report(new AuditIOError(`A "rotate" listener threw: ${(err as Error).message}`, { cause: err }));
+      }
+    }
   }
 
   private storeContent(content: PreparedContent, id: string, recordHash: string, timestamp: string, key: EncryptionKey | undefined): void {

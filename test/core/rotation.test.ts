@@ -175,3 +175,30 @@ describe("a rotation the OS refuses", () => {
     expect(report.problems).toEqual([]);
   });
 });
+
+describe("a rotate listener that logs", () => {
+  it("runs after the rotating call, so its records join the chain cleanly (time and size rotation)", async () => {
+    for (const rotation of [{ size: "2k" }, { frequency: 1000 }] as const) {
+      const projectPath = tmpProject();
+      const sid = `rot_listener_${"size" in rotation ? "size" : "time"}`;
+      const logger = new AuditLogger({ sessionId: sid, projectPath, durability: "sync", rotation });
+      let rotations = 0;
+      logger.on("rotate", () => {
+        rotations++;
+        logger.logToolUsage({ toolName: "rotation-listener", operation: "note" });
+      });
+      const timed = "frequency" in rotation;
+      for (let i = 0; i < (timed ? 13 : 40); i++) {
+        logTools(logger, 1, i);
+        await new Promise((r) => setTimeout(r, timed ? 100 : 3));
+      }
+      await logger.finalizeSession();
+      expect(rotations).toBeGreaterThan(0);
+      const recs = readKind(projectPath, "tool_usage", sid);
+      expect(recs.filter((r) => r.toolName === "rotation-listener")).toHaveLength(rotations);
+      expect(recs.map((r) => r.seq)).toEqual(recs.map((_r, i) => i + 1));
+      const report = await verifyAuditLog(auditDirOf(projectPath), { sessionId: sid });
+      expect(report.problems).toEqual([]);
+    }
+  });
+});

@@ -56,8 +56,13 @@ export class KindWriter {
   lastError: Error | undefined;
   private readonly opts: WriterOptions;
   private readonly boom: Boom;
-  /** the batch: bytes [0, used) are sealed lines not yet handed to the OS */
+  /**
+   * The batch: bytes [base, used) are sealed lines not yet handed to the OS. Bytes before `base`
+   * were refused by the OS and are held (as a view of this buffer) by SonicBoom for its retry, so
+   * later lines go after them, never over them, and an outage holds only the refused bytes.
+   */
   private buf: Buffer = Buffer.allocUnsafeSlow(BUFFER_BYTES);
+  private base = 0;
   private used = 0;
   /** an OS error met while sealing (the batch was full); thrown by the next settle() */
   private sealError: Error | undefined;
@@ -112,7 +117,7 @@ export class KindWriter {
    * Never throws: an OS error met on the way is kept for `settle()`.
    */
   seal(body: string, seq: number, now: number): string {
-    if (this.rotateAt !== undefined && now >= this.rotateAt && this.bytesInActive + this.used > 0 && !this.rotationHeld(now)) {
+    if (this.rotateAt !== undefined && now >= this.rotateAt && this.bytesInActive + this.pendingBytes > 0 && !this.rotationHeld(now)) {
       try {
         this.rotate(now);
       } catch (err) {
@@ -122,14 +127,18 @@ export class KindWriter {
     // UTF-16 code units take at most 3 UTF-8 bytes each
     const worst = PREV_HASH_BYTES + body.length * 3 + SEAL_BYTES;
     if (this.used + worst > this.buf.length) {
-      if (this.used > 0) {
+      if (this.pendingBytes > 0) {
         try {
           this.writeOut();
         } catch (err) {
           this.sealError ??= err as Error;
         }
       }
-      if (worst > this.buf.length) this.buf = Buffer.allocUnsafeSlow(worst);
+      if (this.used + worst > this.buf.length) {
+        // still no room (refused bytes held for a retry, or a record larger than the buffer)
+        this.buf = Buffer.allocUnsafeSlow(Math.max(BUFFER_BYTES, worst));
+        this.base = this.used = 0;
+      }
     }
     const buf = this.buf;
     const start = this.used;
@@ -155,8 +164,8 @@ export class KindWriter {
   settle(now: number): void {
     const failed = this.sealError;
     this.sealError = undefined;
-    if (this.opts.durability === "sync" || this.used >= HIGH_WATER_BYTES) this.writeOut();
-    if (this.opts.rotationBytes !== undefined && this.bytesInActive + this.used >= this.opts.rotationBytes) {
+    if (this.opts.durability === "sync" || this.pendingBytes >= HIGH_WATER_BYTES) this.writeOut();
+    if (this.opts.rotationBytes !== undefined && this.bytesInActive + this.pendingBytes >= this.opts.rotationBytes) {
       this.writeOut();
       if (this.bytesInActive >= this.opts.rotationBytes && !this.rotationHeld(now)) this.rotate(now);
     }
@@ -164,7 +173,11 @@ export class KindWriter {
   }
 
   get hasPending(): boolean {
-    return this.used > 0;
+    return this.used > this.base;
+  }
+
+  private get pendingBytes(): number {
+    return this.used - this.base;
   }
 
   /** The OS refused bytes that are not written yet, or the last rotation failed. */
@@ -179,21 +192,22 @@ export class KindWriter {
 
   /** Hands the batch to the OS (write(2), no fsync). Throws the OS error if the write failed. */
   writeOut(): void {
-    if (this.used === 0) {
+    if (this.used === this.base) {
       if (this.lastError) this.retry();
       return;
     }
-    const chunk = this.buf.subarray(0, this.used);
-    const bytes = this.used;
-    this.used = 0;
+    const chunk = this.buf.subarray(this.base, this.used);
+    const bytes = this.used - this.base;
     this.lastError = undefined;
     this.boom.write(chunk);
     if (this.lastError) {
-      // SonicBoom keeps the refused bytes (a view of this buffer) to retry them: never reuse it
-      this.buf = Buffer.allocUnsafeSlow(BUFFER_BYTES);
+      // SonicBoom keeps the refused bytes (a view of this buffer) to retry them: keep them intact
+      this.base = this.used;
       this.refusedBytes += bytes;
       throw this.lastError;
     }
+    // everything handed over is written (SonicBoom writes refused bytes first): the buffer is free
+    this.base = this.used = 0;
     // back to the usual size after a one-off large record
     if (this.buf.length > BUFFER_BYTES) this.buf = Buffer.allocUnsafeSlow(BUFFER_BYTES);
     this.written(bytes);
@@ -210,7 +224,8 @@ export class KindWriter {
     this.lastError = undefined;
     this.boom.flush();
     if (this.lastError) throw this.lastError;
-    // the refused bytes are written now: the next fdatasync must cover them
+    // the refused bytes are written now: the next fdatasync must cover them, and the buffer is free
+    this.base = this.used = 0;
     this.written(0);
   }
 

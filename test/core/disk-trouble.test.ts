@@ -46,6 +46,8 @@ describe("a full disk (writes failing with EFBIG) loses nothing and is reported 
       }
       expect([...printed.values()].reduce((n, ids) => n + ids.length, 0)).toBe(COUNT);
       expect(Number(logged.split(" ")[3])).toBeGreaterThan(0);
+      // what waits for the disk is the refused bytes themselves, not a fresh batch buffer per failed write
+      expect(Number(logged.split(" ")[5])).toBeLessThan(20);
       expect(h.lines.find((l) => l.startsWith("error-event "))).toMatch(/^error-event AUDIT_ERR_IO .*EFBIG/);
       expect(flushed).toMatch(/^flush rejected AUDIT_ERR_IO .*EFBIG/);
       // the limit held: no chain file grew past it during the outage

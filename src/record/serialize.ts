@@ -101,7 +101,7 @@ function convert(value: unknown, maxChars: number, depth: number, stack: object[
 }
 
 /** `out[key] = value`, except that an own "__proto__" member stays a member instead of setting the prototype. */
-function setMember(out: { [key: string]: JsonValue }, key: string, value: JsonValue): void {
+function setMember<V>(out: { [key: string]: V }, key: string, value: V): void {
   if (key === "__proto__") Object.defineProperty(out, key, { value, enumerable: true, writable: true, configurable: true });
   else out[key] = value;
 }
@@ -123,11 +123,7 @@ export function mergeMembers(...sources: ReadonlyArray<Readonly<Record<string, u
   const out: Record<string, unknown> = {};
   for (const src of sources) {
     if (src === undefined) continue;
-    for (const key of Object.keys(src)) {
-      const value = src[key];
-      if (key === "__proto__") Object.defineProperty(out, key, { value, enumerable: true, writable: true, configurable: true });
-      else out[key] = value;
-    }
+    for (const key of Object.keys(src)) setMember(out, key, src[key]);
   }
   return out;
 }

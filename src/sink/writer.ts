@@ -117,7 +117,7 @@ export class KindWriter {
    * Never throws: an OS error met on the way is kept for `settle()`.
    */
   seal(body: string, seq: number, now: number): string {
-    if (this.rotateAt !== undefined && now >= this.rotateAt && this.bytesInActive + this.pendingBytes > 0 && !this.rotationHeld(now)) {
+    if (this.rotateAt !== undefined && now >= this.rotateAt && this.bytesInActive + this.pendingBytes > 0) {
       try {
         this.rotate(now);
       } catch (err) {
@@ -167,7 +167,7 @@ export class KindWriter {
     if (this.opts.durability === "sync" || this.pendingBytes >= HIGH_WATER_BYTES) this.writeOut();
     if (this.opts.rotationBytes !== undefined && this.bytesInActive + this.pendingBytes >= this.opts.rotationBytes) {
       this.writeOut();
-      if (this.bytesInActive >= this.opts.rotationBytes && !this.rotationHeld(now)) this.rotate(now);
+      if (this.bytesInActive >= this.opts.rotationBytes) this.rotate(now);
     }
     if (failed) throw failed;
   }
@@ -185,7 +185,7 @@ export class KindWriter {
     return this.lastError !== undefined || this.rotateFailedAt !== undefined;
   }
 
-  /** After a failed rotation the next attempt waits a second (records keep going to the active file meanwhile). */
+  /** After a failed rotation the next attempt waits a second. */
   private rotationHeld(now: number): boolean {
     return this.rotateFailedAt !== undefined && now - this.rotateFailedAt < ROTATION_RETRY_MS;
   }
@@ -206,15 +206,17 @@ export class KindWriter {
       this.refusedBytes += bytes;
       throw this.lastError;
     }
-    // everything handed over is written (SonicBoom writes refused bytes first): the buffer is free
-    this.base = this.used = 0;
     // back to the usual size after a one-off large record
     if (this.buf.length > BUFFER_BYTES) this.buf = Buffer.allocUnsafeSlow(BUFFER_BYTES);
     this.written(bytes);
   }
 
-  /** Bytes reached the OS (with any refused earlier, which SonicBoom writes first): count them, and sync them in `fsync` mode. */
+  /**
+   * Everything handed over reached the OS (SonicBoom writes refused bytes first): the batch
+   * buffer is free again; count the bytes, and sync them in `fsync` mode.
+   */
   private written(bytes: number): void {
+    this.base = this.used = 0;
     this.bytesInActive += bytes + this.refusedBytes;
     this.refusedBytes = 0;
     this.dirty = true;
@@ -224,8 +226,6 @@ export class KindWriter {
     this.lastError = undefined;
     this.boom.flush();
     if (this.lastError) throw this.lastError;
-    // the refused bytes are written now: the next fdatasync must cover them, and the buffer is free
-    this.base = this.used = 0;
     this.written(0);
   }
 
@@ -254,6 +254,8 @@ export class KindWriter {
 
   /** Renames the active file to the next segment and reopens the documented name. */
   rotate(now = Date.now()): void {
+    // the last attempt failed less than a second ago: records keep going to the active file
+    if (this.rotationHeld(now)) return;
     this.writeOut();
     if (this.bytesInActive === 0) return;
     if (this.opts.durability === "fsync") this.datasyncSync();

@@ -22,7 +22,7 @@ import path from "node:path";
 import { parseArgs } from "node:util";
 import OpenAI from "openai";
 import { startFakeOpenAI } from "../test/helpers/fake-openai.js";
-import { importBuilt } from "./lib.js";
+import { importBuilt, median } from "./lib.js";
 
 const { values } = parseArgs({
   options: {
@@ -40,12 +40,6 @@ const calls = Number(values.calls);
 const latencyCalls = Number(values["latency-calls"]);
 const warmup = Number(values.warmup);
 const presetName = values.preset as "development" | "production" | "minimal";
-
-const median = (xs: number[]) => {
-  const s = [...xs].sort((a, b) => a - b);
-  const m = s.length >> 1;
-  return s.length % 2 ? s[m]! : (s[m - 1]! + s[m]!) / 2;
-};
 
 /** The fake provider: in a child process (default), or in this one with --same-process. */
 async function startProvider(): Promise<{ baseURL: string; close: () => Promise<void> }> {

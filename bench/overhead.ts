@@ -22,7 +22,7 @@ import os from "node:os";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
 import type { AuditLogger as Logger } from "../src/logger.js";
-import { importBuilt } from "./lib.js";
+import { importBuilt, median } from "./lib.js";
 
 // the built package (`npm run build` first), as users run it: see importBuilt
 const { AuditTool } = await importBuilt<typeof import("../decorators/index.js")>("decorators/index.js");
@@ -93,11 +93,6 @@ interface Paired {
   readonly b: number;
   /** median of the paired per-batch differences b - a, ns/op */
   readonly delta: number;
-}
-
-function median(list: readonly number[]): number {
-  const s = [...list].sort((x, y) => x - y);
-  return s[Math.floor(s.length / 2)]!;
 }
 
 /** CPU time (user + system) of the process per call: time other processes take on a shared machine does not count. */

@@ -238,7 +238,12 @@ class CallRecord {
    * the record built, in another context.
    */
   private readonly callContext = auditContext.get();
-  private rawProps: ResponseProps | undefined;
+  /**
+   * The HTTP status, once headers arrived (-1 when the response had none). Only the status and
+   * the request id are kept, not the SDK's response props: a record waiting in a batch must not
+   * hold the Response (body stream, headers, connection state) alive into the old generation.
+   */
+  private status: number | undefined;
   private requestId: string | undefined;
   private ttft: number | undefined;
 
@@ -252,7 +257,7 @@ class CallRecord {
   /** Headers arrived. When the app only reads the raw Response (`.asResponse()`), this is all we get. */
   responded(props: ResponseProps): void {
     this.requestId = props.response?.headers?.get("x-request-id") ?? undefined;
-    this.rawProps = props;
+    this.status = props.response?.status ?? -1;
     this.checkRaw();
   }
 
@@ -267,11 +272,10 @@ class CallRecord {
    * the body in this same turn (`.withResponse()` does), record what is known without the body.
    */
   private checkRaw(): void {
-    if (!this.rawRequested || this.rawProps === undefined || this.parsing) return;
-    const props = this.rawProps;
+    if (!this.rawRequested || this.status === undefined || this.parsing) return;
+    const status = this.status >= 0 ? this.status : undefined;
     setImmediate(() => {
       if (this.parsing) return;
-      const status = props.response?.status;
       this.write({ response: "" }, {
         success: status === undefined || (status >= 200 && status < 300),
         ...(status !== undefined ? { statusCode: status } : {}),

@@ -101,6 +101,23 @@ class TapState<T> {
     }
   }
 
+  /** Observes one `next()` result and returns that same promise. */
+  observe(p: Promise<IteratorResult<T>>): Promise<IteratorResult<T>> {
+    // reactions run in the order they were attached: this one before the app's `await`
+    if (p instanceof Promise) p.then(this.onResult, this.onError);
+    else Promise.resolve(p).then(this.onResult, this.onError);
+    return p;
+  }
+
+  private readonly onResult = (r: IteratorResult<T>): void => {
+    if (r.done) this.end({ kind: "completed" });
+    else this.item(r.value);
+  };
+
+  private readonly onError = (err: unknown): void => {
+    this.end({ kind: "error", error: err });
+  };
+
   item(value: T): void {
     if (this.ended) return;
     try {
@@ -156,36 +173,42 @@ function listenForAbort(signal: AbortSignal, onAbort: () => void): () => void {
   return () => signal.removeEventListener("abort", onAbort);
 }
 
+/**
+ * The iterator the app reads. `next()` returns the inner iterator's own promise: the observer's
+ * reaction is attached first, so it sees each result before the app's `await` resumes, and the
+ * app's reads take no extra promise or microtask (a `.then` chain per item did, ~0.5 µs each).
+ */
+class TappedIterator<T> {
+  constructor(
+    protected readonly inner: AsyncIterator<T>,
+    protected readonly state: TapState<T>,
+  ) {}
+
+  next(...args: [] | [unknown]): Promise<IteratorResult<T>> {
+    return this.state.observe(args.length === 0 ? this.inner.next() : this.inner.next(args[0]));
+  }
+}
+
+/** For inner iterators with both `return` and `throw` (async generators, the SDKs' streams). */
+class TappedGenerator<T> extends TappedIterator<T> {
+  return(value?: unknown): Promise<IteratorResult<T>> {
+    this.state.end({ kind: "abandoned" });
+    return (this.inner.return as (v?: unknown) => Promise<IteratorResult<T>>).call(this.inner, value);
+  }
+
+  throw(err?: unknown): Promise<IteratorResult<T>> {
+    this.state.end({ kind: "error", error: err });
+    return (this.inner.throw as (e?: unknown) => Promise<IteratorResult<T>>).call(this.inner, err);
+  }
+}
+
 function tapIterator<T>(inner: AsyncIterator<T>, state: TapState<T>): AsyncIterator<T> {
-  const tapped: AsyncIterator<T> = {
-    next(...args: [] | [unknown]) {
-      return inner.next(...args).then(
-        (r) => {
-          if (r.done) state.end({ kind: "completed" });
-          else state.item(r.value);
-          return r;
-        },
-        (err: unknown) => {
-          state.end({ kind: "error", error: err });
-          throw err;
-        },
-      );
-    },
-  };
+  const hasReturn = typeof inner.return === "function";
+  const hasThrow = typeof inner.throw === "function";
+  if (hasReturn && hasThrow) return new TappedGenerator(inner, state);
   // Only offer return/throw when the inner iterator has them, so `for await` behaves the same.
-  if (typeof inner.return === "function") {
-    const ret = inner.return.bind(inner);
-    tapped.return = (value?: unknown) => {
-      state.end({ kind: "abandoned" });
-      return ret(value as never);
-    };
-  }
-  if (typeof inner.throw === "function") {
-    const thr = inner.throw.bind(inner);
-    tapped.throw = (err?: unknown) => {
-      state.end({ kind: "error", error: err });
-      return thr(err);
-    };
-  }
+  const tapped = new TappedIterator(inner, state) as TappedIterator<T> & AsyncIterator<T>;
+  if (hasReturn) tapped.return = TappedGenerator.prototype.return;
+  if (hasThrow) tapped.throw = TappedGenerator.prototype.throw;
   return tapped;
 }

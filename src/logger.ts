@@ -20,6 +20,7 @@ import {
   personaActivityInputSchema,
   toolUsageInputSchema,
 } from "./record/schemas.js";
+import { fastChatInput } from "./record/fast-input.js";
 import { mergeMembers, toJsonSafe, truncateString, type JsonValue } from "./record/serialize.js";
 import { SessionStats } from "./record/stats.js";
 import { cleanupSessions, type CleanupOptions, type CleanupResult } from "./retention.js";
@@ -218,7 +219,7 @@ export class AuditLogger extends EventEmitter<AuditLoggerEvents> implements Exit
   /** Records an LLM call; returns the interaction id. */
   logChatInteraction(input: ChatInteractionInput): string {
     this.assertOpen("logChatInteraction");
-    const v = validate(chatInteractionInputSchema, input, "logChatInteraction");
+    const v = fastChatInput(input) ?? validate(chatInteractionInputSchema, input, "logChatInteraction");
     const ctx = auditContext.get();
     const rc: RedactionCounts = {};
     const id = v.id ?? newId();

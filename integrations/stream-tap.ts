@@ -2,7 +2,8 @@
  * Observes an SDK stream without replacing it: the caller keeps the SDK's own object (same
  * class, same `controller`, `tee()`, `toReadableStream()`), and the observer sees every item the
  * app reads, then exactly one end: completed, aborted, abandoned (the app stopped reading) or an
- * error. Shared by the OpenAI and Anthropic integrations.
+ * error. Used by the OpenAI integration (the Anthropic one taps its stream itself: it also needs
+ * to tell a stream cut before `message_stop` from a finished one, and to track unread streams).
  */
 
 /** How an observed stream ended. */
@@ -101,7 +102,11 @@ class TapState<T> {
     }
   }
 
-  /** Observes one `next()` result and returns that same promise. */
+  /**
+   * Observes one `next()` result and returns that same promise. The observer handles a rejection,
+   * so an app that calls `next()` and drops a rejected result no longer gets an unhandledRejection
+   * for it (every SDK read path awaits its results).
+   */
   observe(p: Promise<IteratorResult<T>>): Promise<IteratorResult<T>> {
     // reactions run in the order they were attached: this one before the app's `await`
     if (p instanceof Promise) p.then(this.onResult, this.onError);
@@ -110,6 +115,7 @@ class TapState<T> {
   }
 
   private readonly onResult = (r: IteratorResult<T>): void => {
+    if (typeof r !== "object" || r === null) return; // not an iterator result: the app's problem, not ours
     if (r.done) this.end({ kind: "completed" });
     else this.item(r.value);
   };

@@ -63,6 +63,51 @@ describe("tapStream (any async iterable)", () => {
     expect((o.ends[0] as { error: unknown }).error).toBe(err);
   });
 
+  it("next() hands the app the source's own promise (no extra promise per item), observed before the app resumes", async () => {
+    const promises: Promise<IteratorResult<number>>[] = [];
+    let i = 0;
+    const inner: AsyncIterator<number> = {
+      next: () => {
+        const p = Promise.resolve<IteratorResult<number>>(i < 2 ? { done: false, value: ++i } : { done: true, value: undefined });
+        promises.push(p);
+        return p;
+      },
+    };
+    const s = { [Symbol.asyncIterator]: () => inner };
+    const o = observer();
+    tapStream(s, o.obs);
+    const it = s[Symbol.asyncIterator]();
+    const first = it.next();
+    expect(first).toBe(promises[0]);
+    await first;
+    expect(o.items).toEqual([1]); // seen by the time the app's await resumed
+    // an iterator without return/throw stays without them
+    expect("return" in it).toBe(false);
+    expect("throw" in it).toBe(false);
+  });
+
+  it("a source whose next() resolves to a non-object: the app gets the same TypeError, the observer stays quiet", async () => {
+    const s = { [Symbol.asyncIterator]: () => ({ next: () => Promise.resolve(undefined as unknown as IteratorResult<number>) }) };
+    const o = observer();
+    tapStream(s, o.obs);
+    const unhandled: unknown[] = [];
+    const onUnhandled = (e: unknown) => void unhandled.push(e);
+    process.on("unhandledRejection", onUnhandled);
+    try {
+      const err = await (async () => {
+        for await (const _ of s) {
+          // never
+        }
+      })().catch((e: unknown) => e);
+      expect(err).toBeInstanceOf(TypeError);
+      await new Promise((r) => setTimeout(r, 20));
+      expect(unhandled).toEqual([]);
+      expect(o.items).toEqual([]);
+    } finally {
+      process.off("unhandledRejection", onUnhandled);
+    }
+  });
+
   it("an abort signal ends the observation even with nobody reading", async () => {
     const ac = new AbortController();
     const o = observer();

@@ -196,6 +196,8 @@ function observeApiPromise(result: unknown, call: CallRecord): unknown {
       );
       return parsed;
     };
+    // an APIPromise the app never awaits is recorded when it is collected
+    call.track(p);
     if (typeof p.asResponse === "function") {
       const asResponse = p.asResponse as (this: unknown, ...a: unknown[]) => unknown;
       Object.defineProperty(p, "asResponse", {
@@ -226,6 +228,14 @@ function errorMessage(err: unknown): string {
   return String(err);
 }
 
+/**
+ * Results the app dropped without reading them to the end (an APIPromise never awaited, a stream
+ * never read or left half-read without `break`/`return()`): there is no other moment at which a
+ * call could be recorded, so it is recorded when the result is garbage-collected, once, as
+ * abandoned. (Like the Anthropic integration. A result still alive at exit is not recorded.)
+ */
+const dropped = new FinalizationRegistry<CallRecord>((call) => call.abandon());
+
 /** One API call: captured at call time, written once when it settles, fails or its stream ends. */
 class CallRecord {
   parsing = false;
@@ -246,6 +256,9 @@ class CallRecord {
   private status: number | undefined;
   private requestId: string | undefined;
   private ttft: number | undefined;
+  /** the stream being read, once there is one: what an abandoned stream had produced so far */
+  private streamed: { acc: ChatChunkAccumulator | ResponseEventAccumulator; items: number } | undefined;
+  private tracked = false;
 
   constructor(
     private readonly logger: AuditLogger,
@@ -253,6 +266,22 @@ class CallRecord {
     private readonly body: unknown,
     private readonly capture: boolean,
   ) {}
+
+  /** Records the call as abandoned when `result` is collected before the call was recorded. */
+  track(result: object): void {
+    if (this.recorded) return;
+    if (this.tracked) dropped.unregister(this);
+    dropped.register(result, this, this);
+    this.tracked = true;
+  }
+
+  /** `result` was collected unread (see `dropped`). */
+  abandon(): void {
+    this.tracked = false;
+    const s = this.streamed;
+    if (s) this.streamEnded({ kind: "abandoned" }, s.acc.result(), s.items);
+    else this.write({}, { success: false, errorMessage: "abandoned: the app dropped the result without awaiting or reading it" });
+  }
 
   /** Headers arrived. When the app only reads the raw Response (`.asResponse()`), this is all we get. */
   responded(props: ResponseProps): void {
@@ -303,7 +332,12 @@ class CallRecord {
 
   private follow(stream: Obj): void {
     const acc = this.api === "chat" ? new ChatChunkAccumulator() : new ResponseEventAccumulator();
-    let items = 0;
+    const streamed = { acc, items: 0 };
+    this.streamed = streamed;
+    // The stream object, not the iterator: the SDK's iterator is an async generator called on the
+    // stream, and a generator keeps its receiver alive, so an iterator still being read (by the
+    // app, tee() or toReadableStream()) keeps the stream from being collected.
+    this.track(stream);
     const controller = stream.controller as { signal?: unknown } | undefined;
     // the SDK's own AbortController is observed in place (cheaper than an abort listener)
     const abort =
@@ -312,10 +346,10 @@ class CallRecord {
       stream,
       {
         onItem: (item: unknown) => {
-          items++;
+          streamed.items++;
           if (acc.add(item)) this.ttft = secondsSince(this.start);
         },
-        onEnd: (end: StreamEnd) => this.streamEnded(end, acc.result(), items),
+        onEnd: (end: StreamEnd) => this.streamEnded(end, acc.result(), streamed.items),
       },
       abort,
     );
@@ -331,7 +365,11 @@ class CallRecord {
         this.write(outcome, { success: false, errorMessage: `aborted: the request was aborted after ${items} stream chunks`, stream });
         return;
       case "abandoned":
-        this.write(outcome, { success: false, errorMessage: `abandoned: the app stopped reading the stream after ${items} chunks`, stream });
+        this.write(outcome, {
+          success: false,
+          errorMessage: items === 0 ? "abandoned: the app dropped the stream without reading it" : `abandoned: the app stopped reading the stream after ${items} chunks`,
+          stream,
+        });
         return;
       case "error": {
         const statusCode = errorStatus(end.error);
@@ -346,6 +384,10 @@ class CallRecord {
   ): void {
     if (this.recorded) return;
     this.recorded = true;
+    if (this.tracked) {
+      dropped.unregister(this);
+      this.tracked = false;
+    }
     const logger = this.logger;
     const durationSeconds = secondsSince(this.start);
     // Deferred past the app's own callbacks (it gets its result first); flush(), finalizeSession()

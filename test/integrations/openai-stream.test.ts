@@ -1,3 +1,6 @@
+import { spawnSync } from "node:child_process";
+import path from "node:path";
+import { fileURLToPath } from "node:url";
 import OpenAI, { APIConnectionError, APIError, APIUserAbortError } from "openai";
 import { Stream } from "openai/streaming";
 import type { ChatCompletionChunk } from "openai/resources/chat/completions";
@@ -5,7 +8,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { wrapOpenAI } from "../../integrations/openai.js";
 import { auditContext } from "../../src/context.js";
 import { startFakeOpenAI, type FakeOpenAI } from "../helpers/fake-openai.js";
-import { loggerFactory } from "../helpers/index.js";
+import { loggerFactory, tmpProject } from "../helpers/index.js";
 import { recordsOf } from "./_records.js";
 
 let fake: FakeOpenAI;
@@ -269,5 +272,35 @@ describe("wrapOpenAI: .stream() helpers and Responses streams", () => {
     const err = await wrapOpenAI(client(), { logger }).responses.create({ model: "gpt-4.1", input: "x", stream: true }).catch((e: unknown) => e);
     expect(err).toBeInstanceOf(APIConnectionError);
     expect(await recordsOf(logger, "chat_interaction")).toHaveLength(1);
+  });
+
+  it("results dropped unread are recorded once when collected; a stream split with tee() and dropped is not", () => {
+    const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "../..");
+    const r = spawnSync(process.execPath, ["--expose-gc", "--import", "tsx", path.join(root, "test/fixtures/openai/abandon-child.mts"), tmpProject("audit-openai-gc-")], {
+      cwd: root,
+      encoding: "utf8",
+      timeout: 30_000,
+    });
+    expect(r.status, r.stderr).toBe(0);
+    type Rec = Record<string, unknown>;
+    const out = JSON.parse(r.stdout.trim().split("\n").at(-1)!) as { texts: string[]; records: Rec[] };
+    const byPrompt = new Map(out.records.map((x) => [JSON.parse(String(x.promptPreview ?? "[]"))[0]?.content as string, x]));
+    expect(out.records).toHaveLength(4);
+    expect(byPrompt.get("unread stream")).toMatchObject({
+      success: false,
+      errorMessage: "abandoned: the app dropped the stream without reading it",
+      metadata: { openai: { stream: true, end: "abandoned", chunks: 0 } },
+    });
+    // what was read before the stream was dropped is kept
+    expect(byPrompt.get("half read")).toMatchObject({
+      success: false,
+      errorMessage: "abandoned: the app stopped reading the stream after 2 chunks",
+      responsePreview: "The",
+      metadata: { openai: { stream: true, end: "abandoned", chunks: 2 } },
+    });
+    expect(byPrompt.get("never awaited")).toMatchObject({ success: false, errorMessage: "abandoned: the app dropped the result without awaiting or reading it" });
+    // the dropped original of a tee() is not an abandoned call: its branches were read to the end
+    expect(out.texts).toEqual(["The capital of France is Paris.", "The capital of France is Paris."]);
+    expect(byPrompt.get("teed")).toMatchObject({ success: true, responsePreview: "The capital of France is Paris.", metadata: { openai: { end: "completed" } } });
   });
 });

@@ -185,6 +185,8 @@ function observeApiPromise(result: unknown, call: CallRecord): unknown {
       call.parsing = true;
       let parsed: unknown;
       try {
+        // `this` is the APIPromise: the SDK's async parse keeps it (its receiver) alive until the
+        // body is parsed, which is what keeps an awaited promise from looking dropped (see `dropped`)
         parsed = parse.apply(this, a);
       } catch (err) {
         call.fail(err);
@@ -257,7 +259,7 @@ class CallRecord {
   private requestId: string | undefined;
   private ttft: number | undefined;
   /** the stream being read, once there is one: what an abandoned stream had produced so far */
-  private streamed: { acc: ChatChunkAccumulator | ResponseEventAccumulator; items: number } | undefined;
+  private streamed: { acc: ChatChunkAccumulator | ResponseEventAccumulator; items: number; signal: AbortSignal | undefined } | undefined;
   private tracked = false;
 
   constructor(
@@ -270,16 +272,23 @@ class CallRecord {
   /** Records the call as abandoned when `result` is collected before the call was recorded. */
   track(result: object): void {
     if (this.recorded) return;
-    if (this.tracked) dropped.unregister(this);
+    this.untrack();
     dropped.register(result, this, this);
     this.tracked = true;
+  }
+
+  untrack(): void {
+    if (!this.tracked) return;
+    dropped.unregister(this);
+    this.tracked = false;
   }
 
   /** `result` was collected unread (see `dropped`). */
   abandon(): void {
     this.tracked = false;
     const s = this.streamed;
-    if (s) this.streamEnded({ kind: "abandoned" }, s.acc.result(), s.items);
+    // aborted, then dropped before the tap's deferred "aborted" end ran: still an abort
+    if (s) this.streamEnded({ kind: s.signal?.aborted ? "aborted" : "abandoned" }, s.acc.result(), s.items);
     else this.write({}, { success: false, errorMessage: "abandoned: the app dropped the result without awaiting or reading it" });
   }
 
@@ -293,6 +302,9 @@ class CallRecord {
   /** `.asResponse()` was called on the promise. */
   askedForRaw(): void {
     this.rawRequested = true;
+    // Nothing holds the APIPromise while the app waits for the raw Response, and the call is
+    // recorded from here on anyway (on headers, or by fail()): it is no longer a dropped result.
+    this.untrack();
     this.checkRaw();
   }
 
@@ -332,16 +344,16 @@ class CallRecord {
 
   private follow(stream: Obj): void {
     const acc = this.api === "chat" ? new ChatChunkAccumulator() : new ResponseEventAccumulator();
-    const streamed = { acc, items: 0 };
+    const controller = stream.controller as { signal?: unknown } | undefined;
+    const signal = controller?.signal instanceof AbortSignal ? controller.signal : undefined;
+    const streamed = { acc, items: 0, signal };
     this.streamed = streamed;
     // The stream object, not the iterator: the SDK's iterator is an async generator called on the
     // stream, and a generator keeps its receiver alive, so an iterator still being read (by the
     // app, tee() or toReadableStream()) keeps the stream from being collected.
     this.track(stream);
-    const controller = stream.controller as { signal?: unknown } | undefined;
     // the SDK's own AbortController is observed in place (cheaper than an abort listener)
-    const abort =
-      controller instanceof AbortController ? { controller } : { signal: controller?.signal instanceof AbortSignal ? controller.signal : undefined };
+    const abort = controller instanceof AbortController ? { controller } : { signal };
     tapStream(
       stream,
       {
@@ -384,10 +396,7 @@ class CallRecord {
   ): void {
     if (this.recorded) return;
     this.recorded = true;
-    if (this.tracked) {
-      dropped.unregister(this);
-      this.tracked = false;
-    }
+    this.untrack();
     const logger = this.logger;
     const durationSeconds = secondsSince(this.start);
     // Deferred past the app's own callbacks (it gets its result first); flush(), finalizeSession()

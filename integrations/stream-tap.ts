@@ -116,8 +116,16 @@ class TapState<T> {
 
   private readonly onResult = (r: IteratorResult<T>): void => {
     if (typeof r !== "object" || r === null) return; // not an iterator result: the app's problem, not ours
-    if (r.done) this.end({ kind: "completed" });
-    else this.item(r.value);
+    let done: boolean | undefined;
+    let value: T;
+    try {
+      done = r.done;
+      value = r.value;
+    } catch {
+      return; // a result whose getters throw: the app sees that when it reads it
+    }
+    if (done) this.end({ kind: "completed" });
+    else this.item(value);
   };
 
   private readonly onError = (err: unknown): void => {

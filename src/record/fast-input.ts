@@ -10,6 +10,7 @@
  * (measured with the OpenAI SDK, 20-record batches) the schema took 22-40 µs for the first record
  * of a batch and ~1.9 µs for each next one; this takes ~2.4 µs and ~0.3 µs.
  */
+import { types } from "node:util";
 import type { z } from "zod";
 import { ID_PATTERN } from "./id.js";
 import { chatInteractionInputSchema } from "./schemas.js";
@@ -24,25 +25,30 @@ const text = (v: unknown, max: number): v is string => typeof v === "string" && 
 const count = (v: unknown): v is number => Number.isSafeInteger(v) && (v as number) >= 0;
 const seconds = (v: unknown): v is number => typeof v === "number" && Number.isFinite(v) && v >= 0;
 
+/** An array copied as the schema copies it: by index (a hole becomes undefined; no iterator runs). */
+function copyArray(v: readonly unknown[]): unknown[] {
+  const n = v.length;
+  const out = new Array<unknown>(n);
+  for (let i = 0; i < n; i++) out[i] = v[i];
+  return out;
+}
+
 /** A prompt or response the schema copies the same way: a string as is, an array as a shallow copy. */
 function content(v: unknown): string | unknown[] | undefined {
   if (typeof v === "string") return v;
-  // holes: the schema's copy has undefined where the array has a hole; Array.from does the same
-  if (Array.isArray(v)) return Array.from(v);
+  if (Array.isArray(v)) return copyArray(v);
   return undefined; // objects (records) go through the schema
 }
 
 /**
- * The parsed ChatInteraction input, or undefined when the schema has to decide. Each member is
- * read once, like the schema does (a getter runs once).
+ * The parsed ChatInteraction input, or undefined when the schema has to decide. Like the schema,
+ * it reads each member once and then looks for unknown keys. (When it gives up after reading a
+ * member, the schema reads that member again: a getter with side effects then runs twice.)
  */
 export function fastChatInput(input: unknown): ChatInput | undefined {
-  if (typeof input !== "object" || input === null || Object.getPrototypeOf(input) !== Object.prototype) return undefined;
+  // proxies: the schema also asks `key in input`, which a proxy may answer differently
+  if (typeof input !== "object" || input === null || Object.getPrototypeOf(input) !== Object.prototype || types.isProxy(input)) return undefined;
   const o = input as Obj;
-  for (const key in o) {
-    // inherited enumerable members (a polluted Object.prototype) and unknown keys: the schema
-    if (!Object.hasOwn(o, key) || !CHAT_KEYS.has(key)) return undefined;
-  }
   const out: Obj = {};
   let v: unknown;
   if ((v = o.id) !== undefined) {
@@ -112,7 +118,7 @@ export function fastChatInput(input: unknown): ChatInput | undefined {
   }
   if ((v = o.toolCalls) !== undefined) {
     if (!Array.isArray(v)) return undefined;
-    out.toolCalls = Array.from(v);
+    out.toolCalls = copyArray(v);
   }
   if ((v = o.persona) !== undefined) {
     if (!text(v, 256)) return undefined;
@@ -129,6 +135,10 @@ export function fastChatInput(input: unknown): ChatInput | undefined {
   if ((v = o.statusCode) !== undefined) {
     if (!Number.isSafeInteger(v) || (v as number) < 0 || (v as number) > 999) return undefined;
     out.statusCode = v;
+  }
+  for (const key in o) {
+    // inherited enumerable members (a polluted Object.prototype) and unknown keys: the schema
+    if (!Object.hasOwn(o, key) || !CHAT_KEYS.has(key)) return undefined;
   }
   return out as ChatInput;
 }

@@ -129,6 +129,24 @@ describe("fastChatInput (the zod schema's fast path)", () => {
     const nullProto = Object.assign(Object.create(null) as Obj, { prompt: "p" });
     expect(agree(nullProto)).toBe("schema-only");
     expect(fastChatInput({ prompt: { instructions: "be brief", input: "hi" } })).toBeUndefined();
+    // a proxy answers `in` (which the schema asks) apart from `get`
+    expect(agree(new Proxy({}, { get: (_t, k) => (k === "prompt" ? "hi" : undefined) }))).toBe("rejected");
+    expect(agree(new Proxy({ prompt: "hi" }, {}))).toBe("schema-only");
+    // a getter that adds a key while it is read: the schema looks for unknown keys afterwards
+    expect(agree({ get prompt() { (this as Obj).extra = 1; return "hi"; } })).toBe("rejected");
+    // arrays are copied by index, as the schema does, whatever their iterator says
+    const own = ["real"];
+    (own as unknown as Obj)[Symbol.iterator as unknown as string] = function* () {
+      yield "other";
+    };
+    expect(agree({ prompt: own })).toBe("fast");
+    expect(fastChatInput({ prompt: own })!.prompt).toEqual(["real"]);
+    class Msgs extends Array<unknown> {
+      override *[Symbol.iterator](): ArrayIterator<unknown> {
+        yield "subclass";
+      }
+    }
+    expect(agree({ prompt: Msgs.from(["real"]), toolCalls: Msgs.from([1]) })).toBe("fast");
     const throwing = { prompt: "p" } as Obj;
     Object.defineProperty(throwing, "model", { enumerable: true, get: () => { throw new Error("getter"); } });
     expect(() => fastChatInput(throwing)).toThrow("getter");

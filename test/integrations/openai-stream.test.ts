@@ -274,7 +274,7 @@ describe("wrapOpenAI: .stream() helpers and Responses streams", () => {
     expect(await recordsOf(logger, "chat_interaction")).toHaveLength(1);
   });
 
-  it("results dropped unread are recorded once when collected; a stream split with tee() and dropped is not", () => {
+  it("results dropped unread are recorded once when collected; results still awaited while the GC runs, and a dropped tee() original, are not", () => {
     const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "../..");
     const r = spawnSync(process.execPath, ["--expose-gc", "--import", "tsx", path.join(root, "test/fixtures/openai/abandon-child.mts"), tmpProject("audit-openai-gc-")], {
       cwd: root,
@@ -285,7 +285,7 @@ describe("wrapOpenAI: .stream() helpers and Responses streams", () => {
     type Rec = Record<string, unknown>;
     const out = JSON.parse(r.stdout.trim().split("\n").at(-1)!) as { texts: string[]; records: Rec[] };
     const byPrompt = new Map(out.records.map((x) => [JSON.parse(String(x.promptPreview ?? "[]"))[0]?.content as string, x]));
-    expect(out.records).toHaveLength(4);
+    expect(out.records).toHaveLength(8);
     expect(byPrompt.get("unread stream")).toMatchObject({
       success: false,
       errorMessage: "abandoned: the app dropped the stream without reading it",
@@ -301,6 +301,11 @@ describe("wrapOpenAI: .stream() helpers and Responses streams", () => {
     expect(byPrompt.get("never awaited")).toMatchObject({ success: false, errorMessage: "abandoned: the app dropped the result without awaiting or reading it" });
     // the dropped original of a tee() is not an abandoned call: its branches were read to the end
     expect(out.texts).toEqual(["The capital of France is Paris.", "The capital of France is Paris."]);
+    expect(byPrompt.get("aborted then dropped")).toMatchObject({ success: false, metadata: { openai: { stream: true, end: "aborted" } } });
+    // awaited all along while the GC ran: recorded from their responses, not as dropped
+    expect(byPrompt.get("slow asResponse")).toMatchObject({ success: true, statusCode: 200, metadata: { openai: { rawResponse: true } } });
+    expect(byPrompt.get("slow withResponse")).toMatchObject({ success: true, responsePreview: "The capital of France is Paris." });
+    expect(byPrompt.get("slow await")).toMatchObject({ success: true, responsePreview: "The capital of France is Paris." });
     expect(byPrompt.get("teed")).toMatchObject({ success: true, responsePreview: "The capital of France is Paris.", metadata: { openai: { end: "completed" } } });
   });
 });

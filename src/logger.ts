@@ -453,7 +453,16 @@ export class AuditLogger extends EventEmitter<AuditLoggerEvents> implements Exit
     this.deferred.push(step);
     if (!this.deferredScheduled) {
       this.deferredScheduled = true;
-      setTimeout(() => this.runDeferred(), this.config.flushIntervalMs).unref();
+      setTimeout(() => {
+        this.runDeferred();
+        // these records have waited flushIntervalMs already: written now, not one more interval
+        // later (the async mode's loss window is one flushIntervalMs, for them too)
+        if (this.flushTimer !== undefined) {
+          clearTimeout(this.flushTimer);
+          this.flushTimer = undefined;
+        }
+        if (!this.closed) this.writeOutAll(false);
+      }, this.config.flushIntervalMs).unref();
     }
   }
 

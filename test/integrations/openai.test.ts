@@ -151,6 +151,24 @@ describe("wrapOpenAI: non-streamed calls", () => {
   });
 });
 
+describe("wrapOpenAI: when records reach the disk (async mode)", () => {
+  it("a call's record is on disk within one flushIntervalMs plus a margin, with no flush() (not built after one interval and written after a second)", async () => {
+    const projectPath = tmpProject();
+    const logger = new AuditLogger({ sessionId: "openai_timing", projectPath, flushIntervalMs: 400 });
+    loggers.push(logger);
+    const file = path.join(logger.auditDir, "chat_interactions_openai_timing.jsonl");
+    const onDisk = () => (fs.existsSync(file) ? fs.readFileSync(file, "utf8").split("\n").filter(Boolean).length : 0);
+    await wrapOpenAI(client(), { logger }).chat.completions.create({ model: "gpt-4o-mini", messages });
+    const called = performance.now();
+    await new Promise((r) => setTimeout(r, 100));
+    expect(onDisk()).toBe(0); // still batched in memory, as async mode allows
+    // built and written when the first interval ends (~400 ms); the second would end at ~800 ms
+    while (onDisk() === 0 && performance.now() - called < 2_000) await new Promise((r) => setTimeout(r, 10));
+    expect(onDisk()).toBe(1);
+    expect(performance.now() - called).toBeLessThan(700);
+  });
+});
+
 describe("wrapOpenAI: errors", () => {
   for (const status of [400, 401, 404, 429, 500, 503]) {
     it(`HTTP ${status}: the SDK's own error class is rethrown, recorded once with the status`, async () => {

@@ -52,21 +52,32 @@ const str = (v: unknown): string | undefined => (typeof v === "string" && v !== 
  * const model = wrapLanguageModel({ model: anthropic("claude-haiku-4-5"), middleware: auditLanguageModelMiddleware({ logger }) });
  * const { text } = await generateText({ model, prompt: "Hi" });   // one record
  */
+/**
+ * The call options of model calls being recorded right now. A model wrapped twice with this
+ * middleware hands the inner middleware the very same options object (the AI SDK passes them on
+ * unless a middleware transforms them), and the inner one then records nothing: one record per
+ * call. A model that itself calls another model builds new options, and that call is recorded.
+ */
+const recording = new WeakSet<object>();
+
 export function auditLanguageModelMiddleware(options: AuditLanguageModelMiddlewareOptions = {}): LanguageModelMiddleware {
   const capture = options.captureContent !== false;
   return {
     specificationVersion: "v3",
     wrapGenerate: async function auditedGenerate({ doGenerate, params, model }: CallArgs): Promise<GenerateResult> {
       const logger = resolveAuditLogger(options.logger);
-      if (!logger) return doGenerate();
+      if (!logger || recording.has(params)) return doGenerate();
       const call = startCall(logger, params, model, "generate", capture);
       if (!call) return doGenerate();
       let result: GenerateResult;
+      recording.add(params);
       try {
         result = await auditContext.run({ parentId: call.id }, doGenerate);
       } catch (err) {
         call.finish(errorOutcome(err));
         throw err;
+      } finally {
+        recording.delete(params);
       }
       try {
         call.finish(generateOutcome(result));
@@ -77,15 +88,18 @@ export function auditLanguageModelMiddleware(options: AuditLanguageModelMiddlewa
     },
     wrapStream: async function auditedStream({ doStream, params, model }: CallArgs): Promise<StreamResult> {
       const logger = resolveAuditLogger(options.logger);
-      if (!logger) return doStream();
+      if (!logger || recording.has(params)) return doStream();
       const call = startCall(logger, params, model, "stream", capture);
       if (!call) return doStream();
       let result: StreamResult;
+      recording.add(params);
       try {
         result = await auditContext.run({ parentId: call.id }, doStream);
       } catch (err) {
         call.finish(errorOutcome(err));
         throw err;
+      } finally {
+        recording.delete(params);
       }
       try {
         const signal = isObj(params) && params.abortSignal instanceof AbortSignal ? params.abortSignal : undefined;

@@ -43,13 +43,17 @@ const SECRET_QUERY_PATTERN =
 
 type FetchLike = (input: never, init?: never) => Promise<unknown>;
 
+/** Marks an audited fetch (shared by copies of the package through the global symbol registry). */
+const kAudited = Symbol.for("audit-logger.fetch.audited.v1");
+
 /**
  * Returns a function with `fetchFn`'s exact signature that records one ToolUsage per request:
  * toolName "fetch", operation "<METHOD> <host><path>", parameters { url, method, headers } with
  * secrets replaced by "[REDACTED]" (authorization, cookies, API keys, tokens; `api_key`,
  * `token`, `sig` and similar query parameters; URL passwords), result { status, ok }, and the
  * duration until the response headers arrived. A failed request is recorded, then its original
- * error is rethrown. The response body is never read.
+ * error is rethrown. The response body is never read. Wrapping an audited fetch again returns it
+ * as it is (one record per request).
  *
  * @example
  * import { withAuditFetch } from "audit-logger/integrations/fetch";
@@ -60,6 +64,7 @@ type FetchLike = (input: never, init?: never) => Promise<unknown>;
  * }); // recorded: GET api.example.com/v1/items, url "...?api_key=%5BREDACTED%5D", authorization "[REDACTED]"
  */
 export function withAuditFetch<F extends FetchLike>(fetchFn: F, options: AuditFetchOptions = {}): F {
+  if ((fetchFn as F & { [kAudited]?: true })[kAudited]) return fetchFn;
   const extra = options.redactHeaders ?? [];
   const isSecretHeader = (name: string): boolean =>
     SECRET_HEADERS.has(name) ||
@@ -113,6 +118,7 @@ export function withAuditFetch<F extends FetchLike>(fetchFn: F, options: AuditFe
     );
   };
   Object.defineProperty(audited, "name", { value: fetchFn.name || "auditedFetch" });
+  Object.defineProperty(audited, kAudited, { value: true });
   return audited as unknown as F;
 }
 

@@ -308,6 +308,35 @@ describe("auditLanguageModelMiddleware: logger and context", () => {
     expect(toolRec).toMatchObject({ parentId: chat!.id });
   });
 
+  it("a model wrapped twice with the middleware records each call once (generate and stream); a model that calls another model records both", async () => {
+    const logger = newLogger();
+    const twice = wrapLanguageModel({ model: audited({ logger }), middleware: auditLanguageModelMiddleware({ logger }) });
+    const g = await generateText({ model: twice, prompt: "x" });
+    expect(g.text).toBe((await generateText({ model: bareModel(), prompt: "x" })).text);
+    const s = streamText({ model: twice, prompt: "y" });
+    let text = "";
+    for await (const d of s.textStream) text += d;
+    expect(text).toBe("Hello, world! How can I help?");
+    const recs = await settle(logger, 2);
+    expect(recs).toHaveLength(2);
+    expect(recs.map((r) => (r.metadata as Rec).aiSdk)).toEqual([
+      expect.objectContaining({ call: "generate" }),
+      expect.objectContaining({ call: "stream", end: "completed" }),
+    ]);
+    expect(recs.every((r) => !("attempt" in ((r.metadata as Rec).aiSdk as Rec)))).toBe(true);
+    // a model whose doGenerate asks another audited model: two calls, two records
+    const inner = audited({ logger });
+    const router = wrapLanguageModel({
+      model: bareModel(),
+      middleware: [
+        auditLanguageModelMiddleware({ logger }),
+        { specificationVersion: "v3", wrapGenerate: async ({ doGenerate }) => (await generateText({ model: inner, prompt: "inner" }), doGenerate()) },
+      ],
+    });
+    await generateText({ model: router, prompt: "outer" });
+    expect(await settle(logger, 4)).toHaveLength(4);
+  });
+
   it("uses the default logger when there is no other", async () => {
     const logger = newLogger();
     setDefaultAuditLogger(logger);

@@ -96,6 +96,18 @@ describe("withAuditFetch", () => {
     expect(recs[1]).toMatchObject({ success: false, operation: "GET not a url" });
   });
 
+  it("wrapping twice records once (the audited fetch is returned as it is)", async () => {
+    const logger = newLogger();
+    const once = withAuditFetch(fetch, { logger });
+    const twice = withAuditFetch(once, { logger });
+    expect(twice).toBe(once);
+    const res = await twice(`${origin}/v1/models`);
+    expect(res.status).toBe(404);
+    const recs = await recordsOf(logger, "tool_usage", 1);
+    expect(recs).toHaveLength(1);
+    expect(recs[0]).toMatchObject({ toolName: "fetch", operation: "GET 127.0.0.1:" + new URL(origin).port + "/v1/models", result: { status: 404 } });
+  });
+
   it("keeps the signature and this; a custom fetch gets the same arguments", async () => {
     const logger = newLogger();
     const calls: unknown[][] = [];

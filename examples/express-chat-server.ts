@@ -4,7 +4,8 @@
  *   npx tsx examples/express-chat-server.ts            # logs go to a fresh temp directory
  *   npx tsx examples/express-chat-server.ts ./my_dir   # or to ./my_dir/audit_logs
  *
- * No API key and no network: a tiny fake of the OpenAI API runs on 127.0.0.1 inside this script.
+ * No API key and no network: the fake OpenAI API the tests use (test/helpers/fake-openai.ts, the
+ * recorded response bodies in test/fixtures/openai) runs on 127.0.0.1 inside this script.
  * The script serves the app, sends one chat request to itself, prints what was recorded, exits.
  *
  * What gets recorded for one request:
@@ -24,32 +25,7 @@ import OpenAI from "openai";
 import { auditErrorHandler, auditMiddleware } from "../integrations/express.js";
 import { wrapOpenAI } from "../integrations/openai.js";
 import { AuditLogger, verifyAuditLog } from "../src/index.js";
-
-/** Answers POST /v1/chat/completions like OpenAI does with `stream: true` (or plain JSON without). */
-function fakeOpenAI(): http.Server {
-  return http.createServer((req, res) => {
-    let raw = "";
-    req.setEncoding("utf8");
-    req.on("data", (c: string) => (raw += c));
-    req.on("end", () => {
-      const body = JSON.parse(raw) as { model: string; stream?: boolean; stream_options?: { include_usage?: boolean } };
-      const words = ["Paris", " is", " the", " capital", " of", " France."];
-      const usage = { prompt_tokens: 14, completion_tokens: words.length, total_tokens: 14 + words.length };
-      const base = { id: "chatcmpl-local1", created: Math.floor(Date.now() / 1000), model: body.model };
-      if (!body.stream) {
-        res.setHeader("content-type", "application/json");
-        res.end(JSON.stringify({ ...base, object: "chat.completion", choices: [{ index: 0, message: { role: "assistant", content: words.join("") }, finish_reason: "stop" }], usage }));
-        return;
-      }
-      res.setHeader("content-type", "text/event-stream");
-      const chunk = (delta: object, finish: string | null) => ({ ...base, object: "chat.completion.chunk", choices: [{ index: 0, delta, finish_reason: finish }] });
-      const events = [chunk({ role: "assistant", content: "" }, null), ...words.map((w) => chunk({ content: w }, null)), chunk({}, "stop")];
-      if (body.stream_options?.include_usage) events.push({ ...base, object: "chat.completion.chunk", choices: [], usage } as never);
-      for (const e of events) res.write(`data: ${JSON.stringify(e)}\n\n`);
-      res.end("data: [DONE]\n\n");
-    });
-  });
-}
+import { startFakeOpenAI } from "../test/helpers/fake-openai.js";
 
 async function listen(server: http.Server): Promise<string> {
   await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
@@ -60,8 +36,8 @@ async function main(): Promise<void> {
   const projectPath = process.argv[2] ? path.resolve(process.argv[2]) : fs.mkdtempSync(path.join(os.tmpdir(), "audit-express-"));
   const logger = new AuditLogger({ sessionId: "express_chat_demo", projectPath });
 
-  const provider = fakeOpenAI();
-  const openai = wrapOpenAI(new OpenAI({ baseURL: `${await listen(provider)}/v1`, apiKey: "not-needed-locally", maxRetries: 0 }), {
+  const provider = await startFakeOpenAI();
+  const openai = wrapOpenAI(new OpenAI({ baseURL: provider.baseURL, apiKey: "not-needed-locally", maxRetries: 0 }), {
     includeUsageInStreams: true,
   });
 
@@ -100,7 +76,7 @@ async function main(): Promise<void> {
 
   // close() waits for responses still finishing (their records are made then) and drops idle keep-alive sockets
   await new Promise((r) => server.close(r));
-  await new Promise((r) => provider.close(r));
+  await provider.close();
   await logger.finalizeSession();
 
   console.log(`\nRecorded in ${logger.auditDir}:`);

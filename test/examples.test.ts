@@ -1,0 +1,41 @@
+/**
+ * The examples the README points to run as written (child processes, as a user runs them) and
+ * end with a verified audit log.
+ */
+import { execFile } from "node:child_process";
+import path from "node:path";
+import { fileURLToPath } from "node:url";
+import { promisify } from "node:util";
+import { afterEach, describe, expect, it } from "vitest";
+import { cleanupTmp, tmpProject } from "./helpers/index.js";
+
+const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "..");
+const run = promisify(execFile);
+afterEach(cleanupTmp);
+
+async function example(file: string, ...args: string[]): Promise<string> {
+  const { stdout } = await run(process.execPath, ["--import", "tsx", path.join(ROOT, "examples", file), ...args], { cwd: ROOT, timeout: 60_000 });
+  return stdout;
+}
+
+describe("examples", () => {
+  it("decorators.ts records decorated calls with parent links and verifies", async () => {
+    const out = await example("decorators.ts", tmpProject("audit-example-dec-"));
+    expect(out).toContain("tool_usage weather_api");
+    expect(out).toMatch(/verify: ok \(\d+ records\)/);
+  });
+
+  it("openai-wrap.ts records wrapped OpenAI calls against the local fake provider and verifies", async () => {
+    const out = await example("openai-wrap.ts", tmpProject("audit-example-oa-"));
+    expect(out).toContain("FAILED 429 RateLimitError");
+    expect(out).toMatch(/verify: ok \(5 records\)/);
+  });
+
+  it("express-chat-server.ts records the request, its chat route and the wrapped client call under one trace", async () => {
+    const out = await example("express-chat-server.ts", tmpProject("audit-example-ex-"));
+    expect(out).toContain("POST /api/chat -> 200");
+    expect(out.match(/trace=req-0001 user=alice/g)).toHaveLength(3);
+    expect(out).toContain('"responsePreview":"The capital of France is Paris."');
+    expect(out).toContain("verifyAuditLog: ok=true, 3 records checked, 0 problems");
+  });
+});

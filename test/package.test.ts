@@ -1,5 +1,6 @@
 import { execFileSync } from "node:child_process";
 import fs from "node:fs";
+import os from "node:os";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
 import { beforeAll, describe, expect, it } from "vitest";
@@ -60,5 +61,45 @@ describe("the built package", () => {
   it("the bin runs: audit-logger --help", () => {
     const out = node([path.join(ROOT, pkg.bin["audit-logger"]!), "--help"]);
     for (const cmd of ["verify", "summary", "report", "export", "cleanup", "tail", "serve"]) expect(out).toContain(cmd);
+  });
+
+  it("loads and wraps without any of the optional SDKs installed (they are imported as types only)", () => {
+    // a project that has the package and its dependencies, and none of openai, @anthropic-ai/sdk,
+    // ai, express or pg
+    const project = fs.mkdtempSync(path.join(os.tmpdir(), "audit-nopeers-"));
+    try {
+      const installed = path.join(project, "node_modules", "audit-logger");
+      fs.mkdirSync(installed, { recursive: true });
+      fs.cpSync(path.join(ROOT, "dist"), path.join(installed, "dist"), { recursive: true });
+      fs.copyFileSync(path.join(ROOT, "package.json"), path.join(installed, "package.json"));
+      const deps = Object.keys((JSON.parse(fs.readFileSync(path.join(ROOT, "package.json"), "utf8")) as { dependencies: Record<string, string> }).dependencies);
+      for (const dep of deps) {
+        fs.mkdirSync(path.dirname(path.join(project, "node_modules", dep)), { recursive: true });
+        fs.symlinkSync(path.join(ROOT, "node_modules", dep), path.join(project, "node_modules", dep), "dir");
+      }
+      const out = execFileSync(
+        process.execPath,
+        [
+          "--input-type=module",
+          "-e",
+          `for (const sdk of ["openai", "@anthropic-ai/sdk", "ai", "express", "pg"]) {
+             try { await import(sdk); console.log("FOUND " + sdk); } catch { /* not installed, as intended */ }
+           }
+           const { wrapOpenAI } = await import("audit-logger/integrations/openai");
+           const { wrapAnthropic } = await import("audit-logger/integrations/anthropic");
+           const { auditLanguageModelMiddleware } = await import("audit-logger/integrations/ai-sdk");
+           const { auditMiddleware } = await import("audit-logger/integrations/express");
+           const { withAudit } = await import("audit-logger/integrations");
+           const { PostgresSink } = await import("audit-logger/postgres").catch((e) => ({ PostgresSink: "needs pg: " + e.code }));
+           const client = { chat: { completions: { create: async () => ({ choices: [] }) } } };
+           console.log(wrapOpenAI(client) === client, typeof wrapAnthropic, typeof auditLanguageModelMiddleware().wrapGenerate, typeof auditMiddleware({}), typeof withAudit, typeof PostgresSink);`,
+        ],
+        { cwd: project, encoding: "utf8" },
+      );
+      expect(out).not.toContain("FOUND");
+      expect(out.trim().split("\n").at(-1)).toBe("true function function function function function");
+    } finally {
+      fs.rmSync(project, { recursive: true, force: true });
+    }
   });
 });

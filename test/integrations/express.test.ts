@@ -353,6 +353,54 @@ describe.each(EXPRESS_FLAVORS)("%s", (_name, express: ExpressFactory) => {
     expect(tools[1]!.traceId).toBe(metrics[1]!.traceId);
   });
 
+  it("sessionId (a value or from the request) reaches the context and metadata.appSessionId; a traceId option wins over x-request-id", async () => {
+    const logger = newLogger();
+    const seen: unknown[] = [];
+    const url = await start(
+      buildApp({ logger, sessionId: (req) => req.header("x-session"), traceId: (req) => req.header("x-trace") }, (app) => {
+        app.get("/s", (_req, res) => {
+          seen.push(auditContext.get()?.sessionId);
+          logger.logToolUsage({ toolName: "search", operation: "query" });
+          res.send("ok");
+        });
+      }),
+    );
+    await exchange(`${url}/s`, { headers: { "x-session": "conv-42", "x-trace": "trace-from-option", "x-request-id": "req-ignored" } });
+    const [metric] = await waitForRecords(logger, "performance_metric", 1);
+    const [tool] = await waitForRecords(logger, "tool_usage", 1);
+    expect(seen).toEqual(["conv-42"]);
+    expect(metric).toMatchObject({ traceId: "trace-from-option", metadata: { appSessionId: "conv-42" } });
+    expect(tool).toMatchObject({ traceId: "trace-from-option", parentId: metric!.id, metadata: { appSessionId: "conv-42" } });
+
+    const fixed = newLogger();
+    const url2 = await start(buildApp({ logger: fixed, sessionId: "static-session" }, (app) => app.get("/s", (_req, res) => void res.send("ok"))));
+    await exchange(`${url2}/s`);
+    const [m2] = await waitForRecords(fixed, "performance_metric", 1);
+    expect(m2).toMatchObject({ metadata: { appSessionId: "static-session" } });
+  });
+
+  it("caps a streamed (res.write) chat response at maxBodyBytes; the client still gets all of it", async () => {
+    const logger = newLogger();
+    const chunks = ["data: one\n\n", "data: two\n\n", "data: three\n\n"];
+    const url = await start(
+      buildApp({ logger, chatRoutes: ["/api/chat"], maxBodyBytes: 14 }, (app) => {
+        app.post("/api/chat", async (_req, res) => {
+          res.setHeader("content-type", "text/event-stream");
+          for (const c of chunks) {
+            res.write(c);
+            await delay(2);
+          }
+          res.end();
+        });
+      }),
+    );
+    const got = await exchange(`${url}/api/chat`, { method: "POST", headers: { "content-type": "application/json" }, body: JSON.stringify({ q: 1 }) });
+    expect(got.body).toBe(chunks.join(""));
+    const [chat] = await waitForRecords(logger, "chat_interaction", 1);
+    expect(contentOf(logger, (chat!.fullContent as { response: unknown }).response)).toBe(chunks.join("").slice(0, 14));
+    expect(chat!.metadata).toMatchObject({ responseBodyBytes: Buffer.byteLength(chunks.join("")), responseBodyTruncated: true });
+  });
+
   it("auditContext.setUser in an auth middleware applies to the request's records, and userId() is asked again at the end", async () => {
     const logger = newLogger();
     const url = await start(

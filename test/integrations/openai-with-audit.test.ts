@@ -5,6 +5,7 @@ import OpenAI from "openai";
 import { afterAll, beforeAll, describe, expect, expectTypeOf, it } from "vitest";
 import { withAudit } from "../../integrations/index.js";
 import { AuditConfigError } from "../../src/errors.js";
+import { startFakeAnthropic } from "../helpers/fake-anthropic.js";
 import { startFakeOpenAI, type FakeOpenAI } from "../helpers/fake-openai.js";
 import { loggerFactory } from "../helpers/index.js";
 import { recordsOf } from "./_records.js";
@@ -29,13 +30,22 @@ describe("withAudit dispatch", () => {
     expect(await recordsOf(logger, "chat_interaction")).toMatchObject([{ provider: "openai", success: true }]);
   });
 
-  it("an Anthropic client: handed to wrapAnthropic (same object, same type)", () => {
-    const raw = new Anthropic({ apiKey: "test", baseURL: "http://127.0.0.1:1" });
-    const create = raw.messages.create;
-    const client = withAudit(raw, { logger: newLogger() });
-    expect(client).toBe(raw);
-    expectTypeOf(client).toEqualTypeOf<Anthropic>();
-    expect(client.messages.create).not.toBe(create);
+  it("an Anthropic client: handed to wrapAnthropic (same object, same type), and its calls are recorded", async () => {
+    const fakeAnthropic = await startFakeAnthropic();
+    try {
+      const raw = new Anthropic({ apiKey: "test", baseURL: fakeAnthropic.baseURL, maxRetries: 0 });
+      const create = raw.messages.create;
+      const logger = newLogger();
+      const client = withAudit(raw, { logger });
+      expect(client).toBe(raw);
+      expectTypeOf(client).toEqualTypeOf<Anthropic>();
+      expect(client.messages.create).not.toBe(create);
+      const msg = await client.messages.create({ model: "claude-haiku-4-5", max_tokens: 64, messages: [{ role: "user", content: "Hi" }] });
+      expect(msg.type).toBe("message");
+      expect(await recordsOf(logger, "chat_interaction")).toMatchObject([{ provider: "anthropic", interactionType: "messages", success: true, metadata: { anthropic: { method: "messages.create" } } }]);
+    } finally {
+      await fakeAnthropic.close();
+    }
   });
 
   it("a fetch function: returns an audited function with fetch's type", async () => {

@@ -6,6 +6,7 @@
  *
  *   npx tsx bench/overhead-openai.ts                        # 30 rounds × 100 calls per variant
  *   npx tsx bench/overhead-openai.ts --rounds 20 --calls 500 --preset minimal
+ *   npx tsx bench/overhead-openai.ts --preset minimal --in-memory  # no network: see below
  *
  * Rounds are interleaved (bare, wrapped, wrapped, bare, …) so drift in machine load hits both
  * sides alike; the reported ratio is the median over rounds of wrapped/bare time of that round.
@@ -21,6 +22,12 @@
  * the logger's own timer is set out of the way. A batch's first record costs far more than the
  * next ones (the CPU caches hold the SDK's and the HTTP client's code by then), so how many calls
  * share a batch matters; this is how many share one in an app calling at this rate.
+ *
+ * `--in-memory` gives the clients a `fetch` that answers from the same fixtures without sockets
+ * (test/helpers/fake-openai.ts fakeOpenAIFetch): what is left is the SDK's and the wrapper's own
+ * CPU work, far steadier between runs than over HTTP, for telling small changes apart. The ratios
+ * are then against a much shorter bare call (~50 µs, ~150 µs streamed), so they are larger; the
+ * target is judged over HTTP.
  */
 import { fork } from "node:child_process";
 import fs from "node:fs";
@@ -28,7 +35,7 @@ import os from "node:os";
 import path from "node:path";
 import { parseArgs } from "node:util";
 import OpenAI from "openai";
-import { startFakeOpenAI } from "../test/helpers/fake-openai.js";
+import { fakeOpenAIFetch, startFakeOpenAI } from "../test/helpers/fake-openai.js";
 import { importBuilt, median } from "./lib.js";
 
 const { values } = parseArgs({
@@ -40,6 +47,7 @@ const { values } = parseArgs({
     preset: { type: "string", default: "development" },
     serve: { type: "boolean", default: false },
     "same-process": { type: "boolean", default: false },
+    "in-memory": { type: "boolean", default: false },
   },
 });
 const rounds = Number(values.rounds);
@@ -75,13 +83,16 @@ async function main(): Promise<void> {
   // the built package, as users run it (see importBuilt); `npm run build` first
   const { wrapOpenAI } = await importBuilt<typeof import("../integrations/openai.js")>("integrations/openai.js");
   const { AuditLogger, PresetConfigs } = await importBuilt<typeof import("../src/index.js")>("src/index.js");
-  const fake = await startProvider();
+  const fake = values["in-memory"] ? { baseURL: "", close: async () => {} } : await startProvider();
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), "bench-openai-"));
   const key = Buffer.alloc(32, 9).toString("base64");
   const preset = PresetConfigs[presetName];
   const cadenceMs = preset("bench_openai", dir).flushIntervalMs; // the preset's own cadence, run by the bench (see above)
   const logger = new AuditLogger(preset("bench_openai", dir, { flushIntervalMs: 60_000, ...(presetName === "production" ? { encryptionKey: key } : {}) }));
-  const opts = { baseURL: fake.baseURL, apiKey: "sk-bench", maxRetries: 0 };
+  // --in-memory: the same answers through the client's `fetch` option, no sockets (see the header)
+  const opts = values["in-memory"]
+    ? { baseURL: "http://fake-openai.invalid/v1", apiKey: "sk-bench", maxRetries: 0, fetch: fakeOpenAIFetch() }
+    : { baseURL: fake.baseURL, apiKey: "sk-bench", maxRetries: 0 };
   const bare = new OpenAI(opts);
   const wrapped = wrapOpenAI(new OpenAI(opts), { logger, includeUsageInStreams: false });
   // wrapped, but no logger anywhere: the wrapper's own mechanics, nothing recorded
@@ -119,7 +130,7 @@ async function main(): Promise<void> {
 
   console.log(
     `node ${process.version}, ${os.cpus().length} CPUs, load ${os.loadavg()[0]!.toFixed(1)}, ${rounds} rounds × ${calls} calls, preset ${presetName}, ` +
-      `durability ${logger.config.durability}, provider ${values["same-process"] ? "in this process" : "in a child process"}`,
+      `durability ${logger.config.durability}, provider ${values["in-memory"] ? "in memory (no sockets)" : values["same-process"] ? "in this process" : "in a child process"}`,
   );
   const results: Array<{
     variant: string;

@@ -98,6 +98,34 @@ function sseEvents(text: string, body: Record<string, unknown>, isChat: boolean)
   return out;
 }
 
+/**
+ * The fake's default answers without a server: a `fetch` for the client's `fetch` option that
+ * answers POST …/chat/completions and …/responses from the same fixtures, JSON or SSE (one body
+ * chunk per event), with no sockets. For measuring a client's own work without the network's
+ * noise (bench/overhead-openai.ts --in-memory).
+ */
+export function fakeOpenAIFetch(): (input: string | URL | Request, init?: RequestInit) => Promise<Response> {
+  let counter = 0;
+  const encoder = new TextEncoder();
+  return async (input, init) => {
+    const url = typeof input === "string" ? input : input instanceof URL ? input.href : input.url;
+    const path = new URL(url).pathname;
+    const body = typeof init?.body === "string" ? (JSON.parse(init.body) as Record<string, unknown>) : {};
+    const headers = { "x-request-id": `req_mem_${++counter}` };
+    const name = defaultFixture(path, body);
+    if (!name.endsWith(".sse")) return new Response(fixture(name), { status: 200, headers: { ...headers, "content-type": "application/json" } });
+    const events = sseEvents(fixture(name), body, path.endsWith("/chat/completions")).map((e) => encoder.encode(e));
+    let i = 0;
+    const stream = new ReadableStream<Uint8Array>({
+      pull(controller) {
+        if (i < events.length) controller.enqueue(events[i++]!);
+        else controller.close();
+      },
+    });
+    return new Response(stream, { status: 200, headers: { ...headers, "content-type": "text/event-stream" } });
+  };
+}
+
 const ERROR_TYPES: Record<number, string> = {
   400: "invalid_request_error",
   401: "invalid_request_error",

@@ -128,7 +128,6 @@ export class AuditLogger extends EventEmitter<AuditLoggerEvents> implements Exit
   private warnedNoListener = false;
   /** recording steps handed over by integrations, run after the current callbacks */
   private deferred: Array<() => void> = [];
-  private deferredScheduled = false;
   private reporting = false;
   /** a chain file write failed and not every buffer has been written since (see report) */
   private writeFailing = false;
@@ -451,23 +450,11 @@ export class AuditLogger extends EventEmitter<AuditLoggerEvents> implements Exit
       return;
     }
     this.deferred.push(step);
-    if (!this.deferredScheduled) {
-      this.deferredScheduled = true;
-      setTimeout(() => {
-        this.runDeferred();
-        // these records have waited flushIntervalMs already: written now, not one more interval
-        // later (the async mode's loss window is one flushIntervalMs, for them too)
-        if (this.flushTimer !== undefined) {
-          clearTimeout(this.flushTimer);
-          this.flushTimer = undefined;
-        }
-        if (!this.closed) this.writeOutAll(false);
-      }, this.config.flushIntervalMs).unref();
-    }
+    // the same tick that writes the buffers out builds these first (see scheduleFlush)
+    this.scheduleFlush();
   }
 
   private runDeferred(): void {
-    this.deferredScheduled = false;
     while (this.deferred.length > 0) {
       const steps = this.deferred;
       this.deferred = [];
@@ -751,6 +738,10 @@ export class AuditLogger extends EventEmitter<AuditLoggerEvents> implements Exit
   private scheduleFlush(): void {
     if (this.flushTimer !== undefined) return;
     this.flushTimer = setTimeout(() => {
+      // deferred records first, so they are written in this same tick: they wait at most one
+      // flushIntervalMs in memory, like every other record (their appends find the timer still
+      // set and schedule nothing more)
+      this.runDeferred();
       this.flushTimer = undefined;
       this.writeOutAll(false);
     }, this.config.flushIntervalMs);

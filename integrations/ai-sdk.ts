@@ -39,6 +39,14 @@ const num = (v: unknown): number | undefined => (typeof v === "number" && Number
 const str = (v: unknown): string | undefined => (typeof v === "string" && v !== "" ? v : undefined);
 
 /**
+ * The call options of model calls being recorded right now. A model wrapped twice with this
+ * middleware hands the inner middleware the very same options object (the AI SDK passes them on
+ * unless a middleware transforms them), and the inner one then records nothing: one record per
+ * call. A model that itself calls another model builds new options, and that call is recorded.
+ */
+const recording = new WeakSet<object>();
+
+/**
  * An AI SDK language-model middleware that records every model call as one ChatInteraction:
  * model and provider, prompt, response text, tokens (and the provider's raw usage), finish
  * reason, tool calls, time to first token for streams, duration, and success or the error with
@@ -52,14 +60,6 @@ const str = (v: unknown): string | undefined => (typeof v === "string" && v !== 
  * const model = wrapLanguageModel({ model: anthropic("claude-haiku-4-5"), middleware: auditLanguageModelMiddleware({ logger }) });
  * const { text } = await generateText({ model, prompt: "Hi" });   // one record
  */
-/**
- * The call options of model calls being recorded right now. A model wrapped twice with this
- * middleware hands the inner middleware the very same options object (the AI SDK passes them on
- * unless a middleware transforms them), and the inner one then records nothing: one record per
- * call. A model that itself calls another model builds new options, and that call is recorded.
- */
-const recording = new WeakSet<object>();
-
 export function auditLanguageModelMiddleware(options: AuditLanguageModelMiddlewareOptions = {}): LanguageModelMiddleware {
   const capture = options.captureContent !== false;
   return {

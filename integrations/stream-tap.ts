@@ -109,8 +109,8 @@ class TapState<T> {
    */
   observe(p: Promise<IteratorResult<T>>): Promise<IteratorResult<T>> {
     // reactions run in the order they were attached: this one before the app's `await`
-    if (p instanceof Promise) p.then(this.onResult, this.onError);
-    else Promise.resolve(p).then(this.onResult, this.onError);
+    // (Promise.resolve of a native promise is that promise; a thenable gets wrapped)
+    Promise.resolve(p).then(this.onResult, this.onError);
     return p;
   }
 

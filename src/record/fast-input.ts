@@ -50,6 +50,8 @@ export function fastChatInput(input: unknown): ChatInput | undefined {
   if (typeof input !== "object" || input === null || Object.getPrototypeOf(input) !== Object.prototype || types.isProxy(input)) return undefined;
   const o = input as Obj;
   const out: Obj = {};
+  // One block per field, spelled out: named property reads and writes stay monomorphic, which a
+  // loop over a table of keys (keyed access) would not; that is the whole point of this path.
   let v: unknown;
   if ((v = o.id) !== undefined) {
     if (typeof v !== "string" || !ID_PATTERN.test(v)) return undefined;

@@ -142,6 +142,8 @@ interface ApiPromiseInternals {
   responsePromise?: unknown;
   parseResponse?: unknown;
   asResponse?: unknown;
+  /** set by the SDK's parse(), which `then`/`await`/`withResponse()` call */
+  parsedPromise?: unknown;
 }
 interface ResponseProps {
   response?: { status?: number; headers?: { get(name: string): string | null } };
@@ -174,6 +176,11 @@ function observeApiPromise(result: unknown, call: CallRecord): unknown {
     p.responsePromise = Promise.resolve(responsePromise).then(
       (props) => {
         call.responded(props as ResponseProps);
+        // An APIPromise nobody has asked for its body yet (never awaited, or awaited later) is
+        // watched from here on, and recorded as abandoned if it is collected unread (see
+        // `dropped`). One awaited at once (the usual case) has its `parsedPromise` by now, so it
+        // costs no registration; until now the pending request held it alive anyway.
+        if (p.parsedPromise === undefined && !call.rawRequested) call.track(p);
         return props;
       },
       (err: unknown) => {
@@ -198,8 +205,6 @@ function observeApiPromise(result: unknown, call: CallRecord): unknown {
       );
       return parsed;
     };
-    // an APIPromise the app never awaits is recorded when it is collected
-    call.track(p);
     if (typeof p.asResponse === "function") {
       const asResponse = p.asResponse as (this: unknown, ...a: unknown[]) => unknown;
       Object.defineProperty(p, "asResponse", {

@@ -74,8 +74,9 @@ export function wrapOpenAI<C extends OpenAIClientLike>(client: C, options: WrapO
   const target = client as C & { [kWrapped]?: true; withOptions?: AnyMethod };
   if (target[kWrapped]) return client;
   Object.defineProperty(target, kWrapped, { value: true });
-  instrumentCreate(target.chat.completions, "chat", options);
-  if (target.responses && typeof target.responses.create === "function") instrumentCreate(target.responses, "responses", options);
+  const sent = observeSentBodies(target);
+  instrumentCreate(target.chat.completions, "chat", options, sent);
+  if (target.responses && typeof target.responses.create === "function") instrumentCreate(target.responses, "responses", options, sent);
   // A client derived with withOptions() keeps the instrumentation.
   if (typeof target.withOptions === "function") {
     const ownWithOptions = Object.hasOwn(target, "withOptions") ? target.withOptions : undefined;
@@ -95,7 +96,41 @@ export function isOpenAIClient(value: unknown): value is OpenAIClientLike {
   return typeof value === "object" && value !== null && typeof chat?.completions?.create === "function";
 }
 
-function instrumentCreate(resource: Creator, api: Api, options: WrapOpenAIOptions): void {
+/**
+ * The request bodies a client serialises, by the params object they came from. The prompt is
+ * recorded from the JSON the SDK sent, not from the app's params: records are built later (in a
+ * batch, in `async` mode), and by then a chat app has usually pushed the answer and the next
+ * question onto the same `messages` array. Undefined when the client has no `buildBody` step to
+ * observe (not a Stainless client); the prompt is then copied when the call is made.
+ */
+type SentBodies = WeakMap<object, CallRecord> | undefined;
+
+function observeSentBodies(client: object): SentBodies {
+  const own = Object.hasOwn(client, "buildBody") ? (client as { buildBody?: unknown }).buildBody : undefined;
+  const proto = Object.getPrototypeOf(client) as { buildBody?: unknown } | null;
+  if (typeof (own ?? proto?.buildBody) !== "function") return undefined;
+  const calls = new WeakMap<object, CallRecord>();
+  const buildBody = function buildBody(this: unknown, ...args: unknown[]): unknown {
+    const original = (own ?? proto?.buildBody) as (this: unknown, ...a: unknown[]) => unknown;
+    const built = original.apply(this, args);
+    try {
+      const params = (args[0] as { options?: { body?: unknown } } | undefined)?.options?.body;
+      const body = (built as { body?: unknown } | null)?.body;
+      if (typeof params === "object" && params !== null && typeof body === "string") calls.get(params)?.sentJson(body);
+    } catch {
+      // an unexpected shape: the prompt is then read from the params
+    }
+    return built;
+  };
+  try {
+    Object.defineProperty(client, "buildBody", { value: buildBody, configurable: true, writable: true, enumerable: false });
+  } catch {
+    return undefined;
+  }
+  return calls;
+}
+
+function instrumentCreate(resource: Creator, api: Api, options: WrapOpenAIOptions, sent: SentBodies): void {
   // An own `create` (someone else's wrapper) is kept; otherwise the prototype's method is looked
   // up at call time so instrumentations that patch the class later still run.
   const own = Object.hasOwn(resource, "create") ? resource.create : undefined;
@@ -106,7 +141,8 @@ function instrumentCreate(resource: Creator, api: Api, options: WrapOpenAIOption
     const logger = resolveAuditLogger(options.logger);
     if (!logger) return original.apply(this, args);
     const callArgs = withUsageOption(api, args, options);
-    const call = new CallRecord(logger, api, callArgs[0], options.captureContent !== false);
+    const call = new CallRecord(logger, api, callArgs[0], options.captureContent !== false, sent === undefined);
+    if (sent && isObj(callArgs[0])) sent.set(callArgs[0], call);
     let result: unknown;
     try {
       result = original.apply(this, callArgs);
@@ -266,13 +302,24 @@ class CallRecord {
   /** the stream being read, once there is one: what an abandoned stream had produced so far */
   private streamed: { acc: ChatChunkAccumulator | ResponseEventAccumulator; items: number; signal: AbortSignal | undefined } | undefined;
   private tracked = false;
+  /** the prompt as sent (from the request's JSON), or copied at the call; see `SentBodies` */
+  private prompt: ReturnType<typeof promptOf> | undefined;
+  private sentBody: string | undefined;
 
   constructor(
     private readonly logger: AuditLogger,
     private readonly api: Api,
     private readonly body: unknown,
     private readonly capture: boolean,
-  ) {}
+    copyPrompt: boolean,
+  ) {
+    if (capture && copyPrompt) this.prompt = copyOf(promptOf(api, body));
+  }
+
+  /** The JSON text the SDK serialised this call's params to (the last attempt's, after retries). */
+  sentJson(body: string): void {
+    this.sentBody = body;
+  }
 
   /** Records the call as abandoned when `result` is collected before the call was recorded. */
   track(result: object): void {
@@ -416,6 +463,18 @@ class CallRecord {
     );
   }
 
+  /** The prompt this call sent: from the request's JSON, else as copied at the call, else the params now. */
+  private promptSent(body: Obj): ReturnType<typeof promptOf> {
+    if (this.sentBody !== undefined) {
+      try {
+        return promptOf(this.api, JSON.parse(this.sentBody) as unknown);
+      } catch {
+        // not JSON after all: fall through
+      }
+    }
+    return this.prompt ?? promptOf(this.api, body);
+  }
+
   private input(
     o: ChatOutcome,
     s: { success: boolean; errorMessage?: string; statusCode?: number; stream?: Obj; metadata?: Obj },
@@ -427,7 +486,7 @@ class CallRecord {
       interactionType: this.api === "chat" ? "chat.completions" : "responses",
       provider: "openai",
       model: (o.model ?? requested ?? "unknown").slice(0, 256),
-      prompt: this.capture ? promptOf(this.api, body) : "",
+      prompt: this.capture ? this.promptSent(body) : "",
       response: this.capture ? (o.response ?? "") : "",
       durationSeconds,
       success: s.success,
@@ -448,6 +507,16 @@ class CallRecord {
     if (s.stream) Object.assign(openai, s.stream);
     if (Object.keys(openai).length > 0) input.metadata = { openai };
     return input;
+  }
+}
+
+/** A deep copy of a prompt taken at the call; the value itself when it cannot be copied (functions in it). */
+function copyOf(prompt: ReturnType<typeof promptOf>): ReturnType<typeof promptOf> {
+  if (typeof prompt === "string") return prompt;
+  try {
+    return structuredClone(prompt);
+  } catch {
+    return prompt;
   }
 }
 

@@ -404,3 +404,43 @@ process.exit(0);
     expect(lines[0]).toMatchObject({ success: true, responsePreview: "The capital of France is Paris." });
   });
 });
+
+describe("wrapOpenAI: the prompt recorded is the one sent", () => {
+  it("a chat app that pushes the answer and the next question onto `messages` right after the call does not change the recorded prompt (records are built later, in a batch)", async () => {
+    const logger = newLogger();
+    const wrapped = wrapOpenAI(client(), { logger });
+    const history: Array<{ role: "system" | "user" | "assistant"; content: string }> = messages.map((m) => ({ ...m }));
+    const first = fake.requests.length;
+    const r = await wrapped.chat.completions.create({ model: "gpt-4o-mini", messages: history });
+    history.push({ role: "assistant", content: r.choices[0]!.message.content ?? "" });
+    history.push({ role: "user", content: "And of Spain?" });
+    history[0]!.content = "changed after the call";
+    const s = await wrapped.chat.completions.create({ model: "gpt-4o-mini", messages: history, stream: true });
+    for await (const _ of s) history.push({ role: "user", content: "pushed while streaming" });
+    history.length = 0;
+    const recs = await recordsOf(logger, "chat_interaction", 2);
+    const sent = fake.requests.slice(first).map((q) => JSON.stringify(q.body.messages));
+    expect(sent).toHaveLength(2);
+    expect(JSON.parse(sent[0]!)).toEqual(messages);
+    // the length and the preview are of the prompt text: the messages as sent
+    expect(recs.map((r) => r.promptLength)).toEqual(sent.map((t) => t.length));
+    expect(recs[0]!.promptPreview).toBe(sent[0]);
+    expect(sent[1]!.startsWith(String(recs[1]!.promptPreview).slice(0, 150))).toBe(true);
+    expect(recs[1]!.promptPreview).toContain("changed after the call");
+  });
+});
+
+describe("wrapOpenAI: a client without the SDK's request building (not a Stainless client)", () => {
+  it("the prompt is copied when the call is made, so later changes to `messages` are not recorded", async () => {
+    const logger = newLogger();
+    const completion = JSON.parse(fs.readFileSync(path.join(REPO, "test/fixtures/openai/chat-completion.json"), "utf8")) as Record<string, unknown>;
+    const plain = { chat: { completions: { create: async (_body: unknown) => completion } } };
+    const wrapped = wrapOpenAI(plain, { logger });
+    const history = messages.map((m) => ({ ...m }));
+    await wrapped.chat.completions.create({ model: "gpt-4o-mini", messages: history });
+    history.push({ role: "user", content: "And of Spain?" });
+    history[0]!.content = "changed after the call";
+    const [rec] = await recordsOf(logger, "chat_interaction");
+    expect(rec!.promptPreview).toBe(JSON.stringify(messages));
+  });
+});

@@ -36,11 +36,14 @@ import { KindWriter } from "./sink/writer.js";
 import { SubjectKeys, shredSubjectKeys } from "./pipeline/keyring.js";
 import { Redactor, type RedactionCounts } from "./pipeline/redact.js";
 import { Checkpointer } from "./integrity/checkpointer.js";
+import { ThreadLink } from "./thread/link.js";
+import type { BatchItem, LogMethod } from "./thread/protocol.js";
 import type { Checkpoint } from "./integrity/checkpoint.js";
 import {
   CHAIN_KINDS,
   type ChainKind,
   type AuditEventType,
+  type AuditContextValue,
   type ChatInteractionInput,
   type ErrorInput,
   type FileOperationInput,
@@ -95,6 +98,37 @@ function asText(v: unknown): { text: string; format: "text" | "json" } {
   return { text: JSON.stringify(toJsonSafe(v, Number.POSITIVE_INFINITY)), format: "json" };
 }
 
+/** The parts of an audit context a record takes (not the logger), as data for the worker thread. */
+function contextData(ctx: AuditContextValue): BatchItem["c"] {
+  const c: { -readonly [K in keyof NonNullable<BatchItem["c"]>]: NonNullable<BatchItem["c"]>[K] } = {};
+  if (ctx.traceId !== undefined) c.traceId = ctx.traceId;
+  if (ctx.parentId !== undefined) c.parentId = ctx.parentId;
+  if (ctx.userId !== undefined) c.userId = ctx.userId;
+  if (ctx.persona !== undefined) c.persona = ctx.persona;
+  if (ctx.sessionId !== undefined) c.sessionId = ctx.sessionId;
+  if (ctx.metadata !== undefined) c.metadata = ctx.metadata;
+  return c;
+}
+
+/**
+ * A queued item as data of its own: a structured clone, or (when it holds something a clone
+ * refuses, such as a function) the same JSON-safe form the record would store anyway.
+ */
+function copyItem(item: BatchItem): BatchItem {
+  try {
+    return structuredClone(item);
+  } catch {
+    const safe = (x: unknown) => toJsonSafe(x, Number.POSITIVE_INFINITY);
+    return {
+      m: item.m,
+      id: item.id,
+      t: item.t,
+      v: safe(item.v) as Record<string, unknown>,
+      c: item.c === undefined ? undefined : (safe(item.c) as BatchItem["c"]),
+    };
+  }
+}
+
 /**
  * Records the six kinds of audit events of one session into hash-chained JSONL files.
  *
@@ -111,11 +145,11 @@ export class AuditLogger extends EventEmitter<AuditLoggerEvents> implements Exit
   private readonly master: EncryptionKey | undefined;
   private subjectKeys: SubjectKeys | undefined;
   private readonly redactor: Redactor | undefined;
-  private readonly writers: Record<ChainKind, KindWriter>;
+  private readonly writers!: Record<ChainKind, KindWriter>;
   private readonly checkpointer: Checkpointer | undefined;
   private checkpointTimer: NodeJS.Timeout | undefined;
   private rotationCheckpointDue = false;
-  private readonly lock: SessionLock;
+  private readonly lock!: SessionLock;
   private readonly stats = new SessionStats();
   private readonly pendingContent = new Set<Promise<void>>();
   /** content being written in the thread pool, so the exit hook can write it synchronously */
@@ -135,12 +169,33 @@ export class AuditLogger extends EventEmitter<AuditLoggerEvents> implements Exit
   private commitTimer: NodeJS.Timeout | undefined;
   /** segments closed while the current record was being written, announced after it */
   private rotatedSegments: string[] = [];
+  /** `thread: true`: the worker thread that owns the session, and the records queued for it */
+  private readonly remote: ThreadLink | undefined;
+  private queued: BatchItem[] = [];
+  /** `thread: true`: the summary the worker returned at finalizeSession() */
+  private finalSummary: SessionSummary | undefined;
+  /** true while deferred recording steps run: what they queue is sent in this same tick */
+  private draining = false;
+  /** @internal The time of the record being made (the worker thread's logger: the call's time). */
+  recordTime: number | undefined;
 
   constructor(options: AuditConfig | AuditOptionsInput = {}) {
     super();
     this.config = options instanceof AuditConfig ? options : new AuditConfig(options);
     this.sessionId = this.config.sessionId;
     this.auditDir = this.config.auditDir;
+    if (this.config.thread) {
+      // the worker opens the session (and throws what opening it throws, here)
+      const { onCheckpoint: _callback, sinks: _none, ...options } = this.config.toOptions();
+      this.remote = new ThreadLink(options, {
+        error: (err) => this.announce(err),
+        rotate: (segment) => this.emitSafely("rotate", segment),
+        checkpoint: (checkpoint) => this.checkpointWritten(checkpoint as Checkpoint),
+      });
+      this.startTime = this.remote.startTime;
+      registerForExit(this);
+      return;
+    }
     const master = this.config.encryptSensitiveContent ? AuditConfig.keyOf(this.config) : undefined;
     try {
       fs.mkdirSync(this.auditDir, { recursive: true, mode: DIR_MODE });
@@ -219,6 +274,7 @@ export class AuditLogger extends EventEmitter<AuditLoggerEvents> implements Exit
   logChatInteraction(input: ChatInteractionInput): string {
     this.assertOpen("logChatInteraction");
     const v = fastChatInput(input) ?? validate(chatInteractionInputSchema, input, "logChatInteraction");
+    if (this.remote) return this.queue("logChatInteraction", v);
     const ctx = auditContext.get();
     const rc: RedactionCounts = {};
     const id = v.id ?? newId();
@@ -276,6 +332,7 @@ export class AuditLogger extends EventEmitter<AuditLoggerEvents> implements Exit
   logPersonaActivity(input: PersonaActivityInput): string {
     this.assertOpen("logPersonaActivity");
     const v = validate(personaActivityInputSchema, input, "logPersonaActivity");
+    if (this.remote) return this.queue("logPersonaActivity", v);
     const ctx = auditContext.get();
     const rc: RedactionCounts = {};
     const id = v.id ?? newId();
@@ -293,6 +350,7 @@ export class AuditLogger extends EventEmitter<AuditLoggerEvents> implements Exit
   logToolUsage(input: ToolUsageInput): string {
     this.assertOpen("logToolUsage");
     const v = validate(toolUsageInputSchema, input, "logToolUsage");
+    if (this.remote) return this.queue("logToolUsage", v);
     const ctx = auditContext.get();
     const rc: RedactionCounts = {};
     const id = v.id ?? newId();
@@ -325,6 +383,7 @@ export class AuditLogger extends EventEmitter<AuditLoggerEvents> implements Exit
   logFileOperation(input: FileOperationInput): string {
     this.assertOpen("logFileOperation");
     const v = validate(fileOperationInputSchema, input, "logFileOperation");
+    if (this.remote) return this.queue("logFileOperation", v);
     const ctx = auditContext.get();
     const rc: RedactionCounts = {};
     const id = v.id ?? newId();
@@ -345,6 +404,7 @@ export class AuditLogger extends EventEmitter<AuditLoggerEvents> implements Exit
   logPerformanceMetric(input: PerformanceMetricInput): string {
     this.assertOpen("logPerformanceMetric");
     const v = validate(performanceMetricInputSchema, input, "logPerformanceMetric");
+    if (this.remote) return this.queue("logPerformanceMetric", v);
     const ctx = auditContext.get();
     const rc: RedactionCounts = {};
     const id = v.id ?? newId();
@@ -379,6 +439,7 @@ export class AuditLogger extends EventEmitter<AuditLoggerEvents> implements Exit
       input = context !== undefined ? { ...error, context: { ...(error.context as object | undefined), ...context } } : error;
     }
     const v = validate(errorInputSchema, input, "logError");
+    if (this.remote) return this.queue("logError", v);
     const ctx = auditContext.get();
     const rc: RedactionCounts = {};
     const id = v.id ?? newId();
@@ -401,6 +462,12 @@ export class AuditLogger extends EventEmitter<AuditLoggerEvents> implements Exit
    */
   async flush(): Promise<void> {
     this.runDeferred();
+    if (this.remote) {
+      if (this.closed) return;
+      this.sendQueued();
+      await this.remote.call("flush");
+      return;
+    }
     while (this.pendingContent.size > 0) await Promise.all([...this.pendingContent]);
     if (this.closed) return;
     if (this.config.sinks.length > 0) await this.settleSinks("flush");
@@ -417,6 +484,19 @@ export class AuditLogger extends EventEmitter<AuditLoggerEvents> implements Exit
   /** Flushes, writes `session_<id>.json` with the summary, closes the files and releases the session. */
   async finalizeSession(): Promise<SessionSummary> {
     this.assertOpen("finalizeSession");
+    if (this.remote) {
+      this.runDeferred();
+      this.sendQueued();
+      this.closed = true;
+      if (this.flushTimer) clearTimeout(this.flushTimer);
+      unregisterForExit(this);
+      try {
+        this.finalSummary = (await this.remote.call("finalizeSession")) as SessionSummary;
+        return this.finalSummary;
+      } finally {
+        this.remote.close();
+      }
+    }
     await this.flush();
     if (this.checkpointer) this.writeCheckpoint("finalize");
     this.closed = true;
@@ -455,6 +535,16 @@ export class AuditLogger extends EventEmitter<AuditLoggerEvents> implements Exit
   }
 
   private runDeferred(): void {
+    if (this.deferred.length === 0) return;
+    this.draining = true;
+    try {
+      this.runDeferredSteps();
+    } finally {
+      this.draining = false;
+    }
+  }
+
+  private runDeferredSteps(): void {
     while (this.deferred.length > 0) {
       const steps = this.deferred;
       this.deferred = [];
@@ -470,6 +560,12 @@ export class AuditLogger extends EventEmitter<AuditLoggerEvents> implements Exit
 
   /** Summary of the session so far, without closing it. */
   async getSummary(): Promise<SessionSummary> {
+    if (this.remote) {
+      if (this.finalSummary) return this.finalSummary;
+      this.runDeferred();
+      this.sendQueued();
+      return (await this.remote.call("getSummary")) as SessionSummary;
+    }
     return this.buildSummary();
   }
 
@@ -479,6 +575,10 @@ export class AuditLogger extends EventEmitter<AuditLoggerEvents> implements Exit
    */
   async cleanup(options: Pick<CleanupOptions, "maxLogAgeDays" | "dryRun" | "now"> | Partial<CleanupOptions> = {}): Promise<CleanupResult> {
     this.assertOpen("cleanup");
+    if (this.remote) {
+      this.sendQueued();
+      return (await this.remote.call("cleanup", [options])) as CleanupResult;
+    }
     return this.runCleanup(options);
   }
 
@@ -508,6 +608,7 @@ export class AuditLogger extends EventEmitter<AuditLoggerEvents> implements Exit
    */
   shredSubject(userId: string, reason = "erasure request"): string[] {
     this.assertOpen("shredSubject");
+    if (this.remote) return this.callWorker("shredSubject", [userId, reason]) as string[];
     if (typeof userId !== "string" || userId === "") throw new AuditValidationError("shredSubject", [{ field: "userId", message: "must be a non-empty string" }]);
     if (!this.master || !this.subjectKeys) {
       throw new AuditKeyError("shredSubject() needs encryptSensitiveContent: without encryption there are no keys to destroy; remove the records' content instead.");
@@ -535,6 +636,7 @@ export class AuditLogger extends EventEmitter<AuditLoggerEvents> implements Exit
    */
   placeLegalHold(scopeOrReason: string, reason?: string): string {
     this.assertOpen("placeLegalHold");
+    if (this.remote) return this.callWorker("placeLegalHold", reason === undefined ? [scopeOrReason] : [scopeOrReason, reason]) as string;
     const { scope, why } = this.holdArgs(scopeOrReason, reason);
     const hold = addHold(this.auditDir, scope, why, this.sessionId);
     this.logAuditEvent("legal_hold_placed", why, { holdId: hold.id, scope });
@@ -544,6 +646,7 @@ export class AuditLogger extends EventEmitter<AuditLoggerEvents> implements Exit
   /** Releases the holds of a scope (same arguments as `placeLegalHold`); leaves a chained record. Returns how many were released. */
   releaseLegalHold(scopeOrReason: string, reason?: string): number {
     this.assertOpen("releaseLegalHold");
+    if (this.remote) return this.callWorker("releaseLegalHold", reason === undefined ? [scopeOrReason] : [scopeOrReason, reason]) as number;
     const { scope, why } = this.holdArgs(scopeOrReason, reason);
     const gone = removeHolds(this.auditDir, scope);
     this.logAuditEvent("legal_hold_released", why, { scope, holdIds: gone.map((h) => h.id) });
@@ -582,6 +685,11 @@ export class AuditLogger extends EventEmitter<AuditLoggerEvents> implements Exit
   flushSyncOnExit(): void {
     if (this.closed) return;
     this.runDeferred();
+    if (this.remote) {
+      this.sendQueued();
+      this.remote.callSync("flushSyncOnExit");
+      return;
+    }
     for (const c of this.contentInFlight.values()) {
       try {
         writeContentSync(this.auditDir, c.content, c.manifest, FILE_MODE, this.config.durability);
@@ -639,7 +747,7 @@ export class AuditLogger extends EventEmitter<AuditLoggerEvents> implements Exit
     rc?: RedactionCounts,
   ): void {
     const w = this.writers[kind];
-    const now = Date.now();
+    const now = this.recordTime ?? Date.now();
     const timestamp = new Date(now).toISOString();
     const seq = w.seq + 1;
     const rec: Fields = { id, type: kind, sessionId: this.sessionId, timestamp, seq, prevHash: w.prevHash };
@@ -750,6 +858,10 @@ export class AuditLogger extends EventEmitter<AuditLoggerEvents> implements Exit
 
   /** Hands every kind's buffer to the OS; reports failures, and with `rethrow` also throws them. */
   private writeOutAll(rethrow: boolean): void {
+    if (this.remote) {
+      this.sendQueued();
+      return;
+    }
     let first: Error | undefined;
     for (const kind of CHAIN_KINDS) {
       try {
@@ -824,15 +936,7 @@ export class AuditLogger extends EventEmitter<AuditLoggerEvents> implements Exit
     try {
       this.writeOutAll(true);
       if (this.config.durability === "fsync") for (const kind of CHAIN_KINDS) this.writers[kind].datasyncSync();
-      const checkpoint = cp.write(reason);
-      this.emit("checkpoint", checkpoint);
-      if (this.config.onCheckpoint) {
-        try {
-          this.config.onCheckpoint(checkpoint);
-        } catch (err) {
-          this.report(new AuditIOError(`The onCheckpoint callback threw: ${(err as Error).message}`, { cause: err }));
-        }
-      }
+      this.checkpointWritten(cp.write(reason));
     } catch (err) {
       this.report(err instanceof AuditIOError ? err : new AuditIOError(`Writing checkpoint failed: ${(err as Error).message}`, { cause: err }));
     }
@@ -849,6 +953,71 @@ export class AuditLogger extends EventEmitter<AuditLoggerEvents> implements Exit
     });
   }
 
+
+  /** An `error` event if anyone listens, else (once) a process warning. */
+  private announce(err: Error): void {
+    if (this.listenerCount("error") > 0) this.emit("error", err);
+    else if (!this.warnedNoListener) {
+      this.warnedNoListener = true;
+      process.emitWarning(err.message, { code: (err as AuditIOError).code ?? "AUDIT_ERR_IO", type: "AuditLoggerWarning" });
+    }
+  }
+
+  /** The `checkpoint` event and the `onCheckpoint` callback for a checkpoint just written. */
+  private checkpointWritten(checkpoint: Checkpoint): void {
+    this.emitSafely("checkpoint", checkpoint);
+    if (this.config.onCheckpoint) {
+      try {
+        this.config.onCheckpoint(checkpoint);
+      } catch (err) {
+        this.report(new AuditIOError(`The onCheckpoint callback threw: ${(err as Error).message}`, { cause: err }));
+      }
+    }
+  }
+
+  private emitSafely<E extends "rotate" | "checkpoint">(event: E, ...args: AuditLoggerEvents[E]): void {
+    try {
+      (this.emit as (e: string, ...a: unknown[]) => boolean)(event, ...args);
+    } catch (err) {
+      this.report(new AuditIOError(`A "${event}" listener threw: ${(err as Error).message}`, { cause: err }));
+    }
+  }
+
+  /**
+   * `thread: true`: queues a validated input for the worker; returns the record's id. A call made
+   * by the app is copied now (it may change its objects after the call); one made by a deferred
+   * recording step is sent in this same tick, which copies it.
+   */
+  private queue(m: LogMethod, v: { readonly id?: string | undefined }): string {
+    const id = v.id ?? newId();
+    const ctx = auditContext.get();
+    const c = ctx ? contextData(ctx) : undefined;
+    const item: BatchItem = { m, v: v as Record<string, unknown>, id, c, t: this.recordTime ?? Date.now() };
+    this.queued.push(this.draining ? item : copyItem(item));
+    this.scheduleFlush();
+    return id;
+  }
+
+  /** Hands the queued records to the worker (in the order they were logged). */
+  private sendQueued(): void {
+    if (!this.remote || this.queued.length === 0) return;
+    const items = this.queued;
+    this.queued = [];
+    this.remote.send(items, copyItem);
+  }
+
+  /** A blocking call to the worker's logger, after everything queued so far. */
+  private callWorker(method: "shredSubject" | "placeLegalHold" | "releaseLegalHold", args: unknown[]): unknown {
+    this.runDeferred();
+    this.sendQueued();
+    return this.remote!.callSync(method, args);
+  }
+
+  /** @internal (the worker thread's logger) Hands every buffered record to the OS now. */
+  writeOutBuffered(): void {
+    this.writeOutAll(false);
+  }
+
   /**
    * A failure to record: an `error` event (if anyone listens, else a warning) and an `errors`
    * record. A failing chain file (full disk, file too large) is one outage: every failed write
@@ -856,11 +1025,7 @@ export class AuditLogger extends EventEmitter<AuditLoggerEvents> implements Exit
    * cannot flood the errors file; the streak ends when every buffer has been written again.
    */
   private report(err: Error, writeFailure = false): void {
-    if (this.listenerCount("error") > 0) this.emit("error", err);
-    else if (!this.warnedNoListener) {
-      this.warnedNoListener = true;
-      process.emitWarning(err.message, { code: (err as AuditIOError).code ?? "AUDIT_ERR_IO", type: "AuditLoggerWarning" });
-    }
+    this.announce(err);
     if (writeFailure && this.writeFailing) return;
     if (this.reporting || this.closed) return;
     this.reporting = true;

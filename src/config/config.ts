@@ -1,6 +1,6 @@
 import { hkdfSync, randomBytes } from "node:crypto";
 import path from "node:path";
-import { AuditConfigError, AuditKeyError } from "../errors.js";
+import { AuditConfigError, AuditKeyError, type FieldIssue } from "../errors.js";
 import { toFieldIssues } from "../record/issues.js";
 import { checkRedactOptions, type RedactOptions } from "../pipeline/redact.js";
 import { KEY_ENV, resolveKey, type EncryptionKey } from "../pipeline/keys.js";
@@ -16,6 +16,21 @@ function defaultSessionId(now = new Date()): string {
   const p = (n: number) => String(n).padStart(2, "0");
   const stamp = `${now.getUTCFullYear()}${p(now.getUTCMonth() + 1)}${p(now.getUTCDate())}_${p(now.getUTCHours())}${p(now.getUTCMinutes())}${p(now.getUTCSeconds())}`;
   return `session_${stamp}_${randomBytes(3).toString("hex")}`;
+}
+
+/** What keeps a configuration from running with `thread: true`: its parts must be copyable to a worker. */
+function threadIssues(durability: Durability, sinks: readonly AuditSink[], redact: Readonly<RedactOptions> | false, customMetadata: Readonly<Record<string, unknown>>): FieldIssue[] {
+  const issues: FieldIssue[] = [];
+  if (durability !== "async") issues.push({ field: "thread", message: `needs durability "async" (got "${durability}"): \`sync\` and \`fsync\` write each record before the call returns, on the app's thread` });
+  if (sinks.length > 0) issues.push({ field: "sinks", message: "cannot be used with thread: true yet (a sink runs on the app's thread); use thread: false with sinks" });
+  for (const [field, value] of [["redact", redact], ["customMetadata", customMetadata]] as const) {
+    try {
+      structuredClone(value);
+    } catch {
+      issues.push({ field, message: "must be plain data (no functions, e.g. a pattern's `validate`) with thread: true, which copies it to the worker thread" });
+    }
+  }
+  return issues;
 }
 
 /**
@@ -35,6 +50,11 @@ export class AuditConfig {
   readonly storeContentHashes: boolean;
   readonly customMetadata: Readonly<Record<string, unknown>>;
   readonly durability: Durability;
+  /**
+   * `async` mode only: records are made and written by a worker thread that owns the session's
+   * files; the app's thread validates each input and queues it (see docs/DURABILITY.md).
+   */
+  readonly thread: boolean;
   readonly rotation: Readonly<{ sizeBytes?: number; frequency?: RotationFrequency }>;
   readonly contentPreviewChars: number;
   readonly autoCleanup: boolean;
@@ -78,6 +98,7 @@ export class AuditConfig {
     this.storeContentHashes = o.storeContentHashes ?? true;
     this.customMetadata = Object.freeze({ ...(o.customMetadata ?? {}) });
     this.durability = o.durability ?? "async";
+    this.thread = o.thread ?? false;
     const sizeBytes = o.rotation?.size !== undefined ? parseSize(o.rotation.size) : 100 * 1024 * 1024;
     this.rotation = Object.freeze({
       ...(sizeBytes !== undefined ? { sizeBytes } : {}),
@@ -93,6 +114,10 @@ export class AuditConfig {
     this.redact = o.redact ? Object.freeze({ ...o.redact }) : false;
     this.checkpointEvery = Object.freeze({ records: o.checkpointEvery?.records ?? 1000, seconds: o.checkpointEvery?.seconds ?? 60 });
     this.onCheckpoint = o.onCheckpoint;
+    if (this.thread) {
+      const issues = threadIssues(this.durability, this.sinks, this.redact, this.customMetadata);
+      if (issues.length > 0) throw new AuditConfigError(issues);
+    }
 
     let key: EncryptionKey | undefined;
     if (this.encryptSensitiveContent) {
@@ -147,6 +172,7 @@ export class AuditConfig {
       storeContentHashes: this.storeContentHashes,
       customMetadata: { ...this.customMetadata },
       durability: this.durability,
+      ...(this.thread ? { thread: true } : {}),
       rotation: {
         ...(this.rotation.sizeBytes !== undefined ? { size: this.rotation.sizeBytes } : {}),
         ...(this.rotation.frequency !== undefined ? { frequency: this.rotation.frequency } : {}),

@@ -50,6 +50,7 @@ export const auditOptionsSchema = z.strictObject({
   storeContentHashes: z.boolean().optional(),
   customMetadata: z.record(z.string(), z.unknown()).optional(),
   durability: z.enum(["async", "sync", "fsync"]).optional(),
+  thread: z.boolean().optional(),
   rotation: rotationSchema.optional(),
   contentPreviewChars: z.number().int().min(0).max(1_000_000).optional(),
   autoCleanup: z.boolean().optional(),

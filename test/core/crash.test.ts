@@ -194,12 +194,20 @@ describe("one live writer per session", () => {
   });
 });
 
+/** The buffered modes: `async`, `fsync`, and `async` with the worker thread (`thread: true`). */
+const BUFFERED = [
+  { name: "async", durability: "async", env: {} },
+  { name: "fsync", durability: "fsync", env: {} },
+  { name: "async, thread", durability: "async", env: { CORE_THREAD: "1" } },
+] as const;
+
 describe("buffered modes flush on exit", () => {
-  for (const durability of ["async", "fsync"] as const) {
-    it(`${durability}: process.exit() right after logging loses no record`, async () => {
+  for (const { name, durability, env } of BUFFERED) {
+    const tag = name.replace(", ", "_");
+    it(`${name}: process.exit() right after logging loses no record`, async () => {
       const projectPath = tmpProject();
-      const sid = `exit_${durability}`;
-      const h = fixture({ CORE_PROJECT: projectPath, CORE_SESSION: sid, CORE_MODE: "exit", CORE_COUNT: "120", CORE_DURABILITY: durability });
+      const sid = `exit_${tag}`;
+      const h = fixture({ CORE_PROJECT: projectPath, CORE_SESSION: sid, CORE_MODE: "exit", CORE_COUNT: "120", CORE_DURABILITY: durability, ...env });
       const exit = await h.exited;
       expect(exit.code, exit.stderr).toBe(0);
       const printed = printedIds(h.lines);
@@ -209,10 +217,10 @@ describe("buffered modes flush on exit", () => {
       }
     });
 
-    it(`${durability}: SIGTERM loses no record and still terminates the process by that signal`, async () => {
+    it(`${name}: SIGTERM loses no record and still terminates the process by that signal`, async () => {
       const projectPath = tmpProject();
-      const sid = `term_${durability}`;
-      const h = fixture({ CORE_PROJECT: projectPath, CORE_SESSION: sid, CORE_MODE: "sigterm", CORE_COUNT: "120", CORE_DURABILITY: durability });
+      const sid = `term_${tag}`;
+      const h = fixture({ CORE_PROJECT: projectPath, CORE_SESSION: sid, CORE_MODE: "sigterm", CORE_COUNT: "120", CORE_DURABILITY: durability, ...env });
       await h.waitForLine((l) => l.startsWith("ready "), "ready");
       h.child.kill("SIGTERM");
       const exit = await h.exited;
@@ -224,15 +232,13 @@ describe("buffered modes flush on exit", () => {
     });
   }
 
-  // Core bug (reported): in async/fsync mode full-content files are written with fs.promises and
-  // the exit hook (flushSyncOnExit) does not write pending ones, so process.exit() right after
-  // logging leaves empty prompt/response/manifest files and the verifier reports content_mismatch.
-  // Remove `.fails` once src/logger.ts writes pending content synchronously on exit.
-  for (const durability of ["async", "fsync"] as const) {
-    it(`${durability}: process.exit() right after logging keeps the full-content files (the log verifies)`, async () => {
+  // Full-content files are written in the thread pool in these modes; the exit hook writes the
+  // pending ones synchronously, so the log still verifies.
+  for (const { name, durability, env } of BUFFERED) {
+    it(`${name}: process.exit() right after logging keeps the full-content files (the log verifies)`, async () => {
       const projectPath = tmpProject();
-      const sid = `content_${durability}`;
-      const h = fixture({ CORE_PROJECT: projectPath, CORE_SESSION: sid, CORE_MODE: "exit", CORE_COUNT: "60", CORE_DURABILITY: durability });
+      const sid = `content_${name.replace(", ", "_")}`;
+      const h = fixture({ CORE_PROJECT: projectPath, CORE_SESSION: sid, CORE_MODE: "exit", CORE_COUNT: "60", CORE_DURABILITY: durability, ...env });
       expect((await h.exited).code).toBe(0);
       expect(readKind(projectPath, "chat_interaction", sid)).toHaveLength(10);
       const report = await verifyAuditLog(auditDirOf(projectPath));

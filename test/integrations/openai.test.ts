@@ -444,3 +444,35 @@ describe("wrapOpenAI: a client without the SDK's request building (not a Stainle
     expect(rec!.promptPreview).toBe(JSON.stringify(messages));
   });
 });
+
+describe("wrapOpenAI with a logger that records on a worker thread (thread: true)", () => {
+  it("records the same interactions as without the thread", async () => {
+    const recordWith = async (thread: boolean) => {
+      const logger = new AuditLogger({ sessionId: thread ? "openai_thread" : "openai_plain", projectPath: tmpProject(), thread });
+      loggers.push(logger);
+      const wrapped = wrapOpenAI(client(), { logger, includeUsageInStreams: true });
+      const history = messages.map((m) => ({ ...m }));
+      await wrapped.chat.completions.create({ model: "gpt-4o-mini", messages: history });
+      history.push({ role: "user", content: "pushed after the call" });
+      const s = await wrapped.chat.completions.create({ model: "gpt-4o-mini", messages: history, stream: true });
+      for await (const _ of s);
+      fake.enqueue({ status: 500, errorMessage: "boom" });
+      await wrapped.chat.completions.create({ model: "gpt-4o-mini", messages }).catch(() => undefined);
+      await logger.flush();
+      const recs = await recordsOf(logger, "chat_interaction", 3);
+      await logger.finalizeSession();
+      expect((await verifyAuditLog(logger.auditDir)).ok).toBe(true);
+      return recs.map(({ id: _i, timestamp: _t, sessionId: _s, hash: _h, prevHash: _p, durationSeconds: _d, timeToFirstTokenSeconds: ttft, fullContent: _f, metadata, ...r }) => ({
+        ...r,
+        ttft: typeof ttft,
+        metadata: { openai: { ...(metadata as { openai: Record<string, unknown> }).openai, requestId: "x" } },
+      }));
+    };
+    const plain = await recordWith(false);
+    const threaded = await recordWith(true);
+    expect(threaded).toHaveLength(3);
+    expect(threaded).toEqual(plain);
+    expect((threaded[0] as Record<string, unknown>).promptPreview).toBe(JSON.stringify(messages));
+    expect(threaded[2]).toMatchObject({ success: false, statusCode: 500 });
+  });
+});

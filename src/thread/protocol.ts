@@ -1,0 +1,110 @@
+/**
+ * Messages between an AuditLogger in `thread: true` mode (the app's thread) and the worker thread
+ * that owns its files. One channel carries everything the app's thread sends (record batches,
+ * calls), so the worker sees them in order; replies to blocking calls come back on a second port
+ * that only `receiveMessageOnPort` reads, after an `Atomics.notify`.
+ */
+import type { MessagePort } from "node:worker_threads";
+import type { AuditOptionsInput } from "../config/schema.js";
+import {
+  AuditConfigError,
+  AuditFormatError,
+  AuditIOError,
+  AuditKeyError,
+  AuditLoggerError,
+  AuditPathError,
+  AuditSessionClosedError,
+  AuditSessionLockedError,
+  AuditValidationError,
+} from "../errors.js";
+import type { AuditContextValue } from "../types.js";
+
+/** The record-making methods a batch item can name. */
+export type LogMethod = "logChatInteraction" | "logPersonaActivity" | "logToolUsage" | "logFileOperation" | "logPerformanceMetric" | "logError";
+
+/** One validated log call: method, input, the id it returned, its context and its time. */
+export interface BatchItem {
+  readonly m: LogMethod;
+  /** the validated input, without `id` (set from `id`) */
+  readonly v: Record<string, unknown>;
+  readonly id: string;
+  /** the audit context at the call (without the logger), or undefined outside any */
+  readonly c: Omit<AuditContextValue, "logger"> | undefined;
+  /** Date.now() at the call: the record's timestamp */
+  readonly t: number;
+}
+
+/** Methods the app's thread calls on the worker's logger and waits for. */
+export type CallMethod = "flush" | "finalizeSession" | "getSummary" | "cleanup" | "shredSubject" | "placeLegalHold" | "releaseLegalHold" | "flushSyncOnExit";
+
+export type ToWorker =
+  | { readonly t: "batch"; readonly items: readonly BatchItem[] }
+  /** answered with a {@link FromWorker} "reply" on the worker's parentPort */
+  | { readonly t: "call"; readonly id: number; readonly method: CallMethod; readonly args: readonly unknown[] }
+  /** answered on the sync port, then `Atomics.notify` */
+  | { readonly t: "callSync"; readonly method: CallMethod; readonly args: readonly unknown[] };
+
+/** An error sent across: enough to rebuild the library's coded error on the other side. */
+export interface SentError {
+  readonly name: string;
+  readonly message: string;
+  readonly code?: string;
+  readonly issues?: unknown;
+  readonly stack?: string;
+}
+
+export type Reply = { readonly ok: true; readonly value: unknown } | { readonly ok: false; readonly error: SentError };
+
+export type FromWorker =
+  | ({ readonly t: "reply"; readonly id: number } & Reply)
+  | { readonly t: "error"; readonly error: SentError }
+  | { readonly t: "rotate"; readonly path: string }
+  | { readonly t: "checkpoint"; readonly checkpoint: unknown };
+
+/** What the worker is started with. */
+export interface WorkerInit {
+  readonly options: AuditOptionsInput;
+  /** Int32Array over it: [0] is set to 1 and notified when a sync reply is on `syncPort` */
+  readonly signal: SharedArrayBuffer;
+  readonly syncPort: MessagePort;
+}
+
+const CLASSES: Record<string, new (...args: never[]) => Error> = {
+  AuditLoggerError,
+  AuditConfigError,
+  AuditValidationError,
+  AuditSessionClosedError,
+  AuditKeyError,
+  AuditSessionLockedError,
+  AuditPathError,
+  AuditIOError,
+  AuditFormatError,
+};
+
+/** An error as data, to send to the other thread. */
+export function sendError(err: unknown): SentError {
+  if (!(err instanceof Error)) return { name: "Error", message: String(err) };
+  const e = err as Error & { code?: unknown; issues?: unknown; lockFile?: unknown; holderPid?: unknown; method?: unknown };
+  return {
+    name: e.name,
+    message: e.message,
+    ...(typeof e.code === "string" ? { code: e.code } : {}),
+    ...(e.issues !== undefined ? { issues: JSON.parse(JSON.stringify(e.issues)) as unknown } : {}),
+    ...(e.stack !== undefined ? { stack: e.stack } : {}),
+  };
+}
+
+/**
+ * The error again, as an instance of the library's class of that name (so `instanceof` and `code`
+ * work for the caller), keeping the message and the other thread's stack.
+ */
+export function rebuildError(sent: SentError): Error {
+  const cls = CLASSES[sent.name];
+  const err: Error & { code?: string; issues?: unknown } = cls ? (Object.create(cls.prototype) as Error) : new Error(sent.message);
+  Object.defineProperty(err, "message", { value: sent.message, writable: true, configurable: true, enumerable: false });
+  Object.defineProperty(err, "name", { value: sent.name, writable: true, configurable: true, enumerable: false });
+  if (sent.stack !== undefined) Object.defineProperty(err, "stack", { value: sent.stack, writable: true, configurable: true, enumerable: false });
+  if (sent.code !== undefined) (err as { code: string }).code = sent.code;
+  if (sent.issues !== undefined) (err as { issues: unknown }).issues = sent.issues;
+  return err;
+}

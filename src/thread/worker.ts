@@ -1,0 +1,88 @@
+/**
+ * The worker thread of an AuditLogger in `thread: true` mode: it owns the session (lock, chains,
+ * files, keys, checkpoints) through an ordinary AuditLogger, and makes the records the app's
+ * thread validated and queued. Each batch is written out (handed to the OS) as soon as it is
+ * made, so a record waits at most the app thread's `flushIntervalMs` in memory, as in `async`
+ * mode without a thread.
+ */
+import { parentPort, workerData } from "node:worker_threads";
+import { runInAuditContext } from "../context.js";
+import { AuditLogger } from "../logger.js";
+import type { AuditContextValue } from "../types.js";
+import { sendError, type BatchItem, type CallMethod, type FromWorker, type Reply, type ToWorker, type WorkerInit } from "./protocol.js";
+
+const port = parentPort;
+if (!port) throw new Error("audit-logger: src/thread/worker.js runs only as a worker thread");
+const init = workerData as WorkerInit;
+const signal = new Int32Array(init.signal);
+const post = (m: FromWorker): void => port.postMessage(m);
+
+function replySync(reply: Reply): void {
+  init.syncPort.postMessage(reply);
+  Atomics.store(signal, 0, 1);
+  Atomics.notify(signal, 0);
+}
+
+let logger: AuditLogger;
+try {
+  logger = new AuditLogger({ ...init.options, thread: false });
+} catch (err) {
+  replySync({ ok: false, error: sendError(err) });
+  process.exit(0);
+}
+replySync({ ok: true, value: logger.startTime });
+// everything the logger reports goes to the app's thread, which emits it (or warns) there
+logger.on("error", (err) => post({ t: "error", error: sendError(err) }));
+logger.on("rotate", (p) => post({ t: "rotate", path: p }));
+logger.on("checkpoint", (c) => post({ t: "checkpoint", checkpoint: c }));
+
+function record(item: BatchItem): void {
+  const input = item.v;
+  input.id = item.id;
+  logger.recordTime = item.t;
+  try {
+    runInAuditContext(item.c as AuditContextValue | undefined, () => (logger[item.m] as (v: unknown) => string)(input));
+  } catch (err) {
+    // validated on the app's thread already; what is left (an id whose content files exist) is
+    // reported like any failure to record: an `error` event there and an `errors` record here
+    post({ t: "error", error: sendError(err) });
+    try {
+      logger.logError({ errorType: "audit_record_failed", severity: "error", message: `A ${item.m}() record could not be written: ${(err as Error).message}` });
+    } catch {
+      // the session is closed: the event above is all there is
+    }
+  } finally {
+    logger.recordTime = undefined;
+  }
+}
+
+async function call(method: CallMethod, args: readonly unknown[]): Promise<unknown> {
+  const fn = logger[method] as (...a: unknown[]) => unknown;
+  return fn.apply(logger, [...args]);
+}
+
+port.on("message", (msg: ToWorker) => {
+  switch (msg.t) {
+    case "batch":
+      if (logger.isClosed) return;
+      for (const item of msg.items) record(item);
+      logger.writeOutBuffered();
+      return;
+    case "call":
+      call(msg.method, msg.args).then(
+        (value) => post({ t: "reply", id: msg.id, ok: true, value }),
+        (err: unknown) => post({ t: "reply", id: msg.id, ok: false, error: sendError(err) }),
+      );
+      return;
+    case "callSync": {
+      let reply: Reply;
+      try {
+        const fn = logger[msg.method] as (...a: unknown[]) => unknown;
+        reply = { ok: true, value: fn.apply(logger, [...msg.args]) };
+      } catch (err) {
+        reply = { ok: false, error: sendError(err) };
+      }
+      replySync(reply);
+    }
+  }
+});

@@ -1,0 +1,213 @@
+// `thread: true`: the records are made and written by a worker thread. What a user can observe
+// must be what it is without the thread: the same records on disk, the same errors thrown at the
+// same calls, the same summary, events, exit behaviour (test/core/crash.test.ts runs its exit
+// tests in this mode too) and a log that verifies.
+import crypto from "node:crypto";
+import fs from "node:fs";
+import path from "node:path";
+import { afterEach, describe, expect, it } from "vitest";
+import {
+  AuditConfigError,
+  AuditLogger,
+  AuditSessionLockedError,
+  AuditValidationError,
+  RECORD_KINDS,
+  auditContext,
+  verifyAuditLog,
+  type AuditOptions,
+} from "../../src/index.js";
+import { TEST_KEY, cleanupTmp, readJsonl, tmpProject } from "../helpers/index.js";
+
+const open: AuditLogger[] = [];
+afterEach(async () => {
+  for (const l of open.splice(0)) if (!l.isClosed) await l.finalizeSession();
+  cleanupTmp();
+});
+
+function logger(options: AuditOptions): AuditLogger {
+  const l = new AuditLogger(options);
+  open.push(l);
+  return l;
+}
+
+function records(l: AuditLogger): Record<string, Record<string, unknown>[]> {
+  const out: Record<string, Record<string, unknown>[]> = {};
+  for (const kind of RECORD_KINDS) {
+    const prefix = { chat_interaction: "chat_interactions", persona_activity: "persona_activities", tool_usage: "tool_usage", file_operation: "file_operations", performance_metric: "performance_metrics", error: "errors" }[kind];
+    const file = path.join(l.auditDir, `${prefix}_${l.sessionId}.jsonl`);
+    out[kind] = fs.existsSync(file) ? readJsonl(file) : [];
+  }
+  return out;
+}
+
+/** One of each kind, in a context, with the objects the app changes right after the calls. */
+function logEveryKind(l: AuditLogger): string[] {
+  const messages = [{ role: "user", content: "What is the capital of France?" }];
+  const params = { q: "capital of France", limit: 3 };
+  const ids = auditContext.run({ userId: "u_1", traceId: "trace_1", persona: "helper", metadata: { tenant: "acme", at: new Date(0) } }, () => [
+    l.logChatInteraction({ prompt: messages, response: "Paris.", model: "gpt-4o-mini", inputTokens: 19, outputTokens: 3, usage: { prompt_tokens: 19, completion_tokens: 3 }, durationSeconds: 0.5, finishReason: "stop" }),
+    l.logToolUsage({ toolName: "search", operation: "query", parameters: params, result: { hits: ["a", "b"] }, durationSeconds: 0.1 }),
+    l.logPersonaActivity({ personaName: "planner", activityType: "plan", description: "step 1", details: { n: 1 } }),
+    l.logFileOperation({ operation: "read", filePath: "/tmp/x.txt", fileSize: 12 }),
+    l.logPerformanceMetric({ metricName: "latency", value: 12.5, unit: "ms" }),
+    l.logError(Object.assign(new Error("boom"), { code: "E_BOOM" }), { step: "work" }),
+  ]);
+  messages.push({ role: "assistant", content: "Paris." });
+  messages[0]!.content = "changed after the call";
+  params.q = "changed";
+  return ids;
+}
+
+/** A record without what differs between two sessions (ids, times, chain links, session). */
+function comparable(r: Record<string, unknown>): Record<string, unknown> {
+  // (the two errors' stacks differ in the line that logged them)
+  const { id: _i, timestamp: _t, sessionId: _s, seq: _q, prevHash: _p, hash: _h, fullContent: _f, stackTrace, ...rest } = r;
+  return stackTrace === undefined ? rest : { ...rest, stackTrace: String(stackTrace).split("\n")[0] };
+}
+
+describe("thread: true", () => {
+  it("writes the same records as without the thread, as they were at the call, and the log verifies", async () => {
+    const a = logger({ sessionId: "plain", projectPath: tmpProject() });
+    const b = logger({ sessionId: "threaded", projectPath: tmpProject(), thread: true });
+    const idsA = logEveryKind(a);
+    const idsB = logEveryKind(b);
+    const [sa, sb] = [await a.finalizeSession(), await b.finalizeSession()];
+    const [ra, rb] = [records(a), records(b)];
+    for (const kind of RECORD_KINDS) {
+      expect(rb[kind]!.map(comparable), kind).toEqual(ra[kind]!.map(comparable));
+      expect(rb[kind]).toHaveLength(1);
+    }
+    const logged = ["chat_interaction", "tool_usage", "persona_activity", "file_operation", "performance_metric", "error"];
+    expect(logged.map((k) => rb[k]![0]!.id)).toEqual(idsB);
+    expect(logged.map((k) => ra[k]![0]!.id)).toEqual(idsA);
+    expect(rb.chat_interaction![0]).toMatchObject({ userId: "u_1", traceId: "trace_1", persona: "helper", promptPreview: JSON.stringify([{ role: "user", content: "What is the capital of France?" }]) });
+    expect(rb.tool_usage![0]!.parameters).toEqual({ q: "capital of France", limit: 3 });
+    expect({ ...sb, sessionId: "x", startTime: "", endTime: "", durationSeconds: 0, heads: {} }).toEqual({ ...sa, sessionId: "x", startTime: "", endTime: "", durationSeconds: 0, heads: {} });
+    expect(sb.heads.chat_interaction).toEqual({ seq: 1, hash: rb.chat_interaction![0]!.hash });
+    const report = await verifyAuditLog(b.auditDir);
+    expect(report.problems).toEqual([]);
+    expect(report.ok).toBe(true);
+  });
+
+  it("bad input throws the coded error at the call, and everything else logged is kept", async () => {
+    const l = logger({ sessionId: "bad_input", projectPath: tmpProject(), thread: true });
+    l.logPerformanceMetric({ metricName: "before", value: 1, unit: "ms" });
+    expect(() => l.logPerformanceMetric({ metricName: "bad", value: "fast" as unknown as number, unit: "ms" })).toThrow(AuditValidationError);
+    expect(() => l.logToolUsage({ toolName: "" } as never)).toThrow(expect.objectContaining({ code: "AUDIT_ERR_VALIDATION", method: "logToolUsage" }));
+    l.logPerformanceMetric({ metricName: "after", value: 2, unit: "ms" });
+    await l.flush();
+    expect(records(l).performance_metric!.map((r) => r.metricName)).toEqual(["before", "after"]);
+    await l.finalizeSession();
+    expect(() => l.logPerformanceMetric({ metricName: "late", value: 3, unit: "ms" })).toThrow(expect.objectContaining({ code: "AUDIT_ERR_SESSION_CLOSED" }));
+  });
+
+  it("records reach the disk within flushIntervalMs without flush(), with the time of the call", async () => {
+    const l = logger({ sessionId: "timing", projectPath: tmpProject(), thread: true, flushIntervalMs: 300 });
+    const file = path.join(l.auditDir, "performance_metrics_timing.jsonl");
+    const count = () => fs.readFileSync(file, "utf8").split("\n").filter(Boolean).length;
+    const before = Date.now();
+    l.logPerformanceMetric({ metricName: "m", value: 1, unit: "ms" });
+    const called = performance.now();
+    await new Promise((r) => setTimeout(r, 50));
+    expect(count()).toBe(0); // queued, as async mode allows
+    while (count() === 0 && performance.now() - called < 2_000) await new Promise((r) => setTimeout(r, 10));
+    expect(count()).toBe(1);
+    expect(performance.now() - called).toBeLessThan(600);
+    const ts = Date.parse(String(readJsonl(file)[0]!.timestamp));
+    expect(ts).toBeGreaterThanOrEqual(before);
+    expect(ts - before).toBeLessThan(50);
+  });
+
+  it("an input a structured clone refuses (a function in the context metadata) is written in its JSON-safe form", async () => {
+    const l = logger({ sessionId: "uncloneable", projectPath: tmpProject(), thread: true });
+    const ref = logger({ sessionId: "uncloneable_ref", projectPath: tmpProject() });
+    for (const x of [l, ref]) auditContext.run({ metadata: { hook: function onDone() {}, big: 10n } }, () => x.logToolUsage({ toolName: "t", operation: "o", parameters: { cb: () => 1 } }));
+    await l.flush();
+    await ref.flush();
+    expect(comparable(records(l).tool_usage![0]!)).toEqual(comparable(records(ref).tool_usage![0]!));
+    expect(records(l).tool_usage![0]!.metadata).toEqual({ hook: "[Function: onDone]", big: "10" });
+  });
+
+  it("start-up failures are thrown by the constructor, with their class and code", async () => {
+    const projectPath = tmpProject();
+    const first = logger({ sessionId: "locked", projectPath, thread: true });
+    let err: unknown;
+    try {
+      new AuditLogger({ sessionId: "locked", projectPath, thread: true });
+    } catch (e) {
+      err = e;
+    }
+    expect(err).toBeInstanceOf(AuditSessionLockedError);
+    expect(err).toMatchObject({ code: "AUDIT_ERR_SESSION_LOCKED" });
+    expect((err as Error).message).toContain('Session "locked"');
+    expect(() => new AuditLogger({ sessionId: "locked", projectPath })).toThrow(AuditSessionLockedError);
+    await first.finalizeSession();
+    // released by the worker: a logger without a thread may continue the session
+    const again = logger({ sessionId: "locked", projectPath });
+    again.logPerformanceMetric({ metricName: "m", value: 1, unit: "ms" });
+    await again.finalizeSession();
+  });
+
+  it("configuration that cannot run in a worker is refused, naming the field", () => {
+    const projectPath = tmpProject();
+    const issues = (o: AuditOptions) => {
+      try {
+        new AuditLogger({ sessionId: "cfg", projectPath, thread: true, ...o });
+      } catch (e) {
+        expect(e).toBeInstanceOf(AuditConfigError);
+        return (e as AuditConfigError).issues.map((i) => i.field);
+      }
+      return [];
+    };
+    expect(issues({ durability: "sync" })).toEqual(["thread"]);
+    expect(issues({ durability: "fsync" })).toEqual(["thread"]);
+    expect(issues({ redact: { patterns: [{ name: "x", pattern: /x/, validate: () => true }] } })).toEqual(["redact"]);
+    expect(issues({ customMetadata: { f: () => 1 } })).toEqual(["customMetadata"]);
+    const sink = { write() {}, flush: async () => {}, close: async () => {} };
+    expect(issues({ sinks: [sink] })).toEqual(["sinks"]);
+  });
+
+  it("blocking calls answer at once: legal holds, crypto-shredding, cleanup; after the records logged before them", async () => {
+    const l = logger({ sessionId: "blocking", projectPath: tmpProject(), thread: true, encryptSensitiveContent: true, encryptionKey: TEST_KEY });
+    auditContext.run({ userId: "alice" }, () => l.logChatInteraction({ prompt: "secret question", response: "secret answer", model: "m" }));
+    const holdId = l.placeLegalHold("session", "litigation 1");
+    expect(holdId).toMatch(/^[0-9A-Z]{26}$/);
+    expect(l.releaseLegalHold("session", "settled")).toBe(1);
+    const destroyed = l.shredSubject("alice", "erasure request 7");
+    expect(destroyed.length).toBe(1);
+    expect(() => l.shredSubject("")).toThrow(expect.objectContaining({ code: "AUDIT_ERR_VALIDATION" }));
+    expect(() => l.placeLegalHold("../x", "why")).toThrow(AuditValidationError);
+    const cleaned = await l.cleanup({ dryRun: true });
+    expect(cleaned).toMatchObject({ dryRun: true });
+    await l.finalizeSession();
+    const events = readJsonl(path.join(l.auditDir, "audit_events_blocking.jsonl")).map((r) => r.eventType);
+    expect(events).toEqual(["legal_hold_placed", "legal_hold_released", "subject_shredded"]);
+    expect((await verifyAuditLog(l.auditDir)).ok).toBe(true);
+  });
+
+  it("rotate and checkpoint events, and onCheckpoint, reach the app's thread", async () => {
+    const { privateKey } = crypto.generateKeyPairSync("ed25519");
+    const checkpoints: unknown[] = [];
+    const l = logger({
+      sessionId: "events",
+      projectPath: tmpProject(),
+      thread: true,
+      rotation: { size: 2048 },
+      signingKey: privateKey,
+      checkpointEvery: { records: 5 },
+      onCheckpoint: (c) => checkpoints.push(c),
+    });
+    const rotated: string[] = [];
+    const emitted: unknown[] = [];
+    l.on("rotate", (p) => rotated.push(p));
+    l.on("checkpoint", (c) => emitted.push(c));
+    for (let i = 0; i < 40; i++) l.logPerformanceMetric({ metricName: `metric_${i}`, value: i, unit: "ms", context: { pad: "x".repeat(100) } });
+    await l.flush();
+    expect(rotated.length).toBeGreaterThan(0);
+    for (const p of rotated) expect(fs.existsSync(p)).toBe(true);
+    expect(emitted.length).toBeGreaterThan(0);
+    expect(checkpoints).toEqual(emitted);
+    await l.finalizeSession();
+    expect((await verifyAuditLog(l.auditDir, { publicKey: crypto.createPublicKey(privateKey) })).ok).toBe(true);
+  });
+});

@@ -7,6 +7,7 @@
  *   npx tsx bench/overhead-openai.ts                        # 30 rounds × 100 calls per variant
  *   npx tsx bench/overhead-openai.ts --rounds 20 --calls 500 --preset minimal
  *   npx tsx bench/overhead-openai.ts --preset minimal --in-memory  # no network: see below
+ *   npx tsx bench/overhead-openai.ts --preset minimal --thread     # records made on a worker thread
  *
  * Rounds are interleaved (bare, wrapped, wrapped, bare, …) so drift in machine load hits both
  * sides alike; the reported ratio is the median over rounds of wrapped/bare time of that round.
@@ -22,6 +23,10 @@
  * the logger's own timer is set out of the way. A batch's first record costs far more than the
  * next ones (the CPU caches hold the SDK's and the HTTP client's code by then), so how many calls
  * share a batch matters; this is how many share one in an app calling at this rate.
+ *
+ * `--thread` gives the logger `thread: true`: the app's thread validates, copies and queues each
+ * record's input and sends the batch to the worker that makes and writes the records. "Records
+ * built later" is then that queueing and sending; the worker's own work runs on another core.
  *
  * `--in-memory` gives the clients a `fetch` that answers from the same fixtures without sockets
  * (test/helpers/fake-openai.ts fakeOpenAIFetch): what is left is the SDK's and the wrapper's own
@@ -48,6 +53,7 @@ const { values } = parseArgs({
     serve: { type: "boolean", default: false },
     "same-process": { type: "boolean", default: false },
     "in-memory": { type: "boolean", default: false },
+    thread: { type: "boolean", default: false },
   },
 });
 const rounds = Number(values.rounds);
@@ -55,6 +61,7 @@ const calls = Number(values.calls);
 const latencyCalls = Number(values["latency-calls"]);
 const warmup = Number(values.warmup);
 const presetName = values.preset as "development" | "production" | "minimal";
+const thread = values.thread;
 
 /** The fake provider: in a child process (default), or in this one with --same-process. */
 async function startProvider(): Promise<{ baseURL: string; close: () => Promise<void> }> {
@@ -88,7 +95,9 @@ async function main(): Promise<void> {
   const key = Buffer.alloc(32, 9).toString("base64");
   const preset = PresetConfigs[presetName];
   const cadenceMs = preset("bench_openai", dir).flushIntervalMs; // the preset's own cadence, run by the bench (see above)
-  const logger = new AuditLogger(preset("bench_openai", dir, { flushIntervalMs: 60_000, ...(presetName === "production" ? { encryptionKey: key } : {}) }));
+  const logger = new AuditLogger(
+    preset("bench_openai", dir, { flushIntervalMs: 60_000, ...(presetName === "production" ? { encryptionKey: key } : {}), ...(thread ? { thread: true } : {}) }),
+  );
   // --in-memory: the same answers through the client's `fetch` option, no sockets (see the header)
   const opts = values["in-memory"]
     ? { baseURL: "http://fake-openai.invalid/v1", apiKey: "sk-bench", maxRetries: 0, fetch: fakeOpenAIFetch() }
@@ -130,7 +139,7 @@ async function main(): Promise<void> {
 
   console.log(
     `node ${process.version}, ${os.cpus().length} CPUs, load ${os.loadavg()[0]!.toFixed(1)}, ${rounds} rounds × ${calls} calls, preset ${presetName}, ` +
-      `durability ${logger.config.durability}, provider ${values["in-memory"] ? "in memory (no sockets)" : values["same-process"] ? "in this process" : "in a child process"}`,
+      `durability ${logger.config.durability}${thread ? " + thread" : ""}, provider ${values["in-memory"] ? "in memory (no sockets)" : values["same-process"] ? "in this process" : "in a child process"}`,
   );
   const results: Array<{
     variant: string;
@@ -184,9 +193,13 @@ async function main(): Promise<void> {
         lat[k]!.push(Number(process.hrtime.bigint() - t0) / 1e3);
       }
       if (performance.now() - lastFlush >= cadenceMs || i === latencyCalls - 1) {
+        // the app thread's part: what flush() does before it first waits (building the batch's
+        // records and writing them, or with --thread queueing and sending them to the worker);
+        // waiting for the thread pool or the worker is not work on the app's thread
         const f0 = process.hrtime.bigint();
-        await logger.flush();
+        const flushed = logger.flush();
         flushUs += Number(process.hrtime.bigint() - f0) / 1e3;
+        await flushed;
         flushes++;
         lastFlush = performance.now();
       }
@@ -222,7 +235,7 @@ async function main(): Promise<void> {
   const recorded = fs.readFileSync(path.join(logger.auditDir, `chat_interactions_${logger.sessionId}.jsonl`), "utf8").trim().split("\n").length;
   const expected = Object.keys(variants).length * (warmup + rounds * calls + latencyCalls) + calls;
   console.log(`records written: ${recorded} (expected ${expected})${recorded === expected ? "" : "  MISMATCH"}`);
-  console.log(JSON.stringify({ bench: "overhead-openai", preset: presetName, rounds, calls, results }));
+  console.log(JSON.stringify({ bench: "overhead-openai", preset: presetName, thread, rounds, calls, results }));
   await fake.close();
   fs.rmSync(dir, { recursive: true, force: true });
   if (recorded !== expected) process.exitCode = 1;

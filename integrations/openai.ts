@@ -13,6 +13,7 @@
 import { auditContext, runInAuditContext } from "../src/context.js";
 import { AuditConfigError } from "../src/errors.js";
 import { deferRecord, resolveAuditLogger, secondsSince } from "../src/instrument.js";
+import { toJsonSafe } from "../src/record/serialize.js";
 import type { AuditLogger } from "../src/logger.js";
 import type { ChatInteractionInput } from "../src/types.js";
 import { ChatChunkAccumulator, ResponseEventAccumulator, fromChatCompletion, fromResponse, promptOf, type ChatOutcome } from "./openai-record.js";
@@ -103,20 +104,28 @@ export function isOpenAIClient(value: unknown): value is OpenAIClientLike {
  * question onto the same `messages` array. Undefined when the client has no `buildBody` step to
  * observe (not a Stainless client); the prompt is then copied when the call is made.
  */
-type SentBodies = WeakMap<object, CallRecord> | undefined;
+type SentBodies = WeakMap<object, CallRecord[]> | undefined;
 
 function observeSentBodies(client: object): SentBodies {
   const own = Object.hasOwn(client, "buildBody") ? (client as { buildBody?: unknown }).buildBody : undefined;
   const proto = Object.getPrototypeOf(client) as { buildBody?: unknown } | null;
   if (typeof (own ?? proto?.buildBody) !== "function") return undefined;
-  const calls = new WeakMap<object, CallRecord>();
+  const calls = new WeakMap<object, CallRecord[]>();
   const buildBody = function buildBody(this: unknown, ...args: unknown[]): unknown {
     const original = (own ?? proto?.buildBody) as (this: unknown, ...a: unknown[]) => unknown;
     const built = original.apply(this, args);
     try {
       const params = (args[0] as { options?: { body?: unknown } } | undefined)?.options?.body;
       const body = (built as { body?: unknown } | null)?.body;
-      if (typeof params === "object" && params !== null && typeof body === "string") calls.get(params)?.sentJson(body);
+      if (typeof params === "object" && params !== null && typeof body === "string") {
+        // every call made with this params object and not serialised yet (calls sharing one
+        // params object at the same time serialise the same object within microseconds)
+        const waiting = calls.get(params);
+        if (waiting) {
+          calls.delete(params);
+          for (const call of waiting) call.sentJson(body);
+        }
+      }
     } catch {
       // an unexpected shape: the prompt is then read from the params
     }
@@ -142,7 +151,11 @@ function instrumentCreate(resource: Creator, api: Api, options: WrapOpenAIOption
     if (!logger) return original.apply(this, args);
     const callArgs = withUsageOption(api, args, options);
     const call = new CallRecord(logger, api, callArgs[0], options.captureContent !== false, sent === undefined);
-    if (sent && isObj(callArgs[0])) sent.set(callArgs[0], call);
+    if (sent && isObj(callArgs[0])) {
+      const waiting = sent.get(callArgs[0]);
+      if (waiting) waiting.push(call);
+      else sent.set(callArgs[0], [call]);
+    }
     let result: unknown;
     try {
       result = original.apply(this, callArgs);
@@ -316,9 +329,9 @@ class CallRecord {
     if (capture && copyPrompt) this.prompt = copyOf(promptOf(api, body));
   }
 
-  /** The JSON text the SDK serialised this call's params to (the last attempt's, after retries). */
+  /** The JSON text the SDK serialised this call's params to (its first attempt's). */
   sentJson(body: string): void {
-    this.sentBody = body;
+    if (this.capture && !this.recorded) this.sentBody ??= body;
   }
 
   /** Records the call as abandoned when `result` is collected before the call was recorded. */
@@ -463,16 +476,23 @@ class CallRecord {
     );
   }
 
-  /** The prompt this call sent: from the request's JSON, else as copied at the call, else the params now. */
+  /**
+   * The prompt this call sent: from the request's JSON, else as copied at the call, else the
+   * params now. Read once, when the record is built; the copies are dropped then.
+   */
   private promptSent(body: Obj): ReturnType<typeof promptOf> {
-    if (this.sentBody !== undefined) {
+    const sent = this.sentBody;
+    const copied = this.prompt;
+    this.sentBody = undefined;
+    this.prompt = undefined;
+    if (sent !== undefined) {
       try {
-        return promptOf(this.api, JSON.parse(this.sentBody) as unknown);
+        return promptOf(this.api, JSON.parse(sent) as unknown);
       } catch {
         // not JSON after all: fall through
       }
     }
-    return this.prompt ?? promptOf(this.api, body);
+    return copied ?? promptOf(this.api, body);
   }
 
   private input(
@@ -510,14 +530,9 @@ class CallRecord {
   }
 }
 
-/** A deep copy of a prompt taken at the call; the value itself when it cannot be copied (functions in it). */
+/** A prompt copied at the call, in the JSON-safe form the record stores anyway. */
 function copyOf(prompt: ReturnType<typeof promptOf>): ReturnType<typeof promptOf> {
-  if (typeof prompt === "string") return prompt;
-  try {
-    return structuredClone(prompt);
-  } catch {
-    return prompt;
-  }
+  return typeof prompt === "string" ? prompt : (toJsonSafe(prompt, Number.POSITIVE_INFINITY) as ReturnType<typeof promptOf>);
 }
 
 /** Without content capture, a tool call keeps only its type and name. */

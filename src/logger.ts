@@ -106,28 +106,38 @@ function contextData(ctx: AuditContextValue): BatchItem["c"] {
   if (ctx.userId !== undefined) c.userId = ctx.userId;
   if (ctx.persona !== undefined) c.persona = ctx.persona;
   if (ctx.sessionId !== undefined) c.sessionId = ctx.sessionId;
-  if (ctx.metadata !== undefined) c.metadata = ctx.metadata;
+  if (ctx.metadata !== undefined) c.metadata = plainCopy(ctx.metadata);
   return c;
 }
 
 /**
- * A queued item as data of its own: a structured clone, or (when it holds something a clone
- * refuses, such as a function) the same JSON-safe form the record would store anyway.
+ * A value as data of its own, in the JSON-safe form the record stores anyway (`toJsonSafe`,
+ * uncut): what the worker makes of it is what the logger makes of the original. (A structured
+ * clone would not do: it drops prototypes, so `toJSON`, getters and an Error's own fields would
+ * be lost, and it refuses functions.)
  */
-function copyItem(item: BatchItem): BatchItem {
+function plainCopy<T>(value: T): T {
+  return toJsonSafe(value, Number.POSITIVE_INFINITY) as T;
+}
+
+/**
+ * The time of the record being made, when it is not now: the worker thread's logger makes each
+ * record at the time of its call on the app's thread. Set only around one log call.
+ */
+let recordTimeOverride: number | undefined;
+
+/** @internal Runs `fn` (one log call) so that its record carries the time `at`. */
+export function withRecordTime<R>(at: number, fn: () => R): R {
+  recordTimeOverride = at;
   try {
-    return structuredClone(item);
-  } catch {
-    const safe = (x: unknown) => toJsonSafe(x, Number.POSITIVE_INFINITY);
-    return {
-      m: item.m,
-      id: item.id,
-      t: item.t,
-      v: safe(item.v) as Record<string, unknown>,
-      c: item.c === undefined ? undefined : (safe(item.c) as BatchItem["c"]),
-    };
+    return fn();
+  } finally {
+    recordTimeOverride = undefined;
   }
 }
+
+/** How many explicit ids of chat records queued for the worker are remembered (see `queue`). */
+const QUEUED_IDS_KEPT = 10_000;
 
 /**
  * Records the six kinds of audit events of one session into hash-chained JSONL files.
@@ -176,8 +186,10 @@ export class AuditLogger extends EventEmitter<AuditLoggerEvents> implements Exit
   private finalSummary: SessionSummary | undefined;
   /** true while deferred recording steps run: what they queue is sent in this same tick */
   private draining = false;
-  /** @internal The time of the record being made (the worker thread's logger: the call's time). */
-  recordTime: number | undefined;
+  /** `thread: true`: finalizeSession() is waiting for the worker (the exit hook still waits for it) */
+  private finalizing = false;
+  /** `thread: true`: explicit ids of chat records with content files queued lately (see `queue`) */
+  private readonly queuedContentIds = new Set<string>();
 
   constructor(options: AuditConfig | AuditOptionsInput = {}) {
     super();
@@ -489,11 +501,14 @@ export class AuditLogger extends EventEmitter<AuditLoggerEvents> implements Exit
       this.sendQueued();
       this.closed = true;
       if (this.flushTimer) clearTimeout(this.flushTimer);
-      unregisterForExit(this);
+      // until the worker answered, an exit still waits for it (it finishes the session first)
+      this.finalizing = true;
       try {
         this.finalSummary = (await this.remote.call("finalizeSession")) as SessionSummary;
         return this.finalSummary;
       } finally {
+        this.finalizing = false;
+        unregisterForExit(this);
         this.remote.close();
       }
     }
@@ -577,7 +592,10 @@ export class AuditLogger extends EventEmitter<AuditLoggerEvents> implements Exit
     this.assertOpen("cleanup");
     if (this.remote) {
       this.sendQueued();
-      return (await this.remote.call("cleanup", [options])) as CleanupResult;
+      // what runCleanup() reads of the options (the rest, such as callbacks, it ignores here too)
+      const { maxLogAgeDays, dryRun, now } = options;
+      const sent = { ...(maxLogAgeDays !== undefined ? { maxLogAgeDays } : {}), ...(dryRun !== undefined ? { dryRun } : {}), ...(now !== undefined ? { now } : {}) };
+      return (await this.remote.call("cleanup", [sent])) as CleanupResult;
     }
     return this.runCleanup(options);
   }
@@ -683,13 +701,16 @@ export class AuditLogger extends EventEmitter<AuditLoggerEvents> implements Exit
 
   /** @internal exit hook: hand everything to the OS now (and fdatasync in `fsync` mode). */
   flushSyncOnExit(): void {
-    if (this.closed) return;
-    this.runDeferred();
     if (this.remote) {
+      if (this.closed && !this.finalizing) return;
+      this.runDeferred();
       this.sendQueued();
+      // the worker answers after everything sent before (a finalizeSession() under way included)
       this.remote.callSync("flushSyncOnExit");
       return;
     }
+    if (this.closed) return;
+    this.runDeferred();
     for (const c of this.contentInFlight.values()) {
       try {
         writeContentSync(this.auditDir, c.content, c.manifest, FILE_MODE, this.config.durability);
@@ -747,7 +768,7 @@ export class AuditLogger extends EventEmitter<AuditLoggerEvents> implements Exit
     rc?: RedactionCounts,
   ): void {
     const w = this.writers[kind];
-    const now = this.recordTime ?? Date.now();
+    const now = recordTimeOverride ?? Date.now();
     const timestamp = new Date(now).toISOString();
     const seq = w.seq + 1;
     const rec: Fields = { id, type: kind, sessionId: this.sessionId, timestamp, seq, prevHash: w.prevHash };
@@ -989,13 +1010,27 @@ export class AuditLogger extends EventEmitter<AuditLoggerEvents> implements Exit
    * recording step is sent in this same tick, which copies it.
    */
   private queue(m: LogMethod, v: { readonly id?: string | undefined }): string {
+    if (m === "logChatInteraction" && v.id !== undefined && this.config.fullContentLogging) this.checkContentId(v.id);
     const id = v.id ?? newId();
     const ctx = auditContext.get();
     const c = ctx ? contextData(ctx) : undefined;
-    const item: BatchItem = { m, v: v as Record<string, unknown>, id, c, t: this.recordTime ?? Date.now() };
-    this.queued.push(this.draining ? item : copyItem(item));
+    // a deferred step's input is the integration's own plain data, sent in this same tick
+    this.queued.push({ m, v: this.draining ? (v as Record<string, unknown>) : plainCopy(v as Record<string, unknown>), id, c, t: Date.now() });
     this.scheduleFlush();
     return id;
+  }
+
+  /**
+   * `thread: true`: an explicit chat id must not have content files already, as without the
+   * thread (checked there against the files and the writes in flight): here against the files
+   * and the ids queued lately; the worker checks again and reports what slips through.
+   */
+  private checkContentId(id: string): void {
+    if (this.queuedContentIds.has(id) || fs.existsSync(path.join(this.auditDir, contentFileNames(id, false).manifest))) {
+      throw new AuditValidationError("logChatInteraction", [{ field: "id", message: `interaction ${id} already has content files here; ids must be unique (omit id to get a fresh one)` }]);
+    }
+    this.queuedContentIds.add(id);
+    if (this.queuedContentIds.size > QUEUED_IDS_KEPT) this.queuedContentIds.delete(this.queuedContentIds.values().next().value as string);
   }
 
   /** Hands the queued records to the worker (in the order they were logged). */
@@ -1003,7 +1038,7 @@ export class AuditLogger extends EventEmitter<AuditLoggerEvents> implements Exit
     if (!this.remote || this.queued.length === 0) return;
     const items = this.queued;
     this.queued = [];
-    this.remote.send(items, copyItem);
+    this.remote.send(items);
   }
 
   /** A blocking call to the worker's logger, after everything queued so far. */

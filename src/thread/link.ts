@@ -8,7 +8,7 @@
 import { MessageChannel, receiveMessageOnPort, Worker, type MessagePort } from "node:worker_threads";
 import type { AuditOptionsInput } from "../config/schema.js";
 import { AuditIOError } from "../errors.js";
-import { rebuildError, sendError, type BatchItem, type CallMethod, type FromWorker, type Reply, type ToWorker, type WorkerInit } from "./protocol.js";
+import { SIGNAL_DEAD, SIGNAL_REPLY, rebuildError, sendError, type BatchItem, type CallMethod, type FromWorker, type Reply, type ToWorker, type WorkerInit } from "./protocol.js";
 
 /** How long a blocking call waits for the worker before giving up (it never should). */
 const SYNC_TIMEOUT_MS = 30_000;
@@ -21,16 +21,25 @@ export interface LinkEvents {
 }
 
 /**
- * The worker: the built `worker.js` next to this module; or, when this module runs as TypeScript
- * source (the tests, tsx), `worker.ts` loaded through tsx's loader, which a worker does not
- * inherit on Node 20 (and `--import tsx` in its execArgv does not apply to its entry module).
+ * Starts the worker through a small bootstrap that imports its module and, if that import fails
+ * (a bundle that left `worker.js` out, say), answers the start-up wait with the error at once
+ * instead of leaving it to time out. The module is the built `worker.js` next to this one; or,
+ * when this module runs as TypeScript source (the tests, tsx), `worker.ts` through tsx's loader,
+ * which a worker does not inherit on Node 20.
  */
-function startWorker(options: ConstructorParameters<typeof Worker>[1]): Worker {
-  if (!import.meta.url.endsWith(".ts")) return new Worker(new URL("./worker.js", import.meta.url), options);
-  const tsx = import.meta.resolve("tsx/esm/api");
-  const entry = new URL("./worker.ts", import.meta.url).href;
-  const code = `import(${JSON.stringify(tsx)}).then((api) => { api.register(); return import(${JSON.stringify(entry)}); });`;
-  return new Worker(code, { ...options, eval: true });
+function startWorker(init: WorkerInit, transfer: MessagePort): Worker {
+  const fromSource = import.meta.url.endsWith(".ts");
+  const entry = new URL(fromSource ? "./worker.ts" : "./worker.js", import.meta.url).href;
+  const load = fromSource ? `import(${JSON.stringify(import.meta.resolve("tsx/esm/api"))}).then((api) => { api.register(); return import(${JSON.stringify(entry)}); })` : `import(${JSON.stringify(entry)})`;
+  const code = `
+const { workerData } = require("node:worker_threads");
+${load}.catch((err) => {
+  workerData.syncPort.postMessage({ ok: false, error: { name: "AuditIOError", message: "The audit-logger worker thread could not load: " + (err && err.message), fields: { code: "AUDIT_ERR_IO" } } });
+  const signal = new Int32Array(workerData.signal);
+  Atomics.store(signal, ${SIGNAL_REPLY}, 1);
+  Atomics.notify(signal, ${SIGNAL_REPLY});
+});`;
+  return new Worker(code, { eval: true, workerData: init, transferList: [transfer] });
 }
 
 export class ThreadLink {
@@ -40,50 +49,40 @@ export class ThreadLink {
   private readonly syncPort: MessagePort;
   private readonly waiting = new Map<number, { resolve: (v: unknown) => void; reject: (e: Error) => void }>();
   private nextCall = 1;
-  /** set when the worker is gone: nothing more can be recorded */
+  /** set when the worker is gone (or no longer answers): nothing more can be recorded */
   private dead: Error | undefined;
 
   constructor(
     options: AuditOptionsInput,
     private readonly events: LinkEvents,
   ) {
-    const shared = new SharedArrayBuffer(4);
+    const shared = new SharedArrayBuffer(8);
     this.signal = new Int32Array(shared);
     const { port1, port2 } = new MessageChannel();
     this.syncPort = port1;
-    const init: WorkerInit = { options, signal: shared, syncPort: port2 };
-    this.worker = startWorker({ workerData: init, transferList: [port2] });
+    this.worker = startWorker({ options, signal: shared, syncPort: port2 }, port2);
+    // attached before the wait, so an error the worker emits meanwhile has a listener
+    this.worker.on("message", (m: FromWorker) => this.onMessage(m));
+    this.worker.on("error", (err) => this.gone(new AuditIOError(`The audit-logger worker thread failed: ${err.message}. Records made from now on are lost.`, { cause: err })));
+    this.worker.on("exit", (code) => this.gone(new AuditIOError(`The audit-logger worker thread exited (code ${code}). Records made from now on are lost.`)));
     const ready = this.waitSync("starting the worker");
     if (!ready.ok) {
-      void this.worker.terminate();
+      this.close();
       throw rebuildError(ready.error);
     }
     this.startTime = ready.value as string;
-    this.worker.on("message", (m: FromWorker) => this.onMessage(m));
-    this.worker.on("error", (err) => this.gone(new AuditIOError(`The audit-logger worker thread failed: ${err.message}. Records made from now on are lost.`, { cause: err })));
-    this.worker.on("exit", (code) => {
-      if (!this.dead) this.gone(new AuditIOError(`The audit-logger worker thread exited (code ${code}). Records made from now on are lost.`));
-    });
     // like pino's transports, the worker does not keep the process alive; a pending call does
     this.worker.unref();
   }
 
-  /**
-   * Hands a batch of validated records to the worker; they reach the files in the order sent.
-   * When the batch cannot be copied as it is, each item goes through `copyable` first.
-   */
-  send(items: readonly BatchItem[], copyable: (item: BatchItem) => BatchItem): void {
+  /** Hands a batch of validated records (plain data) to the worker; they reach the files in the order sent. */
+  send(items: readonly BatchItem[]): void {
     if (items.length === 0) return;
     if (this.dead) {
       this.events.error(new AuditIOError(`${items.length} audit record(s) were lost: ${this.dead.message}`));
       return;
     }
-    try {
-      this.worker.postMessage({ t: "batch", items } satisfies ToWorker);
-    } catch {
-      // something in a record a structured clone refuses (a function in a prompt, say)
-      this.post({ t: "batch", items: items.map(copyable) });
-    }
+    this.post({ t: "batch", items });
   }
 
   /** Calls a method of the worker's logger and resolves with its (awaited) result. */
@@ -94,7 +93,7 @@ export class ThreadLink {
       this.waiting.set(id, { resolve, reject });
       // a pending call keeps the process alive until its answer (an `await logger.flush()` last)
       if (this.waiting.size === 1) this.worker.ref();
-      this.post({ t: "call", id, method, args });
+      if (!this.post({ t: "call", id, method, args })) this.settle(id, { ok: false, error: sendError(new AuditIOError(`Calling ${method}() on the audit-logger worker failed: its arguments cannot be copied to the worker thread.`)) });
     });
   }
 
@@ -107,9 +106,9 @@ export class ThreadLink {
     return reply.value;
   }
 
-  /** Stops the worker (after finalizeSession, which released the session). */
+  /** Stops the worker (after finalizeSession, which released the session); calls still open fail. */
   close(): void {
-    this.dead ??= new AuditIOError("the session is finalized");
+    this.gone(new AuditIOError("the session is finalized"), false);
     void this.worker.terminate();
   }
 
@@ -118,32 +117,41 @@ export class ThreadLink {
       this.worker.postMessage(m);
       return true;
     } catch (err) {
-      this.events.error(new AuditIOError(`Sending ${m.t === "batch" ? "records" : "a call"} to the audit-logger worker failed: ${(err as Error).message}`, { cause: err }));
+      this.events.error(new AuditIOError(`Sending ${m.t === "batch" ? `${m.items.length} record(s)` : "a call"} to the audit-logger worker failed: ${(err as Error).message}`, { cause: err }));
       return false;
     }
   }
 
+  /**
+   * Blocks until the worker's sync reply, the worker's end, or the timeout. A worker that did
+   * not answer in time is treated as gone: a late answer would otherwise be taken for the next.
+   */
   private waitSync(what: string): Reply {
-    const r = Atomics.wait(this.signal, 0, 0, SYNC_TIMEOUT_MS);
-    Atomics.store(this.signal, 0, 0);
-    const msg = receiveMessageOnPort(this.syncPort);
-    if (r === "timed-out" || !msg) {
-      return { ok: false, error: sendError(new AuditIOError(`The audit-logger worker thread did not answer ${what} within ${SYNC_TIMEOUT_MS / 1000} s.`)) };
+    const deadline = Date.now() + SYNC_TIMEOUT_MS;
+    for (;;) {
+      if (Atomics.load(this.signal, SIGNAL_REPLY) === 1) {
+        Atomics.store(this.signal, SIGNAL_REPLY, 0);
+        const msg = receiveMessageOnPort(this.syncPort);
+        if (msg) return msg.message as Reply;
+      }
+      const left = deadline - Date.now();
+      if (Atomics.load(this.signal, SIGNAL_DEAD) === 1 || left <= 0) break;
+      Atomics.wait(this.signal, SIGNAL_REPLY, 0, left);
     }
-    return msg.message as Reply;
+    const err = new AuditIOError(
+      Atomics.load(this.signal, SIGNAL_DEAD) === 1
+        ? `The audit-logger worker thread ended before it answered ${what}.`
+        : `The audit-logger worker thread did not answer ${what} within ${SYNC_TIMEOUT_MS / 1000} s.`,
+    );
+    this.gone(err, false);
+    return { ok: false, error: sendError(err) };
   }
 
   private onMessage(m: FromWorker): void {
     switch (m.t) {
-      case "reply": {
-        const w = this.waiting.get(m.id);
-        if (!w) return;
-        this.waiting.delete(m.id);
-        if (this.waiting.size === 0) this.worker.unref();
-        if (m.ok) w.resolve(m.value);
-        else w.reject(rebuildError(m.error));
+      case "reply":
+        this.settle(m.id, m);
         return;
-      }
       case "error":
         this.events.error(rebuildError(m.error));
         return;
@@ -155,10 +163,22 @@ export class ThreadLink {
     }
   }
 
-  private gone(err: Error): void {
+  private settle(id: number, reply: Reply): void {
+    const w = this.waiting.get(id);
+    if (!w) return;
+    this.waiting.delete(id);
+    if (this.waiting.size === 0) this.worker.unref();
+    if (reply.ok) w.resolve(reply.value);
+    else w.reject(rebuildError(reply.error));
+  }
+
+  /** The worker is gone (or finished): open calls fail with `err`, which is reported when `report`. */
+  private gone(err: Error, report = true): void {
+    if (this.dead) return;
     this.dead = err;
     for (const w of this.waiting.values()) w.reject(err);
+    if (this.waiting.size > 0) this.worker.unref();
     this.waiting.clear();
-    this.events.error(err);
+    if (report) this.events.error(err);
   }
 }

@@ -17,6 +17,7 @@ import {
   AuditSessionLockedError,
   AuditValidationError,
 } from "../errors.js";
+import { toJsonSafe } from "../record/serialize.js";
 import type { AuditContextValue } from "../types.js";
 
 /** The record-making methods a batch item can name. */
@@ -48,9 +49,10 @@ export type ToWorker =
 export interface SentError {
   readonly name: string;
   readonly message: string;
-  readonly code?: string;
-  readonly issues?: unknown;
   readonly stack?: string;
+  /** the error's own data members (code, issues, method, lockFile, holderPid, errno, …), as JSON data */
+  readonly fields?: Record<string, unknown>;
+  readonly cause?: SentError;
 }
 
 export type Reply = { readonly ok: true; readonly value: unknown } | { readonly ok: false; readonly error: SentError };
@@ -61,10 +63,14 @@ export type FromWorker =
   | { readonly t: "rotate"; readonly path: string }
   | { readonly t: "checkpoint"; readonly checkpoint: unknown };
 
+/** Slots of the shared Int32Array: a sync reply is on the port; the worker is gone. */
+export const SIGNAL_REPLY = 0;
+export const SIGNAL_DEAD = 1;
+
 /** What the worker is started with. */
 export interface WorkerInit {
   readonly options: AuditOptionsInput;
-  /** Int32Array over it: [0] is set to 1 and notified when a sync reply is on `syncPort` */
+  /** two Int32 slots, SIGNAL_REPLY and SIGNAL_DEAD, each set to 1 and notified on SIGNAL_REPLY */
   readonly signal: SharedArrayBuffer;
   readonly syncPort: MessagePort;
 }
@@ -82,15 +88,21 @@ const CLASSES: Record<string, new (...args: never[]) => Error> = {
 };
 
 /** An error as data, to send to the other thread. */
-export function sendError(err: unknown): SentError {
+export function sendError(err: unknown, depth = 0): SentError {
   if (!(err instanceof Error)) return { name: "Error", message: String(err) };
-  const e = err as Error & { code?: unknown; issues?: unknown; lockFile?: unknown; holderPid?: unknown; method?: unknown };
+  const fields: Record<string, unknown> = {};
+  for (const key of Object.keys(err)) {
+    if (key === "cause") continue;
+    const value = (err as unknown as Record<string, unknown>)[key];
+    if (typeof value !== "function") fields[key] = toJsonSafe(value, Number.POSITIVE_INFINITY);
+  }
+  const cause = (err as { cause?: unknown }).cause;
   return {
-    name: e.name,
-    message: e.message,
-    ...(typeof e.code === "string" ? { code: e.code } : {}),
-    ...(e.issues !== undefined ? { issues: JSON.parse(JSON.stringify(e.issues)) as unknown } : {}),
-    ...(e.stack !== undefined ? { stack: e.stack } : {}),
+    name: err.name,
+    message: err.message,
+    ...(err.stack !== undefined ? { stack: err.stack } : {}),
+    ...(Object.keys(fields).length > 0 ? { fields } : {}),
+    ...(cause !== undefined && depth < 4 ? { cause: sendError(cause, depth + 1) } : {}),
   };
 }
 
@@ -104,7 +116,7 @@ export function rebuildError(sent: SentError): Error {
   Object.defineProperty(err, "message", { value: sent.message, writable: true, configurable: true, enumerable: false });
   Object.defineProperty(err, "name", { value: sent.name, writable: true, configurable: true, enumerable: false });
   if (sent.stack !== undefined) Object.defineProperty(err, "stack", { value: sent.stack, writable: true, configurable: true, enumerable: false });
-  if (sent.code !== undefined) (err as { code: string }).code = sent.code;
-  if (sent.issues !== undefined) (err as { issues: unknown }).issues = sent.issues;
+  if (sent.fields) Object.assign(err, sent.fields);
+  if (sent.cause) Object.defineProperty(err, "cause", { value: rebuildError(sent.cause), writable: true, configurable: true, enumerable: false });
   return err;
 }

@@ -3,13 +3,15 @@
  * files, keys, checkpoints) through an ordinary AuditLogger, and makes the records the app's
  * thread validated and queued. Each batch is written out (handed to the OS) as soon as it is
  * made, so a record waits at most the app thread's `flushIntervalMs` in memory, as in `async`
- * mode without a thread.
+ * mode without a thread. Messages are handled one after another, each finished (an async call
+ * awaited) before the next starts, so a blocking call from the app's thread (the exit hook)
+ * answers after everything sent before it, a finalizeSession() under way included.
  */
 import { parentPort, workerData } from "node:worker_threads";
 import { runInAuditContext } from "../context.js";
-import { AuditLogger } from "../logger.js";
+import { AuditLogger, withRecordTime } from "../logger.js";
 import type { AuditContextValue } from "../types.js";
-import { sendError, type BatchItem, type CallMethod, type FromWorker, type Reply, type ToWorker, type WorkerInit } from "./protocol.js";
+import { SIGNAL_DEAD, SIGNAL_REPLY, sendError, type BatchItem, type CallMethod, type FromWorker, type Reply, type ToWorker, type WorkerInit } from "./protocol.js";
 
 const port = parentPort;
 if (!port) throw new Error("audit-logger: src/thread/worker.js runs only as a worker thread");
@@ -19,9 +21,15 @@ const post = (m: FromWorker): void => port.postMessage(m);
 
 function replySync(reply: Reply): void {
   init.syncPort.postMessage(reply);
-  Atomics.store(signal, 0, 1);
-  Atomics.notify(signal, 0);
+  Atomics.store(signal, SIGNAL_REPLY, 1);
+  Atomics.notify(signal, SIGNAL_REPLY);
 }
+
+// a blocking call must not wait for a worker that is gone (an uncaught error here, say)
+process.on("exit", () => {
+  Atomics.store(signal, SIGNAL_DEAD, 1);
+  Atomics.notify(signal, SIGNAL_REPLY);
+});
 
 let logger: AuditLogger;
 try {
@@ -39,50 +47,59 @@ logger.on("checkpoint", (c) => post({ t: "checkpoint", checkpoint: c }));
 function record(item: BatchItem): void {
   const input = item.v;
   input.id = item.id;
-  logger.recordTime = item.t;
   try {
-    runInAuditContext(item.c as AuditContextValue | undefined, () => (logger[item.m] as (v: unknown) => string)(input));
+    withRecordTime(item.t, () => runInAuditContext(item.c as AuditContextValue | undefined, () => (logger[item.m] as (v: unknown) => string)(input)));
   } catch (err) {
-    // validated on the app's thread already; what is left (an id whose content files exist) is
-    // reported like any failure to record: an `error` event there and an `errors` record here
+    // validated on the app's thread already; what is left is reported like any failure to
+    // record: an `error` event there and an `errors` record here
     post({ t: "error", error: sendError(err) });
     try {
       logger.logError({ errorType: "audit_record_failed", severity: "error", message: `A ${item.m}() record could not be written: ${(err as Error).message}` });
     } catch {
       // the session is closed: the event above is all there is
     }
-  } finally {
-    logger.recordTime = undefined;
   }
 }
 
-async function call(method: CallMethod, args: readonly unknown[]): Promise<unknown> {
-  const fn = logger[method] as (...a: unknown[]) => unknown;
-  return fn.apply(logger, [...args]);
+function callMethod(method: CallMethod, args: readonly unknown[]): unknown {
+  return (logger[method] as (...a: unknown[]) => unknown).apply(logger, [...args]);
 }
 
-port.on("message", (msg: ToWorker) => {
+async function handle(msg: ToWorker): Promise<void> {
   switch (msg.t) {
     case "batch":
-      if (logger.isClosed) return;
+      if (logger.isClosed) {
+        post({ t: "error", error: sendError(new Error(`${msg.items.length} audit record(s) arrived after finalizeSession() and were not written`)) });
+        return;
+      }
       for (const item of msg.items) record(item);
       logger.writeOutBuffered();
       return;
-    case "call":
-      call(msg.method, msg.args).then(
-        (value) => post({ t: "reply", id: msg.id, ok: true, value }),
-        (err: unknown) => post({ t: "reply", id: msg.id, ok: false, error: sendError(err) }),
-      );
+    case "call": {
+      let reply: FromWorker;
+      try {
+        reply = { t: "reply", id: msg.id, ok: true, value: await callMethod(msg.method, msg.args) };
+      } catch (err) {
+        reply = { t: "reply", id: msg.id, ok: false, error: sendError(err) };
+      }
+      post(reply);
       return;
+    }
     case "callSync": {
       let reply: Reply;
       try {
-        const fn = logger[msg.method] as (...a: unknown[]) => unknown;
-        reply = { ok: true, value: fn.apply(logger, [...msg.args]) };
+        reply = { ok: true, value: callMethod(msg.method, msg.args) };
       } catch (err) {
         reply = { ok: false, error: sendError(err) };
       }
       replySync(reply);
     }
   }
+}
+
+let turn: Promise<void> = Promise.resolve();
+port.on("message", (msg: ToWorker) => {
+  turn = turn
+    .then(() => handle(msg))
+    .catch((err: unknown) => post({ t: "error", error: sendError(err) }));
 });

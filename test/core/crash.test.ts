@@ -217,6 +217,18 @@ describe("buffered modes flush on exit", () => {
       }
     });
 
+    it(`${name}: process.exit() while finalizeSession() is under way loses no record and leaves no lock`, async () => {
+      const projectPath = tmpProject();
+      const sid = `finexit_${tag}`;
+      const h = fixture({ CORE_PROJECT: projectPath, CORE_SESSION: sid, CORE_MODE: "finalize-exit", CORE_COUNT: "600", CORE_DURABILITY: durability, ...env });
+      const exit = await h.exited;
+      expect(exit.code, exit.stderr).toBe(0);
+      const printed = printedIds(h.lines);
+      for (const kind of RECORD_KINDS) expect(readKind(projectPath, kind, sid).map((r) => r.id), kind).toEqual(printed.get(kind));
+      expect(fs.existsSync(path.join(auditDirOf(projectPath), `.session_${sid}.lock`))).toBe(false);
+      expect((await verifyAuditLog(auditDirOf(projectPath))).problems).toEqual([]);
+    });
+
     it(`${name}: SIGTERM loses no record and still terminates the process by that signal`, async () => {
       const projectPath = tmpProject();
       const sid = `term_${tag}`;

@@ -128,7 +128,74 @@ describe("thread: true", () => {
     expect(records(l).tool_usage![0]!.metadata).toEqual({ hook: "[Function: onDone]", big: "10" });
   });
 
-  it("start-up failures are thrown by the constructor, with their class and code", async () => {
+  it("values that are not plain data are recorded as without the thread (toJSON, getters, Error fields)", async () => {
+    class ObjectId {
+      constructor(private readonly hex: string) {}
+      toJSON(): string {
+        return this.hex;
+      }
+    }
+    class Upstream extends Error {
+      readonly code = "E_UPSTREAM";
+      constructor(message: string) {
+        super(message);
+        this.name = "Upstream";
+      }
+      get retryable(): boolean {
+        return true;
+      }
+    }
+    const failure = new Upstream("down");
+    const log = (x: AuditLogger) =>
+      x.logToolUsage({ toolName: "db", operation: "find", parameters: { _id: new ObjectId("65f0aa"), at: new Date(0), tags: new Set(["a"]), n: 10n }, result: { error: failure } });
+    const l = logger({ sessionId: "not_plain", projectPath: tmpProject(), thread: true });
+    const ref = logger({ sessionId: "not_plain_ref", projectPath: tmpProject() });
+    log(l);
+    log(ref);
+    await l.flush();
+    await ref.flush();
+    const [a, b] = [records(l).tool_usage![0]!, records(ref).tool_usage![0]!];
+    expect(comparable(a)).toEqual(comparable(b));
+    expect(a.parameters).toEqual({ _id: "65f0aa", at: "1970-01-01T00:00:00.000Z", tags: ["a"], n: "10" });
+    expect(a.result).toMatchObject({ error: { name: "Upstream", message: "down", code: "E_UPSTREAM" } });
+  });
+
+  it("an explicit chat id that already has content files is refused at the call, as without the thread", async () => {
+    const l = logger({ sessionId: "dup_id", projectPath: tmpProject(), thread: true });
+    l.logChatInteraction({ id: "dup_1", prompt: "p", response: "r", model: "m" });
+    expect(() => l.logChatInteraction({ id: "dup_1", prompt: "p2", response: "r2", model: "m" })).toThrow(expect.objectContaining({ code: "AUDIT_ERR_VALIDATION", method: "logChatInteraction" }));
+    await l.flush();
+    expect(() => l.logChatInteraction({ id: "dup_1", prompt: "p3", response: "r3", model: "m" })).toThrow(AuditValidationError);
+    expect(records(l).chat_interaction!.map((r) => r.id)).toEqual(["dup_1"]);
+  });
+
+  it("cleanup() with options the worker does not take (callbacks) still answers", async () => {
+    const l = logger({ sessionId: "cleanup_opts", projectPath: tmpProject(), thread: true });
+    const result = await l.cleanup({ dryRun: true, maxLogAgeDays: 30, record: () => undefined } as Parameters<AuditLogger["cleanup"]>[0]);
+    expect(result).toMatchObject({ dryRun: true });
+  });
+
+  it("a worker that is gone: blocking calls and flush() fail at once with AUDIT_ERR_IO, records logged after are reported lost", async () => {
+    const l = logger({ sessionId: "gone", projectPath: tmpProject(), thread: true });
+    const errors: Error[] = [];
+    l.on("error", (e) => errors.push(e));
+    l.logPerformanceMetric({ metricName: "before", value: 1, unit: "ms" });
+    await l.flush();
+    // stopped from outside, as a crash would stop it (the link's worker is private)
+    await (l as unknown as { remote: { worker: { terminate(): Promise<number> } } }).remote.worker.terminate();
+    await new Promise((r) => setImmediate(r));
+    const t0 = performance.now();
+    expect(() => l.placeLegalHold("session", "x")).toThrow(expect.objectContaining({ code: "AUDIT_ERR_IO" }));
+    await expect(l.flush()).rejects.toMatchObject({ code: "AUDIT_ERR_IO" });
+    l.logPerformanceMetric({ metricName: "after", value: 2, unit: "ms" });
+    await expect(l.flush()).rejects.toMatchObject({ code: "AUDIT_ERR_IO" });
+    expect(performance.now() - t0).toBeLessThan(2_000);
+    expect(errors.map((e) => e.message).join("\n")).toMatch(/exited[\s\S]*1 audit record\(s\) were lost/);
+    expect(records(l).performance_metric!.map((r) => r.metricName)).toEqual(["before"]);
+    open.splice(open.indexOf(l), 1);
+  });
+
+  it("start-up failures are thrown by the constructor, with their class, code and fields", async () => {
     const projectPath = tmpProject();
     const first = logger({ sessionId: "locked", projectPath, thread: true });
     let err: unknown;
@@ -138,7 +205,8 @@ describe("thread: true", () => {
       err = e;
     }
     expect(err).toBeInstanceOf(AuditSessionLockedError);
-    expect(err).toMatchObject({ code: "AUDIT_ERR_SESSION_LOCKED" });
+    // with the error's own fields, as without the thread
+    expect(err).toMatchObject({ code: "AUDIT_ERR_SESSION_LOCKED", holderPid: process.pid, lockFile: path.join(first.auditDir, ".session_locked.lock") });
     expect((err as Error).message).toContain('Session "locked"');
     expect(() => new AuditLogger({ sessionId: "locked", projectPath })).toThrow(AuditSessionLockedError);
     await first.finalizeSession();

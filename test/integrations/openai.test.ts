@@ -430,6 +430,18 @@ describe("wrapOpenAI: the prompt recorded is the one sent", () => {
   });
 });
 
+describe("wrapOpenAI: calls sharing one params object", () => {
+  it("two calls made at once with the same params each record the prompt that was sent", async () => {
+    const logger = newLogger();
+    const wrapped = wrapOpenAI(client(), { logger });
+    const params = { model: "gpt-4o-mini", messages: [{ role: "user" as "user" | "assistant", content: "question 1" }] };
+    await Promise.all([wrapped.chat.completions.create(params), wrapped.chat.completions.create(params)]);
+    params.messages.push({ role: "assistant", content: "ok" }, { role: "user", content: "question 2 (never sent with these calls)" });
+    const recs = await recordsOf(logger, "chat_interaction", 2);
+    expect(recs.map((r) => r.promptPreview)).toEqual([JSON.stringify([{ role: "user", content: "question 1" }]), JSON.stringify([{ role: "user", content: "question 1" }])]);
+  });
+});
+
 describe("wrapOpenAI: a client without the SDK's request building (not a Stainless client)", () => {
   it("the prompt is copied when the call is made, so later changes to `messages` are not recorded", async () => {
     const logger = newLogger();

@@ -13,7 +13,7 @@
 import { auditContext, runInAuditContext } from "../src/context.js";
 import { AuditConfigError } from "../src/errors.js";
 import { deferRecord, resolveAuditLogger, secondsSince } from "../src/instrument.js";
-import { toJsonSafe } from "../src/record/serialize.js";
+import { toJsonData } from "../src/record/serialize.js";
 import type { AuditLogger } from "../src/logger.js";
 import type { ChatInteractionInput } from "../src/types.js";
 import { ChatChunkAccumulator, ResponseEventAccumulator, fromChatCompletion, fromResponse, promptOf, type ChatOutcome } from "./openai-record.js";
@@ -111,9 +111,32 @@ function observeSentBodies(client: object): SentBodies {
   const proto = Object.getPrototypeOf(client) as { buildBody?: unknown } | null;
   if (typeof (own ?? proto?.buildBody) !== "function") return undefined;
   const calls = new WeakMap<object, CallRecord[]>();
+  // A retry serialises the same params again: it must not hand its body to another call that
+  // shares the params object and has not serialised yet. buildRequest (which calls buildBody
+  // before its first await) says which attempt this is.
+  let retrying = false;
+  const ownRequest = Object.hasOwn(client, "buildRequest") ? (client as { buildRequest?: unknown }).buildRequest : undefined;
+  if (typeof (ownRequest ?? (proto as { buildRequest?: unknown } | null)?.buildRequest) === "function") {
+    const buildRequest = function buildRequest(this: unknown, ...args: unknown[]): unknown {
+      const original = (ownRequest ?? (proto as { buildRequest: unknown }).buildRequest) as (this: unknown, ...a: unknown[]) => unknown;
+      const retryCount = (args[1] as { retryCount?: unknown } | undefined)?.retryCount;
+      retrying = typeof retryCount === "number" && retryCount > 0;
+      try {
+        return original.apply(this, args);
+      } finally {
+        retrying = false;
+      }
+    };
+    try {
+      Object.defineProperty(client, "buildRequest", { value: buildRequest, configurable: true, writable: true, enumerable: false });
+    } catch {
+      // then a retry may hand its body on (the prompt would still be the params' JSON)
+    }
+  }
   const buildBody = function buildBody(this: unknown, ...args: unknown[]): unknown {
     const original = (own ?? proto?.buildBody) as (this: unknown, ...a: unknown[]) => unknown;
     const built = original.apply(this, args);
+    if (retrying) return built;
     try {
       const params = (args[0] as { options?: { body?: unknown } } | undefined)?.options?.body;
       const body = (built as { body?: unknown } | null)?.body;
@@ -532,7 +555,7 @@ class CallRecord {
 
 /** A prompt copied at the call, in the JSON-safe form the record stores anyway. */
 function copyOf(prompt: ReturnType<typeof promptOf>): ReturnType<typeof promptOf> {
-  return typeof prompt === "string" ? prompt : (toJsonSafe(prompt, Number.POSITIVE_INFINITY) as ReturnType<typeof promptOf>);
+  return typeof prompt === "string" ? prompt : (toJsonData(prompt) as ReturnType<typeof promptOf>);
 }
 
 /** Without content capture, a tool call keeps only its type and name. */

@@ -21,7 +21,7 @@ import {
   toolUsageInputSchema,
 } from "./record/schemas.js";
 import { fastChatInput } from "./record/fast-input.js";
-import { mergeMembers, toJsonSafe, truncateString, type JsonValue } from "./record/serialize.js";
+import { mergeMembers, toJsonData, toJsonSafe, truncateString, type JsonValue } from "./record/serialize.js";
 import { SessionStats } from "./record/stats.js";
 import { cleanupSessions, type CleanupOptions, type CleanupResult } from "./retention.js";
 import { prepareContent, writeContent, writeContentSync, type ContentManifest, type PreparedContent } from "./sink/content.js";
@@ -98,7 +98,10 @@ function asText(v: unknown): { text: string; format: "text" | "json" } {
   return { text: JSON.stringify(toJsonSafe(v, Number.POSITIVE_INFINITY)), format: "json" };
 }
 
-/** The parts of an audit context a record takes (not the logger), as data for the worker thread. */
+/**
+ * The parts of an audit context a record takes, for the worker thread: not the logger, and not
+ * the metadata, which `forWorker` merges into the input's as `append()` would.
+ */
 function contextData(ctx: AuditContextValue): BatchItem["c"] {
   const c: { -readonly [K in keyof NonNullable<BatchItem["c"]>]: NonNullable<BatchItem["c"]>[K] } = {};
   if (ctx.traceId !== undefined) c.traceId = ctx.traceId;
@@ -106,18 +109,30 @@ function contextData(ctx: AuditContextValue): BatchItem["c"] {
   if (ctx.userId !== undefined) c.userId = ctx.userId;
   if (ctx.persona !== undefined) c.persona = ctx.persona;
   if (ctx.sessionId !== undefined) c.sessionId = ctx.sessionId;
-  if (ctx.metadata !== undefined) c.metadata = plainCopy(ctx.metadata);
   return c;
 }
 
 /**
- * A value as data of its own, in the JSON-safe form the record stores anyway (`toJsonSafe`,
- * uncut): what the worker makes of it is what the logger makes of the original. (A structured
- * clone would not do: it drops prototypes, so `toJSON`, getters and an Error's own fields would
- * be lost, and it refuses functions.)
+ * A validated input as the worker thread gets it. The metadata is the context's merged with the
+ * call's, as `append()` merges them, in the JSON data form (`toJsonData`: nothing cut, so the
+ * worker's logger cuts what it would have cut of the original). With `copy` (a call the app
+ * made: it may change its objects afterwards) every other field that is an object is copied the
+ * same way, each on its own (so depth limits count from the field, as in `append()`); without it
+ * (a deferred step's input: the integration's own data, sent in this same tick) they are not.
+ * (A structured clone would not do: it drops prototypes, so `toJSON`, getters and an Error's own
+ * fields would be lost, and it refuses functions.)
  */
-function plainCopy<T>(value: T): T {
-  return toJsonSafe(value, Number.POSITIVE_INFINITY) as T;
+function forWorker(v: Record<string, unknown>, ctxMetadata: Readonly<Record<string, unknown>> | undefined, copy: boolean): Record<string, unknown> {
+  const out: Record<string, unknown> = {};
+  for (const key of Object.keys(v)) {
+    if (key === "metadata") continue;
+    const x = v[key];
+    out[key] = copy && typeof x === "object" && x !== null ? toJsonData(x) : x;
+  }
+  const own = v.metadata as Record<string, unknown> | undefined;
+  const meta = ctxMetadata && own ? mergeMembers(ctxMetadata, own) : (own ?? ctxMetadata);
+  if (meta !== undefined) out.metadata = toJsonData(meta);
+  return out;
 }
 
 /**
@@ -184,6 +199,8 @@ export class AuditLogger extends EventEmitter<AuditLoggerEvents> implements Exit
   private queued: BatchItem[] = [];
   /** `thread: true`: the summary the worker returned at finalizeSession() */
   private finalSummary: SessionSummary | undefined;
+  /** `thread: true`: the worker's answer to finalizeSession(), while it is awaited */
+  private finalized: Promise<SessionSummary> | undefined;
   /** true while deferred recording steps run: what they queue is sent in this same tick */
   private draining = false;
   /** `thread: true`: finalizeSession() is waiting for the worker (the exit hook still waits for it) */
@@ -503,8 +520,10 @@ export class AuditLogger extends EventEmitter<AuditLoggerEvents> implements Exit
       if (this.flushTimer) clearTimeout(this.flushTimer);
       // until the worker answered, an exit still waits for it (it finishes the session first)
       this.finalizing = true;
+      const done = this.remote.call("finalizeSession") as Promise<SessionSummary>;
+      this.finalized = done;
       try {
-        this.finalSummary = (await this.remote.call("finalizeSession")) as SessionSummary;
+        this.finalSummary = await done;
         return this.finalSummary;
       } finally {
         this.finalizing = false;
@@ -576,7 +595,8 @@ export class AuditLogger extends EventEmitter<AuditLoggerEvents> implements Exit
   /** Summary of the session so far, without closing it. */
   async getSummary(): Promise<SessionSummary> {
     if (this.remote) {
-      if (this.finalSummary) return this.finalSummary;
+      // during finalizeSession() (its answer is the summary) and after it
+      if (this.finalized) return this.finalSummary ?? (await this.finalized);
       this.runDeferred();
       this.sendQueued();
       return (await this.remote.call("getSummary")) as SessionSummary;
@@ -1015,7 +1035,7 @@ export class AuditLogger extends EventEmitter<AuditLoggerEvents> implements Exit
     const ctx = auditContext.get();
     const c = ctx ? contextData(ctx) : undefined;
     // a deferred step's input is the integration's own plain data, sent in this same tick
-    this.queued.push({ m, v: this.draining ? (v as Record<string, unknown>) : plainCopy(v as Record<string, unknown>), id, c, t: Date.now() });
+    this.queued.push({ m, v: forWorker(v as Record<string, unknown>, ctx?.metadata, !this.draining), id, c, t: Date.now() });
     this.scheduleFlush();
     return id;
   }

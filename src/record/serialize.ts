@@ -17,10 +17,19 @@ export function truncateString(s: string, maxChars: number): string {
 }
 
 export function toJsonSafe(value: unknown, maxChars: number): JsonValue {
-  return convert(value, maxChars, 0, []);
+  return convert(value, maxChars, MAX_ITEMS, 0, []);
 }
 
-function convert(value: unknown, maxChars: number, depth: number, stack: object[]): JsonValue {
+/**
+ * `toJsonSafe` without cutting anything (strings, arrays, objects): the same value as JSON data,
+ * to hand to code that applies `toJsonSafe` itself later (the worker thread of `thread: true`),
+ * which then cuts exactly what it would have cut of the original.
+ */
+export function toJsonData(value: unknown): JsonValue {
+  return convert(value, Number.POSITIVE_INFINITY, Number.POSITIVE_INFINITY, 0, []);
+}
+
+function convert(value: unknown, maxChars: number, maxItems: number, depth: number, stack: object[]): JsonValue {
   switch (typeof value) {
     case "string":
       return value.length > maxChars ? truncateString(value, maxChars) : value;
@@ -51,19 +60,19 @@ function convert(value: unknown, maxChars: number, depth: number, stack: object[
     if (obj instanceof Error) {
       const e = obj as Error & { code?: unknown; cause?: unknown };
       const out: { [key: string]: JsonValue } = { name: e.name, message: truncateString(String(e.message), maxChars) };
-      if (e.code !== undefined) out.code = convert(e.code, maxChars, depth + 1, stack);
+      if (e.code !== undefined) out.code = convert(e.code, maxChars, maxItems, depth + 1, stack);
       if (e.stack) out.stack = truncateString(e.stack, maxChars);
-      if (e.cause !== undefined) out.cause = convert(e.cause, maxChars, depth + 1, stack);
+      if (e.cause !== undefined) out.cause = convert(e.cause, maxChars, maxItems, depth + 1, stack);
       return out;
     }
-    if (Array.isArray(obj)) return convertList(obj, maxChars, depth, stack);
-    if (obj instanceof Set) return convertList([...obj], maxChars, depth, stack);
+    if (Array.isArray(obj)) return convertList(obj, maxChars, maxItems, depth, stack);
+    if (obj instanceof Set) return convertList([...obj], maxChars, maxItems, depth, stack);
     if (obj instanceof Map) {
       const out: { [key: string]: JsonValue } = {};
       let n = 0;
       for (const [k, v] of obj) {
-        if (n++ >= MAX_ITEMS) break;
-        setMember(out, typeof k === "string" ? k : String(convert(k, maxChars, depth + 1, stack)), convert(v, maxChars, depth + 1, stack));
+        if (n++ >= maxItems) break;
+        setMember(out, typeof k === "string" ? k : String(convert(k, maxChars, maxItems, depth + 1, stack)), convert(v, maxChars, maxItems, depth + 1, stack));
       }
       return out;
     }
@@ -75,13 +84,13 @@ function convert(value: unknown, maxChars: number, depth: number, stack: object[
       } catch (err) {
         return `[Unserializable: ${err instanceof Error ? err.message : String(err)}]`;
       }
-      if (replaced !== obj) return convert(replaced, maxChars, depth + 1, stack);
+      if (replaced !== obj) return convert(replaced, maxChars, maxItems, depth + 1, stack);
     }
     const out: { [key: string]: JsonValue } = {};
     let n = 0;
     for (const key of Object.keys(obj)) {
-      if (n++ >= MAX_ITEMS) {
-        out["…"] = `[${Object.keys(obj).length - MAX_ITEMS} more keys]`;
+      if (n++ >= maxItems) {
+        out["…"] = `[${Object.keys(obj).length - maxItems} more keys]`;
         break;
       }
       let v: unknown;
@@ -92,7 +101,7 @@ function convert(value: unknown, maxChars: number, depth: number, stack: object[
         continue;
       }
       if (v === undefined) continue;
-      setMember(out, key, convert(v, maxChars, depth + 1, stack));
+      setMember(out, key, convert(v, maxChars, maxItems, depth + 1, stack));
     }
     return out;
   } finally {
@@ -106,11 +115,11 @@ function setMember<V>(out: { [key: string]: V }, key: string, value: V): void {
   else out[key] = value;
 }
 
-function convertList(list: readonly unknown[], maxChars: number, depth: number, stack: object[]): JsonValue[] {
-  const n = Math.min(list.length, MAX_ITEMS);
+function convertList(list: readonly unknown[], maxChars: number, maxItems: number, depth: number, stack: object[]): JsonValue[] {
+  const n = Math.min(list.length, maxItems);
   const out: JsonValue[] = new Array(n);
-  for (let i = 0; i < n; i++) out[i] = convert(list[i], maxChars, depth + 1, stack);
-  if (list.length > MAX_ITEMS) out.push(`[${list.length - MAX_ITEMS} more items]`);
+  for (let i = 0; i < n; i++) out[i] = convert(list[i], maxChars, maxItems, depth + 1, stack);
+  if (list.length > maxItems) out.push(`[${list.length - maxItems} more items]`);
   return out;
 }
 

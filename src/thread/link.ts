@@ -31,11 +31,18 @@ function startWorker(init: WorkerInit, transfer: MessagePort): Worker {
   const fromSource = import.meta.url.endsWith(".ts");
   const entry = new URL(fromSource ? "./worker.ts" : "./worker.js", import.meta.url).href;
   const load = fromSource ? `import(${JSON.stringify(import.meta.resolve("tsx/esm/api"))}).then((api) => { api.register(); return import(${JSON.stringify(entry)}); })` : `import(${JSON.stringify(entry)})`;
+  // The exit handler comes first, so a worker that dies at any point (while loading too) wakes a
+  // blocking call at once: both slots set, so a wait that starts after this returns at once.
   const code = `
 const { workerData } = require("node:worker_threads");
+const signal = new Int32Array(workerData.signal);
+process.on("exit", () => {
+  Atomics.store(signal, ${SIGNAL_DEAD}, 1);
+  Atomics.store(signal, ${SIGNAL_REPLY}, 1);
+  Atomics.notify(signal, ${SIGNAL_REPLY});
+});
 ${load}.catch((err) => {
   workerData.syncPort.postMessage({ ok: false, error: { name: "AuditIOError", message: "The audit-logger worker thread could not load: " + (err && err.message), fields: { code: "AUDIT_ERR_IO" } } });
-  const signal = new Int32Array(workerData.signal);
   Atomics.store(signal, ${SIGNAL_REPLY}, 1);
   Atomics.notify(signal, ${SIGNAL_REPLY});
 });`;
@@ -82,7 +89,8 @@ export class ThreadLink {
       this.events.error(new AuditIOError(`${items.length} audit record(s) were lost: ${this.dead.message}`));
       return;
     }
-    this.post({ t: "batch", items });
+    const failed = this.post({ t: "batch", items });
+    if (failed) this.events.error(new AuditIOError(`Sending ${items.length} record(s) to the audit-logger worker failed: ${failed.message}`, { cause: failed }));
   }
 
   /** Calls a method of the worker's logger and resolves with its (awaited) result. */
@@ -93,14 +101,16 @@ export class ThreadLink {
       this.waiting.set(id, { resolve, reject });
       // a pending call keeps the process alive until its answer (an `await logger.flush()` last)
       if (this.waiting.size === 1) this.worker.ref();
-      if (!this.post({ t: "call", id, method, args })) this.settle(id, { ok: false, error: sendError(new AuditIOError(`Calling ${method}() on the audit-logger worker failed: its arguments cannot be copied to the worker thread.`)) });
+      const failed = this.post({ t: "call", id, method, args });
+      if (failed) this.settle(id, { ok: false, error: sendError(new AuditIOError(`Calling ${method}() on the audit-logger worker failed: ${failed.message}`)) });
     });
   }
 
   /** Calls a synchronous method of the worker's logger and blocks until it answered. */
   callSync(method: CallMethod, args: readonly unknown[] = []): unknown {
     if (this.dead) throw this.dead;
-    if (!this.post({ t: "callSync", method, args })) throw new AuditIOError(`Calling ${method}() on the audit-logger worker failed: its arguments cannot be copied to the worker thread.`);
+    const failed = this.post({ t: "callSync", method, args });
+    if (failed) throw new AuditIOError(`Calling ${method}() on the audit-logger worker failed: ${failed.message}`, { cause: failed });
     const reply = this.waitSync(`${method}()`);
     if (!reply.ok) throw rebuildError(reply.error);
     return reply.value;
@@ -112,13 +122,13 @@ export class ThreadLink {
     void this.worker.terminate();
   }
 
-  private post(m: ToWorker): boolean {
+  /** Posts `m`; returns the error when it could not be posted (something in it cannot be copied). */
+  private post(m: ToWorker): Error | undefined {
     try {
       this.worker.postMessage(m);
-      return true;
+      return undefined;
     } catch (err) {
-      this.events.error(new AuditIOError(`Sending ${m.t === "batch" ? `${m.items.length} record(s)` : "a call"} to the audit-logger worker failed: ${(err as Error).message}`, { cause: err }));
-      return false;
+      return err instanceof Error ? err : new Error(String(err));
     }
   }
 

@@ -11,7 +11,7 @@ import { parentPort, workerData } from "node:worker_threads";
 import { runInAuditContext } from "../context.js";
 import { AuditLogger, withRecordTime } from "../logger.js";
 import type { AuditContextValue } from "../types.js";
-import { SIGNAL_DEAD, SIGNAL_REPLY, sendError, type BatchItem, type CallMethod, type FromWorker, type Reply, type ToWorker, type WorkerInit } from "./protocol.js";
+import { SIGNAL_REPLY, sendError, type BatchItem, type CallMethod, type FromWorker, type Reply, type ToWorker, type WorkerInit } from "./protocol.js";
 
 const port = parentPort;
 if (!port) throw new Error("audit-logger: src/thread/worker.js runs only as a worker thread");
@@ -25,12 +25,7 @@ function replySync(reply: Reply): void {
   Atomics.notify(signal, SIGNAL_REPLY);
 }
 
-// a blocking call must not wait for a worker that is gone (an uncaught error here, say)
-process.on("exit", () => {
-  Atomics.store(signal, SIGNAL_DEAD, 1);
-  Atomics.notify(signal, SIGNAL_REPLY);
-});
-
+// (the bootstrap in link.ts marks the worker dead on exit, so a blocking call never outwaits it)
 let logger: AuditLogger;
 try {
   logger = new AuditLogger({ ...init.options, thread: false });

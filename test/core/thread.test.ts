@@ -160,6 +160,39 @@ describe("thread: true", () => {
     expect(a.result).toMatchObject({ error: { name: "Upstream", message: "down", code: "E_UPSTREAM" } });
   });
 
+  it("limits and merges apply as without the thread: metadata merged with the context's (undefined overrides), depth counted per field, long arrays cut once", async () => {
+    let deep: Record<string, unknown> = { leaf: "x" };
+    for (let i = 0; i < 31; i++) deep = { d: deep };
+    const log = (x: AuditLogger) =>
+      auditContext.run({ metadata: { tenant: "acme", region: "eu", map: new Map([["k", 1]]) } }, () => {
+        x.logPersonaActivity({ personaName: "p", activityType: "a", metadata: { tenant: undefined, deep }, details: { items: Array.from({ length: 10_005 }, (_, i) => i) } });
+        x.logChatInteraction({ prompt: [deep], response: "r", model: "m" });
+      });
+    const l = logger({ sessionId: "limits", projectPath: tmpProject(), thread: true });
+    const ref = logger({ sessionId: "limits_ref", projectPath: tmpProject() });
+    log(l);
+    log(ref);
+    await l.flush();
+    await ref.flush();
+    const [a, b] = [records(l), records(ref)];
+    expect(comparable(a.persona_activity![0]!)).toEqual(comparable(b.persona_activity![0]!));
+    expect(comparable(a.chat_interaction![0]!)).toEqual(comparable(b.chat_interaction![0]!));
+    const meta = a.persona_activity![0]!.metadata as Record<string, unknown>;
+    expect(Object.keys(meta).sort()).toEqual(["deep", "map", "region"]);
+    expect((a.persona_activity![0]!.details as { items: unknown[] }).items.at(-1)).toBe("[5 more items]");
+  });
+
+  it("getSummary() while finalizeSession() is under way answers with the final summary", async () => {
+    const l = logger({ sessionId: "summary_during", projectPath: tmpProject(), thread: true });
+    l.logPerformanceMetric({ metricName: "m", value: 1, unit: "ms" });
+    const finalizing = l.finalizeSession();
+    const during = await l.getSummary();
+    const final = await finalizing;
+    expect(during).toEqual(final);
+    expect(final.counts.performance_metric).toBe(1);
+    expect(await l.getSummary()).toEqual(final);
+  });
+
   it("an explicit chat id that already has content files is refused at the call, as without the thread", async () => {
     const l = logger({ sessionId: "dup_id", projectPath: tmpProject(), thread: true });
     l.logChatInteraction({ id: "dup_1", prompt: "p", response: "r", model: "m" });

@@ -442,6 +442,40 @@ describe("wrapOpenAI: calls sharing one params object", () => {
   });
 });
 
+describe("wrapOpenAI: a retry does not hand its body to another call", () => {
+  it("a call that shares the params object and builds its request while the first call retries records its own prompt", async () => {
+    const logger = newLogger();
+    const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+    // the second call's credentials take 200 ms
+    let slowNext = false;
+    const apiKey = async () => {
+      const wait = slowNext ? 200 : 5;
+      slowNext = false;
+      await sleep(wait);
+      return "sk-test";
+    };
+    fake.enqueue({ status: 500, errorMessage: "try again" });
+    const wrapped = wrapOpenAI(new OpenAI({ baseURL: fake.baseURL, apiKey, maxRetries: 1 }), { logger });
+    const params = { model: "gpt-4o-mini", messages: [{ role: "user" as const, content: "v1" }] };
+    const first = fake.requests.length;
+    const a = wrapped.chat.completions.create(params);
+    while (fake.requests.length === first) await sleep(2);
+    slowNext = true;
+    const b = wrapped.chat.completions.create(params);
+    // the first call's retry (the fake asks for it after 1 ms) is serialised while the second call
+    // waits for its key; then the params change, and the second call serialises them
+    await sleep(120);
+    params.messages[0]!.content = "v2";
+    await Promise.all([a, b]);
+    const sent = fake.requests.slice(first).map((q) => (q.body.messages as Array<{ content: string }>)[0]!.content);
+    const recs = await recordsOf(logger, "chat_interaction", 2);
+    // each record's prompt is what its own call sent last
+    const byOrder = recs.map((r) => JSON.parse(String(r.promptPreview)) as Array<{ content: string }>);
+    expect(sent[0]).toBe("v1");
+    expect(byOrder.map((p) => p[0]!.content).sort()).toEqual([sent[1]!, sent[2]!].sort());
+  });
+});
+
 describe("wrapOpenAI: a client without the SDK's request building (not a Stainless client)", () => {
   it("the prompt is copied when the call is made, so later changes to `messages` are not recorded", async () => {
     const logger = newLogger();

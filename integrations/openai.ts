@@ -106,60 +106,64 @@ export function isOpenAIClient(value: unknown): value is OpenAIClientLike {
  */
 type SentBodies = WeakMap<object, CallRecord[]> | undefined;
 
+type AnyFn = (this: unknown, ...a: unknown[]) => unknown;
+
+/**
+ * Puts an own, non-enumerable `name` on `obj` that runs `around` with the original method: the
+ * own one at wrap time, else the prototype's, looked up at each call (so a later patch of the
+ * class still runs). False when there is no such method or it cannot be replaced.
+ */
+function wrapMethod(obj: object, name: string, around: (original: AnyFn, self: unknown, args: unknown[]) => unknown): boolean {
+  const own = Object.hasOwn(obj, name) ? (obj as Record<string, unknown>)[name] : undefined;
+  const proto = Object.getPrototypeOf(obj) as Record<string, unknown> | null;
+  if (typeof (own ?? proto?.[name]) !== "function") return false;
+  const wrapped = {
+    [name](this: unknown, ...args: unknown[]): unknown {
+      return around((own ?? proto?.[name]) as AnyFn, this, args);
+    },
+  }[name]!;
+  try {
+    Object.defineProperty(obj, name, { value: wrapped, configurable: true, writable: true, enumerable: false });
+    return true;
+  } catch {
+    return false;
+  }
+}
+
 function observeSentBodies(client: object): SentBodies {
-  const own = Object.hasOwn(client, "buildBody") ? (client as { buildBody?: unknown }).buildBody : undefined;
-  const proto = Object.getPrototypeOf(client) as { buildBody?: unknown } | null;
-  if (typeof (own ?? proto?.buildBody) !== "function") return undefined;
   const calls = new WeakMap<object, CallRecord[]>();
   // A retry serialises the same params again: it must not hand its body to another call that
   // shares the params object and has not serialised yet. buildRequest (which calls buildBody
   // before its first await) says which attempt this is.
   let retrying = false;
-  const ownRequest = Object.hasOwn(client, "buildRequest") ? (client as { buildRequest?: unknown }).buildRequest : undefined;
-  if (typeof (ownRequest ?? (proto as { buildRequest?: unknown } | null)?.buildRequest) === "function") {
-    const buildRequest = function buildRequest(this: unknown, ...args: unknown[]): unknown {
-      const original = (ownRequest ?? (proto as { buildRequest: unknown }).buildRequest) as (this: unknown, ...a: unknown[]) => unknown;
-      const retryCount = (args[1] as { retryCount?: unknown } | undefined)?.retryCount;
-      retrying = typeof retryCount === "number" && retryCount > 0;
-      try {
-        return original.apply(this, args);
-      } finally {
-        retrying = false;
-      }
-    };
+  wrapMethod(client, "buildRequest", (original, self, args) => {
+    const retryCount = (args[1] as { retryCount?: unknown } | undefined)?.retryCount;
+    retrying = typeof retryCount === "number" && retryCount > 0;
     try {
-      Object.defineProperty(client, "buildRequest", { value: buildRequest, configurable: true, writable: true, enumerable: false });
-    } catch {
-      // then a retry may hand its body on (the prompt would still be the params' JSON)
+      return original.apply(self, args);
+    } finally {
+      retrying = false;
     }
-  }
-  const buildBody = function buildBody(this: unknown, ...args: unknown[]): unknown {
-    const original = (own ?? proto?.buildBody) as (this: unknown, ...a: unknown[]) => unknown;
-    const built = original.apply(this, args);
+  });
+  const observed = wrapMethod(client, "buildBody", (original, self, args) => {
+    const built = original.apply(self, args);
     if (retrying) return built;
     try {
       const params = (args[0] as { options?: { body?: unknown } } | undefined)?.options?.body;
       const body = (built as { body?: unknown } | null)?.body;
-      if (typeof params === "object" && params !== null && typeof body === "string") {
-        // every call made with this params object and not serialised yet (calls sharing one
-        // params object at the same time serialise the same object within microseconds)
-        const waiting = calls.get(params);
-        if (waiting) {
-          calls.delete(params);
-          for (const call of waiting) call.sentJson(body);
-        }
+      // every call made with this params object and not serialised yet (calls sharing one params
+      // object at the same time serialise the same object within microseconds)
+      const waiting = typeof params === "object" && params !== null && typeof body === "string" ? calls.get(params) : undefined;
+      if (waiting) {
+        calls.delete(params as object);
+        for (const call of waiting) call.sentJson(body as string);
       }
     } catch {
       // an unexpected shape: the prompt is then read from the params
     }
     return built;
-  };
-  try {
-    Object.defineProperty(client, "buildBody", { value: buildBody, configurable: true, writable: true, enumerable: false });
-  } catch {
-    return undefined;
-  }
-  return calls;
+  });
+  return observed ? calls : undefined;
 }
 
 function instrumentCreate(resource: Creator, api: Api, options: WrapOpenAIOptions, sent: SentBodies): void {

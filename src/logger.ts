@@ -151,6 +151,11 @@ export function withRecordTime<R>(at: number, fn: () => R): R {
   }
 }
 
+/** An explicit chat id that already has content files in this audit directory. */
+function duplicateIdError(id: string): AuditValidationError {
+  return new AuditValidationError("logChatInteraction", [{ field: "id", message: `interaction ${id} already has content files here; ids must be unique (omit id to get a fresh one)` }]);
+}
+
 /** How many explicit ids of chat records queued for the worker are remembered (see `queue`). */
 const QUEUED_IDS_KEPT = 10_000;
 
@@ -346,9 +351,7 @@ export class AuditLogger extends EventEmitter<AuditLoggerEvents> implements Exit
     if (v.statusCode !== undefined) f.statusCode = v.statusCode;
     let content: PreparedContent | undefined;
     if (cfg.fullContentLogging) {
-      if (v.id !== undefined && (this.contentInFlight.has(id) || fs.existsSync(path.join(this.auditDir, contentFileNames(id, false).manifest)))) {
-        throw new AuditValidationError("logChatInteraction", [{ field: "id", message: `interaction ${id} already has content files here; ids must be unique (omit id to get a fresh one)` }]);
-      }
+      if (v.id !== undefined && (this.contentInFlight.has(id) || this.hasContentFiles(id))) throw duplicateIdError(id);
       content = prepareContent(id, prompt.text, response.text, key);
       f.fullContent = content.refs;
     }
@@ -841,13 +844,7 @@ export class AuditLogger extends EventEmitter<AuditLoggerEvents> implements Exit
   private announceRotations(): void {
     const segments = this.rotatedSegments;
     this.rotatedSegments = [];
-    for (const segment of segments) {
-      try {
-        this.emit("rotate", segment);
-      } catch (err) {
-        this.report(new AuditIOError(`A "rotate" listener threw: ${(err as Error).message}`, { cause: err }));
-      }
-    }
+    for (const segment of segments) this.emitSafely("rotate", segment);
   }
 
   private storeContent(content: PreparedContent, id: string, recordHash: string, timestamp: string, key: EncryptionKey | undefined): void {
@@ -994,7 +991,6 @@ export class AuditLogger extends EventEmitter<AuditLoggerEvents> implements Exit
     });
   }
 
-
   /** An `error` event if anyone listens, else (once) a process warning. */
   private announce(err: Error): void {
     if (this.listenerCount("error") > 0) this.emit("error", err);
@@ -1016,6 +1012,7 @@ export class AuditLogger extends EventEmitter<AuditLoggerEvents> implements Exit
     }
   }
 
+  /** Emits `event`; a listener that throws is reported, never thrown into the log call. */
   private emitSafely<E extends "rotate" | "checkpoint">(event: E, ...args: AuditLoggerEvents[E]): void {
     try {
       (this.emit as (e: string, ...a: unknown[]) => boolean)(event, ...args);
@@ -1046,11 +1043,13 @@ export class AuditLogger extends EventEmitter<AuditLoggerEvents> implements Exit
    * and the ids queued lately; the worker checks again and reports what slips through.
    */
   private checkContentId(id: string): void {
-    if (this.queuedContentIds.has(id) || fs.existsSync(path.join(this.auditDir, contentFileNames(id, false).manifest))) {
-      throw new AuditValidationError("logChatInteraction", [{ field: "id", message: `interaction ${id} already has content files here; ids must be unique (omit id to get a fresh one)` }]);
-    }
+    if (this.queuedContentIds.has(id) || this.hasContentFiles(id)) throw duplicateIdError(id);
     this.queuedContentIds.add(id);
     if (this.queuedContentIds.size > QUEUED_IDS_KEPT) this.queuedContentIds.delete(this.queuedContentIds.values().next().value as string);
+  }
+
+  private hasContentFiles(id: string): boolean {
+    return fs.existsSync(path.join(this.auditDir, contentFileNames(id, false).manifest));
   }
 
   /** Hands the queued records to the worker (in the order they were logged). */

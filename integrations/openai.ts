@@ -423,8 +423,9 @@ class CallRecord {
       this.follow(value);
       return;
     }
-    // the body is read inside write(), within the call's context
-    this.write(() => (this.api === "chat" ? fromChatCompletion(value) : fromResponse(value)), { success: true });
+    // Read now, before the app (or an SDK helper such as `.parse()`) gets the value: the record is
+    // built later, and the app may change the object it received by then.
+    this.write(detached(this.api === "chat" ? fromChatCompletion(value) : fromResponse(value)), { success: true });
   }
 
   fail(err: unknown, partial: ChatOutcome = {}): void {
@@ -459,7 +460,9 @@ class CallRecord {
     );
   }
 
-  private streamEnded(end: StreamEnd, outcome: ChatOutcome, items: number): void {
+  private streamEnded(end: StreamEnd, result: ChatOutcome, items: number): void {
+    // the usage (and a Responses stream's final Response) are objects the app was handed too
+    const outcome = detached(result);
     const stream = { stream: true, end: end.kind, chunks: items };
     switch (end.kind) {
       case "completed":
@@ -555,6 +558,14 @@ class CallRecord {
     if (Object.keys(openai).length > 0) input.metadata = { openai };
     return input;
   }
+}
+
+/** An outcome that no longer shares objects with the SDK's result (its usage and tool calls copied as JSON data). */
+function detached(o: ChatOutcome): ChatOutcome {
+  if (o.usage !== undefined) o.usage = toJsonData(o.usage);
+  if (o.toolCalls !== undefined) o.toolCalls = toJsonData(o.toolCalls) as unknown[];
+  if (typeof o.response === "object") o.response = toJsonData(o.response) as unknown[];
+  return o;
 }
 
 /** A prompt copied at the call, in the JSON-safe form the record stores anyway. */

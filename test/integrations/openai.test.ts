@@ -430,6 +430,24 @@ describe("wrapOpenAI: the prompt recorded is the one sent", () => {
   });
 });
 
+describe("wrapOpenAI: the response recorded is the one received", () => {
+  it("an app that changes the completion it got (content, usage, tool calls) does not change the record", async () => {
+    const logger = newLogger();
+    const wrapped = wrapOpenAI(client(), { logger });
+    fake.enqueue({ fixture: "chat-completion-tools.json" });
+    const r = await wrapped.chat.completions.create({ model: "gpt-4o-mini", messages });
+    const original = JSON.parse(JSON.stringify(r)) as typeof r;
+    r.choices[0]!.message.content = "changed by the app";
+    r.usage!.total_tokens = 0;
+    const call = r.choices[0]!.message.tool_calls![0]! as { function: { arguments: string } };
+    call.function.arguments = "{}";
+    const [rec] = await recordsOf(logger, "chat_interaction");
+    expect(rec!.usage).toEqual(original.usage);
+    expect(rec!.toolCalls).toEqual(original.choices[0]!.message.tool_calls);
+    expect(rec!.responseLength).toBe((original.choices[0]!.message.content ?? "").length);
+  });
+});
+
 describe("wrapOpenAI: calls sharing one params object", () => {
   it("two calls made at once with the same params each record the prompt that was sent", async () => {
     const logger = newLogger();

@@ -430,8 +430,19 @@ class BodyCapture {
 
 type ChatContent = string | unknown[] | Record<string, unknown>;
 
-/** The parsed body when a body parser ran, else the bytes that passed through the request stream. */
+/**
+ * The request as received: a whole JSON body from the bytes that passed through the request
+ * stream (a handler may have changed the parsed `req.body` by the time the response ends, say by
+ * pushing the answer onto its `messages`); otherwise the parsed body when a body parser ran, else
+ * those bytes.
+ */
 function promptOf(req: Request, raw: BodyCapture, max: number): { value: ChatContent; truncated: boolean } {
+  const contentType = headerOf(req.headers["content-type"]);
+  const type = (contentType ?? "").split(";")[0]!.trim().toLowerCase();
+  if (raw.total > 0 && !raw.truncated && (type === "application/json" || type.endsWith("+json"))) {
+    const received = decodeBody(raw, contentType, headerOf(req.headers["content-encoding"]), max);
+    if (typeof received.value !== "string") return received;
+  }
   const body: unknown = (req as { body?: unknown }).body;
   const parsedUseful = body !== undefined && !(raw.total > 0 && isRecord(body) && Object.keys(body).length === 0);
   if (parsedUseful) {

@@ -124,6 +124,26 @@ describe.each(EXPRESS_FLAVORS)("%s", (_name, express: ExpressFactory) => {
     expect((await verifyAuditLog(logger.auditDir)).problems).toEqual([]);
   });
 
+  it("records the JSON request as received, even when the handler changes req.body before it answers", async () => {
+    const logger = newLogger();
+    const url = await start(
+      buildApp({ logger, chatRoutes: ["/api/chat"] }, (app) => {
+        app.use(express.json());
+        app.post("/api/chat", (req, res) => {
+          const messages = (req.body as { messages: Array<{ role: string; content: string }> }).messages;
+          messages.push({ role: "assistant", content: "Hello!" });
+          messages[0]!.content = "changed by the handler";
+          res.json({ messages });
+        });
+      }),
+    );
+    const body = { model: "gpt-test", messages: [{ role: "user", content: "Say hello" }] };
+    const got = await exchange(`${url}/api/chat`, { method: "POST", headers: { "content-type": "application/json" }, body: JSON.stringify(body) });
+    expect(got.status).toBe(200);
+    const [chat] = await waitForRecords(logger, "chat_interaction", 1);
+    expect(JSON.parse(contentOf(logger, (chat!.fullContent as { prompt: unknown }).prompt))).toEqual(body);
+  });
+
   it("captures a raw request body without consuming it for the app, and caps bodies at maxBodyBytes", async () => {
     const logger = newLogger();
     const url = await start(

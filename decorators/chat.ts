@@ -64,6 +64,7 @@ export function AuditChat(options: AuditChatOptions = {}): AuditMethodDecorator 
   return auditMethodDecorator({
     decorator: "@AuditChat",
     options: o,
+    readsArgs: true,
     linkChildren: true,
     collectItems: true,
     ...(o.persona !== undefined ? { contextPatch: { persona: o.persona } } : {}),

@@ -47,6 +47,7 @@ export function AuditErrors(options: AuditErrorsOptions = {}): AuditMethodDecora
   return auditMethodDecorator({
     decorator: "@AuditErrors",
     options: o,
+    readsArgs: o.captureArgs !== undefined && o.captureArgs !== false,
     // no record exists for a call that succeeds, so nested records cannot point at one
     linkChildren: false,
     record(logger, call) {

@@ -39,6 +39,7 @@ export function AuditPersona(personaName: string, activityType: string, options:
   return auditMethodDecorator({
     decorator: "@AuditPersona",
     options: o,
+    readsArgs: o.captureArgs !== undefined && o.captureArgs !== false,
     linkChildren: true,
     contextPatch: { persona },
     record(logger, call) {

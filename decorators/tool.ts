@@ -37,6 +37,7 @@ export function AuditTool(toolName: string, options: AuditToolOptions = {}): Aud
   return auditMethodDecorator({
     decorator: "@AuditTool",
     options: o,
+    readsArgs: o.captureArgs !== false,
     linkChildren: true,
     record(logger, call: FinishedCall) {
       // built field by field: conditional object spreads cost ~300 ns per call

@@ -77,6 +77,10 @@ export interface FinishedCall {
   readonly parentId: string | undefined;
   readonly userId: string | undefined;
   readonly thisArg: unknown;
+  /**
+   * the arguments as they were when the method was called (plain data copied then, see
+   * `argsAsCalled`; empty unless the decorator reads them)
+   */
   readonly args: readonly unknown[];
   /** the method's name (or the `name` option) */
   readonly method: string;
@@ -99,6 +103,8 @@ export interface MethodAuditSpec {
   readonly contextPatch?: Omit<AuditContextValue, "parentId" | "traceId" | "logger">;
   /** keep generator items for `record` (chat responses streamed as chunks) */
   readonly collectItems?: boolean;
+  /** `record` reads the arguments: they are copied when the call starts (see `argsAsCalled`) */
+  readonly readsArgs?: boolean;
   /** writes the record; runs inside safeRecord, so it may throw */
   record(logger: AuditLogger, call: FinishedCall): void;
 }
@@ -142,6 +148,47 @@ export function captured(option: boolean | ((v: never) => unknown) | undefined, 
   if (option === false) return undefined;
   if (typeof option === "function") return { value: (option as (v: unknown) => unknown)(value) };
   return { value };
+}
+
+const NO_ARGS: readonly unknown[] = Object.freeze([]);
+const MAX_COPY_DEPTH = 32;
+
+/**
+ * The arguments as the method got them, for a record made when it finishes: a method that pushes
+ * its answer onto the `history` it was given, or edits the request it was passed, must not change
+ * what the record says it was called with. Plain data (arrays, plain objects, to 32 levels) is
+ * copied now; anything else (class instances such as a request, Dates, Maps, functions) is kept
+ * as it is, so `captureArgs` and `prompt` functions can still call its methods.
+ */
+function argsAsCalled(args: readonly unknown[]): readonly unknown[] {
+  const out = new Array<unknown>(args.length);
+  for (let i = 0; i < args.length; i++) out[i] = plainCopy(args[i], 0, []);
+  return out;
+}
+
+function plainCopy(value: unknown, depth: number, stack: object[]): unknown {
+  if (typeof value !== "object" || value === null || depth >= MAX_COPY_DEPTH || stack.includes(value)) return value;
+  const proto = Object.getPrototypeOf(value) as unknown;
+  const isArray = Array.isArray(value) && proto === Array.prototype;
+  if (!isArray && proto !== Object.prototype && proto !== null) return value;
+  stack.push(value);
+  try {
+    if (isArray) {
+      const list = value as unknown[];
+      const copy = new Array<unknown>(list.length);
+      for (let i = 0; i < list.length; i++) copy[i] = plainCopy(list[i], depth + 1, stack);
+      return copy;
+    }
+    const copy: Record<string, unknown> = proto === null ? (Object.create(null) as Record<string, unknown>) : {};
+    for (const key of Object.keys(value)) {
+      const v = plainCopy((value as Record<string, unknown>)[key], depth + 1, stack);
+      if (key === "__proto__") Object.defineProperty(copy, key, { value: v, enumerable: true, writable: true, configurable: true });
+      else copy[key] = v;
+    }
+    return copy;
+  } finally {
+    stack.pop();
+  }
 }
 
 /** Puts the call's id, trace, parent and user on a log input (only those that are set). */
@@ -287,7 +334,7 @@ function invoke(spec: MethodAuditSpec, kind: FunctionKind, logger: AuditLogger, 
   let call: Call;
   let patch: AuditContextValue | undefined;
   try {
-    call = new Call(spec, logger, thisArg, args, name);
+    call = new Call(spec, logger, thisArg, spec.readsArgs ? argsAsCalled(args) : NO_ARGS, name);
     if (kind !== "function") call.yielded = { count: 0, firstItemSeconds: undefined, items: spec.collectItems ? [] : undefined };
     if (spec.linkChildren) {
       const caller = auditContext.get();

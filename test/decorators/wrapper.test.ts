@@ -310,6 +310,39 @@ describe.each(["standard", "legacy"] as const)("the shared method wrapper (%s mo
   });
 });
 
+describe("arguments as the method got them", () => {
+  it("a chat method that pushes its answer onto the history it was given records the history as it was called with", async () => {
+    const logger = newLogger();
+    type Msg = { role: string; content: string };
+    class Chat {
+      async ask(history: Msg[], req: Request) {
+        await tick();
+        const answer = { role: "assistant", content: `Paris (${req.headers.get("x-user")})` };
+        history.push(answer);
+        history[0]!.content = "edited by the method";
+        return { model: "m", choices: [{ message: answer, finish_reason: "stop" }] };
+      }
+    }
+    class Tools {
+      add(cart: { items: string[] }, item: string) {
+        cart.items.push(item);
+        return cart.items.length;
+      }
+    }
+    decorate("standard", Chat, "ask", AuditChat({ logger, prompt: ([history, req]) => ({ history: history as Msg[], user: (req as Request).headers.get("x-user") }) }));
+    decorate("legacy", Tools, "add", AuditTool("cart", { logger }));
+    const history: Msg[] = [{ role: "user", content: "Capital of France?" }];
+    await new Chat().ask(history, new Request("http://x.invalid", { headers: { "x-user": "ada" } }));
+    expect(history).toHaveLength(2);
+    expect(new Tools().add({ items: ["a"] }, "b")).toBe(2);
+    const [chat] = await records(logger, "chat");
+    // the class instance (a Request) is still itself for the prompt function; the plain history is as called
+    expect(JSON.parse(chat!.promptPreview as string)).toEqual({ history: [{ role: "user", content: "Capital of France?" }], user: "ada" });
+    const [tool] = await records(logger, "tool");
+    expect(tool!.parameters).toEqual([{ items: ["a"] }, "b"]);
+  });
+});
+
 describe("@AuditChat", () => {
   it("reads an OpenAI-style request and response", async () => {
     const logger = newLogger();

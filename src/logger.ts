@@ -156,6 +156,19 @@ function duplicateIdError(id: string): AuditValidationError {
   return new AuditValidationError("logChatInteraction", [{ field: "id", message: `interaction ${id} already has content files here; ids must be unique (omit id to get a fresh one)` }]);
 }
 
+/** Set while the worker thread of `thread: true` constructs its logger, which owns the session itself. */
+let constructingInWorker = false;
+
+/** @internal (src/thread/worker.ts) The logger that owns a `thread: true` session, in its worker. */
+export function sessionOwner(options: AuditOptionsInput): AuditLogger {
+  constructingInWorker = true;
+  try {
+    return new AuditLogger(options);
+  } finally {
+    constructingInWorker = false;
+  }
+}
+
 /** How many explicit ids of chat records queued for the worker are remembered (see `queue`). */
 const QUEUED_IDS_KEPT = 10_000;
 
@@ -218,7 +231,7 @@ export class AuditLogger extends EventEmitter<AuditLoggerEvents> implements Exit
     this.config = options instanceof AuditConfig ? options : new AuditConfig(options);
     this.sessionId = this.config.sessionId;
     this.auditDir = this.config.auditDir;
-    if (this.config.thread) {
+    if (this.config.thread && !constructingInWorker) {
       // the worker opens the session (and throws what opening it throws, here)
       const { onCheckpoint: _callback, sinks: _none, ...options } = this.config.toOptions();
       this.remote = new ThreadLink(options, {

@@ -9,7 +9,7 @@
  */
 import { parentPort, workerData } from "node:worker_threads";
 import { runInAuditContext } from "../context.js";
-import { AuditLogger, withRecordTime } from "../logger.js";
+import { sessionOwner, withRecordTime, type AuditLogger } from "../logger.js";
 import type { AuditContextValue } from "../types.js";
 import { SIGNAL_REPLY, sendError, type BatchItem, type CallMethod, type FromWorker, type Reply, type ToWorker, type WorkerInit } from "./protocol.js";
 
@@ -28,7 +28,8 @@ function replySync(reply: Reply): void {
 // (the bootstrap in link.ts marks the worker dead on exit, so a blocking call never outwaits it)
 let logger: AuditLogger;
 try {
-  logger = new AuditLogger({ ...init.options, thread: false });
+  // the same options (its session file says `thread: true`), owning the session itself
+  logger = sessionOwner(init.options);
 } catch (err) {
   replySync({ ok: false, error: sendError(err) });
   process.exit(0);

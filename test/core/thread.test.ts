@@ -84,6 +84,8 @@ describe("thread: true", () => {
     expect(rb.tool_usage![0]!.parameters).toEqual({ q: "capital of France", limit: 3 });
     expect({ ...sb, sessionId: "x", startTime: "", endTime: "", durationSeconds: 0, heads: {} }).toEqual({ ...sa, sessionId: "x", startTime: "", endTime: "", durationSeconds: 0, heads: {} });
     expect(sb.heads.chat_interaction).toEqual({ seq: 1, hash: rb.chat_interaction![0]!.hash });
+    const sessionFile = JSON.parse(fs.readFileSync(path.join(b.auditDir, "session_threaded.json"), "utf8")) as { config: { thread?: boolean } };
+    expect(sessionFile.config.thread).toBe(true);
     const report = await verifyAuditLog(b.auditDir);
     expect(report.problems).toEqual([]);
     expect(report.ok).toBe(true);

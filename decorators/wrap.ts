@@ -13,6 +13,7 @@ import { resolveAuditLogger, safeRecord } from "../src/instrument.js";
 import type { AuditLogger } from "../src/logger.js";
 import { newId } from "../src/record/id.js";
 import { toFieldIssues } from "../src/record/issues.js";
+import { setMember } from "../src/record/serialize.js";
 import type { AuditContextValue, RecordLinkInput } from "../src/types.js";
 
 /**
@@ -181,9 +182,7 @@ function plainCopy(value: unknown, depth: number, stack: object[]): unknown {
     }
     const copy: Record<string, unknown> = proto === null ? (Object.create(null) as Record<string, unknown>) : {};
     for (const key of Object.keys(value)) {
-      const v = plainCopy((value as Record<string, unknown>)[key], depth + 1, stack);
-      if (key === "__proto__") Object.defineProperty(copy, key, { value: v, enumerable: true, writable: true, configurable: true });
-      else copy[key] = v;
+      setMember(copy, key, plainCopy((value as Record<string, unknown>)[key], depth + 1, stack));
     }
     return copy;
   } finally {

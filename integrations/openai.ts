@@ -38,6 +38,7 @@ export interface WrapOpenAIOptions {
 }
 
 type AnyMethod = (this: unknown, ...args: never[]) => unknown;
+type AnyFn = (this: unknown, ...a: unknown[]) => unknown;
 type Creator = { create: AnyMethod };
 
 /**
@@ -72,22 +73,17 @@ export function wrapOpenAI<C extends OpenAIClientLike>(client: C, options: WrapO
   if (!isOpenAIClient(client)) {
     throw new AuditConfigError([{ field: "client", message: "wrapOpenAI() needs an `openai` client (an object with chat.completions.create)" }]);
   }
-  const target = client as C & { [kWrapped]?: true; withOptions?: AnyMethod };
+  const target = client as C & { [kWrapped]?: true };
   if (target[kWrapped]) return client;
   Object.defineProperty(target, kWrapped, { value: true });
   const sent = observeSentBodies(target);
   instrumentCreate(target.chat.completions, "chat", options, sent);
   if (target.responses && typeof target.responses.create === "function") instrumentCreate(target.responses, "responses", options, sent);
   // A client derived with withOptions() keeps the instrumentation.
-  if (typeof target.withOptions === "function") {
-    const ownWithOptions = Object.hasOwn(target, "withOptions") ? target.withOptions : undefined;
-    const withOptions = function withOptions(this: unknown, ...args: never[]): unknown {
-      const original = ownWithOptions ?? (Object.getPrototypeOf(target) as { withOptions: AnyMethod }).withOptions;
-      const derived = original.apply(this, args);
-      return isOpenAIClient(derived) ? wrapOpenAI(derived, options) : derived;
-    };
-    Object.defineProperty(target, "withOptions", { value: withOptions, configurable: true, writable: true });
-  }
+  wrapMethod(target, "withOptions", (original, self, args) => {
+    const derived = original.apply(self, args);
+    return isOpenAIClient(derived) ? wrapOpenAI(derived, options) : derived;
+  });
   return client;
 }
 
@@ -106,23 +102,26 @@ export function isOpenAIClient(value: unknown): value is OpenAIClientLike {
  */
 type SentBodies = WeakMap<object, CallRecord[]> | undefined;
 
-type AnyFn = (this: unknown, ...a: unknown[]) => unknown;
-
 /**
- * Puts an own, non-enumerable `name` on `obj` that runs `around` with the original method: the
- * own one at wrap time, else the prototype's, looked up at each call (so a later patch of the
- * class still runs). False when there is no such method or it cannot be replaced.
+ * Puts an own, non-enumerable `name` on `obj` (same name and length) that runs `around` with the
+ * original method: an own one (someone else's wrapper) is kept; otherwise the prototype's is
+ * looked up at each call, so instrumentations that patch the class later still run. False when
+ * there is no such method or it cannot be replaced.
  */
 function wrapMethod(obj: object, name: string, around: (original: AnyFn, self: unknown, args: unknown[]) => unknown): boolean {
   const own = Object.hasOwn(obj, name) ? (obj as Record<string, unknown>)[name] : undefined;
   const proto = Object.getPrototypeOf(obj) as Record<string, unknown> | null;
-  if (typeof (own ?? proto?.[name]) !== "function") return false;
+  const first = own ?? proto?.[name];
+  if (typeof first !== "function") return false;
   const wrapped = {
     [name](this: unknown, ...args: unknown[]): unknown {
-      return around((own ?? proto?.[name]) as AnyFn, this, args);
+      const original = own ?? proto?.[name];
+      if (typeof original !== "function") throw new TypeError(`audit-logger: the OpenAI client has no ${name}() to call`);
+      return around(original as AnyFn, this, args);
     },
   }[name]!;
   try {
+    Object.defineProperty(wrapped, "length", { value: first.length });
     Object.defineProperty(obj, name, { value: wrapped, configurable: true, writable: true, enumerable: false });
     return true;
   } catch {
@@ -167,16 +166,10 @@ function observeSentBodies(client: object): SentBodies {
 }
 
 function instrumentCreate(resource: Creator, api: Api, options: WrapOpenAIOptions, sent: SentBodies): void {
-  // An own `create` (someone else's wrapper) is kept; otherwise the prototype's method is looked
-  // up at call time so instrumentations that patch the class later still run.
-  const own = Object.hasOwn(resource, "create") ? resource.create : undefined;
-  const proto = Object.getPrototypeOf(resource) as Creator | null;
-  const create = function create(this: unknown, ...args: never[]): unknown {
-    const original = own ?? proto?.create;
-    if (typeof original !== "function") throw new TypeError("audit-logger: the OpenAI client has no create() to call");
+  wrapMethod(resource, "create", (original, self, args) => {
     const logger = resolveAuditLogger(options.logger);
-    if (!logger) return original.apply(this, args);
-    const callArgs = withUsageOption(api, args, options);
+    if (!logger) return original.apply(self, args);
+    const callArgs = withUsageOption(api, args as never[], options);
     const call = new CallRecord(logger, api, callArgs[0], options.captureContent !== false, sent === undefined);
     if (sent && isObj(callArgs[0])) {
       const waiting = sent.get(callArgs[0]);
@@ -185,15 +178,13 @@ function instrumentCreate(resource: Creator, api: Api, options: WrapOpenAIOption
     }
     let result: unknown;
     try {
-      result = original.apply(this, callArgs);
+      result = original.apply(self, callArgs);
     } catch (err) {
       call.fail(err);
       throw err;
     }
     return observeApiPromise(result, call);
-  };
-  Object.defineProperty(create, "length", { value: (own ?? proto?.create)?.length ?? 0 });
-  Object.defineProperty(resource, "create", { value: create, configurable: true, writable: true, enumerable: false });
+  });
 }
 
 function withUsageOption(api: Api, args: never[], options: WrapOpenAIOptions): never[] {

@@ -110,7 +110,7 @@ function convert(value: unknown, maxChars: number, maxItems: number, depth: numb
 }
 
 /** `out[key] = value`, except that an own "__proto__" member stays a member instead of setting the prototype. */
-function setMember<V>(out: { [key: string]: V }, key: string, value: V): void {
+export function setMember<V>(out: { [key: string]: V }, key: string, value: V): void {
   if (key === "__proto__") Object.defineProperty(out, key, { value, enumerable: true, writable: true, configurable: true });
   else out[key] = value;
 }

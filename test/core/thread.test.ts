@@ -58,6 +58,17 @@ function logEveryKind(l: AuditLogger): string[] {
   return ids;
 }
 
+/** The same calls logged with the thread and without it: the records of each, once on disk. */
+async function bothWays(name: string, log: (l: AuditLogger) => void): Promise<{ threaded: ReturnType<typeof records>; plain: ReturnType<typeof records> }> {
+  const threaded = logger({ sessionId: name, projectPath: tmpProject(), thread: true });
+  const plain = logger({ sessionId: `${name}_ref`, projectPath: tmpProject() });
+  log(threaded);
+  log(plain);
+  await threaded.flush();
+  await plain.flush();
+  return { threaded: records(threaded), plain: records(plain) };
+}
+
 /** A record without what differs between two sessions (ids, times, chain links, session). */
 function comparable(r: Record<string, unknown>): Record<string, unknown> {
   // (the two errors' stacks differ in the line that logged them)
@@ -121,13 +132,11 @@ describe("thread: true", () => {
   });
 
   it("an input a structured clone refuses (a function in the context metadata) is written in its JSON-safe form", async () => {
-    const l = logger({ sessionId: "uncloneable", projectPath: tmpProject(), thread: true });
-    const ref = logger({ sessionId: "uncloneable_ref", projectPath: tmpProject() });
-    for (const x of [l, ref]) auditContext.run({ metadata: { hook: function onDone() {}, big: 10n } }, () => x.logToolUsage({ toolName: "t", operation: "o", parameters: { cb: () => 1 } }));
-    await l.flush();
-    await ref.flush();
-    expect(comparable(records(l).tool_usage![0]!)).toEqual(comparable(records(ref).tool_usage![0]!));
-    expect(records(l).tool_usage![0]!.metadata).toEqual({ hook: "[Function: onDone]", big: "10" });
+    const { threaded, plain } = await bothWays("uncloneable", (x) =>
+      auditContext.run({ metadata: { hook: function onDone() {}, big: 10n } }, () => x.logToolUsage({ toolName: "t", operation: "o", parameters: { cb: () => 1 } })),
+    );
+    expect(comparable(threaded.tool_usage![0]!)).toEqual(comparable(plain.tool_usage![0]!));
+    expect(threaded.tool_usage![0]!.metadata).toEqual({ hook: "[Function: onDone]", big: "10" });
   });
 
   it("values that are not plain data are recorded as without the thread (toJSON, getters, Error fields)", async () => {
@@ -148,15 +157,10 @@ describe("thread: true", () => {
       }
     }
     const failure = new Upstream("down");
-    const log = (x: AuditLogger) =>
-      x.logToolUsage({ toolName: "db", operation: "find", parameters: { _id: new ObjectId("65f0aa"), at: new Date(0), tags: new Set(["a"]), n: 10n }, result: { error: failure } });
-    const l = logger({ sessionId: "not_plain", projectPath: tmpProject(), thread: true });
-    const ref = logger({ sessionId: "not_plain_ref", projectPath: tmpProject() });
-    log(l);
-    log(ref);
-    await l.flush();
-    await ref.flush();
-    const [a, b] = [records(l).tool_usage![0]!, records(ref).tool_usage![0]!];
+    const { threaded, plain } = await bothWays("not_plain", (x) =>
+      x.logToolUsage({ toolName: "db", operation: "find", parameters: { _id: new ObjectId("65f0aa"), at: new Date(0), tags: new Set(["a"]), n: 10n }, result: { error: failure } }),
+    );
+    const [a, b] = [threaded.tool_usage![0]!, plain.tool_usage![0]!];
     expect(comparable(a)).toEqual(comparable(b));
     expect(a.parameters).toEqual({ _id: "65f0aa", at: "1970-01-01T00:00:00.000Z", tags: ["a"], n: "10" });
     expect(a.result).toMatchObject({ error: { name: "Upstream", message: "down", code: "E_UPSTREAM" } });
@@ -165,18 +169,12 @@ describe("thread: true", () => {
   it("limits and merges apply as without the thread: metadata merged with the context's (undefined overrides), depth counted per field, long arrays cut once", async () => {
     let deep: Record<string, unknown> = { leaf: "x" };
     for (let i = 0; i < 31; i++) deep = { d: deep };
-    const log = (x: AuditLogger) =>
+    const { threaded: a, plain: b } = await bothWays("limits", (x) =>
       auditContext.run({ metadata: { tenant: "acme", region: "eu", map: new Map([["k", 1]]) } }, () => {
         x.logPersonaActivity({ personaName: "p", activityType: "a", metadata: { tenant: undefined, deep }, details: { items: Array.from({ length: 10_005 }, (_, i) => i) } });
         x.logChatInteraction({ prompt: [deep], response: "r", model: "m" });
-      });
-    const l = logger({ sessionId: "limits", projectPath: tmpProject(), thread: true });
-    const ref = logger({ sessionId: "limits_ref", projectPath: tmpProject() });
-    log(l);
-    log(ref);
-    await l.flush();
-    await ref.flush();
-    const [a, b] = [records(l), records(ref)];
+      }),
+    );
     expect(comparable(a.persona_activity![0]!)).toEqual(comparable(b.persona_activity![0]!));
     expect(comparable(a.chat_interaction![0]!)).toEqual(comparable(b.chat_interaction![0]!));
     const meta = a.persona_activity![0]!.metadata as Record<string, unknown>;

@@ -46,7 +46,14 @@ ${load}.catch((err) => {
   Atomics.store(signal, ${SIGNAL_REPLY}, 1);
   Atomics.notify(signal, ${SIGNAL_REPLY});
 });`;
-  return new Worker(code, { eval: true, workerData: init, transferList: [transfer] });
+  // stdout/stderr not piped to the app's: piping them would set the app's stdout pipe
+  // non-blocking, and an app writing to it with fs.writeSync(1, …) would then meet EAGAIN. The
+  // worker prints nothing of its own (its failures come back as `error` events); what it might
+  // print anyway is read and dropped.
+  const worker = new Worker(code, { eval: true, workerData: init, transferList: [transfer], stdout: true, stderr: true });
+  worker.stdout.resume();
+  worker.stderr.resume();
+  return worker;
 }
 
 export class ThreadLink {

@@ -10,12 +10,12 @@
  * objects; their iterator is tapped (see stream-tap.ts). The `openai` package is an optional peer
  * dependency: only its types are imported here, the app's own copy runs.
  */
-import { auditContext, runInAuditContext } from "../src/context.js";
+import { auditContext } from "../src/context.js";
 import { AuditConfigError } from "../src/errors.js";
-import { deferRecord, resolveAuditLogger, secondsSince } from "../src/instrument.js";
+import { recordFrom, resolveAuditLogger, secondsSince } from "../src/instrument.js";
 import { toJsonData } from "../src/record/serialize.js";
 import type { AuditLogger } from "../src/logger.js";
-import type { ChatInteractionInput } from "../src/types.js";
+import { openaiChatInputBuilder, type CallStatus, type OpenAIRecordData } from "./openai-input.js";
 import { ChatChunkAccumulator, ResponseEventAccumulator, fromChatCompletion, fromResponse, promptOf, type ChatOutcome } from "./openai-record.js";
 import { tapStream, type StreamEnd } from "./stream-tap.js";
 
@@ -476,78 +476,28 @@ class CallRecord {
     }
   }
 
-  private write(
-    outcome: ChatOutcome | (() => ChatOutcome),
-    status: { success: boolean; errorMessage?: string; statusCode?: number; stream?: Obj; metadata?: Obj },
-  ): void {
+  private write(outcome: ChatOutcome, status: CallStatus): void {
     if (this.recorded) return;
     this.recorded = true;
     this.untrack();
-    const logger = this.logger;
     const durationSeconds = secondsSince(this.start);
-    // Deferred past the app's own callbacks (it gets its result first); flush(), finalizeSession()
-    // and the exit hooks run a pending record, so one right after the call still includes it.
-    deferRecord(logger, () =>
-      runInAuditContext(this.callContext, () => {
-        const o = typeof outcome === "function" ? outcome() : outcome;
-        // a failure the provider reported inside a 200 (a failed Response) is still a failure
-        const s = o.errorMessage !== undefined && status.success ? { ...status, success: false, errorMessage: o.errorMessage } : status;
-        return logger.logChatInteraction(this.input(o, s, durationSeconds));
-      }),
-    );
-  }
-
-  /**
-   * The prompt this call sent: from the request's JSON, else as copied at the call, else the
-   * params now. Read once, when the record is built; the copies are dropped then.
-   */
-  private promptSent(body: Obj): ReturnType<typeof promptOf> {
-    const sent = this.sentBody;
-    const copied = this.prompt;
-    this.sentBody = undefined;
-    this.prompt = undefined;
-    if (sent !== undefined) {
-      try {
-        return promptOf(this.api, JSON.parse(sent) as unknown);
-      } catch {
-        // not JSON after all: fall through
-      }
-    }
-    return copied ?? promptOf(this.api, body);
-  }
-
-  private input(
-    o: ChatOutcome,
-    s: { success: boolean; errorMessage?: string; statusCode?: number; stream?: Obj; metadata?: Obj },
-    durationSeconds: number,
-  ): ChatInteractionInput {
     const body = isObj(this.body) ? this.body : {};
     const requested = typeof body.model === "string" && body.model.length > 0 ? body.model : undefined;
-    const input: ChatInteractionInput = {
-      interactionType: this.api === "chat" ? "chat.completions" : "responses",
-      provider: "openai",
-      model: (o.model ?? requested ?? "unknown").slice(0, 256),
-      prompt: this.capture ? this.promptSent(body) : "",
-      response: this.capture ? (o.response ?? "") : "",
-      durationSeconds,
-      success: s.success,
-    };
-    if (o.inputTokens !== undefined) input.inputTokens = o.inputTokens;
-    if (o.outputTokens !== undefined) input.outputTokens = o.outputTokens;
-    if (o.usage !== undefined) input.usage = o.usage;
-    if (o.finishReason !== undefined) input.finishReason = o.finishReason.slice(0, 128);
-    if (o.toolCalls !== undefined) input.toolCalls = this.capture ? o.toolCalls : o.toolCalls.map(toolName);
-    if (this.ttft !== undefined) input.timeToFirstTokenSeconds = this.ttft;
-    if (s.errorMessage !== undefined) input.errorMessage = s.errorMessage;
-    if (s.statusCode !== undefined) input.statusCode = s.statusCode;
-    // traceId, parentId, userId, persona and the context's metadata come from the call's
-    // context, in which this runs
-    // built by assignment: adding members to a spread copy is slow on V8 (see addUsage)
-    const openai: Obj = Object.assign({}, s.metadata?.openai as Obj | undefined);
-    if (this.requestId) openai.requestId = this.requestId;
-    if (s.stream) Object.assign(openai, s.stream);
-    if (Object.keys(openai).length > 0) input.metadata = { openai };
-    return input;
+    let sent: string | undefined;
+    let copied: OpenAIRecordData[4];
+    if (this.capture) {
+      // the prompt as sent; else as copied at the call; else (the SDK never serialised it) the
+      // params now, copied, as the record is made later
+      sent = this.sentBody;
+      copied = sent === undefined ? (this.prompt ?? copyOf(promptOf(this.api, body))) : undefined;
+    }
+    this.sentBody = undefined;
+    this.prompt = undefined;
+    const data: OpenAIRecordData = [this.api, this.capture, requested, sent, copied, durationSeconds, this.ttft, this.requestId, outcome, status];
+    // Made later (the app gets its result first), batched, or with `thread: true` on the worker
+    // thread; flush(), finalizeSession() and the exit hooks make a pending record, so one right
+    // after the call still includes it. The record carries the call's context.
+    recordFrom(this.logger, openaiChatInputBuilder, data, this.callContext);
   }
 }
 
@@ -562,12 +512,4 @@ function detached(o: ChatOutcome): ChatOutcome {
 /** A prompt copied at the call, in the JSON-safe form the record stores anyway. */
 function copyOf(prompt: ReturnType<typeof promptOf>): ReturnType<typeof promptOf> {
   return typeof prompt === "string" ? prompt : (toJsonData(prompt) as ReturnType<typeof promptOf>);
-}
-
-/** Without content capture, a tool call keeps only its type and name. */
-function toolName(call: unknown): unknown {
-  if (!isObj(call)) return call;
-  const fn = isObj(call.function) ? call.function : undefined;
-  const name = fn?.name ?? call.name;
-  return { type: call.type ?? "function", ...(typeof name === "string" ? { name } : {}) };
 }

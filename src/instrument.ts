@@ -2,8 +2,9 @@
  * Shared plumbing for decorators and integrations: finding the logger at call time and
  * recording without ever throwing into the host application.
  */
-import { auditContext, getDefaultAuditLogger, sharedFlags } from "./context.js";
+import { auditContext, getDefaultAuditLogger, runInAuditContext, sharedFlags } from "./context.js";
 import { AuditLogger } from "./logger.js";
+import type { AuditContextValue, InputBuilder } from "./types.js";
 
 function isLogger(v: unknown): v is AuditLogger {
   return v instanceof AuditLogger || (typeof v === "object" && v !== null && typeof (v as AuditLogger).logChatInteraction === "function" && typeof (v as AuditLogger).logError === "function");
@@ -64,4 +65,21 @@ export function deferRecord(logger: AuditLogger, step: () => unknown): void {
   const run = () => void safeRecord(logger, step);
   if (typeof logger.deferRecord === "function") logger.deferRecord(run);
   else run();
+}
+
+/**
+ * Records a log call whose input `builder` makes from `data`, in `context` (the call's audit
+ * context), deferred like {@link deferRecord}. With `thread: true` the data goes to the worker
+ * thread, which makes the input (and the record) there; otherwise, or until the worker has loaded
+ * the builder's module, the input is made here when the deferred step runs. Failures are
+ * reported as by {@link safeRecord}.
+ */
+export function recordFrom<D>(logger: AuditLogger, builder: InputBuilder<D>, data: D, context: AuditContextValue | undefined): void {
+  try {
+    // (a logger of another copy of the package may not have queueForWorker)
+    if (typeof logger.queueForWorker === "function" && logger.queueForWorker(builder, data, context)) return;
+  } catch {
+    // not queued: the input is made here, below, and a failure to record it is reported there
+  }
+  deferRecord(logger, () => runInAuditContext(context, () => logger[builder.method](builder.build(data))));
 }

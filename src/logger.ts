@@ -37,7 +37,7 @@ import { SubjectKeys, shredSubjectKeys } from "./pipeline/keyring.js";
 import { Redactor, type RedactionCounts } from "./pipeline/redact.js";
 import { Checkpointer } from "./integrity/checkpointer.js";
 import { ThreadLink } from "./thread/link.js";
-import type { BatchItem, LogMethod } from "./thread/protocol.js";
+import { builderKey, type BatchItem, type LogMethod } from "./thread/protocol.js";
 import type { Checkpoint } from "./integrity/checkpoint.js";
 import {
   CHAIN_KINDS,
@@ -47,6 +47,7 @@ import {
   type ChatInteractionInput,
   type ErrorInput,
   type FileOperationInput,
+  type InputBuilder,
   type PerformanceMetricInput,
   type PersonaActivityInput,
   type RecordType,
@@ -225,6 +226,8 @@ export class AuditLogger extends EventEmitter<AuditLoggerEvents> implements Exit
   private finalizing = false;
   /** `thread: true`: explicit ids of chat records with content files queued lately (see `queue`) */
   private readonly queuedContentIds = new Set<string>();
+  /** `thread: true`: integrations' input builders the worker loaded (their key), or is loading / could not (false) */
+  private readonly builderKeys = new Map<InputBuilder<never>, string | false>();
 
   constructor(options: AuditConfig | AuditOptionsInput = {}) {
     super();
@@ -1048,6 +1051,44 @@ export class AuditLogger extends EventEmitter<AuditLoggerEvents> implements Exit
     this.queued.push({ m, v: forWorker(v as Record<string, unknown>, ctx?.metadata, !this.draining), id, c, t: Date.now() });
     this.scheduleFlush();
     return id;
+  }
+
+  /**
+   * @internal For integrations (src/instrument.ts `recordFrom`): with `thread: true`, queues
+   * `data` for the worker thread, which makes the input with `builder` there (see
+   * {@link InputBuilder}); `context` is the call's audit context. Returns false (nothing queued)
+   * without the thread, once closed, or while the worker has not loaded the builder's module (or
+   * could not): the caller then makes the input on this thread.
+   */
+  queueForWorker<D>(builder: InputBuilder<D>, data: D, context: AuditContextValue | undefined): boolean {
+    if (!this.remote || this.closed) return false;
+    const key = this.builderKeys.get(builder);
+    if (typeof key !== "string") {
+      if (key === undefined) this.loadBuilder(builder);
+      return false;
+    }
+    let c: BatchItem["c"];
+    if (context) {
+      const copy = contextData(context) as { metadata?: Record<string, unknown> };
+      // merged into the built input by the worker's log call, as without the thread
+      if (context.metadata !== undefined) copy.metadata = toJsonData(context.metadata) as Record<string, unknown>;
+      c = copy;
+    }
+    this.queued.push({ m: builder.method, v: data, b: key, c, t: Date.now() });
+    this.scheduleFlush();
+    return true;
+  }
+
+  /** Has the worker import a builder's module; its data is queued for the worker once it has. */
+  private loadBuilder(builder: InputBuilder<never>): void {
+    this.builderKeys.set(builder, false);
+    const key = builderKey(builder);
+    this.remote!.call("loadBuilder", [builder.module, builder.name]).then(
+      () => this.builderKeys.set(builder, key),
+      () => {
+        // (a bundle that left the module out, say): inputs are made on this thread, as before
+      },
+    );
   }
 
   /**

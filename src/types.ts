@@ -290,6 +290,20 @@ export interface AuditContextValue {
   readonly metadata?: Readonly<Record<string, unknown>>;
 }
 
+/**
+ * @internal For integrations: makes the input of a log call from plain data (strings, numbers,
+ * booleans, arrays and plain objects: what a structured clone copies as it is). `module` is the
+ * URL of a module that exports that same function as `name`: with `thread: true` the data goes
+ * to the worker thread, which imports the module and makes the input there, so the app's thread
+ * only queues the data. `build` is the function itself, for the app's thread.
+ */
+export interface InputBuilder<D> {
+  readonly method: "logChatInteraction";
+  readonly module: string;
+  readonly name: string;
+  readonly build: (data: D) => ChatInteractionInput;
+}
+
 export interface KindHead {
   readonly seq: number;
   readonly hash: string;

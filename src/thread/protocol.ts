@@ -18,25 +18,41 @@ import {
   AuditValidationError,
 } from "../errors.js";
 import { toJsonSafe } from "../record/serialize.js";
-import type { AuditContextValue } from "../types.js";
+import type { AuditContextValue, InputBuilder } from "../types.js";
 
 /** The record-making methods a batch item can name. */
 export type LogMethod = "logChatInteraction" | "logPersonaActivity" | "logToolUsage" | "logFileOperation" | "logPerformanceMetric" | "logError";
 
-/** One validated log call: method, input, the id it returned, its context and its time. */
+/**
+ * One log call: method, input, the id it returned, its context and its time. Either a validated
+ * input (`v`, its context's metadata merged into it), or, with `b`, the plain data an
+ * integration's {@link InputBuilder} makes the input from on the worker (`b` names a builder the
+ * worker loaded; the context then carries its metadata, merged as the log call merges it).
+ */
 export interface BatchItem {
   readonly m: LogMethod;
-  /** the validated input, without `id` (set from `id`) */
-  readonly v: Record<string, unknown>;
-  readonly id: string;
+  /** the validated input, without `id` (set from `id`); with `b`, the builder's data */
+  readonly v: unknown;
+  /** the id the log call returned (a built input gets a fresh one on the worker) */
+  readonly id?: string;
+  /** the key of the builder that makes the input from `v` (see `loadBuilder`) */
+  readonly b?: string;
   /** the audit context at the call (without the logger), or undefined outside any */
   readonly c: Omit<AuditContextValue, "logger"> | undefined;
   /** Date.now() at the call: the record's timestamp */
   readonly t: number;
 }
 
-/** Methods the app's thread calls on the worker's logger and waits for. */
-export type CallMethod = "flush" | "finalizeSession" | "getSummary" | "cleanup" | "shredSubject" | "placeLegalHold" | "releaseLegalHold" | "flushSyncOnExit";
+/** How the app's thread and the worker name a builder: its module and export. */
+export function builderKey(builder: Pick<InputBuilder<unknown>, "module" | "name">): string {
+  return `${builder.module}#${builder.name}`;
+}
+
+/**
+ * Methods the app's thread calls on the worker's logger and waits for; and `loadBuilder(module,
+ * name)`, which has the worker import an integration's {@link InputBuilder} module.
+ */
+export type CallMethod = "flush" | "finalizeSession" | "getSummary" | "cleanup" | "shredSubject" | "placeLegalHold" | "releaseLegalHold" | "flushSyncOnExit" | "loadBuilder";
 
 export type ToWorker =
   | { readonly t: "batch"; readonly items: readonly BatchItem[] }

@@ -11,7 +11,7 @@ import { parentPort, workerData } from "node:worker_threads";
 import { runInAuditContext } from "../context.js";
 import { sessionOwner, withRecordTime, type AuditLogger } from "../logger.js";
 import type { AuditContextValue } from "../types.js";
-import { SIGNAL_REPLY, sendError, type BatchItem, type CallMethod, type FromWorker, type Reply, type ToWorker, type WorkerInit } from "./protocol.js";
+import { SIGNAL_REPLY, builderKey, sendError, type BatchItem, type CallMethod, type FromWorker, type Reply, type ToWorker, type WorkerInit } from "./protocol.js";
 
 const port = parentPort;
 if (!port) throw new Error("audit-logger: src/thread/worker.js runs only as a worker thread");
@@ -40,10 +40,28 @@ logger.on("error", (err) => post({ t: "error", error: sendError(err) }));
 logger.on("rotate", (p) => post({ t: "rotate", path: p }));
 logger.on("checkpoint", (c) => post({ t: "checkpoint", checkpoint: c }));
 
+/** The integrations' input builders this worker loaded, by key (see `loadBuilder`). */
+const builders = new Map<string, (data: unknown) => unknown>();
+
+/** Imports an integration's builder module (the app's thread waits for this before it sends data for it). */
+async function loadBuilder(module: unknown, name: unknown): Promise<void> {
+  if (typeof module !== "string" || typeof name !== "string") throw new TypeError("loadBuilder(module, name) takes two strings");
+  const fn = ((await import(module)) as Record<string, unknown>)[name];
+  if (typeof fn !== "function") throw new TypeError(`${module} has no function ${name}`);
+  builders.set(builderKey({ module, name }), fn as (data: unknown) => unknown);
+}
+
+function inputOf(item: BatchItem): Record<string, unknown> {
+  if (item.b === undefined) return item.v as Record<string, unknown>;
+  const build = builders.get(item.b);
+  if (!build) throw new Error(`no input builder ${item.b} was loaded`);
+  return build(item.v) as Record<string, unknown>;
+}
+
 function record(item: BatchItem): void {
-  const input = item.v;
-  input.id = item.id;
   try {
+    const input = inputOf(item);
+    if (item.id !== undefined) input.id = item.id;
     withRecordTime(item.t, () => runInAuditContext(item.c as AuditContextValue | undefined, () => (logger[item.m] as (v: unknown) => string)(input)));
   } catch (err) {
     // validated on the app's thread already; what is left is reported like any failure to
@@ -58,6 +76,7 @@ function record(item: BatchItem): void {
 }
 
 function callMethod(method: CallMethod, args: readonly unknown[]): unknown {
+  if (method === "loadBuilder") return loadBuilder(args[0], args[1]);
   return (logger[method] as (...a: unknown[]) => unknown).apply(logger, [...args]);
 }
 

@@ -16,6 +16,8 @@ import {
   verifyAuditLog,
   type AuditOptions,
 } from "../../src/index.js";
+import { recordFrom } from "../../src/instrument.js";
+import { testBuilder } from "../fixtures/core/input-builder.js";
 import { TEST_KEY, cleanupTmp, readJsonl, tmpProject } from "../helpers/index.js";
 
 const open: AuditLogger[] = [];
@@ -310,5 +312,63 @@ describe("thread: true", () => {
     expect(checkpoints).toEqual(emitted);
     await l.finalizeSession();
     expect((await verifyAuditLog(l.auditDir, { publicKey: crypto.createPublicKey(privateKey) })).ok).toBe(true);
+  });
+});
+
+describe("thread: true and integrations' input builders (recordFrom)", () => {
+  const ctx = { userId: "u_7", traceId: "trace_7", metadata: { tenant: "acme" } };
+  const chats = (l: AuditLogger) => records(l).chat_interaction!;
+
+  it("the worker makes the inputs once it has loaded the builder's module; none is lost meanwhile, and the records are those made without the thread", async () => {
+    const logBoth = async (l: AuditLogger) => {
+      recordFrom(l, testBuilder, [0, "p0", false], ctx); // the first asks the worker to load the module
+      await l.flush();
+      for (let n = 1; n <= 3; n++) recordFrom(l, testBuilder, [n, `p${n}`, false], ctx);
+      await l.flush();
+    };
+    const threaded = logger({ sessionId: "builder_thread", projectPath: tmpProject(), thread: true });
+    const plain = logger({ sessionId: "builder_plain", projectPath: tmpProject() });
+    await logBoth(threaded);
+    await logBoth(plain);
+    const t = chats(threaded);
+    expect(t.map((r) => (r.metadata as { n: number }).n)).toEqual([0, 1, 2, 3]);
+    expect(t.map((r) => (r.metadata as { builtOnWorker: boolean }).builtOnWorker)).toEqual([false, true, true, true]);
+    expect(chats(plain).map((r) => (r.metadata as { builtOnWorker: boolean }).builtOnWorker)).toEqual([false, false, false, false]);
+    const same = (r: Record<string, unknown>) => comparable({ ...r, metadata: { ...(r.metadata as object), builtOnWorker: "either" } });
+    expect(t.map(same)).toEqual(chats(plain).map(same));
+    expect(t[1]).toMatchObject({ userId: "u_7", traceId: "trace_7", promptLength: 2, responseLength: 8, metadata: { tenant: "acme", n: 1 } });
+    await threaded.finalizeSession();
+    expect((await verifyAuditLog(threaded.auditDir)).ok).toBe(true);
+  });
+
+  it("a builder whose module the worker cannot load: the inputs are made on the app's thread, none lost", async () => {
+    const l = logger({ sessionId: "builder_missing", projectPath: tmpProject(), thread: true });
+    const errors: Error[] = [];
+    l.on("error", (e) => errors.push(e));
+    const missing = { ...testBuilder, module: new URL("./no-such-builder.js", import.meta.url).href };
+    for (let n = 0; n < 3; n++) {
+      recordFrom(l, missing, [n, `p${n}`, false], ctx);
+      await l.flush();
+    }
+    expect(chats(l).map((r) => [(r.metadata as { n: number }).n, (r.metadata as { builtOnWorker: boolean }).builtOnWorker])).toEqual([
+      [0, false],
+      [1, false],
+      [2, false],
+    ]);
+    expect(errors).toEqual([]);
+  });
+
+  it("a builder that throws on the worker: an error event on the app's thread and an errors record; the other records are written", async () => {
+    const l = logger({ sessionId: "builder_throws", projectPath: tmpProject(), thread: true });
+    const errors: Error[] = [];
+    l.on("error", (e) => errors.push(e));
+    recordFrom(l, testBuilder, [0, "p0", false], ctx);
+    await l.flush();
+    recordFrom(l, testBuilder, [1, "p1", true], ctx);
+    recordFrom(l, testBuilder, [2, "p2", false], ctx);
+    await l.flush();
+    expect(chats(l).map((r) => (r.metadata as { n: number }).n)).toEqual([0, 2]);
+    expect(errors.map((e) => e.message)).toEqual(["builder refused record 1"]);
+    expect(records(l).error!).toEqual([expect.objectContaining({ errorType: "audit_record_failed", message: "A logChatInteraction() record could not be written: builder refused record 1" })]);
   });
 });

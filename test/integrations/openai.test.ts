@@ -515,6 +515,10 @@ describe("wrapOpenAI with a logger that records on a worker thread (thread: true
       const logger = new AuditLogger({ sessionId: thread ? "openai_thread" : "openai_plain", projectPath: tmpProject(), thread });
       loggers.push(logger);
       const wrapped = wrapOpenAI(client(), { logger, includeUsageInStreams: true });
+      // the first record has the worker load the integration's input builder (until it has, the
+      // inputs are made on the app's thread); the next ones are made on the worker
+      await wrapped.chat.completions.create({ model: "gpt-4o-mini", messages });
+      await logger.flush();
       const history = messages.map((m) => ({ ...m }));
       await wrapped.chat.completions.create({ model: "gpt-4o-mini", messages: history });
       history.push({ role: "user", content: "pushed after the call" });
@@ -523,7 +527,7 @@ describe("wrapOpenAI with a logger that records on a worker thread (thread: true
       fake.enqueue({ status: 500, errorMessage: "boom" });
       await wrapped.chat.completions.create({ model: "gpt-4o-mini", messages }).catch(() => undefined);
       await logger.flush();
-      const recs = await recordsOf(logger, "chat_interaction", 3);
+      const recs = await recordsOf(logger, "chat_interaction", 4);
       await logger.finalizeSession();
       expect((await verifyAuditLog(logger.auditDir)).ok).toBe(true);
       return recs.map(({ id: _i, timestamp: _t, sessionId: _s, hash: _h, prevHash: _p, durationSeconds: _d, timeToFirstTokenSeconds: ttft, fullContent: _f, metadata, ...r }) => ({
@@ -534,9 +538,9 @@ describe("wrapOpenAI with a logger that records on a worker thread (thread: true
     };
     const plain = await recordWith(false);
     const threaded = await recordWith(true);
-    expect(threaded).toHaveLength(3);
+    expect(threaded).toHaveLength(4);
     expect(threaded).toEqual(plain);
-    expect((threaded[0] as Record<string, unknown>).promptPreview).toBe(JSON.stringify(messages));
-    expect(threaded[2]).toMatchObject({ success: false, statusCode: 500 });
+    expect((threaded[1] as Record<string, unknown>).promptPreview).toBe(JSON.stringify(messages));
+    expect(threaded[3]).toMatchObject({ success: false, statusCode: 500 });
   });
 });

@@ -12,7 +12,7 @@
  */
 import { auditContext } from "../src/context.js";
 import { AuditConfigError } from "../src/errors.js";
-import { recordFrom, resolveAuditLogger, secondsSince } from "../src/instrument.js";
+import { recordFrom, resolveAuditLogger, safeRecord, secondsSince } from "../src/instrument.js";
 import { toJsonData } from "../src/record/serialize.js";
 import type { AuditLogger } from "../src/logger.js";
 import { openaiChatInputBuilder, type CallStatus, type OpenAIRecordData } from "./openai-input.js";
@@ -344,7 +344,13 @@ class CallRecord {
     private readonly capture: boolean,
     copyPrompt: boolean,
   ) {
-    if (capture && copyPrompt) this.prompt = copyOf(promptOf(api, body));
+    if (capture && copyPrompt) {
+      try {
+        this.prompt = copyOf(promptOf(api, body));
+      } catch {
+        // params that throw when read (a Proxy, say): the copy at settle reports it, never the app's call
+      }
+    }
   }
 
   /** The JSON text the SDK serialised this call's params to (its first attempt's). */
@@ -481,23 +487,26 @@ class CallRecord {
     this.recorded = true;
     this.untrack();
     const durationSeconds = secondsSince(this.start);
-    const body = isObj(this.body) ? this.body : {};
-    const requested = typeof body.model === "string" && body.model.length > 0 ? body.model : undefined;
-    let sent: string | undefined;
-    let copied: OpenAIRecordData[4];
-    if (this.capture) {
-      // the prompt as sent; else as copied at the call; else (the SDK never serialised it) the
-      // params now, copied, as the record is made later
-      sent = this.sentBody;
-      copied = sent === undefined ? (this.prompt ?? copyOf(promptOf(this.api, body))) : undefined;
-    }
-    this.sentBody = undefined;
-    this.prompt = undefined;
-    const data: OpenAIRecordData = [this.api, this.capture, requested, sent, copied, durationSeconds, this.ttft, this.requestId, outcome, status];
-    // Made later (the app gets its result first), batched, or with `thread: true` on the worker
-    // thread; flush(), finalizeSession() and the exit hooks make a pending record, so one right
-    // after the call still includes it. The record carries the call's context.
-    recordFrom(this.logger, openaiChatInputBuilder, data, this.callContext);
+    // (reading the app's params can throw, a Proxy say: reported, never the app's problem)
+    safeRecord(this.logger, () => {
+      const body = isObj(this.body) ? this.body : {};
+      const requested = typeof body.model === "string" && body.model.length > 0 ? body.model : undefined;
+      let sent: string | undefined;
+      let copied: OpenAIRecordData[4];
+      if (this.capture) {
+        // the prompt as sent; else as copied at the call; else (the SDK never serialised it) the
+        // params now, copied, as the record is made later
+        sent = this.sentBody;
+        copied = sent === undefined ? (this.prompt ?? copyOf(promptOf(this.api, body))) : undefined;
+      }
+      this.sentBody = undefined;
+      this.prompt = undefined;
+      const data: OpenAIRecordData = [this.api, this.capture, requested, sent, copied, durationSeconds, this.ttft, this.requestId, outcome, status];
+      // Made later (the app gets its result first), batched, or with `thread: true` on the
+      // worker thread; flush(), finalizeSession() and the exit hooks make a pending record, so
+      // one right after the call still includes it. The record carries the call's context.
+      recordFrom(this.logger, openaiChatInputBuilder, data, this.callContext);
+    });
   }
 }
 

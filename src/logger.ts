@@ -170,6 +170,19 @@ export function sessionOwner(options: AuditOptionsInput): AuditLogger {
   }
 }
 
+/** This module's URL, and the directory of the package it belongs to (`dist/` when built). */
+const OWN_URL = import.meta.url;
+const PACKAGE_ROOT = new URL("../", import.meta.url).href;
+
+/**
+ * A module the worker thread of `thread: true` may import to make inputs there: a file of this
+ * package, other than this module. In a bundle every module has the bundle's URL (this one's
+ * too), and a bundle of the app with the integrations but not this package lies outside it.
+ */
+function ownModule(url: string): boolean {
+  return url.startsWith("file:") && url.startsWith(PACKAGE_ROOT) && url !== OWN_URL;
+}
+
 /** How many explicit ids of chat records queued for the worker are remembered (see `queue`). */
 const QUEUED_IDS_KEPT = 10_000;
 
@@ -1079,12 +1092,22 @@ export class AuditLogger extends EventEmitter<AuditLoggerEvents> implements Exit
     return true;
   }
 
-  /** Has the worker import a builder's module; its data is queued for the worker once it has. */
+  /**
+   * Has the worker import a builder's module; its data is queued for the worker once it has.
+   * Only a module file of this package (see `ownModule`): a bundle gives every module the
+   * bundle's URL, and the worker must never import the app's own code.
+   */
   private loadBuilder(builder: InputBuilder<never>): void {
     this.builderKeys.set(builder, false);
+    if (!ownModule(builder.module)) return; // its inputs are made on this thread, as without the thread
     const key = builderKey(builder);
     this.remote!.call("loadBuilder", [builder.module, builder.name]).then(
-      () => this.builderKeys.set(builder, key),
+      () => {
+        // Calls recorded while the module loaded wait as deferred steps; they go first, so the
+        // records stay in the order of the calls.
+        this.runDeferred();
+        this.builderKeys.set(builder, key);
+      },
       () => {
         // (a bundle that left the module out, say): inputs are made on this thread, as before
       },

@@ -96,8 +96,19 @@ export class ThreadLink {
       this.events.error(new AuditIOError(`${items.length} audit record(s) were lost: ${this.dead.message}`));
       return;
     }
-    const failed = this.post({ t: "batch", items });
-    if (failed) this.events.error(new AuditIOError(`Sending ${items.length} record(s) to the audit-logger worker failed: ${failed.message}`, { cause: failed }));
+    if (!this.post({ t: "batch", items })) return;
+    // Something in the batch cannot be copied to the worker: send the records one by one, so
+    // that only those are lost (and reported), not the whole batch.
+    let lost = 0;
+    let cause: Error | undefined;
+    for (const item of items) {
+      const failed = this.post({ t: "batch", items: [item] });
+      if (failed) {
+        lost++;
+        cause ??= failed;
+      }
+    }
+    if (cause) this.events.error(new AuditIOError(`Sending ${lost} record(s) to the audit-logger worker failed: ${cause.message}`, { cause }));
   }
 
   /** Calls a method of the worker's logger and resolves with its (awaited) result. */

@@ -4,7 +4,9 @@
 // tests in this mode too) and a log that verifies.
 import crypto from "node:crypto";
 import fs from "node:fs";
+import os from "node:os";
 import path from "node:path";
+import { pathToFileURL } from "node:url";
 import { afterEach, describe, expect, it } from "vitest";
 import {
   AuditConfigError,
@@ -17,7 +19,7 @@ import {
   type AuditOptions,
 } from "../../src/index.js";
 import { recordFrom } from "../../src/instrument.js";
-import { testBuilder } from "../fixtures/core/input-builder.js";
+import { testBuilder, type TestData } from "../fixtures/core/input-builder.js";
 import { TEST_KEY, cleanupTmp, readJsonl, tmpProject } from "../helpers/index.js";
 
 const open: AuditLogger[] = [];
@@ -315,6 +317,19 @@ describe("thread: true", () => {
   });
 });
 
+/**
+ * A `thread: true` logger whose worker has loaded testBuilder (record 0 made, on the app's
+ * thread, while it loaded), and the errors it emits from then on.
+ */
+async function builderLoaded(sessionId: string): Promise<{ l: AuditLogger; errors: Error[] }> {
+  const l = logger({ sessionId, projectPath: tmpProject(), thread: true });
+  const errors: Error[] = [];
+  l.on("error", (e) => errors.push(e));
+  recordFrom(l, testBuilder, [0, "p0", false], { userId: "u_0" });
+  await l.flush();
+  return { l, errors };
+}
+
 describe("thread: true and integrations' input builders (recordFrom)", () => {
   const ctx = { userId: "u_7", traceId: "trace_7", metadata: { tenant: "acme" } };
   const chats = (l: AuditLogger) => records(l).chat_interaction!;
@@ -359,16 +374,68 @@ describe("thread: true and integrations' input builders (recordFrom)", () => {
   });
 
   it("a builder that throws on the worker: an error event on the app's thread and an errors record; the other records are written", async () => {
-    const l = logger({ sessionId: "builder_throws", projectPath: tmpProject(), thread: true });
-    const errors: Error[] = [];
-    l.on("error", (e) => errors.push(e));
-    recordFrom(l, testBuilder, [0, "p0", false], ctx);
-    await l.flush();
+    const { l, errors } = await builderLoaded("builder_throws");
     recordFrom(l, testBuilder, [1, "p1", true], ctx);
     recordFrom(l, testBuilder, [2, "p2", false], ctx);
     await l.flush();
     expect(chats(l).map((r) => (r.metadata as { n: number }).n)).toEqual([0, 2]);
     expect(errors.map((e) => e.message)).toEqual(["builder refused record 1"]);
     expect(records(l).error!).toEqual([expect.objectContaining({ errorType: "audit_record_failed", message: "A logChatInteraction() record could not be written: builder refused record 1" })]);
+  });
+});
+
+describe("thread: true and input builders: order, the modules a worker imports, data it cannot take", () => {
+  const ctx = { userId: "u_8" };
+  const meta = (l: AuditLogger) => records(l).chat_interaction!.map((r) => r.metadata as { n: number; builtOnWorker: boolean });
+
+  it("records made on the app's thread while the module loaded come before the later ones made on the worker, and finalizeSession() writes those still queued", async () => {
+    const l = logger({ sessionId: "builder_order", projectPath: tmpProject(), thread: true, flushIntervalMs: 60_000 });
+    recordFrom(l, testBuilder, [0, "p0", false], ctx); // asks the worker to load the module
+    await new Promise((r) => setTimeout(r, 1000)); // it has, by now (no flush meanwhile)
+    recordFrom(l, testBuilder, [1, "p1", false], ctx);
+    await l.flush();
+    recordFrom(l, testBuilder, [2, "p2", false], ctx);
+    recordFrom(l, testBuilder, [3, "p3", false], ctx);
+    await l.finalizeSession();
+    expect(meta(l).map((m) => [m.n, m.builtOnWorker])).toEqual([
+      [0, false],
+      [1, true],
+      [2, true],
+      [3, true],
+    ]);
+    expect((await verifyAuditLog(l.auditDir)).ok).toBe(true);
+  });
+
+  it("a builder module outside this package (an app's bundle, say) is never imported by the worker: its inputs are made on the app's thread", async () => {
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), "builder-outside-"));
+    const marker = path.join(dir, "imported");
+    const file = path.join(dir, "bundle.mjs");
+    fs.writeFileSync(file, `import fs from "node:fs"; fs.writeFileSync(${JSON.stringify(marker)}, "x"); export const buildTestInput = () => ({ prompt: "p", response: "r" });\n`);
+    try {
+      const l = logger({ sessionId: "builder_outside", projectPath: tmpProject(), thread: true });
+      const outside = { ...testBuilder, module: pathToFileURL(file).href };
+      for (let n = 0; n < 2; n++) {
+        recordFrom(l, outside, [n, `p${n}`, false], ctx);
+        await l.flush();
+      }
+      await new Promise((r) => setTimeout(r, 300));
+      expect(meta(l).map((m) => [m.n, m.builtOnWorker])).toEqual([
+        [0, false],
+        [1, false],
+      ]);
+      expect(fs.existsSync(marker)).toBe(false);
+    } finally {
+      fs.rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
+  it("data that cannot be copied to the worker loses only its own record, reported; the rest of the batch is written", async () => {
+    const { l, errors } = await builderLoaded("builder_uncloneable");
+    recordFrom(l, testBuilder, [1, "p1", false], ctx);
+    recordFrom(l, testBuilder, [2, "p2", false, () => "a function"] as unknown as TestData, ctx);
+    recordFrom(l, testBuilder, [3, "p3", false], ctx);
+    await l.flush();
+    expect(meta(l).map((m) => m.n)).toEqual([0, 1, 3]);
+    expect(errors.map((e) => e.message)).toEqual([expect.stringMatching(/^Sending 1 record\(s\) to the audit-logger worker failed: /)]);
   });
 });

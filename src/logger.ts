@@ -22,6 +22,7 @@ import {
 } from "./record/schemas.js";
 import { fastChatInput } from "./record/fast-input.js";
 import { mergeMembers, toJsonData, toJsonSafe, truncateString, type JsonValue } from "./record/serialize.js";
+import { isoTime } from "./record/time.js";
 import { SessionStats } from "./record/stats.js";
 import { cleanupSessions, type CleanupOptions, type CleanupResult } from "./retention.js";
 import { prepareContent, writeContent, writeContentSync, type ContentManifest, type PreparedContent } from "./sink/content.js";
@@ -821,7 +822,7 @@ export class AuditLogger extends EventEmitter<AuditLoggerEvents> implements Exit
   ): void {
     const w = this.writers[kind];
     const now = recordTimeOverride ?? Date.now();
-    const timestamp = new Date(now).toISOString();
+    const timestamp = isoTime(now);
     const seq = w.seq + 1;
     const rec: Fields = { id, type: kind, sessionId: this.sessionId, timestamp, seq, prevHash: w.prevHash };
     const traceId = input.traceId ?? ctx?.traceId;

@@ -165,10 +165,7 @@ export class ChainFollower {
   /** Complete lines appended since the last poll, in chain order. */
   poll(): string[] {
     const out: string[] = [];
-    if (this.fd === undefined) {
-      out.push(...this.readNewSegments(this.seenSegment));
-      this.open("start");
-    }
+    if (this.fd === undefined) out.push(...this.catchUp(this.seenSegment));
     out.push(...this.drain());
     const now = inodeOf(this.activePath);
     if (this.fd !== undefined && now !== undefined && now !== this.ino) {
@@ -177,11 +174,26 @@ export class ChainFollower {
       const files = listKindFiles(this.dir, this.kind, this.sessionId);
       const mine = files.find((f) => f.segment !== undefined && inodeOf(f.path) === this.ino);
       this.close();
-      out.push(...this.readNewSegments(mine?.segment ?? this.seenSegment));
-      this.open("start");
+      out.push(...this.catchUp(mine?.segment ?? this.seenSegment));
       out.push(...this.drain());
     }
     return out;
+  }
+
+  /**
+   * Reads every segment numbered above `after`, then opens the active file from its start. A
+   * rotation between listing the segments and opening the active file (or just after opening
+   * it, before anything was read) leaves a segment not read yet: it is read first, and the active
+   * file opened again, until none is left.
+   */
+  private catchUp(after: number): string[] {
+    const out: string[] = [];
+    for (let from = after; ; from = this.seenSegment) {
+      out.push(...this.readNewSegments(from));
+      this.open("start");
+      if (lastSegmentOf(listKindFiles(this.dir, this.kind, this.sessionId)) <= this.seenSegment) return out;
+      this.close();
+    }
   }
 
   close(): void {

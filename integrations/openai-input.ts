@@ -6,10 +6,7 @@
  * run time but pure functions.
  */
 import type { ChatInteractionInput, InputBuilder } from "../src/types.js";
-import { promptOf, type ChatOutcome } from "./openai-record.js";
-
-type Obj = Record<string, unknown>;
-const isObj = (v: unknown): v is Obj => typeof v === "object" && v !== null && !Array.isArray(v);
+import { isObj, promptOf, type ChatOutcome, type Obj } from "./openai-record.js";
 
 /** How the call ended, as the wrapper saw it. */
 export interface CallStatus {

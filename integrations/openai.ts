@@ -16,7 +16,7 @@ import { recordFrom, resolveAuditLogger, safeRecord, secondsSince } from "../src
 import { toJsonData } from "../src/record/serialize.js";
 import type { AuditLogger } from "../src/logger.js";
 import { openaiChatInputBuilder, type CallStatus, type OpenAIRecordData } from "./openai-input.js";
-import { ChatChunkAccumulator, ResponseEventAccumulator, fromChatCompletion, fromResponse, promptOf, type ChatOutcome } from "./openai-record.js";
+import { ChatChunkAccumulator, ResponseEventAccumulator, fromChatCompletion, fromResponse, isObj, promptOf, type ChatOutcome, type Obj } from "./openai-record.js";
 import { tapStream, type StreamEnd } from "./stream-tap.js";
 
 /** Options of {@link wrapOpenAI}. */
@@ -196,10 +196,6 @@ function withUsageOption(api: Api, args: never[], options: WrapOpenAIOptions): n
   return [{ ...body, stream_options: { ...so, include_usage: true } } as never, ...args.slice(1)];
 }
 
-type Obj = Record<string, unknown>;
-function isObj(v: unknown): v is Obj {
-  return typeof v === "object" && v !== null && !Array.isArray(v);
-}
 function isThenable(v: unknown): v is PromiseLike<unknown> {
   return (typeof v === "object" || typeof v === "function") && v !== null && typeof (v as { then?: unknown }).then === "function";
 }

@@ -101,11 +101,13 @@ function asText(v: unknown): { text: string; format: "text" | "json" } {
 }
 
 /**
- * The parts of an audit context a record takes, for the worker thread: not the logger, and not
- * the metadata, which `forWorker` merges into the input's as `append()` would.
+ * The parts of an audit context a record takes, for the worker thread: not the logger; the
+ * metadata (copied as JSON data) only `withMetadata`, for data a builder makes the input of on
+ * the worker, whose log call merges it then. A validated input has it merged in by `forWorker`.
  */
-function contextData(ctx: AuditContextValue): BatchItem["c"] {
+function contextData(ctx: AuditContextValue, withMetadata = false): BatchItem["c"] {
   const c: { -readonly [K in keyof NonNullable<BatchItem["c"]>]: NonNullable<BatchItem["c"]>[K] } = {};
+  if (withMetadata && ctx.metadata !== undefined) c.metadata = toJsonData(ctx.metadata) as Record<string, unknown>;
   if (ctx.traceId !== undefined) c.traceId = ctx.traceId;
   if (ctx.parentId !== undefined) c.parentId = ctx.parentId;
   if (ctx.userId !== undefined) c.userId = ctx.userId;
@@ -1081,14 +1083,8 @@ export class AuditLogger extends EventEmitter<AuditLoggerEvents> implements Exit
       if (key === undefined) this.loadBuilder(builder);
       return false;
     }
-    let c: BatchItem["c"];
-    if (context) {
-      const copy = contextData(context) as { metadata?: Record<string, unknown> };
-      // merged into the built input by the worker's log call, as without the thread
-      if (context.metadata !== undefined) copy.metadata = toJsonData(context.metadata) as Record<string, unknown>;
-      c = copy;
-    }
-    this.queued.push({ m: builder.method, v: data, b: key, c, t: Date.now() });
+    // the context's metadata is merged into the built input by the worker's log call, as without the thread
+    this.queued.push({ m: builder.method, v: data, b: key, c: context ? contextData(context, true) : undefined, t: Date.now() });
     this.scheduleFlush();
     return true;
   }

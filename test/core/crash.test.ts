@@ -29,6 +29,13 @@ function printedIds(lines: readonly string[]): Map<RecordType, string[]> {
   return out;
 }
 
+/** Exactly the records the child printed (as it logged them) are on disk, in that order, for every kind; returns them. */
+function expectPrintedOnDisk(lines: readonly string[], projectPath: string, sid: string): Map<RecordType, string[]> {
+  const printed = printedIds(lines);
+  for (const kind of RECORD_KINDS) expect(readKind(projectPath, kind, sid).map((r) => r.id), kind).toEqual(printed.get(kind));
+  return printed;
+}
+
 /** Whole (newline-terminated) lines of a file, parsed. */
 function wholeRecords(file: string): Record<string, unknown>[] {
   const text = fs.readFileSync(file, "utf8");
@@ -212,11 +219,8 @@ describe("buffered modes flush on exit", () => {
       const h = fixture({ CORE_PROJECT: projectPath, CORE_SESSION: sid, CORE_MODE: "exit", CORE_COUNT: "120", CORE_DURABILITY: durability, ...env });
       const exit = await h.exited;
       expect(exit.code, exit.stderr).toBe(0);
-      const printed = printedIds(h.lines);
-      for (const kind of RECORD_KINDS) {
-        expect(readKind(projectPath, kind, sid).map((r) => r.id), kind).toEqual(printed.get(kind));
-        expect(printed.get(kind)).toHaveLength(20);
-      }
+      const printed = expectPrintedOnDisk(h.lines, projectPath, sid);
+      for (const kind of RECORD_KINDS) expect(printed.get(kind), kind).toHaveLength(20);
     });
 
     it(`${name}: process.exit() while finalizeSession() is under way loses no record and leaves no lock`, async () => {
@@ -225,8 +229,7 @@ describe("buffered modes flush on exit", () => {
       const h = fixture({ CORE_PROJECT: projectPath, CORE_SESSION: sid, CORE_MODE: "finalize-exit", CORE_COUNT: "600", CORE_DURABILITY: durability, ...env });
       const exit = await h.exited;
       expect(exit.code, exit.stderr).toBe(0);
-      const printed = printedIds(h.lines);
-      for (const kind of RECORD_KINDS) expect(readKind(projectPath, kind, sid).map((r) => r.id), kind).toEqual(printed.get(kind));
+      expectPrintedOnDisk(h.lines, projectPath, sid);
       expect(fs.existsSync(path.join(auditDirOf(projectPath), `.session_${sid}.lock`))).toBe(false);
       expect((await verifyAuditLog(auditDirOf(projectPath))).problems).toEqual([]);
     });
@@ -239,8 +242,7 @@ describe("buffered modes flush on exit", () => {
       h.child.kill("SIGTERM");
       const exit = await h.exited;
       expect(exit.signal).toBe("SIGTERM");
-      const printed = printedIds(h.lines);
-      for (const kind of RECORD_KINDS) expect(readKind(projectPath, kind, sid).map((r) => r.id), kind).toEqual(printed.get(kind));
+      expectPrintedOnDisk(h.lines, projectPath, sid);
       // and the lock was released on the way out
       expect(fs.existsSync(path.join(auditDirOf(projectPath), `.session_${sid}.lock`))).toBe(false);
     });

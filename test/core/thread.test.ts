@@ -318,6 +318,15 @@ describe("thread: true", () => {
 });
 
 /**
+ * Resolves once the worker has answered everything the app's thread asked of it before (it
+ * handles messages one after another). A dry-run cleanup() runs no deferred recording step and
+ * writes nothing, unlike flush().
+ */
+async function workerCaughtUp(l: AuditLogger): Promise<void> {
+  await l.cleanup({ dryRun: true });
+}
+
+/**
  * A `thread: true` logger whose worker has loaded testBuilder (record 0 made, on the app's
  * thread, while it loaded), and the errors it emits from then on.
  */
@@ -391,7 +400,7 @@ describe("thread: true and input builders: order, the modules a worker imports, 
   it("records made on the app's thread while the module loaded come before the later ones made on the worker, and finalizeSession() writes those still queued", async () => {
     const l = logger({ sessionId: "builder_order", projectPath: tmpProject(), thread: true, flushIntervalMs: 60_000 });
     recordFrom(l, testBuilder, [0, "p0", false], ctx); // asks the worker to load the module
-    await new Promise((r) => setTimeout(r, 1000)); // it has, by now (no flush meanwhile)
+    await workerCaughtUp(l); // it has loaded it; record 0 still waits as a deferred step
     recordFrom(l, testBuilder, [1, "p1", false], ctx);
     await l.flush();
     recordFrom(l, testBuilder, [2, "p2", false], ctx);
@@ -418,7 +427,7 @@ describe("thread: true and input builders: order, the modules a worker imports, 
         recordFrom(l, outside, [n, `p${n}`, false], ctx);
         await l.flush();
       }
-      await new Promise((r) => setTimeout(r, 300));
+      await workerCaughtUp(l); // anything asked of the worker before is done
       expect(meta(l).map((m) => [m.n, m.builtOnWorker])).toEqual([
         [0, false],
         [1, false],

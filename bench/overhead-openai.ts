@@ -86,6 +86,18 @@ async function startProvider(): Promise<{ baseURL: string; close: () => Promise<
   };
 }
 
+/**
+ * The main thread's CPU time so far, in ns: Linux's schedstat for the thread whose id is the
+ * process id (the first field is the time it ran). Undefined elsewhere.
+ */
+function appThreadCpuNs(): number | undefined {
+  try {
+    return Number(fs.readFileSync(`/proc/self/task/${process.pid}/schedstat`, "utf8").split(" ")[0]);
+  } catch {
+    return undefined;
+  }
+}
+
 async function serve(): Promise<void> {
   const fake = await startFakeOpenAI();
   process.send?.(fake.baseURL);
@@ -128,9 +140,12 @@ async function main(): Promise<void> {
     },
   };
 
-  // wall µs per call, and this process's CPU µs per call (less sensitive to other load on the machine)
+  // wall µs per call, this process's CPU µs per call (all its threads), and the app thread's own
+  // CPU µs per call (the main thread alone: with --thread the worker's part is left out)
   const cpu: Record<string, number[]> = { b: [], w: [], u: [] };
+  const appCpu: Record<string, number[]> = { b: [], w: [], u: [] };
   const timeRun = async (fn: (c: OpenAI) => Promise<void>, c: OpenAI, key: string) => {
+    const a0 = appThreadCpuNs();
     const c0 = process.cpuUsage();
     const t0 = process.hrtime.bigint();
     if (key !== "w") for (let i = 0; i < calls; i++) await fn(c);
@@ -153,6 +168,8 @@ async function main(): Promise<void> {
     const wall = Number(process.hrtime.bigint() - t0) / 1e3 / calls;
     const used = process.cpuUsage(c0);
     cpu[key]!.push((used.user + used.system) / calls);
+    const a1 = appThreadCpuNs();
+    if (a0 !== undefined && a1 !== undefined) appCpu[key]!.push((a1 - a0) / 1e3 / calls);
     return wall;
   };
 
@@ -170,6 +187,7 @@ async function main(): Promise<void> {
     unrecordedUs: number;
     unrecordedRatio: number;
     cpuUs: { bare: number; wrapped: number; unrecorded: number };
+    appCpuUs: { bare: number; wrapped: number; unrecorded: number } | undefined;
     latencyUs: { bare: number; wrapped: number; unrecorded: number; ratio: number; flushPerCallUs: number };
   }> = [];
   for (const [name, fn] of Object.entries(variants)) {
@@ -178,7 +196,10 @@ async function main(): Promise<void> {
       await fn(wrapped);
     }
     await fn(unrecorded);
-    for (const k of Object.keys(cpu)) cpu[k] = [];
+    for (const k of Object.keys(cpu)) {
+      cpu[k] = [];
+      appCpu[k] = [];
+    }
     const ratios: number[] = [];
     const unrecordedRatios: number[] = [];
     const bareTimes: number[] = [];
@@ -202,6 +223,11 @@ async function main(): Promise<void> {
     const totalRatio = sum(wrappedTimes) / sum(bareTimes);
     const uTotalRatio = sum(unrecordedTimes) / sum(bareTimes);
     const cpuUs = { bare: median(cpu.b!), wrapped: median(cpu.w!), unrecorded: median(cpu.u!) };
+    // the app thread's CPU, all rounds together (undefined where Linux's schedstat is missing)
+    const appCpuUs =
+      appCpu.b!.length === rounds && appCpu.w!.length === rounds && appCpu.u!.length === rounds
+        ? { bare: sum(appCpu.b!) / rounds, wrapped: sum(appCpu.w!) / rounds, unrecorded: sum(appCpu.u!) / rounds }
+        : undefined;
     // The call as the app sees it: one call of each client in turn (order rotating), timed one by
     // one, medians over all of them. Per-call alternation and medians make this far steadier than
     // the blocks above, but the records are built in batches outside the calls, so that work is
@@ -230,7 +256,7 @@ async function main(): Promise<void> {
       }
     }
     const latencyUs = { bare: median(lat.b!), wrapped: median(lat.w!), unrecorded: median(lat.u!), ratio: median(lat.w!) / median(lat.b!), flushPerCallUs: flushUs / Math.max(latencyCalls, 1) };
-    results.push({ variant: name, bareUs: sum(bareTimes) / rounds, wrappedUs: sum(wrappedTimes) / rounds, ratio: totalRatio, medianRoundRatio: ratio, unrecordedUs: sum(unrecordedTimes) / rounds, unrecordedRatio: uTotalRatio, cpuUs, latencyUs });
+    results.push({ variant: name, bareUs: sum(bareTimes) / rounds, wrappedUs: sum(wrappedTimes) / rounds, ratio: totalRatio, medianRoundRatio: ratio, unrecordedUs: sum(unrecordedTimes) / rounds, unrecordedRatio: uTotalRatio, cpuUs, appCpuUs, latencyUs });
     console.log(
       `${name.padEnd(28)} blocks (mean per call): bare ${(sum(bareTimes) / rounds).toFixed(1).padStart(8)} µs, wrapped+recorded ${(sum(wrappedTimes) / rounds).toFixed(1).padStart(8)} µs, ` +
         `ratio ${totalRatio.toFixed(4)} (${((totalRatio - 1) * 100).toFixed(2)}%) ${totalRatio <= 1.03 ? "within 3%" : "OVER 3%"}; median of the rounds' ratios ${ratio.toFixed(4)} (rounds ${Math.min(...ratios).toFixed(3)}..${Math.max(...ratios).toFixed(3)}); ` +
@@ -240,6 +266,13 @@ async function main(): Promise<void> {
       `${"".padEnd(28)} client CPU per call: bare ${cpuUs.bare.toFixed(1)} µs, wrapped+recorded ${cpuUs.wrapped.toFixed(1)} µs (+${(cpuUs.wrapped - cpuUs.bare).toFixed(1)}), ` +
         `wrapped, no logger ${cpuUs.unrecorded.toFixed(1)} µs (+${(cpuUs.unrecorded - cpuUs.bare).toFixed(1)})`,
     );
+    if (appCpuUs) {
+      const r = appCpuUs.wrapped / appCpuUs.bare;
+      console.log(
+        `${"".padEnd(28)} app thread CPU per call (blocks, all rounds): bare ${appCpuUs.bare.toFixed(1)} µs, wrapped+recorded ${appCpuUs.wrapped.toFixed(1)} µs, ratio ${r.toFixed(4)} (${((r - 1) * 100).toFixed(2)}%), ` +
+          `wrapped, no logger ${appCpuUs.unrecorded.toFixed(1)} µs, ratio ${(appCpuUs.unrecorded / appCpuUs.bare).toFixed(4)}`,
+      );
+    }
     console.log(
       `${"".padEnd(28)} per call (${latencyCalls} calls each, medians; leaves out GC and the tail, see the header): bare ${latencyUs.bare.toFixed(1)} µs, wrapped+recorded ${latencyUs.wrapped.toFixed(1)} µs ` +
         `ratio ${latencyUs.ratio.toFixed(4)} ${latencyUs.ratio <= 1.03 ? "within 3%" : "OVER 3%"}, wrapped, no logger ${latencyUs.unrecorded.toFixed(1)} µs; ` +

@@ -251,38 +251,45 @@ function observeApiPromise(result: unknown, call: CallRecord): unknown {
         throw err;
       },
     );
-    p.parseResponse = function parseResponse(this: unknown, ...a: unknown[]): unknown {
-      call.parsing = true;
-      let parsed: unknown;
-      try {
-        // `this` is the APIPromise: the SDK's async parse keeps it (its receiver) alive until the
-        // body is parsed, which is what keeps an awaited promise from looking dropped (see `dropped`)
-        parsed = parse.apply(this, a);
-      } catch (err) {
-        call.fail(err);
-        throw err;
-      }
-      Promise.resolve(parsed).then(
-        (v) => call.settle(v),
-        (e: unknown) => call.fail(e),
-      );
-      return parsed;
-    };
+    // A module function bound per call, not a closure made here: a new closure per call in a slot
+    // the SDK calls costs more (~25k CPU instructions per call on Node 20, docs/BENCHMARKS.md).
+    // Bound to the APIPromise, the receiver the SDK calls it with.
+    p.parseResponse = parseObserved.bind(p, call, parse);
     if (typeof p.asResponse === "function") {
       const asResponse = p.asResponse as (this: unknown, ...a: unknown[]) => unknown;
-      Object.defineProperty(p, "asResponse", {
-        value: function asResponseObserved(this: unknown, ...a: unknown[]) {
-          call.askedForRaw();
-          return asResponse.apply(this, a);
-        },
-        configurable: true,
-        writable: true,
-      });
+      Object.defineProperty(p, "asResponse", { value: asResponseObserved.bind(p, call, asResponse), configurable: true, writable: true });
     }
   } catch {
     // the promise did not let us hook it: the call still works, unrecorded
   }
   return result;
+}
+
+/**
+ * The APIPromise's body parser, observed (bound per call to the promise, its call and the SDK's
+ * parser). `this` is the APIPromise: the SDK's async parse keeps it (its receiver) alive until
+ * the body is parsed, which is what keeps an awaited promise from looking dropped (see `dropped`).
+ */
+function parseObserved(this: unknown, call: CallRecord, parse: (this: unknown, ...a: unknown[]) => unknown, ...a: unknown[]): unknown {
+  call.parsing = true;
+  let parsed: unknown;
+  try {
+    parsed = parse.apply(this, a);
+  } catch (err) {
+    call.fail(err);
+    throw err;
+  }
+  Promise.resolve(parsed).then(
+    (v) => call.settle(v),
+    (e: unknown) => call.fail(e),
+  );
+  return parsed;
+}
+
+/** The APIPromise's `asResponse()`, observed (bound per call like {@link parseObserved}). */
+function asResponseObserved(this: unknown, call: CallRecord, asResponse: (this: unknown, ...a: unknown[]) => unknown, ...a: unknown[]): unknown {
+  call.askedForRaw();
+  return asResponse.apply(this, a);
 }
 
 function errorStatus(err: unknown): number | undefined {

@@ -64,10 +64,8 @@ export function tapStream<S extends object, T = unknown>(stream: S, observer: St
   const original = (useField ? target.iterator : target[Symbol.asyncIterator]) as IteratorFactory<T> | undefined;
   if (typeof original !== "function") return stream;
   const state = new TapState(observer, options);
-  const factory = function tappedIterator(this: unknown): AsyncIterator<T> {
-    state.started = true;
-    return tapIterator(original.call(this ?? stream), state);
-  };
+  // bound, not a closure made per stream (see parseObserved in openai.ts)
+  const factory = (tappedIterator<T>).bind(stream, state, original);
   try {
     Object.defineProperty(target, kTapped, { value: true });
     if (useField) target.iterator = factory;
@@ -77,6 +75,12 @@ export function tapStream<S extends object, T = unknown>(stream: S, observer: St
     state.detach();
   }
   return stream;
+}
+
+/** The stream's iterator factory, tapped (bound per stream to it, its state and the original factory). */
+function tappedIterator<T>(this: object, state: TapState<T>, original: IteratorFactory<T>): AsyncIterator<T> {
+  state.started = true;
+  return tapIterator(original.call(this), state);
 }
 
 class TapState<T> {

@@ -251,9 +251,10 @@ function observeApiPromise(result: unknown, call: CallRecord): unknown {
         throw err;
       },
     );
-    // A module function bound per call, not a closure made here: a new closure per call in a slot
-    // the SDK calls costs more (~25k CPU instructions per call on Node 20, docs/BENCHMARKS.md).
-    // Bound to the APIPromise, the receiver the SDK calls it with.
+    // A module function bound per call, not a closure made here: with the closures made per call
+    // here and in stream-tap.ts, a wrapped chat call counted 686k CPU instructions on Node 20,
+    // bound functions 648k (docs/BENCHMARKS.md). Bound to the APIPromise, the receiver the SDK
+    // calls it with.
     p.parseResponse = parseObserved.bind(p, call, parse);
     if (typeof p.asResponse === "function") {
       const asResponse = p.asResponse as (this: unknown, ...a: unknown[]) => unknown;

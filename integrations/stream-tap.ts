@@ -64,7 +64,8 @@ export function tapStream<S extends object, T = unknown>(stream: S, observer: St
   const original = (useField ? target.iterator : target[Symbol.asyncIterator]) as IteratorFactory<T> | undefined;
   if (typeof original !== "function") return stream;
   const state = new TapState(observer, options);
-  // bound, not a closure made per stream (see parseObserved in openai.ts)
+  // bound, not a closure made per stream (see parseObserved in openai.ts); the receiver is
+  // always the stream, the one every read path of the SDKs calls it on
   const factory = (tappedIterator<T>).bind(stream, state, original);
   try {
     Object.defineProperty(target, kTapped, { value: true });

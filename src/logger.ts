@@ -906,7 +906,11 @@ export class AuditLogger extends EventEmitter<AuditLoggerEvents> implements Exit
       },
       (err: unknown) => {
         this.pendingContent.delete(p);
+        // the exit hook wrote these files itself (and took them out of contentInFlight): this
+        // write, refused as they exist (see writeContent), lost nothing
+        const tookOver = !this.contentInFlight.has(id) && (err as { code?: unknown } | null)?.code === "EEXIST";
         this.contentInFlight.delete(id);
+        if (tookOver) return;
         this.report(new AuditIOError(`Writing the full content of interaction ${id} failed: ${(err as Error).message}`, { cause: err }));
       },
     );

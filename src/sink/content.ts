@@ -61,7 +61,14 @@ export function writeContentSync(auditDir: string, c: PreparedContent, m: Omit<C
   write(c.refs.manifest, manifestBytes(c, m));
 }
 
-/** Writes the content files in the thread pool; in `fsync` mode each is fdatasync'ed. */
+/**
+ * Writes the content files in the thread pool; in `fsync` mode each is fdatasync'ed. Files are
+ * created exclusively (`wx`): when the process exits with this write under way, the exit hook
+ * writes the same files synchronously, and a thread-pool `open` that came after it must not
+ * truncate them (the process may end before this write's data follows). Refused as existing,
+ * this write rejects with EEXIST. When it opened first, the hook's write and its own lay down the
+ * same bytes.
+ */
 export async function writeContent(
   auditDir: string,
   c: PreparedContent,
@@ -70,7 +77,7 @@ export async function writeContent(
   durability: Durability,
 ): Promise<void> {
   const write = async (rel: string, data: Buffer) => {
-    const fh = await fs.promises.open(safeJoin(auditDir, rel), "w", mode);
+    const fh = await fs.promises.open(safeJoin(auditDir, rel), "wx", mode);
     try {
       await fh.writeFile(data);
       if (durability === "fsync") await fh.datasync();

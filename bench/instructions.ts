@@ -83,7 +83,7 @@ async function child(mode: string, calls: number): Promise<void> {
 
 /** The fake provider in a child process (this script with --serve); its URL. */
 async function startProvider(): Promise<{ baseURL: string; kill: () => void }> {
-  const child = fork(fileURLToPath(import.meta.url), ["--serve"], { execArgv: process.execArgv.filter((a) => !a.startsWith("--cpu-prof")), stdio: "inherit" });
+  const child = fork(fileURLToPath(import.meta.url), ["--serve"], { execArgv: process.execArgv, stdio: "inherit" });
   const baseURL = await new Promise<string>((resolve, reject) => {
     child.once("message", (m) => resolve(String(m)));
     child.once("exit", (code) => reject(new Error(`fake provider exited with ${code}`)));

@@ -5,10 +5,13 @@
  * order that made it fail about once in six runs: the thread pool's `open` landing after the
  * exit hook's write, truncating a file the process then exits with empty.
  */
+import crypto from "node:crypto";
 import fs from "node:fs";
 import os from "node:os";
 import path from "node:path";
+import util from "node:util";
 import { afterEach, describe, expect, it } from "vitest";
+import { AuditLogger, PresetConfigs, verifyAuditLog } from "../../src/index.js";
 import { prepareContent, writeContent, writeContentSync } from "../../src/sink/content.js";
 
 const dirs: string[] = [];
@@ -42,5 +45,24 @@ describe("full-content files: the exit hook's write and the thread pool's", () =
     await writeContent(a.dir, a.content, a.manifest, 0o600, "async");
     writeContentSync(b.dir, b.content, b.manifest, 0o600, "async");
     expect(a.files.map((f) => fs.readFileSync(f))).toEqual(b.files.map((f) => fs.readFileSync(f)));
+  });
+
+  it("a logger whose exit hook ran while the process lives on (the app handles SIGTERM itself) reports no failure for the writes it took over, and the log verifies", async () => {
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), "content-files-"));
+    dirs.push(dir);
+    const logger = new AuditLogger(PresetConfigs.development("took_over", dir));
+    const errors: Error[] = [];
+    logger.on("error", (e) => errors.push(e));
+    // the thread pool busy first, so its content writes come after the hook's (the order to test)
+    const busy = Array.from({ length: Math.max(8, Number(process.env.UV_THREADPOOL_SIZE ?? 4)) }, () => util.promisify(crypto.pbkdf2)("p", "s", 200_000, 32, "sha256"));
+    for (let i = 0; i < 5; i++) logger.logChatInteraction({ model: "m", prompt: `question ${i} `.repeat(50), response: `answer ${i} `.repeat(50), success: true });
+    logger.flushSyncOnExit(); // what the SIGINT/SIGTERM hook does before the app's own handler runs
+    await Promise.all(busy);
+    await logger.flush(); // waits for the thread-pool writes it raced with
+    expect(errors.map((e) => e.message)).toEqual([]);
+    const report = await verifyAuditLog(logger.auditDir);
+    expect(report.problems).toEqual([]);
+    expect(fs.readdirSync(path.join(logger.auditDir, "full_interactions")).filter((f) => f.startsWith("manifest_"))).toHaveLength(5);
+    await logger.finalizeSession();
   });
 });

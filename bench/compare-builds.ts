@@ -23,21 +23,13 @@
  * bench/overhead-openai.ts): slower and noisier, but the same code then runs between network
  * events, with colder CPU caches, which is where a change to the call path shows its real cost.
  */
-import { fork } from "node:child_process";
 import fs from "node:fs";
 import os from "node:os";
 import path from "node:path";
 import OpenAI from "openai";
-import { fakeOpenAIFetch, startFakeOpenAI } from "../test/helpers/fake-openai.js";
-import { median } from "./lib.js";
+import { fakeOpenAIFetch } from "../test/helpers/fake-openai.js";
+import { forkFakeProvider, median } from "./lib.js";
 
-if (process.argv[2] === "--serve") {
-  // the provider's process (HTTP=1)
-  const fake = await startFakeOpenAI();
-  process.send?.(fake.baseURL);
-  process.on("disconnect", () => void fake.close().then(() => process.exit(0)));
-  await new Promise(() => {});
-}
 const specs = process.argv.slice(2);
 if (specs.length === 0) {
   console.error("usage: npx tsx bench/compare-builds.ts <built dir>[:thread] ...");
@@ -55,8 +47,8 @@ const trimmedMean = (xs: readonly number[]) => {
   return mean(s.slice(cut, s.length - cut));
 };
 const http = process.env.HTTP === "1";
-const provider = http ? fork(process.argv[1]!, ["--serve"], { execArgv: process.execArgv, stdio: "inherit" }) : undefined;
-const baseURL = provider ? await new Promise<string>((resolve) => provider.once("message", (m) => resolve(String(m)))) : "http://fake-openai.invalid/v1";
+const provider = http ? await forkFakeProvider() : undefined;
+const baseURL = provider ? provider.baseURL : "http://fake-openai.invalid/v1";
 const fetch = http ? undefined : fakeOpenAIFetch();
 const client = () => new OpenAI({ baseURL, apiKey: "sk-bench", maxRetries: 0, ...(fetch ? { fetch } : {}) });
 
@@ -111,4 +103,4 @@ for (const s of sides) {
   await s.logger.finalizeSession();
   fs.rmSync(s.projectPath, { recursive: true, force: true });
 }
-provider?.disconnect();
+provider?.close();

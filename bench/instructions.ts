@@ -30,7 +30,7 @@
  * vCPUs in memory (two valgrind runs at a time, ~30x slower than native), ~40 minutes with
  * `--http --main-thread --thread`.
  */
-import { execFile, fork } from "node:child_process";
+import { execFile } from "node:child_process";
 import fs from "node:fs";
 import os from "node:os";
 import path from "node:path";
@@ -45,7 +45,6 @@ const { values } = parseArgs({
     http: { type: "boolean", default: false },
     "main-thread": { type: "boolean", default: false },
     stream: { type: "boolean", default: false },
-    serve: { type: "boolean", default: false },
     small: { type: "string", default: "2000" },
     large: { type: "string", default: "11000" },
   },
@@ -56,13 +55,13 @@ const WARMUP = 2000;
 async function child(mode: string, calls: number): Promise<void> {
   const { default: OpenAI } = await import("openai");
   const { fakeOpenAIFetch } = await import("../test/helpers/fake-openai.js");
-  const { importBuilt } = await import("./lib.js");
+  const { forkFakeProvider, importBuilt } = await import("./lib.js");
   const { wrapOpenAI } = await importBuilt<typeof import("../integrations/openai.js")>("integrations/openai.js");
   const { AuditLogger, PresetConfigs } = await importBuilt<typeof import("../src/index.js")>("src/index.js");
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), "bench-instr-"));
   const logger = mode === "recorded" || mode === "thread" ? new AuditLogger(PresetConfigs.minimal("bench_instr", dir, { flushIntervalMs: 60_000, thread: mode === "thread" })) : undefined;
   // --http: the provider runs in a child process, natively (valgrind does not follow children)
-  const provider = values.http ? await startProvider() : undefined;
+  const provider = values.http ? await forkFakeProvider() : undefined;
   const opts = provider
     ? { baseURL: provider.baseURL, apiKey: "sk-bench", maxRetries: 0 }
     : { baseURL: "http://fake-openai.invalid/v1", apiKey: "sk-bench", maxRetries: 0, fetch: fakeOpenAIFetch() };
@@ -78,25 +77,9 @@ async function child(mode: string, calls: number): Promise<void> {
   }
   await logger?.finalizeSession();
   fs.rmSync(dir, { recursive: true, force: true });
-  provider?.kill();
+  provider?.close();
 }
 
-/** The fake provider in a child process (this script with --serve); its URL. */
-async function startProvider(): Promise<{ baseURL: string; kill: () => void }> {
-  const child = fork(fileURLToPath(import.meta.url), ["--serve"], { execArgv: process.execArgv, stdio: "inherit" });
-  const baseURL = await new Promise<string>((resolve, reject) => {
-    child.once("message", (m) => resolve(String(m)));
-    child.once("exit", (code) => reject(new Error(`fake provider exited with ${code}`)));
-  });
-  return { baseURL, kill: () => child.kill() };
-}
-
-async function serve(): Promise<void> {
-  const { startFakeOpenAI } = await import("../test/helpers/fake-openai.js");
-  const fake = await startFakeOpenAI();
-  process.send?.(fake.baseURL);
-  process.on("SIGTERM", () => void fake.close().then(() => process.exit(0)));
-}
 
 /** Instructions of one valgrind run of `child(mode, calls)`: all threads, or the main thread's. */
 function count(mode: string, calls: number): Promise<number> {
@@ -141,7 +124,7 @@ async function main(): Promise<void> {
   console.log(JSON.stringify({ bench: "instructions", ...setup, small, large, perCall }));
 }
 
-(values.serve ? serve() : values.child ? child(values.child, Number(values.calls)) : main()).catch((err: unknown) => {
+(values.child ? child(values.child, Number(values.calls)) : main()).catch((err: unknown) => {
   console.error(err);
   process.exitCode = 1;
 });

@@ -1,5 +1,7 @@
 /** Small helpers the benchmark scripts share. */
+import { fork } from "node:child_process";
 import fs from "node:fs";
+import { fileURLToPath } from "node:url";
 
 /** The median (the mean of the two middle values for an even count). */
 export function median(xs: readonly number[]): number {
@@ -24,6 +26,26 @@ export function peakRssMb(): number {
 }
 
 const ROOT = new URL("..", import.meta.url);
+
+/**
+ * The fake OpenAI provider in a child process (bench/fake-provider.ts), with this process's node
+ * options (the tsx loader): its URL, and how to stop it. Under valgrind the child runs natively
+ * (valgrind does not follow children), so it is not counted.
+ */
+export async function forkFakeProvider(): Promise<{ baseURL: string; close: () => void }> {
+  const child = fork(fileURLToPath(new URL("fake-provider.ts", import.meta.url)), [], { execArgv: process.execArgv, stdio: "inherit" });
+  const baseURL = await new Promise<string>((resolve, reject) => {
+    child.once("message", (m) => resolve(String(m)));
+    child.once("exit", (code) => reject(new Error(`fake provider exited with ${code}`)));
+  });
+  return {
+    baseURL,
+    close: () => {
+      child.removeAllListeners("exit");
+      child.kill();
+    },
+  };
+}
 
 /**
  * A module of the built package (`dist/`, the JavaScript users run), typed from its source:

@@ -40,14 +40,13 @@
  * CPU work. The ratios are then against a much shorter bare call (~50–80 µs, ~150 µs streamed),
  * so they are larger; the target is judged over HTTP.
  */
-import { fork } from "node:child_process";
 import fs from "node:fs";
 import os from "node:os";
 import path from "node:path";
 import { parseArgs } from "node:util";
 import OpenAI from "openai";
 import { fakeOpenAIFetch, startFakeOpenAI } from "../test/helpers/fake-openai.js";
-import { importBuilt, median } from "./lib.js";
+import { forkFakeProvider, importBuilt, median } from "./lib.js";
 
 const { values } = parseArgs({
   options: {
@@ -56,7 +55,6 @@ const { values } = parseArgs({
     warmup: { type: "string", default: "200" },
     "latency-calls": { type: "string", default: "2000" },
     preset: { type: "string", default: "development" },
-    serve: { type: "boolean", default: false },
     "same-process": { type: "boolean", default: false },
     "in-memory": { type: "boolean", default: false },
     thread: { type: "boolean", default: false },
@@ -70,20 +68,8 @@ const presetName = values.preset as "development" | "production" | "minimal";
 const thread = values.thread;
 
 /** The fake provider: in a child process (default), or in this one with --same-process. */
-async function startProvider(): Promise<{ baseURL: string; close: () => Promise<void> }> {
-  if (values["same-process"]) return startFakeOpenAI();
-  const child = fork(process.argv[1]!, ["--serve"], { execArgv: process.execArgv, stdio: "inherit" });
-  const baseURL = await new Promise<string>((resolve, reject) => {
-    child.once("message", (m) => resolve(String(m)));
-    child.once("exit", (code) => reject(new Error(`fake provider exited with ${code}`)));
-  });
-  return {
-    baseURL,
-    close: async () => {
-      child.removeAllListeners("exit");
-      child.kill();
-    },
-  };
+async function startProvider(): Promise<{ baseURL: string; close: () => Promise<void> | void }> {
+  return values["same-process"] ? startFakeOpenAI() : forkFakeProvider();
 }
 
 /**
@@ -96,12 +82,6 @@ function appThreadCpuNs(): number | undefined {
   } catch {
     return undefined;
   }
-}
-
-async function serve(): Promise<void> {
-  const fake = await startFakeOpenAI();
-  process.send?.(fake.baseURL);
-  process.on("SIGTERM", () => void fake.close().then(() => process.exit(0)));
 }
 
 async function main(): Promise<void> {
@@ -299,7 +279,7 @@ async function main(): Promise<void> {
   if (recorded !== expected) process.exitCode = 1;
 }
 
-(values.serve ? serve() : main()).catch((err: unknown) => {
+main().catch((err: unknown) => {
   console.error(err);
   process.exitCode = 1;
 });

@@ -23,13 +23,14 @@
  * How a sample is attributed: from the sampled function outwards, the first JavaScript frame that
  * belongs to a file (not V8's builtins, Node's C++ or `node:` internals, or the kernel) decides.
  * When it is a file of this package (`dist/`), the sample is the kit's: its own code and what it
- * calls in Node (a `postMessage`, a `writeSync` and its syscall). When it is the SDK's or the
- * app's, the sample is theirs, also where the kit called it (the SDK's parser, which the wrapper
- * only observes). Samples inside the garbage collector are charged in proportion to allocation:
- * the kit's share of the bytes allocated on the thread (V8's sampling heap profiler, attributed
- * the same way, objects collected since included, over a fifth as many calls again after perf
- * stopped: its stack captures would otherwise land in the allocators' CPU samples) times the
- * collector's samples.
+ * calls in Node (a `postMessage`, a `headers.get`). When it is the SDK's or the app's, the sample
+ * is theirs, also where the kit called it (the SDK's parser, which the wrapper only observes).
+ * Samples inside the garbage collector are charged in proportion to allocation, an approximation
+ * (a scavenge costs by what survives it, and records that wait for the batch survive more than
+ * the SDK's garbage does): the kit's share of the bytes allocated on the thread (V8's sampling
+ * heap profiler, attributed the same way, objects collected since included, over a fifth as many
+ * calls again after perf stopped: its stack captures would otherwise land in the allocators' CPU
+ * samples) times the collector's samples.
  *
  * Sampling slows what it watches: at the default 1,000 samples a second (one per ms of the
  * thread's CPU) the watched calls cost the thread ~10% more, at 4,000 ~45% more; the kit's share
@@ -39,9 +40,16 @@
  * Reported: the kit's share of the samples and `over bare` = kit / (all - kit), what the kit adds
  * to what the same calls cost without it; the kit's µs per call while watched; and, for scale,
  * the thread's CPU time per call over the same number of calls unwatched just before (schedstat).
- * What this does not see: work the kit makes others do, such as the promise hop the SDK's `await`
- * takes through an observed promise, or the caches the kit's code evicts; and SDK code that V8
- * inlined into the kit's wrappers counts as the kit's (perf sees one frame for both).
+ * What this does not see, or sees wrongly:
+ * - work the kit makes others do, such as the promise hop the SDK's `await` takes through an
+ *   observed promise, or the caches the kit's code evicts;
+ * - inlining, both ways: perf sees one frame where V8 inlined one function into another, so SDK
+ *   code inlined into the kit's wrappers counts as the kit's, and a kit wrapper inlined into the
+ *   app's function as the app's;
+ * - samples whose chain frame-pointer unwinding lost inside a C library (a `write` syscall, a
+ *   `malloc` in Node's C++) have no file's frame and count as nobody's, whoever made them. So do
+ *   the event loop's own work and the Node internals it runs for the SDK's fetch (reading the
+ *   socket, parsing HTTP), about half of the thread's time. That share is printed.
  * bench/instructions.ts counts the whole difference between a bare and a wrapped client
  * (instructions on valgrind's CPU, where the kernel's part is not counted).
  */
@@ -74,14 +82,21 @@ function ownerOfUrl(url: string): Owner {
   return url.startsWith(KIT_PREFIX) ? "kit" : "other";
 }
 
-/** A JavaScript frame as V8's jitdump names it: "JS:*name file:///x.js:12:3" (`~` interpreted or baseline, `*` optimised). */
-const JS_FRAME = /^(?:JS|LazyCompile|Function):[*~^+]?(\S*) (.*?)(?::\d+)?(?::\d+)?$/;
+/**
+ * A JavaScript frame as V8's jitdump names it: "JS:*name file:///x.js:12:3" (`~` interpreted,
+ * `^` baseline, `+` Maglev, `*` TurboFan). A name may hold spaces ("get signal"); a location never.
+ */
+const JS_FRAME = /^(?:JS|LazyCompile|Function):[*~^+]?(.*) (\S*?)(?::\d+)?(?::\d+)?$/;
 /** Frames of V8's garbage collector (main-thread parts: scavenges, mark-compact, incremental marking steps). */
-const GC_FRAME = /CollectGarbage|Scavenge|MarkCompact|IncrementalMarking|ConcurrentMarking|Heap::FinalizeIncrementalMarking/;
+const GC_FRAME = /CollectGarbage|Scavenge|MarkCompact|IncrementalMarking|ConcurrentMarking/;
 
 /** Samples of the main thread by bucket, and the kit's by function (its first own frame), from `perf script -F ip,sym` output. */
-function attributePerf(script: string): { samples: Record<"all" | "gc" | "kit", number>; kitByFn: Map<string, number> } {
-  const samples = { all: 0, gc: 0, kit: 0 };
+function attributePerf(script: string): { samples: Record<"all" | "gc" | "kit" | "other" | "nobody" | "named", number>; kitByFn: Map<string, number> } {
+  // nobody: no frame of a file on the chain (the event loop's own work, or a chain that
+  // frame-pointer unwinding lost inside a C library, a syscall the kit made among them)
+  // named: samples with any JavaScript frame at all (Node's internals included): few means the
+  // jitdump was not read
+  const samples = { all: 0, gc: 0, kit: 0, other: 0, nobody: 0, named: 0 };
   const kitByFn = new Map<string, number>();
   for (const block of script.split(/\n\s*\n/)) {
     // each sample: its callchain, one frame per line, the sampled function first
@@ -95,18 +110,22 @@ function attributePerf(script: string): { samples: Record<"all" | "gc" | "kit", 
       samples.gc++;
       continue;
     }
+    let owner: Owner = "none";
+    let named = false;
     for (const frame of frames) {
       const m = JS_FRAME.exec(frame);
       if (!m) continue; // the kernel, Node's C++, V8's builtins: whoever called them decides
-      const owner = ownerOfUrl(m[2]!);
+      named = true;
+      owner = ownerOfUrl(m[2]!);
       if (owner === "none") continue;
       if (owner === "kit") {
-        samples.kit++;
         const fn = `${m[1] || "(anonymous)"} ${frame.slice(frame.indexOf(KIT_PREFIX) + KIT_PREFIX.length)}`;
         kitByFn.set(fn, (kitByFn.get(fn) ?? 0) + 1);
       }
       break;
     }
+    samples[owner === "none" ? "nobody" : owner]++;
+    if (named) samples.named++;
   }
   return { samples, kitByFn };
 }
@@ -142,25 +161,59 @@ function threadCpuNs(): number | undefined {
 }
 
 /** Messages between the parent (which runs perf) and a child (one mode). */
-type ToParent = { t: "ready"; pid: number } | { t: "ran" } | { t: "result"; alloc: { total: number; kit: number }; records: number; expected: number; plainCpuNs: number | undefined; threadCpuNs: number | undefined };
+type ToParent =
+  | { t: "ready"; pid: number }
+  | { t: "ran" }
+  | { t: "result"; alloc: { total: number; kit: number }; heapCalls: number; records: number; expected: number; plainCpuNs: number | undefined; threadCpuNs: number | undefined };
 type ToChild = { t: "go" } | { t: "finish" };
 
-function nextMessage<T>(from: NodeJS.Process | import("node:child_process").ChildProcess): Promise<T> {
-  return new Promise((resolve) => from.once("message", (m) => resolve(m as T)));
+/** The child's next message; rejects when the child ends first. */
+function fromChild(c: import("node:child_process").ChildProcess, mode: string): Promise<ToParent> {
+  return new Promise((resolve, reject) => {
+    const onExit = (code: number | null) => reject(new Error(`${mode}: the child ended (exit code ${code}) before it answered`));
+    c.once("exit", onExit);
+    c.once("message", (m) => {
+      c.off("exit", onExit);
+      resolve(m as ToParent);
+    });
+  });
 }
+
+function fromParent(): Promise<ToChild> {
+  return new Promise((resolve) => process.once("message", (m) => resolve(m as ToChild)));
+}
+
+/** Lets the logger's flush timer (100 ms) run: the records of the calls just made are built inside the phase that made them. */
+const settleRecords = (): Promise<void> => new Promise((r) => setTimeout(r, 150));
 
 /** One mode in this process: warm up, then make `calls` calls while the parent's perf watches. */
 async function child(mode: string): Promise<void> {
-  const calls = Number(values.calls);
   const { default: OpenAI } = await import("openai");
   const { forkFakeProvider, importBuilt } = await import("./lib.js");
   const { wrapOpenAI } = await importBuilt<typeof import("../integrations/openai.js")>("integrations/openai.js");
   const { AuditLogger, PresetConfigs } = await importBuilt<typeof import("../src/index.js")>("src/index.js");
-  const dir = fs.mkdtempSync(path.join(os.tmpdir(), "bench-share-"));
+  // in the working directory the parent made, and removes, whatever happens
+  const dir = fs.mkdtempSync(path.join(process.cwd(), "audit-"));
   const logger = mode === "unrecorded" ? undefined : new AuditLogger(PresetConfigs.minimal("bench_share", dir, { thread: mode === "thread" }));
   const provider = await forkFakeProvider();
+  try {
+    await measure(mode, logger, provider.baseURL, OpenAI, wrapOpenAI);
+  } finally {
+    provider.close();
+    fs.rmSync(dir, { recursive: true, force: true });
+  }
+}
+
+async function measure(
+  mode: string,
+  logger: import("../src/index.js").AuditLogger | undefined,
+  baseURL: string,
+  OpenAI: typeof import("openai").default,
+  wrapOpenAI: typeof import("../integrations/openai.js").wrapOpenAI,
+): Promise<void> {
+  const calls = Number(values.calls);
   process.removeAllListeners("warning"); // the unrecorded client's one "no logger" warning
-  const client = wrapOpenAI(new OpenAI({ baseURL: provider.baseURL, apiKey: "sk-bench", maxRetries: 0 }), logger ? { logger } : {});
+  const client = wrapOpenAI(new OpenAI({ baseURL, apiKey: "sk-bench", maxRetries: 0 }), logger ? { logger } : {});
   const messages = [{ role: "user" as const, content: "What is the capital of France?" }];
   const one = async (): Promise<void> => {
     if (values.stream) {
@@ -175,16 +228,18 @@ async function child(mode: string): Promise<void> {
   // the thread's CPU time per call with nobody watching, for scale (sampling slows it, see the header)
   const plain0 = threadCpuNs();
   for (let i = 0; i < calls; i++) await one();
+  await settleRecords();
   const plain1 = threadCpuNs();
   await logger?.flush();
 
-  const go = nextMessage<ToChild>(process);
+  const go = fromParent();
   process.send!({ t: "ready", pid: process.pid } satisfies ToParent);
   await go;
   const cpu0 = threadCpuNs();
   for (let i = 0; i < calls; i++) await one();
+  await settleRecords();
   const cpu1 = threadCpuNs();
-  const finish = nextMessage<ToChild>(process);
+  const finish = fromParent();
   process.send!({ t: "ran" } satisfies ToParent);
   await finish;
   await logger?.flush();
@@ -197,85 +252,109 @@ async function child(mode: string): Promise<void> {
   session.connect();
   await session.post("HeapProfiler.startSampling", { samplingInterval: 16384, includeObjectsCollectedByMajorGC: true, includeObjectsCollectedByMinorGC: true } as never);
   for (let i = 0; i < heapCalls; i++) await one();
+  await settleRecords();
   const { profile } = (await session.post("HeapProfiler.stopSampling")) as unknown as { profile: { head: HeapNode } };
   session.disconnect();
 
   await logger?.finalizeSession();
   // the records the logger wrote: a run whose records went missing measured nothing worth reporting
   const records = logger ? fs.readFileSync(path.join(logger.auditDir, `chat_interactions_${logger.sessionId}.jsonl`), "utf8").trim().split("\n").length : 0;
-  fs.rmSync(dir, { recursive: true, force: true });
-  provider.close();
-  process.send!({ t: "result", alloc: attributeHeap(profile.head), records, expected: logger ? warmup + 2 * calls + heapCalls : 0, plainCpuNs: plain0 !== undefined && plain1 !== undefined ? plain1 - plain0 : undefined, threadCpuNs: cpu0 !== undefined && cpu1 !== undefined ? cpu1 - cpu0 : undefined } satisfies ToParent, () => process.disconnect());
+  process.send!({ t: "result", alloc: attributeHeap(profile.head), heapCalls, records, expected: logger ? warmup + 2 * calls + heapCalls : 0, plainCpuNs: plain0 !== undefined && plain1 !== undefined ? plain1 - plain0 : undefined, threadCpuNs: cpu0 !== undefined && cpu1 !== undefined ? cpu1 - cpu0 : undefined } satisfies ToParent, () => process.disconnect());
 }
 
 /** Runs one mode in a child process with perf watching its main thread while it makes the calls. */
 async function runMode(mode: string): Promise<Record<string, unknown>> {
   const calls = Number(values.calls);
+  const periodNs = Math.round(1e9 / Number(values.frequency));
   const args = ["--child", mode, "--calls", String(values.calls), "--warmup", String(values.warmup), ...(values.stream ? ["--stream"] : [])];
-  // JavaScript frames named through a jitdump (jit-<pid>.dump, in the child's working directory,
-  // with code moves and reuse recorded, which a /tmp/perf-<pid>.map is not); interpreted ones get
-  // a frame of their own
+  // JavaScript frames are named through a jitdump (jit-<pid>.dump, in the child's working
+  // directory; `--perf-prof` also turns off code-space compaction, so code does not move);
+  // interpreted functions get a frame of their own. perf's build-id cache goes there too (with
+  // `perf inject --jit` it would otherwise fill ~/.debug with thousands of files per run).
   const work = fs.mkdtempSync(path.join(os.tmpdir(), "bench-share-perf-"));
+  const buildIds = path.join(work, ".debug");
   const c = fork(fileURLToPath(import.meta.url), args, { cwd: work, execArgv: [...process.execArgv, "--perf-prof", "--interpreted-frames-native-stack"], stdio: ["ignore", "inherit", "inherit", "ipc"] });
-  const exited = new Promise<number | null>((resolve) => c.once("exit", resolve));
-  const ready = await Promise.race([nextMessage<ToParent>(c), exited.then(() => undefined)]);
-  if (ready?.t !== "ready") throw new Error(`${mode}: the child ended before it was ready`);
-  const data = path.join(work, "perf.data");
-  // -t: the main thread alone (its thread id is the process id); cpu-clock: while it runs;
-  // -k mono: the clock the jitdump's records carry
-  const perf = spawn("perf", ["record", "-q", "-k", "mono", "-e", "cpu-clock", "-c", String(Math.round(1e9 / Number(values.frequency))), "-g", "-t", String(ready.pid), "-o", data], { stdio: ["ignore", "ignore", "inherit"] });
-  const perfDone = new Promise<void>((resolve, reject) => {
-    perf.once("error", reject);
-    perf.once("exit", () => resolve());
-  });
-  await new Promise((r) => setTimeout(r, 300)); // perf attached
-  const ran = nextMessage<ToParent>(c);
-  c.send({ t: "go" } satisfies ToChild);
-  await ran;
-  perf.kill("SIGINT");
-  await perfDone;
-  const result = nextMessage<ToParent>(c);
-  c.send({ t: "finish" } satisfies ToChild);
-  const r = await result;
-  await exited;
-  if (r.t !== "result") throw new Error(`${mode}: no result`);
-  if (r.records !== r.expected) throw new Error(`${mode}: ${r.records} records written, ${r.expected} expected`);
-  // the JIT's code as ELF files perf can read, then the samples with their symbols
-  execFileSync("perf", ["inject", "--jit", "-i", data, "-o", `${data}.jit`], { cwd: work, stdio: "ignore" });
-  const script = execFileSync("perf", ["script", "-i", `${data}.jit`, "-F", "ip,sym"], { cwd: work, maxBuffer: 1024 * 1024 * 1024, encoding: "utf8", stdio: ["ignore", "pipe", "ignore"] });
-  fs.rmSync(work, { recursive: true, force: true });
-
-  const { samples, kitByFn } = attributePerf(script);
-  const usPerSample = 1e6 / Number(values.frequency);
-  const allocShare = r.alloc.total > 0 ? r.alloc.kit / r.alloc.total : 0;
-  const kit = samples.kit + samples.gc * allocShare;
-  const perCall = (n: number) => (n * usPerSample) / calls;
-  if (r.plainCpuNs === undefined) throw new Error("the thread's CPU time cannot be read here (Linux /proc/self/task/<pid>/schedstat)");
-  const plainUs = r.plainCpuNs / 1000 / calls;
-  return {
-    mode,
-    samples,
-    perCallUs: {
-      /** the calls' CPU time on the thread, unwatched (for scale) */
-      plain: plainUs,
-      /** while perf watched: perf's count, and schedstat's for the same calls */
-      sampled: perCall(samples.all),
-      sampledSchedstat: r.threadCpuNs === undefined ? undefined : r.threadCpuNs / 1000 / calls,
-      gc: perCall(samples.gc),
-      kitCode: perCall(samples.kit),
-      kitGc: perCall(samples.gc * allocShare),
-      kit: perCall(kit),
-    },
-    allocPerCall: { total: r.alloc.total / Math.ceil(calls / 5), kit: r.alloc.kit / Math.ceil(calls / 5) },
-    /** the kit's part of the watched thread's samples */
-    share: kit / samples.all,
-    /** what the kit adds to what the same calls cost without it */
-    overBare: kit / (samples.all - kit),
-    top: [...kitByFn]
-      .sort((a, b) => b[1] - a[1])
-      .slice(0, 12)
-      .map(([fn, n]) => [fn, +perCall(n).toFixed(2)]),
-  };
+  let perf: ReturnType<typeof spawn> | undefined;
+  try {
+    const ready = await fromChild(c, mode);
+    if (ready.t !== "ready") throw new Error(`${mode}: unexpected ${ready.t}`);
+    const data = path.join(work, "perf.data");
+    // -t: the main thread alone (its thread id is the process id); cpu-clock: while it runs;
+    // -k mono: the clock the jitdump's records carry; -N: no build-id cache
+    perf = spawn("perf", ["--buildid-dir", buildIds, "record", "-N", "-k", "mono", "-e", "cpu-clock", "-c", String(periodNs), "-g", "-t", String(ready.pid), "-o", data], { stdio: ["ignore", "ignore", "pipe"] });
+    let perfErr = "";
+    perf.stderr!.on("data", (d: Buffer) => (perfErr += d.toString()));
+    const perfDone = new Promise<boolean>((resolve, reject) => {
+      perf!.once("error", reject);
+      // it ends on the SIGINT it is sent
+      perf!.once("exit", (code, signal) => resolve(code === 0 || signal === "SIGINT"));
+    });
+    await new Promise((r) => setTimeout(r, 300)); // perf attached (checked below: perf's count against schedstat's)
+    const ran = fromChild(c, mode);
+    c.send({ t: "go" } satisfies ToChild);
+    await ran;
+    perf.kill("SIGINT");
+    if (!(await perfDone)) throw new Error(`${mode}: perf record failed: ${perfErr.trim()}`);
+    const result = fromChild(c, mode);
+    c.send({ t: "finish" } satisfies ToChild);
+    const r = await result;
+    if (r.t !== "result") throw new Error(`${mode}: unexpected ${r.t}`);
+    if (r.records !== r.expected) throw new Error(`${mode}: ${r.records} records written, ${r.expected} expected`);
+    // the JIT's code as ELF files perf can read, then the samples with their symbols
+    const perfTool = (args: string[]): string => {
+      try {
+        return execFileSync("perf", ["--buildid-dir", buildIds, ...args], { cwd: work, maxBuffer: 1024 * 1024 * 1024, encoding: "utf8", stdio: ["ignore", "pipe", "pipe"] });
+      } catch (err) {
+        throw new Error(`${mode}: perf ${args[0]} failed: ${String((err as { stderr?: unknown }).stderr ?? err)}`);
+      }
+    };
+    perfTool(["inject", "--jit", "-i", data, "-o", `${data}.jit`]);
+    const script = perfTool(["script", "-i", `${data}.jit`, "-F", "ip,sym"]);
+    const { samples, kitByFn } = attributePerf(script);
+    const usPerSample = periodNs / 1000;
+    const perCall = (n: number) => (n * usPerSample) / calls;
+    // a run that measured nothing must not print a share: no samples, perf's count far from the
+    // thread's own (perf attached late or lost samples), or JavaScript frames that did not resolve
+    if (r.plainCpuNs === undefined || r.threadCpuNs === undefined) throw new Error("the thread's CPU time cannot be read here (Linux /proc/self/task/<pid>/schedstat)");
+    const schedstatUs = r.threadCpuNs / 1000 / calls;
+    if (samples.all < 100) throw new Error(`${mode}: only ${samples.all} samples; make more calls (--calls) or raise --frequency`);
+    if (Math.abs(perCall(samples.all) / schedstatUs - 1) > 0.1) throw new Error(`${mode}: perf counted ${perCall(samples.all).toFixed(1)} µs per call, the thread ran ${schedstatUs.toFixed(1)}`);
+    if (samples.named < 0.5 * (samples.all - samples.gc)) throw new Error(`${mode}: most samples have no named JavaScript frame (${samples.named} of ${samples.all} have one): the jitdump was not read`);
+    const allocShare = r.alloc.total > 0 ? r.alloc.kit / r.alloc.total : 0;
+    const kit = samples.kit + samples.gc * allocShare;
+    const share = kit / samples.all;
+    return {
+      mode,
+      samples,
+      perCallUs: {
+        /** the calls' CPU time on the thread, unwatched (for scale) */
+        plain: r.plainCpuNs / 1000 / calls,
+        /** while perf watched: perf's count, and schedstat's for the same calls */
+        sampled: perCall(samples.all),
+        sampledSchedstat: schedstatUs,
+        gc: perCall(samples.gc),
+        kitCode: perCall(samples.kit),
+        kitGc: perCall(samples.gc * allocShare),
+        kit: perCall(kit),
+      },
+      allocPerCall: { total: r.alloc.total / r.heapCalls, kit: r.alloc.kit / r.heapCalls },
+      /** the kit's part of the watched thread's samples, and its sampling error (one standard deviation) */
+      share,
+      shareError: Math.sqrt((share * (1 - share)) / samples.all),
+      /** what the kit adds to what the same calls cost without it */
+      overBare: kit / (samples.all - kit),
+      /** samples whose chain has no frame of a file (see attributePerf): a bound on what may be misattributed */
+      nobodyShare: samples.nobody / samples.all,
+      top: [...kitByFn]
+        .sort((x, y) => y[1] - x[1])
+        .slice(0, 12)
+        .map(([fn, n]) => [fn, +perCall(n).toFixed(2)]),
+    };
+  } finally {
+    if (perf && perf.exitCode === null) perf.kill("SIGKILL");
+    if (c.exitCode === null) c.kill("SIGKILL");
+    fs.rmSync(work, { recursive: true, force: true });
+  }
 }
 
 function samples(r: Record<string, unknown>): string {
@@ -300,7 +379,8 @@ async function main(): Promise<void> {
     console.log(
       `${mode.padEnd(10)} cpu ${p.plain!.toFixed(1)} µs/call unwatched, ${p.sampled!.toFixed(1)} watched (GC ${p.gc!.toFixed(1)}); kit ${p.kit!.toFixed(2)} µs/call ` +
         `(code ${p.kitCode!.toFixed(2)}, GC ${p.kitGc!.toFixed(2)}: ${((a.kit! / a.total!) * 100).toFixed(1)}% of ${(a.total! / 1024).toFixed(0)} KiB allocated); ` +
-        `share ${((r.share as number) * 100).toFixed(2)}%, over bare ${((r.overBare as number) * 100).toFixed(2)}% (${samples(r)} samples)`,
+        `share ${((r.share as number) * 100).toFixed(2)} ± ${((r.shareError as number) * 100).toFixed(2)}%, over bare ${((r.overBare as number) * 100).toFixed(2)}% ` +
+        `(${samples(r)} samples; ${((r.nobodyShare as number) * 100).toFixed(1)}% on no file's frame)`,
     );
     for (const [fn, t] of r.top as [string, number][]) console.log(`${"".padEnd(12)}${t.toFixed(2).padStart(6)} µs  ${fn}`);
   }
@@ -309,5 +389,7 @@ async function main(): Promise<void> {
 
 (values.child ? child(values.child) : main()).catch((err: unknown) => {
   console.error(err);
+  // a child's IPC channel would keep it alive
+  if (values.child) process.exit(1);
   process.exitCode = 1;
 });

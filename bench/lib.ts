@@ -25,6 +25,19 @@ export function peakRssMb(): number {
   return vmHwmMb() ?? process.memoryUsage().rss / 1024 / 1024;
 }
 
+/**
+ * The main thread's CPU time so far, in ns: Linux's schedstat for the thread whose id is the
+ * process id (the first field is the time it ran; a worker thread's time is not in it).
+ * Undefined where there is no such file.
+ */
+export function mainThreadCpuNs(): number | undefined {
+  try {
+    return Number(fs.readFileSync(`/proc/self/task/${process.pid}/schedstat`, "utf8").split(" ")[0]);
+  } catch {
+    return undefined;
+  }
+}
+
 const ROOT = new URL("..", import.meta.url);
 
 /**

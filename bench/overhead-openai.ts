@@ -46,7 +46,7 @@ import path from "node:path";
 import { parseArgs } from "node:util";
 import OpenAI from "openai";
 import { fakeOpenAIFetch, startFakeOpenAI } from "../test/helpers/fake-openai.js";
-import { forkFakeProvider, importBuilt, median } from "./lib.js";
+import { forkFakeProvider, importBuilt, mainThreadCpuNs, median } from "./lib.js";
 
 const { values } = parseArgs({
   options: {
@@ -70,18 +70,6 @@ const thread = values.thread;
 /** The fake provider: in a child process (default), or in this one with --same-process. */
 async function startProvider(): Promise<{ baseURL: string; close: () => Promise<void> | void }> {
   return values["same-process"] ? startFakeOpenAI() : forkFakeProvider();
-}
-
-/**
- * The main thread's CPU time so far, in ns: Linux's schedstat for the thread whose id is the
- * process id (the first field is the time it ran). Undefined elsewhere.
- */
-function appThreadCpuNs(): number | undefined {
-  try {
-    return Number(fs.readFileSync(`/proc/self/task/${process.pid}/schedstat`, "utf8").split(" ")[0]);
-  } catch {
-    return undefined;
-  }
 }
 
 async function main(): Promise<void> {
@@ -125,7 +113,7 @@ async function main(): Promise<void> {
   const cpu: Record<string, number[]> = { b: [], w: [], u: [] };
   const appCpu: Record<string, number[]> = { b: [], w: [], u: [] };
   const timeRun = async (fn: (c: OpenAI) => Promise<void>, c: OpenAI, key: string) => {
-    const a0 = appThreadCpuNs();
+    const a0 = mainThreadCpuNs();
     const c0 = process.cpuUsage();
     const t0 = process.hrtime.bigint();
     if (key !== "w") for (let i = 0; i < calls; i++) await fn(c);
@@ -148,7 +136,7 @@ async function main(): Promise<void> {
     const wall = Number(process.hrtime.bigint() - t0) / 1e3 / calls;
     const used = process.cpuUsage(c0);
     cpu[key]!.push((used.user + used.system) / calls);
-    const a1 = appThreadCpuNs();
+    const a1 = mainThreadCpuNs();
     if (a0 !== undefined && a1 !== undefined) appCpu[key]!.push((a1 - a0) / 1e3 / calls);
     return wall;
   };

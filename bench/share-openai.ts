@@ -60,6 +60,7 @@ import os from "node:os";
 import path from "node:path";
 import { fileURLToPath, pathToFileURL } from "node:url";
 import { parseArgs } from "node:util";
+import { forkFakeProvider, importBuilt, mainThreadCpuNs } from "./lib.js";
 
 const { values } = parseArgs({
   options: {
@@ -151,15 +152,6 @@ function attributeHeap(head: HeapNode): { total: number; kit: number } {
   return { total, kit };
 }
 
-/** The main thread's CPU time so far in ns (Linux schedstat: the first field is the time it ran), to check perf's count against. */
-function threadCpuNs(): number | undefined {
-  try {
-    return Number(fs.readFileSync(`/proc/self/task/${process.pid}/schedstat`, "utf8").split(" ")[0]);
-  } catch {
-    return undefined;
-  }
-}
-
 /** Messages between the parent (which runs perf) and a child (one mode). */
 type ToParent =
   | { t: "ready"; pid: number }
@@ -189,7 +181,6 @@ const settleRecords = (): Promise<void> => new Promise((r) => setTimeout(r, 150)
 /** One mode in this process: warm up, then make `calls` calls while the parent's perf watches. */
 async function child(mode: string): Promise<void> {
   const { default: OpenAI } = await import("openai");
-  const { forkFakeProvider, importBuilt } = await import("./lib.js");
   const { wrapOpenAI } = await importBuilt<typeof import("../integrations/openai.js")>("integrations/openai.js");
   const { AuditLogger, PresetConfigs } = await importBuilt<typeof import("../src/index.js")>("src/index.js");
   // in the working directory the parent made, and removes, whatever happens
@@ -226,19 +217,19 @@ async function measure(
   for (let i = 0; i < warmup; i++) await one();
   await logger?.flush();
   // the thread's CPU time per call with nobody watching, for scale (sampling slows it, see the header)
-  const plain0 = threadCpuNs();
+  const plain0 = mainThreadCpuNs();
   for (let i = 0; i < calls; i++) await one();
   await settleRecords();
-  const plain1 = threadCpuNs();
+  const plain1 = mainThreadCpuNs();
   await logger?.flush();
 
   const go = fromParent();
   process.send!({ t: "ready", pid: process.pid } satisfies ToParent);
   await go;
-  const cpu0 = threadCpuNs();
+  const cpu0 = mainThreadCpuNs();
   for (let i = 0; i < calls; i++) await one();
   await settleRecords();
-  const cpu1 = threadCpuNs();
+  const cpu1 = mainThreadCpuNs();
   const finish = fromParent();
   process.send!({ t: "ran" } satisfies ToParent);
   await finish;

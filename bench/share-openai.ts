@@ -132,31 +132,40 @@ function attributePerf(script: string): { samples: Record<"all" | "gc" | "kit" |
 }
 
 interface HeapNode {
-  callFrame: { url: string };
+  callFrame: { url: string; functionName: string; lineNumber: number; columnNumber: number };
   selfSize: number;
   children: HeapNode[];
 }
 
-/** Bytes allocated on the thread, and the kit's part, from a sampling heap profile (attributed like the CPU samples). */
-function attributeHeap(head: HeapNode): { total: number; kit: number } {
+/**
+ * Bytes allocated on the thread, and the kit's part, from a sampling heap profile (attributed
+ * like the CPU samples), with the kit's bytes by function (its innermost frame of a file).
+ */
+function attributeHeap(head: HeapNode): { total: number; kit: number; kitByFn: [string, number][] } {
   let total = 0;
   let kit = 0;
-  const walk = (n: HeapNode, owner: Owner): void => {
+  const kitByFn = new Map<string, number>();
+  const walk = (n: HeapNode, owner: Owner, fn: string): void => {
     const own = ownerOfUrl(n.callFrame.url);
     const o = own === "none" ? owner : own;
+    // the profile's lines and columns count from 0, perf's (the jitdump's) from 1
+    const f = own === "kit" ? `${n.callFrame.functionName || "(anonymous)"} ${n.callFrame.url.slice(KIT_PREFIX.length)}:${n.callFrame.lineNumber + 1}:${n.callFrame.columnNumber + 1}` : fn;
     total += n.selfSize;
-    if (o === "kit") kit += n.selfSize;
-    for (const c of n.children) walk(c, o);
+    if (o === "kit") {
+      kit += n.selfSize;
+      if (n.selfSize > 0) kitByFn.set(f, (kitByFn.get(f) ?? 0) + n.selfSize);
+    }
+    for (const c of n.children) walk(c, o, f);
   };
-  walk(head, "none");
-  return { total, kit };
+  walk(head, "none", "");
+  return { total, kit, kitByFn: [...kitByFn].sort((x, y) => y[1] - x[1]).slice(0, 8) };
 }
 
 /** Messages between the parent (which runs perf) and a child (one mode). */
 type ToParent =
   | { t: "ready"; pid: number }
   | { t: "ran" }
-  | { t: "result"; alloc: { total: number; kit: number }; heapCalls: number; records: number; expected: number; plainCpuNs: number | undefined; threadCpuNs: number | undefined };
+  | { t: "result"; alloc: { total: number; kit: number; kitByFn: [string, number][] }; heapCalls: number; records: number; expected: number; plainCpuNs: number | undefined; threadCpuNs: number | undefined };
 type ToChild = { t: "go" } | { t: "finish" };
 
 /** The child's next message; rejects when the child ends first. */
@@ -329,6 +338,8 @@ async function runMode(mode: string): Promise<Record<string, unknown>> {
         kit: perCall(kit),
       },
       allocPerCall: { total: r.alloc.total / r.heapCalls, kit: r.alloc.kit / r.heapCalls },
+      /** the kit's bytes allocated per call, by function */
+      allocTop: r.alloc.kitByFn.map(([fn, bytes]) => [fn, Math.round(bytes / r.heapCalls)]),
       /** the kit's part of the watched thread's samples, and its sampling error (one standard deviation) */
       share,
       shareError: Math.sqrt((share * (1 - share)) / samples.all),
@@ -374,6 +385,7 @@ async function main(): Promise<void> {
         `(${samples(r)} samples; ${((r.nobodyShare as number) * 100).toFixed(1)}% on no file's frame)`,
     );
     for (const [fn, t] of r.top as [string, number][]) console.log(`${"".padEnd(12)}${t.toFixed(2).padStart(6)} µs  ${fn}`);
+    for (const [fn, b] of r.allocTop as [string, number][]) console.log(`${"".padEnd(12)}${String(b).padStart(6)} B   ${fn}`);
   }
   console.log(JSON.stringify({ bench: "share-openai", stream: values.stream, calls: Number(values.calls), frequency: Number(values.frequency), results }));
 }

@@ -11,6 +11,7 @@
  *   npm run build && npx tsx bench/share-openai.ts             # chat completions, each mode in its own process
  *   npx tsx bench/share-openai.ts --stream                     # streamed calls, read to the end
  *   npx tsx bench/share-openai.ts --calls 40000 --modes thread --frequency 4000
+ *   npx tsx bench/share-openai.ts --modes thread --keep-script .scratch  # keeps perf's samples (thread.perf.txt)
  *
  * Needs `perf` (Debian: `apt-get install linux-perf`) and permission to use it (root, or
  * `kernel.perf_event_paranoid` <= 1); software events are enough, a VM without hardware counters
@@ -70,6 +71,8 @@ const { values } = parseArgs({
     frequency: { type: "string", default: "1000" },
     stream: { type: "boolean", default: false },
     modes: { type: "string", default: "unrecorded,recorded,thread" },
+    /** a directory to keep each mode's `perf script` output in (<mode>.perf.txt), to read its frames */
+    "keep-script": { type: "string" },
   },
 });
 
@@ -310,6 +313,7 @@ async function runMode(mode: string): Promise<Record<string, unknown>> {
     };
     perfTool(["inject", "--jit", "-i", data, "-o", `${data}.jit`]);
     const script = perfTool(["script", "-i", `${data}.jit`, "-F", "ip,sym"]);
+    if (values["keep-script"]) fs.writeFileSync(path.join(values["keep-script"], `${mode}${values.stream ? "-stream" : ""}.perf.txt`), script);
     const { samples, kitByFn } = attributePerf(script);
     const usPerSample = periodNs / 1000;
     const perCall = (n: number) => (n * usPerSample) / calls;

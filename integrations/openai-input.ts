@@ -13,15 +13,16 @@ export interface CallStatus {
   success: boolean;
   errorMessage?: string;
   statusCode?: number;
-  /** a stream's end: `{ stream: true, end, chunks }` */
-  stream?: Obj;
-  /** extra `metadata.openai` members */
-  metadata?: { openai?: Obj };
+  /** a stream's end, and how many chunks the app read */
+  stream?: { end: string; chunks: number };
+  /** the app read only the raw Response (`.asResponse()`) */
+  rawResponse?: true;
 }
 
 /**
- * What one call leaves to record, as plain data (a structured clone copies it as it is). A tuple,
- * not an object: copying it to the worker costs about a third as much.
+ * What one call leaves to record, as plain data (a structured clone copies it as it is). A flat
+ * tuple, not objects: copying it to the worker costs less (the structured clone writes every
+ * member's name of every object, there is no name table), and it is made without allocating.
  */
 export type OpenAIRecordData = readonly [
   api: "chat" | "responses",
@@ -36,9 +37,64 @@ export type OpenAIRecordData = readonly [
   durationSeconds: number,
   timeToFirstTokenSeconds: number | undefined,
   requestId: string | undefined,
-  outcome: ChatOutcome,
-  status: CallStatus,
+  // the outcome (ChatOutcome), member by member
+  model: string | undefined,
+  response: string | unknown[] | undefined,
+  inputTokens: number | undefined,
+  outputTokens: number | undefined,
+  usage: unknown,
+  finishReason: string | undefined,
+  toolCalls: unknown[] | undefined,
+  /** a failure the provider reported inside a 200 response */
+  providerError: string | undefined,
+  // the status (CallStatus), member by member
+  success: boolean,
+  errorMessage: string | undefined,
+  statusCode: number | undefined,
+  streamEnd: string | undefined,
+  streamChunks: number | undefined,
+  rawResponse: boolean,
 ];
+
+/** The data of one call, from what the wrapper saw. */
+export function openaiRecordData(
+  api: "chat" | "responses",
+  capture: boolean,
+  requested: string | undefined,
+  sent: string | undefined,
+  copied: OpenAIRecordData[4],
+  durationSeconds: number,
+  ttft: number | undefined,
+  requestId: string | undefined,
+  o: ChatOutcome,
+  s: CallStatus,
+): OpenAIRecordData {
+  const stream = s.stream;
+  return [
+    api,
+    capture,
+    requested,
+    sent,
+    copied,
+    durationSeconds,
+    ttft,
+    requestId,
+    o.model,
+    o.response,
+    o.inputTokens,
+    o.outputTokens,
+    o.usage,
+    o.finishReason,
+    o.toolCalls,
+    o.errorMessage,
+    s.success,
+    s.errorMessage,
+    s.statusCode,
+    stream?.end,
+    stream?.chunks,
+    s.rawResponse === true,
+  ];
+}
 
 /** The prompt this call sent: parsed from the request's JSON, else as copied. */
 function promptSent(api: "chat" | "responses", sent: string | undefined, copied: OpenAIRecordData[4]): ReturnType<typeof promptOf> {
@@ -64,33 +120,56 @@ function toolName(call: unknown): unknown {
 
 /** The ChatInteraction input of one call. */
 export function openaiChatInput(data: OpenAIRecordData): ChatInteractionInput {
-  const [api, capture, requested, sent, copied, durationSeconds, ttft, requestId, o, status] = data;
+  // (read by index: destructuring a tuple runs the array iterator)
+  const api = data[0];
+  const capture = data[1];
+  const model = data[8];
+  const response = data[9];
   // a failure the provider reported inside a 200 (a failed Response) is still a failure
-  const s = o.errorMessage !== undefined && status.success ? { ...status, success: false, errorMessage: o.errorMessage } : status;
+  const providerError = data[15];
+  const failedInside = providerError !== undefined && data[16];
+  const success = failedInside ? false : data[16];
+  const errorMessage = failedInside ? providerError : data[17];
   const input: ChatInteractionInput = {
     interactionType: api === "chat" ? "chat.completions" : "responses",
     provider: "openai",
-    model: (o.model ?? requested ?? "unknown").slice(0, 256),
-    prompt: capture ? promptSent(api, sent, copied) : "",
-    response: capture ? (o.response ?? "") : "",
-    durationSeconds,
-    success: s.success,
+    model: (model ?? data[2] ?? "unknown").slice(0, 256),
+    prompt: capture ? promptSent(api, data[3], data[4]) : "",
+    response: capture ? (response ?? "") : "",
+    durationSeconds: data[5],
+    success,
   };
-  if (o.inputTokens !== undefined) input.inputTokens = o.inputTokens;
-  if (o.outputTokens !== undefined) input.outputTokens = o.outputTokens;
-  if (o.usage !== undefined) input.usage = o.usage;
-  if (o.finishReason !== undefined) input.finishReason = o.finishReason.slice(0, 128);
-  if (o.toolCalls !== undefined) input.toolCalls = capture ? o.toolCalls : o.toolCalls.map(toolName);
+  const inputTokens = data[10];
+  const outputTokens = data[11];
+  const usage = data[12];
+  const finishReason = data[13];
+  const toolCalls = data[14];
+  const ttft = data[6];
+  const statusCode = data[18];
+  if (inputTokens !== undefined) input.inputTokens = inputTokens;
+  if (outputTokens !== undefined) input.outputTokens = outputTokens;
+  if (usage !== undefined) input.usage = usage;
+  if (finishReason !== undefined) input.finishReason = finishReason.slice(0, 128);
+  if (toolCalls !== undefined) input.toolCalls = capture ? toolCalls : toolCalls.map(toolName);
   if (ttft !== undefined) input.timeToFirstTokenSeconds = ttft;
-  if (s.errorMessage !== undefined) input.errorMessage = s.errorMessage;
-  if (s.statusCode !== undefined) input.statusCode = s.statusCode;
+  if (errorMessage !== undefined) input.errorMessage = errorMessage;
+  if (statusCode !== undefined) input.statusCode = statusCode;
   // traceId, parentId, userId, persona and the context's metadata come from the call's
   // context, in which the log call runs
-  // built by assignment: adding members to a spread copy is slow on V8 (see addUsage)
-  const openai: Obj = Object.assign({}, s.metadata?.openai);
-  if (requestId) openai.requestId = requestId;
-  if (s.stream) Object.assign(openai, s.stream);
-  if (Object.keys(openai).length > 0) input.metadata = { openai };
+  const requestId = data[7];
+  const streamEnd = data[19];
+  if (requestId || streamEnd !== undefined || data[21]) {
+    // built by assignment: adding members to a spread copy is slow on V8 (see addUsage)
+    const openai: Obj = {};
+    if (data[21]) openai.rawResponse = true;
+    if (requestId) openai.requestId = requestId;
+    if (streamEnd !== undefined) {
+      openai.stream = true;
+      openai.end = streamEnd;
+      openai.chunks = data[20];
+    }
+    input.metadata = { openai };
+  }
   return input;
 }
 

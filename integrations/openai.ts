@@ -15,7 +15,7 @@ import { AuditConfigError } from "../src/errors.js";
 import { recordFrom, resolveAuditLogger, safeRecord, secondsSince } from "../src/instrument.js";
 import { toJsonData } from "../src/record/serialize.js";
 import type { AuditLogger } from "../src/logger.js";
-import { openaiChatInputBuilder, type CallStatus, type OpenAIRecordData } from "./openai-input.js";
+import { openaiChatInputBuilder, openaiRecordData, type CallStatus, type OpenAIRecordData } from "./openai-input.js";
 import { ChatChunkAccumulator, ResponseEventAccumulator, fromChatCompletion, fromResponse, isObj, promptOf, type ChatOutcome, type Obj } from "./openai-record.js";
 import { tapStream, type StreamEnd } from "./stream-tap.js";
 
@@ -99,8 +99,13 @@ export function isOpenAIClient(value: unknown): value is OpenAIClientLike {
  * batch, in `async` mode), and by then a chat app has usually pushed the answer and the next
  * question onto the same `messages` array. Undefined when the client has no `buildBody` step to
  * observe (not a Stainless client); the prompt is then copied when the call is made.
+ *
+ * A Map, not a WeakMap: a call's entry goes when its body is serialised or, failing that, when
+ * the call is recorded (`CallRecord.write`), and the call holds its params until then anyway.
+ * A WeakMap set and delete per call cost ~1 µs on Node 20 (runtime calls, ephemeron-table
+ * rehashes; bench/share-openai.ts), a Map's a fraction of that.
  */
-type SentBodies = WeakMap<object, CallRecord[]> | undefined;
+type SentBodies = Map<object, CallRecord[]> | undefined;
 
 /**
  * Puts an own, non-enumerable `name` on `obj` (same name and length) that runs `around` with the
@@ -130,7 +135,7 @@ function wrapMethod(obj: object, name: string, around: (original: AnyFn, self: u
 }
 
 function observeSentBodies(client: object): SentBodies {
-  const calls = new WeakMap<object, CallRecord[]>();
+  const calls = new Map<object, CallRecord[]>();
   // A retry serialises the same params again: it must not hand its body to another call that
   // shares the params object and has not serialised yet. buildRequest (which calls buildBody
   // before its first await) says which attempt this is.
@@ -175,6 +180,7 @@ function instrumentCreate(resource: Creator, api: Api, options: WrapOpenAIOption
       const waiting = sent.get(callArgs[0]);
       if (waiting) waiting.push(call);
       else sent.set(callArgs[0], [call]);
+      call.waitingIn = sent;
     }
     let result: unknown;
     try {
@@ -311,8 +317,21 @@ function errorMessage(err: unknown): string {
  * never read or left half-read without `break`/`return()`): there is no other moment at which a
  * call could be recorded, so it is recorded when the result is garbage-collected, once, as
  * abandoned. (Like the Anthropic integration. A result still alive at exit is not recorded.)
+ *
+ * Registered without an unregister token: with one, every registration costs a runtime call and
+ * a hash-table insert (and every unregistration a removal), ~1.5 µs per streamed call on Node 20
+ * (bench/share-openai.ts). Instead each registration holds a ticket, and only the call's current
+ * ticket records anything: `untrack()` drops it, so a result collected after its call was
+ * recorded, or after the call moved on to its stream, runs a callback that does nothing.
  */
-const dropped = new FinalizationRegistry<CallRecord>((call) => call.abandon());
+const dropped = new FinalizationRegistry<Ticket>((ticket) => {
+  if (ticket.call.ticket === ticket) ticket.call.abandon();
+});
+
+/** One registration of a result with {@link dropped}. */
+interface Ticket {
+  readonly call: CallRecord;
+}
 
 /** One API call: captured at call time, written once when it settles, fails or its stream ends. */
 class CallRecord {
@@ -336,7 +355,10 @@ class CallRecord {
   private ttft: number | undefined;
   /** the stream being read, once there is one: what an abandoned stream had produced so far */
   private streamed: { acc: ChatChunkAccumulator | ResponseEventAccumulator; items: number; signal: AbortSignal | undefined } | undefined;
-  private tracked = false;
+  /** the client's map this call waits in for its serialised body (see `SentBodies`) */
+  waitingIn: SentBodies;
+  /** the registration (see `dropped`) that records this call if its result is collected unread */
+  ticket: Ticket | undefined;
   /** the prompt as sent (from the request's JSON), or copied at the call; see `SentBodies` */
   private prompt: ReturnType<typeof promptOf> | undefined;
   private sentBody: string | undefined;
@@ -359,26 +381,36 @@ class CallRecord {
 
   /** The JSON text the SDK serialised this call's params to (its first attempt's). */
   sentJson(body: string): void {
+    this.waitingIn = undefined;
     if (this.capture && !this.recorded) this.sentBody ??= body;
+  }
+
+  /** Recorded without its body serialised (it failed before, say): its entry in the client's map goes. */
+  private stopWaiting(sent: NonNullable<SentBodies>): void {
+    this.waitingIn = undefined;
+    const params = this.body as object;
+    const waiting = sent.get(params);
+    if (!waiting) return;
+    const i = waiting.indexOf(this);
+    if (i >= 0) waiting.splice(i, 1);
+    if (waiting.length === 0) sent.delete(params);
   }
 
   /** Records the call as abandoned when `result` is collected before the call was recorded. */
   track(result: object): void {
     if (this.recorded) return;
-    this.untrack();
-    dropped.register(result, this, this);
-    this.tracked = true;
+    const ticket: Ticket = { call: this };
+    this.ticket = ticket;
+    dropped.register(result, ticket);
   }
 
   untrack(): void {
-    if (!this.tracked) return;
-    dropped.unregister(this);
-    this.tracked = false;
+    this.ticket = undefined;
   }
 
   /** `result` was collected unread (see `dropped`). */
   abandon(): void {
-    this.tracked = false;
+    this.ticket = undefined;
     const s = this.streamed;
     // aborted, then dropped before the tap's deferred "aborted" end ran: still an abort
     if (s) this.streamEnded({ kind: s.signal?.aborted ? "aborted" : "abandoned" }, s.acc.result(), s.items);
@@ -413,7 +445,7 @@ class CallRecord {
       this.write({ response: "" }, {
         success: status === undefined || (status >= 200 && status < 300),
         ...(status !== undefined ? { statusCode: status } : {}),
-        metadata: { openai: { rawResponse: true } },
+        rawResponse: true,
       });
     });
   }
@@ -464,7 +496,7 @@ class CallRecord {
   private streamEnded(end: StreamEnd, result: ChatOutcome, items: number): void {
     // the usage (and a Responses stream's final Response) are objects the app was handed too
     const outcome = detached(result);
-    const stream = { stream: true, end: end.kind, chunks: items };
+    const stream = { end: end.kind, chunks: items };
     switch (end.kind) {
       case "completed":
         this.write(outcome, { success: true, stream });
@@ -490,6 +522,7 @@ class CallRecord {
     if (this.recorded) return;
     this.recorded = true;
     this.untrack();
+    if (this.waitingIn) this.stopWaiting(this.waitingIn);
     const durationSeconds = secondsSince(this.start);
     // (reading the app's params can throw, a Proxy say: reported, never the app's problem)
     safeRecord(this.logger, () => {
@@ -505,7 +538,7 @@ class CallRecord {
       }
       this.sentBody = undefined;
       this.prompt = undefined;
-      const data: OpenAIRecordData = [this.api, this.capture, requested, sent, copied, durationSeconds, this.ttft, this.requestId, outcome, status];
+      const data = openaiRecordData(this.api, this.capture, requested, sent, copied, durationSeconds, this.ttft, this.requestId, outcome, status);
       // Made later (the app gets its result first), batched, or with `thread: true` on the
       // worker thread; flush(), finalizeSession() and the exit hooks make a pending record, so
       // one right after the call still includes it. The record carries the call's context.

@@ -460,6 +460,26 @@ describe("wrapOpenAI: calls sharing one params object", () => {
   });
 });
 
+describe("wrapOpenAI: a call that fails before its body is serialised", () => {
+  it("is recorded once with its error, and the wrapper keeps nothing of it, its params included (real child process, --expose-gc)", async () => {
+    const r = await promisify(execFile)(process.execPath, ["--expose-gc", "--import", "tsx", path.join(REPO, "test/fixtures/openai/params-child.mts"), tmpProject("audit-openai-params-")], {
+      cwd: REPO,
+      encoding: "utf8",
+      timeout: 30_000,
+    });
+    const out = JSON.parse(r.stdout.trim().split("\n").at(-1)!) as { records: Record<string, unknown>[]; errors: string[]; collected: boolean[] };
+    // the app gets the original error, each call has one record
+    expect(out.errors).toEqual(["refused before serialising", "refused before serialising"]);
+    expect(out.records).toHaveLength(3);
+    expect(out.records.filter((x) => x.success === false).map((x) => x.errorMessage)).toEqual(["refused before serialising", "refused before serialising"]);
+    expect(out.records.filter((x) => x.success === true)).toHaveLength(1);
+    // its prompt is read from the params (the SDK never serialised them)
+    expect(out.records[0]).toMatchObject({ promptPreview: JSON.stringify([{ role: "user", content: "fails early" }]) });
+    // nothing of the wrapper's holds the params of a recorded call
+    expect(out.collected).toEqual([true, true, true]);
+  });
+});
+
 describe("wrapOpenAI: a retry does not hand its body to another call", () => {
   it("a call that shares the params object and builds its request while the first call retries records its own prompt", async () => {
     const logger = newLogger();

@@ -461,11 +461,11 @@ class CallRecord {
     this.write(detached(this.api === "chat" ? fromChatCompletion(value) : fromResponse(value)), { success: true });
   }
 
-  fail(err: unknown, partial: ChatOutcome = {}): void {
+  fail(err: unknown): void {
     const requestId = (err as { requestID?: unknown } | null)?.requestID;
     if (typeof requestId === "string" && requestId.length > 0) this.requestId ??= requestId;
     const statusCode = errorStatus(err);
-    this.write(partial, { success: false, errorMessage: errorMessage(err), ...(statusCode !== undefined ? { statusCode } : {}) });
+    this.write({}, { success: false, errorMessage: errorMessage(err), ...(statusCode !== undefined ? { statusCode } : {}) });
   }
 
   private follow(stream: Obj): void {

@@ -527,6 +527,19 @@ describe("wrapOpenAI: a client without the SDK's request building (not a Stainle
     const [rec] = await recordsOf(logger, "chat_interaction");
     expect(rec!.promptPreview).toBe(JSON.stringify(messages));
   });
+
+  it("a result JSON cannot express (a BigInt, a cycle in its usage) is recorded as JSON data, the app's object untouched", async () => {
+    const logger = newLogger();
+    const usage: Record<string, unknown> = { prompt_tokens: 19, completion_tokens: 10, total_tokens: 29, billed: 12345678901234567890n };
+    usage.self = usage;
+    const completion = { ...(JSON.parse(fs.readFileSync(path.join(REPO, "test/fixtures/openai/chat-completion.json"), "utf8")) as Record<string, unknown>), usage };
+    const plain = { chat: { completions: { create: async (_body: unknown) => completion } } };
+    const got = await wrapOpenAI(plain, { logger }).chat.completions.create({ model: "gpt-4o-mini", messages });
+    expect(got).toBe(completion);
+    expect(got.usage).toBe(usage);
+    const [rec] = await recordsOf(logger, "chat_interaction");
+    expect(rec).toMatchObject({ inputTokens: 19, outputTokens: 10, usage: { prompt_tokens: 19, completion_tokens: 10, total_tokens: 29, billed: "12345678901234567890", self: "[Circular]" } });
+  });
 });
 
 describe("wrapOpenAI with a logger that records on a worker thread (thread: true)", () => {

@@ -38,7 +38,7 @@ import { SubjectKeys, shredSubjectKeys } from "./pipeline/keyring.js";
 import { Redactor, type RedactionCounts } from "./pipeline/redact.js";
 import { Checkpointer } from "./integrity/checkpointer.js";
 import { ThreadLink } from "./thread/link.js";
-import { builderKey, type BatchItem, type LogMethod } from "./thread/protocol.js";
+import type { BatchItem, InputItem, LogMethod } from "./thread/protocol.js";
 import type { Checkpoint } from "./integrity/checkpoint.js";
 import {
   CHAIN_KINDS,
@@ -105,8 +105,8 @@ function asText(v: unknown): { text: string; format: "text" | "json" } {
  * metadata (copied as JSON data) only `withMetadata`, for data a builder makes the input of on
  * the worker, whose log call merges it then. A validated input has it merged in by `forWorker`.
  */
-function contextData(ctx: AuditContextValue, withMetadata = false): BatchItem["c"] {
-  const c: { -readonly [K in keyof NonNullable<BatchItem["c"]>]: NonNullable<BatchItem["c"]>[K] } = {};
+function contextData(ctx: AuditContextValue, withMetadata = false): InputItem["c"] {
+  const c: { -readonly [K in keyof NonNullable<InputItem["c"]>]: NonNullable<InputItem["c"]>[K] } = {};
   if (withMetadata && ctx.metadata !== undefined) c.metadata = toJsonData(ctx.metadata) as Record<string, unknown>;
   if (ctx.traceId !== undefined) c.traceId = ctx.traceId;
   if (ctx.parentId !== undefined) c.parentId = ctx.parentId;
@@ -243,7 +243,8 @@ export class AuditLogger extends EventEmitter<AuditLoggerEvents> implements Exit
   /** `thread: true`: explicit ids of chat records with content files queued lately (see `queue`) */
   private readonly queuedContentIds = new Set<string>();
   /** `thread: true`: integrations' input builders the worker loaded (their key), or is loading / could not (false) */
-  private readonly builderKeys = new Map<InputBuilder<never>, string | false>();
+  /** `thread: true`: the number each builder is loaded under on the worker, false while loading or when it cannot be */
+  private readonly builderIds = new Map<InputBuilder<never>, number | false>();
 
   constructor(options: AuditConfig | AuditOptionsInput = {}) {
     super();
@@ -1082,13 +1083,13 @@ export class AuditLogger extends EventEmitter<AuditLoggerEvents> implements Exit
    */
   queueForWorker<D>(builder: InputBuilder<D>, data: D, context: AuditContextValue | undefined): boolean {
     if (!this.remote || this.closed) return false;
-    const key = this.builderKeys.get(builder);
-    if (typeof key !== "string") {
-      if (key === undefined) this.loadBuilder(builder);
+    const n = this.builderIds.get(builder);
+    if (typeof n !== "number") {
+      if (n === undefined) this.loadBuilder(builder);
       return false;
     }
     // the context's metadata is merged into the built input by the worker's log call, as without the thread
-    this.queued.push({ m: builder.method, v: data, b: key, c: context ? contextData(context, true) : undefined, t: Date.now() });
+    this.queued.push([n, data, context ? contextData(context, true) : undefined, Date.now()]);
     this.scheduleFlush();
     return true;
   }
@@ -1099,15 +1100,15 @@ export class AuditLogger extends EventEmitter<AuditLoggerEvents> implements Exit
    * bundle's URL, and the worker must never import the app's own code.
    */
   private loadBuilder(builder: InputBuilder<never>): void {
-    this.builderKeys.set(builder, false);
+    this.builderIds.set(builder, false);
     if (!ownModule(builder.module)) return; // its inputs are made on this thread, as without the thread
-    const key = builderKey(builder);
-    this.remote!.call("loadBuilder", [builder.module, builder.name]).then(
+    const n = this.builderIds.size;
+    this.remote!.call("loadBuilder", [builder.module, builder.name, n, builder.method]).then(
       () => {
         // Calls recorded while the module loaded wait as deferred steps; they go first, so the
         // records stay in the order of the calls.
         this.runDeferred();
-        this.builderKeys.set(builder, key);
+        this.builderIds.set(builder, n);
       },
       () => {
         // (a bundle that left the module out, say): inputs are made on this thread, as before

@@ -25,32 +25,36 @@ export type LogMethod = "logChatInteraction" | "logPersonaActivity" | "logToolUs
 
 /**
  * One log call: method, input, the id it returned, its context and its time. Either a validated
- * input (`v`, its context's metadata merged into it), or, with `b`, the plain data an
- * integration's {@link InputBuilder} makes the input from on the worker (`b` names a builder the
- * worker loaded; the context then carries its metadata, merged as the log call merges it).
+ * input (`v`, its context's metadata merged into it), or a {@link BuiltItem}.
  */
-export interface BatchItem {
+export interface InputItem {
   readonly m: LogMethod;
-  /** the validated input, without `id` (set from `id`); with `b`, the builder's data */
+  /** the validated input, without `id` (set from `id`) */
   readonly v: unknown;
-  /** the id the log call returned (a built input gets a fresh one on the worker) */
-  readonly id?: string;
-  /** the key of the builder that makes the input from `v` (see `loadBuilder`) */
-  readonly b?: string;
+  /** the id the log call returned */
+  readonly id: string;
   /** the audit context at the call (without the logger), or undefined outside any */
   readonly c: Omit<AuditContextValue, "logger"> | undefined;
   /** Date.now() at the call: the record's timestamp */
   readonly t: number;
 }
 
-/** How the app's thread and the worker name a builder: its module and export. */
-export function builderKey(builder: Pick<InputBuilder<unknown>, "module" | "name">): string {
-  return `${builder.module}#${builder.name}`;
-}
+/**
+ * The plain data an integration's {@link InputBuilder} makes the input of on the worker, as a
+ * tuple: the number the builder was loaded under (see `loadBuilder`; it names the log method
+ * too), the data, the call's audit context (its metadata is merged as the log call merges it)
+ * and Date.now() at the call. A tuple with a number, not an object with the builder's name: one
+ * goes to the worker per wrapped LLM call, and the structured clone writes every member name and
+ * string again for each (bench/share-openai.ts).
+ */
+export type BuiltItem = readonly [builder: number, data: unknown, context: Omit<AuditContextValue, "logger"> | undefined, time: number];
+
+export type BatchItem = InputItem | BuiltItem;
 
 /**
  * Methods the app's thread calls on the worker's logger and waits for; and `loadBuilder(module,
- * name)`, which has the worker import an integration's {@link InputBuilder} module.
+ * name, number, method)`, which has the worker import an integration's {@link InputBuilder}
+ * module and know the builder by that number (a {@link BuiltItem}'s first member).
  */
 export type CallMethod = "flush" | "finalizeSession" | "getSummary" | "cleanup" | "shredSubject" | "placeLegalHold" | "releaseLegalHold" | "flushSyncOnExit" | "loadBuilder";
 

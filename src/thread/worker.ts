@@ -11,7 +11,7 @@ import { parentPort, workerData } from "node:worker_threads";
 import { runInAuditContext } from "../context.js";
 import { sessionOwner, withRecordTime, type AuditLogger } from "../logger.js";
 import type { AuditContextValue } from "../types.js";
-import { SIGNAL_REPLY, builderKey, sendError, type BatchItem, type CallMethod, type FromWorker, type Reply, type ToWorker, type WorkerInit } from "./protocol.js";
+import { SIGNAL_REPLY, sendError, type BatchItem, type BuiltItem, type CallMethod, type InputItem, type LogMethod, type FromWorker, type Reply, type ToWorker, type WorkerInit } from "./protocol.js";
 
 const port = parentPort;
 if (!port) throw new Error("audit-logger: src/thread/worker.js runs only as a worker thread");
@@ -40,43 +40,60 @@ logger.on("error", (err) => post({ t: "error", error: sendError(err) }));
 logger.on("rotate", (p) => post({ t: "rotate", path: p }));
 logger.on("checkpoint", (c) => post({ t: "checkpoint", checkpoint: c }));
 
-/** The integrations' input builders this worker loaded, by key (see `loadBuilder`). */
-const builders = new Map<string, (data: unknown) => unknown>();
+/** The integrations' input builders this worker loaded, by the number the app's thread gave each (see `loadBuilder`). */
+const builders = new Map<number, { readonly build: (data: unknown) => unknown; readonly method: LogMethod }>();
 
 /** Imports an integration's builder module (the app's thread waits for this before it sends data for it). */
-async function loadBuilder(module: unknown, name: unknown): Promise<void> {
-  if (typeof module !== "string" || typeof name !== "string") throw new TypeError("loadBuilder(module, name) takes two strings");
+async function loadBuilder(module: unknown, name: unknown, id: unknown, method: unknown): Promise<void> {
+  if (typeof module !== "string" || typeof name !== "string" || typeof id !== "number" || !isLogMethod(method)) {
+    throw new TypeError("loadBuilder(module, name, number, method) takes two strings, a number and a log method");
+  }
   const fn = ((await import(module)) as Record<string, unknown>)[name];
   if (typeof fn !== "function") throw new TypeError(`${module} has no function ${name}`);
-  builders.set(builderKey({ module, name }), fn as (data: unknown) => unknown);
+  builders.set(id, { build: fn as (data: unknown) => unknown, method });
 }
 
-function inputOf(item: BatchItem): Record<string, unknown> {
-  if (item.b === undefined) return item.v as Record<string, unknown>;
-  const build = builders.get(item.b);
-  if (!build) throw new Error(`no input builder ${item.b} was loaded`);
-  return build(item.v) as Record<string, unknown>;
-}
+const isLogMethod = (m: unknown): m is LogMethod =>
+  m === "logChatInteraction" || m === "logPersonaActivity" || m === "logToolUsage" || m === "logFileOperation" || m === "logPerformanceMetric" || m === "logError";
 
 function record(item: BatchItem): void {
+  let method: LogMethod = "logChatInteraction";
   try {
-    const input = inputOf(item);
-    if (item.id !== undefined) input.id = item.id;
-    withRecordTime(item.t, () => runInAuditContext(item.c as AuditContextValue | undefined, () => (logger[item.m] as (v: unknown) => string)(input)));
+    let input: Record<string, unknown>;
+    let context: InputItem["c"];
+    let time: number;
+    if (isBuilt(item)) {
+      const builder = builders.get(item[0]);
+      if (!builder) throw new Error(`no input builder number ${item[0]} was loaded`);
+      method = builder.method;
+      input = builder.build(item[1]) as Record<string, unknown>;
+      context = item[2];
+      time = item[3];
+    } else {
+      method = item.m;
+      input = item.v as Record<string, unknown>;
+      input.id = item.id;
+      context = item.c;
+      time = item.t;
+    }
+    const m = method;
+    withRecordTime(time, () => runInAuditContext(context as AuditContextValue | undefined, () => (logger[m] as (v: unknown) => string)(input)));
   } catch (err) {
     // validated on the app's thread already; what is left is reported like any failure to
     // record: an `error` event there and an `errors` record here
     post({ t: "error", error: sendError(err) });
     try {
-      logger.logError({ errorType: "audit_record_failed", severity: "error", message: `A ${item.m}() record could not be written: ${(err as Error).message}` });
+      logger.logError({ errorType: "audit_record_failed", severity: "error", message: `A ${method}() record could not be written: ${(err as Error).message}` });
     } catch {
       // the session is closed: the event above is all there is
     }
   }
 }
 
+const isBuilt = (item: BatchItem): item is BuiltItem => Array.isArray(item);
+
 function callMethod(method: CallMethod, args: readonly unknown[]): unknown {
-  if (method === "loadBuilder") return loadBuilder(args[0], args[1]);
+  if (method === "loadBuilder") return loadBuilder(args[0], args[1], args[2], args[3]);
   return (logger[method] as (...a: unknown[]) => unknown).apply(logger, [...args]);
 }
 

@@ -140,6 +140,17 @@ describe("wrapOpenAI: non-streamed calls", () => {
     expect(recs).toHaveLength(2);
     expect(recs[0]).toMatchObject({ success: true, responsePreview: "The capital of France is Paris." });
     expect(recs[1]).toMatchObject({ success: true, statusCode: 200, model: "gpt-4o-mini", metadata: { openai: { rawResponse: true } } });
+    // the promise's own members are the bare client's (asResponse is observed on its class)
+    const bare = client().chat.completions.create({ model: "gpt-4o-mini", messages });
+    const wrappedPromise = openai.chat.completions.create({ model: "gpt-4o-mini", messages });
+    expect(Object.keys(wrappedPromise).sort()).toEqual(Object.keys(bare).sort());
+    expect(Object.getOwnPropertyNames(wrappedPromise).sort()).toEqual(Object.getOwnPropertyNames(bare).sort());
+    expect(wrappedPromise.asResponse.name).toBe("asResponse");
+    // a client that is not wrapped still gets its raw Response, and nothing is recorded for it
+    const bareRaw = await bare.asResponse();
+    expect(((await bareRaw.json()) as { model: string }).model).toBe("gpt-4o-mini-2024-07-18");
+    await wrappedPromise;
+    expect(await recordsOf(logger, "chat_interaction", 3)).toHaveLength(3);
   });
 
   it("includes the promise's own methods on the returned object", () => {

@@ -5,6 +5,7 @@
  * happen there, and the app's thread only queues the data. So this module imports nothing at
  * run time but pure functions.
  */
+import { JsonText, jsonArrayMember } from "../src/record/json-text.js";
 import type { ChatInteractionInput, InputBuilder } from "../src/types.js";
 import { isObj, promptOf, type ChatOutcome, type Obj } from "./openai-record.js";
 
@@ -96,9 +97,16 @@ export function openaiRecordData(
   ];
 }
 
-/** The prompt this call sent: parsed from the request's JSON, else as copied. */
-function promptSent(api: "chat" | "responses", sent: string | undefined, copied: OpenAIRecordData[4]): ReturnType<typeof promptOf> {
+/**
+ * The prompt this call sent: a chat request's messages as the JSON text they were sent in (cut
+ * from the request body, see JsonText); else parsed from the request's JSON; else as copied.
+ */
+function promptSent(api: "chat" | "responses", sent: string | undefined, copied: OpenAIRecordData[4]): ReturnType<typeof promptOf> | JsonText {
   if (sent !== undefined) {
+    if (api === "chat") {
+      const messages = jsonArrayMember(sent, "messages");
+      if (messages !== undefined) return new JsonText(messages);
+    }
     let body: unknown;
     try {
       body = JSON.parse(sent) as unknown;

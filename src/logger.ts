@@ -22,6 +22,7 @@ import {
 } from "./record/schemas.js";
 import { fastChatInput } from "./record/fast-input.js";
 import { mergeMembers, toJsonData, toJsonSafe, truncateString, type JsonValue } from "./record/serialize.js";
+import { JsonText } from "./record/json-text.js";
 import { isoTime } from "./record/time.js";
 import { SessionStats } from "./record/stats.js";
 import { cleanupSessions, type CleanupOptions, type CleanupResult } from "./retention.js";
@@ -96,6 +97,7 @@ function putSensitive(key: EncryptionKey | undefined, f: Fields, encrypted: stri
 
 function asText(v: unknown): { text: string; format: "text" | "json" } {
   if (typeof v === "string") return { text: v, format: "text" };
+  if (v instanceof JsonText) return { text: v.text, format: "json" };
   if (v === undefined) return { text: "", format: "text" };
   return { text: JSON.stringify(toJsonSafe(v, Number.POSITIVE_INFINITY)), format: "json" };
 }
@@ -131,7 +133,8 @@ function forWorker(v: Record<string, unknown>, ctxMetadata: Readonly<Record<stri
   for (const key of Object.keys(v)) {
     if (key === "metadata") continue;
     const x = v[key];
-    out[key] = copy && typeof x === "object" && x !== null ? toJsonData(x) : x;
+    // (JsonText would reach the worker as a plain object: its data goes instead)
+    out[key] = x instanceof JsonText ? JSON.parse(x.text) : copy && typeof x === "object" && x !== null ? toJsonData(x) : x;
   }
   const own = v.metadata as Record<string, unknown> | undefined;
   const meta = ctxMetadata && own ? mergeMembers(ctxMetadata, own) : (own ?? ctxMetadata);
@@ -803,7 +806,8 @@ export class AuditLogger extends EventEmitter<AuditLoggerEvents> implements Exit
   private contentText(v: unknown, rc: RedactionCounts): { text: string; format: "text" | "json" } {
     if (!this.redactor) return asText(v);
     if (typeof v === "string") return { text: this.redactor.redactText(v, rc), format: "text" };
-    return asText(v === undefined ? v : this.redactor.redactValue(v, rc));
+    // JSON text is redacted as the data it holds (rules can name its members)
+    return asText(v === undefined ? v : this.redactor.redactValue(v instanceof JsonText ? JSON.parse(v.text) : v, rc));
   }
 
   /** The key for a record's sensitive fields: its subject's data key, or undefined without encryption. */

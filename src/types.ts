@@ -2,6 +2,7 @@
  * Public types: the records as they are in the JSONL files, the inputs of the `log*` calls,
  * and the reports. Field names are the same everywhere: API, files, viewer and CSV headers.
  */
+import type { JsonText } from "./record/json-text.js";
 import type { JsonValue } from "./record/serialize.js";
 export type { JsonValue } from "./record/serialize.js";
 
@@ -210,8 +211,11 @@ export interface RecordLinkInput {
 
 export interface ChatInteractionInput extends RecordLinkInput {
   interactionType?: string;
-  /** text, or structured messages (stored as JSON text) */
-  prompt: string | readonly unknown[] | Record<string, unknown>;
+  /**
+   * text, or structured messages (stored as JSON text). (`JsonText` is internal: the
+   * integrations' messages cut verbatim from the request's JSON, stored as they were sent.)
+   */
+  prompt: string | JsonText | readonly unknown[] | Record<string, unknown>;
   response?: string | readonly unknown[] | Record<string, unknown>;
   model?: string;
   provider?: string;

@@ -13,6 +13,7 @@
 import { types } from "node:util";
 import type { z } from "zod";
 import { ID_PATTERN } from "./id.js";
+import { JsonText } from "./json-text.js";
 import { chatInteractionInputSchema } from "./schemas.js";
 
 type ChatInput = z.output<typeof chatInteractionInputSchema>;
@@ -33,9 +34,9 @@ function copyArray(v: readonly unknown[]): unknown[] {
   return out;
 }
 
-/** A prompt or response the schema copies the same way: a string as is, an array as a shallow copy. */
-function content(v: unknown): string | unknown[] | undefined {
-  if (typeof v === "string") return v;
+/** A prompt or response the schema copies the same way: a string or JsonText as is, an array as a shallow copy. */
+function content(v: unknown): string | JsonText | unknown[] | undefined {
+  if (typeof v === "string" || v instanceof JsonText) return v;
   if (Array.isArray(v)) return copyArray(v);
   return undefined; // objects (records) go through the schema
 }

@@ -1,11 +1,13 @@
 import { z } from "zod";
 import { ID_PATTERN } from "./id.js";
+import { JsonText } from "./json-text.js";
 
 const text = (max = 1024) => z.string().min(1, "must be a non-empty string").max(max, `must be at most ${max} characters`);
 const count = z.number().int("must be a whole number").min(0, "must be 0 or more");
 // zod 4's z.number() already refuses NaN and ±Infinity; a .refine here would only slow every call
 const seconds = z.number({ error: "must be a finite number" }).min(0, "must be 0 or more");
-const content = z.union([z.string(), z.array(z.unknown()), z.record(z.string(), z.unknown())], {
+// (a JsonText, the integrations' prompt cut from a request's JSON, is kept as it is)
+const content = z.union([z.string(), z.instanceof(JsonText), z.array(z.unknown()), z.record(z.string(), z.unknown())], {
   error: "must be a string, or structured messages (an array or object)",
 });
 // not z.record: that reads (and copies) every member, and a throwing getter would escape

@@ -10,6 +10,8 @@
  * objects; their iterator is tapped (see stream-tap.ts). The `openai` package is an optional peer
  * dependency: only its types are imported here, the app's own copy runs.
  */
+// (the module's object: the global `performance` is a getter, one more call per reading)
+import { performance } from "node:perf_hooks";
 import { auditContext } from "../src/context.js";
 import { AuditConfigError } from "../src/errors.js";
 import { recordFrom, resolveAuditLogger, safeRecord, secondsSince } from "../src/instrument.js";

@@ -2,6 +2,8 @@
  * Shared plumbing for decorators and integrations: finding the logger at call time and
  * recording without ever throwing into the host application.
  */
+// (the module's object: the global `performance` is a getter, one more call per reading)
+import { performance } from "node:perf_hooks";
 import { auditContext, getDefaultAuditLogger, runInAuditContext, sharedFlags } from "./context.js";
 import { AuditLogger } from "./logger.js";
 import type { AuditContextValue, InputBuilder } from "./types.js";

@@ -147,11 +147,9 @@ export class KindWriter {
     const hash = crypto.hash("sha256", buf.subarray(start, start + PREV_HASH_BYTES + n), "hex");
     // drop the prevHash prefix and the body's closing brace, then append the seal
     buf.copyWithin(start, start + PREV_HASH_BYTES, start + PREV_HASH_BYTES + n - 1);
-    let at = start + n - 1;
-    at += buf.write(',"hash":"', at, "latin1");
-    at += buf.write(hash, at, "latin1");
-    at += buf.write('"}\n', at, "latin1");
-    this.used = at;
+    // one write for the seal: each write is a call into C++ (a concatenation of short strings is
+    // written without being flattened first)
+    this.used = start + n - 1 + buf.write(`,"hash":"${hash}"}\n`, start + n - 1, "latin1");
     this.seq = seq;
     this.prevHash = hash;
     return hash;

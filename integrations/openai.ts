@@ -315,7 +315,8 @@ type ObservedParse = ((this: unknown, ...a: unknown[]) => unknown) & { [kCall]?:
 function observeAsResponse(p: ApiPromiseInternals & object): boolean {
   const proto = Object.getPrototypeOf(p) as (ApiPromiseInternals & { [kObserver]?: true }) | null;
   const current = proto?.asResponse as ((this: unknown, ...a: unknown[]) => unknown) & { [kObserver]?: true };
-  if (typeof current !== "function" || Object.hasOwn(p, "asResponse")) return false;
+  // (an own asResponse shadows the class's; read, not Object.hasOwn: a cached load, not a lookup)
+  if (typeof current !== "function" || p.asResponse !== current) return false;
   if (current[kObserver]) return true;
   const wrapped = {
     asResponse(this: unknown, ...a: unknown[]): unknown {
@@ -513,7 +514,9 @@ class CallRecord {
   private follow(stream: Obj): void {
     const acc = this.api === "chat" ? new ChatChunkAccumulator() : new ResponseEventAccumulator();
     const controller = stream.controller as { signal?: unknown } | undefined;
-    const signal = controller?.signal instanceof AbortSignal ? controller.signal : undefined;
+    // (read once: each read of `signal`, and of its `aborted`, is a call into Node's internals)
+    const controllerSignal = controller?.signal;
+    const signal = controllerSignal instanceof AbortSignal ? controllerSignal : undefined;
     const streamed = { acc, items: 0, signal };
     this.streamed = streamed;
     // The stream object, not the iterator: the SDK's iterator is an async generator called on the
@@ -521,7 +524,7 @@ class CallRecord {
     // app, tee() or toReadableStream()) keeps the stream from being collected.
     this.track(stream);
     // the SDK's own AbortController is observed in place (cheaper than an abort listener)
-    const abort = controller instanceof AbortController ? { controller } : { signal };
+    const abort = controller instanceof AbortController ? { controller, signal } : { signal };
     tapStream(
       stream,
       {

@@ -25,7 +25,10 @@ export interface StreamObserver<T> {
 }
 
 export interface TapOptions {
-  /** the request's signal: an abort ends the observation even when nobody reads any more */
+  /**
+   * the request's signal: an abort ends the observation even when nobody reads any more. With
+   * `controller`, it must be the controller's own signal (passed when the caller has read it).
+   */
   readonly signal?: AbortSignal | undefined;
   /**
    * The request's AbortController (a Stainless SDK stream's `controller`); its signal is then the
@@ -99,13 +102,14 @@ class TapState<T> {
     const controller = options.controller;
     const signal = options.signal ?? controller?.signal;
     this.signal = signal;
-    if (signal && !signal.aborted) {
+    // (an already aborted signal gets an observer too, which never fires: cheaper than asking)
+    if (signal) {
       // Deferred: when the SDK's own iterator fails it aborts the signal in its `finally` just
       // before the failure reaches us; the real outcome (error/completed) must win over "aborted".
       const onAbort = () => {
         if (!this.ended) setImmediate(() => this.end({ kind: "aborted" }));
       };
-      this.detachAbort = (controller && controller.signal === signal ? observeAbort(controller, onAbort) : undefined) ?? listenForAbort(signal, onAbort);
+      this.detachAbort = (controller ? observeAbort(controller, onAbort) : undefined) ?? listenForAbort(signal, onAbort);
     }
   }
 

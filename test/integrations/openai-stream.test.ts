@@ -47,7 +47,8 @@ describe("wrapOpenAI: streamed chat completions", () => {
       responsePreview: "The capital of France is Paris.",
       finishReason: "stop",
       success: true,
-      metadata: { openai: { stream: true, end: "completed", chunks: chunks.length } },
+      // the response's x-request-id, as for a call that is not streamed
+      metadata: { openai: { requestId: expect.stringMatching(/^req_fake_/), stream: true, end: "completed", chunks: chunks.length } },
     });
     // without include_usage the API sends no usage, so none is recorded
     expect(recs[0]).not.toHaveProperty("inputTokens");

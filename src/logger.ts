@@ -245,8 +245,7 @@ export class AuditLogger extends EventEmitter<AuditLoggerEvents> implements Exit
   private finalizing = false;
   /** `thread: true`: explicit ids of chat records with content files queued lately (see `queue`) */
   private readonly queuedContentIds = new Set<string>();
-  /** `thread: true`: integrations' input builders the worker loaded (their key), or is loading / could not (false) */
-  /** `thread: true`: the number each builder is loaded under on the worker, false while loading or when it cannot be */
+  /** `thread: true`: the number each integration's input builder is loaded under on the worker; false while loading, or when it cannot be */
   private readonly builderIds = new Map<InputBuilder<never>, number | false>();
 
   constructor(options: AuditConfig | AuditOptionsInput = {}) {

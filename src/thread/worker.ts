@@ -43,6 +43,9 @@ logger.on("checkpoint", (c) => post({ t: "checkpoint", checkpoint: c }));
 /** The integrations' input builders this worker loaded, by the number the app's thread gave each (see `loadBuilder`). */
 const builders = new Map<number, { readonly build: (data: unknown) => unknown; readonly method: LogMethod }>();
 
+const isLogMethod = (m: unknown): m is LogMethod =>
+  m === "logChatInteraction" || m === "logPersonaActivity" || m === "logToolUsage" || m === "logFileOperation" || m === "logPerformanceMetric" || m === "logError";
+
 /** Imports an integration's builder module (the app's thread waits for this before it sends data for it). */
 async function loadBuilder(module: unknown, name: unknown, id: unknown, method: unknown): Promise<void> {
   if (typeof module !== "string" || typeof name !== "string" || typeof id !== "number" || !isLogMethod(method)) {
@@ -53,11 +56,8 @@ async function loadBuilder(module: unknown, name: unknown, id: unknown, method: 
   builders.set(id, { build: fn as (data: unknown) => unknown, method });
 }
 
-const isLogMethod = (m: unknown): m is LogMethod =>
-  m === "logChatInteraction" || m === "logPersonaActivity" || m === "logToolUsage" || m === "logFileOperation" || m === "logPerformanceMetric" || m === "logError";
-
 function record(item: BatchItem): void {
-  let method: LogMethod = "logChatInteraction";
+  let method: LogMethod | undefined;
   try {
     let input: Record<string, unknown>;
     let context: InputItem["c"];
@@ -76,14 +76,14 @@ function record(item: BatchItem): void {
       context = item.c;
       time = item.t;
     }
-    const m = method;
+    const m: LogMethod = method;
     withRecordTime(time, () => runInAuditContext(context as AuditContextValue | undefined, () => (logger[m] as (v: unknown) => string)(input)));
   } catch (err) {
     // validated on the app's thread already; what is left is reported like any failure to
     // record: an `error` event there and an `errors` record here
     post({ t: "error", error: sendError(err) });
     try {
-      logger.logError({ errorType: "audit_record_failed", severity: "error", message: `A ${method}() record could not be written: ${(err as Error).message}` });
+      logger.logError({ errorType: "audit_record_failed", severity: "error", message: `${method ? `A ${method}()` : "An input builder's"} record could not be written: ${(err as Error).message}` });
     } catch {
       // the session is closed: the event above is all there is
     }

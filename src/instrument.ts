@@ -83,5 +83,16 @@ export function recordFrom<D>(logger: AuditLogger, builder: InputBuilder<D>, dat
   } catch {
     // not queued: the input is made here, below, and a failure to record it is reported there
   }
-  deferRecord(logger, () => runInAuditContext(context, () => logger[builder.method](builder.build(data))));
+  const build: Build = [logger, builder as InputBuilder<unknown>, data, context];
+  // (a logger of another copy of the package may not have deferCall)
+  if (typeof logger.deferCall === "function") logger.deferCall(runBuild, build);
+  else deferRecord(logger, () => runBuild(build));
+}
+
+/** One deferred record of {@link recordFrom}: a tuple, so that deferring it makes no closure per call. */
+type Build = readonly [logger: AuditLogger, builder: InputBuilder<unknown>, data: unknown, context: AuditContextValue | undefined];
+
+function runBuild(b: Build): void {
+  const logger = b[0];
+  safeRecord(logger, () => runInAuditContext(b[3], () => logger[b[1].method](b[1].build(b[2]))));
 }

@@ -224,7 +224,8 @@ export class AuditLogger extends EventEmitter<AuditLoggerEvents> implements Exit
   private commitWaiters: Array<{ resolve: () => void; reject: (e: Error) => void }> = [];
   private warnedNoListener = false;
   /** recording steps handed over by integrations, run after the current callbacks */
-  private deferred: Array<() => void> = [];
+  /** deferred recording steps, each as two items: the function and its argument */
+  private deferred: unknown[] = [];
   private reporting = false;
   /** a chain file write failed and not every buffer has been written since (see report) */
   private writeFailing = false;
@@ -595,13 +596,21 @@ export class AuditLogger extends EventEmitter<AuditLoggerEvents> implements Exit
    * first, so the loss window stays the async mode's. Other modes record at once.
    */
   deferRecord(step: () => void): void {
+    this.deferCall(step, undefined);
+  }
+
+  /**
+   * @internal {@link deferRecord} of `step(arg)`: a module function and its argument, so that
+   * deferring a record makes no closure per call (src/instrument.ts `recordFrom`).
+   */
+  deferCall<A>(step: (arg: A) => void, arg: A): void {
     // only `async` defers: there a record may wait flushIntervalMs in memory anyway, and building
     // records in batches keeps them off the calls' hot path; `sync`/`fsync` record at once
     if (this.closed || this.config.durability !== "async") {
-      step();
+      step(arg);
       return;
     }
-    this.deferred.push(step);
+    this.deferred.push(step as (arg: unknown) => void, arg);
     // the same tick that writes the buffers out builds these first (see scheduleFlush)
     this.scheduleFlush();
   }
@@ -620,9 +629,9 @@ export class AuditLogger extends EventEmitter<AuditLoggerEvents> implements Exit
     while (this.deferred.length > 0) {
       const steps = this.deferred;
       this.deferred = [];
-      for (const step of steps) {
+      for (let i = 0; i < steps.length; i += 2) {
         try {
-          step();
+          (steps[i] as (arg: unknown) => void)(steps[i + 1]);
         } catch (err) {
           this.report(err instanceof Error ? err : new Error(String(err)));
         }

@@ -131,10 +131,19 @@ export function openaiChatInput(data: OpenAIRecordData): ChatInteractionInput {
   // (read by index: destructuring a tuple runs the array iterator)
   const api = data[0];
   const capture = data[1];
+  const ttft = data[6];
+  const requestId = data[7];
   const model = data[8];
   const response = data[9];
-  // a failure the provider reported inside a 200 (a failed Response) is still a failure
+  const inputTokens = data[10];
+  const outputTokens = data[11];
+  const usage = data[12];
+  const finishReason = data[13];
+  const toolCalls = data[14];
   const providerError = data[15];
+  const statusCode = data[18];
+  const streamEnd = data[19];
+  // a failure the provider reported inside a 200 (a failed Response) is still a failure
   const failedInside = providerError !== undefined && data[16];
   const success = failedInside ? false : data[16];
   const errorMessage = failedInside ? providerError : data[17];
@@ -147,13 +156,6 @@ export function openaiChatInput(data: OpenAIRecordData): ChatInteractionInput {
     durationSeconds: data[5],
     success,
   };
-  const inputTokens = data[10];
-  const outputTokens = data[11];
-  const usage = data[12];
-  const finishReason = data[13];
-  const toolCalls = data[14];
-  const ttft = data[6];
-  const statusCode = data[18];
   if (inputTokens !== undefined) input.inputTokens = inputTokens;
   if (outputTokens !== undefined) input.outputTokens = outputTokens;
   if (usage !== undefined) input.usage = usage;
@@ -164,8 +166,6 @@ export function openaiChatInput(data: OpenAIRecordData): ChatInteractionInput {
   if (statusCode !== undefined) input.statusCode = statusCode;
   // traceId, parentId, userId, persona and the context's metadata come from the call's
   // context, in which the log call runs
-  const requestId = data[7];
-  const streamEnd = data[19];
   if (requestId || streamEnd !== undefined || data[21]) {
     // built by assignment: adding members to a spread copy is slow on V8 (see addUsage)
     const openai: Obj = {};

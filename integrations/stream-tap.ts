@@ -102,7 +102,7 @@ class TapState<T> {
     const controller = options.controller;
     const signal = options.signal ?? controller?.signal;
     this.signal = signal;
-    // (an already aborted signal gets an observer too, which never fires: cheaper than asking)
+    // (an already aborted signal gets an observer too, which does no harm: cheaper than asking)
     if (signal) {
       // Deferred: when the SDK's own iterator fails it aborts the signal in its `finally` just
       // before the failure reaches us; the real outcome (error/completed) must win over "aborted".

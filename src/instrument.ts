@@ -86,13 +86,19 @@ export function recordFrom<D>(logger: AuditLogger, builder: InputBuilder<D>, dat
   const build: Build = [logger, builder as InputBuilder<unknown>, data, context];
   // (a logger of another copy of the package may not have deferCall)
   if (typeof logger.deferCall === "function") logger.deferCall(runBuild, build);
-  else deferRecord(logger, () => runBuild(build));
+  else deferRecord(logger, () => buildAndLog(build));
 }
 
 /** One deferred record of {@link recordFrom}: a tuple, so that deferring it makes no closure per call. */
 type Build = readonly [logger: AuditLogger, builder: InputBuilder<unknown>, data: unknown, context: AuditContextValue | undefined];
 
-function runBuild(b: Build): void {
+/** Makes the input and logs it, in the call's context. */
+function buildAndLog(b: Build): unknown {
   const logger = b[0];
-  safeRecord(logger, () => runInAuditContext(b[3], () => logger[b[1].method](b[1].build(b[2]))));
+  return runInAuditContext(b[3], () => logger[b[1].method](b[1].build(b[2])));
+}
+
+/** {@link buildAndLog}, its failures reported as by {@link safeRecord} (what `deferRecord` adds to a step). */
+function runBuild(b: Build): void {
+  safeRecord(b[0], () => buildAndLog(b));
 }

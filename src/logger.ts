@@ -21,7 +21,7 @@ import {
   toolUsageInputSchema,
 } from "./record/schemas.js";
 import { fastChatInput } from "./record/fast-input.js";
-import { mergeMembers, toJsonData, toJsonSafe, truncateString, type JsonValue } from "./record/serialize.js";
+import { isPlainJson, mergeMembers, toJsonData, toJsonSafe, truncateString, type JsonValue } from "./record/serialize.js";
 import { JsonText } from "./record/json-text.js";
 import { isoTime } from "./record/time.js";
 import { SessionStats } from "./record/stats.js";
@@ -807,7 +807,10 @@ export class AuditLogger extends EventEmitter<AuditLoggerEvents> implements Exit
 
   /** A user value as JSON data: redacted first (so a secret is never cut in half), then made safe. */
   private json(v: unknown, rc: RedactionCounts, path: string): JsonValue {
-    return toJsonSafe(this.redactor ? this.redactor.redactValue(v, rc, path) : v, this.config.maxValueChars);
+    if (this.redactor) return toJsonSafe(this.redactor.redactValue(v, rc, path), this.config.maxValueChars);
+    // the record is serialised before this call returns: a value that serialises as its safe
+    // copy would is used as it is (a chat call's usage: ~1 µs and ~1 KB less per record)
+    return isPlainJson(v, this.config.maxValueChars) ? (v as JsonValue) : toJsonSafe(v, this.config.maxValueChars);
   }
 
   /** A prompt or response as stored text (structured ones as JSON), redacted; never truncated. */

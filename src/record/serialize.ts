@@ -29,6 +29,57 @@ export function toJsonData(value: unknown): JsonValue {
   return convert(value, Number.POSITIVE_INFINITY, Number.POSITIVE_INFINITY, 0, []);
 }
 
+/**
+ * Whether `toJsonSafe(value, maxChars)` would serialise exactly as `value` itself does, so that
+ * a value about to be serialised at once can be used as it is, without the copy: plain objects
+ * (prototype `Object.prototype` or null, no `toJSON`) and plain arrays of finite numbers,
+ * strings of at most `maxChars`, booleans and nulls, within the depth and item limits (a cycle
+ * exceeds the depth). Objects may have undefined members (both skip them); nothing else may be
+ * undefined. Reads every member once (a getter runs; one that throws makes this false).
+ */
+export function isPlainJson(value: unknown, maxChars: number): boolean {
+  try {
+    return plainJson(value, maxChars, 0);
+  } catch {
+    return false;
+  }
+}
+
+function plainJson(value: unknown, maxChars: number, depth: number): boolean {
+  switch (typeof value) {
+    case "string":
+      return value.length <= maxChars;
+    case "number":
+      return Number.isFinite(value);
+    case "boolean":
+      return true;
+    case "object":
+      break;
+    default:
+      return false;
+  }
+  if (value === null) return true;
+  if (depth >= MAX_DEPTH) return false;
+  const proto = Object.getPrototypeOf(value) as unknown;
+  if (proto === Array.prototype) {
+    const list = value as readonly unknown[];
+    if (list.length > MAX_ITEMS || typeof (list as { toJSON?: unknown }).toJSON === "function") return false;
+    for (let i = 0; i < list.length; i++) if (!plainJson(list[i], maxChars, depth + 1)) return false;
+    return true;
+  }
+  if (proto !== Object.prototype && proto !== null) return false;
+  const obj = value as Record<string, unknown>;
+  if (typeof obj.toJSON === "function") return false;
+  let n = 0;
+  for (const key in obj) {
+    if (!Object.hasOwn(obj, key)) return false; // an enumerable inherited member: JSON skips it, a copy too, but rare enough to leave to convert
+    if (++n > MAX_ITEMS) return false;
+    const v = obj[key];
+    if (v !== undefined && !plainJson(v, maxChars, depth + 1)) return false;
+  }
+  return true;
+}
+
 function convert(value: unknown, maxChars: number, maxItems: number, depth: number, stack: object[]): JsonValue {
   switch (typeof value) {
     case "string":

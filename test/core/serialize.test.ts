@@ -1,7 +1,9 @@
 import { afterEach, describe, expect, it } from "vitest";
 import { AuditLogger, auditContext, verifyAuditLog } from "../../src/index.js";
+import { isPlainJson, toJsonSafe } from "../../src/record/serialize.js";
 import { cleanupTmp, tmpProject } from "../helpers/index.js";
 import { auditDirOf, readKind, readKindLines } from "../helpers/core.js";
+import { rng } from "../reader/fixture.js";
 
 afterEach(cleanupTmp);
 
@@ -185,5 +187,85 @@ describe("metadata and free-form values are stored safely (serialize.ts rules)",
     logger.logFileOperation({ operation: "read", filePath: "/x", details: { note: "0123456789abcdefXYZ" } });
     await logger.finalizeSession();
     expect(readKind(projectPath, "file_operation", "ser_max")[0]!.details).toEqual({ note: "0123456789abcdef…[truncated 3 chars]" });
+  });
+});
+
+describe("isPlainJson: a value the logger may serialise as it is, without its safe copy", () => {
+  /** plain JSON data, and now and then one of the things the rules change */
+  function value(next: () => number, depth: number): unknown {
+    const r = next();
+    if (r < 0.04) {
+      const odd = awkward();
+      const keys = Object.keys(odd);
+      return odd[keys[Math.floor(next() * keys.length)]!];
+    }
+    if (depth > 4 || r < 0.4) {
+      const k = Math.floor(next() * 5);
+      if (k === 0) return Math.floor(next() * 1e6) / (next() < 0.5 ? 1 : 1000);
+      if (k === 1) return next() < 0.5;
+      if (k === 2) return null;
+      return "ab\"\\\u0000é😀".slice(0, Math.floor(next() * 9)).repeat(Math.floor(next() * 4));
+    }
+    if (r < 0.65) return Array.from({ length: Math.floor(next() * 4) }, () => value(next, depth + 1));
+    const o: Record<string, unknown> = {};
+    for (let i = Math.floor(next() * 4); i > 0; i--) o[["a", "__proto__", "1", "é"][Math.floor(next() * 4)]! + String(i)] = value(next, depth + 1);
+    if (next() < 0.05) o.gone = undefined;
+    return o;
+  }
+
+  it("when true, the value serialises exactly as toJsonSafe's copy; over generated values, both answers occur", () => {
+    const next = rng(11);
+    let plain = 0;
+    let not = 0;
+    for (let n = 0; n < 5000; n++) {
+      const v = value(next, 0);
+      const max = next() < 0.5 ? 6 : 100_000;
+      if (isPlainJson(v, max)) {
+        plain++;
+        expect(JSON.stringify(v)).toBe(JSON.stringify(toJsonSafe(v, max)));
+      } else not++;
+    }
+    expect(plain).toBeGreaterThan(1000);
+    expect(not).toBeGreaterThan(500);
+  });
+
+  it("is false for each thing the rules change, and for values past the limits", () => {
+    for (const [key, v] of Object.entries(awkward())) {
+      if (key === "nul" || key === "undef" || key === "a" || key === "b") continue;
+      expect(isPlainJson({ v }, 1000), key).toBe(false);
+    }
+    const cycle: Record<string, unknown> = {};
+    cycle.self = cycle;
+    expect(isPlainJson(cycle, 1000)).toBe(false);
+    expect(isPlainJson({ s: "x".repeat(11) }, 10)).toBe(false);
+    expect(isPlainJson(new Array(10_001).fill(0), 10)).toBe(false);
+    expect(isPlainJson([1, undefined], 10)).toBe(false);
+    let deep: unknown = 1;
+    for (let i = 0; i < 40; i++) deep = [deep];
+    expect(isPlainJson(deep, 10)).toBe(false);
+    class Box {
+      x = 1;
+    }
+    expect(isPlainJson({ b: new Box() }, 10)).toBe(false);
+    const inherits = Object.create({ inherited: 1 }) as Record<string, unknown>;
+    expect(isPlainJson({ o: Object.assign(Object.create(null) as object, { a: 1 }) }, 10)).toBe(true);
+    expect(isPlainJson(inherits, 10)).toBe(false);
+    // shared objects, "__proto__" members, undefined members of objects: as JSON writes them
+    const shared = { x: 1 };
+    const parsed = JSON.parse('{"__proto__":{"a":1},"b":[1,"two",null,true]}') as unknown;
+    expect(isPlainJson({ a: shared, b: shared, parsed, u: undefined }, 10)).toBe(true);
+  });
+
+  it("usage that is plain data reaches the record as it was given, and awkward usage is still made safe", async () => {
+    const projectPath = tmpProject();
+    const logger = new AuditLogger({ sessionId: "ser_plain", projectPath, maxValueChars: 16 });
+    const usage = { prompt_tokens: 3, details: { cached: 0, note: "0123456789abcdef" }, list: [1, null, true] };
+    logger.logChatInteraction({ model: "m", prompt: "p", response: "r", usage });
+    logger.logChatInteraction({ model: "m", prompt: "p", response: "r", usage: { note: "0123456789abcdefX", n: Number.NaN } });
+    await logger.finalizeSession();
+    const recs = readKind(projectPath, "chat_interaction", "ser_plain");
+    expect(recs[0]!.usage).toEqual(usage);
+    expect(recs[1]!.usage).toEqual({ note: "0123456789abcdef…[truncated 1 chars]", n: "NaN" });
+    expect((await verifyAuditLog(auditDirOf(projectPath))).ok).toBe(true);
   });
 });

@@ -23,8 +23,11 @@
  *
  * How a sample is attributed: from the sampled function outwards, the first JavaScript frame that
  * belongs to a file (not V8's builtins, Node's C++ or `node:` internals, or the kernel) decides.
- * When it is a file of this package (`dist/`), the sample is the kit's: its own code and what it
- * calls in Node (a `postMessage`, a `headers.get`). When it is the SDK's or the app's, the sample
+ * When it is a file of this package (`dist/`) or of one of its dependencies (SonicBoom, which
+ * writes the batches, zod, csv-stringify: only the kit calls them here), the sample is the kit's:
+ * its own code and what it calls in Node (a `postMessage`, a `headers.get`, a `write(2)`; until
+ * 2026-12-02, seventh session, SonicBoom's frames counted as someone else's, which left the
+ * batch writes out of the kit's share). When it is the SDK's or the app's, the sample
  * is theirs, also where the kit called it (the SDK's parser, which the wrapper only observes).
  * Samples inside the garbage collector are charged in proportion to allocation, an approximation
  * (a scavenge costs by what survives it, and records that wait for the batch survive more than
@@ -81,9 +84,21 @@ const KIT_PREFIX = pathToFileURL(path.join(path.dirname(fileURLToPath(import.met
 type Owner = "kit" | "other" | "none";
 
 /** Whose code a location is: the kit's (a file of dist/), another file's, or nobody's (`node:` internals, V8 builtins). */
+/** The kit's runtime dependencies (package.json `dependencies`), which only the kit calls in this bench. */
+const KIT_DEPENDENCIES = Object.keys((JSON.parse(fs.readFileSync(new URL("../package.json", import.meta.url), "utf8")) as { dependencies: Record<string, string> }).dependencies);
+/** A frame's file is a kit dependency's: a path or URL inside `node_modules/<name>/`. */
+const KIT_DEPENDENCY_FILE = new RegExp(`[\\\\/]node_modules[\\\\/](?:${KIT_DEPENDENCIES.map((d) => d.replace(/[.*+?^${}()|[\]\\]/g, "\\$&")).join("|")})[\\\\/]`);
+
+/** A kit file's name to print: inside `dist/`, or from `node_modules/` on for a dependency. */
+function kitFile(url: string): string {
+  if (url.startsWith(KIT_PREFIX)) return url.slice(KIT_PREFIX.length);
+  const i = url.lastIndexOf("node_modules");
+  return i >= 0 ? url.slice(i) : url;
+}
+
 function ownerOfUrl(url: string): Owner {
   if (url === "" || url.startsWith("node:")) return "none";
-  return url.startsWith(KIT_PREFIX) ? "kit" : "other";
+  return url.startsWith(KIT_PREFIX) || KIT_DEPENDENCY_FILE.test(url) ? "kit" : "other";
 }
 
 /**
@@ -123,7 +138,7 @@ function attributePerf(script: string): { samples: Record<"all" | "gc" | "kit" |
       owner = ownerOfUrl(m[2]!);
       if (owner === "none") continue;
       if (owner === "kit") {
-        const fn = `${m[1] || "(anonymous)"} ${frame.slice(frame.indexOf(KIT_PREFIX) + KIT_PREFIX.length)}`;
+        const fn = `${m[1] || "(anonymous)"} ${kitFile(frame.slice(frame.lastIndexOf(" ") + 1))}`;
         kitByFn.set(fn, (kitByFn.get(fn) ?? 0) + 1);
       }
       break;
@@ -152,7 +167,7 @@ function attributeHeap(head: HeapNode): { total: number; kit: number; kitByFn: [
     const own = ownerOfUrl(n.callFrame.url);
     const o = own === "none" ? owner : own;
     // the profile's lines and columns count from 0, perf's (the jitdump's) from 1
-    const f = own === "kit" ? `${n.callFrame.functionName || "(anonymous)"} ${n.callFrame.url.slice(KIT_PREFIX.length)}:${n.callFrame.lineNumber + 1}:${n.callFrame.columnNumber + 1}` : fn;
+    const f = own === "kit" ? `${n.callFrame.functionName || "(anonymous)"} ${kitFile(n.callFrame.url)}:${n.callFrame.lineNumber + 1}:${n.callFrame.columnNumber + 1}` : fn;
     total += n.selfSize;
     if (o === "kit") {
       kit += n.selfSize;

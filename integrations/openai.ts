@@ -120,9 +120,10 @@ function wrapMethod(obj: object, name: string, around: (original: AnyFn, self: u
   const proto = Object.getPrototypeOf(obj) as Record<string, unknown> | null;
   const first = own ?? proto?.[name];
   if (typeof first !== "function") return false;
+  const read = own === undefined && proto !== null ? methodReader(name) : undefined;
   const wrapped = {
     [name](this: unknown, ...args: unknown[]): unknown {
-      const original = own ?? proto?.[name];
+      const original = own ?? (read ? read(proto!) : undefined);
       if (typeof original !== "function") throw new TypeError(`audit-logger: the OpenAI client has no ${name}() to call`);
       return around(original as AnyFn, this, args);
     },
@@ -133,6 +134,24 @@ function wrapMethod(obj: object, name: string, around: (original: AnyFn, self: u
     return true;
   } catch {
     return false;
+  }
+}
+
+/**
+ * Reads `proto[name]` from a load site of its own for each method wrapped on every call: the
+ * wrappers share one function's code, where a keyed load of a different name per wrapper is
+ * megamorphic (a stub-cache probe, ~0.2 µs each on the app's cold caches; bench/share-openai.ts).
+ */
+function methodReader(name: string): (proto: Record<string, unknown>) => unknown {
+  switch (name) {
+    case "create":
+      return (proto) => proto.create;
+    case "buildRequest":
+      return (proto) => proto.buildRequest;
+    case "buildBody":
+      return (proto) => proto.buildBody;
+    default:
+      return (proto) => proto[name];
   }
 }
 

@@ -293,6 +293,8 @@ export class AuditLogger extends EventEmitter<AuditLoggerEvents> implements Exit
             // that logs to the same kind must not run while that record is half sealed
             this.rotatedSegments.push(p);
           },
+          onWriteError: (err) =>
+            this.report(new AuditIOError(`Writing ${kind} records failed: ${err.message}. They stay buffered and are retried on the next write or flush().`, { cause: err }), true),
         });
       }
       this.writers = writers;
@@ -941,7 +943,10 @@ export class AuditLogger extends EventEmitter<AuditLoggerEvents> implements Exit
       // set and schedule nothing more)
       this.runDeferred();
       this.flushTimer = undefined;
-      this.writeOutAll(false);
+      // in `async` mode the batches are written from the thread pool (see BackgroundFile)
+      if (this.config.durability === "async" && !this.remote) {
+        for (const kind of CHAIN_KINDS) this.writers[kind].writeOutSoon();
+      } else this.writeOutAll(false);
     }, this.config.flushIntervalMs);
     this.flushTimer.unref();
   }

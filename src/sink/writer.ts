@@ -6,6 +6,7 @@ import type { SonicBoom as SonicBoomType } from "sonic-boom";
 import { GENESIS_HASH } from "../pipeline/chain.js";
 import type { ChainKind, Durability, RotationFrequency } from "../types.js";
 import { kindFileName, listKindFiles } from "./files.js";
+import { BackgroundFile } from "./background-file.js";
 import { recoverTail, type TailRepair } from "./recover.js";
 
 // sonic-boom is CommonJS whose named export ESM cannot see; load it the CommonJS way.
@@ -13,14 +14,19 @@ const SonicBoom = createRequire(import.meta.url)("sonic-boom") as typeof SonicBo
 /** SonicBoom in contentMode "buffer" (its own types only declare string writes) */
 type Boom = Omit<SonicBoomType, "write"> & { readonly fd: number; write(data: Buffer): boolean };
 
-/** Bytes buffered per kind before they are handed to the OS in one write(2). */
+/** `sync`/`fsync`: bytes buffered per kind before they are handed to the OS in one write(2). */
 const HIGH_WATER_BYTES = 64 * 1024;
-/** The batch buffer: room for the high-water mark plus one worst-case line of up to ~21k characters. */
+/** The batch buffer: room for the high-water mark plus one worst-case line of up to ~21k characters; `async` mode fills it whole. */
 const BUFFER_BYTES = 128 * 1024;
 /** `prevHash` (64 hex) is written in front of the body so body and prevHash are hashed in one pass. */
 const PREV_HASH_BYTES = 64;
 /** `,"hash":"<64 hex>"}` and the newline, replacing the body's closing brace. */
 const SEAL_BYTES = ',"hash":"'.length + 64 + '"}\n'.length;
+/**
+ * `async` mode: bytes handed to the thread pool and not yet written, past which a full batch
+ * buffer is written on the app's thread instead of a new one started (back-pressure, bounded memory).
+ */
+const MAX_BACKGROUND_BYTES = 4 * HIGH_WATER_BYTES;
 /** How long a failed rotation waits before the next attempt. */
 const ROTATION_RETRY_MS = 1000;
 
@@ -34,15 +40,19 @@ export interface WriterOptions {
   readonly fileMode: number;
   /** called with each rename, so the owner can react (checkpoints, fsync of the directory) */
   readonly onRotate?: (segmentPath: string) => void;
+  /** `async` mode: a write the thread pool made failed (the bytes stay queued and are retried) */
+  readonly onWriteError?: (err: Error) => void;
 }
 
 /**
- * One kind's JSONL file: chain head, buffer, rotation. Lines are written through pino's
- * destination, SonicBoom, in its synchronous mode: this class batches lines itself (so memory
- * stays bounded whatever the rate) and hands each batch to SonicBoom, which writes it with
- * write(2) and retries EAGAIN. Each record is UTF-8 encoded once, straight into the batch
- * buffer, and hashed there: the chain hash is over exactly the bytes that reach the file. Rotation renames the active file to `<kind>_<session>.<n>.jsonl`
- * and calls SonicBoom's `reopen()`, pino's own rotation path, so the active name never changes.
+ * One kind's JSONL file: chain head, buffer, rotation. This class batches lines itself (so memory
+ * stays bounded whatever the rate). In `sync` and `fsync` modes each batch goes to pino's
+ * destination, SonicBoom, in its synchronous mode, which writes it with write(2) and retries
+ * EAGAIN; in `async` mode to a BackgroundFile, which writes it from the thread pool. Each record
+ * is UTF-8 encoded once, straight into the batch buffer, and hashed there: the chain hash is over
+ * exactly the bytes that reach the file. Rotation renames the active file to
+ * `<kind>_<session>.<n>.jsonl` and reopens the documented name (SonicBoom's `reopen()`, pino's own
+ * rotation path), so the active name never changes.
  */
 export class KindWriter {
   readonly kind: ChainKind;
@@ -55,7 +65,12 @@ export class KindWriter {
   /** set when the OS refused a write; cleared by the next successful one */
   lastError: Error | undefined;
   private readonly opts: WriterOptions;
-  private readonly boom: Boom;
+  /** `sync` and `fsync` modes: pino's destination, in its synchronous mode */
+  private readonly boom: Boom | undefined;
+  /** `async` mode: the file, written from the thread pool (see BackgroundFile) */
+  private readonly bg: BackgroundFile | undefined;
+  /** `async` mode: a batch buffer left for a new one while its bytes were being written, reused once they are */
+  private spare: Buffer | undefined;
   /**
    * The batch: bytes [base, used) are sealed lines not yet handed to the OS. Bytes before `base`
    * were refused by the OS and are held (as a view of this buffer) by SonicBoom for its retry, so
@@ -100,10 +115,15 @@ export class KindWriter {
     const st = fs.statSync(this.activePath);
     this.bytesInActive = st.size;
     this.rotateAt = nextRotation(opts.rotationFrequency, Math.min(st.birthtimeMs || st.mtimeMs, Date.now()));
-    this.boom = new SonicBoom({ dest: this.activePath, sync: true, append: true, mode: opts.fileMode, contentMode: "buffer" }) as unknown as Boom;
+    if (opts.durability === "async") {
+      this.bg = new BackgroundFile(this.activePath, opts.fileMode, (err) => opts.onWriteError?.(err));
+      return;
+    }
+    const boom = new SonicBoom({ dest: this.activePath, sync: true, append: true, mode: opts.fileMode, contentMode: "buffer" }) as unknown as Boom;
+    this.boom = boom;
     // each reopen() waits for "ready" to close the old fd; a burst of rotations in one tick adds one listener each
-    this.boom.setMaxListeners(0);
-    this.boom.on("error", (err: Error) => {
+    boom.setMaxListeners(0);
+    boom.on("error", (err: Error) => {
       this.lastError = err;
     });
   }
@@ -126,7 +146,7 @@ export class KindWriter {
     }
     // UTF-16 code units take at most 3 UTF-8 bytes each
     const worst = PREV_HASH_BYTES + body.length * 3 + SEAL_BYTES;
-    if (this.used + worst > this.buf.length) {
+    if (this.used + worst > this.buf.length && !this.roomInBackground(worst)) {
       if (this.pendingBytes > 0) {
         try {
           this.writeOut();
@@ -162,7 +182,10 @@ export class KindWriter {
   settle(now: number): void {
     const failed = this.sealError;
     this.sealError = undefined;
-    if (this.opts.durability === "sync" || this.pendingBytes >= HIGH_WATER_BYTES) this.writeOut();
+    // (`async` mode hands a batch to the thread pool when its buffer is full, see
+    // roomInBackground, or at the flush timer: each hand-over wakes a thread of the pool, a
+    // system call of its own)
+    if (this.opts.durability === "sync" || (this.pendingBytes >= HIGH_WATER_BYTES && !this.bg)) this.writeOut();
     if (this.opts.rotationBytes !== undefined && this.bytesInActive + this.pendingBytes >= this.opts.rotationBytes) {
       this.writeOut();
       if (this.bytesInActive >= this.opts.rotationBytes) this.rotate(now);
@@ -171,7 +194,7 @@ export class KindWriter {
   }
 
   get hasPending(): boolean {
-    return this.used > this.base;
+    return this.used > this.base || (this.bg !== undefined && this.bg.pendingBytes > 0);
   }
 
   private get pendingBytes(): number {
@@ -180,7 +203,51 @@ export class KindWriter {
 
   /** The OS refused bytes that are not written yet, or the last rotation failed. */
   get failing(): boolean {
-    return this.lastError !== undefined || this.rotateFailedAt !== undefined;
+    return this.lastError !== undefined || this.bg?.lastError !== undefined || this.rotateFailedAt !== undefined;
+  }
+
+  /**
+   * `async` mode, when the batch buffer has no room for a line: room without writing on the app's
+   * thread. The buffer starts over once the thread pool wrote everything; else, while it is
+   * still writing less than MAX_BACKGROUND_BYTES, the next lines go to another buffer.
+   */
+  private roomInBackground(worst: number): boolean {
+    const bg = this.bg;
+    if (!bg || worst > BUFFER_BYTES - PREV_HASH_BYTES) return false;
+    if (this.used === this.base && bg.idle) {
+      this.base = this.used = 0;
+      return true;
+    }
+    if (bg.pendingBytes + this.pendingBytes >= MAX_BACKGROUND_BYTES) return false;
+    // (the spare's bytes are written once nothing is queued: before this batch is handed over)
+    const next = this.spare !== undefined && bg.idle ? this.spare : Buffer.allocUnsafeSlow(BUFFER_BYTES);
+    this.writeOutSoon();
+    this.spare = this.buf.length === BUFFER_BYTES ? this.buf : undefined;
+    this.buf = next;
+    this.base = this.used = 0;
+    return true;
+  }
+
+  /**
+   * `async` mode: hands the batch to the thread pool (see BackgroundFile); its bytes stay as they
+   * are until written. Never throws: a failed write is reported through `onWriteError`.
+   */
+  writeOutSoon(): void {
+    const bg = this.bg;
+    if (!bg) {
+      this.writeOut();
+      return;
+    }
+    this.handOver(bg);
+    bg.writeSoon();
+  }
+
+  /** `async` mode: the bytes [base, used) belong to the file's queue from now on. */
+  private handOver(bg: BackgroundFile): void {
+    if (this.used === this.base) return;
+    bg.push(this.buf.subarray(this.base, this.used));
+    this.bytesInActive += this.used - this.base;
+    this.base = this.used;
   }
 
   /** After a failed rotation the next attempt waits a second. */
@@ -190,6 +257,18 @@ export class KindWriter {
 
   /** Hands the batch to the OS (write(2), no fsync). Throws the OS error if the write failed. */
   writeOut(): void {
+    const bg = this.bg;
+    if (bg) {
+      this.handOver(bg);
+      bg.writeNow();
+      if (bg.idle) {
+        // back to the usual size after a one-off large record
+        if (this.buf.length > BUFFER_BYTES) this.buf = Buffer.allocUnsafeSlow(BUFFER_BYTES);
+        this.base = this.used = 0;
+      }
+      return;
+    }
+    const boom = this.boom!;
     if (this.used === this.base) {
       if (this.lastError) this.retry();
       return;
@@ -197,7 +276,7 @@ export class KindWriter {
     const chunk = this.buf.subarray(this.base, this.used);
     const bytes = this.used - this.base;
     this.lastError = undefined;
-    this.boom.write(chunk);
+    boom.write(chunk);
     if (this.lastError) {
       // SonicBoom keeps the refused bytes (a view of this buffer) to retry them: keep them intact
       this.base = this.used;
@@ -222,7 +301,7 @@ export class KindWriter {
 
   private retry(): void {
     this.lastError = undefined;
-    this.boom.flush();
+    this.boom!.flush();
     if (this.lastError) throw this.lastError;
     this.written(0);
   }
@@ -231,7 +310,7 @@ export class KindWriter {
   datasync(): Promise<void> {
     if (!this.dirty) return Promise.resolve();
     this.dirty = false;
-    const fd = this.boom.fd;
+    const fd = this.boom!.fd;
     const generation = this.lastSegment;
     return new Promise((resolve, reject) =>
       fs.fdatasync(fd, (err) => {
@@ -247,7 +326,7 @@ export class KindWriter {
   datasyncSync(): void {
     if (!this.dirty) return;
     this.dirty = false;
-    fs.fdatasyncSync(this.boom.fd);
+    fs.fdatasyncSync(this.boom!.fd);
   }
 
   /** Renames the active file to the next segment and reopens the documented name. */
@@ -269,7 +348,8 @@ export class KindWriter {
     }
     this.rotateFailedAt = undefined;
     this.lastSegment = segment;
-    this.boom.reopen(this.activePath);
+    if (this.bg) this.bg.reopen(this.activePath, this.opts.fileMode);
+    else this.boom!.reopen(this.activePath);
     this.bytesInActive = 0;
     this.rotateAt = nextRotation(this.opts.rotationFrequency, now);
     this.opts.onRotate?.(segPath);
@@ -281,9 +361,13 @@ export class KindWriter {
       this.writeOut();
       if (this.opts.durability === "fsync") this.datasyncSync();
     } finally {
-      this.boom.removeAllListeners("error");
-      this.boom.on("error", () => {});
-      this.boom.destroy();
+      if (this.bg) this.bg.close();
+      else {
+        const boom = this.boom!;
+        boom.removeAllListeners("error");
+        boom.on("error", () => {});
+        boom.destroy();
+      }
     }
   }
 }

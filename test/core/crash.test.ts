@@ -210,6 +210,27 @@ const BUFFERED = [
   { name: "async, thread", durability: "async", env: { CORE_THREAD: "1" } },
 ] as const;
 
+describe("async mode: batches the thread pool has not written yet", () => {
+  it("process.exit() while the thread pool is busy with another job writes them itself: every record once, in order, and the chains verify", async () => {
+    const projectPath = tmpProject();
+    const sid = "exit_busy_pool";
+    // ~3,000 records, ~190 KB of chat records: several batches past the 64 KiB mark
+    const h = fixture({ CORE_PROJECT: projectPath, CORE_SESSION: sid, CORE_MODE: "exit-busy-pool", CORE_COUNT: "3000", CORE_DURABILITY: "async", UV_THREADPOOL_SIZE: "1" });
+    const exit = await h.exited;
+    expect(exit.code, exit.stderr).toBe(0);
+    // more than the batch buffer's 64 KiB (what was never handed over) reached the file after the
+    // process decided to exit: batches handed to the thread pool that it had not written
+    const before = Number(h.lines.find((l) => l.startsWith("size-before-exit "))!.split(" ")[1]);
+    const chat = path.join(auditDirOf(projectPath), `chat_interactions_${sid}.jsonl`);
+    expect(fs.statSync(chat).size - before).toBeGreaterThan(80 * 1024);
+    const printed = expectPrintedOnDisk(h.lines, projectPath, sid);
+    expect(printed.get("chat_interaction")).toHaveLength(500);
+    const report = await verifyAuditLog(auditDirOf(projectPath));
+    expect(report.problems).toEqual([]);
+    expect(report.recordsChecked).toBe(3000);
+  });
+});
+
 describe("buffered modes flush on exit", () => {
   for (const { name, durability, env } of BUFFERED) {
     const tag = name.replace(", ", "_");

@@ -108,15 +108,33 @@ describe("every mode", () => {
     await logger.finalizeSession();
   });
 
-  it("async: a buffer over 64 KiB is handed to the OS without waiting for the interval", async () => {
+  it("async: a full batch buffer (128 KiB) is handed to the thread pool without waiting for the interval, and written", async () => {
     const projectPath = tmpProject();
     const sid = "dur_highwater";
     const logger = new AuditLogger({ sessionId: sid, projectPath, durability: "async", flushIntervalMs: 60_000 });
+    const file = kindPath(projectPath, "tool_usage", sid);
     for (let i = 0; i < 200; i++) logger.logToolUsage({ toolName: "t", operation: "o", parameters: { pad: "x".repeat(1000) } });
-    // no await: whatever is on disk now was written synchronously by the high-water mark
-    expect(linesNow(kindPath(projectPath, "tool_usage", sid))).toBeGreaterThan(0);
+    // ~230 KB logged: the buffer filled once and went to the thread pool, which writes it while
+    // the interval (a minute) is far away; the rest waits in memory
+    await vi.waitFor(() => expect(linesNow(file)).toBeGreaterThan(50), { timeout: 10_000, interval: 5 });
+    expect(linesNow(file)).toBeLessThan(200);
     await logger.finalizeSession();
-    expect(linesNow(kindPath(projectPath, "tool_usage", sid))).toBe(200);
+    expect(linesNow(file)).toBe(200);
+  });
+
+  it("async: batches past 256 KiB that the thread pool has not written yet are written on the app's thread (bounded memory)", async () => {
+    const projectPath = tmpProject();
+    const sid = "dur_backpressure";
+    const logger = new AuditLogger({ sessionId: sid, projectPath, durability: "async", flushIntervalMs: 60_000 });
+    const file = kindPath(projectPath, "tool_usage", sid);
+    // ~1.2 MB in one synchronous loop: the thread pool gets one batch (~110 lines) and no second
+    // before its answer, which cannot arrive before the loop ends: the rest on disk by then was
+    // written by the loop itself
+    for (let i = 0; i < 1000; i++) logger.logToolUsage({ toolName: "t", operation: "o", parameters: { pad: "x".repeat(1000) } });
+    expect(linesNow(file)).toBeGreaterThan(500);
+    await logger.finalizeSession();
+    expect(linesNow(file)).toBe(1000);
+    expect((await verifyAuditLog(auditDirOf(projectPath))).problems).toEqual([]);
   });
 
   it("finalizeSession() flushes everything in async mode", async () => {

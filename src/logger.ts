@@ -788,12 +788,19 @@ export class AuditLogger extends EventEmitter<AuditLoggerEvents> implements Exit
       }
     }
     this.contentInFlight.clear();
+    // every kind, whichever fails (the first failure is rethrown once all were tried)
+    let first: unknown;
     for (const kind of CHAIN_KINDS) {
       const w = this.writers[kind];
-      w.writeOut();
-      if (this.config.durability === "fsync") w.datasyncSync();
+      try {
+        w.writeOut();
+        if (this.config.durability === "fsync") w.datasyncSync();
+      } catch (err) {
+        first ??= err;
+      }
     }
     this.lock.release();
+    if (first !== undefined) throw first;
   }
 
   // ---------------------------------------------------------------- internals

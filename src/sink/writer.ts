@@ -215,6 +215,8 @@ export class KindWriter {
     const bg = this.bg;
     if (!bg || worst > BUFFER_BYTES - PREV_HASH_BYTES) return false;
     if (this.used === this.base && bg.idle) {
+      // (back to the usual size after a one-off large record)
+      if (this.buf.length > BUFFER_BYTES) this.buf = Buffer.allocUnsafeSlow(BUFFER_BYTES);
       this.base = this.used = 0;
       return true;
     }
@@ -236,6 +238,15 @@ export class KindWriter {
     const bg = this.bg;
     if (!bg) {
       this.writeOut();
+      return;
+    }
+    // past the bound, written here (the bound holds whoever hands the batch over)
+    if (bg.pendingBytes + this.pendingBytes >= MAX_BACKGROUND_BYTES) {
+      try {
+        this.writeOut();
+      } catch (err) {
+        this.opts.onWriteError?.(err as Error);
+      }
       return;
     }
     this.handOver(bg);
@@ -308,7 +319,7 @@ export class KindWriter {
 
   /** fdatasync of the active file, in the thread pool. */
   datasync(): Promise<void> {
-    if (!this.dirty) return Promise.resolve();
+    if (!this.dirty || !this.boom) return Promise.resolve();
     this.dirty = false;
     const fd = this.boom!.fd;
     const generation = this.lastSegment;
@@ -324,7 +335,7 @@ export class KindWriter {
   }
 
   datasyncSync(): void {
-    if (!this.dirty) return;
+    if (!this.dirty || !this.boom) return;
     this.dirty = false;
     fs.fdatasyncSync(this.boom!.fd);
   }

@@ -84,6 +84,21 @@ describe("BackgroundFile: what reaches the file", () => {
     f.close();
   });
 
+  it("a write the thread pool fails is reported, and its bytes stay queued for the next attempt (/dev/full)", async () => {
+    const errors: (Error & { code?: string })[] = [];
+    const f = new BackgroundFile("/dev/full", 0o600, (e) => errors.push(e));
+    f.push(Buffer.from("record\n"));
+    f.writeSoon();
+    for (let i = 0; i < 2000 && errors.length === 0; i++) await new Promise((r) => setTimeout(r, 1));
+    expect(errors.map((e) => e.code)).toEqual(["ENOSPC"]);
+    expect(f.lastError).toBe(errors[0]);
+    expect(f.pendingBytes).toBe(7);
+    // a synchronous attempt throws the OS error and keeps the bytes too
+    expect(() => f.writeNow()).toThrow(/ENOSPC/);
+    expect(f.pendingBytes).toBe(7);
+    f.close();
+  });
+
   it("reopen() while a write is under way: the old file keeps exactly its bytes, its descriptor is closed only when that write returned", async () => {
     const dir = tmpProject();
     const first = path.join(dir, "active.jsonl");

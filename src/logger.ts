@@ -950,10 +950,10 @@ export class AuditLogger extends EventEmitter<AuditLoggerEvents> implements Exit
       // set and schedule nothing more)
       this.runDeferred();
       this.flushTimer = undefined;
-      // in `async` mode the batches are written from the thread pool (see BackgroundFile)
-      if (this.config.durability === "async" && !this.remote) {
-        for (const kind of CHAIN_KINDS) this.writers[kind].writeOutSoon();
-      } else this.writeOutAll(false);
+      // (only `async` mode flushes by timer: its batches go to the thread pool, see
+      // BackgroundFile; with `thread: true` the queue goes to the worker)
+      if (this.remote) this.sendQueued();
+      else for (const kind of CHAIN_KINDS) this.writers[kind].writeOutSoon();
     }, this.config.flushIntervalMs);
     this.flushTimer.unref();
   }

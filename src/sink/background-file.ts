@@ -23,7 +23,7 @@ export class BackgroundFile {
   /** bytes to write after `size`, in order (views of the owner's buffers) */
   private queue: Buffer[] = [];
   private queuedBytes = 0;
-  /** the thread pool's write under way, or undefined */
+  /** the thread pool's write under way (its buffers held until it answers), or undefined */
   private outstanding: { fd: number; bufs: Buffer[]; bytes: number; superseded: boolean } | undefined;
   /** descriptors of files replaced by `reopen()`, closed once their outstanding write returned */
   private retired: number | undefined;

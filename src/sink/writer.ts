@@ -215,9 +215,7 @@ export class KindWriter {
     const bg = this.bg;
     if (!bg || worst > BUFFER_BYTES - PREV_HASH_BYTES) return false;
     if (this.used === this.base && bg.idle) {
-      // (back to the usual size after a one-off large record)
-      if (this.buf.length > BUFFER_BYTES) this.buf = Buffer.allocUnsafeSlow(BUFFER_BYTES);
-      this.base = this.used = 0;
+      this.startOver();
       return true;
     }
     if (bg.pendingBytes + this.pendingBytes >= MAX_BACKGROUND_BYTES) return false;
@@ -253,6 +251,12 @@ export class KindWriter {
     bg.writeSoon();
   }
 
+  /** `async` mode, once nothing reads the batch buffer any more: it starts over (at its usual size, after a one-off large record). */
+  private startOver(): void {
+    if (this.buf.length > BUFFER_BYTES) this.buf = Buffer.allocUnsafeSlow(BUFFER_BYTES);
+    this.base = this.used = 0;
+  }
+
   /** `async` mode: the bytes [base, used) belong to the file's queue from now on. */
   private handOver(bg: BackgroundFile): void {
     if (this.used === this.base) return;
@@ -272,11 +276,7 @@ export class KindWriter {
     if (bg) {
       this.handOver(bg);
       bg.writeNow();
-      if (bg.idle) {
-        // back to the usual size after a one-off large record
-        if (this.buf.length > BUFFER_BYTES) this.buf = Buffer.allocUnsafeSlow(BUFFER_BYTES);
-        this.base = this.used = 0;
-      }
+      if (bg.idle) this.startOver();
       return;
     }
     const boom = this.boom!;
@@ -321,7 +321,7 @@ export class KindWriter {
   datasync(): Promise<void> {
     if (!this.dirty || !this.boom) return Promise.resolve();
     this.dirty = false;
-    const fd = this.boom!.fd;
+    const fd = this.boom.fd;
     const generation = this.lastSegment;
     return new Promise((resolve, reject) =>
       fs.fdatasync(fd, (err) => {
@@ -337,7 +337,7 @@ export class KindWriter {
   datasyncSync(): void {
     if (!this.dirty || !this.boom) return;
     this.dirty = false;
-    fs.fdatasyncSync(this.boom!.fd);
+    fs.fdatasyncSync(this.boom.fd);
   }
 
   /** Renames the active file to the next segment and reopens the documented name. */

@@ -14,12 +14,12 @@
 import { performance } from "node:perf_hooks";
 import { auditContext } from "../src/context.js";
 import { AuditConfigError } from "../src/errors.js";
-import { recordFrom, resolveAuditLogger, safeRecord, secondsSince } from "../src/instrument.js";
+import { recordFrom, reportRecordFailure, resolveAuditLogger, secondsSince } from "../src/instrument.js";
 import { toJsonData } from "../src/record/serialize.js";
 import type { AuditLogger } from "../src/logger.js";
 import { openaiChatInputBuilder, openaiRecordData, type CallStatus, type OpenAIRecordData } from "./openai-input.js";
 import { ChatChunkAccumulator, ResponseEventAccumulator, fromChatCompletion, fromResponse, isObj, promptOf, type ChatOutcome, type Obj } from "./openai-record.js";
-import { tapStream, type StreamEnd } from "./stream-tap.js";
+import { tapStream, type StreamEnd, type StreamObserver } from "./stream-tap.js";
 
 /** Options of {@link wrapOpenAI}. */
 export interface WrapOpenAIOptions {
@@ -331,12 +331,20 @@ type ObservedParse = ((this: unknown, ...a: unknown[]) => unknown) & { [kCall]?:
  * False when the promise has an own `asResponse` (someone's per-instance wrapper, which shadows
  * the class's) or the prototype cannot take one: the caller then wraps this promise's own.
  */
+/** The observed `asResponse` last installed or met (an APIPromise class's, usually the only one). */
+let lastObserver: unknown;
+
 function observeAsResponse(p: ApiPromiseInternals & object): boolean {
+  // (the usual case, once the class's method is observed: one cached load and a compare)
+  if (p.asResponse === lastObserver && lastObserver !== undefined) return true;
   const proto = Object.getPrototypeOf(p) as (ApiPromiseInternals & { [kObserver]?: true }) | null;
   const current = proto?.asResponse as ((this: unknown, ...a: unknown[]) => unknown) & { [kObserver]?: true };
   // (an own asResponse shadows the class's; read, not Object.hasOwn: a cached load, not a lookup)
   if (typeof current !== "function" || p.asResponse !== current) return false;
-  if (current[kObserver]) return true;
+  if (current[kObserver]) {
+    lastObserver = current;
+    return true;
+  }
   const wrapped = {
     asResponse(this: unknown, ...a: unknown[]): unknown {
       const parse = (this as ApiPromiseInternals | null | undefined)?.parseResponse as ObservedParse | undefined;
@@ -349,6 +357,7 @@ function observeAsResponse(p: ApiPromiseInternals & object): boolean {
     Object.defineProperty(wrapped, "length", { value: current.length });
     Object.defineProperty(wrapped, kObserver, { value: true });
     Object.defineProperty(proto, "asResponse", { value: wrapped, configurable: true, writable: true, enumerable: false });
+    lastObserver = wrapped;
     return true;
   } catch {
     return false; // a frozen prototype
@@ -405,7 +414,7 @@ interface Ticket {
 }
 
 /** One API call: captured at call time, written once when it settles, fails or its stream ends. */
-class CallRecord {
+class CallRecord implements StreamObserver<unknown> {
   parsing = false;
   rawRequested = false;
   private recorded = false;
@@ -428,8 +437,13 @@ class CallRecord {
   private headers: { get(name: string): string | null } | undefined;
   private requestId: string | undefined;
   private ttft: number | undefined;
-  /** the stream being read, once there is one: what an abandoned stream had produced so far */
-  private streamed: { acc: ChatChunkAccumulator | ResponseEventAccumulator; items: number; signal: AbortSignal | undefined } | undefined;
+  /**
+   * The stream being read, once there is one (this call is its tap's observer: methods, not
+   * closures made per stream): what it produced so far, how many items, the request's signal.
+   */
+  private acc: ChatChunkAccumulator | ResponseEventAccumulator | undefined;
+  private items = 0;
+  private streamSignal: AbortSignal | undefined;
   /** the client's map this call waits in for its serialised body (see `SentBodies`) */
   waitingIn: SentBodies;
   /** the registration (see `dropped`) that records this call if its result is collected unread */
@@ -486,9 +500,8 @@ class CallRecord {
   /** `result` was collected unread (see `dropped`). */
   abandon(): void {
     this.ticket = undefined;
-    const s = this.streamed;
     // aborted, then dropped before the tap's deferred "aborted" end ran: still an abort
-    if (s) this.streamEnded({ kind: s.signal?.aborted ? "aborted" : "abandoned" }, s.acc.result(), s.items);
+    if (this.acc) this.streamEnded({ kind: this.streamSignal?.aborted ? "aborted" : "abandoned" }, this.acc.result(), this.items);
     else this.write({}, { success: false, errorMessage: "abandoned: the app dropped the result without awaiting or reading it" });
   }
 
@@ -547,30 +560,30 @@ class CallRecord {
   }
 
   private follow(stream: Obj): void {
-    const acc = this.api === "chat" ? new ChatChunkAccumulator() : new ResponseEventAccumulator();
+    this.acc = this.api === "chat" ? new ChatChunkAccumulator() : new ResponseEventAccumulator();
     const controller = stream.controller as { signal?: unknown } | undefined;
     // (read once: each read of `signal`, and of its `aborted`, is a call into Node's internals)
     const controllerSignal = controller?.signal;
     const signal = controllerSignal instanceof AbortSignal ? controllerSignal : undefined;
-    const streamed = { acc, items: 0, signal };
-    this.streamed = streamed;
+    this.streamSignal = signal;
     // The stream object, not the iterator: the SDK's iterator is an async generator called on the
     // stream, and a generator keeps its receiver alive, so an iterator still being read (by the
     // app, tee() or toReadableStream()) keeps the stream from being collected.
     this.track(stream);
     // the SDK's own AbortController is observed in place (cheaper than an abort listener)
     const abort = controller instanceof AbortController ? { controller, signal } : { signal };
-    tapStream(
-      stream,
-      {
-        onItem: (item: unknown) => {
-          streamed.items++;
-          if (acc.add(item)) this.ttft = secondsSince(this.start);
-        },
-        onEnd: (end: StreamEnd) => this.streamEnded(end, acc.result(), streamed.items),
-      },
-      abort,
-    );
+    tapStream(stream, this, abort);
+  }
+
+  /** An item of the stream, as the app receives it (the tap's observer). */
+  onItem(item: unknown): void {
+    this.items++;
+    if (this.acc?.add(item)) this.ttft = secondsSince(this.start);
+  }
+
+  /** The stream ended (the tap's observer). */
+  onEnd(end: StreamEnd): void {
+    if (this.acc) this.streamEnded(end, this.acc.result(), this.items);
   }
 
   private streamEnded(end: StreamEnd, result: ChatOutcome, items: number): void {
@@ -607,26 +620,32 @@ class CallRecord {
     const headers = this.headers;
     this.headers = undefined;
     // (reading the app's params can throw, a Proxy say: reported, never the app's problem)
-    safeRecord(this.logger, () => {
-      if (this.requestId === undefined && headers) this.requestId = requestIdOf(headers);
-      const body = isObj(this.body) ? this.body : {};
-      const requested = typeof body.model === "string" && body.model.length > 0 ? body.model : undefined;
-      let sent: string | undefined;
-      let copied: OpenAIRecordData[4];
-      if (this.capture) {
-        // the prompt as sent; else as copied at the call; else (the SDK never serialised it) the
-        // params now, copied, as the record is made later
-        sent = this.sentBody;
-        copied = sent === undefined ? (this.prompt ?? copyOf(promptOf(this.api, body))) : undefined;
-      }
-      this.sentBody = undefined;
-      this.prompt = undefined;
-      const data = openaiRecordData(this.api, this.capture, requested, sent, copied, durationSeconds, this.ttft, this.requestId, outcome, status);
-      // Made later (the app gets its result first), batched, or with `thread: true` on the
-      // worker thread; flush(), finalizeSession() and the exit hooks make a pending record, so
-      // one right after the call still includes it. The record carries the call's context.
-      recordFrom(this.logger, openaiChatInputBuilder, data, this.callContext);
-    });
+    try {
+      this.record(durationSeconds, headers, outcome, status);
+    } catch (err) {
+      reportRecordFailure(this.logger, err);
+    }
+  }
+
+  private record(durationSeconds: number, headers: { get(name: string): string | null } | undefined, outcome: ChatOutcome, status: CallStatus): void {
+    if (this.requestId === undefined && headers) this.requestId = requestIdOf(headers);
+    const body = isObj(this.body) ? this.body : {};
+    const requested = typeof body.model === "string" && body.model.length > 0 ? body.model : undefined;
+    let sent: string | undefined;
+    let copied: OpenAIRecordData[4];
+    if (this.capture) {
+      // the prompt as sent; else as copied at the call; else (the SDK never serialised it) the
+      // params now, copied, as the record is made later
+      sent = this.sentBody;
+      copied = sent === undefined ? (this.prompt ?? copyOf(promptOf(this.api, body))) : undefined;
+    }
+    this.sentBody = undefined;
+    this.prompt = undefined;
+    const data = openaiRecordData(this.api, this.capture, requested, sent, copied, durationSeconds, this.ttft, this.requestId, outcome, status);
+    // Made later (the app gets its result first), batched, or with `thread: true` on the
+    // worker thread; flush(), finalizeSession() and the exit hooks make a pending record, so
+    // one right after the call still includes it. The record carries the call's context.
+    recordFrom(this.logger, openaiChatInputBuilder, data, this.callContext);
   }
 }
 

@@ -216,8 +216,9 @@ class TappedIterator<T> {
     private readonly innerNext: AsyncIterator<T>["next"],
   ) {}
 
-  next(...args: [] | [unknown]): Promise<IteratorResult<T>> {
-    return this.state.observe(args.length === 0 ? this.innerNext.call(this.inner) : this.innerNext.call(this.inner, args[0]));
+  // (`arguments.length`, not a rest parameter: no array made for each item)
+  next(value?: unknown): Promise<IteratorResult<T>> {
+    return this.state.observe(arguments.length === 0 ? this.innerNext.call(this.inner) : this.innerNext.call(this.inner, value));
   }
 }
 

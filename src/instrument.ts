@@ -43,14 +43,23 @@ export function safeRecord<T>(logger: AuditLogger, step: () => T): T | undefined
   try {
     return step();
   } catch (err) {
-    const e = err instanceof Error ? err : new Error(String(err));
-    try {
-      if (logger.listenerCount("error") > 0) logger.emit("error", e);
-      else process.emitWarning(`audit-logger could not record a call: ${e.message}`, { code: "AUDIT_WARN_RECORD_FAILED", type: "AuditLoggerWarning" });
-    } catch {
-      // an error listener threw: still never the caller's problem
-    }
+    reportRecordFailure(logger, err);
     return undefined;
+  }
+}
+
+/**
+ * What {@link safeRecord} does with a failed step, for callers that run the step themselves (a
+ * method called in place costs less than a closure made for each call: a new closure's first call
+ * goes through V8's lazy-compile builtin).
+ */
+export function reportRecordFailure(logger: AuditLogger, err: unknown): void {
+  const e = err instanceof Error ? err : new Error(String(err));
+  try {
+    if (logger.listenerCount("error") > 0) logger.emit("error", e);
+    else process.emitWarning(`audit-logger could not record a call: ${e.message}`, { code: "AUDIT_WARN_RECORD_FAILED", type: "AuditLoggerWarning" });
+  } catch {
+    // an error listener threw: still never the caller's problem
   }
 }
 

@@ -373,6 +373,28 @@ describe("wrapOpenAI: wrapping, loggers and context", () => {
     expect(await recordsOf(logger, "chat_interaction", 0, 0)).toEqual([]);
   });
 
+  it("a closed logger does not break a streamed call; with no error listener the failure is a process warning", async () => {
+    const closing = newLogger();
+    const openai = wrapOpenAI(client(), { logger: closing });
+    const warnings: Error[] = [];
+    const onWarning = (w: Error) => warnings.push(w);
+    process.on("warning", onWarning);
+    try {
+      const stream = await openai.chat.completions.create({ model: "gpt-4o-mini", messages, stream: true });
+      await closing.finalizeSession();
+      let text = "";
+      for await (const chunk of stream) text += chunk.choices[0]?.delta?.content ?? "";
+      expect(text).toBe("The capital of France is Paris.");
+      await new Promise((r) => setTimeout(r, 20));
+    } finally {
+      process.off("warning", onWarning);
+    }
+    const failed = warnings.filter((w) => (w as { code?: string }).code === "AUDIT_WARN_RECORD_FAILED");
+    expect(failed).toHaveLength(1);
+    expect(failed[0]!.message).toMatch(/^audit-logger could not record a call: /);
+    expect(failed[0]!.name).toBe("AuditLoggerWarning");
+  });
+
   it("flush() and finalizeSession() right after a call include its record", async () => {
     const logger = newLogger();
     const openai = wrapOpenAI(client(), { logger });

@@ -322,6 +322,9 @@ const kCall = Symbol("audit-logger.openai.call");
 const kObserver = Symbol("audit-logger.openai.asResponse");
 type ObservedParse = ((this: unknown, ...a: unknown[]) => unknown) & { [kCall]?: CallRecord };
 
+/** The observed `asResponse` last installed or met (an APIPromise class's, usually the only one). */
+let lastObserver: unknown;
+
 /**
  * Has `asResponse()` of the APIPromise's class note which call asked for the raw Response: the
  * class's method (on its prototype) is replaced once, by one that finds the call through the
@@ -331,9 +334,6 @@ type ObservedParse = ((this: unknown, ...a: unknown[]) => unknown) & { [kCall]?:
  * False when the promise has an own `asResponse` (someone's per-instance wrapper, which shadows
  * the class's) or the prototype cannot take one: the caller then wraps this promise's own.
  */
-/** The observed `asResponse` last installed or met (an APIPromise class's, usually the only one). */
-let lastObserver: unknown;
-
 function observeAsResponse(p: ApiPromiseInternals & object): boolean {
   // (the usual case, once the class's method is observed: one cached load and a compare)
   if (p.asResponse === lastObserver && lastObserver !== undefined) return true;

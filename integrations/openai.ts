@@ -19,7 +19,7 @@ import { toJsonData } from "../src/record/serialize.js";
 import type { AuditLogger } from "../src/logger.js";
 import { openaiChatInputBuilder, openaiRecordData, type CallStatus, type OpenAIRecordData } from "./openai-input.js";
 import { ChatChunkAccumulator, ResponseEventAccumulator, fromChatCompletion, fromResponse, isObj, promptOf, type ChatOutcome, type Obj } from "./openai-record.js";
-import { tapStream, type StreamEnd, type StreamObserver } from "./stream-tap.js";
+import { signalAborted, tapStream, type StreamEnd, type StreamObserver } from "./stream-tap.js";
 
 /** Options of {@link wrapOpenAI}. */
 export interface WrapOpenAIOptions {
@@ -501,7 +501,7 @@ class CallRecord implements StreamObserver<unknown> {
   abandon(): void {
     this.ticket = undefined;
     // aborted, then dropped before the tap's deferred "aborted" end ran: still an abort
-    if (this.acc) this.streamEnded({ kind: this.streamSignal?.aborted ? "aborted" : "abandoned" }, this.acc.result(), this.items);
+    if (this.acc) this.streamEnded({ kind: this.streamSignal !== undefined && signalAborted(this.streamSignal) ? "aborted" : "abandoned" }, this.acc.result(), this.items);
     else this.write({}, { success: false, errorMessage: "abandoned: the app dropped the result without awaiting or reading it" });
   }
 

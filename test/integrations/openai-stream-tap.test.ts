@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { tapStream, type StreamEnd } from "../../integrations/stream-tap.js";
+import { signalAborted, tapStream, type StreamEnd } from "../../integrations/stream-tap.js";
 
 function source(items: number[], failAt?: number) {
   return {
@@ -156,6 +156,41 @@ describe("tapStream (any async iterable)", () => {
     ac.abort();
     await new Promise((r) => setImmediate(r));
     expect(o.ends).toEqual([{ kind: "completed" }]);
+  });
+
+  it("a stream that ends quietly after its signal aborted (as the SDKs end an aborted read) is aborted, with Node's signals and with others", async () => {
+    // a signal that is not Node's: AbortSignal's own getter refuses it, its `aborted` is read by name
+    const foreign = Object.create(AbortSignal.prototype, { aborted: { value: false, writable: true }, addEventListener: { value: () => {} } }) as { aborted: boolean } & AbortSignal;
+    expect(() => Object.getOwnPropertyDescriptor(AbortSignal.prototype, "aborted")!.get!.call(foreign)).toThrow();
+    const ac = new AbortController();
+    for (const [signal, abort] of [
+      [ac.signal, () => ac.abort()],
+      [foreign, () => (foreign.aborted = true)],
+    ] as const) {
+      const ends: StreamEnd[] = [];
+      const s = {
+        async *[Symbol.asyncIterator]() {
+          yield 1;
+          abort();
+        },
+      };
+      tapStream(s, { onItem: () => {}, onEnd: (e) => void ends.push(e) }, { signal });
+      for await (const _ of s);
+      expect(ends).toEqual([{ kind: "aborted" }]);
+    }
+  });
+
+  it("signalAborted reads Node's signals through AbortSignal's getter and any other signal by name", () => {
+    const ac = new AbortController();
+    expect(signalAborted(ac.signal)).toBe(false);
+    ac.abort();
+    expect(signalAborted(ac.signal)).toBe(true);
+    expect(signalAborted(AbortSignal.abort())).toBe(true);
+    expect(signalAborted(AbortSignal.timeout(60_000))).toBe(false);
+    const foreign = (aborted: unknown) => Object.create(AbortSignal.prototype, { aborted: { value: aborted } }) as AbortSignal;
+    expect(signalAborted(foreign(true))).toBe(true);
+    expect(signalAborted(foreign(false))).toBe(false);
+    expect(signalAborted(foreign("yes"))).toBe(false); // only `true` is aborted
   });
 
   it("an observer that throws never breaks the app's loop; tapping twice observes once", async () => {

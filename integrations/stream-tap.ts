@@ -177,9 +177,9 @@ const abortedGetter = Object.getOwnPropertyDescriptor(AbortSignal.prototype, "ab
  * `signal.aborted`, read by calling AbortSignal's getter itself. On Node 20 every AbortSignal is
  * an object in dictionary mode with a map of its own (Node makes it as an EventTarget, then sets
  * its prototype), so a read by name misses its inline cache every time: ~430 ns in a hot loop
- * against ~190 ns for the getter called directly, and ~3.5 µs per stream in the profile of a
- * wrapped streamed call, with the app's caches cold (docs/BENCHMARKS.md). A signal that is not
- * Node's (the getter refuses it) is read by name.
+ * against ~190 ns for the getter called directly, and ~1.8 µs per stream (a stream's end, 1.9 µs
+ * of its own time against 0.1–0.3) in bench/profile-openai.ts, with the app's caches cold. A
+ * signal that is not Node's (the getter refuses it) is read by name.
  */
 export function signalAborted(signal: AbortSignal): boolean {
   if (abortedGetter !== undefined) {

@@ -17,7 +17,7 @@ import { AuditConfigError } from "../src/errors.js";
 import { resolveAuditLogger, safeRecord } from "../src/instrument.js";
 import type { AuditLogger } from "../src/logger.js";
 import { newId } from "../src/record/id.js";
-import { mergeMembers } from "../src/record/serialize.js";
+import { mergeMembers, toJsonData } from "../src/record/serialize.js";
 import type { ChatInteractionInput } from "../src/types.js";
 
 /** Marks a wrapped `create` (and `withOptions`), shared by every copy of this package. */
@@ -169,7 +169,10 @@ class ChatCall {
     const p = isObj(params) ? params : {};
     this.model = str(p.model);
     const msgs = Array.isArray(p.messages) ? (p.messages as unknown[]) : [];
-    this.prompt = p.system !== undefined ? [{ role: "system", content: p.system }, ...msgs] : msgs;
+    // Copied now, as JSON data (what the SDK serialises): the record is made when the call ends,
+    // a stream's at its end, and a chat app changes its `messages` by then (pushes the reply,
+    // the next question), often while it reads the stream.
+    this.prompt = capture ? (toJsonData(p.system !== undefined ? [{ role: "system", content: p.system }, ...msgs] : msgs) as unknown[]) : [];
     this.stream = p.stream === true;
     const headers = isObj(requestOptions) && isObj(requestOptions.headers) ? requestOptions.headers : undefined;
     this.method = headers?.["x-stainless-helper-method"] === "stream" ? "messages.stream" : "messages.create";

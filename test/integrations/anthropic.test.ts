@@ -326,3 +326,33 @@ describe("wrapAnthropic: wrapping", () => {
     expect(await chats(logger)).toHaveLength(1);
   });
 });
+
+describe("wrapAnthropic: the prompt recorded is the one sent", () => {
+  it("an app that changes `messages` while it reads the stream, or right after a call, does not change the recorded prompt", async () => {
+    const logger = newLogger();
+    const wrapped = client(logger);
+    const history: Array<{ role: "user" | "assistant"; content: string }> = [{ role: "user", content: "What is the capital of France?" }];
+    const first = fake.requests.length;
+    const stream = await wrapped.messages.create({ model: MODEL, max_tokens: 256, messages: history, stream: true });
+    for await (const _ of stream) {
+      history.push({ role: "user", content: "pushed while streaming" });
+      history[0]!.content = "changed while streaming";
+    }
+    const r = await wrapped.messages.create({ model: MODEL, max_tokens: 256, system: "Answer in one sentence.", messages: history });
+    expect(r.content.length).toBeGreaterThan(0);
+    history.push({ role: "assistant", content: "pushed after the call" });
+    history[0]!.content = "changed after the call";
+    const recs = await settle(logger, 2);
+    const sent = fake.requests.slice(first).map((q) => {
+      const body = q.body as { system?: string; messages: unknown[] };
+      return JSON.stringify(body.system !== undefined ? [{ role: "system", content: body.system }, ...body.messages] : body.messages);
+    });
+    expect(sent).toHaveLength(2);
+    expect(JSON.parse(sent[0]!)).toEqual([{ role: "user", content: "What is the capital of France?" }]);
+    // the length is of the prompt text (the messages as sent), the preview its first characters
+    expect(recs.map((x) => x.promptLength)).toEqual(sent.map((t) => t.length));
+    expect(recs[0]!.promptPreview).toBe(sent[0]);
+    expect(sent[1]!.startsWith(recs[1]!.promptPreview as string)).toBe(true);
+    expect(recs[1]!.promptPreview).toContain("changed while streaming");
+  });
+});

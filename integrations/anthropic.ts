@@ -12,13 +12,13 @@
  *
  * The SDK is an optional peer dependency and is never imported here at run time.
  */
-import { auditContext } from "../src/context.js";
+import { auditContext, runInAuditContext } from "../src/context.js";
 import { AuditConfigError } from "../src/errors.js";
 import { resolveAuditLogger, safeRecord } from "../src/instrument.js";
 import type { AuditLogger } from "../src/logger.js";
 import { newId } from "../src/record/id.js";
 import { mergeMembers, toJsonData } from "../src/record/serialize.js";
-import type { ChatInteractionInput } from "../src/types.js";
+import type { AuditContextValue, ChatInteractionInput } from "../src/types.js";
 
 /** Marks a wrapped `create` (and `withOptions`), shared by every copy of this package. */
 const kWrapped = Symbol.for("audit-logger.anthropic.wrapped");
@@ -159,6 +159,12 @@ class ChatCall {
   readonly method: "messages.create" | "messages.stream";
   readonly stream: boolean;
   private done = false;
+  /**
+   * The caller's audit context at the call. The record is made in it: the logger fills a
+   * record's missing user, trace, parent and persona from the context (and merges its metadata),
+   * and a stream is often read, or a promise awaited, in another one.
+   */
+  private readonly callContext: AuditContextValue | undefined;
 
   constructor(
     private readonly logger: AuditLogger,
@@ -178,6 +184,7 @@ class ChatCall {
     this.method = headers?.["x-stainless-helper-method"] === "stream" ? "messages.stream" : "messages.create";
     // the caller's context now, not whatever context the stream is read in later
     const ctx = auditContext.get();
+    this.callContext = ctx;
     // built by assignment: spreading small objects into a literal costs ~1 µs each on V8
     const links: Pick<ChatInteractionInput, "traceId" | "parentId" | "userId" | "persona" | "metadata"> = {};
     if (ctx?.traceId !== undefined) links.traceId = ctx.traceId;
@@ -238,7 +245,7 @@ class ChatCall {
       if (o.ttft !== undefined) input.timeToFirstTokenSeconds = o.ttft;
       if (o.statusCode !== undefined) input.statusCode = o.statusCode;
       if (o.error !== undefined) input.errorMessage = o.error;
-      return logger.logChatInteraction(input);
+      return runInAuditContext(this.callContext, () => logger.logChatInteraction(input));
     });
   }
 }
@@ -299,6 +306,17 @@ function observeApiPromise(result: unknown, call: ChatCall): void {
     return;
   }
   const p = result;
+  // A request that fails is recorded when it fails, also when nobody awaits the promise (its
+  // parse is observed only once the app asks for the result, below). The SDK reads its
+  // `responsePromise` when it parses or hands out the Response; the one put in its place rejects
+  // with the same error, so an app that never handles it still gets its unhandled rejection.
+  const responsePromise = p.responsePromise;
+  if (isObj(responsePromise) && typeof responsePromise.then === "function") {
+    p.responsePromise = Promise.resolve(responsePromise).then(undefined, (err: unknown) => {
+      call.finish(errorOutcome(err));
+      throw err;
+    });
+  }
   const own = (name: string) => p[name] as AnyFn | undefined;
   const then = own("then")!;
   let parseObserved = false;
@@ -485,9 +503,16 @@ function tapStream(stream: unknown, call: ChatCall): void {
   const signal = controller && controller.signal instanceof AbortSignal ? controller.signal : undefined;
   const acc = new StreamAccumulator();
   let started = false;
-  // aborted before anyone read it: nothing else will ever tell us
+  // An abort with no read pending (before the first read, or between reads) ends the stream
+  // with nothing else to tell us until the app reads again, which it may never do. Deferred:
+  // when reading fails, the SDK aborts the signal in its `finally` just before the failure
+  // reaches the tap, and that outcome must win; one with a read pending is recorded by the tap
+  // itself first (the SDK ends it quietly), and this then finds the call recorded.
   signal?.addEventListener("abort", () => {
-    if (!started) call.finish({ ...acc.outcome(), end: "aborted", error: "aborted: the stream was aborted before it was read" });
+    setImmediate(() => {
+      if (acc.stopped) call.finish({ ...acc.outcome(), end: "completed" });
+      else call.finish({ ...acc.outcome(), end: "aborted", error: started ? `aborted: the request was aborted after ${acc.events} stream events` : "aborted: the stream was aborted before it was read" });
+    });
   }, { once: true });
   Object.defineProperty(stream, Symbol.asyncIterator, {
     value: function (this: unknown) {

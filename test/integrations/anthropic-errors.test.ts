@@ -190,6 +190,22 @@ describe("streams that fail or stop early", () => {
     expect(recs[0]).toMatchObject({ success: false, metadata: { anthropic: { end: "aborted" } } });
   });
 
+  it("stream.controller.abort() between reads, the stream still held: recorded at once as aborted, with what arrived", async () => {
+    const logger = newLogger();
+    fake.enqueue({ kind: "sse", pauseAfter: 4 });
+    const stream = await client(logger).messages.create({ ...ask, stream: true });
+    const it = stream[Symbol.asyncIterator]();
+    const first = [(await it.next()).value, (await it.next()).value] as Array<{ type: string }>;
+    expect(first.map((e) => e.type)).toEqual(["message_start", "content_block_start"]);
+    stream.controller.abort();
+    const recs = await settle(logger, 1);
+    expect(recs).toHaveLength(1);
+    expect(recs[0]).toMatchObject({ success: false, errorMessage: "aborted: the request was aborted after 2 stream events", metadata: { anthropic: { end: "aborted", events: 2 } } });
+    // reading on (the SDK hands out what it had buffered, then ends quietly): still one record
+    for (let i = 0; i < 20 && !(await it.next()).done; i++);
+    expect(await settle(logger, 1)).toHaveLength(1);
+  });
+
   it("MessageStream.abort() mid-way: the caller gets APIUserAbortError as before, one aborted record", async () => {
     const logger = newLogger();
     fake.enqueue({ kind: "sse", pauseAfter: 5 });
@@ -239,6 +255,20 @@ describe("streams that fail or stop early", () => {
     expect(n).toBe(8);
     expect(events).toHaveLength(1);
     expect(events[0]).toMatchObject({ code: "AUDIT_ERR_SESSION_CLOSED" });
+  });
+
+  it("a request that fails while nobody awaits its promise is recorded with its error at once; the app's unhandled rejection is the bare client's", () => {
+    const r = spawnSync(process.execPath, ["--import", "tsx", path.join(ROOT, "test/fixtures/anthropic/unawaited-failure-child.mts"), tmpProject("audit-anthropic-unawaited-")], {
+      cwd: ROOT,
+      encoding: "utf8",
+      timeout: 30_000,
+    });
+    expect(r.status, r.stderr).toBe(0);
+    const out = JSON.parse(r.stdout.trim().split("\n").at(-1)!) as { rejections: string[]; records: Rec[] };
+    expect(out.rejections).toEqual(["InternalServerError 500", "InternalServerError 500"]);
+    expect(out.records).toHaveLength(1);
+    expect(out.records[0]).toMatchObject({ success: false, statusCode: 500, promptPreview: JSON.stringify([{ role: "user", content: "wrapped" }]) });
+    expect(out.records[0]!.errorMessage).toMatch(/^InternalServerError: 500/);
   });
 
   it("a stream or promise the application never reads is recorded once when it is collected", () => {

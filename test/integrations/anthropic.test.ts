@@ -149,6 +149,24 @@ describe("wrapAnthropic: messages.create without streaming", () => {
     expect(rec).toMatchObject({ userId: "u-42", traceId: "trace-1", parentId: "req-parent", metadata: { route: "/chat", anthropic: { method: "messages.create" } } });
   });
 
+  it("the record has the context of the call, not the one the stream is read or the promise awaited in", async () => {
+    const logger = newLogger();
+    const c = client(logger);
+    const stream = await auditContext.run({ traceId: "trace-A" }, () => c.messages.create({ ...ask(), stream: true }));
+    await auditContext.run({ userId: "user-B", persona: "persona-B", parentId: "parent-B", metadata: { route: "/B" } }, async () => {
+      for await (const _ of stream);
+    });
+    // made outside any context, awaited inside one
+    const pending = c.messages.create(ask());
+    await auditContext.run({ traceId: "trace-C", userId: "user-C" }, () => pending);
+    const recs = await settle(logger, 2);
+    const [streamed, awaited] = [recs.find((r) => (r.metadata as Rec).anthropic && ((r.metadata as Rec).anthropic as Rec).stream === true)!, recs.find((r) => ((r.metadata as Rec).anthropic as Rec).stream === false)!];
+    expect(streamed).toMatchObject({ traceId: "trace-A" });
+    for (const key of ["userId", "persona", "parentId"]) expect(streamed).not.toHaveProperty(key);
+    expect(streamed.metadata).not.toHaveProperty("route");
+    for (const key of ["traceId", "userId"]) expect(awaited).not.toHaveProperty(key);
+  });
+
   it("calls made inside the SDK call (its fetch) get the interaction as their parent", async () => {
     const logger = newLogger();
     const auditedFetch: typeof fetch = async (input, init) => {

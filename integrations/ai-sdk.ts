@@ -9,10 +9,11 @@
  * dependency: only its types are imported.
  */
 import type { LanguageModelMiddleware } from "ai";
-import { auditContext } from "../src/context.js";
+import { auditContext, runInAuditContext } from "../src/context.js";
 import { resolveAuditLogger, safeRecord } from "../src/instrument.js";
 import type { AuditLogger } from "../src/logger.js";
 import { newId } from "../src/record/id.js";
+import { toJsonData } from "../src/record/serialize.js";
 import type { ChatInteractionInput } from "../src/types.js";
 
 /** Options of {@link auditLanguageModelMiddleware}. */
@@ -39,12 +40,35 @@ const num = (v: unknown): number | undefined => (typeof v === "number" && Number
 const str = (v: unknown): string | undefined => (typeof v === "string" && v !== "" ? v : undefined);
 
 /**
- * The call options of model calls being recorded right now. A model wrapped twice with this
- * middleware hands the inner middleware the very same options object (the AI SDK passes them on
- * unless a middleware transforms them), and the inner one then records nothing: one record per
- * call. A model that itself calls another model builds new options, and that call is recorded.
+ * The call options of model calls being recorded right now, with the ids of the calls recording
+ * them. A model wrapped twice with this middleware hands the inner middleware the very same
+ * options object (the AI SDK passes them on unless a middleware transforms them), from inside the
+ * outer one's call (its audit context has the outer call as parent), and the inner one then
+ * records nothing: one record per call. Two calls the app makes at the same time with one options
+ * object are two calls, each recorded; a model that itself calls another model builds new
+ * options, and that call is recorded.
  */
-const recording = new WeakSet<object>();
+const recording = new WeakMap<object, Set<string>>();
+
+/** True inside the call of an outer copy of this middleware recording these same options. */
+function recordedOutside(params: object): boolean {
+  const ids = recording.get(params);
+  const parent = ids === undefined ? undefined : auditContext.get()?.parentId;
+  return parent !== undefined && ids!.has(parent);
+}
+
+function enter(params: object, id: string): void {
+  const ids = recording.get(params);
+  if (ids) ids.add(id);
+  else recording.set(params, new Set([id]));
+}
+
+function leave(params: object, id: string): void {
+  const ids = recording.get(params);
+  if (!ids) return;
+  ids.delete(id);
+  if (ids.size === 0) recording.delete(params);
+}
 
 /**
  * An AI SDK language-model middleware that records every model call as one ChatInteraction:
@@ -66,40 +90,43 @@ export function auditLanguageModelMiddleware(options: AuditLanguageModelMiddlewa
     specificationVersion: "v3",
     wrapGenerate: async function auditedGenerate({ doGenerate, params, model }: CallArgs): Promise<GenerateResult> {
       const logger = resolveAuditLogger(options.logger);
-      if (!logger || recording.has(params)) return doGenerate();
+      if (!logger || recordedOutside(params)) return doGenerate();
       const call = startCall(logger, params, model, "generate", capture);
       if (!call) return doGenerate();
       let result: GenerateResult;
-      recording.add(params);
+      enter(params, call.id);
       try {
         result = await auditContext.run({ parentId: call.id }, doGenerate);
       } catch (err) {
         call.finish(errorOutcome(err));
         throw err;
       } finally {
-        recording.delete(params);
+        leave(params, call.id);
       }
+      let outcome: Outcome;
       try {
-        call.finish(generateOutcome(result));
-      } catch {
-        // a result we could not read is still the caller's result
+        outcome = generateOutcome(result);
+      } catch (err) {
+        // a result we could not read is still the caller's result; the record says so
+        outcome = { error: `the model returned a result the audit middleware could not read (${errorMessage(err)})` };
       }
+      call.finish(outcome);
       return result;
     },
     wrapStream: async function auditedStream({ doStream, params, model }: CallArgs): Promise<StreamResult> {
       const logger = resolveAuditLogger(options.logger);
-      if (!logger || recording.has(params)) return doStream();
+      if (!logger || recordedOutside(params)) return doStream();
       const call = startCall(logger, params, model, "stream", capture);
       if (!call) return doStream();
       let result: StreamResult;
-      recording.add(params);
+      enter(params, call.id);
       try {
         result = await auditContext.run({ parentId: call.id }, doStream);
       } catch (err) {
         call.finish(errorOutcome(err));
         throw err;
       } finally {
-        recording.delete(params);
+        leave(params, call.id);
       }
       try {
         const signal = isObj(params) && params.abortSignal instanceof AbortSignal ? params.abortSignal : undefined;
@@ -162,7 +189,10 @@ class ModelCall {
     private readonly capture: boolean,
   ) {
     const p = isObj(params) ? params : {};
-    this.prompt = Array.isArray(p.prompt) ? p.prompt : [];
+    // Copied now, as JSON data (what the provider is sent): the record is made when the call
+    // ends, a stream's at its end, and the prompt holds the app's own objects (a tool call's
+    // input, a tool's result), which the app may change by then.
+    this.prompt = capture && Array.isArray(p.prompt) ? toJsonData(p.prompt) : [];
     const m = isObj(model) ? model : {};
     this.modelId = str(m.modelId);
     this.provider = str(m.provider);
@@ -221,7 +251,9 @@ class ModelCall {
       if (o.ttft !== undefined) input.timeToFirstTokenSeconds = o.ttft;
       if (o.statusCode !== undefined) input.statusCode = o.statusCode;
       if (o.error !== undefined) input.errorMessage = o.error;
-      return logger.logChatInteraction(input);
+      // in the call's context: the logger fills what a record lacks (user, trace, metadata)
+      // from the context it runs in, and a stream is read in the reader's
+      return runInAuditContext(ctx, () => logger.logChatInteraction(input));
     });
   }
 }

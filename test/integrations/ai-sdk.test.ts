@@ -355,3 +355,78 @@ describe("auditLanguageModelMiddleware: logger and context", () => {
     expect(await chats(other)).toHaveLength(0);
   });
 });
+
+describe("auditLanguageModelMiddleware: what the record says, whatever the app does around the call", () => {
+  it("the prompt is the one sent: an app that changes a tool call's input or a tool's result while it reads the stream does not change it", async () => {
+    const logger = newLogger({ contentPreviewChars: 4000 });
+    const toolInput = { location: "Paris" };
+    const toolOutput = { temp: 20 };
+    const messages = [
+      { role: "user" as const, content: "Weather?" },
+      { role: "assistant" as const, content: [{ type: "tool-call" as const, toolCallId: "t1", toolName: "get_weather", input: toolInput }] },
+      { role: "tool" as const, content: [{ type: "tool-result" as const, toolCallId: "t1", toolName: "get_weather", output: { type: "json" as const, value: toolOutput } }] },
+    ];
+    const first = fake.requests.length;
+    const r = streamText({
+      model: audited({ logger }),
+      messages,
+      onChunk() {
+        toolInput.location = "changed while streaming";
+        toolOutput.temp = -999;
+      },
+    });
+    for await (const _ of r.fullStream);
+    const [rec, ...rest] = await settle(logger, 1);
+    expect(rest).toHaveLength(0);
+    const sent = JSON.stringify(fake.requests[first]!.body.messages);
+    expect(sent).toContain('"location":"Paris"');
+    expect(sent).toContain('\\"temp\\":20'); // the tool result is sent as JSON text
+    expect(rec!.promptPreview).toContain('"location":"Paris"');
+    expect(rec!.promptPreview).toContain('"temp":20');
+    expect(rec!.promptPreview).not.toContain("changed while streaming");
+    expect(rec!.promptPreview).not.toContain("-999");
+  });
+
+  it("the record has the context of the call, not the one the stream is read in", async () => {
+    const logger = newLogger();
+    const model = audited({ logger });
+    const params = { prompt: [{ role: "user" as const, content: [{ type: "text" as const, text: "Hi" }] }] };
+    const { stream } = await auditContext.run({ traceId: "trace-A" }, () => model.doStream(params));
+    await auditContext.run({ userId: "user-B", persona: "persona-B", metadata: { route: "/B" } }, async () => {
+      const reader = stream.getReader();
+      while (!(await reader.read()).done);
+    });
+    const [rec, ...rest] = await settle(logger, 1);
+    expect(rest).toHaveLength(0);
+    expect(rec).toMatchObject({ traceId: "trace-A" });
+    expect(rec).not.toHaveProperty("userId");
+    expect(rec).not.toHaveProperty("persona");
+    expect(rec!.metadata).not.toHaveProperty("route");
+  });
+
+  it("two calls made at once with one options object are two calls, each recorded; a model wrapped twice still gives one record per call", async () => {
+    const logger = newLogger();
+    const params = { prompt: [{ role: "user" as const, content: [{ type: "text" as const, text: "Hi" }] }] };
+    const first = fake.requests.length;
+    await Promise.all([audited({ logger }).doGenerate(params), audited({ logger }).doGenerate(params)]);
+    expect(fake.requests.length - first).toBe(2);
+    expect(await settle(logger, 2)).toHaveLength(2);
+    const twice = wrapLanguageModel({ model: audited({ logger }), middleware: auditLanguageModelMiddleware({ logger }) });
+    await Promise.all([twice.doGenerate(params), twice.doGenerate(params)]);
+    expect(fake.requests.length - first).toBe(4);
+    expect(await settle(logger, 4)).toHaveLength(4);
+  });
+
+  it("a result the middleware cannot read is returned as it is and recorded as unreadable", async () => {
+    const logger = newLogger();
+    const model = wrapLanguageModel({
+      model: { ...bareModel(), doGenerate: async () => null as never } as ReturnType<typeof bareModel>,
+      middleware: auditLanguageModelMiddleware({ logger }),
+    });
+    expect(await model.doGenerate({ prompt: [{ role: "user", content: [{ type: "text", text: "Hi" }] }] })).toBeNull();
+    const [rec, ...rest] = await settle(logger, 1);
+    expect(rest).toHaveLength(0);
+    expect(rec).toMatchObject({ success: false, interactionType: "ai-sdk.generate" });
+    expect(rec!.errorMessage).toMatch(/^the model returned a result the audit middleware could not read \(TypeError: /);
+  });
+});

@@ -14,7 +14,7 @@
  */
 import { auditContext, runInAuditContext } from "../src/context.js";
 import { AuditConfigError } from "../src/errors.js";
-import { resolveAuditLogger, safeRecord } from "../src/instrument.js";
+import { reportRecordFailure, resolveAuditLogger, safeRecord } from "../src/instrument.js";
 import type { AuditLogger } from "../src/logger.js";
 import { newId } from "../src/record/id.js";
 import { mergeMembers, toJsonData } from "../src/record/serialize.js";
@@ -100,7 +100,10 @@ function auditedCreate(original: AnyFn, self: unknown, args: unknown[], options:
   let call: ChatCall;
   try {
     call = new ChatCall(logger, args[0], args[1], options.captureContent !== false);
-  } catch {
+  } catch (err) {
+    // params that cannot be read (a Proxy that throws, say): the call runs unrecorded, and the
+    // logger says so (an `error` event, else one process warning)
+    reportRecordFailure(logger, err);
     return Reflect.apply(original, self, args);
   }
   let result: unknown;
@@ -421,7 +424,8 @@ class StreamAccumulator {
         const m = isObj(event.message) ? event.message : {};
         this.model = str(m.model);
         this.messageId = str(m.id);
-        if (isObj(m.usage)) this.usage = { ...m.usage };
+        // (copies: the app is handed these events too, and the record is made at the stream's end)
+        if (isObj(m.usage)) this.usage = toJsonData(m.usage) as Obj;
         break;
       }
       case "content_block_start": {
@@ -433,7 +437,7 @@ class StreamAccumulator {
           ...(str(b.id) ? { id: b.id as string } : {}),
           ...(str(b.name) ? { name: b.name as string } : {}),
           json: "",
-          input: b.input,
+          input: b.input === undefined ? undefined : toJsonData(b.input),
         };
         break;
       }
@@ -451,7 +455,7 @@ class StreamAccumulator {
         const stop = str(d.stop_reason);
         if (stop !== undefined) this.stopReason = stop;
         // cumulative totals: overwrite what is present, as the SDK does
-        if (isObj(event.usage)) for (const [k, v] of Object.entries(event.usage)) if (v !== null && v !== undefined) this.usage[k] = v;
+        if (isObj(event.usage)) for (const [k, v] of Object.entries(event.usage)) if (v !== null && v !== undefined) this.usage[k] = typeof v === "object" ? toJsonData(v) : v;
         break;
       }
       case "message_stop":

@@ -271,6 +271,26 @@ describe("streams that fail or stop early", () => {
     expect(out.records[0]!.errorMessage).toMatch(/^InternalServerError: 500/);
   });
 
+  it("params the wrapper cannot read: the call is the bare client's (same error), unrecorded, and the logger says so", async () => {
+    const logger = newLogger();
+    const events: Error[] = [];
+    logger.on("error", (e) => events.push(e));
+    const unreadable = () =>
+      new Proxy(ask, {
+        get(target, key) {
+          if (key === "messages") throw new RangeError("messages are unreadable");
+          return (target as Record<PropertyKey, unknown>)[key];
+        },
+      });
+    const bareError = await caught(async () => client().messages.create(unreadable()));
+    const wrappedError = await caught(async () => client(logger).messages.create(unreadable()));
+    expect(bareError).toBeInstanceOf(RangeError);
+    expect(wrappedError).toBeInstanceOf(RangeError);
+    expect((wrappedError as Error).message).toBe("messages are unreadable");
+    expect(events.map((e) => e.message)).toEqual(["messages are unreadable"]);
+    expect(await chats(logger)).toEqual([]);
+  });
+
   it("a stream or promise the application never reads is recorded once when it is collected", () => {
     const projectPath = tmpProject("audit-anthropic-gc-");
     const r = spawnSync(process.execPath, ["--expose-gc", "--import", "tsx", path.join(ROOT, "test/fixtures/anthropic/abandon-child.mts"), projectPath], {

@@ -345,6 +345,30 @@ describe("wrapAnthropic: wrapping", () => {
   });
 });
 
+describe("wrapAnthropic: the response recorded is the one received", () => {
+  it("an app that changes the events it reads (usage, a tool's input) does not change the stream's record", async () => {
+    const logger = newLogger();
+    const events = [
+      `event: message_start\ndata: ${JSON.stringify({ type: "message_start", message: { id: "msg_1", type: "message", role: "assistant", model: REPLY_MODEL, content: [], stop_reason: null, usage: { input_tokens: 25, output_tokens: 1, cache_creation: { ephemeral_5m_input_tokens: 3 } } } })}`,
+      `event: content_block_start\ndata: ${JSON.stringify({ type: "content_block_start", index: 0, content_block: { type: "tool_use", id: "toolu_1", name: "get_weather", input: { location: "Paris" } } })}`,
+      `event: content_block_stop\ndata: ${JSON.stringify({ type: "content_block_stop", index: 0 })}`,
+      `event: message_delta\ndata: ${JSON.stringify({ type: "message_delta", delta: { stop_reason: "tool_use", stop_sequence: null }, usage: { output_tokens: 9, server_tool_use: { web_search_requests: 1 } } })}`,
+      `event: message_stop\ndata: ${JSON.stringify({ type: "message_stop" })}`,
+    ];
+    fake.enqueue({ kind: "sse", events });
+    const stream = await client(logger).messages.create({ ...ask(), stream: true });
+    for await (const e of stream as AsyncIterable<Rec>) {
+      if (e.type === "message_start") ((((e.message as Rec).usage as Rec).cache_creation as Rec).ephemeral_5m_input_tokens = 999);
+      if (e.type === "content_block_start") (((e.content_block as Rec).input as Rec).location = "changed by the app");
+      if (e.type === "message_delta") (((e.usage as Rec).server_tool_use as Rec).web_search_requests = 999);
+    }
+    const [rec, ...rest] = await settle(logger, 1);
+    expect(rest).toHaveLength(0);
+    expect(rec!.usage).toEqual({ input_tokens: 25, output_tokens: 9, cache_creation: { ephemeral_5m_input_tokens: 3 }, server_tool_use: { web_search_requests: 1 } });
+    expect(rec!.toolCalls).toEqual([{ id: "toolu_1", type: "tool_use", name: "get_weather", input: { location: "Paris" } }]);
+  });
+});
+
 describe("wrapAnthropic: the prompt recorded is the one sent", () => {
   it("an app that changes `messages` while it reads the stream, or right after a call, does not change the recorded prompt", async () => {
     const logger = newLogger();

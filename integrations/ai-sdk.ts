@@ -159,8 +159,19 @@ interface Outcome {
   parts?: number;
 }
 
-// Retries by generateText/streamText call the model again with the same prompt array: linked.
-const attempts = new WeakMap<object, { first: string; n: number }>();
+/**
+ * Retries by generateText/streamText call the model again with the same prompt array once the
+ * attempt before failed: linked. A call made while another with the same array is still under
+ * way, or after one that succeeded, is not a retry (two calls the app makes at once with one
+ * options object, say).
+ */
+interface Chain {
+  readonly first: string;
+  n: number;
+  inFlight: boolean;
+  failed: boolean;
+}
+const attempts = new WeakMap<object, Chain[]>();
 
 function startCall(logger: AuditLogger, params: unknown, model: unknown, kind: "generate" | "stream", capture: boolean): ModelCall | undefined {
   try {
@@ -179,6 +190,7 @@ class ModelCall {
   private readonly provider: string | undefined;
   private readonly attempt: number;
   private readonly retryOf: string | undefined;
+  private readonly chain: Chain;
   private done = false;
 
   constructor(
@@ -196,14 +208,19 @@ class ModelCall {
     const m = isObj(model) ? model : {};
     this.modelId = str(m.modelId);
     this.provider = str(m.provider);
-    const prior = Array.isArray(p.prompt) ? attempts.get(p.prompt) : undefined;
+    const chains = Array.isArray(p.prompt) ? attempts.get(p.prompt) : undefined;
+    const prior = chains?.findLast((c) => !c.inFlight && c.failed);
     if (prior) {
       prior.n++;
+      prior.inFlight = true;
+      this.chain = prior;
       this.attempt = prior.n;
       this.retryOf = prior.first;
     } else {
+      this.chain = { first: this.id, n: 1, inFlight: true, failed: false };
       this.attempt = 1;
-      if (Array.isArray(p.prompt)) attempts.set(p.prompt, { first: this.id, n: 1 });
+      if (chains) chains.push(this.chain);
+      else if (Array.isArray(p.prompt)) attempts.set(p.prompt, [this.chain]);
     }
   }
 
@@ -214,6 +231,8 @@ class ModelCall {
   finish(o: Outcome): void {
     if (this.done) return;
     this.done = true;
+    this.chain.inFlight = false;
+    this.chain.failed = o.error !== undefined;
     const logger = this.logger;
     safeRecord(logger, () => {
       const aiSdk: Record<string, unknown> = { call: this.kind };

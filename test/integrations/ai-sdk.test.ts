@@ -410,7 +410,11 @@ describe("auditLanguageModelMiddleware: what the record says, whatever the app d
     const first = fake.requests.length;
     await Promise.all([audited({ logger }).doGenerate(params), audited({ logger }).doGenerate(params)]);
     expect(fake.requests.length - first).toBe(2);
-    expect(await settle(logger, 2)).toHaveLength(2);
+    const recs = await settle(logger, 2);
+    expect(recs).toHaveLength(2);
+    // neither is a retry of the other (a retry comes after a failed attempt)
+    expect(recs.map((r) => (r.metadata as Rec).aiSdk)).toEqual([{ call: "generate" }, { call: "generate" }].map((x) => expect.objectContaining(x)));
+    for (const r of recs) expect((r.metadata as Rec).aiSdk).not.toHaveProperty("retryOf");
     const twice = wrapLanguageModel({ model: audited({ logger }), middleware: auditLanguageModelMiddleware({ logger }) });
     await Promise.all([twice.doGenerate(params), twice.doGenerate(params)]);
     expect(fake.requests.length - first).toBe(4);

@@ -7,7 +7,7 @@
  * records once the call returns, throws, settles, or - for generators - finishes or is abandoned.
  */
 import { z } from "zod";
-import { auditContext } from "../src/context.js";
+import { auditContext, runInAuditContext } from "../src/context.js";
 import { AuditConfigError } from "../src/errors.js";
 import { resolveAuditLogger, safeRecord } from "../src/instrument.js";
 import type { AuditLogger } from "../src/logger.js";
@@ -283,6 +283,9 @@ class Call implements FinishedCall {
   yielded: YieldedItems | undefined = undefined;
   /** the context the method body runs in (re-entered for each generator step) */
   inner: AuditContextValue | undefined = undefined;
+  /** the context the call was made in, and its user then */
+  outer: AuditContextValue | undefined = undefined;
+  private userAtCall: string | undefined = undefined;
   private done = false;
   private readonly start = performance.now();
 
@@ -320,12 +323,25 @@ class Call implements FinishedCall {
     if (y.items && y.items.length < MAX_COLLECTED_ITEMS) y.items.push(value);
   }
 
+  /** Notes the context the call is made in (see `finish`). */
+  calledIn(outer: AuditContextValue | undefined): void {
+    this.outer = outer;
+    this.userAtCall = outer?.userId;
+  }
+
   finish(outcome: CallOutcome): void {
     if (this.done) return;
     this.done = true;
     this.durationSeconds = this.seconds;
     this.outcome = outcome;
-    safeRecord(this.logger, () => this.spec.record(this.logger, this));
+    // A user the method set (auditContext.setUser, after authentication, say) is set where the
+    // call was made too, as without the decorator, whose context the method ran in: when it
+    // returns, or settles.
+    const user = this.inner?.userId;
+    if (this.outer !== undefined && user !== undefined && user !== this.userAtCall && this.outer.userId === this.userAtCall) (this.outer as { userId?: string }).userId = user;
+    // made in the caller's context (a generator is finished in its consumer's): the logger
+    // fills what a record lacks (persona, metadata) from the context it runs in
+    runInAuditContext(this.outer, () => safeRecord(this.logger, () => this.spec.record(this.logger, this)));
   }
 }
 
@@ -335,8 +351,9 @@ function invoke(spec: MethodAuditSpec, kind: FunctionKind, logger: AuditLogger, 
   try {
     call = new Call(spec, logger, thisArg, spec.readsArgs ? argsAsCalled(args) : NO_ARGS, name);
     if (kind !== "function") call.yielded = { count: 0, firstItemSeconds: undefined, items: spec.collectItems ? [] : undefined };
+    const caller = auditContext.get();
+    call.calledIn(caller);
     if (spec.linkChildren) {
-      const caller = auditContext.get();
       const id = newId();
       // a call outside any trace starts one, named by its own record id
       const traceId = caller?.traceId ?? id;

@@ -22,11 +22,7 @@ const shared: Shared = (g[kShared] ??= { storage: new AsyncLocalStorage<AuditCon
 export const auditContext = Object.freeze({
   /** Runs `fn` in a context that inherits the current one and overrides the given fields. */
   run<R>(value: AuditContextValue, fn: () => R): R {
-    const parent = shared.storage.getStore();
-    const merged: AuditContextValue = parent
-      ? { ...parent, ...value, metadata: value.metadata ? { ...parent.metadata, ...value.metadata } : parent.metadata }
-      : value;
-    return shared.storage.run(merged, fn);
+    return shared.storage.run(derive(shared.storage.getStore(), value), fn);
   },
   /** The active context, or undefined outside any. */
   get(): AuditContextValue | undefined {
@@ -40,6 +36,16 @@ export const auditContext = Object.freeze({
     return true;
   },
 });
+
+/**
+ * A new context object: the parent's fields, overridden by `value`'s, metadata merged. Always a
+ * new object, also without a parent: `setUser` writes into the running context, and must not
+ * write into (or fail on a frozen) object of the app's, which it may pass to `run` again.
+ */
+function derive(parent: AuditContextValue | undefined, value: AuditContextValue): AuditContextValue {
+  if (!parent) return value.metadata ? { ...value, metadata: { ...value.metadata } } : { ...value };
+  return { ...parent, ...value, metadata: value.metadata ? { ...parent.metadata, ...value.metadata } : parent.metadata };
+}
 
 /**
  * @internal Runs `fn` in exactly the context `store` (captured earlier with `auditContext.get()`),

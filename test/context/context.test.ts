@@ -33,6 +33,16 @@ describe("auditContext", () => {
     expect(auditContext.get()).toBeUndefined();
   });
 
+  it("never writes into the app's own object: setUser works on a frozen one, and a base object used for every request keeps no user", () => {
+    const frozen = Object.freeze({ traceId: "t-frozen", metadata: Object.freeze({ a: 1 }) });
+    expect(auditContext.run(frozen, () => auditContext.setUser("u1") && auditContext.get()?.userId)).toBe("u1");
+    expect(frozen).toEqual({ traceId: "t-frozen", metadata: { a: 1 } });
+    const base = { traceId: "t-base" };
+    auditContext.run(base, () => auditContext.setUser("alice"));
+    expect(base).toEqual({ traceId: "t-base" });
+    expect(auditContext.run(base, () => auditContext.get()?.userId)).toBeUndefined();
+  });
+
   it("survives await, timers, immediates, nextTick and microtasks", async () => {
     const seen = await auditContext.run({ userId: "timers" }, async () => {
       const out: Array<string | undefined> = [];

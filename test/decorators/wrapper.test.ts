@@ -290,6 +290,57 @@ describe.each(["standard", "legacy"] as const)("the shared method wrapper (%s mo
     expect(await records(logger, "tool")).toMatchObject([{ userId: "bob" }]);
   });
 
+  it("a user set inside a decorated method is the caller's too once it returns or settles, as without the decorator", async () => {
+    const logger = newLogger();
+    class Auth {
+      login(user: string) {
+        auditContext.setUser(user);
+        return true;
+      }
+      async loginLater(user: string) {
+        await tick();
+        auditContext.setUser(user);
+        return true;
+      }
+    }
+    decorate(mode, Auth, "login", AuditTool("auth", { logger }));
+    decorate(mode, Auth, "loginLater", AuditTool("auth", { logger }));
+    const seen = await auditContext.run({ userId: "anonymous" }, async () => {
+      new Auth().login("bob");
+      const afterSync = auditContext.get()?.userId;
+      await new Auth().loginLater("carol");
+      return [afterSync, auditContext.get()?.userId];
+    });
+    expect(seen).toEqual(["bob", "carol"]);
+    expect(await records(logger, "tool")).toMatchObject([{ userId: "bob" }, { userId: "carol" }]);
+  });
+
+  it("a generator's record has the context it was called in, whatever context reads it", async () => {
+    const logger = newLogger();
+    class Feed {
+      *items() {
+        yield 1;
+        yield 2;
+      }
+      async *events() {
+        yield "a";
+      }
+    }
+    decorate(mode, Feed, "items", AuditTool("feed", { logger }));
+    decorate(mode, Feed, "events", AuditErrors({ logger }));
+    decorate(mode, Feed, "events", AuditTool("feed", { logger }));
+    const { gen, agen } = auditContext.run({ traceId: "trace-call", userId: "u-call", persona: "p-call", metadata: { tenant: "acme" } }, () => ({ gen: new Feed().items(), agen: new Feed().events() }));
+    await auditContext.run({ traceId: "trace-read", userId: "u-read", persona: "p-read", metadata: { tenant: "other" } }, async () => {
+      expect([...gen]).toEqual([1, 2]);
+      for await (const _ of agen);
+    });
+    const recs = await records(logger, "tool");
+    expect(recs).toHaveLength(2);
+    for (const r of recs) {
+      expect(r).toMatchObject({ traceId: "trace-call", userId: "u-call", persona: "p-call", metadata: { tenant: "acme" } });
+    }
+  });
+
   it("rejects misuse when the class is defined, naming the bad fields", () => {
     expect(() => AuditTool("")).toThrow(AuditConfigError);
     expect(() => AuditTool("t", { captureArgs: "yes" } as never)).toThrow(/@AuditTool\.options\.captureArgs/);

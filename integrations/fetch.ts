@@ -35,11 +35,17 @@ const SECRET_HEADERS = new Set([
   "x-amz-security-token",
   "ocp-apim-subscription-key",
 ]);
-// Any header whose name says it carries a credential.
-const SECRET_HEADER_PATTERN = /(auth|token|secret|password|passwd|api[-_]?key|session|signature|credential|cookie)/i;
-// Query parameters that carry credentials (OAuth, signed URLs, API keys).
+// Any header whose name says it carries a credential (`key` as a word of its own: x-functions-key,
+// dd-application-key).
+const SECRET_HEADER_PATTERN = /(auth|token|secret|password|passwd|api[-_]?key|apikey|access[-_]?key|private[-_]?key|session|signature|credential|cookie)|(^|[-_.])(key|sig)([-_.]|$)/i;
+// Query (and fragment) parameters whose name says they carry a credential: OAuth (access_token,
+// oauth_signature, code), signed URLs (X-Amz-Signature, sig), API keys (api_key, hapikey,
+// x-api-key, key), private_token, secret_key, password. Errs on the side of hiding: `tokenizer`
+// is hidden too.
 const SECRET_QUERY_PATTERN =
-  /^(api[-_]?key|key|apikey|token|access[-_]?token|refresh[-_]?token|id[-_]?token|auth|authorization|secret|client[-_]?secret|password|passwd|pwd|sig|signature|session|sessionid|code|x-amz-signature|x-amz-credential|x-amz-security-token|x-goog-signature|x-goog-credential)$/i;
+  /(token|secret|passw|api[-_]?key|apikey|access[-_]?key|private[-_]?key|signature|credential|session)|(^|[-_.])(key|sig|auth|authorization|code|pwd)([-_.]|$)/i;
+// the base a relative URL is read against (it never shows: only its path and query are recorded)
+const RELATIVE_BASE = "http://relative.invalid";
 
 type FetchLike = (input: never, init?: never) => Promise<unknown>;
 
@@ -118,6 +124,12 @@ export function withAuditFetch<F extends FetchLike>(fetchFn: F, options: AuditFe
     );
   };
   Object.defineProperty(audited, "name", { value: fetchFn.name || "auditedFetch" });
+  // the function's own members (undici's `fetch.preconnect`, say), so it keeps its type's shape
+  for (const key of Reflect.ownKeys(fetchFn)) {
+    if (key === "name" || key === "length" || key === "prototype" || key === "arguments" || key === "caller" || Object.hasOwn(audited, key)) continue;
+    const d = Object.getOwnPropertyDescriptor(fetchFn, key);
+    if (d) Object.defineProperty(audited, key, d);
+  }
   Object.defineProperty(audited, kAudited, { value: true });
   return audited as unknown as F;
 }
@@ -152,7 +164,9 @@ function describe(input: unknown, init: unknown, isSecretHeader: (name: string) 
   let url = rawUrl;
   let operation = `${method} ${rawUrl}`;
   try {
-    const u = new URL(rawUrl);
+    // a relative URL (a fetch with a base URL of its own) is read against a placeholder
+    const relative = !URL.canParse(rawUrl);
+    const u = new URL(rawUrl, relative ? RELATIVE_BASE : undefined);
     // credentials in the URL (https://user:pass@host, https://<token>@host)
     if (u.password) {
       secrets.push(u.password, decodeURIComponent(u.password));
@@ -167,10 +181,30 @@ function describe(input: unknown, init: unknown, isSecretHeader: (name: string) 
       secrets.push(value, encodeURIComponent(value));
       u.searchParams.set(key, REDACTED);
     }
-    url = u.href;
-    operation = `${method} ${u.host}${u.pathname}`;
+    // a fragment is never sent, but an OAuth implicit-flow URL carries its token there
+    if (u.hash.includes("=")) {
+      const fragment = new URLSearchParams(u.hash.slice(1));
+      let hidden = false;
+      for (const [key, value] of [...fragment.entries()]) {
+        if (!SECRET_QUERY_PATTERN.test(key)) continue;
+        secrets.push(value, encodeURIComponent(value));
+        fragment.set(key, REDACTED);
+        hidden = true;
+      }
+      if (hidden) u.hash = fragment.toString();
+    }
+    if (relative) {
+      // its path as given, its query and fragment as read (secrets hidden)
+      const cut = rawUrl.search(/[?#]/);
+      const givenPath = cut < 0 ? rawUrl : rawUrl.slice(0, cut);
+      url = `${givenPath}${u.search}${u.hash}`;
+      operation = `${method} ${givenPath}`;
+    } else {
+      url = u.href;
+      operation = `${method} ${u.host}${u.pathname}`;
+    }
   } catch {
-    // a relative or malformed URL: kept as given (fetch will reject it)
+    // a malformed URL: kept as given (fetch will reject it)
   }
   return { operation: operation.slice(0, 256), parameters: { url, method, headers: safeHeaders }, secrets: secrets.filter((x) => x.length >= 3) };
 }

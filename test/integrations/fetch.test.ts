@@ -108,6 +108,39 @@ describe("withAuditFetch", () => {
     expect(recs[0]).toMatchObject({ toolName: "fetch", operation: "GET 127.0.0.1:" + new URL(origin).port + "/v1/models", result: { status: 404 } });
   });
 
+  it("hides credentials by many names, in the query, in the fragment and in relative URLs, from the url, the operation and errors", async () => {
+    const logger = newLogger();
+    const custom = Object.assign(
+      async (input: string | URL | Request, _init?: RequestInit): Promise<Response> => {
+        if (String(input).includes("fail")) throw new TypeError(`cannot fetch ${String(input)}`);
+        return new Response("ok");
+      },
+      { preconnect: (_url: string) => undefined, flavour: "custom" },
+    );
+    const audited = withAuditFetch(custom, { logger });
+    // the function's own members stay
+    expect(audited.preconnect).toBe(custom.preconnect);
+    expect(audited.flavour).toBe("custom");
+    const names = ["private_token", "api_token", "auth_token", "x-api-key", "access_key", "oauth_token", "oauth_signature", "hapikey", "secret_key", "X-Amz-Signature", "sig", "key"];
+    const query = names.map((n, i) => `${n}=s3cret-${i}`).join("&");
+    await audited(`https://api.example.test/v1/items?${query}&page=2#access_token=s3cret-frag&state=xyz`, {
+      headers: { "x-functions-key": "s3cret-h1", "dd-application-key": "s3cret-h2", "x-request-id": "visible-id", accept: "application/json" },
+    });
+    await audited("/v1/items?api_key=s3cret-rel&page=3");
+    await expect(audited("/v1/fail?token=s3cret-err")).rejects.toThrow(TypeError);
+    const recs = await recordsOf(logger, "tool_usage", 3);
+    expect(JSON.stringify(recs)).not.toContain("s3cret");
+    const [abs, rel, failed] = recs as Array<{ operation: string; parameters: { url: string; headers: Record<string, string> }; errorMessage?: string }>;
+    const u = new URL(abs!.parameters.url);
+    for (const n of names) expect(u.searchParams.get(n)).toBe(REDACTED);
+    expect(u.searchParams.get("page")).toBe("2");
+    expect(new URLSearchParams(u.hash.slice(1)).get("state")).toBe("xyz");
+    expect(abs!.parameters.headers).toMatchObject({ "x-functions-key": REDACTED, "dd-application-key": REDACTED, "x-request-id": "visible-id", accept: "application/json" });
+    expect(rel).toMatchObject({ operation: "GET /v1/items", parameters: { url: `/v1/items?api_key=${encodeURIComponent(REDACTED)}&page=3` } });
+    expect(failed).toMatchObject({ operation: "GET /v1/fail", success: false });
+    expect(failed!.errorMessage).toContain(REDACTED);
+  });
+
   it("keeps the signature and this; a custom fetch gets the same arguments", async () => {
     const logger = newLogger();
     const calls: unknown[][] = [];

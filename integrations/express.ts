@@ -12,7 +12,7 @@ import { TextDecoder } from "node:util";
 import zlib from "node:zlib";
 import type { ErrorRequestHandler, NextFunction, Request, RequestHandler, Response } from "express";
 import { z } from "zod";
-import { auditContext } from "../src/context.js";
+import { auditContext, runInAuditContext } from "../src/context.js";
 import { AuditConfigError } from "../src/errors.js";
 import { resolveAuditLogger, safeRecord } from "../src/instrument.js";
 import type { AuditLogger } from "../src/logger.js";
@@ -91,6 +91,10 @@ interface RequestState {
   routePattern: string | undefined;
   metadata: Record<string, unknown>;
   errorRecorded: boolean;
+  /** the errors auditErrorHandler recorded (one mounted in a router and in the app sees each twice) */
+  recordedErrors: unknown[];
+  /** the request's audit context, as entered (records made outside it are made in it) */
+  context: AuditContextValue | undefined;
   done: boolean;
   chat: ChatCapture | undefined;
   readonly userLookup: ((req: Request) => string | undefined) | undefined;
@@ -104,6 +108,8 @@ interface ChatCapture {
 }
 
 const requests = new WeakMap<object, RequestState>();
+/** requests an `ignore` rule matched: auditErrorHandler records nothing for them either */
+const ignored = new WeakSet<object>();
 
 /**
  * Express middleware that audits every request: it runs the rest of the request inside
@@ -158,8 +164,15 @@ export function auditErrorHandler(options: AuditErrorHandlerOptions = {}): Error
   const own = parsed.data.logger;
   return function auditErrorHandler(err: unknown, req: Request, _res: Response, next: NextFunction): void {
     const state = requests.get(req);
-    const logger = resolveAuditLogger(own ?? state?.logger);
-    if (logger) safeRecord(logger, () => recordThrown(logger, state, req, err));
+    // (an error reaches this handler again when it is mounted in a router and in the app)
+    const skip = ignored.has(req) || (state !== undefined && state.recordedErrors.includes(err));
+    const logger = skip ? undefined : resolveAuditLogger(own ?? state?.logger);
+    if (logger) {
+      // in the request's own context: an error passed on from a callback (a pool's, a
+      // library's) reaches here in whatever context that callback ran in
+      if (state?.context) runInAuditContext(state.context, () => safeRecord(logger, () => recordThrown(logger, state, req, err)));
+      else safeRecord(logger, () => recordThrown(logger, state, req, err));
+    }
     next(err);
   };
 }
@@ -174,7 +187,10 @@ function begin(
 ): { value: AuditContextValue; state: RequestState } | undefined {
   const path = pathOf(req);
   // a throwing predicate counts as "not ignored": the request is recorded, the failure reported
-  if (opts.ignore?.some((rule) => (typeof rule === "function" ? safeRecord(logger, () => rule(req)) === true : matchesPath(rule, path)))) return undefined;
+  if (opts.ignore?.some((rule) => (typeof rule === "function" ? safeRecord(logger, () => rule(req)) === true : matchesPath(rule, path)))) {
+    ignored.add(req);
+    return undefined;
+  }
   const parent = auditContext.get();
   const method = typeof req.method === "string" ? req.method : "GET";
   const metadata: Record<string, unknown> = { method, route: path };
@@ -192,6 +208,8 @@ function begin(
     routePattern: undefined,
     metadata,
     errorRecorded: false,
+    recordedErrors: [],
+    context: undefined,
     done: false,
     chat: opts.chatRoutes?.some((rule) => matchesPath(rule, path))
       ? { request: new BodyCapture(maxBodyBytes), response: new BodyCapture(maxBodyBytes), firstWriteAt: undefined, streamed: false }
@@ -216,6 +234,7 @@ function begin(
 /** Runs inside the request's context: hooks the route, the bodies and the end of the response. */
 function attach(state: RequestState, req: Request, res: Response): void {
   const store = auditContext.get();
+  state.context = store;
   // auditContext.run may have merged our metadata into a new object: follow the live one
   if (store?.metadata) state.metadata = store.metadata as Record<string, unknown>;
   trackRoute(state, req);
@@ -390,7 +409,10 @@ function recordThrown(logger: AuditLogger, state: RequestState | undefined, req:
     severity: status >= 500 ? "error" : "warning",
     context: { method, route, status, ...(typeof code === "string" || typeof code === "number" ? { code } : {}) },
   });
-  if (state) state.errorRecorded = true;
+  if (state) {
+    state.errorRecorded = true;
+    state.recordedErrors.push(err);
+  }
 }
 
 // ---------------------------------------------------------------- bodies

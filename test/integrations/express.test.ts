@@ -276,6 +276,64 @@ describe.each(EXPRESS_FLAVORS)("%s", (_name, express: ExpressFactory) => {
     expect(errs[1]).toMatchObject({ message: "short and stout", severity: "warning", context: { status: 418, route: "/v1/teapot" } });
   });
 
+  it("auditErrorHandler records an error passed on from another request's callback under its own request's user and trace", async () => {
+    const logger = newLogger();
+    // a pool whose worker runs queued callbacks in the context of the request that woke it
+    const queue: Array<() => void> = [];
+    let waking = false;
+    const pool = (cb: () => void) => {
+      queue.push(cb);
+      if (waking) return;
+      waking = true;
+      setTimeout(() => {
+        waking = false;
+        for (const f of queue.splice(0)) f();
+      }, 50);
+    };
+    const app = buildApp({ logger, userId: (req) => req.header("x-user") }, (a) => {
+      a.get("/fail", (req: Request, _res: Response, next: NextFunction) => pool(() => next(new Error(`failed for ${req.header("x-user")}`))));
+    });
+    const url = await start(app);
+    const [alice, bob] = await Promise.all([
+      exchange(`${url}/fail`, { headers: { "x-user": "alice", "x-request-id": "trace-alice" } }),
+      delay(10).then(() => exchange(`${url}/fail`, { headers: { "x-user": "bob", "x-request-id": "trace-bob" } })),
+    ]);
+    expect([alice.status, bob.status]).toEqual([500, 500]);
+    const metrics = await waitForRecords(logger, "performance_metric", 2);
+    const errors = await waitForRecords(logger, "error", 2);
+    await delay(20);
+    await logger.flush();
+    expect(recordsOf(logger, "error")).toHaveLength(2); // and no second "http_server_error" for either
+    for (const e of errors) {
+      const user = String(e.message).replace("failed for ", "");
+      const metric = metrics.find((m) => m.userId === user)!;
+      expect(e).toMatchObject({ userId: user, traceId: `trace-${user}`, parentId: metric.id });
+    }
+  });
+
+  it("auditErrorHandler records nothing for ignored requests, and an error once when it is mounted in a router and in the app", async () => {
+    const logger = newLogger();
+    const app = express();
+    app.use(auditMiddleware({ logger, ignore: ["/healthz"] }));
+    app.get("/healthz", () => {
+      throw new Error("health check failed");
+    });
+    const api = express.Router();
+    api.get("/explode", () => {
+      throw new Error("boom");
+    });
+    api.use(auditErrorHandler());
+    app.use("/v1", api);
+    app.use(auditErrorHandler());
+    const url = await start(app);
+    expect((await exchange(`${url}/healthz`)).status).toBe(500);
+    expect((await exchange(`${url}/v1/explode`)).status).toBe(500);
+    await waitForRecords(logger, "performance_metric", 1);
+    await delay(20);
+    await logger.flush();
+    expect(recordsOf(logger, "error").map((e) => e.message)).toEqual(["boom"]);
+  });
+
   it("the default Express error page is unchanged when auditErrorHandler passes the error on", async () => {
     const logger = newLogger();
     const routes = (app: ReturnType<ExpressFactory>) => {

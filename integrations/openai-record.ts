@@ -19,6 +19,21 @@ export interface ChatOutcome {
   errorMessage?: string;
 }
 
+/**
+ * A copy of JSON data from a stream (a usage object, a final Response's tool calls) as it
+ * arrives: the app is handed the same objects and may change them before the stream's record is
+ * made at its end. The value itself when it is not JSON (a cycle, a BigInt), for the record's own
+ * copy to deal with.
+ */
+function arrivedCopy<T>(v: T): T {
+  try {
+    const text = JSON.stringify(v);
+    return text === undefined ? v : (JSON.parse(text) as T);
+  } catch {
+    return v;
+  }
+}
+
 /** A JSON object as read from the network or the app's params (not an array). */
 export type Obj = Record<string, unknown>;
 export const isObj = (v: unknown): v is Obj => typeof v === "object" && v !== null && !Array.isArray(v);
@@ -104,7 +119,7 @@ export class ChatChunkAccumulator {
     if (!isObj(chunk)) return false;
     const before = this.sawContent;
     this.model ??= str(chunk.model);
-    if (isObj(chunk.usage)) this.usage = chunk.usage;
+    if (isObj(chunk.usage)) this.usage = arrivedCopy(chunk.usage);
     if (!Array.isArray(chunk.choices)) return false;
     for (const choice of chunk.choices) {
       if (!isObj(choice)) continue;
@@ -217,7 +232,8 @@ export function fromResponse(response: OpenAIResponse | unknown): ChatOutcome {
 
 /** Follows a Responses API event stream; the final `response.*` event carries the whole Response. */
 export class ResponseEventAccumulator {
-  private final: unknown;
+  /** what the final Response says, read (and its objects copied) when it arrived */
+  private final: ChatOutcome | undefined;
   private model: string | undefined;
   private text = "";
   private errorMessage: string | undefined;
@@ -236,7 +252,10 @@ export class ResponseEventAccumulator {
     } else if (type === "response.created" || type === "response.in_progress") {
       if (isObj(event.response)) this.model ??= str(event.response.model);
     } else if (type === "response.completed" || type === "response.incomplete" || type === "response.failed") {
-      this.final = event.response;
+      const final = fromResponse(event.response);
+      if (final.usage !== undefined) final.usage = arrivedCopy(final.usage);
+      if (final.toolCalls !== undefined) final.toolCalls = arrivedCopy(final.toolCalls);
+      this.final = final;
     } else if (type === "error") {
       this.errorMessage = str(event.message) ?? "stream error";
     }
@@ -248,7 +267,7 @@ export class ResponseEventAccumulator {
   }
 
   result(): ChatOutcome {
-    const out: ChatOutcome = this.final !== undefined ? fromResponse(this.final) : { response: this.text };
+    const out: ChatOutcome = this.final !== undefined ? { ...this.final } : { response: this.text };
     if (out.model === undefined && this.model) out.model = this.model;
     if (this.errorMessage !== undefined) out.errorMessage = this.errorMessage;
     return out;

@@ -452,6 +452,10 @@ class CallRecord implements StreamObserver<unknown> {
   private prompt: ReturnType<typeof promptOf> | undefined;
   private sentBody: string | undefined;
 
+  /** what the call asked for, read when it was made (the app may reuse and change its params) */
+  private readonly streamRequested: boolean;
+  private readonly requestedModel: string | undefined;
+
   constructor(
     private readonly logger: AuditLogger,
     private readonly api: Api,
@@ -459,6 +463,18 @@ class CallRecord implements StreamObserver<unknown> {
     private readonly capture: boolean,
     copyPrompt: boolean,
   ) {
+    const params = isObj(body) ? body : undefined;
+    let stream = false;
+    let model: string | undefined;
+    try {
+      stream = params?.stream === true;
+      const m = params?.model;
+      model = typeof m === "string" && m.length > 0 ? m : undefined;
+    } catch {
+      // params that throw when read (a Proxy, say): the SDK meets that itself
+    }
+    this.streamRequested = stream;
+    this.requestedModel = model;
     if (capture && copyPrompt) {
       try {
         this.prompt = copyOf(promptOf(api, body));
@@ -540,7 +556,7 @@ class CallRecord implements StreamObserver<unknown> {
 
   /** The parsed body: a finished result, or a Stream to follow. */
   settle(value: unknown): void {
-    if (isObj(this.body) && this.body.stream === true && isObj(value) && typeof (value as { [Symbol.asyncIterator]?: unknown })[Symbol.asyncIterator] === "function") {
+    if (this.streamRequested && isObj(value) && typeof (value as { [Symbol.asyncIterator]?: unknown })[Symbol.asyncIterator] === "function") {
       this.follow(value);
       return;
     }
@@ -589,6 +605,9 @@ class CallRecord implements StreamObserver<unknown> {
   private streamEnded(end: StreamEnd, result: ChatOutcome, items: number): void {
     // the usage (and a Responses stream's final Response) are objects the app was handed too
     const outcome = detached(result);
+    // leaving after the provider said the response is finished (a finish reason, the final
+    // Response) is leaving a finished response, not abandoning it
+    if (end.kind === "abandoned" && this.acc?.finished === true) end = COMPLETED;
     const stream = { end: end.kind, chunks: items };
     switch (end.kind) {
       case "completed":
@@ -630,7 +649,7 @@ class CallRecord implements StreamObserver<unknown> {
   private record(durationSeconds: number, headers: { get(name: string): string | null } | undefined, outcome: ChatOutcome, status: CallStatus): void {
     if (this.requestId === undefined && headers) this.requestId = requestIdOf(headers);
     const body = isObj(this.body) ? this.body : {};
-    const requested = typeof body.model === "string" && body.model.length > 0 ? body.model : undefined;
+    const requested = this.requestedModel;
     let sent: string | undefined;
     let copied: OpenAIRecordData[4];
     if (this.capture) {
@@ -648,6 +667,8 @@ class CallRecord implements StreamObserver<unknown> {
     recordFrom(this.logger, openaiChatInputBuilder, data, this.callContext);
   }
 }
+
+const COMPLETED: StreamEnd = { kind: "completed" };
 
 /** An outcome that no longer shares objects with the SDK's result (its usage and tool calls copied as JSON data). */
 function detached(o: ChatOutcome): ChatOutcome {

@@ -95,10 +95,11 @@ class TapState<T> {
   private readonly signal: AbortSignal | undefined;
   private readonly detachAbort: (() => void) | undefined;
 
-  constructor(
-    private readonly observer: StreamObserver<T>,
-    options: TapOptions,
-  ) {
+  /** cleared at the end: the abort observer outlives the stream where the app's signal does (see `end`) */
+  private observer: StreamObserver<T> | undefined;
+
+  constructor(observer: StreamObserver<T>, options: TapOptions) {
+    this.observer = observer;
     const controller = options.controller;
     const signal = options.signal ?? controller?.signal;
     this.signal = signal;
@@ -146,7 +147,7 @@ class TapState<T> {
   item(value: T): void {
     if (this.ended) return;
     try {
-      this.observer.onItem(value);
+      this.observer?.onItem(value);
     } catch {
       // observation must never break the app's stream
     }
@@ -158,8 +159,14 @@ class TapState<T> {
     // The abort observer stays: removing it costs more than the no-op it becomes (it lives and
     // dies with the stream's own controller).
     const final: StreamEnd = end.kind === "completed" && this.signal !== undefined && signalAborted(this.signal) ? { kind: "aborted" } : end;
+    // The SDK links an app's own `signal` to the request's controller with a listener that stays
+    // until that signal aborts, so a long-lived signal (one per app, say) keeps the controller,
+    // its observed `abort` and this state alive: they must not keep the observer (the call and
+    // all it holds) too.
+    const observer = this.observer;
+    this.observer = undefined;
     try {
-      this.observer.onEnd(final);
+      observer?.onEnd(final);
     } catch {
       // idem
     }

@@ -310,3 +310,70 @@ describe("wrapOpenAI: .stream() helpers and Responses streams", () => {
     expect(byPrompt.get("teed")).toMatchObject({ success: true, responsePreview: "The capital of France is Paris.", metadata: { openai: { end: "completed" } } });
   });
 });
+
+describe("wrapOpenAI: what a stream's record says, whatever the app does with its objects", () => {
+  it("a usage chunk, or a final Response, changed by the app while it reads does not change the record", async () => {
+    const logger = newLogger();
+    const wrapped = wrapOpenAI(client(), { logger, includeUsageInStreams: true });
+    const chat = await wrapped.chat.completions.create({ model: "gpt-4o-mini", messages, stream: true });
+    let sentUsage: Record<string, unknown> | undefined;
+    for await (const c of chat) {
+      if (!c.usage) continue;
+      sentUsage = JSON.parse(JSON.stringify(c.usage)) as Record<string, unknown>;
+      c.usage.prompt_tokens = 0;
+      c.usage.completion_tokens = 0;
+    }
+    const responses = await wrapped.responses.create({ model: "gpt-4.1", input: "Tell me a story.", stream: true });
+    let sentFinal: { usage: Record<string, unknown>; text: string } | undefined;
+    for await (const e of responses) {
+      if (e.type !== "response.completed") continue;
+      const said = e.response.output.flatMap((item) => (item.type === "message" ? item.content.map((part) => (part.type === "output_text" ? part.text : "")) : []));
+      sentFinal = { usage: JSON.parse(JSON.stringify(e.response.usage)) as Record<string, unknown>, text: said.join("") };
+      (e.response.usage as { input_tokens: number }).input_tokens = 0;
+      e.response.output = [];
+      e.response.output_text = "changed by the app";
+    }
+    const [chatRec, respRec] = await recordsOf(logger, "chat_interaction", 2);
+    expect(sentUsage).toBeDefined();
+    expect(chatRec).toMatchObject({ usage: sentUsage, inputTokens: sentUsage!.prompt_tokens, outputTokens: sentUsage!.completion_tokens });
+    expect(respRec).toMatchObject({ usage: sentFinal!.usage, inputTokens: sentFinal!.usage.input_tokens, responseLength: sentFinal!.text.length });
+    expect(sentFinal!.text.length).toBeGreaterThan(0);
+    expect(respRec!.responsePreview).not.toContain("changed by the app");
+  });
+
+  it("what the call asked for (a stream, the model) is read when it is made, not when its params were changed for the next one", async () => {
+    const logger = newLogger();
+    const wrapped = wrapOpenAI(client(), { logger });
+    fake.enqueue({ headersDelayMs: 150 });
+    const params: { model: string; messages: typeof messages; stream: boolean } = { model: "gpt-4o-mini", messages, stream: true };
+    const pending = wrapped.chat.completions.create(params) as unknown as Promise<AsyncIterable<ChatCompletionChunk>>;
+    await new Promise((r) => setTimeout(r, 60));
+    params.stream = false; // the app prepares its next, non-streamed call with the same object
+    params.model = "gpt-4o";
+    const chunks = await collect(await pending);
+    expect(text(chunks).length).toBeGreaterThan(0);
+    const [rec, ...rest] = await recordsOf(logger, "chat_interaction");
+    expect(rest).toHaveLength(0);
+    expect(rec).toMatchObject({ success: true, responseLength: text(chunks).length, metadata: { openai: { stream: true, end: "completed" } } });
+    expect(JSON.stringify(rec)).not.toContain("gpt-4o\"");
+  });
+
+  it("leaving a stream after the provider said it is finished is a completed stream", async () => {
+    const logger = newLogger();
+    const stream = await wrapOpenAI(client(), { logger }).chat.completions.create({ model: "gpt-4o-mini", messages, stream: true });
+    for await (const c of stream) if (c.choices[0]?.finish_reason) break;
+    const [rec] = await recordsOf(logger, "chat_interaction");
+    expect(rec).toMatchObject({ success: true, metadata: { openai: { end: "completed" } } });
+  });
+
+  it("streams made with an app-wide signal leave nothing of theirs alive once recorded (real child process, --expose-gc)", () => {
+    const r = spawnSync(process.execPath, ["--expose-gc", "--import", "tsx", path.join(path.resolve(path.dirname(fileURLToPath(import.meta.url)), "../.."), "test/fixtures/openai/signal-child.mts"), tmpProject("audit-openai-signal-")], {
+      cwd: path.resolve(path.dirname(fileURLToPath(import.meta.url)), "../.."),
+      encoding: "utf8",
+      timeout: 30_000,
+    });
+    expect(r.status, r.stderr).toBe(0);
+    expect(JSON.parse(r.stdout.trim().split("\n").at(-1)!)).toEqual({ records: 5, alive: 0 });
+  });
+});
+

@@ -420,93 +420,109 @@ function settleLater(call: Call, p: Promise<unknown>): Promise<unknown> {
 }
 
 // Generators are recorded when they finish: returned (ok), threw (error), or were closed early by
-// their consumer (aborted). Each step of the original runs in the call's context, so calls made
-// from the generator body link to it whichever context the consumer iterates from.
+// their consumer (aborted). The consumer's generator delegates to the original with `yield*`, so
+// next/throw/return reach it exactly as without the decorator (a `return(v)` gets the original's
+// own answer: what its `finally` returns, or yields), through an observer that runs each step of
+// the original in the call's context (calls made from the generator body link to it whichever
+// context the consumer iterates from) and notes its items and its end.
 function* auditGenerator(call: Call, gen: Generator<unknown, unknown, unknown>): Generator<unknown, unknown, unknown> {
-  let finished = false;
-  let mode: "next" | "throw" = "next";
-  let input: unknown;
-  try {
-    for (;;) {
-      let r: IteratorResult<unknown, unknown>;
-      try {
-        const m = mode;
-        const v = input;
-        r = call.step(() => (m === "next" ? gen.next(v) : gen.throw(v)));
-      } catch (error) {
-        finished = true;
-        call.finish({ status: "error", error });
-        throw error;
-      }
-      if (r.done) {
-        finished = true;
-        call.finish({ status: "ok", value: r.value });
-        return r.value;
-      }
-      call.item(r.value);
-      try {
-        input = yield r.value;
-        mode = "next";
-      } catch (error) {
-        input = error;
-        mode = "throw";
-      }
-    }
-  } finally {
-    if (!finished) {
-      try {
-        call.step(() => gen.return(undefined));
-      } catch (error) {
-        call.finish({ status: "error", error });
-        // the original's own cleanup failed: the consumer gets that error, as with yield*
-        throw error;
-      }
-      call.finish({ status: "aborted" });
-    }
-  }
+  return yield* new ObservedGenerator(call, gen);
 }
 
 async function* auditAsyncGenerator(call: Call, gen: AsyncGenerator<unknown, unknown, unknown>): AsyncGenerator<unknown, unknown, unknown> {
-  let finished = false;
-  let mode: "next" | "throw" = "next";
-  let input: unknown;
-  try {
-    for (;;) {
-      let r: IteratorResult<unknown, unknown>;
-      try {
-        const m = mode;
-        const v = input;
-        r = await call.step(() => (m === "next" ? gen.next(v) : gen.throw(v)));
-      } catch (error) {
-        finished = true;
-        call.finish({ status: "error", error });
-        throw error;
-      }
-      if (r.done) {
-        finished = true;
-        call.finish({ status: "ok", value: r.value });
-        return r.value;
-      }
-      call.item(r.value);
-      try {
-        input = yield r.value;
-        mode = "next";
-      } catch (error) {
-        input = error;
-        mode = "throw";
-      }
+  return yield* new ObservedAsyncGenerator(call, gen);
+}
+
+/** The outcome of one step of the original; `closing`: the consumer asked it to return. */
+function stepped(call: Call, r: IteratorResult<unknown, unknown>, closing: boolean): IteratorResult<unknown, unknown> {
+  if (!r.done) {
+    // (a value yielded while closing, from the original's `finally`, is passed on, not counted)
+    if (!closing) call.item(r.value);
+  } else call.finish(closing ? { status: "aborted" } : { status: "ok", value: r.value });
+  return r;
+}
+
+function failed(call: Call, error: unknown): never {
+  call.finish({ status: "error", error });
+  throw error;
+}
+
+class ObservedGenerator implements Iterator<unknown, unknown, unknown> {
+  private closing = false;
+  constructor(
+    private readonly call: Call,
+    private readonly gen: Generator<unknown, unknown, unknown>,
+  ) {}
+  [Symbol.iterator](): this {
+    return this;
+  }
+  next(v?: unknown): IteratorResult<unknown, unknown> {
+    let r: IteratorResult<unknown, unknown>;
+    try {
+      r = this.call.step(() => this.gen.next(v));
+    } catch (error) {
+      failed(this.call, error);
     }
-  } finally {
-    if (!finished) {
-      try {
-        await call.step(() => gen.return(undefined));
-      } catch (error) {
-        call.finish({ status: "error", error });
-        // the original's own cleanup failed: the consumer gets that error, as with yield*
-        throw error;
-      }
-      call.finish({ status: "aborted" });
+    return stepped(this.call, r, this.closing);
+  }
+  throw(e?: unknown): IteratorResult<unknown, unknown> {
+    let r: IteratorResult<unknown, unknown>;
+    try {
+      r = this.call.step(() => this.gen.throw(e));
+    } catch (error) {
+      failed(this.call, error);
     }
+    return stepped(this.call, r, this.closing);
+  }
+  return(v?: unknown): IteratorResult<unknown, unknown> {
+    this.closing = true;
+    let r: IteratorResult<unknown, unknown>;
+    try {
+      r = this.call.step(() => this.gen.return(v));
+    } catch (error) {
+      // the original's own cleanup failed: the consumer gets that error, as with yield*
+      failed(this.call, error);
+    }
+    return stepped(this.call, r, true);
+  }
+}
+
+class ObservedAsyncGenerator implements AsyncIterator<unknown, unknown, unknown> {
+  private closing = false;
+  constructor(
+    private readonly call: Call,
+    private readonly gen: AsyncGenerator<unknown, unknown, unknown>,
+  ) {}
+  [Symbol.asyncIterator](): this {
+    return this;
+  }
+  async next(v?: unknown): Promise<IteratorResult<unknown, unknown>> {
+    let r: IteratorResult<unknown, unknown>;
+    try {
+      r = await this.call.step(() => this.gen.next(v));
+    } catch (error) {
+      failed(this.call, error);
+    }
+    return stepped(this.call, r, this.closing);
+  }
+  async throw(e?: unknown): Promise<IteratorResult<unknown, unknown>> {
+    let r: IteratorResult<unknown, unknown>;
+    try {
+      r = await this.call.step(() => this.gen.throw(e));
+    } catch (error) {
+      failed(this.call, error);
+    }
+    return stepped(this.call, r, this.closing);
+  }
+  async return(v?: unknown): Promise<IteratorResult<unknown, unknown>> {
+    this.closing = true;
+    let r: IteratorResult<unknown, unknown>;
+    try {
+      r = await this.call.step(() => this.gen.return(v));
+    } catch (error) {
+      failed(this.call, error);
+    }
+    return stepped(this.call, r, true);
   }
 }
 

@@ -341,6 +341,60 @@ describe.each(["standard", "legacy"] as const)("the shared method wrapper (%s mo
     }
   });
 
+  it("return(v) and throw(e) reach a generator as without the decorator: its finally's own return and yields come back, the call is recorded once", async () => {
+    const logger = newLogger();
+    class Gens {
+      *returning() {
+        try {
+          yield 1;
+          yield 2;
+        } finally {
+          // eslint-disable-next-line no-unsafe-finally
+          return "cleanup";
+        }
+      }
+      *yieldingInFinally() {
+        try {
+          yield 1;
+        } finally {
+          yield "from-finally";
+        }
+      }
+      *echo(): Generator<number, string, unknown> {
+        try {
+          yield 1;
+        } catch (e) {
+          yield 99;
+          return `caught ${String(e)}`;
+        }
+        return "done";
+      }
+      async *asyncReturning() {
+        try {
+          yield 1;
+        } finally {
+          // eslint-disable-next-line no-unsafe-finally
+          return "async-cleanup";
+        }
+      }
+    }
+    const undecorated = Gens.prototype.returning;
+    for (const key of ["returning", "yieldingInFinally", "echo", "asyncReturning"] as const) decorate(mode, Gens, key, AuditTool("gens", { logger }));
+    const wrapped = new Gens();
+    const drive = (g: Generator<unknown, unknown, unknown>) => [g.next(), g.return(42), g.next(), g.next()];
+    expect(drive(wrapped.returning())).toEqual(drive(undecorated.call(wrapped)));
+    expect(drive(wrapped.returning())).toEqual([{ value: 1, done: false }, { value: "cleanup", done: true }, { value: undefined, done: true }, { value: undefined, done: true }]);
+    expect(drive(wrapped.yieldingInFinally())).toEqual([{ value: 1, done: false }, { value: "from-finally", done: false }, { value: 42, done: true }, { value: undefined, done: true }]);
+    const thrown = (g: Generator<unknown, unknown, unknown>) => [g.next(), g.throw("x"), g.next()];
+    expect(thrown(wrapped.echo())).toEqual([{ value: 1, done: false }, { value: 99, done: false }, { value: "caught x", done: true }]);
+    const ag = wrapped.asyncReturning();
+    expect([await ag.next(), await ag.return("ignored"), await ag.next()]).toEqual([{ value: 1, done: false }, { value: "async-cleanup", done: true }, { value: undefined, done: true }]);
+    const recs = await records(logger, "tool");
+    // (the undecorated comparison is not recorded)
+    expect(recs.map((r) => r.success)).toEqual([false, false, false, true, false]);
+    expect(recs.map((r) => (r.errorMessage as string | undefined)?.split(":")[0])).toEqual(["aborted", "aborted", "aborted", undefined, "aborted"]);
+  });
+
   it("rejects misuse when the class is defined, naming the bad fields", () => {
     expect(() => AuditTool("")).toThrow(AuditConfigError);
     expect(() => AuditTool("t", { captureArgs: "yes" } as never)).toThrow(/@AuditTool\.options\.captureArgs/);

@@ -457,33 +457,24 @@ class ObservedGenerator implements Iterator<unknown, unknown, unknown> {
     return this;
   }
   next(v?: unknown): IteratorResult<unknown, unknown> {
-    let r: IteratorResult<unknown, unknown>;
-    try {
-      r = this.call.step(() => this.gen.next(v));
-    } catch (error) {
-      failed(this.call, error);
-    }
-    return stepped(this.call, r, this.closing);
+    return this.run(() => this.gen.next(v));
   }
   throw(e?: unknown): IteratorResult<unknown, unknown> {
-    let r: IteratorResult<unknown, unknown>;
-    try {
-      r = this.call.step(() => this.gen.throw(e));
-    } catch (error) {
-      failed(this.call, error);
-    }
-    return stepped(this.call, r, this.closing);
+    return this.run(() => this.gen.throw(e));
   }
   return(v?: unknown): IteratorResult<unknown, unknown> {
     this.closing = true;
+    return this.run(() => this.gen.return(v));
+  }
+  private run(step: () => IteratorResult<unknown, unknown>): IteratorResult<unknown, unknown> {
     let r: IteratorResult<unknown, unknown>;
     try {
-      r = this.call.step(() => this.gen.return(v));
+      r = this.call.step(step);
     } catch (error) {
-      // the original's own cleanup failed: the consumer gets that error, as with yield*
+      // (from `return`: the original's own cleanup failed, and the consumer gets that, as with yield*)
       failed(this.call, error);
     }
-    return stepped(this.call, r, true);
+    return stepped(this.call, r, this.closing);
   }
 }
 
@@ -496,33 +487,24 @@ class ObservedAsyncGenerator implements AsyncIterator<unknown, unknown, unknown>
   [Symbol.asyncIterator](): this {
     return this;
   }
-  async next(v?: unknown): Promise<IteratorResult<unknown, unknown>> {
-    let r: IteratorResult<unknown, unknown>;
-    try {
-      r = await this.call.step(() => this.gen.next(v));
-    } catch (error) {
-      failed(this.call, error);
-    }
-    return stepped(this.call, r, this.closing);
+  next(v?: unknown): Promise<IteratorResult<unknown, unknown>> {
+    return this.run(() => this.gen.next(v));
   }
-  async throw(e?: unknown): Promise<IteratorResult<unknown, unknown>> {
-    let r: IteratorResult<unknown, unknown>;
-    try {
-      r = await this.call.step(() => this.gen.throw(e));
-    } catch (error) {
-      failed(this.call, error);
-    }
-    return stepped(this.call, r, this.closing);
+  throw(e?: unknown): Promise<IteratorResult<unknown, unknown>> {
+    return this.run(() => this.gen.throw(e));
   }
-  async return(v?: unknown): Promise<IteratorResult<unknown, unknown>> {
+  return(v?: unknown): Promise<IteratorResult<unknown, unknown>> {
     this.closing = true;
+    return this.run(() => this.gen.return(v));
+  }
+  private async run(step: () => Promise<IteratorResult<unknown, unknown>>): Promise<IteratorResult<unknown, unknown>> {
     let r: IteratorResult<unknown, unknown>;
     try {
-      r = await this.call.step(() => this.gen.return(v));
+      r = await this.call.step(step);
     } catch (error) {
       failed(this.call, error);
     }
-    return stepped(this.call, r, true);
+    return stepped(this.call, r, this.closing);
   }
 }
 

@@ -320,7 +320,9 @@ class Call implements FinishedCall {
   item(value: unknown): void {
     const y = (this.yielded ??= { count: 0, firstItemSeconds: undefined, items: this.spec.collectItems ? [] : undefined });
     if (y.count++ === 0) y.firstItemSeconds = this.seconds;
-    if (y.items && y.items.length < MAX_COLLECTED_ITEMS) y.items.push(value);
+    // copied as it is yielded (plain data): the consumer may change an item before the record is
+    // made at the generator's end
+    if (y.items && y.items.length < MAX_COLLECTED_ITEMS) y.items.push(plainCopy(value, 0, []));
   }
 
   /** Notes the context the call is made in (see `finish`). */

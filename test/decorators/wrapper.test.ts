@@ -395,6 +395,25 @@ describe.each(["standard", "legacy"] as const)("the shared method wrapper (%s mo
     expect(recs.map((r) => (r.errorMessage as string | undefined)?.split(":")[0])).toEqual(["aborted", "aborted", "aborted", undefined, "aborted"]);
   });
 
+  it("a streamed chat's chunks are recorded as yielded, even when the consumer changes them", async () => {
+    const logger = newLogger();
+    class Bot {
+      async *reply() {
+        yield { text: "Hel" };
+        yield { text: "lo" };
+      }
+    }
+    decorate(mode, Bot, "reply", AuditChat({ logger, model: "m" }));
+    const seen: string[] = [];
+    for await (const chunk of new Bot().reply()) {
+      seen.push(chunk.text);
+      chunk.text = "XX";
+    }
+    expect(seen).toEqual(["Hel", "lo"]);
+    const [rec] = await records(logger, "chat");
+    expect(rec).toMatchObject({ responsePreview: "Hello", responseLength: 5 });
+  });
+
   it("rejects misuse when the class is defined, naming the bad fields", () => {
     expect(() => AuditTool("")).toThrow(AuditConfigError);
     expect(() => AuditTool("t", { captureArgs: "yes" } as never)).toThrow(/@AuditTool\.options\.captureArgs/);

@@ -18,7 +18,11 @@ function isLogger(v: unknown): v is AuditLogger {
  * one process warning (code AUDIT_WARN_NO_LOGGER) for the whole process.
  */
 export function resolveAuditLogger(option?: AuditLogger | undefined): AuditLogger | undefined {
-  if (option && !option.isClosed) return option;
+  if (option !== undefined && option !== null) {
+    if (isLogger(option)) {
+      if (!option.isClosed) return option;
+    } else warnBadLogger(option);
+  }
   const fromCtx = auditContext.get()?.logger;
   if (isLogger(fromCtx) && !fromCtx.isClosed) return fromCtx;
   const def = getDefaultAuditLogger();
@@ -32,6 +36,19 @@ export function resolveAuditLogger(option?: AuditLogger | undefined): AuditLogge
     );
   }
   return undefined;
+}
+
+let warnedBadLogger = false;
+
+/** One process warning for a `logger` option (or a logger function's result) that is not a logger. */
+function warnBadLogger(value: unknown): void {
+  if (warnedBadLogger) return;
+  warnedBadLogger = true;
+  const what = typeof value === "object" ? (Object.getPrototypeOf(value) === Object.prototype ? "a plain object" : `a ${(value as object).constructor?.name ?? "object"}`) : `a ${typeof value}`;
+  process.emitWarning(`An audited call was given ${what} as its logger, not an AuditLogger: it is looked up in the context or the default logger instead.`, {
+    code: "AUDIT_WARN_BAD_LOGGER",
+    type: "AuditLoggerWarning",
+  });
 }
 
 /**
@@ -56,7 +73,7 @@ export function safeRecord<T>(logger: AuditLogger, step: () => T): T | undefined
 export function reportRecordFailure(logger: AuditLogger, err: unknown): void {
   const e = err instanceof Error ? err : new Error(String(err));
   try {
-    if (logger.listenerCount("error") > 0) logger.emit("error", e);
+    if (typeof logger.listenerCount === "function" && logger.listenerCount("error") > 0) logger.emit("error", e);
     else process.emitWarning(`audit-logger could not record a call: ${e.message}`, { code: "AUDIT_WARN_RECORD_FAILED", type: "AuditLoggerWarning" });
   } catch {
     // an error listener threw: still never the caller's problem

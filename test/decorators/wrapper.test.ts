@@ -650,3 +650,29 @@ describe("@AuditPersona, @AuditPerformance, @AuditErrors", () => {
     ]);
   });
 });
+
+describe("a logger option that is not a logger", () => {
+  it("is named in one process warning, and the call is recorded by the context's or the default logger", async () => {
+    const fallback = newLogger();
+    const warnings: Array<{ code?: string; message: string }> = [];
+    const onWarning = (w: Error & { code?: string }) => void warnings.push({ code: w.code, message: w.message });
+    process.on("warning", onWarning);
+    try {
+      class Svc {
+        run(n: number) {
+          return n * 2;
+        }
+      }
+      decorate("standard", Svc, "run", AuditTool("svc", { logger: (() => ({})) as never }));
+      setDefaultAuditLogger(fallback);
+      expect(new Svc().run(2)).toBe(4);
+      expect(new Svc().run(3)).toBe(6);
+      await new Promise((r) => setImmediate(r));
+      expect(warnings.filter((w) => w.code === "AUDIT_WARN_BAD_LOGGER")).toHaveLength(1);
+      expect(warnings.find((w) => w.code === "AUDIT_WARN_BAD_LOGGER")!.message).toContain("a plain object");
+      expect(await records(fallback, "tool")).toHaveLength(2);
+    } finally {
+      process.off("warning", onWarning);
+    }
+  });
+});

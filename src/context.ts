@@ -14,7 +14,9 @@ const g = globalThis as unknown as Record<symbol, Shared | undefined>;
 const shared: Shared = (g[kShared] ??= { storage: new AsyncLocalStorage<AuditContextValue>(), defaultLogger: undefined, warnedNoLogger: false });
 
 /**
- * The request's audit context, carried through `await`, timers and event emitters.
+ * The request's audit context, carried through `await`, timers and the listeners of event
+ * emitters used inside it (a listener runs in the context of whoever emits: see
+ * docs/INTEGRATIONS.md for emitters created elsewhere).
  *
  * @example
  * auditContext.run({ userId: "u1", traceId: req.id }, () => handle(req));

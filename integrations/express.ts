@@ -105,6 +105,8 @@ interface ChatCapture {
   readonly response: BodyCapture;
   firstWriteAt: number | undefined;
   streamed: boolean;
+  /** the response bytes are copied above a compression middleware: not encoded yet */
+  responseUnencoded: boolean;
 }
 
 const requests = new WeakMap<object, RequestState>();
@@ -212,7 +214,7 @@ function begin(
     context: undefined,
     done: false,
     chat: opts.chatRoutes?.some((rule) => matchesPath(rule, path))
-      ? { request: new BodyCapture(maxBodyBytes), response: new BodyCapture(maxBodyBytes), firstWriteAt: undefined, streamed: false }
+      ? { request: new BodyCapture(maxBodyBytes), response: new BodyCapture(maxBodyBytes), firstWriteAt: undefined, streamed: false, responseUnencoded: false }
       : undefined,
     userLookup: opts.userId,
   };
@@ -292,6 +294,9 @@ function captureBodies(chat: ChatCapture, req: Request, res: Response): void {
     }
     return push.call(this, chunk, encoding);
   };
+  // A middleware in front of us that replaced res.write (compression(), as the docs advise)
+  // encodes below us: what we copy is what the app wrote, before any content-encoding.
+  chat.responseUnencoded = Object.hasOwn(res, "write") || Object.hasOwn(res, "end");
   const write = res.write as (this: Response, ...args: unknown[]) => boolean;
   const end = res.end as (this: Response, ...args: unknown[]) => Response;
   res.write = function write_(this: Response, ...args: unknown[]): boolean {
@@ -373,7 +378,7 @@ function complete(state: RequestState, req: Request, res: Response, aborted: boo
 function recordChat(logger: AuditLogger, state: RequestState, chat: ChatCapture, req: Request, res: Response, durationMs: number, aborted: boolean): void {
   const max = chat.request.max;
   const prompt = promptOf(req, chat.request, max);
-  const response = decodeBody(chat.response, headerOf(res.getHeader("content-type")), headerOf(res.getHeader("content-encoding")), max);
+  const response = decodeBody(chat.response, headerOf(res.getHeader("content-type")), chat.responseUnencoded ? undefined : headerOf(res.getHeader("content-encoding")), max);
   const status = res.statusCode;
   const success = !aborted && status < 400;
   const model = isRecord(prompt.value) && typeof prompt.value.model === "string" ? cleanId(prompt.value.model, 256) : undefined;
@@ -512,6 +517,9 @@ function decodeBody(cap: BodyCapture, contentType: string | undefined, contentEn
   return { value: text, truncated };
 }
 
+/** The most a captured body is inflated to before it is cut (see `inflate`). */
+const MAX_INFLATED_BYTES = 64 * 1024 * 1024;
+
 function inflate(bytes: Buffer, encoding: string, max: number): { bytes: Buffer; truncated: boolean } | undefined {
   const limit = Math.max(max, 1);
   const attempt = (maxOutputLength: number): Buffer | undefined => {
@@ -524,9 +532,11 @@ function inflate(bytes: Buffer, encoding: string, max: number): { bytes: Buffer;
     }
     return undefined;
   };
-  const out = attempt(limit + 1);
+  // zlib refuses to inflate past maxOutputLength (no partial output), so a body larger than the
+  // limit once inflated is inflated again with room for up to 16 times more, then cut
+  const out = attempt(limit + 1) ?? attempt(Math.min(limit * 16, MAX_INFLATED_BYTES));
   if (out) return out.length > limit ? { bytes: out.subarray(0, limit), truncated: true } : { bytes: out, truncated: false };
-  // more than the limit when inflated: zlib refuses, so keep a note instead of the text
+  // not inflatable here (corrupt, or larger still): a note instead of the text
   return undefined;
 }
 

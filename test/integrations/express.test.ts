@@ -1,5 +1,6 @@
 import http from "node:http";
 import zlib from "node:zlib";
+import compression from "compression";
 import type { NextFunction, Request, Response } from "express";
 import { afterEach, describe, expect, it } from "vitest";
 import { auditErrorHandler, auditMiddleware, isExpressApp, type AuditMiddlewareOptions } from "../../integrations/express.js";
@@ -205,6 +206,50 @@ describe.each(EXPRESS_FLAVORS)("%s", (_name, express: ExpressFactory) => {
     const [chat] = await waitForRecords(logger, "chat_interaction", 1);
     expect(chat!.responseFormat).toBe("json");
     expect(JSON.parse(contentOf(logger, (chat!.fullContent as { response: unknown }).response))).toEqual({ answer: "compressed" });
+  });
+
+  it("behind compression() (registered first, as the docs say) the chat response is recorded as text, JSON and streamed alike", async () => {
+    const logger = newLogger();
+    const app = express();
+    app.use(compression({ threshold: 0 }));
+    app.use(auditMiddleware({ logger, chatRoutes: ["/chat", "/stream"] }));
+    const answer = { answer: "squeezed ".repeat(50) };
+    app.post("/chat", (_req: Request, res: Response) => {
+      res.json(answer);
+    });
+    app.post("/stream", (_req: Request, res: Response) => {
+      res.setHeader("content-type", "text/event-stream");
+      res.write("data: one\n\n");
+      res.write("data: two\n\n");
+      res.end("data: end\n\n");
+    });
+    const url = await start(app);
+    const json = await fetch(`${url}/chat`, { method: "POST", body: "q", headers: { "accept-encoding": "gzip" } });
+    expect(json.headers.get("content-encoding")).toBe("gzip");
+    expect(await json.json()).toEqual(answer);
+    const sse = await fetch(`${url}/stream`, { method: "POST", body: "q", headers: { "accept-encoding": "gzip" } });
+    expect(await sse.text()).toBe("data: one\n\ndata: two\n\ndata: end\n\n");
+    const chats = await waitForRecords(logger, "chat_interaction", 2);
+    const byRoute = new Map(chats.map((c) => [(c.metadata as { route: string }).route, c]));
+    expect(JSON.parse(contentOf(logger, (byRoute.get("/chat")!.fullContent as { response: unknown }).response))).toEqual(answer);
+    expect(contentOf(logger, (byRoute.get("/stream")!.fullContent as { response: unknown }).response)).toBe("data: one\n\ndata: two\n\ndata: end\n\n");
+  });
+
+  it("a gzip response larger than maxBodyBytes once inflated is recorded as its first maxBodyBytes of text, flagged as cut", async () => {
+    const logger = newLogger();
+    const url = await start(
+      buildApp({ logger, chatRoutes: ["/chat"], maxBodyBytes: 100 }, (app) => {
+        app.post("/chat", (_req, res) => {
+          res.setHeader("content-type", "text/plain");
+          res.setHeader("content-encoding", "gzip");
+          res.end(zlib.gzipSync("abcdefghij".repeat(100)));
+        });
+      }),
+    );
+    await exchange(`${url}/chat`, { method: "POST", body: "q" });
+    const [chat] = await waitForRecords(logger, "chat_interaction", 1);
+    expect(contentOf(logger, (chat!.fullContent as { response: unknown }).response)).toBe("abcdefghij".repeat(10));
+    expect(chat!.metadata).toMatchObject({ responseBodyTruncated: true });
   });
 
   it("records an error for a 5xx response and leaves the response unchanged", async () => {

@@ -189,7 +189,8 @@ function begin(
 ): { value: AuditContextValue; state: RequestState } | undefined {
   const path = pathOf(req);
   // a throwing predicate counts as "not ignored": the request is recorded, the failure reported
-  if (opts.ignore?.some((rule) => (typeof rule === "function" ? safeRecord(logger, () => rule(req)) === true : matchesPath(rule, path)))) {
+  const caseSensitive = caseSensitiveRouting(req);
+  if (opts.ignore?.some((rule) => (typeof rule === "function" ? safeRecord(logger, () => rule(req)) === true : matchesPath(rule, path, caseSensitive)))) {
     ignored.add(req);
     return undefined;
   }
@@ -213,7 +214,7 @@ function begin(
     recordedErrors: [],
     context: undefined,
     done: false,
-    chat: opts.chatRoutes?.some((rule) => matchesPath(rule, path))
+    chat: opts.chatRoutes?.some((rule) => matchesPath(rule, path, caseSensitive))
       ? { request: new BodyCapture(maxBodyBytes), response: new BodyCapture(maxBodyBytes), firstWriteAt: undefined, streamed: false, responseUnencoded: false }
       : undefined,
     userLookup: opts.userId,
@@ -577,13 +578,31 @@ function pathOf(req: Request): string {
   return q === -1 ? url : url.slice(0, q);
 }
 
-function matchesPath(rule: AuditPathRule, path: string): boolean {
+/**
+ * A string rule matches its path and what lies under it, ignoring case as Express's routing does
+ * unless the app turned on "case sensitive routing" (`caseSensitive`); a RegExp is tested as it is.
+ */
+function matchesPath(rule: AuditPathRule, path: string, caseSensitive = false): boolean {
   if (typeof rule !== "string") {
     rule.lastIndex = 0; // a /g or /y RegExp remembers where it stopped
     return rule.test(path);
   }
-  const r = rule.length > 1 && rule.endsWith("/") ? rule.slice(0, -1) : rule;
-  return path === r || path.startsWith(r === "/" ? "/" : r + "/");
+  let r = rule.length > 1 && rule.endsWith("/") ? rule.slice(0, -1) : rule;
+  let p = path;
+  if (!caseSensitive) {
+    r = r.toLowerCase();
+    p = p.toLowerCase();
+  }
+  return p === r || p.startsWith(r === "/" ? "/" : r + "/");
+}
+
+/** The app's "case sensitive routing" setting (off by default in Express). */
+function caseSensitiveRouting(req: Request): boolean {
+  try {
+    return (req.app as { enabled?: (name: string) => boolean } | undefined)?.enabled?.("case sensitive routing") === true;
+  } catch {
+    return false;
+  }
 }
 
 function headerTraceId(req: Request): string | undefined {

@@ -235,6 +235,27 @@ describe.each(EXPRESS_FLAVORS)("%s", (_name, express: ExpressFactory) => {
     expect(contentOf(logger, (byRoute.get("/stream")!.fullContent as { response: unknown }).response)).toBe("data: one\n\ndata: two\n\ndata: end\n\n");
   });
 
+  it("chat routes and ignore rules match paths as Express routes them: ignoring case unless the app turns that off", async () => {
+    for (const caseSensitive of [false, true]) {
+      const logger = newLogger();
+      const app = express();
+      if (caseSensitive) app.enable("case sensitive routing");
+      app.use(auditMiddleware({ logger, chatRoutes: ["/api/chat"], ignore: ["/healthz"] }));
+      app.post("/api/chat", (_req: Request, res: Response) => void res.json({ ok: true }));
+      app.get("/healthz", (_req: Request, res: Response) => void res.send("up"));
+      const url = await start(app);
+      const chat = await exchange(`${url}/API/Chat`, { method: "POST", body: "q" });
+      const health = await exchange(`${url}/HEALTHZ`);
+      expect([chat.status, health.status]).toEqual(caseSensitive ? [404, 404] : [200, 200]);
+      const metrics = await waitForRecords(logger, "performance_metric", caseSensitive ? 2 : 1);
+      await delay(20);
+      await logger.flush();
+      // routed case-insensitively: one chat record, and the health check not recorded at all
+      expect(recordsOf(logger, "chat_interaction")).toHaveLength(caseSensitive ? 0 : 1);
+      expect(metrics).toHaveLength(caseSensitive ? 2 : 1);
+    }
+  });
+
   it("a gzip response larger than maxBodyBytes once inflated is recorded as its first maxBodyBytes of text, flagged as cut", async () => {
     const logger = newLogger();
     const url = await start(

@@ -459,18 +459,16 @@ class BodyCapture {
 type ChatContent = string | unknown[] | Record<string, unknown>;
 
 /**
- * The request as received: a whole JSON body from the bytes that passed through the request
- * stream (a handler may have changed the parsed `req.body` by the time the response ends, say by
- * pushing the answer onto its `messages`); otherwise the parsed body when a body parser ran, else
- * those bytes.
+ * The request as received: a textual body (JSON, text, a form) from the bytes that passed through
+ * the request stream, parsed when it is whole JSON, cut at `max` and flagged when longer (a
+ * handler may have changed the parsed `req.body` by the time the response ends, say by pushing
+ * the answer onto its `messages`); otherwise (no bytes passed us, or a binary type such as
+ * multipart) the parsed body when a body parser ran, else those bytes.
  */
 function promptOf(req: Request, raw: BodyCapture, max: number): { value: ChatContent; truncated: boolean } {
   const contentType = headerOf(req.headers["content-type"]);
   const type = (contentType ?? "").split(";")[0]!.trim().toLowerCase();
-  if (raw.total > 0 && !raw.truncated && (type === "application/json" || type.endsWith("+json"))) {
-    const received = decodeBody(raw, contentType, headerOf(req.headers["content-encoding"]), max);
-    if (typeof received.value !== "string") return received;
-  }
+  if (raw.total > 0 && (type === "" || isTextual(type))) return decodeBody(raw, contentType, headerOf(req.headers["content-encoding"]), max);
   const body: unknown = (req as { body?: unknown }).body;
   const parsedUseful = body !== undefined && !(raw.total > 0 && isRecord(body) && Object.keys(body).length === 0);
   if (parsedUseful) {

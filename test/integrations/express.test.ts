@@ -172,6 +172,33 @@ describe.each(EXPRESS_FLAVORS)("%s", (_name, express: ExpressFactory) => {
     });
   });
 
+  it("a JSON body over maxBodyBytes, and a form, are recorded as received (cut and flagged), not as the handler changed req.body", async () => {
+    const logger = newLogger();
+    const url = await start(
+      buildApp({ logger, chatRoutes: ["/chat", "/form"], maxBodyBytes: 64 }, (app) => {
+        app.post("/chat", express.json(), (req: Request, res: Response) => {
+          const body = req.body as { messages: Array<{ role: string; content: string }> };
+          body.messages[0]!.content = "EDITED";
+          body.messages.push({ role: "assistant", content: "ANSWER" });
+          res.json({ ok: true });
+        });
+        app.post("/form", express.urlencoded({ extended: false }), (req: Request, res: Response) => {
+          (req.body as { q: string }).q = "MUTATED";
+          res.json({ ok: true });
+        });
+      }),
+    );
+    const json = JSON.stringify({ messages: [{ role: "user", content: "a question longer than the sixty-four byte cap" }] });
+    await exchange(`${url}/chat`, { method: "POST", headers: { "content-type": "application/json" }, body: json });
+    await exchange(`${url}/form`, { method: "POST", headers: { "content-type": "application/x-www-form-urlencoded" }, body: "q=original" });
+    const chats = await waitForRecords(logger, "chat_interaction", 2);
+    const byRoute = new Map(chats.map((c) => [(c.metadata as { route: string }).route, c]));
+    const chat = byRoute.get("/chat")!;
+    expect(contentOf(logger, (chat.fullContent as { prompt: unknown }).prompt)).toBe(json.slice(0, 64));
+    expect(chat.metadata).toMatchObject({ requestBodyTruncated: true });
+    expect(contentOf(logger, (byRoute.get("/form")!.fullContent as { prompt: unknown }).prompt)).toBe("q=original");
+  });
+
   it("captures body bytes that arrived before the middleware ran (an async middleware in front of it)", async () => {
     const logger = newLogger();
     const app = express();

@@ -379,11 +379,13 @@ function complete(state: RequestState, req: Request, res: Response, aborted: boo
 function recordChat(logger: AuditLogger, state: RequestState, chat: ChatCapture, req: Request, res: Response, durationMs: number, aborted: boolean): void {
   const max = chat.request.max;
   const prompt = promptOf(req, chat.request, max);
-  const response = decodeBody(chat.response, headerOf(res.getHeader("content-type")), chat.responseUnencoded ? undefined : headerOf(res.getHeader("content-encoding")), max);
   const status = res.statusCode;
+  // Node sends no body for these, whatever the handler wrote
+  const bodiless = state.method === "HEAD" || status === 204 || status === 304;
+  const response = bodiless ? { value: "", truncated: false } : decodeBody(chat.response, headerOf(res.getHeader("content-type")), chat.responseUnencoded ? undefined : headerOf(res.getHeader("content-encoding")), max);
   const success = !aborted && status < 400;
   const model = isRecord(prompt.value) && typeof prompt.value.model === "string" ? cleanId(prompt.value.model, 256) : undefined;
-  const metadata: Record<string, unknown> = { status, requestBodyBytes: chat.request.total, responseBodyBytes: chat.response.total };
+  const metadata: Record<string, unknown> = { status, requestBodyBytes: chat.request.total, responseBodyBytes: bodiless ? 0 : chat.response.total };
   if (prompt.truncated) metadata.requestBodyTruncated = true;
   if (response.truncated) metadata.responseBodyTruncated = true;
   logger.logChatInteraction({

@@ -199,6 +199,29 @@ describe.each(EXPRESS_FLAVORS)("%s", (_name, express: ExpressFactory) => {
     expect(contentOf(logger, (byRoute.get("/form")!.fullContent as { prompt: unknown }).prompt)).toBe("q=original");
   });
 
+  it("a HEAD request, or a 204, records the empty body the client got, not what the handler wrote", async () => {
+    const logger = newLogger();
+    const url = await start(
+      buildApp({ logger, chatRoutes: ["/stream", "/nothing"] }, (app) => {
+        app.get("/stream", (_req: Request, res: Response) => {
+          res.setHeader("content-type", "text/event-stream");
+          res.write("data: one\n\n");
+          res.end("data: end\n\n");
+        });
+        app.post("/nothing", (_req: Request, res: Response) => {
+          res.status(204);
+          res.end("ignored by node");
+        });
+      }),
+    );
+    const head = await fetch(`${url}/stream`, { method: "HEAD" });
+    expect(await head.text()).toBe("");
+    const none = await fetch(`${url}/nothing`, { method: "POST", body: "q" });
+    expect([none.status, await none.text()]).toEqual([204, ""]);
+    const chats = await waitForRecords(logger, "chat_interaction", 2);
+    for (const c of chats) expect(c).toMatchObject({ responseLength: 0, metadata: { responseBodyBytes: 0 } });
+  });
+
   it("captures body bytes that arrived before the middleware ran (an async middleware in front of it)", async () => {
     const logger = newLogger();
     const app = express();

@@ -167,7 +167,10 @@ export function auditErrorHandler(options: AuditErrorHandlerOptions = {}): Error
   return function auditErrorHandler(err: unknown, req: Request, _res: Response, next: NextFunction): void {
     const state = requests.get(req);
     // (an error reaches this handler again when it is mounted in a router and in the app)
-    const skip = ignored.has(req) || (state !== undefined && state.recordedErrors.includes(err));
+    // A client that went away mid-upload makes body parsers fail with `request.aborted`: that is
+    // the request's abort, which the middleware records itself (http_request_aborted).
+    const abortedUpload = state !== undefined && (err as { type?: unknown } | null)?.type === "request.aborted";
+    const skip = ignored.has(req) || abortedUpload || (state !== undefined && state.recordedErrors.includes(err));
     const logger = skip ? undefined : resolveAuditLogger(own ?? state?.logger);
     if (logger) {
       // in the request's own context: an error passed on from a callback (a pool's, a

@@ -323,6 +323,27 @@ describe.each(EXPRESS_FLAVORS)("%s", (_name, express: ExpressFactory) => {
     expect(chat!.metadata).toMatchObject({ responseBodyTruncated: true });
   });
 
+  it("a client that goes away mid-upload is one aborted request: the body parser's request.aborted error is not recorded again", async () => {
+    const logger = newLogger();
+    const app = buildApp({ logger, chatRoutes: ["/chat"] }, (a) => {
+      a.post("/chat", express.json(), (_req: Request, res: Response) => void res.json({ ok: true }));
+    });
+    const url = new URL(await start(app));
+    await new Promise<void>((resolve) => {
+      const req = http.request({ host: url.hostname, port: url.port, path: "/chat", method: "POST", headers: { "content-type": "application/json", "content-length": "1000" } });
+      req.on("error", () => resolve());
+      req.write('{"messages":[');
+      setTimeout(() => {
+        req.destroy();
+        resolve();
+      }, 50);
+    });
+    await waitForRecords(logger, "performance_metric", 1);
+    await delay(50);
+    await logger.flush();
+    expect(recordsOf(logger, "error").map((e) => e.errorType)).toEqual(["http_request_aborted"]);
+  });
+
   it("records an error for a 5xx response and leaves the response unchanged", async () => {
     const logger = newLogger();
     const routes = (app: ReturnType<ExpressFactory>) => {

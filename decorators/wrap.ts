@@ -7,7 +7,7 @@
  * records once the call returns, throws, settles, or - for generators - finishes or is abandoned.
  */
 import { z } from "zod";
-import { auditContext, runInAuditContext } from "../src/context.js";
+import { auditContext, runInAuditContext, runWithOwnValue } from "../src/context.js";
 import { AuditConfigError } from "../src/errors.js";
 import { resolveAuditLogger, safeRecord } from "../src/instrument.js";
 import type { AuditLogger } from "../src/logger.js";
@@ -314,7 +314,7 @@ class Call implements FinishedCall {
 
   /** Runs one step of the method body in its context. */
   step<R>(fn: () => R): R {
-    return this.inner ? auditContext.run(this.inner, fn) : fn();
+    return this.inner ? runInAuditContext(this.inner, fn) : fn();
   }
 
   item(value: unknown): void {
@@ -375,7 +375,7 @@ function invoke(spec: MethodAuditSpec, kind: FunctionKind, logger: AuditLogger, 
   let out: unknown;
   try {
     out = patch
-      ? auditContext.run(patch, () => {
+      ? runWithOwnValue(patch, () => {
           call.inner = auditContext.get();
           return Reflect.apply(original, thisArg, args);
         })

@@ -50,6 +50,15 @@ function derive(parent: AuditContextValue | undefined, value: AuditContextValue)
 }
 
 /**
+ * @internal `auditContext.run` for the kit's own instrumentation, whose `value` is an object it
+ * made for this one call: without a current context it is used as it is (no copy).
+ */
+export function runWithOwnValue<R>(value: AuditContextValue, fn: () => R): R {
+  const parent = shared.storage.getStore();
+  return shared.storage.run(parent ? derive(parent, value) : value, fn);
+}
+
+/**
  * @internal Runs `fn` in exactly the context `store` (captured earlier with `auditContext.get()`),
  * or outside any context when it is undefined. For integrations that record later what a call
  * did: cheaper than an AsyncResource per call, and only this kit's context matters there.

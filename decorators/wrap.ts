@@ -343,7 +343,8 @@ class Call implements FinishedCall {
     if (this.outer !== undefined && user !== undefined && user !== this.userAtCall && this.outer.userId === this.userAtCall) (this.outer as { userId?: string }).userId = user;
     // made in the caller's context (a generator is finished in its consumer's): the logger
     // fills what a record lacks (persona, metadata) from the context it runs in
-    runInAuditContext(this.outer, () => safeRecord(this.logger, () => this.spec.record(this.logger, this)));
+    if (auditContext.get() === this.outer) safeRecord(this.logger, () => this.spec.record(this.logger, this));
+    else runInAuditContext(this.outer, () => safeRecord(this.logger, () => this.spec.record(this.logger, this)));
   }
 }
 

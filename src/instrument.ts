@@ -109,7 +109,9 @@ export function recordFrom<D>(logger: AuditLogger, builder: InputBuilder<D>, dat
   } catch {
     // not queued: the input is made here, below, and a failure to record it is reported there
   }
-  const build: Build = [logger, builder as InputBuilder<unknown>, data, context];
+  // the context as it is now (the call's end): the record is made later, and the app may set
+  // another user on the same context object by then (auditContext.setUser after the call)
+  const build: Build = [logger, builder as InputBuilder<unknown>, data, context === undefined ? undefined : { ...context }];
   // (a logger of another copy of the package may not have deferCall)
   if (typeof logger.deferCall === "function") logger.deferCall(runBuild, build);
   else deferRecord(logger, () => buildAndLog(build));

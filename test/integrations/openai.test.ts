@@ -337,6 +337,17 @@ describe("wrapOpenAI: wrapping, loggers and context", () => {
     ]);
   });
 
+  it("a user set on the request's context after the call (the record is made later) is not the call's", async () => {
+    const logger = newLogger();
+    const openai = wrapOpenAI(client(), { logger });
+    await auditContext.run({ userId: "before" }, async () => {
+      await openai.chat.completions.create({ model: "gpt-4o-mini", messages });
+      auditContext.setUser("after");
+    });
+    const [rec] = await recordsOf(logger, "chat_interaction");
+    expect(rec).toMatchObject({ userId: "before" });
+  });
+
   it("captureContent: false keeps counts, timings and tool names but no content", async () => {
     const logger = newLogger();
     const openai = wrapOpenAI(client(), { logger, captureContent: false });

@@ -195,7 +195,13 @@ function instrumentCreate(resource: Creator, api: Api, options: WrapOpenAIOption
   wrapMethod(resource, "create", (original, self, args) => {
     const logger = resolveAuditLogger(options.logger);
     if (!logger) return original.apply(self, args);
-    const callArgs = withUsageOption(api, args as never[], options);
+    let callArgs: never[];
+    try {
+      callArgs = withUsageOption(api, args as never[], options);
+    } catch {
+      // params that throw when read (a getter, a Proxy): the SDK meets that itself, as without us
+      callArgs = args as never[];
+    }
     const call = new CallRecord(logger, api, callArgs[0], options.captureContent !== false, sent === undefined);
     if (sent && isObj(callArgs[0])) {
       const waiting = sent.get(callArgs[0]);
@@ -656,7 +662,13 @@ class CallRecord implements StreamObserver<unknown> {
       // the prompt as sent; else as copied at the call; else (the SDK never serialised it) the
       // params now, copied, as the record is made later
       sent = this.sentBody;
-      copied = sent === undefined ? (this.prompt ?? copyOf(promptOf(this.api, body))) : undefined;
+      if (sent === undefined) {
+        try {
+          copied = this.prompt ?? copyOf(promptOf(this.api, body));
+        } catch {
+          copied = ""; // params that throw when read (the call failed on them too): no prompt to record
+        }
+      }
     }
     this.sentBody = undefined;
     this.prompt = undefined;

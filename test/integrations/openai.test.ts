@@ -348,6 +348,32 @@ describe("wrapOpenAI: wrapping, loggers and context", () => {
     expect(rec).toMatchObject({ userId: "before" });
   });
 
+  it("params that throw when read fail as with the bare client (a rejected promise, not a throw), and the failure is recorded", async () => {
+    const logger = newLogger();
+    const unreadable = () => {
+      const p = { model: "gpt-4o-mini", stream: true as const };
+      Object.defineProperty(p, "messages", { enumerable: true, get: () => { throw new RangeError("messages not readable"); } });
+      return p as typeof p & { messages: typeof messages };
+    };
+    const outcome = async (make: () => Promise<unknown>) => {
+      let p: Promise<unknown>;
+      try {
+        p = make();
+      } catch (e) {
+        return `threw ${(e as Error).message}`;
+      }
+      return p.then(() => "resolved", (e: unknown) => `rejected ${(e as Error).message}`);
+    };
+    const bare = await outcome(() => client().chat.completions.create(unreadable()));
+    const wrapped = await outcome(() => wrapOpenAI(client(), { logger, includeUsageInStreams: true }).chat.completions.create(unreadable()));
+    expect(wrapped).toBe(bare);
+    expect(wrapped).toBe("rejected messages not readable");
+    const [rec, ...rest] = await recordsOf(logger, "chat_interaction");
+    expect(rest).toHaveLength(0);
+    expect(rec).toMatchObject({ success: false });
+    expect(rec!.errorMessage).toContain("messages not readable");
+  });
+
   it("captureContent: false keeps counts, timings and tool names but no content", async () => {
     const logger = newLogger();
     const openai = wrapOpenAI(client(), { logger, captureContent: false });

@@ -284,6 +284,10 @@ function observeApiPromise(result: unknown, call: CallRecord): unknown {
         throw err;
       },
     );
+    // The SDK's helpers (`.parse()`) hand out a new APIPromise made from this one's
+    // `responsePromise` (`_thenUnwrap`), with a parser of their own: its `asResponse()` finds the
+    // call through the response promise they share.
+    (p.responsePromise as { [kCall]?: CallRecord })[kCall] = call;
     // A module function bound per call, not a closure made here: with the closures made per call
     // here and in stream-tap.ts, a wrapped chat call counted 686k CPU instructions on Node 20,
     // bound functions 648k (docs/BENCHMARKS.md). Bound to the APIPromise, the receiver the SDK
@@ -353,8 +357,9 @@ function observeAsResponse(p: ApiPromiseInternals & object): boolean {
   }
   const wrapped = {
     asResponse(this: unknown, ...a: unknown[]): unknown {
-      const parse = (this as ApiPromiseInternals | null | undefined)?.parseResponse as ObservedParse | undefined;
-      const call = typeof parse === "function" ? parse[kCall] : undefined;
+      const self = this as ApiPromiseInternals | null | undefined;
+      const parse = self?.parseResponse as ObservedParse | undefined;
+      const call = (typeof parse === "function" ? parse[kCall] : undefined) ?? (self?.responsePromise as { [kCall]?: CallRecord } | undefined)?.[kCall];
       if (call) call.askedForRaw();
       return current.apply(this, a);
     },

@@ -153,6 +153,17 @@ describe("wrapOpenAI: non-streamed calls", () => {
     expect(await recordsOf(logger, "chat_interaction", 3)).toHaveLength(3);
   });
 
+  it(".asResponse() on a promise of the SDK's parse() helper is recorded as a raw response when it arrives", async () => {
+    const logger = newLogger();
+    const openai = wrapOpenAI(client(), { logger });
+    const raw = await openai.chat.completions.parse({ model: "gpt-4o-mini", messages }).asResponse();
+    expect(raw.status).toBe(200);
+    expect(((await raw.json()) as { object: string }).object).toBe("chat.completion");
+    const [rec, ...rest] = await recordsOf(logger, "chat_interaction");
+    expect(rest).toHaveLength(0);
+    expect(rec).toMatchObject({ success: true, statusCode: 200, metadata: { openai: { rawResponse: true } } });
+  });
+
   it("includes the promise's own methods on the returned object", () => {
     const openai = wrapOpenAI(client(), { logger: newLogger() });
     const p = openai.chat.completions.create({ model: "gpt-4o-mini", messages });

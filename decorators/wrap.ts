@@ -283,6 +283,8 @@ class Call implements FinishedCall {
   yielded: YieldedItems | undefined = undefined;
   /** the context the method body runs in (re-entered for each generator step) */
   inner: AuditContextValue | undefined = undefined;
+  /** a generator's body has run (a step was taken) */
+  started = false;
   /** the context the call was made in, and its user then */
   outer: AuditContextValue | undefined = undefined;
   private userAtCall: string | undefined = undefined;
@@ -314,6 +316,7 @@ class Call implements FinishedCall {
 
   /** Runs one step of the method body in its context. */
   step<R>(fn: () => R): R {
+    this.started = true;
     return this.inner ? runInAuditContext(this.inner, fn) : fn();
   }
 
@@ -385,8 +388,8 @@ function invoke(spec: MethodAuditSpec, kind: FunctionKind, logger: AuditLogger, 
     call.finish({ status: "error", error });
     throw error;
   }
-  if (kind === "generator") return auditGenerator(call, out as Generator<unknown, unknown, unknown>);
-  if (kind === "asyncGenerator") return auditAsyncGenerator(call, out as AsyncGenerator<unknown, unknown, unknown>);
+  if (kind === "generator") return tracked(call, auditGenerator(call, out as Generator<unknown, unknown, unknown>));
+  if (kind === "asyncGenerator") return tracked(call, auditAsyncGenerator(call, out as AsyncGenerator<unknown, unknown, unknown>));
   if (out instanceof Promise) return settleLater(call, out);
   call.finish({ status: "ok", value: out });
   return out;
@@ -434,6 +437,20 @@ function* auditGenerator(call: Call, gen: Generator<unknown, unknown, unknown>):
 
 async function* auditAsyncGenerator(call: Call, gen: AsyncGenerator<unknown, unknown, unknown>): AsyncGenerator<unknown, unknown, unknown> {
   return yield* new ObservedAsyncGenerator(call, gen);
+}
+
+/**
+ * A generator the consumer started and then dropped, half-read, without `return()` has no other
+ * moment to be recorded: it is recorded as aborted when it is garbage-collected. (One never
+ * started ran none of the method's body, and is not recorded.)
+ */
+const droppedGenerators = new FinalizationRegistry<Call>((call) => {
+  if (call.started) call.finish({ status: "aborted" });
+});
+
+function tracked<G extends object>(call: Call, generator: G): G {
+  droppedGenerators.register(generator, call);
+  return generator;
 }
 
 /** The outcome of one step of the original; `closing`: the consumer asked it to return. */

@@ -4,7 +4,7 @@ import { afterEach, describe, expect, it } from "vitest";
 import { AuditChat, AuditErrors, AuditPerformance, AuditPersona, AuditTool } from "../../decorators/index.js";
 import { auditContext, setDefaultAuditLogger } from "../../src/context.js";
 import { AuditConfigError } from "../../src/errors.js";
-import { cleanupTmp } from "../helpers/index.js";
+import { cleanupTmp, runFixtureChild } from "../helpers/index.js";
 import { decorate, type Mode } from "./apply.js";
 import { newLogger, records } from "./helpers.js";
 
@@ -674,5 +674,15 @@ describe("a logger option that is not a logger", () => {
     } finally {
       process.off("warning", onWarning);
     }
+  });
+});
+
+describe("a generator dropped half-read", () => {
+  it("is recorded once as aborted when collected; one never started is not recorded (real child process, --expose-gc)", () => {
+    const r = runFixtureChild<Array<Record<string, unknown>>>("decorators/dropped-generator-child.mts", "audit-dropped-gen-");
+    expect(r.status, r.stderr).toBe(0);
+    const recs = r.out;
+    expect(recs.map((x) => (x.parameters as string[])[0]).sort()).toEqual(["half", "half-async"]);
+    for (const x of recs) expect(x).toMatchObject({ success: false, errorMessage: expect.stringMatching(/^aborted/) });
   });
 });

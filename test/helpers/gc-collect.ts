@@ -1,16 +1,16 @@
 /**
  * For child processes run with `node --expose-gc`: collects garbage (and flushes `logger`) until
- * the session's chat file holds `expected` records or ~4 s have passed, then finalizes the session
+ * the session's chat file (or the `stem` kind's) holds `expected` records or ~4 s have passed, then finalizes the session
  * and returns the records. Used by the "dropped results are recorded when collected" fixtures.
  */
 import fs from "node:fs";
 import path from "node:path";
 import type { AuditLogger } from "../../src/index.js";
 
-export async function collectUntilRecorded(logger: AuditLogger, expected: number): Promise<unknown[]> {
+export async function collectUntilRecorded(logger: AuditLogger, expected: number, stem = "chat_interactions"): Promise<unknown[]> {
   const gc = (globalThis as { gc?: () => void }).gc;
   if (!gc) throw new Error("run with --expose-gc");
-  const file = path.join(logger.auditDir, `chat_interactions_${logger.sessionId}.jsonl`);
+  const file = path.join(logger.auditDir, `${stem}_${logger.sessionId}.jsonl`);
   const lines = () => (fs.existsSync(file) ? fs.readFileSync(file, "utf8").split("\n").filter(Boolean) : []);
   for (let i = 0; i < 200 && lines().length < expected; i++) {
     gc();

@@ -1,6 +1,8 @@
+import { spawnSync } from "node:child_process";
 import fs from "node:fs";
 import os from "node:os";
 import path from "node:path";
+import { fileURLToPath } from "node:url";
 import { afterEach, beforeEach } from "vitest";
 import { AuditLogger } from "../../src/logger.js";
 import type { AuditOptionsInput } from "../../src/config/schema.js";
@@ -83,4 +85,19 @@ export function withoutEnv(name: string): void {
     if (saved === undefined) delete process.env[name];
     else process.env[name] = saved;
   });
+}
+
+/**
+ * Runs a fixture under test/fixtures in a child process (`node --expose-gc --import tsx <fixture>
+ * <a new project dir>`) and returns its exit status, stderr and the JSON of its last stdout line.
+ */
+export function runFixtureChild<T>(fixture: string, projectPrefix: string): { status: number | null; stderr: string; out: T } {
+  const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "../..");
+  const r = spawnSync(process.execPath, ["--expose-gc", "--import", "tsx", path.join(root, "test/fixtures", fixture), tmpProject(projectPrefix)], {
+    cwd: root,
+    encoding: "utf8",
+    timeout: 30_000,
+  });
+  const last = r.stdout.trim().split("\n").at(-1) ?? "";
+  return { status: r.status, stderr: r.stderr, out: (last ? JSON.parse(last) : undefined) as T };
 }

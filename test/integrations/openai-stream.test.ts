@@ -8,7 +8,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { wrapOpenAI } from "../../integrations/openai.js";
 import { auditContext } from "../../src/context.js";
 import { startFakeOpenAI, type FakeOpenAI } from "../helpers/fake-openai.js";
-import { loggerFactory, tmpProject } from "../helpers/index.js";
+import { loggerFactory, runFixtureChild, tmpProject } from "../helpers/index.js";
 import { recordsOf } from "./_records.js";
 
 let fake: FakeOpenAI;
@@ -367,13 +367,9 @@ describe("wrapOpenAI: what a stream's record says, whatever the app does with it
   });
 
   it("streams made with an app-wide signal leave nothing of theirs alive once recorded (real child process, --expose-gc)", () => {
-    const r = spawnSync(process.execPath, ["--expose-gc", "--import", "tsx", path.join(path.resolve(path.dirname(fileURLToPath(import.meta.url)), "../.."), "test/fixtures/openai/signal-child.mts"), tmpProject("audit-openai-signal-")], {
-      cwd: path.resolve(path.dirname(fileURLToPath(import.meta.url)), "../.."),
-      encoding: "utf8",
-      timeout: 30_000,
-    });
+    const r = runFixtureChild<{ records: number; alive: number }>("openai/signal-child.mts", "audit-openai-signal-");
     expect(r.status, r.stderr).toBe(0);
-    expect(JSON.parse(r.stdout.trim().split("\n").at(-1)!)).toEqual({ records: 5, alive: 0 });
+    expect(r.out).toEqual({ records: 5, alive: 0 });
   });
 });
 

@@ -527,9 +527,14 @@ class CallRecord implements StreamObserver<unknown> {
   /** `result` was collected unread (see `dropped`). */
   abandon(): void {
     this.ticket = undefined;
-    // aborted, then dropped before the tap's deferred "aborted" end ran: still an abort
-    if (this.acc) this.streamEnded({ kind: this.streamSignal !== undefined && signalAborted(this.streamSignal) ? "aborted" : "abandoned" }, this.acc.result(), this.items);
-    else this.write({}, { success: false, errorMessage: "abandoned: the app dropped the result without awaiting or reading it" });
+    // (run by the FinalizationRegistry: a throw here would be an uncaught exception)
+    try {
+      // aborted, then dropped before the tap's deferred "aborted" end ran: still an abort
+      if (this.acc) this.streamEnded({ kind: this.streamSignal !== undefined && signalAborted(this.streamSignal) ? "aborted" : "abandoned" }, this.acc.result(), this.items);
+      else this.write({}, { success: false, errorMessage: "abandoned: the app dropped the result without awaiting or reading it" });
+    } catch (err) {
+      reportRecordFailure(this.logger, err);
+    }
   }
 
   /** Headers arrived. When the app only reads the raw Response (`.asResponse()`), this is all we get. */
@@ -610,7 +615,12 @@ class CallRecord implements StreamObserver<unknown> {
 
   /** The stream ended (the tap's observer). */
   onEnd(end: StreamEnd): void {
-    if (this.acc) this.streamEnded(end, this.acc.result(), this.items);
+    // (the tap swallows an observer's throw, so it is reported here)
+    try {
+      if (this.acc) this.streamEnded(end, this.acc.result(), this.items);
+    } catch (err) {
+      reportRecordFailure(this.logger, err);
+    }
   }
 
   private streamEnded(end: StreamEnd, result: ChatOutcome, items: number): void {

@@ -283,8 +283,6 @@ class Call implements FinishedCall {
   yielded: YieldedItems | undefined = undefined;
   /** the context the method body runs in (re-entered for each generator step) */
   inner: AuditContextValue | undefined = undefined;
-  /** a generator's body has run (a step was taken) */
-  started = false;
   /** the context the call was made in, and its user then */
   outer: AuditContextValue | undefined = undefined;
   private userAtCall: string | undefined = undefined;
@@ -316,7 +314,6 @@ class Call implements FinishedCall {
 
   /** Runs one step of the method body in its context. */
   step<R>(fn: () => R): R {
-    this.started = true;
     return this.inner ? runInAuditContext(this.inner, fn) : fn();
   }
 
@@ -325,7 +322,15 @@ class Call implements FinishedCall {
     if (y.count++ === 0) y.firstItemSeconds = this.seconds;
     // copied as it is yielded (plain data): the consumer may change an item before the record is
     // made at the generator's end
-    if (y.items && y.items.length < MAX_COLLECTED_ITEMS) y.items.push(plainCopy(value, 0, []));
+    if (y.items && y.items.length < MAX_COLLECTED_ITEMS) {
+      let copy: unknown = value;
+      try {
+        copy = plainCopy(value, 0, []);
+      } catch {
+        // an item that throws when read (a getter, a revoked Proxy): kept as it is, the record's problem
+      }
+      y.items.push(copy);
+    }
   }
 
   /** Notes the context the call is made in (see `finish`). */
@@ -343,7 +348,13 @@ class Call implements FinishedCall {
     // call was made too, as without the decorator, whose context the method ran in: when it
     // returns, or settles.
     const user = this.inner?.userId;
-    if (this.outer !== undefined && user !== undefined && user !== this.userAtCall && this.outer.userId === this.userAtCall) (this.outer as { userId?: string }).userId = user;
+    if (this.outer !== undefined && user !== undefined && user !== this.userAtCall && this.outer.userId === this.userAtCall) {
+      try {
+        (this.outer as { userId?: string }).userId = user;
+      } catch {
+        // a frozen context (another copy of the package's): left as it is
+      }
+    }
     // made in the caller's context (a generator is finished in its consumer's): the logger
     // fills what a record lacks (persona, metadata) from the context it runs in
     if (auditContext.get() === this.outer) safeRecord(this.logger, () => this.spec.record(this.logger, this));
@@ -388,8 +399,8 @@ function invoke(spec: MethodAuditSpec, kind: FunctionKind, logger: AuditLogger, 
     call.finish({ status: "error", error });
     throw error;
   }
-  if (kind === "generator") return tracked(call, auditGenerator(call, out as Generator<unknown, unknown, unknown>));
-  if (kind === "asyncGenerator") return tracked(call, auditAsyncGenerator(call, out as AsyncGenerator<unknown, unknown, unknown>));
+  if (kind === "generator") return auditGenerator(call, out as Generator<unknown, unknown, unknown>);
+  if (kind === "asyncGenerator") return auditAsyncGenerator(call, out as AsyncGenerator<unknown, unknown, unknown>);
   if (out instanceof Promise) return settleLater(call, out);
   call.finish({ status: "ok", value: out });
   return out;
@@ -437,20 +448,6 @@ function* auditGenerator(call: Call, gen: Generator<unknown, unknown, unknown>):
 
 async function* auditAsyncGenerator(call: Call, gen: AsyncGenerator<unknown, unknown, unknown>): AsyncGenerator<unknown, unknown, unknown> {
   return yield* new ObservedAsyncGenerator(call, gen);
-}
-
-/**
- * A generator the consumer started and then dropped, half-read, without `return()` has no other
- * moment to be recorded: it is recorded as aborted when it is garbage-collected. (One never
- * started ran none of the method's body, and is not recorded.)
- */
-const droppedGenerators = new FinalizationRegistry<Call>((call) => {
-  if (call.started) call.finish({ status: "aborted" });
-});
-
-function tracked<G extends object>(call: Call, generator: G): G {
-  droppedGenerators.register(generator, call);
-  return generator;
 }
 
 /** The outcome of one step of the original; `closing`: the consumer asked it to return. */

@@ -19,7 +19,7 @@ import { toJsonData } from "../src/record/serialize.js";
 import type { AuditLogger } from "../src/logger.js";
 import { openaiChatInputBuilder, openaiRecordData, type CallStatus, type OpenAIRecordData } from "./openai-input.js";
 import { ChatChunkAccumulator, ResponseEventAccumulator, fromChatCompletion, fromResponse, isObj, promptOf, type ChatOutcome, type Obj } from "./openai-record.js";
-import { signalAborted, tapStream, type StreamEnd, type StreamObserver } from "./stream-tap.js";
+import { signalAborted, tapStream, type StreamEnd, type StreamObserver, type TapHandle } from "./stream-tap.js";
 
 /** Options of {@link wrapOpenAI}. */
 export interface WrapOpenAIOptions {
@@ -527,6 +527,8 @@ class CallRecord implements StreamObserver<unknown> {
   /** `result` was collected unread (see `dropped`). */
   abandon(): void {
     this.ticket = undefined;
+    this.tap?.release();
+    this.tap = undefined;
     // (run by the FinalizationRegistry: a throw here would be an uncaught exception)
     try {
       // aborted, then dropped before the tap's deferred "aborted" end ran: still an abort
@@ -605,6 +607,14 @@ class CallRecord implements StreamObserver<unknown> {
     // the SDK's own AbortController is observed in place (cheaper than an abort listener)
     const abort = controller instanceof AbortController ? { controller, signal } : { signal };
     tapStream(stream, this, abort);
+  }
+
+  /** the tap of this call's stream (released when the call is recorded by another way than the tap's end) */
+  private tap: TapHandle | undefined;
+
+  /** The tap is set up (the tap's observer). */
+  tapped(handle: TapHandle): void {
+    this.tap = handle;
   }
 
   /** An item of the stream, as the app receives it (the tap's observer). */

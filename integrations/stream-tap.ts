@@ -22,6 +22,18 @@ export interface StreamObserver<T> {
   onItem(item: T): void;
   /** called exactly once */
   onEnd(end: StreamEnd): void;
+  /**
+   * Called once when the tap is set up, with a handle whose `release()` makes the tap let go of
+   * this observer: for an observer that can end without the tap (its stream collected unread), as
+   * the tap's abort observer lives as long as the request's controller, which an app's own signal
+   * can keep alive.
+   */
+  tapped?(handle: TapHandle): void;
+}
+
+/** See {@link StreamObserver.tapped}. */
+export interface TapHandle {
+  release(): void;
 }
 
 export interface TapOptions {
@@ -89,7 +101,7 @@ function tappedIterator<T>(this: object, state: TapState<T>, original: IteratorF
   return tapIterator(original.call(this), state);
 }
 
-class TapState<T> {
+class TapState<T> implements TapHandle {
   started = false;
   private ended = false;
   private readonly signal: AbortSignal | undefined;
@@ -100,6 +112,11 @@ class TapState<T> {
 
   constructor(observer: StreamObserver<T>, options: TapOptions) {
     this.observer = observer;
+    try {
+      observer.tapped?.(this);
+    } catch {
+      // an observer's own failure: never the app's
+    }
     const controller = options.controller;
     const signal = options.signal ?? controller?.signal;
     this.signal = signal;
@@ -174,6 +191,10 @@ class TapState<T> {
 
   detach(): void {
     this.detachAbort?.();
+  }
+
+  release(): void {
+    this.observer = undefined;
   }
 }
 

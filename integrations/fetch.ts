@@ -38,12 +38,12 @@ const SECRET_HEADERS = new Set([
 // Any header whose name says it carries a credential (`key` as a word of its own: x-functions-key,
 // dd-application-key).
 const SECRET_HEADER_PATTERN = /(auth|token|secret|password|passwd|api[-_]?key|apikey|access[-_]?key|private[-_]?key|session|signature|credential|cookie)|(^|[-_.])(key|sig)([-_.]|$)/i;
-// Query (and fragment) parameters whose name says they carry a credential: OAuth (access_token,
-// oauth_signature, code), signed URLs (X-Amz-Signature, sig), API keys (api_key, hapikey,
-// x-api-key, key), private_token, secret_key, password. Errs on the side of hiding: `tokenizer`
-// is hidden too.
+// Query (and fragment) parameters whose name says they carry a credential, matched by whole
+// words so that `max_tokens`, `token_type` or `sort_key` stay visible: OAuth (access_token,
+// oauth_signature, code), signed URLs (X-Amz-Signature, X-Amz-Credential, sig), API keys
+// (api_key, x-api-key, hapikey, key), private_token, secret_key, password, jwt.
 const SECRET_QUERY_PATTERN =
-  /(token|secret|passw|api[-_]?key|apikey|access[-_]?key|private[-_]?key|signature|credential|session)|(^|[-_.])(key|sig|auth|authorization|code|pwd)([-_.]|$)/i;
+  /^(key|sig|code|auth|authorization|session|sessionid|sessid|jwt|password|passwd|pwd|secret|token|apikey|hapikey)$|(^|[-_.])(api[-_]?key|access[-_]?key|private[-_]?key|secret[-_]?key|token|secret|password|passwd|signature|credential|session[-_]?id)$/i;
 // the base a relative URL is read against (it never shows: only its path and query are recorded)
 const RELATIVE_BASE = "http://relative.invalid";
 

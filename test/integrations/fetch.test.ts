@@ -126,8 +126,8 @@ describe("withAuditFetch", () => {
     await audited(`https://api.example.test/v1/items?${query}&page=2#access_token=s3cret-frag&state=xyz`, {
       headers: { "x-functions-key": "s3cret-h1", "dd-application-key": "s3cret-h2", "x-request-id": "visible-id", accept: "application/json" },
     });
-    await audited("/v1/items?api_key=s3cret-rel&page=3");
-    await expect(audited("/v1/fail?token=s3cret-err")).rejects.toThrow(TypeError);
+    await audited("/v1/items?api_key=s3cret-rel&page=3&max_tokens=8080&token_type=bearer&sort_key=name&country_code=fr");
+    await expect(audited("/v1/fail?token=s3cret-err&max_tokens=8080")).rejects.toThrow(TypeError);
     const recs = await recordsOf(logger, "tool_usage", 3);
     expect(JSON.stringify(recs)).not.toContain("s3cret");
     const [abs, rel, failed] = recs as Array<{ operation: string; parameters: { url: string; headers: Record<string, string> }; errorMessage?: string }>;
@@ -136,9 +136,11 @@ describe("withAuditFetch", () => {
     expect(u.searchParams.get("page")).toBe("2");
     expect(new URLSearchParams(u.hash.slice(1)).get("state")).toBe("xyz");
     expect(abs!.parameters.headers).toMatchObject({ "x-functions-key": REDACTED, "dd-application-key": REDACTED, "x-request-id": "visible-id", accept: "application/json" });
-    expect(rel).toMatchObject({ operation: "GET /v1/items", parameters: { url: `/v1/items?api_key=${encodeURIComponent(REDACTED)}&page=3` } });
+    // names that only contain a secret's word stay visible
+    expect(rel).toMatchObject({ operation: "GET /v1/items", parameters: { url: `/v1/items?api_key=${encodeURIComponent(REDACTED)}&page=3&max_tokens=8080&token_type=bearer&sort_key=name&country_code=fr` } });
     expect(failed).toMatchObject({ operation: "GET /v1/fail", success: false });
     expect(failed!.errorMessage).toContain(REDACTED);
+    expect(failed!.errorMessage).toContain("max_tokens=8080"); // only secrets are cut from messages
   });
 
   it("keeps the signature and this; a custom fetch gets the same arguments", async () => {

@@ -385,7 +385,7 @@ function recordChat(logger: AuditLogger, state: RequestState, chat: ChatCapture,
   const status = res.statusCode;
   // Node sends no body for these, whatever the handler wrote
   const bodiless = state.method === "HEAD" || status === 204 || status === 304;
-  const response = bodiless ? { value: "", truncated: false } : decodeBody(chat.response, headerOf(res.getHeader("content-type")), chat.responseUnencoded ? undefined : headerOf(res.getHeader("content-encoding")), max);
+  const response = bodiless ? { value: "", truncated: false } : responseOf(chat, res, max);
   const success = !aborted && status < 400;
   const model = isRecord(prompt.value) && typeof prompt.value.model === "string" ? cleanId(prompt.value.model, 256) : undefined;
   const metadata: Record<string, unknown> = { status, requestBodyBytes: chat.request.total, responseBodyBytes: bodiless ? 0 : chat.response.total };
@@ -473,7 +473,20 @@ type ChatContent = string | unknown[] | Record<string, unknown>;
 function promptOf(req: Request, raw: BodyCapture, max: number): { value: ChatContent; truncated: boolean } {
   const contentType = headerOf(req.headers["content-type"]);
   const type = (contentType ?? "").split(";")[0]!.trim().toLowerCase();
-  if (raw.total > 0 && (type === "" || isTextual(type))) return decodeBody(raw, contentType, headerOf(req.headers["content-encoding"]), max);
+  if (raw.total > 0 && (type === "" || isTextual(type))) {
+    const received = decodeBody(raw, contentType, headerOf(req.headers["content-encoding"]), max);
+    // JSON sent as text/plain (a browser's fetch with a string body) that a parser read as JSON
+    const parsedBody: unknown = (req as { body?: unknown }).body;
+    if (typeof received.value === "string" && !received.truncated && (Array.isArray(parsedBody) || isRecord(parsedBody))) {
+      try {
+        const json: unknown = JSON.parse(received.value);
+        if (Array.isArray(json) || isRecord(json)) return { value: json as ChatContent, truncated: false };
+      } catch {
+        // text after all
+      }
+    }
+    return received;
+  }
   const body: unknown = (req as { body?: unknown }).body;
   const parsedUseful = body !== undefined && !(raw.total > 0 && isRecord(body) && Object.keys(body).length === 0);
   if (parsedUseful) {
@@ -495,14 +508,34 @@ function promptOf(req: Request, raw: BodyCapture, max: number): { value: ChatCon
   return decodeBody(raw, headerOf(req.headers["content-type"]), headerOf(req.headers["content-encoding"]), max);
 }
 
-/** Bytes → text (decompressed, in the declared charset), JSON parsed when complete; binary → a short note. */
-function decodeBody(cap: BodyCapture, contentType: string | undefined, contentEncoding: string | undefined, max: number): { value: ChatContent; truncated: boolean } {
+/**
+ * The response as the client got it. Copied above a compression middleware, the bytes are the
+ * app's own: not encoded, unless the app sent a body it had encoded itself (with its own
+ * Content-Encoding, which compression passes through), as its gzip or zlib header shows.
+ */
+function responseOf(chat: ChatCapture, res: Response, max: number): { value: ChatContent; truncated: boolean } {
+  const type = headerOf(res.getHeader("content-type"));
+  const encoding = headerOf(res.getHeader("content-encoding"));
+  if (!chat.responseUnencoded || encoding === undefined) return decodeBody(chat.response, type, encoding, max, true);
+  const head = chat.response.bytes().subarray(0, 2);
+  const e = encoding.trim().toLowerCase();
+  const encodedByApp = ((e === "gzip" || e === "x-gzip") && head[0] === 0x1f && head[1] === 0x8b) || (e === "deflate" && head[0] === 0x78);
+  return decodeBody(chat.response, type, encodedByApp ? encoding : undefined, max, true);
+}
+
+/**
+ * Bytes → text (decompressed, in the declared charset), JSON parsed when complete; binary → a
+ * short note. `roomy`: a body larger than `max` once inflated may be inflated up to 16 times
+ * `max` to keep its beginning (for responses, which the server made; never for requests, whose
+ * compression ratio a client controls).
+ */
+function decodeBody(cap: BodyCapture, contentType: string | undefined, contentEncoding: string | undefined, max: number, roomy = false): { value: ChatContent; truncated: boolean } {
   let bytes = cap.bytes();
   let truncated = cap.truncated;
   const type = (contentType ?? "").split(";")[0]!.trim().toLowerCase();
   const encoding = (contentEncoding ?? "identity").trim().toLowerCase();
   if (encoding !== "identity" && bytes.length > 0) {
-    const inflated = inflate(bytes, encoding, max);
+    const inflated = inflate(bytes, encoding, max, roomy);
     if (inflated === undefined) return { value: `[${cap.total} bytes, content-encoding ${encoding}]`, truncated };
     bytes = inflated.bytes;
     truncated ||= inflated.truncated;
@@ -524,7 +557,7 @@ function decodeBody(cap: BodyCapture, contentType: string | undefined, contentEn
 /** The most a captured body is inflated to before it is cut (see `inflate`). */
 const MAX_INFLATED_BYTES = 64 * 1024 * 1024;
 
-function inflate(bytes: Buffer, encoding: string, max: number): { bytes: Buffer; truncated: boolean } | undefined {
+function inflate(bytes: Buffer, encoding: string, max: number, roomy: boolean): { bytes: Buffer; truncated: boolean } | undefined {
   const limit = Math.max(max, 1);
   const attempt = (maxOutputLength: number): Buffer | undefined => {
     try {
@@ -538,7 +571,7 @@ function inflate(bytes: Buffer, encoding: string, max: number): { bytes: Buffer;
   };
   // zlib refuses to inflate past maxOutputLength (no partial output), so a body larger than the
   // limit once inflated is inflated again with room for up to 16 times more, then cut
-  const out = attempt(limit + 1) ?? attempt(Math.min(limit * 16, MAX_INFLATED_BYTES));
+  const out = attempt(limit + 1) ?? (roomy ? attempt(Math.min(limit * 16, MAX_INFLATED_BYTES)) : undefined);
   if (out) return out.length > limit ? { bytes: out.subarray(0, limit), truncated: true } : { bytes: out, truncated: false };
   // not inflatable here (corrupt, or larger still): a note instead of the text
   return undefined;

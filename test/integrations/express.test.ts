@@ -306,6 +306,24 @@ describe.each(EXPRESS_FLAVORS)("%s", (_name, express: ExpressFactory) => {
     }
   });
 
+  it("behind compression(), a body the app gzipped itself is inflated; JSON sent as text/plain and parsed as JSON is recorded as JSON", async () => {
+    const logger = newLogger();
+    const app = express();
+    app.use(compression({ threshold: 0 }));
+    app.use(auditMiddleware({ logger, chatRoutes: ["/proxy"] }));
+    app.post("/proxy", express.json({ type: ["application/json", "text/plain"] }), (_req: Request, res: Response) => {
+      res.setHeader("content-type", "application/json");
+      res.setHeader("content-encoding", "gzip");
+      res.end(zlib.gzipSync(JSON.stringify({ answer: "pre-encoded" })));
+    });
+    const url = await start(app);
+    const got = await fetch(`${url}/proxy`, { method: "POST", headers: { "content-type": "text/plain" }, body: JSON.stringify({ model: "gpt-4o", messages: [] }) });
+    expect(await got.json()).toEqual({ answer: "pre-encoded" });
+    const [chat] = await waitForRecords(logger, "chat_interaction", 1);
+    expect(JSON.parse(contentOf(logger, (chat!.fullContent as { response: unknown }).response))).toEqual({ answer: "pre-encoded" });
+    expect(chat).toMatchObject({ model: "gpt-4o", promptFormat: "json" });
+  });
+
   it("a gzip response larger than maxBodyBytes once inflated is recorded as its first maxBodyBytes of text, flagged as cut", async () => {
     const logger = newLogger();
     const url = await start(

@@ -191,6 +191,8 @@ class ModelCall {
   private readonly attempt: number;
   private readonly retryOf: string | undefined;
   private readonly chain: Chain;
+  /** the chains of this call's prompt array (a finished chain that succeeded leaves it) */
+  private readonly chains: Chain[] | undefined;
   private done = false;
 
   constructor(
@@ -222,6 +224,7 @@ class ModelCall {
       if (chains) chains.push(this.chain);
       else if (Array.isArray(p.prompt)) attempts.set(p.prompt, [this.chain]);
     }
+    this.chains = Array.isArray(p.prompt) ? attempts.get(p.prompt) : undefined;
   }
 
   get elapsed(): number {
@@ -233,6 +236,12 @@ class ModelCall {
     this.done = true;
     this.chain.inFlight = false;
     this.chain.failed = o.error !== undefined;
+    if (!this.chain.failed && this.chains) {
+      // a chain that succeeded has no retry to come: it leaves (an app reusing one options
+      // object for many calls would otherwise grow the list)
+      const i = this.chains.indexOf(this.chain);
+      if (i >= 0) this.chains.splice(i, 1);
+    }
     const logger = this.logger;
     safeRecord(logger, () => {
       const aiSdk: Record<string, unknown> = { call: this.kind };

@@ -18,7 +18,7 @@ import { recordFrom, reportRecordFailure, resolveAuditLogger, secondsSince } fro
 import { toJsonData } from "../src/record/serialize.js";
 import type { AuditLogger } from "../src/logger.js";
 import { openaiChatInputBuilder, openaiRecordData, type CallStatus, type OpenAIRecordData } from "./openai-input.js";
-import { ChatChunkAccumulator, ResponseEventAccumulator, fromChatCompletion, fromResponse, isObj, promptOf, type ChatOutcome, type Obj } from "./openai-record.js";
+import { ChatChunkAccumulator, ResponseEventAccumulator, copyUsage, fromChatCompletion, fromResponse, isObj, promptOf, type ChatOutcome, type Obj } from "./openai-record.js";
 import { signalAborted, tapStream, type StreamEnd, type StreamObserver, type TapHandle } from "./stream-tap.js";
 
 /** Options of {@link wrapOpenAI}. */
@@ -713,44 +713,6 @@ function detached(o: ChatOutcome): ChatOutcome {
   if (o.toolCalls !== undefined) o.toolCalls = toJsonData(o.toolCalls) as unknown[];
   if (typeof o.response === "object") o.response = toJsonData(o.response) as unknown[];
   return o;
-}
-
-/**
- * A copy of a provider's `usage` as parsed from its JSON (plain objects of numbers, strings,
- * booleans and nulls, three levels at most), made with object spreads, which V8 copies whole
- * for objects of one shape (about a third of `toJsonData`'s member-by-member copy, the largest
- * step the kit takes on the app's thread for a chat call). Undefined for anything else (a
- * getter that throws included), which `toJsonData` then copies by its own rules.
- */
-function copyUsage(v: unknown, depth: number): Obj | undefined {
-  if (typeof v !== "object" || v === null || Object.getPrototypeOf(v) !== Object.prototype || depth > 2) return undefined;
-  let out: Obj;
-  try {
-    out = { ...(v as Obj) };
-  } catch {
-    return undefined;
-  }
-  for (const key in out) {
-    const x = out[key];
-    switch (typeof x) {
-      case "number":
-        if (!Number.isFinite(x)) return undefined;
-        continue;
-      case "string":
-      case "boolean":
-        continue;
-      case "object": {
-        if (x === null) continue;
-        const inner = copyUsage(x, depth + 1);
-        if (inner === undefined) return undefined;
-        out[key] = inner;
-        continue;
-      }
-      default:
-        return undefined; // undefined, a function (toJSON), a BigInt, a symbol
-    }
-  }
-  return out;
 }
 
 /** A prompt copied at the call, in the JSON-safe form the record stores anyway. */

@@ -44,7 +44,8 @@ let warnedBadLogger = false;
 function warnBadLogger(value: unknown): void {
   if (warnedBadLogger) return;
   warnedBadLogger = true;
-  const what = typeof value === "object" ? (Object.getPrototypeOf(value) === Object.prototype ? "a plain object" : `a ${(value as object).constructor?.name ?? "object"}`) : `a ${typeof value}`;
+  const name = typeof value === "object" ? (value as object).constructor?.name : undefined;
+  const what = typeof value !== "object" ? `a ${typeof value}` : Object.getPrototypeOf(value) === Object.prototype ? "a plain object" : name ? `a ${name}` : "an object";
   process.emitWarning(`An audited call was given ${what} as its logger, not an AuditLogger: it is looked up in the context or the default logger instead.`, {
     code: "AUDIT_WARN_BAD_LOGGER",
     type: "AuditLoggerWarning",

@@ -43,7 +43,12 @@ const SECRET_HEADER_PATTERN = /(auth|token|secret|password|passwd|api[-_]?key|ap
 // oauth_signature, code), signed URLs (X-Amz-Signature, X-Amz-Credential, sig), API keys
 // (api_key, x-api-key, hapikey, key), private_token, secret_key, password, jwt.
 const SECRET_QUERY_PATTERN =
-  /^(key|sig|code|auth|authorization|session|sessionid|sessid|jwt|password|passwd|pwd|secret|token|apikey|hapikey)$|(^|[-_.])(api[-_]?key|access[-_]?key|private[-_]?key|secret[-_]?key|token|secret|password|passwd|signature|credential|session[-_]?id)$/i;
+  /^(key|sig|code|auth|authorization|bearer|session|sessionid|sessid|jwt|password|passwd|pwd|secret|token|apikey|hapikey)$|(^|[-_.])(api[-_]?key|access[-_]?key|private[-_]?key|secret[-_]?key|token|secret|password|passwd|signature|credential|session[-_]?id)$/i;
+
+/** A query parameter's name says it is a credential; camelCase words count as words (`accessToken`, `apiKey`). */
+function isSecretParam(name: string): boolean {
+  return SECRET_QUERY_PATTERN.test(name) || SECRET_QUERY_PATTERN.test(name.replace(/([a-z0-9])([A-Z])/g, "$1_$2"));
+}
 // the base a relative URL is read against (it never shows: only its path and query are recorded)
 const RELATIVE_BASE = "http://relative.invalid";
 
@@ -177,7 +182,7 @@ function describe(input: unknown, init: unknown, isSecretHeader: (name: string) 
       u.username = REDACTED;
     }
     for (const [key, value] of [...u.searchParams.entries()]) {
-      if (!SECRET_QUERY_PATTERN.test(key)) continue;
+      if (!isSecretParam(key)) continue;
       secrets.push(value, encodeURIComponent(value));
       u.searchParams.set(key, REDACTED);
     }
@@ -186,7 +191,7 @@ function describe(input: unknown, init: unknown, isSecretHeader: (name: string) 
       const fragment = new URLSearchParams(u.hash.slice(1));
       let hidden = false;
       for (const [key, value] of [...fragment.entries()]) {
-        if (!SECRET_QUERY_PATTERN.test(key)) continue;
+        if (!isSecretParam(key)) continue;
         secrets.push(value, encodeURIComponent(value));
         fragment.set(key, REDACTED);
         hidden = true;

@@ -121,7 +121,7 @@ describe("withAuditFetch", () => {
     // the function's own members stay
     expect(audited.preconnect).toBe(custom.preconnect);
     expect(audited.flavour).toBe("custom");
-    const names = ["private_token", "api_token", "auth_token", "x-api-key", "access_key", "oauth_token", "oauth_signature", "hapikey", "secret_key", "X-Amz-Signature", "sig", "key"];
+    const names = ["private_token", "api_token", "auth_token", "x-api-key", "access_key", "oauth_token", "oauth_signature", "hapikey", "secret_key", "X-Amz-Signature", "sig", "key", "accessToken", "apiKey", "refreshToken", "sessionToken", "clientSecret", "bearer", "jwt", "id_token"];
     const query = names.map((n, i) => `${n}=s3cret-${i}`).join("&");
     await audited(`https://api.example.test/v1/items?${query}&page=2#access_token=s3cret-frag&state=xyz`, {
       headers: { "x-functions-key": "s3cret-h1", "dd-application-key": "s3cret-h2", "x-request-id": "visible-id", accept: "application/json" },

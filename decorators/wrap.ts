@@ -323,13 +323,12 @@ class Call implements FinishedCall {
     // copied as it is yielded (plain data): the consumer may change an item before the record is
     // made at the generator's end
     if (y.items && y.items.length < MAX_COLLECTED_ITEMS) {
-      let copy: unknown = value;
       try {
-        copy = plainCopy(value, 0, []);
+        y.items.push(plainCopy(value, 0, []));
       } catch {
-        // an item that throws when read (a getter, a revoked Proxy): kept as it is, the record's problem
+        // an item that throws when read (a getter, a revoked Proxy) is left out of what the
+        // record assembles (it would throw again then, and lose the record); `count` has it
       }
-      y.items.push(copy);
     }
   }
 

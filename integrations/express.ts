@@ -475,6 +475,9 @@ function promptOf(req: Request, raw: BodyCapture, max: number): { value: ChatCon
   const type = (contentType ?? "").split(";")[0]!.trim().toLowerCase();
   if (raw.total > 0 && (type === "" || isTextual(type))) {
     const received = decodeBody(raw, contentType, headerOf(req.headers["content-encoding"]), max);
+    // (a compressed body larger than `max` once inflated is not inflated here: the parsed body,
+    // below, if a parser ran)
+    if (received.undecoded) return parsedPrompt(req, raw, max) ?? received;
     // JSON sent as text/plain (a browser's fetch with a string body) that a parser read as JSON
     const parsedBody: unknown = (req as { body?: unknown }).body;
     if (typeof received.value === "string" && !received.truncated && (Array.isArray(parsedBody) || isRecord(parsedBody))) {
@@ -487,6 +490,11 @@ function promptOf(req: Request, raw: BodyCapture, max: number): { value: ChatCon
     }
     return received;
   }
+  return parsedPrompt(req, raw, max) ?? decodeBody(raw, headerOf(req.headers["content-type"]), headerOf(req.headers["content-encoding"]), max);
+}
+
+/** The prompt from the body a parser made (`req.body`), or undefined when there is none to use. */
+function parsedPrompt(req: Request, raw: BodyCapture, max: number): { value: ChatContent; truncated: boolean } | undefined {
   const body: unknown = (req as { body?: unknown }).body;
   const parsedUseful = body !== undefined && !(raw.total > 0 && isRecord(body) && Object.keys(body).length === 0);
   if (parsedUseful) {
@@ -505,7 +513,7 @@ function promptOf(req: Request, raw: BodyCapture, max: number): { value: ChatCon
       // a cyclic or BigInt body: fall back to the raw bytes
     }
   }
-  return decodeBody(raw, headerOf(req.headers["content-type"]), headerOf(req.headers["content-encoding"]), max);
+  return undefined;
 }
 
 /**
@@ -519,8 +527,16 @@ function responseOf(chat: ChatCapture, res: Response, max: number): { value: Cha
   if (!chat.responseUnencoded || encoding === undefined) return decodeBody(chat.response, type, encoding, max, true);
   const head = chat.response.bytes().subarray(0, 2);
   const e = encoding.trim().toLowerCase();
-  const encodedByApp = ((e === "gzip" || e === "x-gzip") && head[0] === 0x1f && head[1] === 0x8b) || (e === "deflate" && head[0] === 0x78);
-  return decodeBody(chat.response, type, encodedByApp ? encoding : undefined, max, true);
+  // gzip's magic bytes; a zlib header (deflate, 32K window: 0x78, no preset dictionary, and a
+  // check making the pair a multiple of 31). Text can begin so by chance: what does not inflate
+  // is taken as the app's text after all.
+  const zlibHeader = head.length === 2 && head[0] === 0x78 && (head[1]! & 0x20) === 0 && ((head[0] << 8) | head[1]!) % 31 === 0;
+  const encodedByApp = ((e === "gzip" || e === "x-gzip") && head[0] === 0x1f && head[1] === 0x8b) || (e === "deflate" && zlibHeader);
+  if (encodedByApp) {
+    const inflated = decodeBody(chat.response, type, encoding, max, true);
+    if (!inflated.undecoded) return inflated;
+  }
+  return decodeBody(chat.response, type, undefined, max, true);
 }
 
 /**
@@ -529,14 +545,14 @@ function responseOf(chat: ChatCapture, res: Response, max: number): { value: Cha
  * `max` to keep its beginning (for responses, which the server made; never for requests, whose
  * compression ratio a client controls).
  */
-function decodeBody(cap: BodyCapture, contentType: string | undefined, contentEncoding: string | undefined, max: number, roomy = false): { value: ChatContent; truncated: boolean } {
+function decodeBody(cap: BodyCapture, contentType: string | undefined, contentEncoding: string | undefined, max: number, roomy = false): { value: ChatContent; truncated: boolean; undecoded?: true } {
   let bytes = cap.bytes();
   let truncated = cap.truncated;
   const type = (contentType ?? "").split(";")[0]!.trim().toLowerCase();
   const encoding = (contentEncoding ?? "identity").trim().toLowerCase();
   if (encoding !== "identity" && bytes.length > 0) {
     const inflated = inflate(bytes, encoding, max, roomy);
-    if (inflated === undefined) return { value: `[${cap.total} bytes, content-encoding ${encoding}]`, truncated };
+    if (inflated === undefined) return { value: `[${cap.total} bytes, content-encoding ${encoding}]`, truncated, undecoded: true };
     bytes = inflated.bytes;
     truncated ||= inflated.truncated;
   }

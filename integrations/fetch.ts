@@ -38,16 +38,23 @@ const SECRET_HEADERS = new Set([
 // Any header whose name says it carries a credential (`key` as a word of its own: x-functions-key,
 // dd-application-key).
 const SECRET_HEADER_PATTERN = /(auth|token|secret|password|passwd|api[-_]?key|apikey|access[-_]?key|private[-_]?key|session|signature|credential|cookie)|(^|[-_.])(key|sig)([-_.]|$)/i;
-// Query (and fragment) parameters whose name says they carry a credential, matched by whole
-// words so that `max_tokens`, `token_type` or `sort_key` stay visible: OAuth (access_token,
-// oauth_signature, code), signed URLs (X-Amz-Signature, X-Amz-Credential, sig), API keys
-// (api_key, x-api-key, hapikey, key), private_token, secret_key, password, jwt.
-const SECRET_QUERY_PATTERN =
-  /^(key|sig|code|auth|authorization|bearer|session|sessionid|sessid|jwt|password|passwd|pwd|secret|token|apikey|hapikey)$|(^|[-_.])(api[-_]?key|access[-_]?key|private[-_]?key|secret[-_]?key|token|secret|password|passwd|signature|credential|session[-_]?id)$/i;
+// Query (and fragment) parameters whose name says they carry a credential, read word by word
+// (separators and camelCase split words: `access_token`, `accessToken`, `X-Amz-Signature`): a
+// word that is one of SECRET_WORDS, or that ends in one of SECRET_ENDINGS (`authtoken`,
+// `privatetoken`, `jsessionid`). So `max_tokens` stays visible, while `token_type` or `sort_key`
+// are hidden: the rule errs on the side of hiding.
+const SECRET_WORDS = new Set(["key", "sig", "code", "auth", "authorization", "bearer", "jwt", "session", "sess", "sessid", "pwd", "pass", "otp", "nonce", "verifier", "hapikey"]);
+const SECRET_ENDINGS = ["token", "secret", "secrets", "password", "passwd", "apikey", "authkey", "accesskey", "privatekey", "secretkey", "sessionid", "sessionkey", "signature", "credential", "credentials"];
 
-/** A query parameter's name says it is a credential; camelCase words count as words (`accessToken`, `apiKey`). */
+/** A query parameter's name says it is a credential (see SECRET_WORDS). */
 function isSecretParam(name: string): boolean {
-  return SECRET_QUERY_PATTERN.test(name) || SECRET_QUERY_PATTERN.test(name.replace(/([a-z0-9])([A-Z])/g, "$1_$2"));
+  const words = name.replace(/([a-z0-9])([A-Z])/g, "$1 $2").toLowerCase().split(/[^a-z0-9]+/);
+  for (const word of words) {
+    if (word === "") continue;
+    if (SECRET_WORDS.has(word)) return true;
+    for (const end of SECRET_ENDINGS) if (word.endsWith(end)) return true;
+  }
+  return false;
 }
 // the base a relative URL is read against (it never shows: only its path and query are recorded)
 const RELATIVE_BASE = "http://relative.invalid";

@@ -60,6 +60,7 @@ export function copyUsage(v: unknown, depth: number): Obj | undefined {
         continue;
       case "object": {
         if (x === null) continue;
+        if (key === "__proto__") return undefined; // (an assignment would set the copy's prototype)
         const inner = copyUsage(x, depth + 1);
         if (inner === undefined) return undefined;
         out[key] = inner;
@@ -273,6 +274,8 @@ export function fromResponse(response: OpenAIResponse | unknown): ChatOutcome {
 export class ResponseEventAccumulator {
   /** what the final Response says, read (and its objects copied) when it arrived */
   private final: ChatOutcome | undefined;
+  /** a final `response.*` event arrived (with or without its Response) */
+  private ended = false;
   private model: string | undefined;
   private text = "";
   private errorMessage: string | undefined;
@@ -290,7 +293,10 @@ export class ResponseEventAccumulator {
       this.sawContent = true;
     } else if (type === "response.created" || type === "response.in_progress") {
       if (isObj(event.response)) this.model ??= str(event.response.model);
-    } else if ((type === "response.completed" || type === "response.incomplete" || type === "response.failed") && isObj(event.response)) {
+    } else if (type === "response.completed" || type === "response.incomplete" || type === "response.failed") {
+      this.ended = true;
+      if (type === "response.failed" && !isObj(event.response)) this.errorMessage ??= "response failed";
+      if (!isObj(event.response)) return !before && this.sawContent;
       const final = fromResponse(event.response);
       if (final.usage !== undefined) final.usage = arrivedCopy(final.usage);
       if (final.toolCalls !== undefined) final.toolCalls = arrivedCopy(final.toolCalls);
@@ -302,7 +308,7 @@ export class ResponseEventAccumulator {
   }
 
   get finished(): boolean {
-    return this.final !== undefined || this.errorMessage !== undefined;
+    return this.ended || this.final !== undefined || this.errorMessage !== undefined;
   }
 
   result(): ChatOutcome {

@@ -121,7 +121,7 @@ describe("withAuditFetch", () => {
     // the function's own members stay
     expect(audited.preconnect).toBe(custom.preconnect);
     expect(audited.flavour).toBe("custom");
-    const names = ["private_token", "api_token", "auth_token", "x-api-key", "access_key", "oauth_token", "oauth_signature", "hapikey", "secret_key", "X-Amz-Signature", "sig", "key", "accessToken", "apiKey", "refreshToken", "sessionToken", "clientSecret", "bearer", "jwt", "id_token"];
+    const names = ["private_token", "api_token", "auth_token", "x-api-key", "access_key", "oauth_token", "oauth_signature", "hapikey", "secret_key", "X-Amz-Signature", "sig", "key", "accessToken", "apiKey", "refreshToken", "sessionToken", "clientSecret", "bearer", "jwt", "id_token", "openai_key", "auth_key", "subscription-key", "app_key", "license_key", "authtoken", "credentials", "jsessionid", "sessionKey"];
     const query = names.map((n, i) => `${n}=s3cret-${i}`).join("&");
     await audited(`https://api.example.test/v1/items?${query}&page=2#access_token=s3cret-frag&state=xyz`, {
       headers: { "x-functions-key": "s3cret-h1", "dd-application-key": "s3cret-h2", "x-request-id": "visible-id", accept: "application/json" },
@@ -136,8 +136,10 @@ describe("withAuditFetch", () => {
     expect(u.searchParams.get("page")).toBe("2");
     expect(new URLSearchParams(u.hash.slice(1)).get("state")).toBe("xyz");
     expect(abs!.parameters.headers).toMatchObject({ "x-functions-key": REDACTED, "dd-application-key": REDACTED, "x-request-id": "visible-id", accept: "application/json" });
-    // names that only contain a secret's word stay visible
-    expect(rel).toMatchObject({ operation: "GET /v1/items", parameters: { url: `/v1/items?api_key=${encodeURIComponent(REDACTED)}&page=3&max_tokens=8080&token_type=bearer&sort_key=name&country_code=fr` } });
+    // names read word by word: `tokens` is not `token` (max_tokens stays visible); `token_type`,
+    // `sort_key` and `country_code` have a secret's word, and the rule errs on the side of hiding
+    const hidden = encodeURIComponent(REDACTED);
+    expect(rel).toMatchObject({ operation: "GET /v1/items", parameters: { url: `/v1/items?api_key=${hidden}&page=3&max_tokens=8080&token_type=${hidden}&sort_key=${hidden}&country_code=${hidden}` } });
     expect(failed).toMatchObject({ operation: "GET /v1/fail", success: false });
     expect(failed!.errorMessage).toContain(REDACTED);
     expect(failed!.errorMessage).toContain("max_tokens=8080"); // only secrets are cut from messages

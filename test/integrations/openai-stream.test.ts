@@ -6,6 +6,7 @@ import { Stream } from "openai/streaming";
 import type { ChatCompletionChunk } from "openai/resources/chat/completions";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { wrapOpenAI } from "../../integrations/openai.js";
+import { ResponseEventAccumulator } from "../../integrations/openai-record.js";
 import { auditContext } from "../../src/context.js";
 import { startFakeOpenAI, type FakeOpenAI } from "../helpers/fake-openai.js";
 import { loggerFactory, runFixtureChild, tmpProject } from "../helpers/index.js";
@@ -374,3 +375,16 @@ describe("wrapOpenAI: what a stream's record says, whatever the app does with it
   });
 });
 
+describe("ResponseEventAccumulator", () => {
+  it("a final event without its Response still ends the stream (and a failed one fails it)", () => {
+    const done = new ResponseEventAccumulator();
+    done.add({ type: "response.output_text.delta", delta: "Hi" });
+    done.add({ type: "response.completed" });
+    expect(done.finished).toBe(true);
+    expect(done.result()).toMatchObject({ response: "Hi" });
+    const failed = new ResponseEventAccumulator();
+    failed.add({ type: "response.failed" });
+    expect(failed.finished).toBe(true);
+    expect(failed.result()).toMatchObject({ errorMessage: "response failed" });
+  });
+});

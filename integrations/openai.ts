@@ -284,17 +284,15 @@ function observeApiPromise(result: unknown, call: CallRecord): unknown {
         throw err;
       },
     );
-    // The SDK's helpers (`.parse()`) hand out a new APIPromise made from this one's
-    // `responsePromise` (`_thenUnwrap`), with a parser of their own: its `asResponse()` finds the
-    // call through the response promise they share.
+    // The class's observed `asResponse()` finds the call through the response promise: the
+    // SDK's helpers (`.parse()`) hand out a new APIPromise made from this one's `responsePromise`
+    // (`_thenUnwrap`) with a parser of their own, and they share it.
     (p.responsePromise as { [kCall]?: CallRecord })[kCall] = call;
     // A module function bound per call, not a closure made here: with the closures made per call
     // here and in stream-tap.ts, a wrapped chat call counted 686k CPU instructions on Node 20,
     // bound functions 648k (docs/BENCHMARKS.md). Bound to the APIPromise, the receiver the SDK
     // calls it with.
-    const observed: ObservedParse = parseObserved.bind(p, call, parse);
-    observed[kCall] = call;
-    p.parseResponse = observed;
+    p.parseResponse = parseObserved.bind(p, call, parse);
     if (!observeAsResponse(p) && typeof p.asResponse === "function") {
       const asResponse = p.asResponse as (this: unknown, ...a: unknown[]) => unknown;
       Object.defineProperty(p, "asResponse", { value: asResponseObserved.bind(p, call, asResponse), configurable: true, writable: true });
@@ -326,11 +324,10 @@ function parseObserved(this: unknown, call: CallRecord, parse: (this: unknown, .
   return parsed;
 }
 
-/** The call a {@link parseObserved} bound function belongs to (module-local: another copy of this package keeps its own). */
+/** The call an observed APIPromise's response promise belongs to (module-local: another copy of this package keeps its own). */
 const kCall = Symbol("audit-logger.openai.call");
 /** Marks the `asResponse` methods installed by {@link observeAsResponse}. */
 const kObserver = Symbol("audit-logger.openai.asResponse");
-type ObservedParse = ((this: unknown, ...a: unknown[]) => unknown) & { [kCall]?: CallRecord };
 
 /** The observed `asResponse` last installed or met (an APIPromise class's, usually the only one). */
 let lastObserver: unknown;
@@ -338,8 +335,8 @@ let lastObserver: unknown;
 /**
  * Has `asResponse()` of the APIPromise's class note which call asked for the raw Response: the
  * class's method (on its prototype) is replaced once, by one that finds the call through the
- * promise's observed parser (`parseResponse[kCall]`) and then runs the original; promises of
- * unwrapped clients have no such parser and run the original alone. Defining an own
+ * promise's observed response promise (`responsePromise[kCall]`) and then runs the original;
+ * promises of unwrapped clients have no such tag and run the original alone. Defining an own
  * `asResponse` on every promise instead cost ~1.2 µs per call on Node 20 (bench/share-openai.ts).
  * False when the promise has an own `asResponse` (someone's per-instance wrapper, which shadows
  * the class's) or the prototype cannot take one: the caller then wraps this promise's own.
@@ -357,9 +354,7 @@ function observeAsResponse(p: ApiPromiseInternals & object): boolean {
   }
   const wrapped = {
     asResponse(this: unknown, ...a: unknown[]): unknown {
-      const self = this as ApiPromiseInternals | null | undefined;
-      const parse = self?.parseResponse as ObservedParse | undefined;
-      const call = (typeof parse === "function" ? parse[kCall] : undefined) ?? (self?.responsePromise as { [kCall]?: CallRecord } | undefined)?.[kCall];
+      const call = ((this as ApiPromiseInternals | null | undefined)?.responsePromise as { [kCall]?: CallRecord } | undefined)?.[kCall];
       if (call) call.askedForRaw();
       return current.apply(this, a);
     },

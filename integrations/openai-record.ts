@@ -3,6 +3,7 @@
  * Pure functions and small accumulators: no I/O, no logger. Values come from the network, so
  * every read is defensive even where the SDK's types promise a shape.
  */
+import { toJsonData } from "../src/record/serialize.js";
 import type { ChatCompletion, ChatCompletionChunk } from "openai/resources/chat/completions";
 import type { Response as OpenAIResponse, ResponseStreamEvent } from "openai/resources/responses/responses";
 
@@ -17,21 +18,6 @@ export interface ChatOutcome {
   toolCalls?: unknown[];
   /** set when the provider reported a failure inside a 200 response (stream `error` event, `response.failed`) */
   errorMessage?: string;
-}
-
-/**
- * A copy of JSON data from a stream (a usage object, a final Response's tool calls) as it
- * arrives: the app is handed the same objects and may change them before the stream's record is
- * made at its end. The value itself when it is not JSON (a cycle, a BigInt), for the record's own
- * copy to deal with.
- */
-function arrivedCopy<T>(v: T): T {
-  try {
-    const text = JSON.stringify(v);
-    return text === undefined ? v : (JSON.parse(text) as T);
-  } catch {
-    return v;
-  }
 }
 
 /**
@@ -158,8 +144,10 @@ export class ChatChunkAccumulator {
     if (!isObj(chunk)) return false;
     const before = this.sawContent;
     this.model ??= str(chunk.model);
-    // (some providers send usage with every chunk: the copy by spreads first, cheap for plain JSON)
-    if (isObj(chunk.usage)) this.usage = copyUsage(chunk.usage, 0) ?? arrivedCopy(chunk.usage);
+    // Copied as it arrives: the app is handed the same chunk, and the record is made at the
+    // stream's end. (Some providers send usage with every chunk: the copy by spreads first, cheap
+    // for plain JSON.)
+    if (isObj(chunk.usage)) this.usage = copyUsage(chunk.usage, 0) ?? toJsonData(chunk.usage);
     if (!Array.isArray(chunk.choices)) return false;
     for (const choice of chunk.choices) {
       if (!isObj(choice)) continue;
@@ -298,8 +286,9 @@ export class ResponseEventAccumulator {
       if (type === "response.failed" && !isObj(event.response)) this.errorMessage ??= "response failed";
       if (!isObj(event.response)) return !before && this.sawContent;
       const final = fromResponse(event.response);
-      if (final.usage !== undefined) final.usage = arrivedCopy(final.usage);
-      if (final.toolCalls !== undefined) final.toolCalls = arrivedCopy(final.toolCalls);
+      // (copied as they arrive: the app is handed the same Response)
+      if (final.usage !== undefined) final.usage = copyUsage(final.usage, 0) ?? toJsonData(final.usage);
+      if (final.toolCalls !== undefined) final.toolCalls = toJsonData(final.toolCalls) as unknown[];
       this.final = final;
     } else if (type === "error") {
       this.errorMessage = str(event.message) ?? "stream error";

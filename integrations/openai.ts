@@ -628,9 +628,9 @@ class CallRecord implements StreamObserver<unknown> {
     }
   }
 
-  private streamEnded(end: StreamEnd, result: ChatOutcome, items: number): void {
-    // the usage (and a Responses stream's final Response) are objects the app was handed too
-    const outcome = detached(result);
+  private streamEnded(end: StreamEnd, outcome: ChatOutcome, items: number): void {
+    // (the accumulators copied what the app was handed too, usage and a final Response's tool
+    // calls, as it arrived: the outcome shares nothing with the SDK's objects)
     // leaving after the provider said the response is finished (a finish reason, the final
     // Response) is leaving a finished response, not abandoning it
     if (end.kind === "abandoned" && this.acc?.finished === true) end = COMPLETED;

@@ -264,13 +264,9 @@ class ModelCall {
         response: this.capture ? (o.text ?? "") : "",
         durationSeconds: this.elapsed,
         success: o.error === undefined,
-        metadata: { ...ctx?.metadata, aiSdk },
+        metadata: { aiSdk },
       };
       if (this.provider !== undefined) input.provider = this.provider.slice(0, 128);
-      if (ctx?.traceId !== undefined) input.traceId = ctx.traceId;
-      if (ctx?.parentId !== undefined) input.parentId = ctx.parentId;
-      if (ctx?.userId !== undefined) input.userId = ctx.userId;
-      if (ctx?.persona !== undefined) input.persona = ctx.persona;
       if (o.inputTokens !== undefined) input.inputTokens = o.inputTokens;
       if (o.outputTokens !== undefined) input.outputTokens = o.outputTokens;
       if (o.usage !== undefined) input.usage = o.usage;
@@ -279,8 +275,8 @@ class ModelCall {
       if (o.ttft !== undefined) input.timeToFirstTokenSeconds = o.ttft;
       if (o.statusCode !== undefined) input.statusCode = o.statusCode;
       if (o.error !== undefined) input.errorMessage = o.error;
-      // in the call's context: the logger fills what a record lacks (user, trace, metadata)
-      // from the context it runs in, and a stream is read in the reader's
+      // in the call's context, from which the logger takes the record's user, trace, parent,
+      // persona and metadata (a stream is read in the reader's)
       return runInAuditContext(ctx, () => logger.logChatInteraction(input));
     });
   }

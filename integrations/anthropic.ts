@@ -17,7 +17,7 @@ import { AuditConfigError } from "../src/errors.js";
 import { reportRecordFailure, resolveAuditLogger, safeRecord } from "../src/instrument.js";
 import type { AuditLogger } from "../src/logger.js";
 import { newId } from "../src/record/id.js";
-import { mergeMembers, toJsonData } from "../src/record/serialize.js";
+import { toJsonData } from "../src/record/serialize.js";
 import type { AuditContextValue, ChatInteractionInput } from "../src/types.js";
 
 /** Marks a wrapped `create` (and `withOptions`), shared by every copy of this package. */
@@ -156,16 +156,15 @@ const abandoned = new FinalizationRegistry<ChatCall>((call) =>
 class ChatCall {
   readonly id = newId();
   private readonly start = performance.now();
-  private readonly links: Pick<ChatInteractionInput, "traceId" | "parentId" | "userId" | "persona" | "metadata">;
   private readonly model: string | undefined;
   private readonly prompt: unknown[];
   readonly method: "messages.create" | "messages.stream";
   readonly stream: boolean;
   private done = false;
   /**
-   * The caller's audit context at the call. The record is made in it: the logger fills a
-   * record's missing user, trace, parent and persona from the context (and merges its metadata),
-   * and a stream is often read, or a promise awaited, in another one.
+   * The caller's audit context at the call. The record is made in it, and the logger takes the
+   * record's user, trace, parent and persona from it (and merges its metadata): a stream is
+   * often read, or a promise awaited, in another one.
    */
   private readonly callContext: AuditContextValue | undefined;
 
@@ -186,16 +185,7 @@ class ChatCall {
     const headers = isObj(requestOptions) && isObj(requestOptions.headers) ? requestOptions.headers : undefined;
     this.method = headers?.["x-stainless-helper-method"] === "stream" ? "messages.stream" : "messages.create";
     // the caller's context now, not whatever context the stream is read in later
-    const ctx = auditContext.get();
-    this.callContext = ctx;
-    // built by assignment: spreading small objects into a literal costs ~1 µs each on V8
-    const links: Pick<ChatInteractionInput, "traceId" | "parentId" | "userId" | "persona" | "metadata"> = {};
-    if (ctx?.traceId !== undefined) links.traceId = ctx.traceId;
-    if (ctx?.parentId !== undefined) links.parentId = ctx.parentId;
-    if (ctx?.userId !== undefined) links.userId = ctx.userId;
-    if (ctx?.persona !== undefined) links.persona = ctx.persona;
-    if (ctx?.metadata !== undefined) links.metadata = mergeMembers(ctx.metadata);
-    this.links = links;
+    this.callContext = auditContext.get();
   }
 
   get elapsed(): number {
@@ -226,7 +216,6 @@ class ChatCall {
       if (o.model !== undefined && this.model !== undefined && o.model !== this.model) anthropic.requestedModel = this.model;
       const input: ChatInteractionInput = {
         id: this.id,
-        ...this.links,
         interactionType: "messages",
         provider: "anthropic",
         model: (o.model ?? this.model ?? "unknown").slice(0, 256),
@@ -234,7 +223,7 @@ class ChatCall {
         response: this.capture ? (o.text ?? "") : "",
         durationSeconds: this.elapsed,
         success: o.error === undefined,
-        metadata: { ...this.links.metadata, anthropic },
+        metadata: { anthropic },
       };
       if (usage) {
         const inTok = num(usage.input_tokens);

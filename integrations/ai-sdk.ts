@@ -210,7 +210,12 @@ class ModelCall {
     const m = isObj(model) ? model : {};
     this.modelId = str(m.modelId);
     this.provider = str(m.provider);
-    const chains = Array.isArray(p.prompt) ? attempts.get(p.prompt) : undefined;
+    let chains: Chain[] | undefined;
+    if (Array.isArray(p.prompt)) {
+      chains = attempts.get(p.prompt);
+      if (!chains) attempts.set(p.prompt, (chains = []));
+    }
+    this.chains = chains;
     const prior = chains?.findLast((c) => !c.inFlight && c.failed);
     if (prior) {
       prior.n++;
@@ -221,10 +226,8 @@ class ModelCall {
     } else {
       this.chain = { first: this.id, n: 1, inFlight: true, failed: false };
       this.attempt = 1;
-      if (chains) chains.push(this.chain);
-      else if (Array.isArray(p.prompt)) attempts.set(p.prompt, [this.chain]);
+      chains?.push(this.chain);
     }
-    this.chains = Array.isArray(p.prompt) ? attempts.get(p.prompt) : undefined;
   }
 
   get elapsed(): number {

@@ -90,7 +90,6 @@ interface RequestState {
   readonly path: string;
   routePattern: string | undefined;
   metadata: Record<string, unknown>;
-  errorRecorded: boolean;
   /** the errors auditErrorHandler recorded (one mounted in a router and in the app sees each twice) */
   recordedErrors: unknown[];
   /** the request's audit context, as entered (records made outside it are made in it) */
@@ -213,7 +212,6 @@ function begin(
     path,
     routePattern: undefined,
     metadata,
-    errorRecorded: false,
     recordedErrors: [],
     context: undefined,
     done: false,
@@ -367,7 +365,7 @@ function complete(state: RequestState, req: Request, res: Response, aborted: boo
         context: { method: state.method, route, status, headersSent: res.headersSent, durationMs },
       }),
     );
-  } else if (status >= 500 && !state.errorRecorded) {
+  } else if (status >= 500 && state.recordedErrors.length === 0) {
     safeRecord(logger, () =>
       logger.logError({
         errorType: "http_server_error",
@@ -420,10 +418,7 @@ function recordThrown(logger: AuditLogger, state: RequestState | undefined, req:
     severity: status >= 500 ? "error" : "warning",
     context: { method, route, status, ...(typeof code === "string" || typeof code === "number" ? { code } : {}) },
   });
-  if (state) {
-    state.errorRecorded = true;
-    state.recordedErrors.push(err);
-  }
+  state?.recordedErrors.push(err);
 }
 
 // ---------------------------------------------------------------- bodies

@@ -41,12 +41,12 @@ export function mainThreadCpuNs(): number | undefined {
 const ROOT = new URL("..", import.meta.url);
 
 /**
- * The fake OpenAI provider in a child process (bench/fake-provider.ts), with this process's node
+ * The fake OpenAI (or Anthropic) provider in a child process (bench/fake-provider.ts), with this process's node
  * options (the tsx loader): its URL, and how to stop it. Under valgrind the child runs natively
  * (valgrind does not follow children), so it is not counted.
  */
-export async function forkFakeProvider(): Promise<{ baseURL: string; close: () => void }> {
-  const child = fork(fileURLToPath(new URL("fake-provider.ts", import.meta.url)), [], { execArgv: process.execArgv, stdio: "inherit" });
+export async function forkFakeProvider(provider: "openai" | "anthropic" = "openai"): Promise<{ baseURL: string; close: () => void }> {
+  const child = fork(fileURLToPath(new URL("fake-provider.ts", import.meta.url)), [provider], { execArgv: process.execArgv, stdio: "inherit" });
   const baseURL = await new Promise<string>((resolve, reject) => {
     child.once("message", (m) => resolve(String(m)));
     child.once("exit", (code) => reject(new Error(`fake provider exited with ${code}`)));

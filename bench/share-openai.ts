@@ -1,5 +1,5 @@
 /**
- * The kit's share of the app thread's CPU time in wrapped OpenAI calls, measured inside one run.
+ * The kit's share of the app thread's CPU time in wrapped OpenAI (or Anthropic) calls, measured inside one run.
  * Linux `perf` samples the app's main thread on its CPU clock (only while it runs, with the
  * kernel's part of its syscalls, JavaScript functions named through Node's `--perf-prof` jitdump)
  * while a wrapped client calls the local fake provider (in its own process, as a real provider is
@@ -12,6 +12,7 @@
  *   npx tsx bench/share-openai.ts --stream                     # streamed calls, read to the end
  *   npx tsx bench/share-openai.ts --calls 40000 --modes thread --frequency 4000
  *   npx tsx bench/share-openai.ts --modes thread --keep-script .scratch  # keeps perf's samples (thread.perf.txt)
+ *   npx tsx bench/share-openai.ts --provider anthropic [--stream]  # wrapAnthropic, messages.create
  *
  * Needs `perf` (Debian: `apt-get install linux-perf`) and permission to use it (root, or
  * `kernel.perf_event_paranoid` <= 1); software events are enough, a VM without hardware counters
@@ -74,6 +75,8 @@ const { values } = parseArgs({
     frequency: { type: "string", default: "1000" },
     stream: { type: "boolean", default: false },
     modes: { type: "string", default: "unrecorded,recorded,thread" },
+    /** `openai` (chat completions) or `anthropic` (messages), each against its fake provider */
+    provider: { type: "string", default: "openai" },
     /** a directory to keep each mode's `perf script` output in (<mode>.perf.txt), to read its frames */
     "keep-script": { type: "string" },
   },
@@ -205,40 +208,54 @@ function fromParent(): Promise<ToChild> {
 /** Lets the logger's flush timer (100 ms) run: the records of the calls just made are built inside the phase that made them. */
 const settleRecords = (): Promise<void> => new Promise((r) => setTimeout(r, 150));
 
+/** One call of the wrapped client, awaited (a stream read to the end). */
+type OneCall = () => Promise<void>;
+
 /** One mode in this process: warm up, then make `calls` calls while the parent's perf watches. */
 async function child(mode: string): Promise<void> {
-  const { default: OpenAI } = await import("openai");
-  const { wrapOpenAI } = await importBuilt<typeof import("../integrations/openai.js")>("integrations/openai.js");
   const { AuditLogger, PresetConfigs } = await importBuilt<typeof import("../src/index.js")>("src/index.js");
   // in the working directory the parent made, and removes, whatever happens
   const dir = fs.mkdtempSync(path.join(process.cwd(), "audit-"));
   const logger = mode === "unrecorded" ? undefined : new AuditLogger(PresetConfigs.minimal("bench_share", dir, { thread: mode === "thread" }));
-  const provider = await forkFakeProvider();
+  const provider = await forkFakeProvider(values.provider === "anthropic" ? "anthropic" : "openai");
   try {
-    await measure(mode, logger, provider.baseURL, OpenAI, wrapOpenAI);
+    process.removeAllListeners("warning"); // the unrecorded client's one "no logger" warning
+    const one = values.provider === "anthropic" ? await anthropicCall(logger, provider.baseURL) : await openaiCall(logger, provider.baseURL);
+    await measure(logger, one);
   } finally {
     provider.close();
     fs.rmSync(dir, { recursive: true, force: true });
   }
 }
 
-async function measure(
-  mode: string,
-  logger: import("../src/index.js").AuditLogger | undefined,
-  baseURL: string,
-  OpenAI: typeof import("openai").default,
-  wrapOpenAI: typeof import("../integrations/openai.js").wrapOpenAI,
-): Promise<void> {
-  const calls = Number(values.calls);
-  process.removeAllListeners("warning"); // the unrecorded client's one "no logger" warning
+async function openaiCall(logger: import("../src/index.js").AuditLogger | undefined, baseURL: string): Promise<OneCall> {
+  const { default: OpenAI } = await import("openai");
+  const { wrapOpenAI } = await importBuilt<typeof import("../integrations/openai.js")>("integrations/openai.js");
   const client = wrapOpenAI(new OpenAI({ baseURL, apiKey: "sk-bench", maxRetries: 0 }), logger ? { logger } : {});
   const messages = [{ role: "user" as const, content: "What is the capital of France?" }];
-  const one = async (): Promise<void> => {
+  return async () => {
     if (values.stream) {
       const s = await client.chat.completions.create({ model: "gpt-4o-mini", messages, stream: true });
       for await (const _ of s);
     } else await client.chat.completions.create({ model: "gpt-4o-mini", messages });
   };
+}
+
+async function anthropicCall(logger: import("../src/index.js").AuditLogger | undefined, baseURL: string): Promise<OneCall> {
+  const { default: Anthropic } = await import("@anthropic-ai/sdk");
+  const { wrapAnthropic } = await importBuilt<typeof import("../integrations/anthropic.js")>("integrations/anthropic.js");
+  const client = wrapAnthropic(new Anthropic({ baseURL, apiKey: "sk-ant-bench", maxRetries: 0 }), logger ? { logger } : {});
+  const messages = [{ role: "user" as const, content: "What is the capital of France?" }];
+  return async () => {
+    if (values.stream) {
+      const s = await client.messages.create({ model: "claude-haiku-4-5", max_tokens: 256, messages, stream: true });
+      for await (const _ of s);
+    } else await client.messages.create({ model: "claude-haiku-4-5", max_tokens: 256, messages });
+  };
+}
+
+async function measure(logger: import("../src/index.js").AuditLogger | undefined, one: OneCall): Promise<void> {
+  const calls = Number(values.calls);
   const warmup = Number(values.warmup);
   const heapCalls = Math.ceil(calls / 5);
   for (let i = 0; i < warmup; i++) await one();
@@ -284,7 +301,7 @@ async function measure(
 async function runMode(mode: string): Promise<Record<string, unknown>> {
   const calls = Number(values.calls);
   const periodNs = Math.round(1e9 / Number(values.frequency));
-  const args = ["--child", mode, "--calls", String(values.calls), "--warmup", String(values.warmup), ...(values.stream ? ["--stream"] : [])];
+  const args = ["--child", mode, "--provider", String(values.provider), "--calls", String(values.calls), "--warmup", String(values.warmup), ...(values.stream ? ["--stream"] : [])];
   // JavaScript frames are named through a jitdump (jit-<pid>.dump, in the child's working
   // directory; `--perf-prof` also turns off code-space compaction, so code does not move);
   // interpreted functions get a frame of their own. perf's build-id cache goes there too (with
@@ -390,7 +407,7 @@ async function main(): Promise<void> {
     throw new Error("bench/share-openai.ts needs Linux perf (Debian: apt-get install linux-perf)");
   }
   const modes = String(values.modes).split(",");
-  console.log(`node ${process.version}, ${os.cpus().length} CPUs, ${values.calls} ${values.stream ? "streamed " : ""}calls per mode after ${values.warmup} to warm up; perf cpu-clock at ${values.frequency} Hz, main thread`);
+  console.log(`node ${process.version}, ${os.cpus().length} CPUs, ${values.provider}: ${values.calls} ${values.stream ? "streamed " : ""}calls per mode after ${values.warmup} to warm up; perf cpu-clock at ${values.frequency} Hz, main thread`);
   const results = [];
   for (const mode of modes) {
     const r = await runMode(mode);
@@ -406,7 +423,7 @@ async function main(): Promise<void> {
     for (const [fn, t] of r.top as [string, number][]) console.log(`${"".padEnd(12)}${t.toFixed(2).padStart(6)} µs  ${fn}`);
     for (const [fn, b] of r.allocTop as [string, number][]) console.log(`${"".padEnd(12)}${String(b).padStart(6)} B   ${fn}`);
   }
-  console.log(JSON.stringify({ bench: "share-openai", stream: values.stream, calls: Number(values.calls), frequency: Number(values.frequency), results }));
+  console.log(JSON.stringify({ bench: "share-openai", provider: values.provider, stream: values.stream, calls: Number(values.calls), frequency: Number(values.frequency), results }));
 }
 
 (values.child ? child(values.child) : main()).catch((err: unknown) => {

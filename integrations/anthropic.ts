@@ -3,22 +3,29 @@
  * `@anthropic-ai/sdk` client, without changing what the client returns or throws.
  *
  * How it stays invisible: `create` is replaced on the client's own `messages` object and returns
- * the SDK's original `APIPromise`; only that promise's methods (`then`, `catch`, `finally`,
- * `withResponse`, `asResponse`) are shadowed on the instance so the wrapper sees the result when —
- * and only when — the application asks for it (the SDK parses lazily, and `asResponse()` users
- * read the body themselves). Streams stay the SDK's `Stream`; its async iterator is shadowed to
- * watch the events go by. `messages.stream()` is left alone: its `MessageStream` reads the
- * wrapped `create(..., { stream: true })`, which is where it is recorded.
+ * the SDK's original `APIPromise`, whose response promise and body parser are observed (fields the
+ * SDK reads, set on the instance), so the wrapper sees the result when, and only when, the
+ * application asks for it (the SDK parses lazily, and `asResponse()` users read the body
+ * themselves; the class's `asResponse` is observed once). Streams stay the SDK's `Stream`; its
+ * iterator is tapped (integrations/stream-tap.ts) to watch the events go by. `messages.stream()`
+ * is left alone: its `MessageStream` reads the wrapped `create(..., { stream: true })`, which is
+ * where it is recorded. The record is made later, in batches (or on the logger's worker thread
+ * with `thread: true`), from data copied as it arrived, as in the OpenAI integration.
  *
  * The SDK is an optional peer dependency and is never imported here at run time.
  */
-import { auditContext, runInAuditContext } from "../src/context.js";
+// (the module's object: the global `performance` is a getter, one more call per reading)
+import { performance } from "node:perf_hooks";
+import { auditContext, runWithOwnValue } from "../src/context.js";
 import { AuditConfigError } from "../src/errors.js";
-import { reportRecordFailure, resolveAuditLogger, safeRecord } from "../src/instrument.js";
+import { recordFrom, reportRecordFailure, resolveAuditLogger, secondsSince } from "../src/instrument.js";
 import type { AuditLogger } from "../src/logger.js";
 import { newId } from "../src/record/id.js";
 import { toJsonData } from "../src/record/serialize.js";
-import type { AuditContextValue, ChatInteractionInput } from "../src/types.js";
+import type { AuditContextValue } from "../src/types.js";
+import { anthropicChatInputBuilder, type AnthropicRecordData, type AnthropicToolCall } from "./anthropic-input.js";
+import { isThenable, observeApiPromise, type ObservedCall, type ResponseProps } from "./api-promise.js";
+import { signalAborted, tapStream, type StreamEnd, type StreamObserver, type TapHandle } from "./stream-tap.js";
 
 /** Marks a wrapped `create` (and `withOptions`), shared by every copy of this package. */
 const kWrapped = Symbol.for("audit-logger.anthropic.wrapped");
@@ -109,64 +116,74 @@ function auditedCreate(original: AnyFn, self: unknown, args: unknown[], options:
   let result: unknown;
   try {
     // calls made inside (a fetch wrapper, say) get this interaction as their parent
-    result = auditContext.run({ parentId: call.id }, () => Reflect.apply(original, self, args));
+    result = runWithOwnValue({ parentId: call.id }, () => Reflect.apply(original, self, args));
   } catch (err) {
-    call.finish(errorOutcome(err));
+    call.fail(err);
     throw err;
   }
-  try {
-    observeApiPromise(result, call);
-  } catch (err) {
-    call.finish(errorOutcome(err));
-  }
+  observeApiPromise(result, call);
   return result;
 }
 
 // ------------------------------------------------------------------ one call, recorded once
 
-interface ToolCall {
-  id?: string;
-  type: string;
-  name?: string;
-  input: unknown;
-}
-
+/** How a call ended, as far as the wrapper saw it. */
 interface Outcome {
-  model?: string;
-  text?: string;
-  toolCalls?: ToolCall[];
-  usage?: Obj;
-  stopReason?: string;
-  ttft?: number;
-  statusCode?: number;
-  requestId?: string;
-  messageId?: string;
-  error?: string;
-  errorType?: string;
+  model?: string | undefined;
+  text?: string | undefined;
+  toolCalls?: AnthropicToolCall[] | undefined;
+  usage?: Obj | undefined;
+  stopReason?: string | undefined;
+  statusCode?: number | undefined;
+  requestId?: string | undefined;
+  messageId?: string | undefined;
+  error?: string | undefined;
+  errorType?: string | undefined;
   /** for streams: how the stream ended */
-  end?: "completed" | "aborted" | "abandoned" | "truncated" | "error";
-  events?: number;
+  end?: AnthropicRecordData[18];
 }
 
-// A stream or result nobody ever reads is still recorded, when it is garbage-collected.
-const abandoned = new FinalizationRegistry<ChatCall>((call) =>
-  call.finish({ end: "abandoned", error: "abandoned: the application dropped the result without reading it to the end" }),
-);
+/**
+ * Results the app dropped without reading them to the end (an APIPromise never awaited, a stream
+ * never read or left half-read without `break`): there is no other moment at which the call
+ * could be recorded, so it is recorded when the result is garbage-collected, once, as abandoned.
+ * Registered without an unregister token, as in the OpenAI integration (a token costs a runtime
+ * call and a hash-table insert per registration): only the call's current ticket records.
+ */
+const dropped = new FinalizationRegistry<Ticket>((ticket) => {
+  if (ticket.call.ticket === ticket) ticket.call.abandon();
+});
 
-class ChatCall {
+interface Ticket {
+  readonly call: ChatCall;
+}
+
+/** One `messages.create()` call: captured at the call, recorded once when it settles, fails or its stream ends. */
+class ChatCall implements StreamObserver<unknown>, ObservedCall {
   readonly id = newId();
+  parsing = false;
+  rawRequested = false;
+  private recorded = false;
   private readonly start = performance.now();
-  private readonly model: string | undefined;
+  private readonly requestedModel: string | undefined;
+  /** system + messages, copied as JSON data at the call (see the constructor) */
   private readonly prompt: unknown[];
-  readonly method: "messages.create" | "messages.stream";
-  readonly stream: boolean;
-  private done = false;
+  private readonly method: "messages.create" | "messages.stream";
+  private readonly stream: boolean;
   /**
-   * The caller's audit context at the call. The record is made in it, and the logger takes the
-   * record's user, trace, parent and persona from it (and merges its metadata): a stream is
-   * often read, or a promise awaited, in another one.
+   * The caller's audit context at the call. The record is made in it, so it carries the call's
+   * user, trace, parent, persona and metadata, also when a stream is read, or a promise awaited,
+   * in another context.
    */
-  private readonly callContext: AuditContextValue | undefined;
+  private readonly callContext: AuditContextValue | undefined = auditContext.get();
+  /** the response's headers, once they arrived, until the call is recorded (for its request id) */
+  private headers: { get(name: string): string | null } | undefined;
+  /** the stream being read, once there is one (this call is its tap's observer) */
+  private acc: StreamAccumulator | undefined;
+  private tap: TapHandle | undefined;
+  private streamSignal: AbortSignal | undefined;
+  /** the registration (see `dropped`) that records this call if its result is collected unread */
+  ticket: Ticket | undefined;
 
   constructor(
     private readonly logger: AuditLogger,
@@ -175,7 +192,7 @@ class ChatCall {
     private readonly capture: boolean,
   ) {
     const p = isObj(params) ? params : {};
-    this.model = str(p.model);
+    this.requestedModel = str(p.model);
     const msgs = Array.isArray(p.messages) ? (p.messages as unknown[]) : [];
     // Copied now, as JSON data (what the SDK serialises): the record is made when the call ends,
     // a stream's at its end, and a chat app changes its `messages` by then (pushes the reply,
@@ -184,96 +201,285 @@ class ChatCall {
     this.stream = p.stream === true;
     const headers = isObj(requestOptions) && isObj(requestOptions.headers) ? requestOptions.headers : undefined;
     this.method = headers?.["x-stainless-helper-method"] === "stream" ? "messages.stream" : "messages.create";
-    // the caller's context now, not whatever context the stream is read in later
-    this.callContext = auditContext.get();
   }
 
-  get elapsed(): number {
-    return (performance.now() - this.start) / 1000;
-  }
-
-  track(target: object): void {
-    if (!this.done) abandoned.register(target, this, this);
+  /** Records the call as abandoned when `result` is collected before the call was recorded. */
+  track(result: object): void {
+    if (this.recorded) return;
+    const ticket: Ticket = { call: this };
+    this.ticket = ticket;
+    dropped.register(result, ticket);
   }
 
   untrack(): void {
-    abandoned.unregister(this);
+    this.ticket = undefined;
   }
 
-  finish(o: Outcome): void {
-    if (this.done) return;
-    this.done = true;
+  /** `result` was collected unread (see `dropped`). Run by the FinalizationRegistry: never throws. */
+  abandon(): void {
+    this.ticket = undefined;
+    this.tap?.release();
+    this.tap = undefined;
+    try {
+      const acc = this.acc;
+      // aborted, then dropped before the tap's deferred "aborted" end ran: still an abort
+      if (acc) this.streamEnded(this.streamSignal !== undefined && signalAborted(this.streamSignal) ? ABORTED : ABANDONED);
+      else this.end({ end: "abandoned", error: "abandoned: the application dropped the result without reading it to the end" });
+    } catch (err) {
+      reportRecordFailure(this.logger, err);
+    }
+  }
+
+  /** Headers arrived: kept (not the Response, its body and connection) for the request id of a stream's record. */
+  responded(props: ResponseProps): void {
+    this.headers = props?.response?.headers;
+  }
+
+  /**
+   * `.asResponse()` was called on the promise and returned `r`. When the SDK parses the body
+   * too (`.withResponse()` calls both), the parse is what is recorded. Otherwise the app reads
+   * the body itself: the call is recorded from the Response, a JSON body from a clone made
+   * before the app's own reaction runs.
+   */
+  askedForRaw(r: unknown, parsing: boolean): void {
+    if (parsing || this.parsing || this.recorded) return;
+    this.rawRequested = true;
+    // nothing holds the APIPromise while the app waits for the raw Response, and the call is
+    // recorded from the Response (or by fail()): it is no longer a dropped result
     this.untrack();
-    const logger = this.logger;
-    safeRecord(logger, () => {
-      const usage = o.usage;
-      const anthropic: Record<string, unknown> = { method: this.method, stream: this.stream };
-      if (o.end !== undefined) anthropic.end = o.end;
-      if (o.events !== undefined) anthropic.events = o.events;
-      if (o.requestId !== undefined) anthropic.requestId = o.requestId;
-      if (o.messageId !== undefined) anthropic.messageId = o.messageId;
-      if (o.errorType !== undefined) anthropic.errorType = o.errorType;
-      if (o.model !== undefined && this.model !== undefined && o.model !== this.model) anthropic.requestedModel = this.model;
-      const input: ChatInteractionInput = {
-        id: this.id,
-        interactionType: "messages",
-        provider: "anthropic",
-        model: (o.model ?? this.model ?? "unknown").slice(0, 256),
-        prompt: this.capture ? this.prompt : "",
-        response: this.capture ? (o.text ?? "") : "",
-        durationSeconds: this.elapsed,
-        success: o.error === undefined,
-        metadata: { anthropic },
-      };
-      if (usage) {
-        const inTok = num(usage.input_tokens);
-        const outTok = num(usage.output_tokens);
-        if (inTok !== undefined) input.inputTokens = inTok;
-        if (outTok !== undefined) input.outputTokens = outTok;
-        input.usage = usage;
+    if (isThenable(r)) (r as Promise<unknown>).then((res) => this.rawResponse(res), NOOP);
+  }
+
+  private rawResponse(res: unknown): void {
+    if (this.recorded || this.parsing) return;
+    try {
+      const response = res as Response;
+      const requestId = response.headers.get("request-id") ?? undefined;
+      const base: Outcome = { statusCode: response.status, requestId };
+      if (!response.ok) base.error = `HTTP ${response.status}`;
+      const json = response.ok && !this.stream && (response.headers.get("content-type") ?? "").includes("json");
+      if (!json) {
+        this.end(base);
+        return;
       }
-      if (o.stopReason !== undefined) input.finishReason = o.stopReason.slice(0, 128);
-      if (o.toolCalls && o.toolCalls.length > 0) input.toolCalls = this.capture ? o.toolCalls : o.toolCalls.map(({ input: _, ...rest }) => rest);
-      if (o.ttft !== undefined) input.timeToFirstTokenSeconds = o.ttft;
-      if (o.statusCode !== undefined) input.statusCode = o.statusCode;
-      if (o.error !== undefined) input.errorMessage = o.error;
-      return runInAuditContext(this.callContext, () => logger.logChatInteraction(input));
-    });
+      response
+        .clone()
+        .json()
+        .then(
+          (body: unknown) => this.end({ ...messageOutcome(body), ...base }),
+          () => this.end(base),
+        );
+    } catch (err) {
+      this.end({ error: errorText(err) });
+    }
+  }
+
+  /** The parsed body: a Message, or a Stream to follow. */
+  settle(value: unknown): void {
+    if (this.recorded) return;
+    try {
+      if (this.stream && isObj(value) && typeof (value as { [Symbol.asyncIterator]?: unknown })[Symbol.asyncIterator] === "function") this.follow(value);
+      // read now, before the app gets the message: the record is made later, and the app may change the object by then
+      else this.end(messageOutcome(value));
+    } catch (err) {
+      this.end(errorOutcome(err));
+    }
+  }
+
+  fail(err: unknown): void {
+    if (this.recorded) return;
+    const acc = this.acc;
+    this.end(acc ? { ...acc.outcome(), ...errorOutcome(err), end: "error" } : errorOutcome(err));
+  }
+
+  /** The promise could not be hooked: the call runs unrecorded, and the logger says why. */
+  unobservable(err: unknown): void {
+    reportRecordFailure(this.logger, err);
+  }
+
+  private follow(stream: Obj): void {
+    const acc = new StreamAccumulator(this.start);
+    this.acc = acc;
+    const controller = stream.controller as { signal?: unknown } | undefined;
+    // (read once: each read of `signal` is a call into Node's internals)
+    const controllerSignal = controller?.signal;
+    const signal = controllerSignal instanceof AbortSignal ? controllerSignal : undefined;
+    this.streamSignal = signal;
+    // the stream object, not the iterator: the SDK's iterator is an async generator called on the
+    // stream, which keeps its receiver alive while it is read (by the app, tee(), toReadableStream())
+    this.track(stream);
+    // the SDK's own AbortController is observed in place (cheaper than an abort listener)
+    tapStream(stream, this, controller instanceof AbortController ? { controller, signal } : { signal });
+  }
+
+  /** The tap is set up (the tap's observer). */
+  tapped(handle: TapHandle): void {
+    this.tap = handle;
+  }
+
+  /** An event of the stream, as the app receives it (the tap's observer). */
+  onItem(event: unknown): void {
+    this.acc?.push(event);
+  }
+
+  /** The stream ended (the tap's observer). */
+  onEnd(end: StreamEnd): void {
+    // (the tap swallows an observer's throw, so it is reported here)
+    try {
+      this.streamEnded(end);
+    } catch (err) {
+      reportRecordFailure(this.logger, err);
+    }
+  }
+
+  private streamEnded(end: StreamEnd): void {
+    const acc = this.acc;
+    if (!acc) return;
+    const o = acc.outcome();
+    const n = acc.events;
+    // leaving after message_stop, or aborting then, is leaving a finished message
+    if (acc.stopped && end.kind !== "error") {
+      o.end = "completed";
+      this.end(o);
+      return;
+    }
+    switch (end.kind) {
+      case "completed":
+        // the SDK's iterator ended without message_stop: a server that hung up between events
+        o.end = "truncated";
+        o.error = `truncated: the stream ended before message_stop, after ${n} events`;
+        break;
+      case "aborted":
+        o.end = "aborted";
+        o.error = `aborted: the request was aborted after ${n} stream events`;
+        break;
+      case "abandoned":
+        o.end = "abandoned";
+        o.error = n === 0 ? "abandoned: the app dropped the stream without reading it" : `abandoned: the app stopped reading the stream after ${n} events`;
+        break;
+      case "error":
+        Object.assign(o, errorOutcome(end.error));
+        o.end = "error";
+    }
+    this.end(o);
+  }
+
+  /** Records the call once (the first outcome wins), later, in the call's context. */
+  end(o: Outcome): void {
+    if (this.recorded) return;
+    this.recorded = true;
+    this.untrack();
+    // (recorded another way than by the tap's end, a failed parse say: the tap lets go of this call)
+    const tap = this.tap;
+    if (tap) {
+      this.tap = undefined;
+      tap.release();
+    }
+    const durationSeconds = secondsSince(this.start);
+    const headers = this.headers;
+    this.headers = undefined;
+    try {
+      // (the SDK's parsed Message carries its request id; a stream's is read from the headers)
+      const requestId = o.requestId ?? (headers ? requestIdOf(headers) : undefined);
+      const acc = this.acc;
+      const data: AnthropicRecordData = [
+        this.id,
+        this.capture,
+        this.method,
+        this.stream,
+        this.requestedModel,
+        this.prompt,
+        durationSeconds,
+        acc?.ttft,
+        requestId,
+        o.messageId,
+        o.model,
+        o.text,
+        o.usage,
+        o.stopReason,
+        o.toolCalls,
+        o.error,
+        o.statusCode,
+        o.errorType,
+        o.end,
+        acc?.events,
+      ];
+      // Made later (the app gets its result first), batched, or with `thread: true` on the worker
+      // thread; flush(), finalizeSession() and the exit hooks make a pending record
+      recordFrom(this.logger, anthropicChatInputBuilder, data, this.callContext);
+    } catch (err) {
+      reportRecordFailure(this.logger, err);
+    }
   }
 }
 
-function errorOutcome(err: unknown, partial?: Outcome): Outcome {
+const NOOP = (): void => {};
+const ABORTED: StreamEnd = { kind: "aborted" };
+const ABANDONED: StreamEnd = { kind: "abandoned" };
+
+/** The response's `request-id`, or undefined (also when its headers cannot be read). */
+function requestIdOf(headers: { get(name: string): string | null }): string | undefined {
+  try {
+    return headers.get("request-id") || undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+function errorText(err: unknown): string {
   const e = isObj(err) ? err : {};
-  const status = num(e.status);
-  const type = isObj(e.error) && isObj(e.error.error) ? str(e.error.error.type) : str(e.type);
   const name = typeof e.name === "string" ? e.name : "Error";
   const message = typeof e.message === "string" ? e.message : String(err);
-  const requestId = str(e.requestID);
-  return {
-    ...partial,
-    error: `${name}: ${message}`,
-    ...(status !== undefined && status >= 100 ? { statusCode: status } : {}),
-    ...(type !== undefined ? { errorType: type } : {}),
-    ...(requestId !== undefined ? { requestId } : {}),
-  };
+  return `${name}: ${message}`;
 }
 
-/** Text (text blocks joined like the SDK's `finalText()`), tool calls and usage of a Message. */
+function errorOutcome(err: unknown): Outcome {
+  const e = isObj(err) ? err : {};
+  const o: Outcome = { error: errorText(err) };
+  const status = num(e.status);
+  if (status !== undefined && status >= 100) o.statusCode = status;
+  const type = isObj(e.error) && isObj(e.error.error) ? str(e.error.error.type) : str(e.type);
+  if (type !== undefined) o.errorType = type;
+  const requestId = str(e.requestID);
+  if (requestId !== undefined) o.requestId = requestId;
+  return o;
+}
+
+/** The tool call of a `tool_use` (or `server_tool_use`) block, with its input as given (copied by the caller). */
+function toolCallOf(block: { readonly id?: unknown; readonly name?: unknown }, type: string, input: unknown): AnthropicToolCall {
+  // (members in the record's order: id, type, name, input)
+  const call = {} as AnthropicToolCall;
+  const id = str(block.id);
+  if (id !== undefined) call.id = id;
+  call.type = type;
+  const name = str(block.name);
+  if (name !== undefined) call.name = name;
+  call.input = input;
+  return call;
+}
+
+/**
+ * Text (text blocks joined like the SDK's `finalText()`), tool calls and usage of a Message, read
+ * as it arrives and copied where the app could change it (usage, tool inputs): the record is made
+ * later.
+ */
 function messageOutcome(message: unknown): Outcome {
   if (!isObj(message)) return { error: "The API returned no message." };
   const texts: string[] = [];
-  const toolCalls: ToolCall[] = [];
-  for (const block of Array.isArray(message.content) ? message.content : []) {
-    if (!isObj(block)) continue;
-    if (block.type === "text" && typeof block.text === "string") texts.push(block.text);
-    else if (block.type === "tool_use" || block.type === "server_tool_use") {
-      toolCalls.push({ ...(str(block.id) ? { id: block.id as string } : {}), type: block.type, ...(str(block.name) ? { name: block.name as string } : {}), input: block.input });
+  const toolCalls: AnthropicToolCall[] = [];
+  const content = message.content;
+  if (Array.isArray(content)) {
+    for (const block of content) {
+      if (!isObj(block)) continue;
+      const type = block.type;
+      if (type === "text" && typeof block.text === "string") texts.push(block.text);
+      else if (type === "tool_use" || type === "server_tool_use") toolCalls.push(toolCallOf(block, type, toJsonData(block.input)));
     }
   }
   const o: Outcome = { text: texts.join(" "), toolCalls };
   const model = str(message.model);
   if (model !== undefined) o.model = model;
-  if (isObj(message.usage)) o.usage = { ...message.usage };
+  if (isObj(message.usage)) o.usage = toJsonData(message.usage) as Obj;
   const stop = str(message.stop_reason);
   if (stop !== undefined) o.stopReason = stop;
   const id = str(message.id);
@@ -283,137 +489,47 @@ function messageOutcome(message: unknown): Outcome {
   return o;
 }
 
-// ------------------------------------------------------------------ the APIPromise
-
-const PROMISE_METHODS = ["then", "catch", "finally", "withResponse"] as const;
-
-/**
- * Shadows the promise's methods on the instance: the result is observed the first time the
- * application asks for it, through the SDK's own (memoised) parse, so nothing is parsed or read
- * that the application would not have parsed or read itself.
- */
-function observeApiPromise(result: unknown, call: ChatCall): void {
-  if (!isObj(result) || typeof result.then !== "function") {
-    call.finish({ error: "messages.create() returned no promise; nothing to observe." });
-    return;
-  }
-  const p = result;
-  // A request that fails is recorded when it fails, also when nobody awaits the promise (its
-  // parse is observed only once the app asks for the result, below). The SDK reads its
-  // `responsePromise` when it parses or hands out the Response; the one put in its place rejects
-  // with the same error, so an app that never handles it still gets its unhandled rejection.
-  const responsePromise = p.responsePromise;
-  if (isObj(responsePromise) && typeof responsePromise.then === "function") {
-    p.responsePromise = Promise.resolve(responsePromise).then(undefined, (err: unknown) => {
-      call.finish(errorOutcome(err));
-      throw err;
-    });
-  }
-  const own = (name: string) => p[name] as AnyFn | undefined;
-  const then = own("then")!;
-  let parseObserved = false;
-  const observeParse = (self: unknown) => {
-    if (parseObserved) return;
-    parseObserved = true;
-    call.untrack();
-    Reflect.apply(then, self, [(data: unknown) => onData(data, call), (err: unknown) => call.finish(errorOutcome(err))]);
-  };
-  for (const name of PROMISE_METHODS) {
-    const fn = own(name);
-    if (typeof fn !== "function") continue;
-    Object.defineProperty(p, name, {
-      value: function (this: unknown, ...args: unknown[]) {
-        try {
-          observeParse(this);
-        } catch {
-          // observing must never change the result
-        }
-        return Reflect.apply(fn, this, args);
-      },
-      writable: true,
-      configurable: true,
-      enumerable: false,
-    });
-  }
-  const asResponse = own("asResponse");
-  if (typeof asResponse === "function") {
-    Object.defineProperty(p, "asResponse", {
-      value: function (this: unknown, ...args: unknown[]) {
-        const r = Reflect.apply(asResponse, this, args);
-        // `withResponse()` reads the response through here too; its parse is the one to observe
-        if (!parseObserved) {
-          try {
-            observeRawResponse(r, call);
-          } catch {
-            // never the application's problem
-          }
-        }
-        return r;
-      },
-      writable: true,
-      configurable: true,
-      enumerable: false,
-    });
-  }
-  call.track(p);
-}
-
-function onData(data: unknown, call: ChatCall): void {
-  try {
-    if (call.stream) tapStream(data, call);
-    else call.finish(messageOutcome(data));
-  } catch (err) {
-    call.finish(errorOutcome(err));
-  }
-}
-
-/** The application reads the raw `Response`: record status and, for JSON, the message from a clone. */
-function observeRawResponse(r: unknown, call: ChatCall): void {
-  if (!isObj(r) || typeof r.then !== "function") return;
-  call.untrack();
-  (r as unknown as Promise<Response>).then(
-    (res) => {
-      const requestId = res.headers.get("request-id") ?? undefined;
-      const base: Outcome = { statusCode: res.status, ...(requestId ? { requestId } : {}) };
-      const json = !call.stream && (res.headers.get("content-type") ?? "").includes("json");
-      if (!json) {
-        call.finish({ ...base, ...(res.ok ? {} : { error: `HTTP ${res.status}` }) });
-        return;
-      }
-      res
-        .clone()
-        .json()
-        .then(
-          (body: unknown) => call.finish(res.ok ? { ...messageOutcome(body), ...base } : { ...base, error: `HTTP ${res.status}` }),
-          () => call.finish(base),
-        );
-    },
-    (err: unknown) => call.finish(errorOutcome(err)),
-  );
-}
-
 // ------------------------------------------------------------------ streams
 
-/** What the events of one streamed message add up to. */
+interface Block {
+  type: string;
+  text: string;
+  id: string | undefined;
+  name: string | undefined;
+  json: string;
+  input: unknown;
+}
+
+/** What the events of one streamed message add up to, copied as they arrive (the app is handed the same events). */
 class StreamAccumulator {
   model: string | undefined;
   messageId: string | undefined;
-  usage: Obj = {};
+  usage: Obj | undefined;
   stopReason: string | undefined;
   stopped = false;
   ttft: number | undefined;
   events = 0;
-  private readonly blocks: Array<{ type: string; text: string; id?: string; name?: string; json: string; input: unknown }> = [];
+  private readonly blocks: Block[] = [];
 
-  push(event: unknown, call: ChatCall): void {
+  constructor(private readonly start: number) {}
+
+  push(event: unknown): void {
     if (!isObj(event)) return;
     this.events++;
     switch (event.type) {
+      case "content_block_delta": {
+        this.ttft ??= secondsSince(this.start);
+        const block = this.blocks[num(event.index) ?? -1];
+        const d = event.delta;
+        if (!block || !isObj(d)) break;
+        if (d.type === "text_delta" && typeof d.text === "string") block.text += d.text;
+        else if (d.type === "input_json_delta" && typeof d.partial_json === "string") block.json += d.partial_json;
+        break;
+      }
       case "message_start": {
         const m = isObj(event.message) ? event.message : {};
         this.model = str(m.model);
         this.messageId = str(m.id);
-        // (copies: the app is handed these events too, and the record is made at the stream's end)
         if (isObj(m.usage)) this.usage = toJsonData(m.usage) as Obj;
         break;
       }
@@ -423,20 +539,11 @@ class StreamAccumulator {
         this.blocks[index] = {
           type: String(b.type),
           text: typeof b.text === "string" ? b.text : "",
-          ...(str(b.id) ? { id: b.id as string } : {}),
-          ...(str(b.name) ? { name: b.name as string } : {}),
+          id: str(b.id),
+          name: str(b.name),
           json: "",
           input: b.input === undefined ? undefined : toJsonData(b.input),
         };
-        break;
-      }
-      case "content_block_delta": {
-        this.ttft ??= call.elapsed;
-        const block = this.blocks[num(event.index) ?? -1];
-        const d = isObj(event.delta) ? event.delta : {};
-        if (!block) break;
-        if (d.type === "text_delta" && typeof d.text === "string") block.text += d.text;
-        else if (d.type === "input_json_delta" && typeof d.partial_json === "string") block.json += d.partial_json;
         break;
       }
       case "message_delta": {
@@ -444,7 +551,14 @@ class StreamAccumulator {
         const stop = str(d.stop_reason);
         if (stop !== undefined) this.stopReason = stop;
         // cumulative totals: overwrite what is present, as the SDK does
-        if (isObj(event.usage)) for (const [k, v] of Object.entries(event.usage)) if (v !== null && v !== undefined) this.usage[k] = typeof v === "object" ? toJsonData(v) : v;
+        const u = event.usage;
+        if (isObj(u)) {
+          const usage = (this.usage ??= {});
+          for (const k in u) {
+            const v = u[k];
+            if (v !== null && v !== undefined) usage[k] = typeof v === "object" ? toJsonData(v) : v;
+          }
+        }
         break;
       }
       case "message_stop":
@@ -455,7 +569,7 @@ class StreamAccumulator {
 
   outcome(): Outcome {
     const texts: string[] = [];
-    const toolCalls: ToolCall[] = [];
+    const toolCalls: AnthropicToolCall[] = [];
     for (const b of this.blocks) {
       if (!b) continue;
       if (b.type === "text") texts.push(b.text);
@@ -468,108 +582,17 @@ class StreamAccumulator {
             input = b.json; // cut short: keep what arrived, as text
           }
         }
-        toolCalls.push({ ...(b.id ? { id: b.id } : {}), type: b.type, ...(b.name ? { name: b.name } : {}), input });
+        toolCalls.push(toolCallOf(b, b.type, input));
       }
     }
-    const o: Outcome = { text: texts.join(" "), toolCalls, events: this.events };
-    if (this.model !== undefined) o.model = this.model;
-    if (this.messageId !== undefined) o.messageId = this.messageId;
-    if (Object.keys(this.usage).length > 0) o.usage = this.usage;
-    if (this.stopReason !== undefined) o.stopReason = this.stopReason;
-    if (this.ttft !== undefined) o.ttft = this.ttft;
+    const o: Outcome = { text: texts.join(" "), toolCalls, model: this.model, messageId: this.messageId, stopReason: this.stopReason };
+    const usage = this.usage;
+    if (usage !== undefined) {
+      for (const _ in usage) {
+        o.usage = usage;
+        break;
+      }
+    }
     return o;
   }
-}
-
-/**
- * Watches the SDK `Stream` through its own async iterator (which `for await`, `tee()` and
- * `toReadableStream()` all use). Only the first iterator is watched: a second one is the
- * application's mistake, and the SDK reports it.
- */
-function tapStream(stream: unknown, call: ChatCall): void {
-  if (!isObj(stream) || typeof stream[Symbol.asyncIterator] !== "function") {
-    call.finish(messageOutcome(stream));
-    return;
-  }
-  const iterate = stream[Symbol.asyncIterator] as AnyFn;
-  const controller = isObj(stream.controller) ? stream.controller : undefined;
-  const signal = controller && controller.signal instanceof AbortSignal ? controller.signal : undefined;
-  const acc = new StreamAccumulator();
-  let started = false;
-  // An abort with no read pending (before the first read, or between reads) ends the stream
-  // with nothing else to tell us until the app reads again, which it may never do. Deferred:
-  // when reading fails, the SDK aborts the signal in its `finally` just before the failure
-  // reaches the tap, and that outcome must win; one with a read pending is recorded by the tap
-  // itself first (the SDK ends it quietly), and this then finds the call recorded.
-  signal?.addEventListener("abort", () => {
-    setImmediate(() => {
-      if (acc.stopped) call.finish({ ...acc.outcome(), end: "completed" });
-      else call.finish({ ...acc.outcome(), end: "aborted", error: started ? `aborted: the request was aborted after ${acc.events} stream events` : "aborted: the stream was aborted before it was read" });
-    });
-  }, { once: true });
-  Object.defineProperty(stream, Symbol.asyncIterator, {
-    value: function (this: unknown) {
-      const it = Reflect.apply(iterate, this, []) as AsyncIterator<unknown>;
-      if (started) return it;
-      started = true;
-      call.untrack();
-      const tapped = tapIterator(it, acc, call, signal);
-      call.track(tapped);
-      return tapped;
-    },
-    writable: true,
-    configurable: true,
-    enumerable: false,
-  });
-  call.track(stream);
-}
-
-function tapIterator(it: AsyncIterator<unknown>, acc: StreamAccumulator, call: ChatCall, signal: AbortSignal | undefined): AsyncIterableIterator<unknown> {
-  const fail = (err: unknown) => call.finish(errorOutcome(err, { ...acc.outcome(), end: "error" }));
-  const ended = () => {
-    if (acc.stopped) call.finish({ ...acc.outcome(), end: "completed" });
-    // the SDK ends an aborted stream quietly, and so does a server that hangs up between events
-    else if (signal?.aborted) call.finish({ ...acc.outcome(), end: "aborted", error: `aborted: the request was aborted after ${acc.events} stream events` });
-    else call.finish({ ...acc.outcome(), end: "truncated", error: `truncated: the stream ended before message_stop, after ${acc.events} events` });
-  };
-  const tapped: AsyncIterableIterator<unknown> = {
-    next(...args: [] | [unknown]) {
-      return it.next(...args).then(
-        (r) => {
-          try {
-            if (r.done) ended();
-            else acc.push(r.value, call);
-          } catch {
-            // a malformed event is the SDK's to report
-          }
-          return r;
-        },
-        (err: unknown) => {
-          fail(err);
-          throw err;
-        },
-      );
-    },
-    [Symbol.asyncIterator]() {
-      return tapped;
-    },
-  };
-  // return/throw only where the SDK's iterator has them, so `for await` behaves the same
-  if (typeof it.return === "function") {
-    const ret = it.return.bind(it);
-    tapped.return = (value?: unknown) => {
-      // leaving after message_stop is leaving a finished message
-      if (acc.stopped) call.finish({ ...acc.outcome(), end: "completed" });
-      else call.finish({ ...acc.outcome(), end: "abandoned", error: `abandoned: the app stopped reading the stream after ${acc.events} events` });
-      return ret(value);
-    };
-  }
-  if (typeof it.throw === "function") {
-    const thr = it.throw.bind(it);
-    tapped.throw = (err?: unknown) => {
-      fail(err);
-      return thr(err);
-    };
-  }
-  return tapped;
 }

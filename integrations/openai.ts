@@ -19,6 +19,7 @@ import { toJsonData } from "../src/record/serialize.js";
 import type { AuditLogger } from "../src/logger.js";
 import { openaiChatInputBuilder, openaiRecordData, type CallStatus, type OpenAIRecordData } from "./openai-input.js";
 import { ChatChunkAccumulator, ResponseEventAccumulator, copyUsage, fromChatCompletion, fromResponse, isObj, promptOf, type ChatOutcome, type Obj } from "./openai-record.js";
+import { observeApiPromise, type ObservedCall, type ResponseProps } from "./api-promise.js";
 import { signalAborted, tapStream, type StreamEnd, type StreamObserver, type TapHandle } from "./stream-tap.js";
 
 /** Options of {@link wrapOpenAI}. */
@@ -229,153 +230,6 @@ function withUsageOption(api: Api, args: never[], options: WrapOpenAIOptions): n
   return [{ ...body, stream_options: { ...so, include_usage: true } } as never, ...args.slice(1)];
 }
 
-function isThenable(v: unknown): v is PromiseLike<unknown> {
-  return (typeof v === "object" || typeof v === "function") && v !== null && typeof (v as { then?: unknown }).then === "function";
-}
-
-/** The internals of the SDK's APIPromise this module hooks (Stainless SDKs, openai v4-v6). */
-interface ApiPromiseInternals {
-  responsePromise?: unknown;
-  parseResponse?: unknown;
-  asResponse?: unknown;
-  /** set by the SDK's parse(), which `then`/`await`/`withResponse()` call */
-  parsedPromise?: unknown;
-}
-interface ResponseProps {
-  response?: { status?: number; headers?: { get(name: string): string | null } };
-}
-
-/**
- * Observes the SDK's APIPromise and returns that same object. The HTTP outcome is seen by
- * chaining onto its response promise (a failed request rejects with the same error object as
- * before); the parsed body (a completion, or a Stream) by wrapping its parser, which every path
- * (`await`, `.withResponse()`, the SDK's own `_thenUnwrap`) goes through. Nothing is parsed
- * that the app would not parse itself.
- */
-function observeApiPromise(result: unknown, call: CallRecord): unknown {
-  if (!isThenable(result)) {
-    call.settle(result);
-    return result;
-  }
-  const p = result as ApiPromiseInternals & PromiseLike<unknown>;
-  if (!isThenable(p.responsePromise) || typeof p.parseResponse !== "function") {
-    // Not a Stainless APIPromise (an older or patched SDK): observe the promise itself.
-    p.then(
-      (v) => call.settle(v),
-      (e: unknown) => call.fail(e),
-    );
-    return result;
-  }
-  try {
-    const responsePromise = p.responsePromise;
-    const parse = p.parseResponse as (this: unknown, ...a: unknown[]) => unknown;
-    p.responsePromise = Promise.resolve(responsePromise).then(
-      (props) => {
-        call.responded(props as ResponseProps);
-        // An APIPromise nobody has asked for its body yet (never awaited, or awaited later) is
-        // watched from here on, and recorded as abandoned if it is collected unread (see
-        // `dropped`). One awaited at once (the usual case) has its `parsedPromise` by now, so it
-        // costs no registration; until now the pending request held it alive anyway.
-        if (p.parsedPromise === undefined && !call.rawRequested) call.track(p);
-        return props;
-      },
-      (err: unknown) => {
-        call.fail(err);
-        throw err;
-      },
-    );
-    // The class's observed `asResponse()` finds the call through the response promise: the
-    // SDK's helpers (`.parse()`) hand out a new APIPromise made from this one's `responsePromise`
-    // (`_thenUnwrap`) with a parser of their own, and they share it.
-    (p.responsePromise as { [kCall]?: CallRecord })[kCall] = call;
-    // A module function bound per call, not a closure made here: with the closures made per call
-    // here and in stream-tap.ts, a wrapped chat call counted 686k CPU instructions on Node 20,
-    // bound functions 648k (docs/BENCHMARKS.md). Bound to the APIPromise, the receiver the SDK
-    // calls it with.
-    p.parseResponse = parseObserved.bind(p, call, parse);
-    if (!observeAsResponse(p) && typeof p.asResponse === "function") {
-      const asResponse = p.asResponse as (this: unknown, ...a: unknown[]) => unknown;
-      Object.defineProperty(p, "asResponse", { value: asResponseObserved.bind(p, call, asResponse), configurable: true, writable: true });
-    }
-  } catch {
-    // the promise did not let us hook it: the call still works, unrecorded
-  }
-  return result;
-}
-
-/**
- * The APIPromise's body parser, observed (bound per call to the promise, its call and the SDK's
- * parser). `this` is the APIPromise: the SDK's async parse keeps it (its receiver) alive until
- * the body is parsed, which is what keeps an awaited promise from looking dropped (see `dropped`).
- */
-function parseObserved(this: unknown, call: CallRecord, parse: (this: unknown, ...a: unknown[]) => unknown, ...a: unknown[]): unknown {
-  call.parsing = true;
-  let parsed: unknown;
-  try {
-    parsed = parse.apply(this, a);
-  } catch (err) {
-    call.fail(err);
-    throw err;
-  }
-  Promise.resolve(parsed).then(
-    (v) => call.settle(v),
-    (e: unknown) => call.fail(e),
-  );
-  return parsed;
-}
-
-/** The call an observed APIPromise's response promise belongs to (module-local: another copy of this package keeps its own). */
-const kCall = Symbol("audit-logger.openai.call");
-/** Marks the `asResponse` methods installed by {@link observeAsResponse}. */
-const kObserver = Symbol("audit-logger.openai.asResponse");
-
-/** The observed `asResponse` last installed or met (an APIPromise class's, usually the only one). */
-let lastObserver: unknown;
-
-/**
- * Has `asResponse()` of the APIPromise's class note which call asked for the raw Response: the
- * class's method (on its prototype) is replaced once, by one that finds the call through the
- * promise's observed response promise (`responsePromise[kCall]`) and then runs the original;
- * promises of unwrapped clients have no such tag and run the original alone. Defining an own
- * `asResponse` on every promise instead cost ~1.2 µs per call on Node 20 (bench/share-openai.ts).
- * False when the promise has an own `asResponse` (someone's per-instance wrapper, which shadows
- * the class's) or the prototype cannot take one: the caller then wraps this promise's own.
- */
-function observeAsResponse(p: ApiPromiseInternals & object): boolean {
-  // (the usual case, once the class's method is observed: one cached load and a compare)
-  if (p.asResponse === lastObserver && lastObserver !== undefined) return true;
-  const proto = Object.getPrototypeOf(p) as (ApiPromiseInternals & { [kObserver]?: true }) | null;
-  const current = proto?.asResponse as ((this: unknown, ...a: unknown[]) => unknown) & { [kObserver]?: true };
-  // (an own asResponse shadows the class's; read, not Object.hasOwn: a cached load, not a lookup)
-  if (typeof current !== "function" || p.asResponse !== current) return false;
-  if (current[kObserver]) {
-    lastObserver = current;
-    return true;
-  }
-  const wrapped = {
-    asResponse(this: unknown, ...a: unknown[]): unknown {
-      const call = ((this as ApiPromiseInternals | null | undefined)?.responsePromise as { [kCall]?: CallRecord } | undefined)?.[kCall];
-      if (call) call.askedForRaw();
-      return current.apply(this, a);
-    },
-  }.asResponse as typeof current;
-  try {
-    Object.defineProperty(wrapped, "length", { value: current.length });
-    Object.defineProperty(wrapped, kObserver, { value: true });
-    Object.defineProperty(proto, "asResponse", { value: wrapped, configurable: true, writable: true, enumerable: false });
-    lastObserver = wrapped;
-    return true;
-  } catch {
-    return false; // a frozen prototype
-  }
-}
-
-/** The APIPromise's `asResponse()`, observed per promise (bound per call like {@link parseObserved}) when its class's cannot be. */
-function asResponseObserved(this: unknown, call: CallRecord, asResponse: (this: unknown, ...a: unknown[]) => unknown, ...a: unknown[]): unknown {
-  call.askedForRaw();
-  return asResponse.apply(this, a);
-}
-
 /** The response's `x-request-id`, or undefined (also when its headers cannot be read). */
 function requestIdOf(headers: { get(name: string): string | null }): string | undefined {
   try {
@@ -420,7 +274,7 @@ interface Ticket {
 }
 
 /** One API call: captured at call time, written once when it settles, fails or its stream ends. */
-class CallRecord implements StreamObserver<unknown> {
+class CallRecord implements StreamObserver<unknown>, ObservedCall {
   parsing = false;
   rawRequested = false;
   private recorded = false;
@@ -541,7 +395,7 @@ class CallRecord implements StreamObserver<unknown> {
     this.checkRaw();
   }
 
-  /** `.asResponse()` was called on the promise. */
+  /** `.asResponse()` was called on the promise (whether the SDK parses too is told by `parsing`, later: see checkRaw). */
   askedForRaw(): void {
     this.rawRequested = true;
     // Nothing holds the APIPromise while the app waits for the raw Response, and the call is
@@ -579,6 +433,11 @@ class CallRecord implements StreamObserver<unknown> {
     // Read now, before the app (or an SDK helper such as `.parse()`) gets the value: the record is
     // built later, and the app may change the object it received by then.
     this.write(detached(this.api === "chat" ? fromChatCompletion(value) : fromResponse(value)), { success: true });
+  }
+
+  /** The promise could not be hooked: the call runs unrecorded, and the logger says why. */
+  unobservable(err: unknown): void {
+    reportRecordFailure(this.logger, err);
   }
 
   fail(err: unknown): void {

@@ -2,8 +2,8 @@
  * Observes an SDK stream without replacing it: the caller keeps the SDK's own object (same
  * class, same `controller`, `tee()`, `toReadableStream()`), and the observer sees every item the
  * app reads, then exactly one end: completed, aborted, abandoned (the app stopped reading) or an
- * error. Used by the OpenAI integration (the Anthropic one taps its stream itself: it also needs
- * to tell a stream cut before `message_stop` from a finished one, and to track unread streams).
+ * error. Used by the OpenAI and Anthropic integrations (which tell a finished response from a
+ * stream cut short by what the items said, and track unread streams themselves).
  */
 
 /** How an observed stream ended. */

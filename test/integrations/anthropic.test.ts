@@ -398,3 +398,63 @@ describe("wrapAnthropic: the prompt recorded is the one sent", () => {
     expect(recs[1]!.promptPreview).toContain("changed while streaming");
   });
 });
+
+describe("wrapAnthropic: records made later, from what arrived", () => {
+  it("an app that changes the Message it got (a tool's input, nested usage) right after the call does not change the record", async () => {
+    const logger = newLogger();
+    fake.enqueue({ kind: "json", fixture: "message-tool-use" });
+    const msg = (await client(logger).messages.create({ ...ask("Weather in Paris?"), tools: [{ name: "get_weather", input_schema: { type: "object" } }] })) as unknown as Rec;
+    const block = (msg.content as Rec[]).find((b) => b.type === "tool_use")!;
+    (block.input as Rec).location = "changed by the app";
+    (msg.usage as Rec).input_tokens = 999_999;
+    ((msg.content as Rec[])[0] as Rec).text = "changed text";
+    const [rec, ...rest] = await settle(logger, 1);
+    expect(rest).toHaveLength(0);
+    expect(rec!.toolCalls).toEqual([{ id: "toolu_01A09q90qw90lq917835lq9", type: "tool_use", name: "get_weather", input: { location: "Paris, France", unit: "celsius" } }]);
+    expect(rec).toMatchObject({ inputTokens: 384, responsePreview: "I'll check the weather in Paris." });
+    expect((rec!.usage as Rec).input_tokens).toBe(384);
+  });
+
+  it("a streamed call's record carries the request id from the response headers", async () => {
+    const logger = newLogger();
+    const { data, request_id } = await client(logger).messages.create({ ...ask(), stream: true }).withResponse();
+    for await (const _ of data);
+    const [rec] = await settle(logger, 1);
+    expect(request_id).toMatch(/^req_fake_/);
+    expect(rec).toMatchObject({ metadata: { anthropic: { stream: true, end: "completed", requestId: request_id } } });
+  });
+
+  it("with a logger that records on a worker thread (thread: true) the records are the same as without it", async () => {
+    const recordWith = async (thread: boolean) => {
+      const logger = newLogger({ thread });
+      const c = client(logger);
+      // the first record has the worker load the integration's input builder (until it has, the
+      // inputs are made on the app's thread); the next ones are made on the worker
+      await c.messages.create(ask());
+      await logger.flush();
+      const history = [{ role: "user" as const, content: "What is the capital of France?" }];
+      await c.messages.create({ model: MODEL, max_tokens: 256, messages: history });
+      history.push({ role: "user", content: "pushed after the call" });
+      fake.enqueue({ kind: "sse", fixture: "stream-tool-use" });
+      for await (const _ of await c.messages.create({ ...ask("Weather in SF?"), stream: true }));
+      fake.enqueue({ kind: "error", status: 529 });
+      await c.messages.create(ask()).catch(() => undefined);
+      const recs = await settle(logger, 4);
+      await logger.finalizeSession();
+      expect((await verifyAuditLog(logger.auditDir)).ok).toBe(true);
+      return recs.map(({ id, timestamp: _t, sessionId: _s, hash: _h, prevHash: _p, durationSeconds: _d, timeToFirstTokenSeconds: ttft, fullContent: _f, metadata, ...r }) => ({
+        ...r,
+        id: typeof id,
+        ttft: typeof ttft,
+        metadata: { anthropic: { ...(metadata as { anthropic: Rec }).anthropic, requestId: "x" } },
+      }));
+    };
+    const plain = await recordWith(false);
+    const threaded = await recordWith(true);
+    expect(threaded).toHaveLength(4);
+    expect(threaded).toEqual(plain);
+    expect((threaded[1] as Rec).promptPreview).toBe(JSON.stringify([{ role: "user", content: "What is the capital of France?" }]));
+    expect(threaded[2]).toMatchObject({ finishReason: "tool_use", toolCalls: [{ name: "get_weather", input: { location: "San Francisco, CA", unit: "fahrenheit" } }] });
+    expect(threaded[3]).toMatchObject({ success: false, statusCode: 529, metadata: { anthropic: { errorType: "overloaded_error" } } });
+  });
+});

@@ -1,0 +1,113 @@
+/**
+ * The ChatInteraction input of one wrapped Anthropic call, made from plain data the wrapper took
+ * when the call ended. With `thread: true` this module runs on the logger's worker thread too (it
+ * imports it by URL, see InputBuilder), so it imports nothing at run time but pure functions.
+ */
+import type { ChatInteractionInput, InputBuilder } from "../src/types.js";
+
+/** A tool call as recorded: a `tool_use` (or `server_tool_use`) block of the reply. */
+export interface AnthropicToolCall {
+  id?: string;
+  type: string;
+  name?: string;
+  input: unknown;
+}
+
+/**
+ * What one call leaves to record, as plain data (copied as it arrived: it shares nothing with the
+ * app's objects). A flat tuple, as OpenAIRecordData: the structured clone to the worker writes
+ * no member names for it.
+ */
+export type AnthropicRecordData = readonly [
+  /** the interaction's id, taken at the call (calls made inside it have it as their parent) */
+  id: string,
+  /** record the prompt and response (`captureContent`) */
+  capture: boolean,
+  method: "messages.create" | "messages.stream",
+  stream: boolean,
+  /** the model the app asked for */
+  requestedModel: string | undefined,
+  /** system + messages, copied as JSON data at the call */
+  prompt: unknown[],
+  durationSeconds: number,
+  timeToFirstTokenSeconds: number | undefined,
+  requestId: string | undefined,
+  messageId: string | undefined,
+  /** the model that answered */
+  model: string | undefined,
+  text: string | undefined,
+  usage: Record<string, unknown> | undefined,
+  stopReason: string | undefined,
+  toolCalls: AnthropicToolCall[] | undefined,
+  /** `Name: message` of the failure; undefined for a success */
+  error: string | undefined,
+  statusCode: number | undefined,
+  /** the API's error type (`overloaded_error`, …) */
+  errorType: string | undefined,
+  /** for streams: how the stream ended (also "abandoned" for a result collected unread) */
+  end: "completed" | "aborted" | "abandoned" | "truncated" | "error" | undefined,
+  /** for streams: the events the app read */
+  events: number | undefined,
+];
+
+const num = (v: unknown): number | undefined => (typeof v === "number" && Number.isFinite(v) && v >= 0 ? Math.floor(v) : undefined);
+
+/** The ChatInteraction input of one call. */
+export function anthropicChatInput(d: AnthropicRecordData): ChatInteractionInput {
+  // (read by index: destructuring a tuple runs the array iterator)
+  const capture = d[1];
+  const requestedModel = d[4];
+  const model = d[10];
+  const usage = d[12];
+  const stopReason = d[13];
+  const toolCalls = d[14];
+  const error = d[15];
+  // built by assignment: adding members to a spread copy is slow on V8
+  const anthropic: Record<string, unknown> = { method: d[2], stream: d[3] };
+  if (d[18] !== undefined) anthropic.end = d[18];
+  if (d[19] !== undefined) anthropic.events = d[19];
+  if (d[8] !== undefined) anthropic.requestId = d[8];
+  if (d[9] !== undefined) anthropic.messageId = d[9];
+  if (d[17] !== undefined) anthropic.errorType = d[17];
+  if (model !== undefined && requestedModel !== undefined && model !== requestedModel) anthropic.requestedModel = requestedModel;
+  const input: ChatInteractionInput = {
+    id: d[0],
+    interactionType: "messages",
+    provider: "anthropic",
+    model: (model ?? requestedModel ?? "unknown").slice(0, 256),
+    prompt: capture ? d[5] : "",
+    response: capture ? (d[11] ?? "") : "",
+    durationSeconds: d[6],
+    success: error === undefined,
+    // traceId, parentId, userId, persona and the context's metadata come from the call's
+    // context, in which the log call runs
+    metadata: { anthropic },
+  };
+  if (usage !== undefined) {
+    const inTok = num(usage.input_tokens);
+    const outTok = num(usage.output_tokens);
+    if (inTok !== undefined) input.inputTokens = inTok;
+    if (outTok !== undefined) input.outputTokens = outTok;
+    input.usage = usage;
+  }
+  if (stopReason !== undefined) input.finishReason = stopReason.slice(0, 128);
+  if (toolCalls !== undefined && toolCalls.length > 0) input.toolCalls = capture ? toolCalls : toolCalls.map(withoutInput);
+  if (d[7] !== undefined) input.timeToFirstTokenSeconds = d[7];
+  if (d[16] !== undefined) input.statusCode = d[16];
+  if (error !== undefined) input.errorMessage = error;
+  return input;
+}
+
+/** Without content capture, a tool call keeps its id, type and name. */
+function withoutInput(call: AnthropicToolCall): Omit<AnthropicToolCall, "input"> {
+  const { input: _input, ...rest } = call;
+  return rest;
+}
+
+/** {@link anthropicChatInput} as an InputBuilder: with `thread: true` the worker imports this module and runs it there. */
+export const anthropicChatInputBuilder: InputBuilder<AnthropicRecordData> = Object.freeze({
+  method: "logChatInteraction",
+  module: import.meta.url,
+  name: "anthropicChatInput",
+  build: anthropicChatInput,
+});

@@ -1,0 +1,192 @@
+/**
+ * Observing the `APIPromise` of a Stainless-generated SDK (openai v4–v6, @anthropic-ai/sdk), for
+ * the OpenAI and Anthropic integrations: the call sees the HTTP outcome, the parsed body and a
+ * request for the raw Response, when and only when the application asks for them, and the
+ * application gets the SDK's own promise back, unchanged.
+ */
+
+export function isThenable(v: unknown): v is PromiseLike<unknown> {
+  return (typeof v === "object" || typeof v === "function") && v !== null && typeof (v as { then?: unknown }).then === "function";
+}
+
+/** The internals of the SDK's APIPromise this module hooks. */
+export interface ApiPromiseInternals {
+  responsePromise?: unknown;
+  parseResponse?: unknown;
+  asResponse?: unknown;
+  /** set by the SDK's parse(), which `then`/`await`/`withResponse()` call */
+  parsedPromise?: unknown;
+}
+
+/** What the SDK's response promise resolves to: the parts the integrations read. */
+export interface ResponseProps {
+  response?: { status?: number; headers?: { get(name: string): string | null } };
+}
+
+/** One wrapped call, as {@link observeApiPromise} tells it what happens to its promise. */
+export interface ObservedCall {
+  /** set once the SDK parses the body */
+  parsing: boolean;
+  /** whether the app asked for the raw Response (set by the call itself, in `askedForRaw`) */
+  readonly rawRequested: boolean;
+  /** the response's headers arrived */
+  responded(props: ResponseProps): void;
+  /** the parsed body (a Stream for a streamed call), or what the SDK returned that was no promise */
+  settle(value: unknown): void;
+  /** the request or the parse failed (with the error the app gets) */
+  fail(err: unknown): void;
+  /** records the call as abandoned if `result` is collected before it is recorded */
+  track(result: object): void;
+  /**
+   * `.asResponse()` was called and returned `r`; `parsing` tells whether the SDK parses the
+   * body too (`.withResponse()` calls both, after `parse()`).
+   */
+  askedForRaw(r: unknown, parsing: boolean): void;
+  /** the promise could not be hooked: the call runs unrecorded, and this says why */
+  unobservable(err: unknown): void;
+}
+
+/**
+ * Observes the SDK's APIPromise and returns that same object. The HTTP outcome is seen by
+ * chaining onto its response promise (a failed request is recorded when it fails, also when
+ * nobody awaits the promise, and rejects with the same error object as before); the parsed body
+ * (a completion, a Message, or a Stream) by wrapping its parser, which every path (`await`,
+ * `.withResponse()`, the SDK's own `_thenUnwrap`) goes through. Nothing is parsed that the app
+ * would not parse itself. Fields the SDK reads, set on the instance: an own method defined on
+ * every promise cost ~0.5–1.2 µs each on Node 20 (bench/share-openai.ts).
+ */
+export function observeApiPromise(result: unknown, call: ObservedCall): unknown {
+  if (!isThenable(result)) {
+    call.settle(result);
+    return result;
+  }
+  const p = result as ApiPromiseInternals & PromiseLike<unknown>;
+  if (!isThenable(p.responsePromise) || typeof p.parseResponse !== "function") {
+    // Not a Stainless APIPromise (an older or patched SDK): observe the promise itself.
+    p.then(
+      (v) => call.settle(v),
+      (e: unknown) => call.fail(e),
+    );
+    return result;
+  }
+  try {
+    const responsePromise = p.responsePromise;
+    const parse = p.parseResponse as (this: unknown, ...a: unknown[]) => unknown;
+    p.responsePromise = Promise.resolve(responsePromise).then(
+      (props) => {
+        call.responded(props as ResponseProps);
+        // An APIPromise nobody has asked for its body yet (never awaited, or awaited later) is
+        // watched from here on, and recorded as abandoned if it is collected unread. One awaited
+        // at once (the usual case) has its `parsedPromise` by now, so it costs no registration;
+        // until now the pending request held it alive anyway.
+        if (p.parsedPromise === undefined && !call.rawRequested) call.track(p);
+        return props;
+      },
+      (err: unknown) => {
+        call.fail(err);
+        throw err;
+      },
+    );
+    // The class's observed `asResponse()` finds the call through the response promise: the
+    // SDKs' helpers (`.parse()`, `_thenUnwrap`) hand out a new APIPromise made from this one's
+    // `responsePromise` with a parser of their own, and they share it.
+    (p.responsePromise as { [kCall]?: ObservedCall })[kCall] = call;
+    // A module function bound per call, not a closure made here: with the closures made per call
+    // here and in stream-tap.ts, a wrapped chat call counted 686k CPU instructions on Node 20,
+    // bound functions 648k (docs/BENCHMARKS.md). Bound to the APIPromise, the receiver the SDK
+    // calls it with.
+    p.parseResponse = parseObserved.bind(p, call, parse);
+    if (!observeAsResponse(p) && typeof p.asResponse === "function") {
+      const asResponse = p.asResponse as (this: unknown, ...a: unknown[]) => unknown;
+      Object.defineProperty(p, "asResponse", { value: asResponseObserved.bind(p, call, asResponse), configurable: true, writable: true });
+    }
+  } catch (err) {
+    // the promise did not let us hook it: the call still works, unrecorded
+    call.unobservable(err);
+  }
+  return result;
+}
+
+/**
+ * The APIPromise's body parser, observed (bound per call to the promise, its call and the SDK's
+ * parser). `this` is the APIPromise: the SDK's async parse keeps it (its receiver) alive until
+ * the body is parsed, which is what keeps an awaited promise from looking dropped.
+ */
+function parseObserved(this: unknown, call: ObservedCall, parse: (this: unknown, ...a: unknown[]) => unknown, ...a: unknown[]): unknown {
+  call.parsing = true;
+  let parsed: unknown;
+  try {
+    parsed = parse.apply(this, a);
+  } catch (err) {
+    call.fail(err);
+    throw err;
+  }
+  Promise.resolve(parsed).then(
+    (v) => call.settle(v),
+    (e: unknown) => call.fail(e),
+  );
+  return parsed;
+}
+
+/** The call an observed APIPromise's response promise belongs to (module-local: another copy of this package keeps its own). */
+const kCall = Symbol("audit-logger.api-promise.call");
+/** Marks the `asResponse` methods installed by {@link observeAsResponse}. */
+const kObserver = Symbol("audit-logger.api-promise.asResponse");
+
+/** The observed `asResponse` methods last installed or met: one per SDK in use, usually (OpenAI's APIPromise class, Anthropic's). */
+let lastObserver: unknown;
+let otherObserver: unknown;
+
+/**
+ * Has `asResponse()` of the APIPromise's class tell the call that the app asked for the raw
+ * Response: the class's method (on its prototype) is replaced once, by one that finds the call
+ * through the promise's observed response promise (`responsePromise[kCall]`) and then runs the
+ * original; promises of unwrapped clients have no such tag and run the original alone. Defining an
+ * own `asResponse` on every promise instead cost ~1.2 µs per call on Node 20. False when the
+ * promise has an own `asResponse` (someone's per-instance wrapper, which shadows the class's) or
+ * the prototype cannot take one: the caller then wraps this promise's own.
+ */
+function observeAsResponse(p: ApiPromiseInternals & object): boolean {
+  // (the usual case, once the class's method is observed: one cached load and a compare)
+  const own = p.asResponse;
+  if (own !== undefined && (own === lastObserver || own === otherObserver)) return true;
+  const proto = Object.getPrototypeOf(p) as (ApiPromiseInternals & { [kObserver]?: true }) | null;
+  const current = proto?.asResponse as ((this: unknown, ...a: unknown[]) => unknown) & { [kObserver]?: true };
+  // (an own asResponse shadows the class's; read, not Object.hasOwn: a cached load, not a lookup)
+  if (typeof current !== "function" || own !== current) return false;
+  if (current[kObserver]) {
+    met(current);
+    return true;
+  }
+  const wrapped = {
+    asResponse(this: unknown, ...a: unknown[]): unknown {
+      const self = this as ApiPromiseInternals | null | undefined;
+      const call = (self?.responsePromise as { [kCall]?: ObservedCall } | undefined)?.[kCall];
+      const r = current.apply(this, a);
+      if (call) call.askedForRaw(r, self?.parsedPromise !== undefined);
+      return r;
+    },
+  }.asResponse as typeof current;
+  try {
+    Object.defineProperty(wrapped, "length", { value: current.length });
+    Object.defineProperty(wrapped, kObserver, { value: true });
+    Object.defineProperty(proto, "asResponse", { value: wrapped, configurable: true, writable: true, enumerable: false });
+    met(wrapped);
+    return true;
+  } catch {
+    return false; // a frozen prototype
+  }
+}
+
+function met(observer: unknown): void {
+  if (observer === lastObserver) return;
+  otherObserver = lastObserver;
+  lastObserver = observer;
+}
+
+/** The APIPromise's own `asResponse()`, observed per promise (bound per call like {@link parseObserved}) when its class's cannot be. */
+function asResponseObserved(this: unknown, call: ObservedCall, asResponse: (this: unknown, ...a: unknown[]) => unknown, ...a: unknown[]): unknown {
+  const r = asResponse.apply(this, a);
+  call.askedForRaw(r, (this as ApiPromiseInternals | null | undefined)?.parsedPromise !== undefined);
+  return r;
+}

@@ -1,0 +1,96 @@
+/**
+ * What the OpenAI and Anthropic integrations share (integrations/api-promise.ts), with both real
+ * SDKs in one process against their local fake providers: the class-level `asResponse()` observer
+ * of each SDK's APIPromise, and a promise that cannot be observed.
+ */
+import Anthropic from "@anthropic-ai/sdk";
+import OpenAI from "openai";
+import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
+import { wrapAnthropic } from "../../integrations/anthropic.js";
+import { wrapOpenAI } from "../../integrations/openai.js";
+import { AuditLogger } from "../../src/logger.js";
+import { startFakeAnthropic, type FakeAnthropic } from "../helpers/fake-anthropic.js";
+import { startFakeOpenAI, type FakeOpenAI } from "../helpers/fake-openai.js";
+import { cleanupTmp, tmpProject } from "../helpers/index.js";
+import { recordsOf } from "./_records.js";
+
+let openaiFake: FakeOpenAI;
+let anthropicFake: FakeAnthropic;
+beforeAll(async () => {
+  [openaiFake, anthropicFake] = await Promise.all([startFakeOpenAI(), startFakeAnthropic()]);
+});
+afterAll(async () => {
+  await Promise.all([openaiFake.close(), anthropicFake.close()]);
+});
+const loggers: AuditLogger[] = [];
+afterEach(async () => {
+  for (const l of loggers.splice(0)) if (!l.isClosed) await l.finalizeSession();
+  cleanupTmp();
+});
+function newLogger(): AuditLogger {
+  const logger = new AuditLogger({ sessionId: "api_promise", projectPath: tmpProject() });
+  loggers.push(logger);
+  return logger;
+}
+
+const messages = [{ role: "user" as const, content: "What is the capital of France?" }];
+const openaiClient = () => new OpenAI({ baseURL: openaiFake.baseURL, apiKey: "sk-test", maxRetries: 0 });
+const anthropicClient = () => new Anthropic({ baseURL: anthropicFake.baseURL, apiKey: "test", maxRetries: 0 });
+
+type Rec = Record<string, unknown>;
+const meta = (r: Rec | undefined, provider: string) => ((r?.metadata as Rec | undefined)?.[provider] ?? {}) as Rec;
+
+describe("APIPromise observation shared by the OpenAI and Anthropic integrations", () => {
+  it("asResponse() of both SDKs, called in turns, is seen by each call: every call recorded once, its body left to the app", async () => {
+    const logger = newLogger();
+    const openai = wrapOpenAI(openaiClient(), { logger });
+    const anthropic = wrapAnthropic(anthropicClient(), { logger });
+    for (let round = 0; round < 3; round++) {
+      const a = await openai.chat.completions.create({ model: "gpt-4o-mini", messages }).asResponse();
+      expect(((await a.json()) as { model: string }).model).toBe("gpt-4o-mini-2024-07-18");
+      const b = await anthropic.messages.create({ model: "claude-haiku-4-5", max_tokens: 64, messages }).asResponse();
+      expect(((await b.json()) as { content: Array<{ text: string }> }).content[0]!.text).toBe("Paris is the capital of France.");
+    }
+    const recs = await recordsOf(logger, "chat_interaction", 6);
+    expect(recs).toHaveLength(6);
+    const byProvider = (p: string) => recs.filter((r) => r.provider === p);
+    // OpenAI records what the raw Response says (the app reads the body); Anthropic reads a clone
+    expect(byProvider("openai")).toHaveLength(3);
+    for (const r of byProvider("openai")) expect(r).toMatchObject({ success: true, statusCode: 200, metadata: { openai: { rawResponse: true } } });
+    expect(byProvider("anthropic")).toHaveLength(3);
+    for (const r of byProvider("anthropic")) expect(r).toMatchObject({ success: true, statusCode: 200, responsePreview: "Paris is the capital of France." });
+    for (const r of byProvider("anthropic")) expect(meta(r, "anthropic").requestId).toMatch(/^req_fake_/);
+  });
+
+  it.each(["openai", "anthropic"] as const)("%s: a promise the wrapper cannot hook (frozen by the app's own patch) fails as the bare client's does, and the logger says why", async (provider) => {
+    // the app's own patch, applied before wrapping, freezes every promise the client returns
+    const freezeResults = <T extends object>(resource: T, name: keyof T & string): T => {
+      const original = resource[name] as (...a: unknown[]) => unknown;
+      Object.defineProperty(resource, name, { value: (...a: unknown[]) => Object.freeze(original.apply(resource, a)), configurable: true, writable: true });
+      return resource;
+    };
+    const call = async (wrapped: AuditLogger | undefined): Promise<unknown> => {
+      if (provider === "openai") {
+        const c = openaiClient();
+        freezeResults(c.chat.completions, "create");
+        const w = wrapped ? wrapOpenAI(c, { logger: wrapped }) : c;
+        return w.chat.completions.create({ model: "gpt-4o-mini", messages });
+      }
+      const c = anthropicClient();
+      freezeResults(c.messages, "create");
+      const w = wrapped ? wrapAnthropic(c, { logger: wrapped }) : c;
+      return w.messages.create({ model: "claude-haiku-4-5", max_tokens: 64, messages });
+    };
+    const outcome = async (p: Promise<unknown>) => p.then((v) => ({ ok: v }), (e: unknown) => ({ err: `${(e as Error).constructor.name}: ${(e as Error).message}` }));
+    const bare = await outcome(call(undefined));
+    const logger = newLogger();
+    const events: Error[] = [];
+    logger.on("error", (e) => events.push(e));
+    const wrapped = await outcome(call(logger));
+    expect(wrapped).toEqual(bare);
+    // the SDK's own promise refuses a frozen receiver: the wrapper's hook met the same refusal
+    expect(events).toHaveLength(1);
+    expect(events[0]!.message).toMatch(/read.only|frozen|not extensible/i);
+    expect(await recordsOf(logger, "chat_interaction", 0)).toEqual([]);
+  });
+});

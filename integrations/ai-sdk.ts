@@ -12,7 +12,7 @@ import type { LanguageModelMiddleware } from "ai";
 import { auditContext, runInAuditContext } from "../src/context.js";
 import { resolveAuditLogger, safeRecord } from "../src/instrument.js";
 import type { AuditLogger } from "../src/logger.js";
-import { newId } from "../src/record/id.js";
+import { markFreshId, newId } from "../src/record/id.js";
 import { toJsonData } from "../src/record/serialize.js";
 import type { ChatInteractionInput } from "../src/types.js";
 
@@ -280,7 +280,8 @@ class ModelCall {
       if (o.error !== undefined) input.errorMessage = o.error;
       // in the call's context, from which the logger takes the record's user, trace, parent,
       // persona and metadata (a stream is read in the reader's)
-      return runInAuditContext(ctx, () => logger.logChatInteraction(input));
+      // (the id was made for this call: the logger need not look for content files of it)
+      return runInAuditContext(ctx, () => logger.logChatInteraction(markFreshId(input)));
     });
   }
 }

@@ -3,6 +3,7 @@
  * when the call ended. With `thread: true` this module runs on the logger's worker thread too (it
  * imports it by URL, see InputBuilder), so it imports nothing at run time but pure functions.
  */
+import { markFreshId } from "../src/record/id.js";
 import type { ChatInteractionInput, InputBuilder } from "../src/types.js";
 
 /** A tool call as recorded: a `tool_use` (or `server_tool_use`) block of the reply. */
@@ -95,7 +96,8 @@ export function anthropicChatInput(d: AnthropicRecordData): ChatInteractionInput
   if (d[7] !== undefined) input.timeToFirstTokenSeconds = d[7];
   if (d[16] !== undefined) input.statusCode = d[16];
   if (error !== undefined) input.errorMessage = error;
-  return input;
+  // (the id was made for this call: the logger need not look for content files of it)
+  return markFreshId(input);
 }
 
 /** Without content capture, a tool call keeps its id, type and name. */

@@ -10,7 +10,7 @@ import { AuditIOError, AuditKeyError, AuditSessionClosedError, AuditValidationEr
 import { sealedLine } from "./pipeline/chain.js";
 import { contentHash, encryptValue, valueAad } from "./pipeline/encrypt.js";
 import type { EncryptionKey } from "./pipeline/keys.js";
-import { newId } from "./record/id.js";
+import { kFreshId, newId } from "./record/id.js";
 import { toFieldIssues } from "./record/issues.js";
 import {
   chatInteractionInputSchema,
@@ -346,7 +346,9 @@ export class AuditLogger extends EventEmitter<AuditLoggerEvents> implements Exit
   logChatInteraction(input: ChatInteractionInput): string {
     this.assertOpen("logChatInteraction");
     const v = fastChatInput(input) ?? validate(chatInteractionInputSchema, input, "logChatInteraction");
-    if (this.remote) return this.queue("logChatInteraction", v);
+    // (an id the kit made for this call is fresh: no content files to look for, see kFreshId)
+    const freshId = (input as { [kFreshId]?: true })[kFreshId] === true;
+    if (this.remote) return this.queue("logChatInteraction", v, freshId);
     const ctx = auditContext.get();
     const rc: RedactionCounts = {};
     const id = v.id ?? newId();
@@ -389,7 +391,7 @@ export class AuditLogger extends EventEmitter<AuditLoggerEvents> implements Exit
     if (v.statusCode !== undefined) f.statusCode = v.statusCode;
     let content: PreparedContent | undefined;
     if (cfg.fullContentLogging) {
-      if (v.id !== undefined && (this.contentInFlight.has(id) || this.hasContentFiles(id))) throw duplicateIdError(id);
+      if (v.id !== undefined && (this.contentInFlight.has(id) || (!freshId && this.hasContentFiles(id)))) throw duplicateIdError(id);
       content = prepareContent(id, prompt.text, response.text, key);
       f.fullContent = content.refs;
     }
@@ -1090,8 +1092,8 @@ export class AuditLogger extends EventEmitter<AuditLoggerEvents> implements Exit
    * by the app is copied now (it may change its objects after the call); one made by a deferred
    * recording step is sent in this same tick, which copies it.
    */
-  private queue(m: LogMethod, v: { readonly id?: string | undefined }): string {
-    if (m === "logChatInteraction" && v.id !== undefined && this.config.fullContentLogging) this.checkContentId(v.id);
+  private queue(m: LogMethod, v: { readonly id?: string | undefined }, freshId = false): string {
+    if (m === "logChatInteraction" && v.id !== undefined && !freshId && this.config.fullContentLogging) this.checkContentId(v.id);
     const id = v.id ?? newId();
     const ctx = auditContext.get();
     const c = ctx ? contextData(ctx) : undefined;

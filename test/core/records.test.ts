@@ -183,6 +183,21 @@ describe("records of each kind", () => {
     expect(fs.readFileSync(path.join(auditDirOf(projectPath), "full_interactions", "prompt_dup.txt"), "utf8")).toBe("first");
     expect((await verifyAuditLog(auditDirOf(projectPath))).problems).toEqual([]);
   });
+
+  it("an id reused from an earlier session is refused, also when the app marks its input like the kit's fresh ids", async () => {
+    // the kit's integrations mark ids they made for the call (no content files can exist for
+    // them); that mark is a symbol of the package's own, which no app can name
+    const projectPath = tmpProject();
+    const first = new AuditLogger({ sessionId: "rec_dup_a", projectPath });
+    first.logChatInteraction({ id: "dup-across", prompt: "first" });
+    await first.finalizeSession();
+    const second = new AuditLogger({ sessionId: "rec_dup_b", projectPath });
+    const lookAlike = { id: "dup-across", prompt: "second", [Symbol.for("audit-logger.fresh-id")]: true, [Symbol("audit-logger.fresh-id")]: true };
+    expect(() => second.logChatInteraction(lookAlike)).toThrow(expect.objectContaining({ code: "AUDIT_ERR_VALIDATION" }));
+    await second.finalizeSession();
+    expect(fs.readFileSync(path.join(auditDirOf(projectPath), "full_interactions", "prompt_dup-across.txt"), "utf8")).toBe("first");
+    expect((await verifyAuditLog(auditDirOf(projectPath))).problems).toEqual([]);
+  });
 });
 
 describe("previews, lengths and content hashes", () => {

@@ -4,6 +4,7 @@
  * imports it by URL, see InputBuilder), so it imports nothing at run time but pure functions.
  */
 import { markFreshId } from "../src/record/id.js";
+import { JsonText, jsonArrayMember, jsonMember } from "../src/record/json-text.js";
 import type { ChatInteractionInput, InputBuilder } from "../src/types.js";
 
 /** A tool call as recorded: a `tool_use` (or `server_tool_use`) block of the reply. */
@@ -28,8 +29,8 @@ export type AnthropicRecordData = readonly [
   stream: boolean,
   /** the model the app asked for */
   requestedModel: string | undefined,
-  /** system + messages, copied as JSON data at the call */
-  prompt: unknown[],
+  /** system + messages, copied as JSON data, when the body the SDK sent was not seen */
+  prompt: unknown[] | undefined,
   durationSeconds: number,
   timeToFirstTokenSeconds: number | undefined,
   requestId: string | undefined,
@@ -49,6 +50,8 @@ export type AnthropicRecordData = readonly [
   end: "completed" | "aborted" | "abandoned" | "truncated" | "error" | undefined,
   /** for streams: the events the app read */
   events: number | undefined,
+  /** the JSON text the SDK sent (its first attempt's), when it was seen */
+  sentBody: string | undefined,
 ];
 
 const num = (v: unknown): number | undefined => (typeof v === "number" && Number.isFinite(v) && v >= 0 ? Math.floor(v) : undefined);
@@ -76,7 +79,7 @@ export function anthropicChatInput(d: AnthropicRecordData): ChatInteractionInput
     interactionType: "messages",
     provider: "anthropic",
     model: (model ?? requestedModel ?? "unknown").slice(0, 256),
-    prompt: capture ? d[5] : "",
+    prompt: capture ? (d[20] !== undefined ? promptSent(d[20]) : (d[5] ?? [])) : "",
     response: capture ? (d[11] ?? "") : "",
     durationSeconds: d[6],
     success: error === undefined,
@@ -98,6 +101,28 @@ export function anthropicChatInput(d: AnthropicRecordData): ChatInteractionInput
   if (error !== undefined) input.errorMessage = error;
   // (the id was made for this call: the logger need not look for content files of it)
   return markFreshId(input);
+}
+
+/**
+ * The prompt a call sent, system first, as in the record of a copied prompt: the `messages` array
+ * as the JSON text it was sent in, cut from the request body with the `system` member's text
+ * spliced in front (see JsonText); else parsed from the request's JSON; else the text as sent.
+ */
+function promptSent(sent: string): JsonText | unknown[] | string {
+  const messages = jsonArrayMember(sent, "messages");
+  if (messages !== undefined) {
+    const system = jsonMember(sent, "system");
+    if (system === undefined) return new JsonText(messages);
+    const rest = messages.slice(1).trimStart();
+    return new JsonText(`[{"role":"system","content":${system}}${rest.charCodeAt(0) === 0x5d /* ] */ ? "" : ","}${rest}`);
+  }
+  try {
+    const body = JSON.parse(sent) as { system?: unknown; messages?: unknown };
+    const msgs = Array.isArray(body.messages) ? (body.messages as unknown[]) : [];
+    return body.system !== undefined ? [{ role: "system", content: body.system }, ...msgs] : msgs;
+  } catch {
+    return sent; // not JSON after all: what was sent, as text
+  }
 }
 
 /** Without content capture, a tool call keeps its id, type and name. */

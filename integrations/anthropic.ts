@@ -25,6 +25,7 @@ import { toJsonData } from "../src/record/serialize.js";
 import type { AuditContextValue } from "../src/types.js";
 import { anthropicChatInputBuilder, type AnthropicRecordData, type AnthropicToolCall } from "./anthropic-input.js";
 import { isThenable, observeApiPromise, type ObservedCall, type ResponseProps } from "./api-promise.js";
+import { observeSentBodies, type BodyWaiter, type SentBodies } from "./sent-body.js";
 import { signalAborted, tapStream, type StreamEnd, type StreamObserver, type TapHandle } from "./stream-tap.js";
 
 /** Marks a wrapped `create` (and `withOptions`), shared by every copy of this package. */
@@ -75,8 +76,11 @@ export function wrapAnthropic<C extends AnthropicClientLike>(client: C, options:
   }
   const original = messages.create as AnyFn;
   if ((original as unknown as Obj)[kWrapped]) return client;
+  // the prompt is recorded from the body the SDK sent, cut out of its JSON (see SentBodies); the
+  // SDK serialises a copy of the params with the app's own `messages` array, hence the key
+  const sent = observeSentBodies<ChatCall>(client, messagesOf);
   const create = function create(this: unknown, ...args: unknown[]): unknown {
-    return auditedCreate(original, this, args, options);
+    return auditedCreate(original, this, args, options, sent);
   };
   Object.defineProperty(create, kWrapped, { value: true });
   Object.defineProperty(messages, "create", { value: create, writable: true, configurable: true, enumerable: false });
@@ -101,12 +105,14 @@ function wrapWithOptions(client: Obj, options: WrapAnthropicOptions): void {
   Object.defineProperty(client, "withOptions", { value: wrapped, writable: true, configurable: true, enumerable: false });
 }
 
-function auditedCreate(original: AnyFn, self: unknown, args: unknown[], options: WrapAnthropicOptions): unknown {
+const messagesOf = (params: object): unknown => (params as { messages?: unknown }).messages;
+
+function auditedCreate(original: AnyFn, self: unknown, args: unknown[], options: WrapAnthropicOptions, sent: Bodies): unknown {
   const logger = resolveAuditLogger(options.logger);
   if (!logger) return Reflect.apply(original, self, args);
   let call: ChatCall;
   try {
-    call = new ChatCall(logger, args[0], args[1], options.captureContent !== false);
+    call = new ChatCall(logger, args[0], args[1], options.captureContent !== false, sent);
   } catch (err) {
     // params that cannot be read (a Proxy that throws, say): the call runs unrecorded, and the
     // logger says so (an `error` event, else one process warning)
@@ -159,15 +165,27 @@ interface Ticket {
 }
 
 /** One `messages.create()` call: captured at the call, recorded once when it settles, fails or its stream ends. */
-class ChatCall implements StreamObserver<unknown>, ObservedCall {
+/** The bodies a client serialises, by the `messages` array of the params they were made from. */
+type Bodies = SentBodies<ChatCall> | undefined;
+
+class ChatCall implements StreamObserver<unknown>, ObservedCall, BodyWaiter {
   readonly id = newId();
   parsing = false;
   rawRequested = false;
   private recorded = false;
   private readonly start = performance.now();
   private readonly requestedModel: string | undefined;
-  /** system + messages, copied as JSON data at the call (see the constructor) */
-  private readonly prompt: unknown[];
+  /**
+   * The prompt: the JSON text the SDK sent (its first attempt's body, see SentBodies); until then
+   * the app's `system` and `messages` (copied when the call is recorded, if it never sent them);
+   * or, for a client whose bodies cannot be observed, system + messages copied at the call.
+   */
+  private sentBody: string | undefined;
+  private system: unknown;
+  private messages: unknown;
+  private prompt: unknown[] | undefined;
+  /** the client's map this call waits in for its body, keyed by `messages` */
+  private waitingIn: Bodies;
   private readonly method: "messages.create" | "messages.stream";
   private readonly stream: boolean;
   /**
@@ -190,17 +208,35 @@ class ChatCall implements StreamObserver<unknown>, ObservedCall {
     params: unknown,
     requestOptions: unknown,
     private readonly capture: boolean,
+    sent: Bodies,
   ) {
     const p = isObj(params) ? params : {};
     this.requestedModel = str(p.model);
-    const msgs = Array.isArray(p.messages) ? (p.messages as unknown[]) : [];
-    // Copied now, as JSON data (what the SDK serialises): the record is made when the call ends,
-    // a stream's at its end, and a chat app changes its `messages` by then (pushes the reply,
-    // the next question), often while it reads the stream.
-    this.prompt = capture ? (toJsonData(p.system !== undefined ? [{ role: "system", content: p.system }, ...msgs] : msgs) as unknown[]) : [];
+    const messages = p.messages;
+    const system = p.system;
+    if (capture) {
+      // The record is made when the call ends, a stream's at its end, and a chat app changes its
+      // `messages` by then (pushes the reply, the next question), often while it reads the
+      // stream: the prompt is what the SDK sent, or else a copy made now.
+      if (sent && isObj(messages)) {
+        this.messages = messages;
+        this.system = system;
+        sent.wait(messages, this);
+        this.waitingIn = sent;
+      } else this.prompt = promptCopy(system, messages);
+    }
     this.stream = p.stream === true;
     const headers = isObj(requestOptions) && isObj(requestOptions.headers) ? requestOptions.headers : undefined;
     this.method = headers?.["x-stainless-helper-method"] === "stream" ? "messages.stream" : "messages.create";
+  }
+
+  /** The JSON text the SDK serialised `params` to: this call's when they hold its own `messages` and `system`. */
+  sentJson(body: string, params: object): boolean {
+    const p = params as { messages?: unknown; system?: unknown };
+    if (p.messages !== this.messages || p.system !== this.system) return false;
+    this.waitingIn = undefined;
+    if (!this.recorded) this.sentBody ??= body;
+    return true;
   }
 
   /** Records the call as abandoned when `result` is collected before the call was recorded. */
@@ -378,6 +414,12 @@ class ChatCall implements StreamObserver<unknown>, ObservedCall {
     const durationSeconds = secondsSince(this.start);
     const headers = this.headers;
     this.headers = undefined;
+    const waitingIn = this.waitingIn;
+    if (waitingIn) {
+      // recorded without its body sent (the call failed before): its entry in the client's map goes
+      this.waitingIn = undefined;
+      waitingIn.stopWaiting(this.messages as object, this);
+    }
     try {
       // (the SDK's parsed Message carries its request id; a stream's is read from the headers)
       const requestId = o.requestId ?? (headers ? requestIdOf(headers) : undefined);
@@ -388,7 +430,8 @@ class ChatCall implements StreamObserver<unknown>, ObservedCall {
         this.method,
         this.stream,
         this.requestedModel,
-        this.prompt,
+        // (the app's params now, copied, when the SDK never serialised them)
+        this.capture && this.sentBody === undefined ? (this.prompt ?? promptCopy(this.system, this.messages)) : undefined,
         durationSeconds,
         acc?.ttft,
         requestId,
@@ -403,7 +446,9 @@ class ChatCall implements StreamObserver<unknown>, ObservedCall {
         o.errorType,
         o.end,
         acc?.events,
+        this.sentBody,
       ];
+      this.sentBody = this.prompt = this.messages = this.system = undefined;
       // Made later (the app gets its result first), batched, or with `thread: true` on the worker
       // thread; flush(), finalizeSession() and the exit hooks make a pending record
       recordFrom(this.logger, anthropicChatInputBuilder, data, this.callContext);
@@ -414,6 +459,12 @@ class ChatCall implements StreamObserver<unknown>, ObservedCall {
 }
 
 const NOOP = (): void => {};
+
+/** system + messages, copied as JSON data (what the SDK serialises). */
+function promptCopy(system: unknown, messages: unknown): unknown[] {
+  const msgs = Array.isArray(messages) ? (messages as unknown[]) : [];
+  return toJsonData(system !== undefined ? [{ role: "system", content: system }, ...msgs] : msgs) as unknown[];
+}
 const ABORTED: StreamEnd = { kind: "aborted" };
 const ABANDONED: StreamEnd = { kind: "abandoned" };
 

@@ -20,6 +20,7 @@ import type { AuditLogger } from "../src/logger.js";
 import { openaiChatInputBuilder, openaiRecordData, type CallStatus, type OpenAIRecordData } from "./openai-input.js";
 import { ChatChunkAccumulator, ResponseEventAccumulator, copyUsage, fromChatCompletion, fromResponse, isObj, promptOf, type ChatOutcome, type Obj } from "./openai-record.js";
 import { observeApiPromise, type ObservedCall, type ResponseProps } from "./api-promise.js";
+import { observeSentBodies, wrapMethod, type BodyWaiter, type SentBodies } from "./sent-body.js";
 import { signalAborted, tapStream, type StreamEnd, type StreamObserver, type TapHandle } from "./stream-tap.js";
 
 /** Options of {@link wrapOpenAI}. */
@@ -79,7 +80,7 @@ export function wrapOpenAI<C extends OpenAIClientLike>(client: C, options: WrapO
   const target = client as C & { [kWrapped]?: true };
   if (target[kWrapped]) return client;
   Object.defineProperty(target, kWrapped, { value: true });
-  const sent = observeSentBodies(target);
+  const sent = observeSentBodies<CallRecord>(target, paramsKey);
   instrumentCreate(target.chat.completions, "chat", options, sent);
   if (target.responses && typeof target.responses.create === "function") instrumentCreate(target.responses, "responses", options, sent);
   // A client derived with withOptions() keeps the instrumentation.
@@ -96,103 +97,12 @@ export function isOpenAIClient(value: unknown): value is OpenAIClientLike {
   return typeof value === "object" && value !== null && typeof chat?.completions?.create === "function";
 }
 
-/**
- * The request bodies a client serialises, by the params object they came from. The prompt is
- * recorded from the JSON the SDK sent, not from the app's params: records are built later (in a
- * batch, in `async` mode), and by then a chat app has usually pushed the answer and the next
- * question onto the same `messages` array. Undefined when the client has no `buildBody` step to
- * observe (not a Stainless client); the prompt is then copied when the call is made.
- *
- * A Map, not a WeakMap: a call's entry goes when its body is serialised or, failing that, when
- * the call is recorded (`CallRecord.write`), and the call holds its params until then anyway.
- * A WeakMap set and delete per call cost ~1 µs on Node 20 (runtime calls, ephemeron-table
- * rehashes; bench/share-openai.ts), a Map's a fraction of that.
- */
-type SentBodies = Map<object, CallRecord[]> | undefined;
+/** The bodies a client serialises, by the params object the app passed (the SDK serialises it as it is). */
+type Bodies = SentBodies<CallRecord> | undefined;
 
-/**
- * Puts an own, non-enumerable `name` on `obj` (same name and length) that runs `around` with the
- * original method: an own one (someone else's wrapper) is kept; otherwise the prototype's is
- * looked up at each call, so instrumentations that patch the class later still run. False when
- * there is no such method or it cannot be replaced.
- */
-function wrapMethod(obj: object, name: string, around: (original: AnyFn, self: unknown, args: unknown[]) => unknown): boolean {
-  const own = Object.hasOwn(obj, name) ? (obj as Record<string, unknown>)[name] : undefined;
-  const proto = Object.getPrototypeOf(obj) as Record<string, unknown> | null;
-  const first = own ?? proto?.[name];
-  if (typeof first !== "function") return false;
-  const read = own === undefined && proto !== null ? methodReader(name) : undefined;
-  const wrapped = {
-    [name](this: unknown, ...args: unknown[]): unknown {
-      const original = own ?? (read ? read(proto!) : undefined);
-      if (typeof original !== "function") throw new TypeError(`audit-logger: the OpenAI client has no ${name}() to call`);
-      return around(original as AnyFn, this, args);
-    },
-  }[name]!;
-  try {
-    Object.defineProperty(wrapped, "length", { value: first.length });
-    Object.defineProperty(obj, name, { value: wrapped, configurable: true, writable: true, enumerable: false });
-    return true;
-  } catch {
-    return false;
-  }
-}
+const paramsKey = (params: object): object => params;
 
-/**
- * Reads `proto[name]` from a load site of its own for each method wrapped on every call: the
- * wrappers share one function's code, where a keyed load of a different name per wrapper is
- * megamorphic (a stub-cache probe, ~0.2 µs each on the app's cold caches; bench/share-openai.ts).
- */
-function methodReader(name: string): (proto: Record<string, unknown>) => unknown {
-  switch (name) {
-    case "create":
-      return (proto) => proto.create;
-    case "buildRequest":
-      return (proto) => proto.buildRequest;
-    case "buildBody":
-      return (proto) => proto.buildBody;
-    default:
-      return (proto) => proto[name];
-  }
-}
-
-function observeSentBodies(client: object): SentBodies {
-  const calls = new Map<object, CallRecord[]>();
-  // A retry serialises the same params again: it must not hand its body to another call that
-  // shares the params object and has not serialised yet. buildRequest (which calls buildBody
-  // before its first await) says which attempt this is.
-  let retrying = false;
-  wrapMethod(client, "buildRequest", (original, self, args) => {
-    const retryCount = (args[1] as { retryCount?: unknown } | undefined)?.retryCount;
-    retrying = typeof retryCount === "number" && retryCount > 0;
-    try {
-      return original.apply(self, args);
-    } finally {
-      retrying = false;
-    }
-  });
-  const observed = wrapMethod(client, "buildBody", (original, self, args) => {
-    const built = original.apply(self, args);
-    if (retrying) return built;
-    try {
-      const params = (args[0] as { options?: { body?: unknown } } | undefined)?.options?.body;
-      const body = (built as { body?: unknown } | null)?.body;
-      // every call made with this params object and not serialised yet (calls sharing one params
-      // object at the same time serialise the same object within microseconds)
-      const waiting = typeof params === "object" && params !== null && typeof body === "string" ? calls.get(params) : undefined;
-      if (waiting) {
-        calls.delete(params as object);
-        for (const call of waiting) call.sentJson(body as string);
-      }
-    } catch {
-      // an unexpected shape: the prompt is then read from the params
-    }
-    return built;
-  });
-  return observed ? calls : undefined;
-}
-
-function instrumentCreate(resource: Creator, api: Api, options: WrapOpenAIOptions, sent: SentBodies): void {
+function instrumentCreate(resource: Creator, api: Api, options: WrapOpenAIOptions, sent: Bodies): void {
   wrapMethod(resource, "create", (original, self, args) => {
     const logger = resolveAuditLogger(options.logger);
     if (!logger) return original.apply(self, args);
@@ -205,9 +115,7 @@ function instrumentCreate(resource: Creator, api: Api, options: WrapOpenAIOption
     }
     const call = new CallRecord(logger, api, callArgs[0], options.captureContent !== false, sent === undefined);
     if (sent && isObj(callArgs[0])) {
-      const waiting = sent.get(callArgs[0]);
-      if (waiting) waiting.push(call);
-      else sent.set(callArgs[0], [call]);
+      sent.wait(callArgs[0], call);
       call.waitingIn = sent;
     }
     let result: unknown;
@@ -274,7 +182,7 @@ interface Ticket {
 }
 
 /** One API call: captured at call time, written once when it settles, fails or its stream ends. */
-class CallRecord implements StreamObserver<unknown>, ObservedCall {
+class CallRecord implements StreamObserver<unknown>, ObservedCall, BodyWaiter {
   parsing = false;
   rawRequested = false;
   private recorded = false;
@@ -305,7 +213,7 @@ class CallRecord implements StreamObserver<unknown>, ObservedCall {
   private items = 0;
   private streamSignal: AbortSignal | undefined;
   /** the client's map this call waits in for its serialised body (see `SentBodies`) */
-  waitingIn: SentBodies;
+  waitingIn: Bodies;
   /** the registration (see `dropped`) that records this call if its result is collected unread */
   ticket: Ticket | undefined;
   /** the prompt as sent (from the request's JSON), or copied at the call; see `SentBodies` */
@@ -344,21 +252,11 @@ class CallRecord implements StreamObserver<unknown>, ObservedCall {
     }
   }
 
-  /** The JSON text the SDK serialised this call's params to (its first attempt's). */
-  sentJson(body: string): void {
+  /** The JSON text the SDK serialised this call's params to (its first attempt's); the params are the key, so always this call's. */
+  sentJson(body: string): boolean {
     this.waitingIn = undefined;
     if (this.capture && !this.recorded) this.sentBody ??= body;
-  }
-
-  /** Recorded without its body serialised (it failed before, say): its entry in the client's map goes. */
-  private stopWaiting(sent: NonNullable<SentBodies>): void {
-    this.waitingIn = undefined;
-    const params = this.body as object;
-    const waiting = sent.get(params);
-    if (!waiting) return;
-    const i = waiting.indexOf(this);
-    if (i >= 0) waiting.splice(i, 1);
-    if (waiting.length === 0) sent.delete(params);
+    return true;
   }
 
   /** Records the call as abandoned when `result` is collected before the call was recorded. */
@@ -519,7 +417,12 @@ class CallRecord implements StreamObserver<unknown>, ObservedCall {
     if (this.recorded) return;
     this.recorded = true;
     this.untrack();
-    if (this.waitingIn) this.stopWaiting(this.waitingIn);
+    const waitingIn = this.waitingIn;
+    if (waitingIn) {
+      // recorded without its body serialised (it failed before, say): its entry in the client's map goes
+      this.waitingIn = undefined;
+      waitingIn.stopWaiting(this.body as object, this);
+    }
     const durationSeconds = secondsSince(this.start);
     const headers = this.headers;
     this.headers = undefined;

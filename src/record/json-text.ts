@@ -16,12 +16,22 @@ export class JsonText {
 /**
  * The text of the member `key` of the JSON object whose text is `json`, when that member's value
  * is an array (`"messages": [...]` in a chat request body); undefined when `json` is not an
- * object's text, has no such member, or the member is not an array. Only the top level is
- * searched, and a well-formed text is assumed (the SDK's own `JSON.stringify` output): strings are
- * skipped with `indexOf` (native), so the scan's cost grows with the number of strings and what
- * lies between them, not with the length of the text.
+ * object's text, has no such member, or the member is not an array. See {@link jsonMember}.
  */
 export function jsonArrayMember(json: string, key: string): string | undefined {
+  const value = jsonMember(json, key);
+  return value !== undefined && value.charCodeAt(0) === 0x5b /* [ */ ? value : undefined;
+}
+
+/**
+ * The text of the value of the member `key` of the JSON object whose text is `json` (a string
+ * with its quotes, a number, an object, an array...); undefined when `json` is not an object's
+ * text or has no such member. Only the top level is searched, and a well-formed text is assumed
+ * (the SDK's own `JSON.stringify` output): strings are skipped with `indexOf` (native), so the
+ * scan's cost grows with the number of strings and what lies between them, not with the length
+ * of the text.
+ */
+export function jsonMember(json: string, key: string): string | undefined {
   let i = skipSpace(json, 0);
   if (json.charCodeAt(i) !== 0x7b /* { */) return undefined;
   i = skipSpace(json, i + 1);
@@ -35,7 +45,7 @@ export function jsonArrayMember(json: string, key: string): string | undefined {
     const end = valueEnd(json, start);
     if (end < 0) return undefined;
     // (a key written with escapes is never the one asked for: the SDK writes plain keys)
-    if (name === key) return json.charCodeAt(start) === 0x5b /* [ */ ? json.slice(start, end) : undefined;
+    if (name === key) return json.slice(start, end);
     i = skipSpace(json, end);
     if (json.charCodeAt(i) !== 0x2c /* , */) return undefined;
     i = skipSpace(json, i + 1);

@@ -1,6 +1,6 @@
 import { afterEach, describe, expect, it } from "vitest";
 import { AuditLogger } from "../../src/index.js";
-import { JsonText, jsonArrayMember } from "../../src/record/json-text.js";
+import { JsonText, jsonArrayMember, jsonMember } from "../../src/record/json-text.js";
 import { readKind } from "../helpers/core.js";
 import { cleanupTmp, tmpProject } from "../helpers/index.js";
 import { rng } from "../reader/fixture.js";
@@ -24,6 +24,28 @@ function value(next: () => number, depth: number): unknown {
   for (let i = Math.floor(next() * 4); i > 0; i--) o[TRICKY[Math.floor(next() * TRICKY.length)]! + String(i)] = value(next, depth + 1);
   return o;
 }
+
+describe("jsonMember: a top-level member of a JSON object's text, verbatim, whatever its value", () => {
+  it("is the member's value as JSON.stringify writes it (strings, numbers, literals, objects, arrays), over generated bodies", () => {
+    const next = rng(11);
+    let found = 0;
+    for (let n = 0; n < 3000; n++) {
+      const body: Record<string, unknown> = {};
+      if (next() < 0.7) body.model = value(next, 2);
+      if (next() < 0.3) body['system"'] = value(next, 1);
+      if (next() < 0.5) body.nested = { system: value(next, 1) };
+      if (next() < 0.85) body.system = value(next, next() < 0.5 ? 4 : 0);
+      if (next() < 0.7) body.messages = value(next, 1);
+      const json = JSON.stringify(body);
+      const expected = "system" in body ? JSON.stringify(body.system) : undefined;
+      expect(jsonMember(json, "system"), json).toBe(expected);
+      const spaced = jsonMember(JSON.stringify(body, null, 2), "system");
+      expect(spaced === undefined ? undefined : JSON.parse(spaced), json).toEqual(body.system);
+      if (expected !== undefined) found++;
+    }
+    expect(found).toBeGreaterThan(2000);
+  });
+});
 
 describe("jsonArrayMember: a top-level array member of a JSON object's text, verbatim", () => {
   it("is the member as JSON.stringify writes it, over generated bodies with quotes, backslashes and brackets in keys and strings", () => {

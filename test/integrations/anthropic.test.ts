@@ -2,8 +2,10 @@
  * wrapAnthropic with the real @anthropic-ai/sdk against a local fake Messages API:
  * what the application gets back is unchanged, and each call leaves exactly one ChatInteraction.
  */
+import { spawnSync } from "node:child_process";
 import fs from "node:fs";
 import path from "node:path";
+import { fileURLToPath } from "node:url";
 import Anthropic from "@anthropic-ai/sdk";
 import { APIPromise } from "@anthropic-ai/sdk/core/api-promise";
 import { MessageStream } from "@anthropic-ai/sdk/lib/MessageStream";
@@ -13,7 +15,7 @@ import { wrapAnthropic } from "../../integrations/anthropic.js";
 import { decryptValue, valueAad } from "../../src/pipeline/encrypt.js";
 import { AuditLogger, auditContext, verifyAuditLog, type EncryptedValue } from "../../src/index.js";
 import { startFakeAnthropic, type FakeAnthropic } from "../helpers/fake-anthropic.js";
-import { readJsonl, TEST_KEY, testKeyring, loggerFactory } from "../helpers/index.js";
+import { readJsonl, TEST_KEY, testKeyring, loggerFactory, tmpProject } from "../helpers/index.js";
 
 const MODEL = "claude-haiku-4-5";
 const REPLY_MODEL = "claude-haiku-4-5-20251001";
@@ -456,5 +458,45 @@ describe("wrapAnthropic: records made later, from what arrived", () => {
     expect((threaded[1] as Rec).promptPreview).toBe(JSON.stringify([{ role: "user", content: "What is the capital of France?" }]));
     expect(threaded[2]).toMatchObject({ finishReason: "tool_use", toolCalls: [{ name: "get_weather", input: { location: "San Francisco, CA", unit: "fahrenheit" } }] });
     expect(threaded[3]).toMatchObject({ success: false, statusCode: 529, metadata: { anthropic: { errorType: "overloaded_error" } } });
+  });
+});
+
+describe("wrapAnthropic: the prompt as the SDK sent it", () => {
+  it("two calls made at once with one `messages` array and different system prompts each record their own", async () => {
+    const logger = newLogger();
+    const c = client(logger);
+    const messages = [{ role: "user" as const, content: "What is the capital of France?" }];
+    await Promise.all([
+      c.messages.create({ model: MODEL, max_tokens: 256, system: "Answer in French.", messages }),
+      c.messages.create({ model: MODEL, max_tokens: 256, system: [{ type: "text", text: "Answer in German." }], messages }),
+      c.messages.create({ model: MODEL, max_tokens: 256, messages }),
+    ]);
+    const recs = await settle(logger, 3);
+    expect(recs.map((r) => r.promptPreview).sort()).toEqual(
+      [
+        JSON.stringify([{ role: "system", content: "Answer in French." }, ...messages]),
+        JSON.stringify([{ role: "system", content: [{ type: "text", text: "Answer in German." }] }, ...messages]),
+        JSON.stringify(messages),
+      ].sort(),
+    );
+  });
+
+  it("a call that fails before its body is sent is recorded once with the prompt from its params, and the wrapper keeps nothing of it (real child process, --expose-gc)", () => {
+    const root = fileURLToPath(new URL("../../", import.meta.url));
+    const r = spawnSync(process.execPath, ["--expose-gc", "--import", "tsx", path.join(root, "test/fixtures/anthropic/params-child.mts"), tmpProject("audit-anthropic-params-")], {
+      cwd: root,
+      encoding: "utf8",
+      timeout: 30_000,
+    });
+    expect(r.status, r.stderr).toBe(0);
+    const out = JSON.parse(r.stdout.trim().split("\n").at(-1)!) as { records: Rec[]; errors: string[]; collected: boolean[] };
+    expect(out.errors).toEqual(["refused before serialising", "refused before serialising"]);
+    expect(out.records).toHaveLength(3);
+    const failed = out.records.filter((x) => x.success === false);
+    expect(failed.map((x) => x.errorMessage)).toEqual(["Error: refused before serialising", "Error: refused before serialising"]);
+    for (const x of failed) expect(x.promptPreview).toBe(JSON.stringify([{ role: "system", content: "Be brief." }, { role: "user", content: "fails early" }]));
+    expect(out.records.find((x) => x.success === true)!.promptPreview).toBe(JSON.stringify([{ role: "system", content: "Be brief." }, { role: "user", content: "served" }]));
+    // nothing of the wrapper's holds the messages of a recorded call
+    expect(out.collected).toEqual([true, true, true]);
   });
 });

@@ -21,7 +21,7 @@ import { AuditConfigError } from "../src/errors.js";
 import { recordFrom, reportRecordFailure, resolveAuditLogger, secondsSince } from "../src/instrument.js";
 import type { AuditLogger } from "../src/logger.js";
 import { newId } from "../src/record/id.js";
-import { toJsonData } from "../src/record/serialize.js";
+import { copyUsage, toJsonData } from "../src/record/serialize.js";
 import type { AuditContextValue } from "../src/types.js";
 import { anthropicChatInputBuilder, type AnthropicRecordData, type AnthropicToolCall } from "./anthropic-input.js";
 import { isThenable, observeApiPromise, type ObservedCall, type ResponseProps } from "./api-promise.js";
@@ -530,7 +530,7 @@ function messageOutcome(message: unknown): Outcome {
   const o: Outcome = { text: texts.join(" "), toolCalls };
   const model = str(message.model);
   if (model !== undefined) o.model = model;
-  if (isObj(message.usage)) o.usage = toJsonData(message.usage) as Obj;
+  if (isObj(message.usage)) o.usage = copyUsage(message.usage) ?? (toJsonData(message.usage) as Obj);
   const stop = str(message.stop_reason);
   if (stop !== undefined) o.stopReason = stop;
   const id = str(message.id);
@@ -581,7 +581,7 @@ class StreamAccumulator {
         const m = isObj(event.message) ? event.message : {};
         this.model = str(m.model);
         this.messageId = str(m.id);
-        if (isObj(m.usage)) this.usage = toJsonData(m.usage) as Obj;
+        if (isObj(m.usage)) this.usage = copyUsage(m.usage) ?? (toJsonData(m.usage) as Obj);
         break;
       }
       case "content_block_start": {

@@ -1,6 +1,6 @@
 import { z } from "zod";
 import type { ErrorSeverity } from "../src/types.js";
-import { auditMethodDecorator, decoratorOptionsShape, errorMessageOf, parseDecoratorInput, type AuditDecoratorOptions, type AuditMethodDecorator } from "./wrap.js";
+import { auditMethodDecorator, decoratorOptionsShape, errorMessageOf, parseDecoratorInput, type AuditDecoratorOptions, type AuditMethodDecorator, type FinishedCall } from "./wrap.js";
 
 /**
  * Options of {@link AuditErrors}. With `captureArgs: true` (or a function) the arguments go into
@@ -28,13 +28,35 @@ const schema = z.object({
     .optional(),
 });
 
-// One error object is recorded once, however many @AuditErrors methods it passes through.
-const recorded = new WeakSet<object>();
+/**
+ * Who recorded an error object last: when that call started, and the trace it was made in. An
+ * error passing through nested @AuditErrors methods (the inner one rethrows it, the outer one
+ * sees it again) is recorded once, by the innermost; the same error object rejecting another,
+ * independent call (a cached failed promise, a shared error constant) is recorded again.
+ */
+interface Recording {
+  readonly startedAt: number;
+  readonly traceId: string | undefined;
+}
+const recorded = new WeakMap<object, Recording>();
+
+/**
+ * Whether `last` (who recorded `error` before) is a call made inside `call`: it started during
+ * `call` (which is finishing now), in the same trace (or either outside any). Two calls of one
+ * trace running at once, both rejected by one error object, look nested when the one that
+ * started later finishes first: the earlier one is then not recorded.
+ */
+function recordedInside(last: Recording | undefined, call: FinishedCall): boolean {
+  if (last === undefined || last.startedAt < call.startedAt) return false;
+  const traceId = call.outer?.traceId;
+  return last.traceId === traceId || last.traceId === undefined || traceId === undefined;
+}
 
 /**
  * Records anything the method throws (or its promise rejects with, or its generator throws) as
  * an error record, then rethrows it unchanged. Calls that succeed record nothing. An error
- * passing through several `@AuditErrors` methods is recorded once, by the innermost.
+ * passing through several nested `@AuditErrors` methods is recorded once, by the innermost; one
+ * error object that fails several independent calls (a cached rejection) is recorded by each.
  *
  * @example
  * class Payments {
@@ -55,8 +77,8 @@ export function AuditErrors(options: AuditErrorsOptions = {}): AuditMethodDecora
       if (outcome.status !== "error") return;
       const error = outcome.error;
       if (typeof error === "object" && error !== null) {
-        if (recorded.has(error)) return;
-        recorded.add(error);
+        if (recordedInside(recorded.get(error), call)) return;
+        recorded.set(error, { startedAt: call.startedAt, traceId: call.outer?.traceId });
       }
       const context: Record<string, unknown> = { method: call.qualifiedName };
       const code = error instanceof Error ? (error as { code?: unknown }).code : undefined;

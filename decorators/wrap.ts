@@ -87,6 +87,10 @@ export interface FinishedCall {
   readonly method: string;
   /** `Class.method`, the class found from `this` at call time */
   readonly qualifiedName: string;
+  /** when the call started (a `performance.now()` reading) */
+  readonly startedAt: number;
+  /** the audit context the call was made in */
+  readonly outer: AuditContextValue | undefined;
   readonly durationSeconds: number;
   readonly outcome: CallOutcome;
   /** set for generator and async generator methods */
@@ -287,7 +291,7 @@ class Call implements FinishedCall {
   outer: AuditContextValue | undefined = undefined;
   private userAtCall: string | undefined = undefined;
   private done = false;
-  private readonly start = performance.now();
+  readonly startedAt = performance.now();
 
   constructor(
     readonly spec: MethodAuditSpec,
@@ -309,7 +313,7 @@ class Call implements FinishedCall {
   }
 
   get seconds(): number {
-    return (performance.now() - this.start) / 1000;
+    return (performance.now() - this.startedAt) / 1000;
   }
 
   /** Runs one step of the method body in its context. */

@@ -671,6 +671,47 @@ describe("@AuditPersona, @AuditPerformance, @AuditErrors", () => {
   });
 });
 
+describe("@AuditErrors and one error object met more than once", () => {
+  it("a cached rejection failing independent calls is recorded by each; one passing through nested methods (a tool between them) once", async () => {
+    const logger = newLogger();
+    const cached = Promise.reject(new Error("upstream down"));
+    cached.catch(() => undefined);
+    class Svc {
+      async lookup(_n: number): Promise<never> {
+        return cached;
+      }
+      async outer(): Promise<never> {
+        return this.tool();
+      }
+      async tool(): Promise<never> {
+        return this.inner();
+      }
+      async inner(): Promise<never> {
+        throw new RangeError("nested once");
+      }
+    }
+    decorate("standard", Svc, "lookup", AuditErrors({ logger, captureArgs: true }));
+    decorate("standard", Svc, "outer", AuditErrors({ logger }));
+    decorate("standard", Svc, "tool", AuditTool("svc.tool", { logger }));
+    decorate("standard", Svc, "inner", AuditErrors({ logger }));
+    const s = new Svc();
+    // one after the other, then at once from two requests (two traces), then nested
+    await expect(s.lookup(1)).rejects.toThrow("upstream down");
+    await expect(s.lookup(2)).rejects.toThrow("upstream down");
+    const inTrace = (traceId: string, n: number) => auditContext.run({ traceId }, () => s.lookup(n));
+    const both = await Promise.allSettled([inTrace("trace-a", 3), inTrace("trace-b", 4)]);
+    expect(both.map((r) => r.status)).toEqual(["rejected", "rejected"]);
+    await expect(auditContext.run({ traceId: "trace-c" }, () => s.outer())).rejects.toThrow("nested once");
+    await expect(s.outer()).rejects.toThrow("nested once");
+    const errs = await records(logger, "error");
+    const upstream = errs.filter((e) => e.message === "upstream down");
+    expect(upstream.map((e) => (e.context as { arguments: number[] }).arguments[0]).sort()).toEqual([1, 2, 3, 4]);
+    // each nested error (a new object per call) once, by the innermost method
+    const nested = errs.filter((e) => e.message === "nested once");
+    expect(nested.map((e) => (e.context as { method: string }).method)).toEqual(["Svc.inner", "Svc.inner"]);
+  });
+});
+
 describe("a logger option that is not a logger", () => {
   it("is named in one process warning, and the call is recorded by the context's or the default logger", async () => {
     const fallback = newLogger();

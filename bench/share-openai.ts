@@ -13,6 +13,7 @@
  *   npx tsx bench/share-openai.ts --calls 40000 --modes thread --frequency 4000
  *   npx tsx bench/share-openai.ts --modes thread --keep-script .scratch  # keeps perf's samples (thread.perf.txt)
  *   npx tsx bench/share-openai.ts --provider anthropic [--stream]  # wrapAnthropic, messages.create
+ *   npx tsx bench/share-openai.ts --history 20                 # 20 earlier messages sent with each call
  *
  * Needs `perf` (Debian: `apt-get install linux-perf`) and permission to use it (root, or
  * `kernel.perf_event_paranoid` <= 1); software events are enough, a VM without hardware counters
@@ -77,6 +78,8 @@ const { values } = parseArgs({
     modes: { type: "string", default: "unrecorded,recorded,thread" },
     /** `openai` (chat completions) or `anthropic` (messages), each against its fake provider */
     provider: { type: "string", default: "openai" },
+    /** earlier turns sent with each call (user and assistant messages of ~300 characters each): a chat app's prompt */
+    history: { type: "string", default: "0" },
     /** a directory to keep each mode's `perf script` output in (<mode>.perf.txt), to read its frames */
     "keep-script": { type: "string" },
   },
@@ -228,11 +231,18 @@ async function child(mode: string): Promise<void> {
   }
 }
 
+/** The messages each call sends: `--history` earlier turns, then the question. */
+function conversation(): Array<{ role: "user" | "assistant"; content: string }> {
+  const turn = "Tell me more about the history of the city, its rivers, bridges and the people who built them. ".repeat(3);
+  const earlier = Array.from({ length: Number(values.history) }, (_, i) => ({ role: i % 2 === 0 ? ("user" as const) : ("assistant" as const), content: `${i}: ${turn}` }));
+  return [...earlier, { role: "user", content: "What is the capital of France?" }];
+}
+
 async function openaiCall(logger: import("../src/index.js").AuditLogger | undefined, baseURL: string): Promise<OneCall> {
   const { default: OpenAI } = await import("openai");
   const { wrapOpenAI } = await importBuilt<typeof import("../integrations/openai.js")>("integrations/openai.js");
   const client = wrapOpenAI(new OpenAI({ baseURL, apiKey: "sk-bench", maxRetries: 0 }), logger ? { logger } : {});
-  const messages = [{ role: "user" as const, content: "What is the capital of France?" }];
+  const messages = conversation();
   return async () => {
     if (values.stream) {
       const s = await client.chat.completions.create({ model: "gpt-4o-mini", messages, stream: true });
@@ -245,7 +255,7 @@ async function anthropicCall(logger: import("../src/index.js").AuditLogger | und
   const { default: Anthropic } = await import("@anthropic-ai/sdk");
   const { wrapAnthropic } = await importBuilt<typeof import("../integrations/anthropic.js")>("integrations/anthropic.js");
   const client = wrapAnthropic(new Anthropic({ baseURL, apiKey: "sk-ant-bench", maxRetries: 0 }), logger ? { logger } : {});
-  const messages = [{ role: "user" as const, content: "What is the capital of France?" }];
+  const messages = conversation();
   return async () => {
     if (values.stream) {
       const s = await client.messages.create({ model: "claude-haiku-4-5", max_tokens: 256, messages, stream: true });
@@ -301,7 +311,7 @@ async function measure(logger: import("../src/index.js").AuditLogger | undefined
 async function runMode(mode: string): Promise<Record<string, unknown>> {
   const calls = Number(values.calls);
   const periodNs = Math.round(1e9 / Number(values.frequency));
-  const args = ["--child", mode, "--provider", String(values.provider), "--calls", String(values.calls), "--warmup", String(values.warmup), ...(values.stream ? ["--stream"] : [])];
+  const args = ["--child", mode, "--provider", String(values.provider), "--history", String(values.history), "--calls", String(values.calls), "--warmup", String(values.warmup), ...(values.stream ? ["--stream"] : [])];
   // JavaScript frames are named through a jitdump (jit-<pid>.dump, in the child's working
   // directory; `--perf-prof` also turns off code-space compaction, so code does not move);
   // interpreted functions get a frame of their own. perf's build-id cache goes there too (with
@@ -407,7 +417,7 @@ async function main(): Promise<void> {
     throw new Error("bench/share-openai.ts needs Linux perf (Debian: apt-get install linux-perf)");
   }
   const modes = String(values.modes).split(",");
-  console.log(`node ${process.version}, ${os.cpus().length} CPUs, ${values.provider}: ${values.calls} ${values.stream ? "streamed " : ""}calls per mode after ${values.warmup} to warm up; perf cpu-clock at ${values.frequency} Hz, main thread`);
+  console.log(`node ${process.version}, ${os.cpus().length} CPUs, ${values.provider}${values.history !== "0" ? ` (${values.history} earlier messages per call)` : ""}: ${values.calls} ${values.stream ? "streamed " : ""}calls per mode after ${values.warmup} to warm up; perf cpu-clock at ${values.frequency} Hz, main thread`);
   const results = [];
   for (const mode of modes) {
     const r = await runMode(mode);
@@ -423,7 +433,7 @@ async function main(): Promise<void> {
     for (const [fn, t] of r.top as [string, number][]) console.log(`${"".padEnd(12)}${t.toFixed(2).padStart(6)} µs  ${fn}`);
     for (const [fn, b] of r.allocTop as [string, number][]) console.log(`${"".padEnd(12)}${String(b).padStart(6)} B   ${fn}`);
   }
-  console.log(JSON.stringify({ bench: "share-openai", provider: values.provider, stream: values.stream, calls: Number(values.calls), frequency: Number(values.frequency), results }));
+  console.log(JSON.stringify({ bench: "share-openai", provider: values.provider, history: Number(values.history), stream: values.stream, calls: Number(values.calls), frequency: Number(values.frequency), results }));
 }
 
 (values.child ? child(values.child) : main()).catch((err: unknown) => {

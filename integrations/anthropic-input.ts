@@ -4,7 +4,7 @@
  * imports it by URL, see InputBuilder), so it imports nothing at run time but pure functions.
  */
 import { markFreshId } from "../src/record/id.js";
-import { JsonText, jsonArrayMember, jsonMember } from "../src/record/json-text.js";
+import { JsonText, jsonMembers } from "../src/record/json-text.js";
 import type { ChatInteractionInput, InputBuilder } from "../src/types.js";
 
 /** A tool call as recorded: a `tool_use` (or `server_tool_use`) block of the reply. */
@@ -108,10 +108,12 @@ export function anthropicChatInput(d: AnthropicRecordData): ChatInteractionInput
  * as the JSON text it was sent in, cut from the request body with the `system` member's text
  * spliced in front (see JsonText); else parsed from the request's JSON; else the text as sent.
  */
+const MEMBERS = ["messages", "system"] as const;
+
 function promptSent(sent: string): JsonText | unknown[] | string {
-  const messages = jsonArrayMember(sent, "messages");
-  if (messages !== undefined) {
-    const system = jsonMember(sent, "system");
+  // (one pass over the body for both)
+  const [messages, system] = jsonMembers(sent, MEMBERS);
+  if (messages !== undefined && messages.charCodeAt(0) === 0x5b /* [ */) {
     if (system === undefined) return new JsonText(messages);
     const rest = messages.slice(1).trimStart();
     return new JsonText(`[{"role":"system","content":${system}}${rest.charCodeAt(0) === 0x5d /* ] */ ? "" : ","}${rest}`);

@@ -32,25 +32,39 @@ export function jsonArrayMember(json: string, key: string): string | undefined {
  * of the text.
  */
 export function jsonMember(json: string, key: string): string | undefined {
+  return jsonMembers(json, [key])[0];
+}
+
+/**
+ * {@link jsonMember} for several keys in one pass over the text (it stops once every key is
+ * found): the values' texts, in the order of `keys`.
+ */
+export function jsonMembers(json: string, keys: readonly string[]): Array<string | undefined> {
+  const found: Array<string | undefined> = new Array<string | undefined>(keys.length).fill(undefined);
+  let missing = keys.length;
   let i = skipSpace(json, 0);
-  if (json.charCodeAt(i) !== 0x7b /* { */) return undefined;
+  if (json.charCodeAt(i) !== 0x7b /* { */) return found;
   i = skipSpace(json, i + 1);
-  while (i < json.length && json.charCodeAt(i) === 0x22 /* " */) {
+  while (missing > 0 && i < json.length && json.charCodeAt(i) === 0x22 /* " */) {
     const keyEnd = stringEnd(json, i);
-    if (keyEnd < 0) return undefined;
+    if (keyEnd < 0) return found;
     const name = json.slice(i + 1, keyEnd - 1);
     i = skipSpace(json, keyEnd);
-    if (json.charCodeAt(i) !== 0x3a /* : */) return undefined;
+    if (json.charCodeAt(i) !== 0x3a /* : */) return found;
     const start = skipSpace(json, i + 1);
     const end = valueEnd(json, start);
-    if (end < 0) return undefined;
+    if (end < 0) return found;
     // (a key written with escapes is never the one asked for: the SDK writes plain keys)
-    if (name === key) return json.slice(start, end);
+    const k = keys.indexOf(name);
+    if (k >= 0 && found[k] === undefined) {
+      found[k] = json.slice(start, end);
+      missing--;
+    }
     i = skipSpace(json, end);
-    if (json.charCodeAt(i) !== 0x2c /* , */) return undefined;
+    if (json.charCodeAt(i) !== 0x2c /* , */) return found;
     i = skipSpace(json, i + 1);
   }
-  return undefined;
+  return found;
 }
 
 function skipSpace(s: string, i: number): number {

@@ -1,6 +1,6 @@
 import { afterEach, describe, expect, it } from "vitest";
 import { AuditLogger } from "../../src/index.js";
-import { JsonText, jsonArrayMember, jsonMember } from "../../src/record/json-text.js";
+import { JsonText, jsonArrayMember, jsonMember, jsonMembers } from "../../src/record/json-text.js";
 import { readKind } from "../helpers/core.js";
 import { cleanupTmp, tmpProject } from "../helpers/index.js";
 import { rng } from "../reader/fixture.js";
@@ -42,6 +42,8 @@ describe("jsonMember: a top-level member of a JSON object's text, verbatim, what
       const spaced = jsonMember(JSON.stringify(body, null, 2), "system");
       expect(spaced === undefined ? undefined : JSON.parse(spaced), json).toEqual(body.system);
       if (expected !== undefined) found++;
+      // both members in one pass, whichever comes first
+      expect(jsonMembers(json, ["messages", "system"]), json).toEqual(["messages" in body ? JSON.stringify(body.messages) : undefined, expected]);
     }
     expect(found).toBeGreaterThan(2000);
   });

@@ -157,11 +157,19 @@ interface Outcome {
  * call and a hash-table insert per registration): only the call's current ticket records.
  */
 const dropped = new FinalizationRegistry<Ticket>((ticket) => {
-  if (ticket.call.ticket === ticket) ticket.call.abandon();
+  const call = ticket.call;
+  if (call !== undefined && call.ticket === ticket) call.abandon();
 });
 
 interface Ticket {
-  readonly call: ChatCall;
+  /**
+   * Cleared when the ticket is dropped (`untrack`): the registry holds its tickets until their
+   * results are collected, and a ticket that still led to its call would keep the call alive, and
+   * through it anything that leads back to the result (a stream's aborted signal, whose reason,
+   * a DOMException, keeps the stack it was thrown in: the stream read by `break`), so that the
+   * result itself never became collectable.
+   */
+  call: ChatCall | undefined;
 }
 
 /** One `messages.create()` call: captured at the call, recorded once when it settles, fails or its stream ends. */
@@ -242,18 +250,23 @@ class ChatCall implements StreamObserver<unknown>, ObservedCall, BodyWaiter {
   /** Records the call as abandoned when `result` is collected before the call was recorded. */
   track(result: object): void {
     if (this.recorded) return;
+    this.untrack();
     const ticket: Ticket = { call: this };
     this.ticket = ticket;
     dropped.register(result, ticket);
   }
 
   untrack(): void {
-    this.ticket = undefined;
+    const ticket = this.ticket;
+    if (ticket !== undefined) {
+      ticket.call = undefined;
+      this.ticket = undefined;
+    }
   }
 
   /** `result` was collected unread (see `dropped`). Run by the FinalizationRegistry: never throws. */
   abandon(): void {
-    this.ticket = undefined;
+    this.untrack();
     this.tap?.release();
     this.tap = undefined;
     try {
@@ -405,6 +418,8 @@ class ChatCall implements StreamObserver<unknown>, ObservedCall, BodyWaiter {
     if (this.recorded) return;
     this.recorded = true;
     this.untrack();
+    // (nothing that leads back to the stream stays with a recorded call: see Ticket)
+    this.streamSignal = undefined;
     // (recorded another way than by the tap's end, a failed parse say: the tap lets go of this call)
     const tap = this.tap;
     if (tap) {

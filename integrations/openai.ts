@@ -173,12 +173,20 @@ function errorMessage(err: unknown): string {
  * recorded, or after the call moved on to its stream, runs a callback that does nothing.
  */
 const dropped = new FinalizationRegistry<Ticket>((ticket) => {
-  if (ticket.call.ticket === ticket) ticket.call.abandon();
+  const call = ticket.call;
+  if (call !== undefined && call.ticket === ticket) call.abandon();
 });
 
 /** One registration of a result with {@link dropped}. */
 interface Ticket {
-  readonly call: CallRecord;
+  /**
+   * Cleared when the ticket is dropped (`untrack`): the registry holds its tickets until their
+   * results are collected, and a ticket that still led to its call would keep the call alive, and
+   * through it anything that leads back to the result (a stream's aborted signal, whose reason,
+   * a DOMException, keeps the stack it was thrown in: the stream read by `break`), so that the
+   * result itself never became collectable.
+   */
+  call: CallRecord | undefined;
 }
 
 /** One API call: captured at call time, written once when it settles, fails or its stream ends. */
@@ -262,18 +270,23 @@ class CallRecord implements StreamObserver<unknown>, ObservedCall, BodyWaiter {
   /** Records the call as abandoned when `result` is collected before the call was recorded. */
   track(result: object): void {
     if (this.recorded) return;
+    this.untrack();
     const ticket: Ticket = { call: this };
     this.ticket = ticket;
     dropped.register(result, ticket);
   }
 
   untrack(): void {
-    this.ticket = undefined;
+    const ticket = this.ticket;
+    if (ticket !== undefined) {
+      ticket.call = undefined;
+      this.ticket = undefined;
+    }
   }
 
   /** `result` was collected unread (see `dropped`). */
   abandon(): void {
-    this.ticket = undefined;
+    this.untrack();
     this.tap?.release();
     this.tap = undefined;
     // (run by the FinalizationRegistry: a throw here would be an uncaught exception)
@@ -417,6 +430,8 @@ class CallRecord implements StreamObserver<unknown>, ObservedCall, BodyWaiter {
     if (this.recorded) return;
     this.recorded = true;
     this.untrack();
+    // (nothing that leads back to the stream stays with a recorded call: see Ticket)
+    this.streamSignal = undefined;
     const waitingIn = this.waitingIn;
     if (waitingIn) {
       // recorded without its body serialised (it failed before, say): its entry in the client's map goes

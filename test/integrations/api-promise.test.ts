@@ -3,6 +3,8 @@
  * SDKs in one process against their local fake providers: the class-level `asResponse()` observer
  * of each SDK's APIPromise, and a promise that cannot be observed.
  */
+import { spawnSync } from "node:child_process";
+import { fileURLToPath } from "node:url";
 import Anthropic from "@anthropic-ai/sdk";
 import OpenAI from "openai";
 import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
@@ -92,5 +94,26 @@ describe("APIPromise observation shared by the OpenAI and Anthropic integrations
     expect(events).toHaveLength(1);
     expect(events[0]!.message).toMatch(/read.only|frozen|not extensible/i);
     expect(await recordsOf(logger, "chat_interaction", 0)).toEqual([]);
+  });
+});
+
+describe("streams the app is done with are collectable, as with the bare SDKs", () => {
+  it("read to the end, left by break or a throw, cut off, or failed by an error event: no stream stays alive, every call recorded (real child process, --expose-gc)", () => {
+    const root = fileURLToPath(new URL("../../", import.meta.url));
+    const r = spawnSync(process.execPath, ["--expose-gc", "--import", "tsx", fileURLToPath(new URL("../fixtures/stream-gc-child.mts", import.meta.url)), tmpProject("audit-stream-gc-")], {
+      cwd: root,
+      encoding: "utf8",
+      timeout: 60_000,
+    });
+    expect(r.status, r.stderr).toBe(0);
+    const out = JSON.parse(r.stdout.trim().split("\n").at(-1)!) as { alive: Record<string, Record<string, number>>; records: Record<string, number> };
+    // (a leak kept every stream ended early alive: the registry's ticket led to the call, the
+    // call to the aborted signal, whose reason holds the stack the stream was read in)
+    for (const sdk of ["openai", "anthropic"]) {
+      const bare = out.alive[`${sdk} bare`]!;
+      for (const [kind, n] of Object.entries(out.alive[`${sdk} wrapped`]!)) expect({ sdk, kind, alive: n }).toEqual({ sdk, kind, alive: bare[kind] });
+      expect(Object.keys(bare)).toHaveLength(5);
+    }
+    expect(out.records).toEqual({ openai: 20, anthropic: 20 });
   });
 });

@@ -97,12 +97,20 @@ export function tapStream<S extends object, T = unknown>(stream: S, observer: St
 
 /** The stream's iterator factory, tapped (bound per stream to it, its state and the original factory). */
 function tappedIterator<T>(this: object, state: TapState<T>, original: IteratorFactory<T>): AsyncIterator<T> {
-  state.started = true;
   return tapIterator(original.call(this), state);
 }
 
 class TapState<T> implements TapHandle {
-  started = false;
+  /**
+   * The iterator being observed: the first one whose `next()` is called. A stream is read once
+   * (the SDKs refuse a second read), so any other iterator's results pass unobserved: an app that
+   * tries to read the stream again while reading it (and catches the SDK's refusal) must not end
+   * the observation of the read under way, and an iterator made and never read must not take it
+   * from the one that is.
+   */
+  owner = 0;
+  /** (iterators are told apart by number: the state must not hold one, and through it the stream, alive) */
+  iterators = 0;
   private ended = false;
   private readonly signal: AbortSignal | undefined;
   private readonly detachAbort: (() => void) | undefined;
@@ -260,15 +268,31 @@ function listenForAbort(signal: AbortSignal, onAbort: () => void): () => void {
  * cache to miss.
  */
 class TappedIterator<T> {
+  /** this iterator's number, for the state's `owner` */
+  readonly n: number;
+
   constructor(
     protected readonly inner: AsyncIterator<T>,
     protected readonly state: TapState<T>,
     private readonly innerNext: AsyncIterator<T>["next"],
-  ) {}
+  ) {
+    this.n = ++state.iterators;
+  }
 
   // (`arguments.length`, not a rest parameter: no array made for each item)
   next(value?: unknown): Promise<IteratorResult<T>> {
-    return this.state.observe(arguments.length === 0 ? this.innerNext.call(this.inner) : this.innerNext.call(this.inner, value));
+    const p = arguments.length === 0 ? this.innerNext.call(this.inner) : this.innerNext.call(this.inner, value);
+    const state = this.state;
+    if (state.owner !== this.n) {
+      if (state.owner !== 0) return p; // another iterator reads the stream (see `owner`)
+      state.owner = this.n;
+    }
+    return state.observe(p);
+  }
+
+  /** An async iterator is async-iterable (it returns itself), as the SDKs' own are: `for await` over one read part-way. */
+  [Symbol.asyncIterator](): this {
+    return this;
   }
 }
 
@@ -285,12 +309,12 @@ class TappedGenerator<T> extends TappedIterator<T> {
   }
 
   return(value?: unknown): Promise<IteratorResult<T>> {
-    this.state.end({ kind: "abandoned" });
+    if (this.state.owner === this.n) this.state.end({ kind: "abandoned" });
     return this.innerReturn.call(this.inner, value);
   }
 
   throw(err?: unknown): Promise<IteratorResult<T>> {
-    this.state.end({ kind: "error", error: err });
+    if (this.state.owner === this.n) this.state.end({ kind: "error", error: err });
     return this.innerThrow.call(this.inner, err);
   }
 }
@@ -307,13 +331,13 @@ function tapIterator<T>(inner: AsyncIterator<T>, state: TapState<T>): AsyncItera
   const tapped = new TappedIterator(inner, state, next) as TappedIterator<T> & AsyncIterator<T>;
   if (typeof ret === "function") {
     tapped.return = function (this: TappedIterator<T>, value?: unknown): Promise<IteratorResult<T>> {
-      state.end({ kind: "abandoned" });
+      if (state.owner === tapped.n) state.end({ kind: "abandoned" });
       return (ret as Method<T>).call(inner, value);
     };
   }
   if (typeof thr === "function") {
     tapped.throw = function (this: TappedIterator<T>, err?: unknown): Promise<IteratorResult<T>> {
-      state.end({ kind: "error", error: err });
+      if (state.owner === tapped.n) state.end({ kind: "error", error: err });
       return (thr as Method<T>).call(inner, err);
     };
   }

@@ -3,8 +3,9 @@
  * SDKs in one process against their local fake providers: the class-level `asResponse()` observer
  * of each SDK's APIPromise, and a promise that cannot be observed.
  */
-import { spawnSync } from "node:child_process";
+import { execFile } from "node:child_process";
 import { fileURLToPath } from "node:url";
+import { promisify } from "node:util";
 import Anthropic from "@anthropic-ai/sdk";
 import OpenAI from "openai";
 import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
@@ -98,14 +99,15 @@ describe("APIPromise observation shared by the OpenAI and Anthropic integrations
 });
 
 describe("streams the app is done with are collectable, as with the bare SDKs", () => {
-  it("read to the end, left by break or a throw, cut off, or failed by an error event: no stream stays alive, every call recorded (real child process, --expose-gc)", () => {
+  it("read to the end, left by break or a throw, cut off, or failed by an error event: no stream stays alive, every call recorded (real child process, --expose-gc)", async () => {
     const root = fileURLToPath(new URL("../../", import.meta.url));
-    const r = spawnSync(process.execPath, ["--expose-gc", "--import", "tsx", fileURLToPath(new URL("../fixtures/stream-gc-child.mts", import.meta.url)), tmpProject("audit-stream-gc-")], {
+    // (not spawnSync: this process's fake providers keep answering, and their idle keep-alive
+    // connections stay open, while the child runs)
+    const r = await promisify(execFile)(process.execPath, ["--expose-gc", "--import", "tsx", fileURLToPath(new URL("../fixtures/stream-gc-child.mts", import.meta.url)), tmpProject("audit-stream-gc-")], {
       cwd: root,
       encoding: "utf8",
       timeout: 60_000,
     });
-    expect(r.status, r.stderr).toBe(0);
     const out = JSON.parse(r.stdout.trim().split("\n").at(-1)!) as { alive: Record<string, Record<string, number>>; records: Record<string, number> };
     // (a leak kept every stream ended early alive: the registry's ticket led to the call, the
     // call to the aborted signal, whose reason holds the stack the stream was read in)
@@ -115,5 +117,51 @@ describe("streams the app is done with are collectable, as with the bare SDKs", 
       expect(Object.keys(bare)).toHaveLength(5);
     }
     expect(out.records).toEqual({ openai: 20, anthropic: 20 });
+  });
+});
+
+describe("a stream's iterators, as the bare SDKs have them", () => {
+  type Sdk = "openai" | "anthropic";
+  const streamOf = async (sdk: Sdk, logger?: AuditLogger): Promise<AsyncIterable<unknown>> => {
+    if (sdk === "openai") {
+      const c = logger ? wrapOpenAI(openaiClient(), { logger }) : openaiClient();
+      return c.chat.completions.create({ model: "gpt-4o-mini", messages, stream: true });
+    }
+    const c = logger ? wrapAnthropic(anthropicClient(), { logger }) : anthropicClient();
+    return c.messages.create({ model: "claude-haiku-4-5", max_tokens: 64, messages, stream: true });
+  };
+  /** Reads the first event, then the rest with `for await` over the same iterator; tries a second read of the stream on the way. */
+  const readOddly = async (s: AsyncIterable<unknown>) => {
+    const unread = s[Symbol.asyncIterator](); // made and never read: the next one reads the stream
+    void unread;
+    const it = s[Symbol.asyncIterator]();
+    const first = await it.next();
+    let n = first.done ? 0 : 1;
+    let refused = "";
+    for await (const _ of it as unknown as AsyncIterable<unknown>) {
+      if (n++ === 1) {
+        try {
+          await s[Symbol.asyncIterator]().next();
+        } catch (err) {
+          refused = (err as Error).message; // the SDK refuses a second read
+        }
+      }
+    }
+    return { n, refused };
+  };
+  const text = (r: Rec) => r.responsePreview;
+
+  it.each(["openai", "anthropic"] as const)("%s: an iterator read part-way is itself iterable, a second read refused by the SDK leaves the record alone, an unread iterator takes nothing", async (sdk) => {
+    const bare = await readOddly(await streamOf(sdk));
+    const logger = newLogger();
+    const wrapped = await readOddly(await streamOf(sdk, logger));
+    expect(wrapped).toEqual(bare);
+    expect(bare.n).toBeGreaterThan(3);
+    expect(bare.refused).toMatch(/consumed|iterate/i);
+    const [rec, ...rest] = await recordsOf(logger, "chat_interaction");
+    expect(rest).toEqual([]);
+    expect(rec).toMatchObject({ success: true });
+    expect(text(rec!)).toBe(sdk === "openai" ? "The capital of France is Paris." : "Hello, world! How can I help?");
+    expect(meta(rec, sdk)).toMatchObject(sdk === "openai" ? { end: "completed", chunks: bare.n } : { end: "completed", events: bare.n });
   });
 });

@@ -128,10 +128,17 @@ function parseObserved(this: unknown, call: ObservedCall, parse: (this: unknown,
   return parsed;
 }
 
-/** The call an observed APIPromise's response promise belongs to (module-local: another copy of this package keeps its own). */
-const kCall = Symbol("audit-logger.api-promise.call");
-/** Marks the `asResponse` methods installed by {@link observeAsResponse}. */
-const kObserver = Symbol("audit-logger.api-promise.asResponse");
+/**
+ * The call an observed APIPromise's response promise belongs to. Shared by every copy of this
+ * package (`Symbol.for`), as is the class's one observer: whichever copy installed it tells the
+ * calls of all copies, through their `askedForRaw(r, parsing)` (this key's version names that
+ * protocol). With module-local symbols, two copies in one app (ESM and CJS, two versions) did not
+ * know each other's observer and wrapped the class's `asResponse` again at every turn, without
+ * end.
+ */
+const kCall = Symbol.for("audit-logger.api-promise.call.v1");
+/** Marks the `asResponse` observer installed on an APIPromise class, by any copy and version of this package. */
+const kObserver = Symbol.for("audit-logger.api-promise.asResponse-observer");
 
 /** The observed `asResponse` methods last installed or met: one per SDK in use, usually (OpenAI's APIPromise class, Anthropic's). */
 let lastObserver: unknown;

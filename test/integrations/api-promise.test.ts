@@ -10,6 +10,7 @@ import Anthropic from "@anthropic-ai/sdk";
 import OpenAI from "openai";
 import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
 import { wrapAnthropic } from "../../integrations/anthropic.js";
+import * as apiPromise from "../../integrations/api-promise.js";
 import { wrapOpenAI } from "../../integrations/openai.js";
 import { AuditLogger } from "../../src/logger.js";
 import { startFakeAnthropic, type FakeAnthropic } from "../helpers/fake-anthropic.js";
@@ -163,5 +164,49 @@ describe("a stream's iterators, as the bare SDKs have them", () => {
     expect(rec).toMatchObject({ success: true });
     expect(text(rec!)).toBe(sdk === "openai" ? "The capital of France is Paris." : "Hello, world! How can I help?");
     expect(meta(rec, sdk)).toMatchObject(sdk === "openai" ? { end: "completed", chunks: bare.n } : { end: "completed", events: bare.n });
+  });
+});
+
+describe("two copies of the package in one app (ESM and CJS, two versions)", () => {
+  it("share the APIPromise class's one asResponse observer: it is installed once, and tells the calls of both copies", async () => {
+    // a second instance of the module, as a second copy of the package would load it
+    const other = (await import(/* @vite-ignore */ new URL("../../integrations/api-promise.ts?second-copy", import.meta.url).href)) as typeof apiPromise;
+    expect(other.observeApiPromise).not.toBe(apiPromise.observeApiPromise);
+    /** A call as the integrations implement it: it counts what it is told. */
+    class Told implements apiPromise.ObservedCall {
+      parsing = false;
+      rawRequested = false;
+      raw = 0;
+      settled = 0;
+      responded(): void {}
+      settle(): void {
+        this.settled++;
+      }
+      fail(err: unknown): void {
+        throw err;
+      }
+      track(): void {}
+      askedForRaw(): void {
+        this.raw++;
+        this.rawRequested = true;
+      }
+      unobservable(err: unknown): void {
+        throw err;
+      }
+    }
+    const c = anthropicClient();
+    let installed: unknown;
+    for (let i = 0; i < 40; i++) {
+      const copy = i % 2 === 0 ? apiPromise : other;
+      const call = new Told();
+      const p = copy.observeApiPromise(c.messages.create({ model: "claude-haiku-4-5", max_tokens: 64, messages }), call) as ReturnType<typeof c.messages.create>;
+      const classMethod = (Object.getPrototypeOf(p) as { asResponse: unknown }).asResponse;
+      installed ??= classMethod;
+      // the same observer every time: neither copy wraps the other's
+      expect(classMethod).toBe(installed);
+      const res = await p.asResponse();
+      expect(((await res.json()) as { type: string }).type).toBe("message");
+      expect(call.raw).toBe(1);
+    }
   });
 });

@@ -5,7 +5,7 @@
 // (the module's object: the global `performance` is a getter, one more call per reading)
 import { performance } from "node:perf_hooks";
 import { auditContext, getDefaultAuditLogger, runInAuditContext, sharedFlags } from "./context.js";
-import { AuditLogger } from "./logger.js";
+import { AuditLogger, withRecordTime } from "./logger.js";
 import type { AuditContextValue, InputBuilder } from "./types.js";
 
 function isLogger(v: unknown): v is AuditLogger {
@@ -111,20 +111,21 @@ export function recordFrom<D>(logger: AuditLogger, builder: InputBuilder<D>, dat
     // not queued: the input is made here, below, and a failure to record it is reported there
   }
   // the context as it is now (the call's end): the record is made later, and the app may set
-  // another user on the same context object by then (auditContext.setUser after the call)
-  const build: Build = [logger, builder as InputBuilder<unknown>, data, context === undefined ? undefined : { ...context }];
+  // another user on the same context object by then (auditContext.setUser after the call); and
+  // the time, which the record carries (as with `thread: true`), not the batch's
+  const build: Build = [logger, builder as InputBuilder<unknown>, data, context === undefined ? undefined : { ...context }, Date.now()];
   // (a logger of another copy of the package may not have deferCall)
   if (typeof logger.deferCall === "function") logger.deferCall(runBuild, build);
   else deferRecord(logger, () => buildAndLog(build));
 }
 
 /** One deferred record of {@link recordFrom}: a tuple, so that deferring it makes no closure per call. */
-type Build = readonly [logger: AuditLogger, builder: InputBuilder<unknown>, data: unknown, context: AuditContextValue | undefined];
+type Build = readonly [logger: AuditLogger, builder: InputBuilder<unknown>, data: unknown, context: AuditContextValue | undefined, time: number];
 
-/** Makes the input and logs it, in the call's context. */
+/** Makes the input and logs it, in the call's context, at the call's time. */
 function buildAndLog(b: Build): unknown {
   const logger = b[0];
-  return runInAuditContext(b[3], () => logger[b[1].method](b[1].build(b[2])));
+  return runInAuditContext(b[3], () => withRecordTime(b[4], () => logger[b[1].method](b[1].build(b[2]))));
 }
 
 /** {@link buildAndLog}, its failures reported as by {@link safeRecord} (what `deferRecord` adds to a step). */

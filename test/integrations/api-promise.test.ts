@@ -31,8 +31,8 @@ afterEach(async () => {
   for (const l of loggers.splice(0)) if (!l.isClosed) await l.finalizeSession();
   cleanupTmp();
 });
-function newLogger(): AuditLogger {
-  const logger = new AuditLogger({ sessionId: "api_promise", projectPath: tmpProject() });
+function newLogger(options: { flushIntervalMs?: number } = {}): AuditLogger {
+  const logger = new AuditLogger({ sessionId: "api_promise", projectPath: tmpProject(), ...options });
   loggers.push(logger);
   return logger;
 }
@@ -208,5 +208,23 @@ describe("two copies of the package in one app (ESM and CJS, two versions)", () 
       expect(((await res.json()) as { type: string }).type).toBe("message");
       expect(call.raw).toBe(1);
     }
+  });
+});
+
+describe("records made later carry the call's time", () => {
+  it.each(["openai", "anthropic"] as const)("%s: a call's record, made in the next batch, is stamped when the call ended, before a record logged after the call", async (sdk) => {
+    const logger = newLogger({ flushIntervalMs: 1000 });
+    const before = Date.now();
+    if (sdk === "openai") await wrapOpenAI(openaiClient(), { logger }).chat.completions.create({ model: "gpt-4o-mini", messages });
+    else await wrapAnthropic(anthropicClient(), { logger }).messages.create({ model: "claude-haiku-4-5", max_tokens: 64, messages });
+    const ended = Date.now();
+    await new Promise((r) => setTimeout(r, 30));
+    logger.logToolUsage({ toolName: "after-the-call", operation: "run" });
+    const [chat] = await recordsOf(logger, "chat_interaction");
+    const [tool] = await recordsOf(logger, "tool_usage");
+    const chatAt = Date.parse(chat!.timestamp as string);
+    expect(chatAt).toBeGreaterThanOrEqual(before);
+    expect(chatAt).toBeLessThanOrEqual(ended);
+    expect(chatAt).toBeLessThan(Date.parse(tool!.timestamp as string));
   });
 });

@@ -25,7 +25,7 @@ import { copyUsage, toJsonData } from "../src/record/serialize.js";
 import type { AuditContextValue } from "../src/types.js";
 import { anthropicChatInputBuilder, type AnthropicRecordData, type AnthropicToolCall } from "./anthropic-input.js";
 import { isThenable, observeApiPromise, type ObservedCall, type ResponseProps } from "./api-promise.js";
-import { observeSentBodies, type BodyWaiter, type SentBodies } from "./sent-body.js";
+import { observeSentBodies, taggedOptions, type BodyWaiter } from "./sent-body.js";
 import { signalAborted, tapStream, type StreamEnd, type StreamObserver, type TapHandle } from "./stream-tap.js";
 
 /** Marks a wrapped `create` (and `withOptions`), shared by every copy of this package. */
@@ -76,9 +76,8 @@ export function wrapAnthropic<C extends AnthropicClientLike>(client: C, options:
   }
   const original = messages.create as AnyFn;
   if ((original as unknown as Obj)[kWrapped]) return client;
-  // the prompt is recorded from the body the SDK sent, cut out of its JSON (see SentBodies); the
-  // SDK serialises a copy of the params with the app's own `messages` array, hence the key
-  const sent = observeSentBodies<ChatCall>(client, messagesOf);
+  // the prompt is recorded from the body the SDK sent, cut out of its JSON (see sent-body.ts)
+  const sent = observeSentBodies(client);
   const create = function create(this: unknown, ...args: unknown[]): unknown {
     return auditedCreate(original, this, args, options, sent);
   };
@@ -105,24 +104,33 @@ function wrapWithOptions(client: Obj, options: WrapAnthropicOptions): void {
   Object.defineProperty(client, "withOptions", { value: wrapped, writable: true, configurable: true, enumerable: false });
 }
 
-const messagesOf = (params: object): unknown => (params as { messages?: unknown }).messages;
-
-function auditedCreate(original: AnyFn, self: unknown, args: unknown[], options: WrapAnthropicOptions, sent: Bodies): unknown {
+/** `sent`: whether the client's serialised bodies reach their calls (see integrations/sent-body.ts). */
+function auditedCreate(original: AnyFn, self: unknown, args: unknown[], options: WrapAnthropicOptions, sent: boolean): unknown {
   const logger = resolveAuditLogger(options.logger);
   if (!logger) return Reflect.apply(original, self, args);
+  const capture = options.captureContent !== false;
   let call: ChatCall;
   try {
-    call = new ChatCall(logger, args[0], args[1], options.captureContent !== false, sent);
+    call = new ChatCall(logger, args[0], args[1], capture);
   } catch (err) {
     // params that cannot be read (a Proxy that throws, say): the call runs unrecorded, and the
     // logger says so (an `error` event, else one process warning)
     reportRecordFailure(logger, err);
     return Reflect.apply(original, self, args);
   }
+  let callArgs = args;
+  if (capture) {
+    // the request options name the call, so that its body finds it (see sent-body.ts); without
+    // them (a client whose bodies are not observed, options that cannot be copied) the prompt
+    // is copied now
+    const tagged = sent ? taggedOptions(args[1], call) : undefined;
+    if (tagged !== undefined) callArgs = [args[0], tagged, ...args.slice(2)];
+    else call.copyPrompt();
+  }
   let result: unknown;
   try {
     // calls made inside (a fetch wrapper, say) get this interaction as their parent
-    result = runWithOwnValue({ parentId: call.id }, () => Reflect.apply(original, self, args));
+    result = runWithOwnValue({ parentId: call.id }, () => Reflect.apply(original, self, callArgs));
   } catch (err) {
     call.fail(err);
     throw err;
@@ -173,9 +181,6 @@ interface Ticket {
 }
 
 /** One `messages.create()` call: captured at the call, recorded once when it settles, fails or its stream ends. */
-/** The bodies a client serialises, by the `messages` array of the params they were made from. */
-type Bodies = SentBodies<ChatCall> | undefined;
-
 class ChatCall implements StreamObserver<unknown>, ObservedCall, BodyWaiter {
   readonly id = newId();
   parsing = false;
@@ -184,16 +189,14 @@ class ChatCall implements StreamObserver<unknown>, ObservedCall, BodyWaiter {
   private readonly start = performance.now();
   private readonly requestedModel: string | undefined;
   /**
-   * The prompt: the JSON text the SDK sent (its first attempt's body, see SentBodies); until then
-   * the app's `system` and `messages` (copied when the call is recorded, if it never sent them);
-   * or, for a client whose bodies cannot be observed, system + messages copied at the call.
+   * The prompt: the JSON text the SDK sent (its first attempt's body, see sent-body.ts); until
+   * then the app's `system` and `messages` (copied when the call is recorded, if it never sent
+   * them); or, when the body cannot reach this call, system + messages copied at the call.
    */
   private sentBody: string | undefined;
   private system: unknown;
   private messages: unknown;
   private prompt: unknown[] | undefined;
-  /** the client's map this call waits in for its body, keyed by `messages` */
-  private waitingIn: Bodies;
   private readonly method: "messages.create" | "messages.stream";
   private readonly stream: boolean;
   /**
@@ -216,35 +219,33 @@ class ChatCall implements StreamObserver<unknown>, ObservedCall, BodyWaiter {
     params: unknown,
     requestOptions: unknown,
     private readonly capture: boolean,
-    sent: Bodies,
   ) {
     const p = isObj(params) ? params : {};
     this.requestedModel = str(p.model);
-    const messages = p.messages;
-    const system = p.system;
+    // The record is made when the call ends, a stream's at its end, and a chat app changes its
+    // `messages` by then (pushes the reply, the next question), often while it reads the stream:
+    // the prompt is what the SDK sent, or else a copy (see `copyPrompt`, `end`).
     if (capture) {
-      // The record is made when the call ends, a stream's at its end, and a chat app changes its
-      // `messages` by then (pushes the reply, the next question), often while it reads the
-      // stream: the prompt is what the SDK sent, or else a copy made now.
-      if (sent && isObj(messages)) {
-        this.messages = messages;
-        this.system = system;
-        sent.wait(messages, this);
-        this.waitingIn = sent;
-      } else this.prompt = promptCopy(system, messages);
+      this.messages = p.messages;
+      this.system = p.system;
     }
     this.stream = p.stream === true;
     const headers = isObj(requestOptions) && isObj(requestOptions.headers) ? requestOptions.headers : undefined;
     this.method = headers?.["x-stainless-helper-method"] === "stream" ? "messages.stream" : "messages.create";
   }
 
-  /** The JSON text the SDK serialised `params` to: this call's when they hold its own `messages` and `system`. */
-  sentJson(body: string, params: object): boolean {
-    const p = params as { messages?: unknown; system?: unknown };
-    if (p.messages !== this.messages || p.system !== this.system) return false;
-    this.waitingIn = undefined;
+  /** The prompt, copied now: its body will not reach this call (see sent-body.ts). */
+  copyPrompt(): void {
+    try {
+      this.prompt = promptCopy(this.system, this.messages);
+    } catch {
+      // messages that throw when read: the copy when the call is recorded reports it, never the app's call
+    }
+  }
+
+  /** The JSON text the SDK serialised this call's params to (its first attempt's: a retry serialises them again). */
+  sentJson(body: string): void {
     if (!this.recorded) this.sentBody ??= body;
-    return true;
   }
 
   /** Records the call as abandoned when `result` is collected before the call was recorded. */
@@ -429,12 +430,6 @@ class ChatCall implements StreamObserver<unknown>, ObservedCall, BodyWaiter {
     const durationSeconds = secondsSince(this.start);
     const headers = this.headers;
     this.headers = undefined;
-    const waitingIn = this.waitingIn;
-    if (waitingIn) {
-      // recorded without its body sent (the call failed before): its entry in the client's map goes
-      this.waitingIn = undefined;
-      waitingIn.stopWaiting(this.messages as object, this);
-    }
     try {
       // (the SDK's parsed Message carries its request id; a stream's is read from the headers)
       const requestId = o.requestId ?? (headers ? requestIdOf(headers) : undefined);

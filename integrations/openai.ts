@@ -20,7 +20,7 @@ import type { AuditLogger } from "../src/logger.js";
 import { openaiChatInputBuilder, openaiRecordData, type CallStatus, type OpenAIRecordData } from "./openai-input.js";
 import { ChatChunkAccumulator, ResponseEventAccumulator, fromChatCompletion, fromResponse, isObj, promptOf, type ChatOutcome, type Obj } from "./openai-record.js";
 import { observeApiPromise, type ObservedCall, type ResponseProps } from "./api-promise.js";
-import { observeSentBodies, wrapMethod, type BodyWaiter, type SentBodies } from "./sent-body.js";
+import { observeSentBodies, taggedOptions, wrapMethod, type BodyWaiter } from "./sent-body.js";
 import { signalAborted, tapStream, type StreamEnd, type StreamObserver, type TapHandle } from "./stream-tap.js";
 
 /** Options of {@link wrapOpenAI}. */
@@ -80,7 +80,7 @@ export function wrapOpenAI<C extends OpenAIClientLike>(client: C, options: WrapO
   const target = client as C & { [kWrapped]?: true };
   if (target[kWrapped]) return client;
   Object.defineProperty(target, kWrapped, { value: true });
-  const sent = observeSentBodies<CallRecord>(target, paramsKey);
+  const sent = observeSentBodies(target);
   instrumentCreate(target.chat.completions, "chat", options, sent);
   if (target.responses && typeof target.responses.create === "function") instrumentCreate(target.responses, "responses", options, sent);
   // A client derived with withOptions() keeps the instrumentation.
@@ -97,12 +97,8 @@ export function isOpenAIClient(value: unknown): value is OpenAIClientLike {
   return typeof value === "object" && value !== null && typeof chat?.completions?.create === "function";
 }
 
-/** The bodies a client serialises, by the params object the app passed (the SDK serialises it as it is). */
-type Bodies = SentBodies<CallRecord> | undefined;
-
-const paramsKey = (params: object): object => params;
-
-function instrumentCreate(resource: Creator, api: Api, options: WrapOpenAIOptions, sent: Bodies): void {
+/** `sent`: whether the client's serialised bodies reach their calls (see integrations/sent-body.ts). */
+function instrumentCreate(resource: Creator, api: Api, options: WrapOpenAIOptions, sent: boolean): void {
   wrapMethod(resource, "create", (original, self, args) => {
     const logger = resolveAuditLogger(options.logger);
     if (!logger) return original.apply(self, args);
@@ -113,10 +109,15 @@ function instrumentCreate(resource: Creator, api: Api, options: WrapOpenAIOption
       // params that throw when read (a getter, a Proxy): the SDK meets that itself, as without us
       callArgs = args as never[];
     }
-    const call = new CallRecord(logger, api, callArgs[0], options.captureContent !== false, sent === undefined);
-    if (sent && isObj(callArgs[0])) {
-      sent.wait(callArgs[0], call);
-      call.waitingIn = sent;
+    const capture = options.captureContent !== false;
+    const call = new CallRecord(logger, api, callArgs[0], capture);
+    if (capture) {
+      // the request options name the call, so that its body finds it (see sent-body.ts); without
+      // them (a client whose bodies are not observed, options that cannot be copied) the prompt
+      // is copied now
+      const tagged = sent ? taggedOptions(callArgs[1], call) : undefined;
+      if (tagged !== undefined) callArgs = [callArgs[0]!, tagged as never, ...callArgs.slice(2)];
+      else call.copyPrompt();
     }
     let result: unknown;
     try {
@@ -220,8 +221,6 @@ class CallRecord implements StreamObserver<unknown>, ObservedCall, BodyWaiter {
   private acc: ChatChunkAccumulator | ResponseEventAccumulator | undefined;
   private items = 0;
   private streamSignal: AbortSignal | undefined;
-  /** the client's map this call waits in for its serialised body (see `SentBodies`) */
-  waitingIn: Bodies;
   /** the registration (see `dropped`) that records this call if its result is collected unread */
   ticket: Ticket | undefined;
   /** the prompt as sent (from the request's JSON), or copied at the call; see `SentBodies` */
@@ -237,7 +236,6 @@ class CallRecord implements StreamObserver<unknown>, ObservedCall, BodyWaiter {
     private readonly api: Api,
     private readonly body: unknown,
     private readonly capture: boolean,
-    copyPrompt: boolean,
   ) {
     const params = isObj(body) ? body : undefined;
     let stream = false;
@@ -251,20 +249,20 @@ class CallRecord implements StreamObserver<unknown>, ObservedCall, BodyWaiter {
     }
     this.streamRequested = stream;
     this.requestedModel = model;
-    if (capture && copyPrompt) {
-      try {
-        this.prompt = copyOf(promptOf(api, body));
-      } catch {
-        // params that throw when read (a Proxy, say): the copy at settle reports it, never the app's call
-      }
+  }
+
+  /** The prompt, copied now: its body will not reach this call (see sent-body.ts). */
+  copyPrompt(): void {
+    try {
+      this.prompt = copyOf(promptOf(this.api, this.body));
+    } catch {
+      // params that throw when read (a Proxy, say): the copy at settle reports it, never the app's call
     }
   }
 
-  /** The JSON text the SDK serialised this call's params to (its first attempt's); the params are the key, so always this call's. */
-  sentJson(body: string): boolean {
-    this.waitingIn = undefined;
+  /** The JSON text the SDK serialised this call's params to (its first attempt's: a retry serialises them again). */
+  sentJson(body: string): void {
     if (this.capture && !this.recorded) this.sentBody ??= body;
-    return true;
   }
 
   /** Records the call as abandoned when `result` is collected before the call was recorded. */
@@ -432,12 +430,6 @@ class CallRecord implements StreamObserver<unknown>, ObservedCall, BodyWaiter {
     this.untrack();
     // (nothing that leads back to the stream stays with a recorded call: see Ticket)
     this.streamSignal = undefined;
-    const waitingIn = this.waitingIn;
-    if (waitingIn) {
-      // recorded without its body serialised (it failed before, say): its entry in the client's map goes
-      this.waitingIn = undefined;
-      waitingIn.stopWaiting(this.body as object, this);
-    }
     const durationSeconds = secondsSince(this.start);
     const headers = this.headers;
     this.headers = undefined;

@@ -5,102 +5,60 @@
  * mode), and by then a chat app has usually pushed the answer and the next question onto the
  * same `messages` array; copying the messages at the call instead, then serialising them again
  * for the record, cost more than cutting them out of the body the SDK serialised anyway.
+ *
+ * How a body finds its call: the wrapper passes the SDK request options that are the app's own
+ * plus one member keyed by a symbol of this module, naming the call. The SDKs copy their options
+ * with object spreads from `create()` to the client's `buildBody` step (spreads copy symbol-keyed
+ * members; nothing in the SDKs lists options by `Object.keys`, which would not see them), so the
+ * observed `buildBody` knows exactly which call a body is for. (Until 2026-12-03 bodies were
+ * matched to calls by their params object, or for Anthropic by their `messages` array: two calls
+ * made at once with one `messages` array, the app pushing onto it between them, could record
+ * each other's body.)
  */
 
 type AnyFn = (this: unknown, ...a: unknown[]) => unknown;
 
 /** A call waiting for its serialised body. */
 export interface BodyWaiter {
-  /**
-   * `body` is the JSON text the SDK serialised `params` to (its first attempt's). Returns false
-   * when these params are not this call's after all (another call waiting under the same key):
-   * it then keeps waiting.
-   */
-  sentJson(body: string, params: object): boolean;
+  /** `body` is the JSON text the SDK serialised the call's params to (once per attempt: the first is the one to keep). */
+  sentJson(body: string): void;
 }
 
+/** The member of the request options that names the call (module-local: each copy of the package observes its own). */
+const kCall = Symbol("audit-logger.sent-body.call");
+
 /**
- * The calls of one client waiting for their bodies, by a key taken from their params (the params
- * object itself for OpenAI, whose SDK serialises it as it is; the `messages` array for
- * Anthropic, whose SDK serialises a copy of the params with the same `messages`).
- *
- * A Map, not a WeakMap: a call's entry goes when its body is serialised or, failing that, when
- * the call is recorded (`stopWaiting`), and the call holds its params until then anyway. A
- * WeakMap set and delete per call cost ~1 µs on Node 20 (runtime calls, ephemeron-table
- * rehashes; bench/share-openai.ts), a Map's a fraction of that.
+ * The request options to hand the SDK for `call`: a copy of the app's `options` (the SDK copies
+ * them itself right away) with the call's tag; undefined when they cannot be copied (a getter
+ * that throws: the SDK then meets that itself, and the call's prompt is copied from its params).
  */
-export class SentBodies<W extends BodyWaiter> {
-  private readonly calls = new Map<object, W[]>();
-
-  wait(key: object, call: W): void {
-    const waiting = this.calls.get(key);
-    if (waiting) waiting.push(call);
-    else this.calls.set(key, [call]);
-  }
-
-  /** Recorded without its body serialised (it failed before, say): its entry goes. */
-  stopWaiting(key: object, call: W): void {
-    const waiting = this.calls.get(key);
-    if (!waiting) return;
-    const i = waiting.indexOf(call);
-    if (i >= 0) waiting.splice(i, 1);
-    if (waiting.length === 0) this.calls.delete(key);
-  }
-
-  /** The SDK serialised `params` (found under `key`) to `body`: every call waiting for it gets it. */
-  serialised(key: object, params: object, body: string): void {
-    const waiting = this.calls.get(key);
-    if (!waiting) return;
-    let kept: W[] | undefined;
-    // (calls sharing one params object at the same time serialise the same object within microseconds)
-    for (const call of waiting) if (!call.sentJson(body, params)) (kept ??= []).push(call);
-    if (kept) this.calls.set(key, kept);
-    else this.calls.delete(key);
-  }
-
-  /** How many keys have calls waiting (for tests: nothing may stay behind). */
-  get size(): number {
-    return this.calls.size;
+export function taggedOptions(options: unknown, call: BodyWaiter): object | undefined {
+  if (options === undefined || options === null) return { [kCall]: call };
+  if (typeof options !== "object") return undefined; // not options: the SDK's to reject
+  try {
+    return { ...options, [kCall]: call };
+  } catch {
+    return undefined;
   }
 }
 
 /**
  * Observes `client`'s `buildBody` (the Stainless client's step that serialises a request's
- * params): each body goes to the calls waiting under `keyOf(params)`. Undefined when the client
- * has no such step to observe (not a Stainless client): the calls then copy their prompt at the
- * call.
+ * params): each body goes to the call its request options name. False when the client has no
+ * such step to observe (not a Stainless client): the calls then copy their prompt at the call.
  */
-export function observeSentBodies<W extends BodyWaiter>(client: object, keyOf: (params: object) => unknown): SentBodies<W> | undefined {
-  const sent = new SentBodies<W>();
-  // A retry serialises the same params again: it must not hand its body to another call that
-  // shares the params object and has not serialised yet. buildRequest (which calls buildBody
-  // before its first await) says which attempt this is.
-  let retrying = false;
-  wrapMethod(client, "buildRequest", (original, self, args) => {
-    const retryCount = (args[1] as { retryCount?: unknown } | undefined)?.retryCount;
-    retrying = typeof retryCount === "number" && retryCount > 0;
-    try {
-      return original.apply(self, args);
-    } finally {
-      retrying = false;
-    }
-  });
-  const observed = wrapMethod(client, "buildBody", (original, self, args) => {
+export function observeSentBodies(client: object): boolean {
+  return wrapMethod(client, "buildBody", (original, self, args) => {
     const built = original.apply(self, args);
-    if (retrying) return built;
     try {
-      const params = (args[0] as { options?: { body?: unknown } } | undefined)?.options?.body;
+      const call = (args[0] as { options?: { [kCall]?: BodyWaiter } } | undefined)?.options?.[kCall];
       const body = (built as { body?: unknown } | null)?.body;
-      if (typeof params === "object" && params !== null && typeof body === "string") {
-        const key = keyOf(params);
-        if (typeof key === "object" && key !== null) sent.serialised(key, params, body);
-      }
+      if (call !== undefined && typeof body === "string") call.sentJson(body);
     } catch {
       // an unexpected shape: the prompt is then read from the params
     }
     return built;
   });
-  return observed ? sent : undefined;
 }
 
 /**
@@ -140,8 +98,6 @@ function methodReader(name: string): (proto: Record<string, unknown>) => unknown
   switch (name) {
     case "create":
       return (proto) => proto.create;
-    case "buildRequest":
-      return (proto) => proto.buildRequest;
     case "buildBody":
       return (proto) => proto.buildBody;
     default:

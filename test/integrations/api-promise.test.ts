@@ -4,6 +4,8 @@
  * of each SDK's APIPromise, and a promise that cannot be observed.
  */
 import { execFile } from "node:child_process";
+import fs from "node:fs";
+import path from "node:path";
 import { fileURLToPath } from "node:url";
 import { promisify } from "node:util";
 import Anthropic from "@anthropic-ai/sdk";
@@ -226,5 +228,39 @@ describe("records made later carry the call's time", () => {
     expect(chatAt).toBeGreaterThanOrEqual(before);
     expect(chatAt).toBeLessThanOrEqual(ended);
     expect(chatAt).toBeLessThan(Date.parse(tool!.timestamp as string));
+  });
+});
+
+describe("the prompt recorded is the body each call sent", () => {
+  const tick = async (n: number) => {
+    for (let i = 0; i < n; i++) await Promise.resolve();
+  };
+  it.each(["openai", "anthropic"] as const)("%s: calls sharing one messages array (and params object), the app pushing onto it while they are sent, each record what they sent", async (sdk) => {
+    const fake = sdk === "openai" ? openaiFake : anthropicFake;
+    const logger = newLogger();
+    const openai = wrapOpenAI(openaiClient(), { logger });
+    const anthropic = wrapAnthropic(anthropicClient(), { logger });
+    const first = fake.requests.length;
+    const calls: Promise<unknown>[] = [];
+    for (let x = 0; x <= 4; x++) {
+      for (let y = 1; y <= 3; y++) {
+        const shared: Array<{ role: "user"; content: string }> = [{ role: "user", content: `q0 ${x}/${y}` }];
+        const params = sdk === "openai" ? { model: "gpt-4o-mini", messages: shared } : { model: "claude-haiku-4-5", max_tokens: 5, messages: shared };
+        const send = () => (sdk === "openai" ? openai.chat.completions.create(params as never) : anthropic.messages.create(params as never));
+        calls.push(send());
+        await tick(x);
+        calls.push(send());
+        shared.push({ role: "user", content: "q1" });
+        await tick(y);
+        shared.push({ role: "user", content: "q2" });
+        calls.push(send());
+      }
+    }
+    await Promise.all(calls);
+    const recs = await recordsOf(logger, "chat_interaction", calls.length);
+    expect(recs).toHaveLength(calls.length);
+    const sent = fake.requests.slice(first).map((r) => JSON.stringify((r.body as { messages: unknown }).messages)).sort();
+    const recorded = recs.map((r) => fs.readFileSync(path.join(logger.auditDir, (r.fullContent as { prompt: { file: string } }).prompt.file), "utf8")).sort();
+    expect(recorded).toEqual(sent);
   });
 });

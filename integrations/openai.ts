@@ -223,7 +223,7 @@ class CallRecord implements StreamObserver<unknown>, ObservedCall, BodyWaiter {
   private streamSignal: AbortSignal | undefined;
   /** the registration (see `dropped`) that records this call if its result is collected unread */
   ticket: Ticket | undefined;
-  /** the prompt as sent (from the request's JSON), or copied at the call; see `SentBodies` */
+  /** the prompt as sent (from the request's JSON), or copied at the call; see integrations/sent-body.ts */
   private prompt: ReturnType<typeof promptOf> | undefined;
   private sentBody: string | undefined;
 

@@ -24,6 +24,7 @@ import { newId } from "../src/record/id.js";
 import { copyUsage, toJsonData } from "../src/record/serialize.js";
 import type { AuditContextValue } from "../src/types.js";
 import { anthropicChatInputBuilder, type AnthropicRecordData, type AnthropicToolCall } from "./anthropic-input.js";
+import { trackResult, untrackResult, type DroppableCall, type Ticket } from "./dropped.js";
 import { isThenable, observeApiPromise, type ObservedCall, type ResponseProps } from "./api-promise.js";
 import { observeSentBodies, taggedOptions, type BodyWaiter } from "./sent-body.js";
 import { signalAborted, tapStream, type StreamEnd, type StreamObserver, type TapHandle } from "./stream-tap.js";
@@ -157,31 +158,9 @@ interface Outcome {
   end?: AnthropicRecordData[18];
 }
 
-/**
- * Results the app dropped without reading them to the end (an APIPromise never awaited, a stream
- * never read or left half-read without `break`): there is no other moment at which the call
- * could be recorded, so it is recorded when the result is garbage-collected, once, as abandoned.
- * Registered without an unregister token, as in the OpenAI integration (a token costs a runtime
- * call and a hash-table insert per registration): only the call's current ticket records.
- */
-const dropped = new FinalizationRegistry<Ticket>((ticket) => {
-  const call = ticket.call;
-  if (call !== undefined && call.ticket === ticket) call.abandon();
-});
-
-interface Ticket {
-  /**
-   * Cleared when the ticket is dropped (`untrack`): the registry holds its tickets until their
-   * results are collected, and a ticket that still led to its call would keep the call alive, and
-   * through it anything that leads back to the result (a stream's aborted signal, whose reason,
-   * a DOMException, keeps the stack it was thrown in: the stream read by `break`), so that the
-   * result itself never became collectable.
-   */
-  call: ChatCall | undefined;
-}
 
 /** One `messages.create()` call: captured at the call, recorded once when it settles, fails or its stream ends. */
-class ChatCall implements StreamObserver<unknown>, ObservedCall, BodyWaiter {
+class ChatCall implements StreamObserver<unknown>, ObservedCall, BodyWaiter, DroppableCall {
   readonly id = newId();
   parsing = false;
   rawRequested = false;
@@ -211,7 +190,7 @@ class ChatCall implements StreamObserver<unknown>, ObservedCall, BodyWaiter {
   private acc: StreamAccumulator | undefined;
   private tap: TapHandle | undefined;
   private streamSignal: AbortSignal | undefined;
-  /** the registration (see `dropped`) that records this call if its result is collected unread */
+  /** the registration (see integrations/dropped.ts) that records this call if its result is collected unread */
   ticket: Ticket | undefined;
 
   constructor(
@@ -250,22 +229,15 @@ class ChatCall implements StreamObserver<unknown>, ObservedCall, BodyWaiter {
 
   /** Records the call as abandoned when `result` is collected before the call was recorded. */
   track(result: object): void {
-    if (this.recorded) return;
-    this.untrack();
-    const ticket: Ticket = { call: this };
-    this.ticket = ticket;
-    dropped.register(result, ticket);
+    if (!this.recorded) trackResult(this, result);
   }
 
   untrack(): void {
-    const ticket = this.ticket;
-    if (ticket !== undefined) {
-      ticket.call = undefined;
-      this.ticket = undefined;
-    }
+    untrackResult(this);
   }
 
-  /** `result` was collected unread (see `dropped`). Run by the FinalizationRegistry: never throws. */
+
+  /** `result` was collected unread (see integrations/dropped.ts). Run by the FinalizationRegistry: never throws. */
   abandon(): void {
     this.untrack();
     this.tap?.release();

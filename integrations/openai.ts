@@ -19,6 +19,7 @@ import { copyUsage, toJsonData } from "../src/record/serialize.js";
 import type { AuditLogger } from "../src/logger.js";
 import { openaiChatInputBuilder, openaiRecordData, type CallStatus, type OpenAIRecordData } from "./openai-input.js";
 import { ChatChunkAccumulator, ResponseEventAccumulator, fromChatCompletion, fromResponse, isObj, promptOf, type ChatOutcome, type Obj } from "./openai-record.js";
+import { trackResult, untrackResult, type DroppableCall, type Ticket } from "./dropped.js";
 import { observeApiPromise, type ObservedCall, type ResponseProps } from "./api-promise.js";
 import { observeSentBodies, taggedOptions, wrapMethod, type BodyWaiter } from "./sent-body.js";
 import { signalAborted, tapStream, type StreamEnd, type StreamObserver, type TapHandle } from "./stream-tap.js";
@@ -161,37 +162,9 @@ function errorMessage(err: unknown): string {
   return String(err);
 }
 
-/**
- * Results the app dropped without reading them to the end (an APIPromise never awaited, a stream
- * never read or left half-read without `break`/`return()`): there is no other moment at which a
- * call could be recorded, so it is recorded when the result is garbage-collected, once, as
- * abandoned. (Like the Anthropic integration. A result still alive at exit is not recorded.)
- *
- * Registered without an unregister token: with one, every registration costs a runtime call and
- * a hash-table insert (and every unregistration a removal), ~1.5 µs per streamed call on Node 20
- * (bench/share-openai.ts). Instead each registration holds a ticket, and only the call's current
- * ticket records anything: `untrack()` drops it, so a result collected after its call was
- * recorded, or after the call moved on to its stream, runs a callback that does nothing.
- */
-const dropped = new FinalizationRegistry<Ticket>((ticket) => {
-  const call = ticket.call;
-  if (call !== undefined && call.ticket === ticket) call.abandon();
-});
-
-/** One registration of a result with {@link dropped}. */
-interface Ticket {
-  /**
-   * Cleared when the ticket is dropped (`untrack`): the registry holds its tickets until their
-   * results are collected, and a ticket that still led to its call would keep the call alive, and
-   * through it anything that leads back to the result (a stream's aborted signal, whose reason,
-   * a DOMException, keeps the stack it was thrown in: the stream read by `break`), so that the
-   * result itself never became collectable.
-   */
-  call: CallRecord | undefined;
-}
 
 /** One API call: captured at call time, written once when it settles, fails or its stream ends. */
-class CallRecord implements StreamObserver<unknown>, ObservedCall, BodyWaiter {
+class CallRecord implements StreamObserver<unknown>, ObservedCall, BodyWaiter, DroppableCall {
   parsing = false;
   rawRequested = false;
   private recorded = false;
@@ -221,7 +194,7 @@ class CallRecord implements StreamObserver<unknown>, ObservedCall, BodyWaiter {
   private acc: ChatChunkAccumulator | ResponseEventAccumulator | undefined;
   private items = 0;
   private streamSignal: AbortSignal | undefined;
-  /** the registration (see `dropped`) that records this call if its result is collected unread */
+  /** the registration (see integrations/dropped.ts) that records this call if its result is collected unread */
   ticket: Ticket | undefined;
   /** the prompt as sent (from the request's JSON), or copied at the call; see integrations/sent-body.ts */
   private prompt: ReturnType<typeof promptOf> | undefined;
@@ -267,22 +240,15 @@ class CallRecord implements StreamObserver<unknown>, ObservedCall, BodyWaiter {
 
   /** Records the call as abandoned when `result` is collected before the call was recorded. */
   track(result: object): void {
-    if (this.recorded) return;
-    this.untrack();
-    const ticket: Ticket = { call: this };
-    this.ticket = ticket;
-    dropped.register(result, ticket);
+    if (!this.recorded) trackResult(this, result);
   }
 
   untrack(): void {
-    const ticket = this.ticket;
-    if (ticket !== undefined) {
-      ticket.call = undefined;
-      this.ticket = undefined;
-    }
+    untrackResult(this);
   }
 
-  /** `result` was collected unread (see `dropped`). */
+
+  /** `result` was collected unread (see integrations/dropped.ts). */
   abandon(): void {
     this.untrack();
     this.tap?.release();

@@ -391,7 +391,7 @@ class ChatCall implements StreamObserver<unknown>, ObservedCall, BodyWaiter, Dro
     if (this.recorded) return;
     this.recorded = true;
     this.untrack();
-    // (nothing that leads back to the stream stays with a recorded call: see Ticket)
+    // (nothing that leads back to the stream stays with a recorded call: see integrations/dropped.ts)
     this.streamSignal = undefined;
     // (recorded another way than by the tap's end, a failed parse say: the tap lets go of this call)
     const tap = this.tap;
@@ -509,7 +509,7 @@ function messageOutcome(message: unknown): Outcome {
       else if (type === "tool_use" || type === "server_tool_use") toolCalls.push(toolCallOf(block, type, toJsonData(block.input)));
     }
   }
-  const o: Outcome = { text: texts.join(" "), toolCalls };
+  const o: Outcome = { text: texts.join(" "), toolCalls: toolCalls.length > 0 ? toolCalls : undefined };
   const model = str(message.model);
   if (model !== undefined) o.model = model;
   if (isObj(message.usage)) o.usage = copyUsage(message.usage) ?? (toJsonData(message.usage) as Obj);
@@ -618,7 +618,7 @@ class StreamAccumulator {
         toolCalls.push(toolCallOf(b, b.type, input));
       }
     }
-    const o: Outcome = { text: texts.join(" "), toolCalls, model: this.model, messageId: this.messageId, stopReason: this.stopReason };
+    const o: Outcome = { text: texts.join(" "), toolCalls: toolCalls.length > 0 ? toolCalls : undefined, model: this.model, messageId: this.messageId, stopReason: this.stopReason };
     const usage = this.usage;
     if (usage !== undefined) {
       for (const _ in usage) {

@@ -394,7 +394,7 @@ class CallRecord implements StreamObserver<unknown>, ObservedCall, BodyWaiter, D
     if (this.recorded) return;
     this.recorded = true;
     this.untrack();
-    // (nothing that leads back to the stream stays with a recorded call: see Ticket)
+    // (nothing that leads back to the stream stays with a recorded call: see integrations/dropped.ts)
     this.streamSignal = undefined;
     const durationSeconds = secondsSince(this.start);
     const headers = this.headers;

@@ -222,9 +222,13 @@ class ChatCall implements StreamObserver<unknown>, ObservedCall, BodyWaiter, Dro
     }
   }
 
-  /** The JSON text the SDK serialised this call's params to (its first attempt's: a retry serialises them again). */
+  /**
+   * The JSON text the SDK serialised this call's params to, at each attempt: the last one's is
+   * kept, the request the outcome answers (an app may change its `messages` during a retry's
+   * backoff, and the retry sends them as changed).
+   */
   sentJson(body: string): void {
-    if (!this.recorded) this.sentBody ??= body;
+    if (!this.recorded) this.sentBody = body;
   }
 
   /** Records the call as abandoned when `result` is collected before the call was recorded. */

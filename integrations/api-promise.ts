@@ -130,15 +130,20 @@ function parseObserved(this: unknown, call: ObservedCall, parse: (this: unknown,
 
 /**
  * The call an observed APIPromise's response promise belongs to. Shared by every copy of this
- * package (`Symbol.for`), as is the class's one observer: whichever copy installed it tells the
- * calls of all copies, through their `askedForRaw(r, parsing)` (this key's version names that
- * protocol). With module-local symbols, two copies in one app (ESM and CJS, two versions) did not
- * know each other's observer and wrapped the class's `asResponse` again at every turn, without
- * end.
+ * package (`Symbol.for`), as is the class's observer: whichever copy installed it tells the calls
+ * of all copies that speak its protocol (`PROTOCOL`: the call under this key, told through its
+ * `askedForRaw(r, parsing)`). With module-local symbols, two copies in one app (ESM and CJS, two
+ * versions) did not know each other's observer and wrapped the class's `asResponse` again at
+ * every turn, without end.
  */
-const kCall = Symbol.for("audit-logger.api-promise.call.v1");
-/** Marks the `asResponse` observer installed on an APIPromise class, by any copy and version of this package. */
-const kObserver = Symbol.for("audit-logger.api-promise.asResponse-observer");
+const PROTOCOL = "v1";
+const kCall = Symbol.for(`audit-logger.api-promise.call.${PROTOCOL}`);
+/**
+ * On an installed observer: the protocols it serves, its own and those of the observers it wraps.
+ * A copy wraps the class's method only when its protocol is not among them, so each protocol
+ * wraps it at most once, whatever the order the copies meet it in.
+ */
+const kObserver = Symbol.for("audit-logger.api-promise.asResponse-protocols");
 
 /** The observed `asResponse` methods last installed or met: one per SDK in use, usually (OpenAI's APIPromise class, Anthropic's). */
 let lastObserver: unknown;
@@ -157,11 +162,12 @@ function observeAsResponse(p: ApiPromiseInternals & object): boolean {
   // (the usual case, once the class's method is observed: one cached load and a compare)
   const own = p.asResponse;
   if (own !== undefined && (own === lastObserver || own === otherObserver)) return true;
-  const proto = Object.getPrototypeOf(p) as (ApiPromiseInternals & { [kObserver]?: true }) | null;
-  const current = proto?.asResponse as ((this: unknown, ...a: unknown[]) => unknown) & { [kObserver]?: true };
+  const proto = Object.getPrototypeOf(p) as ApiPromiseInternals | null;
+  const current = proto?.asResponse as ((this: unknown, ...a: unknown[]) => unknown) & { [kObserver]?: readonly string[] };
   // (an own asResponse shadows the class's; read, not Object.hasOwn: a cached load, not a lookup)
   if (typeof current !== "function" || own !== current) return false;
-  if (current[kObserver]) {
+  const served = Array.isArray(current[kObserver]) ? current[kObserver] : [];
+  if (served.includes(PROTOCOL)) {
     met(current);
     return true;
   }
@@ -176,7 +182,7 @@ function observeAsResponse(p: ApiPromiseInternals & object): boolean {
   }.asResponse as typeof current;
   try {
     Object.defineProperty(wrapped, "length", { value: current.length });
-    Object.defineProperty(wrapped, kObserver, { value: true });
+    Object.defineProperty(wrapped, kObserver, { value: Object.freeze([...served, PROTOCOL]) });
     Object.defineProperty(proto, "asResponse", { value: wrapped, configurable: true, writable: true, enumerable: false });
     met(wrapped);
     return true;

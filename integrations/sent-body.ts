@@ -20,25 +20,50 @@ type AnyFn = (this: unknown, ...a: unknown[]) => unknown;
 
 /** A call waiting for its serialised body. */
 export interface BodyWaiter {
-  /** `body` is the JSON text the SDK serialised the call's params to (once per attempt: the first is the one to keep). */
+  /** `body` is the JSON text the SDK serialised the call's params to, at each attempt (a retry serialises them again). */
   sentJson(body: string): void;
 }
 
-/** The member of the request options that names the call (module-local: each copy of the package observes its own). */
+/**
+ * The member of the request options that names the call (module-local: each copy of the package
+ * observes its own). Its value is a {@link CallTag}, never the call itself: the SDKs print their
+ * request options in their debug logs (`util.inspect` shows symbol-keyed members), and the call
+ * leads to the logger and its keys.
+ */
 const kCall = Symbol("audit-logger.sent-body.call");
 
+/** Holds a call where nothing that prints the request options can see it (a private field). */
+class CallTag {
+  readonly #call: BodyWaiter;
+
+  constructor(call: BodyWaiter) {
+    this.#call = call;
+  }
+
+  sent(body: string): void {
+    this.#call.sentJson(body);
+  }
+}
+
 /**
- * The request options to hand the SDK for `call`: a copy of the app's `options` (the SDK copies
- * them itself right away) with the call's tag; undefined when they cannot be copied (a getter
- * that throws: the SDK then meets that itself, and the call's prompt is copied from its params).
+ * The request options to hand the SDK for `call`: a copy of the app's `options` with the call's
+ * tag, or undefined when the app's own object must go to the SDK as it is (the call's prompt is
+ * then copied from its params). Only plain options are copied (an object literal's: the
+ * prototype is Object's or none, every own member enumerable), as their copy reads the same to
+ * the SDK: an SDK reads some options by name (Anthropic's `timeout`, `headers`), and a copy by
+ * spread would lose what an object only inherits (a class's getters, `Object.create(defaults)`)
+ * or holds as non-enumerable members.
  */
 export function taggedOptions(options: unknown, call: BodyWaiter): object | undefined {
-  if (options === undefined || options === null) return { [kCall]: call };
+  if (options === undefined || options === null) return { [kCall]: new CallTag(call) };
   if (typeof options !== "object") return undefined; // not options: the SDK's to reject
   try {
-    return { ...options, [kCall]: call };
+    const proto = Object.getPrototypeOf(options) as unknown;
+    if (proto !== Object.prototype && proto !== null) return undefined;
+    for (const key of Reflect.ownKeys(options)) if (!Object.prototype.propertyIsEnumerable.call(options, key)) return undefined;
+    return { ...options, [kCall]: new CallTag(call) };
   } catch {
-    return undefined;
+    return undefined; // a Proxy or a getter that throws: the SDK meets that itself
   }
 }
 
@@ -51,9 +76,9 @@ export function observeSentBodies(client: object): boolean {
   return wrapMethod(client, "buildBody", (original, self, args) => {
     const built = original.apply(self, args);
     try {
-      const call = (args[0] as { options?: { [kCall]?: BodyWaiter } } | undefined)?.options?.[kCall];
+      const tag = (args[0] as { options?: { [kCall]?: unknown } } | undefined)?.options?.[kCall];
       const body = (built as { body?: unknown } | null)?.body;
-      if (call !== undefined && typeof body === "string") call.sentJson(body);
+      if (tag instanceof CallTag && typeof body === "string") tag.sent(body);
     } catch {
       // an unexpected shape: the prompt is then read from the params
     }

@@ -1098,7 +1098,8 @@ export class AuditLogger extends EventEmitter<AuditLoggerEvents> implements Exit
     const ctx = auditContext.get();
     const c = ctx ? contextData(ctx) : undefined;
     // a deferred step's input is the integration's own plain data, sent in this same tick
-    this.queued.push({ m, v: forWorker(v as Record<string, unknown>, ctx?.metadata, !this.draining), id, c, t: Date.now() });
+    // (a record made later for an integration's call carries the call's time: see withRecordTime)
+    this.queued.push({ m, v: forWorker(v as Record<string, unknown>, ctx?.metadata, !this.draining), id, c, t: recordTimeOverride ?? Date.now() });
     this.scheduleFlush();
     return id;
   }

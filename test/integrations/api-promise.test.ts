@@ -7,7 +7,7 @@ import { execFile } from "node:child_process";
 import fs from "node:fs";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
-import { promisify } from "node:util";
+import { inspect, promisify } from "node:util";
 import Anthropic from "@anthropic-ai/sdk";
 import OpenAI from "openai";
 import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
@@ -33,7 +33,7 @@ afterEach(async () => {
   for (const l of loggers.splice(0)) if (!l.isClosed) await l.finalizeSession();
   cleanupTmp();
 });
-function newLogger(options: { flushIntervalMs?: number } = {}): AuditLogger {
+function newLogger(options: { flushIntervalMs?: number; thread?: boolean } = {}): AuditLogger {
   const logger = new AuditLogger({ sessionId: "api_promise", projectPath: tmpProject(), ...options });
   loggers.push(logger);
   return logger;
@@ -214,8 +214,14 @@ describe("two copies of the package in one app (ESM and CJS, two versions)", () 
 });
 
 describe("records made later carry the call's time", () => {
-  it.each(["openai", "anthropic"] as const)("%s: a call's record, made in the next batch, is stamped when the call ended, before a record logged after the call", async (sdk) => {
-    const logger = newLogger({ flushIntervalMs: 1000 });
+  it.each([
+    ["openai", false],
+    ["anthropic", false],
+    ["openai", true],
+    ["anthropic", true],
+  ] as const)("%s (thread: %s): a call's record, made in the next batch, is stamped when the call ended, before a record logged after the call", async (sdk, thread) => {
+    // (with the thread, the first call's input is made on the app's thread while the worker loads the integration's builder)
+    const logger = newLogger({ flushIntervalMs: 1000, thread });
     const before = Date.now();
     if (sdk === "openai") await wrapOpenAI(openaiClient(), { logger }).chat.completions.create({ model: "gpt-4o-mini", messages });
     else await wrapAnthropic(anthropicClient(), { logger }).messages.create({ model: "claude-haiku-4-5", max_tokens: 64, messages });
@@ -262,5 +268,92 @@ describe("the prompt recorded is the body each call sent", () => {
     const sent = fake.requests.slice(first).map((r) => JSON.stringify((r.body as { messages: unknown }).messages)).sort();
     const recorded = recs.map((r) => fs.readFileSync(path.join(logger.auditDir, (r.fullContent as { prompt: { file: string } }).prompt.file), "utf8")).sort();
     expect(recorded).toEqual(sent);
+  });
+});
+
+describe("the request options the wrappers hand the SDKs", () => {
+  type Sdk = "openai" | "anthropic";
+  /** One call with `options`, bare or wrapped, the SDK's debug log collected: what the fake provider received and what the SDK logged. */
+  const callWith = async (sdk: Sdk, logger: AuditLogger | undefined, options: unknown) => {
+    const lines: string[] = [];
+    const log = (...a: unknown[]) => void lines.push(a.map((x) => (typeof x === "string" ? x : inspect(x, { depth: null, showHidden: true }))).join(" "));
+    const debug = { logLevel: "debug" as const, logger: { debug: log, info: log, warn: log, error: log } };
+    const fake = sdk === "openai" ? openaiFake : anthropicFake;
+    const n = fake.requests.length;
+    let outcome: string;
+    if (sdk === "openai") {
+      const c = new OpenAI({ baseURL: openaiFake.baseURL, apiKey: "sk-test", maxRetries: 0, ...debug });
+      const w = logger ? wrapOpenAI(c, { logger }) : c;
+      // (a call may also throw at once: an async function turns that into its rejection)
+      outcome = await (async () => w.chat.completions.create({ model: "gpt-4o-mini", messages }, options as never))().then(() => "ok", (e: Error) => `${e.constructor.name}: ${e.message}`);
+    } else {
+      const c = new Anthropic({ baseURL: anthropicFake.baseURL, apiKey: "test", maxRetries: 0, ...debug });
+      const w = logger ? wrapAnthropic(c, { logger }) : c;
+      // (64,000 tokens without a long timeout: the SDK refuses the call at once, unless streaming)
+      outcome = await (async () => w.messages.create({ model: "claude-haiku-4-5", max_tokens: 64000, messages }, options as never))().then(() => "ok", (e: Error) => `${e.constructor.name}: ${e.message}`);
+    }
+    const h = fake.requests[n]?.headers ?? {};
+    return { outcome, tenant: h["x-tenant"], timeout: h["x-stainless-timeout"], log: lines.join("\n") };
+  };
+
+  it.each(["openai", "anthropic"] as const)("%s: the SDK's debug log shows nothing of the wrapper's (no call, no logger, no key)", async (sdk) => {
+    const logger = newLogger();
+    const wrapped = await callWith(sdk, logger, { timeout: 30 * 60_000 });
+    const bare = await callWith(sdk, undefined, { timeout: 30 * 60_000 });
+    expect(wrapped.outcome).toBe("ok");
+    expect(wrapped.log.length).toBeGreaterThan(0);
+    for (const word of ["AuditLogger", "CallRecord", "ChatCall", "sentBody", "master"]) expect(wrapped.log).not.toContain(word);
+    expect(bare.log).not.toContain("CallTag");
+  });
+
+  class RequestOptions {
+    get headers() {
+      return { "x-tenant": "acme" };
+    }
+    get timeout() {
+      return 30 * 60_000;
+    }
+  }
+  const variants: Record<string, () => unknown> = {
+    "a class with getters": () => new RequestOptions(),
+    "Object.create(defaults)": () => Object.create({ headers: { "x-tenant": "acme" }, timeout: 30 * 60_000 }) as unknown,
+    "non-enumerable members": () => Object.defineProperties({}, { headers: { value: { "x-tenant": "acme" } }, timeout: { value: 30 * 60_000 } }),
+    "a plain object": () => ({ headers: { "x-tenant": "acme" }, timeout: 30 * 60_000 }),
+    "a frozen object": () => Object.freeze({ headers: { "x-tenant": "acme" }, timeout: 30 * 60_000 }),
+    null: () => null,
+  };
+  it.each(Object.keys(variants).flatMap((v) => [["openai", v] as const, ["anthropic", v] as const]))("%s, options as %s: the request and its outcome are the bare client's, and the call is recorded with its prompt", async (sdk, variant) => {
+    const logger = newLogger();
+    const bare = await callWith(sdk, undefined, variants[variant]!());
+    const wrapped = await callWith(sdk, logger, variants[variant]!());
+    expect({ outcome: wrapped.outcome, tenant: wrapped.tenant, timeout: wrapped.timeout }).toEqual({ outcome: bare.outcome, tenant: bare.tenant, timeout: bare.timeout });
+    const [rec] = await recordsOf(logger, "chat_interaction");
+    expect(rec!.promptPreview).toBe(JSON.stringify(messages));
+    // (the options that carry the long timeout let the call through; without them the SDK refuses it)
+    expect(rec!.success).toBe(wrapped.outcome === "ok");
+  });
+});
+
+describe("a retried call records the prompt of the attempt that was answered", () => {
+  it.each(["openai", "anthropic"] as const)("%s: the app changes its messages during the retry's backoff; the record has what the second attempt sent", async (sdk) => {
+    const logger = newLogger();
+    const history: Array<{ role: "user" | "assistant"; content: string }> = [{ role: "user", content: "q1" }];
+    const fake = sdk === "openai" ? openaiFake : anthropicFake;
+    const n = fake.requests.length;
+    let p: Promise<unknown>;
+    if (sdk === "openai") {
+      openaiFake.enqueue({ status: 500 });
+      p = wrapOpenAI(new OpenAI({ baseURL: openaiFake.baseURL, apiKey: "sk-test", maxRetries: 1 }), { logger }).chat.completions.create({ model: "gpt-4o-mini", messages: history });
+    } else {
+      anthropicFake.enqueue({ kind: "error", status: 500 });
+      p = wrapAnthropic(new Anthropic({ baseURL: anthropicFake.baseURL, apiKey: "test", maxRetries: 1 }), { logger }).messages.create({ model: "claude-haiku-4-5", max_tokens: 64, messages: history });
+    }
+    while (fake.requests.length < n + 1) await new Promise((r) => setTimeout(r, 5));
+    history.push({ role: "assistant", content: "a1" }, { role: "user", content: "q2" });
+    await p;
+    const sent = fake.requests.slice(n).map((r) => JSON.stringify((r.body as { messages: unknown }).messages));
+    expect(sent).toHaveLength(2);
+    const [rec] = await recordsOf(logger, "chat_interaction");
+    expect(rec).toMatchObject({ success: true, promptPreview: sent[1] });
   });
 });

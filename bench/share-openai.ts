@@ -14,6 +14,7 @@
  *   npx tsx bench/share-openai.ts --modes thread --keep-script .scratch  # keeps perf's samples (thread.perf.txt)
  *   npx tsx bench/share-openai.ts --provider anthropic [--stream]  # wrapAnthropic, messages.create
  *   npx tsx bench/share-openai.ts --history 20                 # 20 earlier messages sent with each call
+ *   npx tsx bench/share-openai.ts --provider ai-sdk [--stream]  # generateText/streamText with auditLanguageModelMiddleware
  *
  * Needs `perf` (Debian: `apt-get install linux-perf`) and permission to use it (root, or
  * `kernel.perf_event_paranoid` <= 1); software events are enough, a VM without hardware counters
@@ -25,12 +26,15 @@
  *
  * How a sample is attributed: from the sampled function outwards, the first JavaScript frame that
  * belongs to a file (not V8's builtins, Node's C++ or `node:` internals, or the kernel) decides.
- * When it is a file of this package (`dist/`) or of one of its dependencies (SonicBoom, which
- * writes the batches, zod, csv-stringify: only the kit calls them here), the sample is the kit's:
- * its own code and what it calls in Node (a `postMessage`, a `headers.get`, a `write(2)`; until
- * 2026-12-02, seventh session, SonicBoom's frames counted as someone else's, which left the
- * batch writes out of the kit's share). When it is the SDK's or the app's, the sample
- * is theirs, also where the kit called it (the SDK's parser, which the wrapper only observes).
+ * When it is a file of this package (`dist/`), the sample is the kit's: its own code and what it
+ * calls in Node (a `postMessage`, a `headers.get`, a `write(2)`). A file of one of the kit's
+ * dependencies (SonicBoom, which writes the batches, zod, csv-stringify) is passed over: the next
+ * file frame out decides, so zod is the kit's where the kit validates and the AI SDK's where the
+ * AI SDK does (since 2026-12-03), and a chain of dependency frames alone (a SonicBoom callback)
+ * is the kit's (until 2026-12-02, seventh session, SonicBoom's frames counted as someone else's,
+ * which left the batch writes out of the kit's share). When it is the SDK's or the app's, the
+ * sample is theirs, also where the kit called it (the SDK's parser, which the wrapper only
+ * observes).
  * Samples inside the garbage collector are charged in proportion to allocation, an approximation
  * (a scavenge costs by what survives it, and records that wait for the batch survive more than
  * the SDK's garbage does): the kit's share of the bytes allocated on the thread (V8's sampling
@@ -76,7 +80,11 @@ const { values } = parseArgs({
     frequency: { type: "string", default: "1000" },
     stream: { type: "boolean", default: false },
     modes: { type: "string", default: "unrecorded,recorded,thread" },
-    /** `openai` (chat completions) or `anthropic` (messages), each against its fake provider */
+    /**
+     * `openai` (chat completions) or `anthropic` (messages), each against its fake provider; or
+     * `ai-sdk` (the AI SDK's generateText/streamText with auditLanguageModelMiddleware, over
+     * @ai-sdk/anthropic against the fake Anthropic provider)
+     */
     provider: { type: "string", default: "openai" },
     /** earlier turns sent with each call (user and assistant messages of ~300 characters each): a chat app's prompt */
     history: { type: "string", default: "0" },
@@ -87,7 +95,8 @@ const { values } = parseArgs({
 
 const KIT_PREFIX = pathToFileURL(path.join(path.dirname(fileURLToPath(import.meta.url)), "..", "dist") + path.sep).href;
 
-type Owner = "kit" | "other" | "none";
+/** `dep`: a file of one of the kit's dependencies, which others may call too (the AI SDK uses zod): its caller decides */
+type Owner = "kit" | "other" | "none" | "dep";
 
 /** Whose code a location is: the kit's (a file of dist/), another file's, or nobody's (`node:` internals, V8 builtins). */
 /** The kit's runtime dependencies (package.json `dependencies`), which only the kit calls in this bench. */
@@ -104,7 +113,8 @@ function kitFile(url: string): string {
 
 function ownerOfUrl(url: string): Owner {
   if (url === "" || url.startsWith("node:")) return "none";
-  return url.startsWith(KIT_PREFIX) || KIT_DEPENDENCY_FILE.test(url) ? "kit" : "other";
+  if (url.startsWith(KIT_PREFIX)) return "kit";
+  return KIT_DEPENDENCY_FILE.test(url) ? "dep" : "other";
 }
 
 /**
@@ -137,17 +147,28 @@ function attributePerf(script: string): { samples: Record<"all" | "gc" | "kit" |
     }
     let owner: Owner = "none";
     let named = false;
+    // the first frame of a kit dependency, whose caller decides (the kit's unless someone else's
+    // file called it: the AI SDK's own zod); a chain with only such frames is the kit's (a
+    // SonicBoom callback from libuv)
+    let depFn: string | undefined;
     for (const frame of frames) {
       const m = JS_FRAME.exec(frame);
       if (!m) continue; // the kernel, Node's C++, V8's builtins: whoever called them decides
       named = true;
-      owner = ownerOfUrl(m[2]!);
-      if (owner === "none") continue;
-      if (owner === "kit") {
-        const fn = `${m[1] || "(anonymous)"} ${kitFile(frame.slice(frame.lastIndexOf(" ") + 1))}`;
-        kitByFn.set(fn, (kitByFn.get(fn) ?? 0) + 1);
+      const own = ownerOfUrl(m[2]!);
+      if (own === "none") continue;
+      const fn = `${m[1] || "(anonymous)"} ${kitFile(frame.slice(frame.lastIndexOf(" ") + 1))}`;
+      if (own === "dep") {
+        depFn ??= fn;
+        continue;
       }
+      owner = own;
+      if (owner === "kit") kitByFn.set(depFn ?? fn, (kitByFn.get(depFn ?? fn) ?? 0) + 1);
       break;
+    }
+    if (owner === "none" && depFn !== undefined) {
+      owner = "kit";
+      kitByFn.set(depFn, (kitByFn.get(depFn) ?? 0) + 1);
     }
     samples[owner === "none" ? "nobody" : owner]++;
     if (named) samples.named++;
@@ -171,9 +192,10 @@ function attributeHeap(head: HeapNode): { total: number; kit: number; kitByFn: [
   const kitByFn = new Map<string, number>();
   const walk = (n: HeapNode, owner: Owner, fn: string): void => {
     const own = ownerOfUrl(n.callFrame.url);
-    const o = own === "none" ? owner : own;
+    // (a dependency's frame is its caller's: see attributePerf)
+    const o = own === "none" ? owner : own === "dep" ? (owner === "other" ? "other" : "kit") : own;
     // the profile's lines and columns count from 0, perf's (the jitdump's) from 1
-    const f = own === "kit" ? `${n.callFrame.functionName || "(anonymous)"} ${kitFile(n.callFrame.url)}:${n.callFrame.lineNumber + 1}:${n.callFrame.columnNumber + 1}` : fn;
+    const f = own === "kit" || (own === "dep" && o === "kit") ? `${n.callFrame.functionName || "(anonymous)"} ${kitFile(n.callFrame.url)}:${n.callFrame.lineNumber + 1}:${n.callFrame.columnNumber + 1}` : fn;
     total += n.selfSize;
     if (o === "kit") {
       kit += n.selfSize;
@@ -220,10 +242,11 @@ async function child(mode: string): Promise<void> {
   // in the working directory the parent made, and removes, whatever happens
   const dir = fs.mkdtempSync(path.join(process.cwd(), "audit-"));
   const logger = mode === "unrecorded" ? undefined : new AuditLogger(PresetConfigs.minimal("bench_share", dir, { thread: mode === "thread" }));
-  const provider = await forkFakeProvider(values.provider === "anthropic" ? "anthropic" : "openai");
+  const provider = await forkFakeProvider(values.provider === "openai" ? "openai" : "anthropic");
   try {
     process.removeAllListeners("warning"); // the unrecorded client's one "no logger" warning
-    const one = values.provider === "anthropic" ? await anthropicCall(logger, provider.baseURL) : await openaiCall(logger, provider.baseURL);
+    const one =
+      values.provider === "anthropic" ? await anthropicCall(logger, provider.baseURL) : values.provider === "ai-sdk" ? await aiSdkCall(logger, provider.baseURL) : await openaiCall(logger, provider.baseURL);
     await measure(logger, one);
   } finally {
     provider.close();
@@ -261,6 +284,21 @@ async function anthropicCall(logger: import("../src/index.js").AuditLogger | und
       const s = await client.messages.create({ model: "claude-haiku-4-5", max_tokens: 256, messages, stream: true });
       for await (const _ of s);
     } else await client.messages.create({ model: "claude-haiku-4-5", max_tokens: 256, messages });
+  };
+}
+
+async function aiSdkCall(logger: import("../src/index.js").AuditLogger | undefined, baseURL: string): Promise<OneCall> {
+  const { createAnthropic } = await import("@ai-sdk/anthropic");
+  const { generateText, streamText, wrapLanguageModel } = await import("ai");
+  const { auditLanguageModelMiddleware } = await importBuilt<typeof import("../integrations/ai-sdk.js")>("integrations/ai-sdk.js");
+  // (the fake's route for the AI SDK provider: `<baseURL>/v1` + `/messages`)
+  const model = wrapLanguageModel({ model: createAnthropic({ baseURL: `${baseURL}/v1`, apiKey: "sk-ant-bench" })("claude-haiku-4-5"), middleware: auditLanguageModelMiddleware(logger ? { logger } : {}) });
+  const messages = conversation();
+  return async () => {
+    if (values.stream) {
+      const r = streamText({ model, messages, maxRetries: 0 });
+      for await (const _ of r.textStream);
+    } else await generateText({ model, messages, maxRetries: 0 });
   };
 }
 

@@ -9,12 +9,12 @@
  * dependency: only its types are imported.
  */
 import type { LanguageModelMiddleware } from "ai";
-import { auditContext, runInAuditContext } from "../src/context.js";
-import { resolveAuditLogger, safeRecord } from "../src/instrument.js";
+import { auditContext } from "../src/context.js";
+import { recordFrom, reportRecordFailure, resolveAuditLogger } from "../src/instrument.js";
 import type { AuditLogger } from "../src/logger.js";
-import { markFreshId, newId } from "../src/record/id.js";
-import { toJsonData } from "../src/record/serialize.js";
-import type { ChatInteractionInput } from "../src/types.js";
+import { newId } from "../src/record/id.js";
+import { copyUsage, toJsonData } from "../src/record/serialize.js";
+import { aiSdkChatInputBuilder, type AiSdkRecordData, type AiSdkToolCall } from "./ai-sdk-input.js";
 
 /** Options of {@link auditLanguageModelMiddleware}. */
 export interface AuditLanguageModelMiddlewareOptions {
@@ -246,43 +246,43 @@ class ModelCall {
       if (i >= 0) this.chains.splice(i, 1);
     }
     const logger = this.logger;
-    safeRecord(logger, () => {
-      const aiSdk: Record<string, unknown> = { call: this.kind };
-      if (this.attempt > 1) {
-        aiSdk.attempt = this.attempt;
-        aiSdk.retryOf = this.retryOf;
-      }
-      if (o.end !== undefined) aiSdk.end = o.end;
-      if (o.parts !== undefined) aiSdk.parts = o.parts;
-      if (o.rawFinishReason !== undefined) aiSdk.rawFinishReason = o.rawFinishReason;
-      if (o.requestId !== undefined) aiSdk.requestId = o.requestId;
-      if (o.responseId !== undefined) aiSdk.responseId = o.responseId;
-      if (o.model !== undefined && this.modelId !== undefined && o.model !== this.modelId) aiSdk.requestedModel = this.modelId;
-      const ctx = this.ctx;
-      const input: ChatInteractionInput = {
-        id: this.id,
-        interactionType: `ai-sdk.${this.kind}`,
-        model: (o.model ?? this.modelId ?? "unknown").slice(0, 256),
-        prompt: this.capture ? (this.prompt as unknown[]) : "",
-        response: this.capture ? (o.text ?? "") : "",
-        durationSeconds: this.elapsed,
-        success: o.error === undefined,
-        metadata: { aiSdk },
-      };
-      if (this.provider !== undefined) input.provider = this.provider.slice(0, 128);
-      if (o.inputTokens !== undefined) input.inputTokens = o.inputTokens;
-      if (o.outputTokens !== undefined) input.outputTokens = o.outputTokens;
-      if (o.usage !== undefined) input.usage = o.usage;
-      if (o.finishReason !== undefined) input.finishReason = o.finishReason.slice(0, 128);
-      if (o.toolCalls && o.toolCalls.length > 0) input.toolCalls = this.capture ? o.toolCalls : o.toolCalls.map(({ input: _, ...rest }) => rest);
-      if (o.ttft !== undefined) input.timeToFirstTokenSeconds = o.ttft;
-      if (o.statusCode !== undefined) input.statusCode = o.statusCode;
-      if (o.error !== undefined) input.errorMessage = o.error;
+    try {
+      // Copied now (the app is handed the same usage and tool inputs, and the record is made
+      // later: batched, or on the worker with `thread: true`)
+      const usage = o.usage === undefined ? undefined : (copyUsage(o.usage) ?? toJsonData(o.usage));
+      const toolCalls = o.toolCalls && o.toolCalls.length > 0 ? (toJsonData(o.toolCalls) as AiSdkToolCall[]) : undefined;
+      const data: AiSdkRecordData = [
+        this.id,
+        this.kind,
+        this.capture,
+        this.prompt,
+        this.modelId,
+        this.provider,
+        this.attempt,
+        this.retryOf,
+        this.elapsed,
+        o.model,
+        o.text,
+        usage,
+        o.inputTokens,
+        o.outputTokens,
+        o.finishReason,
+        o.rawFinishReason,
+        toolCalls,
+        o.ttft,
+        o.statusCode,
+        o.requestId,
+        o.responseId,
+        o.error,
+        o.end,
+        o.parts,
+      ];
       // in the call's context, from which the logger takes the record's user, trace, parent,
       // persona and metadata (a stream is read in the reader's)
-      // (the id was made for this call: the logger need not look for content files of it)
-      return runInAuditContext(ctx, () => logger.logChatInteraction(markFreshId(input)));
-    });
+      recordFrom(logger, aiSdkChatInputBuilder, data, this.ctx);
+    } catch (err) {
+      reportRecordFailure(logger, err);
+    }
   }
 }
 

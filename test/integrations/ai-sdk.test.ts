@@ -434,3 +434,54 @@ describe("auditLanguageModelMiddleware: what the record says, whatever the app d
     expect(rec!.errorMessage).toMatch(/^the model returned a result the audit middleware could not read \(TypeError: /);
   });
 });
+
+describe("auditLanguageModelMiddleware: records made later, from what arrived", () => {
+  it("an app that changes the result it got (usage, a tool call's input, the raw body) right after the call does not change the record", async () => {
+    const logger = newLogger();
+    fake.enqueue({ kind: "json", fixture: "message-tool-use" });
+    const r = await generateText({ model: audited({ logger }), prompt: "Weather in Paris?", tools: weather });
+    const body = r.response.body as { usage: Record<string, unknown>; content: Array<Record<string, unknown>> };
+    body.usage.input_tokens = 999_999;
+    for (const block of body.content) if (block.type === "tool_use") (block.input as Record<string, unknown>).location = "changed by the app";
+    (r.toolCalls[0]!.input as Record<string, unknown>).location = "changed by the app";
+    (r.usage as { inputTokens?: number }).inputTokens = 999_999;
+    const [rec, ...rest] = await settle(logger, 1);
+    expect(rest).toHaveLength(0);
+    expect(rec).toMatchObject({
+      inputTokens: 384,
+      toolCalls: [{ toolCallId: "toolu_01A09q90qw90lq917835lq9", toolName: "get_weather", input: { location: "Paris, France", unit: "celsius" } }],
+    });
+    expect((rec!.usage as Rec).input_tokens).toBe(384);
+  });
+
+  it("with a logger that records on a worker thread (thread: true) the records are the same as without it", async () => {
+    const recordWith = async (thread: boolean) => {
+      const logger = newLogger({ thread });
+      const model = audited({ logger });
+      // the first record has the worker load the integration's input builder; the next ones are made there
+      await generateText({ model, prompt: "What is the capital of France?" });
+      await logger.flush();
+      fake.enqueue({ kind: "json", fixture: "message-tool-use" });
+      await generateText({ model, prompt: "Weather in Paris?", tools: weather });
+      const s = streamText({ model, prompt: "Hello?" });
+      for await (const _ of s.textStream);
+      fake.enqueue({ kind: "error", status: 400 });
+      await caught(generateText({ model, prompt: "refused", maxRetries: 0 }));
+      const recs = await settle(logger, 4);
+      await logger.finalizeSession();
+      expect((await verifyAuditLog(logger.auditDir)).ok).toBe(true);
+      return recs.map(({ id, timestamp: _t, sessionId: _s, hash: _h, prevHash: _p, durationSeconds: _d, timeToFirstTokenSeconds: ttft, fullContent: _f, metadata, ...r }) => ({
+        ...r,
+        id: typeof id,
+        ttft: typeof ttft,
+        metadata: { aiSdk: { ...(metadata as { aiSdk: Rec }).aiSdk, requestId: "x", responseId: "x" } },
+      }));
+    };
+    const plain = await recordWith(false);
+    const threaded = await recordWith(true);
+    expect(threaded).toHaveLength(4);
+    expect(threaded).toEqual(plain);
+    expect(threaded[1]).toMatchObject({ toolCalls: [{ toolName: "get_weather", input: { location: "Paris, France", unit: "celsius" } }] });
+    expect(threaded[3]).toMatchObject({ success: false, statusCode: 400 });
+  });
+});

@@ -249,7 +249,7 @@ class ModelCall {
     try {
       // Copied now (the app is handed the same usage and tool inputs, and the record is made
       // later: batched, or on the worker with `thread: true`)
-      const usage = o.usage === undefined ? undefined : (copyUsage(o.usage) ?? toJsonData(o.usage));
+      const usage = o.usage === undefined ? undefined : copyUsage(o.usage);
       const toolCalls = o.toolCalls && o.toolCalls.length > 0 ? (toJsonData(o.toolCalls) as AiSdkToolCall[]) : undefined;
       const data: AiSdkRecordData = [
         this.id,

@@ -516,7 +516,7 @@ function messageOutcome(message: unknown): Outcome {
   const o: Outcome = { text: texts.join(" "), toolCalls: toolCalls.length > 0 ? toolCalls : undefined };
   const model = str(message.model);
   if (model !== undefined) o.model = model;
-  if (isObj(message.usage)) o.usage = copyUsage(message.usage) ?? (toJsonData(message.usage) as Obj);
+  if (isObj(message.usage)) o.usage = copyUsage(message.usage) as Obj;
   const stop = str(message.stop_reason);
   if (stop !== undefined) o.stopReason = stop;
   const id = str(message.id);
@@ -567,7 +567,7 @@ class StreamAccumulator {
         const m = isObj(event.message) ? event.message : {};
         this.model = str(m.model);
         this.messageId = str(m.id);
-        if (isObj(m.usage)) this.usage = copyUsage(m.usage) ?? (toJsonData(m.usage) as Obj);
+        if (isObj(m.usage)) this.usage = copyUsage(m.usage) as Obj;
         break;
       }
       case "content_block_start": {

@@ -109,7 +109,7 @@ export class ChatChunkAccumulator {
     // Copied as it arrives: the app is handed the same chunk, and the record is made at the
     // stream's end. (Some providers send usage with every chunk: the copy by spreads first, cheap
     // for plain JSON.)
-    if (isObj(chunk.usage)) this.usage = copyUsage(chunk.usage, 0) ?? toJsonData(chunk.usage);
+    if (isObj(chunk.usage)) this.usage = copyUsage(chunk.usage);
     if (!Array.isArray(chunk.choices)) return false;
     for (const choice of chunk.choices) {
       if (!isObj(choice)) continue;
@@ -249,7 +249,7 @@ export class ResponseEventAccumulator {
       if (!isObj(event.response)) return !before && this.sawContent;
       const final = fromResponse(event.response);
       // (copied as they arrive: the app is handed the same Response)
-      if (final.usage !== undefined) final.usage = copyUsage(final.usage, 0) ?? toJsonData(final.usage);
+      if (final.usage !== undefined) final.usage = copyUsage(final.usage);
       if (final.toolCalls !== undefined) final.toolCalls = toJsonData(final.toolCalls) as unknown[];
       this.final = final;
     } else if (type === "error") {

@@ -443,7 +443,7 @@ const COMPLETED: StreamEnd = { kind: "completed" };
 
 /** An outcome that no longer shares objects with the SDK's result (its usage and tool calls copied as JSON data). */
 function detached(o: ChatOutcome): ChatOutcome {
-  if (o.usage !== undefined) o.usage = copyUsage(o.usage, 0) ?? toJsonData(o.usage);
+  if (o.usage !== undefined) o.usage = copyUsage(o.usage);
   if (o.toolCalls !== undefined) o.toolCalls = toJsonData(o.toolCalls) as unknown[];
   if (typeof o.response === "object") o.response = toJsonData(o.response) as unknown[];
   return o;

@@ -189,13 +189,18 @@ export function mergeMembers(...sources: ReadonlyArray<Readonly<Record<string, u
 }
 
 /**
- * A copy of a provider's `usage` as parsed from its JSON (plain objects of numbers, strings,
- * booleans and nulls, three levels at most), made with object spreads, which V8 copies whole
- * for objects of one shape (about a third of `toJsonData`'s member-by-member copy, the largest
- * step the kit takes on the app's thread for a chat call). Undefined for anything else (a
- * getter that throws included), which `toJsonData` then copies by its own rules.
+ * A copy of a provider's `usage` (or any small value the app is handed too), as JSON data: plain
+ * parsed JSON (plain objects of numbers, strings, booleans and nulls, three levels at most) is
+ * copied with object spreads, which V8 copies whole for objects of one shape (about a third of
+ * `toJsonData`'s member-by-member copy, the largest step the kit takes on the app's thread for a
+ * chat call); anything else (a getter that throws included) by `toJsonData`'s rules.
  */
-export function copyUsage(v: unknown, depth = 0): Record<string, unknown> | undefined {
+export function copyUsage(v: unknown): JsonValue {
+  return spreadCopy(v, 0) ?? toJsonData(v);
+}
+
+/** {@link copyUsage}'s fast path: undefined for anything that is not plain parsed JSON. */
+function spreadCopy(v: unknown, depth: number): { [key: string]: JsonValue } | undefined {
   if (typeof v !== "object" || v === null || Object.getPrototypeOf(v) !== Object.prototype || depth > 2) return undefined;
   let out: Record<string, unknown>;
   try {
@@ -215,7 +220,7 @@ export function copyUsage(v: unknown, depth = 0): Record<string, unknown> | unde
       case "object": {
         if (x === null) continue;
         if (key === "__proto__") return undefined; // (an assignment would set the copy's prototype)
-        const inner = copyUsage(x, depth + 1);
+        const inner = spreadCopy(x, depth + 1);
         if (inner === undefined) return undefined;
         out[key] = inner;
         continue;
@@ -224,5 +229,5 @@ export function copyUsage(v: unknown, depth = 0): Record<string, unknown> | unde
         return undefined; // undefined, a function (toJSON), a BigInt, a symbol
     }
   }
-  return out;
+  return out as { [key: string]: JsonValue };
 }

@@ -1,6 +1,6 @@
 import { afterEach, describe, expect, it } from "vitest";
 import { AuditLogger, auditContext, verifyAuditLog } from "../../src/index.js";
-import { isPlainJson, toJsonSafe } from "../../src/record/serialize.js";
+import { copyUsage, isPlainJson, toJsonData, toJsonSafe } from "../../src/record/serialize.js";
 import { cleanupTmp, tmpProject } from "../helpers/index.js";
 import { auditDirOf, readKind, readKindLines } from "../helpers/core.js";
 import { rng } from "../reader/fixture.js";
@@ -227,6 +227,33 @@ describe("isPlainJson: a value the logger may serialise as it is, without its sa
     }
     expect(plain).toBeGreaterThan(1000);
     expect(not).toBeGreaterThan(500);
+  });
+
+  it("copyUsage (the integrations' copy of a usage or tool input) gives toJsonData's copy, shares no object with its input, over the same generated values", () => {
+    const next = rng(17);
+    const objectsOf = (v: unknown, out: Set<object>): Set<object> => {
+      if (typeof v === "object" && v !== null && !out.has(v)) {
+        out.add(v);
+        for (const key of Object.keys(v)) {
+          const d = Object.getOwnPropertyDescriptor(v, key);
+          if (d && "value" in d) objectsOf(d.value, out); // (not a getter's: one that throws is among the values)
+        }
+      }
+      return out;
+    };
+    for (let n = 0; n < 5000; n++) {
+      const v = value(next, 0);
+      let expected: unknown;
+      try {
+        expected = toJsonData(v);
+      } catch {
+        continue; // (what toJsonData refuses, copyUsage's fallback refuses too)
+      }
+      const copy = copyUsage(v);
+      expect(copy).toEqual(expected);
+      const own = objectsOf(v, new Set());
+      for (const o of objectsOf(copy, new Set())) expect(own.has(o)).toBe(false);
+    }
   });
 
   it("is false for each thing the rules change, and for values past the limits", () => {

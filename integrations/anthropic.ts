@@ -26,7 +26,7 @@ import type { AuditContextValue } from "../src/types.js";
 import { anthropicChatInputBuilder, type AnthropicRecordData, type AnthropicToolCall } from "./anthropic-input.js";
 import { trackResult, untrackResult, type DroppableCall, type Ticket } from "./dropped.js";
 import { isThenable, observeApiPromise, type ObservedCall, type ResponseProps } from "./api-promise.js";
-import { observeSentBodies, taggedOptions, type BodyWaiter } from "./sent-body.js";
+import { argsForCall, observeSentBodies, type PromptCopier } from "./sent-body.js";
 import { signalAborted, tapStream, type StreamEnd, type StreamObserver, type TapHandle } from "./stream-tap.js";
 
 /** Marks a wrapped `create` (and `withOptions`), shared by every copy of this package. */
@@ -119,15 +119,8 @@ function auditedCreate(original: AnyFn, self: unknown, args: unknown[], options:
     reportRecordFailure(logger, err);
     return Reflect.apply(original, self, args);
   }
-  let callArgs = args;
-  if (capture) {
-    // the request options name the call, so that its body finds it (see sent-body.ts); without
-    // them (a client whose bodies are not observed, options that cannot be copied) the prompt
-    // is copied now
-    const tagged = sent ? taggedOptions(args[1], call) : undefined;
-    if (tagged !== undefined) callArgs = [args[0], tagged, ...args.slice(2)];
-    else call.copyPrompt();
-  }
+  // the request options name the call, so that its body finds it (see sent-body.ts)
+  const callArgs = capture ? argsForCall(args, call, sent) : args;
   let result: unknown;
   try {
     // calls made inside (a fetch wrapper, say) get this interaction as their parent
@@ -160,7 +153,7 @@ interface Outcome {
 
 
 /** One `messages.create()` call: captured at the call, recorded once when it settles, fails or its stream ends. */
-class ChatCall implements StreamObserver<unknown>, ObservedCall, BodyWaiter, DroppableCall {
+class ChatCall implements StreamObserver<unknown>, ObservedCall, PromptCopier, DroppableCall {
   readonly id = newId();
   parsing = false;
   rawRequested = false;

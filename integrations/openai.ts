@@ -21,7 +21,7 @@ import { openaiChatInputBuilder, openaiRecordData, type CallStatus, type OpenAIR
 import { ChatChunkAccumulator, ResponseEventAccumulator, fromChatCompletion, fromResponse, isObj, promptOf, type ChatOutcome, type Obj } from "./openai-record.js";
 import { trackResult, untrackResult, type DroppableCall, type Ticket } from "./dropped.js";
 import { observeApiPromise, type ObservedCall, type ResponseProps } from "./api-promise.js";
-import { observeSentBodies, taggedOptions, wrapMethod, type BodyWaiter } from "./sent-body.js";
+import { argsForCall, observeSentBodies, wrapMethod, type PromptCopier } from "./sent-body.js";
 import { signalAborted, tapStream, type StreamEnd, type StreamObserver, type TapHandle } from "./stream-tap.js";
 
 /** Options of {@link wrapOpenAI}. */
@@ -112,14 +112,8 @@ function instrumentCreate(resource: Creator, api: Api, options: WrapOpenAIOption
     }
     const capture = options.captureContent !== false;
     const call = new CallRecord(logger, api, callArgs[0], capture);
-    if (capture) {
-      // the request options name the call, so that its body finds it (see sent-body.ts); without
-      // them (a client whose bodies are not observed, options that cannot be copied) the prompt
-      // is copied now
-      const tagged = sent ? taggedOptions(callArgs[1], call) : undefined;
-      if (tagged !== undefined) callArgs = [callArgs[0]!, tagged as never, ...callArgs.slice(2)];
-      else call.copyPrompt();
-    }
+    // the request options name the call, so that its body finds it (see sent-body.ts)
+    if (capture) callArgs = argsForCall(callArgs, call, sent);
     let result: unknown;
     try {
       result = original.apply(self, callArgs);
@@ -164,7 +158,7 @@ function errorMessage(err: unknown): string {
 
 
 /** One API call: captured at call time, written once when it settles, fails or its stream ends. */
-class CallRecord implements StreamObserver<unknown>, ObservedCall, BodyWaiter, DroppableCall {
+class CallRecord implements StreamObserver<unknown>, ObservedCall, PromptCopier, DroppableCall {
   parsing = false;
   rawRequested = false;
   private recorded = false;

@@ -45,6 +45,23 @@ class CallTag {
   }
 }
 
+/** A call whose prompt is copied from its params instead, when its body cannot reach it. */
+export interface PromptCopier extends BodyWaiter {
+  copyPrompt(): void;
+}
+
+/**
+ * The arguments of `create(params, options, ...)` to hand the SDK for `call`, its options
+ * tagged (see {@link taggedOptions}), when `sent` (the client's bodies are observed) and they
+ * can be; else `args` as they are, and the call copies its prompt now.
+ */
+export function argsForCall<A extends unknown[]>(args: A, call: PromptCopier, sent: boolean): A {
+  const tagged = sent ? taggedOptions(args[1], call) : undefined;
+  if (tagged !== undefined) return [args[0], tagged, ...args.slice(2)] as A;
+  call.copyPrompt();
+  return args;
+}
+
 /**
  * The request options to hand the SDK for `call`: a copy of the app's `options` with the call's
  * tag, or undefined when the app's own object must go to the SDK as it is (the call's prompt is
@@ -54,7 +71,7 @@ class CallTag {
  * spread would lose what an object only inherits (a class's getters, `Object.create(defaults)`)
  * or holds as non-enumerable members.
  */
-export function taggedOptions(options: unknown, call: BodyWaiter): object | undefined {
+function taggedOptions(options: unknown, call: BodyWaiter): object | undefined {
   if (options === undefined || options === null) return { [kCall]: new CallTag(call) };
   if (typeof options !== "object") return undefined; // not options: the SDK's to reject
   try {

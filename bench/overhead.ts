@@ -95,30 +95,36 @@ interface Paired {
   readonly delta: number;
 }
 
-/** CPU time (user + system) of the process per call: time other processes take on a shared machine does not count. */
-async function time(fn: Batch, n: number): Promise<number> {
+/**
+ * CPU time (user + system) of the process per call: time other processes take on a shared machine
+ * does not count. After each batch, untimed, `between` runs and the event loop turns once, as it
+ * does between an app's requests (see `recorded`).
+ */
+async function time(fn: Batch, n: number, between?: () => Promise<void>): Promise<number> {
   const t = process.cpuUsage();
   const r = fn(n);
   const sink = typeof r === "number" ? r : await r;
   const u = process.cpuUsage(t);
   const ns = ((u.user + u.system) * 1000) / n;
   if (sink === -1) console.log(sink); // keeps the loop's result alive
+  await between?.();
+  await new Promise((resolve) => setImmediate(resolve));
   return ns;
 }
 
 /** A and B in alternating batches of `n` calls (ABBA order), after a warm-up pair. */
-async function paired(a: Batch, b: Batch, n: number, pairs = PAIRS): Promise<Paired> {
+async function paired(a: Batch, b: Batch, n: number, between?: () => Promise<void>, pairs = PAIRS): Promise<Paired> {
   const as: number[] = [];
   const bs: number[] = [];
   for (let i = -1; i < pairs; i++) {
     let ta: number;
     let tb: number;
     if (i % 2 === 0) {
-      ta = await time(a, n);
-      tb = await time(b, n);
+      ta = await time(a, n, between);
+      tb = await time(b, n, between);
     } else {
-      tb = await time(b, n);
-      ta = await time(a, n);
+      tb = await time(b, n, between);
+      ta = await time(a, n, between);
     }
     if (i >= 0) {
       as.push(ta);
@@ -211,10 +217,18 @@ const groups: Record<string, () => Promise<GroupResult>> = {
       for (let i = 0; i < n; i++) sum += await s.recordedAsync(i);
       return sum;
     };
+    // Each batch's records are written out after it, untimed: both sides write the same bytes,
+    // and what is compared is the work each call does. Left to the logger, an `async`-mode batch
+    // is written by the thread pool while the next batch runs, and its CPU time (process-wide)
+    // lands in one batch of a pair and not the other; and without the event loop turning
+    // between batches, the finished background writes are never taken back, so back-pressure
+    // writes every full buffer on the app's thread (~100 µs, again in one batch of two). Either
+    // moved the median paired difference by up to ~1 µs from one run to the next (2026-12-03).
+    const between = () => logger.flush();
     try {
-      const sync = await paired(directSync(logDirect), recordedSync, 200);
-      const syncPlain = await paired(directSync(logPlain), recordedSync, 200);
-      const asyncP = await paired(directAsync(logDirect), recordedAsync, 200);
+      const sync = await paired(directSync(logDirect), recordedSync, 200, between);
+      const syncPlain = await paired(directSync(logPlain), recordedSync, 200, between);
+      const asyncP = await paired(directAsync(logDirect), recordedAsync, 200, between);
       return {
         "sync: bare call + direct logToolUsage (same record)": sync.a,
         "sync: bare call + direct logToolUsage (no trace fields)": syncPlain.a,

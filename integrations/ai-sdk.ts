@@ -297,11 +297,15 @@ function errorMessage(err: unknown): string {
   return String(err);
 }
 
-function errorOutcome(err: unknown, partial: Outcome = {}): Outcome {
+/** `o` (a new outcome by default) with the error's message, HTTP status and request id put on it. */
+function errorOutcome(err: unknown, o: Outcome = newOutcome()): Outcome {
+  o.error = errorMessage(err);
   const status = isObj(err) ? num(err.statusCode) : undefined;
+  if (status !== undefined) o.statusCode = status;
   const headers = isObj(err) && isObj(err.responseHeaders) ? err.responseHeaders : undefined;
   const requestId = str(headers?.["request-id"]) ?? str(headers?.["x-request-id"]);
-  return { ...partial, error: errorMessage(err), ...(status !== undefined ? { statusCode: status } : {}), ...(requestId ? { requestId } : {}) };
+  if (requestId !== undefined) o.requestId = requestId;
+  return o;
 }
 
 function requestIdOf(response: unknown): string | undefined {
@@ -319,24 +323,43 @@ function parsedInput(input: unknown): unknown {
   }
 }
 
-function usageFields(usage: unknown): Pick<Outcome, "usage" | "inputTokens" | "outputTokens"> {
-  if (!isObj(usage)) return {};
-  // v3 usage is { inputTokens: { total, … }, outputTokens: { total, … }, raw }; v2 had plain numbers
-  const inTok = isObj(usage.inputTokens) ? num(usage.inputTokens.total) : num(usage.inputTokens);
-  const outTok = isObj(usage.outputTokens) ? num(usage.outputTokens.total) : num(usage.outputTokens);
-  return {
-    usage: usage.raw !== undefined ? usage.raw : usage,
-    ...(inTok !== undefined ? { inputTokens: inTok } : {}),
-    ...(outTok !== undefined ? { outputTokens: outTok } : {}),
-  };
+/**
+ * Puts the usage and finish reason of a result or `finish` part on `o` (written member by member
+ * into an outcome built whole: conditional spreads cost ~1 µs each on V8).
+ */
+function putFinish(o: Outcome, usage: unknown, reason: unknown): void {
+  if (isObj(usage)) {
+    // v3 usage is { inputTokens: { total, … }, outputTokens: { total, … }, raw }; v2 had plain numbers
+    o.usage = usage.raw !== undefined ? usage.raw : usage;
+    o.inputTokens = isObj(usage.inputTokens) ? num(usage.inputTokens.total) : num(usage.inputTokens);
+    o.outputTokens = isObj(usage.outputTokens) ? num(usage.outputTokens.total) : num(usage.outputTokens);
+  }
+  if (typeof reason === "string") o.finishReason = reason;
+  else if (isObj(reason)) {
+    o.finishReason = str(reason.unified);
+    o.rawFinishReason = str(reason.raw);
+  }
 }
 
-function finishFields(reason: unknown): Pick<Outcome, "finishReason" | "rawFinishReason"> {
-  if (typeof reason === "string") return { finishReason: reason };
-  if (!isObj(reason)) return {};
-  const unified = str(reason.unified);
-  const raw = str(reason.raw);
-  return { ...(unified ? { finishReason: unified } : {}), ...(raw ? { rawFinishReason: raw } : {}) };
+/** An outcome with every member, undefined where unknown (read as absent): one shape, built whole. */
+function newOutcome(): Outcome {
+  return {
+    model: undefined,
+    text: undefined,
+    toolCalls: undefined,
+    usage: undefined,
+    inputTokens: undefined,
+    outputTokens: undefined,
+    finishReason: undefined,
+    rawFinishReason: undefined,
+    ttft: undefined,
+    statusCode: undefined,
+    requestId: undefined,
+    responseId: undefined,
+    error: undefined,
+    end: undefined,
+    parts: undefined,
+  };
 }
 
 function generateOutcome(result: GenerateResult): Outcome {
@@ -349,13 +372,13 @@ function generateOutcome(result: GenerateResult): Outcome {
     else if (part.type === "tool-call") toolCalls.push({ toolCallId: part.toolCallId as string, toolName: part.toolName as string, input: parsedInput(part.input) });
   }
   const response = isObj(r.response) ? r.response : {};
-  const o: Outcome = { text, toolCalls, ...usageFields(r.usage), ...finishFields(r.finishReason) };
-  const model = str(response.modelId);
-  if (model !== undefined) o.model = model;
-  const responseId = str(response.id);
-  if (responseId !== undefined) o.responseId = responseId;
-  const requestId = requestIdOf(response);
-  if (requestId !== undefined) o.requestId = requestId;
+  const o = newOutcome();
+  o.text = text;
+  o.toolCalls = toolCalls;
+  putFinish(o, r.usage, r.finishReason);
+  o.model = str(response.modelId);
+  o.responseId = str(response.id);
+  o.requestId = requestIdOf(response);
   return o;
 }
 
@@ -363,15 +386,19 @@ function generateOutcome(result: GenerateResult): Outcome {
 class PartAccumulator {
   text = "";
   parts = 0;
-  ttft: number | undefined;
-  error: unknown;
+  ttft: number | undefined = undefined;
+  error: unknown = undefined;
   private readonly toolCalls: NonNullable<Outcome["toolCalls"]> = [];
-  private readonly partialTools = new Map<string, { toolName?: string; json: string }>();
-  private finish: Pick<Outcome, "usage" | "inputTokens" | "outputTokens" | "finishReason" | "rawFinishReason"> = {};
-  private model: string | undefined;
-  private responseId: string | undefined;
+  private partialTools: Map<string, { toolName?: string; json: string }> | undefined = undefined;
+  /** usage and finish reason, from the `finish` part */
+  private readonly finish: Outcome = newOutcome();
+  private model: string | undefined = undefined;
+  private responseId: string | undefined = undefined;
 
-  constructor(private readonly call: ModelCall) {}
+  constructor(
+    private readonly call: ModelCall,
+    private readonly requestId: string | undefined,
+  ) {}
 
   push(part: unknown): void {
     if (!isObj(part)) return;
@@ -386,15 +413,15 @@ class PartAccumulator {
         break;
       case "tool-input-start":
         this.ttft ??= this.call.elapsed;
-        this.partialTools.set(String(part.id), { ...(str(part.toolName) ? { toolName: part.toolName as string } : {}), json: "" });
+        (this.partialTools ??= new Map()).set(String(part.id), str(part.toolName) ? { toolName: part.toolName as string, json: "" } : { json: "" });
         break;
       case "tool-input-delta": {
-        const t = this.partialTools.get(String(part.id));
+        const t = this.partialTools?.get(String(part.id));
         if (t && typeof part.delta === "string") t.json += part.delta;
         break;
       }
       case "tool-call":
-        this.partialTools.delete(String(part.toolCallId));
+        this.partialTools?.delete(String(part.toolCallId));
         this.toolCalls.push({ toolCallId: part.toolCallId as string, toolName: part.toolName as string, input: parsedInput(part.input) });
         break;
       case "response-metadata":
@@ -402,7 +429,7 @@ class PartAccumulator {
         this.responseId = str(part.id) ?? this.responseId;
         break;
       case "finish":
-        this.finish = { ...usageFields(part.usage), ...finishFields(part.finishReason) };
+        putFinish(this.finish, part.usage, part.finishReason);
         break;
       case "error":
         this.error ??= part.error;
@@ -410,13 +437,29 @@ class PartAccumulator {
     }
   }
 
-  outcome(): Outcome {
+  /** The stream's outcome so far, ending as `end` (a new object each time). */
+  outcome(end: NonNullable<Outcome["end"]>): Outcome {
     // tool input that started streaming but never completed still says what was asked
-    const pending = [...this.partialTools.entries()].map(([id, t]) => ({ toolCallId: id, ...(t.toolName ? { toolName: t.toolName } : {}), input: parsedInput(t.json) }));
-    const o: Outcome = { text: this.text, toolCalls: [...this.toolCalls, ...pending], parts: this.parts, ...this.finish };
-    if (this.ttft !== undefined) o.ttft = this.ttft;
-    if (this.model !== undefined) o.model = this.model;
-    if (this.responseId !== undefined) o.responseId = this.responseId;
+    let toolCalls = this.toolCalls;
+    if (this.partialTools !== undefined && this.partialTools.size > 0) {
+      toolCalls = [...toolCalls];
+      for (const [id, t] of this.partialTools) toolCalls.push(t.toolName ? { toolCallId: id, toolName: t.toolName, input: parsedInput(t.json) } : { toolCallId: id, input: parsedInput(t.json) });
+    }
+    const f = this.finish;
+    const o = newOutcome();
+    o.model = this.model;
+    o.text = this.text;
+    o.toolCalls = toolCalls;
+    o.usage = f.usage;
+    o.inputTokens = f.inputTokens;
+    o.outputTokens = f.outputTokens;
+    o.finishReason = f.finishReason;
+    o.rawFinishReason = f.rawFinishReason;
+    o.ttft = this.ttft;
+    o.requestId = this.requestId;
+    o.responseId = this.responseId;
+    o.end = end;
+    o.parts = this.parts;
     return o;
   }
 }
@@ -424,45 +467,46 @@ class PartAccumulator {
 /**
  * Hands `source` on part by part, watching each. A pulling pass-through rather than a
  * TransformStream: a transformer's `cancel` runs both when the reader cancels and when the
- * source fails, and the record must tell those apart. Backpressure is kept: a part is read from
- * the provider only when the AI SDK asks for one.
+ * source fails, and the record must tell those apart (a TransformStream also costs about three
+ * times as much per part). Backpressure is kept: a part is read from the provider only when the
+ * AI SDK asks for one. `pull` chains the read with two functions made once per stream rather than
+ * awaiting it (~0.7 µs a part less).
  */
 function watchStream<T>(source: ReadableStream<T>, call: ModelCall, signal: AbortSignal | undefined, requestId: string | undefined): ReadableStream<T> {
-  const acc = new PartAccumulator(call);
-  const base = (): Outcome => ({ ...acc.outcome(), ...(requestId ? { requestId } : {}) });
+  const acc = new PartAccumulator(call, requestId);
   const reader = source.getReader();
+  let controller!: ReadableStreamDefaultController<T>;
+  const onRead = (r: Awaited<ReturnType<typeof reader.read>>): void => {
+    if (r.done) {
+      if (acc.error !== undefined) call.finish(errorOutcome(acc.error, acc.outcome("error")));
+      else call.finish(acc.outcome("completed"));
+      controller.close();
+      return;
+    }
+    try {
+      acc.push(r.value);
+    } catch {
+      // a part we cannot read is still passed on
+    }
+    controller.enqueue(r.value);
+  };
+  const onFailure = (err: unknown): void => {
+    call.finish(errorOutcome(err, acc.outcome(signal?.aborted === true ? "aborted" : "error")));
+    controller.error(err);
+  };
   return new ReadableStream<T>(
     {
-      async pull(controller) {
-        let r: Awaited<ReturnType<typeof reader.read>>;
-        try {
-          r = await reader.read();
-        } catch (err) {
-          const aborted = signal?.aborted === true;
-          call.finish(errorOutcome(err, { ...base(), end: aborted ? "aborted" : "error" }));
-          controller.error(err);
-          return;
-        }
-        if (r.done) {
-          if (acc.error !== undefined) call.finish(errorOutcome(acc.error, { ...base(), end: "error" }));
-          else call.finish({ ...base(), end: "completed" });
-          controller.close();
-          return;
-        }
-        try {
-          acc.push(r.value);
-        } catch {
-          // a part we cannot read is still passed on
-        }
-        controller.enqueue(r.value);
+      start(c) {
+        controller = c;
+      },
+      pull() {
+        return reader.read().then(onRead, onFailure);
       },
       cancel(reason) {
         const aborted = signal?.aborted === true;
-        call.finish({
-          ...base(),
-          end: aborted ? "aborted" : "cancelled",
-          error: aborted ? `aborted: the request was aborted after ${acc.parts} stream parts` : `cancelled: the reader stopped the stream after ${acc.parts} parts`,
-        });
+        const o = acc.outcome(aborted ? "aborted" : "cancelled");
+        o.error = aborted ? `aborted: the request was aborted after ${acc.parts} stream parts` : `cancelled: the reader stopped the stream after ${acc.parts} parts`;
+        call.finish(o);
         return reader.cancel(reason);
       },
     },

@@ -195,6 +195,31 @@ describe("auditLanguageModelMiddleware: streamText", () => {
     });
   });
 
+  it("a stream cut in the middle of a tool call's input records the call with the input that arrived, and the stream's ids", async () => {
+    const logger = newLogger();
+    // message_start … the tool's content_block_start and three input deltas, then the connection drops
+    fake.enqueue({ kind: "sse", fixture: "stream-tool-use", dropAfter: 10 });
+    const r = streamText({ model: audited({ logger }), prompt: "Weather in SF?", tools: weather, onError: () => {} });
+    const err = await caught(
+      (async () => {
+        for await (const _ of r.fullStream) void _;
+      })(),
+    );
+    expect(err === undefined || APICallError.isInstance(err)).toBe(true);
+    const recs = await settle(logger, 1);
+    expect(recs).toHaveLength(1);
+    expect(recs[0]).toMatchObject({
+      success: false,
+      responsePreview: "Let me check the weather.",
+      toolCalls: [{ toolCallId: "toolu_01T1x1fJ34qAmk2tNTrN7Up6", toolName: "get_weather", input: '{"location": "San Fra' }],
+      metadata: { aiSdk: { call: "stream", end: "error" } },
+    });
+    const aiSdk = (recs[0]!.metadata as { aiSdk: Rec }).aiSdk;
+    expect(aiSdk.requestId).toMatch(/^req_fake_/);
+    expect(aiSdk.responseId).toMatch(/^msg_/);
+    expect(recs[0]!.finishReason).toBeUndefined();
+  });
+
   it("an `event: error` mid-stream reaches onError as before and is recorded with the partial text", async () => {
     const logger = newLogger();
     fake.enqueue({ kind: "sse", fixture: "stream-error" });

@@ -393,6 +393,36 @@ describe("thread: true and integrations' input builders (recordFrom)", () => {
   });
 });
 
+describe("thread: true: a builder's data on the worker", () => {
+  it("prompts with quotes, newlines, escapes, emoji and lone surrogates, short and long, make the same records on the worker as on the app's thread", async () => {
+    const prompts = [
+      "short",
+      'quote " and backslash \\ and newline \n and tab \t',
+      "x".repeat(63),
+      "y".repeat(64),
+      `${JSON.stringify({ messages: [{ role: "user", content: 'He said "hi"\nand left' }] })}${"z".repeat(200)}`,
+      `emoji 😀 and a lone surrogate \ud800 and \udc00 ${"é".repeat(100)}\n${"\u2028".repeat(70)}`,
+      "",
+    ];
+    const made: Array<Record<string, unknown>[]> = [];
+    for (const thread of [false, true]) {
+      const l = logger({ sessionId: `builder_text_${thread}`, projectPath: tmpProject(), thread, contentPreviewChars: 100_000 });
+      if (thread) {
+        recordFrom(l, testBuilder, [0, "p0", false], undefined); // has the worker load the builder
+        await l.flush();
+      }
+      prompts.forEach((p, i) => recordFrom(l, testBuilder, [i + 1, p, false], { userId: "u_t", metadata: { k: "v" } }));
+      await l.finalizeSession();
+      made.push(records(l).chat_interaction!.slice(thread ? 1 : 0));
+    }
+    const [app, worker] = made;
+    expect(worker!.map((r) => (r.metadata as { builtOnWorker: boolean }).builtOnWorker)).toEqual(prompts.map(() => true));
+    expect(worker!.map((r) => r.promptPreview)).toEqual(prompts);
+    const comparable = (r: Record<string, unknown>) => ({ ...r, id: undefined, seq: undefined, timestamp: undefined, sessionId: undefined, prevHash: undefined, hash: undefined, fullContent: undefined, metadata: { ...(r.metadata as object), builtOnWorker: undefined } });
+    expect(worker!.map(comparable)).toEqual(app!.map(comparable));
+  });
+});
+
 describe("thread: true and input builders: order, the modules a worker imports, data it cannot take", () => {
   const ctx = { userId: "u_8" };
   const meta = (l: AuditLogger) => records(l).chat_interaction!.map((r) => r.metadata as { n: number; builtOnWorker: boolean });

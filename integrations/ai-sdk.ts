@@ -48,24 +48,31 @@ const str = (v: unknown): string | undefined => (typeof v === "string" && v !== 
  * object are two calls, each recorded; a model that itself calls another model builds new
  * options, and that call is recorded.
  */
-const recording = new WeakMap<object, Set<string>>();
+const recording = new WeakMap<object, string | Set<string>>();
 
 /** True inside the call of an outer copy of this middleware recording these same options. */
 function recordedOutside(params: object): boolean {
   const ids = recording.get(params);
-  const parent = ids === undefined ? undefined : auditContext.get()?.parentId;
-  return parent !== undefined && ids!.has(parent);
+  if (ids === undefined) return false;
+  const parent = auditContext.get()?.parentId;
+  return parent !== undefined && (typeof ids === "string" ? ids === parent : ids.has(parent));
 }
 
+// (one call at a time with an options object is the rule: its id alone, no Set made for it)
 function enter(params: object, id: string): void {
   const ids = recording.get(params);
-  if (ids) ids.add(id);
-  else recording.set(params, new Set([id]));
+  if (ids === undefined) recording.set(params, id);
+  else if (typeof ids === "string") recording.set(params, new Set([ids, id]));
+  else ids.add(id);
 }
 
 function leave(params: object, id: string): void {
   const ids = recording.get(params);
-  if (!ids) return;
+  if (ids === undefined) return;
+  if (typeof ids === "string") {
+    if (ids === id) recording.delete(params);
+    return;
+  }
   ids.delete(id);
   if (ids.size === 0) recording.delete(params);
 }

@@ -141,8 +141,8 @@ const GENERATOR_STEP = /^Builtins?[_:]AsyncGeneratorPrototype(?:Next|Return|Thro
  * session: before, ~20 µs of the ~43 µs charged to the pass-through per streamed call was this
  * delivery). What the pass-through adds is still the kit's: its read of the provider's stream,
  * its own `pull` and reaction per part, its stream's construction. Checked against a plain
- * difference (no profiler): a pass-through between a provider-like stream of 11 parts and a
- * pipeThrough reader costs ~22-24 µs per stream on this VM.
+ * difference (no profiler): a pass-through of the same design between a provider-like stream of
+ * 11 parts and a pipeThrough reader cost 21.6-24.5 µs per stream on this VM (docs/BENCHMARKS.md).
  */
 const STREAM_DELIVERY = /^JS:[*~^+]?(?:readableStreamDefaultController(?:Enqueue|Close|Error)|enqueue|close|error) node:internal\/webstreams\/readablestream:/;
 /** Frames of V8's garbage collector (main-thread parts: scavenges, mark-compact, incremental marking steps). */

@@ -10,7 +10,7 @@
  */
 import type { LanguageModelMiddleware } from "ai";
 import { auditContext } from "../src/context.js";
-import { recordFrom, reportRecordFailure, resolveAuditLogger } from "../src/instrument.js";
+import { recordFrom, reportRecordFailure, resolveAuditLogger, textOf } from "../src/instrument.js";
 import type { AuditLogger } from "../src/logger.js";
 import { newId } from "../src/record/id.js";
 import { copyUsage, toJsonData } from "../src/record/serialize.js";
@@ -237,6 +237,11 @@ class ModelCall {
     }
   }
 
+  /** Making this call's outcome failed: reported (the call is not recorded twice: `finish` may have run). */
+  failedToRecord(err: unknown): void {
+    reportRecordFailure(this.logger, err);
+  }
+
   get elapsed(): number {
     return (performance.now() - this.start) / 1000;
   }
@@ -296,13 +301,18 @@ class ModelCall {
 // ------------------------------------------------------------------ reading results
 
 function errorMessage(err: unknown): string {
-  if (isObj(err)) {
-    // stream `error` parts carry the provider's error object ({ type, message }) rather than an Error
-    const name = typeof err.name === "string" ? err.name : typeof err.type === "string" ? err.type : "Error";
-    return `${name}: ${typeof err.message === "string" ? err.message : String(err)}`;
+  try {
+    if (isObj(err)) {
+      // stream `error` parts carry the provider's error object ({ type, message }) rather than an Error
+      const name = typeof err.name === "string" ? err.name : typeof err.type === "string" ? err.type : "Error";
+      return `${name}: ${typeof err.message === "string" ? err.message : textOf(err)}`;
+    }
+    return textOf(err);
+  } catch {
+    return "Error: (an error whose fields could not be read)";
   }
-  return String(err);
 }
+
 
 /** `o` (a new outcome by default) with the error's message, HTTP status and request id put on it. */
 function errorOutcome(err: unknown, o: Outcome = newOutcome()): Outcome {
@@ -335,17 +345,15 @@ function parsedInput(input: unknown): unknown {
  * into an outcome built whole: conditional spreads cost ~1 µs each on V8).
  */
 function putFinish(o: Outcome, usage: unknown, reason: unknown): void {
-  if (isObj(usage)) {
-    // v3 usage is { inputTokens: { total, … }, outputTokens: { total, … }, raw }; v2 had plain numbers
-    o.usage = usage.raw !== undefined ? usage.raw : usage;
-    o.inputTokens = isObj(usage.inputTokens) ? num(usage.inputTokens.total) : num(usage.inputTokens);
-    o.outputTokens = isObj(usage.outputTokens) ? num(usage.outputTokens.total) : num(usage.outputTokens);
-  }
-  if (typeof reason === "string") o.finishReason = reason;
-  else if (isObj(reason)) {
-    o.finishReason = str(reason.unified);
-    o.rawFinishReason = str(reason.raw);
-  }
+  // every member set, also to undefined: a stream's later `finish` part replaces an earlier one's
+  const u = isObj(usage) ? usage : undefined;
+  // v3 usage is { inputTokens: { total, … }, outputTokens: { total, … }, raw }; v2 had plain numbers
+  o.usage = u === undefined ? undefined : u.raw !== undefined ? u.raw : u;
+  o.inputTokens = u === undefined ? undefined : isObj(u.inputTokens) ? num(u.inputTokens.total) : num(u.inputTokens);
+  o.outputTokens = u === undefined ? undefined : isObj(u.outputTokens) ? num(u.outputTokens.total) : num(u.outputTokens);
+  const r = isObj(reason) ? reason : undefined;
+  o.finishReason = typeof reason === "string" ? reason : r === undefined ? undefined : str(r.unified);
+  o.rawFinishReason = r === undefined ? undefined : str(r.raw);
 }
 
 /** An outcome with every member, undefined where unknown (read as absent): one shape, built whole. */
@@ -483,10 +491,15 @@ function watchStream<T>(source: ReadableStream<T>, call: ModelCall, signal: Abor
   const acc = new PartAccumulator(call, requestId);
   const reader = source.getReader();
   let controller!: ReadableStreamDefaultController<T>;
+  // (the stream's end is recorded before it is passed on; a failure to make the record is
+  // reported, and the stream still ends as the provider's did)
   const onRead = (r: Awaited<ReturnType<typeof reader.read>>): void => {
     if (r.done) {
-      if (acc.error !== undefined) call.finish(errorOutcome(acc.error, acc.outcome("error")));
-      else call.finish(acc.outcome("completed"));
+      try {
+        call.finish(acc.error !== undefined ? errorOutcome(acc.error, acc.outcome("error")) : acc.outcome("completed"));
+      } catch (err) {
+        call.failedToRecord(err);
+      }
       controller.close();
       return;
     }
@@ -498,7 +511,11 @@ function watchStream<T>(source: ReadableStream<T>, call: ModelCall, signal: Abor
     controller.enqueue(r.value);
   };
   const onFailure = (err: unknown): void => {
-    call.finish(errorOutcome(err, acc.outcome(signal?.aborted === true ? "aborted" : "error")));
+    try {
+      call.finish(errorOutcome(err, acc.outcome(signal?.aborted === true ? "aborted" : "error")));
+    } catch (failure) {
+      call.failedToRecord(failure);
+    }
     controller.error(err);
   };
   return new ReadableStream<T>(
@@ -510,10 +527,14 @@ function watchStream<T>(source: ReadableStream<T>, call: ModelCall, signal: Abor
         return reader.read().then(onRead, onFailure);
       },
       cancel(reason) {
-        const aborted = signal?.aborted === true;
-        const o = acc.outcome(aborted ? "aborted" : "cancelled");
-        o.error = aborted ? `aborted: the request was aborted after ${acc.parts} stream parts` : `cancelled: the reader stopped the stream after ${acc.parts} parts`;
-        call.finish(o);
+        try {
+          const aborted = signal?.aborted === true;
+          const o = acc.outcome(aborted ? "aborted" : "cancelled");
+          o.error = aborted ? `aborted: the request was aborted after ${acc.parts} stream parts` : `cancelled: the reader stopped the stream after ${acc.parts} parts`;
+          call.finish(o);
+        } catch (err) {
+          call.failedToRecord(err);
+        }
         return reader.cancel(reason);
       },
     },

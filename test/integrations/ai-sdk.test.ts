@@ -283,6 +283,75 @@ describe("auditLanguageModelMiddleware: streamText", () => {
 });
 
 describe("auditLanguageModelMiddleware: the model's own stream", () => {
+  /** The middleware's wrapStream over a model whose stream gives `parts`, then ends as `end` says. */
+  async function wrapParts(logger: AuditLogger, parts: Rec[], end: { error: unknown } | "close" = "close"): Promise<ReadableStream<Rec>> {
+    let i = 0;
+    const source = new ReadableStream<Rec>(
+      {
+        pull(c) {
+          if (i < parts.length) c.enqueue(parts[i++]!);
+          else if (end === "close") c.close();
+          else c.error(end.error);
+        },
+      },
+      { highWaterMark: 0 },
+    );
+    const mw = auditLanguageModelMiddleware({ logger });
+    const res = await mw.wrapStream!({
+      doStream: async () => ({ stream: source, response: { headers: { "request-id": "req_parts" } } }),
+      doGenerate: async () => {
+        throw new Error("not called");
+      },
+      params: { prompt: [{ role: "user", content: [{ type: "text", text: "x" }] }] },
+      model: { modelId: "m-parts", provider: "p" },
+    } as never);
+    return (res as { stream: ReadableStream<Rec> }).stream;
+  }
+
+  async function readAll(stream: ReadableStream<Rec>): Promise<{ parts: Rec[]; error: unknown }> {
+    const parts: Rec[] = [];
+    const reader = stream.getReader();
+    try {
+      for (;;) {
+        const r = await reader.read();
+        if (r.done) return { parts, error: undefined };
+        parts.push(r.value);
+      }
+    } catch (error) {
+      return { parts, error };
+    }
+  }
+
+  it("a later `finish` part replaces what an earlier one said (usage and finish reason)", async () => {
+    const logger = newLogger();
+    const first = { type: "finish", usage: { inputTokens: { total: 10 }, outputTokens: { total: 5 }, raw: { in: 10, out: 5 } }, finishReason: { unified: "stop", raw: "end_turn" } };
+    const stream = await wrapParts(logger, [{ type: "text-delta", id: "0", delta: "Hi" }, first, { type: "finish", finishReason: "length" }]);
+    expect((await readAll(stream)).parts).toHaveLength(3);
+    const [rec] = await settle(logger, 1);
+    expect(rec).toMatchObject({ finishReason: "length", success: true });
+    expect(rec).not.toHaveProperty("inputTokens");
+    expect(rec).not.toHaveProperty("usage");
+    expect((rec!.metadata as { aiSdk: Rec }).aiSdk).not.toHaveProperty("rawFinishReason");
+  });
+
+  it("an error part or a stream error whose value cannot be turned into text still ends the stream as without the middleware, and is recorded", async () => {
+    const logger = newLogger();
+    const odd = Object.create(null) as object; // String(odd) throws
+    const parts = [{ type: "text-delta", id: "0", delta: "a" }, { type: "error", error: odd }];
+    const a = await readAll(await wrapParts(logger, parts));
+    expect(a.error).toBeUndefined();
+    expect(a.parts).toEqual(parts);
+    const b = await readAll(await wrapParts(logger, [{ type: "text-delta", id: "0", delta: "b" }], { error: odd }));
+    expect(b.error).toBe(odd);
+    const recs = await settle(logger, 2);
+    expect(recs).toHaveLength(2);
+    expect(recs.map((r) => [r.success, r.responsePreview, (r.metadata as { aiSdk: Rec }).aiSdk.end])).toEqual([
+      [false, "a", "error"],
+      [false, "b", "error"],
+    ]);
+    for (const r of recs) expect(r.errorMessage).toMatch(/^Error: /);
+  });
+
   it("a reader that cancels the model stream: recorded once as cancelled, and the request is closed", async () => {
     const logger = newLogger();
     fake.enqueue({ kind: "sse", pauseAfter: 4 });

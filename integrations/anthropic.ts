@@ -18,7 +18,7 @@
 import { performance } from "node:perf_hooks";
 import { auditContext, runWithOwnValue } from "../src/context.js";
 import { AuditConfigError } from "../src/errors.js";
-import { recordFrom, reportRecordFailure, resolveAuditLogger, secondsSince } from "../src/instrument.js";
+import { recordFrom, reportRecordFailure, resolveAuditLogger, secondsSince, textOf } from "../src/instrument.js";
 import type { AuditLogger } from "../src/logger.js";
 import { newId } from "../src/record/id.js";
 import { copyUsage, toJsonData } from "../src/record/serialize.js";
@@ -459,7 +459,7 @@ function requestIdOf(headers: { get(name: string): string | null }): string | un
 function errorText(err: unknown): string {
   const e = isObj(err) ? err : {};
   const name = typeof e.name === "string" ? e.name : "Error";
-  const message = typeof e.message === "string" ? e.message : String(err);
+  const message = typeof e.message === "string" ? e.message : textOf(err);
   return `${name}: ${message}`;
 }
 

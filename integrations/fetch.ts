@@ -2,7 +2,7 @@
  * `withAuditFetch`: one ToolUsage per HTTP request made through a fetch function, with secrets
  * in the URL and headers redacted before anything reaches the logger.
  */
-import { resolveAuditLogger, safeRecord, secondsSince } from "../src/instrument.js";
+import { resolveAuditLogger, safeRecord, secondsSince, textOf } from "../src/instrument.js";
 import type { AuditLogger } from "../src/logger.js";
 import type { ToolUsageInput } from "../src/types.js";
 
@@ -228,7 +228,7 @@ function errorMessage(err: unknown, secrets: readonly string[] = []): string {
     const cause = (err as { cause?: unknown }).cause;
     const detail = cause instanceof Error && cause.message !== err.message ? ` (${cause.message})` : "";
     text = `${err.name}: ${err.message}${detail}`;
-  } else text = String(err);
+  } else text = textOf(err);
   for (const secret of secrets) text = text.split(secret).join(REDACTED);
   return text;
 }

@@ -14,7 +14,7 @@
 import { performance } from "node:perf_hooks";
 import { auditContext } from "../src/context.js";
 import { AuditConfigError } from "../src/errors.js";
-import { recordFrom, reportRecordFailure, resolveAuditLogger, secondsSince } from "../src/instrument.js";
+import { recordFrom, reportRecordFailure, resolveAuditLogger, secondsSince, textOf } from "../src/instrument.js";
 import { copyUsage, toJsonData } from "../src/record/serialize.js";
 import type { AuditLogger } from "../src/logger.js";
 import { openaiChatInputBuilder, openaiRecordData, type CallStatus, type OpenAIRecordData } from "./openai-input.js";
@@ -153,7 +153,7 @@ function errorMessage(err: unknown): string {
     const name = err.constructor?.name && err.constructor.name !== "Error" ? err.constructor.name : err.name;
     return name && name !== "Error" ? `${name}: ${err.message}` : err.message;
   }
-  return String(err);
+  return textOf(err);
 }
 
 

@@ -72,12 +72,30 @@ export function safeRecord<T>(logger: AuditLogger, step: () => T): T | undefined
  * goes through V8's lazy-compile builtin).
  */
 export function reportRecordFailure(logger: AuditLogger, err: unknown): void {
-  const e = err instanceof Error ? err : new Error(String(err));
+  const e = err instanceof Error ? err : new Error(textOf(err));
   try {
     if (typeof logger.listenerCount === "function" && logger.listenerCount("error") > 0) logger.emit("error", e);
     else process.emitWarning(`audit-logger could not record a call: ${e.message}`, { code: "AUDIT_WARN_RECORD_FAILED", type: "AuditLoggerWarning" });
   } catch {
     // an error listener threw: still never the caller's problem
+  }
+}
+
+/**
+ * `String(v)` that never throws: a value with no way to text (a null-prototype object, a
+ * `toString` that throws) gives its `Object.prototype.toString` tag, `[object Object]`. For the
+ * messages the kit makes of values the app throws: `String()` would throw a TypeError of its own
+ * there, into the app's call.
+ */
+export function textOf(v: unknown): string {
+  try {
+    return String(v);
+  } catch {
+    try {
+      return Object.prototype.toString.call(v);
+    } catch {
+      return "(a value that could not be read)";
+    }
   }
 }
 

@@ -106,6 +106,23 @@ describe.each(["standard", "legacy"] as const)("the shared method wrapper (%s mo
     expect(await records(logger, "tool")).toEqual([]);
   });
 
+  it("a capture function that throws a value with no text form (a null-prototype object) is reported; the call still returns", async () => {
+    const logger = newLogger();
+    const events: Error[] = [];
+    logger.on("error", (e) => events.push(e));
+    class A {
+      run(x: number) {
+        return x + 1;
+      }
+    }
+    decorate(mode, A, "run", AuditTool("t", { logger, captureArgs: () => {
+      throw Object.create(null);
+    } }));
+    expect(new A().run(1)).toBe(2);
+    expect(events.map((e) => e.message)).toEqual(["[object Object]"]);
+    expect(await records(logger, "tool")).toEqual([]);
+  });
+
   it("keeps the caller's errors: same object, same type, sync stays sync", async () => {
     const logger = newLogger();
     const syncError = new SyntaxError("sync");

@@ -8,8 +8,14 @@
  *
  *   npm run build && npx tsx bench/ai-sdk-stream-diff.ts [--rounds 150] [--block 20]
  *
+ * Each block ends, inside its timing, with `await logger.flush()` (on both sides): the records
+ * are made in the logger's batches, at its flush timer, which never fires inside a block of
+ * in-memory calls (the event loop does not wait on anything there); without it the records were
+ * built between blocks, untimed (found by review, 2026-12-03).
+ *
  * Reported: the median over rounds of each side's process CPU time per streamed call (all
- * threads: the thread pool's writes count), and the median of the per-round differences.
+ * threads: the thread pool's part of the writes counts where it runs inside a block), and the
+ * median of the per-round differences.
  */
 import fs from "node:fs";
 import os from "node:os";
@@ -45,6 +51,7 @@ async function block(model: typeof bare): Promise<number> {
     const r = streamText({ model, messages, maxRetries: 0 });
     for await (const _ of r.textStream);
   }
+  await logger.flush();
   const u = process.cpuUsage(t);
   return (u.user + u.system) / BLOCK;
 }

@@ -137,14 +137,15 @@ const GENERATOR_STEP = /^Builtins?[_:]AsyncGeneratorPrototype(?:Next|Return|Thro
  * pass-through (integrations/ai-sdk.ts) calls it for each part it passes on, where without the
  * kit the provider's own stream does. What runs inside it (the AI SDK's pipe taking the part, its
  * next TransformStream, the AI SDK's own transforms) is the delivery the bare call makes too, from
- * the provider's frame: it counts as the reader's, not the kit's (since 2026-12-03, eleventh
- * session: before, ~20 µs of the ~43 µs charged to the pass-through per streamed call was this
- * delivery). What the pass-through adds is still the kit's: its read of the provider's stream,
- * its own `pull` and reaction per part, its stream's construction. Checked against a plain
- * difference (no profiler): a pass-through of the same design between a provider-like stream of
- * 11 parts and a pipeThrough reader cost 21.6-24.5 µs per stream on this VM (docs/BENCHMARKS.md).
+ * the provider's frame: it counts as the reader's, not the kit's, in the CPU samples and in the
+ * allocations (since 2026-12-03, eleventh session: before, ~20 µs of the ~43 µs charged to the
+ * pass-through per streamed call was this delivery). What the pass-through adds is still the
+ * kit's: its read of the provider's stream, its own `pull` and reaction per part, its stream's
+ * construction. (The controllers' methods of byte streams match too; the kit makes none.)
  */
-const STREAM_DELIVERY = /^JS:[*~^+]?(?:readableStreamDefaultController(?:Enqueue|Close|Error)|enqueue|close|error) node:internal\/webstreams\/readablestream:/;
+function isStreamDelivery(name: string, url: string): boolean {
+  return url === "node:internal/webstreams/readablestream" && /^(?:readableStreamDefaultController(?:Enqueue|Close|Error)|enqueue|close|error)$/.test(name);
+}
 /** Frames of V8's garbage collector (main-thread parts: scavenges, mark-compact, incremental marking steps). */
 const GC_FRAME = /CollectGarbage|Scavenge|MarkCompact|IncrementalMarking|ConcurrentMarking/;
 
@@ -175,14 +176,18 @@ function attributePerf(script: string): { samples: Record<"all" | "gc" | "kit" |
     // SonicBoom callback from libuv)
     let depFn: string | undefined;
     for (const frame of frames) {
-      if (GENERATOR_STEP.test(frame) || STREAM_DELIVERY.test(frame)) {
-        owner = "other"; // the stream's own machinery, or its delivery to its reader (see GENERATOR_STEP, STREAM_DELIVERY)
+      if (GENERATOR_STEP.test(frame)) {
+        owner = "other"; // the stream's own generator machinery (see GENERATOR_STEP)
         named = true;
         break;
       }
       const m = JS_FRAME.exec(frame);
       if (!m) continue; // the kernel, Node's C++, V8's builtins: whoever called them decides
       named = true;
+      if (isStreamDelivery(m[1]!, m[2]!)) {
+        owner = "other"; // a web stream's delivery to its reader (see isStreamDelivery)
+        break;
+      }
       const own = ownerOfUrl(m[2]!);
       if (own === "none") continue;
       const fn = `${m[1] || "(anonymous)"} ${kitFile(frame.slice(frame.lastIndexOf(" ") + 1))}`;
@@ -220,8 +225,9 @@ function attributeHeap(head: HeapNode): { total: number; kit: number; kitByFn: [
   const kitByFn = new Map<string, number>();
   const walk = (n: HeapNode, owner: Owner, fn: string): void => {
     const own = ownerOfUrl(n.callFrame.url);
-    // (a dependency's frame is its caller's: see attributePerf)
-    const o = own === "none" ? owner : own === "dep" ? (owner === "other" ? "other" : "kit") : own;
+    // (a dependency's frame is its caller's: see attributePerf; a web stream's delivery to its
+    // reader is the reader's, see isStreamDelivery)
+    const o = own === "none" ? (isStreamDelivery(n.callFrame.functionName, n.callFrame.url) ? "other" : owner) : own === "dep" ? (owner === "other" ? "other" : "kit") : own;
     // the profile's lines and columns count from 0, perf's (the jitdump's) from 1
     const f = own === "kit" || (own === "dep" && o === "kit") ? `${n.callFrame.functionName || "(anonymous)"} ${kitFile(n.callFrame.url)}:${n.callFrame.lineNumber + 1}:${n.callFrame.columnNumber + 1}` : fn;
     total += n.selfSize;

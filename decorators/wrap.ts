@@ -9,7 +9,7 @@
 import { z } from "zod";
 import { auditContext, runInAuditContext, runWithOwnValue } from "../src/context.js";
 import { AuditConfigError } from "../src/errors.js";
-import { resolveAuditLogger, safeRecord } from "../src/instrument.js";
+import { resolveAuditLogger, safeRecord, textOf } from "../src/instrument.js";
 import type { AuditLogger } from "../src/logger.js";
 import { newId } from "../src/record/id.js";
 import { toFieldIssues } from "../src/record/issues.js";
@@ -205,10 +205,16 @@ export function withLinks<T extends RecordLinkInput>(input: T, call: FinishedCal
 
 /** A message for anything thrown: an Error's message, else its string form. */
 export function errorMessageOf(error: unknown): string {
-  if (error instanceof Error) return error.message || error.name || "Error";
   try {
+    if (error instanceof Error) {
+      const message: unknown = error.message;
+      if (message) return textOf(message);
+      const name: unknown = error.name;
+      return name ? textOf(name) : "Error";
+    }
     return String(error);
   } catch {
+    // a null-prototype object, a revoked Proxy (on which even `instanceof` throws), a throwing getter
     return "non-error value thrown";
   }
 }
@@ -404,7 +410,7 @@ function invoke(spec: MethodAuditSpec, kind: FunctionKind, logger: AuditLogger, 
   }
   if (kind === "generator") return auditGenerator(call, out as Generator<unknown, unknown, unknown>);
   if (kind === "asyncGenerator") return auditAsyncGenerator(call, out as AsyncGenerator<unknown, unknown, unknown>);
-  if (out instanceof Promise) return settleLater(call, out);
+  if (isPromise(out)) return settleLater(call, out);
   call.finish({ status: "ok", value: out });
   return out;
 }
@@ -416,7 +422,7 @@ function invoke(spec: MethodAuditSpec, kind: FunctionKind, logger: AuditLogger, 
  * query builders whose `then` runs the query) are never touched: they are recorded on return.
  */
 function settleLater(call: Call, p: Promise<unknown>): Promise<unknown> {
-  if (p.constructor === Promise) {
+  if (isNativePromise(p)) {
     return p.then(
       (value) => {
         call.finish({ status: "ok", value });
@@ -437,6 +443,24 @@ function settleLater(call: Call, p: Promise<unknown>): Promise<unknown> {
     call.finish({ status: "error", error });
   }
   return p;
+}
+
+/** `v instanceof Promise`, false where asking throws (a revoked Proxy the method returned: the caller gets it as it is). */
+function isPromise(v: unknown): v is Promise<unknown> {
+  try {
+    return v instanceof Promise;
+  } catch {
+    return false;
+  }
+}
+
+/** A Promise of the built-in class itself (its `constructor` read, false where that throws). */
+function isNativePromise(p: Promise<unknown>): boolean {
+  try {
+    return p.constructor === Promise;
+  } catch {
+    return false;
+  }
 }
 
 // Generators are recorded when they finish: returned (ok), threw (error), or were closed early by

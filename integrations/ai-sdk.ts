@@ -10,7 +10,7 @@
  */
 import type { LanguageModelMiddleware } from "ai";
 import { auditContext } from "../src/context.js";
-import { recordFrom, reportRecordFailure, resolveAuditLogger, textOf } from "../src/instrument.js";
+import { UNREADABLE_ERROR, recordFrom, reportRecordFailure, resolveAuditLogger, textOf } from "../src/instrument.js";
 import type { AuditLogger } from "../src/logger.js";
 import { newId } from "../src/record/id.js";
 import { copyUsage, toJsonData } from "../src/record/serialize.js";
@@ -237,9 +237,13 @@ class ModelCall {
     }
   }
 
-  /** Making this call's outcome failed: reported (the call is not recorded twice: `finish` may have run). */
+  /**
+   * Making this call's outcome failed: reported, and the call recorded without it (unless
+   * `finish` ran already: a call is recorded once).
+   */
   failedToRecord(err: unknown): void {
     reportRecordFailure(this.logger, err);
+    this.finish({ error: `the audit middleware could not read the call's outcome: ${errorMessage(err)}`, end: "error" });
   }
 
   get elapsed(): number {
@@ -309,7 +313,7 @@ function errorMessage(err: unknown): string {
     }
     return textOf(err);
   } catch {
-    return "Error: (an error whose fields could not be read)";
+    return UNREADABLE_ERROR;
   }
 }
 
@@ -317,11 +321,16 @@ function errorMessage(err: unknown): string {
 /** `o` (a new outcome by default) with the error's message, HTTP status and request id put on it. */
 function errorOutcome(err: unknown, o: Outcome = newOutcome()): Outcome {
   o.error = errorMessage(err);
-  const status = isObj(err) ? num(err.statusCode) : undefined;
-  if (status !== undefined) o.statusCode = status;
-  const headers = isObj(err) && isObj(err.responseHeaders) ? err.responseHeaders : undefined;
-  const requestId = str(headers?.["request-id"]) ?? str(headers?.["x-request-id"]);
-  if (requestId !== undefined) o.requestId = requestId;
+  // (never throws: the app's error must reach the app as it is, see UNREADABLE_ERROR)
+  try {
+    const status = isObj(err) ? num(err.statusCode) : undefined;
+    if (status !== undefined) o.statusCode = status;
+    const headers = isObj(err) && isObj(err.responseHeaders) ? err.responseHeaders : undefined;
+    const requestId = str(headers?.["request-id"]) ?? str(headers?.["x-request-id"]);
+    if (requestId !== undefined) o.requestId = requestId;
+  } catch {
+    // (what could be read is kept)
+  }
   return o;
 }
 

@@ -18,7 +18,7 @@
 import { performance } from "node:perf_hooks";
 import { auditContext, runWithOwnValue } from "../src/context.js";
 import { AuditConfigError } from "../src/errors.js";
-import { recordFrom, reportRecordFailure, resolveAuditLogger, secondsSince, textOf } from "../src/instrument.js";
+import { UNREADABLE_ERROR, recordFrom, reportRecordFailure, resolveAuditLogger, secondsSince, textOf } from "../src/instrument.js";
 import type { AuditLogger } from "../src/logger.js";
 import { newId } from "../src/record/id.js";
 import { copyUsage, toJsonData } from "../src/record/serialize.js";
@@ -457,21 +457,30 @@ function requestIdOf(headers: { get(name: string): string | null }): string | un
 }
 
 function errorText(err: unknown): string {
-  const e = isObj(err) ? err : {};
-  const name = typeof e.name === "string" ? e.name : "Error";
-  const message = typeof e.message === "string" ? e.message : textOf(err);
-  return `${name}: ${message}`;
+  try {
+    const e = isObj(err) ? err : {};
+    const name = typeof e.name === "string" ? e.name : "Error";
+    const message = typeof e.message === "string" ? e.message : textOf(err);
+    return `${name}: ${message}`;
+  } catch {
+    return UNREADABLE_ERROR;
+  }
 }
 
+/** What an error says (never throws: the app's error must reach the app as it is, see UNREADABLE_ERROR). */
 function errorOutcome(err: unknown): Outcome {
-  const e = isObj(err) ? err : {};
   const o: Outcome = { error: errorText(err) };
-  const status = num(e.status);
-  if (status !== undefined && status >= 100) o.statusCode = status;
-  const type = isObj(e.error) && isObj(e.error.error) ? str(e.error.error.type) : str(e.type);
-  if (type !== undefined) o.errorType = type;
-  const requestId = str(e.requestID);
-  if (requestId !== undefined) o.requestId = requestId;
+  try {
+    const e = isObj(err) ? err : {};
+    const status = num(e.status);
+    if (status !== undefined && status >= 100) o.statusCode = status;
+    const type = isObj(e.error) && isObj(e.error.error) ? str(e.error.error.type) : str(e.type);
+    if (type !== undefined) o.errorType = type;
+    const requestId = str(e.requestID);
+    if (requestId !== undefined) o.requestId = requestId;
+  } catch {
+    // (what could be read is kept)
+  }
   return o;
 }
 

@@ -2,7 +2,7 @@
  * `withAuditFetch`: one ToolUsage per HTTP request made through a fetch function, with secrets
  * in the URL and headers redacted before anything reaches the logger.
  */
-import { resolveAuditLogger, safeRecord, secondsSince, textOf } from "../src/instrument.js";
+import { UNREADABLE_ERROR, resolveAuditLogger, safeRecord, secondsSince, textOf } from "../src/instrument.js";
 import type { AuditLogger } from "../src/logger.js";
 import type { ToolUsageInput } from "../src/types.js";
 
@@ -224,11 +224,16 @@ function describe(input: unknown, init: unknown, isSecretHeader: (name: string) 
 /** The error's text, with any secret of the request (which fetch may quote, e.g. the URL) scrubbed. */
 function errorMessage(err: unknown, secrets: readonly string[] = []): string {
   let text: string;
-  if (err instanceof Error) {
-    const cause = (err as { cause?: unknown }).cause;
-    const detail = cause instanceof Error && cause.message !== err.message ? ` (${cause.message})` : "";
-    text = `${err.name}: ${err.message}${detail}`;
-  } else text = textOf(err);
+  try {
+    if (err instanceof Error) {
+      const cause = (err as { cause?: unknown }).cause;
+      const detail = cause instanceof Error && cause.message !== err.message ? ` (${textOf(cause.message)})` : "";
+      text = `${textOf(err.name)}: ${textOf(err.message)}${detail}`;
+    } else text = textOf(err);
+  } catch {
+    // the app's error must reach the app as it is: never an error of ours made while reading it
+    text = UNREADABLE_ERROR;
+  }
   for (const secret of secrets) text = text.split(secret).join(REDACTED);
   return text;
 }

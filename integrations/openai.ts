@@ -14,7 +14,7 @@
 import { performance } from "node:perf_hooks";
 import { auditContext } from "../src/context.js";
 import { AuditConfigError } from "../src/errors.js";
-import { recordFrom, reportRecordFailure, resolveAuditLogger, secondsSince, textOf } from "../src/instrument.js";
+import { UNREADABLE_ERROR, recordFrom, reportRecordFailure, resolveAuditLogger, secondsSince, textOf } from "../src/instrument.js";
 import { copyUsage, toJsonData } from "../src/record/serialize.js";
 import type { AuditLogger } from "../src/logger.js";
 import { openaiChatInputBuilder, openaiRecordData, type CallStatus, type OpenAIRecordData } from "./openai-input.js";
@@ -143,17 +143,26 @@ function requestIdOf(headers: { get(name: string): string | null }): string | un
   }
 }
 
+// (these two never throw: the app's error must reach the app as it is, see UNREADABLE_ERROR)
 function errorStatus(err: unknown): number | undefined {
-  const status = (err as { status?: unknown } | null)?.status;
-  return typeof status === "number" && Number.isInteger(status) && status >= 100 && status <= 999 ? status : undefined;
+  try {
+    const status = (err as { status?: unknown } | null)?.status;
+    return typeof status === "number" && Number.isInteger(status) && status >= 100 && status <= 999 ? status : undefined;
+  } catch {
+    return undefined;
+  }
 }
 
 function errorMessage(err: unknown): string {
-  if (err instanceof Error) {
-    const name = err.constructor?.name && err.constructor.name !== "Error" ? err.constructor.name : err.name;
-    return name && name !== "Error" ? `${name}: ${err.message}` : err.message;
+  try {
+    if (err instanceof Error) {
+      const name = err.constructor?.name && err.constructor.name !== "Error" ? err.constructor.name : err.name;
+      return name && name !== "Error" ? `${textOf(name)}: ${textOf(err.message)}` : textOf(err.message);
+    }
+    return textOf(err);
+  } catch {
+    return UNREADABLE_ERROR;
   }
-  return textOf(err);
 }
 
 
@@ -314,10 +323,17 @@ class CallRecord implements StreamObserver<unknown>, ObservedCall, PromptCopier,
   }
 
   fail(err: unknown): void {
-    const requestId = (err as { requestID?: unknown } | null)?.requestID;
-    if (typeof requestId === "string" && requestId.length > 0) this.requestId ??= requestId;
-    const statusCode = errorStatus(err);
-    this.write({}, { success: false, errorMessage: errorMessage(err), ...(statusCode !== undefined ? { statusCode } : {}) });
+    let fields: { success: false; errorMessage: string; statusCode?: number };
+    try {
+      const requestId = (err as { requestID?: unknown } | null)?.requestID;
+      if (typeof requestId === "string" && requestId.length > 0) this.requestId ??= requestId;
+      const statusCode = errorStatus(err);
+      fields = { success: false, errorMessage: errorMessage(err), ...(statusCode !== undefined ? { statusCode } : {}) };
+    } catch {
+      // (a revoked Proxy, a throwing getter: the app gets its error as it is, the record says this)
+      fields = { success: false, errorMessage: UNREADABLE_ERROR };
+    }
+    this.write({}, fields);
   }
 
   private follow(stream: Obj): void {

@@ -72,12 +72,30 @@ export function safeRecord<T>(logger: AuditLogger, step: () => T): T | undefined
  * goes through V8's lazy-compile builtin).
  */
 export function reportRecordFailure(logger: AuditLogger, err: unknown): void {
-  const e = err instanceof Error ? err : new Error(textOf(err));
+  // (a value the app threw may be a revoked Proxy, on which even `instanceof` throws)
+  let e: Error;
+  try {
+    e = err instanceof Error ? err : new Error(textOf(err));
+  } catch {
+    e = new Error(UNREADABLE_ERROR);
+  }
   try {
     if (typeof logger.listenerCount === "function" && logger.listenerCount("error") > 0) logger.emit("error", e);
-    else process.emitWarning(`audit-logger could not record a call: ${e.message}`, { code: "AUDIT_WARN_RECORD_FAILED", type: "AuditLoggerWarning" });
+    else process.emitWarning(`audit-logger could not record a call: ${messageOf(e)}`, { code: "AUDIT_WARN_RECORD_FAILED", type: "AuditLoggerWarning" });
   } catch {
     // an error listener threw: still never the caller's problem
+  }
+}
+
+/** The text recorded for an error none of whose fields can be read (a revoked Proxy, throwing getters). */
+export const UNREADABLE_ERROR = "(an error whose fields could not be read)";
+
+/** An Error's message, or {@link UNREADABLE_ERROR} when reading it throws. */
+function messageOf(e: Error): string {
+  try {
+    return textOf(e.message);
+  } catch {
+    return UNREADABLE_ERROR;
   }
 }
 

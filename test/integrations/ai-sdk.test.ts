@@ -352,6 +352,17 @@ describe("auditLanguageModelMiddleware: the model's own stream", () => {
     for (const r of recs) expect(r.errorMessage).toMatch(/^Error: /);
   });
 
+  it("a stream error whose fields throw when read ends the stream with that same value, and is recorded", async () => {
+    const logger = newLogger();
+    const odd = Object.defineProperty(new Error("cut"), "statusCode", { get: (): never => {
+      throw new Error("getter");
+    } });
+    const r = await readAll(await wrapParts(logger, [{ type: "text-delta", id: "0", delta: "c" }], { error: odd }));
+    expect(r.error).toBe(odd);
+    const recs = await settle(logger, 1);
+    expect(recs).toMatchObject([{ success: false, responsePreview: "c", errorMessage: "Error: cut", metadata: { aiSdk: { end: "error" } } }]);
+  });
+
   it("a reader that cancels the model stream: recorded once as cancelled, and the request is closed", async () => {
     const logger = newLogger();
     fake.enqueue({ kind: "sse", pauseAfter: 4 });

@@ -8,7 +8,9 @@
  * the SDK's own frames, the caches it takes).
  *
  *   npm run build && npx tsx bench/diff.ts [--provider openai|anthropic|ai-sdk] [--stream] [--thread]
- *                                          [--rounds 150] [--block 20]
+ *                                          [--unrecorded] [--rounds 150] [--block 20]
+ *
+ * `--unrecorded`: the wrapped client has no logger (nothing recorded): what wrapping alone costs.
  *
  * Each block ends, inside its timing, with `await logger.flush()` (on both sides): records are
  * made in the logger's batches, at its flush timer, which never fires inside a block of in-memory
@@ -32,6 +34,7 @@ const { values } = parseArgs({
     provider: { type: "string", default: "ai-sdk" },
     stream: { type: "boolean", default: false },
     thread: { type: "boolean", default: false },
+    unrecorded: { type: "boolean", default: false },
     rounds: { type: "string", default: "150" },
     block: { type: "string", default: "20" },
   },
@@ -45,6 +48,8 @@ const { AuditLogger } = await importBuilt<typeof import("../src/logger.js")>("sr
 const { PresetConfigs } = await importBuilt<typeof import("../src/config/index.js")>("src/config/index.js");
 const dir = fs.mkdtempSync(path.join(os.tmpdir(), "audit-bench-diff-"));
 const logger = new AuditLogger(PresetConfigs.minimal("bench_diff", dir, { thread: values.thread }));
+/** the wrapped clients' option: the logger, or none (`--unrecorded`) */
+const recordTo = values.unrecorded ? {} : { logger };
 
 /** The Anthropic Messages API answered from the test fixtures (a text message, or its stream). */
 function inMemoryAnthropicFetch(): typeof fetch {
@@ -82,7 +87,7 @@ async function clients(): Promise<{ bare: OneCall; wrapped: OneCall; what: strin
       if (values.stream) for await (const _ of await c.chat.completions.create({ model: "gpt-4o-mini", messages, stream: true }));
       else await c.chat.completions.create({ model: "gpt-4o-mini", messages });
     };
-    return { bare: call(make()), wrapped: call(wrapOpenAI(make(), { logger })), what: "OpenAI chat.completions.create" };
+    return { bare: call(make()), wrapped: call(wrapOpenAI(make(), recordTo)), what: "OpenAI chat.completions.create" };
   }
   if (provider === "anthropic") {
     const { default: Anthropic } = await import("@anthropic-ai/sdk");
@@ -92,7 +97,7 @@ async function clients(): Promise<{ bare: OneCall; wrapped: OneCall; what: strin
       if (values.stream) for await (const _ of await c.messages.create({ model: "claude-haiku-4-5", max_tokens: 256, messages, stream: true }));
       else await c.messages.create({ model: "claude-haiku-4-5", max_tokens: 256, messages });
     };
-    return { bare: call(make()), wrapped: call(wrapAnthropic(make(), { logger })), what: "Anthropic messages.create" };
+    return { bare: call(make()), wrapped: call(wrapAnthropic(make(), recordTo)), what: "Anthropic messages.create" };
   }
   const { createAnthropic } = await import("@ai-sdk/anthropic");
   const { generateText, streamText, wrapLanguageModel } = await import("ai");
@@ -102,7 +107,7 @@ async function clients(): Promise<{ bare: OneCall; wrapped: OneCall; what: strin
     if (values.stream) for await (const _ of streamText({ model: m, messages, maxRetries: 0 }).textStream);
     else await generateText({ model: m, messages, maxRetries: 0 });
   };
-  return { bare: call(model()), wrapped: call(wrapLanguageModel({ model: model(), middleware: auditLanguageModelMiddleware({ logger }) })), what: `AI SDK ${values.stream ? "streamText" : "generateText"} over @ai-sdk/anthropic` };
+  return { bare: call(model()), wrapped: call(wrapLanguageModel({ model: model(), middleware: auditLanguageModelMiddleware(recordTo) })), what: `AI SDK ${values.stream ? "streamText" : "generateText"} over @ai-sdk/anthropic` };
 }
 
 const { bare, wrapped, what } = await clients();
@@ -134,7 +139,7 @@ try {
     }
     await new Promise((resolve) => setImmediate(resolve));
   }
-  console.log(`node ${process.version}, ${os.cpus().length} CPUs: ${what}${values.stream ? ", streamed" : ""}, in memory, ${values.thread ? "thread: true" : "in-thread"}; ${ROUNDS} rounds of ${BLOCK} calls each way`);
+  console.log(`node ${process.version}, ${os.cpus().length} CPUs: ${what}${values.stream ? ", streamed" : ""}, in memory, ${values.unrecorded ? "wrapped with no logger" : values.thread ? "thread: true" : "in-thread"}; ${ROUNDS} rounds of ${BLOCK} calls each way`);
   for (const [k, label] of [
     [0, "main thread"],
     [1, "whole process"],

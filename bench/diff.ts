@@ -112,6 +112,17 @@ async function clients(): Promise<{ bare: OneCall; wrapped: OneCall; what: strin
 
 const { bare, wrapped, what } = await clients();
 
+/**
+ * A distribution-free 95% confidence interval of the median (order statistics: the values of
+ * rank n/2 ± 1.96·√n/2). It says how far this run's median could be from the one more rounds
+ * would give; runs minutes apart can still differ by more, as the VM's speed moves.
+ */
+function medianInterval(xs: readonly number[]): [number, number] {
+  const s = [...xs].sort((x, y) => x - y);
+  const half = 1.96 * Math.sqrt(s.length) / 2;
+  return [s[Math.max(0, Math.floor(s.length / 2 - half))]!, s[Math.min(s.length - 1, Math.ceil(s.length / 2 + half))]!];
+}
+
 /** CPU µs per call of one block: [main thread, whole process]. */
 async function block(one: OneCall): Promise<[number, number]> {
   const m = mainThreadCpuNs() ?? 0;
@@ -145,8 +156,12 @@ try {
     [1, "whole process"],
   ] as const) {
     const bareUs = median(b.map((x) => x[k]));
-    const diff = median(w.map((x, i) => x[k] - b[i]![k]));
-    console.log(`${label.padEnd(14)} bare ${bareUs.toFixed(1).padStart(8)} µs, wrapped ${median(w.map((x) => x[k])).toFixed(1).padStart(8)} µs, difference ${diff.toFixed(1).padStart(7)} µs (${((diff / bareUs) * 100).toFixed(1)}%)`);
+    const diffs = w.map((x, i) => x[k] - b[i]![k]);
+    const diff = median(diffs);
+    const [lo, hi] = medianInterval(diffs);
+    console.log(
+      `${label.padEnd(14)} bare ${bareUs.toFixed(1).padStart(8)} µs, wrapped ${median(w.map((x) => x[k])).toFixed(1).padStart(8)} µs, difference ${diff.toFixed(1).padStart(7)} µs (${((diff / bareUs) * 100).toFixed(1)}%; 95% interval of the median ${lo.toFixed(1)} to ${hi.toFixed(1)})`,
+    );
   }
 } finally {
   await logger.finalizeSession();

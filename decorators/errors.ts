@@ -1,5 +1,6 @@
 import { z } from "zod";
 import type { ErrorSeverity } from "../src/types.js";
+import { isError, readMember, textOf } from "../src/instrument.js";
 import { auditMethodDecorator, decoratorOptionsShape, errorMessageOf, parseDecoratorInput, type AuditDecoratorOptions, type AuditMethodDecorator, type FinishedCall } from "./wrap.js";
 
 /**
@@ -81,15 +82,18 @@ export function AuditErrors(options: AuditErrorsOptions = {}): AuditMethodDecora
         recorded.set(error, { startedAt: call.startedAt, traceId: call.outer?.traceId });
       }
       const context: Record<string, unknown> = { method: call.qualifiedName };
-      const code = error instanceof Error ? (error as { code?: unknown }).code : undefined;
+      // (every read guarded: an error that cannot be read is still recorded, see readMember)
+      const isErr = isError(error);
+      const code = isErr ? readMember(error, "code") : undefined;
+      const stack = isErr ? readMember(error, "stack") : undefined;
       if (code !== undefined) context.code = code;
       if (o.captureArgs !== undefined && o.captureArgs !== false) {
         context.arguments = typeof o.captureArgs === "function" ? o.captureArgs(call.args) : call.args;
       }
       logger.logError({
-        errorType: error instanceof Error ? error.name || error.constructor.name || "Error" : `thrown ${error === null ? "null" : typeof error}`,
+        errorType: isErr ? textOf(readMember(error, "name") || readMember(readMember(error, "constructor"), "name") || "Error") : `thrown ${error === null ? "null" : typeof error}`,
         message: errorMessageOf(error),
-        ...(error instanceof Error && typeof error.stack === "string" ? { stackTrace: error.stack } : {}),
+        ...(typeof stack === "string" ? { stackTrace: stack } : {}),
         severity: o.severity ?? "error",
         context,
       });

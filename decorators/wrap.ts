@@ -423,16 +423,22 @@ function invoke(spec: MethodAuditSpec, kind: FunctionKind, logger: AuditLogger, 
  */
 function settleLater(call: Call, p: Promise<unknown>): Promise<unknown> {
   if (isNativePromise(p)) {
-    return p.then(
-      (value) => {
-        call.finish({ status: "ok", value });
-        return value;
-      },
-      (error: unknown) => {
-        call.finish({ status: "error", error });
-        throw error;
-      },
-    );
+    try {
+      return p.then(
+        (value) => {
+          call.finish({ status: "ok", value });
+          return value;
+        },
+        (error: unknown) => {
+          call.finish({ status: "error", error });
+          throw error;
+        },
+      );
+    } catch (error) {
+      // (a Proxy of a promise whose `then` cannot be read: the caller gets it as it is)
+      call.finish({ status: "error", error });
+      return p;
+    }
   }
   try {
     void p.then(

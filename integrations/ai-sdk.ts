@@ -10,7 +10,7 @@
  */
 import type { LanguageModelMiddleware } from "ai";
 import { auditContext } from "../src/context.js";
-import { UNREADABLE_ERROR, recordFrom, reportRecordFailure, resolveAuditLogger, textOf } from "../src/instrument.js";
+import { UNREADABLE_ERROR, readMember, recordFrom, reportRecordFailure, resolveAuditLogger, textOf } from "../src/instrument.js";
 import type { AuditLogger } from "../src/logger.js";
 import { newId } from "../src/record/id.js";
 import { copyUsage, toJsonData } from "../src/record/serialize.js";
@@ -321,16 +321,13 @@ function errorMessage(err: unknown): string {
 /** `o` (a new outcome by default) with the error's message, HTTP status and request id put on it. */
 function errorOutcome(err: unknown, o: Outcome = newOutcome()): Outcome {
   o.error = errorMessage(err);
-  // (never throws: the app's error must reach the app as it is, see UNREADABLE_ERROR)
-  try {
-    const status = isObj(err) ? num(err.statusCode) : undefined;
-    if (status !== undefined) o.statusCode = status;
-    const headers = isObj(err) && isObj(err.responseHeaders) ? err.responseHeaders : undefined;
-    const requestId = str(headers?.["request-id"]) ?? str(headers?.["x-request-id"]);
-    if (requestId !== undefined) o.requestId = requestId;
-  } catch {
-    // (what could be read is kept)
-  }
+  // (never throws, each field read on its own: the app's error must reach the app as it is, and
+  // what can be read of it is recorded; see readMember)
+  const status = num(readMember(err, "statusCode"));
+  if (status !== undefined) o.statusCode = status;
+  const headers = readMember(err, "responseHeaders");
+  const requestId = str(readMember(headers, "request-id")) ?? str(readMember(headers, "x-request-id"));
+  if (requestId !== undefined) o.requestId = requestId;
   return o;
 }
 

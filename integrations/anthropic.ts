@@ -18,7 +18,7 @@
 import { performance } from "node:perf_hooks";
 import { auditContext, runWithOwnValue } from "../src/context.js";
 import { AuditConfigError } from "../src/errors.js";
-import { UNREADABLE_ERROR, recordFrom, reportRecordFailure, resolveAuditLogger, secondsSince, textOf } from "../src/instrument.js";
+import { readMember, recordFrom, reportRecordFailure, resolveAuditLogger, secondsSince, textOf } from "../src/instrument.js";
 import type { AuditLogger } from "../src/logger.js";
 import { newId } from "../src/record/id.js";
 import { copyUsage, toJsonData } from "../src/record/serialize.js";
@@ -456,31 +456,23 @@ function requestIdOf(headers: { get(name: string): string | null }): string | un
   }
 }
 
+// (these two never throw, and read each field on its own: the app's error must reach the app as
+// it is, and what can be read of it is recorded; see readMember)
 function errorText(err: unknown): string {
-  try {
-    const e = isObj(err) ? err : {};
-    const name = typeof e.name === "string" ? e.name : "Error";
-    const message = typeof e.message === "string" ? e.message : textOf(err);
-    return `${name}: ${message}`;
-  } catch {
-    return UNREADABLE_ERROR;
-  }
+  const name = readMember(err, "name");
+  const message = readMember(err, "message");
+  return `${typeof name === "string" ? name : "Error"}: ${typeof message === "string" ? message : textOf(err)}`;
 }
 
-/** What an error says (never throws: the app's error must reach the app as it is, see UNREADABLE_ERROR). */
 function errorOutcome(err: unknown): Outcome {
   const o: Outcome = { error: errorText(err) };
-  try {
-    const e = isObj(err) ? err : {};
-    const status = num(e.status);
-    if (status !== undefined && status >= 100) o.statusCode = status;
-    const type = isObj(e.error) && isObj(e.error.error) ? str(e.error.error.type) : str(e.type);
-    if (type !== undefined) o.errorType = type;
-    const requestId = str(e.requestID);
-    if (requestId !== undefined) o.requestId = requestId;
-  } catch {
-    // (what could be read is kept)
-  }
+  const status = num(readMember(err, "status"));
+  if (status !== undefined && status >= 100) o.statusCode = status;
+  const inner = readMember(readMember(err, "error"), "error");
+  const type = isObj(inner) ? str(readMember(inner, "type")) : str(readMember(err, "type"));
+  if (type !== undefined) o.errorType = type;
+  const requestId = str(readMember(err, "requestID"));
+  if (requestId !== undefined) o.requestId = requestId;
   return o;
 }
 

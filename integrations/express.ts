@@ -14,7 +14,7 @@ import type { ErrorRequestHandler, NextFunction, Request, RequestHandler, Respon
 import { z } from "zod";
 import { auditContext, runInAuditContext } from "../src/context.js";
 import { AuditConfigError } from "../src/errors.js";
-import { resolveAuditLogger, safeRecord } from "../src/instrument.js";
+import { isError, readMember, resolveAuditLogger, safeRecord, textOf } from "../src/instrument.js";
 import type { AuditLogger } from "../src/logger.js";
 import { newId } from "../src/record/id.js";
 import { toFieldIssues } from "../src/record/issues.js";
@@ -168,7 +168,8 @@ export function auditErrorHandler(options: AuditErrorHandlerOptions = {}): Error
     // (an error reaches this handler again when it is mounted in a router and in the app)
     // A client that went away mid-upload makes body parsers fail with `request.aborted`: that is
     // the request's abort, which the middleware records itself (http_request_aborted).
-    const abortedUpload = state !== undefined && (err as { type?: unknown } | null)?.type === "request.aborted";
+    // (read guarded: the error must reach the next handler as it is, whatever it is)
+    const abortedUpload = state !== undefined && readMember(err, "type") === "request.aborted";
     const skip = ignored.has(req) || abortedUpload || (state !== undefined && state.recordedErrors.includes(err));
     const logger = skip ? undefined : resolveAuditLogger(own ?? state?.logger);
     if (logger) {
@@ -404,17 +405,19 @@ function recordChat(logger: AuditLogger, state: RequestState, chat: ChatCapture,
 }
 
 function recordThrown(logger: AuditLogger, state: RequestState | undefined, req: Request, err: unknown): void {
-  const e = err instanceof Error ? err : undefined;
-  const declared = (err as { status?: unknown; statusCode?: unknown } | null | undefined)?.status ?? (err as { statusCode?: unknown } | null | undefined)?.statusCode;
+  // (every read guarded: an error that cannot be read is still recorded, see readMember)
+  const e = isError(err) ? err : undefined;
+  const declared = readMember(err, "status") ?? readMember(err, "statusCode");
   // the status Express's final handler will send for this error
   const status = typeof declared === "number" && Number.isInteger(declared) && declared >= 400 && declared < 600 ? declared : 500;
-  const code = (err as { code?: unknown } | null | undefined)?.code;
+  const code = readMember(err, "code");
+  const stack = e ? readMember(e, "stack") : undefined;
   const method = state?.method ?? (typeof req.method === "string" ? req.method : "GET");
   const route = state?.routePattern ?? state?.path ?? pathOf(req);
   logger.logError({
-    errorType: e ? e.name || e.constructor?.name || "Error" : "NonErrorThrown",
-    message: e ? String(e.message) : describeValue(err),
-    ...(e?.stack !== undefined ? { stackTrace: e.stack } : {}),
+    errorType: e ? textOf(readMember(e, "name") || readMember(readMember(e, "constructor"), "name") || "Error") : "NonErrorThrown",
+    message: e ? textOf(readMember(e, "message")) : describeValue(err),
+    ...(stack !== undefined ? { stackTrace: stack as string } : {}),
     severity: status >= 500 ? "error" : "warning",
     context: { method, route, status, ...(typeof code === "string" || typeof code === "number" ? { code } : {}) },
   });
@@ -676,9 +679,9 @@ function isRecord(v: unknown): v is Record<string, unknown> {
 
 function describeValue(v: unknown): string {
   try {
-    return typeof v === "string" ? v : (JSON.stringify(v) ?? String(v));
+    return typeof v === "string" ? v : (JSON.stringify(v) ?? textOf(v));
   } catch {
-    return String(v);
+    return textOf(v);
   }
 }
 

@@ -157,7 +157,10 @@ function errorMessage(err: unknown): string {
   try {
     if (err instanceof Error) {
       const name = err.constructor?.name && err.constructor.name !== "Error" ? err.constructor.name : err.name;
-      return name && name !== "Error" ? `${textOf(name)}: ${textOf(err.message)}` : textOf(err.message);
+      const message: unknown = err.message;
+      if (name && name !== "Error") return `${textOf(name)}: ${textOf(message)}`;
+      // (an Error whose message was set to undefined: no message recorded, as before)
+      return (message === undefined ? message : textOf(message)) as string;
     }
     return textOf(err);
   } catch {

@@ -87,6 +87,28 @@ export function reportRecordFailure(logger: AuditLogger, err: unknown): void {
   }
 }
 
+/**
+ * `o[key]`, or undefined when `o` is not an object or reading it throws (a revoked Proxy, a
+ * throwing getter): for the fields the kit reads of values the app throws.
+ */
+export function readMember(o: unknown, key: string): unknown {
+  if ((typeof o !== "object" && typeof o !== "function") || o === null) return undefined;
+  try {
+    return (o as Record<string, unknown>)[key];
+  } catch {
+    return undefined;
+  }
+}
+
+/** `v instanceof Error`, false where asking throws (a revoked Proxy). */
+export function isError(v: unknown): v is Error {
+  try {
+    return v instanceof Error;
+  } catch {
+    return false;
+  }
+}
+
 /** The text recorded for an error none of whose fields can be read (a revoked Proxy, throwing getters). */
 export const UNREADABLE_ERROR = "(an error whose fields could not be read)";
 

@@ -455,6 +455,42 @@ describe.each(EXPRESS_FLAVORS)("%s", (_name, express: ExpressFactory) => {
     expect(errs[1]).toMatchObject({ message: "short and stout", severity: "warning", context: { status: 418, route: "/v1/teapot" } });
   });
 
+  it("auditErrorHandler passes on errors it cannot read as they are (a revoked Proxy, throwing getters), and records them", async () => {
+    const logger = newLogger();
+    const { proxy, revoke } = Proxy.revocable({}, {});
+    revoke();
+    const getters = Object.defineProperties(new Error("odd"), {
+      type: { get: (): never => { throw new Error("type getter"); } },
+      message: { get: (): never => { throw new Error("message getter"); } },
+      status: { get: (): never => { throw new Error("status getter"); } },
+    });
+    const thrown: Record<string, unknown> = { "/proxy": proxy, "/getters": getters };
+    const seenByApp: unknown[] = [];
+    const routes = (app: ReturnType<ExpressFactory>) => {
+      for (const route of ["/proxy", "/getters"]) {
+        app.get(route, (req: Request) => {
+          throw thrown[req.path];
+        });
+      }
+    };
+    const app = buildApp({ logger }, routes);
+    app.use((err: unknown, _req: Request, res: Response, _next: NextFunction) => {
+      seenByApp.push(err);
+      res.status(500).send("handled");
+    });
+    const url = await start(app);
+    expect((await exchange(`${url}/proxy`)).body).toBe("handled");
+    expect((await exchange(`${url}/getters`)).body).toBe("handled");
+    expect(seenByApp).toHaveLength(2);
+    expect(seenByApp[0] === proxy).toBe(true);
+    expect(seenByApp[1] === getters).toBe(true);
+    const errs = await waitForRecords(logger, "error", 2);
+    expect(errs.map((e) => [e.errorType, e.context])).toEqual([
+      ["NonErrorThrown", { method: "GET", route: "/proxy", status: 500 }],
+      ["Error", { method: "GET", route: "/getters", status: 500 }],
+    ]);
+  });
+
   it("auditErrorHandler records an error passed on from another request's callback under its own request's user and trace", async () => {
     const logger = newLogger();
     // a pool whose worker runs queued callbacks in the context of the request that woke it

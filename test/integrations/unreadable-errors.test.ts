@@ -5,7 +5,7 @@
 import Anthropic from "@anthropic-ai/sdk";
 import OpenAI from "openai";
 import { afterEach, describe, expect, it } from "vitest";
-import { AuditTool } from "../../decorators/index.js";
+import { AuditErrors, AuditTool } from "../../decorators/index.js";
 import { auditLanguageModelMiddleware } from "../../integrations/ai-sdk.js";
 import { wrapAnthropic } from "../../integrations/anthropic.js";
 import { withAuditFetch } from "../../integrations/fetch.js";
@@ -149,6 +149,53 @@ describe("a thrown value the kit cannot read reaches the app as it is, and the c
       [false, UNREADABLE_ERROR],
       [false, UNREADABLE_ERROR],
     ]);
+  });
+
+  it("@AuditErrors records errors it cannot read (a revoked Proxy, throwing name/stack/code getters) and rethrows them as they are", async () => {
+    const { logger, events } = newLogger();
+    const proxy = revokedProxy();
+    // (stack first: replacing it makes V8 format the old one, which reads `name`)
+    const getters = Object.defineProperties(new Error("odd"), {
+      stack: { get: (): never => { throw new Error("stack getter"); } },
+      name: { get: (): never => { throw new Error("name getter"); } },
+      code: { get: (): never => { throw new Error("code getter"); } },
+    });
+    class Svc {
+      proxied(): never {
+        throw proxy;
+      }
+      odd(): never {
+        throw getters;
+      }
+    }
+    decorate("standard", Svc, "proxied", AuditErrors({ logger }));
+    decorate("standard", Svc, "odd", AuditErrors({ logger }));
+    const s = new Svc();
+    expectOutcome(await outcome(() => s.proxied()), "threw", proxy);
+    expectOutcome(await outcome(() => s.odd()), "threw", getters);
+    const recs = await recordsOf(logger, "error", 2);
+    expect(recs.map((r) => [r.errorType, r.message])).toEqual([
+      ["thrown object", "non-error value thrown"],
+      ["Error", "odd"],
+    ]);
+    expect(events).toEqual([]);
+  });
+
+  it("a decorated method returning a Proxy of a promise whose `then` cannot be read: the caller gets it as it is", () => {
+    const { logger } = newLogger();
+    const inner = Promise.resolve(1);
+    const wrapped = new Proxy(inner, { get: (t, k) => (k === "then" ? ((): never => { throw new Error("no then"); })() : Reflect.get(t, k)) });
+    class Svc {
+      gives(): Promise<number> {
+        return wrapped;
+      }
+    }
+    decorate("standard", Svc, "gives", AuditTool("t", { logger }));
+    let got: unknown;
+    expect(() => {
+      got = new Svc().gives();
+    }).not.toThrow();
+    expect(got === wrapped).toBe(true);
   });
 
   it("decorators: a method that returns or throws a revoked Proxy, and a capture function that throws one", async () => {

@@ -111,6 +111,7 @@ async function clients(): Promise<{ bare: OneCall; wrapped: OneCall; what: strin
 }
 
 const { bare, wrapped, what } = await clients();
+if (mainThreadCpuNs() === undefined) throw new Error("this bench reads the main thread's CPU time from /proc/self/task/<pid>/schedstat (Linux), which is not readable here");
 
 /**
  * A distribution-free 95% confidence interval of the median (order statistics: the values of
@@ -119,8 +120,9 @@ const { bare, wrapped, what } = await clients();
  */
 function medianInterval(xs: readonly number[]): [number, number] {
   const s = [...xs].sort((x, y) => x - y);
-  const half = 1.96 * Math.sqrt(s.length) / 2;
-  return [s[Math.max(0, Math.floor(s.length / 2 - half))]!, s[Math.min(s.length - 1, Math.ceil(s.length / 2 + half))]!];
+  const lo = Math.max(0, Math.floor(s.length / 2 - (1.96 * Math.sqrt(s.length)) / 2));
+  // (symmetric ranks: the k-th smallest and the k-th largest)
+  return [s[lo]!, s[s.length - 1 - lo]!];
 }
 
 /** CPU µs per call of one block: [main thread, whole process]. */

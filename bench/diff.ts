@@ -8,7 +8,8 @@
  * the SDK's own frames, the caches it takes).
  *
  *   npm run build && npx tsx bench/diff.ts [--provider openai|anthropic|ai-sdk] [--stream] [--thread]
- *                                          [--unrecorded] [--rounds 150] [--block 20]
+ *                                          [--unrecorded] [--preset minimal|development|production]
+ *                                          [--rounds 150] [--block 20]
  *
  * `--unrecorded`: the wrapped client has no logger (nothing recorded): what wrapping alone costs.
  *
@@ -35,6 +36,7 @@ const { values } = parseArgs({
     stream: { type: "boolean", default: false },
     thread: { type: "boolean", default: false },
     unrecorded: { type: "boolean", default: false },
+    preset: { type: "string", default: "minimal" },
     rounds: { type: "string", default: "150" },
     block: { type: "string", default: "20" },
   },
@@ -47,7 +49,9 @@ if (!["openai", "anthropic", "ai-sdk"].includes(provider)) throw new Error(`--pr
 const { AuditLogger } = await importBuilt<typeof import("../src/logger.js")>("src/logger.js");
 const { PresetConfigs } = await importBuilt<typeof import("../src/config/index.js")>("src/config/index.js");
 const dir = fs.mkdtempSync(path.join(os.tmpdir(), "audit-bench-diff-"));
-const logger = new AuditLogger(PresetConfigs.minimal("bench_diff", dir, { thread: values.thread }));
+const presetName = String(values.preset);
+if (!["minimal", "development", "production"].includes(presetName)) throw new Error(`--preset must be minimal, development or production, not ${presetName}`);
+const logger = new AuditLogger(PresetConfigs[presetName as "minimal" | "development" | "production"]("bench_diff", dir, { thread: values.thread }));
 /** the wrapped clients' option: the logger, or none (`--unrecorded`) */
 const recordTo = values.unrecorded ? {} : { logger };
 
@@ -152,7 +156,7 @@ try {
     }
     await new Promise((resolve) => setImmediate(resolve));
   }
-  console.log(`node ${process.version}, ${os.cpus().length} CPUs: ${what}${values.stream ? ", streamed" : ""}, in memory, ${values.unrecorded ? "wrapped with no logger" : values.thread ? "thread: true" : "in-thread"}; ${ROUNDS} rounds of ${BLOCK} calls each way`);
+  console.log(`node ${process.version}, ${os.cpus().length} CPUs: ${what}${values.stream ? ", streamed" : ""}, in memory, ${values.unrecorded ? "wrapped with no logger" : values.thread ? "thread: true" : "in-thread"}, preset ${presetName}; ${ROUNDS} rounds of ${BLOCK} calls each way`);
   for (const [k, label] of [
     [0, "main thread"],
     [1, "whole process"],

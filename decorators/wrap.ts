@@ -9,7 +9,7 @@
 import { z } from "zod";
 import { auditContext, runInAuditContext, runWithOwnValue } from "../src/context.js";
 import { AuditConfigError } from "../src/errors.js";
-import { resolveAuditLogger, safeRecord, textOf } from "../src/instrument.js";
+import { isInstance, resolveAuditLogger, safeRecord, textOf } from "../src/instrument.js";
 import type { AuditLogger } from "../src/logger.js";
 import { newId } from "../src/record/id.js";
 import { toFieldIssues } from "../src/record/issues.js";
@@ -410,7 +410,8 @@ function invoke(spec: MethodAuditSpec, kind: FunctionKind, logger: AuditLogger, 
   }
   if (kind === "generator") return auditGenerator(call, out as Generator<unknown, unknown, unknown>);
   if (kind === "asyncGenerator") return auditAsyncGenerator(call, out as AsyncGenerator<unknown, unknown, unknown>);
-  if (isPromise(out)) return settleLater(call, out);
+  // (guarded: a revoked Proxy the method returned goes back to the caller as it is)
+  if (isInstance(out, Promise)) return settleLater(call, out as Promise<unknown>);
   call.finish({ status: "ok", value: out });
   return out;
 }
@@ -449,15 +450,6 @@ function settleLater(call: Call, p: Promise<unknown>): Promise<unknown> {
     call.finish({ status: "error", error });
   }
   return p;
-}
-
-/** `v instanceof Promise`, false where asking throws (a revoked Proxy the method returned: the caller gets it as it is). */
-function isPromise(v: unknown): v is Promise<unknown> {
-  try {
-    return v instanceof Promise;
-  } catch {
-    return false;
-  }
 }
 
 /** A Promise of the built-in class itself (its `constructor` read, false where that throws). */

@@ -10,7 +10,7 @@
  */
 import type { LanguageModelMiddleware } from "ai";
 import { auditContext } from "../src/context.js";
-import { UNREADABLE_ERROR, readMember, recordFrom, reportRecordFailure, resolveAuditLogger, textOf } from "../src/instrument.js";
+import { readMember, recordFrom, reportRecordFailure, resolveAuditLogger, textOf } from "../src/instrument.js";
 import type { AuditLogger } from "../src/logger.js";
 import { newId } from "../src/record/id.js";
 import { copyUsage, toJsonData } from "../src/record/serialize.js";
@@ -304,17 +304,14 @@ class ModelCall {
 
 // ------------------------------------------------------------------ reading results
 
+// (never throws: each field read on its own, see readMember)
 function errorMessage(err: unknown): string {
-  try {
-    if (isObj(err)) {
-      // stream `error` parts carry the provider's error object ({ type, message }) rather than an Error
-      const name = typeof err.name === "string" ? err.name : typeof err.type === "string" ? err.type : "Error";
-      return `${name}: ${typeof err.message === "string" ? err.message : textOf(err)}`;
-    }
-    return textOf(err);
-  } catch {
-    return UNREADABLE_ERROR;
-  }
+  if (!isObj(err)) return textOf(err);
+  // stream `error` parts carry the provider's error object ({ type, message }) rather than an Error
+  const name = readMember(err, "name");
+  const type = readMember(err, "type");
+  const message = readMember(err, "message");
+  return `${typeof name === "string" ? name : typeof type === "string" ? type : "Error"}: ${typeof message === "string" ? message : textOf(err)}`;
 }
 
 

@@ -14,7 +14,7 @@
 import { performance } from "node:perf_hooks";
 import { auditContext } from "../src/context.js";
 import { AuditConfigError } from "../src/errors.js";
-import { UNREADABLE_ERROR, recordFrom, reportRecordFailure, resolveAuditLogger, secondsSince, textOf } from "../src/instrument.js";
+import { UNREADABLE_ERROR, readMember, recordFrom, reportRecordFailure, resolveAuditLogger, secondsSince, textOf } from "../src/instrument.js";
 import { copyUsage, toJsonData } from "../src/record/serialize.js";
 import type { AuditLogger } from "../src/logger.js";
 import { openaiChatInputBuilder, openaiRecordData, type CallStatus, type OpenAIRecordData } from "./openai-input.js";
@@ -145,12 +145,8 @@ function requestIdOf(headers: { get(name: string): string | null }): string | un
 
 // (these two never throw: the app's error must reach the app as it is, see UNREADABLE_ERROR)
 function errorStatus(err: unknown): number | undefined {
-  try {
-    const status = (err as { status?: unknown } | null)?.status;
-    return typeof status === "number" && Number.isInteger(status) && status >= 100 && status <= 999 ? status : undefined;
-  } catch {
-    return undefined;
-  }
+  const status = readMember(err, "status");
+  return typeof status === "number" && Number.isInteger(status) && status >= 100 && status <= 999 ? status : undefined;
 }
 
 function errorMessage(err: unknown): string {
@@ -326,17 +322,11 @@ class CallRecord implements StreamObserver<unknown>, ObservedCall, PromptCopier,
   }
 
   fail(err: unknown): void {
-    let fields: { success: false; errorMessage: string; statusCode?: number };
-    try {
-      const requestId = (err as { requestID?: unknown } | null)?.requestID;
-      if (typeof requestId === "string" && requestId.length > 0) this.requestId ??= requestId;
-      const statusCode = errorStatus(err);
-      fields = { success: false, errorMessage: errorMessage(err), ...(statusCode !== undefined ? { statusCode } : {}) };
-    } catch {
-      // (a revoked Proxy, a throwing getter: the app gets its error as it is, the record says this)
-      fields = { success: false, errorMessage: UNREADABLE_ERROR };
-    }
-    this.write({}, fields);
+    // (no read here throws: the app gets its error as it is, whatever it is)
+    const requestId = readMember(err, "requestID");
+    if (typeof requestId === "string" && requestId.length > 0) this.requestId ??= requestId;
+    const statusCode = errorStatus(err);
+    this.write({}, { success: false, errorMessage: errorMessage(err), ...(statusCode !== undefined ? { statusCode } : {}) });
   }
 
   private follow(stream: Obj): void {

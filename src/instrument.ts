@@ -73,12 +73,7 @@ export function safeRecord<T>(logger: AuditLogger, step: () => T): T | undefined
  */
 export function reportRecordFailure(logger: AuditLogger, err: unknown): void {
   // (a value the app threw may be a revoked Proxy, on which even `instanceof` throws)
-  let e: Error;
-  try {
-    e = err instanceof Error ? err : new Error(textOf(err));
-  } catch {
-    e = new Error(UNREADABLE_ERROR);
-  }
+  const e = isError(err) ? err : new Error(textOf(err));
   try {
     if (typeof logger.listenerCount === "function" && logger.listenerCount("error") > 0) logger.emit("error", e);
     else process.emitWarning(`audit-logger could not record a call: ${messageOf(e)}`, { code: "AUDIT_WARN_RECORD_FAILED", type: "AuditLoggerWarning" });
@@ -100,13 +95,18 @@ export function readMember(o: unknown, key: string): unknown {
   }
 }
 
-/** `v instanceof Error`, false where asking throws (a revoked Proxy). */
-export function isError(v: unknown): v is Error {
+/** `v instanceof C`, false where asking throws (a revoked Proxy: even `instanceof` throws on one). */
+export function isInstance<T>(v: unknown, C: abstract new (...args: never[]) => T): v is T {
   try {
-    return v instanceof Error;
+    return v instanceof C;
   } catch {
     return false;
   }
+}
+
+/** `v instanceof Error`, false where asking throws (see {@link isInstance}). */
+export function isError(v: unknown): v is Error {
+  return isInstance(v, Error);
 }
 
 /** The text recorded for an error none of whose fields can be read (a revoked Proxy, throwing getters). */
@@ -134,7 +134,7 @@ export function textOf(v: unknown): string {
     try {
       return Object.prototype.toString.call(v);
     } catch {
-      return "(a value that could not be read)";
+      return UNREADABLE_ERROR; // (a revoked Proxy: the values textOf is given are things thrown)
     }
   }
 }

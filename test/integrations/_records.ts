@@ -30,3 +30,16 @@ export async function recordsOf(logger: AuditLogger, kind: RecordType, atLeast =
   }
   return recs;
 }
+
+/**
+ * A chat record as two runs of the same calls can agree on it (`thread: true` against in-thread):
+ * without what differs from run to run (id, times, hashes, content file names), the id and the
+ * time to first token as their types, and the integration's metadata section (`section`) with
+ * the members named in `masked` (request and response ids) replaced by "x".
+ */
+export function comparableChat(rec: Record<string, unknown>, section: string, masked: readonly string[]): Record<string, unknown> {
+  const { id, timestamp: _t, sessionId: _s, hash: _h, prevHash: _p, durationSeconds: _d, timeToFirstTokenSeconds: ttft, fullContent: _f, metadata, ...r } = rec;
+  const own = { ...((metadata as Record<string, Record<string, unknown>>)[section] ?? {}) };
+  for (const key of masked) own[key] = "x";
+  return { ...r, id: typeof id, ttft: typeof ttft, metadata: { [section]: own } };
+}

@@ -12,6 +12,7 @@ import { z } from "zod";
 import { auditLanguageModelMiddleware } from "../../integrations/ai-sdk.js";
 import { AuditLogger, auditContext, setDefaultAuditLogger, verifyAuditLog } from "../../src/index.js";
 import { startFakeAnthropic, type FakeAnthropic } from "../helpers/fake-anthropic.js";
+import { comparableChat } from "./_records.js";
 import { readJsonl, loggerFactory } from "../helpers/index.js";
 
 type Rec = Record<string, unknown>;
@@ -575,12 +576,7 @@ describe("auditLanguageModelMiddleware: records made later, from what arrived", 
       const recs = await settle(logger, 4);
       await logger.finalizeSession();
       expect((await verifyAuditLog(logger.auditDir)).ok).toBe(true);
-      return recs.map(({ id, timestamp: _t, sessionId: _s, hash: _h, prevHash: _p, durationSeconds: _d, timeToFirstTokenSeconds: ttft, fullContent: _f, metadata, ...r }) => ({
-        ...r,
-        id: typeof id,
-        ttft: typeof ttft,
-        metadata: { aiSdk: { ...(metadata as { aiSdk: Rec }).aiSdk, requestId: "x", responseId: "x" } },
-      }));
+      return recs.map((r) => comparableChat(r, "aiSdk", ["requestId", "responseId"]));
     };
     const plain = await recordWith(false);
     const threaded = await recordWith(true);

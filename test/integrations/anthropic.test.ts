@@ -15,6 +15,7 @@ import { wrapAnthropic } from "../../integrations/anthropic.js";
 import { decryptValue, valueAad } from "../../src/pipeline/encrypt.js";
 import { AuditLogger, auditContext, verifyAuditLog, type EncryptedValue } from "../../src/index.js";
 import { startFakeAnthropic, type FakeAnthropic } from "../helpers/fake-anthropic.js";
+import { comparableChat } from "./_records.js";
 import { readJsonl, TEST_KEY, testKeyring, loggerFactory, tmpProject } from "../helpers/index.js";
 
 const MODEL = "claude-haiku-4-5";
@@ -444,12 +445,7 @@ describe("wrapAnthropic: records made later, from what arrived", () => {
       const recs = await settle(logger, 4);
       await logger.finalizeSession();
       expect((await verifyAuditLog(logger.auditDir)).ok).toBe(true);
-      return recs.map(({ id, timestamp: _t, sessionId: _s, hash: _h, prevHash: _p, durationSeconds: _d, timeToFirstTokenSeconds: ttft, fullContent: _f, metadata, ...r }) => ({
-        ...r,
-        id: typeof id,
-        ttft: typeof ttft,
-        metadata: { anthropic: { ...(metadata as { anthropic: Rec }).anthropic, requestId: "x" } },
-      }));
+      return recs.map((r) => comparableChat(r, "anthropic", ["requestId"]));
     };
     const plain = await recordWith(false);
     const threaded = await recordWith(true);

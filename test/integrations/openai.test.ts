@@ -11,7 +11,7 @@ import { AuditLogger } from "../../src/logger.js";
 import { verifyAuditLog } from "../../src/reader/verify.js";
 import { startFakeOpenAI, type FakeOpenAI } from "../helpers/fake-openai.js";
 import { TEST_KEY, cleanupTmp, tmpProject } from "../helpers/index.js";
-import { recordsOf } from "./_records.js";
+import { comparableChat, recordsOf } from "./_records.js";
 
 const REPO = fileURLToPath(new URL("../../", import.meta.url));
 const mod = (rel: string) => JSON.stringify(pathToFileURL(path.join(REPO, rel)).href);
@@ -644,11 +644,7 @@ describe("wrapOpenAI with a logger that records on a worker thread (thread: true
       const recs = await recordsOf(logger, "chat_interaction", 4);
       await logger.finalizeSession();
       expect((await verifyAuditLog(logger.auditDir)).ok).toBe(true);
-      return recs.map(({ id: _i, timestamp: _t, sessionId: _s, hash: _h, prevHash: _p, durationSeconds: _d, timeToFirstTokenSeconds: ttft, fullContent: _f, metadata, ...r }) => ({
-        ...r,
-        ttft: typeof ttft,
-        metadata: { openai: { ...(metadata as { openai: Record<string, unknown> }).openai, requestId: "x" } },
-      }));
+      return recs.map((r) => comparableChat(r, "openai", ["requestId"]));
     };
     const plain = await recordWith(false);
     const threaded = await recordWith(true);

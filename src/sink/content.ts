@@ -3,6 +3,7 @@ import path from "node:path";
 import { encryptFile, sha256Hex } from "../pipeline/encrypt.js";
 import type { EncryptionKey } from "../pipeline/keys.js";
 import type { ContentFileRef, ContentFiles, Durability } from "../types.js";
+import { writeOnContentThread } from "./content-thread.js";
 import { contentFileNames, safeJoin } from "./files.js";
 
 /** Additional data binding an encrypted content file to its interaction and role. */
@@ -62,30 +63,88 @@ export function writeContentSync(auditDir: string, c: PreparedContent, m: Omit<C
 }
 
 /**
- * Writes the content files in the thread pool; in `fsync` mode each is fdatasync'ed. Files are
- * created exclusively (`wx`): when the process exits with this write under way, the exit hook
- * writes the same files synchronously, and a thread-pool `open` that came after it must not
- * truncate them (the process may end before this write's data follows). Refused as existing,
- * this write rejects with EEXIST. When it opened first, the hook's write and its own lay down the
- * same bytes.
+ * Writes the content files off the app's thread (on the content-writer thread, see
+ * content-thread.ts; where that cannot run, through libuv's thread pool); in `fsync` mode each
+ * is fdatasync'ed. Files are created exclusively (`wx`): when the process exits with this write
+ * under way, the exit hook writes the same files synchronously, and an `open` that came after it
+ * must not truncate them (the process may end before this write's data follows). Refused as
+ * existing, this write rejects with EEXIST. When it opened first, the hook's write and its own
+ * lay down the same bytes.
  */
-export async function writeContent(
+export function writeContent(
   auditDir: string,
   c: PreparedContent,
   m: Omit<ContentManifest, "files">,
   mode: number,
   durability: Durability,
 ): Promise<void> {
-  const write = async (rel: string, data: Buffer) => {
-    const fh = await fs.promises.open(safeJoin(auditDir, rel), "wx", mode);
-    try {
-      await fh.writeFile(data);
-      if (durability === "fsync") await fh.datasync();
-    } finally {
-      await fh.close();
+  let files: Array<readonly [string, Buffer]>;
+  try {
+    files = contentFiles(auditDir, c, m);
+  } catch (err) {
+    return Promise.reject(err);
+  }
+  const sync = durability === "fsync";
+  return writeOnContentThread(files, mode, sync) ?? writeInThreadPool(files, mode, sync);
+}
+
+/** {@link writeContent} through libuv's thread pool, as where the content-writer thread cannot run (for the tests). */
+export function writeContentInThreadPool(auditDir: string, c: PreparedContent, m: Omit<ContentManifest, "files">, mode: number, durability: Durability): Promise<void> {
+  let files: Array<readonly [string, Buffer]>;
+  try {
+    files = contentFiles(auditDir, c, m);
+  } catch (err) {
+    return Promise.reject(err);
+  }
+  return writeInThreadPool(files, mode, durability === "fsync");
+}
+
+/** Each content file's path and bytes (paths and bytes first: a path that cannot be built starts no write). */
+function contentFiles(auditDir: string, c: PreparedContent, m: Omit<ContentManifest, "files">): Array<readonly [string, Buffer]> {
+  return [
+    [safeJoin(auditDir, c.refs.prompt.file), c.prompt],
+    [safeJoin(auditDir, c.refs.response.file), c.response],
+    [safeJoin(auditDir, c.refs.manifest), manifestBytes(c, m)],
+  ];
+}
+
+/**
+ * The fallback: each file through libuv's thread pool with fs's callbacks (cheaper on the app's
+ * thread than `fs.promises`' FileHandles), all at once; rejects with the first failure.
+ */
+function writeInThreadPool(files: ReadonlyArray<readonly [string, Buffer]>, mode: number, sync: boolean): Promise<void> {
+  return new Promise((resolve, reject) => {
+    let left = files.length;
+    let failed: Error | undefined;
+    const done = (err: Error | null): void => {
+      if (err && !failed) failed = err;
+      if (--left === 0) {
+        if (failed) reject(failed);
+        else resolve();
+      }
+    };
+    for (const [file, data] of files) writeFileExclusive(file, data, mode, sync, done);
+  });
+}
+
+/** Creates `file` (`wx`, `mode`), writes `data` whole (fdatasync'ed when `sync`), closes it, then calls `done` once. */
+function writeFileExclusive(file: string, data: Buffer, mode: number, sync: boolean, done: (err: Error | null) => void): void {
+  fs.open(file, "wx", mode, (openErr, fd) => {
+    if (openErr) {
+      done(openErr);
+      return;
     }
-  };
-  await Promise.all([write(c.refs.prompt.file, c.prompt), write(c.refs.response.file, c.response), write(c.refs.manifest, manifestBytes(c, m))]);
+    const close = (err: Error | null): void => fs.close(fd, (closeErr) => done(err ?? closeErr ?? null));
+    let offset = 0;
+    const wrote = (err: Error | null, n: number): void => {
+      if (err) return close(err);
+      offset += n;
+      if (offset < data.length) fs.write(fd, data, offset, data.length - offset, null, wrote);
+      else if (sync) fs.fdatasync(fd, close);
+      else close(null);
+    };
+    wrote(null, 0);
+  });
 }
 
 export function contentDirOf(auditDir: string): string {

@@ -369,9 +369,15 @@ export class AuditLogger extends EventEmitter<AuditLoggerEvents> implements Exit
     if (response.format === "json") f.responseFormat = "json";
     f.promptLength = prompt.text.length;
     f.responseLength = response.text.length;
+    let content: PreparedContent | undefined;
+    if (cfg.fullContentLogging) {
+      if (v.id !== undefined && (this.contentInFlight.has(id) || (!freshId && this.hasContentFiles(id)))) throw duplicateIdError(id);
+      content = prepareContent(id, prompt.text, response.text, key);
+    }
     if (cfg.storeContentHashes) {
-      f.promptHash = contentHash(prompt.text, key);
-      f.responseHash = contentHash(response.text, key);
+      // unencrypted, the content files hold the texts' UTF-8 bytes: their digests are these hashes
+      f.promptHash = content && !key ? `sha256:${content.refs.prompt.sha256}` : contentHash(prompt.text, key);
+      f.responseHash = content && !key ? `sha256:${content.refs.response.sha256}` : contentHash(response.text, key);
     }
     const tokensUsed = v.tokensUsed ?? (v.inputTokens !== undefined || v.outputTokens !== undefined ? (v.inputTokens ?? 0) + (v.outputTokens ?? 0) : undefined);
     if (tokensUsed !== undefined) f.tokensUsed = tokensUsed;
@@ -389,12 +395,7 @@ export class AuditLogger extends EventEmitter<AuditLoggerEvents> implements Exit
     f.success = v.success ?? v.errorMessage === undefined;
     if (v.errorMessage !== undefined) f.errorMessage = this.text(v.errorMessage, rc);
     if (v.statusCode !== undefined) f.statusCode = v.statusCode;
-    let content: PreparedContent | undefined;
-    if (cfg.fullContentLogging) {
-      if (v.id !== undefined && (this.contentInFlight.has(id) || (!freshId && this.hasContentFiles(id)))) throw duplicateIdError(id);
-      content = prepareContent(id, prompt.text, response.text, key);
-      f.fullContent = content.refs;
-    }
+    if (content) f.fullContent = content.refs;
     this.append("chat_interaction", id, v, ctx, f, encrypted, content, key, rc);
     this.stats.chat(f.model as string, persona, tokensUsed ?? 0, v.inputTokens ?? 0, v.outputTokens ?? 0, f.success as boolean);
     return id;

@@ -252,11 +252,22 @@ describe("previews, lengths and content hashes", () => {
     const prompt = "Grüße 👋 日本\nline two";
     logger.logChatInteraction({ prompt, response: "ok" });
     logger.logChatInteraction({ prompt: "no response" });
+    // a lone surrogate: UTF-8 has no form for it (U+FFFD is stored, and hashed)
+    const lone = "half \uD83D of an emoji";
+    logger.logChatInteraction({ prompt: lone, response: "r" });
     await logger.finalizeSession();
-    const [a, b] = readKind(projectPath, "chat_interaction", "rec_hash");
+    const [a, b, c] = readKind(projectPath, "chat_interaction", "rec_hash");
     expect(a!.promptHash).toBe(`sha256:${sha256(Buffer.from(prompt, "utf8"))}`);
     expect(a!.responseHash).toBe(`sha256:${sha256("ok")}`);
     expect(b!.responseHash).toBe(`sha256:${sha256("")}`);
+    expect(c!.promptHash).toBe(`sha256:${sha256(Buffer.from("half \uFFFD of an emoji", "utf8"))}`);
+    // the same digests as the content files' own (the bytes on disk)
+    const dir = auditDirOf(projectPath);
+    for (const r of [a!, b!, c!]) {
+      const refs = r.fullContent as { prompt: { file: string; sha256: string }; response: { file: string; sha256: string } };
+      expect(r.promptHash).toBe(`sha256:${sha256(fs.readFileSync(path.join(dir, refs.prompt.file)))}`);
+      expect(r.responseHash).toBe(`sha256:${sha256(fs.readFileSync(path.join(dir, refs.response.file)))}`);
+    }
   });
 
   it("storeContentHashes: false omits the content hashes", async () => {

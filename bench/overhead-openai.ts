@@ -256,7 +256,7 @@ async function main(): Promise<void> {
     logTimes.push(Number(process.hrtime.bigint() - t0) / 1e3);
     await logger.flush(); // content files written, as between real calls
   }
-  console.log(`direct logChatInteraction (same logger): median ${median(logTimes).toFixed(1)} µs (synchronous part; content files are then written in the thread pool)`);
+  console.log(`direct logChatInteraction (same logger): median ${median(logTimes).toFixed(1)} µs (synchronous part; content files are then written off the app's thread)`);
   await logger.finalizeSession();
   const recorded = fs.readFileSync(path.join(logger.auditDir, `chat_interactions_${logger.sessionId}.jsonl`), "utf8").trim().split("\n").length;
   const expected = Object.keys(variants).length * (warmup + rounds * calls + latencyCalls) + calls;

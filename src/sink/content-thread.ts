@@ -12,11 +12,14 @@
  * ~6–8 µs of the app thread's CPU per interaction against ~20–210 µs (docs/BENCHMARKS.md).
  *
  * Like pino's transports the worker does not keep the process alive, except while a write is
- * under way. If it cannot start or dies, the writes waiting on it fail (the logger reports each
- * interaction's content as not written) and later ones use the thread pool instead.
+ * under way. If it cannot start, or dies, the writes it had not confirmed are written through
+ * libuv's thread pool (their bytes are still here; a file it had created counts only if it holds
+ * them), and so are all later ones.
  */
+import fs from "node:fs";
 import { Worker } from "node:worker_threads";
 import { AuditIOError } from "../errors.js";
+import { SILENCE_STDIO } from "../thread/stdio.js";
 
 /**
  * The worker's code (CommonJS, no imports of this package: it runs the same from the sources and
@@ -54,9 +57,13 @@ parentPort.on("message", (jobs) => {
 `;
 
 type Job = unknown[];
+/** A job sent or about to be sent, with what it takes to write it another way if the thread dies. */
 interface Waiter {
   readonly resolve: () => void;
   readonly reject: (err: Error) => void;
+  readonly files: ReadonlyArray<readonly [string, Uint8Array]>;
+  readonly mode: number;
+  readonly fdatasync: boolean;
 }
 
 class ContentThread {
@@ -70,9 +77,10 @@ class ContentThread {
   private posting = false;
 
   constructor() {
-    // (no `stdout: true`: piped output streams keep the process alive once the worker was ref()ed
-    // again; the code above prints nothing, and its failures arrive as `error` events)
-    this.worker = new Worker(WORKER_CODE, { eval: true });
+    // `execArgv: []`: not the app's flags (`--input-type=module` would run this CommonJS as a
+    // module; preloaded modules, an APM agent's say, have nothing to do here); output piped and
+    // silenced, see SILENCE_STDIO
+    this.worker = new Worker(`${SILENCE_STDIO}\n${WORKER_CODE}`, { eval: true, execArgv: [], stdout: true, stderr: true });
     this.worker.unref();
     this.worker.on("message", (answers: unknown[]) => this.answered(answers));
     this.worker.on("error", (err) => this.fail(new AuditIOError(`The audit-logger content-writer thread failed: ${err.message}`, { cause: err })));
@@ -81,17 +89,21 @@ class ContentThread {
 
   /** Queues one interaction's files; they are sent at the end of this tick, with the others queued in it. */
   write(files: ReadonlyArray<readonly [string, Uint8Array]>, mode: number, fdatasync: boolean): Promise<void> {
-    const id = this.next++;
+    const id = this.next;
     const job: Job = [id, mode, fdatasync];
+    const transfer: ArrayBuffer[] = [];
     for (const [file, data] of files) {
       // a copy of its own (the caller keeps its bytes for the exit hook, and a small Buffer is a
-      // view of a shared pool), handed over without a second copy
+      // view of a shared pool), handed over without a second copy; made before anything is
+      // queued, so a copy that fails (no memory) leaves nothing behind
       const bytes = new Uint8Array(data.length);
       bytes.set(data);
       job.push(file, bytes);
-      this.transfer.push(bytes.buffer);
+      transfer.push(bytes.buffer);
     }
+    this.next++;
     this.jobs.push(job);
+    for (const t of transfer) this.transfer.push(t);
     if (!this.posting) {
       this.posting = true;
       queueMicrotask(() => this.post());
@@ -99,7 +111,7 @@ class ContentThread {
     return new Promise<void>((resolve, reject) => {
       // a write under way keeps the process alive until it is answered
       if (this.waiting.size === 0) this.worker.ref();
-      this.waiting.set(id, { resolve, reject });
+      this.waiting.set(id, { resolve, reject, files, mode, fdatasync });
     });
   }
 
@@ -115,14 +127,14 @@ class ContentThread {
     this.jobs = [];
     this.transfer = [];
     if (this.broken) {
-      for (const job of jobs) this.settle(job[0] as number, this.broken);
+      for (const job of jobs) this.rewrite(job[0] as number);
       return;
     }
     try {
       this.worker.postMessage(jobs, transfer);
-    } catch (err) {
-      const e = new AuditIOError(`Handing content files to the audit-logger content-writer thread failed: ${(err as Error).message}`, { cause: err });
-      for (const job of jobs) this.settle(job[0] as number, e);
+    } catch {
+      // (not expected: plain data and buffers of its own) written another way
+      for (const job of jobs) this.rewrite(job[0] as number);
     }
   }
 
@@ -147,7 +159,21 @@ class ContentThread {
     this.broken = err;
     // (later writes use the thread pool: a thread that failed once is not started again)
     unavailable = true;
-    for (const id of [...this.waiting.keys()]) this.settle(id, err);
+    // what it had not confirmed is written through the thread pool: the bytes are still here
+    for (const id of [...this.waiting.keys()]) this.rewrite(id);
+  }
+
+  /**
+   * Writes a job the thread will not answer through the thread pool instead. A file the thread
+   * had created already counts as written if it holds the job's bytes; otherwise the job fails
+   * (reported by the logger; the verifier then names the file).
+   */
+  private rewrite(id: number): void {
+    const w = this.waiting.get(id);
+    if (!w) return;
+    this.waiting.delete(id);
+    if (this.waiting.size === 0) this.worker.unref();
+    writeInThreadPool(w.files, w.mode, w.fdatasync, true).then(w.resolve, w.reject);
   }
 }
 
@@ -171,7 +197,11 @@ export function writeOnContentThread(files: ReadonlyArray<readonly [string, Uint
       return undefined;
     }
   }
-  return shared.write(files, mode, fdatasync);
+  try {
+    return shared.write(files, mode, fdatasync);
+  } catch {
+    return undefined; // its copy of the bytes failed (no memory): the caller writes them itself
+  }
 }
 
 /**
@@ -180,4 +210,47 @@ export function writeOnContentThread(files: ReadonlyArray<readonly [string, Uint
  */
 export async function stopContentThread(): Promise<void> {
   await shared?.stop();
+}
+
+/**
+ * Writes each `[path, bytes]` as a new file (`wx`, `mode`) through libuv's thread pool, with fs's
+ * callbacks (cheaper on the app's thread than `fs.promises`' FileHandles), all at once;
+ * fdatasync'ed when asked; rejects with the first failure. `existingOk`: a file that exists
+ * already counts as written when it holds exactly these bytes (a write the content-writer thread
+ * had done before it died).
+ */
+export function writeInThreadPool(files: ReadonlyArray<readonly [string, Uint8Array]>, mode: number, fdatasync: boolean, existingOk = false): Promise<void> {
+  return new Promise((resolve, reject) => {
+    let left = files.length;
+    let failed: Error | undefined;
+    const done = (err: Error | null): void => {
+      if (err && !failed) failed = err;
+      if (--left === 0) {
+        if (failed) reject(failed);
+        else resolve();
+      }
+    };
+    for (const [file, data] of files) writeFileExclusive(file, data, mode, fdatasync, existingOk, done);
+  });
+}
+
+/** Creates `file` (`wx`, `mode`), writes `data` whole (fdatasync'ed when `sync`), closes it, then calls `done` once. */
+function writeFileExclusive(file: string, data: Uint8Array, mode: number, sync: boolean, existingOk: boolean, done: (err: Error | null) => void): void {
+  fs.open(file, "wx", mode, (openErr, fd) => {
+    if (openErr) {
+      if (existingOk && openErr.code === "EEXIST") fs.readFile(file, (readErr, held) => done(!readErr && Buffer.compare(held, data) === 0 ? null : openErr));
+      else done(openErr);
+      return;
+    }
+    const close = (err: Error | null): void => fs.close(fd, (closeErr) => done(err ?? closeErr ?? null));
+    let offset = 0;
+    const wrote = (err: Error | null, n: number): void => {
+      if (err) return close(err);
+      offset += n;
+      if (offset < data.length) fs.write(fd, data, offset, data.length - offset, null, wrote);
+      else if (sync) fs.fdatasync(fd, close);
+      else close(null);
+    };
+    wrote(null, 0);
+  });
 }

@@ -3,7 +3,7 @@ import path from "node:path";
 import { encryptFile, sha256Hex } from "../pipeline/encrypt.js";
 import type { EncryptionKey } from "../pipeline/keys.js";
 import type { ContentFileRef, ContentFiles, Durability } from "../types.js";
-import { writeOnContentThread } from "./content-thread.js";
+import { writeInThreadPool, writeOnContentThread } from "./content-thread.js";
 import { contentFileNames, safeJoin } from "./files.js";
 
 /** Additional data binding an encrypted content file to its interaction and role. */
@@ -106,45 +106,6 @@ function contentFiles(auditDir: string, c: PreparedContent, m: Omit<ContentManif
     [safeJoin(auditDir, c.refs.response.file), c.response],
     [safeJoin(auditDir, c.refs.manifest), manifestBytes(c, m)],
   ];
-}
-
-/**
- * The fallback: each file through libuv's thread pool with fs's callbacks (cheaper on the app's
- * thread than `fs.promises`' FileHandles), all at once; rejects with the first failure.
- */
-function writeInThreadPool(files: ReadonlyArray<readonly [string, Buffer]>, mode: number, sync: boolean): Promise<void> {
-  return new Promise((resolve, reject) => {
-    let left = files.length;
-    let failed: Error | undefined;
-    const done = (err: Error | null): void => {
-      if (err && !failed) failed = err;
-      if (--left === 0) {
-        if (failed) reject(failed);
-        else resolve();
-      }
-    };
-    for (const [file, data] of files) writeFileExclusive(file, data, mode, sync, done);
-  });
-}
-
-/** Creates `file` (`wx`, `mode`), writes `data` whole (fdatasync'ed when `sync`), closes it, then calls `done` once. */
-function writeFileExclusive(file: string, data: Buffer, mode: number, sync: boolean, done: (err: Error | null) => void): void {
-  fs.open(file, "wx", mode, (openErr, fd) => {
-    if (openErr) {
-      done(openErr);
-      return;
-    }
-    const close = (err: Error | null): void => fs.close(fd, (closeErr) => done(err ?? closeErr ?? null));
-    let offset = 0;
-    const wrote = (err: Error | null, n: number): void => {
-      if (err) return close(err);
-      offset += n;
-      if (offset < data.length) fs.write(fd, data, offset, data.length - offset, null, wrote);
-      else if (sync) fs.fdatasync(fd, close);
-      else close(null);
-    };
-    wrote(null, 0);
-  });
 }
 
 export function contentDirOf(auditDir: string): string {

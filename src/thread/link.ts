@@ -8,6 +8,7 @@
 import { MessageChannel, receiveMessageOnPort, Worker, type MessagePort } from "node:worker_threads";
 import type { AuditOptionsInput } from "../config/schema.js";
 import { AuditIOError } from "../errors.js";
+import { SILENCE_STDIO } from "./stdio.js";
 import { SIGNAL_DEAD, SIGNAL_REPLY, rebuildError, sendError, type BatchItem, type CallMethod, type FromWorker, type Reply, type ToWorker, type WorkerInit } from "./protocol.js";
 
 /** How long a blocking call waits for the worker before giving up (it never should). */
@@ -34,6 +35,7 @@ function startWorker(init: WorkerInit, transfer: MessagePort): Worker {
   // The exit handler comes first, so a worker that dies at any point (while loading too) wakes a
   // blocking call at once: both slots set, so a wait that starts after this returns at once.
   const code = `
+${SILENCE_STDIO}
 const { workerData } = require("node:worker_threads");
 const signal = new Int32Array(workerData.signal);
 process.on("exit", () => {
@@ -46,13 +48,11 @@ ${load}.catch((err) => {
   Atomics.store(signal, ${SIGNAL_REPLY}, 1);
   Atomics.notify(signal, ${SIGNAL_REPLY});
 });`;
-  // stdout/stderr not piped to the app's: piping them would set the app's stdout pipe
-  // non-blocking, and an app writing to it with fs.writeSync(1, …) would then meet EAGAIN. The
-  // worker prints nothing of its own (its failures come back as `error` events); what it might
-  // print anyway is read and dropped.
-  const worker = new Worker(code, { eval: true, workerData: init, transferList: [transfer], stdout: true, stderr: true });
-  worker.stdout.resume();
-  worker.stderr.resume();
+  // `execArgv: []`: not the app's node flags (with `--input-type=module` this CommonJS bootstrap
+  // ran as a module, failed at `require`, and the constructor waited 30 s for it; preloaded
+  // modules have nothing to do here; from the sources, tsx is registered above). See
+  // SILENCE_STDIO for `stdout`/`stderr`.
+  const worker = new Worker(code, { eval: true, execArgv: [], workerData: init, transferList: [transfer], stdout: true, stderr: true });
   return worker;
 }
 

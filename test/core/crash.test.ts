@@ -293,32 +293,40 @@ describe("buffered modes flush on exit", () => {
     });
   }
 
-  it("thread: true leaves the app's stdout alone: its own fs.writeSync(1, …) into a pipe nobody reads yet still blocks, never fails with EAGAIN", async () => {
-    // the built package, as apps run it (src/ loads the worker through tsx, whose loader has its
-    // own threads); a worker whose output is piped to the app's would set that pipe non-blocking
-    const projectPath = tmpProject();
-    const script = `
-      import fs from "node:fs";
-      import { AuditLogger } from ${JSON.stringify(pathToFileURL(path.join(REPO_ROOT, "dist/src/index.js")).href)};
-      const logger = new AuditLogger({ sessionId: "stdout_pipe", projectPath: ${JSON.stringify(projectPath)}, thread: true });
-      const line = Buffer.from("x".repeat(60) + "\\n");
-      for (let i = 0; i < 5000; i++) { fs.writeSync(1, line); logger.logPerformanceMetric({ metricName: "m", value: i, unit: "ms" }); }
-      await logger.finalizeSession();`;
-    const file = path.join(projectPath, "app.mjs");
-    fs.writeFileSync(file, script);
-    // a real pipe whose reader starts a second later
-    const child = spawn("bash", ["-c", `"${process.execPath}" "${file}" | (sleep 1; wc -c); exit \${PIPESTATUS[0]}`], { stdio: ["ignore", "pipe", "pipe"] });
-    let stdout = "";
-    let stderr = "";
-    child.stdout.on("data", (d: Buffer) => (stdout += d.toString()));
-    child.stderr.on("data", (d: Buffer) => (stderr += d.toString()));
-    const code = await new Promise<number | null>((r) => child.on("close", r));
-    expect(code, stderr).toBe(0);
-    expect(Number(stdout.trim())).toBe(5000 * 61);
-    expect(readKind(projectPath, "performance_metric", "stdout_pipe")).toHaveLength(5000);
-  });
+  for (const thread of [true, false]) {
+    it(`the kit's workers (${thread ? "thread: true, and its content writer" : "the content writer"}) leave the app's stdout alone: its own fs.writeSync(1, …) into a pipe nobody reads yet still blocks, never fails with EAGAIN`, async () => {
+      // the built package, as apps run it (src/ loads the worker through tsx, whose loader has its
+      // own threads); a worker whose output is piped to the app's would set that pipe non-blocking
+      const projectPath = tmpProject();
+      const script = `
+        import fs from "node:fs";
+        import { AuditLogger } from ${JSON.stringify(pathToFileURL(path.join(REPO_ROOT, "dist/src/index.js")).href)};
+        const logger = new AuditLogger({ sessionId: "stdout_pipe", projectPath: ${JSON.stringify(projectPath)}, thread: ${thread} });
+        const line = Buffer.from("x".repeat(60) + "\\n");
+        for (let i = 0; i < 5000; i++) {
+          fs.writeSync(1, line);
+          logger.logPerformanceMetric({ metricName: "m", value: i, unit: "ms" });
+          // full content: the content-writer thread starts at the first
+          if (i % 100 === 0) { logger.logChatInteraction({ prompt: "p" + i, response: "r", model: "m" }); await new Promise((r) => setImmediate(r)); }
+        }
+        await logger.finalizeSession();`;
+      const file = path.join(projectPath, "app.mjs");
+      fs.writeFileSync(file, script);
+      // a real pipe whose reader starts a second later
+      const child = spawn("bash", ["-c", `"${process.execPath}" "${file}" | (sleep 1; wc -c); exit \${PIPESTATUS[0]}`], { stdio: ["ignore", "pipe", "pipe"] });
+      let stdout = "";
+      let stderr = "";
+      child.stdout.on("data", (d: Buffer) => (stdout += d.toString()));
+      child.stderr.on("data", (d: Buffer) => (stderr += d.toString()));
+      const code = await new Promise<number | null>((r) => child.on("close", r));
+      expect(code, stderr).toBe(0);
+      expect(Number(stdout.trim())).toBe(5000 * 61);
+      expect(readKind(projectPath, "performance_metric", "stdout_pipe")).toHaveLength(5000);
+      expect(fs.readdirSync(path.join(auditDirOf(projectPath), "full_interactions"))).toHaveLength(150);
+    });
+  }
 
-  // Full-content files are written in the thread pool in these modes; the exit hook writes the
+  // Full-content files are written off the app's thread in these modes; the exit hook writes the
   // pending ones synchronously, so the log still verifies.
   for (const { name, durability, env } of BUFFERED) {
     it(`${name}: process.exit() right after logging keeps the full-content files (the log verifies)`, async () => {

@@ -19,16 +19,17 @@
 import fs from "node:fs";
 import { Worker } from "node:worker_threads";
 import { AuditIOError } from "../errors.js";
-import { SILENCE_STDIO } from "../thread/stdio.js";
+import { SILENCE_STDIO, dropOutput } from "../thread/stdio.js";
 
 /**
- * The worker's code (CommonJS, no imports of this package: it runs the same from the sources and
- * from a bundle). A message is a list of jobs `[id, mode, fdatasync, path, bytes, path, bytes…]`;
+ * The worker's code (built-in modules only, through `process.getBuiltinModule`: it runs the same
+ * as CommonJS or as a module, whichever the app's node flags make an eval'd worker, from the
+ * sources and from a bundle). A message is a list of jobs `[id, mode, fdatasync, path, bytes, path, bytes…]`;
  * every file of a job is tried, and the answer lists `[id, null | { code, message }]` pairs.
  */
 const WORKER_CODE = `
-const fs = require("node:fs");
-const { parentPort } = require("node:worker_threads");
+const fs = process.getBuiltinModule("node:fs");
+const { parentPort } = process.getBuiltinModule("node:worker_threads");
 function writeFile(file, data, mode, sync) {
   const fd = fs.openSync(file, "wx", mode);
   try {
@@ -77,10 +78,9 @@ class ContentThread {
   private posting = false;
 
   constructor() {
-    // `execArgv: []`: not the app's flags (`--input-type=module` would run this CommonJS as a
-    // module; preloaded modules, an APM agent's say, have nothing to do here); output piped and
-    // silenced, see SILENCE_STDIO
-    this.worker = new Worker(`${SILENCE_STDIO}\n${WORKER_CODE}`, { eval: true, execArgv: [], stdout: true, stderr: true });
+    // the app's node flags apply (see src/thread/link.ts); its output: see dropOutput
+    this.worker = new Worker(`${SILENCE_STDIO}\n${WORKER_CODE}`, { eval: true, stdout: true, stderr: true });
+    dropOutput(this.worker);
     this.worker.unref();
     this.worker.on("message", (answers: unknown[]) => this.answered(answers));
     this.worker.on("error", (err) => this.fail(new AuditIOError(`The audit-logger content-writer thread failed: ${err.message}`, { cause: err })));
@@ -216,12 +216,14 @@ export async function stopContentThread(): Promise<void> {
  * Writes each `[path, bytes]` as a new file (`wx`, `mode`) through libuv's thread pool, with fs's
  * callbacks (cheaper on the app's thread than `fs.promises`' FileHandles), all at once;
  * fdatasync'ed when asked; rejects with the first failure. `existingOk`: a file that exists
- * already counts as written when it holds exactly these bytes (a write the content-writer thread
- * had done before it died).
+ * already is a write the content-writer thread began before it died; it counts as written when
+ * it holds these bytes, and is completed when it holds the beginning of them (both lay down the
+ * same bytes, as the exit hook's write does); other bytes fail with EEXIST.
  */
 export function writeInThreadPool(files: ReadonlyArray<readonly [string, Uint8Array]>, mode: number, fdatasync: boolean, existingOk = false): Promise<void> {
   return new Promise((resolve, reject) => {
     let left = files.length;
+    if (left === 0) resolve();
     let failed: Error | undefined;
     const done = (err: Error | null): void => {
       if (err && !failed) failed = err;
@@ -230,27 +232,36 @@ export function writeInThreadPool(files: ReadonlyArray<readonly [string, Uint8Ar
         else resolve();
       }
     };
-    for (const [file, data] of files) writeFileExclusive(file, data, mode, fdatasync, existingOk, done);
+    for (const [file, data] of files) {
+      fs.open(file, "wx", mode, (openErr, fd) => {
+        if (!openErr) writeFrom(fd, data, 0, fdatasync, done);
+        else if (existingOk && openErr.code === "EEXIST") completeExisting(file, data, fdatasync, openErr, done);
+        else done(openErr);
+      });
+    }
   });
 }
 
-/** Creates `file` (`wx`, `mode`), writes `data` whole (fdatasync'ed when `sync`), closes it, then calls `done` once. */
-function writeFileExclusive(file: string, data: Uint8Array, mode: number, sync: boolean, existingOk: boolean, done: (err: Error | null) => void): void {
-  fs.open(file, "wx", mode, (openErr, fd) => {
-    if (openErr) {
-      if (existingOk && openErr.code === "EEXIST") fs.readFile(file, (readErr, held) => done(!readErr && Buffer.compare(held, data) === 0 ? null : openErr));
-      else done(openErr);
-      return;
-    }
-    const close = (err: Error | null): void => fs.close(fd, (closeErr) => done(err ?? closeErr ?? null));
-    let offset = 0;
-    const wrote = (err: Error | null, n: number): void => {
-      if (err) return close(err);
-      offset += n;
-      if (offset < data.length) fs.write(fd, data, offset, data.length - offset, null, wrote);
-      else if (sync) fs.fdatasync(fd, close);
-      else close(null);
-    };
-    wrote(null, 0);
+/** Writes `data` from `offset` on at the same positions (fdatasync'ed when `sync`), closes `fd`, then calls `done` once. */
+function writeFrom(fd: number, data: Uint8Array, offset: number, sync: boolean, done: (err: Error | null) => void): void {
+  const close = (err: Error | null): void => fs.close(fd, (closeErr) => done(err ?? closeErr ?? null));
+  const wrote = (err: Error | null, n: number): void => {
+    if (err) return close(err);
+    offset += n;
+    if (offset < data.length) fs.write(fd, data, offset, data.length - offset, offset, wrote);
+    else if (sync) fs.fdatasync(fd, close);
+    else close(null);
+  };
+  wrote(null, 0);
+}
+
+/** See {@link writeInThreadPool}'s `existingOk`. */
+function completeExisting(file: string, data: Uint8Array, sync: boolean, exists: Error, done: (err: Error | null) => void): void {
+  fs.readFile(file, (readErr, held) => {
+    const begins = !readErr && held.length <= data.length && Buffer.compare(held, data.subarray(0, held.length)) === 0;
+    if (!begins) return done(exists);
+    if (held.length === data.length && !sync) return done(null);
+    // the rest written (none when whole), and synced when asked: the thread may have died before its fdatasync
+    fs.open(file, "r+", (openErr, fd) => (openErr ? done(openErr) : writeFrom(fd, data, held.length, sync, done)));
   });
 }

@@ -8,7 +8,7 @@
 import { MessageChannel, receiveMessageOnPort, Worker, type MessagePort } from "node:worker_threads";
 import type { AuditOptionsInput } from "../config/schema.js";
 import { AuditIOError } from "../errors.js";
-import { SILENCE_STDIO } from "./stdio.js";
+import { SILENCE_STDIO, dropOutput } from "./stdio.js";
 import { SIGNAL_DEAD, SIGNAL_REPLY, rebuildError, sendError, type BatchItem, type CallMethod, type FromWorker, type Reply, type ToWorker, type WorkerInit } from "./protocol.js";
 
 /** How long a blocking call waits for the worker before giving up (it never should). */
@@ -36,7 +36,7 @@ function startWorker(init: WorkerInit, transfer: MessagePort): Worker {
   // blocking call at once: both slots set, so a wait that starts after this returns at once.
   const code = `
 ${SILENCE_STDIO}
-const { workerData } = require("node:worker_threads");
+const { workerData } = process.getBuiltinModule("node:worker_threads");
 const signal = new Int32Array(workerData.signal);
 process.on("exit", () => {
   Atomics.store(signal, ${SIGNAL_DEAD}, 1);
@@ -48,11 +48,12 @@ ${load}.catch((err) => {
   Atomics.store(signal, ${SIGNAL_REPLY}, 1);
   Atomics.notify(signal, ${SIGNAL_REPLY});
 });`;
-  // `execArgv: []`: not the app's node flags (with `--input-type=module` this CommonJS bootstrap
-  // ran as a module, failed at `require`, and the constructor waited 30 s for it; preloaded
-  // modules have nothing to do here; from the sources, tsx is registered above). See
-  // SILENCE_STDIO for `stdout`/`stderr`.
-  const worker = new Worker(code, { eval: true, execArgv: [], workerData: init, transferList: [transfer], stdout: true, stderr: true });
+  // The app's node flags apply, as to pino's transports (a resolver a `-r` flag installs, Yarn
+  // PnP's say, is what finds this package's dependencies; source maps); so the code is written to
+  // run as CommonJS and as a module (`--input-type=module`: it used `require`, and the
+  // constructor then waited 30 s for a worker that had failed). Its output: see dropOutput.
+  const worker = new Worker(code, { eval: true, workerData: init, transferList: [transfer], stdout: true, stderr: true });
+  dropOutput(worker);
   return worker;
 }
 

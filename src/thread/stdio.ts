@@ -1,12 +1,23 @@
+import type { Worker } from "node:worker_threads";
+
 /**
- * The first lines of a worker of this package: what it would print is dropped at the source. A
- * worker's output is either forwarded to the app's `process.stdout` (the default, which opens
- * that stream in the app: a pipe is then set non-blocking, and an app writing to it with
- * `fs.writeSync(1, …)` meets EAGAIN) or piped to streams on the worker object (`stdout: true`),
- * and reading those keeps the process alive for good, even after `worker.unref()` (Node 20: a
- * stream being read refs the worker's port until it ends; found by review, 2026-12-03). So the
- * output is piped and never read, and none is made: the workers print nothing of their own
- * (their failures come back as messages or `error` events), and what a loaded module might
- * print (a warning) is dropped here.
+ * What this package's worker threads print goes nowhere. A worker's output is either forwarded to
+ * the app's `process.stdout` (the default, which opens that stream in the app: a pipe is then set
+ * non-blocking, and the app's own `fs.writeSync(1, …)` meets EAGAIN) or piped to streams on the
+ * worker object (`stdout: true`), and once anything arrives there Node reads it and the worker's
+ * port stays ref'd: the process never ends by itself, `unref()` or not (Node 20; found by review,
+ * 2026-12-03). So the workers are made with `stdout: true, stderr: true`, {@link dropOutput}
+ * destroys those streams at once (what arrives is discarded), and {@link SILENCE_STDIO} makes the
+ * worker's own streams write nothing, for what runs after it (a preloaded module the app's node
+ * flags name runs before it, and is covered by the first).
  */
-export const SILENCE_STDIO = `for (const s of [process.stdout, process.stderr]) s.write = (_c, e, cb) => { const done = typeof e === "function" ? e : cb; if (typeof done === "function") process.nextTick(done); return true; };`;
+export function dropOutput(worker: Worker): void {
+  worker.stdout.destroy();
+  worker.stderr.destroy();
+}
+
+/**
+ * The first line of a worker's code: its stdout and stderr accept every write (`write`, `end`,
+ * `console`, warnings) and pass nothing on.
+ */
+export const SILENCE_STDIO = `for (const s of [process.stdout, process.stderr]) { s._write = (_c, _e, cb) => cb(null); s._writev = (_c, cb) => cb(null); s._final = (cb) => cb(null); s.on("error", () => {}); }`;

@@ -109,7 +109,7 @@ describe("full-content files: the exit hook's write and the thread pool's", () =
       for (const id of ids) for (const kind of ["prompt", "response", "manifest"]) expect(names.some((n) => n.startsWith(`${kind}_${id}`))).toBe(true);
     }, 30_000);
 
-    it(`the kit's workers do not take the app's node flags: under --input-type=module every content file is written, and a preloaded module runs on the app's thread only${thread ? " (thread: true)" : ""}`, async () => {
+    it(`the kit's workers run with the app's node flags: under --input-type=module, with a preloaded module that prints in every thread, every content file is written, nothing the workers print reaches the app's stdout, and the process ends by itself${thread ? " (thread: true)" : ""}`, async () => {
       const projectPath = fs.mkdtempSync(path.join(os.tmpdir(), "content-files-"));
       dirs.push(projectPath);
       // the built package, as an app runs it (from the sources the worker needs tsx)
@@ -124,9 +124,9 @@ describe("full-content files: the exit hook's write and the thread pool's", () =
         console.log(JSON.stringify({ errors, files: fs.readdirSync(logger.auditDir + "/full_interactions").length }));
         await logger.finalizeSession();`;
       const out = await new Promise<{ code: number | null; stdout: string; stderr: string }>((resolve) => {
-        // and a preloaded module (an APM agent's, say) that notes each thread it runs in
+        // and a preloaded module (an APM agent's, say) that prints, and notes each thread it runs in
         const preload = path.join(projectPath, "preload.cjs");
-        fs.writeFileSync(preload, `require("node:fs").appendFileSync(${JSON.stringify(path.join(projectPath, "preloaded.txt"))}, require("node:worker_threads").isMainThread ? "main\\n" : "worker\\n");`);
+        fs.writeFileSync(preload, `console.log("preloaded"); require("node:fs").appendFileSync(${JSON.stringify(path.join(projectPath, "preloaded.txt"))}, require("node:worker_threads").isMainThread ? "main\\n" : "worker\\n");`);
         const child = spawn(process.execPath, ["--input-type=module", "-r", preload], { stdio: ["pipe", "pipe", "pipe"] });
         let stdout = "";
         let stderr = "";
@@ -134,24 +134,39 @@ describe("full-content files: the exit hook's write and the thread pool's", () =
         child.stderr.on("data", (d: Buffer) => (stderr += d.toString()));
         child.on("close", (code) => resolve({ code, stdout, stderr }));
         child.stdin.end(script);
+        // (a worker's output once kept the process alive for good)
+        setTimeout(() => child.kill(), 20_000).unref();
       });
       expect(out.code, out.stderr).toBe(0);
-      expect(JSON.parse(out.stdout)).toEqual({ errors: [], files: 9 });
-      expect(fs.readFileSync(path.join(projectPath, "preloaded.txt"), "utf8")).toBe("main\n");
+      const [first, json, ...rest] = out.stdout.trim().split("\n");
+      expect(first).toBe("preloaded"); // the app's own thread's print, once
+      expect(rest).toEqual([]);
+      expect(JSON.parse(json!)).toEqual({ errors: [], files: 9 });
+      // the preload ran in the workers too (the app's flags apply there, as to pino's transports)
+      expect(fs.readFileSync(path.join(projectPath, "preloaded.txt"), "utf8").split("\n").filter(Boolean).sort()).toEqual(thread ? ["main", "worker", "worker"] : ["main", "worker"]);
     }, 60_000);
   }
 
-  it("the thread pool's rewrite of a job the dead thread did not confirm: a file it left holding the same bytes counts as written, one holding others fails (EEXIST)", async () => {
+  it("the thread pool's rewrite of a job the dead thread did not confirm: a file it left whole counts, one it left cut short is completed, one with other bytes fails (EEXIST)", async () => {
     const { dir } = setup();
-    const same = path.join(dir, "full_interactions", "same.txt");
-    const other = path.join(dir, "full_interactions", "other.txt");
-    const fresh = path.join(dir, "full_interactions", "fresh.txt");
-    fs.writeFileSync(same, "the bytes");
-    fs.writeFileSync(other, "the by"); // cut short
-    await writeInThreadPool([[same, Buffer.from("the bytes")], [fresh, Buffer.from("new")]], 0o600, false, true);
-    expect(fs.readFileSync(fresh, "utf8")).toBe("new");
-    await expect(writeInThreadPool([[other, Buffer.from("the bytes")]], 0o600, false, true)).rejects.toMatchObject({ code: "EEXIST" });
-    await expect(writeInThreadPool([[same, Buffer.from("the bytes")]], 0o600, false)).rejects.toMatchObject({ code: "EEXIST" });
+    const at = (name: string) => path.join(dir, "full_interactions", name);
+    fs.writeFileSync(at("same.txt"), "the bytes");
+    fs.writeFileSync(at("short.txt"), "the by"); // the thread died while writing it
+    fs.writeFileSync(at("other.txt"), "other bytes");
+    const bytes = Buffer.from("the bytes");
+    for (const sync of [false, true]) {
+      const suffix = sync ? "-sync" : "";
+      if (sync) for (const n of ["same", "short"]) fs.copyFileSync(at(`${n}.txt`), at(`${n}${suffix}.txt`));
+      await writeInThreadPool([[at(`same${suffix}.txt`), bytes], [at(`short${suffix}.txt`), bytes], [at(`fresh${suffix}.txt`), Buffer.from("new")]], 0o600, sync, true);
+      expect(fs.readFileSync(at(`same${suffix}.txt`), "utf8")).toBe("the bytes");
+      expect(fs.readFileSync(at(`short${suffix}.txt`), "utf8")).toBe("the bytes");
+      expect(fs.readFileSync(at(`fresh${suffix}.txt`), "utf8")).toBe("new");
+    }
+    await expect(writeInThreadPool([[at("other.txt"), bytes]], 0o600, false, true)).rejects.toMatchObject({ code: "EEXIST" });
+    expect(fs.readFileSync(at("other.txt"), "utf8")).toBe("other bytes");
+    // (outside a rewrite an existing file is always refused: the exit hook may have written it)
+    await expect(writeInThreadPool([[at("same.txt"), bytes]], 0o600, false)).rejects.toMatchObject({ code: "EEXIST" });
+    await writeInThreadPool([], 0o600, false); // settles
   });
 
   it("bytes the content-writer thread cannot copy (no memory) are left to the caller, and leave nothing queued behind", async () => {

@@ -205,8 +205,8 @@ export function writeOnContentThread(files: ReadonlyArray<readonly [string, Uint
 }
 
 /**
- * @internal For the tests: ends this thread's content writer as if it had died (the writes
- * waiting on it fail and are reported; later ones go through the thread pool).
+ * @internal For the tests: ends this thread's content writer as if it had died (what it had not
+ * confirmed, and everything later, goes through the thread pool).
  */
 export async function stopContentThread(): Promise<void> {
   await shared?.stop();

@@ -77,6 +77,8 @@ export function writeContent(
   m: Omit<ContentManifest, "files">,
   mode: number,
   durability: Durability,
+  /** through libuv's thread pool, as where the content-writer thread cannot run (the tests) */
+  threadPool = false,
 ): Promise<void> {
   let files: Array<readonly [string, Buffer]>;
   try {
@@ -85,18 +87,7 @@ export function writeContent(
     return Promise.reject(err);
   }
   const sync = durability === "fsync";
-  return writeOnContentThread(files, mode, sync) ?? writeInThreadPool(files, mode, sync);
-}
-
-/** {@link writeContent} through libuv's thread pool, as where the content-writer thread cannot run (for the tests). */
-export function writeContentInThreadPool(auditDir: string, c: PreparedContent, m: Omit<ContentManifest, "files">, mode: number, durability: Durability): Promise<void> {
-  let files: Array<readonly [string, Buffer]>;
-  try {
-    files = contentFiles(auditDir, c, m);
-  } catch (err) {
-    return Promise.reject(err);
-  }
-  return writeInThreadPool(files, mode, durability === "fsync");
+  return (threadPool ? undefined : writeOnContentThread(files, mode, sync)) ?? writeInThreadPool(files, mode, sync);
 }
 
 /** Each content file's path and bytes (paths and bytes first: a path that cannot be built starts no write). */

@@ -1,6 +1,6 @@
 /**
  * The full-content files' writers: the content-writer thread (`writeContent`; the thread pool
- * where that thread cannot run, `writeContentInThreadPool`) and the exit hook's
+ * where that thread cannot run, `writeContent(…, true)`) and the exit hook's
  * synchronous write (`writeContentSync`) of the same files when the process exits with the
  * first under way. crash.test.ts exercises the exit itself in a child process; this pins the
  * order that made it fail about once in six runs: the thread pool's `open` landing after the
@@ -15,7 +15,7 @@ import { pathToFileURL } from "node:url";
 import util from "node:util";
 import { afterEach, describe, expect, it } from "vitest";
 import { AuditLogger, PresetConfigs, verifyAuditLog } from "../../src/index.js";
-import { prepareContent, writeContent, writeContentInThreadPool, writeContentSync } from "../../src/sink/content.js";
+import { prepareContent, writeContent, writeContentSync } from "../../src/sink/content.js";
 import { stopContentThread, writeInThreadPool, writeOnContentThread } from "../../src/sink/content-thread.js";
 import { REPO_ROOT, auditDirOf, killChildren, startFixture, type ChildHandle } from "../helpers/core.js";
 
@@ -76,10 +76,10 @@ describe("full-content files: the exit hook's write and the thread pool's", () =
   it("the thread-pool fallback (where the content-writer thread cannot run) writes the same bytes, and refuses files that exist", async () => {
     const a = setup();
     const b = setup();
-    await writeContentInThreadPool(a.dir, a.content, a.manifest, 0o600, "fsync");
+    await writeContent(a.dir, a.content, a.manifest, 0o600, "fsync", true);
     writeContentSync(b.dir, b.content, b.manifest, 0o600, "async");
     expect(a.files.map((f) => fs.readFileSync(f))).toEqual(b.files.map((f) => fs.readFileSync(f)));
-    await expect(writeContentInThreadPool(a.dir, a.content, a.manifest, 0o600, "async")).rejects.toMatchObject({ code: "EEXIST" });
+    await expect(writeContent(a.dir, a.content, a.manifest, 0o600, "async", true)).rejects.toMatchObject({ code: "EEXIST" });
     expect(a.files.map((f) => fs.readFileSync(f))).toEqual(b.files.map((f) => fs.readFileSync(f)));
   });
 

@@ -215,7 +215,7 @@ export class AuditLogger extends EventEmitter<AuditLoggerEvents> implements Exit
   private readonly lock!: SessionLock;
   private readonly stats = new SessionStats();
   private readonly pendingContent = new Set<Promise<void>>();
-  /** content being written in the thread pool, so the exit hook can write it synchronously */
+  /** content being written off the app's thread (src/sink/content-thread.ts), so the exit hook can write it synchronously */
   private readonly contentInFlight = new Map<string, { content: PreparedContent; manifest: ContentManifestBase }>();
   private closed = false;
   private flushTimer: NodeJS.Timeout | undefined;
@@ -916,8 +916,9 @@ export class AuditLogger extends EventEmitter<AuditLoggerEvents> implements Exit
       ...(key ? { keyId: key.id } : {}),
       createdAt: timestamp,
     };
-    // `sync` writes content before the record line; in the other modes writes go to the thread
-    // pool, and past MAX_PENDING_CONTENT in flight they are written synchronously (back-pressure)
+    // `sync` writes content before the record line; in the other modes writes go to the
+    // content-writer thread, and past MAX_PENDING_CONTENT in flight they are written
+    // synchronously (back-pressure)
     if (this.config.durability === "sync" || this.pendingContent.size >= MAX_PENDING_CONTENT) {
       try {
         writeContentSync(this.auditDir, content, manifest, FILE_MODE, this.config.durability);

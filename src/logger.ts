@@ -576,6 +576,11 @@ export class AuditLogger extends EventEmitter<AuditLoggerEvents> implements Exit
       }
     }
     await this.flush();
+    // A record logged while that ran (another request during a graceful shutdown) may have its
+    // content files on the way: they are written before the session closes, while the exit hook
+    // still covers them (found by review, 2026-12-03). No await between the last check and
+    // `closed`, so nothing can slip in after it.
+    while (this.pendingContent.size > 0) await Promise.all([...this.pendingContent]);
     if (this.checkpointer) this.writeCheckpoint("finalize");
     this.closed = true;
     if (this.flushTimer) clearTimeout(this.flushTimer);

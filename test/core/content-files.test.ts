@@ -92,6 +92,25 @@ describe("full-content files: the exit hook's write and the thread pool's", () =
     expect(fs.existsSync(path.join(dir, "..", "..", "escape.json"))).toBe(false);
   });
 
+  for (const durability of ["async", "fsync"] as const) {
+    it(`a chat logged while finalizeSession() runs has its content files on disk when it resolves (${durability})`, async () => {
+      const dir = fs.mkdtempSync(path.join(os.tmpdir(), "content-files-"));
+      dirs.push(dir);
+      const logger = new AuditLogger({ sessionId: "late_chat", projectPath: dir, fullContentLogging: true, durability });
+      const errors: Error[] = [];
+      logger.on("error", (e) => errors.push(e));
+      const finalized = logger.finalizeSession();
+      // (another request handler, during a graceful shutdown)
+      const id = logger.logChatInteraction({ model: "m", prompt: "p".repeat(4 * 1024 * 1024), response: "late", success: true });
+      await finalized;
+      const names = fs.readdirSync(path.join(logger.auditDir, "full_interactions"));
+      for (const k of ["prompt", "response", "manifest"]) expect(names.some((n) => n.startsWith(`${k}_${id}`))).toBe(true);
+      const report = await verifyAuditLog(logger.auditDir);
+      expect(report.problems).toEqual([]);
+      expect(errors).toEqual([]);
+    });
+  }
+
   for (const thread of [false, true]) {
     it(`a process that wrote full content and has nothing left to do ends by itself, every content file on disk${thread ? " (thread: true)" : ""}`, async () => {
       const projectPath = fs.mkdtempSync(path.join(os.tmpdir(), "content-files-"));

@@ -72,6 +72,12 @@ export function observeApiPromise(result: unknown, call: ObservedCall): unknown 
   try {
     const responsePromise = p.responsePromise;
     const parse = p.parseResponse as (this: unknown, ...a: unknown[]) => unknown;
+    // Each member set to what it holds first: a promise that refuses (frozen, say) refuses
+    // before anything is chained onto its response, so the call stays wholly unobserved. Chained
+    // first, the chain ran all the same when the response came, and the promise, tracked from
+    // there, was recorded as abandoned when collected (found by a CI run, 2026-12-03).
+    p.responsePromise = responsePromise;
+    p.parseResponse = parse;
     p.responsePromise = Promise.resolve(responsePromise).then(
       (props) => {
         call.responded(props as ResponseProps);

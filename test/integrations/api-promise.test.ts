@@ -8,6 +8,8 @@ import fs from "node:fs";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
 import { inspect, promisify } from "node:util";
+import v8 from "node:v8";
+import vm from "node:vm";
 import Anthropic from "@anthropic-ai/sdk";
 import OpenAI from "openai";
 import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
@@ -18,6 +20,9 @@ import { AuditLogger } from "../../src/logger.js";
 import { startFakeAnthropic, type FakeAnthropic } from "../helpers/fake-anthropic.js";
 import { startFakeOpenAI, type FakeOpenAI } from "../helpers/fake-openai.js";
 import { cleanupTmp, tmpProject } from "../helpers/index.js";
+
+// `gc()` for the tests that check what is recorded once a result is collected
+v8.setFlagsFromString("--expose-gc");
 import { recordsOf } from "./_records.js";
 
 let openaiFake: FakeOpenAI;
@@ -97,6 +102,12 @@ describe("APIPromise observation shared by the OpenAI and Anthropic integrations
     // the SDK's own promise refuses a frozen receiver: the wrapper's hook met the same refusal
     expect(events).toHaveLength(1);
     expect(events[0]!.message).toMatch(/read.only|frozen|not extensible/i);
+    // unrecorded, also once the promise is collected (it was once tracked, and recorded as abandoned)
+    const gc = vm.runInNewContext("gc") as () => void;
+    for (let i = 0; i < 3; i++) {
+      gc();
+      await new Promise((r) => setTimeout(r, 20));
+    }
     expect(await recordsOf(logger, "chat_interaction", 0)).toEqual([]);
   });
 });

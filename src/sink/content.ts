@@ -46,20 +46,48 @@ function manifestBytes(c: PreparedContent, m: Omit<ContentManifest, "files">): B
   return Buffer.from(JSON.stringify(body, null, 2) + "\n", "utf8");
 }
 
-/** Writes the content files synchronously (in `sync` mode, before the record line; elsewhere as back-pressure). */
+/**
+ * Writes the content files synchronously: in `sync` mode before the record line, elsewhere as
+ * back-pressure, and from the exit hook for the writes still under way off the app's thread. A
+ * file that exists already is never truncated (the exit hook's write used to be `w`: a file the
+ * content thread had finished was cut to nothing, and lost if the hook's own write then failed;
+ * found by review, 2026-12-03): one holding these bytes is kept (fdatasync'ed in `fsync` mode),
+ * one holding their beginning (a write under way) is completed at the same positions, and one
+ * holding other bytes is refused with EEXIST.
+ */
 export function writeContentSync(auditDir: string, c: PreparedContent, m: Omit<ContentManifest, "files">, mode: number, durability: Durability): void {
-  const write = (rel: string, data: Buffer) => {
-    const fd = fs.openSync(safeJoin(auditDir, rel), "w", mode);
+  const sync = durability === "fsync";
+  // every file is tried; the first failure is thrown after
+  let failed: unknown;
+  for (const [file, data] of contentFiles(auditDir, c, m)) {
     try {
-      fs.writeFileSync(fd, data);
-      if (durability === "fsync") fs.fdatasyncSync(fd);
-    } finally {
-      fs.closeSync(fd);
+      writeFileCompleting(file, data, mode, sync);
+    } catch (err) {
+      failed ??= err;
     }
-  };
-  write(c.refs.prompt.file, c.prompt);
-  write(c.refs.response.file, c.response);
-  write(c.refs.manifest, manifestBytes(c, m));
+  }
+  if (failed !== undefined) throw failed;
+}
+
+function writeFileCompleting(file: string, data: Uint8Array, mode: number, sync: boolean): void {
+  let fd: number;
+  let from = 0;
+  try {
+    fd = fs.openSync(file, "wx", mode);
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code !== "EEXIST") throw err;
+    const held = fs.readFileSync(file);
+    if (held.length > data.length || Buffer.compare(held, data.subarray(0, held.length)) !== 0) throw err;
+    if (held.length === data.length && !sync) return;
+    fd = fs.openSync(file, "r+");
+    from = held.length;
+  }
+  try {
+    while (from < data.length) from += fs.writeSync(fd, data, from, data.length - from, from);
+    if (sync) fs.fdatasyncSync(fd);
+  } finally {
+    fs.closeSync(fd);
+  }
 }
 
 /**

@@ -54,6 +54,23 @@ describe("full-content files: the exit hook's write and the thread pool's", () =
     expect(a.files.map((f) => fs.readFileSync(f))).toEqual(b.files.map((f) => fs.readFileSync(f)));
   });
 
+  it("the exit hook's synchronous write never truncates: files the thread finished are kept, one cut short is completed, one with other bytes is refused", () => {
+    const { dir, content, manifest, files } = setup();
+    writeContentSync(dir, content, manifest, 0o600, "async");
+    const whole = files.map((f) => fs.readFileSync(f));
+    const inodes = files.map((f) => fs.statSync(f).ino);
+    // the prompt cut short, as by a thread that died (or still writes) part-way
+    fs.truncateSync(files[0]!, 100);
+    writeContentSync(dir, content, manifest, 0o600, "fsync");
+    expect(files.map((f) => fs.readFileSync(f))).toEqual(whole);
+    expect(files.map((f) => fs.statSync(f).ino)).toEqual(inodes);
+    // other bytes under the name: not this interaction's, left alone and refused
+    fs.writeFileSync(files[1]!, "someone else's");
+    expect(() => writeContentSync(dir, content, manifest, 0o600, "async")).toThrow(expect.objectContaining({ code: "EEXIST" }));
+    expect(fs.readFileSync(files[1]!, "utf8")).toBe("someone else's");
+    expect(fs.readFileSync(files[0]!)).toEqual(whole[0]);
+  });
+
   it("a logger whose exit hook ran while the process lives on (the app handles SIGTERM itself) reports no failure for the writes it took over, and the log verifies", async () => {
     const dir = fs.mkdtempSync(path.join(os.tmpdir(), "content-files-"));
     dirs.push(dir);

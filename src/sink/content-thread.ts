@@ -255,11 +255,19 @@ function writeFrom(fd: number, data: Uint8Array, offset: number, sync: boolean, 
   wrote(null, 0);
 }
 
+/**
+ * Whether an existing file's bytes `held` are `data` or its beginning: a write of the same bytes
+ * made before (whole) or under way (cut short), which may be kept or completed at the same
+ * positions; anything else is not this write's to touch.
+ */
+export function beginsWith(held: Uint8Array, data: Uint8Array): boolean {
+  return held.length <= data.length && Buffer.compare(held, data.subarray(0, held.length)) === 0;
+}
+
 /** See {@link writeInThreadPool}'s `existingOk`. */
 function completeExisting(file: string, data: Uint8Array, sync: boolean, exists: Error, done: (err: Error | null) => void): void {
   fs.readFile(file, (readErr, held) => {
-    const begins = !readErr && held.length <= data.length && Buffer.compare(held, data.subarray(0, held.length)) === 0;
-    if (!begins) return done(exists);
+    if (readErr || !beginsWith(held, data)) return done(exists);
     if (held.length === data.length && !sync) return done(null);
     // the rest written (none when whole), and synced when asked: the thread may have died before its fdatasync
     fs.open(file, "r+", (openErr, fd) => (openErr ? done(openErr) : writeFrom(fd, data, held.length, sync, done)));

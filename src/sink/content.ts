@@ -3,7 +3,7 @@ import path from "node:path";
 import { encryptFile, sha256Hex } from "../pipeline/encrypt.js";
 import type { EncryptionKey } from "../pipeline/keys.js";
 import type { ContentFileRef, ContentFiles, Durability } from "../types.js";
-import { writeInThreadPool, writeOnContentThread } from "./content-thread.js";
+import { beginsWith, writeInThreadPool, writeOnContentThread } from "./content-thread.js";
 import { contentFileNames, safeJoin } from "./files.js";
 
 /** Additional data binding an encrypted content file to its interaction and role. */
@@ -77,7 +77,7 @@ function writeFileCompleting(file: string, data: Uint8Array, mode: number, sync:
   } catch (err) {
     if ((err as NodeJS.ErrnoException).code !== "EEXIST") throw err;
     const held = fs.readFileSync(file);
-    if (held.length > data.length || Buffer.compare(held, data.subarray(0, held.length)) !== 0) throw err;
+    if (!beginsWith(held, data)) throw err;
     if (held.length === data.length && !sync) return;
     fd = fs.openSync(file, "r+");
     from = held.length;

@@ -26,9 +26,23 @@ afterEach(async () => {
   for (const d of dirs.splice(0)) fs.rmSync(d, { recursive: true, force: true });
 });
 
-function setup() {
+/** A fresh directory under the OS's temporary one, removed after the test. */
+function tmpDir(): string {
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), "content-files-"));
   dirs.push(dir);
+  return dir;
+}
+
+/** A logger on a fresh directory, and the `error` events it emits. */
+function loggerWithErrors(options: ConstructorParameters<typeof AuditLogger>[0]): { logger: AuditLogger; errors: Error[] } {
+  const logger = new AuditLogger(options);
+  const errors: Error[] = [];
+  logger.on("error", (e) => errors.push(e));
+  return { logger, errors };
+}
+
+function setup() {
+  const dir = tmpDir();
   fs.mkdirSync(path.join(dir, "full_interactions"));
   const content = prepareContent("01TESTCONTENT0000000000000", "the prompt ".repeat(100), "the response ".repeat(100), undefined);
   const manifest = { interactionId: "01TESTCONTENT0000000000000", sessionId: "s", recordHash: "a".repeat(64), encrypted: false, createdAt: "2026-12-02T00:00:00.000Z" };
@@ -72,11 +86,7 @@ describe("full-content files: the exit hook's write and the thread pool's", () =
   });
 
   it("a logger whose exit hook ran while the process lives on (the app handles SIGTERM itself) reports no failure for the writes it took over, and the log verifies", async () => {
-    const dir = fs.mkdtempSync(path.join(os.tmpdir(), "content-files-"));
-    dirs.push(dir);
-    const logger = new AuditLogger(PresetConfigs.development("took_over", dir));
-    const errors: Error[] = [];
-    logger.on("error", (e) => errors.push(e));
+    const { logger, errors } = loggerWithErrors(PresetConfigs.development("took_over", tmpDir()));
     // the thread pool busy first, so its content writes come after the hook's (the order to test)
     const busy = Array.from({ length: Math.max(8, Number(process.env.UV_THREADPOOL_SIZE ?? 4)) }, () => util.promisify(crypto.pbkdf2)("p", "s", 200_000, 32, "sha256"));
     for (let i = 0; i < 5; i++) logger.logChatInteraction({ model: "m", prompt: `question ${i} `.repeat(50), response: `answer ${i} `.repeat(50), success: true });
@@ -111,11 +121,7 @@ describe("full-content files: the exit hook's write and the thread pool's", () =
 
   for (const durability of ["async", "fsync"] as const) {
     it(`a chat logged while finalizeSession() runs has its content files on disk when it resolves (${durability})`, async () => {
-      const dir = fs.mkdtempSync(path.join(os.tmpdir(), "content-files-"));
-      dirs.push(dir);
-      const logger = new AuditLogger({ sessionId: "late_chat", projectPath: dir, fullContentLogging: true, durability });
-      const errors: Error[] = [];
-      logger.on("error", (e) => errors.push(e));
+      const { logger, errors } = loggerWithErrors({ sessionId: "late_chat", projectPath: tmpDir(), fullContentLogging: true, durability });
       const finalized = logger.finalizeSession();
       // (another request handler, during a graceful shutdown)
       const id = logger.logChatInteraction({ model: "m", prompt: "p".repeat(4 * 1024 * 1024), response: "late", success: true });
@@ -130,8 +136,7 @@ describe("full-content files: the exit hook's write and the thread pool's", () =
 
   for (const thread of [false, true]) {
     it(`a process that wrote full content and has nothing left to do ends by itself, every content file on disk${thread ? " (thread: true)" : ""}`, async () => {
-      const projectPath = fs.mkdtempSync(path.join(os.tmpdir(), "content-files-"));
-      dirs.push(projectPath);
+      const projectPath = tmpDir();
       const h = startFixture("child-logger.ts", { CORE_PROJECT: projectPath, CORE_SESSION: "content_end", CORE_MODE: "content-end", CORE_DURABILITY: "async", CORE_COUNT: "20", CORE_THREAD: thread ? "1" : "0" });
       children.push(h);
       const exit = await Promise.race([h.exited, new Promise<"still running">((r) => setTimeout(() => r("still running"), 20_000))]);
@@ -146,8 +151,7 @@ describe("full-content files: the exit hook's write and the thread pool's", () =
     }, 30_000);
 
     it(`the kit's workers run with the app's node flags: under --input-type=module, with a preloaded module that prints in every thread, every content file is written, nothing the workers print reaches the app's stdout, and the process ends by itself${thread ? " (thread: true)" : ""}`, async () => {
-      const projectPath = fs.mkdtempSync(path.join(os.tmpdir(), "content-files-"));
-      dirs.push(projectPath);
+      const projectPath = tmpDir();
       // the built package, as an app runs it (from the sources the worker needs tsx)
       const script = `
         import fs from "node:fs";
@@ -218,11 +222,7 @@ describe("full-content files: the exit hook's write and the thread pool's", () =
 
   // (last in this file: the content writer stays stopped for the rest of the file's process)
   it("when the content-writer thread dies, what it had not confirmed and everything later is written through the thread pool", async () => {
-    const dir = fs.mkdtempSync(path.join(os.tmpdir(), "content-files-"));
-    dirs.push(dir);
-    const logger = new AuditLogger(PresetConfigs.development("writer_dies", dir));
-    const errors: Error[] = [];
-    logger.on("error", (e) => errors.push(e));
+    const { logger, errors } = loggerWithErrors(PresetConfigs.development("writer_dies", tmpDir()));
     const before = logger.logChatInteraction({ model: "m", prompt: "before", response: "answer", success: true });
     await logger.flush(); // the thread is running and wrote it
     const during = [0, 1, 2].map((i) => logger.logChatInteraction({ model: "m", prompt: `during ${i}`, response: "answer", success: true }));

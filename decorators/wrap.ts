@@ -166,8 +166,10 @@ const MAX_COPY_DEPTH = 32;
  * as it is, so `captureArgs` and `prompt` functions can still call its methods.
  */
 function argsAsCalled(args: readonly unknown[]): readonly unknown[] {
-  const out = new Array<unknown>(args.length);
-  for (let i = 0; i < args.length; i++) out[i] = plainCopy(args[i], 0, []);
+  // (pushed, not `new Array(n)` filled in: that makes a holey array, which costs the record's
+  // serialisation ~0.2-0.3 µs more per call, measured with a one-argument tool call)
+  const out: unknown[] = [];
+  for (let i = 0; i < args.length; i++) out.push(plainCopy(args[i], 0, []));
   return out;
 }
 
@@ -180,8 +182,8 @@ function plainCopy(value: unknown, depth: number, stack: object[]): unknown {
   try {
     if (isArray) {
       const list = value as unknown[];
-      const copy = new Array<unknown>(list.length);
-      for (let i = 0; i < list.length; i++) copy[i] = plainCopy(list[i], depth + 1, stack);
+      const copy: unknown[] = [];
+      for (let i = 0; i < list.length; i++) copy.push(plainCopy(list[i], depth + 1, stack));
       return copy;
     }
     const copy: Record<string, unknown> = proto === null ? (Object.create(null) as Record<string, unknown>) : {};

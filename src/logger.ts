@@ -20,7 +20,7 @@ import {
   personaActivityInputSchema,
   toolUsageInputSchema,
 } from "./record/schemas.js";
-import { fastChatInput } from "./record/fast-input.js";
+import { fastChatInput, fastToolInput } from "./record/fast-input.js";
 import { isPlainJson, mergeMembers, toJsonData, toJsonSafe, truncateString, type JsonValue } from "./record/serialize.js";
 import { JsonText } from "./record/json-text.js";
 import { isoTime } from "./record/time.js";
@@ -422,7 +422,7 @@ export class AuditLogger extends EventEmitter<AuditLoggerEvents> implements Exit
   /** Records a tool call; parameters and result are encrypted when encryption is on. */
   logToolUsage(input: ToolUsageInput): string {
     this.assertOpen("logToolUsage");
-    const v = validate(toolUsageInputSchema, input, "logToolUsage");
+    const v = fastToolInput(input) ?? validate(toolUsageInputSchema, input, "logToolUsage");
     if (this.remote) return this.queue("logToolUsage", v);
     const ctx = auditContext.get();
     const rc: RedactionCounts = {};

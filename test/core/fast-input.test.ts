@@ -1,7 +1,7 @@
 import { afterEach, describe, expect, it } from "vitest";
 import { AuditLogger, AuditValidationError } from "../../src/index.js";
-import { fastChatInput } from "../../src/record/fast-input.js";
-import { chatInteractionInputSchema } from "../../src/record/schemas.js";
+import { fastChatInput, fastToolInput } from "../../src/record/fast-input.js";
+import { chatInteractionInputSchema, toolUsageInputSchema } from "../../src/record/schemas.js";
 import { cleanupTmp, tmpProject } from "../helpers/index.js";
 import { readKind } from "../helpers/core.js";
 import { rng } from "../reader/fixture.js";
@@ -58,10 +58,16 @@ function dropUndefined(o: Obj): Obj {
   return out;
 }
 
+type Outcome = "fast" | "schema-only" | "rejected";
+
 /** Fast path and schema agree: whatever the fast path accepts, the schema accepts with the same value. */
-function agree(input: unknown): "fast" | "schema-only" | "rejected" {
-  const fast = fastChatInput(input);
-  const z = chatInteractionInputSchema.safeParse(input);
+function agree(input: unknown): Outcome {
+  return agreeWith(fastChatInput, chatInteractionInputSchema, input);
+}
+
+function agreeWith(fastPath: (input: unknown) => unknown, schema: { safeParse(input: unknown): { success: boolean; data?: unknown; error?: unknown } }, input: unknown): Outcome {
+  const fast = fastPath(input);
+  const z = schema.safeParse(input);
   if (fast === undefined) return z.success ? "schema-only" : "rejected";
   expect(z.success, `fast path accepted what the schema refuses: ${String(z.error)}`).toBe(true);
   expect(fast).toStrictEqual(dropUndefined(z.data as Obj));
@@ -178,5 +184,81 @@ describe("fastChatInput (the zod schema's fast path)", () => {
     const sha = (r: Obj) => ((r.fullContent as Obj).prompt as Obj).sha256;
     expect(sha(a!)).toBe(sha(b!));
     expect(a!.promptLength).toBe(JSON.stringify([{ role: "user", content: "hi" }]).length);
+  });
+});
+
+describe("fastToolInput (the ToolUsage schema's fast path)", () => {
+  const TOOL_KEYS = Object.keys(toolUsageInputSchema.shape);
+  const agreeTool = (input: unknown): Outcome => agreeWith(fastToolInput, toolUsageInputSchema, input);
+
+  it("accepts exactly what the schema accepts, with the same value, over 30,000 generated inputs", () => {
+    const next = rng(20261203);
+    const pick = <T>(xs: readonly T[]): T => xs[Math.floor(next() * xs.length)]!;
+    const seen = { fast: 0, "schema-only": 0, rejected: 0 };
+    for (let i = 0; i < 30_000; i++) {
+      const input: Obj = {};
+      input.toolName = next() < 0.85 ? "search" : pick(VALUES);
+      input.operation = next() < 0.85 ? "query" : pick(VALUES);
+      const n = Math.floor(next() * 6);
+      for (let j = 0; j < n; j++) input[pick(TOOL_KEYS)] = pick(VALUES);
+      if (next() < 0.03) input[pick(["foo", "__proto__x", "ToolName"])] = 1;
+      seen[agreeTool(input)]++;
+    }
+    expect(seen.fast).toBeGreaterThan(3000);
+    expect(seen.rejected).toBeGreaterThan(3000);
+  });
+
+  it("takes every value class for every field, one at a time", () => {
+    for (const key of TOOL_KEYS) for (const value of VALUES) agreeTool({ toolName: "t", operation: "o", [key]: value });
+  });
+
+  it("takes what @AuditTool builds (members added one by one) and keeps parameters and result as they are", () => {
+    const input: Obj = { toolName: "search", operation: "Svc.search", success: true, durationSeconds: 0.001 };
+    input.id = "01M8T343ZWB0KDBCF2Z1T8GKAM";
+    input.traceId = "01M8T343ZWB0KDBCF2Z1T8GKAM";
+    const parameters = ["q", { limit: 3 }];
+    input.parameters = parameters;
+    input.result = [{ title: "a" }];
+    expect(agreeTool(input)).toBe("fast");
+    // (z.unknown() passes a value through, so does the fast path: the logger copies it later)
+    expect(fastToolInput(input)!.parameters).toBe(parameters);
+  });
+
+  it("leaves unusual inputs to the schema", () => {
+    class Input {
+      toolName = "t";
+      operation = "o";
+    }
+    expect(fastToolInput(new Input())).toBeUndefined();
+    expect(agreeTool(new Input())).toBe("schema-only");
+    const inherits = Object.assign(Object.create({ persona: "inherited" }) as Obj, { toolName: "t", operation: "o" });
+    expect(agreeTool(inherits)).toBe("schema-only");
+    expect(agreeTool(new Proxy({ toolName: "t", operation: "o" }, {}))).toBe("schema-only");
+    expect(agreeTool({ get toolName() { (this as Obj).extra = 1; return "t"; }, operation: "o" })).toBe("rejected");
+  });
+
+  it("a logger reports the schema's coded error for bad input and writes the same record either way", async () => {
+    const projectPath = tmpProject("fast-tool-input");
+    const logger = new AuditLogger({ sessionId: "fast", projectPath });
+    expect(() => logger.logToolUsage({ toolName: "", operation: "o" })).toThrow(AuditValidationError);
+    expect(() => logger.logToolUsage({ toolName: "t", operation: "o", durationSeconds: -1 })).toThrow(/durationSeconds/);
+    class Input {
+      constructor(
+        public toolName: string,
+        public operation: string,
+        public parameters: unknown,
+        public durationSeconds: number,
+      ) {}
+    }
+    logger.logToolUsage({ toolName: "t", operation: "o", parameters: { q: 1 }, durationSeconds: 0.5 });
+    logger.logToolUsage(new Input("t", "o", { q: 1 }, 0.5) as never);
+    await logger.finalizeSession();
+    const [a, b] = readKind(projectPath, "tool_usage", "fast");
+    const strip = (r: Obj): Obj => {
+      const { id: _i, seq: _s, timestamp: _t, prevHash: _p, hash: _h, ...rest } = r;
+      return rest;
+    };
+    expect(strip(a!)).toEqual(strip(b!));
+    expect(a!.parameters).toEqual({ q: 1 });
   });
 });

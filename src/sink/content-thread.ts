@@ -264,12 +264,42 @@ export function beginsWith(held: Uint8Array, data: Uint8Array): boolean {
   return held.length <= data.length && Buffer.compare(held, data.subarray(0, held.length)) === 0;
 }
 
+/**
+ * How an existing content file is opened to be completed: read-write, never through a symlink (a
+ * link planted in the content directory would send the write out of the audit directory:
+ * `safeJoin` checks only the path's text).
+ */
+export const COMPLETE_FLAGS = fs.constants.O_RDWR | (fs.constants.O_NOFOLLOW ?? 0);
+
+/**
+ * Whether an existing file, opened with COMPLETE_FLAGS, may be kept or completed with `data`: a
+ * regular file with no other name (a hard link planted there leads elsewhere too), no longer
+ * than `data` (its bytes are compared next).
+ */
+export function completable(st: fs.Stats, data: Uint8Array): boolean {
+  return st.isFile() && st.nlink === 1 && st.size <= data.length;
+}
+
 /** See {@link writeInThreadPool}'s `existingOk`. */
 function completeExisting(file: string, data: Uint8Array, sync: boolean, exists: Error, done: (err: Error | null) => void): void {
-  fs.readFile(file, (readErr, held) => {
-    if (readErr || !beginsWith(held, data)) return done(exists);
-    if (held.length === data.length && !sync) return done(null);
-    // the rest written (none when whole), and synced when asked: the thread may have died before its fdatasync
-    fs.open(file, "r+", (openErr, fd) => (openErr ? done(openErr) : writeFrom(fd, data, held.length, sync, done)));
+  fs.open(file, COMPLETE_FLAGS, (openErr, fd) => {
+    // a symlink (ELOOP), or gone: not this write's to touch
+    if (openErr) return done(exists);
+    const refuse = (): void => fs.close(fd, () => done(exists));
+    fs.fstat(fd, (statErr, st) => {
+      if (statErr || !completable(st, data)) return refuse();
+      const held = Buffer.alloc(st.size);
+      const read = (n: number): void => {
+        if (n < held.length) {
+          fs.read(fd, held, n, held.length - n, n, (readErr, got) => (readErr || got === 0 ? refuse() : read(n + got)));
+          return;
+        }
+        if (!beginsWith(held, data)) return refuse();
+        if (held.length === data.length && !sync) return fs.close(fd, (closeErr) => done(closeErr ?? null));
+        // the rest written (none when whole), and synced when asked: the thread may have died before its fdatasync
+        writeFrom(fd, data, held.length, sync, done);
+      };
+      read(0);
+    });
   });
 }

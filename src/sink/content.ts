@@ -3,7 +3,7 @@ import path from "node:path";
 import { encryptFile, sha256Hex } from "../pipeline/encrypt.js";
 import type { EncryptionKey } from "../pipeline/keys.js";
 import type { ContentFileRef, ContentFiles, Durability } from "../types.js";
-import { beginsWith, writeInThreadPool, writeOnContentThread } from "./content-thread.js";
+import { COMPLETE_FLAGS, beginsWith, completable, writeInThreadPool, writeOnContentThread } from "./content-thread.js";
 import { contentFileNames, safeJoin } from "./files.js";
 
 /** Additional data binding an encrypted content file to its interaction and role. */
@@ -69,6 +69,29 @@ export function writeContentSync(auditDir: string, c: PreparedContent, m: Omit<C
   if (failed !== undefined) throw failed;
 }
 
+/**
+ * Opens an existing content file to complete it, or throws `exists` (EEXIST): only a regular file
+ * with no other name, opened without following a symlink, no longer than `data` (a link planted
+ * in the content directory must not lead this write out of the audit directory; `safeJoin` only
+ * checks the path's text).
+ */
+function openToComplete(file: string, data: Uint8Array, exists: unknown): number {
+  let fd: number;
+  try {
+    fd = fs.openSync(file, COMPLETE_FLAGS);
+  } catch {
+    throw exists; // a symlink (ELOOP), or gone: not this write's to touch
+  }
+  let ok = false;
+  try {
+    ok = completable(fs.fstatSync(fd), data);
+  } finally {
+    if (!ok) fs.closeSync(fd);
+  }
+  if (!ok) throw exists;
+  return fd;
+}
+
 function writeFileCompleting(file: string, data: Uint8Array, mode: number, sync: boolean): void {
   let fd: number;
   let from = 0;
@@ -76,11 +99,24 @@ function writeFileCompleting(file: string, data: Uint8Array, mode: number, sync:
     fd = fs.openSync(file, "wx", mode);
   } catch (err) {
     if ((err as NodeJS.ErrnoException).code !== "EEXIST") throw err;
-    const held = fs.readFileSync(file);
-    if (!beginsWith(held, data)) throw err;
-    if (held.length === data.length && !sync) return;
-    fd = fs.openSync(file, "r+");
-    from = held.length;
+    fd = openToComplete(file, data, err);
+    try {
+      from = fs.fstatSync(fd).size;
+      const held = Buffer.alloc(from);
+      for (let n = 0; n < from; ) {
+        const got = fs.readSync(fd, held, n, from - n, n);
+        if (got === 0) throw err; // shorter than it said: changing under us, not this write's
+        n += got;
+      }
+      if (!beginsWith(held, data)) throw err;
+    } catch (refused) {
+      fs.closeSync(fd);
+      throw refused;
+    }
+    if (from === data.length && !sync) {
+      fs.closeSync(fd);
+      return;
+    }
   }
   try {
     while (from < data.length) from += fs.writeSync(fd, data, from, data.length - from, from);

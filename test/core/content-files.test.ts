@@ -209,6 +209,53 @@ describe("full-content files: the exit hook's write and the thread pool's", () =
     await writeInThreadPool([], 0o600, false); // settles
   });
 
+  it("a link planted under a content file's name (symlink or hard link to a file outside the audit directory) is never written through: refused as existing, by the synchronous write and by the pool's rewrite", async () => {
+    const outside = tmpDir();
+    for (const kind of ["symlink", "hardlink"] as const) {
+      for (const writer of ["sync", "pool"] as const) {
+        const { dir, content, manifest, files } = setup();
+        // an empty file is the beginning of any bytes: the case a completing write would have taken
+        const target = path.join(outside, `${kind}-${writer}-target`);
+        fs.writeFileSync(target, "");
+        if (kind === "symlink") fs.symlinkSync(target, files[0]!);
+        else fs.linkSync(target, files[0]!);
+        if (writer === "sync") {
+          expect(() => writeContentSync(dir, content, manifest, 0o600, "fsync")).toThrow(expect.objectContaining({ code: "EEXIST" }));
+        } else {
+          await expect(writeInThreadPool([[files[0]!, content.prompt]], 0o600, true, true)).rejects.toMatchObject({ code: "EEXIST" });
+        }
+        expect(fs.readFileSync(target, "utf8"), `${kind}, ${writer}`).toBe("");
+        // (the synchronous write still wrote the interaction's other files)
+        if (writer === "sync") expect(fs.readFileSync(files[1]!)).toEqual(content.response);
+      }
+    }
+    // a dangling symlink: the first, exclusive open already refuses it; nothing is created at its target
+    const { dir, content, manifest, files } = setup();
+    const nowhere = path.join(outside, "created-through-link");
+    fs.symlinkSync(nowhere, files[0]!);
+    expect(() => writeContentSync(dir, content, manifest, 0o600, "async")).toThrow(expect.objectContaining({ code: "EEXIST" }));
+    await expect(writeInThreadPool([[files[0]!, content.prompt]], 0o600, false, true)).rejects.toMatchObject({ code: "EEXIST" });
+    expect(fs.existsSync(nowhere)).toBe(false);
+  });
+
+  it("a logger in sync mode whose interaction's content file name is a planted symlink reports the refusal and writes nothing through it", async () => {
+    const projectPath = tmpDir();
+    const outside = tmpDir();
+    const { logger, errors } = loggerWithErrors(PresetConfigs.development("planted", projectPath, { durability: "sync" }));
+    const id = "01PLANTEDLINK0000000000000";
+    const names = prepareContent(id, "", "", undefined).refs;
+    const auditDir = auditDirOf(projectPath);
+    fs.mkdirSync(path.join(auditDir, "full_interactions"), { recursive: true });
+    const target = path.join(outside, "target");
+    fs.writeFileSync(target, "");
+    fs.symlinkSync(target, path.join(auditDir, names.prompt.file));
+    logger.logChatInteraction({ id, prompt: "secret prompt", response: "the answer", model: "m" });
+    await logger.finalizeSession();
+    expect(fs.readFileSync(target, "utf8")).toBe("");
+    expect(errors.map((e) => e.message).join("\n")).toMatch(new RegExp(`full content of interaction ${id} failed`));
+    expect(fs.readFileSync(path.join(auditDir, names.response.file), "utf8")).toBe("the answer");
+  });
+
   it("bytes the content-writer thread cannot copy (no memory) are left to the caller, and leave nothing queued behind", async () => {
     const { dir } = setup();
     const good = path.join(dir, "full_interactions", "good.txt");

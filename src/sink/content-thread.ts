@@ -265,41 +265,54 @@ export function beginsWith(held: Uint8Array, data: Uint8Array): boolean {
 }
 
 /**
- * How an existing content file is opened to be completed: read-write, never through a symlink (a
- * link planted in the content directory would send the write out of the audit directory:
- * `safeJoin` checks only the path's text).
+ * How an existing content file is opened to be kept or completed: read-write, never through a
+ * symlink (a link planted in the content directory would send the write out of the audit
+ * directory: `safeJoin` checks only the path's text). Where the platform has no O_NOFOLLOW
+ * (Windows), the path's own lstat is what tells a link (see `completable`).
  */
 export const COMPLETE_FLAGS = fs.constants.O_RDWR | (fs.constants.O_NOFOLLOW ?? 0);
 
 /**
- * Whether an existing file, opened with COMPLETE_FLAGS, may be kept or completed with `data`: a
- * regular file with no other name (a hard link planted there leads elsewhere too), no longer
- * than `data` (its bytes are compared next).
+ * Whether an existing file, opened with COMPLETE_FLAGS (`st`, its fstat) and its path's lstat
+ * (`at`), may hold a beginning of `data`: a regular file, no longer than `data`, that the path
+ * names itself (not through a symlink: same device and inode). Its bytes are compared next.
  */
-export function completable(st: fs.Stats, data: Uint8Array): boolean {
-  return st.isFile() && st.nlink === 1 && st.size <= data.length;
+export function completable(st: fs.Stats, at: fs.Stats, data: Uint8Array): boolean {
+  return st.isFile() && st.size <= data.length && !at.isSymbolicLink() && at.dev === st.dev && at.ino === st.ino;
 }
 
-/** See {@link writeInThreadPool}'s `existingOk`. */
+/**
+ * Whether a file holding `held` bytes of `data` (compared) may be kept, or written to complete
+ * it: kept always; written only when it has no other name (a hard link planted there would lead
+ * the write to a file elsewhere; one a backup tool made to a finished file needs no write).
+ */
+export function mayComplete(st: fs.Stats, held: number, data: Uint8Array): boolean {
+  return held === data.length || st.nlink === 1;
+}
+
+/** See {@link writeInThreadPool}'s `existingOk`. Every refusal is the original EEXIST. */
 function completeExisting(file: string, data: Uint8Array, sync: boolean, exists: Error, done: (err: Error | null) => void): void {
   fs.open(file, COMPLETE_FLAGS, (openErr, fd) => {
     // a symlink (ELOOP), or gone: not this write's to touch
     if (openErr) return done(exists);
     const refuse = (): void => fs.close(fd, () => done(exists));
     fs.fstat(fd, (statErr, st) => {
-      if (statErr || !completable(st, data)) return refuse();
-      const held = Buffer.alloc(st.size);
-      const read = (n: number): void => {
-        if (n < held.length) {
-          fs.read(fd, held, n, held.length - n, n, (readErr, got) => (readErr || got === 0 ? refuse() : read(n + got)));
-          return;
-        }
-        if (!beginsWith(held, data)) return refuse();
-        if (held.length === data.length && !sync) return fs.close(fd, (closeErr) => done(closeErr ?? null));
-        // the rest written (none when whole), and synced when asked: the thread may have died before its fdatasync
-        writeFrom(fd, data, held.length, sync, done);
-      };
-      read(0);
+      if (statErr) return refuse();
+      fs.lstat(file, (lstatErr, at) => {
+        if (lstatErr || !completable(st, at, data)) return refuse();
+        const held = Buffer.alloc(st.size);
+        const read = (n: number): void => {
+          if (n < held.length) {
+            fs.read(fd, held, n, held.length - n, n, (readErr, got) => (readErr || got === 0 ? refuse() : read(n + got)));
+            return;
+          }
+          if (!beginsWith(held, data) || !mayComplete(st, held.length, data)) return refuse();
+          if (held.length === data.length && !sync) return fs.close(fd, (closeErr) => done(closeErr ?? null));
+          // the rest written (none when whole), and synced when asked: the thread may have died before its fdatasync
+          writeFrom(fd, data, held.length, sync, done);
+        };
+        read(0);
+      });
     });
   });
 }

@@ -3,7 +3,7 @@ import path from "node:path";
 import { encryptFile, sha256Hex } from "../pipeline/encrypt.js";
 import type { EncryptionKey } from "../pipeline/keys.js";
 import type { ContentFileRef, ContentFiles, Durability } from "../types.js";
-import { COMPLETE_FLAGS, beginsWith, completable, writeInThreadPool, writeOnContentThread } from "./content-thread.js";
+import { COMPLETE_FLAGS, beginsWith, completable, mayComplete, writeInThreadPool, writeOnContentThread } from "./content-thread.js";
 import { contentFileNames, safeJoin } from "./files.js";
 
 /** Additional data binding an encrypted content file to its interaction and role. */
@@ -70,26 +70,35 @@ export function writeContentSync(auditDir: string, c: PreparedContent, m: Omit<C
 }
 
 /**
- * Opens an existing content file to complete it, or throws `exists` (EEXIST): only a regular file
- * with no other name, opened without following a symlink, no longer than `data` (a link planted
- * in the content directory must not lead this write out of the audit directory; `safeJoin` only
- * checks the path's text).
+ * An existing content file opened to be kept or completed, and how many bytes of `data` it holds
+ * already; undefined when it is not this write's to touch (see `completable`, `mayComplete`: a
+ * link planted in the content directory must not lead this write out of the audit directory,
+ * `safeJoin` only checks the path's text). Every descriptor it opens and does not return is closed.
  */
-function openToComplete(file: string, data: Uint8Array, exists: unknown): number {
+function openToComplete(file: string, data: Uint8Array): { fd: number; held: number } | undefined {
   let fd: number;
   try {
     fd = fs.openSync(file, COMPLETE_FLAGS);
   } catch {
-    throw exists; // a symlink (ELOOP), or gone: not this write's to touch
+    return undefined; // a symlink (ELOOP), or gone
   }
-  let ok = false;
   try {
-    ok = completable(fs.fstatSync(fd), data);
-  } finally {
-    if (!ok) fs.closeSync(fd);
+    const st = fs.fstatSync(fd);
+    if (completable(st, fs.lstatSync(file), data)) {
+      const held = Buffer.alloc(st.size);
+      let n = 0;
+      while (n < held.length) {
+        const got = fs.readSync(fd, held, n, held.length - n, n);
+        if (got === 0) break; // shorter than it said: changing under us
+        n += got;
+      }
+      if (n === held.length && beginsWith(held, data) && mayComplete(st, n, data)) return { fd, held: n };
+    }
+  } catch {
+    // unreadable: not this write's either
   }
-  if (!ok) throw exists;
-  return fd;
+  fs.closeSync(fd);
+  return undefined;
 }
 
 function writeFileCompleting(file: string, data: Uint8Array, mode: number, sync: boolean): void {
@@ -99,20 +108,9 @@ function writeFileCompleting(file: string, data: Uint8Array, mode: number, sync:
     fd = fs.openSync(file, "wx", mode);
   } catch (err) {
     if ((err as NodeJS.ErrnoException).code !== "EEXIST") throw err;
-    fd = openToComplete(file, data, err);
-    try {
-      from = fs.fstatSync(fd).size;
-      const held = Buffer.alloc(from);
-      for (let n = 0; n < from; ) {
-        const got = fs.readSync(fd, held, n, from - n, n);
-        if (got === 0) throw err; // shorter than it said: changing under us, not this write's
-        n += got;
-      }
-      if (!beginsWith(held, data)) throw err;
-    } catch (refused) {
-      fs.closeSync(fd);
-      throw refused;
-    }
+    const existing = openToComplete(file, data);
+    if (!existing) throw err;
+    ({ fd, held: from } = existing);
     if (from === data.length && !sync) {
       fs.closeSync(fd);
       return;

@@ -6,7 +6,7 @@
  * order that made it fail about once in six runs: the thread pool's `open` landing after the
  * exit hook's write, truncating a file the process then exits with empty.
  */
-import { spawn } from "node:child_process";
+import { execFileSync, spawn } from "node:child_process";
 import crypto from "node:crypto";
 import fs from "node:fs";
 import os from "node:os";
@@ -16,7 +16,7 @@ import util from "node:util";
 import { afterEach, describe, expect, it } from "vitest";
 import { AuditLogger, PresetConfigs, verifyAuditLog } from "../../src/index.js";
 import { prepareContent, writeContent, writeContentSync } from "../../src/sink/content.js";
-import { stopContentThread, writeInThreadPool, writeOnContentThread } from "../../src/sink/content-thread.js";
+import { completable, stopContentThread, writeInThreadPool, writeOnContentThread } from "../../src/sink/content-thread.js";
 import { REPO_ROOT, auditDirOf, killChildren, startFixture, type ChildHandle } from "../helpers/core.js";
 
 const dirs: string[] = [];
@@ -233,9 +233,49 @@ describe("full-content files: the exit hook's write and the thread pool's", () =
     const { dir, content, manifest, files } = setup();
     const nowhere = path.join(outside, "created-through-link");
     fs.symlinkSync(nowhere, files[0]!);
-    expect(() => writeContentSync(dir, content, manifest, 0o600, "async")).toThrow(expect.objectContaining({ code: "EEXIST" }));
+    expect(() => writeContentSync(dir, content, manifest, 0o600, "async")).toThrow(expect.objectContaining({ code: "EEXIST", syscall: "open" }));
     await expect(writeInThreadPool([[files[0]!, content.prompt]], 0o600, false, true)).rejects.toMatchObject({ code: "EEXIST" });
     expect(fs.existsSync(nowhere)).toBe(false);
+    // a directory or a FIFO under the name: refused with the same EEXIST, nothing blocks
+    fs.rmSync(files[0]!);
+    fs.mkdirSync(files[0]!);
+    const fifo = path.join(path.dirname(files[1]!), "planted.fifo");
+    execFileSync("mkfifo", [fifo]);
+    for (const file of [files[0]!, fifo]) {
+      expect(() => writeContentSync(dir, { ...content, refs: { ...content.refs, prompt: { ...content.refs.prompt, file: path.relative(dir, file) } } }, manifest, 0o600, "async")).toThrow(
+        expect.objectContaining({ code: "EEXIST", syscall: "open" }),
+      );
+      await expect(writeInThreadPool([[file, content.prompt]], 0o600, false, true)).rejects.toMatchObject({ code: "EEXIST" });
+    }
+  });
+
+  it("a finished file that also has another name (a backup's hard link) is kept: only a write needs the file to have one name", async () => {
+    for (const writer of ["sync", "pool"] as const) {
+      const { dir, content, manifest, files } = setup();
+      writeContentSync(dir, content, manifest, 0o600, "async");
+      const backup = path.join(tmpDir(), "backup");
+      fs.linkSync(files[0]!, backup);
+      if (writer === "sync") writeContentSync(dir, content, manifest, 0o600, "fsync");
+      else await writeInThreadPool([[files[0]!, content.prompt]], 0o600, true, true);
+      expect(fs.readFileSync(backup)).toEqual(content.prompt);
+    }
+  });
+
+  it("where there is no O_NOFOLLOW (Windows), the path's own lstat tells a symlink from the file it leads to", () => {
+    const { files } = setup();
+    const target = path.join(tmpDir(), "target");
+    fs.writeFileSync(target, "");
+    fs.symlinkSync(target, files[0]!);
+    fs.writeFileSync(files[1]!, "");
+    const data = Buffer.from("bytes");
+    // what an open that follows the link sees (fstat of the target), against the path's lstat
+    expect(completable(fs.statSync(files[0]!), fs.lstatSync(files[0]!), data)).toBe(false);
+    expect(completable(fs.statSync(files[1]!), fs.lstatSync(files[1]!), data)).toBe(true);
+    // a path that names another file than the one opened (swapped in between)
+    expect(completable(fs.statSync(target), fs.lstatSync(files[1]!), data)).toBe(false);
+    expect(completable(fs.statSync(files[1]!), fs.lstatSync(files[1]!), Buffer.alloc(0))).toBe(true);
+    fs.writeFileSync(files[1]!, "longer than the bytes");
+    expect(completable(fs.statSync(files[1]!), fs.lstatSync(files[1]!), data)).toBe(false);
   });
 
   it("a logger in sync mode whose interaction's content file name is a planted symlink reports the refusal and writes nothing through it", async () => {

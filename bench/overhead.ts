@@ -150,15 +150,6 @@ async function single(fn: Batch, n: number, rounds = 15): Promise<number> {
   return median(out);
 }
 
-/** A batch that awaits `call(i)` for each of its calls. */
-function awaitEach(call: (i: number) => Promise<number>): Batch {
-  return async (n) => {
-    let sum = 0;
-    for (let i = 0; i < n; i++) sum += await call(i);
-    return sum;
-  };
-}
-
 // ------------------------------------------------------------------ groups (one child process each)
 
 type GroupResult = Record<string, number>;
@@ -178,7 +169,19 @@ const groups: Record<string, () => Promise<GroupResult>> = {
       },
       20_000,
     );
-    const asyncP = await paired(awaitEach((i) => s.bareAsync(i)), awaitEach((i) => s.decoratedAsync(i)), 5_000);
+    const asyncP = await paired(
+      async (n) => {
+        let sum = 0;
+        for (let i = 0; i < n; i++) sum += await s.bareAsync(i);
+        return sum;
+      },
+      async (n) => {
+        let sum = 0;
+        for (let i = 0; i < n; i++) sum += await s.decoratedAsync(i);
+        return sum;
+      },
+      5_000,
+    );
     return {
       "sync: bare call": sync.a,
       "sync: decorated, no logger": sync.b,
@@ -265,9 +268,19 @@ const groups: Record<string, () => Promise<GroupResult>> = {
         }
       };
     const wrapped = naive((x) => s.bareAsync(x));
+    // (each side its own loop: one loop made for both would share V8's type feedback, and the
+    // plain side's sites would see the other's too)
     const asyncP = await paired(
-      awaitEach((i) => s.bareAsync(i)),
-      awaitEach(wrapped),
+      async (n) => {
+        let sum = 0;
+        for (let i = 0; i < n; i++) sum += await s.bareAsync(i);
+        return sum;
+      },
+      async (n) => {
+        let sum = 0;
+        for (let i = 0; i < n; i++) sum += await wrapped(i);
+        return sum;
+      },
       5_000,
       async () => {
         log.length = 0;
@@ -275,12 +288,19 @@ const groups: Record<string, () => Promise<GroupResult>> = {
     );
     const target = { x: 1 };
     const proxy = new Proxy(target, { get: (t, k, r) => Reflect.get(t, k, r) as unknown });
-    const read = (o: { x: number }) => (n: number) => {
-      let sum = 0;
-      for (let i = 0; i < n; i++) sum += o.x;
-      return sum;
-    };
-    const get = await paired(read(target), read(proxy), 200_000);
+    const get = await paired(
+      (n) => {
+        let sum = 0;
+        for (let i = 0; i < n; i++) sum += target.x;
+        return sum;
+      },
+      (n) => {
+        let sum = 0;
+        for (let i = 0; i < n; i++) sum += proxy.x;
+        return sum;
+      },
+      200_000,
+    );
     return { "reference: naive async wrapper extra": asyncP.delta, "reference: Proxy get-trap extra": get.delta };
   },
   async "als-off"() {

@@ -82,20 +82,25 @@ function chatInput(o: AuditChatOptions, call: FinishedCall): ChatInteractionInpu
   let raw: unknown = outcome.status === "ok" ? outcome.value : undefined;
   let meta: Record<string, unknown> = raw !== null && typeof raw === "object" ? (raw as Record<string, unknown>) : {};
   let response: ChatContent | undefined;
+  // what `captureResult` kept of the result (a function's answer), when it is a function
+  let kept: { value: unknown } | undefined;
   if (yielded?.items) {
     const chunks = fromChunks(yielded.items);
     meta = raw !== null && typeof raw === "object" ? { ...chunks.last, ...(raw as Record<string, unknown>) } : chunks.last;
     raw = yielded.items;
-    const res = captured(o.captureResult, raw);
+    const res = (kept = captured(o.captureResult, raw));
     response = res === undefined ? undefined : o.response ? o.response(res.value) : res.value === raw ? chunks.response : responseFromResult(res.value);
   } else if (outcome.status === "ok") {
-    const res = captured(o.captureResult, raw);
+    const res = (kept = captured(o.captureResult, raw));
     response = res === undefined ? undefined : o.response ? o.response(res.value) : responseFromResult(res.value);
   }
   const usage = (o.usage ? o.usage(yielded ? meta : raw) : undefined) ?? usageFromResult(meta);
   const model = o.model ?? modelFrom(call.args, meta);
   const finishReason = finishReasonOf(meta) ?? (typeof meta.finishReason === "string" ? meta.finishReason : undefined);
-  const toolCalls = o.captureResult === false ? undefined : toolCallsOf(meta);
+  // Tool calls carry arguments, content like the response: with `captureResult: false` none, with
+  // a function only those in what it kept (a function that redacts the result must not see its
+  // tool-call arguments recorded from the raw result), else the result's own.
+  const toolCalls = o.captureResult === false ? undefined : typeof o.captureResult === "function" ? toolCallsOf(kept?.value) : toolCallsOf(meta);
   const input: ChatInteractionInput = {
     interactionType: o.interactionType ?? "chat",
     prompt,

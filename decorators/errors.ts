@@ -40,6 +40,22 @@ interface Recording {
   readonly traceId: string | undefined;
 }
 const recorded = new WeakMap<object, Recording>();
+/**
+ * The same for the last thrown value that is not an object (a string, a number, null): it cannot
+ * key a WeakMap, and one slot serves the usual case, one value rethrown up a chain of calls (a
+ * different value thrown in between makes the outer ones record it again, as before).
+ */
+let lastPrimitive: { readonly value: unknown; readonly by: Recording } | undefined;
+
+function recordingOf(error: unknown): Recording | undefined {
+  if ((typeof error === "object" && error !== null) || typeof error === "function") return recorded.get(error);
+  return lastPrimitive !== undefined && Object.is(lastPrimitive.value, error) ? lastPrimitive.by : undefined;
+}
+
+function remember(error: unknown, by: Recording): void {
+  if ((typeof error === "object" && error !== null) || typeof error === "function") recorded.set(error, by);
+  else lastPrimitive = { value: error, by };
+}
 
 /**
  * Whether `last` (who recorded `error` before) is a call made inside `call`: it started during
@@ -77,10 +93,7 @@ export function AuditErrors(options: AuditErrorsOptions = {}): AuditMethodDecora
       const { outcome } = call;
       if (outcome.status !== "error") return;
       const error = outcome.error;
-      if (typeof error === "object" && error !== null) {
-        if (recordedInside(recorded.get(error), call)) return;
-        recorded.set(error, { startedAt: call.startedAt, traceId: call.outer?.traceId });
-      }
+      if (recordedInside(recordingOf(error), call)) return;
       const context: Record<string, unknown> = { method: call.qualifiedName };
       // (every read guarded: an error that cannot be read is still recorded, see readMember)
       const isErr = isError(error);
@@ -88,8 +101,15 @@ export function AuditErrors(options: AuditErrorsOptions = {}): AuditMethodDecora
       const stack = isErr ? readMember(error, "stack") : undefined;
       if (code !== undefined) context.code = code;
       if (o.captureArgs !== undefined && o.captureArgs !== false) {
-        context.arguments = typeof o.captureArgs === "function" ? o.captureArgs(call.args) : call.args;
+        // a `captureArgs` that throws costs the record its arguments, never the error itself
+        try {
+          context.arguments = typeof o.captureArgs === "function" ? o.captureArgs(call.args) : call.args;
+        } catch (failure) {
+          context.argumentsError = `captureArgs threw: ${errorMessageOf(failure)}`;
+        }
       }
+      // (noted once recorded: an outer method sees the error unrecorded when this record failed)
+      const by = { startedAt: call.startedAt, traceId: call.outer?.traceId };
       logger.logError({
         errorType: isErr ? textOf(readMember(error, "name") || readMember(readMember(error, "constructor"), "name") || "Error") : `thrown ${error === null ? "null" : typeof error}`,
         message: errorMessageOf(error),
@@ -97,6 +117,7 @@ export function AuditErrors(options: AuditErrorsOptions = {}): AuditMethodDecora
         severity: o.severity ?? "error",
         context,
       });
+      remember(error, by);
     },
   });
 }

@@ -720,6 +720,82 @@ describe("@AuditErrors and one error object met more than once", () => {
   });
 });
 
+describe("@AuditErrors: a failing captureArgs, values that are not objects", () => {
+  it("a captureArgs that throws costs the record its arguments, not the error: recorded once, by the innermost method", async () => {
+    const logger = newLogger();
+    class Svc {
+      outer(order: unknown) {
+        return this.inner(order);
+      }
+      inner(_order: unknown): never {
+        throw new Error("db down");
+      }
+    }
+    decorate("standard", Svc, "outer", AuditErrors({ logger }));
+    decorate("standard", Svc, "inner", AuditErrors({ logger, captureArgs: ([o]) => ({ name: (o as { customer: { name: string } }).customer.name }) }));
+    expect(() => new Svc().outer({})).toThrow("db down");
+    const errs = await records(logger, "error");
+    expect(errs).toHaveLength(1);
+    expect(errs[0]).toMatchObject({ message: "db down", context: { method: "Svc.inner" } });
+    expect((errs[0]!.context as { argumentsError: string }).argumentsError).toMatch(/^captureArgs threw: Cannot read properties of undefined/);
+  });
+
+  it("a string (or null, or a number) rethrown through nested methods is recorded once, by the innermost; thrown again by a new call, again", async () => {
+    const logger = newLogger();
+    const values: unknown[] = ["primitive", null, 42];
+    class Svc {
+      a(i: number) {
+        return this.b(i);
+      }
+      b(i: number) {
+        return this.c(i);
+      }
+      c(i: number): never {
+        throw values[i];
+      }
+    }
+    for (const m of ["a", "b", "c"]) decorate("standard", Svc, m, AuditErrors({ logger }));
+    const s = new Svc();
+    for (let i = 0; i < values.length; i++) expect(() => s.a(i)).toThrow();
+    expect(() => s.a(0)).toThrow();
+    const errs = await records(logger, "error");
+    expect(errs.map((e) => [e.errorType, (e.context as { method: string }).method])).toEqual([
+      ["thrown string", "Svc.c"],
+      ["thrown null", "Svc.c"],
+      ["thrown number", "Svc.c"],
+      ["thrown string", "Svc.c"],
+    ]);
+  });
+});
+
+describe("@AuditChat and a captureResult function", () => {
+  it("records the tool calls in what captureResult kept, not the raw result's (their arguments are content)", async () => {
+    const logger = newLogger();
+    const result = {
+      choices: [{ message: { content: "done", tool_calls: [{ id: "c1", type: "function", function: { name: "lookup", arguments: '{"ssn":"123-45-6789"}' } }] }, finish_reason: "tool_calls" }],
+      model: "m",
+    };
+    class Bot {
+      redacted(_q: string) {
+        return result;
+      }
+      keepsTools(_q: string) {
+        return result;
+      }
+    }
+    decorate("standard", Bot, "redacted", AuditChat({ logger, captureResult: () => ({ content: "[redacted]" }) }));
+    decorate("standard", Bot, "keepsTools", AuditChat({ logger, captureResult: (r) => ({ toolCalls: [{ id: "c1", name: (r as typeof result).choices[0]!.message.tool_calls[0]!.function.name }] }) }));
+    const bot = new Bot();
+    bot.redacted("q");
+    bot.keepsTools("q");
+    const [redacted, keeps] = await records(logger, "chat");
+    expect(JSON.stringify(redacted)).not.toContain("123-45-6789");
+    expect(redacted).not.toHaveProperty("toolCalls");
+    expect(keeps).toMatchObject({ toolCalls: [{ id: "c1", name: "lookup" }] });
+    expect(JSON.stringify(keeps)).not.toContain("123-45-6789");
+  });
+});
+
 describe("a logger option that is not a logger", () => {
   it("is named in one process warning, and the call is recorded by the context's or the default logger", async () => {
     const fallback = newLogger();

@@ -46,10 +46,7 @@ export interface AuditDecoratorOptions {
  */
 export interface AuditMethodDecorator {
   /** TC39 standard decorators (TypeScript 5+, no flag) */
-  <This, Args extends unknown[], Return>(
-    value: (this: This, ...args: Args) => Return,
-    context: ClassMethodDecoratorContext<This, (this: This, ...args: Args) => Return>,
-  ): (this: This, ...args: Args) => Return;
+  <This, Method extends (this: This, ...args: never[]) => unknown>(value: Method, context: ClassMethodDecoratorContext<This>): Method;
   /** legacy `experimentalDecorators` (NestJS, Angular, TypeORM) */
   <T>(target: object, propertyKey: string | symbol, descriptor: TypedPropertyDescriptor<T>): TypedPropertyDescriptor<T>;
 }

@@ -99,6 +99,10 @@ describe.each(["standard", "legacy"] as const)("decorators compiled by tsc (%s)"
     ]);
     expect(of("failing_stream")).toMatchObject([{ success: false, errorMessage: "stream broke" }]);
     expect(of("versions")).toMatchObject([{ operation: "version", parameters: ["v"], result: "v1.0" }]);
+    expect(get().seen.generic).toEqual([20, 7, "7", "k"]);
+    expect(of("generic")).toMatchObject([{ operation: "pick", parameters: [[10, 20], 1], result: 20 }]);
+    expect(of("overloaded").map((r) => r.result)).toEqual([7, "7"]);
+    expect(of("generic_async")).toMatchObject([{ operation: "echo", result: "k" }]);
     if (mode === "standard") {
       expect(of("vault")).toMatchObject([
         { operation: "#open", result: "vault:1234" },

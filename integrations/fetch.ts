@@ -11,8 +11,9 @@ export interface AuditFetchOptions {
   /** the logger to record to; otherwise the active `auditContext` logger, then the default logger */
   readonly logger?: AuditLogger;
   /**
-   * More header names (case-insensitive strings, or patterns) whose values are replaced by
-   * "[REDACTED]", on top of the built-in list (authorization, cookie, API keys, tokens, ...).
+   * More header names (strings, or patterns; both case-insensitive, a pattern's `g`/`y` flags
+   * ignored) whose values are replaced by "[REDACTED]", on top of the built-in list
+   * (authorization, cookie, API keys, tokens, ...).
    */
   readonly redactHeaders?: ReadonlyArray<string | RegExp>;
 }
@@ -58,6 +59,7 @@ function isSecretParam(name: string): boolean {
 }
 // the base a relative URL is read against (it never shows: only its path and query are recorded)
 const RELATIVE_BASE = "http://relative.invalid";
+const RELATIVE_HOST = "relative.invalid";
 
 type FetchLike = (input: never, init?: never) => Promise<unknown>;
 
@@ -83,11 +85,12 @@ const kAudited = Symbol.for("audit-logger.fetch.audited.v1");
  */
 export function withAuditFetch<F extends FetchLike>(fetchFn: F, options: AuditFetchOptions = {}): F {
   if ((fetchFn as F & { [kAudited]?: true })[kAudited]) return fetchFn;
-  const extra = options.redactHeaders ?? [];
+  // Header names arrive lowercased, and are case-insensitive: strings compared lowercased,
+  // patterns copied case-insensitive and without /g or /y (whose lastIndex made every other
+  // request's header pass unredacted)
+  const extra = (options.redactHeaders ?? []).map((r) => (typeof r === "string" ? r.toLowerCase() : new RegExp(r.source, `${r.flags.replace(/[gyi]/g, "")}i`)));
   const isSecretHeader = (name: string): boolean =>
-    SECRET_HEADERS.has(name) ||
-    SECRET_HEADER_PATTERN.test(name) ||
-    extra.some((r) => (typeof r === "string" ? r.toLowerCase() === name : r.test(name)));
+    SECRET_HEADERS.has(name) || SECRET_HEADER_PATTERN.test(name) || extra.some((r) => (typeof r === "string" ? r === name : r.test(name)));
 
   const audited = function auditedFetch(this: unknown, ...args: unknown[]): Promise<unknown> {
     const logger = resolveAuditLogger(options.logger);
@@ -95,6 +98,8 @@ export function withAuditFetch<F extends FetchLike>(fetchFn: F, options: AuditFe
     const start = performance.now();
     let described: Described | undefined;
     try {
+      // headers given as a one-shot iterator are read once, here: fetch gets them as pairs
+      args = withReadableHeaders(args);
       described = describe(args[0], args[1], isSecretHeader);
     } catch {
       // an input fetch itself will reject; it is recorded from the rejection
@@ -144,6 +149,24 @@ export function withAuditFetch<F extends FetchLike>(fetchFn: F, options: AuditFe
   }
   Object.defineProperty(audited, kAudited, { value: true });
   return audited as unknown as F;
+}
+
+/**
+ * The call's arguments, with `init.headers` read into an array of pairs when they are a one-shot
+ * iterator (a generator, `map.entries()`): reading them for the record would leave fetch none.
+ * The init is copied (same prototype, same own members) only then; anything else is as given.
+ */
+function withReadableHeaders(args: unknown[]): unknown[] {
+  const init = args[1];
+  if (typeof init !== "object" || init === null) return args;
+  const headers = (init as { headers?: unknown }).headers;
+  if (typeof headers !== "object" || headers === null || Array.isArray(headers)) return args;
+  const iterate = (headers as { [Symbol.iterator]?: unknown })[Symbol.iterator];
+  if (typeof iterate !== "function" || (typeof Headers !== "undefined" && headers instanceof Headers)) return args;
+  const iterator: unknown = iterate.call(headers);
+  if (iterator !== headers) return args; // iterable again (a Map, say): fetch reads it afresh
+  const copy = Object.assign(Object.create(Object.getPrototypeOf(init) as object | null) as object, init, { headers: Array.from(headers as Iterable<unknown>) });
+  return [args[0], copy, ...args.slice(2)];
 }
 
 /** True for a function that is not obviously something else (used by `withAudit` after the other checks). */
@@ -205,7 +228,11 @@ function describe(input: unknown, init: unknown, isSecretHeader: (name: string) 
       }
       if (hidden) u.hash = fragment.toString();
     }
-    if (relative) {
+    if (relative && u.host !== RELATIVE_HOST) {
+      // a network-path reference (`//user:pass@host/path`): the scheme is fetch's to add
+      url = u.href.slice(u.protocol.length);
+      operation = `${method} ${u.host}${u.pathname}`;
+    } else if (relative) {
       // its path as given, its query and fragment as read (secrets hidden)
       const cut = rawUrl.search(/[?#]/);
       const givenPath = cut < 0 ? rawUrl : rawUrl.slice(0, cut);

@@ -145,6 +145,54 @@ describe("withAuditFetch", () => {
     expect(failed!.errorMessage).toContain("max_tokens=8080"); // only secrets are cut from messages
   });
 
+  it("redactHeaders patterns hide their header on every request, whatever their flags and the name's case", async () => {
+    const logger = newLogger();
+    const custom = async (_input: string | URL | Request, _init?: RequestInit): Promise<Response> => new Response("ok");
+    // (one header per request: a /g pattern's lastIndex is reset by any name it fails on)
+    const global = withAuditFetch(custom, { logger, redactHeaders: [/^x-tenant-pin$/g] });
+    const upper = withAuditFetch(custom, { logger, redactHeaders: [/^X-Org-Region$/, "X-Named"] });
+    for (let i = 0; i < 3; i++) {
+      await global("https://example.test/a", { headers: { "X-Tenant-Pin": `pin-000${i}` } });
+      await upper("https://example.test/b", { headers: { "x-org-region": `region-${i}`, "x-named": `named-${i}` } });
+    }
+    const recs = await recordsOf(logger, "tool_usage", 6);
+    expect(JSON.stringify(recs)).not.toMatch(/pin-000|region-\d|named-\d/);
+    const headers = recs.map((r) => (r.parameters as { headers: Record<string, string> }).headers);
+    expect(headers.filter((h) => h["x-tenant-pin"] === REDACTED)).toHaveLength(3);
+    expect(headers.filter((h) => h["x-org-region"] === REDACTED && h["x-named"] === REDACTED)).toHaveLength(3);
+  });
+
+  it("headers given as a one-shot iterator still reach fetch (read once, passed on as pairs); a Map is passed as it is", async () => {
+    const logger = newLogger();
+    const seen: Array<string | null> = [];
+    const inits: unknown[] = [];
+    const custom = async (_input: string | URL | Request, init?: RequestInit): Promise<Response> => {
+      inits.push(init);
+      seen.push(new Headers(init?.headers).get("authorization"));
+      return new Response("ok");
+    };
+    const audited = withAuditFetch(custom, { logger });
+    const map = new Map([["authorization", "Bearer sk-1"]]);
+    await audited("https://example.test/a", { method: "POST", headers: map.entries() as unknown as RequestInit["headers"] });
+    const mapInit = { headers: map as unknown as RequestInit["headers"] };
+    await audited("https://example.test/b", mapInit);
+    expect(seen).toEqual(["Bearer sk-1", "Bearer sk-1"]);
+    expect(inits[0]).toMatchObject({ method: "POST", headers: [["authorization", "Bearer sk-1"]] });
+    expect(inits[1]).toBe(mapInit);
+    const recs = await recordsOf(logger, "tool_usage", 2);
+    for (const r of recs) expect((r.parameters as { headers: Record<string, string> }).headers).toEqual({ authorization: REDACTED });
+  });
+
+  it("a network-path URL (//user:pass@host/path) has its credentials hidden from the url and the operation", async () => {
+    const logger = newLogger();
+    const custom = async (_input: string | URL | Request, _init?: RequestInit): Promise<Response> => new Response("ok");
+    const audited = withAuditFetch(custom, { logger });
+    await audited("//alice:s3cretpw@example.test/path?x=1");
+    const [rec] = await recordsOf(logger, "tool_usage");
+    expect(JSON.stringify(rec)).not.toMatch(/s3cretpw|alice/);
+    expect(rec).toMatchObject({ operation: "GET example.test/path", parameters: { url: `//${encodeURIComponent(REDACTED)}:${encodeURIComponent(REDACTED)}@example.test/path?x=1` } });
+  });
+
   it("keeps the signature and this; a custom fetch gets the same arguments", async () => {
     const logger = newLogger();
     const calls: unknown[][] = [];

@@ -40,41 +40,56 @@ const num = (v: unknown): number | undefined => (typeof v === "number" && Number
 const str = (v: unknown): string | undefined => (typeof v === "string" && v !== "" ? v : undefined);
 
 /**
- * The call options of model calls being recorded right now, with the ids of the calls recording
- * them. A model wrapped twice with this middleware hands the inner middleware the very same
- * options object (the AI SDK passes them on unless a middleware transforms them), from inside the
- * outer one's call (its audit context has the outer call as parent), and the inner one then
- * records nothing: one record per call. Two calls the app makes at the same time with one options
- * object are two calls, each recorded; a model that itself calls another model builds new
- * options, and that call is recorded.
+ * The call options of model calls being recorded right now, with the id of each call recording
+ * them and the model it was handed. A model wrapped twice with this middleware hands the inner
+ * middleware the very same options object (the AI SDK passes them on unless a middleware
+ * transforms them), from inside the outer one's call (its audit context has the outer call as
+ * parent), for the same model (the outer one's model is the inner wrapper, which keeps the
+ * provider and model id of the model it wraps): the inner one then records nothing, one record
+ * per call. A model that itself calls other audited models with the options it was given (a
+ * router, a fallback) has a provider and model id of its own, so each of those calls is recorded
+ * (found by review, 2026-12-03: a fallback's failed first call was hidden). Two calls the app
+ * makes at the same time with one options object are two calls, each recorded.
  */
-const recording = new WeakMap<object, string | Set<string>>();
+interface Recording {
+  readonly id: string;
+  readonly model: string;
+}
+const recording = new WeakMap<object, Recording | Recording[]>();
 
-/** True inside the call of an outer copy of this middleware recording these same options. */
-function recordedOutside(params: object): boolean {
-  const ids = recording.get(params);
-  if (ids === undefined) return false;
+/** `provider/modelId` of a model (what a wrapper made by `wrapLanguageModel` keeps). */
+function modelKey(model: unknown): string {
+  const m = isObj(model) ? model : {};
+  return `${String(readMember(m, "provider"))}/${String(readMember(m, "modelId"))}`;
+}
+
+/** True inside the call of an outer copy of this middleware recording these same options for this same model. */
+function recordedOutside(params: object, model: string): boolean {
+  const r = recording.get(params);
+  if (r === undefined) return false;
   const parent = auditContext.get()?.parentId;
-  return parent !== undefined && (typeof ids === "string" ? ids === parent : ids.has(parent));
+  if (parent === undefined) return false;
+  return Array.isArray(r) ? r.some((x) => x.id === parent && x.model === model) : r.id === parent && r.model === model;
 }
 
-// (one call at a time with an options object is the rule: its id alone, no Set made for it)
-function enter(params: object, id: string): void {
-  const ids = recording.get(params);
-  if (ids === undefined) recording.set(params, id);
-  else if (typeof ids === "string") recording.set(params, new Set([ids, id]));
-  else ids.add(id);
+// (one call at a time with an options object is the rule: its entry alone, no array made for it)
+function enter(params: object, entry: Recording): void {
+  const r = recording.get(params);
+  if (r === undefined) recording.set(params, entry);
+  else if (Array.isArray(r)) r.push(entry);
+  else recording.set(params, [r, entry]);
 }
 
-function leave(params: object, id: string): void {
-  const ids = recording.get(params);
-  if (ids === undefined) return;
-  if (typeof ids === "string") {
-    if (ids === id) recording.delete(params);
+function leave(params: object, entry: Recording): void {
+  const r = recording.get(params);
+  if (r === undefined) return;
+  if (!Array.isArray(r)) {
+    if (r === entry) recording.delete(params);
     return;
   }
-  ids.delete(id);
-  if (ids.size === 0) recording.delete(params);
+  const i = r.indexOf(entry);
+  if (i >= 0) r.splice(i, 1);
+  if (r.length === 0) recording.delete(params);
 }
 
 /**
@@ -97,18 +112,20 @@ export function auditLanguageModelMiddleware(options: AuditLanguageModelMiddlewa
     specificationVersion: "v3",
     wrapGenerate: async function auditedGenerate({ doGenerate, params, model }: CallArgs): Promise<GenerateResult> {
       const logger = resolveAuditLogger(options.logger);
-      if (!logger || recordedOutside(params)) return doGenerate();
+      const key = modelKey(model);
+      if (!logger || recordedOutside(params, key)) return doGenerate();
       const call = startCall(logger, params, model, "generate", capture);
       if (!call) return doGenerate();
       let result: GenerateResult;
-      enter(params, call.id);
+      const entry = { id: call.id, model: key };
+      enter(params, entry);
       try {
         result = await auditContext.run({ parentId: call.id }, doGenerate);
       } catch (err) {
         call.finish(errorOutcome(err));
         throw err;
       } finally {
-        leave(params, call.id);
+        leave(params, entry);
       }
       let outcome: Outcome;
       try {
@@ -122,18 +139,20 @@ export function auditLanguageModelMiddleware(options: AuditLanguageModelMiddlewa
     },
     wrapStream: async function auditedStream({ doStream, params, model }: CallArgs): Promise<StreamResult> {
       const logger = resolveAuditLogger(options.logger);
-      if (!logger || recordedOutside(params)) return doStream();
+      const key = modelKey(model);
+      if (!logger || recordedOutside(params, key)) return doStream();
       const call = startCall(logger, params, model, "stream", capture);
       if (!call) return doStream();
       let result: StreamResult;
-      enter(params, call.id);
+      const entry = { id: call.id, model: key };
+      enter(params, entry);
       try {
         result = await auditContext.run({ parentId: call.id }, doStream);
       } catch (err) {
         call.finish(errorOutcome(err));
         throw err;
       } finally {
-        leave(params, call.id);
+        leave(params, entry);
       }
       try {
         const signal = isObj(params) && params.abortSignal instanceof AbortSignal ? params.abortSignal : undefined;
@@ -180,10 +199,12 @@ interface Chain {
 }
 const attempts = new WeakMap<object, Chain[]>();
 
+/** The call, or undefined when its inputs cannot be read (a revoked Proxy in the prompt): it then runs unrecorded, and the logger says why. */
 function startCall(logger: AuditLogger, params: unknown, model: unknown, kind: "generate" | "stream", capture: boolean): ModelCall | undefined {
   try {
     return new ModelCall(logger, params, model, kind, capture);
-  } catch {
+  } catch (err) {
+    reportRecordFailure(logger, new Error(`a model call runs unrecorded: its call options could not be read (${errorMessage(err)})`, { cause: err }));
     return undefined;
   }
 }

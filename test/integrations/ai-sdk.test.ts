@@ -443,6 +443,74 @@ describe("auditLanguageModelMiddleware: logger and context", () => {
     expect(await settle(logger, 4)).toHaveLength(4);
   });
 
+  it("a fallback model that passes its call options on to audited models: every call is recorded, the failed first one too (generate and stream)", async () => {
+    const logger = newLogger();
+    const mw = auditLanguageModelMiddleware({ logger });
+    const provider = createAnthropic({ baseURL: fake.aiSdkBaseURL, apiKey: "test" });
+    const primary = wrapLanguageModel({ model: provider("claude-primary"), middleware: mw });
+    const backup = wrapLanguageModel({ model: provider("claude-backup"), middleware: mw });
+    type Options = Parameters<typeof primary.doGenerate>[0];
+    const fallback = {
+      specificationVersion: "v3" as const,
+      provider: "router",
+      modelId: "router-1",
+      supportedUrls: {},
+      async doGenerate(o: Options) {
+        try {
+          return await primary.doGenerate(o);
+        } catch {
+          return await backup.doGenerate(o);
+        }
+      },
+      async doStream(o: Options) {
+        try {
+          return await primary.doStream(o);
+        } catch {
+          return await backup.doStream(o);
+        }
+      },
+    };
+    const routed = wrapLanguageModel({ model: fallback, middleware: mw });
+    const before = fake.requests.length;
+    fake.enqueue({ kind: "error", status: 500 });
+    await generateText({ model: routed, prompt: "x", maxRetries: 0 });
+    fake.enqueue({ kind: "error", status: 500 });
+    const s = streamText({ model: routed, prompt: "y", maxRetries: 0 });
+    for await (const _ of s.textStream);
+    expect(fake.requests.length - before).toBe(4);
+    const recs = await settle(logger, 6);
+    expect(recs.map((r) => [((r.metadata as Rec).aiSdk as Rec).requestedModel ?? r.model, r.provider, r.success, r.statusCode ?? null])).toEqual([
+      ["claude-primary", "anthropic.messages", false, 500],
+      ["claude-backup", "anthropic.messages", true, null],
+      ["router-1", "router", true, null],
+      ["claude-primary", "anthropic.messages", false, 500],
+      ["claude-backup", "anthropic.messages", true, null],
+      ["router-1", "router", true, null],
+    ]);
+    // the provider's calls are children of the router's
+    expect(recs[0]!.parentId).toBe(recs[2]!.id);
+    expect(recs[1]!.parentId).toBe(recs[2]!.id);
+  });
+
+  it("call options that cannot be read (a revoked Proxy in the prompt): the call runs unrecorded, and the logger says so", async () => {
+    const logger = newLogger();
+    const errors: Error[] = [];
+    logger.on("error", (e) => errors.push(e));
+    const { proxy, revoke } = Proxy.revocable({}, {});
+    revoke();
+    const mw = auditLanguageModelMiddleware({ logger });
+    const answer = { content: [{ type: "text" as const, text: "hi" }], finishReason: "stop" as const, usage: {}, warnings: [] };
+    const res = await mw.wrapGenerate!({
+      doGenerate: async () => answer,
+      doStream: async () => { throw new Error("unused"); },
+      params: { prompt: [{ role: "user", content: [{ type: "text", text: "x", providerOptions: proxy }] }] },
+      model: bareModel(),
+    } as never);
+    expect(res).toBe(answer);
+    expect(await chats(logger)).toHaveLength(0);
+    expect(errors.map((e) => e.message)).toEqual([expect.stringMatching(/^a model call runs unrecorded: its call options could not be read/)]);
+  });
+
   it("uses the default logger when there is no other", async () => {
     const logger = newLogger();
     setDefaultAuditLogger(logger);

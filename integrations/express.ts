@@ -135,8 +135,8 @@ export function auditMiddleware(options: AuditMiddlewareOptions = {}): RequestHa
   const maxBodyBytes = opts.maxBodyBytes ?? DEFAULT_MAX_BODY_BYTES;
 
   return function auditMiddleware(req: Request, res: Response, next: NextFunction): void {
-    // mounted twice (app and router): the first one records the request
-    const logger = requests.has(req) ? undefined : resolveAuditLogger(opts.logger);
+    // mounted twice (app and router): the first one records the request, or ignored it
+    const logger = requests.has(req) || ignored.has(req) ? undefined : resolveAuditLogger(opts.logger);
     const ctx = logger ? safeRecord(logger, () => begin(opts, logger, maxBodyBytes, req)) : undefined;
     if (logger === undefined || ctx === undefined) {
       next();
@@ -163,7 +163,7 @@ export function auditErrorHandler(options: AuditErrorHandlerOptions = {}): Error
   const parsed = optionsSchema.pick({ logger: true }).strict().safeParse(options);
   if (!parsed.success) throw new AuditConfigError(toFieldIssues(parsed.error, "auditErrorHandler"));
   const own = parsed.data.logger;
-  return function auditErrorHandler(err: unknown, req: Request, _res: Response, next: NextFunction): void {
+  return function auditErrorHandler(err: unknown, req: Request, res: Response, next: NextFunction): void {
     const state = requests.get(req);
     // (an error reaches this handler again when it is mounted in a router and in the app)
     // A client that went away mid-upload makes body parsers fail with `request.aborted`: that is
@@ -175,8 +175,8 @@ export function auditErrorHandler(options: AuditErrorHandlerOptions = {}): Error
     if (logger) {
       // in the request's own context: an error passed on from a callback (a pool's, a
       // library's) reaches here in whatever context that callback ran in
-      if (state?.context) runInAuditContext(state.context, () => safeRecord(logger, () => recordThrown(logger, state, req, err)));
-      else safeRecord(logger, () => recordThrown(logger, state, req, err));
+      if (state?.context) runInAuditContext(state.context, () => safeRecord(logger, () => recordThrown(logger, state, req, res, err)));
+      else safeRecord(logger, () => recordThrown(logger, state, req, res, err));
     }
     next(err);
   };
@@ -334,12 +334,7 @@ function complete(state: RequestState, req: Request, res: Response, aborted: boo
   state.done = true;
   const { logger } = state;
   const durationMs = performance.now() - state.start;
-  const lookup = state.userLookup;
-  if (lookup && auditContext.get()?.userId === undefined) {
-    // the user is often known only after authentication, which ran after us
-    const uid = safeRecord(logger, () => cleanId(lookup(req), MAX_USER_ID));
-    if (uid !== undefined) auditContext.setUser(uid);
-  }
+  learnUser(state, req);
   const route = state.routePattern ?? state.path;
   const status = res.statusCode;
   const outer = state.outerParentId !== undefined ? { parentId: state.outerParentId } : {};
@@ -404,12 +399,31 @@ function recordChat(logger: AuditLogger, state: RequestState, chat: ChatCapture,
   });
 }
 
-function recordThrown(logger: AuditLogger, state: RequestState | undefined, req: Request, err: unknown): void {
+/**
+ * Asks the `userId` option again when the request's context has no user yet: the user is often
+ * known only after authentication, which ran after the middleware. Set on the request's context,
+ * so every later record of the request has it.
+ */
+function learnUser(state: RequestState, req: Request): void {
+  const lookup = state.userLookup;
+  if (lookup && auditContext.get()?.userId === undefined) {
+    const uid = safeRecord(state.logger, () => cleanId(lookup(req), MAX_USER_ID));
+    if (uid !== undefined) auditContext.setUser(uid);
+  }
+}
+
+/** A 4xx or 5xx status, or undefined. */
+function errorStatus(v: unknown): number | undefined {
+  return typeof v === "number" && Number.isInteger(v) && v >= 400 && v < 600 ? v : undefined;
+}
+
+function recordThrown(logger: AuditLogger, state: RequestState | undefined, req: Request, res: Response, err: unknown): void {
+  if (state?.context) learnUser(state, req);
   // (every read guarded: an error that cannot be read is still recorded, see readMember)
   const e = isError(err) ? err : undefined;
-  const declared = readMember(err, "status") ?? readMember(err, "statusCode");
-  // the status Express's final handler will send for this error
-  const status = typeof declared === "number" && Number.isInteger(declared) && declared >= 400 && declared < 600 ? declared : 500;
+  // the status Express's final handler will send for this error: the error's `status`, else its
+  // `statusCode` (each when 4xx/5xx), else the response's own when 4xx/5xx, else 500
+  const status = errorStatus(readMember(err, "status")) ?? errorStatus(readMember(err, "statusCode")) ?? errorStatus(readMember(res, "statusCode")) ?? 500;
   const code = readMember(err, "code");
   const stack = e ? readMember(e, "stack") : undefined;
   const method = state?.method ?? (typeof req.method === "string" ? req.method : "GET");
@@ -438,18 +452,25 @@ class BodyCapture {
   add(chunk: unknown, encoding: string | undefined): void {
     let buf: Buffer;
     let owned = false;
+    const room = this.max - this.kept;
     if (typeof chunk === "string") {
-      buf = Buffer.from(chunk, encoding !== undefined && Buffer.isEncoding(encoding) ? encoding : "utf8");
+      const enc = encoding !== undefined && Buffer.isEncoding(encoding) ? encoding : "utf8";
+      if (room <= 0) {
+        // past the cap: counted, not encoded
+        this.total += Buffer.byteLength(chunk, enc);
+        return;
+      }
+      buf = Buffer.from(chunk, enc);
       owned = true;
     } else if (chunk instanceof Uint8Array) buf = Buffer.from(chunk.buffer, chunk.byteOffset, chunk.byteLength);
     else return;
     this.total += buf.length;
-    const room = this.max - this.kept;
     if (room <= 0 || buf.length === 0) return;
-    const part = buf.length > room ? buf.subarray(0, room) : buf;
-    // the app may reuse its buffer after write() returns
-    this.chunks.push(owned ? part : Buffer.from(part));
-    this.kept += part.length;
+    const whole = buf.length <= room;
+    // copied unless it is all of a buffer made here: the app may reuse its own buffer after
+    // write() returns, and a slice would keep all of a large one alive for the request
+    this.chunks.push(owned && whole ? buf : Buffer.from(whole ? buf : buf.subarray(0, room)));
+    this.kept += Math.min(buf.length, room);
   }
   get truncated(): boolean {
     return this.total > this.kept;
@@ -625,7 +646,17 @@ function capText(text: string, max: number): { value: string; truncated: boolean
 function pathOf(req: Request): string {
   const url = typeof req.originalUrl === "string" ? req.originalUrl : typeof req.url === "string" ? req.url : "/";
   const q = url.indexOf("?");
-  return q === -1 ? url : url.slice(0, q);
+  const path = q === -1 ? url : url.slice(0, q);
+  // an absolute-form target (`GET http://host/path HTTP/1.1`, as sent to proxies): Express
+  // routes on its pathname, and so do `ignore`, `chatRoutes` and the recorded route
+  if (!path.startsWith("/") && /^[a-z][a-z0-9+.-]*:\/\//i.test(path)) {
+    try {
+      return new URL(path).pathname;
+    } catch {
+      return path;
+    }
+  }
+  return path;
 }
 
 /**

@@ -1,4 +1,6 @@
 import http from "node:http";
+import v8 from "node:v8";
+import vm from "node:vm";
 import zlib from "node:zlib";
 import compression from "compression";
 import type { NextFunction, Request, Response } from "express";
@@ -765,6 +767,100 @@ describe.each(EXPRESS_FLAVORS)("%s", (_name, express: ExpressFactory) => {
     expect(recordsOf(logger, "performance_metric")[0]!.context).toEqual({ method: "GET", route: "/api/ping", status: 200 });
   });
 
+  it("an absolute-form request target (as sent to a proxy) is ignored, recorded as a chat and named by its path, as Express routes it", async () => {
+    const logger = newLogger();
+    const app = express();
+    app.use(auditMiddleware({ logger, ignore: ["/healthz"], chatRoutes: ["/api/chat"] }));
+    app.use(express.json());
+    app.get("/healthz", (_req, res) => void res.send("ok"));
+    app.post("/api/chat", (_req, res) => void res.json({ answer: "hi" }));
+    const { port } = new URL(await start(app));
+    const raw = (method: string, path: string, body?: string) =>
+      new Promise<number>((resolve, reject) => {
+        const r = http.request({ host: "127.0.0.1", port, method, path, headers: body ? { "content-type": "application/json" } : {} }, (res) => {
+          res.resume();
+          res.on("end", () => resolve(res.statusCode!));
+        });
+        r.on("error", reject);
+        r.end(body);
+      });
+    expect(await raw("GET", "http://example.test/healthz")).toBe(200);
+    expect(await raw("POST", "http://example.test/api/chat?x=1", JSON.stringify({ messages: [{ role: "user", content: "hello" }] }))).toBe(200);
+    expect(await raw("GET", "http://example.test/nowhere/1?secret=s")).toBe(404);
+    await waitForRecords(logger, "performance_metric", 2);
+    await delay(20);
+    await logger.flush();
+    expect(recordsOf(logger, "performance_metric").map((m) => (m.context as { route: string }).route)).toEqual(["/api/chat", "/nowhere/1"]);
+    expect(recordsOf(logger, "chat_interaction")).toHaveLength(1);
+  });
+
+  it("auditErrorHandler records the status Express sends: the error's, else the response's 4xx/5xx, else 500", async () => {
+    const logger = newLogger();
+    const app = express();
+    app.set("env", "production");
+    app.use(auditMiddleware({ logger }));
+    app.get("/down", (_req, res) => {
+      res.status(503);
+      throw new Error("down");
+    });
+    app.get("/gone", (_req, res, next) => {
+      res.status(404);
+      next(new Error("gone"));
+    });
+    app.get("/plain", () => {
+      throw new Error("plain");
+    });
+    app.use(auditErrorHandler());
+    const url = await start(app);
+    expect((await exchange(`${url}/down`)).status).toBe(503);
+    expect((await exchange(`${url}/gone`)).status).toBe(404);
+    expect((await exchange(`${url}/plain`)).status).toBe(500);
+    const errs = await waitForRecords(logger, "error", 3);
+    expect(errs.map((e) => [e.message, (e.context as { status: number }).status, e.severity])).toEqual([
+      ["down", 503, "error"],
+      ["gone", 404, "warning"],
+      ["plain", 500, "error"],
+    ]);
+  });
+
+  it("a request the app-level middleware ignored is not recorded by a second mount in a router", async () => {
+    const logger = newLogger();
+    const app = express();
+    const api = express.Router();
+    api.use(auditMiddleware({ logger }));
+    api.get("/healthz", (_req, res) => void res.send("ok"));
+    api.get("/ping", (_req, res) => void res.send("pong"));
+    app.use(auditMiddleware({ logger, ignore: ["/api/healthz"] }));
+    app.use("/api", api);
+    const url = await start(app);
+    expect((await exchange(`${url}/api/healthz`)).body).toBe("ok");
+    expect((await exchange(`${url}/api/ping`)).body).toBe("pong");
+    await waitForRecords(logger, "performance_metric", 1);
+    await delay(30);
+    await logger.flush();
+    expect(recordsOf(logger, "performance_metric").map((m) => (m.context as { route: string }).route)).toEqual(["/api/ping"]);
+  });
+
+  it("an error recorded by auditErrorHandler has the user known only after authentication (userId asked again)", async () => {
+    const logger = newLogger();
+    const app = express();
+    app.use(auditMiddleware({ logger, userId: (req) => (req as Request & { user?: { id: string } }).user?.id }));
+    app.use((req, _res, next) => {
+      (req as Request & { user?: { id: string } }).user = { id: "u-7" };
+      next();
+    });
+    app.get("/fail", () => {
+      throw Object.assign(new Error("bad gateway"), { status: 502 });
+    });
+    app.use(auditErrorHandler());
+    const url = await start(app);
+    expect((await exchange(`${url}/fail`)).status).toBe(502);
+    const [err] = await waitForRecords(logger, "error", 1);
+    const [metric] = await waitForRecords(logger, "performance_metric", 1);
+    expect(err).toMatchObject({ message: "bad gateway", userId: "u-7" });
+    expect(metric).toMatchObject({ userId: "u-7" });
+  });
+
   it("isExpressApp recognises an app and nothing else", () => {
     expect(isExpressApp(express())).toBe(true);
     expect(isExpressApp(express.Router())).toBe(false);
@@ -779,6 +875,38 @@ describe.each(EXPRESS_FLAVORS)("%s", (_name, express: ExpressFactory) => {
     } catch (e) {
       expect((e as AuditConfigError).issues.map((i) => i.field).sort()).toEqual(["auditMiddleware.chatRoutes.0", "auditMiddleware.extra", "auditMiddleware.maxBodyBytes"]);
     }
+  });
+});
+
+describe("express: memory a capture holds", () => {
+  it("a large string written to a chat route's response is not kept whole past maxBodyBytes while the response is open", async () => {
+    v8.setFlagsFromString("--expose-gc");
+    const gc = vm.runInNewContext("gc") as () => void;
+    const logger = newLogger();
+    const app = EXPRESS_FLAVORS[0]![1]();
+    const size = 48 << 20;
+    let end!: () => void;
+    app.use(auditMiddleware({ logger, chatRoutes: ["/chat"], maxBodyBytes: 1024 }));
+    app.get("/chat", (_req, res) => {
+      res.write("x".repeat(size));
+      end = () => res.end();
+    });
+    const url = await start(app);
+    const res = await fetch(`${url}/chat`);
+    const reader = res.body!.getReader();
+    let got = 0;
+    while (got < size) got += (await reader.read()).value!.length;
+    for (let i = 0; i < 3; i++) {
+      gc();
+      await delay(10);
+    }
+    const held = process.memoryUsage().arrayBuffers;
+    end();
+    while (!(await reader.read()).done);
+    // (before: the 1 KiB kept was a slice of the whole string's 48 MiB encoding, alive until the request ended)
+    expect(held).toBeLessThan(24 << 20);
+    const [chat] = await waitForRecords(logger, "chat_interaction", 1);
+    expect(chat).toMatchObject({ metadata: { responseBodyBytes: size, responseBodyTruncated: true } });
   });
 });
 

@@ -64,7 +64,8 @@ export function AuditChat(options: AuditChatOptions = {}): AuditMethodDecorator 
   return auditMethodDecorator({
     decorator: "@AuditChat",
     options: o,
-    readsArgs: true,
+    // (with `captureArgs: false` the arguments are not read, for the prompt or the model)
+    readsArgs: o.captureArgs !== false,
     linkChildren: true,
     collectItems: true,
     ...(o.persona !== undefined ? { contextPatch: { persona: o.persona } } : {}),

@@ -9,7 +9,7 @@
 import { z } from "zod";
 import { auditContext, runInAuditContext, runWithOwnValue } from "../src/context.js";
 import { AuditConfigError } from "../src/errors.js";
-import { isInstance, resolveAuditLogger, safeRecord, textOf } from "../src/instrument.js";
+import { isInstance, resolveAuditLogger, safeRecord, textOf, warnLoggerOptionThrew } from "../src/instrument.js";
 import type { AuditLogger } from "../src/logger.js";
 import { newId } from "../src/record/id.js";
 import { toFieldIssues } from "../src/record/issues.js";
@@ -154,38 +154,50 @@ export function captured(option: boolean | ((v: never) => unknown) | undefined, 
 
 const NO_ARGS: readonly unknown[] = Object.freeze([]);
 const MAX_COPY_DEPTH = 32;
+/**
+ * Members and items copied per call's arguments (and per yielded item) at most: past it, an
+ * array or object is kept as it is, not walked (a call given a 200,000-item context, or a sparse
+ * array of length 3e7, costs no copy of it; found by review, 2026-12-03).
+ */
+const COPY_BUDGET = 10_000;
 
 /**
  * The arguments as the method got them, for a record made when it finishes: a method that pushes
  * its answer onto the `history` it was given, or edits the request it was passed, must not change
  * what the record says it was called with. Plain data (arrays, plain objects, to 32 levels) is
- * copied now; anything else (class instances such as a request, Dates, Maps, functions) is kept
- * as it is, so `captureArgs` and `prompt` functions can still call its methods.
+ * copied now, up to COPY_BUDGET members and items; anything else (class instances such as a
+ * request, Dates, Maps, functions), and what is past the budget, is kept as it is, so
+ * `captureArgs` and `prompt` functions can still call its methods.
  */
 function argsAsCalled(args: readonly unknown[]): readonly unknown[] {
   // (pushed, not `new Array(n)` filled in: that makes a holey array, which costs the record's
   // serialisation ~0.2-0.3 µs more per call, measured with a one-argument tool call)
   const out: unknown[] = [];
-  for (let i = 0; i < args.length; i++) out.push(plainCopy(args[i], 0, []));
+  const budget = { left: COPY_BUDGET };
+  for (let i = 0; i < args.length; i++) out.push(plainCopy(args[i], 0, [], budget));
   return out;
 }
 
-function plainCopy(value: unknown, depth: number, stack: object[]): unknown {
+function plainCopy(value: unknown, depth: number, stack: object[], budget: { left: number }): unknown {
   if (typeof value !== "object" || value === null || depth >= MAX_COPY_DEPTH || stack.includes(value)) return value;
   const proto = Object.getPrototypeOf(value) as unknown;
   const isArray = Array.isArray(value) && proto === Array.prototype;
   if (!isArray && proto !== Object.prototype && proto !== null) return value;
+  const keys = isArray ? undefined : Object.keys(value);
+  const size = keys ? keys.length : (value as unknown[]).length;
+  if (size > budget.left) return value;
+  budget.left -= size;
   stack.push(value);
   try {
-    if (isArray) {
+    if (!keys) {
       const list = value as unknown[];
       const copy: unknown[] = [];
-      for (let i = 0; i < list.length; i++) copy.push(plainCopy(list[i], depth + 1, stack));
+      for (let i = 0; i < list.length; i++) copy.push(plainCopy(list[i], depth + 1, stack, budget));
       return copy;
     }
     const copy: Record<string, unknown> = proto === null ? (Object.create(null) as Record<string, unknown>) : {};
-    for (const key of Object.keys(value)) {
-      setMember(copy, key, plainCopy((value as Record<string, unknown>)[key], depth + 1, stack));
+    for (const key of keys) {
+      setMember(copy, key, plainCopy((value as Record<string, unknown>)[key], depth + 1, stack, budget));
     }
     return copy;
   } finally {
@@ -277,8 +289,10 @@ function wrapMethod(original: AnyFunction, methodName: string, spec: MethodAudit
 function loggerFrom(option: (self: unknown) => AuditLogger | undefined, self: unknown): AuditLogger | undefined {
   try {
     return option(self);
-  } catch {
-    return undefined; // a broken logger getter must not break the call
+  } catch (err) {
+    // a broken logger getter must not break the call; it is named in a warning
+    warnLoggerOptionThrew(err);
+    return undefined;
   }
 }
 
@@ -333,7 +347,7 @@ class Call implements FinishedCall {
     // made at the generator's end
     if (y.items && y.items.length < MAX_COLLECTED_ITEMS) {
       try {
-        y.items.push(plainCopy(value, 0, []));
+        y.items.push(plainCopy(value, 0, [], { left: COPY_BUDGET }));
       } catch {
         // an item that throws when read (a getter, a revoked Proxy) is left out of what the
         // record assembles (it would throw again then, and lose the record); `count` has it

@@ -52,6 +52,22 @@ function warnBadLogger(value: unknown): void {
   });
 }
 
+let warnedLoggerThrew = false;
+
+/**
+ * @internal One process warning for a `(self) => logger` option that threw: like a value that is
+ * not a logger, the call then looks up the context's or the default logger (never the caller's
+ * exception, never silent).
+ */
+export function warnLoggerOptionThrew(err: unknown): void {
+  if (warnedLoggerThrew) return;
+  warnedLoggerThrew = true;
+  process.emitWarning(`An audited call's logger function threw (${messageOf(isError(err) ? err : new Error(textOf(err)))}): it is looked up in the context or the default logger instead.`, {
+    code: "AUDIT_WARN_BAD_LOGGER",
+    type: "AuditLoggerWarning",
+  });
+}
+
 /**
  * Runs a recording step; if it throws (bad input from the app, a closed logger, a bug of ours),
  * the failure becomes an `error` event on the logger (or a process warning when nobody listens),

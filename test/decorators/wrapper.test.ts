@@ -768,6 +768,71 @@ describe("@AuditErrors: a failing captureArgs, values that are not objects", () 
   });
 });
 
+describe("arguments: what is copied, what is kept as it is", () => {
+  it("an argument too large to copy (past 10,000 members and items) is kept as it is, not walked: its getters do not run at the call", async () => {
+    const logger = newLogger();
+    let reads = 0;
+    const watched = { get secret() {
+      reads++;
+      return "s";
+    } };
+    const big: unknown[] = [watched, ...Array.from({ length: 20_000 }, (_, i) => ({ i }))];
+    const sparse: unknown[] = [];
+    sparse.length = 30_000_000;
+    class Svc {
+      find(id: string, _context: unknown[], _sparse: unknown[]) {
+        return id;
+      }
+      ask(_q: string, _context: unknown[]) {
+        return "answer";
+      }
+    }
+    decorate("standard", Svc, "find", AuditTool("find", { logger, captureArgs: ([id]) => ({ id }) }));
+    decorate("standard", Svc, "ask", AuditChat({ logger, captureArgs: false }));
+    const s = new Svc();
+    const started = performance.now();
+    expect(s.find("c1", big, sparse)).toBe("c1");
+    expect(s.ask("q", [watched])).toBe("answer");
+    expect(performance.now() - started).toBeLessThan(1000); // (walking the sparse array took seconds)
+    expect(reads).toBe(0);
+    const [tool] = await records(logger, "tool");
+    expect(tool).toMatchObject({ parameters: { id: "c1" } });
+    // small arguments are still copied at the call: a later change does not reach the record
+    const history = [{ role: "user", content: "hi" }];
+    class Bot {
+      chat(h: typeof history) {
+        h.push({ role: "assistant", content: "hello" });
+        return "hello";
+      }
+    }
+    decorate("standard", Bot, "chat", AuditChat({ logger }));
+    new Bot().chat(history);
+    const chats = await records(logger, "chat");
+    expect(chats.at(-1)!.promptPreview).toBe(JSON.stringify([{ role: "user", content: "hi" }]));
+  });
+
+  it("a logger function that throws is named in a process warning; the call still runs", async () => {
+    const warnings: Error[] = [];
+    const onWarning = (w: Error) => warnings.push(w);
+    process.on("warning", onWarning);
+    try {
+      class Svc {
+        run() {
+          return 7;
+        }
+      }
+      decorate("standard", Svc, "run", AuditTool("t", { logger: () => {
+        throw new Error("no tenant");
+      } }));
+      expect(new Svc().run()).toBe(7);
+      await tick();
+      expect(warnings.map((w) => [(w as { code?: string }).code, w.message])).toContainEqual(["AUDIT_WARN_BAD_LOGGER", expect.stringContaining("threw (no tenant)")]);
+    } finally {
+      process.off("warning", onWarning);
+    }
+  });
+});
+
 describe("@AuditChat and a captureResult function", () => {
   it("records the tool calls in what captureResult kept, not the raw result's (their arguments are content)", async () => {
     const logger = newLogger();

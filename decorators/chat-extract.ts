@@ -143,6 +143,20 @@ export function fromChunks(items: readonly unknown[]): { response: ChatContent; 
       anyText = true;
     }
     if (!isObj(item)) continue;
+    // Anthropic's raw stream events: the model and input tokens come in `message_start`, the stop
+    // reason and output tokens in `message_delta` (its usage adds to the start's)
+    if (item.type === "message_start" && isObj(item.message)) {
+      const m = item.message;
+      if (typeof m.model === "string") last.model = m.model;
+      if (isObj(m.usage)) last.usage = { ...m.usage };
+      continue;
+    }
+    if (item.type === "message_delta") {
+      const reason = isObj(item.delta) ? str(item.delta.stop_reason) : undefined;
+      if (reason) last.finishReason = reason;
+      if (isObj(item.usage)) last.usage = { ...(isObj(last.usage) ? last.usage : {}), ...item.usage };
+      continue;
+    }
     if (isObj(item.usage)) last.usage = item.usage;
     if (typeof item.model === "string") last.model = item.model;
     const reason = finishReasonOf(item);

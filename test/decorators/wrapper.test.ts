@@ -833,6 +833,27 @@ describe("arguments: what is copied, what is kept as it is", () => {
   });
 });
 
+describe("@AuditChat and Anthropic's raw stream events", () => {
+  it("takes the model and input tokens from message_start, the stop reason and output tokens from message_delta", async () => {
+    const logger = newLogger();
+    class Bot {
+      async *stream(_q: string) {
+        yield { type: "message_start", message: { id: "msg_1", model: "claude-haiku-4-5", usage: { input_tokens: 12, output_tokens: 1 } } };
+        yield { type: "content_block_start", index: 0, content_block: { type: "text", text: "" } };
+        yield { type: "content_block_delta", index: 0, delta: { type: "text_delta", text: "Hel" } };
+        yield { type: "content_block_delta", index: 0, delta: { type: "text_delta", text: "lo" } };
+        yield { type: "content_block_stop", index: 0 };
+        yield { type: "message_delta", delta: { stop_reason: "end_turn", stop_sequence: null }, usage: { output_tokens: 15 } };
+        yield { type: "message_stop" };
+      }
+    }
+    decorate("standard", Bot, "stream", AuditChat({ logger }));
+    for await (const _ of new Bot().stream("hi"));
+    const [chat] = await records(logger, "chat");
+    expect(chat).toMatchObject({ model: "claude-haiku-4-5", inputTokens: 12, outputTokens: 15, finishReason: "end_turn", responsePreview: "Hello" });
+  });
+});
+
 describe("@AuditChat and a captureResult function", () => {
   it("records the tool calls in what captureResult kept, not the raw result's (their arguments are content)", async () => {
     const logger = newLogger();

@@ -122,7 +122,7 @@ export function auditLanguageModelMiddleware(options: AuditLanguageModelMiddlewa
       try {
         result = await auditContext.run({ parentId: call.id }, doGenerate);
       } catch (err) {
-        call.finish(errorOutcome(err));
+        call.finish(failedOutcome(err, params));
         throw err;
       } finally {
         leave(params, entry);
@@ -149,7 +149,7 @@ export function auditLanguageModelMiddleware(options: AuditLanguageModelMiddlewa
       try {
         result = await auditContext.run({ parentId: call.id }, doStream);
       } catch (err) {
-        call.finish(errorOutcome(err));
+        call.finish(failedOutcome(err, params));
         throw err;
       } finally {
         leave(params, entry);
@@ -346,6 +346,14 @@ function errorOutcome(err: unknown, o: Outcome = newOutcome()): Outcome {
   const headers = readMember(err, "responseHeaders");
   const requestId = str(readMember(headers, "request-id")) ?? str(readMember(headers, "x-request-id"));
   if (requestId !== undefined) o.requestId = requestId;
+  return o;
+}
+
+/** A call that failed before it had a result or a stream: "aborted" when its abort signal fired, as for an abort mid-stream. */
+function failedOutcome(err: unknown, params: unknown): Outcome {
+  const o = errorOutcome(err);
+  const signal = isObj(params) ? readMember(params, "abortSignal") : undefined;
+  if (signal instanceof AbortSignal && signal.aborted) o.end = "aborted";
   return o;
 }
 

@@ -283,6 +283,30 @@ describe("auditLanguageModelMiddleware: streamText", () => {
   });
 });
 
+describe("auditLanguageModelMiddleware: aborted before the response", () => {
+  it("an abort before the response headers is recorded as aborted, generate and stream alike", async () => {
+    const logger = newLogger();
+    for (const call of ["generate", "stream"] as const) {
+      fake.enqueue({ kind: "hang" });
+      const ac = new AbortController();
+      setTimeout(() => ac.abort(), 50);
+      if (call === "generate") await caught(generateText({ model: audited({ logger }), prompt: "x", abortSignal: ac.signal, maxRetries: 0 }));
+      else {
+        const r = streamText({ model: audited({ logger }), prompt: "x", abortSignal: ac.signal, maxRetries: 0, onError: () => {} });
+        await caught((async () => {
+          for await (const _ of r.textStream);
+          throw new Error("ended");
+        })());
+      }
+    }
+    const recs = await settle(logger, 2);
+    expect(recs.map((r) => [((r.metadata as Rec).aiSdk as Rec).call, r.success, ((r.metadata as Rec).aiSdk as Rec).end])).toEqual([
+      ["generate", false, "aborted"],
+      ["stream", false, "aborted"],
+    ]);
+  });
+});
+
 describe("auditLanguageModelMiddleware: the model's own stream", () => {
   /** The middleware's wrapStream over a model whose stream gives `parts`, then ends as `end` says. */
   async function wrapParts(logger: AuditLogger, parts: Rec[], end: { error: unknown } | "close" = "close"): Promise<ReadableStream<Rec>> {

@@ -154,7 +154,13 @@ export function fromChunks(items: readonly unknown[]): { response: ChatContent; 
     if (item.type === "message_delta") {
       const reason = isObj(item.delta) ? str(item.delta.stop_reason) : undefined;
       if (reason) last.finishReason = reason;
-      if (isObj(item.usage)) last.usage = { ...(isObj(last.usage) ? last.usage : {}), ...item.usage };
+      if (isObj(item.usage)) {
+        // (the SDK's own MessageStream takes only the delta's non-null counts: `input_tokens` and
+        // the cache counts may be null there)
+        const usage: Obj = { ...(isObj(last.usage) ? last.usage : {}) };
+        for (const [k, v] of Object.entries(item.usage)) if (v !== null && v !== undefined) usage[k] = v;
+        last.usage = usage;
+      }
       continue;
     }
     if (isObj(item.usage)) last.usage = item.usage;

@@ -42,10 +42,15 @@ interface Recording {
 const recorded = new WeakMap<object, Recording>();
 /**
  * The same for the last thrown value that is not an object (a string, a number, null): it cannot
- * key a WeakMap, and one slot serves the usual case, one value rethrown up a chain of calls (a
- * different value thrown in between makes the outer ones record it again, as before).
+ * key a WeakMap, and one slot serves the usual case, one value rethrown up a chain of calls. Such
+ * values are not unique (two calls failing with "timeout" are two failures), so the slot lasts
+ * only until the event loop turns: a rethrow travels up its chain of calls within the same turn
+ * (synchronously, or through the promise reactions that run before the loop moves on), while an
+ * independent failure with the same value comes from another event. (Two independent failures
+ * with one value in the same turn, in one trace, nested in time, are taken for one.)
  */
 let lastPrimitive: { readonly value: unknown; readonly by: Recording } | undefined;
+let clearing = false;
 
 function recordingOf(error: unknown): Recording | undefined {
   if ((typeof error === "object" && error !== null) || typeof error === "function") return recorded.get(error);
@@ -54,7 +59,16 @@ function recordingOf(error: unknown): Recording | undefined {
 
 function remember(error: unknown, by: Recording): void {
   if ((typeof error === "object" && error !== null) || typeof error === "function") recorded.set(error, by);
-  else lastPrimitive = { value: error, by };
+  else {
+    lastPrimitive = { value: error, by };
+    if (!clearing) {
+      clearing = true;
+      setImmediate(() => {
+        lastPrimitive = undefined;
+        clearing = false;
+      }).unref();
+    }
+  }
 }
 
 /**

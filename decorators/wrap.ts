@@ -155,7 +155,7 @@ export function captured(option: boolean | ((v: never) => unknown) | undefined, 
 const NO_ARGS: readonly unknown[] = Object.freeze([]);
 const MAX_COPY_DEPTH = 32;
 /**
- * Members and items copied per call's arguments (and per yielded item) at most: past it, an
+ * Members and items copied per argument (and per yielded item) at most: past it, an
  * array or object is kept as it is, not walked (a call given a 200,000-item context, or a sparse
  * array of length 3e7, costs no copy of it; found by review, 2026-12-03).
  */
@@ -173,8 +173,8 @@ function argsAsCalled(args: readonly unknown[]): readonly unknown[] {
   // (pushed, not `new Array(n)` filled in: that makes a holey array, which costs the record's
   // serialisation ~0.2-0.3 µs more per call, measured with a one-argument tool call)
   const out: unknown[] = [];
-  const budget = { left: COPY_BUDGET };
-  for (let i = 0; i < args.length; i++) out.push(plainCopy(args[i], 0, [], budget));
+  // (a budget per argument: a large first one leaves the next, a `history` say, copied)
+  for (let i = 0; i < args.length; i++) out.push(plainCopy(args[i], 0, [], { left: COPY_BUDGET }));
   return out;
 }
 

@@ -648,12 +648,13 @@ function pathOf(req: Request): string {
   const q = url.indexOf("?");
   const path = q === -1 ? url : url.slice(0, q);
   // an absolute-form target (`GET http://host/path HTTP/1.1`, as sent to proxies): Express
-  // routes on its pathname, and so do `ignore`, `chatRoutes` and the recorded route
-  if (!path.startsWith("/") && /^[a-z][a-z0-9+.-]*:\/\//i.test(path)) {
-    try {
-      return new URL(path).pathname;
-    } catch {
-      return path;
+  // routes on what follows `scheme://authority`, as sent (its getProtohost: no `..` resolved,
+  // nothing decoded), and so do `ignore`, `chatRoutes` and the recorded route
+  if (path[0] !== "/") {
+    const fqdn = path.indexOf("://");
+    if (fqdn !== -1) {
+      const slash = path.indexOf("/", fqdn + 3);
+      return slash === -1 ? "/" : path.slice(slash);
     }
   }
   return path;

@@ -59,7 +59,6 @@ function isSecretParam(name: string): boolean {
 }
 // the base a relative URL is read against (it never shows: only its path and query are recorded)
 const RELATIVE_BASE = "http://relative.invalid";
-const RELATIVE_HOST = "relative.invalid";
 
 type FetchLike = (input: never, init?: never) => Promise<unknown>;
 
@@ -98,8 +97,6 @@ export function withAuditFetch<F extends FetchLike>(fetchFn: F, options: AuditFe
     const start = performance.now();
     let described: Described | undefined;
     try {
-      // headers given as a one-shot iterator are read once, here: fetch gets them as pairs
-      args = withReadableHeaders(args);
       described = describe(args[0], args[1], isSecretHeader);
     } catch {
       // an input fetch itself will reject; it is recorded from the rejection
@@ -151,24 +148,6 @@ export function withAuditFetch<F extends FetchLike>(fetchFn: F, options: AuditFe
   return audited as unknown as F;
 }
 
-/**
- * The call's arguments, with `init.headers` read into an array of pairs when they are a one-shot
- * iterator (a generator, `map.entries()`): reading them for the record would leave fetch none.
- * The init is copied (same prototype, same own members) only then; anything else is as given.
- */
-function withReadableHeaders(args: unknown[]): unknown[] {
-  const init = args[1];
-  if (typeof init !== "object" || init === null) return args;
-  const headers = (init as { headers?: unknown }).headers;
-  if (typeof headers !== "object" || headers === null || Array.isArray(headers)) return args;
-  const iterate = (headers as { [Symbol.iterator]?: unknown })[Symbol.iterator];
-  if (typeof iterate !== "function" || (typeof Headers !== "undefined" && headers instanceof Headers)) return args;
-  const iterator: unknown = iterate.call(headers);
-  if (iterator !== headers) return args; // iterable again (a Map, say): fetch reads it afresh
-  const copy = Object.assign(Object.create(Object.getPrototypeOf(init) as object | null) as object, init, { headers: Array.from(headers as Iterable<unknown>) });
-  return [args[0], copy, ...args.slice(2)];
-}
-
 /** True for a function that is not obviously something else (used by `withAudit` after the other checks). */
 export function isFetchFunction(value: unknown): value is FetchLike {
   return typeof value === "function";
@@ -187,9 +166,12 @@ function describe(input: unknown, init: unknown, isSecretHeader: (name: string) 
   const initObj = (typeof init === "object" && init !== null ? init : {}) as { method?: unknown; headers?: unknown };
   const method = (typeof initObj.method === "string" ? initObj.method : (req?.method ?? "GET")).toUpperCase();
   // fetch semantics: init.headers, when given, replace the Request's headers
-  const headers = new Headers((initObj.headers ?? req?.headers ?? undefined) as ConstructorParameters<typeof Headers>[0]);
+  const given = initObj.headers ?? req?.headers ?? undefined;
+  const readable = rereadable(given);
+  const headers = new Headers(readable ? (given as ConstructorParameters<typeof Headers>[0]) : undefined);
   const safeHeaders: Record<string, string> = {};
   const secrets: string[] = [];
+  if (!readable) safeHeaders["[not read]"] = "headers given as an iterable fetch reads once: left for fetch";
   headers.forEach((value, name) => {
     if (isSecretHeader(name)) {
       safeHeaders[name] = REDACTED;
@@ -228,7 +210,7 @@ function describe(input: unknown, init: unknown, isSecretHeader: (name: string) 
       }
       if (hidden) u.hash = fragment.toString();
     }
-    if (relative && u.host !== RELATIVE_HOST) {
+    if (relative && /^[\\/]{2}/.test(rawUrl)) {
       // a network-path reference (`//user:pass@host/path`): the scheme is fetch's to add
       url = u.href.slice(u.protocol.length);
       operation = `${method} ${u.host}${u.pathname}`;
@@ -246,6 +228,21 @@ function describe(input: unknown, init: unknown, isSecretHeader: (name: string) 
     // a malformed URL: kept as given (fetch will reject it)
   }
   return { operation: operation.slice(0, 256), parameters: { url, method, headers: safeHeaders }, secrets: secrets.filter((x) => x.length >= 3) };
+}
+
+/**
+ * Whether headers given in this form can be read for the record and still reach fetch whole: a
+ * Headers object, a plain object, a Map, or an array of arrays. Anything else is an iterable
+ * (a generator, `map.entries()`, a wrapper around one) that reading may use up, so the request
+ * would go without them: it is left to fetch, and the record says its headers were not read.
+ */
+function rereadable(headers: unknown): boolean {
+  if (headers === undefined || headers === null || typeof headers !== "object") return true;
+  if (typeof Headers !== "undefined" && headers instanceof Headers) return true;
+  if (Array.isArray(headers)) return headers.every((pair) => Array.isArray(pair));
+  const proto = Object.getPrototypeOf(headers) as unknown;
+  // (an own Symbol.iterator makes fetch iterate the object, as any other iterable)
+  return (proto === Object.prototype || proto === null || proto === Map.prototype) && !Object.hasOwn(headers, Symbol.iterator);
 }
 
 /** The error's text, with any secret of the request (which fetch may quote, e.g. the URL) scrubbed. */

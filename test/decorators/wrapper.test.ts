@@ -740,6 +740,37 @@ describe("@AuditErrors: a failing captureArgs, values that are not objects", () 
     expect((errs[0]!.context as { argumentsError: string }).argumentsError).toMatch(/^captureArgs threw: Cannot read properties of undefined/);
   });
 
+  it("the same string thrown by two independent calls at once is recorded by each, in one trace or none", async () => {
+    const logger = newLogger();
+    const wait = (ms: number) => new Promise((r) => setTimeout(r, ms));
+    class Svc {
+      async fast(): Promise<never> {
+        await wait(5);
+        throw "timeout";
+      }
+      async slow(): Promise<never> {
+        await wait(40);
+        throw "timeout";
+      }
+      async handles(): Promise<never> {
+        try {
+          await this.fast();
+        } catch {
+          // handled; then fails on its own, later
+        }
+        await wait(10);
+        throw "timeout";
+      }
+    }
+    for (const m of ["fast", "slow", "handles"]) decorate("standard", Svc, m, AuditErrors({ logger }));
+    const s = new Svc();
+    await Promise.allSettled([s.fast(), s.slow()]);
+    await auditContext.run({ traceId: "t-1" }, () => Promise.allSettled([s.fast(), s.slow()]));
+    await expect(s.handles()).rejects.toBe("timeout");
+    const errs = await records(logger, "error");
+    expect(errs.map((e) => (e.context as { method: string }).method)).toEqual(["Svc.fast", "Svc.slow", "Svc.fast", "Svc.slow", "Svc.fast", "Svc.handles"]);
+  });
+
   it("a string (or null, or a number) rethrown through nested methods is recorded once, by the innermost; thrown again by a new call, again", async () => {
     const logger = newLogger();
     const values: unknown[] = ["primitive", null, 42];
@@ -797,16 +828,17 @@ describe("arguments: what is copied, what is kept as it is", () => {
     expect(reads).toBe(0);
     const [tool] = await records(logger, "tool");
     expect(tool).toMatchObject({ parameters: { id: "c1" } });
-    // small arguments are still copied at the call: a later change does not reach the record
+    // small arguments are still copied at the call, also after a large one (a budget per
+    // argument): a later change does not reach the record
     const history = [{ role: "user", content: "hi" }];
     class Bot {
-      chat(h: typeof history) {
+      chat(_context: unknown[], h: typeof history) {
         h.push({ role: "assistant", content: "hello" });
         return "hello";
       }
     }
-    decorate("standard", Bot, "chat", AuditChat({ logger }));
-    new Bot().chat(history);
+    decorate("standard", Bot, "chat", AuditChat({ logger, prompt: ([, h]) => h as typeof history }));
+    new Bot().chat(Array.from({ length: 10_000 }, (_, i) => i), history); // (copied: exactly the budget)
     const chats = await records(logger, "chat");
     expect(chats.at(-1)!.promptPreview).toBe(JSON.stringify([{ role: "user", content: "hi" }]));
   });
@@ -843,7 +875,8 @@ describe("@AuditChat and Anthropic's raw stream events", () => {
         yield { type: "content_block_delta", index: 0, delta: { type: "text_delta", text: "Hel" } };
         yield { type: "content_block_delta", index: 0, delta: { type: "text_delta", text: "lo" } };
         yield { type: "content_block_stop", index: 0 };
-        yield { type: "message_delta", delta: { stop_reason: "end_turn", stop_sequence: null }, usage: { output_tokens: 15 } };
+        // (the SDK types the delta's input and cache counts as number | null)
+        yield { type: "message_delta", delta: { stop_reason: "end_turn", stop_sequence: null }, usage: { output_tokens: 15, input_tokens: null, cache_read_input_tokens: null } };
         yield { type: "message_stop" };
       }
     }
@@ -851,6 +884,7 @@ describe("@AuditChat and Anthropic's raw stream events", () => {
     for await (const _ of new Bot().stream("hi"));
     const [chat] = await records(logger, "chat");
     expect(chat).toMatchObject({ model: "claude-haiku-4-5", inputTokens: 12, outputTokens: 15, finishReason: "end_turn", responsePreview: "Hello" });
+    expect(chat!.usage).toEqual({ input_tokens: 12, output_tokens: 15 });
   });
 });
 

@@ -162,7 +162,7 @@ describe("withAuditFetch", () => {
     expect(headers.filter((h) => h["x-org-region"] === REDACTED && h["x-named"] === REDACTED)).toHaveLength(3);
   });
 
-  it("headers given as a one-shot iterator still reach fetch (read once, passed on as pairs); a Map is passed as it is", async () => {
+  it("headers given as an iterable fetch reads once reach fetch untouched (the record says they were not read); a Map or pairs are read", async () => {
     const logger = newLogger();
     const seen: Array<string | null> = [];
     const inits: unknown[] = [];
@@ -173,14 +173,22 @@ describe("withAuditFetch", () => {
     };
     const audited = withAuditFetch(custom, { logger });
     const map = new Map([["authorization", "Bearer sk-1"]]);
-    await audited("https://example.test/a", { method: "POST", headers: map.entries() as unknown as RequestInit["headers"] });
+    const source = map.entries();
+    const oneShot = { method: "POST", headers: source as unknown as RequestInit["headers"] };
+    // a wrapper whose iterator is new each time, over a source that is not
+    const once = (function* () {
+      yield ["authorization", "Bearer sk-1"];
+    })();
+    const wrapper = { method: "POST", headers: { [Symbol.iterator]: () => once } as unknown as RequestInit["headers"] };
     const mapInit = { headers: map as unknown as RequestInit["headers"] };
-    await audited("https://example.test/b", mapInit);
-    expect(seen).toEqual(["Bearer sk-1", "Bearer sk-1"]);
-    expect(inits[0]).toMatchObject({ method: "POST", headers: [["authorization", "Bearer sk-1"]] });
-    expect(inits[1]).toBe(mapInit);
-    const recs = await recordsOf(logger, "tool_usage", 2);
-    for (const r of recs) expect((r.parameters as { headers: Record<string, string> }).headers).toEqual({ authorization: REDACTED });
+    const pairs = { headers: [["authorization", "Bearer sk-1"]] as RequestInit["headers"] };
+    for (const init of [oneShot, wrapper, mapInit, pairs]) await audited("https://example.test/a", init);
+    expect(seen).toEqual(["Bearer sk-1", "Bearer sk-1", "Bearer sk-1", "Bearer sk-1"]);
+    for (let i = 0; i < 4; i++) expect(inits[i]).toBe([oneShot, wrapper, mapInit, pairs][i]);
+    const recs = await recordsOf(logger, "tool_usage", 4);
+    const headers = recs.map((r) => (r.parameters as { headers: Record<string, string> }).headers);
+    expect(headers.slice(0, 2).every((h) => Object.keys(h).join() === "[not read]")).toBe(true);
+    expect(headers.slice(2)).toEqual([{ authorization: REDACTED }, { authorization: REDACTED }]);
   });
 
   it("a network-path URL (//user:pass@host/path) has its credentials hidden from the url and the operation", async () => {

@@ -40,56 +40,36 @@ const num = (v: unknown): number | undefined => (typeof v === "number" && Number
 const str = (v: unknown): string | undefined => (typeof v === "string" && v !== "" ? v : undefined);
 
 /**
- * The call options of model calls being recorded right now, with the id of each call recording
- * them and the model it was handed. A model wrapped twice with this middleware hands the inner
- * middleware the very same options object (the AI SDK passes them on unless a middleware
- * transforms them), from inside the outer one's call (its audit context has the outer call as
- * parent), for the same model (the outer one's model is the inner wrapper, which keeps the
- * provider and model id of the model it wraps): the inner one then records nothing, one record
- * per call. A model that itself calls other audited models with the options it was given (a
- * router, a fallback) has a provider and model id of its own, so each of those calls is recorded
- * (found by review, 2026-12-03: a fallback's failed first call was hidden). Two calls the app
- * makes at the same time with one options object are two calls, each recorded.
+ * How a model wrapped twice with this middleware records each call once. `wrapLanguageModel`
+ * asks each middleware for the new model's `supportedUrls` (`overrideSupportedUrls`); this one
+ * hands back a copy of the wrapped model's, kept in this set, and a wrapper made around the
+ * result carries that same copy on (wrappers take the wrapped model's `supportedUrls`). So a
+ * model whose `supportedUrls` is in the set is, or wraps, a model this middleware records: an
+ * outer copy of the middleware calling it passes the call through, and the innermost records it,
+ * in the caller's context. A model that calls audited models itself (a router, a fallback) has
+ * `supportedUrls` of its own, so its call and each of theirs are recorded, whatever their ids.
+ * Shared by copies of the package (the global symbol registry). (Until 2026-12-03 the inner
+ * copy recognised the outer one's call options instead, which hid a fallback's failed first call
+ * and, after a review's fix, recorded twice under a `modelId` alias.)
  */
-interface Recording {
-  readonly id: string;
-  readonly model: string;
-}
-const recording = new WeakMap<object, Recording | Recording[]>();
+const kAudited = Symbol.for("audit-logger.ai-sdk.audited-urls.v1");
+const auditedUrls: WeakSet<object> = ((globalThis as { [kAudited]?: WeakSet<object> })[kAudited] ??= new WeakSet<object>());
 
-/** `provider/modelId` of a model (what a wrapper made by `wrapLanguageModel` keeps). */
-function modelKey(model: unknown): string {
-  const m = isObj(model) ? model : {};
-  return `${String(readMember(m, "provider"))}/${String(readMember(m, "modelId"))}`;
-}
-
-/** True inside the call of an outer copy of this middleware recording these same options for this same model. */
-function recordedOutside(params: object, model: string): boolean {
-  const r = recording.get(params);
-  if (r === undefined) return false;
-  const parent = auditContext.get()?.parentId;
-  if (parent === undefined) return false;
-  return Array.isArray(r) ? r.some((x) => x.id === parent && x.model === model) : r.id === parent && r.model === model;
+/** The `supportedUrls` a model wrapped with this middleware gets: the wrapped model's, as a copy kept in `auditedUrls`. */
+function markedUrls(model: unknown): PromiseLike<Record<string, RegExp[]>> | Record<string, RegExp[]> | undefined {
+  const urls = readMember(model, "supportedUrls");
+  if (typeof urls !== "object" || urls === null) return undefined; // (the SDK then keeps the model's own)
+  if (auditedUrls.has(urls)) return urls as Record<string, RegExp[]>;
+  const marked: PromiseLike<Record<string, RegExp[]>> | Record<string, RegExp[]> =
+    typeof (urls as { then?: unknown }).then === "function" ? Promise.resolve(urls as PromiseLike<Record<string, RegExp[]>>) : { ...(urls as Record<string, RegExp[]>) };
+  auditedUrls.add(marked);
+  return marked;
 }
 
-// (one call at a time with an options object is the rule: its entry alone, no array made for it)
-function enter(params: object, entry: Recording): void {
-  const r = recording.get(params);
-  if (r === undefined) recording.set(params, entry);
-  else if (Array.isArray(r)) r.push(entry);
-  else recording.set(params, [r, entry]);
-}
-
-function leave(params: object, entry: Recording): void {
-  const r = recording.get(params);
-  if (r === undefined) return;
-  if (!Array.isArray(r)) {
-    if (r === entry) recording.delete(params);
-    return;
-  }
-  const i = r.indexOf(entry);
-  if (i >= 0) r.splice(i, 1);
-  if (r.length === 0) recording.delete(params);
+/** Whether `model` (the one this middleware is about to call) records its calls itself. */
+function recordsItself(model: unknown): boolean {
+  const urls = readMember(model, "supportedUrls");
+  return typeof urls === "object" && urls !== null && auditedUrls.has(urls);
 }
 
 /**
@@ -110,22 +90,19 @@ export function auditLanguageModelMiddleware(options: AuditLanguageModelMiddlewa
   const capture = options.captureContent !== false;
   return {
     specificationVersion: "v3",
+    // (marks the wrapped model as recording its own calls, see `auditedUrls`)
+    overrideSupportedUrls: ({ model }) => markedUrls(model) as PromiseLike<Record<string, RegExp[]>> | Record<string, RegExp[]>,
     wrapGenerate: async function auditedGenerate({ doGenerate, params, model }: CallArgs): Promise<GenerateResult> {
       const logger = resolveAuditLogger(options.logger);
-      const key = modelKey(model);
-      if (!logger || recordedOutside(params, key)) return doGenerate();
+      if (!logger || recordsItself(model)) return doGenerate();
       const call = startCall(logger, params, model, "generate", capture);
       if (!call) return doGenerate();
       let result: GenerateResult;
-      const entry = { id: call.id, model: key };
-      enter(params, entry);
       try {
         result = await auditContext.run({ parentId: call.id }, doGenerate);
       } catch (err) {
         call.finish(failedOutcome(err, params));
         throw err;
-      } finally {
-        leave(params, entry);
       }
       let outcome: Outcome;
       try {
@@ -139,20 +116,15 @@ export function auditLanguageModelMiddleware(options: AuditLanguageModelMiddlewa
     },
     wrapStream: async function auditedStream({ doStream, params, model }: CallArgs): Promise<StreamResult> {
       const logger = resolveAuditLogger(options.logger);
-      const key = modelKey(model);
-      if (!logger || recordedOutside(params, key)) return doStream();
+      if (!logger || recordsItself(model)) return doStream();
       const call = startCall(logger, params, model, "stream", capture);
       if (!call) return doStream();
       let result: StreamResult;
-      const entry = { id: call.id, model: key };
-      enter(params, entry);
       try {
         result = await auditContext.run({ parentId: call.id }, doStream);
       } catch (err) {
         call.finish(failedOutcome(err, params));
         throw err;
-      } finally {
-        leave(params, entry);
       }
       try {
         const signal = isObj(params) && params.abortSignal instanceof AbortSignal ? params.abortSignal : undefined;

@@ -514,6 +514,33 @@ describe("auditLanguageModelMiddleware: logger and context", () => {
     // the provider's calls are children of the router's
     expect(recs[0]!.parentId).toBe(recs[2]!.id);
     expect(recs[1]!.parentId).toBe(recs[2]!.id);
+    // a fallback that names itself as the model it calls (the same provider and model id) is told apart too
+    const mirror = wrapLanguageModel({ model: { ...fallback, provider: primary.provider, modelId: primary.modelId }, middleware: mw });
+    fake.enqueue({ kind: "error", status: 529 });
+    await generateText({ model: mirror, prompt: "z", maxRetries: 0 });
+    const more = await settle(logger, 9);
+    expect(more.slice(6).map((r) => [r.success, r.statusCode ?? null])).toEqual([
+      [false, 529],
+      [true, null],
+      [true, null],
+    ]);
+  });
+
+  it("a model wrapped twice under a model id alias (wrapLanguageModel's modelId) still records each call once, by the inner wrapper", async () => {
+    const logger = newLogger();
+    const mw = auditLanguageModelMiddleware({ logger });
+    const inner = wrapLanguageModel({ model: bareModel(), middleware: mw, modelId: "haiku-alias" });
+    const twice = wrapLanguageModel({ model: inner, middleware: [mw, auditLanguageModelMiddleware({ logger })], providerId: "my-provider" });
+    const outer = await auditContext.run({ traceId: "trace-alias", parentId: "req-1" }, () => generateText({ model: twice, prompt: "x" }));
+    expect(outer.text).toBe("Paris is the capital of France.");
+    const s = streamText({ model: twice, prompt: "y" });
+    for await (const _ of s.textStream);
+    await new Promise((r) => setTimeout(r, 100));
+    const recs = await chats(logger);
+    expect(recs).toHaveLength(2);
+    expect(recs[0]).toMatchObject({ traceId: "trace-alias", parentId: "req-1" });
+    // (the SDK's own view is unchanged: the supported URLs are the provider's)
+    expect(await twice.supportedUrls).toEqual(await bareModel().supportedUrls);
   });
 
   it("call options that cannot be read (a revoked Proxy in the prompt): the call runs unrecorded, and the logger says so", async () => {

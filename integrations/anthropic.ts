@@ -25,7 +25,7 @@ import { copyUsage, toJsonData } from "../src/record/serialize.js";
 import type { AuditContextValue } from "../src/types.js";
 import { anthropicChatInputBuilder, type AnthropicRecordData, type AnthropicToolCall } from "./anthropic-input.js";
 import { trackResult, untrackResult, type DroppableCall, type Ticket } from "./dropped.js";
-import { isThenable, observeApiPromise, type ObservedCall, type ResponseProps } from "./api-promise.js";
+import { observeApiPromise, type ObservedCall, type ResponseProps } from "./api-promise.js";
 import { argsForCall, observeSentBodies, type PromptCopier } from "./sent-body.js";
 import { signalAborted, tapStream, type StreamEnd, type StreamObserver, type TapHandle } from "./stream-tap.js";
 
@@ -179,6 +179,7 @@ class ChatCall implements StreamObserver<unknown>, ObservedCall, PromptCopier, D
   private readonly callContext: AuditContextValue | undefined = auditContext.get();
   /** the response's headers, once they arrived, until the call is recorded (for its request id) */
   private headers: { get(name: string): string | null } | undefined;
+  private status: number | undefined;
   /** the stream being read, once there is one (this call is its tap's observer) */
   private acc: StreamAccumulator | undefined;
   private tap: TapHandle | undefined;
@@ -249,9 +250,17 @@ class ChatCall implements StreamObserver<unknown>, ObservedCall, PromptCopier, D
     }
   }
 
-  /** Headers arrived: kept (not the Response, its body and connection) for the request id of a stream's record. */
+  /**
+   * Headers arrived: kept (not the Response, its body and connection) for the request id of a
+   * stream's record, with the status. When the app asked for the raw Response, the call is
+   * recorded from it now, before the app's reaction to `.asResponse()` runs (a JSON body from a
+   * clone).
+   */
   responded(props: ResponseProps): void {
-    this.headers = props?.response?.headers;
+    const response = props?.response;
+    this.headers = response?.headers;
+    this.status = response?.status;
+    if (this.rawRequested && response) this.rawResponse(response);
   }
 
   /**
@@ -260,13 +269,22 @@ class ChatCall implements StreamObserver<unknown>, ObservedCall, PromptCopier, D
    * the body itself: the call is recorded from the Response, a JSON body from a clone made
    * before the app's own reaction runs.
    */
-  askedForRaw(r: unknown, parsing: boolean): void {
+  askedForRaw(_r: unknown, parsing: boolean): void {
     if (parsing || this.parsing || this.recorded) return;
     this.rawRequested = true;
     // nothing holds the APIPromise while the app waits for the raw Response, and the call is
-    // recorded from the Response (or by fail()): it is no longer a dropped result
+    // recorded from the Response (see `responded`, or by fail()): it is no longer a dropped result.
+    // Nothing is attached to `r` itself: a handler there would mark the app's promise handled,
+    // and an app that ignores a failed `.asResponse()` must get its unhandled rejection (found by
+    // review, 2026-12-03). Asked for after the headers arrived, the call is recorded from them:
+    // the body is the app's to read by then.
     this.untrack();
-    if (isThenable(r)) (r as Promise<unknown>).then((res) => this.rawResponse(res), NOOP);
+    if (this.status !== undefined) {
+      const requestId = this.headers?.get("request-id") ?? undefined;
+      const base: Outcome = { statusCode: this.status, requestId };
+      if (this.status < 200 || this.status >= 300) base.error = `HTTP ${this.status}`;
+      this.end(base);
+    }
   }
 
   private rawResponse(res: unknown): void {
@@ -437,7 +455,6 @@ class ChatCall implements StreamObserver<unknown>, ObservedCall, PromptCopier, D
   }
 }
 
-const NOOP = (): void => {};
 
 /** system + messages, copied as JSON data (what the SDK serialises). */
 function promptCopy(system: unknown, messages: unknown): unknown[] {

@@ -373,8 +373,10 @@ class CallRecord implements StreamObserver<unknown>, ObservedCall, PromptCopier,
     // (the accumulators copied what the app was handed too, usage and a final Response's tool
     // calls, as it arrived: the outcome shares nothing with the SDK's objects)
     // leaving after the provider said the response is finished (a finish reason, the final
-    // Response) is leaving a finished response, not abandoning it
-    if (end.kind === "abandoned" && this.acc?.finished === true) end = COMPLETED;
+    // Response) is leaving a finished response, not abandoning it: also by an abort, which is how
+    // the SDK's `.stream()` helpers implement `break` (as the Anthropic wrapper does after
+    // message_stop; found by review, 2026-12-03)
+    if ((end.kind === "abandoned" || end.kind === "aborted") && this.acc?.finished === true) end = COMPLETED;
     const stream = { end: end.kind, chunks: items };
     switch (end.kind) {
       case "completed":

@@ -265,10 +265,12 @@ describe("streams that fail or stop early", () => {
     });
     expect(r.status, r.stderr).toBe(0);
     const out = JSON.parse(r.stdout.trim().split("\n").at(-1)!) as { rejections: string[]; records: Rec[] };
-    expect(out.rejections).toEqual(["InternalServerError 500", "InternalServerError 500"]);
-    expect(out.records).toHaveLength(1);
+    // also for a dropped `.asResponse()` (its promise was marked handled by the wrapper; found by review)
+    expect(out.rejections).toEqual(["InternalServerError 500", "InternalServerError 500", "InternalServerError 500", "InternalServerError 500"]);
+    expect(out.records).toHaveLength(2);
     expect(out.records[0]).toMatchObject({ success: false, statusCode: 500, promptPreview: JSON.stringify([{ role: "user", content: "wrapped" }]) });
     expect(out.records[0]!.errorMessage).toMatch(/^InternalServerError: 500/);
+    expect(out.records[1]).toMatchObject({ success: false, statusCode: 500, promptPreview: JSON.stringify([{ role: "user", content: "wrapped raw" }]) });
   });
 
   it("params the wrapper cannot read: the call is the bare client's (same error), unrecorded, and the logger says so", async () => {

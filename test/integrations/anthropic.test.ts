@@ -135,6 +135,17 @@ describe("wrapAnthropic: messages.create without streaming", () => {
     expect(recs[0]).toMatchObject({ success: true, statusCode: 200, responsePreview: "Paris is the capital of France.", outputTokens: 9 });
   });
 
+  it("an .asResponse() asked for after the response arrived is recorded from its status (the body is the application's)", async () => {
+    const logger = newLogger();
+    const p = client(logger).messages.create(ask());
+    await new Promise((r) => setTimeout(r, 200));
+    const response = await p.asResponse();
+    expect(((await response.json()) as { content: Array<{ text: string }> }).content[0]!.text).toBe("Paris is the capital of France.");
+    const recs = await settle(logger, 1);
+    expect(recs).toHaveLength(1);
+    expect(recs[0]).toMatchObject({ success: true, statusCode: 200 });
+  });
+
   it("keeps .asResponse() on a stream: the application reads the SSE body, the record keeps the status", async () => {
     const logger = newLogger();
     const response = await client(logger).messages.create({ ...ask(), stream: true }).asResponse();

@@ -233,6 +233,21 @@ describe("wrapOpenAI: .stream() helpers and Responses streams", () => {
     expect(recs[0]).toMatchObject({ success: false, metadata: { openai: { end: "aborted" } } });
   });
 
+  it("chat.completions.stream() left with break after the finish reason (the helper aborts) is recorded as completed, like a raw stream", async () => {
+    const logger = newLogger();
+    fake.enqueue({ eventDelayMs: 30 });
+    const runner = wrapOpenAI(client(), { logger }).chat.completions.stream({ model: "gpt-4o-mini", messages });
+    let text = "";
+    for await (const chunk of runner) {
+      text += chunk.choices[0]?.delta?.content ?? "";
+      if (chunk.choices[0]?.finish_reason) break;
+    }
+    expect(text.length).toBeGreaterThan(0);
+    const recs = await recordsOf(logger, "chat_interaction", 1, 80);
+    expect(recs).toHaveLength(1);
+    expect(recs[0]).toMatchObject({ success: true, finishReason: "stop", metadata: { openai: { end: "completed" } } });
+  });
+
   it("responses.create({ stream: true }): one record from the final response event", async () => {
     const logger = newLogger();
     const stream = await wrapOpenAI(client(), { logger }).responses.create({ model: "gpt-4.1", input: "Tell me a story.", stream: true });

@@ -229,6 +229,12 @@ export class ResponseEventAccumulator {
   private model: string | undefined;
   private text = "";
   private errorMessage: string | undefined;
+  /**
+   * Tool-call output items (function calls, custom tool calls, …) as they stream, by output
+   * index: the final Response lists them whole, but a stream aborted, left or cut before it still
+   * records the calls that arrived (their arguments as far as they came), as chat streams do.
+   */
+  private items: Map<number, Obj> | undefined;
   sawContent = false;
 
   /** Adds one event; returns true when it is the first one that carried output. */
@@ -241,6 +247,22 @@ export class ResponseEventAccumulator {
       this.sawContent = true;
     } else if (type === "response.function_call_arguments.delta" || type === "response.custom_tool_call_input.delta") {
       this.sawContent = true;
+      const item = this.items?.get(event.output_index as number);
+      if (item && typeof event.delta === "string") {
+        const key = type === "response.custom_tool_call_input.delta" ? "input" : "arguments";
+        item[key] = (typeof item[key] === "string" ? item[key] : "") + event.delta;
+      }
+    } else if (type === "response.output_item.added" || type === "response.output_item.done") {
+      // (copied as it arrives: the app is handed the same item)
+      const item = event.item;
+      if (isObj(item) && typeof item.type === "string" && item.type !== "message" && item.type !== "reasoning" && typeof event.output_index === "number") {
+        (this.items ??= new Map()).set(event.output_index, toJsonData(item) as Obj);
+      }
+    } else if (type === "response.function_call_arguments.done" || type === "response.custom_tool_call_input.done") {
+      const item = this.items?.get(event.output_index as number);
+      const key = type === "response.custom_tool_call_input.done" ? "input" : "arguments";
+      const whole = type === "response.custom_tool_call_input.done" ? event.input : event.arguments;
+      if (item && typeof whole === "string") item[key] = whole;
     } else if (type === "response.created" || type === "response.in_progress") {
       if (isObj(event.response)) this.model ??= str(event.response.model);
     } else if (type === "response.completed" || type === "response.incomplete" || type === "response.failed") {
@@ -264,6 +286,9 @@ export class ResponseEventAccumulator {
 
   result(): ChatOutcome {
     const out: ChatOutcome = this.final !== undefined ? { ...this.final } : { response: this.text };
+    if (this.final === undefined && this.items !== undefined && this.items.size > 0) {
+      out.toolCalls = [...this.items.entries()].sort((a, b) => a[0] - b[0]).map((e) => e[1]);
+    }
     if (out.model === undefined && this.model) out.model = this.model;
     if (this.errorMessage !== undefined) out.errorMessage = this.errorMessage;
     return out;

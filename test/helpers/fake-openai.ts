@@ -74,7 +74,7 @@ function fixture(name: string): string {
 function defaultFixture(path: string, body: Record<string, unknown>): string {
   const stream = body.stream === true;
   const tools = Array.isArray(body.tools) && body.tools.length > 0;
-  if (path.endsWith("/responses")) return stream ? "responses-stream.sse" : tools ? "responses-tools.json" : "responses.json";
+  if (path.endsWith("/responses")) return stream ? (tools ? "responses-stream-tools.sse" : "responses-stream.sse") : tools ? "responses-tools.json" : "responses.json";
   return stream ? (tools ? "chat-stream-tools.sse" : "chat-stream.sse") : tools ? "chat-completion-tools.json" : "chat-completion.json";
 }
 

@@ -283,6 +283,27 @@ describe("wrapOpenAI: .stream() helpers and Responses streams", () => {
     expect(recs[1]).toMatchObject({ success: false, responsePreview: "In a peaceful", metadata: { openai: { end: "abandoned" } } });
   });
 
+  it("Responses streams with a function call: taken from the final Response, or assembled from the events when the stream is cut before it", async () => {
+    const logger = newLogger();
+    const openai = wrapOpenAI(client(), { logger });
+    const responsesTools = [{ type: "function" as const, name: "get_weather", parameters: { type: "object" }, strict: false }];
+    const call = { type: "function_call", call_id: "call_unLAR8MvFNptuiZK6K6HCy5k", name: "get_weather", arguments: '{"location":"Paris, France"}' };
+    const whole = await openai.responses.create({ model: "gpt-4.1", input: "Weather?", tools: responsesTools, stream: true });
+    for await (const _ of whole);
+    // cut after output_item.done (7 events), and after the first argument delta (4)
+    for (const dropAfterEvents of [7, 4]) {
+      fake.enqueue({ dropAfterEvents });
+      const cut = await openai.responses.create({ model: "gpt-4.1", input: "Weather?", tools: responsesTools, stream: true });
+      await (async () => {
+        for await (const _ of cut);
+      })().catch(() => undefined);
+    }
+    const recs = await recordsOf(logger, "chat_interaction", 3, 60);
+    expect(recs[0]).toMatchObject({ success: true, toolCalls: [call] });
+    expect(recs[1]).toMatchObject({ success: false, toolCalls: [call] });
+    expect(recs[2]).toMatchObject({ success: false, toolCalls: [{ ...call, arguments: '{"location":' }] });
+  });
+
   it("a network drop before any chunk on a streamed call rethrows APIConnectionError, recorded once", async () => {
     const logger = newLogger();
     fake.enqueue({ resetConnection: true });

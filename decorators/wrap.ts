@@ -174,7 +174,11 @@ function argsAsCalled(args: readonly unknown[]): readonly unknown[] {
   // serialisation ~0.2-0.3 µs more per call, measured with a one-argument tool call)
   const out: unknown[] = [];
   // (a budget per argument: a large first one leaves the next, a `history` say, copied)
-  for (let i = 0; i < args.length; i++) out.push(plainCopy(args[i], 0, [], { left: COPY_BUDGET }));
+  for (let i = 0; i < args.length; i++) {
+    const a = args[i];
+    // (a primitive is itself: no budget or stack made for it)
+    out.push(typeof a !== "object" || a === null ? a : plainCopy(a, 0, [], { left: COPY_BUDGET }));
+  }
   return out;
 }
 

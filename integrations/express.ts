@@ -550,7 +550,10 @@ function responseOf(chat: ChatCapture, res: Response, max: number): { value: Cha
   // check making the pair a multiple of 31). Text can begin so by chance: what does not inflate
   // is taken as the app's text after all.
   const zlibHeader = head.length === 2 && head[0] === 0x78 && (head[1]! & 0x20) === 0 && ((head[0] << 8) | head[1]!) % 31 === 0;
-  const encodedByApp = ((e === "gzip" || e === "x-gzip") && head[0] === 0x1f && head[1] === 0x8b) || (e === "deflate" && zlibHeader);
+  // brotli has no magic bytes: its bytes are tried (compression() registered after us, with a
+  // middleware in front of us that wraps res.end, express-session say, encodes them above us;
+  // found by review), and what does not decompress is the app's text
+  const encodedByApp = ((e === "gzip" || e === "x-gzip") && head[0] === 0x1f && head[1] === 0x8b) || (e === "deflate" && zlibHeader) || e === "br";
   if (encodedByApp) {
     const inflated = decodeBody(chat.response, type, encoding, max, true);
     if (!inflated.undecoded) return inflated;

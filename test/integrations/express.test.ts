@@ -326,6 +326,25 @@ describe.each(EXPRESS_FLAVORS)("%s", (_name, express: ExpressFactory) => {
     expect(chat).toMatchObject({ model: "gpt-4o", promptFormat: "json" });
   });
 
+  it("compression() after the middleware, with a middleware in front that wraps res.end (express-session does): a brotli response is recorded as its text", async () => {
+    const logger = newLogger();
+    const app = express();
+    app.use((_req: Request, res: Response, next: NextFunction) => {
+      const end = res.end.bind(res) as (...a: unknown[]) => Response;
+      res.end = ((...a: unknown[]) => end(...a)) as Response["end"];
+      next();
+    });
+    app.use(auditMiddleware({ logger, chatRoutes: ["/chat"] }));
+    app.use(compression({ threshold: 0 }));
+    app.get("/chat", (_req: Request, res: Response) => void res.json({ answer: "brotli text ".repeat(20) }));
+    const url = await start(app);
+    const got = await fetch(`${url}/chat`, { headers: { "accept-encoding": "br" } });
+    expect(got.headers.get("content-encoding")).toBe("br");
+    expect(((await got.json()) as { answer: string }).answer).toMatch(/^brotli text/);
+    const [chat] = await waitForRecords(logger, "chat_interaction", 1);
+    expect(JSON.parse(contentOf(logger, (chat!.fullContent as { response: unknown }).response))).toEqual({ answer: "brotli text ".repeat(20) });
+  });
+
   it("a gzip request body larger than maxBodyBytes once inflated is the parsed body; a deflate response whose text starts with x is text", async () => {
     const logger = newLogger();
     const app = express();

@@ -60,16 +60,33 @@ function markedUrls(model: unknown): PromiseLike<Record<string, RegExp[]>> | Rec
   const urls = readMember(model, "supportedUrls");
   if (typeof urls !== "object" || urls === null) return undefined; // (the SDK then keeps the model's own)
   if (auditedUrls.has(urls)) return urls as Record<string, RegExp[]>;
+  // (a promise of its own: Promise.resolve() of a native promise is that same promise, which
+  // would mark the wrapped model itself; found by review)
   const marked: PromiseLike<Record<string, RegExp[]>> | Record<string, RegExp[]> =
-    typeof (urls as { then?: unknown }).then === "function" ? Promise.resolve(urls as PromiseLike<Record<string, RegExp[]>>) : { ...(urls as Record<string, RegExp[]>) };
+    typeof (urls as { then?: unknown }).then === "function"
+      ? new Promise<Record<string, RegExp[]>>((resolve, reject) => {
+          (urls as PromiseLike<Record<string, RegExp[]>>).then(resolve, reject);
+        })
+      : { ...(urls as Record<string, RegExp[]>) };
   auditedUrls.add(marked);
   return marked;
 }
 
-/** Whether `model` (the one this middleware is about to call) records its calls itself. */
+/**
+ * Whether `model` (the one this middleware is about to call) records its calls itself. Read once
+ * per model (the SDK reads `supportedUrls` when it wraps a model, not per call: a getter there
+ * must not run per request).
+ */
+const selfRecording = new WeakMap<object, boolean>();
 function recordsItself(model: unknown): boolean {
-  const urls = readMember(model, "supportedUrls");
-  return typeof urls === "object" && urls !== null && auditedUrls.has(urls);
+  if (!isObj(model)) return false;
+  let known = selfRecording.get(model);
+  if (known === undefined) {
+    const urls = readMember(model, "supportedUrls");
+    known = typeof urls === "object" && urls !== null && auditedUrls.has(urls);
+    selfRecording.set(model, known);
+  }
+  return known;
 }
 
 /**

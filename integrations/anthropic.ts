@@ -270,7 +270,8 @@ class ChatCall implements StreamObserver<unknown>, ObservedCall, PromptCopier, D
    * before the app's own reaction runs.
    */
   askedForRaw(_r: unknown, parsing: boolean): void {
-    if (parsing || this.parsing || this.recorded) return;
+    // (asked again: the first ask records the call, its body from the clone it is reading)
+    if (parsing || this.parsing || this.recorded || this.rawRequested) return;
     this.rawRequested = true;
     // nothing holds the APIPromise while the app waits for the raw Response, and the call is
     // recorded from the Response (see `responded`, or by fail()): it is no longer a dropped result.

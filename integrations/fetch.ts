@@ -59,6 +59,7 @@ function isSecretParam(name: string): boolean {
 }
 // the base a relative URL is read against (it never shows: only its path and query are recorded)
 const RELATIVE_BASE = "http://relative.invalid";
+const RELATIVE_HOST = "relative.invalid";
 
 type FetchLike = (input: never, init?: never) => Promise<unknown>;
 
@@ -210,7 +211,9 @@ function describe(input: unknown, init: unknown, isSecretHeader: (name: string) 
       }
       if (hidden) u.hash = fragment.toString();
     }
-    if (relative && /^[\\/]{2}/.test(rawUrl)) {
+    // (the text tells a network path, and so does a host of its own: URL parsing skips the
+    // whitespace and tabs a `//` may come with)
+    if (relative && (u.host !== RELATIVE_HOST || /^[\\/]{2}/.test(rawUrl))) {
       // a network-path reference (`//user:pass@host/path`): the scheme is fetch's to add
       url = u.href.slice(u.protocol.length);
       operation = `${method} ${u.host}${u.pathname}`;

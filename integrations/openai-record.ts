@@ -98,6 +98,9 @@ export class ChatChunkAccumulator {
   private finish: Map<number, string> | undefined;
   private tools: Map<string, ToolCallDraft> | undefined;
   private usage: unknown;
+  /** the choices that appeared: 0, and the others (a Set only once a stream has more than one) */
+  private seen0 = false;
+  private seenOther: Set<number> | undefined;
   /** true once a chunk carried content, a refusal or a tool call */
   sawContent = false;
 
@@ -114,6 +117,8 @@ export class ChatChunkAccumulator {
     for (const choice of chunk.choices) {
       if (!isObj(choice)) continue;
       const index = int(choice.index) ?? 0;
+      if (index === 0) this.seen0 = true;
+      else (this.seenOther ??= new Set()).add(index);
       const delta = isObj(choice.delta) ? choice.delta : {};
       const piece = (typeof delta.content === "string" ? delta.content : "") + (typeof delta.refusal === "string" ? delta.refusal : "");
       if (piece.length > 0) {
@@ -151,9 +156,12 @@ export class ChatChunkAccumulator {
     this.sawContent = true;
   }
 
-  /** True when the provider said the stream finished (a finish_reason arrived). */
+  /** True when the provider said the stream finished: every choice that appeared has its finish_reason (n > 1: not only the first to end). */
   get finished(): boolean {
-    return this.finish0 !== undefined || (this.finish !== undefined && this.finish.size > 0);
+    if (!this.seen0 && this.seenOther === undefined) return false;
+    if (this.seen0 && this.finish0 === undefined) return false;
+    if (this.seenOther) for (const i of this.seenOther) if (!this.finish?.has(i)) return false;
+    return true;
   }
 
   result(): ChatOutcome {

@@ -526,6 +526,23 @@ describe("auditLanguageModelMiddleware: logger and context", () => {
     ]);
   });
 
+  it("a model whose supportedUrls is a promise (stored, as many providers' are) is recorded, once also when wrapped twice", async () => {
+    const logger = newLogger();
+    const m = bareModel();
+    const custom = {
+      specificationVersion: "v3" as const,
+      provider: m.provider,
+      modelId: m.modelId,
+      supportedUrls: Promise.resolve({}),
+      doGenerate: (o: Parameters<typeof m.doGenerate>[0]) => m.doGenerate(o),
+      doStream: (o: Parameters<typeof m.doStream>[0]) => m.doStream(o),
+    };
+    const mw = auditLanguageModelMiddleware({ logger });
+    await generateText({ model: wrapLanguageModel({ model: custom, middleware: mw }), prompt: "x" });
+    await generateText({ model: wrapLanguageModel({ model: wrapLanguageModel({ model: custom, middleware: mw }), middleware: mw }), prompt: "x" });
+    expect(await settle(logger, 2)).toHaveLength(2);
+  });
+
   it("a model wrapped twice under a model id alias (wrapLanguageModel's modelId) still records each call once, by the inner wrapper", async () => {
     const logger = newLogger();
     const mw = auditLanguageModelMiddleware({ logger });

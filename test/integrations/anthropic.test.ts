@@ -135,6 +135,18 @@ describe("wrapAnthropic: messages.create without streaming", () => {
     expect(recs[0]).toMatchObject({ success: true, statusCode: 200, responsePreview: "Paris is the capital of France.", outputTokens: 9 });
   });
 
+  it(".asResponse() asked for twice: one record, with the body read from the first one's copy", async () => {
+    const logger = newLogger();
+    const p = client(logger).messages.create(ask());
+    const first = await p.asResponse();
+    const second = await p.asResponse();
+    expect(second).toBe(first);
+    expect(((await first.json()) as { content: Array<{ text: string }> }).content[0]!.text).toBe("Paris is the capital of France.");
+    const recs = await settle(logger, 1);
+    expect(recs).toHaveLength(1);
+    expect(recs[0]).toMatchObject({ success: true, statusCode: 200, responsePreview: "Paris is the capital of France.", outputTokens: 9 });
+  });
+
   it("an .asResponse() asked for after the response arrived is recorded from its status (the body is the application's)", async () => {
     const logger = newLogger();
     const p = client(logger).messages.create(ask());

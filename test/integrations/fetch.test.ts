@@ -196,7 +196,11 @@ describe("withAuditFetch", () => {
     const custom = async (_input: string | URL | Request, _init?: RequestInit): Promise<Response> => new Response("ok");
     const audited = withAuditFetch(custom, { logger });
     await audited("//alice:s3cretpw@example.test/path?x=1");
-    const [rec] = await recordsOf(logger, "tool_usage");
+    // (what URL parsing reads the same way: leading whitespace, a tab between the slashes)
+    await audited(" //alice:s3cretpw@example.test/p");
+    await audited("/\t/alice:s3cretpw@example.test/p");
+    const [rec, ...others] = await recordsOf(logger, "tool_usage", 3);
+    expect(JSON.stringify(others)).not.toMatch(/s3cretpw|alice/);
     expect(JSON.stringify(rec)).not.toMatch(/s3cretpw|alice/);
     expect(rec).toMatchObject({ operation: "GET example.test/path", parameters: { url: `//${encodeURIComponent(REDACTED)}:${encodeURIComponent(REDACTED)}@example.test/path?x=1` } });
   });

@@ -248,6 +248,18 @@ describe("wrapOpenAI: .stream() helpers and Responses streams", () => {
     expect(recs[0]).toMatchObject({ success: true, finishReason: "stop", metadata: { openai: { end: "completed" } } });
   });
 
+  it("with two choices, an abort after the first one finished and before the second did is recorded as aborted", async () => {
+    const logger = newLogger();
+    fake.enqueue({ fixture: "chat-stream-n2.sse", eventDelayMs: 20 });
+    const ac = new AbortController();
+    const stream = await wrapOpenAI(client(), { logger }).chat.completions.create({ model: "gpt-4o-mini", messages, n: 2, stream: true }, { signal: ac.signal });
+    await (async () => {
+      for await (const c of stream) if (c.choices[0]?.index === 0 && c.choices[0]?.finish_reason) ac.abort();
+    })().catch(() => undefined);
+    const recs = await recordsOf(logger, "chat_interaction", 1, 80);
+    expect(recs[0]).toMatchObject({ success: false, metadata: { openai: { end: "aborted" } } });
+  });
+
   it("responses.create({ stream: true }): one record from the final response event", async () => {
     const logger = newLogger();
     const stream = await wrapOpenAI(client(), { logger }).responses.create({ model: "gpt-4.1", input: "Tell me a story.", stream: true });

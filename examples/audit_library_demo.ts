@@ -2,8 +2,8 @@
  * The seed scenario end to end: one session of an AI assistant — a chat, persona work, a tool
  * call, a file operation, a metric and an error — then finalize, verify, view and export.
  *
- *   npm run demo                      # writes ./demo_project/audit_logs (removed first)
- *   npm run demo -- /some/dir         # somewhere else
+ *   npm run demo                      # writes ./demo_project/audit_logs and audit_exports (removed first)
+ *   npm run demo -- /some/dir         # somewhere else: a directory without them (none is ever deleted there)
  */
 import { generateKeyPairSync } from "node:crypto";
 import fs from "node:fs";
@@ -11,8 +11,16 @@ import path from "node:path";
 import { AuditExporter, AuditLogger, AuditViewer, PresetConfigs, auditContext, verifyAuditLog } from "../src/index.js";
 
 async function main(): Promise<void> {
-  const projectPath = path.resolve(process.argv[2] ?? "demo_project");
-  fs.rmSync(path.join(projectPath, "audit_logs"), { recursive: true, force: true });
+  const given = process.argv[2];
+  const projectPath = path.resolve(given ?? "demo_project");
+  const made = [path.join(projectPath, "audit_logs"), path.join(projectPath, "audit_exports")];
+  if (given === undefined) for (const dir of made) fs.rmSync(dir, { recursive: true, force: true });
+  else if (made.some((dir) => fs.existsSync(dir))) {
+    // an audit trail of somebody's: never deleted, never added to by the demo
+    console.error(`${made.filter((dir) => fs.existsSync(dir)).join(" and ")} exists: the demo writes a fresh audit trail and deletes none. Give it a directory without one, or none (it then uses ./demo_project).`);
+    process.exitCode = 1;
+    return;
+  }
   // an Ed25519 key pair for signed checkpoints (in production the private key lives outside the project)
   const { privateKey, publicKey } = generateKeyPairSync("ed25519");
   const config = PresetConfigs.development("demo_session", projectPath, {
@@ -91,7 +99,6 @@ async function main(): Promise<void> {
   console.log(`  analytics: ${analytics.totals.chatInteractions} chats, ${analytics.totals.tokens} tokens, claude-3 cost ${model?.costUsd == null ? "unpriced (add it with the prices option)" : `$${model.costUsd.toFixed(6)}`}, p50 latency ${model?.latencySeconds.p50} s`);
 
   const exportDir = path.join(projectPath, "audit_exports");
-  fs.rmSync(exportDir, { recursive: true, force: true });
   const exporter = new AuditExporter(viewer);
   await exporter.exportToJson(path.join(exportDir, "audit_complete.json"), { includeFullContent: true });
   await exporter.exportChatInteractionsToCsv(path.join(exportDir, "chats.csv"));

@@ -3,7 +3,7 @@
  * against the local fake OpenAI server the tests use, so it needs no API key and no network.
  *
  *   npx tsx examples/openai-wrap.ts                 # writes ./openai_wrap_demo/audit_logs (removed first)
- *   npx tsx examples/openai-wrap.ts /some/dir
+ *   npx tsx examples/openai-wrap.ts /some/dir       # a directory without an audit trail (none is ever deleted there)
  *
  * Against the real API: drop the fake server and use `new OpenAI()` (reads OPENAI_API_KEY).
  */
@@ -12,14 +12,31 @@ import path from "node:path";
 import OpenAI from "openai";
 import { wrapOpenAI } from "../integrations/openai.js";
 import { AuditLogger, auditContext, verifyAuditLog } from "../src/index.js";
-import { startFakeOpenAI } from "../test/helpers/fake-openai.js";
+import { startFakeOpenAI, type FakeOpenAI } from "../test/helpers/fake-openai.js";
 
 async function main(): Promise<void> {
-  const projectPath = path.resolve(process.argv[2] ?? "openai_wrap_demo");
-  fs.rmSync(path.join(projectPath, "audit_logs"), { recursive: true, force: true });
-  const fake = await startFakeOpenAI();
+  const given = process.argv[2];
+  const projectPath = path.resolve(given ?? "openai_wrap_demo");
+  const trail = path.join(projectPath, "audit_logs");
+  if (given === undefined) fs.rmSync(trail, { recursive: true, force: true });
+  else if (fs.existsSync(trail)) {
+    // an audit trail of somebody's: never deleted, never added to by a demo
+    console.error(`${trail} exists: the example writes a fresh audit trail and deletes none. Give it a directory without one, or none (it then uses ./openai_wrap_demo).`);
+    process.exitCode = 1;
+    return;
+  }
   const logger = new AuditLogger({ sessionId: "openai_demo", projectPath });
+  const fake = await startFakeOpenAI();
+  try {
+    await run(logger, fake);
+  } finally {
+    // (a failure above must not leave the fake server holding the process open)
+    await fake.close();
+  }
+  await report(logger);
+}
 
+async function run(logger: AuditLogger, fake: FakeOpenAI): Promise<void> {
   // 1. Wrap the client once; it keeps its type and behaviour.
   const openai = wrapOpenAI(new OpenAI({ baseURL: fake.baseURL, apiKey: "sk-demo", maxRetries: 0 }), {
     logger,
@@ -63,8 +80,9 @@ async function main(): Promise<void> {
   });
 
   await logger.finalizeSession();
-  await fake.close();
+}
 
+async function report(logger: AuditLogger): Promise<void> {
   console.log("\nRecorded chat interactions:");
   const file = path.join(logger.auditDir, `chat_interactions_${logger.sessionId}.jsonl`);
   for (const line of fs.readFileSync(file, "utf8").trim().split("\n")) {

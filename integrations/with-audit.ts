@@ -23,14 +23,30 @@ function isAnthropicClient(value: unknown): value is AnthropicClientLike {
   return typeof value === "object" && value !== null && typeof messages?.create === "function";
 }
 
+/** An Express Router (4 or 5): a function with `use`, `handle` and its `stack` of layers. */
+function isExpressRouter(value: unknown): value is ((...args: never[]) => unknown) & { use(...handlers: unknown[]): unknown } {
+  const v = value as { use?: unknown; handle?: unknown; stack?: unknown } | null;
+  return typeof value === "function" && typeof v?.use === "function" && typeof v.handle === "function" && Array.isArray(v.stack);
+}
+
+/** A class (its source starts with `class`): a client's constructor passed without `new`. */
+function isClass(fn: object): boolean {
+  try {
+    return /^class[\s{]/.test(Function.prototype.toString.call(fn));
+  } catch {
+    return false;
+  }
+}
+
 /**
  * Instruments `target` according to what it is, and returns it (the same object for clients
  * and apps; an audited function with the same signature for fetch):
  * - an OpenAI client → {@link wrapOpenAI} (the client, wrapped in place)
  * - an Anthropic client → `wrapAnthropic` (the client, wrapped in place)
- * - an Express app → `app.use(auditMiddleware(options))` (the app; call it before defining routes,
- *   and add `app.use(auditErrorHandler())` after them yourself)
- * - any other function → {@link withAuditFetch} (a new function; use its return value)
+ * - an Express app or Router → `app.use(auditMiddleware(options))` (the app; call it before
+ *   defining routes, and add `app.use(auditErrorHandler())` after them yourself)
+ * - any other function → {@link withAuditFetch} (a new function; use its return value), except a
+ *   class (a client's constructor passed without `new`), which throws
  *
  * Throws `AuditConfigError` for anything else.
  *
@@ -47,11 +63,20 @@ export function withAudit<F extends FetchLike>(fetchFn: F, options?: AuditFetchO
 export function withAudit(target: unknown, options?: object): unknown {
   if (isOpenAIClient(target)) return wrapOpenAI(target, options as WrapOpenAIOptions | undefined);
   if (isAnthropicClient(target)) return wrapAnthropic(target, options as WrapAnthropicOptions | undefined);
-  if (isExpressApp(target)) {
+  // an Express app, or a Router (which has no `listen`/`set`: it was taken for a fetch function
+  // before, its requests recorded as "GET [object Object]"; found by review)
+  if (isExpressApp(target) || isExpressRouter(target)) {
     target.use(auditMiddleware(options as AuditMiddlewareOptions | undefined));
     return target;
   }
-  if (typeof target === "function") return withAuditFetch(target as FetchLike, options as AuditFetchOptions | undefined);
+  if (typeof target === "function") {
+    if (isClass(target)) {
+      throw new AuditConfigError([
+        { field: "target", message: `withAudit() got the class ${target.name || "(anonymous)"}, not an instance: pass the client it makes (new ${target.name || "Client"}(...))` },
+      ]);
+    }
+    return withAuditFetch(target as FetchLike, options as AuditFetchOptions | undefined);
+  }
   throw new AuditConfigError([
     {
       field: "target",

@@ -1,4 +1,5 @@
 import { AsyncLocalStorage } from "node:async_hooks";
+import { AuditValidationError } from "./errors.js";
 import type { AuditLogger } from "./logger.js";
 import type { AuditContextValue } from "./types.js";
 
@@ -24,7 +25,7 @@ const shared: Shared = (g[kShared] ??= { storage: new AsyncLocalStorage<AuditCon
 export const auditContext = Object.freeze({
   /** Runs `fn` in a context that inherits the current one and overrides the given fields. */
   run<R>(value: AuditContextValue, fn: () => R): R {
-    return shared.storage.run(derive(shared.storage.getStore(), value), fn);
+    return shared.storage.run(derive(shared.storage.getStore(), checkedValue(value)), fn);
   },
   /** The active context, or undefined outside any. */
   get(): AuditContextValue | undefined {
@@ -32,12 +33,47 @@ export const auditContext = Object.freeze({
   },
   /** Sets the user of the running context (e.g. after authentication). Returns false outside a context. */
   setUser(userId: string): boolean {
+    if (typeof userId !== "string") throw new AuditValidationError("auditContext.setUser", [{ field: "userId", message: `must be a string (got ${typeOf(userId)})` }]);
     const store = shared.storage.getStore();
     if (!store) return false;
     (store as { userId?: string }).userId = userId;
     return true;
   },
 });
+
+const STRING_FIELDS = ["sessionId", "userId", "persona", "traceId", "parentId"] as const;
+
+function typeOf(v: unknown): string {
+  return v === null ? "null" : Array.isArray(v) ? "an array" : typeof v;
+}
+
+/**
+ * `auditContext.run`'s value, checked (records would carry what it holds, and the docs promise
+ * strings: a number or object userId would also share one encryption subject for all): an
+ * object whose id fields are strings and whose metadata is an object; members set to undefined
+ * are left out, so they inherit (`{ userId: session.user }` with no user keeps the parent's).
+ * Anything else is an AuditValidationError naming the field.
+ */
+function checkedValue(value: AuditContextValue): AuditContextValue {
+  if (typeof value !== "object" || value === null || Array.isArray(value)) {
+    throw new AuditValidationError("auditContext.run", [{ field: "value", message: `must be an object such as { userId, traceId } (got ${typeOf(value)})` }]);
+  }
+  const v = value as Record<string, unknown>;
+  const issues: Array<{ field: string; message: string }> = [];
+  let undefinedMember = false;
+  for (const key of STRING_FIELDS) {
+    const x = v[key];
+    if (x === undefined) undefinedMember ||= key in v;
+    else if (typeof x !== "string") issues.push({ field: key, message: `must be a string (got ${typeOf(x)})` });
+  }
+  const m = v.metadata;
+  if (m !== undefined && m !== null && (typeof m !== "object" || Array.isArray(m))) issues.push({ field: "metadata", message: `must be an object (got ${typeOf(m)})` });
+  if (issues.length > 0) throw new AuditValidationError("auditContext.run", issues);
+  if (!undefinedMember) return value;
+  const out: Record<string, unknown> = {};
+  for (const key of Object.keys(v)) if (v[key] !== undefined) out[key] = v[key];
+  return out as AuditContextValue;
+}
 
 /**
  * A new context object: the parent's fields, overridden by `value`'s, metadata merged. Always a

@@ -3,6 +3,7 @@
  * end with a verified audit log.
  */
 import { execFile } from "node:child_process";
+import fs from "node:fs";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
 import { promisify } from "node:util";
@@ -19,6 +20,19 @@ async function example(file: string, ...args: string[]): Promise<string> {
 }
 
 describe("examples", () => {
+  it("the demo and openai-wrap.ts given a directory that holds an audit trail delete nothing and exit with 1", async () => {
+    for (const file of ["audit_library_demo.ts", "openai-wrap.ts"]) {
+      const dir = tmpProject("audit-example-kept-");
+      fs.mkdirSync(path.join(dir, "audit_logs"), { recursive: true });
+      fs.writeFileSync(path.join(dir, "audit_logs", "chat_interactions_prod.jsonl"), "kept\n");
+      const err = (await example(file, dir).then(() => undefined, (e: unknown) => e)) as { code?: number; stderr?: string } | undefined;
+      expect(err?.code, file).toBe(1);
+      expect(err?.stderr).toMatch(/exists: the (demo|example) writes a fresh audit trail and deletes none/);
+      expect(fs.readFileSync(path.join(dir, "audit_logs", "chat_interactions_prod.jsonl"), "utf8")).toBe("kept\n");
+      expect(fs.readdirSync(path.join(dir, "audit_logs"))).toEqual(["chat_interactions_prod.jsonl"]);
+    }
+  });
+
   it("decorators.ts records decorated calls with parent links and verifies", async () => {
     const out = await example("decorators.ts", tmpProject("audit-example-dec-"));
     expect(out).toContain("tool_usage weather_api");

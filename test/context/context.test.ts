@@ -18,6 +18,18 @@ afterEach(() => {
 const user = () => auditContext.get()?.userId;
 
 describe("auditContext", () => {
+  it("bad values are a coded AuditValidationError naming the field; a member set to undefined inherits", () => {
+    const bad = (value: unknown) => () => auditContext.run(value as never, () => 1);
+    expect(bad(null)).toThrow(expect.objectContaining({ code: "AUDIT_ERR_VALIDATION" }));
+    expect(bad("str")).toThrow(/auditContext\.run\(\) was called with invalid input[\s\S]*value: must be an object/);
+    expect(bad({ userId: 42, traceId: { id: 1 } })).toThrow(/userId: must be a string \(got number\)[\s\S]*traceId: must be a string \(got object\)/);
+    expect(bad({ metadata: "xy" })).toThrow(/metadata: must be an object/);
+    expect(() => auditContext.run({ userId: "u1" }, () => auditContext.setUser(7 as never))).toThrow(expect.objectContaining({ code: "AUDIT_ERR_VALIDATION" }));
+    const session: { user?: string } = {};
+    const seen = auditContext.run({ userId: "alice", persona: "p0" }, () => auditContext.run({ userId: session.user, persona: "p1" }, () => auditContext.get()));
+    expect(seen).toMatchObject({ userId: "alice", persona: "p1" });
+  });
+
   it("runs, nests (inheriting and overriding), and sets the user", () => {
     expect(auditContext.get()).toBeUndefined();
     expect(auditContext.setUser("nobody")).toBe(false);

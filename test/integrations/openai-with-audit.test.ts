@@ -77,8 +77,29 @@ describe("withAudit dispatch", () => {
     expect(metrics.length).toBeGreaterThanOrEqual(1);
   });
 
-  it("anything else is an AuditConfigError", () => {
+  it("an Express Router: installs auditMiddleware on it (it is not taken for a fetch function)", async () => {
+    const logger = newLogger();
+    const app = express();
+    const router = express.Router();
+    expect(withAudit(router as never, { logger })).toBe(router);
+    router.get("/r", (_req, res) => void res.send("r"));
+    app.use("/api", router);
+    const server = app.listen(0, "127.0.0.1");
+    await new Promise<void>((r) => server.once("listening", () => r()));
+    try {
+      const res = await fetch(`http://127.0.0.1:${(server.address() as AddressInfo).port}/api/r`);
+      expect(await res.text()).toBe("r");
+    } finally {
+      await new Promise<void>((r) => server.close(() => r()));
+    }
+    const metrics = await recordsOf(logger, "performance_metric");
+    expect(metrics.map((m) => (m.context as { route: string }).route)).toEqual(["/api/r"]);
+    expect(await recordsOf(logger, "tool_usage")).toEqual([]);
+  });
+
+  it("anything else is an AuditConfigError, a client class passed without `new` too", () => {
     expect(() => withAudit({} as never)).toThrow(AuditConfigError);
     expect(() => withAudit(42 as never)).toThrow(/withAudit\(\) accepts/);
+    expect(() => withAudit(OpenAI as never)).toThrow(/got the class OpenAI, not an instance/);
   });
 });

@@ -18,13 +18,16 @@ function isLogger(v: unknown): v is AuditLogger {
  * one process warning (code AUDIT_WARN_NO_LOGGER) for the whole process.
  */
 export function resolveAuditLogger(option?: AuditLogger | undefined): AuditLogger | undefined {
+  // A logger the call names (its option, or its context's) is used also once finalized: the
+  // record then fails and that is reported (the logger's `error` event, else a warning), rather
+  // than the record landing in another logger's trail (another tenant's, say) without a word
+  // (found by review, 2026-12-03).
   if (option !== undefined && option !== null) {
-    if (isLogger(option)) {
-      if (!option.isClosed) return option;
-    } else warnBadLogger(option);
+    if (isLogger(option)) return option;
+    warnBadLogger(option);
   }
   const fromCtx = auditContext.get()?.logger;
-  if (isLogger(fromCtx) && !fromCtx.isClosed) return fromCtx;
+  if (isLogger(fromCtx)) return fromCtx;
   const def = getDefaultAuditLogger();
   if (def && !def.isClosed) return def;
   const flags = sharedFlags();

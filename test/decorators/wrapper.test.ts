@@ -63,10 +63,14 @@ describe.each(["standard", "legacy"] as const)("the shared method wrapper (%s mo
     expect((await records(optionLogger, "tool")).map((r) => r.operation)).toEqual(["withOption"]);
     expect((await records(contextLogger, "tool")).map((r) => r.operation)).toEqual(["plain"]);
     expect((await records(defaultLogger, "tool")).map((r) => r.operation)).toEqual(["plain"]);
-    // a closed option logger falls through to the next one
+    // a closed option logger is not replaced by another (another tenant's trail, say): the failed
+    // record is reported on it (until 2026-12-03 the call fell through to the default logger)
+    const errors: Error[] = [];
+    optionLogger.on("error", (e) => errors.push(e));
     await optionLogger.finalizeSession();
     a.withOption();
-    expect((await records(defaultLogger, "tool")).map((r) => r.operation)).toEqual(["plain", "withOption"]);
+    expect((await records(defaultLogger, "tool")).map((r) => r.operation)).toEqual(["plain"]);
+    expect(errors.map((e) => (e as { code?: string }).code)).toEqual(["AUDIT_ERR_SESSION_CLOSED"]);
   });
 
   it("accepts a logger function of `this` (e.g. an injected logger)", async () => {

@@ -1,5 +1,5 @@
 import { AsyncLocalStorage } from "node:async_hooks";
-import { AuditValidationError } from "./errors.js";
+import { AuditConfigError, AuditValidationError } from "./errors.js";
 import type { AuditLogger } from "./logger.js";
 import type { AuditContextValue } from "./types.js";
 
@@ -107,7 +107,12 @@ export function runInAuditContext<R>(store: AuditContextValue | undefined, fn: (
 
 /** The logger used when neither an option nor the context names one. */
 export function setDefaultAuditLogger(logger: AuditLogger | undefined): void {
-  shared.defaultLogger = logger;
+  // (structural, as the lookup's: another copy of the package's AuditLogger is one too)
+  const l = logger as { logChatInteraction?: unknown; logError?: unknown } | null | undefined;
+  if (l !== undefined && l !== null && (typeof l !== "object" || typeof l.logChatInteraction !== "function" || typeof l.logError !== "function")) {
+    throw new AuditConfigError([{ field: "logger", message: "setDefaultAuditLogger() takes an AuditLogger, or undefined to clear it" }]);
+  }
+  shared.defaultLogger = logger ?? undefined;
 }
 
 /** The default logger, or undefined when none was set. */

@@ -28,6 +28,10 @@ describe("auditContext", () => {
     const session: { user?: string } = {};
     const seen = auditContext.run({ userId: "alice", persona: "p0" }, () => auditContext.run({ userId: session.user, persona: "p1" }, () => auditContext.get()));
     expect(seen).toMatchObject({ userId: "alice", persona: "p1" });
+    // a default logger that is not one is refused at once (not a warning on every later call)
+    expect(() => setDefaultAuditLogger({ sessionId: "x" } as never)).toThrow(expect.objectContaining({ code: "AUDIT_ERR_CONFIG" }));
+    expect(() => setDefaultAuditLogger("logger" as never)).toThrow(/setDefaultAuditLogger\(\) takes an AuditLogger/);
+    expect(getDefaultAuditLogger()).toBeUndefined();
   });
 
   it("runs, nests (inheriting and overriding), and sets the user", () => {

@@ -60,19 +60,29 @@ function checkedValue(value: AuditContextValue): AuditContextValue {
   }
   const v = value as Record<string, unknown>;
   const issues: Array<{ field: string; message: string }> = [];
-  let undefinedMember = false;
   for (const key of STRING_FIELDS) {
     const x = v[key];
-    if (x === undefined) undefinedMember ||= key in v;
-    else if (typeof x !== "string") issues.push({ field: key, message: `must be a string (got ${typeOf(x)})` });
+    if (x !== undefined && typeof x !== "string") issues.push({ field: key, message: `must be a string (got ${typeOf(x)})` });
   }
   const m = v.metadata;
   if (m !== undefined && m !== null && (typeof m !== "object" || Array.isArray(m))) issues.push({ field: "metadata", message: `must be an object (got ${typeOf(m)})` });
   if (issues.length > 0) throw new AuditValidationError("auditContext.run", issues);
-  if (!undefinedMember) return value;
+  // (any member set to undefined, the logger's too, is left out: it inherits)
+  const keys = Object.keys(v);
+  let i = 0;
+  while (i < keys.length && v[keys[i]!] !== undefined) i++;
+  if (i === keys.length) return value;
   const out: Record<string, unknown> = {};
-  for (const key of Object.keys(v)) if (v[key] !== undefined) out[key] = v[key];
+  for (const key of keys) if (v[key] !== undefined) out[key] = v[key];
   return out as AuditContextValue;
+}
+
+/**
+ * Whether `v` is an AuditLogger, structurally (another copy of the package's is one too): the
+ * check of the logger lookup and of `setDefaultAuditLogger`.
+ */
+export function isLoggerLike(v: unknown): v is AuditLogger {
+  return typeof v === "object" && v !== null && typeof (v as AuditLogger).logChatInteraction === "function" && typeof (v as AuditLogger).logError === "function";
 }
 
 /**
@@ -107,9 +117,7 @@ export function runInAuditContext<R>(store: AuditContextValue | undefined, fn: (
 
 /** The logger used when neither an option nor the context names one. */
 export function setDefaultAuditLogger(logger: AuditLogger | undefined): void {
-  // (structural, as the lookup's: another copy of the package's AuditLogger is one too)
-  const l = logger as { logChatInteraction?: unknown; logError?: unknown } | null | undefined;
-  if (l !== undefined && l !== null && (typeof l !== "object" || typeof l.logChatInteraction !== "function" || typeof l.logError !== "function")) {
+  if (logger !== undefined && logger !== null && !isLoggerLike(logger)) {
     throw new AuditConfigError([{ field: "logger", message: "setDefaultAuditLogger() takes an AuditLogger, or undefined to clear it" }]);
   }
   shared.defaultLogger = logger ?? undefined;

@@ -4,12 +4,12 @@
  */
 // (the module's object: the global `performance` is a getter, one more call per reading)
 import { performance } from "node:perf_hooks";
-import { auditContext, getDefaultAuditLogger, runInAuditContext, sharedFlags } from "./context.js";
+import { auditContext, getDefaultAuditLogger, isLoggerLike, runInAuditContext, sharedFlags } from "./context.js";
 import { AuditLogger, withRecordTime } from "./logger.js";
 import type { AuditContextValue, InputBuilder } from "./types.js";
 
 function isLogger(v: unknown): v is AuditLogger {
-  return v instanceof AuditLogger || (typeof v === "object" && v !== null && typeof (v as AuditLogger).logChatInteraction === "function" && typeof (v as AuditLogger).logError === "function");
+  return v instanceof AuditLogger || isLoggerLike(v);
 }
 
 /**
@@ -43,32 +43,29 @@ export function resolveAuditLogger(option?: AuditLogger | undefined): AuditLogge
 
 let warnedBadLogger = false;
 
-/** One process warning for a `logger` option (or a logger function's result) that is not a logger. */
-function warnBadLogger(value: unknown): void {
+/**
+ * The one process warning (`AUDIT_WARN_BAD_LOGGER`) for a `logger` option that gives no logger:
+ * `what` says what it gave. The call then looks up the context's or the default logger.
+ */
+function warnBadLoggerOnce(what: string): void {
   if (warnedBadLogger) return;
   warnedBadLogger = true;
-  const name = typeof value === "object" ? (value as object).constructor?.name : undefined;
-  const what = typeof value !== "object" ? `a ${typeof value}` : Object.getPrototypeOf(value) === Object.prototype ? "a plain object" : name ? `a ${name}` : "an object";
-  process.emitWarning(`An audited call was given ${what} as its logger, not an AuditLogger: it is looked up in the context or the default logger instead.`, {
+  process.emitWarning(`An audited call's logger option ${what}: it is looked up in the context or the default logger instead.`, {
     code: "AUDIT_WARN_BAD_LOGGER",
     type: "AuditLoggerWarning",
   });
 }
 
-let warnedLoggerThrew = false;
+/** A `logger` option (or a logger function's result) that is not a logger. */
+function warnBadLogger(value: unknown): void {
+  const name = typeof value === "object" ? (value as object).constructor?.name : undefined;
+  const what = typeof value !== "object" ? `a ${typeof value}` : Object.getPrototypeOf(value) === Object.prototype ? "a plain object" : name ? `a ${name}` : "an object";
+  warnBadLoggerOnce(`gave ${what}, not an AuditLogger`);
+}
 
-/**
- * @internal One process warning for a `(self) => logger` option that threw: like a value that is
- * not a logger, the call then looks up the context's or the default logger (never the caller's
- * exception, never silent).
- */
+/** @internal A `(self) => logger` option that threw (never the caller's exception, never silent). */
 export function warnLoggerOptionThrew(err: unknown): void {
-  if (warnedLoggerThrew) return;
-  warnedLoggerThrew = true;
-  process.emitWarning(`An audited call's logger function threw (${messageOf(isError(err) ? err : new Error(textOf(err)))}): it is looked up in the context or the default logger instead.`, {
-    code: "AUDIT_WARN_BAD_LOGGER",
-    type: "AuditLoggerWarning",
-  });
+  warnBadLoggerOnce(`function threw (${messageOf(isError(err) ? err : new Error(textOf(err)))})`);
 }
 
 /**

@@ -28,6 +28,10 @@ describe("auditContext", () => {
     const session: { user?: string } = {};
     const seen = auditContext.run({ userId: "alice", persona: "p0" }, () => auditContext.run({ userId: session.user, persona: "p1" }, () => auditContext.get()));
     expect(seen).toMatchObject({ userId: "alice", persona: "p1" });
+    // any member, the logger's too, whatever else is set
+    const logger = { logChatInteraction() {}, logError() {} };
+    const inner = auditContext.run({ logger, userId: "u1" }, () => auditContext.run({ logger: undefined, traceId: "t" }, () => auditContext.get()));
+    expect(inner?.logger).toBe(logger);
     // a default logger that is not one is refused at once (not a warning on every later call)
     expect(() => setDefaultAuditLogger({ sessionId: "x" } as never)).toThrow(expect.objectContaining({ code: "AUDIT_ERR_CONFIG" }));
     expect(() => setDefaultAuditLogger("logger" as never)).toThrow(/setDefaultAuditLogger\(\) takes an AuditLogger/);

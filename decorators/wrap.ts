@@ -174,12 +174,13 @@ function argsAsCalled(args: readonly unknown[]): readonly unknown[] {
   // serialisation ~0.2-0.3 µs more per call, measured with a one-argument tool call)
   const out: unknown[] = [];
   // (a budget per argument: a large first one leaves the next, a `history` say, copied)
-  for (let i = 0; i < args.length; i++) {
-    const a = args[i];
-    // (a primitive is itself: no budget or stack made for it)
-    out.push(typeof a !== "object" || a === null ? a : plainCopy(a, 0, [], { left: COPY_BUDGET }));
-  }
+  for (let i = 0; i < args.length; i++) out.push(copyAsCalled(args[i]));
   return out;
+}
+
+/** One argument or yielded item as plain data (see `argsAsCalled`); a primitive is itself, with no budget or stack made for it. */
+function copyAsCalled(value: unknown): unknown {
+  return typeof value !== "object" || value === null ? value : plainCopy(value, 0, [], { left: COPY_BUDGET });
 }
 
 function plainCopy(value: unknown, depth: number, stack: object[], budget: { left: number }): unknown {
@@ -351,7 +352,7 @@ class Call implements FinishedCall {
     // made at the generator's end
     if (y.items && y.items.length < MAX_COLLECTED_ITEMS) {
       try {
-        y.items.push(plainCopy(value, 0, [], { left: COPY_BUDGET }));
+        y.items.push(copyAsCalled(value));
       } catch {
         // an item that throws when read (a getter, a revoked Proxy) is left out of what the
         // record assembles (it would throw again then, and lose the record); `count` has it

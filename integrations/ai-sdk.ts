@@ -9,11 +9,12 @@
  * dependency: only its types are imported.
  */
 import type { LanguageModelMiddleware } from "ai";
-import { auditContext } from "../src/context.js";
+import { auditContext, runWithOwnValue } from "../src/context.js";
 import { readMember, recordFrom, reportRecordFailure, resolveAuditLogger, textOf } from "../src/instrument.js";
 import type { AuditLogger } from "../src/logger.js";
 import { newId } from "../src/record/id.js";
 import { copyUsage, toJsonData } from "../src/record/serialize.js";
+import { isThenable } from "./api-promise.js";
 import { aiSdkChatInputBuilder, type AiSdkRecordData, type AiSdkToolCall } from "./ai-sdk-input.js";
 
 /** Options of {@link auditLanguageModelMiddleware}. */
@@ -63,7 +64,7 @@ function markedUrls(model: unknown): PromiseLike<Record<string, RegExp[]>> | Rec
   // (a promise of its own: Promise.resolve() of a native promise is that same promise, which
   // would mark the wrapped model itself; found by review)
   const marked: PromiseLike<Record<string, RegExp[]>> | Record<string, RegExp[]> =
-    typeof (urls as { then?: unknown }).then === "function"
+    isThenable(urls)
       ? new Promise<Record<string, RegExp[]>>((resolve, reject) => {
           (urls as PromiseLike<Record<string, RegExp[]>>).then(resolve, reject);
         })
@@ -116,7 +117,7 @@ export function auditLanguageModelMiddleware(options: AuditLanguageModelMiddlewa
       if (!call) return doGenerate();
       let result: GenerateResult;
       try {
-        result = await auditContext.run({ parentId: call.id }, doGenerate);
+        result = await runWithOwnValue({ parentId: call.id }, doGenerate);
       } catch (err) {
         call.finish(failedOutcome(err, params));
         throw err;
@@ -138,7 +139,7 @@ export function auditLanguageModelMiddleware(options: AuditLanguageModelMiddlewa
       if (!call) return doStream();
       let result: StreamResult;
       try {
-        result = await auditContext.run({ parentId: call.id }, doStream);
+        result = await runWithOwnValue({ parentId: call.id }, doStream);
       } catch (err) {
         call.finish(failedOutcome(err, params));
         throw err;

@@ -280,21 +280,14 @@ class ChatCall implements StreamObserver<unknown>, ObservedCall, PromptCopier, D
     // review, 2026-12-03). Asked for after the headers arrived, the call is recorded from them:
     // the body is the app's to read by then.
     this.untrack();
-    if (this.status !== undefined) {
-      const requestId = this.headers?.get("request-id") ?? undefined;
-      const base: Outcome = { statusCode: this.status, requestId };
-      if (this.status < 200 || this.status >= 300) base.error = `HTTP ${this.status}`;
-      this.end(base);
-    }
+    if (this.status !== undefined) this.end(rawOutcome(this.status, this.headers));
   }
 
   private rawResponse(res: unknown): void {
     if (this.recorded || this.parsing) return;
     try {
       const response = res as Response;
-      const requestId = response.headers.get("request-id") ?? undefined;
-      const base: Outcome = { statusCode: response.status, requestId };
-      if (!response.ok) base.error = `HTTP ${response.status}`;
+      const base = rawOutcome(response.status, response.headers);
       const json = response.ok && !this.stream && (response.headers.get("content-type") ?? "").includes("json");
       if (!json) {
         this.end(base);
@@ -466,6 +459,13 @@ const ABORTED: StreamEnd = { kind: "aborted" };
 const ABANDONED: StreamEnd = { kind: "abandoned" };
 
 /** The response's `request-id`, or undefined (also when its headers cannot be read). */
+/** What a raw Response says without its body: status, request id, and a non-2xx as the error. */
+function rawOutcome(status: number, headers: { get(name: string): string | null } | undefined): Outcome {
+  const base: Outcome = { statusCode: status, requestId: headers ? requestIdOf(headers) : undefined };
+  if (status < 200 || status >= 300) base.error = `HTTP ${status}`;
+  return base;
+}
+
 function requestIdOf(headers: { get(name: string): string | null }): string | undefined {
   try {
     return headers.get("request-id") || undefined;

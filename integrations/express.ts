@@ -720,6 +720,12 @@ function describeValue(v: unknown): string {
   }
 }
 
+/** An Express Router (4 or 5): a function with `use`, `handle` and its `stack` of layers. */
+export function isExpressRouter(value: unknown): value is ((...args: never[]) => unknown) & { use(...handlers: unknown[]): unknown } {
+  const v = value as { use?: unknown; handle?: unknown; stack?: unknown } | null;
+  return typeof value === "function" && typeof v?.use === "function" && typeof v.handle === "function" && Array.isArray(v.stack);
+}
+
 /**
  * True for an Express application (4 or 5): a request handler function with `use`, `get` and
  * `listen`. Used by `withAudit` to recognise what it was given.

@@ -59,7 +59,7 @@ function isSecretParam(name: string): boolean {
 }
 // the base a relative URL is read against (it never shows: only its path and query are recorded)
 const RELATIVE_BASE = "http://relative.invalid";
-const RELATIVE_HOST = "relative.invalid";
+const RELATIVE_HOST = new URL(RELATIVE_BASE).host;
 
 type FetchLike = (input: never, init?: never) => Promise<unknown>;
 

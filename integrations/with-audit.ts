@@ -4,7 +4,7 @@
  */
 import { AuditConfigError } from "../src/errors.js";
 import { wrapAnthropic, type AnthropicClientLike, type WrapAnthropicOptions } from "./anthropic.js";
-import { auditMiddleware, isExpressApp, type AuditMiddlewareOptions } from "./express.js";
+import { auditMiddleware, isExpressApp, isExpressRouter, type AuditMiddlewareOptions } from "./express.js";
 import { withAuditFetch, type AuditFetchOptions } from "./fetch.js";
 import { isOpenAIClient, wrapOpenAI, type OpenAIClientLike, type WrapOpenAIOptions } from "./openai.js";
 
@@ -21,12 +21,6 @@ type FetchLike = (input: never, init?: never) => Promise<unknown>;
 function isAnthropicClient(value: unknown): value is AnthropicClientLike {
   const messages = (value as { messages?: { create?: unknown } } | null)?.messages;
   return typeof value === "object" && value !== null && typeof messages?.create === "function";
-}
-
-/** An Express Router (4 or 5): a function with `use`, `handle` and its `stack` of layers. */
-function isExpressRouter(value: unknown): value is ((...args: never[]) => unknown) & { use(...handlers: unknown[]): unknown } {
-  const v = value as { use?: unknown; handle?: unknown; stack?: unknown } | null;
-  return typeof value === "function" && typeof v?.use === "function" && typeof v.handle === "function" && Array.isArray(v.stack);
 }
 
 /** A class (its source starts with `class`): a client's constructor passed without `new`. */

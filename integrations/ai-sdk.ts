@@ -431,6 +431,8 @@ class PartAccumulator {
   private readonly finish: Outcome = newOutcome();
   private model: string | undefined = undefined;
   private responseId: string | undefined = undefined;
+  /** the provider's `finish` part arrived: the response is whole, whatever the reader does next */
+  finished = false;
 
   constructor(
     private readonly call: ModelCall,
@@ -467,6 +469,7 @@ class PartAccumulator {
         break;
       case "finish":
         putFinish(this.finish, part.usage, part.finishReason);
+        this.finished = true;
         break;
       case "error":
         this.error ??= part.error;
@@ -552,10 +555,15 @@ function watchStream<T>(source: ReadableStream<T>, call: ModelCall, signal: Abor
       },
       cancel(reason) {
         try {
-          const aborted = signal?.aborted === true;
-          const o = acc.outcome(aborted ? "aborted" : "cancelled");
-          o.error = aborted ? `aborted: the request was aborted after ${acc.parts} stream parts` : `cancelled: the reader stopped the stream after ${acc.parts} parts`;
-          call.finish(o);
+          // stopped after the provider's `finish` part: a whole response (as the OpenAI and
+          // Anthropic wrappers record a stream left after its end)
+          if (acc.finished && acc.error === undefined) call.finish(acc.outcome("completed"));
+          else {
+            const aborted = signal?.aborted === true;
+            const o = acc.outcome(aborted ? "aborted" : "cancelled");
+            o.error = aborted ? `aborted: the request was aborted after ${acc.parts} stream parts` : `cancelled: the reader stopped the stream after ${acc.parts} parts`;
+            call.finish(o);
+          }
         } catch (err) {
           call.failedToRecord(err);
         }

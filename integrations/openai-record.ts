@@ -219,13 +219,18 @@ export function fromResponse(response: OpenAIResponse | unknown): ChatOutcome {
     const details = isObj(response.incomplete_details) ? response.incomplete_details : {};
     out.finishReason = str(details.reason) ?? "incomplete";
   } else if (status) out.finishReason = status;
-  const calls = output.filter((item) => isObj(item) && typeof item.type === "string" && item.type !== "message" && item.type !== "reasoning");
+  const calls = output.filter(isToolItem);
   if (calls.length > 0) out.toolCalls = calls;
   if (status === "failed") {
     const err = isObj(response.error) ? response.error : {};
     out.errorMessage = str(err.message) ?? "response failed";
   }
   return out;
+}
+
+/** An output item of a Response that is a tool call (a function, custom tool, web search … call), not a message or reasoning. */
+function isToolItem(item: unknown): item is Obj {
+  return isObj(item) && typeof item.type === "string" && item.type !== "message" && item.type !== "reasoning";
 }
 
 /** Follows a Responses API event stream; the final `response.*` event carries the whole Response. */
@@ -263,7 +268,7 @@ export class ResponseEventAccumulator {
     } else if (type === "response.output_item.added" || type === "response.output_item.done") {
       // (copied as it arrives: the app is handed the same item)
       const item = event.item;
-      if (isObj(item) && typeof item.type === "string" && item.type !== "message" && item.type !== "reasoning" && typeof event.output_index === "number") {
+      if (isToolItem(item) && typeof event.output_index === "number" && this.final === undefined) {
         (this.items ??= new Map()).set(event.output_index, toJsonData(item) as Obj);
       }
     } else if (type === "response.function_call_arguments.done" || type === "response.custom_tool_call_input.done") {
@@ -282,6 +287,7 @@ export class ResponseEventAccumulator {
       if (final.usage !== undefined) final.usage = copyUsage(final.usage);
       if (final.toolCalls !== undefined) final.toolCalls = toJsonData(final.toolCalls) as unknown[];
       this.final = final;
+      this.items = undefined; // (the final Response lists them whole)
     } else if (type === "error") {
       this.errorMessage = str(event.message) ?? "stream error";
     }

@@ -347,6 +347,18 @@ describe("auditLanguageModelMiddleware: the model's own stream", () => {
     }
   }
 
+  it("a reader that cancels after the provider's finish part: recorded as completed (a whole response)", async () => {
+    const logger = newLogger();
+    const finish = { type: "finish", usage: { inputTokens: { total: 10 }, outputTokens: { total: 5 } }, finishReason: { unified: "stop", raw: "end_turn" } };
+    const stream = await wrapParts(logger, [{ type: "text-delta", id: "0", delta: "Hi" }, finish, { type: "raw", rawValue: {} }]);
+    const reader = stream.getReader();
+    expect((await reader.read()).value).toMatchObject({ type: "text-delta" });
+    expect((await reader.read()).value).toMatchObject({ type: "finish" });
+    await reader.cancel("done");
+    const [rec] = await settle(logger, 1);
+    expect(rec).toMatchObject({ success: true, finishReason: "stop", responsePreview: "Hi", metadata: { aiSdk: { end: "completed" } } });
+  });
+
   it("a later `finish` part replaces what an earlier one said (usage and finish reason)", async () => {
     const logger = newLogger();
     const first = { type: "finish", usage: { inputTokens: { total: 10 }, outputTokens: { total: 5 }, raw: { in: 10, out: 5 } }, finishReason: { unified: "stop", raw: "end_turn" } };

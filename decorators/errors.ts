@@ -1,6 +1,7 @@
 import { z } from "zod";
 import type { ErrorSeverity } from "../src/types.js";
 import { isError, readMember, textOf } from "../src/instrument.js";
+import { newId } from "../src/record/id.js";
 import { auditMethodDecorator, decoratorOptionsShape, errorMessageOf, parseDecoratorInput, type AuditDecoratorOptions, type AuditMethodDecorator, type FinishedCall } from "./wrap.js";
 
 /**
@@ -124,7 +125,11 @@ export function AuditErrors(options: AuditErrorsOptions = {}): AuditMethodDecora
       }
       // (noted once recorded: an outer method sees the error unrecorded when this record failed)
       const by = { startedAt: call.startedAt, traceId: call.outer?.traceId };
+      // a call outside any trace starts one, named by its own record id (as the other decorators'
+      // calls do; inside a trace the logger takes the context's)
+      const own = call.outer?.traceId === undefined ? newId() : undefined;
       logger.logError({
+        ...(own !== undefined ? { id: own, traceId: own } : {}),
         errorType: isErr ? textOf(readMember(error, "name") || readMember(readMember(error, "constructor"), "name") || "Error") : `thrown ${error === null ? "null" : typeof error}`,
         message: errorMessageOf(error),
         ...(typeof stack === "string" ? { stackTrace: stack } : {}),

@@ -675,7 +675,10 @@ describe("@AuditPersona, @AuditPerformance, @AuditErrors", () => {
     expect(() => s.throwsString()).toThrow("plain string");
     expect(s.fine()).toBe(1);
     await expect(s.rejects(7)).rejects.toThrow("rejected 7");
-    expect(await records(logger, "error")).toMatchObject([
+    const errs = await records(logger, "error");
+    // outside any trace each error record starts one, named by its own id
+    for (const e of errs) expect(e.traceId).toBe(e.id);
+    expect(errs).toMatchObject([
       { errorType: "TypeError", message: "bad input", severity: "critical", context: { method: "Svc.inner", code: "E_BAD" } },
       { errorType: "thrown string", message: "plain string", severity: "error" },
       { errorType: "Error", message: "rejected 7", context: { method: "Svc.rejects", arguments: [7] } },

@@ -145,8 +145,7 @@ export function auditLanguageModelMiddleware(options: AuditLanguageModelMiddlewa
         throw err;
       }
       try {
-        const signal = isObj(params) && params.abortSignal instanceof AbortSignal ? params.abortSignal : undefined;
-        return { ...result, stream: watchStream(result.stream, call, signal, requestIdOf(result.response)) };
+        return { ...result, stream: watchStream(result.stream, call, abortSignalOf(params), requestIdOf(result.response)) };
       } catch {
         call.finish({ error: "could not observe the stream", end: "error" });
         return result;
@@ -339,11 +338,16 @@ function errorOutcome(err: unknown, o: Outcome = newOutcome()): Outcome {
   return o;
 }
 
+/** The call options' abort signal, if they have one (read guarded: options may be the app's odd objects). */
+function abortSignalOf(params: unknown): AbortSignal | undefined {
+  const signal = readMember(params, "abortSignal");
+  return signal instanceof AbortSignal ? signal : undefined;
+}
+
 /** A call that failed before it had a result or a stream: "aborted" when its abort signal fired, as for an abort mid-stream. */
 function failedOutcome(err: unknown, params: unknown): Outcome {
   const o = errorOutcome(err);
-  const signal = isObj(params) ? readMember(params, "abortSignal") : undefined;
-  if (signal instanceof AbortSignal && signal.aborted) o.end = "aborted";
+  if (abortSignalOf(params)?.aborted === true) o.end = "aborted";
   return o;
 }
 

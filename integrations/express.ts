@@ -329,6 +329,9 @@ function captureBodies(chat: ChatCapture, req: Request, res: Response): void {
 
 // ---------------------------------------------------------------- request end
 
+/** The status recorded for a request whose client left before any response was sent (nginx's 499). */
+const CLIENT_CLOSED_REQUEST = 499;
+
 function complete(state: RequestState, req: Request, res: Response, aborted: boolean): void {
   if (state.done) return;
   state.done = true;
@@ -336,7 +339,9 @@ function complete(state: RequestState, req: Request, res: Response, aborted: boo
   const durationMs = performance.now() - state.start;
   learnUser(state, req);
   const route = state.routePattern ?? state.path;
-  const status = res.statusCode;
+  // A client gone before any response went out got none: `res.statusCode` is then only the 200
+  // Node starts with. Such a request is recorded with 499, "client closed request" (nginx's).
+  const status = aborted && !res.headersSent ? CLIENT_CLOSED_REQUEST : res.statusCode;
   const outer = state.outerParentId !== undefined ? { parentId: state.outerParentId } : {};
   safeRecord(logger, () =>
     logger.logPerformanceMetric({
@@ -350,7 +355,7 @@ function complete(state: RequestState, req: Request, res: Response, aborted: boo
   );
   if (state.chat) {
     const chat = state.chat;
-    safeRecord(logger, () => recordChat(logger, state, chat, req, res, durationMs, aborted));
+    safeRecord(logger, () => recordChat(logger, state, chat, req, res, status, durationMs, aborted));
   }
   if (aborted) {
     safeRecord(logger, () =>
@@ -373,10 +378,9 @@ function complete(state: RequestState, req: Request, res: Response, aborted: boo
   }
 }
 
-function recordChat(logger: AuditLogger, state: RequestState, chat: ChatCapture, req: Request, res: Response, durationMs: number, aborted: boolean): void {
+function recordChat(logger: AuditLogger, state: RequestState, chat: ChatCapture, req: Request, res: Response, status: number, durationMs: number, aborted: boolean): void {
   const max = chat.request.max;
   const prompt = promptOf(req, chat.request, max);
-  const status = res.statusCode;
   // Node sends no body for these, whatever the handler wrote
   const bodiless = state.method === "HEAD" || status === 204 || status === 304;
   const response = bodiless ? { value: "", truncated: false } : responseOf(chat, res, max);

@@ -625,6 +625,36 @@ describe.each(EXPRESS_FLAVORS)("%s", (_name, express: ExpressFactory) => {
     expect(chat).toMatchObject({ traceId: metric!.traceId, parentId: metric!.id });
   });
 
+  it("a request the client leaves before any response is sent records status 499 (client closed request), not the 200 Express starts with", async () => {
+    const logger = newLogger();
+    let closedOnServer!: () => void;
+    const serverSawClose = new Promise<void>((r) => (closedOnServer = r));
+    const url = await start(
+      buildApp({ logger, chatRoutes: ["/slow"] }, (app) => {
+        app.post("/slow", express.json(), (_req, res) => {
+          const timer = setTimeout(() => res.json({ late: true }), 5000);
+          res.on("close", () => {
+            clearTimeout(timer);
+            closedOnServer();
+          });
+        });
+      }),
+    );
+    const u = new URL(url);
+    await new Promise<void>((resolve) => {
+      const req = http.request({ host: u.hostname, port: u.port, path: "/slow", method: "POST", headers: { "content-type": "application/json" } });
+      req.on("error", () => undefined);
+      req.end('{"messages":[{"role":"user","content":"hi"}]}', () => setTimeout(() => (req.destroy(), resolve()), 100));
+    });
+    await serverSawClose;
+    const [metric] = await waitForRecords(logger, "performance_metric", 1);
+    const [err] = await waitForRecords(logger, "error", 1);
+    const [chat] = await waitForRecords(logger, "chat_interaction", 1);
+    expect(metric!.context).toEqual({ method: "POST", route: "/slow", status: 499, aborted: true });
+    expect(err).toMatchObject({ errorType: "http_request_aborted", context: { route: "/slow", status: 499, headersSent: false } });
+    expect(chat).toMatchObject({ success: false, statusCode: 499, metadata: { status: 499 } });
+  });
+
   it("leaves ignored requests alone: no context, no records", async () => {
     const logger = newLogger();
     const url = await start(

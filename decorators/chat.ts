@@ -1,7 +1,7 @@
 import { z } from "zod";
 import type { ChatInteractionInput } from "../src/types.js";
 import { finishReasonOf, fromChunks, modelFrom, promptFromArgs, responseFromResult, toolCallsOf, usageFromResult, type ChatContent, type ChatUsage } from "./chat-extract.js";
-import { ABORTED_MESSAGE, withLinks, auditMethodDecorator, captured, decoratorOptionsShape, errorMessageOf, parseDecoratorInput, type AuditDecoratorOptions, type AuditMethodDecorator, type FinishedCall } from "./wrap.js";
+import { failureMessageOf, withLinks, auditMethodDecorator, captured, decoratorOptionsShape, parseDecoratorInput, type AuditDecoratorOptions, type AuditMethodDecorator, type FinishedCall } from "./wrap.js";
 
 /**
  * Options of {@link AuditChat}. The extractors replace the built-in guesses; `captureArgs` /
@@ -117,8 +117,8 @@ function chatInput(o: AuditChatOptions, call: FinishedCall): ChatInteractionInpu
     success: outcome.status === "ok",
     metadata: { method: call.qualifiedName },
   };
-  if (outcome.status === "error") input.errorMessage = errorMessageOf(outcome.error);
-  if (outcome.status === "aborted") input.errorMessage = ABORTED_MESSAGE;
+  const failure = failureMessageOf(outcome);
+  if (failure !== undefined) input.errorMessage = failure;
   return withLinks(input, call);
 }
 

@@ -10,5 +10,5 @@ export { AuditChat, type AuditChatOptions } from "./chat.js";
 export { AuditPersona, type AuditPersonaOptions } from "./persona.js";
 export { AuditPerformance, type AuditPerformanceOptions } from "./performance.js";
 export { AuditErrors, type AuditErrorsOptions } from "./errors.js";
-export { ABORTED_MESSAGE, type AuditDecoratorOptions, type AuditMethodDecorator } from "./wrap.js";
+export { ABANDONED_MESSAGE, ABORTED_MESSAGE, type AuditDecoratorOptions, type AuditMethodDecorator } from "./wrap.js";
 export type { ChatContent, ChatUsage } from "./chat-extract.js";

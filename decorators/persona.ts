@@ -1,6 +1,6 @@
 import { z } from "zod";
 import type { PersonaActivityInput } from "../src/types.js";
-import { ABORTED_MESSAGE, withLinks, auditMethodDecorator, captured, decoratorOptionsShape, errorMessageOf, parseDecoratorInput, type AuditDecoratorOptions, type AuditMethodDecorator } from "./wrap.js";
+import { failureMessageOf, withLinks, auditMethodDecorator, captured, decoratorOptionsShape, parseDecoratorInput, type AuditDecoratorOptions, type AuditMethodDecorator } from "./wrap.js";
 
 /**
  * Options of {@link AuditPersona}. Arguments and results are not recorded unless `captureArgs` /
@@ -51,8 +51,8 @@ export function AuditPersona(personaName: string, activityType: string, options:
         const res = captured(o.captureResult, call.yielded ? { yielded: call.yielded.count, returned: outcome.value } : outcome.value);
         if (res) details.result = res.value;
       }
-      if (outcome.status === "error") details.error = errorMessageOf(outcome.error);
-      if (outcome.status === "aborted") details.error = ABORTED_MESSAGE;
+      const failure = failureMessageOf(outcome);
+      if (failure !== undefined) details.error = failure;
       const input = withLinks<PersonaActivityInput>(
         { personaName: persona, activityType: activity, durationSeconds: call.durationSeconds, success: outcome.status === "ok", details },
         call,

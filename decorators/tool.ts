@@ -1,6 +1,6 @@
 import { z } from "zod";
 import type { ToolUsageInput } from "../src/types.js";
-import { ABORTED_MESSAGE, captured, withLinks, decoratorOptionsShape, errorMessageOf, auditMethodDecorator, parseDecoratorInput, type AuditDecoratorOptions, type AuditMethodDecorator, type FinishedCall } from "./wrap.js";
+import { failureMessageOf, captured, withLinks, decoratorOptionsShape, auditMethodDecorator, parseDecoratorInput, type AuditDecoratorOptions, type AuditMethodDecorator, type FinishedCall } from "./wrap.js";
 
 /**
  * Options of {@link AuditTool}.
@@ -52,7 +52,7 @@ export function AuditTool(toolName: string, options: AuditToolOptions = {}): Aud
         const result = captured(o.captureResult, call.yielded ? { yielded: call.yielded.count, returned: outcome.value } : outcome.value);
         if (result) input.result = result.value;
       } else {
-        input.errorMessage = outcome.status === "error" ? errorMessageOf(outcome.error) : ABORTED_MESSAGE;
+        input.errorMessage = failureMessageOf(outcome);
       }
       logger.logToolUsage(input);
     },

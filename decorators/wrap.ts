@@ -8,6 +8,7 @@
  */
 import { z } from "zod";
 import { auditContext, runInAuditContext, runWithOwnValue } from "../src/context.js";
+import { trackResult, untrackResult, type DroppableCall, type Ticket } from "../src/dropped.js";
 import { AuditConfigError } from "../src/errors.js";
 import { isInstance, resolveAuditLogger, safeRecord, textOf, warnLoggerOptionThrew } from "../src/instrument.js";
 import type { AuditLogger } from "../src/logger.js";
@@ -56,7 +57,9 @@ export type CallOutcome =
   | { readonly status: "ok"; readonly value: unknown }
   | { readonly status: "error"; readonly error: unknown }
   /** a generator whose consumer stopped early (`break`, `return()`) */
-  | { readonly status: "aborted" };
+  | { readonly status: "aborted" }
+  /** a generator dropped unfinished without `return()` (recorded when garbage-collected) */
+  | { readonly status: "abandoned" };
 
 /** What a generator yielded before it finished. */
 export interface YieldedItems {
@@ -74,7 +77,6 @@ export interface FinishedCall {
   readonly traceId: string | undefined;
   readonly parentId: string | undefined;
   readonly userId: string | undefined;
-  readonly thisArg: unknown;
   /**
    * the arguments as they were when the method was called (plain data copied then, see
    * `argsAsCalled`; empty unless the decorator reads them)
@@ -113,6 +115,23 @@ export interface MethodAuditSpec {
 
 /** `errorMessage` of a generator call whose consumer stopped before it finished (`break`, `return()`). */
 export const ABORTED_MESSAGE = "aborted: the consumer stopped iterating before the generator finished";
+
+/** `errorMessage` of a generator call dropped unfinished, without `return()` (recorded when collected). */
+export const ABANDONED_MESSAGE = "abandoned: the consumer dropped the generator unfinished, without return(); recorded when it was garbage-collected";
+
+/** The `errorMessage` of a call that did not end in a value, or undefined for one that did. */
+export function failureMessageOf(outcome: CallOutcome): string | undefined {
+  switch (outcome.status) {
+    case "ok":
+      return undefined;
+    case "error":
+      return errorMessageOf(outcome.error);
+    case "aborted":
+      return ABORTED_MESSAGE;
+    case "abandoned":
+      return ABANDONED_MESSAGE;
+  }
+}
 
 /** Items kept per generator call when `collectItems` is set. */
 export const MAX_COLLECTED_ITEMS = 100_000;
@@ -302,7 +321,7 @@ function loggerFrom(option: (self: unknown) => AuditLogger | undefined, self: un
 }
 
 /** Per-call state from the call to the record. */
-class Call implements FinishedCall {
+class Call implements FinishedCall, DroppableCall {
   id: string | undefined = undefined;
   traceId: string | undefined = undefined;
   parentId: string | undefined = undefined;
@@ -316,11 +335,17 @@ class Call implements FinishedCall {
   private userAtCall: string | undefined = undefined;
   private done = false;
   readonly startedAt = performance.now();
+  /** when the generator's last step returned (an abandoned generator's duration ends there) */
+  private lastStepAt = this.startedAt;
+  /** a generator's registration for the garbage collector (see src/dropped.ts) */
+  ticket: Ticket | undefined = undefined;
+  /** `Class.method`, fixed when the call is tracked for the garbage collector */
+  private fixedName: string | undefined = undefined;
 
   constructor(
     readonly spec: MethodAuditSpec,
     readonly logger: AuditLogger,
-    readonly thisArg: unknown,
+    private thisArg: unknown,
     readonly args: readonly unknown[],
     readonly method: string,
   ) {}
@@ -331,6 +356,7 @@ class Call implements FinishedCall {
   }
 
   get qualifiedName(): string {
+    if (this.fixedName !== undefined) return this.fixedName;
     const t = this.thisArg;
     const owner = typeof t === "function" ? t.name : typeof t === "object" && t !== null ? (t.constructor as { name?: unknown } | undefined)?.name : undefined;
     return typeof owner === "string" && owner !== "" && owner !== "Object" ? `${owner}.${this.method}` : this.method;
@@ -338,6 +364,28 @@ class Call implements FinishedCall {
 
   get seconds(): number {
     return (performance.now() - this.startedAt) / 1000;
+  }
+
+  /**
+   * Records the call as abandoned if `generator` (what the caller got) is collected unfinished.
+   * The registration holds the call until then, so the call lets go of `this` first (an instance
+   * that holds its own generator, `this.current = this.items()`, would otherwise never be
+   * collected): the name is fixed now.
+   */
+  trackUntilCollected(generator: object): void {
+    this.fixedName = this.qualifiedName;
+    this.thisArg = undefined;
+    trackResult(this, generator);
+  }
+
+  /** Run by the FinalizationRegistry: must not throw (finish records through safeRecord). */
+  abandon(): void {
+    this.finish({ status: "abandoned" });
+  }
+
+  /** Notes that a generator step returned. */
+  stepped(): void {
+    this.lastStepAt = performance.now();
   }
 
   /** Runs one step of the method body in its context. */
@@ -369,7 +417,8 @@ class Call implements FinishedCall {
   finish(outcome: CallOutcome): void {
     if (this.done) return;
     this.done = true;
-    this.durationSeconds = this.seconds;
+    if (this.ticket !== undefined) untrackResult(this);
+    this.durationSeconds = outcome.status === "abandoned" ? (this.lastStepAt - this.startedAt) / 1000 : this.seconds;
     this.outcome = outcome;
     // A user the method set (auditContext.setUser, after authentication, say) is set where the
     // call was made too, as without the decorator, whose context the method ran in: when it
@@ -426,8 +475,11 @@ function invoke(spec: MethodAuditSpec, kind: FunctionKind, logger: AuditLogger, 
     call.finish({ status: "error", error });
     throw error;
   }
-  if (kind === "generator") return auditGenerator(call, out as Generator<unknown, unknown, unknown>);
-  if (kind === "asyncGenerator") return auditAsyncGenerator(call, out as AsyncGenerator<unknown, unknown, unknown>);
+  if (kind !== "function") {
+    const generator = kind === "generator" ? auditGenerator(call, out as Generator<unknown, unknown, unknown>) : auditAsyncGenerator(call, out as AsyncGenerator<unknown, unknown, unknown>);
+    call.trackUntilCollected(generator);
+    return generator;
+  }
   // (guarded: a revoked Proxy the method returned goes back to the caller as it is)
   if (isInstance(out, Promise)) return settleLater(call, out as Promise<unknown>);
   call.finish({ status: "ok", value: out });
@@ -480,7 +532,8 @@ function isNativePromise(p: Promise<unknown>): boolean {
 }
 
 // Generators are recorded when they finish: returned (ok), threw (error), or were closed early by
-// their consumer (aborted). The consumer's generator delegates to the original with `yield*`, so
+// their consumer (aborted), or when they are garbage-collected unfinished (abandoned: dropped
+// half-read, or never started, without `return()`). The consumer's generator delegates to the original with `yield*`, so
 // next/throw/return reach it exactly as without the decorator (a `return(v)` gets the original's
 // own answer: what its `finally` returns, or yields), through an observer that runs each step of
 // the original in the call's context (calls made from the generator body link to it whichever
@@ -495,6 +548,7 @@ async function* auditAsyncGenerator(call: Call, gen: AsyncGenerator<unknown, unk
 
 /** The outcome of one step of the original; `closing`: the consumer asked it to return. */
 function stepped(call: Call, r: IteratorResult<unknown, unknown>, closing: boolean): IteratorResult<unknown, unknown> {
+  call.stepped();
   if (!r.done) {
     // (a value yielded while closing, from the original's `finally`, is passed on, not counted)
     if (!closing) call.item(r.value);

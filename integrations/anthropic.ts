@@ -24,7 +24,7 @@ import { newId } from "../src/record/id.js";
 import { copyUsage, toJsonData } from "../src/record/serialize.js";
 import type { AuditContextValue } from "../src/types.js";
 import { anthropicChatInputBuilder, type AnthropicRecordData, type AnthropicToolCall } from "./anthropic-input.js";
-import { trackResult, untrackResult, type DroppableCall, type Ticket } from "./dropped.js";
+import { trackResult, untrackResult, type DroppableCall, type Ticket } from "../src/dropped.js";
 import { observeApiPromise, type ObservedCall, type ResponseProps } from "./api-promise.js";
 import { argsForCall, observeSentBodies, type PromptCopier } from "./sent-body.js";
 import { signalAborted, tapStream, type StreamEnd, type StreamObserver, type TapHandle } from "./stream-tap.js";
@@ -184,7 +184,7 @@ class ChatCall implements StreamObserver<unknown>, ObservedCall, PromptCopier, D
   private acc: StreamAccumulator | undefined;
   private tap: TapHandle | undefined;
   private streamSignal: AbortSignal | undefined;
-  /** the registration (see integrations/dropped.ts) that records this call if its result is collected unread */
+  /** the registration (see src/dropped.ts) that records this call if its result is collected unread */
   ticket: Ticket | undefined;
 
   constructor(
@@ -235,7 +235,7 @@ class ChatCall implements StreamObserver<unknown>, ObservedCall, PromptCopier, D
   }
 
 
-  /** `result` was collected unread (see integrations/dropped.ts). Run by the FinalizationRegistry: never throws. */
+  /** `result` was collected unread (see src/dropped.ts). Run by the FinalizationRegistry: never throws. */
   abandon(): void {
     this.untrack();
     this.tap?.release();
@@ -400,7 +400,7 @@ class ChatCall implements StreamObserver<unknown>, ObservedCall, PromptCopier, D
     if (this.recorded) return;
     this.recorded = true;
     this.untrack();
-    // (nothing that leads back to the stream stays with a recorded call: see integrations/dropped.ts)
+    // (nothing that leads back to the stream stays with a recorded call: see src/dropped.ts)
     this.streamSignal = undefined;
     // (recorded another way than by the tap's end, a failed parse say: the tap lets go of this call)
     const tap = this.tap;

@@ -19,7 +19,7 @@ import { copyUsage, toJsonData } from "../src/record/serialize.js";
 import type { AuditLogger } from "../src/logger.js";
 import { openaiChatInputBuilder, openaiRecordData, type CallStatus, type OpenAIRecordData } from "./openai-input.js";
 import { ChatChunkAccumulator, ResponseEventAccumulator, fromChatCompletion, fromResponse, isObj, promptOf, type ChatOutcome, type Obj } from "./openai-record.js";
-import { trackResult, untrackResult, type DroppableCall, type Ticket } from "./dropped.js";
+import { trackResult, untrackResult, type DroppableCall, type Ticket } from "../src/dropped.js";
 import { observeApiPromise, type ObservedCall, type ResponseProps } from "./api-promise.js";
 import { argsForCall, observeSentBodies, wrapMethod, type PromptCopier } from "./sent-body.js";
 import { signalAborted, tapStream, type StreamEnd, type StreamObserver, type TapHandle } from "./stream-tap.js";
@@ -196,7 +196,7 @@ class CallRecord implements StreamObserver<unknown>, ObservedCall, PromptCopier,
   private acc: ChatChunkAccumulator | ResponseEventAccumulator | undefined;
   private items = 0;
   private streamSignal: AbortSignal | undefined;
-  /** the registration (see integrations/dropped.ts) that records this call if its result is collected unread */
+  /** the registration (see src/dropped.ts) that records this call if its result is collected unread */
   ticket: Ticket | undefined;
   /** the prompt as sent (from the request's JSON), or copied at the call; see integrations/sent-body.ts */
   private prompt: ReturnType<typeof promptOf> | undefined;
@@ -254,7 +254,7 @@ class CallRecord implements StreamObserver<unknown>, ObservedCall, PromptCopier,
   }
 
 
-  /** `result` was collected unread (see integrations/dropped.ts). */
+  /** `result` was collected unread (see src/dropped.ts). */
   abandon(): void {
     this.untrack();
     this.tap?.release();
@@ -403,7 +403,7 @@ class CallRecord implements StreamObserver<unknown>, ObservedCall, PromptCopier,
     if (this.recorded) return;
     this.recorded = true;
     this.untrack();
-    // (nothing that leads back to the stream stays with a recorded call: see integrations/dropped.ts)
+    // (nothing that leads back to the stream stays with a recorded call: see src/dropped.ts)
     this.streamSignal = undefined;
     const durationSeconds = secondsSince(this.start);
     const headers = this.headers;

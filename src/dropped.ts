@@ -1,7 +1,7 @@
 /**
  * Results the app drops without reading them to the end (an APIPromise never awaited, a stream
- * never read or left half-read without `break`/`return()`), for the OpenAI and Anthropic
- * integrations: there is no other moment at which such a call could be recorded, so it is
+ * never read or left half-read without `break`/`return()`, a decorated generator method's
+ * generator), for the OpenAI and Anthropic integrations and the decorators: there is no other moment at which such a call could be recorded, so it is
  * recorded when its result is garbage-collected, once, as abandoned. A result still alive when the
  * process exits is not recorded.
  *

@@ -1,0 +1,36 @@
+import { describe, expect, it } from "vitest";
+import { runFixtureChild } from "../helpers/index.js";
+
+interface ToolRecord {
+  operation: string;
+  parameters: string[];
+  success: boolean;
+  errorMessage?: string;
+  result?: unknown;
+  durationSeconds: number;
+  traceId?: string;
+  userId?: string;
+}
+
+describe("a decorated generator the consumer drops before it finishes (child process, --expose-gc)", () => {
+  it("is recorded once when it is collected, as abandoned, with its context; one the instance holds is still collectable; one read to the end is recorded once", () => {
+    const r = runFixtureChild<{ records: ToolRecord[]; alive: number }>("decorators/abandon-child.mts", "audit-dec-abandon-");
+    expect(r.status, r.stderr).toBe(0);
+    const byLabel = new Map(r.out.records.map((rec) => [rec.parameters[0], rec]));
+    // each call once
+    expect(r.out.records.map((rec) => rec.parameters[0]).sort()).toEqual(["async half-read", "held by the instance", "never started", "read to the end", "sync half-read"]);
+    expect(byLabel.get("read to the end")).toMatchObject({ success: true, result: { yielded: 10, returned: "read to the end" } });
+    for (const label of ["sync half-read", "async half-read", "never started", "held by the instance"]) {
+      const rec = byLabel.get(label)!;
+      expect(rec.success, label).toBe(false);
+      expect(rec.errorMessage, label).toMatch(/^abandoned: /);
+      expect(rec.result, label).toBeUndefined();
+      // the time up to its last step, not up to the collection (which came seconds later)
+      expect(rec.durationSeconds, label).toBeLessThan(0.5);
+    }
+    expect(byLabel.get("sync half-read")).toMatchObject({ traceId: "trace-abandon", userId: "u-1" });
+    expect(byLabel.get("async half-read")).toMatchObject({ traceId: "trace-abandon-async", userId: "u-2" });
+    // nothing of the test's kept alive by the registration
+    expect(r.out.alive).toBe(0);
+  });
+});

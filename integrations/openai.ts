@@ -43,7 +43,6 @@ export interface WrapOpenAIOptions {
 }
 
 type AnyMethod = (this: unknown, ...args: never[]) => unknown;
-type AnyFn = (this: unknown, ...a: unknown[]) => unknown;
 type Creator = { create: AnyMethod };
 
 /**

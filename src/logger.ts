@@ -52,7 +52,6 @@ import {
   type InputBuilder,
   type PerformanceMetricInput,
   type PersonaActivityInput,
-  type RecordType,
   type SessionSummary,
   type ToolUsageInput,
 } from "./types.js";

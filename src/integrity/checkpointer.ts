@@ -44,7 +44,7 @@ export class Checkpointer {
   readonly file: string;
 
   constructor(
-    private readonly auditDir: string,
+    auditDir: string,
     private readonly sessionId: string,
     private readonly signer: SigningKey,
     private readonly durability: Durability,

@@ -130,7 +130,6 @@ function pgCode(err: unknown): string {
 export class PostgresSink implements AuditSink {
   readonly schema: string;
   private readonly settings: Settings;
-  private readonly conn: PostgresConnectionOptions;
   private readonly spoolOption: string | undefined;
   private pool: Pool | undefined;
   private ownsPool = false;
@@ -163,7 +162,6 @@ export class PostgresSink implements AuditSink {
 
   constructor(options: PostgresSinkOptions) {
     const o = parseOptions(sinkOptionsSchema, options, "PostgresSink") as PostgresSinkOptions;
-    this.conn = o;
     this.schema = schemaOf(o);
     this.spoolOption = o.spoolPath;
     this.settings = {

@@ -8,7 +8,7 @@
 import type { Pool } from "pg";
 import { z } from "zod";
 import { GENESIS_HASH, hashBody, splitSealedLine } from "../pipeline/chain.js";
-import { CHAIN_KINDS, type ChainKind, type VerifyNote, type VerifyProblem, type VerifyReport } from "../types.js";
+import { CHAIN_KINDS, type VerifyNote, type VerifyProblem, type VerifyReport } from "../types.js";
 import { connectionOptionsShape, parseOptions, poolFor, schemaOf, type PostgresConnectionOptions } from "./pg.js";
 import { names } from "./schema.js";
 

@@ -5,7 +5,7 @@ import path from "node:path";
 import { afterEach, describe, expect, it } from "vitest";
 import { AuditLogger, AuditSessionLockedError, RECORD_KINDS, verifyAuditLog, type RecordType } from "../../src/index.js";
 import { cleanupTmp, readJsonl, tmpProject } from "../helpers/index.js";
-import { CORE_FIXTURES, REPO_ROOT, auditDirOf, kindPath, readKind, startFixture, killChildren, type ChildHandle } from "../helpers/core.js";
+import { REPO_ROOT, auditDirOf, kindPath, readKind, startFixture, killChildren, type ChildHandle } from "../helpers/core.js";
 
 const children: ChildHandle[] = [];
 afterEach(async () => {

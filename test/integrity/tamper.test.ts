@@ -17,7 +17,6 @@ import {
   checkpointsFile,
   editLines,
   hashOf,
-  indexOfSeq,
   newSigner,
   noteKinds,
   problemKinds,

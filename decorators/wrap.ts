@@ -8,13 +8,14 @@
  */
 import { z } from "zod";
 import { auditContext, runInAuditContext, runWithOwnValue } from "../src/context.js";
-import { trackResult, untrackResult, type DroppableCall, type Ticket } from "../src/dropped.js";
+import { trackResult, untrackResult } from "../src/dropped.js";
 import { AuditConfigError } from "../src/errors.js";
 import { isInstance, resolveAuditLogger, safeRecord, textOf, warnLoggerOptionThrew } from "../src/instrument.js";
 import type { AuditLogger } from "../src/logger.js";
 import { newId } from "../src/record/id.js";
 import { toFieldIssues } from "../src/record/issues.js";
-import { setMember } from "../src/record/serialize.js";
+import { NO_ARGS, argsAsCalled, copyAsCalled, copyChecked, detachedArgs } from "./copy.js";
+import { GeneratorRemains, contextRemains } from "./remains.js";
 import type { AuditContextValue, RecordLinkInput } from "../src/types.js";
 
 /**
@@ -171,64 +172,6 @@ export function captured(option: boolean | ((v: never) => unknown) | undefined, 
   return { value };
 }
 
-const NO_ARGS: readonly unknown[] = Object.freeze([]);
-const MAX_COPY_DEPTH = 32;
-/**
- * Members and items copied per argument (and per yielded item) at most: past it, an
- * array or object is kept as it is, not walked (a call given a 200,000-item context, or a sparse
- * array of length 3e7, costs no copy of it; found by review, 2026-12-03).
- */
-const COPY_BUDGET = 10_000;
-
-/**
- * The arguments as the method got them, for a record made when it finishes: a method that pushes
- * its answer onto the `history` it was given, or edits the request it was passed, must not change
- * what the record says it was called with. Plain data (arrays, plain objects, to 32 levels) is
- * copied now, up to COPY_BUDGET members and items; anything else (class instances such as a
- * request, Dates, Maps, functions), and what is past the budget, is kept as it is, so
- * `captureArgs` and `prompt` functions can still call its methods.
- */
-function argsAsCalled(args: readonly unknown[]): readonly unknown[] {
-  // (pushed, not `new Array(n)` filled in: that makes a holey array, which costs the record's
-  // serialisation ~0.2-0.3 µs more per call, measured with a one-argument tool call)
-  const out: unknown[] = [];
-  // (a budget per argument: a large first one leaves the next, a `history` say, copied)
-  for (let i = 0; i < args.length; i++) out.push(copyAsCalled(args[i]));
-  return out;
-}
-
-/** One argument or yielded item as plain data (see `argsAsCalled`); a primitive is itself, with no budget or stack made for it. */
-function copyAsCalled(value: unknown): unknown {
-  return typeof value !== "object" || value === null ? value : plainCopy(value, 0, [], { left: COPY_BUDGET });
-}
-
-function plainCopy(value: unknown, depth: number, stack: object[], budget: { left: number }): unknown {
-  if (typeof value !== "object" || value === null || depth >= MAX_COPY_DEPTH || stack.includes(value)) return value;
-  const proto = Object.getPrototypeOf(value) as unknown;
-  const isArray = Array.isArray(value) && proto === Array.prototype;
-  if (!isArray && proto !== Object.prototype && proto !== null) return value;
-  const keys = isArray ? undefined : Object.keys(value);
-  const size = keys ? keys.length : (value as unknown[]).length;
-  if (size > budget.left) return value;
-  budget.left -= size;
-  stack.push(value);
-  try {
-    if (!keys) {
-      const list = value as unknown[];
-      const copy: unknown[] = [];
-      for (let i = 0; i < list.length; i++) copy.push(plainCopy(list[i], depth + 1, stack, budget));
-      return copy;
-    }
-    const copy: Record<string, unknown> = proto === null ? (Object.create(null) as Record<string, unknown>) : {};
-    for (const key of keys) {
-      setMember(copy, key, plainCopy((value as Record<string, unknown>)[key], depth + 1, stack, budget));
-    }
-    return copy;
-  } finally {
-    stack.pop();
-  }
-}
-
 /** Puts the call's id, trace, parent and user on a log input (only those that are set). */
 export function withLinks<T extends RecordLinkInput>(input: T, call: FinishedCall): T {
   if (call.id !== undefined) input.id = call.id;
@@ -321,7 +264,7 @@ function loggerFrom(option: (self: unknown) => AuditLogger | undefined, self: un
 }
 
 /** Per-call state from the call to the record. */
-class Call implements FinishedCall, DroppableCall {
+class Call implements FinishedCall {
   id: string | undefined = undefined;
   traceId: string | undefined = undefined;
   parentId: string | undefined = undefined;
@@ -335,17 +278,15 @@ class Call implements FinishedCall, DroppableCall {
   private userAtCall: string | undefined = undefined;
   private done = false;
   readonly startedAt = performance.now();
-  /** when the generator's last step returned (an abandoned generator's duration ends there) */
-  private lastStepAt = this.startedAt;
-  /** a generator's registration for the garbage collector (see src/dropped.ts) */
-  ticket: Ticket | undefined = undefined;
-  /** `Class.method`, fixed when the call is tracked for the garbage collector */
-  private fixedName: string | undefined = undefined;
+  /** a generator call's record data for the garbage collector (see decorators/remains.ts) */
+  remains: GeneratorRemains | undefined = undefined;
+  /** a generator call's generator was started (its first `next()`) */
+  started = false;
 
   constructor(
     readonly spec: MethodAuditSpec,
     readonly logger: AuditLogger,
-    private thisArg: unknown,
+    readonly thisArg: unknown,
     readonly args: readonly unknown[],
     readonly method: string,
   ) {}
@@ -356,9 +297,13 @@ class Call implements FinishedCall, DroppableCall {
   }
 
   get qualifiedName(): string {
-    if (this.fixedName !== undefined) return this.fixedName;
-    const t = this.thisArg;
-    const owner = typeof t === "function" ? t.name : typeof t === "object" && t !== null ? (t.constructor as { name?: unknown } | undefined)?.name : undefined;
+    let owner: unknown;
+    try {
+      const t = this.thisArg;
+      owner = typeof t === "function" ? t.name : typeof t === "object" && t !== null ? (t.constructor as { name?: unknown } | undefined)?.name : undefined;
+    } catch {
+      // (a Proxy `this` whose traps throw, a revoked one: the method's name alone)
+    }
     return typeof owner === "string" && owner !== "" && owner !== "Object" ? `${owner}.${this.method}` : this.method;
   }
 
@@ -367,25 +312,29 @@ class Call implements FinishedCall, DroppableCall {
   }
 
   /**
-   * Records the call as abandoned if `generator` (what the caller got) is collected unfinished.
-   * The registration holds the call until then, so the call lets go of `this` first (an instance
-   * that holds its own generator, `this.current = this.items()`, would otherwise never be
-   * collected): the name is fixed now.
+   * Records the call as abandoned if `generator` (what the caller got) is collected unfinished,
+   * from what is left of it (see decorators/remains.ts): the registration holds that, never the
+   * call itself, which leads to `this`, the arguments and the contexts as they are.
    */
-  trackUntilCollected(generator: object): void {
-    this.fixedName = this.qualifiedName;
-    this.thisArg = undefined;
-    trackResult(this, generator);
+  trackUntilCollected(generator: object, args: readonly unknown[], keeping: readonly number[]): void {
+    const remains = new GeneratorRemains(this.spec, this.logger, this.id, this.traceId, this.parentId, detachedArgs(args, this.args, keeping), this.method, this.qualifiedName, this.startedAt, contextRemains(this.outer));
+    remains.userId = this.userId;
+    this.remains = remains;
+    trackResult(remains, generator);
   }
 
-  /** Run by the FinalizationRegistry: must not throw (finish records through safeRecord). */
-  abandon(): void {
-    this.finish({ status: "abandoned" });
-  }
-
-  /** Notes that a generator step returned. */
+  /** A generator step returned. */
   stepped(): void {
-    this.lastStepAt = performance.now();
+    const r = this.remains;
+    if (r !== undefined) {
+      r.lastStepAt = performance.now();
+      r.userId = this.userId;
+    }
+  }
+
+  /** The consumer asked the generator to return. */
+  closing(): void {
+    if (this.remains !== undefined) this.remains.closing = true;
   }
 
   /** Runs one step of the method body in its context. */
@@ -396,11 +345,18 @@ class Call implements FinishedCall, DroppableCall {
   item(value: unknown): void {
     const y = (this.yielded ??= { count: 0, firstItemSeconds: undefined, items: this.spec.collectItems ? [] : undefined });
     if (y.count++ === 0) y.firstItemSeconds = this.seconds;
+    const remains = this.remains;
+    remains?.counted(y.firstItemSeconds);
     // copied as it is yielded (plain data): the consumer may change an item before the record is
     // made at the generator's end
     if (y.items && y.items.length < MAX_COLLECTED_ITEMS) {
       try {
-        y.items.push(copyAsCalled(value));
+        if (remains === undefined) y.items.push(copyAsCalled(value));
+        else {
+          const { copy, fresh } = copyChecked(value);
+          y.items.push(copy);
+          remains.kept(value, copy, fresh);
+        }
       } catch {
         // an item that throws when read (a getter, a revoked Proxy) is left out of what the
         // record assembles (it would throw again then, and lose the record); `count` has it
@@ -417,8 +373,8 @@ class Call implements FinishedCall, DroppableCall {
   finish(outcome: CallOutcome): void {
     if (this.done) return;
     this.done = true;
-    if (this.ticket !== undefined) untrackResult(this);
-    this.durationSeconds = outcome.status === "abandoned" ? (this.lastStepAt - this.startedAt) / 1000 : this.seconds;
+    if (this.remains !== undefined) untrackResult(this.remains);
+    this.durationSeconds = this.seconds;
     this.outcome = outcome;
     // A user the method set (auditContext.setUser, after authentication, say) is set where the
     // call was made too, as without the decorator, whose context the method ran in: when it
@@ -441,8 +397,11 @@ class Call implements FinishedCall, DroppableCall {
 function invoke(spec: MethodAuditSpec, kind: FunctionKind, logger: AuditLogger, original: AnyFunction, thisArg: unknown, args: unknown[], name: string): unknown {
   let call: Call;
   let patch: AuditContextValue | undefined;
+  // a generator call's arguments whose copies hold something of the app's (see trackUntilCollected)
+  let keeping: number[] | undefined;
   try {
-    call = new Call(spec, logger, thisArg, spec.readsArgs ? argsAsCalled(args) : NO_ARGS, name);
+    if (kind !== "function" && spec.readsArgs) keeping = [];
+    call = new Call(spec, logger, thisArg, spec.readsArgs ? argsAsCalled(args, keeping) : NO_ARGS, name);
     if (kind !== "function") call.yielded = { count: 0, firstItemSeconds: undefined, items: spec.collectItems ? [] : undefined };
     const caller = auditContext.get();
     call.calledIn(caller);
@@ -477,7 +436,15 @@ function invoke(spec: MethodAuditSpec, kind: FunctionKind, logger: AuditLogger, 
   }
   if (kind !== "function") {
     const generator = kind === "generator" ? auditGenerator(call, out as Generator<unknown, unknown, unknown>) : auditAsyncGenerator(call, out as AsyncGenerator<unknown, unknown, unknown>);
-    call.trackUntilCollected(generator);
+    unstarted.set(generator, call);
+    try {
+      call.trackUntilCollected(generator, args, keeping ?? []);
+    } catch (trackError) {
+      // our own failure: the generator is recorded when it finishes, not if it is dropped
+      safeRecord(logger, () => {
+        throw trackError;
+      });
+    }
     return generator;
   }
   // (guarded: a revoked Proxy the method returned goes back to the caller as it is)
@@ -546,6 +513,41 @@ async function* auditAsyncGenerator(call: Call, gen: AsyncGenerator<unknown, unk
   return yield* new ObservedAsyncGenerator(call, gen);
 }
 
+/**
+ * The consumer's generators, to their calls, for a `return()` or `throw()` made before the first
+ * `next()`: it ends the generator without running its body (the `yield*` above), so the observer
+ * never sees it. The generators' own prototypes (each generator function has one) take these
+ * two methods over: they do what the built-in ones do, then record a call that had not started
+ * as aborted (`return`) or failed with what was thrown (`throw`).
+ */
+const unstarted = new WeakMap<object, Call>();
+
+function recordUnstartedEnds(proto: object): void {
+  const base = Object.getPrototypeOf(proto) as { return: (v?: unknown) => unknown; throw: (e?: unknown) => unknown };
+  const nativeReturn = base.return;
+  const nativeThrow = base.throw;
+  const methods = {
+    return(this: object, v?: unknown): unknown {
+      const call = unstarted.get(this);
+      const r = Reflect.apply(nativeReturn, this, [v]);
+      if (call !== undefined && !call.started) call.finish({ status: "aborted" });
+      return r;
+    },
+    throw(this: object, e?: unknown): unknown {
+      const call = unstarted.get(this);
+      try {
+        return Reflect.apply(nativeThrow, this, [e]);
+      } finally {
+        if (call !== undefined && !call.started) call.finish({ status: "error", error: e });
+      }
+    },
+  };
+  Object.defineProperty(proto, "return", { value: methods.return, writable: true, configurable: true, enumerable: false });
+  Object.defineProperty(proto, "throw", { value: methods.throw, writable: true, configurable: true, enumerable: false });
+}
+recordUnstartedEnds(auditGenerator.prototype as object);
+recordUnstartedEnds(auditAsyncGenerator.prototype as object);
+
 /** The outcome of one step of the original; `closing`: the consumer asked it to return. */
 function stepped(call: Call, r: IteratorResult<unknown, unknown>, closing: boolean): IteratorResult<unknown, unknown> {
   call.stepped();
@@ -566,7 +568,9 @@ class ObservedGenerator implements Iterator<unknown, unknown, unknown> {
   constructor(
     private readonly call: Call,
     private readonly gen: Generator<unknown, unknown, unknown>,
-  ) {}
+  ) {
+    call.started = true;
+  }
   [Symbol.iterator](): this {
     return this;
   }
@@ -578,6 +582,7 @@ class ObservedGenerator implements Iterator<unknown, unknown, unknown> {
   }
   return(v?: unknown): IteratorResult<unknown, unknown> {
     this.closing = true;
+    this.call.closing();
     return this.run(() => this.gen.return(v));
   }
   private run(step: () => IteratorResult<unknown, unknown>): IteratorResult<unknown, unknown> {
@@ -597,7 +602,9 @@ class ObservedAsyncGenerator implements AsyncIterator<unknown, unknown, unknown>
   constructor(
     private readonly call: Call,
     private readonly gen: AsyncGenerator<unknown, unknown, unknown>,
-  ) {}
+  ) {
+    call.started = true;
+  }
   [Symbol.asyncIterator](): this {
     return this;
   }
@@ -609,6 +616,7 @@ class ObservedAsyncGenerator implements AsyncIterator<unknown, unknown, unknown>
   }
   return(v?: unknown): Promise<IteratorResult<unknown, unknown>> {
     this.closing = true;
+    this.call.closing();
     return this.run(() => this.gen.return(v));
   }
   private async run(step: () => Promise<IteratorResult<unknown, unknown>>): Promise<IteratorResult<unknown, unknown>> {

@@ -10,6 +10,7 @@ interface ToolRecord {
   durationSeconds: number;
   traceId?: string;
   userId?: string;
+  metadata?: Record<string, unknown>;
 }
 
 describe("a decorated generator the consumer drops before it finishes (child process, --expose-gc)", () => {
@@ -18,9 +19,9 @@ describe("a decorated generator the consumer drops before it finishes (child pro
     expect(r.status, r.stderr).toBe(0);
     const byLabel = new Map(r.out.records.map((rec) => [rec.parameters[0], rec]));
     // each call once
-    expect(r.out.records.map((rec) => rec.parameters[0]).sort()).toEqual(["async half-read", "held by the instance", "never started", "read to the end", "sync half-read"]);
+    expect(r.out.records.map((rec) => rec.parameters[0]).sort()).toEqual(["args lead back to it", "async half-read", "closed, then dropped in its finally", "context leads back to it", "held by the instance", "never started", "read to the end", "sync half-read"]);
     expect(byLabel.get("read to the end")).toMatchObject({ success: true, result: { yielded: 10, returned: "read to the end" } });
-    for (const label of ["sync half-read", "async half-read", "never started", "held by the instance"]) {
+    for (const label of ["sync half-read", "async half-read", "never started", "held by the instance", "args lead back to it", "context leads back to it"]) {
       const rec = byLabel.get(label)!;
       expect(rec.success, label).toBe(false);
       expect(rec.errorMessage, label).toMatch(/^abandoned: /);
@@ -30,6 +31,12 @@ describe("a decorated generator the consumer drops before it finishes (child pro
     }
     expect(byLabel.get("sync half-read")).toMatchObject({ traceId: "trace-abandon", userId: "u-1" });
     expect(byLabel.get("async half-read")).toMatchObject({ traceId: "trace-abandon-async", userId: "u-2" });
+    // the consumer did call return(): that is an abort, whenever it is recorded
+    expect(byLabel.get("closed, then dropped in its finally")).toMatchObject({ success: false, errorMessage: expect.stringMatching(/^aborted: /) });
+    // arguments that are not plain data are recorded as the record serialises them (an
+    // AbortSignal has no members of its own), the context's metadata as it was
+    expect(byLabel.get("args lead back to it")!.parameters).toEqual(["args lead back to it", { signal: {}, session: {} }]);
+    expect(byLabel.get("context leads back to it")).toMatchObject({ metadata: { holder: {} } });
     // nothing of the test's kept alive by the registration
     expect(r.out.alive).toBe(0);
   });

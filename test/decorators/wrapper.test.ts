@@ -188,6 +188,59 @@ describe.each(["standard", "legacy"] as const)("the shared method wrapper (%s mo
     expect(await records(logger, "tool")).toMatchObject([{ toolName: "db", success: true }]);
   });
 
+  it("a generator closed with return() or throw() before its first next() is recorded then, as without the decorator it ends without running", async () => {
+    const logger = newLogger();
+    const ran: string[] = [];
+    class G {
+      *items(label: string) {
+        ran.push(label);
+        yield 1;
+      }
+      async *pages(label: string) {
+        ran.push(label);
+        yield 1;
+      }
+    }
+    decorate(mode, G, "items", AuditTool("items", { logger }));
+    decorate(mode, G, "pages", AuditTool("pages", { logger }));
+    const g = new G();
+    expect(g.items("sync return").return(7)).toEqual({ value: 7, done: true });
+    expect(() => g.items("sync throw").throw(new Error("closed before start"))).toThrow("closed before start");
+    expect(await g.pages("async return").return(8)).toEqual({ value: 8, done: true });
+    await expect(g.pages("async throw").throw(new Error("async closed before start"))).rejects.toThrow("async closed before start");
+    // a started one is recorded once, by its own end
+    const started = g.items("started");
+    started.next();
+    expect(started.return(9)).toEqual({ value: 9, done: true });
+    expect(started.return(10)).toEqual({ value: 10, done: true });
+    expect(ran).toEqual(["started"]);
+    expect((await records(logger, "tool")).map((r) => [r.parameters, r.success, r.errorMessage])).toEqual([
+      [["sync return"], false, expect.stringMatching(/^aborted/)],
+      [["sync throw"], false, "closed before start"],
+      [["async return"], false, expect.stringMatching(/^aborted/)],
+      [["async throw"], false, "async closed before start"],
+      [["started"], false, expect.stringMatching(/^aborted/)],
+    ]);
+  });
+
+  it("a generator method called on a `this` whose members cannot be read still runs and is recorded under its own name", async () => {
+    const logger = newLogger();
+    class G {
+      *items() {
+        yield 1;
+      }
+    }
+    decorate(mode, G, "items", AuditTool("items", { logger }));
+    const hostile = new Proxy(new G(), {
+      get(target, key, receiver) {
+        if (key === "constructor") throw new Error("no constructor access");
+        return Reflect.get(target, key, receiver) as unknown;
+      },
+    });
+    expect([...hostile.items()]).toEqual([1]);
+    expect(await records(logger, "tool")).toMatchObject([{ toolName: "items", operation: "items", success: true }]);
+  });
+
   it("records generators on finish, forwards throw() and return values", async () => {
     const logger = newLogger();
     class G {

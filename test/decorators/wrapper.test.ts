@@ -192,13 +192,15 @@ describe.each(["standard", "legacy"] as const)("the shared method wrapper (%s mo
     const logger = newLogger();
     const ran: string[] = [];
     class G {
-      *items(label: string) {
+      *items(label: string): Generator<number, unknown, undefined> {
         ran.push(label);
         yield 1;
+        return undefined;
       }
-      async *pages(label: string) {
+      async *pages(label: string): AsyncGenerator<number, unknown, undefined> {
         ran.push(label);
         yield 1;
+        return undefined;
       }
     }
     decorate(mode, G, "items", AuditTool("items", { logger }));

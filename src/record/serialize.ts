@@ -98,8 +98,24 @@ function convert(value: unknown, maxChars: number, maxItems: number, depth: numb
       return value.toString();
   }
   if (value === null) return null;
-  const obj = value as object;
   if (depth >= MAX_DEPTH) return "[MaxDepth]";
+  try {
+    return convertObject(value as object, maxChars, maxItems, depth, stack);
+  } catch (err) {
+    // an object whose very shape cannot be read: a revoked Proxy, a Proxy whose traps throw
+    return `[Unreadable: ${unreadableReason(err)}]`;
+  }
+}
+
+function unreadableReason(err: unknown): string {
+  try {
+    return err instanceof Error ? err.message : String(err);
+  } catch {
+    return "unknown";
+  }
+}
+
+function convertObject(obj: object, maxChars: number, maxItems: number, depth: number, stack: object[]): JsonValue {
   if (stack.includes(obj)) return "[Circular]";
   if (obj instanceof Date) return Number.isNaN(obj.getTime()) ? "Invalid Date" : obj.toISOString();
   if (ArrayBuffer.isView(obj)) return `[Binary ${obj.byteLength} bytes]`;

@@ -107,6 +107,23 @@ describe("metadata and free-form values are stored safely (serialize.ts rules)",
     expect(readKind(projectPath, "tool_usage", "ser_getter")[0]!.metadata).toEqual({ ok: 1, getter: "[Unreadable: nope]" });
   });
 
+  it("an object whose shape cannot be read (a revoked Proxy, a Proxy whose traps throw) is recorded as unreadable, in the input and in the context's metadata, not thrown at the log call", async () => {
+    const projectPath = tmpProject();
+    const logger = new AuditLogger({ sessionId: "ser_proxy", projectPath });
+    const { proxy: revoked, revoke } = Proxy.revocable({}, {});
+    revoke();
+    const hostile = new Proxy({}, { ownKeys: () => { throw new Error("no keys for you"); } });
+    try {
+      auditContext.run({ metadata: { inner: { revoked } } }, () => logger.logToolUsage({ toolName: "t", operation: "o", parameters: { revoked, hostile } }));
+    } finally {
+      await logger.finalizeSession();
+    }
+    const rec = readKind(projectPath, "tool_usage", "ser_proxy")[0]!;
+    expect(rec.parameters).toEqual({ revoked: expect.stringMatching(/^\[Unreadable: .*revoked/), hostile: "[Unreadable: no keys for you]" });
+    expect(rec.metadata).toEqual({ inner: { revoked: expect.stringMatching(/^\[Unreadable: /) } });
+    expect((await verifyAuditLog(auditDirOf(projectPath))).ok).toBe(true);
+  });
+
   // Core bug (reported): toJsonSafe builds plain objects with `out[key] = …`, so an own key
   // "__proto__" (as JSON.parse produces from a request body) sets the prototype instead and is
   // silently dropped from the record. An audit log should keep exactly that kind of payload.

@@ -3,7 +3,7 @@
  * a record made when the call finishes: plain data is copied when the call starts (or the item
  * is yielded), anything else is kept as it is.
  */
-import { setMember, toJsonSafe } from "../src/record/serialize.js";
+import { setMember } from "../src/record/serialize.js";
 
 export const NO_ARGS: readonly unknown[] = Object.freeze([]);
 const MAX_COPY_DEPTH = 32;
@@ -29,21 +29,21 @@ interface CopyState {
  * request, Dates, Maps, functions), and what is past the budget, is kept as it is, so
  * `captureArgs` and `prompt` functions can still call its methods.
  *
- * `keeping`, when given, gets the indexes of the arguments whose copies kept something of the
- * original (see {@link detachedArgs}).
+ * `check`, when given, is told whether every copy is all new (`fresh`: holds nothing of the
+ * app's, so it cannot lead back to anything the app holds).
  */
-export function argsAsCalled(args: readonly unknown[], keeping?: number[]): readonly unknown[] {
+export function argsAsCalled(args: readonly unknown[], check?: { fresh: boolean }): readonly unknown[] {
   // (pushed, not `new Array(n)` filled in: that makes a holey array, which costs the record's
   // serialisation ~0.2-0.3 µs more per call, measured with a one-argument tool call)
   const out: unknown[] = [];
   // (a budget per argument: a large first one leaves the next, a `history` say, copied)
   for (let i = 0; i < args.length; i++) {
     const value = args[i];
-    if (keeping === undefined) out.push(copyAsCalled(value));
+    if (check === undefined) out.push(copyAsCalled(value));
     else {
       const state: CopyState = { left: COPY_BUDGET, kept: false };
       out.push(plainCopy(value, 0, [], state));
-      if (state.kept) keeping.push(i);
+      if (state.kept) check.fresh = false;
     }
   }
   return out;
@@ -55,8 +55,8 @@ export function copyAsCalled(value: unknown): unknown {
 }
 
 /**
- * A yielded item as `copyAsCalled` copies it, and whether that copy is all new (holds nothing of
- * the original: it cannot lead back to anything the app holds).
+ * A value as `copyAsCalled` copies it, and whether that copy is all new (holds nothing of the
+ * original: it cannot lead back to anything the app holds).
  */
 export function copyChecked(value: unknown): { copy: unknown; fresh: boolean } {
   if (typeof value === "function") return { copy: value, fresh: false };
@@ -64,26 +64,6 @@ export function copyChecked(value: unknown): { copy: unknown; fresh: boolean } {
   const state: CopyState = { left: COPY_BUDGET, kept: false };
   const copy = plainCopy(value, 0, [], state);
   return { copy, fresh: !state.kept };
-}
-
-/**
- * A value as the record would serialise it, as new JSON data that shares nothing with it (for
- * what must not keep the original alive); a value that cannot be read is a placeholder.
- */
-export function detached(value: unknown): unknown {
-  try {
-    return toJsonSafe(value, Number.MAX_SAFE_INTEGER);
-  } catch {
-    return "[unreadable]";
-  }
-}
-
-/** `copies` (from argsAsCalled) with the arguments at the `keeping` indexes detached. */
-export function detachedArgs(args: readonly unknown[], copies: readonly unknown[], keeping: readonly number[]): readonly unknown[] {
-  if (keeping.length === 0) return copies;
-  const out = copies.slice();
-  for (const i of keeping) out[i] = detached(args[i]);
-  return out;
 }
 
 function plainCopy(value: unknown, depth: number, stack: object[], state: CopyState): unknown {

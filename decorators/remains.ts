@@ -3,20 +3,22 @@
  * unfinished (half-read, or never started, without `return()`): the call is then recorded when
  * the generator is garbage-collected, once, as abandoned (see src/dropped.ts).
  *
- * The FinalizationRegistry holds this until then, so nothing here may lead back to the
- * generator (else it is never collected, and never recorded): not `this` (an instance that keeps
- * its own generator), not the arguments or items as they are (an AbortSignal whose listener
- * closes the generator, a session object it is stored on), not the contexts (their metadata is
- * the app's). It holds the call's ids, names and times, and copies that share nothing with the
- * app's objects: plain data copied as for the record, anything else as the record would
- * serialise it (detached JSON data), made when the call starts and as items are yielded.
+ * The FinalizationRegistry holds this until then, so nothing here may lead back to the generator
+ * (else it is never collected, and never recorded): not `this` (an instance that keeps its own
+ * generator), not the app's objects among the arguments, items or context (an AbortSignal whose
+ * listener closes the generator, a session object it is stored on). It holds the call's ids,
+ * names and times, its context's ids, and the record's own copies of the arguments, the context
+ * metadata and (for `@AuditChat`) the items only while they are all new plain data: the same
+ * values the call's own record would get, so capture functions see what they always see. A call
+ * with anything else among them is not tracked (from the moment such an item is yielded), and
+ * is recorded only when it finishes.
  */
 import { runInAuditContext } from "../src/context.js";
 import type { DroppableCall, Ticket } from "../src/dropped.js";
 import { safeRecord } from "../src/instrument.js";
 import type { AuditLogger } from "../src/logger.js";
 import type { AuditContextValue } from "../src/types.js";
-import { copyChecked, detached } from "./copy.js";
+import { copyChecked } from "./copy.js";
 import type { CallOutcome, FinishedCall, MethodAuditSpec, YieldedItems } from "./wrap.js";
 
 export class GeneratorRemains implements FinishedCall, DroppableCall {
@@ -36,6 +38,7 @@ export class GeneratorRemains implements FinishedCall, DroppableCall {
     readonly id: string | undefined,
     readonly traceId: string | undefined,
     readonly parentId: string | undefined,
+    /** the call's own copies of its arguments, all new plain data */
     readonly args: readonly unknown[],
     readonly method: string,
     readonly qualifiedName: string,
@@ -52,10 +55,10 @@ export class GeneratorRemains implements FinishedCall, DroppableCall {
     this.yielded.firstItemSeconds = firstItemSeconds;
   }
 
-  /** A yielded item as copied for the call's own record: that copy when it holds nothing of the app's, else detached. */
-  kept(value: unknown, copy: unknown, fresh: boolean): void {
+  /** A yielded item, as the call copied it for its own record (all new plain data). */
+  kept(copy: unknown): void {
     const items = this.yielded.items;
-    if (items && items.length < MAX_REMAINS_ITEMS) items.push(fresh ? copy : detached(value));
+    if (items && items.length < MAX_REMAINS_ITEMS) items.push(copy);
   }
 
   /** Run by the FinalizationRegistry: never throws. */
@@ -74,9 +77,27 @@ export class GeneratorRemains implements FinishedCall, DroppableCall {
 /** Items kept for an abandoned call's record (as many as the call's own record keeps). */
 const MAX_REMAINS_ITEMS = 100_000;
 
-/** The context a call was made in, as a new object whose metadata shares nothing with the app's. */
-export function contextRemains(context: AuditContextValue | undefined): AuditContextValue | undefined {
-  if (context === undefined || context.metadata === undefined) return context === undefined ? undefined : { ...context };
-  const { copy, fresh } = copyChecked(context.metadata);
-  return { ...context, metadata: (fresh ? copy : detached(context.metadata)) as Record<string, unknown> };
+/**
+ * The context a call was made in, for its record: its ids, user, persona and session, and a copy
+ * of its metadata; `null` when that metadata holds anything but new plain data, or cannot be
+ * read (the call is then not tracked).
+ */
+export function contextRemains(context: AuditContextValue | undefined): AuditContextValue | undefined | null {
+  if (context === undefined) return undefined;
+  const out: { -readonly [K in keyof AuditContextValue]: AuditContextValue[K] } = {};
+  if (typeof context.traceId === "string") out.traceId = context.traceId;
+  if (typeof context.parentId === "string") out.parentId = context.parentId;
+  if (typeof context.userId === "string") out.userId = context.userId;
+  if (typeof context.persona === "string") out.persona = context.persona;
+  if (typeof context.sessionId === "string") out.sessionId = context.sessionId;
+  if (context.metadata !== undefined) {
+    try {
+      const { copy, fresh } = copyChecked(context.metadata);
+      if (!fresh) return null;
+      out.metadata = copy as Record<string, unknown>;
+    } catch {
+      return null;
+    }
+  }
+  return out;
 }

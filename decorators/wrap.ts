@@ -14,7 +14,7 @@ import { isInstance, resolveAuditLogger, safeRecord, textOf, warnLoggerOptionThr
 import type { AuditLogger } from "../src/logger.js";
 import { newId } from "../src/record/id.js";
 import { toFieldIssues } from "../src/record/issues.js";
-import { NO_ARGS, argsAsCalled, copyAsCalled, copyChecked, detachedArgs } from "./copy.js";
+import { NO_ARGS, argsAsCalled, copyAsCalled, copyChecked } from "./copy.js";
 import { GeneratorRemains, contextRemains } from "./remains.js";
 import type { AuditContextValue, RecordLinkInput } from "../src/types.js";
 
@@ -314,13 +314,25 @@ class Call implements FinishedCall {
   /**
    * Records the call as abandoned if `generator` (what the caller got) is collected unfinished,
    * from what is left of it (see decorators/remains.ts): the registration holds that, never the
-   * call itself, which leads to `this`, the arguments and the contexts as they are.
+   * call itself, which leads to `this`, the arguments and the contexts as they are. Only when
+   * the arguments' copies (`argsFresh`) and the context's metadata are all new plain data.
    */
-  trackUntilCollected(generator: object, args: readonly unknown[], keeping: readonly number[]): void {
-    const remains = new GeneratorRemains(this.spec, this.logger, this.id, this.traceId, this.parentId, detachedArgs(args, this.args, keeping), this.method, this.qualifiedName, this.startedAt, contextRemains(this.outer));
+  trackUntilCollected(generator: object, argsFresh: boolean): void {
+    if (!argsFresh) return;
+    const outer = contextRemains(this.outer);
+    if (outer === null) return;
+    const remains = new GeneratorRemains(this.spec, this.logger, this.id, this.traceId, this.parentId, this.args, this.method, this.qualifiedName, this.startedAt, outer);
     remains.userId = this.userId;
     this.remains = remains;
     trackResult(remains, generator);
+  }
+
+  /** Stops tracking the call for the garbage collector: something of the app's is among its items. */
+  private untrack(): void {
+    if (this.remains !== undefined) {
+      untrackResult(this.remains);
+      this.remains = undefined;
+    }
   }
 
   /** A generator step returned. */
@@ -355,7 +367,8 @@ class Call implements FinishedCall {
         else {
           const { copy, fresh } = copyChecked(value);
           y.items.push(copy);
-          remains.kept(value, copy, fresh);
+          if (fresh) remains.kept(copy);
+          else this.untrack();
         }
       } catch {
         // an item that throws when read (a getter, a revoked Proxy) is left out of what the
@@ -397,11 +410,11 @@ class Call implements FinishedCall {
 function invoke(spec: MethodAuditSpec, kind: FunctionKind, logger: AuditLogger, original: AnyFunction, thisArg: unknown, args: unknown[], name: string): unknown {
   let call: Call;
   let patch: AuditContextValue | undefined;
-  // a generator call's arguments whose copies hold something of the app's (see trackUntilCollected)
-  let keeping: number[] | undefined;
+  // whether a generator call's argument copies are all new plain data (see trackUntilCollected)
+  let copies: { fresh: boolean } | undefined;
   try {
-    if (kind !== "function" && spec.readsArgs) keeping = [];
-    call = new Call(spec, logger, thisArg, spec.readsArgs ? argsAsCalled(args, keeping) : NO_ARGS, name);
+    if (kind !== "function" && spec.readsArgs) copies = { fresh: true };
+    call = new Call(spec, logger, thisArg, spec.readsArgs ? argsAsCalled(args, copies) : NO_ARGS, name);
     if (kind !== "function") call.yielded = { count: 0, firstItemSeconds: undefined, items: spec.collectItems ? [] : undefined };
     const caller = auditContext.get();
     call.calledIn(caller);
@@ -438,7 +451,7 @@ function invoke(spec: MethodAuditSpec, kind: FunctionKind, logger: AuditLogger, 
     const generator = kind === "generator" ? auditGenerator(call, out as Generator<unknown, unknown, unknown>) : auditAsyncGenerator(call, out as AsyncGenerator<unknown, unknown, unknown>);
     unstarted.set(generator, call);
     try {
-      call.trackUntilCollected(generator, args, keeping ?? []);
+      call.trackUntilCollected(generator, copies?.fresh ?? true);
     } catch (trackError) {
       // our own failure: the generator is recorded when it finishes, not if it is dropped
       safeRecord(logger, () => {

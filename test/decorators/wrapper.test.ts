@@ -225,6 +225,26 @@ describe.each(["standard", "legacy"] as const)("the shared method wrapper (%s mo
     ]);
   });
 
+  it("a generator called in a context whose metadata cannot be read runs and is recorded when it finishes, with nothing reported", async () => {
+    const logger = newLogger();
+    const failures: unknown[] = [];
+    logger.on("error", (e) => failures.push(e));
+    class G {
+      *items() {
+        yield 1;
+        yield 2;
+      }
+    }
+    decorate(mode, G, "items", AuditTool("items", { logger }));
+    const { proxy, revoke } = Proxy.revocable({}, {});
+    revoke();
+    const metadata = { socket: { get ip(): string { throw new Error("socket gone") } }, revoked: proxy };
+    const items = auditContext.run({ traceId: "t-meta", metadata }, () => [...new G().items()]);
+    expect(items).toEqual([1, 2]);
+    expect(await records(logger, "tool")).toMatchObject([{ toolName: "items", success: true, traceId: "t-meta" }]);
+    expect(failures).toEqual([]);
+  });
+
   it("a generator method called on a `this` whose members cannot be read still runs and is recorded under its own name", async () => {
     const logger = newLogger();
     class G {

@@ -280,8 +280,6 @@ class Call implements FinishedCall {
   readonly startedAt = performance.now();
   /** a generator call's record data for the garbage collector (see decorators/remains.ts) */
   remains: GeneratorRemains | undefined = undefined;
-  /** a generator call's generator was started (its first `next()`) */
-  started = false;
 
   constructor(
     readonly spec: MethodAuditSpec,
@@ -448,8 +446,16 @@ function invoke(spec: MethodAuditSpec, kind: FunctionKind, logger: AuditLogger, 
     throw error;
   }
   if (kind !== "function") {
-    const generator = kind === "generator" ? auditGenerator(call, out as Generator<unknown, unknown, unknown>) : auditAsyncGenerator(call, out as AsyncGenerator<unknown, unknown, unknown>);
-    unstarted.set(generator, call);
+    let generator: Generator<unknown, unknown, unknown> | AsyncGenerator<unknown, unknown, unknown>;
+    if (kind === "generator") {
+      generator = auditGenerator(call, out as Generator<unknown, unknown, unknown>);
+      generator.next();
+    } else {
+      generator = auditAsyncGenerator(call, out as AsyncGenerator<unknown, unknown, unknown>);
+      // (its promise resolves with PRIMED, once the `yield` has awaited it; the consumer's
+      // requests queue behind it)
+      void generator.next();
+    }
     try {
       call.trackUntilCollected(generator, copies?.fresh ?? true);
     } catch (trackError) {
@@ -518,48 +524,46 @@ function isNativePromise(p: Promise<unknown>): boolean {
 // own answer: what its `finally` returns, or yields), through an observer that runs each step of
 // the original in the call's context (calls made from the generator body link to it whichever
 // context the consumer iterates from) and notes its items and its end.
+//
+// The consumer's generator is started before it is handed out, to a first `yield` of its own
+// (PRIMED, taken by `invoke`, never seen by the consumer): a `return()` or `throw()` made before
+// the consumer's first `next()` then reaches code of ours, as without the decorator it ends the
+// generator without running the method's body, and is recorded (aborted, or the error thrown
+// in). The consumer's first `next(v)` resumes it there (its `v` is dropped, as a first `next`'s
+// always is) and it delegates from then on.
 function* auditGenerator(call: Call, gen: Generator<unknown, unknown, unknown>): Generator<unknown, unknown, unknown> {
+  let closed = true;
+  try {
+    yield PRIMED;
+    closed = false;
+  } catch (error) {
+    closed = false;
+    call.finish({ status: "error", error });
+    throw error;
+  } finally {
+    if (closed) call.finish({ status: "aborted" });
+  }
   return yield* new ObservedGenerator(call, gen);
 }
 
 async function* auditAsyncGenerator(call: Call, gen: AsyncGenerator<unknown, unknown, unknown>): AsyncGenerator<unknown, unknown, unknown> {
+  let closed = true;
+  try {
+    yield PRIMED;
+    closed = false;
+  } catch (error) {
+    closed = false;
+    call.finish({ status: "error", error });
+    throw error;
+  } finally {
+    if (closed) call.finish({ status: "aborted" });
+  }
   return yield* new ObservedAsyncGenerator(call, gen);
 }
 
-/**
- * The consumer's generators, to their calls, for a `return()` or `throw()` made before the first
- * `next()`: it ends the generator without running its body (the `yield*` above), so the observer
- * never sees it. The generators' own prototypes (each generator function has one) take these
- * two methods over: they do what the built-in ones do, then record a call that had not started
- * as aborted (`return`) or failed with what was thrown (`throw`).
- */
-const unstarted = new WeakMap<object, Call>();
+/** The first value of the consumer's generator, taken before it is handed out (see auditGenerator). */
+const PRIMED = Symbol("audit-logger primed generator");
 
-function recordUnstartedEnds(proto: object): void {
-  const base = Object.getPrototypeOf(proto) as { return: (v?: unknown) => unknown; throw: (e?: unknown) => unknown };
-  const nativeReturn = base.return;
-  const nativeThrow = base.throw;
-  const methods = {
-    return(this: object, v?: unknown): unknown {
-      const call = unstarted.get(this);
-      const r = Reflect.apply(nativeReturn, this, [v]);
-      if (call !== undefined && !call.started) call.finish({ status: "aborted" });
-      return r;
-    },
-    throw(this: object, e?: unknown): unknown {
-      const call = unstarted.get(this);
-      try {
-        return Reflect.apply(nativeThrow, this, [e]);
-      } finally {
-        if (call !== undefined && !call.started) call.finish({ status: "error", error: e });
-      }
-    },
-  };
-  Object.defineProperty(proto, "return", { value: methods.return, writable: true, configurable: true, enumerable: false });
-  Object.defineProperty(proto, "throw", { value: methods.throw, writable: true, configurable: true, enumerable: false });
-}
-recordUnstartedEnds(auditGenerator.prototype as object);
-recordUnstartedEnds(auditAsyncGenerator.prototype as object);
 
 /** The outcome of one step of the original; `closing`: the consumer asked it to return. */
 function stepped(call: Call, r: IteratorResult<unknown, unknown>, closing: boolean): IteratorResult<unknown, unknown> {
@@ -581,9 +585,7 @@ class ObservedGenerator implements Iterator<unknown, unknown, unknown> {
   constructor(
     private readonly call: Call,
     private readonly gen: Generator<unknown, unknown, unknown>,
-  ) {
-    call.started = true;
-  }
+  ) {}
   [Symbol.iterator](): this {
     return this;
   }
@@ -615,9 +617,7 @@ class ObservedAsyncGenerator implements AsyncIterator<unknown, unknown, unknown>
   constructor(
     private readonly call: Call,
     private readonly gen: AsyncGenerator<unknown, unknown, unknown>,
-  ) {
-    call.started = true;
-  }
+  ) {}
   [Symbol.asyncIterator](): this {
     return this;
   }

@@ -280,6 +280,8 @@ class Call implements FinishedCall {
   readonly startedAt = performance.now();
   /** a generator call's record data for the garbage collector (see decorators/remains.ts) */
   remains: GeneratorRemains | undefined = undefined;
+  /** an async generator call's generator was started (its first `next()`) */
+  started = false;
 
   constructor(
     readonly spec: MethodAuditSpec,
@@ -452,9 +454,7 @@ function invoke(spec: MethodAuditSpec, kind: FunctionKind, logger: AuditLogger, 
       generator.next();
     } else {
       generator = auditAsyncGenerator(call, out as AsyncGenerator<unknown, unknown, unknown>);
-      // (its promise resolves with PRIMED, once the `yield` has awaited it; the consumer's
-      // requests queue behind it)
-      void generator.next();
+      unstarted.set(generator, call);
     }
     try {
       call.trackUntilCollected(generator, copies?.fresh ?? true);
@@ -525,12 +525,14 @@ function isNativePromise(p: Promise<unknown>): boolean {
 // the original in the call's context (calls made from the generator body link to it whichever
 // context the consumer iterates from) and notes its items and its end.
 //
-// The consumer's generator is started before it is handed out, to a first `yield` of its own
-// (PRIMED, taken by `invoke`, never seen by the consumer): a `return()` or `throw()` made before
-// the consumer's first `next()` then reaches code of ours, as without the decorator it ends the
-// generator without running the method's body, and is recorded (aborted, or the error thrown
-// in). The consumer's first `next(v)` resumes it there (its `v` is dropped, as a first `next`'s
-// always is) and it delegates from then on.
+// A `return()` or `throw()` made before the consumer's first `next()` ends the generator without
+// running the method's body (as without the decorator) and never reaches the observer: it is
+// recorded then (aborted, or the error thrown in) another way. A sync generator is started
+// before it is handed out, to a first `yield` of its own (PRIMED, taken by `invoke`, never seen
+// by the consumer), where such a call reaches code of ours; the consumer's first `next(v)`
+// resumes it there (its `v` is dropped, as a first `next`'s always is). An async generator
+// cannot be started so without delaying the method's body past the consumer's first `next()`
+// (its `yield` awaits), so its `return` and `throw` are taken over on its prototype instead.
 function* auditGenerator(call: Call, gen: Generator<unknown, unknown, unknown>): Generator<unknown, unknown, unknown> {
   let closed = true;
   try {
@@ -547,19 +549,39 @@ function* auditGenerator(call: Call, gen: Generator<unknown, unknown, unknown>):
 }
 
 async function* auditAsyncGenerator(call: Call, gen: AsyncGenerator<unknown, unknown, unknown>): AsyncGenerator<unknown, unknown, unknown> {
-  let closed = true;
-  try {
-    yield PRIMED;
-    closed = false;
-  } catch (error) {
-    closed = false;
-    call.finish({ status: "error", error });
-    throw error;
-  } finally {
-    if (closed) call.finish({ status: "aborted" });
-  }
   return yield* new ObservedAsyncGenerator(call, gen);
 }
+
+/** The consumer's async generators not yet started, to their calls (see recordUnstartedEnds). */
+const unstarted = new WeakMap<object, Call>();
+
+/**
+ * `return` and `throw` of the consumer's async generators, on their own prototype (each
+ * generator function has one): what the built-in ones do, then a call whose generator had not
+ * started is recorded as aborted (`return`) or failed with what was thrown in (`throw`).
+ */
+function recordUnstartedEnds(proto: object): void {
+  const base = Object.getPrototypeOf(proto) as { return: (v?: unknown) => unknown; throw: (e?: unknown) => unknown };
+  const nativeReturn = base.return;
+  const nativeThrow = base.throw;
+  const methods = {
+    return(this: object, v?: unknown): unknown {
+      const call = unstarted.get(this);
+      const r = Reflect.apply(nativeReturn, this, [v]);
+      if (call !== undefined && !call.started) call.finish({ status: "aborted" });
+      return r;
+    },
+    throw(this: object, e?: unknown): unknown {
+      const call = unstarted.get(this);
+      const r = Reflect.apply(nativeThrow, this, [e]);
+      if (call !== undefined && !call.started) call.finish({ status: "error", error: e });
+      return r;
+    },
+  };
+  Object.defineProperty(proto, "return", { value: methods.return, writable: true, configurable: true, enumerable: false });
+  Object.defineProperty(proto, "throw", { value: methods.throw, writable: true, configurable: true, enumerable: false });
+}
+recordUnstartedEnds(auditAsyncGenerator.prototype as object);
 
 /** The first value of the consumer's generator, taken before it is handed out (see auditGenerator). */
 const PRIMED = Symbol("audit-logger primed generator");
@@ -617,7 +639,9 @@ class ObservedAsyncGenerator implements AsyncIterator<unknown, unknown, unknown>
   constructor(
     private readonly call: Call,
     private readonly gen: AsyncGenerator<unknown, unknown, unknown>,
-  ) {}
+  ) {
+    call.started = true;
+  }
   [Symbol.asyncIterator](): this {
     return this;
   }

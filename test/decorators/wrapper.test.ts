@@ -225,6 +225,35 @@ describe.each(["standard", "legacy"] as const)("the shared method wrapper (%s mo
     ]);
   });
 
+  it("a generator's body runs when the consumer's first next() is called, synchronously in it, as without the decorator", async () => {
+    const logger = newLogger();
+    const ran: string[] = [];
+    class G {
+      *items() {
+        ran.push("sync body");
+        yield 1;
+      }
+      async *pages() {
+        ran.push("async body");
+        await tick();
+        yield 1;
+      }
+    }
+    decorate(mode, G, "items", AuditTool("items", { logger }));
+    decorate(mode, G, "pages", AuditTool("pages", { logger }));
+    const g = new G().items();
+    const a = new G().pages();
+    expect(ran).toEqual([]);
+    expect(g.next()).toEqual({ value: 1, done: false });
+    expect(ran).toEqual(["sync body"]);
+    const first = a.next();
+    expect(ran).toEqual(["sync body", "async body"]);
+    expect(await first).toEqual({ value: 1, done: false });
+    expect([...g]).toEqual([]);
+    for await (const _ of a) void _;
+    expect(await records(logger, "tool")).toMatchObject([{ toolName: "items", success: true }, { toolName: "pages", success: true }]);
+  });
+
   it("a generator called in a context whose metadata cannot be read runs and is recorded when it finishes, with nothing reported", async () => {
     const logger = newLogger();
     const failures: unknown[] = [];

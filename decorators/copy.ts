@@ -17,8 +17,10 @@ const COPY_BUDGET = 10_000;
 /** The state of one copy: members left in its budget, and whether it kept anything of the original. */
 interface CopyState {
   left: number;
-  /** an object or function of the original is in the copy (not plain data, past the budget or the depth, or a cycle) */
+  /** an object or function of the original is in the copy (not plain data, past the budget or the depth, a cycle, or unreadable) */
   kept: boolean;
+  /** something in the original could not be read (a throwing getter, a revoked Proxy): kept as it is */
+  unreadable?: true;
 }
 
 /**
@@ -66,6 +68,19 @@ export function copyChecked(value: unknown): { copy: unknown; fresh: boolean } {
   return { copy, fresh: !state.kept };
 }
 
+/**
+ * A yielded item as `copyChecked` copies it, or undefined when something in it cannot be read:
+ * such an item is left out of what the record assembles (its extractors would throw on it, and
+ * lose the record).
+ */
+export function copyItem(value: unknown): { copy: unknown; fresh: boolean } | undefined {
+  if (typeof value === "function") return { copy: value, fresh: false };
+  if (typeof value !== "object" || value === null) return { copy: value, fresh: true };
+  const state: CopyState = { left: COPY_BUDGET, kept: false };
+  const copy = plainCopy(value, 0, [], state);
+  return state.unreadable ? undefined : { copy, fresh: !state.kept };
+}
+
 function plainCopy(value: unknown, depth: number, stack: object[], state: CopyState): unknown {
   if (typeof value !== "object" || value === null) {
     if (typeof value === "function") state.kept = true;
@@ -75,6 +90,19 @@ function plainCopy(value: unknown, depth: number, stack: object[], state: CopySt
     state.kept = true;
     return value;
   }
+  try {
+    return copyObject(value, depth, stack, state);
+  } catch {
+    // A member that cannot be read (a throwing getter, a revoked Proxy, a Proxy whose traps
+    // throw): this object is kept as it is, and the record serialises it as it serialises any
+    // such value ("[Unreadable: …]"), as a direct log call would.
+    state.kept = true;
+    state.unreadable = true;
+    return value;
+  }
+}
+
+function copyObject(value: object, depth: number, stack: object[], state: CopyState): unknown {
   const proto = Object.getPrototypeOf(value) as unknown;
   const isArray = Array.isArray(value) && proto === Array.prototype;
   if (!isArray && proto !== Object.prototype && proto !== null) {

@@ -14,7 +14,7 @@ import { isInstance, resolveAuditLogger, safeRecord, textOf, warnLoggerOptionThr
 import type { AuditLogger } from "../src/logger.js";
 import { newId } from "../src/record/id.js";
 import { toFieldIssues } from "../src/record/issues.js";
-import { NO_ARGS, argsAsCalled, copyAsCalled, copyChecked } from "./copy.js";
+import { NO_ARGS, argsAsCalled, copyItem } from "./copy.js";
 import { GeneratorRemains, contextRemains } from "./remains.js";
 import type { AuditContextValue, RecordLinkInput } from "../src/types.js";
 
@@ -362,17 +362,15 @@ class Call implements FinishedCall {
     // copied as it is yielded (plain data): the consumer may change an item before the record is
     // made at the generator's end
     if (y.items && y.items.length < MAX_COLLECTED_ITEMS) {
-      try {
-        if (remains === undefined) y.items.push(copyAsCalled(value));
-        else {
-          const { copy, fresh } = copyChecked(value);
-          y.items.push(copy);
-          if (fresh) remains.kept(copy);
+      // (undefined: an item that throws when read, a getter, a revoked Proxy, is left out of
+      // what the record assembles, whose extractors would throw on it; `count` has it)
+      const c = copyItem(value);
+      if (c !== undefined) {
+        y.items.push(c.copy);
+        if (remains !== undefined) {
+          if (c.fresh) remains.kept(c.copy);
           else this.untrack();
         }
-      } catch {
-        // an item that throws when read (a getter, a revoked Proxy) is left out of what the
-        // record assembles (it would throw again then, and lose the record); `count` has it
       }
     }
   }
@@ -454,7 +452,7 @@ function invoke(spec: MethodAuditSpec, kind: FunctionKind, logger: AuditLogger, 
       generator.next();
     } else {
       generator = auditAsyncGenerator(call, out as AsyncGenerator<unknown, unknown, unknown>);
-      unstarted.set(generator, call);
+      unstarted.set(generator, { call, gen: out as AsyncGenerator<unknown, unknown, unknown> });
     }
     try {
       call.trackUntilCollected(generator, copies?.fresh ?? true);
@@ -540,20 +538,44 @@ function* auditGenerator(call: Call, gen: Generator<unknown, unknown, unknown>):
     closed = false;
   } catch (error) {
     closed = false;
-    call.finish({ status: "error", error });
-    throw error;
+    // passed on to the method's generator, not started either, as without the decorator: a
+    // plain generator ends without running any of the method's code (another decorator's
+    // generator, stacked under this one, records its call)
+    const thrown = closeUnstarted(gen, "throw", error);
+    call.finish({ status: "error", error: thrown });
+    throw thrown;
   } finally {
-    if (closed) call.finish({ status: "aborted" });
+    if (closed) {
+      closeUnstarted(gen, "return", undefined);
+      call.finish({ status: "aborted" });
+    }
   }
   return yield* new ObservedGenerator(call, gen);
 }
+
+/**
+ * Passes a `return()`/`throw()` made before the first `next()` on to the method's own generator
+ * (see auditGenerator); returns what it threw (the error thrown in, for a plain generator). Its
+ * async result, if any, is handled: the consumer gets the outcome from its own generator.
+ */
+function closeUnstarted(gen: Generator<unknown, unknown, unknown> | AsyncGenerator<unknown, unknown, unknown>, how: "return" | "throw", value: unknown): unknown {
+  try {
+    const r = how === "throw" ? gen.throw(value) : gen.return(value);
+    if (isInstance(r, Promise)) (r as Promise<unknown>).then(undefined, ignore);
+  } catch (error) {
+    return error;
+  }
+  return value;
+}
+
+function ignore(): void {}
 
 async function* auditAsyncGenerator(call: Call, gen: AsyncGenerator<unknown, unknown, unknown>): AsyncGenerator<unknown, unknown, unknown> {
   return yield* new ObservedAsyncGenerator(call, gen);
 }
 
-/** The consumer's async generators not yet started, to their calls (see recordUnstartedEnds). */
-const unstarted = new WeakMap<object, Call>();
+/** The consumer's async generators not yet started, to their calls and the method's own generators (see recordUnstartedEnds). */
+const unstarted = new WeakMap<object, { readonly call: Call; readonly gen: AsyncGenerator<unknown, unknown, unknown> }>();
 
 /**
  * `return` and `throw` of the consumer's async generators, on their own prototype (each
@@ -566,15 +588,22 @@ function recordUnstartedEnds(proto: object): void {
   const nativeThrow = base.throw;
   const methods = {
     return(this: object, v?: unknown): unknown {
-      const call = unstarted.get(this);
+      const u = unstarted.get(this);
       const r = Reflect.apply(nativeReturn, this, [v]);
-      if (call !== undefined && !call.started) call.finish({ status: "aborted" });
+      if (u !== undefined && !u.call.started) {
+        // (passed on to the method's generator, as in auditGenerator)
+        closeUnstarted(u.gen, "return", undefined);
+        u.call.finish({ status: "aborted" });
+      }
       return r;
     },
     throw(this: object, e?: unknown): unknown {
-      const call = unstarted.get(this);
+      const u = unstarted.get(this);
       const r = Reflect.apply(nativeThrow, this, [e]);
-      if (call !== undefined && !call.started) call.finish({ status: "error", error: e });
+      if (u !== undefined && !u.call.started) {
+        closeUnstarted(u.gen, "throw", e);
+        u.call.finish({ status: "error", error: e });
+      }
       return r;
     },
   };

@@ -274,6 +274,60 @@ describe.each(["standard", "legacy"] as const)("the shared method wrapper (%s mo
     expect(failures).toEqual([]);
   });
 
+  it("two decorators on one generator method both record a return() or throw() made before its first next()", async () => {
+    const logger = newLogger();
+    class G {
+      *items(): Generator<number, unknown, undefined> {
+        yield 1;
+        return undefined;
+      }
+      async *pages(): AsyncGenerator<number, unknown, undefined> {
+        yield 1;
+        return undefined;
+      }
+    }
+    for (const key of ["items", "pages"]) {
+      decorate(mode, G, key, AuditTool("inner", { logger }));
+      decorate(mode, G, key, AuditPerformance("outer", { logger }));
+    }
+    const g = new G();
+    expect(() => g.items().throw(new Error("cancelled"))).toThrow("cancelled");
+    expect(g.items().return(5)).toEqual({ value: 5, done: true });
+    await expect(g.pages().throw(new Error("cancelled async"))).rejects.toThrow("cancelled async");
+    expect(await g.pages().return(6)).toEqual({ value: 6, done: true });
+    expect((await records(logger, "tool")).map((r) => [r.operation, r.errorMessage])).toEqual([
+      ["items", "cancelled"],
+      ["items", expect.stringMatching(/^aborted/)],
+      ["pages", "cancelled async"],
+      ["pages", expect.stringMatching(/^aborted/)],
+    ]);
+    expect((await records(logger, "metric")).map((r) => (r.context as { outcome: string }).outcome)).toEqual(["error", "aborted", "error", "aborted"]);
+  });
+
+  it("an argument with a member that cannot be read (a throwing getter, a revoked Proxy) is recorded as unreadable, the call recorded as a direct log call would record it", async () => {
+    const logger = newLogger();
+    const failures: unknown[] = [];
+    logger.on("error", (e) => failures.push(e));
+    class Svc {
+      find(q: unknown) {
+        return "found";
+      }
+    }
+    decorate(mode, Svc, "find", AuditTool("crm", { logger }));
+    const { proxy, revoke } = Proxy.revocable({}, {});
+    revoke();
+    const svc = new Svc();
+    expect(svc.find({ ok: 1, get bad(): number { throw new Error("getter boom") } })).toBe("found");
+    expect(svc.find({ nested: proxy })).toBe("found");
+    expect(svc.find(proxy)).toBe("found");
+    expect((await records(logger, "tool")).map((r) => r.parameters)).toEqual([
+      [{ ok: 1, bad: "[Unreadable: getter boom]" }],
+      [{ nested: expect.stringMatching(/^\[Unreadable: /) }],
+      [expect.stringMatching(/^\[Unreadable: /)],
+    ]);
+    expect(failures).toEqual([]);
+  });
+
   it("a generator method called on a `this` whose members cannot be read still runs and is recorded under its own name", async () => {
     const logger = newLogger();
     class G {

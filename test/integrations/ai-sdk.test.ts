@@ -572,7 +572,7 @@ describe("auditLanguageModelMiddleware: logger and context", () => {
     expect(await twice.supportedUrls).toEqual(await bareModel().supportedUrls);
   });
 
-  it("call options that cannot be read (a revoked Proxy in the prompt): the call runs unrecorded, and the logger says so", async () => {
+  it("call options with a part that cannot be read (a revoked Proxy in the prompt): the call is recorded with that part as unreadable", async () => {
     const logger = newLogger();
     const errors: Error[] = [];
     logger.on("error", (e) => errors.push(e));
@@ -587,8 +587,11 @@ describe("auditLanguageModelMiddleware: logger and context", () => {
       model: bareModel(),
     } as never);
     expect(res).toBe(answer);
-    expect(await chats(logger)).toHaveLength(0);
-    expect(errors.map((e) => e.message)).toEqual([expect.stringMatching(/^a model call runs unrecorded: its call options could not be read/)]);
+    const [chat, ...more] = await chats(logger);
+    expect(more).toHaveLength(0);
+    expect(chat!.promptPreview).toMatch(/"providerOptions":"\[Unreadable: [^"]*revoked/);
+    expect(chat).toMatchObject({ responsePreview: "hi", success: true });
+    expect(errors).toEqual([]);
   });
 
   it("uses the default logger when there is no other", async () => {

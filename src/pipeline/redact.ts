@@ -11,6 +11,7 @@ import { createHmac } from "node:crypto";
 import { z } from "zod";
 import { AuditConfigError, type FieldIssue } from "../errors.js";
 import { toFieldIssues } from "../record/issues.js";
+import { unreadableReason } from "../record/serialize.js";
 import { BUILTIN_DETECTORS, BUILTIN_RULE_NAMES, TextProbe, type BuiltinRuleName, type Detector } from "./redact-detectors.js";
 
 export { BUILTIN_RULE_NAMES, type BuiltinRuleName } from "./redact-detectors.js";
@@ -416,6 +417,16 @@ export class Redactor {
     if (value === null) return null;
     if (stack.includes(value)) return "[Circular]";
     if (depth >= MAX_DEPTH) return "[MaxDepth]";
+    try {
+      return this.walkObjectValue(value, counts, path, stack, depth);
+    } catch (err) {
+      // an object whose very shape cannot be read (a revoked Proxy, a Proxy whose traps throw),
+      // as the serialiser records it
+      return `[Unreadable: ${this.redactText(unreadableReason(err), counts)}]`;
+    }
+  }
+
+  private walkObjectValue(value: object, counts: RedactionCounts, path: string[], stack: object[], depth: number): unknown {
     if (value instanceof Date) return new Date(value.getTime());
     if (ArrayBuffer.isView(value) || value instanceof ArrayBuffer) return value; // bytes are never written as text
     stack.push(value);
@@ -447,7 +458,7 @@ export class Redactor {
         try {
           json = (value as { toJSON: () => unknown }).toJSON();
         } catch (err) {
-          return `[Unserializable: ${this.redactText(err instanceof Error ? err.message : String(err), counts)}]`;
+          return `[Unserializable: ${this.redactText(unreadableReason(err), counts)}]`;
         }
         if (json !== value) return this.walk(json, counts, path, stack, depth + 1);
       }
@@ -464,7 +475,7 @@ export class Redactor {
       try {
         v = (source as Record<string, unknown>)[key];
       } catch (err) {
-        v = `[Unreadable: ${err instanceof Error ? err.message : String(err)}]`;
+        v = `[Unreadable: ${unreadableReason(err)}]`;
       }
       const base = this.redactText(key, counts);
       // two keys redacted to the same placeholder must not overwrite each other

@@ -107,7 +107,8 @@ function convert(value: unknown, maxChars: number, maxItems: number, depth: numb
   }
 }
 
-function unreadableReason(err: unknown): string {
+/** The message of what a read threw, for "[Unreadable: …]" (itself never throwing). */
+export function unreadableReason(err: unknown): string {
   try {
     return err instanceof Error ? err.message : String(err);
   } catch {
@@ -149,7 +150,7 @@ function convertObject(obj: object, maxChars: number, maxItems: number, depth: n
       try {
         replaced = (withToJson.toJSON as () => unknown).call(obj);
       } catch (err) {
-        return `[Unserializable: ${err instanceof Error ? err.message : String(err)}]`;
+        return `[Unserializable: ${unreadableReason(err)}]`;
       }
       if (replaced !== obj) return convert(replaced, maxChars, maxItems, depth + 1, stack);
     }
@@ -164,7 +165,7 @@ function convertObject(obj: object, maxChars: number, maxItems: number, depth: n
       try {
         v = (obj as Record<string, unknown>)[key];
       } catch (err) {
-        setMember(out, key, `[Unreadable: ${err instanceof Error ? err.message : String(err)}]`);
+        setMember(out, key, `[Unreadable: ${unreadableReason(err)}]`);
         continue;
       }
       if (v === undefined) continue;

@@ -124,6 +124,26 @@ describe("metadata and free-form values are stored safely (serialize.ts rules)",
     expect((await verifyAuditLog(auditDirOf(projectPath))).ok).toBe(true);
   });
 
+  it("the same with redaction on, and a getter that throws such a Proxy costs only its own member", async () => {
+    const projectPath = tmpProject();
+    const { proxy: revoked, revoke } = Proxy.revocable({}, {});
+    revoke();
+    for (const redact of [undefined, {}]) {
+      const sessionId = redact ? "ser_proxy_redact" : "ser_proxy_plain";
+      const logger = new AuditLogger({ sessionId, projectPath, ...(redact ? { redact } : {}) });
+      try {
+        auditContext.run({ metadata: { p: revoked } }, () =>
+          logger.logToolUsage({ toolName: "t", operation: "o", parameters: { revoked, outer: { ok: 1, get bad(): unknown { throw revoked } } } }),
+        );
+      } finally {
+        await logger.finalizeSession();
+      }
+      const rec = readKind(projectPath, "tool_usage", sessionId)[0]!;
+      expect(rec.parameters, sessionId).toEqual({ revoked: expect.stringMatching(/^\[Unreadable: .*revoked/), outer: { ok: 1, bad: expect.stringMatching(/^\[Unreadable: /) } });
+      expect(rec.metadata, sessionId).toEqual({ p: expect.stringMatching(/^\[Unreadable: /) });
+    }
+  });
+
   // Core bug (reported): toJsonSafe builds plain objects with `out[key] = …`, so an own key
   // "__proto__" (as JSON.parse produces from a request body) sets the prototype instead and is
   // silently dropped from the record. An audit log should keep exactly that kind of payload.

@@ -51,34 +51,30 @@ export function argsAsCalled(args: readonly unknown[], check?: { fresh: boolean 
   return out;
 }
 
-/** One argument or yielded item as plain data (see `argsAsCalled`); a primitive is itself, with no budget or stack made for it. */
-export function copyAsCalled(value: unknown): unknown {
+/** One argument as plain data (see `argsAsCalled`); a primitive is itself, with no budget or stack made for it. */
+function copyAsCalled(value: unknown): unknown {
   return typeof value !== "object" || value === null ? value : plainCopy(value, 0, [], { left: COPY_BUDGET, kept: false });
 }
 
-/**
- * A value as `copyAsCalled` copies it, and whether that copy is all new (holds nothing of the
- * original: it cannot lead back to anything the app holds).
- */
-export function copyChecked(value: unknown): { copy: unknown; fresh: boolean } {
-  if (typeof value === "function") return { copy: value, fresh: false };
-  if (typeof value !== "object" || value === null) return { copy: value, fresh: true };
-  const state: CopyState = { left: COPY_BUDGET, kept: false };
-  const copy = plainCopy(value, 0, [], state);
-  return { copy, fresh: !state.kept };
+/** A copy as `copyOf` makes it. */
+export interface CopyOf {
+  readonly copy: unknown;
+  /** the copy is all new: it holds nothing of the original, so it cannot lead back to anything the app holds */
+  readonly fresh: boolean;
+  /**
+   * something in the original could not be read (a throwing getter, a revoked Proxy), and is
+   * in the copy as it is (a yielded item like that is left out of what a record assembles: its
+   * extractors would throw on it, and lose the record)
+   */
+  readonly unreadable: boolean;
 }
 
-/**
- * A yielded item as `copyChecked` copies it, or undefined when something in it cannot be read:
- * such an item is left out of what the record assembles (its extractors would throw on it, and
- * lose the record).
- */
-export function copyItem(value: unknown): { copy: unknown; fresh: boolean } | undefined {
-  if (typeof value === "function") return { copy: value, fresh: false };
-  if (typeof value !== "object" || value === null) return { copy: value, fresh: true };
+/** A value as `copyAsCalled` copies it, and what that copy holds of the original. */
+export function copyOf(value: unknown): CopyOf {
+  if (typeof value !== "object" || value === null) return { copy: value, fresh: typeof value !== "function", unreadable: false };
   const state: CopyState = { left: COPY_BUDGET, kept: false };
   const copy = plainCopy(value, 0, [], state);
-  return state.unreadable ? undefined : { copy, fresh: !state.kept };
+  return { copy, fresh: !state.kept, unreadable: state.unreadable === true };
 }
 
 function plainCopy(value: unknown, depth: number, stack: object[], state: CopyState): unknown {

@@ -104,6 +104,8 @@ export function AuditErrors(options: AuditErrorsOptions = {}): AuditMethodDecora
     readsArgs: o.captureArgs !== undefined && o.captureArgs !== false,
     // no record exists for a call that succeeds, so nested records cannot point at one
     linkChildren: false,
+    // (nor for a generator dropped unfinished: it is not tracked for the garbage collector)
+    errorsOnly: true,
     record(logger, call) {
       const { outcome } = call;
       if (outcome.status !== "error") return;

@@ -18,7 +18,7 @@ import type { DroppableCall, Ticket } from "../src/dropped.js";
 import { safeRecord } from "../src/instrument.js";
 import type { AuditLogger } from "../src/logger.js";
 import type { AuditContextValue } from "../src/types.js";
-import { copyChecked } from "./copy.js";
+import { copyOf } from "./copy.js";
 import type { CallOutcome, FinishedCall, MethodAuditSpec, YieldedItems } from "./wrap.js";
 
 export class GeneratorRemains implements FinishedCall, DroppableCall {
@@ -55,10 +55,9 @@ export class GeneratorRemains implements FinishedCall, DroppableCall {
     this.yielded.firstItemSeconds = firstItemSeconds;
   }
 
-  /** A yielded item, as the call copied it for its own record (all new plain data). */
-  kept(copy: unknown): void {
-    const items = this.yielded.items;
-    if (items && items.length < MAX_REMAINS_ITEMS) items.push(copy);
+  /** A yielded item, as the call copied it for its own record (all new plain data; the call caps how many). */
+  addItem(copy: unknown): void {
+    this.yielded.items?.push(copy);
   }
 
   /** Run by the FinalizationRegistry: never throws. */
@@ -74,9 +73,6 @@ export class GeneratorRemains implements FinishedCall, DroppableCall {
   }
 }
 
-/** Items kept for an abandoned call's record (as many as the call's own record keeps). */
-const MAX_REMAINS_ITEMS = 100_000;
-
 /**
  * The context a call was made in, for its record: its ids, user, persona and session, and a copy
  * of its metadata; `null` when that metadata holds anything but new plain data, or cannot be
@@ -91,13 +87,9 @@ export function contextRemains(context: AuditContextValue | undefined): AuditCon
   if (typeof context.persona === "string") out.persona = context.persona;
   if (typeof context.sessionId === "string") out.sessionId = context.sessionId;
   if (context.metadata !== undefined) {
-    try {
-      const { copy, fresh } = copyChecked(context.metadata);
-      if (!fresh) return null;
-      out.metadata = copy as Record<string, unknown>;
-    } catch {
-      return null;
-    }
+    const { copy, fresh } = copyOf(context.metadata);
+    if (!fresh) return null;
+    out.metadata = copy as Record<string, unknown>;
   }
   return out;
 }

@@ -14,7 +14,7 @@ import { isInstance, resolveAuditLogger, safeRecord, textOf, warnLoggerOptionThr
 import type { AuditLogger } from "../src/logger.js";
 import { newId } from "../src/record/id.js";
 import { toFieldIssues } from "../src/record/issues.js";
-import { NO_ARGS, argsAsCalled, copyItem } from "./copy.js";
+import { NO_ARGS, argsAsCalled, copyOf } from "./copy.js";
 import { GeneratorRemains, contextRemains } from "./remains.js";
 import type { AuditContextValue, RecordLinkInput } from "../src/types.js";
 
@@ -110,6 +110,8 @@ export interface MethodAuditSpec {
   readonly collectItems?: boolean;
   /** `record` reads the arguments: they are copied when the call starts (see `argsAsCalled`) */
   readonly readsArgs?: boolean;
+  /** `record` writes nothing for a call that did not fail: a generator dropped unfinished is not tracked for it */
+  readonly errorsOnly?: boolean;
   /** writes the record; runs inside safeRecord, so it may throw */
   record(logger: AuditLogger, call: FinishedCall): void;
 }
@@ -318,7 +320,7 @@ class Call implements FinishedCall {
    * the arguments' copies (`argsFresh`) and the context's metadata are all new plain data.
    */
   trackUntilCollected(generator: object, argsFresh: boolean): void {
-    if (!argsFresh) return;
+    if (!argsFresh || this.spec.errorsOnly === true) return;
     const outer = contextRemains(this.outer);
     if (outer === null) return;
     const remains = new GeneratorRemains(this.spec, this.logger, this.id, this.traceId, this.parentId, this.args, this.method, this.qualifiedName, this.startedAt, outer);
@@ -362,13 +364,13 @@ class Call implements FinishedCall {
     // copied as it is yielded (plain data): the consumer may change an item before the record is
     // made at the generator's end
     if (y.items && y.items.length < MAX_COLLECTED_ITEMS) {
-      // (undefined: an item that throws when read, a getter, a revoked Proxy, is left out of
-      // what the record assembles, whose extractors would throw on it; `count` has it)
-      const c = copyItem(value);
-      if (c !== undefined) {
+      // (an item that throws when read, a getter, a revoked Proxy, is left out of what the
+      // record assembles, whose extractors would throw on it; `count` has it)
+      const c = copyOf(value);
+      if (!c.unreadable) {
         y.items.push(c.copy);
         if (remains !== undefined) {
-          if (c.fresh) remains.kept(c.copy);
+          if (c.fresh) remains.addItem(c.copy);
           else this.untrack();
         }
       }
@@ -517,9 +519,10 @@ function isNativePromise(p: Promise<unknown>): boolean {
 
 // Generators are recorded when they finish: returned (ok), threw (error), or were closed early by
 // their consumer (aborted), or when they are garbage-collected unfinished (abandoned: dropped
-// half-read, or never started, without `return()`). The consumer's generator delegates to the original with `yield*`, so
-// next/throw/return reach it exactly as without the decorator (a `return(v)` gets the original's
-// own answer: what its `finally` returns, or yields), through an observer that runs each step of
+// half-read, or never started, without `return()`). The consumer's generator delegates to the
+// original with `yield*`, so next/throw/return reach it exactly as without the decorator (a
+// `return(v)` gets the original's own answer: what its `finally` returns, or yields), through an
+// observer that runs each step of
 // the original in the call's context (calls made from the generator body link to it whichever
 // context the consumer iterates from) and notes its items and its end.
 //
@@ -532,40 +535,41 @@ function isNativePromise(p: Promise<unknown>): boolean {
 // cannot be started so without delaying the method's body past the consumer's first `next()`
 // (its `yield` awaits), so its `return` and `throw` are taken over on its prototype instead.
 function* auditGenerator(call: Call, gen: Generator<unknown, unknown, unknown>): Generator<unknown, unknown, unknown> {
-  let closed = true;
+  // (left true when the consumer's return() ends the generator at PRIMED)
+  let closedBeforeStart = true;
   try {
     yield PRIMED;
-    closed = false;
+    closedBeforeStart = false;
   } catch (error) {
-    closed = false;
-    // passed on to the method's generator, not started either, as without the decorator: a
-    // plain generator ends without running any of the method's code (another decorator's
-    // generator, stacked under this one, records its call)
-    const thrown = closeUnstarted(gen, "throw", error);
-    call.finish({ status: "error", error: thrown });
-    throw thrown;
+    closedBeforeStart = false;
+    throw endUnstarted(call, gen, "throw", error);
   } finally {
-    if (closed) {
-      closeUnstarted(gen, "return", undefined);
-      call.finish({ status: "aborted" });
-    }
+    if (closedBeforeStart) endUnstarted(call, gen, "return", undefined);
   }
   return yield* new ObservedGenerator(call, gen);
 }
 
+/** The first value of the consumer's sync generator, taken before it is handed out (see auditGenerator). */
+const PRIMED = Symbol("audit-logger primed generator");
+
 /**
- * Passes a `return()`/`throw()` made before the first `next()` on to the method's own generator
- * (see auditGenerator); returns what it threw (the error thrown in, for a plain generator). Its
- * async result, if any, is handled: the consumer gets the outcome from its own generator.
+ * A `return()`/`throw()` made before the first `next()`: passed on to the method's own
+ * generator, not started either, as without the decorator (a plain generator ends without
+ * running any of the method's code; another decorator's generator, stacked under this one,
+ * records its call), then the call is recorded. Returns what the method's generator threw (the
+ * error thrown in, for a plain one); an async one's result is handled, the consumer gets its
+ * outcome from its own generator.
  */
-function closeUnstarted(gen: Generator<unknown, unknown, unknown> | AsyncGenerator<unknown, unknown, unknown>, how: "return" | "throw", value: unknown): unknown {
+function endUnstarted(call: Call, gen: Generator<unknown, unknown, unknown> | AsyncGenerator<unknown, unknown, unknown>, how: "return" | "throw", value: unknown): unknown {
+  let thrown = value;
   try {
     const r = how === "throw" ? gen.throw(value) : gen.return(value);
     if (isInstance(r, Promise)) (r as Promise<unknown>).then(undefined, ignore);
   } catch (error) {
-    return error;
+    thrown = error;
   }
-  return value;
+  call.finish(how === "throw" ? { status: "error", error: thrown } : { status: "aborted" });
+  return thrown;
 }
 
 function ignore(): void {}
@@ -574,7 +578,10 @@ async function* auditAsyncGenerator(call: Call, gen: AsyncGenerator<unknown, unk
   return yield* new ObservedAsyncGenerator(call, gen);
 }
 
-/** The consumer's async generators not yet started, to their calls and the method's own generators (see recordUnstartedEnds). */
+/**
+ * The consumer's async generators, to their calls and the method's own generators (see
+ * recordUnstartedEnds; whether one has started is its call's `started`).
+ */
 const unstarted = new WeakMap<object, { readonly call: Call; readonly gen: AsyncGenerator<unknown, unknown, unknown> }>();
 
 /**
@@ -590,20 +597,13 @@ function recordUnstartedEnds(proto: object): void {
     return(this: object, v?: unknown): unknown {
       const u = unstarted.get(this);
       const r = Reflect.apply(nativeReturn, this, [v]);
-      if (u !== undefined && !u.call.started) {
-        // (passed on to the method's generator, as in auditGenerator)
-        closeUnstarted(u.gen, "return", undefined);
-        u.call.finish({ status: "aborted" });
-      }
+      if (u !== undefined && !u.call.started) endUnstarted(u.call, u.gen, "return", undefined);
       return r;
     },
     throw(this: object, e?: unknown): unknown {
       const u = unstarted.get(this);
       const r = Reflect.apply(nativeThrow, this, [e]);
-      if (u !== undefined && !u.call.started) {
-        closeUnstarted(u.gen, "throw", e);
-        u.call.finish({ status: "error", error: e });
-      }
+      if (u !== undefined && !u.call.started) endUnstarted(u.call, u.gen, "throw", e);
       return r;
     },
   };
@@ -611,10 +611,6 @@ function recordUnstartedEnds(proto: object): void {
   Object.defineProperty(proto, "throw", { value: methods.throw, writable: true, configurable: true, enumerable: false });
 }
 recordUnstartedEnds(auditAsyncGenerator.prototype as object);
-
-/** The first value of the consumer's generator, taken before it is handed out (see auditGenerator). */
-const PRIMED = Symbol("audit-logger primed generator");
-
 
 /** The outcome of one step of the original; `closing`: the consumer asked it to return. */
 function stepped(call: Call, r: IteratorResult<unknown, unknown>, closing: boolean): IteratorResult<unknown, unknown> {

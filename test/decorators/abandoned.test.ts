@@ -26,7 +26,7 @@ describe("a decorated generator the consumer drops before it finishes (child pro
       expect(rec.success, label).toBe(false);
       expect(rec.errorMessage, label).toMatch(/^abandoned: /);
       expect(rec.result, label).toBeUndefined();
-      // the time up to its last step, not up to the collection (which came seconds later)
+      // the time up to its last step, not up to the collection (the fixture waits a second first)
       expect(rec.durationSeconds, label).toBeLessThan(0.5);
     }
     expect(byLabel.get("sync half-read")).toMatchObject({ traceId: "trace-abandon", userId: "u-1" });

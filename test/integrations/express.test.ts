@@ -629,9 +629,12 @@ describe.each(EXPRESS_FLAVORS)("%s", (_name, express: ExpressFactory) => {
     const logger = newLogger();
     let closedOnServer!: () => void;
     const serverSawClose = new Promise<void>((r) => (closedOnServer = r));
+    let reachedHandler!: () => void;
+    const handlerReached = new Promise<void>((r) => (reachedHandler = r));
     const url = await start(
       buildApp({ logger, chatRoutes: ["/slow"] }, (app) => {
         app.post("/slow", express.json(), (_req, res) => {
+          reachedHandler();
           const timer = setTimeout(() => res.json({ late: true }), 5000);
           res.on("close", () => {
             clearTimeout(timer);
@@ -644,7 +647,8 @@ describe.each(EXPRESS_FLAVORS)("%s", (_name, express: ExpressFactory) => {
     await new Promise<void>((resolve) => {
       const req = http.request({ host: u.hostname, port: u.port, path: "/slow", method: "POST", headers: { "content-type": "application/json" } });
       req.on("error", () => undefined);
-      req.end('{"messages":[{"role":"user","content":"hi"}]}', () => setTimeout(() => (req.destroy(), resolve()), 100));
+      req.end('{"messages":[{"role":"user","content":"hi"}]}');
+      void handlerReached.then(() => (req.destroy(), resolve()));
     });
     await serverSawClose;
     const [metric] = await waitForRecords(logger, "performance_metric", 1);

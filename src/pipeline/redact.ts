@@ -262,9 +262,13 @@ class PathMatcher {
   }
 }
 
-function isPlainObject(v: object): boolean {
-  const proto: unknown = Object.getPrototypeOf(v);
-  return proto === Object.prototype || proto === null;
+/** A Map key as text for path rules (a key with no string form, a null-prototype object, is "[object Object]" as the serialiser writes it). */
+function keyText(k: unknown): string {
+  try {
+    return String(k);
+  } catch {
+    return "[object Object]";
+  }
 }
 
 function setKey(out: Record<string, unknown>, key: string, value: unknown): void {
@@ -417,11 +421,18 @@ export class Redactor {
     if (value === null) return null;
     if (stack.includes(value)) return "[Circular]";
     if (depth >= MAX_DEPTH) return "[MaxDepth]";
+    // (what the part walked before a failure counted is taken back with it: the counts are of
+    // the placeholders written)
+    const before = { ...counts };
     try {
       return this.walkObjectValue(value, counts, path, stack, depth);
     } catch (err) {
       // an object whose very shape cannot be read (a revoked Proxy, a Proxy whose traps throw),
       // as the serialiser records it
+      for (const rule of Object.keys(counts)) {
+        if (before[rule] === undefined) delete counts[rule];
+        else counts[rule] = before[rule];
+      }
       return `[Unreadable: ${this.redactText(unreadableReason(err), counts)}]`;
     }
   }
@@ -444,7 +455,7 @@ export class Redactor {
       if (value instanceof Map) {
         const out = new Map<unknown, unknown>();
         for (const [k, v] of value) {
-          const key = typeof k === "string" ? k : String(k);
+          const key = typeof k === "string" ? k : keyText(k);
           out.set(typeof k === "string" ? this.redactText(k, counts) : k, this.walk(v, counts, [...path, key.toLowerCase()], stack, depth + 1));
         }
         return out;
@@ -453,7 +464,9 @@ export class Redactor {
       if (value instanceof Error) {
         const e = value as Error & { code?: unknown; cause?: unknown };
         source = { name: e.name, message: e.message, ...(e.stack ? { stack: e.stack } : {}), ...(e.code !== undefined ? { code: e.code } : {}), ...(e.cause !== undefined ? { cause: e.cause } : {}) };
-      } else if (!isPlainObject(value) && typeof (value as { toJSON?: unknown }).toJSON === "function") {
+      } else if (typeof (value as { toJSON?: unknown }).toJSON === "function") {
+        // (any object's, as the serialiser and JSON.stringify use it: a copy of a plain object
+        // with its `toJSON` would be serialised by that function later, unredacted)
         let json: unknown;
         try {
           json = (value as { toJSON: () => unknown }).toJSON();

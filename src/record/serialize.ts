@@ -107,10 +107,10 @@ function convert(value: unknown, maxChars: number, maxItems: number, depth: numb
   }
 }
 
-/** The message of what a read threw, for "[Unreadable: …]" (itself never throwing). */
+/** The message of what a read threw, as a string, for "[Unreadable: …]" (itself never throwing). */
 export function unreadableReason(err: unknown): string {
   try {
-    return err instanceof Error ? err.message : String(err);
+    return String(err instanceof Error ? err.message : err);
   } catch {
     return "unknown";
   }

@@ -55,6 +55,40 @@ describe("redaction in the logger", () => {
     });
   }
 
+  it("plain objects with a toJSON are redacted as what they serialise to; values that cannot be read cost only themselves, and the counts match what was written", async () => {
+    const projectPath = tmpProject();
+    const logger = new AuditLogger({ sessionId: "redact_tojson", projectPath, redact: { paths: ["parameters.body.apiKey"] } });
+    const plainWithToJson = { toJSON: () => ({ mail: "bob@example.com", apiKey: "sk-abc-1234567890" }) };
+    const nullProtoWithToJson = Object.assign(Object.create(null) as Record<string, unknown>, { toJSON: () => ({ mail: "carol@example.com" }) });
+    const throwingToJson = { toJSON: () => { throw new Error("bad dave@example.com") } };
+    const oddError = Object.assign(new Error(), { message: 42 });
+    const oddProxy = new Proxy({}, { ownKeys: () => { throw oddError } });
+    const symbolError = Object.assign(new Error(), { message: Symbol("odd") });
+    const symbolProxy = new Proxy({}, { ownKeys: () => { throw symbolError } });
+    const badList = new Proxy(["erin@example.com", "x"], { get: (t, k) => { if (k === "1") throw new Error("bad item"); return Reflect.get(t, k) as unknown } });
+    const nullKey = Object.create(null) as object;
+    const map = new Map<unknown, unknown>([["a", "frank@example.com"], [nullKey, "y"]]);
+    logger.logToolUsage({ toolName: "t", operation: "o", parameters: { body: plainWithToJson, other: nullProtoWithToJson, throwing: throwingToJson, odd: { ok: 1, p: oddProxy }, sym: symbolProxy, list: badList, map } });
+    logger.logToolUsage({ toolName: "t", operation: "top", parameters: oddProxy as unknown as Record<string, unknown> });
+    await logger.finalizeSession();
+    const text = fs.readFileSync(path.join(logger.auditDir, "tool_usage_redact_tojson.jsonl"), "utf8");
+    for (const secret of ["bob@example.com", "sk-abc-1234567890", "carol@example.com", "dave@example.com", "erin@example.com", "frank@example.com"]) expect(text).not.toContain(secret);
+    const [rec, top] = text.trim().split("\n").map((l) => JSON.parse(l) as { parameters: Record<string, unknown>; redactions?: Record<string, number> });
+    expect(rec!.parameters).toEqual({
+      body: { mail: "[REDACTED:email]", apiKey: "[REDACTED:path]" },
+      other: { mail: "[REDACTED:email]" },
+      throwing: "[Unserializable: bad [REDACTED:email]]",
+      odd: { ok: 1, p: "[Unreadable: 42]" },
+      sym: "[Unreadable: Symbol(odd)]",
+      list: "[Unreadable: bad item]",
+      map: { a: "[REDACTED:email]", "[object Object]": "y" },
+    });
+    // one count per placeholder written (the list's first item was redacted, then the list was dropped)
+    expect(rec!.redactions).toEqual({ email: 4, path: 1 });
+    expect(top!.parameters).toBe("[Unreadable: 42]");
+    expect((await verifyAuditLog(logger.auditDir)).ok).toBe(true);
+  });
+
   it("the production preset redacts by default; the full content file holds the redacted text and its hash matches", async () => {
     const projectPath = tmpProject();
     const logger = new AuditLogger(PresetConfigs.production("prod", projectPath, { encryptionKey: TEST_KEY }));

@@ -557,16 +557,17 @@ const PRIMED = Symbol("audit-logger primed generator");
  * generator, not started either, as without the decorator (a plain generator ends without
  * running any of the method's code; another decorator's generator, stacked under this one,
  * records its call), then the call is recorded. Returns what the method's generator threw (the
- * error thrown in, for a plain one); an async one's result is handled, the consumer gets its
- * outcome from its own generator.
+ * error thrown in, for a plain one), which the sync consumer gets and its record has. An async
+ * consumer's outcome comes from its own generator (the error thrown in), so its record has that
+ * too, and the method's generator's result is handled.
  */
-function endUnstarted(call: Call, gen: Generator<unknown, unknown, unknown> | AsyncGenerator<unknown, unknown, unknown>, how: "return" | "throw", value: unknown): unknown {
+function endUnstarted(call: Call, gen: Generator<unknown, unknown, unknown> | AsyncGenerator<unknown, unknown, unknown>, how: "return" | "throw", value: unknown, async = false): unknown {
   let thrown = value;
   try {
     const r = how === "throw" ? gen.throw(value) : gen.return(value);
     if (isInstance(r, Promise)) (r as Promise<unknown>).then(undefined, ignore);
   } catch (error) {
-    thrown = error;
+    if (!async) thrown = error;
   }
   call.finish(how === "throw" ? { status: "error", error: thrown } : { status: "aborted" });
   return thrown;
@@ -597,13 +598,13 @@ function recordUnstartedEnds(proto: object): void {
     return(this: object, v?: unknown): unknown {
       const u = unstarted.get(this);
       const r = Reflect.apply(nativeReturn, this, [v]);
-      if (u !== undefined && !u.call.started) endUnstarted(u.call, u.gen, "return", undefined);
+      if (u !== undefined && !u.call.started) endUnstarted(u.call, u.gen, "return", undefined, true);
       return r;
     },
     throw(this: object, e?: unknown): unknown {
       const u = unstarted.get(this);
       const r = Reflect.apply(nativeThrow, this, [e]);
-      if (u !== undefined && !u.call.started) endUnstarted(u.call, u.gen, "throw", e);
+      if (u !== undefined && !u.call.started) endUnstarted(u.call, u.gen, "throw", e, true);
       return r;
     },
   };

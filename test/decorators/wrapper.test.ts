@@ -304,6 +304,26 @@ describe.each(["standard", "legacy"] as const)("the shared method wrapper (%s mo
     expect((await records(logger, "metric")).map((r) => (r.context as { outcome: string }).outcome)).toEqual(["error", "aborted", "error", "aborted"]);
   });
 
+  it("an async generator closed with throw(e) before its first next() is recorded with e, the error its consumer gets, whatever the method's own iterator does with it", async () => {
+    const logger = newLogger();
+    class Odd {}
+    // an async generator method as the decorator tells them, returning a hand-made iterator
+    const pages = function (): AsyncIterator<number> {
+      return {
+        next: async () => ({ done: true, value: undefined }),
+        throw: () => {
+          throw new Error("the iterator's own");
+        },
+      };
+    };
+    Object.defineProperty(pages, Symbol.toStringTag, { value: "AsyncGeneratorFunction" });
+    Object.defineProperty(Odd.prototype, "pages", { value: pages, writable: true, configurable: true });
+    decorate(mode, Odd, "pages", AuditTool("odd", { logger }));
+    const g = (new Odd() as { pages(): AsyncGenerator<number> }).pages();
+    await expect(g.throw(new Error("thrown in"))).rejects.toThrow("thrown in");
+    expect((await records(logger, "tool")).map((r) => r.errorMessage)).toEqual(["thrown in"]);
+  });
+
   it("an argument with a member that cannot be read (a throwing getter, a revoked Proxy) is recorded as unreadable, the call recorded as a direct log call would record it", async () => {
     const logger = newLogger();
     const failures: unknown[] = [];

@@ -821,9 +821,14 @@ export class AuditLogger extends EventEmitter<AuditLoggerEvents> implements Exit
     return truncateString(this.redactor ? this.redactor.redactText(s, rc) : s, this.config.maxValueChars);
   }
 
-  /** A user value as JSON data: redacted first (so a secret is never cut in half), then made safe. */
+  /**
+   * A user value as JSON data: redacted first (so a secret is never cut in half), then made safe.
+   * What is redacted is the value as the record writes it (`toJsonData`: Map keys, symbols,
+   * function names and `toJSON` results as text), as on the worker thread, so nothing reaches
+   * the record in a form the redactor did not see.
+   */
   private json(v: unknown, rc: RedactionCounts, path: string): JsonValue {
-    if (this.redactor) return toJsonSafe(this.redactor.redactValue(v, rc, path), this.config.maxValueChars);
+    if (this.redactor) return toJsonSafe(this.redactor.redactValue(toJsonData(v), rc, path), this.config.maxValueChars);
     // the record is serialised before this call returns: a value that serialises as its safe
     // copy would is used as it is (a chat call's usage: ~1 µs and ~1 KB less per record)
     return isPlainJson(v, this.config.maxValueChars) ? (v as JsonValue) : toJsonSafe(v, this.config.maxValueChars);
@@ -834,7 +839,7 @@ export class AuditLogger extends EventEmitter<AuditLoggerEvents> implements Exit
     if (!this.redactor) return asText(v);
     if (typeof v === "string") return { text: this.redactor.redactText(v, rc), format: "text" };
     // JSON text is redacted as the data it holds (rules can name its members)
-    return asText(v === undefined ? v : this.redactor.redactValue(v instanceof JsonText ? JSON.parse(v.text) : v, rc));
+    return asText(v === undefined ? v : this.redactor.redactValue(v instanceof JsonText ? JSON.parse(v.text) : toJsonData(v), rc));
   }
 
   /** The key for a record's sensitive fields: its subject's data key, or undefined without encryption. */

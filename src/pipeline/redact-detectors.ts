@@ -190,7 +190,11 @@ export function jwtHeaderValid(token: string): boolean {
   }
 }
 
-/** The start of an e-mail's local part (1-64 of A-Z a-z 0-9 . _ % + -) before the "@" at `at`, or -1. */
+/**
+ * The start of an e-mail's local part (1-64 of A-Z a-z 0-9 . _ % + -) before the "@" at `at`,
+ * or -1. A longer run of such characters is taken from its last 64 (the address is redacted, not
+ * left whole for having too long a local part).
+ */
 function emailStart(text: string, at: number): number {
   let i = at;
   while (i > 0 && at - i < 65) {
@@ -201,7 +205,7 @@ function emailStart(text: string, at: number): number {
     i--;
   }
   const length = at - i;
-  return length >= 1 && length <= 64 ? i : -1;
+  return length >= 1 ? Math.max(i, at - 64) : -1;
 }
 
 const hasDigit = (s: string): boolean => /\d/.test(s);
@@ -324,7 +328,9 @@ export const BUILTIN_DETECTORS: readonly Detector[] = Object.freeze([
     minLength: 6,
     // the regex finds "@domain" (fast: it starts at a rare literal); the local part is walked
     // back by hand, as a leading [local]{1,64} would be tried at every word of the text
-    pattern: /@(?:[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?\.)+[A-Za-z]{2,63}(?![A-Za-z0-9-])/g,
+    // (no lookahead after the top-level domain: "bob@example.com-Alice", "bob@example.com2" are
+    // the address and what follows it)
+    pattern: /@(?:[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?\.)+[A-Za-z]{2,63}/g,
     hint: (t) => t.includes("@"),
     extendLeft: emailStart,
     normalize: (s) => s.toLowerCase(),

@@ -107,6 +107,12 @@ function convert(value: unknown, maxChars: number, maxItems: number, depth: numb
   }
 }
 
+/** "[Binary N bytes]": the size only, as a number (an own `byteLength` that is not one is not written). */
+function binaryText(obj: { byteLength: unknown }): string {
+  const n = obj.byteLength;
+  return `[Binary ${typeof n === "number" && Number.isFinite(n) ? n : "?"} bytes]`;
+}
+
 /** The message of what a read threw, as a string, for "[Unreadable: …]" (itself never throwing). */
 export function unreadableReason(err: unknown): string {
   try {
@@ -119,9 +125,10 @@ export function unreadableReason(err: unknown): string {
 function convertObject(obj: object, maxChars: number, maxItems: number, depth: number, stack: object[]): JsonValue {
   if (stack.includes(obj)) return "[Circular]";
   if (obj instanceof Date) return Number.isNaN(obj.getTime()) ? "Invalid Date" : obj.toISOString();
-  if (ArrayBuffer.isView(obj)) return `[Binary ${obj.byteLength} bytes]`;
-  if (obj instanceof ArrayBuffer || (typeof SharedArrayBuffer !== "undefined" && obj instanceof SharedArrayBuffer)) {
-    return `[Binary ${obj.byteLength} bytes]`;
+  // a boxed string, number or boolean is its value, as JSON.stringify writes it (not one member per character)
+  if (obj instanceof String || obj instanceof Number || obj instanceof Boolean) return convert(obj.valueOf(), maxChars, maxItems, depth, stack);
+  if (ArrayBuffer.isView(obj) || obj instanceof ArrayBuffer || (typeof SharedArrayBuffer !== "undefined" && obj instanceof SharedArrayBuffer)) {
+    return binaryText(obj);
   }
   stack.push(obj);
   try {

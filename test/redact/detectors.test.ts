@@ -179,9 +179,17 @@ describe("hostile input", () => {
     }
   });
 
-  it("an e-mail local part longer than 64 characters is not an e-mail", () => {
-    expect(run(placeholder, `${"x".repeat(70)}@example.com`).counts).toEqual({});
+  it("an e-mail behind a run of more than 64 local-part characters is still redacted (the run's last 64 with it); one followed by a hyphen or a digit too", () => {
     expect(run(placeholder, `${"x".repeat(64)}@example.com`).counts).toEqual({ email: 1 });
+    const long = run(placeholder, `${"-".repeat(65)}bob@example.com`);
+    expect(long.counts).toEqual({ email: 1 });
+    expect(long.out).not.toContain("bob");
+    expect(long.out).toBe(`----[REDACTED:email]`);
+    for (const text of ["Contact bob@example.com-Alice", "report-bob@example.com-2024", "bob@example.com2"]) {
+      const r = run(placeholder, text);
+      expect(r.counts, text).toEqual({ email: 1 });
+      expect(r.out, text).not.toContain("bob@example");
+    }
   });
 
   it("deeply nested values are cut at depth 64 instead of overflowing the stack", () => {

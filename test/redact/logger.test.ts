@@ -89,6 +89,45 @@ describe("redaction in the logger", () => {
     expect((await verifyAuditLog(logger.auditDir)).ok).toBe(true);
   });
 
+  for (const thread of [false, true]) {
+    it(`what the record writes as text is what is redacted: Map keys, symbols, function names, binary sizes, boxed strings${thread ? " (thread: true)" : ""}`, async () => {
+      const projectPath = tmpProject();
+      const logger = new AuditLogger({ sessionId: "redact_text_forms", projectPath, thread, redact: { paths: ["*.password"] } });
+      const namedFn = Object.defineProperty(() => 1, "name", { value: "a6@example.com" });
+      const fakeBuffer = Object.create(ArrayBuffer.prototype, { byteLength: { value: "a7@example.com" } }) as ArrayBuffer;
+      const view = Object.defineProperty(new Uint8Array(4), "byteLength", { value: "a9@example.com" });
+      const value = {
+        arrayKey: new Map([[["a1@example.com"], "v"]]),
+        cardKey: new Map([[4111111111111111, 1]]),
+        symbolKey: new Map([[Symbol("a3@example.com"), "v"]]),
+        toJsonKey: new Map([[{ toJSON: () => "password" }, "hunter2-D"]]),
+        throwingKey: new Map([[{ toJSON: () => { throw new Error("a8@example.com") } }, "v"]]),
+        sym: Symbol("a5@example.com"),
+        fn: namedFn,
+        fakeBuffer,
+        view,
+        boxed: new String("str1@example.com"),
+        set: new Set(["s1@example.com", "s2@example.com"]),
+        map: new Map([["k1@example.com", "v1"], ["k2@example.com", "v2"]]),
+      };
+      logger.logToolUsage({ toolName: "t", operation: "o", parameters: value });
+      await logger.finalizeSession();
+      const files = everyFile(logger.auditDir);
+      for (const secret of ["a1@", "4111111111111111", "a3@", "hunter2-D", "a5@", "a6@", "a7@", "a8@", "a9@", "str1@", "s1@", "s2@", "k1@", "k2@"]) {
+        for (const { file, text } of files) expect(text.includes(secret), `${secret} in ${file}`).toBe(false);
+      }
+      const line = fs.readFileSync(path.join(logger.auditDir, "tool_usage_redact_text_forms.jsonl"), "utf8").trim();
+      const rec = JSON.parse(line) as { parameters: Record<string, unknown>; redactions: Record<string, number> };
+      // a Set keeps both items, a Map both entries (their keys redacted apart)
+      expect(rec.parameters.set).toEqual(["[REDACTED:email]", "[REDACTED:email]"]);
+      expect(Object.values(rec.parameters.map as object).sort()).toEqual(["v1", "v2"]);
+      expect(rec.parameters.boxed).toBe("[REDACTED:email]");
+      // one count per placeholder written
+      const written = line.match(/\[REDACTED:email\]/g)?.length ?? 0;
+      expect(rec.redactions.email).toBe(written);
+    });
+  }
+
   it("the production preset redacts by default; the full content file holds the redacted text and its hash matches", async () => {
     const projectPath = tmpProject();
     const logger = new AuditLogger(PresetConfigs.production("prod", projectPath, { encryptionKey: TEST_KEY }));

@@ -262,6 +262,17 @@ class PathMatcher {
   }
 }
 
+/** Puts `counts` back to what they were (`before`, a copy taken earlier). */
+function restoreCounts(counts: RedactionCounts, before: Readonly<RedactionCounts>): void {
+  for (const rule of Object.keys(counts)) {
+    if (before[rule] === undefined) delete counts[rule];
+    else counts[rule] = before[rule]!;
+  }
+}
+
+/** Strings longer than this are not parsed as JSON for the path rules (see walkString). */
+const MAX_JSON_STRING = 1_048_576;
+
 /** A Map key as text for path rules (a key with no string form, a null-prototype object, is "[object Object]" as the serialiser writes it). */
 function keyText(k: unknown): string {
   try {
@@ -407,7 +418,7 @@ export class Redactor {
     }
     switch (typeof value) {
       case "string":
-        return this.redactText(value, counts);
+        return this.paths.empty ? this.redactText(value, counts) : this.walkString(value, counts, path, stack, depth);
       case "number":
         // a card number stored as a number; shorter integers cannot be one
         return Number.isInteger(value) && Math.abs(value) >= 1e12 ? this.redactDigits(value, counts) : value;
@@ -429,12 +440,34 @@ export class Redactor {
     } catch (err) {
       // an object whose very shape cannot be read (a revoked Proxy, a Proxy whose traps throw),
       // as the serialiser records it
-      for (const rule of Object.keys(counts)) {
-        if (before[rule] === undefined) delete counts[rule];
-        else counts[rule] = before[rule];
-      }
+      restoreCounts(counts, before);
       return `[Unreadable: ${this.redactText(unreadableReason(err), counts)}]`;
     }
+  }
+
+  /**
+   * A string that holds a JSON object or array (a tool call's `arguments`, as the OpenAI API
+   * sends them) is, for the path rules, the data it holds, at the string's place: when a rule
+   * names one of its members, the string is that data redacted, as JSON text. Otherwise it is
+   * redacted as text, as it is, whitespace and all.
+   */
+  private walkString(value: string, counts: RedactionCounts, path: string[], stack: object[], depth: number): string {
+    const first = value.charCodeAt(0);
+    if ((first === 123 /* { */ || first === 91) /* [ */ && value.length <= MAX_JSON_STRING) {
+      let data: unknown;
+      try {
+        data = JSON.parse(value);
+      } catch {
+        data = undefined;
+      }
+      if (typeof data === "object" && data !== null) {
+        const before = { ...counts };
+        const walked = this.walk(data, counts, path, stack, depth + 1);
+        if ((counts[PATH_RULE] ?? 0) > (before[PATH_RULE] ?? 0)) return JSON.stringify(walked);
+        restoreCounts(counts, before);
+      }
+    }
+    return this.redactText(value, counts);
   }
 
   private walkObjectValue(value: object, counts: RedactionCounts, path: string[], stack: object[], depth: number): unknown {

@@ -128,6 +128,33 @@ describe("redaction in the logger", () => {
     });
   }
 
+  it("path rules reach into strings holding JSON (tool-call arguments as the OpenAI API sends them); other strings keep their form", async () => {
+    const projectPath = tmpProject();
+    const logger = new AuditLogger({ sessionId: "redact_json_strings", projectPath, redact: { paths: ["*.password"] } });
+    logger.logChatInteraction({
+      prompt: "log me in",
+      response: "done",
+      toolCalls: [
+        { name: "login", arguments: '{"user":"k","password":"hunter2-K","note":"bob@example.com"}' },
+        { name: "search", arguments: '{ "q": "weather",  "mail": "carol@example.com" }' },
+        { name: "list", arguments: "[1, 2]" },
+      ],
+    });
+    await logger.finalizeSession();
+    for (const { file, text } of everyFile(logger.auditDir)) {
+      for (const secret of ["hunter2-K", "bob@example.com", "carol@example.com"]) expect(text.includes(secret), `${secret} in ${file}`).toBe(false);
+    }
+    const rec = JSON.parse(fs.readFileSync(path.join(logger.auditDir, "chat_interactions_redact_json_strings.jsonl"), "utf8").trim()) as {
+      toolCalls: Array<{ arguments: string }>;
+      redactions: Record<string, number>;
+    };
+    expect(JSON.parse(rec.toolCalls[0]!.arguments)).toEqual({ user: "k", password: "[REDACTED:path]", note: "[REDACTED:email]" });
+    // no rule named a member: redacted as text, whitespace kept
+    expect(rec.toolCalls[1]!.arguments).toBe('{ "q": "weather",  "mail": "[REDACTED:email]" }');
+    expect(rec.toolCalls[2]!.arguments).toBe("[1, 2]");
+    expect(rec.redactions).toEqual({ path: 1, email: 2 });
+  });
+
   it("the production preset redacts by default; the full content file holds the redacted text and its hash matches", async () => {
     const projectPath = tmpProject();
     const logger = new AuditLogger(PresetConfigs.production("prod", projectPath, { encryptionKey: TEST_KEY }));

@@ -12,6 +12,7 @@ import { z } from "zod";
 import { AuditConfigError, type FieldIssue } from "../errors.js";
 import { toFieldIssues } from "../record/issues.js";
 import { unreadableReason } from "../record/serialize.js";
+import { matchingJsonSpans } from "./json-paths.js";
 import { BUILTIN_DETECTORS, BUILTIN_RULE_NAMES, TextProbe, type BuiltinRuleName, type Detector } from "./redact-detectors.js";
 
 export { BUILTIN_RULE_NAMES, type BuiltinRuleName } from "./redact-detectors.js";
@@ -241,6 +242,17 @@ class PathMatcher {
     this.empty = this.byLast.size === 0;
   }
 
+  /**
+   * Whether `text` could hold a key some pattern ends with (its last key, ignoring case, appears
+   * in it; always, for a pattern ending in "*"): a cheap test before a JSON text is scanned.
+   */
+  mayName(text: string): boolean {
+    if (this.byLast.has("*")) return true;
+    const lower = text.toLowerCase();
+    for (const last of this.byLast.keys()) if (lower.includes(last)) return true;
+    return false;
+  }
+
   /** Whether the path (lowercase keys, root first) ends with one of the patterns. */
   matches(path: readonly string[]): boolean {
     if (this.empty || path.length === 0) return false;
@@ -418,7 +430,7 @@ export class Redactor {
     }
     switch (typeof value) {
       case "string":
-        return this.paths.empty ? this.redactText(value, counts) : this.walkString(value, counts, path, stack, depth);
+        return this.paths.empty ? this.redactText(value, counts) : this.walkString(value, counts, path);
       case "number":
         // a card number stored as a number; shorter integers cannot be one
         return Number.isInteger(value) && Math.abs(value) >= 1e12 ? this.redactDigits(value, counts) : value;
@@ -447,24 +459,25 @@ export class Redactor {
 
   /**
    * A string that holds a JSON object or array (a tool call's `arguments`, as the OpenAI API
-   * sends them) is, for the path rules, the data it holds, at the string's place: when a rule
-   * names one of its members, the string is that data redacted, as JSON text. Otherwise it is
-   * redacted as text, as it is, whitespace and all.
+   * sends them) is, for the path rules, the data it holds, at the string's place: the values a
+   * rule names are replaced in the text itself (a JSON string of the token), and the whole is
+   * then redacted as text, so everything else stays exactly as it was and text rules still see
+   * the keys in front of their secrets. Only strings up to 1 MiB that could name a rule's last
+   * key are scanned (see PathMatcher.mayName).
    */
-  private walkString(value: string, counts: RedactionCounts, path: string[], stack: object[], depth: number): string {
+  private walkString(value: string, counts: RedactionCounts, path: string[]): string {
     const first = value.charCodeAt(0);
-    if ((first === 123 /* { */ || first === 91) /* [ */ && value.length <= MAX_JSON_STRING) {
-      let data: unknown;
-      try {
-        data = JSON.parse(value);
-      } catch {
-        data = undefined;
-      }
-      if (typeof data === "object" && data !== null) {
-        const before = { ...counts };
-        const walked = this.walk(data, counts, path, stack, depth + 1);
-        if ((counts[PATH_RULE] ?? 0) > (before[PATH_RULE] ?? 0)) return JSON.stringify(walked);
-        restoreCounts(counts, before);
+    if ((first === 123 /* { */ || first === 91) /* [ */ && value.length <= MAX_JSON_STRING && this.paths.mayName(value)) {
+      const spans = matchingJsonSpans(value, path, (p) => this.paths.matches(p));
+      if (spans !== undefined && spans.length > 0) {
+        let out = "";
+        let at = 0;
+        for (const { start, end } of spans) {
+          counts[PATH_RULE] = (counts[PATH_RULE] ?? 0) + 1;
+          out += value.slice(at, start) + JSON.stringify(this.token(PATH_RULE, canonical(JSON.parse(value.slice(start, end)))));
+          at = end;
+        }
+        return this.redactText(out + value.slice(at), counts);
       }
     }
     return this.redactText(value, counts);

@@ -126,7 +126,10 @@ function convertObject(obj: object, maxChars: number, maxItems: number, depth: n
   if (stack.includes(obj)) return "[Circular]";
   if (obj instanceof Date) return Number.isNaN(obj.getTime()) ? "Invalid Date" : obj.toISOString();
   // a boxed string, number or boolean is its value, as JSON.stringify writes it (not one member per character)
-  if (obj instanceof String || obj instanceof Number || obj instanceof Boolean) return convert(obj.valueOf(), maxChars, maxItems, depth, stack);
+  // (the value in its slot, not what an own `valueOf` says)
+  if (obj instanceof String) return convert(String.prototype.valueOf.call(obj), maxChars, maxItems, depth, stack);
+  if (obj instanceof Number) return convert(Number.prototype.valueOf.call(obj), maxChars, maxItems, depth, stack);
+  if (obj instanceof Boolean) return Boolean.prototype.valueOf.call(obj);
   if (ArrayBuffer.isView(obj) || obj instanceof ArrayBuffer || (typeof SharedArrayBuffer !== "undefined" && obj instanceof SharedArrayBuffer)) {
     return binaryText(obj);
   }

@@ -138,11 +138,16 @@ describe("redaction in the logger", () => {
         { name: "login", arguments: '{"user":"k","password":"hunter2-K","note":"bob@example.com"}' },
         { name: "search", arguments: '{ "q": "weather",  "mail": "carol@example.com" }' },
         { name: "list", arguments: "[1, 2]" },
+        {
+          name: "connect",
+          arguments: '{"authorization": "opaqueToken12345", "aws_secret_access_key": "wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY", "id": 1234567890123456789, "ratio": 1.10,\n "password": {"old": "p1", "new": "p2"}}',
+        },
+        { name: "log", arguments: "[INFO] password reset for k" },
       ],
     });
     await logger.finalizeSession();
     for (const { file, text } of everyFile(logger.auditDir)) {
-      for (const secret of ["hunter2-K", "bob@example.com", "carol@example.com"]) expect(text.includes(secret), `${secret} in ${file}`).toBe(false);
+      for (const secret of ["hunter2-K", "bob@example.com", "carol@example.com", "opaqueToken12345", "wJalrXUtnFEMI", '"p1"', '"p2"']) expect(text.includes(secret), `${secret} in ${file}`).toBe(false);
     }
     const rec = JSON.parse(fs.readFileSync(path.join(logger.auditDir, "chat_interactions_redact_json_strings.jsonl"), "utf8").trim()) as {
       toolCalls: Array<{ arguments: string }>;
@@ -152,7 +157,13 @@ describe("redaction in the logger", () => {
     // no rule named a member: redacted as text, whitespace kept
     expect(rec.toolCalls[1]!.arguments).toBe('{ "q": "weather",  "mail": "[REDACTED:email]" }');
     expect(rec.toolCalls[2]!.arguments).toBe("[1, 2]");
-    expect(rec.redactions).toEqual({ path: 1, email: 2 });
+    // a value a rule names is replaced in the text itself: the rest stays as it was (spacing,
+    // number spellings, a big integer), and the text rules still see the keys before their secrets
+    expect(rec.toolCalls[3]!.arguments).toBe(
+      '{"authorization": "[REDACTED:bearer]", "aws_secret_access_key": "[REDACTED:aws_secret_key]", "id": 1234567890123456789, "ratio": 1.10,\n "password": "[REDACTED:path]"}',
+    );
+    expect(rec.toolCalls[4]!.arguments).toBe("[INFO] password reset for k");
+    expect(rec.redactions).toEqual({ path: 2, email: 2, bearer: 1, aws_secret_key: 1 });
   });
 
   it("the production preset redacts by default; the full content file holds the redacted text and its hash matches", async () => {

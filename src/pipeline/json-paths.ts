@@ -1,0 +1,150 @@
+/**
+ * Where, in a JSON text, the values are whose key paths a predicate names: for redacting path
+ * rules inside a string that holds JSON (a tool call's `arguments`, as the OpenAI API sends them)
+ * without parsing and re-serialising it. The text outside those values is left exactly as it is
+ * (whitespace, number spellings, key order, duplicate keys), so text detectors that recognise a
+ * secret by the key in front of it still see that key, and nothing else of the data changes.
+ */
+
+/** One value's place in the text: `[start, end)`. */
+export interface JsonSpan {
+  readonly start: number;
+  readonly end: number;
+}
+
+/** Nesting deeper than this is not scanned (the caller then treats the string as plain text). */
+const MAX_JSON_DEPTH = 64;
+
+class NotJson extends Error {}
+
+/** A JSON number, `true`, `false` or `null`, whole. */
+const LITERAL = /^(?:-?(?:0|[1-9]\d*)(?:\.\d+)?(?:[eE][+-]?\d+)?|true|false|null)$/;
+
+/**
+ * The spans of the values in `text` (a whole JSON document) whose key path (`prefix` then the
+ * keys down to the value, lowercase, array indices left out) `matches`; an outer match hides
+ * what is inside it. Undefined when `text` is not JSON, or nests deeper than 64 levels.
+ */
+export function matchingJsonSpans(text: string, prefix: readonly string[], matches: (path: readonly string[]) => boolean): JsonSpan[] | undefined {
+  const scanner = new Scanner(text, matches);
+  try {
+    let i = scanner.ws(0);
+    i = scanner.value(i, [...prefix], 0);
+    if (scanner.ws(i) !== text.length) return undefined;
+  } catch (err) {
+    if (err instanceof NotJson) return undefined;
+    throw err;
+  }
+  return scanner.spans;
+}
+
+class Scanner {
+  readonly spans: JsonSpan[] = [];
+  /** > 0 while scanning a value that is a span */
+  private inside = 0;
+  constructor(
+    private readonly text: string,
+    private readonly matches: (path: readonly string[]) => boolean,
+  ) {}
+
+  ws(i: number): number {
+    const t = this.text;
+    for (;;) {
+      const c = t.charCodeAt(i);
+      if (c === 32 || c === 9 || c === 10 || c === 13) i++;
+      else return i;
+    }
+  }
+
+  /** Scans the value at `i` (no leading whitespace) whose key path is `path`; returns its end. */
+  value(i: number, path: string[], depth: number): number {
+    if (depth > MAX_JSON_DEPTH) throw new NotJson();
+    const c = this.text.charCodeAt(i);
+    let end: number;
+    if (c === 123 /* { */) end = this.object(i, path, depth);
+    else if (c === 91 /* [ */) end = this.array(i, path, depth);
+    else if (c === 34 /* " */) end = this.string(i);
+    else end = this.literal(i);
+    return end;
+  }
+
+  /** A member's value: a span when its path matches (nothing inside it is a span of its own). */
+  private member(i: number, path: string[], depth: number): number {
+    if (this.inside === 0 && this.matches(path)) {
+      this.inside++;
+      const end = this.value(i, path, depth + 1);
+      this.inside--;
+      this.spans.push({ start: i, end });
+      return end;
+    }
+    return this.value(i, path, depth + 1);
+  }
+
+  private object(i: number, path: string[], depth: number): number {
+    const t = this.text;
+    i = this.ws(i + 1);
+    if (t.charCodeAt(i) === 125 /* } */) return i + 1;
+    for (;;) {
+      if (t.charCodeAt(i) !== 34) throw new NotJson();
+      const keyEnd = this.string(i);
+      // (a key with no escape in it is its own text)
+      const key = (this.escaped ? (JSON.parse(t.slice(i, keyEnd)) as string) : t.slice(i + 1, keyEnd - 1)).toLowerCase();
+      i = this.ws(keyEnd);
+      if (t.charCodeAt(i) !== 58 /* : */) throw new NotJson();
+      i = this.ws(i + 1);
+      path.push(key);
+      i = this.member(i, path, depth);
+      path.pop();
+      i = this.ws(i);
+      const c = t.charCodeAt(i);
+      if (c === 125) return i + 1;
+      if (c !== 44 /* , */) throw new NotJson();
+      i = this.ws(i + 1);
+    }
+  }
+
+  private array(i: number, path: string[], depth: number): number {
+    const t = this.text;
+    i = this.ws(i + 1);
+    if (t.charCodeAt(i) === 93 /* ] */) return i + 1;
+    for (;;) {
+      // (array indices are not part of a path: an item has its array's path)
+      i = this.member(i, path, depth);
+      i = this.ws(i);
+      const c = t.charCodeAt(i);
+      if (c === 93) return i + 1;
+      if (c !== 44) throw new NotJson();
+      i = this.ws(i + 1);
+    }
+  }
+
+  /** whether the last string token scanned had an escape in it */
+  private escaped = false;
+
+  /** The end of the string token at `i` (its closing quote + 1). */
+  private string(i: number): number {
+    const t = this.text;
+    this.escaped = false;
+    for (let j = i + 1; j < t.length; j++) {
+      const c = t.charCodeAt(j);
+      if (c === 92 /* \ */) {
+        this.escaped = true;
+        j++;
+      } else if (c === 34) return j + 1;
+      else if (c < 32) throw new NotJson();
+    }
+    throw new NotJson();
+  }
+
+  /** The end of a number, `true`, `false` or `null` at `i` (checked by JSON.parse). */
+  private literal(i: number): number {
+    const t = this.text;
+    let j = i;
+    for (; j < t.length; j++) {
+      const c = t.charCodeAt(j);
+      if (c === 44 || c === 125 || c === 93 || c === 32 || c === 9 || c === 10 || c === 13) break;
+    }
+    if (!LITERAL.test(t.slice(i, j))) throw new NotJson();
+    return j;
+  }
+}

@@ -244,10 +244,12 @@ class PathMatcher {
 
   /**
    * Whether `text` could hold a key some pattern ends with (its last key, ignoring case, appears
-   * in it; always, for a pattern ending in "*"): a cheap test before a JSON text is scanned.
+   * in it; always, for a pattern ending in "*" or a text with an escape in it): a cheap test
+   * before a JSON text is scanned.
    */
   mayName(text: string): boolean {
-    if (this.byLast.has("*")) return true;
+    // (a key spelled with escapes, "pass\u0077ord", is not in the text as it reads)
+    if (this.byLast.has("*") || text.includes("\\")) return true;
     const lower = text.toLowerCase();
     for (const last of this.byLast.keys()) if (lower.includes(last)) return true;
     return false;

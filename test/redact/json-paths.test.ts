@@ -29,4 +29,10 @@ describe("matchingJsonSpans: where in a JSON text the values are that a path nam
     expect(inText.args).toBe(`{ "password" : ${JSON.stringify(asMember.args.password)}, "n": 1e2 }`);
     expect(counts).toEqual({ path: 1 });
   });
+
+  it("a key spelled with escapes is still found (the quick test for a rule's key in the text does not skip it)", () => {
+    const r = new Redactor({ paths: ["*.password"] });
+    const out = r.redactValue({ args: '{"pass\\u0077ord":"hunter2"}' }, {}) as { args: string };
+    expect(out.args).toBe('{"pass\\u0077ord":"[REDACTED:path]"}');
+  });
 });

@@ -6,24 +6,32 @@
  * secret by the key in front of it still see that key, and nothing else of the data changes.
  */
 
-/** One value's place in the text: `[start, end)`. */
+/**
+ * One value's place in the text: `[start, end)`; `nested`: not a value a path names but a
+ * string token whose text starts like JSON (`"{` or `"[`), which may hold more, with its path.
+ */
 export interface JsonSpan {
   readonly start: number;
   readonly end: number;
+  readonly nested?: readonly string[];
 }
 
 /** Nesting deeper than this is not scanned (the caller then treats the string as plain text). */
 const MAX_JSON_DEPTH = 64;
 
-class NotJson extends Error {}
+/** Thrown inside the scanner for text that is not JSON (not an Error: no stack is taken). */
+const NOT_JSON = Symbol("not JSON");
+
+const HEX4 = /^[0-9A-Fa-f]{4}$/;
 
 /** A JSON number, `true`, `false` or `null`, whole. */
 const LITERAL = /^(?:-?(?:0|[1-9]\d*)(?:\.\d+)?(?:[eE][+-]?\d+)?|true|false|null)$/;
 
 /**
  * The spans of the values in `text` (a whole JSON document) whose key path (`prefix` then the
- * keys down to the value, lowercase, array indices left out) `matches`; an outer match hides
- * what is inside it. Undefined when `text` is not JSON, or nests deeper than 64 levels.
+ * keys down to the value, lowercase, array indices left out) `matches`, an outer match hiding
+ * what is inside it, and of the other string values that start like JSON (`nested`), in text
+ * order. Undefined when `text` is not JSON, or nests deeper than 64 levels.
  */
 export function matchingJsonSpans(text: string, prefix: readonly string[], matches: (path: readonly string[]) => boolean): JsonSpan[] | undefined {
   const scanner = new Scanner(text, matches);
@@ -32,7 +40,7 @@ export function matchingJsonSpans(text: string, prefix: readonly string[], match
     i = scanner.value(i, [...prefix], 0);
     if (scanner.ws(i) !== text.length) return undefined;
   } catch (err) {
-    if (err instanceof NotJson) return undefined;
+    if (err === NOT_JSON) return undefined;
     throw err;
   }
   return scanner.spans;
@@ -58,7 +66,7 @@ class Scanner {
 
   /** Scans the value at `i` (no leading whitespace) whose key path is `path`; returns its end. */
   value(i: number, path: string[], depth: number): number {
-    if (depth > MAX_JSON_DEPTH) throw new NotJson();
+    if (depth > MAX_JSON_DEPTH) throw NOT_JSON;
     const c = this.text.charCodeAt(i);
     let end: number;
     if (c === 123 /* { */) end = this.object(i, path, depth);
@@ -77,7 +85,12 @@ class Scanner {
       this.spans.push({ start: i, end });
       return end;
     }
-    return this.value(i, path, depth + 1);
+    const end = this.value(i, path, depth + 1);
+    if (this.inside === 0 && this.text.charCodeAt(i) === 34) {
+      const c = this.text.charCodeAt(i + 1);
+      if (c === 123 || c === 91) this.spans.push({ start: i, end, nested: [...path] });
+    }
+    return end;
   }
 
   private object(i: number, path: string[], depth: number): number {
@@ -85,12 +98,12 @@ class Scanner {
     i = this.ws(i + 1);
     if (t.charCodeAt(i) === 125 /* } */) return i + 1;
     for (;;) {
-      if (t.charCodeAt(i) !== 34) throw new NotJson();
+      if (t.charCodeAt(i) !== 34) throw NOT_JSON;
       const keyEnd = this.string(i);
       // (a key with no escape in it is its own text)
       const key = (this.escaped ? (JSON.parse(t.slice(i, keyEnd)) as string) : t.slice(i + 1, keyEnd - 1)).toLowerCase();
       i = this.ws(keyEnd);
-      if (t.charCodeAt(i) !== 58 /* : */) throw new NotJson();
+      if (t.charCodeAt(i) !== 58 /* : */) throw NOT_JSON;
       i = this.ws(i + 1);
       path.push(key);
       i = this.member(i, path, depth);
@@ -98,7 +111,7 @@ class Scanner {
       i = this.ws(i);
       const c = t.charCodeAt(i);
       if (c === 125) return i + 1;
-      if (c !== 44 /* , */) throw new NotJson();
+      if (c !== 44 /* , */) throw NOT_JSON;
       i = this.ws(i + 1);
     }
   }
@@ -113,7 +126,7 @@ class Scanner {
       i = this.ws(i);
       const c = t.charCodeAt(i);
       if (c === 93) return i + 1;
-      if (c !== 44) throw new NotJson();
+      if (c !== 44) throw NOT_JSON;
       i = this.ws(i + 1);
     }
   }
@@ -129,11 +142,17 @@ class Scanner {
       const c = t.charCodeAt(j);
       if (c === 92 /* \ */) {
         this.escaped = true;
-        j++;
+        const e = t.charCodeAt(j + 1);
+        // one of \" \\ \/ \b \f \n \r \t, or \u and four hex digits (else JSON.parse would throw)
+        if (e === 117 /* u */) {
+          if (!HEX4.test(t.slice(j + 2, j + 6))) throw NOT_JSON;
+          j += 5;
+        } else if (e === 34 || e === 92 || e === 47 || e === 98 || e === 102 || e === 110 || e === 114 || e === 116) j++;
+        else throw NOT_JSON;
       } else if (c === 34) return j + 1;
-      else if (c < 32) throw new NotJson();
+      else if (c < 32) throw NOT_JSON;
     }
-    throw new NotJson();
+    throw NOT_JSON;
   }
 
   /** The end of a number, `true`, `false` or `null` at `i` (checked by JSON.parse). */
@@ -144,7 +163,7 @@ class Scanner {
       const c = t.charCodeAt(j);
       if (c === 44 || c === 125 || c === 93 || c === 32 || c === 9 || c === 10 || c === 13) break;
     }
-    if (!LITERAL.test(t.slice(i, j))) throw new NotJson();
+    if (!LITERAL.test(t.slice(i, j))) throw NOT_JSON;
     return j;
   }
 }

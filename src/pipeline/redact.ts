@@ -467,19 +467,34 @@ export class Redactor {
    * the keys in front of their secrets. Only strings up to 1 MiB that could name a rule's last
    * key are scanned (see PathMatcher.mayName).
    */
-  private walkString(value: string, counts: RedactionCounts, path: string[]): string {
+  private walkString(value: string, counts: RedactionCounts, path: readonly string[], depth = 0): string {
     const first = value.charCodeAt(0);
-    if ((first === 123 /* { */ || first === 91) /* [ */ && value.length <= MAX_JSON_STRING && this.paths.mayName(value)) {
+    if ((first === 123 /* { */ || first === 91) /* [ */ && value.length <= MAX_JSON_STRING && depth < MAX_DEPTH && this.paths.mayName(value)) {
       const spans = matchingJsonSpans(value, path, (p) => this.paths.matches(p));
       if (spans !== undefined && spans.length > 0) {
+        // Text rules run on the text between the replaced values only: a token is final, as
+        // everywhere else (a user pattern must not rewrite it, nor count it again).
         let out = "";
         let at = 0;
-        for (const { start, end } of spans) {
-          counts[PATH_RULE] = (counts[PATH_RULE] ?? 0) + 1;
-          out += value.slice(at, start) + JSON.stringify(this.token(PATH_RULE, canonical(JSON.parse(value.slice(start, end)))));
+        for (const span of spans) {
+          const { start, end, nested } = span;
+          let replacement: string | undefined;
+          if (nested === undefined) {
+            counts[PATH_RULE] = (counts[PATH_RULE] ?? 0) + 1;
+            replacement = JSON.stringify(this.token(PATH_RULE, canonical(JSON.parse(value.slice(start, end)))));
+          } else {
+            // a string value that holds JSON itself (arguments encoded twice): its members too
+            const inner = JSON.parse(value.slice(start, end)) as string;
+            const before = { ...counts };
+            const redacted = this.walkString(inner, counts, nested, depth + 1);
+            if ((counts[PATH_RULE] ?? 0) > (before[PATH_RULE] ?? 0)) replacement = JSON.stringify(redacted);
+            else restoreCounts(counts, before);
+          }
+          if (replacement === undefined) continue;
+          out += this.redactText(value.slice(at, start), counts) + replacement;
           at = end;
         }
-        return this.redactText(out + value.slice(at), counts);
+        if (at > 0) return out + this.redactText(value.slice(at), counts);
       }
     }
     return this.redactText(value, counts);

@@ -35,4 +35,26 @@ describe("matchingJsonSpans: where in a JSON text the values are that a path nam
     const out = r.redactValue({ args: '{"pass\\u0077ord":"hunter2"}' }, {}) as { args: string };
     expect(out.args).toBe('{"pass\\u0077ord":"[REDACTED:path]"}');
   });
+
+  it("JSON encoded twice (a string member holding JSON) is scanned too; text that only looks like JSON (a bad escape) is text, and costs nothing else", () => {
+    const r = new Redactor({ paths: ["*.password"] });
+    const counts = {};
+    const out = r.redactValue({ args: JSON.stringify({ inner: JSON.stringify({ password: "hunter2", n: 1 }), keep: "{not json" }) }, counts) as { args: string };
+    expect(out.args).not.toContain("hunter2");
+    expect(JSON.parse(JSON.parse(out.args).inner)).toEqual({ password: "[REDACTED:path]", n: 1 });
+    expect(JSON.parse(out.args).keep).toBe("{not json");
+    expect(counts).toEqual({ path: 1 });
+    for (const bad of ['{"password":"\\x41"}', '{"password":"\\u12"}', '{"a\\q":1,"password":"s3cr3t"}']) {
+      expect(matchingJsonSpans(bad, [], endsWithPassword), bad).toBeUndefined();
+      expect(r.redactValue({ other: "keep", args: bad }, {}), bad).toEqual({ other: "keep", args: bad });
+    }
+  });
+
+  it("a token put in JSON text is final: user patterns do not rewrite it or count it again", () => {
+    const r = new Redactor({ paths: ["*.password"], replacement: "hmac", hmacKey: Buffer.alloc(32, 7), patterns: [{ name: "hex12", pattern: "\\b[0-9a-f]{12}\\b" }] });
+    const counts = {};
+    const out = r.redactValue({ args: '{"password":"hunter2","id":"0123456789ab"}' }, counts) as { args: string };
+    expect(out.args).toMatch(/^\{"password":"\[REDACTED:path:[0-9a-f]{12}\]","id":"\[REDACTED:hex12:[0-9a-f]{12}\]"\}$/);
+    expect(counts).toEqual({ path: 1, hex12: 1 });
+  });
 });

@@ -1,19 +1,20 @@
 /**
- * Where, in a JSON text, the values are whose key paths a predicate names: for redacting path
- * rules inside a string that holds JSON (a tool call's `arguments`, as the OpenAI API sends them)
- * without parsing and re-serialising it. The text outside those values is left exactly as it is
- * (whitespace, number spellings, key order, duplicate keys), so text detectors that recognise a
- * secret by the key in front of it still see that key, and nothing else of the data changes.
+ * The tokens of a JSON text that redaction looks at, with their places: for redacting a string
+ * that holds JSON (a tool call's `arguments`, as the OpenAI API sends them) as the data it holds
+ * without parsing and re-serialising it. What is between the tokens (punctuation, whitespace) and
+ * every token left alone stay exactly as they are (number spellings, key order, duplicate keys).
  */
 
 /**
- * One value's place in the text: `[start, end)`; `nested`: not a value a path names but a
- * string token whose text starts like JSON (`"{` or `"[`), which may hold more, with its path.
+ * One token's place in the text, `[start, end)`: a value whose key path a rule names (`named`,
+ * nothing inside it is a token of its own), a key (`key`), a string value (`string`, with its
+ * path: it may hold JSON itself) or a number (`number`).
  */
 export interface JsonSpan {
   readonly start: number;
   readonly end: number;
-  readonly nested?: readonly string[];
+  readonly kind: "named" | "key" | "string" | "number";
+  readonly path?: readonly string[];
 }
 
 /** Nesting deeper than this is not scanned (the caller then treats the string as plain text). */
@@ -28,10 +29,10 @@ const HEX4 = /^[0-9A-Fa-f]{4}$/;
 const LITERAL = /^(?:-?(?:0|[1-9]\d*)(?:\.\d+)?(?:[eE][+-]?\d+)?|true|false|null)$/;
 
 /**
- * The spans of the values in `text` (a whole JSON document) whose key path (`prefix` then the
- * keys down to the value, lowercase, array indices left out) `matches`, an outer match hiding
- * what is inside it, and of the other string values that start like JSON (`nested`), in text
- * order. Undefined when `text` is not JSON, or nests deeper than 64 levels.
+ * The tokens of `text` (a whole JSON document), in text order: the values whose key path
+ * (`prefix` then the keys down to the value, lowercase, array indices left out) `matches`, and
+ * the keys, string values and numbers outside them. Undefined when `text` is not JSON, or nests
+ * deeper than 64 levels.
  */
 export function matchingJsonSpans(text: string, prefix: readonly string[], matches: (path: readonly string[]) => boolean): JsonSpan[] | undefined {
   const scanner = new Scanner(text, matches);
@@ -82,13 +83,14 @@ class Scanner {
       this.inside++;
       const end = this.value(i, path, depth + 1);
       this.inside--;
-      this.spans.push({ start: i, end });
+      this.spans.push({ start: i, end, kind: "named" });
       return end;
     }
     const end = this.value(i, path, depth + 1);
-    if (this.inside === 0 && this.text.charCodeAt(i) === 34) {
-      const c = this.text.charCodeAt(i + 1);
-      if (c === 123 || c === 91) this.spans.push({ start: i, end, nested: [...path] });
+    if (this.inside === 0) {
+      const c = this.text.charCodeAt(i);
+      if (c === 34) this.spans.push({ start: i, end, kind: "string", path: [...path] });
+      else if (c === 45 || (c >= 48 && c <= 57)) this.spans.push({ start: i, end, kind: "number" });
     }
     return end;
   }
@@ -100,6 +102,7 @@ class Scanner {
     for (;;) {
       if (t.charCodeAt(i) !== 34) throw NOT_JSON;
       const keyEnd = this.string(i);
+      if (this.inside === 0) this.spans.push({ start: i, end: keyEnd, kind: "key" });
       // (a key with no escape in it is its own text)
       const key = (this.escaped ? (JSON.parse(t.slice(i, keyEnd)) as string) : t.slice(i + 1, keyEnd - 1)).toLowerCase();
       i = this.ws(keyEnd);

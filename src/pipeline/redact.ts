@@ -242,19 +242,6 @@ class PathMatcher {
     this.empty = this.byLast.size === 0;
   }
 
-  /**
-   * Whether `text` could hold a key some pattern ends with (its last key, ignoring case, appears
-   * in it; always, for a pattern ending in "*" or a text with an escape in it): a cheap test
-   * before a JSON text is scanned.
-   */
-  mayName(text: string): boolean {
-    // (a key spelled with escapes, "pass\u0077ord", is not in the text as it reads)
-    if (this.byLast.has("*") || text.includes("\\")) return true;
-    const lower = text.toLowerCase();
-    for (const last of this.byLast.keys()) if (lower.includes(last)) return true;
-    return false;
-  }
-
   /** Whether the path (lowercase keys, root first) ends with one of the patterns. */
   matches(path: readonly string[]): boolean {
     if (this.empty || path.length === 0) return false;
@@ -284,7 +271,12 @@ function restoreCounts(counts: RedactionCounts, before: Readonly<RedactionCounts
   }
 }
 
-/** Strings longer than this are not parsed as JSON for the path rules (see walkString). */
+/** JSON whitespace. */
+function isJsonSpace(c: number): boolean {
+  return c === 32 || c === 9 || c === 10 || c === 13;
+}
+
+/** Strings longer than this are not read as JSON (see walkString). */
 const MAX_JSON_STRING = 1_048_576;
 
 /** A Map key as text for path rules (a key with no string form, a null-prototype object, is "[object Object]" as the serialiser writes it). */
@@ -432,7 +424,7 @@ export class Redactor {
     }
     switch (typeof value) {
       case "string":
-        return this.paths.empty ? this.redactText(value, counts) : this.walkString(value, counts, path);
+        return this.walkString(value, counts, path);
       case "number":
         // a card number stored as a number; shorter integers cannot be one
         return Number.isInteger(value) && Math.abs(value) >= 1e12 ? this.redactDigits(value, counts) : value;
@@ -461,43 +453,73 @@ export class Redactor {
 
   /**
    * A string that holds a JSON object or array (a tool call's `arguments`, as the OpenAI API
-   * sends them) is, for the path rules, the data it holds, at the string's place: the values a
-   * rule names are replaced in the text itself (a JSON string of the token), and the whole is
-   * then redacted as text, so everything else stays exactly as it was and text rules still see
-   * the keys in front of their secrets. Only strings up to 1 MiB that could name a rule's last
-   * key are scanned (see PathMatcher.mayName).
+   * sends them) is redacted as the data it holds, in its own text: the values a path rule names
+   * (the string's path, then the keys inside) become the token as a JSON string; keys and string
+   * values are redacted as text after decoding (escapes read, so a "\n" before an address is a
+   * line break, not a letter), each re-encoded only when it changed (a string value holding JSON
+   * in turn is redacted the same way); numbers as numbers are. Everything else in the text stays
+   * as it is. Text that is not one JSON document (or is over 1 MiB, or nests deeper than 64
+   * levels) is redacted as text.
    */
   private walkString(value: string, counts: RedactionCounts, path: readonly string[], depth = 0): string {
-    const first = value.charCodeAt(0);
-    if ((first === 123 /* { */ || first === 91) /* [ */ && value.length <= MAX_JSON_STRING && depth < MAX_DEPTH && this.paths.mayName(value)) {
+    let i = 0;
+    while (i < value.length && isJsonSpace(value.charCodeAt(i))) i++;
+    const first = value.charCodeAt(i);
+    if ((first === 123 /* { */ || first === 91) /* [ */ && value.length <= MAX_JSON_STRING && depth < MAX_DEPTH) {
       const spans = matchingJsonSpans(value, path, (p) => this.paths.matches(p));
-      if (spans !== undefined && spans.length > 0) {
-        // Text rules run on the text between the replaced values only: a token is final, as
-        // everywhere else (a user pattern must not rewrite it, nor count it again).
+      if (spans !== undefined) {
         let out = "";
         let at = 0;
-        for (const span of spans) {
-          const { start, end, nested } = span;
+        // the key just scanned, for its value (text rules that know a secret by its label)
+        let key: { text: string; end: number } | undefined;
+        for (const { start, end, kind, path: at_path } of spans) {
+          const raw = value.slice(start, end);
           let replacement: string | undefined;
-          if (nested === undefined) {
+          const label = key !== undefined && /^[ \t\r\n]*:[ \t\r\n]*$/.test(value.slice(key.end, start)) ? key.text : undefined;
+          key = undefined;
+          if (kind === "named") {
             counts[PATH_RULE] = (counts[PATH_RULE] ?? 0) + 1;
-            replacement = JSON.stringify(this.token(PATH_RULE, canonical(JSON.parse(value.slice(start, end)))));
+            replacement = JSON.stringify(this.token(PATH_RULE, canonical(JSON.parse(raw))));
+          } else if (kind === "number") {
+            if (/^-?\d{13,}$/.test(raw)) {
+              const redacted = this.redactDigits(BigInt(raw), counts);
+              if (typeof redacted === "string") replacement = JSON.stringify(redacted);
+            }
           } else {
-            // a string value that holds JSON itself (arguments encoded twice): its members too
-            const inner = JSON.parse(value.slice(start, end)) as string;
-            const before = { ...counts };
-            const redacted = this.walkString(inner, counts, nested, depth + 1);
-            if ((counts[PATH_RULE] ?? 0) > (before[PATH_RULE] ?? 0)) replacement = JSON.stringify(redacted);
-            else restoreCounts(counts, before);
+            const text = JSON.parse(raw) as string;
+            let redacted: string;
+            if (kind === "key") {
+              key = { text, end };
+              redacted = this.redactText(text, counts);
+            } else {
+              redacted = this.walkString(text, counts, at_path ?? path, depth + 1);
+              if (redacted === text && label !== undefined) redacted = this.redactLabelled(label, text, counts);
+            }
+            if (redacted !== text) replacement = JSON.stringify(redacted);
           }
           if (replacement === undefined) continue;
-          out += this.redactText(value.slice(at, start), counts) + replacement;
+          out += value.slice(at, start) + replacement;
           at = end;
         }
-        if (at > 0) return out + this.redactText(value.slice(at), counts);
+        return at === 0 ? value : out + value.slice(at);
       }
     }
     return this.redactText(value, counts);
+  }
+
+  /**
+   * A JSON member's string value redacted with its key before it, as the text `key: value`
+   * reads (`"SecretAccessKey": "…"`, `"authorization": "Basic …"`: rules that know a secret by its
+   * label); the value alone, or unchanged when that finds nothing in the value.
+   */
+  private redactLabelled(label: string, text: string, counts: RedactionCounts): string {
+    const prefix = `${label}: `;
+    const before = { ...counts };
+    const redacted = this.redactText(prefix + text, counts);
+    if (redacted !== prefix + text && redacted.startsWith(prefix)) return redacted.slice(prefix.length);
+    // nothing found, or the label itself changed (its own redaction is the key's)
+    restoreCounts(counts, before);
+    return text;
   }
 
   private walkObjectValue(value: object, counts: RedactionCounts, path: string[], stack: object[], depth: number): unknown {

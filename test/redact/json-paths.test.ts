@@ -3,9 +3,29 @@ import { matchingJsonSpans } from "../../src/pipeline/json-paths.js";
 import { Redactor } from "../../src/pipeline/redact.js";
 
 const endsWithPassword = (p: readonly string[]) => p[p.length - 1] === "password";
-const spansOf = (text: string) => matchingJsonSpans(text, [], endsWithPassword)?.map(({ start, end }) => text.slice(start, end));
+const spansOf = (text: string) => matchingJsonSpans(text, [], endsWithPassword)?.filter((s) => s.kind === "named").map(({ start, end }) => text.slice(start, end));
 
 describe("matchingJsonSpans: where in a JSON text the values are that a path names", () => {
+  it("through the redactor: strings inside JSON text are redacted as what they decode to (an escape before a secret is not a letter), re-encoded so the text stays JSON; with or without path rules", () => {
+    const note = "Hi,\nbob@example.com\nCard:\n4111 1111 1111 1111\nSSN:\t123-45-6789\nkey:\nAKIAIOSFODNN7EXAMPLE";
+    for (const paths of [[], ["*.password"]]) {
+      const r = new Redactor({ paths });
+      const counts = {};
+      const args = "  " + JSON.stringify({ password: "x", note, n: 4111111111111111, nested: JSON.stringify({ mail: "carol@example.com" }) });
+      const out = r.redactValue({ args }, counts) as { args: string };
+      const data = JSON.parse(out.args) as { password: string; note: string; n: unknown; nested: string };
+      expect(data.note).toBe("Hi,\n[REDACTED:email]\nCard:\n[REDACTED:credit_card]\nSSN:\t[REDACTED:us_ssn]\nkey:\n[REDACTED:aws_access_key]");
+      expect(data.n).toBe("[REDACTED:credit_card]");
+      expect(JSON.parse(data.nested)).toEqual({ mail: "[REDACTED:email]" });
+      expect(data.password).toBe(paths.length ? "[REDACTED:path]" : "x");
+      expect(out.args.startsWith("  {")).toBe(true);
+    }
+    // a member whose opening brace is spelled as an escape is JSON all the same
+    const r = new Redactor({ paths: ["*.password"] });
+    const out = r.redactValue({ args: '{"a":"\\u007b\\"password\\":\\"hunter2\\"}"}' }, {}) as { args: string };
+    expect(out.args).not.toContain("hunter2");
+  });
+
   it("finds values at any depth, in arrays, under escaped keys, with escapes inside strings; an outer match hides what is inside it", () => {
     expect(spansOf('{"a":{"password":"x\\"y\\\\"},"list":[{"PASSWORD":12.50},{"pass\\u0077ord":null}]}')).toEqual(['"x\\"y\\\\"', "12.50", "null"]);
     expect(spansOf('{"password":{"password":"inner"}}')).toEqual(['{"password":"inner"}']);

@@ -271,6 +271,14 @@ function restoreCounts(counts: RedactionCounts, before: Readonly<RedactionCounts
   }
 }
 
+/** Whether a string starts (after JSON whitespace) like a JSON object or array. */
+function looksLikeJson(text: string): boolean {
+  let i = 0;
+  while (i < text.length && isJsonSpace(text.charCodeAt(i))) i++;
+  const c = text.charCodeAt(i);
+  return c === 123 || c === 91;
+}
+
 /** JSON whitespace. */
 function isJsonSpace(c: number): boolean {
   return c === 32 || c === 9 || c === 10 || c === 13;
@@ -462,10 +470,7 @@ export class Redactor {
    * levels) is redacted as text.
    */
   private walkString(value: string, counts: RedactionCounts, path: readonly string[], depth = 0): string {
-    let i = 0;
-    while (i < value.length && isJsonSpace(value.charCodeAt(i))) i++;
-    const first = value.charCodeAt(i);
-    if ((first === 123 /* { */ || first === 91) /* [ */ && value.length <= MAX_JSON_STRING && depth < MAX_DEPTH) {
+    if (looksLikeJson(value) && value.length <= MAX_JSON_STRING && depth < MAX_DEPTH) {
       const spans = matchingJsonSpans(value, path, (p) => this.paths.matches(p));
       if (spans !== undefined) {
         let out = "";
@@ -492,8 +497,10 @@ export class Redactor {
               key = { text, end };
               redacted = this.redactText(text, counts);
             } else {
-              redacted = this.walkString(text, counts, at_path ?? path, depth + 1);
-              if (redacted === text && label !== undefined) redacted = this.redactLabelled(label, text, counts);
+              // a value under a key is read with its key as label first (every text rule runs on
+              // it then, also those that need no label), unless it holds JSON itself
+              const labelled = label !== undefined && !looksLikeJson(text) ? this.redactLabelled(label, text, counts) : text;
+              redacted = labelled !== text ? labelled : this.walkString(text, counts, at_path ?? path, depth + 1);
             }
             if (redacted !== text) replacement = JSON.stringify(redacted);
           }

@@ -20,6 +20,12 @@ describe("matchingJsonSpans: where in a JSON text the values are that a path nam
       expect(data.password).toBe(paths.length ? "[REDACTED:path]" : "x");
       expect(out.args.startsWith("  {")).toBe(true);
     }
+    // a value known by its key's label is found also when it holds something else too
+    const labelled = new Redactor({}).redactValue(
+      { args: JSON.stringify({ authorization: "Basic dXNlcjpwYXNzd29yZA== user bob@example.com", SecretAccessKey: "wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY ssn 219-09-9999" }) },
+      {},
+    ) as { args: string };
+    expect(JSON.parse(labelled.args)).toEqual({ authorization: "Basic [REDACTED:bearer] user [REDACTED:email]", SecretAccessKey: "[REDACTED:aws_secret_key] ssn [REDACTED:us_ssn]" });
     // a member whose opening brace is spelled as an escape is JSON all the same
     const r = new Redactor({ paths: ["*.password"] });
     const out = r.redactValue({ args: '{"a":"\\u007b\\"password\\":\\"hunter2\\"}"}' }, {}) as { args: string };

@@ -43,9 +43,9 @@ export function argsAsCalled(args: readonly unknown[], check?: { fresh: boolean 
     const value = args[i];
     if (check === undefined) out.push(copyAsCalled(value));
     else {
-      const state: CopyState = { left: COPY_BUDGET, kept: false };
-      out.push(plainCopy(value, 0, [], state));
-      if (state.kept) check.fresh = false;
+      const c = copyOf(value);
+      out.push(c.copy);
+      if (!c.fresh) check.fresh = false;
     }
   }
   return out;

@@ -329,7 +329,7 @@ class Call implements FinishedCall {
     trackResult(remains, generator);
   }
 
-  /** Stops tracking the call for the garbage collector: something of the app's is among its items. */
+  /** Stops tracking the call for the garbage collector: it finished, or something of the app's is among its items. */
   private untrack(): void {
     if (this.remains !== undefined) {
       untrackResult(this.remains);
@@ -386,7 +386,7 @@ class Call implements FinishedCall {
   finish(outcome: CallOutcome): void {
     if (this.done) return;
     this.done = true;
-    if (this.remains !== undefined) untrackResult(this.remains);
+    this.untrack();
     this.durationSeconds = this.seconds;
     this.outcome = outcome;
     // A user the method set (auditContext.setUser, after authentication, say) is set where the

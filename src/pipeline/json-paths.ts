@@ -7,14 +7,16 @@
 
 /**
  * One token's place in the text, `[start, end)`: a value whose key path a rule names (`named`,
- * nothing inside it is a token of its own), a key (`key`), a string value (`string`, with its
- * path: it may hold JSON itself) or a number (`number`).
+ * nothing inside it is a token of its own), a key (`key`, with its decoded `text`), a string
+ * value (`string`, with its path: it may hold JSON itself; and the decoded `text` of its key,
+ * when it is an object member) or a number (`number`).
  */
 export interface JsonSpan {
   readonly start: number;
   readonly end: number;
   readonly kind: "named" | "key" | "string" | "number";
   readonly path?: readonly string[];
+  readonly text?: string;
 }
 
 /** Nesting deeper than this is not scanned (the caller then treats the string as plain text). */
@@ -78,7 +80,7 @@ class Scanner {
   }
 
   /** A member's value: a span when its path matches (nothing inside it is a span of its own). */
-  private member(i: number, path: string[], depth: number): number {
+  private member(i: number, path: string[], depth: number, key?: string): number {
     if (this.inside === 0 && this.matches(path)) {
       this.inside++;
       const end = this.value(i, path, depth + 1);
@@ -89,7 +91,7 @@ class Scanner {
     const end = this.value(i, path, depth + 1);
     if (this.inside === 0) {
       const c = this.text.charCodeAt(i);
-      if (c === 34) this.spans.push({ start: i, end, kind: "string", path: [...path] });
+      if (c === 34) this.spans.push(key === undefined ? { start: i, end, kind: "string", path: [...path] } : { start: i, end, kind: "string", path: [...path], text: key });
       else if (c === 45 || (c >= 48 && c <= 57)) this.spans.push({ start: i, end, kind: "number" });
     }
     return end;
@@ -102,14 +104,14 @@ class Scanner {
     for (;;) {
       if (t.charCodeAt(i) !== 34) throw NOT_JSON;
       const keyEnd = this.string(i);
-      if (this.inside === 0) this.spans.push({ start: i, end: keyEnd, kind: "key" });
       // (a key with no escape in it is its own text)
-      const key = (this.escaped ? (JSON.parse(t.slice(i, keyEnd)) as string) : t.slice(i + 1, keyEnd - 1)).toLowerCase();
+      const key = this.escaped ? (JSON.parse(t.slice(i, keyEnd)) as string) : t.slice(i + 1, keyEnd - 1);
+      if (this.inside === 0) this.spans.push({ start: i, end: keyEnd, kind: "key", text: key });
       i = this.ws(keyEnd);
       if (t.charCodeAt(i) !== 58 /* : */) throw NOT_JSON;
       i = this.ws(i + 1);
-      path.push(key);
-      i = this.member(i, path, depth);
+      path.push(key.toLowerCase());
+      i = this.member(i, path, depth, key);
       path.pop();
       i = this.ws(i);
       const c = t.charCodeAt(i);

@@ -475,13 +475,9 @@ export class Redactor {
       if (spans !== undefined) {
         let out = "";
         let at = 0;
-        // the key just scanned, for its value (text rules that know a secret by its label)
-        let key: { text: string; end: number } | undefined;
-        for (const { start, end, kind, path: at_path } of spans) {
+        for (const { start, end, kind, path: spanPath, text: spanText } of spans) {
           const raw = value.slice(start, end);
           let replacement: string | undefined;
-          const label = key !== undefined && /^[ \t\r\n]*:[ \t\r\n]*$/.test(value.slice(key.end, start)) ? key.text : undefined;
-          key = undefined;
           if (kind === "named") {
             counts[PATH_RULE] = (counts[PATH_RULE] ?? 0) + 1;
             replacement = JSON.stringify(this.token(PATH_RULE, canonical(JSON.parse(raw))));
@@ -490,18 +486,16 @@ export class Redactor {
               const redacted = this.redactDigits(BigInt(raw), counts);
               if (typeof redacted === "string") replacement = JSON.stringify(redacted);
             }
+          } else if (kind === "key") {
+            const text = spanText!;
+            const redacted = this.redactText(text, counts);
+            if (redacted !== text) replacement = JSON.stringify(redacted);
           } else {
             const text = JSON.parse(raw) as string;
-            let redacted: string;
-            if (kind === "key") {
-              key = { text, end };
-              redacted = this.redactText(text, counts);
-            } else {
-              // a value under a key is read with its key as label first (every text rule runs on
-              // it then, also those that need no label), unless it holds JSON itself
-              const labelled = label !== undefined && !looksLikeJson(text) ? this.redactLabelled(label, text, counts) : text;
-              redacted = labelled !== text ? labelled : this.walkString(text, counts, at_path ?? path, depth + 1);
-            }
+            // a value under a key (its `text`) is read with its key as label first (every text
+            // rule runs on it then, also those that need no label), unless it holds JSON itself
+            const labelled = spanText !== undefined && !looksLikeJson(text) ? this.redactLabelled(spanText, text, counts) : text;
+            const redacted = labelled !== text ? labelled : this.walkString(text, counts, spanPath ?? path, depth + 1);
             if (redacted !== text) replacement = JSON.stringify(redacted);
           }
           if (replacement === undefined) continue;

@@ -7,16 +7,19 @@
  * (else it is never collected, and never recorded): not `this` (an instance that keeps its own
  * generator), not the app's objects among the arguments, items or context (an AbortSignal whose
  * listener closes the generator, a session object it is stored on). It holds the call's ids,
- * names and times, its context's ids, and the record's own copies of the arguments, the context
- * metadata and (for `@AuditChat`) the items only while they are all new plain data: the same
- * values the call's own record would get, so capture functions see what they always see. A call
- * with anything else among them is not tracked (from the moment such an item is yielded), and
- * is recorded only when it finishes.
+ * names and times, its context's ids, and new data only: the record's own copies of the
+ * arguments, the context metadata and (for `@AuditChat`) the items where those are all new plain
+ * data (capture functions see what they always see), and otherwise a snapshot of them as the
+ * record would write them (`toJsonSnapshot`: a class instance as its members, a Date as its ISO
+ * text, taken when the call is made or the item yielded), or "[Not kept: more than 1000 values]"
+ * for one whose snapshot would be larger than that (a client object, a request): capture
+ * functions then see the snapshot.
  */
 import { runInAuditContext } from "../src/context.js";
 import type { DroppableCall, Ticket } from "../src/dropped.js";
 import { safeRecord } from "../src/instrument.js";
 import type { AuditLogger } from "../src/logger.js";
+import { toJsonSnapshot } from "../src/record/serialize.js";
 import type { AuditContextValue } from "../src/types.js";
 import { copyOf } from "./copy.js";
 import type { CallOutcome, FinishedCall, MethodAuditSpec, YieldedItems } from "./wrap.js";
@@ -38,7 +41,7 @@ export class GeneratorRemains implements FinishedCall, DroppableCall {
     readonly id: string | undefined,
     readonly traceId: string | undefined,
     readonly parentId: string | undefined,
-    /** the call's own copies of its arguments, all new plain data */
+    /** the call's own copies of its arguments, or snapshots of them (see {@link keptForRemains}): new data only */
     readonly args: readonly unknown[],
     readonly method: string,
     readonly qualifiedName: string,
@@ -55,7 +58,7 @@ export class GeneratorRemains implements FinishedCall, DroppableCall {
     this.yielded.firstItemSeconds = firstItemSeconds;
   }
 
-  /** A yielded item, as the call copied it for its own record (all new plain data; the call caps how many). */
+  /** A yielded item: the call's own copy of it, or a snapshot (see {@link keptForRemains}; the call caps how many). */
   addItem(copy: unknown): void {
     this.yielded.items?.push(copy);
   }
@@ -73,12 +76,22 @@ export class GeneratorRemains implements FinishedCall, DroppableCall {
   }
 }
 
+/** Values a snapshot of one argument, item or context metadata walks at most (see toJsonSnapshot). */
+export const SNAPSHOT_VALUES = 1000;
+
 /**
- * The context a call was made in, for its record: its ids, user, persona and session, and a copy
- * of its metadata; `null` when that metadata holds anything but new plain data, or cannot be
- * read (the call is then not tracked).
+ * What the remains keep of one value: the call's own copy when that is all new (`fresh`), else
+ * a snapshot of the value as the record would write it, taken now.
  */
-export function contextRemains(context: AuditContextValue | undefined): AuditContextValue | undefined | null {
+export function keptForRemains(copy: unknown, fresh: boolean): unknown {
+  return fresh ? copy : toJsonSnapshot(copy, SNAPSHOT_VALUES);
+}
+
+/**
+ * The context a call was made in, for its record: its ids, user, persona and session, and its
+ * metadata as new data (see keptForRemains; left out when it has no object form).
+ */
+export function contextRemains(context: AuditContextValue | undefined): AuditContextValue | undefined {
   if (context === undefined) return undefined;
   const out: { -readonly [K in keyof AuditContextValue]: AuditContextValue[K] } = {};
   if (typeof context.traceId === "string") out.traceId = context.traceId;
@@ -88,8 +101,9 @@ export function contextRemains(context: AuditContextValue | undefined): AuditCon
   if (typeof context.sessionId === "string") out.sessionId = context.sessionId;
   if (context.metadata !== undefined) {
     const { copy, fresh } = copyOf(context.metadata);
-    if (!fresh) return null;
-    out.metadata = copy as Record<string, unknown>;
+    const kept = keptForRemains(copy, fresh);
+    // (an unreadable metadata, or one past the budget, is text: the record goes without it)
+    if (typeof kept === "object" && kept !== null && !Array.isArray(kept)) out.metadata = kept as Record<string, unknown>;
   }
   return out;
 }

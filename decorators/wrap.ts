@@ -15,7 +15,7 @@ import type { AuditLogger } from "../src/logger.js";
 import { newId } from "../src/record/id.js";
 import { toFieldIssues } from "../src/record/issues.js";
 import { NO_ARGS, argsAsCalled, copyOf } from "./copy.js";
-import { GeneratorRemains, contextRemains } from "./remains.js";
+import { GeneratorRemains, contextRemains, keptForRemains } from "./remains.js";
 import type { AuditContextValue, RecordLinkInput } from "../src/types.js";
 
 /**
@@ -138,6 +138,8 @@ export function failureMessageOf(outcome: CallOutcome): string | undefined {
 
 /** Items kept per generator call when `collectItems` is set. */
 export const MAX_COLLECTED_ITEMS = 100_000;
+/** no argument copy holds anything of the app's (see trackUntilCollected) */
+const NO_KEPT: readonly number[] = Object.freeze([]);
 
 type AnyFunction = (this: unknown, ...args: unknown[]) => unknown;
 type FunctionKind = "function" | "generator" | "asyncGenerator";
@@ -316,20 +318,20 @@ class Call implements FinishedCall {
   /**
    * Records the call as abandoned if `generator` (what the caller got) is collected unfinished,
    * from what is left of it (see decorators/remains.ts): the registration holds that, never the
-   * call itself, which leads to `this`, the arguments and the contexts as they are. Only when
-   * the arguments' copies (`argsFresh`) and the context's metadata are all new plain data.
+   * call itself, which leads to `this`, the arguments and the contexts as they are. `kept`: the
+   * arguments whose copies hold something of the app's (their snapshots are kept instead).
    */
-  trackUntilCollected(generator: object, argsFresh: boolean): void {
-    if (!argsFresh || this.spec.errorsOnly === true) return;
+  trackUntilCollected(generator: object, kept: readonly number[]): void {
+    if (this.spec.errorsOnly === true) return;
     const outer = contextRemains(this.outer);
-    if (outer === null) return;
-    const remains = new GeneratorRemains(this.spec, this.logger, this.id, this.traceId, this.parentId, this.args, this.method, this.qualifiedName, this.startedAt, outer);
+    const args = kept.length === 0 ? this.args : this.args.map((a, i) => keptForRemains(a, !kept.includes(i)));
+    const remains = new GeneratorRemains(this.spec, this.logger, this.id, this.traceId, this.parentId, args, this.method, this.qualifiedName, this.startedAt, outer);
     remains.userId = this.userId;
     this.remains = remains;
     trackResult(remains, generator);
   }
 
-  /** Stops tracking the call for the garbage collector: it finished, or something of the app's is among its items. */
+  /** Stops tracking the call for the garbage collector: it finished. */
   private untrack(): void {
     if (this.remains !== undefined) {
       untrackResult(this.remains);
@@ -369,10 +371,7 @@ class Call implements FinishedCall {
       const c = copyOf(value);
       if (!c.unreadable) {
         y.items.push(c.copy);
-        if (remains !== undefined) {
-          if (c.fresh) remains.addItem(c.copy);
-          else this.untrack();
-        }
+        remains?.addItem(keptForRemains(c.copy, c.fresh));
       }
     }
   }
@@ -410,10 +409,10 @@ class Call implements FinishedCall {
 function invoke(spec: MethodAuditSpec, kind: FunctionKind, logger: AuditLogger, original: AnyFunction, thisArg: unknown, args: unknown[], name: string): unknown {
   let call: Call;
   let patch: AuditContextValue | undefined;
-  // whether a generator call's argument copies are all new plain data (see trackUntilCollected)
-  let copies: { fresh: boolean } | undefined;
+  // which of a generator call's argument copies hold something of the app's (see trackUntilCollected)
+  let copies: { kept: number[] } | undefined;
   try {
-    if (kind !== "function" && spec.readsArgs) copies = { fresh: true };
+    if (kind !== "function" && spec.readsArgs) copies = { kept: [] };
     call = new Call(spec, logger, thisArg, spec.readsArgs ? argsAsCalled(args, copies) : NO_ARGS, name);
     if (kind !== "function") call.yielded = { count: 0, firstItemSeconds: undefined, items: spec.collectItems ? [] : undefined };
     const caller = auditContext.get();
@@ -457,7 +456,7 @@ function invoke(spec: MethodAuditSpec, kind: FunctionKind, logger: AuditLogger, 
       unstarted.set(generator, { call, gen: out as AsyncGenerator<unknown, unknown, unknown> });
     }
     try {
-      call.trackUntilCollected(generator, copies?.fresh ?? true);
+      call.trackUntilCollected(generator, copies?.kept ?? NO_KEPT);
     } catch (trackError) {
       // our own failure: the generator is recorded when it finishes, not if it is dropped
       safeRecord(logger, () => {

@@ -29,6 +29,27 @@ export function toJsonData(value: unknown): JsonValue {
   return convert(value, Number.POSITIVE_INFINITY, Number.POSITIVE_INFINITY, 0, []);
 }
 
+/** Objects and members a {@link toJsonSnapshot} walks at most. */
+interface Budget {
+  left: number;
+}
+const OVER_BUDGET = Symbol("over budget");
+
+/**
+ * `toJsonData(value)` made now, for a record made later from what is left of a call (see
+ * decorators/remains.ts), or the text "[Not kept: more than N values]" when it would walk more
+ * than `maxValues` objects, members and items (a client object, a request: their graphs are
+ * large, and this runs while the app waits).
+ */
+export function toJsonSnapshot(value: unknown, maxValues: number): JsonValue {
+  try {
+    return convert(value, Number.POSITIVE_INFINITY, maxValues, 0, [], { left: maxValues });
+  } catch (err) {
+    if (err !== OVER_BUDGET) throw err;
+    return `[Not kept: more than ${maxValues} values]`;
+  }
+}
+
 /**
  * Whether `toJsonSafe(value, maxChars)` would serialise exactly as `value` itself does, so that
  * a value about to be serialised at once can be used as it is, without the copy: plain objects
@@ -80,7 +101,7 @@ function plainJson(value: unknown, maxChars: number, depth: number): boolean {
   return true;
 }
 
-function convert(value: unknown, maxChars: number, maxItems: number, depth: number, stack: object[]): JsonValue {
+function convert(value: unknown, maxChars: number, maxItems: number, depth: number, stack: object[], budget?: Budget): JsonValue {
   switch (typeof value) {
     case "string":
       return value.length > maxChars ? truncateString(value, maxChars) : value;
@@ -100,8 +121,9 @@ function convert(value: unknown, maxChars: number, maxItems: number, depth: numb
   if (value === null) return null;
   if (depth >= MAX_DEPTH) return "[MaxDepth]";
   try {
-    return convertObject(value as object, maxChars, maxItems, depth, stack);
+    return convertObject(value as object, maxChars, maxItems, depth, stack, budget);
   } catch (err) {
+    if (err === OVER_BUDGET) throw err;
     // an object whose very shape cannot be read: a revoked Proxy, a Proxy whose traps throw
     return `[Unreadable: ${unreadableReason(err)}]`;
   }
@@ -122,13 +144,14 @@ export function unreadableReason(err: unknown): string {
   }
 }
 
-function convertObject(obj: object, maxChars: number, maxItems: number, depth: number, stack: object[]): JsonValue {
+function convertObject(obj: object, maxChars: number, maxItems: number, depth: number, stack: object[], budget: Budget | undefined): JsonValue {
+  if (budget !== undefined && --budget.left < 0) throw OVER_BUDGET;
   if (stack.includes(obj)) return "[Circular]";
   if (obj instanceof Date) return Number.isNaN(obj.getTime()) ? "Invalid Date" : obj.toISOString();
   // a boxed string, number or boolean is its value, as JSON.stringify writes it (not one member per character)
   // (the value in its slot, not what an own `valueOf` says)
-  if (obj instanceof String) return convert(String.prototype.valueOf.call(obj), maxChars, maxItems, depth, stack);
-  if (obj instanceof Number) return convert(Number.prototype.valueOf.call(obj), maxChars, maxItems, depth, stack);
+  if (obj instanceof String) return convert(String.prototype.valueOf.call(obj), maxChars, maxItems, depth, stack, budget);
+  if (obj instanceof Number) return convert(Number.prototype.valueOf.call(obj), maxChars, maxItems, depth, stack, budget);
   if (obj instanceof Boolean) return Boolean.prototype.valueOf.call(obj);
   if (ArrayBuffer.isView(obj) || obj instanceof ArrayBuffer || (typeof SharedArrayBuffer !== "undefined" && obj instanceof SharedArrayBuffer)) {
     return binaryText(obj);
@@ -138,19 +161,25 @@ function convertObject(obj: object, maxChars: number, maxItems: number, depth: n
     if (obj instanceof Error) {
       const e = obj as Error & { code?: unknown; cause?: unknown };
       const out: { [key: string]: JsonValue } = { name: e.name, message: truncateString(String(e.message), maxChars) };
-      if (e.code !== undefined) out.code = convert(e.code, maxChars, maxItems, depth + 1, stack);
+      if (e.code !== undefined) out.code = convert(e.code, maxChars, maxItems, depth + 1, stack, budget);
       if (e.stack) out.stack = truncateString(e.stack, maxChars);
-      if (e.cause !== undefined) out.cause = convert(e.cause, maxChars, maxItems, depth + 1, stack);
+      if (e.cause !== undefined) out.cause = convert(e.cause, maxChars, maxItems, depth + 1, stack, budget);
       return out;
     }
-    if (Array.isArray(obj)) return convertList(obj, maxChars, maxItems, depth, stack);
-    if (obj instanceof Set) return convertList([...obj], maxChars, maxItems, depth, stack);
+    if (Array.isArray(obj)) return convertList(obj, maxChars, maxItems, depth, stack, budget);
+    // (a snapshot's budget checked before a large Set or Map is spread or walked)
+    if (obj instanceof Set) {
+      if (budget !== undefined && obj.size > budget.left) throw OVER_BUDGET;
+      return convertList([...obj], maxChars, maxItems, depth, stack, budget);
+    }
     if (obj instanceof Map) {
+      if (budget !== undefined && obj.size > budget.left) throw OVER_BUDGET;
       const out: { [key: string]: JsonValue } = {};
       let n = 0;
       for (const [k, v] of obj) {
         if (n++ >= maxItems) break;
-        setMember(out, typeof k === "string" ? k : String(convert(k, maxChars, maxItems, depth + 1, stack)), convert(v, maxChars, maxItems, depth + 1, stack));
+        if (budget !== undefined && --budget.left < 0) throw OVER_BUDGET;
+        setMember(out, typeof k === "string" ? k : String(convert(k, maxChars, maxItems, depth + 1, stack, budget)), convert(v, maxChars, maxItems, depth + 1, stack, budget));
       }
       return out;
     }
@@ -162,15 +191,18 @@ function convertObject(obj: object, maxChars: number, maxItems: number, depth: n
       } catch (err) {
         return `[Unserializable: ${unreadableReason(err)}]`;
       }
-      if (replaced !== obj) return convert(replaced, maxChars, maxItems, depth + 1, stack);
+      if (replaced !== obj) return convert(replaced, maxChars, maxItems, depth + 1, stack, budget);
     }
     const out: { [key: string]: JsonValue } = {};
+    const keys = Object.keys(obj);
+    if (budget !== undefined && keys.length > budget.left) throw OVER_BUDGET;
     let n = 0;
-    for (const key of Object.keys(obj)) {
+    for (const key of keys) {
       if (n++ >= maxItems) {
-        out["…"] = `[${Object.keys(obj).length - maxItems} more keys]`;
+        out["…"] = `[${keys.length - maxItems} more keys]`;
         break;
       }
+      if (budget !== undefined && --budget.left < 0) throw OVER_BUDGET;
       let v: unknown;
       try {
         v = (obj as Record<string, unknown>)[key];
@@ -179,7 +211,7 @@ function convertObject(obj: object, maxChars: number, maxItems: number, depth: n
         continue;
       }
       if (v === undefined) continue;
-      setMember(out, key, convert(v, maxChars, maxItems, depth + 1, stack));
+      setMember(out, key, convert(v, maxChars, maxItems, depth + 1, stack, budget));
     }
     return out;
   } finally {
@@ -193,11 +225,12 @@ export function setMember<V>(out: { [key: string]: V }, key: string, value: V): 
   else out[key] = value;
 }
 
-function convertList(list: readonly unknown[], maxChars: number, maxItems: number, depth: number, stack: object[]): JsonValue[] {
+function convertList(list: readonly unknown[], maxChars: number, maxItems: number, depth: number, stack: object[], budget: Budget | undefined): JsonValue[] {
   const n = Math.min(list.length, maxItems);
+  if (budget !== undefined && (budget.left -= n) < 0) throw OVER_BUDGET;
   // (pushed: a `new Array(n)` filled in is a holey array, slower to serialise)
   const out: JsonValue[] = [];
-  for (let i = 0; i < n; i++) out.push(convert(list[i], maxChars, maxItems, depth + 1, stack));
+  for (let i = 0; i < n; i++) out.push(convert(list[i], maxChars, maxItems, depth + 1, stack, budget));
   if (list.length > maxItems) out.push(`[${list.length - maxItems} more items]`);
   return out;
 }

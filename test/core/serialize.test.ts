@@ -1,6 +1,6 @@
 import { afterEach, describe, expect, it } from "vitest";
 import { AuditLogger, auditContext, verifyAuditLog } from "../../src/index.js";
-import { copyUsage, isPlainJson, toJsonData, toJsonSafe } from "../../src/record/serialize.js";
+import { copyUsage, isPlainJson, toJsonData, toJsonSafe, toJsonSnapshot } from "../../src/record/serialize.js";
 import { cleanupTmp, tmpProject } from "../helpers/index.js";
 import { auditDirOf, readKind, readKindLines } from "../helpers/core.js";
 import { rng } from "../reader/fixture.js";
@@ -331,5 +331,48 @@ describe("isPlainJson: a value the logger may serialise as it is, without its sa
     expect(recs[0]!.usage).toEqual(usage);
     expect(recs[1]!.usage).toEqual({ note: "0123456789abcdef…[truncated 1 chars]", n: "NaN" });
     expect((await verifyAuditLog(auditDirOf(projectPath))).ok).toBe(true);
+  });
+});
+
+describe("toJsonSnapshot: toJsonData now, within a number of values (what an abandoned generator's record keeps)", () => {
+  it("is toJsonData's value when the value is within the budget, whatever it holds", () => {
+    const v = awkward();
+    expect(toJsonSnapshot(v, 1000)).toEqual(toJsonData(v));
+    class Token {
+      constructor(readonly text: string) {}
+    }
+    expect(toJsonSnapshot([new Token("a"), new Map([[1, new Set([new Date(0)])]])], 10)).toEqual([{ text: "a" }, { "1": ["1970-01-01T00:00:00.000Z"] }]);
+  });
+
+  it('is "[Not kept: more than N values]" past the budget, counting objects, members and items at any depth, before walking a large one', () => {
+    const notKept = "[Not kept: more than 10 values]";
+    // 1 object + 9 members: within; 1 + 10: past
+    expect(toJsonSnapshot(Object.fromEntries(Array.from({ length: 9 }, (_, i) => [`k${i}`, i])), 10)).toMatchObject({ k8: 8 });
+    expect(toJsonSnapshot(Object.fromEntries(Array.from({ length: 10 }, (_, i) => [`k${i}`, i])), 10)).toBe(notKept);
+    expect(toJsonSnapshot(Array.from({ length: 11 }, () => 0), 10)).toBe(notKept);
+    expect(toJsonSnapshot(new Set(Array.from({ length: 11 }, (_, i) => i)), 10)).toBe(notKept);
+    expect(toJsonSnapshot(new Map(Array.from({ length: 11 }, (_, i) => [i, i])), 10)).toBe(notKept);
+    // deep: each level is one object and one member
+    let deep: Obj = { leaf: 1 };
+    for (let i = 0; i < 6; i++) deep = { next: deep };
+    expect(toJsonSnapshot(deep, 10)).toBe(notKept);
+    expect(toJsonSnapshot({ a: deep }, 1000)).toEqual({ a: toJsonData(deep) });
+    // a getter past the budget is never run
+    let ran = false;
+    const lazy = Object.defineProperty(Object.fromEntries(Array.from({ length: 20 }, (_, i) => [`k${i}`, i])), "z", {
+      enumerable: true,
+      get() {
+        ran = true;
+        return 1;
+      },
+    });
+    expect(toJsonSnapshot(lazy, 10)).toBe(notKept);
+    expect(ran).toBe(false);
+  });
+
+  it("leaves the serialisation of records as it was (no budget there)", () => {
+    const big = Array.from({ length: 5000 }, (_, i) => ({ i }));
+    expect(toJsonData(big)).toHaveLength(5000);
+    expect(toJsonSafe({ big }, 100)).toEqual({ big: toJsonData(big) });
   });
 });

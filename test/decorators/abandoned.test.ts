@@ -3,7 +3,7 @@ import { runFixtureChild } from "../helpers/index.js";
 
 interface ToolRecord {
   operation: string;
-  parameters: string[];
+  parameters: unknown[];
   success: boolean;
   errorMessage?: string;
   result?: unknown;
@@ -19,9 +19,21 @@ describe("a decorated generator the consumer drops before it finishes (child pro
     expect(r.status, r.stderr).toBe(0);
     const byLabel = new Map(r.out.records.map((rec) => [rec.parameters[0], rec]));
     // each call once
-    expect(r.out.records.map((rec) => rec.parameters[0]).sort()).toEqual(["an extra context member leads back to it", "async half-read", "closed, then dropped in its finally", "context leads back to it", "held by the instance", "never started", "read to the end", "sync half-read"]);
+    expect(r.out.records.map((rec) => rec.parameters[0]).sort()).toEqual([
+      "a large argument",
+      "an extra context member leads back to it",
+      "args lead back to it",
+      "async half-read",
+      "closed, then dropped in its finally",
+      "context leads back to it",
+      "context metadata not plain data",
+      "held by the instance",
+      "never started",
+      "read to the end",
+      "sync half-read",
+    ]);
     expect(byLabel.get("read to the end")).toMatchObject({ success: true, result: { yielded: 10, returned: "read to the end" } });
-    for (const label of ["sync half-read", "async half-read", "never started", "held by the instance", "context leads back to it", "an extra context member leads back to it"]) {
+    for (const label of ["sync half-read", "async half-read", "never started", "held by the instance", "context leads back to it", "an extra context member leads back to it", "args lead back to it", "a large argument", "context metadata not plain data"]) {
       const rec = byLabel.get(label)!;
       expect(rec.success, label).toBe(false);
       expect(rec.errorMessage, label).toMatch(/^abandoned: /);
@@ -36,11 +48,18 @@ describe("a decorated generator the consumer drops before it finishes (child pro
     // the context's metadata as it was at the call (plain data, copied), its known members kept
     expect(byLabel.get("context leads back to it")).toMatchObject({ metadata: { holder: {} } });
     expect(byLabel.get("an extra context member leads back to it")).toMatchObject({ traceId: "trace-extra", userId: "u-extra" });
-    // a call with an argument (an AbortSignal) or an item (a class instance) that is not plain
-    // data is not tracked: collected, recorded only if it finishes (these never do)
-    expect(r.out.chats).toHaveLength(1);
+    // arguments, items and context metadata that are not plain data (an AbortSignal, class
+    // instances, a Date) are recorded from snapshots taken at the call or the yield (the
+    // generator, set on them later, is not in them), one too large as "[Not kept: …]"
+    expect(byLabel.get("args lead back to it")!.parameters).toEqual(["args lead back to it", { signal: {}, session: {} }]);
+    expect(byLabel.get("a large argument")!.parameters).toEqual(["a large argument", "[Not kept: more than 1000 values]"]);
+    expect(byLabel.get("context metadata not plain data")!.metadata).toEqual({ req: { path: "/chat" }, when: "2026-12-03T00:00:00.000Z" });
+    expect(r.out.chats).toHaveLength(2);
+    const chatByPrompt = new Map((r.out.chats as Array<{ promptPreview: string }>).map((c) => [c.promptPreview, c]));
     // plain items are kept for the record, and its response function gets them as always
-    expect(r.out.chats[0]).toMatchObject({ success: false, errorMessage: expect.stringMatching(/^abandoned: /), responsePreview: "plain items, half" });
+    expect(chatByPrompt.get("plain items")).toMatchObject({ success: false, errorMessage: expect.stringMatching(/^abandoned: /), responsePreview: "plain items, half" });
+    // class instances as their members: the response function reads `text` from them
+    expect(chatByPrompt.get("items lead back to it")).toMatchObject({ success: false, errorMessage: expect.stringMatching(/^abandoned: /), responsePreview: "items lead back to it more" });
     // nothing of the test's kept alive by the registration
     expect(r.out.alive).toBe(0);
   });

@@ -161,6 +161,19 @@ interface Described {
   secrets: string[];
 }
 
+/**
+ * A URL part with its %-escapes decoded, or as it is where one is malformed (a password holding a
+ * literal `%`): decodeURIComponent throws there, which left the whole URL unredacted (found by
+ * review, 2026-12-03).
+ */
+function decodedOrAsIs(part: string): string {
+  try {
+    return decodeURIComponent(part);
+  } catch {
+    return part;
+  }
+}
+
 function describe(input: unknown, init: unknown, isSecretHeader: (name: string) => boolean): Described {
   const req = typeof Request !== "undefined" && input instanceof Request ? input : undefined;
   const rawUrl = req ? req.url : input instanceof URL ? input.href : String(input);
@@ -187,11 +200,11 @@ function describe(input: unknown, init: unknown, isSecretHeader: (name: string) 
     const u = new URL(rawUrl, relative ? RELATIVE_BASE : undefined);
     // credentials in the URL (https://user:pass@host, https://<token>@host)
     if (u.password) {
-      secrets.push(u.password, decodeURIComponent(u.password));
+      secrets.push(u.password, decodedOrAsIs(u.password));
       u.password = REDACTED;
     }
     if (u.username) {
-      secrets.push(u.username, decodeURIComponent(u.username));
+      secrets.push(u.username, decodedOrAsIs(u.username));
       u.username = REDACTED;
     }
     for (const [key, value] of [...u.searchParams.entries()]) {

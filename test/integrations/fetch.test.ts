@@ -205,6 +205,20 @@ describe("withAuditFetch", () => {
     expect(rec).toMatchObject({ operation: "GET example.test/path", parameters: { url: `//${encodeURIComponent(REDACTED)}:${encodeURIComponent(REDACTED)}@example.test/path?x=1` } });
   });
 
+  it("hides credentials that hold a malformed %-escape (a literal '%' in a password), from the url, the operation and the error", async () => {
+    const logger = newLogger();
+    const custom = async (_input: string | URL | Request, _init?: RequestInit): Promise<Response> => new Response("ok");
+    await withAuditFetch(custom, { logger })("https://alice:50%off-SECRETPW@api.example.test/v1/items?api_key=SECRETKEY1&x=1");
+    await withAuditFetch(custom, { logger })("//bob%zz:pw@api.example.test/p?token=SECRETKEY2");
+    // Node's fetch refuses credentials in a URL, and its error message quotes the URL
+    const refused = await withAuditFetch(fetch, { logger })("http://carol:p%zzSECRETPW3@127.0.0.1:9/x?access_token=SECRETKEY3").catch((e: unknown) => e);
+    expect(refused).toBeInstanceOf(TypeError);
+    const recs = await recordsOf(logger, "tool_usage", 3);
+    expect(JSON.stringify(recs)).not.toMatch(/SECRETPW|SECRETKEY|alice|bob%zz|carol/);
+    expect(recs[0]).toMatchObject({ operation: "GET api.example.test/v1/items", parameters: { url: `https://${encodeURIComponent(REDACTED)}:${encodeURIComponent(REDACTED)}@api.example.test/v1/items?api_key=${encodeURIComponent(REDACTED)}&x=1` } });
+    expect(recs[2]).toMatchObject({ success: false, errorMessage: expect.stringContaining("127.0.0.1:9") });
+  });
+
   it("keeps the signature and this; a custom fetch gets the same arguments", async () => {
     const logger = newLogger();
     const calls: unknown[][] = [];

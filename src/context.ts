@@ -67,13 +67,14 @@ function checkedValue(value: AuditContextValue): AuditContextValue {
   const m = v.metadata;
   if (m !== undefined && m !== null && (typeof m !== "object" || Array.isArray(m))) issues.push({ field: "metadata", message: `must be an object (got ${typeOf(m)})` });
   if (issues.length > 0) throw new AuditValidationError("auditContext.run", issues);
-  // (any member set to undefined, the logger's too, is left out: it inherits)
+  // (any member set to undefined, the logger's too, is left out: it inherits; so is a null
+  // metadata, "none here", which records must not carry as `"metadata": null`)
   const keys = Object.keys(v);
   let i = 0;
   while (i < keys.length && v[keys[i]!] !== undefined) i++;
-  if (i === keys.length) return value;
+  if (i === keys.length && m !== null) return value;
   const out: Record<string, unknown> = {};
-  for (const key of keys) if (v[key] !== undefined) out[key] = v[key];
+  for (const key of keys) if (v[key] !== undefined && !(key === "metadata" && m === null)) out[key] = v[key];
   return out as AuditContextValue;
 }
 

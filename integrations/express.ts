@@ -559,7 +559,10 @@ function responseOf(chat: ChatCapture, res: Response, max: number): { value: Cha
   // found by review), and what does not decompress is the app's text
   const encodedByApp = ((e === "gzip" || e === "x-gzip") && head[0] === 0x1f && head[1] === 0x8b) || (e === "deflate" && zlibHeader) || e === "br";
   if (encodedByApp) {
-    const inflated = decodeBody(chat.response, type, encoding, max, true);
+    // (strict: the app's text can read as the start of a stream, brotli's above all, which a
+    // flushing decoder turns into nothing: "Hello" was recorded as "" under compression() with
+    // brotli; found by review)
+    const inflated = decodeBody(chat.response, type, encoding, max, true, true);
     if (!inflated.undecoded) return inflated;
   }
   return decodeBody(chat.response, type, undefined, max, true);
@@ -571,13 +574,13 @@ function responseOf(chat: ChatCapture, res: Response, max: number): { value: Cha
  * `max` to keep its beginning (for responses, which the server made; never for requests, whose
  * compression ratio a client controls).
  */
-function decodeBody(cap: BodyCapture, contentType: string | undefined, contentEncoding: string | undefined, max: number, roomy = false): { value: ChatContent; truncated: boolean; undecoded?: true } {
+function decodeBody(cap: BodyCapture, contentType: string | undefined, contentEncoding: string | undefined, max: number, roomy = false, strict = false): { value: ChatContent; truncated: boolean; undecoded?: true } {
   let bytes = cap.bytes();
   let truncated = cap.truncated;
   const type = (contentType ?? "").split(";")[0]!.trim().toLowerCase();
   const encoding = (contentEncoding ?? "identity").trim().toLowerCase();
   if (encoding !== "identity" && bytes.length > 0) {
-    const inflated = inflate(bytes, encoding, max, roomy);
+    const inflated = inflate(bytes, encoding, max, roomy, strict && !cap.truncated);
     if (inflated === undefined) return { value: `[${cap.total} bytes, content-encoding ${encoding}]`, truncated, undecoded: true };
     bytes = inflated.bytes;
     truncated ||= inflated.truncated;
@@ -599,17 +602,23 @@ function decodeBody(cap: BodyCapture, contentType: string | undefined, contentEn
 /** The most a captured body is inflated to before it is cut (see `inflate`). */
 const MAX_INFLATED_BYTES = 64 * 1024 * 1024;
 
-function inflate(bytes: Buffer, encoding: string, max: number, roomy: boolean): { bytes: Buffer; truncated: boolean } | undefined {
+/**
+ * `whole`: the bytes must be one complete stream that decodes to something (for bytes that may
+ * be the app's text after all, see responseOf); else a stream cut short (a capture capped at
+ * maxBodyBytes) gives what it holds.
+ */
+function inflate(bytes: Buffer, encoding: string, max: number, roomy: boolean, whole = false): { bytes: Buffer; truncated: boolean } | undefined {
   const limit = Math.max(max, 1);
   const attempt = (maxOutputLength: number): Buffer | undefined => {
+    let out: Buffer | undefined;
     try {
-      if (encoding === "gzip" || encoding === "x-gzip") return zlib.gunzipSync(bytes, { finishFlush: zlib.constants.Z_SYNC_FLUSH, maxOutputLength });
-      if (encoding === "deflate") return zlib.inflateSync(bytes, { finishFlush: zlib.constants.Z_SYNC_FLUSH, maxOutputLength });
-      if (encoding === "br") return zlib.brotliDecompressSync(bytes, { finishFlush: zlib.constants.BROTLI_OPERATION_FLUSH, maxOutputLength });
+      if (encoding === "gzip" || encoding === "x-gzip") out = zlib.gunzipSync(bytes, { finishFlush: whole ? zlib.constants.Z_FINISH : zlib.constants.Z_SYNC_FLUSH, maxOutputLength });
+      else if (encoding === "deflate") out = zlib.inflateSync(bytes, { finishFlush: whole ? zlib.constants.Z_FINISH : zlib.constants.Z_SYNC_FLUSH, maxOutputLength });
+      else if (encoding === "br") out = zlib.brotliDecompressSync(bytes, { finishFlush: whole ? zlib.constants.BROTLI_OPERATION_FINISH : zlib.constants.BROTLI_OPERATION_FLUSH, maxOutputLength });
     } catch {
       return undefined;
     }
-    return undefined;
+    return whole && out !== undefined && out.length === 0 ? undefined : out;
   };
   // zlib refuses to inflate past maxOutputLength (no partial output), so a body larger than the
   // limit once inflated is inflated again with room for up to 16 times more, then cut

@@ -287,6 +287,24 @@ describe.each(EXPRESS_FLAVORS)("%s", (_name, express: ExpressFactory) => {
     expect(contentOf(logger, (byRoute.get("/stream")!.fullContent as { response: unknown }).response)).toBe("data: one\n\ndata: two\n\ndata: end\n\n");
   });
 
+  it("behind compression() choosing brotli, short texts (which read as the start of a brotli stream) are recorded as themselves", async () => {
+    const logger = newLogger();
+    const app = express();
+    app.use(compression({ threshold: 0 }));
+    app.use(auditMiddleware({ logger, chatRoutes: ["/chat"] }));
+    const texts = ["Hello", "OK", "Error", "I can help", "[]"];
+    app.get("/chat/:i", (req: Request, res: Response) => void res.type("text/plain").send(texts[Number(req.params.i)]));
+    const url = await start(app);
+    for (let i = 0; i < texts.length; i++) {
+      const got = await fetch(`${url}/chat/${i}`, { headers: { "accept-encoding": "br" } });
+      expect(got.headers.get("content-encoding")).toBe("br");
+      expect(await got.text()).toBe(texts[i]);
+    }
+    const chats = await waitForRecords(logger, "chat_interaction", texts.length);
+    const recorded = chats.map((c) => contentOf(logger, (c.fullContent as { response: unknown }).response));
+    expect(recorded.sort()).toEqual([...texts].sort());
+  });
+
   it("chat routes and ignore rules match paths as Express routes them: ignoring case unless the app turns that off", async () => {
     for (const caseSensitive of [false, true]) {
       const logger = newLogger();

@@ -562,6 +562,9 @@ function watchStream<T>(source: ReadableStream<T>, call: ModelCall, signal: Abor
           // stopped after the provider's `finish` part: a whole response (as the OpenAI and
           // Anthropic wrappers record a stream left after its end)
           if (acc.finished && acc.error === undefined) call.finish(acc.outcome("completed"));
+          // stopped after the provider's `error` part: the provider's failure, not the reader's
+          // stop (it replaced the provider's error; found by review)
+          else if (acc.error !== undefined) call.finish(errorOutcome(acc.error, acc.outcome("error")));
           else {
             const aborted = signal?.aborted === true;
             const o = acc.outcome(aborted ? "aborted" : "cancelled");

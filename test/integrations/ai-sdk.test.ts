@@ -424,6 +424,22 @@ describe("auditLanguageModelMiddleware: the model's own stream", () => {
       metadata: { aiSdk: { end: "cancelled", parts: 4 } },
     });
   });
+
+  it("a reader that cancels after the provider's `error` part: recorded with the provider's error, not as cancelled", async () => {
+    const logger = newLogger();
+    fake.enqueue({ kind: "sse", fixture: "stream-error" });
+    const { stream } = await audited({ logger }).doStream({ prompt: [{ role: "user", content: [{ type: "text", text: "x" }] }] });
+    const reader = stream.getReader();
+    for (;;) {
+      const { value, done } = await reader.read();
+      expect(done).toBe(false);
+      if (value!.type === "error") break;
+    }
+    await reader.cancel();
+    const recs = await settle(logger, 1);
+    expect(recs).toHaveLength(1);
+    expect(recs[0]).toMatchObject({ success: false, responsePreview: "Partial ans", errorMessage: "overloaded_error: Overloaded", metadata: { aiSdk: { end: "error" } } });
+  });
 });
 
 describe("auditLanguageModelMiddleware: logger and context", () => {

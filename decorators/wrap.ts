@@ -10,7 +10,7 @@ import { z } from "zod";
 import { auditContext, runInAuditContext, runWithOwnValue } from "../src/context.js";
 import { trackResult, untrackResult } from "../src/dropped.js";
 import { AuditConfigError } from "../src/errors.js";
-import { isInstance, resolveAuditLogger, safeRecord, textOf, warnLoggerOptionThrew } from "../src/instrument.js";
+import { isInstance, isNativePromise, keepAddedMembers, resolveAuditLogger, safeRecord, textOf, warnLoggerOptionThrew } from "../src/instrument.js";
 import type { AuditLogger } from "../src/logger.js";
 import { newId } from "../src/record/id.js";
 import { toFieldIssues } from "../src/record/issues.js";
@@ -480,7 +480,7 @@ function invoke(spec: MethodAuditSpec, kind: FunctionKind, logger: AuditLogger, 
 function settleLater(call: Call, p: Promise<unknown>): Promise<unknown> {
   if (isNativePromise(p)) {
     try {
-      return p.then(
+      const chained = p.then(
         (value) => {
           call.finish({ status: "ok", value });
           return value;
@@ -490,6 +490,9 @@ function settleLater(call: Call, p: Promise<unknown>): Promise<unknown> {
           throw error;
         },
       );
+      // (members the method added to its promise, ky-style `.json()`, stay on the one returned)
+      keepAddedMembers(p, chained);
+      return chained;
     } catch (error) {
       // (a Proxy of a promise whose `then` cannot be read: the caller gets it as it is)
       call.finish({ status: "error", error });
@@ -507,14 +510,6 @@ function settleLater(call: Call, p: Promise<unknown>): Promise<unknown> {
   return p;
 }
 
-/** A Promise of the built-in class itself (its `constructor` read, false where that throws). */
-function isNativePromise(p: Promise<unknown>): boolean {
-  try {
-    return p.constructor === Promise;
-  } catch {
-    return false;
-  }
-}
 
 // Generators are recorded when they finish: returned (ok), threw (error), or were closed early by
 // their consumer (aborted), or when they are garbage-collected unfinished (abandoned: dropped

@@ -2,7 +2,7 @@
  * `withAuditFetch`: one ToolUsage per HTTP request made through a fetch function, with secrets
  * in the URL and headers redacted before anything reaches the logger.
  */
-import { UNREADABLE_ERROR, resolveAuditLogger, safeRecord, secondsSince, textOf } from "../src/instrument.js";
+import { UNREADABLE_ERROR, isInstance, isNativePromise, keepAddedMembers, resolveAuditLogger, safeRecord, secondsSince, textOf } from "../src/instrument.js";
 import type { AuditLogger } from "../src/logger.js";
 import type { ToolUsageInput } from "../src/types.js";
 
@@ -120,23 +120,41 @@ export function withAuditFetch<F extends FetchLike>(fetchFn: F, options: AuditFe
       record({ success: false, errorMessage: errorMessage(err, described?.secrets) });
       throw err;
     }
-    // A chained promise (not a handler on fetch's own) so an ignored failure stays an unhandled rejection.
-    return Promise.resolve(pending).then(
+    const settled = (res: unknown): void => {
+      const r = res as { status?: unknown; ok?: unknown; statusText?: unknown } | null;
+      const status = typeof r?.status === "number" ? r.status : undefined;
+      record({
+        success: r?.ok === undefined ? true : r.ok === true,
+        result: { status: status ?? null, ok: r?.ok === true, ...(typeof r?.statusText === "string" && r.statusText ? { statusText: r.statusText } : {}) },
+        ...(r?.ok === false ? { errorMessage: `HTTP ${status ?? "error"}` } : {}),
+      });
+    };
+    const failed = (err: unknown): void => record({ success: false, errorMessage: errorMessage(err, described?.secrets) });
+    // A Promise subclass (a client's own promise class, with methods of its own) is returned as
+    // it is, observed through its own `then` (its rejection is then handled, as a decorated
+    // method's is: docs/INTEGRATIONS.md).
+    if (isInstance(pending, Promise) && !isNativePromise(pending)) {
+      try {
+        void pending.then(settled, failed);
+        return pending;
+      } catch {
+        // (its `then` cannot be called: chained below, as a thenable)
+      }
+    }
+    // A chained promise (not a handler on fetch's own) so an ignored failure stays an unhandled
+    // rejection, with the members fetchFn added to its promise (ky's `.json()`) kept.
+    const chained = Promise.resolve(pending).then(
       (res) => {
-        const r = res as { status?: unknown; ok?: unknown; statusText?: unknown } | null;
-        const status = typeof r?.status === "number" ? r.status : undefined;
-        record({
-          success: r?.ok === undefined ? true : r.ok === true,
-          result: { status: status ?? null, ok: r?.ok === true, ...(typeof r?.statusText === "string" && r.statusText ? { statusText: r.statusText } : {}) },
-          ...(r?.ok === false ? { errorMessage: `HTTP ${status ?? "error"}` } : {}),
-        });
+        settled(res);
         return res;
       },
       (err: unknown) => {
-        record({ success: false, errorMessage: errorMessage(err, described?.secrets) });
+        failed(err);
         throw err;
       },
     );
+    if (typeof pending === "object" && pending !== null) keepAddedMembers(pending, chained);
+    return chained;
   };
   Object.defineProperty(audited, "name", { value: fetchFn.name || "auditedFetch" });
   // the function's own members (undici's `fetch.preconnect`, say), so it keeps its type's shape

@@ -166,6 +166,42 @@ describe.each(["standard", "legacy"] as const)("the shared method wrapper (%s mo
     expect(await records(logger, "tool")).toMatchObject([{ result: "answer to q1", success: true }]);
   });
 
+  it("a native promise the method added members to (ky-style .json()) is returned chained with those members, and an ignored rejection stays unhandled", async () => {
+    const logger = newLogger();
+    const hidden = Symbol("meta");
+    class Client {
+      get(url: string) {
+        const p = Promise.resolve({ url, body: '{"ok":true}' }) as Promise<{ url: string; body: string }> & { json(): Promise<unknown>; [hidden]?: number };
+        p.json = async () => JSON.parse((await p).body) as unknown;
+        Object.defineProperty(p, hidden, { value: 7 });
+        return p;
+      }
+      async fail() {
+        await tick();
+        throw new Error("ignored");
+      }
+    }
+    decorate(mode, Client, "get", AuditTool("api", { logger }));
+    decorate(mode, Client, "fail", AuditTool("api", { logger }));
+    const p = new Client().get("https://example.test/a");
+    expect(await p.json()).toEqual({ ok: true });
+    expect(p[hidden]).toBe(7);
+    const unhandled: unknown[] = [];
+    const onUnhandled = (reason: unknown) => void unhandled.push(reason);
+    process.on("unhandledRejection", onUnhandled);
+    try {
+      void new Client().fail();
+      await new Promise((r) => setTimeout(r, 20));
+    } finally {
+      process.off("unhandledRejection", onUnhandled);
+    }
+    expect(unhandled).toEqual([expect.objectContaining({ message: "ignored" })]);
+    expect(await records(logger, "tool")).toMatchObject([
+      { operation: "get", success: true, result: { url: "https://example.test/a" } },
+      { operation: "fail", success: false },
+    ]);
+  });
+
   it("never calls then() of a non-Promise thenable (a lazy query builder): recorded on return", async () => {
     const logger = newLogger();
     let executions = 0;

@@ -219,6 +219,33 @@ describe("withAuditFetch", () => {
     expect(recs[2]).toMatchObject({ success: false, errorMessage: expect.stringContaining("127.0.0.1:9") });
   });
 
+  it("a fetch-like function's promise keeps the members it added (ky-style .json()); a Promise subclass is returned as it is", async () => {
+    const logger = newLogger();
+    const kyLike = (url: string) => {
+      const p = Promise.resolve(new Response(JSON.stringify({ url }), { status: 200 })) as Promise<Response> & { json(): Promise<unknown> };
+      p.json = async () => (await p).json();
+      return p;
+    };
+    const audited = withAuditFetch(kyLike, { logger });
+    expect(await audited("https://example.test/ky").json()).toEqual({ url: "https://example.test/ky" });
+    class ResponsePromise<T> extends Promise<T> {
+      text(): Promise<string> {
+        return this.then((r) => (r as unknown as Response).text());
+      }
+    }
+    const made: unknown[] = [];
+    const custom = (_url: string) => {
+      const p = new ResponsePromise<Response>((resolve) => resolve(new Response("sub", { status: 201 })));
+      made.push(p);
+      return p;
+    };
+    const p = withAuditFetch(custom, { logger })("https://example.test/sub");
+    expect(p).toBe(made[0]);
+    expect(await p.text()).toBe("sub");
+    const recs = await recordsOf(logger, "tool_usage", 2);
+    expect(recs.map((r) => r.result)).toEqual([{ status: 200, ok: true }, { status: 201, ok: true }]);
+  });
+
   it("keeps the signature and this; a custom fetch gets the same arguments", async () => {
     const logger = newLogger();
     const calls: unknown[][] = [];

@@ -19,7 +19,7 @@ import { runInAuditContext } from "../src/context.js";
 import type { DroppableCall, Ticket } from "../src/dropped.js";
 import { safeRecord } from "../src/instrument.js";
 import type { AuditLogger } from "../src/logger.js";
-import { toJsonSnapshot } from "../src/record/serialize.js";
+import { setMember, toJsonSnapshot, unreadableReason } from "../src/record/serialize.js";
 import type { AuditContextValue } from "../src/types.js";
 import { copyOf } from "./copy.js";
 import type { CallOutcome, FinishedCall, MethodAuditSpec, YieldedItems } from "./wrap.js";
@@ -101,9 +101,33 @@ export function contextRemains(context: AuditContextValue | undefined): AuditCon
   if (typeof context.sessionId === "string") out.sessionId = context.sessionId;
   if (context.metadata !== undefined) {
     const { copy, fresh } = copyOf(context.metadata);
-    const kept = keptForRemains(copy, fresh);
-    // (an unreadable metadata, or one past the budget, is text: the record goes without it)
-    if (typeof kept === "object" && kept !== null && !Array.isArray(kept)) out.metadata = kept as Record<string, unknown>;
+    const metadata = fresh ? (copy as Record<string, unknown>) : metadataSnapshot(copy);
+    if (metadata !== undefined) out.metadata = metadata;
+  }
+  return out;
+}
+
+/**
+ * Context metadata holding something of the app's, member by member (each its own snapshot, so
+ * one large member, a database client say, is "[Not kept: …]" and the others are kept).
+ */
+function metadataSnapshot(metadata: unknown): Record<string, unknown> | undefined {
+  const out: Record<string, unknown> = {};
+  let keys: string[];
+  try {
+    keys = Object.keys(metadata as object);
+  } catch {
+    return undefined; // (a revoked Proxy: no members to keep)
+  }
+  for (const key of keys) {
+    let value: unknown;
+    try {
+      value = (metadata as Record<string, unknown>)[key];
+    } catch (err) {
+      setMember(out, key, `[Unreadable: ${unreadableReason(err)}]`);
+      continue;
+    }
+    if (value !== undefined) setMember(out, key, toJsonSnapshot(value, SNAPSHOT_VALUES));
   }
   return out;
 }

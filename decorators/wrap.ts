@@ -10,7 +10,7 @@ import { z } from "zod";
 import { auditContext, runInAuditContext, runWithOwnValue } from "../src/context.js";
 import { trackResult, untrackResult } from "../src/dropped.js";
 import { AuditConfigError } from "../src/errors.js";
-import { isInstance, isNativePromise, keepAddedMembers, resolveAuditLogger, safeRecord, textOf, warnLoggerOptionThrew } from "../src/instrument.js";
+import { isInstance, isNativePromise, keepAddedMembers, reportRecordFailure, resolveAuditLogger, safeRecord, textOf, warnLoggerOptionThrew } from "../src/instrument.js";
 import type { AuditLogger } from "../src/logger.js";
 import { newId } from "../src/record/id.js";
 import { toFieldIssues } from "../src/record/issues.js";
@@ -371,7 +371,15 @@ class Call implements FinishedCall {
       const c = copyOf(value);
       if (!c.unreadable) {
         y.items.push(c.copy);
-        remains?.addItem(keptForRemains(c.copy, c.fresh));
+        if (remains !== undefined) {
+          try {
+            remains.addItem(keptForRemains(c.copy, c.fresh));
+          } catch (error) {
+            // our own failure, never the consumer's: the call is recorded when it finishes
+            this.untrack();
+            reportRecordFailure(this.logger, error);
+          }
+        }
       }
     }
   }

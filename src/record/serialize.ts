@@ -45,8 +45,8 @@ export function toJsonSnapshot(value: unknown, maxValues: number): JsonValue {
   try {
     return convert(value, Number.POSITIVE_INFINITY, maxValues, 0, [], { left: maxValues });
   } catch (err) {
-    if (err !== OVER_BUDGET) throw err;
-    return `[Not kept: more than ${maxValues} values]`;
+    // (never throws: what it is for runs while the app's call or generator step is under way)
+    return err === OVER_BUDGET ? `[Not kept: more than ${maxValues} values]` : `[Unreadable: ${unreadableReason(err)}]`;
   }
 }
 
@@ -114,7 +114,7 @@ function convert(value: unknown, maxChars: number, maxItems: number, depth: numb
     case "undefined":
       return null;
     case "function":
-      return `[Function: ${value.name || "anonymous"}]`;
+      return functionText(value as { name?: unknown });
     case "symbol":
       return value.toString();
   }
@@ -127,6 +127,21 @@ function convert(value: unknown, maxChars: number, maxItems: number, depth: numb
     // an object whose very shape cannot be read: a revoked Proxy, a Proxy whose traps throw
     return `[Unreadable: ${unreadableReason(err)}]`;
   }
+}
+
+/**
+ * "[Function: name]", its name read guarded: a revoked Proxy of a function throws on any read
+ * (which made the serialiser, promised never to throw, throw into the log call; found by review,
+ * 2026-12-03).
+ */
+function functionText(fn: { name?: unknown }): string {
+  let name: unknown;
+  try {
+    name = fn.name;
+  } catch (err) {
+    return `[Unreadable: ${unreadableReason(err)}]`;
+  }
+  return `[Function: ${typeof name === "string" && name !== "" ? name : "anonymous"}]`;
 }
 
 /** "[Binary N bytes]": the size only, as a number (an own `byteLength` that is not one is not written). */

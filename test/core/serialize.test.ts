@@ -370,6 +370,14 @@ describe("toJsonSnapshot: toJsonData now, within a number of values (what an aba
     expect(ran).toBe(false);
   });
 
+  it("never throws: a revoked Proxy of a function (whose name cannot be read) is unreadable, in records and snapshots", () => {
+    const { proxy, revoke } = Proxy.revocable(function named() {}, {});
+    revoke();
+    expect(toJsonSafe({ f: proxy }, 100)).toEqual({ f: expect.stringMatching(/^\[Unreadable: .*revoked/) });
+    expect(toJsonSnapshot([proxy], 10)).toEqual([expect.stringMatching(/^\[Unreadable: /)]);
+    expect(toJsonSnapshot(proxy, 10)).toMatch(/^\[Unreadable: /);
+  });
+
   it("leaves the serialisation of records as it was (no budget there)", () => {
     const big = Array.from({ length: 5000 }, (_, i) => ({ i }));
     expect(toJsonData(big)).toHaveLength(5000);

@@ -53,7 +53,7 @@ describe("a decorated generator the consumer drops before it finishes (child pro
     // generator, set on them later, is not in them), one too large as "[Not kept: …]"
     expect(byLabel.get("args lead back to it")!.parameters).toEqual(["args lead back to it", { signal: {}, session: {} }]);
     expect(byLabel.get("a large argument")!.parameters).toEqual(["a large argument", "[Not kept: more than 1000 values]"]);
-    expect(byLabel.get("context metadata not plain data")!.metadata).toEqual({ req: { path: "/chat" }, when: "2026-12-03T00:00:00.000Z" });
+    expect(byLabel.get("context metadata not plain data")!.metadata).toEqual({ req: { path: "/chat" }, when: "2026-12-03T00:00:00.000Z", db: "[Not kept: more than 1000 values]", tenant: "acme" });
     expect(r.out.chats).toHaveLength(2);
     const chatByPrompt = new Map((r.out.chats as Array<{ promptPreview: string }>).map((c) => [c.promptPreview, c]));
     // plain items are kept for the record, and its response function gets them as always

@@ -655,9 +655,25 @@ describe.each(["standard", "legacy"] as const)("the shared method wrapper (%s mo
     const failures: Error[] = [];
     logger.on("error", (e) => failures.push(e));
     expect([...new Odd().items()]).toHaveLength(3);
+    // a revoked Proxy of a function, an item that is not plain data and cannot be read (its
+    // snapshot for the garbage collector's record threw into the consumer's loop; found by review)
+    const fn = Proxy.revocable(() => 1, {});
+    fn.revoke();
+    class OddFn {
+      *items() {
+        yield { text: "a" };
+        yield fn.proxy;
+        yield { text: "b" };
+      }
+    }
+    decorate(mode, OddFn, "items", AuditChat({ logger, model: "m" }));
+    expect([...new OddFn().items()]).toHaveLength(3);
     // the record is made from the items that could be read
     expect(failures).toEqual([]);
-    expect(await records(logger, "chat")).toMatchObject([{ responsePreview: "ok", success: true }]);
+    expect(await records(logger, "chat")).toMatchObject([
+      { responsePreview: "ok", success: true },
+      { responsePreview: "ab", success: true },
+    ]);
   });
 
   it("rejects misuse when the class is defined, naming the bad fields", () => {

@@ -2,7 +2,7 @@
  * `withAuditFetch`: one ToolUsage per HTTP request made through a fetch function, with secrets
  * in the URL and headers redacted before anything reaches the logger.
  */
-import { UNREADABLE_ERROR, isInstance, isNativePromise, keepAddedMembers, resolveAuditLogger, safeRecord, secondsSince, textOf } from "../src/instrument.js";
+import { UNREADABLE_ERROR, isInstance, isNativePromise, keepAddedMembers, readMember, resolveAuditLogger, safeRecord, secondsSince, textOf } from "../src/instrument.js";
 import type { AuditLogger } from "../src/logger.js";
 import type { ToolUsageInput } from "../src/types.js";
 
@@ -120,13 +120,17 @@ export function withAuditFetch<F extends FetchLike>(fetchFn: F, options: AuditFe
       record({ success: false, errorMessage: errorMessage(err, described?.secrets) });
       throw err;
     }
+    // (every read guarded: a response whose getters throw must reach the app as it is, not as
+    // our failure, nor as an unhandled rejection of the promise we observe it through)
     const settled = (res: unknown): void => {
-      const r = res as { status?: unknown; ok?: unknown; statusText?: unknown } | null;
-      const status = typeof r?.status === "number" ? r.status : undefined;
+      const s = readMember(res, "status");
+      const ok = readMember(res, "ok");
+      const statusText = readMember(res, "statusText");
+      const status = typeof s === "number" ? s : undefined;
       record({
-        success: r?.ok === undefined ? true : r.ok === true,
-        result: { status: status ?? null, ok: r?.ok === true, ...(typeof r?.statusText === "string" && r.statusText ? { statusText: r.statusText } : {}) },
-        ...(r?.ok === false ? { errorMessage: `HTTP ${status ?? "error"}` } : {}),
+        success: ok === undefined ? true : ok === true,
+        result: { status: status ?? null, ok: ok === true, ...(typeof statusText === "string" && statusText ? { statusText } : {}) },
+        ...(ok === false ? { errorMessage: `HTTP ${status ?? "error"}` } : {}),
       });
     };
     const failed = (err: unknown): void => record({ success: false, errorMessage: errorMessage(err, described?.secrets) });

@@ -129,15 +129,25 @@ export function isNativePromise(p: Promise<unknown>): boolean {
   }
 }
 
+/** The promise protocol's own members: the chained promise keeps its own. */
+const PROMISE_MEMBERS = new Set<PropertyKey>(["then", "catch", "finally", "constructor"]);
+
 /**
  * Gives `chained` (a promise chained on `original` to observe it) the members the code that made
  * `original` added to it, so the caller still finds them: ky's `fetch(url).json()`, say, whose
  * promise is a native one with methods set on it. Only when `original` has an enumerable own
  * member (a for-in, ~7 ns, allocates nothing); then every own member, symbols and
  * non-enumerable ones too, as it is (methods that close over `original`, or call `this.then`,
- * work on either). Never throws (a member that cannot be copied is left out).
+ * work on either), except `then`, `catch`, `finally` and `constructor`.
+ *
+ * Such members reach the original promise, not the chained one: a caller that handles a failure
+ * through them (`try { await api(url).json() } catch {}`) never handles the chained promise,
+ * whose rejection would then crash the process as unhandled (found by review, 2026-12-03). So
+ * once members are copied, the chained promise's rejection is marked handled: an app that
+ * ignores the call's failure altogether then gets no `unhandledRejection` for it.
+ * Never throws (a member that cannot be copied is left out).
  */
-export function keepAddedMembers(original: object, chained: object): void {
+export function keepAddedMembers(original: object, chained: Promise<unknown>): void {
   let added = false;
   for (const _ in original) {
     added = true;
@@ -146,6 +156,7 @@ export function keepAddedMembers(original: object, chained: object): void {
   if (!added) return;
   try {
     for (const key of Reflect.ownKeys(original)) {
+      if (PROMISE_MEMBERS.has(key)) continue;
       try {
         const d = Reflect.getOwnPropertyDescriptor(original, key);
         if (d) Reflect.defineProperty(chained, key, d);
@@ -156,7 +167,10 @@ export function keepAddedMembers(original: object, chained: object): void {
   } catch {
     // a Proxy whose ownKeys trap throws: nothing more to copy
   }
+  chained.catch(ignoreRejection);
 }
+
+function ignoreRejection(): void {}
 
 /** `v instanceof Error`, false where asking throws (see {@link isInstance}). */
 export function isError(v: unknown): v is Error {

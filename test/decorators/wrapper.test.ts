@@ -186,18 +186,36 @@ describe.each(["standard", "legacy"] as const)("the shared method wrapper (%s mo
     const p = new Client().get("https://example.test/a");
     expect(await p.json()).toEqual({ ok: true });
     expect(p[hidden]).toBe(7);
+    class KyLike {
+      get(status: number) {
+        const p = (status >= 400 ? Promise.reject(new Error(`HTTPError: ${status}`)) : Promise.resolve({ status })) as Promise<{ status: number }> & { json(): Promise<unknown> };
+        p.json = async () => ({ body: await p });
+        return p;
+      }
+    }
+    decorate(mode, KyLike, "get", AuditTool("api", { logger }));
     const unhandled: unknown[] = [];
     const onUnhandled = (reason: unknown) => void unhandled.push(reason);
     process.on("unhandledRejection", onUnhandled);
+    let caught: unknown;
     try {
       void new Client().fail();
+      // a failure handled through an added member (which awaits the method's own promise, not
+      // the chained one): no unhandled rejection of the chained promise (it crashed the process)
+      try {
+        await new KyLike().get(404).json();
+      } catch (e) {
+        caught = e;
+      }
       await new Promise((r) => setTimeout(r, 20));
     } finally {
       process.off("unhandledRejection", onUnhandled);
     }
+    expect(caught).toEqual(expect.objectContaining({ message: "HTTPError: 404" }));
     expect(unhandled).toEqual([expect.objectContaining({ message: "ignored" })]);
     expect(await records(logger, "tool")).toMatchObject([
       { operation: "get", success: true, result: { url: "https://example.test/a" } },
+      { operation: "get", success: false, errorMessage: "HTTPError: 404" },
       { operation: "fail", success: false },
     ]);
   });

@@ -242,8 +242,45 @@ describe("withAuditFetch", () => {
     const p = withAuditFetch(custom, { logger })("https://example.test/sub");
     expect(p).toBe(made[0]);
     expect(await p.text()).toBe("sub");
-    const recs = await recordsOf(logger, "tool_usage", 2);
-    expect(recs.map((r) => r.result)).toEqual([{ status: 200, ok: true }, { status: 201, ok: true }]);
+    // a failure handled through such a member (ky's .json() awaits its own promise, never the one
+    // returned) is no unhandled rejection (it crashed the process); a response whose getters
+    // throw reaches the caller as it is, by either path, and is recorded without those fields
+    const failing = (_url: string) => {
+      const p = Promise.reject(new Error("HTTPError: 404")) as Promise<Response> & { json(): Promise<unknown> };
+      p.json = async () => (await p).json();
+      return p;
+    };
+    const odd = { get status(): number { throw new Error("status unreadable"); } };
+    const unhandled: unknown[] = [];
+    const onUnhandled = (reason: unknown) => void unhandled.push(reason);
+    process.on("unhandledRejection", onUnhandled);
+    let caught: unknown;
+    let oddNative: unknown;
+    let oddSub: unknown;
+    try {
+      try {
+        await withAuditFetch(failing, { logger })("https://example.test/404").json();
+      } catch (e) {
+        caught = e;
+      }
+      oddNative = await withAuditFetch(async (_url: string) => odd as unknown as Response, { logger })("https://example.test/odd");
+      oddSub = await withAuditFetch((_url: string) => new ResponsePromise<Response>((resolve) => resolve(odd as unknown as Response)), { logger })("https://example.test/odd-sub");
+      await new Promise((r) => setTimeout(r, 20));
+    } finally {
+      process.off("unhandledRejection", onUnhandled);
+    }
+    expect(caught).toEqual(expect.objectContaining({ message: "HTTPError: 404" }));
+    expect(oddNative).toBe(odd);
+    expect(oddSub).toBe(odd);
+    expect(unhandled).toEqual([]);
+    const recs = await recordsOf(logger, "tool_usage", 5);
+    expect(recs.map((r) => [r.operation, r.success, r.result])).toEqual([
+      ["GET example.test/ky", true, { status: 200, ok: true }],
+      ["GET example.test/sub", true, { status: 201, ok: true }],
+      ["GET example.test/404", false, undefined],
+      ["GET example.test/odd", true, { status: null, ok: false }],
+      ["GET example.test/odd-sub", true, { status: null, ok: false }],
+    ]);
   });
 
   it("keeps the signature and this; a custom fetch gets the same arguments", async () => {

@@ -559,11 +559,15 @@ function responseOf(chat: ChatCapture, res: Response, max: number): { value: Cha
   // found by review), and what does not decompress is the app's text
   const encodedByApp = ((e === "gzip" || e === "x-gzip") && head[0] === 0x1f && head[1] === 0x8b) || (e === "deflate" && zlibHeader) || e === "br";
   if (encodedByApp) {
-    // (strict: the app's text can read as the start of a stream, brotli's above all, which a
-    // flushing decoder turns into nothing: "Hello" was recorded as "" under compression() with
-    // brotli; found by review)
-    const inflated = decodeBody(chat.response, type, encoding, max, true, true);
-    if (!inflated.undecoded) return inflated;
+    // Brotli, with no header to tell it by, must decode to something: the app's text can read as
+    // the start of a brotli stream, which a flushing decoder turns into nothing ("Hello" was
+    // recorded as "" under compression() choosing brotli; found by review). Gzip and deflate
+    // bodies, told by their headers, decode as any encoded body does (a stream the client left
+    // part-way gives what it holds, an empty one ""), and one that cannot be decoded is a note,
+    // never its bytes taken as text.
+    const br = e === "br";
+    const inflated = decodeBody(chat.response, type, encoding, max, true, br);
+    if (!inflated.undecoded || !br) return inflated;
   }
   return decodeBody(chat.response, type, undefined, max, true);
 }
@@ -580,7 +584,7 @@ function decodeBody(cap: BodyCapture, contentType: string | undefined, contentEn
   const type = (contentType ?? "").split(";")[0]!.trim().toLowerCase();
   const encoding = (contentEncoding ?? "identity").trim().toLowerCase();
   if (encoding !== "identity" && bytes.length > 0) {
-    const inflated = inflate(bytes, encoding, max, roomy, strict && !cap.truncated);
+    const inflated = inflate(bytes, encoding, max, roomy, strict);
     if (inflated === undefined) return { value: `[${cap.total} bytes, content-encoding ${encoding}]`, truncated, undecoded: true };
     bytes = inflated.bytes;
     truncated ||= inflated.truncated;
@@ -603,26 +607,33 @@ function decodeBody(cap: BodyCapture, contentType: string | undefined, contentEn
 const MAX_INFLATED_BYTES = 64 * 1024 * 1024;
 
 /**
- * `whole`: the bytes must be one complete stream that decodes to something (for bytes that may
- * be the app's text after all, see responseOf); else a stream cut short (a capture capped at
- * maxBodyBytes) gives what it holds.
+ * `nonEmpty`: the bytes must decode to something, first as one whole stream, else as a stream
+ * cut short (for bytes that may be the app's text after all, see responseOf).
  */
-function inflate(bytes: Buffer, encoding: string, max: number, roomy: boolean, whole = false): { bytes: Buffer; truncated: boolean } | undefined {
+function inflate(bytes: Buffer, encoding: string, max: number, roomy: boolean, nonEmpty = false): { bytes: Buffer; truncated: boolean } | undefined {
   const limit = Math.max(max, 1);
-  const attempt = (maxOutputLength: number): Buffer | undefined => {
-    let out: Buffer | undefined;
+  const attempt = (maxOutputLength: number, whole: boolean): Buffer | undefined => {
     try {
-      if (encoding === "gzip" || encoding === "x-gzip") out = zlib.gunzipSync(bytes, { finishFlush: whole ? zlib.constants.Z_FINISH : zlib.constants.Z_SYNC_FLUSH, maxOutputLength });
-      else if (encoding === "deflate") out = zlib.inflateSync(bytes, { finishFlush: whole ? zlib.constants.Z_FINISH : zlib.constants.Z_SYNC_FLUSH, maxOutputLength });
-      else if (encoding === "br") out = zlib.brotliDecompressSync(bytes, { finishFlush: whole ? zlib.constants.BROTLI_OPERATION_FINISH : zlib.constants.BROTLI_OPERATION_FLUSH, maxOutputLength });
+      if (encoding === "gzip" || encoding === "x-gzip") return zlib.gunzipSync(bytes, { finishFlush: whole ? zlib.constants.Z_FINISH : zlib.constants.Z_SYNC_FLUSH, maxOutputLength });
+      if (encoding === "deflate") return zlib.inflateSync(bytes, { finishFlush: whole ? zlib.constants.Z_FINISH : zlib.constants.Z_SYNC_FLUSH, maxOutputLength });
+      if (encoding === "br") return zlib.brotliDecompressSync(bytes, { finishFlush: whole ? zlib.constants.BROTLI_OPERATION_FINISH : zlib.constants.BROTLI_OPERATION_FLUSH, maxOutputLength });
     } catch {
       return undefined;
     }
-    return whole && out !== undefined && out.length === 0 ? undefined : out;
+    return undefined;
+  };
+  const decoded = (maxOutputLength: number): Buffer | undefined => {
+    if (!nonEmpty) return attempt(maxOutputLength, false);
+    for (const whole of [true, false]) {
+      const out = attempt(maxOutputLength, whole);
+      if (out !== undefined && out.length > 0) return out;
+    }
+    return undefined;
   };
   // zlib refuses to inflate past maxOutputLength (no partial output), so a body larger than the
-  // limit once inflated is inflated again with room for up to 16 times more, then cut
-  const out = attempt(limit + 1) ?? (roomy ? attempt(Math.min(limit * 16, MAX_INFLATED_BYTES)) : undefined);
+  // limit once inflated is inflated again with room for 16 times more (at least 1 MiB, at most
+  // 64), then cut
+  const out = decoded(limit + 1) ?? (roomy ? decoded(Math.min(Math.max(limit * 16, 1 << 20), MAX_INFLATED_BYTES)) : undefined);
   if (out) return out.length > limit ? { bytes: out.subarray(0, limit), truncated: true } : { bytes: out, truncated: false };
   // not inflatable here (corrupt, or larger still): a note instead of the text
   return undefined;

@@ -305,6 +305,62 @@ describe.each(EXPRESS_FLAVORS)("%s", (_name, express: ExpressFactory) => {
     expect(recorded.sort()).toEqual([...texts].sort());
   });
 
+  it("behind compression(): brotli text cut by maxBodyBytes is its beginning; a body the app gzipped is decoded when empty, when the client left part-way, and when it inflates far past maxBodyBytes", async () => {
+    const cases: Array<{ max?: number; send: (req: Request, res: Response) => void; read: (url: string) => Promise<void> }> = [
+      // brotli chosen by compression(), text cut at 5 bytes ("Hello" reads as the start of a brotli stream)
+      { max: 5, send: (_req, res) => void res.type("text/plain").send("Hello world"), read: async (url) => void (await (await fetch(url, { headers: { "accept-encoding": "br" } })).text()) },
+      // the app's own gzip of nothing
+      { send: (_req, res) => void res.setHeader("content-type", "text/plain").setHeader("content-encoding", "gzip").end(zlib.gzipSync("")), read: async (url) => void (await (await fetch(url, { headers: { "accept-encoding": "gzip" } })).text()) },
+      // the app's own gzip, far larger inflated than maxBodyBytes x 16
+      { max: 100, send: (_req, res) => void res.setHeader("content-type", "text/plain").setHeader("content-encoding", "gzip").end(zlib.gzipSync("data: {}\n\n".repeat(400))), read: async (url) => void (await (await fetch(url, { headers: { "accept-encoding": "gzip" } })).text()) },
+      // a gzip stream the app proxies, the client leaving part-way (the user stops it)
+      {
+        send: (_req, res) => {
+          res.setHeader("content-type", "text/event-stream");
+          res.setHeader("content-encoding", "gzip");
+          const z = zlib.createGzip();
+          z.on("data", (d: Buffer) => res.write(d));
+          let i = 0;
+          const t = setInterval(() => {
+            z.write(`data: token ${i++}\n\n`);
+            z.flush();
+          }, 10);
+          res.on("close", () => {
+            clearInterval(t);
+            z.destroy();
+          });
+        },
+        read: (url) =>
+          new Promise<void>((resolve) => {
+            const req = http.get(url, { headers: { "accept-encoding": "gzip" } }, (res) => {
+              res.on("data", () => {});
+              setTimeout(() => {
+                req.destroy();
+                resolve();
+              }, 80);
+            });
+            req.on("error", () => resolve());
+          }),
+      },
+    ];
+    const recorded: Array<{ text: string; truncated: unknown }> = [];
+    for (const c of cases) {
+      const logger = newLogger();
+      const app = express();
+      app.use(compression({ threshold: 0 }));
+      app.use(auditMiddleware({ logger, chatRoutes: ["/chat"], ...(c.max !== undefined ? { maxBodyBytes: c.max } : {}) }));
+      app.get("/chat", c.send);
+      const url = await start(app);
+      await c.read(`${url}/chat`);
+      const [chat] = await waitForRecords(logger, "chat_interaction", 1);
+      recorded.push({ text: contentOf(logger, (chat!.fullContent as { response: unknown }).response), truncated: (chat!.metadata as { responseBodyTruncated?: boolean }).responseBodyTruncated });
+    }
+    expect(recorded[0]).toEqual({ text: "Hello", truncated: true });
+    expect(recorded[1]).toEqual({ text: "", truncated: undefined });
+    expect(recorded[2]).toEqual({ text: "data: {}\n\n".repeat(10), truncated: true });
+    expect(recorded[3]!.text).toMatch(/^data: token 0\n\ndata: token 1\n\n/);
+  });
+
   it("chat routes and ignore rules match paths as Express routes them: ignoring case unless the app turns that off", async () => {
     for (const caseSensitive of [false, true]) {
       const logger = newLogger();

@@ -563,11 +563,12 @@ function responseOf(chat: ChatCapture, res: Response, max: number): { value: Cha
     // the start of a brotli stream, which a flushing decoder turns into nothing ("Hello" was
     // recorded as "" under compression() choosing brotli; found by review). Gzip and deflate
     // bodies, told by their headers, decode as any encoded body does (a stream the client left
-    // part-way gives what it holds, an empty one ""), and one that cannot be decoded is a note,
-    // never its bytes taken as text.
-    const br = e === "br";
-    const inflated = decodeBody(chat.response, type, encoding, max, true, br);
-    if (!inflated.undecoded || !br) return inflated;
+    // part-way gives what it holds, an empty one ""); a gzip one that cannot be decoded is a
+    // note, never its bytes taken as text (its magic bytes are no text's), while a zlib header
+    // is two bytes text can begin with ("x^"): what does not inflate is the app's text.
+    // (deflate too must decode to something: text after "x^" can read as an unfinished stream)
+    const inflated = decodeBody(chat.response, type, encoding, max, true, e === "br" || e === "deflate");
+    if (!inflated.undecoded || e === "gzip" || e === "x-gzip") return inflated;
   }
   return decodeBody(chat.response, type, undefined, max, true);
 }

@@ -213,7 +213,9 @@ export function fromResponse(response: OpenAIResponse | unknown): ChatOutcome {
   const model = str(response.model);
   if (model) out.model = model;
   const output = Array.isArray(response.output) ? response.output : [];
-  out.response = typeof response.output_text === "string" ? response.output_text : responseText(output);
+  // from the output items, as a stream's text is: the SDK's own `output_text` joins only the
+  // output_text parts, so a refusal was recorded as "" (found by review, 2026-12-03)
+  out.response = Array.isArray(response.output) ? responseText(output) : typeof response.output_text === "string" ? response.output_text : "";
   const status = str(response.status);
   if (status === "incomplete") {
     const details = isObj(response.incomplete_details) ? response.incomplete_details : {};

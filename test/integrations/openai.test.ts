@@ -116,6 +116,16 @@ describe("wrapOpenAI: non-streamed calls", () => {
     expect(rec2!.toolCalls).toEqual([expect.objectContaining({ type: "function_call", name: "get_weather", arguments: '{"location":"Paris, France"}' })]);
   });
 
+  it("records a Responses API refusal as the response text, as streams and chat do (the SDK's output_text is empty)", async () => {
+    const logger = newLogger();
+    const openai = wrapOpenAI(client(), { logger });
+    fake.enqueue({ fixture: "responses-refusal.json" });
+    const r = await openai.responses.create({ model: "gpt-4.1", input: "Help me with something bad." });
+    expect(r.output_text).toBe("");
+    const [rec] = await recordsOf(logger, "chat_interaction", 1);
+    expect(rec).toMatchObject({ responsePreview: "I'm sorry, I can't help with that.", success: true, outputTokens: 12 });
+  });
+
   it("chat.completions.parse() goes through create() and is recorded once", async () => {
     const logger = newLogger();
     const openai = wrapOpenAI(client(), { logger });

@@ -419,7 +419,7 @@ describe.each(EXPRESS_FLAVORS)("%s", (_name, express: ExpressFactory) => {
     expect(JSON.parse(contentOf(logger, (chat!.fullContent as { response: unknown }).response))).toEqual({ answer: "brotli text ".repeat(20) });
   });
 
-  it("a gzip request body larger than maxBodyBytes once inflated is the parsed body; a deflate response whose text starts with a zlib header ("x^") is text", async () => {
+  it("a gzip request body larger than maxBodyBytes once inflated is the parsed body; a deflate response whose text starts with a zlib header (x^) is text", async () => {
     const logger = newLogger();
     const app = express();
     app.use(compression({ threshold: 0 }));

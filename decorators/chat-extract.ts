@@ -74,10 +74,13 @@ export function responseFromResult(result: unknown): ChatContent {
   return text ?? result;
 }
 
-/** Token usage of a result (`usage` in OpenAI, Anthropic or AI SDK naming), if any. */
+/**
+ * Token usage of a result (`usage` in OpenAI, Anthropic or AI SDK naming), if any. An AI SDK
+ * result's `totalUsage` (all its steps) wins over its `usage` (the last step's).
+ */
 export function usageFromResult(result: unknown): ChatUsage {
   if (!isObj(result)) return {};
-  const u = isObj(result.usage) ? result.usage : undefined;
+  const u = isObj(result.totalUsage) ? result.totalUsage : isObj(result.usage) ? result.usage : undefined;
   if (!u) return {};
   const out: ChatUsage = { usage: u };
   const input = count(u.prompt_tokens) ?? count(u.input_tokens) ?? count(u.inputTokens) ?? count(u.promptTokens);
@@ -89,9 +92,11 @@ export function usageFromResult(result: unknown): ChatUsage {
   return out;
 }
 
-/** The model named by a result, else by a request argument (`{ model }`). */
+/** The model named by a result (`model`, an AI SDK result's `response.modelId`), else by a request argument (`{ model }`). */
 export function modelFrom(args: readonly unknown[], result: unknown): string | undefined {
   if (isObj(result) && typeof result.model === "string" && result.model !== "") return result.model;
+  const modelId = isObj(result) && isObj(result.response) ? str(result.response.modelId) : undefined;
+  if (modelId !== undefined && modelId !== "") return modelId;
   for (const a of args) if (isObj(a) && typeof a.model === "string" && a.model !== "") return a.model;
   return undefined;
 }
@@ -118,10 +123,32 @@ export function toolCallsOf(result: unknown): unknown[] | undefined {
   return undefined;
 }
 
-/** The text piece of one streamed chunk: a string, `text`, `delta` / `delta.text`, or `choices[0].delta.content`. */
+/**
+ * AI SDK stream parts (v4 to v6) that carry no response text: reasoning, tool input, sources,
+ * steps. Their `text` or `delta` (reasoning text, a tool call's JSON) is not what the app shows
+ * (found by review, 2026-12-03: it was recorded as the response).
+ */
+const AI_SDK_NON_TEXT_PARTS = new Set([
+  "start", "start-step", "finish-step", "finish", "step-start", "step-finish", "error", "abort", "raw",
+  "text-start", "text-end", "reasoning", "reasoning-start", "reasoning-delta", "reasoning-end", "reasoning-signature", "redacted-reasoning", "reasoning-part-finish",
+  "tool-input-start", "tool-input-delta", "tool-input-end", "tool-call", "tool-call-streaming-start", "tool-call-delta", "tool-result", "tool-error", "tool-output-denied", "tool-approval-request",
+  "source", "file",
+]);
+
+/**
+ * The text piece of one streamed chunk: a string, `text`, `delta` / `delta.text`, or
+ * `choices[0].delta.content`; of an OpenAI Responses API event only the text and refusal deltas
+ * (its `.done` events repeat the text); of an AI SDK stream part only `text-delta`'s ("" for the
+ * other parts).
+ */
 function chunkText(item: unknown): string | undefined {
   if (typeof item === "string") return item;
   if (!isObj(item)) return undefined;
+  const type = item.type;
+  if (typeof type === "string") {
+    if (type.startsWith("response.")) return type === "response.output_text.delta" || type === "response.refusal.delta" ? (str(item.delta) ?? "") : "";
+    if (AI_SDK_NON_TEXT_PARTS.has(type)) return "";
+  }
   const choice = first(item.choices);
   if (isObj(choice) && isObj(choice.delta)) return str(choice.delta.content) ?? "";
   if (isObj(item.delta)) return str(item.delta.text) ?? "";
@@ -136,6 +163,8 @@ export function fromChunks(items: readonly unknown[]): { response: ChatContent; 
   let text = "";
   let anyText = false;
   const last: Obj = {};
+  const toolCalls: unknown[] = [];
+  let totalUsage = false;
   for (const item of items) {
     const t = chunkText(item);
     if (t !== undefined) {
@@ -163,10 +192,32 @@ export function fromChunks(items: readonly unknown[]): { response: ChatContent; 
       }
       continue;
     }
-    if (isObj(item.usage)) last.usage = item.usage;
+    // OpenAI Responses API events carry the Response: its model, usage, status and tool calls
+    if (typeof item.type === "string" && item.type.startsWith("response.") && isObj(item.response)) {
+      const r = item.response;
+      if (typeof r.model === "string") last.model = r.model;
+      if (isObj(r.usage)) last.usage = r.usage;
+      const status = str(r.status);
+      if (status !== undefined && status !== "in_progress" && status !== "queued") last.finishReason = status;
+      const calls = Array.isArray(r.output) ? r.output.filter((o) => isObj(o) && o.type === "function_call") : [];
+      if (calls.length > 0) last.toolCalls = calls;
+      continue;
+    }
+    // AI SDK stream parts: tool calls, the step's model, and the whole call's usage at `finish`
+    // (`totalUsage`, all steps) over a step's (`finish-step`'s `usage`)
+    if (item.type === "tool-call") {
+      toolCalls.push(item);
+      continue;
+    }
+    if (isObj(item.totalUsage)) {
+      last.usage = item.totalUsage;
+      totalUsage = true;
+    } else if (isObj(item.usage) && !totalUsage) last.usage = item.usage;
     if (typeof item.model === "string") last.model = item.model;
+    else if (isObj(item.response) && typeof item.response.modelId === "string") last.model = item.response.modelId;
     const reason = finishReasonOf(item);
     if (reason !== undefined) last.finishReason = reason;
   }
+  if (toolCalls.length > 0 && last.toolCalls === undefined) last.toolCalls = toolCalls;
   return { response: anyText ? text : [...items], last };
 }

@@ -1123,6 +1123,87 @@ describe("@AuditChat and Anthropic's raw stream events", () => {
   });
 });
 
+describe("@AuditChat and the AI SDK's and OpenAI Responses API's stream shapes", () => {
+  it("AI SDK stream parts: the response is the text deltas only (not reasoning or tool input), with the tool calls, the step's model and the whole call's usage", async () => {
+    const logger = newLogger();
+    const usage = (input: number, output: number) => ({ inputTokens: input, outputTokens: output, totalTokens: input + output });
+    class Agent {
+      async *ask(_q: string) {
+        yield { type: "start" };
+        yield { type: "start-step", request: {}, warnings: [] };
+        yield { type: "reasoning-start", id: "r" };
+        yield { type: "reasoning-delta", id: "r", text: "SECRET-THOUGHTS " };
+        yield { type: "reasoning-end", id: "r" };
+        yield { type: "tool-input-start", id: "c1", toolName: "weather" };
+        yield { type: "tool-input-delta", id: "c1", delta: '{"city":"Oslo"}' };
+        yield { type: "tool-input-end", id: "c1" };
+        yield { type: "tool-call", toolCallId: "c1", toolName: "weather", input: { city: "Oslo" } };
+        yield { type: "finish-step", finishReason: "tool-calls", usage: usage(100, 20), response: { id: "r1", modelId: "mock-model-1" } };
+        yield { type: "start-step", request: {}, warnings: [] };
+        yield { type: "text-start", id: "t" };
+        yield { type: "text-delta", id: "t", text: "Answer." };
+        yield { type: "text-end", id: "t" };
+        yield { type: "finish-step", finishReason: "stop", usage: usage(150, 10), response: { id: "r2", modelId: "mock-model-1" } };
+        yield { type: "finish", finishReason: "stop", totalUsage: usage(250, 30) };
+      }
+    }
+    decorate("standard", Agent, "ask", AuditChat({ logger }));
+    for await (const _ of new Agent().ask("hi"));
+    const [chat] = await records(logger, "chat");
+    expect(chat).toMatchObject({ responsePreview: "Answer.", model: "mock-model-1", inputTokens: 250, outputTokens: 30, finishReason: "stop" });
+    expect(chat!.toolCalls).toEqual([{ type: "tool-call", toolCallId: "c1", toolName: "weather", input: { city: "Oslo" } }]);
+  });
+
+  it("OpenAI Responses API events: the text deltas once (not again from the .done events), the model, usage and status of the Response they carry", async () => {
+    const logger = newLogger();
+    class Bot {
+      async *stream(_req: { model: string; input: string }) {
+        yield { type: "response.created", response: { id: "resp_1", model: "gpt-4.1-2025", status: "in_progress", output: [] } };
+        yield { type: "response.output_text.delta", item_id: "m1", output_index: 0, content_index: 0, delta: "Hel" };
+        yield { type: "response.output_text.delta", item_id: "m1", output_index: 0, content_index: 0, delta: "lo" };
+        yield { type: "response.output_text.done", item_id: "m1", output_index: 0, content_index: 0, text: "Hello" };
+        yield { type: "response.content_part.done", item_id: "m1", output_index: 0, content_index: 0, part: { type: "output_text", text: "Hello" } };
+        yield { type: "response.output_item.done", output_index: 0, item: { type: "message", content: [{ type: "output_text", text: "Hello" }] } };
+        yield { type: "response.completed", response: { id: "resp_1", model: "gpt-4.1-2025", status: "completed", output: [{ type: "message", content: [{ type: "output_text", text: "Hello" }] }], usage: { input_tokens: 11, output_tokens: 2, total_tokens: 13 } } };
+      }
+    }
+    decorate("standard", Bot, "stream", AuditChat({ logger }));
+    for await (const _ of new Bot().stream({ model: "gpt-4.1", input: "hi" }));
+    const [chat] = await records(logger, "chat");
+    expect(chat).toMatchObject({ responsePreview: "Hello", model: "gpt-4.1-2025", inputTokens: 11, outputTokens: 2, finishReason: "completed" });
+  });
+
+  it("an AI SDK generateText result: the model from response.modelId, usage from totalUsage (all steps, not the last one's)", async () => {
+    const logger = newLogger();
+    class Agent {
+      async ask(_q: string) {
+        // (the shape of generateText's result, its members getters on a class as the SDK's are)
+        return new (class GenerateTextResult {
+          get text() {
+            return "It is sunny";
+          }
+          get usage() {
+            return { inputTokens: 150, outputTokens: 10, totalTokens: 160 };
+          }
+          get totalUsage() {
+            return { inputTokens: 250, outputTokens: 30, totalTokens: 280 };
+          }
+          get finishReason() {
+            return "stop";
+          }
+          get response() {
+            return { id: "r2", modelId: "mock-model-1", messages: [] };
+          }
+        })();
+      }
+    }
+    decorate("standard", Agent, "ask", AuditChat({ logger }));
+    await new Agent().ask("weather?");
+    const [chat] = await records(logger, "chat");
+    expect(chat).toMatchObject({ responsePreview: "It is sunny", model: "mock-model-1", inputTokens: 250, outputTokens: 30, finishReason: "stop" });
+  });
+});
+
 describe("@AuditChat and a captureResult function", () => {
   it("records the tool calls in what captureResult kept, not the raw result's (their arguments are content)", async () => {
     const logger = newLogger();

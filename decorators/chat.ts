@@ -1,7 +1,7 @@
 import { z } from "zod";
 import type { ChatInteractionInput } from "../src/types.js";
 import { finishReasonOf, fromChunks, modelFrom, promptFromArgs, responseFromResult, toolCallsOf, usageFromResult, type ChatContent, type ChatUsage } from "./chat-extract.js";
-import { failureMessageOf, withLinks, auditMethodDecorator, captured, decoratorOptionsShape, parseDecoratorInput, type AuditDecoratorOptions, type AuditMethodDecorator, type FinishedCall } from "./wrap.js";
+import { assertCalledAsFactory, failureMessageOf, withLinks, auditMethodDecorator, captured, decoratorOptionsShape, parseDecoratorInput, type AuditDecoratorOptions, type AuditMethodDecorator, type FinishedCall } from "./wrap.js";
 
 /**
  * Options of {@link AuditChat}. The extractors replace the built-in guesses; `captureArgs` /
@@ -60,6 +60,7 @@ const schema = z.object({
  * }
  */
 export function AuditChat(options: AuditChatOptions = {}): AuditMethodDecorator {
+  assertCalledAsFactory("@AuditChat", arguments.length);
   const o = (parseDecoratorInput("@AuditChat", schema, { options }).options ?? {}) as AuditChatOptions;
   return auditMethodDecorator({
     decorator: "@AuditChat",

@@ -2,7 +2,7 @@ import { z } from "zod";
 import type { ErrorSeverity } from "../src/types.js";
 import { isError, readMember, textOf } from "../src/instrument.js";
 import { newId } from "../src/record/id.js";
-import { auditMethodDecorator, decoratorOptionsShape, errorMessageOf, parseDecoratorInput, type AuditDecoratorOptions, type AuditMethodDecorator, type FinishedCall } from "./wrap.js";
+import { assertCalledAsFactory, auditMethodDecorator, decoratorOptionsShape, errorMessageOf, parseDecoratorInput, type AuditDecoratorOptions, type AuditMethodDecorator, type FinishedCall } from "./wrap.js";
 
 /**
  * Options of {@link AuditErrors}. With `captureArgs: true` (or a function) the arguments go into
@@ -97,6 +97,7 @@ function recordedInside(last: Recording | undefined, call: FinishedCall): boolea
  * }
  */
 export function AuditErrors(options: AuditErrorsOptions = {}): AuditMethodDecorator {
+  assertCalledAsFactory("@AuditErrors", arguments.length);
   const o = (parseDecoratorInput("@AuditErrors", schema, { options }).options ?? {}) as AuditErrorsOptions;
   return auditMethodDecorator({
     decorator: "@AuditErrors",

@@ -225,6 +225,17 @@ export function auditMethodDecorator(spec: MethodAuditSpec): AuditMethodDecorato
   return decorate as AuditMethodDecorator;
 }
 
+/**
+ * For decorator factories of one argument (`@AuditChat()`, `@AuditErrors()`): written without
+ * the parentheses they are applied as decorators themselves, with the method's target, name and
+ * descriptor (legacy) or the method and its context (standard). In legacy mode the class
+ * prototype then passed as the options object, and the method was silently left undecorated
+ * (found by review, 2026-12-03).
+ */
+export function assertCalledAsFactory(decorator: string, argumentCount: number): void {
+  if (argumentCount > 1) throw misuse(decorator, `is a decorator factory: write ${decorator}() with parentheses (it was applied as a decorator itself)`);
+}
+
 function misuse(decorator: string, message: string): AuditConfigError {
   return new AuditConfigError([{ field: decorator, message }]);
 }

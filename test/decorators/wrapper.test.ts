@@ -700,6 +700,18 @@ describe.each(["standard", "legacy"] as const)("the shared method wrapper (%s mo
     expect(() => AuditPersona("p", "", { nope: 1 } as never)).toThrow(/@AuditPersona\.activityType[\s\S]*@AuditPersona\.options\.nope/);
     expect(() => AuditPerformance("m", { unit: "h" } as never)).toThrow(/@AuditPerformance\.options\.unit/);
     expect(() => AuditErrors({ severity: "fatal" } as never)).toThrow(/@AuditErrors\.options\.severity/);
+    // written without parentheses, a factory of one argument is applied as the decorator itself:
+    // the class prototype passed as its options, and the method was silently left undecorated
+    class Bare {
+      risky() {
+        return 1;
+      }
+    }
+    for (const factory of [AuditErrors, AuditChat] as Array<(...a: unknown[]) => unknown>) {
+      const bare = mode === "legacy" ? () => factory(Bare.prototype, "risky", Object.getOwnPropertyDescriptor(Bare.prototype, "risky")) : () => factory(Bare.prototype.risky, { kind: "method", name: "risky" });
+      expect(bare).toThrow(AuditConfigError);
+      expect(bare).toThrow(/is a decorator factory: write @Audit(Errors|Chat)\(\) with parentheses/);
+    }
     class WithGetter {
       get value() {
         return 1;

@@ -164,6 +164,7 @@ export function fromChunks(items: readonly unknown[]): { response: ChatContent; 
   let anyText = false;
   const last: Obj = {};
   const toolCalls: unknown[] = [];
+  let toolUses: Map<number, Obj> | undefined;
   let totalUsage = false;
   for (const item of items) {
     const t = chunkText(item);
@@ -178,6 +179,20 @@ export function fromChunks(items: readonly unknown[]): { response: ChatContent; 
       const m = item.message;
       if (typeof m.model === "string") last.model = m.model;
       if (isObj(m.usage)) last.usage = { ...m.usage };
+      continue;
+    }
+    // Anthropic's tool_use blocks: started by content_block_start, their input streamed as
+    // input_json_delta pieces (kept as the text received when it does not parse: a cut stream)
+    if (item.type === "content_block_start" && isObj(item.content_block) && item.content_block.type === "tool_use") {
+      const block = item.content_block;
+      const use: Obj = { type: "tool_use", id: block.id, name: block.name, input: isObj(block.input) && Object.keys(block.input).length > 0 ? block.input : "" };
+      toolCalls.push(use);
+      if (typeof item.index === "number") (toolUses ??= new Map()).set(item.index, use);
+      continue;
+    }
+    if (item.type === "content_block_delta" && isObj(item.delta) && item.delta.type === "input_json_delta") {
+      const use = typeof item.index === "number" ? toolUses?.get(item.index) : undefined;
+      if (use !== undefined && typeof item.delta.partial_json === "string") use.input = (typeof use.input === "string" ? use.input : "") + item.delta.partial_json;
       continue;
     }
     if (item.type === "message_delta") {
@@ -217,6 +232,17 @@ export function fromChunks(items: readonly unknown[]): { response: ChatContent; 
     else if (isObj(item.response) && typeof item.response.modelId === "string") last.model = item.response.modelId;
     const reason = finishReasonOf(item);
     if (reason !== undefined) last.finishReason = reason;
+  }
+  for (const use of toolUses?.values() ?? []) {
+    if (typeof use.input !== "string") continue;
+    if (use.input === "") use.input = {};
+    else {
+      try {
+        use.input = JSON.parse(use.input) as unknown;
+      } catch {
+        // (an input cut short: kept as the text received)
+      }
+    }
   }
   if (toolCalls.length > 0 && last.toolCalls === undefined) last.toolCalls = toolCalls;
   return { response: anyText ? text : [...items], last };

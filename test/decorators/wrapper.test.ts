@@ -1133,6 +1133,34 @@ describe("@AuditChat and Anthropic's raw stream events", () => {
     expect(chat).toMatchObject({ model: "claude-haiku-4-5", inputTokens: 12, outputTokens: 15, finishReason: "end_turn", responsePreview: "Hello" });
     expect(chat!.usage).toEqual({ input_tokens: 12, output_tokens: 15 });
   });
+
+  it("assembles tool_use blocks from content_block_start and their input_json_delta pieces", async () => {
+    const logger = newLogger();
+    class Bot {
+      async *stream(_q: string) {
+        yield { type: "message_start", message: { id: "msg_2", model: "claude-haiku-4-5", usage: { input_tokens: 20, output_tokens: 1 } } };
+        yield { type: "content_block_start", index: 0, content_block: { type: "text", text: "" } };
+        yield { type: "content_block_delta", index: 0, delta: { type: "text_delta", text: "Let me check." } };
+        yield { type: "content_block_stop", index: 0 };
+        yield { type: "content_block_start", index: 1, content_block: { type: "tool_use", id: "toolu_1", name: "get_weather", input: {} } };
+        yield { type: "content_block_delta", index: 1, delta: { type: "input_json_delta", partial_json: '{"location": "San Fra' } };
+        yield { type: "content_block_delta", index: 1, delta: { type: "input_json_delta", partial_json: 'ncisco"}' } };
+        yield { type: "content_block_stop", index: 1 };
+        yield { type: "content_block_start", index: 2, content_block: { type: "tool_use", id: "toolu_2", name: "now", input: {} } };
+        yield { type: "content_block_stop", index: 2 };
+        yield { type: "message_delta", delta: { stop_reason: "tool_use", stop_sequence: null }, usage: { output_tokens: 40 } };
+        yield { type: "message_stop" };
+      }
+    }
+    decorate("standard", Bot, "stream", AuditChat({ logger }));
+    for await (const _ of new Bot().stream("weather?"));
+    const [chat] = await records(logger, "chat");
+    expect(chat).toMatchObject({ responsePreview: "Let me check.", finishReason: "tool_use", outputTokens: 40 });
+    expect(chat!.toolCalls).toEqual([
+      { type: "tool_use", id: "toolu_1", name: "get_weather", input: { location: "San Francisco" } },
+      { type: "tool_use", id: "toolu_2", name: "now", input: {} },
+    ]);
+  });
 });
 
 describe("@AuditChat and the AI SDK's and OpenAI Responses API's stream shapes", () => {

@@ -106,6 +106,11 @@ interface ChatCapture {
   streamed: boolean;
   /** the response bytes are copied above a compression middleware: not encoded yet */
   responseUnencoded: boolean;
+  /**
+   * The Content-Encoding when the first body bytes reached us (null: none), read then: what
+   * they are encoded with (see responseOf). Undefined until then.
+   */
+  encodingAtWrite: string | null | undefined;
 }
 
 const requests = new WeakMap<object, RequestState>();
@@ -217,7 +222,7 @@ function begin(
     context: undefined,
     done: false,
     chat: opts.chatRoutes?.some((rule) => matchesPath(rule, path, caseSensitive))
-      ? { request: new BodyCapture(maxBodyBytes), response: new BodyCapture(maxBodyBytes), firstWriteAt: undefined, streamed: false, responseUnencoded: false }
+      ? { request: new BodyCapture(maxBodyBytes), response: new BodyCapture(maxBodyBytes), firstWriteAt: undefined, streamed: false, responseUnencoded: false, encodingAtWrite: undefined }
       : undefined,
     userLookup: opts.userId,
   };
@@ -307,6 +312,7 @@ function captureBodies(chat: ChatCapture, req: Request, res: Response): void {
       if (!this.writableEnded) {
         chat.streamed = true;
         chat.firstWriteAt ??= performance.now();
+        if (chat.encodingAtWrite === undefined) chat.encodingAtWrite = headerOf(this.getHeader("content-encoding")) ?? null;
         chat.response.add(args[0], typeof args[1] === "string" ? args[1] : undefined);
       }
     } catch {
@@ -318,6 +324,7 @@ function captureBodies(chat: ChatCapture, req: Request, res: Response): void {
     try {
       if (!this.writableEnded && typeof args[0] !== "function") {
         chat.firstWriteAt ??= performance.now();
+        if (chat.encodingAtWrite === undefined) chat.encodingAtWrite = headerOf(this.getHeader("content-encoding")) ?? null;
         chat.response.add(args[0], typeof args[1] === "string" ? args[1] : undefined);
       }
     } catch {
@@ -540,37 +547,21 @@ function parsedPrompt(req: Request, raw: BodyCapture, max: number): { value: Cha
 }
 
 /**
- * The response as the client got it. Copied above a compression middleware, the bytes are the
- * app's own: not encoded, unless the app sent a body it had encoded itself (with its own
- * Content-Encoding, which compression passes through), as its gzip or zlib header shows.
+ * The response as the client got it. Copied above a compression middleware (registered before
+ * us), the bytes are the app's own, not encoded, unless the app encoded them itself (a proxy
+ * passing an upstream body on, with its own Content-Encoding, which compression passes through).
+ * Which one is told without guessing from the bytes: the Content-Encoding when they reached us.
+ * compression() sets its own only once the bytes went past us, when it writes the headers; an
+ * app sets its own before it writes. (And where a compression() registered after us encodes
+ * above us, behind a middleware that wraps res.end, express-session say, it has set its
+ * Content-Encoding by the time its encoded bytes reach us.) Until 2026-12-03 the bytes were
+ * tried as the declared encoding, and brotli, with no header to tell it by, decoded some texts
+ * ("Hello", UUIDs) into nothing or garbage (found by review).
  */
 function responseOf(chat: ChatCapture, res: Response, max: number): { value: ChatContent; truncated: boolean } {
   const type = headerOf(res.getHeader("content-type"));
-  const encoding = headerOf(res.getHeader("content-encoding"));
-  if (!chat.responseUnencoded || encoding === undefined) return decodeBody(chat.response, type, encoding, max, true);
-  const head = chat.response.bytes().subarray(0, 2);
-  const e = encoding.trim().toLowerCase();
-  // gzip's magic bytes; a zlib header (deflate, 32K window: 0x78, no preset dictionary, and a
-  // check making the pair a multiple of 31). Text can begin so by chance: what does not inflate
-  // is taken as the app's text after all.
-  const zlibHeader = head.length === 2 && head[0] === 0x78 && (head[1]! & 0x20) === 0 && ((head[0] << 8) | head[1]!) % 31 === 0;
-  // brotli has no magic bytes: its bytes are tried (compression() registered after us, with a
-  // middleware in front of us that wraps res.end, express-session say, encodes them above us;
-  // found by review), and what does not decompress is the app's text
-  const encodedByApp = ((e === "gzip" || e === "x-gzip") && head[0] === 0x1f && head[1] === 0x8b) || (e === "deflate" && zlibHeader) || e === "br";
-  if (encodedByApp) {
-    // Brotli, with no header to tell it by, must decode to something: the app's text can read as
-    // the start of a brotli stream, which a flushing decoder turns into nothing ("Hello" was
-    // recorded as "" under compression() choosing brotli; found by review). Gzip and deflate
-    // bodies, told by their headers, decode as any encoded body does (a stream the client left
-    // part-way gives what it holds, an empty one ""); a gzip one that cannot be decoded is a
-    // note, never its bytes taken as text (its magic bytes are no text's), while a zlib header
-    // is two bytes text can begin with ("x^"): what does not inflate is the app's text.
-    // (deflate too must decode to something: text after "x^" can read as an unfinished stream)
-    const inflated = decodeBody(chat.response, type, encoding, max, true, e === "br" || e === "deflate");
-    if (!inflated.undecoded || e === "gzip" || e === "x-gzip") return inflated;
-  }
-  return decodeBody(chat.response, type, undefined, max, true);
+  const encoding = chat.responseUnencoded ? (chat.encodingAtWrite ?? undefined) : headerOf(res.getHeader("content-encoding"));
+  return decodeBody(chat.response, type, encoding, max, true);
 }
 
 /**
@@ -579,13 +570,13 @@ function responseOf(chat: ChatCapture, res: Response, max: number): { value: Cha
  * `max` to keep its beginning (for responses, which the server made; never for requests, whose
  * compression ratio a client controls).
  */
-function decodeBody(cap: BodyCapture, contentType: string | undefined, contentEncoding: string | undefined, max: number, roomy = false, strict = false): { value: ChatContent; truncated: boolean; undecoded?: true } {
+function decodeBody(cap: BodyCapture, contentType: string | undefined, contentEncoding: string | undefined, max: number, roomy = false): { value: ChatContent; truncated: boolean; undecoded?: true } {
   let bytes = cap.bytes();
   let truncated = cap.truncated;
   const type = (contentType ?? "").split(";")[0]!.trim().toLowerCase();
   const encoding = (contentEncoding ?? "identity").trim().toLowerCase();
   if (encoding !== "identity" && bytes.length > 0) {
-    const inflated = inflate(bytes, encoding, max, roomy, strict);
+    const inflated = inflate(bytes, encoding, max, roomy);
     if (inflated === undefined) return { value: `[${cap.total} bytes, content-encoding ${encoding}]`, truncated, undecoded: true };
     bytes = inflated.bytes;
     truncated ||= inflated.truncated;
@@ -607,34 +598,22 @@ function decodeBody(cap: BodyCapture, contentType: string | undefined, contentEn
 /** The most a captured body is inflated to before it is cut (see `inflate`). */
 const MAX_INFLATED_BYTES = 64 * 1024 * 1024;
 
-/**
- * `nonEmpty`: the bytes must decode to something, first as one whole stream, else as a stream
- * cut short (for bytes that may be the app's text after all, see responseOf).
- */
-function inflate(bytes: Buffer, encoding: string, max: number, roomy: boolean, nonEmpty = false): { bytes: Buffer; truncated: boolean } | undefined {
+function inflate(bytes: Buffer, encoding: string, max: number, roomy: boolean): { bytes: Buffer; truncated: boolean } | undefined {
   const limit = Math.max(max, 1);
-  const attempt = (maxOutputLength: number, whole: boolean): Buffer | undefined => {
+  const attempt = (maxOutputLength: number): Buffer | undefined => {
     try {
-      if (encoding === "gzip" || encoding === "x-gzip") return zlib.gunzipSync(bytes, { finishFlush: whole ? zlib.constants.Z_FINISH : zlib.constants.Z_SYNC_FLUSH, maxOutputLength });
-      if (encoding === "deflate") return zlib.inflateSync(bytes, { finishFlush: whole ? zlib.constants.Z_FINISH : zlib.constants.Z_SYNC_FLUSH, maxOutputLength });
-      if (encoding === "br") return zlib.brotliDecompressSync(bytes, { finishFlush: whole ? zlib.constants.BROTLI_OPERATION_FINISH : zlib.constants.BROTLI_OPERATION_FLUSH, maxOutputLength });
+      if (encoding === "gzip" || encoding === "x-gzip") return zlib.gunzipSync(bytes, { finishFlush: zlib.constants.Z_SYNC_FLUSH, maxOutputLength });
+      if (encoding === "deflate") return zlib.inflateSync(bytes, { finishFlush: zlib.constants.Z_SYNC_FLUSH, maxOutputLength });
+      if (encoding === "br") return zlib.brotliDecompressSync(bytes, { finishFlush: zlib.constants.BROTLI_OPERATION_FLUSH, maxOutputLength });
     } catch {
       return undefined;
-    }
-    return undefined;
-  };
-  const decoded = (maxOutputLength: number): Buffer | undefined => {
-    if (!nonEmpty) return attempt(maxOutputLength, false);
-    for (const whole of [true, false]) {
-      const out = attempt(maxOutputLength, whole);
-      if (out !== undefined && out.length > 0) return out;
     }
     return undefined;
   };
   // zlib refuses to inflate past maxOutputLength (no partial output), so a body larger than the
   // limit once inflated is inflated again with room for 16 times more (at least 1 MiB, at most
   // 64), then cut
-  const out = decoded(limit + 1) ?? (roomy ? decoded(Math.min(Math.max(limit * 16, 1 << 20), MAX_INFLATED_BYTES)) : undefined);
+  const out = attempt(limit + 1) ?? (roomy ? attempt(Math.min(Math.max(limit * 16, 1 << 20), MAX_INFLATED_BYTES)) : undefined);
   if (out) return out.length > limit ? { bytes: out.subarray(0, limit), truncated: true } : { bytes: out, truncated: false };
   // not inflatable here (corrupt, or larger still): a note instead of the text
   return undefined;

@@ -292,7 +292,8 @@ describe.each(EXPRESS_FLAVORS)("%s", (_name, express: ExpressFactory) => {
     const app = express();
     app.use(compression({ threshold: 0 }));
     app.use(auditMiddleware({ logger, chatRoutes: ["/chat"] }));
-    const texts = ["Hello", "OK", "Error", "I can help", "[]"];
+    // (each of these once read as a brotli stream: "Hello" as nothing, the UUID and the sentence as garbage)
+    const texts = ["Hello", "OK", "Error", "I can help", "[]", "194b2e45-416b-4b05-9aaf-c70c37aad3c9", "ae5a0dd81b85fe4ac193e80015ba3847", "Each and its which you could the will which I."];
     app.get("/chat/:i", (req: Request, res: Response) => void res.type("text/plain").send(texts[Number(req.params.i)]));
     const url = await start(app);
     for (let i = 0; i < texts.length; i++) {
@@ -359,6 +360,32 @@ describe.each(EXPRESS_FLAVORS)("%s", (_name, express: ExpressFactory) => {
     expect(recorded[1]).toEqual({ text: "", truncated: undefined });
     expect(recorded[2]).toEqual({ text: "data: {}\n\n".repeat(10), truncated: true });
     expect(recorded[3]!.text).toMatch(/^data: token 0\n\ndata: token 1\n\n/);
+  });
+
+  it("behind compression(), a body the app encoded with brotli or deflate itself is decoded, whole or cut by maxBodyBytes, never recorded as its bytes", async () => {
+    const body = "data: " + "streamed answer ".repeat(40) + "\n\n";
+    const encoded = { br: zlib.brotliCompressSync(body), deflate: zlib.deflateSync(body) };
+    const recorded: Array<{ text: string; truncated: unknown }> = [];
+    for (const [encoding, bytes] of Object.entries(encoded)) {
+      for (const max of [undefined, 8]) {
+        const logger = newLogger();
+        const app = express();
+        app.use(compression({ threshold: 0 }));
+        app.use(auditMiddleware({ logger, chatRoutes: ["/chat"], ...(max !== undefined ? { maxBodyBytes: max } : {}) }));
+        app.get("/chat", (_req: Request, res: Response) => void res.setHeader("content-type", "text/event-stream").setHeader("content-encoding", encoding).end(bytes));
+        const url = await start(app);
+        const got = await fetch(`${url}/chat`, { headers: { "accept-encoding": "br, deflate, gzip" } });
+        expect(got.headers.get("content-encoding")).toBe(encoding);
+        expect(await got.text()).toBe(body);
+        const [chat] = await waitForRecords(logger, "chat_interaction", 1);
+        recorded.push({ text: contentOf(logger, (chat!.fullContent as { response: unknown }).response), truncated: (chat!.metadata as { responseBodyTruncated?: boolean }).responseBodyTruncated });
+      }
+    }
+    // whole: the text; cut after 8 encoded bytes: what those decode to (the text's first bytes, or
+    // nothing yet), flagged
+    expect(recorded.map((r) => r.truncated)).toEqual([undefined, true, undefined, true]);
+    expect([recorded[0]!.text, recorded[2]!.text]).toEqual([body, body]);
+    for (const cut of [recorded[1]!, recorded[3]!]) expect(body.startsWith(cut.text)).toBe(true);
   });
 
   it("chat routes and ignore rules match paths as Express routes them: ignoring case unless the app turns that off", async () => {

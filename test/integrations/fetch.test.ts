@@ -265,6 +265,12 @@ describe("withAuditFetch", () => {
       }
       oddNative = await withAuditFetch(async (_url: string) => odd as unknown as Response, { logger })("https://example.test/odd");
       oddSub = await withAuditFetch((_url: string) => new ResponsePromise<Response>((resolve) => resolve(odd as unknown as Response)), { logger })("https://example.test/odd-sub");
+      // a fetch function that returns a revoked Proxy: the audited one still returns a promise
+      // (it threw synchronously), which rejects as awaiting the proxy does
+      const revoked = Proxy.revocable({}, {});
+      revoked.revoke();
+      const fromRevoked = withAuditFetch((_url: string) => revoked.proxy as unknown as Promise<Response>, { logger })("https://example.test/revoked");
+      await expect(fromRevoked).rejects.toThrow(TypeError);
       await new Promise((r) => setTimeout(r, 20));
     } finally {
       process.off("unhandledRejection", onUnhandled);
@@ -273,13 +279,14 @@ describe("withAuditFetch", () => {
     expect(oddNative).toBe(odd);
     expect(oddSub).toBe(odd);
     expect(unhandled).toEqual([]);
-    const recs = await recordsOf(logger, "tool_usage", 5);
+    const recs = await recordsOf(logger, "tool_usage", 6);
     expect(recs.map((r) => [r.operation, r.success, r.result])).toEqual([
       ["GET example.test/ky", true, { status: 200, ok: true }],
       ["GET example.test/sub", true, { status: 201, ok: true }],
       ["GET example.test/404", false, undefined],
       ["GET example.test/odd", true, { status: null, ok: false }],
       ["GET example.test/odd-sub", true, { status: null, ok: false }],
+      ["GET example.test/revoked", false, undefined],
     ]);
   });
 

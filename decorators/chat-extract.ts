@@ -124,30 +124,33 @@ export function toolCallsOf(result: unknown): unknown[] | undefined {
 }
 
 /**
- * AI SDK stream parts (v4 to v6) that carry no response text: reasoning, tool input, sources,
- * steps. Their `text` or `delta` (reasoning text, a tool call's JSON) is not what the app shows
- * (found by review, 2026-12-03: it was recorded as the response).
+ * AI SDK stream parts (v4 to v6) whose text is not the response: reasoning, tool input. Their
+ * `text` or `delta` (reasoning text, a tool call's JSON) is not what the app shows (found by
+ * review, 2026-12-03: it was recorded as the response). The parts named by a plain word
+ * (`start`, `finish`, `error`, `source`, …) carry no text field, and need no rule.
  */
 const AI_SDK_NON_TEXT_PARTS = new Set([
-  "start", "start-step", "finish-step", "finish", "step-start", "step-finish", "error", "abort", "raw",
-  "text-start", "text-end", "reasoning", "reasoning-start", "reasoning-delta", "reasoning-end", "reasoning-signature", "redacted-reasoning", "reasoning-part-finish",
-  "tool-input-start", "tool-input-delta", "tool-input-end", "tool-call", "tool-call-streaming-start", "tool-call-delta", "tool-result", "tool-error", "tool-output-denied", "tool-approval-request",
-  "source", "file",
+  "reasoning", "reasoning-start", "reasoning-delta", "reasoning-end", "reasoning-signature", "redacted-reasoning", "reasoning-part-finish",
+  "tool-input-start", "tool-input-delta", "tool-input-end", "tool-call-streaming-start", "tool-call-delta",
 ]);
+
+/** OpenAI's streamed events (Responses API, Realtime) whose `delta` is response text. */
+const OPENAI_TEXT_DELTAS = new Set(["response.output_text.delta", "response.refusal.delta", "response.text.delta", "response.audio_transcript.delta"]);
 
 /**
  * The text piece of one streamed chunk: a string, `text`, `delta` / `delta.text`, or
- * `choices[0].delta.content`; of an OpenAI Responses API event only the text and refusal deltas
- * (its `.done` events repeat the text); of an AI SDK stream part only `text-delta`'s ("" for the
- * other parts).
+ * `choices[0].delta.content`; of OpenAI's `response.*` events only the text deltas (the `.done`
+ * events repeat the text; other deltas are tool-call JSON, reasoning or audio); none of an AI SDK
+ * reasoning or tool-input part. Undefined for a chunk with no text (a stream of none is recorded
+ * as its items).
  */
 function chunkText(item: unknown): string | undefined {
   if (typeof item === "string") return item;
   if (!isObj(item)) return undefined;
   const type = item.type;
   if (typeof type === "string") {
-    if (type.startsWith("response.")) return type === "response.output_text.delta" || type === "response.refusal.delta" ? (str(item.delta) ?? "") : "";
-    if (AI_SDK_NON_TEXT_PARTS.has(type)) return "";
+    if (type.startsWith("response.")) return OPENAI_TEXT_DELTAS.has(type) ? str(item.delta) : undefined;
+    if (AI_SDK_NON_TEXT_PARTS.has(type)) return undefined;
   }
   const choice = first(item.choices);
   if (isObj(choice) && isObj(choice.delta)) return str(choice.delta.content) ?? "";
@@ -187,6 +190,7 @@ export function fromChunks(items: readonly unknown[]): { response: ChatContent; 
       const block = item.content_block;
       const use: Obj = { type: "tool_use", id: block.id, name: block.name, input: isObj(block.input) && Object.keys(block.input).length > 0 ? block.input : "" };
       toolCalls.push(use);
+      // (by index within its message: a later message, an agent loop's, reuses the indexes)
       if (typeof item.index === "number") (toolUses ??= new Map()).set(item.index, use);
       continue;
     }
@@ -233,8 +237,8 @@ export function fromChunks(items: readonly unknown[]): { response: ChatContent; 
     const reason = finishReasonOf(item);
     if (reason !== undefined) last.finishReason = reason;
   }
-  for (const use of toolUses?.values() ?? []) {
-    if (typeof use.input !== "string") continue;
+  for (const use of toolCalls as Obj[]) {
+    if (use.type !== "tool_use" || typeof use.input !== "string") continue;
     if (use.input === "") use.input = {};
     else {
       try {

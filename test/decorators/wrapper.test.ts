@@ -1217,6 +1217,54 @@ describe("@AuditChat and the AI SDK's and OpenAI Responses API's stream shapes",
     expect(chat).toMatchObject({ responsePreview: "Hello", model: "gpt-4.1-2025", inputTokens: 11, outputTokens: 2, finishReason: "completed" });
   });
 
+  it("a stream with no text (an AI SDK stream that failed: start, error) is recorded as its items, not as an empty answer; OpenAI Realtime text deltas are text; custom items typed start/error keep their text", async () => {
+    const logger = newLogger();
+    class Streams {
+      async *failed(_q: string) {
+        yield { type: "start" };
+        yield { type: "error", error: { name: "Error", message: "429 rate limited" } };
+      }
+      async *realtime(_q: string) {
+        yield { type: "response.created", response: { id: "r", status: "in_progress", output: [] } };
+        yield { type: "response.text.delta", delta: "Hi" };
+        yield { type: "response.audio_transcript.delta", delta: " there" };
+        yield { type: "response.audio.delta", delta: "UklGRg==" };
+        yield { type: "response.function_call_arguments.delta", delta: '{"a":' };
+      }
+      async *custom(_q: string) {
+        yield { type: "start", text: "Intro " };
+        yield { type: "error", text: "oops" };
+      }
+    }
+    for (const m of ["failed", "realtime", "custom"] as const) decorate("standard", Streams, m, AuditChat({ logger }));
+    const s = new Streams();
+    for (const m of ["failed", "realtime", "custom"] as const) for await (const _ of s[m]("q"));
+    const chats = await records(logger, "chat");
+    expect(chats.map((c) => c.responsePreview)).toEqual([JSON.stringify([{ type: "start" }, { type: "error", error: { name: "Error", message: "429 rate limited" } }]), "Hi there", "Intro oops"]);
+  });
+
+  it("Anthropic tool_use blocks of several messages (an agent loop reusing the block indexes) each get their input", async () => {
+    const logger = newLogger();
+    class Loop {
+      async *run(_q: string) {
+        for (const [id, json] of [["a", ['{"x"', ":1}"]], ["b", ['{"y":', "2}"]]] as const) {
+          yield { type: "message_start", message: { id: `msg_${id}`, model: "claude-haiku-4-5", usage: { input_tokens: 1, output_tokens: 1 } } };
+          yield { type: "content_block_start", index: 0, content_block: { type: "tool_use", id, name: "f", input: {} } };
+          for (const piece of json) yield { type: "content_block_delta", index: 0, delta: { type: "input_json_delta", partial_json: piece } };
+          yield { type: "content_block_stop", index: 0 };
+          yield { type: "message_stop" };
+        }
+      }
+    }
+    decorate("standard", Loop, "run", AuditChat({ logger }));
+    for await (const _ of new Loop().run("go"));
+    const [chat] = await records(logger, "chat");
+    expect(chat!.toolCalls).toEqual([
+      { type: "tool_use", id: "a", name: "f", input: { x: 1 } },
+      { type: "tool_use", id: "b", name: "f", input: { y: 2 } },
+    ]);
+  });
+
   it("an AI SDK generateText result: the model from response.modelId, usage from totalUsage (all steps, not the last one's)", async () => {
     const logger = newLogger();
     class Agent {

@@ -307,12 +307,25 @@ function captureBodies(chat: ChatCapture, req: Request, res: Response): void {
   chat.responseUnencoded = Object.hasOwn(res, "write") || Object.hasOwn(res, "end");
   const write = res.write as (this: Response, ...args: unknown[]) => boolean;
   const end = res.end as (this: Response, ...args: unknown[]) => Response;
+  // The Content-Encoding the response goes out with, as it stands when its headers are written
+  // through us (a compression() registered before us sets its own only after: its header hook
+  // runs below ours; one registered after us, above: its own is then the bytes' encoding too),
+  // headers given to writeHead() included (see responseOf)
+  const writeHead = res.writeHead as (this: Response, ...args: unknown[]) => Response;
+  res.writeHead = function writeHead_(this: Response, ...args: unknown[]): Response {
+    try {
+      if (chat.encodingAtWrite === undefined && !this.headersSent) chat.encodingAtWrite = encodingIn(args) ?? headerOf(this.getHeader("content-encoding")) ?? null;
+    } catch {
+      // never the app's problem
+    }
+    return writeHead.apply(this, args);
+  } as Response["writeHead"];
   res.write = function write_(this: Response, ...args: unknown[]): boolean {
     try {
       if (!this.writableEnded) {
         chat.streamed = true;
         chat.firstWriteAt ??= performance.now();
-        if (chat.encodingAtWrite === undefined) chat.encodingAtWrite = headerOf(this.getHeader("content-encoding")) ?? null;
+        if (chat.encodingAtWrite === undefined && !this.headersSent) chat.encodingAtWrite = headerOf(this.getHeader("content-encoding")) ?? null;
         chat.response.add(args[0], typeof args[1] === "string" ? args[1] : undefined);
       }
     } catch {
@@ -324,7 +337,7 @@ function captureBodies(chat: ChatCapture, req: Request, res: Response): void {
     try {
       if (!this.writableEnded && typeof args[0] !== "function") {
         chat.firstWriteAt ??= performance.now();
-        if (chat.encodingAtWrite === undefined) chat.encodingAtWrite = headerOf(this.getHeader("content-encoding")) ?? null;
+        if (chat.encodingAtWrite === undefined && !this.headersSent) chat.encodingAtWrite = headerOf(this.getHeader("content-encoding")) ?? null;
         chat.response.add(args[0], typeof args[1] === "string" ? args[1] : undefined);
       }
     } catch {
@@ -560,8 +573,26 @@ function parsedPrompt(req: Request, raw: BodyCapture, max: number): { value: Cha
  */
 function responseOf(chat: ChatCapture, res: Response, max: number): { value: ChatContent; truncated: boolean } {
   const type = headerOf(res.getHeader("content-type"));
-  const encoding = chat.responseUnencoded ? (chat.encodingAtWrite ?? undefined) : headerOf(res.getHeader("content-encoding"));
+  const encoding = chat.encodingAtWrite !== undefined ? (chat.encodingAtWrite ?? undefined) : headerOf(res.getHeader("content-encoding"));
   return decodeBody(chat.response, type, encoding, max, true);
+}
+
+/**
+ * The Content-Encoding among headers given to `writeHead(status, [message,] headers)`: an object,
+ * or a flat `[name, value, …]` list (Node sends such headers without storing them, so
+ * `getHeader` never sees them).
+ */
+function encodingIn(args: readonly unknown[]): string | undefined {
+  const headers = args[args.length - 1];
+  if (typeof headers !== "object" || headers === null) return undefined;
+  if (Array.isArray(headers)) {
+    for (let i = 0; i + 1 < headers.length; i += 2) {
+      if (typeof headers[i] === "string" && (headers[i] as string).toLowerCase() === "content-encoding") return headerOf(headers[i + 1]);
+    }
+    return undefined;
+  }
+  for (const key of Object.keys(headers)) if (key.toLowerCase() === "content-encoding") return headerOf((headers as Record<string, unknown>)[key]);
+  return undefined;
 }
 
 /**

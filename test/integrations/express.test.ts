@@ -362,6 +362,51 @@ describe.each(EXPRESS_FLAVORS)("%s", (_name, express: ExpressFactory) => {
     expect(recorded[3]!.text).toMatch(/^data: token 0\n\ndata: token 1\n\n/);
   });
 
+  it("headers written before the body (writeHead for SSE, flushHeaders), behind compression() or not, and a Content-Encoding given only to writeHead(): the response is recorded as its text", async () => {
+    type Case = { compress: boolean; accept: string; send: (res: Response) => void; text: string };
+    const cases: Case[] = [
+      {
+        compress: true,
+        accept: "gzip",
+        text: "data: hello\n\n",
+        send: (res) => {
+          res.writeHead(200, { "Content-Type": "text/event-stream", "Cache-Control": "no-cache" });
+          res.write("data: hello\n\n");
+          res.end();
+        },
+      },
+      {
+        compress: true,
+        accept: "gzip",
+        text: "Hello world",
+        send: (res) => {
+          res.setHeader("content-type", "text/plain");
+          res.flushHeaders();
+          res.end("Hello world");
+        },
+      },
+      { compress: true, accept: "br", text: "Hello world", send: (res) => void res.writeHead(200, { "Content-Type": "text/plain" }).end("Hello world") },
+      // Node sends writeHead()'s own headers without storing them: getHeader() never sees this encoding
+      { compress: false, accept: "gzip", text: "Hello gz", send: (res) => void res.writeHead(200, ["Content-Type", "text/plain", "Content-Encoding", "gzip"]).end(zlib.gzipSync("Hello gz")) },
+      { compress: true, accept: "gzip", text: "Hello gz", send: (res) => void res.writeHead(200, { "Content-Type": "text/plain", "Content-Encoding": "gzip" }).end(zlib.gzipSync("Hello gz")) },
+    ];
+    const recorded: string[] = [];
+    for (const c of cases) {
+      const logger = newLogger();
+      const app = express();
+      app.disable("x-powered-by");
+      if (c.compress) app.use(compression({ threshold: 0 }));
+      app.use(auditMiddleware({ logger, chatRoutes: ["/chat"] }));
+      app.get("/chat", (_req: Request, res: Response) => c.send(res));
+      const url = await start(app);
+      const got = await fetch(`${url}/chat`, { headers: { "accept-encoding": c.accept } });
+      expect(await got.text()).toBe(c.text);
+      const [chat] = await waitForRecords(logger, "chat_interaction", 1);
+      recorded.push(contentOf(logger, (chat!.fullContent as { response: unknown }).response));
+    }
+    expect(recorded).toEqual(cases.map((c) => c.text));
+  });
+
   it("behind compression(), a body the app encoded with brotli or deflate itself is decoded, whole or cut by maxBodyBytes, never recorded as its bytes", async () => {
     const body = "data: " + "streamed answer ".repeat(40) + "\n\n";
     const encoded = { br: zlib.brotliCompressSync(body), deflate: zlib.deflateSync(body) };

@@ -104,8 +104,6 @@ interface ChatCapture {
   readonly response: BodyCapture;
   firstWriteAt: number | undefined;
   streamed: boolean;
-  /** the response bytes are copied above a compression middleware: not encoded yet */
-  responseUnencoded: boolean;
   /**
    * The Content-Encoding when the first body bytes reached us (null: none), read then: what
    * they are encoded with (see responseOf). Undefined until then.
@@ -222,7 +220,7 @@ function begin(
     context: undefined,
     done: false,
     chat: opts.chatRoutes?.some((rule) => matchesPath(rule, path, caseSensitive))
-      ? { request: new BodyCapture(maxBodyBytes), response: new BodyCapture(maxBodyBytes), firstWriteAt: undefined, streamed: false, responseUnencoded: false, encodingAtWrite: undefined }
+      ? { request: new BodyCapture(maxBodyBytes), response: new BodyCapture(maxBodyBytes), firstWriteAt: undefined, streamed: false, encodingAtWrite: undefined }
       : undefined,
     userLookup: opts.userId,
   };
@@ -303,8 +301,8 @@ function captureBodies(chat: ChatCapture, req: Request, res: Response): void {
     return push.call(this, chunk, encoding);
   };
   // A middleware in front of us that replaced res.write (compression(), as the docs advise)
-  // encodes below us: what we copy is what the app wrote, before any content-encoding.
-  chat.responseUnencoded = Object.hasOwn(res, "write") || Object.hasOwn(res, "end");
+  // encodes below us: what we copy is what the app wrote, before any content-encoding (told by
+  // `encodingAtWrite`, see responseOf).
   const write = res.write as (this: Response, ...args: unknown[]) => boolean;
   const end = res.end as (this: Response, ...args: unknown[]) => Response;
   // The Content-Encoding the response goes out with, as it stands when its headers are written

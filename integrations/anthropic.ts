@@ -18,7 +18,7 @@
 import { performance } from "node:perf_hooks";
 import { auditContext, runWithOwnValue } from "../src/context.js";
 import { AuditConfigError } from "../src/errors.js";
-import { readMember, recordFrom, reportRecordFailure, resolveAuditLogger, secondsSince, textOf } from "../src/instrument.js";
+import { awaitRecord, readMember, recordFrom, reportRecordFailure, resolveAuditLogger, secondsSince, textOf } from "../src/instrument.js";
 import type { AuditLogger } from "../src/logger.js";
 import { newId } from "../src/record/id.js";
 import { copyUsage, toJsonData } from "../src/record/serialize.js";
@@ -293,13 +293,16 @@ class ChatCall implements StreamObserver<unknown>, ObservedCall, PromptCopier, D
         this.end(base);
         return;
       }
-      response
+      const read = response
         .clone()
         .json()
         .then(
           (body: unknown) => this.end({ ...messageOutcome(body), ...base }),
           () => this.end(base),
         );
+      // a flush(), finalizeSession() or exit while the body is read: waited for, or (on exit)
+      // recorded without the body (see awaitRecord)
+      awaitRecord(this.logger, read, () => this.end(base));
     } catch (err) {
       this.end({ error: errorText(err) });
     }

@@ -14,7 +14,7 @@
 import { performance } from "node:perf_hooks";
 import { auditContext } from "../src/context.js";
 import { AuditConfigError } from "../src/errors.js";
-import { UNREADABLE_ERROR, readMember, recordFrom, reportRecordFailure, resolveAuditLogger, secondsSince, textOf } from "../src/instrument.js";
+import { UNREADABLE_ERROR, awaitRecord, readMember, recordFrom, reportRecordFailure, resolveAuditLogger, secondsSince, textOf } from "../src/instrument.js";
 import { copyUsage, toJsonData } from "../src/record/serialize.js";
 import type { AuditLogger } from "../src/logger.js";
 import { openaiChatInputBuilder, openaiRecordData, type CallStatus, type OpenAIRecordData } from "./openai-input.js";
@@ -291,14 +291,16 @@ class CallRecord implements StreamObserver<unknown>, ObservedCall, PromptCopier,
   private checkRaw(): void {
     if (!this.rawRequested || this.status === undefined || this.parsing) return;
     const status = this.status >= 0 ? this.status : undefined;
-    setImmediate(() => {
+    const record = () => {
       if (this.parsing) return;
       this.write({ response: "" }, {
         success: status === undefined || (status >= 200 && status < 300),
         ...(status !== undefined ? { statusCode: status } : {}),
         rawResponse: true,
       });
-    });
+    };
+    // at the end of this turn, or sooner when the app flushes, finalizes or exits (see awaitRecord)
+    awaitRecord(this.logger, new Promise<void>((resolve) => setImmediate(resolve)).then(record), record);
   }
 
   /** The parsed body: a finished result, or a Stream to follow. */

@@ -231,6 +231,15 @@ export function deferRecord(logger: AuditLogger, step: () => unknown): void {
 }
 
 /**
+ * Has `logger` wait for a record that `settled` makes (see AuditLogger.awaitRecord: flush() and
+ * finalizeSession() wait for it, the exit hooks call `now()`). A logger of another copy of the
+ * package without it: `settled` makes the record alone.
+ */
+export function awaitRecord(logger: AuditLogger, settled: Promise<unknown>, now: () => void): void {
+  if (typeof logger.awaitRecord === "function") logger.awaitRecord(settled, now);
+}
+
+/**
  * Records a log call whose input `builder` makes from `data`, in `context` (the call's audit
  * context), deferred like {@link deferRecord}. With `thread: true` the data goes to the worker
  * thread, which makes the input (and the record) there; otherwise, or until the worker has loaded

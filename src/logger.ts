@@ -222,9 +222,10 @@ export class AuditLogger extends EventEmitter<AuditLoggerEvents> implements Exit
   private commitRunning = false;
   private commitWaiters: Array<{ resolve: () => void; reject: (e: Error) => void }> = [];
   private warnedNoListener = false;
-  /** recording steps handed over by integrations, run after the current callbacks */
   /** deferred recording steps, each as two items: the function and its argument */
   private deferred: unknown[] = [];
+  /** records that wait on something under way (see awaitRecord): what makes each now, for the exit hooks */
+  private readonly awaited = new Map<Promise<void>, () => void>();
   private reporting = false;
   /** a chain file write failed and not every buffer has been written since (see report) */
   private writeFailing = false;
@@ -533,6 +534,7 @@ export class AuditLogger extends EventEmitter<AuditLoggerEvents> implements Exit
    * the OS refused the data; the data stays buffered and is retried by the next flush.
    */
   async flush(): Promise<void> {
+    await this.settleAwaited();
     this.runDeferred();
     if (this.remote) {
       if (this.closed) return;
@@ -557,6 +559,7 @@ export class AuditLogger extends EventEmitter<AuditLoggerEvents> implements Exit
   async finalizeSession(): Promise<SessionSummary> {
     this.assertOpen("finalizeSession");
     if (this.remote) {
+      await this.settleAwaited();
       this.runDeferred();
       this.sendQueued();
       this.closed = true;
@@ -622,6 +625,39 @@ export class AuditLogger extends EventEmitter<AuditLoggerEvents> implements Exit
     this.deferred.push(step as (arg: unknown) => void, arg);
     // the same tick that writes the buffers out builds these first (see scheduleFlush)
     this.scheduleFlush();
+  }
+
+  /**
+   * @internal For integrations whose record waits on something under way (the end of this turn,
+   * a response body being read): `settled` settles once the record is made. flush() and
+   * finalizeSession() wait for it first; the exit hooks, which cannot wait, call `now()` to make
+   * the record from what is known then (the integration makes a call's record once, whichever
+   * comes first). Without this the record of an `.asResponse()` call was missed by a flush()
+   * right after it, lost at finalizeSession(), and lost on exit (found by review, 2026-12-03).
+   */
+  awaitRecord(settled: Promise<unknown>, now: () => void): void {
+    const entry: Promise<void> = settled.then(ignoreSettled, ignoreSettled).then(() => {
+      this.awaited.delete(entry);
+    });
+    this.awaited.set(entry, now);
+  }
+
+  /** Waits for the records under way (see awaitRecord). */
+  private async settleAwaited(): Promise<void> {
+    while (this.awaited.size > 0) await Promise.all([...this.awaited.keys()]);
+  }
+
+  /** The exit hooks' part of awaitRecord: each waiting record made now. */
+  private makeAwaitedNow(): void {
+    const steps = [...this.awaited.values()];
+    this.awaited.clear();
+    for (const now of steps) {
+      try {
+        now();
+      } catch (err) {
+        this.report(err instanceof Error ? err : new Error(String(err)));
+      }
+    }
   }
 
   private runDeferred(): void {
@@ -779,6 +815,7 @@ export class AuditLogger extends EventEmitter<AuditLoggerEvents> implements Exit
   flushSyncOnExit(): void {
     if (this.remote) {
       if (this.closed && !this.finalizing) return;
+      this.makeAwaitedNow();
       this.runDeferred();
       this.sendQueued();
       // the worker answers after everything sent before (a finalizeSession() under way included)
@@ -786,6 +823,7 @@ export class AuditLogger extends EventEmitter<AuditLoggerEvents> implements Exit
       return;
     }
     if (this.closed) return;
+    this.makeAwaitedNow();
     this.runDeferred();
     for (const c of this.contentInFlight.values()) {
       try {
@@ -1270,3 +1308,5 @@ export class AuditLogger extends EventEmitter<AuditLoggerEvents> implements Exit
 }
 
 export type { JsonValue };
+
+function ignoreSettled(): void {}

@@ -51,6 +51,56 @@ const anthropicClient = () => new Anthropic({ baseURL: anthropicFake.baseURL, ap
 type Rec = Record<string, unknown>;
 const meta = (r: Rec | undefined, provider: string) => ((r?.metadata as Rec | undefined)?.[provider] ?? {}) as Rec;
 
+describe(".asResponse() calls and the end of a session: flush(), finalizeSession() and exit include their records", () => {
+  const chatFile = (logger: AuditLogger) => path.join(logger.auditDir, `chat_interactions_${logger.sessionId}.jsonl`);
+  const lines = (file: string) => (fs.existsSync(file) ? fs.readFileSync(file, "utf8").split("\n").filter(Boolean) : []);
+  for (const durability of ["async", "sync", "thread"] as const) {
+    it(`a flush() or finalizeSession() right after the app read the body has the record (${durability})`, async () => {
+      const logger = newLogger(durability === "thread" ? { thread: true } : {});
+      const sync = durability === "sync" ? new AuditLogger({ sessionId: "api_promise_sync", projectPath: tmpProject(), durability: "sync" }) : undefined;
+      const l = sync ?? logger;
+      if (sync) loggers.push(sync);
+      const openai = wrapOpenAI(openaiClient(), { logger: l });
+      const anthropic = wrapAnthropic(anthropicClient(), { logger: l });
+      const a = await openai.chat.completions.create({ model: "gpt-4o-mini", messages }).asResponse();
+      await a.json();
+      const b = await anthropic.messages.create({ model: "claude-haiku-4-5", max_tokens: 64, messages }).asResponse();
+      await b.json();
+      await l.flush();
+      expect(lines(chatFile(l))).toHaveLength(2);
+      const c = await openai.chat.completions.create({ model: "gpt-4o-mini", messages }).asResponse();
+      await c.json();
+      const d = await anthropic.messages.create({ model: "claude-haiku-4-5", max_tokens: 64, messages }).asResponse();
+      await d.json();
+      await l.finalizeSession();
+      const recs = lines(chatFile(l)).map((x) => JSON.parse(x) as Rec);
+      expect(recs.map((r) => [r.provider, r.success])).toEqual([
+        ["openai", true],
+        ["anthropic", true],
+        ["openai", true],
+        ["anthropic", true],
+      ]);
+    });
+  }
+
+  it("process.exit() or an uncaught exception right after the app read the body keeps the record (child processes)", async () => {
+    const child = fileURLToPath(new URL("../fixtures/asresponse-exit-child.mts", import.meta.url));
+    const runs: string[] = [];
+    for (const sdk of ["openai", "anthropic"]) {
+      for (const durability of ["async", "sync", "thread"]) {
+        for (const how of ["exit", "throw"]) {
+          const projectPath = tmpProject("audit-asresponse-exit-");
+          await promisify(execFile)(process.execPath, ["--import", "tsx", child, projectPath, sdk, durability, how], { cwd: fileURLToPath(new URL("../..", import.meta.url)), timeout: 30_000 }).catch((e: unknown) => e);
+          const dir = path.join(projectPath, "audit_logs");
+          const file = path.join(dir, "chat_interactions_asresponse_exit.jsonl");
+          runs.push(`${sdk} ${durability} ${how}: ${lines(file).length}`);
+        }
+      }
+    }
+    expect(runs).toEqual(runs.map((r) => r.replace(/\d+$/, "1")));
+  }, 120_000);
+});
+
 describe("APIPromise observation shared by the OpenAI and Anthropic integrations", () => {
   it("asResponse() of both SDKs, called in turns, is seen by each call: every call recorded once, its body left to the app", async () => {
     const logger = newLogger();

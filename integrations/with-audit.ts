@@ -16,11 +16,38 @@ export type ExpressAppLike = ((...args: never[]) => unknown) & {
   set(...args: never[]): unknown;
 };
 
+/** What `withAudit` recognises as an Express Router (`express.Router()`): a handler with `use`, `route` and its layer `stack`. */
+export type ExpressRouterLike = ((...args: never[]) => unknown) & {
+  use(...handlers: never[]): unknown;
+  route(...args: never[]): unknown;
+  stack: readonly unknown[];
+};
+
 type FetchLike = (input: never, init?: never) => Promise<unknown>;
 
 function isAnthropicClient(value: unknown): value is AnthropicClientLike {
   const messages = (value as { messages?: { create?: unknown } } | null)?.messages;
   return typeof value === "object" && value !== null && typeof messages?.create === "function";
+}
+
+/** An AI SDK language model (`specificationVersion`, `doGenerate`): audited with the middleware, not withAudit. */
+function isLanguageModel(value: unknown): boolean {
+  const v = value as { doGenerate?: unknown; specificationVersion?: unknown } | null;
+  return typeof value === "object" && value !== null && typeof v?.doGenerate === "function" && typeof v.specificationVersion === "string";
+}
+
+function describeTarget(target: unknown): string {
+  if (target === null) return "null";
+  if (Array.isArray(target)) return "an array";
+  if (typeof target !== "object") return typeof target;
+  if (isLanguageModel(target)) return "an AI SDK language model";
+  let name: unknown;
+  try {
+    name = (target as { constructor?: { name?: unknown } }).constructor?.name;
+  } catch {
+    // (a Proxy whose traps throw: just "an object")
+  }
+  return typeof name === "string" && name !== "" && name !== "Object" ? `an object of class ${name}` : "an object";
 }
 
 /** A class (its source starts with `class`): a client's constructor passed without `new`. */
@@ -53,6 +80,7 @@ function isClass(fn: object): boolean {
 export function withAudit<C extends OpenAIClientLike>(client: C, options?: WrapOpenAIOptions): C;
 export function withAudit<C extends AnthropicClientLike>(client: C, options?: WrapAnthropicOptions): C;
 export function withAudit<A extends ExpressAppLike>(app: A, options?: AuditMiddlewareOptions): A;
+export function withAudit<R extends ExpressRouterLike>(router: R, options?: AuditMiddlewareOptions): R;
 export function withAudit<F extends FetchLike>(fetchFn: F, options?: AuditFetchOptions): F;
 export function withAudit(target: unknown, options?: object): unknown {
   if (isOpenAIClient(target)) return wrapOpenAI(target, options as WrapOpenAIOptions | undefined);
@@ -74,7 +102,9 @@ export function withAudit(target: unknown, options?: object): unknown {
   throw new AuditConfigError([
     {
       field: "target",
-      message: `withAudit() accepts an OpenAI or Anthropic client, an Express app or a fetch function; got ${target === null ? "null" : typeof target}`,
+      message: `withAudit() accepts an OpenAI or Anthropic client, an Express app or Router, or a fetch function; got ${describeTarget(target)}. ${
+        isLanguageModel(target) ? "An AI SDK model is audited with the middleware: wrapLanguageModel({ model, middleware: auditLanguageModelMiddleware({ logger }) }) (docs/INTEGRATIONS.md, the AI SDK)" : "Pass one of those, or record other calls with the decorators or the log* methods (docs/INTEGRATIONS.md)"
+      }`,
     },
   ]);
 }

@@ -81,7 +81,10 @@ describe("withAudit dispatch", () => {
     const logger = newLogger();
     const app = express();
     const router = express.Router();
-    expect(withAudit(router as never, { logger })).toBe(router);
+    // (typed: an overload takes a Router, which has no `listen`/`set`; the typecheck of the tests checks it)
+    const audited = withAudit(router, { logger });
+    expectTypeOf(audited).toEqualTypeOf<typeof router>();
+    expect(audited).toBe(router);
     router.get("/r", (_req, res) => void res.send("r"));
     app.use("/api", router);
     const server = app.listen(0, "127.0.0.1");
@@ -101,5 +104,9 @@ describe("withAudit dispatch", () => {
     expect(() => withAudit({} as never)).toThrow(AuditConfigError);
     expect(() => withAudit(42 as never)).toThrow(/withAudit\(\) accepts/);
     expect(() => withAudit(OpenAI as never)).toThrow(/got the class OpenAI, not an instance/);
+    // an AI SDK model: the error names what to use instead
+    const model = { specificationVersion: "v3", provider: "p", modelId: "m", supportedUrls: {}, doGenerate: async () => ({}), doStream: async () => ({}) };
+    expect(() => withAudit(model as never)).toThrow(/got an AI SDK language model\. An AI SDK model is audited with the middleware: wrapLanguageModel\(\{ model, middleware: auditLanguageModelMiddleware/);
+    expect(() => withAudit(new (class Pool {})() as never)).toThrow(/got an object of class Pool\. Pass one of those/);
   });
 });

@@ -63,6 +63,50 @@ describe("the built package", () => {
     for (const cmd of ["verify", "summary", "report", "export", "cleanup", "tail", "serve"]) expect(out).toContain(cmd);
   });
 
+  it("type-checks without the optional peers' types: the main entry, the decorators and the fetch integration need none (skipLibCheck off)", () => {
+    // (the main entry reached pg's types through the viewer's postgres option: "Cannot find
+    // module 'pg'" for any TypeScript consumer without @types/pg, or `any` with skipLibCheck)
+    const project = fs.mkdtempSync(path.join(os.tmpdir(), "audit-nopeer-types-"));
+    try {
+      const installed = path.join(project, "node_modules", "audit-logger");
+      fs.mkdirSync(installed, { recursive: true });
+      fs.cpSync(path.join(ROOT, "dist"), path.join(installed, "dist"), { recursive: true });
+      fs.copyFileSync(path.join(ROOT, "package.json"), path.join(installed, "package.json"));
+      const deps = Object.keys((JSON.parse(fs.readFileSync(path.join(ROOT, "package.json"), "utf8")) as { dependencies: Record<string, string> }).dependencies);
+      for (const dep of [...deps, "@types/node", "undici-types"]) {
+        if (!fs.existsSync(path.join(ROOT, "node_modules", dep))) continue;
+        fs.mkdirSync(path.dirname(path.join(project, "node_modules", dep)), { recursive: true });
+        fs.symlinkSync(path.join(ROOT, "node_modules", dep), path.join(project, "node_modules", dep), "dir");
+      }
+      fs.writeFileSync(
+        path.join(project, "tsconfig.json"),
+        JSON.stringify({ compilerOptions: { strict: true, noEmit: true, skipLibCheck: false, module: "nodenext", moduleResolution: "nodenext", target: "es2022", types: ["node"] }, files: ["app.ts"] }),
+      );
+      fs.writeFileSync(path.join(project, "package.json"), JSON.stringify({ name: "consumer", type: "module" }));
+      fs.writeFileSync(
+        path.join(project, "app.ts"),
+        `import { AuditLogger, AuditViewer, auditContext } from "audit-logger";
+import { AuditTool } from "audit-logger/decorators";
+import { withAuditFetch } from "audit-logger/integrations/fetch";
+const logger = new AuditLogger({ sessionId: "s", projectPath: "." });
+const viewer = new AuditViewer({ postgres: { connectionString: "postgres://x" } });
+export const f = withAuditFetch(fetch, { logger });
+export class S { @AuditTool("t", { logger }) run(x: number): number { return x; } }
+auditContext.run({ userId: "u" }, () => viewer);
+`,
+      );
+      let out = "";
+      try {
+        execFileSync(path.join(ROOT, "node_modules", ".bin", "tsc"), ["-p", path.join(project, "tsconfig.json")], { cwd: project, encoding: "utf8", stdio: "pipe" });
+      } catch (err) {
+        out = `${(err as { stdout?: string }).stdout ?? ""}${(err as { stderr?: string }).stderr ?? ""}`;
+      }
+      expect(out).toBe("");
+    } finally {
+      fs.rmSync(project, { recursive: true, force: true });
+    }
+  });
+
   it("loads and wraps without any of the optional SDKs installed (they are imported as types only)", () => {
     // a project that has the package and its dependencies, and none of openai, @anthropic-ai/sdk,
     // ai, express or pg

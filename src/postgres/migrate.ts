@@ -1,6 +1,7 @@
 import type { Pool, PoolClient } from "pg";
 import { ddlLockKey, migrationSql, names, quoteIdent, SCHEMA_VERSION } from "./schema.js";
-import { parseOptions, poolFor, schemaOf, type PostgresConnectionOptions } from "./pg.js";
+import { parseOptions, poolFor, schemaOf } from "./pg.js";
+import type { PostgresConnectionOptions } from "./options.js";
 import { z } from "zod";
 import { connectionOptionsShape } from "./pg.js";
 

@@ -9,6 +9,7 @@ import type { Pool, PoolConfig } from "pg";
 import { z } from "zod";
 import { AuditConfigError } from "../errors.js";
 import { toFieldIssues } from "../record/issues.js";
+import type { PgPoolLike, PostgresConnectionOptions } from "./options.js";
 import { DEFAULT_SCHEMA, schemaNameSchema } from "./schema.js";
 
 let cached: typeof PgModule | undefined;
@@ -26,21 +27,11 @@ export function loadPg(field = "sinks"): typeof PgModule {
   }
 }
 
-/** How to reach the store: a connection string, or a `pg.Pool` the application already has. */
-export interface PostgresConnectionOptions {
-  /** e.g. `postgres://audit@db.internal:5432/audit` (any `pg` connection string) */
-  readonly connectionString?: string;
-  /** an existing pool; it is not ended by us */
-  readonly pool?: Pool;
-  /** extra `pg` pool settings (ssl, password, …), merged under `connectionString` */
-  readonly poolConfig?: PoolConfig;
-  /** schema holding the store's tables (default `audit_logger`) */
-  readonly schema?: string;
-}
+export type { PgPoolLike, PostgresConnectionOptions } from "./options.js";
 
 export const connectionOptionsShape = {
   connectionString: z.string().min(1, "must be a non-empty connection string").optional(),
-  pool: z.custom<Pool>((v) => typeof v === "object" && v !== null && typeof (v as Pool).connect === "function" && typeof (v as Pool).query === "function", "must be a pg.Pool").optional(),
+  pool: z.custom<PgPoolLike>((v) => typeof v === "object" && v !== null && typeof (v as Pool).connect === "function" && typeof (v as Pool).query === "function", "must be a pg.Pool").optional(),
   poolConfig: z.record(z.string(), z.unknown()).optional(),
   schema: schemaNameSchema.optional(),
 };
@@ -49,7 +40,7 @@ export const connectionOptionsShape = {
 export function parseOptions<S extends z.ZodType>(schema: S, input: unknown, prefix: string): z.output<S> {
   const r = schema.safeParse(input ?? {});
   if (!r.success) throw new AuditConfigError(toFieldIssues(r.error, prefix));
-  const v = r.data as { connectionString?: string; pool?: Pool; poolConfig?: Record<string, unknown> };
+  const v = r.data as { connectionString?: string; pool?: PgPoolLike; poolConfig?: Record<string, unknown> };
   if (v.connectionString === undefined && v.pool === undefined && v.poolConfig === undefined) {
     throw new AuditConfigError([{ field: `${prefix}.connectionString`, message: "give connectionString (or pool / poolConfig)" }]);
   }
@@ -58,7 +49,8 @@ export function parseOptions<S extends z.ZodType>(schema: S, input: unknown, pre
 
 /** A pool for the options (ours, to end later), or the caller's pool. */
 export function poolFor(o: PostgresConnectionOptions, extra: PoolConfig, field: string): { pool: Pool; owned: boolean } {
-  if (o.pool) return { pool: o.pool, owned: false };
+  // (the option's type is our own, so that the public types need no `pg`; it is a pg.Pool)
+  if (o.pool) return { pool: o.pool as unknown as Pool, owned: false };
   const pg = loadPg(field);
   const pool = new pg.Pool({
     ...extra,

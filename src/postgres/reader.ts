@@ -14,7 +14,8 @@ import { compileQuery, type FilterOf, type TimeInput } from "../reader/query.js"
 import type { RawRecord, RecordSource, SessionListing } from "../reader/records.js";
 import { safeJoin } from "../sink/files.js";
 import { CHAIN_KINDS, RECORD_KINDS, type ChainKind, type KindHead, type RecordType, type SessionSummary } from "../types.js";
-import { connectionOptionsShape, parseOptions, poolFor, schemaOf, type PostgresConnectionOptions } from "./pg.js";
+import { connectionOptionsShape, parseOptions, poolFor, schemaOf } from "./pg.js";
+import type { PostgresConnectionOptions } from "./options.js";
 import { names } from "./schema.js";
 
 /** Options of {@link PostgresRecordSource}. */

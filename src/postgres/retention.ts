@@ -1,5 +1,6 @@
 import { z } from "zod";
-import { connectionOptionsShape, parseOptions, poolFor, schemaOf, type PostgresConnectionOptions } from "./pg.js";
+import { connectionOptionsShape, parseOptions, poolFor, schemaOf } from "./pg.js";
+import type { PostgresConnectionOptions } from "./options.js";
 import { names } from "./schema.js";
 
 /** Options of {@link applyPostgresRetention}. */

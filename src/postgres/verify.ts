@@ -9,7 +9,8 @@ import type { Pool } from "pg";
 import { z } from "zod";
 import { GENESIS_HASH, hashBody, splitSealedLine } from "../pipeline/chain.js";
 import { CHAIN_KINDS, type VerifyNote, type VerifyProblem, type VerifyReport } from "../types.js";
-import { connectionOptionsShape, parseOptions, poolFor, schemaOf, type PostgresConnectionOptions } from "./pg.js";
+import { connectionOptionsShape, parseOptions, poolFor, schemaOf } from "./pg.js";
+import type { PostgresConnectionOptions } from "./options.js";
 import { names } from "./schema.js";
 
 /** Options of {@link verifyPostgres}. */

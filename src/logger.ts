@@ -534,7 +534,7 @@ export class AuditLogger extends EventEmitter<AuditLoggerEvents> implements Exit
    * the OS refused the data; the data stays buffered and is retried by the next flush.
    */
   async flush(): Promise<void> {
-    await this.settleAwaited();
+    if (this.awaited.size > 0) await this.settleAwaited();
     this.runDeferred();
     if (this.remote) {
       if (this.closed) return;
@@ -559,14 +559,21 @@ export class AuditLogger extends EventEmitter<AuditLoggerEvents> implements Exit
   async finalizeSession(): Promise<SessionSummary> {
     this.assertOpen("finalizeSession");
     if (this.remote) {
-      await this.settleAwaited();
-      this.runDeferred();
-      this.sendQueued();
-      this.closed = true;
-      if (this.flushTimer) clearTimeout(this.flushTimer);
-      // until the worker answered, an exit still waits for it (it finishes the session first)
-      this.finalizing = true;
-      const done = this.remote.call("finalizeSession") as Promise<SessionSummary>;
+      const remote = this.remote;
+      // (set at once, before any wait: a getSummary() called while this runs answers with the
+      // final summary)
+      const done = (async () => {
+        // records under way first (only when there are any: with none, all up to the worker's
+        // answer stays synchronous, as before)
+        if (this.awaited.size > 0) await this.settleAwaited();
+        this.runDeferred();
+        this.sendQueued();
+        this.closed = true;
+        if (this.flushTimer) clearTimeout(this.flushTimer);
+        // until the worker answered, an exit still waits for it (it finishes the session first)
+        this.finalizing = true;
+        return (await remote.call("finalizeSession")) as SessionSummary;
+      })();
       this.finalized = done;
       try {
         this.finalSummary = await done;
@@ -642,9 +649,29 @@ export class AuditLogger extends EventEmitter<AuditLoggerEvents> implements Exit
     this.awaited.set(entry, now);
   }
 
-  /** Waits for the records under way (see awaitRecord). */
+  /**
+   * Waits for the records under way (see awaitRecord), AWAIT_RECORD_MAX_MS at most: one whose
+   * wait has not ended by then (a response body that stalls: the server went quiet) is made now
+   * from what is known, as on exit, so that flush() and finalizeSession() never hang on it.
+   */
   private async settleAwaited(): Promise<void> {
-    while (this.awaited.size > 0) await Promise.all([...this.awaited.keys()]);
+    const deadline = performance.now() + AWAIT_RECORD_MAX_MS;
+    while (this.awaited.size > 0) {
+      const left = deadline - performance.now();
+      if (left <= 0) {
+        this.makeAwaitedNow();
+        return;
+      }
+      let timer: NodeJS.Timeout | undefined;
+      const timeout = new Promise<void>((resolve) => {
+        timer = setTimeout(resolve, left);
+      });
+      try {
+        await Promise.race([Promise.all([...this.awaited.keys()]), timeout]);
+      } finally {
+        clearTimeout(timer);
+      }
+    }
   }
 
   /** The exit hooks' part of awaitRecord: each waiting record made now. */
@@ -811,11 +838,15 @@ export class AuditLogger extends EventEmitter<AuditLoggerEvents> implements Exit
     if (!this.closed) await this.finalizeSession();
   }
 
-  /** @internal exit hook: hand everything to the OS now (and fdatasync in `fsync` mode). */
-  flushSyncOnExit(): void {
+  /**
+   * @internal exit hook: hand everything to the OS now (and fdatasync in `fsync` mode).
+   * `exiting`: the process ends now (false on a signal the app handles itself, a graceful
+   * shutdown that may still call finalizeSession(): the records under way are then left to it).
+   */
+  flushSyncOnExit(exiting = true): void {
     if (this.remote) {
       if (this.closed && !this.finalizing) return;
-      this.makeAwaitedNow();
+      if (exiting) this.makeAwaitedNow();
       this.runDeferred();
       this.sendQueued();
       // the worker answers after everything sent before (a finalizeSession() under way included)
@@ -823,7 +854,7 @@ export class AuditLogger extends EventEmitter<AuditLoggerEvents> implements Exit
       return;
     }
     if (this.closed) return;
-    this.makeAwaitedNow();
+    if (exiting) this.makeAwaitedNow();
     this.runDeferred();
     for (const c of this.contentInFlight.values()) {
       try {
@@ -1310,3 +1341,6 @@ export class AuditLogger extends EventEmitter<AuditLoggerEvents> implements Exit
 export type { JsonValue };
 
 function ignoreSettled(): void {}
+
+/** How long flush() and finalizeSession() wait for a record under way (see AuditLogger.awaitRecord). */
+const AWAIT_RECORD_MAX_MS = 1000;

@@ -4,6 +4,8 @@
  * of each SDK's APIPromise, and a promise that cannot be observed.
  */
 import { execFile } from "node:child_process";
+import http from "node:http";
+import type { AddressInfo } from "node:net";
 import fs from "node:fs";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
@@ -82,6 +84,43 @@ describe(".asResponse() calls and the end of a session: flush(), finalizeSession
       ]);
     });
   }
+
+  it("a body that stalls (the server went quiet after half of it) holds flush() and finalizeSession() a second at most: the call is recorded from its status", async () => {
+    const message = JSON.stringify({ id: "msg_1", type: "message", role: "assistant", model: "claude-haiku-4-5", content: [{ type: "text", text: "Paris" }], stop_reason: "end_turn", stop_sequence: null, usage: { input_tokens: 5, output_tokens: 1 } });
+    const server = http.createServer((req, res) => {
+      req.resume();
+      req.on("end", () => {
+        res.writeHead(200, { "content-type": "application/json" });
+        res.write(message.slice(0, 20));
+      });
+    });
+    await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", () => resolve()));
+    try {
+      for (const end of ["flush", "finalizeSession"] as const) {
+        const logger = newLogger();
+        const client = wrapAnthropic(new Anthropic({ baseURL: `http://127.0.0.1:${(server.address() as AddressInfo).port}`, apiKey: "test", maxRetries: 0 }), { logger });
+        const response = await client.messages.create({ model: "claude-haiku-4-5", max_tokens: 10, messages }).asResponse();
+        expect(response.status).toBe(200);
+        const started = performance.now();
+        await (end === "flush" ? logger.flush() : logger.finalizeSession());
+        expect(performance.now() - started).toBeLessThan(3000);
+        const recs = lines(chatFile(logger)).map((x) => JSON.parse(x) as Rec);
+        expect(recs).toMatchObject([{ provider: "anthropic", success: true, statusCode: 200 }]);
+      }
+    } finally {
+      server.closeAllConnections();
+      await new Promise<void>((resolve) => server.close(() => resolve()));
+    }
+  });
+
+  it("a SIGTERM the app handles itself (a graceful shutdown that finalizes the session) leaves the record under way to it: recorded with the body (child process)", async () => {
+    const child = fileURLToPath(new URL("../fixtures/sigterm-graceful-child.mts", import.meta.url));
+    for (const durability of ["sync", "async"]) {
+      const { stdout } = await promisify(execFile)(process.execPath, ["--import", "tsx", child, tmpProject("audit-sigterm-"), durability], { cwd: fileURLToPath(new URL("../..", import.meta.url)), timeout: 30_000 });
+      const recs = JSON.parse(stdout.trim().split("\n").at(-1)!) as Rec[];
+      expect(recs, durability).toMatchObject([{ provider: "anthropic", success: true, responsePreview: "Paris", outputTokens: 1, finishReason: "end_turn" }]);
+    }
+  }, 60_000);
 
   it("process.exit() or an uncaught exception right after the app read the body keeps the record (child processes)", async () => {
     const child = fileURLToPath(new URL("../fixtures/asresponse-exit-child.mts", import.meta.url));

@@ -577,13 +577,18 @@ function responseOf(chat: ChatCapture, res: Response, max: number): { value: Cha
 
 /**
  * The Content-Encoding among headers given to `writeHead(status, [message,] headers)`: an object,
- * or a flat `[name, value, …]` list (Node sends such headers without storing them, so
+ * `[name, value]` pairs, or a flat `[name, value, …]` list (Node sends such headers without storing them, so
  * `getHeader` never sees them).
  */
 function encodingIn(args: readonly unknown[]): string | undefined {
   const headers = args[args.length - 1];
   if (typeof headers !== "object" || headers === null) return undefined;
   if (Array.isArray(headers)) {
+    // [[name, value], …] pairs
+    if (Array.isArray(headers[0])) {
+      for (const pair of headers as unknown[][]) if (typeof pair[0] === "string" && pair[0].toLowerCase() === "content-encoding") return headerOf(pair[1]);
+      return undefined;
+    }
     for (let i = 0; i + 1 < headers.length; i += 2) {
       if (typeof headers[i] === "string" && (headers[i] as string).toLowerCase() === "content-encoding") return headerOf(headers[i + 1]);
     }

@@ -389,6 +389,19 @@ describe.each(EXPRESS_FLAVORS)("%s", (_name, express: ExpressFactory) => {
       // Node sends writeHead()'s own headers without storing them: getHeader() never sees this encoding
       { compress: false, accept: "gzip", text: "Hello gz", send: (res) => void res.writeHead(200, ["Content-Type", "text/plain", "Content-Encoding", "gzip"]).end(zlib.gzipSync("Hello gz")) },
       { compress: true, accept: "gzip", text: "Hello gz", send: (res) => void res.writeHead(200, { "Content-Type": "text/plain", "Content-Encoding": "gzip" }).end(zlib.gzipSync("Hello gz")) },
+      // [name, value] pairs
+      {
+        compress: true,
+        accept: "gzip",
+        text: "Hello pairs",
+        send: (res) =>
+          void res
+            .writeHead(200, [
+              ["Content-Type", "text/plain"],
+              ["Content-Encoding", "gzip"],
+            ] as unknown as Parameters<Response["writeHead"]>[1])
+            .end(zlib.gzipSync("Hello pairs")),
+      },
     ];
     const recorded: string[] = [];
     for (const c of cases) {

@@ -5,11 +5,17 @@
  * skipLibCheck, `any`; found by review, 2026-12-03). A `pg.Pool` is one of these.
  */
 
-/** What the store needs of a pool: `pg.Pool` (the application's own, which it keeps and ends). */
+/**
+ * A `pg.Pool` (the application's own, which it keeps and ends): its methods and its counts,
+ * which a `pg.Client` lacks (one is refused, by the types and at run time: the store needs a
+ * pool's clients).
+ */
 export interface PgPoolLike {
   query(...args: never[]): unknown;
   connect(...args: never[]): unknown;
   end(...args: never[]): unknown;
+  readonly totalCount: number;
+  readonly idleCount: number;
 }
 
 /** How to reach the store: a connection string, or a `pg.Pool` the application already has. */
@@ -19,7 +25,7 @@ export interface PostgresConnectionOptions {
   /** an existing `pg.Pool`; it is not ended by us */
   readonly pool?: PgPoolLike;
   /** extra `pg` pool settings (ssl, password, …: a `pg.PoolConfig`), merged under `connectionString` */
-  readonly poolConfig?: Readonly<Record<string, unknown>>;
+  readonly poolConfig?: object;
   /** schema holding the store's tables (default `audit_logger`) */
   readonly schema?: string;
 }

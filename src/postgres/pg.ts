@@ -31,7 +31,14 @@ export type { PgPoolLike, PostgresConnectionOptions } from "./options.js";
 
 export const connectionOptionsShape = {
   connectionString: z.string().min(1, "must be a non-empty connection string").optional(),
-  pool: z.custom<PgPoolLike>((v) => typeof v === "object" && v !== null && typeof (v as Pool).connect === "function" && typeof (v as Pool).query === "function", "must be a pg.Pool").optional(),
+  // (a pg.Client has connect and query too, but no pool counts: refused here, not by a TypeError
+  // from deep inside a migration)
+  pool: z
+    .custom<PgPoolLike>(
+      (v) => typeof v === "object" && v !== null && typeof (v as Pool).connect === "function" && typeof (v as Pool).query === "function" && typeof (v as Pool).totalCount === "number",
+      "must be a pg.Pool (a pg.Client is not one: pass new pg.Pool(...), or connectionString)",
+    )
+    .optional(),
   poolConfig: z.record(z.string(), z.unknown()).optional(),
   schema: schemaNameSchema.optional(),
 };

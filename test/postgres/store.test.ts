@@ -170,4 +170,24 @@ describe("PostgreSQL store", () => {
     expect(() => new PostgresSink({ connectionString: PG_URL, batchSize: 0 })).toThrow(/batchSize/);
     expect(() => new PostgresSink({} as never)).toThrow(/connectionString/);
   });
+
+  it("takes the application's pg.Pool and a pg.PoolConfig as they are typed; a pg.Client is refused, by the types and at the call", async () => {
+    const pg = (await import("pg")).default;
+    // (the options are the kit's own types, so that its main entry needs no @types/pg: these
+    // must still accept pg's own, also through variables of pg's types)
+    const config: import("pg").PoolConfig = { max: 2, connectionTimeoutMillis: 5000 };
+    const pool: import("pg").Pool = new pg.Pool({ connectionString: PG_URL, max: 1 });
+    const client: import("pg").Client = new pg.Client({ connectionString: PG_URL });
+    try {
+      const schema = schemaFor("typed");
+      await migratePostgres({ pool, schema });
+      const sink = new PostgresSink({ connectionString: PG_URL, poolConfig: config, schema });
+      await sink.close();
+      // @ts-expect-error a pg.Client is no pool (its clients are needed: migrations released one)
+      const refused = () => migratePostgres({ pool: client, schema });
+      await expect(refused()).rejects.toThrow(/pool: must be a pg\.Pool \(a pg\.Client is not one/);
+    } finally {
+      await pool.end();
+    }
+  });
 });

@@ -224,8 +224,8 @@ export class AuditLogger extends EventEmitter<AuditLoggerEvents> implements Exit
   private warnedNoListener = false;
   /** deferred recording steps, each as two items: the function and its argument */
   private deferred: unknown[] = [];
-  /** records that wait on something under way (see awaitRecord): what makes each now, for the exit hooks */
-  private readonly awaited = new Map<Promise<void>, () => void>();
+  /** records that wait on something under way (see awaitRecord): what makes each now, and until when flush() waits for it */
+  private readonly awaited = new Map<Promise<void>, { readonly now: () => void; readonly deadline: number }>();
   private reporting = false;
   /** a chain file write failed and not every buffer has been written since (see report) */
   private writeFailing = false;
@@ -563,9 +563,10 @@ export class AuditLogger extends EventEmitter<AuditLoggerEvents> implements Exit
       // (set at once, before any wait: a getSummary() called while this runs answers with the
       // final summary)
       const done = (async () => {
-        // records under way first (only when there are any: with none, all up to the worker's
-        // answer stays synchronous, as before)
-        if (this.awaited.size > 0) await this.settleAwaited();
+        // records under way first; and (even with none) after the calling code's own turn, as
+        // without the thread, whose flush() awaits first: a record logged right after
+        // finalizeSession() is written, not refused (found by review, 2026-12-03)
+        await this.settleAwaited();
         this.runDeferred();
         this.sendQueued();
         this.closed = true;
@@ -646,45 +647,59 @@ export class AuditLogger extends EventEmitter<AuditLoggerEvents> implements Exit
     const entry: Promise<void> = settled.then(ignoreSettled, ignoreSettled).then(() => {
       this.awaited.delete(entry);
     });
-    this.awaited.set(entry, now);
+    this.awaited.set(entry, { now, deadline: performance.now() + AWAIT_RECORD_MAX_MS });
   }
 
   /**
-   * Waits for the records under way (see awaitRecord), AWAIT_RECORD_MAX_MS at most: one whose
-   * wait has not ended by then (a response body that stalls: the server went quiet) is made now
-   * from what is known, as on exit, so that flush() and finalizeSession() never hang on it.
+   * Waits for the records under way when it is called (see awaitRecord), each AWAIT_RECORD_MAX_MS
+   * from its start at most: one whose wait has not ended by then (a response body that stalls:
+   * the server went quiet) is made now from what is known, as on exit, so that flush() and
+   * finalizeSession() never hang on it. (Its own deadline each: a call that began during the
+   * wait is not cut short by it; found by review, 2026-12-03.)
    */
   private async settleAwaited(): Promise<void> {
-    const deadline = performance.now() + AWAIT_RECORD_MAX_MS;
-    while (this.awaited.size > 0) {
-      const left = deadline - performance.now();
-      if (left <= 0) {
-        this.makeAwaitedNow();
-        return;
+    const waiting = [...this.awaited.keys()];
+    for (;;) {
+      const now = performance.now();
+      let next = Number.POSITIVE_INFINITY;
+      const pending: Promise<void>[] = [];
+      for (const p of waiting) {
+        const entry = this.awaited.get(p);
+        if (entry === undefined) continue; // made
+        if (entry.deadline <= now) {
+          this.awaited.delete(p);
+          this.makeNow(entry.now);
+          continue;
+        }
+        pending.push(p);
+        next = Math.min(next, entry.deadline);
       }
+      if (pending.length === 0) return;
       let timer: NodeJS.Timeout | undefined;
       const timeout = new Promise<void>((resolve) => {
-        timer = setTimeout(resolve, left);
+        timer = setTimeout(resolve, next - now);
       });
       try {
-        await Promise.race([Promise.all([...this.awaited.keys()]), timeout]);
+        await Promise.race([Promise.all(pending), timeout]);
       } finally {
         clearTimeout(timer);
       }
     }
   }
 
+  private makeNow(now: () => void): void {
+    try {
+      now();
+    } catch (err) {
+      this.report(err instanceof Error ? err : new Error(String(err)));
+    }
+  }
+
   /** The exit hooks' part of awaitRecord: each waiting record made now. */
   private makeAwaitedNow(): void {
-    const steps = [...this.awaited.values()];
+    const entries = [...this.awaited.values()];
     this.awaited.clear();
-    for (const now of steps) {
-      try {
-        now();
-      } catch (err) {
-        this.report(err instanceof Error ? err : new Error(String(err)));
-      }
-    }
+    for (const entry of entries) this.makeNow(entry.now);
   }
 
   private runDeferred(): void {
@@ -850,7 +865,7 @@ export class AuditLogger extends EventEmitter<AuditLoggerEvents> implements Exit
       this.runDeferred();
       this.sendQueued();
       // the worker answers after everything sent before (a finalizeSession() under way included)
-      this.remote.callSync("flushSyncOnExit");
+      this.remote.callSync("flushSyncOnExit", [exiting]);
       return;
     }
     if (this.closed) return;
@@ -875,7 +890,9 @@ export class AuditLogger extends EventEmitter<AuditLoggerEvents> implements Exit
         first ??= err;
       }
     }
-    this.lock.release();
+    // (only when the process ends: on a signal the app handles, it goes on writing this session,
+    // which another process must not open meanwhile; found by review, 2026-12-03)
+    if (exiting) this.lock.release();
     if (first !== undefined) throw first;
   }
 

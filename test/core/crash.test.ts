@@ -203,6 +203,28 @@ describe("one live writer per session", () => {
   });
 });
 
+describe("a signal the app handles itself", () => {
+  for (const [name, env] of [
+    ["sync", { CORE_DURABILITY: "sync" }],
+    ["async, thread", { CORE_DURABILITY: "async", CORE_THREAD: "1" }],
+  ] as const) {
+    it(`${name}: the process goes on, and keeps its session locked (the kit's signal hook released the lock, and a second process could open the session and break its chains)`, async () => {
+      const projectPath = tmpProject();
+      const sid = "lock_sigint";
+      const holder = fixture({ CORE_PROJECT: projectPath, CORE_SESSION: sid, CORE_MODE: "hold-sigint", ...env });
+      await holder.waitForLine((l) => l.startsWith("ready "), "ready");
+      holder.child.kill("SIGINT");
+      await holder.waitForLine((l) => l === "sigint handled", "the app's own handler");
+      const other = fixture({ CORE_PROJECT: projectPath, CORE_SESSION: sid, CORE_MODE: "try" });
+      const line = await other.waitForLine((l) => l.startsWith("refused") || l === "opened", "an outcome");
+      expect(line).toMatch(/^refused AUDIT_ERR_SESSION_LOCKED/);
+      await other.exited;
+      holder.child.kill("SIGTERM");
+      await holder.exited;
+    });
+  }
+});
+
 /** The buffered modes: `async`, `fsync`, and `async` with the worker thread (`thread: true`). */
 const BUFFERED = [
   { name: "async", durability: "async", env: {} },

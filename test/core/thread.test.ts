@@ -197,6 +197,17 @@ describe("thread: true", () => {
     expect(await l.getSummary()).toEqual(final);
   });
 
+  it("a record logged right after finalizeSession() (in the same turn) is written, as without the thread", async () => {
+    for (const thread of [false, true]) {
+      const l = logger({ sessionId: `late_${thread}`, projectPath: tmpProject(), thread });
+      const finalizing = l.finalizeSession();
+      l.logPerformanceMetric({ metricName: "shutdown", value: 1, unit: "ms" });
+      const summary = await finalizing;
+      expect(summary.counts.performance_metric, `thread: ${thread}`).toBe(1);
+      expect(records(l).performance_metric!.map((r) => r.metricName), `thread: ${thread}`).toEqual(["shutdown"]);
+    }
+  });
+
   it("an explicit chat id that already has content files is refused at the call, as without the thread", async () => {
     const l = logger({ sessionId: "dup_id", projectPath: tmpProject(), thread: true });
     l.logChatInteraction({ id: "dup_1", prompt: "p", response: "r", model: "m" });

@@ -113,6 +113,39 @@ describe(".asResponse() calls and the end of a session: flush(), finalizeSession
     }
   });
 
+  it("a call that starts while a flush() waits for a stalled body has its own second: its slow body is recorded", async () => {
+    const message = (text: string) => JSON.stringify({ id: `msg_${text}`, type: "message", role: "assistant", model: "claude-haiku-4-5", content: [{ type: "text", text }], stop_reason: "end_turn", stop_sequence: null, usage: { input_tokens: 5, output_tokens: 1 } });
+    // the first request's body stalls; the second's arrives 300 ms after its headers
+    let n = 0;
+    const server = http.createServer((req, res) => {
+      const which = n++;
+      req.resume();
+      req.on("end", () => {
+        const body = message(which === 0 ? "X" : "Y");
+        res.writeHead(200, { "content-type": "application/json" });
+        res.write(body.slice(0, 20));
+        if (which > 0) setTimeout(() => res.end(body.slice(20)), 300);
+      });
+    });
+    await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", () => resolve()));
+    try {
+      const logger = newLogger();
+      const client = wrapAnthropic(new Anthropic({ baseURL: `http://127.0.0.1:${(server.address() as AddressInfo).port}`, apiKey: "test", maxRetries: 0 }), { logger });
+      await client.messages.create({ model: "claude-haiku-4-5", max_tokens: 10, messages }).asResponse();
+      const flushed = logger.flush();
+      await new Promise((r) => setTimeout(r, 700));
+      const y = await client.messages.create({ model: "claude-haiku-4-5", max_tokens: 10, messages }).asResponse();
+      await flushed;
+      expect(((await y.json()) as { content: Array<{ text: string }> }).content[0]!.text).toBe("Y");
+      await logger.flush();
+      const recs = lines(chatFile(logger)).map((x) => JSON.parse(x) as Rec);
+      expect(recs.map((r) => r.responsePreview)).toEqual(["", "Y"]);
+    } finally {
+      server.closeAllConnections();
+      await new Promise<void>((resolve) => server.close(() => resolve()));
+    }
+  });
+
   it("a SIGTERM the app handles itself (a graceful shutdown that finalizes the session) leaves the record under way to it: recorded with the body (child process)", async () => {
     const child = fileURLToPath(new URL("../fixtures/sigterm-graceful-child.mts", import.meta.url));
     for (const durability of ["sync", "async"]) {

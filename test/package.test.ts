@@ -22,6 +22,25 @@ const SPEC: Record<string, string[]> = {
   "audit-logger/postgres": ["PostgresSink"],
 };
 
+/**
+ * A project with the built package installed and its own dependencies (linked from this checkout),
+ * plus `extra` (e.g. `@types/node`), and none of the optional peers: for the no-peers tests.
+ */
+function consumerProject(prefix: string, extra: readonly string[] = []): string {
+  const project = fs.mkdtempSync(path.join(os.tmpdir(), prefix));
+  const installed = path.join(project, "node_modules", "audit-logger");
+  fs.mkdirSync(installed, { recursive: true });
+  fs.cpSync(path.join(ROOT, "dist"), path.join(installed, "dist"), { recursive: true });
+  fs.copyFileSync(path.join(ROOT, "package.json"), path.join(installed, "package.json"));
+  const deps = Object.keys((JSON.parse(fs.readFileSync(path.join(ROOT, "package.json"), "utf8")) as { dependencies: Record<string, string> }).dependencies);
+  for (const dep of [...deps, ...extra]) {
+    if (!fs.existsSync(path.join(ROOT, "node_modules", dep))) continue;
+    fs.mkdirSync(path.dirname(path.join(project, "node_modules", dep)), { recursive: true });
+    fs.symlinkSync(path.join(ROOT, "node_modules", dep), path.join(project, "node_modules", dep), "dir");
+  }
+  return project;
+}
+
 function node(args: string[]): string {
   return execFileSync(process.execPath, args, { cwd: ROOT, encoding: "utf8" });
 }
@@ -66,18 +85,8 @@ describe("the built package", () => {
   it("type-checks without the optional peers' types: the main entry, the decorators and the fetch integration need none (skipLibCheck off)", () => {
     // (the main entry reached pg's types through the viewer's postgres option: "Cannot find
     // module 'pg'" for any TypeScript consumer without @types/pg, or `any` with skipLibCheck)
-    const project = fs.mkdtempSync(path.join(os.tmpdir(), "audit-nopeer-types-"));
+    const project = consumerProject("audit-nopeer-types-", ["@types/node", "undici-types"]);
     try {
-      const installed = path.join(project, "node_modules", "audit-logger");
-      fs.mkdirSync(installed, { recursive: true });
-      fs.cpSync(path.join(ROOT, "dist"), path.join(installed, "dist"), { recursive: true });
-      fs.copyFileSync(path.join(ROOT, "package.json"), path.join(installed, "package.json"));
-      const deps = Object.keys((JSON.parse(fs.readFileSync(path.join(ROOT, "package.json"), "utf8")) as { dependencies: Record<string, string> }).dependencies);
-      for (const dep of [...deps, "@types/node", "undici-types"]) {
-        if (!fs.existsSync(path.join(ROOT, "node_modules", dep))) continue;
-        fs.mkdirSync(path.dirname(path.join(project, "node_modules", dep)), { recursive: true });
-        fs.symlinkSync(path.join(ROOT, "node_modules", dep), path.join(project, "node_modules", dep), "dir");
-      }
       fs.writeFileSync(
         path.join(project, "tsconfig.json"),
         JSON.stringify({ compilerOptions: { strict: true, noEmit: true, skipLibCheck: false, module: "nodenext", moduleResolution: "nodenext", target: "es2022", types: ["node"] }, files: ["app.ts"] }),
@@ -110,17 +119,8 @@ auditContext.run({ userId: "u" }, () => viewer);
   it("loads and wraps without any of the optional SDKs installed (they are imported as types only)", () => {
     // a project that has the package and its dependencies, and none of openai, @anthropic-ai/sdk,
     // ai, express or pg
-    const project = fs.mkdtempSync(path.join(os.tmpdir(), "audit-nopeers-"));
+    const project = consumerProject("audit-nopeers-");
     try {
-      const installed = path.join(project, "node_modules", "audit-logger");
-      fs.mkdirSync(installed, { recursive: true });
-      fs.cpSync(path.join(ROOT, "dist"), path.join(installed, "dist"), { recursive: true });
-      fs.copyFileSync(path.join(ROOT, "package.json"), path.join(installed, "package.json"));
-      const deps = Object.keys((JSON.parse(fs.readFileSync(path.join(ROOT, "package.json"), "utf8")) as { dependencies: Record<string, string> }).dependencies);
-      for (const dep of deps) {
-        fs.mkdirSync(path.dirname(path.join(project, "node_modules", dep)), { recursive: true });
-        fs.symlinkSync(path.join(ROOT, "node_modules", dep), path.join(project, "node_modules", dep), "dir");
-      }
       const out = execFileSync(
         process.execPath,
         [

@@ -244,6 +244,8 @@ export class AuditLogger extends EventEmitter<AuditLoggerEvents> implements Exit
   private draining = false;
   /** `thread: true`: finalizeSession() is waiting for the worker (the exit hook still waits for it) */
   private finalizing = false;
+  /** finalizeSession() under way (or done): a second call is refused at once, and disposal waits for this one */
+  private finalizeRun: Promise<SessionSummary> | undefined;
   /** `thread: true`: explicit ids of chat records with content files queued lately (see `queue`) */
   private readonly queuedContentIds = new Set<string>();
   /** `thread: true`: the number each integration's input builder is loaded under on the worker; false while loading, or when it cannot be */
@@ -558,6 +560,15 @@ export class AuditLogger extends EventEmitter<AuditLoggerEvents> implements Exit
   /** Flushes, writes `session_<id>.json` with the summary, closes the files and releases the session. */
   async finalizeSession(): Promise<SessionSummary> {
     this.assertOpen("finalizeSession");
+    // (a second call while the first runs, which may wait for records under way, is refused as
+    // one after it is: it used to run the session's end twice; found by review, 2026-12-03)
+    if (this.finalizeRun) throw new AuditSessionClosedError(this.sessionId, "finalizeSession");
+    const run = this.finalizeOnce();
+    this.finalizeRun = run;
+    return run;
+  }
+
+  private async finalizeOnce(): Promise<SessionSummary> {
     if (this.remote) {
       const remote = this.remote;
       // (set at once, before any wait: a getSummary() called while this runs answers with the
@@ -567,6 +578,8 @@ export class AuditLogger extends EventEmitter<AuditLoggerEvents> implements Exit
         // without the thread, whose flush() awaits first: a record logged right after
         // finalizeSession() is written, not refused (found by review, 2026-12-03)
         await this.settleAwaited();
+        // (records under way that began while that waited are made now, from what is known)
+        this.makeAwaitedNow();
         this.runDeferred();
         this.sendQueued();
         this.closed = true;
@@ -587,10 +600,16 @@ export class AuditLogger extends EventEmitter<AuditLoggerEvents> implements Exit
     }
     await this.flush();
     // A record logged while that ran (another request during a graceful shutdown) may have its
-    // content files on the way: they are written before the session closes, while the exit hook
-    // still covers them (found by review, 2026-12-03). No await between the last check and
-    // `closed`, so nothing can slip in after it.
-    while (this.pendingContent.size > 0) await Promise.all([...this.pendingContent]);
+    // content files on the way, an integration's call answered meanwhile its record under way
+    // or deferred: all are made and written before the session closes, while the exit hook
+    // still covers them (found by review, 2026-12-03: deferred steps queued then were dropped).
+    // No await between the last check and `closed`, so nothing can slip in after it.
+    for (;;) {
+      if (this.pendingContent.size > 0) await Promise.all([...this.pendingContent]);
+      else if (this.awaited.size > 0) await this.settleAwaited();
+      else if (this.deferred.length > 0) this.runDeferred();
+      else break;
+    }
     if (this.checkpointer) this.writeCheckpoint("finalize");
     this.closed = true;
     if (this.flushTimer) clearTimeout(this.flushTimer);
@@ -651,21 +670,19 @@ export class AuditLogger extends EventEmitter<AuditLoggerEvents> implements Exit
   }
 
   /**
-   * Waits for the records under way when it is called (see awaitRecord), each AWAIT_RECORD_MAX_MS
-   * from its start at most: one whose wait has not ended by then (a response body that stalls:
+   * Waits for the records under way (see awaitRecord), those begun during the wait included, each
+   * AWAIT_RECORD_MAX_MS from its start at most: one whose wait has not ended by then (a response body that stalls:
    * the server went quiet) is made now from what is known, as on exit, so that flush() and
    * finalizeSession() never hang on it. (Its own deadline each: a call that began during the
    * wait is not cut short by it; found by review, 2026-12-03.)
    */
   private async settleAwaited(): Promise<void> {
-    const waiting = [...this.awaited.keys()];
     for (;;) {
       const now = performance.now();
       let next = Number.POSITIVE_INFINITY;
       const pending: Promise<void>[] = [];
-      for (const p of waiting) {
-        const entry = this.awaited.get(p);
-        if (entry === undefined) continue; // made
+      // (those begun during the wait too, each until its own deadline)
+      for (const [p, entry] of [...this.awaited]) {
         if (entry.deadline <= now) {
           this.awaited.delete(p);
           this.makeNow(entry.now);
@@ -850,7 +867,8 @@ export class AuditLogger extends EventEmitter<AuditLoggerEvents> implements Exit
   }
 
   async [Symbol.asyncDispose](): Promise<void> {
-    if (!this.closed) await this.finalizeSession();
+    if (this.finalizeRun) await this.finalizeRun;
+    else if (!this.closed) await this.finalizeSession();
   }
 
   /**

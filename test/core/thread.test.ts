@@ -11,6 +11,7 @@ import { afterEach, describe, expect, it } from "vitest";
 import {
   AuditConfigError,
   AuditLogger,
+  AuditSessionClosedError,
   AuditSessionLockedError,
   AuditValidationError,
   RECORD_KINDS,
@@ -205,6 +206,32 @@ describe("thread: true", () => {
       const summary = await finalizing;
       expect(summary.counts.performance_metric, `thread: ${thread}`).toBe(1);
       expect(records(l).performance_metric!.map((r) => r.metricName), `thread: ${thread}`).toEqual(["shutdown"]);
+    }
+  });
+
+  it("a second finalizeSession() while the first runs is refused (AuditSessionClosedError), and getSummary() then answers with the final summary", async () => {
+    for (const thread of [false, true]) {
+      const l = logger({ sessionId: `twice_${thread}`, projectPath: tmpProject(), thread });
+      l.logToolUsage({ toolName: "t", operation: "o" });
+      const first = l.finalizeSession();
+      const second = l.finalizeSession();
+      const summary = l.getSummary();
+      await expect(second, `thread: ${thread}`).rejects.toBeInstanceOf(AuditSessionClosedError);
+      const final = await first;
+      // (with the thread, the final summary itself; without, the session's so far, as always)
+      if (thread) expect(await summary).toEqual(final);
+      else expect((await summary).counts).toEqual(final.counts);
+      expect(final.counts.tool_usage).toBe(1);
+    }
+  });
+
+  it("an integration's record deferred in the same turn as finalizeSession() (a call answered then) is written, not dropped", async () => {
+    for (const thread of [false, true]) {
+      const l = logger({ sessionId: `deferred_${thread}`, projectPath: tmpProject(), thread });
+      const finalizing = l.finalizeSession();
+      l.deferRecord(() => void l.logToolUsage({ toolName: "answered", operation: "during finalize" }));
+      await finalizing;
+      expect(records(l).tool_usage!.map((r) => r.toolName), `thread: ${thread}`).toEqual(["answered"]);
     }
   });
 

@@ -146,6 +146,39 @@ describe(".asResponse() calls and the end of a session: flush(), finalizeSession
     }
   });
 
+  it("a call that starts while finalizeSession() waits for a stalled body is waited for too: its record, with its body, is in the session", async () => {
+    const message = (text: string) => JSON.stringify({ id: `msg_${text}`, type: "message", role: "assistant", model: "claude-haiku-4-5", content: [{ type: "text", text }], stop_reason: "end_turn", stop_sequence: null, usage: { input_tokens: 5, output_tokens: 1 } });
+    let n = 0;
+    const server = http.createServer((req, res) => {
+      const which = n++;
+      req.resume();
+      req.on("end", () => {
+        const body = message(which === 0 ? "X" : "Y");
+        res.writeHead(200, { "content-type": "application/json" });
+        res.write(body.slice(0, 20));
+        if (which > 0) setTimeout(() => res.end(body.slice(20)), 600);
+      });
+    });
+    await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", () => resolve()));
+    try {
+      for (const thread of [false, true]) {
+        n = 0;
+        const logger = newLogger(thread ? { thread: true } : {});
+        const client = wrapAnthropic(new Anthropic({ baseURL: `http://127.0.0.1:${(server.address() as AddressInfo).port}`, apiKey: "test", maxRetries: 0 }), { logger });
+        await client.messages.create({ model: "claude-haiku-4-5", max_tokens: 10, messages }).asResponse();
+        const finalized = logger.finalizeSession();
+        await new Promise((r) => setTimeout(r, 500));
+        await client.messages.create({ model: "claude-haiku-4-5", max_tokens: 10, messages }).asResponse();
+        await finalized;
+        const recs = lines(chatFile(logger)).map((x) => JSON.parse(x) as Rec);
+        expect(recs.map((r) => r.responsePreview), `thread: ${thread}`).toEqual(["", "Y"]);
+      }
+    } finally {
+      server.closeAllConnections();
+      await new Promise<void>((resolve) => server.close(() => resolve()));
+    }
+  });
+
   it("a SIGTERM the app handles itself (a graceful shutdown that finalizes the session) leaves the record under way to it: recorded with the body (child process)", async () => {
     const child = fileURLToPath(new URL("../fixtures/sigterm-graceful-child.mts", import.meta.url));
     for (const durability of ["sync", "async"]) {

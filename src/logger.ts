@@ -565,10 +565,17 @@ export class AuditLogger extends EventEmitter<AuditLoggerEvents> implements Exit
     if (this.finalizeRun) throw new AuditSessionClosedError(this.sessionId, "finalizeSession");
     const run = this.finalizeOnce();
     this.finalizeRun = run;
+    // a finalize that failed before the session closed (the disk refused the last writes) can be
+    // tried again, as before (README: the data stays buffered and is retried)
+    run.then(undefined, () => {
+      if (!this.closed && this.finalizeRun === run) this.finalizeRun = undefined;
+    });
     return run;
   }
 
   private async finalizeOnce(): Promise<SessionSummary> {
+    // (records under way, those begun meanwhile too, are waited for until then at most)
+    const awaitUntil = performance.now() + 2 * AWAIT_RECORD_MAX_MS;
     if (this.remote) {
       const remote = this.remote;
       // (set at once, before any wait: a getSummary() called while this runs answers with the
@@ -577,9 +584,7 @@ export class AuditLogger extends EventEmitter<AuditLoggerEvents> implements Exit
         // records under way first; and (even with none) after the calling code's own turn, as
         // without the thread, whose flush() awaits first: a record logged right after
         // finalizeSession() is written, not refused (found by review, 2026-12-03)
-        await this.settleAwaited();
-        // (records under way that began while that waited are made now, from what is known)
-        this.makeAwaitedNow();
+        await this.settleAwaited(awaitUntil);
         this.runDeferred();
         this.sendQueued();
         this.closed = true;
@@ -598,6 +603,7 @@ export class AuditLogger extends EventEmitter<AuditLoggerEvents> implements Exit
         this.remote.close();
       }
     }
+    if (this.awaited.size > 0) await this.settleAwaited(awaitUntil);
     await this.flush();
     // A record logged while that ran (another request during a graceful shutdown) may have its
     // content files on the way, an integration's call answered meanwhile its record under way
@@ -606,7 +612,7 @@ export class AuditLogger extends EventEmitter<AuditLoggerEvents> implements Exit
     // No await between the last check and `closed`, so nothing can slip in after it.
     for (;;) {
       if (this.pendingContent.size > 0) await Promise.all([...this.pendingContent]);
-      else if (this.awaited.size > 0) await this.settleAwaited();
+      else if (this.awaited.size > 0) await this.settleAwaited(awaitUntil);
       else if (this.deferred.length > 0) this.runDeferred();
       else break;
     }
@@ -618,12 +624,19 @@ export class AuditLogger extends EventEmitter<AuditLoggerEvents> implements Exit
     unregisterForExit(this);
     try {
       for (const kind of CHAIN_KINDS) this.writers[kind].close();
+      // (a flush() that waited for a group commit the close made moot: closing wrote everything
+      // out and, in fsync mode, synced it; found by review, 2026-12-03: it never settled)
+      const waiters = this.commitWaiters;
+      this.commitWaiters = [];
+      for (const w of waiters) w.resolve();
       const summary = await this.buildSummary();
       this.writeJsonAtomic(sessionFileName(this.sessionId), { ...summary, status: "finalized", config: this.config.toJSON() });
       // sinks close after the session file exists, so a store can keep the final summary too
       await this.settleSinks("close");
       return summary;
     } finally {
+      // (the close failed before it could settle them: a flush() still waiting learns why)
+      for (const w of this.commitWaiters.splice(0)) w.reject(new AuditIOError("the session's last writes failed while finalizeSession() closed its files"));
       this.lock.release();
     }
   }
@@ -670,20 +683,24 @@ export class AuditLogger extends EventEmitter<AuditLoggerEvents> implements Exit
   }
 
   /**
-   * Waits for the records under way (see awaitRecord), those begun during the wait included, each
-   * AWAIT_RECORD_MAX_MS from its start at most: one whose wait has not ended by then (a response body that stalls:
-   * the server went quiet) is made now from what is known, as on exit, so that flush() and
-   * finalizeSession() never hang on it. (Its own deadline each: a call that began during the
-   * wait is not cut short by it; found by review, 2026-12-03.)
+   * Waits for the records under way (see awaitRecord), each AWAIT_RECORD_MAX_MS from its start at
+   * most: one whose wait has not ended by then (a response body that stalls: the server went
+   * quiet) is made now from what is known, as on exit, so that flush() and finalizeSession()
+   * never hang on it. flush() waits for those under way when it is called, each until its own
+   * deadline (one begun during the wait is neither waited for nor cut short: it was not logged
+   * yet). finalizeSession() (`untilMs` given) waits for those begun during the wait too, until
+   * `untilMs`, then makes every one left now: steady traffic during a graceful shutdown must not
+   * hold it forever (found by review, 2026-12-03).
    */
-  private async settleAwaited(): Promise<void> {
+  private async settleAwaited(untilMs?: number): Promise<void> {
+    const snapshot = untilMs === undefined ? new Set(this.awaited.keys()) : undefined;
     for (;;) {
       const now = performance.now();
-      let next = Number.POSITIVE_INFINITY;
+      let next = untilMs ?? Number.POSITIVE_INFINITY;
       const pending: Promise<void>[] = [];
-      // (those begun during the wait too, each until its own deadline)
       for (const [p, entry] of [...this.awaited]) {
-        if (entry.deadline <= now) {
+        if (snapshot !== undefined && !snapshot.has(p)) continue;
+        if (entry.deadline <= now || (untilMs !== undefined && untilMs <= now)) {
           this.awaited.delete(p);
           this.makeNow(entry.now);
           continue;

@@ -203,6 +203,22 @@ describe("one live writer per session", () => {
   });
 });
 
+describe("a finalizeSession() that failed (the disk refused its last writes)", () => {
+  it("can be tried again once the disk takes writes: the session then closes, and opens again (a retry was refused as closed, the lock kept)", async () => {
+    const child = path.join(REPO_ROOT, "test/fixtures/core/finalize-retry-child.mts");
+    for (const durability of ["sync", "async", "fsync"]) {
+      const out = await new Promise<string>((resolve, reject) => {
+        const p = spawn(process.execPath, ["--import", "tsx", child, tmpProject(), durability], { cwd: REPO_ROOT, stdio: ["ignore", "pipe", "inherit"] });
+        let text = "";
+        p.stdout.on("data", (d: Buffer) => (text += d.toString()));
+        p.on("error", reject);
+        p.on("close", () => resolve(text));
+      });
+      expect(JSON.parse(out.trim().split("\n").at(-1)!), durability).toEqual({ first: "AUDIT_ERR_IO", closedAfterFailure: false, second: "resolved", status: "finalized", reopened: true });
+    }
+  }, 60_000);
+});
+
 describe("a signal the app handles itself", () => {
   for (const [name, env] of [
     ["sync", { CORE_DURABILITY: "sync" }],

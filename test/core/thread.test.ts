@@ -225,6 +225,49 @@ describe("thread: true", () => {
     }
   });
 
+  it("steady traffic of records under way (awaitRecord) holds flush() about a second and finalizeSession() about two at most; a flush() beside a finalize in fsync mode settles", async () => {
+    for (const thread of [false, true]) {
+      const l = logger({ sessionId: `busy_${thread}`, projectPath: tmpProject(), thread });
+      let stop = false;
+      let n = 0;
+      // a call under way every 100 ms, each taking 500 ms (as an .asResponse() body being read)
+      const startOne = () => {
+        if (stop) return;
+        const i = n++;
+        let made = false;
+        const make = () => {
+          if (made) return;
+          made = true;
+          if (!l.isClosed) l.logToolUsage({ toolName: "call", operation: String(i) });
+        };
+        l.awaitRecord(new Promise<void>((r) => setTimeout(r, 500)).then(make), make);
+        setTimeout(startOne, 100);
+      };
+      startOne();
+      await new Promise((r) => setTimeout(r, 250));
+      try {
+        let t = performance.now();
+        await l.flush();
+        expect(performance.now() - t, `flush, thread: ${thread}`).toBeLessThan(1500);
+        t = performance.now();
+        await l.finalizeSession();
+        expect(performance.now() - t, `finalizeSession, thread: ${thread}`).toBeLessThan(3000);
+      } finally {
+        stop = true;
+      }
+    }
+    // fsync: a flush() started beside finalizeSession() while a record is under way (it waited for
+    // a group commit the close made moot, and never settled)
+    const f = logger({ sessionId: "fsync_beside", projectPath: tmpProject(), durability: "fsync" });
+    f.logToolUsage({ toolName: "t", operation: "o" });
+    const finalized = f.finalizeSession();
+    f.awaitRecord(new Promise<void>((r) => setTimeout(r, 300)), () => {});
+    const flushed = f.flush();
+    await finalized;
+    const outcome = await Promise.race([flushed.then(() => "settled"), new Promise((r) => setTimeout(() => r("pending"), 3000))]);
+    expect(outcome).toBe("settled");
+  });
+
   it("an integration's record deferred in the same turn as finalizeSession() (a call answered then) is written, not dropped", async () => {
     for (const thread of [false, true]) {
       const l = logger({ sessionId: `deferred_${thread}`, projectPath: tmpProject(), thread });

@@ -614,9 +614,19 @@ export class AuditLogger extends EventEmitter<AuditLoggerEvents> implements Exit
       if (this.pendingContent.size > 0) await Promise.all([...this.pendingContent]);
       else if (this.awaited.size > 0) await this.settleAwaited(awaitUntil);
       else if (this.deferred.length > 0) this.runDeferred();
+      // (fsync: a group commit under way, or awaited by a flush(), ends before the files close:
+      // its fdatasync may still be running, and its waiters are told when it has; found by
+      // review, 2026-12-03: a flush() resolved before its records were synced)
+      else if (this.config.durability === "fsync" && (this.commitRunning || this.commitWaiters.length > 0)) await this.flush();
       else break;
     }
     if (this.checkpointer) this.writeCheckpoint("finalize");
+    // Everything written (and synced in fsync mode) while the session is still open: a failure
+    // (the disk refused the last writes) rejects this call with the session open, its records
+    // still buffered, and the call can be tried again (found by review, 2026-12-03: it closed
+    // first, lost the records it could not write, and refused a retry).
+    this.writeOutAll(true);
+    if (this.config.durability === "fsync") for (const kind of CHAIN_KINDS) this.writers[kind].datasyncSync();
     this.closed = true;
     if (this.flushTimer) clearTimeout(this.flushTimer);
     if (this.commitTimer) clearTimeout(this.commitTimer);

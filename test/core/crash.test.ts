@@ -203,18 +203,39 @@ describe("one live writer per session", () => {
   });
 });
 
+/** Runs a fixture in a child process; resolves with its stdout. */
+function runChild(file: string, args: readonly string[], env: Record<string, string> = {}): Promise<string> {
+  return new Promise<string>((resolve, reject) => {
+    const p = spawn(process.execPath, ["--import", "tsx", file, ...args], { cwd: REPO_ROOT, stdio: ["ignore", "pipe", "inherit"], env: { ...process.env, ...env } });
+    let text = "";
+    p.stdout.on("data", (d: Buffer) => (text += d.toString()));
+    p.on("error", reject);
+    p.on("close", () => resolve(text));
+  });
+}
+
 describe("a finalizeSession() that failed (the disk refused its last writes)", () => {
   it("can be tried again once the disk takes writes: the session then closes, and opens again (a retry was refused as closed, the lock kept)", async () => {
     const child = path.join(REPO_ROOT, "test/fixtures/core/finalize-retry-child.mts");
-    for (const durability of ["sync", "async", "fsync"]) {
-      const out = await new Promise<string>((resolve, reject) => {
-        const p = spawn(process.execPath, ["--import", "tsx", child, tmpProject(), durability], { cwd: REPO_ROOT, stdio: ["ignore", "pipe", "inherit"] });
-        let text = "";
-        p.stdout.on("data", (d: Buffer) => (text += d.toString()));
-        p.on("error", reject);
-        p.on("close", () => resolve(text));
-      });
-      expect(JSON.parse(out.trim().split("\n").at(-1)!), durability).toEqual({ first: "AUDIT_ERR_IO", closedAfterFailure: false, second: "resolved", status: "finalized", reopened: true });
+    // (in its flush, or while it waited for a record under way, after that flush)
+    for (const when of ["flush", "late"]) {
+      for (const durability of ["sync", "async", "fsync"]) {
+        const out = await runChild(child, [tmpProject(), durability, when]);
+        expect(JSON.parse(out.trim().split("\n").at(-1)!), `${durability}, ${when}`).toEqual({ first: "AUDIT_ERR_IO", closedAfterFailure: false, second: "resolved", status: "finalized", toolRecords: when === "late" ? 50 : 100, reopened: true });
+      }
+    }
+  }, 90_000);
+
+  it("fsync: a flush() beside finalizeSession() resolves only once the fdatasync of its records is done", async () => {
+    const out = await runChild(path.join(REPO_ROOT, "test/fixtures/core/fsync-close-child.mts"), [tmpProject()], { UV_THREADPOOL_SIZE: "1" });
+    const { flushedAt, syncs } = JSON.parse(out.trim().split("\n").at(-1)!) as { flushedAt: number; syncs: Array<{ queued: number; done: number }> };
+    expect(flushedAt).toBeGreaterThan(0);
+    // every fdatasync begun before the flush resolved had finished by then
+    const before = syncs.filter((x) => x.queued < flushedAt);
+    expect(before.length).toBeGreaterThan(0);
+    for (const s of before) {
+      expect(s.done).toBeGreaterThanOrEqual(0);
+      expect(s.done).toBeLessThanOrEqual(flushedAt);
     }
   }, 60_000);
 });

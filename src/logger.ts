@@ -617,7 +617,9 @@ export class AuditLogger extends EventEmitter<AuditLoggerEvents> implements Exit
       // (fsync: a group commit under way, or awaited by a flush(), ends before the files close:
       // its fdatasync may still be running, and its waiters are told when it has; found by
       // review, 2026-12-03: a flush() resolved before its records were synced)
-      else if (this.config.durability === "fsync" && (this.commitRunning || this.commitWaiters.length > 0)) await this.flush();
+      // (until the same bound: flush() calls that keep coming keep a commit going; the sync
+      // below covers what is left)
+      else if (this.config.durability === "fsync" && performance.now() < awaitUntil && (this.commitRunning || this.commitWaiters.length > 0)) await this.flush();
       else break;
     }
     if (this.checkpointer) this.writeCheckpoint("finalize");
@@ -626,7 +628,9 @@ export class AuditLogger extends EventEmitter<AuditLoggerEvents> implements Exit
     // still buffered, and the call can be tried again (found by review, 2026-12-03: it closed
     // first, lost the records it could not write, and refused a retry).
     this.writeOutAll(true);
-    if (this.config.durability === "fsync") for (const kind of CHAIN_KINDS) this.writers[kind].datasyncSync();
+    // (forced: a group commit still under way has marked its files clean before its fdatasync
+    // ended; the flush() calls waiting on the next commit are settled at the close, on this)
+    if (this.config.durability === "fsync") for (const kind of CHAIN_KINDS) this.writers[kind].datasyncSync(true);
     this.closed = true;
     if (this.flushTimer) clearTimeout(this.flushTimer);
     if (this.commitTimer) clearTimeout(this.commitTimer);

@@ -334,8 +334,9 @@ export class KindWriter {
     );
   }
 
-  datasyncSync(): void {
-    if (!this.dirty || !this.boom) return;
+  /** fdatasync now, when something was written since the last one (`force`: in any case). */
+  datasyncSync(force = false): void {
+    if ((!this.dirty && !force) || !this.boom) return;
     this.dirty = false;
     fs.fdatasyncSync(this.boom.fd);
   }

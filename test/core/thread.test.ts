@@ -20,6 +20,7 @@ import {
   type AuditOptions,
 } from "../../src/index.js";
 import { recordFrom } from "../../src/instrument.js";
+import { KindWriter } from "../../src/sink/writer.js";
 import { testBuilder, type TestData } from "../fixtures/core/input-builder.js";
 import { TEST_KEY, cleanupTmp, readJsonl, tmpProject } from "../helpers/index.js";
 
@@ -266,6 +267,35 @@ describe("thread: true", () => {
     await finalized;
     const outcome = await Promise.race([flushed.then(() => "settled"), new Promise((r) => setTimeout(() => r("pending"), 3000))]);
     expect(outcome).toBe("settled");
+  });
+
+  it("fsync: finalizeSession() under steady flush() traffic (each request awaiting its durability) ends within the two-second bound", async () => {
+    // a disk whose fdatasync takes ~5 ms longer (this VM's is near instant): each commit lasts long
+    // enough for new flush() calls to queue the next one
+    const datasync = KindWriter.prototype.datasync;
+    KindWriter.prototype.datasync = function (this: KindWriter) {
+      return datasync.call(this).then(() => new Promise<void>((r) => setTimeout(r, 5)));
+    };
+    const l = logger({ sessionId: "fsync_busy", projectPath: tmpProject(), durability: "fsync" });
+    l.on("error", () => {});
+    let n = 0;
+    const traffic = setInterval(() => {
+      if (l.isClosed) return;
+      l.logToolUsage({ toolName: "request", operation: String(n++) });
+      void l.flush().catch(() => {});
+    }, 1);
+    try {
+      await new Promise((r) => setTimeout(r, 50));
+      const started = performance.now();
+      const outcome = await Promise.race([l.finalizeSession().then(() => "finalized"), new Promise((r) => setTimeout(() => r("pending"), 5000))]);
+      expect(outcome).toBe("finalized");
+      expect(performance.now() - started).toBeLessThan(4000);
+    } finally {
+      clearInterval(traffic);
+      KindWriter.prototype.datasync = datasync;
+    }
+    // every record logged before the close is on disk
+    expect(records(l).tool_usage).toHaveLength(n);
   });
 
   it("an integration's record deferred in the same turn as finalizeSession() (a call answered then) is written, not dropped", async () => {

@@ -53,6 +53,36 @@ const anthropicClient = () => new Anthropic({ baseURL: anthropicFake.baseURL, ap
 type Rec = Record<string, unknown>;
 const meta = (r: Rec | undefined, provider: string) => ((r?.metadata as Rec | undefined)?.[provider] ?? {}) as Rec;
 
+/**
+ * A local Anthropic-style server whose message bodies are sent in two halves: the second after
+ * `restAfterMs[i]` ms for the i-th request (the last entry for later ones), never when that is
+ * undefined (a body that stalls). Resolves with its base URL and how to close it.
+ */
+async function halfBodyServer(restAfterMs: ReadonlyArray<number | undefined>): Promise<{ baseURL: string; reset(): void; close(): Promise<void> }> {
+  const message = (i: number) => JSON.stringify({ id: `msg_${i}`, type: "message", role: "assistant", model: "claude-haiku-4-5", content: [{ type: "text", text: i === 0 ? "Paris" : "Y" }], stop_reason: "end_turn", stop_sequence: null, usage: { input_tokens: 5, output_tokens: 1 } });
+  let n = 0;
+  const server = http.createServer((req, res) => {
+    const which = n++;
+    req.resume();
+    req.on("end", () => {
+      const body = message(which);
+      res.writeHead(200, { "content-type": "application/json" });
+      res.write(body.slice(0, 20));
+      const after = restAfterMs[Math.min(which, restAfterMs.length - 1)];
+      if (after !== undefined) setTimeout(() => res.end(body.slice(20)), after);
+    });
+  });
+  await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", () => resolve()));
+  return {
+    baseURL: `http://127.0.0.1:${(server.address() as AddressInfo).port}`,
+    reset: () => void (n = 0),
+    close: async () => {
+      server.closeAllConnections();
+      await new Promise<void>((resolve) => server.close(() => resolve()));
+    },
+  };
+}
+
 describe(".asResponse() calls and the end of a session: flush(), finalizeSession() and exit include their records", () => {
   const chatFile = (logger: AuditLogger) => path.join(logger.auditDir, `chat_interactions_${logger.sessionId}.jsonl`);
   const lines = (file: string) => (fs.existsSync(file) ? fs.readFileSync(file, "utf8").split("\n").filter(Boolean) : []);
@@ -86,19 +116,11 @@ describe(".asResponse() calls and the end of a session: flush(), finalizeSession
   }
 
   it("a body that stalls (the server went quiet after half of it) holds flush() and finalizeSession() a second at most: the call is recorded from its status", async () => {
-    const message = JSON.stringify({ id: "msg_1", type: "message", role: "assistant", model: "claude-haiku-4-5", content: [{ type: "text", text: "Paris" }], stop_reason: "end_turn", stop_sequence: null, usage: { input_tokens: 5, output_tokens: 1 } });
-    const server = http.createServer((req, res) => {
-      req.resume();
-      req.on("end", () => {
-        res.writeHead(200, { "content-type": "application/json" });
-        res.write(message.slice(0, 20));
-      });
-    });
-    await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", () => resolve()));
+    const server = await halfBodyServer([undefined]);
     try {
       for (const end of ["flush", "finalizeSession"] as const) {
         const logger = newLogger();
-        const client = wrapAnthropic(new Anthropic({ baseURL: `http://127.0.0.1:${(server.address() as AddressInfo).port}`, apiKey: "test", maxRetries: 0 }), { logger });
+        const client = wrapAnthropic(new Anthropic({ baseURL: server.baseURL, apiKey: "test", maxRetries: 0 }), { logger });
         const response = await client.messages.create({ model: "claude-haiku-4-5", max_tokens: 10, messages }).asResponse();
         expect(response.status).toBe(200);
         const started = performance.now();
@@ -108,29 +130,16 @@ describe(".asResponse() calls and the end of a session: flush(), finalizeSession
         expect(recs).toMatchObject([{ provider: "anthropic", success: true, statusCode: 200 }]);
       }
     } finally {
-      server.closeAllConnections();
-      await new Promise<void>((resolve) => server.close(() => resolve()));
+      await server.close();
     }
   });
 
   it("a call that starts while a flush() waits for a stalled body has its own second: its slow body is recorded", async () => {
-    const message = (text: string) => JSON.stringify({ id: `msg_${text}`, type: "message", role: "assistant", model: "claude-haiku-4-5", content: [{ type: "text", text }], stop_reason: "end_turn", stop_sequence: null, usage: { input_tokens: 5, output_tokens: 1 } });
     // the first request's body stalls; the second's arrives 300 ms after its headers
-    let n = 0;
-    const server = http.createServer((req, res) => {
-      const which = n++;
-      req.resume();
-      req.on("end", () => {
-        const body = message(which === 0 ? "X" : "Y");
-        res.writeHead(200, { "content-type": "application/json" });
-        res.write(body.slice(0, 20));
-        if (which > 0) setTimeout(() => res.end(body.slice(20)), 300);
-      });
-    });
-    await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", () => resolve()));
+    const server = await halfBodyServer([undefined, 300]);
     try {
       const logger = newLogger();
-      const client = wrapAnthropic(new Anthropic({ baseURL: `http://127.0.0.1:${(server.address() as AddressInfo).port}`, apiKey: "test", maxRetries: 0 }), { logger });
+      const client = wrapAnthropic(new Anthropic({ baseURL: server.baseURL, apiKey: "test", maxRetries: 0 }), { logger });
       await client.messages.create({ model: "claude-haiku-4-5", max_tokens: 10, messages }).asResponse();
       const flushed = logger.flush();
       await new Promise((r) => setTimeout(r, 700));
@@ -141,30 +150,17 @@ describe(".asResponse() calls and the end of a session: flush(), finalizeSession
       const recs = lines(chatFile(logger)).map((x) => JSON.parse(x) as Rec);
       expect(recs.map((r) => r.responsePreview)).toEqual(["", "Y"]);
     } finally {
-      server.closeAllConnections();
-      await new Promise<void>((resolve) => server.close(() => resolve()));
+      await server.close();
     }
   });
 
   it("a call that starts while finalizeSession() waits for a stalled body is waited for too: its record, with its body, is in the session", async () => {
-    const message = (text: string) => JSON.stringify({ id: `msg_${text}`, type: "message", role: "assistant", model: "claude-haiku-4-5", content: [{ type: "text", text }], stop_reason: "end_turn", stop_sequence: null, usage: { input_tokens: 5, output_tokens: 1 } });
-    let n = 0;
-    const server = http.createServer((req, res) => {
-      const which = n++;
-      req.resume();
-      req.on("end", () => {
-        const body = message(which === 0 ? "X" : "Y");
-        res.writeHead(200, { "content-type": "application/json" });
-        res.write(body.slice(0, 20));
-        if (which > 0) setTimeout(() => res.end(body.slice(20)), 600);
-      });
-    });
-    await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", () => resolve()));
+    const server = await halfBodyServer([undefined, 600]);
     try {
       for (const thread of [false, true]) {
-        n = 0;
+        server.reset();
         const logger = newLogger(thread ? { thread: true } : {});
-        const client = wrapAnthropic(new Anthropic({ baseURL: `http://127.0.0.1:${(server.address() as AddressInfo).port}`, apiKey: "test", maxRetries: 0 }), { logger });
+        const client = wrapAnthropic(new Anthropic({ baseURL: server.baseURL, apiKey: "test", maxRetries: 0 }), { logger });
         await client.messages.create({ model: "claude-haiku-4-5", max_tokens: 10, messages }).asResponse();
         const finalized = logger.finalizeSession();
         await new Promise((r) => setTimeout(r, 500));
@@ -174,8 +170,7 @@ describe(".asResponse() calls and the end of a session: flush(), finalizeSession
         expect(recs.map((r) => r.responsePreview), `thread: ${thread}`).toEqual(["", "Y"]);
       }
     } finally {
-      server.closeAllConnections();
-      await new Promise<void>((resolve) => server.close(() => resolve()));
+      await server.close();
     }
   });
 

@@ -529,7 +529,6 @@ function settleLater(call: Call, p: Promise<unknown>): Promise<unknown> {
   return p;
 }
 
-
 // Generators are recorded when they finish: returned (ok), threw (error), or were closed early by
 // their consumer (aborted), or when they are garbage-collected unfinished (abandoned: dropped
 // half-read, or never started, without `return()`). The consumer's generator delegates to the

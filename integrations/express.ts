@@ -105,8 +105,8 @@ interface ChatCapture {
   firstWriteAt: number | undefined;
   streamed: boolean;
   /**
-   * The Content-Encoding when the first body bytes reached us (null: none), read then: what
-   * they are encoded with (see responseOf). Undefined until then.
+   * The Content-Encoding when the headers went out through us (null: none), read then: what the
+   * body bytes are encoded with (see responseOf). Undefined until then.
    */
   encodingAtWrite: string | null | undefined;
 }
@@ -308,7 +308,8 @@ function captureBodies(chat: ChatCapture, req: Request, res: Response): void {
   // The Content-Encoding the response goes out with, as it stands when its headers are written
   // through us (a compression() registered before us sets its own only after: its header hook
   // runs below ours; one registered after us, above: its own is then the bytes' encoding too),
-  // headers given to writeHead() included (see responseOf)
+  // headers given to writeHead() included (see responseOf). Every way out goes through here
+  // before any body byte: a first write() or end() writes the headers with this.writeHead().
   const writeHead = res.writeHead as (this: Response, ...args: unknown[]) => Response;
   res.writeHead = function writeHead_(this: Response, ...args: unknown[]): Response {
     try {
@@ -323,7 +324,6 @@ function captureBodies(chat: ChatCapture, req: Request, res: Response): void {
       if (!this.writableEnded) {
         chat.streamed = true;
         chat.firstWriteAt ??= performance.now();
-        if (chat.encodingAtWrite === undefined && !this.headersSent) chat.encodingAtWrite = headerOf(this.getHeader("content-encoding")) ?? null;
         chat.response.add(args[0], typeof args[1] === "string" ? args[1] : undefined);
       }
     } catch {
@@ -335,7 +335,6 @@ function captureBodies(chat: ChatCapture, req: Request, res: Response): void {
     try {
       if (!this.writableEnded && typeof args[0] !== "function") {
         chat.firstWriteAt ??= performance.now();
-        if (chat.encodingAtWrite === undefined && !this.headersSent) chat.encodingAtWrite = headerOf(this.getHeader("content-encoding")) ?? null;
         chat.response.add(args[0], typeof args[1] === "string" ? args[1] : undefined);
       }
     } catch {
@@ -561,7 +560,8 @@ function parsedPrompt(req: Request, raw: BodyCapture, max: number): { value: Cha
  * The response as the client got it. Copied above a compression middleware (registered before
  * us), the bytes are the app's own, not encoded, unless the app encoded them itself (a proxy
  * passing an upstream body on, with its own Content-Encoding, which compression passes through).
- * Which one is told without guessing from the bytes: the Content-Encoding when they reached us.
+ * Which one is told without guessing from the bytes: the Content-Encoding when the headers went
+ * out through us.
  * compression() sets its own only once the bytes went past us, when it writes the headers; an
  * app sets its own before it writes. (And where a compression() registered after us encodes
  * above us, behind a middleware that wraps res.end, express-session say, it has set its
@@ -577,8 +577,8 @@ function responseOf(chat: ChatCapture, res: Response, max: number): { value: Cha
 
 /**
  * The Content-Encoding among headers given to `writeHead(status, [message,] headers)`: an object,
- * `[name, value]` pairs, or a flat `[name, value, …]` list (Node sends such headers without storing them, so
- * `getHeader` never sees them).
+ * `[name, value]` pairs, or a flat `[name, value, …]` list (Node sends such headers without
+ * storing them, so `getHeader` never sees them).
  */
 function encodingIn(args: readonly unknown[]): string | undefined {
   const headers = args[args.length - 1];

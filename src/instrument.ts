@@ -136,8 +136,8 @@ const PROMISE_MEMBERS = new Set<PropertyKey>(["then", "catch", "finally", "const
  * Gives `chained` (a promise chained on `original` to observe it) the members the code that made
  * `original` added to it, so the caller still finds them: ky's `fetch(url).json()`, say, whose
  * promise is a native one with methods set on it. Only when `original` has an enumerable own
- * member (a for-in, ~7 ns, allocates nothing, when Promise.prototype has no enumerable member); then every own member, symbols and
- * non-enumerable ones too, as it is (methods that close over `original`, or call `this.then`,
+ * member (a for-in: ~7 ns, no allocation, while Promise.prototype has no enumerable member);
+ * then every own member, symbols and non-enumerable ones too, as it is (methods that close over `original`, or call `this.then`,
  * work on either), except `then`, `catch`, `finally` and `constructor`.
  *
  * Such members reach the original promise, not the chained one: a caller that handles a failure

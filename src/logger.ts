@@ -628,9 +628,9 @@ export class AuditLogger extends EventEmitter<AuditLoggerEvents> implements Exit
     // still buffered, and the call can be tried again (found by review, 2026-12-03: it closed
     // first, lost the records it could not write, and refused a retry).
     this.writeOutAll(true);
-    // (forced: a group commit still under way has marked its files clean before its fdatasync
-    // ended; the flush() calls waiting on the next commit are settled at the close, on this)
-    if (this.config.durability === "fsync") for (const kind of CHAIN_KINDS) this.writers[kind].datasyncSync(true);
+    // (a group commit's fdatasync still under way is not taken for done: see KindWriter's sync
+    // state; the flush() calls waiting on the next commit are settled at the close, on this)
+    if (this.config.durability === "fsync") for (const kind of CHAIN_KINDS) this.writers[kind].datasyncSync();
     this.closed = true;
     if (this.flushTimer) clearTimeout(this.flushTimer);
     if (this.commitTimer) clearTimeout(this.commitTimer);

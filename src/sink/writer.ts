@@ -88,8 +88,23 @@ export class KindWriter {
   private bytesInActive: number;
   private lastSegment: number;
   private rotateAt: number | undefined;
-  /** bytes handed to the OS since the last fdatasync */
-  dirty = false;
+  /**
+   * Sync state, as counts of the writes handed to the OS: `syncStarted` of them are covered by an
+   * fdatasync started (in the thread pool, perhaps still running), `synced` by one that returned.
+   * A file is clean for a group commit when every write has a sync started, and on stable storage
+   * only when every write has one returned: the exit hook, a checkpoint, a rotation and the close
+   * sync again while a group commit's fdatasync is still queued or running (found by review,
+   * 2026-12-03: marking the file clean when the commit's fdatasync was queued made the exit hook
+   * skip its sync, and a checkpoint was synced before the records it covers).
+   */
+  private writes = 0;
+  private syncStarted = 0;
+  private synced = 0;
+
+  /** something was written since the last fdatasync started */
+  get dirty(): boolean {
+    return this.writes !== this.syncStarted;
+  }
 
   constructor(opts: WriterOptions) {
     this.opts = opts;
@@ -307,7 +322,7 @@ export class KindWriter {
     this.base = this.used = 0;
     this.bytesInActive += bytes + this.refusedBytes;
     this.refusedBytes = 0;
-    this.dirty = true;
+    this.writes++;
   }
 
   private retry(): void {
@@ -320,25 +335,35 @@ export class KindWriter {
   /** fdatasync of the active file, in the thread pool. */
   datasync(): Promise<void> {
     if (!this.dirty || !this.boom) return Promise.resolve();
-    this.dirty = false;
+    const covers = this.writes;
+    this.syncStarted = covers;
     const fd = this.boom.fd;
     const generation = this.lastSegment;
     return new Promise((resolve, reject) =>
       fs.fdatasync(fd, (err) => {
         // a rotation meanwhile synced and closed this fd itself (see rotate)
         if (err && !(err.code === "EBADF" && this.lastSegment !== generation)) {
-          this.dirty = true; // not known to be on stable storage: the next commit syncs again
+          this.syncStarted = this.synced; // not known to be on stable storage: the next commit syncs again
           reject(err);
-        } else resolve();
+        } else {
+          if (covers > this.synced) this.synced = covers;
+          resolve();
+        }
       }),
     );
   }
 
-  /** fdatasync now, when something was written since the last one (`force`: in any case). */
-  datasyncSync(force = false): void {
-    if ((!this.dirty && !force) || !this.boom) return;
-    this.dirty = false;
-    fs.fdatasyncSync(this.boom.fd);
+  /** fdatasync now, unless every write is known to be on stable storage (a sync under way is not). */
+  datasyncSync(): void {
+    if (this.writes === this.synced || !this.boom) return;
+    const covers = this.writes;
+    try {
+      fs.fdatasyncSync(this.boom.fd);
+    } catch (err) {
+      this.syncStarted = this.synced;
+      throw err;
+    }
+    this.syncStarted = this.synced = covers;
   }
 
   /** Renames the active file to the next segment and reopens the documented name. */

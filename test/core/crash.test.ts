@@ -240,6 +240,24 @@ describe("a finalizeSession() that failed (the disk refused its last writes)", (
   }, 60_000);
 });
 
+describe("fsync: a group commit's fdatasync still queued (the thread pool busy) is not taken for done", () => {
+  const child = path.join(REPO_ROOT, "test/fixtures/core/fsync-in-flight-child.mts");
+  const run = async (mode: string) => JSON.parse((await runChild(child, [tmpProject(), mode], { UV_THREADPOOL_SIZE: "1" })).trim().split("\n").at(-1)!) as { toolFd: number; events: string[] };
+
+  it("process.exit() then: the exit hook syncs the record's file itself (it skipped the sync, and the record could be lost with the power)", async () => {
+    const { toolFd, events } = await run("exit");
+    expect(events.slice(0, 2)).toEqual([`queued ${toolFd}`, "queued commit"]);
+    expect(events.slice(events.indexOf("exit"))).toContain(`sync ${toolFd}`);
+  }, 60_000);
+
+  it("a signed checkpoint due then: the records it covers are synced before it (it was synced first)", async () => {
+    const { toolFd, events } = await run("checkpoint");
+    const checkpoint = events.indexOf("checkpoint");
+    expect(checkpoint).toBeGreaterThan(0);
+    expect(events.slice(events.indexOf("queued commit"), checkpoint)).toContain(`sync ${toolFd}`);
+  }, 60_000);
+});
+
 describe("a signal the app handles itself", () => {
   for (const [name, env] of [
     ["sync", { CORE_DURABILITY: "sync" }],

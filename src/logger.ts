@@ -236,7 +236,7 @@ export class AuditLogger extends EventEmitter<AuditLoggerEvents> implements Exit
   /** `thread: true`: the worker thread that owns the session, and the records queued for it */
   private readonly remote: ThreadLink | undefined;
   private queued: BatchItem[] = [];
-  /** `thread: true`: the summary the worker returned at finalizeSession() */
+  /** the summary finalizeSession() wrote (`thread: true`: the worker returned) */
   private finalSummary: SessionSummary | undefined;
   /** `thread: true`: the worker's answer to finalizeSession(), while it is awaited */
   private finalized: Promise<SessionSummary> | undefined;
@@ -246,6 +246,8 @@ export class AuditLogger extends EventEmitter<AuditLoggerEvents> implements Exit
   private finalizing = false;
   /** finalizeSession() under way (or done): a second call is refused at once, and disposal waits for this one */
   private finalizeRun: Promise<SessionSummary> | undefined;
+  /** finalizeSession() ended the session: the session file is written (the worker answered), the lock released */
+  private ended = false;
   /** `thread: true`: explicit ids of chat records with content files queued lately (see `queue`) */
   private readonly queuedContentIds = new Set<string>();
   /** `thread: true`: the number each integration's input builder is loaded under on the worker; false while loading, or when it cannot be */
@@ -539,7 +541,14 @@ export class AuditLogger extends EventEmitter<AuditLoggerEvents> implements Exit
     if (this.awaited.size > 0) await this.settleAwaited();
     this.runDeferred();
     if (this.remote) {
-      if (this.closed) return;
+      if (this.ended) return;
+      // (finalizeSession() under way: the worker writes everything logged before it, and this
+      // resolves once it has, or rejects as it does; found by review, 2026-12-03: it resolved at
+      // once, before anything was on disk)
+      if (this.finalizing) {
+        await this.finalized;
+        return;
+      }
       this.sendQueued();
       await this.remote.call("flush");
       return;
@@ -557,18 +566,21 @@ export class AuditLogger extends EventEmitter<AuditLoggerEvents> implements Exit
     this.writeOutAll(true);
   }
 
-  /** Flushes, writes `session_<id>.json` with the summary, closes the files and releases the session. */
+  /**
+   * Flushes, writes `session_<id>.json` with the summary, closes the files and releases the
+   * session. A call that fails (the disk refused the last writes, or the session file) rejects
+   * with `AuditIOError`, keeps what is not written yet, and can be made again.
+   */
   async finalizeSession(): Promise<SessionSummary> {
-    this.assertOpen("finalizeSession");
     // (a second call while the first runs, which may wait for records under way, is refused as
     // one after it is: it used to run the session's end twice; found by review, 2026-12-03)
-    if (this.finalizeRun) throw new AuditSessionClosedError(this.sessionId, "finalizeSession");
+    if (this.ended || this.finalizeRun) throw new AuditSessionClosedError(this.sessionId, "finalizeSession");
     const run = this.finalizeOnce();
     this.finalizeRun = run;
-    // a finalize that failed before the session closed (the disk refused the last writes) can be
-    // tried again, as before (README: the data stays buffered and is retried)
+    // a finalize that failed (the disk refused the last writes) can be tried again, as before
+    // (README: the data stays buffered and is retried)
     run.then(undefined, () => {
-      if (!this.closed && this.finalizeRun === run) this.finalizeRun = undefined;
+      if (!this.ended && this.finalizeRun === run) this.finalizeRun = undefined;
     });
     return run;
   }
@@ -576,83 +588,123 @@ export class AuditLogger extends EventEmitter<AuditLoggerEvents> implements Exit
   private async finalizeOnce(): Promise<SessionSummary> {
     // (records under way, those begun meanwhile too, are waited for until then at most)
     const awaitUntil = performance.now() + 2 * AWAIT_RECORD_MAX_MS;
-    if (this.remote) {
-      const remote = this.remote;
-      // (set at once, before any wait: a getSummary() called while this runs answers with the
-      // final summary)
-      const done = (async () => {
-        // records under way first; and (even with none) after the calling code's own turn, as
-        // without the thread, whose flush() awaits first: a record logged right after
-        // finalizeSession() is written, not refused (found by review, 2026-12-03)
-        await this.settleAwaited(awaitUntil);
-        this.runDeferred();
-        this.sendQueued();
-        this.closed = true;
-        if (this.flushTimer) clearTimeout(this.flushTimer);
-        // until the worker answered, an exit still waits for it (it finishes the session first)
-        this.finalizing = true;
-        return (await remote.call("finalizeSession")) as SessionSummary;
-      })();
-      this.finalized = done;
-      try {
-        this.finalSummary = await done;
-        return this.finalSummary;
-      } finally {
-        this.finalizing = false;
-        unregisterForExit(this);
-        this.remote.close();
+    if (this.remote) return this.finalizeRemote(this.remote, awaitUntil);
+    if (!this.closed) {
+      if (this.awaited.size > 0) await this.settleAwaited(awaitUntil);
+      await this.flush();
+      // A record logged while that ran (another request during a graceful shutdown) may have
+      // its content files on the way, an integration's call answered meanwhile its record under
+      // way or deferred: all are made and written before the session closes, while the exit
+      // hook still covers them (found by review, 2026-12-03: deferred steps queued then were
+      // dropped). No await between the last check and `closed`, so nothing can slip in after it.
+      for (;;) {
+        if (this.pendingContent.size > 0) await Promise.all([...this.pendingContent]);
+        else if (this.awaited.size > 0) await this.settleAwaited(awaitUntil);
+        else if (this.deferred.length > 0) this.runDeferred();
+        // (fsync: a group commit under way, or awaited by a flush(), ends before the files close:
+        // its fdatasync may still be running, and its waiters are told when it has; found by
+        // review, 2026-12-03: a flush() resolved before its records were synced)
+        // (until the same bound: flush() calls that keep coming keep a commit going; the sync
+        // below covers what is left)
+        else if (this.config.durability === "fsync" && performance.now() < awaitUntil && (this.commitRunning || this.commitWaiters.length > 0)) await this.flush();
+        else break;
+      }
+      if (this.checkpointer) this.writeCheckpoint("finalize");
+      // Everything written (and synced in fsync mode) while the session is still open: a failure
+      // (the disk refused the last writes) rejects this call with the session open, its records
+      // still buffered, and the call can be tried again (found by review, 2026-12-03: it closed
+      // first, lost the records it could not write, and refused a retry).
+      this.writeOutAll(true);
+      // (a group commit's fdatasync still under way is not taken for done: see KindWriter's sync
+      // state)
+      if (this.config.durability === "fsync") for (const kind of CHAIN_KINDS) this.writers[kind].datasyncSync();
+      this.closed = true;
+      if (this.flushTimer) clearTimeout(this.flushTimer);
+      if (this.commitTimer) clearTimeout(this.commitTimer);
+      if (this.checkpointTimer) clearInterval(this.checkpointTimer);
+      // (a flush() that waited for a group commit this made moot: everything is written out and,
+      // in fsync mode, synced; found by review, 2026-12-03: it never settled)
+      for (const w of this.commitWaiters.splice(0)) w.resolve();
+      // (closing writes nothing more: a failure to close an fd loses no record)
+      for (const kind of CHAIN_KINDS) {
+        try {
+          this.writers[kind].close();
+        } catch (err) {
+          this.report(new AuditIOError(`Closing the ${kind} file failed: ${(err as Error).message}. Its records were written and synced before.`, { cause: err }));
+        }
       }
     }
-    if (this.awaited.size > 0) await this.settleAwaited(awaitUntil);
-    await this.flush();
-    // A record logged while that ran (another request during a graceful shutdown) may have its
-    // content files on the way, an integration's call answered meanwhile its record under way
-    // or deferred: all are made and written before the session closes, while the exit hook
-    // still covers them (found by review, 2026-12-03: deferred steps queued then were dropped).
-    // No await between the last check and `closed`, so nothing can slip in after it.
-    for (;;) {
-      if (this.pendingContent.size > 0) await Promise.all([...this.pendingContent]);
-      else if (this.awaited.size > 0) await this.settleAwaited(awaitUntil);
-      else if (this.deferred.length > 0) this.runDeferred();
-      // (fsync: a group commit under way, or awaited by a flush(), ends before the files close:
-      // its fdatasync may still be running, and its waiters are told when it has; found by
-      // review, 2026-12-03: a flush() resolved before its records were synced)
-      // (until the same bound: flush() calls that keep coming keep a commit going; the sync
-      // below covers what is left)
-      else if (this.config.durability === "fsync" && performance.now() < awaitUntil && (this.commitRunning || this.commitWaiters.length > 0)) await this.flush();
-      else break;
-    }
-    if (this.checkpointer) this.writeCheckpoint("finalize");
-    // Everything written (and synced in fsync mode) while the session is still open: a failure
-    // (the disk refused the last writes) rejects this call with the session open, its records
-    // still buffered, and the call can be tried again (found by review, 2026-12-03: it closed
-    // first, lost the records it could not write, and refused a retry).
-    this.writeOutAll(true);
-    // (a group commit's fdatasync still under way is not taken for done: see KindWriter's sync
-    // state; the flush() calls waiting on the next commit are settled at the close, on this)
-    if (this.config.durability === "fsync") for (const kind of CHAIN_KINDS) this.writers[kind].datasyncSync();
-    this.closed = true;
-    if (this.flushTimer) clearTimeout(this.flushTimer);
-    if (this.commitTimer) clearTimeout(this.commitTimer);
-    if (this.checkpointTimer) clearInterval(this.checkpointTimer);
-    unregisterForExit(this);
+    // The files are closed; the session file is what is left. One that cannot be written
+    // rejects this call and leaves the session ended but for it: a retry writes it (found by
+    // review, 2026-12-03: the session stayed "active" for good, a retry was refused as closed,
+    // and the raw error reached no 'error' listener). Until it is written, the exit hook still
+    // releases the lock.
+    let summary: SessionSummary;
     try {
-      for (const kind of CHAIN_KINDS) this.writers[kind].close();
-      // (a flush() that waited for a group commit the close made moot: closing wrote everything
-      // out and, in fsync mode, synced it; found by review, 2026-12-03: it never settled)
-      const waiters = this.commitWaiters;
-      this.commitWaiters = [];
-      for (const w of waiters) w.resolve();
-      const summary = await this.buildSummary();
+      summary = await this.buildSummary();
       this.writeJsonAtomic(sessionFileName(this.sessionId), { ...summary, status: "finalized", config: this.config.toJSON() });
+    } catch (err) {
+      const failure = new AuditIOError(
+        `Writing the session file ${sessionFileName(this.sessionId)} failed: ${(err as Error).message}. Every record is written; call finalizeSession() again once the disk takes writes.`,
+        { cause: err },
+      );
+      this.report(failure);
+      throw failure;
+    }
+    this.ended = true;
+    this.finalSummary = summary;
+    try {
       // sinks close after the session file exists, so a store can keep the final summary too
       await this.settleSinks("close");
-      return summary;
     } finally {
-      // (the close failed before it could settle them: a flush() still waiting learns why)
-      for (const w of this.commitWaiters.splice(0)) w.reject(new AuditIOError("the session's last writes failed while finalizeSession() closed its files"));
+      // (the exit hook, still registered, released it if the process ended meanwhile; found by
+      // review, 2026-12-03: an exit while a sink closed left the lock behind)
+      unregisterForExit(this);
       this.lock.release();
     }
+    return summary;
+  }
+
+  /**
+   * `thread: true`: the session stops taking records, and the worker ends it. When the worker's
+   * finalizeSession() fails, the worker stays, with what it could not write (an exit still writes
+   * it through the worker), and a second call tries again (found by review, 2026-12-03: the worker
+   * was stopped with its records and the session's lock, and a retry was refused).
+   */
+  private async finalizeRemote(remote: ThreadLink, awaitUntil: number): Promise<SessionSummary> {
+    // (set at once, before any wait: a getSummary() or flush() called while this runs answers
+    // with the final summary, or once the worker has written everything)
+    const done = (async () => {
+      // records under way first; and (even with none) after the calling code's own turn, as
+      // without the thread, whose flush() awaits first: a record logged right after
+      // finalizeSession() is written, not refused (found by review, 2026-12-03)
+      await this.settleAwaited(awaitUntil);
+      this.runDeferred();
+      this.sendQueued();
+      this.closed = true;
+      if (this.flushTimer) clearTimeout(this.flushTimer);
+      // until the worker answered, flush() and an exit wait for it (it finishes the session first)
+      this.finalizing = true;
+      try {
+        return (await remote.call("finalizeSession")) as SessionSummary;
+      } finally {
+        this.finalizing = false;
+      }
+    })();
+    this.finalized = done;
+    let summary: SessionSummary;
+    try {
+      summary = await done;
+    } catch (err) {
+      // (getSummary() asks the worker again)
+      if (this.finalized === done) this.finalized = undefined;
+      throw err;
+    }
+    this.finalSummary = summary;
+    this.ended = true;
+    unregisterForExit(this);
+    remote.close();
+    return summary;
   }
 
   /**
@@ -783,7 +835,8 @@ export class AuditLogger extends EventEmitter<AuditLoggerEvents> implements Exit
       this.sendQueued();
       return (await this.remote.call("getSummary")) as SessionSummary;
     }
-    return this.buildSummary();
+    // (after finalizeSession(), the summary it wrote, as with the thread)
+    return this.finalSummary ?? this.buildSummary();
   }
 
   /**
@@ -892,14 +945,14 @@ export class AuditLogger extends EventEmitter<AuditLoggerEvents> implements Exit
     return id;
   }
 
-  /** True once `finalizeSession()` has run. */
+  /** True once `finalizeSession()` has closed the session (it takes no more records). */
   get isClosed(): boolean {
     return this.closed;
   }
 
   async [Symbol.asyncDispose](): Promise<void> {
     if (this.finalizeRun) await this.finalizeRun;
-    else if (!this.closed) await this.finalizeSession();
+    else if (!this.ended) await this.finalizeSession();
   }
 
   /**
@@ -909,7 +962,9 @@ export class AuditLogger extends EventEmitter<AuditLoggerEvents> implements Exit
    */
   flushSyncOnExit(exiting = true): void {
     if (this.remote) {
-      if (this.closed && !this.finalizing) return;
+      // (closed and not ended: the worker is finishing the session, or failed to: it writes what
+      // it holds, and releases the lock)
+      if (this.ended) return;
       if (exiting) this.makeAwaitedNow();
       this.runDeferred();
       this.sendQueued();
@@ -917,7 +972,12 @@ export class AuditLogger extends EventEmitter<AuditLoggerEvents> implements Exit
       this.remote.callSync("flushSyncOnExit", [exiting]);
       return;
     }
-    if (this.closed) return;
+    if (this.closed) {
+      // (finalizeSession() wrote and closed the files and is writing the session file, or
+      // closing the sinks, or failed to write it: the lock is still held)
+      if (exiting) this.lock.release();
+      return;
+    }
     if (exiting) this.makeAwaitedNow();
     this.runDeferred();
     for (const c of this.contentInFlight.values()) {
@@ -1194,11 +1254,22 @@ export class AuditLogger extends EventEmitter<AuditLoggerEvents> implements Exit
 
   /** Runs flush() or close() on every extra sink; a failing sink is reported, never the caller's error, and never blocks the files. */
   private async settleSinks(op: "flush" | "close"): Promise<void> {
-    const results = await Promise.allSettled(this.config.sinks.map((s) => s[op]()));
+    // (each waited for `sinkTimeoutMs` at most: a sink whose promise never settles (a store that
+    // stopped answering) must not hold flush() or finalizeSession() forever; found by review,
+    // 2026-12-03)
+    const ms = this.config.sinkTimeoutMs;
+    let timer: NodeJS.Timeout | undefined;
+    const late = new Promise<typeof TIMED_OUT>((resolve) => {
+      timer = setTimeout(resolve, ms, TIMED_OUT);
+    });
+    const results = await Promise.allSettled(this.config.sinks.map((s) => Promise.race([Promise.resolve().then(() => s[op]()), late])));
+    clearTimeout(timer);
     results.forEach((r, i) => {
+      const name = this.config.sinks[i]?.constructor?.name ?? "sink";
       if (r.status === "rejected") {
-        const name = this.config.sinks[i]?.constructor?.name ?? "sink";
         this.report(new AuditIOError(`${name}.${op}() failed: ${(r.reason as Error)?.message ?? String(r.reason)}. The local files are unaffected.`, { cause: r.reason }));
+      } else if (r.value === TIMED_OUT) {
+        this.report(new AuditIOError(`${name}.${op}() did not settle within sinkTimeoutMs (${ms} ms): ${op === "flush" ? "flush()" : "finalizeSession()"} went on without it. The local files are unaffected; raise sinkTimeoutMs if the sink needs longer.`));
       }
     });
   }
@@ -1377,16 +1448,22 @@ export class AuditLogger extends EventEmitter<AuditLoggerEvents> implements Exit
   private writeJsonAtomic(name: string, value: unknown): void {
     const file = path.join(this.auditDir, name);
     const tmp = `${file}.${process.pid}.tmp`;
-    fs.writeFileSync(tmp, JSON.stringify(value, null, 2) + "\n", { mode: FILE_MODE });
-    if (this.config.durability === "fsync") {
-      const fd = fs.openSync(tmp, "r");
-      try {
-        fs.fsyncSync(fd);
-      } finally {
-        fs.closeSync(fd);
+    try {
+      fs.writeFileSync(tmp, JSON.stringify(value, null, 2) + "\n", { mode: FILE_MODE });
+      if (this.config.durability === "fsync") {
+        const fd = fs.openSync(tmp, "r");
+        try {
+          fs.fsyncSync(fd);
+        } finally {
+          fs.closeSync(fd);
+        }
       }
+      fs.renameSync(tmp, file);
+    } catch (err) {
+      // (no half-written temporary file left in the audit directory)
+      fs.rmSync(tmp, { force: true });
+      throw err;
     }
-    fs.renameSync(tmp, file);
   }
 
   private async buildSummary(): Promise<SessionSummary> {
@@ -1407,6 +1484,9 @@ export class AuditLogger extends EventEmitter<AuditLoggerEvents> implements Exit
 export type { JsonValue };
 
 function ignoreSettled(): void {}
+
+/** What settleSinks() got from a sink that did not settle in time. */
+const TIMED_OUT = Symbol("timed out");
 
 /** How long flush() and finalizeSession() wait for a record under way (see AuditLogger.awaitRecord). */
 const AWAIT_RECORD_MAX_MS = 1000;

@@ -61,6 +61,8 @@ export class AuditConfig {
   readonly storeToolPayloads: boolean;
   readonly maxValueChars: number;
   readonly flushIntervalMs: number;
+  /** how long flush() and finalizeSession() wait for each sink's flush() or close() before going on without it */
+  readonly sinkTimeoutMs: number;
   /** cleanup never removes a session younger than this, whatever it is asked (compliance: 2555) */
   readonly minRetentionDays: number;
   /** signed checkpoints: every `records` records or `seconds` seconds (and at rotation and finalize) */
@@ -109,6 +111,7 @@ export class AuditConfig {
     this.storeToolPayloads = o.storeToolPayloads ?? true;
     this.maxValueChars = o.maxValueChars ?? 65_536;
     this.flushIntervalMs = o.flushIntervalMs ?? 100;
+    this.sinkTimeoutMs = o.sinkTimeoutMs ?? 30_000;
     this.minRetentionDays = o.minRetentionDays ?? 0;
     this.sinks = Object.freeze([...(o.sinks ?? [])]);
     this.redact = o.redact ? Object.freeze({ ...o.redact }) : false;
@@ -184,6 +187,7 @@ export class AuditConfig {
       flushIntervalMs: this.flushIntervalMs,
       minRetentionDays: this.minRetentionDays,
       sinks: [...this.sinks],
+      sinkTimeoutMs: this.sinkTimeoutMs,
       redact: this.redact === false ? false : { ...this.redact },
       ...(AuditConfig.signerOf(this) ? { signingKey: AuditConfig.signerOf(this)!.privateKey } : {}),
       checkpointEvery: { ...this.checkpointEvery },

@@ -76,6 +76,7 @@ export const auditOptionsSchema = z.strictObject({
       ),
     )
     .optional(),
+  sinkTimeoutMs: z.number().int().min(1).max(600_000).optional(),
 });
 
 export type AuditOptionsInput = z.input<typeof auditOptionsSchema>;

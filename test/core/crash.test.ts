@@ -221,10 +221,26 @@ describe("a finalizeSession() that failed (the disk refused its last writes)", (
     for (const when of ["flush", "late"]) {
       for (const durability of ["sync", "async", "fsync"]) {
         const out = await runChild(child, [tmpProject(), durability, when]);
-        expect(JSON.parse(out.trim().split("\n").at(-1)!), `${durability}, ${when}`).toEqual({ first: "AUDIT_ERR_IO", closedAfterFailure: false, second: "resolved", status: "finalized", toolRecords: when === "late" ? 50 : 100, reopened: true });
+        const records = when === "late" ? 50 : 100;
+        expect(JSON.parse(out.trim().split("\n").at(-1)!), `${durability}, ${when}`).toEqual({ first: "AUDIT_ERR_IO", closedAfterFailure: false, second: "resolved", summary: records, status: "finalized", toolRecords: records, leftovers: [], reopened: true });
       }
     }
   }, 90_000);
+
+  it("thread: true: the worker keeps what it could not write, and a second call writes it and ends the session (the worker was stopped with them and the lock, and a retry refused)", async () => {
+    const child = path.join(REPO_ROOT, "test/fixtures/core/finalize-retry-child.mts");
+    const out = await runChild(child, [tmpProject(), "async", "flush", "thread"]);
+    // (with the thread the session takes no records once finalizeSession() has begun)
+    expect(JSON.parse(out.trim().split("\n").at(-1)!)).toEqual({ first: "AUDIT_ERR_IO", closedAfterFailure: true, second: "resolved", summary: 100, status: "finalized", toolRecords: 100, leftovers: [], reopened: true });
+  }, 60_000);
+
+  it("the session file's write failed: an AuditIOError, and a second call writes it (the session stayed active for good, a retry refused, a temporary file left)", async () => {
+    const child = path.join(REPO_ROOT, "test/fixtures/core/finalize-retry-child.mts");
+    for (const args of [["sync", "session-file"], ["fsync", "session-file"], ["async", "session-file", "thread"]]) {
+      const out = await runChild(child, [tmpProject(), ...args]);
+      expect(JSON.parse(out.trim().split("\n").at(-1)!), args.join(" ")).toEqual({ first: "AUDIT_ERR_IO", closedAfterFailure: true, second: "resolved", summary: 5, status: "finalized", toolRecords: 5, leftovers: [], reopened: true });
+    }
+  }, 60_000);
 
   it("fsync: a flush() beside finalizeSession() resolves only once the fdatasync of its records is done", async () => {
     const out = await runChild(path.join(REPO_ROOT, "test/fixtures/core/fsync-close-child.mts"), [tmpProject()], { UV_THREADPOOL_SIZE: "1" });

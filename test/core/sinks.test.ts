@@ -1,9 +1,10 @@
+import { spawnSync } from "node:child_process";
 import fs from "node:fs";
 import path from "node:path";
 import { afterEach, describe, expect, it } from "vitest";
 import { AuditIOError, AuditLogger, RECORD_KINDS, type AuditSink, type SealedRecord } from "../../src/index.js";
 import { cleanupTmp, tmpProject } from "../helpers/index.js";
-import { auditDirOf, readKindLines } from "../helpers/core.js";
+import { REPO_ROOT, auditDirOf, readKindLines } from "../helpers/core.js";
 
 afterEach(cleanupTmp);
 
@@ -13,7 +14,7 @@ class MemorySink implements AuditSink {
   opened: { sessionId: string; auditDir: string } | undefined;
   flushes = 0;
   closed = false;
-  constructor(private readonly fail: { write?: number; flush?: boolean; close?: boolean } = {}) {}
+  constructor(private readonly fail: { write?: number; flush?: boolean | "stall"; close?: boolean | "stall" } = {}) {}
   open(info: { sessionId: string; auditDir: string }): void {
     this.opened = { sessionId: info.sessionId, auditDir: info.auditDir };
   }
@@ -23,10 +24,12 @@ class MemorySink implements AuditSink {
   }
   async flush(): Promise<void> {
     this.flushes++;
+    if (this.fail.flush === "stall") return new Promise<void>(() => {});
     if (this.fail.flush) throw new Error("sink flush failed");
   }
   async close(): Promise<void> {
     this.closed = true;
+    if (this.fail.close === "stall") return new Promise<void>(() => {});
     if (this.fail.close) throw new Error("sink close failed");
   }
 }
@@ -89,5 +92,32 @@ describe("extra sinks", () => {
     expect((JSON.parse(fs.readFileSync(path.join(dir, "session_sink_flush.json"), "utf8")) as { status: string }).status).toBe("finalized");
     expect(fs.existsSync(path.join(dir, ".session_sink_flush.lock"))).toBe(false);
     expect(errors.some((e) => e instanceof AuditIOError)).toBe(true);
+  });
+
+  it("a sink whose flush() and close() never settle holds flush() and finalizeSession() for sinkTimeoutMs only, and is reported (they hung for good)", async () => {
+    const projectPath = tmpProject();
+    const sink = new MemorySink({ flush: "stall", close: "stall" });
+    const logger = new AuditLogger({ sessionId: "sink_stall", projectPath, sinks: [sink], sinkTimeoutMs: 200 });
+    const errors: Error[] = [];
+    logger.on("error", (e) => errors.push(e));
+    logger.logToolUsage({ toolName: "t", operation: "o" });
+    await logger.flush();
+    const dir = auditDirOf(projectPath);
+    expect(readKindLines(projectPath, "tool_usage", "sink_stall")).toHaveLength(1);
+    expect(errors.map((e) => e.message)).toEqual([expect.stringMatching(/^MemorySink\.flush\(\) did not settle within sinkTimeoutMs \(200 ms\): flush\(\) went on without it/)]);
+    await logger.finalizeSession();
+    expect(sink.closed).toBe(true);
+    expect((JSON.parse(fs.readFileSync(path.join(dir, "session_sink_stall.json"), "utf8")) as { status: string }).status).toBe("finalized");
+    expect(fs.existsSync(path.join(dir, ".session_sink_stall.lock"))).toBe(false);
+    expect(errors.at(-1)?.message).toMatch(/^MemorySink\.close\(\) did not settle within sinkTimeoutMs \(200 ms\): finalizeSession\(\) went on without it/);
+  });
+
+  it("process.exit() while finalizeSession() waits for a sink's close(): the session's lock is released (it was left behind)", async () => {
+    const projectPath = tmpProject();
+    const child = spawnSync(process.execPath, ["--import", "tsx", path.join(REPO_ROOT, "test/fixtures/core/exit-in-sink-close-child.mts"), projectPath], { cwd: REPO_ROOT, encoding: "utf8" });
+    expect(child.stdout.trim()).toBe("exiting");
+    const dir = auditDirOf(projectPath);
+    expect((JSON.parse(fs.readFileSync(path.join(dir, "session_exit_sink.json"), "utf8")) as { status: string }).status).toBe("finalized");
+    expect(fs.existsSync(path.join(dir, ".session_exit_sink.lock"))).toBe(false);
   });
 });

@@ -450,6 +450,19 @@ async function builderLoaded(sessionId: string): Promise<{ l: AuditLogger; error
   return { l, errors };
 }
 
+describe("thread: true: flush() while finalizeSession() runs", () => {
+  it("resolves once the worker has written everything logged before it (it resolved at once, with nothing on disk)", async () => {
+    const l = logger({ sessionId: "flush_in_finalize", projectPath: tmpProject(), thread: true });
+    for (let i = 0; i < 20_000; i++) l.logToolUsage({ toolName: "t", operation: `op${i}`, parameters: { i } });
+    const finalized = l.finalizeSession();
+    await new Promise((r) => setImmediate(r));
+    expect(l.isClosed).toBe(true);
+    await l.flush();
+    expect(records(l).tool_usage).toHaveLength(20_000);
+    await finalized;
+  });
+});
+
 describe("thread: true and integrations' input builders (recordFrom)", () => {
   const ctx = { userId: "u_7", traceId: "trace_7", metadata: { tenant: "acme" } };
   const chats = (l: AuditLogger) => records(l).chat_interaction!;

@@ -12,9 +12,9 @@ import { TextDecoder } from "node:util";
 import zlib from "node:zlib";
 import type { ErrorRequestHandler, NextFunction, Request, RequestHandler, Response } from "express";
 import { z } from "zod";
-import { auditContext, runInAuditContext } from "../src/context.js";
+import { auditContext, kUserLookup, runInAuditContext, type UserLookup } from "../src/context.js";
 import { AuditConfigError } from "../src/errors.js";
-import { isError, readMember, resolveAuditLogger, safeRecord, textOf } from "../src/instrument.js";
+import { isError, readMember, reportRecordFailure, resolveAuditLogger, safeRecord, textOf } from "../src/instrument.js";
 import type { AuditLogger } from "../src/logger.js";
 import { newId } from "../src/record/id.js";
 import { toFieldIssues } from "../src/record/issues.js";
@@ -97,6 +97,10 @@ interface RequestState {
   done: boolean;
   chat: ChatCapture | undefined;
   readonly userLookup: ((req: Request) => string | undefined) | undefined;
+  /** the request, while its context may still ask `userLookup` for its user (see lookUpUser) */
+  lookupReq?: Request | undefined;
+  /** the `userId` option threw while the request ran (reported then) */
+  lookupFailed?: boolean;
 }
 
 interface ChatCapture {
@@ -235,6 +239,12 @@ function begin(
     ...(userId !== undefined ? { userId } : {}),
     ...(appSessionId !== undefined ? { sessionId: appSessionId } : {}),
   };
+  // no user yet (authentication runs after this middleware): asked again whenever a record of
+  // the request needs one, until the request ends (see kUserLookup)
+  if (userOpt && userId === undefined) {
+    state.lookupReq = req;
+    (value as { [kUserLookup]?: UserLookup })[kUserLookup] = (store) => lookUpUser(state, store);
+  }
   requests.set(req, state);
   return { value, state };
 }
@@ -427,10 +437,30 @@ function recordChat(logger: AuditLogger, state: RequestState, chat: ChatCapture,
  */
 function learnUser(state: RequestState, req: Request): void {
   const lookup = state.userLookup;
+  // (the request is over: a context that outlives it asks no more, nor holds the request)
+  state.lookupReq = undefined;
+  if (state.lookupFailed) return; // (reported when it threw: asked no more for this request)
   if (lookup && auditContext.get()?.userId === undefined) {
     const uid = safeRecord(state.logger, () => cleanId(lookup(req), MAX_USER_ID));
     if (uid !== undefined) auditContext.setUser(uid);
   }
+}
+
+/** The context's user, asked of the `userId` option while the request runs; one that throws is asked no more. */
+function lookUpUser(state: RequestState, store: AuditContextValue): void {
+  const req = state.lookupReq;
+  const lookup = state.userLookup;
+  if (req === undefined || lookup === undefined) return;
+  let uid: string | undefined;
+  try {
+    uid = cleanId(lookup(req), MAX_USER_ID);
+  } catch (err) {
+    state.lookupReq = undefined;
+    state.lookupFailed = true;
+    reportRecordFailure(state.logger, err);
+    return;
+  }
+  if (uid !== undefined) (store as { userId?: string }).userId = uid;
 }
 
 /** A 4xx or 5xx status, or undefined. */

@@ -932,10 +932,12 @@ describe.each(EXPRESS_FLAVORS)("%s", (_name, express: ExpressFactory) => {
     expect(tools[0]!.userId).toBe("alice");
     expect(metrics[0]!.userId).toBe("alice");
 
-    // req.user set after the middleware ran: the records made at the end still get the user
-    expect(JSON.parse((await exchange(`${url}/me`, { headers: { "x-login": "bob" } })).body)).toEqual({ user: null });
+    // req.user set after the middleware ran: the handler's context asks userId() when it is
+    // read (it had none until the request's end), and the records made at the end get the user
+    expect(JSON.parse((await exchange(`${url}/me`, { headers: { "x-login": "bob" } })).body)).toEqual({ user: "bob" });
     const later = await waitForRecords(logger, "performance_metric", 2);
     expect(later[1]!.userId).toBe("bob");
+    expect((await waitForRecords(logger, "tool_usage", 2))[1]!.userId).toBe("bob");
   });
 
   it("never breaks the app: a throwing option callback or no logger at all still serves the request", async () => {
@@ -1077,6 +1079,64 @@ describe.each(EXPRESS_FLAVORS)("%s", (_name, express: ExpressFactory) => {
     const [metric] = await waitForRecords(logger, "performance_metric", 1);
     expect(err).toMatchObject({ message: "bad gateway", userId: "u-7" });
     expect(metric).toMatchObject({ userId: "u-7" });
+  });
+
+  it("records the route's handler makes carry the user known only after authentication (they had none: only the request's own records asked again)", async () => {
+    const logger = newLogger();
+    const app = express();
+    let asked = 0;
+    let late: Promise<void> | undefined;
+    const failures: Error[] = [];
+    logger.on("error", (e) => failures.push(e));
+    app.use(
+      auditMiddleware({
+        logger,
+        userId: (req) => {
+          asked++;
+          const user = (req as Request & { user?: { id: string } }).user;
+          if (user?.id === "boom") throw new Error("user lookup failed");
+          return user?.id;
+        },
+      }),
+    );
+    app.use((req, _res, next) => {
+      const who = req.headers["x-user"];
+      if (typeof who === "string") (req as Request & { user?: { id: string } }).user = { id: who };
+      next();
+    });
+    app.get("/work", async (req, res) => {
+      logger.logToolUsage({ toolName: "db", operation: `before-await ${String(req.headers["x-user"])}` });
+      await delay(5);
+      // (a context made inside the request's, as a decorated call makes)
+      auditContext.run({ persona: "helper" }, () => logger.logToolUsage({ toolName: "db", operation: `nested ${String(req.headers["x-user"])}` }));
+      if (req.headers["x-late"]) late = delay(60).then(() => void logger.logToolUsage({ toolName: "db", operation: "after the response" }));
+      res.send("ok");
+    });
+    const url = await start(app);
+    await exchange(`${url}/work`, { headers: { "x-user": "u-7" } });
+    await exchange(`${url}/work`);
+    await exchange(`${url}/work`, { headers: { "x-user": "boom" } });
+    await waitForRecords(logger, "performance_metric", 3);
+    const tools = recordsOf(logger, "tool_usage").map((t) => [t.operation, t.userId]);
+    expect(tools).toEqual([
+      ["before-await u-7", "u-7"],
+      ["nested u-7", "u-7"],
+      ["before-await undefined", undefined],
+      ["nested undefined", undefined],
+      ["before-await boom", undefined],
+      ["nested boom", undefined],
+    ]);
+    // a lookup that throws is reported once, and asked no more during its request
+    expect(failures.filter((e) => e.message === "user lookup failed")).toHaveLength(1);
+    // a context that outlives its request does not ask (nor hold the request)
+    await exchange(`${url}/work`, { headers: { "x-late": "1" } });
+    await waitForRecords(logger, "performance_metric", 4);
+    const before = asked;
+    await late;
+    await logger.flush();
+    expect(asked).toBe(before);
+    expect(recordsOf(logger, "tool_usage").at(-1)).toMatchObject({ operation: "after the response" });
+    expect(recordsOf(logger, "tool_usage").at(-1)?.userId).toBeUndefined();
   });
 
   it("isExpressApp recognises an app and nothing else", () => {

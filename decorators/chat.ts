@@ -118,6 +118,10 @@ function chatInput(o: AuditChatOptions, call: FinishedCall): ChatInteractionInpu
     success: outcome.status === "ok",
     metadata: { method: call.qualifiedName },
   };
+  // (`captureArgs: false` / `captureResult: false`: not captured, which the record says, rather
+  // than an empty prompt or response with its hash)
+  if (args === undefined) input.promptCaptured = false;
+  if (o.captureResult === false && (outcome.status === "ok" || yielded?.items)) input.responseCaptured = false;
   const failure = failureMessageOf(outcome);
   if (failure !== undefined) input.errorMessage = failure;
   return withLinks(input, call);

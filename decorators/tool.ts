@@ -6,7 +6,7 @@ import { failureMessageOf, captured, withLinks, decoratorOptionsShape, auditMeth
  * Options of {@link AuditTool}.
  *
  * @example
- * @AuditTool("weather_api", { operation: "forecast", captureResult: (r) => ({ days: r.days.length }) })
+ * @AuditTool("weather_api", { operation: "forecast", captureResult: (r) => ({ days: (r as Forecast).days.length }) })
  */
 export interface AuditToolOptions extends AuditDecoratorOptions {
   /** the recorded `operation`; the method name (or `name`) otherwise */

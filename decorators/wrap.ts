@@ -27,7 +27,9 @@ import type { AuditContextValue, RecordLinkInput } from "../src/types.js";
  */
 export interface AuditDecoratorOptions {
   /**
-   * The logger to record to, or a function of `this` returning one (e.g. `(self) => self.audit`).
+   * The logger to record to, or a function of `this` returning one (e.g.
+   * `(self) => (self as OrderService).audit`: options are written before the decorator knows its
+   * class, so `self` is `unknown`).
    * Looked up at each call; without it the active context's logger, then the default logger.
    */
   logger?: AuditLogger | ((self: unknown) => AuditLogger | undefined);

@@ -81,6 +81,7 @@ export function aiSdkChatInput(d: AiSdkRecordData): ChatInteractionInput {
     // context, in which the log call runs
     metadata: { aiSdk },
   };
+  if (!capture) input.promptCaptured = input.responseCaptured = false;
   const provider = d[5];
   if (provider !== undefined) input.provider = provider.slice(0, 128);
   if (d[12] !== undefined) input.inputTokens = d[12];

@@ -9,12 +9,14 @@
  * dependency: only its types are imported.
  */
 import type { LanguageModelMiddleware } from "ai";
+import { z } from "zod";
 import { auditContext, runWithOwnValue } from "../src/context.js";
 import { readMember, recordFrom, reportRecordFailure, resolveAuditLogger, textOf } from "../src/instrument.js";
 import type { AuditLogger } from "../src/logger.js";
 import { newId } from "../src/record/id.js";
 import { copyUsage, toJsonData } from "../src/record/serialize.js";
 import { isThenable } from "./api-promise.js";
+import { flagOption, loggerOption, parseIntegrationOptions } from "./options.js";
 import { aiSdkChatInputBuilder, type AiSdkRecordData, type AiSdkToolCall } from "./ai-sdk-input.js";
 
 /** Options of {@link auditLanguageModelMiddleware}. */
@@ -90,6 +92,8 @@ function recordsItself(model: unknown): boolean {
   return known;
 }
 
+const optionsSchema = z.strictObject({ logger: loggerOption, captureContent: flagOption }, { error: "must be an options object" });
+
 /**
  * An AI SDK language-model middleware that records every model call as one ChatInteraction:
  * model and provider, prompt, response text, tokens (and the provider's raw usage), finish
@@ -104,7 +108,8 @@ function recordsItself(model: unknown): boolean {
  * const model = wrapLanguageModel({ model: anthropic("claude-haiku-4-5"), middleware: auditLanguageModelMiddleware({ logger }) });
  * const { text } = await generateText({ model, prompt: "Hi" });   // one record
  */
-export function auditLanguageModelMiddleware(options: AuditLanguageModelMiddlewareOptions = {}): LanguageModelMiddleware {
+export function auditLanguageModelMiddleware(given: AuditLanguageModelMiddlewareOptions = {}): LanguageModelMiddleware {
+  const options: AuditLanguageModelMiddlewareOptions = parseIntegrationOptions("auditLanguageModelMiddleware", optionsSchema, given);
   const capture = options.captureContent !== false;
   return {
     specificationVersion: "v3",

@@ -87,6 +87,7 @@ export function anthropicChatInput(d: AnthropicRecordData): ChatInteractionInput
     // context, in which the log call runs
     metadata: { anthropic },
   };
+  if (!capture) input.promptCaptured = input.responseCaptured = false;
   if (usage !== undefined) {
     const inTok = num(usage.input_tokens);
     const outTok = num(usage.output_tokens);

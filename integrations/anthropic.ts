@@ -17,7 +17,9 @@
 // (the module's object: the global `performance` is a getter, one more call per reading)
 import { performance } from "node:perf_hooks";
 import { auditContext, runWithOwnValue } from "../src/context.js";
+import { z } from "zod";
 import { AuditConfigError } from "../src/errors.js";
+import { flagOption, loggerOption, parseIntegrationOptions } from "./options.js";
 import { awaitRecord, readMember, recordFrom, reportRecordFailure, resolveAuditLogger, secondsSince, textOf } from "../src/instrument.js";
 import type { AuditLogger } from "../src/logger.js";
 import { newId } from "../src/record/id.js";
@@ -75,6 +77,12 @@ export function wrapAnthropic<C extends AnthropicClientLike>(client: C, options:
   if (!isObj(messages) || typeof messages.create !== "function") {
     throw new AuditConfigError([{ field: "client", message: "wrapAnthropic() needs an @anthropic-ai/sdk client (an object with messages.create)" }]);
   }
+  return wrapChecked(client, messages, parseIntegrationOptions("wrapAnthropic", optionsSchema, options));
+}
+
+const optionsSchema = z.strictObject({ logger: loggerOption, captureContent: flagOption }, { error: "must be an options object" });
+
+function wrapChecked<C extends AnthropicClientLike>(client: C, messages: Obj, options: WrapAnthropicOptions): C {
   const original = messages.create as AnyFn;
   if ((original as unknown as Obj)[kWrapped]) return client;
   // the prompt is recorded from the body the SDK sent, cut out of its JSON (see sent-body.ts)

@@ -5,6 +5,7 @@
  * happen there, and the app's thread only queues the data. So this module imports nothing at
  * run time but pure functions.
  */
+import { markFreshId } from "../src/record/id.js";
 import { JsonText, jsonArrayMember } from "../src/record/json-text.js";
 import type { ChatInteractionInput, InputBuilder } from "../src/types.js";
 import { isObj, promptOf, type ChatOutcome, type Obj } from "./openai-record.js";
@@ -55,6 +56,8 @@ export type OpenAIRecordData = readonly [
   streamEnd: string | undefined,
   streamChunks: number | undefined,
   rawResponse: boolean,
+  /** the record's id, made when the call was: calls made inside it (a fetch wrapper) name it as their parent */
+  id: string,
 ];
 
 /** The data of one call, from what the wrapper saw. */
@@ -69,6 +72,7 @@ export function openaiRecordData(
   requestId: string | undefined,
   o: ChatOutcome,
   s: CallStatus,
+  id: string,
 ): OpenAIRecordData {
   const stream = s.stream;
   return [
@@ -94,6 +98,7 @@ export function openaiRecordData(
     stream?.end,
     stream?.chunks,
     s.rawResponse === true,
+    id,
   ];
 }
 
@@ -156,6 +161,7 @@ export function openaiChatInput(data: OpenAIRecordData): ChatInteractionInput {
     durationSeconds: data[5],
     success,
   };
+  if (!capture) input.promptCaptured = input.responseCaptured = false;
   if (inputTokens !== undefined) input.inputTokens = inputTokens;
   if (outputTokens !== undefined) input.outputTokens = outputTokens;
   if (usage !== undefined) input.usage = usage;
@@ -178,7 +184,9 @@ export function openaiChatInput(data: OpenAIRecordData): ChatInteractionInput {
     }
     input.metadata = { openai };
   }
-  return input;
+  input.id = data[22];
+  // (the id was made for this call: the logger need not look for content files of it)
+  return markFreshId(input);
 }
 
 /** {@link openaiChatInput} as an InputBuilder: with `thread: true` the worker imports this module and runs it there. */

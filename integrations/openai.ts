@@ -12,11 +12,14 @@
  */
 // (the module's object: the global `performance` is a getter, one more call per reading)
 import { performance } from "node:perf_hooks";
-import { auditContext } from "../src/context.js";
+import { auditContext, runWithOwnValue } from "../src/context.js";
+import { z } from "zod";
 import { AuditConfigError } from "../src/errors.js";
+import { flagOption, loggerOption, parseIntegrationOptions } from "./options.js";
 import { UNREADABLE_ERROR, awaitRecord, readMember, recordFrom, reportRecordFailure, resolveAuditLogger, secondsSince, textOf } from "../src/instrument.js";
 import { copyUsage, toJsonData } from "../src/record/serialize.js";
 import type { AuditLogger } from "../src/logger.js";
+import { newId } from "../src/record/id.js";
 import { openaiChatInputBuilder, openaiRecordData, type CallStatus, type OpenAIRecordData } from "./openai-input.js";
 import { ChatChunkAccumulator, ResponseEventAccumulator, fromChatCompletion, fromResponse, isObj, promptOf, type ChatOutcome, type Obj } from "./openai-record.js";
 import { trackResult, untrackResult, type DroppableCall, type Ticket } from "../src/dropped.js";
@@ -77,6 +80,12 @@ export function wrapOpenAI<C extends OpenAIClientLike>(client: C, options: WrapO
   if (!isOpenAIClient(client)) {
     throw new AuditConfigError([{ field: "client", message: "wrapOpenAI() needs an `openai` client (an object with chat.completions.create)" }]);
   }
+  return wrapChecked(client, parseIntegrationOptions("wrapOpenAI", optionsSchema, options));
+}
+
+const optionsSchema = z.strictObject({ logger: loggerOption, includeUsageInStreams: flagOption, captureContent: flagOption }, { error: "must be an options object" });
+
+function wrapChecked<C extends OpenAIClientLike>(client: C, options: WrapOpenAIOptions): C {
   const target = client as C & { [kWrapped]?: true };
   if (target[kWrapped]) return client;
   Object.defineProperty(target, kWrapped, { value: true });
@@ -86,7 +95,7 @@ export function wrapOpenAI<C extends OpenAIClientLike>(client: C, options: WrapO
   // A client derived with withOptions() keeps the instrumentation.
   wrapMethod(target, "withOptions", (original, self, args) => {
     const derived = original.apply(self, args);
-    return isOpenAIClient(derived) ? wrapOpenAI(derived, options) : derived;
+    return isOpenAIClient(derived) ? wrapChecked(derived, options) : derived;
   });
   return client;
 }
@@ -115,7 +124,9 @@ function instrumentCreate(resource: Creator, api: Api, options: WrapOpenAIOption
     if (capture) callArgs = argsForCall(callArgs, call, sent);
     let result: unknown;
     try {
-      result = original.apply(self, callArgs);
+      // calls made inside (a fetch wrapper, say) get this interaction as their parent, as with
+      // the Anthropic wrapper (found by a new-user run, 2026-12-03: they had none)
+      result = runWithOwnValue({ parentId: call.id }, () => original.apply(self, callArgs));
     } catch (err) {
       call.fail(err);
       throw err;
@@ -168,6 +179,8 @@ function errorMessage(err: unknown): string {
 class CallRecord implements StreamObserver<unknown>, ObservedCall, PromptCopier, DroppableCall {
   parsing = false;
   rawRequested = false;
+  /** the record's id (see OpenAIRecordData's `id`) */
+  readonly id = newId();
   private recorded = false;
   private readonly start = performance.now();
   /**
@@ -437,7 +450,7 @@ class CallRecord implements StreamObserver<unknown>, ObservedCall, PromptCopier,
     }
     this.sentBody = undefined;
     this.prompt = undefined;
-    const data = openaiRecordData(this.api, this.capture, requested, sent, copied, durationSeconds, this.ttft, this.requestId, outcome, status);
+    const data = openaiRecordData(this.api, this.capture, requested, sent, copied, durationSeconds, this.ttft, this.requestId, outcome, status, this.id);
     // Made later (the app gets its result first), batched, or with `thread: true` on the
     // worker thread; flush(), finalizeSession() and the exit hooks make a pending record, so
     // one right after the call still includes it. The record carries the call's context.

@@ -36,6 +36,15 @@ function isLanguageModel(value: unknown): boolean {
   return typeof value === "object" && value !== null && typeof v?.doGenerate === "function" && typeof v.specificationVersion === "string";
 }
 
+/** An AI SDK provider (`createOpenAI()`, `anthropic`): a function that makes models, with `languageModel()`. */
+function isAiSdkProvider(fn: object): boolean {
+  try {
+    return typeof (fn as { languageModel?: unknown }).languageModel === "function";
+  } catch {
+    return false;
+  }
+}
+
 function describeTarget(target: unknown): string {
   if (target === null) return "null";
   if (Array.isArray(target)) return "an array";
@@ -95,6 +104,17 @@ export function withAudit(target: unknown, options?: object): unknown {
     if (isClass(target)) {
       throw new AuditConfigError([
         { field: "target", message: `withAudit() got the class ${target.name || "(anonymous)"}, not an instance: pass the client it makes (new ${target.name || "Client"}(...))` },
+      ]);
+    }
+    // an AI SDK provider (`openai` of @ai-sdk/openai) is a function too: taken for a fetch, its
+    // model lookups became requests ("GET gpt-4o-mini") that returned promises instead of models
+    // (found by a new-user run, 2026-12-03)
+    if (isAiSdkProvider(target)) {
+      throw new AuditConfigError([
+        {
+          field: "target",
+          message: `withAudit() got an AI SDK provider (a function with languageModel()), not a fetch function. Its models are audited with the middleware: wrapLanguageModel({ model: provider("model-id"), middleware: auditLanguageModelMiddleware({ logger }) }) (docs/INTEGRATIONS.md, the AI SDK)`,
+        },
       ]);
     }
     return withAuditFetch(target as FetchLike, options as AuditFetchOptions | undefined);

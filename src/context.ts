@@ -1,7 +1,7 @@
 import { AsyncLocalStorage } from "node:async_hooks";
 import { AuditConfigError, AuditValidationError } from "./errors.js";
 import type { AuditLogger } from "./logger.js";
-import type { AuditContextValue } from "./types.js";
+import type { AuditContextInput, AuditContextValue } from "./types.js";
 
 // One AsyncLocalStorage per process, shared through a global symbol so that two copies of the
 // package (ESM and CJS, or two versions) see the same context and the same default logger.
@@ -24,7 +24,7 @@ const shared: Shared = (g[kShared] ??= { storage: new AsyncLocalStorage<AuditCon
  */
 export const auditContext = Object.freeze({
   /** Runs `fn` in a context that inherits the current one and overrides the given fields. */
-  run<R>(value: AuditContextValue, fn: () => R): R {
+  run<R>(value: AuditContextInput, fn: () => R): R {
     return shared.storage.run(derive(shared.storage.getStore(), checkedValue(value)), fn);
   },
   /** The active context, or undefined outside any. */
@@ -71,7 +71,7 @@ function typeOf(v: unknown): string {
  * are left out, so they inherit (`{ userId: session.user }` with no user keeps the parent's).
  * Anything else is an AuditValidationError naming the field.
  */
-function checkedValue(value: AuditContextValue): AuditContextValue {
+function checkedValue(value: AuditContextInput): AuditContextValue {
   if (typeof value !== "object" || value === null || Array.isArray(value)) {
     throw new AuditValidationError("auditContext.run", [{ field: "value", message: `must be an object such as { userId, traceId } (got ${typeOf(value)})` }]);
   }
@@ -83,13 +83,16 @@ function checkedValue(value: AuditContextValue): AuditContextValue {
   }
   const m = v.metadata;
   if (m !== undefined && m !== null && (typeof m !== "object" || Array.isArray(m))) issues.push({ field: "metadata", message: `must be an object (got ${typeOf(m)})` });
+  // (one that is not a logger was ignored silently: records went to the default logger; found by
+  // a new-user run, 2026-12-03)
+  if (v.logger !== undefined && !isLoggerLike(v.logger)) issues.push({ field: "logger", message: `must be an AuditLogger (got ${typeOf(v.logger)}); leave it out to use the outer context's or the default logger` });
   if (issues.length > 0) throw new AuditValidationError("auditContext.run", issues);
   // (any member set to undefined, the logger's too, is left out: it inherits; so is a null
   // metadata, "none here", which records must not carry as `"metadata": null`)
   const keys = Object.keys(v);
   let i = 0;
   while (i < keys.length && v[keys[i]!] !== undefined) i++;
-  if (i === keys.length && m !== null) return value;
+  if (i === keys.length && m !== null) return value as AuditContextValue;
   const out: Record<string | symbol, unknown> = {};
   for (const key of keys) if (v[key] !== undefined && !(key === "metadata" && m === null)) out[key] = v[key];
   if (v[kUserLookup as unknown as string] !== undefined) out[kUserLookup] = v[kUserLookup as unknown as string];

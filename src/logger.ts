@@ -357,8 +357,12 @@ export class AuditLogger extends EventEmitter<AuditLoggerEvents> implements Exit
     const rc: RedactionCounts = {};
     const id = v.id ?? newId();
     const cfg = this.config;
-    const prompt = this.contentText(v.prompt, rc);
-    const response = this.contentText(v.response, rc);
+    // (a part not captured keeps nothing of it: an empty text's length, preview, hash and
+    // content file said the prompt was empty; found by a new-user run, 2026-12-03)
+    const promptKept = v.promptCaptured !== false;
+    const responseKept = v.responseCaptured !== false;
+    const prompt = promptKept ? this.contentText(v.prompt, rc) : NOT_CAPTURED;
+    const response = responseKept ? this.contentText(v.response, rc) : NOT_CAPTURED;
     const persona = v.persona ?? ctx?.persona;
     const key = this.keyFor(v.userId ?? ctx?.userId);
     const f: Fields = { interactionType: v.interactionType ?? "chat", model: v.model ?? "unknown" };
@@ -366,22 +370,26 @@ export class AuditLogger extends EventEmitter<AuditLoggerEvents> implements Exit
     if (persona !== undefined) f.persona = persona;
     const encrypted: string[] = [];
     if (cfg.contentPreviewChars > 0) {
-      putSensitive(key, f, encrypted, id, "promptPreview", preview(prompt.text, cfg.contentPreviewChars));
-      putSensitive(key, f, encrypted, id, "responsePreview", preview(response.text, cfg.contentPreviewChars));
+      if (promptKept) putSensitive(key, f, encrypted, id, "promptPreview", preview(prompt.text, cfg.contentPreviewChars));
+      if (responseKept) putSensitive(key, f, encrypted, id, "responsePreview", preview(response.text, cfg.contentPreviewChars));
     }
     if (prompt.format === "json") f.promptFormat = "json";
     if (response.format === "json") f.responseFormat = "json";
     f.promptLength = prompt.text.length;
     f.responseLength = response.text.length;
+    if (!promptKept) f.promptCaptured = false;
+    if (!responseKept) f.responseCaptured = false;
     let content: PreparedContent | undefined;
-    if (cfg.fullContentLogging) {
+    // (none when neither part was captured; one part not captured has an empty file, and the
+    // record says so)
+    if (cfg.fullContentLogging && (promptKept || responseKept)) {
       if (v.id !== undefined && (this.contentInFlight.has(id) || (!freshId && this.hasContentFiles(id)))) throw duplicateIdError(id);
       content = prepareContent(id, prompt.text, response.text, key);
     }
     if (cfg.storeContentHashes) {
       // unencrypted, the content files hold the texts' UTF-8 bytes: their digests are these hashes
-      f.promptHash = content && !key ? `sha256:${content.refs.prompt.sha256}` : contentHash(prompt.text, key);
-      f.responseHash = content && !key ? `sha256:${content.refs.response.sha256}` : contentHash(response.text, key);
+      if (promptKept) f.promptHash = content && !key ? `sha256:${content.refs.prompt.sha256}` : contentHash(prompt.text, key);
+      if (responseKept) f.responseHash = content && !key ? `sha256:${content.refs.response.sha256}` : contentHash(response.text, key);
     }
     const tokensUsed = v.tokensUsed ?? (v.inputTokens !== undefined || v.outputTokens !== undefined ? (v.inputTokens ?? 0) + (v.outputTokens ?? 0) : undefined);
     if (tokensUsed !== undefined) f.tokensUsed = tokensUsed;
@@ -1484,6 +1492,9 @@ export class AuditLogger extends EventEmitter<AuditLoggerEvents> implements Exit
 export type { JsonValue };
 
 function ignoreSettled(): void {}
+
+/** A chat's prompt or response that was deliberately not captured (see ChatInteractionInput.promptCaptured). */
+const NOT_CAPTURED: { readonly text: string; readonly format: "text" | "json" } = Object.freeze({ text: "", format: "text" });
 
 /** What settleSinks() got from a sink that did not settle in time. */
 const TIMED_OUT = Symbol("timed out");

@@ -95,9 +95,13 @@ export interface ChatInteractionRecord extends RecordEnvelope {
   /** "json" when the prompt/response were structured (messages) and stored as JSON text */
   readonly promptFormat?: "text" | "json";
   readonly responseFormat?: "text" | "json";
-  /** length in UTF-16 code units (JavaScript string length) */
+  /** length in UTF-16 code units (JavaScript string length); 0 when not captured */
   readonly promptLength: number;
   readonly responseLength: number;
+  /** false when the prompt was deliberately not captured (no preview, hash or content of it) */
+  readonly promptCaptured?: false;
+  /** false when the response was deliberately not captured */
+  readonly responseCaptured?: false;
   /** `sha256:<hex>`, or `hmac-sha256:<kid>:<hex>` when encrypted */
   readonly promptHash?: string;
   readonly responseHash?: string;
@@ -217,6 +221,14 @@ export interface ChatInteractionInput extends RecordLinkInput {
    */
   prompt: string | JsonText | readonly unknown[] | Record<string, unknown>;
   response?: string | readonly unknown[] | Record<string, unknown>;
+  /**
+   * false: the prompt was deliberately not captured (an integration's `captureContent: false`,
+   * `@AuditChat({ captureArgs: false })`): `prompt` is ignored, and the record keeps no text,
+   * preview, hash or content file of it, and says `promptCaptured: false`
+   */
+  promptCaptured?: boolean;
+  /** the same for the response */
+  responseCaptured?: boolean;
   model?: string;
   provider?: string;
   tokensUsed?: number;
@@ -293,6 +305,12 @@ export interface AuditContextValue {
   readonly parentId?: string;
   readonly metadata?: Readonly<Record<string, unknown>>;
 }
+
+/**
+ * What `auditContext.run` takes: a context's fields, each inheriting the outer context's when
+ * left out (or undefined); `metadata: null` inherits too (it means "none added here").
+ */
+export type AuditContextInput = Omit<AuditContextValue, "metadata"> & { readonly metadata?: Readonly<Record<string, unknown>> | null | undefined };
 
 /**
  * @internal For integrations: makes the input of a log call from plain data (strings, numbers,

@@ -29,6 +29,8 @@ export const CSV_COLUMNS: Readonly<Record<RecordType, readonly string[]>> = Obje
     "responseFormat",
     "promptLength",
     "responseLength",
+    "promptCaptured",
+    "responseCaptured",
     "promptHash",
     "responseHash",
     "tokensUsed",

@@ -121,6 +121,14 @@ export function fastChatInput(input: unknown): ChatInput | undefined {
     if (response === undefined) return undefined;
     out.response = response;
   }
+  if ((v = o.promptCaptured) !== undefined) {
+    if (typeof v !== "boolean") return undefined;
+    out.promptCaptured = v;
+  }
+  if ((v = o.responseCaptured) !== undefined) {
+    if (typeof v !== "boolean") return undefined;
+    out.responseCaptured = v;
+  }
   if ((v = o.model) !== undefined) {
     if (!text(v, 256)) return undefined;
     out.model = v;

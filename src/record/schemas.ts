@@ -26,6 +26,8 @@ export const chatInteractionInputSchema = z.strictObject({
   interactionType: text(128).optional(),
   prompt: content,
   response: content.optional(),
+  promptCaptured: z.boolean().optional(),
+  responseCaptured: z.boolean().optional(),
   model: text(256).optional(),
   provider: text(128).optional(),
   tokensUsed: count.optional(),

@@ -33,8 +33,8 @@ describe("auditContext", () => {
     const inner = auditContext.run({ logger, userId: "u1" }, () => auditContext.run({ logger: undefined, traceId: "t" }, () => auditContext.get()));
     expect(inner?.logger).toBe(logger);
     // a null metadata is none here: inherited, never carried as null (records would hold "metadata": null)
-    expect(auditContext.run({ traceId: "t", metadata: null as never }, () => auditContext.get())).toEqual({ traceId: "t" });
-    expect(auditContext.run({ metadata: { a: 1 } }, () => auditContext.run({ userId: "u", metadata: null as never }, () => auditContext.get()))).toEqual({ userId: "u", metadata: { a: 1 } });
+    expect(auditContext.run({ traceId: "t", metadata: null }, () => auditContext.get())).toEqual({ traceId: "t" });
+    expect(auditContext.run({ metadata: { a: 1 } }, () => auditContext.run({ userId: "u", metadata: null }, () => auditContext.get()))).toEqual({ userId: "u", metadata: { a: 1 } });
     // a default logger that is not one is refused at once (not a warning on every later call)
     expect(() => setDefaultAuditLogger({ sessionId: "x" } as never)).toThrow(expect.objectContaining({ code: "AUDIT_ERR_CONFIG" }));
     expect(() => setDefaultAuditLogger("logger" as never)).toThrow(/setDefaultAuditLogger\(\) takes an AuditLogger/);

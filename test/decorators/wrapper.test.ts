@@ -4,6 +4,7 @@ import { afterEach, describe, expect, it } from "vitest";
 import { AuditChat, AuditErrors, AuditPerformance, AuditPersona, AuditTool } from "../../decorators/index.js";
 import { auditContext, setDefaultAuditLogger } from "../../src/context.js";
 import { AuditConfigError } from "../../src/errors.js";
+import { verifyAuditLog } from "../../src/reader/verify.js";
 import { cleanupTmp } from "../helpers/index.js";
 import { decorate, type Mode } from "./apply.js";
 import { newLogger, records } from "./helpers.js";
@@ -845,12 +846,30 @@ describe("@AuditChat", () => {
     }
     decorate("standard", Private, "reply", AuditChat({ logger, captureArgs: false }));
     new Private().reply("my password is hunter2");
-    const [bot, priv] = await records(logger, "chat");
+    class Sealed {
+      reply(text: string) {
+        return `secret answer to ${text}`;
+      }
+    }
+    decorate("standard", Sealed, "reply", AuditChat({ logger, captureArgs: false, captureResult: false }));
+    new Sealed().reply("my pin is 1234");
+    const [bot, priv, sealed] = await records(logger, "chat");
     expect(bot).toMatchObject({ model: "house-model", interactionType: "support", persona: "helper", promptPreview: "help me", responsePreview: "hi Ann: help me", inputTokens: 7, outputTokens: 9, tokensUsed: 16 });
-    expect(priv).toMatchObject({ model: "unknown", promptLength: 0, responsePreview: "noted" });
+    expect(bot).not.toHaveProperty("promptCaptured");
+    // not captured, which the record says (it kept an empty prompt's preview and hash, as if the
+    // prompt had been empty); the one part captured keeps its content file, the other's is empty
+    expect(priv).toMatchObject({ model: "unknown", promptLength: 0, promptCaptured: false, responsePreview: "noted" });
+    expect(priv).not.toHaveProperty("promptPreview");
+    expect(priv).not.toHaveProperty("promptHash");
+    expect(priv).not.toHaveProperty("responseCaptured");
     expect(JSON.stringify(priv)).not.toContain("hunter2");
     const promptFile = path.join(logger.auditDir, (priv!.fullContent as { prompt: { file: string } }).prompt.file);
     expect(fs.readFileSync(promptFile, "utf8")).toBe("");
+    // neither part: no content files at all
+    expect(sealed).toMatchObject({ promptLength: 0, responseLength: 0, promptCaptured: false, responseCaptured: false, success: true });
+    for (const key of ["promptPreview", "responsePreview", "promptHash", "responseHash", "fullContent"]) expect(sealed).not.toHaveProperty(key);
+    expect(JSON.stringify(sealed)).not.toContain("1234");
+    expect((await verifyAuditLog(logger.auditDir)).ok).toBe(true);
   });
 
   it("records a failed call with its error message and rethrows", async () => {

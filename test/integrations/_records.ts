@@ -32,6 +32,21 @@ export async function recordsOf(logger: AuditLogger, kind: RecordType, atLeast =
 }
 
 /**
+ * Asserts that `rec`, a chat record made with `captureContent: false`, says its prompt and response
+ * were not captured and keeps nothing of them: no preview, hash or content file (an empty text's
+ * were kept: the record said the prompt was empty). Its session's content directory holds no file.
+ */
+export function expectNothingCaptured(logger: AuditLogger, rec: Record<string, unknown> | undefined): void {
+  const problems: string[] = [];
+  if (rec?.promptCaptured !== false || rec.responseCaptured !== false) problems.push(`promptCaptured/responseCaptured: ${String(rec?.promptCaptured)}/${String(rec?.responseCaptured)}`);
+  for (const key of ["promptPreview", "responsePreview", "promptHash", "responseHash", "fullContent"]) if (rec !== undefined && key in rec) problems.push(`has ${key}`);
+  const dir = path.join(logger.auditDir, "full_interactions");
+  const files = fs.existsSync(dir) ? fs.readdirSync(dir) : [];
+  if (files.length > 0) problems.push(`content files: ${files.join(", ")}`);
+  if (problems.length > 0) throw new Error(`the record keeps content that was not captured: ${problems.join("; ")}`);
+}
+
+/**
  * A chat record as two runs of the same calls can agree on it (`thread: true` against in-thread):
  * without what differs from run to run (id, times, hashes, content file names), the id and the
  * time to first token as their types, and the integration's metadata section (`section`) with

@@ -12,7 +12,7 @@ import { z } from "zod";
 import { auditLanguageModelMiddleware } from "../../integrations/ai-sdk.js";
 import { AuditLogger, auditContext, setDefaultAuditLogger, verifyAuditLog } from "../../src/index.js";
 import { startFakeAnthropic, type FakeAnthropic } from "../helpers/fake-anthropic.js";
-import { comparableChat } from "./_records.js";
+import { comparableChat, expectNothingCaptured } from "./_records.js";
 import { readJsonl, loggerFactory } from "../helpers/index.js";
 
 type Rec = Record<string, unknown>;
@@ -151,6 +151,7 @@ describe("auditLanguageModelMiddleware: generateText", () => {
     await generateText({ model: audited({ logger, captureContent: false }), prompt: "secret question", tools: weather });
     const [rec] = await chats(logger);
     expect(rec).toMatchObject({ promptLength: 0, responseLength: 0, inputTokens: 384, toolCalls: [{ toolCallId: "toolu_01A09q90qw90lq917835lq9", toolName: "get_weather" }] });
+    expectNothingCaptured(logger, rec);
     expect(JSON.stringify(rec)).not.toContain("secret question");
     expect(JSON.stringify(rec)).not.toContain("Paris, France");
   });

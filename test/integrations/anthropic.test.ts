@@ -15,7 +15,7 @@ import { wrapAnthropic } from "../../integrations/anthropic.js";
 import { decryptValue, valueAad } from "../../src/pipeline/encrypt.js";
 import { AuditLogger, auditContext, verifyAuditLog, type EncryptedValue } from "../../src/index.js";
 import { startFakeAnthropic, type FakeAnthropic } from "../helpers/fake-anthropic.js";
-import { comparableChat } from "./_records.js";
+import { comparableChat, expectNothingCaptured } from "./_records.js";
 import { readJsonl, TEST_KEY, testKeyring, loggerFactory, tmpProject } from "../helpers/index.js";
 
 const MODEL = "claude-haiku-4-5";
@@ -216,6 +216,7 @@ describe("wrapAnthropic: messages.create without streaming", () => {
     await c.messages.create(ask("secret question"));
     const [rec] = await chats(logger);
     expect(rec).toMatchObject({ promptLength: 0, responseLength: 0, inputTokens: 384, toolCalls: [{ id: "toolu_01A09q90qw90lq917835lq9", type: "tool_use", name: "get_weather" }] });
+    expectNothingCaptured(logger, rec);
     expect(JSON.stringify(rec)).not.toContain("secret question");
     expect(JSON.stringify(rec)).not.toContain("Paris, France");
   });

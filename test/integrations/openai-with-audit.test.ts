@@ -3,8 +3,10 @@ import express from "express";
 import type { AddressInfo } from "node:net";
 import OpenAI from "openai";
 import { afterAll, beforeAll, describe, expect, expectTypeOf, it } from "vitest";
-import { withAudit } from "../../integrations/index.js";
-import { AuditConfigError } from "../../src/errors.js";
+import { createOpenAI } from "@ai-sdk/openai";
+import { auditLanguageModelMiddleware, withAudit, withAuditFetch, wrapAnthropic, wrapOpenAI } from "../../integrations/index.js";
+import { auditContext } from "../../src/context.js";
+import { AuditConfigError, AuditValidationError } from "../../src/errors.js";
 import { startFakeAnthropic } from "../helpers/fake-anthropic.js";
 import { startFakeOpenAI, type FakeOpenAI } from "../helpers/fake-openai.js";
 import { loggerFactory } from "../helpers/index.js";
@@ -108,5 +110,51 @@ describe("withAudit dispatch", () => {
     const model = { specificationVersion: "v3", provider: "p", modelId: "m", supportedUrls: {}, doGenerate: async () => ({}), doStream: async () => ({}) };
     expect(() => withAudit(model as never)).toThrow(/got an AI SDK language model\. An AI SDK model is audited with the middleware: wrapLanguageModel\(\{ model, middleware: auditLanguageModelMiddleware/);
     expect(() => withAudit(new (class Pool {})() as never)).toThrow(/got an object of class Pool\. Pass one of those/);
+  });
+});
+
+describe("the integrations' options are checked when wrapping", () => {
+  /** The fields an AuditConfigError names, or the error when it is not one. */
+  const fieldsOf = (fn: () => unknown): string[] | unknown => {
+    try {
+      fn();
+    } catch (err) {
+      return err instanceof AuditConfigError ? err.issues.map((i) => i.field) : err;
+    }
+    return [];
+  };
+
+  it("a misspelt option, a logger that is not one, a flag that is not true/false: AuditConfigError naming each, and the client stays unwrapped (a misspelt captureContent was ignored, and the prompt recorded)", async () => {
+    const logger = newLogger();
+    const raw = new OpenAI({ baseURL: fake.baseURL, apiKey: "sk-test", maxRetries: 0 });
+    const create = raw.chat.completions.create;
+    expect(fieldsOf(() => wrapOpenAI(raw, { logger, captureContents: false } as never))).toEqual(["wrapOpenAI.captureContents"]);
+    expect(fieldsOf(() => wrapOpenAI(raw, { logger: {} as never, includeUsageInStreams: "yes" as never }))).toEqual(["wrapOpenAI.logger", "wrapOpenAI.includeUsageInStreams"]);
+    expect(raw.chat.completions.create).toBe(create);
+    const anthropic = new Anthropic({ apiKey: "test", baseURL: fake.baseURL, maxRetries: 0 });
+    expect(fieldsOf(() => wrapAnthropic(anthropic, { logger: 5 as never, captureContents: false } as never))).toEqual(["wrapAnthropic.logger", "wrapAnthropic.captureContents"]);
+    expect(fieldsOf(() => auditLanguageModelMiddleware({ captureContents: false } as never))).toEqual(["auditLanguageModelMiddleware.captureContents"]);
+    expect(fieldsOf(() => withAuditFetch(fetch, { redactHeaders: [5 as never] }))).toEqual(["withAuditFetch.redactHeaders.0"]);
+    expect(fieldsOf(() => withAuditFetch("x" as never))).toEqual(["fetch"]);
+    expect(fieldsOf(() => withAudit(raw, { captureContents: false } as never))).toEqual(["wrapOpenAI.captureContents"]);
+    // with the options right, the same client is wrapped and records, without the prompt
+    const client = wrapOpenAI(raw, { logger, captureContent: false });
+    await client.chat.completions.create({ model: "gpt-4o-mini", messages: [{ role: "user", content: "my secret" }] });
+    const [rec] = await recordsOf(logger, "chat_interaction");
+    expect(rec).toMatchObject({ provider: "openai", promptCaptured: false });
+    expect(JSON.stringify(rec)).not.toContain("my secret");
+  });
+
+  it("an AI SDK provider is not taken for a fetch function (its model lookups became requests returning promises)", () => {
+    const provider = createOpenAI({ apiKey: "sk-test", baseURL: fake.baseURL });
+    expect(() => withAudit(provider as never)).toThrow(/AI SDK provider.*wrapLanguageModel/);
+    expect(fieldsOf(() => withAudit(provider as never))).toEqual(["target"]);
+  });
+
+  it("auditContext.run with a logger that is not one: AuditValidationError naming it (it was ignored, and records went to the default logger)", () => {
+    expect(() => auditContext.run({ logger: "not a logger" }, () => 1)).toThrow(AuditValidationError);
+    expect(() => auditContext.run({ logger: "not a logger" }, () => 1)).toThrow(/logger: must be an AuditLogger/);
+    const logger = newLogger();
+    expect(auditContext.run({ logger }, () => auditContext.get()?.logger)).toBe(logger);
   });
 });

@@ -11,7 +11,7 @@ import { AuditLogger } from "../../src/logger.js";
 import { verifyAuditLog } from "../../src/reader/verify.js";
 import { startFakeOpenAI, type FakeOpenAI } from "../helpers/fake-openai.js";
 import { TEST_KEY, cleanupTmp, tmpProject } from "../helpers/index.js";
-import { comparableChat, recordsOf } from "./_records.js";
+import { comparableChat, expectNothingCaptured, recordsOf } from "./_records.js";
 
 const REPO = fileURLToPath(new URL("../../", import.meta.url));
 const mod = (rel: string) => JSON.stringify(pathToFileURL(path.join(REPO, rel)).href);
@@ -342,6 +342,31 @@ describe("wrapOpenAI: wrapping, loggers and context", () => {
     });
   });
 
+  it("calls made inside the SDK call (its fetch) get the interaction as their parent, streamed or not, also with thread: true (they had none)", async () => {
+    for (const thread of [false, true]) {
+      const logger = new AuditLogger({ sessionId: "openai_nest", projectPath: tmpProject(), thread });
+      loggers.push(logger);
+      const auditedFetch: typeof fetch = async (input, init) => {
+        logger.logToolUsage({ toolName: "http", operation: "POST" });
+        return fetch(input, init);
+      };
+      const openai = wrapOpenAI(new OpenAI({ baseURL: fake.baseURL, apiKey: "sk-test", maxRetries: 0, fetch: auditedFetch }), { logger });
+      await auditContext.run({ traceId: "trace-nest", parentId: "req-1" }, async () => {
+        await openai.chat.completions.create({ model: "gpt-4o-mini", messages });
+        for await (const _ of await openai.chat.completions.create({ model: "gpt-4o-mini", messages, stream: true })) {
+          // read to the end
+        }
+      });
+      const chats = await recordsOf(logger, "chat_interaction", 2);
+      const tools = await recordsOf(logger, "tool_usage", 2);
+      expect(chats).toHaveLength(2);
+      expect(tools.map((t) => t.parentId), `thread: ${thread}`).toEqual(chats.map((c) => c.id));
+      for (const r of [...chats, ...tools]) expect(r.traceId).toBe("trace-nest");
+      for (const c of chats) expect(c.parentId).toBe("req-1");
+      expect((await verifyAuditLog(logger.auditDir)).ok).toBe(true);
+    }
+  });
+
   it("records built together in one batch each keep their own call's context, or none", async () => {
     const logger = newLogger();
     const openai = wrapOpenAI(client(), { logger });
@@ -401,6 +426,7 @@ describe("wrapOpenAI: wrapping, loggers and context", () => {
     await openai.chat.completions.create({ model: "gpt-4o-mini", messages, tools: [{ type: "function", function: { name: "get_weather" } }] });
     const [rec] = await recordsOf(logger, "chat_interaction");
     expect(rec).toMatchObject({ promptLength: 0, responseLength: 0, inputTokens: 82, outputTokens: 17, toolCalls: [{ type: "function", name: "get_weather" }] });
+    expectNothingCaptured(logger, rec);
     expect(JSON.stringify(rec)).not.toContain("Paris");
     expect(JSON.stringify(rec)).not.toContain("capital of France");
   });

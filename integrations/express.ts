@@ -12,7 +12,7 @@ import { TextDecoder } from "node:util";
 import zlib from "node:zlib";
 import type { ErrorRequestHandler, NextFunction, Request, RequestHandler, Response } from "express";
 import { z } from "zod";
-import { auditContext, kUserLookup, runInAuditContext, type UserLookup } from "../src/context.js";
+import { auditContext, runInAuditContext } from "../src/context.js";
 import { AuditConfigError } from "../src/errors.js";
 import { isError, readMember, reportRecordFailure, resolveAuditLogger, safeRecord, textOf } from "../src/instrument.js";
 import type { AuditLogger } from "../src/logger.js";
@@ -97,10 +97,8 @@ interface RequestState {
   done: boolean;
   chat: ChatCapture | undefined;
   readonly userLookup: ((req: Request) => string | undefined) | undefined;
-  /** the request, while its context may still ask `userLookup` for its user (see lookUpUser) */
-  lookupReq?: Request | undefined;
-  /** the `userId` option threw while the request ran (reported then) */
-  lookupFailed?: boolean;
+  /** the `userId` option threw during this request, and that was reported (see askUser) */
+  lookupReported?: boolean;
 }
 
 interface ChatCapture {
@@ -229,7 +227,7 @@ function begin(
     userLookup: opts.userId,
   };
   const { userId: userOpt, traceId: traceOpt } = opts;
-  const userId = userOpt ? safeRecord(logger, () => cleanId(userOpt(req), MAX_USER_ID)) : undefined;
+  const userId = userOpt ? askUser(state, userOpt, req) : undefined;
   const traceId = traceOpt ? safeRecord(logger, () => cleanId(traceOpt(req), 256)) : (headerTraceId(req) ?? parent?.traceId);
   const value: AuditContextValue = {
     logger,
@@ -239,12 +237,6 @@ function begin(
     ...(userId !== undefined ? { userId } : {}),
     ...(appSessionId !== undefined ? { sessionId: appSessionId } : {}),
   };
-  // no user yet (authentication runs after this middleware): asked again whenever a record of
-  // the request needs one, until the request ends (see kUserLookup)
-  if (userOpt && userId === undefined) {
-    state.lookupReq = req;
-    (value as { [kUserLookup]?: UserLookup })[kUserLookup] = (store) => lookUpUser(state, store);
-  }
   requests.set(req, state);
   return { value, state };
 }
@@ -287,6 +279,7 @@ function trackRoute(state: RequestState, req: Request): void {
       } catch {
         // a strange route object: keep the path
       }
+      learnUserAtRoute(state, req);
     },
   });
 }
@@ -437,30 +430,43 @@ function recordChat(logger: AuditLogger, state: RequestState, chat: ChatCapture,
  */
 function learnUser(state: RequestState, req: Request): void {
   const lookup = state.userLookup;
-  // (the request is over: a context that outlives it asks no more, nor holds the request)
-  state.lookupReq = undefined;
-  if (state.lookupFailed) return; // (reported when it threw: asked no more for this request)
   if (lookup && auditContext.get()?.userId === undefined) {
-    const uid = safeRecord(state.logger, () => cleanId(lookup(req), MAX_USER_ID));
+    const uid = askUser(state, lookup, req);
     if (uid !== undefined) auditContext.setUser(uid);
   }
 }
 
-/** The context's user, asked of the `userId` option while the request runs; one that throws is asked no more. */
-function lookUpUser(state: RequestState, store: AuditContextValue): void {
-  const req = state.lookupReq;
+/**
+ * A route matched (Express sets `req.route`): every middleware before it has run, authentication
+ * too, so a request still without a user asks `userId(req)` now, and the route's handler, and
+ * every record it makes, has the user (found by a new-user run, 2026-12-03: only the records made
+ * at the request's end had it). Set on the request's context, and on the one running, which the
+ * handler runs in (one made inside the request's before the user was known does not see a user set
+ * on the request's own).
+ */
+function learnUserAtRoute(state: RequestState, req: Request): void {
   const lookup = state.userLookup;
-  if (req === undefined || lookup === undefined) return;
-  let uid: string | undefined;
+  const context = state.context as { userId?: string } | undefined;
+  if (lookup === undefined || context === undefined || state.done) return;
+  const running = auditContext.get() as { userId?: string } | undefined;
+  if (context.userId !== undefined && (running === undefined || running.userId !== undefined)) return;
+  const uid = askUser(state, lookup, req);
+  if (uid === undefined) return;
+  if (context.userId === undefined) context.userId = uid;
+  if (running !== undefined && running.userId === undefined) running.userId = uid;
+}
+
+/** `userId(req)`, as an id; one that throws is reported once per request (it is asked again at the end, as before). */
+function askUser(state: RequestState, lookup: (req: Request) => string | undefined, req: Request): string | undefined {
   try {
-    uid = cleanId(lookup(req), MAX_USER_ID);
+    return cleanId(lookup(req), MAX_USER_ID);
   } catch (err) {
-    state.lookupReq = undefined;
-    state.lookupFailed = true;
-    reportRecordFailure(state.logger, err);
-    return;
+    if (!state.lookupReported) {
+      state.lookupReported = true;
+      reportRecordFailure(state.logger, err);
+    }
+    return undefined;
   }
-  if (uid !== undefined) (store as { userId?: string }).userId = uid;
 }
 
 /** A 4xx or 5xx status, or undefined. */

@@ -29,13 +29,7 @@ export const auditContext = Object.freeze({
   },
   /** The active context, or undefined outside any. */
   get(): AuditContextValue | undefined {
-    const store = shared.storage.getStore();
-    // (a context without a user that knows how to learn it asks, once it is needed: see kUserLookup)
-    if (store !== undefined && store.userId === undefined) {
-      const lookup = (store as { [kUserLookup]?: UserLookup })[kUserLookup];
-      if (lookup !== undefined) lookup(store);
-    }
-    return store;
+    return shared.storage.getStore();
   },
   /** Sets the user of the running context (e.g. after authentication). Returns false outside a context. */
   setUser(userId: string): boolean {
@@ -46,17 +40,6 @@ export const auditContext = Object.freeze({
     return true;
   },
 });
-
-/**
- * @internal A context member (inherited by the contexts made inside it, as every member is):
- * how to learn the context's user while it has none, asked by `auditContext.get()` and writing
- * the user into the context it is given, as `setUser` does. The Express middleware's: the user
- * is known only once authentication, a middleware that runs after ours, has run, and records
- * made by the route's handler must carry it (found by review, 2026-12-03: only the request's
- * own records had it, asked again at the request's end).
- */
-export const kUserLookup = Symbol.for("audit-logger.context.user-lookup.v1");
-export type UserLookup = (store: AuditContextValue) => void;
 
 const STRING_FIELDS = ["sessionId", "userId", "persona", "traceId", "parentId"] as const;
 
@@ -93,9 +76,8 @@ function checkedValue(value: AuditContextInput): AuditContextValue {
   let i = 0;
   while (i < keys.length && v[keys[i]!] !== undefined) i++;
   if (i === keys.length && m !== null) return value as AuditContextValue;
-  const out: Record<string | symbol, unknown> = {};
+  const out: Record<string, unknown> = {};
   for (const key of keys) if (v[key] !== undefined && !(key === "metadata" && m === null)) out[key] = v[key];
-  if (v[kUserLookup as unknown as string] !== undefined) out[kUserLookup] = v[kUserLookup as unknown as string];
   return out as AuditContextValue;
 }
 

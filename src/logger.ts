@@ -1225,7 +1225,11 @@ export class AuditLogger extends EventEmitter<AuditLoggerEvents> implements Exit
     let failure: Error | undefined;
     try {
       this.writeOutAll(true);
-      await Promise.all(CHAIN_KINDS.map((k) => this.writers[k].datasync()));
+      // (every kind's sync ends before the commit does, also when one fails: a file whose sync
+      // was still running when another's failed counted as synced for the next commit; found by
+      // review, 2026-12-03)
+      const synced = await Promise.allSettled(CHAIN_KINDS.map((k) => this.writers[k].datasync()));
+      for (const r of synced) if (r.status === "rejected") throw r.reason;
     } catch (err) {
       if (err instanceof AuditIOError) failure = err; // writeOutAll reported it
       else {
@@ -1268,6 +1272,8 @@ export class AuditLogger extends EventEmitter<AuditLoggerEvents> implements Exit
     const ms = this.config.sinkTimeoutMs;
     let timer: NodeJS.Timeout | undefined;
     const late = new Promise<typeof TIMED_OUT>((resolve) => {
+      // (kept referenced: an app's `await finalizeSession()` must return to the app, whose code
+      // after it runs, not end the process under it, unsettled)
       timer = setTimeout(resolve, ms, TIMED_OUT);
     });
     const results = await Promise.allSettled(this.config.sinks.map((s) => Promise.race([Promise.resolve().then(() => s[op]()), late])));

@@ -341,8 +341,8 @@ export class KindWriter {
     const generation = this.lastSegment;
     return new Promise((resolve, reject) =>
       fs.fdatasync(fd, (err) => {
-        // a rotation meanwhile synced and closed this fd itself (see rotate)
-        if (err && !(err.code === "EBADF" && this.lastSegment !== generation)) {
+        // a rotation, or the close, meanwhile synced and closed this fd itself (see rotate, close)
+        if (err && !(err.code === "EBADF" && (this.lastSegment !== generation || this.synced >= covers))) {
           this.syncStarted = this.synced; // not known to be on stable storage: the next commit syncs again
           reject(err);
         } else {

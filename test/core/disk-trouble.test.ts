@@ -8,7 +8,7 @@ import { execFileSync } from "node:child_process";
 import fs from "node:fs";
 import path from "node:path";
 import { afterEach, describe, expect, it } from "vitest";
-import { RECORD_KINDS, verifyAuditLog, type RecordType } from "../../src/index.js";
+import { AuditLogger, RECORD_KINDS, verifyAuditLog, type RecordType } from "../../src/index.js";
 import { cleanupTmp, tmpProject } from "../helpers/index.js";
 import { auditDirOf, readKind, startFixture, killChildren, type ChildHandle } from "../helpers/core.js";
 
@@ -95,4 +95,37 @@ describe("a full disk (writes failing with EFBIG) loses nothing and is reported 
       expect(report.recordsChecked).toBe(COUNT + 1);
     });
   }
+});
+
+describe("fsync: a group commit whose fdatasync fails on one file", () => {
+  it("ends only when every file's fdatasync has (it ended at the first failure, and the next commit counted a file still syncing as synced)", async () => {
+    const logger = new AuditLogger({ sessionId: "sync_fail", projectPath: tmpProject(), durability: "fsync" });
+    logger.on("error", () => {});
+    const writers = (logger as unknown as { writers: Record<string, { boom: { fd: number } }> }).writers;
+    const failing = writers.tool_usage!.boom.fd;
+    const slow = writers.error!.boom.fd;
+    let slowDone = -1;
+    const real = fs.fdatasync;
+    (fs as unknown as { fdatasync: unknown }).fdatasync = (fd: number, cb: (e: NodeJS.ErrnoException | null) => void) => {
+      if (fd === failing) setImmediate(() => cb(Object.assign(new Error("EIO: i/o error, fdatasync"), { code: "EIO" })));
+      else if (fd === slow) setTimeout(() => real.call(fs, fd, (e) => ((slowDone = performance.now()), cb(e))), 200);
+      else real.call(fs, fd, cb);
+    };
+    try {
+      logger.logToolUsage({ toolName: "t", operation: "o" });
+      logger.logError({ errorType: "e", message: "m" });
+      const first = await logger.flush().then(
+        () => "resolved",
+        (e: { code?: string }) => e.code,
+      );
+      expect(first).toBe("AUDIT_ERR_IO");
+      // the failed commit ended after the slow file's sync, not before it
+      expect(slowDone).toBeGreaterThan(0);
+    } finally {
+      (fs as unknown as { fdatasync: unknown }).fdatasync = real;
+    }
+    await logger.flush();
+    await logger.finalizeSession();
+    expect((await verifyAuditLog(logger.auditDir)).ok).toBe(true);
+  });
 });

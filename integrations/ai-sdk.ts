@@ -13,6 +13,7 @@ import { z } from "zod";
 import { auditContext, runWithOwnValue } from "../src/context.js";
 import { readMember, recordFrom, reportRecordFailure, resolveAuditLogger, textOf } from "../src/instrument.js";
 import type { AuditLogger } from "../src/logger.js";
+import type { AuditContextValue } from "../src/types.js";
 import { newId } from "../src/record/id.js";
 import { copyUsage, toJsonData } from "../src/record/serialize.js";
 import { isThenable } from "./api-promise.js";
@@ -122,7 +123,7 @@ export function auditLanguageModelMiddleware(given: AuditLanguageModelMiddleware
       if (!call) return doGenerate();
       let result: GenerateResult;
       try {
-        result = await runWithOwnValue({ parentId: call.id }, doGenerate);
+        result = await runWithOwnValue(call.innerContext(), doGenerate);
       } catch (err) {
         call.finish(failedOutcome(err, params));
         throw err;
@@ -144,7 +145,7 @@ export function auditLanguageModelMiddleware(given: AuditLanguageModelMiddleware
       if (!call) return doStream();
       let result: StreamResult;
       try {
-        result = await runWithOwnValue({ parentId: call.id }, doStream);
+        result = await runWithOwnValue(call.innerContext(), doStream);
       } catch (err) {
         call.finish(failedOutcome(err, params));
         throw err;
@@ -207,6 +208,11 @@ class ModelCall {
   readonly id = newId();
   private readonly start = performance.now();
   private readonly ctx = auditContext.get();
+
+  /** The context the model's call runs in: this call as the parent, in its trace (one it starts outside any: see AuditLogger.logChatInteraction). */
+  innerContext(): AuditContextValue {
+    return this.ctx?.traceId === undefined ? { parentId: this.id, traceId: this.id } : { parentId: this.id };
+  }
   private readonly prompt: unknown;
   private readonly modelId: string | undefined;
   private readonly provider: string | undefined;

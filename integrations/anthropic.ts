@@ -132,7 +132,8 @@ function auditedCreate(original: AnyFn, self: unknown, args: unknown[], options:
   let result: unknown;
   try {
     // calls made inside (a fetch wrapper, say) get this interaction as their parent
-    result = runWithOwnValue({ parentId: call.id }, () => Reflect.apply(original, self, callArgs));
+    // (outside any trace, in the trace the call starts: see AuditLogger.logChatInteraction)
+    result = runWithOwnValue(call.callContext?.traceId === undefined ? { parentId: call.id, traceId: call.id } : { parentId: call.id }, () => Reflect.apply(original, self, callArgs));
   } catch (err) {
     call.fail(err);
     throw err;
@@ -184,7 +185,7 @@ class ChatCall implements StreamObserver<unknown>, ObservedCall, PromptCopier, D
    * user, trace, parent, persona and metadata, also when a stream is read, or a promise awaited,
    * in another context.
    */
-  private readonly callContext: AuditContextValue | undefined = auditContext.get();
+  readonly callContext: AuditContextValue | undefined = auditContext.get();
   /** the response's headers, once they arrived, until the call is recorded (for its request id) */
   private headers: { get(name: string): string | null } | undefined;
   private status: number | undefined;

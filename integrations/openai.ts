@@ -126,7 +126,8 @@ function instrumentCreate(resource: Creator, api: Api, options: WrapOpenAIOption
     try {
       // calls made inside (a fetch wrapper, say) get this interaction as their parent, as with
       // the Anthropic wrapper (found by a new-user run, 2026-12-03: they had none)
-      result = runWithOwnValue({ parentId: call.id }, () => original.apply(self, callArgs));
+      // (outside any trace, in the trace the call starts: see AuditLogger.logChatInteraction)
+      result = runWithOwnValue(call.callContext?.traceId === undefined ? { parentId: call.id, traceId: call.id } : { parentId: call.id }, () => original.apply(self, callArgs));
     } catch (err) {
       call.fail(err);
       throw err;
@@ -188,7 +189,7 @@ class CallRecord implements StreamObserver<unknown>, ObservedCall, PromptCopier,
    * traceId/userId/parentId/metadata even when the stream is read (or the promise awaited), or
    * the record built, in another context.
    */
-  private readonly callContext = auditContext.get();
+  readonly callContext = auditContext.get();
   /**
    * The HTTP status, once headers arrived (-1 when the response had none). Only the status and
    * the headers are kept until the call is recorded, not the SDK's response props: a record

@@ -25,6 +25,7 @@ const shared: Shared = (g[kShared] ??= { storage: new AsyncLocalStorage<AuditCon
 export const auditContext = Object.freeze({
   /** Runs `fn` in a context that inherits the current one and overrides the given fields. */
   run<R>(value: AuditContextInput, fn: () => R): R {
+    if (typeof fn !== "function") throw new AuditValidationError("auditContext.run", [{ field: "fn", message: `must be the function to run in the context (got ${typeOf(fn)})` }]);
     return shared.storage.run(derive(shared.storage.getStore(), checkedValue(value)), fn);
   },
   /** The active context, or undefined outside any. */

@@ -349,9 +349,12 @@ export class AuditLogger extends EventEmitter<AuditLoggerEvents> implements Exit
   /** Records an LLM call; returns the interaction id. */
   logChatInteraction(input: ChatInteractionInput): string {
     this.assertOpen("logChatInteraction");
-    const v = fastChatInput(input) ?? validate(chatInteractionInputSchema, input, "logChatInteraction");
+    let v = fastChatInput(input) ?? validate(chatInteractionInputSchema, input, "logChatInteraction");
     // (an id the kit made for this call is fresh: no content files to look for, see kFreshId)
     const freshId = (input as { [kFreshId]?: true })[kFreshId] === true;
+    // an integration's call outside any trace starts one, named by its own id, as a decorated
+    // call does (its nested calls, a fetch made by the SDK, carry that trace too)
+    if (freshId && v.traceId === undefined && v.id !== undefined && auditContext.get()?.traceId === undefined) v = { ...v, traceId: v.id };
     if (this.remote) return this.queue("logChatInteraction", v, freshId);
     const ctx = auditContext.get();
     const rc: RedactionCounts = {};

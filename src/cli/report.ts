@@ -83,7 +83,7 @@ export function printReport(r: AnalyticsReport, where: string, io: CliIO): void 
   const t = r.totals;
   io.out(c.bold(`Audit report for ${where}`));
   io.out(`  sessions   ${r.sessions.length} (${r.sessions.slice(0, 5).join(", ")}${r.sessions.length > 5 ? ", ..." : ""})`);
-  io.out(`  period     ${r.period.start ?? "-"} -> ${r.period.end ?? "-"} (${num(r.period.hours)} h)`);
+  io.out(`  period     ${r.period.start ?? "-"} -> ${r.period.end ?? "-"} (spans ${num(r.period.hours)} clock hour${r.period.hours === 1 ? "" : "s"}, UTC)`);
   io.out(`  records    ${num(t.records)} (chat ${num(t.chatInteractions)}, tool ${num(t.toolUsages)}, persona ${num(t.personaActivities)}, file ${num(t.fileOperations)}, metric ${num(t.performanceMetrics)}, error ${num(t.errors)})`);
   io.out(`  tokens     ${num(t.tokens)} (input ${num(t.inputTokens)}, output ${num(t.outputTokens)})`);
   io.out(`  cost       ${usd(t.costUsd)}${t.unpricedModels.length > 0 ? c.yellow(` (no price for ${t.unpricedModels.map(clean).join(", ")}: not included; see --prices)`) : ""}`);

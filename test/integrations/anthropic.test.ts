@@ -190,7 +190,9 @@ describe("wrapAnthropic: messages.create without streaming", () => {
     expect(streamed).toMatchObject({ traceId: "trace-A" });
     for (const key of ["userId", "persona", "parentId"]) expect(streamed).not.toHaveProperty(key);
     expect(streamed.metadata).not.toHaveProperty("route");
-    for (const key of ["traceId", "userId"]) expect(awaited).not.toHaveProperty(key);
+    expect(awaited).not.toHaveProperty("userId");
+    // (the trace it starts, named by its own id: not the awaiting context's)
+    expect(awaited.traceId).toBe(awaited.id);
   });
 
   it("calls made inside the SDK call (its fetch) get the interaction as their parent", async () => {

@@ -200,7 +200,8 @@ describe("wrapOpenAI: streamed chat completions", () => {
     await auditContext.run({ userId: "someone-else", traceId: "t-other", metadata: { tenant: "other" } }, () => collect(stream));
     const [rec] = await recordsOf(logger, "chat_interaction");
     expect(rec).not.toHaveProperty("userId");
-    expect(rec).not.toHaveProperty("traceId");
+    // (the trace it starts, named by its own id: not the reading context's)
+    expect(rec!.traceId).toBe(rec!.id);
     expect(rec!.metadata).toEqual({ openai: expect.objectContaining({ stream: true }) });
   });
 });

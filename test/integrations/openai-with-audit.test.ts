@@ -156,5 +156,7 @@ describe("the integrations' options are checked when wrapping", () => {
     expect(() => auditContext.run({ logger: "not a logger" }, () => 1)).toThrow(/logger: must be an AuditLogger/);
     const logger = newLogger();
     expect(auditContext.run({ logger }, () => auditContext.get()?.logger)).toBe(logger);
+    // (a function that is not one: a TypeError from deep inside, "Function.prototype.apply was called on 5")
+    expect(() => auditContext.run({}, 5 as never)).toThrow(/fn: must be the function to run in the context \(got number\)/);
   });
 });

@@ -357,12 +357,16 @@ describe("wrapOpenAI: wrapping, loggers and context", () => {
           // read to the end
         }
       });
-      const chats = await recordsOf(logger, "chat_interaction", 2);
-      const tools = await recordsOf(logger, "tool_usage", 2);
-      expect(chats).toHaveLength(2);
+      // outside any trace: the call starts one, named by its id, which its fetch carries too
+      await openai.chat.completions.create({ model: "gpt-4o-mini", messages });
+      const chats = await recordsOf(logger, "chat_interaction", 3);
+      const tools = await recordsOf(logger, "tool_usage", 3);
+      expect(chats).toHaveLength(3);
       expect(tools.map((t) => t.parentId), `thread: ${thread}`).toEqual(chats.map((c) => c.id));
-      for (const r of [...chats, ...tools]) expect(r.traceId).toBe("trace-nest");
-      for (const c of chats) expect(c.parentId).toBe("req-1");
+      for (const r of [...chats.slice(0, 2), ...tools.slice(0, 2)]) expect(r.traceId).toBe("trace-nest");
+      for (const c of chats.slice(0, 2)) expect(c.parentId).toBe("req-1");
+      expect([chats[2]!.traceId, tools[2]!.traceId]).toEqual([chats[2]!.id, chats[2]!.id]);
+      expect(chats[2]).not.toHaveProperty("parentId");
       expect((await verifyAuditLog(logger.auditDir)).ok).toBe(true);
     }
   });
@@ -376,10 +380,11 @@ describe("wrapOpenAI: wrapping, loggers and context", () => {
     await auditContext.run({ userId: "user-b" }, () => openai.chat.completions.create({ model: "gpt-4o-mini", messages }));
     await auditContext.run({ userId: "user-c" }, () => logger.flush()); // built here, in yet another context
     const recs = await recordsOf(logger, "chat_interaction", 3);
-    expect(recs.map((r) => [r.userId, r.traceId, (r.metadata as { tenant?: string }).tenant])).toEqual([
+    // (a call outside any trace starts its own, named by its record's id)
+    expect(recs.map((r) => [r.userId, r.traceId === r.id ? "its own" : r.traceId, (r.metadata as { tenant?: string }).tenant])).toEqual([
       ["user-a", "trace-a", "a"],
-      [undefined, undefined, undefined],
-      ["user-b", undefined, undefined],
+      [undefined, "its own", undefined],
+      ["user-b", "its own", undefined],
     ]);
   });
 

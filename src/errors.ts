@@ -26,12 +26,17 @@ function listIssues(issues: readonly FieldIssue[]): string {
 }
 
 /** Invalid configuration: thrown at construction, naming every bad field. */
+/** The fields the decorators, the integrations and setDefaultAuditLogger() name in their AuditConfigErrors. */
+const INSTRUMENTATION_FIELD = /^(@Audit|wrapOpenAI|wrapAnthropic|withAudit|auditLanguageModelMiddleware|auditMiddleware|auditErrorHandler|client$|fetch$|target$|logger$)/;
+
 export class AuditConfigError extends AuditLoggerError {
   readonly issues: readonly FieldIssue[];
   constructor(issues: readonly FieldIssue[]) {
+    // (a decorator's or an integration's options: their docs, not the logger's configuration table)
+    const instrumentation = issues.length > 0 && issues.every((i) => INSTRUMENTATION_FIELD.test(i.field));
     super(
       "AUDIT_ERR_CONFIG",
-      `Invalid audit-logger configuration (${issues.length} field${issues.length === 1 ? "" : "s"}):\n${listIssues(issues)}\nFix the fields above; see the README's configuration reference.`,
+      `Invalid audit-logger ${instrumentation ? "instrumentation options" : "configuration"} (${issues.length} field${issues.length === 1 ? "" : "s"}):\n${listIssues(issues)}\nFix the fields above; see ${instrumentation ? "docs/INTEGRATIONS.md" : "the README's configuration reference"}.`,
     );
     this.issues = issues;
   }

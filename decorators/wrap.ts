@@ -7,7 +7,7 @@
  * records once the call returns, throws, settles, or - for generators - finishes or is abandoned.
  */
 import { z } from "zod";
-import { auditContext, runInAuditContext, runWithOwnValue } from "../src/context.js";
+import { currentContext, runInAuditContext, runWithOwnValue } from "../src/context.js";
 import { trackResult, untrackResult } from "../src/dropped.js";
 import { AuditConfigError } from "../src/errors.js";
 import { isInstance, isNativePromise, keepAddedMembers, reportRecordFailure, resolveAuditLogger, safeRecord, textOf, warnLoggerOptionThrew } from "../src/instrument.js";
@@ -422,7 +422,7 @@ class Call implements FinishedCall {
     }
     // made in the caller's context (a generator is finished in its consumer's): the logger
     // fills what a record lacks (persona, metadata) from the context it runs in
-    if (auditContext.get() === this.outer) safeRecord(this.logger, () => this.spec.record(this.logger, this));
+    if (currentContext() === this.outer) safeRecord(this.logger, () => this.spec.record(this.logger, this));
     else runInAuditContext(this.outer, () => safeRecord(this.logger, () => this.spec.record(this.logger, this)));
   }
 }
@@ -436,7 +436,7 @@ function invoke(spec: MethodAuditSpec, kind: FunctionKind, logger: AuditLogger, 
     if (kind !== "function" && spec.readsArgs) copies = { kept: [] };
     call = new Call(spec, logger, thisArg, spec.readsArgs ? argsAsCalled(args, copies) : NO_ARGS, name);
     if (kind !== "function") call.yielded = { count: 0, firstItemSeconds: undefined, items: spec.collectItems ? [] : undefined };
-    const caller = auditContext.get();
+    const caller = currentContext();
     call.calledIn(caller);
     if (spec.linkChildren) {
       const id = newId();
@@ -459,7 +459,7 @@ function invoke(spec: MethodAuditSpec, kind: FunctionKind, logger: AuditLogger, 
   try {
     out = patch
       ? runWithOwnValue(patch, () => {
-          call.inner = auditContext.get();
+          call.inner = currentContext();
           return Reflect.apply(original, thisArg, args);
         })
       : Reflect.apply(original, thisArg, args);

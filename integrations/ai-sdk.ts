@@ -9,15 +9,14 @@
  * dependency: only its types are imported.
  */
 import type { LanguageModelMiddleware } from "ai";
-import { z } from "zod";
-import { auditContext, runWithOwnValue } from "../src/context.js";
+import { currentContext, runWithOwnValue } from "../src/context.js";
 import { readMember, recordFrom, reportRecordFailure, resolveAuditLogger, textOf } from "../src/instrument.js";
 import type { AuditLogger } from "../src/logger.js";
 import type { AuditContextValue } from "../src/types.js";
 import { newId } from "../src/record/id.js";
 import { copyUsage, toJsonData } from "../src/record/serialize.js";
 import { isThenable } from "./api-promise.js";
-import { flagOption, loggerOption, parseIntegrationOptions } from "./options.js";
+import { integrationOptionsSchema, parseIntegrationOptions } from "./options.js";
 import { aiSdkChatInputBuilder, type AiSdkRecordData, type AiSdkToolCall } from "./ai-sdk-input.js";
 
 /** Options of {@link auditLanguageModelMiddleware}. */
@@ -93,8 +92,6 @@ function recordsItself(model: unknown): boolean {
   return known;
 }
 
-const optionsSchema = z.strictObject({ logger: loggerOption, captureContent: flagOption }, { error: "must be an options object" });
-
 /**
  * An AI SDK language-model middleware that records every model call as one ChatInteraction:
  * model and provider, prompt, response text, tokens (and the provider's raw usage), finish
@@ -110,7 +107,7 @@ const optionsSchema = z.strictObject({ logger: loggerOption, captureContent: fla
  * const { text } = await generateText({ model, prompt: "Hi" });   // one record
  */
 export function auditLanguageModelMiddleware(given: AuditLanguageModelMiddlewareOptions = {}): LanguageModelMiddleware {
-  const options: AuditLanguageModelMiddlewareOptions = parseIntegrationOptions("auditLanguageModelMiddleware", optionsSchema, given);
+  const options = parseIntegrationOptions("auditLanguageModelMiddleware", integrationOptionsSchema, given) as AuditLanguageModelMiddlewareOptions;
   const capture = options.captureContent !== false;
   return {
     specificationVersion: "v3",
@@ -207,7 +204,7 @@ function startCall(logger: AuditLogger, params: unknown, model: unknown, kind: "
 class ModelCall {
   readonly id = newId();
   private readonly start = performance.now();
-  private readonly ctx = auditContext.get();
+  private readonly ctx = currentContext();
 
   /** The context the model's call runs in: this call as the parent, in its trace (one it starts outside any: see AuditLogger.logChatInteraction). */
   innerContext(): AuditContextValue {

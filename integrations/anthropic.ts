@@ -16,10 +16,9 @@
  */
 // (the module's object: the global `performance` is a getter, one more call per reading)
 import { performance } from "node:perf_hooks";
-import { auditContext, runWithOwnValue } from "../src/context.js";
-import { z } from "zod";
+import { currentContext, runWithOwnValue } from "../src/context.js";
 import { AuditConfigError } from "../src/errors.js";
-import { flagOption, loggerOption, parseIntegrationOptions } from "./options.js";
+import { integrationOptionsSchema, parseIntegrationOptions } from "./options.js";
 import { awaitRecord, readMember, recordFrom, reportRecordFailure, resolveAuditLogger, secondsSince, textOf } from "../src/instrument.js";
 import type { AuditLogger } from "../src/logger.js";
 import { newId } from "../src/record/id.js";
@@ -77,10 +76,8 @@ export function wrapAnthropic<C extends AnthropicClientLike>(client: C, options:
   if (!isObj(messages) || typeof messages.create !== "function") {
     throw new AuditConfigError([{ field: "client", message: "wrapAnthropic() needs an @anthropic-ai/sdk client (an object with messages.create)" }]);
   }
-  return wrapChecked(client, messages, parseIntegrationOptions("wrapAnthropic", optionsSchema, options));
+  return wrapChecked(client, messages, parseIntegrationOptions("wrapAnthropic", integrationOptionsSchema, options) as WrapAnthropicOptions);
 }
-
-const optionsSchema = z.strictObject({ logger: loggerOption, captureContent: flagOption }, { error: "must be an options object" });
 
 function wrapChecked<C extends AnthropicClientLike>(client: C, messages: Obj, options: WrapAnthropicOptions): C {
   const original = messages.create as AnyFn;
@@ -185,7 +182,7 @@ class ChatCall implements StreamObserver<unknown>, ObservedCall, PromptCopier, D
    * user, trace, parent, persona and metadata, also when a stream is read, or a promise awaited,
    * in another context.
    */
-  readonly callContext: AuditContextValue | undefined = auditContext.get();
+  readonly callContext: AuditContextValue | undefined = currentContext();
   /** the response's headers, once they arrived, until the call is recorded (for its request id) */
   private headers: { get(name: string): string | null } | undefined;
   private status: number | undefined;

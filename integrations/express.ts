@@ -12,7 +12,7 @@ import { TextDecoder } from "node:util";
 import zlib from "node:zlib";
 import type { ErrorRequestHandler, NextFunction, Request, RequestHandler, Response } from "express";
 import { z } from "zod";
-import { auditContext, runInAuditContext } from "../src/context.js";
+import { auditContext, currentContext, kUserLookup, runInAuditContext, type UserLookup } from "../src/context.js";
 import { AuditConfigError } from "../src/errors.js";
 import { isError, readMember, reportRecordFailure, resolveAuditLogger, safeRecord, textOf } from "../src/instrument.js";
 import type { AuditLogger } from "../src/logger.js";
@@ -99,6 +99,10 @@ interface RequestState {
   readonly userLookup: ((req: Request) => string | undefined) | undefined;
   /** the `userId` option threw during this request, and that was reported (see askUser) */
   lookupReported?: boolean;
+  /** the context's lookup (see lookUpUser): asking now, stopped after a throw, and what it holds */
+  asking?: boolean;
+  lookupStopped?: boolean;
+  userHolder?: UserHolder;
 }
 
 interface ChatCapture {
@@ -202,7 +206,7 @@ function begin(
     ignored.add(req);
     return undefined;
   }
-  const parent = auditContext.get();
+  const parent = currentContext();
   const method = typeof req.method === "string" ? req.method : "GET";
   const metadata: Record<string, unknown> = { method, route: path };
   const sessionOpt = opts.sessionId;
@@ -237,13 +241,19 @@ function begin(
     ...(userId !== undefined ? { userId } : {}),
     ...(appSessionId !== undefined ? { sessionId: appSessionId } : {}),
   };
+  // no user yet (authentication runs later): asked again when a record needs one (see lookUpUser)
+  if (userOpt && userId === undefined) {
+    const holder: UserHolder = { state, req };
+    state.userHolder = holder;
+    (value as { [kUserLookup]?: UserLookup })[kUserLookup] = (store) => lookUpUser(holder, store);
+  }
   requests.set(req, state);
   return { value, state };
 }
 
 /** Runs inside the request's context: hooks the route, the bodies and the end of the response. */
 function attach(state: RequestState, req: Request, res: Response): void {
-  const store = auditContext.get();
+  const store = currentContext();
   state.context = store;
   // auditContext.run may have merged our metadata into a new object: follow the live one
   if (store?.metadata) state.metadata = store.metadata as Record<string, unknown>;
@@ -279,7 +289,7 @@ function trackRoute(state: RequestState, req: Request): void {
       } catch {
         // a strange route object: keep the path
       }
-      learnUserAtRoute(state, req);
+
     },
   });
 }
@@ -357,7 +367,7 @@ function complete(state: RequestState, req: Request, res: Response, aborted: boo
   state.done = true;
   const { logger } = state;
   const durationMs = performance.now() - state.start;
-  learnUser(state, req);
+  learnUser(state, req, true);
   const route = state.routePattern ?? state.path;
   // A client gone before any response went out got none: `res.statusCode` is then only the 200
   // Node starts with. Such a request is recorded with 499, "client closed request" (nginx's).
@@ -428,32 +438,50 @@ function recordChat(logger: AuditLogger, state: RequestState, chat: ChatCapture,
  * known only after authentication, which ran after the middleware. Set on the request's context,
  * so every later record of the request has it.
  */
-function learnUser(state: RequestState, req: Request): void {
+function learnUser(state: RequestState, req: Request, ending = false): void {
   const lookup = state.userLookup;
-  if (lookup && auditContext.get()?.userId === undefined) {
+  if (ending && state.userHolder) state.userHolder.state = state.userHolder.req = undefined;
+  if (lookup && currentContext()?.userId === undefined) {
     const uid = askUser(state, lookup, req);
     if (uid !== undefined) auditContext.setUser(uid);
   }
 }
 
 /**
- * A route matched (Express sets `req.route`): every middleware before it has run, authentication
- * too, so a request still without a user asks `userId(req)` now, and the route's handler, and
- * every record it makes, has the user (found by a new-user run, 2026-12-03: only the records made
- * at the request's end had it). Set on the request's context, and on the one running, which the
- * handler runs in (one made inside the request's before the user was known does not see a user set
- * on the request's own).
+ * The request context's kUserLookup: asks `userId(req)` when a record is made in the request's
+ * context (or one made inside it) while it has no user, so that records made after
+ * authentication (a middleware after ours, or the route's own, which runs after the route
+ * matched) carry the user. Not from within itself (a `userId` that makes a record recursed);
+ * not after one that threw (reported once; the request's end asks again); not once the request
+ * has ended (a context that outlives it holds neither the request nor its captured bodies).
  */
-function learnUserAtRoute(state: RequestState, req: Request): void {
+function lookUpUser(holder: UserHolder, store: AuditContextValue): void {
+  const state = holder.state;
+  const req = holder.req;
+  if (state === undefined || req === undefined || state.asking || state.lookupStopped) return;
   const lookup = state.userLookup;
-  const context = state.context as { userId?: string } | undefined;
-  if (lookup === undefined || context === undefined || state.done) return;
-  const running = auditContext.get() as { userId?: string } | undefined;
-  if (context.userId !== undefined && (running === undefined || running.userId !== undefined)) return;
-  const uid = askUser(state, lookup, req);
-  if (uid === undefined) return;
-  if (context.userId === undefined) context.userId = uid;
-  if (running !== undefined && running.userId === undefined) running.userId = uid;
+  if (lookup === undefined) return;
+  state.asking = true;
+  let uid: string | undefined;
+  try {
+    uid = cleanId(lookup(req), MAX_USER_ID);
+  } catch (err) {
+    state.lookupStopped = true;
+    if (!state.lookupReported) {
+      state.lookupReported = true;
+      reportRecordFailure(state.logger, err);
+    }
+    return;
+  } finally {
+    state.asking = false;
+  }
+  if (uid !== undefined) (store as { userId?: string }).userId = uid;
+}
+
+/** What a request context's kUserLookup holds: cleared when the request ends. */
+interface UserHolder {
+  state: RequestState | undefined;
+  req: Request | undefined;
 }
 
 /** `userId(req)`, as an id; one that throws is reported once per request (it is asked again at the end, as before). */

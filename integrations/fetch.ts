@@ -6,16 +6,7 @@ import { UNREADABLE_ERROR, isInstance, isNativePromise, keepAddedMembers, readMe
 import type { AuditLogger } from "../src/logger.js";
 import type { ToolUsageInput } from "../src/types.js";
 import { AuditConfigError } from "../src/errors.js";
-import { z } from "zod";
-import { loggerOption, parseIntegrationOptions } from "./options.js";
-
-const optionsSchema = z.strictObject(
-  {
-    logger: loggerOption,
-    redactHeaders: z.array(z.union([z.string(), z.instanceof(RegExp)], { error: "each must be a header name or a RegExp" }), { error: "must be a list of header names or RegExps" }).optional(),
-  },
-  { error: "must be an options object" },
-);
+import { integrationOptionsSchema, parseIntegrationOptions } from "./options.js";
 
 /** Options of {@link withAuditFetch}. */
 export interface AuditFetchOptions {
@@ -98,7 +89,7 @@ export function withAuditFetch<F extends FetchLike>(fetchFn: F, given: AuditFetc
   if (typeof fetchFn !== "function") {
     throw new AuditConfigError([{ field: "fetch", message: `withAuditFetch() needs a fetch function, such as the global fetch (got ${fetchFn === null ? "null" : typeof fetchFn})` }]);
   }
-  const options: AuditFetchOptions = parseIntegrationOptions("withAuditFetch", optionsSchema, given);
+  const options = parseIntegrationOptions("withAuditFetch", integrationOptionsSchema, given) as AuditFetchOptions;
   if ((fetchFn as F & { [kAudited]?: true })[kAudited]) return fetchFn;
   // Header names arrive lowercased, and are case-insensitive: strings compared lowercased,
   // patterns copied case-insensitive and without /g or /y (whose lastIndex made every other

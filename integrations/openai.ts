@@ -12,10 +12,9 @@
  */
 // (the module's object: the global `performance` is a getter, one more call per reading)
 import { performance } from "node:perf_hooks";
-import { auditContext, runWithOwnValue } from "../src/context.js";
-import { z } from "zod";
+import { currentContext, runWithOwnValue } from "../src/context.js";
 import { AuditConfigError } from "../src/errors.js";
-import { flagOption, loggerOption, parseIntegrationOptions } from "./options.js";
+import { integrationOptionsSchema, parseIntegrationOptions } from "./options.js";
 import { UNREADABLE_ERROR, awaitRecord, readMember, recordFrom, reportRecordFailure, resolveAuditLogger, secondsSince, textOf } from "../src/instrument.js";
 import { copyUsage, toJsonData } from "../src/record/serialize.js";
 import type { AuditLogger } from "../src/logger.js";
@@ -80,10 +79,8 @@ export function wrapOpenAI<C extends OpenAIClientLike>(client: C, options: WrapO
   if (!isOpenAIClient(client)) {
     throw new AuditConfigError([{ field: "client", message: "wrapOpenAI() needs an `openai` client (an object with chat.completions.create)" }]);
   }
-  return wrapChecked(client, parseIntegrationOptions("wrapOpenAI", optionsSchema, options));
+  return wrapChecked(client, parseIntegrationOptions("wrapOpenAI", integrationOptionsSchema, options) as WrapOpenAIOptions);
 }
-
-const optionsSchema = z.strictObject({ logger: loggerOption, includeUsageInStreams: flagOption, captureContent: flagOption }, { error: "must be an options object" });
 
 function wrapChecked<C extends OpenAIClientLike>(client: C, options: WrapOpenAIOptions): C {
   const target = client as C & { [kWrapped]?: true };
@@ -189,7 +186,7 @@ class CallRecord implements StreamObserver<unknown>, ObservedCall, PromptCopier,
    * traceId/userId/parentId/metadata even when the stream is read (or the promise awaited), or
    * the record built, in another context.
    */
-  readonly callContext = auditContext.get();
+  readonly callContext = currentContext();
   /**
    * The HTTP status, once headers arrived (-1 when the response had none). Only the status and
    * the headers are kept until the call is recorded, not the SDK's response props: a record

@@ -11,15 +11,44 @@ import { AuditConfigError } from "../src/errors.js";
 import type { AuditLogger } from "../src/logger.js";
 import { toFieldIssues } from "../src/record/issues.js";
 
-/** The `logger` option: an AuditLogger (structurally: another copy of the package's is one too). */
-export const loggerOption = z.custom<AuditLogger>(isLoggerLike, "must be an AuditLogger (new AuditLogger(...)); leave it out to use the context's or the default logger").optional();
+/**
+ * The `logger` option: an AuditLogger (structurally: another copy of the package's is one too);
+ * null, as undefined, is none (accepted before the check, by JavaScript callers).
+ */
+const loggerOption = z
+  .custom<AuditLogger | null>((v) => v === null || isLoggerLike(v), "must be an AuditLogger (new AuditLogger(...)); leave it out to use the context's or the default logger")
+  .optional();
 
 /** A true/false option. */
-export const flagOption = z.boolean({ error: "must be true or false" }).optional();
+const flagOption = z.boolean({ error: "must be true or false" }).optional();
 
-/** `options` checked against `schema` (undefined is no options); the parsed copy, which later changes to the app's object do not reach. */
-export function parseIntegrationOptions<S extends z.ZodType>(fn: string, schema: S, options: unknown): z.output<S> {
+/**
+ * Every integration's schema: the options of all of them, each checked, so that one options
+ * object can be shared (`withAudit(openai, opts)`, `withAudit(fetch, opts)`); an integration
+ * ignores those it has no use for. A name none of them knows is refused.
+ */
+export const integrationOptionsSchema = z.strictObject(
+  {
+    logger: loggerOption,
+    captureContent: flagOption,
+    includeUsageInStreams: flagOption,
+    redactHeaders: z.array(z.union([z.string(), z.custom<RegExp>(isRegExp)], { error: "each must be a header name or a RegExp" }), { error: "must be a list of header names or RegExps" }).optional(),
+  },
+  { error: "must be an options object" },
+);
+
+/** A RegExp, also one of another realm (a `vm` context's). */
+function isRegExp(v: unknown): v is RegExp {
+  return Object.prototype.toString.call(v) === "[object RegExp]";
+}
+
+/**
+ * `options` checked against `schema` (undefined is no options), and returned as they are: the
+ * integrations read them at each call, as before the check, so that an app may still set
+ * `options.logger` later.
+ */
+export function parseIntegrationOptions<S extends z.ZodType>(fn: string, schema: S, options: unknown): object {
   const r = schema.safeParse(options ?? {});
   if (!r.success) throw new AuditConfigError(toFieldIssues(r.error, fn));
-  return r.data;
+  return (options ?? {}) as object;
 }

@@ -30,7 +30,7 @@ export const auditContext = Object.freeze({
   },
   /** The active context, or undefined outside any. */
   get(): AuditContextValue | undefined {
-    return shared.storage.getStore();
+    return contextForRecord();
   },
   /** Sets the user of the running context (e.g. after authentication). Returns false outside a context. */
   setUser(userId: string): boolean {
@@ -41,6 +41,40 @@ export const auditContext = Object.freeze({
     return true;
   },
 });
+
+/**
+ * @internal A context member (inherited by the contexts made inside it, as every member is):
+ * how to learn the context's user while it has none. It writes the user into the context it is
+ * given, as `setUser` does. The Express middleware's: the user is known only once
+ * authentication, often a middleware that runs after ours (or one of the route's own, which
+ * runs after the route matched), has run, and the records made by the route's handler must
+ * carry it (found by a new-user run, 2026-12-03: only the request's own records had it).
+ */
+export const kUserLookup = Symbol.for("audit-logger.context.user-lookup.v1");
+export type UserLookup = (store: AuditContextValue) => void;
+
+/**
+ * @internal The active context for a record (and for `auditContext.get()`): one without a user
+ * that knows how to learn it (see kUserLookup) asks now. The kit's own hot paths (finding the
+ * logger, noting where a call was made) read the context with {@link currentContext}, and the
+ * user is asked when the record is made.
+ */
+export function contextForRecord(): AuditContextValue | undefined {
+  const store = shared.storage.getStore();
+  if (store !== undefined && store.userId === undefined) learnUserOf(store);
+  return store;
+}
+
+/** @internal Asks `store`'s kUserLookup, when it has one, for its user (the caller checked it has none). */
+export function learnUserOf(store: AuditContextValue): void {
+  const lookup = (store as { [kUserLookup]?: UserLookup })[kUserLookup];
+  if (lookup !== undefined) lookup(store);
+}
+
+/** @internal The active context as it is, nothing asked (see contextForRecord). */
+export function currentContext(): AuditContextValue | undefined {
+  return shared.storage.getStore();
+}
 
 const STRING_FIELDS = ["sessionId", "userId", "persona", "traceId", "parentId"] as const;
 
@@ -69,7 +103,7 @@ function checkedValue(value: AuditContextInput): AuditContextValue {
   if (m !== undefined && m !== null && (typeof m !== "object" || Array.isArray(m))) issues.push({ field: "metadata", message: `must be an object (got ${typeOf(m)})` });
   // (one that is not a logger was ignored silently: records went to the default logger; found by
   // a new-user run, 2026-12-03)
-  if (v.logger !== undefined && !isLoggerLike(v.logger)) issues.push({ field: "logger", message: `must be an AuditLogger (got ${typeOf(v.logger)}); leave it out to use the outer context's or the default logger` });
+  if (v.logger !== undefined && v.logger !== null && !isLoggerLike(v.logger)) issues.push({ field: "logger", message: `must be an AuditLogger (got ${typeOf(v.logger)}); leave it out to use the outer context's or the default logger` });
   if (issues.length > 0) throw new AuditValidationError("auditContext.run", issues);
   // (any member set to undefined, the logger's too, is left out: it inherits; so is a null
   // metadata, "none here", which records must not carry as `"metadata": null`)
@@ -77,8 +111,10 @@ function checkedValue(value: AuditContextInput): AuditContextValue {
   let i = 0;
   while (i < keys.length && v[keys[i]!] !== undefined) i++;
   if (i === keys.length && m !== null) return value as AuditContextValue;
-  const out: Record<string, unknown> = {};
+  const out: Record<string | symbol, unknown> = {};
   for (const key of keys) if (v[key] !== undefined && !(key === "metadata" && m === null)) out[key] = v[key];
+  const lookup = (value as { [kUserLookup]?: UserLookup })[kUserLookup];
+  if (lookup !== undefined) out[kUserLookup] = lookup;
   return out as AuditContextValue;
 }
 

@@ -4,7 +4,8 @@
  */
 // (the module's object: the global `performance` is a getter, one more call per reading)
 import { performance } from "node:perf_hooks";
-import { auditContext, getDefaultAuditLogger, isLoggerLike, runInAuditContext, sharedFlags } from "./context.js";
+import { currentContext, getDefaultAuditLogger, isLoggerLike, learnUserOf, runInAuditContext, sharedFlags } from "./context.js";
+import { kCaptureFlags } from "./record/schemas.js";
 import { AuditLogger, withRecordTime } from "./logger.js";
 import type { AuditContextValue, InputBuilder } from "./types.js";
 
@@ -26,7 +27,7 @@ export function resolveAuditLogger(option?: AuditLogger | undefined): AuditLogge
     if (isLogger(option)) return option;
     warnBadLogger(option);
   }
-  const fromCtx = auditContext.get()?.logger;
+  const fromCtx = currentContext()?.logger;
   if (isLogger(fromCtx)) return fromCtx;
   const def = getDefaultAuditLogger();
   if (def && !def.isClosed) return def;
@@ -247,9 +248,13 @@ export function awaitRecord(logger: AuditLogger, settled: Promise<unknown>, now:
  * reported as by {@link safeRecord}.
  */
 export function recordFrom<D>(logger: AuditLogger, builder: InputBuilder<D>, data: D, context: AuditContextValue | undefined): void {
+  // the user, when the call's context can still learn it (see kUserLookup): asked now, at the call's end
+  if (context !== undefined && context.userId === undefined) learnUserOf(context);
+  const current = (logger as { [kCaptureFlags]?: true })[kCaptureFlags] === true;
   try {
-    // (a logger of another copy of the package may not have queueForWorker)
-    if (typeof logger.queueForWorker === "function" && logger.queueForWorker(builder, data, context)) return;
+    // (a logger of another copy of the package may not have queueForWorker, and an older one's
+    // worker would make inputs it refuses: see kCaptureFlags)
+    if (current && typeof logger.queueForWorker === "function" && logger.queueForWorker(builder, data, context)) return;
   } catch {
     // not queued: the input is made here, below, and a failure to record it is reported there
   }
@@ -268,7 +273,15 @@ type Build = readonly [logger: AuditLogger, builder: InputBuilder<unknown>, data
 /** Makes the input and logs it, in the call's context, at the call's time. */
 function buildAndLog(b: Build): unknown {
   const logger = b[0];
-  return runInAuditContext(b[3], () => withRecordTime(b[4], () => logger[b[1].method](b[1].build(b[2]))));
+  return runInAuditContext(b[3], () => withRecordTime(b[4], () => logger[b[1].method](forLogger(logger, b[1].build(b[2])))));
+}
+
+/** The input, without what a logger of an older copy of the package refuses (see kCaptureFlags). */
+function forLogger<I extends object>(logger: AuditLogger, input: I): I {
+  if ((logger as { [kCaptureFlags]?: true })[kCaptureFlags] === true || !("promptCaptured" in input || "responseCaptured" in input)) return input;
+  const { promptCaptured: _p, responseCaptured: _r, ...rest } = input as I & { promptCaptured?: boolean; responseCaptured?: boolean };
+  // (the marker that the id is fresh is a symbol member: kept by the spread)
+  return rest as I;
 }
 
 /** {@link buildAndLog}, its failures reported as by {@link safeRecord} (what `deferRecord` adds to a step). */

@@ -5,7 +5,7 @@ import path from "node:path";
 import type { z } from "zod";
 import { AuditConfig } from "./config/config.js";
 import type { AuditOptionsInput } from "./config/schema.js";
-import { auditContext } from "./context.js";
+import { auditContext, currentContext } from "./context.js";
 import { AuditIOError, AuditKeyError, AuditSessionClosedError, AuditValidationError } from "./errors.js";
 import { sealedLine } from "./pipeline/chain.js";
 import { contentHash, encryptValue, valueAad } from "./pipeline/encrypt.js";
@@ -19,6 +19,7 @@ import {
   performanceMetricInputSchema,
   personaActivityInputSchema,
   toolUsageInputSchema,
+  kCaptureFlags,
 } from "./record/schemas.js";
 import { fastChatInput, fastToolInput } from "./record/fast-input.js";
 import { isPlainJson, mergeMembers, toJsonData, toJsonSafe, truncateString, type JsonValue } from "./record/serialize.js";
@@ -202,6 +203,8 @@ const QUEUED_IDS_KEPT = 10_000;
 export class AuditLogger extends EventEmitter<AuditLoggerEvents> implements ExitFlushable, AsyncDisposable {
   readonly config: AuditConfig;
   readonly sessionId: string;
+  /** @internal this logger takes `promptCaptured`/`responseCaptured` (see kCaptureFlags) */
+  readonly [kCaptureFlags] = true;
   readonly auditDir: string;
   readonly startTime: string;
   private readonly master: EncryptionKey | undefined;
@@ -354,7 +357,7 @@ export class AuditLogger extends EventEmitter<AuditLoggerEvents> implements Exit
     const freshId = (input as { [kFreshId]?: true })[kFreshId] === true;
     // an integration's call outside any trace starts one, named by its own id, as a decorated
     // call does (its nested calls, a fetch made by the SDK, carry that trace too)
-    if (freshId && v.traceId === undefined && v.id !== undefined && auditContext.get()?.traceId === undefined) v = { ...v, traceId: v.id };
+    if (freshId && v.traceId === undefined && v.id !== undefined && currentContext()?.traceId === undefined) v = { ...v, traceId: v.id };
     if (this.remote) return this.queue("logChatInteraction", v, freshId);
     const ctx = auditContext.get();
     const rc: RedactionCounts = {};
@@ -1327,7 +1330,8 @@ export class AuditLogger extends EventEmitter<AuditLoggerEvents> implements Exit
    * recording step is sent in this same tick, which copies it.
    */
   private queue(m: LogMethod, v: { readonly id?: string | undefined }, freshId = false): string {
-    if (m === "logChatInteraction" && v.id !== undefined && !freshId && this.config.fullContentLogging) this.checkContentId(v.id);
+    // (only when content files will be written: a record with neither part captured has none, as without the thread)
+    if (m === "logChatInteraction" && v.id !== undefined && !freshId && this.config.fullContentLogging && !nothingCaptured(v)) this.checkContentId(v.id);
     const id = v.id ?? newId();
     const ctx = auditContext.get();
     const c = ctx ? contextData(ctx) : undefined;
@@ -1504,6 +1508,12 @@ function ignoreSettled(): void {}
 
 /** A chat's prompt or response that was deliberately not captured (see ChatInteractionInput.promptCaptured). */
 const NOT_CAPTURED: { readonly text: string; readonly format: "text" | "json" } = Object.freeze({ text: "", format: "text" });
+
+/** A chat input whose prompt and response were both deliberately not captured: it has no content files. */
+function nothingCaptured(v: object): boolean {
+  const c = v as { readonly promptCaptured?: boolean; readonly responseCaptured?: boolean };
+  return c.promptCaptured === false && c.responseCaptured === false;
+}
 
 /** What settleSinks() got from a sink that did not settle in time. */
 const TIMED_OUT = Symbol("timed out");

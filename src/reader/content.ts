@@ -29,6 +29,12 @@ export interface FullInteractionContent {
   readonly sessionId: string;
   readonly prompt: string | null;
   readonly response: string | null;
+  /**
+   * false when the record says that part was deliberately not captured (`promptCaptured: false`):
+   * its text is then null, not the empty file kept in its place
+   */
+  readonly promptCaptured: boolean;
+  readonly responseCaptured: boolean;
   readonly promptFormat: "text" | "json";
   readonly responseFormat: "text" | "json";
   /** the manifest file's JSON, or null when it is missing or unreadable */
@@ -60,6 +66,8 @@ export async function loadFullContent(source: RecordSource, rec: RawRecord, key:
   let encrypted = false;
   const texts: Record<"prompt" | "response", string | null> = { prompt: null, response: null };
   const hashOk: Array<boolean | null> = [];
+  // (a part not captured has an empty file, checked against its digest like any, and no text)
+  const captured = { prompt: rec.promptCaptured !== false, response: rec.responseCaptured !== false };
 
   for (const role of ["prompt", "response"] as const) {
     const ref = refs[role];
@@ -89,6 +97,7 @@ export async function loadFullContent(source: RecordSource, rec: RawRecord, key:
         problems.push(`${ref.file} cannot be opened: ${(err as Error).message}`);
       }
     }
+    if (!captured[role]) continue;
     texts[role] = text;
     const want = rec[`${role}Hash`];
     if (typeof want !== "string") hashOk.push(null);
@@ -126,12 +135,15 @@ export async function loadFullContent(source: RecordSource, rec: RawRecord, key:
     if (!manifestOk) problems.push(`${refs.manifest} does not match its record`);
   }
 
-  const contentHashes = hashOk.includes(false) ? false : hashOk.length === 2 && hashOk.every((h) => h === true) ? true : null;
+  const wanted = (captured.prompt ? 1 : 0) + (captured.response ? 1 : 0);
+  const contentHashes = hashOk.includes(false) ? false : wanted > 0 && hashOk.length === wanted && hashOk.every((h) => h === true) ? true : null;
   return {
     interactionId: id,
     sessionId: String(rec.sessionId),
     prompt: texts.prompt,
     response: texts.response,
+    promptCaptured: captured.prompt,
+    responseCaptured: captured.response,
     promptFormat: rec.promptFormat === "json" ? "json" : "text",
     responseFormat: rec.responseFormat === "json" ? "json" : "text",
     manifest,

@@ -21,6 +21,14 @@ const links = {
   metadata: bag.optional(),
 };
 
+/**
+ * @internal Marks a logger whose chat input takes `promptCaptured`/`responseCaptured` (added
+ * 2026-12-03): an integration of this copy of the package recording to a logger of an older
+ * copy, whose strict schema refuses them, leaves them out (found by review, 2026-12-03: such
+ * calls were not recorded at all).
+ */
+export const kCaptureFlags = Symbol.for("audit-logger.logger.capture-flags.v1");
+
 export const chatInteractionInputSchema = z.strictObject({
   ...links,
   interactionType: text(128).optional(),

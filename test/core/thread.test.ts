@@ -450,6 +450,23 @@ async function builderLoaded(sessionId: string): Promise<{ l: AuditLogger; error
   return { l, errors };
 }
 
+describe("an explicit chat id that has content files already", () => {
+  it("is refused for a record with content, and taken for one with nothing captured (no files), with the thread as without (the thread refused both)", async () => {
+    for (const thread of [false, true]) {
+      const l = logger({ sessionId: `dup_${thread}`, projectPath: tmpProject(), thread });
+      l.logChatInteraction({ id: "chat-1", prompt: "p", response: "r", model: "m" });
+      await l.flush();
+      expect(() => l.logChatInteraction({ id: "chat-1", prompt: "p2", response: "r2", model: "m" }), `thread: ${thread}`).toThrow(/already has content files/);
+      expect(l.logChatInteraction({ id: "chat-1", prompt: "", promptCaptured: false, responseCaptured: false, model: "m" })).toBe("chat-1");
+      await l.flush();
+      expect(records(l).chat_interaction!.map((r) => [r.id, r.promptCaptured ?? true])).toEqual([
+        ["chat-1", true],
+        ["chat-1", false],
+      ]);
+    }
+  });
+});
+
 describe("thread: true: flush() while finalizeSession() runs", () => {
   it("resolves once the worker has written everything logged before it (it resolved at once, with nothing on disk)", async () => {
     const l = logger({ sessionId: "flush_in_finalize", projectPath: tmpProject(), thread: true });

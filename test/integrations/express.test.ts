@@ -1,3 +1,4 @@
+import { AsyncResource } from "node:async_hooks";
 import http from "node:http";
 import v8 from "node:v8";
 import vm from "node:vm";
@@ -1150,6 +1151,53 @@ describe.each(EXPRESS_FLAVORS)("%s", (_name, express: ExpressFactory) => {
     expect(asked).toBe(before);
     expect(recordsOf(logger, "tool_usage").at(-1)).toMatchObject({ operation: "after the response" });
     expect(recordsOf(logger, "tool_usage").at(-1)?.userId).toBeUndefined();
+  });
+
+  it("authentication as the route's own middleware (passport's usual pattern) is seen by the handler's records, and a user never leaks into a context that is not the request's", async () => {
+    const logger = newLogger();
+    const app = express();
+    // a store whose callbacks run in the context it was made in (a connection pool, say)
+    const inStartupContext = auditContext.run({ metadata: { service: "api" } }, () => AsyncResource.bind((fn: () => void) => fn()));
+    app.use(auditMiddleware({ logger, userId: (req) => (req as Request & { user?: { id: string } }).user?.id }));
+    const auth = (req: Request, _res: Response, next: NextFunction) => {
+      const who = req.headers["x-user"];
+      if (typeof who === "string") (req as Request & { user?: { id: string } }).user = { id: who };
+      inStartupContext(() => next());
+    };
+    app.get("/me", auth, async (_req, res) => {
+      logger.logToolUsage({ toolName: "profile", operation: "read" });
+      res.send("ok");
+    });
+    const url = await start(app);
+    await exchange(`${url}/me`, { headers: { "x-user": "alice" } });
+    await exchange(`${url}/me`);
+    await waitForRecords(logger, "performance_metric", 2);
+    const metrics = recordsOf(logger, "performance_metric");
+    expect(metrics.map((m) => m.userId)).toEqual(["alice", undefined]);
+    // (the handler ran in the store's context, not the request's: no user there, and none leaked into it)
+    expect(recordsOf(logger, "tool_usage").map((t) => [t.userId, (t.metadata as { service?: string } | undefined)?.service])).toEqual([
+      [undefined, "api"],
+      [undefined, "api"],
+    ]);
+    inStartupContext(() => expect(auditContext.get()?.userId).toBeUndefined());
+    // the route's own authentication, the handler in the request's context: its records have the user
+    const routeAuth = express();
+    routeAuth.use(auditMiddleware({ logger, userId: (req) => (req as Request & { user?: { id: string } }).user?.id }));
+    routeAuth.get(
+      "/me",
+      (req, _res, next) => {
+        (req as Request & { user?: { id: string } }).user = { id: "bob" };
+        setTimeout(next, 1);
+      },
+      (_req, res) => {
+        logger.logToolUsage({ toolName: "profile", operation: "route-auth" });
+        res.send("ok");
+      },
+    );
+    const url2 = await start(routeAuth);
+    await exchange(`${url2}/me`);
+    await waitForRecords(logger, "performance_metric", 3);
+    expect(recordsOf(logger, "tool_usage").at(-1)).toMatchObject({ operation: "route-auth", userId: "bob" });
   });
 
   it("isExpressApp recognises an app and nothing else", () => {

@@ -1,5 +1,6 @@
 import Anthropic from "@anthropic-ai/sdk";
 import express from "express";
+import vm from "node:vm";
 import type { AddressInfo } from "node:net";
 import OpenAI from "openai";
 import { afterAll, beforeAll, describe, expect, expectTypeOf, it } from "vitest";
@@ -142,6 +143,32 @@ describe("the integrations' options are checked when wrapping", () => {
     await client.chat.completions.create({ model: "gpt-4o-mini", messages: [{ role: "user", content: "my secret" }] });
     const [rec] = await recordsOf(logger, "chat_interaction");
     expect(rec).toMatchObject({ provider: "openai", promptCaptured: false });
+    expect(JSON.stringify(rec)).not.toContain("my secret");
+  });
+
+  it("what was accepted before the check still is: a null logger (none), one options object shared by every wrapper, a later change to options.logger, a RegExp of another realm", async () => {
+    const logger = newLogger();
+    const raw = new OpenAI({ baseURL: fake.baseURL, apiKey: "sk-test", maxRetries: 0 });
+    const shared: Record<string, unknown> = { captureContent: false, redactHeaders: [vm.runInNewContext("/x-secret/")], logger: null };
+    const client = wrapOpenAI(raw, shared);
+    expect(fieldsOf(() => withAuditFetch(fetch, shared))).toEqual([]);
+    expect(fieldsOf(() => auditLanguageModelMiddleware(shared))).toEqual([]);
+    expect(fieldsOf(() => auditContext.run({ logger: null }, () => 1))).toEqual([]);
+    // the options are read at each call, as they were: a logger set later records
+    shared.logger = logger;
+    await client.chat.completions.create({ model: "gpt-4o-mini", messages: [{ role: "user", content: "hi" }] });
+    expect(await recordsOf(logger, "chat_interaction")).toMatchObject([{ provider: "openai", promptCaptured: false }]);
+  });
+
+  it("a logger of an older copy of the package (its schema refuses promptCaptured): captureContent: false calls are recorded without the flags, not lost", async () => {
+    const logger = newLogger();
+    // (an older copy's logger lacks the marker that it takes them)
+    delete (logger as unknown as Record<symbol, unknown>)[Symbol.for("audit-logger.logger.capture-flags.v1")];
+    const client = wrapOpenAI(new OpenAI({ baseURL: fake.baseURL, apiKey: "sk-test", maxRetries: 0 }), { logger, captureContent: false });
+    await client.chat.completions.create({ model: "gpt-4o-mini", messages: [{ role: "user", content: "my secret" }] });
+    const [rec] = await recordsOf(logger, "chat_interaction");
+    expect(rec).toMatchObject({ provider: "openai", promptLength: 0 });
+    expect(rec).not.toHaveProperty("promptCaptured");
     expect(JSON.stringify(rec)).not.toContain("my secret");
   });
 

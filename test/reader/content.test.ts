@@ -95,3 +95,23 @@ describe("getFullInteractionContent", () => {
     expect(gone!.problems.join(" ")).toMatch(/missing/);
   });
 });
+
+describe("getFullInteractionContent of a part not captured", () => {
+  for (const encrypted of [false, true]) {
+    it(`says so, with no text, and checks the part that was (it read back an empty prompt, verified) (${encrypted ? "encrypted" : "plain"})`, async () => {
+      const projectPath = tmpProject();
+      const logger = new AuditLogger({ sessionId: "uncaptured", projectPath, ...(encrypted ? { encryptSensitiveContent: true, encryptionKey: TEST_KEY } : {}) });
+      const id = logger.logChatInteraction({ prompt: "ignored", promptCaptured: false, response: "the answer", model: "m", userId: "u1" });
+      const none = logger.logChatInteraction({ prompt: "", promptCaptured: false, responseCaptured: false, model: "m" });
+      await logger.finalizeSession();
+      const v = new AuditViewer({ auditPath: path.join(projectPath, "audit_logs"), ...(encrypted ? { encryptionKey: TEST_KEY } : {}) });
+      const c = await v.getFullInteractionContent(id);
+      expect(c).toMatchObject({ prompt: null, promptCaptured: false, response: "the answer", responseCaptured: true, verified: true });
+      expect(c!.checks).toEqual({ files: true, manifest: true, contentHashes: true });
+      // neither part: no content at all
+      expect(await v.getFullInteractionContent(none)).toBeNull();
+      const [rec] = readJsonl(path.join(projectPath, "audit_logs", "chat_interactions_uncaptured.jsonl"));
+      expect(JSON.stringify(rec)).not.toContain("ignored");
+    });
+  }
+});

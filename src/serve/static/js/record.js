@@ -40,14 +40,17 @@ function contentSection(rec, content) {
     for (const role of ["prompt", "response"]) {
       const text = content[role];
       const title = role === "prompt" ? "Prompt" : "Response";
-      if (text !== null) out.push(textBlock(title, text, content[`${role}Format`], `full-${role}`));
+      if (content[`${role}Captured`] === false) out.push(h("section", { class: "message" }, h("h3", {}, title), h("p", { class: "muted", dataset: { testid: `not-captured-${role}` } }, `The ${role} was not captured (the call was recorded without its content).`)));
+      else if (text !== null) out.push(textBlock(title, text, content[`${role}Format`], `full-${role}`));
       else if (content.encrypted) out.push(h("section", { class: "message" }, h("h3", {}, title), encryptedNotice(`The ${role}`)));
       else out.push(h("section", { class: "message" }, h("h3", {}, title), h("p", { class: "error" }, `The ${role} file is missing.`)));
     }
     return out;
   }
   // no full content stored (e.g. the minimal preset): previews only
-  out.push(h("p", { class: "muted small" }, "Full content was not stored for this interaction; showing the previews in the record."));
+  const notCaptured = ["prompt", "response"].filter((role) => rec[`${role}Captured`] === false);
+  if (notCaptured.length > 0) out.push(h("p", { class: "muted small", dataset: { testid: "not-captured" } }, `The ${notCaptured.join(" and ")} ${notCaptured.length > 1 ? "were" : "was"} not captured (the call was recorded without ${notCaptured.length > 1 ? "its content" : "it"}).`));
+  if (notCaptured.length < 2) out.push(h("p", { class: "muted small" }, "Full content was not stored for this interaction; showing the previews in the record."));
   for (const [field, title] of [
     ["promptPreview", "Prompt preview"],
     ["responsePreview", "Response preview"],
@@ -66,8 +69,8 @@ function chatPage(sid, d) {
     ["Tokens", fmtInt(r.tokensUsed)],
     ["Input tokens", r.inputTokens !== undefined ? fmtInt(r.inputTokens) : undefined],
     ["Output tokens", r.outputTokens !== undefined ? fmtInt(r.outputTokens) : undefined],
-    ["Prompt length", `${fmtInt(r.promptLength)} chars`],
-    ["Response length", `${fmtInt(r.responseLength)} chars`],
+    ["Prompt length", r.promptCaptured === false ? "not captured" : `${fmtInt(r.promptLength)} chars`],
+    ["Response length", r.responseCaptured === false ? "not captured" : `${fmtInt(r.responseLength)} chars`],
     ["Provider usage", r.usage !== undefined ? h("pre", { class: "small" }, asText(r.usage)) : undefined],
   ]);
   const timing = facts([

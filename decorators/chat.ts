@@ -1,4 +1,5 @@
 import { z } from "zod";
+import { forLogger } from "../src/instrument.js";
 import type { ChatInteractionInput } from "../src/types.js";
 import { finishReasonOf, fromChunks, modelFrom, promptFromArgs, responseFromResult, toolCallsOf, usageFromResult, type ChatContent, type ChatUsage } from "./chat-extract.js";
 import { assertCalledAsFactory, failureMessageOf, withLinks, auditMethodDecorator, captured, decoratorOptionsShape, parseDecoratorInput, type AuditDecoratorOptions, type AuditMethodDecorator, type FinishedCall } from "./wrap.js";
@@ -71,7 +72,7 @@ export function AuditChat(options: AuditChatOptions = {}): AuditMethodDecorator 
     collectItems: true,
     ...(o.persona !== undefined ? { contextPatch: { persona: o.persona } } : {}),
     record(logger, call) {
-      logger.logChatInteraction(chatInput(o, call));
+      logger.logChatInteraction(forLogger(logger, chatInput(o, call)));
     },
   });
 }

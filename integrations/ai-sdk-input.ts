@@ -47,6 +47,11 @@ export type AiSdkRecordData = readonly [
   /** for streams: how the stream ended, and how many parts the app read */
   end: "completed" | "aborted" | "cancelled" | "error" | undefined,
   parts: number | undefined,
+  /**
+   * the call was made outside any trace: it starts one, named by its id (set on the input itself,
+   * so that a logger of another copy of the package, or an older one, records it so too)
+   */
+  ownTrace: boolean,
 ];
 
 /** The ChatInteraction input of one call. */
@@ -82,6 +87,7 @@ export function aiSdkChatInput(d: AiSdkRecordData): ChatInteractionInput {
     metadata: { aiSdk },
   };
   if (!capture) input.promptCaptured = input.responseCaptured = false;
+  if (d[24]) input.traceId = d[0];
   const provider = d[5];
   if (provider !== undefined) input.provider = provider.slice(0, 128);
   if (d[12] !== undefined) input.inputTokens = d[12];

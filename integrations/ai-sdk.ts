@@ -310,6 +310,7 @@ class ModelCall {
         o.error,
         o.end,
         o.parts,
+        this.ctx?.traceId === undefined,
       ];
       // in the call's context, from which the logger takes the record's user, trace, parent,
       // persona and metadata (a stream is read in the reader's)

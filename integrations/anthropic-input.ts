@@ -52,6 +52,11 @@ export type AnthropicRecordData = readonly [
   events: number | undefined,
   /** the JSON text the SDK sent (its first attempt's), when it was seen */
   sentBody: string | undefined,
+  /**
+   * the call was made outside any trace: it starts one, named by its id (set on the input itself,
+   * so that a logger of another copy of the package, or an older one, records it so too)
+   */
+  ownTrace: boolean,
 ];
 
 const num = (v: unknown): number | undefined => (typeof v === "number" && Number.isFinite(v) && v >= 0 ? Math.floor(v) : undefined);
@@ -88,6 +93,7 @@ export function anthropicChatInput(d: AnthropicRecordData): ChatInteractionInput
     metadata: { anthropic },
   };
   if (!capture) input.promptCaptured = input.responseCaptured = false;
+  if (d[21]) input.traceId = d[0];
   if (usage !== undefined) {
     const inTok = num(usage.input_tokens);
     const outTok = num(usage.output_tokens);

@@ -447,6 +447,7 @@ class ChatCall implements StreamObserver<unknown>, ObservedCall, PromptCopier, D
         o.end,
         acc?.events,
         this.sentBody,
+        this.callContext?.traceId === undefined,
       ];
       this.sentBody = this.prompt = this.messages = this.system = undefined;
       // Made later (the app gets its result first), batched, or with `thread: true` on the worker

@@ -58,6 +58,11 @@ export type OpenAIRecordData = readonly [
   rawResponse: boolean,
   /** the record's id, made when the call was: calls made inside it (a fetch wrapper) name it as their parent */
   id: string,
+  /**
+   * the call was made outside any trace: it starts one, named by its id (set on the input itself,
+   * so that a logger of another copy of the package, or an older one, records it so too)
+   */
+  ownTrace: boolean,
 ];
 
 /** The data of one call, from what the wrapper saw. */
@@ -73,6 +78,7 @@ export function openaiRecordData(
   o: ChatOutcome,
   s: CallStatus,
   id: string,
+  ownTrace: boolean,
 ): OpenAIRecordData {
   const stream = s.stream;
   return [
@@ -99,6 +105,7 @@ export function openaiRecordData(
     stream?.chunks,
     s.rawResponse === true,
     id,
+    ownTrace,
   ];
 }
 
@@ -185,6 +192,7 @@ export function openaiChatInput(data: OpenAIRecordData): ChatInteractionInput {
     input.metadata = { openai };
   }
   input.id = data[22];
+  if (data[23]) input.traceId = data[22];
   // (the id was made for this call: the logger need not look for content files of it)
   return markFreshId(input);
 }

@@ -448,7 +448,7 @@ class CallRecord implements StreamObserver<unknown>, ObservedCall, PromptCopier,
     }
     this.sentBody = undefined;
     this.prompt = undefined;
-    const data = openaiRecordData(this.api, this.capture, requested, sent, copied, durationSeconds, this.ttft, this.requestId, outcome, status, this.id);
+    const data = openaiRecordData(this.api, this.capture, requested, sent, copied, durationSeconds, this.ttft, this.requestId, outcome, status, this.id, this.callContext?.traceId === undefined);
     // Made later (the app gets its result first), batched, or with `thread: true` on the
     // worker thread; flush(), finalizeSession() and the exit hooks make a pending record, so
     // one right after the call still includes it. The record carries the call's context.

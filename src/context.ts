@@ -133,7 +133,24 @@ export function isLoggerLike(v: unknown): v is AuditLogger {
  */
 function derive(parent: AuditContextValue | undefined, value: AuditContextValue): AuditContextValue {
   if (!parent) return value.metadata ? { ...value, metadata: { ...value.metadata } } : { ...value };
-  return { ...parent, ...value, metadata: value.metadata ? { ...parent.metadata, ...value.metadata } : parent.metadata };
+  // A user lookup (see kUserLookup) is asked before the copy, which takes the user known by now,
+  // and is not inherited: a context made inside a request can outlive the moment it was made for
+  // (an emitter or a pool made during one request, whose callbacks then serve another), and must
+  // never learn that first request's user later (found by review, 2026-12-03: it did).
+  const lookup = (parent as { [kUserLookup]?: UserLookup })[kUserLookup];
+  if (lookup === undefined) return { ...parent, ...value, metadata: value.metadata ? { ...parent.metadata, ...value.metadata } : parent.metadata };
+  if (parent.userId === undefined) lookup(parent);
+  const out = { ...parent, ...value, metadata: value.metadata ? { ...parent.metadata, ...value.metadata } : parent.metadata };
+  if ((value as { [kUserLookup]?: UserLookup })[kUserLookup] === undefined) (out as { [kUserLookup]?: UserLookup })[kUserLookup] = undefined;
+  return out;
+}
+
+/** @internal A copy of `context` as it is now, its user asked first; the copy does not ask again (see derive). */
+export function snapshotContext(context: AuditContextValue): AuditContextValue {
+  const lookup = (context as { [kUserLookup]?: UserLookup })[kUserLookup];
+  if (lookup === undefined) return { ...context };
+  if (context.userId === undefined) lookup(context);
+  return { ...context, [kUserLookup]: undefined } as AuditContextValue;
 }
 
 /**

@@ -4,8 +4,9 @@
  */
 // (the module's object: the global `performance` is a getter, one more call per reading)
 import { performance } from "node:perf_hooks";
-import { currentContext, getDefaultAuditLogger, isLoggerLike, learnUserOf, runInAuditContext, sharedFlags } from "./context.js";
-import { kCaptureFlags } from "./record/schemas.js";
+import { currentContext, getDefaultAuditLogger, isLoggerLike, runInAuditContext, sharedFlags, snapshotContext } from "./context.js";
+import { JsonText } from "./record/json-text.js";
+import { kCaptureFlags, kSameCopy } from "./record/schemas.js";
 import { AuditLogger, withRecordTime } from "./logger.js";
 import type { AuditContextValue, InputBuilder } from "./types.js";
 
@@ -248,20 +249,19 @@ export function awaitRecord(logger: AuditLogger, settled: Promise<unknown>, now:
  * reported as by {@link safeRecord}.
  */
 export function recordFrom<D>(logger: AuditLogger, builder: InputBuilder<D>, data: D, context: AuditContextValue | undefined): void {
-  // the user, when the call's context can still learn it (see kUserLookup): asked now, at the call's end
-  if (context !== undefined && context.userId === undefined) learnUserOf(context);
-  const current = (logger as { [kCaptureFlags]?: true })[kCaptureFlags] === true;
+  const sameCopy = (logger as { [kSameCopy]?: true })[kSameCopy] === true;
   try {
-    // (a logger of another copy of the package may not have queueForWorker, and an older one's
-    // worker would make inputs it refuses: see kCaptureFlags)
-    if (current && typeof logger.queueForWorker === "function" && logger.queueForWorker(builder, data, context)) return;
+    // (a logger of another copy of the package may not have queueForWorker, and its worker would
+    // make inputs of this copy's builders, which it may refuse: see forLogger)
+    if (sameCopy && typeof logger.queueForWorker === "function" && logger.queueForWorker(builder, data, context === undefined ? undefined : snapshotContext(context))) return;
   } catch {
     // not queued: the input is made here, below, and a failure to record it is reported there
   }
   // the context as it is now (the call's end): the record is made later, and the app may set
   // another user on the same context object by then (auditContext.setUser after the call); and
   // the time, which the record carries (as with `thread: true`), not the batch's
-  const build: Build = [logger, builder as InputBuilder<unknown>, data, context === undefined ? undefined : { ...context }, Date.now()];
+  // (its user asked now, when the context can still learn it: see kUserLookup)
+  const build: Build = [logger, builder as InputBuilder<unknown>, data, context === undefined ? undefined : snapshotContext(context), Date.now()];
   // (a logger of another copy of the package may not have deferCall)
   if (typeof logger.deferCall === "function") logger.deferCall(runBuild, build);
   else deferRecord(logger, () => buildAndLog(build));
@@ -276,12 +276,22 @@ function buildAndLog(b: Build): unknown {
   return runInAuditContext(b[3], () => withRecordTime(b[4], () => logger[b[1].method](forLogger(logger, b[1].build(b[2])))));
 }
 
-/** The input, without what a logger of an older copy of the package refuses (see kCaptureFlags). */
-function forLogger<I extends object>(logger: AuditLogger, input: I): I {
-  if ((logger as { [kCaptureFlags]?: true })[kCaptureFlags] === true || !("promptCaptured" in input || "responseCaptured" in input)) return input;
-  const { promptCaptured: _p, responseCaptured: _r, ...rest } = input as I & { promptCaptured?: boolean; responseCaptured?: boolean };
-  // (the marker that the id is fresh is a symbol member: kept by the spread)
-  return rest as I;
+/**
+ * @internal The input as a logger of another copy of the package takes it: a prompt cut from the
+ * request's JSON (a JsonText, a class of this copy's) as the messages it holds, and, for an older
+ * copy (see kCaptureFlags), without the flags it refuses. A logger of this copy takes it as it is.
+ * (Found by review, 2026-12-03: such records were refused, and lost.)
+ */
+export function forLogger<I extends object>(logger: AuditLogger, input: I): I {
+  if ((logger as { [kSameCopy]?: true })[kSameCopy] === true) return input;
+  let out = input as I & { prompt?: unknown; promptCaptured?: boolean; responseCaptured?: boolean };
+  if (out.prompt instanceof JsonText) out = { ...out, prompt: JSON.parse(out.prompt.text) as unknown };
+  if ((logger as { [kCaptureFlags]?: true })[kCaptureFlags] !== true && ("promptCaptured" in out || "responseCaptured" in out)) {
+    const { promptCaptured: _p, responseCaptured: _r, ...rest } = out;
+    // (the marker that the id is fresh is a symbol member: kept by the spread)
+    out = rest as typeof out;
+  }
+  return out;
 }
 
 /** {@link buildAndLog}, its failures reported as by {@link safeRecord} (what `deferRecord` adds to a step). */

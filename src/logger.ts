@@ -5,7 +5,7 @@ import path from "node:path";
 import type { z } from "zod";
 import { AuditConfig } from "./config/config.js";
 import type { AuditOptionsInput } from "./config/schema.js";
-import { auditContext, currentContext } from "./context.js";
+import { auditContext } from "./context.js";
 import { AuditIOError, AuditKeyError, AuditSessionClosedError, AuditValidationError } from "./errors.js";
 import { sealedLine } from "./pipeline/chain.js";
 import { contentHash, encryptValue, valueAad } from "./pipeline/encrypt.js";
@@ -20,6 +20,7 @@ import {
   personaActivityInputSchema,
   toolUsageInputSchema,
   kCaptureFlags,
+  kSameCopy,
 } from "./record/schemas.js";
 import { fastChatInput, fastToolInput } from "./record/fast-input.js";
 import { isPlainJson, mergeMembers, toJsonData, toJsonSafe, truncateString, type JsonValue } from "./record/serialize.js";
@@ -205,6 +206,8 @@ export class AuditLogger extends EventEmitter<AuditLoggerEvents> implements Exit
   readonly sessionId: string;
   /** @internal this logger takes `promptCaptured`/`responseCaptured` (see kCaptureFlags) */
   readonly [kCaptureFlags] = true;
+  /** @internal a logger of this copy of the package (see forLogger in src/instrument.ts) */
+  readonly [kSameCopy] = true;
   readonly auditDir: string;
   readonly startTime: string;
   private readonly master: EncryptionKey | undefined;
@@ -352,12 +355,9 @@ export class AuditLogger extends EventEmitter<AuditLoggerEvents> implements Exit
   /** Records an LLM call; returns the interaction id. */
   logChatInteraction(input: ChatInteractionInput): string {
     this.assertOpen("logChatInteraction");
-    let v = fastChatInput(input) ?? validate(chatInteractionInputSchema, input, "logChatInteraction");
+    const v = fastChatInput(input) ?? validate(chatInteractionInputSchema, input, "logChatInteraction");
     // (an id the kit made for this call is fresh: no content files to look for, see kFreshId)
     const freshId = (input as { [kFreshId]?: true })[kFreshId] === true;
-    // an integration's call outside any trace starts one, named by its own id, as a decorated
-    // call does (its nested calls, a fetch made by the SDK, carry that trace too)
-    if (freshId && v.traceId === undefined && v.id !== undefined && currentContext()?.traceId === undefined) v = { ...v, traceId: v.id };
     if (this.remote) return this.queue("logChatInteraction", v, freshId);
     const ctx = auditContext.get();
     const rc: RedactionCounts = {};

@@ -29,6 +29,9 @@ const links = {
  */
 export const kCaptureFlags = Symbol.for("audit-logger.logger.capture-flags.v1");
 
+/** @internal Marks a logger of this very copy of the package (a symbol of its own per copy), which takes its inputs as they are. */
+export const kSameCopy = Symbol("audit-logger.same-copy");
+
 export const chatInteractionInputSchema = z.strictObject({
   ...links,
   interactionType: text(128).optional(),

@@ -1200,6 +1200,37 @@ describe.each(EXPRESS_FLAVORS)("%s", (_name, express: ExpressFactory) => {
     expect(recordsOf(logger, "tool_usage").at(-1)).toMatchObject({ operation: "route-auth", userId: "bob" });
   });
 
+  it("a context made inside a request takes the user known then and never learns it later: one that outlives its request never carries that request's user into another (it did)", async () => {
+    const logger = newLogger();
+    const app = express();
+    let early: ((fn: () => void) => void) | undefined;
+    app.use(auditMiddleware({ logger, userId: (req) => (req as Request & { user?: { id: string } }).user?.id }));
+    // made during the first request, before its authentication, and kept (a lazily made client, say)
+    app.use((_req, _res, next) => {
+      early ??= auditContext.run({ persona: "early" }, () => AsyncResource.bind((fn: () => void) => fn()));
+      next();
+    });
+    app.use((req, _res, next) => {
+      (req as Request & { user?: { id: string } }).user = { id: String(req.headers["x-user"]) };
+      next();
+    });
+    app.get("/x", (req, res) => {
+      early!(() => logger.logToolUsage({ toolName: "t", operation: `early ${String(req.headers["x-user"])}` }));
+      logger.logToolUsage({ toolName: "t", operation: `handler ${String(req.headers["x-user"])}` });
+      res.send("ok");
+    });
+    const url = await start(app);
+    await exchange(`${url}/x`, { headers: { "x-user": "alice" } });
+    await exchange(`${url}/x`, { headers: { "x-user": "bob" } });
+    await waitForRecords(logger, "performance_metric", 2);
+    expect(recordsOf(logger, "tool_usage").map((t) => [t.operation, t.userId])).toEqual([
+      ["early alice", undefined],
+      ["handler alice", "alice"],
+      ["early bob", undefined],
+      ["handler bob", "bob"],
+    ]);
+  });
+
   it("isExpressApp recognises an app and nothing else", () => {
     expect(isExpressApp(express())).toBe(true);
     expect(isExpressApp(express.Router())).toBe(false);

@@ -7,6 +7,10 @@ import { afterAll, beforeAll, describe, expect, expectTypeOf, it } from "vitest"
 import { createOpenAI } from "@ai-sdk/openai";
 import { auditLanguageModelMiddleware, withAudit, withAuditFetch, wrapAnthropic, wrapOpenAI } from "../../integrations/index.js";
 import { auditContext } from "../../src/context.js";
+import { AuditChat } from "../../decorators/index.js";
+import { decorate } from "../decorators/apply.js";
+import { JsonText } from "../../src/record/json-text.js";
+import { kCaptureFlags, kSameCopy } from "../../src/record/schemas.js";
 import { AuditConfigError, AuditValidationError } from "../../src/errors.js";
 import { startFakeAnthropic } from "../helpers/fake-anthropic.js";
 import { startFakeOpenAI, type FakeOpenAI } from "../helpers/fake-openai.js";
@@ -160,16 +164,39 @@ describe("the integrations' options are checked when wrapping", () => {
     expect(await recordsOf(logger, "chat_interaction")).toMatchObject([{ provider: "openai", promptCaptured: false }]);
   });
 
-  it("a logger of an older copy of the package (its schema refuses promptCaptured): captureContent: false calls are recorded without the flags, not lost", async () => {
+  it("a logger of another copy of the package, an older one too (its schema refuses promptCaptured and this copy's JsonText): calls are recorded, not lost, in their own trace", async () => {
     const logger = newLogger();
-    // (an older copy's logger lacks the marker that it takes them)
-    delete (logger as unknown as Record<symbol, unknown>)[Symbol.for("audit-logger.logger.capture-flags.v1")];
+    // (another copy's logger lacks this copy's marker, an older one the marker that it takes the flags)
+    delete (logger as unknown as Record<symbol, unknown>)[kSameCopy];
+    delete (logger as unknown as Record<symbol, unknown>)[kCaptureFlags];
+    const refused: string[] = [];
+    const log = logger.logChatInteraction.bind(logger);
+    logger.logChatInteraction = (input) => {
+      // (as the other copy's schema would: it knows neither)
+      if ("promptCaptured" in input || input.prompt instanceof JsonText) refused.push("refused");
+      return log(input);
+    };
     const client = wrapOpenAI(new OpenAI({ baseURL: fake.baseURL, apiKey: "sk-test", maxRetries: 0 }), { logger, captureContent: false });
     await client.chat.completions.create({ model: "gpt-4o-mini", messages: [{ role: "user", content: "my secret" }] });
-    const [rec] = await recordsOf(logger, "chat_interaction");
-    expect(rec).toMatchObject({ provider: "openai", promptLength: 0 });
-    expect(rec).not.toHaveProperty("promptCaptured");
-    expect(JSON.stringify(rec)).not.toContain("my secret");
+    const withContent = wrapOpenAI(new OpenAI({ baseURL: fake.baseURL, apiKey: "sk-test", maxRetries: 0 }), { logger });
+    await withContent.chat.completions.create({ model: "gpt-4o-mini", messages: [{ role: "user", content: "hello there" }] });
+    class Bot {
+      ask(_q: string) {
+        return "answer";
+      }
+    }
+    decorate("standard", Bot, "ask", AuditChat({ logger, captureArgs: false }));
+    new Bot().ask("private question");
+    const recs = await recordsOf(logger, "chat_interaction", 3);
+    expect(refused).toEqual([]);
+    expect(recs).toHaveLength(3);
+    const [uncaptured, captured] = recs.filter((r) => r.provider === "openai");
+    expect(uncaptured).toMatchObject({ promptLength: 0 });
+    expect(uncaptured).not.toHaveProperty("promptCaptured");
+    expect(JSON.stringify(uncaptured)).not.toContain("my secret");
+    expect(captured).toMatchObject({ promptFormat: "json", promptPreview: expect.stringContaining("hello there") });
+    expect(JSON.stringify(recs.find((r) => r.provider === undefined))).not.toContain("private question");
+    for (const r of [uncaptured!, captured!]) expect(r.traceId).toBe(r.id);
   });
 
   it("an AI SDK provider is not taken for a fetch function (its model lookups became requests returning promises)", () => {

@@ -99,9 +99,8 @@ interface RequestState {
   readonly userLookup: ((req: Request) => string | undefined) | undefined;
   /** the `userId` option threw during this request, and that was reported (see askUser) */
   lookupReported?: boolean;
-  /** the context's lookup (see lookUpUser): asking now, stopped after a throw, and what it holds */
+  /** the context's lookup (see lookUpUser): asking now, and what it holds */
   asking?: boolean;
-  lookupStopped?: boolean;
   userHolder?: UserHolder;
 }
 
@@ -449,33 +448,25 @@ function learnUser(state: RequestState, req: Request, ending = false): void {
 
 /**
  * The request context's kUserLookup: asks `userId(req)` when a record is made in the request's
- * context (or one made inside it) while it has no user, so that records made after
+ * context, or a context is made inside it, while it has no user, so that what comes after
  * authentication (a middleware after ours, or the route's own, which runs after the route
- * matched) carry the user. Not from within itself (a `userId` that makes a record recursed);
- * not after one that threw (reported once; the request's end asks again); not once the request
- * has ended (a context that outlives it holds neither the request nor its captured bodies).
+ * matched) carries the user. Not from within itself (a `userId` that makes a record recursed);
+ * not once the request has ended (a context that outlives it holds neither the request nor its
+ * captured bodies). One that throws (`req.user.id` before authentication) is asked again later,
+ * and reported once per request.
  */
 function lookUpUser(holder: UserHolder, store: AuditContextValue): void {
   const state = holder.state;
   const req = holder.req;
-  if (state === undefined || req === undefined || state.asking || state.lookupStopped) return;
-  const lookup = state.userLookup;
-  if (lookup === undefined) return;
+  const lookup = state?.userLookup;
+  if (state === undefined || req === undefined || lookup === undefined || state.asking) return;
   state.asking = true;
-  let uid: string | undefined;
   try {
-    uid = cleanId(lookup(req), MAX_USER_ID);
-  } catch (err) {
-    state.lookupStopped = true;
-    if (!state.lookupReported) {
-      state.lookupReported = true;
-      reportRecordFailure(state.logger, err);
-    }
-    return;
+    const uid = askUser(state, lookup, req);
+    if (uid !== undefined) (store as { userId?: string }).userId = uid;
   } finally {
     state.asking = false;
   }
-  if (uid !== undefined) (store as { userId?: string }).userId = uid;
 }
 
 /** What a request context's kUserLookup holds: cleared when the request ends. */
@@ -484,7 +475,7 @@ interface UserHolder {
   req: Request | undefined;
 }
 
-/** `userId(req)`, as an id; one that throws is reported once per request (it is asked again at the end, as before). */
+/** `userId(req)`, as an id; one that throws is reported once per request. */
 function askUser(state: RequestState, lookup: (req: Request) => string | undefined, req: Request): string | undefined {
   try {
     return cleanId(lookup(req), MAX_USER_ID);

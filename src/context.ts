@@ -43,12 +43,13 @@ export const auditContext = Object.freeze({
 });
 
 /**
- * @internal A context member (inherited by the contexts made inside it, as every member is):
- * how to learn the context's user while it has none. It writes the user into the context it is
- * given, as `setUser` does. The Express middleware's: the user is known only once
- * authentication, often a middleware that runs after ours (or one of the route's own, which
- * runs after the route matched), has run, and the records made by the route's handler must
- * carry it (found by a new-user run, 2026-12-03: only the request's own records had it).
+ * @internal A context member: how to learn the context's user while it has none. It writes the
+ * user into the context it is given, as `setUser` does. Unlike every other member it is not
+ * inherited: a context made inside this one asks it when made and copies the user known then
+ * (see derive). The Express middleware's, on each request's context: the user is known only once
+ * authentication, often a middleware that runs after ours (or one of the route's own, which runs
+ * after the route matched), has run, and the records made by the route's handler must carry it
+ * (found by a new-user run, 2026-12-03: only the request's own records had it).
  */
 export const kUserLookup = Symbol.for("audit-logger.context.user-lookup.v1");
 export type UserLookup = (store: AuditContextValue) => void;

@@ -448,22 +448,24 @@ function learnUser(state: RequestState, req: Request, ending = false): void {
 
 /**
  * The request context's kUserLookup: asks `userId(req)` when a record is made in the request's
- * context, or a context is made inside it, while it has no user, so that what comes after
+ * context, or one made inside it, while it has no user, so that what comes after
  * authentication (a middleware after ours, or the route's own, which runs after the route
  * matched) carries the user. Not from within itself (a `userId` that makes a record recursed);
  * not once the request has ended (a context that outlives it holds neither the request nor its
  * captured bodies). One that throws (`req.user.id` before authentication) is asked again later,
  * and reported once per request.
  */
-function lookUpUser(holder: UserHolder, store: AuditContextValue): void {
+function lookUpUser(holder: UserHolder, store: AuditContextValue): string | undefined {
   const state = holder.state;
   const req = holder.req;
   const lookup = state?.userLookup;
-  if (state === undefined || req === undefined || lookup === undefined || state.asking) return;
+  if (state === undefined || req === undefined || lookup === undefined || state.asking) return undefined;
   state.asking = true;
   try {
     const uid = askUser(state, lookup, req);
-    if (uid !== undefined) (store as { userId?: string }).userId = uid;
+    // kept only in the request's own context (see kUserLookup): a context made inside it gets it per record
+    if (uid !== undefined && store === state.context) (store as { userId?: string }).userId = uid;
+    return uid;
   } finally {
     state.asking = false;
   }

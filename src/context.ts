@@ -43,33 +43,38 @@ export const auditContext = Object.freeze({
 });
 
 /**
- * @internal A context member: how to learn the context's user while it has none. It writes the
- * user into the context it is given, as `setUser` does. Unlike every other member it is not
- * inherited: a context made inside this one asks it when made and copies the user known then
- * (see derive). The Express middleware's, on each request's context: the user is known only once
+ * @internal A context member, inherited like every other: how to learn the user of a context
+ * that has none. The Express middleware's, on each request's context: the user is known only once
  * authentication, often a middleware that runs after ours (or one of the route's own, which runs
  * after the route matched), has run, and the records made by the route's handler must carry it
- * (found by a new-user run, 2026-12-03: only the request's own records had it).
+ * (found by a new-user run, 2026-12-03: only the request's own records had it). It returns the
+ * user, or undefined while there is none (or once its request has ended), and writes it into
+ * `store` only when that is its request's own context: a context made inside the request is
+ * given the user for the record being made, never kept in it, so one that outlives its request
+ * (an emitter or a client made during it) never carries that request's user into another's
+ * records (found by review, 2026-12-03: it did).
  */
 export const kUserLookup = Symbol.for("audit-logger.context.user-lookup.v1");
-export type UserLookup = (store: AuditContextValue) => void;
+export type UserLookup = (store: AuditContextValue) => string | undefined;
 
 /**
  * @internal The active context for a record (and for `auditContext.get()`): one without a user
- * that knows how to learn it (see kUserLookup) asks now. The kit's own hot paths (finding the
- * logger, noting where a call was made) read the context with {@link currentContext}, and the
- * user is asked when the record is made.
+ * that knows how to learn it (see kUserLookup) asks now, and a context made inside the request
+ * comes back as a copy with the user. The kit's own hot paths (finding the logger, noting where
+ * a call was made) read the context with {@link currentContext}; the user is asked when the
+ * record is made.
  */
 export function contextForRecord(): AuditContextValue | undefined {
   const store = shared.storage.getStore();
-  if (store !== undefined && store.userId === undefined) learnUserOf(store);
-  return store;
+  return store !== undefined && store.userId === undefined ? withLearnedUser(store) : store;
 }
 
-/** @internal Asks `store`'s kUserLookup, when it has one, for its user (the caller checked it has none). */
-export function learnUserOf(store: AuditContextValue): void {
+/** `store`, or a copy of it with the user its kUserLookup learns (the caller checked it has none). */
+function withLearnedUser(store: AuditContextValue): AuditContextValue {
   const lookup = (store as { [kUserLookup]?: UserLookup })[kUserLookup];
-  if (lookup !== undefined) lookup(store);
+  if (lookup === undefined) return store;
+  const uid = lookup(store);
+  return uid === undefined || store.userId !== undefined ? store : { ...store, userId: uid };
 }
 
 /** @internal The active context as it is, nothing asked (see contextForRecord). */
@@ -134,24 +139,17 @@ export function isLoggerLike(v: unknown): v is AuditLogger {
  */
 function derive(parent: AuditContextValue | undefined, value: AuditContextValue): AuditContextValue {
   if (!parent) return value.metadata ? { ...value, metadata: { ...value.metadata } } : { ...value };
-  // A user lookup (see kUserLookup) is asked before the copy, which takes the user known by now,
-  // and is not inherited: a context made inside a request can outlive the moment it was made for
-  // (an emitter or a pool made during one request, whose callbacks then serve another), and must
-  // never learn that first request's user later (found by review, 2026-12-03: it did).
-  const lookup = (parent as { [kUserLookup]?: UserLookup })[kUserLookup];
-  if (lookup === undefined) return { ...parent, ...value, metadata: value.metadata ? { ...parent.metadata, ...value.metadata } : parent.metadata };
-  if (parent.userId === undefined) lookup(parent);
-  const out = { ...parent, ...value, metadata: value.metadata ? { ...parent.metadata, ...value.metadata } : parent.metadata };
-  if ((value as { [kUserLookup]?: UserLookup })[kUserLookup] === undefined) (out as { [kUserLookup]?: UserLookup })[kUserLookup] = undefined;
-  return out;
+  return { ...parent, ...value, metadata: value.metadata ? { ...parent.metadata, ...value.metadata } : parent.metadata };
 }
 
-/** @internal A copy of `context` as it is now, its user asked first; the copy does not ask again (see derive). */
+/**
+ * @internal A copy of `context` as it is now, for a record made later: with the user its lookup
+ * (see kUserLookup) learns now, and without the lookup, so that it does not ask again then.
+ */
 export function snapshotContext(context: AuditContextValue): AuditContextValue {
-  const lookup = (context as { [kUserLookup]?: UserLookup })[kUserLookup];
-  if (lookup === undefined) return { ...context };
-  if (context.userId === undefined) lookup(context);
-  return { ...context, [kUserLookup]: undefined } as AuditContextValue;
+  if ((context as { [kUserLookup]?: UserLookup })[kUserLookup] === undefined) return { ...context };
+  const learned = context.userId === undefined ? withLearnedUser(context) : context;
+  return { ...learned, [kUserLookup]: undefined } as AuditContextValue;
 }
 
 /**

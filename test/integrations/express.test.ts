@@ -1200,7 +1200,7 @@ describe.each(EXPRESS_FLAVORS)("%s", (_name, express: ExpressFactory) => {
     expect(recordsOf(logger, "tool_usage").at(-1)).toMatchObject({ operation: "route-auth", userId: "bob" });
   });
 
-  it("a context made inside a request takes the user known then and never learns it later: one that outlives its request never carries that request's user into another (it did)", async () => {
+  it("a context made inside a request before authentication gives its records the user while the request runs, and never keeps it: one that outlives its request never carries that request's user into another (it did)", async () => {
     const logger = newLogger();
     const app = express();
     let early: ((fn: () => void) => void) | undefined;
@@ -1210,6 +1210,8 @@ describe.each(EXPRESS_FLAVORS)("%s", (_name, express: ExpressFactory) => {
       early ??= auditContext.run({ persona: "early" }, () => AsyncResource.bind((fn: () => void) => fn()));
       next();
     });
+    // (a persona set for the rest of the request, before authentication: a common pattern)
+    app.use((_req, _res, next) => auditContext.run({ persona: "api" }, next));
     app.use((req, _res, next) => {
       (req as Request & { user?: { id: string } }).user = { id: String(req.headers["x-user"]) };
       next();
@@ -1223,11 +1225,11 @@ describe.each(EXPRESS_FLAVORS)("%s", (_name, express: ExpressFactory) => {
     await exchange(`${url}/x`, { headers: { "x-user": "alice" } });
     await exchange(`${url}/x`, { headers: { "x-user": "bob" } });
     await waitForRecords(logger, "performance_metric", 2);
-    expect(recordsOf(logger, "tool_usage").map((t) => [t.operation, t.userId])).toEqual([
-      ["early alice", undefined],
-      ["handler alice", "alice"],
-      ["early bob", undefined],
-      ["handler bob", "bob"],
+    expect(recordsOf(logger, "tool_usage").map((t) => [t.operation, t.userId, t.persona])).toEqual([
+      ["early alice", "alice", "early"],
+      ["handler alice", "alice", "api"],
+      ["early bob", undefined, "early"],
+      ["handler bob", "bob", "api"],
     ]);
   });
 

@@ -285,7 +285,15 @@ function buildAndLog(b: Build): unknown {
 export function forLogger<I extends object>(logger: AuditLogger, input: I): I {
   if ((logger as { [kSameCopy]?: true })[kSameCopy] === true) return input;
   let out = input as I & { prompt?: unknown; promptCaptured?: boolean; responseCaptured?: boolean };
-  if (out.prompt instanceof JsonText) out = { ...out, prompt: JSON.parse(out.prompt.text) as unknown };
+  if (out.prompt instanceof JsonText) {
+    let prompt: unknown;
+    try {
+      prompt = JSON.parse(out.prompt.text);
+    } catch {
+      prompt = out.prompt.text; // (not JSON after all: kept as the text it is)
+    }
+    out = { ...out, prompt };
+  }
   if ((logger as { [kCaptureFlags]?: true })[kCaptureFlags] !== true && ("promptCaptured" in out || "responseCaptured" in out)) {
     const { promptCaptured: _p, responseCaptured: _r, ...rest } = out;
     // (the marker that the id is fresh is a symbol member: kept by the spread)

@@ -16,7 +16,7 @@ import type { AuditContextValue } from "../src/types.js";
 import { newId } from "../src/record/id.js";
 import { copyUsage, toJsonData } from "../src/record/serialize.js";
 import { isThenable } from "./api-promise.js";
-import { integrationOptionsSchema, parseIntegrationOptions } from "./options.js";
+import { checkedOptions } from "./options.js";
 import { aiSdkChatInputBuilder, type AiSdkRecordData, type AiSdkToolCall } from "./ai-sdk-input.js";
 
 /** Options of {@link auditLanguageModelMiddleware}. */
@@ -107,7 +107,7 @@ function recordsItself(model: unknown): boolean {
  * const { text } = await generateText({ model, prompt: "Hi" });   // one record
  */
 export function auditLanguageModelMiddleware(given: AuditLanguageModelMiddlewareOptions = {}): LanguageModelMiddleware {
-  const options = parseIntegrationOptions("auditLanguageModelMiddleware", integrationOptionsSchema, given) as AuditLanguageModelMiddlewareOptions;
+  const options = checkedOptions("auditLanguageModelMiddleware", given);
   const capture = options.captureContent !== false;
   return {
     specificationVersion: "v3",

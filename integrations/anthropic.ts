@@ -18,7 +18,7 @@
 import { performance } from "node:perf_hooks";
 import { currentContext, runWithOwnValue } from "../src/context.js";
 import { AuditConfigError } from "../src/errors.js";
-import { integrationOptionsSchema, parseIntegrationOptions } from "./options.js";
+import { checkedOptions } from "./options.js";
 import { awaitRecord, readMember, recordFrom, reportRecordFailure, resolveAuditLogger, secondsSince, textOf } from "../src/instrument.js";
 import type { AuditLogger } from "../src/logger.js";
 import { newId } from "../src/record/id.js";
@@ -76,7 +76,7 @@ export function wrapAnthropic<C extends AnthropicClientLike>(client: C, options:
   if (!isObj(messages) || typeof messages.create !== "function") {
     throw new AuditConfigError([{ field: "client", message: "wrapAnthropic() needs an @anthropic-ai/sdk client (an object with messages.create)" }]);
   }
-  return wrapChecked(client, messages, parseIntegrationOptions("wrapAnthropic", integrationOptionsSchema, options) as WrapAnthropicOptions);
+  return wrapChecked(client, messages, checkedOptions("wrapAnthropic", options));
 }
 
 function wrapChecked<C extends AnthropicClientLike>(client: C, messages: Obj, options: WrapAnthropicOptions): C {

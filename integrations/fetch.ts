@@ -6,7 +6,7 @@ import { UNREADABLE_ERROR, isInstance, isNativePromise, keepAddedMembers, readMe
 import type { AuditLogger } from "../src/logger.js";
 import type { ToolUsageInput } from "../src/types.js";
 import { AuditConfigError } from "../src/errors.js";
-import { integrationOptionsSchema, parseIntegrationOptions } from "./options.js";
+import { checkedOptions } from "./options.js";
 
 /** Options of {@link withAuditFetch}. */
 export interface AuditFetchOptions {
@@ -89,7 +89,7 @@ export function withAuditFetch<F extends FetchLike>(fetchFn: F, given: AuditFetc
   if (typeof fetchFn !== "function") {
     throw new AuditConfigError([{ field: "fetch", message: `withAuditFetch() needs a fetch function, such as the global fetch (got ${fetchFn === null ? "null" : typeof fetchFn})` }]);
   }
-  const options = parseIntegrationOptions("withAuditFetch", integrationOptionsSchema, given) as AuditFetchOptions;
+  const options = checkedOptions("withAuditFetch", given);
   if ((fetchFn as F & { [kAudited]?: true })[kAudited]) return fetchFn;
   // Header names arrive lowercased, and are case-insensitive: strings compared lowercased,
   // patterns copied case-insensitive and without /g or /y (whose lastIndex made every other

@@ -14,7 +14,7 @@
 import { performance } from "node:perf_hooks";
 import { currentContext, runWithOwnValue } from "../src/context.js";
 import { AuditConfigError } from "../src/errors.js";
-import { integrationOptionsSchema, parseIntegrationOptions } from "./options.js";
+import { checkedOptions } from "./options.js";
 import { UNREADABLE_ERROR, awaitRecord, readMember, recordFrom, reportRecordFailure, resolveAuditLogger, secondsSince, textOf } from "../src/instrument.js";
 import { copyUsage, toJsonData } from "../src/record/serialize.js";
 import type { AuditLogger } from "../src/logger.js";
@@ -79,7 +79,7 @@ export function wrapOpenAI<C extends OpenAIClientLike>(client: C, options: WrapO
   if (!isOpenAIClient(client)) {
     throw new AuditConfigError([{ field: "client", message: "wrapOpenAI() needs an `openai` client (an object with chat.completions.create)" }]);
   }
-  return wrapChecked(client, parseIntegrationOptions("wrapOpenAI", integrationOptionsSchema, options) as WrapOpenAIOptions);
+  return wrapChecked(client, checkedOptions("wrapOpenAI", options));
 }
 
 function wrapChecked<C extends OpenAIClientLike>(client: C, options: WrapOpenAIOptions): C {

@@ -27,7 +27,7 @@ const flagOption = z.boolean({ error: "must be true or false" }).optional();
  * object can be shared (`withAudit(openai, opts)`, `withAudit(fetch, opts)`); an integration
  * ignores those it has no use for. A name none of them knows is refused.
  */
-export const integrationOptionsSchema = z.strictObject(
+const integrationOptionsSchema = z.strictObject(
   {
     logger: loggerOption,
     captureContent: flagOption,
@@ -43,12 +43,12 @@ function isRegExp(v: unknown): v is RegExp {
 }
 
 /**
- * `options` checked against `schema` (undefined is no options), and returned as they are: the
- * integrations read them at each call, as before the check, so that an app may still set
- * `options.logger` later.
+ * `options` of the integration `fn`, checked (undefined is no options), and returned as they
+ * are: the integrations read them at each call, as before the check, so that an app may still
+ * set `options.logger` later.
  */
-export function parseIntegrationOptions<S extends z.ZodType>(fn: string, schema: S, options: unknown): object {
-  const r = schema.safeParse(options ?? {});
+export function checkedOptions<T extends object>(fn: string, options: T | undefined): T {
+  const r = integrationOptionsSchema.safeParse(options ?? {});
   if (!r.success) throw new AuditConfigError(toFieldIssues(r.error, fn));
-  return (options ?? {}) as object;
+  return options ?? ({} as T);
 }

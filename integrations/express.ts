@@ -244,7 +244,7 @@ function begin(
   if (userOpt && userId === undefined) {
     const holder: UserHolder = { state, req };
     state.userHolder = holder;
-    (value as { [kUserLookup]?: UserLookup })[kUserLookup] = (store) => lookUpUser(holder, store);
+    (value as { [kUserLookup]?: UserLookup })[kUserLookup] = lookupFor(holder);
   }
   requests.set(req, state);
   return { value, state };
@@ -440,10 +440,26 @@ function recordChat(logger: AuditLogger, state: RequestState, chat: ChatCapture,
 function learnUser(state: RequestState, req: Request, ending = false): void {
   const lookup = state.userLookup;
   if (ending && state.userHolder) state.userHolder.state = state.userHolder.req = undefined;
-  if (lookup && currentContext()?.userId === undefined) {
-    const uid = askUser(state, lookup, req);
+  // (not from within itself: a `userId` that records reached lookUpUser, which asked it again)
+  if (lookup && !state.asking && currentContext()?.userId === undefined) {
+    state.asking = true;
+    let uid: string | undefined;
+    try {
+      uid = askUser(state, lookup, req);
+    } finally {
+      state.asking = false;
+    }
     if (uid !== undefined) auditContext.setUser(uid);
   }
+}
+
+/**
+ * The lookup closure, made here and not in `begin()`: a closure shares its function's scope with
+ * every other closure made there, and `begin()`'s hold `req`, so a context that outlived its
+ * request (a promise or resource the app kept) kept the request and its captured bodies alive.
+ */
+function lookupFor(holder: UserHolder): UserLookup {
+  return () => lookUpUser(holder);
 }
 
 /**
@@ -455,16 +471,22 @@ function learnUser(state: RequestState, req: Request, ending = false): void {
  * captured bodies). One that throws (`req.user.id` before authentication) is asked again later,
  * and reported once per request.
  */
-function lookUpUser(holder: UserHolder, store: AuditContextValue): string | undefined {
+function lookUpUser(holder: UserHolder): string | undefined {
   const state = holder.state;
   const req = holder.req;
   const lookup = state?.userLookup;
   if (state === undefined || req === undefined || lookup === undefined || state.asking) return undefined;
+  // the request's own context knows the user already (learned, or set with auditContext.setUser,
+  // which wins over userId(req)): a context made inside the request takes it from there
+  const known = state.context?.userId;
+  if (known !== undefined) return known;
   state.asking = true;
   try {
     const uid = askUser(state, lookup, req);
-    // kept only in the request's own context (see kUserLookup): a context made inside it gets it per record
-    if (uid !== undefined && store === state.context) (store as { userId?: string }).userId = uid;
+    // kept only in the request's own context (see kUserLookup), also when a context made inside
+    // it asked (whose next records then take it from there, instead of asking again)
+    const own = state.context;
+    if (uid !== undefined && own !== undefined) (own as { userId?: string }).userId = uid;
     return uid;
   } finally {
     state.asking = false;

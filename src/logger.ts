@@ -5,7 +5,7 @@ import path from "node:path";
 import type { z } from "zod";
 import { AuditConfig } from "./config/config.js";
 import type { AuditOptionsInput } from "./config/schema.js";
-import { auditContext } from "./context.js";
+import { auditContext, runInAuditContext } from "./context.js";
 import { AuditIOError, AuditKeyError, AuditSessionClosedError, AuditValidationError } from "./errors.js";
 import { sealedLine } from "./pipeline/chain.js";
 import { contentHash, encryptValue, valueAad } from "./pipeline/encrypt.js";
@@ -267,11 +267,16 @@ export class AuditLogger extends EventEmitter<AuditLoggerEvents> implements Exit
     if (this.config.thread && !constructingInWorker) {
       // the worker opens the session (and throws what opening it throws, here)
       const { onCheckpoint: _callback, sinks: _none, ...options } = this.config.toOptions();
-      this.remote = new ThreadLink(options, {
-        error: (err) => this.announce(err),
-        rotate: (segment) => this.emitSafely("rotate", segment),
-        checkpoint: (checkpoint) => this.checkpointWritten(checkpoint as Checkpoint),
-      });
+      // (outside any audit context, as every timer and thread of the kit: see scheduleFlush)
+      this.remote = runInAuditContext(
+        undefined,
+        () =>
+          new ThreadLink(options, {
+            error: (err) => this.announce(err),
+            rotate: (segment) => this.emitSafely("rotate", segment),
+            checkpoint: (checkpoint) => this.checkpointWritten(checkpoint as Checkpoint),
+          }),
+      );
       this.startTime = this.remote.startTime;
       registerForExit(this);
       return;
@@ -325,9 +330,11 @@ export class AuditLogger extends EventEmitter<AuditLoggerEvents> implements Exit
       }
     }
     if (this.checkpointer) {
-      this.checkpointTimer = setInterval(() => {
-        if (this.checkpointer!.recordsSinceLast > 0) this.writeCheckpoint("interval");
-      }, this.config.checkpointEvery.seconds * 1000);
+      this.checkpointTimer = runInAuditContext(undefined, () =>
+        setInterval(() => {
+          if (this.checkpointer!.recordsSinceLast > 0) this.writeCheckpoint("interval");
+        }, this.config.checkpointEvery.seconds * 1000),
+      );
       this.checkpointTimer.unref();
     }
     for (const sink of this.config.sinks) {
@@ -1166,17 +1173,22 @@ export class AuditLogger extends EventEmitter<AuditLoggerEvents> implements Exit
 
   private scheduleFlush(): void {
     if (this.flushTimer !== undefined) return;
-    this.flushTimer = setTimeout(() => {
-      // deferred records first, so they are written in this same tick: they wait at most one
-      // flushIntervalMs in memory, like every other record (their appends find the timer still
-      // set and schedule nothing more)
-      this.runDeferred();
-      this.flushTimer = undefined;
-      // (only `async` mode flushes by timer: its batches go to the thread pool, see
-      // BackgroundFile; with `thread: true` the queue goes to the worker)
-      if (this.remote) this.sendQueued();
-      else for (const kind of CHAIN_KINDS) this.writers[kind].writeOutSoon();
-    }, this.config.flushIntervalMs);
+    // The kit's timers, threads and the I/O they start are made outside any audit context: one
+    // made during a request kept that request's context (its trace and user, and what the
+    // context holds) for as long as it lived, and gave it to whatever it reported.
+    this.flushTimer = runInAuditContext(undefined, () =>
+      setTimeout(() => {
+        // deferred records first, so they are written in this same tick: they wait at most one
+        // flushIntervalMs in memory, like every other record (their appends find the timer still
+        // set and schedule nothing more)
+        this.runDeferred();
+        this.flushTimer = undefined;
+        // (only `async` mode flushes by timer: its batches go to the thread pool, see
+        // BackgroundFile; with `thread: true` the queue goes to the worker)
+        if (this.remote) this.sendQueued();
+        else for (const kind of CHAIN_KINDS) this.writers[kind].writeOutSoon();
+      }, this.config.flushIntervalMs),
+    );
     this.flushTimer.unref();
   }
 
@@ -1215,9 +1227,9 @@ export class AuditLogger extends EventEmitter<AuditLoggerEvents> implements Exit
     }
     this.commitScheduled = true;
     if (!explicit && this.commitBackoffMs > 0) {
-      this.commitTimer = setTimeout(() => void this.runCommit(), this.commitBackoffMs);
+      this.commitTimer = runInAuditContext(undefined, () => setTimeout(() => void this.runCommit(), this.commitBackoffMs));
       this.commitTimer.unref();
-    } else setImmediate(() => void this.runCommit());
+    } else runInAuditContext(undefined, () => setImmediate(() => void this.runCommit()));
   }
 
   /** Group commit: one write(2) + fdatasync per kind for everything logged since the last one. */
@@ -1431,7 +1443,8 @@ export class AuditLogger extends EventEmitter<AuditLoggerEvents> implements Exit
     if (this.reporting || this.closed) return;
     this.reporting = true;
     try {
-      this.logError({ errorType: "audit_write_failed", severity: "critical", message: err.message });
+      // the kit's own failure, not the current request's: recorded outside its context
+      runInAuditContext(undefined, () => this.logError({ errorType: "audit_write_failed", severity: "critical", message: err.message }));
       // the streak starts once its record exists; a failure met while another report was
       // being written starts none, so the next one is recorded
       if (writeFailure) this.writeFailing = true;

@@ -12,6 +12,7 @@ import fs from "node:fs";
 import path from "node:path";
 import type { Pool } from "pg";
 import { z } from "zod";
+import { runInAuditContext } from "../context.js";
 import { AuditIOError } from "../errors.js";
 import { readLines } from "../reader/lines.js";
 import { listKindFiles, sessionFileName } from "../sink/files.js";
@@ -383,12 +384,16 @@ export class PostgresSink implements AuditSink {
   private schedulePump(): void {
     if (this.pumping || this.retryTimer || this.stopped || this.sessionId === undefined) return;
     // start on the next turn of the event loop, so a synchronous burst of records is one batch
-    this.pumping = new Promise<void>((resolve) => setImmediate(resolve))
-      .then(() => this.pump())
-      .then(() => {
-        this.pumping = undefined;
-        if (this.hasPending() && !this.retryTimer && !this.stopped && !this.inOutage) this.schedulePump();
-      });
+    // outside any audit context: the pool's connections, made by the pump, outlive the request
+    // whose record started it (they kept its context, and gave it to what they reported)
+    this.pumping = runInAuditContext(undefined, () =>
+      new Promise<void>((resolve) => setImmediate(resolve))
+        .then(() => this.pump())
+        .then(() => {
+          this.pumping = undefined;
+          if (this.hasPending() && !this.retryTimer && !this.stopped && !this.inOutage) this.schedulePump();
+        }),
+    );
   }
 
   private async pump(): Promise<void> {
@@ -448,10 +453,12 @@ export class PostgresSink implements AuditSink {
     if (this.stopped) return;
     const delay = this.retryDelay;
     this.retryDelay = Math.min(this.settings.retryMaxMs, this.retryDelay * 2);
-    this.retryTimer = setTimeout(() => {
-      this.retryTimer = undefined;
-      this.schedulePump();
-    }, delay);
+    this.retryTimer = runInAuditContext(undefined, () =>
+      setTimeout(() => {
+        this.retryTimer = undefined;
+        this.schedulePump();
+      }, delay),
+    );
     this.retryTimer.unref();
   }
 

@@ -18,6 +18,7 @@
  */
 import fs from "node:fs";
 import { Worker } from "node:worker_threads";
+import { runInAuditContext } from "../context.js";
 import { AuditIOError } from "../errors.js";
 import { SILENCE_STDIO, dropOutput } from "../thread/stdio.js";
 
@@ -191,7 +192,8 @@ export function writeOnContentThread(files: ReadonlyArray<readonly [string, Uint
   if (unavailable) return undefined;
   if (shared === undefined) {
     try {
-      shared = new ContentThread();
+      // outside any audit context: the thread and its port outlive the request that first writes content
+      shared = runInAuditContext(undefined, () => new ContentThread());
     } catch {
       unavailable = true;
       return undefined;

@@ -87,9 +87,13 @@ describe("a full disk (writes failing with EFBIG) loses nothing and is reported 
           expect(failures).toHaveLength(1);
           expect(failures[0]!.severity).toBe("critical");
           expect(String(failures[0]!.message)).toMatch(/EFBIG/);
+          // the kit's own failure, not the request's whose record met it (it carried that user and trace)
+          expect(failures[0]).not.toHaveProperty("userId");
+          expect(failures[0]!.traceId).not.toBe("ctx-trace");
           expect(ids.filter((id) => !failures.some((f) => f.id === id))).toEqual(expected);
         } else expect(ids).toEqual(expected);
       }
+      expect(readKind(projectPath, "tool_usage", sid)[0]).toMatchObject({ userId: "ctx-user", traceId: "ctx-trace" });
       const report = await verifyAuditLog(dir, { sessionId: sid });
       expect(report.problems).toEqual([]);
       expect(report.recordsChecked).toBe(COUNT + 1);

@@ -8,7 +8,7 @@ import type { NextFunction, Request, Response } from "express";
 import { afterEach, describe, expect, it } from "vitest";
 import { auditErrorHandler, auditMiddleware, isExpressApp, type AuditMiddlewareOptions } from "../../integrations/express.js";
 import { AuditConfigError, AuditLogger, auditContext, verifyAuditLog } from "../../src/index.js";
-import { cleanupTmp, tmpProject } from "../helpers/index.js";
+import { cleanupTmp, runFixtureChild, tmpProject } from "../helpers/index.js";
 import { EXPRESS_FLAVORS, contentOf, delay, exchange, recordsOf, serve, waitForRecords, type ExpressFactory, type Served } from "./express-helpers.js";
 
 const open: Array<Served | AuditLogger> = [];
@@ -1233,6 +1233,96 @@ describe.each(EXPRESS_FLAVORS)("%s", (_name, express: ExpressFactory) => {
     ]);
   });
 
+  it("a user set with auditContext.setUser wins in contexts made inside the request too, which take the learned user from the request's context instead of asking per record (they asked userId(req) for each record, and recorded its user over the one set)", async () => {
+    const logger = newLogger();
+    const app = express();
+    let asked = 0;
+    app.use(
+      auditMiddleware({
+        logger,
+        userId: (req) => {
+          asked++;
+          return (req as Request & { user?: { id: string } }).user?.id;
+        },
+      }),
+    );
+    // a persona for the rest of the request, set before authentication
+    app.use((_req, _res, next) => auditContext.run({ persona: "api" }, next));
+    app.use((req, _res, next) => {
+      (req as Request & { user?: { id: string } }).user = { id: "from-req" };
+      next();
+    });
+    app.get("/x", (_req, res) => {
+      for (let i = 0; i < 50; i++) logger.logToolUsage({ toolName: "t", operation: `op ${i}` });
+      res.send("ok");
+    });
+    const url = await start(app);
+    await exchange(`${url}/x`);
+    await waitForRecords(logger, "performance_metric", 1);
+    // asked until the request's context has the user, then taken from there (50 before)
+    expect(asked).toBeLessThanOrEqual(3);
+    expect(new Set(recordsOf(logger, "tool_usage").map((t) => `${String(t.userId)} ${String(t.persona)}`))).toEqual(new Set(["from-req api"]));
+
+    // the app names the user itself in the request's context, after the lookup learned one
+    const app2 = express();
+    let requestContext: ((fn: () => void) => void) | undefined;
+    app2.use(auditMiddleware({ logger, userId: (req) => (req as Request & { user?: { id: string } }).user?.id }));
+    app2.use((_req, _res, next) => {
+      requestContext = AsyncResource.bind((fn: () => void) => fn());
+      next();
+    });
+    app2.use((_req, _res, next) => auditContext.run({ persona: "api" }, next));
+    app2.use((req, _res, next) => {
+      (req as Request & { user?: { id: string } }).user = { id: "from-req" };
+      next();
+    });
+    app2.get("/y", (_req, res) => {
+      logger.logToolUsage({ toolName: "t", operation: "before setUser" });
+      requestContext!(() => auditContext.setUser("explicit"));
+      logger.logToolUsage({ toolName: "t", operation: "after setUser" });
+      res.send("ok");
+    });
+    const url2 = await start(app2);
+    await exchange(`${url2}/y`);
+    await waitForRecords(logger, "performance_metric", 2);
+    const tools = recordsOf(logger, "tool_usage").filter((t) => String(t.operation).includes("setUser"));
+    expect(tools.map((t) => [t.operation, t.userId, t.persona])).toEqual([
+      ["before setUser", "from-req", "api"],
+      ["after setUser", "explicit", "api"],
+    ]);
+    expect(recordsOf(logger, "performance_metric").at(-1)).toMatchObject({ userId: "explicit" });
+  });
+
+  it("a userId() that records is not asked from within itself on the error handler's path either (it was, one level deep)", async () => {
+    const logger = newLogger();
+    const app = express();
+    let depth = 0;
+    let deepest = 0;
+    app.use(
+      auditMiddleware({
+        logger,
+        userId: (req) => {
+          depth++;
+          deepest = Math.max(deepest, depth);
+          try {
+            logger.logPerformanceMetric({ metricName: "user_lookup", value: depth, unit: "count" });
+            return (req as Request & { user?: { id: string } }).user?.id;
+          } finally {
+            depth--;
+          }
+        },
+      }),
+    );
+    app.get("/fail", (_req, _res, next) => next(Object.assign(new Error("bad gateway"), { status: 502 })));
+    app.use(auditErrorHandler());
+    const url = await start(app);
+    expect((await exchange(`${url}/fail`)).status).toBe(502);
+    await waitForRecords(logger, "error", 1);
+    await waitForRecords(logger, "performance_metric", 2);
+    expect(deepest).toBe(1);
+    expect(recordsOf(logger, "performance_metric").filter((m) => m.metricName === "user_lookup" && m.value !== 1)).toEqual([]);
+  });
+
   it("isExpressApp recognises an app and nothing else", () => {
     expect(isExpressApp(express())).toBe(true);
     expect(isExpressApp(express.Router())).toBe(false);
@@ -1279,6 +1369,14 @@ describe("express: memory a capture holds", () => {
     expect(held).toBeLessThan(24 << 20);
     const [chat] = await waitForRecords(logger, "chat_interaction", 1);
     expect(chat).toMatchObject({ metadata: { responseBodyBytes: size, responseBodyTruncated: true } });
+  });
+});
+
+describe("express: memory a request holds after it ended", () => {
+  it("a request whose user was learned after the middleware is collected once it ended: neither a context the app keeps (made in the request's context or inside it) nor the kit's timers and content thread, first made during it in a fresh process, hold it and its bodies (a kept context did)", () => {
+    const r = runFixtureChild<{ collected: boolean[]; kept: number; chats: Array<string | undefined> }>("express/retain-child.mts", "audit-express-retain-");
+    expect(r.status, r.stderr).toBe(0);
+    expect(r.out).toEqual({ collected: [true, true, true], kept: 2, chats: ["alice", "alice", "alice"] });
   });
 });
 

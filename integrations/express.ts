@@ -102,6 +102,12 @@ interface RequestState {
   /** the context's lookup (see lookUpUser): asking now, and what it holds */
   asking?: boolean;
   userHolder?: UserHolder;
+  /**
+   * the user the lookup learned when a context made inside the request asked: kept here, not
+   * written into the request's context (a decorated method's context would then see its caller's
+   * user change under it, and not hand the user it set with auditContext.setUser to its caller)
+   */
+  learned?: string;
 }
 
 interface ChatCapture {
@@ -459,7 +465,7 @@ function learnUser(state: RequestState, req: Request, ending = false): void {
  * request (a promise or resource the app kept) kept the request and its captured bodies alive.
  */
 function lookupFor(holder: UserHolder): UserLookup {
-  return () => lookUpUser(holder);
+  return (store) => lookUpUser(holder, store);
 }
 
 /**
@@ -471,22 +477,28 @@ function lookupFor(holder: UserHolder): UserLookup {
  * captured bodies). One that throws (`req.user.id` before authentication) is asked again later,
  * and reported once per request.
  */
-function lookUpUser(holder: UserHolder): string | undefined {
+function lookUpUser(holder: UserHolder, store: AuditContextValue): string | undefined {
   const state = holder.state;
   const req = holder.req;
   const lookup = state?.userLookup;
   if (state === undefined || req === undefined || lookup === undefined || state.asking) return undefined;
   // the request's own context knows the user already (learned, or set with auditContext.setUser,
   // which wins over userId(req)): a context made inside the request takes it from there
-  const known = state.context?.userId;
-  if (known !== undefined) return known;
+  const own = state.context;
+  const known = own?.userId ?? state.learned;
+  if (known !== undefined) {
+    if (store === own) (own as { userId?: string }).userId = known;
+    return known;
+  }
   state.asking = true;
   try {
     const uid = askUser(state, lookup, req);
-    // kept only in the request's own context (see kUserLookup), also when a context made inside
-    // it asked (whose next records then take it from there, instead of asking again)
-    const own = state.context;
-    if (uid !== undefined && own !== undefined) (own as { userId?: string }).userId = uid;
+    // written into the request's own context when a record is made there; a context made inside
+    // the request keeps it in the request's state (its next records take it from there)
+    if (uid !== undefined) {
+      if (store === own) (own as { userId?: string }).userId = uid;
+      else state.learned = uid;
+    }
     return uid;
   } finally {
     state.asking = false;

@@ -48,14 +48,16 @@ export const auditContext = Object.freeze({
  * authentication, often a middleware that runs after ours (or one of the route's own, which runs
  * after the route matched), has run, and the records made by the route's handler must carry it
  * (found by a new-user run, 2026-12-03: only the request's own records had it). It returns the
- * user, or undefined while there is none (or once its request has ended), and keeps it only in
- * its request's own context (a user set there with auditContext.setUser wins): a context made
- * inside the request is given the user for the record being made, never kept in it, so one made
- * in a child context that outlives its request (an emitter or a client made during it) never
- * carries that request's user into another's records (found by review, 2026-12-03: it did).
- * (v2: v1 lookups wrote the user into the store they were given.)
+ * user, or undefined while there is none (or once its request has ended), and writes it into
+ * `store` only when that is its request's own context (a user set there with
+ * auditContext.setUser wins): a context made inside the request is given the user for the record
+ * being made, never kept in it, so one made in a child context that outlives its request (an
+ * emitter or a client made during it) never carries that request's user into another's records
+ * (found by review, 2026-12-03: it did). Nor is it written into the request's context when a
+ * context made inside it asked: a decorated method's context would see its caller's user change
+ * under it, and then not hand its caller a user it set with auditContext.setUser.
  */
-export const kUserLookup = Symbol.for("audit-logger.context.user-lookup.v2");
+export const kUserLookup = Symbol.for("audit-logger.context.user-lookup.v1");
 export type UserLookup = (store: AuditContextValue) => string | undefined;
 
 /**

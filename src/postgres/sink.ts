@@ -195,8 +195,14 @@ export class PostgresSink implements AuditSink {
     );
     this.pool = pool;
     this.ownsPool = owned;
-    // an idle connection dropped by the server must not crash the host
-    if (owned) pool.on("error", (err) => this.note(err));
+    // An idle connection dropped by the server (a restart, a pooler's idle timeout) must not crash
+    // the host, and is no failure to store: the next query opens another, and a failure there is
+    // reported. Kept as `lastError` (stats()), not reported (it became a critical
+    // audit_write_failed record in the audit trail, for a write that had not failed).
+    if (owned)
+      pool.on("error", (err) => {
+        this.lastError = err instanceof Error ? err.message : String(err);
+      });
   }
 
   /** Called by the logger: where the spool goes, whom to tell about failures. */
@@ -257,7 +263,8 @@ export class PostgresSink implements AuditSink {
       if (!(await within(p, deadline - Date.now()))) break;
     }
     if (this.queue.length > 0 || (this.inflight && !this.inflightSpilled)) this.spill();
-    if (!this.hasPending()) await this.writeCheckpoints();
+    // (outside any audit context, as the pump: a connection the pool opens for it outlives the caller's request)
+    if (!this.hasPending()) await runInAuditContext(undefined, () => this.writeCheckpoints());
   }
 
   /**
@@ -291,8 +298,10 @@ export class PostgresSink implements AuditSink {
       await this.whenStored(this.settings.closeTimeoutMs);
     }
     if (!this.hasPending()) {
-      await this.writeCheckpoints();
-      await this.markSession("finalized");
+      await runInAuditContext(undefined, async () => {
+        await this.writeCheckpoints();
+        await this.markSession("finalized");
+      });
     }
     this.stopped = true;
     if (this.retryTimer) clearTimeout(this.retryTimer);

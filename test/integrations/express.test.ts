@@ -7,7 +7,9 @@ import compression from "compression";
 import type { NextFunction, Request, Response } from "express";
 import { afterEach, describe, expect, it } from "vitest";
 import { auditErrorHandler, auditMiddleware, isExpressApp, type AuditMiddlewareOptions } from "../../integrations/express.js";
+import { AuditTool } from "../../decorators/index.js";
 import { AuditConfigError, AuditLogger, auditContext, verifyAuditLog } from "../../src/index.js";
+import { decorate } from "../decorators/apply.js";
 import { cleanupTmp, runFixtureChild, tmpProject } from "../helpers/index.js";
 import { EXPRESS_FLAVORS, contentOf, delay, exchange, recordsOf, serve, waitForRecords, type ExpressFactory, type Served } from "./express-helpers.js";
 
@@ -1291,6 +1293,39 @@ describe.each(EXPRESS_FLAVORS)("%s", (_name, express: ExpressFactory) => {
       ["after setUser", "explicit", "api"],
     ]);
     expect(recordsOf(logger, "performance_metric").at(-1)).toMatchObject({ userId: "explicit" });
+  });
+
+  it("a decorated method inside a request whose user is learned later hands a user it sets with auditContext.setUser to its caller (the lookup, asked from the method's context, wrote the learned user into the request's)", async () => {
+    const logger = newLogger();
+    class Accounts {
+      switchTo(id: string): string {
+        logger.logToolUsage({ toolName: "t", operation: "inside, before setUser" });
+        auditContext.setUser(id); // account switching, impersonation
+        return id;
+      }
+    }
+    decorate("standard", Accounts, "switchTo", AuditTool("account", { logger }));
+    const accounts = new Accounts();
+    const app = express();
+    app.use(auditMiddleware({ logger, userId: (req) => (req as Request & { user?: { id: string } }).user?.id }));
+    app.use((req, _res, next) => {
+      (req as Request & { user?: { id: string } }).user = { id: "alice" }; // the session's previous user
+      next();
+    });
+    app.get("/switch", (_req, res) => {
+      accounts.switchTo("bob");
+      logger.logToolUsage({ toolName: "t", operation: "handler, after switchTo" });
+      res.send("ok");
+    });
+    const url = await start(app);
+    await exchange(`${url}/switch`);
+    await waitForRecords(logger, "performance_metric", 1);
+    expect(recordsOf(logger, "tool_usage").map((t) => [t.toolName === "account" ? "account" : t.operation, t.userId])).toEqual([
+      ["inside, before setUser", "alice"],
+      ["account", "bob"],
+      ["handler, after switchTo", "bob"],
+    ]);
+    expect(recordsOf(logger, "performance_metric")[0]).toMatchObject({ userId: "bob" });
   });
 
   it("a userId() that records is not asked from within itself on the error handler's path either (it was, one level deep)", async () => {

@@ -3,7 +3,8 @@ import fs from "node:fs";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
 import { afterEach, describe, expect, it } from "vitest";
-import { AuditLogger, verifyAuditLog } from "../../src/index.js";
+import pg from "pg";
+import { AuditLogger, auditContext, verifyAuditLog } from "../../src/index.js";
 import { PostgresRecordSource, PostgresSink, verifyPostgres } from "../../src/postgres/index.js";
 import { cleanupTmp, readJsonl, tmpProject } from "../helpers/index.js";
 import { dropSchema, freePort, freshSchema, PG_URL, PgProxy, sql, until } from "../fixtures/postgres/db.js";
@@ -166,5 +167,50 @@ describe("PostgresSink", () => {
     expect(await countRows(schema, "crashy")).toEqual({ total: summary.totalRecords, distinct: summary.totalRecords });
     const report = await verifyPostgres({ connectionString: PG_URL, schema, sessionId: "crashy" });
     expect(report.problems).toEqual([]);
+  });
+
+  it("an idle connection the server drops is no failure to store: no error reported, and the next records are stored", async () => {
+    const schema = schemaFor("idle");
+    const name = `audit-logger-idle-${process.pid}`;
+    const sink = new PostgresSink({ connectionString: PG_URL, schema, poolConfig: { application_name: name } });
+    const logger = new AuditLogger({ sessionId: "idle", projectPath: tmpProject(), sinks: [sink] });
+    const errors: Error[] = [];
+    logger.on("error", (e) => errors.push(e));
+    logger.logToolUsage({ toolName: "t", operation: "before" });
+    await logger.flush();
+    const [{ n }] = (await sql<{ n: string }>(`SELECT count(pg_terminate_backend(pid))::text AS n FROM pg_stat_activity WHERE application_name = $1`, [name])) as [{ n: string }];
+    expect(Number(n)).toBe(1);
+    await new Promise((r) => setTimeout(r, 100));
+    logger.logToolUsage({ toolName: "t", operation: "after" });
+    const summary = await logger.finalizeSession();
+    expect(errors.map((e) => e.message)).toEqual([]);
+    expect(summary.counts.error).toBe(0);
+    expect(await countRows(schema, "idle")).toEqual({ total: 2, distinct: 2 });
+  });
+
+  it("opens its connections outside any request's context, also for a flush() or finalizeSession() called in one (they kept that request's trace and user for their life)", async () => {
+    const schema = schemaFor("ctx");
+    // the app's own pool, whose idle connections close quickly: each step below needs a new one
+    const pool = new pg.Pool({ connectionString: PG_URL, max: 1, idleTimeoutMillis: 30 });
+    const madeIn: Array<string | null> = [];
+    pool.on("connect", () => madeIn.push(auditContext.get()?.traceId ?? null));
+    try {
+      const sink = new PostgresSink({ pool, schema });
+      const logger = new AuditLogger({ sessionId: "ctx", projectPath: tmpProject(), sinks: [sink] });
+      const idle = async () => expect(await until(() => pool.totalCount === 0, 5_000)).toBe(true);
+      await auditContext.run({ userId: "req-user", traceId: "req-trace" }, async () => {
+        logger.logToolUsage({ toolName: "t", operation: "in a request" });
+        await logger.flush();
+        await idle();
+        await logger.flush(); // its checkpoints need a connection again
+        await idle();
+        await logger.finalizeSession();
+      });
+      expect(madeIn.length).toBeGreaterThanOrEqual(2);
+      expect(madeIn.filter((t) => t !== null)).toEqual([]);
+      expect(await countRows(schema, "ctx")).toEqual({ total: 1, distinct: 1 });
+    } finally {
+      await pool.end();
+    }
   });
 });

@@ -7,7 +7,7 @@
  * records once the call returns, throws, settles, or - for generators - finishes or is abandoned.
  */
 import { z } from "zod";
-import { currentContext, runInAuditContext, runWithOwnValue } from "../src/context.js";
+import { currentContext, kLearnedUser, runInAuditContext, runWithOwnValue } from "../src/context.js";
 import { trackResult, untrackResult } from "../src/dropped.js";
 import { AuditConfigError } from "../src/errors.js";
 import { isInstance, isNativePromise, keepAddedMembers, reportRecordFailure, resolveAuditLogger, safeRecord, textOf, warnLoggerOptionThrew } from "../src/instrument.js";
@@ -413,11 +413,17 @@ class Call implements FinishedCall {
     // call was made too, as without the decorator, whose context the method ran in: when it
     // returns, or settles.
     const user = this.inner?.userId;
-    if (this.outer !== undefined && user !== undefined && user !== this.userAtCall && this.outer.userId === this.userAtCall) {
-      try {
-        (this.outer as { userId?: string }).userId = user;
-      } catch {
-        // a frozen context (another copy of the package's): left as it is
+    const outer = this.outer;
+    if (outer !== undefined && user !== undefined && user !== this.userAtCall) {
+      // Unless the caller changed its own user meanwhile; a user the request's lookup wrote there
+      // during the call (see kLearnedUser) is no such change.
+      const outerUser = outer.userId;
+      if (outerUser === this.userAtCall || (this.userAtCall === undefined && outerUser === (outer as { [kLearnedUser]?: string })[kLearnedUser])) {
+        try {
+          (outer as { userId?: string }).userId = user;
+        } catch {
+          // a frozen context (another copy of the package's): left as it is
+        }
       }
     }
     // made in the caller's context (a generator is finished in its consumer's): the logger

@@ -12,7 +12,7 @@ import { TextDecoder } from "node:util";
 import zlib from "node:zlib";
 import type { ErrorRequestHandler, NextFunction, Request, RequestHandler, Response } from "express";
 import { z } from "zod";
-import { auditContext, currentContext, kUserLookup, runInAuditContext, type UserLookup } from "../src/context.js";
+import { auditContext, currentContext, kLearnedUser, kUserLookup, runInAuditContext, type UserLookup } from "../src/context.js";
 import { AuditConfigError } from "../src/errors.js";
 import { isError, readMember, reportRecordFailure, resolveAuditLogger, safeRecord, textOf } from "../src/instrument.js";
 import type { AuditLogger } from "../src/logger.js";
@@ -447,15 +447,19 @@ function learnUser(state: RequestState, req: Request, ending = false): void {
   const lookup = state.userLookup;
   if (ending && state.userHolder) state.userHolder.state = state.userHolder.req = undefined;
   // (not from within itself: a `userId` that records reached lookUpUser, which asked it again)
-  if (lookup && !state.asking && currentContext()?.userId === undefined) {
-    state.asking = true;
-    let uid: string | undefined;
-    try {
-      uid = askUser(state, lookup, req);
-    } finally {
-      state.asking = false;
+  const store = currentContext();
+  if (lookup && !state.asking && store !== undefined && store.userId === undefined) {
+    // the user kept for the request (learned when a context made inside it asked), else asked now
+    let uid = state.learned;
+    if (uid === undefined) {
+      state.asking = true;
+      try {
+        uid = askUser(state, lookup, req);
+      } finally {
+        state.asking = false;
+      }
     }
-    if (uid !== undefined) auditContext.setUser(uid);
+    if (uid !== undefined) writeLearned(store, uid);
   }
 }
 
@@ -487,7 +491,7 @@ function lookUpUser(holder: UserHolder, store: AuditContextValue): string | unde
   const own = state.context;
   const known = own?.userId ?? state.learned;
   if (known !== undefined) {
-    if (store === own) (own as { userId?: string }).userId = known;
+    if (store === own) writeLearned(own, known);
     return known;
   }
   state.asking = true;
@@ -496,13 +500,19 @@ function lookUpUser(holder: UserHolder, store: AuditContextValue): string | unde
     // written into the request's own context when a record is made there; a context made inside
     // the request keeps it in the request's state (its next records take it from there)
     if (uid !== undefined) {
-      if (store === own) (own as { userId?: string }).userId = uid;
+      if (store === own) writeLearned(own, uid);
       else state.learned = uid;
     }
     return uid;
   } finally {
     state.asking = false;
   }
+}
+
+/** Writes a user the lookup learned into the request's own context, marked as learned (see kLearnedUser). */
+function writeLearned(own: AuditContextValue, uid: string): void {
+  (own as { userId?: string }).userId = uid;
+  (own as { [kLearnedUser]?: string })[kLearnedUser] = uid;
 }
 
 /** What a request context's kUserLookup holds: cleared when the request ends. */

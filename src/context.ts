@@ -38,6 +38,7 @@ export const auditContext = Object.freeze({
     const store = shared.storage.getStore();
     if (!store) return false;
     (store as { userId?: string }).userId = userId;
+    if ((store as { [kLearnedUser]?: string })[kLearnedUser] !== undefined) (store as { [kLearnedUser]?: string })[kLearnedUser] = undefined;
     return true;
   },
 });
@@ -58,6 +59,12 @@ export const auditContext = Object.freeze({
  * under it, and then not hand its caller a user it set with auditContext.setUser.
  */
 export const kUserLookup = Symbol.for("audit-logger.context.user-lookup.v1");
+/**
+ * @internal The user a kUserLookup wrote into its request's own context (not one the app set):
+ * a decorated call made before it was written must not take that write for its caller's own
+ * change of user (see decorators/wrap.ts, Call.finish). auditContext.setUser clears it.
+ */
+export const kLearnedUser = Symbol.for("audit-logger.context.learned-user.v1");
 export type UserLookup = (store: AuditContextValue) => string | undefined;
 
 /**

@@ -1295,7 +1295,7 @@ describe.each(EXPRESS_FLAVORS)("%s", (_name, express: ExpressFactory) => {
     expect(recordsOf(logger, "performance_metric").at(-1)).toMatchObject({ userId: "explicit" });
   });
 
-  it("a decorated method inside a request whose user is learned later hands a user it sets with auditContext.setUser to its caller (the lookup, asked from the method's context, wrote the learned user into the request's)", async () => {
+  it("a decorated method inside a request whose user is learned later hands a user it sets with auditContext.setUser to its caller: a record made in the method before (the lookup wrote the learned user into the request's context), or by the caller while an async one runs (that write was taken for the caller's own change)", async () => {
     const logger = newLogger();
     class Accounts {
       switchTo(id: string): string {
@@ -1303,8 +1303,14 @@ describe.each(EXPRESS_FLAVORS)("%s", (_name, express: ExpressFactory) => {
         auditContext.setUser(id); // account switching, impersonation
         return id;
       }
+      async switchLater(id: string): Promise<string> {
+        await delay(5);
+        auditContext.setUser(id);
+        return id;
+      }
     }
     decorate("standard", Accounts, "switchTo", AuditTool("account", { logger }));
+    decorate("standard", Accounts, "switchLater", AuditTool("account", { logger }));
     const accounts = new Accounts();
     const app = express();
     app.use(auditMiddleware({ logger, userId: (req) => (req as Request & { user?: { id: string } }).user?.id }));
@@ -1312,20 +1318,55 @@ describe.each(EXPRESS_FLAVORS)("%s", (_name, express: ExpressFactory) => {
       (req as Request & { user?: { id: string } }).user = { id: "alice" }; // the session's previous user
       next();
     });
-    app.get("/switch", (_req, res) => {
-      accounts.switchTo("bob");
-      logger.logToolUsage({ toolName: "t", operation: "handler, after switchTo" });
+    app.get("/switch", async (req, res) => {
+      if (req.query.later) {
+        const pending = accounts.switchLater("bob");
+        logger.logToolUsage({ toolName: "t", operation: "while pending" });
+        await pending;
+      } else accounts.switchTo("bob");
+      logger.logToolUsage({ toolName: "t", operation: "after" });
       res.send("ok");
     });
     const url = await start(app);
     await exchange(`${url}/switch`);
-    await waitForRecords(logger, "performance_metric", 1);
+    await exchange(`${url}/switch?later=1`);
+    await waitForRecords(logger, "performance_metric", 2);
     expect(recordsOf(logger, "tool_usage").map((t) => [t.toolName === "account" ? "account" : t.operation, t.userId])).toEqual([
       ["inside, before setUser", "alice"],
       ["account", "bob"],
-      ["handler, after switchTo", "bob"],
+      ["after", "bob"],
+      ["while pending", "alice"],
+      ["account", "bob"],
+      ["after", "bob"],
     ]);
-    expect(recordsOf(logger, "performance_metric")[0]).toMatchObject({ userId: "bob" });
+    expect(recordsOf(logger, "performance_metric").map((m) => m.userId)).toEqual(["bob", "bob"]);
+  });
+
+  it("the request's own records (metric, error) get the user its handler's records got, when only contexts made inside the request asked (they asked userId(req) again at the end, and a logout or switch in between gave them another)", async () => {
+    const logger = newLogger();
+    const app = express();
+    app.use(auditMiddleware({ logger, userId: (req) => (req as Request & { user?: { id: string } | null }).user?.id }));
+    // all of the handler's code runs in a context made inside the request's
+    app.use((_req, _res, next) => auditContext.run({ persona: "api" }, next));
+    app.use((req, _res, next) => {
+      (req as Request & { user?: { id: string } | null }).user = { id: "alice" };
+      next();
+    });
+    app.get("/logout", (req, res, next) => {
+      logger.logToolUsage({ toolName: "t", operation: "logout" });
+      (req as Request & { user?: { id: string } | null }).user = null;
+      if (req.query.fail) return next(Object.assign(new Error("boom"), { status: 500 }));
+      res.send("ok");
+    });
+    app.use(auditErrorHandler());
+    const url = await start(app);
+    await exchange(`${url}/logout`);
+    await exchange(`${url}/logout?fail=1`);
+    await waitForRecords(logger, "performance_metric", 2);
+    await waitForRecords(logger, "error", 1);
+    expect(recordsOf(logger, "tool_usage").map((t) => t.userId)).toEqual(["alice", "alice"]);
+    expect(recordsOf(logger, "performance_metric").map((m) => m.userId)).toEqual(["alice", "alice"]);
+    expect(recordsOf(logger, "error").map((e) => e.userId)).toEqual(["alice"]);
   });
 
   it("a userId() that records is not asked from within itself on the error handler's path either (it was, one level deep)", async () => {

@@ -17,6 +17,7 @@ import { newId } from "../src/record/id.js";
 import { copyUsage, toJsonData } from "../src/record/serialize.js";
 import { isThenable } from "./api-promise.js";
 import { checkedOptions } from "./options.js";
+import { trackResult, untrackResult, type DroppableCall, type Ticket } from "../src/dropped.js";
 import { aiSdkChatInputBuilder, type AiSdkRecordData, type AiSdkToolCall } from "./ai-sdk-input.js";
 
 /** Options of {@link auditLanguageModelMiddleware}. */
@@ -148,7 +149,10 @@ export function auditLanguageModelMiddleware(given: AuditLanguageModelMiddleware
         throw err;
       }
       try {
-        return { ...result, stream: watchStream(result.stream, call, abortSignalOf(params), requestIdOf(result.response)) };
+        const stream = watchStream(result.stream, call, abortSignalOf(params), requestIdOf(result.response));
+        // (a stream nobody reads to its end nor cancels is recorded when it is collected)
+        trackResult(call, stream);
+        return { ...result, stream };
       } catch {
         call.finish({ error: "could not observe the stream", end: "error" });
         return result;
@@ -173,7 +177,7 @@ interface Outcome {
   requestId?: string;
   responseId?: string;
   error?: string;
-  end?: "completed" | "aborted" | "cancelled" | "error";
+  end?: "completed" | "aborted" | "cancelled" | "abandoned" | "error";
   parts?: number;
 }
 
@@ -201,8 +205,12 @@ function startCall(logger: AuditLogger, params: unknown, model: unknown, kind: "
   }
 }
 
-class ModelCall {
+class ModelCall implements DroppableCall {
   readonly id = newId();
+  /** the registration that records a stream collected unread (see src/dropped.ts) */
+  ticket: Ticket | undefined = undefined;
+  /** a stream's parts so far, for that record */
+  acc: PartAccumulator | undefined = undefined;
   private readonly start = performance.now();
   private readonly ctx = currentContext();
 
@@ -264,6 +272,21 @@ class ModelCall {
     this.finish({ error: `the audit middleware could not read the call's outcome: ${errorMessage(err)}`, end: "error" });
   }
 
+  /** The call's stream was collected before it ended or was cancelled (run by the FinalizationRegistry: never throws). */
+  abandon(): void {
+    try {
+      const acc = this.acc;
+      if (acc?.finished === true && acc.error === undefined) return this.finish(acc.outcome("completed"));
+      if (acc?.error !== undefined) return this.finish(errorOutcome(acc.error, acc.outcome("error")));
+      const o = acc ? acc.outcome("abandoned") : newOutcome();
+      o.end = "abandoned";
+      o.error = `abandoned: the app dropped the stream after ${acc?.parts ?? 0} parts`;
+      this.finish(o);
+    } catch (err) {
+      reportRecordFailure(this.logger, err);
+    }
+  }
+
   get elapsed(): number {
     return (performance.now() - this.start) / 1000;
   }
@@ -271,6 +294,8 @@ class ModelCall {
   finish(o: Outcome): void {
     if (this.done) return;
     this.done = true;
+    untrackResult(this);
+    this.acc = undefined;
     this.chain.inFlight = false;
     this.chain.failed = o.error !== undefined;
     if (!this.chain.failed && this.chains) {
@@ -473,6 +498,8 @@ class PartAccumulator {
         break;
       }
       case "tool-call":
+        // (a provider that does not stream tool input sends the whole call as its first output)
+        this.ttft ??= this.call.elapsed;
         this.partialTools?.delete(String(part.toolCallId));
         this.toolCalls.push({ toolCallId: part.toolCallId as string, toolName: part.toolName as string, input: parsedInput(part.input) });
         break;
@@ -529,6 +556,7 @@ class PartAccumulator {
  */
 function watchStream<T>(source: ReadableStream<T>, call: ModelCall, signal: AbortSignal | undefined, requestId: string | undefined): ReadableStream<T> {
   const acc = new PartAccumulator(call, requestId);
+  call.acc = acc;
   const reader = source.getReader();
   let controller!: ReadableStreamDefaultController<T>;
   // (the stream's end is recorded before it is passed on; a failure to make the record is
@@ -536,7 +564,14 @@ function watchStream<T>(source: ReadableStream<T>, call: ModelCall, signal: Abor
   const onRead = (r: Awaited<ReturnType<typeof reader.read>>): void => {
     if (r.done) {
       try {
-        call.finish(acc.error !== undefined ? errorOutcome(acc.error, acc.outcome("error")) : acc.outcome("completed"));
+        let o: Outcome;
+        if (acc.error !== undefined) o = errorOutcome(acc.error, acc.outcome("error"));
+        else if (!acc.finished && signal?.aborted === true) {
+          // a model whose stream closes, rather than fails, when the call is aborted: still an abort
+          o = acc.outcome("aborted");
+          o.error = `aborted: the request was aborted after ${acc.parts} stream parts`;
+        } else o = acc.outcome("completed");
+        call.finish(o);
       } catch (err) {
         call.failedToRecord(err);
       }

@@ -203,10 +203,12 @@ function decodedOrAsIs(part: string): string {
 }
 
 function describe(input: unknown, init: unknown, isSecretHeader: (name: string) => boolean): Described {
-  const req = typeof Request !== "undefined" && input instanceof Request ? input : undefined;
+  const req = (typeof Request !== "undefined" && input instanceof Request) || isForeign(input, "Request") ? (input as Request) : undefined;
   const rawUrl = req ? req.url : input instanceof URL ? input.href : String(input);
   const initObj = (typeof init === "object" && init !== null ? init : {}) as { method?: unknown; headers?: unknown };
-  const method = (typeof initObj.method === "string" ? initObj.method : (req?.method ?? "GET")).toUpperCase();
+  // as fetch sends it: only DELETE, GET, HEAD, OPTIONS, POST and PUT are upper-cased (a `patch` goes as written)
+  const givenMethod = typeof initObj.method === "string" ? initObj.method : (req?.method ?? "GET");
+  const method = /^(delete|get|head|options|post|put)$/i.test(givenMethod) ? givenMethod.toUpperCase() : givenMethod;
   // fetch semantics: init.headers, when given, replace the Request's headers
   const given = initObj.headers ?? req?.headers ?? undefined;
   const readable = rereadable(given);
@@ -235,6 +237,9 @@ function describe(input: unknown, init: unknown, isSecretHeader: (name: string) 
       secrets.push(u.username, decodedOrAsIs(u.username));
       u.username = REDACTED;
     }
+    // (the values as written too: an error may quote the URL, where `+` or an unescaped `/` is not what encodeURIComponent makes)
+    rawSecretValues(u.search.slice(1), secrets);
+    if (u.hash.includes("=")) rawSecretValues(u.hash.slice(1), secrets);
     for (const [key, value] of [...u.searchParams.entries()]) {
       if (!isSecretParam(key)) continue;
       secrets.push(value, encodeURIComponent(value));
@@ -269,9 +274,63 @@ function describe(input: unknown, init: unknown, isSecretHeader: (name: string) 
       operation = `${method} ${u.host}${u.pathname}`;
     }
   } catch {
-    // a malformed URL: kept as given (fetch will reject it)
+    // a malformed URL (fetch will reject it, quoting it): kept as given, its credentials hidden all the same
+    url = hideInUnparsed(rawUrl, secrets);
+    operation = `${method} ${url}`;
   }
   return { operation: operation.slice(0, 256), parameters: { url, method, headers: safeHeaders }, secrets: secrets.filter((x) => x.length >= 3) };
+}
+
+/** Adds the values, as written and decoded, of the secret parameters of `text` (a query or fragment without its `?`/`#`) to `secrets`. */
+function rawSecretValues(text: string, secrets: string[]): void {
+  for (const pair of text.split("&")) {
+    const eq = pair.indexOf("=");
+    if (eq < 0 || !isSecretParam(decodedOrAsIs(pair.slice(0, eq).replace(/\+/g, " ")))) continue;
+    const raw = pair.slice(eq + 1);
+    secrets.push(raw, decodedOrAsIs(raw.replace(/\+/g, " ")));
+  }
+}
+
+/** `text` (a query or fragment) with its secret parameters' values replaced, the rest as written. */
+function hideParams(text: string, secrets: string[]): string {
+  return text
+    .split("&")
+    .map((pair) => {
+      const eq = pair.indexOf("=");
+      if (eq < 0 || !isSecretParam(decodedOrAsIs(pair.slice(0, eq).replace(/\+/g, " ")))) return pair;
+      const raw = pair.slice(eq + 1);
+      secrets.push(raw, decodedOrAsIs(raw.replace(/\+/g, " ")));
+      return `${pair.slice(0, eq + 1)}${encodeURIComponent(REDACTED)}`;
+    })
+    .join("&");
+}
+
+/** A URL that does not parse, as written but for its userinfo and secret parameters (their values added to `secrets`). */
+function hideInUnparsed(raw: string, secrets: string[]): string {
+  let text = raw;
+  const authority = /^([^/?#]*\/\/)([^/?#]*)/.exec(text);
+  const at = authority ? authority[2]!.lastIndexOf("@") : -1;
+  if (authority && at >= 0) {
+    for (const part of authority[2]!.slice(0, at).split(":")) if (part !== "") secrets.push(part, decodedOrAsIs(part));
+    text = `${authority[1]}${REDACTED}${authority[2]!.slice(at)}${text.slice(authority[0].length)}`;
+  }
+  const hash = text.indexOf("#");
+  const beforeHash = hash < 0 ? text : text.slice(0, hash);
+  const query = beforeHash.indexOf("?");
+  let out = query < 0 ? beforeHash : `${beforeHash.slice(0, query + 1)}${hideParams(beforeHash.slice(query + 1), secrets)}`;
+  if (hash >= 0) out += `#${hideParams(text.slice(hash + 1), secrets)}`;
+  return out;
+}
+
+/**
+ * A Request or Headers of another fetch implementation (the `undici` package's, node-fetch's):
+ * not the global class, so `instanceof` misses it (a Request was recorded as "GET [object
+ * Request]"); told by its tag, and read as fetch reads it (a Headers is iterable again and again).
+ */
+function isForeign(v: unknown, tag: "Request" | "Headers"): boolean {
+  if (typeof v !== "object" || v === null || Object.prototype.toString.call(v) !== `[object ${tag}]`) return false;
+  const o = v as { url?: unknown; method?: unknown; [Symbol.iterator]?: unknown };
+  return tag === "Request" ? typeof o.url === "string" && typeof o.method === "string" : typeof o[Symbol.iterator] === "function";
 }
 
 /**
@@ -282,7 +341,7 @@ function describe(input: unknown, init: unknown, isSecretHeader: (name: string) 
  */
 function rereadable(headers: unknown): boolean {
   if (headers === undefined || headers === null || typeof headers !== "object") return true;
-  if (typeof Headers !== "undefined" && headers instanceof Headers) return true;
+  if ((typeof Headers !== "undefined" && headers instanceof Headers) || isForeign(headers, "Headers")) return true;
   if (Array.isArray(headers)) return headers.every((pair) => Array.isArray(pair));
   const proto = Object.getPrototypeOf(headers) as unknown;
   // (an own Symbol.iterator makes fetch iterate the object, as any other iterable)

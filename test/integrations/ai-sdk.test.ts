@@ -5,6 +5,8 @@
  */
 import fs from "node:fs";
 import path from "node:path";
+import v8 from "node:v8";
+import vm from "node:vm";
 import { createAnthropic } from "@ai-sdk/anthropic";
 import { APICallError, RetryError, generateText, streamText, tool, wrapLanguageModel } from "ai";
 import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
@@ -440,6 +442,101 @@ describe("auditLanguageModelMiddleware: the model's own stream", () => {
     const recs = await settle(logger, 1);
     expect(recs).toHaveLength(1);
     expect(recs[0]).toMatchObject({ success: false, responsePreview: "Partial ans", errorMessage: "overloaded_error: Overloaded", metadata: { aiSdk: { end: "error" } } });
+  });
+});
+
+describe("auditLanguageModelMiddleware: streams from models that end them their own way", () => {
+  type StreamOptions = Parameters<ReturnType<typeof bareModel>["doStream"]>[0];
+  /** A v3 model (as a provider package implements one) whose stream is made by `parts`. */
+  function modelStreaming(parts: (c: ReadableStreamDefaultController<Rec>, options: StreamOptions) => void | Promise<void>) {
+    return {
+      specificationVersion: "v3" as const,
+      provider: "local",
+      modelId: "m-local",
+      supportedUrls: {},
+      async doGenerate(): Promise<never> {
+        throw new Error("not called");
+      },
+      async doStream(options: StreamOptions) {
+        return { stream: new ReadableStream<Rec>({ start: (c) => parts(c, options) }) as never };
+      },
+    };
+  }
+  const finish = (reason: string) => ({ type: "finish", finishReason: { unified: reason, raw: reason }, usage: { inputTokens: { total: 1 }, outputTokens: { total: 5 } } });
+
+  it("a stream the model closes when the call is aborted is recorded as aborted, not completed (the app gets its AbortError)", async () => {
+    const logger = newLogger();
+    const model = modelStreaming((c, { abortSignal }) => {
+      c.enqueue({ type: "stream-start", warnings: [] });
+      c.enqueue({ type: "text-start", id: "t" });
+      let i = 0;
+      const timer = setInterval(() => c.enqueue({ type: "text-delta", id: "t", delta: `w${i++} ` }), 5);
+      abortSignal?.addEventListener("abort", () => {
+        clearInterval(timer);
+        c.close();
+      });
+    });
+    const ac = new AbortController();
+    setTimeout(() => ac.abort(), 40);
+    const r = streamText({ model: wrapLanguageModel({ model, middleware: auditLanguageModelMiddleware({ logger }) }), prompt: "x", abortSignal: ac.signal, onError: () => {} });
+    expect(await r.text.then(() => "resolved", (e: Error) => e.name)).toBe("AbortError");
+    const recs = await settle(logger, 1);
+    expect(recs).toHaveLength(1);
+    expect(recs[0]).toMatchObject({ success: false, metadata: { aiSdk: { end: "aborted" } } });
+    expect(String(recs[0]!.errorMessage)).toMatch(/^aborted/);
+  });
+
+  it("a whole tool call as the first output (a provider that does not stream tool input) gives the time to first token", async () => {
+    const logger = newLogger();
+    const model = modelStreaming(async (c) => {
+      c.enqueue({ type: "stream-start", warnings: [] });
+      await new Promise((r) => setTimeout(r, 30));
+      c.enqueue({ type: "tool-call", toolCallId: "c1", toolName: "get_weather", input: '{"location":"Oslo"}' });
+      c.enqueue(finish("tool-calls"));
+      c.close();
+    });
+    const r = streamText({ model: wrapLanguageModel({ model, middleware: auditLanguageModelMiddleware({ logger }) }), prompt: "x", tools: weather });
+    await r.consumeStream();
+    const [rec] = await settle(logger, 1);
+    expect(rec).toMatchObject({ success: true, toolCalls: [{ toolCallId: "c1", toolName: "get_weather", input: { location: "Oslo" } }] });
+    expect(rec!.timeToFirstTokenSeconds).toBeGreaterThanOrEqual(0.02);
+    expect(rec!.timeToFirstTokenSeconds).toBeLessThanOrEqual(rec!.durationSeconds as number);
+  });
+
+  it("a doStream() result the app drops, unread or half-read, is recorded once when it is collected, as abandoned (it was never recorded)", async () => {
+    v8.setFlagsFromString("--expose-gc");
+    const gc = vm.runInNewContext("gc") as () => void;
+    const logger = newLogger();
+    const model = wrapLanguageModel({
+      model: modelStreaming((c) => {
+        c.enqueue({ type: "stream-start", warnings: [] });
+        c.enqueue({ type: "text-start", id: "t" });
+        c.enqueue({ type: "text-delta", id: "t", delta: "Hi" });
+      }),
+      middleware: auditLanguageModelMiddleware({ logger }),
+    });
+    const options = { prompt: [{ role: "user" as const, content: [{ type: "text" as const, text: "x" }] }] };
+    await (async () => {
+      await model.doStream(options);
+    })();
+    await (async () => {
+      const reader = (await model.doStream(options)).stream.getReader();
+      for (let i = 0; i < 3; i++) await reader.read();
+      reader.releaseLock();
+    })();
+    let recs: Rec[] = [];
+    for (let i = 0; i < 100 && recs.length < 2; i++) {
+      gc();
+      await new Promise((r) => setTimeout(r, 20));
+      recs = await chats(logger);
+    }
+    const ends = recs.map((r) => [r.success, (r.metadata as { aiSdk: { end?: string } }).aiSdk.end, r.responsePreview ?? ""]);
+    expect(ends.sort()).toEqual([
+      [false, "abandoned", ""],
+      [false, "abandoned", "Hi"],
+    ]);
+    await new Promise((r) => setTimeout(r, 50));
+    expect(await chats(logger)).toHaveLength(2);
   });
 });
 

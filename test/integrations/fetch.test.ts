@@ -1,3 +1,4 @@
+import { Headers as UndiciHeaders, Request as UndiciRequest, fetch as undiciFetch } from "undici";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { REDACTED, withAuditFetch } from "../../integrations/fetch.js";
 import { auditContext } from "../../src/context.js";
@@ -217,6 +218,39 @@ describe("withAuditFetch", () => {
     expect(JSON.stringify(recs)).not.toMatch(/SECRETPW|SECRETKEY|alice|bob%zz|carol/);
     expect(recs[0]).toMatchObject({ operation: "GET api.example.test/v1/items", parameters: { url: `https://${encodeURIComponent(REDACTED)}:${encodeURIComponent(REDACTED)}@api.example.test/v1/items?api_key=${encodeURIComponent(REDACTED)}&x=1` } });
     expect(recs[2]).toMatchObject({ success: false, errorMessage: expect.stringContaining("127.0.0.1:9") });
+  });
+
+  it("a URL that does not parse keeps its credentials hidden (they were recorded as given, in the url, the operation and fetch's error); a secret written with + or / is hidden from the error as written", async () => {
+    const logger = newLogger();
+    const audited = withAuditFetch(fetch, { logger });
+    // fetch rejects each of these, quoting the URL in its error
+    for (const url of ["https://api.example.test:99999/v1/x?api_key=SECRET1&page=2", "https://api.exa mple.test/v1/x?access_token=SECRET2#k", "https://bob:SECRET3@api.example.test/x?token=SECRET4+a/b"]) {
+      expect(await audited(url).catch((e: unknown) => e)).toBeInstanceOf(TypeError);
+    }
+    const recs = await recordsOf(logger, "tool_usage", 3);
+    expect(JSON.stringify(recs)).not.toMatch(/SECRET|bob/);
+    const hidden = encodeURIComponent(REDACTED);
+    expect(recs[0]).toMatchObject({ success: false, operation: `GET https://api.example.test:99999/v1/x?api_key=${hidden}&page=2`, parameters: { url: `https://api.example.test:99999/v1/x?api_key=${hidden}&page=2` } });
+    expect(recs[1]).toMatchObject({ parameters: { url: `https://api.exa mple.test/v1/x?access_token=${hidden}#k` } });
+    expect(String(recs[0]!.errorMessage)).toContain("api.example.test:99999");
+  });
+
+  it("a Request and Headers of the undici package (not the global classes) are read as fetch reads them (a Request was recorded as 'GET [object Request]'); a lowercase method fetch sends as written is recorded as written", async () => {
+    const logger = newLogger();
+    const audited = withAuditFetch(undiciFetch as unknown as typeof fetch, { logger });
+    const host = new URL(origin).host;
+    await audited(new UndiciRequest(`${origin}/v1/items/7`, { method: "DELETE", headers: { authorization: "Bearer sk-undici-1", "x-trace": "t1" } }) as unknown as Request);
+    await audited(`${origin}/v1/h`, { headers: new UndiciHeaders({ "x-trace": "t2" }) as unknown as Headers });
+    await withAuditFetch(fetch, { logger })(`${origin}/v1/p`, { method: "patch" });
+    await withAuditFetch(fetch, { logger })(`${origin}/v1/d`, { method: "delete" });
+    const recs = await recordsOf(logger, "tool_usage", 4);
+    // (the server's HTTP parser refuses the lowercase `patch` as sent, with a 400, before any handler)
+    expect(fake.requests.slice(-3).map((r) => `${r.method} ${r.path}`)).toEqual(["DELETE /v1/items/7", "GET /v1/h", "DELETE /v1/d"]);
+    expect(recs[2]).toMatchObject({ result: { status: 400 }, parameters: { method: "patch" } });
+    expect(recs.map((r) => r.operation)).toEqual([`DELETE ${host}/v1/items/7`, `GET ${host}/v1/h`, `patch ${host}/v1/p`, `DELETE ${host}/v1/d`]);
+    expect(recs[0]!.parameters).toEqual({ url: `${origin}/v1/items/7`, method: "DELETE", headers: { authorization: REDACTED, "x-trace": "t1" } });
+    expect((recs[1]!.parameters as { headers: unknown }).headers).toEqual({ "x-trace": "t2" });
+    expect(JSON.stringify(recs)).not.toContain("sk-undici");
   });
 
   it("a fetch-like function's promise keeps the members it added (ky-style .json()); a Promise subclass is returned as it is", async () => {

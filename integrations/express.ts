@@ -439,9 +439,10 @@ function recordChat(logger: AuditLogger, state: RequestState, chat: ChatCapture,
 }
 
 /**
- * Asks the `userId` option again when the request's context has no user yet: the user is often
- * known only after authentication, which ran after the middleware. Set on the request's context,
- * so every later record of the request has it.
+ * For the request's own records (the metric, the chat and error records), when the request's
+ * context has no user yet: the user learned during the request (a context made inside it asked),
+ * else `userId(req)` asked now (authentication often runs after the middleware). Written into the
+ * request's context, so every later record of the request has it.
  */
 function learnUser(state: RequestState, req: Request, ending = false): void {
   const lookup = state.userLookup;

@@ -273,6 +273,12 @@ function describe(input: unknown, init: unknown, isSecretHeader: (name: string) 
       url = u.href;
       operation = `${method} ${u.host}${u.pathname}`;
     }
+    // no scheme at all (`user:pass@host/path`): read as a scheme `user:` with an opaque path, or as
+    // a relative path, its userinfo shown as written; hidden as in a URL that does not parse
+    if ((relative ? u.host === RELATIVE_HOST && !/^[\\/]{2}/.test(rawUrl.trim()) : u.host === "") && /^[^/\\?#]*@/.test(rawUrl.trim())) {
+      url = hideInUnparsed(rawUrl, secrets);
+      operation = `${method} ${url}`;
+    }
   } catch {
     // a malformed URL (fetch will reject it, quoting it): kept as given, its credentials hidden all the same
     url = hideInUnparsed(rawUrl, secrets);
@@ -281,13 +287,20 @@ function describe(input: unknown, init: unknown, isSecretHeader: (name: string) 
   return { operation: operation.slice(0, 256), parameters: { url, method, headers: safeHeaders }, secrets: secrets.filter((x) => x.length >= 3) };
 }
 
+/** A query or fragment pair's name and value, decoded as a server reads them (leniently: a stray `%` stays as it is). */
+function splitPair(pair: string): [string, string] | undefined {
+  const eq = pair.indexOf("=");
+  if (eq < 0) return undefined;
+  const [entry] = new URLSearchParams(pair);
+  return entry ? [entry[0], entry[1]] : undefined;
+}
+
 /** Adds the values, as written and decoded, of the secret parameters of `text` (a query or fragment without its `?`/`#`) to `secrets`. */
 function rawSecretValues(text: string, secrets: string[]): void {
   for (const pair of text.split("&")) {
-    const eq = pair.indexOf("=");
-    if (eq < 0 || !isSecretParam(decodedOrAsIs(pair.slice(0, eq).replace(/\+/g, " ")))) continue;
-    const raw = pair.slice(eq + 1);
-    secrets.push(raw, decodedOrAsIs(raw.replace(/\+/g, " ")));
+    const kv = splitPair(pair);
+    if (!kv || !isSecretParam(kv[0])) continue;
+    secrets.push(pair.slice(pair.indexOf("=") + 1), kv[1]);
   }
 }
 
@@ -296,10 +309,10 @@ function hideParams(text: string, secrets: string[]): string {
   return text
     .split("&")
     .map((pair) => {
+      const kv = splitPair(pair);
+      if (!kv || !isSecretParam(kv[0])) return pair;
       const eq = pair.indexOf("=");
-      if (eq < 0 || !isSecretParam(decodedOrAsIs(pair.slice(0, eq).replace(/\+/g, " ")))) return pair;
-      const raw = pair.slice(eq + 1);
-      secrets.push(raw, decodedOrAsIs(raw.replace(/\+/g, " ")));
+      secrets.push(pair.slice(eq + 1), kv[1]);
       return `${pair.slice(0, eq + 1)}${encodeURIComponent(REDACTED)}`;
     })
     .join("&");
@@ -308,11 +321,28 @@ function hideParams(text: string, secrets: string[]): string {
 /** A URL that does not parse, as written but for its userinfo and secret parameters (their values added to `secrets`). */
 function hideInUnparsed(raw: string, secrets: string[]): string {
   let text = raw;
-  const authority = /^([^/?#]*\/\/)([^/?#]*)/.exec(text);
-  const at = authority ? authority[2]!.lastIndexOf("@") : -1;
-  if (authority && at >= 0) {
-    for (const part of authority[2]!.slice(0, at).split(":")) if (part !== "") secrets.push(part, decodedOrAsIs(part));
-    text = `${authority[1]}${REDACTED}${authority[2]!.slice(at)}${text.slice(authority[0].length)}`;
+  // the scheme and the slashes as the URL parser reads them: `\` as `/`, none at all after a special scheme
+  const head = /^[\x00-\x20]*(?:[a-z][a-z0-9+.-]*:)?[\\/\t\n\r]*/i.exec(text)![0];
+  const rest = text.slice(head.length);
+  const endOf = (from: number): number => {
+    const i = rest.slice(from).search(/[\\/?#]/);
+    return i < 0 ? rest.length : from + i;
+  };
+  const end = endOf(0);
+  let at = rest.lastIndexOf("@", end - 1);
+  if (end === 0) at = -1;
+  if (at < 0) {
+    // no `@` before the first / ? #, but a `:` followed by what is not a port, and an `@` later:
+    // a password holding / ? or # (base64), which is why the URL does not parse
+    const colon = rest.indexOf(":");
+    const next = rest.indexOf("@", end);
+    if (colon >= 0 && colon < end && !/^\d*$/.test(rest.slice(colon + 1, end)) && next >= 0) at = rest.lastIndexOf("@", endOf(next + 1) - 1);
+  }
+  if (at >= 0) {
+    const userinfo = rest.slice(0, at);
+    const colon = userinfo.indexOf(":");
+    for (const part of colon < 0 ? [userinfo] : [userinfo, userinfo.slice(0, colon), userinfo.slice(colon + 1)]) if (part !== "") secrets.push(part, decodedOrAsIs(part));
+    text = `${head}${REDACTED}${rest.slice(at)}`;
   }
   const hash = text.indexOf("#");
   const beforeHash = hash < 0 ? text : text.slice(0, hash);
@@ -330,7 +360,12 @@ function hideInUnparsed(raw: string, secrets: string[]): string {
 function isForeign(v: unknown, tag: "Request" | "Headers"): boolean {
   if (typeof v !== "object" || v === null || Object.prototype.toString.call(v) !== `[object ${tag}]`) return false;
   const o = v as { url?: unknown; method?: unknown; [Symbol.iterator]?: unknown };
-  return tag === "Request" ? typeof o.url === "string" && typeof o.method === "string" : typeof o[Symbol.iterator] === "function";
+  // (a Request as fetch would see it: one that turns into a URL of its own is read as that URL, as fetch reads it;
+  // a Headers with the Headers API, not a bare iterable that reading may use up)
+  const h = v as { get?: unknown; forEach?: unknown };
+  return tag === "Request"
+    ? typeof o.url === "string" && typeof o.method === "string" && String(v) === "[object Request]"
+    : typeof o[Symbol.iterator] === "function" && typeof h.get === "function" && typeof h.forEach === "function";
 }
 
 /**
@@ -361,6 +396,7 @@ function errorMessage(err: unknown, secrets: readonly string[] = []): string {
     // the app's error must reach the app as it is: never an error of ours made while reading it
     text = UNREADABLE_ERROR;
   }
-  for (const secret of secrets) text = text.split(secret).join(REDACTED);
+  // longest first: a shorter secret inside a longer one (user `admin`, password `admin123`) would leave the rest of it
+  for (const secret of [...secrets].sort((a, b) => b.length - a.length)) text = text.split(secret).join(REDACTED);
   return text;
 }

@@ -235,6 +235,47 @@ describe("withAuditFetch", () => {
     expect(String(recs[0]!.errorMessage)).toContain("api.example.test:99999");
   });
 
+  it("credentials in URLs that do not parse, or have no scheme, stay hidden however they are written: a password holding / ? # or :, backslashes or no slashes, a user that begins the password, a stray % in a parameter's name", async () => {
+    const logger = newLogger();
+    const audited = withAuditFetch(fetch, { logger });
+    const cases: Array<[string, string]> = [
+      ["https://user:ab/cdSECRETPW1@example.test/x", "SECRETPW1"],
+      ["https://user:ab?cdSECRETPW2@example.test/x", "SECRETPW2"],
+      ["https://user:ab#cdSECRETPW3@example.test/x", "SECRETPW3"],
+      ["https://u:SE:CR:ET4@exa mple.test/", "SE:CR:ET4"],
+      ["https:\\\\user:SECRETPW5@exa mple.test/", "SECRETPW5"],
+      ["https:user:SECRETPW6@exa mple.test/", "SECRETPW6"],
+      ["https://admin:admin123SECRET7@exa mple.test/", "123SECRET7"],
+      ["https://exa mple.test/?api%5Fkey%=SECRETQ8", "SECRETQ8"],
+      ["admin:SECRETPW9@db.example.test/x", "SECRETPW9"],
+      ["a_b:SECRETPW10@db.example.test/x", "SECRETPW10"],
+    ];
+    for (const [url] of cases) expect(await audited(url).catch((e: unknown) => e)).toBeInstanceOf(TypeError);
+    const recs = await recordsOf(logger, "tool_usage", cases.length);
+    recs.forEach((rec, i) => expect(JSON.stringify(rec), cases[i]![0]).not.toContain(cases[i]![1]));
+    expect(recs[0]).toMatchObject({ parameters: { url: `https://${REDACTED}@example.test/x` } });
+  });
+
+  it("an object that only calls itself a Headers (its iterator works once) reaches fetch untouched; one that only calls itself a Request is recorded as what fetch makes of it", async () => {
+    const logger = newLogger();
+    const audited = withAuditFetch(fetch, { logger });
+    let reads = 0;
+    const onceHeaders = {
+      [Symbol.toStringTag]: "Headers",
+      *[Symbol.iterator]() {
+        if (reads++ === 0) yield* [["x-a", "1"] as [string, string]];
+      },
+    };
+    await audited(`${origin}/v1/once`, { headers: onceHeaders as unknown as Headers });
+    expect(fake.requests.at(-1)!.headers["x-a"]).toBe("1");
+    const requestLike = { [Symbol.toStringTag]: "Request", url: `${origin}/v1/plain`, method: "POST", toString: () => `${origin}/v1/str` };
+    await audited(requestLike as unknown as Request);
+    expect(fake.requests.at(-1)).toMatchObject({ method: "GET", path: "/v1/str" });
+    const recs = await recordsOf(logger, "tool_usage", 2);
+    expect((recs[0]!.parameters as { headers: unknown }).headers).toEqual({ "[not read]": expect.any(String) });
+    expect(recs[1]).toMatchObject({ parameters: { url: `${origin}/v1/str`, method: "GET" } });
+  });
+
   it("a Request and Headers of the undici package (not the global classes) are read as fetch reads them (a Request was recorded as 'GET [object Request]'); a lowercase method fetch sends as written is recorded as written", async () => {
     const logger = newLogger();
     const audited = withAuditFetch(undiciFetch as unknown as typeof fetch, { logger });

@@ -159,6 +159,26 @@ function chunkText(item: unknown): string | undefined {
 }
 
 /**
+ * The index of the first streamed chunk that carries output (text, or a tool call), for the time
+ * to first token: not a role-only first chunk, an AI SDK `start` part or an Anthropic
+ * `message_start`. Undefined when none does.
+ */
+export function firstOutputIndex(items: readonly unknown[]): number | undefined {
+  for (let i = 0; i < items.length; i++) {
+    const item = items[i];
+    const t = chunkText(item);
+    if (t !== undefined && t !== "") return i;
+    if (!isObj(item)) continue;
+    const type = item.type;
+    if (type === "tool-call" || type === "tool-input-start" || type === "response.function_call_arguments.delta") return i;
+    if (type === "content_block_start" && isObj(item.content_block) && item.content_block.type === "tool_use") return i;
+    const choice = first(item.choices);
+    if (isObj(choice) && isObj(choice.delta) && Array.isArray(choice.delta.tool_calls) && choice.delta.tool_calls.length > 0) return i;
+  }
+  return undefined;
+}
+
+/**
  * The response of a generator that streamed it: the chunks' text joined, or the items as JSON
  * when they carry no text. Usage, model and finish reason come from the chunks that have them.
  */

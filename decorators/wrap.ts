@@ -71,6 +71,8 @@ export interface YieldedItems {
   firstItemSeconds: number | undefined;
   /** the items themselves, when the decorator asked for them (capped at MAX_COLLECTED_ITEMS) */
   items: unknown[] | undefined;
+  /** seconds from the call to each of `items` (@AuditChat's time to first token: the first that carries output) */
+  times?: number[];
 }
 
 /** One finished call, as handed to a decorator's `record` step. */
@@ -384,6 +386,7 @@ class Call implements FinishedCall {
       const c = copyOf(value);
       if (!c.unreadable) {
         y.items.push(c.copy);
+        (y.times ??= []).push(y.count === 1 ? (y.firstItemSeconds as number) : this.seconds);
         if (remains !== undefined) {
           try {
             remains.addItem(keptForRemains(c.copy, c.fresh));

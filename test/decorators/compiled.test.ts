@@ -120,7 +120,7 @@ describe.each(["standard", "legacy"] as const)("decorators compiled by tsc (%s)"
     expect(persona).toMatchObject({ activityType: "plan", success: true, traceId: "trace-plan", userId: "alice", details: { method: "WeatherService.plan" } });
     expect(persona).not.toHaveProperty("parentId");
     expect(chat).toMatchObject({ parentId: persona.id, traceId: "trace-plan", persona: "planner", promptPreview: "plan trip", responsePreview: "plan trip -> 21C" });
-    expect(chat).toMatchObject({ inputTokens: 10, outputTokens: 5, tokensUsed: 15, metadata: { tenant: "acme", method: "WeatherService.ask" } });
+    expect(chat).toMatchObject({ inputTokens: 10, outputTokens: 5, tokensUsed: 15, metadata: { tenant: "acme", auditChat: { method: "WeatherService.ask" } } });
     expect(tool.parentId).toBe(chat.id);
     expect(tool.traceId).toBe("trace-plan");
     // a call outside any trace starts one, named by its own record id

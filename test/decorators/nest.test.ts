@@ -45,7 +45,7 @@ describe("a NestJS app with audit decorators on its handlers", () => {
     expect(chats.map((c) => c.traceId).sort()).toEqual(["req-1", ...Array.from({ length: 20 }, (_, i) => `conc-${i}`)].sort());
     for (const chat of chats) {
       const n = chat.traceId === "req-1" ? "Paris" : `city${(chat.traceId as string).slice(5)}`;
-      expect(chat).toMatchObject({ model: "nest-model", promptPreview: `weather in ${n}`, success: true, metadata: { method: "WeatherController.get" } });
+      expect(chat).toMatchObject({ model: "nest-model", promptPreview: `weather in ${n}`, success: true, metadata: { auditChat: { method: "WeatherController.get" } } });
       expect(chat.userId).toBe(chat.traceId === "req-1" ? "u1" : `user${(chat.traceId as string).slice(5)}`);
       const tool = tools.filter((t) => t.parentId === chat.id);
       expect(tool).toHaveLength(1);

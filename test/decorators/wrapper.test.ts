@@ -792,7 +792,7 @@ describe("@AuditChat", () => {
       finishReason: "tool_calls",
       toolCalls: [{ id: "t1", function: { name: "lookup" } }],
       success: true,
-      metadata: { method: "Llm.complete" },
+      metadata: { auditChat: { method: "Llm.complete" } },
     });
     expect(JSON.parse(chat!.promptPreview as string)).toEqual([{ role: "user", content: "Capital of France?" }]);
   });
@@ -820,6 +820,69 @@ describe("@AuditChat", () => {
     expect(ask).toMatchObject({ model: "claude-3", promptPreview: "hi", responsePreview: "Hello", finishReason: "end_turn", inputTokens: 4, outputTokens: 2 });
     expect(stream).toMatchObject({ model: "gpt-4o", promptPreview: "salut", responsePreview: "Bonjour", finishReason: "stop", inputTokens: 5, outputTokens: 2, success: true });
     expect(stream!.timeToFirstTokenSeconds as number).toBeLessThanOrEqual(stream!.durationSeconds as number);
+  });
+
+  it("a streamed answer's time to first token is to the first chunk that carries output, not to a role-only chunk or an AI SDK start part (it was the first item's)", async () => {
+    const logger = newLogger();
+    const wait = (ms: number) => new Promise((r) => setTimeout(r, ms));
+    class Llm {
+      async *openaiStyle(_q: string) {
+        yield { model: "gpt-4o", choices: [{ delta: { role: "assistant", content: "" } }] };
+        await wait(60);
+        yield { choices: [{ delta: { content: "Bonjour" }, finish_reason: "stop" }] };
+      }
+      async *aiSdkParts(_q: string) {
+        yield { type: "start" };
+        yield { type: "start-step" };
+        await wait(60);
+        yield { type: "tool-call", toolCallId: "c1", toolName: "lookup", input: {} };
+        yield { type: "text-delta", id: "t", text: "ok" };
+      }
+    }
+    decorate("standard", Llm, "openaiStyle", AuditChat({ logger }));
+    decorate("standard", Llm, "aiSdkParts", AuditChat({ logger }));
+    for await (const _ of new Llm().openaiStyle("salut"));
+    for await (const _ of new Llm().aiSdkParts("hi"));
+    const chats = await records(logger, "chat");
+    expect(chats.map((c) => c.responsePreview)).toEqual(["Bonjour", "ok"]);
+    for (const c of chats) {
+      expect(c.timeToFirstTokenSeconds as number).toBeGreaterThanOrEqual(0.05);
+      expect(c.timeToFirstTokenSeconds as number).toBeLessThanOrEqual(c.durationSeconds as number);
+    }
+  });
+
+  it("a method that returns a stream or another object that is no data is recorded, its response marked not captured and what it was named (the call was not recorded at all); the caller gets the object as it is", async () => {
+    const logger = newLogger();
+    class SdkStream {
+      model = "gpt-4o";
+      async *[Symbol.asyncIterator]() {
+        yield { choices: [{ delta: { content: "Hi" } }] };
+      }
+    }
+    const returned = new SdkStream();
+    class Llm {
+      async stream(_q: string) {
+        await tick();
+        return returned;
+      }
+      other(_q: string) {
+        return new Map([["text", "x"]]);
+      }
+    }
+    decorate("standard", Llm, "stream", AuditChat({ logger }));
+    decorate("standard", Llm, "other", AuditChat({ logger }));
+    const failures: Error[] = [];
+    logger.on("error", (e) => failures.push(e));
+    expect(await new Llm().stream("q1")).toBe(returned);
+    expect(new Llm().other("q2")).toBeInstanceOf(Map);
+    let text = "";
+    for await (const c of returned) text += c.choices[0]!.delta.content;
+    expect(text).toBe("Hi");
+    const chats = await records(logger, "chat");
+    expect(failures).toEqual([]);
+    expect(chats).toHaveLength(2);
+    expect(chats[0]).toMatchObject({ promptPreview: "q1", responseCaptured: false, responseLength: 0, success: true, metadata: { auditChat: { method: "Llm.stream", responseNotRead: "a SdkStream (async iterable)" } } });
+    expect(chats[1]).toMatchObject({ promptPreview: "q2", responseCaptured: false, metadata: { auditChat: { method: "Llm.other", responseNotRead: "a Map" } } });
   });
 
   it("uses the extractor options, and captureArgs false keeps the prompt out", async () => {

@@ -7,7 +7,7 @@ import compression from "compression";
 import type { NextFunction, Request, Response } from "express";
 import { afterEach, describe, expect, it } from "vitest";
 import { auditErrorHandler, auditMiddleware, isExpressApp, type AuditMiddlewareOptions } from "../../integrations/express.js";
-import { AuditTool } from "../../decorators/index.js";
+import { AuditChat, AuditTool } from "../../decorators/index.js";
 import { AuditConfigError, AuditLogger, auditContext, verifyAuditLog } from "../../src/index.js";
 import { decorate } from "../decorators/apply.js";
 import { cleanupTmp, runFixtureChild, tmpProject } from "../helpers/index.js";
@@ -1367,6 +1367,25 @@ describe.each(EXPRESS_FLAVORS)("%s", (_name, express: ExpressFactory) => {
     expect(recordsOf(logger, "tool_usage").map((t) => t.userId)).toEqual(["alice", "alice"]);
     expect(recordsOf(logger, "performance_metric").map((m) => m.userId)).toEqual(["alice", "alice"]);
     expect(recordsOf(logger, "error").map((e) => e.userId)).toEqual(["alice"]);
+  });
+
+  it("an @AuditChat record made in a request keeps the request's metadata (its method, GET, was replaced by the decorated method's name)", async () => {
+    const logger = newLogger();
+    class Bot {
+      ask(q: string): string {
+        return `echo ${q}`;
+      }
+    }
+    decorate("standard", Bot, "ask", AuditChat({ logger }));
+    const app = express();
+    app.use(auditMiddleware({ logger }));
+    app.get("/ask", (_req, res) => {
+      res.send(new Bot().ask("hi"));
+    });
+    const url = await start(app);
+    await exchange(`${url}/ask`);
+    const [chat] = await waitForRecords(logger, "chat_interaction", 1);
+    expect(chat!.metadata).toEqual({ method: "GET", route: "/ask", auditChat: { method: "Bot.ask" } });
   });
 
   it("a userId() that records is not asked from within itself on the error handler's path either (it was, one level deep)", async () => {

@@ -1,6 +1,6 @@
 import { z } from "zod";
 import type { ErrorSeverity } from "../src/types.js";
-import { isError, readMember, textOf } from "../src/instrument.js";
+import { errorTypeOf, isError, readMember } from "../src/instrument.js";
 import { newId } from "../src/record/id.js";
 import { assertCalledAsFactory, auditMethodDecorator, decoratorOptionsShape, errorMessageOf, parseDecoratorInput, type AuditDecoratorOptions, type AuditMethodDecorator, type FinishedCall } from "./wrap.js";
 
@@ -133,7 +133,7 @@ export function AuditErrors(options: AuditErrorsOptions = {}): AuditMethodDecora
       const own = call.outer?.traceId === undefined ? newId() : undefined;
       logger.logError({
         ...(own !== undefined ? { id: own, traceId: own } : {}),
-        errorType: isErr ? textOf(readMember(error, "name") || readMember(readMember(error, "constructor"), "name") || "Error") : `thrown ${error === null ? "null" : typeof error}`,
+        errorType: isErr ? errorTypeOf(error) : `thrown ${error === null ? "null" : typeof error}`,
         message: errorMessageOf(error),
         ...(typeof stack === "string" ? { stackTrace: stack } : {}),
         severity: o.severity ?? "error",

@@ -14,7 +14,7 @@ import type { ErrorRequestHandler, NextFunction, Request, RequestHandler, Respon
 import { z } from "zod";
 import { auditContext, currentContext, kLearnedUser, kUserLookup, runInAuditContext, type UserLookup } from "../src/context.js";
 import { AuditConfigError } from "../src/errors.js";
-import { isError, readMember, reportRecordFailure, resolveAuditLogger, safeRecord, textOf } from "../src/instrument.js";
+import { errorTypeOf, isError, readMember, reportRecordFailure, resolveAuditLogger, safeRecord, textOf } from "../src/instrument.js";
 import type { AuditLogger } from "../src/logger.js";
 import { newId } from "../src/record/id.js";
 import { toFieldIssues } from "../src/record/issues.js";
@@ -552,7 +552,7 @@ function recordThrown(logger: AuditLogger, state: RequestState | undefined, req:
   const method = state?.method ?? (typeof req.method === "string" ? req.method : "GET");
   const route = state?.routePattern ?? state?.path ?? pathOf(req);
   logger.logError({
-    errorType: e ? textOf(readMember(e, "name") || readMember(readMember(e, "constructor"), "name") || "Error") : "NonErrorThrown",
+    errorType: e ? errorTypeOf(e) : "NonErrorThrown",
     message: e ? textOf(readMember(e, "message")) : describeValue(err),
     ...(stack !== undefined ? { stackTrace: stack as string } : {}),
     severity: status >= 500 ? "error" : "warning",

@@ -104,6 +104,18 @@ export function reportRecordFailure(logger: AuditLogger, err: unknown): void {
  * `o[key]`, or undefined when `o` is not an object or reading it throws (a revoked Proxy, a
  * throwing getter): for the fields the kit reads of values the app throws.
  */
+/**
+ * The type of an error for an `errors` record: its `name`, or its class's name when `name` is
+ * left as "Error" by a subclass (the OpenAI SDK's RateLimitError, say: recorded as "Error", while
+ * the chat record of the same call said "RateLimitError"; found by a new-user run, 2026-12-03).
+ */
+export function errorTypeOf(error: unknown): string {
+  const name = readMember(error, "name");
+  const ctor = readMember(readMember(error, "constructor"), "name");
+  if ((name === "Error" || !name) && typeof ctor === "string" && ctor !== "" && ctor !== "Object") return textOf(ctor);
+  return textOf(name || ctor || "Error");
+}
+
 export function readMember(o: unknown, key: string): unknown {
   if ((typeof o !== "object" && typeof o !== "function") || o === null) return undefined;
   try {

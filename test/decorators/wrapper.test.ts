@@ -1030,6 +1030,27 @@ describe("@AuditPersona, @AuditPerformance, @AuditErrors", () => {
       { errorType: "Error", message: "rejected 7", context: { method: "Svc.rejects", arguments: [7] } },
     ]);
   });
+
+  it("an error class that leaves its name as \"Error\" (the OpenAI SDK's RateLimitError) is recorded by its class's name (it was \"Error\")", async () => {
+    const logger = newLogger();
+    class APIError extends Error {}
+    class RateLimitError extends APIError {}
+    class Svc {
+      call(): never {
+        throw new RateLimitError("429 Rate limit reached");
+      }
+      plain(): never {
+        throw new Error("plain");
+      }
+    }
+    decorate("standard", Svc, "call", AuditErrors({ logger }));
+    decorate("standard", Svc, "plain", AuditErrors({ logger }));
+    expect(new RateLimitError("x").name).toBe("Error");
+    expect(() => new Svc().call()).toThrow(RateLimitError);
+    expect(() => new Svc().plain()).toThrow("plain");
+    const errs = await records(logger, "error");
+    expect(errs.map((e) => e.errorType)).toEqual(["RateLimitError", "Error"]);
+  });
 });
 
 describe("@AuditErrors and one error object met more than once", () => {

@@ -1388,6 +1388,21 @@ describe.each(EXPRESS_FLAVORS)("%s", (_name, express: ExpressFactory) => {
     expect(chat!.metadata).toEqual({ method: "GET", route: "/ask", auditChat: { method: "Bot.ask" } });
   });
 
+  it("auditErrorHandler records an error class that leaves its name as \"Error\" (an SDK's RateLimitError) by its class's name", async () => {
+    const logger = newLogger();
+    class RateLimitError extends Error {}
+    const app = express();
+    app.use(auditMiddleware({ logger }));
+    app.get("/limited", () => {
+      throw Object.assign(new RateLimitError("429 Rate limit reached"), { status: 429 });
+    });
+    app.use(auditErrorHandler());
+    const url = await start(app);
+    expect((await exchange(`${url}/limited`)).status).toBe(429);
+    const [err] = await waitForRecords(logger, "error", 1);
+    expect(err).toMatchObject({ errorType: "RateLimitError", message: "429 Rate limit reached" });
+  });
+
   it("a userId() that records is not asked from within itself on the error handler's path either (it was, one level deep)", async () => {
     const logger = newLogger();
     const app = express();

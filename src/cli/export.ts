@@ -27,7 +27,9 @@ renamed); an existing file of the same name is replaced.
   --format csv        one CSV per kind (chat_interactions.csv, tool_usage.csv, ...) in the
                       directory --out; with --kind, only that kind, to the file --out
   --format dir        the complete export in the directory --out: audit_complete.json, one CSV
-                      per kind, analytics_report.json and checksums.json (SHA-256 of each file)
+                      per kind, analytics_report.json, checksums.json (SHA-256 of each file),
+                      the sessions' checkpoints and audit_event chains under integrity/, and
+                      export_manifest.json over all of them (signed when a key is at hand)
   --out <path>        where to write (must be outside the audit directory)
   --include-content   include prompts, responses, previews, tool calls, parameters and results;
                       without it they are replaced by "[content withheld from export]"

@@ -484,7 +484,7 @@ export async function verifyExport(exportDir: string, options: VerifyExportOptio
   if (trustedKeys.length === 0) {
     notes.push({
       kind: "self_consistent_only",
-      detail: "No trusted public key was given: the files match the manifest and the chains are self-consistent, but someone who rewrote the export and its manifest would not be caught. Pass publicKey to check the signatures.",
+      detail: "No trusted public key was given: the files match the manifest and the chains are self-consistent, but someone who rewrote the export and its manifest would not be caught. Pass publicKey (the CLI's --public-key) to check the signatures.",
     });
   }
   return { ok: problems.length === 0, sessions: sessions.map((s) => s.sessionId), recordsChecked, problems, notes };

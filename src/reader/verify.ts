@@ -99,7 +99,7 @@ export async function verifyAuditLog(auditPath: string, options: VerifyOptions =
   if (!anyCheckpoints || trustedKeys.length === 0) {
     f.notes.push({
       kind: "self_consistent_only",
-      detail: "No trusted public key was given (or there are no signed checkpoints): the chains are self-consistent, but someone who rewrote a whole chain after an edit would not be caught. Pass publicKey to check the checkpoints' signatures.",
+      detail: "No trusted public key was given (or there are no signed checkpoints): the chains are self-consistent, but someone who rewrote a whole chain after an edit would not be caught. Pass publicKey (the CLI's --public-key) to check the checkpoints' signatures.",
     });
   }
   return { ok: f.problems.length === 0, sessions, recordsChecked: f.records, problems: f.problems, notes: f.notes };

@@ -60,9 +60,12 @@ export interface AuditViewerOptions {
   readonly auditPath?: string;
   /** look at this session only (default: every session in the directory) */
   readonly sessionId?: string;
-  /** base64 (or hex) 32-byte key, or the bytes; default: the AUDIT_LOGGER_KEY environment variable */
-  /** the key, or a keyring (current first); AUDIT_LOGGER_KEY when absent */
-  readonly encryptionKey?: string | Uint8Array | ReadonlyArray<string | Uint8Array>;
+  /**
+   * base64 (or hex) 32-byte key, or its bytes, or a keyring (current first); the AUDIT_LOGGER_KEY
+   * environment variable when absent or undefined (`encryptionKey: process.env.AUDIT_LOGGER_KEY`
+   * type-checks under `exactOptionalPropertyTypes`)
+   */
+  readonly encryptionKey?: string | Uint8Array | ReadonlyArray<string | Uint8Array> | undefined;
   /** model prices that override or extend the built-in table, for cost figures */
   readonly prices?: Readonly<Record<string, ModelPrice>>;
   /** called as records are read (at most every MiB, and at the end of each read) */

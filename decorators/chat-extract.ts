@@ -153,7 +153,8 @@ function chunkText(item: unknown): string | undefined {
     if (AI_SDK_NON_TEXT_PARTS.has(type)) return undefined;
   }
   const choice = first(item.choices);
-  if (isObj(choice) && isObj(choice.delta)) return str(choice.delta.content) ?? "";
+  // (a refusal streams as `delta.refusal`, content null)
+  if (isObj(choice) && isObj(choice.delta)) return (str(choice.delta.content) ?? "") + (str(choice.delta.refusal) ?? "");
   if (isObj(item.delta)) return str(item.delta.text) ?? "";
   return str(item.text) ?? str(item.delta) ?? str(item.textDelta) ?? str(item.content);
 }
@@ -170,7 +171,7 @@ export function firstOutputIndex(items: readonly unknown[]): number | undefined 
     if (t !== undefined && t !== "") return i;
     if (!isObj(item)) continue;
     const type = item.type;
-    if (type === "tool-call" || type === "tool-input-start" || type === "response.function_call_arguments.delta") return i;
+    if (type === "tool-call" || type === "tool-input-start" || type === "tool-call-streaming-start" || type === "response.function_call_arguments.delta") return i;
     if (type === "content_block_start" && isObj(item.content_block) && item.content_block.type === "tool_use") return i;
     const choice = first(item.choices);
     if (isObj(choice) && isObj(choice.delta) && Array.isArray(choice.delta.tool_calls) && choice.delta.tool_calls.length > 0) return i;

@@ -1,3 +1,4 @@
+import { types } from "node:util";
 import { z } from "zod";
 import { forLogger } from "../src/instrument.js";
 import type { ChatInteractionInput } from "../src/types.js";
@@ -94,8 +95,13 @@ function chatInput(o: AuditChatOptions, call: FinishedCall): ChatInteractionInpu
     const res = (kept = captured(o.captureResult, raw));
     response = res === undefined ? undefined : o.response ? o.response(res.value) : res.value === raw ? chunks.response : responseFromResult(res.value);
   } else if (outcome.status === "ok") {
+    // (an object that is no data, a class instance, is read through a view of the members the
+    // extractors read, its promises left out and marked handled)
+    if (!isData(raw)) meta = viewOf(raw as object);
     const res = (kept = captured(o.captureResult, raw));
-    response = res === undefined ? undefined : o.response ? o.response(res.value) : responseFromResult(res.value);
+    if (res !== undefined && !isData(res.value)) kept = { value: res.value === raw ? meta : viewOf(res.value as object) };
+    response = res === undefined ? undefined : o.response ? o.response(res.value) : responseFromResult(kept!.value);
+    if (res !== undefined && !o.response && kept!.value !== res.value && response === kept!.value) response = res.value as ChatContent;
   }
   // A result that is no data (an SDK stream the method returned, an AI SDK streamText result):
   // not read here, so its response is not captured, and the record says what it was (it was
@@ -155,11 +161,48 @@ function firstTokenSeconds(yielded: FinishedCall["yielded"]): number | undefined
   return yielded.firstItemSeconds;
 }
 
-/** Plain data a record can hold: a string, an array, or an object of Object's (or no) prototype. */
+/**
+ * Plain data a record can hold: a string, an array, or an object the record's schema takes as
+ * one (zod's isPlainObject: no constructor, or one whose prototype has its own isPrototypeOf:
+ * Object's, of this realm or another's).
+ */
 function isData(v: unknown): boolean {
   if (typeof v !== "object" || v === null || Array.isArray(v)) return true;
-  const proto = Object.getPrototypeOf(v) as unknown;
-  return proto === Object.prototype || proto === null;
+  try {
+    const ctor = (v as { constructor?: unknown }).constructor;
+    if (typeof ctor !== "function") return true;
+    const proto = (ctor as { prototype?: unknown }).prototype;
+    return typeof proto === "object" && proto !== null && Object.prototype.hasOwnProperty.call(proto, "isPrototypeOf");
+  } catch {
+    return false;
+  }
+}
+
+/** The members of a result the extractors read (chat-extract.ts). */
+const READ_MEMBERS = ["choices", "message", "text", "output_text", "content", "response", "answer", "totalUsage", "usage", "model", "stop_reason", "finishReason", "finish_reason", "toolCalls"];
+
+/**
+ * The members the extractors read of an object that is no data (an SDK's result class, an AI
+ * SDK streamText result), read once each: a getter that throws is left out, and so is a promise
+ * (a streamText result's `text`, `usage`, …), marked handled (the AI SDK makes them when read:
+ * one left unhandled ended the process when the stream failed).
+ */
+function viewOf(v: object): Record<string, unknown> {
+  const out: Record<string, unknown> = {};
+  for (const key of READ_MEMBERS) {
+    let x: unknown;
+    try {
+      x = (v as Record<string, unknown>)[key];
+    } catch {
+      continue;
+    }
+    if (types.isPromise(x)) {
+      Promise.prototype.then.call(x, undefined, () => {});
+      continue;
+    }
+    if (x !== undefined) out[key] = x;
+  }
+  return out;
 }
 
 /** What a result that is no data was, for the record: "a Stream (async iterable)". */
@@ -177,7 +220,7 @@ function describeObject(v: unknown): string {
   } catch {
     // idem
   }
-  return `a ${name}${iterable ? " (async iterable)" : ""}`;
+  return `${/^[aeiou]/i.test(name) ? "an" : "a"} ${name}${iterable ? " (async iterable)" : ""}`;
 }
 
 function asList(v: unknown): readonly unknown[] {

@@ -59,8 +59,10 @@ export class GeneratorRemains implements FinishedCall, DroppableCall {
   }
 
   /** A yielded item: the call's own copy of it, or a snapshot (see {@link keptForRemains}; the call caps how many). */
-  addItem(copy: unknown): void {
-    this.yielded.items?.push(copy);
+  addItem(copy: unknown, seconds: number): void {
+    if (this.yielded.items === undefined) return;
+    this.yielded.items.push(copy);
+    (this.yielded.times ??= []).push(seconds);
   }
 
   /** Run by the FinalizationRegistry: never throws. */

@@ -10,7 +10,7 @@ import { z } from "zod";
 import { currentContext, kLearnedUser, runInAuditContext, runWithOwnValue } from "../src/context.js";
 import { trackResult, untrackResult } from "../src/dropped.js";
 import { AuditConfigError } from "../src/errors.js";
-import { isInstance, isNativePromise, keepAddedMembers, reportRecordFailure, resolveAuditLogger, safeRecord, textOf, warnLoggerOptionThrew } from "../src/instrument.js";
+import { isError, isInstance, isNativePromise, keepAddedMembers, reportRecordFailure, resolveAuditLogger, safeRecord, textOf, warnLoggerOptionThrew } from "../src/instrument.js";
 import type { AuditLogger } from "../src/logger.js";
 import { newId } from "../src/record/id.js";
 import { toFieldIssues } from "../src/record/issues.js";
@@ -192,7 +192,7 @@ export function withLinks<T extends RecordLinkInput>(input: T, call: FinishedCal
 /** A message for anything thrown: an Error's message, else its string form. */
 export function errorMessageOf(error: unknown): string {
   try {
-    if (error instanceof Error) {
+    if (isError(error)) {
       const message: unknown = error.message;
       if (message) return textOf(message);
       const name: unknown = error.name;
@@ -386,10 +386,11 @@ class Call implements FinishedCall {
       const c = copyOf(value);
       if (!c.unreadable) {
         y.items.push(c.copy);
-        (y.times ??= []).push(y.count === 1 ? (y.firstItemSeconds as number) : this.seconds);
+        const at = y.count === 1 ? (y.firstItemSeconds as number) : this.seconds;
+        (y.times ??= []).push(at);
         if (remains !== undefined) {
           try {
-            remains.addItem(keptForRemains(c.copy, c.fresh));
+            remains.addItem(keptForRemains(c.copy, c.fresh), at);
           } catch (error) {
             // our own failure, never the consumer's: the call is recorded when it finishes
             this.untrack();

@@ -4,6 +4,7 @@
  */
 // (the module's object: the global `performance` is a getter, one more call per reading)
 import { performance } from "node:perf_hooks";
+import { types } from "node:util";
 import { currentContext, getDefaultAuditLogger, isLoggerLike, runInAuditContext, sharedFlags, snapshotContext } from "./context.js";
 import { JsonText } from "./record/json-text.js";
 import { kCaptureFlags, kSameCopy } from "./record/schemas.js";
@@ -101,10 +102,6 @@ export function reportRecordFailure(logger: AuditLogger, err: unknown): void {
 }
 
 /**
- * `o[key]`, or undefined when `o` is not an object or reading it throws (a revoked Proxy, a
- * throwing getter): for the fields the kit reads of values the app throws.
- */
-/**
  * The type of an error for an `errors` record: its `name`, or its class's name when `name` is
  * left as "Error" by a subclass (the OpenAI SDK's RateLimitError, say: recorded as "Error", while
  * the chat record of the same call said "RateLimitError"; found by a new-user run, 2026-12-03).
@@ -116,6 +113,10 @@ export function errorTypeOf(error: unknown): string {
   return textOf(name || ctor || "Error");
 }
 
+/**
+ * `o[key]`, or undefined when `o` is not an object or reading it throws (a revoked Proxy, a
+ * throwing getter): for the fields the kit reads of values the app throws.
+ */
 export function readMember(o: unknown, key: string): unknown {
   if ((typeof o !== "object" && typeof o !== "function") || o === null) return undefined;
   try {
@@ -196,7 +197,9 @@ function ignoreRejection(): void {}
 
 /** `v instanceof Error`, false where asking throws (see {@link isInstance}). */
 export function isError(v: unknown): v is Error {
-  return isInstance(v, Error);
+  // (an Error of another realm, a vm context's, is no instance of this one's: types.isNativeError
+  // knows it by its internal slot, and answers false for a Proxy without calling a trap)
+  return isInstance(v, Error) || types.isNativeError(v);
 }
 
 /** The text recorded for an error none of whose fields can be read (a revoked Proxy, throwing getters). */

@@ -54,13 +54,17 @@ describe("a decorated generator the consumer drops before it finishes (child pro
     expect(byLabel.get("args lead back to it")!.parameters).toEqual(["args lead back to it", { signal: {}, session: {} }]);
     expect(byLabel.get("a large argument")!.parameters).toEqual(["a large argument", "[Not kept: more than 1000 values]"]);
     expect(byLabel.get("context metadata not plain data")!.metadata).toEqual({ req: { path: "/chat" }, when: "2026-12-03T00:00:00.000Z", db: "[Not kept: more than 1000 values]", tenant: "acme" });
-    expect(r.out.chats).toHaveLength(2);
+    expect(r.out.chats).toHaveLength(3);
     const chatByPrompt = new Map((r.out.chats as Array<{ promptPreview: string }>).map((c) => [c.promptPreview, c]));
     // plain items are kept for the record, and its response function gets them as always
     expect(chatByPrompt.get("plain items")).toMatchObject({ success: false, errorMessage: expect.stringMatching(/^abandoned: /), responsePreview: "plain items, half" });
     // class instances as their members: the response function reads `text` from them
     expect(chatByPrompt.get("items lead back to it")).toMatchObject({ success: false, errorMessage: expect.stringMatching(/^abandoned: /), responsePreview: "items lead back to it more" });
     // nothing of the test's kept alive by the registration
+    // an abandoned chat's time to first token is its first text's, not its role-only first chunk's (it was)
+    const slow = chatByPrompt.get("slow first token") as { timeToFirstTokenSeconds: number; durationSeconds: number; responsePreview: string } | undefined;
+    expect(slow).toMatchObject({ success: false, responsePreview: "late" });
+    expect(slow!.timeToFirstTokenSeconds).toBeGreaterThanOrEqual(0.05);
     expect(r.out.alive).toBe(0);
   });
 });

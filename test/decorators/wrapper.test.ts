@@ -1,5 +1,6 @@
 import fs from "node:fs";
 import path from "node:path";
+import vm from "node:vm";
 import { afterEach, describe, expect, it } from "vitest";
 import { AuditChat, AuditErrors, AuditPerformance, AuditPersona, AuditTool } from "../../decorators/index.js";
 import { auditContext, setDefaultAuditLogger } from "../../src/context.js";
@@ -883,6 +884,51 @@ describe("@AuditChat", () => {
     expect(chats).toHaveLength(2);
     expect(chats[0]).toMatchObject({ promptPreview: "q1", responseCaptured: false, responseLength: 0, success: true, metadata: { auditChat: { method: "Llm.stream", responseNotRead: "a SdkStream (async iterable)" } } });
     expect(chats[1]).toMatchObject({ promptPreview: "q2", responseCaptured: false, metadata: { auditChat: { method: "Llm.other", responseNotRead: "a Map" } } });
+  });
+
+  it("plain data of another realm (a vm context's) or with a plain object's prototype is recorded as data, not as an object not read; a streamed refusal is the response", async () => {
+    const logger = newLogger();
+    const wait = (ms: number) => new Promise((r) => setTimeout(r, ms));
+    class Llm {
+      otherRealm(_q: string): unknown {
+        return vm.runInNewContext('({ answerObj: { x: 1 }, usage: { prompt_tokens: 1, completion_tokens: 2 } })');
+      }
+      inherited(_q: string): unknown {
+        return Object.assign(Object.create({ kind: "base" }) as object, { answerObj: { y: 2 } });
+      }
+      async *refuses(_q: string) {
+        yield { choices: [{ delta: { role: "assistant", content: null } }] };
+        await wait(60);
+        yield { choices: [{ delta: { content: null, refusal: "I can't help" }, finish_reason: "stop" }] };
+      }
+    }
+    for (const m of ["otherRealm", "inherited", "refuses"] as const) decorate("standard", Llm, m, AuditChat({ logger }));
+    new Llm().otherRealm("a");
+    new Llm().inherited("b");
+    for await (const _ of new Llm().refuses("c"));
+    const [a, b, c] = await records(logger, "chat");
+    expect(a).toMatchObject({ inputTokens: 1, outputTokens: 2 });
+    expect(a).not.toHaveProperty("responseCaptured");
+    expect(JSON.parse(a!.responsePreview as string)).toMatchObject({ answerObj: { x: 1 } });
+    expect(b).not.toHaveProperty("responseCaptured");
+    expect(JSON.parse(b!.responsePreview as string)).toEqual({ answerObj: { y: 2 } });
+    expect(c).toMatchObject({ responsePreview: "I can't help", finishReason: "stop" });
+    expect(c!.timeToFirstTokenSeconds as number).toBeGreaterThanOrEqual(0.05);
+  });
+
+  it("an Error of another realm (a vm context's) is recorded as an error, by its class's name, with its stack (it was a 'thrown object')", async () => {
+    const logger = newLogger();
+    const RateLimitError = vm.runInNewContext("class RateLimitError extends Error {}; RateLimitError") as new (m: string) => Error;
+    class Svc {
+      call(): never {
+        throw new RateLimitError("slow down");
+      }
+    }
+    decorate("standard", Svc, "call", AuditErrors({ logger }));
+    expect(() => new Svc().call()).toThrow("slow down");
+    const [err] = await records(logger, "error");
+    expect(err).toMatchObject({ errorType: "RateLimitError", message: "slow down" });
+    expect(String(err!.stackTrace)).toContain("slow down");
   });
 
   it("uses the extractor options, and captureArgs false keeps the prompt out", async () => {

@@ -11,8 +11,10 @@ import { createAnthropic } from "@ai-sdk/anthropic";
 import { APICallError, RetryError, generateText, streamText, tool, wrapLanguageModel } from "ai";
 import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
 import { z } from "zod";
+import { AuditChat } from "../../decorators/index.js";
 import { auditLanguageModelMiddleware } from "../../integrations/ai-sdk.js";
 import { AuditLogger, auditContext, setDefaultAuditLogger, verifyAuditLog } from "../../src/index.js";
+import { decorate } from "../decorators/apply.js";
 import { startFakeAnthropic, type FakeAnthropic } from "../helpers/fake-anthropic.js";
 import { comparableChat, expectNothingCaptured } from "./_records.js";
 import { readJsonl, loggerFactory } from "../helpers/index.js";
@@ -501,6 +503,39 @@ describe("auditLanguageModelMiddleware: streams from models that end them their 
     expect(rec).toMatchObject({ success: true, toolCalls: [{ toolCallId: "c1", toolName: "get_weather", input: { location: "Oslo" } }] });
     expect(rec!.timeToFirstTokenSeconds).toBeGreaterThanOrEqual(0.02);
     expect(rec!.timeToFirstTokenSeconds).toBeLessThanOrEqual(rec!.durationSeconds as number);
+  });
+
+  it("an @AuditChat method returning a streamText() result whose stream fails: the app's onError sees it and no promise the decorator read is left unhandled (reading its members made them, and a failure ended the process); recorded as a result not read", async () => {
+    const logger = newLogger();
+    const model = modelStreaming((c) => {
+      c.enqueue({ type: "stream-start", warnings: [] });
+      c.error(new Error("provider went away"));
+    });
+    class Bot {
+      ask(q: string) {
+        return streamText({ model, prompt: q, onError: () => {} });
+      }
+    }
+    decorate("standard", Bot, "ask", AuditChat({ logger }));
+    const unhandled: unknown[] = [];
+    const onUnhandled = (reason: unknown) => unhandled.push(reason);
+    process.on("unhandledRejection", onUnhandled);
+    try {
+      const result = new Bot().ask("hi");
+      let text = "";
+      // (textStream rethrows the stream's failure, decorated or not)
+      const caught = await (async () => {
+        for await (const t of result.textStream) text += t;
+      })().catch((e: Error) => e.message);
+      expect([text, caught]).toEqual(["", "provider went away"]);
+      await new Promise((r) => setTimeout(r, 50));
+    } finally {
+      process.off("unhandledRejection", onUnhandled);
+    }
+    expect(unhandled).toEqual([]);
+    const [rec] = await settle(logger, 1);
+    expect(rec).toMatchObject({ promptPreview: "hi", responseCaptured: false, metadata: { auditChat: { method: "Bot.ask", responseNotRead: expect.stringMatching(/^an? \w*StreamTextResult/) } } });
+    expect(rec).not.toHaveProperty("usage");
   });
 
   it("a doStream() result the app drops, unread or half-read, is recorded once when it is collected, as abandoned (it was never recorded)", async () => {

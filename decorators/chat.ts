@@ -197,7 +197,12 @@ function viewOf(v: object): Record<string, unknown> {
       continue;
     }
     if (types.isPromise(x)) {
-      Promise.prototype.then.call(x, undefined, () => {});
+      try {
+        Promise.prototype.then.call(x, undefined, () => {});
+      } catch {
+        // (a subclass whose constructor takes no executor, OpenAI's APIPromise: `then` cannot
+        // make its species; left as it is)
+      }
       continue;
     }
     if (x !== undefined) out[key] = x;

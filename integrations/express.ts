@@ -554,7 +554,7 @@ function recordThrown(logger: AuditLogger, state: RequestState | undefined, req:
   logger.logError({
     errorType: e ? errorTypeOf(e) : "NonErrorThrown",
     message: e ? textOf(readMember(e, "message")) : describeValue(err),
-    ...(stack !== undefined ? { stackTrace: stack as string } : {}),
+    ...(typeof stack === "string" ? { stackTrace: stack } : {}),
     severity: status >= 500 ? "error" : "warning",
     context: { method, route, status, ...(typeof code === "string" || typeof code === "number" ? { code } : {}) },
   });

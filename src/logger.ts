@@ -2,6 +2,7 @@ import { EventEmitter } from "node:events";
 import fs from "node:fs";
 import os from "node:os";
 import path from "node:path";
+import { types } from "node:util";
 import type { z } from "zod";
 import { AuditConfig } from "./config/config.js";
 import type { AuditOptionsInput } from "./config/schema.js";
@@ -524,13 +525,17 @@ export class AuditLogger extends EventEmitter<AuditLoggerEvents> implements Exit
   logError(error: Error | ErrorInput, context?: Record<string, unknown>): string {
     this.assertOpen("logError");
     let input: ErrorInput;
-    if (error instanceof Error) {
+    // (an Error of another realm too: a vm context's, a test environment's)
+    if (error instanceof Error || types.isNativeError(error)) {
       const code = (error as { code?: unknown }).code;
+      // named by its class when a subclass leaves `name` as "Error" (the OpenAI SDK's RateLimitError)
+      const ctor = (error.constructor as { name?: unknown } | undefined)?.name;
+      const byClass = (error.name === "Error" || !error.name) && typeof ctor === "string" && ctor !== "" && ctor !== "Object";
       input = {
-        errorType: error.name || error.constructor?.name || "Error",
+        errorType: byClass ? ctor : error.name || "Error",
         message: String(error.message),
         severity: "error",
-        ...(error.stack !== undefined ? { stackTrace: error.stack } : {}),
+        ...(typeof error.stack === "string" ? { stackTrace: error.stack } : {}),
         ...(context !== undefined || code !== undefined ? { context: { ...(code !== undefined ? { code } : {}), ...context } } : {}),
       };
     } else {

@@ -1,6 +1,7 @@
 import { createHash } from "node:crypto";
 import fs from "node:fs";
 import path from "node:path";
+import vm from "node:vm";
 import { afterEach, describe, expect, it } from "vitest";
 import { AuditLogger, auditContext, GENESIS_HASH, PresetConfigs, RECORD_KINDS, verifyAuditLog } from "../../src/index.js";
 import { cleanupTmp, tmpProject } from "../helpers/index.js";
@@ -117,6 +118,26 @@ describe("records of each kind", () => {
     expect(b).toMatchObject({ errorType: "TypeError", message: "bad", severity: "error" });
     expect(readKind(projectPath, "tool_usage", "rec_err")[0]).toMatchObject({ success: false, errorMessage: "timeout" });
     expect(readKind(projectPath, "chat_interaction", "rec_err")[0]).toMatchObject({ success: false, errorMessage: "HTTP 500", statusCode: 500, responseLength: 0 });
+  });
+
+  it("logError takes an Error of another realm (it threw into the app), names a subclass that leaves name as \"Error\" by its class, and leaves out a stack that is not text", async () => {
+    const projectPath = tmpProject();
+    const logger = new AuditLogger({ sessionId: "rec_err2", projectPath });
+    const OtherRealm = vm.runInNewContext("class RateLimitError extends Error {}; RateLimitError") as new (m: string) => Error;
+    class APIError extends Error {}
+    class RateLimitError extends APIError {}
+    const odd = new Error("odd stack");
+    (odd as { stack: unknown }).stack = { frames: 3 };
+    logger.logError(new OtherRealm("slow down"));
+    logger.logError(new RateLimitError("429"));
+    logger.logError(odd);
+    await logger.finalizeSession();
+    const [a, b, c] = readKind(projectPath, "error", "rec_err2");
+    expect(a).toMatchObject({ errorType: "RateLimitError", message: "slow down" });
+    expect(String(a!.stackTrace)).toContain("slow down");
+    expect(b).toMatchObject({ errorType: "RateLimitError", message: "429" });
+    expect(c).toMatchObject({ errorType: "Error", message: "odd stack" });
+    expect(c).not.toHaveProperty("stackTrace");
   });
 
   it("context fields (traceId, parentId, userId) follow prevHash, in that order, and metadata merges", async () => {

@@ -916,6 +916,31 @@ describe("@AuditChat", () => {
     expect(c!.timeToFirstTokenSeconds as number).toBeGreaterThanOrEqual(0.05);
   });
 
+  it("a result class holding a Promise subclass that takes no executor (the OpenAI SDK's APIPromise) is still recorded (reading it threw, and the record was lost)", async () => {
+    const logger = newLogger();
+    class LazyPromise<T> extends Promise<T> {
+      constructor(run: () => T) {
+        super((resolve) => resolve(run()));
+      }
+    }
+    class Answer {
+      text = "hello";
+      usage = new LazyPromise(() => ({ prompt_tokens: 1 }));
+    }
+    class Llm {
+      ask(_q: string) {
+        return new Answer();
+      }
+    }
+    decorate("standard", Llm, "ask", AuditChat({ logger }));
+    const failures: Error[] = [];
+    logger.on("error", (e) => failures.push(e));
+    new Llm().ask("q");
+    const [chat] = await records(logger, "chat");
+    expect(failures).toEqual([]);
+    expect(chat).toMatchObject({ promptPreview: "q", responsePreview: "hello" });
+  });
+
   it("an Error of another realm (a vm context's) is recorded as an error, by its class's name, with its stack (it was a 'thrown object')", async () => {
     const logger = newLogger();
     const RateLimitError = vm.runInNewContext("class RateLimitError extends Error {}; RateLimitError") as new (m: string) => Error;

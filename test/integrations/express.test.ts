@@ -1403,6 +1403,25 @@ describe.each(EXPRESS_FLAVORS)("%s", (_name, express: ExpressFactory) => {
     expect(err).toMatchObject({ errorType: "RateLimitError", message: "429 Rate limit reached" });
   });
 
+  it("auditErrorHandler records an error whose stack is not text, without it (the record was refused: only a bare http_server_error was left)", async () => {
+    const logger = newLogger();
+    const app = express();
+    app.use(auditMiddleware({ logger }));
+    app.get("/odd", () => {
+      const e = new Error("odd stack");
+      (e as { stack: unknown }).stack = { frames: 3 };
+      throw e;
+    });
+    app.use(auditErrorHandler());
+    const url = await start(app);
+    expect((await exchange(`${url}/odd`)).status).toBe(500);
+    await waitForRecords(logger, "performance_metric", 1);
+    const errs = recordsOf(logger, "error");
+    expect(errs).toHaveLength(1);
+    expect(errs[0]).toMatchObject({ errorType: "Error", message: "odd stack" });
+    expect(errs[0]).not.toHaveProperty("stackTrace");
+  });
+
   it("a userId() that records is not asked from within itself on the error handler's path either (it was, one level deep)", async () => {
     const logger = newLogger();
     const app = express();

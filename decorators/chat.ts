@@ -111,6 +111,10 @@ function chatInput(o: AuditChatOptions, call: FinishedCall): ChatInteractionInpu
   if (response !== undefined && !o.response && !isData(response)) {
     notRead = describeObject(response);
     response = undefined;
+  } else if (typeof response === "string" && !o.response && typeof kept?.value === "function") {
+    // (a function returned: its source text is no answer, and may hold what the app keeps secret)
+    notRead = "a function";
+    response = undefined;
   }
   const usage = (o.usage ? o.usage(yielded ? meta : raw) : undefined) ?? usageFromResult(meta);
   const model = o.model ?? modelFrom(call.args, meta);

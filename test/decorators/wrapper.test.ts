@@ -884,6 +884,18 @@ describe("@AuditChat", () => {
     expect(chats).toHaveLength(2);
     expect(chats[0]).toMatchObject({ promptPreview: "q1", responseCaptured: false, responseLength: 0, success: true, metadata: { auditChat: { method: "Llm.stream", responseNotRead: "a SdkStream (async iterable)" } } });
     expect(chats[1]).toMatchObject({ promptPreview: "q2", responseCaptured: false, metadata: { auditChat: { method: "Llm.other", responseNotRead: "a Map" } } });
+    // a function returned is not recorded as its source text (which may hold a secret)
+    const secret = "sk-in-source-1234";
+    class Factory {
+      make(_q: string) {
+        return () => secret;
+      }
+    }
+    decorate("standard", Factory, "make", AuditChat({ logger }));
+    expect(new Factory().make("q3")()).toBe(secret);
+    const [, , made] = await records(logger, "chat");
+    expect(made).toMatchObject({ promptPreview: "q3", responseCaptured: false, metadata: { auditChat: { method: "Factory.make", responseNotRead: "a function" } } });
+    expect(JSON.stringify(made)).not.toContain("sk-in-source");
   });
 
   it("plain data of another realm (a vm context's) or with a plain object's prototype is recorded as data, not as an object not read; a streamed refusal is the response", async () => {

@@ -5,6 +5,7 @@
 // (the module's object: the global `performance` is a getter, one more call per reading)
 import { performance } from "node:perf_hooks";
 import { types } from "node:util";
+export { errorTypeOf } from "./error-type.js";
 import { currentContext, getDefaultAuditLogger, isLoggerLike, runInAuditContext, sharedFlags, snapshotContext } from "./context.js";
 import { JsonText } from "./record/json-text.js";
 import { kCaptureFlags, kSameCopy } from "./record/schemas.js";
@@ -99,18 +100,6 @@ export function reportRecordFailure(logger: AuditLogger, err: unknown): void {
   } catch {
     // an error listener threw: still never the caller's problem
   }
-}
-
-/**
- * The type of an error for an `errors` record: its `name`, or its class's name when `name` is
- * left as "Error" by a subclass (the OpenAI SDK's RateLimitError, say: recorded as "Error", while
- * the chat record of the same call said "RateLimitError"; found by a new-user run, 2026-12-03).
- */
-export function errorTypeOf(error: unknown): string {
-  const name = readMember(error, "name");
-  const ctor = readMember(readMember(error, "constructor"), "name");
-  if ((name === "Error" || !name) && typeof ctor === "string" && ctor !== "" && ctor !== "Object") return textOf(ctor);
-  return textOf(name || ctor || "Error");
 }
 
 /**

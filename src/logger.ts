@@ -7,6 +7,7 @@ import type { z } from "zod";
 import { AuditConfig } from "./config/config.js";
 import type { AuditOptionsInput } from "./config/schema.js";
 import { auditContext, runInAuditContext } from "./context.js";
+import { errorTypeOf } from "./error-type.js";
 import { AuditIOError, AuditKeyError, AuditSessionClosedError, AuditValidationError } from "./errors.js";
 import { sealedLine } from "./pipeline/chain.js";
 import { contentHash, encryptValue, valueAad } from "./pipeline/encrypt.js";
@@ -528,11 +529,8 @@ export class AuditLogger extends EventEmitter<AuditLoggerEvents> implements Exit
     // (an Error of another realm too: a vm context's, a test environment's)
     if (error instanceof Error || types.isNativeError(error)) {
       const code = (error as { code?: unknown }).code;
-      // named by its class when a subclass leaves `name` as "Error" (the OpenAI SDK's RateLimitError)
-      const ctor = (error.constructor as { name?: unknown } | undefined)?.name;
-      const byClass = (error.name === "Error" || !error.name) && typeof ctor === "string" && ctor !== "" && ctor !== "Object";
       input = {
-        errorType: byClass ? ctor : error.name || "Error",
+        errorType: errorTypeOf(error),
         message: String(error.message),
         severity: "error",
         ...(typeof error.stack === "string" ? { stackTrace: error.stack } : {}),

@@ -10,7 +10,7 @@ import { z } from "zod";
 import { currentContext, kLearnedUser, runInAuditContext, runWithOwnValue } from "../src/context.js";
 import { trackResult, untrackResult } from "../src/dropped.js";
 import { AuditConfigError } from "../src/errors.js";
-import { isError, isInstance, isNativePromise, keepAddedMembers, reportRecordFailure, resolveAuditLogger, safeRecord, textOf, warnLoggerOptionThrew } from "../src/instrument.js";
+import { isError, isInstance, isNativePromise, keepAddedMembers, reportRecordFailure, resolveAuditLogger, safeRecord, textOf, UNREADABLE_ERROR, warnLoggerOptionThrew } from "../src/instrument.js";
 import type { AuditLogger } from "../src/logger.js";
 import { newId } from "../src/record/id.js";
 import { toFieldIssues } from "../src/record/issues.js";
@@ -193,7 +193,13 @@ export function withLinks<T extends RecordLinkInput>(input: T, call: FinishedCal
 export function errorMessageOf(error: unknown): string {
   try {
     if (isError(error)) {
-      const message: unknown = error.message;
+      let message: unknown;
+      try {
+        message = error.message;
+      } catch {
+        // (an Error whose `message` getter throws is still an error, not a "non-error value")
+        return UNREADABLE_ERROR;
+      }
       if (message) return textOf(message);
       const name: unknown = error.name;
       return name ? textOf(name) : "Error";

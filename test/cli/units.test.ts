@@ -78,3 +78,19 @@ describe("table", () => {
     ]);
   });
 });
+
+describe("tail's lines", () => {
+  it("a metric's value is shown to six significant digits (a performance.now() duration read 97.48449299999993 ms)", async () => {
+    const { AuditLogger } = await import("../../src/index.js");
+    const { runCli } = await import("./helpers.js");
+    const logger = new AuditLogger({ sessionId: "tail_units", projectPath: tmpProject() });
+    logger.logPerformanceMetric({ metricName: "http_request_duration", value: 97.48449299999993, unit: "ms" });
+    logger.logPerformanceMetric({ metricName: "ratio", value: 0.000123456789, unit: "ratio" });
+    logger.logPerformanceMetric({ metricName: "count", value: 42, unit: "count" });
+    await logger.finalizeSession();
+    const r = await runCli(["tail", logger.auditDir, "--kind", "performance_metric"]);
+    expect(r.code).toBe(0);
+    const lines = r.stdout.trimEnd().split("\n");
+    expect(lines.map((l) => l.slice(l.indexOf(" = ") + 3))).toEqual(["97.4845 ms", "0.000123457 ratio", "42 count"]);
+  });
+});

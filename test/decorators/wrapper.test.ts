@@ -953,6 +953,25 @@ describe("@AuditChat", () => {
     expect(chat).toMatchObject({ promptPreview: "q", responsePreview: "hello" });
   });
 
+  it("an Error whose message getter throws is recorded as an error whose fields could not be read, not as a 'non-error value thrown'", async () => {
+    const logger = newLogger();
+    class Svc {
+      run(): never {
+        const e = new Error("hidden");
+        Object.defineProperty(e, "message", {
+          get() {
+            throw new Error("no");
+          },
+        });
+        throw e;
+      }
+    }
+    decorate("standard", Svc, "run", AuditTool("svc", { logger }));
+    expect(() => new Svc().run()).toThrow(Error);
+    const [tool] = await records(logger, "tool");
+    expect(tool).toMatchObject({ success: false, errorMessage: "(an error whose fields could not be read)" });
+  });
+
   it("an Error of another realm (a vm context's) is recorded as an error, by its class's name, with its stack (it was a 'thrown object')", async () => {
     const logger = newLogger();
     const RateLimitError = vm.runInNewContext("class RateLimitError extends Error {}; RateLimitError") as new (m: string) => Error;

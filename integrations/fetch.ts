@@ -237,9 +237,10 @@ function describe(input: unknown, init: unknown, isSecretHeader: (name: string) 
       secrets.push(u.username, decodedOrAsIs(u.username));
       u.username = REDACTED;
     }
-    // (the values as written too: an error may quote the URL, where `+` or an unescaped `/` is not what encodeURIComponent makes)
-    rawSecretValues(u.search.slice(1), secrets);
-    if (u.hash.includes("=")) rawSecretValues(u.hash.slice(1), secrets);
+    // (the values as written too: an error may quote the URL, where `+` or an unescaped `/` is not
+    // what encodeURIComponent makes; hideParams collects them, its rewrite is not needed here)
+    hideParams(u.search.slice(1), secrets);
+    if (u.hash.includes("=")) hideParams(u.hash.slice(1), secrets);
     for (const [key, value] of [...u.searchParams.entries()]) {
       if (!isSecretParam(key)) continue;
       secrets.push(value, encodeURIComponent(value));
@@ -295,16 +296,7 @@ function splitPair(pair: string): [string, string] | undefined {
   return entry ? [entry[0], entry[1]] : undefined;
 }
 
-/** Adds the values, as written and decoded, of the secret parameters of `text` (a query or fragment without its `?`/`#`) to `secrets`. */
-function rawSecretValues(text: string, secrets: string[]): void {
-  for (const pair of text.split("&")) {
-    const kv = splitPair(pair);
-    if (!kv || !isSecretParam(kv[0])) continue;
-    secrets.push(pair.slice(pair.indexOf("=") + 1), kv[1]);
-  }
-}
-
-/** `text` (a query or fragment) with its secret parameters' values replaced, the rest as written. */
+/** `text` (a query or fragment) with its secret parameters' values replaced, the rest as written; the values, as written and decoded, added to `secrets`. */
 function hideParams(text: string, secrets: string[]): string {
   return text
     .split("&")

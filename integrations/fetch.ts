@@ -2,7 +2,7 @@
  * `withAuditFetch`: one ToolUsage per HTTP request made through a fetch function, with secrets
  * in the URL and headers redacted before anything reaches the logger.
  */
-import { UNREADABLE_ERROR, isInstance, isNativePromise, keepAddedMembers, readMember, resolveAuditLogger, safeRecord, secondsSince, textOf } from "../src/instrument.js";
+import { UNREADABLE_ERROR, isError, isInstance, isNativePromise, keepAddedMembers, readMember, resolveAuditLogger, safeRecord, secondsSince, textOf } from "../src/instrument.js";
 import type { AuditLogger } from "../src/logger.js";
 import type { ToolUsageInput } from "../src/types.js";
 import { AuditConfigError } from "../src/errors.js";
@@ -379,9 +379,10 @@ function rereadable(headers: unknown): boolean {
 function errorMessage(err: unknown, secrets: readonly string[] = []): string {
   let text: string;
   try {
-    if (err instanceof Error) {
+    // (isError: an Error of another realm, a vm context's fetch's, is one too)
+    if (isError(err)) {
       const cause = (err as { cause?: unknown }).cause;
-      const detail = cause instanceof Error && cause.message !== err.message ? ` (${textOf(cause.message)})` : "";
+      const detail = isError(cause) && cause.message !== err.message ? ` (${textOf(cause.message)})` : "";
       text = `${textOf(err.name)}: ${textOf(err.message)}${detail}`;
     } else text = textOf(err);
   } catch {

@@ -1,3 +1,4 @@
+import vm from "node:vm";
 import { Headers as UndiciHeaders, Request as UndiciRequest, fetch as undiciFetch } from "undici";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { REDACTED, withAuditFetch } from "../../integrations/fetch.js";
@@ -95,6 +96,21 @@ describe("withAuditFetch", () => {
     expect(recs[0]).toMatchObject({ success: false, operation: "GET 127.0.0.1:1/unreachable", errorMessage: expect.stringContaining("fetch failed") });
     expect(recs[0]).not.toHaveProperty("result");
     expect(recs[1]).toMatchObject({ success: false, operation: "GET not a url" });
+  });
+
+  it("an error of another realm (a vm context's fetch) is recorded as an error, with its cause, as one of this realm is", async () => {
+    const logger = newLogger();
+    const make = (): unknown =>
+      vm.runInNewContext("(() => { const e = new TypeError('fetch failed'); e.cause = new Error('connect ECONNREFUSED 127.0.0.1:1'); return e })()");
+    const local = Object.assign(new TypeError("fetch failed"), { cause: new Error("connect ECONNREFUSED 127.0.0.1:1") });
+    const foreign = make();
+    expect(foreign instanceof Error).toBe(false);
+    for (const thrown of [local, foreign]) {
+      const auditedFetch = withAuditFetch((() => Promise.reject(thrown)) as typeof fetch, { logger });
+      expect(await auditedFetch("http://127.0.0.1:1/x").catch((e: unknown) => e)).toBe(thrown);
+    }
+    const recs = await recordsOf(logger, "tool_usage", 2);
+    expect(recs.map((r) => r.errorMessage)).toEqual(["TypeError: fetch failed (connect ECONNREFUSED 127.0.0.1:1)", "TypeError: fetch failed (connect ECONNREFUSED 127.0.0.1:1)"]);
   });
 
   it("wrapping twice records once (the audited fetch is returned as it is)", async () => {

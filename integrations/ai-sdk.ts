@@ -212,6 +212,8 @@ class ModelCall implements DroppableCall {
   /** a stream's parts so far, for that record */
   acc: PartAccumulator | undefined = undefined;
   private readonly start = performance.now();
+  /** set by `abandon`: when the app last got something of the stream, the end the record's duration is taken to */
+  private endAt: number | undefined = undefined;
   private readonly ctx = currentContext();
 
   /** The context the model's call runs in: this call as the parent, in its trace (one it starts outside any: see AuditLogger.logChatInteraction). */
@@ -276,6 +278,8 @@ class ModelCall implements DroppableCall {
   abandon(): void {
     try {
       const acc = this.acc;
+      // (it lasted until the app last got something of it, not until the collector ran)
+      this.endAt = acc?.lastAt;
       if (acc?.finished === true && acc.error === undefined) return this.finish(acc.outcome("completed"));
       if (acc?.error !== undefined) return this.finish(errorOutcome(acc.error, acc.outcome("error")));
       const o = acc ? acc.outcome("abandoned") : newOutcome();
@@ -319,7 +323,7 @@ class ModelCall implements DroppableCall {
         this.provider,
         this.attempt,
         this.retryOf,
-        this.elapsed,
+        this.endAt === undefined ? this.elapsed : (this.endAt - this.start) / 1000,
         o.model,
         o.text,
         usage,
@@ -471,6 +475,8 @@ class PartAccumulator {
   private responseId: string | undefined = undefined;
   /** the provider's `finish` part arrived: the response is whole, whatever the reader does next */
   finished = false;
+  /** when the stream was handed out, then when its last part was */
+  lastAt = performance.now();
 
   constructor(
     private readonly call: ModelCall,
@@ -478,6 +484,7 @@ class PartAccumulator {
   ) {}
 
   push(part: unknown): void {
+    this.lastAt = performance.now();
     if (!isObj(part)) return;
     this.parts++;
     switch (part.type) {

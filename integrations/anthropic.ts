@@ -190,6 +190,13 @@ class ChatCall implements StreamObserver<unknown>, ObservedCall, PromptCopier, D
   private acc: StreamAccumulator | undefined;
   private tap: TapHandle | undefined;
   private streamSignal: AbortSignal | undefined;
+  /**
+   * when the app last got something of the call (its response, an event): a call recorded when
+   * its result is garbage-collected lasted until then, not until the collector ran
+   */
+  private lastAt: number | undefined = undefined;
+  /** set by `abandon`: the end the record's duration is taken to */
+  private endAt: number | undefined = undefined;
   /** the registration (see src/dropped.ts) that records this call if its result is collected unread */
   ticket: Ticket | undefined;
 
@@ -246,6 +253,7 @@ class ChatCall implements StreamObserver<unknown>, ObservedCall, PromptCopier, D
     this.untrack();
     this.tap?.release();
     this.tap = undefined;
+    this.endAt = this.lastAt;
     try {
       const acc = this.acc;
       // aborted, then dropped before the tap's deferred "aborted" end ran: still an abort
@@ -263,6 +271,7 @@ class ChatCall implements StreamObserver<unknown>, ObservedCall, PromptCopier, D
    * clone).
    */
   responded(props: ResponseProps): void {
+    this.lastAt = performance.now();
     const response = props?.response;
     this.headers = response?.headers;
     this.status = response?.status;
@@ -359,6 +368,7 @@ class ChatCall implements StreamObserver<unknown>, ObservedCall, PromptCopier, D
 
   /** An event of the stream, as the app receives it (the tap's observer). */
   onItem(event: unknown): void {
+    this.lastAt = performance.now();
     this.acc?.push(event);
   }
 
@@ -417,7 +427,7 @@ class ChatCall implements StreamObserver<unknown>, ObservedCall, PromptCopier, D
       this.tap = undefined;
       tap.release();
     }
-    const durationSeconds = secondsSince(this.start);
+    const durationSeconds = ((this.endAt ?? performance.now()) - this.start) / 1000;
     const headers = this.headers;
     this.headers = undefined;
     try {

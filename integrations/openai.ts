@@ -15,7 +15,7 @@ import { performance } from "node:perf_hooks";
 import { currentContext, runWithOwnValue } from "../src/context.js";
 import { AuditConfigError } from "../src/errors.js";
 import { checkedOptions } from "./options.js";
-import { UNREADABLE_ERROR, awaitRecord, readMember, recordFrom, reportRecordFailure, resolveAuditLogger, secondsSince, textOf } from "../src/instrument.js";
+import { UNREADABLE_ERROR, awaitRecord, readMember, recordFrom, reportRecordFailure, resolveAuditLogger, textOf } from "../src/instrument.js";
 import { copyUsage, toJsonData } from "../src/record/serialize.js";
 import type { AuditLogger } from "../src/logger.js";
 import { newId } from "../src/record/id.js";
@@ -205,6 +205,13 @@ class CallRecord implements StreamObserver<unknown>, ObservedCall, PromptCopier,
    */
   private acc: ChatChunkAccumulator | ResponseEventAccumulator | undefined;
   private items = 0;
+  /**
+   * when the app last got something of the call (its response, a chunk): a call recorded when
+   * its result is garbage-collected lasted until then, not until the collector ran
+   */
+  private lastAt: number | undefined = undefined;
+  /** set by `abandon`: the end the record's duration is taken to */
+  private endAt: number | undefined = undefined;
   private streamSignal: AbortSignal | undefined;
   /** the registration (see src/dropped.ts) that records this call if its result is collected unread */
   ticket: Ticket | undefined;
@@ -269,6 +276,7 @@ class CallRecord implements StreamObserver<unknown>, ObservedCall, PromptCopier,
     this.untrack();
     this.tap?.release();
     this.tap = undefined;
+    this.endAt = this.lastAt;
     // (run by the FinalizationRegistry: a throw here would be an uncaught exception)
     try {
       // aborted, then dropped before the tap's deferred "aborted" end ran: still an abort
@@ -281,6 +289,7 @@ class CallRecord implements StreamObserver<unknown>, ObservedCall, PromptCopier,
 
   /** Headers arrived. When the app only reads the raw Response (`.asResponse()`), this is all we get. */
   responded(props: ResponseProps): void {
+    this.lastAt = performance.now();
     this.headers = props.response?.headers;
     this.status = props.response?.status ?? -1;
     this.checkRaw();
@@ -368,7 +377,8 @@ class CallRecord implements StreamObserver<unknown>, ObservedCall, PromptCopier,
   /** An item of the stream, as the app receives it (the tap's observer). */
   onItem(item: unknown): void {
     this.items++;
-    if (this.acc?.add(item)) this.ttft = secondsSince(this.start);
+    this.lastAt = performance.now();
+    if (this.acc?.add(item)) this.ttft = (this.lastAt - this.start) / 1000;
   }
 
   /** The stream ended (the tap's observer). */
@@ -417,7 +427,7 @@ class CallRecord implements StreamObserver<unknown>, ObservedCall, PromptCopier,
     this.untrack();
     // (nothing that leads back to the stream stays with a recorded call: see src/dropped.ts)
     this.streamSignal = undefined;
-    const durationSeconds = secondsSince(this.start);
+    const durationSeconds = ((this.endAt ?? performance.now()) - this.start) / 1000;
     const headers = this.headers;
     this.headers = undefined;
     // (reading the app's params can throw, a Proxy say: reported, never the app's problem)

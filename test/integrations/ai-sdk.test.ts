@@ -538,33 +538,45 @@ describe("auditLanguageModelMiddleware: streams from models that end them their 
     expect(rec).not.toHaveProperty("usage");
   });
 
-  it("a doStream() result the app drops, unread or half-read, is recorded once when it is collected, as abandoned (it was never recorded)", async () => {
+  /**
+   * doStream() results of a model streaming `parts`, each read for `reads[i]` parts and dropped,
+   * then (after `waitMs`) collected: the chat records once they are all there.
+   */
+  async function droppedStreams(parts: Rec[], reads: number[], waitMs: number): Promise<{ logger: AuditLogger; recs: Rec[] }> {
     v8.setFlagsFromString("--expose-gc");
     const gc = vm.runInNewContext("gc") as () => void;
     const logger = newLogger();
     const model = wrapLanguageModel({
       model: modelStreaming((c) => {
-        c.enqueue({ type: "stream-start", warnings: [] });
-        c.enqueue({ type: "text-start", id: "t" });
-        c.enqueue({ type: "text-delta", id: "t", delta: "Hi" });
+        for (const p of parts) c.enqueue(p);
       }),
       middleware: auditLanguageModelMiddleware({ logger }),
     });
     const options = { prompt: [{ role: "user" as const, content: [{ type: "text" as const, text: "x" }] }] };
-    await (async () => {
-      await model.doStream(options);
-    })();
-    await (async () => {
-      const reader = (await model.doStream(options)).stream.getReader();
-      for (let i = 0; i < 3; i++) await reader.read();
-      reader.releaseLock();
-    })();
+    for (const n of reads) {
+      await (async () => {
+        const reader = (await model.doStream(options)).stream.getReader();
+        for (let i = 0; i < n; i++) await reader.read();
+        reader.releaseLock();
+      })();
+    }
+    await new Promise((r) => setTimeout(r, waitMs));
     let recs: Rec[] = [];
-    for (let i = 0; i < 100 && recs.length < 2; i++) {
+    for (let i = 0; i < 100 && recs.length < reads.length; i++) {
       gc();
       await new Promise((r) => setTimeout(r, 20));
       recs = await chats(logger);
     }
+    return { logger, recs };
+  }
+  const hi: Rec[] = [
+    { type: "stream-start", warnings: [] },
+    { type: "text-start", id: "t" },
+    { type: "text-delta", id: "t", delta: "Hi" },
+  ];
+
+  it("a doStream() result the app drops, unread or half-read, is recorded once when it is collected, as abandoned (it was never recorded)", async () => {
+    const { logger, recs } = await droppedStreams(hi, [0, 3], 0);
     const ends = recs.map((r) => [r.success, (r.metadata as { aiSdk: { end?: string } }).aiSdk.end, r.responsePreview ?? ""]);
     expect(ends.sort()).toEqual([
       [false, "abandoned", ""],
@@ -572,6 +584,17 @@ describe("auditLanguageModelMiddleware: streams from models that end them their 
     ]);
     await new Promise((r) => setTimeout(r, 50));
     expect(await chats(logger)).toHaveLength(2);
+  });
+
+  it("a doStream() result dropped and collected late lasted until the app last got a part of it, not until the collector ran (a stream read past its finish part is completed)", async () => {
+    const { recs } = await droppedStreams([...hi, { type: "text-end", id: "t" }, finish("stop")], [0, 3, 5], 600);
+    const ends = recs.map((r) => [(r.metadata as { aiSdk: { end?: string } }).aiSdk.end, r.responsePreview ?? ""]);
+    expect(ends.sort()).toEqual([
+      ["abandoned", ""],
+      ["abandoned", "Hi"],
+      ["completed", "Hi"],
+    ]);
+    for (const r of recs) expect(r.durationSeconds as number).toBeLessThan(0.3);
   });
 });
 

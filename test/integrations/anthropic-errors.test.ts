@@ -302,8 +302,15 @@ describe("streams that fail or stop early", () => {
     });
     expect(r.status, r.stderr).toBe(0);
     const recs = JSON.parse(r.stdout.trim().split("\n").at(-1)!) as Rec[];
-    expect(recs).toHaveLength(2);
-    const byStream = new Map(recs.map((x) => [((x.metadata as Rec).anthropic as Rec).stream, x]));
+    expect(recs).toHaveLength(4);
+    const byPrompt = new Map(recs.map((x) => [(JSON.parse(String(x.promptPreview)) as Array<{ content: string }>)[0]!.content, x]));
+    // lasted until the app last got something of them, not until the collector ran 600 ms later
+    for (const late of ["unread, collected late", "half read, collected late"]) {
+      expect(byPrompt.get(late)).toMatchObject({ success: false, metadata: { anthropic: { end: "abandoned" } } });
+      expect(byPrompt.get(late)!.durationSeconds as number).toBeLessThan(0.3);
+    }
+    expect(byPrompt.get("half read, collected late")!.errorMessage).toBe("abandoned: the app stopped reading the stream after 3 events");
+    const byStream = new Map(recs.filter((x) => !String(x.promptPreview).includes("late")).map((x) => [((x.metadata as Rec).anthropic as Rec).stream, x]));
     expect(byStream.get(true)).toMatchObject({ success: false, metadata: { anthropic: { end: "abandoned" } } });
     expect(byStream.get(false)).toMatchObject({ success: false, metadata: { anthropic: { end: "abandoned" } }, promptPreview: JSON.stringify([{ role: "user", content: "never read" }]) });
   });

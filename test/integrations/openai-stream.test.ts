@@ -336,7 +336,7 @@ describe("wrapOpenAI: .stream() helpers and Responses streams", () => {
     type Rec = Record<string, unknown>;
     const out = JSON.parse(r.stdout.trim().split("\n").at(-1)!) as { texts: string[]; records: Rec[] };
     const byPrompt = new Map(out.records.map((x) => [JSON.parse(String(x.promptPreview ?? "[]"))[0]?.content as string, x]));
-    expect(out.records).toHaveLength(8);
+    expect(out.records).toHaveLength(10);
     expect(byPrompt.get("unread stream")).toMatchObject({
       success: false,
       errorMessage: "abandoned: the app dropped the stream without reading it",
@@ -358,6 +358,11 @@ describe("wrapOpenAI: .stream() helpers and Responses streams", () => {
     expect(byPrompt.get("slow withResponse")).toMatchObject({ success: true, responsePreview: "The capital of France is Paris." });
     expect(byPrompt.get("slow await")).toMatchObject({ success: true, responsePreview: "The capital of France is Paris." });
     expect(byPrompt.get("teed")).toMatchObject({ success: true, responsePreview: "The capital of France is Paris.", metadata: { openai: { end: "completed" } } });
+    // a dropped stream's call lasted until the app last got something of it, not until the
+    // collector ran 600 ms later (the duration was the collector's time)
+    expect(byPrompt.get("unread, collected late")).toMatchObject({ metadata: { openai: { end: "abandoned", chunks: 0 } } });
+    expect(byPrompt.get("half read, collected late")).toMatchObject({ responsePreview: "The", metadata: { openai: { end: "abandoned", chunks: 2 } } });
+    for (const late of ["unread, collected late", "half read, collected late"]) expect(byPrompt.get(late)!.durationSeconds as number).toBeLessThan(0.3);
   });
 });
 

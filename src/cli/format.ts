@@ -97,16 +97,19 @@ function detail(rec: Record<string, unknown>, c: Colors): string {
     default:
       parts.push(c.yellow("(unknown record type)"));
   }
+  // who and which request: what an operator following a live trail greps for
+  if (typeof rec.userId === "string") parts.push(c.dim(`user=${shorten(clean(rec.userId), 64)}`));
+  if (typeof rec.traceId === "string") parts.push(c.dim(`trace=${shorten(clean(rec.traceId), 64)}`));
   return parts.filter((p) => p !== "").join(" ");
 }
 
 /**
  * One line for a record (opened with the viewer's `openRecord`, so encrypted fields are decrypted
- * where a key allowed it): time, type, session#seq, then what happened.
+ * where a key allowed it): time, type, session#seq, then what happened, then its user and trace.
  *
  * @example
  * formatRecord(openRecord(JSON.parse(line), key), { color: createColors(process.stdout) });
- * // 2025-05-01T10:00:00.000Z tool_usage      app#3 weather_api.get_forecast ok 0.12s
+ * // 2025-05-01T10:00:00.000Z tool_usage      app#3 weather_api.get_forecast ok 0.12s user=u-42 trace=req-7f3a
  */
 export function formatRecord(rec: Record<string, unknown>, o: { color: Colors }): string {
   const c = o.color;

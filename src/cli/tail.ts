@@ -16,7 +16,8 @@ const SESSION_SCAN_MS = 1000;
 const HELP = `Usage: audit-logger tail <dir> [-f] [-n <count>] [--session <id>] [--kind <kind>] [--json] [--key-file <file>]
        audit-logger tail --postgres <url> [--schema <name>] [-f] [options]
 
-Prints the newest records, one line each, oldest first (all kinds merged by time).
+Prints the newest records, one line each, oldest first (all kinds merged by time): time, kind,
+session#seq, what happened, then the record's user= and trace= when it has them.
 
   <dir>              the audit directory, or a project directory containing audit_logs/
   -f, --follow       keep running and print new records as they are written, across file

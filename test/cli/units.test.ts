@@ -93,4 +93,21 @@ describe("tail's lines", () => {
     const lines = r.stdout.trimEnd().split("\n");
     expect(lines.map((l) => l.slice(l.indexOf(" = ") + 3))).toEqual(["97.4845 ms", "0.000123457 ratio", "42 count"]);
   });
+
+  it("end with the record's user and trace, terminal-safe (an operator following a request had no way to tell records apart)", async () => {
+    const { AuditLogger, auditContext } = await import("../../src/index.js");
+    const { runCli } = await import("./helpers.js");
+    const logger = new AuditLogger({ sessionId: "tail_users", projectPath: tmpProject() });
+    auditContext.run({ userId: "u-42", traceId: "req-7f3a" }, () => logger.logToolUsage({ toolName: "crm", operation: "lookup" }));
+    auditContext.run({ userId: "eve\u001b[2J" }, () => logger.logToolUsage({ toolName: "crm", operation: "lookup" }));
+    logger.logToolUsage({ toolName: "crm", operation: "lookup" });
+    await logger.finalizeSession();
+    const r = await runCli(["tail", logger.auditDir, "--kind", "tool_usage"]);
+    expect(r.code).toBe(0);
+    const lines = r.stdout.trimEnd().split("\n");
+    expect(lines).toHaveLength(3);
+    expect(lines[0]).toMatch(/ crm\.lookup ok user=u-42 trace=req-7f3a$/);
+    expect(lines[1]).toMatch(/ crm\.lookup ok user=eve\\u001b\[2J$/);
+    expect(lines[2]).toMatch(/ crm\.lookup ok$/);
+  });
 });

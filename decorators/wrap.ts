@@ -10,7 +10,7 @@ import { z } from "zod";
 import { currentContext, kLearnedUser, runInAuditContext, runWithOwnValue } from "../src/context.js";
 import { trackResult, untrackResult } from "../src/dropped.js";
 import { AuditConfigError } from "../src/errors.js";
-import { isError, isInstance, isNativePromise, keepAddedMembers, reportRecordFailure, resolveAuditLogger, safeRecord, textOf, UNREADABLE_ERROR, warnLoggerOptionThrew } from "../src/instrument.js";
+import { isError, isInstance, isNativePromise, reportRecordFailure, resolveAuditLogger, safeRecord, textOf, UNREADABLE_ERROR, warnLoggerOptionThrew } from "../src/instrument.js";
 import type { AuditLogger } from "../src/logger.js";
 import { newId } from "../src/record/id.js";
 import { toFieldIssues } from "../src/record/issues.js";
@@ -146,7 +146,12 @@ export const MAX_COLLECTED_ITEMS = 100_000;
 const NO_KEPT: readonly number[] = Object.freeze([]);
 
 type AnyFunction = (this: unknown, ...args: unknown[]) => unknown;
-type FunctionKind = "function" | "generator" | "asyncGenerator";
+/** "async": an `async` method, whose promise nobody but its caller can have (see settleLater) */
+type FunctionKind = "function" | "async" | "generator" | "asyncGenerator";
+
+function isGeneratorKind(kind: FunctionKind): kind is "generator" | "asyncGenerator" {
+  return kind === "generator" || kind === "asyncGenerator";
+}
 
 const fnLike = z.custom<(...a: never[]) => unknown>((v) => typeof v === "function", "must be a function");
 
@@ -258,6 +263,7 @@ function kindOf(fn: AnyFunction): FunctionKind {
   const tag = Object.prototype.toString.call(fn);
   if (tag === "[object GeneratorFunction]") return "generator";
   if (tag === "[object AsyncGeneratorFunction]") return "asyncGenerator";
+  if (tag === "[object AsyncFunction]") return "async";
   return "function";
 }
 
@@ -449,9 +455,9 @@ function invoke(spec: MethodAuditSpec, kind: FunctionKind, logger: AuditLogger, 
   // which of a generator call's argument copies hold something of the app's (see trackUntilCollected)
   let copies: { kept: number[] } | undefined;
   try {
-    if (kind !== "function" && spec.readsArgs) copies = { kept: [] };
+    if (isGeneratorKind(kind) && spec.readsArgs) copies = { kept: [] };
     call = new Call(spec, logger, thisArg, spec.readsArgs ? argsAsCalled(args, copies) : NO_ARGS, name);
-    if (kind !== "function") call.yielded = { count: 0, firstItemSeconds: undefined, items: spec.collectItems ? [] : undefined };
+    if (isGeneratorKind(kind)) call.yielded = { count: 0, firstItemSeconds: undefined, items: spec.collectItems ? [] : undefined };
     const caller = currentContext();
     call.calledIn(caller);
     if (spec.linkChildren) {
@@ -483,7 +489,7 @@ function invoke(spec: MethodAuditSpec, kind: FunctionKind, logger: AuditLogger, 
     call.finish({ status: "error", error });
     throw error;
   }
-  if (kind !== "function") {
+  if (isGeneratorKind(kind)) {
     let generator: Generator<unknown, unknown, unknown> | AsyncGenerator<unknown, unknown, unknown>;
     if (kind === "generator") {
       generator = auditGenerator(call, out as Generator<unknown, unknown, unknown>);
@@ -503,19 +509,23 @@ function invoke(spec: MethodAuditSpec, kind: FunctionKind, logger: AuditLogger, 
     return generator;
   }
   // (guarded: a revoked Proxy the method returned goes back to the caller as it is)
-  if (isInstance(out, Promise)) return settleLater(call, out as Promise<unknown>);
+  if (isInstance(out, Promise)) return settleLater(call, out as Promise<unknown>, kind === "async");
   call.finish({ status: "ok", value: out });
   return out;
 }
 
 /**
- * A native promise is chained, so the caller gets a promise with the same value or error and
- * an unhandled rejection stays unhandled. A Promise subclass (an SDK's `APIPromise` with
- * `.withResponse()`) is returned itself, observed through its own `then`. Other thenables (lazy
+ * An `async` method's promise is chained (`chain`), so the caller gets a promise with the same
+ * value or error and an unhandled rejection stays unhandled: nobody but the caller can have an
+ * async method's promise. Any other promise is returned itself, observed through its own `then`:
+ * a Promise subclass (an SDK's `APIPromise` with `.withResponse()`), and a native promise a plain
+ * method returns, which others may hold too: a cached one (`this.ready ??= connect()`) stays one
+ * object, and one whose failure the method handles itself and the caller ignores crashed the
+ * process as an unhandled rejection of the chained promise (found by review, 2026-12-04). Other thenables (lazy
  * query builders whose `then` runs the query) are never touched: they are recorded on return.
  */
-function settleLater(call: Call, p: Promise<unknown>): Promise<unknown> {
-  if (isNativePromise(p)) {
+function settleLater(call: Call, p: Promise<unknown>, chain: boolean): Promise<unknown> {
+  if (chain && isNativePromise(p)) {
     try {
       const chained = p.then(
         (value) => {
@@ -527,8 +537,6 @@ function settleLater(call: Call, p: Promise<unknown>): Promise<unknown> {
           throw error;
         },
       );
-      // (members the method added to its promise, ky-style `.json()`, stay on the one returned)
-      keepAddedMembers(p, chained);
       return chained;
     } catch (error) {
       // (a Proxy of a promise whose `then` cannot be read: the caller gets it as it is)

@@ -226,6 +226,50 @@ describe.each(["standard", "legacy"] as const)("the shared method wrapper (%s mo
     ]);
   });
 
+  it("a plain method's native promise is returned itself: a cached one stays one object, and one whose failure the method handles is no unhandled rejection when the caller ignores it (it crashed the process)", async () => {
+    const logger = newLogger();
+    const handled: string[] = [];
+    class Store {
+      ready?: Promise<number>;
+      connect() {
+        return (this.ready ??= Promise.resolve(1));
+      }
+      save() {
+        const p = Promise.reject(new Error("disk full"));
+        p.catch((e: Error) => handled.push(e.message));
+        return p;
+      }
+      async load() {
+        await tick();
+        throw new Error("ignored");
+      }
+    }
+    for (const m of ["connect", "save", "load"] as const) decorate(mode, Store, m, AuditTool("store", { logger }));
+    const unhandled: unknown[] = [];
+    const onUnhandled = (reason: unknown) => void unhandled.push(reason);
+    process.on("unhandledRejection", onUnhandled);
+    const store = new Store();
+    let same: boolean;
+    try {
+      same = store.connect() === store.connect();
+      void store.save();
+      // an async method's promise is the caller's alone: an ignored failure stays unhandled
+      void store.load();
+      await new Promise((r) => setTimeout(r, 20));
+    } finally {
+      process.off("unhandledRejection", onUnhandled);
+    }
+    expect(same).toBe(true);
+    expect(handled).toEqual(["disk full"]);
+    expect(unhandled).toEqual([expect.objectContaining({ message: "ignored" })]);
+    expect(await records(logger, "tool")).toMatchObject([
+      { operation: "connect", success: true, result: 1 },
+      { operation: "connect", success: true, result: 1 },
+      { operation: "save", success: false, errorMessage: "disk full" },
+      { operation: "load", success: false, errorMessage: "ignored" },
+    ]);
+  });
+
   it("never calls then() of a non-Promise thenable (a lazy query builder): recorded on return", async () => {
     const logger = newLogger();
     let executions = 0;

@@ -221,13 +221,14 @@ export function auditMethodDecorator(spec: MethodAuditSpec): AuditMethodDecorato
   function decorate(...a: unknown[]): unknown {
     const [first, second, third] = a;
     if (a.length === 2 && typeof second === "object" && second !== null && "kind" in second) {
-      const context = second as { kind: string; name: string | symbol };
+      const context = second as { kind: string; name: string | symbol | number };
       if (context.kind !== "method" || typeof first !== "function") {
         throw misuse(spec.decorator, `it decorates methods only, not a ${context.kind}`);
       }
       return wrapMethod(first as AnyFunction, nameOf(context.name), spec);
     }
-    if (a.length === 3 && (typeof second === "string" || typeof second === "symbol")) {
+    // (a numeric key, `404() {}`, comes as a number from tsc's __decorate and from esbuild)
+    if (a.length === 3 && (typeof second === "string" || typeof second === "symbol" || typeof second === "number")) {
       const descriptor = third as PropertyDescriptor | undefined;
       if (!descriptor || typeof descriptor.value !== "function") {
         throw misuse(spec.decorator, `it decorates methods only; ${String(second)} is not a method`);
@@ -255,8 +256,8 @@ function misuse(decorator: string, message: string): AuditConfigError {
   return new AuditConfigError([{ field: decorator, message }]);
 }
 
-function nameOf(key: string | symbol): string {
-  return typeof key === "symbol" ? (key.description ?? "symbol") : key;
+function nameOf(key: string | symbol | number): string {
+  return typeof key === "symbol" ? (key.description ?? "symbol") : String(key);
 }
 
 function kindOf(fn: AnyFunction): FunctionKind {

@@ -7,7 +7,7 @@
 export type Mode = "standard" | "legacy";
 
 
-export function decorate(mode: Mode, cls: abstract new (...a: never[]) => unknown, key: string, decorator: unknown, isStatic = false): void {
+export function decorate(mode: Mode, cls: abstract new (...a: never[]) => unknown, key: string | number, decorator: unknown, isStatic = false): void {
   const target = (isStatic ? cls : cls.prototype) as object;
   const descriptor = Object.getOwnPropertyDescriptor(target, key);
   if (!descriptor) throw new Error(`no method ${key}`);

@@ -18,6 +18,19 @@ afterEach(() => {
 const tick = () => new Promise<void>((r) => setTimeout(r, 1));
 
 describe.each(["standard", "legacy"] as const)("the shared method wrapper (%s mode)", (mode: Mode) => {
+  it("a method with a numeric key (404() {}, given as a number by tsc's legacy __decorate and by esbuild) is decorated and recorded under its name (the class threw at definition, or every record was refused)", async () => {
+    const logger = newLogger();
+    class Pages {
+      404(): string {
+        return "not found page";
+      }
+    }
+    decorate(mode, Pages, 404, AuditTool("pages", { logger }));
+    expect(new Pages()[404]()).toBe("not found page");
+    expect(new Pages()[404].name).toBe("404");
+    expect(await records(logger, "tool")).toMatchObject([{ toolName: "pages", operation: "404", success: true, result: "not found page" }]);
+  });
+
   it("records tool arguments and results as captured by the options", async () => {
     const logger = newLogger();
     class Crm {

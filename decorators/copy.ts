@@ -21,6 +21,8 @@ interface CopyState {
   kept: boolean;
   /** something in the original could not be read (a throwing getter, a revoked Proxy): kept as it is */
   unreadable?: true;
+  /** copying a method's arguments before it runs: an object with a getter is kept, its getter not run (see copyObject) */
+  args?: true;
 }
 
 /**
@@ -28,7 +30,8 @@ interface CopyState {
  * its answer onto the `history` it was given, or edits the request it was passed, must not change
  * what the record says it was called with. Plain data (arrays, plain objects, to 32 levels) is
  * copied now, up to COPY_BUDGET members and items; anything else (class instances such as a
- * request, Dates, Maps, functions), and what is past the budget, is kept as it is, so
+ * request, Dates, Maps, functions, an object with a getter, which must not run before the
+ * method), and what is past the budget, is kept as it is, so
  * `captureArgs` and `prompt` functions can still call its methods.
  *
  * `check`, when given, is told which copies are not all new (`kept`: the positions of those that
@@ -43,7 +46,7 @@ export function argsAsCalled(args: readonly unknown[], check?: { kept: number[] 
     const value = args[i];
     if (check === undefined) out.push(copyAsCalled(value));
     else {
-      const c = copyOf(value);
+      const c = copyOf(value, true);
       out.push(c.copy);
       if (!c.fresh) check.kept.push(i);
     }
@@ -53,7 +56,7 @@ export function argsAsCalled(args: readonly unknown[], check?: { kept: number[] 
 
 /** One argument as plain data (see `argsAsCalled`); a primitive is itself, with no budget or stack made for it. */
 function copyAsCalled(value: unknown): unknown {
-  return typeof value !== "object" || value === null ? value : plainCopy(value, 0, [], { left: COPY_BUDGET, kept: false });
+  return typeof value !== "object" || value === null ? value : plainCopy(value, 0, [], { left: COPY_BUDGET, kept: false, args: true });
 }
 
 /** A copy as `copyOf` makes it. */
@@ -70,9 +73,9 @@ export interface CopyOf {
 }
 
 /** A value as `copyAsCalled` copies it, and what that copy holds of the original. */
-export function copyOf(value: unknown): CopyOf {
+export function copyOf(value: unknown, asArgument = false): CopyOf {
   if (typeof value !== "object" || value === null) return { copy: value, fresh: typeof value !== "function", unreadable: false };
-  const state: CopyState = { left: COPY_BUDGET, kept: false };
+  const state: CopyState = asArgument ? { left: COPY_BUDGET, kept: false, args: true } : { left: COPY_BUDGET, kept: false };
   const copy = plainCopy(value, 0, [], state);
   return { copy, fresh: !state.kept, unreadable: state.unreadable === true };
 }
@@ -121,8 +124,22 @@ function copyObject(value: object, depth: number, stack: object[], state: CopySt
       return copy;
     }
     const copy: Record<string, unknown> = proto === null ? (Object.create(null) as Record<string, unknown>) : {};
+    if (state.args !== true) {
+      // (an item a generator yielded, a context's metadata: read as they are)
+      for (const key of keys) setMember(copy, key, plainCopy((value as Record<string, unknown>)[key], depth + 1, stack, state));
+      return copy;
+    }
     for (const key of keys) {
-      setMember(copy, key, plainCopy((value as Record<string, unknown>)[key], depth + 1, stack, state));
+      // An argument with an accessor (`get ticket() { return ++issued }`: a counter, a one-shot
+      // token, a lazy load) is kept as it is: running its getter here, before the method, handed
+      // the method another value (found by review, 2026-12-04). The record reads it when it is
+      // made, as a direct log call would.
+      const d = Reflect.getOwnPropertyDescriptor(value, key);
+      if (d !== undefined && (d.get !== undefined || d.set !== undefined)) {
+        state.kept = true;
+        return value;
+      }
+      setMember(copy, key, plainCopy(d?.value, depth + 1, stack, state));
     }
     return copy;
   } finally {

@@ -31,6 +31,29 @@ describe.each(["standard", "legacy"] as const)("the shared method wrapper (%s mo
     expect(await records(logger, "tool")).toMatchObject([{ toolName: "pages", operation: "404", success: true, result: "not found page" }]);
   });
 
+  it("a plain-object argument's getter does not run before the method (a counting getter handed the method its second value); the record reads it when made", async () => {
+    const logger = newLogger();
+    let issued = 0;
+    const request = {
+      user: "ada",
+      get ticket() {
+        return ++issued;
+      },
+    };
+    class Desk {
+      take(req: { readonly user: string; readonly ticket: number }, note: { text: string }) {
+        note.text = "changed";
+        return req.ticket;
+      }
+    }
+    decorate(mode, Desk, "take", AuditTool("desk", { logger }));
+    expect(new Desk().take(request, { text: "as called" })).toBe(1);
+    const [rec] = await records(logger, "tool");
+    // (read after the method, by the record's serialiser, as a direct log call's would be)
+    expect(rec).toMatchObject({ result: 1, parameters: [{ user: "ada", ticket: expect.any(Number) }, { text: "as called" }] });
+    expect((rec!.parameters as Array<{ ticket: number }>)[0]!.ticket).toBeGreaterThan(1);
+  });
+
   it("records tool arguments and results as captured by the options", async () => {
     const logger = newLogger();
     class Crm {

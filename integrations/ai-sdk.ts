@@ -295,6 +295,11 @@ class ModelCall implements DroppableCall {
     return (performance.now() - this.start) / 1000;
   }
 
+  /** seconds from the call to `at` (a performance.now() reading) */
+  secondsTo(at: number): number {
+    return (at - this.start) / 1000;
+  }
+
   finish(o: Outcome): void {
     if (this.done) return;
     this.done = true;
@@ -323,7 +328,7 @@ class ModelCall implements DroppableCall {
         this.provider,
         this.attempt,
         this.retryOf,
-        this.endAt === undefined ? this.elapsed : (this.endAt - this.start) / 1000,
+        this.endAt === undefined ? this.elapsed : this.secondsTo(this.endAt),
         o.model,
         o.text,
         usage,
@@ -489,14 +494,14 @@ class PartAccumulator {
     this.parts++;
     switch (part.type) {
       case "text-delta":
-        this.ttft ??= this.call.elapsed;
+        this.ttft ??= this.call.secondsTo(this.lastAt);
         if (typeof part.delta === "string") this.text += part.delta;
         break;
       case "reasoning-delta":
-        this.ttft ??= this.call.elapsed;
+        this.ttft ??= this.call.secondsTo(this.lastAt);
         break;
       case "tool-input-start":
-        this.ttft ??= this.call.elapsed;
+        this.ttft ??= this.call.secondsTo(this.lastAt);
         (this.partialTools ??= new Map()).set(String(part.id), str(part.toolName) ? { toolName: part.toolName as string, json: "" } : { json: "" });
         break;
       case "tool-input-delta": {
@@ -506,7 +511,7 @@ class PartAccumulator {
       }
       case "tool-call":
         // (a provider that does not stream tool input sends the whole call as its first output)
-        this.ttft ??= this.call.elapsed;
+        this.ttft ??= this.call.secondsTo(this.lastAt);
         this.partialTools?.delete(String(part.toolCallId));
         this.toolCalls.push({ toolCallId: part.toolCallId as string, toolName: part.toolName as string, input: parsedInput(part.input) });
         break;

@@ -19,7 +19,7 @@ import { performance } from "node:perf_hooks";
 import { currentContext, runWithOwnValue } from "../src/context.js";
 import { AuditConfigError } from "../src/errors.js";
 import { checkedOptions } from "./options.js";
-import { awaitRecord, readMember, recordFrom, reportRecordFailure, resolveAuditLogger, secondsSince, textOf } from "../src/instrument.js";
+import { awaitRecord, readMember, recordFrom, reportRecordFailure, resolveAuditLogger, textOf } from "../src/instrument.js";
 import type { AuditLogger } from "../src/logger.js";
 import { newId } from "../src/record/id.js";
 import { copyUsage, toJsonData } from "../src/record/serialize.js";
@@ -368,8 +368,9 @@ class ChatCall implements StreamObserver<unknown>, ObservedCall, PromptCopier, D
 
   /** An event of the stream, as the app receives it (the tap's observer). */
   onItem(event: unknown): void {
-    this.lastAt = performance.now();
-    this.acc?.push(event);
+    // (one reading for both: an abandoned stream's time to first token never past its duration)
+    const now = (this.lastAt = performance.now());
+    this.acc?.push(event, now);
   }
 
   /** The stream ended (the tap's observer). */
@@ -582,12 +583,13 @@ class StreamAccumulator {
 
   constructor(private readonly start: number) {}
 
-  push(event: unknown): void {
+  /** `now`: when the app got the event (a performance.now() reading) */
+  push(event: unknown, now: number): void {
     if (!isObj(event)) return;
     this.events++;
     switch (event.type) {
       case "content_block_delta": {
-        this.ttft ??= secondsSince(this.start);
+        this.ttft ??= (now - this.start) / 1000;
         const block = this.blocks[num(event.index) ?? -1];
         const d = event.delta;
         if (!block || !isObj(d)) break;

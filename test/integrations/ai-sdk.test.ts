@@ -595,6 +595,9 @@ describe("auditLanguageModelMiddleware: streams from models that end them their 
       ["completed", "Hi"],
     ]);
     for (const r of recs) expect(r.durationSeconds as number).toBeLessThan(0.3);
+    // the half-read one's last part was its first delta: one clock reading for both
+    const halfRead = recs.find((r) => r.responsePreview === "Hi" && (r.metadata as { aiSdk: { end?: string } }).aiSdk.end === "abandoned")!;
+    expect(halfRead.timeToFirstTokenSeconds).toBe(halfRead.durationSeconds);
   });
 });
 

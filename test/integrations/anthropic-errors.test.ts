@@ -310,6 +310,10 @@ describe("streams that fail or stop early", () => {
       expect(byPrompt.get(late)!.durationSeconds as number).toBeLessThan(0.3);
     }
     expect(byPrompt.get("half read, collected late")!.errorMessage).toBe("abandoned: the app stopped reading the stream after 3 events");
+    // its last event was its first delta: time to first token and duration are the same reading
+    // (a later clock reading made the time to first token exceed the duration; found by review)
+    const halfRead = byPrompt.get("half read, collected late")!;
+    expect(halfRead.timeToFirstTokenSeconds).toBe(halfRead.durationSeconds);
     const byStream = new Map(recs.filter((x) => !String(x.promptPreview).includes("late")).map((x) => [((x.metadata as Rec).anthropic as Rec).stream, x]));
     expect(byStream.get(true)).toMatchObject({ success: false, metadata: { anthropic: { end: "abandoned" } } });
     expect(byStream.get(false)).toMatchObject({ success: false, metadata: { anthropic: { end: "abandoned" } }, promptPreview: JSON.stringify([{ role: "user", content: "never read" }]) });

@@ -402,6 +402,13 @@ class CallRecord implements StreamObserver<unknown>, ObservedCall, PromptCopier,
     const stream = { end: end.kind, chunks: items };
     switch (end.kind) {
       case "completed":
+        // the SDK's iterator ended, but the provider never said the response was finished (no
+        // finish reason, no final Response event): a server that hung up between events, as the
+        // Anthropic wrapper's `truncated` (found by review, 2026-12-04: recorded as a success)
+        if (this.acc !== undefined && !this.acc.finished) {
+          this.write(outcome, { success: false, errorMessage: `truncated: the stream ended before the provider finished the response, after ${items} chunks`, stream: { end: "truncated", chunks: items } });
+          return;
+        }
         this.write(outcome, { success: true, stream });
         return;
       case "aborted":

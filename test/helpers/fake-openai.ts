@@ -34,6 +34,8 @@ export interface FakeScenario {
   readonly dropAfterEvents?: number;
   /** streams: send an `error` event after this many events, then end */
   readonly errorAfterEvents?: number;
+  /** streams: end the response cleanly after this many events (no finish, no [DONE]: a server that hung up) */
+  readonly endAfterEvents?: number;
   /** streams: wait this long before each event */
   readonly eventDelayMs?: number;
   /** wait this long before the response headers */
@@ -200,6 +202,7 @@ export async function startFakeOpenAI(): Promise<FakeOpenAI> {
         res.end(`data: ${JSON.stringify({ error: { message, type: "server_error", param: null, code: null } })}\n\n`);
         return;
       }
+      if (sc.endAfterEvents !== undefined && i >= sc.endAfterEvents) break;
       if (sc.eventDelayMs) await sleep(sc.eventDelayMs);
       if (res.destroyed || req.socket.destroyed) return;
       res.write(events[i]);

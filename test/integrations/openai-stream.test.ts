@@ -317,6 +317,27 @@ describe("wrapOpenAI: .stream() helpers and Responses streams", () => {
     expect(recs[2]).toMatchObject({ success: false, toolCalls: [{ ...call, arguments: '{"location":' }] });
   });
 
+  it("a stream the server ends cleanly before it finished (no finish reason, no final Response) is recorded as truncated, not as a success", async () => {
+    const logger = newLogger();
+    fake.enqueue({ endAfterEvents: 3 }, { endAfterEvents: 4 }, { endAfterEvents: 3 });
+    const c = wrapOpenAI(client(), { logger });
+    let text = "";
+    for await (const chunk of await c.chat.completions.create({ model: "gpt-4o-mini", messages: [{ role: "user", content: "x" }], stream: true })) text += chunk.choices[0]?.delta?.content ?? "";
+    let events = 0;
+    for await (const _ of await c.responses.create({ model: "gpt-4.1", input: "x", stream: true })) events++;
+    // the SDK's helper itself fails on it: the record says why too
+    const helper = await c.chat.completions.stream({ model: "gpt-4o-mini", messages: [{ role: "user", content: "x" }] }).finalChatCompletion().catch((e: unknown) => e);
+    expect(helper).toBeInstanceOf(Error);
+    const recs = await recordsOf(logger, "chat_interaction", 3);
+    expect(recs).toHaveLength(3);
+    for (const r of recs) {
+      expect(r).toMatchObject({ success: false, metadata: { openai: { stream: true, end: "truncated" } } });
+      expect(r.errorMessage).toMatch(/^truncated: the stream ended before the provider finished the response, after \d+ chunks$/);
+    }
+    expect(recs[0]!.responsePreview).toBe(text);
+    expect(events).toBe(4);
+  });
+
   it("a network drop before any chunk on a streamed call rethrows APIConnectionError, recorded once", async () => {
     const logger = newLogger();
     fake.enqueue({ resetConnection: true });

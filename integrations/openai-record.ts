@@ -151,7 +151,8 @@ export class ChatChunkAccumulator {
     const type = str(tc.type);
     if (type) draft.type = type;
     const fn = isObj(tc.function) ? tc.function : {};
-    if (typeof fn.name === "string") draft.function.name += fn.name;
+    // (set, not appended, as the SDK's own accumulator does: a compatible server may repeat it in every delta)
+    if (typeof fn.name === "string" && fn.name !== "") draft.function.name = fn.name;
     if (typeof fn.arguments === "string") draft.function.arguments += fn.arguments;
     this.sawContent = true;
   }

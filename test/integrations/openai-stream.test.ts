@@ -71,16 +71,22 @@ describe("wrapOpenAI: streamed chat completions", () => {
     expect(without).not.toHaveProperty("inputTokens");
   });
 
-  it("assembles streamed tool-call deltas", async () => {
+  it("assembles streamed tool-call deltas; a tool's name repeated in every delta (a compatible server) is its name, as the SDK's own helper takes it (it was appended: get_weatherget_weather…)", async () => {
     const logger = newLogger();
-    const stream = await wrapOpenAI(client(), { logger }).chat.completions.create({ model: "gpt-4o-mini", messages, tools, stream: true });
-    await collect(stream);
-    const [rec] = await recordsOf(logger, "chat_interaction");
-    expect(rec!.finishReason).toBe("tool_calls");
-    expect(rec!.toolCalls).toEqual([
+    const wrapped = wrapOpenAI(client(), { logger });
+    await collect(await wrapped.chat.completions.create({ model: "gpt-4o-mini", messages, tools, stream: true }));
+    fake.enqueue({ fixture: "chat-stream-tools-names-repeated.sse" });
+    const final = await wrapped.chat.completions.stream({ model: "gpt-4o-mini", messages, tools }).finalChatCompletion();
+    const recs = await recordsOf(logger, "chat_interaction", 2);
+    const expected = [
       { index: 0, id: "call_Q2dMZ8uGkVBHQnAbB7YcKx4t", type: "function", function: { name: "get_weather", arguments: '{"city":"Paris"}' } },
       { index: 1, id: "call_7hXbN1pLw2Vq9ZyTc4RkM0sA", type: "function", function: { name: "get_time", arguments: '{"tz":"Europe/Paris"}' } },
-    ]);
+    ];
+    for (const rec of recs) {
+      expect(rec.finishReason).toBe("tool_calls");
+      expect(rec.toolCalls).toEqual(expected);
+    }
+    expect(final.choices[0]!.message.tool_calls!.map((t) => (t as { function: { name: string } }).function.name)).toEqual(["get_weather", "get_time"]);
   });
 
   it("a stream abandoned with break is recorded once, as abandoned, with what was read", async () => {

@@ -10,7 +10,7 @@
  */
 import type { LanguageModelMiddleware } from "ai";
 import { currentContext, runWithOwnValue } from "../src/context.js";
-import { readMember, recordFrom, reportRecordFailure, resolveAuditLogger, textOf } from "../src/instrument.js";
+import { hideCredentials, readMember, recordFrom, reportRecordFailure, resolveAuditLogger, textOf } from "../src/instrument.js";
 import type { AuditLogger } from "../src/logger.js";
 import type { AuditContextValue } from "../src/types.js";
 import { newId } from "../src/record/id.js";
@@ -364,8 +364,11 @@ function errorMessage(err: unknown): string {
   const name = readMember(err, "name");
   const type = readMember(err, "type");
   const message = readMember(err, "message");
-  return `${typeof name === "string" ? name : typeof type === "string" ? type : "Error"}: ${typeof message === "string" ? message : textOf(err)}`;
+  // (a header value fetch refused is quoted in its error: a provider's key with a stray NUL, say)
+  return hideCredentials(`${typeof name === "string" ? name : typeof type === "string" ? type : "Error"}: ${typeof message === "string" ? message : textOf(err)}`, NO_CREDENTIALS);
 }
+
+const NO_CREDENTIALS: readonly unknown[] = [];
 
 
 /** `o` (a new outcome by default) with the error's message, HTTP status and request id put on it. */

@@ -19,7 +19,7 @@ import { performance } from "node:perf_hooks";
 import { currentContext, runWithOwnValue } from "../src/context.js";
 import { AuditConfigError } from "../src/errors.js";
 import { checkedOptions } from "./options.js";
-import { awaitRecord, readMember, recordFrom, reportRecordFailure, resolveAuditLogger, textOf } from "../src/instrument.js";
+import { awaitRecord, hideCredentials, readMember, recordFrom, reportRecordFailure, resolveAuditLogger, textOf } from "../src/instrument.js";
 import type { AuditLogger } from "../src/logger.js";
 import { newId } from "../src/record/id.js";
 import { copyUsage, toJsonData } from "../src/record/serialize.js";
@@ -84,8 +84,10 @@ function wrapChecked<C extends AnthropicClientLike>(client: C, messages: Obj, op
   if ((original as unknown as Obj)[kWrapped]) return client;
   // the prompt is recorded from the body the SDK sent, cut out of its JSON (see sent-body.ts)
   const sent = observeSentBodies(client);
+  // (read at each failure: an app may set a new key on the client)
+  const credentials = (): unknown[] => [readMember(client, "apiKey"), readMember(client, "authToken")];
   const create = function create(this: unknown, ...args: unknown[]): unknown {
-    return auditedCreate(original, this, args, options, sent);
+    return auditedCreate(original, this, args, options, sent, credentials);
   };
   Object.defineProperty(create, kWrapped, { value: true });
   Object.defineProperty(messages, "create", { value: create, writable: true, configurable: true, enumerable: false });
@@ -111,13 +113,13 @@ function wrapWithOptions(client: Obj, options: WrapAnthropicOptions): void {
 }
 
 /** `sent`: whether the client's serialised bodies reach their calls (see integrations/sent-body.ts). */
-function auditedCreate(original: AnyFn, self: unknown, args: unknown[], options: WrapAnthropicOptions, sent: boolean): unknown {
+function auditedCreate(original: AnyFn, self: unknown, args: unknown[], options: WrapAnthropicOptions, sent: boolean, credentials: () => unknown[]): unknown {
   const logger = resolveAuditLogger(options.logger);
   if (!logger) return Reflect.apply(original, self, args);
   const capture = options.captureContent !== false;
   let call: ChatCall;
   try {
-    call = new ChatCall(logger, args[0], args[1], capture);
+    call = new ChatCall(logger, args[0], args[1], capture, credentials);
   } catch (err) {
     // params that cannot be read (a Proxy that throws, say): the call runs unrecorded, and the
     // logger says so (an `error` event, else one process warning)
@@ -205,6 +207,8 @@ class ChatCall implements StreamObserver<unknown>, ObservedCall, PromptCopier, D
     params: unknown,
     requestOptions: unknown,
     private readonly capture: boolean,
+    /** the client's credentials, hidden from the recorded error (see hideCredentials) */
+    private readonly credentials: () => unknown[],
   ) {
     const p = isObj(params) ? params : {};
     this.requestedModel = str(p.model);
@@ -431,6 +435,7 @@ class ChatCall implements StreamObserver<unknown>, ObservedCall, PromptCopier, D
     const durationSeconds = ((this.endAt ?? performance.now()) - this.start) / 1000;
     const headers = this.headers;
     this.headers = undefined;
+    if (o.error !== undefined) o.error = hideCredentials(o.error, this.credentials());
     try {
       // (the SDK's parsed Message carries its request id; a stream's is read from the headers)
       const requestId = o.requestId ?? (headers ? requestIdOf(headers) : undefined);

@@ -2,7 +2,7 @@
  * `withAuditFetch`: one ToolUsage per HTTP request made through a fetch function, with secrets
  * in the URL and headers redacted before anything reaches the logger.
  */
-import { UNREADABLE_ERROR, isError, isInstance, isNativePromise, keepAddedMembers, readMember, resolveAuditLogger, safeRecord, secondsSince, textOf } from "../src/instrument.js";
+import { REDACTED_TEXT, UNREADABLE_ERROR, hideCredentials, isError, isInstance, isNativePromise, keepAddedMembers, readMember, resolveAuditLogger, safeRecord, secondsSince, textOf } from "../src/instrument.js";
 import type { AuditLogger } from "../src/logger.js";
 import type { ToolUsageInput } from "../src/types.js";
 import { AuditConfigError } from "../src/errors.js";
@@ -21,7 +21,8 @@ export interface AuditFetchOptions {
 }
 
 /** The value that replaces a secret. */
-export const REDACTED = "[REDACTED]";
+export const REDACTED = REDACTED_TEXT;
+const NO_CREDENTIALS: readonly unknown[] = [];
 
 const SECRET_HEADERS = new Set([
   "authorization",
@@ -391,5 +392,6 @@ function errorMessage(err: unknown, secrets: readonly string[] = []): string {
   }
   // longest first: a shorter secret inside a longer one (user `admin`, password `admin123`) would leave the rest of it
   for (const secret of [...secrets].sort((a, b) => b.length - a.length)) text = text.split(secret).join(REDACTED);
-  return text;
+  // (and a header value fetch refused, which its error quotes: an authorization with a stray NUL)
+  return hideCredentials(text, NO_CREDENTIALS);
 }

@@ -15,7 +15,7 @@ import { performance } from "node:perf_hooks";
 import { currentContext, runWithOwnValue } from "../src/context.js";
 import { AuditConfigError } from "../src/errors.js";
 import { checkedOptions } from "./options.js";
-import { UNREADABLE_ERROR, awaitRecord, readMember, recordFrom, reportRecordFailure, resolveAuditLogger, textOf } from "../src/instrument.js";
+import { UNREADABLE_ERROR, awaitRecord, hideCredentials, readMember, recordFrom, reportRecordFailure, resolveAuditLogger, textOf } from "../src/instrument.js";
 import { copyUsage, toJsonData } from "../src/record/serialize.js";
 import type { AuditLogger } from "../src/logger.js";
 import { newId } from "../src/record/id.js";
@@ -87,8 +87,10 @@ function wrapChecked<C extends OpenAIClientLike>(client: C, options: WrapOpenAIO
   if (target[kWrapped]) return client;
   Object.defineProperty(target, kWrapped, { value: true });
   const sent = observeSentBodies(target);
-  instrumentCreate(target.chat.completions, "chat", options, sent);
-  if (target.responses && typeof target.responses.create === "function") instrumentCreate(target.responses, "responses", options, sent);
+  // (read at each failure: an app may set a new key on the client)
+  const credentials = (): unknown[] => [readMember(target, "apiKey")];
+  instrumentCreate(target.chat.completions, "chat", options, sent, credentials);
+  if (target.responses && typeof target.responses.create === "function") instrumentCreate(target.responses, "responses", options, sent, credentials);
   // A client derived with withOptions() keeps the instrumentation.
   wrapMethod(target, "withOptions", (original, self, args) => {
     const derived = original.apply(self, args);
@@ -104,7 +106,7 @@ export function isOpenAIClient(value: unknown): value is OpenAIClientLike {
 }
 
 /** `sent`: whether the client's serialised bodies reach their calls (see integrations/sent-body.ts). */
-function instrumentCreate(resource: Creator, api: Api, options: WrapOpenAIOptions, sent: boolean): void {
+function instrumentCreate(resource: Creator, api: Api, options: WrapOpenAIOptions, sent: boolean, credentials: () => unknown[]): void {
   wrapMethod(resource, "create", (original, self, args) => {
     const logger = resolveAuditLogger(options.logger);
     if (!logger) return original.apply(self, args);
@@ -116,7 +118,7 @@ function instrumentCreate(resource: Creator, api: Api, options: WrapOpenAIOption
       callArgs = args as never[];
     }
     const capture = options.captureContent !== false;
-    const call = new CallRecord(logger, api, callArgs[0], capture);
+    const call = new CallRecord(logger, api, callArgs[0], capture, credentials);
     // the request options name the call, so that its body finds it (see sent-body.ts)
     if (capture) callArgs = argsForCall(callArgs, call, sent);
     let result: unknown;
@@ -228,6 +230,8 @@ class CallRecord implements StreamObserver<unknown>, ObservedCall, PromptCopier,
     private readonly api: Api,
     private readonly body: unknown,
     private readonly capture: boolean,
+    /** the client's credentials, hidden from the recorded error (see hideCredentials) */
+    private readonly credentials: () => unknown[],
   ) {
     const params = isObj(body) ? body : undefined;
     let stream = false;
@@ -437,6 +441,7 @@ class CallRecord implements StreamObserver<unknown>, ObservedCall, PromptCopier,
     const durationSeconds = ((this.endAt ?? performance.now()) - this.start) / 1000;
     const headers = this.headers;
     this.headers = undefined;
+    if (status.errorMessage !== undefined) status.errorMessage = hideCredentials(status.errorMessage, this.credentials());
     // (reading the app's params can throw, a Proxy say: reported, never the app's problem)
     try {
       this.record(durationSeconds, headers, outcome, status);

@@ -226,6 +226,26 @@ export function secondsSince(start: number): number {
   return (performance.now() - start) / 1000;
 }
 
+/** What a secret is replaced by in recorded text (header values, credentials). */
+export const REDACTED_TEXT = "[REDACTED]";
+
+/** undici's message for a header value fetch refuses quotes the value: a credential with a stray NUL or newline, say */
+const REFUSED_HEADER_VALUE = /(Headers\.(?:append|set): )"[\s\S]*"( is an invalid header value)/g;
+
+/**
+ * An error's text with the credentials a client holds (`credentials`: its API key, its auth
+ * token; values of 8 characters or more, longest first) and any header value fetch quoted when
+ * refusing it replaced by "[REDACTED]". An SDK builds its request headers from its key: a key
+ * read with a trailing NUL or a newline in it (from a file) made fetch throw a TypeError quoting
+ * "Bearer <the key>", which the record kept (found by review, 2026-12-04).
+ */
+export function hideCredentials(text: string, credentials: readonly unknown[]): string {
+  let out = text.replace(REFUSED_HEADER_VALUE, `$1"${REDACTED_TEXT}"$2`);
+  const secrets = credentials.filter((c): c is string => typeof c === "string" && c.length >= 8).sort((x, y) => y.length - x.length);
+  for (const secret of secrets) out = out.split(secret).join(REDACTED_TEXT);
+  return out;
+}
+
 /**
  * Like `safeRecord`, but the step runs after the current callbacks (the caller gets its result
  * first); `flush()`, `finalizeSession()` and the exit hooks run it if it is still pending.

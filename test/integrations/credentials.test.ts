@@ -1,0 +1,83 @@
+// A client's credentials never reach a record, also when the SDK's own error quotes them: a key
+// read from a file with a trailing NUL or newline makes fetch refuse the header built from it,
+// with a TypeError quoting the header's value ("Bearer <the key>").
+import fs from "node:fs";
+import path from "node:path";
+import Anthropic from "@anthropic-ai/sdk";
+import OpenAI, { AzureOpenAI } from "openai";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { createAnthropic } from "@ai-sdk/anthropic";
+import { generateText, wrapLanguageModel } from "ai";
+import { auditLanguageModelMiddleware } from "../../integrations/ai-sdk.js";
+import { wrapAnthropic } from "../../integrations/anthropic.js";
+import { withAuditFetch } from "../../integrations/fetch.js";
+import { wrapOpenAI } from "../../integrations/openai.js";
+import { startFakeAnthropic, type FakeAnthropic } from "../helpers/fake-anthropic.js";
+import { startFakeOpenAI, type FakeOpenAI } from "../helpers/fake-openai.js";
+import { loggerFactory } from "../helpers/index.js";
+import { recordsOf } from "./_records.js";
+
+let openai: FakeOpenAI;
+let anthropic: FakeAnthropic;
+beforeAll(async () => {
+  openai = await startFakeOpenAI();
+  anthropic = await startFakeAnthropic();
+});
+afterAll(async () => {
+  await openai.close();
+  await anthropic.close();
+});
+const newLogger = loggerFactory("credentials");
+
+/** Every byte the logger wrote, as text. */
+function trail(dir: string): string {
+  let out = "";
+  for (const e of fs.readdirSync(dir, { withFileTypes: true, recursive: true })) {
+    if (e.isFile()) out += fs.readFileSync(path.join(e.parentPath, e.name), "latin1");
+  }
+  return out;
+}
+
+const messages = [{ role: "user" as const, content: "hi" }];
+
+describe("credentials an SDK's error quotes", () => {
+  it("are hidden from the record (OpenAI, Azure OpenAI, Anthropic key and auth token, a default header, the AI SDK's provider, a fetch's header), and the app gets the SDK's error as it is", async () => {
+    const logger = newLogger();
+    const keys = ["sk-proj-ABCDEFGHIJKLMNOPQRSTUVWX\u0000", "0123456789abcdef0123456789abcdef\u0000", "sk-ant-api03-QRSTUVWXYZ012345\u0000", "ant-oauth-token-987654321\u0000"];
+    const header = "hunter2-header-value\u0000";
+    const clients: Array<() => Promise<unknown>> = [
+      () => wrapOpenAI(new OpenAI({ baseURL: openai.baseURL, apiKey: keys[0], maxRetries: 0 }), { logger }).chat.completions.create({ model: "gpt-4o-mini", messages }),
+      () =>
+        wrapOpenAI(new AzureOpenAI({ baseURL: openai.baseURL, apiKey: keys[1], apiVersion: "2024-10-21", maxRetries: 0 }), { logger }).chat.completions.create({ model: "gpt-4o-mini", messages, stream: true }),
+      () => wrapAnthropic(new Anthropic({ baseURL: anthropic.baseURL, apiKey: keys[2], maxRetries: 0 }), { logger }).messages.create({ model: "claude-haiku-4-5", max_tokens: 16, messages }),
+      () => wrapAnthropic(new Anthropic({ baseURL: anthropic.baseURL, apiKey: null, authToken: keys[3], maxRetries: 0 }), { logger }).messages.create({ model: "claude-haiku-4-5", max_tokens: 16, messages, stream: true }),
+      () =>
+        wrapOpenAI(new OpenAI({ baseURL: openai.baseURL, apiKey: "sk-fine-key-0000", maxRetries: 0, defaultHeaders: { "x-team-secret": header } }), { logger }).chat.completions.create({ model: "gpt-4o-mini", messages }),
+    ];
+    for (const call of clients) {
+      const err = await call().catch((e: unknown) => e);
+      // (the SDK's own error: it quotes the value, which is what the record must not keep)
+      expect(err).toBeInstanceOf(Error);
+      expect((err as Error).message + String((err as Error).cause)).toMatch(/invalid header value/);
+    }
+    // the AI SDK's provider, and a fetch given an authorization header fetch refuses
+    const aiKey = "sk-ant-api03-AISDK0123456789\u0000";
+    const model = wrapLanguageModel({ model: createAnthropic({ baseURL: anthropic.aiSdkBaseURL, apiKey: aiKey })("claude-haiku-4-5"), middleware: auditLanguageModelMiddleware({ logger }) });
+    expect(await generateText({ model, prompt: "hi", maxRetries: 0 }).catch((e: unknown) => e)).toBeInstanceOf(Error);
+    const bearer = "Bearer fetch-token-0123456789\u0000";
+    expect(await withAuditFetch(fetch, { logger })(openai.baseURL + "/models", { headers: { authorization: bearer } }).catch((e: unknown) => e)).toBeInstanceOf(TypeError);
+    keys.push(aiKey, bearer);
+    const tools = await recordsOf(logger, "tool_usage", 1);
+    expect(tools).toHaveLength(1);
+    expect(tools[0]!.errorMessage).toMatch(/"\[REDACTED\]" is an invalid header value/);
+    const recs = await recordsOf(logger, "chat_interaction", clients.length + 1);
+    expect(recs).toHaveLength(clients.length + 1);
+    for (const r of recs) {
+      expect(r.success).toBe(false);
+      expect(r.errorMessage).toMatch(/"\[REDACTED\]" is an invalid header value/);
+    }
+    await logger.finalizeSession();
+    const written = trail(logger.auditDir);
+    for (const secret of [...keys, header]) expect(written).not.toContain(secret.slice(0, -1));
+  });
+});

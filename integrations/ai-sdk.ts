@@ -215,6 +215,8 @@ class ModelCall implements DroppableCall {
   /** set by `abandon`: when the app last got something of the stream, the end the record's duration is taken to */
   private endAt: number | undefined = undefined;
   private readonly ctx = currentContext();
+  /** the user the call was made by (see recordFrom) */
+  private readonly userAtCall = this.ctx?.userId;
 
   /** The context the model's call runs in: this call as the parent, in its trace (one it starts outside any: see AuditLogger.logChatInteraction). */
   innerContext(): AuditContextValue {
@@ -348,7 +350,7 @@ class ModelCall implements DroppableCall {
       ];
       // in the call's context, from which the logger takes the record's user, trace, parent,
       // persona and metadata (a stream is read in the reader's)
-      recordFrom(logger, aiSdkChatInputBuilder, data, this.ctx);
+      recordFrom(logger, aiSdkChatInputBuilder, data, this.ctx, this.userAtCall);
     } catch (err) {
       reportRecordFailure(logger, err);
     }

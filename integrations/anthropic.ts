@@ -185,6 +185,8 @@ class ChatCall implements StreamObserver<unknown>, ObservedCall, PromptCopier, D
    * in another context.
    */
   readonly callContext: AuditContextValue | undefined = currentContext();
+  /** the user the call was made by (see recordFrom) */
+  private readonly userAtCall = this.callContext?.userId;
   /** the response's headers, once they arrived, until the call is recorded (for its request id) */
   private headers: { get(name: string): string | null } | undefined;
   private status: number | undefined;
@@ -468,7 +470,7 @@ class ChatCall implements StreamObserver<unknown>, ObservedCall, PromptCopier, D
       this.sentBody = this.prompt = this.messages = this.system = undefined;
       // Made later (the app gets its result first), batched, or with `thread: true` on the worker
       // thread; flush(), finalizeSession() and the exit hooks make a pending record
-      recordFrom(this.logger, anthropicChatInputBuilder, data, this.callContext);
+      recordFrom(this.logger, anthropicChatInputBuilder, data, this.callContext, this.userAtCall);
     } catch (err) {
       reportRecordFailure(this.logger, err);
     }

@@ -189,6 +189,8 @@ class CallRecord implements StreamObserver<unknown>, ObservedCall, PromptCopier,
    * the record built, in another context.
    */
   readonly callContext = currentContext();
+  /** the user the call was made by (see recordFrom) */
+  private readonly userAtCall = this.callContext?.userId;
   /**
    * The HTTP status, once headers arrived (-1 when the response had none). Only the status and
    * the headers are kept until the call is recorded, not the SDK's response props: a record
@@ -474,7 +476,7 @@ class CallRecord implements StreamObserver<unknown>, ObservedCall, PromptCopier,
     // Made later (the app gets its result first), batched, or with `thread: true` on the
     // worker thread; flush(), finalizeSession() and the exit hooks make a pending record, so
     // one right after the call still includes it. The record carries the call's context.
-    recordFrom(this.logger, openaiChatInputBuilder, data, this.callContext);
+    recordFrom(this.logger, openaiChatInputBuilder, data, this.callContext, this.userAtCall);
   }
 }
 

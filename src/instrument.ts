@@ -272,20 +272,25 @@ export function awaitRecord(logger: AuditLogger, settled: Promise<unknown>, now:
  * the builder's module, the input is made here when the deferred step runs. Failures are
  * reported as by {@link safeRecord}.
  */
-export function recordFrom<D>(logger: AuditLogger, builder: InputBuilder<D>, data: D, context: AuditContextValue | undefined): void {
+export function recordFrom<D>(logger: AuditLogger, builder: InputBuilder<D>, data: D, context: AuditContextValue | undefined, userAtCall?: string): void {
+  // The context as it is now (the call's end): the record is made later, and the app may set
+  // another user on the same context object by then (auditContext.setUser after the call); its
+  // user asked now, when the context can still learn it (see kUserLookup). But the user the call
+  // was made by, when it had one: a setUser while the call ran (a switch, a logout) gave the
+  // record the next user (found by review, 2026-12-04), where a direct log call, or a decorated
+  // one, keeps the user at the call.
+  const snapshot = context === undefined ? undefined : snapshotContext(context);
+  if (snapshot !== undefined && userAtCall !== undefined) (snapshot as { userId?: string }).userId = userAtCall;
   const sameCopy = (logger as { [kSameCopy]?: true })[kSameCopy] === true;
   try {
     // (a logger of another copy of the package may not have queueForWorker, and its worker would
     // make inputs of this copy's builders, which it may refuse: see forLogger)
-    if (sameCopy && typeof logger.queueForWorker === "function" && logger.queueForWorker(builder, data, context === undefined ? undefined : snapshotContext(context))) return;
+    if (sameCopy && typeof logger.queueForWorker === "function" && logger.queueForWorker(builder, data, snapshot)) return;
   } catch {
     // not queued: the input is made here, below, and a failure to record it is reported there
   }
-  // the context as it is now (the call's end): the record is made later, and the app may set
-  // another user on the same context object by then (auditContext.setUser after the call); and
-  // the time, which the record carries (as with `thread: true`), not the batch's
-  // (its user asked now, when the context can still learn it: see kUserLookup)
-  const build: Build = [logger, builder as InputBuilder<unknown>, data, context === undefined ? undefined : snapshotContext(context), Date.now()];
+  // and the time, which the record carries (as with `thread: true`), not the batch's
+  const build: Build = [logger, builder as InputBuilder<unknown>, data, snapshot, Date.now()];
   // (a logger of another copy of the package may not have deferCall)
   if (typeof logger.deferCall === "function") logger.deferCall(runBuild, build);
   else deferRecord(logger, () => buildAndLog(build));

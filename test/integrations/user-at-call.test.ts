@@ -1,0 +1,103 @@
+// A call's record names the user the call was made by: an `auditContext.setUser` while the call
+// runs (a switch of account, a logout) does not change it, as it does not for a direct log call
+// made at the call, or a decorated call. A context with no user at the call still takes the user
+// it learns by the call's end (an Express request's lookup, a login during the call).
+import { createAnthropic } from "@ai-sdk/anthropic";
+import Anthropic from "@anthropic-ai/sdk";
+import { generateText, streamText, wrapLanguageModel } from "ai";
+import OpenAI from "openai";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { auditLanguageModelMiddleware } from "../../integrations/ai-sdk.js";
+import { wrapAnthropic } from "../../integrations/anthropic.js";
+import { withAuditFetch } from "../../integrations/fetch.js";
+import { wrapOpenAI } from "../../integrations/openai.js";
+import { auditContext } from "../../src/context.js";
+import type { AuditLogger } from "../../src/logger.js";
+import { startFakeAnthropic, type FakeAnthropic } from "../helpers/fake-anthropic.js";
+import { startFakeOpenAI, type FakeOpenAI } from "../helpers/fake-openai.js";
+import { loggerFactory } from "../helpers/index.js";
+import { recordsOf } from "./_records.js";
+
+let openai: FakeOpenAI;
+let anthropic: FakeAnthropic;
+beforeAll(async () => {
+  openai = await startFakeOpenAI();
+  anthropic = await startFakeAnthropic();
+});
+afterAll(async () => {
+  await openai.close();
+  await anthropic.close();
+});
+const newLogger = loggerFactory("user_at_call");
+const messages = [{ role: "user" as const, content: "hi" }];
+
+/**
+ * The calls of every integration: each is started, then the user is switched while it runs (at
+ * once, or for the AI SDK, whose model call starts a few awaits into generateText, once its
+ * request reached the provider), then it is awaited to its end.
+ */
+function calls(logger: AuditLogger): Array<[string, () => Promise<unknown>, running?: () => Promise<void>]> {
+  const oa = wrapOpenAI(new OpenAI({ baseURL: openai.baseURL, apiKey: "sk-test", maxRetries: 0 }), { logger });
+  const an = wrapAnthropic(new Anthropic({ baseURL: anthropic.baseURL, apiKey: "sk-ant-test", maxRetries: 0 }), { logger });
+  const model = wrapLanguageModel({ model: createAnthropic({ baseURL: anthropic.aiSdkBaseURL, apiKey: "sk-ant-test" })("claude-haiku-4-5"), middleware: auditLanguageModelMiddleware({ logger }) });
+  const fetched = withAuditFetch(fetch, { logger });
+  const drain = async (s: AsyncIterable<unknown>) => {
+    for await (const _ of s);
+  };
+  return [
+    ["openai", () => oa.chat.completions.create({ model: "gpt-4o-mini", messages })],
+    ["openai stream", async () => drain(await oa.chat.completions.create({ model: "gpt-4o-mini", messages, stream: true }))],
+    ["anthropic", () => an.messages.create({ model: "claude-haiku-4-5", max_tokens: 16, messages })],
+    ["anthropic stream", async () => drain(await an.messages.create({ model: "claude-haiku-4-5", max_tokens: 16, messages, stream: true }))],
+    ["ai-sdk", () => generateText({ model, prompt: "hi" }), reached()],
+    ["ai-sdk stream", () => drain(streamText({ model, prompt: "hi" }).textStream), reached()],
+    ["fetch", () => fetched(`${openai.baseURL}/models`)],
+  ];
+}
+
+/** Resolves once the fake Anthropic provider received one more request than it had. */
+function reached(): () => Promise<void> {
+  let n = 0;
+  return () => {
+    n = anthropic.requests.length + 1;
+    return anthropic.waitForRequests(n);
+  };
+}
+
+async function usersOf(logger: AuditLogger, n: number): Promise<unknown[]> {
+  const chats = await recordsOf(logger, "chat_interaction", n - 1);
+  const tools = await recordsOf(logger, "tool_usage", 1);
+  return [...chats, ...tools].map((r) => r.userId);
+}
+
+describe("the user a call's record names", () => {
+  it("is the user at the call, whatever setUser did while it ran (it was the user at its end)", async () => {
+    const logger = newLogger();
+    const list = calls(logger);
+    for (const [, start, running] of list) {
+      await auditContext.run({ userId: "alice" }, async () => {
+        const ready = running?.();
+        const pending = start();
+        await ready;
+        auditContext.setUser("bob");
+        await pending;
+      });
+    }
+    expect(await usersOf(logger, list.length)).toEqual(list.map(() => "alice"));
+  });
+
+  it("is the user learned by the call's end when the context had none at the call", async () => {
+    const logger = newLogger();
+    const list = calls(logger);
+    for (const [, start, running] of list) {
+      await auditContext.run({}, async () => {
+        const ready = running?.();
+        const pending = start();
+        await ready;
+        auditContext.setUser("carol");
+        await pending;
+      });
+    }
+    expect(await usersOf(logger, list.length)).toEqual(list.map(() => "carol"));
+  });
+});

@@ -70,34 +70,30 @@ async function usersOf(logger: AuditLogger, n: number): Promise<unknown[]> {
   return [...chats, ...tools].map((r) => r.userId);
 }
 
+/** Makes every call in a context of `userAtCall`, switching it to `switchTo` while the call runs: the users recorded. */
+async function switchedWhileRunning(userAtCall: string | undefined, switchTo: string): Promise<unknown[]> {
+  const logger = newLogger();
+  const list = calls(logger);
+  for (const [, start, running] of list) {
+    await auditContext.run(userAtCall === undefined ? {} : { userId: userAtCall }, async () => {
+      const ready = running?.();
+      const pending = start();
+      await ready;
+      auditContext.setUser(switchTo);
+      await pending;
+    });
+  }
+  const users = await usersOf(logger, list.length);
+  expect(users).toHaveLength(list.length);
+  return users;
+}
+
 describe("the user a call's record names", () => {
   it("is the user at the call, whatever setUser did while it ran (it was the user at its end)", async () => {
-    const logger = newLogger();
-    const list = calls(logger);
-    for (const [, start, running] of list) {
-      await auditContext.run({ userId: "alice" }, async () => {
-        const ready = running?.();
-        const pending = start();
-        await ready;
-        auditContext.setUser("bob");
-        await pending;
-      });
-    }
-    expect(await usersOf(logger, list.length)).toEqual(list.map(() => "alice"));
+    expect(await switchedWhileRunning("alice", "bob")).toEqual(Array(7).fill("alice"));
   });
 
   it("is the user learned by the call's end when the context had none at the call", async () => {
-    const logger = newLogger();
-    const list = calls(logger);
-    for (const [, start, running] of list) {
-      await auditContext.run({}, async () => {
-        const ready = running?.();
-        const pending = start();
-        await ready;
-        auditContext.setUser("carol");
-        await pending;
-      });
-    }
-    expect(await usersOf(logger, list.length)).toEqual(list.map(() => "carol"));
+    expect(await switchedWhileRunning(undefined, "carol")).toEqual(Array(7).fill("carol"));
   });
 });

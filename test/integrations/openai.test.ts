@@ -695,3 +695,24 @@ describe("wrapOpenAI with a logger that records on a worker thread (thread: true
     expect(threaded[3]).toMatchObject({ success: false, statusCode: 500 });
   });
 });
+
+describe("a decorated method returning the SDK's promise", () => {
+  it("keeps .asResponse() working (the decorator's then() read the body first: 'Body is unusable'); awaited, it is recorded with its result", async () => {
+    const { AuditTool } = await import("../../decorators/index.js");
+    const logger = newLogger();
+    const sdk = client();
+    const ask = AuditTool("llm", { logger, captureResult: (r) => (r as { choices: unknown[] }).choices.length })(
+      function ask(this: unknown, q: string) {
+        return sdk.chat.completions.create({ model: "gpt-4o-mini", messages: [{ role: "user", content: q }] });
+      },
+      { kind: "method", name: "ask" } as ClassMethodDecoratorContext,
+    );
+    const response = await ask("raw").asResponse();
+    expect(((await response.json()) as { choices: unknown[] }).choices).toHaveLength(1);
+    const completion = await ask("parsed");
+    expect(completion.choices[0]!.message.content).toBe("The capital of France is Paris.");
+    // (the one read raw is recorded when collected, as nothing awaited it: see the decorator tests)
+    const rec = (await recordsOf(logger, "tool_usage")).find((r) => (r.parameters as string[])[0] === "parsed");
+    expect(rec).toMatchObject({ toolName: "llm", operation: "ask", success: true, result: 1 });
+  });
+});

@@ -27,7 +27,7 @@ import type { AuditContextValue } from "../src/types.js";
 import { anthropicChatInputBuilder, type AnthropicRecordData, type AnthropicToolCall } from "./anthropic-input.js";
 import { trackResult, untrackResult, type DroppableCall, type Ticket } from "../src/dropped.js";
 import { observeApiPromise, type ObservedCall, type ResponseProps } from "./api-promise.js";
-import { argsForCall, observeSentBodies, type PromptCopier } from "./sent-body.js";
+import { argsForCall, observeSentBodies, wrapMethod, type PromptCopier } from "./sent-body.js";
 import { signalAborted, tapStream, type StreamEnd, type StreamObserver, type TapHandle } from "./stream-tap.js";
 
 /** Marks a wrapped `create` (and `withOptions`), shared by every copy of this package. */
@@ -80,17 +80,18 @@ export function wrapAnthropic<C extends AnthropicClientLike>(client: C, options:
 }
 
 function wrapChecked<C extends AnthropicClientLike>(client: C, messages: Obj, options: WrapAnthropicOptions): C {
-  const original = messages.create as AnyFn;
-  if ((original as unknown as Obj)[kWrapped]) return client;
+  if ((messages.create as unknown as Obj)[kWrapped]) return client;
   // the prompt is recorded from the body the SDK sent, cut out of its JSON (see sent-body.ts)
   const sent = observeSentBodies(client);
   // (read at each failure: an app may set a new key on the client)
   const credentials = (): unknown[] => [readMember(client, "apiKey"), readMember(client, "authToken")];
-  const create = function create(this: unknown, ...args: unknown[]): unknown {
-    return auditedCreate(original, this, args, options, sent, credentials);
-  };
-  Object.defineProperty(create, kWrapped, { value: true });
-  Object.defineProperty(messages, "create", { value: create, writable: true, configurable: true, enumerable: false });
+  // The SDK's `create` looked up at each call, as the OpenAI wrapper does: a patch made to
+  // Messages.prototype.create after wrapping (a tracing agent) runs for wrapped clients too, and
+  // `create.length` stays the SDK's (found by review, 2026-12-04: the method was taken once, and
+  // the wrapper's length was 0)
+  if (wrapMethod(messages, "create", (original, self, args) => auditedCreate(original, self, args, options, sent, credentials))) {
+    Object.defineProperty(messages.create, kWrapped, { value: true });
+  }
   wrapWithOptions(client as unknown as Obj, options);
   return client;
 }

@@ -337,6 +337,28 @@ describe("wrapAnthropic: wrapping", () => {
     expect(await settle(logger, 2)).toHaveLength(2);
   });
 
+  it("the SDK's create is looked up at each call: a patch made to Messages.prototype.create after wrapping runs for wrapped clients too, and create keeps its length", async () => {
+    const logger = newLogger();
+    const bare = client();
+    const wrapped = wrapAnthropic(client(), { logger });
+    expect(wrapped.messages.create.length).toBe(bare.messages.create.length);
+    const proto = Object.getPrototypeOf(bare.messages) as { create: (...a: unknown[]) => unknown };
+    const sdkCreate = proto.create;
+    let patched = 0;
+    proto.create = function (this: unknown, ...a: unknown[]) {
+      patched++;
+      return Reflect.apply(sdkCreate, this, a);
+    };
+    try {
+      await bare.messages.create(ask());
+      await wrapped.messages.create(ask());
+    } finally {
+      proto.create = sdkCreate;
+    }
+    expect(patched).toBe(2);
+    expect(await chats(logger)).toHaveLength(1);
+  });
+
   it("clients made with withOptions() are wrapped too", async () => {
     const logger = newLogger();
     const derived = client(logger).withOptions({ timeout: 5000 });

@@ -1,0 +1,45 @@
+// Two copies of the package in one process (a library built against its own copy, the app
+// against another) agree on what a decorated call records, as they agree on the context.
+import { afterEach, describe, expect, it, vi } from "vitest";
+import { AuditErrors } from "../../decorators/index.js";
+import { cleanupTmp } from "../helpers/index.js";
+import { decorate } from "./apply.js";
+import { newLogger, records } from "./helpers.js";
+
+afterEach(cleanupTmp);
+
+describe("two copies of the package", () => {
+  it("record an error passing through @AuditErrors methods of both once, by the innermost (each copy recorded it)", async () => {
+    const logger = newLogger();
+    vi.resetModules();
+    const other = (await import("../../decorators/index.js")) as typeof import("../../decorators/index.js");
+    expect(other.AuditErrors).not.toBe(AuditErrors);
+    class Library {
+      async fetchThing(): Promise<never> {
+        throw new Error("upstream 503");
+      }
+      fail(): never {
+        throw "timeout";
+      }
+    }
+    class App {
+      lib = new Library();
+      async handler(): Promise<never> {
+        return this.lib.fetchThing();
+      }
+      run(): never {
+        return this.lib.fail();
+      }
+    }
+    decorate("standard", Library, "fetchThing", other.AuditErrors({ logger }));
+    decorate("standard", Library, "fail", other.AuditErrors({ logger }));
+    decorate("standard", App, "handler", AuditErrors({ logger }));
+    decorate("standard", App, "run", AuditErrors({ logger }));
+    await expect(new App().handler()).rejects.toThrow("upstream 503");
+    expect(() => new App().run()).toThrow();
+    expect((await records(logger, "error")).map((r) => [r.message, (r.context as { method?: string } | undefined)?.method])).toEqual([
+      ["upstream 503", "Library.fetchThing"],
+      ["timeout", "Library.fail"],
+    ]);
+  });
+});

@@ -242,26 +242,20 @@ function describe(input: unknown, init: unknown, isSecretHeader: (name: string) 
       secrets.push(u.username, decodedOrAsIs(u.username));
       u.username = REDACTED;
     }
-    // (the values as written too: an error may quote the URL, where `+` or an unescaped `/` is not
-    // what encodeURIComponent makes; hideParams collects them, its rewrite is not needed here)
-    hideParams(u.search.slice(1), secrets);
-    if (u.hash.includes("=")) hideParams(u.hash.slice(1), secrets);
-    for (const [key, value] of [...u.searchParams.entries()]) {
-      if (!isSecretParam(key)) continue;
-      secrets.push(value, encodeURIComponent(value));
-      u.searchParams.set(key, REDACTED);
-    }
-    // a fragment is never sent, but an OAuth implicit-flow URL carries its token there
+    // Secret parameters' values replaced in the text, the other parameters left as written
+    // (re-encoding the query with searchParams made `a%20b` `a+b` and `a~b` `a%7Eb`; found
+    // 2026-12-04). hideParams collects the values as written and decoded; an error may also
+    // quote them as encodeURIComponent writes them. A fragment is never sent, but an OAuth
+    // implicit-flow URL carries its token there.
+    const query = u.search.slice(1);
+    for (const [key, value] of u.searchParams) if (isSecretParam(key)) secrets.push(encodeURIComponent(value));
+    const hiddenQuery = hideParams(query, secrets);
+    if (hiddenQuery !== query) u.search = hiddenQuery;
     if (u.hash.includes("=")) {
-      const fragment = new URLSearchParams(u.hash.slice(1));
-      let hidden = false;
-      for (const [key, value] of [...fragment.entries()]) {
-        if (!isSecretParam(key)) continue;
-        secrets.push(value, encodeURIComponent(value));
-        fragment.set(key, REDACTED);
-        hidden = true;
-      }
-      if (hidden) u.hash = fragment.toString();
+      const fragment = u.hash.slice(1);
+      for (const [key, value] of new URLSearchParams(fragment)) if (isSecretParam(key)) secrets.push(encodeURIComponent(value));
+      const hiddenFragment = hideParams(fragment, secrets);
+      if (hiddenFragment !== fragment) u.hash = hiddenFragment;
     }
     // (the text tells a network path, and so does a host of its own: URL parsing skips the
     // whitespace and tabs a `//` may come with)

@@ -162,6 +162,20 @@ describe("withAuditFetch", () => {
     expect(failed!.errorMessage).toContain("max_tokens=8080"); // only secrets are cut from messages
   });
 
+  it("the other parameters of a URL whose secret is hidden are recorded as written (re-encoding the query made a%20b a+b, a~b a%7Eb)", async () => {
+    const logger = newLogger();
+    const audited = withAuditFetch((async () => new Response("ok")) as typeof fetch, { logger });
+    const hidden = encodeURIComponent(REDACTED);
+    await audited("https://api.example.test/v1/search?q=a%20b&path=a~b&api_key=s3cret-1&tags=x,y&empty#section=a%20b&access_token=s3cret-2");
+    await audited("/v1/search?q=caf%C3%A9+au+lait&token=s3cret-3&n=1");
+    const recs = await recordsOf(logger, "tool_usage", 2);
+    expect(JSON.stringify(recs)).not.toContain("s3cret");
+    expect(recs.map((r) => (r.parameters as { url: string }).url)).toEqual([
+      `https://api.example.test/v1/search?q=a%20b&path=a~b&api_key=${hidden}&tags=x,y&empty#section=a%20b&access_token=${hidden}`,
+      `/v1/search?q=caf%C3%A9+au+lait&token=${hidden}&n=1`,
+    ]);
+  });
+
   it("redactHeaders patterns hide their header on every request, whatever their flags and the name's case", async () => {
     const logger = newLogger();
     const custom = async (_input: string | URL | Request, _init?: RequestInit): Promise<Response> => new Response("ok");

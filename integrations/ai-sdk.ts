@@ -9,7 +9,7 @@
  * dependency: only its types are imported.
  */
 import type { LanguageModelMiddleware } from "ai";
-import { currentContext, runWithOwnValue } from "../src/context.js";
+import { currentContext, runWithOwnValue, userOfCall } from "../src/context.js";
 import { hideCredentials, readMember, recordFrom, reportRecordFailure, resolveAuditLogger, textOf } from "../src/instrument.js";
 import type { AuditLogger } from "../src/logger.js";
 import type { AuditContextValue } from "../src/types.js";
@@ -216,7 +216,7 @@ class ModelCall implements DroppableCall {
   private endAt: number | undefined = undefined;
   private readonly ctx = currentContext();
   /** the user the call was made by (see recordFrom) */
-  private readonly userAtCall = this.ctx?.userId;
+  private readonly userAtCall = userOfCall(this.ctx);
 
   /** The context the model's call runs in: this call as the parent, in its trace (one it starts outside any: see AuditLogger.logChatInteraction). */
   innerContext(): AuditContextValue {

@@ -16,7 +16,7 @@
  */
 // (the module's object: the global `performance` is a getter, one more call per reading)
 import { performance } from "node:perf_hooks";
-import { currentContext, runWithOwnValue } from "../src/context.js";
+import { currentContext, runWithOwnValue, userOfCall } from "../src/context.js";
 import { AuditConfigError } from "../src/errors.js";
 import { checkedOptions } from "./options.js";
 import { awaitRecord, hideCredentials, readMember, recordFrom, reportRecordFailure, resolveAuditLogger, textOf } from "../src/instrument.js";
@@ -187,7 +187,7 @@ class ChatCall implements StreamObserver<unknown>, ObservedCall, PromptCopier, D
    */
   readonly callContext: AuditContextValue | undefined = currentContext();
   /** the user the call was made by (see recordFrom) */
-  private readonly userAtCall = this.callContext?.userId;
+  private readonly userAtCall = userOfCall(this.callContext);
   /** the response's headers, once they arrived, until the call is recorded (for its request id) */
   private headers: { get(name: string): string | null } | undefined;
   private status: number | undefined;

@@ -3,7 +3,7 @@
  * in the URL and headers redacted before anything reaches the logger.
  */
 import { REDACTED_TEXT, UNREADABLE_ERROR, hideCredentials, isError, isInstance, isNativePromise, keepAddedMembers, readMember, resolveAuditLogger, safeRecord, secondsSince, textOf } from "../src/instrument.js";
-import { currentContext } from "../src/context.js";
+import { currentContext, runInAuditContext, snapshotContext, userOfCall } from "../src/context.js";
 import type { AuditLogger } from "../src/logger.js";
 import type { ToolUsageInput } from "../src/types.js";
 import { AuditConfigError } from "../src/errors.js";
@@ -111,7 +111,7 @@ export function withAuditFetch<F extends FetchLike>(fetchFn: F, given: AuditFetc
       // an input fetch itself will reject; it is recorded from the rejection
     }
     // the user the request was made by: a setUser while it ran does not change it (see recordFrom)
-    const userAtCall = currentContext()?.userId;
+    const userAtCall = userOfCall(currentContext());
     // Runs in a reaction registered here, so in the call's context (trace, user, parent).
     const record = (fields: Pick<ToolUsageInput, "result" | "success" | "errorMessage">) => {
       const input: ToolUsageInput = {
@@ -121,8 +121,11 @@ export function withAuditFetch<F extends FetchLike>(fetchFn: F, given: AuditFetc
         durationSeconds: secondsSince(start),
         ...fields,
       };
-      if (userAtCall !== undefined) input.userId = userAtCall;
-      safeRecord(logger, () => logger.logToolUsage(input));
+      // (in a copy of the context with that user, not as the input's userId: the context takes
+      // any text, the input only 1-256 characters, and refused the record; found by review)
+      const context = currentContext();
+      if (context === undefined || userAtCall === undefined || context.userId === userAtCall) safeRecord(logger, () => logger.logToolUsage(input));
+      else runInAuditContext({ ...snapshotContext(context), userId: userAtCall }, () => safeRecord(logger, () => logger.logToolUsage(input)));
     };
     let pending: Promise<unknown>;
     try {

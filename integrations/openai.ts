@@ -12,7 +12,7 @@
  */
 // (the module's object: the global `performance` is a getter, one more call per reading)
 import { performance } from "node:perf_hooks";
-import { currentContext, runWithOwnValue } from "../src/context.js";
+import { currentContext, runWithOwnValue, userOfCall } from "../src/context.js";
 import { AuditConfigError } from "../src/errors.js";
 import { checkedOptions } from "./options.js";
 import { UNREADABLE_ERROR, awaitRecord, hideCredentials, readMember, recordFrom, reportRecordFailure, resolveAuditLogger, textOf } from "../src/instrument.js";
@@ -190,7 +190,7 @@ class CallRecord implements StreamObserver<unknown>, ObservedCall, PromptCopier,
    */
   readonly callContext = currentContext();
   /** the user the call was made by (see recordFrom) */
-  private readonly userAtCall = this.callContext?.userId;
+  private readonly userAtCall = userOfCall(this.callContext);
   /**
    * The HTTP status, once headers arrived (-1 when the response had none). Only the status and
    * the headers are kept until the call is recorded, not the SDK's response props: a record

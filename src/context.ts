@@ -87,6 +87,16 @@ function withLearnedUser(store: AuditContextValue): AuditContextValue {
   return uid === undefined || store.userId !== undefined ? store : { ...store, userId: uid };
 }
 
+/**
+ * @internal The user a call made now in `store` is made by: its user, or the one its lookup (see
+ * kUserLookup) learns now (an Express request whose `userId(req)` reads what its auth set).
+ */
+export function userOfCall(store: AuditContextValue | undefined): string | undefined {
+  if (store === undefined) return undefined;
+  if (store.userId !== undefined || (store as { [kUserLookup]?: UserLookup })[kUserLookup] === undefined) return store.userId;
+  return withLearnedUser(store).userId;
+}
+
 /** @internal The active context as it is, nothing asked (see contextForRecord). */
 export function currentContext(): AuditContextValue | undefined {
   return shared.storage.getStore();

@@ -2,12 +2,15 @@
 // runs (a switch of account, a logout) does not change it, as it does not for a direct log call
 // made at the call, or a decorated call. A context with no user at the call still takes the user
 // it learns by the call's end (an Express request's lookup, a login during the call).
+import type { AddressInfo } from "node:net";
 import { createAnthropic } from "@ai-sdk/anthropic";
 import Anthropic from "@anthropic-ai/sdk";
 import { generateText, streamText, wrapLanguageModel } from "ai";
+import express from "express";
 import OpenAI from "openai";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { auditLanguageModelMiddleware } from "../../integrations/ai-sdk.js";
+import { auditMiddleware } from "../../integrations/express.js";
 import { wrapAnthropic } from "../../integrations/anthropic.js";
 import { withAuditFetch } from "../../integrations/fetch.js";
 import { wrapOpenAI } from "../../integrations/openai.js";
@@ -95,5 +98,54 @@ describe("the user a call's record names", () => {
 
   it("is the user learned by the call's end when the context had none at the call", async () => {
     expect(await switchedWhileRunning(undefined, "carol")).toEqual(Array(7).fill("carol"));
+  });
+});
+
+describe("the user at the call, where it comes from", () => {
+  it("a context's user that a log input would refuse ('' or over 256 characters) still gives withAuditFetch its record (it was refused: the user went into the input)", async () => {
+    const logger = newLogger();
+    const errors: Error[] = [];
+    logger.on("error", (e) => errors.push(e));
+    const fetched = withAuditFetch(fetch, { logger });
+    for (const userId of ["", "u".repeat(300), "alice"]) {
+      await auditContext.run({ userId }, async () => {
+        const pending = fetched(`${openai.baseURL}/models`);
+        auditContext.setUser("bob");
+        await pending;
+      });
+    }
+    const recs = await recordsOf(logger, "tool_usage", 3);
+    expect(errors).toEqual([]);
+    expect(recs.map((r) => String(r.userId ?? "").length)).toEqual([0, 300, 5]);
+  });
+
+  it("an Express request's user learned from userId(req) at the call is the record's, whatever setUser did while the call ran (it was the next user)", async () => {
+    const logger = newLogger();
+    const fetched = withAuditFetch(fetch, { logger });
+    const oa = wrapOpenAI(new OpenAI({ baseURL: openai.baseURL, apiKey: "sk-test", maxRetries: 0 }), { logger });
+    const app = express();
+    app.use(auditMiddleware({ logger, userId: (req) => (req as { user?: string }).user }));
+    // authentication after the audit middleware, as apps mount it
+    app.use((req, _res, next) => {
+      (req as { user?: string }).user = "alice";
+      next();
+    });
+    app.get("/", async (_req, res) => {
+      const calls = [fetched(`${openai.baseURL}/models`), oa.chat.completions.create({ model: "gpt-4o-mini", messages })];
+      auditContext.setUser("bob");
+      await Promise.all(calls);
+      res.send("done");
+    });
+    const server = app.listen(0, "127.0.0.1");
+    await new Promise((r) => server.once("listening", r));
+    try {
+      const res = await fetch(`http://127.0.0.1:${(server.address() as AddressInfo).port}/`);
+      expect(await res.text()).toBe("done");
+    } finally {
+      server.close();
+    }
+    const [tool] = await recordsOf(logger, "tool_usage", 1);
+    const [chat] = await recordsOf(logger, "chat_interaction", 1);
+    expect([tool!.userId, chat!.userId]).toEqual(["alice", "alice"]);
   });
 });

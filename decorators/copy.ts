@@ -21,7 +21,7 @@ interface CopyState {
   kept: boolean;
   /** something in the original could not be read (a throwing getter, a revoked Proxy): kept as it is */
   unreadable?: true;
-  /** copying a method's arguments before it runs: an object with a getter is kept, its getter not run (see copyObject) */
+  /** copying a method's arguments before it runs: a getter is not run, "[Getter]" in the copy (see copyObject) */
   args?: true;
 }
 
@@ -30,8 +30,8 @@ interface CopyState {
  * its answer onto the `history` it was given, or edits the request it was passed, must not change
  * what the record says it was called with. Plain data (arrays, plain objects, to 32 levels) is
  * copied now, up to COPY_BUDGET members and items; anything else (class instances such as a
- * request, Dates, Maps, functions, an object with a getter, which must not run before the
- * method), and what is past the budget, is kept as it is, so
+ * request, Dates, Maps, functions), and what is past the budget, is kept as it is (a plain
+ * object's getter is never run: "[Getter]" in the copy), so
  * `captureArgs` and `prompt` functions can still call its methods.
  *
  * `check`, when given, is told which copies are not all new (`kept`: the positions of those that
@@ -130,16 +130,13 @@ function copyObject(value: object, depth: number, stack: object[], state: CopySt
       return copy;
     }
     for (const key of keys) {
-      // An argument with an accessor (`get ticket() { return ++issued }`: a counter, a one-shot
-      // token, a lazy load) is kept as it is: running its getter here, before the method, handed
-      // the method another value (found by review, 2026-12-04). The record reads it when it is
-      // made, as a direct log call would.
+      // An accessor (`get ticket() { return ++issued }`: a counter, a one-shot token, a lazy
+      // load) is never run: it is recorded as util.inspect shows it, "[Getter]". Run here, before
+      // the method, it handed the method another value; kept and read by the record, it ran three
+      // times more, after the method (found by review, 2026-12-04).
       const d = Reflect.getOwnPropertyDescriptor(value, key);
-      if (d !== undefined && (d.get !== undefined || d.set !== undefined)) {
-        state.kept = true;
-        return value;
-      }
-      setMember(copy, key, plainCopy(d?.value, depth + 1, stack, state));
+      if (d !== undefined && (d.get !== undefined || d.set !== undefined)) setMember(copy, key, d.set === undefined ? "[Getter]" : d.get === undefined ? "[Setter]" : "[Getter/Setter]");
+      else setMember(copy, key, plainCopy(d?.value, depth + 1, stack, state));
     }
     return copy;
   } finally {

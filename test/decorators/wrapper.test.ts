@@ -32,7 +32,7 @@ describe.each(["standard", "legacy"] as const)("the shared method wrapper (%s mo
     expect(await records(logger, "tool")).toMatchObject([{ toolName: "pages", operation: "404", success: true, result: "not found page" }]);
   });
 
-  it("a plain-object argument's getter does not run before the method (a counting getter handed the method its second value); the record reads it when made", async () => {
+  it("a plain-object argument's getter is never run by the decorator (a counting getter handed the method its second value): recorded as [Getter], the rest as called", async () => {
     const logger = newLogger();
     let issued = 0;
     const request = {
@@ -40,19 +40,33 @@ describe.each(["standard", "legacy"] as const)("the shared method wrapper (%s mo
       get ticket() {
         return ++issued;
       },
+      set pin(_v: string) {},
     };
     class Desk {
-      take(req: { readonly user: string; readonly ticket: number }, note: { text: string }) {
+      take(req: { user: string; readonly ticket: number }, note: { text: string }) {
         note.text = "changed";
+        req.user = "eve";
         return req.ticket;
       }
+      *tickets(req: { readonly ticket: number }) {
+        yield req.ticket;
+      }
+      async *pages(req: { readonly ticket: number }) {
+        yield req.ticket;
+      }
     }
-    decorate(mode, Desk, "take", AuditTool("desk", { logger }));
-    expect(new Desk().take(request, { text: "as called" })).toBe(1);
-    const [rec] = await records(logger, "tool");
-    // (read after the method, by the record's serialiser, as a direct log call's would be)
-    expect(rec).toMatchObject({ result: 1, parameters: [{ user: "ada", ticket: expect.any(Number) }, { text: "as called" }] });
-    expect((rec!.parameters as Array<{ ticket: number }>)[0]!.ticket).toBeGreaterThan(1);
+    for (const m of ["take", "tickets", "pages"] as const) decorate(mode, Desk, m, AuditTool("desk", { logger }));
+    const desk = new Desk();
+    expect(desk.take(request, { text: "as called" })).toBe(1);
+    expect([...desk.tickets(request)]).toEqual([2]);
+    const pages: number[] = [];
+    for await (const p of desk.pages(request)) pages.push(p);
+    expect(pages).toEqual([3]);
+    expect(issued).toBe(3);
+    const recs = await records(logger, "tool");
+    expect(issued).toBe(3);
+    expect(recs[0]).toMatchObject({ result: 1, parameters: [{ user: "ada", ticket: "[Getter]", pin: "[Setter]" }, { text: "as called" }] });
+    expect(recs.slice(1).map((r) => r.parameters)).toEqual([[{ user: "eve", ticket: "[Getter]", pin: "[Setter]" }], [{ user: "eve", ticket: "[Getter]", pin: "[Setter]" }]]);
   });
 
   it("records tool arguments and results as captured by the options", async () => {

@@ -10,7 +10,7 @@ import { z } from "zod";
 import { currentContext, kLearnedUser, runInAuditContext, runWithOwnValue } from "../src/context.js";
 import { trackResult, untrackResult } from "../src/dropped.js";
 import { AuditConfigError } from "../src/errors.js";
-import { isError, isInstance, isNativePromise, reportRecordFailure, resolveAuditLogger, safeRecord, textOf, UNREADABLE_ERROR, warnLoggerOptionThrew } from "../src/instrument.js";
+import { isError, isInstance, isNativePromise, keepAddedMembers, reportRecordFailure, resolveAuditLogger, safeRecord, textOf, UNREADABLE_ERROR, warnLoggerOptionThrew } from "../src/instrument.js";
 import type { AuditLogger } from "../src/logger.js";
 import { newId } from "../src/record/id.js";
 import { toFieldIssues } from "../src/record/issues.js";
@@ -146,7 +146,7 @@ export const MAX_COLLECTED_ITEMS = 100_000;
 const NO_KEPT: readonly number[] = Object.freeze([]);
 
 type AnyFunction = (this: unknown, ...args: unknown[]) => unknown;
-/** "async": an `async` method, whose promise nobody but its caller can have (see settleLater) */
+/** "async": an `async` method, whose promise is new at every call (see settleLater) */
 type FunctionKind = "function" | "async" | "generator" | "asyncGenerator";
 
 function isGeneratorKind(kind: FunctionKind): kind is "generator" | "asyncGenerator" {
@@ -523,25 +523,37 @@ function invoke(spec: MethodAuditSpec, kind: FunctionKind, logger: AuditLogger, 
     return generator;
   }
   // (guarded: a revoked Proxy the method returned goes back to the caller as it is)
-  if (isInstance(out, Promise)) return settleLater(call, out as Promise<unknown>, kind === "async");
+  if (isInstance(out, Promise)) return settleLater(call, out as Promise<unknown>, kind !== "async");
   call.finish({ status: "ok", value: out });
   return out;
 }
 
 /**
- * An `async` method's promise is chained (`chain`), so the caller gets a promise with the same
- * value or error and an unhandled rejection stays unhandled: nobody but the caller can have an
- * async method's promise. Any other promise is returned itself, observed through its own `then`:
- * a Promise subclass (an SDK's `APIPromise` with `.withResponse()`), and a native promise a plain
- * method returns, which others may hold too: a cached one (`this.ready ??= connect()`) stays one
- * object, and one whose failure the method handles itself and the caller ignores crashed the
- * process as an unhandled rejection of the chained promise (found by review, 2026-12-04). A
- * subclass with a `then` of its own is observed from the first `then` anyone calls (see
- * observeFromFirstThen). Other thenables (lazy query builders whose `then` runs the query) are
- * never touched: they are recorded on return.
+ * A native promise is chained, so the caller gets a promise with the same value or error and an
+ * unhandled rejection stays unhandled: a failure the app ignores still reaches its
+ * `unhandledRejection` handlers (monitoring), for `async` methods and for plain ones returning a
+ * promise alike (an `async` method compiled below ES2017 is a plain one). The same promise
+ * returned again (a cached `this.ready ??= connect()`) gives the same chained one, so it stays
+ * one object to its callers; each call is recorded. (Returning plain methods' promises
+ * themselves, tried on 2026-12-04, kept their identity but silenced every ignored failure of
+ * such methods: reverted. What chaining still changes: a promise whose failure the method
+ * handles itself, returned to a caller that ignores it, is an unhandled rejection.) A Promise
+ * subclass (an SDK's `APIPromise` with `.withResponse()`) is returned itself, observed through
+ * its own `then`; one with a `then` of its own is observed from the first `then` anyone calls
+ * (see observeFromFirstThen). Other thenables (lazy query builders whose `then` runs the query)
+ * are never touched: they are recorded on return.
  */
-function settleLater(call: Call, p: Promise<unknown>, chain: boolean): Promise<unknown> {
-  if (chain && isNativePromise(p)) {
+function settleLater(call: Call, p: Promise<unknown>, plain: boolean): Promise<unknown> {
+  if (isNativePromise(p)) {
+    // (an `async` method's promise is new at every call: only a plain method's is looked up)
+    const earlier = plain ? chainedFor.get(p) : undefined;
+    if (earlier !== undefined) {
+      void p.then(
+        (value) => call.finish({ status: "ok", value }),
+        (error: unknown) => call.finish({ status: "error", error }),
+      );
+      return earlier;
+    }
     try {
       const chained = p.then(
         (value) => {
@@ -553,6 +565,9 @@ function settleLater(call: Call, p: Promise<unknown>, chain: boolean): Promise<u
           throw error;
         },
       );
+      // (members the method added to its promise, ky-style `.json()`, stay on the one returned)
+      keepAddedMembers(p, chained);
+      if (plain) chainedFor.set(p, chained);
       return chained;
     } catch (error) {
       // (a Proxy of a promise whose `then` cannot be read: the caller gets it as it is)
@@ -574,6 +589,9 @@ function settleLater(call: Call, p: Promise<unknown>, chain: boolean): Promise<u
   }
   return p;
 }
+
+/** The chained promise given for a plain method's promise, to give again for the same one (see settleLater). */
+const chainedFor = new WeakMap<Promise<unknown>, Promise<unknown>>();
 
 type PromiseThen = (this: unknown, onFulfilled?: unknown, onRejected?: unknown) => unknown;
 const NATIVE_THEN = Promise.prototype.then as PromiseThen;

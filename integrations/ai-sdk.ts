@@ -223,6 +223,8 @@ class ModelCall implements DroppableCall {
     return this.ctx?.traceId === undefined ? { parentId: this.id, traceId: this.id } : { parentId: this.id };
   }
   private readonly prompt: unknown;
+  /** the model, for its provider's credentials (read only when the call failed: see credentialsOf) */
+  private readonly model: unknown;
   private readonly modelId: string | undefined;
   private readonly provider: string | undefined;
   private readonly attempt: number;
@@ -244,6 +246,7 @@ class ModelCall implements DroppableCall {
     // ends, a stream's at its end, and the prompt holds the app's own objects (a tool call's
     // input, a tool's result), which the app may change by then.
     this.prompt = capture && Array.isArray(p.prompt) ? toJsonData(p.prompt) : [];
+    this.model = model;
     const m = isObj(model) ? model : {};
     this.modelId = str(m.modelId);
     this.provider = str(m.provider);
@@ -343,7 +346,7 @@ class ModelCall implements DroppableCall {
         o.statusCode,
         o.requestId,
         o.responseId,
-        o.error,
+        o.error === undefined ? undefined : hideCredentials(o.error, credentialsOf(this.model)),
         o.end,
         o.parts,
         this.ctx?.traceId === undefined,
@@ -371,6 +374,34 @@ function errorMessage(err: unknown): string {
 }
 
 const NO_CREDENTIALS: readonly unknown[] = [];
+
+/** Header names whose values are credentials. */
+const CREDENTIAL_HEADER = /^(authorization|proxy-authorization|x-api-key|api-key|x-goog-api-key)$/i;
+
+/**
+ * The credentials a provider's model sends (an AI SDK provider's `config.headers()`: its
+ * `Authorization: Bearer <key>`, `x-api-key`), for {@link hideCredentials}: a provider's error may
+ * quote the key ("Incorrect API key provided: <key>"), and the middleware records it (found by a
+ * new-user run, 2026-12-04). Never throws; headers given as a promise are not waited for.
+ */
+function credentialsOf(model: unknown): unknown[] {
+  const out: unknown[] = [];
+  try {
+    const config = readMember(model, "config");
+    const given = readMember(config, "headers");
+    const headers = typeof given === "function" ? (given as () => unknown).call(config) : given;
+    if (!isObj(headers) || typeof (headers as { then?: unknown }).then === "function") return out;
+    for (const [name, value] of Object.entries(headers)) {
+      if (!CREDENTIAL_HEADER.test(name) || typeof value !== "string") continue;
+      out.push(value);
+      const bearer = /^bearer\s+/i.exec(value);
+      if (bearer) out.push(value.slice(bearer[0].length));
+    }
+  } catch {
+    // (a provider whose headers cannot be read: its refused-header errors are still hidden)
+  }
+  return out;
+}
 
 
 /** `o` (a new outcome by default) with the error's message, HTTP status and request id put on it. */

@@ -7,6 +7,7 @@ import Anthropic from "@anthropic-ai/sdk";
 import OpenAI, { AzureOpenAI } from "openai";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { createAnthropic } from "@ai-sdk/anthropic";
+import { createOpenAI } from "@ai-sdk/openai";
 import { generateText, wrapLanguageModel } from "ai";
 import { auditLanguageModelMiddleware } from "../../integrations/ai-sdk.js";
 import { wrapAnthropic } from "../../integrations/anthropic.js";
@@ -79,5 +80,27 @@ describe("credentials an SDK's error quotes", () => {
     await logger.finalizeSession();
     const written = trail(logger.auditDir);
     for (const secret of [...keys, header]) expect(written).not.toContain(secret.slice(0, -1));
+  });
+});
+
+describe("credentials a provider's error message quotes", () => {
+  it("are hidden from the record: the client's key (OpenAI, Anthropic) and the AI SDK provider's (OpenAI's Bearer, Anthropic's x-api-key)", async () => {
+    const logger = newLogger();
+    const keys = { openai: "sk-proj-echoed-0123456789", anthropic: "gw-anthropic-echoed-987654", aiOpenai: "sk-ai-openai-echoed-55555", aiAnthropic: "gw-ai-anthropic-echoed-777" };
+    openai.enqueue({ status: 401, errorMessage: `Incorrect API key provided: ${keys.openai}.` }, { status: 401, errorMessage: `Incorrect API key provided: ${keys.aiOpenai}.` });
+    const anthropicError = (key: string) => ({ kind: "error" as const, status: 401, body: { type: "error", error: { type: "authentication_error", message: `invalid x-api-key: ${key}` } } });
+    anthropic.enqueue(anthropicError(keys.anthropic), anthropicError(keys.aiAnthropic));
+    const failed = (p: Promise<unknown>) => p.then(() => expect.unreachable(), (e: unknown) => e);
+    await failed(wrapOpenAI(new OpenAI({ baseURL: openai.baseURL, apiKey: keys.openai, maxRetries: 0 }), { logger }).chat.completions.create({ model: "gpt-4o-mini", messages }));
+    await failed(wrapAnthropic(new Anthropic({ baseURL: anthropic.baseURL, apiKey: keys.anthropic, maxRetries: 0 }), { logger }).messages.create({ model: "claude-haiku-4-5", max_tokens: 16, messages }));
+    const viaAiSdk = (model: Parameters<typeof wrapLanguageModel>[0]["model"]) => failed(generateText({ model: wrapLanguageModel({ model, middleware: auditLanguageModelMiddleware({ logger }) }), prompt: "hi", maxRetries: 0 }));
+    await viaAiSdk(createOpenAI({ baseURL: openai.baseURL, apiKey: keys.aiOpenai }).chat("gpt-4o-mini"));
+    await viaAiSdk(createAnthropic({ baseURL: anthropic.aiSdkBaseURL, apiKey: keys.aiAnthropic })("claude-haiku-4-5"));
+    const recs = await recordsOf(logger, "chat_interaction", 4);
+    expect(recs).toHaveLength(4);
+    for (const r of recs) expect(r.errorMessage).toMatch(/\[REDACTED\]/);
+    await logger.finalizeSession();
+    const written = trail(logger.auditDir);
+    for (const key of Object.values(keys)) expect(written).not.toContain(key);
   });
 });

@@ -2,6 +2,7 @@ import { z } from "zod";
 import type { ErrorSeverity } from "../src/types.js";
 import { errorTypeOf, isError, readMember } from "../src/instrument.js";
 import { newId } from "../src/record/id.js";
+import { recordingOf, remember, type Recording } from "../src/errors-seen.js";
 import { assertCalledAsFactory, auditMethodDecorator, decoratorOptionsShape, errorMessageOf, parseDecoratorInput, type AuditDecoratorOptions, type AuditMethodDecorator, type FinishedCall } from "./wrap.js";
 
 /**
@@ -29,59 +30,6 @@ const schema = z.object({
     )
     .optional(),
 });
-
-/**
- * Who recorded an error object last: when that call started, and the trace it was made in. An
- * error passing through nested @AuditErrors methods (the inner one rethrows it, the outer one
- * sees it again) is recorded once, by the innermost; the same error object rejecting another,
- * independent call (a cached failed promise, a shared error constant) is recorded again.
- */
-interface Recording {
-  readonly startedAt: number;
-  readonly traceId: string | undefined;
-}
-/**
- * Which errors were recorded, shared by every copy of the package in the process (a library built
- * against its own copy, the app against another), as the context is: an error passing through
- * @AuditErrors methods of both was recorded by each (found by review, 2026-12-04).
- */
-interface ErrorsSeen {
-  readonly recorded: WeakMap<object, Recording>;
-  /**
-   * The same for the last thrown value that is not an object (a string, a number, null): it cannot
-   * key a WeakMap, and one slot serves the usual case, one value rethrown up a chain of calls. Such
-   * values are not unique (two calls failing with "timeout" are two failures), so the slot lasts
-   * only until the event loop turns: a rethrow travels up its chain of calls within the same turn
-   * (synchronously, or through the promise reactions that run before the loop moves on), while an
-   * independent failure with the same value comes from another event. (Two independent failures
-   * with one value in the same turn, in one trace, nested in time, are taken for one.)
-   */
-  lastPrimitive: { readonly value: unknown; readonly by: Recording } | undefined;
-  clearing: boolean;
-}
-const kErrorsSeen = Symbol.for("audit-logger.errors-seen.v1");
-const seen = ((globalThis as { [kErrorsSeen]?: ErrorsSeen })[kErrorsSeen] ??= { recorded: new WeakMap(), lastPrimitive: undefined, clearing: false });
-const recorded = seen.recorded;
-
-function recordingOf(error: unknown): Recording | undefined {
-  if ((typeof error === "object" && error !== null) || typeof error === "function") return recorded.get(error);
-  const last = seen.lastPrimitive;
-  return last !== undefined && Object.is(last.value, error) ? last.by : undefined;
-}
-
-function remember(error: unknown, by: Recording): void {
-  if ((typeof error === "object" && error !== null) || typeof error === "function") recorded.set(error, by);
-  else {
-    seen.lastPrimitive = { value: error, by };
-    if (!seen.clearing) {
-      seen.clearing = true;
-      setImmediate(() => {
-        seen.lastPrimitive = undefined;
-        seen.clearing = false;
-      }).unref();
-    }
-  }
-}
 
 /**
  * Whether `last` (who recorded `error` before) is a call made inside `call`: it started during

@@ -12,6 +12,7 @@ import { TextDecoder } from "node:util";
 import zlib from "node:zlib";
 import type { ErrorRequestHandler, NextFunction, Request, RequestHandler, Response } from "express";
 import { z } from "zod";
+import { recordingOf } from "../src/errors-seen.js";
 import { auditContext, currentContext, kLearnedUser, kUserLookup, runInAuditContext, type UserLookup } from "../src/context.js";
 import { AuditConfigError } from "../src/errors.js";
 import { errorTypeOf, isError, readMember, reportRecordFailure, resolveAuditLogger, safeRecord, textOf } from "../src/instrument.js";
@@ -542,6 +543,13 @@ function errorStatus(v: unknown): number | undefined {
 
 function recordThrown(logger: AuditLogger, state: RequestState | undefined, req: Request, res: Response, err: unknown): void {
   if (state?.context) learnUser(state, req);
+  // an error an @AuditErrors method of this request recorded already (it rethrew it to here):
+  // one record, the method's (it was recorded twice, and counted twice; found by a new-user run)
+  const traceId = state?.context?.traceId;
+  if (state !== undefined && traceId !== undefined && recordingOf(err)?.traceId === traceId) {
+    state.recordedErrors.push(err);
+    return;
+  }
   // (every read guarded: an error that cannot be read is still recorded, see readMember)
   const e = isError(err) ? err : undefined;
   // the status Express's final handler will send for this error: the error's `status`, else its

@@ -639,6 +639,35 @@ describe.each(EXPRESS_FLAVORS)("%s", (_name, express: ExpressFactory) => {
     expect(errs[1]).toMatchObject({ message: "short and stout", severity: "warning", context: { status: 418, route: "/v1/teapot" } });
   });
 
+  it("an error an @AuditErrors method of the request recorded is not recorded again by auditErrorHandler (it was recorded twice); another error of the same route still is", async () => {
+    const { AuditErrors } = await import("../../decorators/index.js");
+    const logger = newLogger();
+    class Payments {
+      charge(kind: string): never {
+        throw new Error(`declined: ${kind}`);
+      }
+    }
+    decorate("standard", Payments, "charge", AuditErrors({ logger, severity: "critical" }));
+    const payments = new Payments();
+    const routes = (app: ReturnType<ExpressFactory>) => {
+      app.get("/pay/:kind", (req: Request) => {
+        if (req.params.kind === "plain") throw new Error("not decorated");
+        payments.charge(String(req.params.kind));
+      });
+    };
+    const url = await start(buildApp({ logger }, routes));
+    expect((await exchange(`${url}/pay/card`)).status).toBe(500);
+    expect((await exchange(`${url}/pay/plain`)).status).toBe(500);
+    await waitForRecords(logger, "performance_metric", 2);
+    await delay(20);
+    await logger.flush();
+    const errors = recordsOf(logger, "error");
+    expect(errors.map((e) => [e.message, e.severity, (e.context as { method?: string }).method])).toEqual([
+      ["declined: card", "critical", "Payments.charge"],
+      ["not decorated", "error", "GET"],
+    ]);
+  });
+
   it("auditErrorHandler passes on errors it cannot read as they are (a revoked Proxy, throwing getters), and records them", async () => {
     const logger = newLogger();
     const { proxy, revoke } = Proxy.revocable({}, {});

@@ -2,7 +2,8 @@ import { createHash } from "node:crypto";
 import fs from "node:fs";
 import path from "node:path";
 import { GENESIS_HASH, splitSealedLine } from "../pipeline/chain.js";
-import { sha256Hex } from "../pipeline/encrypt.js";
+import { encryptedFileKeyId, sha256Hex } from "../pipeline/encrypt.js";
+import { KEY_STORE_PREFIX } from "../pipeline/keyring.js";
 import { listKindFiles, listSessionIds, safeJoin, safeReaddir, type KindFile } from "../sink/files.js";
 import { CHAIN_KINDS, type ChainKind, type ContentFiles, type VerifyNote, type VerifyProblem, type VerifyReport } from "../types.js";
 import { verifyCheckpoints, type KindState } from "../integrity/verify-checkpoints.js";
@@ -32,6 +33,10 @@ interface Findings {
   notes: VerifyNote[];
   records: number;
   contentRefs: Set<string>;
+  /** data keys (`d…`) the records and content files are encrypted under: where each is first used */
+  keyRefs: Map<string, { file: string; seq?: number }>;
+  /** data keys a `subject_shredded` record says were destroyed */
+  shredded: Set<string>;
 }
 
 /**
@@ -47,7 +52,7 @@ export async function verifyAuditLog(auditPath: string, options: VerifyOptions =
   const dir = path.resolve(auditPath);
   // a directory export carries its own signed manifest
   if (fs.existsSync(path.join(dir, EXPORT_MANIFEST))) return verifyExport(dir, options);
-  const f: Findings = { problems: [], notes: [], records: 0, contentRefs: new Set() };
+  const f: Findings = { problems: [], notes: [], records: 0, contentRefs: new Set(), keyRefs: new Map(), shredded: new Set() };
   if (!fs.existsSync(dir) || !fs.statSync(dir).isDirectory()) {
     return { ok: false, sessions: [], recordsChecked: 0, problems: [{ file: dir, kind: "missing_directory", detail: `${dir} is not a directory.` }], notes: [] };
   }
@@ -86,6 +91,7 @@ export async function verifyAuditLog(auditPath: string, options: VerifyOptions =
     verifyCheckpoints({ sessionId, checkpoints: cps, trusted, trustedKeys, states, problems: f.problems, notes: f.notes });
   }
   if (!options.sessionId) {
+    checkKeyStores(dir, f);
     for (const name of safeReaddir(path.join(dir, "full_interactions"))) {
       const rel = `full_interactions/${name}`;
       if (!f.contentRefs.has(rel) && !name.endsWith(".tmp")) {
@@ -103,6 +109,50 @@ export async function verifyAuditLog(auditPath: string, options: VerifyOptions =
     });
   }
   return { ok: f.problems.length === 0, sessions, recordsChecked: f.records, problems: f.problems, notes: f.notes };
+}
+
+/**
+ * Every data key the records and content files use is in a key store of the directory, or a
+ * `subject_shredded` record says it was destroyed: a key store line deleted outside
+ * crypto-shredding makes its subject's content unreadable for good, and verified as intact
+ * (found by a new-user run, 2026-12-04). Checked for the whole directory only (a shredding is
+ * recorded in the maintenance session). Needs no key.
+ */
+function checkKeyStores(dir: string, f: Findings): void {
+  if (f.keyRefs.size === 0) return;
+  const stored = new Set<string>();
+  for (const name of safeReaddir(dir)) {
+    if (!name.startsWith(KEY_STORE_PREFIX) || !name.endsWith(".jsonl")) continue;
+    for (const l of readLinesSync(path.join(dir, name))) {
+      const m = l.terminated ? /"kid":"(d[0-9a-f]{1,64})"/.exec(l.text) : null;
+      if (m) stored.add(m[1]!);
+    }
+  }
+  for (const [kid, at] of f.keyRefs) {
+    if (stored.has(kid) || f.shredded.has(kid)) continue;
+    f.problems.push({
+      file: at.file,
+      ...(at.seq !== undefined ? { seq: at.seq } : {}),
+      kind: "key_missing",
+      detail: `Data key ${kid}, which ${at.file}${at.seq !== undefined ? ` (seq ${at.seq})` : ""} is encrypted under, is in no key store of the directory, and no subject_shredded record says it was destroyed: a key store was edited outside crypto-shredding, and that subject's encrypted content can no longer be read.`,
+    });
+  }
+}
+
+/** How an encrypted member value begins, up to its key id (see src/pipeline/encrypt.ts). */
+const ENCRYPTED_KID = Buffer.from('{"$enc":"aes-256-gcm/v1","kid":"');
+
+/** Notes the data keys (`d…`) the line `data[start, end)` has encrypted values under. */
+function noteKeyRefs(data: Buffer, start: number, end: number, file: string, seq: number | undefined, f: Findings): void {
+  let at = data.indexOf(ENCRYPTED_KID, start);
+  while (at !== -1 && at < end) {
+    const from = at + ENCRYPTED_KID.length;
+    const close = data.indexOf(0x22, from);
+    if (close === -1 || close > end) return;
+    const kid = data.toString("latin1", from, close);
+    if (kid.startsWith("d") && !f.keyRefs.has(kid)) f.keyRefs.set(kid, seq !== undefined ? { file, seq } : { file });
+    at = data.indexOf(ENCRYPTED_KID, close);
+  }
 }
 
 const HEADER_BYTES = 512;
@@ -227,10 +277,12 @@ async function verifyKind(
       }
       if (recSession !== sessionId) p("wrong_session", `Record ${loc} names session ${String(recSession)}, not ${sessionId}.`);
       if (recType !== kind) p("wrong_kind", `Record ${loc} is a ${String(recType)} in the ${kind} file.`);
+      noteKeyRefs(data, start, end, file.name, seq, f);
       if (rec) {
         if (kind === "chat_interaction" && rec.fullContent) checkContent(dir, file, rec, sealed!.hash, f);
         if (kind === "audit_event" && rec.eventType === "subject_shredded") {
           const ids = (rec.details as { keyIds?: unknown } | undefined)?.keyIds;
+          if (Array.isArray(ids)) for (const id of ids) if (typeof id === "string") f.shredded.add(id);
           f.notes.push({
             file: file.name,
             ...(seq !== undefined ? { seq } : {}),
@@ -289,6 +341,8 @@ function checkContent(dir: string, file: KindFile, rec: Record<string, unknown>,
       p("content_missing", ref.file, `The ${role} file of interaction ${String(rec.id)} (seq ${seq}) is missing.`);
       continue;
     }
+    const kid = encryptedFileKeyId(data);
+    if (kid !== undefined && kid.startsWith("d") && !f.keyRefs.has(kid)) f.keyRefs.set(kid, { file: ref.file, seq });
     if (data.length !== ref.bytes || sha256Hex(data) !== ref.sha256) {
       p("content_mismatch", ref.file, `The ${role} file of interaction ${String(rec.id)} (seq ${seq}) differs from the digest in its record.`);
     }

@@ -450,6 +450,27 @@ describe("crypto-shredding", () => {
   });
 });
 
+describe("the key stores", () => {
+  it("a data key deleted from its key store outside crypto-shredding is reported as key_missing (verify said OK while that subject's content became unreadable)", async () => {
+    const log = await buildLog({ encrypt: true, finalize: false });
+    log.logger.logChatInteraction({ prompt: "alice's prompt", response: "the answer", model: "m", userId: "alice" });
+    log.logger.logChatInteraction({ prompt: "bob's prompt", response: "ok", model: "m", userId: "bob" });
+    await log.logger.finalizeSession();
+    expectOnly(await verify(log), []);
+    const stores = fs.readdirSync(log.auditDir).filter((n) => n.startsWith("subject_keys_"));
+    expect(stores.length).toBeGreaterThan(0);
+    const file = `${log.auditDir}/${stores[0]}`;
+    const lines = fs.readFileSync(file, "utf8").split("\n").filter((l) => l !== "");
+    expect(lines.length).toBeGreaterThan(1);
+    // the first key's line goes (an attacker hiding one user's content, or a careless edit)
+    const kid = (JSON.parse(lines[0]!) as { kid: string }).kid;
+    fs.writeFileSync(file, lines.slice(1).map((l) => `${l}\n`).join(""));
+    const r = await verify(log);
+    expectOnly(r, ["key_missing"]);
+    expect(r.problems.every((x) => x.detail.includes(kid))).toBe(true);
+  });
+});
+
 describe("the verifier needs the right public key", () => {
   it("verifying with a different trusted key reports every checkpoint as checkpoint_unknown_key", async () => {
     const log = await buildLog();

@@ -41,6 +41,13 @@ export const DEFAULT_MODEL_PRICES: Readonly<Record<string, ModelPrice>> = Object
   "claude-3-7-sonnet": { inputPerMTok: 3, outputPerMTok: 15 },
   "claude-sonnet-4": { inputPerMTok: 3, outputPerMTok: 15 },
   "claude-opus-4": { inputPerMTok: 15, outputPerMTok: 75 },
+  // (Opus 4.5 is priced apart from the 4 and 4.1 its prefix would give: $5/$25, not $15/$75)
+  "claude-opus-4-5": { inputPerMTok: 5, outputPerMTok: 25 },
+  "claude-sonnet-4-5": { inputPerMTok: 3, outputPerMTok: 15 },
+  "claude-haiku-4-5": { inputPerMTok: 1, outputPerMTok: 5 },
+  "gpt-5": { inputPerMTok: 1.25, outputPerMTok: 10 },
+  "gpt-5-mini": { inputPerMTok: 0.25, outputPerMTok: 2 },
+  "gpt-5-nano": { inputPerMTok: 0.05, outputPerMTok: 0.4 },
   "gemini-1.5-pro": { inputPerMTok: 1.25, outputPerMTok: 5 },
   "gemini-1.5-flash": { inputPerMTok: 0.075, outputPerMTok: 0.3 },
   "gemini-2.0-flash": { inputPerMTok: 0.1, outputPerMTok: 0.4 },

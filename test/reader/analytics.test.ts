@@ -1,5 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { percentile } from "../../src/reader/analytics.js";
+import { DEFAULT_MODEL_PRICES, percentile, priceOf } from "../../src/reader/analytics.js";
 import { AuditViewer } from "../../src/reader/viewer.js";
 import { cleanupTmp } from "../helpers/index.js";
 import { buildFixture, MODELS, type Fixture, type Logged } from "./fixture.js";
@@ -30,6 +30,19 @@ describe("percentile", () => {
     expect(percentile([10, 20, 30, 40, 50, 60, 70, 80, 90, 100], 95)).toBe(100);
     expect(percentile([10, 20, 30, 40, 50, 60, 70, 80, 90, 100], 90)).toBe(90);
     expect(Number.isNaN(percentile([], 50))).toBe(true);
+  });
+});
+
+describe("the built-in prices", () => {
+  it("price dated names by their family, and Claude Opus 4.5 apart from the Opus 4 its prefix gives (it was priced $15/$75, three times its list price); Haiku 4.5 and GPT-5 have prices", () => {
+    const p = (m: string) => priceOf(m, DEFAULT_MODEL_PRICES);
+    expect(p("claude-opus-4-5-20251101")).toEqual({ inputPerMTok: 5, outputPerMTok: 25 });
+    expect(p("claude-opus-4-1-20250805")).toEqual({ inputPerMTok: 15, outputPerMTok: 75 });
+    expect(p("claude-haiku-4-5")).toEqual({ inputPerMTok: 1, outputPerMTok: 5 });
+    expect(p("claude-sonnet-4-5-20250929")).toEqual({ inputPerMTok: 3, outputPerMTok: 15 });
+    expect(p("gpt-5-mini-2025-08-07")).toEqual({ inputPerMTok: 0.25, outputPerMTok: 2 });
+    expect(p("gpt-5")).toEqual({ inputPerMTok: 1.25, outputPerMTok: 10 });
+    expect(p("gpt-4o-2024-08-06")).toEqual({ inputPerMTok: 2.5, outputPerMTok: 10 });
   });
 });
 

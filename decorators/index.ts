@@ -11,5 +11,4 @@ export { AuditPersona, type AuditPersonaOptions } from "./persona.js";
 export { AuditPerformance, type AuditPerformanceOptions } from "./performance.js";
 export { AuditErrors, type AuditErrorsOptions } from "./errors.js";
 export { ABANDONED_MESSAGE, ABORTED_MESSAGE, type AuditDecoratorOptions, type AuditMethodDecorator } from "./wrap.js";
-export { UNAWAITED_MESSAGE } from "./remains.js";
 export type { ChatContent, ChatUsage } from "./chat-extract.js";

@@ -29,8 +29,7 @@ export class GeneratorRemains implements FinishedCall, DroppableCall {
   userId: string | undefined;
   durationSeconds = 0;
   outcome: CallOutcome = { status: "abandoned" };
-  /** what the generator yielded (undefined for a promise's call: see {@link unawaited}) */
-  readonly yielded: YieldedItems | undefined;
+  readonly yielded: YieldedItems;
   /** the consumer asked the generator to return (it yielded from its `finally`, and was then dropped) */
   closing = false;
   /** when the generator's last step returned: its duration ends there */
@@ -48,36 +47,29 @@ export class GeneratorRemains implements FinishedCall, DroppableCall {
     readonly qualifiedName: string,
     readonly startedAt: number,
     readonly outer: AuditContextValue | undefined,
-    /**
-     * the call returned a promise whose `then` nobody called (a lazy one: see settleLater), not a
-     * generator: it is recorded with {@link UNAWAITED_MESSAGE} when the promise is collected
-     */
-    private readonly unawaited = false,
   ) {
     this.lastStepAt = startedAt;
-    this.yielded = unawaited ? undefined : { count: 0, firstItemSeconds: undefined, items: spec.collectItems ? [] : undefined };
+    this.yielded = { count: 0, firstItemSeconds: undefined, items: spec.collectItems ? [] : undefined };
   }
 
   /** An item was yielded (`firstItemSeconds`: the call's, once it has one). */
   counted(firstItemSeconds: number | undefined): void {
-    if (this.yielded === undefined) return;
     this.yielded.count++;
     this.yielded.firstItemSeconds = firstItemSeconds;
   }
 
   /** A yielded item: the call's own copy of it, or a snapshot (see {@link keptForRemains}; the call caps how many). */
   addItem(copy: unknown, seconds: number): void {
-    const y = this.yielded;
-    if (y?.items === undefined) return;
-    y.items.push(copy);
-    (y.times ??= []).push(seconds);
+    if (this.yielded.items === undefined) return;
+    this.yielded.items.push(copy);
+    (this.yielded.times ??= []).push(seconds);
   }
 
   /** Run by the FinalizationRegistry: never throws. */
   abandon(): void {
     this.ticket = undefined;
     this.durationSeconds = (this.lastStepAt - this.startedAt) / 1000;
-    this.outcome = this.unawaited ? UNAWAITED : this.closing ? { status: "aborted" } : { status: "abandoned" };
+    this.outcome = this.closing ? { status: "aborted" } : { status: "abandoned" };
     try {
       runInAuditContext(this.outer, () => safeRecord(this.logger, () => this.spec.record(this.logger, this)));
     } catch {
@@ -85,10 +77,6 @@ export class GeneratorRemains implements FinishedCall, DroppableCall {
     }
   }
 }
-
-/** `errorMessage` of a call whose returned promise nobody awaited (its `then` was never called), recorded when it was collected. */
-export const UNAWAITED_MESSAGE = "abandoned: nothing awaited the promise the method returned (its then() was never called); recorded when it was garbage-collected";
-const UNAWAITED: CallOutcome = { status: "abandoned", message: UNAWAITED_MESSAGE };
 
 /** Values a snapshot of one argument, item or context metadata walks at most (see toJsonSnapshot). */
 export const SNAPSHOT_VALUES = 1000;

@@ -62,7 +62,7 @@ export type CallOutcome =
   /** a generator whose consumer stopped early (`break`, `return()`) */
   | { readonly status: "aborted" }
   /** a generator dropped unfinished without `return()` (recorded when garbage-collected) */
-  | { readonly status: "abandoned"; readonly message?: string };
+  | { readonly status: "abandoned" };
 
 /** What a generator yielded before it finished. */
 export interface YieldedItems {
@@ -136,7 +136,7 @@ export function failureMessageOf(outcome: CallOutcome): string | undefined {
     case "aborted":
       return ABORTED_MESSAGE;
     case "abandoned":
-      return outcome.message ?? ABANDONED_MESSAGE;
+      return ABANDONED_MESSAGE;
   }
 }
 
@@ -359,19 +359,6 @@ class Call implements FinishedCall {
     trackResult(remains, generator);
   }
 
-  /**
-   * Records the call as abandoned if `promise` (a lazy one, see settleLater) is collected before
-   * anything called its `then`, from what is left of it (see decorators/remains.ts): snapshots of
-   * the arguments, the contexts' ids. Returns the registration, for `untrackResult` at the first `then`.
-   */
-  trackUnawaited(promise: object): GeneratorRemains {
-    const args = this.args.map((a) => keptForRemains(a, false));
-    const remains = new GeneratorRemains(this.spec, this.logger, this.id, this.traceId, this.parentId, args, this.method, this.qualifiedName, this.startedAt, contextRemains(this.outer), true);
-    remains.userId = this.userId;
-    trackResult(remains, promise);
-    return remains;
-  }
-
   /** Stops tracking the call for the garbage collector: it finished. */
   private untrack(): void {
     if (this.remains !== undefined) {
@@ -539,9 +526,11 @@ function invoke(spec: MethodAuditSpec, kind: FunctionKind, logger: AuditLogger, 
  * such methods: reverted. What chaining still changes: a promise whose failure the method
  * handles itself, returned to a caller that ignores it, is an unhandled rejection.) A Promise
  * subclass (an SDK's `APIPromise` with `.withResponse()`) is returned itself, observed through
- * its own `then`; one with a `then` of its own is observed from the first `then` anyone calls
- * (see observeFromFirstThen). Other thenables (lazy query builders whose `then` runs the query)
- * are never touched: they are recorded on return.
+ * its own `then` at once. (Observing one with a `then` of its own only from the first `then` the
+ * app calls, tried on 2026-12-04 so that an `APIPromise` read with `.asResponse()` alone keeps
+ * its body, lost the records of those read with `.catch()`, `.finally()` or `.withResponse()`,
+ * which the SDK runs without `then`: reverted.) Other thenables (lazy query builders whose
+ * `then` runs the query) are never touched: they are recorded on return.
  */
 function settleLater(call: Call, p: Promise<unknown>, plain: boolean): Promise<unknown> {
   if (isNativePromise(p)) {
@@ -575,15 +564,11 @@ function settleLater(call: Call, p: Promise<unknown>, plain: boolean): Promise<u
       return p;
     }
   }
-  let then: unknown;
   try {
-    then = p.then;
-    // A Promise subclass with a `then` of its own may start its work there (p-lazy), or read its
-    // body there (the OpenAI SDK's APIPromise: a decorated method's `.asResponse()` then found
-    // the body read, "Body is unusable"; found by review, 2026-12-04): observed from the first
-    // `then` anyone calls, never before.
-    if (then !== NATIVE_THEN && typeof then === "function" && observeFromFirstThen(call, p, then as PromiseThen)) return p;
-    void Reflect.apply(then as PromiseThen, p, [(value: unknown) => call.finish({ status: "ok", value }), (error: unknown) => call.finish({ status: "error", error })]);
+    void p.then(
+      (value) => call.finish({ status: "ok", value }),
+      (error: unknown) => call.finish({ status: "error", error }),
+    );
   } catch (error) {
     call.finish({ status: "error", error });
   }
@@ -592,49 +577,6 @@ function settleLater(call: Call, p: Promise<unknown>, plain: boolean): Promise<u
 
 /** The chained promise given for a plain method's promise, to give again for the same one (see settleLater). */
 const chainedFor = new WeakMap<Promise<unknown>, Promise<unknown>>();
-
-type PromiseThen = (this: unknown, onFulfilled?: unknown, onRejected?: unknown) => unknown;
-const NATIVE_THEN = Promise.prototype.then as PromiseThen;
-
-/**
- * Gives `p` an own `then` that starts observing it at the first call (by the app's `await`, its
- * `.then()`, `.catch()` or `.finally()`), then does what its own `then` does; a promise nothing
- * ever calls `then` on (an SDK promise read with `.asResponse()` alone) is recorded when it is
- * collected, as abandoned. False when `p` cannot take the member (frozen): it is then observed
- * now, as before.
- */
-function observeFromFirstThen(call: Call, p: Promise<unknown>, then: PromiseThen): boolean {
-  let remains: GeneratorRemains | undefined;
-  try {
-    remains = call.trackUnawaited(p);
-  } catch (error) {
-    // our own failure: the call is still recorded when it settles, not if it is dropped
-    reportRecordFailure(call.logger, error);
-  }
-  let observed = false;
-  // (a method shorthand: like the SDK's own `then`, it cannot be called with `new`)
-  const own = {
-    then(this: unknown, onFulfilled?: unknown, onRejected?: unknown): unknown {
-      if (!observed) {
-        observed = true;
-        if (remains !== undefined) untrackResult(remains);
-        try {
-          void Reflect.apply(then, p, [(value: unknown) => call.finish({ status: "ok", value }), (error: unknown) => call.finish({ status: "error", error })]);
-        } catch (error) {
-          call.finish({ status: "error", error });
-        }
-      }
-      return Reflect.apply(then, this, [onFulfilled, onRejected]);
-    },
-  }.then;
-  try {
-    Object.defineProperty(p, "then", { value: own, writable: true, configurable: true, enumerable: false });
-    return true;
-  } catch {
-    if (remains !== undefined) untrackResult(remains);
-    return false;
-  }
-}
 
 // Generators are recorded when they finish: returned (ok), threw (error), or were closed early by
 // their consumer (aborted), or when they are garbage-collected unfinished (abandoned: dropped

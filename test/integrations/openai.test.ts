@@ -697,7 +697,7 @@ describe("wrapOpenAI with a logger that records on a worker thread (thread: true
 });
 
 describe("a decorated method returning the SDK's promise", () => {
-  it("keeps .asResponse() working (the decorator's then() read the body first: 'Body is unusable'); awaited, it is recorded with its result", async () => {
+  it("is recorded when it settles however the caller reads it: await, .withResponse(), .catch() of a failure (which the SDK runs without then())", async () => {
     const { AuditTool } = await import("../../decorators/index.js");
     const logger = newLogger();
     const sdk = client();
@@ -707,12 +707,16 @@ describe("a decorated method returning the SDK's promise", () => {
       },
       { kind: "method", name: "ask" } as ClassMethodDecoratorContext,
     );
-    const response = await ask("raw").asResponse();
-    expect(((await response.json()) as { choices: unknown[] }).choices).toHaveLength(1);
-    const completion = await ask("parsed");
-    expect(completion.choices[0]!.message.content).toBe("The capital of France is Paris.");
-    // (the one read raw is recorded when collected, as nothing awaited it: see the decorator tests)
-    const rec = (await recordsOf(logger, "tool_usage")).find((r) => (r.parameters as string[])[0] === "parsed");
-    expect(rec).toMatchObject({ toolName: "llm", operation: "ask", success: true, result: 1 });
+    expect((await ask("awaited")).choices).toHaveLength(1);
+    const { data, response } = await ask("with response").withResponse();
+    expect([data.choices.length, response.status]).toEqual([1, 200]);
+    fake.enqueue({ status: 429, errorMessage: "slow down" });
+    expect(await ask("caught").catch((e: unknown) => (e as Error).constructor.name)).toBe("RateLimitError");
+    const recs = await recordsOf(logger, "tool_usage", 3);
+    expect(recs.map((r) => [(r.parameters as string[])[0], r.success, r.result ?? r.errorMessage])).toEqual([
+      ["awaited", true, 1],
+      ["with response", true, 1],
+      ["caught", false, expect.stringContaining("slow down")],
+    ]);
   });
 });

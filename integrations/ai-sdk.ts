@@ -389,8 +389,15 @@ function credentialsOf(model: unknown): unknown[] {
   try {
     const config = readMember(model, "config");
     const given = readMember(config, "headers");
+    // (an async one, the AI Gateway's, may fetch a token: not called; a promise one returns anyway
+    // is marked handled, as its rejection would be an unhandled one of ours; found by review)
+    if (typeof given === "function" && Object.prototype.toString.call(given) === "[object AsyncFunction]") return out;
     const headers = typeof given === "function" ? (given as () => unknown).call(config) : given;
-    if (!isObj(headers) || typeof (headers as { then?: unknown }).then === "function") return out;
+    if (isObj(headers) && typeof (headers as { then?: unknown }).then === "function") {
+      (headers as { then: (f: undefined, r: () => void) => unknown }).then(undefined, () => {});
+      return out;
+    }
+    if (!isObj(headers)) return out;
     for (const [name, value] of Object.entries(headers)) {
       if (!CREDENTIAL_HEADER.test(name) || typeof value !== "string") continue;
       out.push(value);

@@ -104,3 +104,48 @@ describe("credentials a provider's error message quotes", () => {
     for (const key of Object.values(keys)) expect(written).not.toContain(key);
   });
 });
+
+describe("a provider whose headers are given asynchronously (the AI Gateway's)", () => {
+  it("is not asked for them when a call fails (an async headers function may fetch a token), and a promise of headers that rejects raises no unhandled rejection (it crashed the process)", async () => {
+    const logger = newLogger();
+    let asked = 0;
+    const failing = (headers: () => unknown) => ({
+      specificationVersion: "v3" as const,
+      provider: "gateway",
+      modelId: "m",
+      supportedUrls: {},
+      config: { headers },
+      async doGenerate(): Promise<never> {
+        throw new Error("authentication failed");
+      },
+      async doStream(): Promise<never> {
+        throw new Error("not called");
+      },
+    });
+    const unhandled: unknown[] = [];
+    const onUnhandled = (reason: unknown) => void unhandled.push(reason);
+    process.on("unhandledRejection", onUnhandled);
+    try {
+      for (const headers of [
+        async () => {
+          asked++;
+          throw new Error("no OIDC token");
+        },
+        () => {
+          asked++;
+          return Promise.reject(new Error("no OIDC token"));
+        },
+      ]) {
+        const model = wrapLanguageModel({ model: failing(headers) as never, middleware: auditLanguageModelMiddleware({ logger }) });
+        expect(await generateText({ model, prompt: "hi", maxRetries: 0 }).catch((e: unknown) => (e as Error).message)).toBe("authentication failed");
+      }
+      await new Promise((r) => setTimeout(r, 20));
+    } finally {
+      process.off("unhandledRejection", onUnhandled);
+    }
+    expect(unhandled).toEqual([]);
+    expect(asked).toBe(1);
+    const recs = await recordsOf(logger, "chat_interaction", 2);
+    expect(recs.map((r) => r.errorMessage)).toEqual(["Error: authentication failed", "Error: authentication failed"]);
+  });
+});

@@ -86,7 +86,7 @@ export function AuditErrors(options: AuditErrorsOptions = {}): AuditMethodDecora
         }
       }
       // (noted once recorded: an outer method sees the error unrecorded when this record failed)
-      const by = { startedAt: call.startedAt, traceId: call.outer?.traceId };
+      const by = { startedAt: call.startedAt, traceId: call.outer?.traceId, logger };
       // a call outside any trace starts one, named by its own record id (as the other decorators'
       // calls do; inside a trace the logger takes the context's)
       const own = call.outer?.traceId === undefined ? newId() : undefined;

@@ -543,10 +543,13 @@ function errorStatus(v: unknown): number | undefined {
 
 function recordThrown(logger: AuditLogger, state: RequestState | undefined, req: Request, res: Response, err: unknown): void {
   if (state?.context) learnUser(state, req);
-  // an error an @AuditErrors method of this request recorded already (it rethrew it to here):
-  // one record, the method's (it was recorded twice, and counted twice; found by a new-user run)
+  // an error an @AuditErrors method of this request recorded already, to this logger (it rethrew
+  // it to here): one record, the method's (it was recorded twice, and counted twice; found by a
+  // new-user run). Of this request: in its trace and since it began (a client's retry may send
+  // the same x-request-id, and a cached error object may fail both).
   const traceId = state?.context?.traceId;
-  if (state !== undefined && traceId !== undefined && recordingOf(err)?.traceId === traceId) {
+  const by = traceId === undefined ? undefined : recordingOf(err);
+  if (state !== undefined && by !== undefined && by.traceId === traceId && by.logger === logger && by.startedAt >= state.start) {
     state.recordedErrors.push(err);
     return;
   }

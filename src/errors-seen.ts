@@ -14,6 +14,8 @@
 export interface Recording {
   readonly startedAt: number;
   readonly traceId: string | undefined;
+  /** the logger the record went to (an error recorded to a library's logger is not in the app's) */
+  readonly logger?: object;
 }
 /**
  * Which errors were recorded, shared by every copy of the package in the process (a library built

@@ -668,6 +668,47 @@ describe.each(EXPRESS_FLAVORS)("%s", (_name, express: ExpressFactory) => {
     ]);
   });
 
+  it("auditErrorHandler still records an error an @AuditErrors method recorded to another logger, or in an earlier request of the same trace (a client's retry with its x-request-id, a cached error object)", async () => {
+    const { AuditErrors } = await import("../../decorators/index.js");
+    const logger = newLogger();
+    const library = new AuditLogger({ sessionId: "library", projectPath: tmpProject() });
+    open.push(library);
+    const cached = new Error("upstream down");
+    class Client {
+      fetchThing(): never {
+        throw cached;
+      }
+      charge(): never {
+        throw new Error("declined");
+      }
+    }
+    decorate("standard", Client, "fetchThing", AuditErrors({ logger }));
+    decorate("standard", Client, "charge", AuditErrors({ logger: library }));
+    const c = new Client();
+    let first = true;
+    const routes = (app: ReturnType<ExpressFactory>) => {
+      app.get("/thing", () => {
+        if (first) {
+          first = false;
+          c.fetchThing();
+        }
+        throw cached; // the retry: the cached error, not through the decorated method
+      });
+      app.get("/charge", () => c.charge());
+    };
+    const url = await start(buildApp({ logger }, routes));
+    for (let i = 0; i < 2; i++) expect((await exchange(`${url}/thing`, { headers: { "x-request-id": "client-retry-7" } })).status).toBe(500);
+    expect((await exchange(`${url}/charge`)).status).toBe(500);
+    await waitForRecords(logger, "performance_metric", 3);
+    await delay(20);
+    await logger.flush();
+    expect(recordsOf(logger, "error").map((e) => [e.message, (e.context as { method?: string }).method])).toEqual([
+      ["upstream down", "Client.fetchThing"],
+      ["upstream down", "GET"],
+      ["declined", "GET"],
+    ]);
+  });
+
   it("auditErrorHandler passes on errors it cannot read as they are (a revoked Proxy, throwing getters), and records them", async () => {
     const logger = newLogger();
     const { proxy, revoke } = Proxy.revocable({}, {});

@@ -148,9 +148,12 @@ export class SubjectKeys {
     const kid = "d" + randomBytes(8).toString("hex");
     const dataKey = randomBytes(32);
     const w: WrappedKey = { kid, subject: tag, wrappedBy: this.master.id, ...wrap(this.master, kid, dataKey), createdAt: new Date().toISOString() };
-    const fd = fs.openSync(this.file, "a", 0o600);
+    // ("a+": read too, for its last byte)
+    const fd = fs.openSync(this.file, "a+", 0o600);
     try {
-      fs.writeSync(fd, JSON.stringify(w) + "\n");
+      // after a torn line (a crash mid-write), on a line of its own: appended to the torn one it
+      // was unreadable, and the subject's records with it (found by review, 2026-12-04)
+      fs.writeSync(fd, (endsTorn(fd) ? "\n" : "") + JSON.stringify(w) + "\n");
       fs.fdatasyncSync(fd);
     } finally {
       fs.closeSync(fd);
@@ -168,9 +171,49 @@ export class SubjectKeys {
   }
 }
 
+/** Whether the file open at `fd` ends without a newline (a torn last line). */
+function endsTorn(fd: number): boolean {
+  const size = fs.fstatSync(fd).size;
+  if (size === 0) return false;
+  const last = Buffer.alloc(1);
+  fs.readSync(fd, last, 0, 1, size - 1);
+  return last[0] !== 0x0a;
+}
+
+/**
+ * A key store line left where a shredded key was: its id and when, no key material. The verifier
+ * takes it as the key's destruction when the chained `subject_shredded` record is gone (pruned by
+ * retention with its session); the keyring skips it (no `ct`).
+ */
+export interface KeyTombstone {
+  readonly kid: string;
+  readonly shreddedAt: string;
+}
+
+/** The tombstones of a key store file (see {@link KeyTombstone}). */
+export function readTombstones(file: string): KeyTombstone[] {
+  if (!fs.existsSync(file)) return [];
+  const out: KeyTombstone[] = [];
+  for (const l of readLinesSync(file)) {
+    if (!l.terminated) continue;
+    try {
+      const t = JSON.parse(l.text) as Partial<KeyTombstone> & { ct?: unknown };
+      if (typeof t.kid === "string" && typeof t.shreddedAt === "string" && t.ct === undefined) out.push({ kid: t.kid, shreddedAt: t.shreddedAt });
+    } catch {
+      // (a torn line)
+    }
+  }
+  return out;
+}
+
+/** The data keys a key store file holds, by id (what the keyring can read). */
+export function storedKeyIds(file: string): string[] {
+  return readStore(file).map((w) => w.kid);
+}
+
 /**
  * Destroys every data key of a subject in every key store of the directory (rewritten without
- * them, then synced). Returns the key ids destroyed.
+ * them, a tombstone in each one's place, then synced). Returns the key ids destroyed.
  */
 export function shredSubjectKeys(masters: readonly EncryptionKey[], auditDir: string, subject: string): string[] {
   // a store entry's tag is keyed by the master that wrapped it
@@ -182,11 +225,17 @@ export function shredSubjectKeys(masters: readonly EncryptionKey[], auditDir: st
     const all = readStore(file);
     const keep = all.filter((w) => !tags.has(w.subject));
     if (keep.length === all.length) continue;
-    for (const w of all) if (tags.has(w.subject)) destroyed.push(w.kid);
+    const now = new Date().toISOString();
+    const tombstones: KeyTombstone[] = readTombstones(file);
+    for (const w of all) {
+      if (!tags.has(w.subject)) continue;
+      destroyed.push(w.kid);
+      tombstones.push({ kid: w.kid, shreddedAt: now });
+    }
     const tmp = `${file}.${process.pid}.tmp`;
     const fd = fs.openSync(tmp, "w", 0o600);
     try {
-      fs.writeSync(fd, keep.map((w) => JSON.stringify(w) + "\n").join(""));
+      fs.writeSync(fd, [...keep, ...tombstones].map((w) => JSON.stringify(w) + "\n").join(""));
       fs.fsyncSync(fd);
     } finally {
       fs.closeSync(fd);

@@ -7,9 +7,9 @@
 import { createPrivateKey } from "node:crypto";
 import fs from "node:fs";
 import { afterEach, describe, expect, it } from "vitest";
-import { AuditLogger, AuditViewer, verifyAuditLog, type VerifyReport } from "../../src/index.js";
+import { AuditLogger, AuditViewer, auditContext, verifyAuditLog, type VerifyReport } from "../../src/index.js";
 import type { Checkpoint } from "../../src/integrity/checkpoint.js";
-import { cleanupTmp, TEST_KEY } from "../helpers/index.js";
+import { cleanupTmp, TEST_KEY, tmpProject } from "../helpers/index.js";
 import {
   activeFile,
   buildLog,
@@ -468,6 +468,61 @@ describe("the key stores", () => {
     const r = await verify(log);
     expectOnly(r, ["key_missing"]);
     expect(r.problems.every((x) => x.detail.includes(kid))).toBe(true);
+  });
+});
+
+describe("the key stores, shredding and crashes", () => {
+  it("a shred whose subject_shredded record retention removed with its session still verifies: the key store keeps a tombstone (it was key_missing)", async () => {
+    const projectPath = tmpProject("audit-tombstone-");
+    const app = new AuditLogger({ sessionId: "app", projectPath, encryptSensitiveContent: true, encryptionKey: TEST_KEY, durability: "sync" });
+    auditContext.run({ userId: "alice" }, () => app.logToolUsage({ toolName: "t", operation: "o", parameters: { secret: "alice data" } }));
+    auditContext.run({ userId: "bob" }, () => app.logToolUsage({ toolName: "t", operation: "o", parameters: { secret: "bob data" } }));
+    await app.flush();
+    // an erasure request, as `audit-logger shred` makes it: in the audit_maintenance session
+    const maint = new AuditLogger({ sessionId: "audit_maintenance", projectPath, encryptSensitiveContent: true, encryptionKey: TEST_KEY, fullContentLogging: false, durability: "fsync" });
+    expect(maint.shredSubject("alice", "GDPR")).toHaveLength(1);
+    await maint.finalizeSession();
+    // 100 days later the app's retention removes the maintenance session, shred record and all
+    const removed = await app.cleanup({ maxLogAgeDays: 90, now: Date.now() + 100 * 86_400_000 });
+    expect(removed.removed.map((e) => e.sessionId)).toEqual(["audit_maintenance"]);
+    await app.finalizeSession();
+    const r = await verifyAuditLog(app.auditDir);
+    expectOnly(r, []);
+    expect(noteKinds(r)).toContain("key_shredded");
+    // the tombstone holds no key material
+    const store = fs.readFileSync(`${app.auditDir}/subject_keys_app.jsonl`, "utf8");
+    const tombstone = store.split("\n").find((l) => l.includes("shreddedAt"))!;
+    expect(Object.keys(JSON.parse(tombstone) as object).sort()).toEqual(["kid", "shreddedAt"]);
+  });
+
+  it("a key written after a crash tore the key store's last line is on a line of its own, readable (it was appended to the torn line: that subject's records could not be decrypted, and verify said OK)", async () => {
+    const projectPath = tmpProject("audit-torn-store-");
+    const make = () => new AuditLogger({ sessionId: "s", projectPath, encryptSensitiveContent: true, encryptionKey: TEST_KEY, durability: "sync" });
+    let logger = make();
+    auditContext.run({ userId: "alice" }, () => logger.logToolUsage({ toolName: "t", operation: "o", parameters: { p: "alice" } }));
+    await logger.finalizeSession();
+    fs.appendFileSync(`${logger.auditDir}/subject_keys_s.jsonl`, '{"ki'); // the crash, mid-write of a key line
+    logger = make();
+    auditContext.run({ userId: "carol" }, () => logger.logToolUsage({ toolName: "t", operation: "o", parameters: { p: "carol's data" } }));
+    await logger.finalizeSession();
+    expectOnly(await verifyAuditLog(logger.auditDir), []);
+    const tools = await new AuditViewer({ auditPath: logger.auditDir, encryptionKey: TEST_KEY }).getToolUsages({ limit: 10 });
+    expect(tools.map((t) => [t.userId, t.parameters, t.decryptionError]).sort()).toEqual([
+      ["alice", { p: "alice" }, undefined],
+      ["carol", { p: "carol's data" }, undefined],
+    ]);
+  });
+
+  it("verify reads a key store as the keyring does: a key on a line that does not parse is key_missing", async () => {
+    const log = await buildLog({ encrypt: true, finalize: false });
+    log.logger.logChatInteraction({ prompt: "alice's prompt", response: "the answer", model: "m", userId: "alice" });
+    await log.logger.finalizeSession();
+    const store = fs.readdirSync(log.auditDir).find((n) => n.startsWith("subject_keys_"))!;
+    const file = `${log.auditDir}/${store}`;
+    // a torn line glued to the front of the first key's line: the keyring cannot read that key
+    const text = fs.readFileSync(file, "utf8");
+    fs.writeFileSync(file, `{"ki${text}`);
+    expectOnly(await verify(log), ["key_missing"]);
   });
 });
 

@@ -48,6 +48,8 @@ export const DEFAULT_MODEL_PRICES: Readonly<Record<string, ModelPrice>> = Object
   "gpt-5": { inputPerMTok: 1.25, outputPerMTok: 10 },
   "gpt-5-mini": { inputPerMTok: 0.25, outputPerMTok: 2 },
   "gpt-5-nano": { inputPerMTok: 0.05, outputPerMTok: 0.4 },
+  // (priced apart from the gpt-5 its prefix would give)
+  "gpt-5-pro": { inputPerMTok: 15, outputPerMTok: 120 },
   "gemini-1.5-pro": { inputPerMTok: 1.25, outputPerMTok: 5 },
   "gemini-1.5-flash": { inputPerMTok: 0.075, outputPerMTok: 0.3 },
   "gemini-2.0-flash": { inputPerMTok: 0.1, outputPerMTok: 0.4 },

@@ -42,6 +42,7 @@ describe("the built-in prices", () => {
     expect(p("claude-sonnet-4-5-20250929")).toEqual({ inputPerMTok: 3, outputPerMTok: 15 });
     expect(p("gpt-5-mini-2025-08-07")).toEqual({ inputPerMTok: 0.25, outputPerMTok: 2 });
     expect(p("gpt-5")).toEqual({ inputPerMTok: 1.25, outputPerMTok: 10 });
+    expect(p("gpt-5-pro-2025-10-06")).toEqual({ inputPerMTok: 15, outputPerMTok: 120 });
     expect(p("gpt-4o-2024-08-06")).toEqual({ inputPerMTok: 2.5, outputPerMTok: 10 });
   });
 });

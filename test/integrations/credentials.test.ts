@@ -5,7 +5,7 @@ import fs from "node:fs";
 import path from "node:path";
 import Anthropic from "@anthropic-ai/sdk";
 import OpenAI, { AzureOpenAI } from "openai";
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { describe, expect, it } from "vitest";
 import { createAnthropic } from "@ai-sdk/anthropic";
 import { createOpenAI } from "@ai-sdk/openai";
 import { generateText, wrapLanguageModel } from "ai";
@@ -13,21 +13,11 @@ import { auditLanguageModelMiddleware } from "../../integrations/ai-sdk.js";
 import { wrapAnthropic } from "../../integrations/anthropic.js";
 import { withAuditFetch } from "../../integrations/fetch.js";
 import { wrapOpenAI } from "../../integrations/openai.js";
-import { startFakeAnthropic, type FakeAnthropic } from "../helpers/fake-anthropic.js";
-import { startFakeOpenAI, type FakeOpenAI } from "../helpers/fake-openai.js";
+import { fakeProviders } from "../helpers/fake-providers.js";
 import { loggerFactory } from "../helpers/index.js";
 import { recordsOf } from "./_records.js";
 
-let openai: FakeOpenAI;
-let anthropic: FakeAnthropic;
-beforeAll(async () => {
-  openai = await startFakeOpenAI();
-  anthropic = await startFakeAnthropic();
-});
-afterAll(async () => {
-  await openai.close();
-  await anthropic.close();
-});
+const fakes = fakeProviders();
 const newLogger = loggerFactory("credentials");
 
 /** Every byte the logger wrote, as text. */
@@ -47,13 +37,13 @@ describe("credentials an SDK's error quotes", () => {
     const keys = ["sk-proj-ABCDEFGHIJKLMNOPQRSTUVWX\u0000", "0123456789abcdef0123456789abcdef\u0000", "sk-ant-api03-QRSTUVWXYZ012345\u0000", "ant-oauth-token-987654321\u0000"];
     const header = "hunter2-header-value\u0000";
     const clients: Array<() => Promise<unknown>> = [
-      () => wrapOpenAI(new OpenAI({ baseURL: openai.baseURL, apiKey: keys[0], maxRetries: 0 }), { logger }).chat.completions.create({ model: "gpt-4o-mini", messages }),
+      () => wrapOpenAI(new OpenAI({ baseURL: fakes.openai.baseURL, apiKey: keys[0], maxRetries: 0 }), { logger }).chat.completions.create({ model: "gpt-4o-mini", messages }),
       () =>
-        wrapOpenAI(new AzureOpenAI({ baseURL: openai.baseURL, apiKey: keys[1], apiVersion: "2024-10-21", maxRetries: 0 }), { logger }).chat.completions.create({ model: "gpt-4o-mini", messages, stream: true }),
-      () => wrapAnthropic(new Anthropic({ baseURL: anthropic.baseURL, apiKey: keys[2], maxRetries: 0 }), { logger }).messages.create({ model: "claude-haiku-4-5", max_tokens: 16, messages }),
-      () => wrapAnthropic(new Anthropic({ baseURL: anthropic.baseURL, apiKey: null, authToken: keys[3], maxRetries: 0 }), { logger }).messages.create({ model: "claude-haiku-4-5", max_tokens: 16, messages, stream: true }),
+        wrapOpenAI(new AzureOpenAI({ baseURL: fakes.openai.baseURL, apiKey: keys[1], apiVersion: "2024-10-21", maxRetries: 0 }), { logger }).chat.completions.create({ model: "gpt-4o-mini", messages, stream: true }),
+      () => wrapAnthropic(new Anthropic({ baseURL: fakes.anthropic.baseURL, apiKey: keys[2], maxRetries: 0 }), { logger }).messages.create({ model: "claude-haiku-4-5", max_tokens: 16, messages }),
+      () => wrapAnthropic(new Anthropic({ baseURL: fakes.anthropic.baseURL, apiKey: null, authToken: keys[3], maxRetries: 0 }), { logger }).messages.create({ model: "claude-haiku-4-5", max_tokens: 16, messages, stream: true }),
       () =>
-        wrapOpenAI(new OpenAI({ baseURL: openai.baseURL, apiKey: "sk-fine-key-0000", maxRetries: 0, defaultHeaders: { "x-team-secret": header } }), { logger }).chat.completions.create({ model: "gpt-4o-mini", messages }),
+        wrapOpenAI(new OpenAI({ baseURL: fakes.openai.baseURL, apiKey: "sk-fine-key-0000", maxRetries: 0, defaultHeaders: { "x-team-secret": header } }), { logger }).chat.completions.create({ model: "gpt-4o-mini", messages }),
     ];
     for (const call of clients) {
       const err = await call().catch((e: unknown) => e);
@@ -63,10 +53,10 @@ describe("credentials an SDK's error quotes", () => {
     }
     // the AI SDK's provider, and a fetch given an authorization header fetch refuses
     const aiKey = "sk-ant-api03-AISDK0123456789\u0000";
-    const model = wrapLanguageModel({ model: createAnthropic({ baseURL: anthropic.aiSdkBaseURL, apiKey: aiKey })("claude-haiku-4-5"), middleware: auditLanguageModelMiddleware({ logger }) });
+    const model = wrapLanguageModel({ model: createAnthropic({ baseURL: fakes.anthropic.aiSdkBaseURL, apiKey: aiKey })("claude-haiku-4-5"), middleware: auditLanguageModelMiddleware({ logger }) });
     expect(await generateText({ model, prompt: "hi", maxRetries: 0 }).catch((e: unknown) => e)).toBeInstanceOf(Error);
     const bearer = "Bearer fetch-token-0123456789\u0000";
-    expect(await withAuditFetch(fetch, { logger })(openai.baseURL + "/models", { headers: { authorization: bearer } }).catch((e: unknown) => e)).toBeInstanceOf(TypeError);
+    expect(await withAuditFetch(fetch, { logger })(fakes.openai.baseURL + "/models", { headers: { authorization: bearer } }).catch((e: unknown) => e)).toBeInstanceOf(TypeError);
     keys.push(aiKey, bearer);
     const tools = await recordsOf(logger, "tool_usage", 1);
     expect(tools).toHaveLength(1);
@@ -87,15 +77,15 @@ describe("credentials a provider's error message quotes", () => {
   it("are hidden from the record: the client's key (OpenAI, Anthropic) and the AI SDK provider's (OpenAI's Bearer, Anthropic's x-api-key)", async () => {
     const logger = newLogger();
     const keys = { openai: "sk-proj-echoed-0123456789", anthropic: "gw-anthropic-echoed-987654", aiOpenai: "sk-ai-openai-echoed-55555", aiAnthropic: "gw-ai-anthropic-echoed-777" };
-    openai.enqueue({ status: 401, errorMessage: `Incorrect API key provided: ${keys.openai}.` }, { status: 401, errorMessage: `Incorrect API key provided: ${keys.aiOpenai}.` });
+    fakes.openai.enqueue({ status: 401, errorMessage: `Incorrect API key provided: ${keys.openai}.` }, { status: 401, errorMessage: `Incorrect API key provided: ${keys.aiOpenai}.` });
     const anthropicError = (key: string) => ({ kind: "error" as const, status: 401, body: { type: "error", error: { type: "authentication_error", message: `invalid x-api-key: ${key}` } } });
-    anthropic.enqueue(anthropicError(keys.anthropic), anthropicError(keys.aiAnthropic));
+    fakes.anthropic.enqueue(anthropicError(keys.anthropic), anthropicError(keys.aiAnthropic));
     const failed = (p: Promise<unknown>) => p.then(() => expect.unreachable(), (e: unknown) => e);
-    await failed(wrapOpenAI(new OpenAI({ baseURL: openai.baseURL, apiKey: keys.openai, maxRetries: 0 }), { logger }).chat.completions.create({ model: "gpt-4o-mini", messages }));
-    await failed(wrapAnthropic(new Anthropic({ baseURL: anthropic.baseURL, apiKey: keys.anthropic, maxRetries: 0 }), { logger }).messages.create({ model: "claude-haiku-4-5", max_tokens: 16, messages }));
+    await failed(wrapOpenAI(new OpenAI({ baseURL: fakes.openai.baseURL, apiKey: keys.openai, maxRetries: 0 }), { logger }).chat.completions.create({ model: "gpt-4o-mini", messages }));
+    await failed(wrapAnthropic(new Anthropic({ baseURL: fakes.anthropic.baseURL, apiKey: keys.anthropic, maxRetries: 0 }), { logger }).messages.create({ model: "claude-haiku-4-5", max_tokens: 16, messages }));
     const viaAiSdk = (model: Parameters<typeof wrapLanguageModel>[0]["model"]) => failed(generateText({ model: wrapLanguageModel({ model, middleware: auditLanguageModelMiddleware({ logger }) }), prompt: "hi", maxRetries: 0 }));
-    await viaAiSdk(createOpenAI({ baseURL: openai.baseURL, apiKey: keys.aiOpenai }).chat("gpt-4o-mini"));
-    await viaAiSdk(createAnthropic({ baseURL: anthropic.aiSdkBaseURL, apiKey: keys.aiAnthropic })("claude-haiku-4-5"));
+    await viaAiSdk(createOpenAI({ baseURL: fakes.openai.baseURL, apiKey: keys.aiOpenai }).chat("gpt-4o-mini"));
+    await viaAiSdk(createAnthropic({ baseURL: fakes.anthropic.aiSdkBaseURL, apiKey: keys.aiAnthropic })("claude-haiku-4-5"));
     const recs = await recordsOf(logger, "chat_interaction", 4);
     expect(recs).toHaveLength(4);
     for (const r of recs) expect(r.errorMessage).toMatch(/\[REDACTED\]/);

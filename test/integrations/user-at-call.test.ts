@@ -8,7 +8,7 @@ import Anthropic from "@anthropic-ai/sdk";
 import { generateText, streamText, wrapLanguageModel } from "ai";
 import express from "express";
 import OpenAI from "openai";
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { describe, expect, it } from "vitest";
 import { auditLanguageModelMiddleware } from "../../integrations/ai-sdk.js";
 import { auditMiddleware } from "../../integrations/express.js";
 import { wrapAnthropic } from "../../integrations/anthropic.js";
@@ -16,21 +16,11 @@ import { withAuditFetch } from "../../integrations/fetch.js";
 import { wrapOpenAI } from "../../integrations/openai.js";
 import { auditContext } from "../../src/context.js";
 import type { AuditLogger } from "../../src/logger.js";
-import { startFakeAnthropic, type FakeAnthropic } from "../helpers/fake-anthropic.js";
-import { startFakeOpenAI, type FakeOpenAI } from "../helpers/fake-openai.js";
+import { fakeProviders } from "../helpers/fake-providers.js";
 import { loggerFactory } from "../helpers/index.js";
 import { recordsOf } from "./_records.js";
 
-let openai: FakeOpenAI;
-let anthropic: FakeAnthropic;
-beforeAll(async () => {
-  openai = await startFakeOpenAI();
-  anthropic = await startFakeAnthropic();
-});
-afterAll(async () => {
-  await openai.close();
-  await anthropic.close();
-});
+const fakes = fakeProviders();
 const newLogger = loggerFactory("user_at_call");
 const messages = [{ role: "user" as const, content: "hi" }];
 
@@ -40,9 +30,9 @@ const messages = [{ role: "user" as const, content: "hi" }];
  * request reached the provider), then it is awaited to its end.
  */
 function calls(logger: AuditLogger): Array<[string, () => Promise<unknown>, running?: () => Promise<void>]> {
-  const oa = wrapOpenAI(new OpenAI({ baseURL: openai.baseURL, apiKey: "sk-test", maxRetries: 0 }), { logger });
-  const an = wrapAnthropic(new Anthropic({ baseURL: anthropic.baseURL, apiKey: "sk-ant-test", maxRetries: 0 }), { logger });
-  const model = wrapLanguageModel({ model: createAnthropic({ baseURL: anthropic.aiSdkBaseURL, apiKey: "sk-ant-test" })("claude-haiku-4-5"), middleware: auditLanguageModelMiddleware({ logger }) });
+  const oa = wrapOpenAI(new OpenAI({ baseURL: fakes.openai.baseURL, apiKey: "sk-test", maxRetries: 0 }), { logger });
+  const an = wrapAnthropic(new Anthropic({ baseURL: fakes.anthropic.baseURL, apiKey: "sk-ant-test", maxRetries: 0 }), { logger });
+  const model = wrapLanguageModel({ model: createAnthropic({ baseURL: fakes.anthropic.aiSdkBaseURL, apiKey: "sk-ant-test" })("claude-haiku-4-5"), middleware: auditLanguageModelMiddleware({ logger }) });
   const fetched = withAuditFetch(fetch, { logger });
   const drain = async (s: AsyncIterable<unknown>) => {
     for await (const _ of s);
@@ -54,7 +44,7 @@ function calls(logger: AuditLogger): Array<[string, () => Promise<unknown>, runn
     ["anthropic stream", async () => drain(await an.messages.create({ model: "claude-haiku-4-5", max_tokens: 16, messages, stream: true }))],
     ["ai-sdk", () => generateText({ model, prompt: "hi" }), reached()],
     ["ai-sdk stream", () => drain(streamText({ model, prompt: "hi" }).textStream), reached()],
-    ["fetch", () => fetched(`${openai.baseURL}/models`)],
+    ["fetch", () => fetched(`${fakes.openai.baseURL}/models`)],
   ];
 }
 
@@ -62,8 +52,8 @@ function calls(logger: AuditLogger): Array<[string, () => Promise<unknown>, runn
 function reached(): () => Promise<void> {
   let n = 0;
   return () => {
-    n = anthropic.requests.length + 1;
-    return anthropic.waitForRequests(n);
+    n = fakes.anthropic.requests.length + 1;
+    return fakes.anthropic.waitForRequests(n);
   };
 }
 
@@ -109,7 +99,7 @@ describe("the user at the call, where it comes from", () => {
     const fetched = withAuditFetch(fetch, { logger });
     for (const userId of ["", "u".repeat(300), "alice"]) {
       await auditContext.run({ userId }, async () => {
-        const pending = fetched(`${openai.baseURL}/models`);
+        const pending = fetched(`${fakes.openai.baseURL}/models`);
         auditContext.setUser("bob");
         await pending;
       });
@@ -122,7 +112,7 @@ describe("the user at the call, where it comes from", () => {
   it("an Express request's user learned from userId(req) at the call is the record's, whatever setUser did while the call ran (it was the next user)", async () => {
     const logger = newLogger();
     const fetched = withAuditFetch(fetch, { logger });
-    const oa = wrapOpenAI(new OpenAI({ baseURL: openai.baseURL, apiKey: "sk-test", maxRetries: 0 }), { logger });
+    const oa = wrapOpenAI(new OpenAI({ baseURL: fakes.openai.baseURL, apiKey: "sk-test", maxRetries: 0 }), { logger });
     const app = express();
     app.use(auditMiddleware({ logger, userId: (req) => (req as { user?: string }).user }));
     // authentication after the audit middleware, as apps mount it
@@ -131,7 +121,7 @@ describe("the user at the call, where it comes from", () => {
       next();
     });
     app.get("/", async (_req, res) => {
-      const calls = [fetched(`${openai.baseURL}/models`), oa.chat.completions.create({ model: "gpt-4o-mini", messages })];
+      const calls = [fetched(`${fakes.openai.baseURL}/models`), oa.chat.completions.create({ model: "gpt-4o-mini", messages })];
       auditContext.setUser("bob");
       await Promise.all(calls);
       res.send("done");

@@ -37,8 +37,11 @@ const schema = z.object({
  * trace running at once, both rejected by one error object, look nested when the one that
  * started later finishes first: the earlier one is then not recorded.
  */
-function recordedInside(last: Recording | undefined, call: FinishedCall): boolean {
+function recordedInside(last: Recording | undefined, call: FinishedCall, logger: object): boolean {
   if (last === undefined || last.startedAt < call.startedAt) return false;
+  // (recorded to another logger, a library's: this one's trail needs it too; an older copy of
+  // the package names none)
+  if (last.logger !== undefined && last.logger !== logger) return false;
   const traceId = call.outer?.traceId;
   return last.traceId === traceId || last.traceId === undefined || traceId === undefined;
 }
@@ -46,7 +49,7 @@ function recordedInside(last: Recording | undefined, call: FinishedCall): boolea
 /**
  * Records anything the method throws (or its promise rejects with, or its generator throws) as
  * an error record, then rethrows it unchanged. Calls that succeed record nothing. An error
- * passing through several nested `@AuditErrors` methods is recorded once, by the innermost; one
+ * passing through several nested `@AuditErrors` methods is recorded once per logger, by the innermost; one
  * error object that fails several independent calls (a cached rejection) is recorded by each.
  *
  * @example
@@ -70,7 +73,7 @@ export function AuditErrors(options: AuditErrorsOptions = {}): AuditMethodDecora
       const { outcome } = call;
       if (outcome.status !== "error") return;
       const error = outcome.error;
-      if (recordedInside(recordingOf(error), call)) return;
+      if (recordedInside(recordingOf(error), call, logger)) return;
       const context: Record<string, unknown> = { method: call.qualifiedName };
       // (every read guarded: an error that cannot be read is still recorded, see readMember)
       const isErr = isError(error);

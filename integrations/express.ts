@@ -546,10 +546,11 @@ function recordThrown(logger: AuditLogger, state: RequestState | undefined, req:
   // an error an @AuditErrors method of this request recorded already, to this logger (it rethrew
   // it to here): one record, the method's (it was recorded twice, and counted twice; found by a
   // new-user run). Of this request: in its trace and since it began (a client's retry may send
-  // the same x-request-id, and a cached error object may fail both).
+  // the same x-request-id, and a cached error object may fail both). (An older copy of the
+  // package names no logger: taken as this one.)
   const traceId = state?.context?.traceId;
   const by = traceId === undefined ? undefined : recordingOf(err);
-  if (state !== undefined && by !== undefined && by.traceId === traceId && by.logger === logger && by.startedAt >= state.start) {
+  if (state !== undefined && by !== undefined && by.traceId === traceId && (by.logger === undefined || by.logger === logger) && by.startedAt >= state.start) {
     state.recordedErrors.push(err);
     return;
   }

@@ -43,3 +43,30 @@ describe("two copies of the package", () => {
     ]);
   });
 });
+
+describe("nested @AuditErrors methods recording to different loggers", () => {
+  it("record the error in each logger's trail, once (the app's trail lacked what the library's method recorded)", async () => {
+    const app = newLogger("app");
+    const library = newLogger("library");
+    class Lib {
+      charge(): never {
+        throw new Error("declined");
+      }
+    }
+    class Shop {
+      lib = new Lib();
+      buy(): never {
+        return this.lib.charge();
+      }
+      retry(): never {
+        return this.buy();
+      }
+    }
+    decorate("standard", Lib, "charge", AuditErrors({ logger: library }));
+    decorate("standard", Shop, "buy", AuditErrors({ logger: app }));
+    decorate("standard", Shop, "retry", AuditErrors({ logger: app }));
+    expect(() => new Shop().retry()).toThrow("declined");
+    expect((await records(library, "error")).map((r) => (r.context as { method: string }).method)).toEqual(["Lib.charge"]);
+    expect((await records(app, "error")).map((r) => (r.context as { method: string }).method)).toEqual(["Shop.buy"]);
+  });
+});

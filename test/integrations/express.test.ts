@@ -709,6 +709,25 @@ describe.each(EXPRESS_FLAVORS)("%s", (_name, express: ExpressFactory) => {
     ]);
   });
 
+  it("auditErrorHandler takes an error an older copy of the package's @AuditErrors recorded in the request (it names no logger) as recorded (it was recorded twice)", async () => {
+    const { remember } = await import("../../src/errors-seen.js");
+    const logger = newLogger();
+    const routes = (app: ReturnType<ExpressFactory>) => {
+      app.get("/old", () => {
+        const err = new Error("from an older copy");
+        // what an older copy's @AuditErrors leaves in the shared registry: no logger
+        remember(err, { startedAt: performance.now(), traceId: auditContext.get()!.traceId });
+        throw err;
+      });
+    };
+    const url = await start(buildApp({ logger }, routes));
+    expect((await exchange(`${url}/old`)).status).toBe(500);
+    await waitForRecords(logger, "performance_metric", 1);
+    await delay(20);
+    await logger.flush();
+    expect(recordsOf(logger, "error")).toEqual([]);
+  });
+
   it("auditErrorHandler passes on errors it cannot read as they are (a revoked Proxy, throwing getters), and records them", async () => {
     const logger = newLogger();
     const { proxy, revoke } = Proxy.revocable({}, {});

@@ -32,7 +32,19 @@ export interface CleanupOptions {
 
 /** What a removal took away: enough for a verifier to tell policy from tampering. */
 export type PruneEvent =
-  | { readonly scope: "session"; readonly sessionId: string; readonly lastActivity: string; readonly files: readonly string[]; readonly policy: PrunePolicy }
+  | {
+      readonly scope: "session";
+      readonly sessionId: string;
+      readonly lastActivity: string;
+      readonly files: readonly string[];
+      readonly policy: PrunePolicy;
+      /**
+       * the data keys the session's `subject_shredded` records said were destroyed: the verifier
+       * still knows them once those records are gone (else `key_missing` for the shredded
+       * subjects' records in other sessions)
+       */
+      readonly shreddedKeyIds?: readonly string[];
+    }
   | {
       readonly scope: "segments";
       readonly sessionId: string;
@@ -169,12 +181,30 @@ export function cleanupSessions(auditDir: string, o: CleanupOptions): CleanupRes
     const files = sessionFiles(auditDir, sessionId);
     const lastIso = new Date(last).toISOString();
     if (!o.dryRun) {
-      o.record?.({ scope: "session", sessionId, lastActivity: lastIso, files, policy });
+      const shreddedKeyIds = shreddedKeyIdsOf(auditDir, sessionId);
+      o.record?.({ scope: "session", sessionId, lastActivity: lastIso, files, policy, ...(shreddedKeyIds.length > 0 ? { shreddedKeyIds } : {}) });
       for (const f of files) fs.rmSync(safeJoin(auditDir, f), { force: true });
     }
     removed.push({ sessionId, lastActivity: lastIso, files });
   }
   return { dryRun: o.dryRun ?? false, removed, prunedSegments, skippedLive, skippedHeld, keptByRetention };
+}
+
+/** The key ids a session's `subject_shredded` records name (a crypto-shredding made in it, `audit-logger shred`'s maintenance session). */
+function shreddedKeyIdsOf(auditDir: string, sessionId: string): string[] {
+  const out: string[] = [];
+  for (const f of listKindFiles(auditDir, "audit_event", sessionId)) {
+    for (const l of readLinesSync(f.path)) {
+      if (!l.terminated || !l.text.includes('"eventType":"subject_shredded"')) continue;
+      try {
+        const ids = (JSON.parse(l.text) as { details?: { keyIds?: unknown } }).details?.keyIds;
+        if (Array.isArray(ids)) for (const id of ids) if (typeof id === "string") out.push(id);
+      } catch {
+        // (a torn line: no record)
+      }
+    }
+  }
+  return out;
 }
 
 /** The active session's rotated segments whose newest record is older than the cutoff, oldest first, never the active files. */

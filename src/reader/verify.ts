@@ -3,7 +3,7 @@ import fs from "node:fs";
 import path from "node:path";
 import { GENESIS_HASH, splitSealedLine } from "../pipeline/chain.js";
 import { encryptedFileKeyId, sha256Hex } from "../pipeline/encrypt.js";
-import { KEY_STORE_PREFIX, readTombstones, storedKeyIds } from "../pipeline/keyring.js";
+import { KEY_STORE_PREFIX, storedKeyIds } from "../pipeline/keyring.js";
 import { listKindFiles, listSessionIds, safeJoin, safeReaddir, type KindFile } from "../sink/files.js";
 import { CHAIN_KINDS, type ChainKind, type ContentFiles, type VerifyNote, type VerifyProblem, type VerifyReport } from "../types.js";
 import { verifyCheckpoints, type KindState } from "../integrity/verify-checkpoints.js";
@@ -122,19 +122,12 @@ function checkKeyStores(dir: string, f: Findings): void {
   if (f.keyRefs.size === 0) return;
   const stored = new Set<string>();
   // (read as the keyring reads them: a line it cannot parse holds no key; found by review)
-  const tombstoned = new Set<string>();
   for (const name of safeReaddir(dir)) {
     if (!name.startsWith(KEY_STORE_PREFIX) || !name.endsWith(".jsonl")) continue;
     for (const kid of storedKeyIds(path.join(dir, name))) stored.add(kid);
-    for (const t of readTombstones(path.join(dir, name))) tombstoned.add(t.kid);
   }
   for (const [kid, at] of f.keyRefs) {
     if (stored.has(kid) || f.shredded.has(kid)) continue;
-    if (tombstoned.has(kid)) {
-      // its subject_shredded record went with its session (retention), the store's tombstone stays
-      f.notes.push({ file: at.file, kind: "key_shredded", detail: `Data key ${kid} was destroyed (crypto-shredding; its key store keeps a tombstone, the subject_shredded record is no longer in the directory).` });
-      continue;
-    }
     f.problems.push({
       file: at.file,
       ...(at.seq !== undefined ? { seq: at.seq } : {}),
@@ -294,6 +287,11 @@ async function verifyKind(
             kind: "key_shredded",
             detail: `A subject's data keys were destroyed (crypto-shredding${Array.isArray(ids) ? `: ${ids.join(", ")}` : ""}) at ${String(rec.timestamp)}; its encrypted content stays unreadable, its records still verify.`,
           });
+        }
+        if (kind === "audit_event" && rec.eventType === "retention_pruned") {
+          // a removed session's shreddings, carried by the (chained) retention record
+          const ids = (rec.details as { shreddedKeyIds?: unknown } | undefined)?.shreddedKeyIds;
+          if (Array.isArray(ids)) for (const id of ids) if (typeof id === "string") f.shredded.add(id);
         }
         if (kind === "error" && rec.errorType === "audit_log_repaired") {
           f.notes.push({ file: file.name, ...(seq !== undefined ? { seq } : {}), kind: "repaired_after_crash", detail: String(rec.message) });

@@ -37,11 +37,8 @@ const schema = z.object({
  * trace running at once, both rejected by one error object, look nested when the one that
  * started later finishes first: the earlier one is then not recorded.
  */
-function recordedInside(last: Recording | undefined, call: FinishedCall, logger: object): boolean {
+function recordedInside(last: Recording | undefined, call: FinishedCall): boolean {
   if (last === undefined || last.startedAt < call.startedAt) return false;
-  // (recorded to another logger, a library's: this one's trail needs it too; an older copy of
-  // the package names none)
-  if (last.logger !== undefined && last.logger !== logger) return false;
   const traceId = call.outer?.traceId;
   return last.traceId === traceId || last.traceId === undefined || traceId === undefined;
 }
@@ -73,7 +70,9 @@ export function AuditErrors(options: AuditErrorsOptions = {}): AuditMethodDecora
       const { outcome } = call;
       if (outcome.status !== "error") return;
       const error = outcome.error;
-      if (recordedInside(recordingOf(error), call, logger)) return;
+      // (to this logger: an error a library's method recorded to its own logger goes to this one's
+      // trail too, once)
+      if (recordedInside(recordingOf(error, logger), call)) return;
       const context: Record<string, unknown> = { method: call.qualifiedName };
       // (every read guarded: an error that cannot be read is still recorded, see readMember)
       const isErr = isError(error);

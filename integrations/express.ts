@@ -549,8 +549,8 @@ function recordThrown(logger: AuditLogger, state: RequestState | undefined, req:
   // the same x-request-id, and a cached error object may fail both). (An older copy of the
   // package names no logger: taken as this one.)
   const traceId = state?.context?.traceId;
-  const by = traceId === undefined ? undefined : recordingOf(err);
-  if (state !== undefined && by !== undefined && by.traceId === traceId && (by.logger === undefined || by.logger === logger) && by.startedAt >= state.start) {
+  const by = traceId === undefined ? undefined : recordingOf(err, logger);
+  if (state !== undefined && by !== undefined && by.traceId === traceId && by.startedAt >= state.start) {
     state.recordedErrors.push(err);
     return;
   }

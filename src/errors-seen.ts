@@ -23,7 +23,8 @@ export interface Recording {
  * @AuditErrors methods of both was recorded by each (found by review, 2026-12-04).
  */
 interface ErrorsSeen {
-  readonly recorded: WeakMap<object, Recording>;
+  /** per error, one recording per logger (the app's and a library's trails each get the error once) */
+  readonly recorded: WeakMap<object, Recording[]>;
   /**
    * The same for the last thrown value that is not an object (a string, a number, null): it cannot
    * key a WeakMap, and one slot serves the usual case, one value rethrown up a chain of calls. Such
@@ -33,23 +34,31 @@ interface ErrorsSeen {
    * independent failure with the same value comes from another event. (Two independent failures
    * with one value in the same turn, in one trace, nested in time, are taken for one.)
    */
-  lastPrimitive: { readonly value: unknown; readonly by: Recording } | undefined;
+  lastPrimitive: { readonly value: unknown; readonly by: Recording[] } | undefined;
   clearing: boolean;
 }
-const kErrorsSeen = Symbol.for("audit-logger.errors-seen.v1");
+const kErrorsSeen = Symbol.for("audit-logger.errors-seen.v2");
 const seen = ((globalThis as { [kErrorsSeen]?: ErrorsSeen })[kErrorsSeen] ??= { recorded: new WeakMap(), lastPrimitive: undefined, clearing: false });
 const recorded = seen.recorded;
 
-export function recordingOf(error: unknown): Recording | undefined {
-  if ((typeof error === "object" && error !== null) || typeof error === "function") return recorded.get(error);
-  const last = seen.lastPrimitive;
-  return last !== undefined && Object.is(last.value, error) ? last.by : undefined;
+/** Who last recorded `error` to `logger` (a recording that names no logger counts for any). */
+export function recordingOf(error: unknown, logger: object): Recording | undefined {
+  let list: Recording[] | undefined;
+  if ((typeof error === "object" && error !== null) || typeof error === "function") list = recorded.get(error);
+  else {
+    const last = seen.lastPrimitive;
+    list = last !== undefined && Object.is(last.value, error) ? last.by : undefined;
+  }
+  return list?.find((r) => r.logger === logger) ?? list?.find((r) => r.logger === undefined);
 }
 
+/** Notes that `by` recorded `error` (replacing what was noted for the same logger). */
 export function remember(error: unknown, by: Recording): void {
-  if ((typeof error === "object" && error !== null) || typeof error === "function") recorded.set(error, by);
+  const withBy = (list: Recording[] | undefined): Recording[] => [...(list ?? []).filter((r) => r.logger !== by.logger), by];
+  if ((typeof error === "object" && error !== null) || typeof error === "function") recorded.set(error, withBy(recorded.get(error)));
   else {
-    seen.lastPrimitive = { value: error, by };
+    const last = seen.lastPrimitive;
+    seen.lastPrimitive = { value: error, by: withBy(last !== undefined && Object.is(last.value, error) ? last.by : undefined) };
     if (!seen.clearing) {
       seen.clearing = true;
       setImmediate(() => {

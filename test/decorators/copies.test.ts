@@ -69,4 +69,29 @@ describe("nested @AuditErrors methods recording to different loggers", () => {
     expect((await records(library, "error")).map((r) => (r.context as { method: string }).method)).toEqual(["Lib.charge"]);
     expect((await records(app, "error")).map((r) => (r.context as { method: string }).method)).toEqual(["Shop.buy"]);
   });
+
+  it("interleaved (the app's method, a library's, the app's again, which throws) record the error once per trail, by each trail's innermost method (the app's trail had it twice)", async () => {
+    const app = newLogger("app2");
+    const library = newLogger("library2");
+    class Shop {
+      constructor(readonly lib: { run(cb: () => never): never }) {}
+      validate(): never {
+        throw new Error("invalid cart");
+      }
+      buy(): never {
+        return this.lib.run(() => this.validate());
+      }
+    }
+    class Lib {
+      run(cb: () => never): never {
+        return cb();
+      }
+    }
+    decorate("standard", Shop, "validate", AuditErrors({ logger: app }));
+    decorate("standard", Shop, "buy", AuditErrors({ logger: app }));
+    decorate("standard", Lib, "run", AuditErrors({ logger: library }));
+    expect(() => new Shop(new Lib()).buy()).toThrow("invalid cart");
+    expect((await records(app, "error")).map((r) => (r.context as { method: string }).method)).toEqual(["Shop.validate"]);
+    expect((await records(library, "error")).map((r) => (r.context as { method: string }).method)).toEqual(["Lib.run"]);
+  });
 });

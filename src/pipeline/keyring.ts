@@ -180,6 +180,34 @@ function endsTorn(fd: number): boolean {
   return last[0] !== 0x0a;
 }
 
+/**
+ * A key store line left where a shredded key was: its id and when, no key material. The verifier
+ * takes it as the key's destruction when no chained record names it (the `subject_shredded`
+ * record left with its session, removed by `audit-logger cleanup`, which records no removal). It
+ * is a claim, not a proof: the key stores are not chained, and whoever can write the directory
+ * can write one (docs/TRUST.md). The keyring skips it (no `ct`).
+ */
+export interface KeyTombstone {
+  readonly kid: string;
+  readonly shreddedAt: string;
+}
+
+/** The tombstones of a key store file (see {@link KeyTombstone}). */
+export function readTombstones(file: string): KeyTombstone[] {
+  if (!fs.existsSync(file)) return [];
+  const out: KeyTombstone[] = [];
+  for (const l of readLinesSync(file)) {
+    if (!l.terminated) continue;
+    try {
+      const t = JSON.parse(l.text) as Partial<KeyTombstone> & { ct?: unknown };
+      if (typeof t.kid === "string" && typeof t.shreddedAt === "string" && t.ct === undefined) out.push({ kid: t.kid, shreddedAt: t.shreddedAt });
+    } catch {
+      // (a torn line)
+    }
+  }
+  return out;
+}
+
 /** The data keys a key store file holds, by id (what the keyring can read). */
 export function storedKeyIds(file: string): string[] {
   return readStore(file).map((w) => w.kid);
@@ -187,7 +215,7 @@ export function storedKeyIds(file: string): string[] {
 
 /**
  * Destroys every data key of a subject in every key store of the directory (rewritten without
- * them, then synced). Returns the key ids destroyed.
+ * them, a tombstone in each one's place, then synced). Returns the key ids destroyed.
  */
 export function shredSubjectKeys(masters: readonly EncryptionKey[], auditDir: string, subject: string): string[] {
   // a store entry's tag is keyed by the master that wrapped it
@@ -199,11 +227,17 @@ export function shredSubjectKeys(masters: readonly EncryptionKey[], auditDir: st
     const all = readStore(file);
     const keep = all.filter((w) => !tags.has(w.subject));
     if (keep.length === all.length) continue;
-    for (const w of all) if (tags.has(w.subject)) destroyed.push(w.kid);
+    const now = new Date().toISOString();
+    const tombstones: KeyTombstone[] = readTombstones(file);
+    for (const w of all) {
+      if (!tags.has(w.subject)) continue;
+      destroyed.push(w.kid);
+      tombstones.push({ kid: w.kid, shreddedAt: now });
+    }
     const tmp = `${file}.${process.pid}.tmp`;
     const fd = fs.openSync(tmp, "w", 0o600);
     try {
-      fs.writeSync(fd, keep.map((w) => JSON.stringify(w) + "\n").join(""));
+      fs.writeSync(fd, [...keep, ...tombstones].map((w) => JSON.stringify(w) + "\n").join(""));
       fs.fsyncSync(fd);
     } finally {
       fs.closeSync(fd);

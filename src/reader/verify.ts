@@ -3,7 +3,7 @@ import fs from "node:fs";
 import path from "node:path";
 import { GENESIS_HASH, splitSealedLine } from "../pipeline/chain.js";
 import { encryptedFileKeyId, sha256Hex } from "../pipeline/encrypt.js";
-import { KEY_STORE_PREFIX, storedKeyIds } from "../pipeline/keyring.js";
+import { KEY_STORE_PREFIX, readTombstones, storedKeyIds } from "../pipeline/keyring.js";
 import { listKindFiles, listSessionIds, safeJoin, safeReaddir, type KindFile } from "../sink/files.js";
 import { CHAIN_KINDS, type ChainKind, type ContentFiles, type VerifyNote, type VerifyProblem, type VerifyReport } from "../types.js";
 import { verifyCheckpoints, type KindState } from "../integrity/verify-checkpoints.js";
@@ -122,12 +122,21 @@ function checkKeyStores(dir: string, f: Findings): void {
   if (f.keyRefs.size === 0) return;
   const stored = new Set<string>();
   // (read as the keyring reads them: a line it cannot parse holds no key; found by review)
+  const tombstoned = new Set<string>();
   for (const name of safeReaddir(dir)) {
     if (!name.startsWith(KEY_STORE_PREFIX) || !name.endsWith(".jsonl")) continue;
     for (const kid of storedKeyIds(path.join(dir, name))) stored.add(kid);
+    for (const t of readTombstones(path.join(dir, name))) tombstoned.add(t.kid);
   }
   for (const [kid, at] of f.keyRefs) {
     if (stored.has(kid) || f.shredded.has(kid)) continue;
+    if (tombstoned.has(kid)) {
+      // its shred's record is no longer in the directory (its session was removed by a cleanup
+      // that records no removal): the store's tombstone says it was shredded. A claim, not a
+      // proof (the key stores are not chained): a note, so that it is seen.
+      f.notes.push({ file: at.file, kind: "key_shredded", detail: `Data key ${kid} was destroyed by crypto-shredding, says its key store's tombstone; no chained record in the directory names that shredding any more (its session was removed). The key stores are not chained: check the shredding against your erasure requests.` });
+      continue;
+    }
     f.problems.push({
       file: at.file,
       ...(at.seq !== undefined ? { seq: at.seq } : {}),

@@ -369,11 +369,9 @@ function errorMessage(err: unknown): string {
   const name = readMember(err, "name");
   const type = readMember(err, "type");
   const message = readMember(err, "message");
-  // (a header value fetch refused is quoted in its error: a provider's key with a stray NUL, say)
-  return hideCredentials(`${typeof name === "string" ? name : typeof type === "string" ? type : "Error"}: ${typeof message === "string" ? message : textOf(err)}`, NO_CREDENTIALS);
+  // (credentials it quotes are hidden when the call is recorded: see ModelCall.finish)
+  return `${typeof name === "string" ? name : typeof type === "string" ? type : "Error"}: ${typeof message === "string" ? message : textOf(err)}`;
 }
-
-const NO_CREDENTIALS: readonly unknown[] = [];
 
 /** Header names whose values are credentials. */
 const CREDENTIAL_HEADER = /^(authorization|proxy-authorization|x-api-key|api-key|x-goog-api-key)$/i;

@@ -23,7 +23,6 @@ export interface AuditFetchOptions {
 
 /** The value that replaces a secret. */
 export const REDACTED = REDACTED_TEXT;
-const NO_CREDENTIALS: readonly unknown[] = [];
 
 const SECRET_HEADERS = new Set([
   "authorization",
@@ -391,8 +390,7 @@ function errorMessage(err: unknown, secrets: readonly string[] = []): string {
     // the app's error must reach the app as it is: never an error of ours made while reading it
     text = UNREADABLE_ERROR;
   }
-  // longest first: a shorter secret inside a longer one (user `admin`, password `admin123`) would leave the rest of it
-  for (const secret of [...secrets].sort((a, b) => b.length - a.length)) text = text.split(secret).join(REDACTED);
-  // (and a header value fetch refused, which its error quotes: an authorization with a stray NUL)
-  return hideCredentials(text, NO_CREDENTIALS);
+  // (every secret of the request, however short: a user `admin`; and a header value fetch refused,
+  // which its error quotes: an authorization with a stray NUL)
+  return hideCredentials(text, secrets, 1);
 }

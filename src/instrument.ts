@@ -234,14 +234,15 @@ const REFUSED_HEADER_VALUE = /(Headers\.(?:append|set): )"[\s\S]*"( is an invali
 
 /**
  * An error's text with the credentials a client holds (`credentials`: its API key, its auth
- * token; values of 8 characters or more, longest first) and any header value fetch quoted when
- * refusing it replaced by "[REDACTED]". An SDK builds its request headers from its key: a key
+ * token; values of `minLength` characters or more, 8 by default, longest first: a shorter secret
+ * inside a longer one would leave the rest of it) and any header value fetch quoted when refusing
+ * it replaced by "[REDACTED]". An SDK builds its request headers from its key: a key
  * read with a trailing NUL or a newline in it (from a file) made fetch throw a TypeError quoting
  * "Bearer <the key>", which the record kept (found by review, 2026-12-04).
  */
-export function hideCredentials(text: string, credentials: readonly unknown[]): string {
+export function hideCredentials(text: string, credentials: readonly unknown[], minLength = 8): string {
   let out = text.replace(REFUSED_HEADER_VALUE, `$1"${REDACTED_TEXT}"$2`);
-  const secrets = credentials.filter((c): c is string => typeof c === "string" && c.length >= 8).sort((x, y) => y.length - x.length);
+  const secrets = credentials.filter((c): c is string => typeof c === "string" && c.length >= Math.max(minLength, 1)).sort((x, y) => y.length - x.length);
   for (const secret of secrets) out = out.split(secret).join(REDACTED_TEXT);
   return out;
 }

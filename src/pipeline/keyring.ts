@@ -57,18 +57,26 @@ function unwrap(master: EncryptionKey, w: WrappedKey): Buffer {
 }
 
 function readStore(file: string): WrappedKey[] {
-  if (!fs.existsSync(file)) return [];
-  const out: WrappedKey[] = [];
+  return readKeyStore(file).keys;
+}
+
+/** A key store file's wrapped keys and its tombstones (see {@link KeyTombstone}), in one reading. */
+export function readKeyStore(file: string): { keys: WrappedKey[]; tombstones: KeyTombstone[] } {
+  const keys: WrappedKey[] = [];
+  const tombstones: KeyTombstone[] = [];
+  if (!fs.existsSync(file)) return { keys, tombstones };
   for (const l of readLinesSync(file)) {
     if (!l.terminated) continue;
     try {
-      const w = JSON.parse(l.text) as WrappedKey;
-      if (typeof w.kid === "string" && typeof w.ct === "string") out.push(w);
+      const w = JSON.parse(l.text) as Partial<WrappedKey> & { shreddedAt?: unknown };
+      if (typeof w.kid !== "string") continue;
+      if (typeof w.ct === "string") keys.push(w as WrappedKey);
+      else if (typeof w.shreddedAt === "string") tombstones.push({ kid: w.kid, shreddedAt: w.shreddedAt });
     } catch {
       // a torn line from a crash: that key was never used (records are written after their key)
     }
   }
-  return out;
+  return { keys, tombstones };
 }
 
 /**
@@ -192,27 +200,6 @@ export interface KeyTombstone {
   readonly shreddedAt: string;
 }
 
-/** The tombstones of a key store file (see {@link KeyTombstone}). */
-export function readTombstones(file: string): KeyTombstone[] {
-  if (!fs.existsSync(file)) return [];
-  const out: KeyTombstone[] = [];
-  for (const l of readLinesSync(file)) {
-    if (!l.terminated) continue;
-    try {
-      const t = JSON.parse(l.text) as Partial<KeyTombstone> & { ct?: unknown };
-      if (typeof t.kid === "string" && typeof t.shreddedAt === "string" && t.ct === undefined) out.push({ kid: t.kid, shreddedAt: t.shreddedAt });
-    } catch {
-      // (a torn line)
-    }
-  }
-  return out;
-}
-
-/** The data keys a key store file holds, by id (what the keyring can read). */
-export function storedKeyIds(file: string): string[] {
-  return readStore(file).map((w) => w.kid);
-}
-
 /**
  * Destroys every data key of a subject in every key store of the directory (rewritten without
  * them, a tombstone in each one's place, then synced). Returns the key ids destroyed.
@@ -224,11 +211,10 @@ export function shredSubjectKeys(masters: readonly EncryptionKey[], auditDir: st
   for (const name of safeReaddir(auditDir)) {
     if (!name.startsWith(KEY_STORE_PREFIX) || !name.endsWith(".jsonl")) continue;
     const file = path.join(auditDir, name);
-    const all = readStore(file);
+    const { keys: all, tombstones } = readKeyStore(file);
     const keep = all.filter((w) => !tags.has(w.subject));
     if (keep.length === all.length) continue;
     const now = new Date().toISOString();
-    const tombstones: KeyTombstone[] = readTombstones(file);
     for (const w of all) {
       if (!tags.has(w.subject)) continue;
       destroyed.push(w.kid);

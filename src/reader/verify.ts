@@ -3,7 +3,7 @@ import fs from "node:fs";
 import path from "node:path";
 import { GENESIS_HASH, splitSealedLine } from "../pipeline/chain.js";
 import { encryptedFileKeyId, sha256Hex } from "../pipeline/encrypt.js";
-import { KEY_STORE_PREFIX, readTombstones, storedKeyIds } from "../pipeline/keyring.js";
+import { KEY_STORE_PREFIX, readKeyStore } from "../pipeline/keyring.js";
 import { listKindFiles, listSessionIds, safeJoin, safeReaddir, type KindFile } from "../sink/files.js";
 import { CHAIN_KINDS, type ChainKind, type ContentFiles, type VerifyNote, type VerifyProblem, type VerifyReport } from "../types.js";
 import { verifyCheckpoints, type KindState } from "../integrity/verify-checkpoints.js";
@@ -125,8 +125,9 @@ function checkKeyStores(dir: string, f: Findings): void {
   const tombstoned = new Set<string>();
   for (const name of safeReaddir(dir)) {
     if (!name.startsWith(KEY_STORE_PREFIX) || !name.endsWith(".jsonl")) continue;
-    for (const kid of storedKeyIds(path.join(dir, name))) stored.add(kid);
-    for (const t of readTombstones(path.join(dir, name))) tombstoned.add(t.kid);
+    const { keys, tombstones } = readKeyStore(path.join(dir, name));
+    for (const w of keys) stored.add(w.kid);
+    for (const t of tombstones) tombstoned.add(t.kid);
   }
   for (const [kid, at] of f.keyRefs) {
     if (stored.has(kid) || f.shredded.has(kid)) continue;

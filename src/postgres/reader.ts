@@ -17,6 +17,7 @@ import { CHAIN_KINDS, RECORD_KINDS, type ChainKind, type KindHead, type RecordTy
 import { connectionOptionsShape, parseOptions, poolFor, schemaOf } from "./pg.js";
 import type { PostgresConnectionOptions } from "./options.js";
 import { names } from "./schema.js";
+import { columnText } from "./rows.js";
 
 /** Options of {@link PostgresRecordSource}. */
 export interface PostgresSourceOptions extends PostgresConnectionOptions {
@@ -169,8 +170,10 @@ export class PostgresRecordSource implements RecordSource {
     const f = (filter ?? {}) as Record<string, unknown>;
     const values: unknown[] = [kind];
     const where = ["kind = $1"];
+    // text columns and the jsonb copy hold U+FFFD for U+0000 and lone surrogates (see rows.ts); a
+    // filter is compared in that same form (a raw U+0000 was an error from PostgreSQL)
     const param = (v: unknown) => {
-      values.push(v);
+      values.push(typeof v === "string" ? columnText(v) : v);
       return `$${values.length}`;
     };
     for (const [key, field] of Object.entries(EQUALITY[kind])) {

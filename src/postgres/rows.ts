@@ -26,6 +26,11 @@ export function jsonbCopy(line: string): string | null {
   return JSON.stringify(clean(JSON.parse(line)));
 }
 
+/** JSON text that can be cast to jsonb: the same text, or the copy `jsonbCopy` makes. */
+export function jsonbText(json: string): string {
+  return jsonbCopy(json) ?? json;
+}
+
 /** What the sink needs to know about a line read back from the spool or the files. */
 export interface LineInfo {
   readonly sessionId: string;
@@ -44,15 +49,21 @@ export interface LineColumns {
   readonly traceId: string | null;
 }
 
-function text(v: unknown): string | null {
+/**
+ * A record field as its text column holds it: a text column, like jsonb, cannot hold U+0000, and
+ * a lone surrogate would reach the server as U+FFFD anyway; both become U+FFFD here, so the row
+ * is stored (an insert refused for one such byte stalled every record behind it) and verify
+ * compares the column with this same value. The line keeps the original.
+ */
+export function columnText(v: unknown): string | null {
   if (v === undefined || v === null) return null;
-  return typeof v === "string" ? v : JSON.stringify(v);
+  return clean(typeof v === "string" ? v : JSON.stringify(v)) as string;
 }
 
 /** model, userId and traceId of a sealed line. */
 export function lineColumns(line: string): LineColumns {
   const rec = JSON.parse(line) as Record<string, unknown>;
-  return { model: text(rec.model), userId: text(rec.userId), traceId: text(rec.traceId) };
+  return { model: columnText(rec.model), userId: columnText(rec.userId), traceId: columnText(rec.traceId) };
 }
 
 /** The twelve column arrays of the batched insert (see `insertSql`). */

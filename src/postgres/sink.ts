@@ -21,7 +21,7 @@ import { CHAIN_KINDS, type AuditSink, type ChainKind, type SealedRecord } from "
 import { migrateWith } from "./migrate.js";
 import { connectionOptionsShape, parseOptions, poolFor, schemaOf } from "./pg.js";
 import type { PostgresConnectionOptions } from "./options.js";
-import { insertParams, lineInfo, monthOf } from "./rows.js";
+import { insertParams, jsonbText, lineInfo, monthOf } from "./rows.js";
 import { DEFAULT_SCHEMA, insertSql, names } from "./schema.js";
 import { Spool } from "./spool.js";
 
@@ -492,12 +492,12 @@ export class PostgresSink implements AuditSink {
         await this.pool.query(
           `INSERT INTO ${n.sessions} (session_id, info, status) VALUES ($1, $2::jsonb, 'active')
            ON CONFLICT (session_id) DO UPDATE SET info = EXCLUDED.info, status = 'active', closed_at = NULL`,
-          [this.sessionId, JSON.stringify(this.sessionInfo)],
+          [this.sessionId, jsonbText(JSON.stringify(this.sessionInfo))],
         );
       } else {
         let info: string | null = null;
         try {
-          if (this.auditDir) info = JSON.stringify(JSON.parse(fs.readFileSync(path.join(this.auditDir, sessionFileName(this.sessionId)), "utf8")));
+          if (this.auditDir) info = jsonbText(JSON.stringify(JSON.parse(fs.readFileSync(path.join(this.auditDir, sessionFileName(this.sessionId)), "utf8"))));
         } catch {
           info = null; // no final session file: keep what the store has
         }

@@ -12,6 +12,7 @@ import { CHAIN_KINDS, type VerifyNote, type VerifyProblem, type VerifyReport } f
 import { connectionOptionsShape, parseOptions, poolFor, schemaOf } from "./pg.js";
 import type { PostgresConnectionOptions } from "./options.js";
 import { names } from "./schema.js";
+import { columnText } from "./rows.js";
 
 /** Options of {@link verifyPostgres}. */
 export interface PostgresVerifyOptions extends PostgresConnectionOptions {
@@ -24,10 +25,6 @@ const verifyOptionsSchema = z.strictObject({ ...connectionOptionsShape, sessionI
 const PAGE = 2000;
 
 /** What `record->>'field'` gives for a JSON value: its text, or null. */
-function textOrNull(v: unknown): string | null {
-  if (v === undefined || v === null) return null;
-  return typeof v === "string" ? v : JSON.stringify(v);
-}
 
 interface Row {
   seq: string;
@@ -129,9 +126,9 @@ export async function verifyWith(pool: Pool, schema: string, sessionId?: string)
             row.ts.getTime() !== Date.parse(rec.timestamp) ||
             row.jsonb_matches === false ||
             row.id !== rec.id ||
-            row.model !== textOrNull(rec.model) ||
-            row.user_id !== textOrNull(rec.userId) ||
-            row.trace_id !== textOrNull(rec.traceId)
+            row.model !== columnText(rec.model) ||
+            row.user_id !== columnText(rec.userId) ||
+            row.trace_id !== columnText(rec.traceId)
           ) {
             p("column_mismatch", `The columns or the jsonb copy of seq ${seq} disagree with its stored line: the row was edited after insertion.`);
           }

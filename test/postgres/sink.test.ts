@@ -4,7 +4,7 @@ import path from "node:path";
 import { fileURLToPath } from "node:url";
 import { afterEach, describe, expect, it } from "vitest";
 import pg from "pg";
-import { AuditLogger, auditContext, verifyAuditLog } from "../../src/index.js";
+import { AuditLogger, AuditViewer, auditContext, verifyAuditLog } from "../../src/index.js";
 import { PostgresRecordSource, PostgresSink, verifyPostgres } from "../../src/postgres/index.js";
 import { cleanupTmp, readJsonl, tmpProject } from "../helpers/index.js";
 import { dropSchema, freePort, freshSchema, PG_URL, PgProxy, sql, until } from "../fixtures/postgres/db.js";
@@ -186,6 +186,37 @@ describe("PostgresSink", () => {
     expect(errors.map((e) => e.message)).toEqual([]);
     expect(summary.counts.error).toBe(0);
     expect(await countRows(schema, "idle")).toEqual({ total: 2, distinct: 2 });
+  });
+
+  it("stores records whose model, userId or traceId hold U+0000 or a lone surrogate (text columns cannot); verify and the reader agree with the lines", async () => {
+    const schema = schemaFor("nul");
+    const sink = new PostgresSink({ connectionString: PG_URL, schema, flushTimeoutMs: 5_000 });
+    const logger = new AuditLogger({ sessionId: "nul", projectPath: tmpProject(), sinks: [sink] });
+    const errors: Error[] = [];
+    logger.on("error", (e) => errors.push(e));
+    await auditContext.run({ userId: "u\u0000x", traceId: "t\uD800y" }, async () => {
+      logger.logChatInteraction({ model: "m\u0000odel", prompt: "p", response: "r" });
+      logger.logToolUsage({ toolName: "t", operation: "after" });
+    });
+    const summary = await logger.finalizeSession();
+    expect(errors.map((e) => e.message)).toEqual([]);
+    expect(await countRows(schema, "nul")).toEqual({ total: summary.totalRecords, distinct: summary.totalRecords });
+    const report = await verifyPostgres({ connectionString: PG_URL, schema, sessionId: "nul" });
+    expect(report.problems).toEqual([]);
+    const source = new PostgresRecordSource({ connectionString: PG_URL, schema });
+    try {
+      const got: Array<Record<string, unknown>> = [];
+      for await (const rec of source.records("chat_interaction", "nul")) got.push(rec as unknown as Record<string, unknown>);
+      expect(got.map((r) => [r.model, r.userId, r.traceId])).toEqual([["m\u0000odel", "u\u0000x", "t\uD800y"]]);
+    } finally {
+      await source.close();
+    }
+    // filters holding such characters find the record, as over the files (they were a raw PostgreSQL error)
+    const viewer = new AuditViewer({ postgres: { connectionString: PG_URL, schema } });
+    for (const filter of [{ userId: "u\u0000x" }, { model: "m\u0000odel" }, { traceId: "t\uD800y" }]) {
+      expect((await viewer.getChatInteractions(filter)).map((r) => r.userId)).toEqual(["u\u0000x"]);
+    }
+    expect(await viewer.getToolUsages({ toolName: "t\u0000" })).toEqual([]);
   });
 
   it("opens its connections outside any request's context, also for a flush() or finalizeSession() called in one (they kept that request's trace and user for their life)", async () => {

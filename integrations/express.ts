@@ -96,6 +96,12 @@ interface RequestState {
   /** the request's audit context, as entered (records made outside it are made in it) */
   context: AuditContextValue | undefined;
   done: boolean;
+  /**
+   * The status the response went out with, read when its headers were written (through
+   * `res.writeHead`, which every way out calls first); undefined before. An app may still assign
+   * `res.statusCode` afterwards: the client never sees that.
+   */
+  sentStatus: number | undefined;
   chat: ChatCapture | undefined;
   readonly userLookup: ((req: Request) => string | undefined) | undefined;
   /** the `userId` option threw during this request, and that was reported (see askUser) */
@@ -121,6 +127,8 @@ interface ChatCapture {
    * body bytes are encoded with (see responseOf). Undefined until then.
    */
   encodingAtWrite: string | null | undefined;
+  /** The Content-Type then, likewise (see watchHead). */
+  typeAtWrite: string | null | undefined;
 }
 
 const requests = new WeakMap<object, RequestState>();
@@ -231,8 +239,10 @@ function begin(
     recordedErrors: [],
     context: undefined,
     done: false,
-    chat: opts.chatRoutes?.some((rule) => matchesPath(rule, path, caseSensitive))
-      ? { request: new BodyCapture(maxBodyBytes), response: new BodyCapture(maxBodyBytes), firstWriteAt: undefined, streamed: false, encodingAtWrite: undefined }
+    sentStatus: undefined,
+    // a CORS preflight or a HEAD request to a chat route is no chat (no prompt, no answer)
+    chat: method !== "OPTIONS" && method !== "HEAD" && opts.chatRoutes?.some((rule) => matchesPath(rule, path, caseSensitive))
+      ? { request: new BodyCapture(maxBodyBytes), response: new BodyCapture(maxBodyBytes), firstWriteAt: undefined, streamed: false, encodingAtWrite: undefined, typeAtWrite: undefined }
       : undefined,
     userLookup: opts.userId,
   };
@@ -264,6 +274,7 @@ function attach(state: RequestState, req: Request, res: Response): void {
   // auditContext.run may have merged our metadata into a new object: follow the live one
   if (store?.metadata) state.metadata = store.metadata as Record<string, unknown>;
   trackRoute(state, req);
+  watchHead(state, res);
   if (state.chat) captureBodies(state.chat, req, res);
   const finish = AsyncResource.bind(() => complete(state, req, res, false));
   const close = AsyncResource.bind(() => {
@@ -324,20 +335,6 @@ function captureBodies(chat: ChatCapture, req: Request, res: Response): void {
   // `encodingAtWrite`, see responseOf).
   const write = res.write as (this: Response, ...args: unknown[]) => boolean;
   const end = res.end as (this: Response, ...args: unknown[]) => Response;
-  // The Content-Encoding the response goes out with, as it stands when its headers are written
-  // through us (a compression() registered before us sets its own only after: its header hook
-  // runs below ours; one registered after us, above: its own is then the bytes' encoding too),
-  // headers given to writeHead() included (see responseOf). Every way out goes through here
-  // before any body byte: a first write() or end() writes the headers with this.writeHead().
-  const writeHead = res.writeHead as (this: Response, ...args: unknown[]) => Response;
-  res.writeHead = function writeHead_(this: Response, ...args: unknown[]): Response {
-    try {
-      if (chat.encodingAtWrite === undefined && !this.headersSent) chat.encodingAtWrite = encodingIn(args) ?? headerOf(this.getHeader("content-encoding")) ?? null;
-    } catch {
-      // never the app's problem
-    }
-    return writeHead.apply(this, args);
-  } as Response["writeHead"];
   res.write = function write_(this: Response, ...args: unknown[]): boolean {
     try {
       if (!this.writableEnded) {
@@ -363,6 +360,37 @@ function captureBodies(chat: ChatCapture, req: Request, res: Response): void {
   } as Response["end"];
 }
 
+/**
+ * Hooks `res.writeHead`, which every way out calls before any body byte (a first write() or end()
+ * writes the headers with this.writeHead()): the status the client gets is read there, once the
+ * headers are written. For a chat route also the Content-Encoding and Content-Type the response
+ * goes out with, as they stand then (a compression() registered before us sets its encoding only
+ * after: its header hook runs below ours; one registered after us, above: its own is then the
+ * bytes' encoding too), headers given to writeHead() included: Node sends those without storing
+ * them when no header was set before, so `getHeader` never sees them (see responseOf).
+ */
+function watchHead(state: RequestState, res: Response): void {
+  const writeHead = res.writeHead as (this: Response, ...args: unknown[]) => Response;
+  res.writeHead = function writeHead_(this: Response, ...args: unknown[]): Response {
+    const chat = state.chat;
+    try {
+      if (chat && chat.encodingAtWrite === undefined && !this.headersSent) {
+        chat.encodingAtWrite = headerIn(args, "content-encoding") ?? headerOf(this.getHeader("content-encoding")) ?? null;
+        chat.typeAtWrite = headerIn(args, "content-type") ?? headerOf(this.getHeader("content-type")) ?? null;
+      }
+    } catch {
+      // never the app's problem
+    }
+    const out = writeHead.apply(this, args);
+    try {
+      if (state.sentStatus === undefined && this.headersSent) state.sentStatus = this.statusCode;
+    } catch {
+      // never the app's problem
+    }
+    return out;
+  } as Response["writeHead"];
+}
+
 // ---------------------------------------------------------------- request end
 
 /** The status recorded for a request whose client left before any response was sent (nginx's 499). */
@@ -377,7 +405,8 @@ function complete(state: RequestState, req: Request, res: Response, aborted: boo
   const route = state.routePattern ?? state.path;
   // A client gone before any response went out got none: `res.statusCode` is then only the 200
   // Node starts with. Such a request is recorded with 499, "client closed request" (nginx's).
-  const status = aborted && !res.headersSent ? CLIENT_CLOSED_REQUEST : res.statusCode;
+  // Once the headers are out, the status they carried (an app may assign res.statusCode after).
+  const status = aborted && !res.headersSent ? CLIENT_CLOSED_REQUEST : res.headersSent ? (state.sentStatus ?? res.statusCode) : res.statusCode;
   const outer = state.outerParentId !== undefined ? { parentId: state.outerParentId } : {};
   safeRecord(logger, () =>
     logger.logPerformanceMetric({
@@ -684,31 +713,31 @@ function parsedPrompt(req: Request, raw: BodyCapture, max: number): { value: Cha
  * ("Hello", UUIDs) into nothing or garbage (found by review).
  */
 function responseOf(chat: ChatCapture, res: Response, max: number): { value: ChatContent; truncated: boolean } {
-  const type = headerOf(res.getHeader("content-type"));
+  const type = chat.typeAtWrite !== undefined ? (chat.typeAtWrite ?? undefined) : headerOf(res.getHeader("content-type"));
   const encoding = chat.encodingAtWrite !== undefined ? (chat.encodingAtWrite ?? undefined) : headerOf(res.getHeader("content-encoding"));
   return decodeBody(chat.response, type, encoding, max, true);
 }
 
 /**
- * The Content-Encoding among headers given to `writeHead(status, [message,] headers)`: an object,
- * `[name, value]` pairs, or a flat `[name, value, …]` list (Node sends such headers without
- * storing them, so `getHeader` never sees them).
+ * A header (`name` in lower case) among headers given to `writeHead(status, [message,] headers)`:
+ * an object, `[name, value]` pairs, or a flat `[name, value, …]` list (Node sends such headers
+ * without storing them, so `getHeader` never sees them).
  */
-function encodingIn(args: readonly unknown[]): string | undefined {
+function headerIn(args: readonly unknown[], name: string): string | undefined {
   const headers = args[args.length - 1];
   if (typeof headers !== "object" || headers === null) return undefined;
   if (Array.isArray(headers)) {
     // [[name, value], …] pairs
     if (Array.isArray(headers[0])) {
-      for (const pair of headers as unknown[][]) if (typeof pair[0] === "string" && pair[0].toLowerCase() === "content-encoding") return headerOf(pair[1]);
+      for (const pair of headers as unknown[][]) if (typeof pair[0] === "string" && pair[0].toLowerCase() === name) return headerOf(pair[1]);
       return undefined;
     }
     for (let i = 0; i + 1 < headers.length; i += 2) {
-      if (typeof headers[i] === "string" && (headers[i] as string).toLowerCase() === "content-encoding") return headerOf(headers[i + 1]);
+      if (typeof headers[i] === "string" && (headers[i] as string).toLowerCase() === name) return headerOf(headers[i + 1]);
     }
     return undefined;
   }
-  for (const key of Object.keys(headers)) if (key.toLowerCase() === "content-encoding") return headerOf((headers as Record<string, unknown>)[key]);
+  for (const key of Object.keys(headers)) if (key.toLowerCase() === name) return headerOf((headers as Record<string, unknown>)[key]);
   return undefined;
 }
 

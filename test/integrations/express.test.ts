@@ -204,7 +204,7 @@ describe.each(EXPRESS_FLAVORS)("%s", (_name, express: ExpressFactory) => {
     expect(contentOf(logger, (byRoute.get("/form")!.fullContent as { prompt: unknown }).prompt)).toBe("q=original");
   });
 
-  it("a HEAD request, or a 204, records the empty body the client got, not what the handler wrote", async () => {
+  it("a 204 records the empty body the client got, not what the handler wrote; a HEAD request is no chat", async () => {
     const logger = newLogger();
     const url = await start(
       buildApp({ logger, chatRoutes: ["/stream", "/nothing"] }, (app) => {
@@ -223,7 +223,9 @@ describe.each(EXPRESS_FLAVORS)("%s", (_name, express: ExpressFactory) => {
     expect(await head.text()).toBe("");
     const none = await fetch(`${url}/nothing`, { method: "POST", body: "q" });
     expect([none.status, await none.text()]).toEqual([204, ""]);
-    const chats = await waitForRecords(logger, "chat_interaction", 2);
+    await waitForRecords(logger, "performance_metric", 2);
+    const chats = await waitForRecords(logger, "chat_interaction", 1);
+    expect(chats.map((c) => (c.metadata as { method: string }).method)).toEqual(["POST"]);
     for (const c of chats) expect(c).toMatchObject({ responseLength: 0, metadata: { responseBodyBytes: 0 } });
   });
 
@@ -568,6 +570,63 @@ describe.each(EXPRESS_FLAVORS)("%s", (_name, express: ExpressFactory) => {
     await delay(50);
     await logger.flush();
     expect(recordsOf(logger, "error").map((e) => e.errorType)).toEqual(["http_request_aborted"]);
+  });
+
+  it("records the status the client got when the app changes res.statusCode after the headers went out (it recorded the late 500: a server error and a failed chat for a 200)", async () => {
+    const logger = newLogger();
+    const url = await start(
+      buildApp({ logger, chatRoutes: ["/chat"] }, (app) => {
+        app.get("/chat", (_req, res) => {
+          res.setHeader("content-type", "text/plain");
+          res.write("partial ");
+          res.status(500);
+          res.end("answer");
+        });
+        app.get("/flushed", (_req, res) => {
+          res.flushHeaders();
+          res.statusCode = 503;
+          res.end("late");
+        });
+      }),
+    );
+    for (const p of ["/chat", "/flushed"]) expect((await exchange(`${url}${p}`)).status).toBe(200);
+    const metrics = await waitForRecords(logger, "performance_metric", 2);
+    expect(metrics.map((m) => (m.context as { status: number }).status)).toEqual([200, 200]);
+    const [chat] = await waitForRecords(logger, "chat_interaction", 1);
+    expect(chat).toMatchObject({ success: true, statusCode: 200 });
+    await logger.flush();
+    expect(recordsOf(logger, "error")).toEqual([]);
+  });
+
+  it("a Content-Type given only to writeHead() decides how the chat response is read (it was read as untyped text: charset lost, binary kept as text)", async () => {
+    const logger = newLogger();
+    const app = express();
+    app.disable("x-powered-by"); // no header set before writeHead: Node sends its headers without storing them
+    app.use(auditMiddleware({ logger, chatRoutes: ["/latin", "/png"] }));
+    app.get("/latin", (_req: Request, res: Response) => void res.writeHead(200, { "Content-Type": "text/plain; charset=latin1" }).end(Buffer.from("café", "latin1")));
+    app.get("/png", (_req: Request, res: Response) => void res.writeHead(200, [["Content-Type", "image/png"]] as unknown as Parameters<Response["writeHead"]>[1]).end(Buffer.from([0x89, 0x50, 0x4e, 0x47])));
+    const url = await start(app);
+    await exchange(`${url}/latin`);
+    await exchange(`${url}/png`);
+    const chats = await waitForRecords(logger, "chat_interaction", 2);
+    expect(chats.map((c) => contentOf(logger, (c.fullContent as { response: unknown }).response))).toEqual(["café", "[4 bytes of image/png]"]);
+  });
+
+  it("a CORS preflight (OPTIONS) or HEAD request to a chat route is no chat: only its duration metric is recorded", async () => {
+    const logger = newLogger();
+    const url = await start(
+      buildApp({ logger, chatRoutes: ["/api/chat"] }, (app) => {
+        app.options("/api/chat", (_req, res) => void res.set("access-control-allow-methods", "POST").status(204).end());
+        app.get("/api/chat", (_req, res) => void res.type("text/plain").send("hi"));
+      }),
+    );
+    expect((await exchange(`${url}/api/chat`, { method: "OPTIONS" })).status).toBe(204);
+    expect((await exchange(`${url}/api/chat`, { method: "HEAD" })).status).toBe(200);
+    expect((await exchange(`${url}/api/chat`)).status).toBe(200);
+    const metrics = await waitForRecords(logger, "performance_metric", 3);
+    expect(metrics.map((m) => (m.context as { method: string }).method)).toEqual(["OPTIONS", "HEAD", "GET"]);
+    await logger.flush();
+    expect(recordsOf(logger, "chat_interaction").map((c) => (c.metadata as { method: string }).method)).toEqual(["GET"]);
   });
 
   it("records an error for a 5xx response and leaves the response unchanged", async () => {

@@ -275,9 +275,10 @@ function describe(input: unknown, init: unknown, isSecretHeader: (name: string) 
       url = u.href;
       operation = `${method} ${u.host}${u.pathname}`;
     }
-    // no scheme at all (`user:pass@host/path`): read as a scheme `user:` with an opaque path, or as
-    // a relative path, its userinfo shown as written; hidden as in a URL that does not parse
-    if ((relative ? u.host === RELATIVE_HOST && !/^[\\/]{2}/.test(rawUrl.trim()) : u.host === "") && /^[^/\\?#]*@/.test(rawUrl.trim())) {
+    // no scheme at all (`user:pass@host/path`, the password perhaps holding / ? or \): read as a
+    // scheme `user:` with an opaque path, or as a relative path, its userinfo shown as written;
+    // hidden as in a URL that does not parse
+    if ((relative ? u.host === RELATIVE_HOST && !/^[\\/]{2}/.test(rawUrl.trim()) : u.host === "") && rawUrl.includes("@")) {
       url = hideInUnparsed(rawUrl, secrets);
       operation = `${method} ${url}`;
     }
@@ -330,6 +331,9 @@ function hideInUnparsed(raw: string, secrets: string[]): string {
     const colon = rest.indexOf(":");
     const next = rest.indexOf("@", end);
     if (colon >= 0 && colon < end && !/^\d*$/.test(rest.slice(colon + 1, end)) && next >= 0) at = rest.lastIndexOf("@", endOf(next + 1) - 1);
+    // no scheme (`user:pa/ss@host`): what was read as a scheme is the user, and all up to the
+    // `@` its password
+    else if (/^[\x00-\x20]*[a-z][a-z0-9+.-]*:$/i.test(head) && rest.includes("@")) at = rest.lastIndexOf("@", endOf(rest.indexOf("@") + 1) - 1);
   }
   if (at >= 0) {
     const userinfo = rest.slice(0, at);
@@ -391,6 +395,11 @@ function errorMessage(err: unknown, secrets: readonly string[] = []): string {
     text = UNREADABLE_ERROR;
   }
   // (every secret of the request, however short: a user `admin`; and a header value fetch refused,
-  // which its error quotes: an authorization with a stray NUL)
-  return hideCredentials(text, secrets, 1);
+  // which its error quotes: an authorization with a stray NUL); then the credentials of every URL
+  // the text quotes, also ones the fetch function built itself (ky adds its `searchParams`) and
+  // a password too short to be replaced wherever it occurs
+  return hideCredentials(text, secrets, 1).replace(QUOTED_URL, (url) => hideInUnparsed(url, []));
 }
+
+/** A URL with a scheme and `//`, as an error message quotes it (up to whitespace or a quote). */
+const QUOTED_URL = /\b[a-z][a-z0-9+.-]*:\/\/[^\s"'<>`]+/gi;

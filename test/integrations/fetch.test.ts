@@ -279,11 +279,29 @@ describe("withAuditFetch", () => {
       ["https://exa mple.test/?api%5Fkey%=SECRETQ8", "SECRETQ8"],
       ["admin:SECRETPW9@db.example.test/x", "SECRETPW9"],
       ["a_b:SECRETPW10@db.example.test/x", "SECRETPW10"],
+      // no scheme, and a password holding / ? or \ (it was recorded as written)
+      ["admin:ab/SECRETPW11@db.example.test/x", "SECRETPW11"],
+      ["admin:ab?SECRETPW12@db.example.test/x", "SECRETPW12"],
+      ["admin:ab\\SECRETPW13@db.example.test/x", "SECRETPW13"],
     ];
     for (const [url] of cases) expect(await audited(url).catch((e: unknown) => e)).toBeInstanceOf(TypeError);
     const recs = await recordsOf(logger, "tool_usage", cases.length);
     recs.forEach((rec, i) => expect(JSON.stringify(rec), cases[i]![0]).not.toContain(cases[i]![1]));
     expect(recs[0]).toMatchObject({ parameters: { url: `https://${REDACTED}@example.test/x` } });
+  });
+
+  it("credentials in any URL an error quotes are hidden, also ones the fetch function added (ky's searchParams) and passwords of one or two characters", async () => {
+    const logger = newLogger();
+    // a ky-like fetch: builds the URL from its options, and quotes it when the request fails
+    const kyLike = (input: string, init?: { searchParams?: Record<string, string> }): Promise<Response> =>
+      Promise.reject(new Error(`Request failed with status code 401 Unauthorized: GET ${input}?${new URLSearchParams(init?.searchParams ?? {}).toString()}`));
+    const audited = withAuditFetch(kyLike, { logger });
+    await expect(audited("https://api.example.test/v1/items", { searchParams: { api_key: "KYSECRET1", page: "2" } })).rejects.toThrow(/401/);
+    await expect(withAuditFetch(fetch, { logger })("https://u:ab@exa mple.test/")).rejects.toThrow(TypeError);
+    const recs = await recordsOf(logger, "tool_usage", 2);
+    expect(String(recs[0]!.errorMessage)).toBe(`Error: Request failed with status code 401 Unauthorized: GET https://api.example.test/v1/items?api_key=${encodeURIComponent(REDACTED)}&page=2`);
+    expect(String(recs[1]!.errorMessage)).toContain("exa mple.test");
+    expect(String(recs[1]!.errorMessage)).not.toContain("u:ab@");
   });
 
   it("an object that only calls itself a Headers (its iterator works once) reaches fetch untouched; one that only calls itself a Request is recorded as what fetch makes of it", async () => {

@@ -66,17 +66,31 @@ export function readKeyStore(file: string): { keys: WrappedKey[]; tombstones: Ke
   const tombstones: KeyTombstone[] = [];
   if (!fs.existsSync(file)) return { keys, tombstones };
   for (const l of readLinesSync(file)) {
-    if (!l.terminated) continue;
-    try {
-      const w = JSON.parse(l.text) as Partial<WrappedKey> & { shreddedAt?: unknown };
-      if (typeof w.kid !== "string") continue;
-      if (typeof w.ct === "string") keys.push(w as WrappedKey);
-      else if (typeof w.shreddedAt === "string") tombstones.push({ kid: w.kid, shreddedAt: w.shreddedAt });
-    } catch {
-      // a torn line from a crash: that key was never used (records are written after their key)
-    }
+    if (l.terminated) addStoreLine(l.text, keys, tombstones);
   }
   return { keys, tombstones };
+}
+
+/** The keys and tombstones of key store text (its unterminated last line, if any, skipped). */
+function parseKeyStore(text: string): { keys: WrappedKey[]; tombstones: KeyTombstone[] } {
+  const keys: WrappedKey[] = [];
+  const tombstones: KeyTombstone[] = [];
+  const lines = text.split("\n");
+  lines.pop(); // after the last newline: empty, or a torn line
+  for (const l of lines) addStoreLine(l, keys, tombstones);
+  return { keys, tombstones };
+}
+
+function addStoreLine(text: string, keys: WrappedKey[], tombstones: KeyTombstone[]): void {
+  let w: Partial<WrappedKey> & { shreddedAt?: unknown };
+  try {
+    w = JSON.parse(text) as typeof w;
+  } catch {
+    return; // a torn line from a crash: that key was never used (records are written after their key)
+  }
+  if (typeof w !== "object" || w === null || typeof w.kid !== "string") return;
+  if (typeof w.ct === "string") keys.push(w as WrappedKey);
+  else if (typeof w.shreddedAt === "string") tombstones.push({ kid: w.kid, shreddedAt: w.shreddedAt });
 }
 
 /**
@@ -156,16 +170,7 @@ export class SubjectKeys {
     const kid = "d" + randomBytes(8).toString("hex");
     const dataKey = randomBytes(32);
     const w: WrappedKey = { kid, subject: tag, wrappedBy: this.master.id, ...wrap(this.master, kid, dataKey), createdAt: new Date().toISOString() };
-    // ("a+": read too, for its last byte)
-    const fd = fs.openSync(this.file, "a+", 0o600);
-    try {
-      // after a torn line (a crash mid-write), on a line of its own: appended to the torn one it
-      // was unreadable, and the subject's records with it (found by review, 2026-12-04)
-      fs.writeSync(fd, (endsTorn(fd) ? "\n" : "") + JSON.stringify(w) + "\n");
-      fs.fdatasyncSync(fd);
-    } finally {
-      fs.closeSync(fd);
-    }
+    appendKeyLine(this.file, JSON.stringify(w) + "\n");
     k = { ...makeEncryptionKey(dataKey), id: kid };
     this.bySubject.set(tag, k);
     this.cache.set(subject, k);
@@ -176,6 +181,34 @@ export class SubjectKeys {
   forget(subject: string): void {
     this.bySubject.delete(subjectTag(this.master, `user\0${subject}`));
     this.cache.delete(subject);
+  }
+}
+
+/**
+ * Appends a line to a key store, synced. A shredding (of this process or another) replaces the
+ * file by a rewritten copy: a line appended to the file it replaced, once its rewrite had been
+ * read, would be lost with it (and the records made with that key unreadable; found by review,
+ * 2026-12-04). So the line is appended again when the path no longer names the file written
+ * to; a shredding that renamed its copy before this check reads what was appended to the old
+ * file after it (see shredSubjectKeys). Either may copy it: a key stored twice is the same key.
+ */
+function appendKeyLine(file: string, line: string): void {
+  for (let attempt = 0; ; attempt++) {
+    // ("a+": read too, for its last byte)
+    const fd = fs.openSync(file, "a+", 0o600);
+    let same: boolean;
+    try {
+      // after a torn line (a crash mid-write), on a line of its own: appended to the torn one it
+      // was unreadable, and the subject's records with it (found by review, 2026-12-04)
+      fs.writeSync(fd, (endsTorn(fd) ? "\n" : "") + line);
+      fs.fdatasyncSync(fd);
+      const now = fs.statSync(file, { throwIfNoEntry: false });
+      const mine = fs.fstatSync(fd);
+      same = now !== undefined && now.ino === mine.ino && now.dev === mine.dev;
+    } finally {
+      fs.closeSync(fd);
+    }
+    if (same || attempt >= 100) return;
   }
 }
 
@@ -211,24 +244,71 @@ export function shredSubjectKeys(masters: readonly EncryptionKey[], auditDir: st
   for (const name of safeReaddir(auditDir)) {
     if (!name.startsWith(KEY_STORE_PREFIX) || !name.endsWith(".jsonl")) continue;
     const file = path.join(auditDir, name);
-    const { keys: all, tombstones } = readKeyStore(file);
-    const keep = all.filter((w) => !tags.has(w.subject));
-    if (keep.length === all.length) continue;
-    const now = new Date().toISOString();
-    for (const w of all) {
-      if (!tags.has(w.subject)) continue;
-      destroyed.push(w.kid);
-      tombstones.push({ kid: w.kid, shreddedAt: now });
-    }
-    const tmp = `${file}.${process.pid}.tmp`;
-    const fd = fs.openSync(tmp, "w", 0o600);
+    // read through a descriptor kept open: what a live writer appends to this file while it is
+    // rewritten is read from it after the rename (see appendKeyLine)
+    let old: number;
     try {
-      fs.writeSync(fd, [...keep, ...tombstones].map((w) => JSON.stringify(w) + "\n").join(""));
-      fs.fsyncSync(fd);
-    } finally {
-      fs.closeSync(fd);
+      old = fs.openSync(file, "r");
+    } catch {
+      continue; // gone meanwhile
     }
-    fs.renameSync(tmp, file);
+    try {
+      const first = readRange(old, 0, fs.fstatSync(old).size);
+      // (up to its last whole line: a line being appended is read whole below)
+      let read = Buffer.byteLength(first.slice(0, first.lastIndexOf("\n") + 1));
+      const { keys: all, tombstones } = parseKeyStore(first);
+      const keep = all.filter((w) => !tags.has(w.subject));
+      if (keep.length === all.length) continue;
+      const now = new Date().toISOString();
+      for (const w of all) {
+        if (!tags.has(w.subject)) continue;
+        destroyed.push(w.kid);
+        tombstones.push({ kid: w.kid, shreddedAt: now });
+      }
+      const tmp = `${file}.${process.pid}.tmp`;
+      const fd = fs.openSync(tmp, "w", 0o600);
+      try {
+        fs.writeSync(fd, [...keep, ...tombstones].map((w) => JSON.stringify(w) + "\n").join(""));
+        fs.fsyncSync(fd);
+      } finally {
+        fs.closeSync(fd);
+      }
+      fs.renameSync(tmp, file);
+      // lines appended to the replaced file after it was read: the other subjects' keys are
+      // carried over, this subject's destroyed like the rest (a line being written still, torn,
+      // waits a moment: its writer appends it again to the new file when it sees the rename)
+      for (let round = 0; round < 50; round++) {
+        const size = fs.fstatSync(old).size;
+        if (size === read) break;
+        const text = readRange(old, read, size);
+        const whole = text.lastIndexOf("\n") + 1;
+        read += Buffer.byteLength(text.slice(0, whole));
+        const late = parseKeyStore(text.slice(0, whole));
+        const carried: Array<WrappedKey | KeyTombstone> = [...late.tombstones];
+        for (const w of late.keys) {
+          if (!tags.has(w.subject)) carried.push(w);
+          else {
+            destroyed.push(w.kid);
+            carried.push({ kid: w.kid, shreddedAt: now });
+          }
+        }
+        if (carried.length > 0) appendKeyLine(file, carried.map((w) => JSON.stringify(w) + "\n").join(""));
+        if (whole < text.length) Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, 2);
+      }
+    } finally {
+      fs.closeSync(old);
+    }
   }
   return destroyed;
+}
+
+function readRange(fd: number, from: number, to: number): string {
+  const buf = Buffer.alloc(to - from);
+  let at = 0;
+  while (at < buf.length) {
+    const n = fs.readSync(fd, buf, at, buf.length - at, from + at);
+    if (n === 0) break;
+    at += n;
+  }
+  return buf.subarray(0, at).toString("utf8");
 }

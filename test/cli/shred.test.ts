@@ -1,5 +1,7 @@
+import { spawn } from "node:child_process";
 import fs from "node:fs";
 import path from "node:path";
+import { fileURLToPath } from "node:url";
 import { afterEach, describe, expect, it } from "vitest";
 import { AuditLogger, AuditViewer, auditContext, verifyAuditLog } from "../../src/index.js";
 import { cleanupTmp, TEST_KEY, tmpProject } from "../helpers/index.js";
@@ -50,4 +52,39 @@ describe("audit-logger shred", () => {
     expect(noKey.code).toBe(2);
     expect(noKey.stderr).toMatch(/key/);
   });
+});
+
+describe("shredding while another process writes the same key stores", () => {
+  it("destroys only the shredded users' keys: keys another process appends during the rewrite are kept (they were lost, and other users' records with them)", async () => {
+    const projectPath = tmpProject();
+    const count = 150;
+    const fixture = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "../fixtures/core/key-writer-child.ts");
+    const child = spawn(process.execPath, ["--import", "tsx", fixture, projectPath, String(count)], { stdio: ["ignore", "pipe", "pipe"] });
+    let out = "";
+    let err = "";
+    child.stdout.on("data", (d) => (out += d));
+    child.stderr.on("data", (d) => (err += d));
+    const exited = new Promise<number | null>((resolve) => child.on("close", resolve));
+    let running = true;
+    void exited.then(() => (running = false));
+    const shredder = new AuditLogger({ sessionId: "maint", projectPath, encryptSensitiveContent: true, encryptionKey: TEST_KEY });
+    let next = 0;
+    const progress = path.join(projectPath, "progress");
+    const shredUpTo = (last: number) => {
+      for (; next <= last; next++) shredder.shredSubject(`victim${next}`, "test");
+    };
+    while (running) {
+      if (fs.existsSync(progress)) shredUpTo(Number(fs.readFileSync(progress, "utf8") || -1));
+      await new Promise((r) => setImmediate(r));
+    }
+    expect(await exited, err).toBe(0);
+    expect(JSON.parse(out)).toEqual({ written: count });
+    shredUpTo(count - 1);
+    await shredder.finalizeSession();
+    const viewer = new AuditViewer({ auditPath: path.join(projectPath, "audit_logs"), encryptionKey: TEST_KEY });
+    const chats = await viewer.getChatInteractions({ sessionId: "keys_writer", limit: 1000 });
+    expect(chats).toHaveLength(2 * count);
+    const unreadable = (who: string) => chats.filter((c) => c.userId!.startsWith(who) && (c as { encryptedWithoutKey?: boolean }).encryptedWithoutKey === true).length;
+    expect({ keepersUnreadable: unreadable("keeper"), victimsUnreadable: unreadable("victim") }).toEqual({ keepersUnreadable: 0, victimsUnreadable: count });
+  }, 60_000);
 });

@@ -216,9 +216,19 @@ INSERT INTO ${n.version} (version) VALUES (${SCHEMA_VERSION});
  */
 export function insertSql(schema: string): string {
   const n = names(schema);
-  return `INSERT INTO ${n.records} (session_id, kind, seq, id, ts, prev_hash, hash, model, user_id, trace_id, record, line)
-SELECT s, k, q, i, t::timestamptz, p, h, m, u, tr, coalesce(j, l)::jsonb, l
-  FROM unnest($1::text[], $2::text[], $3::bigint[], $4::text[], $5::text[], $6::text[], $7::text[], $8::text[], $9::text[], $10::text[], $11::text[], $12::text[])
-       AS x(s, k, q, i, t, p, h, m, u, tr, j, l)
-ON CONFLICT (session_id, kind, seq, ts) DO NOTHING`;
+  // (the fork check reads the rows as they were before this statement: a CTE's insert is not
+  // visible to the rest of its statement)
+  return `WITH x AS (
+  SELECT * FROM unnest($1::text[], $2::text[], $3::bigint[], $4::text[], $5::text[], $6::text[], $7::text[], $8::text[], $9::text[], $10::text[], $11::text[], $12::text[])
+    AS x(s, k, q, i, t, p, h, m, u, tr, j, l)
+), ins AS (
+  INSERT INTO ${n.records} (session_id, kind, seq, id, ts, prev_hash, hash, model, user_id, trace_id, record, line)
+  SELECT s, k, q, i, t::timestamptz, p, h, m, u, tr, coalesce(j, l)::jsonb, l FROM x
+  ON CONFLICT (session_id, kind, seq, ts) DO NOTHING
+  RETURNING 1
+)
+SELECT (SELECT count(*) FROM ins)::int AS added,
+  (SELECT string_agg(f.k || '#' || f.q, ', ') FROM (
+     SELECT x.k, x.q FROM x WHERE EXISTS (SELECT 1 FROM ${n.records} r WHERE r.session_id = x.s AND r.kind = x.k AND r.seq = x.q AND r.hash <> x.h) LIMIT 5
+   ) f) AS forks`;
 }

@@ -142,6 +142,8 @@ export class PostgresSink implements AuditSink {
   private onError: (err: Error) => void = (err) => process.emitWarning(err.message, { code: "AUDIT_ERR_IO", type: "AuditLoggerWarning" });
   private spool: Spool | undefined;
   private sessionInfo: Record<string, unknown> = {};
+  /** a fork of this session's chain in the store was reported (see reportFork) */
+  private forkReported = false;
   private fileTails: Partial<Record<ChainKind, number>> | undefined;
 
   private queue: SealedRecord[] = [];
@@ -517,18 +519,25 @@ export class PostgresSink implements AuditSink {
     }
   }
 
-  /** One multi-row insert; returns how many rows were new. */
-  private async insert(recs: readonly SealedRecord[], months: ReadonlySet<string>): Promise<number> {
+  /**
+   * One multi-row insert; returns how many rows were new, and the records (`kind#seq`, up to five)
+   * whose seq the store already held with another hash, if any.
+   */
+  private async insert(recs: readonly SealedRecord[], months: ReadonlySet<string>): Promise<{ added: number; forks: string | null }> {
     await this.ensureMonths(months);
     const values = insertParams(recs);
+    const run = async () => {
+      const row = (await this.requirePool().query<{ added: number; forks: string | null }>(this.sql.insert, values)).rows[0];
+      return { added: row?.added ?? 0, forks: row?.forks ?? null };
+    };
     try {
-      return (await this.requirePool().query(this.sql.insert, values)).rowCount ?? 0;
+      return await run();
     } catch (err) {
       // 23514: no partition for a row (retention dropped a month we thought existed)
       if (pgCode(err) !== "23514") throw err;
       this.knownMonths.clear();
       await this.ensureMonths(months);
-      return (await this.requirePool().query(this.sql.insert, values)).rowCount ?? 0;
+      return await run();
     }
   }
 
@@ -536,9 +545,25 @@ export class PostgresSink implements AuditSink {
   private async store(recs: readonly SealedRecord[]): Promise<void> {
     const months = new Set<string>();
     for (const r of recs) months.add(monthOf(r.timestamp));
-    const added = await this.insert(recs, months);
+    const { added, forks } = await this.insert(recs, months);
     this.counted(added, recs.length, recs);
-    if (added < recs.length) await this.checkForks(recs);
+    if (forks !== null) this.reportFork(forks);
+  }
+
+  /**
+   * The store held other records at these seqs: the session's chain forks in the store. Checked
+   * by every insert (the unique key holds `ts`, which PostgreSQL requires of a partitioned
+   * table, so a second writer's records at the same seqs are no conflict: a check on conflicts
+   * only never saw them). Reported once per sink.
+   */
+  private reportFork(at: string): void {
+    if (this.forkReported) return;
+    this.forkReported = true;
+    this.note(
+      new AuditIOError(
+        `PostgresSink: the store already holds different records at ${at} of session ${this.sessionId}: its chain forks there. Either another instance writes the same sessionId (give every instance its own), or this session was resumed after a crash that lost from the files records the store had kept (the durability mode's loss window; docs/POSTGRES.md). verify --postgres reports the fork.`,
+      ),
+    );
   }
 
   /** Stores lines read back from the spool or the files; lines that are not sealed records are reported and skipped. */
@@ -564,24 +589,6 @@ export class PostgresSink implements AuditSink {
     }
   }
 
-  /** After a conflict: a stored record with the same seq but another hash means two writers share this session id. */
-  private async checkForks(recs: readonly SealedRecord[]): Promise<void> {
-    const n = this.sql.n;
-    const r = await this.requirePool().query<{ kind: string; seq: string }>(
-      `SELECT u.k AS kind, u.q::text AS seq FROM unnest($1::text[], $2::bigint[], $3::text[]) AS u(k, q, h)
-        WHERE EXISTS (SELECT 1 FROM ${n.records} t WHERE t.session_id = $4 AND t.kind = u.k AND t.seq = u.q AND t.hash <> u.h)`,
-      [recs.map((x) => x.kind), recs.map((x) => x.seq), recs.map((x) => x.hash), this.sessionId],
-    );
-    if (r.rows.length > 0) {
-      const at = r.rows.slice(0, 5).map((x) => `${x.kind}#${x.seq}`).join(", ");
-      this.note(
-        new AuditIOError(
-          `PostgresSink: the store already holds different records at ${at} of session ${this.sessionId}: another instance writes the same sessionId. Give every instance its own sessionId; verify reports the fork.`,
-        ),
-      );
-    }
-  }
-
   /** Sends the records the files held at open and the store lacks (after a crash, or a sink added later). */
   private async backfill(tails: Partial<Record<ChainKind, number>>): Promise<void> {
     const n = this.sql.n;
@@ -596,8 +603,18 @@ export class PostgresSink implements AuditSink {
     );
     for (const kind of CHAIN_KINDS) {
       const tail = tails[kind];
-      if (tail === undefined) continue;
       const h = have.rows.find((x) => x.kind === kind);
+      if (h && Number(h.mx) > (tail ?? 0)) {
+        // the store is ahead of the files: they lost records it kept (a crash in a durability
+        // mode with a loss window); this logger continues the files' chain, which forks the store's
+        this.note(
+          new AuditIOError(
+            `PostgresSink: the store holds ${kind} records of session ${this.sessionId} up to seq ${h.mx}, the files only up to ${tail ?? 0}: the files lost records in a crash that the store kept. This logger continues the chain from the files, so from seq ${(tail ?? 0) + 1} the store holds two records per seq and verify --postgres reports the fork; the store's records ${(tail ?? 0) + 1}..${h.mx} are the ones the files lost. Use a new sessionId after such a crash to keep the store's chains linear.`,
+          ),
+        );
+        this.forkReported = true;
+      }
+      if (tail === undefined) continue;
       const cut = Number(cuts.rows.find((x) => x.kind === kind)?.through ?? 0);
       let from = 0;
       if (h) from = Number(h.mx) - Number(h.mn) + 1 === Number(h.c) ? Number(h.mx) : Number(h.mn) - 1;

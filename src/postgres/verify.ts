@@ -145,7 +145,7 @@ export async function verifyWith(pool: Pool, schema: string, sessionId?: string)
             if (rec.prevHash !== prevHash) p("chain_broken", `Record seq ${seq} does not link to the record before it: records were removed, inserted or reordered.`);
             if (seq !== expectSeq) {
               const k = seq < expectSeq ? (seq === expectSeq - 1 ? "seq_duplicate" : "seq_out_of_order") : "seq_gap";
-              p(k, `Record has seq ${seq} where ${expectSeq} was expected${k === "seq_duplicate" ? " (two records share it: two writers used one sessionId)" : ""}.`);
+              p(k, `Record has seq ${seq} where ${expectSeq} was expected${k === "seq_duplicate" ? " (two records share it: two writers used one sessionId, or the session was resumed after a crash that lost from the files records the store had kept; docs/POSTGRES.md)" : ""}.`);
             }
           }
           if (wanted.has(seq)) seen.set(seq, sealed.hash);

@@ -188,6 +188,42 @@ describe("PostgresSink", () => {
     expect(await countRows(schema, "idle")).toEqual({ total: 2, distinct: 2 });
   });
 
+  it("two instances writing one sessionId are reported as a fork while they write (each seq is in the store twice, with other ts: no conflict, so it went unseen)", async () => {
+    const schema = schemaFor("twowriters");
+    const errors: string[] = [];
+    const loggers = [1, 2].map(() => {
+      const l = new AuditLogger({ sessionId: "shared", projectPath: tmpProject(), sinks: [new PostgresSink({ connectionString: PG_URL, schema })] });
+      l.on("error", (e) => errors.push(e.message));
+      return l;
+    });
+    for (let i = 0; i < 20; i++) for (const l of loggers) l.logToolUsage({ toolName: "t", operation: `op${i}` });
+    for (const l of loggers) await l.finalizeSession();
+    expect(errors.filter((m) => /holds different records at tool_usage#1\b.* of session shared: its chain forks/.test(m))).toHaveLength(1);
+    const report = await verifyPostgres({ connectionString: PG_URL, schema, sessionId: "shared" });
+    // (records of the two made in the same millisecond share (seq, ts): the store keeps the first,
+    // and the other writer's checkpoint, or its next record, then names one that is not there)
+    expect(report.ok).toBe(false);
+    expect(report.problems.map((p) => p.kind).filter((k) => !["seq_duplicate", "checkpoint_mismatch", "chain_broken"].includes(k))).toEqual([]);
+  });
+
+  it("a session resumed after a crash that lost records from the files, which the store kept, is reported at once: the store is ahead, and the chain forks there", async () => {
+    const schema = schemaFor("ahead");
+    const projectPath = tmpProject();
+    const first = new AuditLogger({ sessionId: "ahead", projectPath, sinks: [new PostgresSink({ connectionString: PG_URL, schema })] });
+    for (let i = 0; i < 10; i++) first.logToolUsage({ toolName: "t", operation: `op${i}` });
+    await first.finalizeSession();
+    // the crash: the files lost their last 5 records (the store has them)
+    const file = path.join(first.auditDir, "tool_usage_ahead.jsonl");
+    fs.writeFileSync(file, fs.readFileSync(file, "utf8").split("\n").slice(0, 5).join("\n") + "\n");
+    const errors: string[] = [];
+    const second = new AuditLogger({ sessionId: "ahead", projectPath, sinks: [new PostgresSink({ connectionString: PG_URL, schema })] });
+    second.on("error", (e) => errors.push(e.message));
+    second.logToolUsage({ toolName: "t", operation: "after the crash" });
+    await second.finalizeSession();
+    expect(errors.filter((m) => m.includes("tool_usage records of session ahead up to seq 10, the files only up to 5"))).toHaveLength(1);
+    expect(errors.filter((m) => m.includes("holds different records"))).toEqual([]);
+  });
+
   it("stores records whose model, userId or traceId hold U+0000 or a lone surrogate (text columns cannot); verify and the reader agree with the lines", async () => {
     const schema = schemaFor("nul");
     const sink = new PostgresSink({ connectionString: PG_URL, schema, flushTimeoutMs: 5_000 });

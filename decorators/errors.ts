@@ -72,7 +72,7 @@ export function AuditErrors(options: AuditErrorsOptions = {}): AuditMethodDecora
       const error = outcome.error;
       // (to this logger: an error a library's method recorded to its own logger goes to this one's
       // trail too, once)
-      if (recordedInside(recordingOf(error, logger), call)) return;
+      if (recordedInside(recordingOf(error, logger, call.outer?.traceId), call)) return;
       const context: Record<string, unknown> = { method: call.qualifiedName };
       // (every read guarded: an error that cannot be read is still recorded, see readMember)
       const isErr = isError(error);

@@ -578,7 +578,7 @@ function recordThrown(logger: AuditLogger, state: RequestState | undefined, req:
   // the same x-request-id, and a cached error object may fail both). (An older copy of the
   // package names no logger: taken as this one.)
   const traceId = state?.context?.traceId;
-  const by = traceId === undefined ? undefined : recordingOf(err, logger);
+  const by = traceId === undefined ? undefined : recordingOf(err, logger, traceId);
   if (state !== undefined && by !== undefined && by.traceId === traceId && by.startedAt >= state.start) {
     state.recordedErrors.push(err);
     return;

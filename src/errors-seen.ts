@@ -23,7 +23,7 @@ export interface Recording {
  * @AuditErrors methods of both was recorded by each (found by review, 2026-12-04).
  */
 interface ErrorsSeen {
-  /** per error, one recording per logger (the app's and a library's trails each get the error once) */
+  /** per error, one recording per logger and trace (the app's and a library's trails each get the error once) */
   readonly recorded: WeakMap<object, Recording[]>;
   /**
    * The same for the last thrown value that is not an object (a string, a number, null): it cannot
@@ -37,24 +37,41 @@ interface ErrorsSeen {
   lastPrimitive: { readonly value: unknown; readonly by: Recording[] } | undefined;
   clearing: boolean;
 }
+/** the most recordings kept per error (see remember) */
+const MAX_RECORDINGS = 64;
 const kErrorsSeen = Symbol.for("audit-logger.errors-seen.v2");
 const seen = ((globalThis as { [kErrorsSeen]?: ErrorsSeen })[kErrorsSeen] ??= { recorded: new WeakMap(), lastPrimitive: undefined, clearing: false });
 const recorded = seen.recorded;
 
-/** Who last recorded `error` to `logger` (a recording that names no logger counts for any). */
-export function recordingOf(error: unknown, logger: object): Recording | undefined {
+/**
+ * Who last recorded `error` to `logger` in the trace `traceId` (a recording that names no logger
+ * counts for any): the recording made in that trace, else one made outside any trace. Outside any
+ * trace (`traceId` undefined): the latest recording to that logger, in any trace.
+ */
+export function recordingOf(error: unknown, logger: object, traceId: string | undefined): Recording | undefined {
   let list: Recording[] | undefined;
   if ((typeof error === "object" && error !== null) || typeof error === "function") list = recorded.get(error);
   else {
     const last = seen.lastPrimitive;
     list = last !== undefined && Object.is(last.value, error) ? last.by : undefined;
   }
-  return list?.find((r) => r.logger === logger) ?? list?.find((r) => r.logger === undefined);
+  if (list === undefined) return undefined;
+  let mine = list.filter((r) => r.logger === logger);
+  if (mine.length === 0) mine = list.filter((r) => r.logger === undefined);
+  if (traceId !== undefined) return mine.find((r) => r.traceId === traceId) ?? mine.find((r) => r.traceId === undefined);
+  return mine.reduce<Recording | undefined>((a, r) => (a === undefined || r.startedAt >= a.startedAt ? r : a), undefined);
 }
 
-/** Notes that `by` recorded `error` (replacing what was noted for the same logger). */
+/**
+ * Notes that `by` recorded `error`, replacing what was noted for the same logger and trace: one
+ * recording per (logger, trace), so that calls of two traces failing with one error object at
+ * once (a cached rejection) each find their own (a second trace's replaced the first's, whose
+ * outer methods then recorded the error again; found by review, 2026-12-04).
+ */
 export function remember(error: unknown, by: Recording): void {
-  const withBy = (list: Recording[] | undefined): Recording[] => [...(list ?? []).filter((r) => r.logger !== by.logger), by];
+  // (the newest MAX_RECORDINGS: an error constant failing request after request must not grow a
+  // list for its life; an older trace's recording dropped only risks that trace a second record)
+  const withBy = (list: Recording[] | undefined): Recording[] => [...(list ?? []).filter((r) => r.logger !== by.logger || r.traceId !== by.traceId), by].slice(-MAX_RECORDINGS);
   if ((typeof error === "object" && error !== null) || typeof error === "function") recorded.set(error, withBy(recorded.get(error)));
   else {
     const last = seen.lastPrimitive;

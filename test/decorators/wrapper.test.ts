@@ -1287,6 +1287,34 @@ describe("@AuditErrors and one error object met more than once", () => {
   });
 });
 
+describe("@AuditErrors: one error object failing nested calls in two traces at once", () => {
+  it("is recorded once per trace, by the inner method (the outer method of the first trace recorded it again: the second trace's record replaced the first's)", async () => {
+    const logger = newLogger();
+    let fail!: (e: Error) => void;
+    const cached = new Promise<never>((_r, reject) => (fail = reject));
+    cached.catch(() => undefined);
+    class Svc {
+      async outer(): Promise<never> {
+        return this.inner();
+      }
+      async inner(): Promise<never> {
+        return cached;
+      }
+    }
+    decorate("standard", Svc, "outer", AuditErrors({ logger }));
+    decorate("standard", Svc, "inner", AuditErrors({ logger }));
+    const s = new Svc();
+    const calls = ["trace-a", "trace-b"].map((traceId) => auditContext.run({ traceId }, () => s.outer()));
+    fail(new Error("upstream down"));
+    expect((await Promise.allSettled(calls)).map((r) => r.status)).toEqual(["rejected", "rejected"]);
+    const errs = await records(logger, "error");
+    expect(errs.map((e) => [e.traceId, (e.context as { method: string }).method]).sort()).toEqual([
+      ["trace-a", "Svc.inner"],
+      ["trace-b", "Svc.inner"],
+    ]);
+  });
+});
+
 describe("@AuditErrors: a failing captureArgs, values that are not objects", () => {
   it("a captureArgs that throws costs the record its arguments, not the error: recorded once, by the innermost method", async () => {
     const logger = newLogger();

@@ -727,6 +727,40 @@ describe.each(EXPRESS_FLAVORS)("%s", (_name, express: ExpressFactory) => {
     ]);
   });
 
+  it("two requests failing at once with one cached error, each through an @AuditErrors method, get one error record each (the second request's record replaced the first's, which auditErrorHandler recorded again)", async () => {
+    const { AuditErrors } = await import("../../decorators/index.js");
+    const logger = newLogger();
+    let fail!: (e: Error) => void;
+    const cached = new Promise<never>((_r, reject) => (fail = reject));
+    cached.catch(() => undefined);
+    let waiting = 0;
+    class Upstream {
+      async call(): Promise<never> {
+        waiting++;
+        return cached;
+      }
+    }
+    decorate("standard", Upstream, "call", AuditErrors({ logger }));
+    const upstream = new Upstream();
+    const url = await start(
+      buildApp({ logger }, (app) => {
+        app.get("/q", (_req: Request, _res: Response, next: NextFunction) => void upstream.call().catch(next));
+      }),
+    );
+    const both = ["req-a-0001", "req-b-0002"].map((id) => exchange(`${url}/q`, { headers: { "x-request-id": id } }));
+    while (waiting < 2) await delay(2);
+    fail(new Error("upstream down"));
+    expect((await Promise.all(both)).map((r) => r.status)).toEqual([500, 500]);
+    await waitForRecords(logger, "performance_metric", 2);
+    await delay(20);
+    await logger.flush();
+    const errors = recordsOf(logger, "error");
+    expect(errors.map((e) => [e.traceId, (e.context as { method: string }).method]).sort()).toEqual([
+      ["req-a-0001", "Upstream.call"],
+      ["req-b-0002", "Upstream.call"],
+    ]);
+  });
+
   it("auditErrorHandler still records an error an @AuditErrors method recorded to another logger, or in an earlier request of the same trace (a client's retry with its x-request-id, a cached error object)", async () => {
     const { AuditErrors } = await import("../../decorators/index.js");
     const logger = newLogger();

@@ -99,13 +99,19 @@ export function withAuditFetch<F extends FetchLike>(fetchFn: F, given: AuditFetc
   const isSecretHeader = (name: string): boolean =>
     SECRET_HEADERS.has(name) || SECRET_HEADER_PATTERN.test(name) || extra.some((r) => (typeof r === "string" ? r === name : r.test(name)));
 
-  const audited = function auditedFetch(this: unknown, ...args: unknown[]): Promise<unknown> {
+  /**
+   * Calls `target` (fetchFn, or one of its method members: `method` then names the HTTP method)
+   * and records the request.
+   */
+  const call = (target: (...a: unknown[]) => unknown, thisArg: unknown, args: unknown[], method?: string): unknown => {
     const logger = resolveAuditLogger(options.logger);
-    if (!logger) return (fetchFn as unknown as (...a: unknown[]) => Promise<unknown>).apply(this, args);
+    if (!logger) return target.apply(thisArg, args);
     const start = performance.now();
     let described: Described | undefined;
     try {
-      described = describe(args[0], args[1], isSecretHeader);
+      // (a method member's own method wins over one in its options, as ky merges them)
+      const init = args[1];
+      described = describe(args[0], method === undefined ? init : { ...(typeof init === "object" && init !== null ? init : {}), method }, isSecretHeader);
     } catch {
       // an input fetch itself will reject; it is recorded from the rejection
     }
@@ -126,9 +132,9 @@ export function withAuditFetch<F extends FetchLike>(fetchFn: F, given: AuditFetc
       if (context === undefined || userAtCall === undefined || context.userId === userAtCall) safeRecord(logger, () => logger.logToolUsage(input));
       else runInAuditContext({ ...snapshotContext(context), userId: userAtCall }, () => safeRecord(logger, () => logger.logToolUsage(input)));
     };
-    let pending: Promise<unknown>;
+    let pending: unknown;
     try {
-      pending = (fetchFn as unknown as (...a: unknown[]) => Promise<unknown>).apply(this, args);
+      pending = target.apply(thisArg, args);
     } catch (err) {
       record({ success: false, errorMessage: errorMessage(err, described?.secrets) });
       throw err;
@@ -173,15 +179,46 @@ export function withAuditFetch<F extends FetchLike>(fetchFn: F, given: AuditFetc
     if (typeof pending === "object" && pending !== null) keepAddedMembers(pending, chained);
     return chained;
   };
+  const audited = function auditedFetch(this: unknown, ...args: unknown[]): unknown {
+    return call(fetchFn as unknown as (...a: unknown[]) => unknown, this, args);
+  };
   Object.defineProperty(audited, "name", { value: fetchFn.name || "auditedFetch" });
-  // the function's own members (undici's `fetch.preconnect`, say), so it keeps its type's shape
+  Object.defineProperty(audited, "length", { value: fetchFn.length });
+  // the function's own members (undici's `fetch.preconnect`, say), so it keeps its type's shape;
+  // a client built on fetch (ky) has a member per HTTP method, recorded as calls of the function
+  // are, and makes new clients with `create`/`extend`, which are wrapped in turn (they were
+  // copied as they were: requests made through them went unrecorded)
   for (const key of Reflect.ownKeys(fetchFn)) {
     if (key === "name" || key === "length" || key === "prototype" || key === "arguments" || key === "caller" || Object.hasOwn(audited, key)) continue;
     const d = Object.getOwnPropertyDescriptor(fetchFn, key);
-    if (d) Object.defineProperty(audited, key, d);
+    if (!d) continue;
+    const member = (typeof d.value === "function" ? d.value : undefined) as ((...a: unknown[]) => unknown) | undefined;
+    if (typeof key === "string" && member && HTTP_METHOD_MEMBERS.has(key)) {
+      // (ky sends the method upper-cased)
+      const method = key.toUpperCase();
+      d.value = keepShape(member, function (this: unknown, ...args: unknown[]): unknown {
+        return call(member, this, args, method);
+      });
+    } else if (typeof key === "string" && member && (key === "create" || key === "extend")) {
+      d.value = keepShape(member, function (this: unknown, ...args: unknown[]): unknown {
+        const made = member.apply(this, args);
+        return typeof made === "function" ? withAuditFetch(made as FetchLike, given) : made;
+      });
+    }
+    Object.defineProperty(audited, key, d);
   }
   Object.defineProperty(audited, kAudited, { value: true });
   return audited as unknown as F;
+}
+
+/** Members of a fetch-based client (ky's) that make a request with the HTTP method of their name. */
+const HTTP_METHOD_MEMBERS = new Set(["get", "post", "put", "patch", "head", "delete", "options"]);
+
+/** `wrapper`, named and sized as `original`. */
+function keepShape<W extends (...a: never[]) => unknown>(original: (...a: never[]) => unknown, wrapper: W): W {
+  Object.defineProperty(wrapper, "name", { value: original.name });
+  Object.defineProperty(wrapper, "length", { value: original.length });
+  return wrapper;
 }
 
 /** True for a function that is not obviously something else (used by `withAudit` after the other checks). */

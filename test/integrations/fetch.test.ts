@@ -1,4 +1,5 @@
 import vm from "node:vm";
+import ky from "ky";
 import { Headers as UndiciHeaders, Request as UndiciRequest, fetch as undiciFetch } from "undici";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { REDACTED, withAuditFetch } from "../../integrations/fetch.js";
@@ -340,6 +341,23 @@ describe("withAuditFetch", () => {
     expect(recs[0]!.parameters).toEqual({ url: `${origin}/v1/items/7`, method: "DELETE", headers: { authorization: REDACTED, "x-trace": "t1" } });
     expect((recs[1]!.parameters as { headers: unknown }).headers).toEqual({ "x-trace": "t2" });
     expect(JSON.stringify(recs)).not.toContain("sk-undici");
+  });
+
+  it("ky wrapped: its method members and the clients create()/extend() make are recorded too (they were copied unwrapped: their requests went unrecorded); name and length kept", async () => {
+    const logger = newLogger();
+    const audited = withAuditFetch(ky, { logger });
+    const host = new URL(origin).host;
+    const opts = { throwHttpErrors: false } as const;
+    expect((await audited.get(`${origin}/v1/a`, { ...opts, searchParams: { page: 2 } })).status).toBe(404);
+    await audited.post(`${origin}/v1/b`, { ...opts, json: { x: 1 }, headers: { authorization: "Bearer sk-ky-1" } }).text();
+    await audited.extend({ prefixUrl: `${origin}/v1`, ...opts }).patch("c");
+    await audited.create({ prefixUrl: `${origin}/v1`, ...opts }).delete("d", { method: "put" }); // (ky sends DELETE: the member's method wins)
+    await audited(`${origin}/v1/e`, opts);
+    const recs = await recordsOf(logger, "tool_usage", 5);
+    expect(fake.requests.slice(-5).map((r) => `${r.method} ${r.path}`)).toEqual(["GET /v1/a", "POST /v1/b", "PATCH /v1/c", "DELETE /v1/d", "GET /v1/e"]);
+    expect(recs.map((r) => r.operation)).toEqual([`GET ${host}/v1/a`, `POST ${host}/v1/b`, "PATCH c", "DELETE d", `GET ${host}/v1/e`]);
+    expect(JSON.stringify(recs)).not.toContain("sk-ky-1");
+    expect([audited.name, audited.length, audited.get.length, withAuditFetch(fetch, { logger }).length]).toEqual([ky.name, ky.length, ky.get.length, fetch.length]);
   });
 
   it("a fetch-like function's promise keeps the members it added (ky-style .json()); a Promise subclass is returned as it is", async () => {

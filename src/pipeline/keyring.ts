@@ -115,6 +115,13 @@ export function openKeyring(masters: readonly EncryptionKey[], auditDir: string 
   const resolve = (kid: string): EncryptionKey | undefined => {
     const known = byId.get(kid);
     if (known) return known;
+    if (!auditDir && kid.startsWith("d")) {
+      // a reader with no directory (over PostgreSQL, without contentDir): the per-user data keys
+      // are in the writers' key stores, which it cannot see; said so, not taken for a shredding
+      throw new AuditKeyError(
+        `Data key ${kid} (a per-user key) is kept in the key store of the audit directory that wrote the record (subject_keys_<sessionId>.jsonl), and this reader has no directory to look in: reading from PostgreSQL, give postgres.contentDir (the CLI's --content-dir) pointing at that directory.`,
+      );
+    }
     let w = (stores ?? load()).get(kid);
     if (!w) w = load().get(kid); // written since we last looked
     if (!w) return undefined;

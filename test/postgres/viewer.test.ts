@@ -2,7 +2,7 @@ import fs from "node:fs";
 import { afterEach, describe, expect, it } from "vitest";
 import { AuditExporter, AuditLogger, AuditViewer, auditContext } from "../../src/index.js";
 import { PostgresSink } from "../../src/postgres/index.js";
-import { cleanupTmp, tmpProject } from "../helpers/index.js";
+import { cleanupTmp, TEST_KEY, tmpProject } from "../helpers/index.js";
 import { dropSchema, freshSchema, PG_URL } from "../fixtures/postgres/db.js";
 
 const schemas: string[] = [];
@@ -52,5 +52,23 @@ describe("AuditViewer over PostgreSQL", () => {
     const storeCsv = fs.readFileSync(`${out}/store.csv`, "utf8");
     expect(storeCsv.split("\n").length).toBe(62); // header, 60 rows, final newline
     expect(storeCsv).toBe(fs.readFileSync(`${out}/files.csv`, "utf8"));
+  });
+
+  it("encrypted records read from the store open with contentDir (where the writer's key stores are); without it the record says what is missing, not that its user was shredded", async () => {
+    const schema = freshSchema("viewerenc");
+    schemas.push(schema);
+    const projectPath = tmpProject();
+    const logger = new AuditLogger({ sessionId: "enc", projectPath, encryptSensitiveContent: true, encryptionKey: TEST_KEY, sinks: [new PostgresSink({ connectionString: PG_URL, schema })] });
+    auditContext.run({ userId: "alice" }, () => logger.logChatInteraction({ prompt: "alice asks", response: "an answer" }));
+    await logger.finalizeSession();
+    const without = new AuditViewer({ postgres: { connectionString: PG_URL, schema }, encryptionKey: TEST_KEY });
+    const [closed] = await without.getChatInteractions();
+    expect(closed).toMatchObject({ encryptedWithoutKey: true });
+    expect(String((closed as { decryptionError?: string }).decryptionError)).toMatch(/no directory to look in: reading from PostgreSQL, give postgres\.contentDir/);
+    expect(String((closed as { decryptionError?: string }).decryptionError)).not.toMatch(/shredded/);
+    const withDir = new AuditViewer({ postgres: { connectionString: PG_URL, schema, contentDir: logger.auditDir }, encryptionKey: TEST_KEY });
+    const [open] = await withDir.getChatInteractions();
+    expect(open!.promptPreview).toBe("alice asks");
+    expect((await withDir.getFullInteractionContent(open!.id))?.prompt).toBe("alice asks");
   });
 });

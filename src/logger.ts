@@ -8,7 +8,7 @@ import { AuditConfig } from "./config/config.js";
 import type { AuditOptionsInput } from "./config/schema.js";
 import { auditContext, runInAuditContext } from "./context.js";
 import { errorTypeOf } from "./error-type.js";
-import { AuditIOError, AuditKeyError, AuditSessionClosedError, AuditValidationError } from "./errors.js";
+import { AuditConfigError, AuditIOError, AuditKeyError, AuditSessionClosedError, AuditValidationError } from "./errors.js";
 import { sealedLine } from "./pipeline/chain.js";
 import { contentHash, encryptValue, valueAad } from "./pipeline/encrypt.js";
 import type { EncryptionKey } from "./pipeline/keys.js";
@@ -29,7 +29,7 @@ import { isPlainJson, mergeMembers, toJsonData, toJsonSafe, truncateString, type
 import { JsonText } from "./record/json-text.js";
 import { isoTime } from "./record/time.js";
 import { SessionStats } from "./record/stats.js";
-import { cleanupSessions, type CleanupOptions, type CleanupResult } from "./retention.js";
+import { cleanupSessions, type CleanupOptions, type CleanupResult, type PruneEvent } from "./retention.js";
 import { prepareContent, writeContent, writeContentSync, type ContentManifest, type PreparedContent } from "./sink/content.js";
 
 type ContentManifestBase = Omit<ContentManifest, "files">;
@@ -886,11 +886,19 @@ export class AuditLogger extends EventEmitter<AuditLoggerEvents> implements Exit
       activeSessionId: this.sessionId,
       ...(options.dryRun !== undefined ? { dryRun: options.dryRun } : {}),
       ...(options.now !== undefined ? { now: options.now } : {}),
-      record: (event) => {
-        this.logAuditEvent("retention_pruned", `retention: older than ${event.policy.maxLogAgeDays} days`, event);
-        this.writeCheckpoint("retention");
-      },
+      record: (event) => this.recordPruned(event),
     });
+  }
+
+  /**
+   * @internal (cleanup, and `audit-logger cleanup` in its maintenance session) Leaves the chained
+   * `retention_pruned` record of a removal, and a checkpoint, before its files go.
+   */
+  recordPruned(event: PruneEvent): void {
+    this.assertOpen("cleanup");
+    if (this.remote) throw new AuditConfigError([{ field: "thread", message: "recordPruned() runs on the thread that owns the files: use a logger with thread: false" }]);
+    this.logAuditEvent("retention_pruned", `retention: older than ${event.policy.maxLogAgeDays} days`, event);
+    this.writeCheckpoint("retention");
   }
 
   /**

@@ -191,7 +191,7 @@ export function cleanupSessions(auditDir: string, o: CleanupOptions): CleanupRes
 }
 
 /** The key ids a session's `subject_shredded` records name (a crypto-shredding made in it, `audit-logger shred`'s maintenance session). */
-function shreddedKeyIdsOf(auditDir: string, sessionId: string): string[] {
+export function shreddedKeyIdsOf(auditDir: string, sessionId: string): string[] {
   const out: string[] = [];
   for (const f of listKindFiles(auditDir, "audit_event", sessionId)) {
     for (const l of readLinesSync(f.path)) {

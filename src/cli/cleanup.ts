@@ -1,18 +1,23 @@
 /** `audit-logger cleanup <dir>`: removes whole sessions older than their retention period. */
 import fs from "node:fs";
 import path from "node:path";
-import { cleanupSessions, type CleanupEntry } from "../retention.js";
+import { AuditLogger } from "../logger.js";
+import { cleanupSessions, shreddedKeyIdsOf, type CleanupEntry } from "../retention.js";
 import { safeJoin, sessionFileName } from "../sink/files.js";
 import { EXIT_FAIL, EXIT_OK, intOption, parseCommand, resolveAuditDir, singleDir } from "./args.js";
 import type { Command } from "./io.js";
 
 const DEFAULT_MAX_AGE_DAYS = 90;
+/** where the CLI's own maintenance records go (`audit-logger shred` records there too) */
+const MAINTENANCE_SESSION = "audit_maintenance";
 
 const HELP = `Usage: audit-logger cleanup <dir> [--dry-run] [--max-age-days <n>] [--json]
 
 Removes every file of each session whose newest record is older than its retention period: its
 JSONL files and rotated segments, its full-content files and its session file. Never removes a
-session that a running logger is writing, or one under a legal hold.
+session that a running logger is writing, or one under a legal hold. Each removal is recorded
+first, as a chained "retention_pruned" record in the directory's "audit_maintenance" session, so
+that verify tells it from files deleted by hand.
 
   <dir>                 the audit directory, or a project directory containing audit_logs/
   --dry-run             list what would be removed, remove nothing
@@ -80,19 +85,39 @@ export const cleanupCommand: Command = {
       const r = sessionRetention(dir, id);
       return Math.max(flagDays ?? r.maxLogAgeDays ?? DEFAULT_MAX_AGE_DAYS, r.minRetentionDays);
     };
-    const candidates = cleanupSessions(dir, { maxLogAgeDays: flagDays ?? DEFAULT_MAX_AGE_DAYS, retentionFor, dryRun: true, now });
+    // (the maintenance session, where removals are recorded, is never a candidate)
+    const candidates = cleanupSessions(dir, { maxLogAgeDays: flagDays ?? DEFAULT_MAX_AGE_DAYS, retentionFor, dryRun: true, now, activeSessionId: MAINTENANCE_SESSION });
     const remove: CleanupEntry[] = [...candidates.removed];
     const kept: Kept[] = [...candidates.keptByRetention];
     const failed: Array<{ file: string; error: string }> = [];
-    if (!dryRun) {
-      for (const entry of remove) {
-        for (const f of entry.files) {
-          try {
-            fs.rmSync(safeJoin(dir, f), { force: true });
-          } catch (err) {
-            failed.push({ file: f, error: (err as Error).message });
+    if (!dryRun && remove.length > 0) {
+      // each removal leaves a chained retention_pruned record (and a checkpoint) in the
+      // directory's maintenance session before its files go, as logger.cleanup() does in the
+      // logger's own session: verify then tells the removal from deleted files (it recorded
+      // nothing, and verify could not)
+      const logger = new AuditLogger({ sessionId: MAINTENANCE_SESSION, projectPath: path.dirname(dir), fullContentLogging: false, durability: "fsync", thread: false });
+      try {
+        for (const entry of remove) {
+          const r = sessionRetention(dir, entry.sessionId);
+          const shreddedKeyIds = shreddedKeyIdsOf(dir, entry.sessionId);
+          logger.recordPruned({
+            scope: "session",
+            sessionId: entry.sessionId,
+            lastActivity: entry.lastActivity,
+            files: entry.files,
+            policy: { maxLogAgeDays: retentionFor(entry.sessionId), minRetentionDays: r.minRetentionDays },
+            ...(shreddedKeyIds.length > 0 ? { shreddedKeyIds } : {}),
+          });
+          for (const f of entry.files) {
+            try {
+              fs.rmSync(safeJoin(dir, f), { force: true });
+            } catch (err) {
+              failed.push({ file: f, error: (err as Error).message });
+            }
           }
         }
+      } finally {
+        await logger.finalizeSession();
       }
     }
 

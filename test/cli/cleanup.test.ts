@@ -2,7 +2,7 @@ import { spawn } from "node:child_process";
 import fs from "node:fs";
 import path from "node:path";
 import { afterAll, beforeAll, describe, expect, it, vi } from "vitest";
-import { AuditLogger } from "../../src/index.js";
+import { AuditLogger, verifyAuditLog } from "../../src/index.js";
 import { cleanupTmp, tmpProject } from "../helpers/index.js";
 import { REPO_ROOT, runCli } from "./helpers.js";
 
@@ -95,6 +95,16 @@ describe("audit-logger cleanup", () => {
     expect(left.filter((n) => n.includes("_old"))).toEqual([]);
     expect(fs.readdirSync(path.join(auditDir, "full_interactions")).filter((n) => n.includes(oldChatId))).toEqual([]);
     for (const s of ["fresh", "held", "live"]) expect(left).toContain(`session_${s}.json`);
+    // the removal is on record, chained, in the maintenance session (it left no trace)
+    const events = fs.readFileSync(path.join(auditDir, "audit_events_audit_maintenance.jsonl"), "utf8").trimEnd().split("\n").map((l) => JSON.parse(l) as Record<string, unknown>);
+    expect(events).toEqual([
+      expect.objectContaining({
+        eventType: "retention_pruned",
+        details: expect.objectContaining({ scope: "session", sessionId: "old", files: out.removed[0]!.files, policy: { maxLogAgeDays: 30, minRetentionDays: 0 } }),
+      }),
+    ]);
+    const report = await verifyAuditLog(auditDir);
+    expect(report.problems).toEqual([]);
     const again = await runCli(["cleanup", auditDir, "--max-age-days", "30"]);
     expect(again.code).toBe(0);
     expect(again.stdout).toMatch(/^Nothing to remove in .* \(retention 30 days\)\.$/m);

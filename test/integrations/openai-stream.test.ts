@@ -78,6 +78,7 @@ describe("wrapOpenAI: streamed chat completions", () => {
     fake.enqueue({ fixture: "chat-stream-tools-names-repeated.sse" });
     const final = await wrapped.chat.completions.stream({ model: "gpt-4o-mini", messages, tools }).finalChatCompletion();
     const recs = await recordsOf(logger, "chat_interaction", 2);
+    expect(recs).toHaveLength(2); // one per call: the default fixture's stream, then the repeated names
     const expected = [
       { index: 0, id: "call_Q2dMZ8uGkVBHQnAbB7YcKx4t", type: "function", function: { name: "get_weather", arguments: '{"city":"Paris"}' } },
       { index: 1, id: "call_7hXbN1pLw2Vq9ZyTc4RkM0sA", type: "function", function: { name: "get_time", arguments: '{"tz":"Europe/Paris"}' } },

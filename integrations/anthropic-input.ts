@@ -57,6 +57,8 @@ export type AnthropicRecordData = readonly [
    * so that a logger of another copy of the package, or an older one, records it so too)
    */
   ownTrace: boolean,
+  /** what the call asked for besides its prompt (see request-settings.ts) */
+  settings: Record<string, unknown> | undefined,
 ];
 
 const num = (v: unknown): number | undefined => (typeof v === "number" && Number.isFinite(v) && v >= 0 ? Math.floor(v) : undefined);
@@ -78,6 +80,7 @@ export function anthropicChatInput(d: AnthropicRecordData): ChatInteractionInput
   if (d[8] !== undefined) anthropic.requestId = d[8];
   if (d[9] !== undefined) anthropic.messageId = d[9];
   if (d[17] !== undefined) anthropic.errorType = d[17];
+  if (d[22] !== undefined) anthropic.request = d[22];
   if (model !== undefined && requestedModel !== undefined && model !== requestedModel) anthropic.requestedModel = requestedModel;
   const input: ChatInteractionInput = {
     id: d[0],

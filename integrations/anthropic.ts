@@ -27,6 +27,7 @@ import type { AuditContextValue } from "../src/types.js";
 import { anthropicChatInputBuilder, type AnthropicRecordData, type AnthropicToolCall } from "./anthropic-input.js";
 import { trackResult, untrackResult, type DroppableCall, type Ticket } from "../src/dropped.js";
 import { observeApiPromise, type ObservedCall, type ResponseProps } from "./api-promise.js";
+import { anthropicRequestSettings } from "./request-settings.js";
 import { argsForCall, observeSentBodies, wrapMethod, type PromptCopier } from "./sent-body.js";
 import { signalAborted, tapStream, type StreamEnd, type StreamObserver, type TapHandle } from "./stream-tap.js";
 
@@ -169,6 +170,8 @@ class ChatCall implements StreamObserver<unknown>, ObservedCall, PromptCopier, D
   private recorded = false;
   private readonly start = performance.now();
   private readonly requestedModel: string | undefined;
+  /** its sampling settings and the tools it offered (see request-settings.ts) */
+  private readonly settings: Record<string, unknown> | undefined;
   /**
    * The prompt: the JSON text the SDK sent (its first attempt's body, see sent-body.ts); until
    * then the app's `system` and `messages` (copied when the call is recorded, if it never sent
@@ -215,6 +218,11 @@ class ChatCall implements StreamObserver<unknown>, ObservedCall, PromptCopier, D
   ) {
     const p = isObj(params) ? params : {};
     this.requestedModel = str(p.model);
+    try {
+      this.settings = anthropicRequestSettings(p);
+    } catch {
+      // params that throw when read (a Proxy, say): the SDK meets that itself
+    }
     // The record is made when the call ends, a stream's at its end, and a chat app changes its
     // `messages` by then (pushes the reply, the next question), often while it reads the stream:
     // the prompt is what the SDK sent, or else a copy (see `copyPrompt`, `end`).
@@ -467,6 +475,7 @@ class ChatCall implements StreamObserver<unknown>, ObservedCall, PromptCopier, D
         acc?.events,
         this.sentBody,
         this.callContext?.traceId === undefined,
+        this.settings,
       ];
       this.sentBody = this.prompt = this.messages = this.system = undefined;
       // Made later (the app gets its result first), batched, or with `thread: true` on the worker

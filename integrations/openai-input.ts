@@ -63,6 +63,8 @@ export type OpenAIRecordData = readonly [
    * so that a logger of another copy of the package, or an older one, records it so too)
    */
   ownTrace: boolean,
+  /** what the call asked for besides its prompt (see request-settings.ts) */
+  settings: Obj | undefined,
 ];
 
 /** The data of one call, from what the wrapper saw. */
@@ -79,6 +81,7 @@ export function openaiRecordData(
   s: CallStatus,
   id: string,
   ownTrace: boolean,
+  settings: Obj | undefined,
 ): OpenAIRecordData {
   const stream = s.stream;
   return [
@@ -106,6 +109,7 @@ export function openaiRecordData(
     s.rawResponse === true,
     id,
     ownTrace,
+    settings,
   ];
 }
 
@@ -179,9 +183,10 @@ export function openaiChatInput(data: OpenAIRecordData): ChatInteractionInput {
   if (statusCode !== undefined) input.statusCode = statusCode;
   // traceId, parentId, userId, persona and the context's metadata come from the call's
   // context, in which the log call runs
-  if (requestId || streamEnd !== undefined || data[21]) {
+  if (requestId || streamEnd !== undefined || data[21] || data[24]) {
     // built by assignment: adding members to a spread copy is slow on V8 (see addUsage)
     const openai: Obj = {};
+    if (data[24]) openai.request = data[24];
     if (data[21]) openai.rawResponse = true;
     if (requestId) openai.requestId = requestId;
     if (streamEnd !== undefined) {

@@ -23,6 +23,7 @@ import { openaiChatInputBuilder, openaiRecordData, type CallStatus, type OpenAIR
 import { ChatChunkAccumulator, ResponseEventAccumulator, fromChatCompletion, fromResponse, isObj, promptOf, type ChatOutcome, type Obj } from "./openai-record.js";
 import { trackResult, untrackResult, type DroppableCall, type Ticket } from "../src/dropped.js";
 import { observeApiPromise, type ObservedCall, type ResponseProps } from "./api-promise.js";
+import { openaiRequestSettings } from "./request-settings.js";
 import { argsForCall, observeSentBodies, wrapMethod, type PromptCopier } from "./sent-body.js";
 import { signalAborted, tapStream, type StreamEnd, type StreamObserver, type TapHandle } from "./stream-tap.js";
 
@@ -226,6 +227,8 @@ class CallRecord implements StreamObserver<unknown>, ObservedCall, PromptCopier,
   /** what the call asked for, read when it was made (the app may reuse and change its params) */
   private readonly streamRequested: boolean;
   private readonly requestedModel: string | undefined;
+  /** its sampling settings and the tools it offered (see request-settings.ts) */
+  private readonly settings: Record<string, unknown> | undefined;
 
   constructor(
     private readonly logger: AuditLogger,
@@ -238,15 +241,18 @@ class CallRecord implements StreamObserver<unknown>, ObservedCall, PromptCopier,
     const params = isObj(body) ? body : undefined;
     let stream = false;
     let model: string | undefined;
+    let settings: Record<string, unknown> | undefined;
     try {
       stream = params?.stream === true;
       const m = params?.model;
       model = typeof m === "string" && m.length > 0 ? m : undefined;
+      settings = openaiRequestSettings(params);
     } catch {
       // params that throw when read (a Proxy, say): the SDK meets that itself
     }
     this.streamRequested = stream;
     this.requestedModel = model;
+    this.settings = settings;
   }
 
   /** The prompt, copied now: its body will not reach this call (see sent-body.ts). */
@@ -472,7 +478,7 @@ class CallRecord implements StreamObserver<unknown>, ObservedCall, PromptCopier,
     }
     this.sentBody = undefined;
     this.prompt = undefined;
-    const data = openaiRecordData(this.api, this.capture, requested, sent, copied, durationSeconds, this.ttft, this.requestId, outcome, status, this.id, this.callContext?.traceId === undefined);
+    const data = openaiRecordData(this.api, this.capture, requested, sent, copied, durationSeconds, this.ttft, this.requestId, outcome, status, this.id, this.callContext?.traceId === undefined, this.settings);
     // Made later (the app gets its result first), batched, or with `thread: true` on the
     // worker thread; flush(), finalizeSession() and the exit hooks make a pending record, so
     // one right after the call still includes it. The record carries the call's context.

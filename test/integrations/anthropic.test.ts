@@ -102,9 +102,25 @@ describe("wrapAnthropic: messages.create without streaming", () => {
   it("records tool_use blocks as tool calls", async () => {
     const logger = newLogger();
     fake.enqueue({ kind: "json", fixture: "message-tool-use" });
-    const msg = await client(logger).messages.create({ ...ask("Weather in Paris?"), tools: [{ name: "get_weather", input_schema: { type: "object" } }] });
+    const msg = await client(logger).messages.create({
+      ...ask("Weather in Paris?"),
+      tools: [{ name: "get_weather", description: "SECRET-TOOL-DOC", input_schema: { type: "object" } }],
+      tool_choice: { type: "tool", name: "get_weather" },
+      temperature: 0.5,
+      top_k: 40,
+      stop_sequences: ["SECRET-STOP"],
+    });
     expect(msg.stop_reason).toBe("tool_use");
     const [rec] = await chats(logger);
+    // what the call asked for: its settings and the tools it offered, by name (no descriptions, schemas or stop texts)
+    expect((rec!.metadata as { anthropic: { request: unknown } }).anthropic.request).toEqual({
+      max_tokens: ask("x").max_tokens,
+      temperature: 0.5,
+      top_k: 40,
+      tools: ["get_weather"],
+      tool_choice: "tool:get_weather",
+    });
+    expect(JSON.stringify(rec)).not.toMatch(/SECRET-TOOL-DOC|SECRET-STOP/);
     expect(rec).toMatchObject({
       finishReason: "tool_use",
       responsePreview: "I'll check the weather in Paris.",

@@ -88,12 +88,22 @@ describe("wrapOpenAI: non-streamed calls", () => {
   it("records tool calls of a non-streamed completion", async () => {
     const logger = newLogger();
     const openai = wrapOpenAI(client(), { logger });
-    const tools = [{ type: "function" as const, function: { name: "get_weather", parameters: { type: "object", properties: { city: { type: "string" } } } } }];
-    const res = await openai.chat.completions.create({ model: "gpt-4o-mini", messages, tools });
+    const tools = [{ type: "function" as const, function: { name: "get_weather", description: "SECRET-TOOL-DOC", parameters: { type: "object", properties: { city: { type: "string" } } } } }];
+    const res = await openai.chat.completions.create({ model: "gpt-4o-mini", messages, tools, tool_choice: { type: "function", function: { name: "get_weather" } }, temperature: 0.2, max_completion_tokens: 300, seed: 7, response_format: { type: "json_object" }, stop: ["SECRET-STOP"] });
     const [rec] = await recordsOf(logger, "chat_interaction");
     expect(rec!.toolCalls).toEqual(res.choices[0]!.message.tool_calls);
     expect(rec!.finishReason).toBe("tool_calls");
     expect(rec!.responsePreview).toBe("");
+    // what the call asked for: its settings and the tools it offered, by name (no descriptions, schemas or stop texts)
+    expect((rec!.metadata as { openai: { request: unknown } }).openai.request).toEqual({
+      temperature: 0.2,
+      max_completion_tokens: 300,
+      seed: 7,
+      response_format: "json_object",
+      tools: ["get_weather"],
+      tool_choice: "tool:get_weather",
+    });
+    expect(JSON.stringify(rec)).not.toMatch(/SECRET-TOOL-DOC|SECRET-STOP/);
   });
 
   it("records responses.create: input, output_text, usage, status and function calls", async () => {
@@ -114,6 +124,11 @@ describe("wrapOpenAI: non-streamed calls", () => {
       success: true,
     });
     expect(rec2!.toolCalls).toEqual([expect.objectContaining({ type: "function_call", name: "get_weather", arguments: '{"location":"Paris, France"}' })]);
+    expect((rec1!.metadata as { openai: { request?: unknown } }).openai.request).toBeUndefined();
+    expect((rec2!.metadata as { openai: { request: unknown } }).openai.request).toEqual({ tools: ["get_weather"] });
+    await openai.responses.create({ model: "o4-mini", input: "Hi", reasoning: { effort: "low" }, max_output_tokens: 50, tools: [{ type: "web_search_preview" }], tool_choice: "auto", text: { format: { type: "text" } } });
+    const rec3 = (await recordsOf(logger, "chat_interaction", 3))[2]!;
+    expect((rec3.metadata as { openai: { request: unknown } }).openai.request).toEqual({ max_output_tokens: 50, reasoning_effort: "low", response_format: "text", tools: ["web_search_preview"], tool_choice: "auto" });
   });
 
   it("records a Responses API refusal as the response text, as streams and chat do (the SDK's output_text is empty)", async () => {

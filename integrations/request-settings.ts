@@ -1,0 +1,118 @@
+/**
+ * What a model call asked for besides its prompt: sampling and length settings, the tools it
+ * offered (by name) and how it let the model choose among them. Recorded as
+ * `metadata.<provider>.request` (Langfuse's "model parameters", OpenTelemetry's
+ * `gen_ai.request.*`): an auditor asking what the model was allowed to do needs the tools it was
+ * offered, not only the ones it called. Never content: tool descriptions and schemas, stop
+ * sequences and response schemas are left out (they are the app's text, and metadata is not
+ * encrypted); names, numbers and choices only. Read when the call is made (the app may reuse and
+ * change its params).
+ */
+
+type Obj = Record<string, unknown>;
+
+const isObj = (v: unknown): v is Obj => typeof v === "object" && v !== null && !Array.isArray(v);
+
+/** the most tool names kept (a call offering more says how many it offered in `toolCount`) */
+const MAX_TOOLS = 64;
+const MAX_NAME = 128;
+
+/** A setting's value as recorded: a finite number, a boolean, or a short string; else undefined. */
+function scalar(v: unknown): number | boolean | string | undefined {
+  if (typeof v === "number") return Number.isFinite(v) ? v : undefined;
+  if (typeof v === "boolean") return v;
+  if (typeof v === "string") return v.length <= 64 ? v : undefined;
+  return undefined;
+}
+
+function name(v: unknown): string | undefined {
+  return typeof v === "string" && v.length > 0 ? v.slice(0, MAX_NAME) : undefined;
+}
+
+/** Copies the scalar settings named in `keys` that `params` has. */
+function pick(params: Obj, keys: readonly string[], out: Obj): void {
+  for (const k of keys) {
+    const v = scalar(params[k]);
+    if (v !== undefined) out[k] = v;
+  }
+}
+
+/** Tool names, in order: a function's name, else a built-in tool's type (`web_search`). */
+function toolNames(tools: unknown, out: Obj): void {
+  if (!Array.isArray(tools) || tools.length === 0) return;
+  const names: string[] = [];
+  for (const t of tools.slice(0, MAX_TOOLS)) {
+    if (!isObj(t)) continue;
+    const fn = isObj(t.function) ? t.function : undefined;
+    const n = name(fn?.name) ?? name(t.name) ?? name(t.type);
+    if (n !== undefined) names.push(n);
+  }
+  out.tools = names;
+  if (tools.length > MAX_TOOLS) out.toolCount = tools.length;
+}
+
+/**
+ * A tool choice as one string: `auto`, `none`, `required`/`any`, or `tool:<name>` for a named
+ * tool (OpenAI's `{ type: "function", function: { name } }`, the Responses API's and
+ * Anthropic's `{ type, name }`).
+ */
+function toolChoice(v: unknown): string | undefined {
+  if (typeof v === "string") return v.slice(0, 64);
+  if (!isObj(v)) return undefined;
+  const fn = isObj(v.function) ? v.function : undefined;
+  const n = name(fn?.name) ?? name(v.name);
+  if (n !== undefined) return `tool:${n}`;
+  return name(v.type);
+}
+
+const OPENAI_KEYS = [
+  "temperature",
+  "top_p",
+  "max_tokens",
+  "max_completion_tokens",
+  "max_output_tokens",
+  "n",
+  "seed",
+  "presence_penalty",
+  "frequency_penalty",
+  "parallel_tool_calls",
+  "reasoning_effort",
+  "logprobs",
+  "top_logprobs",
+  "service_tier",
+] as const;
+
+/** The settings of an OpenAI Chat Completions or Responses call; undefined when it has none. */
+export function openaiRequestSettings(params: unknown): Obj | undefined {
+  if (!isObj(params)) return undefined;
+  const out: Obj = {};
+  pick(params, OPENAI_KEYS, out);
+  const reasoning = isObj(params.reasoning) ? scalar(params.reasoning.effort) : undefined;
+  if (reasoning !== undefined) out.reasoning_effort = reasoning;
+  const format = isObj(params.response_format) ? params.response_format : isObj(params.text) && isObj(params.text.format) ? params.text.format : undefined;
+  const formatType = format ? name(format.type) : undefined;
+  if (formatType !== undefined) out.response_format = formatType;
+  toolNames(params.tools, out);
+  const choice = toolChoice(params.tool_choice);
+  if (choice !== undefined) out.tool_choice = choice;
+  return Object.keys(out).length > 0 ? out : undefined;
+}
+
+const ANTHROPIC_KEYS = ["max_tokens", "temperature", "top_p", "top_k"] as const;
+
+/** The settings of an Anthropic Messages call; undefined when it has none. */
+export function anthropicRequestSettings(params: unknown): Obj | undefined {
+  if (!isObj(params)) return undefined;
+  const out: Obj = {};
+  pick(params, ANTHROPIC_KEYS, out);
+  if (isObj(params.thinking)) {
+    const type = name(params.thinking.type);
+    const budget = scalar(params.thinking.budget_tokens);
+    if (type !== undefined) out.thinking = type;
+    if (typeof budget === "number") out.thinking_budget_tokens = budget;
+  }
+  toolNames(params.tools, out);
+  const choice = toolChoice(params.tool_choice);
+  if (choice !== undefined) out.tool_choice = choice;
+  return Object.keys(out).length > 0 ? out : undefined;
+}

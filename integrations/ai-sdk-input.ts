@@ -52,6 +52,8 @@ export type AiSdkRecordData = readonly [
    * so that a logger of another copy of the package, or an older one, records it so too)
    */
   ownTrace: boolean,
+  /** what the call asked for besides its prompt (see request-settings.ts) */
+  settings: Record<string, unknown> | undefined,
 ];
 
 /** The ChatInteraction input of one call. */
@@ -68,6 +70,7 @@ export function aiSdkChatInput(d: AiSdkRecordData): ChatInteractionInput {
     aiSdk.attempt = d[6];
     aiSdk.retryOf = d[7];
   }
+  if (d[25] !== undefined) aiSdk.request = d[25];
   if (d[22] !== undefined) aiSdk.end = d[22];
   if (d[23] !== undefined) aiSdk.parts = d[23];
   if (d[15] !== undefined) aiSdk.rawFinishReason = d[15];

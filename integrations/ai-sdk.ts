@@ -8,6 +8,7 @@
  * the stream finishes, fails, or is cancelled by its reader. The `ai` package is an optional peer
  * dependency: only its types are imported.
  */
+import { aiSdkRequestSettings } from "./request-settings.js";
 import type { LanguageModelMiddleware } from "ai";
 import { currentContext, runWithOwnValue, userOfCall } from "../src/context.js";
 import { hideCredentials, readMember, recordFrom, reportRecordFailure, resolveAuditLogger, textOf } from "../src/instrument.js";
@@ -227,6 +228,8 @@ class ModelCall implements DroppableCall {
   private readonly model: unknown;
   private readonly modelId: string | undefined;
   private readonly provider: string | undefined;
+  /** its sampling settings and the tools it offered (see request-settings.ts) */
+  private readonly settings: Record<string, unknown> | undefined;
   private readonly attempt: number;
   private readonly retryOf: string | undefined;
   private readonly chain: Chain;
@@ -246,6 +249,11 @@ class ModelCall implements DroppableCall {
     // ends, a stream's at its end, and the prompt holds the app's own objects (a tool call's
     // input, a tool's result), which the app may change by then.
     this.prompt = capture && Array.isArray(p.prompt) ? toJsonData(p.prompt) : [];
+    try {
+      this.settings = aiSdkRequestSettings(p);
+    } catch {
+      // options that throw when read: the model meets that itself
+    }
     this.model = model;
     const m = isObj(model) ? model : {};
     this.modelId = str(m.modelId);
@@ -350,6 +358,7 @@ class ModelCall implements DroppableCall {
         o.end,
         o.parts,
         this.ctx?.traceId === undefined,
+        this.settings,
       ];
       // in the call's context, from which the logger takes the record's user, trace, parent,
       // persona and metadata (a stream is read in the reader's)

@@ -116,3 +116,25 @@ export function anthropicRequestSettings(params: unknown): Obj | undefined {
   if (choice !== undefined) out.tool_choice = choice;
   return Object.keys(out).length > 0 ? out : undefined;
 }
+
+const AI_SDK_KEYS = ["maxOutputTokens", "temperature", "topP", "topK", "presencePenalty", "frequencyPenalty", "seed"] as const;
+
+/**
+ * The settings of an AI SDK language model call (its call options, in the SDK's own names); the
+ * tool choice as `auto`, `none`, `required` or `tool:<name>`. Undefined when it has none.
+ */
+export function aiSdkRequestSettings(params: unknown): Obj | undefined {
+  if (!isObj(params)) return undefined;
+  const out: Obj = {};
+  pick(params, AI_SDK_KEYS, out);
+  const formatType = isObj(params.responseFormat) ? name(params.responseFormat.type) : undefined;
+  if (formatType !== undefined) out.responseFormat = formatType;
+  toolNames(params.tools, out);
+  if (isObj(params.toolChoice)) {
+    const type = name(params.toolChoice.type);
+    const tool = name(params.toolChoice.toolName);
+    const choice = type === "tool" && tool !== undefined ? `tool:${tool}` : type;
+    if (choice !== undefined) out.toolChoice = choice;
+  }
+  return Object.keys(out).length > 0 ? out : undefined;
+}

@@ -101,13 +101,16 @@ describe("auditLanguageModelMiddleware: generateText", () => {
   it("records tool calls with their parsed input", async () => {
     const logger = newLogger();
     fake.enqueue({ kind: "json", fixture: "message-tool-use" });
-    const r = await generateText({ model: audited({ logger }), prompt: "Weather in Paris?", tools: weather });
+    const r = await generateText({ model: audited({ logger }), prompt: "Weather in Paris?", tools: weather, toolChoice: { type: "tool", toolName: "get_weather" }, temperature: 0.3, maxOutputTokens: 200, stopSequences: ["SECRET-STOP"] });
     expect(r.toolCalls).toHaveLength(1);
     const [rec] = await chats(logger);
     expect(rec).toMatchObject({
       finishReason: "tool-calls",
       toolCalls: [{ toolCallId: "toolu_01A09q90qw90lq917835lq9", toolName: "get_weather", input: { location: "Paris, France", unit: "celsius" } }],
     });
+    // what the call asked for, in the SDK's names: its settings and the tools it offered (no schemas or stop texts)
+    expect((rec!.metadata as { aiSdk: { request: unknown } }).aiSdk.request).toEqual({ maxOutputTokens: 200, temperature: 0.3, tools: ["get_weather"], toolChoice: "tool:get_weather" });
+    expect(JSON.stringify(rec)).not.toContain("SECRET-STOP");
   });
 
   it("a 400 is rethrown as the same APICallError and recorded once with its status", async () => {

@@ -105,10 +105,10 @@ describe("wrapAnthropic: messages.create without streaming", () => {
     const msg = await client(logger).messages.create({
       ...ask("Weather in Paris?"),
       tools: [{ name: "get_weather", description: "SECRET-TOOL-DOC", input_schema: { type: "object" } }],
-      tool_choice: { type: "tool", name: "get_weather" },
-      temperature: 0.5,
-      top_k: 40,
+      tool_choice: { type: "tool" as const, name: "get_weather" },
       stop_sequences: ["SECRET-STOP"],
+      // (sent as given: this SDK version's types no longer list them)
+      ...({ temperature: 0.5, top_k: 40 } as object),
     });
     expect(msg.stop_reason).toBe("tool_use");
     const [rec] = await chats(logger);

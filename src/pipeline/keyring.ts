@@ -1,7 +1,8 @@
 import { createCipheriv, createDecipheriv, createHmac, randomBytes } from "node:crypto";
 import fs from "node:fs";
+import os from "node:os";
 import path from "node:path";
-import { AuditKeyError } from "../errors.js";
+import { AuditIOError, AuditKeyError } from "../errors.js";
 import { safeReaddir } from "../sink/files.js";
 import { readLinesSync } from "../reader/lines-sync.js";
 import { makeEncryptionKey, type EncryptionKey } from "./keys.js";
@@ -68,17 +69,31 @@ export function readKeyStore(file: string): { keys: WrappedKey[]; tombstones: Ke
   for (const l of readLinesSync(file)) {
     if (l.terminated) addStoreLine(l.text, keys, tombstones);
   }
-  return { keys, tombstones };
+  return { keys: withoutTombstoned(keys, tombstones), tombstones };
 }
 
-/** The keys and tombstones of key store text (its unterminated last line, if any, skipped). */
-function parseKeyStore(text: string): { keys: WrappedKey[]; tombstones: KeyTombstone[] } {
+/**
+ * The keys no tombstone of the store names: a tombstone beats a key line of the same id,
+ * wherever it stands (a writer racing a shred may append its key again after the shred
+ * destroyed it; found by review, 2026-12-04).
+ */
+function withoutTombstoned(keys: WrappedKey[], tombstones: readonly KeyTombstone[]): WrappedKey[] {
+  if (tombstones.length === 0) return keys;
+  const dead = new Set(tombstones.map((t) => t.kid));
+  return keys.filter((k) => !dead.has(k.kid));
+}
+
+/**
+ * The keys and tombstones of key store text (its unterminated last line, if any, skipped);
+ * `raw`: also the key lines a tombstone names.
+ */
+function parseKeyStore(text: string, raw = false): { keys: WrappedKey[]; tombstones: KeyTombstone[] } {
   const keys: WrappedKey[] = [];
   const tombstones: KeyTombstone[] = [];
   const lines = text.split("\n");
   lines.pop(); // after the last newline: empty, or a torn line
   for (const l of lines) addStoreLine(l, keys, tombstones);
-  return { keys, tombstones };
+  return { keys: raw ? keys : withoutTombstoned(keys, tombstones), tombstones };
 }
 
 function addStoreLine(text: string, keys: WrappedKey[], tombstones: KeyTombstone[]): void {
@@ -174,10 +189,16 @@ export class SubjectKeys {
       this.cache.set(subject, k);
       return k;
     }
-    const kid = "d" + randomBytes(8).toString("hex");
-    const dataKey = randomBytes(32);
-    const w: WrappedKey = { kid, subject: tag, wrappedBy: this.master.id, ...wrap(this.master, kid, dataKey), createdAt: new Date().toISOString() };
-    appendKeyLine(this.file, JSON.stringify(w) + "\n");
+    let kid: string;
+    let dataKey: Buffer;
+    // (a new key when a shred of this subject, in another process, destroyed this one as it was
+    // being stored)
+    do {
+      kid = "d" + randomBytes(8).toString("hex");
+      dataKey = randomBytes(32);
+      const w: WrappedKey = { kid, subject: tag, wrappedBy: this.master.id, ...wrap(this.master, kid, dataKey), createdAt: new Date().toISOString() };
+      if (appendKeyLine(this.file, JSON.stringify(w) + "\n", kid)) break;
+    } while (true);
     k = { ...makeEncryptionKey(dataKey), id: kid };
     this.bySubject.set(tag, k);
     this.cache.set(subject, k);
@@ -198,8 +219,9 @@ export class SubjectKeys {
  * 2026-12-04). So the line is appended again when the path no longer names the file written
  * to; a shredding that renamed its copy before this check reads what was appended to the old
  * file after it (see shredSubjectKeys). Either may copy it: a key stored twice is the same key.
+ * False when the shred destroyed the key `kid` (its tombstone is in the new file): not stored.
  */
-function appendKeyLine(file: string, line: string): void {
+function appendKeyLine(file: string, line: string, kid?: string): boolean {
   for (let attempt = 0; ; attempt++) {
     // ("a+": read too, for its last byte)
     const fd = fs.openSync(file, "a+", 0o600);
@@ -215,7 +237,10 @@ function appendKeyLine(file: string, line: string): void {
     } finally {
       fs.closeSync(fd);
     }
-    if (same || attempt >= 100) return;
+    if (same || attempt >= 100) return true;
+    // the store was replaced by a shred: one that destroyed this key (it read the line before
+    // the rename) left a tombstone for it; its key material must not come back
+    if (kid !== undefined && readKeyStore(file).tombstones.some((t) => t.kid === kid)) return false;
   }
 }
 
@@ -245,66 +270,152 @@ export interface KeyTombstone {
  * them, a tombstone in each one's place, then synced). Returns the key ids destroyed.
  */
 export function shredSubjectKeys(masters: readonly EncryptionKey[], auditDir: string, subject: string): string[] {
+  // one shred at a time per directory: two rewriting one store at once each rename their copy
+  // over the other's, bringing back what the other destroyed (found by review, 2026-12-04)
+  const release = takeShredLock(auditDir);
+  try {
+    return shredAll(masters, auditDir, subject);
+  } finally {
+    release();
+  }
+}
+
+/** The lock file that serializes shreds of one directory. */
+export const SHRED_LOCK = ".shred.lock";
+
+/**
+ * Takes the directory's shred lock (a file made with O_EXCL holding pid and host), waiting up to
+ * 30 s for a live holder; one left by a process that is gone (same host) is taken over. Returns
+ * its release.
+ */
+function takeShredLock(auditDir: string): () => void {
+  const file = path.join(auditDir, SHRED_LOCK);
+  const body = JSON.stringify({ pid: process.pid, hostname: os.hostname(), startedAt: new Date().toISOString() });
+  const deadline = Date.now() + 30_000;
+  for (;;) {
+    try {
+      fs.writeFileSync(file, body, { flag: "wx", mode: 0o600 });
+      return () => {
+        try {
+          if (fs.readFileSync(file, "utf8") === body) fs.unlinkSync(file);
+        } catch {
+          // gone already
+        }
+      };
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code !== "EEXIST") throw err;
+    }
+    let stale = false;
+    try {
+      const holder = JSON.parse(fs.readFileSync(file, "utf8")) as { pid?: unknown; hostname?: unknown };
+      if (typeof holder.pid === "number" && holder.hostname === os.hostname()) {
+        try {
+          process.kill(holder.pid, 0);
+        } catch (e) {
+          stale = (e as NodeJS.ErrnoException).code === "ESRCH";
+        }
+      }
+    } catch {
+      // unreadable: being written now, or left torn by a crash (then stale once it is old)
+      const st = fs.statSync(file, { throwIfNoEntry: false });
+      stale = st !== undefined && Date.now() - st.mtimeMs > 5_000;
+    }
+    if (stale) {
+      fs.rmSync(file, { force: true });
+      continue;
+    }
+    if (Date.now() > deadline) throw new AuditIOError(`Another crypto-shredding holds ${file}: run one shred at a time (remove the file if no shred is running).`);
+    Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, 10);
+  }
+}
+
+function shredAll(masters: readonly EncryptionKey[], auditDir: string, subject: string): string[] {
   // a store entry's tag is keyed by the master that wrapped it
   const tags = new Set(masters.map((m) => subjectTag(m, `user\0${subject}`)));
   const destroyed: string[] = [];
   for (const name of safeReaddir(auditDir)) {
     if (!name.startsWith(KEY_STORE_PREFIX) || !name.endsWith(".jsonl")) continue;
     const file = path.join(auditDir, name);
-    // read through a descriptor kept open: what a live writer appends to this file while it is
-    // rewritten is read from it after the rename (see appendKeyLine)
-    let old: number;
-    try {
-      old = fs.openSync(file, "r");
-    } catch {
-      continue; // gone meanwhile
+    // (again when another shred replaced the file while this one rewrote it: renaming over its
+    // copy would bring back what it destroyed)
+    for (let attempt = 0; attempt < 20; attempt++) {
+      const r = shredStore(file, tags, attempt);
+      if (r === "again") continue;
+      destroyed.push(...r);
+      break;
     }
+  }
+  return destroyed;
+}
+
+/** Shreds one key store (see shredSubjectKeys); "again" when another process replaced it meanwhile. */
+function shredStore(file: string, tags: ReadonlySet<string>, attempt: number): string[] | "again" {
+  const destroyed: string[] = [];
+  // read through a descriptor kept open: what a live writer appends to this file while it is
+  // rewritten is read from it after the rename (see appendKeyLine)
+  let old: number;
+  try {
+    old = fs.openSync(file, "r");
+  } catch {
+    return destroyed; // gone meanwhile
+  }
+  try {
+    const first = readRange(old, 0, fs.fstatSync(old).size);
+    // (up to its last whole line: a line being appended is read whole below)
+    let read = Buffer.byteLength(first.slice(0, first.lastIndexOf("\n") + 1));
+    const { keys: raw, tombstones } = parseKeyStore(first, true);
+    const dead = new Set(tombstones.map((t) => t.kid));
+    // (a key line a tombstone names is material to remove too: a writer that raced a shred)
+    const keep = raw.filter((w) => !tags.has(w.subject) && !dead.has(w.kid));
+    if (keep.length === raw.length) return destroyed;
+    const now = new Date().toISOString();
+    for (const w of raw) {
+      if (!tags.has(w.subject) || dead.has(w.kid)) continue;
+      dead.add(w.kid);
+      destroyed.push(w.kid);
+      tombstones.push({ kid: w.kid, shreddedAt: now });
+    }
+    const tmp = `${file}.${process.pid}.${attempt}.tmp`;
+    const fd = fs.openSync(tmp, "w", 0o600);
     try {
-      const first = readRange(old, 0, fs.fstatSync(old).size);
-      // (up to its last whole line: a line being appended is read whole below)
-      let read = Buffer.byteLength(first.slice(0, first.lastIndexOf("\n") + 1));
-      const { keys: all, tombstones } = parseKeyStore(first);
-      const keep = all.filter((w) => !tags.has(w.subject));
-      if (keep.length === all.length) continue;
-      const now = new Date().toISOString();
-      for (const w of all) {
-        if (!tags.has(w.subject)) continue;
-        destroyed.push(w.kid);
-        tombstones.push({ kid: w.kid, shreddedAt: now });
-      }
-      const tmp = `${file}.${process.pid}.tmp`;
-      const fd = fs.openSync(tmp, "w", 0o600);
-      try {
-        fs.writeSync(fd, [...keep, ...tombstones].map((w) => JSON.stringify(w) + "\n").join(""));
-        fs.fsyncSync(fd);
-      } finally {
-        fs.closeSync(fd);
-      }
-      fs.renameSync(tmp, file);
-      // lines appended to the replaced file after it was read: the other subjects' keys are
-      // carried over, this subject's destroyed like the rest (a line being written still, torn,
-      // waits a moment: its writer appends it again to the new file when it sees the rename)
-      for (let round = 0; round < 50; round++) {
-        const size = fs.fstatSync(old).size;
-        if (size === read) break;
-        const text = readRange(old, read, size);
-        const whole = text.lastIndexOf("\n") + 1;
-        read += Buffer.byteLength(text.slice(0, whole));
-        const late = parseKeyStore(text.slice(0, whole));
-        const carried: Array<WrappedKey | KeyTombstone> = [...late.tombstones];
-        for (const w of late.keys) {
-          if (!tags.has(w.subject)) carried.push(w);
-          else {
-            destroyed.push(w.kid);
-            carried.push({ kid: w.kid, shreddedAt: now });
-          }
-        }
-        if (carried.length > 0) appendKeyLine(file, carried.map((w) => JSON.stringify(w) + "\n").join(""));
-        if (whole < text.length) Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, 2);
-      }
+      fs.writeSync(fd, [...keep, ...tombstones].map((w) => JSON.stringify(w) + "\n").join(""));
+      fs.fsyncSync(fd);
     } finally {
-      fs.closeSync(old);
+      fs.closeSync(fd);
     }
+    const current = fs.statSync(file, { throwIfNoEntry: false });
+    const mine = fs.fstatSync(old);
+    if (current === undefined || current.ino !== mine.ino || current.dev !== mine.dev) {
+      fs.rmSync(tmp, { force: true });
+      return "again";
+    }
+    fs.renameSync(tmp, file);
+    // lines appended to the replaced file after it was read: the other subjects' keys are
+    // carried over, this subject's destroyed like the rest. A line being written still (torn)
+    // is waited for while the file grows; one that stays torn is a crash's debris.
+    let lastSize = -1;
+    for (let round = 0; round < 50; round++) {
+      const size = fs.fstatSync(old).size;
+      if (size === read || size === lastSize) break;
+      lastSize = size;
+      const text = readRange(old, read, size);
+      const whole = text.lastIndexOf("\n") + 1;
+      read += Buffer.byteLength(text.slice(0, whole));
+      const late = parseKeyStore(text.slice(0, whole), true);
+      const carried: Array<WrappedKey | KeyTombstone> = [...late.tombstones];
+      for (const w of late.keys) {
+        if (!tags.has(w.subject)) carried.push(w);
+        else if (!dead.has(w.kid)) {
+          dead.add(w.kid);
+          destroyed.push(w.kid);
+          carried.push({ kid: w.kid, shreddedAt: now });
+        }
+      }
+      if (carried.length > 0) appendKeyLine(file, carried.map((w) => JSON.stringify(w) + "\n").join(""));
+      if (whole < text.length) Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, 2);
+    }
+  } finally {
+    fs.closeSync(old);
   }
   return destroyed;
 }

@@ -88,3 +88,51 @@ describe("shredding while another process writes the same key stores", () => {
     expect({ keepersUnreadable: unreadable("keeper"), victimsUnreadable: unreadable("victim") }).toEqual({ keepersUnreadable: 0, victimsUnreadable: count });
   }, 60_000);
 });
+
+describe("two shreds at once", () => {
+  it("two processes shredding two users of the same key stores at once each destroy their user's keys (the later rename brought back what the other destroyed)", async () => {
+    const { SubjectKeys, openKeyring } = await import("../../src/pipeline/keyring.js");
+    const { makeEncryptionKey } = await import("../../src/pipeline/keys.js");
+    const master = makeEncryptionKey(Buffer.from(TEST_KEY, "base64"));
+    const dir = path.join(tmpProject(), "audit_logs");
+    fs.mkdirSync(dir);
+    const ids = new Map<string, string>();
+    for (let s = 0; s < 40; s++) {
+      const w = new SubjectKeys(master, dir, `s${s}`);
+      for (const u of ["x", "y", "z"]) ids.set(`${s}${u}`, w.keyFor(u).id);
+    }
+    const fixture = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "../fixtures/core/shred-child.ts");
+    const at = String(Date.now() + 1500);
+    const codes = await Promise.all(
+      ["x", "y"].map((u) => new Promise<number | null>((resolve) => spawn(process.execPath, ["--import", "tsx", fixture, dir, u, at], { stdio: "inherit" }).on("exit", resolve))),
+    );
+    expect(codes).toEqual([0, 0]);
+    const ring = openKeyring([master], dir);
+    const wrong: string[] = [];
+    for (let s = 0; s < 40; s++) {
+      if (ring.resolve!(ids.get(`${s}x`)!) || ring.resolve!(ids.get(`${s}y`)!) || !ring.resolve!(ids.get(`${s}z`)!)) wrong.push(`s${s}`);
+    }
+    expect(wrong).toEqual([]);
+    expect(fs.existsSync(path.join(dir, ".shred.lock"))).toBe(false);
+  }, 60_000);
+});
+
+describe("a destroyed key's line written again", () => {
+  it("stays destroyed: a tombstone beats a key line of the same id wherever it stands, and the next shred removes that line (a writer racing a shred appended it again, readable)", async () => {
+    const { SubjectKeys, openKeyring, shredSubjectKeys } = await import("../../src/pipeline/keyring.js");
+    const { makeEncryptionKey } = await import("../../src/pipeline/keys.js");
+    const master = makeEncryptionKey(Buffer.from(TEST_KEY, "base64"));
+    const dir = path.join(tmpProject(), "audit_logs");
+    fs.mkdirSync(dir);
+    const kid = new SubjectKeys(master, dir, "live").keyFor("x").id;
+    const store = path.join(dir, "subject_keys_live.jsonl");
+    const keyLine = fs.readFileSync(store, "utf8").split("\n").find((l) => l.includes(kid))!;
+    expect(shredSubjectKeys([master], dir, "x")).toEqual([kid]);
+    fs.appendFileSync(store, keyLine + "\n"); // what the racing writer appended after the shred's rewrite
+    expect(openKeyring([master], dir).resolve!(kid)).toBeUndefined();
+    shredSubjectKeys([master], dir, "nobody");
+    shredSubjectKeys([master], dir, "x");
+    expect(fs.readFileSync(store, "utf8")).not.toContain(keyLine);
+    expect(fs.readFileSync(store, "utf8")).toContain(`"kid":"${kid}","shreddedAt"`);
+  });
+});

@@ -188,11 +188,14 @@ export function withAuditFetch<F extends FetchLike>(fetchFn: F, given: AuditFetc
   // a client built on fetch (ky) has a member per HTTP method, recorded as calls of the function
   // are, and makes new clients with `create`/`extend`, which are wrapped in turn (they were
   // copied as they were: requests made through them went unrecorded)
+  // (only for a client shaped as ky is, with create() and extend(): another function's members
+  // named get or delete may be anything, a route builder or a map's, and must stay as they are)
+  const kyLike = isKyLike(fetchFn);
   for (const key of Reflect.ownKeys(fetchFn)) {
     if (key === "name" || key === "length" || key === "prototype" || key === "arguments" || key === "caller" || Object.hasOwn(audited, key)) continue;
     const d = Object.getOwnPropertyDescriptor(fetchFn, key);
     if (!d) continue;
-    const member = (typeof d.value === "function" ? d.value : undefined) as ((...a: unknown[]) => unknown) | undefined;
+    const member = (kyLike && typeof d.value === "function" ? d.value : undefined) as ((...a: unknown[]) => unknown) | undefined;
     if (typeof key === "string" && member && HTTP_METHOD_MEMBERS.has(key)) {
       // (ky sends the method upper-cased)
       const method = key.toUpperCase();
@@ -209,6 +212,16 @@ export function withAuditFetch<F extends FetchLike>(fetchFn: F, given: AuditFetc
   }
   Object.defineProperty(audited, kAudited, { value: true });
   return audited as unknown as F;
+}
+
+/** A client shaped as ky is: a function with `create()` and `extend()` making new clients. */
+function isKyLike(fn: unknown): boolean {
+  try {
+    const o = fn as { create?: unknown; extend?: unknown; get?: unknown };
+    return typeof o.create === "function" && typeof o.extend === "function" && typeof o.get === "function";
+  } catch {
+    return false;
+  }
 }
 
 /** Members of a fetch-based client (ky's) that make a request with the HTTP method of their name. */
@@ -315,7 +328,7 @@ function describe(input: unknown, init: unknown, isSecretHeader: (name: string) 
     // no scheme at all (`user:pass@host/path`, the password perhaps holding / ? or \): read as a
     // scheme `user:` with an opaque path, or as a relative path, its userinfo shown as written;
     // hidden as in a URL that does not parse
-    if ((relative ? u.host === RELATIVE_HOST && !/^[\\/]{2}/.test(rawUrl.trim()) : u.host === "") && rawUrl.includes("@")) {
+    if ((relative ? u.host === RELATIVE_HOST && !/^[\\/]{2}/.test(rawUrl.trim()) : u.host === "" && u.protocol !== "data:" && u.protocol !== "blob:") && rawUrl.includes("@")) {
       url = hideInUnparsed(rawUrl, secrets);
       operation = `${method} ${url}`;
     }
@@ -367,7 +380,8 @@ function hideInUnparsed(raw: string, secrets: string[]): string {
     // a password holding / ? or # (base64), which is why the URL does not parse
     const colon = rest.indexOf(":");
     const next = rest.indexOf("@", end);
-    if (colon >= 0 && colon < end && !/^\d*$/.test(rest.slice(colon + 1, end)) && next >= 0) at = rest.lastIndexOf("@", endOf(next + 1) - 1);
+    // (not an IPv6 host, `[::1]:8080`, whose colons are no password's)
+    if (colon >= 0 && colon < end && !rest.startsWith("[") && !/^\d*$/.test(rest.slice(colon + 1, end)) && next >= 0) at = rest.lastIndexOf("@", endOf(next + 1) - 1);
     // no scheme (`user:pa/ss@host`): what was read as a scheme is the user, and all up to the
     // `@` its password
     else if (/^[\x00-\x20]*[a-z][a-z0-9+.-]*:$/i.test(head) && rest.includes("@")) at = rest.lastIndexOf("@", endOf(rest.indexOf("@") + 1) - 1);
@@ -439,4 +453,6 @@ function errorMessage(err: unknown, secrets: readonly string[] = []): string {
 }
 
 /** A URL with a scheme and `//`, as an error message quotes it (up to whitespace or a quote). */
-const QUOTED_URL = /\b[a-z][a-z0-9+.-]*:\/\/[^\s"'<>`]+/gi;
+// (a scheme of at most 32 characters: unbounded, dotted text made the scan quadratic, and error
+// text may come from a server; found by review, 2026-12-04)
+const QUOTED_URL = /\b[a-z][a-z0-9+.-]{0,31}:\/\/[^\s"'<>`]+/gi;

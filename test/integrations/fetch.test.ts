@@ -360,6 +360,29 @@ describe("withAuditFetch", () => {
     expect([audited.name, audited.length, audited.get.length, withAuditFetch(fetch, { logger }).length]).toEqual([ky.name, ky.length, ky.get.length, fetch.length]);
   });
 
+  it("members named get or delete of a function that is not shaped as ky stay as they are (they were wrapped: a sync result became a promise, and recorded)", async () => {
+    const logger = newLogger();
+    const store = new Map([["k", "v"]]);
+    const custom = Object.assign((input: string) => fetch(input), { get: (k: string) => store.get(k), delete: (k: string) => store.delete(k) });
+    const audited = withAuditFetch(custom, { logger });
+    expect(audited.get("k")).toBe("v");
+    expect(audited.delete("missing")).toBe(false);
+    await audited(`${origin}/v1/x`);
+    const recs = await recordsOf(logger, "tool_usage", 1);
+    expect(recs.map((r) => r.operation)).toEqual([`GET ${new URL(origin).host}/v1/x`]);
+  });
+
+  it("a data: URL holding @, and an IPv6 URL an error quotes, are recorded as they are (they were taken for credentials and cut)", async () => {
+    const logger = newLogger();
+    const dataUrl = "data:text/plain,mail%20bob@example.com";
+    expect(await (await withAuditFetch(fetch, { logger })(dataUrl)).text()).toBe("mail bob@example.com");
+    const failing = (input: string): Promise<Response> => Promise.reject(new Error(`upstream ${input} failed`));
+    await expect(withAuditFetch(failing, { logger })("http://[::1]:8080/users/bob@example.com")).rejects.toThrow(/upstream/);
+    const recs = await recordsOf(logger, "tool_usage", 2);
+    expect((recs[0]!.parameters as { url: string }).url).toBe(dataUrl);
+    expect(recs[1]!.errorMessage).toBe("Error: upstream http://[::1]:8080/users/bob@example.com failed");
+  });
+
   it("a fetch-like function's promise keeps the members it added (ky-style .json()); a Promise subclass is returned as it is", async () => {
     const logger = newLogger();
     const kyLike = (url: string) => {

@@ -373,17 +373,27 @@ function watchHead(state: RequestState, res: Response): void {
   const writeHead = res.writeHead as (this: Response, ...args: unknown[]) => Response;
   res.writeHead = function writeHead_(this: Response, ...args: unknown[]): Response {
     const chat = state.chat;
+    // read before the call (a middleware below may change the stored headers), kept only once
+    // the headers went out: a writeHead that throws (an invalid header) sent nothing
+    let encoding: string | null | undefined;
+    let type: string | null | undefined;
     try {
       if (chat && chat.encodingAtWrite === undefined && !this.headersSent) {
-        chat.encodingAtWrite = headerIn(args, "content-encoding") ?? headerOf(this.getHeader("content-encoding")) ?? null;
-        chat.typeAtWrite = headerIn(args, "content-type") ?? headerOf(this.getHeader("content-type")) ?? null;
+        encoding = headerIn(args, "content-encoding") ?? headerOf(this.getHeader("content-encoding")) ?? null;
+        type = headerIn(args, "content-type") ?? headerOf(this.getHeader("content-type")) ?? null;
       }
     } catch {
       // never the app's problem
     }
     const out = writeHead.apply(this, args);
     try {
-      if (state.sentStatus === undefined && this.headersSent) state.sentStatus = this.statusCode;
+      if (this.headersSent) {
+        if (state.sentStatus === undefined) state.sentStatus = this.statusCode;
+        if (chat && encoding !== undefined && chat.encodingAtWrite === undefined) {
+          chat.encodingAtWrite = encoding;
+          chat.typeAtWrite = type;
+        }
+      }
     } catch {
       // never the app's problem
     }

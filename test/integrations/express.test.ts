@@ -612,6 +612,24 @@ describe.each(EXPRESS_FLAVORS)("%s", (_name, express: ExpressFactory) => {
     expect(chats.map((c) => contentOf(logger, (c.fullContent as { response: unknown }).response))).toEqual(["café", "[4 bytes of image/png]"]);
   });
 
+  it("a writeHead() that throws (an invalid header) sends nothing: the response then sent is read with its own headers (it was read with the failed call's)", async () => {
+    const logger = newLogger();
+    const app = express();
+    app.use(auditMiddleware({ logger, chatRoutes: ["/chat"] }));
+    app.get("/chat", (_req: Request, res: Response) => {
+      try {
+        res.writeHead(200, { "Content-Type": "application/octet-stream", "X-Trace": "a\nb" });
+      } catch {
+        res.status(502).type("text/plain").end("upstream said no");
+      }
+    });
+    const url = await start(app);
+    expect((await exchange(`${url}/chat`)).status).toBe(502);
+    const [chat] = await waitForRecords(logger, "chat_interaction", 1);
+    expect(chat).toMatchObject({ statusCode: 502, success: false });
+    expect(contentOf(logger, (chat!.fullContent as { response: unknown }).response)).toBe("upstream said no");
+  });
+
   it("a CORS preflight (OPTIONS) or HEAD request to a chat route is no chat: only its duration metric is recorded", async () => {
     const logger = newLogger();
     const url = await start(

@@ -151,3 +151,20 @@ export function selectSessions(auditDir: string, session: string | undefined): s
   }
   return [session];
 }
+
+/** `--content-dir`: an audit directory (or a project directory containing audit_logs/). */
+export function contentDirOption(raw: string): string {
+  try {
+    return resolveAuditDir(raw);
+  } catch (err) {
+    if (err instanceof UsageError) throw new UsageError(`option --content-dir: ${err.message.replace(/^<dir> /, "")}`);
+    throw err;
+  }
+}
+
+/** `--content-dir` as tail and serve take it: only with --postgres (a <dir> holds its own key stores). */
+export function storeContentDir(raw: string | undefined, overStore: boolean): string | undefined {
+  if (raw === undefined) return undefined;
+  if (!overStore) throw new UsageError("option --content-dir only applies with --postgres: a <dir> holds its own key stores and content files");
+  return contentDirOption(raw);
+}

@@ -7,7 +7,7 @@ import { csvFileName } from "../export/directory.js";
 import { listKindFiles, safeReaddir } from "../sink/files.js";
 import { RECORD_KINDS, type RecordType } from "../types.js";
 import { names } from "../postgres/schema.js";
-import { choiceOption, EXIT_FAIL, EXIT_OK, kindOption, parseCommand, resolveAuditDir, sessionOption, UsageError } from "./args.js";
+import { choiceOption, EXIT_FAIL, EXIT_OK, kindOption, contentDirOption, parseCommand, sessionOption, UsageError } from "./args.js";
 import type { CliIO, Command } from "./io.js";
 import { loadCliKey } from "./keys.js";
 import { STORE_OPTIONS, storeHelp, storeTarget, type OpenStore } from "./store.js";
@@ -78,15 +78,6 @@ async function anyEncryptedInStore(store: OpenStore, sessions: readonly string[]
   return false;
 }
 
-/** `--content-dir`: an audit directory (or a project directory containing audit_logs/). */
-function contentDirOption(raw: string): string {
-  try {
-    return resolveAuditDir(raw);
-  } catch (err) {
-    if (err instanceof UsageError) throw new UsageError(`option --content-dir: ${err.message.replace(/^<dir> /, "")}`);
-    throw err;
-  }
-}
 
 function headOf(file: string): string {
   let fd: number | undefined;

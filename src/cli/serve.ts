@@ -4,13 +4,13 @@
  */
 import { spawn } from "node:child_process";
 import { startServer } from "../serve/server.js";
-import { EXIT_FAIL, EXIT_OK, EXIT_USAGE, intOption, parseCommand, UsageError } from "./args.js";
+import { EXIT_FAIL, EXIT_OK, EXIT_USAGE, intOption, parseCommand, storeContentDir, UsageError } from "./args.js";
 import { openStore, STORE_OPTIONS, storeHelp, storeTarget, type OpenStore } from "./store.js";
 import { createIO, type CliIO, type Command } from "./io.js";
 import { loadCliKey } from "./keys.js";
 
 const HELP = `Usage: audit-logger serve <dir> [--port <n>] [--host <addr>] [--key-file <file>] [--no-open]
-       audit-logger serve --postgres <url> [--schema <name>] [--port <n>] [--host <addr>] [--key-file <file>] [--no-open]
+       audit-logger serve --postgres <url> [--schema <name>] [--content-dir <dir>] [--port <n>] [--host <addr>] [--key-file <file>] [--no-open]
 
 Starts a read-only web viewer of the audit trail: sessions, timelines, conversations, tools,
 errors, analytics charts, the verifier's findings, and JSON/CSV export downloads.
@@ -21,6 +21,8 @@ errors, analytics charts, the verifier's findings, and JSON/CSV export downloads
   --key-file <file>  key (or keyring) to show encrypted prompts and responses; default: the
                      AUDIT_LOGGER_KEY variable; without a key they are shown as encrypted
   --no-open          do not open a browser
+  --content-dir <dir> with --postgres: the writing instance's audit directory, whose key stores
+                     open its encrypted records and whose files hold full content
 ${storeHelp(19)}
   -h, --help         show this help
 
@@ -46,6 +48,7 @@ async function run(argv: readonly string[], io: CliIO): Promise<number> {
     port: { type: "string" },
     host: { type: "string" },
     "key-file": { type: "string" },
+    "content-dir": { type: "string" },
     "no-open": { type: "boolean" },
     ...STORE_OPTIONS,
   });
@@ -58,13 +61,14 @@ async function run(argv: readonly string[], io: CliIO): Promise<number> {
   const host = values.host ?? "127.0.0.1";
   if (host.trim() === "") throw new UsageError("option --host needs an address, e.g. 127.0.0.1");
   const key = loadCliKey(values["key-file"], io.env);
+  const contentDir = storeContentDir(values["content-dir"], target.kind === "postgres");
   if (io.signal.aborted) return EXIT_OK;
   // the store is checked up front (unreachable, bad login, no store in the schema: one message, exit 1)
   const store: OpenStore | undefined = target.kind === "postgres" ? await openStore(target) : undefined;
   let server: Awaited<ReturnType<typeof startServer>>;
   try {
     server = await startServer({
-      ...(target.kind === "dir" ? { auditPath: target.dir } : { postgres: { pool: store!.pool, schema: store!.schema } }),
+      ...(target.kind === "dir" ? { auditPath: target.dir } : { postgres: { pool: store!.pool, schema: store!.schema, ...(contentDir !== undefined ? { contentDir } : {}) } }),
       host,
       port,
       ...(key ? { encryptionKey: key.masters.length === 1 ? key.masters[0]! : key.masters } : {}),

@@ -2,7 +2,7 @@
 import { openRecord } from "../reader/records.js";
 import { listSessionIds, listKindFiles } from "../sink/files.js";
 import { openKeyring } from "../pipeline/keyring.js";
-import { ALL_KINDS, EXIT_OK, intOption, type ChainKindName, kindOption, parseCommand, selectSessions, sessionOption } from "./args.js";
+import { ALL_KINDS, EXIT_OK, intOption, type ChainKindName, kindOption, parseCommand, selectSessions, sessionOption, storeContentDir } from "./args.js";
 import { formatRecord } from "./format.js";
 import type { CliIO, Command } from "./io.js";
 import { keyringFor, loadCliKey } from "./keys.js";
@@ -28,6 +28,8 @@ session#seq, what happened, then the record's user= and trace= when it has them.
   --json             print each record's JSON line exactly as stored
   --key-file <file>  key to decrypt prompt previews (default: the AUDIT_LOGGER_KEY variable);
                      without a key, encrypted previews show as [encrypted]
+  --content-dir <dir> with --postgres: the writing instance's audit directory, whose key
+                     stores open its records' per-user keys
 ${storeHelp(19)}
   -h, --help         show this help
 
@@ -76,6 +78,7 @@ export const tailCommand: Command = {
       kind: { type: "string" },
       json: { type: "boolean" },
       "key-file": { type: "string" },
+      "content-dir": { type: "string" },
       ...STORE_OPTIONS,
     });
     if (values.help) {
@@ -88,8 +91,11 @@ export const tailCommand: Command = {
     const kind = kindOption(values.kind, ALL_KINDS);
     const kinds: readonly ChainKindName[] = kind ? [kind] : ALL_KINDS;
     const cliKey = loadCliKey(values["key-file"], io.env);
-    // over the store there is no directory of wrapped per-subject keys: the master keys only
-    const key = cliKey ? (target.kind === "dir" ? keyringFor(cliKey, target.dir) : openKeyring(cliKey.key.masters ?? [cliKey.key], undefined)) : undefined;
+    // over the store the per-subject keys are in the writer's directory (--content-dir); without
+    // it, the master keys only
+    const contentDir = storeContentDir(values["content-dir"], target.kind === "postgres");
+    const keyDir = target.kind === "dir" ? target.dir : contentDir;
+    const key = cliKey ? (keyDir !== undefined ? keyringFor(cliKey, keyDir) : openKeyring(cliKey.key.masters ?? [cliKey.key], undefined)) : undefined;
     const print = (p: Parsed): void => {
       if (values.json) io.out(p.line);
       else if (p.rec) io.out(formatRecord(openRecord(p.rec, key), { color: io.color }));

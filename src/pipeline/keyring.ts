@@ -134,7 +134,7 @@ export function openKeyring(masters: readonly EncryptionKey[], auditDir: string 
       // a reader with no directory (over PostgreSQL, without contentDir): the per-user data keys
       // are in the writers' key stores, which it cannot see; said so, not taken for a shredding
       throw new AuditKeyError(
-        `Data key ${kid} (a per-user key) is kept in the key store of the audit directory that wrote the record (subject_keys_<sessionId>.jsonl), and this reader has no directory to look in: reading from PostgreSQL, give postgres.contentDir (the CLI's --content-dir) pointing at that directory.`,
+        `Data key ${kid} (a per-user key) is kept in the key store of the audit directory that wrote the record (subject_keys_<sessionId>.jsonl), and this reader has no directory to look in: reading from PostgreSQL, give postgres.contentDir (the CLI's --content-dir, for tail, serve and export) pointing at that directory.`,
       );
     }
     let w = (stores ?? load()).get(kid);

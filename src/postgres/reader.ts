@@ -176,26 +176,37 @@ export class PostgresRecordSource implements RecordSource {
       values.push(typeof v === "string" ? columnText(v) : v);
       return `$${values.length}`;
     };
+    // A filter holding U+FFFD in that form (from U+0000, a lone surrogate, or U+FFFD itself) also
+    // matches values that differ only there (`bob\u0000` and `bob\uFFFD`): such a query is
+    // compared exactly on the records' lines too, and paged here (found by review, 2026-12-04)
+    const exact: Array<[string, string]> = [];
+    const textParam = (field: string, v: unknown) => {
+      if (typeof v === "string" && columnText(v)!.includes("\uFFFD")) exact.push([field, v]);
+      return param(v);
+    };
     for (const [key, field] of Object.entries(EQUALITY[kind])) {
       const want = f[key];
       if (want === undefined) continue;
       if (field === "success") where.push(`coalesce((record->>'success')::boolean, true) = ${param(want)}::boolean`);
-      else if (field === "model") where.push(`model = ${param(want)}`);
-      else where.push(`record->>${param(field)} = ${param(want)}`);
+      else if (field === "model") where.push(`model = ${textParam(field, want)}`);
+      else where.push(`record->>${param(field)} = ${textParam(field, want)}`);
     }
-    if (f.userId !== undefined) where.push(`user_id = ${param(f.userId)}`);
-    if (f.traceId !== undefined) where.push(`trace_id = ${param(f.traceId)}`);
+    if (f.userId !== undefined) where.push(`user_id = ${textParam("userId", f.userId)}`);
+    if (f.traceId !== undefined) where.push(`trace_id = ${textParam("traceId", f.traceId)}`);
     if (f.since !== undefined) where.push(`ts >= ${param(iso(f.since as TimeInput))}::timestamptz`);
     if (f.until !== undefined) where.push(`ts < ${param(iso(f.until as TimeInput))}::timestamptz`);
     if (compiled.sessionId !== undefined) where.push(`session_id = ${param(compiled.sessionId)}`);
     if (sessionIds !== undefined) where.push(`session_id = ANY(${param([...sessionIds])}::text[])`);
-    const limit = Number.isFinite(compiled.limit) ? ` LIMIT ${param(compiled.limit)}` : "";
-    const offset = compiled.offset > 0 ? ` OFFSET ${param(compiled.offset)}` : "";
+    const limit = Number.isFinite(compiled.limit) && exact.length === 0 ? ` LIMIT ${param(compiled.limit)}` : "";
+    const offset = compiled.offset > 0 && exact.length === 0 ? ` OFFSET ${param(compiled.offset)}` : "";
     const r = await this.pool.query<{ line: string }>(
       `SELECT line FROM ${this.n.records} WHERE ${where.join(" AND ")} ORDER BY ts DESC, seq DESC, id DESC${limit}${offset}`,
       values,
     );
-    return r.rows.map((x) => JSON.parse(x.line) as RawRecord);
+    const recs = r.rows.map((x) => JSON.parse(x.line) as RawRecord);
+    if (exact.length === 0) return recs;
+    const matching = recs.filter((rec) => exact.every(([field, v]) => (rec as Record<string, unknown>)[field] === v));
+    return matching.slice(compiled.offset, Number.isFinite(compiled.limit) ? compiled.offset + compiled.limit : undefined);
   }
 
   /**

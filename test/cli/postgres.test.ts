@@ -7,9 +7,9 @@
 import fs from "node:fs";
 import path from "node:path";
 import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
-import { AuditLogger } from "../../src/index.js";
+import { AuditLogger, auditContext } from "../../src/index.js";
 import { PostgresSink } from "../../src/postgres/index.js";
-import { cleanupTmp, tmpProject } from "../helpers/index.js";
+import { cleanupTmp, TEST_KEY, tmpProject } from "../helpers/index.js";
 import { dropSchema, freePort, freshSchema, PG_URL, sql } from "../fixtures/postgres/db.js";
 import { collect, runCli, startCli, waitFor } from "./helpers.js";
 
@@ -216,6 +216,27 @@ describe("audit-logger over --postgres: the same answers as over the files", () 
     expect(text.code, text.stderr).toBe(0);
     expect(text.stdout).toContain("beta#8");
     expect(text.stdout).toContain('"question 7, \\"quoted\\""');
+  });
+
+  it("tail over an encrypted store: per-user keys are opened with --content-dir (the writer's directory); without it the preview says it cannot be decrypted; --content-dir with a <dir> is bad usage", async () => {
+    const encSchema = schemaFor("tailenc");
+    const projectPath = tmpProject("audit-cli-pg-enc-");
+    const logger = new AuditLogger({ sessionId: "enc", projectPath, encryptSensitiveContent: true, encryptionKey: TEST_KEY, sinks: [new PostgresSink({ connectionString: PG_URL, schema: encSchema })] });
+    auditContext.run({ userId: "alice" }, () => logger.logChatInteraction({ prompt: "alice's question", response: "an answer" }));
+    await logger.finalizeSession();
+    const keyFile = path.join(projectPath, "master.key");
+    fs.writeFileSync(keyFile, TEST_KEY);
+    const args = ["tail", ...pg(encSchema), "--kind", "chat_interaction", "--key-file", keyFile];
+    const opened = await runCli([...args, "--content-dir", logger.auditDir]);
+    expect(opened.code, opened.stderr).toBe(0);
+    expect(opened.stdout).toContain("alice's question");
+    const closed = await runCli(args);
+    expect(closed.code, closed.stderr).toBe(0);
+    expect(closed.stdout).not.toContain("alice's question");
+    expect(closed.stdout).toContain("cannot decrypt");
+    const bad = await runCli(["tail", logger.auditDir, "--content-dir", logger.auditDir]);
+    expect(bad.code).toBe(2);
+    expect(bad.stderr).toContain("--content-dir only applies with --postgres");
   });
 
   it("verify: exit 0 over the whole store and one session", async () => {

@@ -260,6 +260,20 @@ describe("PostgresSink", () => {
     expect(await viewer.getToolUsages({ toolName: "t\u0000" })).toEqual([]);
   });
 
+  it("viewer filters over the store tell apart values that differ only in U+0000, a lone surrogate or U+FFFD (the columns hold all three as U+FFFD)", async () => {
+    const schema = schemaFor("collide");
+    const logger = new AuditLogger({ sessionId: "collide", projectPath: tmpProject(), sinks: [new PostgresSink({ connectionString: PG_URL, schema })] });
+    const users = ["bob\u0000", "bob\uD800", "bob\uFFFD", "bob"];
+    for (const userId of users) for (let i = 0; i < 3; i++) auditContext.run({ userId }, () => logger.logChatInteraction({ prompt: `p${i}`, response: "r" }));
+    await logger.finalizeSession();
+    const viewer = new AuditViewer({ postgres: { connectionString: PG_URL, schema } });
+    for (const userId of users) {
+      const got = await viewer.getChatInteractions({ userId });
+      expect(got.map((r) => r.userId)).toEqual([userId, userId, userId]);
+      expect((await viewer.getChatInteractions({ userId, limit: 1, offset: 1 })).map((r) => r.promptPreview)).toEqual(["p1"]);
+    }
+  });
+
   it("opens its connections outside any request's context, also for a flush() or finalizeSession() called in one (they kept that request's trace and user for their life)", async () => {
     const schema = schemaFor("ctx");
     // the app's own pool, whose idle connections close quickly: each step below needs a new one

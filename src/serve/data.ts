@@ -80,6 +80,8 @@ export interface ServeStore {
   readonly pool: Pool;
   /** schema holding the store (default `audit_logger`) */
   readonly schema?: string;
+  /** the writing instance's audit directory: its key stores and full-content files */
+  readonly contentDir?: string;
 }
 
 export interface ServeDataOptions {
@@ -147,7 +149,8 @@ export class ServeData {
     if (o.postgres) {
       const schema = o.postgres.schema ?? DEFAULT_SCHEMA;
       this.store = { pool: o.postgres.pool, schema };
-      this.viewer = new AuditViewer({ postgres: { pool: o.postgres.pool, schema }, ...common });
+      const contentDir = o.postgres.contentDir;
+      this.viewer = new AuditViewer({ postgres: { pool: o.postgres.pool, schema, ...(contentDir !== undefined ? { contentDir } : {}) }, ...common });
       this.auditPath = undefined;
       this.description = `postgres schema ${schema}`;
     } else {
@@ -160,7 +163,7 @@ export class ServeData {
     this.prices = o.prices;
     // the same keyring the viewer builds, for records this module opens itself
     const k = resolveKey(o.encryptionKey);
-    this.key = k ? openKeyring(k.masters ?? [k], this.auditPath) : undefined;
+    this.key = k ? openKeyring(k.masters ?? [k], this.auditPath ?? o.postgres?.contentDir) : undefined;
     this.indexes = o.lineIndex === false || this.auditPath === undefined ? undefined : new SessionIndexes(this.auditPath);
   }
 

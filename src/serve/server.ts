@@ -50,6 +50,11 @@ export interface ServePostgresOptions {
   readonly pool?: Pool;
   /** schema holding the store (default `audit_logger`) */
   readonly schema?: string;
+  /**
+   * the writing instance's audit directory: its key stores open encrypted records' per-user
+   * keys, its files hold full content (the store holds neither)
+   */
+  readonly contentDir?: string;
 }
 
 /** A running viewer. */
@@ -71,6 +76,7 @@ const postgresSchema = z
     connectionString: z.string().min(1, "must be a non-empty connection string").optional(),
     pool: z.custom<Pool>((v) => typeof v === "object" && v !== null && typeof (v as Pool).query === "function", "must be a pg.Pool").optional(),
     schema: schemaNameSchema.optional(),
+    contentDir: z.string().min(1, "must be the path of the writing instance's audit_logs directory").optional(),
   })
   .refine((p) => (p.connectionString === undefined) !== (p.pool === undefined), "give exactly one of connectionString or pool");
 const optionsSchema = z.strictObject({
@@ -116,7 +122,10 @@ export async function startServer(options: ServeOptions): Promise<RunningServer>
       pool = ownPool = new pg.Pool({ connectionString: o.postgres.connectionString, max: 4, allowExitOnIdle: true, application_name: "audit-logger-serve" });
       ownPool.on("error", () => undefined); // an idle connection dropped: the next query reconnects
     }
-    data = new ServeData({ postgres: { pool, ...(o.postgres.schema !== undefined ? { schema: o.postgres.schema } : {}) }, ...common });
+    data = new ServeData({
+      postgres: { pool, ...(o.postgres.schema !== undefined ? { schema: o.postgres.schema } : {}), ...(o.postgres.contentDir !== undefined ? { contentDir: o.postgres.contentDir } : {}) },
+      ...common,
+    });
   } else {
     let st: fs.Stats | undefined;
     try {

@@ -4,6 +4,7 @@
  * API fetched over real HTTP (and the CLI run as a child process with --postgres).
  */
 import { spawn } from "node:child_process";
+import fs from "node:fs";
 import path from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { AuditLogger } from "../../src/index.js";
@@ -13,10 +14,12 @@ import { dropSchema, freshSchema, PG_URL, sql } from "../fixtures/postgres/db.js
 import { cleanupTmp, TEST_KEY, tmpProject } from "../helpers/index.js";
 
 const schema = freshSchema("serve");
+let writerDir = "";
 const PROMPT = "Which invoices of ACME are overdue?";
 
 beforeAll(async () => {
   const projectPath = tmpProject("audit-serve-pg-");
+  writerDir = path.join(projectPath, "audit_logs");
   const alpha = new AuditLogger({ sessionId: "alpha", projectPath, sinks: [new PostgresSink({ connectionString: PG_URL, schema })] });
   const req = alpha.logPerformanceMetric({ metricName: "request_ms", value: 12, unit: "ms" });
   for (let i = 0; i < 5; i++) {
@@ -105,6 +108,18 @@ describe("startServer({ postgres })", () => {
     expect(d.record.promptPreview).toMatchObject({ $enc: "aes-256-gcm/v1" });
   });
 
+  it("opens it with contentDir, the writing instance's directory (its key stores), from the API and from the CLI's --content-dir", async () => {
+    const withDir = await startServer({ postgres: { connectionString: PG_URL, schema, contentDir: writerDir }, encryptionKey: TEST_KEY });
+    try {
+      const r = await fetch(new URL("/api/sessions/gamma/records/secret1", withDir.baseUrl), { headers: { authorization: `Bearer ${withDir.token}` } });
+      const d = (await r.json()) as { record: { promptPreview: unknown; encryptedWithoutKey?: boolean } };
+      expect(d.record.encryptedWithoutKey).toBeUndefined();
+      expect(d.record.promptPreview).toBe("a secret question");
+    } finally {
+      await withDir.close();
+    }
+  });
+
   it("reports integrity from the store's verifier, and sees tampering", async () => {
     const ok = await json<{ ok: boolean; recordsChecked: number; sessions: string[] }>("/api/sessions/alpha/integrity");
     expect(ok).toMatchObject({ ok: true, recordsChecked: 9, sessions: ["alpha"] });
@@ -177,5 +192,22 @@ describe("audit-logger serve --postgres (CLI)", () => {
     expect(missing.err()).toContain(`no audit store in schema "${schema}_none"`);
     const both = run([tmpProject(), "--postgres", PG_URL, "--no-open"]);
     expect(await both.exit).toBe(2);
+  });
+
+  it("--content-dir opens the store's encrypted records with the writer's key stores (the option was refused by the server's options)", async () => {
+    const keyFile = path.join(tmpProject(), "master.key");
+    fs.writeFileSync(keyFile, TEST_KEY);
+    const p = run(["--postgres", PG_URL, "--schema", schema, "--content-dir", writerDir, "--key-file", keyFile, "--no-open"]);
+    let url: string | undefined;
+    for (let i = 0; i < 300 && url === undefined; i++) {
+      url = /Open (http:\/\/\S+)/.exec(p.out())?.[1];
+      if (url === undefined) await Promise.race([p.exit, new Promise((r) => setTimeout(r, 100))]);
+    }
+    expect(url, p.err()).toBeDefined();
+    const u = new URL(url!);
+    const r = await fetch(new URL("/api/sessions/gamma/records/secret1", u), { headers: { authorization: `Bearer ${u.searchParams.get("token")!}` } });
+    expect(((await r.json()) as { record: { promptPreview: unknown } }).record.promptPreview).toBe("a secret question");
+    p.child.kill("SIGTERM");
+    expect(await p.exit).toBe(0);
   });
 });

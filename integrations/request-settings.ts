@@ -43,7 +43,8 @@ function toolNames(tools: unknown, out: Obj): void {
   const names: string[] = [];
   for (const t of tools.slice(0, MAX_TOOLS)) {
     if (!isObj(t)) continue;
-    const fn = isObj(t.function) ? t.function : undefined;
+    // (a function's name; a chat completions custom tool's, `{ type: "custom", custom: { name } }`)
+    const fn = isObj(t.function) ? t.function : isObj(t.custom) ? t.custom : undefined;
     const n = name(fn?.name) ?? name(t.name) ?? name(t.type);
     if (n !== undefined) names.push(n);
   }
@@ -59,7 +60,7 @@ function toolNames(tools: unknown, out: Obj): void {
 function toolChoice(v: unknown): string | undefined {
   if (typeof v === "string") return v.slice(0, 64);
   if (!isObj(v)) return undefined;
-  const fn = isObj(v.function) ? v.function : undefined;
+  const fn = isObj(v.function) ? v.function : isObj(v.custom) ? v.custom : undefined;
   const n = name(fn?.name) ?? name(v.name);
   if (n !== undefined) return `tool:${n}`;
   return name(v.type);

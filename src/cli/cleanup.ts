@@ -4,7 +4,7 @@ import path from "node:path";
 import { AuditLogger } from "../logger.js";
 import { cleanupSessions, shreddedKeyIdsOf, type CleanupEntry } from "../retention.js";
 import { safeJoin, sessionFileName } from "../sink/files.js";
-import { EXIT_FAIL, EXIT_OK, intOption, parseCommand, resolveAuditDir, singleDir } from "./args.js";
+import { EXIT_FAIL, EXIT_OK, intOption, parseCommand, resolveAuditDir, singleDir, UsageError } from "./args.js";
 import type { Command } from "./io.js";
 
 const DEFAULT_MAX_AGE_DAYS = 90;
@@ -16,8 +16,8 @@ const HELP = `Usage: audit-logger cleanup <dir> [--dry-run] [--max-age-days <n>]
 Removes every file of each session whose newest record is older than its retention period: its
 JSONL files and rotated segments, its full-content files and its session file. Never removes a
 session that a running logger is writing, or one under a legal hold. Each removal is recorded
-first, as a chained "retention_pruned" record in the directory's "audit_maintenance" session, so
-that verify tells it from files deleted by hand.
+first, as a chained "retention_pruned" record (what went, when, under which policy) in the
+directory's "audit_maintenance" session, with a checkpoint: the removal is on record.
 
   <dir>                 the audit directory, or a project directory containing audit_logs/
   --dry-run             list what would be removed, remove nothing
@@ -90,6 +90,10 @@ export const cleanupCommand: Command = {
     const remove: CleanupEntry[] = [...candidates.removed];
     const kept: Kept[] = [...candidates.keptByRetention];
     const failed: Array<{ file: string; error: string }> = [];
+    // (the removals are recorded by a logger of the directory, which writes <project>/audit_logs)
+    if (!dryRun && remove.length > 0 && path.basename(dir) !== "audit_logs") {
+      throw new UsageError(`${dir} is not named audit_logs: point <dir> at the audit directory or its project directory (the removals are recorded in it; --dry-run works anywhere)`);
+    }
     if (!dryRun && remove.length > 0) {
       // each removal leaves a chained retention_pruned record (and a checkpoint) in the
       // directory's maintenance session before its files go, as logger.cleanup() does in the

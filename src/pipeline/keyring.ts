@@ -1,6 +1,7 @@
 import { createCipheriv, createDecipheriv, createHmac, randomBytes } from "node:crypto";
 import fs from "node:fs";
 import os from "node:os";
+import { threadId } from "node:worker_threads";
 import path from "node:path";
 import { AuditIOError, AuditKeyError } from "../errors.js";
 import { safeReaddir } from "../sink/files.js";
@@ -238,9 +239,13 @@ function appendKeyLine(file: string, line: string, kid?: string): boolean {
       fs.closeSync(fd);
     }
     if (same || attempt >= 100) return true;
-    // the store was replaced by a shred: one that destroyed this key (it read the line before
-    // the rename) left a tombstone for it; its key material must not come back
-    if (kid !== undefined && readKeyStore(file).tombstones.some((t) => t.kid === kid)) return false;
+    // the store was replaced by a shred: one that destroyed this key left a tombstone for it (at
+    // its rewrite, or after: it reads what was appended meanwhile once it renamed, so it is
+    // waited for); the key material must not come back
+    if (kid !== undefined) {
+      waitForShred(path.dirname(file));
+      if (readKeyStore(file).tombstones.some((t) => t.kid === kid)) return false;
+    }
   }
 }
 
@@ -283,6 +288,21 @@ export function shredSubjectKeys(masters: readonly EncryptionKey[], auditDir: st
 /** The lock file that serializes shreds of one directory. */
 export const SHRED_LOCK = ".shred.lock";
 
+/** How long a shred waits for another one's lock (under the worker thread's 30 s call limit). */
+const SHRED_LOCK_WAIT_MS = 10_000;
+
+/** The shred locks this thread holds (a lock naming this pid and thread, not held, was left by a crash). */
+const heldShredLocks = new Set<string>();
+
+const sleepSync = (ms: number): void => void Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, ms);
+
+/** Waits (up to SHRED_LOCK_WAIT_MS) until no shred of the directory runs. */
+function waitForShred(auditDir: string): void {
+  const file = path.join(auditDir, SHRED_LOCK);
+  const deadline = Date.now() + SHRED_LOCK_WAIT_MS;
+  while (fs.existsSync(file) && !heldShredLocks.has(file) && Date.now() < deadline) sleepSync(5);
+}
+
 /**
  * Takes the directory's shred lock (a file made with O_EXCL holding pid and host), waiting up to
  * 30 s for a live holder; one left by a process that is gone (same host) is taken over. Returns
@@ -290,12 +310,14 @@ export const SHRED_LOCK = ".shred.lock";
  */
 function takeShredLock(auditDir: string): () => void {
   const file = path.join(auditDir, SHRED_LOCK);
-  const body = JSON.stringify({ pid: process.pid, hostname: os.hostname(), startedAt: new Date().toISOString() });
-  const deadline = Date.now() + 30_000;
+  const body = JSON.stringify({ pid: process.pid, threadId, hostname: os.hostname(), startedAt: new Date().toISOString() });
+  const deadline = Date.now() + SHRED_LOCK_WAIT_MS;
   for (;;) {
     try {
       fs.writeFileSync(file, body, { flag: "wx", mode: 0o600 });
+      heldShredLocks.add(file);
       return () => {
+        heldShredLocks.delete(file);
         try {
           if (fs.readFileSync(file, "utf8") === body) fs.unlinkSync(file);
         } catch {
@@ -307,12 +329,18 @@ function takeShredLock(auditDir: string): () => void {
     }
     let stale = false;
     try {
-      const holder = JSON.parse(fs.readFileSync(file, "utf8")) as { pid?: unknown; hostname?: unknown };
+      const holder = JSON.parse(fs.readFileSync(file, "utf8")) as { pid?: unknown; threadId?: unknown; hostname?: unknown };
       if (typeof holder.pid === "number" && holder.hostname === os.hostname()) {
-        try {
-          process.kill(holder.pid, 0);
-        } catch (e) {
-          stale = (e as NodeJS.ErrnoException).code === "ESRCH";
+        if (holder.pid === process.pid) {
+          // this process: held by this thread (not now: a shred of ours that crashed, or a
+          // process of a former life with our pid), or by another of its threads (waited for)
+          stale = holder.threadId === threadId && !heldShredLocks.has(file);
+        } else {
+          try {
+            process.kill(holder.pid, 0);
+          } catch (e) {
+            stale = (e as NodeJS.ErrnoException).code === "ESRCH";
+          }
         }
       }
     } catch {
@@ -325,7 +353,7 @@ function takeShredLock(auditDir: string): () => void {
       continue;
     }
     if (Date.now() > deadline) throw new AuditIOError(`Another crypto-shredding holds ${file}: run one shred at a time (remove the file if no shred is running).`);
-    Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, 10);
+    sleepSync(10);
   }
 }
 

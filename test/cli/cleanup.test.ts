@@ -110,6 +110,18 @@ describe("audit-logger cleanup", () => {
     expect(again.stdout).toMatch(/^Nothing to remove in .* \(retention 30 days\)\.$/m);
   });
 
+  it("refuses to remove from a directory not named audit_logs (exit 2, nothing removed): its removals would be recorded in a sibling audit_logs", async () => {
+    const other = path.join(tmpProject("audit-cli-cleanup-other-"), "myaudit");
+    fs.cpSync(auditDir, other, { recursive: true, filter: (src) => !src.endsWith(".lock") });
+    const before = fs.readdirSync(other).sort();
+    const r = await runCli(["cleanup", other, "--max-age-days", "30"]);
+    expect(r.code).toBe(2);
+    expect(r.stderr).toContain("is not named audit_logs");
+    expect(fs.readdirSync(other).sort()).toEqual(before);
+    expect(fs.existsSync(path.join(path.dirname(other), "audit_logs"))).toBe(false);
+    expect((await runCli(["cleanup", other, "--max-age-days", "30", "--dry-run"])).code).toBe(0);
+  });
+
   it("rejects a bad --max-age-days with exit 2", async () => {
     for (const v of ["0", "-3", "ten", "1.5"]) {
       const r = await runCli(["cleanup", auditDir, `--max-age-days=${v}`]);

@@ -136,3 +136,36 @@ describe("a destroyed key's line written again", () => {
     expect(fs.readFileSync(store, "utf8")).toContain(`"kid":"${kid}","shreddedAt"`);
   });
 });
+
+describe("the shred lock", () => {
+  it("one left by this very thread's pid (a crashed shred, a former process with the same pid) is taken over at once; one a live process holds makes a thread: true logger's shred fail within the worker's call limit, and the logger goes on", async () => {
+    const projectPath = tmpProject();
+    const logger = new AuditLogger({ sessionId: "locked", projectPath, encryptSensitiveContent: true, encryptionKey: TEST_KEY, thread: true });
+    auditContext.run({ userId: "alice" }, () => logger.logChatInteraction({ prompt: "q", response: "a" }));
+    await logger.flush();
+    const lock = path.join(logger.auditDir, ".shred.lock");
+    const { threadId } = await import("node:worker_threads");
+    const os = await import("node:os");
+    // left by this process's main thread (the CLI's shred runs there), never released
+    fs.writeFileSync(lock, JSON.stringify({ pid: process.pid, threadId, hostname: os.hostname(), startedAt: new Date().toISOString() }));
+    const { shredSubjectKeys } = await import("../../src/pipeline/keyring.js");
+    const { makeEncryptionKey } = await import("../../src/pipeline/keys.js");
+    const t0 = Date.now();
+    expect(shredSubjectKeys([makeEncryptionKey(Buffer.from(TEST_KEY, "base64"))], logger.auditDir, "nobody")).toEqual([]);
+    expect(Date.now() - t0).toBeLessThan(2_000);
+    expect(fs.existsSync(lock)).toBe(false);
+    // held by a live process
+    const holder = spawn("sleep", ["60"]);
+    try {
+      fs.writeFileSync(lock, JSON.stringify({ pid: holder.pid, threadId: 0, hostname: os.hostname(), startedAt: new Date().toISOString() }));
+      expect(() => logger.shredSubject("alice")).toThrow(/Another crypto-shredding holds/);
+    } finally {
+      holder.kill();
+      fs.rmSync(lock, { force: true });
+    }
+    auditContext.run({ userId: "bob" }, () => logger.logChatInteraction({ prompt: "after", response: "a" }));
+    expect(logger.shredSubject("alice")).toHaveLength(1);
+    const summary = await logger.finalizeSession();
+    expect(summary.counts.chat_interaction).toBe(2);
+  }, 60_000);
+});

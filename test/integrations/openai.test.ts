@@ -129,6 +129,10 @@ describe("wrapOpenAI: non-streamed calls", () => {
     await openai.responses.create({ model: "o4-mini", input: "Hi", reasoning: { effort: "low" }, max_output_tokens: 50, tools: [{ type: "web_search_preview" }], tool_choice: "auto", text: { format: { type: "text" } } });
     const rec3 = (await recordsOf(logger, "chat_interaction", 3))[2]!;
     expect((rec3.metadata as { openai: { request: unknown } }).openai.request).toEqual({ max_output_tokens: 50, reasoning_effort: "low", response_format: "text", tools: ["web_search_preview"], tool_choice: "auto" });
+    // a chat completions custom tool by its name (it was recorded as "custom")
+    await openai.chat.completions.create({ model: "gpt-5", messages, tools: [{ type: "custom", custom: { name: "lookup" } }], tool_choice: { type: "custom", custom: { name: "lookup" } } });
+    const rec4 = (await recordsOf(logger, "chat_interaction", 4))[3]!;
+    expect((rec4.metadata as { openai: { request: unknown } }).openai.request).toEqual({ tools: ["lookup"], tool_choice: "tool:lookup" });
   });
 
   it("records a Responses API refusal as the response text, as streams and chat do (the SDK's output_text is empty)", async () => {

@@ -83,11 +83,24 @@ const OPENAI_KEYS = [
   "service_tier",
 ] as const;
 
+const OPENAI_SCALARS: ReadonlySet<string> = new Set(OPENAI_KEYS);
+const OPENAI_OTHERS: ReadonlySet<string> = new Set(["reasoning", "response_format", "text", "tools", "tool_choice"]);
+
 /** The settings of an OpenAI Chat Completions or Responses call; undefined when it has none. */
 export function openaiRequestSettings(params: unknown): Obj | undefined {
   if (!isObj(params)) return undefined;
-  const out: Obj = {};
-  pick(params, OPENAI_KEYS, out);
+  // (one pass over the params' own keys, usually a handful, on the call's path: probing each
+  // setting by name cost more)
+  let out: Obj | undefined;
+  let others = false;
+  for (const k in params) {
+    if (OPENAI_SCALARS.has(k)) {
+      const v = scalar(params[k]);
+      if (v !== undefined) (out ??= {})[k] = v;
+    } else if (OPENAI_OTHERS.has(k)) others = true;
+  }
+  if (!others) return out;
+  out ??= {};
   const reasoning = isObj(params.reasoning) ? scalar(params.reasoning.effort) : undefined;
   if (reasoning !== undefined) out.reasoning_effort = reasoning;
   const format = isObj(params.response_format) ? params.response_format : isObj(params.text) && isObj(params.text.format) ? params.text.format : undefined;

@@ -13,6 +13,9 @@ type Obj = Record<string, unknown>;
 
 const isObj = (v: unknown): v is Obj => typeof v === "object" && v !== null && !Array.isArray(v);
 
+/** An own member of the params (an inherited one is never sent). */
+const ownOf = (o: Obj, k: string): unknown => (Object.hasOwn(o, k) ? o[k] : undefined);
+
 /** the most tool names kept (a call offering more says how many it offered in `toolCount`) */
 const MAX_TOOLS = 64;
 const MAX_NAME = 128;
@@ -29,9 +32,10 @@ function name(v: unknown): string | undefined {
   return typeof v === "string" && v.length > 0 ? v.slice(0, MAX_NAME) : undefined;
 }
 
-/** Copies the scalar settings named in `keys` that `params` has. */
+/** Copies the scalar settings named in `keys` that `params` has (as own members). */
 function pick(params: Obj, keys: readonly string[], out: Obj): void {
   for (const k of keys) {
+    if (!Object.hasOwn(params, k)) continue;
     const v = scalar(params[k]);
     if (v !== undefined) out[k] = v;
   }
@@ -91,9 +95,10 @@ export function openaiRequestSettings(params: unknown): Obj | undefined {
   if (!isObj(params)) return undefined;
   // (one pass over the params' own keys, usually a handful, on the call's path: probing each
   // setting by name cost more)
+  // (own keys only, as the SDK serialises them: an inherited setting is never sent)
   let out: Obj | undefined;
   let others = false;
-  for (const k in params) {
+  for (const k of Object.keys(params)) {
     if (OPENAI_SCALARS.has(k)) {
       const v = scalar(params[k]);
       if (v !== undefined) (out ??= {})[k] = v;
@@ -101,13 +106,17 @@ export function openaiRequestSettings(params: unknown): Obj | undefined {
   }
   if (!others) return out;
   out ??= {};
-  const reasoning = isObj(params.reasoning) ? scalar(params.reasoning.effort) : undefined;
+  const own = (k: string): unknown => ownOf(params, k);
+  const reasoningParam = own("reasoning");
+  const reasoning = isObj(reasoningParam) ? scalar(reasoningParam.effort) : undefined;
   if (reasoning !== undefined) out.reasoning_effort = reasoning;
-  const format = isObj(params.response_format) ? params.response_format : isObj(params.text) && isObj(params.text.format) ? params.text.format : undefined;
+  const rf = own("response_format");
+  const text = own("text");
+  const format = isObj(rf) ? rf : isObj(text) && isObj(text.format) ? text.format : undefined;
   const formatType = format ? name(format.type) : undefined;
   if (formatType !== undefined) out.response_format = formatType;
-  toolNames(params.tools, out);
-  const choice = toolChoice(params.tool_choice);
+  toolNames(own("tools"), out);
+  const choice = toolChoice(own("tool_choice"));
   if (choice !== undefined) out.tool_choice = choice;
   return Object.keys(out).length > 0 ? out : undefined;
 }
@@ -119,14 +128,15 @@ export function anthropicRequestSettings(params: unknown): Obj | undefined {
   if (!isObj(params)) return undefined;
   const out: Obj = {};
   pick(params, ANTHROPIC_KEYS, out);
-  if (isObj(params.thinking)) {
-    const type = name(params.thinking.type);
-    const budget = scalar(params.thinking.budget_tokens);
+  const thinking = ownOf(params, "thinking");
+  if (isObj(thinking)) {
+    const type = name(thinking.type);
+    const budget = scalar(thinking.budget_tokens);
     if (type !== undefined) out.thinking = type;
     if (typeof budget === "number") out.thinking_budget_tokens = budget;
   }
-  toolNames(params.tools, out);
-  const choice = toolChoice(params.tool_choice);
+  toolNames(ownOf(params, "tools"), out);
+  const choice = toolChoice(ownOf(params, "tool_choice"));
   if (choice !== undefined) out.tool_choice = choice;
   return Object.keys(out).length > 0 ? out : undefined;
 }
@@ -141,12 +151,14 @@ export function aiSdkRequestSettings(params: unknown): Obj | undefined {
   if (!isObj(params)) return undefined;
   const out: Obj = {};
   pick(params, AI_SDK_KEYS, out);
-  const formatType = isObj(params.responseFormat) ? name(params.responseFormat.type) : undefined;
+  const responseFormat = ownOf(params, "responseFormat");
+  const formatType = isObj(responseFormat) ? name(responseFormat.type) : undefined;
   if (formatType !== undefined) out.responseFormat = formatType;
-  toolNames(params.tools, out);
-  if (isObj(params.toolChoice)) {
-    const type = name(params.toolChoice.type);
-    const tool = name(params.toolChoice.toolName);
+  toolNames(ownOf(params, "tools"), out);
+  const toolChoiceParam = ownOf(params, "toolChoice");
+  if (isObj(toolChoiceParam)) {
+    const type = name(toolChoiceParam.type);
+    const tool = name(toolChoiceParam.toolName);
     const choice = type === "tool" && tool !== undefined ? `tool:${tool}` : type;
     if (choice !== undefined) out.toolChoice = choice;
   }

@@ -106,6 +106,16 @@ describe("wrapOpenAI: non-streamed calls", () => {
     expect(JSON.stringify(rec)).not.toMatch(/SECRET-TOOL-DOC|SECRET-STOP/);
   });
 
+  it("records only the settings the call sends: inherited ones (params made with Object.create) are not sent, and not recorded", async () => {
+    const logger = newLogger();
+    const openai = wrapOpenAI(client(), { logger });
+    const params = Object.assign(Object.create({ temperature: 0.9, tools: [{ type: "function", function: { name: "inherited" } }] }) as object, { model: "gpt-4o-mini", messages, max_tokens: 20 });
+    await openai.chat.completions.create(params as OpenAI.ChatCompletionCreateParamsNonStreaming);
+    const [rec] = await recordsOf(logger, "chat_interaction");
+    expect(fake.requests.at(-1)!.body).not.toHaveProperty("temperature");
+    expect((rec!.metadata as { openai: { request: unknown } }).openai.request).toEqual({ max_tokens: 20 });
+  });
+
   it("records responses.create: input, output_text, usage, status and function calls", async () => {
     const logger = newLogger();
     const openai = wrapOpenAI(client(), { logger });

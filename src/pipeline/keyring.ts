@@ -243,7 +243,7 @@ function appendKeyLine(file: string, line: string, kid?: string): boolean {
     // its rewrite, or after: it reads what was appended meanwhile once it renamed, so it is
     // waited for); the key material must not come back
     if (kid !== undefined) {
-      waitForShred(path.dirname(file));
+      waitForShred(file);
       if (readKeyStore(file).tombstones.some((t) => t.kid === kid)) return false;
     }
   }
@@ -296,11 +296,29 @@ const heldShredLocks = new Set<string>();
 
 const sleepSync = (ms: number): void => void Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, ms);
 
-/** Waits (up to SHRED_LOCK_WAIT_MS) until no shred of the directory runs. */
-function waitForShred(auditDir: string): void {
-  const file = path.join(auditDir, SHRED_LOCK);
-  const deadline = Date.now() + SHRED_LOCK_WAIT_MS;
-  while (fs.existsSync(file) && !heldShredLocks.has(file) && Date.now() < deadline) sleepSync(5);
+/** A shred lock untouched this long is stale: its shred touches it at every store. */
+const SHRED_LOCK_STALE_MS = 15_000;
+
+/** A store's shredding marker untouched this long was left by a shred that died. */
+const SHRED_MARKER_STALE_MS = 5_000;
+
+/** The marker a shred keeps beside a key store while it rewrites it (see waitForShred). */
+const markerOf = (store: string): string => `${store}.shredding`;
+
+function fresh(file: string, staleMs: number): boolean {
+  const st = fs.statSync(file, { throwIfNoEntry: false });
+  return st !== undefined && Date.now() - st.mtimeMs < staleMs;
+}
+
+/**
+ * Waits until no shred rewrites this key store (its marker gone, or stale: its shred died),
+ * at most SHRED_MARKER_STALE_MS: the rewrite of one store takes milliseconds, so a writer is
+ * held only that long, not for the whole directory's shred.
+ */
+function waitForShred(store: string): void {
+  const marker = markerOf(store);
+  const deadline = Date.now() + SHRED_MARKER_STALE_MS;
+  while (fresh(marker, SHRED_MARKER_STALE_MS) && Date.now() < deadline) sleepSync(2);
 }
 
 /**
@@ -327,33 +345,35 @@ function takeShredLock(auditDir: string): () => void {
     } catch (err) {
       if ((err as NodeJS.ErrnoException).code !== "EEXIST") throw err;
     }
-    let stale = false;
-    try {
-      const holder = JSON.parse(fs.readFileSync(file, "utf8")) as { pid?: unknown; threadId?: unknown; hostname?: unknown };
-      if (typeof holder.pid === "number" && holder.hostname === os.hostname()) {
-        if (holder.pid === process.pid) {
-          // this process: held by this thread (not now: a shred of ours that crashed, or a
-          // process of a former life with our pid), or by another of its threads (waited for)
-          stale = holder.threadId === threadId && !heldShredLocks.has(file);
-        } else {
-          try {
-            process.kill(holder.pid, 0);
-          } catch (e) {
-            stale = (e as NodeJS.ErrnoException).code === "ESRCH";
-          }
-        }
-      }
-    } catch {
-      // unreadable: being written now, or left torn by a crash (then stale once it is old)
-      const st = fs.statSync(file, { throwIfNoEntry: false });
-      stale = st !== undefined && Date.now() - st.mtimeMs > 5_000;
-    }
-    if (stale) {
+    if (shredLockStale(file)) {
       fs.rmSync(file, { force: true });
       continue;
     }
     if (Date.now() > deadline) throw new AuditIOError(`Another crypto-shredding holds ${file}: run one shred at a time (remove the file if no shred is running).`);
     sleepSync(10);
+  }
+}
+
+/** Whether a shred lock held by someone else was left behind (its shred is gone). */
+function shredLockStale(file: string): boolean {
+  // untouched for SHRED_LOCK_STALE_MS: its shred died, whatever process, thread or host it named
+  if (fs.existsSync(file) && !fresh(file, SHRED_LOCK_STALE_MS)) return true;
+  let holder: { pid?: unknown; threadId?: unknown; hostname?: unknown };
+  try {
+    holder = JSON.parse(fs.readFileSync(file, "utf8")) as typeof holder;
+  } catch {
+    // unreadable: being written now, or left torn by a crash (then stale once it is old)
+    return !fresh(file, 5_000) && fs.existsSync(file);
+  }
+  if (typeof holder.pid !== "number" || holder.hostname !== os.hostname()) return false;
+  // this process: held by this thread (not now: a shred of ours that crashed, or a process of a
+  // former life with our pid), or by another of its threads (waited for, until it goes stale)
+  if (holder.pid === process.pid) return holder.threadId === threadId && !heldShredLocks.has(file);
+  try {
+    process.kill(holder.pid, 0);
+    return false;
+  } catch (e) {
+    return (e as NodeJS.ErrnoException).code === "ESRCH";
   }
 }
 
@@ -366,6 +386,7 @@ function shredAll(masters: readonly EncryptionKey[], auditDir: string, subject: 
     const file = path.join(auditDir, name);
     // (again when another shred replaced the file while this one rewrote it: renaming over its
     // copy would bring back what it destroyed)
+    touchLock(auditDir);
     for (let attempt = 0; attempt < 20; attempt++) {
       const r = shredStore(file, tags, attempt);
       if (r === "again") continue;
@@ -376,8 +397,29 @@ function shredAll(masters: readonly EncryptionKey[], auditDir: string, subject: 
   return destroyed;
 }
 
+/** Marks the directory's shred lock as alive (see SHRED_LOCK_STALE_MS). */
+function touchLock(auditDir: string): void {
+  const now = new Date();
+  try {
+    fs.utimesSync(path.join(auditDir, SHRED_LOCK), now, now);
+  } catch {
+    // gone: the release, or a takeover, tells
+  }
+}
+
 /** Shreds one key store (see shredSubjectKeys); "again" when another process replaced it meanwhile. */
 function shredStore(file: string, tags: ReadonlySet<string>, attempt: number): string[] | "again" {
+  // a writer that finds this store replaced waits for its marker to go (see appendKeyLine)
+  const marker = markerOf(file);
+  fs.writeFileSync(marker, "", { mode: 0o600 });
+  try {
+    return shredStoreMarked(file, tags, attempt);
+  } finally {
+    fs.rmSync(marker, { force: true });
+  }
+}
+
+function shredStoreMarked(file: string, tags: ReadonlySet<string>, attempt: number): string[] | "again" {
   const destroyed: string[] = [];
   // read through a descriptor kept open: what a live writer appends to this file while it is
   // rewritten is read from it after the rename (see appendKeyLine)

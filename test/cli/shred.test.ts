@@ -169,3 +169,30 @@ describe("the shred lock", () => {
     expect(summary.counts.chat_interaction).toBe(2);
   }, 60_000);
 });
+
+describe("a shred lock nobody keeps alive", () => {
+  it("is taken over once it is 15 s untouched, whoever it names (a shred killed mid-way, another thread of this process, another host): every later shred failed", async () => {
+    const { shredSubjectKeys, SubjectKeys } = await import("../../src/pipeline/keyring.js");
+    const { makeEncryptionKey } = await import("../../src/pipeline/keys.js");
+    const master = makeEncryptionKey(Buffer.from(TEST_KEY, "base64"));
+    const dir = path.join(tmpProject(), "audit_logs");
+    fs.mkdirSync(dir);
+    const kid = new SubjectKeys(master, dir, "s").keyFor("x").id;
+    const lock = path.join(dir, ".shred.lock");
+    const holder = spawn("sleep", ["60"]);
+    try {
+      for (const body of [{ pid: holder.pid, threadId: 0 }, { pid: process.pid, threadId: 99 }, { pid: 1, threadId: 0, hostname: "elsewhere" }]) {
+        fs.writeFileSync(lock, JSON.stringify({ hostname: (await import("node:os")).hostname(), ...body }));
+        const old = new Date(Date.now() - 20_000);
+        fs.utimesSync(lock, old, old);
+        const t0 = Date.now();
+        shredSubjectKeys([master], dir, "nobody");
+        expect(Date.now() - t0).toBeLessThan(2_000);
+        expect(fs.existsSync(lock)).toBe(false);
+      }
+      expect(shredSubjectKeys([master], dir, "x")).toEqual([kid]);
+    } finally {
+      holder.kill();
+    }
+  });
+});

@@ -154,12 +154,18 @@ export function selectSessions(auditDir: string, session: string | undefined): s
 
 /** `--content-dir`: an audit directory (or a project directory containing audit_logs/). */
 export function contentDirOption(raw: string): string {
+  let dir: string;
   try {
-    return resolveAuditDir(raw);
+    dir = resolveAuditDir(raw);
   } catch (err) {
     if (err instanceof UsageError) throw new UsageError(`option --content-dir: ${err.message.replace(/^<dir> /, "")}`);
     throw err;
   }
+  // an instance's audit directory, not any directory (its files are read by what records name)
+  if (path.basename(dir) !== "audit_logs" && listSessionIds(dir).length === 0) {
+    throw new UsageError(`option --content-dir: "${raw}" is not an audit directory (no audit_logs, no sessions): give the writing instance's audit_logs directory`);
+  }
+  return dir;
 }
 
 /** `--content-dir` as tail and serve take it: only with --postgres (a <dir> holds its own key stores). */

@@ -12,7 +12,7 @@ import { z } from "zod";
 import { GENESIS_HASH } from "../pipeline/chain.js";
 import { compileQuery, type FilterOf, type TimeInput } from "../reader/query.js";
 import type { RawRecord, RecordSource, SessionListing } from "../reader/records.js";
-import { safeJoin } from "../sink/files.js";
+import { CONTENT_DIR, safeJoin } from "../sink/files.js";
 import { CHAIN_KINDS, RECORD_KINDS, type ChainKind, type KindHead, type RecordType, type SessionSummary } from "../types.js";
 import { connectionOptionsShape, parseOptions, poolFor, schemaOf } from "./pg.js";
 import type { PostgresConnectionOptions } from "./options.js";
@@ -148,6 +148,10 @@ export class PostgresRecordSource implements RecordSource {
   /** Full-content files are kept by each instance, not in the store: read from `contentDir` when given. */
   async readContent(relPath: string): Promise<Buffer | undefined> {
     if (!this.contentDir) return undefined;
+    // only content files: a record of the store (which whoever writes the store can change) names
+    // the file, and must not reach anything else in that directory (found by review, 2026-12-04)
+    const norm = path.posix.normalize(relPath.replaceAll("\\", "/"));
+    if (!norm.startsWith(`${CONTENT_DIR}/`)) return undefined;
     try {
       return await fs.promises.readFile(safeJoin(this.contentDir, relPath));
     } catch (err) {

@@ -237,6 +237,9 @@ describe("audit-logger over --postgres: the same answers as over the files", () 
     const bad = await runCli(["tail", logger.auditDir, "--content-dir", logger.auditDir]);
     expect(bad.code).toBe(2);
     expect(bad.stderr).toContain("--content-dir only applies with --postgres");
+    const notAudit = await runCli([...args, "--content-dir", tmpProject("audit-cli-pg-home-")]);
+    expect(notAudit.code).toBe(2);
+    expect(notAudit.stderr).toContain("is not an audit directory");
   });
 
   it("verify: exit 0 over the whole store and one session", async () => {

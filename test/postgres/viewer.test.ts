@@ -1,7 +1,8 @@
 import fs from "node:fs";
+import path from "node:path";
 import { afterEach, describe, expect, it } from "vitest";
 import { AuditExporter, AuditLogger, AuditViewer, auditContext } from "../../src/index.js";
-import { PostgresSink } from "../../src/postgres/index.js";
+import { PostgresRecordSource, PostgresSink } from "../../src/postgres/index.js";
 import { cleanupTmp, TEST_KEY, tmpProject } from "../helpers/index.js";
 import { dropSchema, freshSchema, PG_URL } from "../fixtures/postgres/db.js";
 
@@ -70,5 +71,23 @@ describe("AuditViewer over PostgreSQL", () => {
     const [open] = await withDir.getChatInteractions();
     expect(open!.promptPreview).toBe("alice asks");
     expect((await withDir.getFullInteractionContent(open!.id))?.prompt).toBe("alice asks");
+  });
+
+  it("reads only content files from contentDir: a store record naming another file of the directory gets nothing", async () => {
+    const schema = freshSchema("viewercontent");
+    schemas.push(schema);
+    const projectPath = tmpProject();
+    const logger = new AuditLogger({ sessionId: "c", projectPath, sinks: [new PostgresSink({ connectionString: PG_URL, schema })] });
+    logger.logChatInteraction({ id: "chat1", prompt: "the prompt", response: "the answer" });
+    await logger.finalizeSession();
+    fs.writeFileSync(path.join(logger.auditDir, "not-content.txt"), "private");
+    const source = new PostgresRecordSource({ connectionString: PG_URL, schema, contentDir: logger.auditDir });
+    try {
+      const contentFile = fs.readdirSync(path.join(logger.auditDir, "full_interactions")).find((n) => n.startsWith("prompt_"))!;
+      expect((await source.readContent(`full_interactions/${contentFile}`))?.toString()).toContain("the prompt");
+      for (const p of ["not-content.txt", "full_interactions/../not-content.txt", "session_c.json"]) expect(await source.readContent(p)).toBeUndefined();
+    } finally {
+      await source.close();
+    }
   });
 });

@@ -238,13 +238,17 @@ function appendKeyLine(file: string, line: string, kid?: string): boolean {
     } finally {
       fs.closeSync(fd);
     }
-    if (same || attempt >= 100) return true;
+    // (a shred working on this store now, not replaced yet: it may destroy this line in its
+    // rewrite or its late pass; waited for too)
+    const shredding = kid !== undefined && fs.existsSync(markerOf(file));
+    if ((same && !shredding) || attempt >= 100) return true;
     // the store was replaced by a shred: one that destroyed this key left a tombstone for it (at
     // its rewrite, or after: it reads what was appended meanwhile once it renamed, so it is
     // waited for); the key material must not come back
     if (kid !== undefined) {
       waitForShred(file);
       if (readKeyStore(file).tombstones.some((t) => t.kid === kid)) return false;
+      if (same) return true; // the shred left the line as it was (or carried it over)
     }
   }
 }
@@ -345,8 +349,18 @@ function takeShredLock(auditDir: string): () => void {
     } catch (err) {
       if ((err as NodeJS.ErrnoException).code !== "EEXIST") throw err;
     }
-    if (shredLockStale(file)) {
-      fs.rmSync(file, { force: true });
+    const judged = readLockFile(file);
+    if (judged !== undefined && shredLockStale(file, judged.text)) {
+      // taken over atomically: renamed away, and removed only if it is still the lock judged
+      // stale (another waiter may have taken it over and made its own meanwhile)
+      const aside = `${file}.stale.${process.pid}.${threadId}`;
+      try {
+        fs.renameSync(file, aside);
+        if (fs.readFileSync(aside, "utf8") !== judged.text) fs.renameSync(aside, file); // not the one judged: put back
+        else fs.rmSync(aside, { force: true });
+      } catch {
+        // gone meanwhile: try again
+      }
       continue;
     }
     if (Date.now() > deadline) throw new AuditIOError(`Another crypto-shredding holds ${file}: run one shred at a time (remove the file if no shred is running).`);
@@ -354,21 +368,31 @@ function takeShredLock(auditDir: string): () => void {
   }
 }
 
-/** Whether a shred lock held by someone else was left behind (its shred is gone). */
-function shredLockStale(file: string): boolean {
-  // untouched for SHRED_LOCK_STALE_MS: its shred died, whatever process, thread or host it named
-  if (fs.existsSync(file) && !fresh(file, SHRED_LOCK_STALE_MS)) return true;
+function readLockFile(file: string): { text: string } | undefined {
+  try {
+    return { text: fs.readFileSync(file, "utf8") };
+  } catch {
+    return undefined; // gone: try to take it again
+  }
+}
+
+/**
+ * Whether a shred lock held by someone else was left behind (its shred is gone): its process is
+ * gone (this host), it is this thread's own and not held, or, when its holder cannot be checked
+ * (another thread of this process, another host, an unreadable lock), it went untouched for
+ * SHRED_LOCK_STALE_MS. A live process of this host is never taken over.
+ */
+function shredLockStale(file: string, text: string): boolean {
+  const old = !fresh(file, SHRED_LOCK_STALE_MS) && fs.existsSync(file);
   let holder: { pid?: unknown; threadId?: unknown; hostname?: unknown };
   try {
-    holder = JSON.parse(fs.readFileSync(file, "utf8")) as typeof holder;
+    holder = JSON.parse(text) as typeof holder;
   } catch {
     // unreadable: being written now, or left torn by a crash (then stale once it is old)
     return !fresh(file, 5_000) && fs.existsSync(file);
   }
-  if (typeof holder.pid !== "number" || holder.hostname !== os.hostname()) return false;
-  // this process: held by this thread (not now: a shred of ours that crashed, or a process of a
-  // former life with our pid), or by another of its threads (waited for, until it goes stale)
-  if (holder.pid === process.pid) return holder.threadId === threadId && !heldShredLocks.has(file);
+  if (typeof holder.pid !== "number" || holder.hostname !== os.hostname()) return old;
+  if (holder.pid === process.pid) return (holder.threadId === threadId && !heldShredLocks.has(file)) || (holder.threadId !== threadId && old);
   try {
     process.kill(holder.pid, 0);
     return false;
@@ -399,9 +423,13 @@ function shredAll(masters: readonly EncryptionKey[], auditDir: string, subject: 
 
 /** Marks the directory's shred lock as alive (see SHRED_LOCK_STALE_MS). */
 function touchLock(auditDir: string): void {
+  touch(path.join(auditDir, SHRED_LOCK));
+}
+
+function touch(file: string): void {
   const now = new Date();
   try {
-    fs.utimesSync(path.join(auditDir, SHRED_LOCK), now, now);
+    fs.utimesSync(file, now, now);
   } catch {
     // gone: the release, or a takeover, tells
   }
@@ -459,6 +487,8 @@ function shredStoreMarked(file: string, tags: ReadonlySet<string>, attempt: numb
       fs.rmSync(tmp, { force: true });
       return "again";
     }
+    touch(markerOf(file)); // (alive: a long rewrite must not look like a dead shred's)
+    touch(path.join(path.dirname(file), SHRED_LOCK));
     fs.renameSync(tmp, file);
     // lines appended to the replaced file after it was read: the other subjects' keys are
     // carried over, this subject's destroyed like the rest. A line being written still (torn)

@@ -19,6 +19,9 @@ import type { PostgresConnectionOptions } from "./options.js";
 import { names } from "./schema.js";
 import { columnText } from "./rows.js";
 
+/** A content file's reference, as the writer makes it (`full_interactions/prompt_<id>.txt`, …). */
+const CONTENT_REF = new RegExp(`^${CONTENT_DIR}/(?!\\.{1,2}$)[A-Za-z0-9._-]+$`);
+
 /** Options of {@link PostgresRecordSource}. */
 export interface PostgresSourceOptions extends PostgresConnectionOptions {
   /** an audit directory holding the `full_interactions/` files, when they are reachable from here */
@@ -150,8 +153,8 @@ export class PostgresRecordSource implements RecordSource {
     if (!this.contentDir) return undefined;
     // only content files: a record of the store (which whoever writes the store can change) names
     // the file, and must not reach anything else in that directory (found by review, 2026-12-04)
-    const norm = path.posix.normalize(relPath.replaceAll("\\", "/"));
-    if (!norm.startsWith(`${CONTENT_DIR}/`)) return undefined;
+    // (a flat name under full_interactions/, as the writer makes them: nothing to normalise)
+    if (!CONTENT_REF.test(relPath)) return undefined;
     try {
       return await fs.promises.readFile(safeJoin(this.contentDir, relPath));
     } catch (err) {

@@ -171,7 +171,7 @@ describe("the shred lock", () => {
 });
 
 describe("a shred lock nobody keeps alive", () => {
-  it("is taken over once it is 15 s untouched, whoever it names (a shred killed mid-way, another thread of this process, another host): every later shred failed", async () => {
+  it("is taken over once it is 15 s untouched when its holder cannot be checked (another thread of this process, another host): every later shred failed; a live process of this host is never taken over", async () => {
     const { shredSubjectKeys, SubjectKeys } = await import("../../src/pipeline/keyring.js");
     const { makeEncryptionKey } = await import("../../src/pipeline/keys.js");
     const master = makeEncryptionKey(Buffer.from(TEST_KEY, "base64"));
@@ -181,7 +181,7 @@ describe("a shred lock nobody keeps alive", () => {
     const lock = path.join(dir, ".shred.lock");
     const holder = spawn("sleep", ["60"]);
     try {
-      for (const body of [{ pid: holder.pid, threadId: 0 }, { pid: process.pid, threadId: 99 }, { pid: 1, threadId: 0, hostname: "elsewhere" }]) {
+      for (const body of [{ pid: process.pid, threadId: 99 }, { pid: 1, threadId: 0, hostname: "elsewhere" }]) {
         fs.writeFileSync(lock, JSON.stringify({ hostname: (await import("node:os")).hostname(), ...body }));
         const old = new Date(Date.now() - 20_000);
         fs.utimesSync(lock, old, old);
@@ -191,8 +191,14 @@ describe("a shred lock nobody keeps alive", () => {
         expect(fs.existsSync(lock)).toBe(false);
       }
       expect(shredSubjectKeys([master], dir, "x")).toEqual([kid]);
+      // a live process of this host, however old its lock: waited for, then refused
+      fs.writeFileSync(lock, JSON.stringify({ hostname: (await import("node:os")).hostname(), pid: holder.pid, threadId: 0 }));
+      const old = new Date(Date.now() - 20_000);
+      fs.utimesSync(lock, old, old);
+      expect(() => shredSubjectKeys([master], dir, "nobody")).toThrow(/Another crypto-shredding holds/);
+      expect(fs.existsSync(lock)).toBe(true);
     } finally {
       holder.kill();
     }
-  });
+  }, 30_000);
 });

@@ -1108,7 +1108,7 @@ describe("@AuditChat", () => {
       }
     }
     decorate("standard", Sealed, "reply", AuditChat({ logger, captureArgs: false, captureResult: false }));
-    new Sealed().reply("my pin is 1234");
+    new Sealed().reply("my pin is PIN-4417");
     const [bot, priv, sealed] = await records(logger, "chat");
     expect(bot).toMatchObject({ model: "house-model", interactionType: "support", persona: "helper", promptPreview: "help me", responsePreview: "hi Ann: help me", inputTokens: 7, outputTokens: 9, tokensUsed: 16 });
     expect(bot).not.toHaveProperty("promptCaptured");
@@ -1124,7 +1124,8 @@ describe("@AuditChat", () => {
     // neither part: no content files at all
     expect(sealed).toMatchObject({ promptLength: 0, responseLength: 0, promptCaptured: false, responseCaptured: false, success: true });
     for (const key of ["promptPreview", "responsePreview", "promptHash", "responseHash", "fullContent"]) expect(sealed).not.toHaveProperty(key);
-    expect(JSON.stringify(sealed)).not.toContain("1234");
+    // (a text no hex hash or id can hold: "1234" once matched a record's own hash)
+    expect(JSON.stringify(sealed)).not.toContain("PIN-4417");
     expect((await verifyAuditLog(logger.auditDir)).ok).toBe(true);
   });
 

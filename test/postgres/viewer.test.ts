@@ -85,7 +85,9 @@ describe("AuditViewer over PostgreSQL", () => {
     try {
       const contentFile = fs.readdirSync(path.join(logger.auditDir, "full_interactions")).find((n) => n.startsWith("prompt_"))!;
       expect((await source.readContent(`full_interactions/${contentFile}`))?.toString()).toContain("the prompt");
-      for (const p of ["not-content.txt", "full_interactions/../not-content.txt", "session_c.json"]) expect(await source.readContent(p)).toBeUndefined();
+      for (const p of ["not-content.txt", "full_interactions/../not-content.txt", "session_c.json", "full_interactions/s\\t/../../not-content.txt", "full_interactions/..", "full_interactions/a/../../not-content.txt"]) {
+        expect(await source.readContent(p)).toBeUndefined();
+      }
     } finally {
       await source.close();
     }

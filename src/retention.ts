@@ -124,7 +124,8 @@ export function lastActivity(auditDir: string, sessionId: string): number {
 function sessionFiles(auditDir: string, sessionId: string): string[] {
   const out: string[] = [];
   for (const kind of CHAIN_KINDS) for (const f of listKindFiles(auditDir, kind, sessionId)) out.push(f.name);
-  for (const extra of [checkpointFileName(sessionId), keyStoreFileName(sessionId)]) if (fs.existsSync(path.join(auditDir, extra))) out.push(extra);
+  // (and a key store's shredding marker, left by a shred that died: see keyring.ts)
+  for (const extra of [checkpointFileName(sessionId), keyStoreFileName(sessionId), `${keyStoreFileName(sessionId)}.shredding`]) if (fs.existsSync(path.join(auditDir, extra))) out.push(extra);
   // content files of this session's chats, found through its records
   for (const f of listKindFiles(auditDir, "chat_interaction", sessionId)) {
     for (const line of fs.readFileSync(f.path, "utf8").split("\n")) {

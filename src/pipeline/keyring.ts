@@ -478,9 +478,14 @@ function shredStoreMarked(file: string, tags: ReadonlySet<string>, attempt: numb
     try {
       fs.writeSync(fd, [...keep, ...tombstones].map((w) => JSON.stringify(w) + "\n").join(""));
       fs.fsyncSync(fd);
-    } finally {
+    } catch (err) {
+      // (a full disk, say: the copy holds other subjects' wrapped keys, which a later shred of
+      // theirs would not find there; removed, and the shred fails with the store unchanged)
       fs.closeSync(fd);
+      fs.rmSync(tmp, { force: true });
+      throw err;
     }
+    fs.closeSync(fd);
     const current = fs.statSync(file, { throwIfNoEntry: false });
     const mine = fs.fstatSync(old);
     if (current === undefined || current.ino !== mine.ino || current.dev !== mine.dev) {

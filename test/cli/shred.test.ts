@@ -202,3 +202,31 @@ describe("a shred lock nobody keeps alive", () => {
     }
   }, 30_000);
 });
+
+describe("a shred that cannot write its copy", () => {
+  it("fails leaving the store as it was and no copy of its keys behind (the copy, with other subjects' keys, stayed on a full disk), nor its marker or lock", async () => {
+    const { SubjectKeys, openKeyring, shredSubjectKeys } = await import("../../src/pipeline/keyring.js");
+    const { makeEncryptionKey } = await import("../../src/pipeline/keys.js");
+    const master = makeEncryptionKey(Buffer.from(TEST_KEY, "base64"));
+    const dir = path.join(tmpProject(), "audit_logs");
+    fs.mkdirSync(dir);
+    const w = new SubjectKeys(master, dir, "s");
+    const kx = w.keyFor("x").id;
+    const ky = w.keyFor("y").id;
+    const before = fs.readFileSync(path.join(dir, "subject_keys_s.jsonl"), "utf8");
+    const real = fs.fsyncSync;
+    fs.fsyncSync = () => {
+      throw Object.assign(new Error("ENOSPC: no space left on device, fsync"), { code: "ENOSPC" });
+    };
+    try {
+      expect(() => shredSubjectKeys([master], dir, "x")).toThrow(/ENOSPC/);
+    } finally {
+      fs.fsyncSync = real;
+    }
+    expect(fs.readdirSync(dir).sort()).toEqual(["subject_keys_s.jsonl"]);
+    expect(fs.readFileSync(path.join(dir, "subject_keys_s.jsonl"), "utf8")).toBe(before);
+    expect(shredSubjectKeys([master], dir, "x")).toEqual([kx]);
+    const ring = openKeyring([master], dir);
+    expect([ring.resolve!(kx), Boolean(ring.resolve!(ky))]).toEqual([undefined, true]);
+  });
+});

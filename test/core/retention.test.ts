@@ -63,7 +63,11 @@ describe("retention", () => {
   it("leaves no file of a removed session behind", async () => {
     const projectPath = tmpProject();
     const ids = await oldSession(projectPath, "gone_1", 40);
+    // a key store and the shredding marker a shred that died left beside it
+    fs.writeFileSync(path.join(auditDirOf(projectPath), "subject_keys_gone_1.jsonl"), "");
+    fs.writeFileSync(path.join(auditDirOf(projectPath), "subject_keys_gone_1.jsonl.shredding"), "");
     const all = filesOf(projectPath, "gone_1", ids, "all");
+    expect(all).toContain("subject_keys_gone_1.jsonl.shredding");
     const logger = new AuditLogger({ sessionId: "gone_active", projectPath, autoCleanup: true, maxLogAgeDays: 30 });
     await logger.finalizeSession();
     for (const f of all) expect(fs.existsSync(path.join(auditDirOf(projectPath), f)), f).toBe(false);

@@ -5,7 +5,7 @@ import { threadId } from "node:worker_threads";
 import path from "node:path";
 import { AuditIOError, AuditKeyError } from "../errors.js";
 import { safeReaddir } from "../sink/files.js";
-import { readLinesSync } from "../reader/lines-sync.js";
+import { alive } from "../sink/lock.js";
 import { makeEncryptionKey, type EncryptionKey } from "./keys.js";
 
 /**
@@ -64,12 +64,13 @@ function readStore(file: string): WrappedKey[] {
 
 /** A key store file's wrapped keys and its tombstones (see {@link KeyTombstone}), in one reading. */
 export function readKeyStore(file: string): { keys: WrappedKey[]; tombstones: KeyTombstone[] } {
-  const keys: WrappedKey[] = [];
-  const tombstones: KeyTombstone[] = [];
-  if (!fs.existsSync(file)) return { keys, tombstones };
-  for (const l of readLinesSync(file)) {
-    if (l.terminated) addStoreLine(l.text, keys, tombstones);
+  let text: string;
+  try {
+    text = fs.readFileSync(file, "utf8");
+  } catch {
+    return { keys: [], tombstones: [] }; // no store (yet)
   }
+  const { keys, tombstones } = parseKeyStore(text);
   return { keys: withoutTombstoned(keys, tombstones), tombstones };
 }
 
@@ -85,28 +86,31 @@ function withoutTombstoned(keys: WrappedKey[], tombstones: readonly KeyTombstone
 }
 
 /**
- * The keys and tombstones of key store text (its unterminated last line, if any, skipped);
- * `raw`: also the key lines a tombstone names.
+ * Every key line and tombstone of key store text, as written (key lines a tombstone names
+ * included: see withoutTombstoned); its unterminated last line, if any, skipped.
  */
-function parseKeyStore(text: string, raw = false): { keys: WrappedKey[]; tombstones: KeyTombstone[] } {
+function parseKeyStore(text: string): { keys: WrappedKey[]; tombstones: KeyTombstone[] } {
   const keys: WrappedKey[] = [];
   const tombstones: KeyTombstone[] = [];
   const lines = text.split("\n");
   lines.pop(); // after the last newline: empty, or a torn line
-  for (const l of lines) addStoreLine(l, keys, tombstones);
-  return { keys: raw ? keys : withoutTombstoned(keys, tombstones), tombstones };
+  for (const l of lines) {
+    let w: Partial<WrappedKey> & { shreddedAt?: unknown };
+    try {
+      w = JSON.parse(l) as typeof w;
+    } catch {
+      continue; // a torn line from a crash: that key was never used (records are written after their key)
+    }
+    if (typeof w !== "object" || w === null || typeof w.kid !== "string") continue;
+    if (typeof w.ct === "string") keys.push(w as WrappedKey);
+    else if (typeof w.shreddedAt === "string") tombstones.push({ kid: w.kid, shreddedAt: w.shreddedAt });
+  }
+  return { keys, tombstones };
 }
 
-function addStoreLine(text: string, keys: WrappedKey[], tombstones: KeyTombstone[]): void {
-  let w: Partial<WrappedKey> & { shreddedAt?: unknown };
-  try {
-    w = JSON.parse(text) as typeof w;
-  } catch {
-    return; // a torn line from a crash: that key was never used (records are written after their key)
-  }
-  if (typeof w !== "object" || w === null || typeof w.kid !== "string") return;
-  if (typeof w.ct === "string") keys.push(w as WrappedKey);
-  else if (typeof w.shreddedAt === "string") tombstones.push({ kid: w.kid, shreddedAt: w.shreddedAt });
+/** Whether two stats name the same file (a store's path may have been renamed over meanwhile). */
+function sameFile(a: fs.Stats | undefined, b: fs.Stats): boolean {
+  return a !== undefined && a.ino === b.ino && a.dev === b.dev;
 }
 
 /**
@@ -232,9 +236,7 @@ function appendKeyLine(file: string, line: string, kid?: string): boolean {
       // was unreadable, and the subject's records with it (found by review, 2026-12-04)
       fs.writeSync(fd, (endsTorn(fd) ? "\n" : "") + line);
       fs.fdatasyncSync(fd);
-      const now = fs.statSync(file, { throwIfNoEntry: false });
-      const mine = fs.fstatSync(fd);
-      same = now !== undefined && now.ino === mine.ino && now.dev === mine.dev;
+      same = sameFile(fs.statSync(file, { throwIfNoEntry: false }), fs.fstatSync(fd));
     } finally {
       fs.closeSync(fd);
     }
@@ -349,14 +351,14 @@ function takeShredLock(auditDir: string): () => void {
     } catch (err) {
       if ((err as NodeJS.ErrnoException).code !== "EEXIST") throw err;
     }
-    const judged = readLockFile(file);
-    if (judged !== undefined && shredLockStale(file, judged.text)) {
+    const judged = readText(file);
+    if (judged !== undefined && shredLockStale(file, judged)) {
       // taken over atomically: renamed away, and removed only if it is still the lock judged
       // stale (another waiter may have taken it over and made its own meanwhile)
       const aside = `${file}.stale.${process.pid}.${threadId}`;
       try {
         fs.renameSync(file, aside);
-        if (fs.readFileSync(aside, "utf8") !== judged.text) fs.renameSync(aside, file); // not the one judged: put back
+        if (fs.readFileSync(aside, "utf8") !== judged) fs.renameSync(aside, file); // not the one judged: put back
         else fs.rmSync(aside, { force: true });
       } catch {
         // gone meanwhile: try again
@@ -368,9 +370,9 @@ function takeShredLock(auditDir: string): () => void {
   }
 }
 
-function readLockFile(file: string): { text: string } | undefined {
+function readText(file: string): string | undefined {
   try {
-    return { text: fs.readFileSync(file, "utf8") };
+    return fs.readFileSync(file, "utf8");
   } catch {
     return undefined; // gone: try to take it again
   }
@@ -393,12 +395,7 @@ function shredLockStale(file: string, text: string): boolean {
   }
   if (typeof holder.pid !== "number" || holder.hostname !== os.hostname()) return old;
   if (holder.pid === process.pid) return (holder.threadId === threadId && !heldShredLocks.has(file)) || (holder.threadId !== threadId && old);
-  try {
-    process.kill(holder.pid, 0);
-    return false;
-  } catch (e) {
-    return (e as NodeJS.ErrnoException).code === "ESRCH";
-  }
+  return !alive(holder.pid);
 }
 
 function shredAll(masters: readonly EncryptionKey[], auditDir: string, subject: string): string[] {
@@ -410,7 +407,7 @@ function shredAll(masters: readonly EncryptionKey[], auditDir: string, subject: 
     const file = path.join(auditDir, name);
     // (again when another shred replaced the file while this one rewrote it: renaming over its
     // copy would bring back what it destroyed)
-    touchLock(auditDir);
+    touch(path.join(auditDir, SHRED_LOCK));
     for (let attempt = 0; attempt < 20; attempt++) {
       const r = shredStore(file, tags, attempt);
       if (r === "again") continue;
@@ -421,11 +418,7 @@ function shredAll(masters: readonly EncryptionKey[], auditDir: string, subject: 
   return destroyed;
 }
 
-/** Marks the directory's shred lock as alive (see SHRED_LOCK_STALE_MS). */
-function touchLock(auditDir: string): void {
-  touch(path.join(auditDir, SHRED_LOCK));
-}
-
+/** Marks a lock or marker as alive (see SHRED_LOCK_STALE_MS, SHRED_MARKER_STALE_MS). */
 function touch(file: string): void {
   const now = new Date();
   try {
@@ -461,7 +454,7 @@ function shredStoreMarked(file: string, tags: ReadonlySet<string>, attempt: numb
     const first = readRange(old, 0, fs.fstatSync(old).size);
     // (up to its last whole line: a line being appended is read whole below)
     let read = Buffer.byteLength(first.slice(0, first.lastIndexOf("\n") + 1));
-    const { keys: raw, tombstones } = parseKeyStore(first, true);
+    const { keys: raw, tombstones } = parseKeyStore(first);
     const dead = new Set(tombstones.map((t) => t.kid));
     // (a key line a tombstone names is material to remove too: a writer that raced a shred)
     const keep = raw.filter((w) => !tags.has(w.subject) && !dead.has(w.kid));
@@ -486,9 +479,7 @@ function shredStoreMarked(file: string, tags: ReadonlySet<string>, attempt: numb
       throw err;
     }
     fs.closeSync(fd);
-    const current = fs.statSync(file, { throwIfNoEntry: false });
-    const mine = fs.fstatSync(old);
-    if (current === undefined || current.ino !== mine.ino || current.dev !== mine.dev) {
+    if (!sameFile(fs.statSync(file, { throwIfNoEntry: false }), fs.fstatSync(old))) {
       fs.rmSync(tmp, { force: true });
       return "again";
     }
@@ -506,7 +497,7 @@ function shredStoreMarked(file: string, tags: ReadonlySet<string>, attempt: numb
       const text = readRange(old, read, size);
       const whole = text.lastIndexOf("\n") + 1;
       read += Buffer.byteLength(text.slice(0, whole));
-      const late = parseKeyStore(text.slice(0, whole), true);
+      const late = parseKeyStore(text.slice(0, whole));
       const carried: Array<WrappedKey | KeyTombstone> = [...late.tombstones];
       for (const w of late.keys) {
         if (!tags.has(w.subject)) carried.push(w);

@@ -10,7 +10,8 @@ interface LockBody {
   startedAt: string;
 }
 
-function alive(pid: number): boolean {
+/** Whether process `pid` of this host is alive (EPERM: alive, another user's). */
+export function alive(pid: number): boolean {
   try {
     process.kill(pid, 0);
     return true;

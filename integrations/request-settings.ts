@@ -32,14 +32,26 @@ function name(v: unknown): string | undefined {
   return typeof v === "string" && v.length > 0 ? v.slice(0, MAX_NAME) : undefined;
 }
 
-/** Copies the scalar settings named in `keys` that `params` has (as own members). */
-function pick(params: Obj, keys: readonly string[], out: Obj): void {
-  for (const k of keys) {
-    if (!Object.hasOwn(params, k)) continue;
-    const v = scalar(params[k]);
-    if (v !== undefined) out[k] = v;
+/**
+ * One pass over the params' own keys (usually a handful, on the call's path: probing each
+ * setting by name cost more; own only, as the SDKs serialise them: an inherited setting is never
+ * sent): the scalar settings named in `scalars`, copied, and whether any member named in
+ * `others` (read by the caller) is there.
+ */
+function scan(params: Obj, scalars: ReadonlySet<string>, others: ReadonlySet<string>): { out: Obj | undefined; others: boolean } {
+  let out: Obj | undefined;
+  let found = false;
+  for (const k of Object.keys(params)) {
+    if (scalars.has(k)) {
+      const v = scalar(params[k]);
+      if (v !== undefined) (out ??= {})[k] = v;
+    } else if (others.has(k)) found = true;
   }
+  return { out, others: found };
 }
+
+/** `out` when it holds something, else undefined. */
+const nonEmpty = (out: Obj): Obj | undefined => (Object.keys(out).length > 0 ? out : undefined);
 
 /** Tool names, in order: a function's name, else a built-in tool's type (`web_search`). */
 function toolNames(tools: unknown, out: Obj): void {
@@ -93,19 +105,9 @@ const OPENAI_OTHERS: ReadonlySet<string> = new Set(["reasoning", "response_forma
 /** The settings of an OpenAI Chat Completions or Responses call; undefined when it has none. */
 export function openaiRequestSettings(params: unknown): Obj | undefined {
   if (!isObj(params)) return undefined;
-  // (one pass over the params' own keys, usually a handful, on the call's path: probing each
-  // setting by name cost more)
-  // (own keys only, as the SDK serialises them: an inherited setting is never sent)
-  let out: Obj | undefined;
-  let others = false;
-  for (const k of Object.keys(params)) {
-    if (OPENAI_SCALARS.has(k)) {
-      const v = scalar(params[k]);
-      if (v !== undefined) (out ??= {})[k] = v;
-    } else if (OPENAI_OTHERS.has(k)) others = true;
-  }
-  if (!others) return out;
-  out ??= {};
+  const scanned = scan(params, OPENAI_SCALARS, OPENAI_OTHERS);
+  if (!scanned.others) return scanned.out;
+  const out = scanned.out ?? {};
   const own = (k: string): unknown => ownOf(params, k);
   const reasoningParam = own("reasoning");
   const reasoning = isObj(reasoningParam) ? scalar(reasoningParam.effort) : undefined;
@@ -118,16 +120,18 @@ export function openaiRequestSettings(params: unknown): Obj | undefined {
   toolNames(own("tools"), out);
   const choice = toolChoice(own("tool_choice"));
   if (choice !== undefined) out.tool_choice = choice;
-  return Object.keys(out).length > 0 ? out : undefined;
+  return nonEmpty(out);
 }
 
-const ANTHROPIC_KEYS = ["max_tokens", "temperature", "top_p", "top_k"] as const;
+const ANTHROPIC_SCALARS: ReadonlySet<string> = new Set(["max_tokens", "temperature", "top_p", "top_k"]);
+const ANTHROPIC_OTHERS: ReadonlySet<string> = new Set(["thinking", "tools", "tool_choice"]);
 
 /** The settings of an Anthropic Messages call; undefined when it has none. */
 export function anthropicRequestSettings(params: unknown): Obj | undefined {
   if (!isObj(params)) return undefined;
-  const out: Obj = {};
-  pick(params, ANTHROPIC_KEYS, out);
+  const scanned = scan(params, ANTHROPIC_SCALARS, ANTHROPIC_OTHERS);
+  if (!scanned.others) return scanned.out;
+  const out = scanned.out ?? {};
   const thinking = ownOf(params, "thinking");
   if (isObj(thinking)) {
     const type = name(thinking.type);
@@ -138,10 +142,11 @@ export function anthropicRequestSettings(params: unknown): Obj | undefined {
   toolNames(ownOf(params, "tools"), out);
   const choice = toolChoice(ownOf(params, "tool_choice"));
   if (choice !== undefined) out.tool_choice = choice;
-  return Object.keys(out).length > 0 ? out : undefined;
+  return nonEmpty(out);
 }
 
-const AI_SDK_KEYS = ["maxOutputTokens", "temperature", "topP", "topK", "presencePenalty", "frequencyPenalty", "seed"] as const;
+const AI_SDK_SCALARS: ReadonlySet<string> = new Set(["maxOutputTokens", "temperature", "topP", "topK", "presencePenalty", "frequencyPenalty", "seed"]);
+const AI_SDK_OTHERS: ReadonlySet<string> = new Set(["responseFormat", "tools", "toolChoice"]);
 
 /**
  * The settings of an AI SDK language model call (its call options, in the SDK's own names); the
@@ -149,8 +154,9 @@ const AI_SDK_KEYS = ["maxOutputTokens", "temperature", "topP", "topK", "presence
  */
 export function aiSdkRequestSettings(params: unknown): Obj | undefined {
   if (!isObj(params)) return undefined;
-  const out: Obj = {};
-  pick(params, AI_SDK_KEYS, out);
+  const scanned = scan(params, AI_SDK_SCALARS, AI_SDK_OTHERS);
+  if (!scanned.others) return scanned.out;
+  const out = scanned.out ?? {};
   const responseFormat = ownOf(params, "responseFormat");
   const formatType = isObj(responseFormat) ? name(responseFormat.type) : undefined;
   if (formatType !== undefined) out.responseFormat = formatType;
@@ -162,5 +168,5 @@ export function aiSdkRequestSettings(params: unknown): Obj | undefined {
     const choice = type === "tool" && tool !== undefined ? `tool:${tool}` : type;
     if (choice !== undefined) out.toolChoice = choice;
   }
-  return Object.keys(out).length > 0 ? out : undefined;
+  return nonEmpty(out);
 }

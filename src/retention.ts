@@ -28,6 +28,8 @@ export interface CleanupOptions {
    * record. Segment pruning (old rotated segments of the active session) only happens with it.
    */
   readonly record?: (event: PruneEvent) => void;
+  /** a file that could not be removed: reported here and skipped (without it, thrown) */
+  readonly onRemoveError?: (file: string, error: Error) => void;
 }
 
 /** What a removal took away: enough for a verifier to tell policy from tampering. */
@@ -183,16 +185,27 @@ export function cleanupSessions(auditDir: string, o: CleanupOptions): CleanupRes
     const lastIso = new Date(last).toISOString();
     if (!o.dryRun) {
       const shreddedKeyIds = shreddedKeyIdsOf(auditDir, sessionId);
-      o.record?.({ scope: "session", sessionId, lastActivity: lastIso, files, policy, ...(shreddedKeyIds.length > 0 ? { shreddedKeyIds } : {}) });
-      for (const f of files) fs.rmSync(safeJoin(auditDir, f), { force: true });
+      // (the session's own retention, when the caller knows it: `audit-logger cleanup` does)
+      const own: PrunePolicy = o.retentionFor ? { ...policy, maxLogAgeDays: ownDays } : policy;
+      o.record?.({ scope: "session", sessionId, lastActivity: lastIso, files, policy: own, ...(shreddedKeyIds.length > 0 ? { shreddedKeyIds } : {}) });
+      for (const f of files) removeFile(auditDir, f, o);
     }
     removed.push({ sessionId, lastActivity: lastIso, files });
   }
   return { dryRun: o.dryRun ?? false, removed, prunedSegments, skippedLive, skippedHeld, keptByRetention };
 }
 
+function removeFile(auditDir: string, file: string, o: CleanupOptions): void {
+  try {
+    fs.rmSync(safeJoin(auditDir, file), { force: true });
+  } catch (err) {
+    if (!o.onRemoveError) throw err;
+    o.onRemoveError(file, err as Error);
+  }
+}
+
 /** The key ids a session's `subject_shredded` records name (a crypto-shredding made in it, `audit-logger shred`'s maintenance session). */
-export function shreddedKeyIdsOf(auditDir: string, sessionId: string): string[] {
+function shreddedKeyIdsOf(auditDir: string, sessionId: string): string[] {
   const out: string[] = [];
   for (const f of listKindFiles(auditDir, "audit_event", sessionId)) {
     for (const l of readLinesSync(f.path)) {

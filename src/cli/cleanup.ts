@@ -2,8 +2,8 @@
 import fs from "node:fs";
 import path from "node:path";
 import { AuditLogger } from "../logger.js";
-import { cleanupSessions, shreddedKeyIdsOf, type CleanupEntry } from "../retention.js";
-import { safeJoin, sessionFileName } from "../sink/files.js";
+import { cleanupSessions, type CleanupEntry } from "../retention.js";
+import { sessionFileName } from "../sink/files.js";
 import { EXIT_FAIL, EXIT_OK, intOption, parseCommand, resolveAuditDir, singleDir, UsageError } from "./args.js";
 import type { Command } from "./io.js";
 
@@ -97,29 +97,18 @@ export const cleanupCommand: Command = {
     if (!dryRun && remove.length > 0) {
       // each removal leaves a chained retention_pruned record (and a checkpoint) in the
       // directory's maintenance session before its files go, as logger.cleanup() does in the
-      // logger's own session: verify then tells the removal from deleted files (it recorded
-      // nothing, and verify could not)
+      // logger's own session (it recorded nothing)
       const logger = new AuditLogger({ sessionId: MAINTENANCE_SESSION, projectPath: path.dirname(dir), fullContentLogging: false, durability: "fsync", thread: false });
       try {
-        for (const entry of remove) {
-          const r = sessionRetention(dir, entry.sessionId);
-          const shreddedKeyIds = shreddedKeyIdsOf(dir, entry.sessionId);
-          logger.recordPruned({
-            scope: "session",
-            sessionId: entry.sessionId,
-            lastActivity: entry.lastActivity,
-            files: entry.files,
-            policy: { maxLogAgeDays: retentionFor(entry.sessionId), minRetentionDays: r.minRetentionDays },
-            ...(shreddedKeyIds.length > 0 ? { shreddedKeyIds } : {}),
-          });
-          for (const f of entry.files) {
-            try {
-              fs.rmSync(safeJoin(dir, f), { force: true });
-            } catch (err) {
-              failed.push({ file: f, error: (err as Error).message });
-            }
-          }
-        }
+        const done = cleanupSessions(dir, {
+          maxLogAgeDays: flagDays ?? DEFAULT_MAX_AGE_DAYS,
+          retentionFor,
+          now,
+          activeSessionId: MAINTENANCE_SESSION,
+          record: (event) => logger.recordPruned(event),
+          onRemoveError: (file, err) => failed.push({ file, error: err.message }),
+        });
+        remove.splice(0, remove.length, ...done.removed);
       } finally {
         await logger.finalizeSession();
       }

@@ -5,9 +5,20 @@ import { fileURLToPath } from "node:url";
 import { afterEach, describe, expect, it } from "vitest";
 import { AuditLogger, AuditViewer, auditContext, verifyAuditLog } from "../../src/index.js";
 import { cleanupTmp, TEST_KEY, tmpProject } from "../helpers/index.js";
+import { openKeyring, shredSubjectKeys, SubjectKeys } from "../../src/pipeline/keyring.js";
+import { makeEncryptionKey } from "../../src/pipeline/keys.js";
 import { runCli } from "./helpers.js";
 
 afterEach(cleanupTmp);
+
+const testMaster = () => makeEncryptionKey(Buffer.from(TEST_KEY, "base64"));
+
+/** The test master key, and an empty audit directory for key stores written straight by the keyring. */
+function emptyAuditDir(): { master: ReturnType<typeof makeEncryptionKey>; dir: string } {
+  const dir = path.join(tmpProject(), "audit_logs");
+  fs.mkdirSync(dir);
+  return { master: testMaster(), dir };
+}
 
 async function writeTwoUsers(projectPath: string): Promise<string> {
   const logger = new AuditLogger({ sessionId: "support", projectPath, encryptSensitiveContent: true, encryptionKey: TEST_KEY });
@@ -91,11 +102,7 @@ describe("shredding while another process writes the same key stores", () => {
 
 describe("two shreds at once", () => {
   it("two processes shredding two users of the same key stores at once each destroy their user's keys (the later rename brought back what the other destroyed)", async () => {
-    const { SubjectKeys, openKeyring } = await import("../../src/pipeline/keyring.js");
-    const { makeEncryptionKey } = await import("../../src/pipeline/keys.js");
-    const master = makeEncryptionKey(Buffer.from(TEST_KEY, "base64"));
-    const dir = path.join(tmpProject(), "audit_logs");
-    fs.mkdirSync(dir);
+    const { master, dir } = emptyAuditDir();
     const ids = new Map<string, string>();
     for (let s = 0; s < 40; s++) {
       const w = new SubjectKeys(master, dir, `s${s}`);
@@ -119,11 +126,7 @@ describe("two shreds at once", () => {
 
 describe("a destroyed key's line written again", () => {
   it("stays destroyed: a tombstone beats a key line of the same id wherever it stands, and the next shred removes that line (a writer racing a shred appended it again, readable)", async () => {
-    const { SubjectKeys, openKeyring, shredSubjectKeys } = await import("../../src/pipeline/keyring.js");
-    const { makeEncryptionKey } = await import("../../src/pipeline/keys.js");
-    const master = makeEncryptionKey(Buffer.from(TEST_KEY, "base64"));
-    const dir = path.join(tmpProject(), "audit_logs");
-    fs.mkdirSync(dir);
+    const { master, dir } = emptyAuditDir();
     const kid = new SubjectKeys(master, dir, "live").keyFor("x").id;
     const store = path.join(dir, "subject_keys_live.jsonl");
     const keyLine = fs.readFileSync(store, "utf8").split("\n").find((l) => l.includes(kid))!;
@@ -148,10 +151,8 @@ describe("the shred lock", () => {
     const os = await import("node:os");
     // left by this process's main thread (the CLI's shred runs there), never released
     fs.writeFileSync(lock, JSON.stringify({ pid: process.pid, threadId, hostname: os.hostname(), startedAt: new Date().toISOString() }));
-    const { shredSubjectKeys } = await import("../../src/pipeline/keyring.js");
-    const { makeEncryptionKey } = await import("../../src/pipeline/keys.js");
     const t0 = Date.now();
-    expect(shredSubjectKeys([makeEncryptionKey(Buffer.from(TEST_KEY, "base64"))], logger.auditDir, "nobody")).toEqual([]);
+    expect(shredSubjectKeys([testMaster()], logger.auditDir, "nobody")).toEqual([]);
     expect(Date.now() - t0).toBeLessThan(2_000);
     expect(fs.existsSync(lock)).toBe(false);
     // held by a live process
@@ -172,11 +173,7 @@ describe("the shred lock", () => {
 
 describe("a shred lock nobody keeps alive", () => {
   it("is taken over once it is 15 s untouched when its holder cannot be checked (another thread of this process, another host): every later shred failed; a live process of this host is never taken over", async () => {
-    const { shredSubjectKeys, SubjectKeys } = await import("../../src/pipeline/keyring.js");
-    const { makeEncryptionKey } = await import("../../src/pipeline/keys.js");
-    const master = makeEncryptionKey(Buffer.from(TEST_KEY, "base64"));
-    const dir = path.join(tmpProject(), "audit_logs");
-    fs.mkdirSync(dir);
+    const { master, dir } = emptyAuditDir();
     const kid = new SubjectKeys(master, dir, "s").keyFor("x").id;
     const lock = path.join(dir, ".shred.lock");
     const holder = spawn("sleep", ["60"]);
@@ -205,11 +202,7 @@ describe("a shred lock nobody keeps alive", () => {
 
 describe("a shred that cannot write its copy", () => {
   it("fails leaving the store as it was and no copy of its keys behind (the copy, with other subjects' keys, stayed on a full disk), nor its marker or lock", async () => {
-    const { SubjectKeys, openKeyring, shredSubjectKeys } = await import("../../src/pipeline/keyring.js");
-    const { makeEncryptionKey } = await import("../../src/pipeline/keys.js");
-    const master = makeEncryptionKey(Buffer.from(TEST_KEY, "base64"));
-    const dir = path.join(tmpProject(), "audit_logs");
-    fs.mkdirSync(dir);
+    const { master, dir } = emptyAuditDir();
     const w = new SubjectKeys(master, dir, "s");
     const kx = w.keyFor("x").id;
     const ky = w.keyFor("y").id;

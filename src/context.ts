@@ -34,7 +34,8 @@ export const auditContext = Object.freeze({
   },
   /** Sets the user of the running context (e.g. after authentication). Returns false outside a context. */
   setUser(userId: string): boolean {
-    if (typeof userId !== "string") throw new AuditValidationError("auditContext.setUser", [{ field: "userId", message: `must be a string (got ${typeOf(userId)})` }]);
+    const problem = idProblem(userId) ?? (userId === undefined ? "must be a string (got undefined)" : undefined);
+    if (problem !== undefined) throw new AuditValidationError("auditContext.setUser", [{ field: "userId", message: problem }]);
     const store = shared.storage.getStore();
     if (!store) return false;
     (store as { userId?: string }).userId = userId;
@@ -104,6 +105,22 @@ export function currentContext(): AuditContextValue | undefined {
 
 const STRING_FIELDS = ["sessionId", "userId", "persona", "traceId", "parentId"] as const;
 
+/** The longest id a context holds: a record's own `userId`, `traceId`, `parentId` and `persona` take no more. */
+const MAX_ID_CHARS = 256;
+
+/**
+ * What is wrong with a context's id (undefined: nothing, or left out). The limits of the records'
+ * own fields: a context's ids go into every record made in it (a 5,000-character userId did, and a
+ * PostgreSQL store's index refused such rows: its sink stalled on them).
+ */
+function idProblem(x: unknown): string | undefined {
+  if (x === undefined) return undefined;
+  if (typeof x !== "string") return `must be a string (got ${typeOf(x)})`;
+  if (x.length === 0) return "must be a non-empty string (leave it out for none)";
+  if (x.length > MAX_ID_CHARS) return `must be at most ${MAX_ID_CHARS} characters (got ${x.length})`;
+  return undefined;
+}
+
 function typeOf(v: unknown): string {
   return v === null ? "null" : Array.isArray(v) ? "an array" : typeof v;
 }
@@ -122,8 +139,8 @@ function checkedValue(value: AuditContextInput): AuditContextValue {
   const v = value as Record<string, unknown>;
   const issues: Array<{ field: string; message: string }> = [];
   for (const key of STRING_FIELDS) {
-    const x = v[key];
-    if (x !== undefined && typeof x !== "string") issues.push({ field: key, message: `must be a string (got ${typeOf(x)})` });
+    const problem = idProblem(v[key]);
+    if (problem !== undefined) issues.push({ field: key, message: problem });
   }
   const m = v.metadata;
   if (m !== undefined && m !== null && (typeof m !== "object" || Array.isArray(m))) issues.push({ field: "metadata", message: `must be an object (got ${typeOf(m)})` });

@@ -24,6 +24,14 @@ describe("auditContext", () => {
     expect(bad("str")).toThrow(/auditContext\.run\(\) was called with invalid input[\s\S]*value: must be an object/);
     expect(bad({ userId: 42, traceId: { id: 1 } })).toThrow(/userId: must be a string \(got number\)[\s\S]*traceId: must be a string \(got object\)/);
     expect(bad({ metadata: "xy" })).toThrow(/metadata: must be an object/);
+    // the limits a record's own fields have (a 5,000-character userId reached the records, and a
+    // PostgreSQL store's index refused the row: the sink stalled on it)
+    expect(bad({ userId: "u".repeat(257), traceId: "" })).toThrow(/userId: must be at most 256 characters[\s\S]*traceId: must be a non-empty string/);
+    expect(bad({ persona: "p".repeat(300), parentId: "x".repeat(257), sessionId: "s".repeat(257) })).toThrow(/sessionId: must be at most 256[\s\S]*persona: must be at most 256[\s\S]*parentId: must be at most 256/);
+    expect(auditContext.run({ userId: "u".repeat(256), traceId: "t".repeat(256) }, () => auditContext.get()?.userId?.length)).toBe(256);
+    expect(() => auditContext.run({ userId: "u1" }, () => auditContext.setUser("v".repeat(257)))).toThrow(/setUser\(\) was called with invalid input[\s\S]*userId: must be at most 256 characters/);
+    expect(() => auditContext.run({ userId: "u1" }, () => auditContext.setUser(""))).toThrow(/userId: must be a non-empty string/);
+    expect(auditContext.run({ userId: "u1" }, () => (auditContext.setUser("w".repeat(256)), user()?.length))).toBe(256);
     expect(() => auditContext.run({ userId: "u1" }, () => auditContext.setUser(7 as never))).toThrow(expect.objectContaining({ code: "AUDIT_ERR_VALIDATION" }));
     const session: { user?: string } = {};
     const seen = auditContext.run({ userId: "alice", persona: "p0" }, () => auditContext.run({ userId: session.user, persona: "p1" }, () => auditContext.get()));

@@ -92,21 +92,25 @@ describe("the user a call's record names", () => {
 });
 
 describe("the user at the call, where it comes from", () => {
-  it("a context's user that a log input would refuse ('' or over 256 characters) still gives withAuditFetch its record (it was refused: the user went into the input)", async () => {
+  it("a user a log input would refuse ('' or over 256 characters) cannot enter a context (records carried it); withAuditFetch records the call of a valid one", async () => {
     const logger = newLogger();
     const errors: Error[] = [];
     logger.on("error", (e) => errors.push(e));
     const fetched = withAuditFetch(fetch, { logger });
-    for (const userId of ["", "u".repeat(300), "alice"]) {
-      await auditContext.run({ userId }, async () => {
-        const pending = fetched(`${fakes.openai.baseURL}/models`);
-        auditContext.setUser("bob");
-        await pending;
-      });
+    let ran = 0;
+    for (const userId of ["", "u".repeat(300)]) {
+      expect(() => auditContext.run({ userId }, () => ran++)).toThrow(expect.objectContaining({ code: "AUDIT_ERR_VALIDATION" }));
+      expect(() => auditContext.run({ userId: "alice" }, () => auditContext.setUser(userId))).toThrow(/userId: must be/);
     }
-    const recs = await recordsOf(logger, "tool_usage", 3);
+    expect(ran).toBe(0);
+    await auditContext.run({ userId: "u".repeat(256) }, async () => {
+      const pending = fetched(`${fakes.openai.baseURL}/models`);
+      auditContext.setUser("bob");
+      await pending;
+    });
+    const recs = await recordsOf(logger, "tool_usage", 1);
     expect(errors).toEqual([]);
-    expect(recs.map((r) => String(r.userId ?? "").length)).toEqual([0, 300, 5]);
+    expect(recs.map((r) => String(r.userId ?? "").length)).toEqual([256]);
   });
 
   it("an Express request's user learned from userId(req) at the call is the record's, whatever setUser did while the call ran (it was the next user)", async () => {

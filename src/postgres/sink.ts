@@ -63,6 +63,8 @@ export interface PostgresSinkStats {
   readonly spilled: number;
   /** records sent from the session's files on open */
   readonly backfilled: number;
+  /** records the store refused for good (each reported; they stay in the files): see docs/POSTGRES.md */
+  readonly refused: number;
   /** true while the store is unreachable or refusing */
   readonly outage: boolean;
   readonly lastError: string | undefined;
@@ -119,6 +121,16 @@ function pgCode(err: unknown): string {
 }
 
 /**
+ * Whether PostgreSQL refused a row for what it holds, which no retry changes: a data exception
+ * (SQLSTATE class 22: a value out of range, an invalid text) or a row over a limit (54000: an
+ * index entry larger than a btree page allows).
+ */
+function refusesRow(err: unknown): boolean {
+  const code = pgCode(err);
+  return code.startsWith("22") || code === "54000";
+}
+
+/**
  * Sends every record of the session to a PostgreSQL store shared by many instances, with a
  * local spool for outages. Pass it in `sinks`; the JSONL files stay the local source of truth.
  *
@@ -161,7 +173,7 @@ export class PostgresSink implements AuditSink {
   private readonly knownMonths = new Set<string>();
   private readonly heads = new Map<ChainKind, Head>();
   private readonly checkpointed = new Map<ChainKind, number>();
-  private counters = { stored: 0, duplicates: 0, spilled: 0, backfilled: 0 };
+  private counters = { stored: 0, duplicates: 0, spilled: 0, backfilled: 0, refused: 0 };
   private lastError: string | undefined;
 
   constructor(options: PostgresSinkOptions) {
@@ -545,9 +557,33 @@ export class PostgresSink implements AuditSink {
   private async store(recs: readonly SealedRecord[]): Promise<void> {
     const months = new Set<string>();
     for (const r of recs) months.add(monthOf(r.timestamp));
-    const { added, forks } = await this.insert(recs, months);
-    this.counted(added, recs.length, recs);
-    if (forks !== null) this.reportFork(forks);
+    let result: { added: number; forks: string | null };
+    try {
+      result = await this.insert(recs, months);
+    } catch (err) {
+      // A value the store cannot take fails the whole batch (one statement), and would fail it
+      // at every retry: the sink stalled on it for good, storing nothing more. The batch is
+      // halved until the records it refuses are alone; each is reported and left out.
+      if (!refusesRow(err)) throw err;
+      if (recs.length === 1) return this.refuse(recs[0]!, err);
+      const half = recs.length >> 1;
+      await this.store(recs.slice(0, half));
+      await this.store(recs.slice(half));
+      return;
+    }
+    this.counted(result.added, recs.length, recs);
+    if (result.forks !== null) this.reportFork(result.forks);
+  }
+
+  /** A record the store refuses for good: reported, counted, left out (the files keep it). */
+  private refuse(rec: SealedRecord, err: unknown): void {
+    this.counters.refused++;
+    this.note(
+      new AuditIOError(
+        `PostgresSink: the store refused ${rec.kind} record seq ${rec.seq} of session ${this.sessionId} (${(err as Error).message}, SQLSTATE ${pgCode(err)}): it is left out of the store, and still in the session's files; verify --postgres reports it missing. The records after it are stored.`,
+        { cause: err },
+      ),
+    );
   }
 
   /**

@@ -1,4 +1,5 @@
 import { spawn } from "node:child_process";
+import { createHash } from "node:crypto";
 import fs from "node:fs";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
@@ -118,6 +119,59 @@ describe("PostgresSink", () => {
     expect(tools.map((r) => Number(r.seq)).sort((a, b) => a - b)).toEqual(Array.from({ length: 350 }, (_, i) => i + 1));
     const report = await verifyPostgres({ connectionString: PG_URL, schema });
     expect(report.problems).toEqual([]);
+  });
+
+  it("a record the store refuses for good (a value out of range, a row too large to index) is reported and left out; the rest of its batch and what follows are stored", async () => {
+    const schema = schemaFor("refused");
+    const projectPath = tmpProject();
+    // first run: the store is unreachable, the records wait in the spool
+    const dead = new PostgresSink({ connectionString: `postgres://postgres@127.0.0.1:${await freePort()}/test`, schema, flushTimeoutMs: 200, closeTimeoutMs: 200, connectTimeoutMs: 500 });
+    const first = new AuditLogger({ sessionId: "refused", projectPath, sinks: [dead] });
+    first.on("error", () => undefined);
+    for (let i = 0; i < 10; i++) first.logToolUsage({ toolName: "search", operation: "q", parameters: { i } });
+    await first.finalizeSession();
+    // Lines the store cannot take: in the spool, a seq past bigint (SQLSTATE 22003: a damaged
+    // spool); in the session's file and the spool, a userId whose index entry is larger than a
+    // btree page allows (54000: written by an older version, which had no limit on a context's userId).
+    const spool = dead.spoolPath!;
+    const forge = (file: string, seq: number, change: (line: string) => string) => {
+      const lines = fs.readFileSync(file, "utf8").trimEnd().split("\n");
+      const at = lines.findIndex((line) => (JSON.parse(line) as { type: string; seq: number }).type === "tool_usage" && (JSON.parse(line) as { seq: number }).seq === seq);
+      expect(at).toBeGreaterThanOrEqual(0);
+      lines[at] = change(lines[at]!);
+      fs.writeFileSync(file, `${lines.join("\n")}\n`);
+    };
+    forge(spool, 5, (line) => line.replace('"seq":5,', '"seq":100000000000000000000,'));
+    const longUser = Array.from({ length: 120 }, (_, i) => createHash("md5").update(String(i)).digest("hex")).join("");
+    const withLongUser = (line: string) => line.replace('"toolName":', `"userId":"${longUser}","toolName":`);
+    forge(path.join(projectPath, "audit_logs", "tool_usage_refused.jsonl"), 7, withLongUser);
+    forge(spool, 7, withLongUser);
+
+    // second run, store reachable: what the store lacks is sent from the files, then the spool is replayed
+    const sink = new PostgresSink({ connectionString: PG_URL, schema });
+    const logger = new AuditLogger({ sessionId: "refused", projectPath, sinks: [sink] });
+    const reported: Error[] = [];
+    logger.on("error", (e) => reported.push(e));
+    for (let i = 0; i < 5; i++) logger.logToolUsage({ toolName: "search", operation: "q", parameters: { late: i } });
+    const stored = await sink.whenStored(20_000);
+    expect(stored, JSON.stringify(sink.stats())).toBe(true);
+    expect(sink.stats(), JSON.stringify(sink.stats())).toMatchObject({ outage: false, refused: 3 });
+    const refusals = reported.filter((e) => /the store refused/.test(e.message)).map((e) => e.message);
+    expect(refusals, refusals.join("\n")).toHaveLength(3);
+    expect(refusals[0]).toMatch(/tool_usage record seq 7 of session refused[\s\S]*SQLSTATE 54000[\s\S]*still in the session's files/);
+    expect(refusals[1]).toMatch(/tool_usage record seq 100000000000000000000 of session refused[\s\S]*SQLSTATE 22003/);
+    expect(refusals[2]).toMatch(/tool_usage record seq 7 of session refused[\s\S]*SQLSTATE 54000/);
+    await logger.finalizeSession();
+    expect(fs.existsSync(spool)).toBe(false);
+    const tools = await sql<{ seq: string }>(`SELECT seq::text FROM "${schema}".audit_records WHERE session_id = 'refused' AND kind = 'tool_usage' ORDER BY seq`);
+    // (seq 5 came from the file: the spool's damaged copy was the one refused)
+    expect(tools.map((r) => Number(r.seq)).sort((a, b) => a - b)).toEqual([1, 2, 3, 4, 5, 6, 8, 9, 10, 11, 12, 13, 14, 15]);
+    // the refusals are in the audit trail too, and the store's verify names what it lacks
+    const errs = readJsonl(path.join(projectPath, "audit_logs", "errors_refused.jsonl"));
+    expect(errs.filter((r) => /the store refused/.test(String(r.message)))).toHaveLength(3);
+    const report = await verifyPostgres({ connectionString: PG_URL, schema });
+    expect(report.ok).toBe(false);
+    expect(report.problems.map((p) => `${p.kind}: ${p.detail}`)).toContain("seq_gap: Record has seq 8 where 7 was expected.");
   });
 
   it("a connection lost mid-batch after the server committed duplicates nothing", async () => {

@@ -7,6 +7,7 @@ import { csvFileName } from "../export/directory.js";
 import { listKindFiles, safeReaddir } from "../sink/files.js";
 import { RECORD_KINDS, type RecordType } from "../types.js";
 import { names } from "../postgres/schema.js";
+import { insideReal } from "../path-inside.js";
 import { choiceOption, EXIT_FAIL, EXIT_OK, kindOption, contentDirOption, parseCommand, sessionOption, UsageError } from "./args.js";
 import type { CliIO, Command } from "./io.js";
 import { loadCliKey } from "./keys.js";
@@ -48,11 +49,6 @@ instance keeps them in its own audit directory (see --content-dir); without them
 
 Exit codes: 0 written, 1 no audit logs found or the export failed (or the store is
 unreachable), 2 bad usage.`;
-
-function inside(child: string, parent: string): boolean {
-  const rel = path.relative(parent, child);
-  return rel === "" || (!rel.startsWith("..") && !path.isAbsolute(rel));
-}
 
 /** True when some session holds encrypted values: encryption is per session, so its first records tell. */
 function anyEncrypted(dir: string, sessions: readonly string[]): boolean {
@@ -129,7 +125,7 @@ export const exportCommand: Command = {
     if (format === undefined) throw new UsageError(`option --format is required: one of ${FORMATS.join(", ")}`);
     if (values.out === undefined || values.out === "") throw new UsageError("option --out is required: the file (json) or directory (csv, dir) to write");
     const out = path.resolve(values.out);
-    if (target.kind === "dir" && inside(out, target.dir)) throw new UsageError(`option --out: "${values.out}" is inside the audit directory ${target.dir}; write the export somewhere else`);
+    if (target.kind === "dir" && insideReal(target.dir, out)) throw new UsageError(`option --out: "${values.out}" is inside the audit directory ${target.dir}; write the export somewhere else`);
     const kind = kindOption(values.kind, RECORD_KINDS);
     if (kind !== undefined && format !== "csv") throw new UsageError("option --kind only applies to --format csv");
     const session = sessionOption(values.session);

@@ -2,6 +2,7 @@ import { KeyObject } from "node:crypto";
 import { z } from "zod";
 import { AuditConfig } from "../config/config.js";
 import { AuditConfigError } from "../errors.js";
+import { insideReal } from "../path-inside.js";
 import { resolveSigningKey, type SigningKey } from "../integrity/signing.js";
 import type { AuditLogger } from "../logger.js";
 import { toFieldIssues } from "../record/issues.js";
@@ -36,6 +37,16 @@ const directoryOptionsSchema = exportOptionsSchema.extend({
   signingKey: z.union([z.string().min(1), z.custom<KeyObject>((v) => v instanceof KeyObject, "must be a PEM string or a crypto KeyObject")]).optional(),
 });
 
+/**
+ * Refuses an export target inside the audit directory the records come from (also through a
+ * symlink): an export there sits beside the logs with any content it holds in plaintext, and a
+ * directory export's manifest there made `verify` check it as an export instead of the logs.
+ */
+function refuseInsideAuditDir(auditDir: string | undefined, target: string, method: string, field: "file" | "dir"): void {
+  if (auditDir === undefined || !insideReal(auditDir, target)) return;
+  throw new AuditConfigError([{ field: `${method}.${field}`, message: `"${target}" is inside the audit directory ${auditDir}; write the export somewhere else` }]);
+}
+
 function parseOptions(o: ExportOptions | undefined, method: string): Required<ExportOptions> {
   const r = exportOptionsSchema.safeParse(o ?? {});
   if (!r.success) throw new AuditConfigError(toFieldIssues(r.error, method));
@@ -66,6 +77,7 @@ export class AuditExporter {
   /** One JSON document: session summaries and every record of every kind. */
   async exportToJson(file: string, options?: ExportOptions): Promise<void> {
     const o = parseOptions(options, "exportToJson");
+    refuseInsideAuditDir(this.viewer.auditPath, file, "exportToJson", "file");
     await writeAtomic(file, jsonExportChunks(this.viewer, { ...o, exportedAt: new Date().toISOString() }));
   }
 
@@ -109,6 +121,7 @@ export class AuditExporter {
   async exportCompleteAuditToDirectory(dir: string, options?: DirectoryExportOptions): Promise<DirectoryExportResult> {
     const parsed = directoryOptionsSchema.safeParse(options ?? {});
     if (!parsed.success) throw new AuditConfigError(toFieldIssues(parsed.error, "exportCompleteAuditToDirectory"));
+    refuseInsideAuditDir(this.viewer.auditPath, dir, "exportCompleteAuditToDirectory", "dir");
     const o = { includeFullContent: parsed.data.includeFullContent ?? false };
     const sessionIds = await this.viewer.getSessionIds();
     return writeDirectoryExport(dir, {
@@ -128,6 +141,7 @@ export class AuditExporter {
 
   private async csv(kind: RecordType, file: string, options: ExportOptions | undefined, method: string): Promise<number> {
     const o = parseOptions(options, method);
+    refuseInsideAuditDir(this.viewer.auditPath, file, method, "file");
     const viewer = this.viewer;
     return writeCsv(file, kind, async function* () {
       for await (const rec of viewer.iterate(kind)) yield (o.includeFullContent ? rec : withholdContent(rec)) as unknown as Record<string, unknown>;

@@ -393,6 +393,7 @@ export async function verifyExport(exportDir: string, options: VerifyExportOptio
 
   // 3. the exported chains and the checkpoints over them
   const sessions = manifest.sessions.filter((s) => options.sessionId === undefined || s.sessionId === options.sessionId);
+  if (options.sessionId !== undefined && sessions.length === 0) p(EXPORT_MANIFEST, "session_missing", `The export holds no session ${options.sessionId}: its manifest lists ${manifest.sessions.map((s) => s.sessionId).join(", ") || "none"}.`);
   const chains = readExportedChains(dir, sessions.map((s) => s.sessionId));
   for (const m of chains.malformed) p(RECORDS_FILE, "malformed_line", m);
   for (const sessionId of chains.bySession.keys()) {

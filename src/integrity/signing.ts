@@ -1,7 +1,7 @@
 import { createHash, createPrivateKey, createPublicKey, type KeyObject } from "node:crypto";
 import fs from "node:fs";
-import path from "node:path";
 import { AuditKeyError } from "../errors.js";
+import { insideReal } from "../path-inside.js";
 
 export const SIGNING_KEY_ENV = "AUDIT_LOGGER_SIGNING_KEY";
 export const SIGNING_KEY_FILE_ENV = "AUDIT_LOGGER_SIGNING_KEY_FILE";
@@ -15,11 +15,6 @@ export interface SigningKey {
 
 export function publicKeyId(publicKey: KeyObject): string {
   return "ed25519:" + createHash("sha256").update(publicKey.export({ type: "spki", format: "der" })).digest("hex").slice(0, 16);
-}
-
-function isInside(dir: string, file: string): boolean {
-  const rel = path.relative(path.resolve(dir), path.resolve(file));
-  return rel === "" || (!rel.startsWith("..") && !path.isAbsolute(rel));
 }
 
 /** An Ed25519 private key from a KeyObject or PEM; never echoes the key in errors. */
@@ -47,7 +42,7 @@ export function resolveSigningKey(option: KeyObject | string | undefined, auditD
   if (pem) return toSigningKey(pem, `the ${SIGNING_KEY_ENV} environment variable`);
   const file = env[SIGNING_KEY_FILE_ENV];
   if (file) {
-    if (isInside(auditDir, file)) throw new AuditKeyError(`${SIGNING_KEY_FILE_ENV} points inside the audit directory ${auditDir}; keep signing keys outside it.`);
+    if (insideReal(auditDir, file)) throw new AuditKeyError(`${SIGNING_KEY_FILE_ENV} points inside the audit directory ${auditDir}; keep signing keys outside it.`);
     let text: string;
     try {
       text = fs.readFileSync(file, "utf8");

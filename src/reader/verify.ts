@@ -50,13 +50,28 @@ interface Findings {
  */
 export async function verifyAuditLog(auditPath: string, options: VerifyOptions = {}): Promise<VerifyReport> {
   const dir = path.resolve(auditPath);
-  // a directory export carries its own signed manifest
-  if (fs.existsSync(path.join(dir, EXPORT_MANIFEST))) return verifyExport(dir, options);
   const f: Findings = { problems: [], notes: [], records: 0, contentRefs: new Set(), keyRefs: new Map(), shredded: new Set() };
   if (!fs.existsSync(dir) || !fs.statSync(dir).isDirectory()) {
     return { ok: false, sessions: [], recordsChecked: 0, problems: [{ file: dir, kind: "missing_directory", detail: `${dir} is not a directory.` }], notes: [] };
   }
-  const sessions = options.sessionId ? [options.sessionId] : listSessionIds(dir);
+  const present = listSessionIds(dir);
+  if (fs.existsSync(path.join(dir, EXPORT_MANIFEST))) {
+    // a directory export carries its own signed manifest, and no session files. A directory that
+    // holds session files is verified as the logs it holds, whatever else is in it: a manifest
+    // dropped in (no key needed to make one) had turned the check into an export's, which walked
+    // no chain and passed a tampered directory as "OK 0 records" (found by review, 2026-12-04).
+    if (present.length === 0) return verifyExport(dir, options);
+    f.notes.push({
+      file: EXPORT_MANIFEST,
+      kind: "export_manifest_ignored",
+      detail: `${EXPORT_MANIFEST} is in an audit directory that holds session files: verified as the logs. The kit never writes an export into an audit directory; find out who put it there.`,
+    });
+  }
+  if (options.sessionId !== undefined && !present.includes(options.sessionId)) {
+    f.problems.push({ file: dir, kind: "session_missing", detail: `${dir} holds no files of session ${options.sessionId}: it never wrote here, or its files were removed.` });
+    return { ok: false, sessions: [], recordsChecked: 0, problems: f.problems, notes: f.notes };
+  }
+  const sessions = options.sessionId ? [options.sessionId] : present;
   const trustedKeys = toPublicKeys(options.publicKey);
   const holds = collectHolds(dir);
   let anyCheckpoints = false;

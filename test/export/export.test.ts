@@ -96,6 +96,22 @@ describe("CSV export", () => {
     await expect(exporter.exportErrorsToCsv(path.join(fx.projectPath, "x.csv"), { includeContent: true } as never)).rejects.toBeInstanceOf(AuditConfigError);
     expect(fs.existsSync(path.join(fx.projectPath, "x.csv"))).toBe(false);
   });
+
+  it("refuses to write into the audit directory (an export there held plaintext content beside the logs, and its manifest turned verify into an export's check), also through a symlink", async () => {
+    const exporter = new AuditExporter({ auditPath: fx.auditPath });
+    const link = path.join(fx.projectPath, "logs_link");
+    fs.symlinkSync(fx.auditPath, link);
+    const before = fs.readdirSync(fx.auditPath).sort();
+    for (const target of [fx.auditPath, path.join(fx.auditPath, "sub"), path.join(link, "exp")]) {
+      await expect(exporter.exportCompleteAuditToDirectory(target)).rejects.toThrow(expect.objectContaining({ code: "AUDIT_ERR_CONFIG", message: expect.stringMatching(/dir: .*inside the audit directory/) }));
+    }
+    await expect(exporter.exportToJson(path.join(fx.auditPath, "all.json"))).rejects.toThrow(/file: .*inside the audit directory/);
+    await expect(exporter.exportToolUsagesToCsv(path.join(link, "t.csv"))).rejects.toThrow(/file: .*inside the audit directory/);
+    expect(fs.readdirSync(fx.auditPath).sort()).toEqual(before);
+    // next to it is fine
+    await exporter.exportToolUsagesToCsv(path.join(fx.projectPath, "audit_logs_tools.csv"));
+    expect(fs.existsSync(path.join(fx.projectPath, "audit_logs_tools.csv"))).toBe(true);
+  });
 });
 
 describe("exports without content", () => {

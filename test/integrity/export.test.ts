@@ -72,6 +72,10 @@ describe("a directory export carries its own proof", () => {
     expectOnly(r, []);
     expect(r.notes).toEqual([]);
     expect(r.recordsChecked).toBe(24 + 20 + 1);
+    // a session it does not hold is a problem, not "OK 0 records"
+    const other = await verifyExport(dir, { publicKey: log.signer.publicKey, sessionId: "no_such_session" });
+    expect(other.ok).toBe(false);
+    expect(other.problems).toEqual([expect.objectContaining({ kind: "session_missing", detail: expect.stringMatching(/no_such_session[\s\S]*lists/) })]);
   });
 
   it("without content (and without the encryption key): verifies, with a content_withheld note; no content, no ciphertext in it", async () => {

@@ -77,6 +77,27 @@ describe("edited records", () => {
     expect(r.problems[0]).toMatchObject({ seq: 7, file: file.split("/").pop() });
   });
 
+  it("an export manifest dropped into the audit directory does not turn verification into an export's: the chains are still walked (it passed as \"OK 0 records\")", async () => {
+    const log = await buildLog();
+    const { file, index } = persona(log, 6);
+    editLines(file, (ls) => ls.map((l, i) => (i === index ? l.replace('"approvedBy":"carol"', '"approvedBy":"mallory"') : l)));
+    fs.writeFileSync(`${log.auditDir}/export_manifest.json`, JSON.stringify({ manifest: { format: "audit-logger-export-manifest/v1", sessions: [], files: [] }, hash: "0", signature: null }));
+    fs.writeFileSync(`${log.auditDir}/audit_complete.json`, "{}");
+    for (const r of [await verify(log), await verifyAuditLog(log.auditDir)]) {
+      expect(problemKinds(r)).toContain("record_modified");
+      expect(r.ok).toBe(false);
+      expect(r.sessions).toEqual([log.sessionId]);
+      expect(noteKinds(r)).toContain("export_manifest_ignored");
+    }
+  });
+
+  it("a session named to verify that has no files is a problem, not an empty success", async () => {
+    const log = await buildLog();
+    const r = await verifyAuditLog(log.auditDir, { sessionId: "no_such_session" });
+    expect(r.ok).toBe(false);
+    expect(r.problems).toEqual([expect.objectContaining({ kind: "session_missing", detail: expect.stringMatching(/no_such_session/) })]);
+  });
+
   it("a metadata field edited and that record's hash recomputed → chain_broken at the next record, checkpoint_mismatch", async () => {
     const log = await buildLog();
     const { file, index, line } = persona(log, 6);

@@ -7,7 +7,7 @@
  * records once the call returns, throws, settles, or - for generators - finishes or is abandoned.
  */
 import { z } from "zod";
-import { currentContext, kLearnedUser, runInAuditContext, runWithOwnValue } from "../src/context.js";
+import { currentContext, kLearnedUser, runInAuditContext, runWithOwnValue, userOfCall } from "../src/context.js";
 import { trackResult, untrackResult } from "../src/dropped.js";
 import { AuditConfigError } from "../src/errors.js";
 import { isError, isInstance, isNativePromise, keepAddedMembers, reportRecordFailure, resolveAuditLogger, safeRecord, textOf, UNREADABLE_ERROR, warnLoggerOptionThrew } from "../src/instrument.js";
@@ -308,6 +308,8 @@ class Call implements FinishedCall {
   /** the context the call was made in, and its user then */
   outer: AuditContextValue | undefined = undefined;
   private userAtCall: string | undefined = undefined;
+  /** the user the call was made by: the caller's, or the one its lookup learned at the call (see userOfCall) */
+  private callUser: string | undefined = undefined;
   private done = false;
   readonly startedAt = performance.now();
   /** a generator call's record data for the garbage collector (see decorators/remains.ts) */
@@ -323,9 +325,16 @@ class Call implements FinishedCall {
     readonly method: string,
   ) {}
 
-  /** the user of the method's own context at the end (it may have called auditContext.setUser) */
+  /**
+   * The user the record names: one the method set in its own context (auditContext.setUser),
+   * else the user at the call. Not the caller's user at the end: in an Express request whose user
+   * the middleware's lookup gives, a switch of user while the call ran named the next user (the
+   * record was made in the caller's context), and a dropped generator named none (found by
+   * review, 2026-12-04).
+   */
   get userId(): string | undefined {
-    return this.inner?.userId;
+    const own = this.inner?.userId;
+    return own !== undefined && own !== this.userAtCall ? own : (this.callUser ?? own);
   }
 
   get qualifiedName(): string {
@@ -418,6 +427,7 @@ class Call implements FinishedCall {
   calledIn(outer: AuditContextValue | undefined): void {
     this.outer = outer;
     this.userAtCall = outer?.userId;
+    this.callUser = userOfCall(outer);
   }
 
   finish(outcome: CallOutcome): void {

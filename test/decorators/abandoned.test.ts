@@ -68,3 +68,20 @@ describe("a decorated generator the consumer drops before it finishes (child pro
     expect(r.out.alive).toBe(0);
   });
 });
+
+describe("a decorated call in an Express request whose user the middleware's userId(req) gives (child process, --expose-gc)", () => {
+  for (const mode of ["standard", "legacy"]) {
+    it(`names the user at the call, though the handler switched it while the call ran; also read to its end later, or dropped and collected (${mode})`, () => {
+      const r = runFixtureChild<{ records: ToolRecord[] }>("decorators/express-user-child.mts", "audit-dec-express-user-", [mode]);
+      expect(r.status, r.stderr).toBe(0);
+      const users = Object.fromEntries(r.out.records.map((rec) => [rec.parameters[0], rec.userId]));
+      // (it was "bob" for the first two, the user at their end, and none for the dropped one)
+      expect(users).toEqual({
+        "async, awaited after the switch": "alice",
+        "generator read after the switch": "alice",
+        "generator dropped half-read": "alice",
+      });
+      expect(r.out.records.find((rec) => rec.parameters[0] === "generator dropped half-read")).toMatchObject({ success: false, errorMessage: expect.stringMatching(/^abandoned: /) });
+    });
+  }
+});

@@ -91,9 +91,9 @@ export function withoutEnv(name: string): void {
  * Runs a fixture under test/fixtures in a child process (`node --expose-gc --import tsx <fixture>
  * <a new project dir>`) and returns its exit status, stderr and the JSON of its last stdout line.
  */
-export function runFixtureChild<T>(fixture: string, projectPrefix: string): { status: number | null; stderr: string; out: T } {
+export function runFixtureChild<T>(fixture: string, projectPrefix: string, args: readonly string[] = []): { status: number | null; stderr: string; out: T } {
   const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "../..");
-  const r = spawnSync(process.execPath, ["--expose-gc", "--import", "tsx", path.join(root, "test/fixtures", fixture), tmpProject(projectPrefix)], {
+  const r = spawnSync(process.execPath, ["--expose-gc", "--import", "tsx", path.join(root, "test/fixtures", fixture), tmpProject(projectPrefix), ...args], {
     cwd: root,
     encoding: "utf8",
     timeout: 30_000,

@@ -3,7 +3,10 @@
  * a record made when the call finishes: plain data is copied when the call starts (or the item
  * is yielded), anything else is kept as it is.
  */
+import { types } from "node:util";
 import { setMember } from "../src/record/serialize.js";
+
+const isProxy = types.isProxy;
 
 export const NO_ARGS: readonly unknown[] = Object.freeze([]);
 const MAX_COPY_DEPTH = 32;
@@ -102,6 +105,15 @@ function plainCopy(value: unknown, depth: number, stack: object[], state: CopySt
 }
 
 function copyObject(value: object, depth: number, stack: object[], state: CopyState): unknown {
+  // A Proxy is not walked: its traps are the app's code, not to be run before the app's own
+  // reads (found by review, 2026-12-04). An argument is kept as it is (the record serialises it,
+  // after the method, as a direct log call would); an item is also left out of what the record
+  // reads (see the accessors below).
+  if (isProxy(value)) {
+    state.kept = true;
+    if (state.args !== true) state.unreadable = true;
+    return value;
+  }
   const proto = Object.getPrototypeOf(value) as unknown;
   const isArray = Array.isArray(value) && proto === Array.prototype;
   if (!isArray && proto !== Object.prototype && proto !== null) {
@@ -125,8 +137,20 @@ function copyObject(value: object, depth: number, stack: object[], state: CopySt
     }
     const copy: Record<string, unknown> = proto === null ? (Object.create(null) as Record<string, unknown>) : {};
     if (state.args !== true) {
-      // (an item a generator yielded, a context's metadata: read as they are)
-      for (const key of keys) setMember(copy, key, plainCopy((value as Record<string, unknown>)[key], depth + 1, stack, state));
+      // (an item a generator yielded, a context's metadata: read as they are, unless a member is
+      // an accessor: its getter is never run, the consumer who gets the item next must be the
+      // first to run it (copied, the consumer of `{ get text() { … } }` read a second value;
+      // found by review, 2026-12-04); so the item is not copied, and is left out of what the
+      // record reads, as an item that cannot be read is)
+      for (const key of keys) {
+        const d = Reflect.getOwnPropertyDescriptor(value, key);
+        if (d !== undefined && (d.get !== undefined || d.set !== undefined)) {
+          state.kept = true;
+          state.unreadable = true;
+          return value;
+        }
+        setMember(copy, key, plainCopy(d?.value, depth + 1, stack, state));
+      }
       return copy;
     }
     for (const key of keys) {

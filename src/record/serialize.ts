@@ -6,7 +6,11 @@
  * strings; strings over `maxChars` are cut with a "…[truncated N chars]" marker; nesting deeper
  * than 32 becomes "[MaxDepth]"; arrays keep their first 10,000 items; objects with `toJSON` use it.
  */
+import { types } from "node:util";
+
 export type JsonValue = string | number | boolean | null | JsonValue[] | { [key: string]: JsonValue };
+
+const isProxy = types.isProxy;
 
 const MAX_DEPTH = 32;
 const MAX_ITEMS = 10_000;
@@ -39,7 +43,11 @@ const OVER_BUDGET = Symbol("over budget");
  * `toJsonData(value)` made now, for a record made later from what is left of a call (see
  * decorators/remains.ts), or the text "[Not kept: more than N values]" when it would walk more
  * than `maxValues` objects, members and items (a client object, a request: their graphs are
- * large, and this runs while the app waits).
+ * large, and this runs while the app waits). It runs none of the app's code, as it is taken
+ * before the app's own method reads the value (a counting getter handed the method its second
+ * value; found by review, 2026-12-04): a getter is "[Getter]" (as the decorator's copy of a
+ * plain argument writes it), an object with a `toJSON` "[Not kept: toJSON not run]" (its
+ * members may be what that hides), a Proxy "[Not kept: a Proxy]" (its traps are the app's).
  */
 export function toJsonSnapshot(value: unknown, maxValues: number): JsonValue {
   try {
@@ -159,8 +167,47 @@ export function unreadableReason(err: unknown): string {
   }
 }
 
+/** A snapshot's object (see toJsonSnapshot): its own enumerable data members, no getter, no toJSON run. */
+function snapshotMembers(obj: object, maxChars: number, maxItems: number, depth: number, stack: object[], budget: Budget): JsonValue {
+  const toJson = accessorFree(obj, "toJSON");
+  if (typeof toJson === "function" || toJson === ACCESSOR) return "[Not kept: toJSON not run]";
+  const out: { [key: string]: JsonValue } = {};
+  const keys = Object.keys(obj);
+  if (keys.length > budget.left) throw OVER_BUDGET;
+  let n = 0;
+  for (const key of keys) {
+    if (n++ >= maxItems) {
+      out["…"] = `[${keys.length - maxItems} more keys]`;
+      break;
+    }
+    if (--budget.left < 0) throw OVER_BUDGET;
+    const d = Object.getOwnPropertyDescriptor(obj, key);
+    if (d === undefined) continue;
+    if (d.get !== undefined || d.set !== undefined) {
+      setMember(out, key, d.set === undefined ? "[Getter]" : d.get === undefined ? "[Setter]" : "[Getter/Setter]");
+      continue;
+    }
+    if (d.value === undefined) continue;
+    setMember(out, key, convert(d.value, maxChars, maxItems, depth + 1, stack, budget));
+  }
+  return out;
+}
+
+const ACCESSOR = Symbol("accessor");
+
+/** `obj[key]` found along its prototype chain without running a getter (ACCESSOR when one holds it). */
+function accessorFree(obj: object, key: string): unknown {
+  for (let o: object | null = obj; o !== null; o = Object.getPrototypeOf(o) as object | null) {
+    const d = Object.getOwnPropertyDescriptor(o, key);
+    if (d !== undefined) return d.get !== undefined || d.set !== undefined ? ACCESSOR : d.value;
+  }
+  return undefined;
+}
+
 function convertObject(obj: object, maxChars: number, maxItems: number, depth: number, stack: object[], budget: Budget | undefined): JsonValue {
   if (budget !== undefined && --budget.left < 0) throw OVER_BUDGET;
+  // (a snapshot runs none of the app's code: see toJsonSnapshot; `instanceof` runs a Proxy's trap)
+  if (budget !== undefined && isProxy(obj)) return "[Not kept: a Proxy]";
   if (stack.includes(obj)) return "[Circular]";
   if (obj instanceof Date) return Number.isNaN(obj.getTime()) ? "Invalid Date" : obj.toISOString();
   // a boxed string, number or boolean is its value, as JSON.stringify writes it (not one member per character)
@@ -199,6 +246,7 @@ function convertObject(obj: object, maxChars: number, maxItems: number, depth: n
       return out;
     }
     const withToJson = obj as { toJSON?: unknown };
+    if (budget !== undefined) return snapshotMembers(obj, maxChars, maxItems, depth, stack, budget);
     if (typeof withToJson.toJSON === "function") {
       let replaced: unknown;
       try {
@@ -208,16 +256,15 @@ function convertObject(obj: object, maxChars: number, maxItems: number, depth: n
       }
       if (replaced !== obj) return convert(replaced, maxChars, maxItems, depth + 1, stack, budget);
     }
+    // (a snapshot's members: snapshotMembers, above)
     const out: { [key: string]: JsonValue } = {};
     const keys = Object.keys(obj);
-    if (budget !== undefined && keys.length > budget.left) throw OVER_BUDGET;
     let n = 0;
     for (const key of keys) {
       if (n++ >= maxItems) {
         out["…"] = `[${keys.length - maxItems} more keys]`;
         break;
       }
-      if (budget !== undefined && --budget.left < 0) throw OVER_BUDGET;
       let v: unknown;
       try {
         v = (obj as Record<string, unknown>)[key];

@@ -335,9 +335,21 @@ describe("isPlainJson: a value the logger may serialise as it is, without its sa
 });
 
 describe("toJsonSnapshot: toJsonData now, within a number of values (what an abandoned generator's record keeps)", () => {
-  it("is toJsonData's value when the value is within the budget, whatever it holds", () => {
+  it("is toJsonData's value when the value is within the budget, but runs none of the app's code: no getter, no toJSON, no Proxy trap", () => {
     const v = awkward();
-    expect(toJsonSnapshot(v, 1000)).toEqual(toJsonData(v));
+    // (a snapshot is taken before the app's own method reads the value: a counting getter handed
+    // the method its second value; found by review, 2026-12-04)
+    expect(toJsonSnapshot(v, 1000)).toEqual({ ...toJsonData(v) as Obj, holder: { getter: "[Getter]" }, tojson: "[Not kept: toJSON not run]", withToJson: "[Not kept: toJSON not run]" });
+    const ran: string[] = [];
+    const proxy = new Proxy({ a: 1 }, { ownKeys: (t) => (ran.push("ownKeys"), Reflect.ownKeys(t)), get: (t, k) => (ran.push("get"), Reflect.get(t, k)) });
+    class Lazy {
+      get computed(): number {
+        ran.push("prototype getter");
+        return 1;
+      }
+    }
+    expect(toJsonSnapshot({ proxy, lazy: new Lazy(), inherited: Object.create({ toJSON: () => ran.push("inherited toJSON") }) }, 100)).toEqual({ proxy: "[Not kept: a Proxy]", lazy: {}, inherited: "[Not kept: toJSON not run]" });
+    expect(ran).toEqual([]);
     class Token {
       constructor(readonly text: string) {}
     }

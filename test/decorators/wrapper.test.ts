@@ -68,6 +68,77 @@ describe.each(["standard", "legacy"] as const)("the shared method wrapper (%s mo
     expect(recs.slice(1).map((r) => r.parameters)).toEqual([[{ user: "eve", ticket: "[Getter]", pin: "[Setter]" }], [{ user: "eve", ticket: "[Getter]", pin: "[Setter]" }]]);
   });
 
+  it("a class-instance argument of a generator method is not read at the call: its getters, its toJSON and a Proxy's traps run only when the method runs them (the snapshot kept for a dropped generator ran them first)", async () => {
+    const logger = newLogger();
+    const ran: string[] = [];
+    class TicketBook {
+      issued = 0;
+      constructor() {
+        Object.defineProperty(this, "ticket", { get: () => ++this.issued, enumerable: true });
+      }
+      toJSON() {
+        ran.push("toJSON");
+        return { issued: this.issued };
+      }
+    }
+    const target = { name: "proxied" };
+    const proxied = new Proxy(target, {
+      get(t, k, r) {
+        ran.push(`get ${String(k)}`);
+        return Reflect.get(t, k, r) as unknown;
+      },
+      ownKeys(t) {
+        ran.push("ownKeys");
+        return Reflect.ownKeys(t);
+      },
+    });
+    class Desk {
+      *tickets(book: { readonly ticket: number }, _p: object) {
+        yield book.ticket;
+      }
+      async *pages(book: { readonly ticket: number }, _p: object) {
+        yield book.ticket;
+      }
+    }
+    for (const m of ["tickets", "pages"] as const) decorate(mode, Desk, m, AuditTool("desk", { logger }));
+    const desk = new Desk();
+    const book = new TicketBook();
+    const g = desk.tickets(book as never, proxied);
+    const a = desk.pages(book as never, proxied);
+    expect(ran).toEqual([]);
+    expect(book.issued).toBe(0);
+    expect(g.next().value).toBe(1);
+    expect((await a.next()).value).toBe(2);
+    expect(ran).toEqual([]);
+    for (const _ of g);
+    for await (const _ of a);
+    expect(await records(logger, "tool")).toHaveLength(2);
+  });
+
+  it("an @AuditChat generator's item with a getter is not read before the consumer reads it (copied, the consumer of a counting getter read its second value)", async () => {
+    const logger = newLogger();
+    let n = 0;
+    const chunk = () => ({
+      get text() {
+        return `piece${++n} `;
+      },
+    });
+    class Bot {
+      *stream(_prompt: string) {
+        yield chunk();
+        yield { text: "plain" };
+      }
+    }
+    decorate(mode, Bot, "stream", AuditChat({ logger }));
+    const read: string[] = [];
+    for (const c of new Bot().stream("hi")) read.push(c.text);
+    expect(read).toEqual(["piece1 ", "plain"]);
+    // (the item with a getter is left out of what the record reads, as an unreadable item is)
+    const [chat] = await records(logger, "chat");
+    expect(chat).toMatchObject({ success: true, responsePreview: "plain" });
+    expect(n).toBe(1);
+  });
+
   it("records tool arguments and results as captured by the options", async () => {
     const logger = newLogger();
     class Crm {

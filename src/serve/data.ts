@@ -17,7 +17,7 @@ import { openRecord, type RawRecord, type SessionListing } from "../reader/recor
 import { verifyAuditLog } from "../reader/verify.js";
 import { AuditViewer } from "../reader/viewer.js";
 import { RECORD_KINDS, type RecordType, type VerifyReport } from "../types.js";
-import { Memo, sessionSignature } from "./memo.js";
+import { integritySignature, Memo, sessionSignature } from "./memo.js";
 import { SessionIndexes, type IndexFilter } from "./session-index.js";
 import { ChartAccumulator, type ChartData } from "./series.js";
 import { buildTree, mergePage, type TimelineCursor, type TimelineRow } from "./timeline.js";
@@ -209,7 +209,8 @@ export class ServeData {
   async integrity(sessionId: string): Promise<VerifyReport> {
     const dir = this.auditPath;
     const store = this.store;
-    return this.verifyMemo.get(await this.signature(sessionId), () => (dir !== undefined ? verifyAuditLog(dir, { sessionId }) : verifyWith(store!.pool, store!.schema, sessionId)));
+    const key = dir !== undefined ? `${integritySignature(dir, sessionId)}#${sessionId}` : await this.signature(sessionId);
+    return this.verifyMemo.get(key, () => (dir !== undefined ? verifyAuditLog(dir, { sessionId }) : verifyWith(store!.pool, store!.schema, sessionId)));
   }
 
   /** Start, duration, counts, tokens, cost and errors of one session. */

@@ -5,13 +5,17 @@
  */
 import fs from "node:fs";
 import path from "node:path";
+import { HOLDS_FILE } from "../holds.js";
+import { checkpointFileName } from "../integrity/checkpointer.js";
+import { keyStoreFileName } from "../pipeline/keyring.js";
 import { CONTENT_DIR, listKindFiles, safeReaddir, sessionFileName } from "../sink/files.js";
 import { CHAIN_KINDS } from "../types.js";
 
+// (ctime too: a file rewritten in place with its size and mtime set back still moves it)
 function stamp(file: string): string {
   try {
     const st = fs.statSync(file);
-    return `${st.size}:${st.mtimeMs}`;
+    return `${st.size}:${st.mtimeMs}:${st.ctimeMs}`;
   } catch {
     return "-";
   }
@@ -30,6 +34,23 @@ export function sessionSignature(auditDir: string, sessionId: string, names: rea
   }
   parts.push(`session=${stamp(path.join(auditDir, sessionFileName(sessionId)))}`);
   parts.push(`content=${stamp(path.join(auditDir, CONTENT_DIR))}`);
+  return parts.join("|");
+}
+
+/**
+ * {@link sessionSignature} and everything else the verifier reads for the session: its
+ * checkpoints, its key store, the legal holds, and every content file (their contents: a file
+ * rewritten in place does not change the directory's time). The web viewer's integrity verdict
+ * was kept while these changed, and said "verified" where `verify` found tampering (found by
+ * review, 2026-12-04). One `stat` per content file of the directory: less than verifying,
+ * which reads and hashes the session's.
+ */
+export function integritySignature(auditDir: string, sessionId: string): string {
+  const names = safeReaddir(auditDir);
+  const parts = [sessionSignature(auditDir, sessionId, names)];
+  for (const name of [checkpointFileName(sessionId), keyStoreFileName(sessionId), HOLDS_FILE]) parts.push(`${name}=${stamp(path.join(auditDir, name))}`);
+  const contentDir = path.join(auditDir, CONTENT_DIR);
+  for (const name of safeReaddir(contentDir)) parts.push(`${name}=${stamp(path.join(contentDir, name))}`);
   return parts.join("|");
 }
 

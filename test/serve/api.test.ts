@@ -268,3 +268,51 @@ describe("API", () => {
     expect((parse(byStem.body, { columns: true }) as unknown[]).length).toBe(fx.support.errors);
   });
 });
+
+describe("integrity of a directory that changes while the server runs", () => {
+  it("a content file rewritten in place is seen at the next request (the verdict was kept while the session's JSONL files stayed the same)", async () => {
+    const { copyAuditDir } = await import("./fixture.js");
+    const { verifyAuditLog } = await import("../../src/reader/verify.js");
+    const fs = await import("node:fs");
+    const path = await import("node:path");
+    const os = await import("node:os");
+    const dir = copyAuditDir(fx.auditPath, path.join(fs.mkdtempSync(path.join(os.tmpdir(), "serve-tamper-")), "audit_logs"));
+    const s = await startServer({ auditPath: dir, port: 0 });
+    try {
+      const integrity = () => getJson<{ ok: boolean; problems: Array<{ kind: string }> }>(s, "/api/sessions/support/integrity");
+      expect((await integrity()).ok).toBe(true);
+      const content = fs.readdirSync(path.join(dir, "full_interactions")).find((f) => f.startsWith("prompt_") && f.includes(fx.ids.refundChat!))!;
+      const file = path.join(dir, "full_interactions", content);
+      const before = fs.readFileSync(file);
+      fs.writeFileSync(file, Buffer.from(before.toString("latin1").replace(/[A-Za-z]/, (c) => (c === "x" ? "y" : "x")), "latin1"));
+      expect((await verifyAuditLog(dir, { sessionId: "support" })).ok).toBe(false);
+      const after = await integrity();
+      expect(after.ok).toBe(false);
+      expect(after.problems.map((p) => p.kind)).toContain("content_mismatch");
+      fs.writeFileSync(file, before);
+      expect((await integrity()).ok).toBe(true);
+    } finally {
+      await s.close();
+      fs.rmSync(path.dirname(dir), { recursive: true, force: true });
+    }
+  });
+
+  it("an edit of a signed session's checkpoints file is seen at the next request", async () => {
+    const { buildLog, checkpointsFile, editLines } = await import("../fixtures/integrity/tamper.js");
+    const { verifyAuditLog } = await import("../../src/reader/verify.js");
+    const log = await buildLog();
+    const s = await startServer({ auditPath: log.auditDir, port: 0 });
+    try {
+      const integrity = () => getJson<{ ok: boolean; problems: Array<{ kind: string }> }>(s, `/api/sessions/${log.sessionId}/integrity`);
+      expect((await integrity()).ok).toBe(true);
+      editLines(checkpointsFile(log), (ls) => ls.map((l, i) => (i === 0 ? l.replace(/"hash":"([0-9a-f])/, (_m, c: string) => `"hash":"${c === "0" ? "1" : "0"}`) : l)));
+      const fresh = await verifyAuditLog(log.auditDir, { sessionId: log.sessionId });
+      expect(fresh.ok).toBe(false);
+      const served = await integrity();
+      expect(served.ok).toBe(false);
+      expect(served.problems.map((p) => p.kind).sort()).toEqual(fresh.problems.map((p) => p.kind).sort());
+    } finally {
+      await s.close();
+    }
+  });
+});

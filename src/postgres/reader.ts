@@ -5,19 +5,19 @@
  * Records come back parsed from the exact stored line, so they are byte-for-byte the records
  * of the files.
  */
-import fs from "node:fs";
 import path from "node:path";
 import type { Pool } from "pg";
 import { z } from "zod";
 import { GENESIS_HASH } from "../pipeline/chain.js";
 import { compileQuery, type FilterOf, type TimeInput } from "../reader/query.js";
 import type { RawRecord, RecordSource, SessionListing } from "../reader/records.js";
-import { CONTENT_DIR, safeJoin } from "../sink/files.js";
+import { CONTENT_DIR } from "../sink/files.js";
 import { CHAIN_KINDS, RECORD_KINDS, type ChainKind, type KindHead, type RecordType, type SessionSummary } from "../types.js";
 import { connectionOptionsShape, parseOptions, poolFor, schemaOf } from "./pg.js";
 import type { PostgresConnectionOptions } from "./options.js";
 import { names } from "./schema.js";
 import { columnText } from "./rows.js";
+import { readContentFile } from "../reader/content-file.js";
 
 /** A content file's reference, as the writer makes it (`full_interactions/prompt_<id>.txt`, …). */
 const CONTENT_REF = new RegExp(`^${CONTENT_DIR}/(?!\\.{1,2}$)[A-Za-z0-9._-]+$`);
@@ -155,12 +155,7 @@ export class PostgresRecordSource implements RecordSource {
     // the file, and must not reach anything else in that directory (found by review, 2026-12-04)
     // (a flat name under full_interactions/, as the writer makes them: nothing to normalise)
     if (!CONTENT_REF.test(relPath)) return undefined;
-    try {
-      return await fs.promises.readFile(safeJoin(this.contentDir, relPath));
-    } catch (err) {
-      if ((err as NodeJS.ErrnoException).code === "ENOENT") return undefined;
-      throw err;
-    }
+    return readContentFile(this.contentDir, relPath);
   }
 
   async sizeOf(sessionIds: readonly string[]): Promise<number> {

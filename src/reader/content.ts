@@ -57,6 +57,16 @@ function isRef(v: unknown): v is ContentFileRef {
  * Loads and checks the content of `rec` (a stored chat record with `fullContent`).
  * Returns undefined when the record has no full content.
  */
+/** `source.readContent(file)`, or null when it could not be read (a link, a FIFO, no permission): the reason is added to `problems`. */
+async function readOrProblem(source: RecordSource, file: string, problems: string[]): Promise<Buffer | undefined | null> {
+  try {
+    return await source.readContent(file);
+  } catch (err) {
+    problems.push(`${file} cannot be read: ${(err as Error).message}`);
+    return null;
+  }
+}
+
 export async function loadFullContent(source: RecordSource, rec: RawRecord, key: EncryptionKey | undefined): Promise<FullInteractionContent | undefined> {
   const refs = rec.fullContent as Partial<ContentFiles> | undefined;
   if (typeof refs !== "object" || refs === null) return undefined;
@@ -76,7 +86,11 @@ export async function loadFullContent(source: RecordSource, rec: RawRecord, key:
       problems.push(`the record has no ${role} file reference`);
       continue;
     }
-    const data = await source.readContent(ref.file);
+    const data = await readOrProblem(source, ref.file, problems);
+    if (data === null) {
+      filesOk = false;
+      continue;
+    }
     if (!data) {
       filesOk = false;
       problems.push(`${ref.file} is missing`);
@@ -116,8 +130,10 @@ export async function loadFullContent(source: RecordSource, rec: RawRecord, key:
   let manifest: Record<string, unknown> | null = null;
   let manifestOk = false;
   if (typeof refs.manifest === "string") {
-    const data = await source.readContent(refs.manifest);
-    if (data) {
+    const data = await readOrProblem(source, refs.manifest, problems);
+    if (data === null) {
+      // (the problem is said)
+    } else if (data) {
       try {
         manifest = JSON.parse(data.toString("utf8")) as Record<string, unknown>;
       } catch {

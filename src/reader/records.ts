@@ -9,9 +9,10 @@ import path from "node:path";
 import { decryptValue, isEncryptedValue, valueAad } from "../pipeline/encrypt.js";
 import type { EncryptionKey } from "../pipeline/keys.js";
 import { peekTail } from "../sink/recover.js";
-import { listKindFiles, listSessionIds, safeJoin, sessionFileName } from "../sink/files.js";
+import { listKindFiles, listSessionIds, sessionFileName } from "../sink/files.js";
 import { RECORD_KINDS, type RecordType } from "../types.js";
 import { readLines } from "./lines.js";
+import { readContentFile } from "./content-file.js";
 
 /** A record as parsed from its line, before any decryption. */
 export type RawRecord = Record<string, unknown>;
@@ -150,13 +151,8 @@ export class FileRecordSource implements RecordSource {
     }
   }
 
-  async readContent(relPath: string): Promise<Buffer | undefined> {
-    try {
-      return await fs.promises.readFile(safeJoin(this.auditDir, relPath));
-    } catch (err) {
-      if ((err as NodeJS.ErrnoException).code === "ENOENT") return undefined;
-      throw err;
-    }
+  readContent(relPath: string): Promise<Buffer | undefined> {
+    return readContentFile(this.auditDir, relPath);
   }
 
   async sizeOf(sessionIds: readonly string[]): Promise<number> {

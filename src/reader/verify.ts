@@ -4,7 +4,7 @@ import path from "node:path";
 import { GENESIS_HASH, splitSealedLine } from "../pipeline/chain.js";
 import { encryptedFileKeyId, sha256Hex } from "../pipeline/encrypt.js";
 import { KEY_STORE_PREFIX, readKeyStore } from "../pipeline/keyring.js";
-import { listKindFiles, listSessionIds, safeJoin, safeReaddir, type KindFile } from "../sink/files.js";
+import { listKindFiles, listSessionIds, safeReaddir, type KindFile } from "../sink/files.js";
 import { CHAIN_KINDS, type ChainKind, type ContentFiles, type VerifyNote, type VerifyProblem, type VerifyReport } from "../types.js";
 import { verifyCheckpoints, type KindState } from "../integrity/verify-checkpoints.js";
 import type { Checkpoint } from "../integrity/checkpoint.js";
@@ -15,6 +15,7 @@ import { forEachLine, forEachLineBytes } from "./lines.js";
 import { MerkleAccumulator } from "../integrity/merkle.js";
 import { EXPORT_MANIFEST, verifyExport } from "../integrity/export.js";
 import { readLinesSync } from "./lines-sync.js";
+import { readContentFileSync } from "./content-file.js";
 import { pruneRecords } from "../retention.js";
 import type { MerkleFrontier } from "../integrity/merkle.js";
 import { RECORD_KINDS } from "../types.js";
@@ -362,10 +363,15 @@ function checkContent(dir: string, file: KindFile, rec: Record<string, unknown>,
       continue;
     }
     f.contentRefs.add(ref.file);
-    let data: Buffer;
+    let data: Buffer | undefined;
     try {
-      data = fs.readFileSync(safeJoin(dir, ref.file));
-    } catch {
+      data = readContentFileSync(dir, ref.file);
+    } catch (err) {
+      // (a link, a FIFO, a linked directory: never read, as the readers never read them)
+      p("content_unreadable", ref.file, `The ${role} file of interaction ${String(rec.id)} (seq ${seq}) cannot be read: ${(err as Error).message}`);
+      continue;
+    }
+    if (data === undefined) {
       p("content_missing", ref.file, `The ${role} file of interaction ${String(rec.id)} (seq ${seq}) is missing.`);
       continue;
     }
@@ -378,7 +384,7 @@ function checkContent(dir: string, file: KindFile, rec: Record<string, unknown>,
   if (typeof refs.manifest === "string") {
     f.contentRefs.add(refs.manifest);
     try {
-      const m = JSON.parse(fs.readFileSync(safeJoin(dir, refs.manifest), "utf8")) as { recordHash?: unknown; files?: { prompt?: { sha256?: unknown }; response?: { sha256?: unknown } } };
+      const m = JSON.parse(String(readContentFileSync(dir, refs.manifest))) as { recordHash?: unknown; files?: { prompt?: { sha256?: unknown }; response?: { sha256?: unknown } } };
       if (m.recordHash !== recordHash || m.files?.prompt?.sha256 !== refs.prompt?.sha256 || m.files?.response?.sha256 !== refs.response?.sha256) {
         p("manifest_mismatch", refs.manifest, `The manifest of interaction ${String(rec.id)} (seq ${seq}) does not match its record.`);
       }

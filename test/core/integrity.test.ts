@@ -1,4 +1,5 @@
 import { createHash } from "node:crypto";
+import { execFileSync } from "node:child_process";
 import fs from "node:fs";
 import path from "node:path";
 import { afterEach, describe, expect, it } from "vitest";
@@ -193,6 +194,26 @@ describe("verifyAuditLog finds tampering", () => {
       ]),
     );
     expect(report.problems).toHaveLength(3);
+  });
+
+  it("content files that are a symbolic link (to a faithful copy elsewhere) or a FIFO: content_unreadable, never read (a FIFO hung the verifier)", async () => {
+    const projectPath = tmpProject();
+    await richLog(projectPath, "links", { rotate: false });
+    const chats = readKind(projectPath, "chat_interaction", "links");
+    const dir = auditDirOf(projectPath);
+    const ref = (i: number, role: "prompt" | "response") => path.join(dir, (chats[i]!.fullContent as Record<string, { file: string }>)[role]!.file);
+    const copy = path.join(tmpProject(), "copy.txt");
+    fs.copyFileSync(ref(0, "prompt"), copy);
+    fs.rmSync(ref(0, "prompt"));
+    fs.symlinkSync(copy, ref(0, "prompt"));
+    fs.rmSync(ref(1, "response"));
+    execFileSync("mkfifo", [ref(1, "response")]);
+    const report = await verifyAuditLog(dir);
+    expect(report.ok).toBe(false);
+    expect(report.problems).toEqual([
+      expect.objectContaining({ kind: "content_unreadable", seq: 1, detail: expect.stringMatching(/symbolic link/) }),
+      expect.objectContaining({ kind: "content_unreadable", seq: 2, detail: expect.stringMatching(/not a regular file/) }),
+    ]);
   });
 
   it("a missing directory is a problem, not an exception", async () => {

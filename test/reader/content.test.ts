@@ -1,3 +1,4 @@
+import { execFileSync } from "node:child_process";
 import fs from "node:fs";
 import path from "node:path";
 import { afterEach, describe, expect, it } from "vitest";
@@ -93,6 +94,40 @@ describe("getFullInteractionContent", () => {
     const gone = await v.getFullInteractionContent(ids.messages);
     expect(gone).toMatchObject({ response: null, verified: false });
     expect(gone!.problems.join(" ")).toMatch(/missing/);
+  });
+});
+
+describe("content files are read only as regular files inside the audit directory", () => {
+  it("a content file that is a symbolic link (to a file outside), a FIFO, or reached through a linked directory is not read: no text, a problem saying why; the other files still are", async () => {
+    const { auditPath, ids } = await build(false);
+    const outside = path.join(tmpProject(), "secret.txt");
+    fs.writeFileSync(outside, "the reader's own secret file");
+    const refsOf = (id: string) => readJsonl(path.join(auditPath, "chat_interactions_plain.jsonl")).find((r) => r.id === id)!.fullContent as { prompt: { file: string }; response: { file: string }; manifest: string };
+    const linked = path.join(auditPath, refsOf(ids.unicode).prompt.file);
+    fs.rmSync(linked);
+    fs.symlinkSync(outside, linked);
+    const fifo = path.join(auditPath, refsOf(ids.messages).response.file);
+    fs.rmSync(fifo);
+    execFileSync("mkfifo", [fifo]);
+    const v = new AuditViewer({ auditPath });
+    const u = await v.getFullInteractionContent(ids.unicode);
+    expect(u!.prompt).toBeNull();
+    expect(JSON.stringify(u)).not.toContain("secret file");
+    expect(u!.response).toBe([...UNICODE].reverse().join(""));
+    expect(u!.verified).toBe(false);
+    expect(u!.problems.join("\n")).toMatch(/is a symbolic link/);
+    // (a FIFO would block the reader for good, waiting for a writer)
+    const m = await v.getFullInteractionContent(ids.messages);
+    expect(m!.response).toBeNull();
+    expect(m!.problems.join("\n")).toMatch(/not a regular file/);
+    // the whole content directory replaced by a link to a copy of it elsewhere
+    const elsewhere = path.join(tmpProject(), "content");
+    fs.cpSync(path.join(auditPath, "full_interactions"), elsewhere, { recursive: true, filter: (src) => !src.endsWith(path.basename(fifo)) });
+    fs.rmSync(path.join(auditPath, "full_interactions"), { recursive: true });
+    fs.symlinkSync(elsewhere, path.join(auditPath, "full_interactions"));
+    const e = await v.getFullInteractionContent(ids.empty);
+    expect(e!.prompt).toBeNull();
+    expect(e!.problems.join("\n")).toMatch(/outside the audit directory/);
   });
 });
 

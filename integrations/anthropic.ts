@@ -166,6 +166,7 @@ interface Outcome {
 class ChatCall implements StreamObserver<unknown>, ObservedCall, PromptCopier, DroppableCall {
   readonly id = newId();
   parsing = false;
+  parseStartedAt: number | undefined = undefined;
   rawRequested = false;
   private recorded = false;
   private readonly start = performance.now();
@@ -430,6 +431,20 @@ class ChatCall implements StreamObserver<unknown>, ObservedCall, PromptCopier, D
     this.end(o);
   }
 
+  /**
+   * How long the call lasted: to its end (an abandoned one's: to the last thing the app got). A
+   * non-streamed call whose body the app asked for only later (start the request, do other work,
+   * await it then) lasted to its response and the parse of its body: the app's wait between is
+   * not the call's (it was counted; found by review, 2026-12-04).
+   */
+  private seconds(): number {
+    let ms = (this.endAt ?? performance.now()) - this.start;
+    const parsed = this.parseStartedAt;
+    const responded = this.lastAt;
+    if (this.acc === undefined && this.endAt === undefined && parsed !== undefined && responded !== undefined && parsed > responded) ms -= parsed - responded;
+    return ms / 1000;
+  }
+
   /** Records the call once (the first outcome wins), later, in the call's context. */
   end(o: Outcome): void {
     if (this.recorded) return;
@@ -443,7 +458,7 @@ class ChatCall implements StreamObserver<unknown>, ObservedCall, PromptCopier, D
       this.tap = undefined;
       tap.release();
     }
-    const durationSeconds = ((this.endAt ?? performance.now()) - this.start) / 1000;
+    const durationSeconds = this.seconds();
     const headers = this.headers;
     this.headers = undefined;
     if (o.error !== undefined) o.error = hideCredentials(o.error, this.credentials());

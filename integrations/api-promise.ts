@@ -5,6 +5,9 @@
  * application gets the SDK's own promise back, unchanged.
  */
 
+// (the module's object: the global `performance` is a getter, one more call per reading)
+import { performance } from "node:perf_hooks";
+
 export function isThenable(v: unknown): v is PromiseLike<unknown> {
   return (typeof v === "object" || typeof v === "function") && v !== null && typeof (v as { then?: unknown }).then === "function";
 }
@@ -27,6 +30,11 @@ export interface ResponseProps {
 export interface ObservedCall {
   /** set once the SDK parses the body */
   parsing: boolean;
+  /**
+   * when the SDK started parsing the body (the app's first `await`, `then` or `withResponse()`):
+   * a call awaited late lasted until its response and the parse, not the app's wait between
+   */
+  parseStartedAt: number | undefined;
   /** whether the app asked for the raw Response (set by the call itself, in `askedForRaw`) */
   readonly rawRequested: boolean;
   /** the response's headers arrived */
@@ -120,6 +128,7 @@ export function observeApiPromise(result: unknown, call: ObservedCall): unknown 
  */
 function parseObserved(this: unknown, call: ObservedCall, parse: (this: unknown, ...a: unknown[]) => unknown, ...a: unknown[]): unknown {
   call.parsing = true;
+  call.parseStartedAt ??= performance.now();
   let parsed: unknown;
   try {
     parsed = parse.apply(this, a);

@@ -179,6 +179,7 @@ function errorMessage(err: unknown): string {
 /** One API call: captured at call time, written once when it settles, fails or its stream ends. */
 class CallRecord implements StreamObserver<unknown>, ObservedCall, PromptCopier, DroppableCall {
   parsing = false;
+  parseStartedAt: number | undefined = undefined;
   rawRequested = false;
   /** the record's id (see OpenAIRecordData's `id`) */
   readonly id = newId();
@@ -440,13 +441,27 @@ class CallRecord implements StreamObserver<unknown>, ObservedCall, PromptCopier,
     }
   }
 
+  /**
+   * How long the call lasted: to its end (an abandoned one's: to the last thing the app got). A
+   * non-streamed call whose body the app asked for only later (start the request, do other work,
+   * await it then) lasted to its response and the parse of its body: the app's wait between is
+   * not the call's (it was counted; found by review, 2026-12-04).
+   */
+  private seconds(): number {
+    let ms = (this.endAt ?? performance.now()) - this.start;
+    const parsed = this.parseStartedAt;
+    const responded = this.lastAt;
+    if (this.acc === undefined && this.endAt === undefined && parsed !== undefined && responded !== undefined && parsed > responded) ms -= parsed - responded;
+    return ms / 1000;
+  }
+
   private write(outcome: ChatOutcome, status: CallStatus): void {
     if (this.recorded) return;
     this.recorded = true;
     this.untrack();
     // (nothing that leads back to the stream stays with a recorded call: see src/dropped.ts)
     this.streamSignal = undefined;
-    const durationSeconds = ((this.endAt ?? performance.now()) - this.start) / 1000;
+    const durationSeconds = this.seconds();
     const headers = this.headers;
     this.headers = undefined;
     if (status.errorMessage !== undefined) status.errorMessage = hideCredentials(status.errorMessage, this.credentials());

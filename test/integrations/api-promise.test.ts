@@ -338,6 +338,7 @@ describe("two copies of the package in one app (ESM and CJS, two versions)", () 
     /** A call as the integrations implement it: it counts what it is told. */
     class Told implements apiPromise.ObservedCall {
       parsing = false;
+      parseStartedAt: number | undefined = undefined;
       rawRequested = false;
       raw = 0;
       settled = 0;

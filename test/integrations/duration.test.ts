@@ -1,0 +1,53 @@
+// A call's duration is the call's, not the app's: a non-streamed call whose promise the app awaits
+// only later (start the request, do other work, then await) lasted until its response was read,
+// not until the app asked for it (it was recorded as lasting until the await; found by review,
+// 2026-12-04). A call awaited at once still lasts until its body is parsed.
+import Anthropic from "@anthropic-ai/sdk";
+import OpenAI from "openai";
+import { describe, expect, it } from "vitest";
+import { wrapAnthropic } from "../../integrations/anthropic.js";
+import { wrapOpenAI } from "../../integrations/openai.js";
+import { fakeProviders } from "../helpers/fake-providers.js";
+import { loggerFactory } from "../helpers/index.js";
+import { recordsOf } from "./_records.js";
+
+const fakes = fakeProviders();
+const newLogger = loggerFactory("duration");
+const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
+const messages = [{ role: "user" as const, content: "hi" }];
+
+async function untilAnswered(requests: () => number, n: number): Promise<void> {
+  const deadline = Date.now() + 5000;
+  while (requests() < n && Date.now() < deadline) await sleep(2);
+  await sleep(50); // the response is on its way back
+}
+
+describe("the duration of a non-streamed call awaited late", () => {
+  it("is the call's own time (OpenAI chat and responses, Anthropic): the app's wait before its await is not in it", async () => {
+    const logger = newLogger();
+    const oa = wrapOpenAI(new OpenAI({ baseURL: fakes.openai.baseURL, apiKey: "sk-test", maxRetries: 0 }), { logger });
+    const an = wrapAnthropic(new Anthropic({ baseURL: fakes.anthropic.baseURL, apiKey: "sk-ant-test", maxRetries: 0 }), { logger });
+    const late = 800;
+    const calls: Array<[string, () => PromiseLike<unknown>, () => number]> = [
+      ["openai chat", () => oa.chat.completions.create({ model: "gpt-4o-mini", messages }), () => fakes.openai.requests.length],
+      ["openai responses", () => oa.responses.create({ model: "gpt-4o-mini", input: "hi" }), () => fakes.openai.requests.length],
+      ["anthropic", () => an.messages.create({ model: "claude-haiku-4-5", max_tokens: 16, messages }), () => fakes.anthropic.requests.length],
+    ];
+    for (const [, start, requests] of calls) {
+      const before = requests();
+      const t0 = performance.now();
+      const pending = start();
+      await untilAnswered(requests, before + 1);
+      await sleep(late);
+      await pending;
+      expect(performance.now() - t0).toBeGreaterThan(late);
+    }
+    const recs = await recordsOf(logger, "chat_interaction", calls.length);
+    expect(recs).toHaveLength(calls.length);
+    for (const rec of recs) {
+      expect(rec.success).toBe(true);
+      expect(rec.durationSeconds as number).toBeGreaterThan(0);
+      expect(rec.durationSeconds as number).toBeLessThan((late - 200) / 1000);
+    }
+  });
+});

@@ -8,6 +8,7 @@ import type { CliIO, Command } from "./io.js";
 import { num, pct, table } from "./table.js";
 import { STORE_OPTIONS, storeHelp, storeTarget } from "./store.js";
 import { openSource } from "./viewer-io.js";
+import { timeMillis } from "../reader/time-input.js";
 
 const HOURLY_ROWS = 24;
 
@@ -52,8 +53,8 @@ function loadPrices(file: string | undefined): Record<string, ModelPrice> | unde
 
 function timeOption(flag: string, raw: string | undefined): string | undefined {
   if (raw === undefined) return undefined;
-  const t = Date.parse(raw);
-  if (Number.isNaN(t)) throw new UsageError(`option ${flag} must be a time such as 2025-05-01T00:00:00Z, got "${raw}"`);
+  const t = timeMillis(raw);
+  if (Number.isNaN(t)) throw new UsageError(`option ${flag} must be an ISO 8601 time such as 2025-05-01 or 2025-05-01T09:30:00Z (UTC when it has no offset), got "${raw}"`);
   return new Date(t).toISOString();
 }
 

@@ -18,6 +18,7 @@ import type { PostgresConnectionOptions } from "./options.js";
 import { names } from "./schema.js";
 import { columnText } from "./rows.js";
 import { readContentFile } from "../reader/content-file.js";
+import { isoTime } from "../reader/time-input.js";
 
 /** A content file's reference, as the writer makes it (`full_interactions/prompt_<id>.txt`, …). */
 const CONTENT_REF = new RegExp(`^${CONTENT_DIR}/(?!\\.{1,2}$)[A-Za-z0-9._-]+$`);
@@ -57,9 +58,7 @@ function zeroCounts(): Record<RecordType, number> {
   return { chat_interaction: 0, persona_activity: 0, tool_usage: 0, file_operation: 0, performance_metric: 0, error: 0 };
 }
 
-function iso(v: TimeInput): string {
-  return new Date(v).toISOString();
-}
+const iso = isoTime;
 
 /**
  * Reads a PostgreSQL store for the viewer, the exporter and the CLI.

@@ -7,6 +7,7 @@ import { AuditValidationError } from "../errors.js";
 import { toFieldIssues } from "../record/issues.js";
 import type { ErrorSeverity, FileOperationKind, RecordType } from "../types.js";
 import type { RawRecord } from "./records.js";
+import { isoTime, timeMillis } from "./time-input.js";
 
 /**
  * Records returned when a query gives no `limit`. Pass `limit: Infinity` for all of them (memory
@@ -85,15 +86,16 @@ export interface FilterOf {
   error: ErrorFilter;
 }
 
-const time = z.union([z.date(), z.string(), z.number()]).refine((v) => !Number.isNaN(new Date(v).getTime()), "must be a Date, an ISO 8601 string or epoch milliseconds");
+/** A query time (see time-input.ts). */
+export const timeInputSchema = z.union([z.date(), z.string(), z.number()]).refine((v) => !Number.isNaN(timeMillis(v)), "must be a Date, an ISO 8601 string (UTC when it has no offset) or epoch milliseconds");
 const str = z.string();
 const base = {
   limit: z
     .custom<number>((n) => n === Number.POSITIVE_INFINITY || (typeof n === "number" && Number.isInteger(n) && n >= 0), "must be a whole number, 0 or more, or Infinity")
     .optional(),
   offset: z.number().int("must be a whole number").min(0, "must be 0 or more").optional(),
-  since: time.optional(),
-  until: time.optional(),
+  since: timeInputSchema.optional(),
+  until: timeInputSchema.optional(),
   sessionId: str.optional(),
   userId: str.optional(),
   traceId: str.optional(),
@@ -132,9 +134,7 @@ export interface CompiledQuery {
   readonly offset: number;
 }
 
-function iso(v: TimeInput): string {
-  return new Date(v).toISOString();
-}
+const iso = isoTime;
 
 /**
  * Validates a filter for `kind` and compiles it. Throws `AuditValidationError` naming every bad field.

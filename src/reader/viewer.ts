@@ -30,6 +30,7 @@ import { loadFullContent, type FullInteractionContent } from "./content.js";
 import {
   compileQuery,
   NewestBuffer,
+  timeInputSchema,
   type ChatInteractionFilter,
   type ErrorFilter,
   type FileOperationFilter,
@@ -40,6 +41,7 @@ import {
   type ToolUsageFilter,
 } from "./query.js";
 import { FileRecordSource, openRecord, type OpenedMarks, type RawRecord, type ReadProgress, type RecordSource, type SessionListing } from "./records.js";
+import { isoTime } from "./time-input.js";
 
 /** A record as the viewer returns it: encrypted fields opened when a key was given, else marked. */
 export type Viewed<T> = T & OpenedMarks;
@@ -106,8 +108,8 @@ const optionsSchema = z.strictObject({
 const analyticsSchema = z.strictObject({
   prices: z.record(z.string(), priceSchema).optional(),
   sessionId: z.string().optional(),
-  since: z.union([z.date(), z.string(), z.number()]).optional(),
-  until: z.union([z.date(), z.string(), z.number()]).optional(),
+  since: timeInputSchema.optional(),
+  until: timeInputSchema.optional(),
 });
 
 const PROGRESS_STEP = 1 << 20;
@@ -336,8 +338,8 @@ export class AuditViewer {
     const o = parsed.data;
     await this.syncLogger();
     const sessions = await this.sessionsFor(o.sessionId);
-    const since = o.since !== undefined ? new Date(o.since).toISOString() : undefined;
-    const until = o.until !== undefined ? new Date(o.until).toISOString() : undefined;
+    const since = o.since !== undefined ? isoTime(o.since) : undefined;
+    const until = o.until !== undefined ? isoTime(o.until) : undefined;
     const acc = new AnalyticsAccumulator();
     const skippedBefore = this.skipped;
     await this.startProgress(sessions);

@@ -21,6 +21,7 @@ import { integritySignature, Memo, sessionSignature } from "./memo.js";
 import { SessionIndexes, type IndexFilter } from "./session-index.js";
 import { ChartAccumulator, type ChartData } from "./series.js";
 import { buildTree, mergePage, type TimelineCursor, type TimelineRow } from "./timeline.js";
+import { timeMillis } from "../reader/time-input.js";
 
 /** Filters of the timeline (and of the tools and errors tables, which are timelines of one kind). */
 export interface TimelineQuery {
@@ -368,7 +369,7 @@ export class ServeData {
     const kf = kindFilter(kind, f);
     const { limit, ...rest } = kf;
     const compiled = compileQuery(kind, rest, "timeline");
-    const until = kf.until !== undefined ? Date.parse(new Date(kf.until).toISOString()) : undefined;
+    const until = kf.until !== undefined ? timeMillis(kf.until) : undefined;
     const equals: IndexFilter["equals"] = {
       ...(kf.userId !== undefined ? { userId: kf.userId } : {}),
       ...(kf.traceId !== undefined ? { traceId: kf.traceId } : {}),

@@ -272,7 +272,24 @@ describe("audit-logger report", () => {
     expect(p.stderr).toContain("option --prices:");
     const s = await runCli(["report", trail.auditDir, "--since", "yesterday-ish"]);
     expect(s.code).toBe(2);
-    expect(s.stderr).toContain('option --since must be a time such as 2025-05-01T00:00:00Z, got "yesterday-ish"');
+    expect(s.stderr).toContain('option --since must be an ISO 8601 time such as 2025-05-01 or 2025-05-01T09:30:00Z (UTC when it has no offset), got "yesterday-ish"');
+    // (a number was a year: "5" was May 2001)
+    const five = await runCli(["report", trail.auditDir, "--until", "5"]);
+    expect(five.code).toBe(2);
+    expect(five.stderr).toContain('option --until must be an ISO 8601 time');
+  });
+
+  it("--since without an offset is UTC, whatever the machine's time zone (it was local time, while the report speaks UTC)", async () => {
+    const all = await runCli(["report", trail.auditDir, "--json"]);
+    const records = (r: { stdout: string }) => (JSON.parse(r.stdout) as { totals: { records: number } }).totals.records;
+    const first = (JSON.parse(all.stdout) as { period?: { start?: string } }).period?.start;
+    expect(typeof first).toBe("string");
+    // the first record's time without its Z, in New York: every record (it was five hours later: none)
+    const env = { ...process.env, TZ: "America/New_York" };
+    const noZ = await runCli(["report", trail.auditDir, "--since", first!.slice(0, -1), "--json"], { env });
+    expect(noZ.code).toBe(0);
+    expect(records(noZ)).toBe(records(all));
+    expect(records(all)).toBeGreaterThan(0);
   });
 
   it("--until before every record gives an empty report", async () => {

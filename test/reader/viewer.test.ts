@@ -81,6 +81,30 @@ describe("AuditViewer over files", () => {
     expect(ids(await v.getErrors({ until: hour2, limit: Infinity }))).toEqual(expectIds("error", (l) => Date.parse(l.timestamp) < hour2));
   });
 
+  it("a time string without an offset is UTC, whatever the machine's time zone; only ISO 8601 strings are times (\"5\" was May 2001)", async () => {
+    const v = new AuditViewer({ auditPath: fx.auditPath });
+    const chats = newestFirst(fx.logged, "chat_interaction");
+    const since = chats[30]!.timestamp; // "…Z"
+    const want = expectIds("chat_interaction", (l) => l.timestamp >= since);
+    const tz = process.env.TZ;
+    process.env.TZ = "America/New_York";
+    try {
+      expect(new Date(2025, 0, 1).getTimezoneOffset()).toBe(300); // the zone is in effect
+      expect(ids(await v.getChatInteractions({ since: since.slice(0, -1), limit: Infinity }))).toEqual(want);
+      const report = await v.generateAnalyticsReport({ since: since.slice(0, -1) });
+      expect(report.totals.records).toBe((await v.generateAnalyticsReport({ since })).totals.records);
+    } finally {
+      if (tz === undefined) delete process.env.TZ;
+      else process.env.TZ = tz;
+    }
+    for (const bad of ["5", "yesterday", "2025-13-01x", "March 1, 2025"]) {
+      const err = await v.getChatInteractions({ since: bad }).catch((e: unknown) => e);
+      expect(err, bad).toMatchObject({ code: "AUDIT_ERR_VALIDATION", message: expect.stringMatching(/since: must be a Date, an ISO 8601 string/) });
+      // (the report threw a bare RangeError)
+      await expect(v.generateAnalyticsReport({ until: bad })).rejects.toMatchObject({ code: "AUDIT_ERR_CONFIG", message: expect.stringMatching(/until/) });
+    }
+  });
+
   it("filters the other kinds by their fields", async () => {
     const v = new AuditViewer({ auditPath: fx.auditPath });
     const all = { limit: Infinity };

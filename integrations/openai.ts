@@ -92,6 +92,10 @@ function wrapChecked<C extends OpenAIClientLike>(client: C, options: WrapOpenAIO
   const credentials = (): unknown[] => [readMember(target, "apiKey")];
   instrumentCreate(target.chat.completions, "chat", options, sent, credentials);
   if (target.responses && typeof target.responses.create === "function") instrumentCreate(target.responses, "responses", options, sent, credentials);
+  // openai 6's `client.beta.responses` (POST /responses?beta=true): a Responses resource of its
+  // own, which went unrecorded (found by review, 2026-12-04)
+  const betaResponses = readMember(readMember(target, "beta"), "responses") as Creator | undefined;
+  if (betaResponses !== undefined && betaResponses !== target.responses && typeof betaResponses?.create === "function") instrumentCreate(betaResponses, "responses", options, sent, credentials);
   // A client derived with withOptions() keeps the instrumentation.
   wrapMethod(target, "withOptions", (original, self, args) => {
     const derived = original.apply(self, args);

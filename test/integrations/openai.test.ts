@@ -116,6 +116,25 @@ describe("wrapOpenAI: non-streamed calls", () => {
     expect((rec!.metadata as { openai: { request: unknown } }).openai.request).toEqual({ max_tokens: 20 });
   });
 
+  it("records client.beta.responses.create, streamed or not, as responses.create (its calls went unrecorded, and nothing said so)", async () => {
+    const logger = newLogger();
+    const openai = wrapOpenAI(client(), { logger });
+    const beta = (openai as unknown as { beta: { responses: OpenAI["responses"] } }).beta.responses;
+    const r = await beta.create({ model: "gpt-4.1", input: "beta, plain" });
+    // (the beta resource adds no output_text: the text is in the output items)
+    const text = (r.output[0] as { content: Array<{ text: string }> }).content[0]!.text;
+    expect(text).toMatch(/^In a peaceful grove/);
+    const s = await beta.create({ model: "gpt-4.1", input: "beta, streamed", stream: true });
+    for await (const _ of s);
+    expect(fake.requests.slice(-2).map((q) => q.path)).toEqual(["/v1/responses", "/v1/responses"]);
+    const recs = await recordsOf(logger, "chat_interaction", 2);
+    expect(recs.map((x) => [x.interactionType, x.promptPreview, x.success])).toEqual([
+      ["responses", "beta, plain", true],
+      ["responses", "beta, streamed", true],
+    ]);
+    expect(recs[0]!.responsePreview).toBe(text);
+  });
+
   it("records responses.create: input, output_text, usage, status and function calls", async () => {
     const logger = newLogger();
     const openai = wrapOpenAI(client(), { logger });

@@ -151,6 +151,13 @@ function forWorker(v: Record<string, unknown>, ctxMetadata: Readonly<Record<stri
  */
 let recordTimeOverride: number | undefined;
 
+/**
+ * `thread: true`: records queued on the app's thread past which the queue goes to the worker at
+ * once, not at the next `flushIntervalMs` (a burst is sent in batches of this size; the worker's
+ * backlog is bounded in turn, see ThreadLink's MAX_IN_FLIGHT).
+ */
+const THREAD_QUEUE_MAX = 1024;
+
 /** @internal Runs `fn` (one log call) so that its record carries the time `at`. */
 export function withRecordTime<R>(at: number, fn: () => R): R {
   recordTimeOverride = at;
@@ -1361,7 +1368,8 @@ export class AuditLogger extends EventEmitter<AuditLoggerEvents> implements Exit
     // a deferred step's input is the integration's own plain data, sent in this same tick
     // (a record made later for an integration's call carries the call's time: see withRecordTime)
     this.queued.push({ m, v: forWorker(v as Record<string, unknown>, ctx?.metadata, !this.draining), id, c, t: recordTimeOverride ?? Date.now() });
-    this.scheduleFlush();
+    if (this.queued.length >= THREAD_QUEUE_MAX) this.sendQueued();
+    else this.scheduleFlush();
     return id;
   }
 
@@ -1381,7 +1389,8 @@ export class AuditLogger extends EventEmitter<AuditLoggerEvents> implements Exit
     }
     // the context's metadata is merged into the built input by the worker's log call, as without the thread
     this.queued.push([n, data, context ? contextData(context, true) : undefined, Date.now()]);
-    this.scheduleFlush();
+    if (this.queued.length >= THREAD_QUEUE_MAX) this.sendQueued();
+    else this.scheduleFlush();
     return true;
   }
 

@@ -9,10 +9,21 @@ import { MessageChannel, receiveMessageOnPort, Worker, type MessagePort } from "
 import type { AuditOptionsInput } from "../config/schema.js";
 import { AuditIOError } from "../errors.js";
 import { SILENCE_STDIO, dropOutput } from "./stdio.js";
-import { SIGNAL_DEAD, SIGNAL_REPLY, rebuildError, sendError, type BatchItem, type CallMethod, type FromWorker, type Reply, type ToWorker, type WorkerInit } from "./protocol.js";
+import { SIGNAL_BYTES, SIGNAL_DEAD, SIGNAL_REPLY, SIGNAL_WRITTEN, rebuildError, sendError, type BatchItem, type CallMethod, type FromWorker, type Reply, type ToWorker, type WorkerInit } from "./protocol.js";
 
 /** How long a blocking call waits for the worker before giving up (it never should). */
 const SYNC_TIMEOUT_MS = 30_000;
+
+/**
+ * Records handed to the worker and not yet written out by it, past which a send waits for the
+ * worker (back-pressure by blocking, as `async` mode without the thread writes on the app's
+ * thread past its limit). Without it a burst faster than the worker could write grew its
+ * message queue without bound: seconds of records whose calls had returned were lost to a
+ * SIGKILL, and the heap grew (found by review, 2026-12-04).
+ */
+export const MAX_IN_FLIGHT = 2048;
+/** The longest a send waits for the worker to catch up, then goes on (reported once). */
+const BACKLOG_WAIT_MS = 5_000;
 
 /** What the link hands to its logger. */
 export interface LinkEvents {
@@ -64,6 +75,9 @@ export class ThreadLink {
   private readonly syncPort: MessagePort;
   private readonly waiting = new Map<number, { resolve: (v: unknown) => void; reject: (e: Error) => void }>();
   private nextCall = 1;
+  /** batch records posted to the worker (wrapping at 2^32, as the worker's count does) */
+  private sent = 0;
+  private slowReported = false;
   /** set when the worker is gone (or no longer answers): nothing more can be recorded */
   private dead: Error | undefined;
 
@@ -71,7 +85,7 @@ export class ThreadLink {
     options: AuditOptionsInput,
     private readonly events: LinkEvents,
   ) {
-    const shared = new SharedArrayBuffer(8);
+    const shared = new SharedArrayBuffer(SIGNAL_BYTES);
     this.signal = new Int32Array(shared);
     const { port1, port2 } = new MessageChannel();
     this.syncPort = port1;
@@ -97,7 +111,11 @@ export class ThreadLink {
       this.events.error(new AuditIOError(`${items.length} audit record(s) were lost: ${this.dead.message}`));
       return;
     }
-    if (!this.post({ t: "batch", items })) return;
+    if (!this.post({ t: "batch", items })) {
+      this.sent = (this.sent + items.length) | 0;
+      this.waitForBacklog();
+      return;
+    }
     // Something in the batch cannot be copied to the worker: send the records one by one, so
     // that only those are lost (and reported), not the whole batch.
     let lost = 0;
@@ -107,9 +125,35 @@ export class ThreadLink {
       if (failed) {
         lost++;
         cause ??= failed;
-      }
+      } else this.sent = (this.sent + 1) | 0;
     }
     if (cause) this.events.error(new AuditIOError(`Sending ${lost} record(s) to the audit-logger worker failed: ${cause.message}`, { cause }));
+    this.waitForBacklog();
+  }
+
+  /** Batch records handed to the worker and not yet written out by it. */
+  get inFlight(): number {
+    return (this.sent - Atomics.load(this.signal, SIGNAL_WRITTEN)) | 0;
+  }
+
+  /**
+   * Past MAX_IN_FLIGHT records in flight, waits (`Atomics.wait`) until the worker has written
+   * out all but half of them, at most BACKLOG_WAIT_MS; a worker that slow is reported once.
+   */
+  private waitForBacklog(): void {
+    if (this.inFlight <= MAX_IN_FLIGHT) return;
+    const deadline = Date.now() + BACKLOG_WAIT_MS;
+    for (;;) {
+      const written = Atomics.load(this.signal, SIGNAL_WRITTEN);
+      if (((this.sent - written) | 0) <= MAX_IN_FLIGHT / 2 || this.dead || Atomics.load(this.signal, SIGNAL_DEAD) === 1) return;
+      const left = deadline - Date.now();
+      if (left <= 0) break;
+      Atomics.wait(this.signal, SIGNAL_WRITTEN, written, Math.min(left, 100));
+    }
+    if (!this.slowReported) {
+      this.slowReported = true;
+      this.events.error(new AuditIOError(`The audit-logger worker thread is ${this.inFlight} records behind after ${BACKLOG_WAIT_MS / 1000} s: the log calls go on without waiting longer, and records in flight are lost if the process dies.`));
+    }
   }
 
   /** Calls a method of the worker's logger and resolves with its (awaited) result. */

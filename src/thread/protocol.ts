@@ -83,14 +83,21 @@ export type FromWorker =
   | { readonly t: "rotate"; readonly path: string }
   | { readonly t: "checkpoint"; readonly checkpoint: unknown };
 
-/** Slots of the shared Int32Array: a sync reply is on the port; the worker is gone. */
+/**
+ * Slots of the shared Int32Array: a sync reply is on the port; the worker is gone; how many
+ * batch records the worker has made and handed to the OS (wrapping at 2^32, compared by
+ * difference), which the app's thread waits on when too many are in flight (see ThreadLink).
+ */
 export const SIGNAL_REPLY = 0;
 export const SIGNAL_DEAD = 1;
+export const SIGNAL_WRITTEN = 2;
+/** bytes of the shared signal buffer (three Int32 slots) */
+export const SIGNAL_BYTES = 12;
 
 /** What the worker is started with. */
 export interface WorkerInit {
   readonly options: AuditOptionsInput;
-  /** two Int32 slots, SIGNAL_REPLY and SIGNAL_DEAD, each set to 1 and notified on SIGNAL_REPLY */
+  /** three Int32 slots: SIGNAL_REPLY and SIGNAL_DEAD, each set to 1 and notified on SIGNAL_REPLY; SIGNAL_WRITTEN, a count notified on itself */
   readonly signal: SharedArrayBuffer;
   readonly syncPort: MessagePort;
 }

@@ -11,7 +11,7 @@ import { parentPort, workerData } from "node:worker_threads";
 import { runInAuditContext } from "../context.js";
 import { sessionOwner, withRecordTime, type AuditLogger } from "../logger.js";
 import type { AuditContextValue } from "../types.js";
-import { SIGNAL_REPLY, sendError, type BatchItem, type BuiltItem, type CallMethod, type InputItem, type LogMethod, type FromWorker, type Reply, type ToWorker, type WorkerInit } from "./protocol.js";
+import { SIGNAL_REPLY, SIGNAL_WRITTEN, sendError, type BatchItem, type BuiltItem, type CallMethod, type InputItem, type LogMethod, type FromWorker, type Reply, type ToWorker, type WorkerInit } from "./protocol.js";
 
 const port = parentPort;
 if (!port) throw new Error("audit-logger: src/thread/worker.js runs only as a worker thread");
@@ -102,10 +102,18 @@ async function handle(msg: ToWorker): Promise<void> {
     case "batch":
       if (logger.isClosed) {
         post({ t: "error", error: sendError(new Error(`${msg.items.length} audit record(s) arrived after finalizeSession() and were not written`)) });
+        Atomics.add(signal, SIGNAL_WRITTEN, msg.items.length);
+        Atomics.notify(signal, SIGNAL_WRITTEN);
         return;
       }
-      for (const item of msg.items) record(item);
-      logger.writeOutBuffered();
+      try {
+        for (const item of msg.items) record(item);
+        logger.writeOutBuffered();
+      } finally {
+        // the app's thread waits on this when too many records are in flight (see ThreadLink.send)
+        Atomics.add(signal, SIGNAL_WRITTEN, msg.items.length);
+        Atomics.notify(signal, SIGNAL_WRITTEN);
+      }
       return;
     case "call": {
       let reply: FromWorker;

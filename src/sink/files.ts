@@ -82,7 +82,27 @@ export function listKindFiles(auditDir: string, kind: ChainKind, sessionId: stri
     segments.push({ path: full, name, segment: Number(m[1]) });
   }
   segments.sort((a, b) => (a.segment ?? 0) - (b.segment ?? 0));
+  if (active && interruptedRotation(active.path, segments.at(-1)?.path)) return segments;
   return active ? [...segments, active] : segments;
+}
+
+/**
+ * Whether the active file is the newest segment itself: a rotation links the active file to the
+ * segment's name, then unlinks the active name, and a crash between the two leaves both names on
+ * one file. That file is the segment (the active name is left out, and the next writer removes
+ * it); read twice, its records were a broken chain, and a writer appending to it wrote into the
+ * segment too (found by review, 2026-12-04).
+ */
+export function interruptedRotation(activePath: string, newestSegment: string | undefined): boolean {
+  if (newestSegment === undefined) return false;
+  try {
+    const a = fs.statSync(activePath);
+    if (a.nlink < 2) return false;
+    const b = fs.statSync(newestSegment);
+    return a.ino === b.ino && a.dev === b.dev;
+  } catch {
+    return false;
+  }
 }
 
 export function safeReaddir(dir: string): string[] {

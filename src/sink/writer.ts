@@ -110,7 +110,12 @@ export class KindWriter {
     this.opts = opts;
     this.kind = opts.kind;
     this.activePath = path.join(opts.auditDir, kindFileName(opts.kind, opts.sessionId));
-    const files = listKindFiles(opts.auditDir, opts.kind, opts.sessionId);
+    let files = listKindFiles(opts.auditDir, opts.kind, opts.sessionId);
+    // a rotation a crash interrupted after its link: finished now (see interruptedRotation)
+    if (fs.existsSync(this.activePath) && !files.some((f) => f.segment === undefined)) {
+      fs.unlinkSync(this.activePath);
+      files = listKindFiles(opts.auditDir, opts.kind, opts.sessionId);
+    }
     const segments = files.filter((f) => f.segment !== undefined);
     this.lastSegment = segments.length ? segments[segments.length - 1]!.segment! : 0;
     // the chain head is the last record of the active file, else of the newest segment

@@ -105,6 +105,28 @@ describe("rotation by size", () => {
     expect((await verifyAuditLog(auditDirOf(projectPath))).ok).toBe(true);
   });
 
+  it("a rotation a crash interrupted between its link and its unlink (both names on one file) verifies, and the next logger finishes it and continues", async () => {
+    const projectPath = tmpProject();
+    const sid = "rot_half_done";
+    const first = new AuditLogger({ sessionId: sid, projectPath, durability: "sync", rotation: { size: "1m" } });
+    logTools(first, 5, 0);
+    await first.finalizeSession();
+    // the state a crash after rotate()'s linkSync leaves: the active file also named segment 1
+    const active = kindPath(projectPath, "tool_usage", sid);
+    fs.linkSync(active, active.replace(/\.jsonl$/, ".1.jsonl"));
+    const crashed = await verifyAuditLog(auditDirOf(projectPath));
+    expect(crashed.problems).toEqual([]);
+    const second = new AuditLogger({ sessionId: sid, projectPath, durability: "sync", rotation: { size: "1m" } });
+    logTools(second, 3, 5);
+    await second.finalizeSession();
+    expect(segmentNumbers(projectPath, "tool_usage", sid)).toEqual([1]);
+    expect(readJsonl(active.replace(/\.jsonl$/, ".1.jsonl")).map((r) => r.seq)).toEqual([1, 2, 3, 4, 5]);
+    expect(readJsonl(active).map((r) => r.seq)).toEqual([6, 7, 8]);
+    const after = await verifyAuditLog(auditDirOf(projectPath));
+    expect(after.problems).toEqual([]);
+    expect(after.ok).toBe(true);
+  });
+
   // Core bug (reported): the segment name of session "rx" (tool_usage_rx.1.jsonl) is the active
   // file name of session "rx.1", and rotate() uses renameSync, which overwrites it: session rx.1's
   // records are destroyed. Either such session ids are refused, or rotation must not clobber.

@@ -152,6 +152,9 @@ export function cleanupSessions(auditDir: string, o: CleanupOptions): CleanupRes
   const now = o.now ?? Date.now();
   const minDays = o.minRetentionDays ?? 0;
   const days = Math.max(o.maxLogAgeDays, minDays);
+  // The minRetentionDays floor is measured on the real clock: `now` (a time to measure age from)
+  // moved into the future went under it (found by review, 2026-12-04).
+  const floor = Date.now() - minDays * 86_400_000;
   const cutoff = now - days * 86_400_000;
   const policy: PrunePolicy = { maxLogAgeDays: o.maxLogAgeDays, minRetentionDays: o.minRetentionDays ?? 0 };
   const holds = readHolds(auditDir);
@@ -163,13 +166,13 @@ export function cleanupSessions(auditDir: string, o: CleanupOptions): CleanupRes
   for (const sessionId of listSessionIds(auditDir)) {
     if (!SESSION_ID_PATTERN.test(sessionId)) continue;
     if (sessionId === o.activeSessionId) {
-      if (o.record && !isHeld(holds, sessionId)) prunedSegments.push(...pruneSegments(auditDir, sessionId, cutoff, policy, o));
+      if (o.record && !isHeld(holds, sessionId)) prunedSegments.push(...pruneSegments(auditDir, sessionId, Math.min(cutoff, floor), policy, o));
       continue;
     }
     const last = lastActivity(auditDir, sessionId);
     if (last === 0) continue;
     const ownDays = Math.max(o.retentionFor?.(sessionId) ?? o.maxLogAgeDays, minDays);
-    if (last >= now - ownDays * 86_400_000) {
+    if (last >= now - ownDays * 86_400_000 || last >= floor) {
       if (last < cutoff) keptByRetention.push({ sessionId, lastActivity: new Date(last).toISOString(), retentionDays: ownDays });
       continue;
     }

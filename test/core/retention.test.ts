@@ -147,8 +147,19 @@ describe("retention", () => {
     const logger = new AuditLogger(PresetConfigs.compliance("comp_active", projectPath, { encryptionKey: TEST_KEY, signingKey: generateKeyPairSync("ed25519").privateKey }));
     expect((await logger.cleanup({ maxLogAgeDays: 1 })).removed).toEqual([]);
     expect(fs.existsSync(path.join(auditDirOf(projectPath), "session_comp_old.json"))).toBe(true);
-    const afterSeven = await logger.cleanup({ maxLogAgeDays: 1, dryRun: true, now: Date.now() + (2555 - 400 + 2) * DAY });
-    expect(afterSeven.removed.map((r) => r.sessionId)).toEqual(["comp_old"]);
+    // the floor is measured on the real clock: a `now` moved past it removes nothing younger
+    // (it removed a session 400 days old; found by review, 2026-12-04)
+    const future = await logger.cleanup({ maxLogAgeDays: 1, dryRun: true, now: Date.now() + (2555 - 400 + 2) * DAY });
+    expect(future.removed).toEqual([]);
+    expect(future.keptByRetention.map((k) => k.sessionId)).toEqual(["comp_old"]);
+    const young = new AuditLogger({ sessionId: "comp_young", projectPath });
+    young.logToolUsage({ toolName: "t", operation: "o" });
+    await young.finalizeSession();
+    expect((await logger.cleanup({ maxLogAgeDays: 1, now: Date.now() + 2600 * DAY })).removed).toEqual([]);
+    expect(fs.existsSync(path.join(auditDirOf(projectPath), "session_comp_young.json"))).toBe(true);
+    // past the floor by the real clock, a session goes
+    await oldSession(projectPath, "comp_ancient", 2557);
+    expect((await logger.cleanup({ maxLogAgeDays: 1, dryRun: true })).removed.map((r) => r.sessionId)).toEqual(["comp_ancient"]);
     await logger.finalizeSession();
   });
 });

@@ -542,7 +542,7 @@ export class Redactor {
         const out = new Map<unknown, unknown>();
         for (const [k, v] of value) {
           const key = typeof k === "string" ? k : keyText(k);
-          out.set(typeof k === "string" ? this.redactText(k, counts) : k, this.walk(v, counts, [...path, key.toLowerCase()], stack, depth + 1));
+          out.set(typeof k === "string" ? this.redactText(k, counts) : k, this.walkMember(key, v, counts, [...path, key.toLowerCase()], stack, depth));
         }
         return out;
       }
@@ -582,12 +582,26 @@ export class Redactor {
       for (let n = 2; Object.hasOwn(out, outKey); n++) outKey = `${base}#${n}`;
       path.push(key.toLowerCase());
       try {
-        setKey(out, outKey, this.walk(v, counts, path, stack, depth + 1));
+        setKey(out, outKey, this.walkMember(key, v, counts, path, stack, depth));
       } finally {
         path.pop();
       }
     }
     return out;
+  }
+
+  /**
+   * A member's value (`path` ends with its key): a string is read with its key as label first,
+   * as a JSON text's members are (`{ aws_secret_access_key: "…" }`, `{ Authorization: "Basic …" }`:
+   * rules that know a secret by its label; an object's were written in plaintext, found by review,
+   * 2026-12-04), unless a path rule names it or it holds JSON itself.
+   */
+  private walkMember(key: string, v: unknown, counts: RedactionCounts, path: string[], stack: object[], depth: number): unknown {
+    if (typeof v === "string" && !looksLikeJson(v) && !this.paths.matches(path)) {
+      const labelled = this.redactLabelled(key, v, counts);
+      if (labelled !== v) return labelled;
+    }
+    return this.walk(v, counts, path, stack, depth + 1);
   }
 
   private redactDigits(value: number | bigint, counts: RedactionCounts): unknown {

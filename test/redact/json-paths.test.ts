@@ -26,6 +26,20 @@ describe("matchingJsonSpans: where in a JSON text the values are that a path nam
       {},
     ) as { args: string };
     expect(JSON.parse(labelled.args)).toEqual({ authorization: "Basic [REDACTED:bearer] user [REDACTED:email]", SecretAccessKey: "[REDACTED:aws_secret_key] ssn [REDACTED:us_ssn]" });
+    // the same members in an object (tool parameters, metadata, headers): known by their key too
+    // (only the JSON text's were; the object's were written in plaintext, found by review, 2026-12-04)
+    const asObject = new Redactor({}).redactValue(
+      { aws_secret_access_key: "wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY", headers: { Authorization: "Basic dXNlcjpwYXNzd29yZDEyMw==" }, list: [{ SecretAccessKey: "wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY ssn 219-09-9999" }], note: "plain text" },
+      {},
+    );
+    expect(asObject).toEqual({
+      aws_secret_access_key: "[REDACTED:aws_secret_key]",
+      headers: { Authorization: "Basic [REDACTED:bearer]" },
+      list: [{ SecretAccessKey: "[REDACTED:aws_secret_key] ssn [REDACTED:us_ssn]" }],
+      note: "plain text",
+    });
+    const inMap = new Redactor({}).redactValue(new Map([["authorization", "Basic dXNlcjpwYXNzd29yZDEyMw=="]]), {}) as Map<string, string>;
+    expect(inMap.get("authorization")).toBe("Basic [REDACTED:bearer]");
     // a member whose opening brace is spelled as an escape is JSON all the same
     const r = new Redactor({ paths: ["*.password"] });
     const out = r.redactValue({ args: '{"a":"\\u007b\\"password\\":\\"hunter2\\"}"}' }, {}) as { args: string };

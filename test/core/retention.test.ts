@@ -2,7 +2,7 @@ import { generateKeyPairSync } from "node:crypto";
 import fs from "node:fs";
 import path from "node:path";
 import { afterEach, describe, expect, it, vi } from "vitest";
-import { AuditLogger, KIND_FILE_STEM, PresetConfigs } from "../../src/index.js";
+import { AuditLogger, KIND_FILE_STEM, PresetConfigs, verifyAuditLog } from "../../src/index.js";
 import { cleanupTmp, TEST_KEY, tmpProject, walk } from "../helpers/index.js";
 import { auditDirOf, readKind, snapshot } from "../helpers/core.js";
 
@@ -140,6 +140,37 @@ describe("retention", () => {
     await live.finalizeSession();
     await logger.finalizeSession();
   });
+
+  for (const extra of [0, 1]) {
+    it(`a restart after retention pruned every segment continues the chain, seq and segment numbers (${extra ? "a record left in the active file" : "the active file empty"}) and verifies`, async () => {
+      const projectPath = tmpProject();
+      const opts = { sessionId: "pruned_all", projectPath, durability: "sync" as const, rotation: { size: 1024 } };
+      let logger = new AuditLogger(opts);
+      const big = "y".repeat(200);
+      for (let i = 0; i < 20 + extra; i++) logger.logToolUsage({ toolName: "t", operation: `o${i}`, parameters: { x: big } });
+      await new Promise((resolve) => setTimeout(resolve, 5)); // (the records' time before the real clock's: minRetentionDays 0)
+      const r = await logger.cleanup({ maxLogAgeDays: 1, now: Date.now() + 5 * DAY });
+      expect(r.prunedSegments.length).toBeGreaterThan(0);
+      await logger.finalizeSession();
+      const dir = auditDirOf(projectPath);
+      const segmentsBefore = fs.readdirSync(dir).filter((f) => /^tool_usage_pruned_all\.\d+\.jsonl$/.test(f));
+      expect(segmentsBefore).toEqual([]);
+      expect((await verifyAuditLog(dir)).problems).toEqual([]);
+      // restart, same session (the seq, chain and segment numbers restarted at 1 when no file held a record)
+      logger = new AuditLogger(opts);
+      for (let i = 0; i < 20; i++) logger.logToolUsage({ toolName: "t", operation: `p${i}`, parameters: { x: big } });
+      await logger.finalizeSession();
+      const recs = readKind(projectPath, "tool_usage", "pruned_all");
+      expect(recs[0]!.seq).toBeGreaterThan(20);
+      expect(recs.map((x) => x.seq)).toEqual(recs.map((_x, i) => (recs[0]!.seq as number) + i));
+      expect(recs.at(-1)!.seq).toBe(40 + extra);
+      const numbers = fs.readdirSync(dir).map((f) => /^tool_usage_pruned_all\.(\d+)\.jsonl$/.exec(f)?.[1]).filter((n) => n !== undefined).map(Number);
+      expect(Math.min(...numbers)).toBeGreaterThan(10);
+      const v = await verifyAuditLog(dir);
+      expect(v.problems).toEqual([]);
+      expect(v.ok).toBe(true);
+    });
+  }
 
   it("compliance: minRetentionDays (2555) prevents deletion whatever maxLogAgeDays is asked", async () => {
     const projectPath = tmpProject();

@@ -1,11 +1,9 @@
 import { createCipheriv, createDecipheriv, createHmac, randomBytes } from "node:crypto";
 import fs from "node:fs";
-import os from "node:os";
-import { threadId } from "node:worker_threads";
 import path from "node:path";
-import { AuditIOError, AuditKeyError } from "../errors.js";
+import { AuditKeyError } from "../errors.js";
 import { safeReaddir } from "../sink/files.js";
-import { alive } from "../sink/lock.js";
+import { fresh, takeDirLock } from "../sink/dir-lock.js";
 import { makeEncryptionKey, type EncryptionKey } from "./keys.js";
 
 /**
@@ -283,7 +281,8 @@ export interface KeyTombstone {
 export function shredSubjectKeys(masters: readonly EncryptionKey[], auditDir: string, subject: string): string[] {
   // one shred at a time per directory: two rewriting one store at once each rename their copy
   // over the other's, bringing back what the other destroyed (found by review, 2026-12-04)
-  const release = takeShredLock(auditDir);
+  // (waits under the worker thread's 30 s call limit; the shred touches the lock at every store)
+  const release = takeDirLock(path.join(auditDir, SHRED_LOCK), "Another crypto-shredding", { waitMs: 10_000, staleMs: 15_000 });
   try {
     return shredAll(masters, auditDir, subject);
   } finally {
@@ -294,16 +293,7 @@ export function shredSubjectKeys(masters: readonly EncryptionKey[], auditDir: st
 /** The lock file that serializes shreds of one directory. */
 export const SHRED_LOCK = ".shred.lock";
 
-/** How long a shred waits for another one's lock (under the worker thread's 30 s call limit). */
-const SHRED_LOCK_WAIT_MS = 10_000;
-
-/** The shred locks this thread holds (a lock naming this pid and thread, not held, was left by a crash). */
-const heldShredLocks = new Set<string>();
-
 const sleepSync = (ms: number): void => void Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, ms);
-
-/** A shred lock untouched this long is stale: its shred touches it at every store. */
-const SHRED_LOCK_STALE_MS = 15_000;
 
 /** A store's shredding marker untouched this long was left by a shred that died. */
 const SHRED_MARKER_STALE_MS = 5_000;
@@ -311,10 +301,6 @@ const SHRED_MARKER_STALE_MS = 5_000;
 /** The marker a shred keeps beside a key store while it rewrites it (see waitForShred). */
 const markerOf = (store: string): string => `${store}.shredding`;
 
-function fresh(file: string, staleMs: number): boolean {
-  const st = fs.statSync(file, { throwIfNoEntry: false });
-  return st !== undefined && Date.now() - st.mtimeMs < staleMs;
-}
 
 /**
  * Waits until no shred rewrites this key store (its marker gone, or stale: its shred died),
@@ -325,77 +311,6 @@ function waitForShred(store: string): void {
   const marker = markerOf(store);
   const deadline = Date.now() + SHRED_MARKER_STALE_MS;
   while (fresh(marker, SHRED_MARKER_STALE_MS) && Date.now() < deadline) sleepSync(2);
-}
-
-/**
- * Takes the directory's shred lock (a file made with O_EXCL holding pid and host), waiting up to
- * 30 s for a live holder; one left by a process that is gone (same host) is taken over. Returns
- * its release.
- */
-function takeShredLock(auditDir: string): () => void {
-  const file = path.join(auditDir, SHRED_LOCK);
-  const body = JSON.stringify({ pid: process.pid, threadId, hostname: os.hostname(), startedAt: new Date().toISOString() });
-  const deadline = Date.now() + SHRED_LOCK_WAIT_MS;
-  for (;;) {
-    try {
-      fs.writeFileSync(file, body, { flag: "wx", mode: 0o600 });
-      heldShredLocks.add(file);
-      return () => {
-        heldShredLocks.delete(file);
-        try {
-          if (fs.readFileSync(file, "utf8") === body) fs.unlinkSync(file);
-        } catch {
-          // gone already
-        }
-      };
-    } catch (err) {
-      if ((err as NodeJS.ErrnoException).code !== "EEXIST") throw err;
-    }
-    const judged = readText(file);
-    if (judged !== undefined && shredLockStale(file, judged)) {
-      // taken over atomically: renamed away, and removed only if it is still the lock judged
-      // stale (another waiter may have taken it over and made its own meanwhile)
-      const aside = `${file}.stale.${process.pid}.${threadId}`;
-      try {
-        fs.renameSync(file, aside);
-        if (fs.readFileSync(aside, "utf8") !== judged) fs.renameSync(aside, file); // not the one judged: put back
-        else fs.rmSync(aside, { force: true });
-      } catch {
-        // gone meanwhile: try again
-      }
-      continue;
-    }
-    if (Date.now() > deadline) throw new AuditIOError(`Another crypto-shredding holds ${file}: run one shred at a time (remove the file if no shred is running).`);
-    sleepSync(10);
-  }
-}
-
-function readText(file: string): string | undefined {
-  try {
-    return fs.readFileSync(file, "utf8");
-  } catch {
-    return undefined; // gone: try to take it again
-  }
-}
-
-/**
- * Whether a shred lock held by someone else was left behind (its shred is gone): its process is
- * gone (this host), it is this thread's own and not held, or, when its holder cannot be checked
- * (another thread of this process, another host, an unreadable lock), it went untouched for
- * SHRED_LOCK_STALE_MS. A live process of this host is never taken over.
- */
-function shredLockStale(file: string, text: string): boolean {
-  const old = !fresh(file, SHRED_LOCK_STALE_MS) && fs.existsSync(file);
-  let holder: { pid?: unknown; threadId?: unknown; hostname?: unknown };
-  try {
-    holder = JSON.parse(text) as typeof holder;
-  } catch {
-    // unreadable: being written now, or left torn by a crash (then stale once it is old)
-    return !fresh(file, 5_000) && fs.existsSync(file);
-  }
-  if (typeof holder.pid !== "number" || holder.hostname !== os.hostname()) return old;
-  if (holder.pid === process.pid) return (holder.threadId === threadId && !heldShredLocks.has(file)) || (holder.threadId !== threadId && old);
-  return !alive(holder.pid);
 }
 
 function shredAll(masters: readonly EncryptionKey[], auditDir: string, subject: string): string[] {
@@ -418,7 +333,7 @@ function shredAll(masters: readonly EncryptionKey[], auditDir: string, subject: 
   return destroyed;
 }
 
-/** Marks a lock or marker as alive (see SHRED_LOCK_STALE_MS, SHRED_MARKER_STALE_MS). */
+/** Marks a lock or marker as alive (a shred lock is stale after 15 s untouched; see also SHRED_MARKER_STALE_MS). */
 function touch(file: string): void {
   const now = new Date();
   try {

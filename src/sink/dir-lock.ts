@@ -1,0 +1,87 @@
+/**
+ * A lock file beside what it guards, for the rare read-modify-write operations on files shared by
+ * every process of an audit directory (crypto-shredding's key store rewrites, the legal holds
+ * file): made with O_EXCL, holding pid, thread and host. A holder that is gone (this host) is
+ * taken over at once; one that cannot be checked (another host, another thread of this process,
+ * an unreadable lock) once the lock went untouched for `staleMs`; a live local process never.
+ */
+import fs from "node:fs";
+import os from "node:os";
+import { threadId } from "node:worker_threads";
+import { AuditIOError } from "../errors.js";
+import { alive } from "./lock.js";
+
+/** The locks this thread holds (a lock naming this pid and thread, not held, was left by a crash). */
+const held = new Set<string>();
+
+const sleepSync = (ms: number): void => void Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, ms);
+
+/** Whether `file` exists and was touched less than `staleMs` ago. */
+export function fresh(file: string, staleMs: number): boolean {
+  const st = fs.statSync(file, { throwIfNoEntry: false });
+  return st !== undefined && Date.now() - st.mtimeMs < staleMs;
+}
+
+/**
+ * Takes the lock `file`, waiting up to `waitMs` for a live holder (then AuditIOError naming
+ * `who` holds it). Returns its release.
+ */
+export function takeDirLock(file: string, who: string, o: { readonly waitMs: number; readonly staleMs: number }): () => void {
+  const body = JSON.stringify({ pid: process.pid, threadId, hostname: os.hostname(), startedAt: new Date().toISOString() });
+  const deadline = Date.now() + o.waitMs;
+  for (;;) {
+    try {
+      fs.writeFileSync(file, body, { flag: "wx", mode: 0o600 });
+      held.add(file);
+      return () => {
+        held.delete(file);
+        try {
+          if (fs.readFileSync(file, "utf8") === body) fs.unlinkSync(file);
+        } catch {
+          // gone already
+        }
+      };
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code !== "EEXIST") throw err;
+    }
+    const judged = readText(file);
+    if (judged !== undefined && lockStale(file, judged, o.staleMs)) {
+      // taken over atomically: renamed away, and removed only if it is still the lock judged
+      // stale (another waiter may have taken it over and made its own meanwhile)
+      const aside = `${file}.stale.${process.pid}.${threadId}`;
+      try {
+        fs.renameSync(file, aside);
+        if (fs.readFileSync(aside, "utf8") !== judged) fs.renameSync(aside, file); // not the one judged: put back
+        else fs.rmSync(aside, { force: true });
+      } catch {
+        // gone meanwhile: try again
+      }
+      continue;
+    }
+    if (Date.now() > deadline) throw new AuditIOError(`${who} holds ${file}: run one at a time (remove the file if none is running).`);
+    sleepSync(10);
+  }
+}
+
+function readText(file: string): string | undefined {
+  try {
+    return fs.readFileSync(file, "utf8");
+  } catch {
+    return undefined; // gone: try to take it again
+  }
+}
+
+/** Whether a lock held by someone else was left behind (see the module's comment). */
+function lockStale(file: string, text: string, staleMs: number): boolean {
+  const old = !fresh(file, staleMs) && fs.existsSync(file);
+  let holder: { pid?: unknown; threadId?: unknown; hostname?: unknown };
+  try {
+    holder = JSON.parse(text) as typeof holder;
+  } catch {
+    // unreadable: being written now, or left torn by a crash (then stale once it is old)
+    return !fresh(file, 5_000) && fs.existsSync(file);
+  }
+  if (typeof holder.pid !== "number" || holder.hostname !== os.hostname()) return old;
+  if (holder.pid === process.pid) return (holder.threadId === threadId && !held.has(file)) || (holder.threadId !== threadId && old);
+  return !alive(holder.pid);
+}

@@ -1,6 +1,7 @@
 import fs from "node:fs";
 import path from "node:path";
 import { newId } from "./record/id.js";
+import { takeDirLock } from "./sink/dir-lock.js";
 
 /** A legal hold: while it stands, cleanup removes nothing in its scope. */
 export interface LegalHold {
@@ -30,18 +31,34 @@ function writeHolds(auditDir: string, holds: readonly LegalHold[]): void {
   fs.renameSync(tmp, file);
 }
 
+/**
+ * Runs a read-modify-write of the holds file under its lock: every process of the directory
+ * updates the one file, and two updating it at once each wrote back what it had read, losing the
+ * other's hold (cleanup then removed a session under a hold; found by review, 2026-12-04).
+ */
+function underLock<T>(auditDir: string, update: () => T): T {
+  const release = takeDirLock(path.join(auditDir, `${HOLDS_FILE}.lock`), "Another legal hold update", { waitMs: 10_000, staleMs: 15_000 });
+  try {
+    return update();
+  } finally {
+    release();
+  }
+}
+
 export function addHold(auditDir: string, scope: string, reason: string, placedBySession: string): LegalHold {
   const hold: LegalHold = { id: newId(), scope, reason, placedAt: new Date().toISOString(), placedBySession };
-  writeHolds(auditDir, [...readHolds(auditDir), hold]);
+  underLock(auditDir, () => writeHolds(auditDir, [...readHolds(auditDir), hold]));
   return hold;
 }
 
 /** Removes every hold with this scope; returns those removed. */
 export function removeHolds(auditDir: string, scope: string): LegalHold[] {
-  const all = readHolds(auditDir);
-  const gone = all.filter((h) => h.scope === scope);
-  writeHolds(auditDir, all.filter((h) => h.scope !== scope));
-  return gone;
+  return underLock(auditDir, () => {
+    const all = readHolds(auditDir);
+    const gone = all.filter((h) => h.scope === scope);
+    writeHolds(auditDir, all.filter((h) => h.scope !== scope));
+    return gone;
+  });
 }
 
 export function isHeld(holds: readonly LegalHold[], sessionId: string): boolean {

@@ -194,3 +194,23 @@ describe("retention", () => {
     await logger.finalizeSession();
   });
 });
+
+describe("legal holds placed by several processes at once", () => {
+  it("are all kept: each update of the holds file is made under a lock (two processes overwrote each other's, and cleanup then removed a held session)", async () => {
+    const { spawn } = await import("node:child_process");
+    const { readHolds } = await import("../../src/holds.js");
+    const { REPO_ROOT } = await import("../helpers/core.js");
+    const projectPath = tmpProject();
+    const count = 200;
+    const startAt = Date.now() + 1500;
+    const run = (sid: string) =>
+      new Promise<number | null>((resolve) => {
+        const child = spawn(process.execPath, ["--import", "tsx", path.join(REPO_ROOT, "test/fixtures/core/hold-child.mts"), projectPath, sid, String(count), String(startAt)], { stdio: "ignore" });
+        child.on("exit", resolve);
+      });
+    expect(await Promise.all([run("hold_a"), run("hold_b")])).toEqual([0, 0]);
+    const holds = readHolds(auditDirOf(projectPath));
+    expect(holds).toHaveLength(2 * count);
+    expect(new Set(holds.map((h) => h.scope)).size).toBe(2 * count);
+  }, 60_000);
+});

@@ -102,9 +102,11 @@ export async function verifyAuditLog(auditPath: string, options: VerifyOptions =
       }
     }
     const states = {} as Record<ChainKind, KindState>;
+    const sessionProblems = f.problems.length;
     // the audit_event chain first: it says what retention removed from the others
     for (const kind of ["audit_event", ...RECORD_KINDS] as const) states[kind] = await verifyKind(dir, sessionId, kind, f, wanted[kind], pruned[kind]);
     verifyCheckpoints({ sessionId, checkpoints: cps, trusted, trustedKeys, states, problems: f.problems, notes: f.notes });
+    checkFinalHeads(dir, sessionId, states, f, sessionProblems);
   }
   if (!options.sessionId) {
     checkKeyStores(dir, f);
@@ -458,9 +460,33 @@ function checkPrunes(dir: string, sessionId: string, holds: readonly HoldSpan[],
   return out;
 }
 
-function readSessionInfo(dir: string, sessionId: string): { status?: unknown; config?: { signingKeyId?: unknown } } | undefined {
+/**
+ * A finalized session: its session file's `heads` say where each chain ended (what signed
+ * checkpoints prove; without them, or when none covers the end, this is all there is). Chains that end earlier lost records from the end (a deleted last segment, a cut last
+ * line), which nothing else shows without checkpoints (found by review, 2026-12-04). The session
+ * file is outside the chains, so this catches a cut, not someone who edits that file too.
+ */
+function checkFinalHeads(dir: string, sessionId: string, states: Readonly<Record<ChainKind, KindState>>, f: Findings, from: number): void {
+  const info = readSessionInfo(dir, sessionId);
+  if (info?.status !== "finalized" || typeof info.heads !== "object" || info.heads === null) return;
+  for (const kind of CHAIN_KINDS) {
+    const head = (info.heads as Record<string, { seq?: unknown } | undefined>)[kind];
+    const seq = head?.seq;
+    if (typeof seq !== "number" || seq <= states[kind].lastSeq) continue;
+    // (a checkpoint that covers it said so already)
+    if (f.problems.slice(from).some((p) => p.kind === "truncated" && p.detail.startsWith(`The ${kind} chain ends`))) continue;
+    f.problems.push({
+      file: `session_${sessionId}.json`,
+      seq,
+      kind: "truncated",
+      detail: `The ${kind} chain ends at seq ${states[kind].lastSeq}, but the finalized session file says it ended at seq ${seq}: records were removed from the end.`,
+    });
+  }
+}
+
+function readSessionInfo(dir: string, sessionId: string): { status?: unknown; config?: { signingKeyId?: unknown }; heads?: unknown } | undefined {
   try {
-    return JSON.parse(fs.readFileSync(path.join(dir, `session_${sessionId}.json`), "utf8")) as { status?: unknown; config?: { signingKeyId?: unknown } };
+    return JSON.parse(fs.readFileSync(path.join(dir, `session_${sessionId}.json`), "utf8")) as { status?: unknown; config?: { signingKeyId?: unknown }; heads?: unknown };
   } catch {
     return undefined;
   }

@@ -2,6 +2,7 @@ import { createHash } from "node:crypto";
 import { execFileSync } from "node:child_process";
 import fs from "node:fs";
 import path from "node:path";
+import { listKindFiles } from "../../src/sink/files.js";
 import { afterEach, describe, expect, it } from "vitest";
 import { AuditLogger, auditContext, computeRecordHash, GENESIS_HASH, RECORD_KINDS, verifyAuditLog, type VerifyReport } from "../../src/index.js";
 import { cleanupTmp, readLinesOf, TEST_KEY, tmpProject } from "../helpers/index.js";
@@ -214,6 +215,25 @@ describe("verifyAuditLog finds tampering", () => {
       expect.objectContaining({ kind: "content_unreadable", seq: 1, detail: expect.stringMatching(/symbolic link/) }),
       expect.objectContaining({ kind: "content_unreadable", seq: 2, detail: expect.stringMatching(/not a regular file/) }),
     ]);
+  });
+
+  it("an unsigned finalized session cut at its end (the last segment deleted, the last line removed) → truncated, from its session file's heads (it verified)", async () => {
+    const projectPath = tmpProject();
+    const sid = "cut_end";
+    const logger = new AuditLogger({ sessionId: sid, projectPath, durability: "sync", rotation: { size: "1k" } });
+    for (let i = 0; i < 30; i++) logger.logToolUsage({ toolName: "t", operation: `o${i}`, parameters: { pad: "p".repeat(100) } });
+    await logger.finalizeSession();
+    const dir = auditDirOf(projectPath);
+    expect((await verifyAuditLog(dir)).ok).toBe(true);
+    // the newest file that holds records (the active file may be empty after a rotation)
+    const files = listKindFiles(dir, "tool_usage", sid).map((k) => k.path);
+    const newest = files.filter((p) => fs.statSync(p).size > 0).at(-1)!;
+    const lines = fs.readFileSync(newest, "utf8").split("\n").filter(Boolean);
+    if (lines.length === 1) fs.rmSync(newest);
+    else fs.writeFileSync(newest, lines.slice(0, -1).map((l) => l + "\n").join(""));
+    const r = await verifyAuditLog(dir);
+    expect(r.ok).toBe(false);
+    expect(r.problems).toEqual([expect.objectContaining({ kind: "truncated", seq: 30, detail: expect.stringMatching(/tool_usage chain ends at seq 29, but the finalized session file says it ended at seq 30/) })]);
   });
 
   it("a missing directory is a problem, not an exception", async () => {

@@ -57,7 +57,10 @@ function describeParseError(err: Error & { code?: string }, command: string): st
     case "ERR_PARSE_ARGS_INVALID_OPTION_VALUE":
       return flag && /argument missing/.test(err.message)
         ? `option ${flag} needs a value`
-        : flag
+        : flag && /argument is ambiguous/.test(err.message)
+          ? // (the next argument starts with a dash: taken for another option; it was said "does not take a value")
+            `option ${flag} needs a value (the next argument starts with "-"; to give a value that does, write it joined: ${flag.startsWith("--") ? `${flag}=-…` : `${flag}-…`})`
+          : flag
           ? `option ${flag} does not take a value`
           : err.message;
     case "ERR_PARSE_ARGS_UNEXPECTED_POSITIONAL":

@@ -150,6 +150,13 @@ describe("audit-logger verify", () => {
     const missing = await runCli(["verify", trail.auditDir, "--session"]);
     expect(missing.code).toBe(2);
     expect(missing.stderr).toContain("option --session needs a value");
+    // a value taken for another option (it said "does not take a value", the opposite of the problem)
+    const dashed = await runCli(["report", trail.auditDir, "--session", "--json"]);
+    expect(dashed.code).toBe(2);
+    expect(dashed.stderr).toContain('option --session needs a value (the next argument starts with "-"; to give a value that does, write it joined: --session=-…)');
+    const short = await runCli(["tail", trail.auditDir, "-n", "-1"]);
+    expect(short.code).toBe(2);
+    expect(short.stderr).toContain("option -n needs a value");
   });
 
   it("--public-key checks signed checkpoints: the signer's key passes, another key is a problem", async () => {

@@ -1,6 +1,6 @@
 import { z } from "zod";
 import type { PerformanceMetricInput } from "../src/types.js";
-import { withLinks, auditMethodDecorator, decoratorOptionsShape, parseDecoratorInput, type AuditDecoratorOptions, type AuditMethodDecorator } from "./wrap.js";
+import { withLinks, auditMethodDecorator, decoratorOptionsShape, parseDecoratorInput, type AuditDecoratorOptions, type AuditMethodDecorator, assertNamedFactory } from "./wrap.js";
 
 /**
  * Options of {@link AuditPerformance}.
@@ -39,6 +39,7 @@ const schema = z.object({
  * }
  */
 export function AuditPerformance(metricName: string, options: AuditPerformanceOptions = {}): AuditMethodDecorator {
+  assertNamedFactory("@AuditPerformance", metricName);
   const input = parseDecoratorInput("@AuditPerformance", schema, { metricName, options });
   const name = input.metricName;
   const o = (input.options ?? {}) as AuditPerformanceOptions;

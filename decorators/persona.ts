@@ -1,6 +1,6 @@
 import { z } from "zod";
 import type { PersonaActivityInput } from "../src/types.js";
-import { failureMessageOf, withLinks, auditMethodDecorator, captured, decoratorOptionsShape, parseDecoratorInput, type AuditDecoratorOptions, type AuditMethodDecorator } from "./wrap.js";
+import { failureMessageOf, withLinks, auditMethodDecorator, captured, decoratorOptionsShape, parseDecoratorInput, type AuditDecoratorOptions, type AuditMethodDecorator, assertNamedFactory } from "./wrap.js";
 
 /**
  * Options of {@link AuditPersona}. Arguments and results are not recorded unless `captureArgs` /
@@ -32,6 +32,7 @@ const schema = z.object({
  * }
  */
 export function AuditPersona(personaName: string, activityType: string, options: AuditPersonaOptions = {}): AuditMethodDecorator {
+  assertNamedFactory("@AuditPersona", personaName);
   const input = parseDecoratorInput("@AuditPersona", schema, { personaName, activityType, options });
   const persona = input.personaName;
   const activity = input.activityType;

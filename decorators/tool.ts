@@ -1,6 +1,6 @@
 import { z } from "zod";
 import type { ToolUsageInput } from "../src/types.js";
-import { failureMessageOf, captured, withLinks, decoratorOptionsShape, auditMethodDecorator, parseDecoratorInput, type AuditDecoratorOptions, type AuditMethodDecorator, type FinishedCall } from "./wrap.js";
+import { failureMessageOf, captured, withLinks, decoratorOptionsShape, auditMethodDecorator, parseDecoratorInput, type AuditDecoratorOptions, type AuditMethodDecorator, type FinishedCall, assertNamedFactory } from "./wrap.js";
 
 /**
  * Options of {@link AuditTool}.
@@ -31,6 +31,7 @@ const schema = z.object({
  * }
  */
 export function AuditTool(toolName: string, options: AuditToolOptions = {}): AuditMethodDecorator {
+  assertNamedFactory("@AuditTool", toolName);
   const input = parseDecoratorInput("@AuditTool", schema, { toolName, options });
   const name = input.toolName;
   const o = (input.options ?? {}) as AuditToolOptions;

@@ -252,6 +252,18 @@ export function assertCalledAsFactory(decorator: string, argumentCount: number):
   if (argumentCount > 1) throw misuse(decorator, `is a decorator factory: write ${decorator}() with parentheses (it was applied as a decorator itself)`);
 }
 
+/**
+ * For decorator factories whose first argument is a name (`@AuditTool("search")`,
+ * `@AuditPerformance(…)`, `@AuditPersona(…)`): written without their arguments and parentheses,
+ * they get the method (standard) or the class prototype (legacy) as that name; said plainly (the
+ * schema listed the decorator context's members as unknown options).
+ */
+export function assertNamedFactory(decorator: string, first: unknown): void {
+  if (typeof first === "function" || (typeof first === "object" && first !== null)) {
+    throw misuse(decorator, `is a decorator factory: write ${decorator}(…) with its arguments and parentheses (it was applied as a decorator itself)`);
+  }
+}
+
 function misuse(decorator: string, message: string): AuditConfigError {
   return new AuditConfigError([{ field: decorator, message }]);
 }

@@ -880,6 +880,13 @@ describe.each(["standard", "legacy"] as const)("the shared method wrapper (%s mo
       expect(bare).toThrow(AuditConfigError);
       expect(bare).toThrow(/is a decorator factory: write @Audit(Errors|Chat)\(\) with parentheses/);
     }
+    // the factories that take a name: the same clear message (it listed the decorator context's
+    // members as unknown options)
+    for (const [factory, name] of [[AuditTool, "@AuditTool"], [AuditPerformance, "@AuditPerformance"], [AuditPersona, "@AuditPersona"]] as Array<[(...a: unknown[]) => unknown, string]>) {
+      const bare = mode === "legacy" ? () => factory(Bare.prototype, "risky", Object.getOwnPropertyDescriptor(Bare.prototype, "risky")) : () => factory(Bare.prototype.risky, { kind: "method", name: "risky" });
+      expect(bare).toThrow(AuditConfigError);
+      expect(bare).toThrow(new RegExp(`${name}: is a decorator factory: write ${name}\\(…\\) with its arguments and parentheses`));
+    }
     class WithGetter {
       get value() {
         return 1;

@@ -167,6 +167,8 @@ class ChatCall implements StreamObserver<unknown>, ObservedCall, PromptCopier, D
   readonly id = newId();
   parsing = false;
   parseStartedAt: number | undefined = undefined;
+  /** when the response's headers arrived */
+  private respondedAt: number | undefined = undefined;
   rawRequested = false;
   private recorded = false;
   private readonly start = performance.now();
@@ -287,7 +289,7 @@ class ChatCall implements StreamObserver<unknown>, ObservedCall, PromptCopier, D
    * clone).
    */
   responded(props: ResponseProps): void {
-    this.lastAt = performance.now();
+    this.lastAt = this.respondedAt = performance.now();
     const response = props?.response;
     this.headers = response?.headers;
     this.status = response?.status;
@@ -363,7 +365,8 @@ class ChatCall implements StreamObserver<unknown>, ObservedCall, PromptCopier, D
   }
 
   private follow(stream: Obj): void {
-    const acc = new StreamAccumulator(this.start);
+    // (times from the call, less the app's wait before it asked for the stream: see awaitGap)
+    const acc = new StreamAccumulator(this.start + this.awaitGap());
     this.acc = acc;
     const controller = stream.controller as { signal?: unknown } | undefined;
     // (read once: each read of `signal` is a call into Node's internals)
@@ -435,14 +438,20 @@ class ChatCall implements StreamObserver<unknown>, ObservedCall, PromptCopier, D
    * How long the call lasted: to its end (an abandoned one's: to the last thing the app got). A
    * non-streamed call whose body the app asked for only later (start the request, do other work,
    * await it then) lasted to its response and the parse of its body: the app's wait between is
-   * not the call's (it was counted; found by review, 2026-12-04).
+   * not the call's (it was counted; found by review, 2026-12-04); nor is it a stream's.
    */
   private seconds(): number {
-    let ms = (this.endAt ?? performance.now()) - this.start;
+    return ((this.endAt ?? performance.now()) - this.start - this.awaitGap()) / 1000;
+  }
+
+  /**
+   * The time between the response's headers and the app's first ask for the body (`await`,
+   * `then`, `withResponse()`), when it asked later: the app's own wait, not the call's.
+   */
+  private awaitGap(): number {
     const parsed = this.parseStartedAt;
-    const responded = this.lastAt;
-    if (this.acc === undefined && this.endAt === undefined && parsed !== undefined && responded !== undefined && parsed > responded) ms -= parsed - responded;
-    return ms / 1000;
+    const responded = this.respondedAt;
+    return parsed !== undefined && responded !== undefined && parsed > responded ? parsed - responded : 0;
   }
 
   /** Records the call once (the first outcome wins), later, in the call's context. */

@@ -184,6 +184,8 @@ function errorMessage(err: unknown): string {
 class CallRecord implements StreamObserver<unknown>, ObservedCall, PromptCopier, DroppableCall {
   parsing = false;
   parseStartedAt: number | undefined = undefined;
+  /** when the response's headers arrived */
+  private respondedAt: number | undefined = undefined;
   rawRequested = false;
   /** the record's id (see OpenAIRecordData's `id`) */
   readonly id = newId();
@@ -306,7 +308,7 @@ class CallRecord implements StreamObserver<unknown>, ObservedCall, PromptCopier,
 
   /** Headers arrived. When the app only reads the raw Response (`.asResponse()`), this is all we get. */
   responded(props: ResponseProps): void {
-    this.lastAt = performance.now();
+    this.lastAt = this.respondedAt = performance.now();
     this.headers = props.response?.headers;
     this.status = props.response?.status ?? -1;
     this.checkRaw();
@@ -395,7 +397,7 @@ class CallRecord implements StreamObserver<unknown>, ObservedCall, PromptCopier,
   onItem(item: unknown): void {
     this.items++;
     this.lastAt = performance.now();
-    if (this.acc?.add(item)) this.ttft = (this.lastAt - this.start) / 1000;
+    if (this.acc?.add(item)) this.ttft = (this.lastAt - this.start - this.awaitGap()) / 1000;
   }
 
   /** The stream ended (the tap's observer). */
@@ -449,14 +451,20 @@ class CallRecord implements StreamObserver<unknown>, ObservedCall, PromptCopier,
    * How long the call lasted: to its end (an abandoned one's: to the last thing the app got). A
    * non-streamed call whose body the app asked for only later (start the request, do other work,
    * await it then) lasted to its response and the parse of its body: the app's wait between is
-   * not the call's (it was counted; found by review, 2026-12-04).
+   * not the call's (it was counted; found by review, 2026-12-04); nor is it a stream's.
    */
   private seconds(): number {
-    let ms = (this.endAt ?? performance.now()) - this.start;
+    return ((this.endAt ?? performance.now()) - this.start - this.awaitGap()) / 1000;
+  }
+
+  /**
+   * The time between the response's headers and the app's first ask for the body (`await`,
+   * `then`, `withResponse()`), when it asked later: the app's own wait, not the call's.
+   */
+  private awaitGap(): number {
     const parsed = this.parseStartedAt;
-    const responded = this.lastAt;
-    if (this.acc === undefined && this.endAt === undefined && parsed !== undefined && responded !== undefined && parsed > responded) ms -= parsed - responded;
-    return ms / 1000;
+    const responded = this.respondedAt;
+    return parsed !== undefined && responded !== undefined && parsed > responded ? parsed - responded : 0;
   }
 
   private write(outcome: ChatOutcome, status: CallStatus): void {

@@ -51,3 +51,34 @@ describe("the duration of a non-streamed call awaited late", () => {
     }
   });
 });
+
+describe("a stream whose promise the app awaits late", () => {
+  it("has the app's wait before its await left out of its duration and its time to first token (OpenAI chat, Anthropic)", async () => {
+    const logger = newLogger();
+    const oa = wrapOpenAI(new OpenAI({ baseURL: fakes.openai.baseURL, apiKey: "sk-test", maxRetries: 0 }), { logger });
+    const an = wrapAnthropic(new Anthropic({ baseURL: fakes.anthropic.baseURL, apiKey: "sk-ant-test", maxRetries: 0 }), { logger });
+    const late = 800;
+    const drain = async (s: AsyncIterable<unknown>) => {
+      for await (const _ of s);
+    };
+    const calls: Array<[() => PromiseLike<AsyncIterable<unknown>>, () => number]> = [
+      [() => oa.chat.completions.create({ model: "gpt-4o-mini", messages, stream: true }), () => fakes.openai.requests.length],
+      [() => an.messages.create({ model: "claude-haiku-4-5", max_tokens: 16, messages, stream: true }), () => fakes.anthropic.requests.length],
+    ];
+    for (const [start, requests] of calls) {
+      const before = requests();
+      const pending = start();
+      await untilAnswered(requests, before + 1);
+      await sleep(late);
+      await drain(await pending);
+    }
+    const recs = await recordsOf(logger, "chat_interaction", calls.length);
+    expect(recs).toHaveLength(calls.length);
+    for (const rec of recs) {
+      expect(rec.success).toBe(true);
+      expect(rec.timeToFirstTokenSeconds as number).toBeLessThan((late - 200) / 1000);
+      expect(rec.durationSeconds as number).toBeLessThan((late - 200) / 1000);
+      expect(rec.timeToFirstTokenSeconds as number).toBeLessThanOrEqual(rec.durationSeconds as number);
+    }
+  });
+});

@@ -26,7 +26,7 @@ import { copyUsage, toJsonData } from "../src/record/serialize.js";
 import type { AuditContextValue } from "../src/types.js";
 import { anthropicChatInputBuilder, type AnthropicRecordData, type AnthropicToolCall } from "./anthropic-input.js";
 import { trackResult, untrackResult, type DroppableCall, type Ticket } from "../src/dropped.js";
-import { observeApiPromise, type ObservedCall, type ResponseProps } from "./api-promise.js";
+import { awaitGap, observeApiPromise, type ObservedCall, type ResponseProps } from "./api-promise.js";
 import { anthropicRequestSettings } from "./request-settings.js";
 import { argsForCall, observeSentBodies, wrapMethod, type PromptCopier } from "./sent-body.js";
 import { signalAborted, tapStream, type StreamEnd, type StreamObserver, type TapHandle } from "./stream-tap.js";
@@ -366,7 +366,7 @@ class ChatCall implements StreamObserver<unknown>, ObservedCall, PromptCopier, D
 
   private follow(stream: Obj): void {
     // (times from the call, less the app's wait before it asked for the stream: see awaitGap)
-    const acc = new StreamAccumulator(this.start + this.awaitGap());
+    const acc = new StreamAccumulator(this.start + awaitGap(this, this.respondedAt));
     this.acc = acc;
     const controller = stream.controller as { signal?: unknown } | undefined;
     // (read once: each read of `signal` is a call into Node's internals)
@@ -435,24 +435,13 @@ class ChatCall implements StreamObserver<unknown>, ObservedCall, PromptCopier, D
   }
 
   /**
-   * How long the call lasted: to its end (an abandoned one's: to the last thing the app got). A
-   * non-streamed call whose body the app asked for only later (start the request, do other work,
-   * await it then) lasted to its response and the parse of its body: the app's wait between is
-   * not the call's (it was counted; found by review, 2026-12-04); nor is it a stream's.
+   * How long the call lasted: to its end (an abandoned one's: to the last thing the app got),
+   * less the app's wait before it asked for the body or the stream (see awaitGap).
    */
   private seconds(): number {
-    return ((this.endAt ?? performance.now()) - this.start - this.awaitGap()) / 1000;
+    return ((this.endAt ?? performance.now()) - this.start - awaitGap(this, this.respondedAt)) / 1000;
   }
 
-  /**
-   * The time between the response's headers and the app's first ask for the body (`await`,
-   * `then`, `withResponse()`), when it asked later: the app's own wait, not the call's.
-   */
-  private awaitGap(): number {
-    const parsed = this.parseStartedAt;
-    const responded = this.respondedAt;
-    return parsed !== undefined && responded !== undefined && parsed > responded ? parsed - responded : 0;
-  }
 
   /** Records the call once (the first outcome wins), later, in the call's context. */
   end(o: Outcome): void {

@@ -12,6 +12,16 @@ export function isThenable(v: unknown): v is PromiseLike<unknown> {
   return (typeof v === "object" || typeof v === "function") && v !== null && typeof (v as { then?: unknown }).then === "function";
 }
 
+/**
+ * The time between a response's headers and the app's first ask for its body (`await`, `then`,
+ * `withResponse()`), when it asked later: the app's own wait, left out of the call's duration
+ * and a stream's time to first token (it was counted; found by review, 2026-12-04).
+ */
+export function awaitGap(call: { readonly parseStartedAt: number | undefined }, respondedAt: number | undefined): number {
+  const parsed = call.parseStartedAt;
+  return parsed !== undefined && respondedAt !== undefined && parsed > respondedAt ? parsed - respondedAt : 0;
+}
+
 /** The internals of the SDK's APIPromise this module hooks. */
 export interface ApiPromiseInternals {
   responsePromise?: unknown;

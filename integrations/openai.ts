@@ -22,7 +22,7 @@ import { newId } from "../src/record/id.js";
 import { openaiChatInputBuilder, openaiRecordData, type CallStatus, type OpenAIRecordData } from "./openai-input.js";
 import { ChatChunkAccumulator, ResponseEventAccumulator, fromChatCompletion, fromResponse, isObj, promptOf, type ChatOutcome, type Obj } from "./openai-record.js";
 import { trackResult, untrackResult, type DroppableCall, type Ticket } from "../src/dropped.js";
-import { observeApiPromise, type ObservedCall, type ResponseProps } from "./api-promise.js";
+import { awaitGap, observeApiPromise, type ObservedCall, type ResponseProps } from "./api-promise.js";
 import { openaiRequestSettings } from "./request-settings.js";
 import { argsForCall, observeSentBodies, wrapMethod, type PromptCopier } from "./sent-body.js";
 import { signalAborted, tapStream, type StreamEnd, type StreamObserver, type TapHandle } from "./stream-tap.js";
@@ -397,7 +397,7 @@ class CallRecord implements StreamObserver<unknown>, ObservedCall, PromptCopier,
   onItem(item: unknown): void {
     this.items++;
     this.lastAt = performance.now();
-    if (this.acc?.add(item)) this.ttft = (this.lastAt - this.start - this.awaitGap()) / 1000;
+    if (this.acc?.add(item)) this.ttft = (this.lastAt - this.start - awaitGap(this, this.respondedAt)) / 1000;
   }
 
   /** The stream ended (the tap's observer). */
@@ -448,24 +448,13 @@ class CallRecord implements StreamObserver<unknown>, ObservedCall, PromptCopier,
   }
 
   /**
-   * How long the call lasted: to its end (an abandoned one's: to the last thing the app got). A
-   * non-streamed call whose body the app asked for only later (start the request, do other work,
-   * await it then) lasted to its response and the parse of its body: the app's wait between is
-   * not the call's (it was counted; found by review, 2026-12-04); nor is it a stream's.
+   * How long the call lasted: to its end (an abandoned one's: to the last thing the app got),
+   * less the app's wait before it asked for the body or the stream (see awaitGap).
    */
   private seconds(): number {
-    return ((this.endAt ?? performance.now()) - this.start - this.awaitGap()) / 1000;
+    return ((this.endAt ?? performance.now()) - this.start - awaitGap(this, this.respondedAt)) / 1000;
   }
 
-  /**
-   * The time between the response's headers and the app's first ask for the body (`await`,
-   * `then`, `withResponse()`), when it asked later: the app's own wait, not the call's.
-   */
-  private awaitGap(): number {
-    const parsed = this.parseStartedAt;
-    const responded = this.respondedAt;
-    return parsed !== undefined && responded !== undefined && parsed > responded ? parsed - responded : 0;
-  }
 
   private write(outcome: ChatOutcome, status: CallStatus): void {
     if (this.recorded) return;

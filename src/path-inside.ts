@@ -9,7 +9,8 @@ import path from "node:path";
 /** `file` is `dir` or below it, lexically (both resolved against the working directory). */
 export function isInside(dir: string, file: string): boolean {
   const rel = path.relative(path.resolve(dir), path.resolve(file));
-  return rel === "" || (!rel.startsWith("..") && !path.isAbsolute(rel));
+  // (".." or "../…" leads out; "..x.json" is a name inside: it was taken as outside, found by review)
+  return rel === "" || (rel !== ".." && !rel.startsWith(`..${path.sep}`) && !path.isAbsolute(rel));
 }
 
 /** `p` with the symlinks of its longest existing ancestor resolved (the rest of it appended as it is). */

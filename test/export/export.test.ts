@@ -107,6 +107,9 @@ describe("CSV export", () => {
     }
     await expect(exporter.exportToJson(path.join(fx.auditPath, "all.json"))).rejects.toThrow(/file: .*inside the audit directory/);
     await expect(exporter.exportToolUsagesToCsv(path.join(link, "t.csv"))).rejects.toThrow(/file: .*inside the audit directory/);
+    // (a name that begins with ".." is inside all the same)
+    await expect(exporter.exportToJson(path.join(fx.auditPath, "..x.json"))).rejects.toThrow(/file: .*inside the audit directory/);
+    await expect(exporter.exportCompleteAuditToDirectory(path.join(fx.auditPath, "..exp"))).rejects.toThrow(/dir: .*inside the audit directory/);
     expect(fs.readdirSync(fx.auditPath).sort()).toEqual(before);
     // next to it is fine
     await exporter.exportToolUsagesToCsv(path.join(fx.projectPath, "audit_logs_tools.csv"));

@@ -57,16 +57,20 @@ export async function verifyAuditLog(auditPath: string, options: VerifyOptions =
   }
   const present = listSessionIds(dir);
   if (fs.existsSync(path.join(dir, EXPORT_MANIFEST))) {
-    // a directory export carries its own signed manifest, and no session files. A directory that
-    // holds session files is verified as the logs it holds, whatever else is in it: a manifest
-    // dropped in (no key needed to make one) had turned the check into an export's, which walked
-    // no chain and passed a tampered directory as "OK 0 records" (found by review, 2026-12-04).
+    // a directory export carries its own signed manifest, and no session files
     if (present.length === 0) return verifyExport(dir, options);
-    f.notes.push({
+    // Both: one of them was put there (the kit never writes an export into an audit directory).
+    // Each is verified, and the mix is a problem: checked as the logs only, a dropped manifest
+    // passed a tampered audit directory; as the export only, a dropped session file passed a
+    // tampered export (found by reviews, 2026-12-04).
+    const asExport = await verifyExport(dir, options);
+    f.problems.push({
       file: EXPORT_MANIFEST,
-      kind: "export_manifest_ignored",
-      detail: `${EXPORT_MANIFEST} is in an audit directory that holds session files: verified as the logs. The kit never writes an export into an audit directory; find out who put it there.`,
+      kind: "export_and_logs_mixed",
+      detail: `${dir} holds a directory export's manifest and session files (${present.slice(0, 3).join(", ")}${present.length > 3 ? ", …" : ""}): one of them was added to the other. Both were verified; see the other problems.`,
     });
+    f.problems.push(...asExport.problems);
+    f.notes.push(...asExport.notes);
   }
   if (options.sessionId !== undefined && !present.includes(options.sessionId)) {
     f.problems.push({ file: dir, kind: "session_missing", detail: `${dir} holds no files of session ${options.sessionId}: it never wrote here, or its files were removed.` });

@@ -7,7 +7,7 @@ import { createHash, sign, type KeyObject } from "node:crypto";
 import fs from "node:fs";
 import path from "node:path";
 import { afterEach, describe, expect, it } from "vitest";
-import { AuditExporter, EXPORT_MANIFEST, verifyExport, type ExportManifest, type VerifyReport } from "../../src/index.js";
+import { AuditExporter, EXPORT_MANIFEST, verifyAuditLog, verifyExport, type ExportManifest, type VerifyReport } from "../../src/index.js";
 import { toSigningKey } from "../../src/integrity/signing.js";
 import { computeRecordHash } from "../../src/pipeline/chain.js";
 import { cleanupTmp, TEST_KEY, tmpProject, walk } from "../helpers/index.js";
@@ -157,6 +157,17 @@ describe("tampering with an export", () => {
     const r = await verifyExport(dir, { publicKey: log.signer.publicKey });
     expectOnly(r, ["export_file_missing", "export_file_unlisted"]);
     expect(r.problems.map((p) => p.file).sort()).toEqual(["integrity/extra.jsonl", "tool_usage.csv"]);
+  });
+
+  it("a session file dropped into an edited export does not turn verifyAuditLog into a check of logs: the export is still verified, and the mix is a problem (it passed as OK)", async () => {
+    const log = await buildLog();
+    const dir = await exportOf(log, { includeFullContent: false });
+    const file = path.join(dir, "audit_complete.json");
+    fs.writeFileSync(file, fs.readFileSync(file, "utf8").replace(/"seq":3,/, '"seq":3, "forged": true,'));
+    fs.writeFileSync(path.join(dir, "session_x.json"), "{}");
+    const r = await verifyAuditLog(dir, { publicKey: log.signer.publicKey });
+    expect(r.ok).toBe(false);
+    expect(problemKinds(r)).toEqual(expect.arrayContaining(["export_and_logs_mixed", "export_file_modified"]));
   });
 
   it("removing the copied checkpoints is caught even when the manifest is re-digested: export_manifest_signature_invalid, checkpoint_missing", async () => {

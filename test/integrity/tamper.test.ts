@@ -87,7 +87,7 @@ describe("edited records", () => {
       expect(problemKinds(r)).toContain("record_modified");
       expect(r.ok).toBe(false);
       expect(r.sessions).toEqual([log.sessionId]);
-      expect(noteKinds(r)).toContain("export_manifest_ignored");
+      expect(problemKinds(r)).toContain("export_and_logs_mixed");
     }
   });
 

@@ -32,11 +32,12 @@ function writeHolds(auditDir: string, holds: readonly LegalHold[]): void {
 }
 
 /**
- * Runs a read-modify-write of the holds file under its lock: every process of the directory
+ * Runs a read-modify-write of the holds file (or a removal that must not race a new hold: see
+ * cleanupSessions) under its lock: every process of the directory
  * updates the one file, and two updating it at once each wrote back what it had read, losing the
  * other's hold (cleanup then removed a session under a hold; found by review, 2026-12-04).
  */
-function underLock<T>(auditDir: string, update: () => T): T {
+export function underLock<T>(auditDir: string, update: () => T): T {
   const release = takeDirLock(path.join(auditDir, `${HOLDS_FILE}.lock`), "Another legal hold update", { waitMs: 10_000, staleMs: 15_000 });
   try {
     return update();

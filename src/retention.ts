@@ -7,7 +7,7 @@ import { peekTail } from "./sink/recover.js";
 import { CHAIN_KINDS, RECORD_KINDS, type ChainKind } from "./types.js";
 import { checkpointFileName } from "./integrity/checkpointer.js";
 import { keyStoreFileName } from "./pipeline/keyring.js";
-import { isHeld, readHolds } from "./holds.js";
+import { isHeld, readHolds, underLock } from "./holds.js";
 import { MerkleAccumulator, type MerkleFrontier } from "./integrity/merkle.js";
 import { readLinesSync } from "./reader/lines-sync.js";
 import { splitSealedLine } from "./pipeline/chain.js";
@@ -187,11 +187,22 @@ export function cleanupSessions(auditDir: string, o: CleanupOptions): CleanupRes
     const files = sessionFiles(auditDir, sessionId);
     const lastIso = new Date(last).toISOString();
     if (!o.dryRun) {
-      const shreddedKeyIds = shreddedKeyIdsOf(auditDir, sessionId);
-      // (the session's own retention, when the caller knows it: `audit-logger cleanup` does)
-      const own: PrunePolicy = o.retentionFor ? { ...policy, maxLogAgeDays: ownDays } : policy;
-      o.record?.({ scope: "session", sessionId, lastActivity: lastIso, files, policy: own, ...(shreddedKeyIds.length > 0 ? { shreddedKeyIds } : {}) });
-      for (const f of files) removeFile(auditDir, f, o);
+      // The holds are read again, under their lock, right before the removal: a hold another
+      // process placed since the read above (under that lock) was not seen, and its session was
+      // removed (found by review, 2026-12-04).
+      const gone = underLock(auditDir, () => {
+        if (isHeld(readHolds(auditDir), sessionId)) return false;
+        const shreddedKeyIds = shreddedKeyIdsOf(auditDir, sessionId);
+        // (the session's own retention, when the caller knows it: `audit-logger cleanup` does)
+        const own: PrunePolicy = o.retentionFor ? { ...policy, maxLogAgeDays: ownDays } : policy;
+        o.record?.({ scope: "session", sessionId, lastActivity: lastIso, files, policy: own, ...(shreddedKeyIds.length > 0 ? { shreddedKeyIds } : {}) });
+        for (const f of files) removeFile(auditDir, f, o);
+        return true;
+      });
+      if (!gone) {
+        skippedHeld.push(sessionId);
+        continue;
+      }
     }
     removed.push({ sessionId, lastActivity: lastIso, files });
   }

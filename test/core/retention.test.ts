@@ -214,3 +214,26 @@ describe("legal holds placed by several processes at once", () => {
     expect(new Set(holds.map((h) => h.scope)).size).toBe(2 * count);
   }, 60_000);
 });
+
+describe("a legal hold placed while cleanup runs", () => {
+  it("keeps its session: the holds are read again, under their lock, right before each removal (one placed after cleanup's first read was not seen)", async () => {
+    const { addHold } = await import("../../src/holds.js");
+    const { cleanupSessions } = await import("../../src/retention.js");
+    const projectPath = tmpProject();
+    await oldSession(projectPath, "a_old", 400);
+    await oldSession(projectPath, "b_old", 400);
+    const dir = auditDirOf(projectPath);
+    // another process places a hold on b_old once cleanup is under way (cleanup asks each
+    // session's retention before its checks: the hold goes in between the first read and b_old's removal)
+    const r = cleanupSessions(dir, {
+      maxLogAgeDays: 30,
+      retentionFor: (sid) => {
+        if (sid === "b_old") addHold(dir, "b_old", "litigation", "other_process");
+        return 30;
+      },
+    });
+    expect(r.removed.map((x) => x.sessionId)).toEqual(["a_old"]);
+    expect(r.skippedHeld).toEqual(["b_old"]);
+    expect(fs.existsSync(path.join(dir, "session_b_old.json"))).toBe(true);
+  });
+});

@@ -310,6 +310,23 @@ export interface VerifyExportOptions {
 }
 
 /** Every file under `dir`, relative and `/`-separated. */
+/** Entries of the export that are neither a directory nor a regular file (links not followed). */
+function oddEntries(dir: string, base = dir): string[] {
+  const out: string[] = [];
+  let entries: fs.Dirent[];
+  try {
+    entries = fs.readdirSync(dir, { withFileTypes: true });
+  } catch {
+    return out; // no directory: the manifest's read says so
+  }
+  for (const e of entries) {
+    const p = path.join(dir, e.name);
+    if (e.isDirectory()) out.push(...oddEntries(p, base));
+    else if (!e.isFile()) out.push(posix(path.relative(base, p)));
+  }
+  return out;
+}
+
 function listFiles(dir: string, base = dir): string[] {
   const out: string[] = [];
   for (const e of fs.readdirSync(dir, { withFileTypes: true })) {
@@ -337,6 +354,13 @@ export async function verifyExport(exportDir: string, options: VerifyExportOptio
   const problems: VerifyProblem[] = [];
   const notes: VerifyNote[] = [];
   const fail = (kind: string, detail: string): VerifyReport => ({ ok: false, sessions: [], recordsChecked: 0, problems: [...problems, { file: EXPORT_MANIFEST, kind, detail }], notes });
+  // Only regular files are read: a FIFO put in an export hung the verifier for good, and a
+  // symbolic link had it read (and hash) whatever the link named (found by review, 2026-12-04).
+  const odd = oddEntries(dir);
+  if (odd.length > 0) {
+    for (const rel of odd) problems.push({ file: rel, kind: "export_file_not_regular", detail: `${rel} is not a regular file (a symbolic link, a FIFO, a device): an export holds only files it wrote; nothing was read.` });
+    return { ok: false, sessions: [], recordsChecked: 0, problems, notes };
+  }
   let raw: unknown;
   try {
     raw = JSON.parse(await fs.promises.readFile(path.join(dir, EXPORT_MANIFEST), "utf8"));

@@ -170,6 +170,24 @@ describe("tampering with an export", () => {
     expect(problemKinds(r)).toEqual(expect.arrayContaining(["export_and_logs_mixed", "export_file_modified"]));
   });
 
+  it("a FIFO or a symbolic link in an export is reported and nothing is read (a FIFO hung the verifier for good)", async () => {
+    const { execFileSync } = await import("node:child_process");
+    const log = await buildLog();
+    const dir = await exportOf(log, { includeFullContent: false });
+    fs.rmSync(path.join(dir, "analytics_report.json"));
+    execFileSync("mkfifo", [path.join(dir, "analytics_report.json")]);
+    const outside = path.join(tmpProject(), "elsewhere.csv");
+    fs.copyFileSync(path.join(dir, "tool_usage.csv"), outside);
+    fs.rmSync(path.join(dir, "tool_usage.csv"));
+    fs.symlinkSync(outside, path.join(dir, "tool_usage.csv"));
+    const r = await verifyExport(dir, { publicKey: log.signer.publicKey });
+    expect(r.ok).toBe(false);
+    expect(r.problems.map((p) => [p.kind, p.file]).sort()).toEqual([
+      ["export_file_not_regular", "analytics_report.json"],
+      ["export_file_not_regular", "tool_usage.csv"],
+    ]);
+  }, 20_000);
+
   it("removing the copied checkpoints is caught even when the manifest is re-digested: export_manifest_signature_invalid, checkpoint_missing", async () => {
     const log = await buildLog();
     const dir = await exportOf(log, { includeFullContent: false });

@@ -7,18 +7,22 @@
  */
 import type { TimeInput } from "./query.js";
 
-const ISO_TIME = /^\d{4}-\d{2}-\d{2}(?:T\d{2}:\d{2}(?::\d{2}(?:\.\d{1,9})?)?(Z|[+-]\d{2}:?\d{2})?)?$/i;
+const ISO_TIME = /^(\d{4})-(\d{2})-(\d{2})(?:T(\d{2}):(\d{2})(?::(\d{2})(?:\.\d{1,9})?)?(Z|[+-]\d{2}:?\d{2})?)?$/i;
 
 /** Epoch milliseconds of `v`, or NaN when it is no such time. */
 export function timeMillis(v: unknown): number {
   if (v instanceof Date) return v.getTime();
   if (typeof v === "number") return Number.isFinite(v) ? new Date(v).getTime() : Number.NaN;
   if (typeof v !== "string") return Number.NaN;
-  const m = ISO_TIME.exec(v.trim());
-  if (!m) return Number.NaN;
   const text = v.trim();
+  const m = ISO_TIME.exec(text);
+  if (!m) return Number.NaN;
+  // a date that does not exist (February 30th) or 24:00 is no time: Date.parse rolled it over
+  const [y, mo, d, h, mi, sec] = [m[1], m[2], m[3], m[4], m[5], m[6]].map((x) => (x === undefined ? 0 : Number(x))) as [number, number, number, number, number, number];
+  const day = new Date(Date.UTC(y, mo - 1, d));
+  if (day.getUTCFullYear() !== y || day.getUTCMonth() !== mo - 1 || day.getUTCDate() !== d || h > 23 || mi > 59 || sec > 59) return Number.NaN;
   // a date and time without an offset: UTC
-  return Date.parse(text.includes("T") || text.includes("t") ? (m[1] === undefined ? `${text}Z` : text) : text);
+  return Date.parse(m[4] !== undefined && m[7] === undefined ? `${text}Z` : text);
 }
 
 /** `v` as an ISO 8601 UTC string (the caller checked it is a time). */

@@ -97,7 +97,7 @@ describe("AuditViewer over files", () => {
       if (tz === undefined) delete process.env.TZ;
       else process.env.TZ = tz;
     }
-    for (const bad of ["5", "yesterday", "2025-13-01x", "March 1, 2025"]) {
+    for (const bad of ["5", "yesterday", "2025-13-01x", "March 1, 2025", "2025-02-30", "2025-02-30T10:00:00Z", "2025-05-01T24:00", "2025-13-01"]) {
       const err = await v.getChatInteractions({ since: bad }).catch((e: unknown) => e);
       expect(err, bad).toMatchObject({ code: "AUDIT_ERR_VALIDATION", message: expect.stringMatching(/since: must be a Date, an ISO 8601 string/) });
       // (the report threw a bare RangeError)

@@ -138,10 +138,18 @@ export class ThreadLink {
 
   /**
    * Past MAX_IN_FLIGHT records in flight, waits (`Atomics.wait`) until the worker has written
-   * out all but half of them, at most BACKLOG_WAIT_MS; a worker that slow is reported once.
+   * out all but half of them, at most BACKLOG_WAIT_MS; a worker that slow is reported once, and
+   * not waited for again until it has caught up.
    */
   private waitForBacklog(): void {
-    if (this.inFlight <= MAX_IN_FLIGHT) return;
+    const inFlight = this.inFlight;
+    if (this.slowReported) {
+      // reported behind: the calls go on without waiting again until the worker has caught up
+      // (each send past the limit waited up to BACKLOG_WAIT_MS more; found by review, 2026-12-04)
+      if (inFlight <= MAX_IN_FLIGHT / 2) this.slowReported = false;
+      return;
+    }
+    if (inFlight <= MAX_IN_FLIGHT) return;
     const deadline = Date.now() + BACKLOG_WAIT_MS;
     for (;;) {
       const written = Atomics.load(this.signal, SIGNAL_WRITTEN);

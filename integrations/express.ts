@@ -13,7 +13,7 @@ import zlib from "node:zlib";
 import type { ErrorRequestHandler, NextFunction, Request, RequestHandler, Response } from "express";
 import { z } from "zod";
 import { recordingOf } from "../src/errors-seen.js";
-import { auditContext, currentContext, kLearnedUser, kUserLookup, runInAuditContext, type UserLookup } from "../src/context.js";
+import { MAX_ID_CHARS, auditContext, currentContext, kLearnedUser, kUserLookup, runInAuditContext, type UserLookup } from "../src/context.js";
 import { AuditConfigError } from "../src/errors.js";
 import { errorTypeOf, isError, readMember, reportRecordFailure, resolveAuditLogger, safeRecord, textOf } from "../src/instrument.js";
 import type { AuditLogger } from "../src/logger.js";
@@ -54,7 +54,8 @@ export interface AuditErrorHandlerOptions {
 const DEFAULT_MAX_BODY_BYTES = 1024 * 1024;
 /** Header-supplied trace ids must look like ids: they end up in every record of the request. */
 const SAFE_TRACE_ID = /^[A-Za-z0-9._:\/+=-]{1,128}$/;
-const MAX_USER_ID = 256;
+/** (the ids a context takes: see auditContext.run) */
+const MAX_USER_ID = MAX_ID_CHARS;
 
 const isFn = (v: unknown): boolean => typeof v === "function";
 const pathRule = z.union([z.string().min(1, "a path rule must be a non-empty string"), z.instanceof(RegExp)], {

@@ -106,7 +106,7 @@ export function currentContext(): AuditContextValue | undefined {
 const STRING_FIELDS = ["sessionId", "userId", "persona", "traceId", "parentId"] as const;
 
 /** The longest id a context holds: a record's own `userId`, `traceId`, `parentId` and `persona` take no more. */
-const MAX_ID_CHARS = 256;
+export const MAX_ID_CHARS = 256;
 
 /**
  * What is wrong with a context's id (undefined: nothing, or left out). The limits of the records'

@@ -166,7 +166,8 @@ export function cleanupSessions(auditDir: string, o: CleanupOptions): CleanupRes
   for (const sessionId of listSessionIds(auditDir)) {
     if (!SESSION_ID_PATTERN.test(sessionId)) continue;
     if (sessionId === o.activeSessionId) {
-      if (o.record && !isHeld(holds, sessionId)) prunedSegments.push(...pruneSegments(auditDir, sessionId, Math.min(cutoff, floor), policy, o));
+      // (the holds read again under their lock, as for a whole session's removal below)
+      if (o.record && !isHeld(holds, sessionId)) prunedSegments.push(...underLock(auditDir, () => (isHeld(readHolds(auditDir), sessionId) ? [] : pruneSegments(auditDir, sessionId, Math.min(cutoff, floor), policy, o))));
       continue;
     }
     const last = lastActivity(auditDir, sessionId);

@@ -58,7 +58,6 @@ function zeroCounts(): Record<RecordType, number> {
   return { chat_interaction: 0, persona_activity: 0, tool_usage: 0, file_operation: 0, performance_metric: 0, error: 0 };
 }
 
-const iso = isoTime;
 
 /**
  * Reads a PostgreSQL store for the viewer, the exporter and the CLI.
@@ -194,8 +193,8 @@ export class PostgresRecordSource implements RecordSource {
     }
     if (f.userId !== undefined) where.push(`user_id = ${textParam("userId", f.userId)}`);
     if (f.traceId !== undefined) where.push(`trace_id = ${textParam("traceId", f.traceId)}`);
-    if (f.since !== undefined) where.push(`ts >= ${param(iso(f.since as TimeInput))}::timestamptz`);
-    if (f.until !== undefined) where.push(`ts < ${param(iso(f.until as TimeInput))}::timestamptz`);
+    if (f.since !== undefined) where.push(`ts >= ${param(isoTime(f.since as TimeInput))}::timestamptz`);
+    if (f.until !== undefined) where.push(`ts < ${param(isoTime(f.until as TimeInput))}::timestamptz`);
     if (compiled.sessionId !== undefined) where.push(`session_id = ${param(compiled.sessionId)}`);
     if (sessionIds !== undefined) where.push(`session_id = ANY(${param([...sessionIds])}::text[])`);
     const limit = Number.isFinite(compiled.limit) && exact.length === 0 ? ` LIMIT ${param(compiled.limit)}` : "";

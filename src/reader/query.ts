@@ -134,7 +134,6 @@ export interface CompiledQuery {
   readonly offset: number;
 }
 
-const iso = isoTime;
 
 /**
  * Validates a filter for `kind` and compiles it. Throws `AuditValidationError` naming every bad field.
@@ -152,8 +151,8 @@ export function compileQuery<K extends RecordType>(kind: K, filter: FilterOf[K] 
   }
   if (f.userId !== undefined) checks.push(["userId", f.userId]);
   if (f.traceId !== undefined) checks.push(["traceId", f.traceId]);
-  const since = f.since !== undefined ? iso(f.since) : undefined;
-  const until = f.until !== undefined ? iso(f.until) : undefined;
+  const since = f.since !== undefined ? isoTime(f.since) : undefined;
+  const until = f.until !== undefined ? isoTime(f.until) : undefined;
   // persona activities without a `success` field count as successful; other kinds always write it
   const match = (rec: RawRecord): boolean => {
     if (rec.type !== kind) return false;

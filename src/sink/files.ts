@@ -4,14 +4,15 @@ import { AuditPathError } from "../errors.js";
 import { SESSION_ID_PATTERN } from "../config/schema.js";
 import { ID_PATTERN } from "../record/id.js";
 import { KIND_FILE_STEM, RECORD_KINDS, type ChainKind } from "../types.js";
+import { isInside } from "../path-inside.js";
 
 export const CONTENT_DIR = "full_interactions";
 
 /** Joins `name` under `dir` and refuses any result outside `dir`. */
 export function safeJoin(dir: string, name: string): string {
   const full = path.resolve(dir, name);
-  const rel = path.relative(dir, full);
-  if (rel === "" || rel.startsWith("..") || path.isAbsolute(rel)) {
+  // (the directory itself is no file in it)
+  if (path.relative(dir, full) === "" || !isInside(dir, full)) {
     throw new AuditPathError(`Refusing path "${name}": it would leave the audit directory ${dir}.`);
   }
   return full;

@@ -158,10 +158,8 @@ export class ThreadLink {
       if (left <= 0) break;
       Atomics.wait(this.signal, SIGNAL_WRITTEN, written, Math.min(left, 100));
     }
-    if (!this.slowReported) {
-      this.slowReported = true;
-      this.events.error(new AuditIOError(`The audit-logger worker thread is ${this.inFlight} records behind after ${BACKLOG_WAIT_MS / 1000} s: the log calls go on without waiting longer, and records in flight are lost if the process dies.`));
-    }
+    this.slowReported = true;
+    this.events.error(new AuditIOError(`The audit-logger worker thread is ${this.inFlight} records behind after ${BACKLOG_WAIT_MS / 1000} s: the log calls go on without waiting longer, and records in flight are lost if the process dies.`));
   }
 
   /** Calls a method of the worker's logger and resolves with its (awaited) result. */

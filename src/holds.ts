@@ -46,18 +46,28 @@ export function underLock<T>(auditDir: string, update: () => T): T {
   }
 }
 
-export function addHold(auditDir: string, scope: string, reason: string, placedBySession: string): LegalHold {
+/**
+ * `record` runs under the lock, after the file is written: the chained record of a hold's
+ * placement or release is then ordered with cleanup's `retention_pruned` records (also written
+ * under it), so the verifier can tell a removal made under a hold from one just before or after it
+ * (recorded after the lock, a release could look later than a removal it allowed).
+ */
+export function addHold(auditDir: string, scope: string, reason: string, placedBySession: string, record?: (hold: LegalHold) => void): LegalHold {
   const hold: LegalHold = { id: newId(), scope, reason, placedAt: new Date().toISOString(), placedBySession };
-  underLock(auditDir, () => writeHolds(auditDir, [...readHolds(auditDir), hold]));
+  underLock(auditDir, () => {
+    writeHolds(auditDir, [...readHolds(auditDir), hold]);
+    record?.(hold);
+  });
   return hold;
 }
 
-/** Removes every hold with this scope; returns those removed. */
-export function removeHolds(auditDir: string, scope: string): LegalHold[] {
+/** Removes every hold with this scope; returns those removed. `record` as for addHold. */
+export function removeHolds(auditDir: string, scope: string, record?: (gone: readonly LegalHold[]) => void): LegalHold[] {
   return underLock(auditDir, () => {
     const all = readHolds(auditDir);
     const gone = all.filter((h) => h.scope === scope);
     writeHolds(auditDir, all.filter((h) => h.scope !== scope));
+    record?.(gone);
     return gone;
   });
 }

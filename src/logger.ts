@@ -950,8 +950,7 @@ export class AuditLogger extends EventEmitter<AuditLoggerEvents> implements Exit
     this.assertOpen("placeLegalHold");
     if (this.remote) return this.callWorker("placeLegalHold", reason === undefined ? [scopeOrReason] : [scopeOrReason, reason]) as string;
     const { scope, why } = this.holdArgs(scopeOrReason, reason);
-    const hold = addHold(this.auditDir, scope, why, this.sessionId);
-    this.logAuditEvent("legal_hold_placed", why, { holdId: hold.id, scope });
+    const hold = addHold(this.auditDir, scope, why, this.sessionId, (h) => this.logAuditEvent("legal_hold_placed", why, { holdId: h.id, scope }));
     return hold.id;
   }
 
@@ -960,8 +959,7 @@ export class AuditLogger extends EventEmitter<AuditLoggerEvents> implements Exit
     this.assertOpen("releaseLegalHold");
     if (this.remote) return this.callWorker("releaseLegalHold", reason === undefined ? [scopeOrReason] : [scopeOrReason, reason]) as number;
     const { scope, why } = this.holdArgs(scopeOrReason, reason);
-    const gone = removeHolds(this.auditDir, scope);
-    this.logAuditEvent("legal_hold_released", why, { scope, holdIds: gone.map((h) => h.id) });
+    const gone = removeHolds(this.auditDir, scope, (g) => this.logAuditEvent("legal_hold_released", why, { scope, holdIds: g.map((h) => h.id) }));
     return gone.length;
   }
 

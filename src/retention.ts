@@ -8,7 +8,8 @@ import { CHAIN_KINDS, RECORD_KINDS, type ChainKind } from "./types.js";
 import { checkpointFileName } from "./integrity/checkpointer.js";
 import { keyStoreFileName } from "./pipeline/keyring.js";
 import { isHeld, readHolds, underLock } from "./holds.js";
-import { MerkleAccumulator, type MerkleFrontier } from "./integrity/merkle.js";
+import { MerkleAccumulator } from "./integrity/merkle.js";
+import { furthestPrunes, readPruneRecords, type PruneEvent, type PrunePolicy } from "./sink/prunes.js";
 import { readLinesSync } from "./reader/lines-sync.js";
 import { splitSealedLine } from "./pipeline/chain.js";
 
@@ -32,40 +33,7 @@ export interface CleanupOptions {
   readonly onRemoveError?: (file: string, error: Error) => void;
 }
 
-/** What a removal took away: enough for a verifier to tell policy from tampering. */
-export type PruneEvent =
-  | {
-      readonly scope: "session";
-      readonly sessionId: string;
-      readonly lastActivity: string;
-      readonly files: readonly string[];
-      readonly policy: PrunePolicy;
-      /**
-       * the data keys the session's `subject_shredded` records said were destroyed: the verifier
-       * still knows them once those records are gone (else `key_missing` for the shredded
-       * subjects' records in other sessions)
-       */
-      readonly shreddedKeyIds?: readonly string[];
-    }
-  | {
-      readonly scope: "segments";
-      readonly sessionId: string;
-      readonly kind: ChainKind;
-      readonly segments: readonly number[];
-      /** seq and hash of the last record removed: the chain goes on from there */
-      readonly lastSeq: number;
-      readonly lastHash: string;
-      readonly newestRecordTime: string;
-      /** the chain's Merkle tree over every record up to lastSeq, so checkpoints stay verifiable */
-      readonly merkleFrontier: MerkleFrontier;
-      readonly files: readonly string[];
-      readonly policy: PrunePolicy;
-    };
-
-export interface PrunePolicy {
-  readonly maxLogAgeDays: number;
-  readonly minRetentionDays: number;
-}
+export type { PruneEvent, PrunePolicy } from "./sink/prunes.js";
 
 export interface CleanupEntry {
   readonly sessionId: string;
@@ -278,24 +246,7 @@ function pruneSegments(auditDir: string, sessionId: string, cutoff: number, poli
   return out;
 }
 
-/** What earlier prunes of this session recorded for a kind, from its audit_event chain. */
-export function pruneRecords(auditDir: string, sessionId: string): Array<{ event: Extract<PruneEvent, { scope: "segments" }>; time: string }> {
-  const out: Array<{ event: Extract<PruneEvent, { scope: "segments" }>; time: string }> = [];
-  for (const f of listKindFiles(auditDir, "audit_event", sessionId)) {
-    for (const l of readLinesSync(f.path)) {
-      if (!l.terminated || !l.text.includes('"eventType":"retention_pruned"')) continue;
-      try {
-        const rec = JSON.parse(l.text) as { details?: PruneEvent; timestamp?: string };
-        if (rec.details?.scope === "segments") out.push({ event: rec.details, time: String(rec.timestamp) });
-      } catch {
-        // a malformed line is the verifier's to report
-      }
-    }
-  }
-  return out;
-}
-
 function previousFrontier(auditDir: string, sessionId: string, kind: ChainKind): MerkleAccumulator {
-  const last = pruneRecords(auditDir, sessionId).filter((r) => r.event.kind === kind).at(-1);
-  return last ? MerkleAccumulator.fromFrontier(last.event.merkleFrontier) : new MerkleAccumulator();
+  const last = furthestPrunes(readPruneRecords(auditDir, sessionId))[kind];
+  return last ? MerkleAccumulator.fromFrontier(last.merkleFrontier) : new MerkleAccumulator();
 }

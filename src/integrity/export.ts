@@ -16,7 +16,7 @@ import { z } from "zod";
 import { computeRecordHash, GENESIS_HASH, hashBody, splitSealedLine } from "../pipeline/chain.js";
 import { isEncryptedValue } from "../pipeline/encrypt.js";
 import { readLinesSync } from "../reader/lines-sync.js";
-import { pruneRecords } from "../retention.js";
+import { furthestPrunes, readPruneRecords, type SegmentPrune } from "../sink/prunes.js";
 import { listKindFiles, safeJoin } from "../sink/files.js";
 import { CHAIN_KINDS, KIND_FILE_STEM, RECORD_KINDS, type ChainKind, type KindHead, type VerifyNote, type VerifyProblem, type VerifyReport } from "../types.js";
 import type { Checkpoint } from "./checkpoint.js";
@@ -431,10 +431,15 @@ export async function verifyExport(exportDir: string, options: VerifyExportOptio
   for (const s of sessions) {
     const byKind = chains.bySession.get(s.sessionId);
     const pruned = new Map<ChainKind, { lastSeq: number; lastHash: string; frontier: MerkleAccumulator }>();
-    for (const { event, time } of pruneRecords(integrity, s.sessionId)) {
+    const prunes = readPruneRecords(integrity, s.sessionId);
+    for (const m of prunes.malformed) {
+      p(`${EXPORT_INTEGRITY_DIR}/audit_events_${s.sessionId}.jsonl`, "malformed_line", `A retention_pruned record${m.seq !== undefined ? ` (seq ${m.seq})` : ""} is not one the kit writes (${m.detail}): what it removed cannot be told from tampering.`, m.seq);
+    }
+    for (const { event, time } of prunes.segments) {
       notes.push({ file: `${EXPORT_INTEGRITY_DIR}/audit_events_${s.sessionId}.jsonl`, kind: "pruned_by_policy", detail: `Segments ${event.segments.join(", ")} of ${event.kind} (records up to seq ${event.lastSeq}) were removed by retention at ${time}, before the export.` });
-      const prev = pruned.get(event.kind);
-      if (!prev || event.lastSeq > prev.lastSeq) pruned.set(event.kind, { lastSeq: event.lastSeq, lastHash: event.lastHash, frontier: MerkleAccumulator.fromFrontier(event.merkleFrontier) });
+    }
+    for (const [kind, event] of Object.entries(furthestPrunes(prunes)) as Array<[ChainKind, SegmentPrune]>) {
+      pruned.set(kind, { lastSeq: event.lastSeq, lastHash: event.lastHash, frontier: MerkleAccumulator.fromFrontier(event.merkleFrontier) });
     }
     const cps = readCheckpoints(integrity, s.sessionId);
     const trusted = (options.trustedCheckpoints ?? []).filter((c) => c.checkpoint.sessionId === s.sessionId);

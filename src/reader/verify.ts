@@ -16,7 +16,7 @@ import { MerkleAccumulator } from "../integrity/merkle.js";
 import { EXPORT_MANIFEST, verifyExport } from "../integrity/export.js";
 import { readLinesSync } from "./lines-sync.js";
 import { readContentFileSync } from "./content-file.js";
-import { pruneRecords } from "../retention.js";
+import { furthestPrunes, readPruneRecords, type SegmentPrune } from "../sink/prunes.js";
 import type { MerkleFrontier } from "../integrity/merkle.js";
 import { RECORD_KINDS } from "../types.js";
 
@@ -441,25 +441,48 @@ function collectHolds(dir: string): HoldSpan[] {
   return [...spans.values()];
 }
 
-/** Where each kind's chain starts after retention, and whether each prune respected holds and the retention period. */
+/**
+ * Where each kind's chain starts after retention, and whether each prune respected holds and the
+ * retention period: segment prunes of this session, and whole sessions this session's cleanup
+ * removed (their `retention_pruned` records are in the chain of the session that ran it).
+ */
 function checkPrunes(dir: string, sessionId: string, holds: readonly HoldSpan[], f: Findings): Partial<Record<ChainKind, PrunedStart>> {
-  const out: Partial<Record<ChainKind, PrunedStart>> = {};
-  for (const { event, time } of pruneRecords(dir, sessionId)) {
+  const file = `audit_events_${sessionId}.jsonl`;
+  const records = readPruneRecords(dir, sessionId);
+  for (const m of records.malformed) {
+    f.problems.push({ file, ...(m.seq !== undefined ? { seq: m.seq } : {}), kind: "malformed_line", detail: `A retention_pruned record${m.seq !== undefined ? ` (seq ${m.seq})` : ""} is not one the kit writes (${m.detail}): what it removed cannot be told from tampering.` });
+  }
+  // Holds are placed and released, and removals recorded, under the holds lock, so their records'
+  // times are in lock order; within one millisecond the kit's own order is the legitimate one
+  // (a removal at a hold's placing time came before it, at its release time after it).
+  const heldAt = (scope: string, t: number): HoldSpan | undefined => holds.find((h) => (h.scope === "all" || h.scope === scope) && h.placedAt < t && (h.releasedAt === undefined || h.releasedAt > t));
+  for (const { event, time, seq } of records.segments) {
     const t = Date.parse(time);
-    const file = `audit_events_${sessionId}.jsonl`;
-    const held = holds.find((h) => (h.scope === "all" || h.scope === sessionId) && h.placedAt <= t && (h.releasedAt === undefined || h.releasedAt > t));
+    const held = heldAt(sessionId, t);
     if (held) {
-      f.problems.push({ file, kind: "pruned_under_hold", detail: `Segments ${event.segments.join(", ")} of ${event.kind} were pruned at ${time} while legal hold ${held.id} (${held.scope}) was in force.` });
+      f.problems.push({ file, seq, kind: "pruned_under_hold", detail: `Segments ${event.segments.join(", ")} of ${event.kind} were pruned at ${time} while legal hold ${held.id} (${held.scope}) was in force.` });
     }
     const minMs = event.policy.minRetentionDays * 86_400_000;
     if (minMs > 0 && t - Date.parse(event.newestRecordTime) < minMs) {
-      f.problems.push({ file, kind: "pruned_too_early", detail: `Segments ${event.segments.join(", ")} of ${event.kind} were pruned at ${time}, before the ${event.policy.minRetentionDays}-day retention period of their newest record (${event.newestRecordTime}) ran out.` });
+      f.problems.push({ file, seq, kind: "pruned_too_early", detail: `Segments ${event.segments.join(", ")} of ${event.kind} were pruned at ${time}, before the ${event.policy.minRetentionDays}-day retention period of their newest record (${event.newestRecordTime}) ran out.` });
     }
     f.notes.push({ file, kind: "pruned_by_policy", detail: `Segments ${event.segments.join(", ")} of ${event.kind} (records up to seq ${event.lastSeq}) were removed by retention at ${time}.` });
-    const prev = out[event.kind];
-    if (!prev || event.lastSeq > prev.lastSeq) {
-      out[event.kind] = { lastSeq: event.lastSeq, lastHash: event.lastHash, lastSegment: Math.max(...event.segments), frontier: event.merkleFrontier };
+  }
+  for (const { event, time, seq } of records.sessions) {
+    const t = Date.parse(time);
+    const held = heldAt(event.sessionId, t);
+    if (held) {
+      f.problems.push({ file, seq, kind: "pruned_under_hold", detail: `Session ${event.sessionId} was removed at ${time} while legal hold ${held.id} (${held.scope}) was in force.` });
     }
+    const minMs = event.policy.minRetentionDays * 86_400_000;
+    if (minMs > 0 && t - Date.parse(event.lastActivity) < minMs) {
+      f.problems.push({ file, seq, kind: "pruned_too_early", detail: `Session ${event.sessionId} was removed at ${time}, before the ${event.policy.minRetentionDays}-day retention period of its newest record (${event.lastActivity}) ran out.` });
+    }
+    f.notes.push({ file, kind: "pruned_by_policy", detail: `Session ${event.sessionId} (${event.files.length} files) was removed by retention at ${time}.` });
+  }
+  const out: Partial<Record<ChainKind, PrunedStart>> = {};
+  for (const [kind, event] of Object.entries(furthestPrunes(records)) as Array<[ChainKind, SegmentPrune]>) {
+    out[kind] = { lastSeq: event.lastSeq, lastHash: event.lastHash, lastSegment: Math.max(...event.segments), frontier: event.merkleFrontier };
   }
   return out;
 }

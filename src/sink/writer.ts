@@ -8,17 +8,7 @@ import type { ChainKind, Durability, RotationFrequency } from "../types.js";
 import { kindFileName, listKindFiles } from "./files.js";
 import { BackgroundFile } from "./background-file.js";
 import { recoverTail, type TailRepair } from "./recover.js";
-import { pruneRecords } from "../retention.js";
-
-/** The prune of `kind` that reached furthest, as the audit_event chain recorded it. */
-function lastPrune(auditDir: string, sessionId: string, kind: ChainKind): { segments: number[]; lastSeq: number; lastHash: string } | undefined {
-  let best: { segments: number[]; lastSeq: number; lastHash: string } | undefined;
-  for (const { event } of pruneRecords(auditDir, sessionId)) {
-    if (event.kind !== kind || typeof event.lastSeq !== "number" || typeof event.lastHash !== "string" || !Array.isArray(event.segments)) continue;
-    if (!best || event.lastSeq > best.lastSeq) best = { segments: event.segments.filter((n) => Number.isInteger(n)), lastSeq: event.lastSeq, lastHash: event.lastHash };
-  }
-  return best;
-}
+import { furthestPrunes, readPruneRecords } from "./prunes.js";
 
 // sonic-boom is CommonJS whose named export ESM cannot see; load it the CommonJS way.
 const SonicBoom = createRequire(import.meta.url)("sonic-boom") as typeof SonicBoomType;
@@ -133,7 +123,7 @@ export class KindWriter {
     // audit_event chain) says up to which segment, seq and hash. The chain and the segment
     // numbers go on from there (they began again at 1 when no file held a record, and a segment
     // name was used twice; found by review, 2026-12-04).
-    const pruned = opts.kind === "audit_event" ? undefined : lastPrune(opts.auditDir, opts.sessionId, opts.kind);
+    const pruned = opts.kind === "audit_event" ? undefined : furthestPrunes(readPruneRecords(opts.auditDir, opts.sessionId))[opts.kind];
     if (pruned) this.lastSegment = Math.max(this.lastSegment, ...pruned.segments);
     // the chain head is the last record of the active file, else of the newest segment
     let repair: TailRepair | undefined;

@@ -7,7 +7,7 @@
 import { createPrivateKey } from "node:crypto";
 import fs from "node:fs";
 import { afterEach, describe, expect, it } from "vitest";
-import { AuditLogger, AuditViewer, auditContext, verifyAuditLog, type VerifyReport } from "../../src/index.js";
+import { AuditExporter, AuditLogger, AuditViewer, auditContext, verifyAuditLog, verifyExport, type VerifyReport } from "../../src/index.js";
 import type { Checkpoint } from "../../src/integrity/checkpoint.js";
 import { cleanupTmp, TEST_KEY, tmpProject } from "../helpers/index.js";
 import {
@@ -431,6 +431,77 @@ describe("retention and legal hold", () => {
     expect(res.prunedSegments.length).toBeGreaterThan(0);
     await log.logger.finalizeSession();
     expectOnly(await verify(log), ["pruned_under_hold"]);
+  });
+
+  // Found 2026-12-04 (fourth session): only segment prunes were checked against the holds; a whole
+  // session removed under a hold verified as OK.
+  it("a whole session removed under its legal hold (the holds file edited away, then cleanup) → pruned_under_hold", async () => {
+    const log = await buildLog({ finalize: false });
+    const other = new AuditLogger({ sessionId: "held_one", projectPath: log.projectPath, durability: "sync" });
+    other.logToolUsage({ toolName: "t", operation: "o" });
+    await other.finalizeSession();
+    log.logger.placeLegalHold("held_one", "litigation 2024-117");
+    expect((await log.logger.cleanup({ now: Date.now() + 100 * DAY })).removed.map((e) => e.sessionId)).toEqual([]);
+    fs.rmSync(`${log.auditDir}/legal_holds.json`);
+    expect((await log.logger.cleanup({ now: Date.now() + 100 * DAY })).removed.map((e) => e.sessionId)).toEqual(["held_one"]);
+    await log.logger.finalizeSession();
+    const r = await verify(log);
+    expectOnly(r, ["pruned_under_hold"]);
+    expect(r.problems[0]!.detail).toMatch(/^Session held_one was removed at .* while legal hold .* \(held_one\) was in force\.$/);
+    expect(noteKinds(r)).toContain("pruned_by_policy");
+    expect(r.notes.map((n) => n.detail)).toContainEqual(expect.stringMatching(/^Session held_one \(\d+ files\) was removed by retention at /));
+  });
+
+  it("a removal of a session, then of segments, recorded while a hold was released in between is not flagged; the same removals without a release are", async () => {
+    const log = await buildLog({ finalize: false });
+    for (const id of ["gone_a", "gone_b"]) {
+      const other = new AuditLogger({ sessionId: id, projectPath: log.projectPath, durability: "sync" });
+      other.logToolUsage({ toolName: "t", operation: "o" });
+      await other.finalizeSession();
+    }
+    log.logger.placeLegalHold("gone_a", "review");
+    log.logger.releaseLegalHold("gone_a", "review done");
+    expect((await log.logger.cleanup({ now: Date.now() + 100 * DAY })).removed.map((e) => e.sessionId).sort()).toEqual(["gone_a", "gone_b"]);
+    await log.logger.finalizeSession();
+    expectOnly(await verify(log), []);
+  });
+
+  it("a removal recorded before its retention period ran out (a segment prune, a whole session) → pruned_too_early", async () => {
+    const log = await buildLog({ finalize: false });
+    expect((await log.logger.cleanup({ now: Date.now() + 100 * DAY })).prunedSegments.length).toBeGreaterThan(0);
+    // what a cleanup that ignored minRetentionDays would have written (the kit's own floor is on the real clock)
+    const prune = readLines(activeFile(log, "audit_event"))
+      .map((l) => JSON.parse(l) as { eventType: string; details: { scope: string } & Record<string, unknown> })
+      .find((r) => r.eventType === "retention_pruned")!.details;
+    log.logger.recordPruned({ ...prune, policy: { maxLogAgeDays: 1, minRetentionDays: 3650 } } as never);
+    log.logger.recordPruned({ scope: "session", sessionId: "young_one", lastActivity: new Date().toISOString(), files: ["session_young_one.json"], policy: { maxLogAgeDays: 1, minRetentionDays: 3650 } });
+    await log.logger.finalizeSession();
+    const r = await verify(log);
+    expectOnly(r, ["pruned_too_early"]);
+    expect(r.problems.map((p) => p.detail)).toEqual([
+      expect.stringMatching(/^Segments [\d, ]+ of \w+ were pruned at .*, before the 3650-day retention period/),
+      expect.stringMatching(/^Session young_one was removed at .*, before the 3650-day retention period/),
+    ]);
+  });
+
+  // Found 2026-12-04 (fourth session): verify threw a TypeError (`event.segments.join`) on a
+  // retention_pruned record without the fields the kit writes, instead of reporting it.
+  it("a retention_pruned record that is not one the kit writes → malformed_line, in the logs and in an export (verify threw)", async () => {
+    const log = await buildLog({ finalize: false });
+    log.logger.recordPruned({ scope: "segments", kind: "tool_usage", policy: { maxLogAgeDays: 1, minRetentionDays: 0 } } as never);
+    await log.logger.finalizeSession();
+    const r = await verify(log);
+    expectOnly(r, ["malformed_line"]);
+    expect(r.problems[0]).toMatchObject({ file: "audit_events_tamper.jsonl", seq: 1, detail: expect.stringMatching(/retention_pruned record \(seq 1\) is not one the kit writes \(.*segments/) });
+    // a restarted logger of the session leaves it out (its chain goes on from its own files)
+    const again = new AuditLogger({ sessionId: log.sessionId, projectPath: log.projectPath, durability: "sync", signingKey: log.signer.privateKey });
+    again.logToolUsage({ toolName: "after", operation: "o" });
+    await again.finalizeSession();
+    expectOnly(await verify(log), ["malformed_line"]);
+    const dir = `${log.projectPath}/export`;
+    await new AuditExporter({ auditPath: log.auditDir }).exportCompleteAuditToDirectory(dir);
+    const e = await verifyExport(dir);
+    expectOnly(e, ["malformed_line"]);
   });
 });
 

@@ -39,7 +39,8 @@ export function sessionSignature(auditDir: string, sessionId: string, names: rea
 
 /**
  * {@link sessionSignature} and everything else the verifier reads for the session: its
- * checkpoints, its key store, the legal holds, and every content file (their contents: a file
+ * checkpoints, its key store, the legal holds (the file, and every session's audit_event chain,
+ * where they are recorded), and every content file (their contents: a file
  * rewritten in place does not change the directory's time). The web viewer's integrity verdict
  * was kept while these changed, and said "verified" where `verify` found tampering (found by
  * review, 2026-12-04). One `stat` per content file of the directory: less than verifying,
@@ -49,6 +50,8 @@ export function integritySignature(auditDir: string, sessionId: string): string 
   const names = safeReaddir(auditDir);
   const parts = [sessionSignature(auditDir, sessionId, names)];
   for (const name of [checkpointFileName(sessionId), keyStoreFileName(sessionId), HOLDS_FILE]) parts.push(`${name}=${stamp(path.join(auditDir, name))}`);
+  // every session's audit_event chain: the verifier reads the legal holds placed and released there
+  for (const name of names) if (name.startsWith("audit_events_") && name.endsWith(".jsonl")) parts.push(`${name}=${stamp(path.join(auditDir, name))}`);
   const contentDir = path.join(auditDir, CONTENT_DIR);
   for (const name of safeReaddir(contentDir)) parts.push(`${name}=${stamp(path.join(contentDir, name))}`);
   return parts.join("|");

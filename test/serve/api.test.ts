@@ -315,4 +315,39 @@ describe("integrity of a directory that changes while the server runs", () => {
       await s.close();
     }
   });
+
+  // Found 2026-12-04 (fourth session): the key covered the session's own files and the holds
+  // file, but the verifier also reads every other session's audit_event chain (the holds placed
+  // and released there), so the verdict stayed "verified" after such a record appeared.
+  it("a hold record in another session's chain that the session's prune broke is seen at the next request", async () => {
+    const { buildLog } = await import("../fixtures/integrity/tamper.js");
+    const { AuditLogger } = await import("../../src/index.js");
+    const { verifyAuditLog } = await import("../../src/reader/verify.js");
+    const fs = await import("node:fs");
+    const path = await import("node:path");
+    const log = await buildLog({ finalize: false });
+    const holder = new AuditLogger({ sessionId: "holder", projectPath: log.projectPath, durability: "sync" });
+    holder.placeLegalHold("all", "litigation");
+    fs.rmSync(path.join(log.auditDir, "legal_holds.json"));
+    expect((await log.logger.cleanup({ now: Date.now() + 100 * 86_400_000 })).prunedSegments.length).toBeGreaterThan(0);
+    await log.logger.finalizeSession();
+    await holder.finalizeSession();
+    // the holder's chain is away while the server first verifies
+    const chain = path.join(log.auditDir, "audit_events_holder.jsonl");
+    const away = `${chain}.away`;
+    fs.renameSync(chain, away);
+    const s = await startServer({ auditPath: log.auditDir, port: 0 });
+    try {
+      const integrity = () => getJson<{ ok: boolean; problems: Array<{ kind: string }> }>(s, `/api/sessions/${log.sessionId}/integrity`);
+      expect((await integrity()).ok).toBe(true);
+      fs.renameSync(away, chain);
+      const fresh = await verifyAuditLog(log.auditDir, { sessionId: log.sessionId });
+      expect(new Set(fresh.problems.map((p) => p.kind))).toEqual(new Set(["pruned_under_hold"]));
+      const served = await integrity();
+      expect(served.ok).toBe(false);
+      expect(served.problems).toEqual(fresh.problems);
+    } finally {
+      await s.close();
+    }
+  });
 });

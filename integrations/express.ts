@@ -13,7 +13,7 @@ import zlib from "node:zlib";
 import type { ErrorRequestHandler, NextFunction, Request, RequestHandler, Response } from "express";
 import { z } from "zod";
 import { recordingOf } from "../src/errors-seen.js";
-import { MAX_ID_CHARS, auditContext, currentContext, kLearnedUser, kUserLookup, runInAuditContext, type UserLookup } from "../src/context.js";
+import { MAX_ID_CHARS, currentContext, kLearnedUser, kUserLookup, runInAuditContext, type UserLookup } from "../src/context.js";
 import { AuditConfigError } from "../src/errors.js";
 import { errorTypeOf, isError, readMember, reportRecordFailure, resolveAuditLogger, safeRecord, textOf } from "../src/instrument.js";
 import type { AuditLogger } from "../src/logger.js";
@@ -85,8 +85,6 @@ type ParsedOptions = z.output<typeof optionsSchema>;
 interface RequestState {
   readonly logger: AuditLogger;
   readonly requestId: string;
-  /** parentId of the enclosing context, if the app wrapped its server in one */
-  readonly outerParentId: string | undefined;
   readonly start: number;
   readonly method: string;
   readonly path: string;
@@ -166,7 +164,8 @@ export function auditMiddleware(options: AuditMiddlewareOptions = {}): RequestHa
       next();
       return;
     }
-    auditContext.run(ctx.value, () => {
+    // (the value as it is, not derived from the server's context: see begin)
+    runInAuditContext(ctx.value, () => {
       safeRecord(logger, () => attach(ctx.state, req, res));
       next();
     });
@@ -221,9 +220,14 @@ function begin(
     ignored.add(req);
     return undefined;
   }
+  // A request is a root: its trace, user, parent and app session are its own. The context it
+  // starts in is the server's (the one `listen()` ran in, a decorated bootstrap()'s), shared by
+  // every request; only what describes the server (its metadata, persona; the logger) is kept.
+  // Inherited, every request had the startup's user and trace, and the startup call as parent
+  // (found by review, 2026-12-04).
   const parent = currentContext();
   const method = typeof req.method === "string" ? req.method : "GET";
-  const metadata: Record<string, unknown> = { method, route: path };
+  const metadata: Record<string, unknown> = parent?.metadata ? { ...parent.metadata, method, route: path } : { method, route: path };
   const sessionOpt = opts.sessionId;
   const appSessionId = typeof sessionOpt === "function" ? safeRecord(logger, () => cleanId(sessionOpt(req), MAX_USER_ID)) : sessionOpt;
   if (appSessionId !== undefined) metadata.appSessionId = appSessionId;
@@ -231,7 +235,6 @@ function begin(
   const state: RequestState = {
     logger,
     requestId,
-    outerParentId: parent?.parentId,
     start: performance.now(),
     method,
     path,
@@ -249,8 +252,9 @@ function begin(
   };
   const { userId: userOpt, traceId: traceOpt } = opts;
   const userId = userOpt ? askUser(state, userOpt, req) : undefined;
-  const traceId = traceOpt ? safeRecord(logger, () => cleanId(traceOpt(req), 256)) : (headerTraceId(req) ?? parent?.traceId);
+  const traceId = traceOpt ? safeRecord(logger, () => cleanId(traceOpt(req), 256)) : headerTraceId(req);
   const value: AuditContextValue = {
+    ...(parent?.persona !== undefined ? { persona: parent.persona } : {}),
     logger,
     traceId: traceId ?? randomUUID(),
     parentId: requestId,
@@ -418,11 +422,9 @@ function complete(state: RequestState, req: Request, res: Response, aborted: boo
   // Node starts with. Such a request is recorded with 499, "client closed request" (nginx's).
   // Once the headers are out, the status they carried (an app may assign res.statusCode after).
   const status = aborted && !res.headersSent ? CLIENT_CLOSED_REQUEST : res.headersSent ? (state.sentStatus ?? res.statusCode) : res.statusCode;
-  const outer = state.outerParentId !== undefined ? { parentId: state.outerParentId } : {};
   safeRecord(logger, () =>
     logger.logPerformanceMetric({
       id: state.requestId,
-      ...outer,
       metricName: "http_request_duration",
       value: durationMs,
       unit: "ms",

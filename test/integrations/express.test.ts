@@ -1355,6 +1355,42 @@ describe.each(EXPRESS_FLAVORS)("%s", (_name, express: ExpressFactory) => {
     expect(recordsOf(logger, "tool_usage").at(-1)?.userId).toBeUndefined();
   });
 
+  // Found by review 2026-12-04 (fourth session): a server started inside a context (the docs'
+  // `auditContext.run({ logger }, main)`, a decorated bootstrap()) made every request inherit its
+  // user and trace, and the startup call became every request's parent: alice's and bob's records
+  // were all "system", in one trace.
+  it("a server started inside an audit context: each request is its own trace, with its own user; only the logger, metadata and persona come from the server's context", async () => {
+    const logger = newLogger();
+    const app = express();
+    app.use(auditMiddleware({ userId: (req) => (req as Request & { user?: { id: string } }).user?.id }));
+    app.use((req, _res, next) => {
+      const who = req.headers["x-user"];
+      if (typeof who === "string") (req as Request & { user?: { id: string } }).user = { id: who };
+      next();
+    });
+    app.get("/work", (_req, res) => {
+      logger.logToolUsage({ toolName: "db", operation: "read" });
+      res.send("ok");
+    });
+    const url = await auditContext.run({ logger, userId: "system", traceId: "startup", parentId: "startup-call", sessionId: "boot", persona: "api-server", metadata: { service: "api" } }, () => start(app));
+    await exchange(`${url}/work`, { headers: { "x-user": "alice" } });
+    await exchange(`${url}/work`, { headers: { "x-user": "bob" } });
+    await exchange(`${url}/work`);
+    const metrics = await waitForRecords(logger, "performance_metric", 3);
+    const tools = await waitForRecords(logger, "tool_usage", 3);
+    expect(metrics.map((m) => m.userId)).toEqual(["alice", "bob", undefined]);
+    expect(tools.map((t) => t.userId)).toEqual(["alice", "bob", undefined]);
+    expect(new Set(metrics.map((m) => m.traceId)).size).toBe(3);
+    for (const [i, m] of metrics.entries()) {
+      expect(m.traceId).not.toBe("startup");
+      expect(m.parentId).toBeUndefined();
+      expect(m.metadata).toMatchObject({ service: "api", method: "GET", route: "/work" });
+      expect((m.metadata as Record<string, unknown>).appSessionId).toBeUndefined();
+      expect(m.persona).toBe("api-server");
+      expect(tools[i]).toMatchObject({ traceId: m.traceId, parentId: m.id, persona: "api-server", metadata: { service: "api" } });
+    }
+  });
+
   it("authentication as the route's own middleware (passport's usual pattern) is seen by the handler's records, and a user never leaks into a context that is not the request's", async () => {
     const logger = newLogger();
     const app = express();

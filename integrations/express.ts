@@ -130,9 +130,19 @@ interface ChatCapture {
   typeAtWrite: string | null | undefined;
 }
 
-const requests = new WeakMap<object, RequestState>();
-/** requests an `ignore` rule matched: auditErrorHandler records nothing for them either */
-const ignored = new WeakSet<object>();
+/**
+ * The requests being recorded, and those an `ignore` rule matched (auditErrorHandler records
+ * nothing for them either): one pair per process, shared through a `Symbol.for` global as the
+ * audit context is, so that two copies of the package (an app's and a library's router) agree.
+ * Each had its own, and a request through both was recorded twice (found by review, 2026-12-04).
+ * The version in the key changes whenever RequestState does.
+ */
+interface ExpressShared {
+  readonly requests: WeakMap<object, RequestState>;
+  readonly ignored: WeakSet<object>;
+}
+const kExpressShared = Symbol.for("audit-logger.express.requests.v1");
+const { requests, ignored } = ((globalThis as unknown as Record<symbol, ExpressShared | undefined>)[kExpressShared] ??= { requests: new WeakMap(), ignored: new WeakSet() });
 
 /**
  * Express middleware that audits every request: it runs the rest of the request inside

@@ -5,7 +5,7 @@ import vm from "node:vm";
 import zlib from "node:zlib";
 import compression from "compression";
 import type { NextFunction, Request, Response } from "express";
-import { afterEach, describe, expect, it } from "vitest";
+import { afterEach, describe, expect, it, vi } from "vitest";
 import { auditErrorHandler, auditMiddleware, isExpressApp, type AuditMiddlewareOptions } from "../../integrations/express.js";
 import { AuditChat, AuditTool } from "../../decorators/index.js";
 import { AuditConfigError, AuditLogger, auditContext, verifyAuditLog } from "../../src/index.js";
@@ -818,6 +818,38 @@ describe.each(EXPRESS_FLAVORS)("%s", (_name, express: ExpressFactory) => {
       ["upstream down", "GET"],
       ["declined", "GET"],
     ]);
+  });
+
+  // Found by review 2026-12-04 (fourth session): each copy kept its own table of the requests it
+  // records, and a request through both was recorded twice (two metrics, the second a child).
+  it("two copies of the package (the app's middleware and a library router's) record a request once, and its error once", async () => {
+    const logger = newLogger();
+    vi.resetModules();
+    const copy = (await import("../../integrations/express.js")) as typeof import("../../integrations/express.js");
+    expect(copy.auditMiddleware).not.toBe(auditMiddleware);
+    const app = express();
+    app.use(auditMiddleware({ logger }));
+    const api = express.Router();
+    api.use(copy.auditMiddleware({ logger }));
+    api.get("/x", (_req, res) => res.send("ok"));
+    api.get("/fail", () => {
+      throw new Error("router failure");
+    });
+    api.use(copy.auditErrorHandler());
+    app.use("/api", api);
+    app.use(auditErrorHandler());
+    const url = await start(app);
+    expect((await exchange(`${url}/api/x`)).status).toBe(200);
+    expect((await exchange(`${url}/api/fail`)).status).toBe(500);
+    await waitForRecords(logger, "performance_metric", 2);
+    await delay(50);
+    await logger.flush();
+    const metrics = recordsOf(logger, "performance_metric");
+    expect(metrics.map((m) => [m.context, m.parentId])).toEqual([
+      [{ method: "GET", route: "/api/x", status: 200 }, undefined],
+      [{ method: "GET", route: "/api/fail", status: 500 }, undefined],
+    ]);
+    expect(recordsOf(logger, "error").map((e) => e.errorMessage ?? e.message)).toEqual(["router failure"]);
   });
 
   it("auditErrorHandler takes an error an older copy of the package's @AuditErrors recorded in the request (it names no logger) as recorded (it was recorded twice)", async () => {

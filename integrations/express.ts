@@ -92,6 +92,12 @@ interface RequestState {
   metadata: Record<string, unknown>;
   /** the errors auditErrorHandler recorded (one mounted in a router and in the app sees each twice) */
   recordedErrors: unknown[];
+  /**
+   * whether one of them implied a 5xx (a request whose recorded error implied a 4xx, and which an
+   * app's own handler answered with a 500, had no error record for its 5xx; found by review,
+   * 2026-12-04)
+   */
+  recordedServerError: boolean;
   /** the request's audit context, as entered (records made outside it are made in it) */
   context: AuditContextValue | undefined;
   done: boolean;
@@ -251,6 +257,7 @@ function begin(
     routePattern: undefined,
     metadata,
     recordedErrors: [],
+    recordedServerError: false,
     context: undefined,
     done: false,
     sentStatus: undefined,
@@ -454,7 +461,7 @@ function complete(state: RequestState, req: Request, res: Response, aborted: boo
         context: { method: state.method, route, status, headersSent: res.headersSent, durationMs },
       }),
     );
-  } else if (status >= 500 && state.recordedErrors.length === 0) {
+  } else if (status >= 500 && !state.recordedServerError) {
     safeRecord(logger, () =>
       logger.logError({
         errorType: "http_server_error",
@@ -600,17 +607,18 @@ function recordThrown(logger: AuditLogger, state: RequestState | undefined, req:
   // new-user run). Of this request: in its trace and since it began (a client's retry may send
   // the same x-request-id, and a cached error object may fail both). (An older copy of the
   // package names no logger: taken as this one.)
+  // the status Express's final handler will send for this error: the error's `status`, else its
+  // `statusCode` (each when 4xx/5xx), else the response's own when 4xx/5xx, else 500
+  // (every read guarded: an error that cannot be read is still recorded, see readMember)
+  const status = errorStatus(readMember(err, "status")) ?? errorStatus(readMember(err, "statusCode")) ?? errorStatus(readMember(res, "statusCode")) ?? 500;
   const traceId = state?.context?.traceId;
   const by = traceId === undefined ? undefined : recordingOf(err, logger, traceId);
   if (state !== undefined && by !== undefined && by.traceId === traceId && by.startedAt >= state.start) {
     state.recordedErrors.push(err);
+    if (status >= 500) state.recordedServerError = true;
     return;
   }
-  // (every read guarded: an error that cannot be read is still recorded, see readMember)
   const e = isError(err) ? err : undefined;
-  // the status Express's final handler will send for this error: the error's `status`, else its
-  // `statusCode` (each when 4xx/5xx), else the response's own when 4xx/5xx, else 500
-  const status = errorStatus(readMember(err, "status")) ?? errorStatus(readMember(err, "statusCode")) ?? errorStatus(readMember(res, "statusCode")) ?? 500;
   const code = readMember(err, "code");
   const stack = e ? readMember(e, "stack") : undefined;
   const method = state?.method ?? (typeof req.method === "string" ? req.method : "GET");
@@ -622,7 +630,10 @@ function recordThrown(logger: AuditLogger, state: RequestState | undefined, req:
     severity: status >= 500 ? "error" : "warning",
     context: { method, route, status, ...(typeof code === "string" || typeof code === "number" ? { code } : {}) },
   });
-  state?.recordedErrors.push(err);
+  if (state) {
+    state.recordedErrors.push(err);
+    if (status >= 500) state.recordedServerError = true;
+  }
 }
 
 // ---------------------------------------------------------------- bodies

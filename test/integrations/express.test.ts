@@ -714,6 +714,15 @@ describe.each(EXPRESS_FLAVORS)("%s", (_name, express: ExpressFactory) => {
     expect(teapot.status).toBe(500); // our app's handler decides, not us
     const errs = await waitForRecords(logger, "error", 2);
     expect(errs[1]).toMatchObject({ message: "short and stout", severity: "warning", context: { status: 418, route: "/v1/teapot" } });
+    // the 500 the app's handler answered is a server error of its own: the error recorded implied
+    // a 4xx, so it explains no 5xx (there was no error-severity record of the 500; found by
+    // review, 2026-12-04)
+    await waitForRecords(logger, "performance_metric", 2);
+    await delay(20);
+    await logger.flush();
+    const all = recordsOf(logger, "error");
+    expect(all).toHaveLength(3);
+    expect(all[2]).toMatchObject({ errorType: "http_server_error", severity: "error", context: { method: "GET", route: "/v1/teapot", status: 500 } });
   });
 
   it("an error an @AuditErrors method of the request recorded is not recorded again by auditErrorHandler (it was recorded twice); another error of the same route still is", async () => {

@@ -620,12 +620,22 @@ function recordThrown(logger: AuditLogger, state: RequestState | undefined, req:
   }
   const e = isError(err) ? err : undefined;
   const code = readMember(err, "code");
-  const stack = e ? readMember(e, "stack") : undefined;
+  let message = e ? textOf(readMember(e, "message")) : describeValue(err);
+  let stack = e ? readMember(e, "stack") : undefined;
+  // A body parser's parse failure: V8's JSON.parse message quotes the text around the bad token
+  // (`Unexpected token 's', ..."apiKey": sk-live-…"... is not valid JSON`), and the stack repeats
+  // it. The body is recorded on chat routes only, so here neither is (found by review, 2026-12-04).
+  if (readMember(err, "type") === "entity.parse.failed") {
+    const safe = "The request body is not valid JSON (entity.parse.failed): its text is left out of the record.";
+    const head = typeof stack === "string" && e ? `${textOf(readMember(e, "name"))}: ${message}` : undefined;
+    stack = head !== undefined && typeof stack === "string" && stack.startsWith(head) ? `${textOf(readMember(e, "name"))}: ${safe}${stack.slice(head.length)}` : undefined;
+    message = safe;
+  }
   const method = state?.method ?? (typeof req.method === "string" ? req.method : "GET");
   const route = state?.routePattern ?? state?.path ?? pathOf(req);
   logger.logError({
     errorType: e ? errorTypeOf(e) : "NonErrorThrown",
-    message: e ? textOf(readMember(e, "message")) : describeValue(err),
+    message,
     ...(typeof stack === "string" ? { stackTrace: stack } : {}),
     severity: status >= 500 ? "error" : "warning",
     context: { method, route, status, ...(typeof code === "string" || typeof code === "number" ? { code } : {}) },

@@ -1,4 +1,5 @@
 import { AsyncResource } from "node:async_hooks";
+import fs from "node:fs";
 import http from "node:http";
 import v8 from "node:v8";
 import vm from "node:vm";
@@ -723,6 +724,32 @@ describe.each(EXPRESS_FLAVORS)("%s", (_name, express: ExpressFactory) => {
     const all = recordsOf(logger, "error");
     expect(all).toHaveLength(3);
     expect(all[2]).toMatchObject({ errorType: "http_server_error", severity: "error", context: { method: "GET", route: "/v1/teapot", status: 500 } });
+  });
+
+  // Found by review 2026-12-04 (fourth session): V8's JSON.parse message quotes the text around
+  // the bad token, and body-parser passes that error on: request bodies (API keys in them) reached
+  // the error record, message and stack, on routes that are no chat routes.
+  it("a request body that is not valid JSON: the error is recorded without the body's text (V8 quotes it in the message and the stack)", async () => {
+    const logger = newLogger();
+    const routes = (app: ReturnType<ExpressFactory>) => {
+      app.post("/settings", express.json(), (_req: Request, res: Response) => {
+        res.send("ok");
+      });
+    };
+    const url = await start(buildApp({ logger }, routes));
+    const bare = await start(buildApp(undefined, routes));
+    const body = '{"apiKey": sk-live-SECRET123456789, "note": "more text"}';
+    const init = { method: "POST", headers: { "content-type": "application/json" }, body };
+    const got = await exchange(`${url}/settings`, init);
+    expect(got.status).toBe(400);
+    expect(got).toEqual(await exchange(`${bare}/settings`, init));
+    const [err] = await waitForRecords(logger, "error", 1);
+    expect(err).toMatchObject({ errorType: "SyntaxError", severity: "warning", context: { method: "POST", route: "/settings", status: 400 } });
+    expect(err!.message).toMatch(/^The request body is not valid JSON \(entity\.parse\.failed\): its text is left out of the record\.$/);
+    expect(String(err!.stackTrace)).toMatch(/^SyntaxError: The request body is not valid JSON[^\n]*\n\s+at /);
+    const file = fs.readFileSync(`${logger.auditDir}/errors_${logger.sessionId}.jsonl`, "utf8");
+    expect(file).not.toContain("SECRET");
+    expect(file).not.toContain("apiKey");
   });
 
   it("an error an @AuditErrors method of the request recorded is not recorded again by auditErrorHandler (it was recorded twice); another error of the same route still is", async () => {

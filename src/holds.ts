@@ -1,5 +1,6 @@
 import fs from "node:fs";
 import path from "node:path";
+import { AuditFormatError, AuditIOError } from "./errors.js";
 import { newId } from "./record/id.js";
 import { takeDirLock } from "./sink/dir-lock.js";
 
@@ -15,13 +16,33 @@ export interface LegalHold {
 
 export const HOLDS_FILE = "legal_holds.json";
 
+/**
+ * The holds in force. No file is no holds; a file that cannot be read, or is not the list the
+ * kit writes, is an error (AUDIT_ERR_IO, AUDIT_ERR_FORMAT): taken as "no holds", cleanup removed
+ * held sessions, and placing a hold overwrote the file, losing the others (found by review,
+ * 2026-12-04). Cleanup then removes nothing; placing or releasing a hold throws.
+ */
 export function readHolds(auditDir: string): LegalHold[] {
+  const file = path.join(auditDir, HOLDS_FILE);
+  let text: string;
   try {
-    const v = JSON.parse(fs.readFileSync(path.join(auditDir, HOLDS_FILE), "utf8")) as { holds?: unknown };
-    return Array.isArray(v.holds) ? (v.holds as LegalHold[]).filter((h) => typeof h?.scope === "string") : [];
-  } catch {
-    return [];
+    text = fs.readFileSync(file, "utf8");
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code === "ENOENT") return [];
+    throw new AuditIOError(`The legal holds file ${file} cannot be read (${(err as NodeJS.ErrnoException).code ?? (err as Error).message}): nothing is removed and no hold is changed until it can.`, { cause: err });
   }
+  let v: unknown;
+  try {
+    v = JSON.parse(text);
+  } catch {
+    throw new AuditFormatError(`The legal holds file ${file} is not valid JSON: nothing is removed and no hold is changed until it is repaired (restore it from a backup, or rebuild it from the legal_hold_placed/legal_hold_released records).`);
+  }
+  const holds = (v as { holds?: unknown } | null)?.holds;
+  const valid = Array.isArray(holds) && holds.every((h) => typeof h === "object" && h !== null && typeof (h as { scope?: unknown }).scope === "string" && typeof (h as { id?: unknown }).id === "string");
+  if (!valid) {
+    throw new AuditFormatError(`The legal holds file ${file} is not the list of holds the kit writes ({ "holds": [{ "id", "scope", … }] }): nothing is removed and no hold is changed until it is repaired.`);
+  }
+  return holds as LegalHold[];
 }
 
 function writeHolds(auditDir: string, holds: readonly LegalHold[]): void {

@@ -122,6 +122,35 @@ describe("audit-logger cleanup", () => {
     expect((await runCli(["cleanup", other, "--max-age-days", "30", "--dry-run"])).code).toBe(0);
   });
 
+  // Found by review 2026-12-04 (fourth session): a holds file that could not be parsed counted as
+  // "no holds", so cleanup removed held sessions, and a new hold overwrote the file (the others lost).
+  it("a damaged legal holds file: cleanup removes nothing and says so; placing a hold refuses and leaves the file as it was", async () => {
+    const project = tmpProject("audit-cli-cleanup-holds-");
+    const dir = path.join(project, "audit_logs");
+    await writeFinalizedSession(project, "old", 100);
+    const keeper = new AuditLogger({ sessionId: "keeper", projectPath: path.dirname(dir) });
+    keeper.placeLegalHold("old", "SEC subpoena");
+    await keeper.finalizeSession();
+    const holds = path.join(dir, "legal_holds.json");
+    const good = fs.readFileSync(holds, "utf8");
+    expect((await runCli(["cleanup", dir, "--max-age-days", "30", "--dry-run"])).stdout, "the hold is honoured").toMatch(/old[^\n]*legal hold/);
+    const damaged = good.replace(/\]\s*\}\s*$/, "],}\n");
+    for (const bad of [damaged, '{ "holds": { "scope": "old" } }\n', '{ "holds": [{ "reason": "no scope" }] }\n']) {
+      fs.writeFileSync(holds, bad);
+      const before = fs.readdirSync(dir).sort();
+      const r = await runCli(["cleanup", dir, "--max-age-days", "30"]);
+      expect(r.code, r.stderr).not.toBe(0);
+      expect(r.stderr).toMatch(/legal holds file .*legal_holds\.json (is not valid JSON|is not the list of holds)/);
+      expect(fs.readdirSync(dir).filter((n) => !n.includes("audit_maintenance")).sort()).toEqual(before.filter((n) => !n.includes("audit_maintenance")));
+      expect(fs.existsSync(path.join(dir, "session_old.json"))).toBe(true);
+      const other = new AuditLogger({ sessionId: "other", projectPath: path.dirname(dir) });
+      expect(() => other.placeLegalHold("all", "new hold")).toThrow(expect.objectContaining({ code: "AUDIT_ERR_FORMAT" }));
+      expect(() => other.releaseLegalHold("old", "done")).toThrow(expect.objectContaining({ code: "AUDIT_ERR_FORMAT" }));
+      await other.finalizeSession();
+      expect(fs.readFileSync(holds, "utf8")).toBe(bad);
+    }
+  });
+
   it("rejects a bad --max-age-days with exit 2", async () => {
     for (const v of ["0", "-3", "ten", "1.5"]) {
       const r = await runCli(["cleanup", auditDir, `--max-age-days=${v}`]);

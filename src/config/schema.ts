@@ -11,7 +11,10 @@ export const sessionIdSchema = z
   .string()
   .regex(SESSION_ID_PATTERN, "must be 1-128 characters of A-Z, a-z, 0-9, '.', '_' or '-' (no '/' or spaces)")
   .refine((s) => s !== "." && s !== "..", "must not be '.' or '..'")
-  .refine((s) => !/\.\d+$/.test(s), "must not end in '.<digits>': that suffix names rotated segments (tool_usage_<id>.1.jsonl)");
+  .refine((s) => !/\.\d+$/.test(s), "must not end in '.<digits>': that suffix names rotated segments (tool_usage_<id>.1.jsonl)")
+  // (a legal hold's scope is a sessionId or "all": a session named "all" that released its own
+  // hold released every directory-wide hold; found by review, 2026-12-04)
+  .refine((s) => s !== "all" && s !== "session", "must not be 'all' or 'session': those name legal hold scopes (every session, this session)");
 
 const SIZE_PATTERN = /^(\d+(?:\.\d+)?)\s*([bkmg]?)b?$/i;
 

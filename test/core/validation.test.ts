@@ -74,6 +74,9 @@ describe("configuration validation", () => {
     ["/abs"],
     ["nul\0byte"],
     ["ümlaut"],
+    // legal hold scopes: a session named "all" released every directory-wide hold with its own (review, 2026-12-04)
+    ["all"],
+    ["session"],
   ])("refuses sessionId %j", (sessionId) => {
     const projectPath = tmpProject();
     const err = thrown(() => new AuditLogger({ sessionId, projectPath }));

@@ -16,6 +16,34 @@ export const sessionIdSchema = z
   // hold released every directory-wide hold; found by review, 2026-12-04)
   .refine((s) => s !== "all" && s !== "session", "must not be 'all' or 'session': those name legal hold scopes (every session, this session)");
 
+/** The first member of `v` that JSON cannot carry as it is (a BigInt, a function, a symbol, a cycle, a non-finite number), with its path. */
+function notJson(v: unknown, at: Array<string | number>, seen: Set<object> = new Set()): { path: Array<string | number>; what: string } | undefined {
+  if (v === null || typeof v === "string" || typeof v === "boolean") return undefined;
+  if (typeof v === "number") return Number.isFinite(v) ? undefined : { path: at, what: `${v} is not a JSON number` };
+  if (typeof v !== "object") return { path: at, what: `a ${typeof v} is not JSON` };
+  if (seen.has(v)) return { path: at, what: "it refers back to itself (a cycle)" };
+  seen.add(v);
+  try {
+    if (Array.isArray(v)) {
+      for (let i = 0; i < v.length; i++) {
+        const bad = notJson(v[i], [...at, i], seen);
+        if (bad) return bad;
+      }
+      return undefined;
+    }
+    if (typeof (v as { toJSON?: unknown }).toJSON === "function") return undefined; // a Date
+    const proto = Object.getPrototypeOf(v) as unknown;
+    if (proto !== Object.prototype && proto !== null) return { path: at, what: `a ${(v as { constructor?: { name?: string } }).constructor?.name ?? "class"} instance is not a plain object` };
+    for (const [k, x] of Object.entries(v)) {
+      const bad = notJson(x, [...at, k], seen);
+      if (bad) return bad;
+    }
+    return undefined;
+  } finally {
+    seen.delete(v);
+  }
+}
+
 const SIZE_PATTERN = /^(\d+(?:\.\d+)?)\s*([bkmg]?)b?$/i;
 
 /** pino-roll's size vocabulary: a byte count, or "64k", "10m", "1g". */
@@ -51,7 +79,15 @@ export const auditOptionsSchema = z.strictObject({
   encryptionKey: z.union([keyInput, z.array(keyInput).min(1, "give at least one key, the current one first")]).optional(),
   maxLogAgeDays: z.number().int("must be a whole number of days").positive("must be at least 1").optional(),
   storeContentHashes: z.boolean().optional(),
-  customMetadata: z.record(z.string(), z.unknown()).optional(),
+  // written into the session file as JSON: a BigInt or a cycle passed validation and threw a bare
+  // TypeError from the constructor, and a function was dropped (found by review, 2026-12-04)
+  customMetadata: z
+    .record(z.string(), z.unknown())
+    .superRefine((v, ctx) => {
+      const bad = notJson(v, []);
+      if (bad) ctx.addIssue({ code: "custom", path: bad.path, message: `must be JSON data (strings, numbers, booleans, null, arrays, plain objects): ${bad.what}` });
+    })
+    .optional(),
   durability: z.enum(["async", "sync", "fsync"]).optional(),
   thread: z.boolean().optional(),
   rotation: rotationSchema.optional(),
@@ -66,7 +102,9 @@ export const auditOptionsSchema = z.strictObject({
   checkpointEvery: z
     .strictObject({
       records: z.number().int().min(1).optional(),
-      seconds: z.number().min(0.01).optional(),
+      // (a timer's limit: past 2^31-1 ms Node fires it every millisecond, a checkpoint after
+      // nearly every record; found by review, 2026-12-04)
+      seconds: z.number().min(0.01).max(2_147_483, "must be at most 2147483 (about 24.8 days, the longest timer Node keeps)").optional(),
     })
     .optional(),
   redact: z.union([z.literal(false), z.custom<RedactOptions>((v) => typeof v === "object" && v !== null && !Array.isArray(v), "must be false or redaction options { rules?, patterns?, paths?, replacement? }")]).optional(),

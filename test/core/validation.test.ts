@@ -62,6 +62,40 @@ describe("configuration validation", () => {
     expect(fs.existsSync(auditDirOf(projectPath))).toBe(false);
   });
 
+  // Found by review 2026-12-04 (fourth session): a BigInt or a cycle passed validation and the
+  // constructor threw a bare TypeError (leaving empty files behind); a timer over 2^31-1 ms fired
+  // every millisecond (a checkpoint after nearly every record).
+  it("refuses customMetadata JSON cannot carry, naming the member, and a checkpoint interval longer than a timer can wait", () => {
+    const cyclic: Record<string, unknown> = { a: 1 };
+    cyclic.self = cyclic;
+    const cases: Array<[Record<string, unknown>, string, RegExp]> = [
+      [{ customMetadata: { big: 1n } }, "customMetadata.big", /bigint is not JSON/],
+      [{ customMetadata: { deep: { list: [1, () => 2] } } }, "customMetadata.deep.list.1", /function is not JSON/],
+      // (zod hands the refinement a copy of the top level: the cycle is met one member down)
+      [{ customMetadata: cyclic }, "customMetadata.self.self", /cycle/],
+      [{ customMetadata: { m: new Map([["k", "v"]]) } }, "customMetadata.m", /Map instance is not a plain object/],
+      [{ customMetadata: { n: Number.NaN } }, "customMetadata.n", /NaN is not a JSON number/],
+      [{ checkpointEvery: { seconds: 30 * 86_400 } }, "checkpointEvery.seconds", /at most 2147483/],
+    ];
+    for (const [options, field, message] of cases) {
+      const projectPath = tmpProject();
+      const err = thrown(() => new AuditLogger({ projectPath, ...options } as never));
+      expect(err).toBeInstanceOf(AuditConfigError);
+      expect(fieldsOf(err)).toEqual([field]);
+      expect((err as Error).message).toMatch(message);
+      expect(fs.existsSync(auditDirOf(projectPath))).toBe(false);
+    }
+  });
+
+  it("accepts customMetadata with dates, nested plain objects and arrays, and writes it into the session file", async () => {
+    const projectPath = tmpProject();
+    const at = new Date("2026-01-02T03:04:05.000Z");
+    const logger = new AuditLogger({ projectPath, sessionId: "meta_ok", customMetadata: { at, tags: ["a", { b: null }], n: 1.5 }, checkpointEvery: { seconds: 2_147_483 } });
+    await logger.finalizeSession();
+    const info = JSON.parse(fs.readFileSync(path.join(auditDirOf(projectPath), "session_meta_ok.json"), "utf8")) as { customMetadata?: unknown; config?: { customMetadata?: unknown } };
+    expect(JSON.stringify(info)).toContain('"at":"2026-01-02T03:04:05.000Z","tags":["a",{"b":null}],"n":1.5');
+  });
+
   it.each([
     ["../x"],
     ["a/b"],

@@ -75,6 +75,9 @@ export function redactUrl(raw: string): string {
   try {
     const u = new URL(raw);
     if (u.password) u.password = "***";
+    // (pg also takes them as query parameters: `?password=` was printed in errors and in every
+    // command's store description; found by review, 2026-12-04)
+    for (const name of [...u.searchParams.keys()]) if (/pass/i.test(name)) u.searchParams.set(name, "***");
     return u.toString();
   } catch {
     return raw.includes("@") ? "(connection string)" : raw;

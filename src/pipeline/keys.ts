@@ -51,7 +51,7 @@ export type KeyInput = string | Uint8Array;
 
 /**
  * The master keys from the option (one key, or a keyring: current first, older ones after), else
- * from the environment (comma-separated); undefined when neither is set.
+ * from the environment (separated by commas or newlines); undefined when neither is set.
  */
 export function resolveMasterKeys(option: KeyInput | readonly KeyInput[] | undefined, env: NodeJS.ProcessEnv = process.env): EncryptionKey[] | undefined {
   if (option !== undefined) {
@@ -61,7 +61,8 @@ export function resolveMasterKeys(option: KeyInput | readonly KeyInput[] | undef
   }
   const fromEnv = env[KEY_ENV];
   if (fromEnv !== undefined && fromEnv.trim() !== "") {
-    const parts = fromEnv.split(",").map((p) => p.trim()).filter(Boolean);
+    // (newlines too, as a key file: the docs said so, and a newline-separated keyring was one bad key; review, 2026-12-04)
+    const parts = fromEnv.split(/[,\r\n]+/).map((p) => p.trim()).filter(Boolean);
     return parts.map((k, i) => makeEncryptionKey(parseKey(k, parts.length > 1 ? `the ${KEY_ENV} environment variable (key ${i + 1})` : `the ${KEY_ENV} environment variable`)));
   }
   return undefined;

@@ -348,6 +348,14 @@ describe("audit-logger export", () => {
     const r = await runCli(["export", trail.auditDir, "--format", "json", "--out", out, "--include-content", "--session", "beta"], { env: { AUDIT_LOGGER_KEY: TEST_KEY } });
     expect(r.code).toBe(0);
     expect(fs.readFileSync(out, "utf8")).toContain(CANARY.secretPrompt);
+    // a keyring in it, newest first, separated by a newline as in a key file (review, 2026-12-04: only commas worked)
+    const newer = Buffer.alloc(32, 7).toString("base64");
+    for (const sep of ["\n", "\r\n", ",", ",\n"]) {
+      const ring = path.join(tmpProject(), "ring.json");
+      const k = await runCli(["export", trail.auditDir, "--format", "json", "--out", ring, "--include-content", "--session", "beta"], { env: { AUDIT_LOGGER_KEY: `${newer}${sep}${TEST_KEY}\n` } });
+      expect(k.code, `${JSON.stringify(sep)}: ${k.stderr}`).toBe(0);
+      expect(fs.readFileSync(ring, "utf8")).toContain(CANARY.secretPrompt);
+    }
   });
 
   it("--format csv writes one CSV per kind that parses back", async () => {

@@ -339,6 +339,12 @@ describe("audit-logger --postgres: usage and connection errors", () => {
       expect(r.stderr).toContain("ECONNREFUSED");
       expect(r.stderr + r.stdout).not.toContain("s3cret-pw");
     }
+    // pg takes the password as a query parameter too (it was printed; review, 2026-12-04)
+    const q = await runCli(["summary", "--postgres", `postgres://postgres@127.0.0.1:${port}/test?password=s3cret-pw&sslpassword=s3cret-ssl&application_name=audit`]);
+    expect(q.code, q.stderr).toBe(1);
+    expect(q.stderr).toContain("cannot read the PostgreSQL store at postgres://postgres@127.0.0.1:");
+    expect(q.stderr).toContain("application_name=audit");
+    expect(q.stderr + q.stdout).not.toMatch(/s3cret/);
     const e = await runCli(["export", "--postgres", `postgres://postgres@127.0.0.1:${port}/test`, "--format", "json", "--out", path.join(tmpProject(), "x.json")]);
     expect(e.code, e.stderr).toBe(1);
     expect(e.stderr).toContain("cannot read the PostgreSQL store");

@@ -19,46 +19,49 @@ export function lastLinesOfFile(file: string, n: number, limit?: number): string
     return [];
   }
   try {
-    let pos = Math.min(fs.fstatSync(fd).size, limit ?? Number.MAX_SAFE_INTEGER);
-    let rest = Buffer.alloc(0); // bytes [pos, end of the last complete line), not yet split
-    let sawEnd = false;
-    const out: string[] = [];
-    while (out.length < n && pos > 0) {
-      const start = Math.max(0, pos - CHUNK);
-      const buf = Buffer.alloc(pos - start);
-      fs.readSync(fd, buf, 0, buf.length, start);
-      pos = start;
-      rest = rest.length > 0 ? Buffer.concat([buf, rest]) : buf;
-      if (!sawEnd) {
-        const nl = rest.lastIndexOf(0x0a);
-        if (nl === -1) continue; // still inside a torn final line
-        rest = rest.subarray(0, nl);
-        sawEnd = true;
-      }
-      let nl = rest.lastIndexOf(0x0a);
-      while (nl !== -1 && out.length < n) {
-        out.push(rest.toString("utf8", nl + 1));
-        rest = rest.subarray(0, nl);
-        nl = rest.lastIndexOf(0x0a);
-      }
-    }
-    if (out.length < n && pos === 0 && sawEnd) out.push(rest.toString("utf8"));
-    return out.reverse();
+    return lastLinesOfFd(fd, n, limit);
   } finally {
     fs.closeSync(fd);
   }
 }
 
-/**
- * The last `n` records' lines of a chain (segments, then the active file), oldest first; with
- * `activeLimit`, only what the active file held before that byte.
- */
-export function lastLines(files: readonly KindFile[], n: number, activeLimit?: number): string[] {
+/** {@link lastLinesOfFile} of a file already open. */
+function lastLinesOfFd(fd: number, n: number, limit?: number): string[] {
+  if (n <= 0) return [];
+  let pos = Math.min(fs.fstatSync(fd).size, limit ?? Number.MAX_SAFE_INTEGER);
+  let rest = Buffer.alloc(0); // bytes [pos, end of the last complete line), not yet split
+  let sawEnd = false;
+  const out: string[] = [];
+  while (out.length < n && pos > 0) {
+    const start = Math.max(0, pos - CHUNK);
+    const buf = Buffer.alloc(pos - start);
+    fs.readSync(fd, buf, 0, buf.length, start);
+    pos = start;
+    rest = rest.length > 0 ? Buffer.concat([buf, rest]) : buf;
+    if (!sawEnd) {
+      const nl = rest.lastIndexOf(0x0a);
+      if (nl === -1) continue; // still inside a torn final line
+      rest = rest.subarray(0, nl);
+      sawEnd = true;
+    }
+    let nl = rest.lastIndexOf(0x0a);
+    while (nl !== -1 && out.length < n) {
+      out.push(rest.toString("utf8", nl + 1));
+      rest = rest.subarray(0, nl);
+      nl = rest.lastIndexOf(0x0a);
+    }
+  }
+  if (out.length < n && pos === 0 && sawEnd) out.push(rest.toString("utf8"));
+  return out.reverse();
+}
+
+/** The last `n` records' lines of a chain (segments, then the active file), oldest first. */
+export function lastLines(files: readonly KindFile[], n: number): string[] {
   const out: string[][] = [];
   let have = 0;
   for (let i = files.length - 1; i >= 0 && have < n; i--) {
     const f = files[i]!;
-    const lines = lastLinesOfFile(f.path, n - have, f.segment === undefined ? activeLimit : undefined);
+    const lines = lastLinesOfFile(f.path, n - have);
     out.unshift(lines);
     have += lines.length;
   }
@@ -140,6 +143,8 @@ export class ChainFollower {
   private offset = 0;
   /** highest segment number already read (or already there when following from the end) */
   private seenSegment = 0;
+  /** following from the end: the segments there were then, and the active file's inode and offset then (what {@link history} reads) */
+  private atStart: { segments: KindFile[]; ino: number | undefined; offset: number } | undefined;
   private readonly activePath: string;
   private readonly dir: string;
   private readonly sessionId: string;
@@ -152,14 +157,37 @@ export class ChainFollower {
     this.kind = kind;
     this.activePath = path.join(dir, kindFileName(kind, sessionId));
     if (from === "end") {
-      this.seenSegment = lastSegmentOf(listKindFiles(dir, kind, sessionId));
+      const files = listKindFiles(dir, kind, sessionId);
+      this.seenSegment = lastSegmentOf(files);
       this.open("end");
+      this.atStart = { segments: files.filter((f) => f.segment !== undefined), ino: this.ino, offset: this.offset };
     }
   }
 
-  /** Where following starts in the active file (bytes before it are history, not new). */
-  get startOffset(): number {
-    return this.fd === undefined ? 0 : this.offset;
+  /**
+   * Following from the end: the last `n` lines written before it started, from the files there
+   * were then (the active file through the descriptor held since, whatever it is named now).
+   * Listing the files again after the start read segments rotated since in full, and the new
+   * active file up to the old one's offset: lines the follower then printed too (`tail -f -n`
+   * printed them twice; found by review, 2026-12-04). Call it before the first poll.
+   */
+  history(n: number): string[] {
+    if (!this.atStart || n <= 0) return [];
+    const out: string[][] = [];
+    let have = 0;
+    const { segments, ino, offset } = this.atStart;
+    // (an interrupted rotation leaves the active name on the newest segment: read it once)
+    if (this.fd !== undefined && this.ino === ino && !segments.some((f) => inodeOf(f.path) === ino)) {
+      const lines = lastLinesOfFd(this.fd, n, offset);
+      out.unshift(lines);
+      have += lines.length;
+    }
+    for (let i = segments.length - 1; i >= 0 && have < n; i--) {
+      const lines = lastLinesOfFile(segments[i]!.path, n - have);
+      out.unshift(lines);
+      have += lines.length;
+    }
+    return out.flat();
   }
 
   /** Complete lines appended since the last poll, in chain order. */

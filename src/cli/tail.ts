@@ -125,8 +125,8 @@ export const tailCommand: Command = {
       const recent: Parsed[] = [];
       for (const s of sessions) {
         kinds.forEach((k, i) => {
-          const limit = followers.get(s)?.[i]?.startOffset;
-          for (const l of lastLines(listKindFiles(dir, k, s), count, limit)) recent.push(parse(l));
+          const follower = followers.get(s)?.[i];
+          for (const l of follower ? follower.history(count) : lastLines(listKindFiles(dir, k, s), count)) recent.push(parse(l));
         });
       }
       recent.sort(byTime);

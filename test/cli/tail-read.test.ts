@@ -64,3 +64,50 @@ describe("ChainFollower", () => {
     follower.close();
   });
 });
+
+// Found by review 2026-12-04 (fourth session): `tail -f -n` listed the files again for its history
+// after the followers started, so a rotation in between made it read the new segment in full and
+// the new active file up to the old one's offset: lines the follower printed as well.
+describe("audit-logger tail -f -n (in process)", () => {
+  it("a rotation between the followers' start and the history read prints every line once", async () => {
+    const { runCli } = await import("../../src/cli/run.js");
+    const { createIO } = await import("../../src/cli/io.js");
+    const dir = path.join(tmpProject("tail-history-"), "audit_logs");
+    fs.mkdirSync(dir);
+    const rec = (n: number) => JSON.stringify({ id: `r${n}`, seq: n, type: "tool_usage", sessionId: "s", timestamp: `2026-01-01T00:00:0${n}.000Z` });
+    const active = path.join(dir, "tool_usage_s.jsonl");
+    fs.writeFileSync(path.join(dir, "tool_usage_s.1.jsonl"), `${rec(1)}\n${rec(2)}\n${rec(3)}\n`);
+    fs.writeFileSync(active, `${rec(4)}\n${rec(5)}\n`);
+    fs.writeFileSync(path.join(dir, "session_s.json"), JSON.stringify({ sessionId: "s", status: "active" }));
+    // the writer rotates right after the follower has opened the active file: at the next file opened
+    const open = fs.openSync;
+    let followerOpened = false;
+    let rotated = false;
+    (fs as { openSync: typeof fs.openSync }).openSync = ((p: fs.PathLike, ...rest: unknown[]) => {
+      if (followerOpened && !rotated) {
+        rotated = true;
+        fs.appendFileSync(active, `${rec(6)}\n`);
+        fs.renameSync(active, path.join(dir, "tool_usage_s.2.jsonl"));
+        fs.writeFileSync(active, `${rec(7)}\n`);
+      }
+      const fd = (open as (...a: unknown[]) => number)(p, ...rest);
+      if (String(p) === active) followerOpened = true;
+      return fd;
+    }) as typeof fs.openSync;
+    const out: string[] = [];
+    const controller = new AbortController();
+    const stream = { write: (s: string) => (out.push(...s.trimEnd().split("\n")), true) };
+    const io = createIO(stream, { write: () => true }, {}, controller.signal);
+    try {
+      const running = runCli(["tail", dir, "--session", "s", "--kind", "tool_usage", "-f", "-n", "100", "--json"], io);
+      for (let i = 0; i < 100 && !out.some((l) => l.includes('"r7"')); i++) await new Promise((r) => setTimeout(r, 50));
+      await new Promise((r) => setTimeout(r, 450)); // two more polls: nothing printed again
+      controller.abort();
+      expect(await running).toBe(0);
+    } finally {
+      (fs as { openSync: typeof fs.openSync }).openSync = open;
+    }
+    expect(rotated).toBe(true);
+    expect(out.map((l) => (JSON.parse(l) as { id: string }).id)).toEqual(["r1", "r2", "r3", "r4", "r5", "r6", "r7"]);
+  });
+});

@@ -134,7 +134,7 @@ export class ServeData {
   /** the audit directory, or undefined when serving the PostgreSQL store */
   readonly auditPath: string | undefined;
   /** the store being served, when not a directory */
-  readonly store: { readonly pool: Pool; readonly schema: string } | undefined;
+  readonly store: { readonly pool: Pool; readonly schema: string; readonly contentDir?: string } | undefined;
   /** what is being served, for messages: the directory, or `postgres schema <name>` */
   readonly description: string;
   readonly viewer: AuditViewer;
@@ -149,8 +149,8 @@ export class ServeData {
     const common = { ...(o.encryptionKey !== undefined ? { encryptionKey: o.encryptionKey } : {}), ...(o.prices ? { prices: o.prices } : {}) };
     if (o.postgres) {
       const schema = o.postgres.schema ?? DEFAULT_SCHEMA;
-      this.store = { pool: o.postgres.pool, schema };
       const contentDir = o.postgres.contentDir;
+      this.store = { pool: o.postgres.pool, schema, ...(contentDir !== undefined ? { contentDir } : {}) };
       this.viewer = new AuditViewer({ postgres: { pool: o.postgres.pool, schema, ...(contentDir !== undefined ? { contentDir } : {}) }, ...common });
       this.auditPath = undefined;
       this.description = `postgres schema ${schema}`;

@@ -34,7 +34,8 @@ export async function sendDownload(req: IncomingMessage, res: ServerResponse, da
   const dir = await fs.promises.mkdtemp(path.join(os.tmpdir(), "audit-serve-"));
   try {
     const viewer = new AuditViewer({
-      ...(data.store ? { postgres: { pool: data.store.pool, schema: data.store.schema } } : { auditPath: data.auditPath! }),
+      // (with the writer's key stores: the page opened a record the download left encrypted; review, 2026-12-04)
+      ...(data.store ? { postgres: { pool: data.store.pool, schema: data.store.schema, ...(data.store.contentDir !== undefined ? { contentDir: data.store.contentDir } : {}) } } : { auditPath: data.auditPath! }),
       ...(spec.sessionId !== undefined ? { sessionId: spec.sessionId } : {}),
       ...(data.keyInput !== undefined ? { encryptionKey: data.keyInput } : {}),
     });

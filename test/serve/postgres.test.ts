@@ -115,6 +115,13 @@ describe("startServer({ postgres })", () => {
       const d = (await r.json()) as { record: { promptPreview: unknown; encryptedWithoutKey?: boolean } };
       expect(d.record.encryptedWithoutKey).toBeUndefined();
       expect(d.record.promptPreview).toBe("a secret question");
+      // the downloads too (their viewer was made without contentDir; review, 2026-12-04)
+      const j = await fetch(new URL("/api/sessions/gamma/export.json?content=1", withDir.baseUrl), { headers: { authorization: `Bearer ${withDir.token}` } });
+      expect(j.status).toBe(200);
+      const chats = ((await j.json()) as { records: { chat_interactions: Array<{ id: string; promptPreview: unknown; decryptionError?: string }> } }).records.chat_interactions;
+      const secret = chats.find((c) => c.id === "secret1")!;
+      expect(secret.decryptionError).toBeUndefined();
+      expect(secret.promptPreview).toBe("a secret question");
     } finally {
       await withDir.close();
     }

@@ -1,6 +1,6 @@
 import type { Pool, PoolClient } from "pg";
 import { ddlLockKey, migrationSql, names, quoteIdent, SCHEMA_VERSION } from "./schema.js";
-import { parseOptions, poolFor, schemaOf } from "./pg.js";
+import { guardClient, parseOptions, poolFor, schemaOf } from "./pg.js";
 import type { PostgresConnectionOptions } from "./options.js";
 import { z } from "zod";
 import { connectionOptionsShape } from "./pg.js";
@@ -17,10 +17,14 @@ export interface MigrationResult {
 /**
  * Creates the store's schema if it is not there, under an advisory lock so that many instances
  * starting together migrate once; also makes sure this month's and next month's partitions exist.
- * Idempotent.
+ * Idempotent. `onDropped` hears of the connection dropped while checked out (the statement in
+ * progress fails too, and that failure is thrown).
  */
-export async function migrateWith(pool: Pool, schema: string): Promise<MigrationResult> {
+export async function migrateWith(pool: Pool, schema: string, onDropped: (err: Error) => void = () => undefined): Promise<MigrationResult> {
   const client: PoolClient = await pool.connect();
+  // (found by review, 2026-12-04: no 'error' listener while checked out; a connection dropped
+  // while waiting on the advisory lock killed the host with an uncaught 'error' event)
+  const unguard = guardClient(client, onDropped);
   let created = false;
   try {
     await client.query("BEGIN");
@@ -45,6 +49,7 @@ export async function migrateWith(pool: Pool, schema: string): Promise<Migration
     await client.query("ROLLBACK").catch(() => undefined);
     throw err;
   } finally {
+    unguard();
     client.release();
   }
 }

@@ -5,7 +5,7 @@
  */
 import { createRequire } from "node:module";
 import type * as PgModule from "pg";
-import type { Pool, PoolConfig } from "pg";
+import type { Pool, PoolClient, PoolConfig } from "pg";
 import { z } from "zod";
 import { AuditConfigError } from "../errors.js";
 import { toFieldIssues } from "../record/issues.js";
@@ -69,4 +69,26 @@ export function poolFor(o: PostgresConnectionOptions, extra: PoolConfig, field: 
 
 export function schemaOf(o: PostgresConnectionOptions): string {
   return o.schema ?? DEFAULT_SCHEMA;
+}
+
+/**
+ * Listens for `client`'s 'error' event while it is checked out of its pool; returns the function
+ * that stops listening (call it before `release()`). Found by review, 2026-12-04: the pool
+ * listens on idle clients only, so a checked-out client whose connection the server dropped
+ * (pg_terminate_backend, a restart, a failover) emitted 'error' with no listener and the host
+ * process died of it. The query in progress is rejected as well, so the caller learns of the
+ * failure there; `onError` only sees the event.
+ */
+export function guardClient(client: PoolClient, onError: (err: Error) => void): () => void {
+  const listener = (err: Error): void => {
+    try {
+      onError(err);
+    } catch {
+      // a failing reporter must not turn into an uncaught exception either
+    }
+  };
+  client.on("error", listener);
+  return () => {
+    client.removeListener("error", listener);
+  };
 }

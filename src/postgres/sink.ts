@@ -492,7 +492,12 @@ export class PostgresSink implements AuditSink {
 
   private async connect(): Promise<void> {
     const pool = this.requirePool();
-    if (this.settings.migrate) await migrateWith(pool, this.schema);
+    // a connection dropped during the migration fails it (reported by fail()); the event itself
+    // is kept as lastError, as the pool's idle errors are
+    if (this.settings.migrate)
+      await migrateWith(pool, this.schema, (err) => {
+        this.lastError = err.message;
+      });
     await this.markSession("active");
     this.knownMonths.clear();
     this.ready = true;

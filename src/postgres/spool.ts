@@ -123,12 +123,26 @@ export class Spool {
     if (this.size === 0) return 0;
     const fd = fs.openSync(this.path, "r+");
     try {
-      const tailLen = Math.min(this.size, 1 << 20);
-      const buf = Buffer.alloc(tailLen);
-      fs.readSync(fd, buf, 0, tailLen, this.size - tailLen);
-      if (buf[tailLen - 1] === 0x0a) return 0;
-      const lastNl = buf.lastIndexOf(0x0a);
-      const keep = lastNl === -1 ? (tailLen === this.size ? 0 : this.size - tailLen) : this.size - tailLen + lastNl + 1;
+      const last = Buffer.alloc(1);
+      fs.readSync(fd, last, 0, 1, this.size - 1);
+      if (last[0] === 0x0a) return 0;
+      // Found by review, 2026-12-04: only the last 1 MiB was searched, and a torn line longer
+      // than that was cut by exactly 1 MiB: the rest of it stayed, the next append was glued to
+      // it and that record was lost. Now the search goes back chunk by chunk to the last
+      // newline, or to the start of the file.
+      let keep = 0;
+      let end = this.size;
+      const buf = Buffer.alloc(Math.min(this.size, READ_CHUNK));
+      while (end > 0) {
+        const len = Math.min(READ_CHUNK, end);
+        const n = fs.readSync(fd, buf, 0, len, end - len);
+        const nl = buf.subarray(0, n).lastIndexOf(0x0a);
+        if (nl !== -1) {
+          keep = end - len + nl + 1;
+          break;
+        }
+        end -= len;
+      }
       const cut = this.size - keep;
       fs.ftruncateSync(fd, keep);
       this.size = keep;

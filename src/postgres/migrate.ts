@@ -1,5 +1,5 @@
 import type { Pool, PoolClient } from "pg";
-import { ddlLockKey, migrationSql, names, quoteIdent, SCHEMA_VERSION } from "./schema.js";
+import { ddlLockKey, migrationSql, names, quoteIdent, upgradeSql } from "./schema.js";
 import { guardClient, parseOptions, poolFor, schemaOf } from "./pg.js";
 import type { PostgresConnectionOptions } from "./options.js";
 import { z } from "zod";
@@ -36,11 +36,19 @@ export async function migrateWith(pool: Pool, schema: string, onDropped: (err: E
       const v = await client.query<{ v: number | null }>(`SELECT max(version) AS v FROM ${n.version}`);
       version = v.rows[0]?.v ?? 0;
     }
-    if (version < SCHEMA_VERSION) {
+    if (version === 0) {
       await client.query(`CREATE SCHEMA IF NOT EXISTS ${n.schema}`);
       await client.query(migrationSql(schema));
       created = true;
-      version = SCHEMA_VERSION;
+      version = 1;
+    }
+    // (a store of an older version is upgraded step by step: found by review, 2026-12-04, when
+    // the first change to the schema came; the whole DDL used to run again, and failed)
+    for (const [to, ddl] of upgradeSql(schema)) {
+      if (to <= version) continue;
+      await client.query(ddl);
+      await client.query(`INSERT INTO ${n.version} (version) VALUES ($1)`, [to]);
+      version = to;
     }
     await client.query(`SELECT ${n.ensurePartition}(now()), ${n.ensurePartition}(now() + interval '1 month')`);
     await client.query("COMMIT");

@@ -7,8 +7,11 @@
  */
 import { z } from "zod";
 
-/** Version of the schema below; `audit_schema_version` records which versions were applied. */
-export const SCHEMA_VERSION = 1;
+/**
+ * Version of the schema: {@link migrationSql} creates version 1, {@link upgradeSql} brings it to
+ * this one step by step; `audit_schema_version` records which versions were applied.
+ */
+export const SCHEMA_VERSION = 2;
 
 /** Schema names we accept: plain identifiers, so they can be quoted without surprises. */
 export const schemaNameSchema = z
@@ -48,7 +51,7 @@ export function ddlLockKey(schema: string): string {
   return `audit-logger:${schema}`;
 }
 
-/** The DDL of version 1, run inside one transaction under the schema's advisory lock. */
+/** The DDL of version 1, run inside one transaction under the schema's advisory lock (then {@link upgradeSql}). */
 export function migrationSql(schema: string): string {
   const n = names(schema);
   const lockKey = quoteLiteral(ddlLockKey(schema));
@@ -204,8 +207,39 @@ CREATE TABLE ${n.version} (
   version    integer     PRIMARY KEY,
   applied_at timestamptz NOT NULL DEFAULT now()
 );
-INSERT INTO ${n.version} (version) VALUES (${SCHEMA_VERSION});
+INSERT INTO ${n.version} (version) VALUES (1);
 `;
+}
+
+/**
+ * The steps from version 1 to {@link SCHEMA_VERSION}, in order: `[version, DDL]`. Each runs in
+ * the migration's transaction, under its advisory lock, on a store at the version before it.
+ */
+export function upgradeSql(schema: string): ReadonlyArray<readonly [number, string]> {
+  const n = names(schema);
+  return [
+    [
+      2,
+      // Found by review, 2026-12-04: audit_sessions had no guard, and verify listed sessions from
+      // it and from the records only, so deleting a session's row and dropping the partitions of
+      // its records hid the whole session from verify. Its rows now cannot be deleted, truncated or
+      // renamed (status and info still change as the session closes), and verify also lists the
+      // sessions of the checkpoints and retention cuts. The retention tables get the TRUNCATE
+      // guard the documentation promised.
+      `
+CREATE TRIGGER audit_sessions_no_delete BEFORE DELETE ON ${n.sessions}
+  FOR EACH ROW EXECUTE FUNCTION ${n.schema}.audit_refuse_change();
+CREATE TRIGGER audit_sessions_keep_id BEFORE UPDATE OF session_id ON ${n.sessions}
+  FOR EACH ROW WHEN (OLD.session_id IS DISTINCT FROM NEW.session_id) EXECUTE FUNCTION ${n.schema}.audit_refuse_change();
+CREATE TRIGGER audit_sessions_no_truncate BEFORE TRUNCATE ON ${n.sessions}
+  FOR EACH STATEMENT EXECUTE FUNCTION ${n.schema}.audit_refuse_change();
+CREATE TRIGGER audit_retention_log_no_truncate BEFORE TRUNCATE ON ${n.retentionLog}
+  FOR EACH STATEMENT EXECUTE FUNCTION ${n.schema}.audit_refuse_change();
+CREATE TRIGGER audit_retention_cuts_no_truncate BEFORE TRUNCATE ON ${n.retentionCuts}
+  FOR EACH STATEMENT EXECUTE FUNCTION ${n.schema}.audit_refuse_change();
+`,
+    ],
+  ];
 }
 
 /**

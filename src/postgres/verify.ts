@@ -65,7 +65,15 @@ export async function verifyWith(pool: Pool, schema: string, sessionId?: string)
   let records = 0;
   const sessions = sessionId
     ? [sessionId]
-    : (await pool.query<{ s: string }>(`SELECT session_id AS s FROM ${n.sessions} UNION SELECT DISTINCT session_id FROM ${n.records} ORDER BY 1`)).rows.map((r) => r.s);
+    : // (found by review, 2026-12-04: listed from the sessions and records only, so a session whose
+      // records' partitions and sessions row were gone verified OK; its checkpoints and retention
+      // cuts name it too)
+      (
+        await pool.query<{ s: string }>(
+          `SELECT session_id AS s FROM ${n.sessions} UNION SELECT DISTINCT session_id FROM ${n.records}
+           UNION SELECT DISTINCT session_id FROM ${n.checkpoints} UNION SELECT DISTINCT session_id FROM ${n.retentionCuts} ORDER BY 1`,
+        )
+      ).rows.map((r) => r.s);
   for (const sid of sessions) {
     const cuts = new Map<string, { seq: number; hash: string }>();
     for (const c of (

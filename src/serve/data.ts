@@ -183,6 +183,26 @@ export class ServeData {
     return `${r.rows.map((x) => `${x.kind}=${x.c}:${x.mx}`).join("|")}|session=${s.rows[0]?.status ?? "-"}:${s.rows[0]?.closed ?? "-"}#${sessionId}`;
   }
 
+  /**
+   * The store's key for the integrity verdict: {@link signature} and a fingerprint of every row
+   * the verifier reads (the session's records, checkpoints and retention cuts). Found by review,
+   * 2026-12-04: the key was the record count, highest seq and status only, so a row edited in
+   * place (its guard switched off) kept its cached "ok". Each row version is identified by its
+   * table, place and inserting transaction (`tableoid`, `ctid`, `xmin`), which an UPDATE changes;
+   * summing their hashes reads the rows' headers, not their lines.
+   */
+  private async storeIntegritySignature(sessionId: string): Promise<string> {
+    const n = names(this.store!.schema);
+    const fp = (table: string) =>
+      `(SELECT count(*)::text || ':' || coalesce(sum(hashtextextended(tableoid::text || ctid::text || xmin::text, 0)), 0)::text FROM ${table} WHERE session_id = $1)`;
+    const r = await this.store!.pool.query<{ r: string; c: string; x: string }>(
+      `SELECT ${fp(n.records)} AS r, ${fp(n.checkpoints)} AS c, ${fp(n.retentionCuts)} AS x`,
+      [sessionId],
+    );
+    const row = r.rows[0];
+    return `${await this.signature(sessionId)}|rows=${row?.r}|checkpoints=${row?.c}|cuts=${row?.x}`;
+  }
+
   get hasKey(): boolean {
     return this.key !== undefined;
   }
@@ -210,7 +230,7 @@ export class ServeData {
   async integrity(sessionId: string): Promise<VerifyReport> {
     const dir = this.auditPath;
     const store = this.store;
-    const key = dir !== undefined ? `${integritySignature(dir, sessionId)}#${sessionId}` : await this.signature(sessionId);
+    const key = dir !== undefined ? `${integritySignature(dir, sessionId)}#${sessionId}` : await this.storeIntegritySignature(sessionId);
     return this.verifyMemo.get(key, () => (dir !== undefined ? verifyAuditLog(dir, { sessionId }) : verifyWith(store!.pool, store!.schema, sessionId)));
   }
 

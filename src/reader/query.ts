@@ -167,7 +167,10 @@ export function compileQuery<K extends RecordType>(kind: K, filter: FilterOf[K] 
     }
     return true;
   };
-  return { match, sessionId: f.sessionId, limit: f.limit ?? DEFAULT_LIMIT, offset: f.offset ?? 0 };
+  // a limit past 2^53 is no limit (found by review, 2026-12-04: 1e20 reached PostgreSQL as a
+  // bigint out of range, a raw DatabaseError)
+  const limit = f.limit === undefined ? DEFAULT_LIMIT : f.limit > Number.MAX_SAFE_INTEGER ? Number.POSITIVE_INFINITY : f.limit;
+  return { match, sessionId: f.sessionId, limit, offset: f.offset ?? 0 };
 }
 
 /** Newest first: later timestamp, then (same session) higher seq, then larger id. */

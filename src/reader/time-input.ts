@@ -25,7 +25,17 @@ export function timeMillis(v: unknown): number {
   return Date.parse(m[4] !== undefined && m[7] === undefined ? `${text}Z` : text);
 }
 
-/** `v` as an ISO 8601 UTC string (the caller checked it is a time). */
+/** The first and last millisecond of the years 0001-9999: the records' timestamps, and PostgreSQL's input, have four-digit years. */
+const FIRST_MS = Date.parse("0001-01-01T00:00:00.000Z");
+const LAST_MS = Date.parse("9999-12-31T23:59:59.999Z");
+
+/**
+ * `v` as an ISO 8601 UTC string (the caller checked it is a time), clamped to the years 0001-9999.
+ * Found by review, 2026-12-04: a time beyond them (up to JavaScript's ±8.64e15 ms) became an
+ * extended-year string such as "+275760-09-13T00:00:00.000Z", which sorts below "2026-…" (the file
+ * viewer's `until: 8.64e15` matched nothing) and which PostgreSQL refused (a raw DatabaseError,
+ * 22009, from the store's viewer).
+ */
 export function isoTime(v: TimeInput): string {
-  return new Date(timeMillis(v)).toISOString();
+  return new Date(Math.min(LAST_MS, Math.max(FIRST_MS, timeMillis(v)))).toISOString();
 }

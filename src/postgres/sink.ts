@@ -16,6 +16,7 @@ import { runInAuditContext } from "../context.js";
 import { AuditIOError } from "../errors.js";
 import { readLines } from "../reader/lines.js";
 import { listKindFiles, sessionFileName } from "../sink/files.js";
+import { alive, sessionLockHeld } from "../sink/lock.js";
 import { peekTail } from "../sink/recover.js";
 import { CHAIN_KINDS, type AuditSink, type ChainKind, type SealedRecord } from "../types.js";
 import { migrateWith } from "./migrate.js";
@@ -63,6 +64,8 @@ export interface PostgresSinkStats {
   readonly spilled: number;
   /** records sent from the session's files on open */
   readonly backfilled: number;
+  /** records sent from spools that sinks of other, ended sessions left in the audit directory */
+  readonly adopted: number;
   /** records the store refused for good (each reported; they stay in the files): see docs/POSTGRES.md */
   readonly refused: number;
   /** true while the store is unreachable or refusing */
@@ -92,6 +95,37 @@ type Settings = Required<Omit<PostgresSinkOptions, "connectionString" | "pool" |
 interface Head {
   seq: number;
   hash: string;
+}
+
+/** A spool that the sink of another session left in the audit directory (see `adoptOrphans`). */
+interface Orphan {
+  readonly sessionId: string;
+  path: string;
+  /** open once claimed (renamed to `….adopting-<our pid>`) */
+  spool?: Spool;
+}
+
+/** The session of a spool's first complete line, if it is a sealed record. */
+function firstLineSession(file: string): string | undefined {
+  let fd: number | undefined;
+  try {
+    fd = fs.openSync(file, "r");
+    const chunks: Buffer[] = [];
+    const buf = Buffer.alloc(1 << 16);
+    for (let pos = 0; pos < 64 << 20; ) {
+      const n = fs.readSync(fd, buf, 0, buf.length, pos);
+      if (n <= 0) return undefined;
+      const nl = buf.subarray(0, n).indexOf(0x0a);
+      chunks.push(Buffer.from(buf.subarray(0, nl === -1 ? n : nl)));
+      if (nl !== -1) return lineInfo(Buffer.concat(chunks).toString("utf8"))?.sessionId;
+      pos += n;
+    }
+    return undefined;
+  } catch {
+    return undefined;
+  } finally {
+    if (fd !== undefined) fs.closeSync(fd);
+  }
 }
 
 function sleep(ms: number): Promise<void> {
@@ -157,6 +191,7 @@ export class PostgresSink implements AuditSink {
   /** a fork of this session's chain in the store was reported (see reportFork) */
   private forkReported = false;
   private fileTails: Partial<Record<ChainKind, number>> | undefined;
+  private orphans: Orphan[] = [];
 
   private queue: SealedRecord[] = [];
   private inflight: SealedRecord[] | undefined;
@@ -173,7 +208,7 @@ export class PostgresSink implements AuditSink {
   private readonly knownMonths = new Set<string>();
   private readonly heads = new Map<ChainKind, Head>();
   private readonly checkpointed = new Map<ChainKind, number>();
-  private counters = { stored: 0, duplicates: 0, spilled: 0, backfilled: 0, refused: 0 };
+  private counters = { stored: 0, duplicates: 0, spilled: 0, backfilled: 0, adopted: 0, refused: 0 };
   private lastError: string | undefined;
 
   constructor(options: PostgresSinkOptions) {
@@ -225,6 +260,7 @@ export class PostgresSink implements AuditSink {
     this.auditDir = info.auditDir;
     this.onError = info.onError;
     this.initSpool();
+    if (this.spoolOption === undefined) this.orphans = this.findOrphans(info.auditDir);
     try {
       const v = JSON.parse(fs.readFileSync(path.join(info.auditDir, sessionFileName(info.sessionId)), "utf8")) as unknown;
       if (v && typeof v === "object" && !Array.isArray(v)) this.sessionInfo = v as Record<string, unknown>;
@@ -325,11 +361,12 @@ export class PostgresSink implements AuditSink {
     if (this.spool && !this.spool.isEmpty) {
       this.note(
         new AuditIOError(
-          `PostgresSink: ${this.spool.pendingBytes} bytes of records for session ${this.sessionId} are still in ${this.spool.path}: the store was unreachable. They are sent when a PostgresSink opens this session again.`,
+          `PostgresSink: ${this.spool.pendingBytes} bytes of records for session ${this.sessionId} are still in ${this.spool.path}: the store was unreachable. They are sent when a PostgresSink opens this session again, or, once this session has ended, when one of this schema opens another session in this directory.`,
         ),
       );
     }
     this.spool?.close();
+    this.releaseOrphans();
     if (this.ownsPool && this.pool) {
       const pool = this.pool;
       this.pool = undefined;
@@ -372,7 +409,7 @@ export class PostgresSink implements AuditSink {
   }
 
   private hasPending(): boolean {
-    return this.queue.length > 0 || this.inflight !== undefined || this.spooling || this.fileTails !== undefined;
+    return this.queue.length > 0 || this.inflight !== undefined || this.spooling || this.fileTails !== undefined || this.orphans.length > 0;
   }
 
   private note(err: unknown): void {
@@ -425,6 +462,7 @@ export class PostgresSink implements AuditSink {
         if (this.stopped) return;
         if (!this.ready) await this.connect();
         if (this.fileTails) await this.backfill(this.fileTails);
+        if (this.orphans.length > 0) await this.adoptOrphans();
         if (this.spooling && this.spool) {
           if (this.queue.length > 0) this.spill();
           const batch = this.spool.read(this.settings.batchSize);
@@ -558,8 +596,8 @@ export class PostgresSink implements AuditSink {
     }
   }
 
-  /** Stores records from the queue (envelope known). */
-  private async store(recs: readonly SealedRecord[]): Promise<void> {
+  /** Stores records from the queue (envelope known); `sid`: the session they are of (another one's for an adopted spool). */
+  private async store(recs: readonly SealedRecord[], sid = this.sessionId): Promise<void> {
     const months = new Set<string>();
     for (const r of recs) months.add(monthOf(r.timestamp));
     let result: { added: number; forks: string | null };
@@ -572,12 +610,13 @@ export class PostgresSink implements AuditSink {
       if (!refusesRow(err)) throw err;
       if (recs.length === 1) return this.refuse(recs[0]!, err);
       const half = recs.length >> 1;
-      await this.store(recs.slice(0, half));
-      await this.store(recs.slice(half));
+      await this.store(recs.slice(0, half), sid);
+      await this.store(recs.slice(half), sid);
       return;
     }
-    this.counted(result.added, recs.length, recs);
-    if (result.forks !== null) this.reportFork(result.forks);
+    const own = sid === this.sessionId;
+    this.counted(result.added, recs.length, own ? recs : []);
+    if (result.forks !== null && own) this.reportFork(result.forks);
   }
 
   /** A record the store refuses for good: reported, counted, left out (the files keep it). */
@@ -585,7 +624,7 @@ export class PostgresSink implements AuditSink {
     this.counters.refused++;
     this.note(
       new AuditIOError(
-        `PostgresSink: the store refused ${rec.kind} record seq ${rec.seq} of session ${this.sessionId} (${(err as Error).message}, SQLSTATE ${pgCode(err)}): it is left out of the store, and still in the session's files; verify --postgres reports it missing. The records after it are stored.`,
+        `PostgresSink: the store refused ${rec.kind} record seq ${rec.seq} of session ${rec.sessionId} (${(err as Error).message}, SQLSTATE ${pgCode(err)}): it is left out of the store, and still in the session's files; verify --postgres reports it missing. The records after it are stored.`,
         { cause: err },
       ),
     );
@@ -607,18 +646,137 @@ export class PostgresSink implements AuditSink {
     );
   }
 
-  /** Stores lines read back from the spool or the files; lines that are not sealed records are reported and skipped. */
-  private async storeLines(lines: readonly string[]): Promise<void> {
+  /** Stores lines read back from the spool or the files; lines that are not sealed records (of `sid`) are reported and skipped. */
+  private async storeLines(lines: readonly string[], sid = this.sessionId): Promise<SealedRecord[]> {
     const recs: SealedRecord[] = [];
     for (const line of lines) {
       const info = lineInfo(line);
-      if (!info || info.sessionId !== this.sessionId) {
-        this.note(new AuditIOError(`PostgresSink skipped a spooled line that is not a sealed record of session ${this.sessionId}: ${line.slice(0, 80)}`));
+      if (!info || info.sessionId !== sid) {
+        this.note(new AuditIOError(`PostgresSink skipped a spooled line that is not a sealed record of session ${sid}: ${line.slice(0, 80)}`));
         continue;
       }
       recs.push({ ...info, line });
     }
-    if (recs.length > 0) await this.store(recs);
+    if (recs.length > 0) await this.store(recs, sid);
+    return recs;
+  }
+
+  /**
+   * The spools of this schema that sinks of other sessions left in `dir`. Found by review,
+   * 2026-12-04: a spool was replayed only by a sink of its own session, and the default sessionId
+   * is new in every process, so what a process spooled when the store was away as it ended (or
+   * crashed) stayed in `.pg_spool_<its session>.jsonl` for good. A spool counts as left when the
+   * session's lock is not held by a live process (see `sessionLockHeld`) and no live process is
+   * replaying it (`….adopting-<pid>`); its session is read from its first line, which must match
+   * the file's name for this schema.
+   */
+  private findOrphans(dir: string): Orphan[] {
+    const prefix = this.schema === DEFAULT_SCHEMA ? ".pg_spool_" : `.pg_spool_${this.schema}_`;
+    const found: Orphan[] = [];
+    let entries: string[];
+    try {
+      entries = fs.readdirSync(dir);
+    } catch {
+      return found;
+    }
+    for (const name of entries) {
+      const m = /^(\.pg_spool_.+\.jsonl)(?:\.adopting-(\d+))?$/.exec(name);
+      if (!m || !name.startsWith(prefix)) continue;
+      const file = path.join(dir, name);
+      if (file === this.spool?.path || (m[2] !== undefined && alive(Number(m[2])))) continue;
+      const sid = firstLineSession(file);
+      if (sid === undefined || sid === this.sessionId || `${prefix}${sid}.jsonl` !== m[1]) continue;
+      if (sessionLockHeld(dir, sid)) continue;
+      found.push({ sessionId: sid, path: file });
+    }
+    return found;
+  }
+
+  /**
+   * Sends the records of the spools other sessions' sinks left (see `findOrphans`), then records
+   * their sessions (status from their session files) and chain heads (checkpoints), and removes
+   * the spools. A spool is claimed first by renaming it to `….adopting-<pid>`, so that one process
+   * replays it; what a failed store leaves is resumed by the next pump, or after this process
+   * ends, by another sink.
+   */
+  private async adoptOrphans(): Promise<void> {
+    while (this.orphans.length > 0) {
+      const o = this.orphans[0]!;
+      if (!o.spool) {
+        if (sessionLockHeld(this.auditDir!, o.sessionId)) {
+          this.orphans.shift(); // its session came back: its own sink replays it
+          continue;
+        }
+        const claimed = `${o.path.replace(/\.adopting-\d+$/, "")}.adopting-${process.pid}`;
+        try {
+          fs.renameSync(o.path, claimed);
+        } catch (err) {
+          if ((err as NodeJS.ErrnoException).code !== "ENOENT") throw err;
+          this.orphans.shift(); // another process claimed it first
+          continue;
+        }
+        o.path = claimed;
+        o.spool = new Spool(claimed);
+      }
+      const spool = o.spool;
+      const heads = new Map<ChainKind, Head>();
+      for (;;) {
+        const batch = spool.read(this.settings.batchSize);
+        if (batch.lines.length === 0) break;
+        for (const r of await this.storeLines(batch.lines, o.sessionId)) {
+          const h = heads.get(r.kind);
+          if (!h || r.seq > h.seq) heads.set(r.kind, { seq: r.seq, hash: r.hash });
+        }
+        this.counters.adopted += batch.lines.length;
+        spool.advance(batch.bytes);
+      }
+      await this.closeAdopted(o.sessionId, heads);
+      spool.advance(spool.pendingBytes); // an unterminated remainder: the Spool cut a torn one at open
+      spool.removeIfDone();
+      this.orphans.shift();
+    }
+  }
+
+  /** The session row and checkpoints of an adopted spool's session. */
+  private async closeAdopted(sid: string, heads: ReadonlyMap<ChainKind, Head>): Promise<void> {
+    const pool = this.requirePool();
+    const n = this.sql.n;
+    let info: Record<string, unknown> = {};
+    try {
+      const v = JSON.parse(fs.readFileSync(path.join(this.auditDir!, sessionFileName(sid)), "utf8")) as unknown;
+      if (v && typeof v === "object" && !Array.isArray(v)) info = v as Record<string, unknown>;
+    } catch {
+      // no session file: an empty info
+    }
+    const status = info.status === "finalized" ? "finalized" : "active";
+    await pool.query(
+      `INSERT INTO ${n.sessions} (session_id, info, status, closed_at) VALUES ($1, $2::jsonb, $3, CASE WHEN $3 = 'finalized' THEN now() END)
+       ON CONFLICT (session_id) DO UPDATE SET info = EXCLUDED.info, status = EXCLUDED.status, closed_at = EXCLUDED.closed_at
+       WHERE ${n.sessions}.status = 'active' AND EXCLUDED.status = 'finalized'`,
+      [sid, jsonbText(JSON.stringify(info)), status],
+    );
+    if (heads.size === 0) return;
+    const rows = [...heads];
+    await pool.query(
+      `INSERT INTO ${n.checkpoints} (session_id, kind, seq, hash)
+       SELECT $1, u.k, u.q, u.h FROM unnest($2::text[], $3::bigint[], $4::text[]) AS u(k, q, h)
+       ON CONFLICT DO NOTHING`,
+      [sid, rows.map(([k]) => k), rows.map(([, h]) => h.seq), rows.map(([, h]) => h.hash)],
+    );
+  }
+
+  /** At close: spools claimed but not replayed get their name back, for the next sink to adopt. */
+  private releaseOrphans(): void {
+    for (const o of this.orphans.splice(0)) {
+      if (!o.spool) continue;
+      o.spool.close();
+      const original = o.path.replace(/\.adopting-\d+$/, "");
+      try {
+        if (!fs.existsSync(original)) fs.renameSync(o.path, original);
+      } catch (err) {
+        this.note(err);
+      }
+    }
   }
 
   private counted(added: number, sent: number, recs: readonly SealedRecord[]): void {

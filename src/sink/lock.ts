@@ -67,6 +67,19 @@ export class SessionLock {
   }
 }
 
+/**
+ * Whether a live writer may hold `sessionId`'s lock in `auditDir`: its lock file names a live
+ * process of this host, or a process of another host (whose liveness cannot be told from here),
+ * or cannot be read yet.
+ */
+export function sessionLockHeld(auditDir: string, sessionId: string): boolean {
+  const file = path.join(auditDir, lockFileName(sessionId));
+  if (!fs.existsSync(file)) return false;
+  const holder = readLock(file);
+  // (a lock file not readable yet is one being written: held)
+  return holder === undefined || holder.hostname !== os.hostname() || alive(holder.pid);
+}
+
 function readLock(file: string): LockBody | undefined {
   try {
     const b = JSON.parse(fs.readFileSync(file, "utf8")) as Partial<LockBody>;

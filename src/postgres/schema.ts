@@ -11,7 +11,7 @@ import { z } from "zod";
  * Version of the schema: {@link migrationSql} creates version 1, {@link upgradeSql} brings it to
  * this one step by step; `audit_schema_version` records which versions were applied.
  */
-export const SCHEMA_VERSION = 2;
+export const SCHEMA_VERSION = 3;
 
 /** Schema names we accept: plain identifiers, so they can be quoted without surprises. */
 export const schemaNameSchema = z
@@ -237,6 +237,17 @@ CREATE TRIGGER audit_retention_log_no_truncate BEFORE TRUNCATE ON ${n.retentionL
   FOR EACH STATEMENT EXECUTE FUNCTION ${n.schema}.audit_refuse_change();
 CREATE TRIGGER audit_retention_cuts_no_truncate BEFORE TRUNCATE ON ${n.retentionCuts}
   FOR EACH STATEMENT EXECUTE FUNCTION ${n.schema}.audit_refuse_change();
+`,
+    ],
+    [
+      3,
+      // Found by review, 2026-12-04: a writer role without the owner's rights (migrate: false, as
+      // docs/POSTGRES.md advises) could not create a month's partition (only the owner of
+      // audit_records can), so records of a month the migration had not made were refused and
+      // spooled for good. The function now runs as its owner, the migrating role, with a fixed
+      // search_path (every name in it is schema-qualified).
+      `
+ALTER FUNCTION ${n.ensurePartition}(timestamptz) SECURITY DEFINER SET search_path = pg_catalog, pg_temp;
 `,
     ],
   ];

@@ -1,7 +1,7 @@
 import { afterEach, describe, expect, it } from "vitest";
 import { AuditLogger, withRecordTime } from "../../src/logger.js";
 import { migratePostgres, PostgresSink, verifyPostgres } from "../../src/postgres/index.js";
-import { migrationSql } from "../../src/postgres/schema.js";
+import { migrationSql, SCHEMA_VERSION } from "../../src/postgres/schema.js";
 import { cleanupTmp, tmpProject } from "../helpers/index.js";
 import { dropSchema, freshSchema, PG_URL, sql } from "../fixtures/postgres/db.js";
 
@@ -53,10 +53,10 @@ describe("verify --postgres sees every session the store knows of", () => {
     await expect(sql(`DELETE FROM "${schema}".audit_sessions`)).resolves.toEqual([]); // v1: unguarded
     await sql(`INSERT INTO "${schema}".audit_sessions (session_id) VALUES ('s1')`);
     const r = await migratePostgres({ connectionString: PG_URL, schema });
-    expect(r).toEqual({ schema, version: 2, created: false });
+    expect(r).toEqual({ schema, version: SCHEMA_VERSION, created: false });
     await expect(sql(`DELETE FROM "${schema}".audit_sessions`)).rejects.toThrow(/append-only/);
-    expect(await migratePostgres({ connectionString: PG_URL, schema })).toEqual({ schema, version: 2, created: false });
+    expect(await migratePostgres({ connectionString: PG_URL, schema })).toEqual({ schema, version: SCHEMA_VERSION, created: false });
     const versions = await sql<{ version: number }>(`SELECT version FROM "${schema}".audit_schema_version ORDER BY 1`);
-    expect(versions.map((v) => v.version)).toEqual([1, 2]);
+    expect(versions.map((v) => v.version)).toEqual(Array.from({ length: SCHEMA_VERSION }, (_, i) => i + 1));
   });
 });

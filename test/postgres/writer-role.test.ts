@@ -1,0 +1,46 @@
+import { randomBytes } from "node:crypto";
+import { afterEach, describe, expect, it } from "vitest";
+import { AuditLogger, withRecordTime } from "../../src/logger.js";
+import { migratePostgres, PostgresSink, verifyPostgres } from "../../src/postgres/index.js";
+import { cleanupTmp, tmpProject } from "../helpers/index.js";
+import { dropSchema, freshSchema, PG_URL, sql } from "../fixtures/postgres/db.js";
+
+const schemas: string[] = [];
+const roles: string[] = [];
+afterEach(async () => {
+  for (const s of schemas.splice(0)) await dropSchema(s);
+  for (const r of roles.splice(0)) await sql(`DROP ROLE IF EXISTS ${r}`);
+  cleanupTmp();
+});
+
+describe("a least-privilege writer (migrate: false) with the grants docs/POSTGRES.md lists", () => {
+  it("stores records of a month the migration did not create, marks its session active and finalized", async () => {
+    const schema = freshSchema("wrole");
+    schemas.push(schema);
+    const role = `h7t_writer_${process.pid}_${randomBytes(3).toString("hex")}`;
+    roles.push(role);
+    await migratePostgres({ connectionString: PG_URL, schema }); // as the owner
+    await sql(`CREATE ROLE ${role} LOGIN`);
+    // the grants of docs/POSTGRES.md, "Schema"
+    await sql(`GRANT USAGE ON SCHEMA "${schema}" TO ${role}`);
+    await sql(`GRANT SELECT, INSERT ON ALL TABLES IN SCHEMA "${schema}" TO ${role}`);
+    await sql(`GRANT UPDATE (info, status, closed_at) ON "${schema}".audit_sessions TO ${role}`);
+    const url = PG_URL.replace("postgres@", `${role}@`);
+    const at = new Date();
+    const later = Date.UTC(at.getUTCFullYear(), at.getUTCMonth() + 5, 15); // no partition yet
+    const sink = new PostgresSink({ connectionString: url, schema, migrate: false, closeTimeoutMs: 2000, retryMinMs: 50 });
+    const logger = new AuditLogger({ sessionId: "writer", projectPath: tmpProject(), sinks: [sink], fullContentLogging: false });
+    const errors: string[] = [];
+    logger.on("error", (e) => errors.push(e.message));
+    for (let i = 0; i < 3; i++) withRecordTime(later + i, () => logger.logToolUsage({ toolName: "t", operation: "op" }));
+    logger.logToolUsage({ toolName: "t", operation: "now" });
+    await logger.finalizeSession();
+    expect(errors).toEqual([]);
+    expect(sink.stats()).toMatchObject({ stored: 4, spilled: 0 });
+    const [s] = await sql<{ status: string }>(`SELECT status FROM "${schema}".audit_sessions WHERE session_id = 'writer'`);
+    expect(s?.status).toBe("finalized");
+    expect((await verifyPostgres({ connectionString: PG_URL, schema })).problems).toEqual([]);
+    // the writer still cannot change or remove what is stored
+    await expect(sql(`SET ROLE ${role}; UPDATE "${schema}".audit_records SET line = 'x'`)).rejects.toThrow(/permission denied/);
+  });
+});

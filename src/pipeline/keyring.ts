@@ -120,10 +120,26 @@ export function openKeyring(masters: readonly EncryptionKey[], auditDir: string 
   const current = masters[0];
   if (!current) throw new AuditKeyError("A keyring needs at least one key.");
   const byId = new Map<string, EncryptionKey>(masters.map((m) => [m.id, m]));
+  /** the data keys unwrapped so far (in byId too) */
+  const dataKeys = new Set<string>();
   let stores: Map<string, WrappedKey> | undefined;
+  // The directory's change time when the stores were read: a shred replaces a store by a rename
+  // (and leaves a marker beside it meanwhile), which changes it. A keyring kept every data key it
+  // had unwrapped, and the stores it had read, for its lifetime, so a viewer (`serve`) opened
+  // before a shred went on reading the subject (found by review, 2026-12-04).
+  let dirStamp: string | undefined;
+  const stampOf = (): string => {
+    try {
+      const st = fs.statSync(auditDir!);
+      return `${st.ino}:${st.mtimeMs}:${st.ctimeMs}`;
+    } catch {
+      return "-";
+    }
+  };
   const load = () => {
     stores = new Map();
     if (!auditDir) return stores;
+    dirStamp = stampOf(); // before reading: a change while it reads is seen next time
     for (const name of safeReaddir(auditDir)) {
       if (!name.startsWith(KEY_STORE_PREFIX) || !name.endsWith(".jsonl")) continue;
       for (const w of readStore(path.join(auditDir, name))) stores.set(w.kid, w);
@@ -132,7 +148,18 @@ export function openKeyring(masters: readonly EncryptionKey[], auditDir: string 
   };
   const resolve = (kid: string): EncryptionKey | undefined => {
     const known = byId.get(kid);
-    if (known) return known;
+    if (known && !(auditDir && dataKeys.has(kid) && stampOf() !== dirStamp)) return known;
+    if (known) {
+      // the stores may have changed: keep only the data keys they still hold
+      const now = load();
+      for (const id of dataKeys) {
+        if (now.has(id)) continue;
+        dataKeys.delete(id);
+        byId.delete(id);
+      }
+      if (byId.has(kid)) return byId.get(kid);
+      return undefined;
+    }
     if (!auditDir && kid.startsWith("d")) {
       // a reader with no directory (over PostgreSQL, without contentDir): the per-user data keys
       // are in the writers' key stores, which it cannot see; said so, not taken for a shredding
@@ -152,6 +179,7 @@ export function openKeyring(masters: readonly EncryptionKey[], auditDir: string 
       throw new AuditKeyError(`Data key ${kid} could not be unwrapped: its stored form was altered.`, { cause });
     }
     byId.set(kid, dk);
+    dataKeys.add(kid);
     return dk;
   };
   return Object.freeze({ ...current, resolve, masters: Object.freeze([...masters]) });
@@ -316,6 +344,20 @@ function waitForShred(store: string): void {
 function shredAll(masters: readonly EncryptionKey[], auditDir: string, subject: string): string[] {
   // a store entry's tag is keyed by the master that wrapped it
   const tags = new Set(masters.map((m) => subjectTag(m, `user\0${subject}`)));
+  // Entries wrapped by a master not given cannot be told apart: after a key rotation, a shred
+  // with the current key only destroyed nothing of the older entries and was recorded as done
+  // (found by review, 2026-12-04). Refused before anything is destroyed.
+  const given = new Set(masters.map((m) => m.id));
+  const unknown = new Set<string>();
+  for (const name of safeReaddir(auditDir)) {
+    if (!name.startsWith(KEY_STORE_PREFIX) || !name.endsWith(".jsonl")) continue;
+    for (const w of readStore(path.join(auditDir, name))) if (!given.has(w.wrappedBy)) unknown.add(w.wrappedBy);
+  }
+  if (unknown.size > 0) {
+    throw new AuditKeyError(
+      `Data keys in ${auditDir} are wrapped by master key${unknown.size > 1 ? "s" : ""} ${[...unknown].join(", ")}, which ${unknown.size > 1 ? "are" : "is"} not in the keyring given: whose they are cannot be told, so nothing was shredded. Give every master key the directory used (the current one first, the retired ones after) and shred again.`,
+    );
+  }
   const destroyed: string[] = [];
   for (const name of safeReaddir(auditDir)) {
     if (!name.startsWith(KEY_STORE_PREFIX) || !name.endsWith(".jsonl")) continue;

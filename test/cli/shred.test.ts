@@ -55,6 +55,64 @@ describe("audit-logger shred", () => {
     expect(events).not.toContain("alice");
   });
 
+  // Found by review 2026-12-04 (fourth session): a viewer (and `serve`) kept every data key it had
+  // unwrapped, and the key stores it had read, for its lifetime: after a shred it went on
+  // decrypting the subject's previews and content.
+  it("a viewer opened before the shred (another process's, or this one's) cannot read the subject afterwards", async () => {
+    const projectPath = tmpProject();
+    const auditDir = await writeTwoUsers(projectPath);
+    const viewer = new AuditViewer({ auditPath: auditDir, encryptionKey: TEST_KEY });
+    const before = await viewer.getChatInteractions({ limit: 10 });
+    const aliceId = before.find((c) => c.userId === "alice")!.id;
+    expect((await viewer.getFullInteractionContent(aliceId))?.prompt).toBe("alice's secret question");
+    const keyFile = path.join(projectPath, "master.key");
+    fs.writeFileSync(keyFile, TEST_KEY);
+    const res = await runCli(["shred", projectPath, "--user", "alice", "--reason", "erasure", "--key-file", keyFile]);
+    expect(res.code, res.stderr).toBe(0);
+    const after = await viewer.getChatInteractions({ limit: 10 });
+    expect((after.find((c) => c.id === aliceId) as { encryptedWithoutKey?: boolean }).encryptedWithoutKey).toBe(true);
+    expect((await viewer.getFullInteractionContent(aliceId))?.prompt).toBeNull();
+    expect((await viewer.getFullInteractionContent(after.find((c) => c.userId === "bob")!.id))?.prompt).toBe("bob's question");
+    // in one process: the logger's own shred, a viewer of its directory
+    const p2 = tmpProject();
+    const logger = new AuditLogger({ sessionId: "live", projectPath: p2, encryptSensitiveContent: true, encryptionKey: TEST_KEY });
+    const id = auditContext.run({ userId: "carol" }, () => logger.logChatInteraction({ prompt: "carol's secret", response: "ok" }));
+    await logger.flush();
+    const v2 = new AuditViewer({ auditPath: logger.auditDir, encryptionKey: TEST_KEY });
+    expect((await v2.getFullInteractionContent(id))?.prompt).toBe("carol's secret");
+    expect(logger.shredSubject("carol")).toHaveLength(1);
+    expect((await v2.getFullInteractionContent(id))?.prompt).toBeNull();
+    await logger.finalizeSession();
+  });
+
+  // Found by review 2026-12-04 (fourth session): a store entry names its subject under the master
+  // key that wrapped it, so a shred given only the current key after a rotation found nothing in
+  // the older entries, destroyed nothing, and recorded the request as done.
+  it("after a key rotation, a shred without the retired keys refuses (naming them) and destroys nothing; with the keyring it destroys the subject's keys", async () => {
+    const projectPath = tmpProject();
+    const auditDir = await writeTwoUsers(projectPath); // under TEST_KEY
+    const newer = Buffer.alloc(32, 9).toString("base64");
+    const rotated = new AuditLogger({ sessionId: "after_rotation", projectPath, encryptSensitiveContent: true, encryptionKey: [newer, TEST_KEY] });
+    auditContext.run({ userId: "alice" }, () => rotated.logChatInteraction({ prompt: "alice again", response: "ok" }));
+    await rotated.finalizeSession();
+    const oldId = makeEncryptionKey(Buffer.from(TEST_KEY, "base64")).id;
+    const stores = () => fs.readdirSync(auditDir).filter((n) => n.startsWith("subject_keys_")).map((n) => fs.readFileSync(path.join(auditDir, n), "utf8")).join("");
+    const storesBefore = stores();
+    const onlyNew = path.join(projectPath, "new.key");
+    fs.writeFileSync(onlyNew, newer);
+    const refused = await runCli(["shred", projectPath, "--user", "alice", "--reason", "erasure", "--key-file", onlyNew]);
+    expect(refused.code).not.toBe(0);
+    expect(refused.stderr).toContain(oldId);
+    expect(refused.stderr).toMatch(/not in the keyring[\s\S]*nothing was shredded/);
+    expect(stores()).toBe(storesBefore);
+    expect(fs.existsSync(path.join(auditDir, "audit_events_audit_maintenance.jsonl")) && fs.readFileSync(path.join(auditDir, "audit_events_audit_maintenance.jsonl"), "utf8").includes("subject_shredded")).toBe(false);
+    const ring = path.join(projectPath, "ring.key");
+    fs.writeFileSync(ring, `${newer}\n${TEST_KEY}\n`);
+    const done = await runCli(["shred", projectPath, "--user", "alice", "--reason", "erasure", "--key-file", ring, "--json"]);
+    expect(done.code, done.stderr).toBe(0);
+    expect((JSON.parse(done.stdout) as { destroyedKeyIds: string[] }).destroyedKeyIds).toHaveLength(2);
+  });
+
   it("needs --user and a key (exit 2)", async () => {
     const projectPath = tmpProject();
     await writeTwoUsers(projectPath);

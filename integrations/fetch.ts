@@ -68,6 +68,16 @@ type FetchLike = (input: never, init?: never) => Promise<unknown>;
 
 /** Marks an audited fetch (shared by copies of the package through the global symbol registry). */
 const kAudited = Symbol.for("audit-logger.fetch.audited.v1");
+/**
+ * On an audited fetch: the function it wraps and the options of each wrap, innermost first, so
+ * that wrapping it again with more options wraps that function anew with all of them (see
+ * withAuditFetch; found by review, 2026-12-04).
+ */
+const kWrapped = Symbol.for("audit-logger.fetch.wrapped.v1");
+interface Wrapped {
+  readonly fetchFn: FetchLike;
+  readonly layers: readonly AuditFetchOptions[];
+}
 
 /**
  * Returns a function with `fetchFn`'s exact signature that records one ToolUsage per request:
@@ -75,8 +85,11 @@ const kAudited = Symbol.for("audit-logger.fetch.audited.v1");
  * secrets replaced by "[REDACTED]" (authorization, cookies, API keys, tokens; `api_key`,
  * `token`, `sig` and similar query parameters; URL passwords), result { status, ok }, and the
  * duration until the response headers arrived. A failed request is recorded, then its original
- * error is rethrown. The response body is never read. Wrapping an audited fetch again returns it
- * as it is (one record per request).
+ * error is rethrown. The response body is never read. Wrapping an audited fetch again records
+ * each request once: with no new options it returns it as it is; with `redactHeaders` it has not
+ * got, or another `logger`, it returns a new function around the same fetch that hides the headers
+ * of every wrap and records to the last `logger` given (the audited fetch it was given is left as
+ * it was).
  *
  * @example
  * import { withAuditFetch } from "audit-logger/integrations/fetch";
@@ -91,20 +104,52 @@ export function withAuditFetch<F extends FetchLike>(fetchFn: F, given: AuditFetc
     throw new AuditConfigError([{ field: "fetch", message: `withAuditFetch() needs a fetch function, such as the global fetch (got ${fetchFn === null ? "null" : typeof fetchFn})` }]);
   }
   const options = checkedOptions("withAuditFetch", given);
-  if ((fetchFn as F & { [kAudited]?: true })[kAudited]) return fetchFn;
+  if ((fetchFn as F & { [kAudited]?: true })[kAudited]) {
+    // An audited fetch wrapped again (an app's wrap of a library's audited fetch) with options of
+    // its own: they were ignored, and a header the app asked to hide was recorded in clear (found
+    // by review, 2026-12-04). Now that fetch is wrapped anew with every wrap's options: one
+    // record per request still, its headers hidden by all their rules.
+    const wrapped = (fetchFn as F & { [kWrapped]?: Wrapped })[kWrapped];
+    const layers = wrapped?.layers ?? [];
+    if (addsNothing(options, layers)) return fetchFn;
+    if (wrapped === undefined) {
+      // (an audited fetch of a copy of the package that keeps no record of its wraps)
+      throw new AuditConfigError([{ field: "fetch", message: "withAuditFetch() was given a fetch another copy of audit-logger audited, with options of its own: give them to that wrap, or wrap the original fetch" }]);
+    }
+    return auditedFetch(wrapped.fetchFn as unknown as F, [...layers, options]);
+  }
+  return auditedFetch(fetchFn, [options]);
+}
+
+/** Whether the options of a wrap of an audited fetch (wrapped with `layers`) change nothing: no logger of their own, no header not already hidden. */
+function addsNothing(options: AuditFetchOptions, layers: readonly AuditFetchOptions[]): boolean {
+  const logger = layers.findLast((l) => l.logger != null)?.logger;
+  if (options.logger != null && options.logger !== logger) return false;
+  const known = (r: string | RegExp): boolean =>
+    layers.some((l) => (l.redactHeaders ?? []).some((k) => (typeof r === "string" ? typeof k === "string" && k.toLowerCase() === r.toLowerCase() : typeof k !== "string" && k.source === r.source && k.flags === r.flags)));
+  return (options.redactHeaders ?? []).every(known);
+}
+
+/** `fetchFn` audited with the options of each wrap (`layers`, innermost first): every wrap's `redactHeaders`, the last `logger` given. */
+function auditedFetch<F extends FetchLike>(fetchFn: F, layers: readonly AuditFetchOptions[]): F {
   // Header names arrive lowercased, and are case-insensitive: strings compared lowercased,
   // patterns copied case-insensitive and without /g or /y (whose lastIndex made every other
   // request's header pass unredacted)
-  const extra = (options.redactHeaders ?? []).map((r) => (typeof r === "string" ? r.toLowerCase() : new RegExp(r.source, `${r.flags.replace(/[gyi]/g, "")}i`)));
+  const extra = layers.flatMap((l) => l.redactHeaders ?? []).map((r) => (typeof r === "string" ? r.toLowerCase() : new RegExp(r.source, `${r.flags.replace(/[gyi]/g, "")}i`)));
   const isSecretHeader = (name: string): boolean =>
     SECRET_HEADERS.has(name) || SECRET_HEADER_PATTERN.test(name) || extra.some((r) => (typeof r === "string" ? r === name : r.test(name)));
+  // (the options are read at each call, as before: an app may still set `logger` later)
+  const loggerOption = (): AuditLogger | undefined => {
+    for (let i = layers.length - 1; i >= 0; i--) if (layers[i]!.logger != null) return layers[i]!.logger;
+    return undefined;
+  };
 
   /**
    * Calls `target` (fetchFn, or one of its method members: `method` then names the HTTP method)
    * and records the request.
    */
   const call = (target: (...a: unknown[]) => unknown, thisArg: unknown, args: unknown[], method?: string): unknown => {
-    const logger = resolveAuditLogger(options.logger);
+    const logger = resolveAuditLogger(loggerOption());
     if (!logger) return target.apply(thisArg, args);
     const start = performance.now();
     let described: Described | undefined;
@@ -205,12 +250,13 @@ export function withAuditFetch<F extends FetchLike>(fetchFn: F, given: AuditFetc
     } else if (typeof key === "string" && member && (key === "create" || key === "extend")) {
       d.value = keepShape(member, function (this: unknown, ...args: unknown[]): unknown {
         const made = member.apply(this, args);
-        return typeof made === "function" ? withAuditFetch(made as FetchLike, given) : made;
+        return typeof made === "function" && !(made as { [kAudited]?: true })[kAudited] ? auditedFetch(made as FetchLike, layers) : made;
       });
     }
     Object.defineProperty(audited, key, d);
   }
   Object.defineProperty(audited, kAudited, { value: true });
+  Object.defineProperty(audited, kWrapped, { value: { fetchFn, layers } satisfies Wrapped });
   return audited as unknown as F;
 }
 

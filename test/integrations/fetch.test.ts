@@ -126,6 +126,32 @@ describe("withAuditFetch", () => {
     expect(recs[0]).toMatchObject({ toolName: "fetch", operation: "GET 127.0.0.1:" + new URL(origin).port + "/v1/models", result: { status: 404 } });
   });
 
+  it("wrapping an audited fetch again with headers to hide, or another logger, honours them and still records once (they were ignored: the header was recorded in clear)", async () => {
+    // found by review, 2026-12-04
+    const logger = newLogger();
+    const other = newLogger();
+    const lib = withAuditFetch(fetch, { logger }); // a library's audited fetch
+    const app = withAuditFetch(lib, { logger, redactHeaders: ["X-Internal-Pin"] });
+    expect(withAuditFetch(app, { redactHeaders: ["x-internal-pin"] })).toBe(app); // nothing new
+    const more = withAuditFetch(app, { redactHeaders: [/^x-tenant-/] });
+    const elsewhere = withAuditFetch(lib, { logger: other });
+    const headers = { "x-internal-pin": "PIN-99887766", "x-tenant-ref": "T-4242-secret", "x-plain": "visible" };
+    await (await app(`${origin}/v1/models`, { headers })).text();
+    await (await more(`${origin}/v1/models`, { headers })).text();
+    await (await lib(`${origin}/v1/models`, { headers })).text();
+    await (await elsewhere(`${origin}/v1/models`, { headers })).text();
+    const recs = await recordsOf(logger, "tool_usage", 3);
+    expect(recs).toHaveLength(3); // one per request: app, more, lib
+    expect(recs.map((r) => (r.parameters as { headers: Record<string, string> }).headers["x-internal-pin"]).slice(0, 2)).toEqual([REDACTED, REDACTED]);
+    expect(recs.map((r) => (r.parameters as { headers: Record<string, string> }).headers["x-tenant-ref"]).slice(0, 2)).toEqual(["T-4242-secret", REDACTED]);
+    expect((recs[0]!.parameters as { headers: Record<string, string> }).headers["x-plain"]).toBe("visible");
+    // another logger given: the records of that wrap go there, once
+    const elsewhereRecs = await recordsOf(other, "tool_usage", 1);
+    expect(elsewhereRecs).toHaveLength(1);
+    expect(elsewhereRecs[0]).toMatchObject({ toolName: "fetch", result: { status: 404 } });
+    expect(app).not.toBe(lib); // (the library's audited fetch is left as it was)
+  });
+
   it("hides credentials by many names, in the query, in the fragment and in relative URLs, from the url, the operation and errors", async () => {
     const logger = newLogger();
     const custom = Object.assign(

@@ -11,7 +11,9 @@
 import { aiSdkRequestSettings } from "./request-settings.js";
 import type { LanguageModelMiddleware } from "ai";
 import { currentContext, runWithOwnValue, userOfCall } from "../src/context.js";
-import { hideCredentials, readMember, recordFrom, reportRecordFailure, resolveAuditLogger, textOf } from "../src/instrument.js";
+import { REDACTED_TEXT, hideCredentials, readMember, recordFrom, reportRecordFailure, resolveAuditLogger, textOf } from "../src/instrument.js";
+import { Redactor } from "../src/pipeline/redact.js";
+import { isCredentialHeader } from "./fetch.js";
 import type { AuditLogger } from "../src/logger.js";
 import type { AuditContextValue } from "../src/types.js";
 import { newId } from "../src/record/id.js";
@@ -226,6 +228,8 @@ class ModelCall implements DroppableCall {
   private readonly prompt: unknown;
   /** the model, for its provider's credentials (read only when the call failed: see credentialsOf) */
   private readonly model: unknown;
+  /** the call's own headers (`generateText({ headers })`), for the credentials among them (see credentialsOf) */
+  private readonly headers: unknown;
   private readonly modelId: string | undefined;
   private readonly provider: string | undefined;
   /** its sampling settings and the tools it offered (see request-settings.ts) */
@@ -255,6 +259,7 @@ class ModelCall implements DroppableCall {
       // options that throw when read: the model meets that itself
     }
     this.model = model;
+    this.headers = readMember(p, "headers");
     const m = isObj(model) ? model : {};
     this.modelId = str(m.modelId);
     this.provider = str(m.provider);
@@ -354,7 +359,7 @@ class ModelCall implements DroppableCall {
         o.statusCode,
         o.requestId,
         o.responseId,
-        o.error === undefined ? undefined : hideCredentials(o.error, credentialsOf(this.model)),
+        o.error === undefined ? undefined : hiddenCredentials(o.error, this.model, this.headers),
         o.end,
         o.parts,
         this.ctx?.traceId === undefined,
@@ -382,41 +387,87 @@ function errorMessage(err: unknown): string {
   return `${typeof name === "string" ? name : typeof type === "string" ? type : "Error"}: ${typeof message === "string" ? message : textOf(err)}`;
 }
 
-/** Header names whose values are credentials. */
-const CREDENTIAL_HEADER = /^(authorization|proxy-authorization|x-api-key|api-key|x-goog-api-key)$/i;
+/**
+ * `error` (the text to record of a failed call) with the credentials the call sent hidden: its
+ * provider's (see credentialsOf) and those among the call's own headers
+ * (`generateText({ headers: { Authorization } })`, which only the call options carry). When the
+ * provider's headers cannot be read (the middleware is not innermost: the model it calls is the
+ * AI SDK's wrapper for another middleware, which does not expose the provider's model; or they
+ * are given asynchronously), values shaped as keys are hidden too (see hideKeyShapes). Found by
+ * review, 2026-12-04: an outer middleware recorded "Incorrect API key provided: <key>" verbatim.
+ */
+function hiddenCredentials(error: string, model: unknown, callHeaders: unknown): string {
+  const fromProvider = credentialsOf(model);
+  const credentials = fromProvider ?? [];
+  // (never throws: each value read guarded)
+  collectCredentials(callHeaders, credentials);
+  const text = hideCredentials(error, credentials);
+  return fromProvider === undefined ? hideKeyShapes(text) : text;
+}
 
 /**
  * The credentials a provider's model sends (an AI SDK provider's `config.headers()`: its
  * `Authorization: Bearer <key>`, `x-api-key`), for {@link hideCredentials}: a provider's error may
  * quote the key ("Incorrect API key provided: <key>"), and the middleware records it (found by a
- * new-user run, 2026-12-04). Never throws; headers given as a promise are not waited for.
+ * new-user run, 2026-12-04). Undefined when they cannot be read: no `config` (the model is another
+ * middleware's wrapper), headers given asynchronously (not waited for), or ones that throw.
  */
-function credentialsOf(model: unknown): unknown[] {
-  const out: unknown[] = [];
+function credentialsOf(model: unknown): string[] | undefined {
   try {
     const config = readMember(model, "config");
     const given = readMember(config, "headers");
     // (an async one, the AI Gateway's, may fetch a token: not called; a promise one returns anyway
     // is marked handled, as its rejection would be an unhandled one of ours; found by review)
-    if (typeof given === "function" && Object.prototype.toString.call(given) === "[object AsyncFunction]") return out;
+    if (typeof given === "function" && Object.prototype.toString.call(given) === "[object AsyncFunction]") return undefined;
     const headers = typeof given === "function" ? (given as () => unknown).call(config) : given;
     if (isObj(headers) && typeof (headers as { then?: unknown }).then === "function") {
       (headers as { then: (f: undefined, r: () => void) => unknown }).then(undefined, () => {});
-      return out;
+      return undefined;
     }
-    if (!isObj(headers)) return out;
-    for (const [name, value] of Object.entries(headers)) {
-      if (!CREDENTIAL_HEADER.test(name) || typeof value !== "string") continue;
-      out.push(value);
-      const bearer = /^bearer\s+/i.exec(value);
-      if (bearer) out.push(value.slice(bearer[0].length));
-    }
+    if (!isObj(headers)) return undefined;
+    const out: string[] = [];
+    collectCredentials(headers, out);
+    return out;
   } catch {
     // (a provider whose headers cannot be read: its refused-header errors are still hidden)
+    return undefined;
   }
-  return out;
 }
 
+/** Adds to `out` the values of the credential headers among `headers` (a plain object or a Headers), a bearer token also without its scheme. Never throws. */
+function collectCredentials(headers: unknown, out: string[]): void {
+  try {
+    if (!isObj(headers)) return;
+    const entries: Iterable<[string, unknown]> = typeof Headers !== "undefined" && headers instanceof Headers ? headers : Object.entries(headers);
+    for (const [name, value] of entries) {
+      // (the names fetch's records hide: authorization, x-api-key, api-key, x-goog-api-key, tokens, …)
+      if (typeof value !== "string" || !isCredentialHeader(name)) continue;
+      out.push(value);
+      const scheme = /^(?:bearer|token)\s+/i.exec(value);
+      if (scheme) out.push(value.slice(scheme[0].length));
+    }
+  } catch {
+    // (headers whose members throw: what was read is kept)
+  }
+}
+
+/** The logger's redaction rules for keys and tokens (vendor key shapes, bearer tokens, JWTs, private keys). */
+const KEY_RULES = ["private_key", "jwt", "anthropic", "openai", "github", "google", "stripe", "slack", "aws_access_key", "aws_secret_key", "bearer"] as const;
+let keyShapes: Redactor | undefined;
+/** What follows a key's label in an error ("API key provided: <key>", "invalid x-api-key: <key>", "access_token=<token>"). */
+const LABELLED_KEY = /\b((?:api[-_ ]?key|access[-_ ]?token|auth[-_ ]?token|secret[-_ ]?key)(?: provided)?["']?\s*[:=]\s*["']?)[A-Za-z0-9_~+/=-][A-Za-z0-9._~+/=-]{6,}[A-Za-z0-9_~+/=-]/gi;
+
+/**
+ * `text` with values shaped as credentials hidden: for a failed call whose provider's credentials
+ * could not be read (see hiddenCredentials; found by review, 2026-12-04).
+ */
+function hideKeyShapes(text: string): string {
+  try {
+    return (keyShapes ??= new Redactor({ rules: KEY_RULES })).redactText(text.replace(LABELLED_KEY, `$1${REDACTED_TEXT}`), {});
+  } catch {
+    return REDACTED_TEXT; // (never the text unhidden)
+  }
+}
 
 /** `o` (a new outcome by default) with the error's message, HTTP status and request id put on it. */
 function errorOutcome(err: unknown, o: Outcome = newOutcome()): Outcome {

@@ -42,6 +42,16 @@ const SECRET_HEADERS = new Set([
 // Any header whose name says it carries a credential (`key` as a word of its own: x-functions-key,
 // dd-application-key).
 const SECRET_HEADER_PATTERN = /(auth|token|secret|password|passwd|api[-_]?key|apikey|access[-_]?key|private[-_]?key|session|signature|credential|cookie)|(^|[-_.])(key|sig)([-_.]|$)/i;
+
+/**
+ * Whether a header of this name carries a credential (the built-in list and patterns above; any
+ * case). Also the AI SDK middleware's list of the headers whose values it hides from recorded
+ * errors (found by review, 2026-12-04).
+ */
+export function isCredentialHeader(name: string): boolean {
+  const lower = name.toLowerCase();
+  return SECRET_HEADERS.has(lower) || SECRET_HEADER_PATTERN.test(lower);
+}
 // Query (and fragment) parameters whose name says they carry a credential, read word by word
 // (separators and camelCase split words: `access_token`, `accessToken`, `X-Amz-Signature`): a
 // word that is one of SECRET_WORDS, or that ends in one of SECRET_ENDINGS (`authtoken`,

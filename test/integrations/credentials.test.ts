@@ -8,7 +8,7 @@ import OpenAI, { AzureOpenAI } from "openai";
 import { describe, expect, it } from "vitest";
 import { createAnthropic } from "@ai-sdk/anthropic";
 import { createOpenAI } from "@ai-sdk/openai";
-import { generateText, wrapLanguageModel } from "ai";
+import { defaultSettingsMiddleware, generateText, wrapLanguageModel } from "ai";
 import { auditLanguageModelMiddleware } from "../../integrations/ai-sdk.js";
 import { wrapAnthropic } from "../../integrations/anthropic.js";
 import { withAuditFetch } from "../../integrations/fetch.js";
@@ -89,6 +89,55 @@ describe("credentials a provider's error message quotes", () => {
     const recs = await recordsOf(logger, "chat_interaction", 4);
     expect(recs).toHaveLength(4);
     for (const r of recs) expect(r.errorMessage).toMatch(/\[REDACTED\]/);
+    await logger.finalizeSession();
+    const written = trail(logger.auditDir);
+    for (const key of Object.values(keys)) expect(written).not.toContain(key);
+  });
+});
+
+describe("credentials the AI SDK middleware cannot read from the provider (found by review, 2026-12-04)", () => {
+  it("a key sent in the call's own headers, or by a provider below another middleware (the audit middleware listed first, or around a wrapped model), is hidden from the recorded error; the app gets the error as it is", async () => {
+    const logger = newLogger();
+    const keys = {
+      callBearer: "sk-user-own-key-0123456789",
+      callXApiKey: "user-anthropic-key-24680",
+      outerEchoed: "sk-ai-openai-echoed-55555",
+      outerAnthropic: "gw-outer-anthropic-echoed-13579",
+      outerWrapped: "sk-wrapped-echoed-0246813579",
+      outerUnlabelled: "sk-proj-AbCdEf0123456789GhIjKlMnOpQr",
+    };
+    const openaiModel = (apiKey: string) => createOpenAI({ baseURL: fakes.openai.baseURL, apiKey }).chat("gpt-4o-mini");
+    const anthropicModel = (apiKey: string) => createAnthropic({ baseURL: fakes.anthropic.aiSdkBaseURL, apiKey })("claude-haiku-4-5");
+    const audit = () => auditLanguageModelMiddleware({ logger });
+    const other = defaultSettingsMiddleware({ settings: { temperature: 0.1 } });
+    const anthropicError = (message: string) => ({ kind: "error" as const, status: 401, body: { type: "error", error: { type: "authentication_error", message } } });
+    fakes.openai.enqueue(
+      { status: 401, errorMessage: `Incorrect API key provided: ${keys.callBearer}.` },
+      { status: 401, errorMessage: `Incorrect API key provided: ${keys.outerEchoed}.` },
+      { status: 401, errorMessage: `Incorrect API key provided: ${keys.outerWrapped}.` },
+      { status: 403, errorMessage: `The key ${keys.outerUnlabelled} has been disabled` },
+    );
+    fakes.anthropic.enqueue(anthropicError(`invalid x-api-key: ${keys.callXApiKey}`), anthropicError(`invalid x-api-key: ${keys.outerAnthropic}`));
+    const calls: Array<[string, () => Promise<unknown>]> = [
+      // innermost, the key in the call's own headers (the provider's is another)
+      [keys.callBearer, () => generateText({ model: wrapLanguageModel({ model: openaiModel("placeholder-key-xx"), middleware: audit() }), prompt: "hi", maxRetries: 0, headers: { Authorization: `Bearer ${keys.callBearer}` } })],
+      [keys.callXApiKey, () => generateText({ model: wrapLanguageModel({ model: anthropicModel("placeholder-key-yy"), middleware: audit() }), prompt: "hi", maxRetries: 0, headers: { "X-Api-Key": keys.callXApiKey } })],
+      // listed before another middleware: the model it calls is that middleware's wrapper
+      [keys.outerEchoed, () => generateText({ model: wrapLanguageModel({ model: openaiModel(keys.outerEchoed), middleware: [audit(), other] }), prompt: "hi", maxRetries: 0 })],
+      [keys.outerAnthropic, () => generateText({ model: wrapLanguageModel({ model: anthropicModel(keys.outerAnthropic), middleware: [audit(), other] }), prompt: "hi", maxRetries: 0 })],
+      // around a model another middleware wrapped
+      [keys.outerWrapped, () => generateText({ model: wrapLanguageModel({ model: wrapLanguageModel({ model: openaiModel(keys.outerWrapped), middleware: other }), middleware: audit() }), prompt: "hi", maxRetries: 0 })],
+      // a key the error quotes without a label: hidden by its shape
+      [keys.outerUnlabelled, () => generateText({ model: wrapLanguageModel({ model: openaiModel("placeholder-key-zz"), middleware: [audit(), other] }), prompt: "hi", maxRetries: 0 })],
+    ];
+    for (const [key, call] of calls) {
+      const err = await call().then(() => expect.unreachable(), (e: unknown) => e);
+      expect((err as Error).message).toContain(key); // the app's error is as the provider sent it
+    }
+    const recs = await recordsOf(logger, "chat_interaction", calls.length);
+    expect(recs).toHaveLength(calls.length);
+    for (const r of recs) expect(r.errorMessage).toMatch(/\[REDACTED/);
+    expect(recs[0]!.errorMessage).toBe("AI_APICallError: Incorrect API key provided: [REDACTED].");
     await logger.finalizeSession();
     const written = trail(logger.auditDir);
     for (const key of Object.values(keys)) expect(written).not.toContain(key);

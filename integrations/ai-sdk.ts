@@ -80,6 +80,28 @@ function markedUrls(model: unknown): PromiseLike<Record<string, RegExp[]>> | Rec
 }
 
 /**
+ * The logger an outer copy of the middleware hands down, in the context, to the copy it passes a
+ * call on to, for when that copy has none of its own (no `logger` option, context or default
+ * logger): the outer copy passes the call on, so without it a model wrapped twice, its inner copy
+ * with no logger, left no record although the outer copy had one (found by review, 2026-12-04).
+ * The copy that records the call takes it out of the context its model is called in. Shared by
+ * copies of the package (the global symbol registry).
+ */
+const kOuterLogger = Symbol.for("audit-logger.ai-sdk.outer-logger.v1");
+type HandedDown = { [kOuterLogger]?: AuditLogger | undefined };
+
+/** The logger an outer copy handed down in `ctx` (see kOuterLogger). */
+function handedDown(ctx: AuditContextValue | undefined): AuditLogger | undefined {
+  return ctx === undefined ? undefined : (ctx as HandedDown)[kOuterLogger];
+}
+
+/** Runs `next` (passing the call on to a model that records it) with `logger` handed down (see kOuterLogger). */
+function passOn<R>(logger: AuditLogger, next: () => R): R {
+  if (handedDown(currentContext()) === logger) return next();
+  return runWithOwnValue({ [kOuterLogger]: logger } as AuditContextValue, next);
+}
+
+/**
  * Whether `model` (the one this middleware is about to call) records its calls itself. Read once
  * per model (the SDK reads `supportedUrls` when it wraps a model, not per call: a getter there
  * must not run per request).
@@ -118,8 +140,9 @@ export function auditLanguageModelMiddleware(given: AuditLanguageModelMiddleware
     // (marks the wrapped model as recording its own calls, see `auditedUrls`)
     overrideSupportedUrls: ({ model }) => markedUrls(model) as PromiseLike<Record<string, RegExp[]>> | Record<string, RegExp[]>,
     wrapGenerate: async function auditedGenerate({ doGenerate, params, model }: CallArgs): Promise<GenerateResult> {
-      const logger = resolveAuditLogger(options.logger);
-      if (!logger || recordsItself(model)) return doGenerate();
+      const logger = resolveAuditLogger(options.logger, handedDown(currentContext()));
+      if (!logger) return doGenerate();
+      if (recordsItself(model)) return passOn(logger, doGenerate);
       const call = startCall(logger, params, model, "generate", capture);
       if (!call) return doGenerate();
       let result: GenerateResult;
@@ -140,8 +163,9 @@ export function auditLanguageModelMiddleware(given: AuditLanguageModelMiddleware
       return result;
     },
     wrapStream: async function auditedStream({ doStream, params, model }: CallArgs): Promise<StreamResult> {
-      const logger = resolveAuditLogger(options.logger);
-      if (!logger || recordsItself(model)) return doStream();
+      const logger = resolveAuditLogger(options.logger, handedDown(currentContext()));
+      if (!logger) return doStream();
+      if (recordsItself(model)) return passOn(logger, doStream);
       const call = startCall(logger, params, model, "stream", capture);
       if (!call) return doStream();
       let result: StreamResult;
@@ -223,7 +247,10 @@ class ModelCall implements DroppableCall {
 
   /** The context the model's call runs in: this call as the parent, in its trace (one it starts outside any: see AuditLogger.logChatInteraction). */
   innerContext(): AuditContextValue {
-    return this.ctx?.traceId === undefined ? { parentId: this.id, traceId: this.id } : { parentId: this.id };
+    const value = this.ctx?.traceId === undefined ? { parentId: this.id, traceId: this.id } : { parentId: this.id };
+    // (a logger an outer copy handed down is this call's: the calls made inside it do not take it)
+    if (handedDown(this.ctx) !== undefined) (value as HandedDown)[kOuterLogger] = undefined;
+    return value;
   }
   private readonly prompt: unknown;
   /** the model, for its provider's credentials (read only when the call failed: see credentialsOf) */

@@ -18,10 +18,10 @@ function isLogger(v: unknown): v is AuditLogger {
 
 /**
  * The logger for an instrumented call, looked up at call time: the instrumentation's own
- * `logger` option, then the active context's, then the default logger. With none, undefined and
+ * `logger` option, then the active context's, then the default logger, then `fallback`. With none, undefined and
  * one process warning (code AUDIT_WARN_NO_LOGGER) for the whole process.
  */
-export function resolveAuditLogger(option?: AuditLogger | undefined): AuditLogger | undefined {
+export function resolveAuditLogger(option?: AuditLogger | undefined, fallback?: AuditLogger | undefined): AuditLogger | undefined {
   // A logger the call names (its option, or its context's) is used also once finalized: the
   // record then fails and that is reported (the logger's `error` event, else a warning), rather
   // than the record landing in another logger's trail (another tenant's, say) without a word
@@ -34,6 +34,9 @@ export function resolveAuditLogger(option?: AuditLogger | undefined): AuditLogge
   if (isLogger(fromCtx)) return fromCtx;
   const def = getDefaultAuditLogger();
   if (def && !def.isClosed) return def;
+  // (`fallback`: the logger an outer copy of an instrumentation handed down to an inner one that
+  // has none, see integrations/ai-sdk.ts kOuterLogger; found by review, 2026-12-04)
+  if (fallback !== undefined && isLogger(fallback)) return fallback;
   const flags = sharedFlags();
   if (!flags.warnedNoLogger) {
     flags.warnedNoLogger = true;

@@ -657,6 +657,43 @@ describe("auditLanguageModelMiddleware: logger and context", () => {
     expect(await settle(logger, 4)).toHaveLength(4);
   });
 
+  it("a model wrapped twice whose inner copy has no logger (none in the context, no default) is recorded once by the outer copy's logger; with a logger each, once by the inner's (found by review, 2026-12-04: no record at all)", async () => {
+    const logger = newLogger();
+    const outer = wrapLanguageModel({ model: audited(), middleware: auditLanguageModelMiddleware({ logger }) });
+    const g = await generateText({ model: outer, prompt: "x" });
+    expect(g.text).toBe("Paris is the capital of France.");
+    let text = "";
+    for await (const d of streamText({ model: outer, prompt: "y" }).textStream) text += d;
+    expect(text).toBe("Hello, world! How can I help?");
+    // three copies, only the outermost with a logger
+    const thrice = wrapLanguageModel({ model: wrapLanguageModel({ model: audited(), middleware: auditLanguageModelMiddleware() }), middleware: auditLanguageModelMiddleware({ logger }) });
+    await generateText({ model: thrice, prompt: "z" });
+    const recs = await settle(logger, 3);
+    expect(recs).toHaveLength(3);
+    expect(recs.map((r) => (r.metadata as Rec).aiSdk)).toEqual([
+      expect.objectContaining({ call: "generate" }),
+      expect.objectContaining({ call: "stream", end: "completed" }),
+      expect.objectContaining({ call: "generate" }),
+    ]);
+    // the logger handed down is that call's: a model the inner call asks (no logger of its own) is not recorded to it
+    const unaudited = audited();
+    const asking = wrapLanguageModel({
+      model: bareModel(),
+      middleware: [
+        auditLanguageModelMiddleware(),
+        { specificationVersion: "v3", wrapGenerate: async ({ doGenerate }) => (await generateText({ model: unaudited, prompt: "inner" }), doGenerate()) },
+      ],
+    });
+    await generateText({ model: wrapLanguageModel({ model: asking, middleware: auditLanguageModelMiddleware({ logger }) }), prompt: "outer" });
+    expect(await settle(logger, 4)).toHaveLength(4);
+    // a logger each: one record, the inner copy's
+    const innerLogger = newLogger();
+    const outerLogger = newLogger();
+    await generateText({ model: wrapLanguageModel({ model: audited({ logger: innerLogger }), middleware: auditLanguageModelMiddleware({ logger: outerLogger }) }), prompt: "x" });
+    expect(await settle(innerLogger, 1)).toHaveLength(1);
+    expect(await chats(outerLogger)).toHaveLength(0);
+  });
+
   it("a fallback model that passes its call options on to audited models: every call is recorded, the failed first one too (generate and stream)", async () => {
     const logger = newLogger();
     const mw = auditLanguageModelMiddleware({ logger });

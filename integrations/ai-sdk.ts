@@ -124,6 +124,12 @@ function recordsItself(model: unknown): boolean {
  * reason, tool calls, time to first token for streams, duration, and success or the error with
  * its HTTP status. The provider's results and errors pass through unchanged.
  *
+ * List it last among `wrapLanguageModel`'s middleware (innermost): it records what reaches it,
+ * so listed before another middleware it records the app's prompt and settings, not what that
+ * middleware sends on (defaults, retrieved context), and cannot read the provider's credentials
+ * (documented in docs/INTEGRATIONS.md, found by review, 2026-12-04; a wrapped model cannot be
+ * told from any other, so the place is not checked).
+ *
  * @example
  * import { generateText, wrapLanguageModel } from "ai";
  * import { anthropic } from "@ai-sdk/anthropic";

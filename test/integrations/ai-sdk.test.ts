@@ -8,7 +8,7 @@ import path from "node:path";
 import v8 from "node:v8";
 import vm from "node:vm";
 import { createAnthropic } from "@ai-sdk/anthropic";
-import { APICallError, RetryError, generateText, streamText, tool, wrapLanguageModel } from "ai";
+import { APICallError, RetryError, defaultSettingsMiddleware, generateText, streamText, tool, wrapLanguageModel, type LanguageModelMiddleware } from "ai";
 import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
 import { z } from "zod";
 import { AuditChat } from "../../decorators/index.js";
@@ -904,6 +904,24 @@ describe("auditLanguageModelMiddleware: what the record says, whatever the app d
     expect(rest).toHaveLength(0);
     expect(rec).toMatchObject({ success: false, interactionType: "ai-sdk.generate" });
     expect(rec!.errorMessage).toMatch(/^the model returned a result the audit middleware could not read \(TypeError: /);
+  });
+});
+
+describe("auditLanguageModelMiddleware: its place among other middleware (docs/INTEGRATIONS.md, 2026-12-04)", () => {
+  it("listed last (innermost) it records the prompt and settings sent; listed first it records the app's, before the other middleware changed them", async () => {
+    const logger = newLogger();
+    const rag = { specificationVersion: "v3" as const, transformParams: async ({ params }: { params: Parameters<NonNullable<LanguageModelMiddleware["transformParams"]>>[0]["params"] }) => ({ ...params, prompt: [{ role: "system" as const, content: "CONTEXT: retrieved doc" }, ...params.prompt] }) };
+    const others = [defaultSettingsMiddleware({ settings: { temperature: 0.7 } }), rag];
+    for (const middleware of [[...others, auditLanguageModelMiddleware({ logger })], [auditLanguageModelMiddleware({ logger }), ...others]]) {
+      await generateText({ model: wrapLanguageModel({ model: bareModel(), middleware }), prompt: "hi" });
+      const sent = fake.requests.at(-1)!.body as Rec;
+      expect(sent).toMatchObject({ system: [{ type: "text", text: "CONTEXT: retrieved doc" }], temperature: 0.7 });
+    }
+    const [innermost, outermost] = await settle(logger, 2);
+    expect(innermost!.promptPreview).toContain("CONTEXT: retrieved doc");
+    expect(((innermost!.metadata as Rec).aiSdk as Rec).request).toMatchObject({ temperature: 0.7 });
+    expect(outermost!.promptPreview).not.toContain("CONTEXT");
+    expect(((outermost!.metadata as Rec).aiSdk as Rec).request).toBeUndefined();
   });
 });
 

@@ -2,6 +2,7 @@ import fs from "node:fs";
 import path from "node:path";
 import { readLinesSync } from "../reader/lines-sync.js";
 import { listKindFiles } from "../sink/files.js";
+import { furthestPrunes, readPruneRecords } from "../sink/prunes.js";
 import { splitSealedLine } from "../pipeline/chain.js";
 import { CHAIN_KINDS, type ChainKind, type Durability } from "../types.js";
 import { isCheckpoint, makeCheckpoint, type Checkpoint, type CheckpointHead } from "./checkpoint.js";
@@ -54,14 +55,23 @@ export class Checkpointer {
       this.merkle[kind] = new MerkleAccumulator();
       this.heads[kind] = { seq: 0, hash: "0".repeat(64) };
     }
-    // continue a resumed session: rebuild every chain's tree from its records, and the checkpoint chain
+    // continue a resumed session: rebuild every chain's tree from its records, and the checkpoint
+    // chain; a chain whose first segments retention removed continues from the tree its prune
+    // record saved (rebuilt from the records left, the roots signed after a resume covered only
+    // those, and a clean export of the session failed verification; found by review, 2026-12-04)
+    const pruned = furthestPrunes(readPruneRecords(auditDir, sessionId));
     for (const kind of CHAIN_KINDS) {
+      const start = pruned[kind];
+      if (start) {
+        this.merkle[kind] = MerkleAccumulator.fromFrontier(start.merkleFrontier);
+        this.heads[kind] = { seq: start.lastSeq, hash: start.lastHash };
+      }
       for (const f of listKindFiles(auditDir, kind, sessionId)) {
         for (const l of readLinesSync(f.path)) {
           if (!l.terminated) continue;
           const sealed = splitSealedLine(l.text);
           const m = /"seq":(\d+),/.exec(l.text);
-          if (!sealed || !m) continue;
+          if (!sealed || !m || (start && Number(m[1]) <= start.lastSeq)) continue;
           this.push(kind, Number(m[1]), sealed.hash);
         }
       }

@@ -7,7 +7,7 @@ import { createHash, sign, type KeyObject } from "node:crypto";
 import fs from "node:fs";
 import path from "node:path";
 import { afterEach, describe, expect, it } from "vitest";
-import { AuditExporter, EXPORT_MANIFEST, verifyAuditLog, verifyExport, type ExportManifest, type VerifyReport } from "../../src/index.js";
+import { AuditExporter, AuditLogger, EXPORT_MANIFEST, verifyAuditLog, verifyExport, type ExportManifest, type VerifyReport } from "../../src/index.js";
 import { toSigningKey } from "../../src/integrity/signing.js";
 import { computeRecordHash } from "../../src/pipeline/chain.js";
 import { cleanupTmp, TEST_KEY, tmpProject, walk } from "../helpers/index.js";
@@ -105,6 +105,23 @@ describe("a directory export carries its own proof", () => {
     const log = await buildLog({ finalize: false });
     expect((await log.logger.cleanup({ now: Date.now() + 100 * DAY })).prunedSegments.length).toBeGreaterThan(0);
     await log.logger.finalizeSession();
+    const dir = await exportOf(log, { includeFullContent: false });
+    const r = await verifyExport(dir, { publicKey: log.signer.publicKey });
+    expectOnly(r, []);
+    expect(noteKinds(r)).toEqual(["content_withheld", "pruned_by_policy"]);
+  });
+
+  // Found by review 2026-12-04 (fourth session): a logger resuming the session rebuilt its Merkle
+  // trees from the records left, so the roots it signed covered only those, and a clean export
+  // failed verification (checkpoint_mismatch).
+  it("an export of a session resumed after a prune verifies: the resumed logger's checkpoints continue the pruned trees", async () => {
+    const log = await buildLog({ finalize: false });
+    expect((await log.logger.cleanup({ now: Date.now() + 100 * DAY })).prunedSegments.length).toBeGreaterThan(0);
+    await log.logger.finalizeSession();
+    const again = new AuditLogger({ sessionId: log.sessionId, projectPath: log.projectPath, durability: "sync", rotation: { size: "2k" }, signingKey: log.signer.privateKey, checkpointEvery: { records: 10, seconds: 3600 } });
+    for (let i = 0; i < 12; i++) again.logPersonaActivity({ personaName: "planner", activityType: "plan", description: `resumed step ${i} ${"x".repeat(80)}` });
+    await again.finalizeSession();
+    expectOnly(await verifyAuditLog(log.auditDir, { publicKey: log.signer.publicKey }), []);
     const dir = await exportOf(log, { includeFullContent: false });
     const r = await verifyExport(dir, { publicKey: log.signer.publicKey });
     expectOnly(r, []);

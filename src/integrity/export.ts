@@ -23,7 +23,7 @@ import type { Checkpoint } from "./checkpoint.js";
 import { checkpointFileName, readCheckpoints } from "./checkpointer.js";
 import { MerkleAccumulator } from "./merkle.js";
 import { publicKeyId, toPublicKeys, toSigningKey, type SigningKey } from "./signing.js";
-import { verifyCheckpoints, type KindState } from "./verify-checkpoints.js";
+import { signedAuditEventSeq, verifyCheckpoints, type KindState } from "./verify-checkpoints.js";
 
 /**
  * The signed manifest of a directory export, and the folder (inside the export) that holds the
@@ -438,11 +438,14 @@ export async function verifyExport(exportDir: string, options: VerifyExportOptio
     for (const { event, time } of prunes.segments) {
       notes.push({ file: `${EXPORT_INTEGRITY_DIR}/audit_events_${s.sessionId}.jsonl`, kind: "pruned_by_policy", detail: `Segments ${event.segments.join(", ")} of ${event.kind} (records up to seq ${event.lastSeq}) were removed by retention at ${time}, before the export.` });
     }
-    for (const [kind, event] of Object.entries(furthestPrunes(prunes)) as Array<[ChainKind, SegmentPrune]>) {
-      pruned.set(kind, { lastSeq: event.lastSeq, lastHash: event.lastHash, frontier: MerkleAccumulator.fromFrontier(event.merkleFrontier) });
-    }
     const cps = readCheckpoints(integrity, s.sessionId);
     const trusted = (options.trustedCheckpoints ?? []).filter((c) => c.checkpoint.sessionId === s.sessionId);
+    // (a chain starts after a prune only when its record is signed, if that can be told: see signedAuditEventSeq)
+    const signedThrough = signedAuditEventSeq(cps, trusted, trustedKeys);
+    const honoured = signedThrough === undefined ? prunes : { ...prunes, segments: prunes.segments.filter((r) => r.seq <= signedThrough) };
+    for (const [kind, event] of Object.entries(furthestPrunes(honoured)) as Array<[ChainKind, SegmentPrune]>) {
+      pruned.set(kind, { lastSeq: event.lastSeq, lastHash: event.lastHash, frontier: MerkleAccumulator.fromFrontier(event.merkleFrontier) });
+    }
     if (cps.length > 0 || trusted.length > 0) anyCheckpoints = true;
     const wanted = new Set<string>();
     for (const c of [...cps.map((x) => x.checkpoint), ...trusted]) {

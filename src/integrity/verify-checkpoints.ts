@@ -21,6 +21,26 @@ interface Input {
   readonly notes: VerifyNote[];
 }
 
+/**
+ * How far a session's audit_event chain is signed: the highest audit_event seq that a checkpoint
+ * whose signature verifies with a trusted key covers (0 when none does). Undefined when nothing
+ * can be told signed: no trusted key given, or the session has no checkpoints (it was not signing).
+ * The verifiers honour the retention and hold-release records of a signing session only up to
+ * there: such a record needs no key to be chained, so whoever could write the directory deleted
+ * signed records and appended one "explaining" it (found by review, 2026-12-04). A real prune is
+ * checkpointed at once.
+ */
+export function signedAuditEventSeq(checkpoints: ReadonlyArray<{ checkpoint: Checkpoint | undefined }>, trusted: readonly Checkpoint[], trustedKeys: readonly KeyObject[]): number | undefined {
+  const all = [...checkpoints.flatMap((c) => (c.checkpoint ? [c.checkpoint] : [])), ...trusted];
+  if (trustedKeys.length === 0 || all.length === 0) return undefined;
+  let seq = 0;
+  for (const cp of all) {
+    const head = cp.checkpoint.heads.audit_event?.seq;
+    if (typeof head === "number" && head > seq && checkSignature(cp, trustedKeys) === "valid") seq = head;
+  }
+  return seq;
+}
+
 const size = (cp: Checkpoint) => CHAIN_KINDS.reduce((n, k) => n + (cp.checkpoint.heads[k]?.seq ?? 0), 0);
 
 /**

@@ -6,7 +6,7 @@ import { encryptedFileKeyId, sha256Hex } from "../pipeline/encrypt.js";
 import { KEY_STORE_PREFIX, readKeyStore } from "../pipeline/keyring.js";
 import { listKindFiles, listSessionIds, safeReaddir, type KindFile } from "../sink/files.js";
 import { CHAIN_KINDS, type ChainKind, type ContentFiles, type VerifyNote, type VerifyProblem, type VerifyReport } from "../types.js";
-import { verifyCheckpoints, type KindState } from "../integrity/verify-checkpoints.js";
+import { signedAuditEventSeq, verifyCheckpoints, type KindState } from "../integrity/verify-checkpoints.js";
 import type { Checkpoint } from "../integrity/checkpoint.js";
 import { toPublicKeys } from "../integrity/signing.js";
 import { checkpointFileName, readCheckpoints } from "../integrity/checkpointer.js";
@@ -78,11 +78,12 @@ export async function verifyAuditLog(auditPath: string, options: VerifyOptions =
   }
   const sessions = options.sessionId ? [options.sessionId] : present;
   const trustedKeys = toPublicKeys(options.publicKey);
-  const holds = collectHolds(dir);
+  const holds = collectHolds(dir, trustedKeys, options.trustedCheckpoints ?? []);
   let anyCheckpoints = false;
   for (const sessionId of sessions) {
-    const pruned = checkPrunes(dir, sessionId, holds, f);
     const cps = readCheckpoints(dir, sessionId);
+    const trusted = (options.trustedCheckpoints ?? []).filter((c) => c.checkpoint.sessionId === sessionId);
+    const pruned = checkPrunes(dir, sessionId, holds, f, signedAuditEventSeq(cps, trusted, trustedKeys));
     if (cps.length === 0 && trustedKeys.length > 0) {
       // finalizing always writes a checkpoint: a finalized, signed session without any lost them
       const info = readSessionInfo(dir, sessionId);
@@ -94,7 +95,6 @@ export async function verifyAuditLog(auditPath: string, options: VerifyOptions =
         });
       }
     }
-    const trusted = (options.trustedCheckpoints ?? []).filter((c) => c.checkpoint.sessionId === sessionId);
     if (cps.length > 0 || trusted.length > 0) anyCheckpoints = true;
     const wanted = {} as Record<ChainKind, Set<number>>;
     for (const kind of CHAIN_KINDS) wanted[kind] = new Set();
@@ -414,28 +414,39 @@ interface HoldSpan {
   releasedAt: number | undefined;
 }
 
-/** Every legal hold placed (and released) in any session's audit_event chain. */
-function collectHolds(dir: string): HoldSpan[] {
+/**
+ * Every legal hold placed (and released) in any session's audit_event chain. A release is
+ * believed only where its session's chain is signed, when that can be told (see
+ * signedAuditEventSeq): an appended one needs no key (found by review, 2026-12-04). Placements
+ * all count (one more hold can only make more prunes suspect). Releases are matched once every
+ * placement is known (a release read before its placement's session was lost).
+ */
+function collectHolds(dir: string, trustedKeys: readonly KeyObject[], trustedCheckpoints: readonly Checkpoint[]): HoldSpan[] {
   const spans = new Map<string, HoldSpan>();
+  const releases: Array<{ ids: readonly string[]; at: number }> = [];
   for (const sessionId of listSessionIds(dir)) {
+    const signed = signedAuditEventSeq(readCheckpoints(dir, sessionId), trustedCheckpoints.filter((c) => c.checkpoint.sessionId === sessionId), trustedKeys);
     for (const file of listKindFiles(dir, "audit_event", sessionId)) {
       for (const l of readLinesSync(file.path)) {
         if (!l.terminated || !l.text.includes('"eventType":"legal_hold_')) continue;
         try {
-          const rec = JSON.parse(l.text) as { eventType?: string; timestamp?: string; details?: { holdId?: string; scope?: string; holdIds?: string[] } };
+          const rec = JSON.parse(l.text) as { eventType?: string; timestamp?: string; seq?: number; details?: { holdId?: string; scope?: string; holdIds?: string[] } };
           const t = Date.parse(String(rec.timestamp));
           if (rec.eventType === "legal_hold_placed" && rec.details?.holdId && rec.details.scope) {
             spans.set(rec.details.holdId, { id: rec.details.holdId, scope: rec.details.scope, placedAt: t, releasedAt: undefined });
-          } else if (rec.eventType === "legal_hold_released") {
-            for (const id of rec.details?.holdIds ?? []) {
-              const span = spans.get(id);
-              if (span && span.releasedAt === undefined) span.releasedAt = t;
-            }
+          } else if (rec.eventType === "legal_hold_released" && Array.isArray(rec.details?.holdIds) && (signed === undefined || (typeof rec.seq === "number" && rec.seq <= signed))) {
+            releases.push({ ids: rec.details.holdIds, at: t });
           }
         } catch {
           // malformed lines are reported by the chain walk
         }
       }
+    }
+  }
+  for (const r of releases) {
+    for (const id of r.ids) {
+      const span = spans.get(id);
+      if (span && (span.releasedAt === undefined || r.at < span.releasedAt)) span.releasedAt = r.at;
     }
   }
   return [...spans.values()];
@@ -446,7 +457,7 @@ function collectHolds(dir: string): HoldSpan[] {
  * retention period: segment prunes of this session, and whole sessions this session's cleanup
  * removed (their `retention_pruned` records are in the chain of the session that ran it).
  */
-function checkPrunes(dir: string, sessionId: string, holds: readonly HoldSpan[], f: Findings): Partial<Record<ChainKind, PrunedStart>> {
+function checkPrunes(dir: string, sessionId: string, holds: readonly HoldSpan[], f: Findings, signedThrough: number | undefined): Partial<Record<ChainKind, PrunedStart>> {
   const file = `audit_events_${sessionId}.jsonl`;
   const records = readPruneRecords(dir, sessionId);
   for (const m of records.malformed) {
@@ -480,8 +491,11 @@ function checkPrunes(dir: string, sessionId: string, holds: readonly HoldSpan[],
     }
     f.notes.push({ file, kind: "pruned_by_policy", detail: `Session ${event.sessionId} (${event.files.length} files) was removed by retention at ${time}.` });
   }
+  // (a chain starts after a prune only when its record is signed, if that can be told: see
+  // signedAuditEventSeq; one that is not leaves the removed segments pruned_without_record)
+  const honoured = signedThrough === undefined ? records : { ...records, segments: records.segments.filter((r) => r.seq <= signedThrough) };
   const out: Partial<Record<ChainKind, PrunedStart>> = {};
-  for (const [kind, event] of Object.entries(furthestPrunes(records)) as Array<[ChainKind, SegmentPrune]>) {
+  for (const [kind, event] of Object.entries(furthestPrunes(honoured)) as Array<[ChainKind, SegmentPrune]>) {
     out[kind] = { lastSeq: event.lastSeq, lastHash: event.lastHash, lastSegment: Math.max(...event.segments), frontier: event.merkleFrontier };
   }
   return out;

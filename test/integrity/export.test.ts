@@ -128,6 +128,16 @@ describe("a directory export carries its own proof", () => {
     expect(noteKinds(r)).toEqual(["content_withheld", "pruned_by_policy"]);
   });
 
+  it("an export of a log whose records were deleted and excused by a forged retention record does not verify with the public key", async () => {
+    const { forgePrune } = await import("../fixtures/integrity/tamper.js");
+    const log = await buildLog();
+    forgePrune(log, "persona_activity", [1, 2]);
+    const dir = await exportOf(log, { includeFullContent: false });
+    const r = await verifyExport(dir, { publicKey: log.signer.publicKey });
+    expect(r.ok).toBe(false);
+    expect(r.problems.map((p) => p.kind)).toContain("seq_gap");
+  });
+
   it("an export made with no signing key verifies as self-consistent only, and is refused as unsigned when a key is expected", async () => {
     const log = await buildLog();
     const dir = path.join(tmpProject("audit-export-nokey-"), "export");

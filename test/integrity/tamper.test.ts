@@ -16,6 +16,7 @@ import {
   chainFiles,
   checkpointsFile,
   editLines,
+  forgePrune,
   hashOf,
   newSigner,
   noteKinds,
@@ -431,6 +432,48 @@ describe("retention and legal hold", () => {
     expect(res.prunedSegments.length).toBeGreaterThan(0);
     await log.logger.finalizeSession();
     expectOnly(await verify(log), ["pruned_under_hold"]);
+  });
+
+  // Found by review 2026-12-04 (fourth session): a retention_pruned record only needed to be
+  // hash-chained (no key), so whoever could write the directory deleted signed records and appended
+  // a record "explaining" it, with minRetentionDays 0: verify with the public key said OK. A real
+  // prune is checkpointed at once; one no signed checkpoint covers is not taken as a chain start.
+  it("segments deleted and excused by a forged retention record (no signed checkpoint covers it) → pruned_without_record", async () => {
+    const log = await buildLog();
+    expectOnly(await verify(log), []);
+    forgePrune(log, "persona_activity", [1, 2]);
+    const r = await verify(log);
+    expect(problemKinds(r)).toContain("pruned_without_record");
+    expect(r.ok).toBe(false);
+    // without the public key nothing can be told signed: self-consistent only, as documented
+    expect((await verifyAuditLog(log.auditDir)).ok).toBe(true);
+  });
+
+  it("a genuine prune (checkpointed at once) still verifies with the public key; so does one made after a hold was placed and released", async () => {
+    const log = await buildLog({ finalize: false });
+    log.logger.placeLegalHold("all", "review");
+    log.logger.releaseLegalHold("all", "done");
+    expect((await log.logger.cleanup({ now: Date.now() + 100 * DAY })).prunedSegments.length).toBeGreaterThan(0);
+    await log.logger.finalizeSession();
+    expectOnly(await verify(log), []);
+  });
+
+  it("a hold release appended after the last signed checkpoint does not excuse a prune made under the hold", async () => {
+    const { sealRecord } = await import("../../src/pipeline/chain.js");
+    const log = await buildLog({ finalize: false });
+    const holder = new AuditLogger({ sessionId: "holder", projectPath: log.projectPath, durability: "sync", signingKey: log.signer.privateKey });
+    const holdId = holder.placeLegalHold("all", "litigation");
+    fs.rmSync(`${log.auditDir}/legal_holds.json`);
+    expect((await log.logger.cleanup({ now: Date.now() + 100 * DAY })).prunedSegments.length).toBeGreaterThan(0);
+    await log.logger.finalizeSession();
+    await holder.finalizeSession(); // (live during the cleanup: not removed itself)
+    expect(problemKinds(await verify(log))).toEqual(["pruned_under_hold"]);
+    // the attacker appends a release dated before the prune to the holder's chain (unsigned)
+    const events = `${log.auditDir}/audit_events_holder.jsonl`;
+    const prev = JSON.parse(readLines(events).at(-1)!) as { seq: number; hash: string; timestamp: string };
+    const rec = { id: "01M917W5AH8NB5ST1JNRFN3AJY", type: "audit_event", sessionId: "holder", timestamp: prev.timestamp, seq: prev.seq + 1, prevHash: prev.hash, eventType: "legal_hold_released", reason: "done", details: { scope: "all", holdIds: [holdId] } };
+    fs.appendFileSync(events, sealRecord(prev.hash, JSON.stringify(rec)).line + "\n");
+    expect(problemKinds(await verify(log))).toContain("pruned_under_hold");
   });
 
   // Found 2026-12-04 (fourth session): only segment prunes were checked against the holds; a whole

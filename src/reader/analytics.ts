@@ -4,6 +4,7 @@
  * value, never the records themselves).
  */
 import type { RawRecord } from "./records.js";
+import { dict } from "../record/stats.js";
 
 /** USD per one million tokens. */
 export interface ModelPrice {
@@ -57,7 +58,8 @@ export const DEFAULT_MODEL_PRICES: Readonly<Record<string, ModelPrice>> = Object
 
 /** The price of `model` in `table`: exact name, else the longest prefix. */
 export function priceOf(model: string, table: Readonly<Record<string, ModelPrice>>): ModelPrice | undefined {
-  const exact = table[model];
+  // (own names only: "constructor" found Object's, and the report's cost became NaN)
+  const exact = Object.hasOwn(table, model) ? table[model] : undefined;
   if (exact) return exact;
   let best: string | undefined;
   for (const name of Object.keys(table)) {
@@ -392,7 +394,7 @@ export class AnalyticsAccumulator {
   }
 
   report(o: { sessions: readonly string[]; prices: Readonly<Record<string, ModelPrice>>; skippedLines: number; now?: Date }): AnalyticsReport {
-    const models: Record<string, ModelAnalytics> = {};
+    const models = dict<ModelAnalytics>();
     let cost = 0;
     let tokens = 0;
     let input = 0;
@@ -419,11 +421,11 @@ export class AnalyticsAccumulator {
         latencySeconds: latency(m.lat),
       };
     }
-    const interactionTypes: Record<string, InteractionTypeAnalytics> = {};
+    const interactionTypes = dict<InteractionTypeAnalytics>();
     for (const [name, t] of [...this.types].sort(byKey)) {
       interactionTypes[name] = { calls: t.calls, successes: t.ok, failures: t.calls - t.ok, tokens: t.tokens, latencySeconds: latency(t.lat) };
     }
-    const tools: Record<string, ToolAnalytics> = {};
+    const tools = dict<ToolAnalytics>();
     for (const [name, t] of [...this.tools].sort(byKey)) {
       const topErrors = [...t.errors]
         .sort((a, b) => b[1] - a[1] || (a[0] < b[0] ? -1 : 1))
@@ -439,11 +441,11 @@ export class AnalyticsAccumulator {
         operations: Object.fromEntries([...t.ops].sort(byKey)),
       };
     }
-    const personas: Record<string, PersonaAnalytics> = {};
+    const personas = dict<PersonaAnalytics>();
     for (const [name, p] of [...this.personas].sort(byKey)) {
       personas[name] = { activities: p.n, timeSpentSeconds: p.secs, activityTypes: Object.fromEntries([...p.types].sort(byKey)) };
     }
-    const fileOperations: Record<string, FileOperationAnalytics> = {};
+    const fileOperations = dict<FileOperationAnalytics>();
     for (const [op, f] of [...this.files].sort(byKey)) fileOperations[op] = { count: f.n, failures: f.fail, bytes: f.bytes };
     const metrics: MetricAnalytics[] = [...this.metrics.values()]
       .sort((a, b) => (a.name === b.name ? (a.unit < b.unit ? -1 : 1) : a.name < b.name ? -1 : 1))

@@ -7,6 +7,16 @@ function zeroCounts(): Record<RecordType, number> {
   return { chat_interaction: 0, persona_activity: 0, tool_usage: 0, file_operation: 0, performance_metric: 0, error: 0 };
 }
 
+/**
+ * An empty object to key by names from records (models, personas, tools): without a prototype, so
+ * that a name such as "constructor" or "__proto__" is a key like any other (on `{}` it found
+ * Object's members: the summary counted `"constructor": "function Object() {…}1"` and the report's
+ * cost became NaN; found by review, 2026-12-04).
+ */
+export function dict<V>(): Record<string, V> {
+  return Object.create(null) as Record<string, V>;
+}
+
 function bump(map: Record<string, number>, key: string, by = 1): void {
   map[key] = (map[key] ?? 0) + by;
 }
@@ -15,11 +25,11 @@ function bump(map: Record<string, number>, key: string, by = 1): void {
 export class SessionStats {
   counts = zeroCounts();
   tokens = { total: 0, input: 0, output: 0 };
-  models: Record<string, number> = {};
-  personas: Record<string, number> = {};
+  models = dict<number>();
+  personas = dict<number>();
   chatOk = 0;
   toolOk = 0;
-  errorsBySeverity: Record<string, number> = {};
+  errorsBySeverity = dict<number>();
   heads = {} as Record<ChainKind, KindHead>;
 
   constructor() {

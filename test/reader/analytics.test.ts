@@ -189,3 +189,30 @@ describe("generateAnalyticsReport", () => {
     expect(single.totals.records).toBe(fx.logged.filter((l) => l.sessionId === "alpha").length);
   });
 });
+
+// Found by review 2026-12-04 (fourth session): names were keys of plain objects, so a model named
+// "constructor" found Object's own member: the report's total cost became NaN (null in JSON) and
+// the summary counted `"constructor": "function Object() { [native code] }1"`; "__proto__" vanished.
+describe("names that are Object's own members", () => {
+  it("are models, personas and tools like any other, in the summary and the report; the cost of the priced ones adds up", async () => {
+    const { AuditLogger } = await import("../../src/index.js");
+    const { tmpProject } = await import("../helpers/index.js");
+    const logger = new AuditLogger({ sessionId: "odd_names", projectPath: tmpProject() });
+    for (const model of ["constructor", "__proto__", "toString", "gpt-4o"]) {
+      logger.logChatInteraction({ prompt: "q", response: "a", model, inputTokens: 1_000_000, outputTokens: 0, persona: model });
+      logger.logToolUsage({ toolName: model, operation: "hasOwnProperty", success: true });
+      logger.logPersonaActivity({ personaName: model, activityType: "valueOf", description: "d" });
+    }
+    const summary = await logger.finalizeSession();
+    expect(JSON.stringify(summary.models)).toBe('{"constructor":1,"__proto__":1,"toString":1,"gpt-4o":1}');
+    const report = await new AuditViewer({ auditPath: logger.auditDir }).generateAnalyticsReport();
+    expect(Object.keys(report.models).sort()).toEqual(["__proto__", "constructor", "gpt-4o", "toString"]);
+    expect(report.models.constructor!.calls).toBe(1);
+    expect(report.totals.costUsd).toBeCloseTo(DEFAULT_MODEL_PRICES["gpt-4o"]!.inputPerMTok, 10);
+    expect(report.models.constructor!.costUsd).toBeNull();
+    expect(Object.keys(report.tools).sort()).toEqual(["__proto__", "constructor", "gpt-4o", "toString"]);
+    expect(Object.keys(report.personas).sort()).toEqual(["__proto__", "constructor", "gpt-4o", "toString"]);
+    expect(JSON.parse(JSON.stringify(report)).totals.costUsd).toBeCloseTo(DEFAULT_MODEL_PRICES["gpt-4o"]!.inputPerMTok, 10);
+    expect(priceOf("constructor", DEFAULT_MODEL_PRICES)).toBeUndefined();
+  });
+});

@@ -158,7 +158,8 @@ describe("exports without content", () => {
     expect(doc.includeFullContent).toBe(false);
     expect(doc.records.chat_interactions).toHaveLength(6);
     for (const r of doc.records.chat_interactions!) {
-      expect(r.contentWithheld).toEqual(["promptPreview", "responsePreview", "toolCalls"]);
+      // (an unencrypted log's plain content hashes and content file digests too: see the next test)
+      expect(r.contentWithheld).toEqual(r.sessionId === "enc" ? ["promptPreview", "responsePreview", "toolCalls"] : ["promptPreview", "responsePreview", "toolCalls", "promptHash", "responseHash", "fullContent"]);
       expect(r.promptPreview).toBe(WITHHELD_MARKER);
       expect(r.promptLength).toBeGreaterThan(0);
       expect(r.content).toBeUndefined();
@@ -173,6 +174,39 @@ describe("exports without content", () => {
     await exporter.exportCompleteAuditToDirectory(out2, { includeFullContent: true });
     const full = bytesOf(walk(out2));
     for (const c of CANARY) expect(full).toContain(c);
+  });
+
+  // Found by review 2026-12-04 (fourth session): without content, an unencrypted log's export kept
+  // the plain SHA-256 of each prompt and response (and of its content files): anyone could confirm
+  // a guessed prompt.
+  it("without content, an unencrypted log's export holds no plain digest of a prompt or response; the directory export still verifies", async () => {
+    const { createHash } = await import("node:crypto");
+    const { verifyExport } = await import("../../src/index.js");
+    const projectPath = tmpProject();
+    const logger = new AuditLogger({ sessionId: "plain", projectPath });
+    const prompt = "is 2+2 four?";
+    const response = "yes";
+    logger.logChatInteraction({ prompt, response, model: "m" });
+    await logger.finalizeSession();
+    const digest = (t: string) => createHash("sha256").update(t, "utf8").digest("hex");
+    const onDisk = fs.readFileSync(path.join(logger.auditDir, "chat_interactions_plain.jsonl"), "utf8");
+    expect(onDisk).toContain(digest(prompt)); // (the log itself has them: the check below can fail)
+    const out = tmpProject("audit-export-");
+    const exporter = new AuditExporter({ auditPath: logger.auditDir });
+    await exporter.exportToJson(path.join(out, "all.json"), { includeFullContent: false });
+    await exporter.exportChatInteractionsToCsv(path.join(out, "chats.csv"));
+    await exporter.exportCompleteAuditToDirectory(path.join(out, "dir"));
+    const text = bytesOf(walk(out));
+    for (const t of [prompt, response]) expect(text).not.toContain(digest(t));
+    const content = fs.readdirSync(path.join(logger.auditDir, "full_interactions")).filter((n) => !n.startsWith("manifest_"));
+    expect(content.length).toBe(2);
+    for (const n of content) expect(text).not.toContain(createHash("sha256").update(fs.readFileSync(path.join(logger.auditDir, "full_interactions", n))).digest("hex"));
+    const chat = (JSON.parse(fs.readFileSync(path.join(out, "all.json"), "utf8")) as { records: { chat_interactions: Array<Record<string, unknown>> } }).records.chat_interactions[0]!;
+    expect(chat.contentWithheld).toEqual(["promptPreview", "responsePreview", "promptHash", "responseHash", "fullContent"]);
+    expect(chat.promptHash).toBe(WITHHELD_MARKER);
+    expect(chat.fullContent).toMatchObject({ prompt: { sha256: WITHHELD_MARKER, bytes: Buffer.byteLength(prompt) } });
+    const v = await verifyExport(path.join(out, "dir"));
+    expect(v.problems).toEqual([]);
   });
 
   it("with content: the JSON export holds the exact full texts, decrypted and verified", async () => {

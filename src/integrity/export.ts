@@ -72,6 +72,23 @@ export type ExportManifest = z.infer<typeof manifestFileSchema>;
 
 const sha256 = (data: string | Buffer) => createHash("sha256").update(data).digest("hex");
 
+/** A file's size and SHA-256, read in 1 MiB pieces. */
+function digestOf(file: string): { bytes: number; sha256: string } {
+  const h = createHash("sha256");
+  const fd = fs.openSync(file, "r");
+  try {
+    const buf = Buffer.alloc(1 << 20);
+    let bytes = 0;
+    for (let n = fs.readSync(fd, buf, 0, buf.length, null); n > 0; n = fs.readSync(fd, buf, 0, buf.length, null)) {
+      h.update(buf.subarray(0, n));
+      bytes += n;
+    }
+    return { bytes, sha256: h.digest("hex") };
+  } finally {
+    fs.closeSync(fd);
+  }
+}
+
 function posix(rel: string): string {
   return rel.split(path.sep).join("/");
 }
@@ -164,16 +181,99 @@ function push(chains: ExportedChains, sessionId: string, kind: ChainKind, r: Exp
   list.push(r);
 }
 
+/** Past this size a document not in the exporter's own layout is not parsed whole (V8's strings end at ~512 MiB). */
+const WHOLE_PARSE_MAX_BYTES = 256 * 1024 * 1024;
+
+/**
+ * The records of an export document in the exporter's own layout (see jsonExportChunks: the
+ * header, then one line per kind's opening, one per record, one per closing), read line by line,
+ * so a document of any size is read in bounded memory: parsed whole, one past V8's string limit
+ * (~512 MiB) could not be read, its manifest was signed with every head at seq 0, and it never
+ * verified (found by review, 2026-12-04). False when the text is not in that layout.
+ */
+function readCanonicalDocument(file: string, visit: (kind: (typeof RECORD_KINDS)[number], rec: unknown, i: number) => void): boolean {
+  let lines: Generator<{ text: string; terminated: boolean }>;
+  try {
+    lines = readLinesSync(file);
+  } catch {
+    return false;
+  }
+  const next = (): string | undefined => {
+    const r = lines.next();
+    return r.done ? undefined : r.value.text;
+  };
+  try {
+    const header: string[] = [];
+    for (let l = next(); l !== '"records":{'; l = next()) {
+      if (l === undefined || header.length > 1_000_000) return false;
+      header.push(l);
+    }
+    try {
+      JSON.parse(`${header.join("\n")}\n"records":{}}`);
+    } catch {
+      return false;
+    }
+    for (const [ki, kind] of RECORD_KINDS.entries()) {
+      const last = ki === RECORD_KINDS.length - 1;
+      const open = `${JSON.stringify(KIND_FILE_STEM[kind])}:[`;
+      const l = next();
+      if (l === `${open}]${last ? "" : ","}`) continue;
+      if (l !== open) return false;
+      for (let i = 0; ; i++) {
+        const r = next();
+        if (r === undefined) return false;
+        if (r === (last ? "]" : "],")) break;
+        let rec: unknown;
+        try {
+          rec = JSON.parse(r.endsWith(",") ? r.slice(0, -1) : r);
+        } catch {
+          return false;
+        }
+        visit(kind, rec, i);
+      }
+    }
+    if (next() !== "}" || next() !== "}") return false;
+    for (let l = next(); l !== undefined; l = next()) if (l.trim() !== "") return false;
+    return true;
+  } finally {
+    lines.return(undefined);
+  }
+}
+
 /** The records of `audit_complete.json` (six kinds) and of the copied `audit_event` chains. */
 function readExportedChains(exportDir: string, sessionIds: readonly string[]): ExportedChains {
-  const chains: ExportedChains = { bySession: new Map(), malformed: [] };
-  let doc: { records?: Record<string, unknown> } | undefined;
+  let chains: ExportedChains = { bySession: new Map(), malformed: [] };
+  const file = path.join(exportDir, RECORDS_FILE);
+  const visit = (into: ExportedChains, kind: (typeof RECORD_KINDS)[number], rec: unknown, i: number): void => {
+    if (typeof rec !== "object" || rec === null || Array.isArray(rec)) {
+      into.malformed.push(`${RECORDS_FILE}: ${KIND_FILE_STEM[kind]}[${i}] is not a record.`);
+      return;
+    }
+    const r = rec as Record<string, unknown>;
+    push(into, String(r.sessionId), kind, toExported(r, `${KIND_FILE_STEM[kind]}[${i}]`));
+  };
+  let canonical = false;
+  let size = 0;
   try {
-    doc = JSON.parse(fs.readFileSync(path.join(exportDir, RECORDS_FILE), "utf8")) as { records?: Record<string, unknown> };
+    size = fs.statSync(file).size;
+    canonical = readCanonicalDocument(file, (kind, rec, i) => visit(chains, kind, rec, i));
   } catch {
-    doc = undefined;
+    canonical = false;
   }
-  if (doc === undefined || typeof doc.records !== "object" || doc.records === null) {
+  let doc: { records?: Record<string, unknown> } | undefined;
+  if (!canonical) {
+    // (another layout: what the canonical pass took is dropped, and the whole text parsed)
+    chains = { bySession: new Map(), malformed: [] };
+    try {
+      if (size > WHOLE_PARSE_MAX_BYTES) throw new Error("too large");
+      doc = JSON.parse(fs.readFileSync(file, "utf8")) as { records?: Record<string, unknown> };
+    } catch {
+      doc = undefined;
+    }
+  }
+  if (canonical) {
+    // (read above)
+  } else if (doc === undefined || typeof doc.records !== "object" || doc.records === null) {
     chains.malformed.push(`${RECORDS_FILE} is missing or is not a JSON export document.`);
   } else {
     for (const kind of RECORD_KINDS) {
@@ -182,14 +282,7 @@ function readExportedChains(exportDir: string, sessionIds: readonly string[]): E
         chains.malformed.push(`${RECORDS_FILE} has no "${KIND_FILE_STEM[kind]}" list.`);
         continue;
       }
-      list.forEach((rec: unknown, i) => {
-        if (typeof rec !== "object" || rec === null || Array.isArray(rec)) {
-          chains.malformed.push(`${RECORDS_FILE}: ${KIND_FILE_STEM[kind]}[${i}] is not a record.`);
-          return;
-        }
-        const r = rec as Record<string, unknown>;
-        push(chains, String(r.sessionId), kind, toExported(r, `${KIND_FILE_STEM[kind]}[${i}]`));
-      });
+      list.forEach((rec: unknown, i) => visit(chains, kind, rec, i));
     }
   }
   const integrity = path.join(exportDir, EXPORT_INTEGRITY_DIR);
@@ -262,10 +355,8 @@ function isSigningKey(k: unknown): k is SigningKey {
  */
 export function writeExportManifest(input: ExportManifestInput): ExportManifest {
   const signer = input.signingKey === undefined ? undefined : isSigningKey(input.signingKey) ? input.signingKey : toSigningKey(input.signingKey, "the signingKey export option");
-  const files = [...input.files].sort().map((rel) => {
-    const data = fs.readFileSync(safeJoin(input.exportDir, rel));
-    return { path: rel, bytes: data.length, sha256: sha256(data) };
-  });
+  // (streamed: a file read whole could not be past 2 GiB, and held the whole export in memory)
+  const files = [...input.files].sort().map((rel) => ({ path: rel, ...digestOf(safeJoin(input.exportDir, rel)) }));
   const chains = readExportedChains(input.exportDir, input.sessionIds);
   const integrity = path.join(input.exportDir, EXPORT_INTEGRITY_DIR);
   const sessions = input.sessionIds.map((sessionId): ExportSessionEntry => {
@@ -399,16 +490,23 @@ export async function verifyExport(exportDir: string, options: VerifyExportOptio
   const listed = new Set<string>();
   for (const entry of manifest.files) {
     listed.add(entry.path);
-    let data: Buffer;
+    let got: { bytes: number; sha256: string };
     try {
-      data = await fs.promises.readFile(safeJoin(dir, entry.path));
+      // (streamed: read whole, a file past 2 GiB could not be checked)
+      const h = createHash("sha256");
+      let bytes = 0;
+      for await (const chunk of fs.createReadStream(safeJoin(dir, entry.path))) {
+        h.update(chunk as Buffer);
+        bytes += (chunk as Buffer).length;
+      }
+      got = { bytes, sha256: h.digest("hex") };
     } catch (err) {
       if ((err as { code?: string }).code === "AUDIT_ERR_PATH") p(EXPORT_MANIFEST, "export_manifest_malformed", `The manifest lists "${entry.path}", which lies outside the export.`);
       else p(entry.path, "export_file_missing", `${entry.path} is listed in the manifest but missing from the export.`);
       continue;
     }
-    if (data.length !== entry.bytes || sha256(data) !== entry.sha256) {
-      p(entry.path, "export_file_modified", `${entry.path} differs from the size and SHA-256 in the manifest (${data.length} bytes, expected ${entry.bytes}): it was changed after the export.`);
+    if (got.bytes !== entry.bytes || got.sha256 !== entry.sha256) {
+      p(entry.path, "export_file_modified", `${entry.path} differs from the size and SHA-256 in the manifest (${got.bytes} bytes, expected ${entry.bytes}): it was changed after the export.`);
     }
   }
   for (const rel of listFiles(dir)) {

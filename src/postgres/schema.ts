@@ -11,7 +11,7 @@ import { z } from "zod";
  * Version of the schema: {@link migrationSql} creates version 1, {@link upgradeSql} brings it to
  * this one step by step; `audit_schema_version` records which versions were applied.
  */
-export const SCHEMA_VERSION = 3;
+export const SCHEMA_VERSION = 4;
 
 /** Schema names we accept: plain identifiers, so they can be quoted without surprises. */
 export const schemaNameSchema = z
@@ -250,7 +250,81 @@ CREATE TRIGGER audit_retention_cuts_no_truncate BEFORE TRUNCATE ON ${n.retention
 ALTER FUNCTION ${n.ensurePartition}(timestamptz) SECURITY DEFINER SET search_path = pg_catalog, pg_temp;
 `,
     ],
+    [4, retentionWithHoldsSql(schema)],
   ];
+}
+
+/**
+ * Version 4's retention function. Found by review, 2026-12-04: retention never looked at legal
+ * holds, and dropped months of a session under a hold. Holds reach the store as the chained
+ * `legal_hold_placed`/`legal_hold_released` records (audit_event rows); one placed and not
+ * released is in force. Months go oldest first, and retention stops at the first month that holds
+ * records of a session under a hold (every month under an "all" hold), or the record that placed
+ * a hold in force (dropped, the hold would be forgotten). It stops rather than skips: a month
+ * dropped after a kept one would cut other sessions' chains in the middle.
+ */
+function retentionWithHoldsSql(schema: string): string {
+  const n = names(schema);
+  const lockKey = quoteLiteral(ddlLockKey(schema));
+  const schemaLit = quoteLiteral(schema);
+  return `
+CREATE OR REPLACE FUNCTION ${n.applyRetention}(p_before timestamptz, p_reason text DEFAULT 'retention')
+RETURNS TABLE (partition text, range_from timestamptz, range_to timestamptz, rows_dropped bigint)
+LANGUAGE plpgsql AS $fn$
+DECLARE
+  p        record;
+  m_from   timestamptz;
+  m_to     timestamptz;
+  n        bigint;
+  rid      bigint;
+  held     text[];
+  in_force text[];
+  blocked  boolean;
+BEGIN
+  IF p_before > now() THEN
+    RAISE EXCEPTION 'audit-logger: retention cutoff % is in the future', p_before USING ERRCODE = 'invalid_parameter_value';
+  END IF;
+  PERFORM pg_advisory_xact_lock(hashtext(${lockKey}));
+  -- the holds in force: placed, and named by no release
+  SELECT coalesce(array_agg(DISTINCT r.record->'details'->>'scope'), '{}'), coalesce(array_agg(DISTINCT r.record->'details'->>'holdId'), '{}')
+    INTO held, in_force
+    FROM ${n.records} r
+   WHERE r.kind = 'audit_event' AND r.record->>'eventType' = 'legal_hold_placed'
+     AND NOT EXISTS (
+       SELECT 1 FROM ${n.records} x
+        WHERE x.kind = 'audit_event' AND x.record->>'eventType' = 'legal_hold_released'
+          AND jsonb_typeof(x.record->'details'->'holdIds') = 'array'
+          AND x.record->'details'->'holdIds' ? (r.record->'details'->>'holdId'));
+  FOR p IN
+    SELECT c.relname::text AS relname
+      FROM pg_inherits i JOIN pg_class c ON c.oid = i.inhrelid
+     WHERE i.inhparent = format('%I.audit_records', ${schemaLit})::regclass
+     ORDER BY c.relname
+  LOOP
+    m_from := (to_date(right(p.relname, 7), 'YYYY_MM')::timestamp) AT TIME ZONE 'UTC';
+    m_to := ((to_date(right(p.relname, 7), 'YYYY_MM') + interval '1 month')::timestamp) AT TIME ZONE 'UTC';
+    EXIT WHEN m_to > p_before;
+    EXIT WHEN 'all' = ANY (held);
+    EXECUTE format(
+      'SELECT EXISTS (SELECT 1 FROM %I.%I WHERE session_id = ANY ($1)
+                         OR (kind = ''audit_event'' AND record->>''eventType'' = ''legal_hold_placed'' AND record->''details''->>''holdId'' = ANY ($2)))',
+      ${schemaLit}, p.relname) INTO blocked USING held, in_force;
+    EXIT WHEN blocked;
+    EXECUTE format('SELECT count(*) FROM %I.%I', ${schemaLit}, p.relname) INTO n;
+    INSERT INTO ${n.retentionLog} (cutoff, partition, range_from, range_to, rows_dropped, reason)
+      VALUES (p_before, p.relname, m_from, m_to, n, p_reason) RETURNING retention_id INTO rid;
+    EXECUTE format(
+      'INSERT INTO %I.audit_retention_cuts (retention_id, session_id, kind, through_seq, through_hash)
+       SELECT DISTINCT ON (session_id, kind) %s, session_id, kind, seq, hash FROM %I.%I ORDER BY session_id, kind, seq DESC',
+      ${schemaLit}, rid, ${schemaLit}, p.relname);
+    EXECUTE format('ALTER TABLE %I.audit_records DETACH PARTITION %I.%I', ${schemaLit}, ${schemaLit}, p.relname);
+    EXECUTE format('DROP TABLE %I.%I', ${schemaLit}, p.relname);
+    partition := p.relname; range_from := m_from; range_to := m_to; rows_dropped := n;
+    RETURN NEXT;
+  END LOOP;
+END
+$fn$;
+`;
 }
 
 /**

@@ -66,3 +66,28 @@ describe("PostgreSQL retention and legal holds", () => {
     expect(await rowsOf(schema, "s")).toBe(before);
   });
 });
+
+// Found by review 2026-12-04 (fourth session): a record's time is when its call began, so a chain's
+// times need not follow its seqs across a month's end; the month dropped took seq 3 and left seq 2,
+// and verify failed on the untouched store (records_missing, chain_broken, seq_gap).
+describe("PostgreSQL retention and records whose times are not in seq order", () => {
+  it("keeps a month whose chain goes on below its highest seq in a later month; drops both once both are old enough; verify stays clean", async () => {
+    const schema = freshSchema("retorder");
+    schemas.push(schema);
+    const logger = new AuditLogger({ sessionId: "s1", projectPath: tmpProject(), sinks: [new PostgresSink({ connectionString: PG_URL, schema })], fullContentLogging: false });
+    const oct = Date.parse("2026-10-31T23:59:59.000Z");
+    const nov = Date.parse("2026-11-01T00:00:00.005Z");
+    withRecordTime(oct, () => logger.logToolUsage({ toolName: "a", operation: "op" })); // seq 1 (October)
+    withRecordTime(nov, () => logger.logToolUsage({ toolName: "direct", operation: "op" })); // seq 2 (November)
+    withRecordTime(oct + 999, () => logger.logToolUsage({ toolName: "began before midnight", operation: "op" })); // seq 3 (October)
+    withRecordTime(nov + 10, () => logger.logToolUsage({ toolName: "b", operation: "op" })); // seq 4 (November)
+    await logger.finalizeSession();
+    expect((await verifyPostgres({ connectionString: PG_URL, schema })).problems).toEqual([]);
+    expect(await applyPostgresRetention({ connectionString: PG_URL, schema, before: "2026-11-01T00:00:00Z" })).toEqual([]);
+    expect((await verifyPostgres({ connectionString: PG_URL, schema })).problems).toEqual([]);
+    const both = await applyPostgresRetention({ connectionString: PG_URL, schema, before: "2026-12-01T00:00:00Z" });
+    expect(both.map((d) => d.partition)).toEqual(["audit_records_p2026_10", "audit_records_p2026_11"]);
+    const after = await verifyPostgres({ connectionString: PG_URL, schema });
+    expect(after.problems).toEqual([]);
+  });
+});

@@ -22,7 +22,8 @@ directory's "audit_maintenance" session, with a checkpoint: the removal is on re
   <dir>                 the audit directory, or a project directory containing audit_logs/
   --dry-run             list what would be removed, remove nothing
   --max-age-days <n>    retention in days (default: each session's own maxLogAgeDays as
-                        recorded in its session file, else ${DEFAULT_MAX_AGE_DAYS})
+                        recorded in its session file, else ${DEFAULT_MAX_AGE_DAYS}; a session whose
+                        session file is missing or unreadable is kept without it)
   --json                print the result as JSON
   -h, --help            show this help
 
@@ -36,8 +37,13 @@ interface Retention {
   readonly minRetentionDays: number;
 }
 
-/** The retention a session was configured with, as its session file records it. */
-function sessionRetention(dir: string, sessionId: string): Retention {
+/**
+ * The retention a session was configured with, as its session file records it; undefined when
+ * that file is missing or not JSON (its retention is unknown: such a session is kept unless
+ * --max-age-days decides; it was taken as 90 days with no floor, so a compliance session whose
+ * file was lost could go years early; found by review, 2026-12-04).
+ */
+function sessionRetention(dir: string, sessionId: string): Retention | undefined {
   try {
     const body = JSON.parse(fs.readFileSync(path.join(dir, sessionFileName(sessionId)), "utf8")) as { config?: { maxLogAgeDays?: unknown; minRetentionDays?: unknown } };
     const max = body.config?.maxLogAgeDays;
@@ -47,7 +53,7 @@ function sessionRetention(dir: string, sessionId: string): Retention {
       minRetentionDays: typeof min === "number" && min > 0 ? min : 0,
     };
   } catch {
-    return { maxLogAgeDays: undefined, minRetentionDays: 0 };
+    return undefined;
   }
 }
 
@@ -81,9 +87,14 @@ export const cleanupCommand: Command = {
 
     // each session is kept as long as its own configuration says (its session file), never
     // below its minRetentionDays; --max-age-days overrides maxLogAgeDays for all
+    const unknown = new Set<string>();
     const retentionFor = (id: string): number => {
       const r = sessionRetention(dir, id);
-      return Math.max(flagDays ?? r.maxLogAgeDays ?? DEFAULT_MAX_AGE_DAYS, r.minRetentionDays);
+      if (r === undefined && flagDays === undefined) {
+        unknown.add(id);
+        return Number.POSITIVE_INFINITY;
+      }
+      return Math.max(flagDays ?? r?.maxLogAgeDays ?? DEFAULT_MAX_AGE_DAYS, r?.minRetentionDays ?? 0);
     };
     // (the maintenance session, where removals are recorded, is never a candidate)
     const candidates = cleanupSessions(dir, { maxLogAgeDays: flagDays ?? DEFAULT_MAX_AGE_DAYS, retentionFor, dryRun: true, now, activeSessionId: MAINTENANCE_SESSION });
@@ -115,12 +126,20 @@ export const cleanupCommand: Command = {
     }
 
     if (values.json) {
-      io.out(JSON.stringify({ auditDir: dir, dryRun, removed: remove, keptByRetention: kept, skippedLive: candidates.skippedLive, skippedHeld: candidates.skippedHeld, failed }, null, 2));
+      // (a session of unknown retention: retentionDays null, retentionUnknown true)
+      const keptOut = kept.map((k) => (unknown.has(k.sessionId) ? { ...k, retentionDays: null, retentionUnknown: true } : k));
+      io.out(JSON.stringify({ auditDir: dir, dryRun, removed: remove, keptByRetention: keptOut, skippedLive: candidates.skippedLive, skippedHeld: candidates.skippedHeld, failed }, null, 2));
     } else {
       const c = io.color;
       const verb = dryRun ? "would remove" : "removed";
       for (const e of remove) io.out(`${dryRun ? c.yellow(verb) : c.red(verb)} ${c.bold(e.sessionId)} (last activity ${e.lastActivity}, ${e.files.length} file${e.files.length === 1 ? "" : "s"})`);
-      for (const k of kept) io.out(`${c.green("kept")} ${k.sessionId} (last activity ${k.lastActivity}): its configuration retains it for ${k.retentionDays} days`);
+      for (const k of kept) {
+        io.out(
+          unknown.has(k.sessionId)
+            ? `${c.green("kept")} ${k.sessionId} (last activity ${k.lastActivity}): its session file is missing or unreadable, so its retention is unknown (give --max-age-days to decide)`
+            : `${c.green("kept")} ${k.sessionId} (last activity ${k.lastActivity}): its configuration retains it for ${k.retentionDays} days`,
+        );
+      }
       for (const s of candidates.skippedHeld) io.out(`${c.green("kept")} ${s}: under a legal hold`);
       for (const s of candidates.skippedLive) io.out(`${c.green("kept")} ${s}: a running process is writing it`);
       for (const f of failed) io.err(`audit-logger cleanup: could not remove ${f.file}: ${f.error}`);

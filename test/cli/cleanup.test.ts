@@ -151,6 +151,30 @@ describe("audit-logger cleanup", () => {
     }
   });
 
+  // Found by review 2026-12-04 (fourth session): a session whose session file was lost was taken
+  // as 90 days with no floor, so a compliance session (2555 days) could go years early.
+  it("a session whose session file is missing or unreadable is kept, saying why; --max-age-days decides for it", async () => {
+    const project = tmpProject("audit-cli-cleanup-nofile-");
+    const dir = path.join(project, "audit_logs");
+    await writeFinalizedSession(project, "lost_file", 100);
+    await writeFinalizedSession(project, "bad_file", 100);
+    fs.rmSync(path.join(dir, "session_lost_file.json"));
+    fs.writeFileSync(path.join(dir, "session_bad_file.json"), "{ not json");
+    const r = await runCli(["cleanup", dir]);
+    expect(r.code, r.stderr).toBe(0);
+    for (const id of ["lost_file", "bad_file"]) expect(r.stdout).toMatch(new RegExp(`kept ${id} \\(last activity [^)]+\\): its session file is missing or unreadable, so its retention is unknown`));
+    expect(fs.readdirSync(dir).filter((n) => n.includes("lost_file")).length).toBeGreaterThan(0);
+    const j = JSON.parse((await runCli(["cleanup", dir, "--dry-run", "--json"])).stdout) as { keptByRetention: Array<{ sessionId: string; retentionDays: number | null; retentionUnknown?: boolean }> };
+    expect(j.keptByRetention.map((k) => [k.sessionId, k.retentionDays, k.retentionUnknown]).sort()).toEqual([
+      ["bad_file", null, true],
+      ["lost_file", null, true],
+    ]);
+    const forced = await runCli(["cleanup", dir, "--max-age-days", "30"]);
+    expect(forced.code, forced.stderr).toBe(0);
+    expect(forced.stdout).toContain("removed lost_file");
+    expect(fs.readdirSync(dir).filter((n) => n.includes("lost_file"))).toEqual([]);
+  });
+
   it("rejects a bad --max-age-days with exit 2", async () => {
     for (const v of ["0", "-3", "ten", "1.5"]) {
       const r = await runCli(["cleanup", auditDir, `--max-age-days=${v}`]);

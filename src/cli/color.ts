@@ -1,6 +1,7 @@
 /**
  * ANSI colour, only for a terminal: off when the stream is not a TTY or `NO_COLOR` is set
- * (https://no-color.org); `FORCE_COLOR=1` turns it on for a pipe (NO_COLOR still wins).
+ * (https://no-color.org); `FORCE_COLOR=1` turns it on for a pipe, `FORCE_COLOR=0` or `false` off
+ * (NO_COLOR still wins).
  */
 export interface Colors {
   readonly enabled: boolean;
@@ -20,7 +21,9 @@ const RESET: Record<keyof typeof CODES, number> = { red: 39, green: 39, yellow: 
 /** Whether colour should be used on `stream`, given the environment. */
 export function colorEnabled(stream: { isTTY?: boolean }, env: NodeJS.ProcessEnv = process.env): boolean {
   if (env.NO_COLOR !== undefined && env.NO_COLOR !== "") return false;
-  if (env.FORCE_COLOR !== undefined && env.FORCE_COLOR !== "" && env.FORCE_COLOR !== "0") return true;
+  // (as Node reads it: "0" and "false" turn colour off, any other value on)
+  if (env.FORCE_COLOR === "0" || env.FORCE_COLOR === "false") return false;
+  if (env.FORCE_COLOR !== undefined && env.FORCE_COLOR !== "") return true;
   return stream.isTTY === true && env.TERM !== "dumb";
 }
 

@@ -47,6 +47,12 @@ describe("colours", () => {
     expect(colorEnabled({ isTTY: true }, { TERM: "dumb" })).toBe(false);
     expect(colorEnabled({ isTTY: false }, { FORCE_COLOR: "1" })).toBe(true);
     expect(colorEnabled({ isTTY: true }, { FORCE_COLOR: "1", NO_COLOR: "1" })).toBe(false);
+    // FORCE_COLOR=0 or false turns it off, also on a TTY, as Node reads it ("false" turned it on; review, 2026-12-04)
+    for (const off of ["0", "false"]) {
+      expect(colorEnabled({ isTTY: true }, { FORCE_COLOR: off })).toBe(false);
+      expect(colorEnabled({ isTTY: false }, { FORCE_COLOR: off })).toBe(false);
+    }
+    expect(colorEnabled({ isTTY: false }, { FORCE_COLOR: "true" })).toBe(true);
     expect(createColors({ isTTY: false }, {}).red("x")).toBe("x");
     expect(createColors({ isTTY: true }, {}).red("x")).toBe("\u001b[31mx\u001b[39m");
   });

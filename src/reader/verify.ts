@@ -13,7 +13,7 @@ import { checkpointFileName, readCheckpoints } from "../integrity/checkpointer.j
 import type { KeyObject } from "node:crypto";
 import { forEachLine, forEachLineBytes } from "./lines.js";
 import { MerkleAccumulator } from "../integrity/merkle.js";
-import { EXPORT_MANIFEST, verifyExport } from "../integrity/export.js";
+import { EXPORT_INTEGRITY_DIR, EXPORT_MANIFEST, verifyExport } from "../integrity/export.js";
 import { readLinesSync } from "./lines-sync.js";
 import { readContentFileSync } from "./content-file.js";
 import { furthestPrunes, readPruneRecords, type SegmentPrune } from "../sink/prunes.js";
@@ -56,6 +56,12 @@ export async function verifyAuditLog(auditPath: string, options: VerifyOptions =
     return { ok: false, sessions: [], recordsChecked: 0, problems: [{ file: dir, kind: "missing_directory", detail: `${dir} is not a directory.` }], notes: [] };
   }
   const present = listSessionIds(dir);
+  // A directory export whose manifest was removed is not an empty audit directory: verified as
+  // one, it was "OK, 0 records" (found by review, 2026-12-04). It is checked as an export, which
+  // reports the missing manifest.
+  if (present.length === 0 && !fs.existsSync(path.join(dir, EXPORT_MANIFEST)) && (fs.existsSync(path.join(dir, "audit_complete.json")) || fs.existsSync(path.join(dir, EXPORT_INTEGRITY_DIR)))) {
+    return verifyExport(dir, options);
+  }
   if (fs.existsSync(path.join(dir, EXPORT_MANIFEST))) {
     // a directory export carries its own signed manifest, and no session files
     if (present.length === 0) return verifyExport(dir, options);

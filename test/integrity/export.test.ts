@@ -138,6 +138,15 @@ describe("a directory export carries its own proof", () => {
     expect(r.problems.map((p) => p.kind)).toContain("seq_gap");
   });
 
+  it("an export whose manifest was removed is reported as such by verifyAuditLog (it was OK with 0 sessions)", async () => {
+    const log = await buildLog();
+    const dir = await exportOf(log, { includeFullContent: false });
+    fs.rmSync(path.join(dir, EXPORT_MANIFEST));
+    const r = await verifyAuditLog(dir, { publicKey: log.signer.publicKey });
+    expect(r.ok).toBe(false);
+    expect(r.problems.map((p) => p.kind)).toEqual(["export_manifest_missing"]);
+  });
+
   it("an export made with no signing key verifies as self-consistent only, and is refused as unsigned when a key is expected", async () => {
     const log = await buildLog();
     const dir = path.join(tmpProject("audit-export-nokey-"), "export");

@@ -45,7 +45,7 @@ export type AiSdkRecordData = readonly [
   /** `Name: message` of the failure; undefined for a success */
   error: string | undefined,
   /** for streams: how the stream ended, and how many parts the app read */
-  end: "completed" | "aborted" | "cancelled" | "abandoned" | "error" | undefined,
+  end: "completed" | "truncated" | "aborted" | "cancelled" | "abandoned" | "error" | undefined,
   parts: number | undefined,
   /**
    * the call was made outside any trace: it starts one, named by its id (set on the input itself,

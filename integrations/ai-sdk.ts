@@ -210,7 +210,7 @@ interface Outcome {
   requestId?: string;
   responseId?: string;
   error?: string;
-  end?: "completed" | "aborted" | "cancelled" | "abandoned" | "error";
+  end?: "completed" | "truncated" | "aborted" | "cancelled" | "abandoned" | "error";
   parts?: number;
 }
 
@@ -331,7 +331,7 @@ class ModelCall implements DroppableCall {
       const acc = this.acc;
       // (it lasted until the app last got something of it, not until the collector ran)
       this.endAt = acc?.lastAt;
-      if (acc?.finished === true && acc.error === undefined) return this.finish(acc.outcome("completed"));
+      if (acc?.finished === true && acc.error === undefined) return this.finish(completedOutcome(acc));
       if (acc?.error !== undefined) return this.finish(errorOutcome(acc.error, acc.outcome("error")));
       const o = acc ? acc.outcome("abandoned") : newOutcome();
       o.end = "abandoned";
@@ -600,6 +600,15 @@ function generateOutcome(result: GenerateResult): Outcome {
   return o;
 }
 
+/** The outcome of a stream that ended without an error: completed, or truncated when the provider never said it was done (see PartAccumulator.unfinished). */
+function completedOutcome(acc: PartAccumulator): Outcome {
+  // (no `finish` part at all: the Anthropic provider sends it only at message_stop)
+  if (acc.finished && !acc.unfinished) return acc.outcome("completed");
+  const o = acc.outcome("truncated");
+  o.error = `truncated: the stream ended before the provider finished the response, after ${acc.parts} parts`;
+  return o;
+}
+
 /** What the parts of one streamed model call add up to. */
 class PartAccumulator {
   text = "";
@@ -614,6 +623,13 @@ class PartAccumulator {
   private responseId: string | undefined = undefined;
   /** the provider's `finish` part arrived: the response is whole, whatever the reader does next */
   finished = false;
+  /**
+   * that `finish` part came without the provider's own reason (reason "other", no raw one): the
+   * AI SDK's providers finish so when the stream ended before the provider said it was done (a
+   * server that hung up cleanly between events). Recorded as truncated, as the OpenAI and
+   * Anthropic wrappers do (it was a success; found by review, 2026-12-04).
+   */
+  unfinished = false;
   /** when the stream was handed out, then when its last part was */
   lastAt = performance.now();
 
@@ -653,10 +669,13 @@ class PartAccumulator {
         this.model = str(part.modelId) ?? this.model;
         this.responseId = str(part.id) ?? this.responseId;
         break;
-      case "finish":
+      case "finish": {
         putFinish(this.finish, part.usage, part.finishReason);
         this.finished = true;
+        const r = part.finishReason;
+        this.unfinished = isObj(r) && r.unified === "other" && r.raw === undefined;
         break;
+      }
       case "error":
         this.error ??= part.error;
         break;
@@ -716,7 +735,7 @@ function watchStream<T>(source: ReadableStream<T>, call: ModelCall, signal: Abor
           // a model whose stream closes, rather than fails, when the call is aborted: still an abort
           o = acc.outcome("aborted");
           o.error = `aborted: the request was aborted after ${acc.parts} stream parts`;
-        } else o = acc.outcome("completed");
+        } else o = completedOutcome(acc);
         call.finish(o);
       } catch (err) {
         call.failedToRecord(err);

@@ -15,7 +15,7 @@ import { AuditChat } from "../../decorators/index.js";
 import { auditLanguageModelMiddleware } from "../../integrations/ai-sdk.js";
 import { AuditLogger, auditContext, setDefaultAuditLogger, verifyAuditLog } from "../../src/index.js";
 import { decorate } from "../decorators/apply.js";
-import { startFakeAnthropic, type FakeAnthropic } from "../helpers/fake-anthropic.js";
+import { sseEvents, startFakeAnthropic, type FakeAnthropic } from "../helpers/fake-anthropic.js";
 import { comparableChat, expectNothingCaptured } from "./_records.js";
 import { readJsonl, loggerFactory } from "../helpers/index.js";
 
@@ -187,6 +187,42 @@ describe("auditLanguageModelMiddleware: streamText", () => {
       metadata: { aiSdk: { call: "stream", end: "completed", rawFinishReason: "end_turn" } },
     });
     expect(recs[0]!.timeToFirstTokenSeconds).toBeGreaterThan(0);
+  });
+
+  // Found by review 2026-12-04 (fourth session): a stream the server ended cleanly before the
+  // provider finished (no message_delta, no message_stop) was a success, where the OpenAI and
+  // Anthropic wrappers record it as truncated. The AI SDK's providers then finish with reason
+  // "other" and no raw reason.
+  it("a stream the server ends cleanly before the provider finished is recorded as truncated, not as a success", async () => {
+    const logger = newLogger();
+    const events = sseEvents("stream-text").slice(0, 6); // message_start .. two text deltas
+    fake.enqueue({ kind: "sse", events });
+    const r = streamText({ model: audited({ logger }), prompt: "Hi" });
+    let text = "";
+    for await (const d of r.textStream) text += d;
+    const recs = await settle(logger, 1);
+    expect(recs).toHaveLength(1);
+    expect(recs[0]).toMatchObject({ success: false, responsePreview: text, metadata: { aiSdk: { call: "stream", end: "truncated" } } });
+    expect(recs[0]!.errorMessage).toMatch(/^truncated: the stream ended before the provider finished the response, after \d+ parts$/);
+    // the OpenAI provider finishes such a stream itself, with reason "other" and no raw reason
+    const { createOpenAI } = await import("@ai-sdk/openai");
+    const { startFakeOpenAI } = await import("../helpers/fake-openai.js");
+    const openai = await startFakeOpenAI();
+    try {
+      openai.enqueue({ endAfterEvents: 3 }, {});
+      const model = (m: string) => wrapLanguageModel({ model: createOpenAI({ baseURL: openai.baseURL, apiKey: "test" }).chat(m), middleware: auditLanguageModelMiddleware({ logger }) });
+      for (const _ of [0, 1]) {
+        const s = streamText({ model: model("gpt-4o-mini"), prompt: "Hi" });
+        for await (const _d of s.textStream);
+      }
+      const all = await settle(logger, 3);
+      expect(all.slice(1).map((r) => [r.success, (r.metadata as { aiSdk: { end: string } }).aiSdk.end])).toEqual([
+        [false, "truncated"],
+        [true, "completed"],
+      ]);
+    } finally {
+      await openai.close();
+    }
   });
 
   it("records streamed tool input assembled into a tool call", async () => {

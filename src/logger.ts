@@ -950,7 +950,14 @@ export class AuditLogger extends EventEmitter<AuditLoggerEvents> implements Exit
     this.assertOpen("placeLegalHold");
     if (this.remote) return this.callWorker("placeLegalHold", reason === undefined ? [scopeOrReason] : [scopeOrReason, reason]) as string;
     const { scope, why } = this.holdArgs(scopeOrReason, reason);
-    const hold = addHold(this.auditDir, scope, why, this.sessionId, (h) => this.logAuditEvent("legal_hold_placed", why, { holdId: h.id, scope }));
+    // (signed at once, as a prune is: verify with a public key believes a hold's release only
+    // where a signed checkpoint covers it; unsigned, a session that ran on or ended without
+    // finalizing made another session's later cleanup look made under the hold; found by review,
+    // 2026-12-04)
+    const hold = addHold(this.auditDir, scope, why, this.sessionId, (h) => {
+      this.logAuditEvent("legal_hold_placed", why, { holdId: h.id, scope });
+      this.writeCheckpoint("legal_hold");
+    });
     return hold.id;
   }
 
@@ -959,7 +966,10 @@ export class AuditLogger extends EventEmitter<AuditLoggerEvents> implements Exit
     this.assertOpen("releaseLegalHold");
     if (this.remote) return this.callWorker("releaseLegalHold", reason === undefined ? [scopeOrReason] : [scopeOrReason, reason]) as number;
     const { scope, why } = this.holdArgs(scopeOrReason, reason);
-    const gone = removeHolds(this.auditDir, scope, (g) => this.logAuditEvent("legal_hold_released", why, { scope, holdIds: g.map((h) => h.id) }));
+    const gone = removeHolds(this.auditDir, scope, (g) => {
+      this.logAuditEvent("legal_hold_released", why, { scope, holdIds: g.map((h) => h.id) });
+      this.writeCheckpoint("legal_hold"); // (see placeLegalHold)
+    });
     return gone.length;
   }
 

@@ -458,6 +458,24 @@ describe("retention and legal hold", () => {
     expectOnly(await verify(log), []);
   });
 
+  // Found by re-review 2026-12-04 (fourth session): only a prune was checkpointed at once, so a
+  // release in a session that then ran on (or ended without finalizing) was not yet signed, and a
+  // later cleanup by another session was reported as made under the hold.
+  it("a hold placed and released in one live session, then another session's cleanup: verifies with the public key (the release is signed at once)", async () => {
+    const log = await buildLog({ finalize: false });
+    const old = new AuditLogger({ sessionId: "old_one", projectPath: log.projectPath, durability: "sync" });
+    old.logToolUsage({ toolName: "t", operation: "o" });
+    await old.finalizeSession();
+    log.logger.placeLegalHold("all", "review");
+    log.logger.releaseLegalHold("all", "done");
+    const maint = new AuditLogger({ sessionId: "maint", projectPath: log.projectPath, durability: "sync", signingKey: log.signer.privateKey });
+    expect((await maint.cleanup({ now: Date.now() + 100 * DAY })).removed.map((e) => e.sessionId)).toEqual(["old_one"]);
+    await maint.finalizeSession();
+    // (the session that released the hold is still running: nothing of it finalized)
+    expectOnly(await verify(log), []);
+    await log.logger.finalizeSession();
+  });
+
   it("a hold release appended after the last signed checkpoint does not excuse a prune made under the hold", async () => {
     const { sealRecord } = await import("../../src/pipeline/chain.js");
     const log = await buildLog({ finalize: false });

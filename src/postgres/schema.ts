@@ -250,7 +250,15 @@ CREATE TRIGGER audit_retention_cuts_no_truncate BEFORE TRUNCATE ON ${n.retention
 ALTER FUNCTION ${n.ensurePartition}(timestamptz) SECURITY DEFINER SET search_path = pg_catalog, pg_temp;
 `,
     ],
-    [4, retentionWithHoldsSql(schema)],
+    [
+      4,
+      // (re-review, 2026-12-04: PostgreSQL grants EXECUTE on a new function to PUBLIC, so with
+      // version 3 any role with USAGE on the schema created partitions as the owner, of any month,
+      // including names retention misread as year 0000; the writers are granted it, see
+      // docs/POSTGRES.md)
+      `REVOKE EXECUTE ON FUNCTION ${n.ensurePartition}(timestamptz) FROM PUBLIC;
+${retentionWithHoldsSql(schema)}`,
+    ],
   ];
 }
 
@@ -307,6 +315,8 @@ BEGIN
      WHERE i.inhparent = format('%I.audit_records', ${schemaLit})::regclass
      ORDER BY c.relname
   LOOP
+    -- (only the kit's names: another table attached, or a year of five digits, is never taken for a month)
+    CONTINUE WHEN p.relname !~ '^audit_records_p[0-9]{4}_(0[1-9]|1[0-2])$';
     m_to := ((to_date(right(p.relname, 7), 'YYYY_MM') + interval '1 month')::timestamp) AT TIME ZONE 'UTC';
     EXIT WHEN m_to > p_before;
     EXIT WHEN 'all' = ANY (held);

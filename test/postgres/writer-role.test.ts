@@ -25,6 +25,7 @@ describe("a least-privilege writer (migrate: false) with the grants docs/POSTGRE
     await sql(`GRANT USAGE ON SCHEMA "${schema}" TO ${role}`);
     await sql(`GRANT SELECT, INSERT ON ALL TABLES IN SCHEMA "${schema}" TO ${role}`);
     await sql(`GRANT UPDATE (info, status, closed_at) ON "${schema}".audit_sessions TO ${role}`);
+    await sql(`GRANT EXECUTE ON FUNCTION "${schema}".audit_ensure_partition(timestamptz) TO ${role}`);
     const url = PG_URL.replace("postgres@", `${role}@`);
     const at = new Date();
     const later = Date.UTC(at.getUTCFullYear(), at.getUTCMonth() + 5, 15); // no partition yet
@@ -40,6 +41,12 @@ describe("a least-privilege writer (migrate: false) with the grants docs/POSTGRE
     const [s] = await sql<{ status: string }>(`SELECT status FROM "${schema}".audit_sessions WHERE session_id = 'writer'`);
     expect(s?.status).toBe("finalized");
     expect((await verifyPostgres({ connectionString: PG_URL, schema })).problems).toEqual([]);
+    // a role with only USAGE cannot create partitions as the owner (PUBLIC had EXECUTE; re-review, 2026-12-04)
+    const other = `h7t_nobody_${process.pid}_${randomBytes(3).toString("hex")}`;
+    roles.push(other);
+    await sql(`CREATE ROLE ${other} LOGIN`);
+    await sql(`GRANT USAGE ON SCHEMA "${schema}" TO ${other}`);
+    await expect(sql(`SET ROLE ${other}; SELECT "${schema}".audit_ensure_partition('9999-03-01T00:00:00Z')`)).rejects.toThrow(/permission denied/);
     // the writer still cannot change or remove what is stored
     await expect(sql(`SET ROLE ${role}; UPDATE "${schema}".audit_records SET line = 'x'`)).rejects.toThrow(/permission denied/);
   });

@@ -7,11 +7,11 @@ import { afterEach, describe, expect, it } from "vitest";
 import { AuditLogger, withRecordTime } from "../../src/logger.js";
 import { applyPostgresRetention, PostgresSink, verifyPostgres } from "../../src/postgres/index.js";
 import { cleanupTmp, tmpProject } from "../helpers/index.js";
-import { dropSchema, freshSchema, PG_URL, sql } from "../fixtures/postgres/db.js";
+import { PG_URL, schemaRegistry, sql } from "../fixtures/postgres/db.js";
 
-const schemas: string[] = [];
+const { schemaFor, dropAll } = schemaRegistry();
 afterEach(async () => {
-  for (const s of schemas.splice(0)) await dropSchema(s);
+  await dropAll();
   cleanupTmp();
 });
 
@@ -29,8 +29,7 @@ const rowsOf = async (schema: string, sessionId: string) => Number((await sql<{ 
 
 describe("PostgreSQL retention and legal holds", () => {
   it("stops at the first month holding a held session's records; with the hold released it goes on", async () => {
-    const schema = freshSchema("rethold");
-    schemas.push(schema);
+    const schema = schemaFor("rethold");
     const projectPath = tmpProject();
     const free = sessionAt(projectPath, schema, "free", [SEP, OCT]);
     const held = sessionAt(projectPath, schema, "held", [OCT]);
@@ -55,8 +54,7 @@ describe("PostgreSQL retention and legal holds", () => {
   });
 
   it("an 'all' hold keeps every month, also one with no other session's records", async () => {
-    const schema = freshSchema("retall");
-    schemas.push(schema);
+    const schema = schemaFor("retall");
     const projectPath = tmpProject();
     const logger = sessionAt(projectPath, schema, "s", [SEP, OCT]);
     logger.placeLegalHold("all", "regulator inquiry");
@@ -72,8 +70,7 @@ describe("PostgreSQL retention and legal holds", () => {
 // and verify failed on the untouched store (records_missing, chain_broken, seq_gap).
 describe("PostgreSQL retention and records whose times are not in seq order", () => {
   it("keeps a month whose chain goes on below its highest seq in a later month; drops both once both are old enough; verify stays clean", async () => {
-    const schema = freshSchema("retorder");
-    schemas.push(schema);
+    const schema = schemaFor("retorder");
     const logger = new AuditLogger({ sessionId: "s1", projectPath: tmpProject(), sinks: [new PostgresSink({ connectionString: PG_URL, schema })], fullContentLogging: false });
     const oct = Date.parse("2026-10-31T23:59:59.000Z");
     const nov = Date.parse("2026-11-01T00:00:00.005Z");

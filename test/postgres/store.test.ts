@@ -6,19 +6,13 @@ import { FileRecordSource } from "../../src/reader/records.js";
 import { applyPostgresRetention, migratePostgres, PostgresRecordSource, PostgresSink, verifyPostgres } from "../../src/postgres/index.js";
 import { RECORD_KINDS, type RecordType } from "../../src/types.js";
 import { cleanupTmp, tmpProject } from "../helpers/index.js";
-import { dropSchema, freshSchema, PG_URL, sql } from "../fixtures/postgres/db.js";
+import { PG_URL, schemaRegistry, sql } from "../fixtures/postgres/db.js";
 
-const schemas: string[] = [];
+const { schemaFor, dropAll } = schemaRegistry();
 afterEach(async () => {
-  for (const s of schemas.splice(0)) await dropSchema(s);
+  await dropAll();
   cleanupTmp();
 });
-
-function schemaFor(tag: string): string {
-  const s = freshSchema(tag);
-  schemas.push(s);
-  return s;
-}
 
 /** A session with a varied mix of records, in the files and in the store. */
 async function populate(schema: string, sessionId = "mix") {

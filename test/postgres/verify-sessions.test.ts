@@ -3,19 +3,13 @@ import { AuditLogger, withRecordTime } from "../../src/logger.js";
 import { migratePostgres, PostgresSink, verifyPostgres } from "../../src/postgres/index.js";
 import { migrationSql, SCHEMA_VERSION } from "../../src/postgres/schema.js";
 import { cleanupTmp, tmpProject } from "../helpers/index.js";
-import { dropSchema, freshSchema, PG_URL, sql } from "../fixtures/postgres/db.js";
+import { PG_URL, schemaRegistry, sql } from "../fixtures/postgres/db.js";
 
-const schemas: string[] = [];
+const { schemaFor, dropAll } = schemaRegistry();
 afterEach(async () => {
-  for (const s of schemas.splice(0)) await dropSchema(s);
+  await dropAll();
   cleanupTmp();
 });
-
-function schemaFor(tag: string): string {
-  const s = freshSchema(tag);
-  schemas.push(s);
-  return s;
-}
 
 /** Two sessions: `old` with every record in October 2026, `now` in the current month. */
 async function twoSessions(schema: string): Promise<void> {

@@ -121,7 +121,8 @@ function idProblem(x: unknown): string | undefined {
   return undefined;
 }
 
-function typeOf(v: unknown): string {
+/** A value's kind for messages: "null", "an array", or its typeof. */
+export function typeOf(v: unknown): string {
   return v === null ? "null" : Array.isArray(v) ? "an array" : typeof v;
 }
 

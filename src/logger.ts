@@ -6,7 +6,7 @@ import { types } from "node:util";
 import type { z } from "zod";
 import { AuditConfig } from "./config/config.js";
 import type { AuditOptionsInput } from "./config/schema.js";
-import { auditContext, runInAuditContext } from "./context.js";
+import { auditContext, runInAuditContext, typeOf } from "./context.js";
 import { errorTypeOf } from "./error-type.js";
 import { AuditConfigError, AuditIOError, AuditKeyError, AuditSessionClosedError, AuditValidationError } from "./errors.js";
 import { sealedLine } from "./pipeline/chain.js";
@@ -948,8 +948,8 @@ export class AuditLogger extends EventEmitter<AuditLoggerEvents> implements Exit
    */
   placeLegalHold(scopeOrReason: string, reason?: string): string {
     this.assertOpen("placeLegalHold");
+    const { scope, why } = this.holdArgs("placeLegalHold", scopeOrReason, reason);
     if (this.remote) return this.callWorker("placeLegalHold", reason === undefined ? [scopeOrReason] : [scopeOrReason, reason]) as string;
-    const { scope, why } = this.holdArgs(scopeOrReason, reason);
     // (signed at once, as a prune is: verify with a public key believes a hold's release only
     // where a signed checkpoint covers it; unsigned, a session that ran on or ended without
     // finalizing made another session's later cleanup look made under the hold; found by review,
@@ -964,8 +964,8 @@ export class AuditLogger extends EventEmitter<AuditLoggerEvents> implements Exit
   /** Releases the holds of a scope (same arguments as `placeLegalHold`); leaves a chained record. Returns how many were released. */
   releaseLegalHold(scopeOrReason: string, reason?: string): number {
     this.assertOpen("releaseLegalHold");
+    const { scope, why } = this.holdArgs("releaseLegalHold", scopeOrReason, reason);
     if (this.remote) return this.callWorker("releaseLegalHold", reason === undefined ? [scopeOrReason] : [scopeOrReason, reason]) as number;
-    const { scope, why } = this.holdArgs(scopeOrReason, reason);
     const gone = removeHolds(this.auditDir, scope, (g) => {
       this.logAuditEvent("legal_hold_released", why, { scope, holdIds: g.map((h) => h.id) });
       this.writeCheckpoint("legal_hold"); // (see placeLegalHold)
@@ -973,13 +973,27 @@ export class AuditLogger extends EventEmitter<AuditLoggerEvents> implements Exit
     return gone.length;
   }
 
-  private holdArgs(a: string, b: string | undefined): { scope: string; why: string } {
+  /**
+   * The scope and reason of a hold call, checked (in the app's thread, also with `thread: true`).
+   * Anything but strings is an AuditValidationError naming the field (`why.trim()` threw a bare
+   * TypeError on a missing or non-string reason; found by review, 2026-12-04).
+   */
+  private holdArgs(method: "placeLegalHold" | "releaseLegalHold", a: unknown, b: unknown): { scope: string; why: string } {
+    const issues: Array<{ field: string; message: string }> = [];
+    const usage = `${method}(reason) or ${method}(scope, reason), the scope "all", "session" or a sessionId`;
+    if (b === undefined) {
+      if (typeof a !== "string") issues.push({ field: "reason", message: `must be a string (got ${typeOf(a)}): ${usage}` });
+    } else {
+      if (typeof a !== "string") issues.push({ field: "scope", message: `must be a string (got ${typeOf(a)}): ${usage}` });
+      if (typeof b !== "string") issues.push({ field: "reason", message: `must be a string (got ${typeOf(b)}): ${usage}` });
+    }
+    if (issues.length > 0 || typeof a !== "string" || (b !== undefined && typeof b !== "string")) throw new AuditValidationError(method, issues);
     const scope = b === undefined || a === "session" ? this.sessionId : a;
     const why = b ?? a;
     if (scope !== "all" && !SESSION_ID_PATTERN.test(scope)) {
-      throw new AuditValidationError("placeLegalHold", [{ field: "scope", message: 'must be "all", "session" or a sessionId' }]);
+      throw new AuditValidationError(method, [{ field: "scope", message: 'must be "all", "session" or a sessionId' }]);
     }
-    if (!why.trim()) throw new AuditValidationError("placeLegalHold", [{ field: "reason", message: "must say why (a non-empty string)" }]);
+    if (!why.trim()) throw new AuditValidationError(method, [{ field: "reason", message: "must say why (a non-empty string)" }]);
     return { scope, why };
   }
 

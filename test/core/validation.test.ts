@@ -172,6 +172,29 @@ describe("configuration validation", () => {
 });
 
 describe("log input validation", () => {
+  // Found by review 2026-12-04 (fourth session): a missing or non-string reason threw a bare
+  // TypeError (why.trim is not a function), and releaseLegalHold's errors named placeLegalHold.
+  it("legal hold calls with a reason or scope that is not a string throw AuditValidationError naming the method and field, in both modes", async () => {
+    for (const thread of [false, true]) {
+      const logger = new AuditLogger({ sessionId: `holds_${thread}`, projectPath: tmpProject(), thread });
+      const cases: Array<[() => unknown, string, string[]]> = [
+        [() => (logger.placeLegalHold as (...a: unknown[]) => unknown)(), "placeLegalHold", ["reason"]],
+        [() => (logger.placeLegalHold as (...a: unknown[]) => unknown)(5), "placeLegalHold", ["reason"]],
+        [() => (logger.placeLegalHold as (...a: unknown[]) => unknown)({}, 5), "placeLegalHold", ["scope", "reason"]],
+        [() => (logger.releaseLegalHold as (...a: unknown[]) => unknown)("all", null), "releaseLegalHold", ["reason"]],
+        [() => logger.releaseLegalHold(""), "releaseLegalHold", ["reason"]],
+      ];
+      for (const [call, method, fields] of cases) {
+        const err = thrown(call);
+        expect(err, `${method} ${fields.join()}`).toBeInstanceOf(AuditValidationError);
+        expect((err as Error).message).toContain(`${method}()`);
+        expect(fieldsOf(err)).toEqual(fields);
+      }
+      await logger.finalizeSession();
+      expect(fs.existsSync(path.join(logger.auditDir, "legal_holds.json"))).toBe(false);
+    }
+  });
+
   it("invalid input throws AuditValidationError naming the fields, writes nothing and consumes no seq", async () => {
     const projectPath = tmpProject();
     const sid = "v_input";

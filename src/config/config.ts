@@ -19,6 +19,15 @@ function defaultSessionId(now = new Date()): string {
 }
 
 /** What keeps a configuration from running with `thread: true`: its parts must be copyable to a worker. */
+/** `redact` as the options object: `true` is `{}` (every built-in detector), a list of rule names or `"all"` is `{ rules }`. */
+function withRedactShorthand(options: AuditOptionsInput): AuditOptionsInput {
+  if (options === null || typeof options !== "object" || !("redact" in options)) return options;
+  const r = (options as { redact?: unknown }).redact;
+  if (r === true) return { ...options, redact: {} };
+  if (r === "all" || Array.isArray(r)) return { ...options, redact: { rules: r as RedactOptions["rules"] } };
+  return options;
+}
+
 function threadIssues(durability: Durability, sinks: readonly AuditSink[], redact: Readonly<RedactOptions> | false, customMetadata: Readonly<Record<string, unknown>>): FieldIssue[] {
   const issues: FieldIssue[] = [];
   if (durability !== "async") issues.push({ field: "thread", message: `needs durability "async" (got "${durability}"): \`sync\` and \`fsync\` write each record before the call returns, on the app's thread` });
@@ -81,6 +90,7 @@ export class AuditConfig {
 
   constructor(options: AuditOptionsInput | AuditConfig = {}) {
     if (options instanceof AuditConfig) options = options.toOptions();
+    options = withRedactShorthand(options);
     const parsed = auditOptionsSchema.safeParse(options ?? {});
     const givenRedact = options && typeof options === "object" && "redact" in options ? (options.redact as RedactOptions | false | undefined) : undefined;
     // an hmac redaction key may be left out: it is then derived from the encryption key (below)
@@ -114,7 +124,8 @@ export class AuditConfig {
     this.sinkTimeoutMs = o.sinkTimeoutMs ?? 30_000;
     this.minRetentionDays = o.minRetentionDays ?? 0;
     this.sinks = Object.freeze([...(o.sinks ?? [])]);
-    this.redact = o.redact ? Object.freeze({ ...o.redact }) : false;
+    // (shorthands were expanded by withRedactShorthand)
+    this.redact = o.redact ? Object.freeze({ ...(o.redact as RedactOptions) }) : false;
     this.checkpointEvery = Object.freeze({ records: o.checkpointEvery?.records ?? 1000, seconds: o.checkpointEvery?.seconds ?? 60 });
     this.onCheckpoint = o.onCheckpoint;
     if (this.thread) {
@@ -134,12 +145,13 @@ export class AuditConfig {
       key = resolveKey(o.encryptionKey); // validate it, so a bad key is reported even when unused
     }
     this.encryptionKeyId = key?.id;
-    if (o.redact && o.redact.replacement === "hmac" && o.redact.hmacKey === undefined) {
+    const givenOptions = this.redact;
+    if (givenOptions && givenOptions.replacement === "hmac" && givenOptions.hmacKey === undefined) {
       if (!key) {
         throw new AuditConfigError([{ field: "redact.hmacKey", message: 'is required when replacement is "hmac" and there is no encryption key to derive it from' }]);
       }
       const hmacKey = new Uint8Array(hkdfSync("sha256", key.key, Buffer.alloc(0), "audit-logger/redaction-hmac/v1", 32));
-      (this as { redact: Readonly<RedactOptions> | false }).redact = Object.freeze({ ...o.redact, hmacKey });
+      (this as { redact: Readonly<RedactOptions> | false }).redact = Object.freeze({ ...givenOptions, hmacKey });
     }
     const signer = resolveSigningKey(o.signingKey, this.auditDir);
     if (!signer && o.requireSigning) {
@@ -197,7 +209,8 @@ export class AuditConfig {
 
   /** A JSON view without secrets (the key id only). */
   toJSON(): Record<string, unknown> {
-    const { encryptionKey: _omit, signingKey: _omitSigner, onCheckpoint: _omitCb, sinks, redact, ...rest } = this.toOptions();
+    const { encryptionKey: _omit, signingKey: _omitSigner, onCheckpoint: _omitCb, sinks, redact: _omitRedact, ...rest } = this.toOptions();
+    const redact = this.redact;
     return {
       ...rest,
       redact: redact ? { rules: redact.rules ?? "all", replacement: redact.replacement ?? "placeholder", patterns: (redact.patterns ?? []).map((p) => p.name), paths: redact.paths ?? [] } : false, signingKeyId: this.signingKeyId, sinks: (sinks ?? []).map((s) => s.constructor?.name ?? "sink"), auditDir: this.auditDir, encryptionKeyId: this.encryptionKeyId };

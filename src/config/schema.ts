@@ -107,7 +107,17 @@ export const auditOptionsSchema = z.strictObject({
       seconds: z.number().min(0.01).max(2_147_483, "must be at most 2147483 (about 24.8 days, the longest timer Node keeps)").optional(),
     })
     .optional(),
-  redact: z.union([z.literal(false), z.custom<RedactOptions>((v) => typeof v === "object" && v !== null && !Array.isArray(v), "must be false or redaction options { rules?, patterns?, paths?, replacement? }")]).optional(),
+  // (API.md: "rules, or false": a list of rule names or "all", or true, stand for { rules } and
+  // {}; only the options object was taken; found by review, 2026-12-04)
+  redact: z
+    .union([
+      z.literal(false),
+      z.literal(true),
+      z.literal("all"),
+      z.array(z.string()),
+      z.custom<RedactOptions>((v) => typeof v === "object" && v !== null && !Array.isArray(v), "must be false, true, a list of rule names, or redaction options { rules?, patterns?, paths?, replacement? }"),
+    ])
+    .optional(),
   onCheckpoint: z.custom<(checkpoint: Checkpoint) => void>((v) => typeof v === "function", "must be a function").optional(),
   sinks: z
     .array(

@@ -205,3 +205,27 @@ describe("redaction in the logger", () => {
     expect((tool as { redactions?: unknown }).redactions).toBeUndefined();
   });
 });
+
+// Found by review 2026-12-04 (fourth session): API.md has `redact` take "rules, or false", but only
+// the options object was accepted; a list of rule names (or true) was refused as "Invalid input".
+describe("redact shorthands", () => {
+  it("a list of rule names is { rules }, true and \"all\" are every built-in detector; an unknown name is refused naming it", async () => {
+    const secret = "reach me at jane.doe@example.com, key sk-proj-abcdefghijklmnopqrstuvwxyz0123456789ABCD";
+    const cases: Array<[unknown, { email: boolean; key: boolean }]> = [
+      [["email"], { email: true, key: false }],
+      [true, { email: true, key: true }],
+      ["all", { email: true, key: true }],
+    ];
+    for (const [redact, want] of cases) {
+      const projectPath = tmpProject();
+      const logger = new AuditLogger({ sessionId: "shorthand", projectPath, redact } as never);
+      logger.logChatInteraction({ prompt: secret, response: "ok" });
+      await logger.finalizeSession();
+      const text = everyFile(logger.auditDir).map((f) => f.text).join("\n");
+      expect(text.includes("jane.doe@example.com"), `${JSON.stringify(redact)} email`).toBe(!want.email);
+      expect(text.includes("sk-proj-abcdefghijklmnopqrstuvwxyz0123456789ABCD"), `${JSON.stringify(redact)} key`).toBe(!want.key);
+      expect(logger.config.toJSON().redact).toMatchObject({ rules: Array.isArray(redact) ? redact : "all" });
+    }
+    expect(() => new AuditLogger({ sessionId: "bad", projectPath: tmpProject(), redact: ["emial"] } as never)).toThrow(expect.objectContaining({ code: "AUDIT_ERR_CONFIG", issues: [expect.objectContaining({ field: "redact.rules.0" })] }));
+  });
+});

@@ -1127,7 +1127,11 @@ export class AuditLogger extends EventEmitter<AuditLoggerEvents> implements Exit
     if (parentId !== undefined && parentId !== id) rec.parentId = parentId;
     if (userId !== undefined) rec.userId = userId;
     Object.assign(rec, fields);
-    const meta = ctx?.metadata && input.metadata ? mergeMembers(ctx.metadata, input.metadata) : (input.metadata ?? ctx?.metadata);
+    let meta = ctx?.metadata && input.metadata ? mergeMembers(ctx.metadata, input.metadata) : (input.metadata ?? ctx?.metadata);
+    // the context's sessionId is the application's session (a conversation), not the logger's:
+    // recorded as metadata.appSessionId, as the Express middleware does (it was carried and
+    // recorded nowhere; found by review, 2026-12-04). Metadata that names one wins.
+    if (ctx?.sessionId !== undefined && (meta === undefined || !Object.hasOwn(meta, "appSessionId"))) meta = { ...meta, appSessionId: ctx.sessionId };
     const counts = rc ?? {};
     if (meta !== undefined) rec.metadata = this.json(meta, counts, "metadata");
     for (const _rule in counts) {

@@ -187,6 +187,26 @@ describe("auditContext", () => {
     expect(await records(logger, "tool")).toMatchObject([{ userId: "u7", traceId: "req-7", persona: "support", metadata: { tenant: "acme" } }]);
   });
 
+  // Found by review 2026-12-04 (fourth session): the context's sessionId was carried and recorded nowhere.
+  it("records the context's sessionId (the app's session) as metadata.appSessionId, also with thread: true; metadata naming one wins", async () => {
+    const { AuditLogger } = await import("../../src/index.js");
+    for (const thread of [false, true]) {
+      const logger = new AuditLogger({ sessionId: `ctx_session_${thread}`, projectPath: tmpProject(), thread });
+      auditContext.run({ sessionId: "conversation-42", metadata: { tenant: "acme" } }, () => {
+        logger.logToolUsage({ toolName: "t", operation: "o" });
+        logger.logToolUsage({ toolName: "t", operation: "own", metadata: { appSessionId: "explicit" } });
+      });
+      logger.logToolUsage({ toolName: "t", operation: "outside" });
+      await logger.finalizeSession();
+      const lines = fs.readFileSync(path.join(logger.auditDir, `tool_usage_ctx_session_${thread}.jsonl`), "utf8").trimEnd().split("\n").map((l) => JSON.parse(l) as { sessionId: string; metadata?: Record<string, unknown> });
+      expect(lines.map((r) => [r.sessionId, r.metadata])).toEqual([
+        [`ctx_session_${thread}`, { tenant: "acme", appSessionId: "conversation-42" }],
+        [`ctx_session_${thread}`, { tenant: "acme", appSessionId: "explicit" }],
+        [`ctx_session_${thread}`, undefined],
+      ]);
+    }
+  });
+
   it("keeps 100 concurrent requests apart, through decorated calls, timers and streams", async () => {
     const logger = newLogger();
     class Tools {

@@ -232,7 +232,8 @@ function begin(
   const path = pathOf(req);
   // a throwing predicate counts as "not ignored": the request is recorded, the failure reported
   const caseSensitive = caseSensitiveRouting(req);
-  if (opts.ignore?.some((rule) => (typeof rule === "function" ? safeRecord(logger, () => rule(req)) === true : matchesPath(rule, path, caseSensitive)))) {
+  // (a predicate's answer is read as a condition is: truthy ignores)
+  if (opts.ignore?.some((rule) => (typeof rule === "function" ? Boolean(safeRecord(logger, () => rule(req))) : matchesPath(rule, path, caseSensitive)))) {
     ignored.add(req);
     return undefined;
   }

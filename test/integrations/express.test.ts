@@ -1093,13 +1093,15 @@ describe.each(EXPRESS_FLAVORS)("%s", (_name, express: ExpressFactory) => {
   it("leaves ignored requests alone: no context, no records", async () => {
     const logger = newLogger();
     const url = await start(
-      buildApp({ logger, ignore: ["/healthz", /^\/static\//, (req) => req.headers["x-skip"] === "1"] }, (app) => {
+      // (a predicate is read as JavaScript reads a condition: a header's text counts as true; only
+      // `true` did, found by review, 2026-12-04)
+      buildApp({ logger, ignore: ["/healthz", /^\/static\//, (req) => req.headers["x-skip"] === "1", ((req: Request) => req.headers["x-internal-probe"]) as unknown as (req: Request) => boolean] }, (app) => {
         app.get(/.*/, (_req, res) => {
           res.json({ hasContext: auditContext.get() !== undefined });
         });
       }),
     );
-    for (const [p, headers] of [["/healthz", {}], ["/static/app.js", {}], ["/data", { "x-skip": "1" }]] as const) {
+    for (const [p, headers] of [["/healthz", {}], ["/static/app.js", {}], ["/data", { "x-skip": "1" }], ["/data", { "x-internal-probe": "k8s" }]] as const) {
       expect(JSON.parse((await exchange(`${url}${p}`, { headers })).body)).toEqual({ hasContext: false });
     }
     expect(JSON.parse((await exchange(`${url}/data`)).body)).toEqual({ hasContext: true });

@@ -2,8 +2,9 @@ import fs from "node:fs";
 import path from "node:path";
 import { SESSION_ID_PATTERN } from "./config/schema.js";
 import { ID_PATTERN } from "./record/id.js";
-import { CONTENT_DIR, listKindFiles, listSessionIds, lockFileName, safeJoin, sessionFileName } from "./sink/files.js";
+import { CONTENT_DIR, listKindFiles, listSessionIds, safeJoin, sessionFileName } from "./sink/files.js";
 import { peekTail } from "./sink/recover.js";
+import { sessionLockHeld } from "./sink/lock.js";
 import { CHAIN_KINDS, RECORD_KINDS, type ChainKind } from "./types.js";
 import { checkpointFileName } from "./integrity/checkpointer.js";
 import { keyStoreFileName } from "./pipeline/keyring.js";
@@ -54,17 +55,6 @@ export interface CleanupResult {
   readonly keptByRetention: ReadonlyArray<{ readonly sessionId: string; readonly lastActivity: string; readonly retentionDays: number }>;
   /** sessions skipped because a legal hold covers them */
   readonly skippedHeld: readonly string[];
-}
-
-function lockIsLive(auditDir: string, sessionId: string): boolean {
-  try {
-    const body = JSON.parse(fs.readFileSync(path.join(auditDir, lockFileName(sessionId)), "utf8")) as { pid?: unknown };
-    if (typeof body.pid !== "number") return false;
-    process.kill(body.pid, 0);
-    return true;
-  } catch (err) {
-    return (err as NodeJS.ErrnoException).code === "EPERM";
-  }
 }
 
 /** The time of a session's newest record, else its newest file's mtime. */
@@ -149,7 +139,7 @@ export function cleanupSessions(auditDir: string, o: CleanupOptions): CleanupRes
       skippedHeld.push(sessionId);
       continue;
     }
-    if (lockIsLive(auditDir, sessionId)) {
+    if (sessionLockHeld(auditDir, sessionId)) {
       skippedLive.push(sessionId);
       continue;
     }

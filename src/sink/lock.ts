@@ -21,8 +21,38 @@ export function alive(pid: number): boolean {
 }
 
 /**
+ * When this process started (wall clock). A lock naming this process's pid that was written
+ * before then was left by an earlier process that had the same pid (a container's app is pid 1
+ * after every restart), and is stale: taken for live, a crashed session could never be resumed
+ * there (found by review, 2026-12-04). Worker threads share the pid and the start time (their
+ * locks are written after it, so live). Half a second of slack for the clocks' resolution.
+ */
+const PROCESS_START_MS = Date.now() - process.uptime() * 1000;
+const START_SLACK_MS = 500;
+
+/** A lock file whose content cannot be read this long after it was written is damaged, not being written. */
+const UNREADABLE_STALE_MS = 5_000;
+/** A takeover marker older than this was left by a process that died while taking a lock over. */
+const TAKEOVER_STALE_MS = 5_000;
+
+const sleepSync = (ms: number): void => void Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, ms);
+
+/** Whether the writer `holder` names may be alive: another host's (cannot be told), or a live process of this one other than an earlier incarnation of this pid. */
+function holderLive(holder: LockBody): boolean {
+  if (holder.hostname !== os.hostname()) return true;
+  if (holder.pid === process.pid) return !(Date.parse(holder.startedAt) < PROCESS_START_MS - START_SLACK_MS);
+  return alive(holder.pid);
+}
+
+/**
  * One live writer per session: `.session_<id>.lock` holds the writer's pid and host. A lock whose
  * process is gone (same host) is taken over; a live one, including in this process, is refused.
+ *
+ * The lock file appears whole (written beside it, then linked into place: a file another process
+ * had just created, still empty, was read as "unreadable, stale" and deleted, and two processes
+ * wrote one session, its chain broken; found by review, 2026-12-04). A stale lock is taken over
+ * by one process at a time (a `.takeover` marker created exclusively): two that judged the same
+ * lock stale each removed what the other had just made.
  */
 export class SessionLock {
   readonly file: string;
@@ -31,33 +61,70 @@ export class SessionLock {
   constructor(auditDir: string, sessionId: string) {
     this.file = path.join(auditDir, lockFileName(sessionId));
     const body: LockBody = { pid: process.pid, hostname: os.hostname(), startedAt: new Date().toISOString() };
-    for (let attempt = 0; attempt < 3; attempt++) {
-      try {
-        fs.writeFileSync(this.file, JSON.stringify(body), { flag: "wx", mode: 0o600 });
-        this.held = true;
-        return;
-      } catch (err) {
-        if ((err as NodeJS.ErrnoException).code !== "EEXIST") throw err;
-      }
+    const deadline = Date.now() + 2_000;
+    for (;;) {
+      if (this.create(body)) return;
       const holder = readLock(this.file);
-      if (holder && (holder.hostname !== os.hostname() || alive(holder.pid))) {
-        throw new AuditSessionLockedError(sessionId, this.file, holder.pid);
+      if (holder && holderLive(holder)) throw new AuditSessionLockedError(sessionId, this.file, holder.pid);
+      if (!holder && !olderThan(this.file, UNREADABLE_STALE_MS)) {
+        // (a damaged lock file is taken over once it is old; a fresh one is waited for)
+        if (Date.now() > deadline) throw new AuditSessionLockedError(sessionId, this.file, -1);
+        sleepSync(5);
+        continue;
       }
-      // stale (dead process) or unreadable: take it over
-      try {
-        fs.unlinkSync(this.file);
-      } catch (err) {
-        if ((err as NodeJS.ErrnoException).code !== "ENOENT") throw err;
-      }
+      if (this.takeOver(holder)) return;
+      if (Date.now() > deadline) throw new AuditSessionLockedError(sessionId, this.file, holder?.pid ?? -1);
+      sleepSync(5);
     }
-    throw new AuditSessionLockedError(sessionId, this.file, -1);
+  }
+
+  /** Creates the lock file whole, if there is none; whether it did. */
+  private create(body: LockBody): boolean {
+    const tmp = `${this.file}.${process.pid}.${Math.random().toString(36).slice(2)}.tmp`;
+    fs.writeFileSync(tmp, JSON.stringify(body), { flag: "wx", mode: 0o600 });
+    try {
+      fs.linkSync(tmp, this.file);
+      this.held = true;
+      return true;
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code !== "EEXIST") throw err;
+      return false;
+    } finally {
+      fs.rmSync(tmp, { force: true });
+    }
+  }
+
+  /**
+   * Replaces the stale lock `stale` (as read: undefined when unreadable) under the takeover
+   * marker; whether this process holds the session now. False when another process is taking it
+   * over, or the lock changed since it was read (the caller looks again).
+   */
+  private takeOver(stale: LockBody | undefined): boolean {
+    const marker = `${this.file}.takeover`;
+    try {
+      fs.writeFileSync(marker, String(process.pid), { flag: "wx", mode: 0o600 });
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code !== "EEXIST") throw err;
+      if (olderThan(marker, TAKEOVER_STALE_MS)) fs.rmSync(marker, { force: true });
+      return false;
+    }
+    try {
+      // (under the marker: still the lock judged stale, not one made meanwhile)
+      const now = readLock(this.file);
+      const same = now === undefined ? stale === undefined : stale !== undefined && now.pid === stale.pid && now.hostname === stale.hostname && now.startedAt === stale.startedAt;
+      if (!same && fs.existsSync(this.file)) return false;
+      fs.rmSync(this.file, { force: true });
+      return this.create({ pid: process.pid, hostname: os.hostname(), startedAt: new Date().toISOString() });
+    } finally {
+      fs.rmSync(marker, { force: true });
+    }
   }
 
   release(): void {
     if (!this.held) return;
     this.held = false;
     const holder = readLock(this.file);
-    if (holder?.pid === process.pid) {
+    if (holder?.pid === process.pid && holder.hostname === os.hostname()) {
       try {
         fs.unlinkSync(this.file);
       } catch {
@@ -67,17 +134,26 @@ export class SessionLock {
   }
 }
 
+/** Whether `file` was last changed more than `ms` ago (a file that is gone: true). */
+function olderThan(file: string, ms: number): boolean {
+  try {
+    return Date.now() - fs.statSync(file).mtimeMs > ms;
+  } catch {
+    return true;
+  }
+}
+
 /**
  * Whether a live writer may hold `sessionId`'s lock in `auditDir`: its lock file names a live
- * process of this host, or a process of another host (whose liveness cannot be told from here),
- * or cannot be read yet.
+ * process of this host (not an earlier incarnation of this process's pid), or a process of
+ * another host (whose liveness cannot be told from here), or cannot be read yet.
  */
 export function sessionLockHeld(auditDir: string, sessionId: string): boolean {
   const file = path.join(auditDir, lockFileName(sessionId));
   if (!fs.existsSync(file)) return false;
   const holder = readLock(file);
-  // (a lock file not readable yet is one being written: held)
-  return holder === undefined || holder.hostname !== os.hostname() || alive(holder.pid);
+  // (a lock file not readable is a damaged one, or one of an older version being written: held until it is old)
+  return holder === undefined ? !olderThan(file, UNREADABLE_STALE_MS) : holderLive(holder);
 }
 
 function readLock(file: string): LockBody | undefined {

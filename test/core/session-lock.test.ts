@@ -1,0 +1,74 @@
+// The session lock (one live writer per session) against real processes racing for it. Found by
+// review 2026-12-04 (fourth session): a lock file another process had just created, still empty,
+// was read as unreadable and deleted, and two processes that judged one lock stale each removed
+// the other's new lock: with three processes racing for 2,000 sessions, hundreds were held by two
+// at once (a session written by two processes, its chain broken). And a lock left by an earlier
+// process with this process's pid (a container's app is pid 1 after every restart) was refused for
+// good.
+import { spawn } from "node:child_process";
+import fs from "node:fs";
+import os from "node:os";
+import path from "node:path";
+import { afterEach, describe, expect, it } from "vitest";
+import { AuditLogger, AuditSessionLockedError } from "../../src/index.js";
+import { SessionLock } from "../../src/sink/lock.js";
+import { cleanupTmp, tmpProject } from "../helpers/index.js";
+import { REPO_ROOT } from "../helpers/core.js";
+
+afterEach(cleanupTmp);
+
+const SESSIONS = 300;
+
+function child(dir: string, startAt: number): Promise<number[]> {
+  return new Promise((resolve, reject) => {
+    let out = "";
+    const c = spawn(process.execPath, ["--import", "tsx", path.join(REPO_ROOT, "test/fixtures/core/lock-race-child.ts"), dir, String(startAt), String(SESSIONS)], { cwd: REPO_ROOT, stdio: ["ignore", "pipe", "inherit"] });
+    c.stdout.on("data", (d: Buffer) => (out += d.toString()));
+    c.on("error", reject);
+    c.on("exit", (code) => (code === 0 ? resolve(JSON.parse(out.trim().split("\n").at(-1)!) as number[]) : reject(new Error(`child exited ${code}`))));
+  });
+}
+
+/** A pid no process of this host has now. */
+function deadPid(): number {
+  for (let pid = 4_000_000; ; pid--) {
+    try {
+      process.kill(pid, 0);
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code === "ESRCH") return pid;
+    }
+  }
+}
+
+describe("the session lock", () => {
+  for (const stale of [false, true]) {
+    it(`three processes racing for ${SESSIONS} ${stale ? "stale" : "free"} sessions: each session is held by exactly one`, async () => {
+      const dir = tmpProject("audit-lock-race-");
+      if (stale) {
+        const dead = deadPid();
+        for (let i = 0; i < SESSIONS; i++) fs.writeFileSync(path.join(dir, `.session_s${i}.lock`), JSON.stringify({ pid: dead, hostname: os.hostname(), startedAt: "2026-01-01T00:00:00.000Z" }));
+      }
+      const startAt = Date.now() + 3_000; // (after the children have loaded)
+      const got = await Promise.all([child(dir, startAt), child(dir, startAt), child(dir, startAt)]);
+      const holders = new Map<number, number>();
+      for (const list of got) for (const i of list) holders.set(i, (holders.get(i) ?? 0) + 1);
+      expect([...holders].filter(([, n]) => n > 1).map(([i]) => i)).toEqual([]);
+      expect(holders.size).toBe(SESSIONS);
+    }, 60_000);
+  }
+
+  it("a lock naming this process's pid that this process does not hold (an earlier process with the same pid) is stale; one it holds is refused", async () => {
+    const projectPath = tmpProject("audit-lock-ownpid-");
+    const dir = path.join(projectPath, "audit_logs");
+    fs.mkdirSync(dir);
+    fs.writeFileSync(path.join(dir, ".session_s1.lock"), JSON.stringify({ pid: process.pid, hostname: os.hostname(), startedAt: "2020-01-01T00:00:00.000Z" }));
+    const logger = new AuditLogger({ sessionId: "s1", projectPath });
+    logger.logToolUsage({ toolName: "t", operation: "resumed" });
+    expect(() => new SessionLock(dir, "s1")).toThrow(AuditSessionLockedError);
+    expect(() => new AuditLogger({ sessionId: "s1", projectPath })).toThrow(AuditSessionLockedError);
+    await logger.finalizeSession();
+    expect(fs.existsSync(path.join(dir, ".session_s1.lock"))).toBe(false);
+    const again = new SessionLock(dir, "s1");
+    again.release();
+  });
+});

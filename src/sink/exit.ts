@@ -1,3 +1,5 @@
+import fs from "node:fs";
+
 /**
  * Last-chance flushing. Live loggers register here; on `exit` every one hands its buffers to the
  * OS synchronously (and fdatasyncs in `fsync` mode). On SIGINT/SIGTERM the same happens, then, if
@@ -9,49 +11,67 @@ export interface ExitFlushable {
   flushSyncOnExit(exiting?: boolean): void;
 }
 
-const live = new Set<ExitFlushable>();
-let installed = false;
+/**
+ * The live loggers and the installed handlers, one set per process, shared by every copy of the
+ * package (`Symbol.for`): each copy installed its own SIGTERM handler, so each saw another
+ * listener, took it for the app's graceful shutdown, and none re-raised the signal: the process no
+ * longer ended on SIGTERM (found by review, 2026-12-04).
+ */
+interface ExitShared {
+  readonly live: Set<ExitFlushable>;
+  installed: boolean;
+  readonly onSignal: (signal: NodeJS.Signals) => void;
+  readonly onExit: () => void;
+}
 
-function flushAll(exiting = true): void {
-  for (const l of live) {
-    try {
-      l.flushSyncOnExit(exiting);
-    } catch {
-      // the process is exiting: nothing left to report to
+const kExit = Symbol.for("audit-logger.exit.v1");
+const shared: ExitShared = ((globalThis as unknown as Record<symbol, ExitShared | undefined>)[kExit] ??= makeShared());
+
+function makeShared(): ExitShared {
+  const live = new Set<ExitFlushable>();
+  const flushAll = (exiting: boolean): void => {
+    for (const l of live) {
+      try {
+        l.flushSyncOnExit(exiting);
+      } catch (err) {
+        // the process is exiting: a last word on stderr, where nothing else can report it
+        // (records the disk still refused were dropped without one; found by review, 2026-12-04)
+        try {
+          fs.writeSync(2, `audit-logger: records could not be written as the process ended: ${(err as Error)?.message ?? String(err)}\n`);
+        } catch {
+          // no stderr either
+        }
+      }
     }
-  }
-}
-
-function onSignal(signal: NodeJS.Signals): void {
-  // (another listener handles the signal: the app's graceful shutdown, which may still flush or
-  // finalize, and wait for what is under way)
-  const ours = process.listenerCount(signal) === 1;
-  flushAll(ours);
-  if (ours) {
-    process.removeListener(signal, onSignal);
-    process.kill(process.pid, signal);
-  }
-}
-
-function onExit(): void {
-  flushAll(true);
+  };
+  const onSignal = (signal: NodeJS.Signals): void => {
+    // (another listener handles the signal: the app's graceful shutdown, which may still flush or
+    // finalize, and wait for what is under way)
+    const ours = process.listenerCount(signal) === 1;
+    flushAll(ours);
+    if (ours) {
+      process.removeListener(signal, onSignal);
+      process.kill(process.pid, signal);
+    }
+  };
+  return { live, installed: false, onSignal, onExit: () => flushAll(true) };
 }
 
 export function registerForExit(l: ExitFlushable): void {
-  live.add(l);
-  if (installed) return;
-  installed = true;
-  process.on("exit", onExit);
-  process.on("SIGINT", onSignal);
-  process.on("SIGTERM", onSignal);
+  shared.live.add(l);
+  if (shared.installed) return;
+  shared.installed = true;
+  process.on("exit", shared.onExit);
+  process.on("SIGINT", shared.onSignal);
+  process.on("SIGTERM", shared.onSignal);
 }
 
 export function unregisterForExit(l: ExitFlushable): void {
-  live.delete(l);
-  if (live.size === 0 && installed) {
-    installed = false;
-    process.removeListener("exit", onExit);
-    process.removeListener("SIGINT", onSignal);
-    process.removeListener("SIGTERM", onSignal);
+  shared.live.delete(l);
+  if (shared.live.size === 0 && shared.installed) {
+    shared.installed = false;
+    process.removeListener("exit", shared.onExit);
+    process.removeListener("SIGINT", shared.onSignal);
+    process.removeListener("SIGTERM", shared.onSignal);
   }
 }

@@ -386,6 +386,27 @@ describe("buffered modes flush on exit", () => {
     });
   }
 
+  // Found by review 2026-12-04 (fourth session): each copy of the package installed its own
+  // SIGTERM handler, saw the other's, took it for the app's graceful shutdown, and none re-raised
+  // the signal: the process no longer ended on SIGTERM.
+  it("two copies of the package in one process (the sources and their build), each with a live logger: SIGTERM still ends the process, and both loggers' records are on disk", async () => {
+    const child = spawn(process.execPath, ["--import", "tsx", path.join(REPO_ROOT, "test/fixtures/core/two-copies-sigterm-child.mts")], { cwd: REPO_ROOT, stdio: ["ignore", "pipe", "inherit"] });
+    let out = "";
+    child.stdout.on("data", (d: Buffer) => (out += d.toString()));
+    const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((resolve) => child.on("exit", (code, signal) => resolve({ code, signal })));
+    try {
+      for (let i = 0; i < 600 && !out.includes('"ready"'); i++) await new Promise((r) => setTimeout(r, 50));
+      const { projectPath } = JSON.parse(out.trim().split("\n")[0]!) as { projectPath: string };
+      child.kill("SIGTERM");
+      const r = await Promise.race([exited, new Promise<"still running">((resolve) => setTimeout(() => resolve("still running"), 5_000))]);
+      expect(r).toEqual({ code: null, signal: "SIGTERM" });
+      for (const id of ["a", "b"]) expect(readJsonl(path.join(auditDirOf(projectPath), `tool_usage_${id}.jsonl`)), id).toHaveLength(1);
+      fs.rmSync(projectPath, { recursive: true, force: true });
+    } finally {
+      child.kill("SIGKILL");
+    }
+  }, 60_000);
+
   for (const thread of [true, false]) {
     it(`the kit's workers (${thread ? "thread: true, and its content writer" : "the content writer"}) leave the app's stdout alone: its own fs.writeSync(1, …) into a pipe nobody reads yet still blocks, never fails with EAGAIN`, async () => {
       // the built package, as apps run it (src/ loads the worker through tsx, whose loader has its

@@ -233,6 +233,8 @@ export class AuditLogger extends EventEmitter<AuditLoggerEvents> implements Exit
   private readonly contentInFlight = new Map<string, { content: PreparedContent; manifest: ContentManifestBase }>();
   private closed = false;
   private flushTimer: NodeJS.Timeout | undefined;
+  /** when the flush the timer stands for is due (see scheduleFlush) */
+  private flushDueAt = 0;
   private commitScheduled = false;
   private commitRunning = false;
   private commitWaiters: Array<{ resolve: () => void; reject: (e: Error) => void }> = [];
@@ -1165,7 +1167,7 @@ export class AuditLogger extends EventEmitter<AuditLoggerEvents> implements Exit
         }
       }
     }
-    if (this.config.durability === "async") this.scheduleFlush();
+    if (this.config.durability === "async") this.scheduleFlush(now);
     else if (this.config.durability === "fsync") this.scheduleCommit();
     if (this.rotatedSegments.length > 0) this.announceRotations();
   }
@@ -1215,8 +1217,24 @@ export class AuditLogger extends EventEmitter<AuditLoggerEvents> implements Exit
     this.pendingContent.add(p);
   }
 
-  private scheduleFlush(): void {
-    if (this.flushTimer !== undefined) return;
+  /**
+   * `now`: the time of the record just buffered or queued. A flush already due (the timer could
+   * not run: the event loop is blocked by synchronous work that logs now and then) hands what is
+   * buffered over at once, so records wait at most about flushIntervalMs also then: they waited
+   * until the app yielded, and a crash lost all of them (found by review, 2026-12-04).
+   */
+  private scheduleFlush(now?: number): void {
+    if (this.flushTimer !== undefined) {
+      if (now !== undefined && now >= this.flushDueAt) {
+        this.flushDueAt = now + this.config.flushIntervalMs;
+        // (written here, on the app's thread: a write handed to the thread pool is followed by
+        // the next only from its callback, which a blocked event loop does not run)
+        if (this.remote) this.sendQueued();
+        else this.writeOutAll(false);
+      }
+      return;
+    }
+    this.flushDueAt = (now ?? Date.now()) + this.config.flushIntervalMs;
     // The kit's timers, threads and the I/O they start are made outside any audit context: one
     // made during a request kept that request's context (its trace and user, and what the
     // context holds) for as long as it lived, and gave it to whatever it reported.
@@ -1393,9 +1411,10 @@ export class AuditLogger extends EventEmitter<AuditLoggerEvents> implements Exit
     const c = ctx ? contextData(ctx) : undefined;
     // a deferred step's input is the integration's own plain data, sent in this same tick
     // (a record made later for an integration's call carries the call's time: see withRecordTime)
-    this.queued.push({ m, v: forWorker(v as Record<string, unknown>, ctx?.metadata, !this.draining), id, c, t: recordTimeOverride ?? Date.now() });
+    const t = recordTimeOverride ?? Date.now();
+    this.queued.push({ m, v: forWorker(v as Record<string, unknown>, ctx?.metadata, !this.draining), id, c, t });
     if (this.queued.length >= THREAD_QUEUE_MAX) this.sendQueued();
-    else this.scheduleFlush();
+    else this.scheduleFlush(t);
     return id;
   }
 

@@ -386,6 +386,34 @@ describe("buffered modes flush on exit", () => {
     });
   }
 
+  // Found by review 2026-12-04 (fourth session): records were handed to the OS only by a timer, so
+  // while synchronous work that logs now and then kept the event loop busy nothing was written, and
+  // a crash lost every record since it began (61 of 61 over 3 s), not the last flushIntervalMs.
+  for (const thread of [false, true]) {
+    it(`async${thread ? ", thread: true" : ""}: a crash during synchronous work that logs every 50 ms loses only the last ~flushIntervalMs of records`, async () => {
+      const projectPath = tmpProject();
+      const child = spawn(process.execPath, ["--import", "tsx", path.join(REPO_ROOT, "test/fixtures/core/busy-loop-child.mts"), projectPath, thread ? "1" : "0"], { cwd: REPO_ROOT, stdio: ["ignore", "pipe", "inherit"] });
+      let out = "";
+      child.stdout.on("data", (d: Buffer) => (out += d.toString()));
+      const exited = new Promise<void>((resolve) => child.on("exit", () => resolve()));
+      try {
+        for (let i = 0; i < 600 && !out.includes("READY"); i++) await new Promise((r) => setTimeout(r, 50));
+        await new Promise((r) => setTimeout(r, 1_500));
+        child.kill("SIGKILL");
+        await exited;
+      } finally {
+        child.kill("SIGKILL");
+      }
+      const returned = out.split("\n").filter((l) => /^[0-9A-Z]{26}$/.test(l));
+      const file = path.join(auditDirOf(projectPath), "performance_metrics_busy.jsonl");
+      const onDisk = fs.existsSync(file) ? wholeRecords(file).map((r) => r.id) : [];
+      expect(returned.length).toBeGreaterThan(15);
+      // what is on disk is what returned first; what is missing is the end (100 ms, plus the write and the kill)
+      expect(onDisk).toEqual(returned.slice(0, onDisk.length));
+      expect(returned.length - onDisk.length, `returned ${returned.length}, on disk ${onDisk.length}`).toBeLessThanOrEqual(8);
+    }, 60_000);
+  }
+
   // Found by review 2026-12-04 (fourth session): each copy of the package installed its own
   // SIGTERM handler, saw the other's, took it for the app's graceful shutdown, and none re-raised
   // the signal: the process no longer ended on SIGTERM.

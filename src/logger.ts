@@ -233,6 +233,13 @@ export class AuditLogger extends EventEmitter<AuditLoggerEvents> implements Exit
   private readonly contentInFlight = new Map<string, { content: PreparedContent; manifest: ContentManifestBase }>();
   private closed = false;
   private flushTimer: NodeJS.Timeout | undefined;
+  /**
+   * The exit hook has flushed as the process ends: a record made after it (in an `exit` listener
+   * of the app's registered after the logger) is written at once, as nothing runs later to write
+   * it (it was buffered and lost without a word; found by review, 2026-12-04).
+   */
+  private exitFlushed = false;
+  private inExitFlush = false;
   /** when the flush the timer stands for is due (see scheduleFlush) */
   private flushDueAt = 0;
   private commitScheduled = false;
@@ -1024,6 +1031,17 @@ export class AuditLogger extends EventEmitter<AuditLoggerEvents> implements Exit
    * shutdown that may still call finalizeSession(): the records under way are then left to it).
    */
   flushSyncOnExit(exiting = true): void {
+    if (exiting) this.exitFlushed = true;
+    if (this.inExitFlush) return;
+    this.inExitFlush = true;
+    try {
+      this.flushSyncOnExitNow(exiting);
+    } finally {
+      this.inExitFlush = false;
+    }
+  }
+
+  private flushSyncOnExitNow(exiting: boolean): void {
     if (this.remote) {
       // (closed and not ended: the worker is finishing the session, or failed to: it writes what
       // it holds, and releases the lock)
@@ -1167,9 +1185,19 @@ export class AuditLogger extends EventEmitter<AuditLoggerEvents> implements Exit
         }
       }
     }
-    if (this.config.durability === "async") this.scheduleFlush(now);
+    if (this.exitFlushed) this.flushLateRecord();
+    else if (this.config.durability === "async") this.scheduleFlush(now);
     else if (this.config.durability === "fsync") this.scheduleCommit();
     if (this.rotatedSegments.length > 0) this.announceRotations();
+  }
+
+  /** A record made after the exit hook flushed (see exitFlushed): written now, failures reported. */
+  private flushLateRecord(): void {
+    try {
+      this.flushSyncOnExit(true);
+    } catch (err) {
+      this.report(err instanceof AuditIOError ? err : new AuditIOError(`Writing a record made as the process ended failed: ${(err as Error).message}`, { cause: err }));
+    }
   }
 
   private announceRotations(): void {
@@ -1413,7 +1441,8 @@ export class AuditLogger extends EventEmitter<AuditLoggerEvents> implements Exit
     // (a record made later for an integration's call carries the call's time: see withRecordTime)
     const t = recordTimeOverride ?? Date.now();
     this.queued.push({ m, v: forWorker(v as Record<string, unknown>, ctx?.metadata, !this.draining), id, c, t });
-    if (this.queued.length >= THREAD_QUEUE_MAX) this.sendQueued();
+    if (this.exitFlushed) this.flushLateRecord();
+    else if (this.queued.length >= THREAD_QUEUE_MAX) this.sendQueued();
     else this.scheduleFlush(t);
     return id;
   }

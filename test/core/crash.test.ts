@@ -386,6 +386,26 @@ describe("buffered modes flush on exit", () => {
     });
   }
 
+  // Found by review 2026-12-04 (fourth session): the logger's exit hook had flushed by the time an
+  // app's own exit listener, registered later, logged: that record was buffered and lost silently.
+  for (const [durability, thread] of [["async", false], ["fsync", false], ["sync", false], ["async", true]] as const) {
+    it(`${durability}${thread ? ", thread: true" : ""}: a record logged in an exit listener registered after the logger is on disk`, async () => {
+      const projectPath = tmpProject();
+      const child = spawn(process.execPath, ["--import", "tsx", path.join(REPO_ROOT, "test/fixtures/core/exit-listener-child.mts"), projectPath, durability, thread ? "1" : "0"], { cwd: REPO_ROOT, stdio: ["ignore", "pipe", "pipe"] });
+      let out = "";
+      let err = "";
+      child.stdout.on("data", (d: Buffer) => (out += d.toString()));
+      child.stderr.on("data", (d: Buffer) => (err += d.toString()));
+      const code = await new Promise<number | null>((resolve) => child.on("exit", (c) => resolve(c)));
+      expect(code, err).toBe(3);
+      const ids = out.trim().split("\n");
+      expect(ids).toHaveLength(2);
+      expect(wholeRecords(path.join(auditDirOf(projectPath), "tool_usage_late.jsonl")).map((r) => r.id)).toEqual([ids[0]]);
+      expect(wholeRecords(path.join(auditDirOf(projectPath), "performance_metrics_late.jsonl")).map((r) => [r.id, r.value])).toEqual([[ids[1], 3]]);
+      expect((await verifyAuditLog(auditDirOf(projectPath))).problems).toEqual([]);
+    }, 60_000);
+  }
+
   // Found by review 2026-12-04 (fourth session): records were handed to the OS only by a timer, so
   // while synchronous work that logs now and then kept the event loop busy nothing was written, and
   // a crash lost every record since it began (61 of 61 over 3 s), not the last flushIntervalMs.

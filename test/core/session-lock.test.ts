@@ -48,7 +48,7 @@ describe("the session lock", () => {
         const dead = deadPid();
         for (let i = 0; i < SESSIONS; i++) fs.writeFileSync(path.join(dir, `.session_s${i}.lock`), JSON.stringify({ pid: dead, hostname: os.hostname(), startedAt: "2026-01-01T00:00:00.000Z" }));
       }
-      const startAt = Date.now() + 3_000; // (after the children have loaded)
+      const startAt = Date.now() + 4_000; // (after the children have loaded)
       const got = await Promise.all([child(dir, startAt), child(dir, startAt), child(dir, startAt)]);
       const holders = new Map<number, number>();
       for (const list of got) for (const i of list) holders.set(i, (holders.get(i) ?? 0) + 1);

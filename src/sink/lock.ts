@@ -66,6 +66,8 @@ export class SessionLock {
       if (this.create(body)) return;
       const holder = readLock(this.file);
       if (holder && holderLive(holder)) throw new AuditSessionLockedError(sessionId, this.file, holder.pid);
+      // (another user's lock this one may not read: its holder cannot be told dead)
+      if (!holder && readDenied(this.file)) throw new AuditSessionLockedError(sessionId, this.file, -1);
       if (!holder && !olderThan(this.file, UNREADABLE_STALE_MS)) {
         // (a damaged lock file is taken over once it is old; a fresh one is waited for)
         if (Date.now() > deadline) throw new AuditSessionLockedError(sessionId, this.file, -1);
@@ -153,7 +155,18 @@ export function sessionLockHeld(auditDir: string, sessionId: string): boolean {
   if (!fs.existsSync(file)) return false;
   const holder = readLock(file);
   // (a lock file not readable is a damaged one, or one of an older version being written: held until it is old)
-  return holder === undefined ? !olderThan(file, UNREADABLE_STALE_MS) : holderLive(holder);
+  return holder === undefined ? readDenied(file) || !olderThan(file, UNREADABLE_STALE_MS) : holderLive(holder);
+}
+
+/** Whether reading `file` is refused (EACCES, EPERM): another user's lock, not a damaged one. */
+function readDenied(file: string): boolean {
+  try {
+    fs.accessSync(file, fs.constants.R_OK);
+    return false;
+  } catch (err) {
+    const code = (err as NodeJS.ErrnoException).code;
+    return code === "EACCES" || code === "EPERM";
+  }
 }
 
 function readLock(file: string): LockBody | undefined {

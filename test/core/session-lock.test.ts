@@ -5,7 +5,7 @@
 // at once (a session written by two processes, its chain broken). And a lock left by an earlier
 // process with this process's pid (a container's app is pid 1 after every restart) was refused for
 // good.
-import { spawn } from "node:child_process";
+import { spawn, spawnSync } from "node:child_process";
 import fs from "node:fs";
 import os from "node:os";
 import path from "node:path";
@@ -56,6 +56,21 @@ describe("the session lock", () => {
       expect(holders.size).toBe(SESSIONS);
     }, 60_000);
   }
+
+  // (review, 2026-12-04: a lock this user may not read was taken for a damaged one, and taken over)
+  it("another user's lock, which this user may not read, is never taken over, however old", () => {
+    const dir = tmpProject("audit-lock-denied-");
+    fs.chmodSync(dir, 0o777);
+    const lock = path.join(dir, ".session_s1.lock");
+    fs.writeFileSync(lock, JSON.stringify({ pid: process.pid, hostname: os.hostname(), startedAt: new Date().toISOString() }), { mode: 0o600 });
+    const old = new Date(Date.now() - 60_000);
+    fs.utimesSync(lock, old, old);
+    // as another user (nobody), the built module, as an app of that user would load it
+    const script = `import(${JSON.stringify(path.join(REPO_ROOT, "dist/src/sink/lock.js"))}).then((m) => { try { new m.SessionLock(${JSON.stringify(dir)}, "s1"); console.log("took"); } catch (e) { console.log("refused " + e.code); } })`;
+    const r = spawnSync("setpriv", ["--reuid=65534", "--regid=65534", "--clear-groups", process.execPath, "-e", script], { encoding: "utf8", timeout: 30_000 });
+    expect(r.stdout.trim(), r.stderr).toBe("refused AUDIT_ERR_SESSION_LOCKED");
+    expect(fs.statSync(lock).uid).toBe(process.getuid!());
+  });
 
   it("a lock naming this process's pid that this process does not hold (an earlier process with the same pid) is stale; one it holds is refused", async () => {
     const projectPath = tmpProject("audit-lock-ownpid-");

@@ -996,7 +996,8 @@ export class AuditLogger extends EventEmitter<AuditLoggerEvents> implements Exit
       if (typeof a !== "string") issues.push({ field: "scope", message: `must be a string (got ${typeOf(a)}): ${usage}` });
       if (typeof b !== "string") issues.push({ field: "reason", message: `must be a string (got ${typeOf(b)}): ${usage}` });
     }
-    if (issues.length > 0 || typeof a !== "string" || (b !== undefined && typeof b !== "string")) throw new AuditValidationError(method, issues);
+    // (issues is not empty exactly then)
+    if (typeof a !== "string" || (b !== undefined && typeof b !== "string")) throw new AuditValidationError(method, issues);
     const scope = b === undefined || a === "session" ? this.sessionId : a;
     const why = b ?? a;
     if (scope !== "all" && !SESSION_ID_PATTERN.test(scope)) {

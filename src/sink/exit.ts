@@ -2,7 +2,7 @@ import fs from "node:fs";
 
 /**
  * Last-chance flushing. Live loggers register here; on `exit` every one hands its buffers to the
- * OS synchronously (and fdatasyncs in `fsync` mode). On SIGINT/SIGTERM the same happens, then, if
+ * OS synchronously (and fdatasyncs in `fsync` mode). On SIGINT/SIGTERM/SIGHUP the same happens, then, if
  * no other listener handles the signal, the default action (termination) is restored and the
  * signal re-raised, so installing the logger does not change how the process exits.
  */
@@ -64,6 +64,8 @@ export function registerForExit(l: ExitFlushable): void {
   process.on("exit", shared.onExit);
   process.on("SIGINT", shared.onSignal);
   process.on("SIGTERM", shared.onSignal);
+  // (a closed terminal: its buffers were lost as on SIGKILL; found by review, 2026-12-04)
+  process.on("SIGHUP", shared.onSignal);
 }
 
 export function unregisterForExit(l: ExitFlushable): void {
@@ -73,5 +75,6 @@ export function unregisterForExit(l: ExitFlushable): void {
     process.removeListener("exit", shared.onExit);
     process.removeListener("SIGINT", shared.onSignal);
     process.removeListener("SIGTERM", shared.onSignal);
+    process.removeListener("SIGHUP", shared.onSignal);
   }
 }

@@ -372,14 +372,15 @@ describe("buffered modes flush on exit", () => {
       expect((await verifyAuditLog(auditDirOf(projectPath))).problems).toEqual([]);
     });
 
-    it(`${name}: SIGTERM loses no record and still terminates the process by that signal`, async () => {
+    // (SIGHUP, a closed terminal, since 2026-12-04: its buffers were lost as on SIGKILL)
+    for (const signal of ["SIGTERM", "SIGHUP"] as const) it(`${name}: ${signal} loses no record and still terminates the process by that signal`, async () => {
       const projectPath = tmpProject();
       const sid = `term_${tag}`;
       const h = fixture({ CORE_PROJECT: projectPath, CORE_SESSION: sid, CORE_MODE: "sigterm", CORE_COUNT: "120", CORE_DURABILITY: durability, ...env });
       await h.waitForLine((l) => l.startsWith("ready "), "ready");
-      h.child.kill("SIGTERM");
+      h.child.kill(signal);
       const exit = await h.exited;
-      expect(exit.signal).toBe("SIGTERM");
+      expect(exit.signal).toBe(signal);
       expectPrintedOnDisk(h.lines, projectPath, sid);
       // and the lock was released on the way out
       expect(fs.existsSync(path.join(auditDirOf(projectPath), `.session_${sid}.lock`))).toBe(false);

@@ -1031,8 +1031,12 @@ export class AuditLogger extends EventEmitter<AuditLoggerEvents> implements Exit
    * `exiting`: the process ends now (false on a signal the app handles itself, a graceful
    * shutdown that may still call finalizeSession(): the records under way are then left to it).
    */
+  /** @internal The process's `exit` event (see src/sink/exit.ts): records made from now on are written at once. */
+  markExited(): void {
+    this.exitFlushed = true;
+  }
+
   flushSyncOnExit(exiting = true): void {
-    if (exiting) this.exitFlushed = true;
     if (this.inExitFlush) return;
     this.inExitFlush = true;
     try {
@@ -1187,7 +1191,8 @@ export class AuditLogger extends EventEmitter<AuditLoggerEvents> implements Exit
       }
     }
     if (this.exitFlushed) this.flushLateRecord();
-    else if (this.config.durability === "async") this.scheduleFlush(now);
+    // (the clock, not a record's own earlier time: see withRecordTime)
+    else if (this.config.durability === "async") this.scheduleFlush(recordTimeOverride === undefined ? now : undefined);
     else if (this.config.durability === "fsync") this.scheduleCommit();
     if (this.rotatedSegments.length > 0) this.announceRotations();
   }
@@ -1247,14 +1252,17 @@ export class AuditLogger extends EventEmitter<AuditLoggerEvents> implements Exit
   }
 
   /**
-   * `now`: the time of the record just buffered or queued. A flush already due (the timer could
-   * not run: the event loop is blocked by synchronous work that logs now and then) hands what is
-   * buffered over at once, so records wait at most about flushIntervalMs also then: they waited
-   * until the app yielded, and a crash lost all of them (found by review, 2026-12-04).
+   * `now`: the time of the record just buffered or queued (the clock's). A flush overdue by a
+   * whole interval (the timer could not run: the event loop is blocked by synchronous work that
+   * logs now and then) hands what is buffered over at once, so records wait at most about twice
+   * flushIntervalMs also then: they waited until the app yielded, and a crash lost all of them
+   * (found by review, 2026-12-04).
    */
   private scheduleFlush(now?: number): void {
     if (this.flushTimer !== undefined) {
-      if (now !== undefined && now >= this.flushDueAt) {
+      // (a whole interval past due: the timer's usual lateness is not a blocked loop, and a write
+      // here supersedes the thread pool's; review, 2026-12-04)
+      if (now !== undefined && now >= this.flushDueAt + this.config.flushIntervalMs) {
         this.flushDueAt = now + this.config.flushIntervalMs;
         // (written here, on the app's thread: a write handed to the thread pool is followed by
         // the next only from its callback, which a blocked event loop does not run)
@@ -1444,7 +1452,7 @@ export class AuditLogger extends EventEmitter<AuditLoggerEvents> implements Exit
     this.queued.push({ m, v: forWorker(v as Record<string, unknown>, ctx?.metadata, !this.draining), id, c, t });
     if (this.exitFlushed) this.flushLateRecord();
     else if (this.queued.length >= THREAD_QUEUE_MAX) this.sendQueued();
-    else this.scheduleFlush(t);
+    else this.scheduleFlush(recordTimeOverride === undefined ? t : undefined);
     return id;
   }
 

@@ -9,6 +9,8 @@ import fs from "node:fs";
 export interface ExitFlushable {
   /** `exiting`: false on a signal another listener handles (the process may go on, to a graceful shutdown) */
   flushSyncOnExit(exiting?: boolean): void;
+  /** The `exit` event: nothing runs after its listeners, so what is logged from now on is written at once. */
+  markExited?(): void;
 }
 
 /**
@@ -54,7 +56,13 @@ function makeShared(): ExitShared {
       process.kill(process.pid, signal);
     }
   };
-  return { live, installed: false, onSignal, onExit: () => flushAll(true) };
+  const onExit = (): void => {
+    flushAll(true);
+    // (only the exit event: after a signal's re-raise a process may live on, pid 1 in a container
+    // ignoring it, and must not write every record on its thread from then on; review, 2026-12-04)
+    for (const l of live) l.markExited?.();
+  };
+  return { live, installed: false, onSignal, onExit };
 }
 
 export function registerForExit(l: ExitFlushable): void {

@@ -8,6 +8,8 @@ interface LockBody {
   pid: number;
   hostname: string;
   startedAt: string;
+  /** the writer's start time as the kernel counts it (see procStart), where known */
+  procStart?: string;
 }
 
 /** Whether process `pid` of this host is alive (EPERM: alive, another user's). */
@@ -30,18 +32,46 @@ export function alive(pid: number): boolean {
 const PROCESS_START_MS = Date.now() - process.uptime() * 1000;
 const START_SLACK_MS = 500;
 
+/**
+ * A process's start time as the kernel counts it (clock ticks since boot, field 22 of
+ * `/proc/<pid>/stat`; undefined off Linux or when unreadable): unlike the wall clock it does not
+ * move when the clock is stepped back (NTP at a container's boot), which made this process's own
+ * live lock look older than the process, and taken over; and it tells a reused pid from the
+ * lock's writer (review, 2026-12-04). Where it is known, a lock carries it and is compared by it.
+ */
+function procStart(pid: number | "self"): string | undefined {
+  try {
+    const stat = fs.readFileSync(`/proc/${pid}/stat`, "utf8");
+    return stat.slice(stat.lastIndexOf(")") + 2).split(" ")[19];
+  } catch {
+    return undefined;
+  }
+}
+const OWN_PROC_START = procStart("self");
+
 /** A lock file whose content cannot be read this long after it was written is damaged, not being written. */
 const UNREADABLE_STALE_MS = 5_000;
 /** A takeover marker older than this was left by a process that died while taking a lock over. */
 const TAKEOVER_STALE_MS = 5_000;
+
+/** This process's lock body. */
+function ownBody(): LockBody {
+  return { pid: process.pid, hostname: os.hostname(), startedAt: new Date().toISOString(), ...(OWN_PROC_START !== undefined ? { procStart: OWN_PROC_START } : {}) };
+}
 
 const sleepSync = (ms: number): void => void Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, ms);
 
 /** Whether the writer `holder` names may be alive: another host's (cannot be told), or a live process of this one other than an earlier incarnation of this pid. */
 function holderLive(holder: LockBody): boolean {
   if (holder.hostname !== os.hostname()) return true;
-  if (holder.pid === process.pid) return !(Date.parse(holder.startedAt) < PROCESS_START_MS - START_SLACK_MS);
-  return alive(holder.pid);
+  if (holder.pid === process.pid) {
+    if (holder.procStart !== undefined && OWN_PROC_START !== undefined) return holder.procStart === OWN_PROC_START;
+    return !(Date.parse(holder.startedAt) < PROCESS_START_MS - START_SLACK_MS);
+  }
+  if (!alive(holder.pid)) return false;
+  // (alive: the writer, unless the pid was reused by another process since)
+  const now = holder.procStart === undefined ? undefined : procStart(holder.pid);
+  return now === undefined || now === holder.procStart;
 }
 
 /**
@@ -60,7 +90,7 @@ export class SessionLock {
 
   constructor(auditDir: string, sessionId: string) {
     this.file = path.join(auditDir, lockFileName(sessionId));
-    const body: LockBody = { pid: process.pid, hostname: os.hostname(), startedAt: new Date().toISOString() };
+    const body = ownBody();
     const deadline = Date.now() + 2_000;
     for (;;) {
       if (this.create(body)) return;
@@ -116,7 +146,7 @@ export class SessionLock {
       const same = now === undefined ? stale === undefined : stale !== undefined && now.pid === stale.pid && now.hostname === stale.hostname && now.startedAt === stale.startedAt;
       if (!same && fs.existsSync(this.file)) return false;
       fs.rmSync(this.file, { force: true });
-      return this.create({ pid: process.pid, hostname: os.hostname(), startedAt: new Date().toISOString() });
+      return this.create(ownBody());
     } finally {
       fs.rmSync(marker, { force: true });
     }

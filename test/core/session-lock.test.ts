@@ -57,6 +57,23 @@ describe("the session lock", () => {
     }, 60_000);
   }
 
+  // (review, 2026-12-04: with the start compared on the wall clock, a clock stepped back made this
+  // process's own live lock look older than the process, and a second logger took it over)
+  it("a clock stepped back does not make this process's own live lock stale", async () => {
+    const { vi } = await import("vitest");
+    const projectPath = tmpProject("audit-lock-clock-");
+    vi.useFakeTimers({ toFake: ["Date"] });
+    vi.setSystemTime(Date.now() - 3_600_000);
+    try {
+      const first = new AuditLogger({ sessionId: "s1", projectPath });
+      expect(() => new AuditLogger({ sessionId: "s1", projectPath })).toThrow(AuditSessionLockedError);
+      vi.useRealTimers();
+      await first.finalizeSession();
+    } finally {
+      vi.useRealTimers();
+    }
+  });
+
   // (review, 2026-12-04: a lock this user may not read was taken for a damaged one, and taken over)
   it("another user's lock, which this user may not read, is never taken over, however old", () => {
     const dir = tmpProject("audit-lock-denied-");

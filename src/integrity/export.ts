@@ -492,14 +492,8 @@ export async function verifyExport(exportDir: string, options: VerifyExportOptio
     listed.add(entry.path);
     let got: { bytes: number; sha256: string };
     try {
-      // (streamed: read whole, a file past 2 GiB could not be checked)
-      const h = createHash("sha256");
-      let bytes = 0;
-      for await (const chunk of fs.createReadStream(safeJoin(dir, entry.path))) {
-        h.update(chunk as Buffer);
-        bytes += (chunk as Buffer).length;
-      }
-      got = { bytes, sha256: h.digest("hex") };
+      // (in pieces: read whole, a file past 2 GiB could not be checked)
+      got = digestOf(safeJoin(dir, entry.path));
     } catch (err) {
       if ((err as { code?: string }).code === "AUDIT_ERR_PATH") p(EXPORT_MANIFEST, "export_manifest_malformed", `The manifest lists "${entry.path}", which lies outside the export.`);
       else p(entry.path, "export_file_missing", `${entry.path} is listed in the manifest but missing from the export.`);

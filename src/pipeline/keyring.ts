@@ -3,7 +3,8 @@ import fs from "node:fs";
 import path from "node:path";
 import { AuditKeyError } from "../errors.js";
 import { safeReaddir } from "../sink/files.js";
-import { fresh, takeDirLock } from "../sink/dir-lock.js";
+import { takeDirLock } from "../sink/dir-lock.js";
+import { fresh, sleepSync } from "../sink/lock.js";
 import { makeEncryptionKey, type EncryptionKey } from "./keys.js";
 
 /**
@@ -321,7 +322,6 @@ export function shredSubjectKeys(masters: readonly EncryptionKey[], auditDir: st
 /** The lock file that serializes shreds of one directory. */
 export const SHRED_LOCK = ".shred.lock";
 
-const sleepSync = (ms: number): void => void Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, ms);
 
 /** A store's shredding marker untouched this long was left by a shred that died. */
 const SHRED_MARKER_STALE_MS = 5_000;

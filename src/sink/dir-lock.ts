@@ -9,18 +9,11 @@ import fs from "node:fs";
 import os from "node:os";
 import { threadId } from "node:worker_threads";
 import { AuditIOError } from "../errors.js";
-import { alive } from "./lock.js";
+import { alive, fresh, sleepSync } from "./lock.js";
 
 /** The locks this thread holds (a lock naming this pid and thread, not held, was left by a crash). */
 const held = new Set<string>();
 
-const sleepSync = (ms: number): void => void Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, ms);
-
-/** Whether `file` exists and was touched less than `staleMs` ago. */
-export function fresh(file: string, staleMs: number): boolean {
-  const st = fs.statSync(file, { throwIfNoEntry: false });
-  return st !== undefined && Date.now() - st.mtimeMs < staleMs;
-}
 
 /**
  * Takes the lock `file`, waiting up to `waitMs` for a live holder (then AuditIOError naming

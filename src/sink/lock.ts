@@ -59,7 +59,8 @@ function ownBody(): LockBody {
   return { pid: process.pid, hostname: os.hostname(), startedAt: new Date().toISOString(), ...(OWN_PROC_START !== undefined ? { procStart: OWN_PROC_START } : {}) };
 }
 
-const sleepSync = (ms: number): void => void Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, ms);
+/** Waits `ms` on this thread (the kit's file locks are taken synchronously). */
+export const sleepSync = (ms: number): void => void Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, ms);
 
 /** Whether the writer `holder` names may be alive: another host's (cannot be told), or a live process of this one other than an earlier incarnation of this pid. */
 function holderLive(holder: LockBody): boolean {
@@ -98,7 +99,7 @@ export class SessionLock {
       if (holder && holderLive(holder)) throw new AuditSessionLockedError(sessionId, this.file, holder.pid);
       // (another user's lock this one may not read: its holder cannot be told dead)
       if (!holder && readDenied(this.file)) throw new AuditSessionLockedError(sessionId, this.file, -1);
-      if (!holder && !olderThan(this.file, UNREADABLE_STALE_MS)) {
+      if (!holder && fresh(this.file, UNREADABLE_STALE_MS)) {
         // (a damaged lock file is taken over once it is old; a fresh one is waited for)
         if (Date.now() > deadline) throw new AuditSessionLockedError(sessionId, this.file, -1);
         sleepSync(5);
@@ -137,7 +138,7 @@ export class SessionLock {
       fs.writeFileSync(marker, String(process.pid), { flag: "wx", mode: 0o600 });
     } catch (err) {
       if ((err as NodeJS.ErrnoException).code !== "EEXIST") throw err;
-      if (olderThan(marker, TAKEOVER_STALE_MS)) fs.rmSync(marker, { force: true });
+      if (!fresh(marker, TAKEOVER_STALE_MS)) fs.rmSync(marker, { force: true });
       return false;
     }
     try {
@@ -166,13 +167,10 @@ export class SessionLock {
   }
 }
 
-/** Whether `file` was last changed more than `ms` ago (a file that is gone: true). */
-function olderThan(file: string, ms: number): boolean {
-  try {
-    return Date.now() - fs.statSync(file).mtimeMs > ms;
-  } catch {
-    return true;
-  }
+/** Whether `file` exists and was touched less than `staleMs` ago. */
+export function fresh(file: string, staleMs: number): boolean {
+  const st = fs.statSync(file, { throwIfNoEntry: false });
+  return st !== undefined && Date.now() - st.mtimeMs < staleMs;
 }
 
 /**
@@ -185,7 +183,7 @@ export function sessionLockHeld(auditDir: string, sessionId: string): boolean {
   if (!fs.existsSync(file)) return false;
   const holder = readLock(file);
   // (a lock file not readable is a damaged one, or one of an older version being written: held until it is old)
-  return holder === undefined ? readDenied(file) || !olderThan(file, UNREADABLE_STALE_MS) : holderLive(holder);
+  return holder === undefined ? readDenied(file) || fresh(file, UNREADABLE_STALE_MS) : holderLive(holder);
 }
 
 /** Whether reading `file` is refused (EACCES, EPERM): another user's lock, not a damaged one. */

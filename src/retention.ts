@@ -10,6 +10,7 @@ import { checkpointFileName } from "./integrity/checkpointer.js";
 import { keyStoreFileName } from "./pipeline/keyring.js";
 import { isHeld, readHolds, underLock } from "./holds.js";
 import { MerkleAccumulator } from "./integrity/merkle.js";
+import { auditEventsOf } from "./sink/audit-events.js";
 import { furthestPrunes, readPruneRecords, type PruneEvent, type PrunePolicy } from "./sink/prunes.js";
 import { readLinesSync } from "./reader/lines-sync.js";
 import { splitSealedLine } from "./pipeline/chain.js";
@@ -180,16 +181,9 @@ function removeFile(auditDir: string, file: string, o: CleanupOptions): void {
 /** The key ids a session's `subject_shredded` records name (a crypto-shredding made in it, `audit-logger shred`'s maintenance session). */
 function shreddedKeyIdsOf(auditDir: string, sessionId: string): string[] {
   const out: string[] = [];
-  for (const f of listKindFiles(auditDir, "audit_event", sessionId)) {
-    for (const l of readLinesSync(f.path)) {
-      if (!l.terminated || !l.text.includes('"eventType":"subject_shredded"')) continue;
-      try {
-        const ids = (JSON.parse(l.text) as { details?: { keyIds?: unknown } }).details?.keyIds;
-        if (Array.isArray(ids)) for (const id of ids) if (typeof id === "string") out.push(id);
-      } catch {
-        // (a torn line: no record)
-      }
-    }
+  for (const rec of auditEventsOf(auditDir, sessionId, ["subject_shredded"])) {
+    const ids = (rec.details as { keyIds?: unknown } | null | undefined)?.keyIds;
+    if (Array.isArray(ids)) for (const id of ids) if (typeof id === "string") out.push(id);
   }
   return out;
 }

@@ -14,8 +14,8 @@ import type { KeyObject } from "node:crypto";
 import { forEachLine, forEachLineBytes } from "./lines.js";
 import { MerkleAccumulator } from "../integrity/merkle.js";
 import { EXPORT_INTEGRITY_DIR, EXPORT_MANIFEST, verifyExport } from "../integrity/export.js";
-import { readLinesSync } from "./lines-sync.js";
 import { readContentFileSync } from "./content-file.js";
+import { auditEventsOf } from "../sink/audit-events.js";
 import { furthestPrunes, readPruneRecords, type SegmentPrune } from "../sink/prunes.js";
 import type { MerkleFrontier } from "../integrity/merkle.js";
 import { RECORD_KINDS } from "../types.js";
@@ -432,20 +432,13 @@ function collectHolds(dir: string, trustedKeys: readonly KeyObject[], trustedChe
   const releases: Array<{ ids: readonly string[]; at: number }> = [];
   for (const sessionId of listSessionIds(dir)) {
     const signed = signedAuditEventSeq(readCheckpoints(dir, sessionId), trustedCheckpoints.filter((c) => c.checkpoint.sessionId === sessionId), trustedKeys);
-    for (const file of listKindFiles(dir, "audit_event", sessionId)) {
-      for (const l of readLinesSync(file.path)) {
-        if (!l.terminated || !l.text.includes('"eventType":"legal_hold_')) continue;
-        try {
-          const rec = JSON.parse(l.text) as { eventType?: string; timestamp?: string; seq?: number; details?: { holdId?: string; scope?: string; holdIds?: string[] } };
-          const t = Date.parse(String(rec.timestamp));
-          if (rec.eventType === "legal_hold_placed" && rec.details?.holdId && rec.details.scope) {
-            spans.set(rec.details.holdId, { id: rec.details.holdId, scope: rec.details.scope, placedAt: t, releasedAt: undefined });
-          } else if (rec.eventType === "legal_hold_released" && Array.isArray(rec.details?.holdIds) && (signed === undefined || (typeof rec.seq === "number" && rec.seq <= signed))) {
-            releases.push({ ids: rec.details.holdIds, at: t });
-          }
-        } catch {
-          // malformed lines are reported by the chain walk
-        }
+    for (const rec of auditEventsOf(dir, sessionId, ["legal_hold_placed", "legal_hold_released"])) {
+      const t = Date.parse(String(rec.timestamp));
+      const d = (rec.details ?? {}) as { holdId?: unknown; scope?: unknown; holdIds?: unknown };
+      if (rec.eventType === "legal_hold_placed" && typeof d.holdId === "string" && d.holdId && typeof d.scope === "string" && d.scope) {
+        spans.set(d.holdId, { id: d.holdId, scope: d.scope, placedAt: t, releasedAt: undefined });
+      } else if (rec.eventType === "legal_hold_released" && Array.isArray(d.holdIds) && (signed === undefined || (typeof rec.seq === "number" && rec.seq <= signed))) {
+        releases.push({ ids: d.holdIds.filter((id): id is string => typeof id === "string"), at: t });
       }
     }
   }

@@ -1,8 +1,7 @@
 import { z } from "zod";
 import type { MerkleFrontier } from "../integrity/merkle.js";
-import { readLinesSync } from "../reader/lines-sync.js";
 import { CHAIN_KINDS, type ChainKind } from "../types.js";
-import { listKindFiles } from "./files.js";
+import { auditEventsOf } from "./audit-events.js";
 
 /**
  * The `retention_pruned` records of a session's audit_event chain: what retention removed, read
@@ -87,28 +86,18 @@ export interface PruneRecords {
 /** Every `retention_pruned` record of `sessionId`'s audit_event chain, in chain order, checked against the shape the kit writes. */
 export function readPruneRecords(auditDir: string, sessionId: string): PruneRecords {
   const out: PruneRecords = { segments: [], sessions: [], malformed: [] };
-  for (const f of listKindFiles(auditDir, "audit_event", sessionId)) {
-    for (const l of readLinesSync(f.path)) {
-      if (!l.terminated || !l.text.includes('"eventType":"retention_pruned"')) continue;
-      let rec: { eventType?: unknown; details?: unknown; timestamp?: unknown; seq?: unknown };
-      try {
-        rec = JSON.parse(l.text) as typeof rec;
-      } catch {
-        continue; // a malformed line is the chain walk's to report
-      }
-      if (rec.eventType !== "retention_pruned") continue;
-      const seq = typeof rec.seq === "number" ? rec.seq : undefined;
-      const time = typeof rec.timestamp === "string" && Number.isFinite(Date.parse(rec.timestamp)) ? rec.timestamp : undefined;
-      const scope = (rec.details as { scope?: unknown } | null | undefined)?.scope;
-      const parsed = scope === "session" ? sessionSchema.safeParse(rec.details) : segmentsSchema.safeParse(rec.details);
-      if (!parsed.success || time === undefined || seq === undefined) {
-        const why = !parsed.success ? parsed.error.issues.map((i) => `${i.path.join(".") || "details"}: ${i.message}`).join("; ") : "no timestamp or seq";
-        out.malformed.push({ seq, detail: why });
-        continue;
-      }
-      if (parsed.data.scope === "session") out.sessions.push({ event: parsed.data, time, seq });
-      else out.segments.push({ event: parsed.data, time, seq });
+  for (const rec of auditEventsOf(auditDir, sessionId, ["retention_pruned"])) {
+    const seq = typeof rec.seq === "number" ? rec.seq : undefined;
+    const time = typeof rec.timestamp === "string" && Number.isFinite(Date.parse(rec.timestamp)) ? rec.timestamp : undefined;
+    const scope = (rec.details as { scope?: unknown } | null | undefined)?.scope;
+    const parsed = scope === "session" ? sessionSchema.safeParse(rec.details) : segmentsSchema.safeParse(rec.details);
+    if (!parsed.success || time === undefined || seq === undefined) {
+      const why = !parsed.success ? parsed.error.issues.map((i) => `${i.path.join(".") || "details"}: ${i.message}`).join("; ") : "no timestamp or seq";
+      out.malformed.push({ seq, detail: why });
+      continue;
     }
+    if (parsed.data.scope === "session") out.sessions.push({ event: parsed.data, time, seq });
+    else out.segments.push({ event: parsed.data, time, seq });
   }
   return out;
 }

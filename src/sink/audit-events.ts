@@ -1,0 +1,33 @@
+import { readLinesSync } from "../reader/lines-sync.js";
+import { listKindFiles } from "./files.js";
+
+/** One audit_event record as read back: its fields unchecked, for the caller's own schema. */
+export interface AuditEventRecord {
+  readonly eventType: string;
+  readonly details: unknown;
+  readonly timestamp: unknown;
+  readonly seq: unknown;
+}
+
+/**
+ * The records of `sessionId`'s audit_event chain whose `eventType` is one of `types`, in chain
+ * order: the one scan behind retention records (src/sink/prunes.ts), legal hold records (verify)
+ * and crypto-shredding records (cleanup). Torn and unparsable lines are skipped: they are the
+ * chain walk's to report.
+ */
+export function* auditEventsOf(auditDir: string, sessionId: string, types: readonly string[]): Generator<AuditEventRecord> {
+  const needles = types.map((t) => `"eventType":${JSON.stringify(t)}`);
+  for (const f of listKindFiles(auditDir, "audit_event", sessionId)) {
+    for (const l of readLinesSync(f.path)) {
+      if (!l.terminated || !needles.some((n) => l.text.includes(n))) continue;
+      let rec: { eventType?: unknown; details?: unknown; timestamp?: unknown; seq?: unknown } | null;
+      try {
+        rec = JSON.parse(l.text) as typeof rec;
+      } catch {
+        continue;
+      }
+      if (rec === null || typeof rec !== "object" || typeof rec.eventType !== "string" || !types.includes(rec.eventType)) continue;
+      yield { eventType: rec.eventType, details: rec.details, timestamp: rec.timestamp, seq: rec.seq };
+    }
+  }
+}

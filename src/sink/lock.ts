@@ -51,7 +51,12 @@ const OWN_PROC_START = procStart("self");
 
 /** A lock file whose content cannot be read this long after it was written is damaged, not being written. */
 const UNREADABLE_STALE_MS = 5_000;
-/** A takeover marker older than this was left by a process that died while taking a lock over. */
+/**
+ * A takeover marker that cannot be read (its writer died between creating and filling it) or
+ * names another host's process is taken for stale once older than this. One naming a process of
+ * this host is stale when that process is gone, however young, and live however old (a takeover
+ * stalled past this, its process stopped or swapped out, was raced by a second one).
+ */
 const TAKEOVER_STALE_MS = 5_000;
 
 /** This process's lock body. */
@@ -135,10 +140,12 @@ export class SessionLock {
   private takeOver(stale: LockBody | undefined): boolean {
     const marker = `${this.file}.takeover`;
     try {
-      fs.writeFileSync(marker, String(process.pid), { flag: "wx", mode: 0o600 });
+      fs.writeFileSync(marker, JSON.stringify(ownBody()), { flag: "wx", mode: 0o600 });
     } catch (err) {
       if ((err as NodeJS.ErrnoException).code !== "EEXIST") throw err;
-      if (!fresh(marker, TAKEOVER_STALE_MS)) fs.rmSync(marker, { force: true });
+      const taker = readLock(marker);
+      const stale = taker !== undefined && taker.hostname === os.hostname() ? !holderLive(taker) : !fresh(marker, TAKEOVER_STALE_MS);
+      if (stale) fs.rmSync(marker, { force: true });
       return false;
     }
     try {

@@ -103,4 +103,27 @@ describe("the session lock", () => {
     const again = new SessionLock(dir, "s1");
     again.release();
   });
+
+  // (2026-12-04, fifth session: the marker was judged by its age alone, so a takeover stalled
+  // past 5 s, a process stopped or swapped out in the middle of it, was raced by a second one)
+  it("a takeover in progress is waited for while its process lives, however old its marker; a dead one's marker is cleared", () => {
+    const dir = tmpProject("audit-lock-takeover-");
+    const lock = path.join(dir, ".session_s1.lock");
+    fs.writeFileSync(lock, JSON.stringify({ pid: deadPid(), hostname: os.hostname(), startedAt: "2026-01-01T00:00:00.000Z" }));
+    const sleeper = spawn("sleep", ["30"], { stdio: "ignore" });
+    try {
+      const old = new Date(Date.now() - 60_000);
+      fs.writeFileSync(`${lock}.takeover`, JSON.stringify({ pid: sleeper.pid, hostname: os.hostname(), startedAt: old.toISOString() }));
+      fs.utimesSync(`${lock}.takeover`, old, old);
+      expect(() => new SessionLock(dir, "s1")).toThrow(AuditSessionLockedError);
+      expect(fs.existsSync(`${lock}.takeover`)).toBe(true);
+      // the marker of a process that died in the middle is cleared at once, young as it is
+      fs.writeFileSync(`${lock}.takeover`, JSON.stringify({ pid: deadPid(), hostname: os.hostname(), startedAt: new Date().toISOString() }));
+      const taken = new SessionLock(dir, "s1");
+      expect(JSON.parse(fs.readFileSync(lock, "utf8")).pid).toBe(process.pid);
+      taken.release();
+    } finally {
+      sleeper.kill();
+    }
+  });
 });

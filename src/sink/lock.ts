@@ -143,9 +143,26 @@ export class SessionLock {
       fs.writeFileSync(marker, JSON.stringify(ownBody()), { flag: "wx", mode: 0o600 });
     } catch (err) {
       if ((err as NodeJS.ErrnoException).code !== "EEXIST") throw err;
+      let judged: string;
+      try {
+        judged = fs.readFileSync(marker, "utf8");
+      } catch {
+        return false; // gone meanwhile: the caller looks again
+      }
       const taker = readLock(marker);
       const stale = taker !== undefined && taker.hostname === os.hostname() ? !holderLive(taker) : !fresh(marker, TAKEOVER_STALE_MS);
-      if (stale) fs.rmSync(marker, { force: true });
+      if (stale) {
+        // renamed away and removed only if still the marker judged stale (another process may
+        // have cleared it and made its own meanwhile), as the directory locks do
+        const aside = `${marker}.stale.${process.pid}`;
+        try {
+          fs.renameSync(marker, aside);
+          if (fs.readFileSync(aside, "utf8") !== judged) fs.renameSync(aside, marker);
+          else fs.rmSync(aside, { force: true });
+        } catch {
+          // gone meanwhile
+        }
+      }
       return false;
     }
     try {

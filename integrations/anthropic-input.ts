@@ -20,12 +20,15 @@ export interface AnthropicToolCall {
  * app's objects). A flat tuple, as OpenAIRecordData: the structured clone to the worker writes
  * no member names for it.
  */
+/** Which method made the call: `beta.` ones are `client.beta.messages`'s. */
+export type AnthropicMethod = "messages.create" | "messages.stream" | "beta.messages.create" | "beta.messages.stream";
+
 export type AnthropicRecordData = readonly [
   /** the interaction's id, taken at the call (calls made inside it have it as their parent) */
   id: string,
   /** record the prompt and response (`captureContent`) */
   capture: boolean,
-  method: "messages.create" | "messages.stream",
+  method: AnthropicMethod,
   stream: boolean,
   /** the model the app asked for */
   requestedModel: string | undefined,
@@ -75,6 +78,7 @@ export function anthropicChatInput(d: AnthropicRecordData): ChatInteractionInput
   const error = d[15];
   // built by assignment: adding members to a spread copy is slow on V8
   const anthropic: Record<string, unknown> = { method: d[2], stream: d[3] };
+  if (d[2].startsWith("beta.")) anthropic.beta = true;
   if (d[18] !== undefined) anthropic.end = d[18];
   if (d[19] !== undefined) anthropic.events = d[19];
   if (d[8] !== undefined) anthropic.requestId = d[8];

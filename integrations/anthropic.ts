@@ -24,7 +24,7 @@ import type { AuditLogger } from "../src/logger.js";
 import { newId } from "../src/record/id.js";
 import { copyUsage, toJsonData } from "../src/record/serialize.js";
 import type { AuditContextValue } from "../src/types.js";
-import { anthropicChatInputBuilder, type AnthropicRecordData, type AnthropicToolCall } from "./anthropic-input.js";
+import { anthropicChatInputBuilder, type AnthropicMethod, type AnthropicRecordData, type AnthropicToolCall } from "./anthropic-input.js";
 import { trackResult, untrackResult, type DroppableCall, type Ticket } from "../src/dropped.js";
 import { awaitGap, observeApiPromise, type ObservedCall, type ResponseProps } from "./api-promise.js";
 import { anthropicRequestSettings } from "./request-settings.js";
@@ -90,8 +90,17 @@ function wrapChecked<C extends AnthropicClientLike>(client: C, messages: Obj, op
   // Messages.prototype.create after wrapping (a tracing agent) runs for wrapped clients too, and
   // `create.length` stays the SDK's (found by review, 2026-12-04: the method was taken once, and
   // the wrapper's length was 0)
-  if (wrapMethod(messages, "create", (original, self, args) => auditedCreate(original, self, args, options, sent, credentials))) {
+  if (wrapMethod(messages, "create", (original, self, args) => auditedCreate(original, self, args, options, sent, credentials, false))) {
     Object.defineProperty(messages.create, kWrapped, { value: true });
+  }
+  // `client.beta.messages`, a Messages resource of its own (the way to send `betas` flags; its
+  // `stream()` and `parse()` call its `create`): its calls went unrecorded, with
+  // nothing said (found by review, 2026-12-04)
+  const beta = readMember(readMember(client, "beta"), "messages");
+  if (isObj(beta) && beta !== messages && typeof beta.create === "function" && !(beta.create as unknown as Obj)[kWrapped]) {
+    if (wrapMethod(beta, "create", (original, self, args) => auditedCreate(original, self, args, options, sent, credentials, true))) {
+      Object.defineProperty(beta.create, kWrapped, { value: true });
+    }
   }
   wrapWithOptions(client as unknown as Obj, options);
   return client;
@@ -115,13 +124,13 @@ function wrapWithOptions(client: Obj, options: WrapAnthropicOptions): void {
 }
 
 /** `sent`: whether the client's serialised bodies reach their calls (see integrations/sent-body.ts). */
-function auditedCreate(original: AnyFn, self: unknown, args: unknown[], options: WrapAnthropicOptions, sent: boolean, credentials: () => unknown[]): unknown {
+function auditedCreate(original: AnyFn, self: unknown, args: unknown[], options: WrapAnthropicOptions, sent: boolean, credentials: () => unknown[], beta: boolean): unknown {
   const logger = resolveAuditLogger(options.logger);
   if (!logger) return Reflect.apply(original, self, args);
   const capture = options.captureContent !== false;
   let call: ChatCall;
   try {
-    call = new ChatCall(logger, args[0], args[1], capture, credentials);
+    call = new ChatCall(logger, args[0], args[1], capture, credentials, beta);
   } catch (err) {
     // params that cannot be read (a Proxy that throws, say): the call runs unrecorded, and the
     // logger says so (an `error` event, else one process warning)
@@ -184,7 +193,7 @@ class ChatCall implements StreamObserver<unknown>, ObservedCall, PromptCopier, D
   private system: unknown;
   private messages: unknown;
   private prompt: unknown[] | undefined;
-  private readonly method: "messages.create" | "messages.stream";
+  private readonly method: AnthropicMethod;
   private readonly stream: boolean;
   /**
    * The caller's audit context at the call. The record is made in it, so it carries the call's
@@ -218,6 +227,8 @@ class ChatCall implements StreamObserver<unknown>, ObservedCall, PromptCopier, D
     private readonly capture: boolean,
     /** the client's credentials, hidden from the recorded error (see hideCredentials) */
     private readonly credentials: () => unknown[],
+    /** a call of `client.beta.messages` */
+    beta: boolean,
   ) {
     const p = isObj(params) ? params : {};
     this.requestedModel = str(p.model);
@@ -235,7 +246,8 @@ class ChatCall implements StreamObserver<unknown>, ObservedCall, PromptCopier, D
     }
     this.stream = p.stream === true;
     const headers = isObj(requestOptions) && isObj(requestOptions.headers) ? requestOptions.headers : undefined;
-    this.method = headers?.["x-stainless-helper-method"] === "stream" ? "messages.stream" : "messages.create";
+    const method = headers?.["x-stainless-helper-method"] === "stream" ? "messages.stream" : "messages.create";
+    this.method = beta ? `beta.${method}` : method;
   }
 
   /** The prompt, copied now: its body will not reach this call (see sent-body.ts). */

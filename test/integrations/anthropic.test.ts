@@ -560,3 +560,39 @@ describe("wrapAnthropic: the prompt as the SDK sent it", () => {
     expect(out.collected).toEqual([true, true, true]);
   });
 });
+
+// (review, 2026-12-04, fifth session: only client.messages was wrapped, so every call through
+// client.beta.messages, the way to send `betas` flags, went unrecorded, with nothing said)
+describe("wrapAnthropic: client.beta.messages", () => {
+  it("records beta.messages.create (streamed or not), beta.messages.stream() and parse(), once each, with the prompt as sent", async () => {
+    const logger = newLogger();
+    const c = client(logger);
+    const before = fake.requests.length;
+    const plain = await c.beta.messages.create({ ...ask("beta plain"), betas: ["interleaved-thinking-2025-05-14"] });
+    const bare = await client().beta.messages.create({ ...ask("beta plain"), betas: ["interleaved-thinking-2025-05-14"] });
+    expect(plain).toEqual(bare);
+    const s = await c.beta.messages.create({ ...ask("beta streamed"), stream: true });
+    expect(s).toBeInstanceOf(Stream);
+    for await (const _ of s) void _;
+    const final = await c.beta.messages.stream(ask("beta helper")).finalMessage();
+    await c.beta.messages.parse(ask("beta parse") as never);
+    expect(fake.requests.length - before).toBe(5);
+    const recs = await settle(logger, 4);
+    expect(recs).toHaveLength(4);
+    const meta = recs.map((r) => (r.metadata as { anthropic: Rec }).anthropic);
+    expect(meta.map((m) => [m.method, m.stream, m.beta])).toEqual([
+      ["beta.messages.create", false, true],
+      ["beta.messages.create", true, true],
+      ["beta.messages.stream", true, true],
+      ["beta.messages.create", false, true],
+    ]);
+    expect(recs.map((r) => r.promptPreview)).toEqual([expect.stringContaining("beta plain"), expect.stringContaining("beta streamed"), expect.stringContaining("beta helper"), expect.stringContaining("beta parse")]);
+    expect(recs.every((r) => r.success === true && typeof r.responsePreview === "string" && r.responsePreview.length > 0)).toBe(true);
+    expect(recs[2]!.responsePreview).toBe((final.content[0] as { text: string }).text);
+    // the plain client's calls are still recorded as they were
+    await c.messages.create(ask("plain again"));
+    const after = await settle(logger, 5);
+    expect((after[4]!.metadata as { anthropic: Rec }).anthropic).toMatchObject({ method: "messages.create" });
+    expect((after[4]!.metadata as { anthropic: Rec }).anthropic.beta).toBeUndefined();
+  });
+});

@@ -47,13 +47,25 @@ function makeShared(): ExitShared {
     }
   };
   const onSignal = (signal: NodeJS.Signals): void => {
-    // (another listener handles the signal: the app's graceful shutdown, which may still flush or
-    // finalize, and wait for what is under way)
-    const ours = process.listenerCount(signal) === 1;
-    flushAll(ours);
+    // The signal is ours to end the process with when no other listener handles it: none but
+    // signal-exit's, which leaves it to us as we leave it to them. Decided on the listeners there
+    // now, ours installed first (see install): an app's `process.once` handler is removed before
+    // it is called, and, counted after it, looked absent: the re-raise killed the app in the
+    // middle of its graceful shutdown. And with signal-exit (execa, write-file-atomic, ora ...)
+    // each took the other's listener for the app's and neither re-raised: SIGTERM no longer ended
+    // the process (both found by review, 2026-12-04).
+    const others = process.listenerCount(signal) - 1;
+    const ours = others === 0 || others === signalExitListeners();
+    // pid 1 (a container's app) ignores a signal left to its default action and lives on, as it
+    // would without the logger: it keeps its session (a released lock let a second process open
+    // the session while this one wrote on: the chain forked; review, 2026-12-04)
+    const ends = ours && process.pid !== 1;
+    flushAll(ends);
     if (ours) {
       process.removeListener(signal, onSignal);
+      // (with signal-exit's listeners left, they take it from here: re-raise, after their onExit)
       process.kill(process.pid, signal);
+      if (!ends && shared.installed) process.prependListener(signal, onSignal);
     }
   };
   const onExit = (): void => {
@@ -65,15 +77,26 @@ function makeShared(): ExitShared {
   return { live, installed: false, onSignal, onExit };
 }
 
+/**
+ * The signal listeners signal-exit installed, per signal: one per loaded copy, counted by its
+ * shared emitter (version 4: `Symbol.for("signal-exit emitter")`; version 3:
+ * `process.__signal_exit_emitter__`), as signal-exit counts them itself.
+ */
+function signalExitListeners(): number {
+  const count = (e: unknown): number => (typeof e === "object" && e !== null && typeof (e as { count?: unknown }).count === "number" ? (e as { count: number }).count : 0);
+  return count((globalThis as Record<symbol, unknown>)[Symbol.for("signal-exit emitter")]) + count((process as unknown as { __signal_exit_emitter__?: unknown }).__signal_exit_emitter__);
+}
+
 export function registerForExit(l: ExitFlushable): void {
   shared.live.add(l);
   if (shared.installed) return;
   shared.installed = true;
   process.on("exit", shared.onExit);
-  process.on("SIGINT", shared.onSignal);
-  process.on("SIGTERM", shared.onSignal);
+  // (first: see onSignal)
+  process.prependListener("SIGINT", shared.onSignal);
+  process.prependListener("SIGTERM", shared.onSignal);
   // (a closed terminal: its buffers were lost as on SIGKILL; found by review, 2026-12-04)
-  process.on("SIGHUP", shared.onSignal);
+  process.prependListener("SIGHUP", shared.onSignal);
 }
 
 export function unregisterForExit(l: ExitFlushable): void {

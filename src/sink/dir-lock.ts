@@ -9,7 +9,7 @@ import fs from "node:fs";
 import os from "node:os";
 import { threadId } from "node:worker_threads";
 import { AuditIOError } from "../errors.js";
-import { alive, fresh, sleepSync } from "./lock.js";
+import { fresh, OWN_PROC_START, processLive, sleepSync } from "./lock.js";
 
 /** The locks this thread holds (a lock naming this pid and thread, not held, was left by a crash). */
 const held = new Set<string>();
@@ -20,7 +20,7 @@ const held = new Set<string>();
  * `who` holds it). Returns its release.
  */
 export function takeDirLock(file: string, who: string, o: { readonly waitMs: number; readonly staleMs: number }): () => void {
-  const body = JSON.stringify({ pid: process.pid, threadId, hostname: os.hostname(), startedAt: new Date().toISOString() });
+  const body = JSON.stringify({ pid: process.pid, threadId, hostname: os.hostname(), startedAt: new Date().toISOString(), ...(OWN_PROC_START !== undefined ? { procStart: OWN_PROC_START } : {}) });
   const deadline = Date.now() + o.waitMs;
   for (;;) {
     try {
@@ -67,7 +67,7 @@ function readText(file: string): string | undefined {
 /** Whether a lock held by someone else was left behind (see the module's comment). */
 function lockStale(file: string, text: string, staleMs: number): boolean {
   const old = !fresh(file, staleMs) && fs.existsSync(file);
-  let holder: { pid?: unknown; threadId?: unknown; hostname?: unknown };
+  let holder: { pid?: unknown; threadId?: unknown; hostname?: unknown; procStart?: unknown };
   try {
     holder = JSON.parse(text) as typeof holder;
   } catch {
@@ -76,5 +76,7 @@ function lockStale(file: string, text: string, staleMs: number): boolean {
   }
   if (typeof holder.pid !== "number" || holder.hostname !== os.hostname()) return old;
   if (holder.pid === process.pid) return (holder.threadId === threadId && !held.has(file)) || (holder.threadId !== threadId && old);
-  return !alive(holder.pid);
+  // (a live process that is not the lock's writer, its pid reused since a crash, is no holder:
+  // every hold and shred waited 10 s and failed for as long as it lived; review, 2026-12-04)
+  return !processLive(holder.pid, typeof holder.procStart === "string" ? holder.procStart : undefined);
 }

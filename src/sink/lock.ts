@@ -47,7 +47,8 @@ function procStart(pid: number | "self"): string | undefined {
     return undefined;
   }
 }
-const OWN_PROC_START = procStart("self");
+/** This process's start (see procStart), written into the kit's lock files where known. */
+export const OWN_PROC_START = procStart("self");
 
 /** A lock file whose content cannot be read this long after it was written is damaged, not being written. */
 const UNREADABLE_STALE_MS = 5_000;
@@ -74,10 +75,17 @@ function holderLive(holder: LockBody): boolean {
     if (holder.procStart !== undefined && OWN_PROC_START !== undefined) return holder.procStart === OWN_PROC_START;
     return !(Date.parse(holder.startedAt) < PROCESS_START_MS - START_SLACK_MS);
   }
-  if (!alive(holder.pid)) return false;
-  // (alive: the writer, unless the pid was reused by another process since)
-  const now = holder.procStart === undefined ? undefined : procStart(holder.pid);
-  return now === undefined || now === holder.procStart;
+  return processLive(holder.pid, holder.procStart);
+}
+
+/**
+ * Whether process `pid` of this host lives and is the one that recorded `started` (its
+ * `/proc/<pid>/stat` start, where known): a live process with another start has the pid reused.
+ */
+export function processLive(pid: number, started: string | undefined): boolean {
+  if (!alive(pid)) return false;
+  const now = started === undefined ? undefined : procStart(pid);
+  return now === undefined || now === started;
 }
 
 /**

@@ -1,0 +1,39 @@
+// The directory locks (legal holds file, key store rewrites) against a lock left by a crash whose
+// pid now belongs to an unrelated live process (a container restart, pid wrap-around). Found by
+// review 2026-12-04 (fifth session): such a lock was taken for live, so every placeLegalHold,
+// releaseLegalHold and shredSubject waited 10 s and failed for as long as that process lived.
+import { spawn } from "node:child_process";
+import fs from "node:fs";
+import os from "node:os";
+import path from "node:path";
+import { afterEach, describe, expect, it } from "vitest";
+import { takeDirLock } from "../../src/sink/dir-lock.js";
+import { cleanupTmp, tmpProject } from "../helpers/index.js";
+
+afterEach(cleanupTmp);
+
+describe("directory locks", () => {
+  it("a lock naming a live process that did not write it (its start differs) is stale; one naming the live writer is waited for", () => {
+    const dir = tmpProject("audit-dirlock-");
+    const file = path.join(dir, "legal_holds.json.lock");
+    const unrelated = spawn("sleep", ["30"], { stdio: "ignore" });
+    try {
+      const start = fs.readFileSync(`/proc/${unrelated.pid}/stat`, "utf8");
+      const realStart = start.slice(start.lastIndexOf(")") + 2).split(" ")[19]!;
+      const body = (procStart: string) => JSON.stringify({ pid: unrelated.pid, threadId: 0, hostname: os.hostname(), startedAt: new Date().toISOString(), procStart });
+      // left by a crashed process that had this pid before
+      fs.writeFileSync(file, body(String(Number(realStart) - 1000)));
+      const t = Date.now();
+      const release = takeDirLock(file, "Another legal hold update", { waitMs: 2_000, staleMs: 15_000 });
+      expect(Date.now() - t).toBeLessThan(1_000);
+      expect(JSON.parse(fs.readFileSync(file, "utf8")).pid).toBe(process.pid);
+      release();
+      expect(fs.existsSync(file)).toBe(false);
+      // the live writer's own lock is never taken over
+      fs.writeFileSync(file, body(realStart));
+      expect(() => takeDirLock(file, "Another legal hold update", { waitMs: 300, staleMs: 15_000 })).toThrow(/Another legal hold update holds/);
+    } finally {
+      unrelated.kill();
+    }
+  });
+});

@@ -8,7 +8,7 @@ import { AuditConfig } from "./config/config.js";
 import type { AuditOptionsInput } from "./config/schema.js";
 import { auditContext, runInAuditContext, typeOf } from "./context.js";
 import { errorTypeOf } from "./error-type.js";
-import { AuditConfigError, AuditIOError, AuditKeyError, AuditSessionClosedError, AuditValidationError } from "./errors.js";
+import { AuditConfigError, AuditIOError, AuditKeyError, AuditSessionClosedError, AuditSessionLockedError, AuditValidationError } from "./errors.js";
 import { sealedLine } from "./pipeline/chain.js";
 import { contentHash, encryptValue, valueAad } from "./pipeline/encrypt.js";
 import type { EncryptionKey } from "./pipeline/keys.js";
@@ -312,7 +312,13 @@ export class AuditLogger extends EventEmitter<AuditLoggerEvents> implements Exit
     }
     this.master = master;
     this.redactor = this.config.redact ? new Redactor(this.config.redact) : undefined;
-    this.lock = new SessionLock(this.auditDir, this.sessionId);
+    try {
+      this.lock = new SessionLock(this.auditDir, this.sessionId);
+    } catch (cause) {
+      if (cause instanceof AuditSessionLockedError) throw cause;
+      // (a bare EACCES Error before; review, 2026-12-04)
+      throw new AuditIOError(`Cannot write the session lock in the audit directory ${this.auditDir}: ${(cause as Error).message}. Make the directory writable by this process's user, or choose another projectPath.`, { cause });
+    }
     try {
       const writers = {} as Record<ChainKind, KindWriter>;
       for (const kind of CHAIN_KINDS) {

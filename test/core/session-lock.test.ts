@@ -126,4 +126,15 @@ describe("the session lock", () => {
       sleeper.kill();
     }
   });
+
+  // (review, 2026-12-04, fifth session: the lock's own write failed with a bare EACCES Error)
+  it("an audit directory this user may not write: the constructor throws AuditIOError naming the directory and the fix", () => {
+    const projectPath = tmpProject("audit-lock-readonly-");
+    fs.chmodSync(projectPath, 0o755);
+    fs.mkdirSync(path.join(projectPath, "audit_logs"), { mode: 0o555 });
+    const script = `import(${JSON.stringify(path.join(REPO_ROOT, "dist/src/index.js"))}).then((m) => { try { new m.AuditLogger({ sessionId: "s1", projectPath: ${JSON.stringify(projectPath)}, fullContentLogging: false }); console.log("opened"); } catch (e) { console.log(e.name + " " + e.code + " " + e.message); } })`;
+    const r = spawnSync("setpriv", ["--reuid=65534", "--regid=65534", "--clear-groups", process.execPath, "-e", script], { encoding: "utf8", timeout: 30_000 });
+    expect(r.stdout.trim(), r.stderr).toMatch(/^AuditIOError AUDIT_ERR_IO .*audit_logs.*permission/i);
+    expect(r.stdout).toMatch(/writable/);
+  });
 });

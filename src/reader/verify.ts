@@ -118,7 +118,14 @@ export async function verifyAuditLog(auditPath: string, options: VerifyOptions =
     verifyCheckpoints({ sessionId, checkpoints: cps, trusted, trustedKeys, states, problems: f.problems, notes: f.notes });
     checkFinalHeads(dir, sessionId, states, f, sessionProblems);
   }
-  if (!options.sessionId) {
+  if (options.sessionId !== undefined) {
+    // the session's own data keys, against every store and every shredding the directory records
+    // (a shredding is recorded in the maintenance session): checked for the whole directory only,
+    // a deleted key store verified per session (the viewer's verdict) was "verified" (found by
+    // review, 2026-12-05)
+    for (const other of present) if (other !== options.sessionId) noteShreddings(dir, other, f);
+    checkKeyStores(dir, f);
+  } else {
     checkKeyStores(dir, f);
     for (const name of safeReaddir(path.join(dir, "full_interactions"))) {
       const rel = `full_interactions/${name}`;
@@ -143,8 +150,9 @@ export async function verifyAuditLog(auditPath: string, options: VerifyOptions =
  * Every data key the records and content files use is in a key store of the directory, or a
  * `subject_shredded` record says it was destroyed: a key store line deleted outside
  * crypto-shredding makes its subject's content unreadable for good, and verified as intact
- * (found by a new-user run, 2026-12-04). Checked for the whole directory only (a shredding is
- * recorded in the maintenance session). Needs no key.
+ * (found by a new-user run, 2026-12-04). With one session, its keys are checked against every
+ * store and every shredding of the directory (a shredding is recorded in the maintenance
+ * session). Needs no key.
  */
 function checkKeyStores(dir: string, f: Findings): void {
   if (f.keyRefs.size === 0) return;
@@ -172,6 +180,19 @@ function checkKeyStores(dir: string, f: Findings): void {
       kind: "key_missing",
       detail: `Data key ${kid}, which ${at.file}${at.seq !== undefined ? ` (seq ${at.seq})` : ""} is encrypted under, is in no key store of the directory, and no subject_shredded record says it was destroyed: a key store was edited outside crypto-shredding, and that subject's encrypted content can no longer be read.`,
     });
+  }
+}
+
+/**
+ * The data keys `sessionId`'s audit_event chain says were destroyed: its `subject_shredded`
+ * records, and the shreddings a `retention_pruned` record carries for a session it removed (what
+ * the chain walk notes of the sessions it verifies).
+ */
+function noteShreddings(dir: string, sessionId: string, f: Findings): void {
+  for (const rec of auditEventsOf(dir, sessionId, ["subject_shredded", "retention_pruned"])) {
+    const d = rec.details as { keyIds?: unknown; shreddedKeyIds?: unknown } | undefined;
+    const ids = rec.eventType === "subject_shredded" ? d?.keyIds : d?.shreddedKeyIds;
+    if (Array.isArray(ids)) for (const id of ids) if (typeof id === "string") f.shredded.add(id);
   }
 }
 

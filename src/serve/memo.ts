@@ -7,7 +7,7 @@ import fs from "node:fs";
 import path from "node:path";
 import { HOLDS_FILE } from "../holds.js";
 import { checkpointFileName } from "../integrity/checkpointer.js";
-import { keyStoreFileName } from "../pipeline/keyring.js";
+import { KEY_STORE_PREFIX } from "../pipeline/keyring.js";
 import { CONTENT_DIR, listKindFiles, safeReaddir, sessionFileName } from "../sink/files.js";
 import { CHAIN_KINDS } from "../types.js";
 
@@ -49,9 +49,12 @@ export function sessionSignature(auditDir: string, sessionId: string, names: rea
 export function integritySignature(auditDir: string, sessionId: string): string {
   const names = safeReaddir(auditDir);
   const parts = [sessionSignature(auditDir, sessionId, names)];
-  for (const name of [checkpointFileName(sessionId), keyStoreFileName(sessionId), HOLDS_FILE]) parts.push(`${name}=${stamp(path.join(auditDir, name))}`);
-  // every session's audit_event chain: the verifier reads the legal holds placed and released there
-  for (const name of names) if (name.startsWith("audit_events_") && name.endsWith(".jsonl")) parts.push(`${name}=${stamp(path.join(auditDir, name))}`);
+  for (const name of [checkpointFileName(sessionId), HOLDS_FILE]) parts.push(`${name}=${stamp(path.join(auditDir, name))}`);
+  // every session's audit_event chain (the verifier reads the legal holds and shreddings recorded
+  // there) and every key store (the session's data keys may be in any of them)
+  for (const name of names) {
+    if (name.endsWith(".jsonl") && (name.startsWith("audit_events_") || name.startsWith(KEY_STORE_PREFIX))) parts.push(`${name}=${stamp(path.join(auditDir, name))}`);
+  }
   const contentDir = path.join(auditDir, CONTENT_DIR);
   for (const name of safeReaddir(contentDir)) parts.push(`${name}=${stamp(path.join(contentDir, name))}`);
   return parts.join("|");

@@ -1,4 +1,5 @@
 import fs from "node:fs";
+import { readRegularFileSync } from "./regular-file.js";
 import path from "node:path";
 import { AuditFormatError, AuditIOError } from "./errors.js";
 import { newId } from "./record/id.js";
@@ -26,7 +27,7 @@ export function readHolds(auditDir: string): LegalHold[] {
   const file = path.join(auditDir, HOLDS_FILE);
   let text: string;
   try {
-    text = fs.readFileSync(file, "utf8");
+    text = readRegularFileSync(file).toString("utf8");
   } catch (err) {
     if ((err as NodeJS.ErrnoException).code === "ENOENT") return [];
     throw new AuditIOError(`The legal holds file ${file} cannot be read (${(err as NodeJS.ErrnoException).code ?? (err as Error).message}): nothing is removed and no hold is changed until it can.`, { cause: err });

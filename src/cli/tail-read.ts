@@ -5,6 +5,7 @@
 import fs from "node:fs";
 import path from "node:path";
 import { kindFileName, listKindFiles, type KindFile } from "../sink/files.js";
+import { openRegularSync } from "../regular-file.js";
 import type { ChainKindName } from "./args.js";
 
 const CHUNK = 64 * 1024;
@@ -14,7 +15,7 @@ export function lastLinesOfFile(file: string, n: number, limit?: number): string
   if (n <= 0) return [];
   let fd: number;
   try {
-    fd = fs.openSync(file, "r");
+    fd = openRegularSync(file);
   } catch {
     return [];
   }
@@ -244,7 +245,7 @@ export class ChainFollower {
 
   private open(from: "end" | "start"): void {
     try {
-      this.fd = fs.openSync(this.activePath, "r");
+      this.fd = openRegularSync(this.activePath);
     } catch {
       this.fd = undefined;
       return;
@@ -272,7 +273,7 @@ function lastSegmentOf(files: readonly KindFile[]): number {
 function readWhole(file: string): string[] {
   let fd: number;
   try {
-    fd = fs.openSync(file, "r");
+    fd = openRegularSync(file);
   } catch {
     return [];
   }

@@ -1,4 +1,5 @@
 import fs from "node:fs";
+import { isRegularFileSync } from "../regular-file.js";
 import path from "node:path";
 import { readLinesSync } from "../reader/lines-sync.js";
 import { listKindFiles } from "../sink/files.js";
@@ -16,7 +17,7 @@ export function checkpointFileName(sessionId: string): string {
 /** Reads a session's checkpoints file; malformed lines are returned as `undefined` entries. */
 export function readCheckpoints(auditDir: string, sessionId: string): Array<{ line: number; checkpoint: Checkpoint | undefined; text: string }> {
   const file = path.join(auditDir, checkpointFileName(sessionId));
-  if (!fs.existsSync(file)) return [];
+  if (!fs.existsSync(file) || !isRegularFileSync(file)) return []; // (a link, a FIFO: never read; verify reports it)
   const out: Array<{ line: number; checkpoint: Checkpoint | undefined; text: string }> = [];
   for (const l of readLinesSync(file)) {
     if (!l.terminated) continue;

@@ -1,4 +1,5 @@
 import { createCipheriv, createDecipheriv, createHmac, randomBytes } from "node:crypto";
+import { readRegularFileSync } from "../regular-file.js";
 import fs from "node:fs";
 import path from "node:path";
 import { AuditKeyError } from "../errors.js";
@@ -65,9 +66,9 @@ function readStore(file: string): WrappedKey[] {
 export function readKeyStore(file: string): { keys: WrappedKey[]; tombstones: KeyTombstone[] } {
   let text: string;
   try {
-    text = fs.readFileSync(file, "utf8");
+    text = readRegularFileSync(file).toString("utf8");
   } catch {
-    return { keys: [], tombstones: [] }; // no store (yet)
+    return { keys: [], tombstones: [] }; // no store (yet); a link or a FIFO is never read
   }
   const { keys, tombstones } = parseKeyStore(text);
   return { keys: withoutTombstoned(keys, tombstones), tombstones };

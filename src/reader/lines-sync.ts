@@ -1,9 +1,10 @@
 import fs from "node:fs";
 import type { RawLine } from "./lines.js";
+import { openRegularSync } from "../regular-file.js";
 
-/** Synchronous twin of `readLines`, for start-up paths that must not await (1 MiB reads). */
+/** Synchronous twin of `readLines`, for start-up paths that must not await (1 MiB reads); a regular file only, as there. */
 export function* readLinesSync(file: string, chunkSize = 1 << 20): Generator<RawLine> {
-  const fd = fs.openSync(file, "r");
+  const fd = openRegularSync(file);
   try {
     const buf = Buffer.alloc(chunkSize);
     let carry: Buffer | undefined;

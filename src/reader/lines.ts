@@ -1,4 +1,4 @@
-import fs from "node:fs";
+import { openRegular } from "../regular-file.js";
 
 export interface RawLine {
   /** the line's text, without its newline */
@@ -11,10 +11,12 @@ export interface RawLine {
 
 /**
  * Streams a file's lines, splitting on the byte 0x0A before decoding, so memory stays at one
- * chunk plus one line whatever the file size.
+ * chunk plus one line whatever the file size. The file must be a regular file, not a link
+ * (src/regular-file.ts: NotRegularFileError otherwise).
  */
 export async function* readLines(file: string, highWaterMark = 1 << 20): AsyncGenerator<RawLine> {
-  const stream = fs.createReadStream(file, { highWaterMark });
+  const fh = await openRegular(file);
+  const stream = fh.createReadStream({ highWaterMark });
   let carry: Buffer | undefined;
   let lineNo = 0;
   try {
@@ -33,6 +35,7 @@ export async function* readLines(file: string, highWaterMark = 1 << 20): AsyncGe
     }
   } finally {
     stream.destroy();
+    await fh.close().catch(() => undefined);
   }
   if (carry && carry.length > 0) {
     lineNo++;
@@ -57,7 +60,7 @@ export async function forEachLineBytes(
   onLine: (data: Buffer, start: number, end: number, line: number, terminated: boolean) => void,
   chunkSize = 1 << 20,
 ): Promise<void> {
-  const fh = await fs.promises.open(file, "r");
+  const fh = await openRegular(file);
   try {
     const buf = Buffer.allocUnsafe(chunkSize);
     let carry: Buffer | undefined;

@@ -4,6 +4,7 @@
  * Also here: turning a stored record into what a user gets back (encrypted fields opened when
  * a key is at hand, marked when not).
  */
+import { NotRegularFileError, readRegularFile } from "../regular-file.js";
 import fs from "node:fs";
 import path from "node:path";
 import { decryptValue, isEncryptedValue, valueAad } from "../pipeline/encrypt.js";
@@ -136,15 +137,16 @@ export class FileRecordSource implements RecordSource {
           yield rec as RawRecord;
         }
       } catch (err) {
-        // a segment renamed away under us (rotation or cleanup while reading): the rest is gone
-        if ((err as NodeJS.ErrnoException).code !== "ENOENT") throw err;
+        // a segment renamed away under us (rotation or cleanup while reading): the rest is gone;
+        // one replaced by a link or a FIFO since it was listed is not read
+        if ((err as NodeJS.ErrnoException).code !== "ENOENT" && !(err instanceof NotRegularFileError)) throw err;
       }
     }
   }
 
   async sessionInfo(sessionId: string): Promise<Record<string, unknown> | undefined> {
     try {
-      const v = JSON.parse(await fs.promises.readFile(path.join(this.auditDir, sessionFileName(sessionId)), "utf8")) as unknown;
+      const v = JSON.parse((await readRegularFile(path.join(this.auditDir, sessionFileName(sessionId)))).toString("utf8")) as unknown;
       return typeof v === "object" && v !== null && !Array.isArray(v) ? (v as Record<string, unknown>) : undefined;
     } catch {
       return undefined;

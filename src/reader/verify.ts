@@ -4,7 +4,8 @@ import path from "node:path";
 import { GENESIS_HASH, splitSealedLine } from "../pipeline/chain.js";
 import { encryptedFileKeyId, sha256Hex } from "../pipeline/encrypt.js";
 import { KEY_STORE_PREFIX, readKeyStore } from "../pipeline/keyring.js";
-import { listKindFiles, listSessionIds, safeReaddir, type KindFile } from "../sink/files.js";
+import { irregularFiles, listKindFiles, listSessionIds, safeReaddir, type KindFile } from "../sink/files.js";
+import { readRegularFileSync } from "../regular-file.js";
 import { CHAIN_KINDS, type ChainKind, type ContentFiles, type VerifyNote, type VerifyProblem, type VerifyReport } from "../types.js";
 import { signedAuditEventSeq, verifyCheckpoints, type KindState } from "../integrity/verify-checkpoints.js";
 import type { Checkpoint } from "../integrity/checkpoint.js";
@@ -77,6 +78,11 @@ export async function verifyAuditLog(auditPath: string, options: VerifyOptions =
     });
     f.problems.push(...asExport.problems);
     f.notes.push(...asExport.notes);
+  }
+  // (listings leave them out, so no reader opens them: a FIFO hung the verifier and the viewer,
+  // a directory made them fail, a link showed a file from outside; found by review, 2026-12-05)
+  for (const name of irregularFiles(dir, options.sessionId)) {
+    f.problems.push({ file: name, kind: "file_not_regular", detail: `${name} is named like a file of the audit trail but is not a regular file (a symbolic link, a FIFO, a directory or a device): it was not read. The kit never writes one; it was put there.` });
   }
   if (options.sessionId !== undefined && !present.includes(options.sessionId)) {
     f.problems.push({ file: dir, kind: "session_missing", detail: `${dir} holds no files of session ${options.sessionId}: it never wrote here, or its files were removed.` });
@@ -547,7 +553,7 @@ function checkFinalHeads(dir: string, sessionId: string, states: Readonly<Record
 
 function readSessionInfo(dir: string, sessionId: string): { status?: unknown; config?: { signingKeyId?: unknown }; heads?: unknown } | undefined {
   try {
-    return JSON.parse(fs.readFileSync(path.join(dir, `session_${sessionId}.json`), "utf8")) as { status?: unknown; config?: { signingKeyId?: unknown }; heads?: unknown };
+    return JSON.parse(readRegularFileSync(path.join(dir, `session_${sessionId}.json`)).toString("utf8")) as { status?: unknown; config?: { signingKeyId?: unknown }; heads?: unknown };
   } catch {
     return undefined;
   }

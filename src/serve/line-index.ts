@@ -9,6 +9,7 @@
  * the index away. Nothing is ever written: the index lives in this process only.
  */
 import fs from "node:fs";
+import { openRegular } from "../regular-file.js";
 
 /** 32-bit FNV-1a of a string value; 0 means "absent or not a string". */
 export function fieldHash(v: unknown): number {
@@ -151,7 +152,7 @@ export class LineIndex {
     if (stamp.size === prev.size && stamp.mtimeMs === prev.mtimeMs) return true;
     if (stamp.size < prev.size) return false;
     if (stamp.size === prev.size && prev.size >= 0) return false; // rewritten in place
-    const fh = await fs.promises.open(file, "r");
+    const fh = await openRegular(file);
     try {
       if (this.tail.length > 0) {
         const check = Buffer.alloc(this.tail.length);

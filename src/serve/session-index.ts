@@ -4,7 +4,7 @@
  * questions the viewer's pages ask of a big session without reading it whole: "the newest N
  * records of this kind that match, older than T" and "the records whose id or parentId is X".
  */
-import fs from "node:fs";
+import { openRegular } from "../regular-file.js";
 import type { RawRecord } from "../reader/records.js";
 import { listKindFiles, safeReaddir } from "../sink/files.js";
 import type { RecordType } from "../types.js";
@@ -123,7 +123,7 @@ async function readSlots(slots: readonly Slot[]): Promise<Array<RawRecord | unde
   });
   for (const [file, idx] of byFile) {
     idx.sort((a, b) => slots[a]!.line - slots[b]!.line);
-    const fh = await fs.promises.open(file.path, "r");
+    const fh = await openRegular(file.path);
     try {
       let k = 0;
       while (k < idx.length) {

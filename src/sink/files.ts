@@ -5,6 +5,7 @@ import { SESSION_ID_PATTERN } from "../config/schema.js";
 import { ID_PATTERN } from "../record/id.js";
 import { KIND_FILE_STEM, RECORD_KINDS, type ChainKind } from "../types.js";
 import { isInside } from "../path-inside.js";
+import { isRegularFileSync, openRegularSync } from "../regular-file.js";
 
 export const CONTENT_DIR = "full_interactions";
 
@@ -61,7 +62,9 @@ export interface KindFile {
 /**
  * The files of one kind of one session in chain order: segments 1..n, then the active file.
  * A name like `tool_usage_a.1.jsonl` is segment 1 of session "a" or the active file of session
- * "a.1"; the first record's `sessionId` decides.
+ * "a.1"; the first record's `sessionId` decides. A name that is not a regular file (a link, a
+ * FIFO, a directory) is left out: no reader opens it (the verifier reports it: see
+ * {@link irregularFiles}).
  */
 export function listKindFiles(auditDir: string, kind: ChainKind, sessionId: string, names?: readonly string[]): KindFile[] {
   const stem = `${KIND_FILE_STEM[kind]}_${sessionId}`;
@@ -72,12 +75,13 @@ export function listKindFiles(auditDir: string, kind: ChainKind, sessionId: stri
     if (!name.startsWith(stem) || !name.endsWith(".jsonl")) continue;
     const rest = name.slice(stem.length, -".jsonl".length);
     if (rest === "") {
-      active = { path: path.join(auditDir, name), name, segment: undefined };
+      if (isRegularFileSync(path.join(auditDir, name))) active = { path: path.join(auditDir, name), name, segment: undefined };
       continue;
     }
     const m = /^\.(\d+)$/.exec(rest);
     if (!m) continue;
     const full = path.join(auditDir, name);
+    if (!isRegularFileSync(full)) continue;
     const owner = firstSessionId(full);
     if (owner !== undefined && owner !== sessionId) continue;
     segments.push({ path: full, name, segment: Number(m[1]) });
@@ -119,7 +123,7 @@ export function safeReaddir(dir: string): string[] {
 export function firstSessionId(file: string): string | undefined {
   let fd: number | undefined;
   try {
-    fd = fs.openSync(file, "r");
+    fd = openRegularSync(file);
     const buf = Buffer.alloc(65536);
     const n = fs.readSync(fd, buf, 0, buf.length, 0);
     const text = buf.subarray(0, n).toString("utf8");
@@ -132,9 +136,9 @@ export function firstSessionId(file: string): string | undefined {
   }
 }
 
-/** Every session that has files in the directory. */
+/** Every session that has (regular) files in the directory. */
 export function listSessionIds(auditDir: string): string[] {
-  const names = safeReaddir(auditDir);
+  const names = safeReaddir(auditDir).filter((name) => !isAuditFileName(name) || isRegularFileSync(path.join(auditDir, name)));
   const ids = new Set<string>();
   for (const name of names) {
     const s = /^session_(.+)\.json$/.exec(name);
@@ -152,4 +156,31 @@ export function listSessionIds(auditDir: string): string[] {
     }
   }
   return [...ids].sort();
+}
+
+/** Name stems of the files the kit keeps per session (`<stem>_<sessionId>…`), other than the chains'. */
+const SESSION_FILE_STEMS = ["session", "checkpoints", "subject_keys"] as const;
+
+/** Whether `name` is named like a file the kit writes per session: a chain file (or segment), a session file, checkpoints, a key store. */
+function isAuditFileName(name: string, sessionId?: string): boolean {
+  const stems = [...Object.values(KIND_FILE_STEM), ...SESSION_FILE_STEMS];
+  for (const stem of stems) {
+    const ext = stem === "session" ? ".json" : ".jsonl";
+    if (!name.startsWith(`${stem}_`) || !name.endsWith(ext)) continue;
+    if (sessionId === undefined) return true;
+    const rest = name.slice(stem.length + 1, -ext.length);
+    if (rest === sessionId || (ext === ".jsonl" && stem !== "checkpoints" && stem !== "subject_keys" && rest.startsWith(sessionId) && /^\.\d+$/.test(rest.slice(sessionId.length)))) return true;
+  }
+  return false;
+}
+
+/**
+ * The names of the directory (of one session, when given) named like a file the kit writes per
+ * session that are not regular files: symbolic links, FIFOs, directories, devices. The readers
+ * never open them (listings leave them out); the verifier reports them (`file_not_regular`).
+ */
+export function irregularFiles(auditDir: string, sessionId?: string): string[] {
+  return safeReaddir(auditDir)
+    .filter((name) => isAuditFileName(name, sessionId) && !isRegularFileSync(path.join(auditDir, name)))
+    .sort();
 }

@@ -1,6 +1,7 @@
 import fs from "node:fs";
 import { AuditFormatError } from "../errors.js";
 import { hashBody, splitSealedLine } from "../pipeline/chain.js";
+import { openRegularSync } from "../regular-file.js";
 
 export interface TailRecord {
   readonly seq: number;
@@ -103,7 +104,7 @@ export function recoverTail(file: string): { tail: TailRecord | undefined; repai
 export function peekTail(file: string): TailRecord | undefined {
   let fd: number | undefined;
   try {
-    fd = fs.openSync(file, "r");
+    fd = openRegularSync(file);
     const size = fs.fstatSync(fd).size;
     if (size === 0) return undefined;
     const { lastLine } = readTail(fd, size);

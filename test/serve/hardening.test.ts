@@ -4,7 +4,7 @@
  * dropped export manifests, open redirects, foreign Host headers, and timeline paging that must
  * stay within bounded memory.
  */
-import { spawn, type ChildProcess } from "node:child_process";
+import { spawn, spawnSync, type ChildProcess } from "node:child_process";
 import fs from "node:fs";
 import path from "node:path";
 import { afterAll, afterEach, describe, expect, it } from "vitest";
@@ -111,3 +111,79 @@ describe("a deleted key store, verified per session", () => {
     expect(cli.code).toBe(0);
   });
 });
+
+interface Listing {
+  sessions: Array<{ sessionId: string }>;
+}
+
+describe("files named like chain files that are not regular files", () => {
+  it("a FIFO: /api/sessions and the pages still answer, verify reports it (no hang), SIGTERM stops the server", async () => {
+    const { auditPath } = await project();
+    const fifo = path.join(auditPath, "errors_ff.jsonl");
+    const fifo2 = path.join(auditPath, "tool_usage_plain.3.jsonl");
+    const fifo3 = path.join(auditPath, "chat_interactions_plain.jsonl.x");
+    for (const f of [fifo, fifo2, fifo3]) expect(spawnSyncOk("mkfifo", [f])).toBe(true);
+    const s = await serve(auditPath);
+    const r = await s.get("/api/sessions", { ms: 10_000 });
+    expect(r.status).toBe(200);
+    const ids = ((await r.json()) as Listing).sessions.map((x) => x.sessionId);
+    expect(ids).toEqual(expect.arrayContaining(["plain", "enc"]));
+    for (const p of ["timeline", "stats", "analytics"]) expect((await s.get(`/api/sessions/plain/${p}`, { ms: 10_000 })).status).toBe(200);
+    const integrity = (await (await s.get("/api/sessions/plain/integrity", { ms: 10_000 })).json()) as Report;
+    expect(integrity.ok).toBe(false);
+    expect(integrity.problems).toContainEqual(expect.objectContaining({ kind: "file_not_regular", file: "tool_usage_plain.3.jsonl" }));
+    s.child.kill("SIGTERM");
+    const code = await Promise.race([s.exit, new Promise((r) => setTimeout(() => r("hung"), 10_000))]);
+    expect(code).toBe(0);
+    const cli = await Promise.race([runCli(["verify", auditPath, "--json"]), new Promise<undefined>((r) => setTimeout(() => r(undefined), 30_000))]);
+    expect(cli, "verify hung on a FIFO").toBeDefined();
+    expect(cli!.code).toBe(1);
+    const files = (JSON.parse(cli!.stdout) as Report).problems.filter((p) => p.kind === "file_not_regular").map((p) => p.file);
+    expect(files.sort()).toEqual(["errors_ff.jsonl", "tool_usage_plain.3.jsonl"]);
+  });
+
+  it("a symbolic link to a file outside: never followed by the timeline, tail or verify", async () => {
+    const { projectPath, auditPath } = await project();
+    const outside = path.join(projectPath, "outside.jsonl");
+    // a sealed-looking record of session "plain": what a reader following the link would show
+    const line = JSON.parse(fs.readFileSync(path.join(auditPath, "errors_plain.jsonl"), "utf8").split("\n")[0]!) as Record<string, unknown>;
+    fs.writeFileSync(outside, JSON.stringify({ ...line, id: "OUTSIDE_SECRET", message: "OUTSIDE_SECRET" }) + "\n");
+    const outsideLn = path.join(projectPath, "outside-ln.jsonl");
+    fs.writeFileSync(outsideLn, JSON.stringify({ ...line, sessionId: "ln", id: "OUTSIDE_SECRET", message: "OUTSIDE_SECRET" }) + "\n");
+    fs.symlinkSync(outsideLn, path.join(auditPath, "errors_ln.jsonl"));
+    fs.symlinkSync(outside, path.join(auditPath, "errors_plain.1.jsonl"));
+    const s = await serve(auditPath);
+    const ids = ((await (await s.get("/api/sessions")).json()) as Listing).sessions.map((x) => x.sessionId);
+    expect(ids).not.toContain("ln");
+    for (const sid of ["plain", ...ids]) {
+      const t = await s.get(`/api/sessions/${sid}/timeline?kinds=error`);
+      expect(await t.text()).not.toContain("OUTSIDE_SECRET");
+    }
+    const integrity = (await (await s.get("/api/sessions/plain/integrity")).json()) as Report;
+    expect(integrity.problems).toContainEqual(expect.objectContaining({ kind: "file_not_regular", file: "errors_plain.1.jsonl" }));
+    for (const args of [[], ["--session", "ln"], ["--session", "plain"]]) {
+      const tail = await runCli(["tail", auditPath, "--json", ...args]);
+      expect(tail.stdout + tail.stderr).not.toContain("OUTSIDE_SECRET");
+    }
+    const cli = await runCli(["verify", auditPath, "--json"]);
+    expect((JSON.parse(cli.stdout) as Report).problems.filter((p) => p.kind === "file_not_regular").map((p) => p.file).sort()).toEqual(["errors_ln.jsonl", "errors_plain.1.jsonl"]);
+  });
+
+  it("a directory: /integrity, /stats and /analytics answer (no 500 EISDIR), verify reports it", async () => {
+    const { auditPath } = await project();
+    fs.mkdirSync(path.join(auditPath, "errors_dd.jsonl"));
+    fs.mkdirSync(path.join(auditPath, "errors_plain.2.jsonl"));
+    const s = await serve(auditPath);
+    for (const p of ["stats", "analytics", "timeline"]) expect((await s.get(`/api/sessions/plain/${p}`)).status).toBe(200);
+    const r = await s.get("/api/sessions/plain/integrity");
+    expect(r.status).toBe(200);
+    expect(((await r.json()) as Report).problems).toContainEqual(expect.objectContaining({ kind: "file_not_regular", file: "errors_plain.2.jsonl" }));
+    const cli = await runCli(["verify", auditPath, "--json"]);
+    expect(cli.code).toBe(1);
+    expect((JSON.parse(cli.stdout) as Report).problems.filter((p) => p.kind === "file_not_regular").map((p) => p.file).sort()).toEqual(["errors_dd.jsonl", "errors_plain.2.jsonl"]);
+  });
+});
+
+function spawnSyncOk(cmd: string, args: string[]): boolean {
+  return spawnSync(cmd, args).status === 0;
+}

@@ -1,0 +1,126 @@
+/**
+ * Opening a file of the audit directory for reading: only a regular file, never through a
+ * symbolic link. Whoever can write the directory (the app's own user) could otherwise hang every
+ * reader for good with a FIFO named like a chain file (opening it waits for a writer; the viewer
+ * stopped answering, even SIGTERM), make a reader fail with a directory named like one, or show
+ * another file's content through a link (found by review, 2026-12-05). The one open behind every
+ * read of chain, session, checkpoint, key store and content files.
+ */
+import fs from "node:fs";
+import path from "node:path";
+import { AuditPathError } from "./errors.js";
+
+// (O_NOFOLLOW: the last component must not be a link; O_NONBLOCK: opening a FIFO must not wait
+// for a writer, and has no effect on a regular file. Neither exists on Windows, where the
+// fstat check below still holds.)
+const READ_FLAGS = fs.constants.O_RDONLY | (fs.constants.O_NOFOLLOW ?? 0) | (fs.constants.O_NONBLOCK ?? 0);
+
+/** Thrown for a file that is a symbolic link or not a regular file (a FIFO, a directory, a device). */
+export class NotRegularFileError extends AuditPathError {
+  constructor(
+    readonly file: string,
+    what: string,
+    label = path.basename(file),
+  ) {
+    super(`${label} is ${what}, not a regular file: not read (only regular files of the audit directory are read, never through a link).`);
+  }
+}
+
+function failure(err: unknown, file: string, label: string | undefined): unknown {
+  // ELOOP: the last component is a link (O_NOFOLLOW); EISDIR, ENXIO: a directory, a socket
+  const code = (err as NodeJS.ErrnoException).code;
+  if (code === "ELOOP") return new NotRegularFileError(file, "a symbolic link", label);
+  if (code === "EISDIR" || code === "ENXIO") return new NotRegularFileError(file, code === "EISDIR" ? "a directory" : "a socket or device", label);
+  return err;
+}
+
+/** What a non-regular file is, for messages. */
+function kindOf(st: fs.Stats): string {
+  if (st.isFIFO()) return "a FIFO";
+  if (st.isDirectory()) return "a directory";
+  if (st.isSymbolicLink()) return "a symbolic link";
+  return "a socket or device";
+}
+
+/**
+ * Opens `file` read-only; {@link NotRegularFileError} for a link or a non-regular file (other
+ * errors, ENOENT among them, as `fs.openSync` throws them). `label` names the file in the
+ * message (default: its base name).
+ *
+ * @example
+ * const fd = openRegularSync(path.join(dir, "errors_s1.jsonl"));
+ */
+export function openRegularSync(file: string, label?: string): number {
+  let fd: number;
+  try {
+    fd = fs.openSync(file, READ_FLAGS);
+  } catch (err) {
+    throw failure(err, file, label);
+  }
+  let st: fs.Stats;
+  try {
+    st = fs.fstatSync(fd);
+  } catch (err) {
+    fs.closeSync(fd);
+    throw err;
+  }
+  if (!st.isFile()) {
+    fs.closeSync(fd);
+    throw new NotRegularFileError(file, kindOf(st), label);
+  }
+  return fd;
+}
+
+/** {@link openRegularSync}, as a FileHandle. */
+export async function openRegular(file: string, label?: string): Promise<fs.promises.FileHandle> {
+  let fh: fs.promises.FileHandle;
+  try {
+    fh = await fs.promises.open(file, READ_FLAGS);
+  } catch (err) {
+    throw failure(err, file, label);
+  }
+  let st: fs.Stats;
+  try {
+    st = await fh.stat();
+  } catch (err) {
+    await fh.close();
+    throw err;
+  }
+  if (!st.isFile()) {
+    await fh.close();
+    throw new NotRegularFileError(file, kindOf(st), label);
+  }
+  return fh;
+}
+
+/** The whole of a regular `file` (see {@link openRegularSync}). */
+export function readRegularFileSync(file: string, label?: string): Buffer {
+  const fd = openRegularSync(file, label);
+  try {
+    return fs.readFileSync(fd);
+  } finally {
+    fs.closeSync(fd);
+  }
+}
+
+/** {@link readRegularFileSync}, asynchronous. */
+export async function readRegularFile(file: string, label?: string): Promise<Buffer> {
+  const fh = await openRegular(file, label);
+  try {
+    return await fh.readFile();
+  } finally {
+    await fh.close();
+  }
+}
+
+/**
+ * Whether `file` is a regular file, not a link (an `lstat`): for listings that leave out what
+ * the readers would refuse. False when it is missing.
+ */
+export function isRegularFileSync(file: string): boolean {
+  try {
+    return fs.lstatSync(file).isFile();
+  } catch {
+    return false;
+  }
+}

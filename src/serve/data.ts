@@ -3,7 +3,7 @@
  * and analytics, verifyAuditLog (or verifyPostgres for the PostgreSQL store) for integrity.
  * Whole-session passes are cached while the session is unchanged (file sizes and times, or the
  * store's record count and highest seq per kind); timeline pages hold at most
- * `skip + limit + 1` records per kind.
+ * `skip + limit + 1` records per kind (`skip` at most MAX_TIMELINE_SKIP, `limit` at most 500).
  */
 import type { Pool } from "pg";
 import { verifyWith } from "../postgres/verify.js";

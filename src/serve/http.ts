@@ -4,10 +4,13 @@ import type { IncomingMessage, ServerResponse } from "node:http";
 /** An error that becomes an HTTP status with a short plain message (never a stack trace). */
 export class HttpError extends Error {
   readonly status: number;
-  constructor(status: number, message: string) {
+  /** more members of the JSON error body (e.g. `{ code, fields }` of a bad parameter) */
+  readonly body: Readonly<Record<string, unknown>>;
+  constructor(status: number, message: string, body: Readonly<Record<string, unknown>> = {}) {
     super(message);
     this.name = "HttpError";
     this.status = status;
+    this.body = body;
   }
 }
 

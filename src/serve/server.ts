@@ -195,7 +195,7 @@ export async function startServer(options: ServeOptions): Promise<RunningServer>
         return;
       }
       if (err instanceof HttpError) {
-        if (req.url?.startsWith("/api/")) sendJson(req, res, { error: err.message }, err.status);
+        if (req.url?.startsWith("/api/")) sendJson(req, res, { error: err.message, ...err.body }, err.status);
         else sendText(req, res, err.status, err.message);
         return;
       }

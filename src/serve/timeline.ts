@@ -31,6 +31,13 @@ export interface TimelineRow {
   readonly record: RawRecord;
 }
 
+/**
+ * The most records a cursor may skip: those of its millisecond already shown. A page reads
+ * `limit + 1 + skip` records per kind, so this bounds a request's memory; more records than this
+ * in one millisecond of one session (far beyond what one logger writes) are passed over.
+ */
+export const MAX_TIMELINE_SKIP = 1000;
+
 /** A keyset cursor: records strictly older than `before` (ISO time), after skipping `skip` of them. */
 export interface TimelineCursor {
   readonly before: string;
@@ -159,5 +166,7 @@ export function mergePage(lists: readonly (readonly RawRecord[])[], limit: numbe
   let same = 0;
   for (const r of page) if (Date.parse(String(r.timestamp)) === lastMs) same++;
   const nextSkip = cursor !== undefined && cursor.before === before ? skip + page.length : same;
+  // (past the cap: on to the next older millisecond, leaving out the rest of this one)
+  if (nextSkip > MAX_TIMELINE_SKIP) return { page, next: { before: new Date(lastMs).toISOString(), skip: 0 } };
   return { page, next: { before, skip: nextSkip } };
 }

@@ -187,3 +187,38 @@ describe("files named like chain files that are not regular files", () => {
 function spawnSyncOk(cmd: string, args: string[]): boolean {
   return spawnSync(cmd, args).status === 0;
 }
+
+interface Page {
+  rows: Array<{ id: string }>;
+  next: { before: string; skip: number } | null;
+}
+
+describe("timeline queries stay bounded", () => {
+  it("repeated kinds are taken once; skip above 1000 is a 400 naming it (AUDIT_ERR_VALIDATION); paging still returns every record once", async () => {
+    const { auditPath } = await project();
+    const s = await serve(auditPath);
+    const once = (await (await s.get("/api/sessions/plain/timeline?kinds=error")).json()) as Page;
+    const thrice = (await (await s.get("/api/sessions/plain/timeline?kinds=error,error,error")).json()) as Page;
+    expect(once.rows.length).toBe(1);
+    expect(thrice.rows.map((r) => r.id)).toEqual(once.rows.map((r) => r.id));
+    const before = encodeURIComponent(new Date().toISOString());
+    const ok = await s.get(`/api/sessions/plain/timeline?before=${before}&skip=1000`);
+    expect(ok.status).toBe(200);
+    const big = await s.get(`/api/sessions/plain/timeline?before=${before}&skip=100000`);
+    expect(big.status).toBe(400);
+    const body = (await big.json()) as { error: string; code: string; fields: string[] };
+    expect(body).toMatchObject({ code: "AUDIT_ERR_VALIDATION", fields: ["skip"] });
+    expect(body.error).toContain("skip");
+    // every record once, a page of one at a time
+    const seen: string[] = [];
+    let q = "limit=1";
+    for (let i = 0; i < 20; i++) {
+      const page = (await (await s.get(`/api/sessions/plain/timeline?${q}`)).json()) as Page;
+      seen.push(...page.rows.map((r) => r.id));
+      if (!page.next) break;
+      q = `limit=1&before=${encodeURIComponent(page.next.before)}&skip=${page.next.skip}`;
+    }
+    expect(new Set(seen).size).toBe(seen.length);
+    expect(seen.length).toBe(2);
+  });
+});

@@ -10,7 +10,7 @@ import { afterEach, describe, expect, it, vi } from "vitest";
 import { AuditLogger } from "../../src/index.js";
 import { ServeData } from "../../src/serve/data.js";
 import { resolveStaticPath, staticDirFor, vendorFiles } from "../../src/serve/static.js";
-import { buildTree, mergePage } from "../../src/serve/timeline.js";
+import { buildTree, MAX_TIMELINE_SKIP, mergePage } from "../../src/serve/timeline.js";
 import { cleanupTmp, tmpProject } from "../helpers/index.js";
 
 afterEach(() => {
@@ -127,5 +127,19 @@ describe("caches", () => {
     expect((await data.integrity("live")).ok).toBe(true);
     await logger.finalizeSession();
     expect((await data.stats("live")).status).toBe("finalized");
+  });
+});
+
+describe("mergePage past MAX_TIMELINE_SKIP", () => {
+  it("moves the cursor to the next older millisecond instead of skipping more than the cap", () => {
+    const t = "2025-01-01T00:00:00.500Z";
+    const recs = Array.from({ length: 1200 }, (_, i) => ({ id: `r${String(i).padStart(4, "0")}`, type: "error", sessionId: "s", seq: 1200 - i, timestamp: t }));
+    const before = new Date(Date.parse(t) + 1).toISOString();
+    const within = mergePage([recs], 200, { before, skip: 600 });
+    expect(within.next).toEqual({ before, skip: 800 });
+    const past = mergePage([recs], 300, { before, skip: 800 });
+    expect(past.page).toHaveLength(300);
+    expect(past.next).toEqual({ before: t, skip: 0 });
+    expect(800 + 300).toBeGreaterThan(MAX_TIMELINE_SKIP);
   });
 });

@@ -7,6 +7,7 @@ import fs from "node:fs";
 import path from "node:path";
 import { HOLDS_FILE } from "../holds.js";
 import { checkpointFileName } from "../integrity/checkpointer.js";
+import { EXPORT_INTEGRITY_DIR, EXPORT_MANIFEST } from "../integrity/export.js";
 import { KEY_STORE_PREFIX } from "../pipeline/keyring.js";
 import { CONTENT_DIR, listKindFiles, safeReaddir, sessionFileName } from "../sink/files.js";
 import { CHAIN_KINDS } from "../types.js";
@@ -57,6 +58,14 @@ export function integritySignature(auditDir: string, sessionId: string): string 
   }
   const contentDir = path.join(auditDir, CONTENT_DIR);
   for (const name of safeReaddir(contentDir)) parts.push(`${name}=${stamp(path.join(contentDir, name))}`);
+  // The directory itself (a name added or removed: a dropped export manifest, a FIFO named like
+  // a chain file, which the listings leave out) and what the verifier reads of a directory export
+  // (a manifest dropped in turns the check into the mixed one; until 2026-12-05 the cached "OK" stayed).
+  parts.push(`.=${stamp(auditDir)}`);
+  for (const name of [EXPORT_MANIFEST, "audit_complete.json"]) parts.push(`${name}=${stamp(path.join(auditDir, name))}`);
+  const integrityDir = path.join(auditDir, EXPORT_INTEGRITY_DIR);
+  parts.push(`${EXPORT_INTEGRITY_DIR}=${stamp(integrityDir)}`);
+  for (const name of safeReaddir(integrityDir)) parts.push(`${EXPORT_INTEGRITY_DIR}/${name}=${stamp(path.join(integrityDir, name))}`);
   return parts.join("|");
 }
 

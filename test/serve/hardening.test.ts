@@ -222,3 +222,16 @@ describe("timeline queries stay bounded", () => {
     expect(seen.length).toBe(2);
   });
 });
+
+describe("the cached integrity verdict", () => {
+  it("is recomputed when an export manifest, an integrity/ directory or audit_complete.json appears in the audit directory", async () => {
+    const { auditPath } = await project();
+    const s = await serve(auditPath);
+    const verdict = async (): Promise<Report> => (await (await s.get("/api/sessions/plain/integrity")).json()) as Report;
+    expect((await verdict()).ok).toBe(true);
+    fs.writeFileSync(path.join(auditPath, "export_manifest.json"), "{}\n");
+    const r = await verdict();
+    expect(r.ok).toBe(false);
+    expect(r.problems.map((p) => p.kind)).toContain("export_and_logs_mixed");
+  });
+});

@@ -95,6 +95,29 @@ function hostForUrl(host: string): string {
   return host.includes(":") ? `[${host}]` : host;
 }
 
+/** Whether `host` (the address bound) is this machine only. */
+function isLoopback(host: string): boolean {
+  return host === "localhost" || host === "::1" || /^127(\.\d{1,3}){3}$/.test(host);
+}
+
+/**
+ * The Host headers a loopback-bound server answers: its own address and the loopback names, at
+ * its port. A page of another site whose name was made to resolve to 127.0.0.1 (DNS rebinding)
+ * sends its own name, and is refused (421) before the token is even looked at.
+ */
+function loopbackHosts(host: string, port: number): Set<string> {
+  return new Set([`127.0.0.1:${port}`, `localhost:${port}`, `[::1]:${port}`, `${hostForUrl(host)}:${port}`].map((h) => h.toLowerCase()));
+}
+
+/**
+ * The path to send the browser back to once the token is in a cookie: one leading slash, so that
+ * `/.//evil.example/?token=…` (whose path is `//evil.example/`) cannot become the
+ * protocol-relative `Location: //evil.example/`, an open redirect (found by review, 2026-12-05).
+ */
+function sameOriginPath(pathname: string): string {
+  return `/${pathname.replace(/^[/\\]+/, "")}`;
+}
+
 /**
  * Starts the viewer and resolves once it listens.
  *
@@ -144,6 +167,7 @@ export async function startServer(options: ServeOptions): Promise<RunningServer>
   const token = o.token ?? newToken();
   const host = o.host ?? "127.0.0.1";
   let cookie = cookieName(0);
+  let allowedHosts: Set<string> | undefined;
 
   const handle = async (req: IncomingMessage, res: ServerResponse): Promise<void> => {
     let url: URL;
@@ -151,6 +175,11 @@ export async function startServer(options: ServeOptions): Promise<RunningServer>
       url = new URL(req.url ?? "/", "http://viewer.invalid");
     } catch {
       sendText(req, res, 400, "400 Bad Request");
+      return;
+    }
+    const hostHeader = req.headers.host;
+    if (allowedHosts !== undefined && hostHeader !== undefined && !allowedHosts.has(hostHeader.toLowerCase())) {
+      sendText(req, res, 421, "421 Misdirected Request: this viewer answers only as 127.0.0.1, localhost or [::1] at its port (another name is refused: DNS rebinding).");
       return;
     }
     const auth = authenticate(req, url, token, cookie);
@@ -166,7 +195,7 @@ export async function startServer(options: ServeOptions): Promise<RunningServer>
     if (auth === "query" && !pathname.startsWith("/api/")) {
       // keep the token out of the address bar and history: a cookie from now on
       url.searchParams.delete("token");
-      sendHead(res, 303, { Location: `${pathname}${url.search}`, "Set-Cookie": tokenCookie(cookie, token), "Cache-Control": "no-store", "Content-Length": 0 });
+      sendHead(res, 303, { Location: `${sameOriginPath(pathname)}${url.search}`, "Set-Cookie": tokenCookie(cookie, token), "Cache-Control": "no-store", "Content-Length": 0 });
       res.end();
       return;
     }
@@ -216,6 +245,8 @@ export async function startServer(options: ServeOptions): Promise<RunningServer>
   });
   const port = (server.address() as AddressInfo).port;
   cookie = cookieName(port);
+  // (bound to another address, the names it is reached by are not known here: not checked)
+  if (isLoopback(host)) allowedHosts = loopbackHosts(host, port);
   const baseUrl = `http://${hostForUrl(host)}:${port}/`;
   return {
     url: `${baseUrl}?token=${token}`,

@@ -6,6 +6,7 @@
  */
 import { spawn, spawnSync, type ChildProcess } from "node:child_process";
 import fs from "node:fs";
+import http from "node:http";
 import path from "node:path";
 import { afterAll, afterEach, describe, expect, it } from "vitest";
 import { AuditLogger } from "../../src/index.js";
@@ -233,5 +234,42 @@ describe("the cached integrity verdict", () => {
     const r = await verdict();
     expect(r.ok).toBe(false);
     expect(r.problems.map((p) => p.kind)).toContain("export_and_logs_mixed");
+  });
+});
+
+/** One raw request (the path sent as given, any Host header): status and headers. */
+function rawGet(s: Served, p: string, headers: Record<string, string> = {}): Promise<{ status: number; headers: http.IncomingHttpHeaders }> {
+  return new Promise((resolve, reject) => {
+    const req = http.request({ host: s.base.hostname, port: s.base.port, path: p, method: "GET", headers }, (res) => {
+      res.resume();
+      res.on("end", () => resolve({ status: res.statusCode!, headers: res.headers }));
+    });
+    req.on("error", reject);
+    req.end();
+  });
+}
+
+describe("requests from elsewhere", () => {
+  it("the redirect that moves the token into a cookie stays on this server (no //host)", async () => {
+    const { auditPath } = await project();
+    const s = await serve(auditPath);
+    for (const p of [`/.//evil.example/?token=${s.token}`, `//evil.example/?token=${s.token}`, `/./\\evil.example/?token=${s.token}`, `/?token=${s.token}&x=1`]) {
+      const r = await rawGet(s, p);
+      expect(r.status, p).toBe(303);
+      const loc = r.headers.location!;
+      expect(loc, p).toMatch(/^\/(?![/\\])/);
+      expect(new URL(loc, "http://127.0.0.1:1/").host, p).toBe("127.0.0.1:1");
+    }
+  });
+
+  it("bound to loopback, a Host other than 127.0.0.1, localhost or [::1] at its port is refused with 421 (DNS rebinding)", async () => {
+    const { auditPath } = await project();
+    const s = await serve(auditPath);
+    const auth = { authorization: `Bearer ${s.token}` };
+    const port = s.base.port;
+    for (const host of [`127.0.0.1:${port}`, `localhost:${port}`, `[::1]:${port}`]) expect((await rawGet(s, "/api/sessions", { ...auth, host })).status, host).toBe(200);
+    for (const host of [`evil.example:${port}`, "evil.example", `127.0.0.1:${Number(port) + 1}`, `localhost.evil.example:${port}`]) {
+      expect((await rawGet(s, "/api/sessions", { ...auth, host })).status, host).toBe(421);
+    }
   });
 });

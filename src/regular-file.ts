@@ -3,7 +3,7 @@
  * symbolic link. Whoever can write the directory (the app's own user) could otherwise hang every
  * reader for good with a FIFO named like a chain file (opening it waits for a writer; the viewer
  * stopped answering, even SIGTERM), make a reader fail with a directory named like one, or show
- * another file's content through a link (found by review, 2026-12-05). The one open behind every
+ * another file's content through a link (found by review, 2026-12-04). The one open behind every
  * read of chain, session, checkpoint, key store and content files.
  */
 import fs from "node:fs";

@@ -80,7 +80,7 @@ export async function verifyAuditLog(auditPath: string, options: VerifyOptions =
     f.notes.push(...asExport.notes);
   }
   // (listings leave them out, so no reader opens them: a FIFO hung the verifier and the viewer,
-  // a directory made them fail, a link showed a file from outside; found by review, 2026-12-05)
+  // a directory made them fail, a link showed a file from outside; found by review, 2026-12-04)
   for (const name of irregularFiles(dir, options.sessionId)) {
     f.problems.push({ file: name, kind: "file_not_regular", detail: `${name} is named like a file of the audit trail but is not a regular file (a symbolic link, a FIFO, a directory or a device): it was not read. The kit never writes one; it was put there.` });
   }
@@ -128,7 +128,7 @@ export async function verifyAuditLog(auditPath: string, options: VerifyOptions =
     // the session's own data keys, against every store and every shredding the directory records
     // (a shredding is recorded in the maintenance session): checked for the whole directory only,
     // a deleted key store verified per session (the viewer's verdict) was "verified" (found by
-    // review, 2026-12-05)
+    // review, 2026-12-04)
     for (const other of present) if (other !== options.sessionId) noteShreddings(dir, other, f);
     checkKeyStores(dir, f);
   } else {

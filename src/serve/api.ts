@@ -47,7 +47,7 @@ const timelineSchema = z.strictObject({
   limit: z.coerce.number().int().min(1).max(500).optional(),
   before: z.iso.datetime({ offset: true }).optional(),
   // (the records to pass over are read and held: 100,000 of each kind took a server from 153 to
-  // 847 MB, a few such requests at once out of memory; found by review, 2026-12-05)
+  // 847 MB, a few such requests at once out of memory; found by review, 2026-12-04)
   skip: z.coerce.number().int().min(0).max(MAX_TIMELINE_SKIP).optional(),
 });
 

@@ -60,7 +60,7 @@ export function integritySignature(auditDir: string, sessionId: string): string 
   for (const name of safeReaddir(contentDir)) parts.push(`${name}=${stamp(path.join(contentDir, name))}`);
   // The directory itself (a name added or removed: a dropped export manifest, a FIFO named like
   // a chain file, which the listings leave out) and what the verifier reads of a directory export
-  // (a manifest dropped in turns the check into the mixed one; until 2026-12-05 the cached "OK" stayed).
+  // (a manifest dropped in turns the check into the mixed one; until 2026-12-04 the cached "OK" stayed).
   parts.push(`.=${stamp(auditDir)}`);
   for (const name of [EXPORT_MANIFEST, "audit_complete.json"]) parts.push(`${name}=${stamp(path.join(auditDir, name))}`);
   const integrityDir = path.join(auditDir, EXPORT_INTEGRITY_DIR);

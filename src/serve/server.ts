@@ -112,7 +112,7 @@ function loopbackHosts(host: string, port: number): Set<string> {
 /**
  * The path to send the browser back to once the token is in a cookie: one leading slash, so that
  * `/.//evil.example/?token=…` (whose path is `//evil.example/`) cannot become the
- * protocol-relative `Location: //evil.example/`, an open redirect (found by review, 2026-12-05).
+ * protocol-relative `Location: //evil.example/`, an open redirect (found by review, 2026-12-04).
  */
 function sameOriginPath(pathname: string): string {
   return `/${pathname.replace(/^[/\\]+/, "")}`;

@@ -6,6 +6,7 @@
  * audit context whose `parentId` is that id (so nested instrumented calls link to it), and
  * records once the call returns, throws, settles, or - for generators - finishes or is abandoned.
  */
+import { types } from "node:util";
 import { z } from "zod";
 import { currentContext, kLearnedUser, runInAuditContext, runWithOwnValue, userOfCall } from "../src/context.js";
 import { trackResult, untrackResult } from "../src/dropped.js";
@@ -280,6 +281,37 @@ function kindOf(fn: AnyFunction): FunctionKind {
   return "function";
 }
 
+/**
+ * "asyncGenerator" or "generator" for what a plain method returned that is a generator object,
+ * native or made by a compiler's helper: callable `next`, `return` and `throw` and
+ * `Symbol.asyncIterator` (or `Symbol.iterator`). Only their types are looked at, nothing is
+ * called. An SDK stream or a Node Readable (async iterable, with no `next` of its own), an
+ * array or Map iterator (no `return`/`throw`) are no generators: recorded at return.
+ */
+function generatorKindOf(out: unknown): "generator" | "asyncGenerator" | undefined {
+  if (typeof out !== "object" || out === null) return undefined;
+  if (types.isGeneratorObject(out)) return Object.prototype.toString.call(out) === "[object AsyncGenerator]" ? "asyncGenerator" : "generator";
+  try {
+    const o = out as Record<PropertyKey, unknown>;
+    if (typeof o.next !== "function" || typeof o.return !== "function" || typeof o.throw !== "function") return undefined;
+    if (typeof o[Symbol.asyncIterator] === "function") return "asyncGenerator";
+    if (typeof o[Symbol.iterator] === "function") return "generator";
+  } catch {
+    // a revoked Proxy, a throwing getter: no generator of ours to observe
+  }
+  return undefined;
+}
+
+/** The positions of the arguments that are objects (a copy of one may hold something of the app's). */
+function objectPositions(args: readonly unknown[]): number[] {
+  const out: number[] = [];
+  for (let i = 0; i < args.length; i++) {
+    const a = args[i];
+    if ((typeof a === "object" && a !== null) || typeof a === "function") out.push(i);
+  }
+  return out;
+}
+
 function wrapMethod(original: AnyFunction, methodName: string, spec: MethodAuditSpec): AnyFunction {
   const kind = kindOf(original);
   const name = spec.options.name ?? methodName;
@@ -511,6 +543,18 @@ function invoke(spec: MethodAuditSpec, kind: FunctionKind, logger: AuditLogger, 
   } catch (error) {
     call.finish({ status: "error", error });
     throw error;
+  }
+  // A plain method may return a generator object: an `async *` method compiled below ES2018
+  // (tsc, Babel) is a plain function returning a helper's async generator, a `*` one compiled by
+  // regenerator likewise. Recorded as a generator method is, when its consumer is done with it
+  // (recorded at return, it was a success whatever the stream did later; found by review).
+  const lowered = kind === "function" ? generatorKindOf(out) : undefined;
+  if (lowered !== undefined) {
+    kind = lowered;
+    call.yielded = { count: 0, firstItemSeconds: undefined, items: spec.collectItems ? [] : undefined };
+    // (the argument copies were made without noting which hold something of the app's: every
+    // object is taken to, see trackUntilCollected)
+    if (spec.readsArgs) copies = { kept: objectPositions(args) };
   }
   if (isGeneratorKind(kind)) {
     let generator: Generator<unknown, unknown, unknown> | AsyncGenerator<unknown, unknown, unknown>;

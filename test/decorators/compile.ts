@@ -24,17 +24,41 @@ export interface Build {
   cleanup(): void;
 }
 
-/** Compiles `fixtures` (file names under test/fixtures/decorators) in `mode`; rejects with tsc's output on any error. */
-export async function compileFixtures(mode: DecoratorMode, fixtures: readonly string[]): Promise<Build> {
+/**
+ * Compiles `fixtures` (file names under test/fixtures/decorators) in `mode`; rejects with tsc's
+ * output on any error. `es2017`: fixtures compiled for an ES2017 target (as an app built for an
+ * older runtime is, or by Babel: `async *` methods become plain functions calling a helper),
+ * run against the library as the other fixtures are (compiled at its own target).
+ */
+export async function compileFixtures(mode: DecoratorMode, fixtures: readonly string[], { es2017 = [] }: { es2017?: readonly string[] } = {}): Promise<Build> {
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), `audit-deco-${mode}-`));
   fs.writeFileSync(path.join(dir, "package.json"), JSON.stringify({ type: "module" }));
   fs.symlinkSync(path.join(ROOT, "node_modules"), path.join(dir, "node_modules"), "dir");
+  // (the ES2017 ones too, for the library they import, compiled here at its own target)
+  await tsc(mode, dir, "out", [...fixtures, ...es2017]);
+  if (es2017.length > 0) {
+    // (compiled again, with the library they import, at ES2017; only the fixtures are kept)
+    await tsc(mode, dir, "out-es2017", es2017, "ES2017");
+    for (const f of es2017) {
+      const js = `${f.replace(/\.ts$/, "")}.js`;
+      fs.copyFileSync(path.join(dir, "out-es2017/test/fixtures/decorators", js), path.join(dir, "out/test/fixtures/decorators", js));
+    }
+  }
+  return {
+    dir,
+    js: (fixture) => path.join(dir, "out/test/fixtures/decorators", `${fixture}.js`),
+    cleanup: () => fs.rmSync(dir, { recursive: true, force: true }),
+  };
+}
+
+async function tsc(mode: DecoratorMode, dir: string, out: string, fixtures: readonly string[], target?: string): Promise<void> {
   const legacy = mode === "legacy";
   const tsconfig = {
     extends: path.join(ROOT, "tsconfig.json"),
     compilerOptions: {
+      ...(target !== undefined ? { target } : {}),
       rootDir: ROOT,
-      outDir: path.join(dir, "out"),
+      outDir: path.join(dir, out),
       noEmit: false,
       declaration: false,
       sourceMap: false,
@@ -45,27 +69,23 @@ export async function compileFixtures(mode: DecoratorMode, fixtures: readonly st
     include: [],
     files: fixtures.map((f) => path.join(FIXTURES, f)),
   };
-  fs.writeFileSync(path.join(dir, "tsconfig.json"), JSON.stringify(tsconfig, null, 2));
+  const config = path.join(dir, `tsconfig.${out}.json`);
+  fs.writeFileSync(config, JSON.stringify(tsconfig, null, 2));
   try {
     // run from the repository so tsc names files relative to it
-    await run(TSC, ["-p", path.join(dir, "tsconfig.json")], { cwd: ROOT });
+    await run(TSC, ["-p", config], { cwd: ROOT });
   } catch (err) {
     // tsc still emits on type errors. Errors in the decorators or the fixtures fail the test;
     // errors elsewhere in the library's sources (another change in progress) are not ours to judge.
     const e = err as { stdout?: string; stderr?: string; message: string };
     const output = `${e.stdout ?? ""}${e.stderr ?? ""}`;
     const ours = output.split("\n").filter((l) => /^(decorators|test\/fixtures\/decorators)\//.test(l));
-    const emitted = fs.existsSync(path.join(dir, "out/test/fixtures/decorators"));
+    const emitted = fs.existsSync(path.join(dir, out, "test/fixtures/decorators"));
     if (ours.length > 0 || !emitted) {
       fs.rmSync(dir, { recursive: true, force: true });
-      throw new Error(`tsc (${mode}) failed:\n${output}${e.message}`);
+      throw new Error(`tsc (${mode}${target !== undefined ? `, ${target}` : ""}) failed:\n${output}${e.message}`);
     }
   }
-  return {
-    dir,
-    js: (fixture) => path.join(dir, "out/test/fixtures/decorators", `${fixture}.js`),
-    cleanup: () => fs.rmSync(dir, { recursive: true, force: true }),
-  };
 }
 
 /** Runs an emitted script with node; resolves to its stdout (rejects with stderr on a non-zero exit). */

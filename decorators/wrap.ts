@@ -575,8 +575,13 @@ function invoke(spec: MethodAuditSpec, kind: FunctionKind, logger: AuditLogger, 
     }
     return generator;
   }
-  // (guarded: a revoked Proxy the method returned goes back to the caller as it is)
-  if (isInstance(out, Promise)) return settleLater(call, out as Promise<unknown>, kind !== "async");
+  // (guarded: a revoked Proxy the method returned goes back to the caller as it is). Not only
+  // `instanceof Promise`: the global `Promise` may be another class (bluebird installed as
+  // `global.Promise`), and a native promise may come from another realm (a vm context, Jest's
+  // environment); both were recorded at return as a success `{}`, their rejection never.
+  if (kind === "async" || (typeof out === "object" && out !== null && (isInstance(out, Promise) || types.isPromise(out)))) {
+    return settleLater(call, out as Promise<unknown>, kind !== "async");
+  }
   call.finish({ status: "ok", value: out });
   return out;
 }
@@ -692,7 +697,7 @@ function endUnstarted(call: Call, gen: Generator<unknown, unknown, unknown> | As
   let thrown = value;
   try {
     const r = how === "throw" ? gen.throw(value) : gen.return(value);
-    if (isInstance(r, Promise)) (r as Promise<unknown>).then(undefined, ignore);
+    if (types.isPromise(r)) (r as Promise<unknown>).then(undefined, ignore);
   } catch (error) {
     if (!async) thrown = error;
   }

@@ -127,10 +127,25 @@ export function isInstance<T>(v: unknown, C: abstract new (...args: never[]) => 
   }
 }
 
-/** A Promise of the built-in class itself (its `constructor` read, false where that throws). */
+/** This realm's own Promise.prototype, whatever the global `Promise` is later made (bluebird as `global.Promise`). */
+const NATIVE_PROMISE_PROTOTYPE = Object.getPrototypeOf((async () => {})()) as object;
+
+/**
+ * A promise of the built-in class itself, not a subclass (an SDK's `APIPromise`) nor another
+ * library's: its prototype is this realm's Promise.prototype, or another realm's (a vm
+ * context's, Jest's environment's), whose `then` is as safe to call. Not `p.constructor ===
+ * Promise`: with the global `Promise` replaced, no native promise passed that (found by review,
+ * 2026-12-05). False where asking throws (a revoked Proxy).
+ */
 export function isNativePromise(p: Promise<unknown>): boolean {
   try {
-    return p.constructor === Promise;
+    const proto = Object.getPrototypeOf(p) as object | null;
+    if (proto === NATIVE_PROMISE_PROTOTYPE) return true;
+    // another realm's Promise.prototype: a native promise, whose prototype's own prototype is
+    // that realm's Object.prototype (a subclass's prototype has a Promise.prototype there)
+    if (proto === null || !types.isPromise(p)) return false;
+    const parent = Object.getPrototypeOf(proto) as object | null;
+    return parent !== null && Object.getPrototypeOf(parent) === null;
   } catch {
     return false;
   }

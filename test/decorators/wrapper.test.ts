@@ -387,6 +387,51 @@ describe.each(["standard", "legacy"] as const)("the shared method wrapper (%s mo
     ]);
   });
 
+  it("a native promise is recorded when it settles also while globalThis.Promise is another class (bluebird-style), and when it comes from another realm (a vm context, Jest): it was recorded at return as a success {}, its rejection never", async () => {
+    const logger = newLogger();
+    const NativePromise = Promise;
+    class Api {
+      async fetchIt() {
+        await tick();
+        throw new Error("upstream 503");
+      }
+      async fine() {
+        await tick();
+        return "ok";
+      }
+      otherRealm(fail: boolean) {
+        return vm.runInNewContext(fail ? "Promise.reject(new Error('other realm failed'))" : "Promise.resolve('from vm')") as Promise<string>;
+      }
+    }
+    for (const m of ["fetchIt", "fine", "otherRealm"] as const) decorate(mode, Api, m, AuditTool("api", { logger }));
+    class Risky {
+      async failing() {
+        await null;
+        throw new Error("lost");
+      }
+    }
+    decorate(mode, Risky, "failing", AuditErrors({ logger }));
+    const api = new Api();
+    let pending: Promise<unknown>[];
+    // (replaced only while the methods are called: they return at once)
+    (globalThis as { Promise: PromiseConstructor }).Promise = class UserlandPromise<T> extends NativePromise<T> {};
+    try {
+      pending = [api.fetchIt(), api.fine(), new Risky().failing()];
+    } finally {
+      (globalThis as { Promise: PromiseConstructor }).Promise = NativePromise;
+    }
+    pending.push(api.otherRealm(true), api.otherRealm(false));
+    const settled = await Promise.allSettled(pending);
+    expect(settled.map((s) => (s.status === "fulfilled" ? s.value : (s.reason as Error).message))).toEqual(["upstream 503", "ok", "lost", "other realm failed", "from vm"]);
+    expect(await records(logger, "tool")).toMatchObject([
+      { operation: "otherRealm", success: false, errorMessage: "other realm failed" },
+      { operation: "otherRealm", success: true, result: "from vm" },
+      { operation: "fetchIt", success: false, errorMessage: "upstream 503" },
+      { operation: "fine", success: true, result: "ok" },
+    ]);
+    expect(await records(logger, "error")).toMatchObject([{ message: "lost" }]);
+  });
+
   it("never calls then() of a non-Promise thenable (a lazy query builder): recorded on return", async () => {
     const logger = newLogger();
     let executions = 0;

@@ -177,7 +177,33 @@ export function isLoggerLike(v: unknown): v is AuditLogger {
  */
 function derive(parent: AuditContextValue | undefined, value: AuditContextValue): AuditContextValue {
   if (!parent) return value.metadata ? { ...value, metadata: { ...value.metadata } } : { ...value };
-  return { ...parent, ...value, metadata: value.metadata ? { ...parent.metadata, ...value.metadata } : parent.metadata };
+  const metadata = value.metadata ? { ...parent.metadata, ...value.metadata } : parent.metadata;
+  // A context with no user of its own takes its parent's as it is when asked, not as it was now:
+  // a user the caller sets while a decorated call runs (authentication finishing concurrently)
+  // reaches the records made inside the call (they lacked it: found by review, 2026-12-05). Not
+  // over a lookup of the parent's own (the Express request's, see kUserLookup), which is
+  // inherited and asks for itself.
+  if (parent.userId === undefined && value.userId === undefined && (value as { [kUserLookup]?: UserLookup })[kUserLookup] === undefined) {
+    const lookup = (parent as { [kUserLookup]?: UserLookup })[kUserLookup];
+    if (lookup === undefined || lookup === parentUser) return { ...parent, ...value, metadata, [kUserLookup]: parentUser, [kParentContext]: parent } as AuditContextValue;
+  }
+  return { ...parent, ...value, metadata };
+}
+
+/** @internal The context a context with no user of its own was made in (see derive, parentUser). */
+const kParentContext = Symbol.for("audit-logger.context.parent.v1");
+
+/**
+ * The kUserLookup of a context made with no user in one that had none either: the user its
+ * parent has now, or the one the parent's parent has, and so on (the nearest one set with
+ * auditContext.setUser), or what the first lookup of another kind among them learns.
+ */
+function parentUser(store: AuditContextValue): string | undefined {
+  let ctx: AuditContextValue | undefined = (store as { [kParentContext]?: AuditContextValue })[kParentContext];
+  while (ctx !== undefined && ctx.userId === undefined && (ctx as { [kUserLookup]?: UserLookup })[kUserLookup] === parentUser) {
+    ctx = (ctx as { [kParentContext]?: AuditContextValue })[kParentContext];
+  }
+  return userOfCall(ctx);
 }
 
 /**

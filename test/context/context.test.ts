@@ -64,6 +64,25 @@ describe("auditContext", () => {
     expect(auditContext.get()).toBeUndefined();
   });
 
+  it("a context with no user of its own takes its parent's as it is when asked: a user set on the parent later reaches the child and its children, until the child sets one", async () => {
+    const later = () => new Promise<void>((r) => setTimeout(r, 1));
+    const seen = await auditContext.run({ traceId: "t1" }, async () => {
+      const child = auditContext.run({ persona: "p" }, async () => {
+        await later();
+        const first = auditContext.get()?.userId;
+        const grandchild = await auditContext.run({ metadata: { x: 1 } }, async () => {
+          await later();
+          return auditContext.get()?.userId;
+        });
+        auditContext.setUser("bob");
+        return [first, grandchild, auditContext.get()?.userId];
+      });
+      auditContext.setUser("alice");
+      return [...(await child), auditContext.get()?.userId];
+    });
+    expect(seen).toEqual(["alice", "alice", "bob", "alice"]);
+  });
+
   it("never writes into the app's own object: setUser works on a frozen one, and a base object used for every request keeps no user", () => {
     const frozen = Object.freeze({ traceId: "t-frozen", metadata: Object.freeze({ a: 1 }) });
     expect(auditContext.run(frozen, () => auditContext.setUser("u1") && auditContext.get()?.userId)).toBe("u1");

@@ -772,6 +772,53 @@ describe.each(["standard", "legacy"] as const)("the shared method wrapper (%s mo
     expect(await records(logger, "tool")).toMatchObject([{ userId: "bob" }, { userId: "carol" }]);
   });
 
+  it("a user the caller sets while a decorated call runs (auth finishing concurrently) reaches the records and the context inside it, through nested decorated calls, until the method sets one of its own (they lacked it: the call had copied the caller's context at its start)", async () => {
+    const logger = newLogger();
+    const seen: Array<string | undefined> = [];
+    class Svc {
+      leaf() {
+        seen.push(auditContext.get()?.userId);
+        return 1;
+      }
+      async mid() {
+        await tick();
+        return this.leaf();
+      }
+      async handler() {
+        await tick();
+        seen.push(auditContext.get()?.userId);
+        await this.mid();
+        logger.logToolUsage({ toolName: "direct", operation: "inside" });
+      }
+      async own() {
+        auditContext.setUser("bob");
+        await tick();
+        return this.leaf();
+      }
+    }
+    for (const m of ["leaf", "mid", "handler", "own"] as const) decorate(mode, Svc, m, AuditTool(m, { logger }));
+    await auditContext.run({ traceId: "t-late-user" }, async () => {
+      const p = new Svc().handler();
+      auditContext.setUser("alice");
+      await p;
+    });
+    await auditContext.run({ traceId: "t-own-user" }, async () => {
+      const p = new Svc().own();
+      auditContext.setUser("alice");
+      await p;
+    });
+    expect(seen).toEqual(["alice", "alice", "bob"]);
+    const recs = await records(logger, "tool");
+    expect(recs.map((r) => [r.toolName, r.traceId, r.userId])).toEqual([
+      ["leaf", "t-late-user", "alice"],
+      ["mid", "t-late-user", "alice"],
+      ["direct", "t-late-user", "alice"],
+      ["handler", "t-late-user", "alice"],
+      ["leaf", "t-own-user", "bob"],
+      ["own", "t-own-user", "bob"],
+    ]);
+  });
+
   it("a generator's record has the context it was called in, whatever context reads it", async () => {
     const logger = newLogger();
     class Feed {

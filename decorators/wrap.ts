@@ -8,7 +8,7 @@
  */
 import { types } from "node:util";
 import { z } from "zod";
-import { currentContext, kLearnedUser, runInAuditContext, runWithOwnValue, userOfCall } from "../src/context.js";
+import { auditStorage, currentContext, kLearnedUser, ownContext, runInAuditContext, userOfCall } from "../src/context.js";
 import { trackResult, untrackResult } from "../src/dropped.js";
 import { AuditConfigError } from "../src/errors.js";
 import { isError, isInstance, isNativePromise, keepAddedMembers, reportRecordFailure, resolveAuditLogger, safeRecord, textOf, UNREADABLE_ERROR, warnLoggerOptionThrew } from "../src/instrument.js";
@@ -322,7 +322,21 @@ function wrapMethod(original: AnyFunction, methodName: string, spec: MethodAudit
       const logger = resolveAuditLogger(typeof option === "function" ? loggerFrom(option, this) : option);
       // no logger: nothing is measured, no context is entered
       if (logger === undefined) return Reflect.apply(original, this, args);
-      return invoke(spec, kind, logger, original, this, args, name);
+      const call = begin(spec, kind, logger, this, args, name);
+      // (our own failure before the call, reported: the method runs unrecorded)
+      if (call === undefined) return Reflect.apply(original, this, args);
+      // The method is called from here, in its context entered directly, so that each decorated
+      // level adds two frames to an error's stack (this one and AsyncLocalStorage.run), not four
+      // more (a closure, runWithOwnValue and invoke pushed the app's own frames past V8's
+      // default limit of 10 three levels deep; found by review, 2026-12-05).
+      let out: unknown;
+      try {
+        out = call.inner === undefined ? Reflect.apply(original, this, args) : auditStorage.run(call.inner, Reflect.apply, original, this, args);
+      } catch (error) {
+        call.finish({ status: "error", error });
+        throw error;
+      }
+      return returned(call, kind, out, args);
     },
   };
   preserveIdentity(wrapper, original);
@@ -358,6 +372,8 @@ class Call implements FinishedCall {
   readonly startedAt = performance.now();
   /** a generator call's record data for the garbage collector (see decorators/remains.ts) */
   remains: GeneratorRemains | undefined = undefined;
+  /** which of a generator call's argument copies hold something of the app's (see trackUntilCollected) */
+  copies: { kept: number[] } | undefined = undefined;
   /** an async generator call's generator was started (its first `next()`) */
   started = false;
 
@@ -504,14 +520,17 @@ class Call implements FinishedCall {
   }
 }
 
-function invoke(spec: MethodAuditSpec, kind: FunctionKind, logger: AuditLogger, original: AnyFunction, thisArg: unknown, args: unknown[], name: string): unknown {
-  let call: Call;
-  let patch: AuditContextValue | undefined;
-  // which of a generator call's argument copies hold something of the app's (see trackUntilCollected)
-  let copies: { kept: number[] } | undefined;
+/**
+ * The call's record state, made before the method runs: its id, the context it was made in, and
+ * the context the method runs in (`inner`, when it links children), or undefined when making
+ * them failed (reported).
+ */
+function begin(spec: MethodAuditSpec, kind: FunctionKind, logger: AuditLogger, thisArg: unknown, args: unknown[], name: string): Call | undefined {
   try {
-    if (isGeneratorKind(kind) && spec.readsArgs) copies = { kept: [] };
-    call = new Call(spec, logger, thisArg, spec.readsArgs ? argsAsCalled(args, copies) : NO_ARGS, name);
+    // which of a generator call's argument copies hold something of the app's (see trackUntilCollected)
+    const copies = isGeneratorKind(kind) && spec.readsArgs ? { kept: [] } : undefined;
+    const call = new Call(spec, logger, thisArg, spec.readsArgs ? argsAsCalled(args, copies) : NO_ARGS, name);
+    call.copies = copies;
     if (isGeneratorKind(kind)) call.yielded = { count: 0, firstItemSeconds: undefined, items: spec.collectItems ? [] : undefined };
     const caller = currentContext();
     call.calledIn(caller);
@@ -523,27 +542,22 @@ function invoke(spec: MethodAuditSpec, kind: FunctionKind, logger: AuditLogger, 
       call.traceId = traceId;
       call.parentId = caller?.parentId;
       // Object.assign, not a spread: a spread plus members costs ~1 µs per call on V8
-      patch = spec.contextPatch ? Object.assign({}, spec.contextPatch, { parentId: id, traceId }) : { parentId: id, traceId };
+      call.inner = ownContext(spec.contextPatch ? Object.assign({}, spec.contextPatch, { parentId: id, traceId }) : { parentId: id, traceId });
     }
+    return call;
   } catch (setupError) {
-    // our own failure before the call: report it, and run the method unrecorded
     safeRecord(logger, () => {
       throw setupError;
     });
-    return Reflect.apply(original, thisArg, args);
+    return undefined;
   }
-  let out: unknown;
-  try {
-    out = patch
-      ? runWithOwnValue(patch, () => {
-          call.inner = currentContext();
-          return Reflect.apply(original, thisArg, args);
-        })
-      : Reflect.apply(original, thisArg, args);
-  } catch (error) {
-    call.finish({ status: "error", error });
-    throw error;
-  }
+}
+
+/** What the caller gets of what the method returned: the value itself, or a generator or promise observed until it ends. */
+function returned(call: Call, kind: FunctionKind, out: unknown, args: readonly unknown[]): unknown {
+  const spec = call.spec;
+  const logger = call.logger;
+  let copies = call.copies;
   // A plain method may return a generator object: an `async *` method compiled below ES2018
   // (tsc, Babel) is a plain function returning a helper's async generator, a `*` one compiled by
   // regenerator likewise. Recorded as a generator method is, when its consumer is done with it

@@ -228,9 +228,20 @@ export function snapshotContext(context: AuditContextValue): AuditContextValue {
  * made for this one call: without a current context it is used as it is (no copy).
  */
 export function runWithOwnValue<R>(value: AuditContextValue, fn: () => R): R {
-  const parent = shared.storage.getStore();
-  return shared.storage.run(parent ? derive(parent, value) : value, fn);
+  return shared.storage.run(ownContext(value), fn);
 }
+
+/**
+ * @internal The context {@link runWithOwnValue} runs in, for one who enters it itself with
+ * {@link auditStorage} (the decorators: fewer stack frames per call).
+ */
+export function ownContext(value: AuditContextValue): AuditContextValue {
+  const parent = shared.storage.getStore();
+  return parent ? derive(parent, value) : value;
+}
+
+/** @internal The one AsyncLocalStorage (see Shared), for the kit's own instrumentation only. */
+export const auditStorage: AsyncLocalStorage<AuditContextValue> = shared.storage;
 
 /**
  * @internal Runs `fn` in exactly the context `store` (captured earlier with `auditContext.get()`),

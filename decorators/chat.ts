@@ -1,9 +1,10 @@
 import { types } from "node:util";
 import { z } from "zod";
 import { forLogger } from "../src/instrument.js";
+import type { AuditLogger } from "../src/logger.js";
 import type { ChatInteractionInput } from "../src/types.js";
 import { finishReasonOf, firstOutputIndex, fromChunks, modelFrom, promptFromArgs, responseFromResult, toolCallsOf, usageFromResult, type ChatContent, type ChatUsage } from "./chat-extract.js";
-import { assertCalledAsFactory, failureMessageOf, withLinks, auditMethodDecorator, captured, decoratorOptionsShape, parseDecoratorInput, type AuditDecoratorOptions, type AuditMethodDecorator, type FinishedCall } from "./wrap.js";
+import { assertCalledAsFactory, failureMessageOf, withLinks, auditMethodDecorator, capturedOrNoted, hasNotes, noteCaptureFailure, type CaptureNotes, decoratorOptionsShape, parseDecoratorInput, type AuditDecoratorOptions, type AuditMethodDecorator, type FinishedCall } from "./wrap.js";
 
 /**
  * Options of {@link AuditChat}. The extractors replace the built-in guesses; `captureArgs` /
@@ -73,15 +74,36 @@ export function AuditChat(options: AuditChatOptions = {}): AuditMethodDecorator 
     collectItems: true,
     ...(o.persona !== undefined ? { contextPatch: { persona: o.persona } } : {}),
     record(logger, call) {
-      logger.logChatInteraction(forLogger(logger, chatInput(o, call)));
+      logger.logChatInteraction(forLogger(logger, chatInput(o, call, logger)));
     },
   });
 }
 
-function chatInput(o: AuditChatOptions, call: FinishedCall): ChatInteractionInput {
+/**
+ * The record's input. A capture option or extractor that throws loses what it gives (the prompt
+ * or the response then not captured, the usage read as without the option), not the record: the
+ * failure is noted in `metadata.auditChat` and reported (see noteCaptureFailure).
+ */
+function chatInput(o: AuditChatOptions, call: FinishedCall, logger: AuditLogger): ChatInteractionInput {
   const { outcome, yielded } = call;
-  const args = captured(o.captureArgs, call.args);
-  const prompt = args === undefined ? "" : o.prompt ? o.prompt(asList(args.value)) : promptFromArgs(asList(args.value));
+  const notes: CaptureNotes = {};
+  const args = capturedOrNoted(logger, notes, "captureArgs", o.captureArgs, call.args);
+  let prompt: ChatInteractionInput["prompt"] | undefined = "";
+  if (args !== undefined) {
+    try {
+      prompt = o.prompt ? o.prompt(asList(args.value)) : promptFromArgs(asList(args.value));
+    } catch (error) {
+      if (!o.prompt) throw error;
+      prompt = noteCaptureFailure(logger, notes, "prompt", error);
+    }
+  }
+  const extract = <T>(label: "response" | "usage", fn: () => T): T | undefined => {
+    try {
+      return fn();
+    } catch (error) {
+      return noteCaptureFailure(logger, notes, label, error);
+    }
+  };
   // what the method produced: its return value, or for a generator the items it yielded
   let raw: unknown = outcome.status === "ok" ? outcome.value : undefined;
   let meta: Record<string, unknown> = raw !== null && typeof raw === "object" ? (raw as Record<string, unknown>) : {};
@@ -92,15 +114,15 @@ function chatInput(o: AuditChatOptions, call: FinishedCall): ChatInteractionInpu
     const chunks = fromChunks(yielded.items);
     meta = raw !== null && typeof raw === "object" ? { ...chunks.last, ...(raw as Record<string, unknown>) } : chunks.last;
     raw = yielded.items;
-    const res = (kept = captured(o.captureResult, raw));
-    response = res === undefined ? undefined : o.response ? o.response(res.value) : res.value === raw ? chunks.response : responseFromResult(res.value);
+    const res = (kept = capturedOrNoted(logger, notes, "captureResult", o.captureResult, raw));
+    response = res === undefined ? undefined : o.response ? extract("response", () => o.response!(res.value)) : res.value === raw ? chunks.response : responseFromResult(res.value);
   } else if (outcome.status === "ok") {
     // (an object that is no data, a class instance, is read through a view of the members the
     // extractors read, its promises left out and marked handled)
     if (!isData(raw)) meta = viewOf(raw as object);
-    const res = (kept = captured(o.captureResult, raw));
+    const res = (kept = capturedOrNoted(logger, notes, "captureResult", o.captureResult, raw));
     if (res !== undefined && !isData(res.value)) kept = { value: res.value === raw ? meta : viewOf(res.value as object) };
-    response = res === undefined ? undefined : o.response ? o.response(res.value) : responseFromResult(kept!.value);
+    response = res === undefined ? undefined : o.response ? extract("response", () => o.response!(res.value)) : responseFromResult(kept!.value);
     if (res !== undefined && !o.response && kept!.value !== res.value && response === kept!.value) response = res.value as ChatContent;
   }
   // A result that is no data (an SDK stream the method returned, an AI SDK streamText result):
@@ -116,7 +138,7 @@ function chatInput(o: AuditChatOptions, call: FinishedCall): ChatInteractionInpu
     notRead = "a function";
     response = undefined;
   }
-  const usage = (o.usage ? o.usage(yielded ? meta : raw) : undefined) ?? usageFromResult(meta);
+  const usage = (o.usage ? extract("usage", () => o.usage!(yielded ? meta : raw)) : undefined) ?? usageFromResult(meta);
   const model = o.model ?? modelFrom(call.args, meta);
   const finishReason = finishReasonOf(meta) ?? (typeof meta.finishReason === "string" ? meta.finishReason : undefined);
   // Tool calls carry arguments, content like the response: with `captureResult: false` none, with
@@ -126,7 +148,7 @@ function chatInput(o: AuditChatOptions, call: FinishedCall): ChatInteractionInpu
   const ttft = firstTokenSeconds(yielded);
   const input: ChatInteractionInput = {
     interactionType: o.interactionType ?? "chat",
-    prompt,
+    prompt: prompt ?? "",
     ...(response !== undefined ? { response } : {}),
     ...(model !== undefined ? { model } : {}),
     ...(o.provider !== undefined ? { provider: o.provider } : {}),
@@ -141,10 +163,11 @@ function chatInput(o: AuditChatOptions, call: FinishedCall): ChatInteractionInpu
     // plain `method` here replaced in the record)
     metadata: { auditChat: notRead === undefined ? { method: call.qualifiedName } : { method: call.qualifiedName, responseNotRead: notRead } },
   };
+  if (hasNotes(notes)) Object.assign((input.metadata as { auditChat: Record<string, unknown> }).auditChat, notes);
   // (`captureArgs: false` / `captureResult: false`: not captured, which the record says, rather
   // than an empty prompt or response with its hash)
-  if (args === undefined) input.promptCaptured = false;
-  if ((o.captureResult === false && (outcome.status === "ok" || yielded?.items)) || notRead !== undefined) input.responseCaptured = false;
+  if (args === undefined || prompt === undefined) input.promptCaptured = false;
+  if ((o.captureResult === false && (outcome.status === "ok" || yielded?.items)) || notRead !== undefined || notes.resultError !== undefined || notes.responseError !== undefined) input.responseCaptured = false;
   const failure = failureMessageOf(outcome);
   if (failure !== undefined) input.errorMessage = failure;
   return withLinks(input, call);

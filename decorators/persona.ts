@@ -1,6 +1,6 @@
 import { z } from "zod";
 import type { PersonaActivityInput } from "../src/types.js";
-import { failureMessageOf, withLinks, auditMethodDecorator, captured, decoratorOptionsShape, parseDecoratorInput, type AuditDecoratorOptions, type AuditMethodDecorator, assertNamedFactory } from "./wrap.js";
+import { failureMessageOf, withLinks, auditMethodDecorator, capturedOrNoted, decoratorOptionsShape, parseDecoratorInput, type AuditDecoratorOptions, type AuditMethodDecorator, assertNamedFactory } from "./wrap.js";
 
 /**
  * Options of {@link AuditPersona}. Arguments and results are not recorded unless `captureArgs` /
@@ -46,12 +46,15 @@ export function AuditPersona(personaName: string, activityType: string, options:
     record(logger, call) {
       const { outcome } = call;
       const details: Record<string, unknown> = { method: call.qualifiedName };
-      const args = o.captureArgs === undefined ? undefined : captured(o.captureArgs, call.args);
+      // (a capture function that throws loses what it captures, not the record: noted in details)
+      const notes: Record<string, string> = {};
+      const args = o.captureArgs === undefined ? undefined : capturedOrNoted(logger, notes, "captureArgs", o.captureArgs, call.args);
       if (args) details.arguments = args.value;
       if (outcome.status === "ok" && o.captureResult !== undefined) {
-        const res = captured(o.captureResult, call.yielded ? { yielded: call.yielded.count, returned: outcome.value } : outcome.value);
+        const res = capturedOrNoted(logger, notes, "captureResult", o.captureResult, call.yielded ? { yielded: call.yielded.count, returned: outcome.value } : outcome.value);
         if (res) details.result = res.value;
       }
+      Object.assign(details, notes);
       const failure = failureMessageOf(outcome);
       if (failure !== undefined) details.error = failure;
       const input = withLinks<PersonaActivityInput>(

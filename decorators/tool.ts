@@ -1,6 +1,6 @@
 import { z } from "zod";
 import type { ToolUsageInput } from "../src/types.js";
-import { failureMessageOf, captured, withLinks, decoratorOptionsShape, auditMethodDecorator, parseDecoratorInput, type AuditDecoratorOptions, type AuditMethodDecorator, type FinishedCall, assertNamedFactory } from "./wrap.js";
+import { failureMessageOf, capturedOrNoted, hasNotes, type CaptureNotes, withLinks, decoratorOptionsShape, auditMethodDecorator, parseDecoratorInput, type AuditDecoratorOptions, type AuditMethodDecorator, type FinishedCall, assertNamedFactory } from "./wrap.js";
 
 /**
  * Options of {@link AuditTool}.
@@ -47,14 +47,17 @@ export function AuditTool(toolName: string, options: AuditToolOptions = {}): Aud
         { toolName: name, operation: o.operation ?? call.method, success: outcome.status === "ok", durationSeconds: call.durationSeconds },
         call,
       );
-      const parameters = captured(o.captureArgs, call.args);
+      // (a capture function that throws loses what it captures, not the record: noted in metadata)
+      const notes: CaptureNotes = {};
+      const parameters = capturedOrNoted(logger, notes, "captureArgs", o.captureArgs, call.args);
       if (parameters) input.parameters = parameters.value;
       if (outcome.status === "ok") {
-        const result = captured(o.captureResult, call.yielded ? { yielded: call.yielded.count, returned: outcome.value } : outcome.value);
+        const result = capturedOrNoted(logger, notes, "captureResult", o.captureResult, call.yielded ? { yielded: call.yielded.count, returned: outcome.value } : outcome.value);
         if (result) input.result = result.value;
       } else {
         input.errorMessage = failureMessageOf(outcome);
       }
+      if (hasNotes(notes)) input.metadata = { auditTool: notes };
       logger.logToolUsage(input);
     },
   });

@@ -186,6 +186,39 @@ export function captured(option: boolean | ((v: never) => unknown) | undefined, 
   return { value };
 }
 
+/** What a record notes of the capture options and extractors that threw (see noteCaptureFailure). */
+export type CaptureNotes = Record<string, string>;
+
+const NOTE_KEYS: Record<string, string> = { captureArgs: "argumentsError", captureResult: "resultError", prompt: "promptError", response: "responseError", usage: "usageError" };
+
+/**
+ * A capture option or extractor (`option`, named `label`) threw: the record is made without what
+ * it captures, rather than lost, and says so in `notes` (`argumentsError: "captureArgs threw:
+ * …"`, as @AuditErrors' `argumentsError`); the failure is reported as every failure to record
+ * is (an `error` event on the logger, else a warning).
+ */
+export function noteCaptureFailure(logger: AuditLogger, notes: CaptureNotes, label: string, error: unknown): undefined {
+  notes[NOTE_KEYS[label] ?? `${label}Error`] = `${label} threw: ${errorMessageOf(error)}`;
+  reportRecordFailure(logger, error);
+  return undefined;
+}
+
+/** {@link captured}, with a capture function that throws noted (see noteCaptureFailure): undefined then. */
+export function capturedOrNoted(logger: AuditLogger, notes: CaptureNotes, label: "captureArgs" | "captureResult", option: boolean | ((v: never) => unknown) | undefined, value: unknown): { value: unknown } | undefined {
+  if (typeof option !== "function") return captured(option, value);
+  try {
+    return { value: (option as (v: unknown) => unknown)(value) };
+  } catch (error) {
+    return noteCaptureFailure(logger, notes, label, error);
+  }
+}
+
+/** Whether any failure was noted. */
+export function hasNotes(notes: CaptureNotes): boolean {
+  for (const _ in notes) return true;
+  return false;
+}
+
 /** Puts the call's id, trace, parent and user on a log input (only those that are set). */
 export function withLinks<T extends RecordLinkInput>(input: T, call: FinishedCall): T {
   if (call.id !== undefined) input.id = call.id;

@@ -238,7 +238,54 @@ describe.each(["standard", "legacy"] as const)("the shared method wrapper (%s mo
     expect(await new A().later(1)).toBe(2);
     expect(new A().odd(1)).toBe(2);
     expect(events.map((e) => e.message)).toEqual(["capture failed", "capture failed", "[object Object]"]);
-    expect(await records(logger, "tool")).toEqual([]);
+    // (the record is kept, with what did not fail and the failure noted)
+    expect(await records(logger, "tool")).toMatchObject([
+      { operation: "run", success: true, result: 2, metadata: { auditTool: { argumentsError: "captureArgs threw: capture failed" } } },
+      { operation: "later", success: true, parameters: [1], metadata: { auditTool: { resultError: "captureResult threw: capture failed" } } },
+      { operation: "odd", success: true, result: 2, metadata: { auditTool: { argumentsError: "captureArgs threw: non-error value thrown" } } },
+    ]);
+  });
+
+  it("a capture option or extractor that throws loses only what it captures: the record is written with the rest and the failure noted, and an `error` event is emitted (the whole record was lost)", async () => {
+    const logger = newLogger();
+    const events: string[] = [];
+    logger.on("error", (e: Error) => events.push(e.message));
+    const boom = (what: string) => () => {
+      throw new Error(`${what} broke`);
+    };
+    class Bot {
+      ask(prompt: string) {
+        return { text: `re: ${prompt}`, usage: { input_tokens: 3, output_tokens: 4 } };
+      }
+      chat(prompt: string) {
+        return { text: `re: ${prompt}`, usage: { input_tokens: 3, output_tokens: 4 } };
+      }
+      plan(goal: string) {
+        return `plan for ${goal}`;
+      }
+      throws(tool: string) {
+        throw new Error(`${tool} failed`);
+      }
+    }
+    decorate(mode, Bot, "ask", AuditChat({ logger, model: "m1", prompt: boom("prompt"), usage: boom("usage") }));
+    decorate(mode, Bot, "chat", AuditChat({ logger, model: "m2", captureArgs: boom("captureArgs"), response: boom("response") }));
+    decorate(mode, Bot, "plan", AuditPersona("planner", "plan", { logger, captureArgs: boom("args"), captureResult: boom("result") }));
+    decorate(mode, Bot, "throws", AuditTool("t", { logger, captureArgs: boom("args") }));
+    const bot = new Bot();
+    expect(bot.ask("hi").text).toBe("re: hi");
+    expect(bot.chat("yo").text).toBe("re: yo");
+    expect(bot.plan("trip")).toBe("plan for trip");
+    expect(() => bot.throws("x")).toThrow("x failed");
+    expect(events).toEqual(["prompt broke", "usage broke", "captureArgs broke", "response broke", "args broke", "result broke", "args broke"]);
+    const chats = await records(logger, "chat");
+    expect(chats).toMatchObject([
+      { model: "m1", success: true, responsePreview: "re: hi", promptCaptured: false, metadata: { auditChat: { promptError: "prompt threw: prompt broke", usageError: "usage threw: usage broke" } } },
+      { model: "m2", success: true, promptCaptured: false, responseCaptured: false, inputTokens: 3, outputTokens: 4, metadata: { auditChat: { argumentsError: "captureArgs threw: captureArgs broke", responseError: "response threw: response broke" } } },
+    ]);
+    // (the usage option failed: the usage read from the result as without it)
+    expect(chats[0]).toMatchObject({ inputTokens: 3, outputTokens: 4 });
+    expect(await records(logger, "persona")).toMatchObject([{ personaName: "planner", success: true, details: { method: "Bot.plan", argumentsError: "captureArgs threw: args broke", resultError: "captureResult threw: result broke" } }]);
+    expect(await records(logger, "tool")).toMatchObject([{ operation: "throws", success: false, errorMessage: "x failed", metadata: { auditTool: { argumentsError: "captureArgs threw: args broke" } } }]);
   });
 
   it("keeps the caller's errors: same object, same type, sync stays sync", async () => {

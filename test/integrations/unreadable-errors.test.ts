@@ -221,11 +221,15 @@ describe("a thrown value the kit cannot read reaches the app as it is, and the c
     expect(s.gives() === proxy).toBe(true); // (not awaited: `await` reads a revoked Proxy's `then`)
     expectOutcome(await outcome(() => s.fails()), "threw", proxy);
     expect(s.run(1)).toBe(2);
-    const recs = await recordsOf(logger, "tool_usage", 2);
+    const recs = await recordsOf(logger, "tool_usage", 3);
     expect(recs.map((r) => [r.operation, r.success, r.errorMessage])).toEqual([
       ["gives", true, undefined],
       ["fails", false, "non-error value thrown"],
+      ["run", true, undefined],
     ]);
+    // (a capture function's failure costs the record what it captures, noted: never the record)
+    expect(recs[2]).toMatchObject({ result: 2, metadata: { auditTool: { argumentsError: expect.stringMatching(/^captureArgs threw: /) } } });
+    expect(recs[2]).not.toHaveProperty("parameters");
     expect(events.map((e) => e.message)).toEqual([UNREADABLE_ERROR]);
   });
 });

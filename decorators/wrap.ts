@@ -361,7 +361,7 @@ function wrapMethod(original: AnyFunction, methodName: string, spec: MethodAudit
       // The method is called from here, in its context entered directly, so that each decorated
       // level adds two frames to an error's stack (this one and AsyncLocalStorage.run), not four
       // more (a closure, runWithOwnValue and invoke pushed the app's own frames past V8's
-      // default limit of 10 three levels deep; found by review, 2026-12-05).
+      // default limit of 10 three levels deep; found by review, 2026-12-04).
       let out: unknown;
       try {
         out = call.inner === undefined ? Reflect.apply(original, this, args) : auditStorage.run(call.inner, Reflect.apply, original, this, args);

@@ -180,7 +180,7 @@ function derive(parent: AuditContextValue | undefined, value: AuditContextValue)
   const metadata = value.metadata ? { ...parent.metadata, ...value.metadata } : parent.metadata;
   // A context with no user of its own takes its parent's as it is when asked, not as it was now:
   // a user the caller sets while a decorated call runs (authentication finishing concurrently)
-  // reaches the records made inside the call (they lacked it: found by review, 2026-12-05). Not
+  // reaches the records made inside the call (they lacked it: found by review, 2026-12-04). Not
   // over a lookup of the parent's own (the Express request's, see kUserLookup), which is
   // inherited and asks for itself.
   if (parent.userId === undefined && value.userId === undefined && (value as { [kUserLookup]?: UserLookup })[kUserLookup] === undefined) {

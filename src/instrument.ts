@@ -135,7 +135,7 @@ const NATIVE_PROMISE_PROTOTYPE = Object.getPrototypeOf((async () => {})()) as ob
  * library's: its prototype is this realm's Promise.prototype, or another realm's (a vm
  * context's, Jest's environment's), whose `then` is as safe to call. Not `p.constructor ===
  * Promise`: with the global `Promise` replaced, no native promise passed that (found by review,
- * 2026-12-05). False where asking throws (a revoked Proxy).
+ * 2026-12-04). False where asking throws (a revoked Proxy).
  */
 export function isNativePromise(p: Promise<unknown>): boolean {
   try {

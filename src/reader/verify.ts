@@ -90,7 +90,8 @@ export async function verifyAuditLog(auditPath: string, options: VerifyOptions =
   }
   const sessions = options.sessionId ? [options.sessionId] : present;
   const trustedKeys = toPublicKeys(options.publicKey);
-  const holds = collectHolds(dir, trustedKeys, options.trustedCheckpoints ?? []);
+  const { holds, shredded } = collectDirectoryEvents(dir, trustedKeys, options.trustedCheckpoints ?? []);
+  for (const kid of shredded) f.shredded.add(kid);
   let anyCheckpoints = false;
   for (const sessionId of sessions) {
     const cps = readCheckpoints(dir, sessionId);
@@ -129,7 +130,6 @@ export async function verifyAuditLog(auditPath: string, options: VerifyOptions =
     // (a shredding is recorded in the maintenance session): checked for the whole directory only,
     // a deleted key store verified per session (the viewer's verdict) was "verified" (found by
     // review, 2026-12-04)
-    for (const other of present) if (other !== options.sessionId) noteShreddings(dir, other, f);
     checkKeyStores(dir, f);
   } else {
     checkKeyStores(dir, f);
@@ -186,19 +186,6 @@ function checkKeyStores(dir: string, f: Findings): void {
       kind: "key_missing",
       detail: `Data key ${kid}, which ${at.file}${at.seq !== undefined ? ` (seq ${at.seq})` : ""} is encrypted under, is in no key store of the directory, and no subject_shredded record says it was destroyed: a key store was edited outside crypto-shredding, and that subject's encrypted content can no longer be read.`,
     });
-  }
-}
-
-/**
- * The data keys `sessionId`'s audit_event chain says were destroyed: its `subject_shredded`
- * records, and the shreddings a `retention_pruned` record carries for a session it removed (what
- * the chain walk notes of the sessions it verifies).
- */
-function noteShreddings(dir: string, sessionId: string, f: Findings): void {
-  for (const rec of auditEventsOf(dir, sessionId, ["subject_shredded", "retention_pruned"])) {
-    const d = rec.details as { keyIds?: unknown; shreddedKeyIds?: unknown } | undefined;
-    const ids = rec.eventType === "subject_shredded" ? d?.keyIds : d?.shreddedKeyIds;
-    if (Array.isArray(ids)) for (const id of ids) if (typeof id === "string") f.shredded.add(id);
   }
 }
 
@@ -344,19 +331,14 @@ async function verifyKind(
       if (rec) {
         if (kind === "chat_interaction" && rec.fullContent) checkContent(dir, file, rec, sealed!.hash, f);
         if (kind === "audit_event" && rec.eventType === "subject_shredded") {
+          // (what it destroyed counts as shredded when collectDirectoryEvents took it)
           const ids = (rec.details as { keyIds?: unknown } | undefined)?.keyIds;
-          if (Array.isArray(ids)) for (const id of ids) if (typeof id === "string") f.shredded.add(id);
           f.notes.push({
             file: file.name,
             ...(seq !== undefined ? { seq } : {}),
             kind: "key_shredded",
             detail: `A subject's data keys were destroyed (crypto-shredding${Array.isArray(ids) ? `: ${ids.join(", ")}` : ""}) at ${String(rec.timestamp)}; its encrypted content stays unreadable, its records still verify.`,
           });
-        }
-        if (kind === "audit_event" && rec.eventType === "retention_pruned") {
-          // a removed session's shreddings, carried by the (chained) retention record
-          const ids = (rec.details as { shreddedKeyIds?: unknown } | undefined)?.shreddedKeyIds;
-          if (Array.isArray(ids)) for (const id of ids) if (typeof id === "string") f.shredded.add(id);
         }
         if (kind === "error" && rec.errorType === "audit_log_repaired") {
           f.notes.push({ file: file.name, ...(seq !== undefined ? { seq } : {}), kind: "repaired_after_crash", detail: String(rec.message) });
@@ -452,19 +434,33 @@ interface HoldSpan {
  * believed only where its session's chain is signed, when that can be told (see
  * signedAuditEventSeq): an appended one needs no key (found by review, 2026-12-04). Placements
  * all count (one more hold can only make more prunes suspect). Releases are matched once every
- * placement is known (a release read before its placement's session was lost).
+ * placement is known (a release read before its placement's session was lost). And every data
+ * key a shredding destroyed (`subject_shredded`, and a removed session's shreddings its
+ * `retention_pruned` record carries), believed as releases are: the key stores are checked
+ * against them (see checkKeyStores), in one scan with the holds.
  */
-function collectHolds(dir: string, trustedKeys: readonly KeyObject[], trustedCheckpoints: readonly Checkpoint[]): HoldSpan[] {
+function collectDirectoryEvents(dir: string, trustedKeys: readonly KeyObject[], trustedCheckpoints: readonly Checkpoint[]): { holds: HoldSpan[]; shredded: Set<string> } {
   const spans = new Map<string, HoldSpan>();
   const releases: Array<{ ids: readonly string[]; at: number }> = [];
+  const shredded = new Set<string>();
   for (const sessionId of listSessionIds(dir)) {
     const signed = signedAuditEventSeq(readCheckpoints(dir, sessionId), trustedCheckpoints.filter((c) => c.checkpoint.sessionId === sessionId), trustedKeys);
-    for (const rec of auditEventsOf(dir, sessionId, ["legal_hold_placed", "legal_hold_released"])) {
+    // (with a trusted key, only what a signed checkpoint covers: a record anyone can seal onto
+    // the chain with no key must not excuse a removal)
+    const covered = (seq: unknown): boolean => signed === undefined || (typeof seq === "number" && seq <= signed);
+    for (const rec of auditEventsOf(dir, sessionId, ["legal_hold_placed", "legal_hold_released", "subject_shredded", "retention_pruned"])) {
+      const d = (rec.details ?? {}) as { holdId?: unknown; scope?: unknown; holdIds?: unknown; keyIds?: unknown; shreddedKeyIds?: unknown };
+      if (rec.eventType === "subject_shredded" || rec.eventType === "retention_pruned") {
+        // a shredding, or a removed session's shreddings carried by its retention record; a
+        // forged one excused a key deleted from its store (2026-12-04, fifth session)
+        const ids = rec.eventType === "subject_shredded" ? d.keyIds : d.shreddedKeyIds;
+        if (Array.isArray(ids) && covered(rec.seq)) for (const id of ids) if (typeof id === "string") shredded.add(id);
+        continue;
+      }
       const t = Date.parse(String(rec.timestamp));
-      const d = (rec.details ?? {}) as { holdId?: unknown; scope?: unknown; holdIds?: unknown };
       if (rec.eventType === "legal_hold_placed" && typeof d.holdId === "string" && d.holdId && typeof d.scope === "string" && d.scope) {
         spans.set(d.holdId, { id: d.holdId, scope: d.scope, placedAt: t, releasedAt: undefined });
-      } else if (rec.eventType === "legal_hold_released" && Array.isArray(d.holdIds) && (signed === undefined || (typeof rec.seq === "number" && rec.seq <= signed))) {
+      } else if (rec.eventType === "legal_hold_released" && Array.isArray(d.holdIds) && covered(rec.seq)) {
         releases.push({ ids: d.holdIds.filter((id): id is string => typeof id === "string"), at: t });
       }
     }
@@ -475,7 +471,7 @@ function collectHolds(dir: string, trustedKeys: readonly KeyObject[], trustedChe
       if (span && (span.releasedAt === undefined || r.at < span.releasedAt)) span.releasedAt = r.at;
     }
   }
-  return [...spans.values()];
+  return { holds: [...spans.values()], shredded };
 }
 
 /**

@@ -17,6 +17,7 @@ import {
   checkpointsFile,
   editLines,
   forgePrune,
+  forgeShred,
   hashOf,
   newSigner,
   noteKinds,
@@ -621,6 +622,28 @@ describe("the key stores", () => {
     const r = await verify(log);
     expectOnly(r, ["key_missing"]);
     expect(r.problems.every((x) => x.detail.includes(kid))).toBe(true);
+  });
+
+  // (2026-12-04, fifth session: a subject_shredded record anyone can append, sealed onto the chain
+  // with no key, excused the deleted key; with a public key only a shredding a signed checkpoint
+  // covers counts, as for retention records)
+  it("a data key deleted and excused by a forged subject_shredded record (no signed checkpoint covers it) is still key_missing; without a public key it is taken as said", async () => {
+    const log = await buildLog({ encrypt: true, finalize: false });
+    log.logger.logChatInteraction({ prompt: "alice's prompt", response: "the answer", model: "m", userId: "alice" });
+    log.logger.logChatInteraction({ prompt: "bob's prompt", response: "ok", model: "m", userId: "bob" });
+    await log.logger.finalizeSession();
+    const stores = fs.readdirSync(log.auditDir).filter((n) => n.startsWith("subject_keys_"));
+    const file = `${log.auditDir}/${stores[0]}`;
+    const lines = fs.readFileSync(file, "utf8").split("\n").filter((l) => l !== "");
+    const kid = (JSON.parse(lines[0]!) as { kid: string }).kid;
+    fs.writeFileSync(file, lines.slice(1).map((l) => `${l}\n`).join(""));
+    forgeShred(log, [kid]);
+    const r = await verify(log);
+    expectOnly(r, ["key_missing"]);
+    expect(r.problems.every((x) => x.detail.includes(kid))).toBe(true);
+    // (self-consistent only: no key to tell a forged record from a real one)
+    const unsigned = await verifyAuditLog(log.auditDir);
+    expect(unsigned.problems.map((p) => p.kind)).not.toContain("key_missing");
   });
 });
 

@@ -480,7 +480,10 @@ export class AuditLogger extends EventEmitter<AuditLoggerEvents> implements Exit
     const ctx = auditContext.get();
     const rc: RedactionCounts = {};
     const id = v.id ?? newId();
-    const f: Fields = { toolName: v.toolName, operation: v.operation };
+    // (`operation` is free text to the kit: withAuditFetch's "METHOD host/path" carries the URL's
+    // path, whose secrets and e-mail addresses were written as they were, while the same URL in
+    // `parameters` was redacted and encrypted; review, 2026-12-04)
+    const f: Fields = { toolName: v.toolName, operation: this.redactor ? this.redactor.redactText(v.operation, rc) : v.operation };
     const persona = v.persona ?? ctx?.persona;
     if (persona !== undefined) f.persona = persona;
     const key = this.keyFor(v.userId ?? ctx?.userId);

@@ -1,3 +1,5 @@
+import fs from "node:fs";
+import path from "node:path";
 import vm from "node:vm";
 import ky from "ky";
 import { Headers as UndiciHeaders, Request as UndiciRequest, fetch as undiciFetch } from "undici";
@@ -513,5 +515,23 @@ describe("withAuditFetch", () => {
     const recs = await recordsOf(logger, "tool_usage");
     expect(recs).toHaveLength(1);
     expect(recs[0]).toMatchObject({ userId: "u-7", traceId: "tr-7", parentId: "p-7" });
+  });
+
+  // (review, 2026-12-04, fifth session: `operation`, "METHOD host/path", was written as it is, an
+  // identifier: a secret or an e-mail address in the URL's path was in the record in plain text,
+  // and in exports and `tail`, while the same URL in `parameters` was redacted and encrypted)
+  it("with redaction on, the URL path in `operation` is redacted as the parameters' URL is; with encryption too, the path's secrets are nowhere on disk", async () => {
+    const logger = newLogger({ redact: {}, encryptSensitiveContent: true, encryptionKey: TEST_KEY });
+    const auditedFetch = withAuditFetch(fetch, { logger });
+    const token = "ghp_" + "SECRETpathTOKEN0123456789abcdefghijk".slice(0, 36);
+    await (await auditedFetch(`${origin}/users/pathleak@victim.org/profile`)).text();
+    await (await auditedFetch(`${origin}/bots/${token}/send`)).text();
+    const recs = await recordsOf(logger, "tool_usage");
+    expect(recs.map((r) => r.operation)).toEqual([`GET ${new URL(origin).host}/users/[REDACTED:email]/profile`, `GET ${new URL(origin).host}/bots/[REDACTED:github]/send`]);
+    expect(recs.map((r) => r.redactions)).toEqual([expect.objectContaining({ email: expect.any(Number) }), expect.objectContaining({ github: expect.any(Number) })]);
+    await logger.flush();
+    const onDisk = fs.readdirSync(logger.auditDir, { recursive: true }).map((n) => path.join(logger.auditDir, String(n))).filter((f) => fs.statSync(f).isFile()).map((f) => fs.readFileSync(f, "utf8")).join("\n");
+    expect(onDisk).not.toContain("pathleak@victim.org");
+    expect(onDisk).not.toContain("SECRETpathTOKEN");
   });
 });

@@ -80,7 +80,8 @@ export function redactUrl(raw: string): string {
     for (const name of [...u.searchParams.keys()]) if (/pass/i.test(name)) u.searchParams.set(name, "***");
     return u.toString();
   } catch {
-    return raw.includes("@") ? "(connection string)" : raw;
+    // (a keyword connection string, `host=… password=…`, was echoed whole; review, 2026-12-04)
+    return "(not shown: it may hold a password)";
   }
 }
 

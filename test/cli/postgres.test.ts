@@ -379,6 +379,12 @@ describe("audit-logger --postgres: usage and connection errors", () => {
       expect(r.code, `${args.join(" ")}: ${r.stderr}`).toBe(2);
       expect(r.stderr, args.join(" ")).toMatch(message);
     }
+    // (review, 2026-12-04, fifth session: a keyword connection string, which is no URL, was echoed
+    // in the message, password and all)
+    const keyword = await runCli(["summary", "--postgres", "host=db.internal user=bob password=S3cretPW dbname=audit"]);
+    expect(keyword.code).toBe(2);
+    expect(keyword.stderr).toMatch(/option --postgres must be a URL/);
+    expect(keyword.stderr).not.toContain("S3cretPW");
   });
 
   it("--help of each command and of the CLI mention --postgres", async () => {

@@ -1128,10 +1128,15 @@ export class AuditLogger extends EventEmitter<AuditLoggerEvents> implements Exit
     return isPlainJson(v, this.config.maxValueChars) ? (v as JsonValue) : toJsonSafe(v, this.config.maxValueChars);
   }
 
-  /** A prompt or response as stored text (structured ones as JSON), redacted; never truncated. */
+  /**
+   * A prompt or response as stored text (structured ones as JSON), redacted; never truncated. A
+   * string holding JSON (a structured-output response) is redacted as the data it holds, in its
+   * own text, as a tool call's arguments are; any other string as text (it was always redacted as
+   * text, so path rules and JSON escapes were missed; found by review, 2026-12-04).
+   */
   private contentText(v: unknown, rc: RedactionCounts): { text: string; format: "text" | "json" } {
     if (!this.redactor) return asText(v);
-    if (typeof v === "string") return { text: this.redactor.redactText(v, rc), format: "text" };
+    if (typeof v === "string") return { text: this.redactor.redactValue(v, rc) as string, format: "text" };
     // JSON text is redacted as the data it holds (rules can name its members)
     return asText(v === undefined ? v : this.redactor.redactValue(v instanceof JsonText ? JSON.parse(v.text) : toJsonData(v), rc));
   }

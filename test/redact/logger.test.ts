@@ -166,6 +166,45 @@ describe("redaction in the logger", () => {
     expect(rec.redactions).toEqual({ path: 2, email: 2, bearer: 1, aws_secret_key: 1 });
   });
 
+  // Found by review 2026-12-04: a prompt or response given as a string was redacted as text
+  // only, so a structured-output response (a JSON string) kept the members a path rule names and
+  // an address written with a JSON escape, in its content file and preview, while the same JSON
+  // as a tool call's arguments was redacted.
+  for (const thread of [false, true]) {
+    it(`a prompt or response string holding JSON is redacted as the data it holds, in its own text; other strings as before${thread ? " (thread: true)" : ""}`, async () => {
+      const projectPath = tmpProject();
+      const logger = new AuditLogger({ sessionId: "redact_json_content", projectPath, thread, redact: { paths: ["*.password", "*.ssn"] } });
+      const structured = '{"name":"Bob","password":"hunter2-RESP","ssn":"078051120","note":"bob\\u0040x.io"}';
+      const untouched = '{ "q":  "weather" ,\n "ratio": 1.10, "list": [1,2] }';
+      const id = logger.logChatInteraction({ prompt: untouched, response: structured, toolCalls: [{ name: "signup", arguments: structured }] });
+      const plain = logger.logChatInteraction({ prompt: "mail bob@example.com, password: hunter2-P", response: "[1, 2] then carol@example.com" });
+      await logger.finalizeSession();
+      for (const { file, text } of everyFile(logger.auditDir)) {
+        for (const secret of ["hunter2-RESP", "078051120", "bob\\u0040x.io", "bob@example.com", "carol@example.com"]) expect(text.includes(secret), `${secret} in ${file}`).toBe(false);
+      }
+      const content = (i: string, part: "prompt" | "response"): string => fs.readFileSync(path.join(logger.auditDir, "full_interactions", `${part}_${i}.txt`), "utf8");
+      const redacted = '{"name":"Bob","password":"[REDACTED:path]","ssn":"[REDACTED:path]","note":"[REDACTED:email]"}';
+      expect(content(id, "response")).toBe(redacted);
+      // nothing to redact: the very same bytes (spacing, number spellings)
+      expect(content(id, "prompt")).toBe(untouched);
+      // not one JSON document: text redaction, exactly as before
+      expect(content(plain, "prompt")).toBe("mail [REDACTED:email], password: hunter2-P");
+      expect(content(plain, "response")).toBe("[1, 2] then [REDACTED:email]");
+      const [rec, plainRec] = fs
+        .readFileSync(path.join(logger.auditDir, "chat_interactions_redact_json_content.jsonl"), "utf8")
+        .trim()
+        .split("\n")
+        .map((l) => JSON.parse(l) as { responsePreview: string; promptPreview: string; toolCalls: Array<{ arguments: string }>; redactions: Record<string, number>; responseFormat?: string });
+      expect(redacted.startsWith(rec!.responsePreview)).toBe(true);
+      expect(rec!.promptPreview).toBe(untouched);
+      expect(rec!.responseFormat).toBeUndefined();
+      // the same as the tool call's arguments
+      expect(rec!.toolCalls[0]!.arguments).toBe(redacted);
+      expect(rec!.redactions).toEqual({ path: 4, email: 2 });
+      expect(plainRec!.redactions).toEqual({ email: 2 });
+    });
+  }
+
   it("the production preset redacts by default; the full content file holds the redacted text and its hash matches", async () => {
     const projectPath = tmpProject();
     const logger = new AuditLogger(PresetConfigs.production("prod", projectPath, { encryptionKey: TEST_KEY }));

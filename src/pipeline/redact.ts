@@ -287,6 +287,40 @@ function isJsonSpace(c: number): boolean {
 /** Strings longer than this are not read as JSON (see walkString). */
 const MAX_JSON_STRING = 1_048_576;
 
+/** A header name as sent (HTTP token characters; an HTTP/2 pseudo-header starts with ":"). */
+const HEADER_NAME = /^:?[A-Za-z0-9][A-Za-z0-9_-]{0,99}$/;
+
+/** Header names common enough that a flat list holding one is taken for headers even without a "-" in any name. */
+const COMMON_HEADERS = new Set(["authorization", "cookie", "host", "accept", "connection", "origin", "referer", "date", "server", "location", "vary", "etag", "range", "upgrade", "via", "pragma", "expect", "forwarded", "priority", "te", "trailer", "dnt", "age", "allow", "link"]);
+
+/**
+ * Whether an array is headers as a flat list, `[name, value, name, value]` (Node's
+ * `req.rawHeaders`): an even number of strings, every other one (from the first) a header name,
+ * one of them with a "-", a pseudo-header or a common header name, so a list of plain words
+ * (`["a", "b", "c", "d"]`, `["password", "email"]`) is not one.
+ */
+function isFlatHeaderList(items: readonly unknown[]): boolean {
+  if (items.length % 2 !== 0) return false;
+  let headerLike = false;
+  for (let i = 0; i < items.length; i += 2) {
+    const name = items[i];
+    if (typeof name !== "string" || typeof items[i + 1] !== "string" || !HEADER_NAME.test(name)) return false;
+    headerLike ||= name.includes("-") || name.charCodeAt(0) === 58 || COMMON_HEADERS.has(name.toLowerCase());
+  }
+  return headerLike;
+}
+
+/**
+ * Whether an array is a list of entries, `[[key, value], ...]` (`[...headers]`,
+ * `Object.entries(o)`, `[...map]`): every item a two-item array whose first is a string.
+ */
+function isEntryList(items: readonly unknown[]): boolean {
+  for (const item of items) {
+    if (!Array.isArray(item) || item.length !== 2 || typeof item[0] !== "string") return false;
+  }
+  return true;
+}
+
 /** A Map key as text for path rules (a key with no string form, a null-prototype object, is "[object Object]" as the serialiser writes it). */
 function keyText(k: unknown): string {
   try {
@@ -425,7 +459,8 @@ export class Redactor {
     return this.walk(value, counts, keys, [], 0);
   }
 
-  private walk(value: unknown, counts: RedactionCounts, path: string[], stack: object[], depth: number): unknown {
+  /** (`entry`: `value` is an item of a list of entries, see walkObjectValue) */
+  private walk(value: unknown, counts: RedactionCounts, path: string[], stack: object[], depth: number, entry = false): unknown {
     if (this.paths.matches(path)) {
       counts[PATH_RULE] = (counts[PATH_RULE] ?? 0) + 1;
       return this.token(PATH_RULE, canonical(value));
@@ -450,7 +485,7 @@ export class Redactor {
     // the placeholders written)
     const before = { ...counts };
     try {
-      return this.walkObjectValue(value, counts, path, stack, depth);
+      return this.walkObjectValue(value, counts, path, stack, depth, entry);
     } catch (err) {
       // an object whose very shape cannot be read (a revoked Proxy, a Proxy whose traps throw),
       // as the serialiser records it
@@ -523,14 +558,42 @@ export class Redactor {
     return text;
   }
 
-  private walkObjectValue(value: object, counts: RedactionCounts, path: string[], stack: object[], depth: number): unknown {
+  /**
+   * (Headers as arrays are read as members, each value with its name as key, as an object's are:
+   * a flat `[name, value, ...]` list, see isFlatHeaderList, and the `[key, value]` items of a
+   * list of entries (`entry`); until 2026-12-04 only objects and Maps were, so `req.rawHeaders`
+   * and `[...headers]` kept Basic credentials, and key paths could not reach their cookies.)
+   */
+  private walkObjectValue(value: object, counts: RedactionCounts, path: string[], stack: object[], depth: number, entry = false): unknown {
     if (value instanceof Date) return new Date(value.getTime());
     if (ArrayBuffer.isView(value) || value instanceof ArrayBuffer) return value; // bytes are never written as text
     stack.push(value);
     try {
       if (Array.isArray(value)) {
-        const out: unknown[] = new Array(value.length);
-        for (let i = 0; i < value.length; i++) out[i] = this.walk(value[i], counts, path, stack, depth + 1);
+        const n = value.length;
+        const out: unknown[] = new Array(n);
+        if (n > 0 && (entry ? n === 2 && typeof value[0] === "string" : Array.isArray(value[0]) || (typeof value[0] === "string" && n % 2 === 0))) {
+          // (read once: a getter or Proxy is asked for each item once, as below)
+          const items: unknown[] = new Array(n);
+          for (let i = 0; i < n; i++) items[i] = value[i];
+          const members = entry || isFlatHeaderList(items);
+          const entries = !members && isEntryList(items);
+          for (let i = 0; i < n; i++) {
+            if (members && i % 2 === 1) {
+              const key = items[i - 1] as string;
+              path.push(key.toLowerCase());
+              try {
+                out[i] = this.walkMember(key, items[i], counts, path, stack, depth);
+              } finally {
+                path.pop();
+              }
+            } else {
+              out[i] = this.walk(items[i], counts, path, stack, depth + 1, entries);
+            }
+          }
+          return out;
+        }
+        for (let i = 0; i < n; i++) out[i] = this.walk(value[i], counts, path, stack, depth + 1);
         return out;
       }
       if (value instanceof Set) {

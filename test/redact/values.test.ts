@@ -184,4 +184,40 @@ describe("redactValue", () => {
     expect(Object.getOwnPropertyDescriptor(out, "__proto__")?.value).toEqual({ polluted: "[REDACTED:email]" });
     expect(({} as Record<string, unknown>).polluted).toBeUndefined();
   });
+
+  // Found by review 2026-12-04: only the members of objects and Maps were read with their key as
+  // label or reached by key paths, so headers as arrays (Node's req.rawHeaders, [...headers],
+  // Object.entries) kept Basic credentials and cookies.
+  it("headers as a flat [name, value, ...] list or as [name, value] entries are read as members: labels and key paths reach their values", () => {
+    const r = new Redactor({ paths: ["*.cookie", "*.password"] });
+    const counts: RedactionCounts = {};
+    const input = {
+      rawHeaders: ["Host", "api.example.com", "Authorization", "Basic YWxpY2U6UkFXSEVBREVSUFc=", "Cookie", "sid=COOKIESECRET123"],
+      http2: [":authority", "api.example.com", "authorization", "Basic b25lOlRXT1RIUkVF"],
+      entries: [["authorization", "Basic ZW50cmllczpFTlRSWVBX"], ["cookie", "sid=ENTRYCOOKIE456"], ["accept", "*/*"]],
+      fields: Object.entries({ user: "k", password: "hunter2-E" }),
+    };
+    expect(r.redactValue(input, counts, "context")).toEqual({
+      rawHeaders: ["Host", "api.example.com", "Authorization", "Basic [REDACTED:bearer]", "Cookie", "[REDACTED:path]"],
+      http2: [":authority", "api.example.com", "authorization", "Basic [REDACTED:bearer]"],
+      entries: [["authorization", "Basic [REDACTED:bearer]"], ["cookie", "[REDACTED:path]"], ["accept", "*/*"]],
+      fields: [["user", "k"], ["password", "[REDACTED:path]"]],
+    });
+    expect(counts).toEqual({ bearer: 3, path: 3 });
+  });
+
+  it("ordinary string arrays are not read as headers, also where a word is a key a path names", () => {
+    const r = new Redactor({ paths: ["*.a", "*.password", "*.token"] });
+    const counts: RedactionCounts = {};
+    const input = {
+      words: ["a", "b", "c", "d"],
+      fields: ["password", "email"],
+      pair: ["token", "refresh"],
+      odd: ["Authorization", "Basic YWxpY2U6UkFXSEVBREVSUFc=", "x"],
+      mixed: [["a", "b"], "c"],
+      sentence: ["my authorization is", "tokenish"],
+    };
+    expect(r.redactValue(input, counts)).toEqual(input);
+    expect(counts).toEqual({});
+  });
 });

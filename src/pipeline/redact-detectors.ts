@@ -190,22 +190,36 @@ export function jwtHeaderValid(token: string): boolean {
   }
 }
 
+/** A letter, digit or combining mark of any script (for an e-mail's local part beyond ASCII). */
+const WORD_CHAR = /^[\p{L}\p{M}\p{N}]$/u;
+
 /**
- * The start of an e-mail's local part (1-64 of A-Z a-z 0-9 . _ % + -) before the "@" at `at`,
- * or -1. A longer run of such characters is taken from its last 64 (the address is redacted, not
- * left whole for having too long a local part).
+ * The start of an e-mail's local part (1-64 UTF-16 units of A-Z a-z 0-9 . _ % + - and letters,
+ * digits and marks of any script) before the "@" at `at`, or -1. A longer run of such characters
+ * is taken from its last 64 (the address is redacted, not left whole for having too long a local
+ * part), never starting inside a surrogate pair.
  */
 function emailStart(text: string, at: number): number {
   let i = at;
   while (i > 0 && at - i < 65) {
     const c = text.charCodeAt(i - 1);
-    const local =
-      (c >= 97 && c <= 122) || (c >= 65 && c <= 90) || (c >= 48 && c <= 57) || c === 46 || c === 95 || c === 37 || c === 43 || c === 45;
-    if (!local) break;
-    i--;
+    if ((c >= 97 && c <= 122) || (c >= 65 && c <= 90) || (c >= 48 && c <= 57) || c === 46 || c === 95 || c === 37 || c === 43 || c === 45) {
+      i--;
+    } else if (c < 0x80) {
+      break;
+    } else if (c >= 0xdc00 && c <= 0xdfff && i >= 2 && WORD_CHAR.test(text.slice(i - 2, i))) {
+      i -= 2; // a letter outside the BMP (a surrogate pair)
+    } else if (WORD_CHAR.test(text[i - 1]!)) {
+      i--;
+    } else {
+      break;
+    }
   }
-  const length = at - i;
-  return length >= 1 ? Math.max(i, at - 64) : -1;
+  if (at - i < 1) return -1;
+  let start = Math.max(i, at - 64);
+  const first = text.charCodeAt(start);
+  if (start > i && first >= 0xdc00 && first <= 0xdfff) start--;
+  return start;
 }
 
 const hasDigit = (s: string): boolean => /\d/.test(s);
@@ -247,10 +261,12 @@ export const BUILTIN_DETECTORS: readonly Detector[] = Object.freeze([
     name: "private_key",
     minLength: 27,
     // through the END line; a block cut off (a truncated preview) through whatever still looks
-    // like key material: base64, "Name: value" header lines, real or JSON-escaped line breaks.
-    // The search for END stops at the next BEGIN, so many headers without END stay linear.
+    // like key material: base64, "Name: value" header lines, real or JSON-escaped line breaks,
+    // spaces and tabs before more base64 (a block flattened to one line; until 2026-12-04 its
+    // body after the first space was kept). The search for END stops at the next BEGIN, so many
+    // headers without END stay linear.
     pattern:
-      /-----BEGIN (?:[A-Z0-9]+ )*PRIVATE KEY(?: BLOCK)?-----(?:(?:[^-]|-(?!----BEGIN ))*?-----END (?:[A-Z0-9]+ )*PRIVATE KEY(?: BLOCK)?-----|(?:[A-Za-z0-9+/=]|\r?\n|\\[rn]|[A-Za-z-]+: [^\r\n\\]*)*)/g,
+      /-----BEGIN (?:[A-Z0-9]+ )*PRIVATE KEY(?: BLOCK)?-----(?:(?:[^-]|-(?!----BEGIN ))*?-----END (?:[A-Z0-9]+ )*PRIVATE KEY(?: BLOCK)?-----|(?:[A-Za-z0-9+/=]|[ \t]+(?=[A-Za-z0-9+/=])|\r?\n|\\[rn]|[A-Za-z-]+: [^\r\n\\]*)*)/g,
     hint: (t) => t.includes("-----BEGIN"),
   }),
   detector({
@@ -297,10 +313,11 @@ export const BUILTIN_DETECTORS: readonly Detector[] = Object.freeze([
     name: "slack",
     minLength: 15,
     pattern: new RegExp(
-      `${TB}(?:xox[abeoprs]-[0-9A-Za-z-]{10,}|xapp-\\d-[0-9A-Za-z-]{10,})|https?://hooks\\.slack\\.com/(?:services|workflows|triggers)/[A-Za-z0-9_/-]+`,
+      // (a webhook URL also without its scheme, as pasted from a config; until 2026-12-04 only with one)
+      `${TB}(?:xox[abeoprs]-[0-9A-Za-z-]{10,}|xapp-\\d-[0-9A-Za-z-]{10,})|(?:https?://|(?<![A-Za-z0-9_.-]))hooks\\.slack\\.com/(?:services|workflows|triggers)/[A-Za-z0-9_/-]+`,
       "g",
     ),
-    hint: (t) => t.includes("xox") || t.includes("xapp-") || t.includes("//hooks."),
+    hint: (t) => t.includes("xox") || t.includes("xapp-") || t.includes("hooks.slack"),
   }),
   detector({
     name: "aws_access_key",
@@ -330,7 +347,9 @@ export const BUILTIN_DETECTORS: readonly Detector[] = Object.freeze([
     // back by hand, as a leading [local]{1,64} would be tried at every word of the text
     // (no lookahead after the top-level domain: "bob@example.com-Alice", "bob@example.com2" are
     // the address and what follows it)
-    pattern: /@(?:[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?\.)+[A-Za-z]{2,63}/g,
+    // (letters and digits of any script, as in "jürgen@exämple.de": until 2026-12-04 only ASCII,
+    // so such a domain was no address and such a local part was cut at its last non-ASCII letter)
+    pattern: /@(?:[\p{L}\p{N}](?:[\p{L}\p{M}\p{N}-]{0,61}[\p{L}\p{M}\p{N}])?\.)+\p{L}[\p{L}\p{M}]{1,62}/gu,
     hint: (t) => t.includes("@"),
     extendLeft: emailStart,
     normalize: (s) => s.toLowerCase(),

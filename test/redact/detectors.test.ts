@@ -141,6 +141,59 @@ describe("rule order and overlap", () => {
   });
 });
 
+// Found by review 2026-12-04: a private key flattened to one line and cut kept its body after the
+// first space; a domain or local part with non-ASCII letters was not (or only partly) an
+// address; a Slack webhook URL without its scheme was not redacted.
+describe("detector gaps", () => {
+  it("a private key block without END whose lines are joined by spaces is redacted through its last base64 run", () => {
+    expect(run(placeholder, "-----BEGIN PRIVATE KEY----- MIIEvQIBADANBgkqhkiG9w0BAQEFAASC secretpart").out).toBe("[REDACTED:private_key]");
+    expect(run(placeholder, "-----BEGIN RSA PRIVATE KEY-----\tMIIEvQIBADANBgkq  hkiG9w0BAQEF\tsecretpart, cut").out).toBe("[REDACTED:private_key], cut");
+    // spaces after the last run stay
+    expect(run(placeholder, "key: -----BEGIN PRIVATE KEY----- MIIEvQIBADANBgkq  (truncated)").out).toBe("key: [REDACTED:private_key]  (truncated)");
+  });
+
+  it("e-mail addresses with non-ASCII letters in the local part or the domain are redacted whole", () => {
+    for (const [text, want] of [
+      ["mail bob@exämple.com", "mail [REDACTED:email]"],
+      ["mail jürgen.müller@example.com", "mail [REDACTED:email]"],
+      ["an NFD one: ju\u0308rgen@exa\u0308mple.de.", "an NFD one: [REDACTED:email]."],
+      ["Ελένη@παράδειγμα.ελ and 李@例子.中国", "[REDACTED:email] and [REDACTED:email]"],
+      ["astral 𝒜lice@example.com", "astral [REDACTED:email]"],
+    ] as const) {
+      const r = run(placeholder, text);
+      expect(r.out, text).toBe(want);
+    }
+    // the same address in two spellings correlates by case only, as before
+    expect(run(hmac, "JÜRGEN@EXAMPLE.COM").out).toBe(run(hmac, "jürgen@example.com").out);
+  });
+
+  it("a Slack webhook URL is redacted with or without its scheme, not inside a longer host name", () => {
+    expect(run(placeholder, "post to hooks.slack.com/services/T000/B000/XXXXSECRETXXXX now").out).toBe("post to [REDACTED:slack] now");
+    expect(run(placeholder, "post to //hooks.slack.com/services/T000/B000/XXXXSECRETXXXX").out).toBe("post to //[REDACTED:slack]");
+    expect(run(placeholder, "https://hooks.slack.com/workflows/T000/A000/123/abc").out).toBe("[REDACTED:slack]");
+    expect(run(placeholder, "see nothooks.slack.com/services/T000/B000/X and hooks.slack.com/services/").counts).toEqual({});
+  });
+
+  it("stay linear on 100 KB of adversarial text for these shapes", () => {
+    const texts = [
+      "-----BEGIN PRIVATE KEY-----" + " a".repeat(50_000),
+      "-----BEGIN PRIVATE KEY----- " + " \t".repeat(50_000) + "!",
+      "-----BEGIN PRIVATE KEY----- a".repeat(4_000),
+      "ü".repeat(100_000) + "@",
+      "ü@" + "ö.".repeat(50_000) + "1",
+      "ü@ö".repeat(30_000),
+      "ä-".repeat(50_000) + "@" + "ä-".repeat(50_000),
+      "hooks.slack.com/services/".repeat(4_000) + "x",
+    ];
+    for (const text of texts) {
+      const started = performance.now();
+      run(placeholder, text);
+      // a quadratic pattern takes minutes on these; a linear one a few milliseconds
+      expect(performance.now() - started, text.slice(0, 40)).toBeLessThan(2_000);
+    }
+  });
+});
+
 describe("rules option", () => {
   it("runs only the named built-ins", () => {
     const r = new Redactor({ rules: ["email", "us_ssn"] });

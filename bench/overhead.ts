@@ -267,7 +267,17 @@ const groups: Record<string, () => Promise<GroupResult>> = {
       const syncPlain = await paired(directSync(logPlain), recordedSync, 200, between);
       const asyncP = await paired(directAsync(logDirect), recordedAsync, 200, between);
       const floor = await paired(directAsync(logDirect), floorAsync, 200, between);
+      // the same inside a request's context with a user (an Express handler's calls, an
+      // auditContext.run): the decorated call derives its context from the caller's
+      const inContext =
+        <T>(batch: (n: number) => T) =>
+        (n: number): T =>
+          auditContext.run({ userId: "bench-user", traceId: "bench-trace" }, () => batch(n));
+      const asyncCtx = await paired(inContext(directAsync(logDirect)), inContext(recordedAsync), 200, between);
       return {
+        "async, in a context: bare call + direct logToolUsage": asyncCtx.a,
+        "async, in a context: decorated, recorded": asyncCtx.b,
+        "async, in a context: recorded extra": asyncCtx.delta,
         "async: minimal context-linking wrapper, recorded": floor.b,
         "async: floor extra": floor.delta,
         "sync: bare call + direct logToolUsage (same record)": sync.a,
@@ -392,6 +402,7 @@ function main(): void {
   const info = [
     { label: "sync: recorded decorated call, beyond a direct call without trace fields", ns: get("sync: recorded extra vs plain") },
     { label: "async: the floor (a minimal context-linking wrapper), beyond the direct log call", ns: get("async: floor extra") },
+    { label: "async, in a context with a user: recorded decorated call, beyond the direct log call", ns: get("async, in a context: recorded extra") },
   ];
   const alsPerAwait = get("await loop, after a store was used") - get("await loop, no AsyncLocalStorage store ever used");
   // The yardsticks, for reading the absolute targets against this machine. They time JIT

@@ -18,7 +18,7 @@
 import { performance } from "node:perf_hooks";
 import { currentContext, runWithOwnValue, userOfCall } from "../src/context.js";
 import { AuditConfigError } from "../src/errors.js";
-import { checkedOptions } from "./options.js";
+import { checkedOptions, rememberWrap, rewrapped } from "./options.js";
 import { awaitRecord, hideCredentials, readMember, recordFrom, reportRecordFailure, resolveAuditLogger, textOf } from "../src/instrument.js";
 import type { AuditLogger } from "../src/logger.js";
 import { newId } from "../src/record/id.js";
@@ -81,7 +81,11 @@ export function wrapAnthropic<C extends AnthropicClientLike>(client: C, options:
 }
 
 function wrapChecked<C extends AnthropicClientLike>(client: C, messages: Obj, options: WrapAnthropicOptions): C {
-  if ((messages.create as unknown as Obj)[kWrapped]) return client;
+  if ((messages.create as unknown as Obj)[kWrapped]) {
+    rewrapped("wrapAnthropic", client, options);
+    return client;
+  }
+  rememberWrap(client, options);
   // the prompt is recorded from the body the SDK sent, cut out of its JSON (see sent-body.ts)
   const sent = observeSentBodies(client);
   // (read at each failure: an app may set a new key on the client)

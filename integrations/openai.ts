@@ -14,7 +14,7 @@
 import { performance } from "node:perf_hooks";
 import { currentContext, runWithOwnValue, userOfCall } from "../src/context.js";
 import { AuditConfigError } from "../src/errors.js";
-import { checkedOptions } from "./options.js";
+import { checkedOptions, rememberWrap, rewrapped } from "./options.js";
 import { UNREADABLE_ERROR, awaitRecord, hideCredentials, readMember, recordFrom, reportRecordFailure, resolveAuditLogger, textOf } from "../src/instrument.js";
 import { copyUsage, toJsonData } from "../src/record/serialize.js";
 import type { AuditLogger } from "../src/logger.js";
@@ -85,8 +85,12 @@ export function wrapOpenAI<C extends OpenAIClientLike>(client: C, options: WrapO
 
 function wrapChecked<C extends OpenAIClientLike>(client: C, options: WrapOpenAIOptions): C {
   const target = client as C & { [kWrapped]?: true };
-  if (target[kWrapped]) return client;
+  if (target[kWrapped]) {
+    rewrapped("wrapOpenAI", target, options);
+    return client;
+  }
   Object.defineProperty(target, kWrapped, { value: true });
+  rememberWrap(target, options);
   const sent = observeSentBodies(target);
   // (read at each failure: an app may set a new key on the client)
   const credentials = (): unknown[] => [readMember(target, "apiKey")];

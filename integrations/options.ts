@@ -52,3 +52,39 @@ export function checkedOptions<T extends object>(fn: string, options: T | undefi
   if (!r.success) throw new AuditConfigError(toFieldIssues(r.error, fn));
   return options ?? ({} as T);
 }
+
+/** The options each client was first wrapped with (see rewrapped). */
+const firstWraps = new WeakMap<object, IntegrationOptions>();
+let rewrapWarned = false;
+
+interface IntegrationOptions {
+  readonly logger?: AuditLogger | null;
+  readonly captureContent?: boolean;
+  readonly includeUsageInStreams?: boolean;
+}
+
+/** Remembers the options `client` was wrapped with, for {@link rewrapped}. */
+export function rememberWrap(client: object, options: IntegrationOptions): void {
+  firstWraps.set(client, options);
+}
+
+/**
+ * A client wrapped again keeps its first wrap (each call is recorded once, as the first wrap
+ * says); options that differ from the first wrap's are named in one process warning
+ * (`AUDIT_WARN_REWRAPPED`): they were ignored with nothing said, and the records went to the
+ * first wrap's logger (found by review, 2026-12-04).
+ */
+export function rewrapped(fn: string, client: object, options: IntegrationOptions): void {
+  const first = firstWraps.get(client);
+  if (first === undefined || first === options || rewrapWarned) return;
+  const differ: string[] = [];
+  if ((first.logger ?? undefined) !== (options.logger ?? undefined)) differ.push("logger");
+  if ((first.captureContent ?? true) !== (options.captureContent ?? true)) differ.push("captureContent");
+  if ((first.includeUsageInStreams ?? false) !== (options.includeUsageInStreams ?? false)) differ.push("includeUsageInStreams");
+  if (differ.length === 0) return;
+  rewrapWarned = true;
+  process.emitWarning(`${fn}() was given a client already wrapped with other options (${differ.join(", ")}): the first wrap's options stay, each call is recorded once as they say. Wrap each client once, or wrap a client made with client.withOptions().`, {
+    code: "AUDIT_WARN_REWRAPPED",
+    type: "AuditLoggerWarning",
+  });
+}

@@ -5,6 +5,8 @@ import { fileURLToPath, pathToFileURL } from "node:url";
 import { promisify } from "node:util";
 import OpenAI, { APIConnectionError, APIError, RateLimitError } from "openai";
 import { afterAll, afterEach, beforeAll, describe, expect, expectTypeOf, it } from "vitest";
+import Anthropic from "@anthropic-ai/sdk";
+import { wrapAnthropic } from "../../integrations/anthropic.js";
 import { wrapOpenAI } from "../../integrations/openai.js";
 import { auditContext, setDefaultAuditLogger } from "../../src/context.js";
 import { AuditLogger } from "../../src/logger.js";
@@ -328,6 +330,39 @@ describe("wrapOpenAI: wrapping, loggers and context", () => {
     await twice.chat.completions.create({ model: "gpt-4o-mini", messages });
     await twice.responses.create({ model: "gpt-4.1", input: "hi" });
     expect(await recordsOf(logger, "chat_interaction", 2)).toHaveLength(2);
+  });
+
+  // (review, 2026-12-04, fifth session: a second wrap's options were ignored with nothing said,
+  // its records went to the first wrap's logger)
+  it("wrapping again with other options keeps the first wrap (one record, the first logger's) and says so in one process warning, naming the options; the same options say nothing", async () => {
+    const first = newLogger();
+    const other = newLogger();
+    const warnings: Array<{ code?: string; message: string }> = [];
+    const onWarning = (w: Error & { code?: string }) => warnings.push({ code: w.code, message: w.message });
+    process.on("warning", onWarning);
+    try {
+      const raw = client();
+      const opts = { logger: first };
+      wrapOpenAI(raw, opts);
+      wrapOpenAI(raw, opts);
+      wrapOpenAI(raw, { logger: first });
+      const anthropicLike = wrapAnthropic(new Anthropic({ apiKey: "test", baseURL: "http://127.0.0.1:9" }), { logger: first });
+      wrapAnthropic(anthropicLike, { logger: first, captureContent: true });
+      await new Promise((r) => setImmediate(r));
+      expect(warnings.filter((w) => w.code === "AUDIT_WARN_REWRAPPED")).toEqual([]);
+      wrapOpenAI(raw, { logger: other, captureContent: false });
+      wrapOpenAI(raw, { logger: other });
+      wrapAnthropic(anthropicLike, { logger: other });
+      await new Promise((r) => setImmediate(r));
+      const rewraps = warnings.filter((w) => w.code === "AUDIT_WARN_REWRAPPED");
+      expect(rewraps).toHaveLength(1);
+      expect(rewraps[0]!.message).toMatch(/wrapOpenAI\(\).*already wrapped.*logger, captureContent/);
+      await raw.chat.completions.create({ model: "gpt-4o-mini", messages });
+      expect(await recordsOf(first, "chat_interaction")).toHaveLength(1);
+      expect(await recordsOf(other, "chat_interaction")).toHaveLength(0);
+    } finally {
+      process.off("warning", onWarning);
+    }
   });
 
   it("a client derived with withOptions() stays instrumented", async () => {

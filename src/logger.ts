@@ -1049,17 +1049,17 @@ export class AuditLogger extends EventEmitter<AuditLoggerEvents> implements Exit
     this.exitFlushed = true;
   }
 
-  flushSyncOnExit(exiting = true): void {
+  flushSyncOnExit(exiting = true, release = exiting): void {
     if (this.inExitFlush) return;
     this.inExitFlush = true;
     try {
-      this.flushSyncOnExitNow(exiting);
+      this.flushSyncOnExitNow(exiting, release);
     } finally {
       this.inExitFlush = false;
     }
   }
 
-  private flushSyncOnExitNow(exiting: boolean): void {
+  private flushSyncOnExitNow(exiting: boolean, release: boolean): void {
     if (this.remote) {
       // (closed and not ended: the worker is finishing the session, or failed to: it writes what
       // it holds, and releases the lock)
@@ -1068,13 +1068,13 @@ export class AuditLogger extends EventEmitter<AuditLoggerEvents> implements Exit
       this.runDeferred();
       this.sendQueued();
       // the worker answers after everything sent before (a finalizeSession() under way included)
-      this.remote.callSync("flushSyncOnExit", [exiting]);
+      this.remote.callSync("flushSyncOnExit", [exiting, release]);
       return;
     }
     if (this.closed) {
       // (finalizeSession() wrote and closed the files and is writing the session file, or
       // closing the sinks, or failed to write it: the lock is still held)
-      if (exiting) this.lock.release();
+      if (release) this.lock.release();
       return;
     }
     if (exiting) this.makeAwaitedNow();
@@ -1100,7 +1100,7 @@ export class AuditLogger extends EventEmitter<AuditLoggerEvents> implements Exit
     }
     // (only when the process ends: on a signal the app handles, it goes on writing this session,
     // which another process must not open meanwhile; found by review, 2026-12-03)
-    if (exiting) this.lock.release();
+    if (release) this.lock.release();
     if (first !== undefined) throw first;
   }
 

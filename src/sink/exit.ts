@@ -7,8 +7,11 @@ import fs from "node:fs";
  * signal re-raised, so installing the logger does not change how the process exits.
  */
 export interface ExitFlushable {
-  /** `exiting`: false on a signal another listener handles (the process may go on, to a graceful shutdown) */
-  flushSyncOnExit(exiting?: boolean): void;
+  /**
+   * `exiting`: false on a signal another listener handles (the process may go on, to a graceful
+   * shutdown); `release`: the session lock is released (default: when exiting)
+   */
+  flushSyncOnExit(exiting?: boolean, release?: boolean): void;
   /** The `exit` event: nothing runs after its listeners, so what is logged from now on is written at once. */
   markExited?(): void;
 }
@@ -31,10 +34,10 @@ const shared: ExitShared = ((globalThis as unknown as Record<symbol, ExitShared 
 
 function makeShared(): ExitShared {
   const live = new Set<ExitFlushable>();
-  const flushAll = (exiting: boolean): void => {
+  const flushAll = (exiting: boolean, release = exiting): void => {
     for (const l of live) {
       try {
-        l.flushSyncOnExit(exiting);
+        l.flushSyncOnExit(exiting, release);
       } catch (err) {
         // the process is exiting: a last word on stderr, where nothing else can report it
         // (records the disk still refused were dropped without one; found by review, 2026-12-04)
@@ -55,18 +58,33 @@ function makeShared(): ExitShared {
     // each took the other's listener for the app's and neither re-raised: SIGTERM no longer ended
     // the process (both found by review, 2026-12-04).
     const others = process.listenerCount(signal) - 1;
-    const ours = others === 0 || others === signalExitListeners();
-    // pid 1 (a container's app) ignores a signal left to its default action and lives on, as it
-    // would without the logger: it keeps its session (a released lock let a second process open
-    // the session while this one wrote on: the chain forked; review, 2026-12-04)
-    const ends = ours && process.pid !== 1;
-    flushAll(ends);
-    if (ours) {
-      process.removeListener(signal, onSignal);
-      // (with signal-exit's listeners left, they take it from here: re-raise, after their onExit)
-      process.kill(process.pid, signal);
-      if (!ends && shared.installed) process.prependListener(signal, onSignal);
+    // pid 1 (a container's app without an init) ignores a signal left to its default action and
+    // lives on, as it would without the logger: its records are flushed, its session stays
+    // locked to it (a released lock let a second process open the session while this one wrote
+    // on: the chain forked), and the signal is not raised again (with signal-exit loaded, its
+    // listener caught the re-raised signal, ours was added back, and round it went at 100% CPU;
+    // review, 2026-12-04)
+    if (process.pid === 1) {
+      flushAll(false);
+      return;
     }
+    if (others === 0) {
+      // the process ends now
+      flushAll(true);
+      process.removeListener(signal, onSignal);
+      process.kill(process.pid, signal);
+      return;
+    }
+    // signal-exit's listeners only: they leave the signal to us as we leave it to them, so it is
+    // raised again for them, after their onExit callbacks; one of those may keep the process (it
+    // returns true, as foreground-child's does), so the session stays locked until the `exit`
+    // event (it was released, and a second process opened the session while this one wrote on;
+    // review, 2026-12-04). Any other listener: the app handles the signal (a graceful shutdown).
+    if (others === signalExitListeners()) {
+      flushAll(true, false);
+      process.removeListener(signal, onSignal);
+      process.kill(process.pid, signal);
+    } else flushAll(false);
   };
   const onExit = (): void => {
     flushAll(true);

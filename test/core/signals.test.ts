@@ -99,6 +99,42 @@ describe("signals: the app's own handling is unchanged", () => {
   }
 });
 
+describe("signals: signal-exit callbacks that keep the process alive", () => {
+  // (re-review, 2026-12-04: with only signal-exit's listeners left the logger took the signal for
+  // the end of the process and released its lock; an onExit callback returning true, as
+  // foreground-child's does, keeps the process, which wrote on while a second process opened
+  // the session)
+  it("an onExit that returns true keeps the process: the session stays locked to it, the records logged after are written", async () => {
+    const projectPath = tmpProject("audit-sig-keep-");
+    const r = await run(
+      projectPath,
+      `import { AuditLogger } from ${JSON.stringify(DIST)};
+      import { execFileSync } from "node:child_process";
+      const log = new AuditLogger({ sessionId: "s1", projectPath: ${JSON.stringify(projectPath)}, fullContentLogging: false });
+      log.logPerformanceMetric({ metricName: "first", value: 1, unit: "x" });
+      (await import("signal-exit")).onExit(() => {
+        setTimeout(async () => {
+          log.logPerformanceMetric({ metricName: "after", value: 1, unit: "x" });
+          try {
+            execFileSync(process.execPath, ["-e", \`import(${JSON.stringify(DIST)}).then(({ AuditLogger }) => new AuditLogger({ sessionId: "s1", projectPath: ${JSON.stringify(projectPath)}, fullContentLogging: false }))\`], { stdio: ["ignore", "ignore", "pipe"] });
+            console.log("second process opened the session");
+          } catch (e) {
+            console.log("second process refused: " + (/AUDIT_ERR_SESSION_LOCKED|SessionLocked/.test(String(e.stderr)) ? "locked" : String(e.stderr)));
+          }
+          await log.finalizeSession();
+          process.exit(0);
+        }, 100);
+        return true;
+      });
+      setInterval(() => {}, 1000);
+      setTimeout(() => process.kill(process.pid, "SIGTERM"), 50);`,
+    );
+    expect(r.stdout).toContain("second process refused: locked");
+    expect(r).toMatchObject({ code: 0 });
+    expect(metrics(projectPath)).toEqual(["first", "after"]);
+  }, 30_000);
+});
+
 // pid 1 of a new pid namespace, as a container's app (`CMD ["node", "app.js"]`) is: needs root
 const pidNamespace = spawnSync("unshare", ["--pid", "--fork", "--mount-proc", "true"]).status === 0;
 
@@ -146,5 +182,32 @@ describe.skipIf(!pidNamespace)("signals: pid 1", () => {
     expect(metrics(projectPath)).toEqual(["before", "after-first", "after-second"]);
     const recs = readJsonl<{ seq: number }>(path.join(auditDirOf(projectPath), "performance_metrics_s1.jsonl"));
     expect(recs.map((x) => x.seq)).toEqual([1, 2, 3]);
+  }, 30_000);
+
+  // (re-review, 2026-12-04: with signal-exit loaded, the re-raised signal was caught again by
+  // signal-exit's listener, the logger's was added back, and round it went at 100% CPU)
+  it("a pid-1 process with signal-exit loaded lives on after SIGTERM without spinning: its CPU stays idle, its records are flushed", async () => {
+    const projectPath = tmpProject("audit-sig-pid1-sx-");
+    const r = await run(
+      projectPath,
+      `import { AuditLogger } from ${JSON.stringify(DIST)};
+      (await import("signal-exit")).onExit(() => {});
+      const log = new AuditLogger({ sessionId: "s1", projectPath: ${JSON.stringify(projectPath)}, fullContentLogging: false });
+      log.logPerformanceMetric({ metricName: "before", value: 1, unit: "x" });
+      process.kill(process.pid, "SIGTERM");
+      setTimeout(() => {
+        const before = process.cpuUsage();
+        setTimeout(() => {
+          const used = process.cpuUsage(before);
+          console.log("cpu ms " + Math.round((used.user + used.system) / 1000));
+          process.exit(0);
+        }, 1000);
+      }, 100);`,
+      { argv0: ["unshare", "--pid", "--fork", "--mount-proc", process.execPath] },
+    );
+    const cpu = Number(/cpu ms (\d+)/.exec(r.stdout)?.[1]);
+    expect(r.stdout).toMatch(/cpu ms/);
+    expect(cpu, r.stdout).toBeLessThan(200);
+    expect(metrics(projectPath)).toEqual(["before"]);
   }, 30_000);
 });

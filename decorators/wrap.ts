@@ -315,11 +315,15 @@ function kindOf(fn: AnyFunction): FunctionKind {
 }
 
 /**
- * "asyncGenerator" or "generator" for what a plain method returned that is a generator object,
- * native or made by a compiler's helper: callable `next`, `return` and `throw` and
- * `Symbol.asyncIterator` (or `Symbol.iterator`). Only their types are looked at, nothing is
- * called. An SDK stream or a Node Readable (async iterable, with no `next` of its own), an
- * array or Map iterator (no `return`/`throw`) are no generators: recorded at return.
+ * "asyncGenerator" or "generator" for what a plain method returned that is a generator object:
+ * a native one, or one a compiler's helper made: tsc's `__asyncGenerator`/`__generator` (a plain
+ * object, or one on `AsyncIterator`/`Iterator.prototype`, with only `next`, `throw` and `return`
+ * of its own besides the iterator method), Babel's `AsyncGenerator` class, regenerator's
+ * objects (tagged "Generator"). Only their shapes are looked at, nothing is called. Any other
+ * iterator-shaped object (a pushable queue with `push()`, a cursor class whose methods return
+ * `this`, an SDK stream, a Node Readable) is no generator: returned as it is and recorded at
+ * return (re-review, 2026-12-04: one rule for every object with next/return/throw handed them
+ * back wrapped, their other members and class lost).
  */
 function generatorKindOf(out: unknown): "generator" | "asyncGenerator" | undefined {
   if (typeof out !== "object" || out === null) return undefined;
@@ -327,13 +331,30 @@ function generatorKindOf(out: unknown): "generator" | "asyncGenerator" | undefin
   try {
     const o = out as Record<PropertyKey, unknown>;
     if (typeof o.next !== "function" || typeof o.return !== "function" || typeof o.throw !== "function") return undefined;
-    if (typeof o[Symbol.asyncIterator] === "function") return "asyncGenerator";
-    if (typeof o[Symbol.iterator] === "function") return "generator";
+    const kind = typeof o[Symbol.asyncIterator] === "function" ? "asyncGenerator" : typeof o[Symbol.iterator] === "function" ? "generator" : undefined;
+    if (kind === undefined) return undefined;
+    const tag = Object.prototype.toString.call(out);
+    if (tag === "[object Generator]" || tag === "[object AsyncGenerator]") return kind; // regenerator
+    const proto: unknown = Object.getPrototypeOf(out);
+    const ctorName = (proto as { constructor?: { name?: unknown } } | null)?.constructor?.name;
+    if (ctorName === "AsyncGenerator" || ctorName === "_AsyncGenerator") return kind; // Babel
+    if (proto === Object.prototype || (proto !== null && HELPER_PROTOS.includes(proto))) {
+      // tsc's helpers: nothing of their own beyond the three methods and the iterator method
+      for (const key of Reflect.ownKeys(out)) {
+        if (key !== "next" && key !== "throw" && key !== "return" && key !== Symbol.asyncIterator && key !== Symbol.iterator) return undefined;
+      }
+      return kind;
+    }
   } catch {
     // a revoked Proxy, a throwing getter: no generator of ours to observe
   }
   return undefined;
 }
+
+/** `Iterator.prototype` and `AsyncIterator.prototype` where the runtime has them (tsc's helpers build on them then). */
+const HELPER_PROTOS: readonly unknown[] = [(globalThis as { Iterator?: { prototype?: unknown } }).Iterator?.prototype, (globalThis as { AsyncIterator?: { prototype?: unknown } }).AsyncIterator?.prototype].filter(
+  (p) => typeof p === "object" && p !== null,
+);
 
 /** The positions of the arguments that are objects (a copy of one may hold something of the app's). */
 function objectPositions(args: readonly unknown[]): number[] {

@@ -68,6 +68,15 @@ describe.each(["standard", "legacy"] as const)("decorated methods compiled for E
     expect(get().tools.filter((r) => r.toolName === "counter")).toMatchObject([{ parameters: [3], success: true, result: { yielded: 3, returned: "counted" } }]);
   });
 
+  it("an iterator-shaped object that is no generator (a pushable queue, a cursor class) is returned as it is and recorded at return", () => {
+    const { seen, tools } = get();
+    expect(seen).toMatchObject({ pushed: ["q1", "q2"], cursorIsCursor: true, cursor: [0, 1] });
+    expect(tools.filter((r) => r.toolName === "pushable" || r.toolName === "cursor")).toMatchObject([
+      { toolName: "pushable", success: true },
+      { toolName: "cursor", success: true },
+    ]);
+  });
+
   it("a Readable, or an async iterable without next/return/throw, is returned as it is and recorded at return", () => {
     const { seen, tools } = get();
     expect(seen).toMatchObject({ readableIsReadable: true, readable: ["a", "b"], iterableKeys: 0, iterable: "x" });

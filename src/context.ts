@@ -188,9 +188,23 @@ function derive(parent: AuditContextValue | undefined, value: AuditContextValue)
     if (lookup === undefined || lookup === parentUser) {
       // (the link first, then the spreads: an object literal that starts with a spread and adds
       // members after it costs V8 ~1-2 µs more here, measured with a decorated call in a context)
-      const out = { [kUserLookup]: parentUser, [kParentContext]: parent, ...parent, ...value, metadata } as AuditContextValue & { [kParentContext]?: AuditContextValue };
+      // The link chain stays short: a job that reschedules itself in its own context (a polling
+      // loop) made each run's context in the last one's, and the chain was never freed, every
+      // lookup walking all of it (re-review, 2026-12-04). Past MAX_LINK_DEPTH a context links
+      // the first context of the chain, the one a user is set in by whoever made it (a request's).
+      const linked = lookup === parentUser ? (parent as LinkedContext) : undefined;
+      const depth = linked ? (linked[kLinkDepth] ?? 0) + 1 : 1;
+      const root = linked ? (linked[kLinkRoot] ?? parent) : parent;
+      const out = { [kUserLookup]: parentUser, [kParentContext]: parent, [kLinkRoot]: root, [kLinkDepth]: depth, ...parent, ...value, metadata } as AuditContextValue & LinkedContext;
       // (a parent that has a link of its own spread it over this one)
-      if (out[kParentContext] !== parent) out[kParentContext] = parent;
+      if (depth > MAX_LINK_DEPTH) {
+        out[kParentContext] = root;
+        out[kLinkDepth] = 1;
+      } else {
+        out[kParentContext] = parent;
+        out[kLinkDepth] = depth;
+      }
+      out[kLinkRoot] = root;
       return out;
     }
   }
@@ -203,6 +217,18 @@ function derive(parent: AuditContextValue | undefined, value: AuditContextValue)
 
 /** @internal The context a context with no user of its own was made in (see derive, parentUser). */
 const kParentContext = Symbol.for("audit-logger.context.parent.v1");
+/** @internal The first context of a chain of linked ones (see derive). */
+const kLinkRoot = Symbol.for("audit-logger.context.link-root.v1");
+/** @internal How many links lead from a linked context to its chain's first one (see derive). */
+const kLinkDepth = Symbol.for("audit-logger.context.link-depth.v1");
+/** Links at most this long: nesting deeper than any app's calls, short enough to walk at each record. */
+const MAX_LINK_DEPTH = 32;
+
+interface LinkedContext {
+  [kParentContext]?: AuditContextValue;
+  [kLinkRoot]?: AuditContextValue;
+  [kLinkDepth]?: number;
+}
 
 /**
  * The kUserLookup of a context made with no user in one that had none either: the user its

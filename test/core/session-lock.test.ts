@@ -137,4 +137,23 @@ describe("the session lock", () => {
     expect(r.stdout.trim(), r.stderr).toMatch(/^AuditIOError AUDIT_ERR_IO .*audit_logs.*permission/i);
     expect(r.stdout).toMatch(/writable/);
   });
+
+  // (re-review, 2026-12-04: once the readers left out files that are not regular, a resumed
+  // session took a symbolic link as its active chain file for an interrupted rotation's leftover,
+  // removed it and began the chain again at seq 1, and verify said OK)
+  it("resuming a session whose active chain file is a symbolic link refuses with AuditPathError naming it, and removes nothing", async () => {
+    const projectPath = tmpProject("audit-lock-link-");
+    const first = new AuditLogger({ sessionId: "s1", projectPath, fullContentLogging: false });
+    first.logError(new Error("e1"));
+    await first.finalizeSession();
+    const dir = path.join(projectPath, "audit_logs");
+    const moved = path.join(projectPath, "elsewhere.jsonl");
+    fs.renameSync(path.join(dir, "errors_s1.jsonl"), moved);
+    fs.symlinkSync(moved, path.join(dir, "errors_s1.jsonl"));
+    expect(() => new AuditLogger({ sessionId: "s1", projectPath, fullContentLogging: false })).toThrow(/errors_s1\.jsonl.*not a regular file/);
+    expect(fs.lstatSync(path.join(dir, "errors_s1.jsonl")).isSymbolicLink()).toBe(true);
+    expect(fs.readFileSync(moved, "utf8")).toContain('"seq":1');
+    // and the session was not left locked by the refused start
+    expect(fs.existsSync(path.join(dir, ".session_s1.lock"))).toBe(false);
+  });
 });

@@ -245,6 +245,18 @@ function convertObject(obj: object, maxChars: number, maxItems: number, depth: n
       }
       return out;
     }
+    // a fetch Headers object has no members of its own: it was written as {}, its headers lost
+    // (review, 2026-12-04); its entries (names lower-case, repeated ones joined, as it keeps them)
+    if (typeof Headers === "function" && obj instanceof Headers) {
+      const out: { [key: string]: JsonValue } = {};
+      let n = 0;
+      for (const [k, v] of obj) {
+        if (n++ >= maxItems) break;
+        if (budget !== undefined && --budget.left < 0) throw OVER_BUDGET;
+        setMember(out, k, truncateString(v, maxChars));
+      }
+      return out;
+    }
     const withToJson = obj as { toJSON?: unknown };
     if (budget !== undefined) return snapshotMembers(obj, maxChars, maxItems, depth, stack, budget);
     if (typeof withToJson.toJSON === "function") {

@@ -45,6 +45,23 @@ function awkward(): Obj {
 }
 
 describe("metadata and free-form values are stored safely (serialize.ts rules)", () => {
+  // (review, 2026-12-04, fifth session: a fetch Headers object has no members of its own and was
+  // written as {}, its headers lost; now its entries, redacted as an object's members are)
+  it("a Headers object is written as its entries, and redacted by their names as an object's members are", async () => {
+    const projectPath = tmpProject();
+    const logger = new AuditLogger({ sessionId: "ser_headers", projectPath, redact: { paths: ["*.x-tenant-pin"] } });
+    const headers = new Headers({ "content-type": "application/json", "x-tenant-pin": "4711", authorization: "Basic YWxpY2U6c2VjcmV0cGFzcw==" });
+    logger.logToolUsage({ toolName: "t", operation: "o", parameters: { headers } });
+    await logger.finalizeSession();
+    const [rec] = readKind(projectPath, "tool_usage", "ser_headers");
+    const h = (rec!.parameters as Obj).headers as Obj;
+    expect(h["content-type"]).toBe("application/json");
+    expect(h["x-tenant-pin"]).toBe("[REDACTED:path]");
+    expect(String(h.authorization)).toContain("[REDACTED");
+    expect(String(h.authorization)).not.toContain("YWxpY2U6c2VjcmV0cGFzcw");
+    expect(toJsonData(new Headers({ a: "1" }))).toEqual({ a: "1" });
+  });
+
   it("cycles, BigInt, functions, Buffers, Map/Set, Dates, Errors, NaN, symbols become plain JSON", async () => {
     const projectPath = tmpProject();
     const logger = new AuditLogger({ sessionId: "ser_rules", projectPath });

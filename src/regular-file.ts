@@ -114,6 +114,16 @@ export async function readRegularFile(file: string, label?: string): Promise<Buf
 }
 
 /**
+ * {@link NotRegularFileError} for a `file` that exists and is not a regular file (a link
+ * included, not followed), undefined for a regular or missing one: for a writer that must not
+ * open it.
+ */
+export function notRegularFile(file: string): NotRegularFileError | undefined {
+  const st = fs.lstatSync(file, { throwIfNoEntry: false });
+  return st === undefined || st.isFile() ? undefined : new NotRegularFileError(file, kindOf(st));
+}
+
+/**
  * Whether `file` is a regular file, not a link (an `lstat`): for listings that leave out what
  * the readers would refuse. False when it is missing.
  */

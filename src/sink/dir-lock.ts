@@ -9,7 +9,7 @@ import fs from "node:fs";
 import os from "node:os";
 import { threadId } from "node:worker_threads";
 import { AuditIOError } from "../errors.js";
-import { fresh, OWN_PROC_START, processLive, sleepSync } from "./lock.js";
+import { fresh, OWN_PROC_START, processLive, removeIfStill, sleepSync } from "./lock.js";
 
 /** The locks this thread holds (a lock naming this pid and thread, not held, was left by a crash). */
 const held = new Set<string>();
@@ -39,16 +39,8 @@ export function takeDirLock(file: string, who: string, o: { readonly waitMs: num
     }
     const judged = readText(file);
     if (judged !== undefined && lockStale(file, judged, o.staleMs)) {
-      // taken over atomically: renamed away, and removed only if it is still the lock judged
-      // stale (another waiter may have taken it over and made its own meanwhile)
-      const aside = `${file}.stale.${process.pid}.${threadId}`;
-      try {
-        fs.renameSync(file, aside);
-        if (fs.readFileSync(aside, "utf8") !== judged) fs.renameSync(aside, file); // not the one judged: put back
-        else fs.rmSync(aside, { force: true });
-      } catch {
-        // gone meanwhile: try again
-      }
+      // (another waiter may have taken it over and made its own meanwhile: see removeIfStill)
+      removeIfStill(file, judged, `${file}.stale.${process.pid}.${threadId}`);
       continue;
     }
     if (Date.now() > deadline) throw new AuditIOError(`${who} holds ${file}: run one at a time (remove the file if none is running).`);

@@ -157,20 +157,9 @@ export class SessionLock {
       } catch {
         return false; // gone meanwhile: the caller looks again
       }
-      const taker = readLock(marker);
+      const taker = parseLock(judged);
       const stale = taker !== undefined && taker.hostname === os.hostname() ? !holderLive(taker) : !fresh(marker, TAKEOVER_STALE_MS);
-      if (stale) {
-        // renamed away and removed only if still the marker judged stale (another process may
-        // have cleared it and made its own meanwhile), as the directory locks do
-        const aside = `${marker}.stale.${process.pid}`;
-        try {
-          fs.renameSync(marker, aside);
-          if (fs.readFileSync(aside, "utf8") !== judged) fs.renameSync(aside, marker);
-          else fs.rmSync(aside, { force: true });
-        } catch {
-          // gone meanwhile
-        }
-      }
+      if (stale) removeIfStill(marker, judged, `${marker}.stale.${process.pid}`);
       return false;
     }
     try {
@@ -231,10 +220,33 @@ function readDenied(file: string): boolean {
 
 function readLock(file: string): LockBody | undefined {
   try {
-    const b = JSON.parse(fs.readFileSync(file, "utf8")) as Partial<LockBody>;
+    return parseLock(fs.readFileSync(file, "utf8"));
+  } catch {
+    return undefined; // unreadable lock: treated as stale
+  }
+}
+
+function parseLock(text: string): LockBody | undefined {
+  try {
+    const b = JSON.parse(text) as Partial<LockBody>;
     if (typeof b.pid === "number" && typeof b.hostname === "string") return b as LockBody;
   } catch {
-    // unreadable lock: treated as stale
+    // a damaged or half-written lock
   }
   return undefined;
+}
+
+/**
+ * Removes the lock (or marker) `file` judged stale with content `judged`, only if it still is
+ * that one: renamed to `aside` first, and put back if another process took it over and made its
+ * own meanwhile. The kit's file locks take a stale lock over this way.
+ */
+export function removeIfStill(file: string, judged: string, aside: string): void {
+  try {
+    fs.renameSync(file, aside);
+    if (fs.readFileSync(aside, "utf8") !== judged) fs.renameSync(aside, file); // not the one judged: put back
+    else fs.rmSync(aside, { force: true });
+  } catch {
+    // gone meanwhile
+  }
 }

@@ -1,6 +1,6 @@
 import crypto from "node:crypto";
 import fs from "node:fs";
-import { NotRegularFileError } from "../regular-file.js";
+import { notRegularFile } from "../regular-file.js";
 import path from "node:path";
 import { createRequire } from "node:module";
 import type { SonicBoom as SonicBoomType } from "sonic-boom";
@@ -115,13 +115,11 @@ export class KindWriter {
     // (an active name that is a link, a FIFO or a directory was put there: listings leave it out,
     // and it was taken below for a rotation's leftover, removed, and the chain began again at seq
     // 1; re-review, 2026-12-04)
-    const activeStat = fs.lstatSync(this.activePath, { throwIfNoEntry: false });
-    if (activeStat !== undefined && !activeStat.isFile()) {
-      throw new NotRegularFileError(this.activePath, activeStat.isSymbolicLink() ? "a symbolic link" : activeStat.isDirectory() ? "a directory" : activeStat.isFIFO() ? "a FIFO" : "a socket or device");
-    }
+    const irregular = notRegularFile(this.activePath);
+    if (irregular) throw irregular;
     let files = listKindFiles(opts.auditDir, opts.kind, opts.sessionId);
     // a rotation a crash interrupted after its link: finished now (see interruptedRotation)
-    if (activeStat !== undefined && !files.some((f) => f.segment === undefined)) {
+    if (fs.existsSync(this.activePath) && !files.some((f) => f.segment === undefined)) {
       fs.unlinkSync(this.activePath);
       files = listKindFiles(opts.auditDir, opts.kind, opts.sessionId);
     }

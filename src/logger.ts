@@ -44,6 +44,7 @@ import { Redactor, type RedactionCounts } from "./pipeline/redact.js";
 import { Checkpointer } from "./integrity/checkpointer.js";
 import { ThreadLink } from "./thread/link.js";
 import type { BatchItem, InputItem, LogMethod } from "./thread/protocol.js";
+import { approxBytes } from "./thread/size.js";
 import type { Checkpoint } from "./integrity/checkpoint.js";
 import {
   CHAIN_KINDS,
@@ -159,6 +160,11 @@ let recordTimeOverride: number | undefined;
  * backlog is bounded in turn, see ThreadLink's MAX_IN_FLIGHT).
  */
 const THREAD_QUEUE_MAX = 1024;
+/**
+ * `thread: true`: the estimated bytes (see src/thread/size.ts) of the records queued on the app's
+ * thread past which the queue goes to the worker at once, as THREAD_QUEUE_MAX does for records.
+ */
+const THREAD_QUEUE_BYTES = 1 << 20;
 
 /** @internal Runs `fn` (one log call) so that its record carries the time `at`. */
 export function withRecordTime<R>(at: number, fn: () => R): R {
@@ -264,6 +270,8 @@ export class AuditLogger extends EventEmitter<AuditLoggerEvents> implements Exit
   /** `thread: true`: the worker thread that owns the session, and the records queued for it */
   private readonly remote: ThreadLink | undefined;
   private queued: BatchItem[] = [];
+  /** the estimated bytes of `queued` (see src/thread/size.ts) */
+  private queuedBytes = 0;
   /** the summary finalizeSession() wrote (`thread: true`: the worker returned) */
   private finalSummary: SessionSummary | undefined;
   /** `thread: true`: the worker's answer to finalizeSession(), while it is awaited */
@@ -1483,9 +1491,11 @@ export class AuditLogger extends EventEmitter<AuditLoggerEvents> implements Exit
     // a deferred step's input is the integration's own plain data, sent in this same tick
     // (a record made later for an integration's call carries the call's time: see withRecordTime)
     const t = recordTimeOverride ?? Date.now();
-    this.queued.push({ m, v: forWorker(v as Record<string, unknown>, ctx?.metadata, !this.draining), id, c, t });
+    const item: InputItem = { m, v: forWorker(v as Record<string, unknown>, ctx?.metadata, !this.draining), id, c, t };
+    this.queued.push(item);
+    this.queuedBytes += approxBytes(item);
     if (this.exitFlushed) this.flushLateRecord();
-    else if (this.queued.length >= THREAD_QUEUE_MAX) this.sendQueued();
+    else if (this.queued.length >= THREAD_QUEUE_MAX || this.queuedBytes >= THREAD_QUEUE_BYTES) this.sendQueued();
     else this.scheduleFlush(recordTimeOverride === undefined ? t : undefined);
     return id;
   }
@@ -1505,8 +1515,10 @@ export class AuditLogger extends EventEmitter<AuditLoggerEvents> implements Exit
       return false;
     }
     // the context's metadata is merged into the built input by the worker's log call, as without the thread
-    this.queued.push([n, data, context ? contextData(context, true) : undefined, Date.now()]);
-    if (this.queued.length >= THREAD_QUEUE_MAX) this.sendQueued();
+    const item: BatchItem = [n, data, context ? contextData(context, true) : undefined, Date.now()];
+    this.queued.push(item);
+    this.queuedBytes += approxBytes(item);
+    if (this.queued.length >= THREAD_QUEUE_MAX || this.queuedBytes >= THREAD_QUEUE_BYTES) this.sendQueued();
     else this.scheduleFlush();
     return true;
   }
@@ -1552,8 +1564,10 @@ export class AuditLogger extends EventEmitter<AuditLoggerEvents> implements Exit
   private sendQueued(): void {
     if (!this.remote || this.queued.length === 0) return;
     const items = this.queued;
+    const bytes = this.queuedBytes;
     this.queued = [];
-    this.remote.send(items);
+    this.queuedBytes = 0;
+    this.remote.send(items, bytes);
   }
 
   /** A blocking call to the worker's logger, after everything queued so far. */

@@ -8,6 +8,7 @@
 import { MessageChannel, receiveMessageOnPort, Worker, type MessagePort } from "node:worker_threads";
 import type { AuditOptionsInput } from "../config/schema.js";
 import { AuditIOError } from "../errors.js";
+import { approxBytes } from "./size.js";
 import { SILENCE_STDIO, dropOutput } from "./stdio.js";
 import { SIGNAL_BYTES, SIGNAL_DEAD, SIGNAL_REPLY, SIGNAL_WRITTEN, rebuildError, sendError, type BatchItem, type CallMethod, type FromWorker, type Reply, type ToWorker, type WorkerInit } from "./protocol.js";
 
@@ -22,6 +23,12 @@ const SYNC_TIMEOUT_MS = 30_000;
  * SIGKILL, and the heap grew (found by review, 2026-12-04).
  */
 export const MAX_IN_FLIGHT = 2048;
+/**
+ * The same bound in bytes, estimated on the app's thread (src/thread/size.ts): 2,048 records of
+ * 300 KB each were ~600 MB in flight, and a burst of 300 records of 1 MB each, all in flight, was
+ * lost to a SIGKILL 300 ms after the last call returned (found by review, 2026-12-05).
+ */
+export const MAX_IN_FLIGHT_BYTES = 8 * 1024 * 1024;
 /** The longest a send waits for the worker to catch up, then goes on (reported once). */
 const BACKLOG_WAIT_MS = 5_000;
 
@@ -77,6 +84,10 @@ export class ThreadLink {
   private nextCall = 1;
   /** batch records posted to the worker (wrapping at 2^32, as the worker's count does) */
   private sent = 0;
+  /** the batches in flight, oldest first: the `sent` count at each one's end, and its estimated bytes */
+  private readonly batchEnds: number[] = [];
+  private readonly batchBytes: number[] = [];
+  private bytesInFlight = 0;
   private slowReported = false;
   /** set when the worker is gone (or no longer answers): nothing more can be recorded */
   private dead: Error | undefined;
@@ -104,15 +115,18 @@ export class ThreadLink {
     this.worker.unref();
   }
 
-  /** Hands a batch of validated records (plain data) to the worker; they reach the files in the order sent. */
-  send(items: readonly BatchItem[]): void {
+  /**
+   * Hands a batch of validated records (plain data) to the worker; they reach the files in the
+   * order sent. `bytes`: their estimated size (src/thread/size.ts).
+   */
+  send(items: readonly BatchItem[], bytes: number): void {
     if (items.length === 0) return;
     if (this.dead) {
       this.events.error(new AuditIOError(`${items.length} audit record(s) were lost: ${this.dead.message}`));
       return;
     }
     if (!this.post({ t: "batch", items })) {
-      this.sent = (this.sent + items.length) | 0;
+      this.noteSent(items.length, bytes);
       this.waitForBacklog();
       return;
     }
@@ -125,7 +139,7 @@ export class ThreadLink {
       if (failed) {
         lost++;
         cause ??= failed;
-      } else this.sent = (this.sent + 1) | 0;
+      } else this.noteSent(1, approxBytes(item));
     }
     if (cause) this.events.error(new AuditIOError(`Sending ${lost} record(s) to the audit-logger worker failed: ${cause.message}`, { cause }));
     this.waitForBacklog();
@@ -136,30 +150,51 @@ export class ThreadLink {
     return (this.sent - Atomics.load(this.signal, SIGNAL_WRITTEN)) | 0;
   }
 
+  private noteSent(count: number, bytes: number): void {
+    this.sent = (this.sent + count) | 0;
+    this.batchEnds.push(this.sent);
+    this.batchBytes.push(bytes);
+    this.bytesInFlight += bytes;
+  }
+
+  /** The estimated bytes of the batches the worker has not written out all of, `written` records being written. */
+  private bytesAfter(written: number): number {
+    let done = 0;
+    // (counts wrap at 2^32, as `sent` does: a batch is written once `written` reached its end)
+    while (done < this.batchEnds.length && ((written - this.batchEnds[done]!) | 0) >= 0) this.bytesInFlight -= this.batchBytes[done++]!;
+    if (done > 0) {
+      this.batchEnds.splice(0, done);
+      this.batchBytes.splice(0, done);
+    }
+    return this.bytesInFlight;
+  }
+
   /**
-   * Past MAX_IN_FLIGHT records in flight, waits (`Atomics.wait`) until the worker has written
-   * out all but half of them, at most BACKLOG_WAIT_MS; a worker that slow is reported once, and
-   * not waited for again until it has caught up.
+   * Past MAX_IN_FLIGHT records or MAX_IN_FLIGHT_BYTES in flight, waits (`Atomics.wait`) until the
+   * worker has written out all but half of them, at most BACKLOG_WAIT_MS; a worker that slow is
+   * reported once, and not waited for again until it has caught up.
    */
   private waitForBacklog(): void {
-    const inFlight = this.inFlight;
+    const written0 = Atomics.load(this.signal, SIGNAL_WRITTEN);
+    const caughtUp = (written: number) => ((this.sent - written) | 0) <= MAX_IN_FLIGHT / 2 && this.bytesAfter(written) <= MAX_IN_FLIGHT_BYTES / 2;
     if (this.slowReported) {
       // reported behind: the calls go on without waiting again until the worker has caught up
       // (each send past the limit waited up to BACKLOG_WAIT_MS more; found by review, 2026-12-04)
-      if (inFlight <= MAX_IN_FLIGHT / 2) this.slowReported = false;
+      if (caughtUp(written0)) this.slowReported = false;
       return;
     }
-    if (inFlight <= MAX_IN_FLIGHT) return;
+    if (((this.sent - written0) | 0) <= MAX_IN_FLIGHT && this.bytesAfter(written0) <= MAX_IN_FLIGHT_BYTES) return;
     const deadline = Date.now() + BACKLOG_WAIT_MS;
     for (;;) {
       const written = Atomics.load(this.signal, SIGNAL_WRITTEN);
-      if (((this.sent - written) | 0) <= MAX_IN_FLIGHT / 2 || this.dead || Atomics.load(this.signal, SIGNAL_DEAD) === 1) return;
+      if (caughtUp(written) || this.dead || Atomics.load(this.signal, SIGNAL_DEAD) === 1) return;
       const left = deadline - Date.now();
       if (left <= 0) break;
       Atomics.wait(this.signal, SIGNAL_WRITTEN, written, Math.min(left, 100));
     }
     this.slowReported = true;
-    this.events.error(new AuditIOError(`The audit-logger worker thread is ${this.inFlight} records behind after ${BACKLOG_WAIT_MS / 1000} s: the log calls go on without waiting longer, and records in flight are lost if the process dies.`));
+    const mb = (this.bytesAfter(Atomics.load(this.signal, SIGNAL_WRITTEN)) / 1048576).toFixed(1);
+    this.events.error(new AuditIOError(`The audit-logger worker thread is ${this.inFlight} records behind (~${mb} MB) after ${BACKLOG_WAIT_MS / 1000} s: the log calls go on without waiting longer, and records in flight are lost if the process dies.`));
   }
 
   /** Calls a method of the worker's logger and resolves with its (awaited) result. */

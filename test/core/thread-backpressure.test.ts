@@ -32,3 +32,39 @@ it("a SIGKILL soon after a burst of 20,000 records loses at most the bounded bac
   // at most the in-flight bound (2,048) and the queue (1,024) can be lost, and the worker had 300 ms
   expect(onDisk).toBeGreaterThanOrEqual(count - 3072);
 }, 90_000);
+
+// The bound counted records only: 2,048 records of 300 KB were ~600 MB in flight, and a burst of
+// 120 records of 1 MB each was all in flight when its last call returned, so a SIGKILL 300 ms
+// later lost most of them (found by review, 2026-12-05). The bytes in flight are bounded too now.
+it("a SIGKILL soon after a burst of 1 MB records loses at most the bytes bound's few records", async () => {
+  const projectPath = tmpProject();
+  const count = 120;
+  const child = spawn(process.execPath, ["--import", "tsx", path.join(REPO_ROOT, "test/fixtures/core/big-burst-child.mts"), projectPath], { stdio: ["ignore", "pipe", "pipe"], env: { ...process.env, CORE_COUNT: String(count), CORE_SIZE: String(1 << 20) } });
+  let out = "";
+  let err = "";
+  child.stdout.on("data", (d) => (out += d));
+  child.stderr.on("data", (d) => (err += d));
+  const exited = new Promise((r) => child.on("exit", r));
+  const deadline = Date.now() + 60_000;
+  while (!out.includes("DONE") && Date.now() < deadline) await new Promise((r) => setTimeout(r, 5));
+  expect(out, err).toContain("DONE");
+  await new Promise((r) => setTimeout(r, 300));
+  child.kill("SIGKILL");
+  await exited;
+  const dir = path.join(projectPath, "audit_logs");
+  let onDisk = 0;
+  const seen = new Set<number>();
+  for (const f of fs.readdirSync(dir)) {
+    if (!/^tool_usage_bigburst/.test(f)) continue;
+    for (const line of fs.readFileSync(path.join(dir, f), "utf8").split("\n").filter(Boolean)) {
+      onDisk++;
+      seen.add((JSON.parse(line) as { metadata: { n: number } }).metadata.n);
+    }
+  }
+  // 8 MB in flight is 8 of these records, and the app thread's queue goes out at 1 MB: at most
+  // ~9 can be in flight when the last call returns, and the worker had 300 ms more for them
+  expect(onDisk).toBeGreaterThanOrEqual(count - 20);
+  // the oldest are the ones written: what is lost is only the newest
+  expect(seen.size, "no record twice").toBe(onDisk);
+  expect(Math.max(...seen)).toBe(onDisk);
+}, 90_000);

@@ -31,6 +31,7 @@ import { isoTime } from "./record/time.js";
 import { SessionStats } from "./record/stats.js";
 import { cleanupSessions, type CleanupOptions, type CleanupResult, type PruneEvent } from "./retention.js";
 import { prepareContent, writeContent, writeContentSync, type ContentManifest, type PreparedContent } from "./sink/content.js";
+import { postQueuedContent } from "./sink/content-thread.js";
 
 type ContentManifestBase = Omit<ContentManifest, "files">;
 import { registerForExit, unregisterForExit, type ExitFlushable } from "./sink/exit.js";
@@ -63,6 +64,11 @@ import {
 
 const FILE_MODE = 0o600;
 const MAX_PENDING_CONTENT = 256;
+/**
+ * The same bound in bytes: past this much content on its way to the content-writer thread, the
+ * files are written on the app's thread (256 interactions of 1 MB were 256 MB in memory).
+ */
+const MAX_PENDING_CONTENT_BYTES = 16 * 1024 * 1024;
 /** `fsync` mode: records waiting this long for a group commit are handed to the OS by the next log call (see commitSoon) */
 const FSYNC_WRITE_DUE_MS = 10;
 const DIR_MODE = 0o700;
@@ -237,6 +243,8 @@ export class AuditLogger extends EventEmitter<AuditLoggerEvents> implements Exit
   private readonly lock!: SessionLock;
   private readonly stats = new SessionStats();
   private readonly pendingContent = new Set<Promise<void>>();
+  /** the bytes of the content files in `pendingContent` */
+  private pendingContentBytes = 0;
   /** content being written off the app's thread (src/sink/content-thread.ts), so the exit hook can write it synchronously */
   private readonly contentInFlight = new Map<string, { content: PreparedContent; manifest: ContentManifestBase }>();
   private closed = false;
@@ -1250,7 +1258,7 @@ export class AuditLogger extends EventEmitter<AuditLoggerEvents> implements Exit
     // `sync` writes content before the record line; in the other modes writes go to the
     // content-writer thread, and past MAX_PENDING_CONTENT in flight they are written
     // synchronously (back-pressure)
-    if (this.config.durability === "sync" || this.pendingContent.size >= MAX_PENDING_CONTENT) {
+    if (this.config.durability === "sync" || this.pendingContent.size >= MAX_PENDING_CONTENT || this.pendingContentBytes >= MAX_PENDING_CONTENT_BYTES) {
       try {
         writeContentSync(this.auditDir, content, manifest, FILE_MODE, this.config.durability);
       } catch (err) {
@@ -1259,13 +1267,17 @@ export class AuditLogger extends EventEmitter<AuditLoggerEvents> implements Exit
       return;
     }
     this.contentInFlight.set(id, { content, manifest });
+    const bytes = content.prompt.length + content.response.length;
+    this.pendingContentBytes += bytes;
     const p = writeContent(this.auditDir, content, manifest, FILE_MODE, this.config.durability).then(
       () => {
         this.pendingContent.delete(p);
+        this.pendingContentBytes -= bytes;
         this.contentInFlight.delete(id);
       },
       (err: unknown) => {
         this.pendingContent.delete(p);
+        this.pendingContentBytes -= bytes;
         // the exit hook wrote these files itself (and took them out of contentInFlight): this
         // write, refused as they exist (see writeContent), lost nothing
         const tookOver = !this.contentInFlight.has(id) && (err as { code?: unknown } | null)?.code === "EEXIST";
@@ -1293,7 +1305,12 @@ export class AuditLogger extends EventEmitter<AuditLoggerEvents> implements Exit
         // (written here, on the app's thread: a write handed to the thread pool is followed by
         // the next only from its callback, which a blocked event loop does not run)
         if (this.remote) this.sendQueued();
-        else this.writeOutAll(false);
+        else {
+          this.writeOutAll(false);
+          // the content files of the records just written, queued for the content thread at the
+          // end of a tick that has not come: sent now, so it writes them while this work goes on
+          postQueuedContent();
+        }
       }
       return;
     }

@@ -59,6 +59,14 @@ parentPort.on("message", (jobs) => {
 `;
 
 type Job = unknown[];
+
+/**
+ * Bytes queued in one tick past which they are sent at once, not at the end of the tick:
+ * synchronous work that logs for long (a loop, a blocked event loop) held every file in memory,
+ * unwritten, until it yielded, and a crash then lost content whose record lines the overdue
+ * flush had written (found by review, 2026-12-05: 39 lines, no content file).
+ */
+const POST_NOW_BYTES = 1 << 20;
 /** A job sent or about to be sent, with what it takes to write it another way if the thread dies. */
 interface Waiter {
   readonly resolve: () => void;
@@ -76,6 +84,7 @@ class ContentThread {
   private next = 1;
   private jobs: Job[] = [];
   private transfer: ArrayBuffer[] = [];
+  private queuedBytes = 0;
   private posting = false;
 
   constructor() {
@@ -88,7 +97,7 @@ class ContentThread {
     this.worker.on("exit", (code) => this.fail(new AuditIOError(`The audit-logger content-writer thread exited (code ${code})`)));
   }
 
-  /** Queues one interaction's files; they are sent at the end of this tick, with the others queued in it. */
+  /** Queues one interaction's files; they are sent at the end of this tick, with the others queued in it (at once past POST_NOW_BYTES). */
   write(files: ReadonlyArray<readonly [string, Uint8Array]>, mode: number, fdatasync: boolean): Promise<void> {
     const id = this.next;
     const job: Job = [id, mode, fdatasync];
@@ -104,16 +113,23 @@ class ContentThread {
     }
     this.next++;
     this.jobs.push(job);
-    for (const t of transfer) this.transfer.push(t);
-    if (!this.posting) {
-      this.posting = true;
-      queueMicrotask(() => this.post());
+    for (const t of transfer) {
+      this.transfer.push(t);
+      this.queuedBytes += t.byteLength;
     }
-    return new Promise<void>((resolve, reject) => {
+    // (registered before the post: an answer cannot come before this returns, but a post that
+    // fails writes the job another way at once, and that settles it through `waiting`)
+    const done = new Promise<void>((resolve, reject) => {
       // a write under way keeps the process alive until it is answered
       if (this.waiting.size === 0) this.worker.ref();
       this.waiting.set(id, { resolve, reject, files, mode, fdatasync });
     });
+    if (this.queuedBytes >= POST_NOW_BYTES) this.post();
+    else if (!this.posting) {
+      this.posting = true;
+      queueMicrotask(() => this.post());
+    }
+    return done;
   }
 
   /** Stops the worker (as if it died); see {@link stopContentThread}. */
@@ -121,12 +137,15 @@ class ContentThread {
     return this.worker.terminate();
   }
 
-  private post(): void {
+  /** Sends what is queued now (also called by the logger when a flush is overdue: see postQueuedContent). */
+  post(): void {
     this.posting = false;
+    if (this.jobs.length === 0) return;
     const jobs = this.jobs;
     const transfer = this.transfer;
     this.jobs = [];
     this.transfer = [];
+    this.queuedBytes = 0;
     if (this.broken) {
       for (const job of jobs) this.rewrite(job[0] as number);
       return;
@@ -204,6 +223,15 @@ export function writeOnContentThread(files: ReadonlyArray<readonly [string, Uint
   } catch {
     return undefined; // its copy of the bytes failed (no memory): the caller writes them itself
   }
+}
+
+/**
+ * Sends the content files queued in this tick to the content-writer thread now: the logger
+ * calls it when a flush is overdue (the event loop blocked by synchronous work that logs), as it
+ * writes its record lines then.
+ */
+export function postQueuedContent(): void {
+  shared?.post();
 }
 
 /**

@@ -1,0 +1,44 @@
+// Content files queued for the content-writer thread were sent at the end of the tick: a loop of
+// synchronous work that logs chats held them all in memory, unwritten, while the overdue flush
+// wrote the record lines; a crash then left 39 record lines naming content files that were never
+// written (found by review, 2026-12-05). They are now sent at once past 1 MB, and with the
+// record lines when a flush is overdue.
+import { spawn } from "node:child_process";
+import fs from "node:fs";
+import path from "node:path";
+import { afterEach, expect, it } from "vitest";
+import { cleanupTmp, tmpProject } from "../helpers/index.js";
+import { REPO_ROOT } from "../helpers/core.js";
+
+afterEach(cleanupTmp);
+
+it.each([
+  ["1 MB", 1 << 20],
+  ["10 KB", 10_000],
+])("a crash during synchronous work that logs chats (%s prompts) leaves no record line without its content files", async (_, size) => {
+  const projectPath = tmpProject();
+  const count = 40;
+  const child = spawn(process.execPath, ["--import", "tsx", path.join(REPO_ROOT, "test/fixtures/core/content-loop-child.mts"), projectPath], { stdio: ["ignore", "pipe", "pipe"], env: { ...process.env, CORE_COUNT: String(count), CORE_SIZE: String(size) } });
+  let out = "";
+  let err = "";
+  child.stdout.on("data", (d) => (out += d));
+  child.stderr.on("data", (d) => (err += d));
+  const exited = new Promise((r) => child.on("exit", r));
+  const deadline = Date.now() + 60_000;
+  while (!out.includes("DONE") && Date.now() < deadline) await new Promise((r) => setTimeout(r, 5));
+  expect(out, err).toContain("DONE");
+  child.kill("SIGKILL");
+  await exited;
+  const dir = path.join(projectPath, "audit_logs");
+  const lines = fs.readFileSync(path.join(dir, "chat_interactions_loop.jsonl"), "utf8").split("\n").filter(Boolean);
+  // the overdue flush wrote the record lines while the loop ran (all but the last ~100 ms)
+  expect(lines.length).toBeGreaterThanOrEqual(count - 10);
+  const missing: number[] = [];
+  for (const line of lines) {
+    const r = JSON.parse(line) as { id: string; metadata: { n: number } };
+    for (const f of [`prompt_${r.id}.txt`, `response_${r.id}.txt`, `manifest_${r.id}.json`]) {
+      if (!fs.existsSync(path.join(dir, "full_interactions", f))) missing.push(r.metadata.n);
+    }
+  }
+  expect(missing, `${lines.length} record lines`).toEqual([]);
+}, 90_000);

@@ -200,7 +200,7 @@ export class PostgresRecordSource implements RecordSource {
     const limit = Number.isFinite(compiled.limit) && exact.length === 0 ? ` LIMIT ${param(compiled.limit)}` : "";
     const offset = compiled.offset > 0 && exact.length === 0 ? ` OFFSET ${param(compiled.offset)}` : "";
     const r = await this.pool.query<{ line: string }>(
-      `SELECT line FROM ${this.n.records} WHERE ${where.join(" AND ")} ORDER BY ts DESC, seq DESC, id DESC${limit}${offset}`,
+      `SELECT line FROM ${this.n.records} WHERE ${where.join(" AND ")} ORDER BY ts DESC, session_id COLLATE "C" DESC, seq DESC, id COLLATE "C" DESC${limit}${offset}`,
       values,
     );
     const recs = r.rows.map((x) => JSON.parse(x.line) as RawRecord);

@@ -173,12 +173,21 @@ export function compileQuery<K extends RecordType>(kind: K, filter: FilterOf[K] 
   return { match, sessionId: f.sessionId, limit, offset: f.offset ?? 0 };
 }
 
-/** Newest first: later timestamp, then (same session) higher seq, then larger id. */
+/**
+ * Newest first: later timestamp, then larger session id, then higher seq, then larger id; the
+ * order the PostgreSQL reader's `ORDER BY ts DESC, session_id COLLATE "C" DESC, seq DESC, id COLLATE "C" DESC` gives (byte order, as here), so
+ * a query's pages are the same over files and over the store. (Until 2026-12-05 seq counted only
+ * within one session, and records of two sessions in one millisecond came back in another order
+ * from the store.)
+ */
 export function newerFirst(a: RawRecord, b: RawRecord): number {
   const ta = String(a.timestamp ?? "");
   const tb = String(b.timestamp ?? "");
   if (ta !== tb) return ta < tb ? 1 : -1;
-  if (a.sessionId === b.sessionId && typeof a.seq === "number" && typeof b.seq === "number" && a.seq !== b.seq) return b.seq - a.seq;
+  const sa = String(a.sessionId ?? "");
+  const sb = String(b.sessionId ?? "");
+  if (sa !== sb) return sa < sb ? 1 : -1;
+  if (typeof a.seq === "number" && typeof b.seq === "number" && a.seq !== b.seq) return b.seq - a.seq;
   const ia = String(a.id ?? "");
   const ib = String(b.id ?? "");
   return ia < ib ? 1 : ia > ib ? -1 : 0;

@@ -93,3 +93,39 @@ describe("AuditViewer over PostgreSQL", () => {
     }
   });
 });
+
+describe("one order over files and the store", () => {
+  // Records of two instances in the same millisecond came back in another order from the store
+  // (ts, seq, id) than from the files (ts, then seq within a session, else id), so the pages of
+  // one query differed (found by review, 2026-12-05). Both now order by time, session, seq, id.
+  it("records of several sessions in one millisecond come back in the same order, page by page", async () => {
+    const schema = freshSchema("order");
+    schemas.push(schema);
+    const projectPath = tmpProject();
+    const mk = (sessionId: string) => new AuditLogger({ sessionId, projectPath, sinks: [new PostgresSink({ connectionString: PG_URL, schema })] });
+    const a = mk("inst_a");
+    const b = mk("inst_b");
+    const realNow = Date.now;
+    const t = realNow();
+    Date.now = () => t; // both instances log within one millisecond
+    try {
+      for (let i = 0; i < 3; i++) a.logToolUsage({ toolName: "t", operation: `a${i}` });
+      b.logToolUsage({ toolName: "t", operation: "b0" });
+      a.logToolUsage({ toolName: "t", operation: "a3" });
+    } finally {
+      Date.now = realNow;
+    }
+    await a.finalizeSession();
+    await b.finalizeSession();
+    const files = new AuditViewer({ auditPath: a.auditDir });
+    const store = new AuditViewer({ postgres: { connectionString: PG_URL, schema } });
+    const show = (rs: readonly { sessionId?: unknown; seq?: unknown }[]) => rs.map((r) => `${String(r.sessionId)}#${String(r.seq)}`);
+    const all = show(await files.getToolUsages({ limit: 10 }));
+    // newest first: the later session's records first in a tie, each session's by its chain
+    expect(all).toEqual(["inst_b#1", "inst_a#4", "inst_a#3", "inst_a#2", "inst_a#1"]);
+    expect(show(await store.getToolUsages({ limit: 10 }))).toEqual(all);
+    for (const offset of [0, 2, 4]) {
+      expect(show(await store.getToolUsages({ limit: 2, offset }))).toEqual(show(await files.getToolUsages({ limit: 2, offset })));
+    }
+  });
+});

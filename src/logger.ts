@@ -50,6 +50,7 @@ import type { Checkpoint } from "./integrity/checkpoint.js";
 import {
   CHAIN_KINDS,
   type ChainKind,
+  type SealedRecord,
   type AuditEventType,
   type AuditContextValue,
   type ChatInteractionInput,
@@ -243,6 +244,8 @@ export class AuditLogger extends EventEmitter<AuditLoggerEvents> implements Exit
   private readonly lock!: SessionLock;
   private readonly stats = new SessionStats();
   private readonly pendingContent = new Set<Promise<void>>();
+  /** `fsync` mode: sealed records whose lines are not yet written to their files, held from the sinks (see releaseToSinks) */
+  private sinkHeld: SealedRecord[] = [];
   /** the bytes of the content files in `pendingContent` */
   private pendingContentBytes = 0;
   /** content being written off the app's thread (src/sink/content-thread.ts), so the exit hook can write it synchronously */
@@ -624,7 +627,11 @@ export class AuditLogger extends EventEmitter<AuditLoggerEvents> implements Exit
     }
     while (this.pendingContent.size > 0) await Promise.all([...this.pendingContent]);
     if (this.closed) return;
-    if (this.config.sinks.length > 0) await this.settleSinks("flush");
+    if (this.config.sinks.length > 0) {
+      // (`fsync`: the records held for the sinks go once written; the commit below syncs them)
+      if (this.sinkHeld.length > 0) this.writeOutAll(false);
+      await this.settleSinks("flush");
+    }
     if (this.config.durability === "fsync") {
       await new Promise<void>((resolve, reject) => {
         this.commitWaiters.push({ resolve, reject });
@@ -724,6 +731,7 @@ export class AuditLogger extends EventEmitter<AuditLoggerEvents> implements Exit
     this.finalSummary = summary;
     try {
       // sinks close after the session file exists, so a store can keep the final summary too
+      this.releaseToSinks();
       await this.settleSinks("close");
     } finally {
       // (the exit hook, still registered, released it if the process ended meanwhile; found by
@@ -1114,6 +1122,7 @@ export class AuditLogger extends EventEmitter<AuditLoggerEvents> implements Exit
         first ??= err;
       }
     }
+    this.releaseToSinks();
     // (only when the process ends: on a signal the app handles, it goes on writing this session,
     // which another process must not open meanwhile; found by review, 2026-12-03)
     if (release) this.lock.release();
@@ -1215,20 +1224,46 @@ export class AuditLogger extends EventEmitter<AuditLoggerEvents> implements Exit
       else if (this.checkpointer.recordsSinceLast >= this.config.checkpointEvery.records) this.writeCheckpoint("records");
     }
     if (this.config.sinks.length > 0) {
-      const sealed = { kind, sessionId: this.sessionId, id, seq, prevHash: rec.prevHash as string, hash, timestamp, line: sealedLine(body, hash) };
-      for (const sink of this.config.sinks) {
-        try {
-          sink.write(sealed);
-        } catch (err) {
-          this.report(new AuditIOError(`Sink ${sink.constructor?.name ?? "sink"} refused a ${kind} record: ${(err as Error).message}`, { cause: err }));
-        }
-      }
+      const sealed: SealedRecord = { kind, sessionId: this.sessionId, id, seq, prevHash: rec.prevHash as string, hash, timestamp, line: sealedLine(body, hash) };
+      // `fsync`: the sinks get a record once its line is written to its file (see releaseToSinks)
+      if (this.config.durability === "fsync") this.sinkHeld.push(sealed);
+      else this.toSinks(sealed);
     }
     if (this.exitFlushed) this.flushLateRecord();
     // (the clock, not a record's own earlier time: see withRecordTime)
     else if (this.config.durability === "async") this.scheduleFlush(recordTimeOverride === undefined ? now : undefined);
     else if (this.config.durability === "fsync") this.commitSoon(recordTimeOverride === undefined ? now : undefined);
     if (this.rotatedSegments.length > 0) this.announceRotations();
+  }
+
+  private toSinks(sealed: SealedRecord): void {
+    for (const sink of this.config.sinks) {
+      try {
+        sink.write(sealed);
+      } catch (err) {
+        this.report(new AuditIOError(`Sink ${sink.constructor?.name ?? "sink"} refused a ${sealed.kind} record: ${(err as Error).message}`, { cause: err }));
+      }
+    }
+  }
+
+  /**
+   * `fsync` mode: hands the sinks the held records whose lines are written to their files (in
+   * order; a kind whose bytes the OS refused keeps its records, and the ones after them, for the
+   * next write). A sink that got a record before its file did was ahead of the files after a
+   * crash, and a session resumed from the files forked the store's chain: verify reported
+   * `chain_broken`/`seq_duplicate` for records nobody had touched (found by review, 2026-12-05).
+   */
+  private releaseToSinks(): void {
+    if (this.sinkHeld.length === 0) return;
+    const held = this.sinkHeld;
+    this.sinkHeld = [];
+    let blocked: Set<ChainKind> | undefined;
+    for (const s of held) {
+      if (blocked?.has(s.kind) || this.writers[s.kind].hasPending) {
+        (blocked ??= new Set()).add(s.kind);
+        this.sinkHeld.push(s);
+      } else this.toSinks(s);
+    }
   }
 
   /** A record made after the exit hook flushed (see exitFlushed): written now, failures reported. */
@@ -1352,6 +1387,7 @@ export class AuditLogger extends EventEmitter<AuditLoggerEvents> implements Exit
       }
     }
     if (this.writeFailing && !first) this.endWriteFailureStreak();
+    this.releaseToSinks();
     if (first && rethrow) throw first;
   }
 

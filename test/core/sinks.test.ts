@@ -131,3 +131,62 @@ describe("extra sinks", () => {
     expect(fs.existsSync(path.join(dir, ".session_exit_sink.lock"))).toBe(false);
   }, 20_000);
 });
+
+describe("extra sinks in fsync mode", () => {
+  // A sink got each record as it was sealed, before the group commit wrote its line: after a
+  // crash the store held records the files did not, and a session resumed from the files forked
+  // the store's chain (verify: chain_broken, seq_duplicate; found by review, 2026-12-05).
+  it("get a record only once its line is in its file", async () => {
+    const projectPath = tmpProject();
+    let auditDir = "";
+    const notInFile: string[] = [];
+    const got: string[] = [];
+    const sink: AuditSink = {
+      open: (info) => {
+        auditDir = info.auditDir;
+      },
+      write: (r) => {
+        got.push(r.id);
+        const file = path.join(auditDir, `${r.kind === "tool_usage" ? "tool_usage" : r.kind === "chat_interaction" ? "chat_interactions" : r.kind}_${r.sessionId}.jsonl`);
+        const held = fs.existsSync(file) ? fs.readFileSync(file, "utf8") : "";
+        if (!held.includes(r.line)) notInFile.push(r.id);
+      },
+      flush: async () => {},
+      close: async () => {},
+    };
+    const logger = new AuditLogger({ sessionId: "fs", projectPath, durability: "fsync", sinks: [sink] });
+    // several in one tick (one group commit), then more across ticks
+    for (let i = 0; i < 5; i++) logger.logToolUsage({ toolName: "t", operation: `a${i}` });
+    logger.logChatInteraction({ prompt: "p", response: "r" });
+    await new Promise((r) => setTimeout(r, 20));
+    for (let i = 0; i < 3; i++) {
+      logger.logToolUsage({ toolName: "t", operation: `b${i}` });
+      await new Promise((r) => setImmediate(r));
+    }
+    await logger.flush();
+    expect(got).toHaveLength(9);
+    logger.logToolUsage({ toolName: "t", operation: "last" });
+    await logger.finalizeSession();
+    expect(got).toHaveLength(10);
+    expect(notInFile).toEqual([]);
+  });
+
+  it("get the records written by the exit hook (process.exit before any commit ran)", () => {
+    const projectPath = tmpProject();
+    const script = `
+      import fs from "node:fs";
+      import { AuditLogger } from ${JSON.stringify(path.join(REPO_ROOT, "src/index.ts"))};
+      const out = process.argv[1];
+      const sink = { write: (r) => fs.appendFileSync(out, r.id + "\\n"), flush: async () => {}, close: async () => {} };
+      const logger = new AuditLogger({ sessionId: "fx", projectPath: ${JSON.stringify(projectPath)}, durability: "fsync", sinks: [sink] });
+      for (let i = 0; i < 4; i++) logger.logToolUsage({ toolName: "t", operation: "x" + i });
+      process.exit(0);
+    `;
+    const out = path.join(projectPath, "sink-got.txt");
+    const r = spawnSync(process.execPath, ["--import", "tsx", "--input-type=module", "-e", script, out], { encoding: "utf8", cwd: REPO_ROOT });
+    expect(r.status, r.stderr).toBe(0);
+    const lines = readKindLines(projectPath, "tool_usage", "fx");
+    expect(lines).toHaveLength(4);
+    expect(fs.readFileSync(out, "utf8").trim().split("\n")).toEqual(lines.map((l) => (JSON.parse(l) as { id: string }).id));
+  });
+});

@@ -341,6 +341,16 @@ export const BUILTIN_DETECTORS: readonly Detector[] = Object.freeze([
     accept: bearerAccept,
   }),
   detector({
+    name: "cookie",
+    minLength: 10,
+    // a Cookie / Set-Cookie header's pairs after its label (as text, or an object's `cookie`
+    // member read with its key): only `name=value` pairs, so "cookie: chocolate chip" stays
+    // (until 2026-12-05 no rule knew cookies, and session cookies were written in plain text
+    // wherever `paths` did not name them)
+    pattern: /\b(?:set-)?cookie["']?\s*[:=]\s*["']?(?<secret>[!#$%&*+.^_`|~0-9A-Za-z-]+=[^;\s"'\\]*(?:;[ \t]?[!#$%&*+.^_`|~0-9A-Za-z-]+(?:=[^;\s"'\\]*)?)*)/dgi,
+    hint: (t) => t.includes("ookie") || t.includes("OOKIE"),
+  }),
+  detector({
     name: "email",
     minLength: 6,
     // the regex finds "@domain" (fast: it starts at a rare literal); the local part is walked
@@ -413,6 +423,7 @@ export type BuiltinRuleName =
   | "aws_access_key"
   | "aws_secret_key"
   | "bearer"
+  | "cookie"
   | "email"
   | "iban"
   | "credit_card"

@@ -85,6 +85,10 @@ export const CANARIES: readonly Canary[] = [
   { rule: "bearer", text: 'headers: {"authorization": "Basic dXNlcjpwYXNzd29yZA=="}', secret: "dXNlcjpwYXNzd29yZA" },
   { rule: "bearer", text: `curl -H "Bearer ${seededChars(7, 32)}"`, secret: seededChars(7, 32) },
 
+  { rule: "cookie", text: "Cookie: session=abc123def456; theme=dark", secret: "abc123def456" },
+  { rule: "cookie", text: "Set-Cookie: sid=s%3A9f8e7d6c5b4a; Path=/; HttpOnly", secret: "9f8e7d6c5b4a" },
+  { rule: "cookie", text: '{"cookie": "csrftoken=Zx81kq0PL2; sessionid=77ab"}', secret: "Zx81kq0PL2" },
+
   { rule: "private_key", text: `key:\n${RSA_KEY}\nthanks`, secret: seededChars(3, 64) },
   { rule: "private_key", text: `{"pem":"${EC_KEY_ESCAPED}"}`, secret: seededChars(4, 40) },
   { rule: "private_key", text: ENCRYPTED_KEY, secret: "DEK-Info" },

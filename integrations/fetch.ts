@@ -24,51 +24,48 @@ export interface AuditFetchOptions {
 /** The value that replaces a secret. */
 export const REDACTED = REDACTED_TEXT;
 
-const SECRET_HEADERS = new Set([
-  "authorization",
-  "proxy-authorization",
-  "cookie",
-  "set-cookie",
-  "x-api-key",
-  "api-key",
-  "x-goog-api-key",
-  "x-auth-token",
-  "x-access-token",
-  "x-csrf-token",
-  "x-xsrf-token",
-  "x-amz-security-token",
-  "ocp-apim-subscription-key",
+// Header names and query (and fragment) parameter names that say they carry a credential: one
+// rule for both, read word by word (separators and camelCase split words: `access_token`,
+// `accessToken`, `X-Amz-Signature`, `Cf-Access-Jwt-Assertion`; digits ending a word are dropped:
+// `cookie2`): a word that is one of SECRET_WORDS, or that ends in one of SECRET_ENDINGS
+// (`authtoken`, `privatetoken`, `jsessionid`, `jwtassertion`, `oauth`). So `max_tokens` and
+// `content-type` stay visible, while `token_type` or `sort_key` are hidden: the rule errs on the
+// side of hiding. Headers had a list and a substring pattern of their own, which missed
+// `X-JWT-Assertion`, `X-Passcode` and `X-OTP` that the parameters' words caught (found by review,
+// 2026-12-05).
+const SECRET_WORDS = new Set([
+  "key", "sig", "code", "pin", "authn", "authz", "authorization", "authentication", "authenticate", "bearer",
+  "jwt", "session", "sess", "sessid", "pwd", "pass", "mfa", "nonce", "verifier", "hapikey",
 ]);
-// Any header whose name says it carries a credential (`key` as a word of its own: x-functions-key,
-// dd-application-key).
-const SECRET_HEADER_PATTERN = /(auth|token|secret|password|passwd|api[-_]?key|apikey|access[-_]?key|private[-_]?key|session|signature|credential|cookie)|(^|[-_.])(key|sig)([-_.]|$)/i;
+const SECRET_ENDINGS = [
+  "token", "secret", "secrets", "password", "passwd", "passcode", "passphrase", "apikey", "authkey", "accesskey", "privatekey",
+  "secretkey", "sessionid", "sessionkey", "signature", "credential", "credentials", "assertion", "cookie", "cookies", "auth", "otp",
+];
 
-/**
- * Whether a header of this name carries a credential (the built-in list and patterns above; any
- * case). Also the AI SDK middleware's list of the headers whose values it hides from recorded
- * errors (found by review, 2026-12-04).
- */
-export function isCredentialHeader(name: string): boolean {
-  const lower = name.toLowerCase();
-  return SECRET_HEADERS.has(lower) || SECRET_HEADER_PATTERN.test(lower);
-}
-// Query (and fragment) parameters whose name says they carry a credential, read word by word
-// (separators and camelCase split words: `access_token`, `accessToken`, `X-Amz-Signature`): a
-// word that is one of SECRET_WORDS, or that ends in one of SECRET_ENDINGS (`authtoken`,
-// `privatetoken`, `jsessionid`). So `max_tokens` stays visible, while `token_type` or `sort_key`
-// are hidden: the rule errs on the side of hiding.
-const SECRET_WORDS = new Set(["key", "sig", "code", "auth", "authorization", "bearer", "jwt", "session", "sess", "sessid", "pwd", "pass", "otp", "nonce", "verifier", "hapikey"]);
-const SECRET_ENDINGS = ["token", "secret", "secrets", "password", "passwd", "apikey", "authkey", "accesskey", "privatekey", "secretkey", "sessionid", "sessionkey", "signature", "credential", "credentials"];
-
-/** A query parameter's name says it is a credential (see SECRET_WORDS). */
-function isSecretParam(name: string): boolean {
+/** Whether a header or parameter of this name carries a credential (see SECRET_WORDS; any case). */
+function isSecretName(name: string): boolean {
   const words = name.replace(/([a-z0-9])([A-Z])/g, "$1 $2").toLowerCase().split(/[^a-z0-9]+/);
-  for (const word of words) {
+  for (const whole of words) {
+    const word = whole.replace(/[0-9]+$/, "");
     if (word === "") continue;
     if (SECRET_WORDS.has(word)) return true;
     for (const end of SECRET_ENDINGS) if (word.endsWith(end)) return true;
   }
   return false;
+}
+
+/**
+ * Whether a header of this name carries a credential (the rule above, the same as for query
+ * parameters; any case). Also the AI SDK middleware's list of the headers whose values it hides
+ * from recorded errors (found by review, 2026-12-04).
+ */
+export function isCredentialHeader(name: string): boolean {
+  return isSecretName(name);
+}
+
+/** A query parameter's name says it is a credential (see SECRET_WORDS). */
+function isSecretParam(name: string): boolean {
+  return isSecretName(name);
 }
 // the base a relative URL is read against (it never shows: only its path and query are recorded)
 const RELATIVE_BASE = "http://relative.invalid";
@@ -147,7 +144,7 @@ function auditedFetch<F extends FetchLike>(fetchFn: F, layers: readonly AuditFet
   // request's header pass unredacted)
   const extra = layers.flatMap((l) => l.redactHeaders ?? []).map((r) => (typeof r === "string" ? r.toLowerCase() : new RegExp(r.source, `${r.flags.replace(/[gyi]/g, "")}i`)));
   const isSecretHeader = (name: string): boolean =>
-    SECRET_HEADERS.has(name) || SECRET_HEADER_PATTERN.test(name) || extra.some((r) => (typeof r === "string" ? r === name : r.test(name)));
+    isSecretName(name) || extra.some((r) => (typeof r === "string" ? r === name : r.test(name)));
   // (the options are read at each call, as before: an app may still set `logger` later)
   const loggerOption = (): AuditLogger | undefined => {
     for (let i = layers.length - 1; i >= 0; i--) if (layers[i]!.logger != null) return layers[i]!.logger;

@@ -65,6 +65,57 @@ describe("withAuditFetch", () => {
     expect(JSON.stringify(rec)).not.toMatch(/sk-secret|t0k|c2VjcmV0/);
   });
 
+  it("hides headers by the same word rule as query parameters (X-JWT-Assertion, Cf-Access-Jwt-Assertion, X-Passcode, X-OTP were recorded in clear), and keeps harmless ones", async () => {
+    const logger = newLogger();
+    const auditedFetch = withAuditFetch(fetch, { logger });
+    const jwt = "eyJhbGciOiJIUzI1NiJ9.eyJzdWIiOiJhbGljZSJ9.c2lnbmF0dXJlLXNlY3JldA";
+    const secret = {
+      "cf-access-jwt-assertion": jwt,
+      "x-goog-iap-jwt-assertion": jwt,
+      "x-jwt-assertion": jwt,
+      "x-passcode": "hunter2hunter2",
+      "x-otp": "s3cret-otp-123456",
+      "x-pin": "s3cret-pin-4321",
+      "x-client-secret": "s3cret-client",
+      "x-hub-signature-256": "sha256=s3cret-sig",
+      "cookie2": "s3cret-cookie2",
+      // (hidden before, and still)
+      authorization: "Bearer s3cret-auth",
+      cookie: "sid=s3cret-cookie",
+      "x-api-key": "s3cret-key",
+      "x-auth-token": "s3cret-auth-token",
+      "x-amz-security-token": "s3cret-amz",
+      "ocp-apim-subscription-key": "s3cret-apim",
+      "x-session-id": "s3cret-session",
+      "x-webauth-user": "s3cret-webauth",
+    };
+    const kept = {
+      "content-type": "application/json",
+      accept: "application/json",
+      "user-agent": "audit-test/1.0",
+      "x-request-id": "req-42",
+      "if-none-match": '"v1"',
+      "cache-control": "no-cache",
+      traceparent: "00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01",
+      "anthropic-version": "2023-06-01",
+      // (`tokens` is not `token`, as for the max_tokens parameter)
+      "x-max-tokens": "256",
+    };
+    await auditedFetch(`${origin}/v1/models`, { headers: { ...secret, ...kept } });
+    // the request itself went with every header as given
+    const sent = fake.requests.at(-1)!.headers;
+    for (const [name, value] of Object.entries({ ...secret, ...kept })) expect(sent[name]).toBe(value);
+    const [rec] = await recordsOf(logger, "tool_usage");
+    const headers = (rec!.parameters as { headers: Record<string, string> }).headers;
+    expect(headers).toEqual({ ...Object.fromEntries(Object.keys(secret).map((n) => [n, REDACTED])), ...kept });
+    expect(JSON.stringify(rec)).not.toMatch(/s3cret|hunter2|eyJhbGci/);
+    // and the words headers have, parameters have too (OAuth's client_assertion is a signed JWT)
+    const hidden = encodeURIComponent(REDACTED);
+    await auditedFetch(`${origin}/v1/models?client_assertion=${jwt}&pin=s3cret-1&passcode=s3cret-2&cookie=s3cret-3&totp=s3cret-4&page=2&max_tokens=8`);
+    const [, withQuery] = await recordsOf(logger, "tool_usage", 2);
+    expect((withQuery!.parameters as { url: string }).url).toBe(`${origin}/v1/models?client_assertion=${hidden}&pin=${hidden}&passcode=${hidden}&cookie=${hidden}&totp=${hidden}&page=2&max_tokens=8`);
+  });
+
   it("takes headers from a Request, lets init.headers replace them, and honours redactHeaders", async () => {
     const logger = newLogger();
     const auditedFetch = withAuditFetch(fetch, { logger, redactHeaders: ["x-tenant", /^x-internal-/] });
@@ -209,16 +260,16 @@ describe("withAuditFetch", () => {
     const logger = newLogger();
     const custom = async (_input: string | URL | Request, _init?: RequestInit): Promise<Response> => new Response("ok");
     // (one header per request: a /g pattern's lastIndex is reset by any name it fails on)
-    const global = withAuditFetch(custom, { logger, redactHeaders: [/^x-tenant-pin$/g] });
+    const global = withAuditFetch(custom, { logger, redactHeaders: [/^x-tenant-zone$/g] });
     const upper = withAuditFetch(custom, { logger, redactHeaders: [/^X-Org-Region$/, "X-Named"] });
     for (let i = 0; i < 3; i++) {
-      await global("https://example.test/a", { headers: { "X-Tenant-Pin": `pin-000${i}` } });
+      await global("https://example.test/a", { headers: { "X-Tenant-Zone": `zone-000${i}` } });
       await upper("https://example.test/b", { headers: { "x-org-region": `region-${i}`, "x-named": `named-${i}` } });
     }
     const recs = await recordsOf(logger, "tool_usage", 6);
-    expect(JSON.stringify(recs)).not.toMatch(/pin-000|region-\d|named-\d/);
+    expect(JSON.stringify(recs)).not.toMatch(/zone-000|region-\d|named-\d/);
     const headers = recs.map((r) => (r.parameters as { headers: Record<string, string> }).headers);
-    expect(headers.filter((h) => h["x-tenant-pin"] === REDACTED)).toHaveLength(3);
+    expect(headers.filter((h) => h["x-tenant-zone"] === REDACTED)).toHaveLength(3);
     expect(headers.filter((h) => h["x-org-region"] === REDACTED && h["x-named"] === REDACTED)).toHaveLength(3);
   });
 

@@ -198,10 +198,16 @@ function auditedFetch<F extends FetchLike>(fetchFn: F, layers: readonly AuditFet
       const ok = readMember(res, "ok");
       const statusText = readMember(res, "statusText");
       const status = typeof s === "number" ? s : undefined;
+      // A failure is an error status (4xx, 5xx) or none (0: a network error's Response). A 3xx
+      // is an answer, not a failure, although `ok` is false: a 304 Not Modified to a conditional
+      // request, a 302 that `redirect: "manual"` asked to see (in a browser an opaque redirect,
+      // status 0); they were recorded as failures, "HTTP 304" (found by review, 2026-12-05).
+      const answered = (status !== undefined && status >= 100 && status < 400) || (status === 0 && readMember(res, "type") === "opaqueredirect");
+      const failure = ok === false && !answered;
       record({
-        success: ok === undefined ? true : ok === true,
+        success: !failure,
         result: { status: status ?? null, ok: ok === true, ...(typeof statusText === "string" && statusText ? { statusText } : {}) },
-        ...(ok === false ? { errorMessage: `HTTP ${status ?? "error"}` } : {}),
+        ...(failure ? { errorMessage: `HTTP ${status ?? "error"}` } : {}),
       });
     };
     const failed = (err: unknown): void => record({ success: false, errorMessage: errorMessage(err, described?.secrets) });

@@ -1,4 +1,6 @@
 import fs from "node:fs";
+import http from "node:http";
+import type { AddressInfo } from "node:net";
 import path from "node:path";
 import vm from "node:vm";
 import ky from "ky";
@@ -134,6 +136,49 @@ describe("withAuditFetch", () => {
     expect((replaced!.parameters as { headers: unknown }).headers).toEqual({ accept: "text/plain" });
     expect(withUserinfo).toMatchObject({ success: false, parameters: { url: `http://${encodeURIComponent(REDACTED)}:${encodeURIComponent(REDACTED)}@${new URL(origin).host}/x` } });
     expect(JSON.stringify(withUserinfo)).not.toContain("pa55");
+  });
+
+  it("a 3xx answer (304 Not Modified, a manual redirect's 302) is recorded as a success with its status and ok: false (it was a failure, 'HTTP 304'); 4xx, 5xx and a network error's Response stay failures", async () => {
+    const server = http.createServer((req, res) => {
+      if (req.url === "/etag") {
+        if (req.headers["if-none-match"] === '"v1"') res.writeHead(304).end();
+        else res.writeHead(200, { etag: '"v1"' }).end("data");
+      } else if (req.url === "/moved") res.writeHead(302, { location: "/etag" }).end();
+      else if (req.url === "/boom") res.writeHead(500).end("boom");
+      else res.writeHead(404).end("nothing");
+    });
+    await new Promise<void>((r) => server.listen(0, "127.0.0.1", r));
+    const base = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+    const logger = newLogger();
+    const auditedFetch = withAuditFetch(fetch, { logger });
+    try {
+      const got = [
+        await auditedFetch(`${base}/etag`, { headers: { "if-none-match": '"v1"' } }),
+        await auditedFetch(`${base}/moved`, { redirect: "manual" }),
+        await auditedFetch(`${base}/moved`),
+        await auditedFetch(`${base}/missing`),
+        await auditedFetch(`${base}/boom`),
+      ];
+      // the app gets what fetch gives
+      expect(got.map((r) => [r.status, r.ok])).toEqual([[304, false], [302, false], [200, true], [404, false], [500, false]]);
+    } finally {
+      await new Promise<void>((r) => server.close(() => r()));
+    }
+    // a fetch-like function's Responses with status 0: a network error's (a failure) and a
+    // browser's opaque redirect for redirect: "manual" (an answer)
+    const opaqueRedirect = { type: "opaqueredirect", status: 0, ok: false, statusText: "" };
+    await withAuditFetch(async (_url: string) => Response.error(), { logger })("https://example.test/error");
+    await withAuditFetch(async (_url: string) => opaqueRedirect as unknown as Response, { logger })("https://example.test/opaque");
+    const recs = await recordsOf(logger, "tool_usage", 7);
+    expect(recs.map((r) => [r.operation, r.success, r.errorMessage, r.result])).toEqual([
+      [`GET ${new URL(base).host}/etag`, true, undefined, { status: 304, ok: false, statusText: "Not Modified" }],
+      [`GET ${new URL(base).host}/moved`, true, undefined, { status: 302, ok: false, statusText: "Found" }],
+      [`GET ${new URL(base).host}/moved`, true, undefined, { status: 200, ok: true, statusText: "OK" }],
+      [`GET ${new URL(base).host}/missing`, false, "HTTP 404", { status: 404, ok: false, statusText: "Not Found" }],
+      [`GET ${new URL(base).host}/boom`, false, "HTTP 500", { status: 500, ok: false, statusText: "Internal Server Error" }],
+      ["GET example.test/error", false, "HTTP 0", { status: 0, ok: false }],
+      ["GET example.test/opaque", true, undefined, { status: 0, ok: false }],
+    ]);
   });
 
   it("a failed request is recorded once and its original error rethrown", async () => {

@@ -92,7 +92,8 @@ interface Wrapped {
  * secrets replaced by "[REDACTED]" (authorization, cookies, API keys, tokens; `api_key`,
  * `token`, `sig` and similar query parameters; URL passwords), result { status, ok }, and the
  * duration until the response headers arrived. A failed request is recorded, then its original
- * error is rethrown. The response body is never read. Wrapping an audited fetch again records
+ * error is rethrown. The response body is never read. A call whose result is not a promise (nor
+ * any thenable) returns it as it is, synchronously, and is recorded then. Wrapping an audited fetch again records
  * each request once: with no new options it returns it as it is; with `redactHeaders` it has not
  * got, or another `logger`, it returns a new function around the same fetch that hides the headers
  * of every wrap and records to the last `logger` given (the audited fetch it was given is left as
@@ -211,6 +212,14 @@ function auditedFetch<F extends FetchLike>(fetchFn: F, layers: readonly AuditFet
       });
     };
     const failed = (err: unknown): void => record({ success: false, errorMessage: errorMessage(err, described?.secrets) });
+    // A result that is not a promise (nor any thenable) is returned as it is, at once, recorded
+    // then: sync stays sync. A function given for a fetch that was none (`withAudit(express)`)
+    // had its result turned into a promise of it: the app got a promise instead of an app
+    // (found by review, 2026-12-05).
+    if (!mayBeThenable(pending)) {
+      settled(pending);
+      return pending;
+    }
     // A Promise subclass (a client's own promise class, with methods of its own) is returned as
     // it is, observed through its own `then` (its rejection is then handled, as a decorated
     // method's is: docs/INTEGRATIONS.md).
@@ -271,6 +280,19 @@ function auditedFetch<F extends FetchLike>(fetchFn: F, layers: readonly AuditFet
   Object.defineProperty(audited, kAudited, { value: true });
   Object.defineProperty(audited, kWrapped, { value: { fetchFn, layers } satisfies Wrapped });
   return audited as unknown as F;
+}
+
+/**
+ * Whether `v` is a thenable, or may be one: an object whose `then` cannot be read (a revoked
+ * Proxy) is, as awaiting it rejects with that error (the audited fetch's promise does too).
+ */
+function mayBeThenable(v: unknown): boolean {
+  if ((typeof v !== "object" && typeof v !== "function") || v === null) return false;
+  try {
+    return typeof (v as { then?: unknown }).then === "function";
+  } catch {
+    return true;
+  }
 }
 
 /** A client shaped as ky is: a function with `create()` and `extend()` making new clients. */

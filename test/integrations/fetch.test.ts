@@ -3,6 +3,7 @@ import http from "node:http";
 import type { AddressInfo } from "node:net";
 import path from "node:path";
 import vm from "node:vm";
+import express from "express";
 import ky from "ky";
 import { Headers as UndiciHeaders, Request as UndiciRequest, fetch as undiciFetch } from "undici";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
@@ -575,6 +576,32 @@ describe("withAuditFetch", () => {
       ["GET example.test/odd", true, { status: null, ok: false }],
       ["GET example.test/odd-sub", true, { status: null, ok: false }],
       ["GET example.test/revoked", false, undefined],
+    ]);
+  });
+
+  it("a call whose result is not a promise returns it as it is, synchronously, and is recorded (it became a promise of it: withAuditFetch(express)() gave a promise, not an app)", async () => {
+    const logger = newLogger();
+    // (a function that is no fetch: what withAudit gave to withAuditFetch, an Express app factory)
+    const makeApp = withAuditFetch(express as unknown as (input: never) => Promise<unknown>, { logger }) as unknown as typeof express;
+    const app = makeApp();
+    expect(app).not.toBeInstanceOf(Promise);
+    app.get("/ping", (_req, res) => void res.send("pong"));
+    const server = app.listen(0, "127.0.0.1");
+    await new Promise<void>((r) => server.once("listening", () => r()));
+    try {
+      expect(await (await fetch(`http://127.0.0.1:${(server.address() as AddressInfo).port}/ping`)).text()).toBe("pong");
+    } finally {
+      await new Promise<void>((r) => server.close(() => r()));
+    }
+    const plain = { status: 201, ok: true };
+    const syncFetch = withAuditFetch(((_url: string) => plain) as unknown as (input: string) => Promise<Response>, { logger });
+    expect(syncFetch("https://example.test/sync")).toBe(plain);
+    expect(withAuditFetch(((_url: string) => 42) as unknown as (input: string) => Promise<unknown>, { logger })("https://example.test/n")).toBe(42);
+    const recs = await recordsOf(logger, "tool_usage", 3);
+    expect(recs.map((r) => [r.operation, r.success, r.result])).toEqual([
+      ["GET undefined", true, { status: null, ok: false }],
+      ["GET example.test/sync", true, { status: 201, ok: true }],
+      ["GET example.test/n", true, { status: null, ok: false }],
     ]);
   });
 

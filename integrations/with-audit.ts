@@ -68,6 +68,61 @@ function isClass(fn: object): boolean {
   }
 }
 
+/** Whether `fn` has a member `key` that is a function (never throws). */
+function hasFunction(fn: object, key: string): boolean {
+  try {
+    return typeof (fn as Record<string, unknown>)[key] === "function";
+  } catch {
+    return false;
+  }
+}
+
+/**
+ * What Express function that is not an app or a Router `fn` is, if it is one: the module itself
+ * (`express`, a function with `Router`, `json` and `static`), the Router factory (`express.Router`:
+ * `use`, `route` and `handle` of its own, Express 4, or on its prototype, Express 5), or a
+ * middleware (`express.json()`, `express.static()`, an app's own: 3 parameters, `(req, res,
+ * next)`, or 4, an error handler's). A fetch function takes `(input, init?)`. Each was taken for
+ * a fetch: its calls returned promises and were recorded as requests (found by review, 2026-12-05).
+ */
+function expressKind(fn: object): "module" | "router-factory" | "middleware" | undefined {
+  if (hasFunction(fn, "Router") && hasFunction(fn, "json") && hasFunction(fn, "static")) return "module";
+  const proto = readPrototype(fn);
+  if ((hasFunction(fn, "use") && hasFunction(fn, "route") && hasFunction(fn, "handle")) || (proto !== undefined && hasFunction(proto, "use") && hasFunction(proto, "route") && hasFunction(proto, "handle"))) return "router-factory";
+  let arity: unknown;
+  try {
+    arity = (fn as { length?: unknown }).length;
+  } catch {
+    // (a Proxy whose traps throw: not told by its parameters)
+  }
+  return arity === 3 || arity === 4 ? "middleware" : undefined;
+}
+
+/** `fn.prototype` when it is an object (never throws). */
+function readPrototype(fn: object): object | undefined {
+  try {
+    const proto = (fn as { prototype?: unknown }).prototype;
+    // (Express 5's Router.prototype is a function itself)
+    return (typeof proto === "object" || typeof proto === "function") && proto !== null ? proto : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+/** The AuditConfigError message for an Express function that is not an app or a Router. */
+function expressMessage(kind: "module" | "router-factory" | "middleware", fn: object): string {
+  const fix = "(withAudit installs auditMiddleware(options) on it; or call app.use(auditMiddleware(options)) yourself: docs/INTEGRATIONS.md, Express)";
+  if (kind === "module") return `withAudit() got the express module, not an app: pass the app it makes, const app = express(); withAudit(app, options) ${fix}`;
+  if (kind === "router-factory") return `withAudit() got express.Router, not a Router: pass the Router it makes, const router = express.Router(); withAudit(router, options) ${fix}`;
+  let name = "";
+  try {
+    name = String((fn as { name?: unknown }).name ?? "");
+  } catch {
+    // (a Proxy whose traps throw)
+  }
+  return `withAudit() got a function of ${(fn as { length: number }).length} parameters${name ? ` (${name})` : ""}, an Express middleware ((req, res, next) or (err, req, res, next)), not a fetch function (input, init?): pass the Express app or Router it is used in, withAudit(app, options) ${fix}`;
+}
+
 /**
  * Instruments `target` according to what it is, and returns it (the same object for clients
  * and apps; an audited function with the same signature for fetch):
@@ -75,8 +130,11 @@ function isClass(fn: object): boolean {
  * - an Anthropic client → `wrapAnthropic` (the client, wrapped in place)
  * - an Express app or Router → `app.use(auditMiddleware(options))` (the app; call it before
  *   defining routes, and add `app.use(auditErrorHandler())` after them yourself)
- * - any other function → {@link withAuditFetch} (a new function; use its return value), except a
- *   class (a client's constructor passed without `new`), which throws
+ * - any other function → {@link withAuditFetch} (a new function; use its return value: each call
+ *   is recorded as a request, and a result that is not a promise comes back as it is), except a
+ *   class (a client's constructor passed without `new`), an AI SDK provider, and the Express
+ *   functions that are not an app or a Router (the `express` module, `express.Router`, a
+ *   middleware of 3 or 4 parameters such as `express.json()`), which throw
  *
  * Throws `AuditConfigError` for anything else.
  *
@@ -117,6 +175,8 @@ export function withAudit(target: unknown, options?: object): unknown {
         },
       ]);
     }
+    const express = expressKind(target);
+    if (express !== undefined) throw new AuditConfigError([{ field: "target", message: expressMessage(express, target) }]);
     return withAuditFetch(target as FetchLike, options as AuditFetchOptions | undefined);
   }
   throw new AuditConfigError([

@@ -1,5 +1,6 @@
 import Anthropic from "@anthropic-ai/sdk";
 import express from "express";
+import { createRequire } from "node:module";
 import vm from "node:vm";
 import type { AddressInfo } from "node:net";
 import OpenAI from "openai";
@@ -105,6 +106,39 @@ describe("withAudit dispatch", () => {
     const metrics = await recordsOf(logger, "performance_metric");
     expect(metrics.map((m) => (m.context as { route: string }).route)).toEqual(["/api/r"]);
     expect(await recordsOf(logger, "tool_usage")).toEqual([]);
+  });
+
+  it("the express module, express.Router and a middleware are an AuditConfigError naming what to pass (they were taken for fetch functions: withAudit(express)() returned a promise, and recorded a request); fetch functions are still audited", async () => {
+    const logger = newLogger();
+    const express4 = createRequire(import.meta.url)("express4") as typeof express;
+    const refused: Array<[string, unknown, RegExp]> = [
+      ["express 5", express, /got the express module, not an app: pass the app it makes, const app = express\(\); withAudit\(app, options\)/],
+      ["express 4", express4, /got the express module/],
+      ["express.Router 5", express.Router, /got express\.Router, not a Router: pass the Router it makes, const router = express\.Router\(\); withAudit\(router, options\)/],
+      ["express.Router 4", express4.Router, /got express\.Router/],
+      ["express.json()", express.json(), /got a function of 3 parameters \(jsonParser\), an Express middleware/],
+      ["express.static()", express.static("."), /got a function of 3 parameters \(serveStatic\)/],
+      ["an app's middleware", (_req: unknown, _res: unknown, next: () => void) => next(), /an Express middleware .*withAudit\(app, options\)/],
+      ["an error handler", (_err: unknown, _req: unknown, _res: unknown, next: () => void) => next(), /got a function of 4 parameters/],
+    ];
+    for (const [name, target, message] of refused) {
+      let thrown: unknown;
+      try {
+        withAudit(target as never, { logger } as never);
+      } catch (e) {
+        thrown = e;
+      }
+      expect(thrown, name).toBeInstanceOf(AuditConfigError);
+      expect((thrown as AuditConfigError).issues.map((i) => i.field), name).toEqual(["target"]);
+      expect((thrown as Error).message, name).toMatch(message);
+      expect((thrown as Error).message, name).toMatch(/auditMiddleware\(options\)/);
+    }
+    // a fetch of one or two parameters is still a fetch
+    const twoArgs = async (input: string, init?: RequestInit): Promise<Response> => fetch(input, init);
+    const audited = withAudit(twoArgs, { logger });
+    expect(audited).not.toBe(twoArgs);
+    expect((await audited(`${fake.baseURL}/models`)).status).toBe(404);
+    expect((await recordsOf(logger, "tool_usage")).map((r) => r.toolName)).toEqual(["fetch"]);
   });
 
   it("anything else is an AuditConfigError, a client class passed without `new` too", () => {

@@ -1098,6 +1098,7 @@ export class AuditLogger extends EventEmitter<AuditLoggerEvents> implements Exit
     if (this.closed) {
       // (finalizeSession() wrote and closed the files and is writing the session file, or
       // closing the sinks, or failed to write it: the lock is still held)
+      if (exiting) this.flushSinksOnExit();
       if (release) this.lock.release();
       return;
     }
@@ -1122,11 +1123,33 @@ export class AuditLogger extends EventEmitter<AuditLoggerEvents> implements Exit
         first ??= err;
       }
     }
+    // (`fsync`: the records held from the sinks, now written; see releaseToSinks)
     this.releaseToSinks();
+    // after the files (they are the source of truth), and before the lock goes: a sink's spool
+    // is adopted only once the lock is free
+    if (exiting) this.flushSinksOnExit();
     // (only when the process ends: on a signal the app handles, it goes on writing this session,
     // which another process must not open meanwhile; found by review, 2026-12-03)
     if (release) this.lock.release();
     if (first !== undefined) throw first;
+  }
+
+  /**
+   * The process ends: each sink puts what it holds in memory where a later process finds it
+   * (`AuditSink.flushSyncOnExit`). Found by review, 2026-12-05: the exit hook wrote the files
+   * only, and the records a PostgresSink had queued or in flight (every record of the last turn
+   * of the event loop, or of an outage since its last retry) never reached the store or its
+   * spool, while verify of the store still said OK. A sink that fails is not the files' failure:
+   * it is left out, and the others still run.
+   */
+  private flushSinksOnExit(): void {
+    for (const sink of this.config.sinks) {
+      try {
+        sink.flushSyncOnExit?.();
+      } catch {
+        // exiting: the sink's records are in the files
+      }
+    }
   }
 
   // ---------------------------------------------------------------- internals

@@ -395,4 +395,11 @@ export interface AuditSink {
   write(record: SealedRecord): void;
   flush(): Promise<void>;
   close(): Promise<void>;
+  /**
+   * Called synchronously as the process ends (`exit`, `process.exit()`, SIGINT, SIGTERM, SIGHUP),
+   * after the logger wrote its files: nothing asynchronous runs after it, so a sink that holds
+   * records in memory puts them where a later process finds them (PostgresSink: its spool). Must
+   * not throw and must not wait on the network.
+   */
+  flushSyncOnExit?(): void;
 }

@@ -374,6 +374,18 @@ export class PostgresSink implements AuditSink {
     }
   }
 
+  /**
+   * Called by the logger as the process ends (exit, SIGINT, SIGTERM, SIGHUP): the queue and the
+   * batch in flight (landed or not: a replay stores nothing twice) go to the spool now, with its
+   * synchronous append. Found by review, 2026-12-05: they stayed in memory and were lost, 5 of 8
+   * records when an app logged and called process.exit(); now the next sink of this session, or
+   * of this schema in this directory once the session's lock is free, sends them from the spool.
+   * A SIGKILL still loses them from the store (they are in the files): see docs/POSTGRES.md.
+   */
+  flushSyncOnExit(): void {
+    if (this.queue.length > 0 || (this.inflight && !this.inflightSpilled)) this.spill();
+  }
+
   /** The spool file of this sink (known once the logger opened it). */
   get spoolPath(): string | undefined {
     return this.spool?.path;

@@ -1,0 +1,75 @@
+import { spawn } from "node:child_process";
+import fs from "node:fs";
+import path from "node:path";
+import { fileURLToPath } from "node:url";
+import { afterEach, describe, expect, it } from "vitest";
+import { AuditLogger } from "../../src/index.js";
+import { PostgresSink, verifyPostgres } from "../../src/postgres/index.js";
+import { cleanupTmp, tmpProject } from "../helpers/index.js";
+import { freePort, PG_URL, schemaRegistry, sql } from "../fixtures/postgres/db.js";
+
+const here = path.dirname(fileURLToPath(import.meta.url));
+const { schemaFor, dropAll } = schemaRegistry();
+
+afterEach(async () => {
+  await dropAll();
+  cleanupTmp();
+});
+
+function runChild(args: object): Promise<{ code: number | null; signal: NodeJS.Signals | null; out: string; err: string }> {
+  return new Promise((resolve) => {
+    const child = spawn(process.execPath, ["--import", "tsx", path.join(here, "../fixtures/postgres/exit-child.ts"), JSON.stringify(args)], { stdio: ["ignore", "pipe", "pipe"] });
+    let out = "";
+    let err = "";
+    child.stdout.on("data", (d) => (out += d));
+    child.stderr.on("data", (d) => (err += d));
+    child.on("close", (code, signal) => resolve({ code, signal, out, err }));
+  });
+}
+
+const lines = (file: string): string[] => (fs.existsSync(file) ? fs.readFileSync(file, "utf8").split("\n").filter((l) => l !== "") : []);
+
+/** Every line of `sid`'s files (every kind), and every line the store holds of it. */
+async function filesAndStore(dir: string, schema: string, sid: string): Promise<{ files: string[]; store: string[] }> {
+  const files = fs.readdirSync(dir).filter((f) => f.endsWith(`_${sid}.jsonl`) && !f.startsWith("."));
+  const rows = await sql<{ line: string }>(`SELECT line FROM "${schema}".audit_records WHERE session_id = $1`, [sid]);
+  return { files: files.flatMap((f) => lines(path.join(dir, f))).sort(), store: rows.map((r) => r.line).sort() };
+}
+
+describe("records a PostgresSink holds in memory as the process ends", () => {
+  const cases: Array<{ end: "exit" | NodeJS.Signals; outage: boolean }> = [
+    { end: "exit", outage: false },
+    { end: "SIGTERM", outage: false },
+    { end: "SIGINT", outage: false },
+    { end: "SIGHUP", outage: false },
+    { end: "SIGTERM", outage: true },
+  ];
+  it.each(cases)("go to the spool at $end (store away: $outage), and the next process's sink stores them; verify sees every record", async ({ end, outage }) => {
+    const schema = schemaFor("exitspill");
+    const projectPath = tmpProject();
+    const dir = path.join(projectPath, "audit_logs");
+    const url = outage ? `postgres://postgres@127.0.0.1:${await freePort()}/test` : PG_URL;
+    const r = await runChild({ url, schema, projectPath, sessionId: "ending", before: 3, after: 5, end });
+    if (end === "exit") expect(r.code, r.err).toBe(0);
+    else expect(r.signal, r.err + r.out).toBe(end);
+    // the burst the child logged last is on disk in its spool
+    const late = lines(path.join(dir, "tool_usage_ending.jsonl")).slice(-5);
+    expect(late.map((l) => (JSON.parse(l) as { operation: string }).operation)).toEqual(["after0", "after1", "after2", "after3", "after4"]);
+    const spooled = lines(path.join(dir, `.pg_spool_${schema}_ending.jsonl`));
+    for (const l of late) expect(spooled).toContain(l);
+    // the next process (another session, the store up) adopts the spool
+    const sink = new PostgresSink({ connectionString: PG_URL, schema });
+    const next = new AuditLogger({ projectPath, sinks: [sink], fullContentLogging: false });
+    const errors: string[] = [];
+    next.on("error", (e) => errors.push(e.message));
+    next.logToolUsage({ toolName: "t", operation: "next" });
+    await next.finalizeSession();
+    expect(errors).toEqual([]);
+    const { files, store } = await filesAndStore(dir, schema, "ending");
+    expect(files.length).toBeGreaterThanOrEqual(8);
+    expect(store).toEqual(files);
+    expect(fs.readdirSync(dir).filter((f) => f.startsWith(".pg_spool"))).toEqual([]);
+    const report = await verifyPostgres({ connectionString: PG_URL, schema });
+    expect(report.problems).toEqual([]);
+  }, 30_000);
+});

@@ -16,7 +16,7 @@ import { runInAuditContext } from "../context.js";
 import { AuditIOError } from "../errors.js";
 import { readLines } from "../reader/lines.js";
 import { listKindFiles, sessionFileName } from "../sink/files.js";
-import { alive, sessionLockHeld } from "../sink/lock.js";
+import { claimLive, OWN_PROC_START, sessionLockHeld } from "../sink/lock.js";
 import { peekTail } from "../sink/recover.js";
 import { CHAIN_KINDS, type AuditSink, type ChainKind, type SealedRecord } from "../types.js";
 import { migrateWith } from "./migrate.js";
@@ -103,6 +103,24 @@ interface Orphan {
   path: string;
   /** open once claimed (renamed to `….adopting-<our pid>`) */
   spool?: Spool;
+}
+
+/**
+ * A spool claimed for replay: `….adopting-<pid>[-<start>]`, the claiming process's pid and, where
+ * known, its start as the kernel counts it (see `claimLive`).
+ */
+const CLAIM_SUFFIX = /\.adopting-(\d+)(?:-(\d+))?$/;
+const claimSuffix = (): string => `.adopting-${process.pid}${OWN_PROC_START !== undefined ? `-${OWN_PROC_START}` : ""}`;
+
+/**
+ * Whether the claim `file` (with the pid and start its name gives) may belong to a live adopter.
+ * Found by review, 2026-12-05: a claim was judged by its pid alone, so one left by an adopter that
+ * crashed was never taken over once its pid was alive again (a container's app is pid 1 after
+ * every restart), and its records never reached the store.
+ */
+function claimHeld(file: string, pid: number, started: string | undefined): boolean {
+  const st = fs.statSync(file, { throwIfNoEntry: false });
+  return st !== undefined && claimLive(pid, started, st.ctimeMs);
 }
 
 /** The session of a spool's first complete line, if it is a sealed record. */
@@ -679,7 +697,7 @@ export class PostgresSink implements AuditSink {
    * is new in every process, so what a process spooled when the store was away as it ended (or
    * crashed) stayed in `.pg_spool_<its session>.jsonl` for good. A spool counts as left when the
    * session's lock is not held by a live process (see `sessionLockHeld`) and no live process is
-   * replaying it (`….adopting-<pid>`); its session is read from its first line, which must match
+   * replaying it (`….adopting-<pid>-<start>`, see `claimHeld`); its session is read from its first line, which must match
    * the file's name for this schema.
    */
   private findOrphans(dir: string): Orphan[] {
@@ -692,10 +710,10 @@ export class PostgresSink implements AuditSink {
       return found;
     }
     for (const name of entries) {
-      const m = /^(\.pg_spool_.+\.jsonl)(?:\.adopting-(\d+))?$/.exec(name);
+      const m = /^(\.pg_spool_.+\.jsonl)(?:\.adopting-(\d+)(?:-(\d+))?)?$/.exec(name);
       if (!m || !name.startsWith(prefix)) continue;
       const file = path.join(dir, name);
-      if (file === this.spool?.path || (m[2] !== undefined && alive(Number(m[2])))) continue;
+      if (file === this.spool?.path || (m[2] !== undefined && claimHeld(file, Number(m[2]), m[3]))) continue;
       const sid = firstLineSession(file);
       if (sid === undefined || sid === this.sessionId || `${prefix}${sid}.jsonl` !== m[1]) continue;
       if (sessionLockHeld(dir, sid)) continue;
@@ -707,7 +725,7 @@ export class PostgresSink implements AuditSink {
   /**
    * Sends the records of the spools other sessions' sinks left (see `findOrphans`), then records
    * their sessions (status from their session files) and chain heads (checkpoints), and removes
-   * the spools. A spool is claimed first by renaming it to `….adopting-<pid>`, so that one process
+   * the spools. A spool is claimed first by renaming it to `….adopting-<pid>-<start>`, so that one process
    * replays it; what a failed store leaves is resumed by the next pump, or after this process
    * ends, by another sink.
    */
@@ -719,7 +737,7 @@ export class PostgresSink implements AuditSink {
           this.orphans.shift(); // its session came back: its own sink replays it
           continue;
         }
-        const claimed = `${o.path.replace(/\.adopting-\d+$/, "")}.adopting-${process.pid}`;
+        const claimed = `${o.path.replace(CLAIM_SUFFIX, "")}${claimSuffix()}`;
         try {
           fs.renameSync(o.path, claimed);
         } catch (err) {
@@ -782,7 +800,7 @@ export class PostgresSink implements AuditSink {
     for (const o of this.orphans.splice(0)) {
       if (!o.spool) continue;
       o.spool.close();
-      const original = o.path.replace(/\.adopting-\d+$/, "");
+      const original = o.path.replace(CLAIM_SUFFIX, "");
       try {
         if (!fs.existsSync(original)) fs.renameSync(o.path, original);
       } catch (err) {

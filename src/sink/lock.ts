@@ -89,6 +89,23 @@ export function processLive(pid: number, started: string | undefined): boolean {
 }
 
 /**
+ * Whether a claim that a process of this host made by naming itself in a file's name (`pid`, and
+ * its kernel start `started` where it was known; `claimedAtMs`: when the claim was made, e.g. the
+ * file's ctime, which a rename sets) may still be live: judged as a lock's holder is. A claim
+ * naming this process's pid is ours only if it names our start, or, without one, was made after
+ * this process started: else an earlier process with our pid made it (a container's app is pid 1
+ * after every restart) and it is stale. Another pid: live if that process lives and, where the
+ * claim names a start, is the one that started then.
+ */
+export function claimLive(pid: number, started: string | undefined, claimedAtMs: number): boolean {
+  if (pid === process.pid) {
+    if (started !== undefined && OWN_PROC_START !== undefined) return started === OWN_PROC_START;
+    return !(claimedAtMs < PROCESS_START_MS - START_SLACK_MS);
+  }
+  return processLive(pid, started);
+}
+
+/**
  * One live writer per session: `.session_<id>.lock` holds the writer's pid and host. A lock whose
  * process is gone (same host) is taken over; a live one, including in this process, is refused.
  *

@@ -3,7 +3,9 @@
  * application's own copy, and its absence is reported as a configuration error saying what to
  * install.
  */
+import { createHash } from "node:crypto";
 import { createRequire } from "node:module";
+import os from "node:os";
 import type * as PgModule from "pg";
 import type { Pool, PoolClient, PoolConfig } from "pg";
 import { z } from "zod";
@@ -92,3 +94,40 @@ export function guardClient(client: PoolClient, onError: (err: Error) => void): 
     client.removeListener("error", listener);
   };
 }
+
+/** pg's own connection-string parser (`pg-connection-string`, a dependency of `pg`): a DSN read as pg reads it. */
+function parseDsn(dsn: string): Record<string, unknown> | undefined {
+  try {
+    const fromPg = createRequire(createRequire(import.meta.url).resolve("pg"));
+    return (fromPg("pg-connection-string") as { parse(s: string): Record<string, unknown> }).parse(dsn);
+  } catch {
+    return undefined;
+  }
+}
+
+/**
+ * A short name (10 hex digits) of the store a pool reaches, and the schema: a hash of host, port
+ * and database as pg resolves them (the connection string over the pool's settings, then the PG*
+ * environment and pg's defaults), never of the user or password. It names the sink's spool, so
+ * that a spool is replayed into its own store only. Found by review, 2026-12-05: two sinks to two
+ * stores with one schema name (or schema "x" and session "y" beside the default schema and
+ * session "x_y") shared one spool file, and each adopted the other's.
+ */
+export function storeKey(pool: PgPoolLike, schema: string): string {
+  const o: Record<string, unknown> = { ...((pool as unknown as { options?: Record<string, unknown> }).options ?? {}) };
+  if (typeof o.connectionString === "string") {
+    for (const [k, v] of Object.entries(parseDsn(o.connectionString) ?? { dsn: o.connectionString })) if (v !== undefined && v !== null && v !== "") o[k] = v;
+  }
+  const user = o.user ?? process.env.PGUSER ?? safeUserName();
+  const target = [o.host ?? process.env.PGHOST ?? "localhost", o.port ?? process.env.PGPORT ?? 5432, o.database ?? process.env.PGDATABASE ?? user, o.dsn ?? null, schema].map((v) => (v === null ? null : String(v)));
+  return createHash("sha256").update(JSON.stringify(target)).digest("hex").slice(0, 10);
+}
+
+function safeUserName(): string {
+  try {
+    return os.userInfo().username;
+  } catch {
+    return "";
+  }
+}
+

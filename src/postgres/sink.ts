@@ -20,7 +20,7 @@ import { claimLive, OWN_PROC_START, sessionLockHeld } from "../sink/lock.js";
 import { peekTail } from "../sink/recover.js";
 import { CHAIN_KINDS, type AuditSink, type ChainKind, type SealedRecord } from "../types.js";
 import { migrateWith } from "./migrate.js";
-import { connectionOptionsShape, parseOptions, poolFor, schemaOf } from "./pg.js";
+import { connectionOptionsShape, parseOptions, poolFor, schemaOf, storeKey } from "./pg.js";
 import type { PostgresConnectionOptions } from "./options.js";
 import { insertParams, jsonbText, lineInfo, monthOf } from "./rows.js";
 import { DEFAULT_SCHEMA, insertSql, names } from "./schema.js";
@@ -28,7 +28,7 @@ import { Spool } from "./spool.js";
 
 /** Options of {@link PostgresSink}. Every number has a default; only the connection is required. */
 export interface PostgresSinkOptions extends PostgresConnectionOptions {
-  /** where records wait while the store is away (default `<auditDir>/.pg_spool_<sessionId>.jsonl`) */
+  /** where records wait while the store is away (default `<auditDir>/.pg_spool_<store>_<sessionId>.jsonl`, `<store>` naming the store and schema: see docs/POSTGRES.md) */
   readonly spoolPath?: string;
   /** records per INSERT (default 500) */
   readonly batchSize?: number;
@@ -195,6 +195,8 @@ function refusesRow(err: unknown): boolean {
  */
 export class PostgresSink implements AuditSink {
   readonly schema: string;
+  /** names the store and schema in the spool's name (see `storeKey`) */
+  private readonly storeKey: string;
   private readonly settings: Settings;
   private readonly spoolOption: string | undefined;
   private pool: Pool | undefined;
@@ -262,6 +264,7 @@ export class PostgresSink implements AuditSink {
     );
     this.pool = pool;
     this.ownsPool = owned;
+    this.storeKey = storeKey(pool, this.schema);
     // An idle connection dropped by the server (a restart, a pooler's idle timeout) must not crash
     // the host, and is no failure to store: the next query opens another, and a failure there is
     // reported. Kept as `lastError` (stats()), not reported (it became a critical
@@ -426,7 +429,7 @@ export class PostgresSink implements AuditSink {
     if (this.spool) return;
     const sessionId = this.sessionId!;
     const dir = this.auditDir ?? process.cwd();
-    const stem = this.schema === DEFAULT_SCHEMA ? `.pg_spool_${sessionId}.jsonl` : `.pg_spool_${this.schema}_${sessionId}.jsonl`;
+    const stem = `.pg_spool_${this.storeKey}_${sessionId}.jsonl`;
     try {
       this.spool = new Spool(this.spoolOption ?? path.join(dir, stem));
       if (this.spool.tornBytes > 0) {
@@ -497,8 +500,8 @@ export class PostgresSink implements AuditSink {
           if (this.queue.length > 0) this.spill();
           const batch = this.spool.read(this.settings.batchSize);
           if (batch.lines.length === 0) {
+            if (!this.spool.isEmpty) this.skipUnterminated(this.spool);
             if (this.spool.removeIfDone()) this.spooling = false;
-            else break; // only an unterminated piece: wait for its append to finish
             continue;
           }
           await this.storeLines(batch.lines);
@@ -519,6 +522,19 @@ export class PostgresSink implements AuditSink {
     } catch (err) {
       this.fail(err);
     }
+  }
+
+  /**
+   * The spool holds only a piece of a line. Its appends are whole and synchronous, so this is no
+   * append in progress but bytes another writer left in the file; their records are in their
+   * session's files. Found by review, 2026-12-05: the pump waited for the piece to be completed,
+   * ran again on the next turn of the event loop, and so on (100% CPU) while two sinks appended
+   * to one spool; now the piece is skipped and reported.
+   */
+  private skipUnterminated(spool: Spool): void {
+    const bytes = spool.pendingBytes;
+    spool.advance(bytes);
+    this.note(new AuditIOError(`PostgresSink skipped ${bytes} bytes at the end of its spool ${spool.path} that are not a whole line (written by another writer of that file); their records are still in the session's files.`));
   }
 
   /** The store refused or is away: everything pending goes to the spool, retry later. */
@@ -698,10 +714,13 @@ export class PostgresSink implements AuditSink {
    * crashed) stayed in `.pg_spool_<its session>.jsonl` for good. A spool counts as left when the
    * session's lock is not held by a live process (see `sessionLockHeld`) and no live process is
    * replaying it (`….adopting-<pid>-<start>`, see `claimHeld`); its session is read from its first line, which must match
-   * the file's name for this schema.
+   * the file's name for this store and schema (`storeKey`).
    */
   private findOrphans(dir: string): Orphan[] {
-    const prefix = this.schema === DEFAULT_SCHEMA ? ".pg_spool_" : `.pg_spool_${this.schema}_`;
+    const prefix = `.pg_spool_${this.storeKey}_`;
+    // (a spool named by session only, `.pg_spool_<sessionId>.jsonl`, is one of the default
+    // schema that a version before 2026-12-05 left: which store it was for is not known)
+    const legacy = this.schema === DEFAULT_SCHEMA;
     const found: Orphan[] = [];
     let entries: string[];
     try {
@@ -711,11 +730,13 @@ export class PostgresSink implements AuditSink {
     }
     for (const name of entries) {
       const m = /^(\.pg_spool_.+\.jsonl)(?:\.adopting-(\d+)(?:-(\d+))?)?$/.exec(name);
-      if (!m || !name.startsWith(prefix)) continue;
+      if (!m || !(name.startsWith(prefix) || legacy)) continue;
       const file = path.join(dir, name);
       if (file === this.spool?.path || (m[2] !== undefined && claimHeld(file, Number(m[2]), m[3]))) continue;
       const sid = firstLineSession(file);
-      if (sid === undefined || sid === this.sessionId || `${prefix}${sid}.jsonl` !== m[1]) continue;
+      if (sid === undefined || sid === this.sessionId) continue;
+      // the spool of this store and schema for that session, by its name, and nothing else
+      if (m[1] !== `${prefix}${sid}.jsonl` && !(legacy && m[1] === `.pg_spool_${sid}.jsonl`)) continue;
       if (sessionLockHeld(dir, sid)) continue;
       found.push({ sessionId: sid, path: file });
     }

@@ -6,12 +6,14 @@ import { afterEach, describe, expect, it } from "vitest";
 import { AuditLogger } from "../../src/index.js";
 import { PostgresSink, verifyPostgres } from "../../src/postgres/index.js";
 import { cleanupTmp, tmpProject } from "../helpers/index.js";
-import { freePort, PG_URL, schemaRegistry, sql } from "../fixtures/postgres/db.js";
+import { freePort, PG_URL, PgProxy, schemaRegistry, sql } from "../fixtures/postgres/db.js";
 
 const here = path.dirname(fileURLToPath(import.meta.url));
 const { schemaFor, dropAll } = schemaRegistry();
+const proxies: PgProxy[] = [];
 
 afterEach(async () => {
+  for (const p of proxies.splice(0)) await p.stop();
   await dropAll();
   cleanupTmp();
 });
@@ -48,26 +50,33 @@ describe("records a PostgresSink holds in memory as the process ends", () => {
     const schema = schemaFor("exitspill");
     const projectPath = tmpProject();
     const dir = path.join(projectPath, "audit_logs");
-    const url = outage ? `postgres://postgres@127.0.0.1:${await freePort()}/test` : PG_URL;
+    // the store through a proxy, down while the child runs when `outage`
+    const store = new PgProxy(await freePort());
+    proxies.push(store);
+    if (!outage) await store.start();
+    const url = store.url;
     const r = await runChild({ url, schema, projectPath, sessionId: "ending", before: 3, after: 5, end });
     if (end === "exit") expect(r.code, r.err).toBe(0);
     else expect(r.signal, r.err + r.out).toBe(end);
     // the burst the child logged last is on disk in its spool
     const late = lines(path.join(dir, "tool_usage_ending.jsonl")).slice(-5);
     expect(late.map((l) => (JSON.parse(l) as { operation: string }).operation)).toEqual(["after0", "after1", "after2", "after3", "after4"]);
-    const spooled = lines(path.join(dir, `.pg_spool_${schema}_ending.jsonl`));
+    const spool = fs.readdirSync(dir).filter((f) => f.startsWith(".pg_spool_") && f.endsWith("_ending.jsonl"));
+    expect(spool).toHaveLength(1);
+    const spooled = lines(path.join(dir, spool[0]!));
     for (const l of late) expect(spooled).toContain(l);
     // the next process (another session, the store up) adopts the spool
-    const sink = new PostgresSink({ connectionString: PG_URL, schema });
+    if (outage) await store.start();
+    const sink = new PostgresSink({ connectionString: url, schema });
     const next = new AuditLogger({ projectPath, sinks: [sink], fullContentLogging: false });
     const errors: string[] = [];
     next.on("error", (e) => errors.push(e.message));
     next.logToolUsage({ toolName: "t", operation: "next" });
     await next.finalizeSession();
     expect(errors).toEqual([]);
-    const { files, store } = await filesAndStore(dir, schema, "ending");
+    const { files, store: stored } = await filesAndStore(dir, schema, "ending");
     expect(files.length).toBeGreaterThanOrEqual(8);
-    expect(store).toEqual(files);
+    expect(stored).toEqual(files);
     expect(fs.readdirSync(dir).filter((f) => f.startsWith(".pg_spool"))).toEqual([]);
     const report = await verifyPostgres({ connectionString: PG_URL, schema });
     expect(report.problems).toEqual([]);

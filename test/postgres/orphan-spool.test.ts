@@ -1,4 +1,4 @@
-import { spawnSync } from "node:child_process";
+import { spawn } from "node:child_process";
 import fs from "node:fs";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
@@ -7,13 +7,22 @@ import { AuditLogger } from "../../src/index.js";
 import { migratePostgres, PostgresSink, verifyPostgres } from "../../src/postgres/index.js";
 import { OWN_PROC_START } from "../../src/sink/lock.js";
 import { cleanupTmp, tmpProject } from "../helpers/index.js";
-import { dropSchema, freePort, freshSchema, PG_URL, sql } from "../fixtures/postgres/db.js";
+import { dropSchema, freePort, freshSchema, PG_URL, PgProxy, sql } from "../fixtures/postgres/db.js";
 
 const schemas: string[] = [];
+const proxies: PgProxy[] = [];
 afterEach(async () => {
+  for (const p of proxies.splice(0)) await p.stop();
   for (const s of schemas.splice(0)) await dropSchema(s);
   cleanupTmp();
 });
+
+/** The store, reached through a proxy that is down until `start()`: the same store to the sinks before and after. */
+async function storeDown(): Promise<PgProxy> {
+  const p = new PgProxy(await freePort());
+  proxies.push(p);
+  return p;
+}
 
 const here = path.dirname(fileURLToPath(import.meta.url));
 const spools = (dir: string) => fs.readdirSync(dir).filter((f) => f.startsWith(".pg_spool"));
@@ -25,9 +34,9 @@ describe("a spool left by a session that ended while the store was away", () => 
     await migratePostgres({ connectionString: PG_URL, schema });
     const projectPath = tmpProject();
     const dir = path.join(projectPath, "audit_logs");
-    const deadUrl = `postgres://postgres@127.0.0.1:${await freePort()}/test`;
+    const store = await storeDown();
     // the first process: the store unreachable while it ends
-    const a = new AuditLogger({ projectPath, sinks: [new PostgresSink({ connectionString: deadUrl, schema, closeTimeoutMs: 300 })], fullContentLogging: false });
+    const a = new AuditLogger({ projectPath, sinks: [new PostgresSink({ connectionString: store.url, schema, closeTimeoutMs: 300 })], fullContentLogging: false });
     a.on("error", () => undefined);
     for (let i = 0; i < 5; i++) a.logToolUsage({ toolName: "t", operation: "op" });
     await a.finalizeSession();
@@ -38,8 +47,9 @@ describe("a spool left by a session that ended while the store was away", () => 
     // a spool of another schema in the same directory is not this sink's to replay
     fs.copyFileSync(path.join(dir, spools(dir)[0]!), path.join(dir, `.pg_spool_otherschema_${a.sessionId}.jsonl`));
     // the next process: a new sessionId, the store back
+    await store.start();
     const errors: string[] = [];
-    const sink = new PostgresSink({ connectionString: PG_URL, schema });
+    const sink = new PostgresSink({ connectionString: store.url, schema });
     const b = new AuditLogger({ projectPath, sinks: [sink], fullContentLogging: false });
     b.on("error", (e) => errors.push(e.message));
     b.logToolUsage({ toolName: "t", operation: "op" });
@@ -62,13 +72,15 @@ describe("a spool left by a session that ended while the store was away", () => 
     await migratePostgres({ connectionString: PG_URL, schema });
     const projectPath = tmpProject();
     const dir = path.join(projectPath, "audit_logs");
-    const deadUrl = `postgres://postgres@127.0.0.1:${await freePort()}/test`;
-    const a = new AuditLogger({ projectPath, sinks: [new PostgresSink({ connectionString: deadUrl, schema, flushTimeoutMs: 100, closeTimeoutMs: 300 })], fullContentLogging: false });
+    const store = await storeDown();
+    // (no retry of its own before B ends: its spool stays while B opens)
+    const a = new AuditLogger({ projectPath, sinks: [new PostgresSink({ connectionString: store.url, schema, flushTimeoutMs: 100, closeTimeoutMs: 300, retryMinMs: 60_000 })], fullContentLogging: false });
     a.on("error", () => undefined);
     a.logToolUsage({ toolName: "t", operation: "op" });
     await a.flush();
     expect(spools(dir)).toHaveLength(1);
-    const sink = new PostgresSink({ connectionString: PG_URL, schema });
+    await store.start();
+    const sink = new PostgresSink({ connectionString: store.url, schema });
     const b = new AuditLogger({ projectPath, sinks: [sink], fullContentLogging: false });
     b.logToolUsage({ toolName: "t", operation: "op" });
     await b.finalizeSession();
@@ -87,17 +99,17 @@ describe("a spool left by a session that ended while the store was away", () => 
     await migratePostgres({ connectionString: PG_URL, schema });
     const projectPath = tmpProject();
     const dir = path.join(projectPath, "audit_logs");
-    const deadUrl = `postgres://postgres@127.0.0.1:${await freePort()}/test`;
+    const store = await storeDown();
     // three ended sessions, each leaving a spool of three records
     const ended: string[] = [];
     for (let i = 0; i < 3; i++) {
-      const a = new AuditLogger({ projectPath, sinks: [new PostgresSink({ connectionString: deadUrl, schema, closeTimeoutMs: 200 })], fullContentLogging: false });
+      const a = new AuditLogger({ projectPath, sinks: [new PostgresSink({ connectionString: store.url, schema, closeTimeoutMs: 200 })], fullContentLogging: false });
       a.on("error", () => undefined);
       for (let j = 0; j < 3; j++) a.logToolUsage({ toolName: "t", operation: `op${j}` });
       await a.finalizeSession();
       ended.push(a.sessionId);
     }
-    const spoolOf = (sid: string) => path.join(dir, `.pg_spool_${schema}_${sid}.jsonl`);
+    const spoolOf = (sid: string) => path.join(dir, spools(dir).find((f) => f.endsWith(`_${sid}.jsonl`))!);
     const start = OWN_PROC_START ?? "1";
     const otherStart = String(Number(start) + 1);
     // 1: claimed by an earlier process that had this process's pid (a container's app is pid 1 after every restart)
@@ -108,7 +120,8 @@ describe("a spool left by a session that ended while the store was away", () => 
     // 3: claimed by this very process (another sink of it is replaying it): not to be touched
     const live = `${spoolOf(ended[2]!)}.adopting-${process.pid}${OWN_PROC_START !== undefined ? `-${OWN_PROC_START}` : ""}`;
     fs.renameSync(spoolOf(ended[2]!), live);
-    const sink = new PostgresSink({ connectionString: PG_URL, schema });
+    await store.start();
+    const sink = new PostgresSink({ connectionString: store.url, schema });
     const b = new AuditLogger({ projectPath, sinks: [sink], fullContentLogging: false });
     const errors: string[] = [];
     b.on("error", (e) => errors.push(e.message));
@@ -130,17 +143,26 @@ describe("a spool left by a session that ended while the store was away", () => 
     await migratePostgres({ connectionString: PG_URL, schema });
     const projectPath = tmpProject();
     const dir = path.join(projectPath, "audit_logs");
-    const deadUrl = `postgres://postgres@127.0.0.1:${await freePort()}/test`;
-    const a = new AuditLogger({ projectPath, sinks: [new PostgresSink({ connectionString: deadUrl, schema, closeTimeoutMs: 200 })], fullContentLogging: false });
+    const store = await storeDown();
+    const a = new AuditLogger({ projectPath, sinks: [new PostgresSink({ connectionString: store.url, schema, closeTimeoutMs: 200 })], fullContentLogging: false });
     a.on("error", () => undefined);
     for (let j = 0; j < 3; j++) a.logToolUsage({ toolName: "t", operation: `op${j}` });
     await a.finalizeSession();
-    const spool = path.join(dir, `.pg_spool_${schema}_${a.sessionId}.jsonl`);
+    const spool = path.join(dir, spools(dir)[0]!);
     // the shell claims the spool under its pid, then becomes the adopter (exec keeps the pid): as
     // a container's app, pid 1 again after the crash of the one that claimed it
     const writer = path.join(here, "../fixtures/postgres/writer.ts");
-    const args = JSON.stringify({ url: PG_URL, schema, projectPath, sessionId: "restarted", count: 1 });
-    const r = spawnSync("/bin/sh", ["-c", 'mv "$1" "$1.adopting-$$" && sleep 1 && exec "$2" --import tsx "$3" "$4"', "sh", spool, process.execPath, writer, args], { encoding: "utf8", timeout: 30_000 });
+    await store.start();
+    const args = JSON.stringify({ url: store.url, schema, projectPath, sessionId: "restarted", count: 1 });
+    // (not spawnSync: the proxy to the store runs in this process)
+    const child = spawn("/bin/sh", ["-c", 'mv "$1" "$1.adopting-$$" && sleep 1 && exec "$2" --import tsx "$3" "$4"', "sh", spool, process.execPath, writer, args], { stdio: ["ignore", "pipe", "pipe"] });
+    const r = await new Promise<{ status: number | null; stdout: string; stderr: string }>((resolve) => {
+      let stdout = "";
+      let stderr = "";
+      child.stdout.on("data", (d) => (stdout += d));
+      child.stderr.on("data", (d) => (stderr += d));
+      child.on("close", (status) => resolve({ status, stdout, stderr }));
+    });
     expect(r.status, r.stderr).toBe(0);
     const out = JSON.parse(r.stdout.trim().split("\n").at(-1)!) as { stats: { adopted: number }; errors: string[] };
     expect(out.errors).toEqual([]);
@@ -150,3 +172,129 @@ describe("a spool left by a session that ended while the store was away", () => 
     expect(spools(dir)).toEqual([]);
   }, 30_000);
 });
+
+describe("one logger writing two stores (one schema name)", () => {
+  async function proxy(): Promise<PgProxy> {
+    const p = new PgProxy(await freePort());
+    proxies.push(p);
+    await p.start();
+    return p;
+  }
+
+  it("keeps a spool per store: a sink of another store does not adopt it, one of its own store does", async () => {
+    const schema = freshSchema("twostores");
+    schemas.push(schema);
+    await migratePostgres({ connectionString: PG_URL, schema });
+    const projectPath = tmpProject();
+    const dir = path.join(projectPath, "audit_logs");
+    // store 2 is reached through a proxy (another host:port, so another store to the sinks), down while A runs
+    const store2 = await proxy();
+    await store2.stop();
+    const a = new AuditLogger({
+      projectPath,
+      sinks: [new PostgresSink({ connectionString: PG_URL, schema }), new PostgresSink({ connectionString: store2.url, schema, closeTimeoutMs: 200, connectTimeoutMs: 300 })],
+      fullContentLogging: false,
+    });
+    a.on("error", () => undefined);
+    for (let i = 0; i < 5; i++) a.logToolUsage({ toolName: "t", operation: `op${i}` });
+    await a.finalizeSession();
+    expect(spools(dir)).toHaveLength(1);
+    const left = spools(dir)[0]!;
+    // B writes store 1 only: store 2's spool is not its to replay
+    const s1 = new PostgresSink({ connectionString: PG_URL, schema });
+    const b = new AuditLogger({ projectPath, sinks: [s1], fullContentLogging: false });
+    b.logToolUsage({ toolName: "t", operation: "b" });
+    await b.finalizeSession();
+    expect(s1.stats().adopted).toBe(0);
+    expect(spools(dir)).toEqual([left]);
+    // C writes store 2, up again: it adopts the spool
+    await store2.start();
+    const s2 = new PostgresSink({ connectionString: store2.url, schema });
+    const c = new AuditLogger({ projectPath, sinks: [s2], fullContentLogging: false });
+    c.logToolUsage({ toolName: "t", operation: "c" });
+    await c.finalizeSession();
+    expect(s2.stats().adopted).toBeGreaterThanOrEqual(5);
+    expect(spools(dir)).toEqual([]);
+  }, 30_000);
+
+  it("both away, then back: each sink replays its own spool and is done (it spun at 100% CPU on a shared one)", async () => {
+    const schema = freshSchema("twoout");
+    schemas.push(schema);
+    await migratePostgres({ connectionString: PG_URL, schema });
+    const projectPath = tmpProject();
+    const [p1, p2] = [await proxy(), await proxy()];
+    const opts = { schema, retryMinMs: 50, retryMaxMs: 200, connectTimeoutMs: 500, flushTimeoutMs: 500 };
+    const s1 = new PostgresSink({ connectionString: p1.url, ...opts });
+    const s2 = new PostgresSink({ connectionString: p2.url, ...opts });
+    const logger = new AuditLogger({ projectPath, sinks: [s1, s2], fullContentLogging: false });
+    logger.on("error", () => undefined);
+    logger.logToolUsage({ toolName: "t", operation: "warmup" });
+    await logger.flush();
+    await p1.stop();
+    await p2.stop();
+    for (let i = 0; i < 100; i++) {
+      // lines of different lengths, flushed now and then: the two sinks' appends interleave
+      logger.logToolUsage({ toolName: "t", operation: "x".repeat(i % 7) + i });
+      if (i % 10 === 0) await logger.flush();
+    }
+    await logger.flush();
+    expect(s1.spoolPath).not.toBe(s2.spoolPath);
+    await p1.start();
+    await p2.start();
+    expect(await Promise.all([s1.whenStored(8_000), s2.whenStored(8_000)])).toEqual([true, true]);
+    const [row] = await sql<{ n: string }>(`SELECT count(*)::text AS n FROM "${schema}".audit_records WHERE session_id = $1 AND kind = 'tool_usage'`, [logger.sessionId]);
+    expect(Number(row!.n)).toBe(101);
+    await logger.finalizeSession();
+    expect(spools(path.join(projectPath, "audit_logs"))).toEqual([]);
+  }, 30_000);
+
+  it("a spool another writer appended to (its window then ends inside a line) is replayed and done, the piece skipped and reported: the pump spun at 100% CPU on it", async () => {
+    const schema = freshSchema("torn");
+    schemas.push(schema);
+    await migratePostgres({ connectionString: PG_URL, schema });
+    const projectPath = tmpProject();
+    const store = await storeDown();
+    const spoolPath = path.join(projectPath, "shared.spool");
+    const sink = new PostgresSink({ connectionString: store.url, schema, spoolPath, retryMinMs: 50, retryMaxMs: 100, connectTimeoutMs: 300, flushTimeoutMs: 200 });
+    const logger = new AuditLogger({ projectPath, sinks: [sink], fullContentLogging: false });
+    const errors: string[] = [];
+    logger.on("error", (e) => errors.push(e.message));
+    fs.writeFileSync(spoolPath, "another writer's piece"); // after the sink opened its spool
+    for (let i = 0; i < 10; i++) logger.logToolUsage({ toolName: "t", operation: `op${i}` });
+    await logger.flush();
+    await store.start();
+    const cpu = process.cpuUsage();
+    expect(await sink.whenStored(5_000)).toBe(true);
+    const used = process.cpuUsage(cpu);
+    expect((used.user + used.system) / 1000).toBeLessThan(2_000);
+    expect(errors.some((e) => /not a whole line/.test(e))).toBe(true);
+    expect(fs.existsSync(spoolPath)).toBe(false);
+    await logger.finalizeSession();
+  }, 30_000);
+
+  it("a spool of the default schema named by session only (as before 2026-12-05) is still taken up by a sink of the default schema, of no other", async () => {
+    const projectPath = tmpProject();
+    const dir = path.join(projectPath, "audit_logs");
+    // a spool an older version left for session "old" (one sealed line of it)
+    const store = await storeDown();
+    const a = new AuditLogger({ sessionId: "old", projectPath, fullContentLogging: false });
+    a.logToolUsage({ toolName: "t", operation: "op" });
+    await a.finalizeSession();
+    const line = fs.readFileSync(path.join(dir, "tool_usage_old.jsonl"), "utf8");
+    fs.writeFileSync(path.join(dir, ".pg_spool_old.jsonl"), line);
+    // (the store is down: what a sink has to send shows as not stored)
+    const pending = async (schema?: string): Promise<boolean> => {
+      const sink = new PostgresSink({ connectionString: store.url, ...(schema ? { schema } : {}), connectTimeoutMs: 200, closeTimeoutMs: 0, flushTimeoutMs: 0 });
+      const b = new AuditLogger({ projectPath, sinks: [sink], fullContentLogging: false });
+      b.on("error", () => undefined);
+      const stored = await sink.whenStored(300);
+      await b.finalizeSession();
+      return !stored;
+    };
+    expect(await pending("another_schema")).toBe(false);
+    expect(await pending()).toBe(true);
+    // (released for the next one, under its name)
+    expect(spools(dir)).toContain(".pg_spool_old.jsonl");
+  }, 30_000);
+});
+

@@ -124,8 +124,10 @@ describe("PostgresSink", () => {
   it("a record the store refuses for good (a value out of range, a row too large to index) is reported and left out; the rest of its batch and what follows are stored", async () => {
     const schema = schemaFor("refused");
     const projectPath = tmpProject();
-    // first run: the store is unreachable, the records wait in the spool
-    const dead = new PostgresSink({ connectionString: `postgres://postgres@127.0.0.1:${await freePort()}/test`, schema, flushTimeoutMs: 200, closeTimeoutMs: 200, connectTimeoutMs: 500 });
+    // first run: the store is unreachable (its proxy down), the records wait in the spool
+    const store = new PgProxy(await freePort());
+    proxies.push(store);
+    const dead = new PostgresSink({ connectionString: store.url, schema, flushTimeoutMs: 200, closeTimeoutMs: 200, connectTimeoutMs: 500 });
     const first = new AuditLogger({ sessionId: "refused", projectPath, sinks: [dead] });
     first.on("error", () => undefined);
     for (let i = 0; i < 10; i++) first.logToolUsage({ toolName: "search", operation: "q", parameters: { i } });
@@ -148,7 +150,8 @@ describe("PostgresSink", () => {
     forge(spool, 7, withLongUser);
 
     // second run, store reachable: what the store lacks is sent from the files, then the spool is replayed
-    const sink = new PostgresSink({ connectionString: PG_URL, schema });
+    await store.start();
+    const sink = new PostgresSink({ connectionString: store.url, schema });
     const logger = new AuditLogger({ sessionId: "refused", projectPath, sinks: [sink] });
     const reported: Error[] = [];
     logger.on("error", (e) => reported.push(e));

@@ -12,7 +12,7 @@ import { CHAIN_KINDS, type VerifyNote, type VerifyProblem, type VerifyReport } f
 import { connectionOptionsShape, parseOptions, poolFor, schemaOf } from "./pg.js";
 import type { PostgresConnectionOptions } from "./options.js";
 import { names } from "./schema.js";
-import { columnText } from "./rows.js";
+import { columnText, jsonbText } from "./rows.js";
 
 /** Options of {@link verifyPostgres}. */
 export interface PostgresVerifyOptions extends PostgresConnectionOptions {
@@ -38,7 +38,26 @@ interface Row {
   user_id: string | null;
   trace_id: string | null;
   line: string;
+  /** null for a line that cannot be cast to jsonb as it is (see `record_text`) */
   jsonb_matches: boolean | null;
+  /** the jsonb copy as text, for those lines only */
+  record_text: string | null;
+}
+
+/**
+ * Of rows whose line cannot be cast to jsonb as it is (it holds `\u0000` or a lone surrogate's
+ * escape, or only such text, a prompt quoting them), the ones whose jsonb copy is not the one the
+ * line gives (`jsonbText`, as the sink made it), compared as jsonb by PostgreSQL. Found by review,
+ * 2026-12-05: these rows were not compared at all, so an UPDATE of such a row's jsonb (which the
+ * viewer's filters and summaries read) went unnoticed.
+ */
+async function jsonbMismatches(pool: Pool, rows: ReadonlyArray<{ stored: string; line: string }>): Promise<Set<number>> {
+  if (rows.length === 0) return new Set();
+  const r = await pool.query<{ i: string }>(
+    `SELECT u.i::text AS i FROM unnest($1::text[], $2::text[]) WITH ORDINALITY AS u(stored, expected, i) WHERE u.stored::jsonb IS DISTINCT FROM u.expected::jsonb`,
+    [rows.map((x) => x.stored), rows.map((x) => jsonbText(x.line))],
+  );
+  return new Set(r.rows.map((x) => Number(x.i) - 1));
 }
 
 /**
@@ -100,12 +119,16 @@ export async function verifyWith(pool: Pool, schema: string, sessionId?: string)
       for (;;) {
         const page = await pool.query<Row>(
           `SELECT r.seq::text AS seq, r.ts, r.session_id, r.kind, r.prev_hash, r.hash, r.id, r.model, r.user_id, r.trace_id, r.line,
-                  CASE WHEN r.line ~ '\\\\u(0000|[dD][89a-fA-F])' THEN NULL ELSE r.record = r.line::jsonb END AS jsonb_matches
+                  CASE WHEN r.line ~ '\\\\u(0000|[dD][89a-fA-F])' THEN NULL ELSE r.record = r.line::jsonb END AS jsonb_matches,
+                  CASE WHEN r.line ~ '\\\\u(0000|[dD][89a-fA-F])' THEN r.record::text END AS record_text
              FROM ${n.records} r
             WHERE r.session_id = $1 AND r.kind = $2 AND (r.seq, r.ts) > ($3::bigint, $4::timestamptz)
             ORDER BY r.seq, r.ts LIMIT ${PAGE}`,
           [sid, kind, after.seq, after.ts],
         );
+        const uncast = page.rows.filter((row) => row.record_text !== null);
+        const mismatched = await jsonbMismatches(pool, uncast.map((row) => ({ stored: row.record_text!, line: row.line })));
+        const jsonbEdited = new Set(uncast.filter((_, i) => mismatched.has(i)));
         for (const row of page.rows) {
           records++;
           const seq = Number(row.seq);
@@ -133,6 +156,7 @@ export async function verifyWith(pool: Pool, schema: string, sessionId?: string)
             typeof rec.timestamp !== "string" ||
             row.ts.getTime() !== Date.parse(rec.timestamp) ||
             row.jsonb_matches === false ||
+            jsonbEdited.has(row) ||
             row.id !== rec.id ||
             row.model !== columnText(rec.model) ||
             row.user_id !== columnText(rec.userId) ||

@@ -101,6 +101,22 @@ describe("PostgreSQL store", () => {
     expect(found).toContain("checkpoint_truncated@60"); // the sink's checkpoint said 60 tool records were stored
   });
 
+  it("verify finds an edited jsonb copy of a line that cannot be cast to jsonb as it is (U+0000, a lone surrogate, or their escapes quoted as text)", async () => {
+    const schema = schemaFor("jsonbnul");
+    const logger = new AuditLogger({ sessionId: "nul", projectPath: tmpProject(), sinks: [new PostgresSink({ connectionString: PG_URL, schema })] });
+    logger.logToolUsage({ toolName: "delete_account", operation: "run", parameters: { note: "a\u0000b" }, success: false });
+    logger.logToolUsage({ toolName: "drop", operation: "run", parameters: { note: "lone \uD800" }, success: false });
+    logger.logToolUsage({ toolName: "quote", operation: "run", parameters: { note: "the escape \\u0000, as text" }, success: false });
+    logger.logToolUsage({ toolName: "search", operation: "run", success: true });
+    await logger.finalizeSession();
+    expect((await verifyPostgres({ connectionString: PG_URL, schema })).problems).toEqual([]);
+    const q = `"${schema}".audit_records`;
+    await sql(`ALTER TABLE ${q} DISABLE TRIGGER USER`);
+    await sql(`UPDATE ${q} SET record = jsonb_set(record, '{success}', 'true') WHERE kind = 'tool_usage' AND seq IN (1, 2, 3)`);
+    const report = await verifyPostgres({ connectionString: PG_URL, schema });
+    expect(report.problems.map((p) => `${p.kind}@${p.seq}`)).toEqual(["column_mismatch@1", "column_mismatch@2", "column_mismatch@3"]);
+  });
+
   it("queries and analytics from PostgreSQL equal those from the files of the same records", async () => {
     const schema = schemaFor("equal");
     const { summary, auditDir, sessionId } = await populate(schema);

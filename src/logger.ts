@@ -1098,6 +1098,7 @@ export class AuditLogger extends EventEmitter<AuditLoggerEvents> implements Exit
     if (this.closed) {
       // (finalizeSession() wrote and closed the files and is writing the session file, or
       // closing the sinks, or failed to write it: the lock is still held)
+      this.releaseToSinks();
       if (exiting) this.flushSinksOnExit();
       if (release) this.lock.release();
       return;

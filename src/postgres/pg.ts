@@ -31,8 +31,42 @@ export function loadPg(field = "sinks"): typeof PgModule {
 
 export type { PgPoolLike, PostgresConnectionOptions } from "./options.js";
 
+/**
+ * What is wrong with a connection string, or undefined: it must be a `postgres://` (or
+ * `postgresql://`, `socket:`) URL that names a host (or `?host=` a socket directory). pg reads
+ * anything else some other way without a word: a keyword string (`host=db password=… dbname=x`)
+ * as host "base" and that whole text as the database name, a malformed URL as a TypeError at
+ * the first connect; a sink then took the permanent mistake for an outage and spooled every
+ * record for good (found by review, 2026-12-05). The message never repeats the string (it may
+ * hold a password).
+ */
+export function connectionStringProblem(raw: string): string | undefined {
+  // a socket directory as `?host=`, the host part empty (`postgres://user@/db?host=/run/postgresql`):
+  // pg reads it, the WHATWG URL parser refuses credentials without a host
+  if (/^postgres(?:ql)?:\/\/(?:[^@/?#]*@)?\//i.test(raw)) return /[?&]host=/.test(raw) ? undefined : "names no host: postgres://user@host:5432/database (or ?host= a socket directory)";
+  let u: URL;
+  try {
+    u = new URL(raw);
+  } catch {
+    return raw.includes("=") && !raw.includes("://")
+      ? "must be a URL such as postgres://user:password@host:5432/database (a keyword string, host=… dbname=…, is not read as one)"
+      : "must be a URL such as postgres://user:password@host:5432/database (characters such as @ : / # in the password percent-encoded)";
+  }
+  if (u.protocol === "socket:") return undefined;
+  if (u.protocol !== "postgres:" && u.protocol !== "postgresql:") return `must be a postgres:// or postgresql:// URL, not ${u.protocol}//`;
+  if (u.hostname === "" && !u.searchParams.has("host")) return "names no host: postgres://user@host:5432/database (or ?host= a socket directory)";
+  return undefined;
+}
+
 export const connectionOptionsShape = {
-  connectionString: z.string().min(1, "must be a non-empty connection string").optional(),
+  connectionString: z
+    .string()
+    .min(1, "must be a non-empty connection string")
+    .superRefine((raw, ctx) => {
+      const problem = connectionStringProblem(raw);
+      if (problem !== undefined) ctx.addIssue({ code: "custom", message: problem });
+    })
+    .optional(),
   // (a pg.Client has connect and query too, but no pool counts: refused here, not by a TypeError
   // from deep inside a migration)
   pool: z

@@ -137,6 +137,10 @@ export async function startFakeAnthropic(): Promise<FakeAnthropic> {
     sockets.add(s);
     s.on("close", () => sockets.delete(s));
   });
+  // Idle keep-alive sockets stay open for a minute (Node's default is 5 s): a test that idled
+  // longer than that (a child process run) met a socket the server was closing as the client
+  // reused it, ECONNRESET (a CI run, 2026-12-05). The client drops them first (at the hint - 1 s).
+  server.keepAliveTimeout = 60_000;
   await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
   const { port } = server.address() as AddressInfo;
   const origin = `http://127.0.0.1:${port}`;

@@ -3,14 +3,17 @@
 // wrote the record lines; a crash then left 39 record lines naming content files that were never
 // written (found by review, 2026-12-05). They are now sent at once past 1 MB, and with the
 // record lines when a flush is overdue.
-import { spawn } from "node:child_process";
 import fs from "node:fs";
 import path from "node:path";
 import { afterEach, expect, it } from "vitest";
 import { cleanupTmp, tmpProject } from "../helpers/index.js";
-import { REPO_ROOT } from "../helpers/core.js";
+import { startFixture, killChildren, type ChildHandle } from "../helpers/core.js";
 
-afterEach(cleanupTmp);
+const children: ChildHandle[] = [];
+afterEach(async () => {
+  await killChildren(children);
+  cleanupTmp();
+});
 
 it.each([
   ["1 MB", 1 << 20],
@@ -18,17 +21,11 @@ it.each([
 ])("a crash during synchronous work that logs chats (%s prompts) leaves no record line without its content files", async (_, size) => {
   const projectPath = tmpProject();
   const count = 40;
-  const child = spawn(process.execPath, ["--import", "tsx", path.join(REPO_ROOT, "test/fixtures/core/content-loop-child.mts"), projectPath], { stdio: ["ignore", "pipe", "pipe"], env: { ...process.env, CORE_COUNT: String(count), CORE_SIZE: String(size) } });
-  let out = "";
-  let err = "";
-  child.stdout.on("data", (d) => (out += d));
-  child.stderr.on("data", (d) => (err += d));
-  const exited = new Promise((r) => child.on("exit", r));
-  const deadline = Date.now() + 60_000;
-  while (!out.includes("DONE") && Date.now() < deadline) await new Promise((r) => setTimeout(r, 5));
-  expect(out, err).toContain("DONE");
-  child.kill("SIGKILL");
-  await exited;
+  const child = startFixture("content-loop-child.mts", { CORE_COUNT: String(count), CORE_SIZE: String(size) }, [projectPath]);
+  children.push(child);
+  await child.waitForLine((l) => l.startsWith("DONE"), "DONE");
+  child.child.kill("SIGKILL");
+  await child.exited;
   const dir = path.join(projectPath, "audit_logs");
   const lines = fs.readFileSync(path.join(dir, "chat_interactions_loop.jsonl"), "utf8").split("\n").filter(Boolean);
   // the overdue flush wrote the record lines while the loop ran (all but the last ~100 ms)

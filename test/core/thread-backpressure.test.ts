@@ -2,30 +2,27 @@
 // too many records are in flight, so a SIGKILL loses at most that many (plus the app thread's
 // queue), not seconds of records whose calls had returned (it lost 19,655 of 20,000 records
 // 300 ms after the last call returned; found by review, 2026-12-04).
-import { spawn } from "node:child_process";
 import fs from "node:fs";
 import path from "node:path";
 import { afterEach, expect, it } from "vitest";
 import { cleanupTmp, tmpProject } from "../helpers/index.js";
-import { REPO_ROOT } from "../helpers/core.js";
+import { startFixture, killChildren, type ChildHandle } from "../helpers/core.js";
 
-afterEach(cleanupTmp);
+const children: ChildHandle[] = [];
+afterEach(async () => {
+  await killChildren(children);
+  cleanupTmp();
+});
 
 it("a SIGKILL soon after a burst of 20,000 records loses at most the bounded backlog", async () => {
   const projectPath = tmpProject();
   const count = 20_000;
-  const child = spawn(process.execPath, ["--import", "tsx", path.join(REPO_ROOT, "test/fixtures/core/burst-child.mts"), projectPath], { stdio: ["ignore", "pipe", "pipe"], env: { ...process.env, CORE_COUNT: String(count) } });
-  let out = "";
-  let err = "";
-  child.stdout.on("data", (d) => (out += d));
-  child.stderr.on("data", (d) => (err += d));
-  const exited = new Promise((r) => child.on("exit", r));
-  const deadline = Date.now() + 60_000;
-  while (!out.includes("DONE") && Date.now() < deadline) await new Promise((r) => setTimeout(r, 5));
-  expect(out, err).toContain("DONE");
+  const child = startFixture("burst-child.mts", { CORE_COUNT: String(count) }, [projectPath]);
+  children.push(child);
+  await child.waitForLine((l) => l.startsWith("DONE"), "DONE");
   await new Promise((r) => setTimeout(r, 300));
-  child.kill("SIGKILL");
-  await exited;
+  child.child.kill("SIGKILL");
+  await child.exited;
   const dir = path.join(projectPath, "audit_logs");
   let onDisk = 0;
   for (const f of fs.readdirSync(dir)) if (/^(tool_usage|chat_interactions)_burst/.test(f)) onDisk += fs.readFileSync(path.join(dir, f), "utf8").split("\n").filter(Boolean).length;
@@ -39,18 +36,12 @@ it("a SIGKILL soon after a burst of 20,000 records loses at most the bounded bac
 it("a SIGKILL soon after a burst of 1 MB records loses at most the bytes bound's few records", async () => {
   const projectPath = tmpProject();
   const count = 120;
-  const child = spawn(process.execPath, ["--import", "tsx", path.join(REPO_ROOT, "test/fixtures/core/big-burst-child.mts"), projectPath], { stdio: ["ignore", "pipe", "pipe"], env: { ...process.env, CORE_COUNT: String(count), CORE_SIZE: String(1 << 20) } });
-  let out = "";
-  let err = "";
-  child.stdout.on("data", (d) => (out += d));
-  child.stderr.on("data", (d) => (err += d));
-  const exited = new Promise((r) => child.on("exit", r));
-  const deadline = Date.now() + 60_000;
-  while (!out.includes("DONE") && Date.now() < deadline) await new Promise((r) => setTimeout(r, 5));
-  expect(out, err).toContain("DONE");
+  const child = startFixture("big-burst-child.mts", { CORE_COUNT: String(count), CORE_SIZE: String(1 << 20) }, [projectPath]);
+  children.push(child);
+  await child.waitForLine((l) => l.startsWith("DONE"), "DONE");
   await new Promise((r) => setTimeout(r, 300));
-  child.kill("SIGKILL");
-  await exited;
+  child.child.kill("SIGKILL");
+  await child.exited;
   const dir = path.join(projectPath, "audit_logs");
   let onDisk = 0;
   const seen = new Set<number>();

@@ -111,11 +111,11 @@ export interface ChildHandle {
 }
 
 /**
- * Starts `node --import tsx test/fixtures/core/<script>` with `env` added to the environment.
- * Only whole (newline-terminated) stdout lines are reported.
+ * Starts `node --import tsx test/fixtures/core/<script> ...args` with `env` added to the
+ * environment. Only whole (newline-terminated) stdout lines are reported.
  */
-export function startFixture(script: string, env: Record<string, string>): ChildHandle {
-  const child = spawn(process.execPath, ["--import", "tsx", path.join(CORE_FIXTURES, script)], {
+export function startFixture(script: string, env: Record<string, string>, args: readonly string[] = []): ChildHandle {
+  const child = spawn(process.execPath, ["--import", "tsx", path.join(CORE_FIXTURES, script), ...args], {
     cwd: REPO_ROOT,
     env: { ...process.env, ...env },
     stdio: ["ignore", "pipe", "pipe"],

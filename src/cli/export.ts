@@ -3,7 +3,7 @@ import fs from "node:fs";
 import path from "node:path";
 import { AuditExporter } from "../export/exporter.js";
 import type { AuditViewer } from "../reader/viewer.js";
-import { csvFileName } from "../export/directory.js";
+import { csvFileName, earlierEvidence } from "../export/directory.js";
 import { listKindFiles, safeReaddir } from "../sink/files.js";
 import { RECORD_KINDS, type RecordType } from "../types.js";
 import { names } from "../postgres/schema.js";
@@ -30,7 +30,9 @@ renamed); an existing file of the same name is replaced.
   --format dir        the complete export in the directory --out: audit_complete.json, one CSV
                       per kind, analytics_report.json, checksums.json (SHA-256 of each file),
                       the sessions' checkpoints and audit_event chains under integrity/, and
-                      export_manifest.json over all of them (signed when a key is at hand)
+                      export_manifest.json over all of them (signed when a key is at hand);
+                      the directory must not contain the audit directory, and an integrity/
+                      folder in it must be an earlier export's (its files are replaced)
   --out <path>        where to write (must be outside the audit directory)
   --include-content   include prompts, responses, previews, tool calls, parameters and results;
                       without it they are replaced by "[content withheld from export]"
@@ -126,6 +128,11 @@ export const exportCommand: Command = {
     if (values.out === undefined || values.out === "") throw new UsageError("option --out is required: the file (json) or directory (csv, dir) to write");
     const out = path.resolve(values.out);
     if (target.kind === "dir" && insideReal(target.dir, out)) throw new UsageError(`option --out: "${values.out}" is inside the audit directory ${target.dir}; write the export somewhere else`);
+    if (format === "dir" && target.kind === "dir" && insideReal(out, target.dir)) {
+      throw new UsageError(`option --out: "${values.out}" contains the audit directory ${target.dir}; write the export to a directory of its own`);
+    }
+    // (before reading the trail: an integrity/ folder the export may not replace)
+    if (format === "dir") earlierEvidence(out, "option --out");
     const kind = kindOption(values.kind, RECORD_KINDS);
     if (kind !== undefined && format !== "csv") throw new UsageError("option --kind only applies to --format csv");
     const session = sessionOption(values.session);

@@ -7,7 +7,8 @@
 import fs from "node:fs";
 import type { KeyObject } from "node:crypto";
 import path from "node:path";
-import { copyChainEvidence, EXPORT_INTEGRITY_DIR, EXPORT_MANIFEST, writeExportManifest, type ExportManifest } from "../integrity/export.js";
+import { AuditPathError } from "../errors.js";
+import { copyChainEvidence, EXPORT_INTEGRITY_DIR, EXPORT_MANIFEST, manifestListedFiles, writeExportManifest, type ExportManifest } from "../integrity/export.js";
 import type { SigningKey } from "../integrity/signing.js";
 import { KIND_FILE_STEM, RECORD_KINDS, type RecordType } from "../types.js";
 import { sha256File, writeAtomic } from "./output.js";
@@ -40,6 +41,41 @@ export interface DirectoryIntegrity {
   readonly source: string;
   /** Ed25519 private key for the manifest; unsigned without one */
   readonly signingKey: KeyObject | string | SigningKey | undefined;
+  /** how the caller names the export directory in errors ("option --out", "exportCompleteAuditToDirectory.dir") */
+  readonly option: string;
+}
+
+/**
+ * The files an earlier export left in `<dir>/integrity/`, which a new export there replaces: only
+ * those the earlier export's manifest (`export_manifest.json`, a manifest of this kit) lists, each
+ * a regular file. Anything else there (a folder of the user's, a file no manifest names, a link,
+ * an `integrity` that is not a directory) is an {@link AuditPathError} naming `option`, and
+ * nothing is removed. Until 2026-12-05 the export removed `<dir>/integrity` recursively, whatever
+ * it held (found by review: a user's folder, and an audit directory named `integrity`, every
+ * record of it, with exit code 0).
+ *
+ * @example
+ * earlierEvidence("./audit_exports", "option --out"); // [] for a new directory
+ */
+export function earlierEvidence(dir: string, option: string): string[] {
+  const where = path.join(path.resolve(dir), EXPORT_INTEGRITY_DIR);
+  const st = fs.lstatSync(where, { throwIfNoEntry: false });
+  if (st === undefined) return [];
+  const fix = `Export to a new or empty directory, or move ${where} away.`;
+  if (!st.isDirectory()) {
+    throw new AuditPathError(`${option}: ${where} is ${st.isSymbolicLink() ? "a symbolic link" : "not a directory"}, and a directory export writes its integrity/ folder there: not replaced. ${fix}`);
+  }
+  const entries = fs.readdirSync(where, { withFileTypes: true });
+  if (entries.length === 0) return [];
+  const listed = manifestListedFiles(dir);
+  const foreign = entries.filter((e) => !e.isFile() || !listed?.has(`${EXPORT_INTEGRITY_DIR}/${e.name}`)).map((e) => e.name);
+  if (foreign.length > 0) {
+    const shown = foreign.slice(0, 3).join(", ") + (foreign.length > 3 ? `, and ${foreign.length - 3} more` : "");
+    throw new AuditPathError(
+      `${option}: ${where} holds what no earlier export of audit-logger wrote there (${shown}${listed ? "" : `; ${path.join(path.resolve(dir), EXPORT_MANIFEST)} is missing or not an export manifest`}), and a directory export writes its integrity/ folder there: nothing was removed. ${fix}`,
+    );
+  }
+  return entries.map((e) => path.join(where, e.name));
 }
 
 /**
@@ -80,9 +116,11 @@ export async function writeDirectoryExport(
   const directory = path.resolve(dir);
   await fs.promises.mkdir(directory, { recursive: true, mode: 0o700 });
   const files: string[] = [];
-  // a previous export's integrity files would not match this one's manifest
-  await fs.promises.rm(path.join(directory, EXPORT_INTEGRITY_DIR), { recursive: true, force: true });
+  // an earlier export's integrity files would not match this one's manifest: they go, one by one
+  const earlier = earlierEvidence(directory, integrity.option);
+  for (const f of earlier) await fs.promises.unlink(f);
   const evidence = integrity.auditDir ? copyChainEvidence(integrity.auditDir, directory, integrity.sessionIds) : [];
+  if (earlier.length > 0 && evidence.length === 0) await fs.promises.rmdir(path.join(directory, EXPORT_INTEGRITY_DIR)).catch(() => undefined);
   await steps.json(path.join(directory, DIRECTORY_JSON));
   files.push(DIRECTORY_JSON);
   for (const kind of RECORD_KINDS) {

@@ -43,8 +43,14 @@ const directoryOptionsSchema = exportOptionsSchema.extend({
  * directory export's manifest there made `verify` check it as an export instead of the logs.
  */
 function refuseInsideAuditDir(auditDir: string | undefined, target: string, method: string, field: "file" | "dir"): void {
-  if (auditDir === undefined || !insideReal(auditDir, target)) return;
-  throw new AuditConfigError([{ field: `${method}.${field}`, message: `"${target}" is inside the audit directory ${auditDir}; write the export somewhere else` }]);
+  if (auditDir === undefined) return;
+  if (insideReal(auditDir, target)) {
+    throw new AuditConfigError([{ field: `${method}.${field}`, message: `"${target}" is inside the audit directory ${auditDir}; write the export somewhere else` }]);
+  }
+  // (a directory export replaces files of its own in its directory: never in one holding the logs)
+  if (field === "dir" && insideReal(target, auditDir)) {
+    throw new AuditConfigError([{ field: `${method}.${field}`, message: `"${target}" contains the audit directory ${auditDir}; write the export to a directory of its own` }]);
+  }
 }
 
 function parseOptions(o: ExportOptions | undefined, method: string): Required<ExportOptions> {
@@ -136,6 +142,7 @@ export class AuditExporter {
       includeFullContent: o.includeFullContent,
       source: this.viewer.auditPath ?? this.viewer.source.description,
       signingKey: parsed.data.signingKey ?? this.signer ?? resolveSigningKey(undefined, this.viewer.auditPath ?? ""),
+      option: "exportCompleteAuditToDirectory.dir",
     });
   }
 

@@ -16,6 +16,7 @@ import { z } from "zod";
 import { computeRecordHash, GENESIS_HASH, hashBody, splitSealedLine } from "../pipeline/chain.js";
 import { isEncryptedValue } from "../pipeline/encrypt.js";
 import { readLinesSync } from "../reader/lines-sync.js";
+import { readRegularFileSync } from "../regular-file.js";
 import { furthestPrunes, readPruneRecords, type SegmentPrune } from "../sink/prunes.js";
 import { listKindFiles, safeJoin } from "../sink/files.js";
 import { CHAIN_KINDS, KIND_FILE_STEM, RECORD_KINDS, type ChainKind, type KindHead, type VerifyNote, type VerifyProblem, type VerifyReport } from "../types.js";
@@ -388,6 +389,25 @@ export function writeExportManifest(input: ExportManifestInput): ExportManifest 
   fs.writeFileSync(tmp, JSON.stringify(out, null, 2) + "\n", { mode: 0o600 });
   fs.renameSync(tmp, file);
   return out;
+}
+
+/**
+ * The files the export manifest in `exportDir` lists (relative, `/`-separated), or undefined when
+ * there is none, or it is not a regular file holding a manifest of this kit: what an earlier
+ * export there wrote, and so what a new export there may replace.
+ *
+ * @example
+ * const earlier = manifestListedFiles("./audit_exports"); // Set { "audit_complete.json", "integrity/checkpoints_s1.jsonl", … }
+ */
+export function manifestListedFiles(exportDir: string): Set<string> | undefined {
+  let raw: unknown;
+  try {
+    raw = JSON.parse(readRegularFileSync(path.join(exportDir, EXPORT_MANIFEST)).toString("utf8"));
+  } catch {
+    return undefined;
+  }
+  const parsed = manifestFileSchema.safeParse(raw);
+  return parsed.success ? new Set(parsed.data.manifest.files.map((f) => f.path)) : undefined;
 }
 
 /** Options of `verifyExport`: those of `verifyAuditLog`. */

@@ -410,6 +410,39 @@ describe("audit-logger export", () => {
     expect(kind.stderr).toContain("option --kind only applies to --format csv");
   });
 
+  it("--format dir refuses an integrity/ folder no earlier export wrote (exit 1, AUDIT_ERR_PATH, naming --out) and an --out that contains the audit directory (exit 2), removing nothing (both were removed recursively, exit 0: review 2026-12-05, #1)", async () => {
+    const root = tmpProject("audit-cli-integrity-");
+    const out = path.join(root, "other");
+    fs.mkdirSync(path.join(out, "integrity"), { recursive: true });
+    fs.writeFileSync(path.join(out, "integrity", "notes.txt"), "important\n");
+    const foreign = await runCli(["export", trail.auditDir, "--format", "dir", "--out", out]);
+    expect(foreign.code).toBe(1);
+    expect(foreign.stderr).toContain("option --out:");
+    expect(foreign.stderr).toContain("notes.txt");
+    expect(foreign.stderr).toContain("[AUDIT_ERR_PATH]");
+    expect(fs.readFileSync(path.join(out, "integrity", "notes.txt"), "utf8")).toBe("important\n");
+    expect(fs.existsSync(path.join(out, "audit_complete.json"))).toBe(false);
+
+    // an audit directory named integrity, exported to its parent
+    const trailDir = path.join(root, "f1", "integrity");
+    fs.cpSync(trail.auditDir, trailDir, { recursive: true });
+    const before = fs.readdirSync(trailDir).sort();
+    const parent = await runCli(["export", trailDir, "--format", "dir", "--out", path.join(root, "f1")]);
+    expect(parent.code).toBe(2);
+    expect(parent.stderr).toContain("contains the audit directory");
+    expect(fs.readdirSync(trailDir).sort()).toEqual(before);
+
+    // an earlier export's integrity/ is replaced
+    const again = path.join(root, "again");
+    fs.mkdirSync(path.join(again, "integrity"), { recursive: true });
+    fs.writeFileSync(path.join(again, "integrity", "checkpoints_alpha.jsonl"), "");
+    fs.writeFileSync(path.join(again, "export_manifest.json"), "{}");
+    expect((await runCli(["export", trail.auditDir, "--format", "dir", "--out", again])).code).toBe(1);
+    fs.rmSync(again, { recursive: true });
+    expect((await runCli(["export", trail.auditDir, "--format", "dir", "--out", again])).code).toBe(0);
+    expect((await runCli(["export", trail.auditDir, "--format", "dir", "--out", again])).code).toBe(0);
+  });
+
   it("a bad key file exits 2 without echoing the key", async () => {
     const keyFile = path.join(tmpProject(), "bad.key");
     fs.writeFileSync(keyFile, "c2hvcnQta2V5LXNlY3JldA==");

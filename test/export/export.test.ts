@@ -1,4 +1,4 @@
-import { createHash } from "node:crypto";
+import { createHash, generateKeyPairSync } from "node:crypto";
 import fs from "node:fs";
 import path from "node:path";
 import { parse } from "csv-parse/sync";
@@ -252,5 +252,50 @@ describe("exportCompleteAuditToDirectory", () => {
     // a changed file no longer matches
     fs.appendFileSync(path.join(out, "errors.csv"), "x");
     expect(createHash("sha256").update(fs.readFileSync(path.join(out, "errors.csv"))).digest("hex")).not.toBe(sums.files["errors.csv"]);
+  });
+
+  it("replaces only the integrity/ files an earlier export's manifest lists: a folder of the user's there, or an audit directory named integrity, is refused and left whole (both were removed recursively, exit 0: review 2026-12-05, #1)", async () => {
+    const root = tmpProject("audit-dir-integrity-");
+    // a signed log: its export has checkpoints under integrity/
+    const { privateKey } = generateKeyPairSync("ed25519");
+    const signed = new AuditLogger({ sessionId: "signed", projectPath: path.join(root, "signed"), signingKey: privateKey });
+    signed.logToolUsage({ toolName: "t", operation: "op" });
+    await signed.finalizeSession();
+    const exporter = new AuditExporter({ auditPath: signed.auditDir });
+
+    // a user's folder named integrity in the export directory
+    const out = path.join(root, "out");
+    fs.mkdirSync(path.join(out, "integrity"), { recursive: true });
+    fs.writeFileSync(path.join(out, "integrity", "notes.txt"), "important\n");
+    await expect(exporter.exportCompleteAuditToDirectory(out)).rejects.toThrow(
+      expect.objectContaining({ code: "AUDIT_ERR_PATH", message: expect.stringMatching(/exportCompleteAuditToDirectory\.dir: .*integrity holds .*notes\.txt/) }),
+    );
+    expect(fs.readFileSync(path.join(out, "integrity", "notes.txt"), "utf8")).toBe("important\n");
+
+    // an earlier export's own files are replaced; one added beside them makes the next export stop
+    const exp = path.join(root, "exp");
+    await exporter.exportCompleteAuditToDirectory(exp);
+    await exporter.exportCompleteAuditToDirectory(exp);
+    expect(fs.readdirSync(path.join(exp, "integrity"))).toEqual(["checkpoints_signed.jsonl"]);
+    fs.writeFileSync(path.join(exp, "integrity", "mine.txt"), "x");
+    await expect(exporter.exportCompleteAuditToDirectory(exp)).rejects.toMatchObject({ code: "AUDIT_ERR_PATH", message: expect.stringContaining("mine.txt") });
+    expect(fs.readdirSync(path.join(exp, "integrity")).sort()).toEqual(["checkpoints_signed.jsonl", "mine.txt"]);
+    // an export of a log without evidence over it removes the earlier export's integrity/ (its files only)
+    fs.rmSync(path.join(exp, "integrity", "mine.txt"));
+    await new AuditExporter({ auditPath: fx.auditPath }).exportCompleteAuditToDirectory(exp);
+    expect(fs.existsSync(path.join(exp, "integrity"))).toBe(false);
+
+    // the audit directory itself named integrity, exported to its parent (directly or through a link)
+    const trailDir = path.join(root, "parent", "integrity");
+    fs.cpSync(signed.auditDir, trailDir, { recursive: true });
+    const before = fs.readdirSync(trailDir).sort();
+    fs.symlinkSync(path.join(root, "parent"), path.join(root, "parent_link"));
+    for (const target of [path.join(root, "parent"), path.join(root, "parent_link"), root]) {
+      await expect(new AuditExporter({ auditPath: trailDir }).exportCompleteAuditToDirectory(target)).rejects.toThrow(
+        expect.objectContaining({ code: "AUDIT_ERR_CONFIG", message: expect.stringMatching(/dir: .*contains the audit directory/) }),
+      );
+    }
+    expect(fs.readdirSync(trailDir).sort()).toEqual(before);
+    expect(fs.existsSync(path.join(root, "parent", "audit_complete.json"))).toBe(false);
   });
 });

@@ -39,7 +39,20 @@ function kindOf(st: fs.Stats): string {
   if (st.isFIFO()) return "a FIFO";
   if (st.isDirectory()) return "a directory";
   if (st.isSymbolicLink()) return "a symbolic link";
+  if (st.isCharacterDevice()) return "a character device";
   return "a socket or device";
+}
+
+/**
+ * What `file` is when it exists and is not a regular file ("a FIFO", "a symbolic link", "a
+ * character device", …; a link is not followed), undefined for a regular or missing one.
+ *
+ * @example
+ * nonRegularKind("/dev/null") // "a character device"
+ */
+export function nonRegularKind(file: string): string | undefined {
+  const st = fs.lstatSync(file, { throwIfNoEntry: false });
+  return st === undefined || st.isFile() ? undefined : kindOf(st);
 }
 
 /**

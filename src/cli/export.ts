@@ -1,15 +1,17 @@
 /** `audit-logger export <dir>`: JSON, CSV per kind, or a complete directory with checksums. */
 import fs from "node:fs";
 import path from "node:path";
+import { Writable } from "node:stream";
 import { AuditExporter } from "../export/exporter.js";
 import type { AuditViewer } from "../reader/viewer.js";
-import { csvFileName, earlierEvidence } from "../export/directory.js";
+import { checkDirectoryTarget, csvFileName } from "../export/directory.js";
+import { refuseNonRegularTarget, type ExportTarget } from "../export/output.js";
 import { listKindFiles, safeReaddir } from "../sink/files.js";
 import { RECORD_KINDS, type RecordType } from "../types.js";
 import { names } from "../postgres/schema.js";
 import { insideReal } from "../path-inside.js";
 import { choiceOption, EXIT_FAIL, EXIT_OK, kindOption, contentDirOption, parseCommand, sessionOption, UsageError } from "./args.js";
-import type { CliIO, Command } from "./io.js";
+import { drained, type CliIO, type Command } from "./io.js";
 import { loadCliKey } from "./keys.js";
 import { STORE_OPTIONS, storeHelp, storeTarget, type OpenStore } from "./store.js";
 import { openSource } from "./viewer-io.js";
@@ -21,7 +23,7 @@ const HELP = `Usage: audit-logger export <dir> --format json|csv|dir --out <path
        audit-logger export --postgres <url> [--schema <name>] --format json|csv|dir --out <path> [options]
 
 Writes the trail out. Each file appears only when complete (written under a temporary name, then
-renamed); an existing file of the same name is replaced.
+renamed); an existing regular file of the same name is replaced.
 
   <dir>               the audit directory, or a project directory containing audit_logs/
   --format json       one JSON document: session summaries and every record; --out is a file
@@ -33,7 +35,10 @@ renamed); an existing file of the same name is replaced.
                       export_manifest.json over all of them (signed when a key is at hand);
                       the directory must not contain the audit directory, and an integrity/
                       folder in it must be an earlier export's (its files are replaced)
-  --out <path>        where to write (must be outside the audit directory)
+  --out <path>        where to write (must be outside the audit directory); a file that
+                      exists must be a regular file (a FIFO, a device such as /dev/stdout or a
+                      symbolic link is refused, untouched); with --format json, or csv with
+                      --kind, "-" writes to standard output
   --include-content   include prompts, responses, previews, tool calls, parameters and results;
                       without it they are replaced by "[content withheld from export]"
   --key-file <file>   key to decrypt encrypted content (default: the AUDIT_LOGGER_KEY variable);
@@ -90,7 +95,7 @@ function headOf(file: string): string {
   }
 }
 
-const CSV_METHOD: Record<RecordType, (e: AuditExporter, file: string, o: { includeFullContent: boolean }) => Promise<number>> = {
+const CSV_METHOD: Record<RecordType, (e: AuditExporter, file: ExportTarget, o: { includeFullContent: boolean }) => Promise<number>> = {
   chat_interaction: (e, f, o) => e.exportChatInteractionsToCsv(f, o),
   tool_usage: (e, f, o) => e.exportToolUsagesToCsv(f, o),
   persona_activity: (e, f, o) => e.exportPersonaActivitiesToCsv(f, o),
@@ -126,15 +131,21 @@ export const exportCommand: Command = {
     const format = choiceOption("--format", values.format, FORMATS);
     if (format === undefined) throw new UsageError(`option --format is required: one of ${FORMATS.join(", ")}`);
     if (values.out === undefined || values.out === "") throw new UsageError("option --out is required: the file (json) or directory (csv, dir) to write");
-    const out = path.resolve(values.out);
-    if (target.kind === "dir" && insideReal(target.dir, out)) throw new UsageError(`option --out: "${values.out}" is inside the audit directory ${target.dir}; write the export somewhere else`);
+    const kind = kindOption(values.kind, RECORD_KINDS);
+    if (kind !== undefined && format !== "csv") throw new UsageError("option --kind only applies to --format csv");
+    const toStdout = values.out === "-";
+    if (toStdout && format !== "json" && kind === undefined) throw new UsageError("option --out - (standard output) only applies to --format json and to --format csv with --kind");
+    const out = toStdout ? "-" : path.resolve(values.out);
+    if (!toStdout && target.kind === "dir" && insideReal(target.dir, out)) throw new UsageError(`option --out: "${values.out}" is inside the audit directory ${target.dir}; write the export somewhere else`);
     if (format === "dir" && target.kind === "dir" && insideReal(out, target.dir)) {
       throw new UsageError(`option --out: "${values.out}" contains the audit directory ${target.dir}; write the export to a directory of its own`);
     }
-    // (before reading the trail: an integrity/ folder the export may not replace)
-    if (format === "dir") earlierEvidence(out, "option --out");
-    const kind = kindOption(values.kind, RECORD_KINDS);
-    if (kind !== undefined && format !== "csv") throw new UsageError("option --kind only applies to --format csv");
+    // (before reading the trail: a target the export may not replace)
+    if (format === "dir") checkDirectoryTarget(out, "option --out");
+    else if (!toStdout && (format === "json" || kind !== undefined)) {
+      const refused = refuseNonRegularTarget(out, "option --out");
+      if (refused) throw refused;
+    }
     const session = sessionOption(values.session);
     const includeFullContent = values["include-content"] === true;
     const key = loadCliKey(values["key-file"], io.env);
@@ -161,17 +172,30 @@ export const exportCommand: Command = {
   },
 };
 
+/** The command's standard output as a stream for the exporter (with backpressure); never ended. */
+function stdoutStream(io: CliIO): Writable {
+  return new Writable({
+    decodeStrings: false,
+    write(chunk: string | Buffer, _enc, done) {
+      if (io.stdout.write(typeof chunk === "string" ? chunk : chunk.toString("utf8"))) done();
+      else drained(io.stdout).then(() => done(), done);
+    },
+  });
+}
+
 async function write(viewer: AuditViewer, format: (typeof FORMATS)[number], kind: RecordType | undefined, out: string, o: { includeFullContent: boolean }, io: CliIO): Promise<void> {
   const exporter = new AuditExporter(viewer);
+  // (--out -: the data alone on stdout, no "wrote" lines)
+  const target: ExportTarget = out === "-" ? stdoutStream(io) : out;
   if (format === "json") {
-    await exporter.exportToJson(out, o);
-    report(io, [out]);
+    await exporter.exportToJson(target, o);
+    if (out !== "-") report(io, [out]);
   } else if (format === "dir") {
     const r = await exporter.exportCompleteAuditToDirectory(out, o);
     report(io, r.files.map((f) => path.join(r.directory, f)));
   } else if (kind !== undefined) {
-    const rows = await CSV_METHOD[kind](exporter, out, o);
-    report(io, [`${out} (${rows} row${rows === 1 ? "" : "s"})`]);
+    const rows = await CSV_METHOD[kind](exporter, target, o);
+    if (out !== "-") report(io, [`${out} (${rows} row${rows === 1 ? "" : "s"})`]);
   } else {
     fs.mkdirSync(out, { recursive: true, mode: 0o700 });
     const written: string[] = [];

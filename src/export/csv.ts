@@ -5,7 +5,7 @@
  */
 import { stringify } from "csv-stringify";
 import type { RecordType } from "../types.js";
-import { writeAtomic } from "./output.js";
+import { writeExport, type ExportTarget } from "./output.js";
 
 const ENVELOPE_HEAD = ["id", "type", "sessionId", "timestamp", "seq", "prevHash", "traceId", "parentId", "userId"];
 const ENVELOPE_TAIL = ["metadata", "encrypted", "encryptedWithoutKey", "decryptionError", "contentWithheld", "hash"];
@@ -113,12 +113,13 @@ export function csvColumns(kind: RecordType, seen: ReadonlySet<string>): string[
 
 /**
  * Writes `records` (read twice: once for the columns, once for the rows) to `file` as CSV, through
- * a temporary file renamed into place. Resolves to the number of rows.
+ * a temporary file renamed into place (or into a stream). Resolves to the number of rows.
  */
 export async function writeCsv(
-  file: string,
+  file: ExportTarget,
   kind: RecordType,
   records: () => AsyncIterable<Record<string, unknown>>,
+  option?: string,
 ): Promise<number> {
   const seen = new Set<string>();
   for await (const r of records()) for (const k of Object.keys(r)) seen.add(k);
@@ -130,6 +131,6 @@ export async function writeCsv(
       yield columns.map((c) => csvCell(r[c]));
     }
   }
-  await writeAtomic(file, lines(), stringify({ header: true, columns }));
+  await writeExport(file, lines(), stringify({ header: true, columns }), option);
   return rows;
 }

@@ -11,7 +11,7 @@ import { AuditPathError } from "../errors.js";
 import { copyChainEvidence, EXPORT_INTEGRITY_DIR, EXPORT_MANIFEST, manifestListedFiles, writeExportManifest, type ExportManifest } from "../integrity/export.js";
 import type { SigningKey } from "../integrity/signing.js";
 import { KIND_FILE_STEM, RECORD_KINDS, type RecordType } from "../types.js";
-import { sha256File, writeAtomic } from "./output.js";
+import { refuseNonRegularTarget, sha256File, writeAtomic } from "./output.js";
 
 /** What `checksums.json` holds. */
 export interface ChecksumManifest {
@@ -43,6 +43,24 @@ export interface DirectoryIntegrity {
   readonly signingKey: KeyObject | string | SigningKey | undefined;
   /** how the caller names the export directory in errors ("option --out", "exportCompleteAuditToDirectory.dir") */
   readonly option: string;
+}
+
+/**
+ * Checks a directory export's target before anything is written or removed: every name the
+ * export writes at its top level must be a regular file or new (see `refuseNonRegularTarget`),
+ * and `integrity/` must be an earlier export's (see {@link earlierEvidence}), whose files it
+ * returns, to be replaced. Throws {@link AuditPathError} naming `option`.
+ *
+ * @example
+ * checkDirectoryTarget("./audit_exports", "option --out");
+ */
+export function checkDirectoryTarget(dir: string, option: string): string[] {
+  const directory = path.resolve(dir);
+  for (const name of [DIRECTORY_JSON, ...RECORD_KINDS.map(csvFileName), DIRECTORY_REPORT, DIRECTORY_CHECKSUMS, DIRECTORY_MANIFEST]) {
+    const refused = refuseNonRegularTarget(path.join(directory, name), option, "");
+    if (refused) throw refused;
+  }
+  return earlierEvidence(directory, option);
 }
 
 /**
@@ -117,7 +135,7 @@ export async function writeDirectoryExport(
   await fs.promises.mkdir(directory, { recursive: true, mode: 0o700 });
   const files: string[] = [];
   // an earlier export's integrity files would not match this one's manifest: they go, one by one
-  const earlier = earlierEvidence(directory, integrity.option);
+  const earlier = checkDirectoryTarget(directory, integrity.option);
   for (const f of earlier) await fs.promises.unlink(f);
   const evidence = integrity.auditDir ? copyChainEvidence(integrity.auditDir, directory, integrity.sessionIds) : [];
   if (earlier.length > 0 && evidence.length === 0) await fs.promises.rmdir(path.join(directory, EXPORT_INTEGRITY_DIR)).catch(() => undefined);
@@ -128,12 +146,12 @@ export async function writeDirectoryExport(
     files.push(csvFileName(kind));
   }
   const report = await steps.report();
-  await writeAtomic(path.join(directory, DIRECTORY_REPORT), oneChunk(JSON.stringify(report, null, 2) + "\n"));
+  await writeAtomic(path.join(directory, DIRECTORY_REPORT), oneChunk(JSON.stringify(report, null, 2) + "\n"), undefined, integrity.option);
   files.push(DIRECTORY_REPORT);
   const digests: Record<string, string> = {};
   for (const f of files) digests[f] = await sha256File(path.join(directory, f));
   const checksums: ChecksumManifest = { algorithm: "sha256", createdAt: new Date().toISOString(), files: digests };
-  await writeAtomic(path.join(directory, DIRECTORY_CHECKSUMS), oneChunk(JSON.stringify(checksums, null, 2) + "\n"));
+  await writeAtomic(path.join(directory, DIRECTORY_CHECKSUMS), oneChunk(JSON.stringify(checksums, null, 2) + "\n"), undefined, integrity.option);
   const covered = [...files, DIRECTORY_CHECKSUMS, ...evidence];
   const manifest = writeExportManifest({
     exportDir: directory,

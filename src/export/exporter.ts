@@ -11,7 +11,7 @@ import type { RecordType } from "../types.js";
 import { writeCsv } from "./csv.js";
 import { writeDirectoryExport, type DirectoryExportResult } from "./directory.js";
 import { jsonExportChunks } from "./json.js";
-import { writeAtomic } from "./output.js";
+import { writeExport, type ExportTarget } from "./output.js";
 import { withholdContent } from "./withhold.js";
 
 /**
@@ -80,40 +80,52 @@ export class AuditExporter {
     this.signer = config instanceof AuditConfig ? AuditConfig.signerOf(config) : undefined;
   }
 
-  /** One JSON document: session summaries and every record of every kind. */
-  async exportToJson(file: string, options?: ExportOptions): Promise<void> {
-    const o = parseOptions(options, "exportToJson");
-    refuseInsideAuditDir(this.viewer.auditPath, file, "exportToJson", "file");
-    await writeAtomic(file, jsonExportChunks(this.viewer, { ...o, exportedAt: new Date().toISOString() }));
+  /**
+   * One JSON document: session summaries and every record of every kind. `file` is a path, or a
+   * writable stream (`process.stdout`) that is written as the document is made and left open.
+   * A path that exists and is not a regular file (a FIFO, a device, a symbolic link) is refused
+   * with `AuditPathError`, untouched.
+   */
+  async exportToJson(file: ExportTarget, options?: ExportOptions): Promise<void> {
+    return this.json(file, options, "exportToJson.file");
   }
 
-  /** Chat interactions as CSV; resolves to the number of rows. */
-  exportChatInteractionsToCsv(file: string, options?: ExportOptions): Promise<number> {
+  private async json(file: ExportTarget, options: ExportOptions | undefined, option: string): Promise<void> {
+    const o = parseOptions(options, "exportToJson");
+    if (typeof file === "string") refuseInsideAuditDir(this.viewer.auditPath, file, "exportToJson", "file");
+    await writeExport(file, jsonExportChunks(this.viewer, { ...o, exportedAt: new Date().toISOString() }), undefined, option);
+  }
+
+  /**
+   * Chat interactions as CSV; resolves to the number of rows. `file` is a path or a writable
+   * stream, as for {@link exportToJson} (so for every `export*ToCsv` method).
+   */
+  exportChatInteractionsToCsv(file: ExportTarget, options?: ExportOptions): Promise<number> {
     return this.csv("chat_interaction", file, options, "exportChatInteractionsToCsv");
   }
 
   /** Tool usages as CSV; resolves to the number of rows. */
-  exportToolUsagesToCsv(file: string, options?: ExportOptions): Promise<number> {
+  exportToolUsagesToCsv(file: ExportTarget, options?: ExportOptions): Promise<number> {
     return this.csv("tool_usage", file, options, "exportToolUsagesToCsv");
   }
 
   /** Persona activities as CSV; resolves to the number of rows. */
-  exportPersonaActivitiesToCsv(file: string, options?: ExportOptions): Promise<number> {
+  exportPersonaActivitiesToCsv(file: ExportTarget, options?: ExportOptions): Promise<number> {
     return this.csv("persona_activity", file, options, "exportPersonaActivitiesToCsv");
   }
 
   /** File operations as CSV; resolves to the number of rows. */
-  exportFileOperationsToCsv(file: string, options?: ExportOptions): Promise<number> {
+  exportFileOperationsToCsv(file: ExportTarget, options?: ExportOptions): Promise<number> {
     return this.csv("file_operation", file, options, "exportFileOperationsToCsv");
   }
 
   /** Performance metrics as CSV; resolves to the number of rows. */
-  exportPerformanceMetricsToCsv(file: string, options?: ExportOptions): Promise<number> {
+  exportPerformanceMetricsToCsv(file: ExportTarget, options?: ExportOptions): Promise<number> {
     return this.csv("performance_metric", file, options, "exportPerformanceMetricsToCsv");
   }
 
   /** Errors as CSV; resolves to the number of rows. */
-  exportErrorsToCsv(file: string, options?: ExportOptions): Promise<number> {
+  exportErrorsToCsv(file: ExportTarget, options?: ExportOptions): Promise<number> {
     return this.csv("error", file, options, "exportErrorsToCsv");
   }
 
@@ -131,9 +143,9 @@ export class AuditExporter {
     const o = { includeFullContent: parsed.data.includeFullContent ?? false };
     const sessionIds = await this.viewer.getSessionIds();
     return writeDirectoryExport(dir, {
-      json: (file) => this.exportToJson(file, o),
+      json: (file) => this.json(file, o, "exportCompleteAuditToDirectory.dir"),
       csv: async (kind, file) => {
-        await this.csv(kind, file, o, "exportCompleteAuditToDirectory");
+        await this.csv(kind, file, o, "exportCompleteAuditToDirectory", "exportCompleteAuditToDirectory.dir");
       },
       report: () => this.viewer.generateAnalyticsReport(),
     }, {
@@ -146,12 +158,12 @@ export class AuditExporter {
     });
   }
 
-  private async csv(kind: RecordType, file: string, options: ExportOptions | undefined, method: string): Promise<number> {
+  private async csv(kind: RecordType, file: ExportTarget, options: ExportOptions | undefined, method: string, option = `${method}.file`): Promise<number> {
     const o = parseOptions(options, method);
-    refuseInsideAuditDir(this.viewer.auditPath, file, method, "file");
+    if (typeof file === "string") refuseInsideAuditDir(this.viewer.auditPath, file, method, "file");
     const viewer = this.viewer;
     return writeCsv(file, kind, async function* () {
       for await (const rec of viewer.iterate(kind)) yield (o.includeFullContent ? rec : withholdContent(rec)) as unknown as Record<string, unknown>;
-    });
+    }, option);
   }
 }

@@ -1,3 +1,4 @@
+import { execFileSync } from "node:child_process";
 import { createHash, generateKeyPairSync } from "node:crypto";
 import fs from "node:fs";
 import path from "node:path";
@@ -441,6 +442,47 @@ describe("audit-logger export", () => {
     fs.rmSync(again, { recursive: true });
     expect((await runCli(["export", trail.auditDir, "--format", "dir", "--out", again])).code).toBe(0);
     expect((await runCli(["export", trail.auditDir, "--format", "dir", "--out", again])).code).toBe(0);
+  });
+
+  it("refuses an --out that is a FIFO or a symbolic link (to a regular file or to /proc/self/fd/1), exit 1, AUDIT_ERR_PATH, leaving it as it was (it was replaced by a regular file: review 2026-12-05, #2); --out - writes to stdout", async () => {
+    const root = tmpProject("audit-cli-out-");
+    const fifo = path.join(root, "fifo");
+    execFileSync("mkfifo", [fifo]);
+    fs.writeFileSync(path.join(root, "real.json"), "mine\n");
+    fs.symlinkSync("real.json", path.join(root, "link.json"));
+    fs.symlinkSync("/proc/self/fd/1", path.join(root, "stdout-link"));
+    for (const [out, what] of [[fifo, "a FIFO"], [path.join(root, "link.json"), "a symbolic link"], [path.join(root, "stdout-link"), "a symbolic link"]] as const) {
+      for (const format of [["--format", "json"], ["--format", "csv", "--kind", "error"]]) {
+        const r = await runCli(["export", trail.auditDir, ...format, "--out", out]);
+        expect(r.code, `${out} ${format.join(" ")}: ${r.stderr}`).toBe(1);
+        expect(r.stderr).toContain(`option --out: ${out} is ${what}, not a regular file`);
+        expect(r.stderr).toContain("[AUDIT_ERR_PATH]");
+        expect(r.stdout).toBe("");
+      }
+    }
+    expect(fs.lstatSync(fifo).isFIFO()).toBe(true);
+    expect(fs.readlinkSync(path.join(root, "link.json"))).toBe("real.json");
+    expect(fs.readFileSync(path.join(root, "real.json"), "utf8")).toBe("mine\n");
+    expect(fs.readlinkSync(path.join(root, "stdout-link"))).toBe("/proc/self/fd/1");
+    expect(fs.readdirSync(root).sort()).toEqual(["fifo", "link.json", "real.json", "stdout-link"]);
+    // a FIFO among a directory export's names is refused before anything is written
+    fs.mkdirSync(path.join(root, "d"));
+    execFileSync("mkfifo", [path.join(root, "d", "checksums.json")]);
+    const dir = await runCli(["export", trail.auditDir, "--format", "dir", "--out", path.join(root, "d")]);
+    expect(dir.code).toBe(1);
+    expect(dir.stderr).toContain("checksums.json is a FIFO");
+    expect(fs.readdirSync(path.join(root, "d"))).toEqual(["checksums.json"]);
+
+    // --out -: the export alone on stdout
+    const json = await runCli(["export", trail.auditDir, "--format", "json", "--out", "-"]);
+    expect(json.code).toBe(0);
+    expect((JSON.parse(json.stdout) as { records: Record<string, unknown[]> }).records.chat_interactions).toHaveLength(43);
+    const csv = await runCli(["export", trail.auditDir, "--format", "csv", "--kind", "error", "--out", "-"]);
+    expect(csv.code).toBe(0);
+    expect((parseCsv(csv.stdout, { columns: true }) as Array<Record<string, string>>).map((x) => x.errorType)).toEqual(["TimeoutError"]);
+    const many = await runCli(["export", trail.auditDir, "--format", "dir", "--out", "-"]);
+    expect(many.code).toBe(2);
+    expect(many.stderr).toContain("--out - (standard output) only applies to --format json and to --format csv with --kind");
   });
 
   it("a bad key file exits 2 without echoing the key", async () => {

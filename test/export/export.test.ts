@@ -1,6 +1,8 @@
 import { createHash, generateKeyPairSync } from "node:crypto";
+import { execFileSync } from "node:child_process";
 import fs from "node:fs";
 import path from "node:path";
+import { Writable } from "node:stream";
 import { parse } from "csv-parse/sync";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { AuditConfigError } from "../../src/errors.js";
@@ -297,5 +299,26 @@ describe("exportCompleteAuditToDirectory", () => {
     }
     expect(fs.readdirSync(trailDir).sort()).toEqual(before);
     expect(fs.existsSync(path.join(root, "parent", "audit_complete.json"))).toBe(false);
+  });
+
+  it("refuses a target that is a FIFO or a symbolic link, leaving it as it was (it was replaced by a regular file: review 2026-12-05, #2); a writable stream gets the export", async () => {
+    const root = tmpProject("audit-out-");
+    const exporter = new AuditExporter({ auditPath: fx.auditPath });
+    const fifo = path.join(root, "fifo");
+    execFileSync("mkfifo", [fifo]);
+    fs.writeFileSync(path.join(root, "real.csv"), "mine\n");
+    fs.symlinkSync("real.csv", path.join(root, "link.csv"));
+    await expect(exporter.exportToJson(fifo)).rejects.toMatchObject({ code: "AUDIT_ERR_PATH", message: expect.stringContaining(`exportToJson.file: ${fifo} is a FIFO, not a regular file`) });
+    await expect(exporter.exportErrorsToCsv(path.join(root, "link.csv"))).rejects.toMatchObject({ code: "AUDIT_ERR_PATH", message: expect.stringContaining("exportErrorsToCsv.file") });
+    expect(fs.lstatSync(fifo).isFIFO()).toBe(true);
+    expect(fs.readlinkSync(path.join(root, "link.csv"))).toBe("real.csv");
+    expect(fs.readFileSync(path.join(root, "real.csv"), "utf8")).toBe("mine\n");
+    expect(fs.readdirSync(root).sort()).toEqual(["fifo", "link.csv", "real.csv"]);
+    // a stream
+    let text = "";
+    const sink = new Writable({ write(chunk: Buffer | string, _e, done) { text += chunk.toString(); done(); } });
+    const rows = await exporter.exportErrorsToCsv(sink);
+    expect(sink.writableEnded).toBe(false);
+    expect(parse(text, { columns: true })).toHaveLength(rows);
   });
 });

@@ -8,6 +8,7 @@ import { EXPORT_MANIFEST } from "../integrity/export.js";
 import { verifyPostgres } from "../postgres/verify.js";
 import { EXIT_FAIL, EXIT_OK, parseCommand, selectSessions, sessionOption, UsageError } from "./args.js";
 import type { CliIO, Command } from "./io.js";
+import { clean } from "./format.js";
 import { ProgressBar } from "./progress.js";
 import { bytesReadCounter, contentBytes, logBytes } from "./scan.js";
 import { openStore, selectStoreSessions, STORE_OPTIONS, storeHelp, storeTarget } from "./store.js";
@@ -46,15 +47,20 @@ function readPem(file: string): string {
   }
 }
 
+/**
+ * The report as lines. File names and details come from the directory (a planted file name, a
+ * record's text quoted in a detail): control characters are shown as escapes, as `tail` and
+ * `report` do (until 2026-12-05 they reached the terminal: a name holding ESC [2J cleared it).
+ */
 function printReport(r: VerifyReport, where: string, io: CliIO): void {
   const c = io.color;
   for (const p of r.problems) {
-    io.out(`${c.red("PROBLEM")} ${c.bold(p.kind)} ${p.file}${p.seq !== undefined ? ` seq ${p.seq}` : ""}: ${p.detail}`);
+    io.out(`${c.red("PROBLEM")} ${c.bold(clean(p.kind))} ${clean(p.file)}${p.seq !== undefined ? ` seq ${p.seq}` : ""}: ${clean(p.detail)}`);
   }
   for (const n of r.notes) {
-    io.out(`${c.yellow("note")} ${n.kind}${n.file !== undefined ? ` ${n.file}` : ""}${n.seq !== undefined ? ` seq ${n.seq}` : ""}: ${n.detail}`);
+    io.out(`${c.yellow("note")} ${clean(n.kind)}${n.file !== undefined ? ` ${clean(n.file)}` : ""}${n.seq !== undefined ? ` seq ${n.seq}` : ""}: ${clean(n.detail)}`);
   }
-  const what = `${r.recordsChecked} record${r.recordsChecked === 1 ? "" : "s"} in ${r.sessions.length} session${r.sessions.length === 1 ? "" : "s"} (${where})`;
+  const what = `${r.recordsChecked} record${r.recordsChecked === 1 ? "" : "s"} in ${r.sessions.length} session${r.sessions.length === 1 ? "" : "s"} (${clean(where)})`;
   if (r.ok) io.out(`${c.green("OK")} ${what}: no problems, ${r.notes.length} note${r.notes.length === 1 ? "" : "s"}.`);
   else io.out(`${c.red("FAILED")} ${what}: ${r.problems.length} problem${r.problems.length === 1 ? "" : "s"}, ${r.notes.length} note${r.notes.length === 1 ? "" : "s"}.`);
 }

@@ -185,6 +185,16 @@ describe("audit-logger verify", () => {
     expect(junk.stderr).toContain("option --public-key:");
   });
 
+  it("shows control characters in file names and details as escapes (a planted content file name holding ESC [2J cleared the terminal: review 2026-12-05, #3)", async () => {
+    const copy = path.join(tmpProject("audit-cli-esc-"), "audit_logs");
+    fs.cpSync(trail.auditDir, copy, { recursive: true });
+    fs.writeFileSync(path.join(copy, "full_interactions", "prompt_\u001b[2Jx\u0007.txt"), "planted");
+    const r = await runCli(["verify", copy]);
+    expect(r.code).toBe(0);
+    expect(r.stdout).toContain("prompt_\\u001b[2Jx\\u0007.txt");
+    expect(r.stdout).not.toMatch(/[\u0000-\u0009\u000b-\u001f\u007f]/);
+  });
+
   it("colours only when asked: never in a pipe, FORCE_COLOR on, NO_COLOR wins", async () => {
     const plain = await runCli(["verify", trail.auditDir]);
     expect(plain.stdout).not.toContain("\u001b[");

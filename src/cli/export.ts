@@ -165,6 +165,10 @@ export const exportCommand: Command = {
         io.err(io.errColor.yellow("audit-logger export: no key given (--key-file or AUDIT_LOGGER_KEY): encrypted content is exported still encrypted and marked so."));
       }
       await write(src.viewer, format, kind, out, { includeFullContent }, io);
+      const skipped = src.viewer.unreadableLines;
+      if (skipped > 0) {
+        io.err(io.errColor.yellow(`audit-logger export: ${skipped} line${skipped === 1 ? "" : "s"} of the logs ${skipped === 1 ? "is" : "are"} not a whole record (a torn final line, or damage) and ${skipped === 1 ? "is" : "are"} not in the export: run audit-logger verify.`));
+      }
     } finally {
       await src.close();
     }

@@ -9,7 +9,7 @@ import fs from "node:fs";
 import path from "node:path";
 import { decryptValue, isEncryptedValue, valueAad } from "../pipeline/encrypt.js";
 import type { EncryptionKey } from "../pipeline/keys.js";
-import { peekTail } from "../sink/recover.js";
+import { peekTail, wholeUnterminatedRecord } from "../sink/recover.js";
 import { listKindFiles, listSessionIds, sessionFileName } from "../sink/files.js";
 import { RECORD_KINDS, type RecordType } from "../types.js";
 import { readLines } from "./lines.js";
@@ -86,8 +86,8 @@ export class FileRecordSource implements RecordSource {
       const counts = zeroCounts();
       let last: string | undefined;
       for (const kind of RECORD_KINDS) {
-        for (const f of listKindFiles(this.auditDir, kind, sessionId).reverse()) {
-          const t = peekTail(f.path);
+        for (const [i, f] of listKindFiles(this.auditDir, kind, sessionId).reverse().entries()) {
+          const t = peekTail(f.path, { wholeTail: i === 0 });
           if (!t) continue;
           counts[kind] = t.seq;
           if (t.timestamp && (last === undefined || t.timestamp > last)) last = t.timestamp;
@@ -109,16 +109,26 @@ export class FileRecordSource implements RecordSource {
   }
 
   async *records(kind: RecordType, sessionId: string): AsyncGenerator<RawRecord> {
-    for (const file of listKindFiles(this.auditDir, kind, sessionId)) {
+    const files = listKindFiles(this.auditDir, kind, sessionId);
+    for (const [fi, file] of files.entries()) {
       let lines: AsyncGenerator<{ text: string; line: number; terminated: boolean }>;
       try {
         lines = readLines(file.path);
       } catch {
         continue;
       }
+      // the file's last record, for a final line without its newline
+      let last: { seq: number; hash: string } | undefined;
       try {
         for await (const raw of lines) {
           this.onBytes?.(raw.text.length + 1);
+          if (!raw.terminated && raw.text.length > 0 && fi === files.length - 1) {
+            // a whole sealed record that only lacks its newline, as the logger's repair completes it
+            const whole = wholeUnterminatedRecord(raw.text, last);
+            if (whole) yield whole.record;
+            else this.onSkip?.(file.name, raw.line);
+            continue;
+          }
           if (!raw.terminated || raw.text.length === 0) {
             if (raw.text.length > 0) this.onSkip?.(file.name, raw.line);
             continue;
@@ -134,7 +144,9 @@ export class FileRecordSource implements RecordSource {
             this.onSkip?.(file.name, raw.line);
             continue;
           }
-          yield rec as RawRecord;
+          const r = rec as RawRecord;
+          last = typeof r.seq === "number" && typeof r.hash === "string" ? { seq: r.seq, hash: r.hash } : undefined;
+          yield r;
         }
       } catch (err) {
         // a segment renamed away under us (rotation or cleanup while reading): the rest is gone;

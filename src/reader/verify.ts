@@ -18,6 +18,7 @@ import { EXPORT_INTEGRITY_DIR, EXPORT_MANIFEST, verifyExport } from "../integrit
 import { readContentFileSync } from "./content-file.js";
 import { auditEventsOf } from "../sink/audit-events.js";
 import { furthestPrunes, readPruneRecords, type SegmentPrune } from "../sink/prunes.js";
+import { wholeUnterminatedRecord } from "../sink/recover.js";
 import type { MerkleFrontier } from "../integrity/merkle.js";
 import { RECORD_KINDS } from "../types.js";
 
@@ -273,8 +274,19 @@ async function verifyKind(
     const lastFile = fi === files.length - 1;
     let problemSeq: number | undefined;
     const problemAt = (k: string, detail: string) => f.problems.push({ file: file.name, ...(problemSeq !== undefined ? { seq: problemSeq } : {}), kind: k, detail });
+    // this file's last record, for a final line without its newline
+    let fileLast: { seq: number; hash: string } | undefined;
     await forEachLineBytes(file.path, (data, start, end, lineNo, terminated) => {
-      if (!terminated) {
+      const whole = !terminated && lastFile ? wholeUnterminatedRecord(data.toString("utf8", start, end), fileLast) : undefined;
+      if (whole) {
+        // checked below as the record it is: the readers return it, the next logger adds the newline
+        f.notes.push({
+          file: file.name,
+          seq: whole.seq,
+          kind: "final_newline_missing",
+          detail: `${file.name} ends in a whole sealed record (seq ${whole.seq}) without its newline, as a crash between the record and its newline leaves; readers and exports include it, and the next logger on this session adds the newline.`,
+        });
+      } else if (!terminated) {
         if (lastFile) {
           f.notes.push({ file: file.name, kind: "torn_final_line", detail: `${file.name} ends in an incomplete line (${end - start} bytes), as a crash mid-write leaves; the next logger on this session cuts it off.` });
         } else {
@@ -345,6 +357,7 @@ async function verifyKind(
         }
       }
       prevHash = sealed!.hash;
+      fileLast = seq !== undefined ? { seq, hash: sealed!.hash } : undefined;
       expectSeq = (seq ?? expectSeq) + 1;
       if (seq !== undefined) {
         lastSeq = seq;

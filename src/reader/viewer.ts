@@ -147,12 +147,15 @@ export class AuditViewer {
   private readonly prices: Readonly<Record<string, ModelPrice>>;
   private readonly onProgress: ((p: ReadProgress) => void) | undefined;
   private skipped = 0;
+  /** the lines skipped so far, each once however often it was read ("<file>:<line>") */
+  private readonly skippedAt = new Set<string>();
   private progress = { read: 0, total: 0, reported: 0 };
 
   constructor(from: AuditLogger | AuditViewerOptions) {
     const hooks = {
-      onSkip: () => {
+      onSkip: (file: string, line: number) => {
         this.skipped++;
+        this.skippedAt.add(`${file}:${line}`);
       },
       onBytes: (n: number) => this.tick(n),
     };
@@ -191,6 +194,18 @@ export class AuditViewer {
       throw new AuditIOError(`${this.auditPath} is not a directory. Point auditPath at the audit_logs directory (<projectPath>/audit_logs).`);
     }
     this.source = new FileRecordSource(this.auditPath, hooks);
+  }
+
+  /**
+   * How many lines of the files this viewer's reads so far skipped (each counted once, however
+   * many reads met it): lines that are not records, a torn final line. An export says so.
+   *
+   * @example
+   * await exporter.exportToJson("all.json");
+   * if (viewer.unreadableLines > 0) console.warn(`${viewer.unreadableLines} line(s) skipped: run audit-logger verify`);
+   */
+  get unreadableLines(): number {
+    return this.skippedAt.size;
   }
 
   /** True when a key is available to open encrypted fields and content. */

@@ -56,6 +56,37 @@ function parseTail(line: string, file: string): TailRecord & { prevHash: string 
 }
 
 /**
+ * Whether `text`, what follows a chain file's last newline, is a whole record that only lacks its
+ * newline: a sealed line whose hash checks out and which follows `prev`, the file's last whole
+ * record (its seq + 1, linked to its hash), when there is one. The logger's repair completes such
+ * a line, and the readers return it as a record (they skip any other unterminated tail), so an
+ * export made before the logger resumes has the same records as one made after (until 2026-12-05
+ * the readers skipped it: review #4). The parsed record, or undefined.
+ *
+ * @example
+ * const whole = wholeUnterminatedRecord(lastPiece, { seq: 41, hash: "…" });
+ */
+export function wholeUnterminatedRecord(
+  text: string,
+  prev: { readonly seq: number; readonly hash: string } | undefined,
+): { seq: number; hash: string; prevHash: string; record: Record<string, unknown> } | undefined {
+  const sealed = splitSealedLine(text);
+  if (!sealed) return undefined;
+  let rec: unknown;
+  try {
+    rec = JSON.parse(text);
+  } catch {
+    return undefined;
+  }
+  if (typeof rec !== "object" || rec === null || Array.isArray(rec)) return undefined;
+  const r = rec as Record<string, unknown>;
+  if (typeof r.seq !== "number" || typeof r.prevHash !== "string") return undefined;
+  if (prev !== undefined && (r.prevHash !== prev.hash || r.seq !== prev.seq + 1)) return undefined;
+  if (hashBody(r.prevHash, sealed.body) !== sealed.hash) return undefined;
+  return { seq: r.seq, hash: sealed.hash, prevHash: r.prevHash, record: r };
+}
+
+/**
  * Finds the chain head of a file, first repairing a torn final line left by a crash: a whole,
  * correctly sealed record that only lacks its newline gets it back; anything else after the last
  * newline is cut off. Returns undefined for an empty file.
@@ -69,26 +100,11 @@ export function recoverTail(file: string): { tail: TailRecord | undefined; repai
     let repair: TailRepair | undefined;
     let tail = lastLine !== undefined ? parseTail(lastLine, file) : undefined;
     if (trailing.length > 0) {
-      const text = trailing.toString("utf8");
-      const sealed = splitSealedLine(text);
-      let completed = false;
-      if (sealed) {
-        try {
-          const rec = JSON.parse(text) as { seq?: unknown; prevHash?: unknown; timestamp?: unknown };
-          const expectPrev = tail?.hash;
-          if (
-            typeof rec.seq === "number" &&
-            rec.prevHash === (expectPrev ?? rec.prevHash) &&
-            (tail === undefined || rec.seq === tail.seq + 1) &&
-            hashBody(String(rec.prevHash), sealed.body) === sealed.hash
-          ) {
-            fs.writeSync(fd, "\n", size);
-            tail = { seq: rec.seq, hash: sealed.hash, prevHash: String(rec.prevHash), timestamp: String(rec.timestamp ?? "") };
-            completed = true;
-          }
-        } catch {
-          completed = false;
-        }
+      const whole = wholeUnterminatedRecord(trailing.toString("utf8"), tail);
+      const completed = whole !== undefined;
+      if (whole) {
+        fs.writeSync(fd, "\n", size);
+        tail = { ...whole, timestamp: String(whole.record.timestamp ?? "") };
       }
       if (!completed) fs.ftruncateSync(fd, size - trailing.length);
       fs.fsyncSync(fd);
@@ -100,17 +116,23 @@ export function recoverTail(file: string): { tail: TailRecord | undefined; repai
   }
 }
 
-/** The chain head of a file without changing it (for readers and retention). */
-export function peekTail(file: string): TailRecord | undefined {
+/**
+ * The chain head of a file without changing it (for readers and retention). With `wholeTail`
+ * (the readers), a final record that only lacks its newline counts as the head, as the readers
+ * return it; retention and the sinks' backfill, which read whole lines only, leave it out.
+ */
+export function peekTail(file: string, o: { wholeTail?: boolean } = {}): TailRecord | undefined {
   let fd: number | undefined;
   try {
     fd = openRegularSync(file);
     const size = fs.fstatSync(fd).size;
     if (size === 0) return undefined;
-    const { lastLine } = readTail(fd, size);
-    if (lastLine === undefined) return undefined;
-    const t = parseTail(lastLine, file);
-    return { seq: t.seq, hash: t.hash, timestamp: t.timestamp };
+    const { lastLine, trailing } = readTail(fd, size);
+    const t = lastLine !== undefined ? parseTail(lastLine, file) : undefined;
+    // (a whole record that only lacks its newline is the head, as the readers return it)
+    const whole = o.wholeTail === true && trailing.length > 0 ? wholeUnterminatedRecord(trailing.toString("utf8"), t) : undefined;
+    if (whole) return { seq: whole.seq, hash: whole.hash, timestamp: String(whole.record.timestamp ?? "") };
+    return t ? { seq: t.seq, hash: t.hash, timestamp: t.timestamp } : undefined;
   } catch {
     return undefined;
   } finally {

@@ -495,6 +495,36 @@ describe("audit-logger export", () => {
     expect(many.stderr).toContain("--out - (standard output) only applies to --format json and to --format csv with --kind");
   });
 
+  it("a final record line that only lacks its newline is exported, as after the logger's repair; a torn one is skipped and counted on stderr (the whole record was skipped silently, and verify said the next logger cuts it off: review 2026-12-05, #4)", async () => {
+    const projectPath = tmpProject("audit-cli-nl-");
+    const first = new AuditLogger({ sessionId: "crash1", projectPath, durability: "sync" });
+    for (let i = 0; i < 3; i++) first.logToolUsage({ toolName: "t", operation: `op${i}`, success: true });
+    await first.finalizeSession();
+    const file = path.join(projectPath, "audit_logs", "tool_usage_crash1.jsonl");
+    fs.truncateSync(file, fs.statSync(file).size - 1);
+    const rows = async () => {
+      const r = await runCli(["export", projectPath, "--format", "csv", "--kind", "tool_usage", "--out", "-"]);
+      expect(r.code).toBe(0);
+      return { ops: (parseCsv(r.stdout, { columns: true }) as Array<Record<string, string>>).map((x) => x.operation), stderr: r.stderr };
+    };
+    expect(await rows()).toEqual({ ops: ["op0", "op1", "op2"], stderr: "" });
+    const v = await runCli(["verify", projectPath]);
+    expect(v.code).toBe(0);
+    expect(v.stdout).toContain("note final_newline_missing tool_usage_crash1.jsonl seq 3:");
+    expect(v.stdout).not.toContain("cuts it off");
+    expect(v.stdout).toContain("OK 3 records");
+    // the logger resuming the session completes the line: the same rows
+    const again = new AuditLogger({ sessionId: "crash1", projectPath, durability: "sync" });
+    await again.finalizeSession();
+    expect(fs.readFileSync(file, "utf8").endsWith("\n")).toBe(true);
+    expect((await rows()).ops).toEqual(["op0", "op1", "op2"]);
+    // a torn line is left out, and said so
+    fs.truncateSync(file, fs.statSync(file).size - 10);
+    const torn = await rows();
+    expect(torn.ops).toEqual(["op0", "op1"]);
+    expect(torn.stderr).toContain("audit-logger export: 1 line of the logs is not a whole record");
+  });
+
   it("a bad key file exits 2 without echoing the key", async () => {
     const keyFile = path.join(tmpProject(), "bad.key");
     fs.writeFileSync(keyFile, "c2hvcnQta2V5LXNlY3JldA==");

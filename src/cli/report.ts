@@ -25,7 +25,9 @@ operations, metrics, errors, and calls/tokens/errors per hour. Percentiles are e
   --since <time>    only records at or after this time (ISO 8601, e.g. 2025-05-01T00:00:00Z)
   --until <time>    only records before this time
   --prices <file>   JSON {"<model>": {"inputPerMTok": 3, "outputPerMTok": 15}, ...} in USD per
-                    million tokens, over the built-in price table
+                    million tokens, over the built-in price table (calls that give only
+                    tokensUsed, without the input/output split, cannot be priced: the cost line
+                    says how many)
   --json            print the whole report as JSON (includes every hour of the time series)
 ${storeHelp(18)}
   -h, --help        show this help
@@ -87,7 +89,10 @@ export function printReport(r: AnalyticsReport, where: string, io: CliIO): void 
   io.out(`  period     ${r.period.start ?? "-"} -> ${r.period.end ?? "-"} (spans ${num(r.period.hours)} clock hour${r.period.hours === 1 ? "" : "s"}, UTC)`);
   io.out(`  records    ${num(t.records)} (chat ${num(t.chatInteractions)}, tool ${num(t.toolUsages)}, persona ${num(t.personaActivities)}, file ${num(t.fileOperations)}, metric ${num(t.performanceMetrics)}, error ${num(t.errors)})`);
   io.out(`  tokens     ${num(t.tokens)} (input ${num(t.inputTokens)}, output ${num(t.outputTokens)})`);
-  io.out(`  cost       ${usd(t.costUsd)}${t.unpricedModels.length > 0 ? c.yellow(` (no price for ${t.unpricedModels.map(clean).join(", ")}: not included; see --prices)`) : ""}`);
+  // (calls of priced models that gave only tokensUsed: their tokens cannot be priced, so the cost is short of them)
+  const unsplit = Object.values(r.models).reduce((n, m) => n + (m.price !== null ? m.callsWithoutTokenSplit : 0), 0);
+  const unsplitNote = unsplit > 0 ? c.yellow(` (${num(unsplit)} call${unsplit === 1 ? "'s" : "s'"} tokens not costed: no input/output split)`) : "";
+  io.out(`  cost       ${usd(t.costUsd)}${unsplitNote}${t.unpricedModels.length > 0 ? c.yellow(` (no price for ${t.unpricedModels.map(clean).join(", ")}: not included; see --prices)`) : ""}`);
   if (r.skippedLines > 0) io.out(c.yellow(`  skipped    ${num(r.skippedLines)} line(s) that are not records: run audit-logger verify`));
 
   const models = sorted(r.models, (m) => m.calls);

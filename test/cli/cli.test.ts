@@ -273,6 +273,20 @@ describe("audit-logger report", () => {
     expect(r.stdout).toMatch(/^ {2}search +20 +80\.0% .* rate limited \(4\)$/m);
   });
 
+  it("says beside the cost how many calls' tokens were not costed for want of an input/output split (the cost was understated silently: review 2026-12-05, #5)", async () => {
+    const projectPath = tmpProject("audit-cli-cost-");
+    const logger = new AuditLogger({ sessionId: "cost", projectPath, fullContentLogging: false });
+    logger.logChatInteraction({ prompt: "a", response: "b", model: "gpt-4o", tokensUsed: 1_000_000 });
+    logger.logChatInteraction({ prompt: "a", response: "b", model: "gpt-4o", tokensUsed: 5, inputTokens: 1000, outputTokens: 1000 });
+    await logger.finalizeSession();
+    const r = await runCli(["report", projectPath]);
+    expect(r.code).toBe(0);
+    expect(r.stdout).toMatch(/^  cost {7}\$0\.0125 \(1 call's tokens not costed: no input\/output split\)$/m);
+    // every call split: no such note
+    const split = await runCli(["report", trail.auditDir, "--session", "alpha"]);
+    expect(split.stdout).toMatch(/^  cost {7}\$[0-9.]+$/m);
+  });
+
   it("--prices overrides the built-in price table", async () => {
     const prices = path.join(tmpProject(), "prices.json");
     fs.writeFileSync(prices, JSON.stringify({ "gpt-4o": { inputPerMTok: 1, outputPerMTok: 1 } }));

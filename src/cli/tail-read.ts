@@ -6,6 +6,7 @@ import fs from "node:fs";
 import path from "node:path";
 import { kindFileName, listKindFiles, type KindFile } from "../sink/files.js";
 import { openRegularSync } from "../regular-file.js";
+import { lastSegmentOf, walkChain } from "../reader/chain-files.js";
 import type { ChainKindName } from "./args.js";
 
 const CHUNK = 64 * 1024;
@@ -160,7 +161,7 @@ export class ChainFollower {
     if (from === "end") {
       const files = listKindFiles(dir, kind, sessionId);
       this.seenSegment = lastSegmentOf(files);
-      this.open("end");
+      this.openAtEnd();
       this.atStart = { segments: files.filter((f) => f.segment !== undefined), ino: this.ino, offset: this.offset };
     }
   }
@@ -210,19 +211,24 @@ export class ChainFollower {
   }
 
   /**
-   * Reads every segment numbered above `after`, then opens the active file from its start. A
-   * rotation between listing the segments and opening the active file (or just after opening
-   * it, before anything was read) leaves a segment not read yet: it is read first, and the active
-   * file opened again, until none is left.
+   * Reads every segment numbered above `after`, then opens the active file from its start
+   * ({@link walkChain}: a rotation before the active file is open leaves no segment unread).
    */
   private catchUp(after: number): string[] {
     const out: string[] = [];
-    for (let from = after; ; from = this.seenSegment) {
-      out.push(...this.readNewSegments(from));
-      this.open("start");
-      if (lastSegmentOf(listKindFiles(this.dir, this.kind, this.sessionId)) <= this.seenSegment) return out;
-      this.close();
+    this.seenSegment = Math.max(this.seenSegment, after);
+    for (const step of walkChain(this.dir, this.kind, this.sessionId, after)) {
+      if (step.kind === "segment") {
+        out.push(...readWhole(step.file.path));
+        this.seenSegment = Math.max(this.seenSegment, step.segment);
+      } else {
+        this.fd = step.fd;
+        this.ino = step.ino;
+        this.offset = 0;
+        this.seenSegment = Math.max(this.seenSegment, step.lastSegment);
+      }
     }
+    return out;
   }
 
   close(): void {
@@ -231,19 +237,8 @@ export class ChainFollower {
     this.ino = undefined;
   }
 
-  /** Reads every segment numbered above `after`, whole, in order. */
-  private readNewSegments(after: number): string[] {
-    const out: string[] = [];
-    const files = listKindFiles(this.dir, this.kind, this.sessionId);
-    for (const f of files) {
-      if (f.segment === undefined || f.segment <= after) continue;
-      out.push(...readWhole(f.path));
-    }
-    this.seenSegment = Math.max(after, lastSegmentOf(files));
-    return out;
-  }
-
-  private open(from: "end" | "start"): void {
+  /** Opens the active file at the end of its complete lines (following from the end). */
+  private openAtEnd(): void {
     try {
       this.fd = openRegularSync(this.activePath);
     } catch {
@@ -251,7 +246,7 @@ export class ChainFollower {
       return;
     }
     this.ino = fs.fstatSync(this.fd).ino;
-    this.offset = from === "end" ? endOfCompleteLines(this.fd) : 0;
+    this.offset = endOfCompleteLines(this.fd);
   }
 
   private drain(): string[] {
@@ -262,12 +257,6 @@ export class ChainFollower {
     this.offset = r.offset;
     return r.lines;
   }
-}
-
-function lastSegmentOf(files: readonly KindFile[]): number {
-  let n = 0;
-  for (const f of files) if (f.segment !== undefined && f.segment > n) n = f.segment;
-  return n;
 }
 
 function readWhole(file: string): string[] {

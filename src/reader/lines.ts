@@ -1,3 +1,4 @@
+import fs from "node:fs";
 import { openRegular } from "../regular-file.js";
 
 export interface RawLine {
@@ -12,16 +13,24 @@ export interface RawLine {
 /**
  * Streams a file's lines, splitting on the byte 0x0A before decoding, so memory stays at one
  * chunk plus one line whatever the file size. The file must be a regular file, not a link
- * (src/regular-file.ts: NotRegularFileError otherwise).
+ * (src/regular-file.ts: NotRegularFileError otherwise). Given a descriptor instead of a name, it
+ * reads that file from its start and leaves the descriptor open (the caller closes it).
  */
-export async function* readLines(file: string, highWaterMark = 1 << 20): AsyncGenerator<RawLine> {
-  const fh = await openRegular(file);
-  const stream = fh.createReadStream({ highWaterMark });
+export async function* readLines(file: string | number, highWaterMark = 1 << 20): AsyncGenerator<RawLine> {
+  const fh = typeof file === "number" ? undefined : await openRegular(file);
+  const read = (buf: Buffer, pos: number): Promise<number> =>
+    fh
+      ? fh.read(buf, 0, buf.length, pos).then((r) => r.bytesRead)
+      : new Promise((resolve, reject) => fs.read(file as number, buf, 0, buf.length, pos, (err, n) => (err ? reject(err) : resolve(n))));
   let carry: Buffer | undefined;
   let lineNo = 0;
   try {
-    for await (const chunk of stream as AsyncIterable<Buffer>) {
-      let buf = carry ? Buffer.concat([carry, chunk]) : chunk;
+    for (let pos = 0; ; ) {
+      const chunk = Buffer.allocUnsafe(highWaterMark);
+      const n = await read(chunk, pos);
+      if (n === 0) break;
+      pos += n;
+      const buf = carry ? Buffer.concat([carry, chunk.subarray(0, n)]) : chunk.subarray(0, n);
       let start = 0;
       let nl = buf.indexOf(0x0a, start);
       while (nl !== -1) {
@@ -31,11 +40,9 @@ export async function* readLines(file: string, highWaterMark = 1 << 20): AsyncGe
         nl = buf.indexOf(0x0a, start);
       }
       carry = start < buf.length ? buf.subarray(start) : undefined;
-      buf = Buffer.alloc(0);
     }
   } finally {
-    stream.destroy();
-    await fh.close().catch(() => undefined);
+    await fh?.close().catch(() => undefined);
   }
   if (carry && carry.length > 0) {
     lineNo++;

@@ -13,6 +13,7 @@ import { peekTail, wholeUnterminatedRecord } from "../sink/recover.js";
 import { listKindFiles, listSessionIds, sessionFileName } from "../sink/files.js";
 import { RECORD_KINDS, type RecordType } from "../types.js";
 import { readLines } from "./lines.js";
+import { walkChain } from "./chain-files.js";
 import { readContentFile } from "./content-file.js";
 
 /** A record as parsed from its line, before any decryption. */
@@ -108,51 +109,68 @@ export class FileRecordSource implements RecordSource {
     return out.sort((a, b) => cmpDesc(a.lastActivity ?? a.startTime ?? "", b.lastActivity ?? b.startTime ?? "") || a.sessionId.localeCompare(b.sessionId));
   }
 
+  /**
+   * One kind's records in chain order: the segments, then the active file, through
+   * {@link walkChain}, so segments rotated while the earlier ones are read are read too, once
+   * each (the active file was opened by the name listed at the start: a rotation meanwhile made
+   * the reader skip the old active file and every segment after it; found by review, 2026-12-05).
+   */
   async *records(kind: RecordType, sessionId: string): AsyncGenerator<RawRecord> {
-    const files = listKindFiles(this.auditDir, kind, sessionId);
-    for (const [fi, file] of files.entries()) {
-      let lines: AsyncGenerator<{ text: string; line: number; terminated: boolean }>;
-      try {
-        lines = readLines(file.path);
-      } catch {
-        continue;
-      }
-      // the file's last record, for a final line without its newline
-      let last: { seq: number; hash: string } | undefined;
-      try {
-        for await (const raw of lines) {
-          this.onBytes?.(raw.text.length + 1);
-          if (!raw.terminated && raw.text.length > 0 && fi === files.length - 1) {
-            // a whole sealed record that only lacks its newline, as the logger's repair completes it
-            const whole = wholeUnterminatedRecord(raw.text, last);
-            if (whole) yield whole.record;
-            else this.onSkip?.(file.name, raw.line);
-            continue;
-          }
-          if (!raw.terminated || raw.text.length === 0) {
-            if (raw.text.length > 0) this.onSkip?.(file.name, raw.line);
-            continue;
-          }
-          let rec: unknown;
-          try {
-            rec = JSON.parse(raw.text);
-          } catch {
-            this.onSkip?.(file.name, raw.line);
-            continue;
-          }
-          if (typeof rec !== "object" || rec === null || Array.isArray(rec)) {
-            this.onSkip?.(file.name, raw.line);
-            continue;
-          }
-          const r = rec as RawRecord;
-          last = typeof r.seq === "number" && typeof r.hash === "string" ? { seq: r.seq, hash: r.hash } : undefined;
-          yield r;
+    const steps = walkChain(this.auditDir, kind, sessionId);
+    try {
+      for (const step of steps) {
+        const fd = step.kind === "active" ? step.fd : undefined;
+        try {
+          yield* this.parsed(readLines(fd ?? step.file.path), step.file.name, step.kind === "active");
+        } finally {
+          if (fd !== undefined) fs.closeSync(fd);
         }
-      } catch (err) {
-        // a segment renamed away under us (rotation or cleanup while reading): the rest is gone;
-        // one replaced by a link or a FIFO since it was listed is not read
-        if ((err as NodeJS.ErrnoException).code !== "ENOENT" && !(err instanceof NotRegularFileError)) throw err;
       }
+    } finally {
+      steps.return(undefined);
+    }
+  }
+
+  /**
+   * The records of one file's lines; lines that are not records are counted through onSkip. In
+   * the active file (`last`), a final line that is a whole sealed record only lacking its newline
+   * is a record, as the logger's repair completes it (see wholeUnterminatedRecord).
+   */
+  private async *parsed(lines: AsyncGenerator<{ text: string; line: number; terminated: boolean }>, name: string, last: boolean): AsyncGenerator<RawRecord> {
+    // the file's last record, for a final line without its newline
+    let prev: { seq: number; hash: string } | undefined;
+    try {
+      for await (const raw of lines) {
+        this.onBytes?.(raw.text.length + 1);
+        if (!raw.terminated && raw.text.length > 0 && last) {
+          const whole = wholeUnterminatedRecord(raw.text, prev);
+          if (whole) yield whole.record;
+          else this.onSkip?.(name, raw.line);
+          continue;
+        }
+        if (!raw.terminated || raw.text.length === 0) {
+          if (raw.text.length > 0) this.onSkip?.(name, raw.line);
+          continue;
+        }
+        let rec: unknown;
+        try {
+          rec = JSON.parse(raw.text);
+        } catch {
+          this.onSkip?.(name, raw.line);
+          continue;
+        }
+        if (typeof rec !== "object" || rec === null || Array.isArray(rec)) {
+          this.onSkip?.(name, raw.line);
+          continue;
+        }
+        const r = rec as RawRecord;
+        prev = typeof r.seq === "number" && typeof r.hash === "string" ? { seq: r.seq, hash: r.hash } : undefined;
+        yield r;
+      }
+    } catch (err) {
+      // a segment removed under us (cleanup while reading): the rest is gone; one replaced by a
+      // link or a FIFO since it was listed is not read
+      if ((err as NodeJS.ErrnoException).code !== "ENOENT" && !(err instanceof NotRegularFileError)) throw err;
     }
   }
 

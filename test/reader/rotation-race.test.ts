@@ -1,0 +1,55 @@
+// Found by review 2026-12-05: the viewer's record source (behind the exports, analytics and the
+// session summary) listed a kind's files once and opened the active file by name when it got
+// there; a rotation in between turned the old active file into a segment it never read, and it
+// read the new active file instead (38 of 80 records, seqs 35..78 missing). The rotation is driven
+// between the reader's steps: the iterator is consumed partway, the logger logs enough to rotate,
+// then the read goes on.
+import fs from "node:fs";
+import { afterEach, describe, expect, it } from "vitest";
+import { AuditLogger } from "../../src/logger.js";
+import { AuditViewer } from "../../src/reader/viewer.js";
+import { cleanupTmp, tmpProject } from "../helpers/index.js";
+
+afterEach(cleanupTmp);
+
+const segmentsOf = (dir: string) => fs.readdirSync(dir).filter((n) => /^tool_usage_race\.\d+\.jsonl$/.test(n)).length;
+
+async function readWhileRotating(pauseAfter: number): Promise<{ seqs: number[]; segmentsBefore: number; segmentsAfter: number }> {
+  const logger = new AuditLogger({ sessionId: "race", projectPath: tmpProject("rotation-race-"), rotation: { size: "2k" }, fullContentLogging: false, durability: "sync" });
+  try {
+    for (let i = 0; i < 40; i++) logger.logToolUsage({ toolName: "t", operation: `op${i}` });
+    await logger.flush();
+    const segmentsBefore = segmentsOf(logger.auditDir);
+    const viewer = new AuditViewer({ auditPath: logger.auditDir });
+    const seqs: number[] = [];
+    let segmentsAfter = segmentsBefore;
+    for await (const r of viewer.iterate("tool_usage")) {
+      seqs.push(r.seq);
+      if (seqs.length === pauseAfter) {
+        for (let i = 0; i < 40; i++) logger.logToolUsage({ toolName: "t", operation: `more${i}` });
+        await logger.flush();
+        segmentsAfter = segmentsOf(logger.auditDir);
+      }
+    }
+    return { seqs, segmentsBefore, segmentsAfter };
+  } finally {
+    await logger.finalizeSession();
+  }
+}
+
+const oneTo = (n: number) => Array.from({ length: n }, (_, i) => i + 1);
+
+describe("reading a session while its logger rotates", () => {
+  it("a rotation while the first segment is read: every record once, in chain order, none skipped", async () => {
+    const { seqs, segmentsBefore, segmentsAfter } = await readWhileRotating(1);
+    expect(segmentsAfter).toBeGreaterThan(segmentsBefore); // the logger did rotate meanwhile
+    expect(seqs).toEqual(oneTo(80));
+  });
+
+  it("the same when the rotation comes while a later segment is read", async () => {
+    const { seqs, segmentsBefore, segmentsAfter } = await readWhileRotating(20);
+    expect(segmentsBefore).toBeGreaterThan(1);
+    expect(segmentsAfter).toBeGreaterThan(segmentsBefore);
+    expect(seqs).toEqual(oneTo(80));
+  });
+});

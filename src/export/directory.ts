@@ -9,6 +9,7 @@ import type { KeyObject } from "node:crypto";
 import path from "node:path";
 import { AuditPathError } from "../errors.js";
 import { copyChainEvidence, EXPORT_INTEGRITY_DIR, EXPORT_MANIFEST, manifestListedFiles, writeExportManifest, type ExportManifest } from "../integrity/export.js";
+import { checkpointFileName } from "../integrity/checkpointer.js";
 import type { SigningKey } from "../integrity/signing.js";
 import { KIND_FILE_STEM, RECORD_KINDS, type RecordType } from "../types.js";
 import { refuseNonRegularTarget, sha256File, writeAtomic } from "./output.js";
@@ -120,12 +121,15 @@ export function csvFileName(kind: RecordType): string {
 /**
  * Copies the checkpoints and audit_event chains first (so no checkpoint covers more than the
  * records read after it), writes every file through `steps`, then checksums.json, then the
- * manifest over everything.
+ * manifest over everything. `steps.json` resolves to the sessions whose chain hashes it withheld
+ * (content withheld that is not encrypted): their checkpoints are taken out again, since a
+ * checkpoint's head hashes and Merkle roots are computed from those records and would confirm a
+ * guess of the content as the records' own hashes would (found by review, 2026-12-05).
  */
 export async function writeDirectoryExport(
   dir: string,
   steps: {
-    json: (file: string) => Promise<void>;
+    json: (file: string) => Promise<ReadonlySet<string>>;
     csv: (kind: RecordType, file: string) => Promise<void>;
     report: () => Promise<unknown>;
   },
@@ -137,10 +141,13 @@ export async function writeDirectoryExport(
   // an earlier export's integrity files would not match this one's manifest: they go, one by one
   const earlier = checkDirectoryTarget(directory, integrity.option);
   for (const f of earlier) await fs.promises.unlink(f);
-  const evidence = integrity.auditDir ? copyChainEvidence(integrity.auditDir, directory, integrity.sessionIds) : [];
+  let evidence = integrity.auditDir ? copyChainEvidence(integrity.auditDir, directory, integrity.sessionIds) : [];
   if (earlier.length > 0 && evidence.length === 0) await fs.promises.rmdir(path.join(directory, EXPORT_INTEGRITY_DIR)).catch(() => undefined);
-  await steps.json(path.join(directory, DIRECTORY_JSON));
+  const unhashed = await steps.json(path.join(directory, DIRECTORY_JSON));
   files.push(DIRECTORY_JSON);
+  const withdrawn = new Set([...unhashed].map((s) => `${EXPORT_INTEGRITY_DIR}/${checkpointFileName(s)}`));
+  for (const rel of withdrawn) await fs.promises.rm(path.join(directory, rel), { force: true });
+  evidence = evidence.filter((rel) => !withdrawn.has(rel));
   for (const kind of RECORD_KINDS) {
     await steps.csv(kind, path.join(directory, csvFileName(kind)));
     files.push(csvFileName(kind));

@@ -12,12 +12,14 @@ import { writeCsv } from "./csv.js";
 import { writeDirectoryExport, type DirectoryExportResult } from "./directory.js";
 import { jsonExportChunks } from "./json.js";
 import { writeExport, type ExportTarget } from "./output.js";
-import { withholdContent } from "./withhold.js";
+import { ExportWithholder } from "./withhold.js";
 
 /**
  * Options of an export. `includeFullContent` (default false) puts prompts, responses, previews,
  * tool calls, tool parameters and results (decrypted when a key is given) in the export; without
- * it they are replaced by a marker and the record lists them in `contentWithheld`.
+ * it they are replaced by a marker and the record lists them in `contentWithheld`; where that
+ * content is not encrypted in the record, its chain hashes (`hash`, `prevHash`) are left out too,
+ * there and in the rest of its chain, since each would confirm a guess of it.
  */
 export interface ExportOptions {
   readonly includeFullContent?: boolean;
@@ -87,13 +89,13 @@ export class AuditExporter {
    * with `AuditPathError`, untouched.
    */
   async exportToJson(file: ExportTarget, options?: ExportOptions): Promise<void> {
-    return this.json(file, options, "exportToJson.file");
+    await this.json(file, options, "exportToJson.file", new ExportWithholder());
   }
 
-  private async json(file: ExportTarget, options: ExportOptions | undefined, option: string): Promise<void> {
+  private async json(file: ExportTarget, options: ExportOptions | undefined, option: string, withholder: ExportWithholder): Promise<void> {
     const o = parseOptions(options, "exportToJson");
     if (typeof file === "string") refuseInsideAuditDir(this.viewer.auditPath, file, "exportToJson", "file");
-    await writeExport(file, jsonExportChunks(this.viewer, { ...o, exportedAt: new Date().toISOString() }), undefined, option);
+    await writeExport(file, jsonExportChunks(this.viewer, { ...o, exportedAt: new Date().toISOString(), withholder }), undefined, option);
   }
 
   /**
@@ -142,8 +144,12 @@ export class AuditExporter {
     refuseInsideAuditDir(this.viewer.auditPath, dir, "exportCompleteAuditToDirectory", "dir");
     const o = { includeFullContent: parsed.data.includeFullContent ?? false };
     const sessionIds = await this.viewer.getSessionIds();
+    const withholder = new ExportWithholder();
     return writeDirectoryExport(dir, {
-      json: (file) => this.json(file, o, "exportCompleteAuditToDirectory.dir"),
+      json: async (file) => {
+        await this.json(file, o, "exportCompleteAuditToDirectory.dir", withholder);
+        return withholder.sessionsWithoutHashes();
+      },
       csv: async (kind, file) => {
         await this.csv(kind, file, o, "exportCompleteAuditToDirectory", "exportCompleteAuditToDirectory.dir");
       },
@@ -162,8 +168,9 @@ export class AuditExporter {
     const o = parseOptions(options, method);
     if (typeof file === "string") refuseInsideAuditDir(this.viewer.auditPath, file, method, "file");
     const viewer = this.viewer;
+    const withholder = new ExportWithholder();
     return writeCsv(file, kind, async function* () {
-      for await (const rec of viewer.iterate(kind)) yield (o.includeFullContent ? rec : withholdContent(rec)) as unknown as Record<string, unknown>;
+      for await (const rec of viewer.iterate(kind)) yield (o.includeFullContent ? rec : withholder.record(rec)) as unknown as Record<string, unknown>;
     }, option);
   }
 }

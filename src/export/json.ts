@@ -5,7 +5,7 @@
 import type { RawRecord } from "../reader/records.js";
 import type { AuditViewer } from "../reader/viewer.js";
 import { KIND_FILE_STEM, RECORD_KINDS } from "../types.js";
-import { withholdContent } from "./withhold.js";
+import { ExportWithholder, withholdHeadHashes } from "./withhold.js";
 
 /**
  * Marks the document's layout, for readers of old exports.
@@ -20,16 +20,22 @@ const BATCH_CHARS = 64 * 1024;
 /**
  * The JSON document's text in pieces. With `includeFullContent`, each chat record that has full
  * content gets a `content` member `{ prompt, response, encrypted, verified, checks, problems }`;
- * without it, content fields are withheld (see `withholdContent`).
+ * without it, content fields are withheld, and the chain hashes that would give away content
+ * that is not encrypted (see `ExportWithholder`; pass one to learn afterwards which sessions lost
+ * them), with the head hashes of the chat and tool chains in the session summaries.
  */
-export async function* jsonExportChunks(viewer: AuditViewer, o: { includeFullContent: boolean; exportedAt: string }): AsyncGenerator<string> {
+export async function* jsonExportChunks(
+  viewer: AuditViewer,
+  o: { includeFullContent: boolean; exportedAt: string; withholder?: ExportWithholder },
+): AsyncGenerator<string> {
+  const withholder = o.withholder ?? new ExportWithholder();
   const sessions = await viewer.getSessionIds();
   let buf = `{\n"format":${JSON.stringify(JSON_EXPORT_FORMAT)},\n"exportedAt":${JSON.stringify(o.exportedAt)},\n"source":${JSON.stringify(viewer.auditPath ?? viewer.source.description)},\n"includeFullContent":${o.includeFullContent},\n"sessions":[`;
   let first = true;
   for (const id of sessions) {
     const s = await viewer.getSessionSummary(id);
     if (!s) continue;
-    buf += `${first ? "\n" : ",\n"}${JSON.stringify(s)}`;
+    buf += `${first ? "\n" : ",\n"}${JSON.stringify(o.includeFullContent ? s : withholdHeadHashes(s))}`;
     first = false;
   }
   buf += `\n],\n"records":{`;
@@ -39,7 +45,7 @@ export async function* jsonExportChunks(viewer: AuditViewer, o: { includeFullCon
     for await (const viewed of viewer.iterate(kind)) {
       const rec = viewed as unknown as RawRecord;
       let out: RawRecord = rec;
-      if (!o.includeFullContent) out = withholdContent(rec);
+      if (!o.includeFullContent) out = withholder.record(rec);
       else if (kind === "chat_interaction" && rec.fullContent !== undefined) {
         const c = await viewer.loadContent(rec);
         if (c) {

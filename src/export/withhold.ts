@@ -52,6 +52,74 @@ export function withholdContent<T extends object>(rec: T): T {
   return out as T;
 }
 
+/** The chains whose records can have content withheld (the others never lose their hashes). */
+const CONTENT_KINDS: readonly RecordType[] = Object.keys(CONTENT_FIELDS) as RecordType[];
+
+/** Members left out (absent, not replaced by the marker) of a record whose chain hashes are withheld. */
+const CHAIN_HASH_FIELDS = ["prevHash", "hash"] as const;
+
+/**
+ * Withholds content from the records of one export pass, and the chain hashes that would give it
+ * away. A record's `hash` is SHA-256 over `prevHash` and the line as written, every other member
+ * of which the export holds: for content withheld in plaintext (a log that is not encrypted),
+ * anyone could hash guesses until one matched (a 4-digit PIN in tool parameters: 0.5 s; found by
+ * review, 2026-12-05). So from the first record of a chain whose withheld content is not
+ * encrypted in the record, that record and every later one of the chain lose `hash` and
+ * `prevHash` (each later hash is computed from it, so each would confirm the same guess), and
+ * list them in `contentWithheld`. Content encrypted in the record leaves its hash as it is: the
+ * hash is over ciphertext, which no guess reproduces. Feed the records in chain order.
+ *
+ * @example
+ * const w = new ExportWithholder();
+ * for await (const rec of viewer.iterate("tool_usage")) write(w.record(rec));
+ */
+export class ExportWithholder {
+  /** session and kind of every chain whose hashes are withheld from some record on */
+  private readonly unhashed = new Set<string>();
+
+  /** `rec` as the export writes it (the same object when nothing is withheld). */
+  record<T extends object>(rec: T): T {
+    const out = withholdContent(rec) as Record<string, unknown>;
+    const key = `${String(out.sessionId)}\0${String(out.type)}`;
+    if (!this.unhashed.has(key)) {
+      const withheld = Array.isArray(out.contentWithheld) ? (out.contentWithheld as string[]) : [];
+      const encrypted = Array.isArray(out.encrypted) ? (out.encrypted as unknown[]) : [];
+      if (!withheld.some((f) => !encrypted.includes(f))) return out as T;
+      this.unhashed.add(key);
+    }
+    const copy: Record<string, unknown> = {};
+    for (const [k, v] of Object.entries(out)) if (k !== "prevHash" && k !== "hash" && k !== "contentWithheld") copy[k] = v;
+    const listed = Array.isArray(out.contentWithheld) ? (out.contentWithheld as string[]) : [];
+    copy.contentWithheld = [...listed, ...CHAIN_HASH_FIELDS.filter((f) => out[f] !== undefined)];
+    return copy as T;
+  }
+
+  /** Sessions some of whose chain hashes were withheld so far. */
+  sessionsWithoutHashes(): Set<string> {
+    return new Set([...this.unhashed].map((k) => k.slice(0, k.lastIndexOf("\0"))));
+  }
+}
+
+/**
+ * A session summary as an export without content gives it: the chain heads of the kinds that
+ * carry content without their `hash` (the head hash is computed from every record of the chain,
+ * withheld content included, so it would confirm a guess of it as the record's own hash would).
+ */
+export function withholdHeadHashes<T extends object>(summary: T): T {
+  const s = summary as Record<string, unknown>;
+  const heads = s.heads;
+  if (typeof heads !== "object" || heads === null) return summary;
+  const out: Record<string, unknown> = { ...(heads as Record<string, unknown>) };
+  for (const kind of CONTENT_KINDS) {
+    const h = out[kind];
+    if (typeof h === "object" && h !== null && "hash" in h) {
+      const { hash: _hash, ...rest } = h as Record<string, unknown>;
+      out[kind] = rest;
+    }
+  }
+  return { ...s, heads: out } as T;
+}
+
 /** Whether a `fullContent` member names content files with their digests. */
 function digestsOf(v: unknown): boolean {
   if (typeof v !== "object" || v === null) return false;

@@ -8,6 +8,10 @@
  * key is at hand. `verifyExport` checks the manifest's signature, every file against it, the
  * exported records' hash chains (links, seq, and each record's hash wherever the export left the
  * record as written) and the checkpoints' signatures and Merkle roots against those records.
+ * An export without content of a log that is not encrypted has no chain hashes from the first
+ * record whose withheld content is plaintext on, and no checkpoints for its session (src/export/
+ * withhold.ts: they would confirm a guess of that content); of those records only seq, kind and
+ * session are checked.
  */
 import { createHash, sign, verify, type KeyObject } from "node:crypto";
 import fs from "node:fs";
@@ -143,6 +147,8 @@ interface ExportedRecord {
   /** the hash recomputed from the record as exported, or undefined when the export changed it (content withheld or decrypted) */
   readonly recomputed: string | undefined;
   readonly withheld: boolean;
+  /** the exporter left `hash` and `prevHash` out (listed in `contentWithheld`): content withheld that is not encrypted */
+  readonly hashWithheld: boolean;
   readonly encryptedWithoutKey: boolean;
   readonly where: string;
 }
@@ -169,6 +175,7 @@ function toExported(rec: Record<string, unknown>, where: string): ExportedRecord
     type: rec.type,
     recomputed,
     withheld: rec.contentWithheld !== undefined,
+    hashWithheld: Array.isArray(rec.contentWithheld) && rec.contentWithheld.includes("hash") && rec.hash === undefined,
     encryptedWithoutKey: rec.encryptedWithoutKey === true,
     where,
   };
@@ -309,6 +316,7 @@ function readExportedChains(exportDir: string, sessionIds: readonly string[]): E
           type: rec.type,
           recomputed: hashBody(String(rec.prevHash), sealed.body),
           withheld: false,
+          hashWithheld: false,
           encryptedWithoutKey: false,
           where: `${EXPORT_INTEGRITY_DIR}/${f.name}:${l.line}`,
         });
@@ -318,11 +326,16 @@ function readExportedChains(exportDir: string, sessionIds: readonly string[]): E
   return chains;
 }
 
-/** The last exported record's seq and hash per chain kind (seq 0 and the genesis hash when none). */
+/**
+ * The last exported record's seq and hash per chain kind (seq 0 and the genesis hash when none);
+ * for a chain whose hashes the export left out from some record on, the last record before it.
+ */
 function headsOf(records: ReadonlyMap<ChainKind, readonly ExportedRecord[]> | undefined): Record<ChainKind, KindHead> {
   const heads = {} as Record<ChainKind, KindHead>;
   for (const kind of CHAIN_KINDS) {
-    const last = records?.get(kind)?.at(-1);
+    const list = records?.get(kind) ?? [];
+    const cut = list.findIndex((r) => r.hashWithheld);
+    const last = (cut === -1 ? list : list.slice(0, cut)).at(-1);
     heads[kind] = last && last.seq !== undefined && typeof last.hash === "string" ? { seq: last.seq, hash: last.hash } : { seq: 0, hash: GENESIS_HASH };
   }
   return heads;
@@ -538,6 +551,7 @@ export async function verifyExport(exportDir: string, options: VerifyExportOptio
   let recordsChecked = 0;
   let anyCheckpoints = false;
   let withheld = 0;
+  let unhashed = 0;
   let stillEncrypted = 0;
   const integrity = path.join(dir, EXPORT_INTEGRITY_DIR);
   for (const s of sessions) {
@@ -578,12 +592,33 @@ export async function verifyExport(exportDir: string, options: VerifyExportOptio
       let expectSeq = (start?.lastSeq ?? 0) + 1;
       let lastSeq = start?.lastSeq ?? 0;
       const file = kind === "audit_event" ? `${EXPORT_INTEGRITY_DIR}/audit_events_${s.sessionId}.jsonl` : RECORDS_FILE;
+      let unhashedFrom: number | undefined;
       for (const r of list) {
         const seq = r.seq;
         if (r.withheld) withheld++;
         if (r.encryptedWithoutKey && !r.withheld) stillEncrypted++;
+        if (r.hashWithheld) {
+          // (content withheld in plaintext: the exporter left the chain hashes out from here on,
+          // as they would confirm a guess of it; only seq, kind and session can be checked)
+          unhashed++;
+          unhashedFrom ??= seq ?? expectSeq;
+          if (seq === undefined) p(file, "seq_invalid", `${r.where} has no seq.`);
+          else if (seq !== expectSeq) {
+            const k = seq < expectSeq ? (seq === expectSeq - 1 ? "seq_duplicate" : "seq_out_of_order") : "seq_gap";
+            p(file, k, `${r.where} has seq ${seq} where ${expectSeq} was expected.`, seq);
+          }
+          if (r.type !== kind) p(file, "wrong_kind", `${r.where} is a ${String(r.type)}, not a ${kind}.`, seq);
+          if (r.sessionId !== s.sessionId) p(file, "wrong_session", `${r.where} names session ${String(r.sessionId)}, not ${s.sessionId}.`, seq);
+          expectSeq = (seq ?? expectSeq) + 1;
+          if (seq !== undefined) lastSeq = seq;
+          continue;
+        }
         if (typeof r.hash !== "string" || !/^[0-9a-f]{64}$/.test(r.hash)) {
           p(file, "malformed_line", `${r.where} has no valid hash.`, seq);
+          continue;
+        }
+        if (unhashedFrom !== undefined) {
+          p(file, "malformed_line", `${r.where} (seq ${seq}) carries a hash after records of its chain whose hashes were withheld: the exporter leaves them out to the end of the chain.`, seq);
           continue;
         }
         if (r.recomputed !== undefined && r.recomputed !== r.hash) p(file, "record_modified", `${r.where} (seq ${seq}) does not match its hash: it was changed after it was written.`, seq);
@@ -603,7 +638,7 @@ export async function verifyExport(exportDir: string, options: VerifyExportOptio
           if (wanted.has(`${kind}:${seq}`)) at.set(seq, { hash: r.hash, root: merkle.root() });
         }
       }
-      states[kind] = { lastSeq, at, prunedThrough: start?.lastSeq ?? 0 };
+      states[kind] = { lastSeq, at, prunedThrough: start?.lastSeq ?? 0, ...(unhashedFrom !== undefined ? { unhashedFrom } : {}) };
       const head = s.heads[kind] ?? { seq: 0, hash: GENESIS_HASH };
       const got = headsOf(byKind)[kind];
       if (head.seq !== got.seq || head.hash !== got.hash) {
@@ -620,12 +655,19 @@ export async function verifyExport(exportDir: string, options: VerifyExportOptio
   }
 
   if (!manifest.includeFullContent || withheld > 0) {
-    notes.push({ kind: "content_withheld", detail: `The export was made without content: prompts, responses, tool calls, parameters and results were left out${withheld > 0 ? ` of ${withheld} records` : ""}; their records are checked by their links and the checkpoints, not by their own hashes.` });
+    notes.push({
+      kind: "content_withheld",
+      detail:
+        `The export was made without content: prompts, responses, tool calls, parameters and results were left out${withheld > 0 ? ` of ${withheld} records` : ""}; their records are checked by their links and the checkpoints, not by their own hashes.` +
+        (unhashed > 0
+          ? ` ${unhashed} records have no hash and prevHash either: the content withheld from them, or from an earlier record of their chain, is not encrypted in the log, and those hashes would confirm a guess of it (the exporter also left out their sessions' checkpoints, for the same reason). Only their seq is checked here, and the files against the manifest; to check their chain, verify the original logs.`
+          : ""),
+    });
   }
   if (stillEncrypted > 0) {
     notes.push({ kind: "content_encrypted", detail: `${stillEncrypted} exported records still hold encrypted fields: the export was made without the key that opens them (or their subject was crypto-shredded).` });
   }
-  if (!anyCheckpoints) notes.push({ kind: "no_checkpoints", detail: "The export holds no signed checkpoints (the logger had no signingKey)." });
+  if (!anyCheckpoints) notes.push({ kind: "no_checkpoints", detail: `The export holds no signed checkpoints (the logger had no signingKey${unhashed > 0 ? ", or the exporter left them out: see content_withheld" : ""}).` });
   if (trustedKeys.length === 0) {
     notes.push({
       kind: "self_consistent_only",

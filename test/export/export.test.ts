@@ -161,13 +161,15 @@ describe("exports without content", () => {
     expect(doc.records.chat_interactions).toHaveLength(6);
     for (const r of doc.records.chat_interactions!) {
       // (an unencrypted log's plain content hashes and content file digests too: see the next test)
-      expect(r.contentWithheld).toEqual(r.sessionId === "enc" ? ["promptPreview", "responsePreview", "toolCalls"] : ["promptPreview", "responsePreview", "toolCalls", "promptHash", "responseHash", "fullContent"]);
+      // (and, since 2026-12-05, an unencrypted log's chain hashes: test/export/withheld-hash.test.ts)
+      expect(r.contentWithheld).toEqual(r.sessionId === "enc" ? ["promptPreview", "responsePreview", "toolCalls"] : ["promptPreview", "responsePreview", "toolCalls", "promptHash", "responseHash", "fullContent", "prevHash", "hash"]);
+      expect(r.hash === undefined).toBe(r.sessionId === "plain");
       expect(r.promptPreview).toBe(WITHHELD_MARKER);
       expect(r.promptLength).toBeGreaterThan(0);
       expect(r.content).toBeUndefined();
     }
     for (const r of doc.records.tool_usage!) {
-      expect(r.contentWithheld).toEqual(["parameters", "result"]);
+      expect(r.contentWithheld).toEqual(r.sessionId === "enc" ? ["parameters", "result"] : ["parameters", "result", "prevHash", "hash"]);
       expect(r.parametersLength).toBe(JSON.stringify({ q: CANARY[3] }).length);
     }
 
@@ -204,7 +206,7 @@ describe("exports without content", () => {
     expect(content.length).toBe(2);
     for (const n of content) expect(text).not.toContain(createHash("sha256").update(fs.readFileSync(path.join(logger.auditDir, "full_interactions", n))).digest("hex"));
     const chat = (JSON.parse(fs.readFileSync(path.join(out, "all.json"), "utf8")) as { records: { chat_interactions: Array<Record<string, unknown>> } }).records.chat_interactions[0]!;
-    expect(chat.contentWithheld).toEqual(["promptPreview", "responsePreview", "promptHash", "responseHash", "fullContent"]);
+    expect(chat.contentWithheld).toEqual(["promptPreview", "responsePreview", "promptHash", "responseHash", "fullContent", "prevHash", "hash"]);
     expect(chat.promptHash).toBe(WITHHELD_MARKER);
     expect(chat.fullContent).toMatchObject({ prompt: { sha256: WITHHELD_MARKER, bytes: Buffer.byteLength(prompt) } });
     const v = await verifyExport(path.join(out, "dir"));

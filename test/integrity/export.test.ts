@@ -102,7 +102,8 @@ describe("a directory export carries its own proof", () => {
   });
 
   it("an export of a log whose old segments were pruned by policy still verifies against the checkpoints", async () => {
-    const log = await buildLog({ finalize: false });
+    // (encrypted: see the note above "tampering with an export"; tool records left unpruned would take the checkpoints out)
+    const log = await buildLog({ encrypt: true, finalize: false });
     expect((await log.logger.cleanup({ now: Date.now() + 100 * DAY })).prunedSegments.length).toBeGreaterThan(0);
     await log.logger.finalizeSession();
     const dir = await exportOf(log, { includeFullContent: false });
@@ -115,10 +116,11 @@ describe("a directory export carries its own proof", () => {
   // trees from the records left, so the roots it signed covered only those, and a clean export
   // failed verification (checkpoint_mismatch).
   it("an export of a session resumed after a prune verifies: the resumed logger's checkpoints continue the pruned trees", async () => {
-    const log = await buildLog({ finalize: false });
+    // (encrypted: see the note above "tampering with an export"; tool records left unpruned would take the checkpoints out)
+    const log = await buildLog({ encrypt: true, finalize: false });
     expect((await log.logger.cleanup({ now: Date.now() + 100 * DAY })).prunedSegments.length).toBeGreaterThan(0);
     await log.logger.finalizeSession();
-    const again = new AuditLogger({ sessionId: log.sessionId, projectPath: log.projectPath, durability: "sync", rotation: { size: "2k" }, signingKey: log.signer.privateKey, checkpointEvery: { records: 10, seconds: 3600 } });
+    const again = new AuditLogger({ sessionId: log.sessionId, projectPath: log.projectPath, durability: "sync", rotation: { size: "2k" }, signingKey: log.signer.privateKey, checkpointEvery: { records: 10, seconds: 3600 }, encryptSensitiveContent: true, encryptionKey: TEST_KEY });
     for (let i = 0; i < 12; i++) again.logPersonaActivity({ personaName: "planner", activityType: "plan", description: `resumed step ${i} ${"x".repeat(80)}` });
     await again.finalizeSession();
     expectOnly(await verifyAuditLog(log.auditDir, { publicKey: log.signer.publicKey }), []);
@@ -130,7 +132,8 @@ describe("a directory export carries its own proof", () => {
 
   it("an export of a log whose records were deleted and excused by a forged retention record does not verify with the public key", async () => {
     const { forgePrune } = await import("../fixtures/integrity/tamper.js");
-    const log = await buildLog();
+    // (encrypted: see the note above "tampering with an export")
+    const log = await buildLog({ encrypt: true });
     forgePrune(log, "persona_activity", [1, 2]);
     const dir = await exportOf(log, { includeFullContent: false });
     const r = await verifyExport(dir, { publicKey: log.signer.publicKey });
@@ -148,7 +151,8 @@ describe("a directory export carries its own proof", () => {
   });
 
   it("an export made with no signing key verifies as self-consistent only, and is refused as unsigned when a key is expected", async () => {
-    const log = await buildLog();
+    // (encrypted: see the note above "tampering with an export")
+    const log = await buildLog({ encrypt: true });
     const dir = path.join(tmpProject("audit-export-nokey-"), "export");
     await new AuditExporter({ auditPath: log.auditDir }).exportCompleteAuditToDirectory(dir);
     expect(readManifest(dir).signature).toBeNull();
@@ -159,9 +163,12 @@ describe("a directory export carries its own proof", () => {
   });
 });
 
+// The tests below export without content and rely on the copied checkpoints: their logs are
+// encrypted, since an export without content of a log that is not encrypted carries neither the
+// chain hashes nor the checkpoints of its sessions (test/export/withheld-hash.test.ts).
 describe("tampering with an export", () => {
   it("editing any exported byte is caught (export_file_modified on that file)", async () => {
-    const log = await buildLog({ finalize: false });
+    const log = await buildLog({ encrypt: true, finalize: false });
     log.logger.placeLegalHold("all", "audit 2025");
     await log.logger.finalizeSession();
     const dir = await exportOf(log, { includeFullContent: false });
@@ -225,7 +232,7 @@ describe("tampering with an export", () => {
   }, 20_000);
 
   it("removing the copied checkpoints is caught even when the manifest is re-digested: export_manifest_signature_invalid, checkpoint_missing", async () => {
-    const log = await buildLog();
+    const log = await buildLog({ encrypt: true });
     const dir = await exportOf(log, { includeFullContent: false });
     fs.rmSync(path.join(dir, "integrity", `checkpoints_${log.sessionId}.jsonl`));
     const m = readManifest(dir);
@@ -235,7 +242,7 @@ describe("tampering with an export", () => {
   });
 
   it("re-signing the manifest with another key is caught (export_manifest_unknown_key; with the real key id: export_manifest_signature_invalid)", async () => {
-    const log = await buildLog();
+    const log = await buildLog({ encrypt: true });
     const dir = await exportOf(log, { includeFullContent: false });
     const attacker = newSigner();
     redigest(dir, attacker.privateKey);
@@ -259,7 +266,7 @@ describe("tampering with an export", () => {
   });
 
   it("records rewritten consistently (hashes recomputed) and the manifest re-signed by the attacker: caught by the copied checkpoints", async () => {
-    const log = await buildLog();
+    const log = await buildLog({ encrypt: true });
     const dir = await exportOf(log, { includeFullContent: false });
     const file = path.join(dir, "audit_complete.json");
     const doc = JSON.parse(fs.readFileSync(file, "utf8")) as { records: Record<string, Array<Record<string, unknown>>> };

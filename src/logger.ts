@@ -1283,7 +1283,9 @@ export class AuditLogger extends EventEmitter<AuditLoggerEvents> implements Exit
     this.sinkHeld = [];
     let blocked: Set<ChainKind> | undefined;
     for (const s of held) {
-      if (blocked?.has(s.kind) || this.writers[s.kind].hasPending) {
+      // (a write the OS refused leaves its bytes with the writer's retry, not counted as pending:
+      // a failing writer holds its records too; found by review, 2026-12-05)
+      if (blocked?.has(s.kind) || this.writers[s.kind].hasPending || this.writers[s.kind].lastError !== undefined) {
         (blocked ??= new Set()).add(s.kind);
         this.sinkHeld.push(s);
       } else this.toSinks(s);

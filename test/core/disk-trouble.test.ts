@@ -133,3 +133,24 @@ describe("fsync: a group commit whose fdatasync fails on one file", () => {
     expect((await verifyAuditLog(logger.auditDir)).ok).toBe(true);
   });
 });
+
+// fsync mode hands a sink a record once its line is written; a write the disk refused left the
+// writer with no pending bytes it counted, so the sink got the records the file did not hold, and
+// the store ran ahead of the files (found by review, 2026-12-05).
+it("fsync: while the disk refuses writes, a sink gets no record its file does not hold", async () => {
+  const projectPath = tmpProject();
+  const h = startFixture("fsync-sink-child.mts", {}, [projectPath]);
+  children.push(h);
+  const pid = Number((await h.waitForLine((l) => l.startsWith("ready "), "ready")).split(" ")[1]);
+  const file = path.join(auditDirOf(projectPath), "tool_usage_fsk.jsonl");
+  setFileSizeLimit(pid, fs.statSync(file).size + 300);
+  h.child.kill("SIGUSR1");
+  await h.waitForLine((l) => l === "done", "done");
+  h.child.kill("SIGKILL");
+  await h.exited;
+  // (whole lines only: the limit cut the last write short)
+  const inFile = new Set(fs.readFileSync(file, "utf8").split("\n").slice(0, -1).map((l) => (JSON.parse(l) as { seq: number }).seq));
+  const sunk = h.lines.filter((l) => l.startsWith("sink ")).map((l) => Number(l.split(" ")[1]));
+  expect(inFile.size).toBeLessThan(21); // the limit refused some
+  expect(sunk.filter((s) => !inFile.has(s))).toEqual([]);
+});

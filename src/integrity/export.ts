@@ -593,6 +593,16 @@ export async function verifyExport(exportDir: string, options: VerifyExportOptio
       let lastSeq = start?.lastSeq ?? 0;
       const file = kind === "audit_event" ? `${EXPORT_INTEGRITY_DIR}/audit_events_${s.sessionId}.jsonl` : RECORDS_FILE;
       let unhashedFrom: number | undefined;
+      // (a record's place: its seq, kind and session; checked with or without its hashes)
+      const checkPlace = (r: (typeof list)[number], seq: number | undefined): void => {
+        if (seq === undefined) p(file, "seq_invalid", `${r.where} has no seq.`);
+        else if (seq !== expectSeq) {
+          const k = seq < expectSeq ? (seq === expectSeq - 1 ? "seq_duplicate" : "seq_out_of_order") : "seq_gap";
+          p(file, k, `${r.where} has seq ${seq} where ${expectSeq} was expected.`, seq);
+        }
+        if (r.type !== kind) p(file, "wrong_kind", `${r.where} is a ${String(r.type)}, not a ${kind}.`, seq);
+        if (r.sessionId !== s.sessionId) p(file, "wrong_session", `${r.where} names session ${String(r.sessionId)}, not ${s.sessionId}.`, seq);
+      };
       for (const r of list) {
         const seq = r.seq;
         if (r.withheld) withheld++;
@@ -602,13 +612,7 @@ export async function verifyExport(exportDir: string, options: VerifyExportOptio
           // as they would confirm a guess of it; only seq, kind and session can be checked)
           unhashed++;
           unhashedFrom ??= seq ?? expectSeq;
-          if (seq === undefined) p(file, "seq_invalid", `${r.where} has no seq.`);
-          else if (seq !== expectSeq) {
-            const k = seq < expectSeq ? (seq === expectSeq - 1 ? "seq_duplicate" : "seq_out_of_order") : "seq_gap";
-            p(file, k, `${r.where} has seq ${seq} where ${expectSeq} was expected.`, seq);
-          }
-          if (r.type !== kind) p(file, "wrong_kind", `${r.where} is a ${String(r.type)}, not a ${kind}.`, seq);
-          if (r.sessionId !== s.sessionId) p(file, "wrong_session", `${r.where} names session ${String(r.sessionId)}, not ${s.sessionId}.`, seq);
+          checkPlace(r, seq);
           expectSeq = (seq ?? expectSeq) + 1;
           if (seq !== undefined) lastSeq = seq;
           continue;
@@ -623,13 +627,7 @@ export async function verifyExport(exportDir: string, options: VerifyExportOptio
         }
         if (r.recomputed !== undefined && r.recomputed !== r.hash) p(file, "record_modified", `${r.where} (seq ${seq}) does not match its hash: it was changed after it was written.`, seq);
         if (r.prevHash !== prevHash) p(file, "chain_broken", `${r.where} (seq ${seq}) does not link to the record before it: records were removed, inserted or reordered.`, seq);
-        if (seq === undefined) p(file, "seq_invalid", `${r.where} has no seq.`);
-        else if (seq !== expectSeq) {
-          const k = seq < expectSeq ? (seq === expectSeq - 1 ? "seq_duplicate" : "seq_out_of_order") : "seq_gap";
-          p(file, k, `${r.where} has seq ${seq} where ${expectSeq} was expected.`, seq);
-        }
-        if (r.type !== kind) p(file, "wrong_kind", `${r.where} is a ${String(r.type)}, not a ${kind}.`, seq);
-        if (r.sessionId !== s.sessionId) p(file, "wrong_session", `${r.where} names session ${String(r.sessionId)}, not ${s.sessionId}.`, seq);
+        checkPlace(r, seq);
         prevHash = r.hash;
         expectSeq = (seq ?? expectSeq) + 1;
         if (seq !== undefined) {

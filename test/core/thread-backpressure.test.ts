@@ -9,6 +9,16 @@ import { cleanupTmp, tmpProject } from "../helpers/index.js";
 import { startFixture, killChildren, type ChildHandle } from "../helpers/core.js";
 
 const children: ChildHandle[] = [];
+
+/** Runs `fixture` until it printed DONE (every log call returned), then SIGKILLs it 300 ms later. */
+async function burstThenKill(fixture: string, env: Record<string, string>, projectPath: string): Promise<void> {
+  const child = startFixture(fixture, env, [projectPath]);
+  children.push(child);
+  await child.waitForLine((l) => l.startsWith("DONE"), "DONE");
+  await new Promise((r) => setTimeout(r, 300));
+  child.child.kill("SIGKILL");
+  await child.exited;
+}
 afterEach(async () => {
   await killChildren(children);
   cleanupTmp();
@@ -17,12 +27,7 @@ afterEach(async () => {
 it("a SIGKILL soon after a burst of 20,000 records loses at most the bounded backlog", async () => {
   const projectPath = tmpProject();
   const count = 20_000;
-  const child = startFixture("burst-child.mts", { CORE_COUNT: String(count) }, [projectPath]);
-  children.push(child);
-  await child.waitForLine((l) => l.startsWith("DONE"), "DONE");
-  await new Promise((r) => setTimeout(r, 300));
-  child.child.kill("SIGKILL");
-  await child.exited;
+  await burstThenKill("burst-child.mts", { CORE_COUNT: String(count) }, projectPath);
   const dir = path.join(projectPath, "audit_logs");
   let onDisk = 0;
   for (const f of fs.readdirSync(dir)) if (/^(tool_usage|chat_interactions)_burst/.test(f)) onDisk += fs.readFileSync(path.join(dir, f), "utf8").split("\n").filter(Boolean).length;
@@ -36,12 +41,7 @@ it("a SIGKILL soon after a burst of 20,000 records loses at most the bounded bac
 it("a SIGKILL soon after a burst of 1 MB records loses at most the bytes bound's few records", async () => {
   const projectPath = tmpProject();
   const count = 120;
-  const child = startFixture("big-burst-child.mts", { CORE_COUNT: String(count), CORE_SIZE: String(1 << 20) }, [projectPath]);
-  children.push(child);
-  await child.waitForLine((l) => l.startsWith("DONE"), "DONE");
-  await new Promise((r) => setTimeout(r, 300));
-  child.child.kill("SIGKILL");
-  await child.exited;
+  await burstThenKill("big-burst-child.mts", { CORE_COUNT: String(count), CORE_SIZE: String(1 << 20) }, projectPath);
   const dir = path.join(projectPath, "audit_logs");
   let onDisk = 0;
   const seen = new Set<number>();

@@ -33,7 +33,7 @@ export type { PgPoolLike, PostgresConnectionOptions } from "./options.js";
 
 /**
  * What is wrong with a connection string, or undefined: it must be a `postgres://` (or
- * `postgresql://`, `socket:`) URL that names a host (or `?host=` a socket directory). pg reads
+ * `postgresql://`, `socket:`) URL (an empty host is pg's default or PGHOST, as in libpq). pg reads
  * anything else some other way without a word: a keyword string (`host=db password=… dbname=x`)
  * as host "base" and that whole text as the database name, a malformed URL as a TypeError at
  * the first connect; a sink then took the permanent mistake for an outage and spooled every
@@ -41,9 +41,10 @@ export type { PgPoolLike, PostgresConnectionOptions } from "./options.js";
  * hold a password).
  */
 export function connectionStringProblem(raw: string): string | undefined {
-  // a socket directory as `?host=`, the host part empty (`postgres://user@/db?host=/run/postgresql`):
-  // pg reads it, the WHATWG URL parser refuses credentials without a host
-  if (/^postgres(?:ql)?:\/\/(?:[^@/?#]*@)?\//i.test(raw)) return /[?&]host=/.test(raw) ? undefined : "names no host: postgres://user@host:5432/database (or ?host= a socket directory)";
+  // the host part empty (`postgres:///app`, `postgres://user@/db?host=/run/postgresql`): pg takes
+  // the host from `?host=`, PGHOST or its default, as libpq does; the WHATWG URL parser refuses
+  // credentials without a host
+  if (/^postgres(?:ql)?:\/\/(?:[^@/?#]*@)?\//i.test(raw)) return undefined;
   let u: URL;
   try {
     u = new URL(raw);
@@ -54,7 +55,6 @@ export function connectionStringProblem(raw: string): string | undefined {
   }
   if (u.protocol === "socket:") return undefined;
   if (u.protocol !== "postgres:" && u.protocol !== "postgresql:") return `must be a postgres:// or postgresql:// URL, not ${u.protocol}//`;
-  if (u.hostname === "" && !u.searchParams.has("host")) return "names no host: postgres://user@host:5432/database (or ?host= a socket directory)";
   return undefined;
 }
 

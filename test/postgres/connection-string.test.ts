@@ -10,7 +10,6 @@ import { PG_URL } from "../fixtures/postgres/db.js";
 
 const BAD = [
   ["a keyword string", "host=127.0.0.1 port=5432 dbname=test password=hunter2"],
-  ["credentials and no host", "postgres://audit:hunter2@/test"],
   ["another scheme", "mysql://audit:hunter2@127.0.0.1/test"],
   ["not a URL", "audit:hunter2@127.0.0.1:5432"],
 ] as const;
@@ -42,8 +41,8 @@ describe("connection strings", () => {
     });
   }
 
-  it("URLs pg reads are taken: host and port, a socket directory as ?host=", async () => {
-    for (const cs of [PG_URL, "postgres://audit@/test?host=/var/run/postgresql", "postgresql://audit:p%40ss@db.internal:6432/audit?sslmode=require"]) {
+  it("URLs pg reads are taken: host and port, a socket directory as ?host=, an empty host (PGHOST or pg's default, as libpq)", async () => {
+    for (const cs of [PG_URL, "postgres://audit@/test?host=/var/run/postgresql", "postgres:///app", "postgres://audit:pw@/app", "postgresql://audit:p%40ss@db.internal:6432/audit?sslmode=require"]) {
       const sink = new PostgresSink({ connectionString: cs });
       await sink.close();
     }

@@ -1570,11 +1570,9 @@ export class AuditLogger extends EventEmitter<AuditLoggerEvents> implements Exit
     // a deferred step's input is the integration's own plain data, sent in this same tick
     // (a record made later for an integration's call carries the call's time: see withRecordTime)
     const t = recordTimeOverride ?? Date.now();
-    const item: InputItem = { m, v: forWorker(v as Record<string, unknown>, ctx?.metadata, !this.draining), id, c, t };
-    this.queued.push(item);
-    this.queuedBytes += approxBytes(item);
+    const full = this.enqueue({ m, v: forWorker(v as Record<string, unknown>, ctx?.metadata, !this.draining), id, c, t });
     if (this.exitFlushed) this.flushLateRecord();
-    else if (this.queued.length >= THREAD_QUEUE_MAX || this.queuedBytes >= THREAD_QUEUE_BYTES) this.sendQueued();
+    else if (full) this.sendQueued();
     else this.scheduleFlush(recordTimeOverride === undefined ? t : undefined);
     return id;
   }
@@ -1594,10 +1592,7 @@ export class AuditLogger extends EventEmitter<AuditLoggerEvents> implements Exit
       return false;
     }
     // the context's metadata is merged into the built input by the worker's log call, as without the thread
-    const item: BatchItem = [n, data, context ? contextData(context, true) : undefined, Date.now()];
-    this.queued.push(item);
-    this.queuedBytes += approxBytes(item);
-    if (this.queued.length >= THREAD_QUEUE_MAX || this.queuedBytes >= THREAD_QUEUE_BYTES) this.sendQueued();
+    if (this.enqueue([n, data, context ? contextData(context, true) : undefined, Date.now()])) this.sendQueued();
     else this.scheduleFlush();
     return true;
   }
@@ -1637,6 +1632,13 @@ export class AuditLogger extends EventEmitter<AuditLoggerEvents> implements Exit
 
   private hasContentFiles(id: string): boolean {
     return fs.existsSync(path.join(this.auditDir, contentFileNames(id, false).manifest));
+  }
+
+  /** Queues `item` for the worker; true when the queue is full (records or bytes) and goes now. */
+  private enqueue(item: BatchItem): boolean {
+    this.queued.push(item);
+    this.queuedBytes += approxBytes(item);
+    return this.queued.length >= THREAD_QUEUE_MAX || this.queuedBytes >= THREAD_QUEUE_BYTES;
   }
 
   /** Hands the queued records to the worker (in the order they were logged). */

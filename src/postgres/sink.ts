@@ -729,14 +729,15 @@ export class PostgresSink implements AuditSink {
       return found;
     }
     for (const name of entries) {
-      const m = /^(\.pg_spool_.+\.jsonl)(?:\.adopting-(\d+)(?:-(\d+))?)?$/.exec(name);
-      if (!m || !(name.startsWith(prefix) || legacy)) continue;
+      const claim = CLAIM_SUFFIX.exec(name);
+      const stem = claim ? name.slice(0, claim.index) : name;
+      if (!/^\.pg_spool_.+\.jsonl$/.test(stem) || !(name.startsWith(prefix) || legacy)) continue;
       const file = path.join(dir, name);
-      if (file === this.spool?.path || (m[2] !== undefined && claimHeld(file, Number(m[2]), m[3]))) continue;
+      if (file === this.spool?.path || (claim && claimHeld(file, Number(claim[1]), claim[2]))) continue;
       const sid = firstLineSession(file);
       if (sid === undefined || sid === this.sessionId) continue;
       // the spool of this store and schema for that session, by its name, and nothing else
-      if (m[1] !== `${prefix}${sid}.jsonl` && !(legacy && m[1] === `.pg_spool_${sid}.jsonl`)) continue;
+      if (stem !== `${prefix}${sid}.jsonl` && !(legacy && stem === `.pg_spool_${sid}.jsonl`)) continue;
       if (sessionLockHeld(dir, sid)) continue;
       found.push({ sessionId: sid, path: file });
     }

@@ -4,6 +4,7 @@ import { guardClient, parseOptions, poolFor, schemaOf } from "./pg.js";
 import type { PostgresConnectionOptions } from "./options.js";
 import { z } from "zod";
 import { connectionOptionsShape } from "./pg.js";
+import { storeError } from "./store-error.js";
 
 /** What a migration did. */
 export interface MigrationResult {
@@ -76,6 +77,8 @@ export async function migratePostgres(options: PostgresConnectionOptions): Promi
   const { pool, owned } = poolFor(o, { max: 1 }, "postgres");
   try {
     return await migrateWith(pool, schemaOf(o));
+  } catch (err) {
+    throw storeError(err, pool, schemaOf(o), "migrate");
   } finally {
     if (owned) await pool.end();
   }

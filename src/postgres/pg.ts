@@ -148,13 +148,28 @@ function parseDsn(dsn: string): Record<string, unknown> | undefined {
  * session "x_y") shared one spool file, and each adopted the other's.
  */
 export function storeKey(pool: PgPoolLike, schema: string): string {
+  const t = storeTarget(pool);
+  const target = [t.host, t.port, t.database, t.dsn, schema].map((v) => (v === null ? null : String(v)));
+  return createHash("sha256").update(JSON.stringify(target)).digest("hex").slice(0, 10);
+}
+
+/** The host, port and database a pool reaches, as pg resolves them (never the user or password). */
+function storeTarget(pool: PgPoolLike): { host: unknown; port: unknown; database: unknown; dsn: unknown } {
   const o: Record<string, unknown> = { ...((pool as unknown as { options?: Record<string, unknown> }).options ?? {}) };
   if (typeof o.connectionString === "string") {
     for (const [k, v] of Object.entries(parseDsn(o.connectionString) ?? { dsn: o.connectionString })) if (v !== undefined && v !== null && v !== "") o[k] = v;
   }
   const user = o.user ?? process.env.PGUSER ?? safeUserName();
-  const target = [o.host ?? process.env.PGHOST ?? "localhost", o.port ?? process.env.PGPORT ?? 5432, o.database ?? process.env.PGDATABASE ?? user, o.dsn ?? null, schema].map((v) => (v === null ? null : String(v)));
-  return createHash("sha256").update(JSON.stringify(target)).digest("hex").slice(0, 10);
+  return { host: o.host ?? process.env.PGHOST ?? "localhost", port: o.port ?? process.env.PGPORT ?? 5432, database: o.database ?? process.env.PGDATABASE ?? user, dsn: o.dsn ?? null };
+}
+
+/**
+ * `host:port/database` for messages: the store a pool reaches, without the user or password (a
+ * string pg could not parse is not repeated).
+ */
+export function storeAddress(pool: PgPoolLike): string {
+  const t = storeTarget(pool);
+  return t.dsn !== null ? "(the connection string given)" : `${String(t.host)}:${String(t.port)}/${String(t.database)}`;
 }
 
 function safeUserName(): string {

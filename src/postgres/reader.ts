@@ -6,7 +6,7 @@
  * of the files.
  */
 import path from "node:path";
-import type { Pool } from "pg";
+import type { Pool, QueryResult, QueryResultRow } from "pg";
 import { z } from "zod";
 import { GENESIS_HASH } from "../pipeline/chain.js";
 import { compileQuery, type FilterOf, type TimeInput } from "../reader/query.js";
@@ -17,6 +17,7 @@ import { connectionOptionsShape, parseOptions, poolFor, schemaOf } from "./pg.js
 import type { PostgresConnectionOptions } from "./options.js";
 import { names } from "./schema.js";
 import { columnText } from "./rows.js";
+import { storeError } from "./store-error.js";
 import { readContentFile } from "../reader/content-file.js";
 import { isoTime } from "../reader/time-input.js";
 
@@ -88,16 +89,25 @@ export class PostgresRecordSource implements RecordSource {
     this.description = `postgres:${this.schema}${o.connectionString ? `@${redact(o.connectionString)}` : ""}`;
   }
 
+  /** A query of the store; a failure is an `AuditIOError` naming the store and what to check (store-error.ts). */
+  private async sql<T extends QueryResultRow>(text: string, values?: unknown[]): Promise<QueryResult<T>> {
+    try {
+      return await this.pool.query<T>(text, values);
+    } catch (err) {
+      throw storeError(err, this.pool, this.schema, "read");
+    }
+  }
+
   async sessionIds(): Promise<string[]> {
-    const r = await this.pool.query<{ s: string }>(`SELECT session_id AS s FROM ${this.n.sessions} UNION SELECT DISTINCT session_id FROM ${this.n.records} ORDER BY 1`);
+    const r = await this.sql<{ s: string }>(`SELECT session_id AS s FROM ${this.n.sessions} UNION SELECT DISTINCT session_id FROM ${this.n.records} ORDER BY 1`);
     return r.rows.map((x) => x.s);
   }
 
   async listSessions(): Promise<SessionListing[]> {
-    const heads = await this.pool.query<{ session_id: string; kind: string; mx: string; last: Date }>(
+    const heads = await this.sql<{ session_id: string; kind: string; mx: string; last: Date }>(
       `SELECT session_id, kind, max(seq)::text AS mx, max(ts) AS last FROM ${this.n.records} GROUP BY session_id, kind`,
     );
-    const info = await this.pool.query<{ session_id: string; status: string; start: string | null }>(`SELECT session_id, status, info->>'startTime' AS start FROM ${this.n.sessions}`);
+    const info = await this.sql<{ session_id: string; status: string; start: string | null }>(`SELECT session_id, status, info->>'startTime' AS start FROM ${this.n.sessions}`);
     const by = new Map<string, { counts: Record<RecordType, number>; last: string | undefined }>();
     for (const h of heads.rows) {
       const e = by.get(h.session_id) ?? { counts: zeroCounts(), last: undefined };
@@ -128,7 +138,7 @@ export class PostgresRecordSource implements RecordSource {
   async *records(kind: ChainKind, sessionId: string): AsyncGenerator<RawRecord> {
     let after = { seq: "0", ts: new Date(0) };
     for (;;) {
-      const page = await this.pool.query<{ seq: string; ts: Date; line: string }>(
+      const page = await this.sql<{ seq: string; ts: Date; line: string }>(
         `SELECT r.seq::text AS seq, r.ts, r.line FROM ${this.n.records} r
           WHERE r.session_id = $1 AND r.kind = $2 AND (r.seq, r.ts) > ($3::bigint, $4::timestamptz) ORDER BY r.seq, r.ts LIMIT ${PAGE}`,
         [sessionId, kind, after.seq, after.ts],
@@ -141,7 +151,7 @@ export class PostgresRecordSource implements RecordSource {
   }
 
   async sessionInfo(sessionId: string): Promise<Record<string, unknown> | undefined> {
-    const r = await this.pool.query<{ info: Record<string, unknown>; status: string }>(`SELECT info, status FROM ${this.n.sessions} WHERE session_id = $1`, [sessionId]);
+    const r = await this.sql<{ info: Record<string, unknown>; status: string }>(`SELECT info, status FROM ${this.n.sessions} WHERE session_id = $1`, [sessionId]);
     const row = r.rows[0];
     return row ? { ...row.info, status: row.status } : undefined;
   }
@@ -157,7 +167,7 @@ export class PostgresRecordSource implements RecordSource {
   }
 
   async sizeOf(sessionIds: readonly string[]): Promise<number> {
-    const r = await this.pool.query<{ b: string | null }>(`SELECT sum(octet_length(line) + 1)::text AS b FROM ${this.n.records} WHERE session_id = ANY($1::text[])`, [sessionIds]);
+    const r = await this.sql<{ b: string | null }>(`SELECT sum(octet_length(line) + 1)::text AS b FROM ${this.n.records} WHERE session_id = ANY($1::text[])`, [sessionIds]);
     return Number(r.rows[0]?.b ?? 0);
   }
 
@@ -199,7 +209,7 @@ export class PostgresRecordSource implements RecordSource {
     if (sessionIds !== undefined) where.push(`session_id = ANY(${param([...sessionIds])}::text[])`);
     const limit = Number.isFinite(compiled.limit) && exact.length === 0 ? ` LIMIT ${param(compiled.limit)}` : "";
     const offset = compiled.offset > 0 && exact.length === 0 ? ` OFFSET ${param(compiled.offset)}` : "";
-    const r = await this.pool.query<{ line: string }>(
+    const r = await this.sql<{ line: string }>(
       `SELECT line FROM ${this.n.records} WHERE ${where.join(" AND ")} ORDER BY ts DESC, session_id COLLATE "C" DESC, seq DESC, id COLLATE "C" DESC${limit}${offset}`,
       values,
     );
@@ -217,7 +227,7 @@ export class PostgresRecordSource implements RecordSource {
   async summarize(sessionIds?: readonly string[]): Promise<StoreSummary> {
     const scope = sessionIds ? "session_id = ANY($1::text[])" : "true";
     const args = sessionIds ? [[...sessionIds]] : [];
-    const q = <T extends Record<string, unknown>>(sql: string) => this.pool.query<T>(sql, args).then((r) => r.rows);
+    const q = <T extends Record<string, unknown>>(sql: string) => this.sql<T>(sql, args).then((r) => r.rows);
     const [perKind, chats, models, personas, severities, heads, sessions] = await Promise.all([
       q<{ kind: string; c: string; ok: string; first: Date; last: Date }>(
         `SELECT kind, count(*)::text AS c, count(*) FILTER (WHERE coalesce((record->>'success')::boolean, true))::text AS ok, min(ts) AS first, max(ts) AS last

@@ -2,6 +2,7 @@ import { z } from "zod";
 import { connectionOptionsShape, parseOptions, poolFor, schemaOf } from "./pg.js";
 import type { PostgresConnectionOptions } from "./options.js";
 import { names } from "./schema.js";
+import { storeError } from "./store-error.js";
 
 /** Options of {@link applyPostgresRetention}. */
 export interface PostgresRetentionOptions extends PostgresConnectionOptions {
@@ -43,6 +44,8 @@ export async function applyPostgresRetention(options: PostgresRetentionOptions):
       [new Date(o.before).toISOString(), o.reason ?? "retention"],
     );
     return r.rows.map((x) => ({ partition: x.partition, rangeFrom: x.range_from, rangeTo: x.range_to, rowsDropped: Number(x.rows_dropped) }));
+  } catch (err) {
+    throw storeError(err, pool, schemaOf(o), "apply retention to");
   } finally {
     if (owned) await pool.end();
   }

@@ -12,6 +12,7 @@ import { CHAIN_KINDS, type VerifyNote, type VerifyProblem, type VerifyReport } f
 import { connectionOptionsShape, parseOptions, poolFor, schemaOf } from "./pg.js";
 import type { PostgresConnectionOptions } from "./options.js";
 import { names } from "./schema.js";
+import { storeError } from "./store-error.js";
 import { columnText, jsonbText } from "./rows.js";
 
 /** Options of {@link verifyPostgres}. */
@@ -72,6 +73,8 @@ export async function verifyPostgres(options: PostgresVerifyOptions): Promise<Ve
   const { pool, owned } = poolFor(o, { max: 1 }, "postgres");
   try {
     return await verifyWith(pool, schemaOf(o), o.sessionId);
+  } catch (err) {
+    throw storeError(err, pool, schemaOf(o), "verify");
   } finally {
     if (owned) await pool.end();
   }

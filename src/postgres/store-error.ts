@@ -1,0 +1,50 @@
+/**
+ * A failure of the store turned into the library's own error (`AuditIOError`, code `AUDIT_ERR_IO`)
+ * that names the store (host, port, database and schema; never the user or password) and what to
+ * check, with the driver's error as `cause`. Until 2026-12-05 `verifyPostgres`, `migratePostgres`,
+ * `applyPostgresRetention` and the viewer over PostgreSQL passed the driver's own error (a bare
+ * `connect ECONNREFUSED`, `relation "x.audit_sessions" does not exist`), with no code of ours and
+ * no word of which store or what to do; only the CLI wrapped them.
+ */
+import { AuditIOError, AuditLoggerError } from "../errors.js";
+import type { PgPoolLike } from "./options.js";
+import { storeAddress } from "./pg.js";
+
+/** SQLSTATEs of a store that is not there: no schema, table or function of ours. */
+const MISSING = new Set(["3F000", "42P01", "42883"]);
+
+/**
+ * Whether the error means the server could not be used at all: no SQLSTATE (a socket error, a
+ * connect timeout, a connection ended), connection exceptions (class 08), authorization (28),
+ * no such database (3D000), the server starting or shutting down (57P), too many connections (53300).
+ */
+function unreachable(code: string | undefined): boolean {
+  return code === undefined || !/^[0-9A-Z]{5}$/.test(code) || /^(08|28|57P)/.test(code) || code === "3D000" || code === "53300";
+}
+
+/**
+ * `err` as an `AuditIOError` for `action` ("verify", "read", …) on the store `pool` reaches; an
+ * error of the library's own is returned as it is.
+ *
+ * @example
+ * try { await pool.query(sql) } catch (err) { throw storeError(err, pool, schema, "verify") }
+ */
+export function storeError(err: unknown, pool: PgPoolLike, schema: string, action: string): AuditLoggerError {
+  if (err instanceof AuditLoggerError) return err;
+  const e = (err ?? {}) as { code?: unknown; message?: unknown };
+  const code = typeof e.code === "string" ? e.code : undefined;
+  const message = typeof e.message === "string" && e.message !== "" ? e.message : (code ?? String(err));
+  const where = `${storeAddress(pool)} (schema ${schema})`;
+  if (code !== undefined && MISSING.has(code)) {
+    return new AuditIOError(
+      `cannot ${action} the PostgreSQL store at ${where}: there is no audit store in schema "${schema}" (${message}). Nothing has been written there yet (a PostgresSink or migratePostgres creates it), or the store is in another schema (option schema).`,
+      { cause: err },
+    );
+  }
+  if (unreachable(code)) {
+    return new AuditIOError(`cannot ${action} the PostgreSQL store at ${where}: ${message}. Check that the server is up and that the connection's host, port, user, password and database are right.`, {
+      cause: err,
+    });
+  }
+  return new AuditIOError(`cannot ${action} the PostgreSQL store at ${where}: the server refused it: ${message} (SQLSTATE ${code}).`, { cause: err });
+}

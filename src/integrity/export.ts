@@ -19,6 +19,7 @@ import path from "node:path";
 import { z } from "zod";
 import { computeRecordHash, GENESIS_HASH, hashBody, splitSealedLine } from "../pipeline/chain.js";
 import { isEncryptedValue } from "../pipeline/encrypt.js";
+import { walkChain } from "../reader/chain-files.js";
 import { readLinesSync } from "../reader/lines-sync.js";
 import { readRegularFileSync } from "../regular-file.js";
 import { furthestPrunes, readPruneRecords, type SegmentPrune } from "../sink/prunes.js";
@@ -98,20 +99,29 @@ function posix(rel: string): string {
   return rel.split(path.sep).join("/");
 }
 
-/** Copies a JSONL file's complete lines (a line still being written is left out). */
-function copyCompleteLines(from: string, to: string): void {
-  const fd = fs.openSync(to, "w", 0o600);
+/** Copies a JSONL file's complete lines (a line still being written is left out); false when it holds none. */
+function copyCompleteLines(from: string | number, to: string): boolean {
+  let fd: number | undefined;
   try {
-    for (const l of readLinesSync(from)) if (l.terminated) fs.writeSync(fd, l.text + "\n");
+    for (const l of readLinesSync(from)) {
+      if (!l.terminated) continue;
+      fd ??= fs.openSync(to, "w", 0o600);
+      fs.writeSync(fd, l.text + "\n");
+    }
   } finally {
-    fs.closeSync(fd);
+    if (fd !== undefined) fs.closeSync(fd);
   }
+  return fd !== undefined;
 }
 
 /**
  * Copies each session's checkpoints file and `audit_event` chain (segments too) from the audit
  * directory into `<exportDir>/integrity/`. Call it before the records are exported: a checkpoint
  * never covers more than the records read after it. Returns the files written, relative to `exportDir`.
+ * The chain is walked as the readers walk it ({@link walkChain}): listed once, a rotation by a
+ * logger still writing the session turned the active file into a segment that was never
+ * copied, and the newer active file was copied under the old one's name, a gap that verifyExport
+ * then reported as a break (found 2026-12-05).
  *
  * @example
  * const copied = copyChainEvidence("./audit_logs", "./audit_exports", ["support_bot"]);
@@ -119,14 +129,23 @@ function copyCompleteLines(from: string, to: string): void {
 export function copyChainEvidence(auditDir: string, exportDir: string, sessionIds: readonly string[]): string[] {
   const target = path.join(exportDir, EXPORT_INTEGRITY_DIR);
   const out: string[] = [];
+  const copy = (from: string | number, name: string) => {
+    fs.mkdirSync(target, { recursive: true, mode: 0o700 });
+    // an empty file (a session without audit events) holds nothing to check
+    if (copyCompleteLines(from, path.join(target, name))) out.push(`${EXPORT_INTEGRITY_DIR}/${name}`);
+  };
   for (const sessionId of sessionIds) {
-    const sources = [path.join(auditDir, checkpointFileName(sessionId)), ...listKindFiles(auditDir, "audit_event", sessionId).map((f) => f.path)];
-    for (const src of sources) {
-      // an empty file (a session without audit events) holds nothing to check
-      if (!fs.existsSync(src) || fs.statSync(src).size === 0) continue;
-      fs.mkdirSync(target, { recursive: true, mode: 0o700 });
-      copyCompleteLines(src, path.join(target, path.basename(src)));
-      out.push(`${EXPORT_INTEGRITY_DIR}/${path.basename(src)}`);
+    const checkpoints = path.join(auditDir, checkpointFileName(sessionId));
+    if (fs.existsSync(checkpoints)) copy(checkpoints, path.basename(checkpoints));
+    for (const step of walkChain(auditDir, "audit_event", sessionId)) {
+      if (step.kind === "segment") copy(step.file.path, step.file.name);
+      else {
+        try {
+          copy(step.fd, step.file.name);
+        } finally {
+          fs.closeSync(step.fd);
+        }
+      }
     }
   }
   return out;

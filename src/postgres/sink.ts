@@ -16,6 +16,7 @@ import { runInAuditContext } from "../context.js";
 import { AuditIOError } from "../errors.js";
 import { readLines } from "../reader/lines.js";
 import { listKindFiles, sessionFileName } from "../sink/files.js";
+import { walkChain } from "../reader/chain-files.js";
 import { claimLive, OWN_PROC_START, sessionLockHeld } from "../sink/lock.js";
 import { peekTail } from "../sink/recover.js";
 import { CHAIN_KINDS, type AuditSink, type ChainKind, type SealedRecord } from "../types.js";
@@ -872,23 +873,34 @@ export class PostgresSink implements AuditSink {
       from = Math.max(from, cut);
       if (from >= tail) continue;
       let batch: string[] = [];
-      outer: for (const f of listKindFiles(this.auditDir!, kind, this.sessionId!)) {
-        try {
-          for await (const raw of readLines(f.path)) {
-            if (!raw.terminated) continue;
-            const info = lineInfo(raw.text);
-            if (!info || info.seq <= from) continue;
-            if (info.seq > tail) break outer;
-            batch.push(raw.text);
-            if (batch.length >= this.settings.batchSize) {
-              await this.storeLines(batch);
-              this.counters.backfilled += batch.length;
-              batch = [];
+      // walked as the readers walk a chain (walkChain): listed once, a rotation by this logger
+      // during the backfill's inserts left the old active file as a segment never read, and the
+      // name read then held only newer records (found 2026-12-05)
+      const steps = walkChain(this.auditDir!, kind, this.sessionId!);
+      try {
+        outer: for (const step of steps) {
+          const fd = step.kind === "active" ? step.fd : undefined;
+          try {
+            for await (const raw of readLines(fd ?? step.file.path)) {
+              if (!raw.terminated) continue;
+              const info = lineInfo(raw.text);
+              if (!info || info.seq <= from) continue;
+              if (info.seq > tail) break outer;
+              batch.push(raw.text);
+              if (batch.length >= this.settings.batchSize) {
+                await this.storeLines(batch);
+                this.counters.backfilled += batch.length;
+                batch = [];
+              }
             }
+          } catch (err) {
+            if ((err as NodeJS.ErrnoException).code !== "ENOENT") throw err; // a segment removed by retention meanwhile
+          } finally {
+            if (fd !== undefined) fs.closeSync(fd);
           }
-        } catch (err) {
-          if ((err as NodeJS.ErrnoException).code !== "ENOENT") throw err; // rotated away meanwhile
         }
+      } finally {
+        steps.return(undefined);
       }
       if (batch.length > 0) {
         await this.storeLines(batch);

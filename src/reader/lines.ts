@@ -52,9 +52,10 @@ export async function* readLines(file: string | number, highWaterMark = 1 << 20)
 
 /**
  * Calls `onLine` for every line of a file, reading 1 MiB at a time without blocking the event
- * loop between chunks, but without a promise per line (the fast path of the verifier).
+ * loop between chunks, but without a promise per line (the fast path of the verifier). A
+ * descriptor is read from its start and left open, as by `readLines`.
  */
-export async function forEachLine(file: string, onLine: (line: RawLine) => void, chunkSize = 1 << 20): Promise<void> {
+export async function forEachLine(file: string | number, onLine: (line: RawLine) => void, chunkSize = 1 << 20): Promise<void> {
   await forEachLineBytes(file, (data, start, end, line, terminated) => onLine({ text: data.toString("utf8", start, end), line, terminated }), chunkSize);
 }
 
@@ -63,18 +64,23 @@ export async function forEachLine(file: string, onLine: (line: RawLine) => void,
  * line as the bytes `data[start, end)`, valid only during the call.
  */
 export async function forEachLineBytes(
-  file: string,
+  file: string | number,
   onLine: (data: Buffer, start: number, end: number, line: number, terminated: boolean) => void,
   chunkSize = 1 << 20,
 ): Promise<void> {
-  const fh = await openRegular(file);
+  const fh = typeof file === "number" ? undefined : await openRegular(file);
+  const read = (buf: Buffer, pos: number): Promise<number> =>
+    fh
+      ? fh.read(buf, 0, buf.length, pos).then((r) => r.bytesRead)
+      : new Promise((resolve, reject) => fs.read(file as number, buf, 0, buf.length, pos, (err, n) => (err ? reject(err) : resolve(n))));
   try {
     const buf = Buffer.allocUnsafe(chunkSize);
     let carry: Buffer | undefined;
     let lineNo = 0;
-    for (;;) {
-      const { bytesRead } = await fh.read(buf, 0, buf.length, null);
+    for (let pos = 0; ; ) {
+      const bytesRead = await read(buf, pos);
       if (bytesRead === 0) break;
+      pos += bytesRead;
       const data = carry ? Buffer.concat([carry, buf.subarray(0, bytesRead)]) : buf.subarray(0, bytesRead);
       let start = 0;
       for (let nl = data.indexOf(0x0a); nl !== -1; nl = data.indexOf(0x0a, start)) {
@@ -85,6 +91,6 @@ export async function forEachLineBytes(
     }
     if (carry && carry.length > 0) onLine(carry, 0, carry.length, lineNo + 1, false);
   } finally {
-    await fh.close();
+    await fh?.close();
   }
 }

@@ -28,6 +28,7 @@ import { CHAIN_KINDS, KIND_FILE_STEM, RECORD_KINDS, type ChainKind, type KindHea
 import type { Checkpoint } from "./checkpoint.js";
 import { checkpointFileName, readCheckpoints } from "./checkpointer.js";
 import { MerkleAccumulator } from "./merkle.js";
+import { checkVerifyOptions } from "./verify-options.js";
 import { publicKeyId, toPublicKeys, toSigningKey, type SigningKey } from "./signing.js";
 import { signedAuditEventSeq, verifyCheckpoints, type KindState } from "./verify-checkpoints.js";
 
@@ -493,6 +494,7 @@ function listFiles(dir: string, base = dir): string[] {
  * if (!report.ok) console.error(report.problems);
  */
 export async function verifyExport(exportDir: string, options: VerifyExportOptions = {}): Promise<VerifyReport> {
+  checkVerifyOptions(options, "verifyExport");
   const dir = path.resolve(exportDir);
   const problems: VerifyProblem[] = [];
   const notes: VerifyNote[] = [];

@@ -14,6 +14,7 @@ import { checkpointFileName, readCheckpoints } from "../integrity/checkpointer.j
 import type { KeyObject } from "node:crypto";
 import { forEachLine, forEachLineBytes } from "./lines.js";
 import { walkChain } from "./chain-files.js";
+import { checkVerifyOptions } from "../integrity/verify-options.js";
 import { MerkleAccumulator } from "../integrity/merkle.js";
 import { EXPORT_INTEGRITY_DIR, EXPORT_MANIFEST, verifyExport } from "../integrity/export.js";
 import { readContentFileSync } from "./content-file.js";
@@ -53,6 +54,7 @@ interface Findings {
  * if (!report.ok) console.error(report.problems);
  */
 export async function verifyAuditLog(auditPath: string, options: VerifyOptions = {}): Promise<VerifyReport> {
+  checkVerifyOptions(options, "verifyAuditLog");
   const dir = path.resolve(auditPath);
   const f: Findings = { problems: [], notes: [], records: 0, contentRefs: new Set(), keyRefs: new Map(), shredded: new Set() };
   if (!fs.existsSync(dir) || !fs.statSync(dir).isDirectory()) {
@@ -85,6 +87,15 @@ export async function verifyAuditLog(auditPath: string, options: VerifyOptions =
   // a directory made them fail, a link showed a file from outside; found by review, 2026-12-04)
   for (const name of irregularFiles(dir, options.sessionId)) {
     f.problems.push({ file: name, kind: "file_not_regular", detail: `${name} is named like a file of the audit trail but is not a regular file (a symbolic link, a FIFO, a directory or a device): it was not read. The kit never writes one; it was put there.` });
+  }
+  // Nothing to verify is not "OK": a directory emptied of its logs, or a project directory given
+  // for its audit_logs/, verified as ok with 0 records, while the CLI failed the same directory
+  // (found by a new-user run, 2026-12-05)
+  if (present.length === 0 && options.sessionId === undefined && f.problems.length === 0) {
+    const nested = path.join(dir, "audit_logs");
+    const hint = fs.existsSync(nested) && fs.statSync(nested).isDirectory() ? ` It has an audit_logs/ directory: verify ${nested}.` : " Give the audit directory (the project's audit_logs/); if it is that, its logs were removed.";
+    f.problems.push({ file: dir, kind: "no_audit_logs", detail: `${dir} holds no audit logs (no session_<id>.json file): nothing was verified.${hint}` });
+    return { ok: false, sessions: [], recordsChecked: 0, problems: f.problems, notes: f.notes };
   }
   if (options.sessionId !== undefined && !present.includes(options.sessionId)) {
     f.problems.push({ file: dir, kind: "session_missing", detail: `${dir} holds no files of session ${options.sessionId}: it never wrote here, or its files were removed.` });

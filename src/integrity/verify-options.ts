@@ -1,0 +1,29 @@
+/**
+ * The options of `verifyAuditLog` and `verifyExport`, checked as every other options object of
+ * the kit is: a misspelt name (`publickey`) or a value of the wrong kind is an `AuditConfigError`
+ * naming the field. Until 2026-12-05 they were taken as given, and `{ publickey: pem }` verified
+ * with no trusted key at all, `ok: true`, every signature check skipped.
+ */
+import { KeyObject } from "node:crypto";
+import { z } from "zod";
+import { AuditConfigError } from "../errors.js";
+import { toFieldIssues } from "../record/issues.js";
+
+const publicKey = z.union([z.string().min(1, "must be a PEM public key"), z.custom<KeyObject>((v) => v instanceof KeyObject, "must be a PEM string or a crypto KeyObject")]);
+
+const verifyOptionsSchema = z.strictObject({
+  sessionId: z.string().min(1, "must be a sessionId").optional(),
+  publicKey: z.union([publicKey, z.array(publicKey)]).optional(),
+  trustedCheckpoints: z.array(z.custom<object>((v) => typeof v === "object" && v !== null && !Array.isArray(v), "must be checkpoints as read from a checkpoints file")).optional(),
+});
+
+/**
+ * Throws `AuditConfigError` naming each bad field of `options` (`<method>.<field>`).
+ *
+ * @example
+ * checkVerifyOptions({ publickey: pem }, "verifyAuditLog"); // AuditConfigError: verifyAuditLog.publickey
+ */
+export function checkVerifyOptions(options: unknown, method: string): void {
+  const r = verifyOptionsSchema.safeParse(options ?? {});
+  if (!r.success) throw new AuditConfigError(toFieldIssues(r.error, method));
+}

@@ -143,18 +143,9 @@ export class SessionLock {
 
   /** Creates the lock file whole, if there is none; whether it did. */
   private create(body: LockBody): boolean {
-    const tmp = `${this.file}.${process.pid}.${Math.random().toString(36).slice(2)}.tmp`;
-    fs.writeFileSync(tmp, JSON.stringify(body), { flag: "wx", mode: 0o600 });
-    try {
-      fs.linkSync(tmp, this.file);
-      this.held = true;
-      return true;
-    } catch (err) {
-      if ((err as NodeJS.ErrnoException).code !== "EEXIST") throw err;
-      return false;
-    } finally {
-      fs.rmSync(tmp, { force: true });
-    }
+    if (!createWhole(this.file, JSON.stringify(body))) return false;
+    this.held = true;
+    return true;
   }
 
   /**
@@ -202,6 +193,24 @@ export class SessionLock {
         // already gone
       }
     }
+  }
+}
+
+/**
+ * Creates `file` holding `text`, if there is no `file`; whether it did. The file appears whole
+ * (written beside it, then linked into place): a reader never finds it empty or half written.
+ */
+export function createWhole(file: string, text: string): boolean {
+  const tmp = `${file}.${process.pid}.${Math.random().toString(36).slice(2)}.tmp`;
+  fs.writeFileSync(tmp, text, { flag: "wx", mode: 0o600 });
+  try {
+    fs.linkSync(tmp, file);
+    return true;
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code !== "EEXIST") throw err;
+    return false;
+  } finally {
+    fs.rmSync(tmp, { force: true });
   }
 }
 

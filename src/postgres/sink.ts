@@ -13,12 +13,13 @@ import path from "node:path";
 import type { Pool } from "pg";
 import { z } from "zod";
 import { runInAuditContext } from "../context.js";
-import { AuditIOError } from "../errors.js";
+import { SESSION_ID_PATTERN } from "../config/schema.js";
+import { AuditIOError, AuditPathError } from "../errors.js";
 import { readLines } from "../reader/lines.js";
-import { listKindFiles, sessionFileName } from "../sink/files.js";
+import { listKindFiles, lockFileName, safeReaddir, sessionFileName, type KindFile } from "../sink/files.js";
 import { walkChain } from "../reader/chain-files.js";
-import { claimLive, OWN_PROC_START, sessionLockHeld } from "../sink/lock.js";
-import { peekTail } from "../sink/recover.js";
+import { claimLive, createWhole, OWN_PROC_START, removeIfStill, sessionLockHeld } from "../sink/lock.js";
+import { peekTail, wholeUnterminatedRecord } from "../sink/recover.js";
 import { CHAIN_KINDS, type AuditSink, type ChainKind, type SealedRecord } from "../types.js";
 import { migrateWith } from "./migrate.js";
 import { connectionOptionsShape, parseOptions, poolFor, schemaOf, storeKey } from "./pg.js";
@@ -47,7 +48,11 @@ export interface PostgresSinkOptions extends PostgresConnectionOptions {
   readonly retryMaxMs?: number;
   /** create the schema on first connect (default true; set false when the writer role may not) */
   readonly migrate?: boolean;
-  /** on open, send the records of this session that are in its files but not in the store (default true) */
+  /**
+   * on open, send the records of this session that are in its files but not in the store, and
+   * those of the directory's sessions whose process died holding their lock (a SIGKILL, an
+   * out-of-memory kill, a crash): see docs/POSTGRES.md (default true)
+   */
   readonly backfill?: boolean;
 }
 
@@ -67,6 +72,10 @@ export interface PostgresSinkStats {
   readonly backfilled: number;
   /** records sent from spools that sinks of other, ended sessions left in the audit directory */
   readonly adopted: number;
+  /** records sent from the files of other sessions whose process died holding their lock (see `backfill`) */
+  readonly recovered: number;
+  /** such sessions this sink recovered (sent what their files held and the store lacked, and marked done) */
+  readonly recoveredSessions: number;
   /** records the store refused for good (each reported; they stay in the files): see docs/POSTGRES.md */
   readonly refused: number;
   /** true while the store is unreachable or refusing */
@@ -104,6 +113,94 @@ interface Orphan {
   path: string;
   /** open once claimed (renamed to `….adopting-<our pid>`) */
   spool?: Spool;
+}
+
+/** A session whose process died holding its lock, to be recovered from its files (see `findCrashed`). */
+interface Crashed {
+  readonly sessionId: string;
+  /** its lock file's text as found: which crash it was left by */
+  readonly lock: string;
+  /** the text of this sink's claim (see `claimCrashed`), once made */
+  claim?: string;
+}
+
+/** What a recovery marker (`.pg_recovery_<store>_<sessionId>`) says: who claimed the crash its lock names, or that it is recovered. */
+interface RecoveryMarker {
+  readonly lock: string;
+  readonly done?: true;
+  readonly pid?: number;
+  readonly procStart?: string;
+}
+
+function parseMarker(text: string | undefined): RecoveryMarker | undefined {
+  if (text === undefined) return undefined;
+  try {
+    const m = JSON.parse(text) as Partial<RecoveryMarker>;
+    if (typeof m.lock === "string") return m as RecoveryMarker;
+  } catch {
+    // damaged
+  }
+  return undefined;
+}
+
+/** A session's lock file, `.session_<sessionId>.lock` (see `lockFileName`). */
+const LOCK_FILE = /^\.session_(.+)\.lock$/;
+
+/** The text of `file`, or undefined when it cannot be read. */
+function readText(file: string): string | undefined {
+  try {
+    return fs.readFileSync(file, "utf8");
+  } catch {
+    return undefined;
+  }
+}
+
+/** Whether `err` came from reading the audit directory's files rather than from the store. */
+function localFileError(err: unknown): boolean {
+  return err instanceof AuditPathError || typeof (err as { path?: unknown } | undefined)?.path === "string";
+}
+
+/**
+ * The last seq of each kind in `sid`'s files, undefined when they hold none (`names`: the
+ * directory's listing, if read already). A final record that only lacks its newline counts, as
+ * the readers return it (a crash can leave one; a logger that resumes the session completes it).
+ */
+function fileTails(dir: string, sid: string, names?: readonly string[]): Partial<Record<ChainKind, number>> | undefined {
+  const tails: Partial<Record<ChainKind, number>> = {};
+  for (const kind of CHAIN_KINDS) {
+    for (const f of listKindFiles(dir, kind, sid, names).reverse()) {
+      const t = peekTail(f.path, { wholeTail: true });
+      if (t) {
+        tails[kind] = t.seq;
+        break;
+      }
+    }
+  }
+  return Object.keys(tails).length > 0 ? tails : undefined;
+}
+
+/** A chain file to read: by name, or the active file already open (`fd`, which the reader closes). */
+interface ChainFile {
+  readonly file: KindFile;
+  readonly fd?: number;
+}
+
+/** A chain being written meanwhile, walked as the readers walk it (see `walkChain`). */
+function* ownChain(dir: string, kind: ChainKind, sid: string): Generator<ChainFile, void, undefined> {
+  for (const s of walkChain(dir, kind, sid)) yield s.kind === "active" ? { file: s.file, fd: s.fd } : { file: s.file };
+}
+
+/** The files of a chain no one writes, as listed. */
+function* listedChain(files: readonly KindFile[]): Generator<ChainFile, void, undefined> {
+  for (const file of files) yield { file };
+}
+
+/** Raises each kind's head in `heads` to the records of `recs` past it. */
+function raiseHeads(heads: Map<ChainKind, Head>, recs: readonly SealedRecord[]): void {
+  for (const r of recs) {
+    const h = heads.get(r.kind);
+    if (!h || r.seq > h.seq) heads.set(r.kind, { seq: r.seq, hash: r.hash });
+  }
 }
 
 /**
@@ -213,6 +310,7 @@ export class PostgresSink implements AuditSink {
   private forkReported = false;
   private fileTails: Partial<Record<ChainKind, number>> | undefined;
   private orphans: Orphan[] = [];
+  private crashed: Crashed[] = [];
 
   private queue: SealedRecord[] = [];
   private inflight: SealedRecord[] | undefined;
@@ -229,7 +327,7 @@ export class PostgresSink implements AuditSink {
   private readonly knownMonths = new Set<string>();
   private readonly heads = new Map<ChainKind, Head>();
   private readonly checkpointed = new Map<ChainKind, number>();
-  private counters = { stored: 0, duplicates: 0, spilled: 0, backfilled: 0, adopted: 0, refused: 0 };
+  private counters = { stored: 0, duplicates: 0, spilled: 0, backfilled: 0, adopted: 0, recovered: 0, recoveredSessions: 0, refused: 0 };
   private lastError: string | undefined;
 
   constructor(options: PostgresSinkOptions) {
@@ -282,7 +380,14 @@ export class PostgresSink implements AuditSink {
     this.auditDir = info.auditDir;
     this.onError = info.onError;
     this.initSpool();
-    if (this.spoolOption === undefined) this.orphans = this.findOrphans(info.auditDir);
+    // (one listing of the directory serves the spools, the tails and the crashed sessions)
+    let names: string[] = [];
+    try {
+      names = fs.readdirSync(info.auditDir);
+    } catch {
+      // nothing to find
+    }
+    if (this.spoolOption === undefined) this.orphans = this.findOrphans(info.auditDir, names);
     try {
       const v = JSON.parse(fs.readFileSync(path.join(info.auditDir, sessionFileName(info.sessionId)), "utf8")) as unknown;
       if (v && typeof v === "object" && !Array.isArray(v)) this.sessionInfo = v as Record<string, unknown>;
@@ -291,17 +396,12 @@ export class PostgresSink implements AuditSink {
     }
     if (this.settings.backfill) {
       // what the files held before this logger wrote anything: the part the store may lack
-      const tails: Partial<Record<ChainKind, number>> = {};
-      for (const kind of CHAIN_KINDS) {
-        for (const f of listKindFiles(info.auditDir, kind, info.sessionId).reverse()) {
-          const t = peekTail(f.path);
-          if (t) {
-            tails[kind] = t.seq;
-            break;
-          }
-        }
+      this.fileTails = fileTails(info.auditDir, info.sessionId, names);
+      try {
+        this.crashed = this.findCrashed(info.auditDir, names);
+      } catch (err) {
+        this.note(new AuditIOError(`PostgresSink could not look for sessions in ${info.auditDir} whose process died: ${(err as Error).message}`, { cause: err }));
       }
-      if (Object.keys(tails).length > 0) this.fileTails = tails;
     }
     this.schedulePump();
   }
@@ -389,6 +489,7 @@ export class PostgresSink implements AuditSink {
     }
     this.spool?.close();
     this.releaseOrphans();
+    this.releaseCrashed();
     if (this.ownsPool && this.pool) {
       const pool = this.pool;
       this.pool = undefined;
@@ -402,7 +503,8 @@ export class PostgresSink implements AuditSink {
    * synchronous append. Found by review, 2026-12-05: they stayed in memory and were lost, 5 of 8
    * records when an app logged and called process.exit(); now the next sink of this session, or
    * of this schema in this directory once the session's lock is free, sends them from the spool.
-   * A SIGKILL still loses them from the store (they are in the files): see docs/POSTGRES.md.
+   * After a SIGKILL they are in the files only; the next sink in this directory sends them from
+   * there (see `recoverCrashed`).
    */
   flushSyncOnExit(): void {
     if (this.queue.length > 0 || (this.inflight && !this.inflightSpilled)) this.spill();
@@ -443,7 +545,7 @@ export class PostgresSink implements AuditSink {
   }
 
   private hasPending(): boolean {
-    return this.queue.length > 0 || this.inflight !== undefined || this.spooling || this.fileTails !== undefined || this.orphans.length > 0;
+    return this.queue.length > 0 || this.inflight !== undefined || this.spooling || this.fileTails !== undefined || this.orphans.length > 0 || this.crashed.length > 0;
   }
 
   private note(err: unknown): void {
@@ -495,8 +597,12 @@ export class PostgresSink implements AuditSink {
       for (;;) {
         if (this.stopped) return;
         if (!this.ready) await this.connect();
-        if (this.fileTails) await this.backfill(this.fileTails);
+        if (this.fileTails) {
+          await this.sendFromFiles(this.sessionId!, this.fileTails);
+          this.fileTails = undefined;
+        }
         if (this.orphans.length > 0) await this.adoptOrphans();
+        if (this.crashed.length > 0) await this.recoverCrashed();
         if (this.spooling && this.spool) {
           if (this.queue.length > 0) this.spill();
           const batch = this.spool.read(this.settings.batchSize);
@@ -717,18 +823,12 @@ export class PostgresSink implements AuditSink {
    * replaying it (`….adopting-<pid>-<start>`, see `claimHeld`); its session is read from its first line, which must match
    * the file's name for this store and schema (`storeKey`).
    */
-  private findOrphans(dir: string): Orphan[] {
+  private findOrphans(dir: string, entries: readonly string[]): Orphan[] {
     const prefix = `.pg_spool_${this.storeKey}_`;
     // (a spool named by session only, `.pg_spool_<sessionId>.jsonl`, is one of the default
     // schema that a version before 2026-12-05 left: which store it was for is not known)
     const legacy = this.schema === DEFAULT_SCHEMA;
     const found: Orphan[] = [];
-    let entries: string[];
-    try {
-      entries = fs.readdirSync(dir);
-    } catch {
-      return found;
-    }
     for (const name of entries) {
       const claim = CLAIM_SUFFIX.exec(name);
       const stem = claim ? name.slice(0, claim.index) : name;
@@ -776,10 +876,7 @@ export class PostgresSink implements AuditSink {
       for (;;) {
         const batch = spool.read(this.settings.batchSize);
         if (batch.lines.length === 0) break;
-        for (const r of await this.storeLines(batch.lines, o.sessionId)) {
-          const h = heads.get(r.kind);
-          if (!h || r.seq > h.seq) heads.set(r.kind, { seq: r.seq, hash: r.hash });
-        }
+        raiseHeads(heads, await this.storeLines(batch.lines, o.sessionId));
         this.counters.adopted += batch.lines.length;
         spool.advance(batch.bytes);
       }
@@ -787,6 +884,123 @@ export class PostgresSink implements AuditSink {
       spool.advance(spool.pendingBytes); // an unterminated remainder: the Spool cut a torn one at open
       spool.removeIfDone();
       this.orphans.shift();
+    }
+  }
+
+  /**
+   * Sessions of `dir` (listed as `names`) whose process died holding their lock, that this store
+   * has not recovered since: a session's lock file is left only then (finalizeSession() and the
+   * exit hook, at an exit or a signal, remove it), and is judged as for spools: no live process of
+   * this host holds it (`sessionLockHeld`). A marker (see `claimCrashed`) that names the same lock
+   * as done says the crash was recovered. Costs the listing the sink reads anyway, and two small
+   * reads per such session: a session that ended cleanly costs nothing.
+   */
+  private findCrashed(dir: string, names: readonly string[]): Crashed[] {
+    const found: Crashed[] = [];
+    for (const name of names) {
+      const sid = LOCK_FILE.exec(name)?.[1];
+      if (sid === undefined || sid === this.sessionId || !SESSION_ID_PATTERN.test(sid)) continue;
+      const lock = readText(path.join(dir, name));
+      if (lock === undefined || sessionLockHeld(dir, sid)) continue;
+      const marker = parseMarker(readText(this.markerPath(sid)));
+      if (marker?.done && marker.lock === lock) continue;
+      found.push({ sessionId: sid, lock });
+    }
+    return found;
+  }
+
+  /** The recovery marker of session `sid` for this store and schema (`storeKey`). */
+  private markerPath(sid: string): string {
+    return path.join(this.auditDir!, `.pg_recovery_${this.storeKey}_${sid}`);
+  }
+
+  /**
+   * Sends what the files of sessions whose process died holding their lock hold and the store
+   * lacks (see `findCrashed`): the records that were in their sinks' memory when a SIGKILL, an
+   * out-of-memory kill or a crash ended them, which no exit hook spilled to a spool. Then records
+   * each session (status from its session file) and the heads sent (checkpoints), as for an
+   * adopted spool, and marks the crash recovered. Found by review, 2026-12-05: only a logger of
+   * that same sessionId sent them (`backfill`), and the default sessionId is new in every process.
+   */
+  private async recoverCrashed(): Promise<void> {
+    const dir = this.auditDir!;
+    while (this.crashed.length > 0) {
+      const c = this.crashed[0]!;
+      try {
+        if (c.claim === undefined && !this.claimCrashed(c)) {
+          this.crashed.shift();
+          continue;
+        }
+        const names = safeReaddir(dir);
+        await this.closeAdopted(c.sessionId, await this.sendFromFiles(c.sessionId, fileTails(dir, c.sessionId, names) ?? {}, names));
+      } catch (err) {
+        // (the store's failure is an outage: the pump tries again; a file that cannot be read or
+        // written must not stall the sink for good)
+        if (!localFileError(err)) throw err;
+        this.note(
+          new AuditIOError(
+            `PostgresSink could not recover session ${c.sessionId}, whose process died holding its lock (${(err as Error).message}): the records of its last moments may be missing from the store. The next sink to open in this directory tries again.`,
+            { cause: err },
+          ),
+        );
+        this.releaseCrashed(c);
+        this.crashed.shift();
+        continue;
+      }
+      this.markRecovered(c);
+      this.counters.recoveredSessions++;
+      this.crashed.shift();
+    }
+  }
+
+  /**
+   * Claims crashed session `c` for this sink: creates its marker (`markerPath`), whole, naming the
+   * lock found and this process (pid and kernel start), so that one sink of this store recovers
+   * it. A claim is left alone while its process lives (`claimLive`, as a spool's claim), and so is
+   * a marker of that same lock that says done; a claim whose process is gone, and a marker of an
+   * earlier crash of the session (another lock), are taken over. False when the session is not
+   * (any more) this sink's to recover: its lock changed (a logger resumed it, and its own sink
+   * sends its records), or another sink has it.
+   */
+  private claimCrashed(c: Crashed): boolean {
+    const dir = this.auditDir!;
+    if (readText(path.join(dir, lockFileName(c.sessionId))) !== c.lock || sessionLockHeld(dir, c.sessionId)) return false;
+    const file = this.markerPath(c.sessionId);
+    const claim = JSON.stringify({ lock: c.lock, pid: process.pid, ...(OWN_PROC_START !== undefined ? { procStart: OWN_PROC_START } : {}) });
+    for (let attempt = 0; attempt < 3; attempt++) {
+      if (createWhole(file, claim)) {
+        c.claim = claim;
+        return true;
+      }
+      const judged = readText(file);
+      if (judged === undefined) continue; // removed meanwhile
+      const m = parseMarker(judged);
+      if (m?.lock === c.lock && (m.done || (m.pid !== undefined && claimHeld(file, m.pid, m.procStart)))) return false;
+      removeIfStill(file, judged, `${file}.stale.${process.pid}`);
+    }
+    return false;
+  }
+
+  /** The crash of `c` is recovered: its marker says so (a failure to write it only means the next sink does it again). */
+  private markRecovered(c: Crashed): void {
+    const file = this.markerPath(c.sessionId);
+    const tmp = `${file}.${process.pid}.tmp`;
+    try {
+      fs.writeFileSync(tmp, JSON.stringify({ lock: c.lock, done: true }), { mode: 0o600 });
+      fs.renameSync(tmp, file);
+    } catch (err) {
+      fs.rmSync(tmp, { force: true });
+      this.note(new AuditIOError(`PostgresSink recovered session ${c.sessionId} but could not mark it so (${(err as Error).message}): the next sink sends its records again, which stores nothing twice.`, { cause: err }));
+    }
+  }
+
+  /** Claims of crashed sessions not recovered (at close: all; or `only`) are removed, for the next sink to take. */
+  private releaseCrashed(only?: Crashed): void {
+    for (const c of only ? [only] : this.crashed.splice(0)) {
+      if (c.claim === undefined) continue;
+      const file = this.markerPath(c.sessionId);
+      removeIfStill(file, c.claim, `${file}.stale.${process.pid}`);
+      c.claim = undefined;
     }
   }
 
@@ -835,28 +1049,37 @@ export class PostgresSink implements AuditSink {
   private counted(added: number, sent: number, recs: readonly SealedRecord[]): void {
     this.counters.stored += added;
     this.counters.duplicates += sent - added;
-    for (const r of recs) {
-      const h = this.heads.get(r.kind);
-      if (!h || r.seq > h.seq) this.heads.set(r.kind, { seq: r.seq, hash: r.hash });
-    }
+    raiseHeads(this.heads, recs);
   }
 
-  /** Sends the records the files held at open and the store lacks (after a crash, or a sink added later). */
-  private async backfill(tails: Partial<Record<ChainKind, number>>): Promise<void> {
+  /**
+   * Sends the records of session `sid` that its files held (each kind's up to `tails`, its last
+   * seq there) and the store lacks: this session's at open (after a crash, or a sink added later),
+   * or another's whose process died holding its lock (see `recoverCrashed`; `names`: the
+   * directory's listing). Returns the heads of the records sent.
+   */
+  private async sendFromFiles(sid: string, tails: Partial<Record<ChainKind, number>>, names?: readonly string[]): Promise<Map<ChainKind, Head>> {
+    const own = sid === this.sessionId;
     const n = this.sql.n;
     const pool = this.requirePool();
     const have = await pool.query<{ kind: ChainKind; mn: string; mx: string; c: string }>(
       `SELECT kind, min(seq)::text AS mn, max(seq)::text AS mx, count(*)::text AS c FROM ${n.records} WHERE session_id = $1 GROUP BY kind`,
-      [this.sessionId],
+      [sid],
     );
     const cuts = await pool.query<{ kind: ChainKind; through: string }>(
       `SELECT kind, max(through_seq)::text AS through FROM ${n.retentionCuts} WHERE session_id = $1 GROUP BY kind`,
-      [this.sessionId],
+      [sid],
     );
+    const sent = new Map<ChainKind, Head>();
+    const send = async (batch: readonly string[]): Promise<void> => {
+      raiseHeads(sent, await this.storeLines(batch, sid));
+      if (own) this.counters.backfilled += batch.length;
+      else this.counters.recovered += batch.length;
+    };
     for (const kind of CHAIN_KINDS) {
       const tail = tails[kind];
       const h = have.rows.find((x) => x.kind === kind);
-      if (h && Number(h.mx) > (tail ?? 0)) {
+      if (own && h && Number(h.mx) > (tail ?? 0)) {
         // the store is ahead of the files: they lost records it kept (a crash in a durability
         // mode with a loss window); this logger continues the files' chain, which forks the store's
         this.note(
@@ -873,41 +1096,40 @@ export class PostgresSink implements AuditSink {
       from = Math.max(from, cut);
       if (from >= tail) continue;
       let batch: string[] = [];
-      // walked as the readers walk a chain (walkChain): listed once, a rotation by this logger
-      // during the backfill's inserts left the old active file as a segment never read, and the
-      // name read then held only newer records (found 2026-12-05)
-      const steps = walkChain(this.auditDir!, kind, this.sessionId!);
+      let prev: Head | undefined;
+      // This session's chain is walked as the readers walk it (walkChain): listed once, a rotation
+      // by this logger during the backfill's inserts left the file active at open as a segment
+      // never read, and the name read then held only newer records (found 2026-12-05). A dead
+      // session's files do not change: the directory's listing serves.
+      const steps = own ? ownChain(this.auditDir!, kind, sid) : listedChain(listKindFiles(this.auditDir!, kind, sid, names));
       try {
         outer: for (const step of steps) {
-          const fd = step.kind === "active" ? step.fd : undefined;
           try {
-            for await (const raw of readLines(fd ?? step.file.path)) {
-              if (!raw.terminated) continue;
-              const info = lineInfo(raw.text);
-              if (!info || info.seq <= from) continue;
+            for await (const raw of readLines(step.fd ?? step.file.path)) {
+              // (a final record that only lacks its newline is one, as in `fileTails`)
+              const info = raw.terminated || wholeUnterminatedRecord(raw.text, prev) ? lineInfo(raw.text) : undefined;
+              if (!info) continue;
+              prev = info;
+              if (info.seq <= from) continue;
               if (info.seq > tail) break outer;
               batch.push(raw.text);
               if (batch.length >= this.settings.batchSize) {
-                await this.storeLines(batch);
-                this.counters.backfilled += batch.length;
+                await send(batch);
                 batch = [];
               }
             }
           } catch (err) {
             if ((err as NodeJS.ErrnoException).code !== "ENOENT") throw err; // a segment removed by retention meanwhile
           } finally {
-            if (fd !== undefined) fs.closeSync(fd);
+            if (step.fd !== undefined) fs.closeSync(step.fd);
           }
         }
       } finally {
         steps.return(undefined);
       }
-      if (batch.length > 0) {
-        await this.storeLines(batch);
-        this.counters.backfilled += batch.length;
-      }
+      if (batch.length > 0) await send(batch);
     }
-    this.fileTails = undefined;
+    return sent;
   }
 
   /** Records each chain head stored since the last checkpoint; verify checks them against the records. */

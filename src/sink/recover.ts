@@ -119,7 +119,8 @@ export function recoverTail(file: string): { tail: TailRecord | undefined; repai
 /**
  * The chain head of a file without changing it (for readers and retention). With `wholeTail`
  * (the readers), a final record that only lacks its newline counts as the head, as the readers
- * return it; retention and the sinks' backfill, which read whole lines only, leave it out.
+ * return it, and the PostgreSQL sink's backfill, which sends it; retention, which reads whole
+ * lines only, leaves it out.
  */
 export function peekTail(file: string, o: { wholeTail?: boolean } = {}): TailRecord | undefined {
   let fd: number | undefined;

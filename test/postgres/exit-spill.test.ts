@@ -6,7 +6,7 @@ import { afterEach, describe, expect, it } from "vitest";
 import { AuditLogger } from "../../src/index.js";
 import { PostgresSink, verifyPostgres } from "../../src/postgres/index.js";
 import { cleanupTmp, tmpProject } from "../helpers/index.js";
-import { freePort, PG_URL, PgProxy, schemaRegistry, sql } from "../fixtures/postgres/db.js";
+import { fileLines as lines, filesAndStore, freePort, PG_URL, PgProxy, schemaRegistry } from "../fixtures/postgres/db.js";
 
 const here = path.dirname(fileURLToPath(import.meta.url));
 const { schemaFor, dropAll } = schemaRegistry();
@@ -27,15 +27,6 @@ function runChild(args: object): Promise<{ code: number | null; signal: NodeJS.S
     child.stderr.on("data", (d) => (err += d));
     child.on("close", (code, signal) => resolve({ code, signal, out, err }));
   });
-}
-
-const lines = (file: string): string[] => (fs.existsSync(file) ? fs.readFileSync(file, "utf8").split("\n").filter((l) => l !== "") : []);
-
-/** Every line of `sid`'s files (every kind), and every line the store holds of it. */
-async function filesAndStore(dir: string, schema: string, sid: string): Promise<{ files: string[]; store: string[] }> {
-  const files = fs.readdirSync(dir).filter((f) => f.endsWith(`_${sid}.jsonl`) && !f.startsWith("."));
-  const rows = await sql<{ line: string }>(`SELECT line FROM "${schema}".audit_records WHERE session_id = $1`, [sid]);
-  return { files: files.flatMap((f) => lines(path.join(dir, f))).sort(), store: rows.map((r) => r.line).sort() };
 }
 
 describe("records a PostgresSink holds in memory as the process ends", () => {

@@ -1,0 +1,234 @@
+import { spawnSync } from "node:child_process";
+import fs from "node:fs";
+import os from "node:os";
+import path from "node:path";
+import { afterEach, describe, expect, it, vi } from "vitest";
+import { AuditLogger } from "../../src/index.js";
+import { migratePostgres, PostgresSink, verifyPostgres, type PostgresSinkOptions } from "../../src/postgres/index.js";
+import { cleanupTmp, tmpProject } from "../helpers/index.js";
+import { killChildren, startFixture, type ChildHandle } from "../helpers/core.js";
+import { filesAndStore, freePort, PG_URL, PgProxy, schemaRegistry, sql } from "../fixtures/postgres/db.js";
+
+const { schemaFor, dropAll } = schemaRegistry();
+const proxies: PgProxy[] = [];
+const children: ChildHandle[] = [];
+
+afterEach(async () => {
+  vi.restoreAllMocks();
+  await killChildren(children);
+  for (const p of proxies.splice(0)) await p.stop();
+  await dropAll();
+  cleanupTmp();
+});
+
+/** A logger with one PostgresSink on `projectPath` that logs one record and ends cleanly; its sink's stats and the errors it reported. */
+async function nextSession(projectPath: string, o: PostgresSinkOptions): Promise<{ stats: ReturnType<PostgresSink["stats"]>; errors: string[] }> {
+  const sink = new PostgresSink(o);
+  const logger = new AuditLogger({ projectPath, sinks: [sink], fullContentLogging: false });
+  const errors: string[] = [];
+  logger.on("error", (e) => errors.push(e.message));
+  logger.logToolUsage({ toolName: "t", operation: "next" });
+  await logger.finalizeSession();
+  return { stats: sink.stats(), errors };
+}
+
+/** The records of `sid` in the store equal every line of its files, and verify --postgres finds them whole. */
+async function expectStoreHoldsFiles(dir: string, schema: string, sid: string): Promise<number> {
+  const { files, store } = await filesAndStore(dir, schema, sid);
+  expect(store).toEqual(files);
+  const report = await verifyPostgres({ connectionString: PG_URL, schema, sessionId: sid });
+  expect(report.problems).toEqual([]);
+  expect(report.ok).toBe(true);
+  expect(report.recordsChecked).toBe(files.length);
+  return files.length;
+}
+
+describe("a session whose process was SIGKILLed while its PostgresSink held records in memory", () => {
+  it("is sent from its files by the next sink in the directory, of another session: the store then holds every record its files hold", async () => {
+    const schema = schemaFor("killed");
+    await migratePostgres({ connectionString: PG_URL, schema });
+    const projectPath = tmpProject();
+    const dir = path.join(projectPath, "audit_logs");
+    const store = new PgProxy(await freePort());
+    proxies.push(store);
+    await store.start();
+    const h = startFixture("../postgres/kill-child.ts", {}, [JSON.stringify({ url: store.url, schema, projectPath, before: 30, after: 200 })]);
+    children.push(h);
+    const sid = (await h.waitForLine((l) => l.startsWith("stored "), "stored")).slice("stored ".length);
+    // the store stalls (no error: the sink keeps the records in memory, none spooled), the child logs on, and is killed
+    store.holding = true;
+    fs.writeFileSync(path.join(projectPath, "go"), "");
+    const logged = await h.waitForLine((l) => l.startsWith("logged "), "logged");
+    const held = JSON.parse(logged.slice("logged ".length)) as { queued: number; spilled: number };
+    expect(held.queued).toBeGreaterThan(0);
+    expect(held.spilled).toBe(0);
+    h.child.kill("SIGKILL");
+    expect((await h.exited).signal).toBe("SIGKILL");
+    await store.stop();
+    // what SIGKILL left: the files hold every record, the store the first ones only, no spool, a stale lock
+    const left = await filesAndStore(dir, schema, sid);
+    expect(left.files.length).toBeGreaterThan(230);
+    expect(left.store.length).toBeLessThan(left.files.length);
+    expect(fs.readdirSync(dir).filter((f) => f.startsWith(".pg_spool"))).toEqual([]);
+    expect(fs.existsSync(path.join(dir, `.session_${sid}.lock`))).toBe(true);
+    // (verify --postgres cannot see the missing tail)
+    expect((await verifyPostgres({ connectionString: PG_URL, schema, sessionId: sid })).problems).toEqual([]);
+
+    // the next process's logger: a new sessionId, the same directory and store
+    const next = await nextSession(projectPath, { connectionString: PG_URL, schema });
+    expect(next.errors).toEqual([]);
+    expect(await expectStoreHoldsFiles(dir, schema, sid)).toBe(left.files.length);
+    expect(next.stats.recoveredSessions).toBe(1);
+    expect(next.stats.recovered).toBe(left.files.length - left.store.length);
+    const [row] = await sql<{ status: string }>(`SELECT status FROM "${schema}".audit_sessions WHERE session_id = $1`, [sid]);
+    expect(row?.status).toBe("active"); // (its session file's: it never ended)
+    const checkpoints = await sql<{ seq: string }>(`SELECT seq::text FROM "${schema}".audit_checkpoints WHERE session_id = $1 AND kind = 'tool_usage' ORDER BY seq DESC LIMIT 1`, [sid]);
+    expect(Number(checkpoints[0]?.seq)).toBe(230);
+    expect((await verifyPostgres({ connectionString: PG_URL, schema })).problems).toEqual([]);
+
+    // done once: the sink after it does not read that session again
+    const third = await nextSession(projectPath, { connectionString: PG_URL, schema });
+    expect(third.errors).toEqual([]);
+    expect(third.stats.recoveredSessions).toBe(0);
+    expect(third.stats.recovered).toBe(0);
+  }, 60_000);
+});
+
+/**
+ * A session of `count` records whose files the store lacks (written without a sink), ended
+ * cleanly; with `crashed`, left as a SIGKILL leaves it: its lock names a process of this host
+ * that has ended, its session file says "active".
+ */
+async function sessionNotInStore(projectPath: string, count: number, crashed: boolean): Promise<string> {
+  const logger = new AuditLogger({ projectPath, durability: "sync", fullContentLogging: false });
+  for (let i = 0; i < count; i++) logger.logToolUsage({ toolName: "t", operation: `op${i}` });
+  await logger.finalizeSession();
+  const sid = logger.sessionId;
+  if (crashed) {
+    const dir = path.join(projectPath, "audit_logs");
+    fs.writeFileSync(path.join(dir, `.session_${sid}.lock`), JSON.stringify({ pid: deadPid(), hostname: os.hostname(), startedAt: new Date().toISOString() }));
+    const file = path.join(dir, `session_${sid}.json`);
+    fs.writeFileSync(file, JSON.stringify({ ...(JSON.parse(fs.readFileSync(file, "utf8")) as object), status: "active" }));
+  }
+  return sid;
+}
+
+/** The pid of a process of this host that has ended. */
+function deadPid(): number {
+  return spawnSync(process.execPath, ["-e", ""]).pid!;
+}
+
+const storedOf = async (schema: string, sid: string): Promise<number> =>
+  Number((await sql<{ n: string }>(`SELECT count(*)::text AS n FROM "${schema}".audit_records WHERE session_id = $1`, [sid]))[0]!.n);
+
+describe("recovering crashed sessions as a sink opens", () => {
+  it("leaves a session that ended cleanly alone (not read, though the store lacks its records), and `backfill: false` turns it off", async () => {
+    const schema = schemaFor("cleanend");
+    await migratePostgres({ connectionString: PG_URL, schema });
+    const projectPath = tmpProject();
+    const dir = path.join(projectPath, "audit_logs");
+    const clean = await sessionNotInStore(projectPath, 5, false);
+    const crashed = await sessionNotInStore(projectPath, 5, true);
+    const off = await nextSession(projectPath, { connectionString: PG_URL, schema, backfill: false });
+    expect(off.errors).toEqual([]);
+    expect(await storedOf(schema, crashed)).toBe(0);
+    expect(fs.readdirSync(dir).filter((f) => f.startsWith(".pg_recovery_"))).toEqual([]);
+    const on = await nextSession(projectPath, { connectionString: PG_URL, schema });
+    expect(on.errors).toEqual([]);
+    expect(await expectStoreHoldsFiles(dir, schema, crashed)).toBe(on.stats.recovered);
+    expect(on.stats.recoveredSessions).toBe(1);
+    expect(off.stats.recoveredSessions).toBe(0);
+    expect(off.stats.recovered).toBe(0);
+    // the session that ended cleanly is no crash: nothing of it was read or sent
+    expect(await storedOf(schema, clean)).toBe(0);
+  }, 30_000);
+
+  it("is done by one of two sinks opening at once, and a claim whose process is gone is taken over", async () => {
+    const schema = schemaFor("twoopen");
+    await migratePostgres({ connectionString: PG_URL, schema });
+    const projectPath = tmpProject();
+    const dir = path.join(projectPath, "audit_logs");
+    const a = await sessionNotInStore(projectPath, 40, true);
+    const b = await sessionNotInStore(projectPath, 40, true);
+    // b's crash was claimed by a sink whose process died before it was done
+    const sinkProbe = new PostgresSink({ connectionString: PG_URL, schema });
+    const probe = new AuditLogger({ projectPath, sinks: [sinkProbe], fullContentLogging: false });
+    probe.on("error", () => undefined);
+    const marker = (sid: string) => fs.readdirSync(dir).find((f) => f.startsWith(".pg_recovery_") && f.endsWith(`_${sid}`));
+    // (the probe's sink has claimed or recovered both by the time its record is stored)
+    expect(await sinkProbe.whenStored(10_000)).toBe(true);
+    await probe.finalizeSession();
+    for (const sid of [a, b]) await expectStoreHoldsFiles(dir, schema, sid);
+    expect(sinkProbe.stats().recoveredSessions).toBe(2);
+    const bLock = fs.readFileSync(path.join(dir, `.session_${b}.lock`), "utf8");
+    fs.writeFileSync(path.join(dir, marker(b)!), JSON.stringify({ lock: bLock, pid: deadPid() }));
+    await sql(`DROP SCHEMA "${schema}" CASCADE`);
+    await migratePostgres({ connectionString: PG_URL, schema });
+    // two loggers open at once, each with a sink of the store
+    const sinks = [new PostgresSink({ connectionString: PG_URL, schema }), new PostgresSink({ connectionString: PG_URL, schema })];
+    const loggers = sinks.map((s) => new AuditLogger({ projectPath, sinks: [s], fullContentLogging: false }));
+    const errors: string[] = [];
+    for (const l of loggers) l.on("error", (e) => errors.push(e.message));
+    await Promise.all(loggers.map((l) => l.finalizeSession()));
+    expect(errors).toEqual([]);
+    // a's marker says done: neither sends it again; b's dead claim is taken over by one of them
+    expect(sinks.map((s) => s.stats().recoveredSessions).sort()).toEqual([0, 1]);
+    expect(sinks.reduce((n, s) => n + s.stats().recovered, 0)).toBe(await storedOf(schema, b));
+    expect(await storedOf(schema, a)).toBe(0);
+    expect(await expectStoreHoldsFiles(dir, schema, b)).toBeGreaterThanOrEqual(40);
+    expect(JSON.parse(fs.readFileSync(path.join(dir, marker(b)!), "utf8"))).toEqual({ lock: bLock, done: true });
+  }, 30_000);
+
+  it("a crash of a session recovered before (a new lock) is recovered again, and each store recovers it for itself", async () => {
+    const schema = schemaFor("again");
+    await migratePostgres({ connectionString: PG_URL, schema });
+    const projectPath = tmpProject();
+    const dir = path.join(projectPath, "audit_logs");
+    const sid = await sessionNotInStore(projectPath, 3, true);
+    const first = await nextSession(projectPath, { connectionString: PG_URL, schema });
+    expect(await storedOf(schema, sid)).toBe(3);
+    expect(first.stats.recoveredSessions).toBe(1);
+    // the session resumed, three more records, killed again
+    const resumed = new AuditLogger({ sessionId: sid, projectPath, durability: "sync", fullContentLogging: false });
+    for (let i = 0; i < 3; i++) resumed.logToolUsage({ toolName: "t", operation: `again${i}` });
+    await resumed.finalizeSession();
+    fs.writeFileSync(path.join(dir, `.session_${sid}.lock`), JSON.stringify({ pid: deadPid(), hostname: os.hostname(), startedAt: new Date().toISOString() }));
+    const again = await nextSession(projectPath, { connectionString: PG_URL, schema });
+    await expectStoreHoldsFiles(dir, schema, sid);
+    expect(again.stats.recoveredSessions).toBe(1);
+    expect(again.stats.recovered).toBeGreaterThanOrEqual(3);
+    // another store (here: the same server under another name, so another store to the sinks)
+    const other = new PgProxy(await freePort());
+    proxies.push(other);
+    await other.start();
+    expect((await nextSession(projectPath, { connectionString: other.url, schema })).stats.recoveredSessions).toBe(1);
+  }, 30_000);
+
+  it("a crashed session whose recovery fails on the disk is reported through the error event, and the sink goes on storing its own records", async () => {
+    const schema = schemaFor("diskfail");
+    await migratePostgres({ connectionString: PG_URL, schema });
+    const projectPath = tmpProject();
+    const sid = await sessionNotInStore(projectPath, 3, true);
+    // the marker cannot be made (a directory the process may not write, as another user's)
+    const link = fs.linkSync;
+    vi.spyOn(fs, "linkSync").mockImplementation((from, to) => {
+      if (path.basename(String(to)).startsWith(".pg_recovery_")) throw Object.assign(new Error(`EACCES: permission denied, link '${String(from)}' -> '${String(to)}'`), { code: "EACCES", path: String(from) });
+      return link(from, to);
+    });
+    const sink = new PostgresSink({ connectionString: PG_URL, schema, retryMinMs: 50 });
+    const logger = new AuditLogger({ projectPath, sinks: [sink], fullContentLogging: false });
+    const errors: string[] = [];
+    logger.on("error", (e) => errors.push(e.message));
+    logger.logToolUsage({ toolName: "t", operation: "own" });
+    expect(await sink.whenStored(5_000)).toBe(true);
+    await logger.finalizeSession();
+    expect(errors.filter((m) => m.includes(`could not recover session ${sid}`) && m.includes("EACCES"))).toHaveLength(1);
+    expect(sink.stats().outage).toBe(false);
+    expect(sink.stats().recoveredSessions).toBe(0);
+    expect(await storedOf(schema, logger.sessionId)).toBeGreaterThanOrEqual(1);
+    // the next sink, the disk writable again, recovers it
+    vi.restoreAllMocks();
+    expect((await nextSession(projectPath, { connectionString: PG_URL, schema })).stats.recoveredSessions).toBe(1);
+    expect(await storedOf(schema, sid)).toBe(3);
+  }, 30_000);
+});

@@ -924,6 +924,9 @@ export class PostgresSink implements AuditSink {
    */
   private async recoverCrashed(): Promise<void> {
     const dir = this.auditDir!;
+    // (one listing for them all: a dead session's files change only if a logger resumes it, and
+    // then that logger's sink sends them)
+    let names: string[] | undefined;
     while (this.crashed.length > 0) {
       const c = this.crashed[0]!;
       try {
@@ -931,7 +934,7 @@ export class PostgresSink implements AuditSink {
           this.crashed.shift();
           continue;
         }
-        const names = safeReaddir(dir);
+        names ??= safeReaddir(dir);
         await this.closeAdopted(c.sessionId, await this.sendFromFiles(c.sessionId, fileTails(dir, c.sessionId, names) ?? {}, names));
       } catch (err) {
         // (the store's failure is an outage: the pump tries again; a file that cannot be read or

@@ -21,6 +21,14 @@ afterEach(async () => {
   cleanupTmp();
 });
 
+/** A fresh schema, migrated, and a fresh project (its audit directory: `dir`). */
+async function storeAndDir(tag: string): Promise<{ schema: string; projectPath: string; dir: string }> {
+  const schema = schemaFor(tag);
+  await migratePostgres({ connectionString: PG_URL, schema });
+  const projectPath = tmpProject();
+  return { schema, projectPath, dir: path.join(projectPath, "audit_logs") };
+}
+
 /** A logger with one PostgresSink on `projectPath` that logs one record and ends cleanly; its sink's stats and the errors it reported. */
 async function nextSession(projectPath: string, o: PostgresSinkOptions): Promise<{ stats: ReturnType<PostgresSink["stats"]>; errors: string[] }> {
   const sink = new PostgresSink(o);
@@ -45,10 +53,7 @@ async function expectStoreHoldsFiles(dir: string, schema: string, sid: string): 
 
 describe("a session whose process was SIGKILLed while its PostgresSink held records in memory", () => {
   it("is sent from its files by the next sink in the directory, of another session: the store then holds every record its files hold", async () => {
-    const schema = schemaFor("killed");
-    await migratePostgres({ connectionString: PG_URL, schema });
-    const projectPath = tmpProject();
-    const dir = path.join(projectPath, "audit_logs");
+    const { schema, projectPath, dir } = await storeAndDir("killed");
     const store = new PgProxy(await freePort());
     proxies.push(store);
     await store.start();
@@ -106,11 +111,16 @@ async function sessionNotInStore(projectPath: string, count: number, crashed: bo
   const sid = logger.sessionId;
   if (crashed) {
     const dir = path.join(projectPath, "audit_logs");
-    fs.writeFileSync(path.join(dir, `.session_${sid}.lock`), JSON.stringify({ pid: deadPid(), hostname: os.hostname(), startedAt: new Date().toISOString() }));
+    leaveDeadLock(dir, sid);
     const file = path.join(dir, `session_${sid}.json`);
     fs.writeFileSync(file, JSON.stringify({ ...(JSON.parse(fs.readFileSync(file, "utf8")) as object), status: "active" }));
   }
   return sid;
+}
+
+/** Session `sid`'s lock, as a process of this host that was killed leaves it. */
+function leaveDeadLock(dir: string, sid: string): void {
+  fs.writeFileSync(path.join(dir, `.session_${sid}.lock`), JSON.stringify({ pid: deadPid(), hostname: os.hostname(), startedAt: new Date().toISOString() }));
 }
 
 /** The pid of a process of this host that has ended. */
@@ -123,10 +133,7 @@ const storedOf = async (schema: string, sid: string): Promise<number> =>
 
 describe("recovering crashed sessions as a sink opens", () => {
   it("leaves a session that ended cleanly alone (not read, though the store lacks its records), and `backfill: false` turns it off", async () => {
-    const schema = schemaFor("cleanend");
-    await migratePostgres({ connectionString: PG_URL, schema });
-    const projectPath = tmpProject();
-    const dir = path.join(projectPath, "audit_logs");
+    const { schema, projectPath, dir } = await storeAndDir("cleanend");
     const clean = await sessionNotInStore(projectPath, 5, false);
     const crashed = await sessionNotInStore(projectPath, 5, true);
     const off = await nextSession(projectPath, { connectionString: PG_URL, schema, backfill: false });
@@ -144,10 +151,7 @@ describe("recovering crashed sessions as a sink opens", () => {
   }, 30_000);
 
   it("is done by one of two sinks opening at once, and a claim whose process is gone is taken over", async () => {
-    const schema = schemaFor("twoopen");
-    await migratePostgres({ connectionString: PG_URL, schema });
-    const projectPath = tmpProject();
-    const dir = path.join(projectPath, "audit_logs");
+    const { schema, projectPath, dir } = await storeAndDir("twoopen");
     const a = await sessionNotInStore(projectPath, 40, true);
     const b = await sessionNotInStore(projectPath, 40, true);
     // b's crash was claimed by a sink whose process died before it was done
@@ -180,10 +184,7 @@ describe("recovering crashed sessions as a sink opens", () => {
   }, 30_000);
 
   it("a crash of a session recovered before (a new lock) is recovered again, and each store recovers it for itself", async () => {
-    const schema = schemaFor("again");
-    await migratePostgres({ connectionString: PG_URL, schema });
-    const projectPath = tmpProject();
-    const dir = path.join(projectPath, "audit_logs");
+    const { schema, projectPath, dir } = await storeAndDir("again");
     const sid = await sessionNotInStore(projectPath, 3, true);
     const first = await nextSession(projectPath, { connectionString: PG_URL, schema });
     expect(await storedOf(schema, sid)).toBe(3);
@@ -192,7 +193,7 @@ describe("recovering crashed sessions as a sink opens", () => {
     const resumed = new AuditLogger({ sessionId: sid, projectPath, durability: "sync", fullContentLogging: false });
     for (let i = 0; i < 3; i++) resumed.logToolUsage({ toolName: "t", operation: `again${i}` });
     await resumed.finalizeSession();
-    fs.writeFileSync(path.join(dir, `.session_${sid}.lock`), JSON.stringify({ pid: deadPid(), hostname: os.hostname(), startedAt: new Date().toISOString() }));
+    leaveDeadLock(dir, sid);
     const again = await nextSession(projectPath, { connectionString: PG_URL, schema });
     await expectStoreHoldsFiles(dir, schema, sid);
     expect(again.stats.recoveredSessions).toBe(1);
@@ -205,9 +206,7 @@ describe("recovering crashed sessions as a sink opens", () => {
   }, 30_000);
 
   it("a crashed session whose recovery fails on the disk is reported through the error event, and the sink goes on storing its own records", async () => {
-    const schema = schemaFor("diskfail");
-    await migratePostgres({ connectionString: PG_URL, schema });
-    const projectPath = tmpProject();
+    const { schema, projectPath } = await storeAndDir("diskfail");
     const sid = await sessionNotInStore(projectPath, 3, true);
     // the marker cannot be made (a directory the process may not write, as another user's)
     const link = fs.linkSync;

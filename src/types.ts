@@ -391,6 +391,11 @@ export interface SealedRecord {
  * written so far is stored; `close` flushes and releases resources.
  */
 export interface AuditSink {
+  /**
+   * How the session file's `config.sinks` names this sink (no secrets): PostgresSink gives
+   * `PostgresSink:<store>`, a hash naming its store and schema. Default: the class name.
+   */
+  readonly description?: string;
   open?(info: { readonly sessionId: string; readonly auditDir: string; readonly onError: (err: Error) => void }): void;
   write(record: SealedRecord): void;
   flush(): Promise<void>;

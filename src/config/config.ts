@@ -213,6 +213,6 @@ export class AuditConfig {
     const redact = this.redact;
     return {
       ...rest,
-      redact: redact ? { rules: redact.rules ?? "all", replacement: redact.replacement ?? "placeholder", patterns: (redact.patterns ?? []).map((p) => p.name), paths: redact.paths ?? [] } : false, signingKeyId: this.signingKeyId, sinks: (sinks ?? []).map((s) => s.constructor?.name ?? "sink"), auditDir: this.auditDir, encryptionKeyId: this.encryptionKeyId };
+      redact: redact ? { rules: redact.rules ?? "all", replacement: redact.replacement ?? "placeholder", patterns: (redact.patterns ?? []).map((p) => p.name), paths: redact.paths ?? [] } : false, signingKeyId: this.signingKeyId, sinks: (sinks ?? []).map((s) => (typeof s.description === "string" ? s.description : (s.constructor?.name ?? "sink"))), auditDir: this.auditDir, encryptionKeyId: this.encryptionKeyId };
   }
 }

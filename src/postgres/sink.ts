@@ -295,6 +295,8 @@ export class PostgresSink implements AuditSink {
   readonly schema: string;
   /** names the store and schema in the spool's name (see `storeKey`) */
   private readonly storeKey: string;
+  /** `PostgresSink:<store>`, as a session's file lists its sinks (no user or password) */
+  readonly description: string;
   private readonly settings: Settings;
   private readonly spoolOption: string | undefined;
   private pool: Pool | undefined;
@@ -364,6 +366,7 @@ export class PostgresSink implements AuditSink {
     this.pool = pool;
     this.ownsPool = owned;
     this.storeKey = storeKey(pool, this.schema);
+    this.description = `PostgresSink:${this.storeKey}`;
     // An idle connection dropped by the server (a restart, a pooler's idle timeout) must not crash
     // the host, and is no failure to store: the next query opens another, and a failure there is
     // reported. Kept as `lastError` (stats()), not reported (it became a critical
@@ -892,8 +895,12 @@ export class PostgresSink implements AuditSink {
    * has not recovered since: a session's lock file is left only then (finalizeSession() and the
    * exit hook, at an exit or a signal, remove it), and is judged as for spools: no live process of
    * this host holds it (`sessionLockHeld`). A marker (see `claimCrashed`) that names the same lock
-   * as done says the crash was recovered. Costs the listing the sink reads anyway, and two small
-   * reads per such session: a session that ended cleanly costs nothing.
+   * as done says the crash was recovered. Only a session that wrote to this store is taken: its
+   * session file lists this sink (`description`: `PostgresSink:<store>`), or a PostgresSink of a
+   * version that did not name its store; a session with no sink, or with a sink of another store,
+   * is not sent here (its records were meant to stay in the files or to go elsewhere). Costs the
+   * listing the sink reads anyway, and three small reads per such session: a session that ended
+   * cleanly costs nothing.
    */
   private findCrashed(dir: string, names: readonly string[]): Crashed[] {
     const found: Crashed[] = [];
@@ -904,9 +911,21 @@ export class PostgresSink implements AuditSink {
       if (lock === undefined || sessionLockHeld(dir, sid)) continue;
       const marker = parseMarker(readText(this.markerPath(sid)));
       if (marker?.done && marker.lock === lock) continue;
+      if (!this.wroteHere(dir, sid)) continue;
       found.push({ sessionId: sid, lock });
     }
     return found;
+  }
+
+  /** Whether session `sid`'s session file lists a sink of this store (see `findCrashed`). */
+  private wroteHere(dir: string, sid: string): boolean {
+    let sinks: unknown;
+    try {
+      sinks = (JSON.parse(readText(path.join(dir, sessionFileName(sid))) ?? "null") as { config?: { sinks?: unknown } } | null)?.config?.sinks;
+    } catch {
+      return false;
+    }
+    return Array.isArray(sinks) && (sinks.includes(this.description) || sinks.includes("PostgresSink"));
   }
 
   /** The recovery marker of session `sid` for this store and schema (`storeKey`). */

@@ -79,8 +79,11 @@ describe("a session whose process was SIGKILLed while its PostgresSink held reco
     // (verify --postgres cannot see the missing tail)
     expect((await verifyPostgres({ connectionString: PG_URL, schema, sessionId: sid })).problems).toEqual([]);
 
-    // the next process's logger: a new sessionId, the same directory and store
-    const next = await nextSession(projectPath, { connectionString: PG_URL, schema });
+    // the next process's logger: a new sessionId, the same directory and store (spelt as the
+    // child spelt it: its session file names that store)
+    store.holding = false;
+    await store.start();
+    const next = await nextSession(projectPath, { connectionString: store.url, schema });
     expect(next.errors).toEqual([]);
     expect(await expectStoreHoldsFiles(dir, schema, sid)).toBe(left.files.length);
     expect(next.stats.recoveredSessions).toBe(1);
@@ -92,7 +95,7 @@ describe("a session whose process was SIGKILLed while its PostgresSink held reco
     expect((await verifyPostgres({ connectionString: PG_URL, schema })).problems).toEqual([]);
 
     // done once: the sink after it does not read that session again
-    const third = await nextSession(projectPath, { connectionString: PG_URL, schema });
+    const third = await nextSession(projectPath, { connectionString: store.url, schema });
     expect(third.errors).toEqual([]);
     expect(third.stats.recoveredSessions).toBe(0);
     expect(third.stats.recovered).toBe(0);
@@ -102,20 +105,24 @@ describe("a session whose process was SIGKILLed while its PostgresSink held reco
 /**
  * A session of `count` records whose files the store lacks (written without a sink), ended
  * cleanly; with `crashed`, left as a SIGKILL leaves it: its lock names a process of this host
- * that has ended, its session file says "active".
+ * that has ended, its session file says "active" and lists `sinks` (default: a PostgresSink of a
+ * version that did not name its store, which any store's sink recovers).
  */
-async function sessionNotInStore(projectPath: string, count: number, crashed: boolean): Promise<string> {
+async function sessionNotInStore(projectPath: string, count: number, crashed: boolean, sinks: readonly string[] = ["PostgresSink"]): Promise<string> {
   const logger = new AuditLogger({ projectPath, durability: "sync", fullContentLogging: false });
   for (let i = 0; i < count; i++) logger.logToolUsage({ toolName: "t", operation: `op${i}` });
   await logger.finalizeSession();
   const sid = logger.sessionId;
-  if (crashed) {
-    const dir = path.join(projectPath, "audit_logs");
-    leaveDeadLock(dir, sid);
-    const file = path.join(dir, `session_${sid}.json`);
-    fs.writeFileSync(file, JSON.stringify({ ...(JSON.parse(fs.readFileSync(file, "utf8")) as object), status: "active" }));
-  }
+  if (crashed) leaveCrashed(path.join(projectPath, "audit_logs"), sid, sinks);
   return sid;
+}
+
+/** Session `sid` as a SIGKILL leaves it: a dead process's lock, its session file "active", listing `sinks`. */
+function leaveCrashed(dir: string, sid: string, sinks: readonly string[] = ["PostgresSink"]): void {
+  leaveDeadLock(dir, sid);
+  const file = path.join(dir, `session_${sid}.json`);
+  const info = JSON.parse(fs.readFileSync(file, "utf8")) as { config: object };
+  fs.writeFileSync(file, JSON.stringify({ ...info, status: "active", config: { ...info.config, sinks } }));
 }
 
 /** Session `sid`'s lock, as a process of this host that was killed leaves it. */
@@ -148,6 +155,32 @@ describe("recovering crashed sessions as a sink opens", () => {
     expect(off.stats.recovered).toBe(0);
     // the session that ended cleanly is no crash: nothing of it was read or sent
     expect(await storedOf(schema, clean)).toBe(0);
+  }, 30_000);
+
+  it("takes only a session that wrote to this store: not one with no sink, nor one whose sink wrote to another store", async () => {
+    const { schema, projectPath, dir } = await storeAndDir("whose");
+    const probe = new PostgresSink({ connectionString: PG_URL, schema });
+    const here = probe.description;
+    await probe.close();
+    expect(here).toMatch(/^PostgresSink:[0-9a-f]{10}$/);
+    const other = new PostgresSink({ connectionString: PG_URL, schema: `${schema}_other` });
+    const elsewhere = other.description;
+    await other.close();
+    expect(elsewhere).not.toBe(here);
+    const mine = await sessionNotInStore(projectPath, 4, true, [here]);
+    const noSink = await sessionNotInStore(projectPath, 4, true, []);
+    const otherStore = await sessionNotInStore(projectPath, 4, true, [elsewhere]);
+    const next = await nextSession(projectPath, { connectionString: PG_URL, schema });
+    expect(next.errors).toEqual([]);
+    expect(await expectStoreHoldsFiles(dir, schema, mine)).toBe(4);
+    expect(next.stats.recoveredSessions).toBe(1);
+    expect(await storedOf(schema, noSink)).toBe(0);
+    expect(await storedOf(schema, otherStore)).toBe(0);
+    // and a logger's session file names its PostgresSink by store
+    const own = JSON.parse(fs.readFileSync(path.join(dir, fs.readdirSync(dir).find((f) => f.startsWith("session_") && ![mine, noSink, otherStore].some((x) => f === `session_${x}.json`))!), "utf8")) as {
+      config: { sinks: string[] };
+    };
+    expect(own.config.sinks).toEqual([here]);
   }, 30_000);
 
   it("is done by one of two sinks opening at once, and a claim whose process is gone is taken over", async () => {
@@ -193,7 +226,7 @@ describe("recovering crashed sessions as a sink opens", () => {
     const resumed = new AuditLogger({ sessionId: sid, projectPath, durability: "sync", fullContentLogging: false });
     for (let i = 0; i < 3; i++) resumed.logToolUsage({ toolName: "t", operation: `again${i}` });
     await resumed.finalizeSession();
-    leaveDeadLock(dir, sid);
+    leaveCrashed(dir, sid);
     const again = await nextSession(projectPath, { connectionString: PG_URL, schema });
     await expectStoreHoldsFiles(dir, schema, sid);
     expect(again.stats.recoveredSessions).toBe(1);

@@ -1,5 +1,6 @@
 import { hkdfSync, randomBytes } from "node:crypto";
 import path from "node:path";
+import { inspect, type InspectOptions } from "node:util";
 import { AuditConfigError, AuditKeyError, type FieldIssue } from "../errors.js";
 import { toFieldIssues } from "../record/issues.js";
 import { checkRedactOptions, type RedactOptions } from "../pipeline/redact.js";
@@ -49,6 +50,18 @@ function threadIssues(durability: Durability, sinks: readonly AuditSink[], redac
  * const config = new AuditConfig({ sessionId: "support_bot", projectPath: "/srv/app", encryptSensitiveContent: true });
  * config.auditDir; // "/srv/app/audit_logs"
  */
+let keyUnusedWarned = false;
+
+/** Warns once per process that an `encryptionKey` was given with `encryptSensitiveContent` off. */
+function warnKeyUnused(): void {
+  if (keyUnusedWarned) return;
+  keyUnusedWarned = true;
+  process.emitWarning(
+    "audit-logger: encryptionKey was given but encryptSensitiveContent is false, so prompts, responses and tool data are written in plaintext. Set encryptSensitiveContent: true (as PresetConfigs.production does) to encrypt them, or leave the key out.",
+    { code: "AUDIT_WARN_KEY_UNUSED", type: "AuditLoggerWarning" },
+  );
+}
+
 export class AuditConfig {
   readonly sessionId: string;
   readonly projectPath: string;
@@ -146,6 +159,10 @@ export class AuditConfig {
     }
     this.encryptionKeyId = key?.id;
     const givenOptions = this.redact;
+    // A key given and left unused wrote a plaintext trail without a word (found by a new-user run,
+    // 2026-12-05). Not an error: the key may be there to derive an hmac redaction key, and
+    // encryption stays opt-in as documented; a warning once per process.
+    if (!this.encryptSensitiveContent && o.encryptionKey !== undefined && !(givenOptions && givenOptions.replacement === "hmac" && givenOptions.hmacKey === undefined)) warnKeyUnused();
     if (givenOptions && givenOptions.replacement === "hmac" && givenOptions.hmacKey === undefined) {
       if (!key) {
         throw new AuditConfigError([{ field: "redact.hmacKey", message: 'is required when replacement is "hmac" and there is no encryption key to derive it from' }]);
@@ -205,6 +222,15 @@ export class AuditConfig {
       checkpointEvery: { ...this.checkpointEvery },
       ...(this.onCheckpoint ? { onCheckpoint: this.onCheckpoint } : {}),
     };
+  }
+
+  /**
+   * What `console.log(config)` and `util.inspect` show: the JSON view, without secrets. Shown as
+   * it is, the redaction options printed an `hmac` replacement's key (`hmacKey: <Buffer …>`),
+   * with which the redacted values can be recovered by guessing (found by a new-user run, 2026-12-05).
+   */
+  [inspect.custom](_depth: number, options: InspectOptions): string {
+    return `AuditConfig ${inspect(this.toJSON(), { ...options, customInspect: true })}`;
   }
 
   /** A JSON view without secrets (the key id only). */

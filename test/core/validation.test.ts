@@ -151,6 +151,16 @@ describe("configuration validation", () => {
     expect(config.encryptionKeyId).toMatch(/^k[0-9a-f]{16}$/);
   });
 
+  it("an hmac redaction key is not shown by util.inspect / console.log either (found by a new-user run, 2026-12-05)", () => {
+    const hmacKey = Buffer.from("0123456789abcdef0123456789abcdef");
+    const config = new AuditConfig({ projectPath: tmpProject(), redact: { replacement: "hmac", hmacKey } });
+    const shown = inspect(config, { depth: 10 });
+    expect(shown).toMatch(/^AuditConfig \{/);
+    expect(shown).toContain("replacement: 'hmac'");
+    for (const leak of [hmacKey.toString("hex").match(/../g)!.slice(0, 8).join(" "), "hmacKey"]) expect(shown).not.toContain(leak);
+    expect(Buffer.from((config.redact && config.redact.hmacKey) || []).equals(hmacKey)).toBe(true); // (still there for the code that uses it)
+  });
+
   it("the session file written at start holds no key", async () => {
     const projectPath = tmpProject();
     const logger = new AuditLogger({ sessionId: "v_keyfile", projectPath, encryptSensitiveContent: true, encryptionKey: TEST_KEY });

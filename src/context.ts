@@ -25,7 +25,7 @@ const shared: Shared = (g[kShared] ??= { storage: new AsyncLocalStorage<AuditCon
 export const auditContext = Object.freeze({
   /** Runs `fn` in a context that inherits the current one and overrides the given fields. */
   run<R>(value: AuditContextInput, fn: () => R): R {
-    if (typeof fn !== "function") throw new AuditValidationError("auditContext.run", [{ field: "fn", message: `must be the function to run in the context (got ${typeOf(fn)})` }]);
+    if (typeof fn !== "function") throw new AuditValidationError("auditContext.run", [{ field: "fn", message: `must be the function to run in the context (got ${typeOf(fn)})` }], { outcome: "nothing was run" });
     return shared.storage.run(derive(shared.storage.getStore(), checkedValue(value)), fn);
   },
   /** The active context, or undefined outside any. */
@@ -35,7 +35,7 @@ export const auditContext = Object.freeze({
   /** Sets the user of the running context (e.g. after authentication). Returns false outside a context. */
   setUser(userId: string): boolean {
     const problem = idProblem(userId) ?? (userId === undefined ? "must be a string (got undefined)" : undefined);
-    if (problem !== undefined) throw new AuditValidationError("auditContext.setUser", [{ field: "userId", message: problem }]);
+    if (problem !== undefined) throw new AuditValidationError("auditContext.setUser", [{ field: "userId", message: problem }], { outcome: "the user was not changed" });
     const store = shared.storage.getStore();
     if (!store) return false;
     (store as { userId?: string }).userId = userId;
@@ -135,7 +135,7 @@ export function typeOf(v: unknown): string {
  */
 function checkedValue(value: AuditContextInput): AuditContextValue {
   if (typeof value !== "object" || value === null || Array.isArray(value)) {
-    throw new AuditValidationError("auditContext.run", [{ field: "value", message: `must be an object such as { userId, traceId } (got ${typeOf(value)})` }]);
+    throw new AuditValidationError("auditContext.run", [{ field: "value", message: `must be an object such as { userId, traceId } (got ${typeOf(value)})` }], { outcome: "nothing was run" });
   }
   const v = value as Record<string, unknown>;
   const issues: Array<{ field: string; message: string }> = [];
@@ -148,7 +148,7 @@ function checkedValue(value: AuditContextInput): AuditContextValue {
   // (one that is not a logger was ignored silently: records went to the default logger; found by
   // a new-user run, 2026-12-03)
   if (v.logger !== undefined && v.logger !== null && !isLoggerLike(v.logger)) issues.push({ field: "logger", message: `must be an AuditLogger (got ${typeOf(v.logger)}); leave it out to use the outer context's or the default logger` });
-  if (issues.length > 0) throw new AuditValidationError("auditContext.run", issues);
+  if (issues.length > 0) throw new AuditValidationError("auditContext.run", issues, { outcome: "nothing was run" });
   // (any member set to undefined, the logger's too, is left out: it inherits; so is a null
   // metadata, "none here", which records must not carry as `"metadata": null`)
   const keys = Object.keys(v);

@@ -42,14 +42,18 @@ export class AuditConfigError extends AuditLoggerError {
   }
 }
 
-/** Invalid input to a `log*` call: nothing was written. */
+/**
+ * Invalid input to a `log*` call: nothing was written. Another method says what did not happen
+ * instead (`outcome`: a viewer's query "nothing was read"; found by a new-user run, 2026-12-05,
+ * as a bad filter said "nothing was written").
+ */
 export class AuditValidationError extends AuditLoggerError {
   readonly issues: readonly FieldIssue[];
   readonly method: string;
-  constructor(method: string, issues: readonly FieldIssue[]) {
+  constructor(method: string, issues: readonly FieldIssue[], options: { readonly outcome?: string } = {}) {
     super(
       "AUDIT_ERR_VALIDATION",
-      `${method}() was called with invalid input; nothing was written:\n${listIssues(issues)}`,
+      `${method}() was called with invalid input; ${options.outcome ?? "nothing was written"}:\n${listIssues(issues)}`,
     );
     this.issues = issues;
     this.method = method;

@@ -107,7 +107,9 @@ export class AuditConfig {
     const parsed = auditOptionsSchema.safeParse(options ?? {});
     const givenRedact = options && typeof options === "object" && "redact" in options ? (options.redact as RedactOptions | false | undefined) : undefined;
     // an hmac redaction key may be left out: it is then derived from the encryption key (below)
-    const redactIssues = givenRedact
+    // (only options objects: anything else is the schema's to report, once)
+    const redactIssues =
+      typeof givenRedact === "object" && givenRedact !== null && !Array.isArray(givenRedact)
       ? checkRedactOptions(givenRedact.replacement === "hmac" && givenRedact.hmacKey === undefined ? { ...givenRedact, hmacKey: new Uint8Array(16) } : givenRedact)
       : [];
     if (!parsed.success || redactIssues.length > 0) {

@@ -64,7 +64,9 @@ const rotationSchema = z.strictObject({
     .optional()
     .refine((v) => v === undefined || parseSize(v) !== undefined, "must be a positive byte count or a size like '64k', '10m', '1g'"),
   frequency: z
-    .union([z.literal("hourly"), z.literal("daily"), z.number().int().min(1000, "a number of milliseconds, at least 1000")])
+    .union([z.literal("hourly"), z.literal("daily"), z.number().int().min(1000, "a number of milliseconds, at least 1000")], {
+      error: 'must be "hourly", "daily" or a number of milliseconds (at least 1000)',
+    })
     .optional(),
 });
 
@@ -76,7 +78,11 @@ export const auditOptionsSchema = z.strictObject({
   projectPath: z.string().min(1, "must be a non-empty path").optional(),
   fullContentLogging: z.boolean().optional(),
   encryptSensitiveContent: z.boolean().optional(),
-  encryptionKey: z.union([keyInput, z.array(keyInput).min(1, "give at least one key, the current one first")]).optional(),
+  encryptionKey: z
+    .union([keyInput, z.array(keyInput).min(1, "give at least one key, the current one first")], {
+      error: "must be a 32-byte key (a base64 or 64-hex-character string, or a Uint8Array), or a list of them with the current one first",
+    })
+    .optional(),
   maxLogAgeDays: z.number().int("must be a whole number of days").positive("must be at least 1").optional(),
   storeContentHashes: z.boolean().optional(),
   // written into the session file as JSON: a BigInt or a cycle passed validation and threw a bare
@@ -97,7 +103,11 @@ export const auditOptionsSchema = z.strictObject({
   maxValueChars: z.number().int().min(16).max(100_000_000).optional(),
   flushIntervalMs: z.number().int().min(1).max(60_000).optional(),
   minRetentionDays: z.number().int().min(0).optional(),
-  signingKey: z.union([z.string().min(1), z.custom<KeyObject>((v) => v instanceof KeyObject, "must be a PEM string or a crypto KeyObject")]).optional(),
+  signingKey: z
+    .union([z.string().min(1), z.custom<KeyObject>((v) => v instanceof KeyObject, "must be a PEM string or a crypto KeyObject")], {
+      error: "must be an Ed25519 private key: a PEM string or a crypto KeyObject",
+    })
+    .optional(),
   requireSigning: z.boolean().optional(),
   checkpointEvery: z
     .strictObject({
@@ -116,7 +126,7 @@ export const auditOptionsSchema = z.strictObject({
       z.literal("all"),
       z.array(z.string()),
       z.custom<RedactOptions>((v) => typeof v === "object" && v !== null && !Array.isArray(v), "must be false, true, a list of rule names, or redaction options { rules?, patterns?, paths?, replacement? }"),
-    ])
+    ], { error: 'must be false, true, "all", a list of rule names, or redaction options { rules?, patterns?, paths?, replacement? }' })
     .optional(),
   onCheckpoint: z.custom<(checkpoint: Checkpoint) => void>((v) => typeof v === "function", "must be a function").optional(),
   sinks: z

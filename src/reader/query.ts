@@ -143,7 +143,7 @@ export interface CompiledQuery {
  */
 export function compileQuery<K extends RecordType>(kind: K, filter: FilterOf[K] | undefined, method: string): CompiledQuery {
   const parsed = SCHEMAS[kind].safeParse(filter ?? {});
-  if (!parsed.success) throw new AuditValidationError(method, toFieldIssues(parsed.error));
+  if (!parsed.success) throw new AuditValidationError(method, toFieldIssues(parsed.error), { outcome: "nothing was read" });
   const f = parsed.data as Record<string, unknown> & BaseFilter;
   const checks: Array<[string, unknown]> = [];
   for (const [key, field] of Object.entries(EQUALITY[kind])) {

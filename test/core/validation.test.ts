@@ -10,6 +10,8 @@ import {
   AuditLoggerError,
   AuditSessionClosedError,
   AuditValidationError,
+  AuditViewer,
+  auditContext,
   ERROR_CODES,
   PresetConfigs,
 } from "../../src/index.js";
@@ -178,6 +180,31 @@ describe("configuration validation", () => {
     expect(new AuditConfig({ projectPath, rotation: { size: 5000 } }).rotation.sizeBytes).toBe(5000);
     expect(new AuditConfig({ projectPath, rotation: { frequency: "daily" } }).rotation.frequency).toBe("daily");
     for (const size of ["0k", "-1", "ten", 0, -5]) expect(() => new AuditConfig({ projectPath, rotation: { size } })).toThrow(AuditConfigError);
+  });
+});
+
+describe("messages that say what to give (found by a new-user run, 2026-12-05)", () => {
+  const issuesOf = (o: Record<string, unknown>) => {
+    try {
+      new AuditConfig({ projectPath: tmpProject(), ...o });
+    } catch (err) {
+      expect(err).toBeInstanceOf(AuditConfigError);
+      return (err as AuditConfigError).issues;
+    }
+    throw new Error("accepted");
+  };
+
+  it("a bad choice names the choices, once, not zod's 'Invalid input'", () => {
+    expect(issuesOf({ rotation: { frequency: "weekly" } })).toEqual([{ field: "rotation.frequency", message: 'must be "hourly", "daily" or a number of milliseconds (at least 1000)' }]);
+    expect(issuesOf({ encryptionKey: 5 })).toEqual([{ field: "encryptionKey", message: expect.stringContaining("must be a 32-byte key") }]);
+    expect(issuesOf({ signingKey: 5 })).toEqual([{ field: "signingKey", message: "must be an Ed25519 private key: a PEM string or a crypto KeyObject" }]);
+    expect(issuesOf({ redact: 5 })).toEqual([{ field: "redact", message: expect.stringContaining('must be false, true, "all", a list of rule names') }]);
+  });
+
+  it("a viewer query with a bad filter says nothing was read, not written; a bad context says nothing was run", async () => {
+    const viewer = new AuditViewer({ auditPath: tmpProject() });
+    await expect(viewer.getChatInteractions({ limit: -1 } as never)).rejects.toThrow(/getChatInteractions\(\) was called with invalid input; nothing was read:/);
+    expect(() => auditContext.run("x" as never, () => 1)).toThrow(/auditContext\.run\(\) was called with invalid input; nothing was run:/);
   });
 });
 

@@ -3,7 +3,7 @@ export { AuditConfig, PresetConfigs, type Preset, type AuditOptions } from "./co
 export { auditContext, setDefaultAuditLogger, getDefaultAuditLogger } from "./context.js";
 export { verifyAuditLog, type VerifyOptions } from "./reader/verify.js";
 export { computeRecordHash, GENESIS_HASH } from "./pipeline/chain.js";
-export { cleanupSessions, type CleanupOptions, type CleanupResult, type CleanupEntry } from "./retention.js";
+export { cleanupSessions, type CleanupOptions, type CleanupResult, type CleanupEntry, type LoggerCleanupOptions } from "./retention.js";
 export * from "./errors.js";
 export * from "./types.js";
 export { resolveAuditLogger, safeRecord, secondsSince } from "./instrument.js";

@@ -29,7 +29,7 @@ import { isPlainJson, mergeMembers, toJsonData, toJsonSafe, truncateString, type
 import { JsonText } from "./record/json-text.js";
 import { isoTime } from "./record/time.js";
 import { SessionStats } from "./record/stats.js";
-import { cleanupSessions, type CleanupOptions, type CleanupResult, type PruneEvent } from "./retention.js";
+import { checkLoggerCleanupOptions, cleanupSessions, type CleanupResult, type LoggerCleanupOptions, type PruneEvent } from "./retention.js";
 import { prepareContent, writeContent, writeContentSync, type ContentManifest, type PreparedContent } from "./sink/content.js";
 import { postQueuedContent } from "./sink/content-thread.js";
 
@@ -918,21 +918,26 @@ export class AuditLogger extends EventEmitter<AuditLoggerEvents> implements Exit
 
   /**
    * Removes sessions (never this one) whose last record is older than `maxLogAgeDays`.
-   * With `{ dryRun: true }` only lists what would go.
+   * With `{ dryRun: true }` only lists what would go. Options other than `maxLogAgeDays`,
+   * `dryRun` and `now`, or bad values, reject with an AuditConfigError naming each field, and
+   * nothing is removed.
+   *
+   * @example
+   * const { removed } = await logger.cleanup({ maxLogAgeDays: 30, dryRun: true });
    */
-  async cleanup(options: Pick<CleanupOptions, "maxLogAgeDays" | "dryRun" | "now"> | Partial<CleanupOptions> = {}): Promise<CleanupResult> {
+  async cleanup(options: LoggerCleanupOptions = {}): Promise<CleanupResult> {
     this.assertOpen("cleanup");
+    // (checked here, in the app's thread: the worker was sent only the names it knew, so a
+    // misspelt one was dropped before it could be refused)
+    const o = checkLoggerCleanupOptions(options);
     if (this.remote) {
       this.sendQueued();
-      // what runCleanup() reads of the options (the rest, such as callbacks, it ignores here too)
-      const { maxLogAgeDays, dryRun, now } = options;
-      const sent = { ...(maxLogAgeDays !== undefined ? { maxLogAgeDays } : {}), ...(dryRun !== undefined ? { dryRun } : {}), ...(now !== undefined ? { now } : {}) };
-      return (await this.remote.call("cleanup", [sent])) as CleanupResult;
+      return (await this.remote.call("cleanup", [o])) as CleanupResult;
     }
-    return this.runCleanup(options);
+    return this.runCleanup(o);
   }
 
-  private runCleanup(options: Partial<CleanupOptions>): CleanupResult {
+  private runCleanup(options: LoggerCleanupOptions): CleanupResult {
     return cleanupSessions(this.auditDir, {
       maxLogAgeDays: options.maxLogAgeDays ?? this.config.maxLogAgeDays,
       minRetentionDays: this.config.minRetentionDays,

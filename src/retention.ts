@@ -1,6 +1,9 @@
 import fs from "node:fs";
 import path from "node:path";
-import { SESSION_ID_PATTERN } from "./config/schema.js";
+import { z } from "zod";
+import { maxLogAgeDaysSchema, SESSION_ID_PATTERN } from "./config/schema.js";
+import { AuditConfigError } from "./errors.js";
+import { toFieldIssues } from "./record/issues.js";
 import { ID_PATTERN } from "./record/id.js";
 import { CONTENT_DIR, listKindFiles, listSessionIds, safeJoin, sessionFileName } from "./sink/files.js";
 import { peekTail } from "./sink/recover.js";
@@ -14,6 +17,60 @@ import { auditEventsOf } from "./sink/audit-events.js";
 import { furthestPrunes, readPruneRecords, type PruneEvent, type PrunePolicy } from "./sink/prunes.js";
 import { readLinesSync } from "./reader/lines-sync.js";
 import { splitSealedLine } from "./pipeline/chain.js";
+
+/**
+ * What `logger.cleanup()` takes; everything else about a cleanup (the active session, the
+ * `minRetentionDays` floor, the chained records) is the logger's own.
+ *
+ * @example
+ * await logger.cleanup({ maxLogAgeDays: 30, dryRun: true });
+ */
+export interface LoggerCleanupOptions {
+  /** retention in days for this call, a whole number of at least 1; default the logger's `maxLogAgeDays` */
+  readonly maxLogAgeDays?: number;
+  /** list what would go, remove nothing */
+  readonly dryRun?: boolean;
+  /** the time to measure age from (ms since epoch); defaults to now (`minRetentionDays` is measured on the real clock whatever it says) */
+  readonly now?: number;
+}
+
+const NOW_MESSAGE = "must be a time in ms since the epoch, such as Date.now() + 7 * 86_400_000";
+const callShape = {
+  maxLogAgeDays: maxLogAgeDaysSchema.optional(),
+  dryRun: z.boolean().optional(),
+  now: z
+    .number(NOW_MESSAGE)
+    // (a JavaScript Date's range)
+    .min(-8.64e15, NOW_MESSAGE)
+    .max(8.64e15, NOW_MESSAGE)
+    .optional(),
+};
+const fn = z.custom<(...args: never[]) => unknown>((v) => typeof v === "function", "must be a function");
+const loggerCleanupSchema = z.strictObject(callShape);
+const cleanupSchema = z.strictObject({
+  ...callShape,
+  maxLogAgeDays: maxLogAgeDaysSchema,
+  minRetentionDays: z.number().int().min(0).optional(),
+  activeSessionId: z.string().optional(),
+  retentionFor: fn.optional(),
+  record: fn.optional(),
+  onRemoveError: fn.optional(),
+});
+
+/**
+ * `logger.cleanup()`'s options, checked: anything else (a misspelt `dryrun` was ignored and the
+ * cleanup removed for real; NaN, 0 or a negative age removed every session; found by review,
+ * 2026-12-05) is an AuditConfigError naming each bad field, before anything is removed.
+ */
+export function checkLoggerCleanupOptions(options: unknown): LoggerCleanupOptions {
+  return parseOrThrow(loggerCleanupSchema, options, "cleanup");
+}
+
+function parseOrThrow<S extends z.ZodType>(schema: S, input: unknown, method: string): z.output<S> {
+  const r = schema.safeParse(input ?? {});
+  if (!r.success) throw new AuditConfigError(toFieldIssues(r.error, method));
+  return r.data;
+}
 
 export interface CleanupOptions {
   readonly maxLogAgeDays: number;
@@ -107,7 +164,9 @@ function sessionFiles(auditDir: string, sessionId: string): string[] {
  * a live one, or one under a legal hold), and — when `record` is given — the active session's
  * rotated segments that old, oldest first. Only whole files go: records are never cut out.
  */
-export function cleanupSessions(auditDir: string, o: CleanupOptions): CleanupResult {
+export function cleanupSessions(auditDir: string, options: CleanupOptions): CleanupResult {
+  // (checked as logger.cleanup()'s are: this is public too)
+  const o = parseOrThrow(cleanupSchema, options, "cleanupSessions") as CleanupOptions;
   const now = o.now ?? Date.now();
   const minDays = o.minRetentionDays ?? 0;
   const days = Math.max(o.maxLogAgeDays, minDays);

@@ -16,6 +16,16 @@ export const sessionIdSchema = z
   // hold released every directory-wide hold; found by review, 2026-12-04)
   .refine((s) => s !== "all" && s !== "session", "must not be 'all' or 'session': those name legal hold scopes (every session, this session)");
 
+/**
+ * A retention in days: the config's `maxLogAgeDays`, and `cleanup({ maxLogAgeDays })`, which took
+ * anything (NaN, from `Number()` of an unset environment variable, removed every session; found by
+ * review, 2026-12-05). `audit-logger cleanup --max-age-days` takes the same: a whole number, at least 1.
+ */
+export const maxLogAgeDaysSchema = z
+  .number({ error: (iss) => `must be a whole number of days, at least 1 (got ${Number.isNaN(iss.input) ? "NaN: Number() of a missing or non-numeric value?" : typeof iss.input === "number" ? String(iss.input) : typeof iss.input})` })
+  .int("must be a whole number of days")
+  .positive("must be at least 1");
+
 /** The first member of `v` that JSON cannot carry as it is (a BigInt, a function, a symbol, a cycle, a non-finite number), with its path. */
 function notJson(v: unknown, at: Array<string | number>, seen: Set<object> = new Set()): { path: Array<string | number>; what: string } | undefined {
   if (v === null || typeof v === "string" || typeof v === "boolean") return undefined;
@@ -83,7 +93,7 @@ export const auditOptionsSchema = z.strictObject({
       error: "must be a 32-byte key (a base64 or 64-hex-character string, or a Uint8Array), or a list of them with the current one first",
     })
     .optional(),
-  maxLogAgeDays: z.number().int("must be a whole number of days").positive("must be at least 1").optional(),
+  maxLogAgeDays: maxLogAgeDaysSchema.optional(),
   storeContentHashes: z.boolean().optional(),
   // written into the session file as JSON: a BigInt or a cycle passed validation and threw a bare
   // TypeError from the constructor, and a function was dropped (found by review, 2026-12-04)

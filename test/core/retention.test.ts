@@ -2,7 +2,7 @@ import { generateKeyPairSync } from "node:crypto";
 import fs from "node:fs";
 import path from "node:path";
 import { afterEach, describe, expect, it, vi } from "vitest";
-import { AuditLogger, KIND_FILE_STEM, PresetConfigs, verifyAuditLog } from "../../src/index.js";
+import { AuditConfigError, AuditLogger, cleanupSessions, KIND_FILE_STEM, PresetConfigs, verifyAuditLog } from "../../src/index.js";
 import { cleanupTmp, TEST_KEY, tmpProject, walk } from "../helpers/index.js";
 import { auditDirOf, readKind, snapshot } from "../helpers/core.js";
 
@@ -235,5 +235,74 @@ describe("a legal hold placed while cleanup runs", () => {
     expect(r.removed.map((x) => x.sessionId)).toEqual(["a_old"]);
     expect(r.skippedHeld).toEqual(["b_old"]);
     expect(fs.existsSync(path.join(dir, "session_b_old.json"))).toBe(true);
+  });
+});
+
+// Found by a new user's review, 2026-12-05: cleanup() took its options unchecked. NaN (Number() of
+// an unset environment variable) removed every session, as did 0 or a negative age; a misspelt
+// `dryrun` was ignored and the cleanup removed for real; `now: "tomorrow"` and the internal
+// members its type offered (`record`, `retentionFor`, `minRetentionDays`, `activeSessionId`) were
+// taken and silently ignored. Now each is an AuditConfigError naming the field, and nothing goes.
+describe("cleanup() options are checked before anything is removed", () => {
+  type Untyped = (options: unknown) => Promise<unknown>;
+  const cases: Array<[string, Record<string, unknown>, string[]]> = [
+    ["NaN (an unset environment variable)", { maxLogAgeDays: Number(process.env.AUDIT_TEST_UNSET_RETENTION) }, ["cleanup.maxLogAgeDays"]],
+    ["0 days", { maxLogAgeDays: 0 }, ["cleanup.maxLogAgeDays"]],
+    ["a negative age", { maxLogAgeDays: -1 }, ["cleanup.maxLogAgeDays"]],
+    ["a fraction of a day", { maxLogAgeDays: 1.5 }, ["cleanup.maxLogAgeDays"]],
+    ["Infinity", { maxLogAgeDays: Infinity }, ["cleanup.maxLogAgeDays"]],
+    ["a misspelt dryRun", { dryrun: true, now: Date.now() + 100 * DAY }, ["cleanup.dryrun"]],
+    ["a dryRun that is not a boolean", { dryRun: "yes", now: Date.now() + 100 * DAY }, ["cleanup.dryRun"]],
+    ["a `now` that is not a time", { now: "tomorrow" }, ["cleanup.now"]],
+    ["a `now` that is NaN", { now: Number.NaN }, ["cleanup.now"]],
+    [
+      "the internal members (and every bad field at once)",
+      { maxLogAgeDays: Number.NaN, record: () => undefined, retentionFor: () => 1, minRetentionDays: 0, activeSessionId: "x" },
+      ["cleanup.maxLogAgeDays", "cleanup.record", "cleanup.retentionFor", "cleanup.minRetentionDays", "cleanup.activeSessionId"],
+    ],
+  ];
+  for (const thread of [false, true]) {
+    it(`rejects with AUDIT_ERR_CONFIG naming each field, and removes nothing (thread: ${thread})`, async () => {
+      const projectPath = tmpProject();
+      await oldSession(projectPath, "opts_old", 100);
+      await oldSession(projectPath, "opts_young", 1);
+      const logger = new AuditLogger({ sessionId: "opts_active", projectPath, maxLogAgeDays: 30, thread });
+      const before = [...snapshot(projectPath).keys()].filter((f) => !f.includes("opts_active"));
+      for (const [what, options, fields] of cases) {
+        const err = await (logger.cleanup as Untyped).call(logger, options).then(
+          () => undefined,
+          (e: unknown) => e,
+        );
+        expect(err, what).toBeInstanceOf(AuditConfigError);
+        expect((err as AuditConfigError).code, what).toBe("AUDIT_ERR_CONFIG");
+        expect((err as AuditConfigError).issues.map((i) => i.field), what).toEqual(fields);
+        expect([...snapshot(projectPath).keys()].filter((f) => !f.includes("opts_active")), what).toEqual(before);
+      }
+      // (the message says what to give)
+      const nan = (await (logger.cleanup as Untyped).call(logger, { maxLogAgeDays: Number.NaN }).catch((e: unknown) => e)) as AuditConfigError;
+      expect(nan.message).toMatch(/cleanup\.maxLogAgeDays: must be a whole number of days, at least 1 \(got NaN/);
+      // valid options still work
+      expect((await logger.cleanup({ maxLogAgeDays: 30, dryRun: true })).removed.map((r) => r.sessionId)).toEqual(["opts_old"]);
+      await logger.finalizeSession();
+    });
+  }
+
+  it("the public type offers only maxLogAgeDays, dryRun and now", async () => {
+    const logger = new AuditLogger({ sessionId: "opts_types", projectPath: tmpProject() });
+    // @ts-expect-error an internal member is no option of cleanup()
+    await expect(logger.cleanup({ record: () => undefined })).rejects.toThrow(AuditConfigError);
+    // @ts-expect-error a misspelt option is no option of cleanup()
+    await expect(logger.cleanup({ dryrun: true })).rejects.toThrow(AuditConfigError);
+    await logger.finalizeSession();
+  });
+
+  it("cleanupSessions() checks its options too", async () => {
+    const projectPath = tmpProject();
+    await oldSession(projectPath, "cs_old", 100);
+    const dir = auditDirOf(projectPath);
+    expect(() => cleanupSessions(dir, { maxLogAgeDays: Number.NaN })).toThrow(expect.objectContaining({ code: "AUDIT_ERR_CONFIG", issues: [expect.objectContaining({ field: "cleanupSessions.maxLogAgeDays" })] }));
+    expect(() => cleanupSessions(dir, { maxLogAgeDays: 30, dryrun: true } as never)).toThrow(expect.objectContaining({ issues: [expect.objectContaining({ field: "cleanupSessions.dryrun" })] }));
+    expect(fs.existsSync(path.join(dir, "session_cs_old.json"))).toBe(true);
+    expect(cleanupSessions(dir, { maxLogAgeDays: 30, dryRun: true }).removed.map((r) => r.sessionId)).toEqual(["cs_old"]);
   });
 });

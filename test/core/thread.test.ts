@@ -317,10 +317,12 @@ describe("thread: true", () => {
     expect(records(l).chat_interaction!.map((r) => r.id)).toEqual(["dup_1"]);
   });
 
-  it("cleanup() with options the worker does not take (callbacks) still answers", async () => {
+  // (until 2026-12-05 such options were dropped before the worker and the call answered as if
+  // they were not there; they are refused now, in the app's thread, as without the thread)
+  it("cleanup() with options it does not take (callbacks) rejects with AUDIT_ERR_CONFIG naming them; valid ones answer", async () => {
     const l = logger({ sessionId: "cleanup_opts", projectPath: tmpProject(), thread: true });
-    const result = await l.cleanup({ dryRun: true, maxLogAgeDays: 30, record: () => undefined } as Parameters<AuditLogger["cleanup"]>[0]);
-    expect(result).toMatchObject({ dryRun: true });
+    await expect(l.cleanup({ dryRun: true, maxLogAgeDays: 30, record: () => undefined } as Parameters<AuditLogger["cleanup"]>[0])).rejects.toMatchObject({ code: "AUDIT_ERR_CONFIG", issues: [expect.objectContaining({ field: "cleanup.record" })] });
+    expect(await l.cleanup({ dryRun: true, maxLogAgeDays: 30 })).toMatchObject({ dryRun: true });
   });
 
   it("a worker that is gone: blocking calls and flush() fail at once with AUDIT_ERR_IO, records logged after are reported lost", async () => {

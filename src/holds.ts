@@ -1,7 +1,7 @@
 import fs from "node:fs";
 import { readRegularFileSync } from "./regular-file.js";
 import path from "node:path";
-import { AuditFormatError, AuditIOError } from "./errors.js";
+import { AuditFormatError, AuditIOError, AuditValidationError } from "./errors.js";
 import { newId } from "./record/id.js";
 import { takeDirLock } from "./sink/dir-lock.js";
 
@@ -83,15 +83,39 @@ export function addHold(auditDir: string, scope: string, reason: string, placedB
   return hold;
 }
 
-/** Removes every hold with this scope; returns those removed. `record` as for addHold. */
-export function removeHolds(auditDir: string, scope: string, record?: (gone: readonly LegalHold[]) => void): LegalHold[] {
+/**
+ * Removes the holds `pick` chooses among those in force (chosen under the lock, so from what is
+ * in force then; a `pick` that throws changes nothing); returns them. `record` as for addHold.
+ */
+export function removeHolds(auditDir: string, pick: (inForce: readonly LegalHold[]) => readonly LegalHold[], record?: (gone: readonly LegalHold[]) => void): LegalHold[] {
   return underLock(auditDir, () => {
     const all = readHolds(auditDir);
-    const gone = all.filter((h) => h.scope === scope);
-    writeHolds(auditDir, all.filter((h) => h.scope !== scope));
+    const gone = pick(all);
+    writeHolds(auditDir, all.filter((h) => !gone.includes(h)));
     record?.(gone);
-    return gone;
+    return [...gone];
   });
+}
+
+/**
+ * The holds a release names: the hold whose id is `target` (the id placeLegalHold returned; hold
+ * ids are ULIDs, never a scope in practice, and an id in force wins), else the hold of the scope
+ * `target`, which must be its only one. Several holds in force on that scope are refused, naming
+ * each by id and reason, and nothing is released: releasing a scope released every hold on it,
+ * so closing one case silently lifted another's hold on the same session, and the release by the
+ * id placeLegalHold returned released nothing (found by review, 2026-12-05).
+ */
+export function holdsToRelease(inForce: readonly LegalHold[], target: string): LegalHold[] {
+  const byId = inForce.filter((h) => h.id === target);
+  if (byId.length > 0) return byId;
+  const ofScope = inForce.filter((h) => h.scope === target);
+  if (ofScope.length > 1) {
+    const list = ofScope.map((h) => `${h.id} (${JSON.stringify(h.reason)})`).join(", ");
+    throw new AuditValidationError("releaseLegalHold", [
+      { field: "scope", message: `${ofScope.length} holds are in force on ${JSON.stringify(target)}: ${list}; release the one you mean by its id, releaseLegalHold(holdId, reason), each in turn to release them all` },
+    ]);
+  }
+  return ofScope;
 }
 
 export function isHeld(holds: readonly LegalHold[], sessionId: string): boolean {

@@ -37,7 +37,7 @@ type ContentManifestBase = Omit<ContentManifest, "files">;
 import { registerForExit, unregisterForExit, type ExitFlushable } from "./sink/exit.js";
 import { CONTENT_DIR, contentFileNames, sessionFileName } from "./sink/files.js";
 import { SessionLock } from "./sink/lock.js";
-import { addHold, removeHolds } from "./holds.js";
+import { addHold, holdsToRelease, removeHolds } from "./holds.js";
 import { SESSION_ID_PATTERN } from "./config/schema.js";
 import { KindWriter } from "./sink/writer.js";
 import { SubjectKeys, shredSubjectKeys } from "./pipeline/keyring.js";
@@ -992,7 +992,8 @@ export class AuditLogger extends EventEmitter<AuditLoggerEvents> implements Exit
   /**
    * Places a legal hold: nothing in its scope is removed by cleanup until it is released.
    * `placeLegalHold(reason)` holds this session; `placeLegalHold(scope, reason)` takes `"all"`,
-   * `"session"` (this one) or a sessionId. Leaves a chained `audit_event` record; returns the hold's id.
+   * `"session"` (this one) or a sessionId. Leaves a chained `audit_event` record; returns the hold's
+   * id, which `releaseLegalHold(holdId, reason)` takes to release this hold only.
    *
    * @example
    * logger.placeLegalHold("all", "litigation 2024-117");
@@ -1012,15 +1013,36 @@ export class AuditLogger extends EventEmitter<AuditLoggerEvents> implements Exit
     return hold.id;
   }
 
-  /** Releases the holds of a scope (same arguments as `placeLegalHold`); leaves a chained record. Returns how many were released. */
-  releaseLegalHold(scopeOrReason: string, reason?: string): number {
+  /**
+   * Releases one legal hold and leaves a chained `audit_event` record naming the hold ids
+   * released. `releaseLegalHold(holdId, reason)` releases the hold with the id `placeLegalHold`
+   * returned, and only it. `releaseLegalHold(scope, reason)` (`"all"`, `"session"` or a sessionId;
+   * `releaseLegalHold(reason)` for this session) releases the scope's hold when it has one; when
+   * several are in force on it, it throws an AuditValidationError naming each (id and reason) and
+   * releases nothing. Returns how many were released (0: none in force there).
+   *
+   * @example
+   * const holdId = logger.placeLegalHold("customer_chat_0412", "litigation A");
+   * logger.releaseLegalHold(holdId, "litigation A settled");
+   */
+  releaseLegalHold(holdIdOrScopeOrReason: string, reason?: string): number {
     this.assertOpen("releaseLegalHold");
-    const { scope, why } = this.holdArgs("releaseLegalHold", scopeOrReason, reason);
-    if (this.remote) return this.callWorker("releaseLegalHold", reason === undefined ? [scopeOrReason] : [scopeOrReason, reason]) as number;
-    const gone = removeHolds(this.auditDir, scope, (g) => {
-      this.logAuditEvent("legal_hold_released", why, { scope, holdIds: g.map((h) => h.id) });
-      this.writeCheckpoint("legal_hold"); // (see placeLegalHold)
-    });
+    const { scope, why } = this.holdArgs("releaseLegalHold", holdIdOrScopeOrReason, reason);
+    if (this.remote) return this.callWorker("releaseLegalHold", reason === undefined ? [holdIdOrScopeOrReason] : [holdIdOrScopeOrReason, reason]) as number;
+    const gone = removeHolds(
+      this.auditDir,
+      (inForce) => {
+        // (one argument is a reason: a hold's id there would release this session's hold instead)
+        if (reason === undefined && inForce.some((h) => h.id === holdIdOrScopeOrReason)) {
+          throw new AuditValidationError("releaseLegalHold", [{ field: "reason", message: `${JSON.stringify(holdIdOrScopeOrReason)} is the id of a hold in force: say why, releaseLegalHold(holdId, reason)` }]);
+        }
+        return holdsToRelease(inForce, scope);
+      },
+      (g) => {
+        this.logAuditEvent("legal_hold_released", why, { scope: g[0]?.scope ?? scope, holdIds: g.map((h) => h.id) });
+        this.writeCheckpoint("legal_hold"); // (see placeLegalHold)
+      },
+    );
     return gone.length;
   }
 
@@ -1031,7 +1053,7 @@ export class AuditLogger extends EventEmitter<AuditLoggerEvents> implements Exit
    */
   private holdArgs(method: "placeLegalHold" | "releaseLegalHold", a: unknown, b: unknown): { scope: string; why: string } {
     const issues: Array<{ field: string; message: string }> = [];
-    const usage = `${method}(reason) or ${method}(scope, reason), the scope "all", "session" or a sessionId`;
+    const usage = method === "releaseLegalHold" ? `releaseLegalHold(holdId, reason), or releaseLegalHold(reason) or releaseLegalHold(scope, reason), the scope "all", "session" or a sessionId` : `${method}(reason) or ${method}(scope, reason), the scope "all", "session" or a sessionId`;
     if (b === undefined) {
       if (typeof a !== "string") issues.push({ field: "reason", message: `must be a string (got ${typeOf(a)}): ${usage}` });
     } else {
@@ -1043,7 +1065,7 @@ export class AuditLogger extends EventEmitter<AuditLoggerEvents> implements Exit
     const scope = b === undefined || a === "session" ? this.sessionId : a;
     const why = b ?? a;
     if (scope !== "all" && !SESSION_ID_PATTERN.test(scope)) {
-      throw new AuditValidationError(method, [{ field: "scope", message: 'must be "all", "session" or a sessionId' }]);
+      throw new AuditValidationError(method, [{ field: "scope", message: `must be "all", "session" or a sessionId${method === "releaseLegalHold" ? ", or the id of a hold" : ""}` }]);
     }
     if (!why.trim()) throw new AuditValidationError(method, [{ field: "reason", message: "must say why (a non-empty string)" }]);
     return { scope, why };

@@ -115,6 +115,34 @@ export interface CleanupResult {
   readonly skippedHeld: readonly string[];
 }
 
+/** A session's retention as its configuration set it. */
+export interface SessionRetention {
+  /** undefined when the session file does not say */
+  readonly maxLogAgeDays: number | undefined;
+  /** 0 when the session file does not say */
+  readonly minRetentionDays: number;
+}
+
+/**
+ * The retention a session was configured with, as its session file records it; undefined when
+ * that file is missing or not JSON (its retention is unknown: `audit-logger cleanup` keeps such a
+ * session unless --max-age-days decides; it was taken as 90 days with no floor, so a compliance
+ * session whose file was lost could go years early; found by review, 2026-12-04).
+ */
+export function sessionRetention(auditDir: string, sessionId: string): SessionRetention | undefined {
+  try {
+    const body = JSON.parse(fs.readFileSync(path.join(auditDir, sessionFileName(sessionId)), "utf8")) as { config?: { maxLogAgeDays?: unknown; minRetentionDays?: unknown } };
+    const max = body.config?.maxLogAgeDays;
+    const min = body.config?.minRetentionDays;
+    return {
+      maxLogAgeDays: typeof max === "number" && max > 0 ? max : undefined,
+      minRetentionDays: typeof min === "number" && min > 0 ? min : 0,
+    };
+  } catch {
+    return undefined;
+  }
+}
+
 /** The time of a session's newest record, else its newest file's mtime. */
 export function lastActivity(auditDir: string, sessionId: string): number {
   let last = 0;
@@ -172,7 +200,8 @@ export function cleanupSessions(auditDir: string, options: CleanupOptions): Clea
   const days = Math.max(o.maxLogAgeDays, minDays);
   // The minRetentionDays floor is measured on the real clock: `now` (a time to measure age from)
   // moved into the future went under it (found by review, 2026-12-04).
-  const floor = Date.now() - minDays * 86_400_000;
+  const realNow = Date.now();
+  const floor = realNow - minDays * 86_400_000;
   const cutoff = now - days * 86_400_000;
   const policy: PrunePolicy = { maxLogAgeDays: o.maxLogAgeDays, minRetentionDays: o.minRetentionDays ?? 0 };
   const holds = readHolds(auditDir);
@@ -190,8 +219,13 @@ export function cleanupSessions(auditDir: string, options: CleanupOptions): Clea
     }
     const last = lastActivity(auditDir, sessionId);
     if (last === 0) continue;
-    const ownDays = Math.max(o.retentionFor?.(sessionId) ?? o.maxLogAgeDays, minDays);
-    if (last >= now - ownDays * 86_400_000 || last >= floor) {
+    // Each session's own minRetentionDays floor (its session file's), whoever cleans up: a
+    // logger's cleanup (autoCleanup: the development preset) applied only its own, so it removed a
+    // compliance session (2555 days) after 30; `audit-logger cleanup` did not (found by review,
+    // 2026-12-05). On the real clock, as the caller's floor.
+    const floorDays = Math.max(minDays, sessionRetention(auditDir, sessionId)?.minRetentionDays ?? 0);
+    const ownDays = Math.max(o.retentionFor?.(sessionId) ?? o.maxLogAgeDays, floorDays);
+    if (last >= now - ownDays * 86_400_000 || last >= realNow - floorDays * 86_400_000) {
       if (last < cutoff) keptByRetention.push({ sessionId, lastActivity: new Date(last).toISOString(), retentionDays: ownDays });
       continue;
     }
@@ -212,8 +246,9 @@ export function cleanupSessions(auditDir: string, options: CleanupOptions): Clea
       const gone = underLock(auditDir, () => {
         if (isHeld(readHolds(auditDir), sessionId)) return false;
         const shreddedKeyIds = shreddedKeyIdsOf(auditDir, sessionId);
-        // (the session's own retention, when the caller knows it: `audit-logger cleanup` does)
-        const own: PrunePolicy = o.retentionFor ? { ...policy, maxLogAgeDays: ownDays } : policy;
+        // (the session's own retention, when the caller knows it: `audit-logger cleanup` does;
+        // and always its own floor, which the verifier checks the removal against)
+        const own: PrunePolicy = { maxLogAgeDays: o.retentionFor ? ownDays : policy.maxLogAgeDays, minRetentionDays: floorDays };
         o.record?.({ scope: "session", sessionId, lastActivity: lastIso, files, policy: own, ...(shreddedKeyIds.length > 0 ? { shreddedKeyIds } : {}) });
         for (const f of files) removeFile(auditDir, f, o);
         return true;

@@ -1,9 +1,7 @@
 /** `audit-logger cleanup <dir>`: removes whole sessions older than their retention period. */
-import fs from "node:fs";
 import path from "node:path";
 import { AuditLogger } from "../logger.js";
-import { cleanupSessions, type CleanupEntry } from "../retention.js";
-import { sessionFileName } from "../sink/files.js";
+import { cleanupSessions, sessionRetention, type CleanupEntry } from "../retention.js";
 import { EXIT_FAIL, EXIT_OK, intOption, parseCommand, resolveAuditDir, singleDir, UsageError } from "./args.js";
 import type { Command } from "./io.js";
 
@@ -31,31 +29,6 @@ A session whose configuration sets minRetentionDays (the compliance preset: 2555
 least that long, whatever --max-age-days says.
 
 Exit codes: 0 done, 1 a file could not be removed, 2 bad usage.`;
-
-interface Retention {
-  readonly maxLogAgeDays: number | undefined;
-  readonly minRetentionDays: number;
-}
-
-/**
- * The retention a session was configured with, as its session file records it; undefined when
- * that file is missing or not JSON (its retention is unknown: such a session is kept unless
- * --max-age-days decides; it was taken as 90 days with no floor, so a compliance session whose
- * file was lost could go years early; found by review, 2026-12-04).
- */
-function sessionRetention(dir: string, sessionId: string): Retention | undefined {
-  try {
-    const body = JSON.parse(fs.readFileSync(path.join(dir, sessionFileName(sessionId)), "utf8")) as { config?: { maxLogAgeDays?: unknown; minRetentionDays?: unknown } };
-    const max = body.config?.maxLogAgeDays;
-    const min = body.config?.minRetentionDays;
-    return {
-      maxLogAgeDays: typeof max === "number" && max > 0 ? max : undefined,
-      minRetentionDays: typeof min === "number" && min > 0 ? min : 0,
-    };
-  } catch {
-    return undefined;
-  }
-}
 
 interface Kept {
   readonly sessionId: string;
@@ -94,7 +67,8 @@ export const cleanupCommand: Command = {
         unknown.add(id);
         return Number.POSITIVE_INFINITY;
       }
-      return Math.max(flagDays ?? r?.maxLogAgeDays ?? DEFAULT_MAX_AGE_DAYS, r?.minRetentionDays ?? 0);
+      // (cleanupSessions keeps it at least its own minRetentionDays, as for a logger's cleanup)
+      return flagDays ?? r?.maxLogAgeDays ?? DEFAULT_MAX_AGE_DAYS;
     };
     // (the maintenance session, where removals are recorded, is never a candidate)
     const candidates = cleanupSessions(dir, { maxLogAgeDays: flagDays ?? DEFAULT_MAX_AGE_DAYS, retentionFor, dryRun: true, now, activeSessionId: MAINTENANCE_SESSION });

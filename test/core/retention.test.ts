@@ -2,8 +2,8 @@ import { generateKeyPairSync } from "node:crypto";
 import fs from "node:fs";
 import path from "node:path";
 import { afterEach, describe, expect, it, vi } from "vitest";
-import { AuditConfigError, AuditLogger, cleanupSessions, KIND_FILE_STEM, PresetConfigs, verifyAuditLog } from "../../src/index.js";
-import { cleanupTmp, TEST_KEY, tmpProject, walk } from "../helpers/index.js";
+import { AuditConfig, AuditConfigError, AuditLogger, cleanupSessions, KIND_FILE_STEM, PresetConfigs, verifyAuditLog } from "../../src/index.js";
+import { cleanupTmp, readJsonl, TEST_KEY, tmpProject, walk } from "../helpers/index.js";
 import { auditDirOf, readKind, snapshot } from "../helpers/core.js";
 
 afterEach(() => {
@@ -14,11 +14,11 @@ afterEach(() => {
 const DAY = 86_400_000;
 
 /** Writes a finalized session whose records carry timestamps `daysAgo` days in the past (the clock is set back, the logger is real). */
-async function oldSession(projectPath: string, sessionId: string, daysAgo: number, opts: { rotate?: boolean } = {}): Promise<string[]> {
+async function oldSession(projectPath: string, sessionId: string, daysAgo: number, opts: { rotate?: boolean; config?: (sessionId: string, projectPath: string) => AuditConfig } = {}): Promise<string[]> {
   vi.useFakeTimers({ toFake: ["Date"] });
   vi.setSystemTime(Date.now() - daysAgo * DAY);
   try {
-    const logger = new AuditLogger({ sessionId, projectPath, ...(opts.rotate ? { rotation: { size: 1000 } } : {}) });
+    const logger = new AuditLogger(opts.config ? opts.config(sessionId, projectPath) : { sessionId, projectPath, ...(opts.rotate ? { rotation: { size: 1000 } } : {}) });
     const ids: string[] = [];
     for (let i = 0; i < (opts.rotate ? 20 : 2); i++) ids.push(logger.logChatInteraction({ prompt: `old prompt ${i}`, response: "old response" }));
     logger.logToolUsage({ toolName: "t", operation: "o" });
@@ -304,5 +304,45 @@ describe("cleanup() options are checked before anything is removed", () => {
     expect(() => cleanupSessions(dir, { maxLogAgeDays: 30, dryrun: true } as never)).toThrow(expect.objectContaining({ issues: [expect.objectContaining({ field: "cleanupSessions.dryrun" })] }));
     expect(fs.existsSync(path.join(dir, "session_cs_old.json"))).toBe(true);
     expect(cleanupSessions(dir, { maxLogAgeDays: 30, dryRun: true }).removed.map((r) => r.sessionId)).toEqual(["cs_old"]);
+  });
+});
+
+// Found by a new user's review, 2026-12-05: a logger's cleanup (and autoCleanup, on in the
+// development preset) applied only its own minRetentionDays, so a development logger (30 days)
+// removed a compliance session (minRetentionDays 2555) of the same directory 400 days old;
+// `audit-logger cleanup` kept it (each session's floor from its session file). Now both do.
+describe("every session's own minRetentionDays, whoever cleans up", () => {
+  const compliance = (sessionId: string, projectPath: string) => PresetConfigs.compliance(sessionId, projectPath, { encryptionKey: TEST_KEY, signingKey: generateKeyPairSync("ed25519").privateKey });
+
+  it("a development logger's autoCleanup keeps a compliance session of the directory (and removes one without a floor)", async () => {
+    const projectPath = tmpProject();
+    const compIds = await oldSession(projectPath, "comp_400", 400, { config: compliance });
+    const plainIds = await oldSession(projectPath, "plain_400", 400);
+    const compFiles = filesOf(projectPath, "comp_400", compIds, "all");
+    expect(compFiles.length).toBeGreaterThan(3);
+    const dev = new AuditLogger(PresetConfigs.development("dev_sess", projectPath));
+    const dir = auditDirOf(projectPath);
+    for (const f of compFiles) expect(fs.existsSync(path.join(dir, f)), f).toBe(true);
+    expect(filesOf(projectPath, "plain_400", plainIds)).toEqual([]);
+    const dry = await dev.cleanup({ dryRun: true, maxLogAgeDays: 1, now: Date.now() + 100 * DAY });
+    expect(dry.removed).toEqual([]);
+    expect(dry.keptByRetention).toEqual([expect.objectContaining({ sessionId: "comp_400", retentionDays: 2555 })]);
+    await dev.finalizeSession();
+  });
+
+  it("logger.cleanup() keeps a young compliance session whatever maxLogAgeDays and now say (the floor on the real clock), and records each removed session's own floor", async () => {
+    const projectPath = tmpProject();
+    await oldSession(projectPath, "comp_young", 2, { config: compliance });
+    await oldSession(projectPath, "floor_10", 40, { config: (sessionId, p) => new AuditConfig({ sessionId, projectPath: p, minRetentionDays: 10 }) });
+    const logger = new AuditLogger({ sessionId: "plain_active", projectPath, maxLogAgeDays: 30 });
+    const r = await logger.cleanup({ maxLogAgeDays: 1, now: Date.now() + 3000 * DAY });
+    expect(r.removed.map((x) => x.sessionId)).toEqual(["floor_10"]);
+    expect(r.keptByRetention.map((k) => [k.sessionId, k.retentionDays])).toEqual([["comp_young", 2555]]);
+    const dir = auditDirOf(projectPath);
+    expect(fs.existsSync(path.join(dir, "session_comp_young.json"))).toBe(true);
+    await logger.finalizeSession();
+    const pruned = readJsonl<{ eventType: string; details: { sessionId?: string; policy?: unknown } }>(path.join(dir, "audit_events_plain_active.jsonl")).filter((e) => e.eventType === "retention_pruned");
+    expect(pruned.map((e) => [e.details.sessionId, e.details.policy])).toEqual([["floor_10", { maxLogAgeDays: 1, minRetentionDays: 10 }]]);
+    expect((await verifyAuditLog(dir)).problems).toEqual([]);
   });
 });

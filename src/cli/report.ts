@@ -93,6 +93,9 @@ export function printReport(r: AnalyticsReport, where: string, io: CliIO): void 
   const unsplit = Object.values(r.models).reduce((n, m) => n + (m.price !== null ? m.callsWithoutTokenSplit : 0), 0);
   const unsplitNote = unsplit > 0 ? c.yellow(` (${num(unsplit)} call${unsplit === 1 ? "'s" : "s'"} tokens not costed: no input/output split)`) : "";
   io.out(`  cost       ${usd(t.costUsd)}${unsplitNote}${t.unpricedModels.length > 0 ? c.yellow(` (no price for ${t.unpricedModels.map(clean).join(", ")}: not included; see --prices)`) : ""}`);
+  // (models priced as the listed model they are a snapshot of, so that a wrong match shows)
+  const bySnapshot = Object.entries(r.models).filter(([name, m]) => m.pricedAs !== null && m.pricedAs !== name);
+  if (bySnapshot.length > 0) io.out(`  prices     ${bySnapshot.slice(0, 5).map(([name, m]) => `${clean(name)} as ${clean(m.pricedAs!)}`).join(", ")}${bySnapshot.length > 5 ? ", ..." : ""}`);
   if (r.skippedLines > 0) io.out(c.yellow(`  skipped    ${num(r.skippedLines)} line(s) that are not records: run audit-logger verify`));
 
   const models = sorted(r.models, (m) => m.calls);

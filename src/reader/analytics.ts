@@ -14,24 +14,34 @@ export interface ModelPrice {
 
 /**
  * Built-in list prices (USD per 1M tokens, public list prices as of 2025). A model matches its
- * exact name, else the longest name here that it starts with ("gpt-4o-2024-08-06" → "gpt-4o").
- * Override or extend with the `prices` option; prices change, check your provider's page.
+ * exact name, else the longest name here followed only by a snapshot date or alias
+ * ("gpt-4o-2024-08-06" → "gpt-4o"; never a variant: "o3-pro" is not priced as "o3"), see
+ * {@link priceMatch}. Override or extend with the `prices` option; prices change, check your
+ * provider's page.
  *
  * @example
  * new AuditViewer({ auditPath, prices: { ...DEFAULT_MODEL_PRICES, "my-model": { inputPerMTok: 1, outputPerMTok: 3 } } });
  */
 export const DEFAULT_MODEL_PRICES: Readonly<Record<string, ModelPrice>> = Object.freeze({
   "gpt-4o": { inputPerMTok: 2.5, outputPerMTok: 10 },
+  // (the first gpt-4o snapshot kept its launch price)
+  "gpt-4o-2024-05-13": { inputPerMTok: 5, outputPerMTok: 15 },
   "gpt-4o-mini": { inputPerMTok: 0.15, outputPerMTok: 0.6 },
   "gpt-4.1": { inputPerMTok: 2, outputPerMTok: 8 },
   "gpt-4.1-mini": { inputPerMTok: 0.4, outputPerMTok: 1.6 },
   "gpt-4.1-nano": { inputPerMTok: 0.1, outputPerMTok: 0.4 },
   "gpt-4-turbo": { inputPerMTok: 10, outputPerMTok: 30 },
+  "gpt-4-turbo-preview": { inputPerMTok: 10, outputPerMTok: 30 },
   "gpt-4": { inputPerMTok: 30, outputPerMTok: 60 },
+  "gpt-4-32k": { inputPerMTok: 60, outputPerMTok: 120 },
+  "gpt-4.5-preview": { inputPerMTok: 75, outputPerMTok: 150 },
   "gpt-3.5-turbo": { inputPerMTok: 0.5, outputPerMTok: 1.5 },
   o1: { inputPerMTok: 15, outputPerMTok: 60 },
+  "o1-preview": { inputPerMTok: 15, outputPerMTok: 60 },
   "o1-mini": { inputPerMTok: 1.1, outputPerMTok: 4.4 },
+  "o1-pro": { inputPerMTok: 150, outputPerMTok: 600 },
   o3: { inputPerMTok: 2, outputPerMTok: 8 },
+  "o3-pro": { inputPerMTok: 20, outputPerMTok: 80 },
   "o3-mini": { inputPerMTok: 1.1, outputPerMTok: 4.4 },
   "o4-mini": { inputPerMTok: 1.1, outputPerMTok: 4.4 },
   "claude-3-opus": { inputPerMTok: 15, outputPerMTok: 75 },
@@ -42,11 +52,15 @@ export const DEFAULT_MODEL_PRICES: Readonly<Record<string, ModelPrice>> = Object
   "claude-3-7-sonnet": { inputPerMTok: 3, outputPerMTok: 15 },
   "claude-sonnet-4": { inputPerMTok: 3, outputPerMTok: 15 },
   "claude-opus-4": { inputPerMTok: 15, outputPerMTok: 75 },
+  "claude-opus-4-1": { inputPerMTok: 15, outputPerMTok: 75 },
   // (Opus 4.5 is priced apart from the 4 and 4.1 its prefix would give: $5/$25, not $15/$75)
   "claude-opus-4-5": { inputPerMTok: 5, outputPerMTok: 25 },
   "claude-sonnet-4-5": { inputPerMTok: 3, outputPerMTok: 15 },
   "claude-haiku-4-5": { inputPerMTok: 1, outputPerMTok: 5 },
   "gpt-5": { inputPerMTok: 1.25, outputPerMTok: 10 },
+  "gpt-5-chat-latest": { inputPerMTok: 1.25, outputPerMTok: 10 },
+  "gpt-5-codex": { inputPerMTok: 1.25, outputPerMTok: 10 },
+  "gpt-5.1": { inputPerMTok: 1.25, outputPerMTok: 10 },
   "gpt-5-mini": { inputPerMTok: 0.25, outputPerMTok: 2 },
   "gpt-5-nano": { inputPerMTok: 0.05, outputPerMTok: 0.4 },
   // (priced apart from the gpt-5 its prefix would give)
@@ -56,16 +70,43 @@ export const DEFAULT_MODEL_PRICES: Readonly<Record<string, ModelPrice>> = Object
   "gemini-2.0-flash": { inputPerMTok: 0.1, outputPerMTok: 0.4 },
 });
 
-/** The price of `model` in `table`: exact name, else the longest prefix. */
-export function priceOf(model: string, table: Readonly<Record<string, ModelPrice>>): ModelPrice | undefined {
+/**
+ * What may follow a table's name in a model name it prices: snapshot dates and aliases only
+ * ("-2024-08-06", "-20250514", "@20250514", "-0613", "-002", "-latest", "-0"), one or more.
+ */
+const SNAPSHOT_SUFFIX = /^(?:[-@](?:\d{8}|\d{4}-\d{2}-\d{2}|\d{3,4}|0|latest))+$/;
+
+/**
+ * The entry of `table` that prices `model`, and its name: the exact name; else the longest name
+ * that `model` extends by a snapshot suffix only (see SNAPSHOT_SUFFIX), or a name ending in `*`
+ * that `model` starts with (the rest of it). A variant ("-pro", "-mini", "-preview", "-lite",
+ * ".5") is never priced as its base: until 2026-12-05 any prefix was, and o3-pro-2025-06-10 got
+ * o3's $2/$8 (list $20/$80), o1-pro o1's $15/$60, gpt-4.5-preview gpt-4's $30/$60.
+ *
+ * @example
+ * priceMatch("gpt-4o-2024-08-06", DEFAULT_MODEL_PRICES)?.name // "gpt-4o"
+ * priceMatch("gpt-4o-audio-preview", DEFAULT_MODEL_PRICES)    // undefined
+ */
+export function priceMatch(model: string, table: Readonly<Record<string, ModelPrice>>): { readonly name: string; readonly price: ModelPrice } | undefined {
   // (own names only: "constructor" found Object's, and the report's cost became NaN)
-  const exact = Object.hasOwn(table, model) ? table[model] : undefined;
-  if (exact) return exact;
+  if (Object.hasOwn(table, model)) return { name: model, price: table[model]! };
   let best: string | undefined;
+  let bestLength = -1;
   for (const name of Object.keys(table)) {
-    if (model.startsWith(name) && (best === undefined || name.length > best.length)) best = name;
+    const wildcard = name.endsWith("*");
+    const base = wildcard ? name.slice(0, -1) : name;
+    if (base.length <= bestLength || !model.startsWith(base)) continue;
+    if (wildcard || SNAPSHOT_SUFFIX.test(model.slice(base.length))) {
+      best = name;
+      bestLength = base.length;
+    }
   }
-  return best !== undefined ? table[best] : undefined;
+  return best !== undefined ? { name: best, price: table[best]! } : undefined;
+}
+
+/** The price of `model` in `table` (see {@link priceMatch}). */
+export function priceOf(model: string, table: Readonly<Record<string, ModelPrice>>): ModelPrice | undefined {
+  return priceMatch(model, table)?.price;
 }
 
 /** Latency figures in seconds; percentiles by the nearest-rank method. null without samples. */
@@ -89,6 +130,8 @@ export interface ModelAnalytics {
   readonly costUsd: number | null;
   /** the price used, or null */
   readonly price: ModelPrice | null;
+  /** the name in the price table whose price was used: the model's own, or the one it is a snapshot of; null without a price */
+  readonly pricedAs: string | null;
   /** calls that gave only `tokensUsed` without the input/output split: their tokens are not in `costUsd` */
   readonly callsWithoutTokenSplit: number;
   readonly latencySeconds: LatencyStats;
@@ -401,7 +444,8 @@ export class AnalyticsAccumulator {
     let output = 0;
     const unpriced: string[] = [];
     for (const [name, m] of [...this.models].sort(byKey)) {
-      const price = priceOf(name, o.prices);
+      const match = priceMatch(name, o.prices);
+      const price = match?.price;
       const c = price ? (m.input * price.inputPerMTok + m.output * price.outputPerMTok) / 1e6 : null;
       if (c !== null) cost += c;
       else unpriced.push(name);
@@ -417,6 +461,7 @@ export class AnalyticsAccumulator {
         outputTokens: m.output,
         costUsd: c,
         price: price ?? null,
+        pricedAs: match?.name ?? null,
         callsWithoutTokenSplit: m.noSplit,
         latencySeconds: latency(m.lat),
       };

@@ -1,0 +1,37 @@
+/**
+ * What `audit-logger report` and `summary` say about cost and tokens, through the real command
+ * (found by a new-user review, 2026-12-05: cost understated with no word of it, unknown token
+ * splits printed as zeros).
+ */
+import { afterAll, describe, expect, it } from "vitest";
+import { AuditLogger } from "../../src/index.js";
+import { cleanupTmp, tmpProject } from "../helpers/index.js";
+import { runCli } from "./helpers.js";
+
+afterAll(cleanupTmp);
+
+const M = 1_000_000;
+
+/** A finalized session logged by `log`; returns its project directory. */
+async function session(log: (logger: AuditLogger) => void): Promise<string> {
+  const projectPath = tmpProject("audit-cli-cost-");
+  const logger = new AuditLogger({ sessionId: "cost", projectPath, fullContentLogging: false });
+  log(logger);
+  await logger.finalizeSession();
+  return projectPath;
+}
+
+const line = (stdout: string, label: string) => stdout.split("\n").find((l) => l.startsWith(`  ${label.padEnd(10)} `));
+
+describe("audit-logger report: prices", () => {
+  it("names the models priced as a listed model they are a snapshot of, and prices a variant as itself", async () => {
+    const dir = await session((l) => {
+      for (const model of ["gpt-4o-2024-08-06", "o3-pro-2025-06-10", "gpt-4o"]) l.logChatInteraction({ prompt: "x", model, inputTokens: M, outputTokens: 0 });
+    });
+    const r = await runCli(["report", dir]);
+    expect(r.code).toBe(0);
+    expect(line(r.stdout, "prices")).toBe("  prices     gpt-4o-2024-08-06 as gpt-4o, o3-pro-2025-06-10 as o3-pro");
+    // 2.5 + 2.5 + 20 (o3-pro's list price; o3's $2 until 2026-12-05)
+    expect(line(r.stdout, "cost")).toBe("  cost       $25.0000");
+  });
+});

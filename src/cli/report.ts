@@ -88,7 +88,8 @@ export function printReport(r: AnalyticsReport, where: string, io: CliIO): void 
   io.out(`  sessions   ${r.sessions.length} (${r.sessions.slice(0, 5).join(", ")}${r.sessions.length > 5 ? ", ..." : ""})`);
   io.out(`  period     ${r.period.start ?? "-"} -> ${r.period.end ?? "-"} (spans ${num(r.period.hours)} clock hour${r.period.hours === 1 ? "" : "s"}, UTC)`);
   io.out(`  records    ${num(t.records)} (chat ${num(t.chatInteractions)}, tool ${num(t.toolUsages)}, persona ${num(t.personaActivities)}, file ${num(t.fileOperations)}, metric ${num(t.performanceMetrics)}, error ${num(t.errors)})`);
-  io.out(`  tokens     ${num(t.tokens)} (input ${num(t.inputTokens)}, output ${num(t.outputTokens)})`);
+  const cache = `${t.cacheReadTokens > 0 ? `, cache read ${num(t.cacheReadTokens)}` : ""}${t.cacheWriteTokens > 0 ? `, cache write ${num(t.cacheWriteTokens)}` : ""}`;
+  io.out(`  tokens     ${num(t.tokens)} (input ${num(t.inputTokens)}, output ${num(t.outputTokens)}${cache})`);
   // (calls of priced models that gave only tokensUsed: their tokens cannot be priced, so the cost is short of them)
   const unsplit = Object.values(r.models).reduce((n, m) => n + (m.price !== null ? m.callsWithoutTokenSplit : 0), 0);
   const unsplitNote = unsplit > 0 ? c.yellow(` (${num(unsplit)} call${unsplit === 1 ? "'s" : "s'"} tokens not costed: no input/output split)`) : "";

@@ -109,6 +109,64 @@ export function priceOf(model: string, table: Readonly<Record<string, ModelPrice
   return priceMatch(model, table)?.price;
 }
 
+/**
+ * The tokens of one call as they are billed: input and output at their prices, and Anthropic's
+ * prompt-cache tokens, which its `usage` keeps apart from `input_tokens` (`cache_read_input_tokens`
+ * at 0.1× the input price, `cache_creation_input_tokens` at 1.25× for the 5-minute cache and 2×
+ * for the 1-hour one, as `cache_creation.ephemeral_1h_input_tokens` tells).
+ */
+export interface BilledTokens {
+  /** input tokens at the input price (cache tokens a record counted in `inputTokens` taken out) */
+  input: number;
+  output: number;
+  cacheRead: number;
+  cacheWrite5m: number;
+  cacheWrite1h: number;
+}
+
+/** Anthropic's prompt-cache prices as multiples of the input price. */
+const CACHE_READ = 0.1;
+const CACHE_WRITE_5M = 1.25;
+const CACHE_WRITE_1H = 2;
+
+const num = (v: unknown): number => (typeof v === "number" && Number.isFinite(v) ? v : 0);
+const isObj = (v: unknown): v is Record<string, unknown> => typeof v === "object" && v !== null && !Array.isArray(v);
+
+/**
+ * The billed tokens of a chat record. Cache tokens come from the raw `usage` (the Anthropic
+ * wrapper's, or the AI SDK's raw usage of an Anthropic model). The Anthropic wrapper's
+ * `inputTokens` is Anthropic's `input_tokens`, without them; the AI SDK's is its `inputTokens.total`,
+ * with them: they are taken out of it. OpenAI's `prompt_tokens_details.cached_tokens` are inside
+ * `prompt_tokens` and stay at the full input price (their discount differs by model).
+ */
+export function billedTokens(r: RawRecord): BilledTokens {
+  let input = num(r.inputTokens);
+  const u = r.usage;
+  if (!isObj(u)) return { input, output: num(r.outputTokens), cacheRead: 0, cacheWrite5m: 0, cacheWrite1h: 0 };
+  const cacheRead = num(u.cache_read_input_tokens);
+  const writes = num(u.cache_creation_input_tokens);
+  const byTtl = isObj(u.cache_creation) ? u.cache_creation : undefined;
+  const cacheWrite1h = byTtl ? num(byTtl.ephemeral_1h_input_tokens) : 0;
+  const cacheWrite5m = Math.max(byTtl ? num(byTtl.ephemeral_5m_input_tokens) : 0, writes - cacheWrite1h);
+  const cached = cacheRead + cacheWrite5m + cacheWrite1h;
+  if (cached > 0 && input !== num(u.input_tokens) && input === num(u.input_tokens) + cached) input -= cached;
+  return { input, output: num(r.outputTokens), cacheRead, cacheWrite5m, cacheWrite1h };
+}
+
+/** USD of `t` at `price`. */
+export function costOf(t: BilledTokens, price: ModelPrice): number {
+  const input = t.input + t.cacheRead * CACHE_READ + t.cacheWrite5m * CACHE_WRITE_5M + t.cacheWrite1h * CACHE_WRITE_1H;
+  return (input * price.inputPerMTok + t.output * price.outputPerMTok) / 1e6;
+}
+
+function addBilled(a: BilledTokens, b: BilledTokens): void {
+  a.input += b.input;
+  a.output += b.output;
+  a.cacheRead += b.cacheRead;
+  a.cacheWrite5m += b.cacheWrite5m;
+  a.cacheWrite1h += b.cacheWrite1h;
+}
+
 /** Latency figures in seconds; percentiles by the nearest-rank method. null without samples. */
 export interface LatencyStats {
   readonly count: number;
@@ -126,7 +184,11 @@ export interface ModelAnalytics {
   readonly tokens: number;
   readonly inputTokens: number;
   readonly outputTokens: number;
-  /** USD from input and output tokens; null when the model has no price */
+  /** Anthropic prompt-cache reads, from the calls' raw `usage` (not in `inputTokens` as the Anthropic wrapper records it) */
+  readonly cacheReadTokens: number;
+  /** Anthropic prompt-cache writes (5-minute and 1-hour), likewise */
+  readonly cacheWriteTokens: number;
+  /** USD from input, output and prompt-cache tokens; null when the model has no price */
   readonly costUsd: number | null;
   /** the price used, or null */
   readonly price: ModelPrice | null;
@@ -218,6 +280,9 @@ export interface AnalyticsReport {
     readonly tokens: number;
     readonly inputTokens: number;
     readonly outputTokens: number;
+    /** Anthropic prompt-cache reads and writes, over every model */
+    readonly cacheReadTokens: number;
+    readonly cacheWriteTokens: number;
     /** sum over priced models */
     readonly costUsd: number;
     /** models without a price: their cost is not in `costUsd` */
@@ -280,7 +345,6 @@ function bump(map: Map<string, number>, key: string, by = 1): void {
   map.set(key, (map.get(key) ?? 0) + by);
 }
 
-const num = (v: unknown): number => (typeof v === "number" && Number.isFinite(v) ? v : 0);
 const str = (v: unknown, dflt: string): string => (typeof v === "string" ? v : dflt);
 
 /** Distinct error messages remembered per tool; beyond it, new messages are counted as "(other)". */
@@ -293,6 +357,7 @@ interface ModelAcc {
   input: number;
   output: number;
   noSplit: number;
+  billed: BilledTokens;
   lat: Samples;
 }
 interface TypeAcc {
@@ -353,12 +418,13 @@ export class AnalyticsAccumulator {
         const ok = r.success !== false;
         const tokens = num(r.tokensUsed);
         let m = this.models.get(model);
-        if (!m) this.models.set(model, (m = { calls: 0, ok: 0, tokens: 0, input: 0, output: 0, noSplit: 0, lat: new Samples() }));
+        if (!m) this.models.set(model, (m = { calls: 0, ok: 0, tokens: 0, input: 0, output: 0, noSplit: 0, billed: { input: 0, output: 0, cacheRead: 0, cacheWrite5m: 0, cacheWrite1h: 0 }, lat: new Samples() }));
         m.calls++;
         if (ok) m.ok++;
         m.tokens += tokens;
         m.input += num(r.inputTokens);
         m.output += num(r.outputTokens);
+        addBilled(m.billed, billedTokens(r));
         if (tokens > 0 && r.inputTokens === undefined && r.outputTokens === undefined) m.noSplit++;
         const type = str(r.interactionType, "chat");
         let t = this.types.get(type);
@@ -442,16 +508,20 @@ export class AnalyticsAccumulator {
     let tokens = 0;
     let input = 0;
     let output = 0;
+    let cacheRead = 0;
+    let cacheWrite = 0;
     const unpriced: string[] = [];
     for (const [name, m] of [...this.models].sort(byKey)) {
       const match = priceMatch(name, o.prices);
       const price = match?.price;
-      const c = price ? (m.input * price.inputPerMTok + m.output * price.outputPerMTok) / 1e6 : null;
+      const c = price ? costOf(m.billed, price) : null;
       if (c !== null) cost += c;
       else unpriced.push(name);
       tokens += m.tokens;
       input += m.input;
       output += m.output;
+      cacheRead += m.billed.cacheRead;
+      cacheWrite += m.billed.cacheWrite5m + m.billed.cacheWrite1h;
       models[name] = {
         calls: m.calls,
         successes: m.ok,
@@ -459,6 +529,8 @@ export class AnalyticsAccumulator {
         tokens: m.tokens,
         inputTokens: m.input,
         outputTokens: m.output,
+        cacheReadTokens: m.billed.cacheRead,
+        cacheWriteTokens: m.billed.cacheWrite5m + m.billed.cacheWrite1h,
         costUsd: c,
         price: price ?? null,
         pricedAs: match?.name ?? null,
@@ -516,6 +588,8 @@ export class AnalyticsAccumulator {
         tokens,
         inputTokens: input,
         outputTokens: output,
+        cacheReadTokens: cacheRead,
+        cacheWriteTokens: cacheWrite,
         costUsd: cost,
         unpricedModels: unpriced,
       },

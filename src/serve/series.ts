@@ -3,7 +3,7 @@
  * session's chat records: cost per hour and a latency histogram per model. The browser only ever
  * receives these aggregates, never the records behind them.
  */
-import { priceOf, type AnalyticsReport, type ModelPrice } from "../reader/analytics.js";
+import { billedTokens, costOf, priceOf, type AnalyticsReport, type ModelPrice } from "../reader/analytics.js";
 import type { RawRecord } from "../reader/records.js";
 
 /** Upper bounds (seconds) of the latency histogram's buckets; the last bucket is open-ended. */
@@ -31,8 +31,6 @@ const HOUR_MS = 3_600_000;
 /** Fill empty hours between the first and the last only up to this many points. */
 const MAX_DENSE_HOURS = 24 * 366;
 
-const num = (v: unknown): number => (typeof v === "number" && Number.isFinite(v) ? v : 0);
-
 /** Accumulates cost per hour and latency per model from chat records fed one at a time. */
 export class ChartAccumulator {
   private readonly cost = new Map<number, number>();
@@ -46,8 +44,7 @@ export class ChartAccumulator {
     const price = priceOf(model, this.prices);
     if (price && !Number.isNaN(ms)) {
       const h = Math.floor(ms / HOUR_MS);
-      const c = (num(r.inputTokens) * price.inputPerMTok + num(r.outputTokens) * price.outputPerMTok) / 1e6;
-      this.cost.set(h, (this.cost.get(h) ?? 0) + c);
+      this.cost.set(h, (this.cost.get(h) ?? 0) + costOf(billedTokens(r), price));
     }
     if (typeof r.durationSeconds === "number" && Number.isFinite(r.durationSeconds)) {
       let counts = this.latency.get(model);

@@ -35,3 +35,15 @@ describe("audit-logger report: prices", () => {
     expect(line(r.stdout, "cost")).toBe("  cost       $25.0000");
   });
 });
+
+describe("audit-logger report: prompt-cache tokens", () => {
+  it("are in the cost and on the tokens line (200k cached tokens read added nothing)", async () => {
+    const usage = { input_tokens: 10, cache_creation_input_tokens: 1_000, cache_read_input_tokens: 200_000, output_tokens: 10 };
+    const dir = await session((l) => l.logChatInteraction({ prompt: "x", model: "claude-sonnet-4-5-20250929", inputTokens: 10, outputTokens: 10, usage }));
+    const r = await runCli(["report", dir]);
+    expect(r.code).toBe(0);
+    expect(line(r.stdout, "tokens")).toBe("  tokens     20 (input 10, output 10, cache read 200,000, cache write 1,000)");
+    // (10·3 + 10·15 + 200,000·0.3 + 1,000·3.75) / 1e6
+    expect(line(r.stdout, "cost")).toBe("  cost       $0.0639");
+  });
+});

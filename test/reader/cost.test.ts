@@ -70,3 +70,44 @@ describe("prices by model name", () => {
     expect(r.totals.unpricedModels).toEqual(["my-model-large"]);
   });
 });
+
+describe("prompt-cache tokens", () => {
+  // as the Anthropic wrapper records a call: Anthropic's usage, its input_tokens as inputTokens
+  const anthropicCall = (usage: Record<string, unknown>) => ({
+    prompt: "long cached context",
+    model: "claude-sonnet-4-5-20250929",
+    inputTokens: usage.input_tokens as number,
+    outputTokens: usage.output_tokens as number,
+    usage,
+  });
+
+  it("are priced as Anthropic bills them: reads at 0.1x the input price, 5-minute writes at 1.25x, 1-hour writes at 2x (200k cached tokens read added nothing)", async () => {
+    const r = await reportOf((l) => {
+      l.logChatInteraction(anthropicCall({ input_tokens: 10, cache_creation_input_tokens: 0, cache_read_input_tokens: 200_000, output_tokens: 10 }));
+      l.logChatInteraction(anthropicCall({ input_tokens: 10, cache_creation_input_tokens: 4_000, cache_read_input_tokens: 0, output_tokens: 10 }));
+      l.logChatInteraction(
+        anthropicCall({ input_tokens: 10, cache_creation_input_tokens: 3_000, cache_creation: { ephemeral_5m_input_tokens: 1_000, ephemeral_1h_input_tokens: 2_000 }, cache_read_input_tokens: 0, output_tokens: 10 }),
+      );
+    });
+    const m = r.models["claude-sonnet-4-5-20250929"]!;
+    // $3 / $15 per million: 30 input and 30 output tokens, 200k read at $0.30, 4k + 1k written at $3.75, 2k at $6
+    const expected = (30 * 3 + 30 * 15 + 200_000 * 0.3 + 5_000 * 3.75 + 2_000 * 6) / 1e6;
+    expect(m.costUsd).toBeCloseTo(expected, 12);
+    expect(r.totals.costUsd).toBeCloseTo(expected, 12);
+    expect([m.inputTokens, m.cacheReadTokens, m.cacheWriteTokens]).toEqual([30, 200_000, 7_000]);
+    expect([r.totals.cacheReadTokens, r.totals.cacheWriteTokens]).toEqual([200_000, 7_000]);
+  });
+
+  it("counted in inputTokens (the AI SDK's inputTokens.total) are priced once, at their cache price", async () => {
+    const raw = { input_tokens: 10, cache_creation_input_tokens: 1_000, cache_read_input_tokens: 200_000, output_tokens: 10 };
+    const r = await reportOf((l) => l.logChatInteraction({ prompt: "x", model: "claude-sonnet-4-5", inputTokens: 201_010, outputTokens: 10, usage: raw }));
+    expect(r.models["claude-sonnet-4-5"]!.costUsd).toBeCloseTo((10 * 3 + 10 * 15 + 200_000 * 0.3 + 1_000 * 3.75) / 1e6, 12);
+  });
+
+  it("OpenAI's cached prompt tokens stay inside prompt_tokens at the full input price", async () => {
+    const usage = { prompt_tokens: 1_000, completion_tokens: 100, total_tokens: 1_100, prompt_tokens_details: { cached_tokens: 800 } };
+    const r = await reportOf((l) => l.logChatInteraction({ prompt: "x", model: "gpt-4o", inputTokens: 1_000, outputTokens: 100, usage }));
+    expect(r.models["gpt-4o"]!.costUsd).toBeCloseTo((1_000 * 2.5 + 100 * 10) / 1e6, 12);
+    expect(r.models["gpt-4o"]!.cacheReadTokens).toBe(0);
+  });
+});

@@ -25,9 +25,9 @@ operations, metrics, errors, and calls/tokens/errors per hour. Percentiles are e
   --since <time>    only records at or after this time (ISO 8601, e.g. 2025-05-01T00:00:00Z)
   --until <time>    only records before this time
   --prices <file>   JSON {"<model>": {"inputPerMTok": 3, "outputPerMTok": 15}, ...} in USD per
-                    million tokens, over the built-in price table (calls that give only
-                    tokensUsed, without the input/output split, cannot be priced: the cost line
-                    says how many)
+                    million tokens, over the built-in price table (calls that give no token
+                    counts, or only tokensUsed without the input/output split, cannot be priced:
+                    the cost line says how many)
   --json            print the whole report as JSON (includes every hour of the time series)
 ${storeHelp(18)}
   -h, --help        show this help
@@ -80,6 +80,35 @@ function section(io: CliIO, title: string, body: string): void {
 
 const R = { align: "right" } as const;
 
+const calls = (n: number) => `${num(n)} call${n === 1 ? "" : "s"}`;
+
+/**
+ * What the cost leaves out, beside it: calls of priced models without token counts (named) or
+ * without the input/output split, and the models without a price (with their calls that gave no
+ * token counts, which a price would not cost either).
+ */
+function costNotes(r: AnalyticsReport): string[] {
+  const notes: string[] = [];
+  const priced = Object.entries(r.models).filter(([, m]) => m.price !== null);
+  const noTokens = priced.filter(([, m]) => m.callsWithoutTokens > 0);
+  const n = noTokens.reduce((k, [, m]) => k + m.callsWithoutTokens, 0);
+  if (n > 0) {
+    const from = noTokens.length === 1 ? clean(noTokens[0]![0]) : noTokens.slice(0, 5).map(([name, m]) => `${clean(name)} ${num(m.callsWithoutTokens)}`).join(", ") + (noTokens.length > 5 ? ", ..." : "");
+    notes.push(`${calls(n)} not costed: no token counts from ${from}`);
+  }
+  // (calls of priced models that gave only tokensUsed: their tokens cannot be priced, so the cost is short of them)
+  const unsplit = priced.reduce((k, [, m]) => k + m.callsWithoutTokenSplit, 0);
+  if (unsplit > 0) notes.push(`${num(unsplit)} call${unsplit === 1 ? "'s" : "s'"} tokens not costed: no input/output split`);
+  if (r.totals.unpricedModels.length > 0) {
+    const names = r.totals.unpricedModels.map((name) => {
+      const k = r.models[name]?.callsWithoutTokens ?? 0;
+      return `${clean(name)}${k > 0 ? ` (${calls(k)} without token counts)` : ""}`;
+    });
+    notes.push(`no price for ${names.join(", ")}: not included; see --prices`);
+  }
+  return notes;
+}
+
 /** Renders the report as tables; empty sections are left out. `where` names the directory or store. */
 export function printReport(r: AnalyticsReport, where: string, io: CliIO): void {
   const c = io.color;
@@ -90,10 +119,7 @@ export function printReport(r: AnalyticsReport, where: string, io: CliIO): void 
   io.out(`  records    ${num(t.records)} (chat ${num(t.chatInteractions)}, tool ${num(t.toolUsages)}, persona ${num(t.personaActivities)}, file ${num(t.fileOperations)}, metric ${num(t.performanceMetrics)}, error ${num(t.errors)})`);
   const cache = `${t.cacheReadTokens > 0 ? `, cache read ${num(t.cacheReadTokens)}` : ""}${t.cacheWriteTokens > 0 ? `, cache write ${num(t.cacheWriteTokens)}` : ""}`;
   io.out(`  tokens     ${num(t.tokens)} (input ${num(t.inputTokens)}, output ${num(t.outputTokens)}${cache})`);
-  // (calls of priced models that gave only tokensUsed: their tokens cannot be priced, so the cost is short of them)
-  const unsplit = Object.values(r.models).reduce((n, m) => n + (m.price !== null ? m.callsWithoutTokenSplit : 0), 0);
-  const unsplitNote = unsplit > 0 ? c.yellow(` (${num(unsplit)} call${unsplit === 1 ? "'s" : "s'"} tokens not costed: no input/output split)`) : "";
-  io.out(`  cost       ${usd(t.costUsd)}${unsplitNote}${t.unpricedModels.length > 0 ? c.yellow(` (no price for ${t.unpricedModels.map(clean).join(", ")}: not included; see --prices)`) : ""}`);
+  io.out(`  cost       ${usd(t.costUsd)}${costNotes(r).map((note) => c.yellow(` (${note})`)).join("")}`);
   // (models priced as the listed model they are a snapshot of, so that a wrong match shows)
   const bySnapshot = Object.entries(r.models).filter(([name, m]) => m.pricedAs !== null && m.pricedAs !== name);
   if (bySnapshot.length > 0) io.out(`  prices     ${bySnapshot.slice(0, 5).map(([name, m]) => `${clean(name)} as ${clean(m.pricedAs!)}`).join(", ")}${bySnapshot.length > 5 ? ", ..." : ""}`);

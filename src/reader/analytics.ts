@@ -196,6 +196,11 @@ export interface ModelAnalytics {
   readonly pricedAs: string | null;
   /** calls that gave only `tokensUsed` without the input/output split: their tokens are not in `costUsd` */
   readonly callsWithoutTokenSplit: number;
+  /**
+   * successful calls that gave no token count at all (an OpenAI stream without
+   * `stream_options.include_usage`): not in `tokens`, nor in `costUsd`
+   */
+  readonly callsWithoutTokens: number;
   readonly latencySeconds: LatencyStats;
 }
 
@@ -287,6 +292,15 @@ export interface AnalyticsReport {
     readonly costUsd: number;
     /** models without a price: their cost is not in `costUsd` */
     readonly unpricedModels: readonly string[];
+    /** every model's `callsWithoutTokenSplit`, summed */
+    readonly callsWithoutTokenSplit: number;
+    /** every model's `callsWithoutTokens`, summed */
+    readonly callsWithoutTokens: number;
+    /**
+     * calls of priced models that `costUsd` leaves out, for want of token counts or of their
+     * input/output split (the calls of `unpricedModels` are all left out)
+     */
+    readonly uncostedCalls: number;
   };
   readonly models: Readonly<Record<string, ModelAnalytics>>;
   readonly interactionTypes: Readonly<Record<string, InteractionTypeAnalytics>>;
@@ -357,6 +371,7 @@ interface ModelAcc {
   input: number;
   output: number;
   noSplit: number;
+  noTokens: number;
   billed: BilledTokens;
   lat: Samples;
 }
@@ -418,14 +433,17 @@ export class AnalyticsAccumulator {
         const ok = r.success !== false;
         const tokens = num(r.tokensUsed);
         let m = this.models.get(model);
-        if (!m) this.models.set(model, (m = { calls: 0, ok: 0, tokens: 0, input: 0, output: 0, noSplit: 0, billed: { input: 0, output: 0, cacheRead: 0, cacheWrite5m: 0, cacheWrite1h: 0 }, lat: new Samples() }));
+        if (!m) this.models.set(model, (m = { calls: 0, ok: 0, tokens: 0, input: 0, output: 0, noSplit: 0, noTokens: 0, billed: { input: 0, output: 0, cacheRead: 0, cacheWrite5m: 0, cacheWrite1h: 0 }, lat: new Samples() }));
         m.calls++;
         if (ok) m.ok++;
         m.tokens += tokens;
         m.input += num(r.inputTokens);
         m.output += num(r.outputTokens);
         addBilled(m.billed, billedTokens(r));
-        if (tokens > 0 && r.inputTokens === undefined && r.outputTokens === undefined) m.noSplit++;
+        if (r.inputTokens === undefined && r.outputTokens === undefined) {
+          if (tokens > 0) m.noSplit++;
+          else if (ok && r.tokensUsed === undefined) m.noTokens++;
+        }
         const type = str(r.interactionType, "chat");
         let t = this.types.get(type);
         if (!t) this.types.set(type, (t = { calls: 0, ok: 0, tokens: 0, lat: new Samples() }));
@@ -511,12 +529,19 @@ export class AnalyticsAccumulator {
     let cacheRead = 0;
     let cacheWrite = 0;
     const unpriced: string[] = [];
+    let noSplit = 0;
+    let noTokens = 0;
+    let uncosted = 0;
     for (const [name, m] of [...this.models].sort(byKey)) {
       const match = priceMatch(name, o.prices);
       const price = match?.price;
       const c = price ? costOf(m.billed, price) : null;
-      if (c !== null) cost += c;
-      else unpriced.push(name);
+      if (c !== null) {
+        cost += c;
+        uncosted += m.noSplit + m.noTokens;
+      } else unpriced.push(name);
+      noSplit += m.noSplit;
+      noTokens += m.noTokens;
       tokens += m.tokens;
       input += m.input;
       output += m.output;
@@ -535,6 +560,7 @@ export class AnalyticsAccumulator {
         price: price ?? null,
         pricedAs: match?.name ?? null,
         callsWithoutTokenSplit: m.noSplit,
+        callsWithoutTokens: m.noTokens,
         latencySeconds: latency(m.lat),
       };
     }
@@ -592,6 +618,9 @@ export class AnalyticsAccumulator {
         cacheWriteTokens: cacheWrite,
         costUsd: cost,
         unpricedModels: unpriced,
+        callsWithoutTokenSplit: noSplit,
+        callsWithoutTokens: noTokens,
+        uncostedCalls: uncosted,
       },
       models,
       interactionTypes,

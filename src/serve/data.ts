@@ -55,6 +55,8 @@ export interface SessionStats {
   readonly tokens: number;
   readonly costUsd: number;
   readonly unpricedModels: readonly string[];
+  /** calls of priced models that `costUsd` leaves out: no token counts, or no input/output split */
+  readonly uncostedCalls: number;
   readonly errors: number;
   readonly chatFailures: number;
   readonly toolFailures: number;
@@ -262,6 +264,7 @@ export class ServeData {
       tokens: report.totals.tokens,
       costUsd: report.totals.costUsd,
       unpricedModels: report.totals.unpricedModels,
+      uncostedCalls: report.totals.uncostedCalls,
       errors: report.totals.errors,
       chatFailures: sum(report.models),
       toolFailures: sum(report.tools),

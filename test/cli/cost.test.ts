@@ -47,3 +47,28 @@ describe("audit-logger report: prompt-cache tokens", () => {
     expect(line(r.stdout, "cost")).toBe("  cost       $0.0639");
   });
 });
+
+describe("audit-logger report: calls the cost leaves out", () => {
+  it("says beside the cost how many calls of priced models gave no token counts, and from which models; and which unpriced models' calls gave none", async () => {
+    const dir = await session((l) => {
+      l.logChatInteraction({ prompt: "x", model: "gpt-4o", inputTokens: M, outputTokens: 0 });
+      for (let i = 0; i < 9; i++) l.logChatInteraction({ prompt: "x", model: "gpt-4o" });
+      l.logChatInteraction({ prompt: "x", model: "my-local-model" });
+    });
+    const r = await runCli(["report", dir]);
+    expect(r.code).toBe(0);
+    expect(line(r.stdout, "cost")).toBe("  cost       $2.5000 (9 calls not costed: no token counts from gpt-4o) (no price for my-local-model (1 call without token counts): not included; see --prices)");
+    const json = JSON.parse((await runCli(["report", dir, "--json"])).stdout) as { totals: Record<string, unknown> };
+    expect(json.totals).toMatchObject({ callsWithoutTokens: 10, uncostedCalls: 9 });
+  });
+
+  it("names each model with its count when there are several", async () => {
+    const dir = await session((l) => {
+      for (let i = 0; i < 2; i++) l.logChatInteraction({ prompt: "x", model: "gpt-4o" });
+      l.logChatInteraction({ prompt: "x", model: "o3", tokensUsed: 45 });
+      l.logChatInteraction({ prompt: "x", model: "o3" });
+    });
+    const r = await runCli(["report", dir]);
+    expect(line(r.stdout, "cost")).toBe("  cost       $0.0000 (3 calls not costed: no token counts from gpt-4o 2, o3 1) (1 call's tokens not costed: no input/output split)");
+  });
+});

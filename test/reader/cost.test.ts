@@ -2,10 +2,13 @@
  * The analytics report's cost (found by a new-user review, 2026-12-05): what a price is matched by,
  * which calls are costed, and that a call the report cannot cost is counted, never silently left out.
  */
+import OpenAI from "openai";
 import { afterAll, describe, expect, it } from "vitest";
+import { wrapOpenAI } from "../../integrations/openai.js";
 import { AuditLogger } from "../../src/index.js";
 import { DEFAULT_MODEL_PRICES, priceMatch } from "../../src/reader/analytics.js";
 import { AuditViewer } from "../../src/reader/viewer.js";
+import { fakeOpenAIFetch } from "../helpers/fake-openai.js";
 import { cleanupTmp, tmpProject } from "../helpers/index.js";
 
 afterAll(cleanupTmp);
@@ -109,5 +112,35 @@ describe("prompt-cache tokens", () => {
     const r = await reportOf((l) => l.logChatInteraction({ prompt: "x", model: "gpt-4o", inputTokens: 1_000, outputTokens: 100, usage }));
     expect(r.models["gpt-4o"]!.costUsd).toBeCloseTo((1_000 * 2.5 + 100 * 10) / 1e6, 12);
     expect(r.models["gpt-4o"]!.cacheReadTokens).toBe(0);
+  });
+});
+
+describe("calls without token counts", () => {
+  it("are counted, per model and in the totals: an OpenAI stream wrapped without include_usage gives none", async () => {
+    const logger = new AuditLogger({ sessionId: "streams", projectPath: tmpProject("audit-cost-"), fullContentLogging: false });
+    const openai = wrapOpenAI(new OpenAI({ apiKey: "sk-test", baseURL: "http://fake.invalid/v1", fetch: fakeOpenAIFetch(), maxRetries: 0 }), { logger });
+    const messages = [{ role: "user" as const, content: "hi" }];
+    await openai.chat.completions.create({ model: "gpt-4o-mini", messages });
+    for (let i = 0; i < 3; i++) for await (const _ of await openai.chat.completions.create({ model: "gpt-4o-mini", messages, stream: true }));
+    await logger.finalizeSession();
+    const r = await new AuditViewer({ auditPath: logger.auditDir }).generateAnalyticsReport();
+    const m = r.models["gpt-4o-mini-2024-07-18"]!;
+    expect([m.calls, m.callsWithoutTokens, m.callsWithoutTokenSplit]).toEqual([4, 3, 0]);
+    expect(m.costUsd).toBeGreaterThan(0);
+    expect(r.totals).toMatchObject({ callsWithoutTokens: 3, callsWithoutTokenSplit: 0, uncostedCalls: 3 });
+  });
+
+  it("of unpriced models too; calls with only tokensUsed count apart; a failed call without tokens is not counted (a rejected request is not billed)", async () => {
+    const r = await reportOf((l) => {
+      l.logChatInteraction({ prompt: "x", model: "gpt-4o", inputTokens: M, outputTokens: 0 });
+      l.logChatInteraction({ prompt: "x", model: "gpt-4o" });
+      l.logChatInteraction({ prompt: "x", model: "gpt-4o", tokensUsed: 45 });
+      l.logChatInteraction({ prompt: "x", model: "gpt-4o", success: false, errorMessage: "429 rate limited" });
+      l.logChatInteraction({ prompt: "x", model: "my-local-model" });
+      l.logChatInteraction({ prompt: "x", model: "my-local-model" });
+    });
+    expect(r.models["gpt-4o"]).toMatchObject({ calls: 4, callsWithoutTokens: 1, callsWithoutTokenSplit: 1, costUsd: 2.5 });
+    expect(r.models["my-local-model"]).toMatchObject({ calls: 2, callsWithoutTokens: 2, costUsd: null });
+    expect(r.totals).toMatchObject({ callsWithoutTokens: 3, callsWithoutTokenSplit: 1, uncostedCalls: 2, unpricedModels: ["my-local-model"] });
   });
 });

@@ -13,6 +13,7 @@ beforeAll(async () => {
   const logger = new AuditLogger({ sessionId: "cost", projectPath: tmpProject("audit-serve-cost-"), fullContentLogging: false });
   const usage = { input_tokens: 10, cache_creation_input_tokens: 1_000, cache_read_input_tokens: 200_000, output_tokens: 10 };
   logger.logChatInteraction({ prompt: "x", model: "claude-sonnet-4-5-20250929", inputTokens: 10, outputTokens: 10, usage });
+  logger.logChatInteraction({ prompt: "x", model: "claude-sonnet-4-5-20250929" });
   await logger.finalizeSession();
   server = await startServer({ auditPath: logger.auditDir, port: 0 });
 });
@@ -38,5 +39,14 @@ describe("serve: cost", () => {
     expect(a.report.totals.costUsd).toBeCloseTo(CACHED_CALL_USD, 12);
     expect(a.report.totals.cacheReadTokens).toBe(200_000);
     expect(a.charts.hourly.costUsd.reduce((n, x) => n + x, 0)).toBeCloseTo(CACHED_CALL_USD, 12);
+  });
+});
+
+describe("serve: calls the cost leaves out", () => {
+  it("are counted in the session's stats and the analytics report", async () => {
+    const stats = await getJson<{ uncostedCalls: number }>("/api/sessions/cost/stats");
+    expect(stats.uncostedCalls).toBe(1);
+    const a = await getJson<{ report: { totals: { callsWithoutTokens: number; uncostedCalls: number } } }>("/api/sessions/cost/analytics");
+    expect(a.report.totals).toMatchObject({ callsWithoutTokens: 1, uncostedCalls: 1 });
   });
 });

@@ -7,6 +7,12 @@ function card(label, value, testid) {
   return h("div", { class: "stat" }, h("div", { class: "stat-value", dataset: { testid } }, value), h("div", { class: "stat-label" }, label));
 }
 
+/** The cost card's label, with what the cost leaves out. */
+function costTitle(t) {
+  const short = [t.unpricedModels.length ? `no price: ${t.unpricedModels.join(", ")}` : "", t.uncostedCalls ? `${fmtInt(t.uncostedCalls)} call(s) not costed: no token counts or split` : ""].filter(Boolean);
+  return short.length ? `cost (${short.join("; ")})` : "cost";
+}
+
 function bucketLabels(edges) {
   const fmt = (s) => (s < 1 ? `${Math.round(s * 1000)}ms` : `${s}s`);
   return [...edges.map((e) => `≤${fmt(e)}`), `>${fmt(edges[edges.length - 1])}`];
@@ -61,7 +67,7 @@ export async function renderAnalytics(page, sid, stillCurrent) {
       card("tool calls", fmtInt(t.toolUsages), "total-tools"),
       card("errors", fmtInt(t.errors), "total-errors"),
       card("tokens", fmtInt(t.tokens), "total-tokens"),
-      card(t.unpricedModels.length ? `cost (no price: ${t.unpricedModels.join(", ")})` : "cost", fmtCost(t.costUsd), "total-cost"),
+      card(costTitle(t), fmtCost(t.costUsd), "total-cost"),
     ),
     grid,
     h("h3", {}, "Models"),

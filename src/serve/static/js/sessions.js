@@ -40,8 +40,9 @@ async function fill(tr, sid, stillCurrent) {
     set("start", fmtTime(st.startTime));
     set("duration", fmtSeconds(st.durationSeconds), "num");
     set("tokens", fmtInt(st.tokens), "num");
-    set("cost", st.unpricedModels.length ? `${fmtCost(st.costUsd)}*` : fmtCost(st.costUsd), "num");
-    if (st.unpricedModels.length) tr.querySelector('[data-testid="cost"]').title = `no price for ${st.unpricedModels.join(", ")}`;
+    const short = [st.unpricedModels.length ? `no price for ${st.unpricedModels.join(", ")}` : "", st.uncostedCalls ? `${fmtInt(st.uncostedCalls)} call(s) not costed: no token counts or no input/output split` : ""].filter(Boolean);
+    set("cost", short.length ? `${fmtCost(st.costUsd)}*` : fmtCost(st.costUsd), "num");
+    if (short.length) tr.querySelector('[data-testid="cost"]').title = short.join("; ");
   } catch (err) {
     set("tokens", "?", "num");
   }

@@ -469,7 +469,7 @@ export class AuditLogger extends EventEmitter<AuditLoggerEvents> implements Exit
     if (v.statusCode !== undefined) f.statusCode = v.statusCode;
     if (content) f.fullContent = content.refs;
     this.append("chat_interaction", id, v, ctx, f, encrypted, content, key, rc);
-    this.stats.chat(f.model as string, persona, tokensUsed ?? 0, v.inputTokens ?? 0, v.outputTokens ?? 0, f.success as boolean);
+    this.stats.chat(f.model as string, persona, tokensUsed, v.inputTokens, v.outputTokens, f.success as boolean);
     return id;
   }
 

@@ -339,7 +339,18 @@ export interface SessionSummary {
   readonly durationSeconds: number;
   readonly counts: Readonly<Record<RecordType, number>>;
   readonly totalRecords: number;
-  readonly tokens: { readonly total: number; readonly input: number; readonly output: number };
+  /**
+   * Token counts of the chat interactions. `input` and `output` count only the calls that gave
+   * them: `callsWithoutTokenSplit` gave only `tokensUsed` (in `total`, in neither `input` nor
+   * `output`), `callsWithoutTokens` (successful calls) gave no count at all.
+   */
+  readonly tokens: {
+    readonly total: number;
+    readonly input: number;
+    readonly output: number;
+    readonly callsWithoutTokenSplit: number;
+    readonly callsWithoutTokens: number;
+  };
   readonly models: Readonly<Record<string, number>>;
   readonly personas: Readonly<Record<string, number>>;
   readonly chatSuccessRate: number | null;

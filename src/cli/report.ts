@@ -5,7 +5,7 @@ import type { AnalyticsReport, LatencyStats, ModelPrice } from "../reader/analyt
 import { EXIT_FAIL, EXIT_OK, parseCommand, sessionOption, UsageError } from "./args.js";
 import { clean } from "./format.js";
 import type { CliIO, Command } from "./io.js";
-import { num, pct, table } from "./table.js";
+import { calls, num, pct, table, tokensText } from "./table.js";
 import { STORE_OPTIONS, storeHelp, storeTarget } from "./store.js";
 import { openSource } from "./viewer-io.js";
 import { timeMillis } from "../reader/time-input.js";
@@ -80,8 +80,6 @@ function section(io: CliIO, title: string, body: string): void {
 
 const R = { align: "right" } as const;
 
-const calls = (n: number) => `${num(n)} call${n === 1 ? "" : "s"}`;
-
 /**
  * What the cost leaves out, beside it: calls of priced models without token counts (named) or
  * without the input/output split, and the models without a price (with their calls that gave no
@@ -117,8 +115,8 @@ export function printReport(r: AnalyticsReport, where: string, io: CliIO): void 
   io.out(`  sessions   ${r.sessions.length} (${r.sessions.slice(0, 5).join(", ")}${r.sessions.length > 5 ? ", ..." : ""})`);
   io.out(`  period     ${r.period.start ?? "-"} -> ${r.period.end ?? "-"} (spans ${num(r.period.hours)} clock hour${r.period.hours === 1 ? "" : "s"}, UTC)`);
   io.out(`  records    ${num(t.records)} (chat ${num(t.chatInteractions)}, tool ${num(t.toolUsages)}, persona ${num(t.personaActivities)}, file ${num(t.fileOperations)}, metric ${num(t.performanceMetrics)}, error ${num(t.errors)})`);
-  const cache = `${t.cacheReadTokens > 0 ? `, cache read ${num(t.cacheReadTokens)}` : ""}${t.cacheWriteTokens > 0 ? `, cache write ${num(t.cacheWriteTokens)}` : ""}`;
-  io.out(`  tokens     ${num(t.tokens)} (input ${num(t.inputTokens)}, output ${num(t.outputTokens)}${cache})`);
+  const cache = [t.cacheReadTokens > 0 ? `cache read ${num(t.cacheReadTokens)}` : "", t.cacheWriteTokens > 0 ? `cache write ${num(t.cacheWriteTokens)}` : ""].filter((x) => x !== "");
+  io.out(`  tokens     ${tokensText({ ...t, total: t.tokens, input: t.inputTokens, output: t.outputTokens }, cache)}`);
   io.out(`  cost       ${usd(t.costUsd)}${costNotes(r).map((note) => c.yellow(` (${note})`)).join("")}`);
   // (models priced as the listed model they are a snapshot of, so that a wrong match shows)
   const bySnapshot = Object.entries(r.models).filter(([name, m]) => m.pricedAs !== null && m.pricedAs !== name);
@@ -129,7 +127,11 @@ export function printReport(r: AnalyticsReport, where: string, io: CliIO): void 
   if (models.length > 0) {
     section(io, "Models (latency in seconds)", table(
       [{ title: "model" }, { title: "calls", ...R }, { title: "ok", ...R }, { title: "input tok", ...R }, { title: "output tok", ...R }, { title: "tokens", ...R }, { title: "cost", ...R }, { title: "mean", ...R }, { title: "p50", ...R }, { title: "p95", ...R }, { title: "p99", ...R }, { title: "max", ...R }],
-      models.map(([name, m]) => [clean(name), m.calls, pct(m.calls > 0 ? m.successes / m.calls : null), m.inputTokens, m.outputTokens, m.tokens, usd(m.costUsd), ...lat(m.latencySeconds)]),
+      models.map(([name, m]) => {
+        // (no call of the model gave a split: "-", not zeros)
+        const unknown = m.inputTokens === 0 && m.outputTokens === 0 && m.callsWithoutTokenSplit > 0;
+        return [clean(name), m.calls, pct(m.calls > 0 ? m.successes / m.calls : null), unknown ? "-" : m.inputTokens, unknown ? "-" : m.outputTokens, m.tokens, usd(m.costUsd), ...lat(m.latencySeconds)];
+      }),
     ));
   }
   const types = sorted(r.interactionTypes, (m) => m.calls);

@@ -2,7 +2,7 @@
 import type { ViewerSessionSummary } from "../reader/viewer.js";
 import { EXIT_FAIL, EXIT_OK, parseCommand, sessionOption } from "./args.js";
 import type { CliIO, Command } from "./io.js";
-import { num, pct } from "./table.js";
+import { num, pct, tokensText } from "./table.js";
 import { clean } from "./format.js";
 import { STORE_OPTIONS, storeHelp, storeTarget } from "./store.js";
 import { openSource } from "./viewer-io.js";
@@ -36,7 +36,7 @@ function printSummary(s: ViewerSessionSummary, io: CliIO): void {
   io.out(`${c.bold(`Session ${s.sessionId}`)} ${statusColor(`(${s.status})`)}`);
   row("period", `${s.startTime} -> ${s.endTime} (${num(s.durationSeconds, 1)} s)`);
   row("records", `${num(s.totalRecords)} (chat ${num(k.chat_interaction)}, tool ${num(k.tool_usage)}, persona ${num(k.persona_activity)}, file ${num(k.file_operation)}, metric ${num(k.performance_metric)}, error ${num(k.error)})`);
-  row("tokens", `${num(s.tokens.total)} (input ${num(s.tokens.input)}, output ${num(s.tokens.output)})`);
+  row("tokens", tokensText(s.tokens));
   row("models", entries(s.models));
   row("personas", entries(s.personas));
   row("chat ok", pct(s.chatSuccessRate));

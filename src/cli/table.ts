@@ -16,6 +16,37 @@ export function num(v: number | null | undefined, digits = 2): string {
   return v.toLocaleString("en-US", { minimumFractionDigits: digits, maximumFractionDigits: digits });
 }
 
+/** "1 call", "9 calls". */
+export function calls(n: number): string {
+  return `${num(n)} call${n === 1 ? "" : "s"}`;
+}
+
+/** What the tokens line of `summary` and `report` counts. */
+export interface TokenCounts {
+  readonly total: number;
+  readonly input: number;
+  readonly output: number;
+  readonly callsWithoutTokenSplit: number;
+  readonly callsWithoutTokens: number;
+}
+
+/**
+ * The tokens line: the total, the input/output split where calls gave one (and `more`), and the
+ * calls that gave no split or no counts; an unknown split is never shown as zeros.
+ *
+ * @example
+ * tokensText({ total: 45, input: 0, output: 0, callsWithoutTokenSplit: 1, callsWithoutTokens: 0 }) // "45 (input/output not given for 1 call)"
+ */
+export function tokensText(t: TokenCounts, more: readonly string[] = []): string {
+  // (every call that gave tokens gave no split: the zeros would be unknowns)
+  const split = t.input === 0 && t.output === 0 && t.callsWithoutTokenSplit > 0 ? [] : [`input ${num(t.input)}`, `output ${num(t.output)}`];
+  const notes = [
+    t.callsWithoutTokenSplit > 0 ? `input/output not given for ${calls(t.callsWithoutTokenSplit)}` : "",
+    t.callsWithoutTokens > 0 ? `no token counts for ${calls(t.callsWithoutTokens)}` : "",
+  ];
+  return `${num(t.total)} (${[[...split, ...more].join(", "), ...notes].filter((x) => x !== "").join("; ")})`;
+}
+
 /** A ratio as a percentage, "-" without a value. */
 export function pct(v: number | null | undefined): string {
   return v === null || v === undefined || !Number.isFinite(v) ? "-" : `${(v * 100).toFixed(1)}%`;

@@ -233,10 +233,14 @@ export class PostgresRecordSource implements RecordSource {
         `SELECT kind, count(*)::text AS c, count(*) FILTER (WHERE coalesce((record->>'success')::boolean, true))::text AS ok, min(ts) AS first, max(ts) AS last
            FROM ${this.n.records} WHERE ${scope} GROUP BY kind`,
       ),
-      q<{ t: string | null; i: string | null; o: string | null }>(
+      // (the calls without a split or without counts by the session summary's rules: SessionStats.chat)
+      q<{ t: string | null; i: string | null; o: string | null; ns: string; nt: string }>(
         `SELECT sum(coalesce((record->>'tokensUsed')::numeric, 0))::text AS t, sum(coalesce((record->>'inputTokens')::numeric, 0))::text AS i,
-                sum(coalesce((record->>'outputTokens')::numeric, 0))::text AS o
-           FROM ${this.n.records} WHERE ${scope} AND kind = 'chat_interaction'`,
+                sum(coalesce((record->>'outputTokens')::numeric, 0))::text AS o,
+                count(*) FILTER (WHERE NOT split AND coalesce((record->>'tokensUsed')::numeric, 0) > 0)::text AS ns,
+                count(*) FILTER (WHERE NOT split AND record->>'tokensUsed' IS NULL AND coalesce((record->>'success')::boolean, true))::text AS nt
+           FROM ${this.n.records}, LATERAL (SELECT record->>'inputTokens' IS NOT NULL OR record->>'outputTokens' IS NOT NULL AS split) s
+          WHERE ${scope} AND kind = 'chat_interaction'`,
       ),
       q<{ k: string; c: string }>(`SELECT coalesce(model, 'unknown') AS k, count(*)::text AS c FROM ${this.n.records} WHERE ${scope} AND kind = 'chat_interaction' GROUP BY 1`),
       q<{ k: string; c: string }>(
@@ -274,7 +278,7 @@ export class PostgresRecordSource implements RecordSource {
       sessions: sessions.map((s) => s.s),
       counts,
       totalRecords: RECORD_KINDS.reduce((s, k) => s + counts[k], 0),
-      tokens: { total: Number(t?.t ?? 0), input: Number(t?.i ?? 0), output: Number(t?.o ?? 0) },
+      tokens: { total: Number(t?.t ?? 0), input: Number(t?.i ?? 0), output: Number(t?.o ?? 0), callsWithoutTokenSplit: Number(t?.ns ?? 0), callsWithoutTokens: Number(t?.nt ?? 0) },
       models: toMap(models),
       personas: toMap(personas),
       chatSuccessRate: counts.chat_interaction ? chatOk / counts.chat_interaction : null,

@@ -24,7 +24,7 @@ function bump(map: Record<string, number>, key: string, by = 1): void {
 /** Running totals for the session summary, updated on every record (a few additions each). */
 export class SessionStats {
   counts = zeroCounts();
-  tokens = { total: 0, input: 0, output: 0 };
+  tokens = { total: 0, input: 0, output: 0, callsWithoutTokenSplit: 0, callsWithoutTokens: 0 };
   models = dict<number>();
   personas = dict<number>();
   chatOk = 0;
@@ -44,11 +44,17 @@ export class SessionStats {
     this.counts[kind]++;
   }
 
-  chat(model: string, persona: string | undefined, total: number, input: number, output: number, success: boolean): void {
+  /** One chat interaction; a count it did not give is undefined. */
+  chat(model: string, persona: string | undefined, total: number | undefined, input: number | undefined, output: number | undefined, success: boolean): void {
     this.counts.chat_interaction++;
-    this.tokens.total += total;
-    this.tokens.input += input;
-    this.tokens.output += output;
+    this.tokens.total += total ?? 0;
+    this.tokens.input += input ?? 0;
+    this.tokens.output += output ?? 0;
+    // (the analytics report's rules: AnalyticsAccumulator)
+    if (input === undefined && output === undefined) {
+      if ((total ?? 0) > 0) this.tokens.callsWithoutTokenSplit++;
+      else if (success && total === undefined) this.tokens.callsWithoutTokens++;
+    }
     bump(this.models, model);
     if (persona !== undefined) bump(this.personas, persona);
     if (success) this.chatOk++;
@@ -76,9 +82,9 @@ export class SessionStats {
         this.chat(
           String(r.model ?? "unknown"),
           typeof r.persona === "string" ? r.persona : undefined,
-          Number(r.tokensUsed ?? 0),
-          Number(r.inputTokens ?? 0),
-          Number(r.outputTokens ?? 0),
+          r.tokensUsed === undefined ? undefined : Number(r.tokensUsed),
+          r.inputTokens === undefined ? undefined : Number(r.inputTokens),
+          r.outputTokens === undefined ? undefined : Number(r.outputTokens),
           r.success !== false,
         );
         break;
@@ -150,11 +156,7 @@ export class SessionStats {
       durationSeconds: Math.max(0, (end - start) / 1000),
       counts,
       totalRecords: RECORD_KINDS.reduce((n, k) => n + counts[k], 0),
-      tokens: {
-        total: this.tokens.total + (p?.tokens.total ?? 0),
-        input: this.tokens.input + (p?.tokens.input ?? 0),
-        output: this.tokens.output + (p?.tokens.output ?? 0),
-      },
+      tokens: merge(this.tokens, p?.tokens) as SessionSummary["tokens"],
       models: merge(this.models, p?.models),
       personas: merge(this.personas, p?.personas),
       chatSuccessRate: counts.chat_interaction ? chatOk / counts.chat_interaction : null,

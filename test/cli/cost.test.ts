@@ -72,3 +72,33 @@ describe("audit-logger report: calls the cost leaves out", () => {
     expect(line(r.stdout, "cost")).toBe("  cost       $0.0000 (3 calls not costed: no token counts from gpt-4o 2, o3 1) (1 call's tokens not costed: no input/output split)");
   });
 });
+
+describe("audit-logger summary and report: the tokens line", () => {
+  it("with only tokensUsed (the README's quick start) says the split was not given, not 'input 0, output 0'", async () => {
+    const dir = await session((l) => l.logChatInteraction({ prompt: "Where is my order?", response: "It ships tomorrow.", model: "claude-3", tokensUsed: 45 }));
+    const summary = await runCli(["summary", dir]);
+    expect(summary.code).toBe(0);
+    expect(line(summary.stdout, "tokens")).toBe("  tokens     45 (input/output not given for 1 call)");
+    const report = await runCli(["report", dir]);
+    expect(line(report.stdout, "tokens")).toBe("  tokens     45 (input/output not given for 1 call)");
+    // the models table too: "-" where the split is unknown
+    expect(report.stdout.split("\n").find((l) => l.startsWith("  claude-3 "))!.trim().split(/\s{2,}/).slice(3, 6)).toEqual(["-", "-", "45"]);
+    const json = JSON.parse((await runCli(["summary", dir, "--json"])).stdout) as Array<{ tokens: Record<string, number> }>;
+    expect(json[0]!.tokens).toEqual({ total: 45, input: 0, output: 0, callsWithoutTokenSplit: 1, callsWithoutTokens: 0 });
+  });
+
+  it("with some calls split, some not, and some without counts, says each", async () => {
+    const dir = await session((l) => {
+      l.logChatInteraction({ prompt: "x", model: "gpt-4o", inputTokens: 1_000, outputTokens: 200 });
+      l.logChatInteraction({ prompt: "x", model: "gpt-4o", tokensUsed: 45 });
+      for (let i = 0; i < 2; i++) l.logChatInteraction({ prompt: "x", model: "gpt-4o" });
+      l.logChatInteraction({ prompt: "x", model: "gpt-4o", success: false, errorMessage: "429" });
+    });
+    const expected = "  tokens     1,245 (input 1,000, output 200; input/output not given for 1 call; no token counts for 2 calls)";
+    expect(line((await runCli(["summary", dir])).stdout, "tokens")).toBe(expected);
+    expect(line((await runCli(["report", dir])).stdout, "tokens")).toBe(expected);
+    // every call split: as before
+    const split = await session((l) => l.logChatInteraction({ prompt: "x", model: "gpt-4o", inputTokens: 3, outputTokens: 4 }));
+    expect(line((await runCli(["summary", split])).stdout, "tokens")).toBe("  tokens     7 (input 3, output 4)");
+  });
+});

@@ -153,6 +153,7 @@ describe("clean restart", () => {
     expect(s2.counts.chat_interaction).toBe(5);
     expect(s2.counts.error).toBe(1);
     expect(s2.tokens.total).toBe(32);
+    expect(s2.tokens.callsWithoutTokenSplit).toBe(5);
     expect(s2.heads.chat_interaction).toEqual({ seq: 5, hash: chats[4]!.hash });
     // a clean restart repairs nothing
     expect(readKind(projectPath, "error", sid).filter((r) => r.errorType === "audit_log_repaired")).toEqual([]);

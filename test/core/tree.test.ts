@@ -69,7 +69,7 @@ describe("documented file tree", () => {
     expect(onDisk.counts).toEqual(summary.counts);
     expect(summary.counts).toEqual({ chat_interaction: 2, persona_activity: 1, tool_usage: 2, file_operation: 0, performance_metric: 0, error: 1 });
     expect(summary.totalRecords).toBe(6);
-    expect(summary.tokens).toEqual({ total: 17, input: 3, output: 4 });
+    expect(summary.tokens).toEqual({ total: 17, input: 3, output: 4, callsWithoutTokenSplit: 1, callsWithoutTokens: 0 });
     expect(summary.models).toEqual({ m1: 1, m2: 1 });
     expect(summary.toolSuccessRate).toBe(0.5);
     expect(summary.chatSuccessRate).toBe(0.5);

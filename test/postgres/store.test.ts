@@ -25,9 +25,8 @@ async function populate(schema: string, sessionId = "mix") {
       response: `answer ${i}`,
       model: ["claude-3", "gpt-4o", "llama"][i % 3],
       interactionType: i % 4 ? "api_request" : "stream",
-      tokensUsed: 10 + i,
-      inputTokens: 4 + i,
-      outputTokens: 6,
+      // (some calls give only tokensUsed, some no count at all: the summary counts them)
+      ...(i % 10 === 3 ? { tokensUsed: 10 + i } : i % 10 === 7 ? {} : { tokensUsed: 10 + i, inputTokens: 4 + i, outputTokens: 6 }),
       persona: i % 2 ? "support" : undefined,
       userId: i % 5 ? "u1" : "u2",
       ...(i % 9 === 0 ? { success: false, errorMessage: "rate limited" } : {}),
@@ -128,6 +127,8 @@ describe("PostgreSQL store", () => {
       expect(stats.counts).toEqual(summary.counts);
       expect(stats.totalRecords).toBe(summary.totalRecords);
       expect(stats.tokens).toEqual(summary.tokens);
+      // i = 3, 13, …, 53 without a split; 7, 17, …, 57 without counts, 27 failed (not counted)
+      expect([summary.tokens.callsWithoutTokenSplit, summary.tokens.callsWithoutTokens]).toEqual([6, 5]);
       expect(stats.models).toEqual(summary.models);
       expect(stats.personas).toEqual(summary.personas);
       expect(stats.chatSuccessRate).toBe(summary.chatSuccessRate);

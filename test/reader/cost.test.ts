@@ -144,3 +144,15 @@ describe("calls without token counts", () => {
     expect(r.totals).toMatchObject({ callsWithoutTokens: 3, callsWithoutTokenSplit: 1, uncostedCalls: 2, unpricedModels: ["my-local-model"] });
   });
 });
+
+describe("the session summary's tokens", () => {
+  it("count the calls without a split and without counts, as finalizeSession() writes it and as the viewer reads it back", async () => {
+    const logger = new AuditLogger({ sessionId: "tok", projectPath: tmpProject("audit-cost-"), fullContentLogging: false });
+    logger.logChatInteraction({ prompt: "x", model: "claude-3", tokensUsed: 45 });
+    logger.logChatInteraction({ prompt: "x", model: "gpt-4o" });
+    logger.logChatInteraction({ prompt: "x", model: "gpt-4o", inputTokens: 3, outputTokens: 4 });
+    const summary = await logger.finalizeSession();
+    expect(summary.tokens).toEqual({ total: 52, input: 3, output: 4, callsWithoutTokenSplit: 1, callsWithoutTokens: 1 });
+    expect((await new AuditViewer({ auditPath: logger.auditDir }).getSessionSummary("tok"))!.tokens).toEqual(summary.tokens);
+  });
+});

@@ -23,16 +23,22 @@ async function session(log: (logger: AuditLogger) => void): Promise<string> {
 
 const line = (stdout: string, label: string) => stdout.split("\n").find((l) => l.startsWith(`  ${label.padEnd(10)} `));
 
+/** The stdout of `audit-logger <command> <dir> ...`, which must exit 0. */
+async function run(command: "report" | "summary", dir: string, ...more: string[]): Promise<string> {
+  const r = await runCli([command, dir, ...more]);
+  expect(r.code, r.stderr).toBe(0);
+  return r.stdout;
+}
+
 describe("audit-logger report: prices", () => {
   it("names the models priced as a listed model they are a snapshot of, and prices a variant as itself", async () => {
     const dir = await session((l) => {
       for (const model of ["gpt-4o-2024-08-06", "o3-pro-2025-06-10", "gpt-4o"]) l.logChatInteraction({ prompt: "x", model, inputTokens: M, outputTokens: 0 });
     });
-    const r = await runCli(["report", dir]);
-    expect(r.code).toBe(0);
-    expect(line(r.stdout, "prices")).toBe("  prices     gpt-4o-2024-08-06 as gpt-4o, o3-pro-2025-06-10 as o3-pro");
+    const out = await run("report", dir);
+    expect(line(out, "prices")).toBe("  prices     gpt-4o-2024-08-06 as gpt-4o, o3-pro-2025-06-10 as o3-pro");
     // 2.5 + 2.5 + 20 (o3-pro's list price; o3's $2 until 2026-12-05)
-    expect(line(r.stdout, "cost")).toBe("  cost       $25.0000");
+    expect(line(out, "cost")).toBe("  cost       $25.0000");
   });
 });
 
@@ -40,11 +46,10 @@ describe("audit-logger report: prompt-cache tokens", () => {
   it("are in the cost and on the tokens line (200k cached tokens read added nothing)", async () => {
     const usage = { input_tokens: 10, cache_creation_input_tokens: 1_000, cache_read_input_tokens: 200_000, output_tokens: 10 };
     const dir = await session((l) => l.logChatInteraction({ prompt: "x", model: "claude-sonnet-4-5-20250929", inputTokens: 10, outputTokens: 10, usage }));
-    const r = await runCli(["report", dir]);
-    expect(r.code).toBe(0);
-    expect(line(r.stdout, "tokens")).toBe("  tokens     20 (input 10, output 10, cache read 200,000, cache write 1,000)");
+    const out = await run("report", dir);
+    expect(line(out, "tokens")).toBe("  tokens     20 (input 10, output 10, cache read 200,000, cache write 1,000)");
     // (10·3 + 10·15 + 200,000·0.3 + 1,000·3.75) / 1e6
-    expect(line(r.stdout, "cost")).toBe("  cost       $0.0639");
+    expect(line(out, "cost")).toBe("  cost       $0.0639");
   });
 });
 
@@ -55,10 +60,9 @@ describe("audit-logger report: calls the cost leaves out", () => {
       for (let i = 0; i < 9; i++) l.logChatInteraction({ prompt: "x", model: "gpt-4o" });
       l.logChatInteraction({ prompt: "x", model: "my-local-model" });
     });
-    const r = await runCli(["report", dir]);
-    expect(r.code).toBe(0);
-    expect(line(r.stdout, "cost")).toBe("  cost       $2.5000 (9 calls not costed: no token counts from gpt-4o) (no price for my-local-model (1 call without token counts): not included; see --prices)");
-    const json = JSON.parse((await runCli(["report", dir, "--json"])).stdout) as { totals: Record<string, unknown> };
+    const out = await run("report", dir);
+    expect(line(out, "cost")).toBe("  cost       $2.5000 (9 calls not costed: no token counts from gpt-4o) (no price for my-local-model (1 call without token counts): not included; see --prices)");
+    const json = JSON.parse(await run("report", dir, "--json")) as { totals: Record<string, unknown> };
     expect(json.totals).toMatchObject({ callsWithoutTokens: 10, uncostedCalls: 9 });
   });
 
@@ -68,22 +72,20 @@ describe("audit-logger report: calls the cost leaves out", () => {
       l.logChatInteraction({ prompt: "x", model: "o3", tokensUsed: 45 });
       l.logChatInteraction({ prompt: "x", model: "o3" });
     });
-    const r = await runCli(["report", dir]);
-    expect(line(r.stdout, "cost")).toBe("  cost       $0.0000 (3 calls not costed: no token counts from gpt-4o 2, o3 1) (1 call's tokens not costed: no input/output split)");
+    const out = await run("report", dir);
+    expect(line(out, "cost")).toBe("  cost       $0.0000 (3 calls not costed: no token counts from gpt-4o 2, o3 1) (1 call's tokens not costed: no input/output split)");
   });
 });
 
 describe("audit-logger summary and report: the tokens line", () => {
   it("with only tokensUsed (the README's quick start) says the split was not given, not 'input 0, output 0'", async () => {
     const dir = await session((l) => l.logChatInteraction({ prompt: "Where is my order?", response: "It ships tomorrow.", model: "claude-3", tokensUsed: 45 }));
-    const summary = await runCli(["summary", dir]);
-    expect(summary.code).toBe(0);
-    expect(line(summary.stdout, "tokens")).toBe("  tokens     45 (input/output not given for 1 call)");
-    const report = await runCli(["report", dir]);
-    expect(line(report.stdout, "tokens")).toBe("  tokens     45 (input/output not given for 1 call)");
+    expect(line(await run("summary", dir), "tokens")).toBe("  tokens     45 (input/output not given for 1 call)");
+    const report = await run("report", dir);
+    expect(line(report, "tokens")).toBe("  tokens     45 (input/output not given for 1 call)");
     // the models table too: "-" where the split is unknown
-    expect(report.stdout.split("\n").find((l) => l.startsWith("  claude-3 "))!.trim().split(/\s{2,}/).slice(3, 6)).toEqual(["-", "-", "45"]);
-    const json = JSON.parse((await runCli(["summary", dir, "--json"])).stdout) as Array<{ tokens: Record<string, number> }>;
+    expect(report.split("\n").find((l) => l.startsWith("  claude-3 "))!.trim().split(/\s{2,}/).slice(3, 6)).toEqual(["-", "-", "45"]);
+    const json = JSON.parse(await run("summary", dir, "--json")) as Array<{ tokens: Record<string, number> }>;
     expect(json[0]!.tokens).toEqual({ total: 45, input: 0, output: 0, callsWithoutTokenSplit: 1, callsWithoutTokens: 0 });
   });
 
@@ -95,10 +97,10 @@ describe("audit-logger summary and report: the tokens line", () => {
       l.logChatInteraction({ prompt: "x", model: "gpt-4o", success: false, errorMessage: "429" });
     });
     const expected = "  tokens     1,245 (input 1,000, output 200; input/output not given for 1 call; no token counts for 2 calls)";
-    expect(line((await runCli(["summary", dir])).stdout, "tokens")).toBe(expected);
-    expect(line((await runCli(["report", dir])).stdout, "tokens")).toBe(expected);
+    expect(line(await run("summary", dir), "tokens")).toBe(expected);
+    expect(line(await run("report", dir), "tokens")).toBe(expected);
     // every call split: as before
     const split = await session((l) => l.logChatInteraction({ prompt: "x", model: "gpt-4o", inputTokens: 3, outputTokens: 4 }));
-    expect(line((await runCli(["summary", split])).stdout, "tokens")).toBe("  tokens     7 (input 3, output 4)");
+    expect(line(await run("summary", split), "tokens")).toBe("  tokens     7 (input 3, output 4)");
   });
 });

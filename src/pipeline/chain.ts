@@ -53,3 +53,30 @@ const oneShot = (crypto as { hash?: (alg: string, data: string, enc: "hex") => s
 export function sha256Text(text: string): string {
   return oneShot ? oneShot("sha256", text, "hex") : createHash("sha256").update(text).digest("hex");
 }
+
+/** The envelope every sealed line begins with, as the writer writes it (ASCII only). */
+const ENVELOPE = /^\{"id":"([A-Za-z0-9_-]{1,64})","type":"([a-z_]+)","sessionId":"([A-Za-z0-9._-]{1,128})","timestamp":"([^"\\]*)","seq":(\d{1,15}),"prevHash":"([0-9a-f]{64})"/;
+
+/**
+ * The envelope member of `rec` (the line `text` parsed) that differs from the line's leading
+ * envelope, or undefined when they agree (or the line does not begin with one). Only a line that
+ * repeats a member can differ: JSON.parse keeps the last of duplicate names, while the chain walk
+ * reads the first. A record in a chain's unsigned tail that repeated `"seq":0` was read as seq 0,
+ * covered by a signed checkpoint, by the readers of retention and legal-hold records, and its
+ * forged prune hid deleted signed segments from verify with a public key (found by an
+ * adversarial review, 2026-12-05). Every reader that trusts a parsed record's envelope checks it.
+ */
+export function envelopeMismatch(text: string, rec: Readonly<Record<string, unknown>>): string | undefined {
+  const h = ENVELOPE.exec(text.length > 600 ? text.slice(0, 600) : text);
+  if (!h) return undefined;
+  const want: ReadonlyArray<readonly [string, unknown]> = [
+    ["id", h[1]],
+    ["type", h[2]],
+    ["sessionId", h[3]],
+    ["timestamp", h[4]],
+    ["seq", Number(h[5])],
+    ["prevHash", h[6]],
+  ];
+  for (const [member, value] of want) if (rec[member] !== value) return member;
+  return undefined;
+}

@@ -1,7 +1,7 @@
 import { createHash } from "node:crypto";
 import fs from "node:fs";
 import path from "node:path";
-import { GENESIS_HASH, splitSealedLine } from "../pipeline/chain.js";
+import { envelopeMismatch, GENESIS_HASH, splitSealedLine } from "../pipeline/chain.js";
 import { encryptedFileKeyId, sha256Hex } from "../pipeline/encrypt.js";
 import { KEY_STORE_PREFIX, readKeyStore } from "../pipeline/keyring.js";
 import { irregularFiles, listSessionIds, safeReaddir, type KindFile } from "../sink/files.js";
@@ -361,6 +361,15 @@ async function verifyFiles(
         if (!rec || typeof rec !== "object" || !sealed) {
           f.problems.push({ file: file.name, kind: "malformed_line", detail: `Line ${raw.line} of ${file.name} is not a sealed audit record.` });
           return;
+        }
+        const repeated = h ? envelopeMismatch(data.toString("latin1", start, Math.min(end, start + HEADER_BYTES)), rec) : undefined;
+        if (repeated !== undefined) {
+          f.problems.push({
+            file: file.name,
+            seq: Number(h![4]),
+            kind: "malformed_line",
+            detail: `Line ${raw.line} of ${file.name} repeats its ${repeated} member with another value: read as JSON it says something else than its envelope (seq ${h![4]}). The kit never writes one; it was made to mislead a reader.`,
+          });
         }
       }
       const seq = h ? Number(h[4]) : typeof rec?.seq === "number" ? rec.seq : undefined;

@@ -1,5 +1,6 @@
 import { readLinesSync } from "../reader/lines-sync.js";
 import { listKindFiles } from "./files.js";
+import { envelopeMismatch } from "../pipeline/chain.js";
 
 /** One audit_event record as read back: its fields unchecked, for the caller's own schema. */
 export interface AuditEventRecord {
@@ -27,6 +28,8 @@ export function* auditEventsOf(auditDir: string, sessionId: string, types: reado
         continue;
       }
       if (rec === null || typeof rec !== "object" || typeof rec.eventType !== "string" || !types.includes(rec.eventType)) continue;
+      // (a line repeating an envelope member is the chain walk's to report: see envelopeMismatch)
+      if (envelopeMismatch(l.text, rec as Record<string, unknown>) !== undefined) continue;
       yield { eventType: rec.eventType, details: rec.details, timestamp: rec.timestamp, seq: rec.seq };
     }
   }

@@ -450,6 +450,20 @@ describe("retention and legal hold", () => {
     expect((await verifyAuditLog(log.auditDir)).ok).toBe(true);
   });
 
+  // Found by an adversarial review, 2026-12-05: the same forged record with a second "seq":0 at
+  // its end was read as seq 0 (JSON.parse keeps the last of duplicate names), covered by a signed
+  // checkpoint, by the readers of retention records, while the chain walk read its real seq from
+  // its envelope: verify with the public key and the witness's checkpoints said OK.
+  it("a forged retention record repeating its seq (\"seq\":0 at its end) is not taken as signed → malformed_line, pruned_without_record", async () => {
+    const log = await buildLog();
+    expectOnly(await verify(log), []);
+    forgePrune(log, "tool_usage", [1, 2, 3], { repeatMember: '"seq":0' });
+    const r = await verifyAuditLog(log.auditDir, { publicKey: log.signer.publicKey, trustedCheckpoints: log.witnessed });
+    expect(r.ok).toBe(false);
+    expect(problemKinds(r)).toEqual(expect.arrayContaining(["malformed_line", "pruned_without_record"]));
+    expect(r.problems.find((p) => p.kind === "malformed_line")?.detail).toMatch(/repeats its seq member with another value/);
+  });
+
   it("a genuine prune (checkpointed at once) still verifies with the public key; so does one made after a hold was placed and released", async () => {
     const log = await buildLog({ finalize: false });
     log.logger.placeLegalHold("all", "review");

@@ -103,8 +103,9 @@ export async function verifyAuditLog(auditPath: string, options: VerifyOptions =
   }
   const sessions = options.sessionId ? [options.sessionId] : present;
   const trustedKeys = toPublicKeys(options.publicKey);
-  const { holds, shredded } = collectDirectoryEvents(dir, trustedKeys, options.trustedCheckpoints ?? []);
+  const { holds, shredded, removed } = collectDirectoryEvents(dir, trustedKeys, options.trustedCheckpoints ?? []);
   for (const kid of shredded) f.shredded.add(kid);
+  if (options.sessionId === undefined) missingSessions(present, (options.trustedCheckpoints ?? []) as readonly Checkpoint[], holds, removed, f);
   let anyCheckpoints = false;
   for (const sessionId of sessions) {
     const cps = readCheckpoints(dir, sessionId);
@@ -506,17 +507,19 @@ interface HoldSpan {
  * `retention_pruned` record carries), believed as releases are: the key stores are checked
  * against them (see checkKeyStores), in one scan with the holds.
  */
-function collectDirectoryEvents(dir: string, trustedKeys: readonly KeyObject[], trustedCheckpoints: readonly Checkpoint[]): { holds: HoldSpan[]; shredded: Set<string> } {
+function collectDirectoryEvents(dir: string, trustedKeys: readonly KeyObject[], trustedCheckpoints: readonly Checkpoint[]): { holds: HoldSpan[]; shredded: Set<string>; removed: Set<string> } {
   const spans = new Map<string, HoldSpan>();
   const releases: Array<{ ids: readonly string[]; at: number }> = [];
   const shredded = new Set<string>();
+  const removed = new Set<string>();
   for (const sessionId of listSessionIds(dir)) {
     const signed = signedAuditEventSeq(readCheckpoints(dir, sessionId), trustedCheckpoints.filter((c) => c.checkpoint.sessionId === sessionId), trustedKeys);
     // (with a trusted key, only what a signed checkpoint covers: a record anyone can seal onto
     // the chain with no key must not excuse a removal)
     const covered = (seq: unknown): boolean => signed === undefined || (typeof seq === "number" && seq <= signed);
     for (const rec of auditEventsOf(dir, sessionId, ["legal_hold_placed", "legal_hold_released", "subject_shredded", "retention_pruned"])) {
-      const d = (rec.details ?? {}) as { holdId?: unknown; scope?: unknown; holdIds?: unknown; keyIds?: unknown; shreddedKeyIds?: unknown };
+      const d = (rec.details ?? {}) as { holdId?: unknown; scope?: unknown; holdIds?: unknown; keyIds?: unknown; shreddedKeyIds?: unknown; sessionId?: unknown };
+      if (rec.eventType === "retention_pruned" && d.scope === "session" && typeof d.sessionId === "string" && covered(rec.seq)) removed.add(d.sessionId);
       if (rec.eventType === "subject_shredded" || rec.eventType === "retention_pruned") {
         // a shredding, or a removed session's shreddings carried by its retention record; a
         // forged one excused a key deleted from its store (2026-12-04, fifth session)
@@ -538,7 +541,31 @@ function collectDirectoryEvents(dir: string, trustedKeys: readonly KeyObject[], 
       if (span && (span.releasedAt === undefined || r.at < span.releasedAt)) span.releasedAt = r.at;
     }
   }
-  return { holds: [...spans.values()], shredded };
+  return { holds: [...spans.values()], shredded, removed };
+}
+
+/**
+ * Sessions the directory no longer holds that something trusted says it should: trusted
+ * checkpoints of the session, or a legal hold in force on it (placed in any session's chain),
+ * with no retention record of its removal (`removed`). Found by an adversarial review,
+ * 2026-12-05: verify looked only at the sessions still there, so deleting a whole session's files
+ * was OK even with the witness's checkpoints of it given, or under a hold.
+ */
+function missingSessions(present: readonly string[], trusted: readonly Checkpoint[], holds: readonly HoldSpan[], removed: ReadonlySet<string>, f: Findings): void {
+  const here = new Set(present);
+  const gone = (sid: string) => !here.has(sid) && !removed.has(sid);
+  const witnessed = new Set(trusted.map((c) => c.checkpoint.sessionId).filter(gone));
+  for (const sid of witnessed) {
+    f.problems.push({ file: `session_${sid}.json`, kind: "session_missing", detail: `Trusted checkpoints name session ${sid}, but the directory holds no file of it and no retention record removed it: its files were deleted.` });
+  }
+  for (const h of holds) {
+    if (h.releasedAt !== undefined || h.scope === "all" || !gone(h.scope) || witnessed.has(h.scope)) continue;
+    f.problems.push({
+      file: `session_${h.scope}.json`,
+      kind: "session_missing",
+      detail: `Legal hold ${h.id} is in force on session ${h.scope}, but the directory holds no file of it and no retention record removed it: its files were deleted (or the hold names a session that never wrote here; release it then).`,
+    });
+  }
 }
 
 /**

@@ -464,6 +464,46 @@ describe("retention and legal hold", () => {
     expect(r.problems.find((p) => p.kind === "malformed_line")?.detail).toMatch(/repeats its seq member with another value/);
   });
 
+  // Found by an adversarial review, 2026-12-05: verify looked only at the sessions still in the
+  // directory, so deleting every file of a session was OK, even with the witness's checkpoints of
+  // it given, or while another session's chained legal hold covered it.
+  it("a whole session deleted: session_missing when trusted checkpoints name it, or a hold in force covers it; not when retention removed it", async () => {
+    const log = await buildLog({ sessionId: "keep" });
+    const victim = await buildLog({ sessionId: "victim", signer: log.signer });
+    const both = [...log.witnessed, ...victim.witnessed];
+    // (the two logs are in two projects: move the victim's files beside the other's)
+    for (const name of fs.readdirSync(victim.auditDir)) fs.renameSync(`${victim.auditDir}/${name}`, `${log.auditDir}/${name}`);
+    expectOnly(await verify(log, { trustedCheckpoints: both }), []);
+    const victimFiles = fs.readdirSync(log.auditDir).filter((n) => n.includes("_victim"));
+    expect(victimFiles.length).toBeGreaterThan(4);
+    const saved = new Map(victimFiles.map((n) => [n, fs.readFileSync(`${log.auditDir}/${n}`)]));
+    for (const n of victimFiles) fs.rmSync(`${log.auditDir}/${n}`);
+    const r = await verify(log, { trustedCheckpoints: both });
+    expectOnly(r, ["session_missing"]);
+    expect(r.problems[0]!.detail).toMatch(/Trusted checkpoints name session victim/);
+    expectOnly(await verify(log), []); // (nothing here says it existed: the documented limit)
+
+    // a hold in force on it, placed in another session's chain
+    for (const [n, bytes] of saved) fs.writeFileSync(`${log.auditDir}/${n}`, bytes);
+    const holder = new AuditLogger({ sessionId: "holder", projectPath: log.projectPath, durability: "sync", signingKey: log.signer.privateKey });
+    holder.placeLegalHold("victim", "litigation");
+    await holder.finalizeSession();
+    expectOnly(await verify(log), []);
+    for (const n of victimFiles) fs.rmSync(`${log.auditDir}/${n}`);
+    const held = await verify(log);
+    expectOnly(held, ["session_missing"]);
+    expect(held.problems[0]!.detail).toMatch(/Legal hold .* is in force on session victim/);
+  });
+
+  it("a whole session removed by retention, with the witness's checkpoints of it: no problem", async () => {
+    const log = await buildLog({ sessionId: "old_victim" });
+    const cleaner = new AuditLogger({ sessionId: "cleaner", projectPath: log.projectPath, durability: "sync", signingKey: log.signer.privateKey });
+    const r = await cleaner.cleanup({ now: Date.now() + 100 * DAY });
+    expect(r.removed.map((x) => x.sessionId)).toEqual(["old_victim"]);
+    await cleaner.finalizeSession();
+    expectOnly(await verifyAuditLog(log.auditDir, { publicKey: log.signer.publicKey, trustedCheckpoints: log.witnessed }), []);
+  });
+
   it("a genuine prune (checkpointed at once) still verifies with the public key; so does one made after a hold was placed and released", async () => {
     const log = await buildLog({ finalize: false });
     log.logger.placeLegalHold("all", "review");

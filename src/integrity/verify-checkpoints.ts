@@ -6,6 +6,8 @@ import { checkpointFileName } from "./checkpointer.js";
 /** What the chain walk learned about one kind: its last seq, and hash and Merkle root at the seqs checkpoints name. */
 export interface KindState {
   readonly lastSeq: number;
+  /** the hash of the record at lastSeq (verifyAuditLog's chain walk; the genesis hash when the chain is empty) */
+  readonly lastHash?: string;
   /** seq of the last record removed by retention (0 when none): checkpoints before it cannot be re-derived */
   readonly prunedThrough: number;
   readonly at: ReadonlyMap<number, { hash: string; root?: string }>;

@@ -123,6 +123,16 @@ export async function verifyAuditLog(auditPath: string, options: VerifyOptions =
       }
     }
     if (cps.length > 0 || trusted.length > 0) anyCheckpoints = true;
+    else if (trustedKeys.length > 0) {
+      // (said per session: said for the directory only when no session had any, a signed session
+      // rewritten whole, its checkpoints file deleted, verified with no note at all beside another
+      // signed session; found by an adversarial review, 2026-12-05)
+      f.notes.push({
+        file: checkpointFileName(sessionId),
+        kind: "no_checkpoints",
+        detail: `Session ${sessionId} has no signed checkpoints (its logger had no signingKey, it ended before its first checkpoint, or its checkpoints file was deleted): its chains are self-consistent only, and a rewrite of the whole session would not be caught.`,
+      });
+    }
     const wanted = {} as Record<ChainKind, Set<number>>;
     for (const kind of CHAIN_KINDS) wanted[kind] = new Set();
     for (const c of [...cps.map((x) => x.checkpoint), ...trusted]) {
@@ -136,8 +146,23 @@ export async function verifyAuditLog(auditPath: string, options: VerifyOptions =
     const sessionProblems = f.problems.length;
     // the audit_event chain first: it says what retention removed from the others
     for (const kind of ["audit_event", ...RECORD_KINDS] as const) states[kind] = await verifyKind(dir, sessionId, kind, f, wanted[kind], pruned[kind]);
+    const notesBefore = f.notes.length;
     verifyCheckpoints({ sessionId, checkpoints: cps, trusted, trustedKeys, states, problems: f.problems, notes: f.notes });
     checkFinalHeads(dir, sessionId, states, f, sessionProblems);
+    // finalizing signs a checkpoint over every record: a finalized, signed session with records
+    // past its last checkpoint lost checkpoints (its file cut after an earlier one, the records
+    // after it rewritten: until 2026-12-05 only an unsigned_tail note said so)
+    const tail = f.notes.slice(notesBefore).find((n) => n.kind === "unsigned_tail");
+    if (tail && trustedKeys.length > 0) {
+      const info = readSessionInfo(dir, sessionId);
+      if (info?.status === "finalized" && typeof info.config?.signingKeyId === "string") {
+        f.problems.push({
+          file: checkpointFileName(sessionId),
+          kind: "checkpoint_missing",
+          detail: `Session ${sessionId} was finalized with signing key ${info.config.signingKeyId}, which signs a checkpoint over every record, but records follow its last checkpoint (${tail.detail}): checkpoints were deleted (and the records after the last one may have been rewritten), or records were added after it was finalized.`,
+        });
+      }
+    }
   }
   if (options.sessionId !== undefined) {
     // the session's own data keys, against every store and every shredding the directory records
@@ -154,7 +179,8 @@ export async function verifyAuditLog(auditPath: string, options: VerifyOptions =
       }
     }
   }
-  if (!anyCheckpoints) {
+  // (with a trusted key, each session without any was named above)
+  if (!anyCheckpoints && trustedKeys.length === 0) {
     f.notes.push({ kind: "no_checkpoints", detail: "No signed checkpoints were found (the logger had no signingKey)." });
   }
   if (!anyCheckpoints || trustedKeys.length === 0) {
@@ -436,9 +462,9 @@ async function verifyFiles(
         if (wanted.has(seq)) roots.set(seq, { hash: sealed.hash, root: merkle.root() });
       });
     }
-    return { lastSeq, at: roots, prunedThrough: pruned?.lastSeq ?? 0 };
+    return { lastSeq, lastHash: prevHash, at: roots, prunedThrough: pruned?.lastSeq ?? 0 };
   }
-  return { lastSeq, at, prunedThrough: pruned?.lastSeq ?? 0 };
+  return { lastSeq, lastHash: prevHash, at, prunedThrough: pruned?.lastSeq ?? 0 };
 }
 
 function checkContent(dir: string, file: KindFile, rec: Record<string, unknown>, recordHash: string, f: Findings): void {
@@ -627,8 +653,19 @@ function checkFinalHeads(dir: string, sessionId: string, states: Readonly<Record
   const info = readSessionInfo(dir, sessionId);
   if (info?.status !== "finalized" || typeof info.heads !== "object" || info.heads === null) return;
   for (const kind of CHAIN_KINDS) {
-    const head = (info.heads as Record<string, { seq?: unknown } | undefined>)[kind];
+    const head = (info.heads as Record<string, { seq?: unknown; hash?: unknown } | undefined>)[kind];
     const seq = head?.seq;
+    // the same end, another record there: the chain was rewritten up to its end (found by an
+    // adversarial review, 2026-12-05: only the seq was compared)
+    if (typeof seq === "number" && seq === states[kind].lastSeq && typeof head?.hash === "string" && states[kind].lastHash !== undefined && head.hash !== states[kind].lastHash) {
+      f.problems.push({
+        file: `session_${sessionId}.json`,
+        seq,
+        kind: "record_modified",
+        detail: `The ${kind} chain ends at seq ${seq}, as the finalized session file says, but not with the record it names (hash ${head.hash.slice(0, 12)}…): the chain was rewritten.`,
+      });
+      continue;
+    }
     if (typeof seq !== "number" || seq <= states[kind].lastSeq) continue;
     // (a checkpoint that covers it said so already)
     if (f.problems.slice(from).some((p) => p.kind === "truncated" && p.detail.startsWith(`The ${kind} chain ends`))) continue;

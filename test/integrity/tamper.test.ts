@@ -118,7 +118,8 @@ describe("edited records", () => {
     const { file, index } = persona(log, 6);
     editLines(file, (ls) => ls.map((l, i) => (i === index ? l.replace('"approvedBy":"carol"', '"approvedBy":"mallory"') : l)));
     rechain(log.auditDir, "persona_activity", log.sessionId);
-    expectOnly(await verify(log), ["checkpoint_mismatch"]);
+    // (and the finalized session file names another last record: record_modified, since 2026-12-05)
+    expectOnly(await verify(log), ["checkpoint_mismatch", "record_modified"]);
     // without the trusted key the verifier says it could not tell
     const unkeyed = await verifyAuditLog(log.auditDir);
     expect(noteKinds(unkeyed)).toContain("self_consistent_only");
@@ -130,12 +131,18 @@ describe("edited records", () => {
     editLines(file, (ls) => ls.map((l, i) => (i === index ? l.replace('"approvedBy":"carol"', '"approvedBy":"mallory"') : l)));
     rechain(log.auditDir, "persona_activity", log.sessionId);
     rebuildCheckpoints(log, newSigner().privateKey);
-    expectOnly(await verify(log), ["checkpoint_unknown_key"]);
+    // (record_modified: the finalized session file names another last record, since 2026-12-05)
+    expectOnly(await verify(log), ["checkpoint_unknown_key", "record_modified"]);
     // the same forgery claiming the real key id → checkpoint_signature_invalid
     rebuildCheckpoints(log, newSigner().privateKey, { keyIdOf: log.signer.privateKey });
-    expectOnly(await verify(log), ["checkpoint_signature_invalid"]);
-    // and, to show the checks can pass: a rebuild with the real key is accepted (the key is the trust anchor)
+    expectOnly(await verify(log), ["checkpoint_signature_invalid", "record_modified"]);
+    // and, to show the checks can pass: a rebuild with the real key is accepted (the key is the
+    // trust anchor), once the session file, outside the chains, names the new last record too
     rebuildCheckpoints(log, log.signer.privateKey);
+    const sessionFile = `${log.auditDir}/session_${log.sessionId}.json`;
+    const info = JSON.parse(fs.readFileSync(sessionFile, "utf8")) as { heads: Record<string, { seq: number; hash: string }> };
+    info.heads.persona_activity!.hash = JSON.parse(readLines(chainFiles(log.auditDir, "persona_activity", log.sessionId).at(-1)!).at(-1)!).hash as string;
+    fs.writeFileSync(sessionFile, JSON.stringify(info));
     expectOnly(await verify(log), []);
   });
 });
@@ -287,6 +294,47 @@ describe("checkpoints", () => {
     expectOnly(await verify(log), ["checkpoint_missing"]);
   });
 
+  // Found by an adversarial review, 2026-12-05: (1) a finalized session whose checkpoints file was
+  // cut after an early checkpoint, and every record after it rewritten with the same count, left
+  // only an unsigned_tail note; (2) a session rewritten whole, its checkpoints deleted and its
+  // session file set back to "active", beside another signed session, verified with no note at all
+  // (the no_checkpoints note was said for the directory only when no session had any).
+  it("a finalized session's checkpoints cut after an early one and the records after it rewritten → checkpoint_missing, record_modified", async () => {
+    const log = await buildLog();
+    const first = JSON.parse(readLines(checkpointsFile(log))[0]!) as Checkpoint;
+    const keep = first.checkpoint.heads.tool_usage!.seq;
+    writeLines(checkpointsFile(log), readLines(checkpointsFile(log)).slice(0, 1));
+    let prev = "";
+    for (const f of chainFiles(log.auditDir, "tool_usage", log.sessionId)) {
+      editLines(f, (ls) =>
+        ls.map((l) => {
+          const rec = JSON.parse(l) as { seq: number; hash: string };
+          if (rec.seq <= keep) {
+            prev = rec.hash;
+            return l;
+          }
+          const s = reseal(l, prev, (r) => ((r.parameters as Record<string, unknown>).to = "acct-attacker"));
+          prev = s.hash;
+          return s.line;
+        }),
+      );
+    }
+    const r = await verify(log);
+    expect(problemKinds(r)).toEqual(["checkpoint_missing", "record_modified"]);
+    expect(r.problems.find((p) => p.kind === "checkpoint_missing")!.detail).toMatch(/was finalized with signing key .* records follow its last checkpoint/);
+  });
+
+  it("a session without checkpoints beside a signed one, verified with the public key: a no_checkpoints note names it", async () => {
+    const log = await buildLog();
+    const unsigned = new AuditLogger({ sessionId: "unsigned_one", projectPath: log.projectPath, durability: "sync" });
+    unsigned.logToolUsage({ toolName: "t", operation: "o" });
+    await unsigned.finalizeSession();
+    const r = await verify(log);
+    expect(r.ok).toBe(true);
+    expect(r.notes.filter((n) => n.kind === "no_checkpoints").map((n) => n.file)).toEqual(["checkpoints_unsigned_one.jsonl"]);
+    expect(r.notes.find((n) => n.kind === "no_checkpoints")!.detail).toMatch(/Session unsigned_one has no signed checkpoints/);
+  });
+
   it("every checkpoint re-signed with another key → checkpoint_unknown_key", async () => {
     const log = await buildLog();
     rebuildCheckpoints(log, newSigner().privateKey);
@@ -298,7 +346,8 @@ describe("checkpoints", () => {
   it("the newest checkpoint replaced by an older one → checkpoint_out_of_order", async () => {
     const log = await buildLog();
     editLines(checkpointsFile(log), (ls) => [...ls.slice(0, -1), ls[2]!]);
-    expectOnly(await verify(log), ["checkpoint_out_of_order"]);
+    // (checkpoint_missing too: a finalized session's last checkpoint covers every record, since 2026-12-05)
+    expectOnly(await verify(log), ["checkpoint_missing", "checkpoint_out_of_order"]);
   });
 
   it("a checkpoint's body edited (a head moved back) → checkpoint_modified", async () => {
@@ -315,12 +364,13 @@ describe("checkpoints", () => {
     expectOnly(await verify(log), ["checkpoint_mismatch", "checkpoint_modified", "checkpoint_signature_invalid"]);
   });
 
-  it("the newest checkpoint deleted from the file: unnoticed from the file alone, caught with the witness's trusted checkpoints → checkpoint_missing", async () => {
+  it("the newest checkpoint deleted from the file: checkpoint_missing, from the file alone for a finalized session, and with the witness's trusted checkpoints", async () => {
     const log = await buildLog();
     expect(log.witnessed.length).toBe(readLines(checkpointsFile(log)).length);
     editLines(checkpointsFile(log), (ls) => ls.slice(0, -1));
+    // (from the file alone it went unnoticed until 2026-12-05, beside an unsigned_tail note)
     const alone = await verify(log);
-    expect(alone.ok).toBe(true);
+    expectOnly(alone, ["checkpoint_missing"]);
     expect(noteKinds(alone)).toEqual(["unsigned_tail"]);
     expectOnly(await verify(log, { trustedCheckpoints: log.witnessed }), ["checkpoint_missing"]);
   });
@@ -693,8 +743,9 @@ describe("the key stores", () => {
     fs.writeFileSync(file, lines.slice(1).map((l) => `${l}\n`).join(""));
     forgeShred(log, [kid]);
     const r = await verify(log);
-    expectOnly(r, ["key_missing"]);
-    expect(r.problems.every((x) => x.detail.includes(kid))).toBe(true);
+    // (checkpoint_missing too: a record appended to a finalized session, since 2026-12-05)
+    expectOnly(r, ["checkpoint_missing", "key_missing"]);
+    expect(r.problems.filter((x) => x.kind === "key_missing").every((x) => x.detail.includes(kid))).toBe(true);
     // (self-consistent only: no key to tell a forged record from a real one)
     const unsigned = await verifyAuditLog(log.auditDir);
     expect(unsigned.problems.map((p) => p.kind)).not.toContain("key_missing");

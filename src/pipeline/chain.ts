@@ -54,8 +54,11 @@ export function sha256Text(text: string): string {
   return oneShot ? oneShot("sha256", text, "hex") : createHash("sha256").update(text).digest("hex");
 }
 
-/** The envelope every sealed line begins with, as the writer writes it (ASCII only). */
-const ENVELOPE = /^\{"id":"([A-Za-z0-9_-]{1,64})","type":"([a-z_]+)","sessionId":"([A-Za-z0-9._-]{1,128})","timestamp":"([^"\\]*)","seq":(\d{1,15}),"prevHash":"([0-9a-f]{64})"/;
+/**
+ * The envelope every sealed line begins with, as the writer writes it (ASCII only): id, type,
+ * sessionId, timestamp, seq, prevHash (groups 1..6).
+ */
+export const ENVELOPE = /^\{"id":"([A-Za-z0-9_-]{1,64})","type":"([a-z_]+)","sessionId":"([A-Za-z0-9._-]{1,128})","timestamp":"([^"\\]*)","seq":(\d{1,15}),"prevHash":"([0-9a-f]{64})"/;
 
 /**
  * The envelope member of `rec` (the line `text` parsed) that differs from the line's leading

@@ -1,7 +1,7 @@
 import { createHash } from "node:crypto";
 import fs from "node:fs";
 import path from "node:path";
-import { envelopeMismatch, GENESIS_HASH, splitSealedLine } from "../pipeline/chain.js";
+import { ENVELOPE, envelopeMismatch, GENESIS_HASH, splitSealedLine } from "../pipeline/chain.js";
 import { encryptedFileKeyId, sha256Hex } from "../pipeline/encrypt.js";
 import { KEY_STORE_PREFIX, readKeyStore } from "../pipeline/keyring.js";
 import { irregularFiles, listSessionIds, safeReaddir, type KindFile } from "../sink/files.js";
@@ -145,7 +145,7 @@ export async function verifyAuditLog(auditPath: string, options: VerifyOptions =
     const states = {} as Record<ChainKind, KindState>;
     const sessionProblems = f.problems.length;
     // the audit_event chain first: it says what retention removed from the others
-    for (const kind of ["audit_event", ...RECORD_KINDS] as const) states[kind] = await verifyKind(dir, sessionId, kind, f, wanted[kind], pruned[kind]);
+    for (const kind of ["audit_event", ...RECORD_KINDS] as const) states[kind] = await verifyKind({ dir, sessionId, kind, f, wanted: wanted[kind], pruned: pruned[kind] });
     const notesBefore = f.notes.length;
     verifyCheckpoints({ sessionId, checkpoints: cps, trusted, trustedKeys, states, problems: f.problems, notes: f.notes });
     checkFinalHeads(dir, sessionId, states, f, sessionProblems);
@@ -271,17 +271,18 @@ function hashBodyBytes(prevHash: string, data: Buffer, start: number, bodyEnd: n
   return createHash("sha256").update(prevHash, "latin1").update(data.subarray(start, bodyEnd)).update(CLOSE).digest("hex");
 }
 
-/** The envelope's leading members, always written in this order. */
-const HEADER = /^\{"id":"([A-Za-z0-9_-]{1,64})","type":"([a-z_]+)","sessionId":"([A-Za-z0-9._-]{1,128})","timestamp":"[^"\\]*","seq":(\d{1,15}),"prevHash":"([0-9a-f]{64})"/;
+/** One chain to check: its session and kind, the findings, the seqs checkpoints name, where retention cut it. */
+interface ChainCheck {
+  readonly dir: string;
+  readonly sessionId: string;
+  readonly kind: ChainKind;
+  readonly f: Findings;
+  readonly wanted: ReadonlySet<number>;
+  readonly pruned: PrunedStart | undefined;
+}
 
-async function verifyKind(
-  dir: string,
-  sessionId: string,
-  kind: ChainKind,
-  f: Findings,
-  wanted: ReadonlySet<number>,
-  pruned: PrunedStart | undefined,
-): Promise<KindState> {
+async function verifyKind(c: ChainCheck): Promise<KindState> {
+  const { dir, sessionId, kind, f, pruned } = c;
   // Checkpoint heads are compared by hash: with the chain intact, the hash at seq N commits to
   // every record before it, so the signed Merkle root needs no recomputation here.
   const at = new Map<number, { hash: string }>();
@@ -322,24 +323,15 @@ async function verifyKind(
     steps.return(undefined);
   }
   try {
-    return await verifyFiles(dir, sessionId, kind, f, wanted, pruned, files, at, problemsBefore);
+    return await verifyFiles(c, files, at, problemsBefore);
   } finally {
     for (const x of files) if (typeof x.source === "number") fs.closeSync(x.source);
   }
 }
 
 /** Checks the files of one chain, in order (see verifyKind), and the checkpoints taken from it. */
-async function verifyFiles(
-  dir: string,
-  sessionId: string,
-  kind: ChainKind,
-  f: Findings,
-  wanted: ReadonlySet<number>,
-  pruned: PrunedStart | undefined,
-  files: ReadonlyArray<{ file: KindFile; source: string | number; last: boolean }>,
-  at: Map<number, { hash: string }>,
-  problemsBefore: number,
-): Promise<KindState> {
+async function verifyFiles(c: ChainCheck, files: ReadonlyArray<{ file: KindFile; source: string | number; last: boolean }>, at: Map<number, { hash: string }>, problemsBefore: number): Promise<KindState> {
+  const { dir, sessionId, kind, f, wanted, pruned } = c;
   let lastSeq = pruned?.lastSeq ?? 0;
   let prevHash = pruned?.lastHash ?? GENESIS_HASH;
   let expectSeq = (pruned?.lastSeq ?? 0) + 1;
@@ -372,7 +364,7 @@ async function verifyFiles(
       // only where its content matters (content files, the logger's own events, repairs) or the
       // fast reading fails.
       const sealed = sealedBytes(data, start, end);
-      const h = sealed ? HEADER.exec(data.toString("latin1", start, Math.min(end, start + HEADER_BYTES))) : null;
+      const h = sealed ? ENVELOPE.exec(data.toString("latin1", start, Math.min(end, start + HEADER_BYTES))) : null;
       let rec: Record<string, unknown> | undefined;
       const needsBody =
         !h ||
@@ -393,14 +385,14 @@ async function verifyFiles(
         if (repeated !== undefined) {
           f.problems.push({
             file: file.name,
-            seq: Number(h![4]),
+            seq: Number(h![5]),
             kind: "malformed_line",
-            detail: `Line ${raw.line} of ${file.name} repeats its ${repeated} member with another value: read as JSON it says something else than its envelope (seq ${h![4]}). The kit never writes one; it was made to mislead a reader.`,
+            detail: `Line ${raw.line} of ${file.name} repeats its ${repeated} member with another value: read as JSON it says something else than its envelope (seq ${h![5]}). The kit never writes one; it was made to mislead a reader.`,
           });
         }
       }
-      const seq = h ? Number(h[4]) : typeof rec?.seq === "number" ? rec.seq : undefined;
-      const recPrev = h ? h[5]! : String(rec?.prevHash);
+      const seq = h ? Number(h[5]) : typeof rec?.seq === "number" ? rec.seq : undefined;
+      const recPrev = h ? h[6]! : String(rec?.prevHash);
       const recSession = h ? h[3] : rec?.sessionId;
       const recType = h ? h[2] : rec?.type;
       f.records++;

@@ -3,7 +3,7 @@ import fs from "node:fs";
 import os from "node:os";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
-import { afterEach, beforeEach } from "vitest";
+import { afterEach, beforeEach, expect } from "vitest";
 import { AuditLogger } from "../../src/logger.js";
 import type { AuditOptionsInput } from "../../src/config/schema.js";
 import { openKeyring } from "../../src/pipeline/keyring.js";
@@ -100,4 +100,21 @@ export function runFixtureChild<T>(fixture: string, projectPrefix: string, args:
   });
   const last = r.stdout.trim().split("\n").at(-1) ?? "";
   return { status: r.status, stderr: r.stderr, out: (last ? JSON.parse(last) : undefined) as T };
+}
+
+/**
+ * The error `run` throws, or its promise rejects with, checked to be a `cls`; the test fails when
+ * it returns instead.
+ *
+ * @example
+ * const err = await thrownBy(() => verifyAuditLog(dir, { publickey }), AuditConfigError);
+ */
+export async function thrownBy<T extends Error>(run: () => unknown, cls: abstract new (...args: never[]) => T): Promise<T> {
+  try {
+    await run();
+  } catch (err) {
+    expect(err).toBeInstanceOf(cls);
+    return err as T;
+  }
+  throw new Error(`expected a ${cls.name}, but it returned`);
 }

@@ -6,20 +6,12 @@ import fs from "node:fs";
 import path from "node:path";
 import { afterEach, describe, expect, it } from "vitest";
 import { AuditConfigError, AuditLogger, verifyAuditLog, verifyExport } from "../../src/index.js";
-import { cleanupTmp, tmpProject } from "../helpers/index.js";
+import { cleanupTmp, thrownBy, tmpProject } from "../helpers/index.js";
 import { newSigner } from "../fixtures/integrity/tamper.js";
 
 afterEach(cleanupTmp);
 
-async function refusal(run: () => Promise<unknown>): Promise<AuditConfigError> {
-  try {
-    await run();
-  } catch (err) {
-    expect(err).toBeInstanceOf(AuditConfigError);
-    return err as AuditConfigError;
-  }
-  throw new Error("accepted");
-}
+const refusal = (run: () => unknown): Promise<AuditConfigError> => thrownBy(run, AuditConfigError);
 
 describe("verify input", () => {
   it("a misspelt or mistyped option is an AuditConfigError naming it, for verifyAuditLog and verifyExport", async () => {

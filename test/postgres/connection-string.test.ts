@@ -6,6 +6,7 @@
 import { describe, expect, it } from "vitest";
 import { AuditConfigError, AuditViewer } from "../../src/index.js";
 import { PostgresSink, applyPostgresRetention, migratePostgres, verifyPostgres } from "../../src/postgres/index.js";
+import { thrownBy } from "../helpers/index.js";
 import { PG_URL } from "../fixtures/postgres/db.js";
 
 const BAD = [
@@ -14,15 +15,7 @@ const BAD = [
   ["not a URL", "audit:hunter2@127.0.0.1:5432"],
 ] as const;
 
-async function refusal(run: () => unknown): Promise<AuditConfigError> {
-  try {
-    await run();
-  } catch (err) {
-    expect(err).toBeInstanceOf(AuditConfigError);
-    return err as AuditConfigError;
-  }
-  throw new Error("accepted");
-}
+const refusal = (run: () => unknown): Promise<AuditConfigError> => thrownBy(run, AuditConfigError);
 
 describe("connection strings", () => {
   const entries: Array<[string, (cs: string) => unknown]> = [

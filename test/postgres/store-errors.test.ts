@@ -6,17 +6,10 @@
 import { describe, expect, it } from "vitest";
 import { AuditIOError, AuditViewer } from "../../src/index.js";
 import { applyPostgresRetention, migratePostgres, verifyPostgres } from "../../src/postgres/index.js";
+import { thrownBy } from "../helpers/index.js";
 import { PG_URL, freePort, freshSchema, sql } from "../fixtures/postgres/db.js";
 
-async function failure(run: () => Promise<unknown>): Promise<AuditIOError> {
-  try {
-    await run();
-  } catch (err) {
-    expect(err).toBeInstanceOf(AuditIOError);
-    return err as AuditIOError;
-  }
-  throw new Error("resolved");
-}
+const failure = (run: () => unknown): Promise<AuditIOError> => thrownBy(run, AuditIOError);
 
 type Entry = readonly [string, (connectionString: string, schema?: string) => Promise<unknown>];
 const READERS: Entry[] = [

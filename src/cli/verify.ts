@@ -13,7 +13,7 @@ import { ProgressBar } from "./progress.js";
 import { bytesReadCounter, contentBytes, logBytes } from "./scan.js";
 import { openStore, selectStoreSessions, STORE_OPTIONS, storeHelp, storeTarget } from "./store.js";
 
-const HELP = `Usage: audit-logger verify <dir> [--session <id>] [--public-key <file>] [--json]
+const HELP = `Usage: audit-logger verify <dir> [--session <id>] [--public-key <file>] [--require-signed] [--json]
        audit-logger verify --postgres <url> [--schema <name>] [--session <id>] [--json]
 
 Checks every record's hash, the links between records, sequence numbers, rotated segments, and
@@ -24,6 +24,8 @@ every chat's full-content files against the digests in its record.
   --public-key <file>
                    trusted Ed25519 public key (PEM) of the logger's signingKey: signed
                    checkpoints are checked against it (may be given more than once)
+  --require-signed with --public-key: a session without signed checkpoints is a problem
+                   (not_signed), not a note
   --json           print the verifier's report as JSON
 ${storeHelp(17)}
   -h, --help       show this help
@@ -83,6 +85,7 @@ export const verifyCommand: Command = {
     const { values, positionals } = parseCommand("verify", argv, {
       session: { type: "string" },
       "public-key": { type: "string", multiple: true },
+      "require-signed": { type: "boolean" },
       json: { type: "boolean" },
       ...STORE_OPTIONS,
     });
@@ -92,6 +95,8 @@ export const verifyCommand: Command = {
     }
     const target = storeTarget("verify", positionals, values);
     const session = sessionOption(values.session);
+    const requireSigned = values["require-signed"] === true;
+    if (requireSigned && values["public-key"] === undefined) throw new UsageError("option --require-signed needs --public-key: a checkpoint counts as signed only against a trusted key");
     if (target.kind === "postgres") {
       if (values["public-key"] !== undefined) throw new UsageError("option --public-key applies to a <dir>: signed checkpoints are kept in each instance's audit directory, not in the store");
       const store = await openStore(target);
@@ -118,7 +123,7 @@ export const verifyCommand: Command = {
     const timer = bar.active ? setInterval(() => bar.update(readSoFar() ?? 0), 100) : undefined;
     let report: VerifyReport;
     try {
-      report = await verifyAuditLog(dir, { ...(session !== undefined ? { sessionId: session } : {}), ...(publicKeys.length > 0 ? { publicKey: publicKeys } : {}) });
+      report = await verifyAuditLog(dir, { ...(session !== undefined ? { sessionId: session } : {}), ...(publicKeys.length > 0 ? { publicKey: publicKeys } : {}), ...(requireSigned ? { requireSigned } : {}) });
     } catch (err) {
       if (err instanceof AuditKeyError && publicKeys.length > 0) throw new UsageError(`option --public-key: ${err.message}`);
       throw err;

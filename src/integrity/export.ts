@@ -451,6 +451,8 @@ export interface VerifyExportOptions {
   readonly publicKey?: KeyObject | string | ReadonlyArray<KeyObject | string>;
   /** checkpoints kept outside (a witness, WORM storage): the exported records must agree with them */
   readonly trustedCheckpoints?: readonly Checkpoint[];
+  /** every exported session must carry signed checkpoints, else `not_signed` (needs `publicKey`) */
+  readonly requireSigned?: boolean;
 }
 
 /** Every file under `dir`, relative and `/`-separated. */
@@ -594,6 +596,9 @@ export async function verifyExport(exportDir: string, options: VerifyExportOptio
       pruned.set(kind, { lastSeq: event.lastSeq, lastHash: event.lastHash, frontier: MerkleAccumulator.fromFrontier(event.merkleFrontier) });
     }
     if (cps.length > 0 || trusted.length > 0) anyCheckpoints = true;
+    else if (options.requireSigned === true) {
+      p(`${EXPORT_INTEGRITY_DIR}/${checkpointFileName(s.sessionId)}`, "not_signed", `Session ${s.sessionId} has no signed checkpoints in the export, and every session must be signed (requireSigned): its logger had no signingKey, the exporter left them out (content withheld), or they were removed.`);
+    }
     const wanted = new Set<string>();
     for (const c of [...cps.map((x) => x.checkpoint), ...trusted]) {
       for (const kind of CHAIN_KINDS) {

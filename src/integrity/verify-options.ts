@@ -11,11 +11,18 @@ import { toFieldIssues } from "../record/issues.js";
 
 const publicKey = z.union([z.string().min(1, "must be a PEM public key"), z.custom<KeyObject>((v) => v instanceof KeyObject, "must be a PEM string or a crypto KeyObject")]);
 
-const verifyOptionsSchema = z.strictObject({
-  sessionId: z.string().min(1, "must be a sessionId").optional(),
-  publicKey: z.union([publicKey, z.array(publicKey)]).optional(),
-  trustedCheckpoints: z.array(z.custom<object>((v) => typeof v === "object" && v !== null && !Array.isArray(v), "must be checkpoints as read from a checkpoints file")).optional(),
-});
+const verifyOptionsSchema = z
+  .strictObject({
+    sessionId: z.string().min(1, "must be a sessionId").optional(),
+    publicKey: z.union([publicKey, z.array(publicKey)]).optional(),
+    trustedCheckpoints: z.array(z.custom<object>((v) => typeof v === "object" && v !== null && !Array.isArray(v), "must be checkpoints as read from a checkpoints file")).optional(),
+    requireSigned: z.boolean().optional(),
+  })
+  .superRefine((o, ctx) => {
+    if (o.requireSigned === true && (o.publicKey === undefined || (Array.isArray(o.publicKey) && o.publicKey.length === 0))) {
+      ctx.addIssue({ code: "custom", path: ["requireSigned"], message: "needs publicKey: a checkpoint counts as signed only against a trusted key" });
+    }
+  });
 
 /**
  * Throws `AuditConfigError` naming each bad field of `options` (`<method>.<field>`).

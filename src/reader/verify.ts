@@ -31,6 +31,11 @@ export interface VerifyOptions {
   readonly publicKey?: KeyObject | string | ReadonlyArray<KeyObject | string>;
   /** checkpoints kept outside the audit directory (a witness, WORM storage): the log must agree with them */
   readonly trustedCheckpoints?: readonly Checkpoint[];
+  /**
+   * every session must be signed: one without any signed checkpoint is a `not_signed` problem,
+   * not a `no_checkpoints` note (needs `publicKey`; the CLI's `--require-signed`)
+   */
+  readonly requireSigned?: boolean;
 }
 
 interface Findings {
@@ -123,7 +128,9 @@ export async function verifyAuditLog(auditPath: string, options: VerifyOptions =
       }
     }
     if (cps.length > 0 || trusted.length > 0) anyCheckpoints = true;
-    else if (trustedKeys.length > 0) {
+    else if (options.requireSigned === true) {
+      f.problems.push({ file: checkpointFileName(sessionId), kind: "not_signed", detail: `Session ${sessionId} has no signed checkpoints, and every session must be signed (requireSigned): its logger had no signingKey, it ended before its first checkpoint, or its checkpoints file was deleted.` });
+    } else if (trustedKeys.length > 0) {
       // (said per session: said for the directory only when no session had any, a signed session
       // rewritten whole, its checkpoints file deleted, verified with no note at all beside another
       // signed session; found by an adversarial review, 2026-12-05)

@@ -185,6 +185,28 @@ describe("audit-logger verify", () => {
     expect(junk.stderr).toContain("option --public-key:");
   });
 
+  it("--require-signed: a session without signed checkpoints fails the verification (exit 1, not_signed); without --public-key it is a usage error", async () => {
+    const projectPath = tmpProject();
+    const signer = generateKeyPairSync("ed25519");
+    const signed = new AuditLogger({ sessionId: "signed", projectPath, signingKey: signer.privateKey });
+    signed.logToolUsage({ toolName: "t", operation: "op" });
+    await signed.finalizeSession();
+    const plain = new AuditLogger({ sessionId: "plain", projectPath });
+    plain.logToolUsage({ toolName: "t", operation: "op" });
+    await plain.finalizeSession();
+    const pub = path.join(tmpProject(), "pub.pem");
+    fs.writeFileSync(pub, signer.publicKey.export({ type: "spki", format: "pem" }));
+    const lenient = await runCli(["verify", projectPath, "--public-key", pub]);
+    expect(lenient.code).toBe(0);
+    expect(lenient.stdout).toMatch(/^note no_checkpoints checkpoints_plain\.jsonl: Session plain has no signed checkpoints/m);
+    const strict = await runCli(["verify", projectPath, "--public-key", pub, "--require-signed"]);
+    expect(strict.code).toBe(1);
+    expect(strict.stdout).toMatch(/^PROBLEM not_signed checkpoints_plain\.jsonl: Session plain has no signed checkpoints/m);
+    const usage = await runCli(["verify", projectPath, "--require-signed"]);
+    expect(usage.code).toBe(2);
+    expect(usage.stderr).toContain("option --require-signed needs --public-key");
+  });
+
   it("shows control characters in file names and details as escapes (a planted content file name holding ESC [2J cleared the terminal: review 2026-12-05, #3)", async () => {
     const copy = path.join(tmpProject("audit-cli-esc-"), "audit_logs");
     fs.cpSync(trail.auditDir, copy, { recursive: true });

@@ -335,6 +335,22 @@ describe("checkpoints", () => {
     expect(r.notes.find((n) => n.kind === "no_checkpoints")!.detail).toMatch(/Session unsigned_one has no signed checkpoints/);
   });
 
+  it("requireSigned: a session without signed checkpoints is a not_signed problem, in the logs and in a directory export; it needs a public key", async () => {
+    const log = await buildLog();
+    const unsigned = new AuditLogger({ sessionId: "unsigned_two", projectPath: log.projectPath, durability: "sync" });
+    unsigned.logToolUsage({ toolName: "t", operation: "o" });
+    await unsigned.finalizeSession();
+    const strict = await verifyAuditLog(log.auditDir, { publicKey: log.signer.publicKey, requireSigned: true });
+    expectOnly(strict, ["not_signed"]);
+    expect(strict.problems[0]!.detail).toMatch(/^Session unsigned_two has no signed checkpoints/);
+    expectOnly(await verifyAuditLog(log.auditDir, { publicKey: log.signer.publicKey, sessionId: log.sessionId, requireSigned: true }), []);
+    await expect(verifyAuditLog(log.auditDir, { requireSigned: true })).rejects.toMatchObject({ code: "AUDIT_ERR_CONFIG", issues: [{ field: "verifyAuditLog.requireSigned" }] });
+    const out = `${tmpProject("require-signed-export-")}/export`;
+    await new AuditExporter({ auditPath: log.auditDir }).exportCompleteAuditToDirectory(out, { includeFullContent: true, signingKey: log.signer.privateKey });
+    expectOnly(await verifyExport(out, { publicKey: log.signer.publicKey }), []);
+    expectOnly(await verifyExport(out, { publicKey: log.signer.publicKey, requireSigned: true }), ["not_signed"]);
+  });
+
   it("every checkpoint re-signed with another key → checkpoint_unknown_key", async () => {
     const log = await buildLog();
     rebuildCheckpoints(log, newSigner().privateKey);

@@ -245,11 +245,11 @@ export function cleanupSessions(auditDir: string, options: CleanupOptions): Clea
       // removed (found by review, 2026-12-04).
       const gone = underLock(auditDir, () => {
         if (isHeld(readHolds(auditDir), sessionId)) return false;
-        const shreddedKeyIds = shreddedKeyIdsOf(auditDir, sessionId);
+        const { shreddedKeyIds, removedSessions } = carriedBy(auditDir, sessionId);
         // (the session's own retention, when the caller knows it: `audit-logger cleanup` does;
         // and always its own floor, which the verifier checks the removal against)
         const own: PrunePolicy = { maxLogAgeDays: o.retentionFor ? ownDays : policy.maxLogAgeDays, minRetentionDays: floorDays };
-        o.record?.({ scope: "session", sessionId, lastActivity: lastIso, files, policy: own, ...(shreddedKeyIds.length > 0 ? { shreddedKeyIds } : {}) });
+        o.record?.({ scope: "session", sessionId, lastActivity: lastIso, files, policy: own, ...(shreddedKeyIds.length > 0 ? { shreddedKeyIds } : {}), ...(removedSessions.length > 0 ? { removedSessions } : {}) });
         for (const f of files) removeFile(auditDir, f, o);
         return true;
       });
@@ -272,14 +272,27 @@ function removeFile(auditDir: string, file: string, o: CleanupOptions): void {
   }
 }
 
-/** The key ids a session's `subject_shredded` records name (a crypto-shredding made in it, `audit-logger shred`'s maintenance session). */
-function shreddedKeyIdsOf(auditDir: string, sessionId: string): string[] {
-  const out: string[] = [];
-  for (const rec of auditEventsOf(auditDir, sessionId, ["subject_shredded"])) {
-    const ids = (rec.details as { keyIds?: unknown } | null | undefined)?.keyIds;
-    if (Array.isArray(ids)) for (const id of ids) if (typeof id === "string") out.push(id);
+/**
+ * What a session's removal record carries from the session's own chain, which goes with it: the
+ * data keys its shreddings destroyed, and the sessions its cleanups removed (with what those
+ * removals carried, so the chain of removals holds however many times it is pruned). Found by a
+ * re-review, 2026-12-05: a session removed by X's cleanup became session_missing once Y's
+ * cleanup removed X, and the record of the first removal with it.
+ */
+function carriedBy(auditDir: string, sessionId: string): { shreddedKeyIds: string[]; removedSessions: string[] } {
+  const keys = new Set<string>();
+  const sessions = new Set<string>();
+  const strings = (v: unknown): string[] => (Array.isArray(v) ? v.filter((x): x is string => typeof x === "string") : []);
+  for (const rec of auditEventsOf(auditDir, sessionId, ["subject_shredded", "retention_pruned"])) {
+    const d = (rec.details ?? {}) as { keyIds?: unknown; scope?: unknown; sessionId?: unknown; shreddedKeyIds?: unknown; removedSessions?: unknown };
+    if (rec.eventType === "subject_shredded") for (const id of strings(d.keyIds)) keys.add(id);
+    else if (d.scope === "session") {
+      if (typeof d.sessionId === "string") sessions.add(d.sessionId);
+      for (const id of strings(d.removedSessions)) sessions.add(id);
+      for (const id of strings(d.shreddedKeyIds)) keys.add(id);
+    }
   }
-  return out;
+  return { shreddedKeyIds: [...keys], removedSessions: [...sessions] };
 }
 
 /** The active session's rotated segments whose newest record is older than the cutoff, oldest first, never the active files. */

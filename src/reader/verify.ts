@@ -113,12 +113,17 @@ export async function verifyAuditLog(auditPath: string, options: VerifyOptions =
   if (options.sessionId === undefined) missingSessions(present, (options.trustedCheckpoints ?? []) as readonly Checkpoint[], holds, removed, f);
   let anyCheckpoints = false;
   for (const sessionId of sessions) {
+    // The session file first, then the checkpoints, then the chains: finalizing writes them in
+    // the other order (the last checkpoint, then "finalized"), so a session that says finalized
+    // here has its last checkpoint in what is read next, also while it finalizes during the
+    // verify (read last, a finalize meanwhile paired "finalized" with the checkpoints before it,
+    // and checkpoint_missing was reported on an untampered log; found by a re-review, 2026-12-05).
+    const info = readSessionInfo(dir, sessionId);
     const cps = readCheckpoints(dir, sessionId);
     const trusted = (options.trustedCheckpoints ?? []).filter((c) => c.checkpoint.sessionId === sessionId);
     const pruned = checkPrunes(dir, sessionId, holds, f, signedAuditEventSeq(cps, trusted, trustedKeys));
     if (cps.length === 0 && trustedKeys.length > 0) {
       // finalizing always writes a checkpoint: a finalized, signed session without any lost them
-      const info = readSessionInfo(dir, sessionId);
       if (info?.status === "finalized" && typeof info.config?.signingKeyId === "string") {
         f.problems.push({
           file: checkpointFileName(sessionId),
@@ -155,13 +160,14 @@ export async function verifyAuditLog(auditPath: string, options: VerifyOptions =
     for (const kind of ["audit_event", ...RECORD_KINDS] as const) states[kind] = await verifyKind({ dir, sessionId, kind, f, wanted: wanted[kind], pruned: pruned[kind] });
     const notesBefore = f.notes.length;
     verifyCheckpoints({ sessionId, checkpoints: cps, trusted, trustedKeys, states, problems: f.problems, notes: f.notes });
-    checkFinalHeads(dir, sessionId, states, f, sessionProblems);
+    checkFinalHeads(info, sessionId, states, f, sessionProblems);
     // finalizing signs a checkpoint over every record: a finalized, signed session with records
     // past its last checkpoint lost checkpoints (its file cut after an earlier one, the records
     // after it rewritten: until 2026-12-05 only an unsigned_tail note said so)
     const tail = f.notes.slice(notesBefore).find((n) => n.kind === "unsigned_tail");
-    if (tail && trustedKeys.length > 0) {
-      const info = readSessionInfo(dir, sessionId);
+    // (and still finalized now: a session resumed while verify read it wrote records after its
+    // last checkpoint legitimately)
+    if (tail && trustedKeys.length > 0 && readSessionInfo(dir, sessionId)?.status === "finalized") {
       if (info?.status === "finalized" && typeof info.config?.signingKeyId === "string") {
         f.problems.push({
           file: checkpointFileName(sessionId),
@@ -543,8 +549,11 @@ function collectDirectoryEvents(dir: string, trustedKeys: readonly KeyObject[], 
     // the chain with no key must not excuse a removal)
     const covered = (seq: unknown): boolean => signed === undefined || (typeof seq === "number" && seq <= signed);
     for (const rec of auditEventsOf(dir, sessionId, ["legal_hold_placed", "legal_hold_released", "subject_shredded", "retention_pruned"])) {
-      const d = (rec.details ?? {}) as { holdId?: unknown; scope?: unknown; holdIds?: unknown; keyIds?: unknown; shreddedKeyIds?: unknown; sessionId?: unknown };
-      if (rec.eventType === "retention_pruned" && d.scope === "session" && typeof d.sessionId === "string" && covered(rec.seq)) removed.add(d.sessionId);
+      const d = (rec.details ?? {}) as { holdId?: unknown; scope?: unknown; holdIds?: unknown; keyIds?: unknown; shreddedKeyIds?: unknown; sessionId?: unknown; removedSessions?: unknown };
+      if (rec.eventType === "retention_pruned" && d.scope === "session" && covered(rec.seq)) {
+        // (and the sessions the removed one had removed: their records went with it)
+        for (const id of [d.sessionId, ...(Array.isArray(d.removedSessions) ? d.removedSessions : [])]) if (typeof id === "string") removed.add(id);
+      }
       if (rec.eventType === "subject_shredded" || rec.eventType === "retention_pruned") {
         // a shredding, or a removed session's shreddings carried by its retention record; a
         // forged one excused a key deleted from its store (2026-12-04, fifth session)
@@ -648,8 +657,7 @@ function checkPrunes(dir: string, sessionId: string, holds: readonly HoldSpan[],
  * line), which nothing else shows without checkpoints (found by review, 2026-12-04). The session
  * file is outside the chains, so this catches a cut, not someone who edits that file too.
  */
-function checkFinalHeads(dir: string, sessionId: string, states: Readonly<Record<ChainKind, KindState>>, f: Findings, from: number): void {
-  const info = readSessionInfo(dir, sessionId);
+function checkFinalHeads(info: SessionInfo | undefined, sessionId: string, states: Readonly<Record<ChainKind, KindState>>, f: Findings, from: number): void {
   if (info?.status !== "finalized" || typeof info.heads !== "object" || info.heads === null) return;
   for (const kind of CHAIN_KINDS) {
     const head = (info.heads as Record<string, { seq?: unknown; hash?: unknown } | undefined>)[kind];
@@ -677,9 +685,16 @@ function checkFinalHeads(dir: string, sessionId: string, states: Readonly<Record
   }
 }
 
-function readSessionInfo(dir: string, sessionId: string): { status?: unknown; config?: { signingKeyId?: unknown }; heads?: unknown } | undefined {
+/** What verify reads of a session file (outside the chains: anyone who writes the directory can change it). */
+interface SessionInfo {
+  readonly status?: unknown;
+  readonly config?: { readonly signingKeyId?: unknown };
+  readonly heads?: unknown;
+}
+
+function readSessionInfo(dir: string, sessionId: string): SessionInfo | undefined {
   try {
-    return JSON.parse(readRegularFileSync(path.join(dir, `session_${sessionId}.json`)).toString("utf8")) as { status?: unknown; config?: { signingKeyId?: unknown }; heads?: unknown };
+    return JSON.parse(readRegularFileSync(path.join(dir, `session_${sessionId}.json`)).toString("utf8")) as SessionInfo;
   } catch {
     return undefined;
   }

@@ -29,6 +29,12 @@ export type PruneEvent =
        * subjects' records in other sessions)
        */
       readonly shreddedKeyIds?: readonly string[];
+      /**
+       * the sessions the removed session's own cleanups had removed (as its `retention_pruned`
+       * records said, and what theirs carried): their removal records go with it, and the
+       * verifier must still tell those removals from deletions
+       */
+      readonly removedSessions?: readonly string[];
     }
   | {
       readonly scope: "segments";
@@ -74,6 +80,7 @@ const sessionSchema = z.object({
   files: z.array(z.string()),
   policy: policySchema,
   shreddedKeyIds: z.array(z.string()).optional(),
+  removedSessions: z.array(z.string()).optional(),
 });
 
 export interface PruneRecords {

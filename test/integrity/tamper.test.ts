@@ -570,6 +570,21 @@ describe("retention and legal hold", () => {
     expectOnly(await verifyAuditLog(log.auditDir, { publicKey: log.signer.publicKey, trustedCheckpoints: log.witnessed }), []);
   });
 
+  // Found by a re-review, 2026-12-05: a session removed by X's cleanup became session_missing
+  // once Y's cleanup removed X, and X's record of the first removal with it.
+  it("a session removed by a session that is removed in turn: still no problem (the second removal record carries the first)", async () => {
+    const log = await buildLog({ sessionId: "first_gone" });
+    const x = new AuditLogger({ sessionId: "remover_x", projectPath: log.projectPath, durability: "sync", signingKey: log.signer.privateKey });
+    expect((await x.cleanup({ now: Date.now() + 100 * DAY })).removed.map((r) => r.sessionId)).toEqual(["first_gone"]);
+    await x.finalizeSession();
+    const y = new AuditLogger({ sessionId: "remover_y", projectPath: log.projectPath, durability: "sync", signingKey: log.signer.privateKey });
+    expect((await y.cleanup({ now: Date.now() + 100 * DAY })).removed.map((r) => r.sessionId)).toEqual(["remover_x"]);
+    await y.finalizeSession();
+    expectOnly(await verifyAuditLog(log.auditDir, { publicKey: log.signer.publicKey, trustedCheckpoints: log.witnessed }), []);
+    const record = readLines(`${log.auditDir}/audit_events_remover_y.jsonl`).map((l) => JSON.parse(l) as { eventType: string; details: { sessionId?: string; removedSessions?: string[] } });
+    expect(record.filter((r) => r.eventType === "retention_pruned").map((r) => [r.details.sessionId, r.details.removedSessions])).toEqual([["remover_x", ["first_gone"]]]);
+  });
+
   it("a genuine prune (checkpointed at once) still verifies with the public key; so does one made after a hold was placed and released", async () => {
     const log = await buildLog({ finalize: false });
     log.logger.placeLegalHold("all", "review");

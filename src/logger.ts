@@ -1,8 +1,9 @@
 import { EventEmitter } from "node:events";
+
 import fs from "node:fs";
 import os from "node:os";
 import path from "node:path";
-import { types } from "node:util";
+import { inspect, types, type InspectOptions } from "node:util";
 import type { z } from "zod";
 import { AuditConfig } from "./config/config.js";
 import type { AuditOptionsInput } from "./config/schema.js";
@@ -299,6 +300,15 @@ export class AuditLogger extends EventEmitter<AuditLoggerEvents> implements Exit
   private readonly queuedContentIds = new Set<string>();
   /** `thread: true`: the number each integration's input builder is loaded under on the worker; false while loading, or when it cannot be */
   private readonly builderIds = new Map<InputBuilder<never>, number | false>();
+
+  /**
+   * What `console.log(logger)` and `util.inspect` show: the session, its directory, whether it is
+   * closed, and the configuration's JSON view, never a key (found by a re-review, 2026-12-05: util.inspect / console.log printed the master key bytes, the
+   * hmac redaction key or a connection string's password held in its fields)
+   */
+  [inspect.custom](_depth: number, options: InspectOptions): string {
+    return `AuditLogger ${inspect({ sessionId: this.sessionId, auditDir: this.auditDir, closed: this.closed, config: this.config.toJSON() }, { ...options, customInspect: true })}`;
+  }
 
   constructor(options: AuditConfig | AuditOptionsInput = {}) {
     super();

@@ -1,4 +1,5 @@
 import { KeyObject } from "node:crypto";
+import { inspect, type InspectOptions } from "node:util";
 import { z } from "zod";
 import { AuditConfig } from "../config/config.js";
 import { AuditConfigError } from "../errors.js";
@@ -75,6 +76,12 @@ export class AuditExporter {
   readonly viewer: AuditViewer;
   /** the live logger's signing key, for the directory export's manifest */
   private readonly signer: SigningKey | undefined;
+
+  /** What `util.inspect` shows: its viewer, never a key (found by a re-review, 2026-12-05: util.inspect / console.log printed the master key bytes, the
+   * hmac redaction key or a connection string's password held in its fields) */
+  [inspect.custom](_depth: number, options: InspectOptions): string {
+    return `AuditExporter ${inspect({ viewer: this.viewer }, { ...options, customInspect: true })}`;
+  }
 
   constructor(from: AuditLogger | AuditViewer | AuditViewerOptions) {
     this.viewer = from instanceof AuditViewer ? from : new AuditViewer(from);

@@ -5,6 +5,7 @@
  * Records come back parsed from the exact stored line, so they are byte-for-byte the records
  * of the files.
  */
+import { inspect, type InspectOptions } from "node:util";
 import path from "node:path";
 import type { Pool, QueryResult, QueryResultRow } from "pg";
 import { z } from "zod";
@@ -76,6 +77,12 @@ export class PostgresRecordSource implements RecordSource {
   private readonly ownsPool: boolean;
   private readonly n: ReturnType<typeof names>;
   private readonly contentDir: string | undefined;
+
+  /** What `util.inspect` shows: the store, without the password (found by a re-review, 2026-12-05: util.inspect / console.log printed the master key bytes, the
+   * hmac redaction key or a connection string's password held in its fields) */
+  [inspect.custom](_depth: number, options: InspectOptions): string {
+    return `PostgresRecordSource ${inspect({ store: this.description }, { ...options, customInspect: true })}`;
+  }
 
   constructor(options: PostgresSourceOptions) {
     const o = parseOptions(sourceOptionsSchema, options, "postgres") as PostgresSourceOptions;

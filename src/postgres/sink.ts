@@ -8,6 +8,7 @@
  * when the store answers again the spool is replayed from the start of what it has not stored,
  * then removed. Failures never reach the logger's callers: they go to `onError`.
  */
+import { inspect, type InspectOptions } from "node:util";
 import fs from "node:fs";
 import path from "node:path";
 import type { Pool } from "pg";
@@ -331,6 +332,12 @@ export class PostgresSink implements AuditSink {
   private readonly checkpointed = new Map<ChainKind, number>();
   private counters = { stored: 0, duplicates: 0, spilled: 0, backfilled: 0, adopted: 0, recovered: 0, recoveredSessions: 0, refused: 0 };
   private lastError: string | undefined;
+
+  /** What `util.inspect` shows: the store (never its connection string) and the counts (found by a re-review, 2026-12-05: util.inspect / console.log printed the master key bytes, the
+   * hmac redaction key or a connection string's password held in its fields) */
+  [inspect.custom](_depth: number, options: InspectOptions): string {
+    return `PostgresSink ${inspect({ store: this.description, schema: this.schema, sessionId: this.sessionId, stats: this.stats() }, { ...options, customInspect: true })}`;
+  }
 
   constructor(options: PostgresSinkOptions) {
     const o = parseOptions(sinkOptionsSchema, options, "PostgresSink") as PostgresSinkOptions;

@@ -1,4 +1,5 @@
 import fs from "node:fs";
+import { inspect, type InspectOptions } from "node:util";
 import path from "node:path";
 import { z } from "zod";
 import { AuditConfig } from "../config/config.js";
@@ -150,6 +151,12 @@ export class AuditViewer {
   /** the lines skipped so far, each once however often it was read ("<file>:<line>") */
   private readonly skippedAt = new Set<string>();
   private progress = { read: 0, total: 0, reported: 0 };
+
+  /** What `util.inspect` shows: where it reads and which session, never its key (found by a re-review, 2026-12-05: util.inspect / console.log printed the master key bytes, the
+   * hmac redaction key or a connection string's password held in its fields) */
+  [inspect.custom](_depth: number, options: InspectOptions): string {
+    return `AuditViewer ${inspect({ source: this.source.description, sessionId: this.sessionId }, { ...options, customInspect: true })}`;
+  }
 
   constructor(from: AuditLogger | AuditViewerOptions) {
     const hooks = {

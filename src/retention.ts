@@ -1,7 +1,7 @@
 import fs from "node:fs";
 import path from "node:path";
 import { z } from "zod";
-import { maxLogAgeDaysSchema, SESSION_ID_PATTERN } from "./config/schema.js";
+import { maxLogAgeDaysSchema } from "./config/schema.js";
 import { AuditConfigError } from "./errors.js";
 import { toFieldIssues } from "./record/issues.js";
 import { ID_PATTERN } from "./record/id.js";
@@ -211,7 +211,6 @@ export function cleanupSessions(auditDir: string, options: CleanupOptions): Clea
   const skippedHeld: string[] = [];
   const keptByRetention: Array<{ sessionId: string; lastActivity: string; retentionDays: number }> = [];
   for (const sessionId of listSessionIds(auditDir)) {
-    if (!SESSION_ID_PATTERN.test(sessionId)) continue;
     if (sessionId === o.activeSessionId) {
       // (the holds read again under their lock, as for a whole session's removal below)
       if (o.record && !isHeld(holds, sessionId)) prunedSegments.push(...underLock(auditDir, () => (isHeld(readHolds(auditDir), sessionId) ? [] : pruneSegments(auditDir, sessionId, Math.min(cutoff, floor), policy, o))));

@@ -4,7 +4,7 @@ import path from "node:path";
 import { ENVELOPE, envelopeMismatch, GENESIS_HASH, splitSealedLine } from "../pipeline/chain.js";
 import { encryptedFileKeyId, sha256Hex } from "../pipeline/encrypt.js";
 import { KEY_STORE_PREFIX, readKeyStore } from "../pipeline/keyring.js";
-import { irregularFiles, listSessionIds, safeReaddir, type KindFile } from "../sink/files.js";
+import { invalidSessionFiles, irregularFiles, listSessionIds, safeReaddir, type KindFile } from "../sink/files.js";
 import { readRegularFileSync } from "../regular-file.js";
 import { CHAIN_KINDS, type ChainKind, type ContentFiles, type VerifyNote, type VerifyProblem, type VerifyReport } from "../types.js";
 import { signedAuditEventSeq, verifyCheckpoints, type KindState } from "../integrity/verify-checkpoints.js";
@@ -92,6 +92,11 @@ export async function verifyAuditLog(auditPath: string, options: VerifyOptions =
   // a directory made them fail, a link showed a file from outside; found by review, 2026-12-04)
   for (const name of irregularFiles(dir, options.sessionId)) {
     f.problems.push({ file: name, kind: "file_not_regular", detail: `${name} is named like a file of the audit trail but is not a regular file (a symbolic link, a FIFO, a directory or a device): it was not read. The kit never writes one; it was put there.` });
+  }
+  // (left out of the listings, so no reader opens them: one such file made verify and every
+  // reader that lists sessions throw AuditPathError; found by review, 2026-12-05)
+  for (const { name, sessionId } of invalidSessionFiles(dir, options.sessionId)) {
+    f.problems.push({ file: name, kind: "session_id_invalid", detail: `${name} is named like a file of the audit trail but names session "${sessionId}", which no session of the kit can have (it ends in ".<digits>", or is "." or ".."): it was not read. The kit never writes one; it was put there.` });
   }
   // Nothing to verify is not "OK": a directory emptied of its logs, or a project directory given
   // for its audit_logs/, verified as ok with 0 records, while the CLI failed the same directory

@@ -19,8 +19,17 @@ export function safeJoin(dir: string, name: string): string {
   return full;
 }
 
+/**
+ * Whether `sessionId` can name the kit's files: 1-128 of `[A-Za-z0-9._-]`, not "." or "..", not
+ * ending in ".<digits>" (that suffix names rotated segments). Looser than the configuration's
+ * `sessionIdSchema` ("all" and "session" name files of sessions written before it refused them).
+ */
+export function isFileSessionId(sessionId: string): boolean {
+  return SESSION_ID_PATTERN.test(sessionId) && sessionId !== "." && sessionId !== ".." && !/\.\d+$/.test(sessionId);
+}
+
 function checkSession(sessionId: string): void {
-  if (!SESSION_ID_PATTERN.test(sessionId) || sessionId === "." || sessionId === ".." || /\.\d+$/.test(sessionId)) {
+  if (!isFileSessionId(sessionId)) {
     throw new AuditPathError(`"${sessionId}" is not a valid sessionId (1-128 of [A-Za-z0-9._-], not "." or "..", not ending in ".<digits>").`);
   }
 }
@@ -136,13 +145,39 @@ export function firstSessionId(file: string): string | undefined {
   }
 }
 
-/** Every session that has (regular) files in the directory. */
+/**
+ * Every session that has (regular) files in the directory. Only ids that can name files
+ * ({@link isFileSessionId}): a file whose name or first record names another ("x.1", "..") is
+ * left out (see {@link invalidSessionFiles}).
+ */
 export function listSessionIds(auditDir: string): string[] {
+  return scanSessions(auditDir).ids;
+}
+
+/**
+ * The files of the directory that name (by their own name, or by their first record's
+ * `sessionId`) a session id no file of the kit can have ({@link isFileSessionId}): an empty
+ * `session_x.1.json`, an `errors_x.1.jsonl` whose first record names session "x.1". The kit never
+ * writes one; `listSessionIds` leaves them out, so no reader opens them (the verifier reports them:
+ * `session_id_invalid`). Until 2026-12-05 they were listed, and verify, the viewer's queries over
+ * all sessions, export, summary, report and cleanup threw `AuditPathError` on them (found by
+ * review). Given a session, only the names of that session's files (`errors_<id>.1.jsonl`).
+ */
+export function invalidSessionFiles(auditDir: string, sessionId?: string): Array<{ name: string; sessionId: string }> {
+  return scanSessions(auditDir).invalid.filter((f) => sessionId === undefined || isAuditFileName(f.name, sessionId));
+}
+
+function scanSessions(auditDir: string): { ids: string[]; invalid: Array<{ name: string; sessionId: string }> } {
   const names = safeReaddir(auditDir).filter((name) => !isAuditFileName(name) || isRegularFileSync(path.join(auditDir, name)));
   const ids = new Set<string>();
+  const invalid: Array<{ name: string; sessionId: string }> = [];
+  const take = (name: string, id: string): void => {
+    if (isFileSessionId(id)) ids.add(id);
+    else invalid.push({ name, sessionId: id });
+  };
   for (const name of names) {
     const s = /^session_(.+)\.json$/.exec(name);
-    if (s && SESSION_ID_PATTERN.test(s[1]!)) ids.add(s[1]!);
+    if (s && SESSION_ID_PATTERN.test(s[1]!)) take(name, s[1]!);
   }
   for (const kind of RECORD_KINDS) {
     const prefix = `${KIND_FILE_STEM[kind]}_`;
@@ -151,11 +186,11 @@ export function listSessionIds(auditDir: string): string[] {
       const rest = name.slice(prefix.length, -".jsonl".length);
       if (ids.has(rest)) continue;
       const owner = firstSessionId(path.join(auditDir, name));
-      if (owner !== undefined) ids.add(owner);
-      else if (!/\.\d+$/.test(rest) && SESSION_ID_PATTERN.test(rest)) ids.add(rest);
+      if (owner !== undefined) take(name, owner);
+      else if (!/\.\d+$/.test(rest) && SESSION_ID_PATTERN.test(rest)) take(name, rest);
     }
   }
-  return [...ids].sort();
+  return { ids: [...ids].sort(), invalid: invalid.sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0)) };
 }
 
 /** Name stems of the files the kit keeps per session (`<stem>_<sessionId>…`), other than the chains'. */

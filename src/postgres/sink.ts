@@ -14,10 +14,9 @@ import path from "node:path";
 import type { Pool } from "pg";
 import { z } from "zod";
 import { runInAuditContext } from "../context.js";
-import { SESSION_ID_PATTERN } from "../config/schema.js";
 import { AuditIOError, AuditPathError } from "../errors.js";
 import { readLines } from "../reader/lines.js";
-import { listKindFiles, lockFileName, safeReaddir, sessionFileName, type KindFile } from "../sink/files.js";
+import { isFileSessionId, listKindFiles, lockFileName, safeReaddir, sessionFileName, type KindFile } from "../sink/files.js";
 import { walkChain } from "../reader/chain-files.js";
 import { claimLive, createWhole, OWN_PROC_START, removeIfStill, sessionLockHeld } from "../sink/lock.js";
 import { peekTail, wholeUnterminatedRecord } from "../sink/recover.js";
@@ -846,7 +845,9 @@ export class PostgresSink implements AuditSink {
       const file = path.join(dir, name);
       if (file === this.spool?.path || (claim && claimHeld(file, Number(claim[1]), claim[2]))) continue;
       const sid = firstLineSession(file);
-      if (sid === undefined || sid === this.sessionId) continue;
+      // (an id no session can have: lockFileName refused it, and the AuditPathError failed this
+      // sink's open(); found by review, 2026-12-05)
+      if (sid === undefined || sid === this.sessionId || !isFileSessionId(sid)) continue;
       // the spool of this store and schema for that session, by its name, and nothing else
       if (stem !== `${prefix}${sid}.jsonl` && !(legacy && stem === `.pg_spool_${sid}.jsonl`)) continue;
       if (sessionLockHeld(dir, sid)) continue;
@@ -913,7 +914,9 @@ export class PostgresSink implements AuditSink {
     const found: Crashed[] = [];
     for (const name of names) {
       const sid = LOCK_FILE.exec(name)?.[1];
-      if (sid === undefined || sid === this.sessionId || !SESSION_ID_PATTERN.test(sid)) continue;
+      // (an id no session can have, ".session_x.1.lock": lockFileName refused it, and the
+      // AuditPathError ended the search for every session; found by review, 2026-12-05)
+      if (sid === undefined || sid === this.sessionId || !isFileSessionId(sid)) continue;
       const lock = readText(path.join(dir, name));
       if (lock === undefined || sessionLockHeld(dir, sid)) continue;
       const marker = parseMarker(readText(this.markerPath(sid)));

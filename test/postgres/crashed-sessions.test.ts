@@ -157,6 +157,18 @@ describe("recovering crashed sessions as a sink opens", () => {
     expect(await storedOf(schema, clean)).toBe(0);
   }, 30_000);
 
+  it("skips a lock file naming a session id no session can have (.session_x.1.lock) and recovers the others", async () => {
+    const { schema, projectPath, dir } = await storeAndDir("badlock");
+    const crashed = await sessionNotInStore(projectPath, 3, true);
+    // planted: lockFileName refuses "x.1" and ".."; until 2026-12-05 the AuditPathError ended the
+    // search for crashed sessions (an error reported, no session recovered)
+    for (const sid of ["x.1", ".."]) leaveDeadLock(dir, sid);
+    const next = await nextSession(projectPath, { connectionString: PG_URL, schema });
+    expect(next.errors).toEqual([]);
+    expect(next.stats.recoveredSessions).toBe(1);
+    expect(await expectStoreHoldsFiles(dir, schema, crashed)).toBe(3);
+  }, 30_000);
+
   it("takes only a session that wrote to this store: not one with no sink, nor one whose sink wrote to another store", async () => {
     const { schema, projectPath, dir } = await storeAndDir("whose");
     const probe = new PostgresSink({ connectionString: PG_URL, schema });

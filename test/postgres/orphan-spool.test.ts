@@ -296,5 +296,35 @@ describe("one logger writing two stores (one schema name)", () => {
     // (released for the next one, under its name)
     expect(spools(dir)).toContain(".pg_spool_old.jsonl");
   }, 30_000);
-});
 
+  it("naming a session id no session can have (x.1, ..) is left alone, and the sink opens", async () => {
+    const schema = freshSchema("orphbad");
+    schemas.push(schema);
+    await migratePostgres({ connectionString: PG_URL, schema });
+    const projectPath = tmpProject();
+    const dir = path.join(projectPath, "audit_logs");
+    const probe = new PostgresSink({ connectionString: PG_URL, schema });
+    const key = probe.description.slice("PostgresSink:".length);
+    await probe.close();
+    fs.mkdirSync(dir, { recursive: true });
+    // planted: lockFileName refuses these ids; until 2026-12-05 the AuditPathError failed the
+    // sink's open() (a critical audit_write_failed record: the crashed-session search, the
+    // session's info and the tails of its files were skipped)
+    for (const sid of ["x.1", ".."]) {
+      const line = `{"id":"r","type":"tool_usage","sessionId":"${sid}","seq":1,"timestamp":"2026-01-01T00:00:00.000Z","prevHash":"${"0".repeat(64)}","hash":"${"a".repeat(64)}"}`;
+      fs.writeFileSync(path.join(dir, `.pg_spool_${key}_${sid}.jsonl`), line + "\n");
+    }
+    const sink = new PostgresSink({ connectionString: PG_URL, schema });
+    const b = new AuditLogger({ projectPath, sinks: [sink], fullContentLogging: false });
+    b.on("error", () => undefined);
+    b.logToolUsage({ toolName: "t", operation: "op" });
+    await b.finalizeSession();
+    const errors = fs.readFileSync(path.join(dir, `errors_${b.sessionId}.jsonl`), "utf8");
+    expect(errors).not.toContain("Opening sink");
+    expect(sink.stats().adopted).toBe(0);
+    expect(spools(dir).sort()).toEqual([`.pg_spool_${key}_...jsonl`, `.pg_spool_${key}_x.1.jsonl`]);
+    const report = await verifyPostgres({ connectionString: PG_URL, schema });
+    expect(report.problems).toEqual([]);
+    expect(report.sessions).toEqual([b.sessionId]);
+  });
+});

@@ -5,6 +5,7 @@
  * it held is still in the session's own JSONL file).
  */
 import fs from "node:fs";
+import { LineSplitter } from "../reader/lines.js";
 
 const READ_CHUNK = 1 << 20;
 
@@ -61,31 +62,22 @@ export class Spool {
     try {
       const lines: string[] = [];
       let pos = this.offset;
-      let carry: Buffer | undefined;
+      // bytes of the lines taken, newlines included (each byte searched once, a long line joined
+      // once: see LineSplitter)
+      let bytes = 0;
+      const buf = Buffer.alloc(Math.min(READ_CHUNK, this.size - pos));
+      const split = new LineSplitter(true);
       while (lines.length < maxLines && pos < this.size) {
-        const want = Math.min(READ_CHUNK, this.size - pos);
-        const buf = Buffer.alloc(want);
-        const n = fs.readSync(fd, buf, 0, want, pos);
+        const n = fs.readSync(fd, buf, 0, Math.min(buf.length, this.size - pos), pos);
         if (n <= 0) break;
         pos += n;
-        let data = carry ? Buffer.concat([carry, buf.subarray(0, n)]) : buf.subarray(0, n);
-        let start = 0;
-        let nl = data.indexOf(0x0a, start);
-        while (nl !== -1 && lines.length < maxLines) {
-          lines.push(data.toString("utf8", start, nl));
-          start = nl + 1;
-          nl = data.indexOf(0x0a, start);
+        split.feed(buf.subarray(0, n));
+        while (lines.length < maxLines && split.next()) {
+          lines.push(split.data.toString("utf8", split.start, split.end));
+          bytes += split.end - split.start + 1;
         }
-        if (lines.length >= maxLines) {
-          pos -= data.length - start;
-          carry = undefined;
-          break;
-        }
-        carry = start < data.length ? data.subarray(start) : undefined;
-        data = Buffer.alloc(0);
       }
       // an unterminated remainder is not returned; it is completed by the append in progress
-      const bytes = pos - this.offset - (carry?.length ?? 0);
       return { lines, bytes };
     } finally {
       fs.closeSync(fd);

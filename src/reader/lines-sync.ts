@@ -1,5 +1,5 @@
 import fs from "node:fs";
-import type { RawLine } from "./lines.js";
+import { LineSplitter, type RawLine } from "./lines.js";
 import { openRegularSync } from "../regular-file.js";
 
 /**
@@ -10,22 +10,20 @@ export function* readLinesSync(file: string | number, chunkSize = 1 << 20): Gene
   const fd = typeof file === "number" ? file : openRegularSync(file);
   try {
     const buf = Buffer.alloc(chunkSize);
-    let carry: Buffer | undefined;
+    const lines = new LineSplitter(true);
     let lineNo = 0;
     for (let pos = 0; ; ) {
       const n = fs.readSync(fd, buf, 0, buf.length, pos);
       if (n === 0) break;
       pos += n;
-      const data = carry ? Buffer.concat([carry, buf.subarray(0, n)]) : Buffer.from(buf.subarray(0, n));
-      let start = 0;
-      for (let nl = data.indexOf(0x0a); nl !== -1; nl = data.indexOf(0x0a, start)) {
+      lines.feed(buf.subarray(0, n));
+      while (lines.next()) {
         lineNo++;
-        yield { text: data.toString("utf8", start, nl), line: lineNo, terminated: true };
-        start = nl + 1;
+        yield { text: lines.data.toString("utf8", lines.start, lines.end), line: lineNo, terminated: true };
       }
-      carry = start < data.length ? data.subarray(start) : undefined;
     }
-    if (carry && carry.length > 0) yield { text: carry.toString("utf8"), line: lineNo + 1, terminated: false };
+    const rest = lines.rest();
+    if (rest) yield { text: rest.toString("utf8"), line: lineNo + 1, terminated: false };
   } finally {
     if (typeof file !== "number") fs.closeSync(fd);
   }

@@ -10,6 +10,7 @@
  */
 import fs from "node:fs";
 import { openRegular } from "../regular-file.js";
+import { LineSplitter } from "../reader/lines.js";
 
 /** 32-bit FNV-1a of a string value; 0 means "absent or not a string". */
 export function fieldHash(v: unknown): number {
@@ -171,24 +172,18 @@ export class LineIndex {
   private async scan(fh: fs.promises.FileHandle, size: number): Promise<void> {
     let pos = this.indexed;
     const buf = Buffer.allocUnsafe(CHUNK);
-    let carry: Buffer | undefined;
-    let carryAt = pos;
+    // (each byte searched once, a long line joined once: see LineSplitter)
+    const lines = new LineSplitter(true);
     while (pos < size) {
       const { bytesRead } = await fh.read(buf, 0, Math.min(buf.length, size - pos), pos);
       if (bytesRead === 0) break;
-      const data = carry ? Buffer.concat([carry, buf.subarray(0, bytesRead)]) : buf.subarray(0, bytesRead);
-      const base = carry ? carryAt : pos;
       pos += bytesRead;
-      let start = 0;
-      for (let nl = data.indexOf(0x0a); nl !== -1; nl = data.indexOf(0x0a, start)) {
-        if (nl > start) this.add(data.toString("utf8", start, nl), base + start, nl - start);
-        start = nl + 1;
+      lines.feed(buf.subarray(0, bytesRead));
+      while (lines.next()) {
+        const length = lines.end - lines.start;
+        if (length > 0) this.add(lines.data.toString("utf8", lines.start, lines.end), this.indexed, length);
+        this.indexed += length + 1;
       }
-      this.indexed = base + start;
-      if (start < data.length) {
-        carry = Buffer.from(data.subarray(start));
-        carryAt = base + start;
-      } else carry = undefined;
     }
     // the last complete line's final bytes: the file must still hold them when it grows
     const n = Math.min(TAIL_CHECK, this.indexed);

@@ -27,11 +27,23 @@ export function lastLinesOfFile(file: string, n: number, limit?: number): string
   }
 }
 
-/** {@link lastLinesOfFile} of a file already open. */
+/**
+ * {@link lastLinesOfFile} of a file already open. Each chunk is searched once, and a line that
+ * spans chunks is joined once: until 2026-12-05 the bytes not yet split were joined with every
+ * chunk read and searched again, so a long line took time quadratic in its length (adversarial
+ * review finding 5).
+ */
 function lastLinesOfFd(fd: number, n: number, limit?: number): string[] {
   if (n <= 0) return [];
   let pos = Math.min(fs.fstatSync(fd).size, limit ?? Number.MAX_SAFE_INTEGER);
-  let rest = Buffer.alloc(0); // bytes [pos, end of the last complete line), not yet split
+  // the part of the line being read that lies after the current chunk: its pieces, the last in the file first
+  const after: Buffer[] = [];
+  const line = (head: Buffer): string => {
+    if (after.length === 0) return head.toString("utf8");
+    const text = Buffer.concat([head, ...after.reverse()]).toString("utf8");
+    after.length = 0;
+    return text;
+  };
   let sawEnd = false;
   const out: string[] = [];
   while (out.length < n && pos > 0) {
@@ -39,21 +51,22 @@ function lastLinesOfFd(fd: number, n: number, limit?: number): string[] {
     const buf = Buffer.alloc(pos - start);
     fs.readSync(fd, buf, 0, buf.length, start);
     pos = start;
-    rest = rest.length > 0 ? Buffer.concat([buf, rest]) : buf;
+    // bytes [0, end) of the chunk are not yet split
+    let end = buf.length;
     if (!sawEnd) {
-      const nl = rest.lastIndexOf(0x0a);
-      if (nl === -1) continue; // still inside a torn final line
-      rest = rest.subarray(0, nl);
+      end = buf.lastIndexOf(0x0a);
+      if (end === -1) continue; // still inside a torn final line
       sawEnd = true;
     }
-    let nl = rest.lastIndexOf(0x0a);
+    let nl = end > 0 ? buf.lastIndexOf(0x0a, end - 1) : -1;
     while (nl !== -1 && out.length < n) {
-      out.push(rest.toString("utf8", nl + 1));
-      rest = rest.subarray(0, nl);
-      nl = rest.lastIndexOf(0x0a);
+      out.push(line(buf.subarray(nl + 1, end)));
+      end = nl;
+      nl = end > 0 ? buf.lastIndexOf(0x0a, end - 1) : -1;
     }
+    after.push(buf.subarray(0, end));
   }
-  if (out.length < n && pos === 0 && sawEnd) out.push(rest.toString("utf8"));
+  if (out.length < n && pos === 0 && sawEnd) out.push(line(Buffer.alloc(0)));
   return out.reverse();
 }
 

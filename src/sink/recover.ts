@@ -17,26 +17,42 @@ export interface TailRepair {
   readonly completed: boolean;
 }
 
-/** Reads the last `\n`-terminated line of a file and whatever follows it, reading backwards in chunks. */
+/**
+ * Reads the last `\n`-terminated line of a file and whatever follows it, reading backwards in
+ * chunks. Each chunk is searched once and the chunks are joined once: until 2026-12-05 they were
+ * joined and searched again with every chunk read, so the time grew with the square of the last
+ * line's length (adversarial review finding 5).
+ */
 function readTail(fd: number, size: number): { lastLine: string | undefined; trailing: Buffer } {
   const CHUNK = 64 * 1024;
+  // the chunks read, the last in the file first; together the bytes [pos, size)
+  const chunks: Buffer[] = [];
   let pos = size;
-  let data = Buffer.alloc(0);
-  for (;;) {
+  // file offsets: of the last newline (-1: none yet), and of the start of the line it ends
+  let lastNl = -1;
+  let from = 0;
+  while (pos > 0) {
     const start = Math.max(0, pos - CHUNK);
     const buf = Buffer.alloc(pos - start);
     fs.readSync(fd, buf, 0, buf.length, start);
-    data = Buffer.concat([buf, data]);
+    chunks.push(buf);
     pos = start;
-    const lastNl = data.lastIndexOf(0x0a);
+    let end = buf.length;
     if (lastNl === -1) {
-      if (pos === 0) return { lastLine: undefined, trailing: data };
-      continue;
+      const nl = buf.lastIndexOf(0x0a);
+      if (nl === -1) continue;
+      lastNl = start + nl;
+      end = nl;
     }
-    const prevNl = lastNl > 0 ? data.lastIndexOf(0x0a, lastNl - 1) : -1;
-    if (prevNl === -1 && pos > 0) continue;
-    return { lastLine: data.subarray(prevNl + 1, lastNl).toString("utf8"), trailing: data.subarray(lastNl + 1) };
+    const prev = end > 0 ? buf.lastIndexOf(0x0a, end - 1) : -1;
+    if (prev !== -1) {
+      from = start + prev + 1;
+      break;
+    }
   }
+  const data = chunks.length === 1 ? chunks[0]! : Buffer.concat(chunks.reverse());
+  if (lastNl === -1) return { lastLine: undefined, trailing: data };
+  return { lastLine: data.toString("utf8", from - pos, lastNl - pos), trailing: data.subarray(lastNl + 1 - pos) };
 }
 
 function parseTail(line: string, file: string): TailRecord & { prevHash: string } {

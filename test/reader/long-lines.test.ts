@@ -1,7 +1,7 @@
 /**
  * The line readers on lines that span many chunks: what they return, and how much work a long
  * line costs them. Until 2026-12-05 each one joined the partial line with every new chunk and
- * searched it again from its start, so a line of L bytes in
+ * searched it again from its start (backwards, for the tail readers), so a line of L bytes in
  * chunks of C cost ~L²/2C bytes copied and searched: a 128 MiB line planted in a checkpoints file
  * made `verify` take 64 s (adversarial review finding 5; times in docs/BENCHMARKS.md, measured
  * with bench/long-line.ts). The work is counted, not timed: the bytes the readers pass to
@@ -12,6 +12,8 @@ import path from "node:path";
 import { afterAll, afterEach, describe, expect, it, vi } from "vitest";
 import { forEachLine, forEachLineBytes, readLines, type RawLine } from "../../src/reader/lines.js";
 import { readLinesSync } from "../../src/reader/lines-sync.js";
+import { peekTail } from "../../src/sink/recover.js";
+import { lastLinesOfFile } from "../../src/cli/tail-read.js";
 import { Spool } from "../../src/postgres/spool.js";
 import { LineIndex, stampOf } from "../../src/serve/line-index.js";
 import { cleanupTmp, tmpProject } from "../helpers/index.js";
@@ -180,6 +182,26 @@ describe("a long line costs work linear in its length", () => {
       expect(w.joined, name).toBeLessThanOrEqual(len);
       expect(w.searched, name).toBeLessThanOrEqual(size);
     }
+  });
+
+  it("peekTail and tail's lastLinesOfFile, backwards in 64 KiB chunks (a 4 MiB line: 134 MiB joined and searched before)", async () => {
+    const len = 4 * MiB;
+    const last = withLongLine(len, true);
+    let head: unknown = "unset";
+    const p = await work(() => (head = peekTail(last.file)));
+    // (the long line is no record: no head, and nothing thrown)
+    expect(head).toBeUndefined();
+    expect(p.joined).toBeLessThanOrEqual(last.size);
+    expect(p.searched).toBeLessThanOrEqual(last.size);
+
+    const mid = withLongLine(len);
+    let lines: string[] = [];
+    const t = await work(() => (lines = lastLinesOfFile(mid.file, 4)));
+    expect(lines.map((l) => l.length)).toEqual([18, len, 18, 18]);
+    expect(t.joined).toBeLessThanOrEqual(len);
+    expect(t.searched).toBeLessThanOrEqual(mid.size);
+    // every line, from the start of the file
+    expect(lastLinesOfFile(mid.file, 10).map((l) => l.length)).toEqual([18, 18, len, 18, 18]);
   });
 
   it("the PostgreSQL spool's read (1 MiB chunks) and serve's line index (4 MiB chunks) (an 8 and a 24 MiB line: 43 and 104 MiB joined before)", async () => {

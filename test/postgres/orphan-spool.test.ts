@@ -24,16 +24,21 @@ async function storeDown(): Promise<PgProxy> {
   return p;
 }
 
+/** A fresh schema, migrated (dropped after the test), and a fresh project (its audit directory: `dir`). */
+async function storeAndDir(tag: string): Promise<{ schema: string; projectPath: string; dir: string }> {
+  const schema = freshSchema(tag);
+  schemas.push(schema);
+  await migratePostgres({ connectionString: PG_URL, schema });
+  const projectPath = tmpProject();
+  return { schema, projectPath, dir: path.join(projectPath, "audit_logs") };
+}
+
 const here = path.dirname(fileURLToPath(import.meta.url));
 const spools = (dir: string) => fs.readdirSync(dir).filter((f) => f.startsWith(".pg_spool"));
 
 describe("a spool left by a session that ended while the store was away", () => {
   it("is replayed by the next sink in that directory, though its sessionId is another (the default: new per process)", async () => {
-    const schema = freshSchema("orph");
-    schemas.push(schema);
-    await migratePostgres({ connectionString: PG_URL, schema });
-    const projectPath = tmpProject();
-    const dir = path.join(projectPath, "audit_logs");
+    const { schema, projectPath, dir } = await storeAndDir("orph");
     const store = await storeDown();
     // the first process: the store unreachable while it ends
     const a = new AuditLogger({ projectPath, sinks: [new PostgresSink({ connectionString: store.url, schema, closeTimeoutMs: 300 })], fullContentLogging: false });
@@ -67,11 +72,7 @@ describe("a spool left by a session that ended while the store was away", () => 
   });
 
   it("is left alone while its session's logger lives (its own sink replays it)", async () => {
-    const schema = freshSchema("orphlive");
-    schemas.push(schema);
-    await migratePostgres({ connectionString: PG_URL, schema });
-    const projectPath = tmpProject();
-    const dir = path.join(projectPath, "audit_logs");
+    const { schema, projectPath, dir } = await storeAndDir("orphlive");
     const store = await storeDown();
     // (no retry of its own before B ends: its spool stays while B opens)
     const a = new AuditLogger({ projectPath, sinks: [new PostgresSink({ connectionString: store.url, schema, flushTimeoutMs: 100, closeTimeoutMs: 300, retryMinMs: 60_000 })], fullContentLogging: false });
@@ -94,11 +95,7 @@ describe("a spool left by a session that ended while the store was away", () => 
   });
 
   it("claimed by an adopter that crashed is taken over though the claim's pid lives again (pid reuse), and a live claim is left alone", async () => {
-    const schema = freshSchema("orphpid");
-    schemas.push(schema);
-    await migratePostgres({ connectionString: PG_URL, schema });
-    const projectPath = tmpProject();
-    const dir = path.join(projectPath, "audit_logs");
+    const { schema, projectPath, dir } = await storeAndDir("orphpid");
     const store = await storeDown();
     // three ended sessions, each leaving a spool of three records
     const ended: string[] = [];
@@ -138,11 +135,7 @@ describe("a spool left by a session that ended while the store was away", () => 
   });
 
   it("claimed (as an older version names a claim, by pid only) by an earlier process with the adopter's own pid is taken over", async () => {
-    const schema = freshSchema("orphown");
-    schemas.push(schema);
-    await migratePostgres({ connectionString: PG_URL, schema });
-    const projectPath = tmpProject();
-    const dir = path.join(projectPath, "audit_logs");
+    const { schema, projectPath, dir } = await storeAndDir("orphown");
     const store = await storeDown();
     const a = new AuditLogger({ projectPath, sinks: [new PostgresSink({ connectionString: store.url, schema, closeTimeoutMs: 200 })], fullContentLogging: false });
     a.on("error", () => undefined);
@@ -182,11 +175,7 @@ describe("one logger writing two stores (one schema name)", () => {
   }
 
   it("keeps a spool per store: a sink of another store does not adopt it, one of its own store does", async () => {
-    const schema = freshSchema("twostores");
-    schemas.push(schema);
-    await migratePostgres({ connectionString: PG_URL, schema });
-    const projectPath = tmpProject();
-    const dir = path.join(projectPath, "audit_logs");
+    const { schema, projectPath, dir } = await storeAndDir("twostores");
     // store 2 is reached through a proxy (another host:port, so another store to the sinks), down while A runs
     const store2 = await proxy();
     await store2.stop();
@@ -218,10 +207,7 @@ describe("one logger writing two stores (one schema name)", () => {
   }, 30_000);
 
   it("both away, then back: each sink replays its own spool and is done (it spun at 100% CPU on a shared one)", async () => {
-    const schema = freshSchema("twoout");
-    schemas.push(schema);
-    await migratePostgres({ connectionString: PG_URL, schema });
-    const projectPath = tmpProject();
+    const { schema, projectPath } = await storeAndDir("twoout");
     const [p1, p2] = [await proxy(), await proxy()];
     const opts = { schema, retryMinMs: 50, retryMaxMs: 200, connectTimeoutMs: 500, flushTimeoutMs: 500 };
     const s1 = new PostgresSink({ connectionString: p1.url, ...opts });
@@ -249,10 +235,7 @@ describe("one logger writing two stores (one schema name)", () => {
   }, 30_000);
 
   it("a spool another writer appended to (its window then ends inside a line) is replayed and done, the piece skipped and reported: the pump spun at 100% CPU on it", async () => {
-    const schema = freshSchema("torn");
-    schemas.push(schema);
-    await migratePostgres({ connectionString: PG_URL, schema });
-    const projectPath = tmpProject();
+    const { schema, projectPath } = await storeAndDir("torn");
     const store = await storeDown();
     const spoolPath = path.join(projectPath, "shared.spool");
     const sink = new PostgresSink({ connectionString: store.url, schema, spoolPath, retryMinMs: 50, retryMaxMs: 100, connectTimeoutMs: 300, flushTimeoutMs: 200 });
@@ -298,11 +281,7 @@ describe("one logger writing two stores (one schema name)", () => {
   }, 30_000);
 
   it("naming a session id no session can have (x.1, ..) is left alone, and the sink opens", async () => {
-    const schema = freshSchema("orphbad");
-    schemas.push(schema);
-    await migratePostgres({ connectionString: PG_URL, schema });
-    const projectPath = tmpProject();
-    const dir = path.join(projectPath, "audit_logs");
+    const { schema, projectPath, dir } = await storeAndDir("orphbad");
     const probe = new PostgresSink({ connectionString: PG_URL, schema });
     const key = probe.description.slice("PostgresSink:".length);
     await probe.close();

@@ -252,14 +252,17 @@ const ENCRYPTED_KID = Buffer.from('{"$enc":"aes-256-gcm/v1","kid":"');
 
 /** Notes the data keys (`d…`) the line `data[start, end)` has encrypted values under. */
 function noteKeyRefs(data: Buffer, start: number, end: number, file: string, seq: number | undefined, f: Findings): void {
-  let at = data.indexOf(ENCRYPTED_KID, start);
-  while (at !== -1 && at < end) {
+  // (the line only: searched from the line's start to the end of the chunk, a line without a key
+  // scanned the rest of its 1 MiB chunk, every line: verify ran at 4 MB/s, not 100; found 2026-12-05)
+  const line = data.subarray(start, end);
+  let at = line.indexOf(ENCRYPTED_KID);
+  while (at !== -1) {
     const from = at + ENCRYPTED_KID.length;
-    const close = data.indexOf(0x22, from);
-    if (close === -1 || close > end) return;
-    const kid = data.toString("latin1", from, close);
+    const close = line.indexOf(0x22, from);
+    if (close === -1) return;
+    const kid = line.toString("latin1", from, close);
     if (kid.startsWith("d") && !f.keyRefs.has(kid)) f.keyRefs.set(kid, seq !== undefined ? { file, seq } : { file });
-    at = data.indexOf(ENCRYPTED_KID, close);
+    at = line.indexOf(ENCRYPTED_KID, close);
   }
 }
 

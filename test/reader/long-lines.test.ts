@@ -17,6 +17,7 @@ import { lastLinesOfFile } from "../../src/cli/tail-read.js";
 import { Spool } from "../../src/postgres/spool.js";
 import { LineIndex, stampOf } from "../../src/serve/line-index.js";
 import { cleanupTmp, tmpProject } from "../helpers/index.js";
+import { work } from "../helpers/work.js";
 
 afterAll(cleanupTmp);
 afterEach(() => vi.restoreAllMocks());
@@ -125,36 +126,6 @@ describe("the forward line readers split correctly at any chunk size", () => {
   });
 });
 
-/** Bytes passed to `Buffer.concat`, and bytes `indexOf` / `lastIndexOf` looked at, while `run` runs. */
-async function work(run: () => unknown): Promise<{ joined: number; searched: number }> {
-  const w = { joined: 0, searched: 0 };
-  const concat = Buffer.concat.bind(Buffer);
-  vi.spyOn(Buffer, "concat").mockImplementation((list: readonly Uint8Array[], total?: number) => {
-    const r = concat(list, total);
-    w.joined += r.length;
-    return r;
-  });
-  const indexOf = Buffer.prototype.indexOf;
-  vi.spyOn(Buffer.prototype, "indexOf").mockImplementation(function (this: Buffer, value: unknown, offset?: unknown, enc?: unknown) {
-    const r = indexOf.call(this, value as number, offset as number, enc as BufferEncoding);
-    const from = typeof offset === "number" ? (offset < 0 ? Math.max(0, this.length + offset) : offset) : 0;
-    w.searched += r === -1 ? Math.max(0, this.length - from) : r - from + 1;
-    return r;
-  });
-  const lastIndexOf = Buffer.prototype.lastIndexOf;
-  vi.spyOn(Buffer.prototype, "lastIndexOf").mockImplementation(function (this: Buffer, value: unknown, offset?: unknown, enc?: unknown) {
-    const r = lastIndexOf.call(this, value as number, offset as number, enc as BufferEncoding);
-    const from = typeof offset === "number" ? (offset < 0 ? this.length + offset : Math.min(offset, this.length - 1)) : this.length - 1;
-    w.searched += r === -1 ? from + 1 : from - r + 1;
-    return r;
-  });
-  try {
-    await run();
-  } finally {
-    vi.restoreAllMocks();
-  }
-  return w;
-}
 
 /** A file of two short lines, one of `len` bytes, and (unless `last`) two short lines more. */
 function withLongLine(len: number, last = false): { file: string; size: number } {

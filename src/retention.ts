@@ -13,7 +13,7 @@ import { checkpointFileName } from "./integrity/checkpointer.js";
 import { keyStoreFileName } from "./pipeline/keyring.js";
 import { isHeld, readHolds, underLock } from "./holds.js";
 import { MerkleAccumulator } from "./integrity/merkle.js";
-import { auditEventsOf } from "./sink/audit-events.js";
+import { auditEventsOf, goneBy } from "./sink/audit-events.js";
 import { furthestPrunes, readPruneRecords, type PruneEvent, type PrunePolicy } from "./sink/prunes.js";
 import { readLinesSync } from "./reader/lines-sync.js";
 import { splitSealedLine } from "./pipeline/chain.js";
@@ -281,15 +281,10 @@ function removeFile(auditDir: string, file: string, o: CleanupOptions): void {
 function carriedBy(auditDir: string, sessionId: string): { shreddedKeyIds: string[]; removedSessions: string[] } {
   const keys = new Set<string>();
   const sessions = new Set<string>();
-  const strings = (v: unknown): string[] => (Array.isArray(v) ? v.filter((x): x is string => typeof x === "string") : []);
   for (const rec of auditEventsOf(auditDir, sessionId, ["subject_shredded", "retention_pruned"])) {
-    const d = (rec.details ?? {}) as { keyIds?: unknown; scope?: unknown; sessionId?: unknown; shreddedKeyIds?: unknown; removedSessions?: unknown };
-    if (rec.eventType === "subject_shredded") for (const id of strings(d.keyIds)) keys.add(id);
-    else if (d.scope === "session") {
-      if (typeof d.sessionId === "string") sessions.add(d.sessionId);
-      for (const id of strings(d.removedSessions)) sessions.add(id);
-      for (const id of strings(d.shreddedKeyIds)) keys.add(id);
-    }
+    const gone = goneBy(rec);
+    for (const id of gone.keyIds) keys.add(id);
+    for (const id of gone.sessionIds) sessions.add(id);
   }
   return { shreddedKeyIds: [...keys], removedSessions: [...sessions] };
 }

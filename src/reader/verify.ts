@@ -18,7 +18,7 @@ import { checkVerifyOptions } from "../integrity/verify-options.js";
 import { MerkleAccumulator } from "../integrity/merkle.js";
 import { EXPORT_INTEGRITY_DIR, EXPORT_MANIFEST, verifyExport } from "../integrity/export.js";
 import { readContentFileSync } from "./content-file.js";
-import { auditEventsOf } from "../sink/audit-events.js";
+import { auditEventsOf, goneBy } from "../sink/audit-events.js";
 import { furthestPrunes, readPruneRecords, type SegmentPrune } from "../sink/prunes.js";
 import { wholeUnterminatedRecord } from "../sink/recover.js";
 import type { MerkleFrontier } from "../integrity/merkle.js";
@@ -557,16 +557,16 @@ function collectDirectoryEvents(dir: string, trustedKeys: readonly KeyObject[], 
     // the chain with no key must not excuse a removal)
     const covered = (seq: unknown): boolean => signed === undefined || (typeof seq === "number" && seq <= signed);
     for (const rec of auditEventsOf(dir, sessionId, ["legal_hold_placed", "legal_hold_released", "subject_shredded", "retention_pruned"])) {
-      const d = (rec.details ?? {}) as { holdId?: unknown; scope?: unknown; holdIds?: unknown; keyIds?: unknown; shreddedKeyIds?: unknown; sessionId?: unknown; removedSessions?: unknown };
-      if (rec.eventType === "retention_pruned" && d.scope === "session" && covered(rec.seq)) {
-        // (and the sessions the removed one had removed: their records went with it)
-        for (const id of [d.sessionId, ...(Array.isArray(d.removedSessions) ? d.removedSessions : [])]) if (typeof id === "string") removed.add(id);
-      }
+      const d = (rec.details ?? {}) as { holdId?: unknown; scope?: unknown; holdIds?: unknown };
       if (rec.eventType === "subject_shredded" || rec.eventType === "retention_pruned") {
-        // a shredding, or a removed session's shreddings carried by its retention record; a
-        // forged one excused a key deleted from its store (2026-12-04, fifth session)
-        const ids = rec.eventType === "subject_shredded" ? d.keyIds : d.shreddedKeyIds;
-        if (Array.isArray(ids) && covered(rec.seq)) for (const id of ids) if (typeof id === "string") shredded.add(id);
+        // a shredding, or a removed session's shreddings carried by its retention record (a
+        // forged one excused a key deleted from its store, 2026-12-04, fifth session), and the
+        // sessions removed, with those the removed one had removed (their records went with it)
+        if (covered(rec.seq)) {
+          const gone = goneBy(rec);
+          for (const id of gone.keyIds) shredded.add(id);
+          for (const id of gone.sessionIds) removed.add(id);
+        }
         continue;
       }
       const t = Date.parse(String(rec.timestamp));

@@ -34,3 +34,18 @@ export function* auditEventsOf(auditDir: string, sessionId: string, types: reado
     }
   }
 }
+
+const strings = (v: unknown): string[] => (Array.isArray(v) ? v.filter((x): x is string => typeof x === "string") : []);
+
+/**
+ * What a `subject_shredded` or `retention_pruned` record says is gone: the data keys destroyed
+ * (a shredding's, or those a removed session's record carries) and the whole sessions removed
+ * (a session's removal, and the sessions that session had removed, which its record carries).
+ * The one reading of them for the verifier and for the removal record that carries them on.
+ */
+export function goneBy(rec: AuditEventRecord): { keyIds: string[]; sessionIds: string[] } {
+  const d = (rec.details ?? {}) as { keyIds?: unknown; scope?: unknown; sessionId?: unknown; shreddedKeyIds?: unknown; removedSessions?: unknown };
+  if (rec.eventType === "subject_shredded") return { keyIds: strings(d.keyIds), sessionIds: [] };
+  if (rec.eventType !== "retention_pruned" || d.scope !== "session") return { keyIds: [], sessionIds: [] };
+  return { keyIds: strings(d.shreddedKeyIds), sessionIds: [...(typeof d.sessionId === "string" ? [d.sessionId] : []), ...strings(d.removedSessions)] };
+}

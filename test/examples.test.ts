@@ -36,6 +36,9 @@ describe("examples", () => {
   it("decorators.ts records decorated calls with parent links and verifies", async () => {
     const out = await example("decorators.ts", tmpProject("audit-example-dec-"));
     expect(out).toContain("tool_usage weather_api");
+    // the tree the example prints from each record's parentId: persona > chat > tool, nested
+    expect(out).toMatch(/^- persona_activity planner user=user_42\n {2}- chat_interaction fake-gpt user=user_42\n {4}- tool_usage weather_api user=user_42$/m);
+    expect(out).toMatch(/^- persona_activity planner \(failed\)\n {2}- chat_interaction fake-gpt \(failed\)\n {4}- tool_usage weather_api \(failed\)$/m);
     expect(out).toMatch(/verify: ok \(\d+ records\)/);
   });
 
@@ -49,6 +52,10 @@ describe("examples", () => {
     const out = await example("express-chat-server.ts", tmpProject("audit-example-ex-"));
     expect(out).toContain("POST /api/chat -> 200");
     expect(out.match(/trace=req-0001 user=alice/g)).toHaveLength(3);
+    // the request's metric is the root; the chat route's record and the wrapped client's call are its children
+    const metric = /performance_metric id=(\w+) trace=req-0001 user=alice parent=-/.exec(out);
+    expect(metric).not.toBeNull();
+    expect(out.match(new RegExp(`chat_interaction +id=\\w+ trace=req-0001 user=alice parent=${metric![1]}`, "g"))).toHaveLength(2);
     expect(out).toContain('"responsePreview":"The capital of France is Paris."');
     expect(out).toContain("verifyAuditLog: ok=true, 3 records checked, 0 problems");
   });

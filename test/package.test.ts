@@ -146,4 +146,61 @@ auditContext.run({ userId: "u" }, () => viewer);
       fs.rmSync(project, { recursive: true, force: true });
     }
   });
+  it("makes one AsyncLocalStorage per process: every entry point, two copies of the package, import() and require() all share it", () => {
+    // the app's copy, and a second one a library brought (its own node_modules): both load every subpath
+    const project = consumerProject("audit-one-als-", ["express"]);
+    const second = path.join(project, "vendor", "node_modules", "audit-logger");
+    fs.cpSync(path.join(project, "node_modules", "audit-logger"), second, { recursive: true });
+    // counts the AsyncLocalStorage instances made, and those made by the kit's own code
+    const counter = path.join(project, "count-als.cjs");
+    fs.writeFileSync(
+      counter,
+      `const ah = require("node:async_hooks");
+       const Original = ah.AsyncLocalStorage;
+       let ours = 0, all = 0;
+       ah.AsyncLocalStorage = class AsyncLocalStorage extends Original {
+         constructor(...a) { super(...a); all++; if (/audit-logger[\\/]dist/.test(new Error().stack)) ours++; }
+       };
+       require("node:module").syncBuiltinESMExports();
+       process.on("exit", () => console.log("ALS " + ours + " " + all));`,
+    );
+    const subpaths = Object.keys(SPEC).filter((s) => s !== "audit-logger/postgres"); // (pg is not installed here)
+    try {
+      const out = execFileSync(
+        process.execPath,
+        [
+          "--require",
+          counter,
+          "--input-type=module",
+          "-e",
+          `import { createRequire } from "node:module";
+           import { pathToFileURL } from "node:url";
+           import path from "node:path";
+           const subpaths = ${JSON.stringify(subpaths)};
+           for (const sub of subpaths) await import(sub);
+           const secondRoot = ${JSON.stringify(second)};
+           for (const sub of subpaths) {
+             const rel = sub === "audit-logger" ? "dist/src/index.js" : sub === "audit-logger/config" ? "dist/src/config/index.js" : sub === "audit-logger/decorators" ? "dist/decorators/index.js" : "dist/" + sub.slice("audit-logger/".length) + (sub === "audit-logger/integrations" ? "/index.js" : ".js");
+             await import(pathToFileURL(path.join(secondRoot, rel)).href);
+           }
+           const a = await import("audit-logger");
+           const b = await import(pathToFileURL(path.join(secondRoot, "dist/src/index.js")).href);
+           const c = createRequire(import.meta.url)("audit-logger");
+           // the context entered through one copy is the one the others see
+           const seen = a.auditContext.run({ traceId: "t-1" }, () => [b.auditContext.get()?.traceId, c.auditContext.get()?.traceId]);
+           // and using the kit (a context, a wrapped fetch inside it) makes no other store
+           const { withAuditFetch } = await import("audit-logger/integrations/fetch");
+           const fetched = withAuditFetch(async () => new Response("ok"));
+           await b.auditContext.run({ traceId: "t-2" }, async () => { await (await fetched("http://127.0.0.1:1/x")).text(); });
+           console.log(JSON.stringify(seen));`,
+        ],
+        { cwd: project, encoding: "utf8" },
+      );
+      const lines = out.trim().split("\n");
+      expect(JSON.parse(lines.at(-2)!)).toEqual(["t-1", "t-1"]);
+      expect(lines.at(-1)).toMatch(/^ALS 1 \d+$/);
+    } finally {
+      fs.rmSync(project, { recursive: true, force: true });
+    }
+  });
 });

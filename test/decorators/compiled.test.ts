@@ -76,6 +76,7 @@ describe.each(["standard", "legacy"] as const)("decorators compiled by tsc (%s)"
     expect(seen.counted).toEqual([1, 2, 3]);
     expect(seen.early).toEqual([1, 2]);
     expect(seen.streamed).toBe("Re: weather?. Sunny");
+    expect(seen.streamBroken).toBe("Re: rain?. ");
     expect(seen.streamError).toBe("stream broke after 1");
     expect(seen.metadata).toEqual(["/below", "/above", "below", "above"]);
     expect(seen.staticCall).toBe("v1.0");
@@ -131,8 +132,12 @@ describe.each(["standard", "legacy"] as const)("decorators compiled by tsc (%s)"
 
   it("records a streamed chat, a metric and a rethrown error", () => {
     const { records } = get();
-    const stream = records.chat_interactions.find((r) => r.model === "stream-model")!;
+    const streams = records.chat_interactions.filter((r) => r.model === "stream-model");
+    expect(streams).toHaveLength(2);
+    const stream = streams.find((r) => r.promptPreview === "weather?")!;
     expect(stream).toMatchObject({ promptPreview: "weather?", responsePreview: "Re: weather?. Sunny", success: true });
+    // left with `break` after its first item: aborted, with the text it yielded
+    expect(streams.find((r) => r.promptPreview === "rain?")).toMatchObject({ success: false, errorMessage: expect.stringMatching(/^aborted/) as string, responsePreview: "Re: rain?. " });
     expect(typeof stream.timeToFirstTokenSeconds).toBe("number");
     expect(records.performance_metrics).toMatchObject([{ metricName: "rank_ms", unit: "ms", context: { method: "WeatherService.rank", outcome: "ok" } }]);
     expect(records.performance_metrics[0]!.value as number).toBeGreaterThanOrEqual(0);

@@ -1,7 +1,8 @@
 /**
- * auditLanguageModelMiddleware with the real `ai` package and the real `@ai-sdk/anthropic`
- * provider, over HTTP to the local fake Messages API: generateText and streamText return what
- * they return without the middleware, and each model call leaves one ChatInteraction.
+ * auditLanguageModelMiddleware with the real `ai` package (ai 7, LanguageModelV4) and the real
+ * `@ai-sdk/anthropic` provider, over HTTP to the local fake Messages API: generateText and
+ * streamText return what they return without the middleware, and each model call leaves one
+ * ChatInteraction. ai 6 (LanguageModelV3): ai-sdk-v6-compat.test.ts.
  */
 import fs from "node:fs";
 import path from "node:path";
@@ -456,7 +457,8 @@ describe("auditLanguageModelMiddleware: the model's own stream", () => {
       types.push(value!.type);
       if (value!.type === "text-delta") break;
     }
-    expect(types).toEqual(["stream-start", "response-metadata", "text-start", "text-delta"]);
+    // (@ai-sdk/anthropic 4 sends message_start's metadata as a `custom` part too: a part like the others)
+    expect(types).toEqual(["stream-start", "response-metadata", "custom", "text-start", "text-delta"]);
     await reader.cancel("done reading");
     await fake.clientGone(index);
     const recs = await settle(logger, 1);
@@ -464,8 +466,8 @@ describe("auditLanguageModelMiddleware: the model's own stream", () => {
     expect(recs[0]).toMatchObject({
       success: false,
       responsePreview: "Hello",
-      errorMessage: "cancelled: the reader stopped the stream after 4 parts",
-      metadata: { aiSdk: { end: "cancelled", parts: 4 } },
+      errorMessage: "cancelled: the reader stopped the stream after 5 parts",
+      metadata: { aiSdk: { end: "cancelled", parts: 5 } },
     });
   });
 
@@ -488,10 +490,10 @@ describe("auditLanguageModelMiddleware: the model's own stream", () => {
 
 describe("auditLanguageModelMiddleware: streams from models that end them their own way", () => {
   type StreamOptions = Parameters<ReturnType<typeof bareModel>["doStream"]>[0];
-  /** A v3 model (as a provider package implements one) whose stream is made by `parts`. */
+  /** A v4 model (as a provider package implements one) whose stream is made by `parts`. */
   function modelStreaming(parts: (c: ReadableStreamDefaultController<Rec>, options: StreamOptions) => void | Promise<void>) {
     return {
-      specificationVersion: "v3" as const,
+      specificationVersion: "v4" as const,
       provider: "local",
       modelId: "m-local",
       supportedUrls: {},
@@ -738,7 +740,7 @@ describe("auditLanguageModelMiddleware: logger and context", () => {
     const backup = wrapLanguageModel({ model: provider("claude-backup"), middleware: mw });
     type Options = Parameters<typeof primary.doGenerate>[0];
     const fallback = {
-      specificationVersion: "v3" as const,
+      specificationVersion: "v4" as const,
       provider: "router",
       modelId: "router-1",
       supportedUrls: {},
@@ -793,7 +795,7 @@ describe("auditLanguageModelMiddleware: logger and context", () => {
     const logger = newLogger();
     const m = bareModel();
     const custom = {
-      specificationVersion: "v3" as const,
+      specificationVersion: "v4" as const,
       provider: m.provider,
       modelId: m.modelId,
       supportedUrls: Promise.resolve({}),
@@ -878,7 +880,9 @@ describe("auditLanguageModelMiddleware: what the record says, whatever the app d
     const r = streamText({
       model: audited({ logger }),
       messages,
-      onChunk() {
+      // (on the model's own chunks: ai 7 calls onChunk with a `start` chunk before it calls the model)
+      onChunk({ chunk }) {
+        if (chunk.type !== "text-delta") return;
         toolInput.location = "changed while streaming";
         toolOutput.temp = -999;
       },
@@ -965,7 +969,8 @@ describe("auditLanguageModelMiddleware: records made later, from what arrived", 
   it("an app that changes the result it got (usage, a tool call's input, the raw body) right after the call does not change the record", async () => {
     const logger = newLogger();
     fake.enqueue({ kind: "json", fixture: "message-tool-use" });
-    const r = await generateText({ model: audited({ logger }), prompt: "Weather in Paris?", tools: weather });
+    // (ai 7 keeps the raw body in the result only when asked to)
+    const r = await generateText({ model: audited({ logger }), prompt: "Weather in Paris?", tools: weather, include: { responseBody: true } });
     const body = r.response.body as { usage: Record<string, unknown>; content: Array<Record<string, unknown>> };
     body.usage.input_tokens = 999_999;
     for (const block of body.content) if (block.type === "tool_use") (block.input as Record<string, unknown>).location = "changed by the app";

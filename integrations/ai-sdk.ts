@@ -101,21 +101,44 @@ function passOn<R>(logger: AuditLogger, next: () => R): R {
   return runWithOwnValue({ [kOuterLogger]: logger } as AuditContextValue, next);
 }
 
+/** What the middleware knows of a model it calls (see modelTraits): bits. */
+const RECORDS_ITSELF = 1;
+/** its stream parts are LanguageModelV4's: a stream the provider did not finish ends with reason "interrupted" */
+const V4_PARTS = 2;
+
 /**
- * Whether `model` (the one this middleware is about to call) records its calls itself. Read once
- * per model (the SDK reads `supportedUrls` when it wraps a model, not per call: a getter there
- * must not run per request).
+ * What the middleware needs to know of `model` (the one it is about to call): whether it records
+ * its calls itself (see `auditedUrls`) and whether its parts are v4's (see specOf). Read once per
+ * model (the SDK reads `supportedUrls` when it wraps a model, not per call: a getter there must
+ * not run per request), one WeakMap look-up per call.
  */
-const selfRecording = new WeakMap<object, boolean>();
-function recordsItself(model: unknown): boolean {
-  if (!isObj(model)) return false;
-  let known = selfRecording.get(model);
+const traits = new WeakMap<object, number>();
+function modelTraits(model: unknown): number {
+  if (!isObj(model)) return 0;
+  let known = traits.get(model);
   if (known === undefined) {
     const urls = readMember(model, "supportedUrls");
-    known = typeof urls === "object" && urls !== null && auditedUrls.has(urls);
-    selfRecording.set(model, known);
+    known = (typeof urls === "object" && urls !== null && auditedUrls.has(urls) ? RECORDS_ITSELF : 0) | (specOf(model) === "v4" ? V4_PARTS : 0);
+    traits.set(model, known);
   }
   return known;
+}
+
+/**
+ * The specification version of the parts `model` hands on: its own `specificationVersion` member
+ * when it has one, else the one it reports. ai 7 hands middleware a v3 model (a provider package
+ * of the last major, `@ai-sdk/openai` 3) as a Proxy that reports "v4" but passes the model's
+ * stream parts on as they are, v3's, whose own member still says "v3" (a Proxy with no
+ * `getOwnPropertyDescriptor` trap answers with its target's). ai 6 hands it the model as it is.
+ */
+function specOf(model: object): unknown {
+  try {
+    const own = Object.getOwnPropertyDescriptor(model, "specificationVersion");
+    if (own !== undefined && "value" in own) return own.value;
+  } catch {
+    // (a revoked Proxy: what it reports, if it can)
+  }
+  return readMember(model, "specificationVersion");
 }
 
 /**
@@ -148,7 +171,7 @@ export function auditLanguageModelMiddleware(given: AuditLanguageModelMiddleware
     wrapGenerate: async function auditedGenerate({ doGenerate, params, model }: CallArgs): Promise<GenerateResult> {
       const logger = resolveAuditLogger(options.logger, handedDown(currentContext()));
       if (!logger) return doGenerate();
-      if (recordsItself(model)) return passOn(logger, doGenerate);
+      if ((modelTraits(model) & RECORDS_ITSELF) !== 0) return passOn(logger, doGenerate);
       const call = startCall(logger, params, model, "generate", capture);
       if (!call) return doGenerate();
       let result: GenerateResult;
@@ -171,7 +194,8 @@ export function auditLanguageModelMiddleware(given: AuditLanguageModelMiddleware
     wrapStream: async function auditedStream({ doStream, params, model }: CallArgs): Promise<StreamResult> {
       const logger = resolveAuditLogger(options.logger, handedDown(currentContext()));
       if (!logger) return doStream();
-      if (recordsItself(model)) return passOn(logger, doStream);
+      const known = modelTraits(model);
+      if ((known & RECORDS_ITSELF) !== 0) return passOn(logger, doStream);
       const call = startCall(logger, params, model, "stream", capture);
       if (!call) return doStream();
       let result: StreamResult;
@@ -182,7 +206,7 @@ export function auditLanguageModelMiddleware(given: AuditLanguageModelMiddleware
         throw err;
       }
       try {
-        const stream = watchStream(result.stream, call, abortSignalOf(params), requestIdOf(result.response));
+        const stream = watchStream(result.stream, call, abortSignalOf(params), requestIdOf(result.response), (known & V4_PARTS) !== 0);
         // (a stream nobody reads to its end nor cancels is recorded when it is collected)
         trackResult(call, stream);
         return { ...result, stream };
@@ -624,10 +648,12 @@ class PartAccumulator {
   /** the provider's `finish` part arrived: the response is whole, whatever the reader does next */
   finished = false;
   /**
-   * that `finish` part came without the provider's own reason (reason "other", no raw one): the
-   * AI SDK's providers finish so when the stream ended before the provider said it was done (a
-   * server that hung up cleanly between events). Recorded as truncated, as the OpenAI and
-   * Anthropic wrappers do (it was a success; found by review, 2026-12-04).
+   * that `finish` part says the provider never said it was done (a server that hung up cleanly
+   * between events): recorded as truncated, as the OpenAI and Anthropic wrappers do (it was a
+   * success; found by review, 2026-12-04). A v4 provider finishes such a stream with reason
+   * "interrupted"; a v3 one with reason "other" and no raw reason (v3 has no "interrupted"), which
+   * in v4 is a response the provider finished without naming why (on ai 7 every truncated stream
+   * was a success until 2026-12-05: only v3's sign was looked for).
    */
   unfinished = false;
   /** when the stream was handed out, then when its last part was */
@@ -636,6 +662,8 @@ class PartAccumulator {
   constructor(
     private readonly call: ModelCall,
     private readonly requestId: string | undefined,
+    /** the parts are LanguageModelV4's (see specOf) */
+    private readonly v4: boolean,
   ) {}
 
   push(part: unknown): void {
@@ -673,7 +701,7 @@ class PartAccumulator {
         putFinish(this.finish, part.usage, part.finishReason);
         this.finished = true;
         const r = part.finishReason;
-        this.unfinished = isObj(r) && r.unified === "other" && r.raw === undefined;
+        this.unfinished = isObj(r) && (r.unified === "interrupted" || (!this.v4 && r.unified === "other" && r.raw === undefined));
         break;
       }
       case "error":
@@ -719,8 +747,8 @@ class PartAccumulator {
  * the two differ by less than the noise: 0.2-2.1 µs per stream of 11 parts in one review's runs,
  * the other way round in one earlier run).
  */
-function watchStream<T>(source: ReadableStream<T>, call: ModelCall, signal: AbortSignal | undefined, requestId: string | undefined): ReadableStream<T> {
-  const acc = new PartAccumulator(call, requestId);
+function watchStream<T>(source: ReadableStream<T>, call: ModelCall, signal: AbortSignal | undefined, requestId: string | undefined, v4: boolean): ReadableStream<T> {
+  const acc = new PartAccumulator(call, requestId, v4);
   call.acc = acc;
   const reader = source.getReader();
   let controller!: ReadableStreamDefaultController<T>;

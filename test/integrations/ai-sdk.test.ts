@@ -529,6 +529,26 @@ describe("auditLanguageModelMiddleware: streams from models that end them their 
     expect(String(recs[0]!.errorMessage)).toMatch(/^aborted/);
   });
 
+  it("a v4 stream is truncated when its provider finishes it \"interrupted\"; a v4 finish with reason \"other\" and no raw reason is a whole response (only v3 meant by it a stream cut short)", async () => {
+    const logger = newLogger();
+    const ending = (finishReason: Rec) =>
+      modelStreaming((c) => {
+        c.enqueue({ type: "stream-start", warnings: [] });
+        c.enqueue({ type: "text-start", id: "t" });
+        c.enqueue({ type: "text-delta", id: "t", delta: "Hi" });
+        c.enqueue({ type: "finish", finishReason, usage: { inputTokens: { total: 1 }, outputTokens: { total: 1 } } });
+        c.close();
+      });
+    for (const reason of [{ unified: "interrupted", raw: undefined }, { unified: "other", raw: undefined }]) {
+      await streamText({ model: wrapLanguageModel({ model: ending(reason), middleware: auditLanguageModelMiddleware({ logger }) }), prompt: "x" }).consumeStream();
+    }
+    const recs = await settle(logger, 2);
+    expect(recs.map((r) => [r.success, r.finishReason, (r.metadata as { aiSdk: Rec }).aiSdk.end])).toEqual([
+      [false, "interrupted", "truncated"],
+      [true, "other", "completed"],
+    ]);
+  });
+
   it("a whole tool call as the first output (a provider that does not stream tool input) gives the time to first token", async () => {
     const logger = newLogger();
     const model = modelStreaming(async (c) => {

@@ -145,12 +145,16 @@ export function anthropicRequestSettings(params: unknown): Obj | undefined {
   return nonEmpty(out);
 }
 
-const AI_SDK_SCALARS: ReadonlySet<string> = new Set(["maxOutputTokens", "temperature", "topP", "topK", "presencePenalty", "frequencyPenalty", "seed"]);
+// (`reasoning`, the effort asked for, is a call option of LanguageModelV4, ai 7, only)
+const AI_SDK_SCALARS: ReadonlySet<string> = new Set(["maxOutputTokens", "temperature", "topP", "topK", "presencePenalty", "frequencyPenalty", "seed", "reasoning"]);
 const AI_SDK_OTHERS: ReadonlySet<string> = new Set(["responseFormat", "tools", "toolChoice"]);
 
 /**
  * The settings of an AI SDK language model call (its call options, in the SDK's own names); the
- * tool choice as `auto`, `none`, `required` or `tool:<name>`. Undefined when it has none.
+ * tool choice as `auto`, `none`, `required` or `tool:<name>`. Undefined when it has none. A call
+ * offering no tools has no `auto` choice: ai 7 passes `{ type: "auto" }` with every call, its
+ * default, which says nothing without tools (ai 6 passed none; "none" it passes to both, for the
+ * tools a provider may configure itself).
  */
 export function aiSdkRequestSettings(params: unknown): Obj | undefined {
   if (!isObj(params)) return undefined;
@@ -160,13 +164,14 @@ export function aiSdkRequestSettings(params: unknown): Obj | undefined {
   const responseFormat = ownOf(params, "responseFormat");
   const formatType = isObj(responseFormat) ? name(responseFormat.type) : undefined;
   if (formatType !== undefined) out.responseFormat = formatType;
-  toolNames(ownOf(params, "tools"), out);
+  const tools = ownOf(params, "tools");
+  toolNames(tools, out);
   const toolChoiceParam = ownOf(params, "toolChoice");
   if (isObj(toolChoiceParam)) {
     const type = name(toolChoiceParam.type);
     const tool = name(toolChoiceParam.toolName);
     const choice = type === "tool" && tool !== undefined ? `tool:${tool}` : type;
-    if (choice !== undefined) out.toolChoice = choice;
+    if (choice !== undefined && (choice !== "auto" || (Array.isArray(tools) && tools.length > 0))) out.toolChoice = choice;
   }
   return nonEmpty(out);
 }

@@ -114,6 +114,16 @@ describe("auditLanguageModelMiddleware: generateText", () => {
     expect(JSON.stringify(rec)).not.toContain("SECRET-STOP");
   });
 
+  it("ai 7's settings: the reasoning effort asked for is recorded; the tool choice \"auto\" ai 7 passes with every call only when tools are offered", async () => {
+    const logger = newLogger();
+    await generateText({ model: audited({ logger }), prompt: "x", reasoning: "low" });
+    await generateText({ model: audited({ logger }), prompt: "x" });
+    fake.enqueue({ kind: "json", fixture: "message-tool-use" });
+    await generateText({ model: audited({ logger }), prompt: "Weather in Paris?", tools: weather });
+    const recs = await settle(logger, 3);
+    expect(recs.map((r) => ((r.metadata as Rec).aiSdk as Rec).request)).toEqual([{ reasoning: "low" }, undefined, { tools: ["get_weather"], toolChoice: "auto" }]);
+  });
+
   it("a 400 is rethrown as the same APICallError and recorded once with its status", async () => {
     const logger = newLogger();
     fake.enqueue({ kind: "error", status: 400 });

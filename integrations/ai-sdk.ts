@@ -165,6 +165,7 @@ export function auditLanguageModelMiddleware(given: AuditLanguageModelMiddleware
   const options = checkedOptions("auditLanguageModelMiddleware", given);
   const capture = options.captureContent !== false;
   return {
+    // (ai 6 requires "v3"; ai 7 takes middleware of any version and hands it v4 shapes: see modelTraits)
     specificationVersion: "v3",
     // (marks the wrapped model as recording its own calls, see `auditedUrls`)
     overrideSupportedUrls: ({ model }) => markedUrls(model) as PromiseLike<Record<string, RegExp[]>> | Record<string, RegExp[]>,
@@ -574,7 +575,7 @@ function parsedInput(input: unknown): unknown {
 function putFinish(o: Outcome, usage: unknown, reason: unknown): void {
   // every member set, also to undefined: a stream's later `finish` part replaces an earlier one's
   const u = isObj(usage) ? usage : undefined;
-  // v3 usage is { inputTokens: { total, … }, outputTokens: { total, … }, raw }; v2 had plain numbers
+  // v3 and v4 usage is { inputTokens: { total, … }, outputTokens: { total, … }, raw }; v2 had plain numbers
   o.usage = u === undefined ? undefined : u.raw !== undefined ? u.raw : u;
   o.inputTokens = u === undefined ? undefined : isObj(u.inputTokens) ? num(u.inputTokens.total) : num(u.inputTokens);
   o.outputTokens = u === undefined ? undefined : isObj(u.outputTokens) ? num(u.outputTokens.total) : num(u.outputTokens);

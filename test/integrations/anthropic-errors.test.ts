@@ -70,11 +70,15 @@ describe("provider errors", () => {
     expect(err.constructor).toBe(bare.constructor);
     expect(err.constructor.name).toBe(name);
     expect(err.status).toBe(status);
-    expect(err.message).toBe(bare.message);
+    // (since @anthropic-ai/sdk 1.17 the message names the request id, one per request: the two
+    // calls' messages differ in that alone)
+    expect(err.requestID).toMatch(/^req_fake_/);
+    expect(err.message).toBe(bare.message.split(bare.requestID!).join(err.requestID!));
     const recs = await settle(logger, 1);
     expect(recs).toHaveLength(1);
-    expect(recs[0]).toMatchObject({ success: false, statusCode: status, model: "claude-haiku-4-5", responseLength: 0, metadata: { anthropic: { errorType: type } } });
-    expect(recs[0]!.errorMessage).toContain(`${name}: ${status}`);
+    expect(recs[0]).toMatchObject({ success: false, statusCode: status, model: "claude-haiku-4-5", responseLength: 0, metadata: { anthropic: { errorType: type, requestId: err.requestID } } });
+    // the record says what the app's error says
+    expect(recs[0]!.errorMessage).toBe(`${name}: ${err.message}`);
   });
 
   it("SDK retries stay inside one call: three 500s are one record", async () => {

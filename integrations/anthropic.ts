@@ -369,10 +369,56 @@ class ChatCall implements StreamObserver<unknown>, ObservedCall, PromptCopier, D
     }
   }
 
-  fail(err: unknown): void {
+  fail(err: unknown, props?: unknown): void {
     if (this.recorded) return;
+    if (props !== undefined && this.resendObserved(err, props)) return;
     const acc = this.acc;
     this.end(acc ? { ...acc.outcome(), ...errorOutcome(err), end: "error" } : errorOutcome(err));
+  }
+
+  /**
+   * The parse failed on `props`, the response props every promise of the request shares. Since
+   * @anthropic-ai/sdk 1.17 the SDK then sends the request again when the body's read failed on
+   * the transport (with `props.retry`, set while retries are left) and the app gets what the
+   * retry brings: recorded was the first failure, a call the app saw succeed (or fail with the
+   * retry's error) as failed with `Connection error.`. Whether the SDK sends it again is read, not
+   * worked out from its conditions: `props.retry` is observed, and the SDK calls it in its
+   * reaction to the failed parse, which runs after this one (this call chained onto the parse's
+   * promise before the SDK awaited it); a microtask later, the failure is recorded if it did not.
+   * True when the failure waits for that. Earlier SDKs have no `retry`: recorded at once.
+   */
+  private resendObserved(err: unknown, props: unknown): boolean {
+    const retry = readMember(props, "retry");
+    if (typeof retry !== "function") return false;
+    const target = props as Obj;
+    let resent = false;
+    const observed = (...args: unknown[]): unknown => {
+      resent = true;
+      const next: unknown = Reflect.apply(retry, target, args);
+      // the new response (its headers: the request id, the status), or the error the app gets
+      Promise.resolve(next).then(
+        (p) => {
+          if (!this.recorded) this.responded(p as ResponseProps);
+        },
+        (e: unknown) => this.fail(e),
+      );
+      return next;
+    };
+    try {
+      target.retry = observed;
+    } catch {
+      return false; // props that refuse it: recorded at once, as before
+    }
+    queueMicrotask(() => {
+      if (resent) return;
+      try {
+        if (target.retry === observed) target.retry = retry;
+      } catch {
+        // (props that refuse it now: ours calls the SDK's, and records nothing more)
+      }
+      this.fail(err);
+    });
+    return true;
   }
 
   /** The promise could not be hooked: the call runs unrecorded, and the logger says why. */

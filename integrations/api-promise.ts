@@ -51,8 +51,11 @@ export interface ObservedCall {
   responded(props: ResponseProps): void;
   /** the parsed body (a Stream for a streamed call), or what the SDK returned that was no promise */
   settle(value: unknown): void;
-  /** the request or the parse failed (with the error the app gets) */
-  fail(err: unknown): void;
+  /**
+   * the request or the parse failed (with the error the app gets); `props`: the response props
+   * the parse failed on (the Anthropic SDK may send the request again from there, see anthropic.ts)
+   */
+  fail(err: unknown, props?: unknown): void;
   /** records the call as abandoned if `result` is collected before it is recorded */
   track(result: object): void;
   /**
@@ -148,7 +151,7 @@ function parseObserved(this: unknown, call: ObservedCall, parse: (this: unknown,
   }
   Promise.resolve(parsed).then(
     (v) => call.settle(v),
-    (e: unknown) => call.fail(e),
+    (e: unknown) => call.fail(e, a[1]),
   );
   return parsed;
 }

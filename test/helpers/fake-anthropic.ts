@@ -21,8 +21,11 @@ const FIXTURES = path.join(path.dirname(fileURLToPath(import.meta.url)), "..", "
 
 /** One reply of the fake server. Fixture names are file names in test/fixtures/anthropic without the extension. */
 export type FakeAnthropicReply =
-  /** a Message as JSON (default fixture `message-text`) */
-  | { kind: "json"; fixture?: string; body?: unknown; status?: number }
+  /**
+   * a Message as JSON (default fixture `message-text`). `cutAfter` sends the headers and that
+   * many bytes of the body, then destroys the socket (a connection dropped while the body is read)
+   */
+  | { kind: "json"; fixture?: string; body?: unknown; status?: number; cutAfter?: number }
   /**
    * an SSE stream (default fixture `stream-text`). `delayMs` waits between events; `dropAfter`
    * destroys the socket after that many events; `pauseAfter` sends that many events and then
@@ -163,9 +166,16 @@ async function respond(req: http.IncomingMessage, res: http.ServerResponse, repl
   const base = { "request-id": requestId, "anthropic-organization-id": "org_fake" };
   switch (reply.kind) {
     case "json": {
-      const body = reply.body ?? fixtureJson(reply.fixture ?? "message-text");
-      res.writeHead(reply.status ?? 200, { ...base, "content-type": "application/json" });
-      res.end(JSON.stringify(body));
+      const body = JSON.stringify(reply.body ?? fixtureJson(reply.fixture ?? "message-text"));
+      if (reply.cutAfter === undefined) {
+        res.writeHead(reply.status ?? 200, { ...base, "content-type": "application/json" });
+        res.end(body);
+        return;
+      }
+      res.writeHead(reply.status ?? 200, { ...base, "content-type": "application/json", "content-length": String(Buffer.byteLength(body)) });
+      // wait until the bytes are handed to the socket, so the drop cannot discard them
+      await new Promise<void>((resolve) => res.write(Buffer.from(body).subarray(0, reply.cutAfter), () => resolve()));
+      req.socket.destroy();
       return;
     }
     case "error": {

@@ -103,6 +103,41 @@ describe("provider errors", () => {
     expect(recs[0]).toMatchObject({ success: true, finishReason: "end_turn" });
   });
 
+  // @anthropic-ai/sdk 1.17 sends the request again when the connection drops while a reply's body
+  // is read (from the parse, after the first response's headers: `props.retry`); earlier 1.x fail
+  // the call with the runtime's error. Either way the one record is what the app got.
+  it.each([
+    ["a retry that succeeds", [{ kind: "json", cutAfter: 40 }], 2],
+    ["a retry refused with 500", [{ kind: "json", cutAfter: 40 }, { kind: "error", status: 500 }], 2],
+    ["a retry cut off too", [{ kind: "json", cutAfter: 40 }, { kind: "json", cutAfter: 10 }], 2],
+  ] as const)("a connection dropped while the body is read, then %s: one record, of what the app got", async (_, replies, sent) => {
+    const logger = newLogger();
+    const before = fake.requests.length;
+    fake.enqueue(...replies);
+    const got = await client(logger, 1)
+      .messages.create(ask)
+      .then(
+        (message) => ({ message, error: undefined }),
+        (error: unknown) => ({ message: undefined, error: error as Error & { status?: number } }),
+      );
+    const recs = await settle(logger, 1);
+    expect(recs).toHaveLength(1);
+    const retried = fake.requests.length - before === sent;
+    if (got.message) {
+      expect(retried).toBe(true);
+      expect(recs[0]).toMatchObject({ success: true, finishReason: "end_turn", responsePreview: "Paris is the capital of France.", metadata: { anthropic: { requestId: got.message._request_id } } });
+      expect(recs[0]).not.toHaveProperty("errorMessage");
+    } else {
+      expect(recs[0]).toMatchObject({ success: false, errorMessage: `${got.error.name}: ${got.error.message}` });
+      if (got.error.status === undefined) expect(recs[0]).not.toHaveProperty("statusCode");
+      else expect(recs[0]).toMatchObject({ statusCode: got.error.status });
+      // the request id of the last response the call got (the fake numbers its replies in order)
+      expect(recs[0]).toMatchObject({ metadata: { anthropic: { requestId: `req_fake_${fake.requests.length}` } } });
+    }
+    // (on 1.17 and later: the request was sent again, and the app got the retry's outcome)
+    if (retried && replies.length === 1) expect(got.message).toBeDefined();
+  });
+
   it("a dropped connection: APIConnectionError reaches the caller, recorded once without a status", async () => {
     const logger = newLogger();
     fake.enqueue({ kind: "drop" });

@@ -18,7 +18,7 @@
 import { performance } from "node:perf_hooks";
 import { currentContext, runWithOwnValue, userOfCall } from "../src/context.js";
 import { AuditConfigError } from "../src/errors.js";
-import { checkedOptions, rememberWrap, rewrapped } from "./options.js";
+import { assertChangeable, checkedOptions, rememberWrap, rewrapped } from "./options.js";
 import { awaitRecord, hideCredentials, readMember, recordFrom, reportRecordFailure, resolveAuditLogger, textOf } from "../src/instrument.js";
 import type { AuditLogger } from "../src/logger.js";
 import { newId } from "../src/record/id.js";
@@ -85,6 +85,14 @@ function wrapChecked<C extends AnthropicClientLike>(client: C, messages: Obj, op
     rewrapped("wrapAnthropic", client, options);
     return client;
   }
+  const beta = readMember(readMember(client, "beta"), "messages");
+  const betaMessages = isObj(beta) && beta !== messages && typeof beta.create === "function" && !(beta.create as unknown as Obj)[kWrapped] ? beta : undefined;
+  // (a frozen client, or resource: an AuditConfigError before anything is changed)
+  assertChangeable("wrapAnthropic", [
+    ["the client", client, undefined],
+    ["client.messages", messages, "create"],
+    ["client.beta.messages", betaMessages, "create"],
+  ]);
   rememberWrap(client, options);
   // the prompt is recorded from the body the SDK sent, cut out of its JSON (see sent-body.ts)
   const sent = observeSentBodies(client);
@@ -100,10 +108,9 @@ function wrapChecked<C extends AnthropicClientLike>(client: C, messages: Obj, op
   // `client.beta.messages`, a Messages resource of its own (the way to send `betas` flags; its
   // `stream()` and `parse()` call its `create`): its calls went unrecorded, with
   // nothing said (found by review, 2026-12-04)
-  const beta = readMember(readMember(client, "beta"), "messages");
-  if (isObj(beta) && beta !== messages && typeof beta.create === "function" && !(beta.create as unknown as Obj)[kWrapped]) {
-    if (wrapMethod(beta, "create", (original, self, args) => auditedCreate(original, self, args, options, sent, credentials, true))) {
-      Object.defineProperty(beta.create, kWrapped, { value: true });
+  if (betaMessages !== undefined) {
+    if (wrapMethod(betaMessages, "create", (original, self, args) => auditedCreate(original, self, args, options, sent, credentials, true))) {
+      Object.defineProperty(betaMessages.create, kWrapped, { value: true });
     }
   }
   wrapWithOptions(client as unknown as Obj, options);
@@ -118,8 +125,11 @@ function wrapWithOptions(client: Obj, options: WrapAnthropicOptions): void {
     const next = Reflect.apply(withOptions, this, args);
     try {
       if (isObj(next) && isObj(next.messages)) wrapAnthropic(next as unknown as AnthropicClientLike, options);
-    } catch {
-      // not a client after all: hand it back untouched
+    } catch (err) {
+      // not a client after all, or one that cannot be changed (frozen by a subclass's
+      // constructor, say): handed back untouched, and the failure reported
+      const logger = resolveAuditLogger(options.logger);
+      if (logger) reportRecordFailure(logger, err);
     }
     return next;
   };

@@ -14,7 +14,7 @@
 import { performance } from "node:perf_hooks";
 import { currentContext, runWithOwnValue, userOfCall } from "../src/context.js";
 import { AuditConfigError } from "../src/errors.js";
-import { checkedOptions, rememberWrap, rewrapped } from "./options.js";
+import { assertChangeable, checkedOptions, rememberWrap, rewrapped } from "./options.js";
 import { UNREADABLE_ERROR, awaitRecord, hideCredentials, readMember, recordFrom, reportRecordFailure, resolveAuditLogger, textOf } from "../src/instrument.js";
 import { copyUsage, toJsonData } from "../src/record/serialize.js";
 import type { AuditLogger } from "../src/logger.js";
@@ -89,21 +89,38 @@ function wrapChecked<C extends OpenAIClientLike>(client: C, options: WrapOpenAIO
     rewrapped("wrapOpenAI", target, options);
     return client;
   }
+  const responses = target.responses && typeof target.responses.create === "function" ? target.responses : undefined;
+  // openai 6's `client.beta.responses` (POST /responses?beta=true): a Responses resource of its
+  // own, which went unrecorded (found by review, 2026-12-04)
+  const betaResponses = readMember(readMember(target, "beta"), "responses") as Creator | undefined;
+  const beta = betaResponses !== undefined && betaResponses !== target.responses && typeof betaResponses?.create === "function" ? betaResponses : undefined;
+  // (a frozen client, or resource: an AuditConfigError before anything is changed)
+  assertChangeable("wrapOpenAI", [
+    ["the client", target, undefined],
+    ["client.chat.completions", target.chat.completions, "create"],
+    ["client.responses", responses, "create"],
+    ["client.beta.responses", beta, "create"],
+  ]);
   Object.defineProperty(target, kWrapped, { value: true });
   rememberWrap(target, options);
   const sent = observeSentBodies(target);
   // (read at each failure: an app may set a new key on the client)
   const credentials = (): unknown[] => [readMember(target, "apiKey")];
   instrumentCreate(target.chat.completions, "chat", options, sent, credentials);
-  if (target.responses && typeof target.responses.create === "function") instrumentCreate(target.responses, "responses", options, sent, credentials);
-  // openai 6's `client.beta.responses` (POST /responses?beta=true): a Responses resource of its
-  // own, which went unrecorded (found by review, 2026-12-04)
-  const betaResponses = readMember(readMember(target, "beta"), "responses") as Creator | undefined;
-  if (betaResponses !== undefined && betaResponses !== target.responses && typeof betaResponses?.create === "function") instrumentCreate(betaResponses, "responses", options, sent, credentials);
-  // A client derived with withOptions() keeps the instrumentation.
+  if (responses) instrumentCreate(responses, "responses", options, sent, credentials);
+  if (beta) instrumentCreate(beta, "responses", options, sent, credentials);
+  // A client derived with withOptions() keeps the instrumentation. (One that cannot be wrapped,
+  // frozen by a subclass's constructor, say, is the app's all the same: the failure is reported.)
   wrapMethod(target, "withOptions", (original, self, args) => {
     const derived = original.apply(self, args);
-    return isOpenAIClient(derived) ? wrapChecked(derived, options) : derived;
+    if (!isOpenAIClient(derived)) return derived;
+    try {
+      return wrapChecked(derived, options);
+    } catch (err) {
+      const logger = resolveAuditLogger(options.logger);
+      if (logger) reportRecordFailure(logger, err);
+      return derived;
+    }
   });
   return client;
 }

@@ -88,3 +88,39 @@ export function rewrapped(fn: string, client: object, options: IntegrationOption
     type: "AuditLoggerWarning",
   });
 }
+
+/**
+ * What a wrapper is about to change on a client: `[label, object, method]`, where `method` is the
+ * member it puts its own in place of (an own property defined on the object), or undefined for an
+ * object that only gets new members of its own (the client: its marker, `buildBody`, `withOptions`).
+ */
+export type ChangedPart = readonly [label: string, target: unknown, method: string | undefined];
+
+/**
+ * Throws an AuditConfigError naming each part of a client the wrapper `fn` cannot change (frozen,
+ * sealed, not extensible), before anything is changed, so that the client is left as it was.
+ * Wrapping a frozen client threw the TypeError of the first property it failed to define, after
+ * it had changed what it could (a frozen Anthropic client was left with `messages.create`
+ * recorded); a frozen resource was passed over, its calls unrecorded with nothing said (found by
+ * review, 2026-12-05).
+ */
+export function assertChangeable(fn: string, parts: readonly ChangedPart[]): void {
+  const issues: Array<{ field: string; message: string }> = [];
+  for (const [label, target, method] of parts) {
+    if ((typeof target !== "object" && typeof target !== "function") || target === null) continue;
+    let changeable: boolean;
+    try {
+      const own = method === undefined ? undefined : Object.getOwnPropertyDescriptor(target, method);
+      changeable = own !== undefined ? own.configurable === true : Object.isExtensible(target);
+    } catch {
+      changeable = false; // a Proxy whose traps throw
+    }
+    if (!changeable) {
+      issues.push({
+        field: `${fn}.client`,
+        message: `${label} cannot be changed (it is frozen, sealed or not extensible), so its calls cannot be recorded: wrap the client before freezing it. It was left unwrapped.`,
+      });
+    }
+  }
+  if (issues.length > 0) throw new AuditConfigError(issues);
+}

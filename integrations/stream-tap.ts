@@ -294,6 +294,19 @@ class TappedIterator<T> {
   [Symbol.asyncIterator](): this {
     return this;
   }
+
+  /**
+   * What the inner iterator says it is (an SDK's is an async generator): `Object.prototype.toString`
+   * and `util.inspect` of the iterator the app got said "Object" (found by review, 2026-12-05). A
+   * getter on the prototype: nothing is read per stream or per item unless someone asks.
+   */
+  get [Symbol.toStringTag](): string {
+    try {
+      return Object.prototype.toString.call(this.inner).slice(8, -1);
+    } catch {
+      return "Object"; // a revoked Proxy
+    }
+  }
 }
 
 /** For inner iterators with both `return` and `throw` (async generators, the SDKs' streams). */

@@ -328,6 +328,25 @@ describe("a stream's iterators, as the bare SDKs have them", () => {
     expect(text(rec!)).toBe(sdk === "openai" ? "The capital of France is Paris." : "Hello, world! How can I help?");
     expect(meta(rec, sdk)).toMatchObject(sdk === "openai" ? { end: "completed", chunks: bare.n } : { end: "completed", events: bare.n });
   });
+
+  it.each(["openai", "anthropic"] as const)("%s: the stream's iterator tells what it is as the SDK's own does (Object.prototype.toString gave [object Object] for [object AsyncGenerator])", async (sdk) => {
+    const tagOf = async (s: AsyncIterable<unknown>) => {
+      const it = s[Symbol.asyncIterator]();
+      const tag = Object.prototype.toString.call(it);
+      let n = 0;
+      for await (const _ of { [Symbol.asyncIterator]: () => it }) n++;
+      return { tag, n };
+    };
+    const bare = await tagOf(await streamOf(sdk));
+    const logger = newLogger();
+    const wrapped = await tagOf(await streamOf(sdk, logger));
+    expect(bare.tag).toBe("[object AsyncGenerator]");
+    expect(wrapped).toEqual(bare);
+    const [rec, ...rest] = await recordsOf(logger, "chat_interaction");
+    expect(rest).toEqual([]);
+    expect(rec).toMatchObject({ success: true });
+    expect(meta(rec, sdk)).toMatchObject({ end: "completed" });
+  });
 });
 
 describe("two copies of the package in one app (ESM and CJS, two versions)", () => {

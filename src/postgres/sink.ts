@@ -18,7 +18,7 @@ import { AuditIOError, AuditPathError } from "../errors.js";
 import { readLines } from "../reader/lines.js";
 import { isFileSessionId, listKindFiles, lockFileName, safeReaddir, sessionFileName, type KindFile } from "../sink/files.js";
 import { walkChain } from "../reader/chain-files.js";
-import { claimLive, createWhole, OWN_PROC_START, removeIfStill, sessionLockHeld } from "../sink/lock.js";
+import { createWhole, OWN_PROC_START, removeIfStill, sessionLockHeld } from "../sink/lock.js";
 import { peekTail, wholeUnterminatedRecord } from "../sink/recover.js";
 import { CHAIN_KINDS, type AuditSink, type ChainKind, type SealedRecord } from "../types.js";
 import { migrateWith } from "./migrate.js";
@@ -27,6 +27,7 @@ import type { PostgresConnectionOptions } from "./options.js";
 import { insertParams, jsonbText, lineInfo, monthOf } from "./rows.js";
 import { DEFAULT_SCHEMA, insertSql, names } from "./schema.js";
 import { Spool } from "./spool.js";
+import { CLAIM_SUFFIX, claimHeld, claimSuffix, firstLineSession, legacySpoolFileName, parseMarker, recoveryMarkerName, spoolFileName } from "./files.js";
 
 /** Options of {@link PostgresSink}. Every number has a default; only the connection is required. */
 export interface PostgresSinkOptions extends PostgresConnectionOptions {
@@ -124,25 +125,6 @@ interface Crashed {
   claim?: string;
 }
 
-/** What a recovery marker (`.pg_recovery_<store>_<sessionId>`) says: who claimed the crash its lock names, or that it is recovered. */
-interface RecoveryMarker {
-  readonly lock: string;
-  readonly done?: true;
-  readonly pid?: number;
-  readonly procStart?: string;
-}
-
-function parseMarker(text: string | undefined): RecoveryMarker | undefined {
-  if (text === undefined) return undefined;
-  try {
-    const m = JSON.parse(text) as Partial<RecoveryMarker>;
-    if (typeof m.lock === "string") return m as RecoveryMarker;
-  } catch {
-    // damaged
-  }
-  return undefined;
-}
-
 /** A session's lock file, `.session_<sessionId>.lock` (see `lockFileName`). */
 const LOCK_FILE = /^\.session_(.+)\.lock$/;
 
@@ -200,47 +182,6 @@ function raiseHeads(heads: Map<ChainKind, Head>, recs: readonly SealedRecord[]):
   for (const r of recs) {
     const h = heads.get(r.kind);
     if (!h || r.seq > h.seq) heads.set(r.kind, { seq: r.seq, hash: r.hash });
-  }
-}
-
-/**
- * A spool claimed for replay: `….adopting-<pid>[-<start>]`, the claiming process's pid and, where
- * known, its start as the kernel counts it (see `claimLive`).
- */
-const CLAIM_SUFFIX = /\.adopting-(\d+)(?:-(\d+))?$/;
-const claimSuffix = (): string => `.adopting-${process.pid}${OWN_PROC_START !== undefined ? `-${OWN_PROC_START}` : ""}`;
-
-/**
- * Whether the claim `file` (with the pid and start its name gives) may belong to a live adopter.
- * Found by review, 2026-12-05: a claim was judged by its pid alone, so one left by an adopter that
- * crashed was never taken over once its pid was alive again (a container's app is pid 1 after
- * every restart), and its records never reached the store.
- */
-function claimHeld(file: string, pid: number, started: string | undefined): boolean {
-  const st = fs.statSync(file, { throwIfNoEntry: false });
-  return st !== undefined && claimLive(pid, started, st.ctimeMs);
-}
-
-/** The session of a spool's first complete line, if it is a sealed record. */
-function firstLineSession(file: string): string | undefined {
-  let fd: number | undefined;
-  try {
-    fd = fs.openSync(file, "r");
-    const chunks: Buffer[] = [];
-    const buf = Buffer.alloc(1 << 16);
-    for (let pos = 0; pos < 64 << 20; ) {
-      const n = fs.readSync(fd, buf, 0, buf.length, pos);
-      if (n <= 0) return undefined;
-      const nl = buf.subarray(0, n).indexOf(0x0a);
-      chunks.push(Buffer.from(buf.subarray(0, nl === -1 ? n : nl)));
-      if (nl !== -1) return lineInfo(Buffer.concat(chunks).toString("utf8"))?.sessionId;
-      pos += n;
-    }
-    return undefined;
-  } catch {
-    return undefined;
-  } finally {
-    if (fd !== undefined) fs.closeSync(fd);
   }
 }
 
@@ -541,7 +482,7 @@ export class PostgresSink implements AuditSink {
     if (this.spool) return;
     const sessionId = this.sessionId!;
     const dir = this.auditDir ?? process.cwd();
-    const stem = `.pg_spool_${this.storeKey}_${sessionId}.jsonl`;
+    const stem = spoolFileName(this.storeKey, sessionId);
     try {
       this.spool = new Spool(this.spoolOption ?? path.join(dir, stem));
       if (this.spool.tornBytes > 0) {
@@ -847,9 +788,9 @@ export class PostgresSink implements AuditSink {
       const sid = firstLineSession(file);
       // (an id no session can have: lockFileName refused it, and the AuditPathError failed this
       // sink's open(); found by review, 2026-12-05)
-      if (sid === undefined || sid === this.sessionId || !isFileSessionId(sid)) continue;
+      if (typeof sid !== "string" || sid === this.sessionId || !isFileSessionId(sid)) continue;
       // the spool of this store and schema for that session, by its name, and nothing else
-      if (stem !== `${prefix}${sid}.jsonl` && !(legacy && stem === `.pg_spool_${sid}.jsonl`)) continue;
+      if (stem !== spoolFileName(this.storeKey, sid) && !(legacy && stem === legacySpoolFileName(sid))) continue;
       if (sessionLockHeld(dir, sid)) continue;
       found.push({ sessionId: sid, path: file });
     }
@@ -940,7 +881,7 @@ export class PostgresSink implements AuditSink {
 
   /** The recovery marker of session `sid` for this store and schema (`storeKey`). */
   private markerPath(sid: string): string {
-    return path.join(this.auditDir!, `.pg_recovery_${this.storeKey}_${sid}`);
+    return path.join(this.auditDir!, recoveryMarkerName(this.storeKey, sid));
   }
 
   /**

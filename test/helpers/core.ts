@@ -2,8 +2,9 @@
  * Helpers for the core test suite: paths of the documented files, raw reads of what is on disk,
  * and a runner for the child-process fixtures in test/fixtures/core/.
  */
-import { spawn, type ChildProcess } from "node:child_process";
+import { spawn, spawnSync, type ChildProcess } from "node:child_process";
 import fs from "node:fs";
+import os from "node:os";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
 import { openKeyring } from "../../src/pipeline/keyring.js";
@@ -164,4 +165,16 @@ export async function killChildren(children: ChildHandle[]): Promise<void> {
       await c.exited;
     }
   }
+}
+
+/** The pid of a process of this host that has ended. */
+export function deadPid(): number {
+  return spawnSync(process.execPath, ["-e", ""]).pid!;
+}
+
+/** Session `sid`'s lock in `dir` as a process of this host leaves it when it is killed (`pid`: by default one that has ended); its name. */
+export function leaveLock(dir: string, sid: string, pid = deadPid()): string {
+  const name = `.session_${sid}.lock`;
+  fs.writeFileSync(path.join(dir, name), JSON.stringify({ pid, hostname: os.hostname(), startedAt: new Date().toISOString() }));
+  return name;
 }

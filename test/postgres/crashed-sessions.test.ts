@@ -1,13 +1,11 @@
-import { spawnSync } from "node:child_process";
 import fs from "node:fs";
-import os from "node:os";
 import path from "node:path";
 import { afterEach, describe, expect, it, vi } from "vitest";
 import { AuditLogger } from "../../src/index.js";
-import { migratePostgres, PostgresSink, verifyPostgres, type PostgresSinkOptions } from "../../src/postgres/index.js";
+import { migratePostgres, PostgresSink, verifyPostgres } from "../../src/postgres/index.js";
 import { cleanupTmp, tmpProject } from "../helpers/index.js";
-import { killChildren, startFixture, type ChildHandle } from "../helpers/core.js";
-import { filesAndStore, freePort, PG_URL, PgProxy, schemaRegistry, sql } from "../fixtures/postgres/db.js";
+import { deadPid, killChildren, leaveLock, startFixture, type ChildHandle } from "../helpers/core.js";
+import { filesAndStore, freePort, leaveCrashed, nextSession, PG_URL, PgProxy, schemaRegistry, sql } from "../fixtures/postgres/db.js";
 
 const { schemaFor, dropAll } = schemaRegistry();
 const proxies: PgProxy[] = [];
@@ -27,17 +25,6 @@ async function storeAndDir(tag: string): Promise<{ schema: string; projectPath: 
   await migratePostgres({ connectionString: PG_URL, schema });
   const projectPath = tmpProject();
   return { schema, projectPath, dir: path.join(projectPath, "audit_logs") };
-}
-
-/** A logger with one PostgresSink on `projectPath` that logs one record and ends cleanly; its sink's stats and the errors it reported. */
-async function nextSession(projectPath: string, o: PostgresSinkOptions): Promise<{ stats: ReturnType<PostgresSink["stats"]>; errors: string[] }> {
-  const sink = new PostgresSink(o);
-  const logger = new AuditLogger({ projectPath, sinks: [sink], fullContentLogging: false });
-  const errors: string[] = [];
-  logger.on("error", (e) => errors.push(e.message));
-  logger.logToolUsage({ toolName: "t", operation: "next" });
-  await logger.finalizeSession();
-  return { stats: sink.stats(), errors };
 }
 
 /** The records of `sid` in the store equal every line of its files, and verify --postgres finds them whole. */
@@ -117,24 +104,6 @@ async function sessionNotInStore(projectPath: string, count: number, crashed: bo
   return sid;
 }
 
-/** Session `sid` as a SIGKILL leaves it: a dead process's lock, its session file "active", listing `sinks`. */
-function leaveCrashed(dir: string, sid: string, sinks: readonly string[] = ["PostgresSink"]): void {
-  leaveDeadLock(dir, sid);
-  const file = path.join(dir, `session_${sid}.json`);
-  const info = JSON.parse(fs.readFileSync(file, "utf8")) as { config: object };
-  fs.writeFileSync(file, JSON.stringify({ ...info, status: "active", config: { ...info.config, sinks } }));
-}
-
-/** Session `sid`'s lock, as a process of this host that was killed leaves it. */
-function leaveDeadLock(dir: string, sid: string): void {
-  fs.writeFileSync(path.join(dir, `.session_${sid}.lock`), JSON.stringify({ pid: deadPid(), hostname: os.hostname(), startedAt: new Date().toISOString() }));
-}
-
-/** The pid of a process of this host that has ended. */
-function deadPid(): number {
-  return spawnSync(process.execPath, ["-e", ""]).pid!;
-}
-
 const storedOf = async (schema: string, sid: string): Promise<number> =>
   Number((await sql<{ n: string }>(`SELECT count(*)::text AS n FROM "${schema}".audit_records WHERE session_id = $1`, [sid]))[0]!.n);
 
@@ -162,7 +131,7 @@ describe("recovering crashed sessions as a sink opens", () => {
     const crashed = await sessionNotInStore(projectPath, 3, true);
     // planted: lockFileName refuses "x.1" and ".."; until 2026-12-05 the AuditPathError ended the
     // search for crashed sessions (an error reported, no session recovered)
-    for (const sid of ["x.1", ".."]) leaveDeadLock(dir, sid);
+    for (const sid of ["x.1", ".."]) leaveLock(dir, sid);
     const next = await nextSession(projectPath, { connectionString: PG_URL, schema });
     expect(next.errors).toEqual([]);
     expect(next.stats.recoveredSessions).toBe(1);

@@ -2,12 +2,13 @@ import fs from "node:fs";
 import path from "node:path";
 import { z } from "zod";
 import { maxLogAgeDaysSchema } from "./config/schema.js";
-import { AuditConfigError } from "./errors.js";
+import { AuditConfigError, AuditSessionLockedError } from "./errors.js";
 import { toFieldIssues } from "./record/issues.js";
 import { ID_PATTERN } from "./record/id.js";
-import { CONTENT_DIR, listKindFiles, listSessionIds, safeJoin, sessionFileName } from "./sink/files.js";
+import { CONTENT_DIR, listKindFiles, listSessionIds, lockFileName, safeJoin, safeReaddir, sessionFileName } from "./sink/files.js";
 import { peekTail } from "./sink/recover.js";
-import { sessionLockHeld } from "./sink/lock.js";
+import { SessionLock, sessionLockHeld } from "./sink/lock.js";
+import { sinkFilesOf } from "./postgres/files.js";
 import { CHAIN_KINDS, RECORD_KINDS, type ChainKind } from "./types.js";
 import { checkpointFileName } from "./integrity/checkpointer.js";
 import { keyStoreFileName } from "./pipeline/keyring.js";
@@ -98,7 +99,11 @@ export interface CleanupEntry {
   readonly sessionId: string;
   /** ISO time of the session's newest record (or file, when it has none) */
   readonly lastActivity: string;
-  /** files removed (or, in a dry run, that would be), relative to the audit directory */
+  /**
+   * files removed (or, in a dry run, that would be), relative to the audit directory: with a whole
+   * session's, its dot files (the lock a killed process left, PostgresSink recovery markers and
+   * spools that hold no record)
+   */
   readonly files: readonly string[];
 }
 
@@ -113,6 +118,14 @@ export interface CleanupResult {
   readonly keptByRetention: ReadonlyArray<{ readonly sessionId: string; readonly lastActivity: string; readonly retentionDays: number }>;
   /** sessions skipped because a legal hold covers them */
   readonly skippedHeld: readonly string[];
+  /**
+   * sessions past their retention kept, whole, because records of theirs may not have reached a
+   * PostgreSQL store yet: `files`, the PostgresSink spools that hold them (or that cannot be read,
+   * or that a live sink is sending now), and the markers of live sinks recovering them now. The
+   * next sink of that store in the directory sends and removes a spool; a later cleanup removes
+   * the session then.
+   */
+  readonly skippedUnsent: ReadonlyArray<{ readonly sessionId: string; readonly lastActivity: string; readonly files: readonly string[] }>;
 }
 
 /** A session's retention as its configuration set it. */
@@ -210,6 +223,7 @@ export function cleanupSessions(auditDir: string, options: CleanupOptions): Clea
   const skippedLive: string[] = [];
   const skippedHeld: string[] = [];
   const keptByRetention: Array<{ sessionId: string; lastActivity: string; retentionDays: number }> = [];
+  const skippedUnsent: Array<{ sessionId: string; lastActivity: string; files: string[] }> = [];
   for (const sessionId of listSessionIds(auditDir)) {
     if (sessionId === o.activeSessionId) {
       // (the holds read again under their lock, as for a whole session's removal below)
@@ -236,30 +250,81 @@ export function cleanupSessions(auditDir: string, options: CleanupOptions): Clea
       skippedLive.push(sessionId);
       continue;
     }
-    const files = sessionFiles(auditDir, sessionId);
     const lastIso = new Date(last).toISOString();
-    if (!o.dryRun) {
+    // (a lock is left only by a process that died holding it; a removal below holds it itself)
+    const lockLeft = fs.existsSync(path.join(auditDir, lockFileName(sessionId)));
+    if (o.dryRun) {
+      const plan = removalOf(auditDir, sessionId, lockLeft);
+      if (plan.unsent.length > 0) skippedUnsent.push({ sessionId, lastActivity: lastIso, files: plan.unsent });
+      else removed.push({ sessionId, lastActivity: lastIso, files: plan.files });
+      continue;
+    }
+    // The session's lock is held while its files go: no logger resumes the session, and no
+    // PostgresSink starts replaying its spool or recovering it, meanwhile; the lock a killed
+    // process left goes with it (taken over, then released: removed), a live one's never. A
+    // session kept after all gets the lock back as it was found (a PostgresSink of another store
+    // may still have that crash to recover).
+    const lock = takeLock(auditDir, sessionId, o);
+    if (lock === "live") skippedLive.push(sessionId);
+    if (!(lock instanceof SessionLock)) continue;
+    let gone = false;
+    try {
+      const plan = removalOf(auditDir, sessionId, lockLeft);
+      if (plan.unsent.length > 0) {
+        skippedUnsent.push({ sessionId, lastActivity: lastIso, files: plan.unsent });
+        continue;
+      }
       // The holds are read again, under their lock, right before the removal: a hold another
       // process placed since the read above (under that lock) was not seen, and its session was
       // removed (found by review, 2026-12-04).
-      const gone = underLock(auditDir, () => {
+      gone = underLock(auditDir, () => {
         if (isHeld(readHolds(auditDir), sessionId)) return false;
         const { shreddedKeyIds, removedSessions } = carriedBy(auditDir, sessionId);
         // (the session's own retention, when the caller knows it: `audit-logger cleanup` does;
         // and always its own floor, which the verifier checks the removal against)
         const own: PrunePolicy = { maxLogAgeDays: o.retentionFor ? ownDays : policy.maxLogAgeDays, minRetentionDays: floorDays };
-        o.record?.({ scope: "session", sessionId, lastActivity: lastIso, files, policy: own, ...(shreddedKeyIds.length > 0 ? { shreddedKeyIds } : {}), ...(removedSessions.length > 0 ? { removedSessions } : {}) });
-        for (const f of files) removeFile(auditDir, f, o);
+        o.record?.({ scope: "session", sessionId, lastActivity: lastIso, files: plan.files, policy: own, ...(shreddedKeyIds.length > 0 ? { shreddedKeyIds } : {}), ...(removedSessions.length > 0 ? { removedSessions } : {}) });
+        // (the lock is this cleanup's now: its release removes it)
+        for (const f of plan.files) if (f !== lockFileName(sessionId)) removeFile(auditDir, f, o);
         return true;
       });
-      if (!gone) {
-        skippedHeld.push(sessionId);
-        continue;
-      }
+      if (gone) removed.push({ sessionId, lastActivity: lastIso, files: plan.files });
+      else skippedHeld.push(sessionId);
+    } finally {
+      if (gone) lock.release();
+      else lock.giveBack();
     }
-    removed.push({ sessionId, lastActivity: lastIso, files });
   }
-  return { dryRun: o.dryRun ?? false, removed, prunedSegments, skippedLive, skippedHeld, keptByRetention };
+  return { dryRun: o.dryRun ?? false, removed, prunedSegments, skippedLive, skippedHeld, keptByRetention, skippedUnsent };
+}
+
+/**
+ * What a whole session's removal takes (`files`: its own, then its dot files: what PostgresSinks
+ * keep of it, see sinkFilesOf, and the lock a killed process left, when `lockLeft`), or, when
+ * records of it may not have reached a PostgreSQL store yet, what keeps it (`unsent`). Found
+ * 2026-12-05: the dot files stayed behind, and piled up without bound (every PostgresSink's open
+ * lists the directory and reads each lock left).
+ */
+function removalOf(auditDir: string, sessionId: string, lockLeft: boolean): { files: string[]; unsent: string[] } {
+  const sink = sinkFilesOf(auditDir, sessionId, safeReaddir(auditDir));
+  if (sink.unsent.length > 0) return { files: [], unsent: sink.unsent };
+  return { files: [...sessionFiles(auditDir, sessionId), ...sink.files, ...(lockLeft ? [lockFileName(sessionId)] : [])], unsent: [] };
+}
+
+/**
+ * Takes session `sessionId`'s lock for its removal (a stale one is taken over, as a logger takes
+ * it); "live" when a live process holds it; "failed" when it cannot be taken (reported through
+ * `onRemoveError`, else thrown).
+ */
+function takeLock(auditDir: string, sessionId: string, o: CleanupOptions): SessionLock | "live" | "failed" {
+  try {
+    return new SessionLock(auditDir, sessionId);
+  } catch (err) {
+    if (err instanceof AuditSessionLockedError) return "live";
+    if (!o.onRemoveError) throw err;
+    o.onRemoveError(lockFileName(sessionId), err as Error);
+    return "failed";
+  }
 }
 
 function removeFile(auditDir: string, file: string, o: CleanupOptions): void {

@@ -12,8 +12,10 @@ const MAINTENANCE_SESSION = "audit_maintenance";
 const HELP = `Usage: audit-logger cleanup <dir> [--dry-run] [--max-age-days <n>] [--json]
 
 Removes every file of each session whose newest record is older than its retention period: its
-JSONL files and rotated segments, its full-content files and its session file. Never removes a
-session that a running logger is writing, or one under a legal hold. Each removal is recorded
+JSONL files and rotated segments, its full-content files, its session file, and its dot files
+(the lock a killed process left, PostgresSink recovery markers). Never removes a session that a
+running logger is writing, one under a legal hold, or one whose PostgresSink spool still holds
+records for the store (kept until a sink has sent them). Each removal is recorded
 first, as a chained "retention_pruned" record (what went, when, under which policy) in the
 directory's "audit_maintenance" session, with a checkpoint: the removal is on record.
 
@@ -75,6 +77,7 @@ export const cleanupCommand: Command = {
     const remove: CleanupEntry[] = [...candidates.removed];
     const kept: Kept[] = [...candidates.keptByRetention];
     const failed: Array<{ file: string; error: string }> = [];
+    let unsent = candidates.skippedUnsent;
     // (the removals are recorded by a logger of the directory, which writes <project>/audit_logs)
     if (!dryRun && remove.length > 0 && path.basename(dir) !== "audit_logs") {
       throw new UsageError(`${dir} is not named audit_logs: point <dir> at the audit directory or its project directory (the removals are recorded in it; --dry-run works anywhere)`);
@@ -94,6 +97,7 @@ export const cleanupCommand: Command = {
           onRemoveError: (file, err) => failed.push({ file, error: err.message }),
         });
         remove.splice(0, remove.length, ...done.removed);
+        unsent = done.skippedUnsent;
       } finally {
         await logger.finalizeSession();
       }
@@ -102,7 +106,7 @@ export const cleanupCommand: Command = {
     if (values.json) {
       // (a session of unknown retention: retentionDays null, retentionUnknown true)
       const keptOut = kept.map((k) => (unknown.has(k.sessionId) ? { ...k, retentionDays: null, retentionUnknown: true } : k));
-      io.out(JSON.stringify({ auditDir: dir, dryRun, removed: remove, keptByRetention: keptOut, skippedLive: candidates.skippedLive, skippedHeld: candidates.skippedHeld, failed }, null, 2));
+      io.out(JSON.stringify({ auditDir: dir, dryRun, removed: remove, keptByRetention: keptOut, skippedLive: candidates.skippedLive, skippedHeld: candidates.skippedHeld, skippedUnsent: unsent, failed }, null, 2));
     } else {
       const c = io.color;
       const verb = dryRun ? "would remove" : "removed";
@@ -116,6 +120,7 @@ export const cleanupCommand: Command = {
       }
       for (const s of candidates.skippedHeld) io.out(`${c.green("kept")} ${s}: under a legal hold`);
       for (const s of candidates.skippedLive) io.out(`${c.green("kept")} ${s}: a running process is writing it`);
+      for (const u of unsent) io.out(`${c.green("kept")} ${u.sessionId}: its records may not have reached their PostgreSQL store yet (${u.files.join(", ")}); the next PostgresSink of that store to open in this directory sends them, and cleanup removes the session after that`);
       for (const f of failed) io.err(`audit-logger cleanup: could not remove ${f.file}: ${f.error}`);
       const files = remove.reduce((n, e) => n + e.files.length, 0);
       io.out(

@@ -6,7 +6,9 @@
  * (which removes them with their session): no `pg` is needed to read them.
  */
 import fs from "node:fs";
-import { claimLive, OWN_PROC_START } from "../sink/lock.js";
+import path from "node:path";
+import { isFileSessionId } from "../sink/files.js";
+import { claimLive, OWN_PROC_START, readText, sessionLockHeld } from "../sink/lock.js";
 import { lineInfo } from "./rows.js";
 
 /** The spool of session `sessionId` for the store `storeKey`. */
@@ -81,4 +83,54 @@ export function firstLineSession(file: string): string | null | undefined {
   } finally {
     if (fd !== undefined) fs.closeSync(fd);
   }
+}
+
+/** `<store>` in these names: 10 hex digits (see `storeKey`). */
+const STORE_KEY = /^[0-9a-f]{10}$/;
+
+/**
+ * What PostgresSinks keep of session `sessionId` in `auditDir` (listed as `names`), judged for
+ * its removal by retention. `files` may go with it: its recovery markers (each store's; a claim
+ * whose sink is gone too) and spools that hold no record (a crash cut the append of their first
+ * line: that record is in the session's files). `unsent` must keep it: spools holding records of
+ * the session (the store may lack them: a sink removes a spool once it has sent it), or that
+ * cannot be read; a spool a live sink is replaying; and the marker of a live sink recovering the
+ * session now. A spool whose first line names another session is not this one's (an older
+ * version's `.pg_spool_<sessionId>.jsonl` can read as this session's name for some store), nor is
+ * one with no record whose name can also be a live session's.
+ */
+export function sinkFilesOf(auditDir: string, sessionId: string, names: readonly string[]): { files: string[]; unsent: string[] } {
+  const files: string[] = [];
+  const unsent: string[] = [];
+  for (const name of names) {
+    const file = path.join(auditDir, name);
+    if (storeOf(name, ".pg_recovery_", "", sessionId) !== undefined) {
+      const m = parseMarker(readText(file));
+      (m !== undefined && m.done !== true && m.pid !== undefined && claimHeld(file, m.pid, m.procStart) ? unsent : files).push(name);
+      continue;
+    }
+    const claim = CLAIM_SUFFIX.exec(name);
+    const stem = claim ? name.slice(0, claim.index) : name;
+    if (stem !== legacySpoolFileName(sessionId) && storeOf(stem, ".pg_spool_", ".jsonl", sessionId) === undefined) continue;
+    const head = firstLineSession(file);
+    if (typeof head === "string" && head !== sessionId) continue;
+    if (head === null && spoolSessions(stem).some((s) => s !== sessionId && isFileSessionId(s) && sessionLockHeld(auditDir, s))) continue;
+    (head !== null || (claim !== null && claimHeld(file, Number(claim[1]), claim[2])) ? unsent : files).push(name);
+  }
+  return { files, unsent };
+}
+
+/** The store key in `name` if it is `<prefix><store>_<sessionId><suffix>`. */
+function storeOf(name: string, prefix: string, suffix: string, sessionId: string): string | undefined {
+  const tail = `_${sessionId}${suffix}`;
+  if (!name.startsWith(prefix) || !name.endsWith(tail)) return undefined;
+  const key = name.slice(prefix.length, -tail.length);
+  return STORE_KEY.test(key) ? key : undefined;
+}
+
+/** The sessions a spool's name can be of: `.pg_spool_<sessionId>.jsonl` (an older version's), or `.pg_spool_<store>_<sessionId>.jsonl`. */
+function spoolSessions(stem: string): string[] {
+  const inner = stem.slice(".pg_spool_".length, -".jsonl".length);
+  const keyed = /^[0-9a-f]{10}_(.+)$/.exec(inner);
+  return keyed ? [inner, keyed[1]!] : [inner];
 }

@@ -18,7 +18,7 @@ import { AuditIOError, AuditPathError } from "../errors.js";
 import { readLines } from "../reader/lines.js";
 import { isFileSessionId, listKindFiles, lockFileName, safeReaddir, sessionFileName, type KindFile } from "../sink/files.js";
 import { walkChain } from "../reader/chain-files.js";
-import { createWhole, OWN_PROC_START, removeIfStill, sessionLockHeld } from "../sink/lock.js";
+import { createWhole, OWN_PROC_START, readText, removeIfStill, sessionLockHeld } from "../sink/lock.js";
 import { peekTail, wholeUnterminatedRecord } from "../sink/recover.js";
 import { CHAIN_KINDS, type AuditSink, type ChainKind, type SealedRecord } from "../types.js";
 import { migrateWith } from "./migrate.js";
@@ -127,15 +127,6 @@ interface Crashed {
 
 /** A session's lock file, `.session_<sessionId>.lock` (see `lockFileName`). */
 const LOCK_FILE = /^\.session_(.+)\.lock$/;
-
-/** The text of `file`, or undefined when it cannot be read. */
-function readText(file: string): string | undefined {
-  try {
-    return fs.readFileSync(file, "utf8");
-  } catch {
-    return undefined;
-  }
-}
 
 /** Whether `err` came from reading the audit directory's files rather than from the store. */
 function localFileError(err: unknown): boolean {

@@ -9,7 +9,7 @@ import fs from "node:fs";
 import os from "node:os";
 import { threadId } from "node:worker_threads";
 import { AuditIOError } from "../errors.js";
-import { fresh, OWN_PROC_START, processLive, removeIfStill, sleepSync } from "./lock.js";
+import { fresh, OWN_PROC_START, processLive, readText, removeIfStill, sleepSync } from "./lock.js";
 
 /** The locks this thread holds (a lock naming this pid and thread, not held, was left by a crash). */
 const held = new Set<string>();
@@ -45,14 +45,6 @@ export function takeDirLock(file: string, who: string, o: { readonly waitMs: num
     }
     if (Date.now() > deadline) throw new AuditIOError(`${who} holds ${file}: run one at a time (remove the file if none is running).`);
     sleepSync(10);
-  }
-}
-
-function readText(file: string): string | undefined {
-  try {
-    return fs.readFileSync(file, "utf8");
-  } catch {
-    return undefined; // gone: try to take it again
   }
 }
 

@@ -118,6 +118,8 @@ export function claimLive(pid: number, started: string | undefined, claimedAtMs:
 export class SessionLock {
   readonly file: string;
   private held = false;
+  /** the text of the stale lock this one took over, if it did (see giveBack) */
+  private replaced: string | undefined;
 
   constructor(auditDir: string, sessionId: string) {
     this.file = path.join(auditDir, lockFileName(sessionId));
@@ -172,13 +174,35 @@ export class SessionLock {
     }
     try {
       // (under the marker: still the lock judged stale, not one made meanwhile)
-      const now = readLock(this.file);
+      const text = readText(this.file);
+      const now = text === undefined ? undefined : parseLock(text);
       const same = now === undefined ? stale === undefined : stale !== undefined && now.pid === stale.pid && now.hostname === stale.hostname && now.startedAt === stale.startedAt;
       if (!same && fs.existsSync(this.file)) return false;
       fs.rmSync(this.file, { force: true });
-      return this.create(ownBody());
+      if (!this.create(ownBody())) return false;
+      this.replaced = text;
+      return true;
     } finally {
       fs.rmSync(marker, { force: true });
+    }
+  }
+
+  /**
+   * Ends this hold leaving the lock file as this lock found it: the stale lock it took over put
+   * back, whole (its text is how a PostgresSink knows that session crashed, and which crash: see
+   * docs/POSTGRES.md), or, if there was none, no lock. For retention, which takes a session's lock
+   * to remove it and may then keep it.
+   */
+  giveBack(): void {
+    if (!this.held || this.replaced === undefined) return this.release();
+    this.held = false;
+    // (this lock is held until the rename: no other process acts on the file meanwhile)
+    const tmp = `${this.file}.${process.pid}.${Math.random().toString(36).slice(2)}.tmp`;
+    try {
+      fs.writeFileSync(tmp, this.replaced, { flag: "wx", mode: 0o600 });
+      fs.renameSync(tmp, this.file);
+    } finally {
+      fs.rmSync(tmp, { force: true });
     }
   }
 
@@ -245,10 +269,16 @@ function readDenied(file: string): boolean {
 }
 
 function readLock(file: string): LockBody | undefined {
+  const text = readText(file);
+  return text === undefined ? undefined : parseLock(text); // (unreadable: treated as stale)
+}
+
+/** The text of `file`, or undefined when it cannot be read (or is gone). */
+export function readText(file: string): string | undefined {
   try {
-    return parseLock(fs.readFileSync(file, "utf8"));
+    return fs.readFileSync(file, "utf8");
   } catch {
-    return undefined; // unreadable lock: treated as stale
+    return undefined;
   }
 }
 

@@ -1,5 +1,5 @@
 /**
- * Observing the `APIPromise` of a Stainless-generated SDK (openai v4–v6, @anthropic-ai/sdk), for
+ * Observing the `APIPromise` of a Stainless-generated SDK (openai v4–v7, @anthropic-ai/sdk), for
  * the OpenAI and Anthropic integrations: the call sees the HTTP outcome, the parsed body and a
  * request for the raw Response, when and only when the application asks for them, and the
  * application gets the SDK's own promise back, unchanged.
@@ -29,6 +29,8 @@ export interface ApiPromiseInternals {
   asResponse?: unknown;
   /** set by the SDK's parse(), which `then`/`await`/`withResponse()` call */
   parsedPromise?: unknown;
+  /** how the SDK's helpers (`.parse()`, `responses.stream()`) make a promise of their own from this one */
+  _thenUnwrap?: unknown;
 }
 
 /** What the SDK's response promise resolves to: the parts the integrations read. */
@@ -92,7 +94,7 @@ export function observeApiPromise(result: unknown, call: ObservedCall): unknown 
   }
   try {
     const responsePromise = p.responsePromise;
-    const parse = p.parseResponse as (this: unknown, ...a: unknown[]) => unknown;
+    const parse = p.parseResponse as AnyFn;
     // Each member set to what it holds first: a promise that refuses (frozen, say) refuses
     // before anything is chained onto its response, so the call stays wholly unobserved. Chained
     // first, the chain ran all the same when the response came, and the promise, tracked from
@@ -105,7 +107,9 @@ export function observeApiPromise(result: unknown, call: ObservedCall): unknown 
         // An APIPromise nobody has asked for its body yet (never awaited, or awaited later) is
         // watched from here on, and recorded as abandoned if it is collected unread. One awaited
         // at once (the usual case) has its `parsedPromise` by now, so it costs no registration;
-        // until now the pending request held it alive anyway.
+        // until now the pending request held it alive anyway. (A promise an SDK helper made from
+        // this one holds it: the class's `_thenUnwrap` parses with this promise's member, and
+        // openai 7's own `_thenUnwrap` with closures made in the scope that holds this promise.)
         if (p.parsedPromise === undefined && !call.rawRequested) call.track(p);
         return props;
       },
@@ -117,21 +121,76 @@ export function observeApiPromise(result: unknown, call: ObservedCall): unknown 
     // The class's observed `asResponse()` finds the call through the response promise: the
     // SDKs' helpers (`.parse()`, `_thenUnwrap`) hand out a new APIPromise made from this one's
     // `responsePromise` with a parser of their own, and they share it.
-    (p.responsePromise as { [kCall]?: ObservedCall })[kCall] = call;
-    // A module function bound per call, not a closure made here: with the closures made per call
-    // here and in stream-tap.ts, a wrapped chat call counted 686k CPU instructions on Node 20,
-    // bound functions 648k (docs/BENCHMARKS.md). Bound to the APIPromise, the receiver the SDK
-    // calls it with.
-    p.parseResponse = parseObserved.bind(p, call, parse);
-    if (!observeAsResponse(p) && typeof p.asResponse === "function") {
-      const asResponse = p.asResponse as (this: unknown, ...a: unknown[]) => unknown;
-      Object.defineProperty(p, "asResponse", { value: asResponseObserved.bind(p, call, asResponse), configurable: true, writable: true });
-    }
+    (p.responsePromise as Tagged)[kCall] = call;
+    hookMembers(p, call, parse);
   } catch (err) {
     // the promise did not let us hook it: the call still works, unrecorded
     call.unobservable(err);
   }
   return result;
+}
+
+type AnyFn = (this: unknown, ...a: unknown[]) => unknown;
+
+/** The observed response promise, with its call. */
+type Tagged = Promise<unknown> & { [kCall]?: ObservedCall };
+
+/**
+ * The SDK's `_thenUnwrap` when it is its APIPromise class's method (openai ≤ 6, Anthropic),
+ * once met: that one derives from the members hooked here, so it needs nothing more. Compared
+ * first, so those promises cost one load and a compare, not a lookup of their own members.
+ */
+let classThenUnwrap: unknown;
+
+/**
+ * Hooks the members of `p` an SDK calls to parse its body, get its raw Response or derive a
+ * helper's promise from it; `p.responsePromise` is the call's observed response promise by now.
+ * A module function bound per call for each, not closures (see the binding note below).
+ */
+function hookMembers(p: ApiPromiseInternals & object, call: ObservedCall, parse: AnyFn): void {
+  // A module function bound per call, not a closure made here: with the closures made per call
+  // here and in stream-tap.ts, a wrapped chat call counted 686k CPU instructions on Node 20,
+  // bound functions 648k (docs/BENCHMARKS.md). Bound to the APIPromise, the receiver the SDK
+  // calls it with.
+  p.parseResponse = parseObserved.bind(p, call, parse);
+  if (!observeAsResponse(p) && typeof p.asResponse === "function") {
+    const asResponse = p.asResponse as AnyFn;
+    Object.defineProperty(p, "asResponse", { value: asResponseObserved.bind(p, call, asResponse), configurable: true, writable: true });
+  }
+  // openai 7's client gives each of its APIPromises an own `_thenUnwrap` (and `withResponse`):
+  // closures over the request and the parser the promise was made with, not over its members.
+  // The promise a helper derives with it (`chat.completions.parse()`, `responses.parse()`,
+  // `responses.stream()`) read neither hook, and its calls went unrecorded (openai 7.0).
+  const unwrap = p._thenUnwrap;
+  if (unwrap !== classThenUnwrap && typeof unwrap === "function") {
+    if (Object.hasOwn(p, "_thenUnwrap")) p._thenUnwrap = thenUnwrapObserved.bind(p, call, unwrap as AnyFn);
+    else classThenUnwrap = unwrap;
+  }
+}
+
+/**
+ * An own `_thenUnwrap` of the SDK's (openai 7), observed (bound per call like
+ * {@link parseObserved}): the promise it returns, the SDK's own, gets this call's observed
+ * response promise (what the class's `_thenUnwrap` hands on too: the same props, the same error)
+ * and its parser and its own members hooked, so its body (the helper's result: a parsed
+ * completion, the Responses stream) settles the call. Its parser calls the SDK's parser of this
+ * promise directly, not this promise's hooked member: the call is settled once, by whichever of
+ * the promises the app awaits.
+ */
+function thenUnwrapObserved(this: unknown, call: ObservedCall, unwrap: AnyFn, ...a: unknown[]): unknown {
+  const derived = unwrap.apply(this, a);
+  const observed = (this as ApiPromiseInternals | null | undefined)?.responsePromise as Tagged | undefined;
+  if (observed?.[kCall] !== call || !isThenable(derived)) return derived;
+  const q = derived as ApiPromiseInternals & PromiseLike<unknown>;
+  const parse = q.parseResponse;
+  if (typeof parse !== "function") return derived;
+  try {
+    q.responsePromise = observed;
+    hookMembers(q, call, parse as AnyFn);
+  } catch (err) {
+    call.unobservable(err);
+  }
+  return derived;
 }
 
 /**

@@ -40,6 +40,8 @@ export interface FakeScenario {
   readonly eventDelayMs?: number;
   /** wait this long before the response headers */
   readonly headersDelayMs?: number;
+  /** JSON answers: send the first half of the body with the headers, the rest this long after */
+  readonly bodyDelayMs?: number;
   /** a file in test/fixtures/openai to answer with instead of the default for the route */
   readonly fixture?: string;
 }
@@ -184,6 +186,14 @@ export async function startFakeOpenAI(): Promise<FakeOpenAI> {
     const text = fixture(name);
     if (!name.endsWith(".sse")) {
       res.writeHead(200, { "content-type": "application/json", "x-request-id": requestId });
+      if (sc.bodyDelayMs) {
+        const half = Math.floor(text.length / 2);
+        res.write(text.slice(0, half));
+        await sleep(sc.bodyDelayMs);
+        if (res.destroyed || req.socket.destroyed) return;
+        res.end(text.slice(half));
+        return;
+      }
       res.end(text);
       return;
     }

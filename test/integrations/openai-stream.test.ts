@@ -364,7 +364,7 @@ describe("wrapOpenAI: .stream() helpers and Responses streams", () => {
     type Rec = Record<string, unknown>;
     const out = JSON.parse(r.stdout.trim().split("\n").at(-1)!) as { texts: string[]; records: Rec[] };
     const byPrompt = new Map(out.records.map((x) => [JSON.parse(String(x.promptPreview ?? "[]"))[0]?.content as string, x]));
-    expect(out.records).toHaveLength(10);
+    expect(out.records).toHaveLength(12);
     expect(byPrompt.get("unread stream")).toMatchObject({
       success: false,
       errorMessage: "abandoned: the app dropped the stream without reading it",
@@ -385,6 +385,10 @@ describe("wrapOpenAI: .stream() helpers and Responses streams", () => {
     expect(byPrompt.get("slow asResponse")).toMatchObject({ success: true, statusCode: 200, metadata: { openai: { rawResponse: true } } });
     expect(byPrompt.get("slow withResponse")).toMatchObject({ success: true, responsePreview: "The capital of France is Paris." });
     expect(byPrompt.get("slow await")).toMatchObject({ success: true, responsePreview: "The capital of France is Paris." });
+    // an SDK helper's promise (openai 7 makes it from create()'s, which the app never holds) is
+    // recorded from its body when awaited, and as dropped when dropped
+    expect(byPrompt.get("slow parse")).toMatchObject({ success: true, responsePreview: "The capital of France is Paris." });
+    expect(byPrompt.get("parse never awaited")).toMatchObject({ success: false, errorMessage: "abandoned: the app dropped the result without awaiting or reading it" });
     expect(byPrompt.get("teed")).toMatchObject({ success: true, responsePreview: "The capital of France is Paris.", metadata: { openai: { end: "completed" } } });
     // a dropped stream's call lasted until the app last got something of it, not until the
     // collector ran 600 ms later (the duration was the collector's time)

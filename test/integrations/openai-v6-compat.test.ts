@@ -138,6 +138,22 @@ describe.each(majors)("wrapOpenAI on openai $major", ({ major, version, make, Ba
     expect(recs[1]).toMatchObject({ success: true, interactionType: "responses", outputTokens: 87, metadata: { openai: { stream: true, end: "completed" } } });
   });
 
+  it("runTools(), streamed or not: one record per request it makes", async () => {
+    const logger = newLogger();
+    const openai = wrapOpenAI(make(), { logger });
+    const fn = (name: string, answer: string) => ({ type: "function" as const, function: { name, parameters: { type: "object", properties: {} }, function: () => answer, parse: JSON.parse } });
+    fake.enqueue({ fixture: "chat-completion-tools.json" }, { fixture: "chat-completion.json" }, { fixture: "chat-stream-tools.sse" }, { fixture: "chat-stream.sse" });
+    expect(await openai.chat.completions.runTools({ model: "gpt-4o-mini", messages, tools: [fn("get_weather", "sunny")] }).finalContent()).toBe("The capital of France is Paris.");
+    expect(await openai.chat.completions.runTools({ model: "gpt-4o-mini", messages, tools: [fn("get_weather", "sunny"), fn("get_time", "noon")], stream: true }).finalContent()).toBe("The capital of France is Paris.");
+    const recs = await recordsOf(logger, "chat_interaction", 4);
+    expect(recs.map((r) => [r.success, r.finishReason, (r.metadata as { openai: { stream?: boolean } }).openai.stream ?? false])).toEqual([
+      [true, "tool_calls", false],
+      [true, "stop", false],
+      [true, "tool_calls", true],
+      [true, "stop", true],
+    ]);
+  });
+
   it("a 4xx: the SDK's own error reaches the app, recorded once with its status", async () => {
     const logger = newLogger();
     fake.enqueue({ status: 400, errorMessage: "bad model" });

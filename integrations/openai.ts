@@ -6,7 +6,9 @@
  * How it stays invisible: the two `create` methods of the client's own resource objects are
  * wrapped in place; each call returns the SDK's original APIPromise (so `.withResponse()` and
  * `.asResponse()` keep working) after hooking two of its internal steps (the HTTP response and
- * the body parser) to observe, never replace, the outcome. Streams stay the SDK's own `Stream`
+ * the body parser; on openai 7 also its own `_thenUnwrap`, which the helpers derive their
+ * promise with: see api-promise.ts) to observe, never replace, the outcome. Works with openai 6
+ * and 7 (test/integrations/openai-v6-compat.test.ts runs both). Streams stay the SDK's own `Stream`
  * objects; their iterator is tapped (see stream-tap.ts). The `openai` package is an optional peer
  * dependency: only its types are imported here, the app's own copy runs.
  */
@@ -90,8 +92,8 @@ function wrapChecked<C extends OpenAIClientLike>(client: C, options: WrapOpenAIO
     return client;
   }
   const responses = target.responses && typeof target.responses.create === "function" ? target.responses : undefined;
-  // openai 6's `client.beta.responses` (POST /responses?beta=true): a Responses resource of its
-  // own, which went unrecorded (found by review, 2026-12-04)
+  // `client.beta.responses` of openai 6 and 7 (POST /responses?beta=true): a Responses resource
+  // of its own, which went unrecorded (found by review, 2026-12-04)
   const betaResponses = readMember(readMember(target, "beta"), "responses") as Creator | undefined;
   const beta = betaResponses !== undefined && betaResponses !== target.responses && typeof betaResponses?.create === "function" ? betaResponses : undefined;
   // (a frozen client, or resource: an AuditConfigError before anything is changed)

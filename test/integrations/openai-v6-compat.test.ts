@@ -141,7 +141,7 @@ describe.each(majors)("wrapOpenAI on openai $major", ({ major, version, make, Ba
   it("runTools(), streamed or not: one record per request it makes", async () => {
     const logger = newLogger();
     const openai = wrapOpenAI(make(), { logger });
-    const fn = (name: string, answer: string) => ({ type: "function" as const, function: { name, parameters: { type: "object", properties: {} }, function: () => answer, parse: JSON.parse } });
+    const fn = (name: string, answer: string) => ({ type: "function" as const, function: { name, description: name, parameters: { type: "object" as const, properties: {} }, function: () => answer } });
     fake.enqueue({ fixture: "chat-completion-tools.json" }, { fixture: "chat-completion.json" }, { fixture: "chat-stream-tools.sse" }, { fixture: "chat-stream.sse" });
     expect(await openai.chat.completions.runTools({ model: "gpt-4o-mini", messages, tools: [fn("get_weather", "sunny")] }).finalContent()).toBe("The capital of France is Paris.");
     expect(await openai.chat.completions.runTools({ model: "gpt-4o-mini", messages, tools: [fn("get_weather", "sunny"), fn("get_time", "noon")], stream: true }).finalContent()).toBe("The capital of France is Paris.");

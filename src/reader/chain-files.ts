@@ -18,7 +18,7 @@ export type ChainStep =
       /** the active file, open for reading; the caller closes it */
       readonly fd: number;
       readonly ino: number;
-      /** the highest segment number there was when it was opened (all of them yielded before) */
+      /** the highest segment number yielded before it (or `after`): every segment older than this file */
       readonly lastSegment: number;
     };
 
@@ -31,15 +31,27 @@ export function lastSegmentOf(files: readonly KindFile[]): number {
 
 /**
  * Every segment numbered above `after`, oldest first, then the active file, opened. Read each
- * segment whole before asking for the next step. The active file is opened only after the
- * segments were yielded, then the files are listed again: a rotation meanwhile (the file that was
- * active when the walk began is a segment now, and the name opened is a newer file) leaves
- * segments above the last one yielded, which come first, and the active file is opened again,
- * until none is left. The descriptor held then is the file a rotation renames away, so a reader
- * of it misses nothing either. Opened by name once at the start, the active file skipped every
- * segment rotated while the earlier ones were read (found by review, 2026-12-05).
- * No active step when the kind has no active file, or when the active name is the newest
- * segment's second name (an interrupted rotation, sink/files.ts: that file was the segment).
+ * segment whole before asking for the next step.
+ *
+ * The walk is bounded: it lists the directory at most three times and opens the active file
+ * once, so it ends however fast the logger rotates. The segments listed at the start are yielded;
+ * then the active file is opened, and the segments rotated while those were read are listed (all
+ * of them are older than the file just opened, so a listing made after the open holds them) and
+ * yielded, up to the file held open, which comes last. What the walk reads is a prefix of the
+ * chain with no gap: every record written before it opened the active file, and what that file
+ * holds when it is read (the descriptor follows it when a rotation renames it to a segment). What
+ * the logger writes after that, in newer files, is left for the next walk (`tail -f` walks again
+ * when the file it holds is rotated). Until 2026-12-05 a listing that found newer segments closed
+ * the active file, yielded them and opened it again: against a logger rotating every few
+ * milliseconds (2 KiB segments, 1,600 of them) each listing, which opened every segment's first
+ * line, took longer than the next rotation, and the walk never ended (5,369 segments read in 20 s,
+ * the active file never reached; `verify` of the session still ran after 30 s). Opened by name
+ * once at the start, the active file skipped every segment rotated while the earlier ones were
+ * read (found by review, 2026-12-05).
+ *
+ * No active step when the kind has no active file, or when the file opened is a segment by the
+ * time it is listed (it comes as that segment): the active name was the newest segment's second
+ * name (an interrupted rotation, sink/files.ts), or a rotation renamed it meanwhile.
  *
  * @example
  * for (const step of walkChain(dir, "tool_usage", "s1")) {
@@ -51,33 +63,63 @@ export function* walkChain(dir: string, kind: ChainKind, sessionId: string, afte
   const activePath = path.join(dir, kindFileName(kind, sessionId));
   const activeFile: KindFile = { path: activePath, name: path.basename(activePath), segment: undefined };
   let seen = after;
-  for (let files = listKindFiles(dir, kind, sessionId); ; ) {
-    for (const f of files) {
-      if (f.segment === undefined || f.segment <= seen) continue;
+  for (const f of segmentsOf(listKindFiles(dir, kind, sessionId, undefined, seen))) {
+    yield { kind: "segment", file: f, segment: f.segment };
+    seen = f.segment;
+  }
+  let fd: number | undefined;
+  try {
+    fd = openRegularSync(activePath);
+  } catch {
+    fd = undefined;
+  }
+  if (fd === undefined) {
+    // none, or renamed away and not yet made again: the segments rotated meanwhile end the walk
+    for (const f of segmentsOf(listKindFiles(dir, kind, sessionId, undefined, seen))) yield { kind: "segment", file: f, segment: f.segment };
+    return;
+  }
+  let handed = false;
+  try {
+    const ino = fs.fstatSync(fd).ino;
+    // the active name on the segment read last: an interrupted rotation, that file was the segment
+    if (seen > 0 && inodeOf(path.join(dir, kindFileName(kind, sessionId, seen))) === ino) return;
+    const { older, itself } = rotatedBefore(dir, kind, sessionId, seen, ino);
+    for (const f of older) {
       yield { kind: "segment", file: f, segment: f.segment };
       seen = f.segment;
     }
-    seen = Math.max(seen, lastSegmentOf(files));
-    let fd: number | undefined;
-    try {
-      fd = openRegularSync(activePath);
-    } catch {
-      fd = undefined;
-    }
-    files = listKindFiles(dir, kind, sessionId);
-    const newest = files.filter((f) => f.segment !== undefined).at(-1);
-    if (lastSegmentOf(files) > seen) {
-      if (fd !== undefined) fs.closeSync(fd);
-      continue;
-    }
-    if (fd === undefined) return;
-    const ino = fs.fstatSync(fd).ino;
-    if (newest && inodeOf(newest.path) === ino) {
-      fs.closeSync(fd);
+    if (itself) {
+      yield { kind: "segment", file: itself, segment: itself.segment };
       return;
     }
+    handed = true;
     yield { kind: "active", file: activeFile, fd, ino, lastSegment: seen };
-    return;
+  } finally {
+    if (!handed) fs.closeSync(fd);
+  }
+}
+
+type Segment = KindFile & { readonly segment: number };
+
+function segmentsOf(files: readonly KindFile[]): Segment[] {
+  return files.filter((f): f is Segment => f.segment !== undefined);
+}
+
+/**
+ * The segments above `seen` that are older than the file `ino` (opened as the active file), and
+ * that file's own segment when a rotation made it one. Each listing opens the new segments only,
+ * and their inodes are looked at up to the one that is the file. A file not among the segments
+ * listed, and still the active file after the listing, comes after all of them (a newer segment
+ * needs its rotation first); one renamed away meanwhile is looked for in one listing more.
+ */
+function rotatedBefore(dir: string, kind: ChainKind, sessionId: string, seen: number, ino: number): { older: Segment[]; itself: Segment | undefined } {
+  const activePath = path.join(dir, kindFileName(kind, sessionId));
+  for (let listing = 1; ; listing++) {
+    const newer = segmentsOf(listKindFiles(dir, kind, sessionId, undefined, seen));
+    const at = newer.findIndex((f) => inodeOf(f.path) === ino);
+    if (at >= 0) return { older: newer.slice(0, at), itself: newer[at] };
+    // (under neither name at the second listing: deleted; what was listed, then the file held open)
+    if (listing === 2 || inodeOf(activePath) === ino) return { older: newer, itself: undefined };
   }
 }
 

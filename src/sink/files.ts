@@ -74,12 +74,20 @@ export interface KindFile {
  * "a.1"; the first record's `sessionId` decides. A name that is not a regular file (a link, a
  * FIFO, a directory) is left out: no reader opens it (the verifier reports it: see
  * {@link irregularFiles}).
+ *
+ * `after`: segments numbered `after` or below are left out, and their files are not opened. A
+ * reader that has them already lists again at the cost of the directory's names and of the new
+ * segments only: each segment opened costs an open and a read of its first line (the owner check
+ * above), and a walk that listed every segment again each time it met a rotation (walkChain
+ * until 2026-12-05) could not keep up with a logger rotating every few milliseconds.
  */
-export function listKindFiles(auditDir: string, kind: ChainKind, sessionId: string, names?: readonly string[]): KindFile[] {
+export function listKindFiles(auditDir: string, kind: ChainKind, sessionId: string, names?: readonly string[], after = 0): KindFile[] {
   const stem = `${KIND_FILE_STEM[kind]}_${sessionId}`;
   const all = names ?? safeReaddir(auditDir);
   const segments: KindFile[] = [];
   let active: KindFile | undefined;
+  // the newest segment name numbered `after` or below (left out unopened), for the check below
+  let below: { name: string; segment: number } | undefined;
   for (const name of all) {
     if (!name.startsWith(stem) || !name.endsWith(".jsonl")) continue;
     const rest = name.slice(stem.length, -".jsonl".length);
@@ -89,14 +97,20 @@ export function listKindFiles(auditDir: string, kind: ChainKind, sessionId: stri
     }
     const m = /^\.(\d+)$/.exec(rest);
     if (!m) continue;
+    const segment = Number(m[1]);
+    if (segment <= after) {
+      if (!below || segment > below.segment) below = { name, segment };
+      continue;
+    }
     const full = path.join(auditDir, name);
     if (!isRegularFileSync(full)) continue;
     const owner = firstSessionId(full);
     if (owner !== undefined && owner !== sessionId) continue;
-    segments.push({ path: full, name, segment: Number(m[1]) });
+    segments.push({ path: full, name, segment });
   }
   segments.sort((a, b) => (a.segment ?? 0) - (b.segment ?? 0));
-  if (active && interruptedRotation(active.path, segments.at(-1)?.path)) return segments;
+  const newest = segments.at(-1)?.path ?? (below && isRegularFileSync(path.join(auditDir, below.name)) ? path.join(auditDir, below.name) : undefined);
+  if (active && interruptedRotation(active.path, newest)) return segments;
   return active ? [...segments, active] : segments;
 }
 

@@ -214,7 +214,9 @@ export class ChainFollower {
     if (this.fd !== undefined && now !== undefined && now !== this.ino) {
       // rotated: the file held open is a segment now; segments after it were rotated meanwhile
       out.push(...this.drain()); // bytes written between the first drain and the rename
-      const files = listKindFiles(this.dir, this.kind, this.sessionId);
+      // (the file held open was active when opened, so its segment is newer than any read: only
+      // those are listed, a listing of every segment per rotation made following a long log quadratic)
+      const files = listKindFiles(this.dir, this.kind, this.sessionId, undefined, this.seenSegment);
       const mine = files.find((f) => f.segment !== undefined && inodeOf(f.path) === this.ino);
       this.close();
       out.push(...this.catchUp(mine?.segment ?? this.seenSegment));

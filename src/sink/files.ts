@@ -142,15 +142,22 @@ export function safeReaddir(dir: string): string[] {
   }
 }
 
+/**
+ * One buffer for every {@link firstSessionId} (synchronous, so never shared by two calls at once):
+ * a zero-filled 64 KiB buffer per file was most of a listing's cost, which opens each segment
+ * (bench/walk.ts).
+ */
+const FIRST_BYTES = Buffer.alloc(65536);
+
 /** The `sessionId` of a file's first record, read from its first 64 KiB. */
 export function firstSessionId(file: string): string | undefined {
   let fd: number | undefined;
   try {
     fd = openRegularSync(file);
-    const buf = Buffer.alloc(65536);
-    const n = fs.readSync(fd, buf, 0, buf.length, 0);
-    const text = buf.subarray(0, n).toString("utf8");
-    const m = /"sessionId":"([A-Za-z0-9._-]{1,128})"/.exec(text.slice(0, text.indexOf("\n") >= 0 ? text.indexOf("\n") : text.length));
+    const n = fs.readSync(fd, FIRST_BYTES, 0, FIRST_BYTES.length, 0);
+    // (the first line's bytes only are decoded: a newline byte is never inside a UTF-8 character)
+    const nl = FIRST_BYTES.subarray(0, n).indexOf(0x0a);
+    const m = /"sessionId":"([A-Za-z0-9._-]{1,128})"/.exec(FIRST_BYTES.toString("utf8", 0, nl >= 0 ? nl : n));
     return m?.[1];
   } catch {
     return undefined;

@@ -393,9 +393,13 @@ class ChatCall implements StreamObserver<unknown>, ObservedCall, PromptCopier, D
    * retry brings: recorded was the first failure, a call the app saw succeed (or fail with the
    * retry's error) as failed with `Connection error.`. Whether the SDK sends it again is read, not
    * worked out from its conditions: `props.retry` is observed, and the SDK calls it in its
-   * reaction to the failed parse, which runs after this one (this call chained onto the parse's
-   * promise before the SDK awaited it); a microtask later, the failure is recorded if it did not.
-   * True when the failure waits for that. Earlier SDKs have no `retry`: recorded at once.
+   * reaction to the failed parse; once the microtasks of this turn have run (at the next
+   * setImmediate, or sooner when the app flushes or the process exits: see awaitRecord), the
+   * failure is recorded if it did not. Not one microtask later: the SDK reacts one microtask
+   * after this call only when it awaits the parse directly, and a promise derived with the
+   * class's `_thenUnwrap` (its parser awaits this one's; the SDK's helpers derive theirs so) reacts two later, so its resent call
+   * was recorded as the first attempt's `Connection error.` (found by review, 2026-12-05). True
+   * when the failure waits for that. Earlier SDKs have no `retry`: recorded at once.
    */
   private resendObserved(err: unknown, props: unknown): boolean {
     const retry = readMember(props, "retry");
@@ -419,15 +423,19 @@ class ChatCall implements StreamObserver<unknown>, ObservedCall, PromptCopier, D
     } catch {
       return false; // props that refuse it: recorded at once, as before
     }
-    queueMicrotask(() => {
-      if (resent) return;
+    let done = false;
+    const record = (): void => {
+      if (resent || done) return;
+      done = true;
       try {
         if (target.retry === observed) target.retry = retry;
       } catch {
         // (props that refuse it now: ours calls the SDK's, and records nothing more)
       }
       this.fail(err);
-    });
+    };
+    // (only a failed parse with retries left gets here: no cost on a call's usual path)
+    awaitRecord(this.logger, new Promise<void>((resolve) => setImmediate(resolve)).then(record), record);
     return true;
   }
 

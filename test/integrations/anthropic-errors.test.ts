@@ -140,6 +140,26 @@ describe("provider errors", () => {
     for (let n = fake.requests.length - before; n < replies.length; n++) await client().messages.create(ask).catch(() => undefined);
   });
 
+  // The SDK's helpers derive their promise from create()'s with the APIPromise's `_thenUnwrap`
+  // (BetaMessageStream does, for its streams): the derived promise's parser
+  // awaits the observed one's, so the SDK's retry decision comes a microtask later than for an
+  // awaited create(). Recorded one microtask after the failure, the resent call was the first
+  // attempt's "Connection error." though the app got the message (found by review, 2026-12-05).
+  it("a body cut off and sent again, read through a promise derived with the SDK's _thenUnwrap: one successful record", async () => {
+    const logger = newLogger();
+    const before = fake.requests.length;
+    fake.enqueue({ kind: "json", cutAfter: 40 });
+    const derived = (client(logger, 1).messages.create(ask) as unknown as { _thenUnwrap(f: (m: Anthropic.Message) => Anthropic.Message): Promise<Anthropic.Message & { _request_id?: string | null }> })._thenUnwrap((m) => m);
+    const message = await derived;
+    expect(message.content[0]).toMatchObject({ text: "Paris is the capital of France." });
+    const recs = await settle(logger, 1);
+    // (an SDK before 1.17 fails the call instead: nothing to check there)
+    if (fake.requests.length - before < 2) return;
+    expect(recs).toHaveLength(1);
+    expect(recs[0]).toMatchObject({ success: true, finishReason: "end_turn", metadata: { anthropic: { requestId: message._request_id } } });
+    expect(recs[0]).not.toHaveProperty("errorMessage");
+  });
+
   it("a dropped connection: APIConnectionError reaches the caller, recorded once without a status", async () => {
     const logger = newLogger();
     fake.enqueue({ kind: "drop" });

@@ -2,21 +2,14 @@ import { spawn } from "node:child_process";
 import fs from "node:fs";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
-import { afterEach, describe, expect, it } from "vitest";
+import { describe, expect, it } from "vitest";
 import { AuditLogger } from "../../src/index.js";
 import { PostgresSink, verifyPostgres } from "../../src/postgres/index.js";
-import { cleanupTmp, tmpProject } from "../helpers/index.js";
-import { fileLines as lines, filesAndStore, freePort, PG_URL, PgProxy, schemaRegistry } from "../fixtures/postgres/db.js";
+import { tmpProject } from "../helpers/index.js";
+import { fileLines as lines, filesAndStore, freePort, PG_URL, PgProxy, pgTestScope } from "../fixtures/postgres/db.js";
 
 const here = path.dirname(fileURLToPath(import.meta.url));
-const { schemaFor, dropAll } = schemaRegistry();
-const proxies: PgProxy[] = [];
-
-afterEach(async () => {
-  for (const p of proxies.splice(0)) await p.stop();
-  await dropAll();
-  cleanupTmp();
-});
+const { schemaFor, proxies } = pgTestScope();
 
 function runChild(args: object): Promise<{ code: number | null; signal: NodeJS.Signals | null; out: string; err: string }> {
   return new Promise((resolve) => {

@@ -7,19 +7,13 @@
 // for the files alone).
 import fs from "node:fs";
 import path from "node:path";
-import { afterEach, describe, expect, it } from "vitest";
+import { describe, expect, it } from "vitest";
 import { AuditLogger, verifyAuditLog } from "../../src/index.js";
 import { migratePostgres, PostgresSink, verifyPostgres } from "../../src/postgres/index.js";
-import { cleanupTmp, tmpProject } from "../helpers/index.js";
-import { filesAndStore, freePort, leaveCrashed, nextSession, PG_URL, PgProxy, schemaRegistry } from "../fixtures/postgres/db.js";
+import { tmpProject } from "../helpers/index.js";
+import { filesAndStore, freePort, leaveCrashed, nextSession, PG_URL, PgProxy, pgTestScope } from "../fixtures/postgres/db.js";
 
-const { schemaFor, dropAll } = schemaRegistry();
-const proxies: PgProxy[] = [];
-afterEach(async () => {
-  for (const p of proxies.splice(0)) await p.stop();
-  await dropAll();
-  cleanupTmp();
-});
+const { schemaFor, proxies } = pgTestScope();
 
 const DAY = 86_400_000;
 

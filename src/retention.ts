@@ -112,7 +112,7 @@ export interface CleanupResult {
   readonly removed: readonly CleanupEntry[];
   /** old rotated segments of the active session that were removed */
   readonly prunedSegments: readonly CleanupEntry[];
-  /** sessions skipped because a live process holds their lock */
+  /** sessions skipped because a live process holds their lock, or wrote to them while the cleanup ran */
   readonly skippedLive: readonly string[];
   /** sessions older than maxLogAgeDays that their own retention (retentionFor, minRetentionDays) keeps */
   readonly keptByRetention: ReadonlyArray<{ readonly sessionId: string; readonly lastActivity: string; readonly retentionDays: number }>;
@@ -269,6 +269,13 @@ export function cleanupSessions(auditDir: string, options: CleanupOptions): Clea
     if (!(lock instanceof SessionLock)) continue;
     let gone = false;
     try {
+      // Written to since its activity was read above (another process resumed it, wrote and
+      // ended before this lock was taken): kept this time, as a live one is, and judged again at
+      // the next cleanup. Its fresh records were removed with it (found by review, 2026-12-05).
+      if (lastActivity(auditDir, sessionId) !== last) {
+        skippedLive.push(sessionId);
+        continue;
+      }
       const plan = removalOf(auditDir, sessionId, lockLeft);
       if (plan.unsent.length > 0) {
         skippedUnsent.push({ sessionId, lastActivity: lastIso, files: plan.unsent });

@@ -4,14 +4,14 @@
 // (`.pg_spool_<store>_<id>.jsonl`). Over months of daily sessions they piled up without bound, and
 // every PostgresSink open lists the directory and reads each left lock. Real files throughout;
 // the PostgreSQL side (a sink's own markers and spools) is in test/postgres/retention-leftovers.test.ts.
-import { spawn, type ChildProcess } from "node:child_process";
+import { execFileSync, spawn, type ChildProcess } from "node:child_process";
 import fs from "node:fs";
 import path from "node:path";
 import { afterEach, describe, expect, it } from "vitest";
 import { AuditLogger, verifyAuditLog } from "../../src/index.js";
 import { OWN_PROC_START } from "../../src/sink/lock.js";
 import { cleanupTmp, tmpProject } from "../helpers/index.js";
-import { auditDirOf, deadPid, leaveLock, readKind, snapshot } from "../helpers/core.js";
+import { auditDirOf, CORE_FIXTURES, deadPid, leaveLock, readKind, snapshot } from "../helpers/core.js";
 
 const DAY = 86_400_000;
 /** a time to measure age from at which every session written now is past 30 days */
@@ -175,5 +175,35 @@ describe("retention removes a session's own dot files with it", () => {
     for (const [name, bytes] of before) if (name.includes("recovering")) expect(after.get(name), name).toBe(bytes);
     expect([...after.keys()].filter((n) => n.includes("recovering")).sort()).toEqual([...before.keys()].filter((n) => n.includes("recovering")).sort());
     await logger.finalizeSession();
+  });
+});
+
+describe("a session written to while cleanup judges it", () => {
+  it("is kept when another logger resumed it, wrote and ended between the read of its last activity and the removal", async () => {
+    const projectPath = tmpProject();
+    const dir = auditDirOf(projectPath);
+    await endedSession(projectPath, "resumed");
+    const { cleanupSessions } = await import("../../src/retention.js");
+    let resumedAt: number | undefined;
+    const result = cleanupSessions(dir, {
+      maxLogAgeDays: 30,
+      now: LATER(),
+      // (runs after the session's last activity was read, before its lock is taken: the gap a
+      // process that resumes the session, writes and ends can fall into)
+      retentionFor: (sid) => {
+        if (sid === "resumed" && resumedAt === undefined) {
+          // (another process: it resumes the session, writes and ends before this returns)
+          execFileSync(process.execPath, ["--import", "tsx", path.join(CORE_FIXTURES, "resume-session-child.mts"), projectPath, "resumed"]);
+          resumedAt = Date.now();
+        }
+        return 30;
+      },
+    });
+    expect(resumedAt).toBeDefined();
+    expect(result.removed.map((e) => e.sessionId)).toEqual([]);
+    expect(result.skippedLive).toEqual(["resumed"]);
+    expect(readKind(projectPath, "tool_usage", "resumed").map((r) => r.operation)).toContain("written during the cleanup");
+    expect(fs.existsSync(path.join(dir, ".session_resumed.lock"))).toBe(false);
+    expect((await verifyAuditLog(dir)).ok).toBe(true);
   });
 });

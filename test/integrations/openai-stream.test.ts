@@ -2,6 +2,8 @@ import { spawnSync } from "node:child_process";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
 import OpenAI, { APIConnectionError, APIError, APIUserAbortError } from "openai";
+import { ChatCompletionStream } from "openai/lib/ChatCompletionStream";
+import { ResponseStream } from "openai/lib/responses/ResponseStream";
 import { Stream } from "openai/streaming";
 import type { ChatCompletionChunk } from "openai/resources/chat/completions";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
@@ -217,6 +219,8 @@ describe("wrapOpenAI: .stream() helpers and Responses streams", () => {
   it("chat.completions.stream(): recorded once with tool calls; its events still fire", async () => {
     const logger = newLogger();
     const runner = wrapOpenAI(client(), { logger, includeUsageInStreams: true }).chat.completions.stream({ model: "gpt-4o-mini", messages, tools });
+    // the SDK's own helper object, as without the wrapper
+    expect(runner).toBeInstanceOf(ChatCompletionStream);
     const deltas: string[] = [];
     runner.on("tool_calls.function.arguments.delta", (e) => deltas.push(e.arguments_delta));
     const final = await runner.finalChatCompletion();
@@ -292,6 +296,7 @@ describe("wrapOpenAI: .stream() helpers and Responses streams", () => {
     const logger = newLogger();
     const openai = wrapOpenAI(client(), { logger });
     const helper = openai.responses.stream({ model: "gpt-4.1", input: "Tell me a story." });
+    expect(helper).toBeInstanceOf(ResponseStream);
     const final = await helper.finalResponse();
     expect(final.output_text).toMatch(/Lumina/);
     const stream = await openai.responses.create({ model: "gpt-4.1", input: "Tell me a story.", stream: true });

@@ -18,7 +18,7 @@
 import { performance } from "node:perf_hooks";
 import { currentContext, runWithOwnValue, userOfCall } from "../src/context.js";
 import { AuditConfigError } from "../src/errors.js";
-import { assertChangeable, checkedOptions, rememberWrap, rewrapped } from "./options.js";
+import { assertChangeable, checkedOptions, rememberWrap, reportUnwrapped, rewrapped } from "./options.js";
 import { awaitRecord, hideCredentials, readMember, recordFrom, reportRecordFailure, resolveAuditLogger, textOf } from "../src/instrument.js";
 import type { AuditLogger } from "../src/logger.js";
 import { newId } from "../src/record/id.js";
@@ -128,8 +128,7 @@ function wrapWithOptions(client: Obj, options: WrapAnthropicOptions): void {
     } catch (err) {
       // not a client after all, or one that cannot be changed (frozen by a subclass's
       // constructor, say): handed back untouched, and the failure reported
-      const logger = resolveAuditLogger(options.logger);
-      if (logger) reportRecordFailure(logger, err);
+      reportUnwrapped("wrapAnthropic", options, err);
     }
     return next;
   };

@@ -16,7 +16,7 @@
 import { performance } from "node:perf_hooks";
 import { currentContext, runWithOwnValue, userOfCall } from "../src/context.js";
 import { AuditConfigError } from "../src/errors.js";
-import { assertChangeable, checkedOptions, rememberWrap, rewrapped } from "./options.js";
+import { assertChangeable, checkedOptions, rememberWrap, reportUnwrapped, rewrapped } from "./options.js";
 import { UNREADABLE_ERROR, awaitRecord, hideCredentials, readMember, recordFrom, reportRecordFailure, resolveAuditLogger, textOf } from "../src/instrument.js";
 import { copyUsage, toJsonData } from "../src/record/serialize.js";
 import type { AuditLogger } from "../src/logger.js";
@@ -119,8 +119,7 @@ function wrapChecked<C extends OpenAIClientLike>(client: C, options: WrapOpenAIO
     try {
       return wrapChecked(derived, options);
     } catch (err) {
-      const logger = resolveAuditLogger(options.logger);
-      if (logger) reportRecordFailure(logger, err);
+      reportUnwrapped("wrapOpenAI", options, err);
       return derived;
     }
   });

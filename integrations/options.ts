@@ -8,6 +8,7 @@
 import { z } from "zod";
 import { isLoggerLike } from "../src/context.js";
 import { AuditConfigError } from "../src/errors.js";
+import { reportRecordFailure, resolveAuditLogger } from "../src/instrument.js";
 import type { AuditLogger } from "../src/logger.js";
 import { toFieldIssues } from "../src/record/issues.js";
 
@@ -123,4 +124,16 @@ export function assertChangeable(fn: string, parts: readonly ChangedPart[]): voi
     }
   }
   if (issues.length > 0) throw new AuditConfigError(issues);
+}
+
+/**
+ * A client derived from a wrapped one (`withOptions()`) that could not be wrapped (frozen by a
+ * subclass's constructor, say): the app gets it as it is, unrecorded, and this says so, on the
+ * logger's `error` event, or as a warning when no logger is found now (its calls would have been
+ * recorded by one found later). One helper for the OpenAI and Anthropic wrappers.
+ */
+export function reportUnwrapped(fn: string, options: { readonly logger?: AuditLogger | null }, err: unknown): void {
+  const logger = resolveAuditLogger(options.logger ?? undefined);
+  if (logger) reportRecordFailure(logger, err);
+  else process.emitWarning(`${fn}: a client derived with withOptions() could not be wrapped, its calls are not recorded: ${err instanceof Error ? err.message : String(err)}`, { code: "AUDIT_WARN_RECORD_FAILED", type: "AuditLoggerWarning" });
 }

@@ -111,4 +111,28 @@ describe("a client that cannot be changed is an AuditConfigError, and is left as
     await a2.messages.create({ model: "claude-haiku-4-5", max_tokens: 64, messages });
     expect(await recordsOf(logger, "chat_interaction", 0)).toEqual([]);
   });
+
+  it("with no logger found when withOptions() makes such a client, the process is warned, not left silent (the failure was dropped)", async () => {
+    const warnings: Array<{ code?: string; message: string }> = [];
+    const onWarning = (w: Error & { code?: string }) => warnings.push({ code: w.code, message: w.message });
+    process.on("warning", onWarning);
+    try {
+      const openai = new OpenAI({ baseURL: fakes.openai.baseURL, apiKey: "sk-test", maxRetries: 0 });
+      Object.defineProperty(openai, "withOptions", { value: (o: object) => Object.freeze(OpenAI.prototype.withOptions.call(openai, o)), configurable: true, writable: true });
+      const anthropic = new Anthropic({ baseURL: fakes.anthropic.baseURL, apiKey: "test", maxRetries: 0 });
+      Object.defineProperty(anthropic, "withOptions", { value: (o: object) => Object.freeze(Anthropic.prototype.withOptions.call(anthropic, o)), configurable: true, writable: true });
+      // (no logger option, no context, no default)
+      wrapOpenAI(openai);
+      wrapAnthropic(anthropic);
+      expect(Object.isFrozen(openai.withOptions({ timeout: 5000 }))).toBe(true);
+      expect(Object.isFrozen(anthropic.withOptions({ timeout: 5000 }))).toBe(true);
+      // (process warnings are emitted on the next tick)
+      await new Promise((r) => setImmediate(r));
+    } finally {
+      process.off("warning", onWarning);
+    }
+    const failed = warnings.filter((w) => w.code === "AUDIT_WARN_RECORD_FAILED");
+    expect(failed.map((w) => w.message.split(":")[0])).toEqual(["wrapOpenAI", "wrapAnthropic"]);
+    expect(failed[0]!.message).toMatch(/withOptions\(\) could not be wrapped/);
+  });
 });

@@ -6,6 +6,7 @@ import fs from "node:fs";
 import path from "node:path";
 import { kindFileName, listKindFiles, type KindFile } from "../sink/files.js";
 import { openRegularSync } from "../regular-file.js";
+import { lastLinesOfFd } from "../sink/last-lines.js";
 import { lastSegmentOf, walkChain } from "../reader/chain-files.js";
 import type { ChainKindName } from "./args.js";
 
@@ -21,53 +22,10 @@ export function lastLinesOfFile(file: string, n: number, limit?: number): string
     return [];
   }
   try {
-    return lastLinesOfFd(fd, n, limit);
+    return lastLinesOfFd(fd, n, limit).lines;
   } finally {
     fs.closeSync(fd);
   }
-}
-
-/**
- * {@link lastLinesOfFile} of a file already open. Each chunk is searched once, and a line that
- * spans chunks is joined once: until 2026-12-05 the bytes not yet split were joined with every
- * chunk read and searched again, so a long line took time quadratic in its length (adversarial
- * review finding 5).
- */
-function lastLinesOfFd(fd: number, n: number, limit?: number): string[] {
-  if (n <= 0) return [];
-  let pos = Math.min(fs.fstatSync(fd).size, limit ?? Number.MAX_SAFE_INTEGER);
-  // the part of the line being read that lies after the current chunk: its pieces, the last in the file first
-  const after: Buffer[] = [];
-  const line = (head: Buffer): string => {
-    if (after.length === 0) return head.toString("utf8");
-    const text = Buffer.concat([head, ...after.reverse()]).toString("utf8");
-    after.length = 0;
-    return text;
-  };
-  let sawEnd = false;
-  const out: string[] = [];
-  while (out.length < n && pos > 0) {
-    const start = Math.max(0, pos - CHUNK);
-    const buf = Buffer.alloc(pos - start);
-    fs.readSync(fd, buf, 0, buf.length, start);
-    pos = start;
-    // bytes [0, end) of the chunk are not yet split
-    let end = buf.length;
-    if (!sawEnd) {
-      end = buf.lastIndexOf(0x0a);
-      if (end === -1) continue; // still inside a torn final line
-      sawEnd = true;
-    }
-    let nl = end > 0 ? buf.lastIndexOf(0x0a, end - 1) : -1;
-    while (nl !== -1 && out.length < n) {
-      out.push(line(buf.subarray(nl + 1, end)));
-      end = nl;
-      nl = end > 0 ? buf.lastIndexOf(0x0a, end - 1) : -1;
-    }
-    after.push(buf.subarray(0, end));
-  }
-  if (out.length < n && pos === 0 && sawEnd) out.push(line(Buffer.alloc(0)));
-  return out.reverse();
 }
 
 /** The last `n` records' lines of a chain (segments, then the active file), oldest first. */
@@ -128,21 +86,6 @@ function inodeOf(file: string): number | undefined {
   }
 }
 
-/** Where an open file's complete lines end: after its last newline. */
-function endOfCompleteLines(fd: number): number {
-  const size = fs.fstatSync(fd).size;
-  let pos = size;
-  const buf = Buffer.alloc(CHUNK);
-  while (pos > 0) {
-    const start = Math.max(0, pos - CHUNK);
-    const n = fs.readSync(fd, buf, 0, pos - start, start);
-    const i = buf.subarray(0, n).lastIndexOf(0x0a);
-    if (i !== -1) return start + i + 1;
-    pos = start;
-  }
-  return 0;
-}
-
 /**
  * Follows one kind of one session. The active file is held open, so when the logger rotates it
  * (renames it to a segment and opens a new active file) the rest of the old file is still read,
@@ -193,7 +136,7 @@ export class ChainFollower {
     const { segments, ino, offset } = this.atStart;
     // (an interrupted rotation leaves the active name on the newest segment: read it once)
     if (this.fd !== undefined && this.ino === ino && !segments.some((f) => inodeOf(f.path) === ino)) {
-      const lines = lastLinesOfFd(this.fd, n, offset);
+      const lines = lastLinesOfFd(this.fd, n, offset).lines;
       out.unshift(lines);
       have += lines.length;
     }
@@ -261,13 +204,13 @@ export class ChainFollower {
       return;
     }
     this.ino = fs.fstatSync(this.fd).ino;
-    this.offset = endOfCompleteLines(this.fd);
+    this.offset = lastLinesOfFd(this.fd, 0).lastNewline + 1;
   }
 
   private drain(): string[] {
     if (this.fd === undefined) return [];
     const size = fs.fstatSync(this.fd).size;
-    if (size < this.offset) this.offset = endOfCompleteLines(this.fd); // cut back (a torn line repaired)
+    if (size < this.offset) this.offset = lastLinesOfFd(this.fd, 0).lastNewline + 1; // cut back (a torn line repaired)
     const r = readComplete(this.fd, this.offset);
     this.offset = r.offset;
     return r.lines;

@@ -2,6 +2,7 @@ import fs from "node:fs";
 import { AuditFormatError } from "../errors.js";
 import { hashBody, splitSealedLine } from "../pipeline/chain.js";
 import { openRegularSync } from "../regular-file.js";
+import { lastLinesOfFd } from "./last-lines.js";
 
 export interface TailRecord {
   readonly seq: number;
@@ -17,42 +18,12 @@ export interface TailRepair {
   readonly completed: boolean;
 }
 
-/**
- * Reads the last `\n`-terminated line of a file and whatever follows it, reading backwards in
- * chunks. Each chunk is searched once and the chunks are joined once: until 2026-12-05 they were
- * joined and searched again with every chunk read, so the time grew with the square of the last
- * line's length (adversarial review finding 5).
- */
+/** The last `\n`-terminated line of a file of `size` bytes, and whatever follows it. */
 function readTail(fd: number, size: number): { lastLine: string | undefined; trailing: Buffer } {
-  const CHUNK = 64 * 1024;
-  // the chunks read, the last in the file first; together the bytes [pos, size)
-  const chunks: Buffer[] = [];
-  let pos = size;
-  // file offsets: of the last newline (-1: none yet), and of the start of the line it ends
-  let lastNl = -1;
-  let from = 0;
-  while (pos > 0) {
-    const start = Math.max(0, pos - CHUNK);
-    const buf = Buffer.alloc(pos - start);
-    fs.readSync(fd, buf, 0, buf.length, start);
-    chunks.push(buf);
-    pos = start;
-    let end = buf.length;
-    if (lastNl === -1) {
-      const nl = buf.lastIndexOf(0x0a);
-      if (nl === -1) continue;
-      lastNl = start + nl;
-      end = nl;
-    }
-    const prev = end > 0 ? buf.lastIndexOf(0x0a, end - 1) : -1;
-    if (prev !== -1) {
-      from = start + prev + 1;
-      break;
-    }
-  }
-  const data = chunks.length === 1 ? chunks[0]! : Buffer.concat(chunks.reverse());
-  if (lastNl === -1) return { lastLine: undefined, trailing: data };
-  return { lastLine: data.toString("utf8", from - pos, lastNl - pos), trailing: data.subarray(lastNl + 1 - pos) };
+  const { lines, lastNewline } = lastLinesOfFd(fd, 1, size);
+  const trailing = Buffer.alloc(size - lastNewline - 1);
+  if (trailing.length > 0) fs.readSync(fd, trailing, 0, trailing.length, lastNewline + 1);
+  return { lastLine: lines[0], trailing };
 }
 
 function parseTail(line: string, file: string): TailRecord & { prevHash: string } {

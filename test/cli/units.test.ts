@@ -4,6 +4,7 @@ import { afterEach, describe, expect, it } from "vitest";
 import { colorEnabled, createColors } from "../../src/cli/color.js";
 import { ProgressBar } from "../../src/cli/progress.js";
 import { lastLinesOfFile } from "../../src/cli/tail-read.js";
+import { lastLinesOfFd } from "../../src/sink/last-lines.js";
 import { table } from "../../src/cli/table.js";
 import { cleanupTmp, tmpProject } from "../helpers/index.js";
 
@@ -71,6 +72,42 @@ describe("lastLinesOfFile", () => {
     const empty = path.join(tmpProject(), "e.jsonl");
     fs.writeFileSync(empty, "");
     expect(lastLinesOfFile(empty, 5)).toEqual([]);
+  });
+});
+
+describe("lastLinesOfFd (tail's lines, the logger's repair and peekTail read the end of a file with it)", () => {
+  const withFd = <T>(content: string | Buffer, f: (fd: number) => T): T => {
+    const file = path.join(tmpProject(), "f.jsonl");
+    fs.writeFileSync(file, content);
+    const fd = fs.openSync(file, "r");
+    try {
+      return f(fd);
+    } finally {
+      fs.closeSync(fd);
+    }
+  };
+
+  it("says where the complete lines end, also with n = 0 and when the last newline is chunks before the end", () => {
+    const torn = "t".repeat(200 * 1024); // a torn final line of more than three 64 KiB chunks
+    const head = 'a\n{"b":1}\n';
+    expect(withFd(head + torn, (fd) => lastLinesOfFd(fd, 0))).toEqual({ lines: [], lastNewline: head.length - 1 });
+    expect(withFd(head + torn, (fd) => lastLinesOfFd(fd, 1))).toEqual({ lines: ['{"b":1}'], lastNewline: head.length - 1 });
+    expect(withFd(head + torn, (fd) => lastLinesOfFd(fd, 5))).toEqual({ lines: ["a", '{"b":1}'], lastNewline: head.length - 1 });
+  });
+
+  it("no newline at all: no line, lastNewline -1; an empty file likewise; empty lines are lines", () => {
+    expect(withFd("no newline", (fd) => lastLinesOfFd(fd, 3))).toEqual({ lines: [], lastNewline: -1 });
+    expect(withFd("", (fd) => lastLinesOfFd(fd, 3))).toEqual({ lines: [], lastNewline: -1 });
+    expect(withFd("\n\nx\n", (fd) => lastLinesOfFd(fd, 5))).toEqual({ lines: ["", "", "x"], lastNewline: 3 });
+  });
+
+  it("a line spanning several chunks comes back whole, multi-byte characters across chunk edges intact", () => {
+    const long = "é€".repeat(70 * 1024); // 5 bytes per pair: ~350 KiB, chunk edges fall inside characters
+    const text = `first\n${long}\nlast\n`;
+    expect(withFd(text, (fd) => lastLinesOfFd(fd, 3))).toEqual({ lines: ["first", long, "last"], lastNewline: Buffer.byteLength(text) - 1 });
+    // before a limit: the lines ending at or before it
+    const limit = Buffer.byteLength(`first\n${long}\n`);
+    expect(withFd(text, (fd) => lastLinesOfFd(fd, 1, limit))).toEqual({ lines: [long], lastNewline: limit - 1 });
   });
 });
 

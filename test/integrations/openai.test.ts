@@ -7,6 +7,7 @@ import OpenAI, { APIConnectionError, APIError, RateLimitError } from "openai";
 import { afterAll, afterEach, beforeAll, describe, expect, expectTypeOf, it } from "vitest";
 import Anthropic from "@anthropic-ai/sdk";
 import { wrapAnthropic } from "../../integrations/anthropic.js";
+import { withAuditFetch } from "../../integrations/fetch.js";
 import { wrapOpenAI } from "../../integrations/openai.js";
 import { auditContext, setDefaultAuditLogger } from "../../src/context.js";
 import { AuditLogger } from "../../src/logger.js";
@@ -452,6 +453,27 @@ describe("wrapOpenAI: wrapping, loggers and context", () => {
       expect(chats[2]).not.toHaveProperty("parentId");
       expect((await verifyAuditLog(logger.auditDir)).ok).toBe(true);
     }
+  });
+
+  it("the client's other resources (embeddings) pass through unrecorded; with withAuditFetch as the client's fetch each request is one ToolUsage (as INTEGRATIONS.md says)", async () => {
+    const logger = newLogger();
+    const plain = wrapOpenAI(client(), { logger });
+    const e1 = await plain.embeddings.create({ model: "text-embedding-3-small", input: "hello" });
+    expect(e1.data[0]!.embedding).toHaveLength(4);
+    const viaFetch = wrapOpenAI(new OpenAI({ baseURL: fake.baseURL, apiKey: "sk-test", maxRetries: 0, fetch: withAuditFetch(fetch, { logger }) }), { logger });
+    const e2 = await viaFetch.embeddings.create({ model: "text-embedding-3-small", input: "hello" });
+    expect(e2).toEqual(e1);
+    await viaFetch.chat.completions.create({ model: "gpt-4o-mini", messages });
+    const chats = await recordsOf(logger, "chat_interaction", 1);
+    const tools = await recordsOf(logger, "tool_usage", 2);
+    // one chat: the completion's; two requests on record: the second client's embeddings and completion
+    expect(chats).toHaveLength(1);
+    expect(tools.map((t) => [t.toolName, t.operation])).toEqual([
+      ["fetch", expect.stringMatching(/^POST 127\.0\.0\.1:\d+\/v1\/embeddings$/)],
+      ["fetch", expect.stringMatching(/^POST 127\.0\.0\.1:\d+\/v1\/chat\/completions$/)],
+    ]);
+    expect(tools[1]!.parentId).toBe(chats[0]!.id);
+    expect(JSON.stringify(tools)).not.toContain("sk-test");
   });
 
   it("records built together in one batch each keep their own call's context, or none", async () => {

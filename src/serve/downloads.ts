@@ -1,12 +1,13 @@
 /**
- * The export buttons: the library's own AuditExporter writes the JSON or CSV export to a private
- * temporary directory, the file is streamed to the browser as an attachment, then removed.
+ * The export buttons: the library's own AuditExporter writes the JSON or CSV export straight into
+ * the response, as it is made. Nothing goes to disk: until 2026-12-05 the export was written
+ * whole to a temporary file under TMPDIR first, so a download with content (`content=1`) of an
+ * encrypted log put its decrypted prompts and responses on disk, and left them there when the
+ * server died mid-download (found by review, 2026-12-05).
  */
-import fs from "node:fs";
 import type { IncomingMessage, ServerResponse } from "node:http";
-import os from "node:os";
-import path from "node:path";
-import { pipeline } from "node:stream/promises";
+import { Writable } from "node:stream";
+import { finished } from "node:stream/promises";
 import { AuditExporter } from "../export/exporter.js";
 import { AuditViewer } from "../reader/viewer.js";
 import { KIND_FILE_STEM, type RecordType } from "../types.js";
@@ -25,44 +26,74 @@ export function downloadName(spec: DownloadSpec): string {
 }
 
 /**
- * Writes the export and streams it to `res`.
+ * The response as the exporter's target: the status line and headers go out with the first
+ * bytes (an export that fails before any is an ordinary error response), then every piece is
+ * written with backpressure. A browser that goes away ends the export (its stream is destroyed).
+ */
+class ResponseTarget extends Writable {
+  constructor(
+    private readonly res: ServerResponse,
+    private readonly headers: Record<string, string>,
+  ) {
+    super({ decodeStrings: false });
+    res.once("close", () => {
+      if (!res.writableFinished) this.destroy(new Error("the browser closed the download"));
+    });
+  }
+
+  /** Sends the status line and headers, when not yet sent. */
+  start(): void {
+    if (!this.res.headersSent) sendHead(this.res, 200, this.headers);
+  }
+
+  override _write(chunk: string | Buffer, _enc: BufferEncoding, done: (err?: Error | null) => void): void {
+    this.start();
+    if (this.res.write(chunk)) done();
+    else this.res.once("drain", () => done());
+  }
+
+  override _final(done: (err?: Error | null) => void): void {
+    this.start();
+    this.res.end(() => done());
+  }
+}
+
+/**
+ * Makes the export and streams it to `res` (chunked; a failure after the first bytes cuts the
+ * connection, so the browser never keeps a truncated file as a whole one).
  *
  * @example
  * await sendDownload(req, res, data, { format: "csv", kind: "tool_usage", sessionId: "s1", includeFullContent: false });
  */
 export async function sendDownload(req: IncomingMessage, res: ServerResponse, data: ServeData, spec: DownloadSpec): Promise<void> {
-  const dir = await fs.promises.mkdtemp(path.join(os.tmpdir(), "audit-serve-"));
-  try {
-    const viewer = new AuditViewer({
-      // (with the writer's key stores: the page opened a record the download left encrypted; review, 2026-12-04)
-      ...(data.store ? { postgres: { pool: data.store.pool, schema: data.store.schema, ...(data.store.contentDir !== undefined ? { contentDir: data.store.contentDir } : {}) } } : { auditPath: data.auditPath! }),
-      ...(spec.sessionId !== undefined ? { sessionId: spec.sessionId } : {}),
-      ...(data.keyInput !== undefined ? { encryptionKey: data.keyInput } : {}),
-    });
-    const exporter = new AuditExporter(viewer);
-    const name = downloadName(spec);
-    const file = path.join(dir, name);
-    const o = { includeFullContent: spec.includeFullContent };
-    if (spec.format === "json") await exporter.exportToJson(file, o);
-    else await csvOf(exporter, spec.kind, file, o);
-    const size = (await fs.promises.stat(file)).size;
-    sendHead(res, 200, {
-      "Content-Type": spec.format === "json" ? "application/json; charset=utf-8" : "text/csv; charset=utf-8",
-      "Content-Length": size,
-      "Content-Disposition": `attachment; filename="${name}"`,
-      "Cache-Control": "no-store",
-    });
-    if (req.method === "HEAD") {
-      res.end();
-      return;
-    }
-    await pipeline(fs.createReadStream(file), res);
-  } finally {
-    await fs.promises.rm(dir, { recursive: true, force: true });
+  const name = downloadName(spec);
+  const headers = {
+    "Content-Type": spec.format === "json" ? "application/json; charset=utf-8" : "text/csv; charset=utf-8",
+    "Content-Disposition": `attachment; filename="${name}"`,
+    "Cache-Control": "no-store",
+  };
+  if (req.method === "HEAD") {
+    sendHead(res, 200, headers);
+    res.end();
+    return;
   }
+  const viewer = new AuditViewer({
+    // (with the writer's key stores: the page opened a record the download left encrypted; review, 2026-12-04)
+    ...(data.store ? { postgres: { pool: data.store.pool, schema: data.store.schema, ...(data.store.contentDir !== undefined ? { contentDir: data.store.contentDir } : {}) } } : { auditPath: data.auditPath! }),
+    ...(spec.sessionId !== undefined ? { sessionId: spec.sessionId } : {}),
+    ...(data.keyInput !== undefined ? { encryptionKey: data.keyInput } : {}),
+  });
+  const exporter = new AuditExporter(viewer);
+  const target = new ResponseTarget(res, headers);
+  const o = { includeFullContent: spec.includeFullContent };
+  if (spec.format === "json") await exporter.exportToJson(target, o);
+  else await csvOf(exporter, spec.kind, target, o);
+  // (the exporter leaves a stream open: ending it sends what it still buffers, then ends the response)
+  target.end();
+  await finished(target);
 }
 
-function csvOf(e: AuditExporter, kind: RecordType, file: string, o: { includeFullContent: boolean }): Promise<number> {
+function csvOf(e: AuditExporter, kind: RecordType, file: NodeJS.WritableStream, o: { includeFullContent: boolean }): Promise<number> {
   switch (kind) {
     case "chat_interaction":
       return e.exportChatInteractionsToCsv(file, o);

@@ -34,9 +34,9 @@ afterEach(async () => {
 afterAll(cleanupTmp);
 
 /** Starts `audit-logger serve <dir> --no-open` in a child process and waits for its URL. */
-async function serve(dir: string, args: string[] = []): Promise<Served> {
+async function serve(dir: string, args: string[] = [], extraEnv: Record<string, string> = {}): Promise<Served> {
   const { AUDIT_LOGGER_KEY: _k, ...env } = process.env;
-  const child = spawn(process.execPath, ["--import", "tsx", runner, dir, "--no-open", ...args], { env, stdio: ["ignore", "pipe", "pipe"] });
+  const child = spawn(process.execPath, ["--import", "tsx", runner, dir, "--no-open", ...args], { env: { ...env, ...extraEnv }, stdio: ["ignore", "pipe", "pipe"] });
   let out = "";
   child.stdout!.on("data", (c: Buffer) => (out += c.toString()));
   child.stderr!.on("data", (c: Buffer) => (out += c.toString()));
@@ -272,4 +272,64 @@ describe("requests from elsewhere", () => {
       expect((await rawGet(s, "/api/sessions", { ...auth, host })).status, host).toBe(421);
     }
   });
+});
+
+/** Every file under `dir` (recursively) whose bytes contain `needle`. */
+function filesHolding(dir: string, needle: string): string[] {
+  const out: string[] = [];
+  for (const e of fs.readdirSync(dir, { withFileTypes: true, recursive: true })) {
+    if (!e.isFile()) continue;
+    const p = path.join(e.parentPath, e.name);
+    if (fs.readFileSync(p).includes(needle)) out.push(p);
+  }
+  return out;
+}
+
+describe("export downloads of an encrypted log", () => {
+  it("never put the decrypted content in a file: the download streams to the browser (it was written whole to a temporary file under TMPDIR first, left there if the server died)", async () => {
+    const projectPath = tmpProject("audit-dl-");
+    const auditPath = path.join(projectPath, "audit_logs");
+    const canary = "DECRYPTED_PROMPT_CANARY";
+    const enc = new AuditLogger({ sessionId: "enc", projectPath, encryptSensitiveContent: true, encryptionKey: TEST_KEY });
+    // ~24 MB of content: more than the sockets hold while the browser does not read
+    for (let i = 0; i < 1500; i++) enc.logChatInteraction({ prompt: `${canary} ${i} ${"p".repeat(16_000)}`, response: "ok", model: "gpt-4o", userId: "alice" });
+    await enc.finalizeSession();
+    const keyFile = path.join(projectPath, "master.key");
+    fs.writeFileSync(keyFile, TEST_KEY);
+    const tmp = tmpProject("audit-dl-tmp-");
+    const s = await serve(auditPath, ["--key-file", keyFile], { TMPDIR: tmp });
+    for (const p of ["/api/sessions/enc/export.json?content=1", "/api/sessions/enc/export/chat_interaction.csv?content=1"]) {
+      // the browser takes its time: the response is paused once its headers arrive
+      const body = await new Promise<string>((resolve, reject) => {
+        const req = http.request({ host: s.base.hostname, port: s.base.port, path: p, headers: { authorization: `Bearer ${s.token}` } }, (res) => {
+          expect(res.statusCode, p).toBe(200);
+          res.pause();
+          setTimeout(() => {
+            try {
+              expect(filesHolding(tmp, canary), p).toEqual([]);
+            } catch (err) {
+              req.destroy();
+              reject(err);
+              return;
+            }
+            const chunks: Buffer[] = [];
+            res.on("data", (c: Buffer) => chunks.push(c));
+            res.on("end", () => resolve(Buffer.concat(chunks).toString("utf8")));
+            res.resume();
+          }, 500);
+        });
+        req.on("error", reject);
+        req.end();
+      });
+      // and the download is whole: each prompt in its preview, and in full in the JSON's content
+      expect(body.split(canary).length - 1, p).toBe(p.includes(".csv") ? 1500 : 1500 * 2);
+      if (!p.includes(".csv")) expect((JSON.parse(body) as { records: { chat_interactions: unknown[] } }).records.chat_interactions.length).toBe(1500);
+    }
+    const head = await fetch(new URL("/api/sessions/enc/export.json?content=1", s.base), { method: "HEAD", headers: { authorization: `Bearer ${s.token}` } });
+    expect(head.status).toBe(200);
+    expect(head.headers.get("content-disposition")).toBe('attachment; filename="audit_enc.json"');
+    // (tsx keeps its own cache there)
+    expect(fs.readdirSync(tmp).filter((n) => n.startsWith("audit-serve-"))).toEqual([]);
+    expect(filesHolding(tmp, canary)).toEqual([]);
+  }, 120_000);
 });

@@ -113,7 +113,8 @@ export function csvColumns(kind: RecordType, seen: ReadonlySet<string>): string[
 
 /**
  * Writes `records` (read twice: once for the columns, once for the rows) to `file` as CSV, through
- * a temporary file renamed into place (or into a stream). Resolves to the number of rows.
+ * a temporary file renamed into place (or into a stream). Header cells are neutralised as the
+ * others are. Resolves to the number of rows.
  */
 export async function writeCsv(
   file: ExportTarget,
@@ -131,6 +132,8 @@ export async function writeCsv(
       yield columns.map((c) => csvCell(r[c]));
     }
   }
-  await writeExport(file, lines(), stringify({ header: true, columns }), option);
+  // (the header's cells are text cells too: a member a tampered line adds is a column named by it,
+  // and a name such as =HYPERLINK(…) ran as a formula in the header; found by review, 2026-12-05)
+  await writeExport(file, lines(), stringify({ header: true, columns: columns.map((key) => ({ key, header: neutralizeCsvText(key) })) }), option);
   return rows;
 }

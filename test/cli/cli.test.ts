@@ -333,6 +333,24 @@ describe("audit-logger report", () => {
     expect(five.stderr).toContain('option --until must be an ISO 8601 time');
   });
 
+  it("a --prices file that is not JSON is refused without quoting its text (a key file given by mistake had its first characters printed: review 2026-12-05)", async () => {
+    const dir = tmpProject();
+    const secret = "c2VjcmV0LWtleS1ieXRlcy0wMTIzNDU2Nzg5YWJjZGVm";
+    for (const [name, text] of [
+      ["master.key", `${secret}\n`],
+      ["env", `OPENAI_API_KEY=sk-${secret}\n`],
+      ["near.json", `{"gpt-4o": {"inputPerMTok": 1, "outputPerMTok": 2}, "token": ${secret}}`],
+    ] as const) {
+      const file = path.join(dir, name);
+      fs.writeFileSync(file, text);
+      const r = await runCli(["report", trail.auditDir, "--prices", file]);
+      expect(r.code, name).toBe(2);
+      expect(r.stderr, name).toContain(`option --prices: cannot read "${file}" as JSON`);
+      // not one run of 6 characters of the secret
+      for (let i = 0; i + 6 <= secret.length; i++) expect(r.stderr, name).not.toContain(secret.slice(i, i + 6));
+    }
+  });
+
   it("--since without an offset is UTC, whatever the machine's time zone (it was local time, while the report speaks UTC)", async () => {
     const all = await runCli(["report", trail.auditDir, "--json"]);
     const records = (r: { stdout: string }) => (JSON.parse(r.stdout) as { totals: { records: number } }).totals.records;

@@ -136,9 +136,14 @@ export const exportCommand: Command = {
     const toStdout = values.out === "-";
     if (toStdout && format !== "json" && kind === undefined) throw new UsageError("option --out - (standard output) only applies to --format json and to --format csv with --kind");
     const out = toStdout ? "-" : path.resolve(values.out);
-    if (!toStdout && target.kind === "dir" && insideReal(target.dir, out)) throw new UsageError(`option --out: "${values.out}" is inside the audit directory ${target.dir}; write the export somewhere else`);
-    if (format === "dir" && target.kind === "dir" && insideReal(out, target.dir)) {
-      throw new UsageError(`option --out: "${values.out}" contains the audit directory ${target.dir}; write the export to a directory of its own`);
+    if (values["content-dir"] !== undefined && target.kind === "dir") throw new UsageError("option --content-dir only applies with --postgres: a <dir> holds its own content files");
+    const contentDir = values["content-dir"] !== undefined ? contentDirOption(values["content-dir"]) : undefined;
+    // the audit directory read: <dir>, or over --postgres the --content-dir whose content files the
+    // export opens (an export there was written beside the logs until 2026-12-05)
+    const auditDir = target.kind === "dir" ? target.dir : contentDir;
+    if (!toStdout && auditDir !== undefined && insideReal(auditDir, out)) throw new UsageError(`option --out: "${values.out}" is inside the audit directory ${auditDir}; write the export somewhere else`);
+    if (format === "dir" && auditDir !== undefined && insideReal(out, auditDir)) {
+      throw new UsageError(`option --out: "${values.out}" contains the audit directory ${auditDir}; write the export to a directory of its own`);
     }
     // (before reading the trail: a target the export may not replace)
     if (format === "dir") checkDirectoryTarget(out, "option --out");
@@ -149,8 +154,6 @@ export const exportCommand: Command = {
     const session = sessionOption(values.session);
     const includeFullContent = values["include-content"] === true;
     const key = loadCliKey(values["key-file"], io.env);
-    if (values["content-dir"] !== undefined && target.kind === "dir") throw new UsageError("option --content-dir only applies with --postgres: a <dir> holds its own content files");
-    const contentDir = values["content-dir"] !== undefined ? contentDirOption(values["content-dir"]) : undefined;
 
     const passes = format === "dir" ? 5 : 2; // reads of the whole trail each format makes
     const src = await openSource(target, session, io, key, { passes, ...(session !== undefined ? { sessionId: session } : {}), ...(contentDir !== undefined ? { contentDir } : {}) });

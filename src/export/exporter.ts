@@ -44,6 +44,8 @@ const directoryOptionsSchema = exportOptionsSchema.extend({
  * Refuses an export target inside the audit directory the records come from (also through a
  * symlink): an export there sits beside the logs with any content it holds in plaintext, and a
  * directory export's manifest there made `verify` check it as an export instead of the logs.
+ * Over PostgreSQL, that is the `contentDir` whose content files and key stores it reads (until
+ * 2026-12-05 such an export was written there, its decrypted content beside the logs).
  */
 function refuseInsideAuditDir(auditDir: string | undefined, target: string, method: string, field: "file" | "dir"): void {
   if (auditDir === undefined) return;
@@ -101,7 +103,7 @@ export class AuditExporter {
 
   private async json(file: ExportTarget, options: ExportOptions | undefined, option: string, withholder: ExportWithholder): Promise<void> {
     const o = parseOptions(options, "exportToJson");
-    if (typeof file === "string") refuseInsideAuditDir(this.viewer.auditPath, file, "exportToJson", "file");
+    if (typeof file === "string") refuseInsideAuditDir(this.viewer.contentDir, file, "exportToJson", "file");
     await writeExport(file, jsonExportChunks(this.viewer, { ...o, exportedAt: new Date().toISOString(), withholder }), undefined, option);
   }
 
@@ -148,7 +150,7 @@ export class AuditExporter {
   async exportCompleteAuditToDirectory(dir: string, options?: DirectoryExportOptions): Promise<DirectoryExportResult> {
     const parsed = directoryOptionsSchema.safeParse(options ?? {});
     if (!parsed.success) throw new AuditConfigError(toFieldIssues(parsed.error, "exportCompleteAuditToDirectory"));
-    refuseInsideAuditDir(this.viewer.auditPath, dir, "exportCompleteAuditToDirectory", "dir");
+    refuseInsideAuditDir(this.viewer.contentDir, dir, "exportCompleteAuditToDirectory", "dir");
     const o = { includeFullContent: parsed.data.includeFullContent ?? false };
     const sessionIds = await this.viewer.getSessionIds();
     const withholder = new ExportWithholder();
@@ -173,7 +175,7 @@ export class AuditExporter {
 
   private async csv(kind: RecordType, file: ExportTarget, options: ExportOptions | undefined, method: string, option = `${method}.file`): Promise<number> {
     const o = parseOptions(options, method);
-    if (typeof file === "string") refuseInsideAuditDir(this.viewer.auditPath, file, method, "file");
+    if (typeof file === "string") refuseInsideAuditDir(this.viewer.contentDir, file, method, "file");
     const viewer = this.viewer;
     const withholder = new ExportWithholder();
     return writeCsv(file, kind, async function* () {

@@ -141,6 +141,11 @@ export class AuditViewer {
   readonly auditPath: string | undefined;
   /** the session this viewer is limited to, if any */
   readonly sessionId: string | undefined;
+  /**
+   * @internal the audit directory whose content files and key stores it reads: `auditPath`, or
+   * over PostgreSQL `postgres.contentDir` (the exporter writes nothing inside it)
+   */
+  readonly contentDir: string | undefined;
   /** @internal */
   readonly source: RecordSource;
   private readonly key: EncryptionKey | undefined;
@@ -169,6 +174,7 @@ export class AuditViewer {
     if (isLogger(from)) {
       this.logger = from;
       this.auditPath = from.auditDir;
+      this.contentDir = path.resolve(from.auditDir);
       this.sessionId = from.sessionId;
       this.key = withKeyStore(AuditConfig.keyOf(from.config), from.auditDir);
       this.prices = DEFAULT_MODEL_PRICES;
@@ -187,10 +193,12 @@ export class AuditViewer {
     if (o.source || o.postgres) {
       this.source = o.source ?? new PostgresRecordSource(o.postgres!);
       this.auditPath = undefined;
+      this.contentDir = typeof o.postgres?.contentDir === "string" ? path.resolve(o.postgres.contentDir) : undefined;
       return;
     }
     if (o.auditPath === undefined) throw new AuditConfigError([{ field: "auditPath", message: "give the audit_logs directory (or a live AuditLogger)" }]);
     this.auditPath = path.resolve(o.auditPath);
+    this.contentDir = this.auditPath;
     let st: fs.Stats | undefined;
     try {
       st = fs.statSync(this.auditPath);

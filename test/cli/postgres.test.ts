@@ -9,6 +9,8 @@ import path from "node:path";
 import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
 import { AuditLogger, auditContext } from "../../src/index.js";
 import { PostgresSink } from "../../src/postgres/index.js";
+import { AuditConfigError } from "../../src/errors.js";
+import { AuditExporter } from "../../src/export/exporter.js";
 import { cleanupTmp, TEST_KEY, tmpProject } from "../helpers/index.js";
 import { dropSchema, freePort, freshSchema, PG_URL, sql } from "../fixtures/postgres/db.js";
 import { collect, runCli, startCli, waitFor } from "./helpers.js";
@@ -189,6 +191,35 @@ describe("audit-logger over --postgres: the same answers as over the files", () 
     const checksums = JSON.parse(fs.readFileSync(path.join(dir, "checksums.json"), "utf8")) as unknown;
     expect(JSON.stringify(checksums)).toContain("tool_usage.csv");
     expect(fs.readFileSync(path.join(dir, "tool_usage.csv"), "utf8")).toBe(fs.readFileSync(path.join(csvFiles, "tool_usage.csv"), "utf8"));
+  });
+
+  it("export with --content-dir writes nothing inside that audit directory, as with a <dir> (its decrypted content landed beside the logs: review 2026-12-05)", async () => {
+    const link = path.join(tmpProject("audit-cli-pg-ln-"), "to-logs");
+    fs.symlinkSync(trail.auditDir, link);
+    const before = fs.readdirSync(trail.auditDir).sort();
+    for (const [format, out] of [
+      ["json", path.join(trail.auditDir, "leak.json")],
+      ["json", path.join(link, "leak.json")],
+      ["csv", path.join(trail.auditDir, "csv")],
+      ["dir", path.join(trail.auditDir, "export")],
+      ["dir", trail.projectPath],
+    ] as const) {
+      const r = await runCli(["export", ...pg(schema), "--format", format, "--out", out, "--include-content", "--content-dir", trail.projectPath]);
+      expect(r.code, `${format} ${out}: ${r.stderr}`).toBe(2);
+      expect(r.stderr).toContain("option --out:");
+      expect(r.stderr).toMatch(/(is inside|contains) the audit directory/);
+    }
+    expect(fs.readdirSync(trail.auditDir).sort()).toEqual(before);
+    // the library refuses it too
+    const exporter = new AuditExporter({ postgres: { connectionString: PG_URL, schema, contentDir: trail.auditDir } });
+    await expect(exporter.exportToJson(path.join(trail.auditDir, "leak.json"), { includeFullContent: true })).rejects.toBeInstanceOf(AuditConfigError);
+    await expect(exporter.exportToolUsagesToCsv(path.join(link, "t.csv"))).rejects.toBeInstanceOf(AuditConfigError);
+    await expect(exporter.exportCompleteAuditToDirectory(trail.projectPath)).rejects.toBeInstanceOf(AuditConfigError);
+    expect(fs.readdirSync(trail.auditDir).sort()).toEqual(before);
+    // elsewhere it is written
+    const ok = path.join(tmpProject("audit-cli-pg-ok-"), "all.json");
+    await exporter.exportToJson(ok, { includeFullContent: true });
+    expect(fs.readFileSync(ok, "utf8")).toContain('question 29, \\"quoted\\"');
   });
 
   it("tail: the newest records of the store, as the files have them", async () => {

@@ -8,7 +8,7 @@
  */
 import fs from "node:fs";
 import path from "node:path";
-import { AuditPathError } from "./errors.js";
+import { AuditFormatError, AuditPathError } from "./errors.js";
 
 // (O_NOFOLLOW: the last component must not be a link; O_NONBLOCK: opening a FIFO must not wait
 // for a writer, and has no effect on a regular file. Neither exists on Windows, where the
@@ -106,10 +106,29 @@ export async function openRegular(file: string, label?: string): Promise<fs.prom
   return fh;
 }
 
-/** The whole of a regular `file` (see {@link openRegularSync}). */
-export function readRegularFileSync(file: string, label?: string): Buffer {
+/** Thrown for a file longer than a reader takes of it (see `maxBytes`). */
+export class FileTooLargeError extends AuditFormatError {
+  constructor(
+    readonly file: string,
+    readonly size: number,
+    maxBytes: number,
+    label = path.basename(file),
+  ) {
+    super(`${label} is ${size} bytes long, more than the ${maxBytes} the kit ever writes there: not read.`);
+  }
+}
+
+/**
+ * The whole of a regular `file` (see {@link openRegularSync}); with `maxBytes`, a longer file is
+ * a {@link FileTooLargeError}, not read.
+ */
+export function readRegularFileSync(file: string, label?: string, maxBytes?: number): Buffer {
   const fd = openRegularSync(file, label);
   try {
+    if (maxBytes !== undefined) {
+      const size = fs.fstatSync(fd).size;
+      if (size > maxBytes) throw new FileTooLargeError(file, size, maxBytes, label);
+    }
     return fs.readFileSync(fd);
   } finally {
     fs.closeSync(fd);
@@ -117,9 +136,13 @@ export function readRegularFileSync(file: string, label?: string): Buffer {
 }
 
 /** {@link readRegularFileSync}, asynchronous. */
-export async function readRegularFile(file: string, label?: string): Promise<Buffer> {
+export async function readRegularFile(file: string, label?: string, maxBytes?: number): Promise<Buffer> {
   const fh = await openRegular(file, label);
   try {
+    if (maxBytes !== undefined) {
+      const size = (await fh.stat()).size;
+      if (size > maxBytes) throw new FileTooLargeError(file, size, maxBytes, label);
+    }
     return await fh.readFile();
   } finally {
     await fh.close();

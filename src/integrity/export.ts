@@ -105,7 +105,8 @@ function copyCompleteLines(from: string | number, to: string): boolean {
   let fd: number | undefined;
   try {
     for (const l of readLinesSync(from)) {
-      if (!l.terminated) continue;
+      // (a line too long to read, see MAX_LINE_BYTES, is no record: not copied)
+      if (!l.terminated || l.oversized !== undefined) continue;
       fd ??= fs.openSync(to, "w", 0o600);
       fs.writeSync(fd, l.text + "\n");
     }

@@ -66,7 +66,8 @@ export class Spool {
       // once: see LineSplitter)
       let bytes = 0;
       const buf = Buffer.alloc(Math.min(READ_CHUNK, this.size - pos));
-      const split = new LineSplitter(true);
+      // (the sink's own spool: its lines are taken whatever their length, as it wrote them)
+      const split = new LineSplitter(true, Number.POSITIVE_INFINITY);
       while (lines.length < maxLines && pos < this.size) {
         const n = fs.readSync(fd, buf, 0, Math.min(buf.length, this.size - pos), pos);
         if (n <= 0) break;

@@ -4,7 +4,7 @@ import { openRegularSync } from "../regular-file.js";
 
 /**
  * Synchronous twin of `readLines`, for start-up paths that must not await (1 MiB reads); a regular
- * file only, as there. Given a descriptor, reads it from the start and leaves it open.
+ * file only, and a line longer than MAX_LINE_BYTES not read (`oversized`), as there. Given a descriptor, reads it from the start and leaves it open.
  */
 export function* readLinesSync(file: string | number, chunkSize = 1 << 20): Generator<RawLine> {
   const fd = typeof file === "number" ? file : openRegularSync(file);
@@ -19,11 +19,16 @@ export function* readLinesSync(file: string | number, chunkSize = 1 << 20): Gene
       lines.feed(buf.subarray(0, n));
       while (lines.next()) {
         lineNo++;
-        yield { text: lines.data.toString("utf8", lines.start, lines.end), line: lineNo, terminated: true };
+        const oversized = lines.oversizedLength;
+        const text = lines.data.toString("utf8", lines.start, lines.end);
+        yield oversized === undefined ? { text, line: lineNo, terminated: true } : { text, line: lineNo, terminated: true, oversized };
       }
     }
     const rest = lines.rest();
-    if (rest) yield { text: rest.toString("utf8"), line: lineNo + 1, terminated: false };
+    if (rest) {
+      const oversized = lines.oversizedLength;
+      yield oversized === undefined ? { text: rest.toString("utf8"), line: lineNo + 1, terminated: false } : { text: "", line: lineNo + 1, terminated: false, oversized };
+    }
   } finally {
     if (typeof file !== "number") fs.closeSync(fd);
   }

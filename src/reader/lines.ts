@@ -1,13 +1,33 @@
+import { constants } from "node:buffer";
 import fs from "node:fs";
 import { openRegular } from "../regular-file.js";
 
+/**
+ * The longest line the readers read: V8's longest string (0x1fffffe8 units, about 512 MiB), as a
+ * line is read as one string. A longer line is not read: its bytes are passed over, never held,
+ * and it is counted as a line that is not a record (`verify`: `malformed_line`, or
+ * `torn_final_line` at the end of the newest file). The kit writes one only for a record holding
+ * hundreds of millions of characters (far beyond `maxValueChars`). Until 2026-12-05 a line was
+ * held whole whatever its length: a planted sparse file of a few KiB on disk, one 600 MiB line,
+ * made `summary`, `report`, `tail`, `export` and the viewer's pages fail with
+ * `ERR_STRING_TOO_LONG` after 20 s and 1.3 GB, and one of 5 GiB took 5 GB and 100 s before
+ * failing (found by review, 2026-12-05).
+ */
+export const MAX_LINE_BYTES = constants.MAX_STRING_LENGTH;
+
 export interface RawLine {
-  /** the line's text, without its newline */
+  /** the line's text, without its newline ("" for an oversized line) */
   readonly text: string;
   /** 1-based line number in its file */
   readonly line: number;
   /** false only for a final line with no newline after it (a torn write) */
   readonly terminated: boolean;
+  /** set (to its length in bytes) for a line longer than MAX_LINE_BYTES, which was not read */
+  readonly oversized?: number;
+}
+
+function rawLine(text: string, line: number, terminated: boolean, oversized: number | undefined): RawLine {
+  return oversized === undefined ? { text, line, terminated } : { text, line, terminated, oversized };
 }
 
 /**
@@ -33,7 +53,7 @@ export async function* readLines(file: string | number, highWaterMark = 1 << 20)
       lines.feed(chunk.subarray(0, n));
       while (lines.next()) {
         lineNo++;
-        yield { text: lines.data.toString("utf8", lines.start, lines.end), line: lineNo, terminated: true };
+        yield rawLine(lines.data.toString("utf8", lines.start, lines.end), lineNo, true, lines.oversizedLength);
       }
     }
   } finally {
@@ -42,7 +62,7 @@ export async function* readLines(file: string | number, highWaterMark = 1 << 20)
   const rest = lines.rest();
   if (rest) {
     lineNo++;
-    yield { text: rest.toString("utf8"), line: lineNo, terminated: false };
+    yield rawLine(rest.toString("utf8"), lineNo, false, lines.oversizedLength);
   }
 }
 
@@ -52,16 +72,17 @@ export async function* readLines(file: string | number, highWaterMark = 1 << 20)
  * descriptor is read from its start and left open, as by `readLines`.
  */
 export async function forEachLine(file: string | number, onLine: (line: RawLine) => void, chunkSize = 1 << 20): Promise<void> {
-  await forEachLineBytes(file, (data, start, end, line, terminated) => onLine({ text: data.toString("utf8", start, end), line, terminated }), chunkSize);
+  await forEachLineBytes(file, (data, start, end, line, terminated, oversized) => onLine(rawLine(data.toString("utf8", start, end), line, terminated, oversized)), chunkSize);
 }
 
 /**
- * Like `forEachLine`, without decoding: `onLine(data, start, end, lineNo, terminated)` sees the
- * line as the bytes `data[start, end)`, valid only during the call.
+ * Like `forEachLine`, without decoding: `onLine(data, start, end, lineNo, terminated, oversized)`
+ * sees the line as the bytes `data[start, end)`, valid only during the call; for a line longer
+ * than MAX_LINE_BYTES, `oversized` is its length and the bytes are none.
  */
 export async function forEachLineBytes(
   file: string | number,
-  onLine: (data: Buffer, start: number, end: number, line: number, terminated: boolean) => void,
+  onLine: (data: Buffer, start: number, end: number, line: number, terminated: boolean, oversized: number | undefined) => void,
   chunkSize = 1 << 20,
 ): Promise<void> {
   const fh = typeof file === "number" ? undefined : await openRegular(file);
@@ -78,10 +99,10 @@ export async function forEachLineBytes(
       if (bytesRead === 0) break;
       pos += bytesRead;
       lines.feed(buf.subarray(0, bytesRead));
-      while (lines.next()) onLine(lines.data, lines.start, lines.end, ++lineNo, true);
+      while (lines.next()) onLine(lines.data, lines.start, lines.end, ++lineNo, true, lines.oversizedLength);
     }
     const rest = lines.rest();
-    if (rest) onLine(rest, 0, rest.length, lineNo + 1, false);
+    if (rest) onLine(rest, 0, rest.length, lineNo + 1, false, lines.oversizedLength);
   } finally {
     await fh?.close();
   }
@@ -103,19 +124,36 @@ const EMPTY = Buffer.alloc(0);
  * lines.feed(buf.subarray(0, n));
  * while (lines.next()) use(lines.data, lines.start, lines.end);
  * // at the end of the file: lines.rest(), the final line without a newline, if any
+ *
+ * A line longer than `maxLine` bytes (default MAX_LINE_BYTES) is not held: its bytes are dropped
+ * as they come, and it is given as an empty line whose `oversizedLength` is its length.
  */
 export class LineSplitter {
   /** after `next()` returned true: the line is the bytes [start, end) of `data`, valid until the next `feed` */
   data: Buffer = EMPTY;
   start = 0;
   end = 0;
+  /** after `next()` returned true (or `rest()` returned the final line): the length in bytes of a line too long to hold, else undefined */
+  oversizedLength: number | undefined = undefined;
   private chunk: Buffer = EMPTY;
   private pos = 0;
   private readonly pieces: Buffer[] = [];
   private held = 0;
+  /** bytes of the current line dropped (> 0: it is longer than maxLine) */
+  private dropped = 0;
 
   /** `copy`: the caller reuses its chunk buffer, so a partial line is copied out of it */
-  constructor(private readonly copy: boolean) {}
+  constructor(
+    private readonly copy: boolean,
+    private readonly maxLine: number = MAX_LINE_BYTES,
+  ) {}
+
+  /** Drops the part of the current line held so far, and `more` bytes of it: it is too long. */
+  private drop(more: number): void {
+    this.dropped += this.held + more;
+    this.pieces.length = 0;
+    this.held = 0;
+  }
 
   /** Gives the next chunk (after `next()` returned false for the one before). */
   feed(chunk: Buffer): void {
@@ -129,14 +167,25 @@ export class LineSplitter {
     if (nl === -1) {
       if (this.pos < this.chunk.length) {
         const piece = this.chunk.subarray(this.pos);
-        this.pieces.push(this.copy ? Buffer.from(piece) : piece);
-        this.held += piece.length;
+        if (this.dropped > 0 || this.held + piece.length > this.maxLine) this.drop(piece.length);
+        else {
+          this.pieces.push(this.copy ? Buffer.from(piece) : piece);
+          this.held += piece.length;
+        }
       }
       this.chunk = EMPTY;
       this.pos = 0;
       return false;
     }
-    if (this.pieces.length > 0) {
+    this.oversizedLength = undefined;
+    if (this.dropped > 0 || this.held + nl - this.pos > this.maxLine) {
+      this.drop(nl - this.pos);
+      this.oversizedLength = this.dropped;
+      this.dropped = 0;
+      this.data = EMPTY;
+      this.start = 0;
+      this.end = 0;
+    } else if (this.pieces.length > 0) {
       this.pieces.push(this.chunk.subarray(this.pos, nl));
       this.data = Buffer.concat(this.pieces, this.held + nl - this.pos);
       this.pieces.length = 0;
@@ -154,11 +203,20 @@ export class LineSplitter {
 
   /** Bytes of a line begun but not yet ended. */
   get pending(): number {
-    return this.held;
+    return this.held + this.dropped;
   }
 
-  /** The bytes after the last newline (a final line without one), or undefined; then forgets them. */
+  /**
+   * The bytes after the last newline (a final line without one), or undefined; then forgets them.
+   * Empty, with `oversizedLength` set, when that line is longer than `maxLine`.
+   */
   rest(): Buffer | undefined {
+    this.oversizedLength = undefined;
+    if (this.dropped > 0) {
+      this.oversizedLength = this.dropped;
+      this.dropped = 0;
+      return EMPTY;
+    }
     if (this.held === 0) return undefined;
     const b = this.pieces.length === 1 ? this.pieces[0]! : Buffer.concat(this.pieces, this.held);
     this.pieces.length = 0;

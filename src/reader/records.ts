@@ -10,9 +10,9 @@ import path from "node:path";
 import { decryptValue, isEncryptedValue, valueAad } from "../pipeline/encrypt.js";
 import type { EncryptionKey } from "../pipeline/keys.js";
 import { peekTail, wholeUnterminatedRecord } from "../sink/recover.js";
-import { listKindFiles, listSessionIds, sessionFileName } from "../sink/files.js";
+import { listKindFiles, listSessionIds, SESSION_FILE_MAX_BYTES, sessionFileName } from "../sink/files.js";
 import { RECORD_KINDS, type RecordType } from "../types.js";
-import { readLines } from "./lines.js";
+import { readLines, type RawLine } from "./lines.js";
 import { walkChain } from "./chain-files.js";
 import { readContentFile } from "./content-file.js";
 
@@ -136,11 +136,17 @@ export class FileRecordSource implements RecordSource {
    * the active file (`last`), a final line that is a whole sealed record only lacking its newline
    * is a record, as the logger's repair completes it (see wholeUnterminatedRecord).
    */
-  private async *parsed(lines: AsyncGenerator<{ text: string; line: number; terminated: boolean }>, name: string, last: boolean): AsyncGenerator<RawRecord> {
+  private async *parsed(lines: AsyncGenerator<RawLine>, name: string, last: boolean): AsyncGenerator<RawRecord> {
     // the file's last record, for a final line without its newline
     let prev: { seq: number; hash: string } | undefined;
     try {
       for await (const raw of lines) {
+        if (raw.oversized !== undefined) {
+          // (too long to be read as one string: passed over, never held; see MAX_LINE_BYTES)
+          this.onBytes?.(raw.oversized + 1);
+          this.onSkip?.(name, raw.line);
+          continue;
+        }
         this.onBytes?.(raw.text.length + 1);
         if (!raw.terminated && raw.text.length > 0 && last) {
           const whole = wholeUnterminatedRecord(raw.text, prev);
@@ -176,7 +182,7 @@ export class FileRecordSource implements RecordSource {
 
   async sessionInfo(sessionId: string): Promise<Record<string, unknown> | undefined> {
     try {
-      const v = JSON.parse((await readRegularFile(path.join(this.auditDir, sessionFileName(sessionId)))).toString("utf8")) as unknown;
+      const v = JSON.parse((await readRegularFile(path.join(this.auditDir, sessionFileName(sessionId)), undefined, SESSION_FILE_MAX_BYTES)).toString("utf8")) as unknown;
       return typeof v === "object" && v !== null && !Array.isArray(v) ? (v as Record<string, unknown>) : undefined;
     } catch {
       return undefined;

@@ -4,7 +4,7 @@ import path from "node:path";
 import { ENVELOPE, envelopeMismatch, GENESIS_HASH, splitSealedLine } from "../pipeline/chain.js";
 import { encryptedFileKeyId, sha256Hex } from "../pipeline/encrypt.js";
 import { KEY_STORE_PREFIX, readKeyStore } from "../pipeline/keyring.js";
-import { invalidSessionFiles, irregularFiles, listSessionIds, safeReaddir, type KindFile } from "../sink/files.js";
+import { invalidSessionFiles, irregularFiles, listSessionIds, safeReaddir, SESSION_FILE_MAX_BYTES, type KindFile } from "../sink/files.js";
 import { readRegularFileSync } from "../regular-file.js";
 import { CHAIN_KINDS, type ChainKind, type ContentFiles, type VerifyNote, type VerifyProblem, type VerifyReport } from "../types.js";
 import { signedAuditEventSeq, verifyCheckpoints, type KindState } from "../integrity/verify-checkpoints.js";
@@ -12,7 +12,7 @@ import type { Checkpoint } from "../integrity/checkpoint.js";
 import { toPublicKeys } from "../integrity/signing.js";
 import { checkpointFileName, readCheckpoints } from "../integrity/checkpointer.js";
 import type { KeyObject } from "node:crypto";
-import { forEachLine, forEachLineBytes } from "./lines.js";
+import { forEachLine, forEachLineBytes, MAX_LINE_BYTES } from "./lines.js";
 import { walkChain } from "./chain-files.js";
 import { checkVerifyOptions } from "../integrity/verify-options.js";
 import { MerkleAccumulator } from "../integrity/merkle.js";
@@ -361,7 +361,20 @@ async function verifyFiles(c: ChainCheck, files: ReadonlyArray<{ file: KindFile;
     const problemAt = (k: string, detail: string) => f.problems.push({ file: file.name, ...(problemSeq !== undefined ? { seq: problemSeq } : {}), kind: k, detail });
     // this file's last record, for a final line without its newline
     let fileLast: { seq: number; hash: string } | undefined;
-    await forEachLineBytes(source, (data, start, end, lineNo, terminated) => {
+    await forEachLineBytes(source, (data, start, end, lineNo, terminated, oversized) => {
+      if (oversized !== undefined) {
+        // (passed over, never held: see MAX_LINE_BYTES)
+        if (!terminated && lastFile) {
+          f.notes.push({ file: file.name, kind: "torn_final_line", detail: `${file.name} ends in an incomplete line (${oversized} bytes), as a crash mid-write leaves; the next logger on this session cuts it off.` });
+        } else {
+          f.problems.push({
+            file: file.name,
+            kind: "malformed_line",
+            detail: `Line ${lineNo} of ${file.name} is ${oversized} bytes long, longer than any line the readers read (${MAX_LINE_BYTES} bytes): it is not a sealed audit record, and was not read.`,
+          });
+        }
+        return;
+      }
       const whole = !terminated && lastFile ? wholeUnterminatedRecord(data.toString("utf8", start, end), fileLast) : undefined;
       if (whole) {
         // checked below as the record it is: the readers return it, the next logger adds the newline
@@ -702,7 +715,7 @@ interface SessionInfo {
 
 function readSessionInfo(dir: string, sessionId: string): SessionInfo | undefined {
   try {
-    return JSON.parse(readRegularFileSync(path.join(dir, `session_${sessionId}.json`)).toString("utf8")) as SessionInfo;
+    return JSON.parse(readRegularFileSync(path.join(dir, `session_${sessionId}.json`), undefined, SESSION_FILE_MAX_BYTES).toString("utf8")) as SessionInfo;
   } catch {
     return undefined;
   }

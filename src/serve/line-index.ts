@@ -180,6 +180,12 @@ export class LineIndex {
       pos += bytesRead;
       lines.feed(buf.subarray(0, bytesRead));
       while (lines.next()) {
+        if (lines.oversizedLength !== undefined) {
+          // (too long to be a record the readers read: passed over, never held; see MAX_LINE_BYTES)
+          this.skipped++;
+          this.indexed += lines.oversizedLength + 1;
+          continue;
+        }
         const length = lines.end - lines.start;
         if (length > 0) this.add(lines.data.toString("utf8", lines.start, lines.end), this.indexed, length);
         this.indexed += length + 1;

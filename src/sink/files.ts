@@ -40,6 +40,14 @@ export function kindFileName(kind: ChainKind, sessionId: string, segment?: numbe
   return segment === undefined ? `${stem}.jsonl` : `${stem}.${segment}.jsonl`;
 }
 
+/**
+ * The most a reader takes of a `session_<id>.json` (64 MiB): the kit writes a few KiB there (the
+ * summary, the config, the custom metadata). A larger one was read whole at every session listing
+ * (`serve`'s, `summary`'s): 2 GB and 24 s for a sparse file of a few KiB on disk (found by review,
+ * 2026-12-05). A longer one is read as no session file (status "unknown").
+ */
+export const SESSION_FILE_MAX_BYTES = 64 * 1024 * 1024;
+
 export function sessionFileName(sessionId: string): string {
   checkSession(sessionId);
   return `session_${sessionId}.json`;

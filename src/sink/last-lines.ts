@@ -5,6 +5,7 @@
  * 2026-12-05 each had its own copy of this loop).
  */
 import fs from "node:fs";
+import { MAX_LINE_BYTES } from "../reader/lines.js";
 
 const CHUNK = 64 * 1024;
 
@@ -20,17 +21,27 @@ export interface LastLines {
  * chunk is searched once, and a line that spans chunks is joined once (until 2026-12-05 the bytes
  * not yet split were joined with every chunk read and searched again, so a long line took time
  * quadratic in its length: adversarial review finding 5). Bytes after the last newline (a torn
- * final line) are not a line.
+ * final line) are not a line. A line longer than MAX_LINE_BYTES (V8's longest string) is never
+ * held: it is counted, and `tooLong(its length)` stands in its place (until 2026-12-05 it was read
+ * whole and failed with ERR_STRING_TOO_LONG: found by review).
  *
  * @example
  * const { lines, lastNewline } = lastLinesOfFd(fd, 1); // the last line, and where it ends
  * const end = lastLinesOfFd(fd, 0).lastNewline + 1; // where the complete lines end
  */
-export function lastLinesOfFd(fd: number, n: number, limit?: number): LastLines {
+export function lastLinesOfFd(fd: number, n: number, limit?: number, tooLong: (bytes: number) => string = () => ""): LastLines {
   let pos = Math.min(fs.fstatSync(fd).size, limit ?? Number.MAX_SAFE_INTEGER);
-  // the part of the line being read that lies after the current chunk: its pieces, the last in the file first
+  // the part of the line being read that lies after the current chunk: its pieces, the last in the
+  // file first, and their length (once past MAX_LINE_BYTES, only counted)
   const after: Buffer[] = [];
+  let afterBytes = 0;
   const line = (head: Buffer): string => {
+    const bytes = afterBytes + head.length;
+    afterBytes = 0;
+    if (bytes > MAX_LINE_BYTES) {
+      after.length = 0;
+      return tooLong(bytes);
+    }
     if (after.length === 0) return head.toString("utf8");
     const text = Buffer.concat([head, ...after.reverse()]).toString("utf8");
     after.length = 0;
@@ -56,7 +67,9 @@ export function lastLinesOfFd(fd: number, n: number, limit?: number): LastLines 
       end = nl;
       nl = end > 0 ? buf.lastIndexOf(0x0a, end - 1) : -1;
     }
-    after.push(buf.subarray(0, end));
+    afterBytes += end;
+    if (afterBytes <= MAX_LINE_BYTES) after.push(buf.subarray(0, end));
+    else after.length = 0;
   }
   // (the file's first line has no newline before it)
   if (out.length < n && pos === 0 && lastNewline !== -1) out.push(line(Buffer.alloc(0)));

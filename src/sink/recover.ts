@@ -1,6 +1,7 @@
 import fs from "node:fs";
 import { AuditFormatError } from "../errors.js";
 import { hashBody, splitSealedLine } from "../pipeline/chain.js";
+import { MAX_LINE_BYTES } from "../reader/lines.js";
 import { openRegularSync } from "../regular-file.js";
 import { lastLinesOfFd } from "./last-lines.js";
 
@@ -18,12 +19,26 @@ export interface TailRepair {
   readonly completed: boolean;
 }
 
-/** The last `\n`-terminated line of a file of `size` bytes, and whatever follows it. */
-function readTail(fd: number, size: number): { lastLine: string | undefined; trailing: Buffer } {
+/**
+ * The last `\n`-terminated line of a file of `size` bytes ("" when it is longer than
+ * MAX_LINE_BYTES: no record), and what follows it: its bytes, unless there are more than
+ * MAX_LINE_BYTES of them (undefined: never a record, and never held). A planted line of gigabytes
+ * was held whole by every session listing (`serve`'s, `summary`'s: 5 GB of memory for a sparse
+ * file of a few KiB on disk), and one after the last newline failed the logger's repair on resume
+ * with ERR_STRING_TOO_LONG (found by review, 2026-12-05).
+ */
+function readTail(fd: number, size: number): { lastLine: string | undefined; trailing: Buffer | undefined; trailingBytes: number } {
   const { lines, lastNewline } = lastLinesOfFd(fd, 1, size);
-  const trailing = Buffer.alloc(size - lastNewline - 1);
-  if (trailing.length > 0) fs.readSync(fd, trailing, 0, trailing.length, lastNewline + 1);
-  return { lastLine: lines[0], trailing };
+  const trailingBytes = size - lastNewline - 1;
+  if (trailingBytes > MAX_LINE_BYTES) return { lastLine: lines[0], trailing: undefined, trailingBytes };
+  const trailing = Buffer.alloc(trailingBytes);
+  let done = 0;
+  while (done < trailingBytes) {
+    const n = fs.readSync(fd, trailing, done, trailingBytes - done, lastNewline + 1 + done);
+    if (n === 0) break;
+    done += n;
+  }
+  return { lastLine: lines[0], trailing: trailing.subarray(0, done), trailingBytes };
 }
 
 function parseTail(line: string, file: string): TailRecord & { prevHash: string } {
@@ -83,19 +98,20 @@ export function recoverTail(file: string): { tail: TailRecord | undefined; repai
   try {
     const size = fs.fstatSync(fd).size;
     if (size === 0) return { tail: undefined, repair: undefined };
-    const { lastLine, trailing } = readTail(fd, size);
+    const { lastLine, trailing, trailingBytes } = readTail(fd, size);
     let repair: TailRepair | undefined;
     let tail = lastLine !== undefined ? parseTail(lastLine, file) : undefined;
-    if (trailing.length > 0) {
-      const whole = wholeUnterminatedRecord(trailing.toString("utf8"), tail);
+    if (trailingBytes > 0) {
+      // (more than MAX_LINE_BYTES after the last newline: no record the kit wrote, cut off unread)
+      const whole = trailing !== undefined ? wholeUnterminatedRecord(trailing.toString("utf8"), tail) : undefined;
       const completed = whole !== undefined;
       if (whole) {
         fs.writeSync(fd, "\n", size);
         tail = { ...whole, timestamp: String(whole.record.timestamp ?? "") };
       }
-      if (!completed) fs.ftruncateSync(fd, size - trailing.length);
+      if (!completed) fs.ftruncateSync(fd, size - trailingBytes);
       fs.fsyncSync(fd);
-      repair = { file, bytesRemoved: completed ? 0 : trailing.length, completed };
+      repair = { file, bytesRemoved: completed ? 0 : trailingBytes, completed };
     }
     return { tail: tail ? { seq: tail.seq, hash: tail.hash, timestamp: tail.timestamp } : undefined, repair };
   } finally {
@@ -118,7 +134,7 @@ export function peekTail(file: string, o: { wholeTail?: boolean } = {}): TailRec
     const { lastLine, trailing } = readTail(fd, size);
     const t = lastLine !== undefined ? parseTail(lastLine, file) : undefined;
     // (a whole record that only lacks its newline is the head, as the readers return it)
-    const whole = o.wholeTail === true && trailing.length > 0 ? wholeUnterminatedRecord(trailing.toString("utf8"), t) : undefined;
+    const whole = o.wholeTail === true && trailing !== undefined && trailing.length > 0 ? wholeUnterminatedRecord(trailing.toString("utf8"), t) : undefined;
     if (whole) return { seq: whole.seq, hash: whole.hash, timestamp: String(whole.record.timestamp ?? "") };
     return t ? { seq: t.seq, hash: t.hash, timestamp: t.timestamp } : undefined;
   } catch {

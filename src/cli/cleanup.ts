@@ -1,7 +1,10 @@
 /** `audit-logger cleanup <dir>`: removes whole sessions older than their retention period. */
+import fs from "node:fs";
 import path from "node:path";
 import { AuditLogger } from "../logger.js";
-import { cleanupSessions, sessionRetention, type CleanupEntry } from "../retention.js";
+import { cleanupSessions, sessionRetention, type CleanupResult } from "../retention.js";
+import { lockFileName } from "../sink/files.js";
+import { sessionLockHeld } from "../sink/lock.js";
 import { EXIT_FAIL, EXIT_OK, intOption, parseCommand, resolveAuditDir, singleDir, UsageError } from "./args.js";
 import type { Command } from "./io.js";
 
@@ -30,12 +33,51 @@ directory's "audit_maintenance" session, with a checkpoint: the removal is on re
 A session whose configuration sets minRetentionDays (the compliance preset: 2555) is kept at
 least that long, whatever --max-age-days says.
 
+The output (and --json) is what the removal did: each session removed, and each kept past its
+retention with the reason (its configuration, a legal hold, a running process, or records not yet
+sent to their store), also when that became so while the cleanup ran (a session another process
+resumed or wrote to, or put under a hold, is kept and judged again by the next cleanup); a
+session whose files another process removed meanwhile is named too ("vanished" in --json).
+
 Exit codes: 0 done, 1 a file could not be removed, 2 bad usage.`;
 
-interface Kept {
-  readonly sessionId: string;
-  readonly lastActivity: string;
-  readonly retentionDays: number;
+/** What the command reports: what cleanupSessions says, and the sessions that went by another's hand. */
+interface Outcome extends Pick<CleanupResult, "removed" | "keptByRetention" | "skippedLive" | "skippedHeld" | "skippedUnsent"> {
+  /** sessions the dry pass would have removed whose files were gone by the real pass (another process removed them) */
+  readonly vanished: readonly string[];
+}
+
+/**
+ * What the cleanup did, from its two passes: the dry one (`dry`, which decides whether anything is
+ * to go, and which the removals are announced from) and the real one (`done`). The real pass's
+ * word on each session it lists is the last (removed, or kept and why); a session only the dry
+ * pass lists keeps the reason the dry pass gave, and one the dry pass would have removed that the
+ * real pass does not list at all was written to in between (its newest record is new now: kept,
+ * skippedLive, as cleanupSessions itself reports a session written to while it ran) or, its files
+ * gone, was removed by another process (`vanished`). Until 2026-12-05 the skipped sessions were
+ * the dry pass's only: a session resumed or put under a hold between the passes was reported
+ * neither removed nor kept, and one that a process held during the dry pass only was reported
+ * kept and removed at once.
+ */
+function whatWasDone(dir: string, dry: CleanupResult, done: CleanupResult, failed: ReadonlyArray<{ file: string }>): Outcome {
+  const listed = new Set([...done.removed.map((e) => e.sessionId), ...done.keptByRetention.map((k) => k.sessionId), ...done.skippedLive, ...done.skippedHeld, ...done.skippedUnsent.map((u) => u.sessionId)]);
+  const later = (id: string): boolean => !listed.has(id);
+  const skippedLive = [...done.skippedLive, ...dry.skippedLive.filter(later)];
+  const vanished: string[] = [];
+  for (const e of dry.removed.filter((r) => later(r.sessionId))) {
+    // (a session whose lock could not be taken is reported in `failed`)
+    if (failed.some((f) => f.file === lockFileName(e.sessionId))) continue;
+    if (e.files.some((f) => fs.existsSync(path.join(dir, f)))) skippedLive.push(e.sessionId);
+    else vanished.push(e.sessionId);
+  }
+  return {
+    removed: done.removed,
+    keptByRetention: [...done.keptByRetention, ...dry.keptByRetention.filter((k) => later(k.sessionId))],
+    skippedLive: skippedLive.sort(),
+    skippedHeld: [...done.skippedHeld, ...dry.skippedHeld.filter(later)].sort(),
+    skippedUnsent: [...done.skippedUnsent, ...dry.skippedUnsent.filter((u) => later(u.sessionId))],
+    vanished,
+  };
 }
 
 /**
@@ -74,15 +116,13 @@ export const cleanupCommand: Command = {
     };
     // (the maintenance session, where removals are recorded, is never a candidate)
     const candidates = cleanupSessions(dir, { maxLogAgeDays: flagDays ?? DEFAULT_MAX_AGE_DAYS, retentionFor, dryRun: true, now, activeSessionId: MAINTENANCE_SESSION });
-    const remove: CleanupEntry[] = [...candidates.removed];
-    const kept: Kept[] = [...candidates.keptByRetention];
     const failed: Array<{ file: string; error: string }> = [];
-    let unsent = candidates.skippedUnsent;
+    let result: Outcome = { ...candidates, vanished: [] };
     // (the removals are recorded by a logger of the directory, which writes <project>/audit_logs)
-    if (!dryRun && remove.length > 0 && path.basename(dir) !== "audit_logs") {
+    if (!dryRun && candidates.removed.length > 0 && path.basename(dir) !== "audit_logs") {
       throw new UsageError(`${dir} is not named audit_logs: point <dir> at the audit directory or its project directory (the removals are recorded in it; --dry-run works anywhere)`);
     }
-    if (!dryRun && remove.length > 0) {
+    if (!dryRun && candidates.removed.length > 0) {
       // each removal leaves a chained retention_pruned record (and a checkpoint) in the
       // directory's maintenance session before its files go, as logger.cleanup() does in the
       // logger's own session (it recorded nothing)
@@ -96,17 +136,24 @@ export const cleanupCommand: Command = {
           record: (event) => logger.recordPruned(event),
           onRemoveError: (file, err) => failed.push({ file, error: err.message }),
         });
-        remove.splice(0, remove.length, ...done.removed);
-        unsent = done.skippedUnsent;
+        result = whatWasDone(dir, candidates, done, failed);
       } finally {
         await logger.finalizeSession();
       }
     }
+    const remove = result.removed;
+    const kept = result.keptByRetention;
 
     if (values.json) {
       // (a session of unknown retention: retentionDays null, retentionUnknown true)
       const keptOut = kept.map((k) => (unknown.has(k.sessionId) ? { ...k, retentionDays: null, retentionUnknown: true } : k));
-      io.out(JSON.stringify({ auditDir: dir, dryRun, removed: remove, keptByRetention: keptOut, skippedLive: candidates.skippedLive, skippedHeld: candidates.skippedHeld, skippedUnsent: unsent, failed }, null, 2));
+      io.out(
+        JSON.stringify(
+          { auditDir: dir, dryRun, removed: remove, keptByRetention: keptOut, skippedLive: result.skippedLive, skippedHeld: result.skippedHeld, skippedUnsent: result.skippedUnsent, vanished: result.vanished, failed },
+          null,
+          2,
+        ),
+      );
     } else {
       const c = io.color;
       const verb = dryRun ? "would remove" : "removed";
@@ -118,15 +165,20 @@ export const cleanupCommand: Command = {
             : `${c.green("kept")} ${k.sessionId} (last activity ${k.lastActivity}): its configuration retains it for ${k.retentionDays} days`,
         );
       }
-      for (const s of candidates.skippedHeld) io.out(`${c.green("kept")} ${s}: under a legal hold`);
-      for (const s of candidates.skippedLive) io.out(`${c.green("kept")} ${s}: a running process is writing it`);
-      for (const u of unsent) io.out(`${c.green("kept")} ${u.sessionId}: its records may not have reached their PostgreSQL store yet (${u.files.join(", ")}); the next PostgresSink of that store to open in this directory sends them, and cleanup removes the session after that`);
+      for (const s of result.skippedHeld) io.out(`${c.green("kept")} ${s}: under a legal hold`);
+      // (a session no process holds now was written to while the cleanup ran: see whatWasDone)
+      for (const s of result.skippedLive) io.out(`${c.green("kept")} ${s}: ${sessionLockHeld(dir, s) ? "a running process is writing it" : "a process wrote to it while the cleanup ran; the next cleanup judges it again"}`);
+      for (const u of result.skippedUnsent) io.out(`${c.green("kept")} ${u.sessionId}: its records may not have reached their PostgreSQL store yet (${u.files.join(", ")}); the next PostgresSink of that store to open in this directory sends them, and cleanup removes the session after that`);
+      for (const s of result.vanished) io.out(`${s}: its files went while the cleanup ran, not by this cleanup (another process removed them)`);
       for (const f of failed) io.err(`audit-logger cleanup: could not remove ${f.file}: ${f.error}`);
       const files = remove.reduce((n, e) => n + e.files.length, 0);
+      const retention = flagDays !== undefined ? `${flagDays} day${flagDays === 1 ? "" : "s"}` : "per session";
       io.out(
-        remove.length === 0
-          ? `Nothing to remove in ${dir} (retention ${flagDays !== undefined ? `${flagDays} day${flagDays === 1 ? "" : "s"}` : "per session"}).`
-          : `${dryRun ? "Dry run: would remove" : "Removed"} ${remove.length} session${remove.length === 1 ? "" : "s"} (${files} file${files === 1 ? "" : "s"}) from ${dir}.`,
+        remove.length > 0
+          ? `${dryRun ? "Dry run: would remove" : "Removed"} ${remove.length} session${remove.length === 1 ? "" : "s"} (${files} file${files === 1 ? "" : "s"}) from ${dir}.`
+          : candidates.removed.length > 0 && !dryRun
+            ? `Removed nothing from ${dir} (retention ${retention}): each session past its retention was kept as said above.`
+            : `Nothing to remove in ${dir} (retention ${retention}).`,
       );
     }
     return failed.length > 0 ? EXIT_FAIL : EXIT_OK;

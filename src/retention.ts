@@ -156,12 +156,14 @@ export function sessionRetention(auditDir: string, sessionId: string): SessionRe
   }
 }
 
-/** The time of a session's newest record, else its newest file's mtime. */
-export function lastActivity(auditDir: string, sessionId: string): number {
+/** The time of a session's newest record, else its newest file's mtime. `names`: the directory's listing, when the caller has it. */
+export function lastActivity(auditDir: string, sessionId: string, names?: readonly string[]): number {
   let last = 0;
   let mtime = 0;
+  // (listed once here, not once per kind, when the caller gave no listing)
+  const all = names ?? safeReaddir(auditDir);
   for (const kind of CHAIN_KINDS) {
-    const files = listKindFiles(auditDir, kind, sessionId);
+    const files = listKindFiles(auditDir, kind, sessionId, all);
     for (const f of [...files].reverse()) {
       mtime = Math.max(mtime, fs.statSync(f.path).mtimeMs);
       const t = peekTail(f.path);
@@ -180,13 +182,14 @@ export function lastActivity(auditDir: string, sessionId: string): number {
   return mtime;
 }
 
-function sessionFiles(auditDir: string, sessionId: string): string[] {
+/** The files of session `sessionId` other than its dot files, from the directory's listing `names`. */
+function sessionFiles(auditDir: string, sessionId: string, names: readonly string[]): string[] {
   const out: string[] = [];
-  for (const kind of CHAIN_KINDS) for (const f of listKindFiles(auditDir, kind, sessionId)) out.push(f.name);
+  for (const kind of CHAIN_KINDS) for (const f of listKindFiles(auditDir, kind, sessionId, names)) out.push(f.name);
   // (and a key store's shredding marker, left by a shred that died: see keyring.ts)
   for (const extra of [checkpointFileName(sessionId), keyStoreFileName(sessionId), `${keyStoreFileName(sessionId)}.shredding`]) if (fs.existsSync(path.join(auditDir, extra))) out.push(extra);
   // content files of this session's chats, found through its records
-  for (const f of listKindFiles(auditDir, "chat_interaction", sessionId)) {
+  for (const f of listKindFiles(auditDir, "chat_interaction", sessionId, names)) {
     for (const line of fs.readFileSync(f.path, "utf8").split("\n")) {
       const m = /^\{"id":"([^"]+)"/.exec(line);
       if (!m || !ID_PATTERN.test(m[1]!) || !line.includes('"fullContent":')) continue;
@@ -224,13 +227,21 @@ export function cleanupSessions(auditDir: string, options: CleanupOptions): Clea
   const skippedHeld: string[] = [];
   const keptByRetention: Array<{ sessionId: string; lastActivity: string; retentionDays: number }> = [];
   const skippedUnsent: Array<{ sessionId: string; lastActivity: string; files: string[] }> = [];
-  for (const sessionId of listSessionIds(auditDir)) {
+  // One listing of the directory for the run: every session is judged from it, and a dry run
+  // plans from it too (each session's judgement listed it again for each kind of record, each
+  // removal once more, and each plan once more: some 16 listings per session, 24 per removal;
+  // found 2026-12-05). Two things list it again, because what they act on must be what the
+  // directory holds at that moment, not at the start of the run: a session's removal, once it
+  // holds the session's lock (see below), and a prune of the active session's segments, which
+  // reads its own audit_event chain (see previousFrontier).
+  const names = safeReaddir(auditDir);
+  for (const sessionId of listSessionIds(auditDir, names)) {
     if (sessionId === o.activeSessionId) {
       // (the holds read again under their lock, as for a whole session's removal below)
-      if (o.record && !isHeld(holds, sessionId)) prunedSegments.push(...underLock(auditDir, () => (isHeld(readHolds(auditDir), sessionId) ? [] : pruneSegments(auditDir, sessionId, Math.min(cutoff, floor), policy, o))));
+      if (o.record && !isHeld(holds, sessionId)) prunedSegments.push(...underLock(auditDir, () => (isHeld(readHolds(auditDir), sessionId) ? [] : pruneSegments(auditDir, sessionId, Math.min(cutoff, floor), policy, o, names))));
       continue;
     }
-    const last = lastActivity(auditDir, sessionId);
+    const last = lastActivity(auditDir, sessionId, names);
     if (last === 0) continue;
     // Each session's own minRetentionDays floor (its session file's), whoever cleans up: a
     // logger's cleanup (autoCleanup: the development preset) applied only its own, so it removed a
@@ -254,7 +265,7 @@ export function cleanupSessions(auditDir: string, options: CleanupOptions): Clea
     // (a lock is left only by a process that died holding it; a removal below holds it itself)
     const lockLeft = fs.existsSync(path.join(auditDir, lockFileName(sessionId)));
     if (o.dryRun) {
-      const plan = removalOf(auditDir, sessionId, lockLeft);
+      const plan = removalOf(auditDir, sessionId, lockLeft, names);
       if (plan.unsent.length > 0) skippedUnsent.push({ sessionId, lastActivity: lastIso, files: plan.unsent });
       else removed.push({ sessionId, lastActivity: lastIso, files: plan.files });
       continue;
@@ -269,14 +280,21 @@ export function cleanupSessions(auditDir: string, options: CleanupOptions): Clea
     if (!(lock instanceof SessionLock)) continue;
     let gone = false;
     try {
+      // What the session holds now, listed once its lock is held: no logger writes it from here
+      // on, but between the run's listing and this lock another process may have resumed it and
+      // written files the run's listing lacks (a kind of record it had not written before, a
+      // rotated segment, a spool), or a PostgresSink may have claimed its spool or its recovery;
+      // judged or planned from the run's listing, such a session lost those records' files while
+      // the new ones stayed behind, or was removed under a sink recovering it.
+      const present = safeReaddir(auditDir);
       // Written to since its activity was read above (another process resumed it, wrote and
       // ended before this lock was taken): kept this time, as a live one is, and judged again at
       // the next cleanup. Its fresh records were removed with it (found by review, 2026-12-05).
-      if (lastActivity(auditDir, sessionId) !== last) {
+      if (lastActivity(auditDir, sessionId, present) !== last) {
         skippedLive.push(sessionId);
         continue;
       }
-      const plan = removalOf(auditDir, sessionId, lockLeft);
+      const plan = removalOf(auditDir, sessionId, lockLeft, present);
       if (plan.unsent.length > 0) {
         skippedUnsent.push({ sessionId, lastActivity: lastIso, files: plan.unsent });
         continue;
@@ -286,7 +304,7 @@ export function cleanupSessions(auditDir: string, options: CleanupOptions): Clea
       // removed (found by review, 2026-12-04).
       gone = underLock(auditDir, () => {
         if (isHeld(readHolds(auditDir), sessionId)) return false;
-        const { shreddedKeyIds, removedSessions } = carriedBy(auditDir, sessionId);
+        const { shreddedKeyIds, removedSessions } = carriedBy(auditDir, sessionId, present);
         // (the session's own retention, when the caller knows it: `audit-logger cleanup` does;
         // and always its own floor, which the verifier checks the removal against)
         const own: PrunePolicy = { maxLogAgeDays: o.retentionFor ? ownDays : policy.maxLogAgeDays, minRetentionDays: floorDays };
@@ -306,16 +324,17 @@ export function cleanupSessions(auditDir: string, options: CleanupOptions): Clea
 }
 
 /**
- * What a whole session's removal takes (`files`: its own, then its dot files: what PostgresSinks
- * keep of it, see sinkFilesOf, and the lock a killed process left, when `lockLeft`), or, when
+ * What a whole session's removal takes, from the directory's listing `names` (`files`: its own,
+ * then its dot files: what PostgresSinks keep of it, see sinkFilesOf, and the lock a killed
+ * process left, when `lockLeft`), or, when
  * records of it may not have reached a PostgreSQL store yet, what keeps it (`unsent`). Found
  * 2026-12-05: the dot files stayed behind, and piled up without bound (every PostgresSink's open
  * lists the directory and reads each lock left).
  */
-function removalOf(auditDir: string, sessionId: string, lockLeft: boolean): { files: string[]; unsent: string[] } {
-  const sink = sinkFilesOf(auditDir, sessionId, safeReaddir(auditDir));
+function removalOf(auditDir: string, sessionId: string, lockLeft: boolean, names: readonly string[]): { files: string[]; unsent: string[] } {
+  const sink = sinkFilesOf(auditDir, sessionId, names);
   if (sink.unsent.length > 0) return { files: [], unsent: sink.unsent };
-  return { files: [...sessionFiles(auditDir, sessionId), ...sink.files, ...(lockLeft ? [lockFileName(sessionId)] : [])], unsent: [] };
+  return { files: [...sessionFiles(auditDir, sessionId, names), ...sink.files, ...(lockLeft ? [lockFileName(sessionId)] : [])], unsent: [] };
 }
 
 /**
@@ -350,10 +369,10 @@ function removeFile(auditDir: string, file: string, o: CleanupOptions): void {
  * re-review, 2026-12-05: a session removed by X's cleanup became session_missing once Y's
  * cleanup removed X, and the record of the first removal with it.
  */
-function carriedBy(auditDir: string, sessionId: string): { shreddedKeyIds: string[]; removedSessions: string[] } {
+function carriedBy(auditDir: string, sessionId: string, names: readonly string[]): { shreddedKeyIds: string[]; removedSessions: string[] } {
   const keys = new Set<string>();
   const sessions = new Set<string>();
-  for (const rec of auditEventsOf(auditDir, sessionId, ["subject_shredded", "retention_pruned"])) {
+  for (const rec of auditEventsOf(auditDir, sessionId, ["subject_shredded", "retention_pruned"], names)) {
     const gone = goneBy(rec);
     for (const id of gone.keyIds) keys.add(id);
     for (const id of gone.sessionIds) sessions.add(id);
@@ -361,11 +380,15 @@ function carriedBy(auditDir: string, sessionId: string): { shreddedKeyIds: strin
   return { shreddedKeyIds: [...keys], removedSessions: [...sessions] };
 }
 
-/** The active session's rotated segments whose newest record is older than the cutoff, oldest first, never the active files. */
-function pruneSegments(auditDir: string, sessionId: string, cutoff: number, policy: PrunePolicy, o: CleanupOptions): CleanupEntry[] {
+/**
+ * The active session's rotated segments whose newest record is older than the cutoff, oldest
+ * first, never the active files; from the directory's listing `names` (a segment rotated out
+ * since is judged at the next cleanup: segments go oldest first, so the ones listed come first).
+ */
+function pruneSegments(auditDir: string, sessionId: string, cutoff: number, policy: PrunePolicy, o: CleanupOptions, names: readonly string[]): CleanupEntry[] {
   const out: CleanupEntry[] = [];
   for (const kind of RECORD_KINDS) {
-    const segments = listKindFiles(auditDir, kind, sessionId).filter((f) => f.segment !== undefined);
+    const segments = listKindFiles(auditDir, kind, sessionId, names).filter((f) => f.segment !== undefined);
     const gone: typeof segments = [];
     let tail: ReturnType<typeof peekTail>;
     for (const seg of segments) {
@@ -403,6 +426,13 @@ function pruneSegments(auditDir: string, sessionId: string, cutoff: number, poli
   return out;
 }
 
+/**
+ * Where the Merkle accumulator of `kind` stood at the session's furthest prune of it. Reads the
+ * session's audit_event chain as it is now (listing the directory): the records of this run's
+ * removals and prunes go to that chain, and may have rotated it since the run's listing (a
+ * segment missed there would hide the prune before, and the new record would carry a wrong
+ * frontier).
+ */
 function previousFrontier(auditDir: string, sessionId: string, kind: ChainKind): MerkleAccumulator {
   const last = furthestPrunes(readPruneRecords(auditDir, sessionId))[kind];
   return last ? MerkleAccumulator.fromFrontier(last.merkleFrontier) : new MerkleAccumulator();

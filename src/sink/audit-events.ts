@@ -14,11 +14,11 @@ export interface AuditEventRecord {
  * The records of `sessionId`'s audit_event chain whose `eventType` is one of `types`, in chain
  * order: the one scan behind retention records (src/sink/prunes.ts), legal hold records (verify)
  * and crypto-shredding records (cleanup). Torn and unparsable lines are skipped: they are the
- * chain walk's to report.
+ * chain walk's to report. `names`: the directory's listing, when the caller has it.
  */
-export function* auditEventsOf(auditDir: string, sessionId: string, types: readonly string[]): Generator<AuditEventRecord> {
+export function* auditEventsOf(auditDir: string, sessionId: string, types: readonly string[], names?: readonly string[]): Generator<AuditEventRecord> {
   const needles = types.map((t) => `"eventType":${JSON.stringify(t)}`);
-  for (const f of listKindFiles(auditDir, "audit_event", sessionId)) {
+  for (const f of listKindFiles(auditDir, "audit_event", sessionId, names)) {
     for (const l of readLinesSync(f.path)) {
       if (!l.terminated || !needles.some((n) => l.text.includes(n))) continue;
       let rec: { eventType?: unknown; details?: unknown; timestamp?: unknown; seq?: unknown } | null;

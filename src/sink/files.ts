@@ -175,12 +175,12 @@ export function firstSessionId(file: string): string | undefined {
 }
 
 /**
- * Every session that has (regular) files in the directory. Only ids that can name files
- * ({@link isFileSessionId}): a file whose name or first record names another ("x.1", "..") is
- * left out (see {@link invalidSessionFiles}).
+ * Every session that has (regular) files in the directory (listed as `names`, when the caller has
+ * its listing). Only ids that can name files ({@link isFileSessionId}): a file whose name or first
+ * record names another ("x.1", "..") is left out (see {@link invalidSessionFiles}).
  */
-export function listSessionIds(auditDir: string): string[] {
-  return scanSessions(auditDir).ids;
+export function listSessionIds(auditDir: string, names?: readonly string[]): string[] {
+  return scanSessions(auditDir, names).ids;
 }
 
 /**
@@ -196,8 +196,8 @@ export function invalidSessionFiles(auditDir: string, sessionId?: string): Array
   return scanSessions(auditDir).invalid.filter((f) => sessionId === undefined || isAuditFileName(f.name, sessionId));
 }
 
-function scanSessions(auditDir: string): { ids: string[]; invalid: Array<{ name: string; sessionId: string }> } {
-  const names = safeReaddir(auditDir).filter((name) => !isAuditFileName(name) || isRegularFileSync(path.join(auditDir, name)));
+function scanSessions(auditDir: string, listed?: readonly string[]): { ids: string[]; invalid: Array<{ name: string; sessionId: string }> } {
+  const names = (listed ?? safeReaddir(auditDir)).filter((name) => !isAuditFileName(name) || isRegularFileSync(path.join(auditDir, name)));
   const ids = new Set<string>();
   const invalid: Array<{ name: string; sessionId: string }> = [];
   const take = (name: string, id: string): void => {

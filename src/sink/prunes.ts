@@ -90,10 +90,13 @@ export interface PruneRecords {
   readonly malformed: Array<{ readonly seq: number | undefined; readonly detail: string }>;
 }
 
-/** Every `retention_pruned` record of `sessionId`'s audit_event chain, in chain order, checked against the shape the kit writes. */
-export function readPruneRecords(auditDir: string, sessionId: string): PruneRecords {
+/**
+ * Every `retention_pruned` record of `sessionId`'s audit_event chain, in chain order, checked
+ * against the shape the kit writes. `names`: the directory's listing, when the caller has it.
+ */
+export function readPruneRecords(auditDir: string, sessionId: string, names?: readonly string[]): PruneRecords {
   const out: PruneRecords = { segments: [], sessions: [], malformed: [] };
-  for (const rec of auditEventsOf(auditDir, sessionId, ["retention_pruned"])) {
+  for (const rec of auditEventsOf(auditDir, sessionId, ["retention_pruned"], names)) {
     const seq = typeof rec.seq === "number" ? rec.seq : undefined;
     const time = typeof rec.timestamp === "string" && Number.isFinite(Date.parse(rec.timestamp)) ? rec.timestamp : undefined;
     const scope = (rec.details as { scope?: unknown } | null | undefined)?.scope;

@@ -5,10 +5,10 @@ import { maxLogAgeDaysSchema } from "./config/schema.js";
 import { AuditConfigError, AuditSessionLockedError } from "./errors.js";
 import { toFieldIssues } from "./record/issues.js";
 import { ID_PATTERN } from "./record/id.js";
-import { CONTENT_DIR, listKindFiles, listSessionIds, lockFileName, safeJoin, safeReaddir, sessionFileName } from "./sink/files.js";
+import { CONTENT_DIR, isFileSessionId, listKindFiles, listSessionIds, lockFileName, safeJoin, safeReaddir, sessionFileName } from "./sink/files.js";
 import { peekTail } from "./sink/recover.js";
 import { SessionLock, sessionLockHeld } from "./sink/lock.js";
-import { sinkFilesOf } from "./postgres/files.js";
+import { CLAIM_SUFFIX, sinkFilesOf, spoolSessions } from "./postgres/files.js";
 import { CHAIN_KINDS, RECORD_KINDS, type ChainKind } from "./types.js";
 import { checkpointFileName } from "./integrity/checkpointer.js";
 import { keyStoreFileName } from "./pipeline/keyring.js";
@@ -110,6 +110,18 @@ export interface CleanupEntry {
 export interface CleanupResult {
   readonly dryRun: boolean;
   readonly removed: readonly CleanupEntry[];
+  /**
+   * dot files left of sessions that have no other file (their records gone: removed by a cleanup
+   * of a version that left them, or by hand), removed (or, in a dry run, that would be) once
+   * their newest is older than `maxLogAgeDays`: the lock a killed process left, PostgresSink
+   * recovery markers, spools that hold no record. `lastActivity` is the newest one's mtime. No
+   * retention record is left for them: they hold no record, and a removal record of their session
+   * would excuse the deletion of its files (verify reports a session that trusted checkpoints or a
+   * hold name as missing unless a retention record removed it). A session of which only a spool
+   * holding records is left is kept (`skippedUnsent`), as is one a live process holds
+   * (`skippedLive`) or a hold covers (`skippedHeld`).
+   */
+  readonly leftovers: readonly CleanupEntry[];
   /** old rotated segments of the active session that were removed */
   readonly prunedSegments: readonly CleanupEntry[];
   /** sessions skipped because a live process holds their lock, or wrote to them while the cleanup ran */
@@ -205,8 +217,9 @@ function sessionFiles(auditDir: string, sessionId: string, names: readonly strin
 
 /**
  * Removes whole sessions whose newest record is older than `maxLogAgeDays` (never the active one,
- * a live one, or one under a legal hold), and — when `record` is given — the active session's
- * rotated segments that old, oldest first. Only whole files go: records are never cut out.
+ * a live one, or one under a legal hold), what is left of sessions whose records are gone (see
+ * CleanupResult.leftovers), and — when `record` is given — the active session's rotated segments
+ * that old, oldest first. Only whole files go: records are never cut out.
  */
 export function cleanupSessions(auditDir: string, options: CleanupOptions): CleanupResult {
   // (checked as logger.cleanup()'s are: this is public too)
@@ -222,6 +235,7 @@ export function cleanupSessions(auditDir: string, options: CleanupOptions): Clea
   const policy: PrunePolicy = { maxLogAgeDays: o.maxLogAgeDays, minRetentionDays: o.minRetentionDays ?? 0 };
   const holds = readHolds(auditDir);
   const removed: CleanupEntry[] = [];
+  const leftovers: CleanupEntry[] = [];
   const prunedSegments: CleanupEntry[] = [];
   const skippedLive: string[] = [];
   const skippedHeld: string[] = [];
@@ -235,20 +249,31 @@ export function cleanupSessions(auditDir: string, options: CleanupOptions): Clea
   // holds the session's lock (see below), and a prune of the active session's segments, which
   // reads its own audit_event chain (see previousFrontier).
   const names = safeReaddir(auditDir);
-  for (const sessionId of listSessionIds(auditDir, names)) {
+  const whole = listSessionIds(auditDir, names);
+  // (then the sessions of which only dot files are left: see leftoverSessions)
+  const owned = new Set([...whole, ...(o.activeSessionId !== undefined ? [o.activeSessionId] : [])]);
+  const left = leftoverSessions(names, owned);
+  const judged = [...whole, ...[...left.keys()].sort()];
+  for (const sessionId of judged) {
+    // (of a session of which only dot files are left, those that are its: see leftoverOf)
+    const leftNames = left.get(sessionId);
+    const leftover = leftNames !== undefined;
+    const namesOf = (all: readonly string[]): readonly string[] => (!leftover ? all : all === names ? leftNames : all.filter((n) => leftoverOf(n, owned) === sessionId));
     if (sessionId === o.activeSessionId) {
       // (the holds read again under their lock, as for a whole session's removal below)
       if (o.record && !isHeld(holds, sessionId)) prunedSegments.push(...underLock(auditDir, () => (isHeld(readHolds(auditDir), sessionId) ? [] : pruneSegments(auditDir, sessionId, Math.min(cutoff, floor), policy, o, names))));
       continue;
     }
-    const last = lastActivity(auditDir, sessionId, names);
+    // (of leftovers, their newest mtime: they have no record)
+    const last = leftover ? leftoverActivity(auditDir, sessionId, namesOf(names)) : lastActivity(auditDir, sessionId, names);
     if (last === 0) continue;
     // Each session's own minRetentionDays floor (its session file's), whoever cleans up: a
     // logger's cleanup (autoCleanup: the development preset) applied only its own, so it removed a
     // compliance session (2555 days) after 30; `audit-logger cleanup` did not (found by review,
-    // 2026-12-05). On the real clock, as the caller's floor.
-    const floorDays = Math.max(minDays, sessionRetention(auditDir, sessionId)?.minRetentionDays ?? 0);
-    const ownDays = Math.max(o.retentionFor?.(sessionId) ?? o.maxLogAgeDays, floorDays);
+    // 2026-12-05). On the real clock, as the caller's floor. (Leftovers have no session file to
+    // say another retention, nor one for retentionFor to read: the caller's.)
+    const floorDays = leftover ? minDays : Math.max(minDays, sessionRetention(auditDir, sessionId)?.minRetentionDays ?? 0);
+    const ownDays = leftover ? days : Math.max(o.retentionFor?.(sessionId) ?? o.maxLogAgeDays, floorDays);
     if (last >= now - ownDays * 86_400_000 || last >= realNow - floorDays * 86_400_000) {
       if (last < cutoff) keptByRetention.push({ sessionId, lastActivity: new Date(last).toISOString(), retentionDays: ownDays });
       continue;
@@ -265,9 +290,9 @@ export function cleanupSessions(auditDir: string, options: CleanupOptions): Clea
     // (a lock is left only by a process that died holding it; a removal below holds it itself)
     const lockLeft = fs.existsSync(path.join(auditDir, lockFileName(sessionId)));
     if (o.dryRun) {
-      const plan = removalOf(auditDir, sessionId, lockLeft, names);
+      const plan = removalOf(auditDir, sessionId, lockLeft, namesOf(names));
       if (plan.unsent.length > 0) skippedUnsent.push({ sessionId, lastActivity: lastIso, files: plan.unsent });
-      else removed.push({ sessionId, lastActivity: lastIso, files: plan.files });
+      else (leftover ? leftovers : removed).push({ sessionId, lastActivity: lastIso, files: plan.files });
       continue;
     }
     // The session's lock is held while its files go: no logger resumes the session, and no
@@ -290,11 +315,12 @@ export function cleanupSessions(auditDir: string, options: CleanupOptions): Clea
       // Written to since its activity was read above (another process resumed it, wrote and
       // ended before this lock was taken): kept this time, as a live one is, and judged again at
       // the next cleanup. Its fresh records were removed with it (found by review, 2026-12-05).
-      if (lastActivity(auditDir, sessionId, present) !== last) {
+      // (Leftovers: a session that has files again, which a logger started under its name wrote.)
+      if (lastActivity(auditDir, sessionId, present) !== (leftover ? 0 : last)) {
         skippedLive.push(sessionId);
         continue;
       }
-      const plan = removalOf(auditDir, sessionId, lockLeft, present);
+      const plan = removalOf(auditDir, sessionId, lockLeft, namesOf(present));
       if (plan.unsent.length > 0) {
         skippedUnsent.push({ sessionId, lastActivity: lastIso, files: plan.unsent });
         continue;
@@ -304,6 +330,11 @@ export function cleanupSessions(auditDir: string, options: CleanupOptions): Clea
       // removed (found by review, 2026-12-04).
       gone = underLock(auditDir, () => {
         if (isHeld(readHolds(auditDir), sessionId)) return false;
+        if (leftover) {
+          // (no record: see CleanupResult.leftovers)
+          for (const f of plan.files) if (f !== lockFileName(sessionId)) removeFile(auditDir, f, o);
+          return true;
+        }
         const { shreddedKeyIds, removedSessions } = carriedBy(auditDir, sessionId, present);
         // (the session's own retention, when the caller knows it: `audit-logger cleanup` does;
         // and always its own floor, which the verifier checks the removal against)
@@ -313,14 +344,71 @@ export function cleanupSessions(auditDir: string, options: CleanupOptions): Clea
         for (const f of plan.files) if (f !== lockFileName(sessionId)) removeFile(auditDir, f, o);
         return true;
       });
-      if (gone) removed.push({ sessionId, lastActivity: lastIso, files: plan.files });
+      if (gone) (leftover ? leftovers : removed).push({ sessionId, lastActivity: lastIso, files: plan.files });
       else skippedHeld.push(sessionId);
     } finally {
       if (gone) lock.release();
       else lock.giveBack();
     }
   }
-  return { dryRun: o.dryRun ?? false, removed, prunedSegments, skippedLive, skippedHeld, keptByRetention, skippedUnsent };
+  return { dryRun: o.dryRun ?? false, removed, leftovers, prunedSegments, skippedLive, skippedHeld, keptByRetention, skippedUnsent };
+}
+
+/** A lock file's name: `.session_<sessionId>.lock` (see lockFileName). */
+const LOCK_FILE = /^\.session_(.+)\.lock$/;
+/** A recovery marker's name: `.pg_recovery_<store>_<sessionId>` (see recoveryMarkerName); one being written ends in `.tmp`. */
+const MARKER_FILE = /^\.pg_recovery_[0-9a-f]{10}_(.+)$/;
+
+/**
+ * The session whose leftover dot file `name` is, if it is one: a lock, a PostgresSink recovery
+ * marker, or a spool (claimed or not) that no session of `owned` (those with files, and the active
+ * one) can have by its name (see spoolSessions: `.pg_spool_<store>_<id>.jsonl` is also an older
+ * version's spool of session `<store>_<id>`); a spool is taken as its name reads today,
+ * `.pg_spool_<store>_<id>.jsonl` as session `<id>`'s. sinkFilesOf then judges each by its content.
+ */
+function leftoverOf(name: string, owned: ReadonlySet<string>): string | undefined {
+  if (!name.startsWith(".")) return undefined;
+  const stem = name.replace(CLAIM_SUFFIX, "");
+  let id: string | undefined;
+  if (/^\.pg_spool_.+\.jsonl$/.test(stem)) {
+    const ids = spoolSessions(stem);
+    if (ids.some((s) => owned.has(s))) return undefined;
+    id = ids.at(-1);
+  } else {
+    const marker = MARKER_FILE.exec(name)?.[1];
+    id = LOCK_FILE.exec(name)?.[1] ?? (marker?.endsWith(".tmp") ? undefined : marker);
+  }
+  return id !== undefined && !owned.has(id) && isFileSessionId(id) ? id : undefined;
+}
+
+/**
+ * The sessions the listing `names` holds dot files of (see leftoverOf) that have no other file
+ * and are not active (`owned`), each with those files' names. Found 2026-12-05: a cleanup of a
+ * version that did not remove them with their session (before 2026-12-05), or a session's files
+ * deleted by hand, left them for good: no cleanup looked at a session with no records, and every
+ * PostgresSink's open reads each lock left.
+ */
+function leftoverSessions(names: readonly string[], owned: ReadonlySet<string>): Map<string, string[]> {
+  const out = new Map<string, string[]>();
+  for (const name of names) {
+    const id = leftoverOf(name, owned);
+    if (id === undefined) continue;
+    const of = out.get(id);
+    if (of) of.push(name);
+    else out.set(id, [name]);
+  }
+  return out;
+}
+
+/** The newest mtime of what is left of session `sessionId` (its lock, what PostgresSinks keep of it), from the listing `names`; 0 when nothing is. */
+function leftoverActivity(auditDir: string, sessionId: string, names: readonly string[]): number {
+  const sink = sinkFilesOf(auditDir, sessionId, names);
+  let last = 0;
+  for (const f of [...sink.files, ...sink.unsent, lockFileName(sessionId)]) {
+    if (f === lockFileName(sessionId) && !names.includes(f)) continue;
+    last = Math.max(last, fs.statSync(path.join(auditDir, f), { throwIfNoEntry: false })?.mtimeMs ?? 0);
+  }
+  return last;
 }
 
 /**

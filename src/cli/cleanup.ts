@@ -22,6 +22,13 @@ records for the store (kept until a sink has sent them). Each removal is recorde
 first, as a chained "retention_pruned" record (what went, when, under which policy) in the
 directory's "audit_maintenance" session, with a checkpoint: the removal is on record.
 
+It also removes what is left of sessions whose records are gone (a cleanup before 2026-12-05 left
+it, or the files were deleted by hand) once the newest of it is older than --max-age-days
+(default ${DEFAULT_MAX_AGE_DAYS}): their locks, PostgresSink recovery markers and spools that
+hold no record ("leftovers" in --json; no retention record is left for them, as they hold no
+record). Never a lock a live process holds, nor a spool that holds records (kept until a sink
+has sent them), nor anything of a session under a legal hold.
+
   <dir>                 the audit directory, or a project directory containing audit_logs/
   --dry-run             list what would be removed, remove nothing
   --max-age-days <n>    retention in days (default: each session's own maxLogAgeDays as
@@ -42,7 +49,7 @@ session whose files another process removed meanwhile is named too ("vanished" i
 Exit codes: 0 done, 1 a file could not be removed, 2 bad usage.`;
 
 /** What the command reports: what cleanupSessions says, and the sessions that went by another's hand. */
-interface Outcome extends Pick<CleanupResult, "removed" | "keptByRetention" | "skippedLive" | "skippedHeld" | "skippedUnsent"> {
+interface Outcome extends Pick<CleanupResult, "removed" | "leftovers" | "keptByRetention" | "skippedLive" | "skippedHeld" | "skippedUnsent"> {
   /** sessions the dry pass would have removed whose files were gone by the real pass (another process removed them) */
   readonly vanished: readonly string[];
 }
@@ -51,20 +58,20 @@ interface Outcome extends Pick<CleanupResult, "removed" | "keptByRetention" | "s
  * What the cleanup did, from its two passes: the dry one (`dry`, which decides whether anything is
  * to go, and which the removals are announced from) and the real one (`done`). The real pass's
  * word on each session it lists is the last (removed, or kept and why); a session only the dry
- * pass lists keeps the reason the dry pass gave, and one the dry pass would have removed that the
- * real pass does not list at all was written to in between (its newest record is new now: kept,
- * skippedLive, as cleanupSessions itself reports a session written to while it ran) or, its files
- * gone, was removed by another process (`vanished`). Until 2026-12-05 the skipped sessions were
+ * pass lists keeps the reason the dry pass gave, and one the dry pass would have removed (or its
+ * leftovers) that the real pass does not list at all was written to in between (its newest record
+ * is new now: kept, skippedLive, as cleanupSessions itself reports a session written to while it
+ * ran) or, its files gone, was removed by another process (`vanished`). Until 2026-12-05 the skipped sessions were
  * the dry pass's only: a session resumed or put under a hold between the passes was reported
  * neither removed nor kept, and one that a process held during the dry pass only was reported
  * kept and removed at once.
  */
 function whatWasDone(dir: string, dry: CleanupResult, done: CleanupResult, failed: ReadonlyArray<{ file: string }>): Outcome {
-  const listed = new Set([...done.removed.map((e) => e.sessionId), ...done.keptByRetention.map((k) => k.sessionId), ...done.skippedLive, ...done.skippedHeld, ...done.skippedUnsent.map((u) => u.sessionId)]);
+  const listed = new Set([...done.removed.map((e) => e.sessionId), ...done.leftovers.map((e) => e.sessionId), ...done.keptByRetention.map((k) => k.sessionId), ...done.skippedLive, ...done.skippedHeld, ...done.skippedUnsent.map((u) => u.sessionId)]);
   const later = (id: string): boolean => !listed.has(id);
   const skippedLive = [...done.skippedLive, ...dry.skippedLive.filter(later)];
   const vanished: string[] = [];
-  for (const e of dry.removed.filter((r) => later(r.sessionId))) {
+  for (const e of [...dry.removed, ...dry.leftovers].filter((r) => later(r.sessionId))) {
     // (a session whose lock could not be taken is reported in `failed`)
     if (failed.some((f) => f.file === lockFileName(e.sessionId))) continue;
     if (e.files.some((f) => fs.existsSync(path.join(dir, f)))) skippedLive.push(e.sessionId);
@@ -72,6 +79,7 @@ function whatWasDone(dir: string, dry: CleanupResult, done: CleanupResult, faile
   }
   return {
     removed: done.removed,
+    leftovers: done.leftovers,
     keptByRetention: [...done.keptByRetention, ...dry.keptByRetention.filter((k) => later(k.sessionId))],
     skippedLive: skippedLive.sort(),
     skippedHeld: [...done.skippedHeld, ...dry.skippedHeld.filter(later)].sort(),
@@ -119,10 +127,11 @@ export const cleanupCommand: Command = {
     const failed: Array<{ file: string; error: string }> = [];
     let result: Outcome = { ...candidates, vanished: [] };
     // (the removals are recorded by a logger of the directory, which writes <project>/audit_logs)
-    if (!dryRun && candidates.removed.length > 0 && path.basename(dir) !== "audit_logs") {
+    const toRemove = candidates.removed.length + candidates.leftovers.length > 0;
+    if (!dryRun && toRemove && path.basename(dir) !== "audit_logs") {
       throw new UsageError(`${dir} is not named audit_logs: point <dir> at the audit directory or its project directory (the removals are recorded in it; --dry-run works anywhere)`);
     }
-    if (!dryRun && candidates.removed.length > 0) {
+    if (!dryRun && toRemove) {
       // each removal leaves a chained retention_pruned record (and a checkpoint) in the
       // directory's maintenance session before its files go, as logger.cleanup() does in the
       // logger's own session (it recorded nothing)
@@ -142,6 +151,7 @@ export const cleanupCommand: Command = {
       }
     }
     const remove = result.removed;
+    const leftovers = result.leftovers;
     const kept = result.keptByRetention;
 
     if (values.json) {
@@ -149,7 +159,7 @@ export const cleanupCommand: Command = {
       const keptOut = kept.map((k) => (unknown.has(k.sessionId) ? { ...k, retentionDays: null, retentionUnknown: true } : k));
       io.out(
         JSON.stringify(
-          { auditDir: dir, dryRun, removed: remove, keptByRetention: keptOut, skippedLive: result.skippedLive, skippedHeld: result.skippedHeld, skippedUnsent: result.skippedUnsent, vanished: result.vanished, failed },
+          { auditDir: dir, dryRun, removed: remove, leftovers, keptByRetention: keptOut, skippedLive: result.skippedLive, skippedHeld: result.skippedHeld, skippedUnsent: result.skippedUnsent, vanished: result.vanished, failed },
           null,
           2,
         ),
@@ -158,6 +168,7 @@ export const cleanupCommand: Command = {
       const c = io.color;
       const verb = dryRun ? "would remove" : "removed";
       for (const e of remove) io.out(`${dryRun ? c.yellow(verb) : c.red(verb)} ${c.bold(e.sessionId)} (last activity ${e.lastActivity}, ${e.files.length} file${e.files.length === 1 ? "" : "s"})`);
+      for (const e of leftovers) io.out(`${dryRun ? c.yellow(verb) : c.red(verb)} what was left of ${c.bold(e.sessionId)}, whose records are gone (last activity ${e.lastActivity}): ${e.files.join(", ")}`);
       for (const k of kept) {
         io.out(
           unknown.has(k.sessionId)
@@ -171,12 +182,16 @@ export const cleanupCommand: Command = {
       for (const u of result.skippedUnsent) io.out(`${c.green("kept")} ${u.sessionId}: its records may not have reached their PostgreSQL store yet (${u.files.join(", ")}); the next PostgresSink of that store to open in this directory sends them, and cleanup removes the session after that`);
       for (const s of result.vanished) io.out(`${s}: its files went while the cleanup ran, not by this cleanup (another process removed them)`);
       for (const f of failed) io.err(`audit-logger cleanup: could not remove ${f.file}: ${f.error}`);
-      const files = remove.reduce((n, e) => n + e.files.length, 0);
+      const files = [...remove, ...leftovers].reduce((n, e) => n + e.files.length, 0);
       const retention = flagDays !== undefined ? `${flagDays} day${flagDays === 1 ? "" : "s"}` : "per session";
+      const what = [
+        ...(remove.length > 0 ? [`${remove.length} session${remove.length === 1 ? "" : "s"}`] : []),
+        ...(leftovers.length > 0 ? [`what was left of ${leftovers.length} session${leftovers.length === 1 ? "" : "s"} whose records are gone`] : []),
+      ].join(" and ");
       io.out(
-        remove.length > 0
-          ? `${dryRun ? "Dry run: would remove" : "Removed"} ${remove.length} session${remove.length === 1 ? "" : "s"} (${files} file${files === 1 ? "" : "s"}) from ${dir}.`
-          : candidates.removed.length > 0 && !dryRun
+        what !== ""
+          ? `${dryRun ? "Dry run: would remove" : "Removed"} ${what} (${files} file${files === 1 ? "" : "s"}) from ${dir}.`
+          : toRemove && !dryRun
             ? `Removed nothing from ${dir} (retention ${retention}): each session past its retention was kept as said above.`
             : `Nothing to remove in ${dir} (retention ${retention}).`,
       );

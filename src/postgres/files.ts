@@ -129,7 +129,7 @@ function storeOf(name: string, prefix: string, suffix: string, sessionId: string
 }
 
 /** The sessions a spool's name can be of: `.pg_spool_<sessionId>.jsonl` (an older version's), or `.pg_spool_<store>_<sessionId>.jsonl`. */
-function spoolSessions(stem: string): string[] {
+export function spoolSessions(stem: string): string[] {
   const inner = stem.slice(".pg_spool_".length, -".jsonl".length);
   const keyed = /^[0-9a-f]{10}_(.+)$/.exec(inner);
   return keyed ? [inner, keyed[1]!] : [inner];

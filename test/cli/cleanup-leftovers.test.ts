@@ -1,6 +1,7 @@
 // `audit-logger cleanup` and a session's dot files (found 2026-12-05): the lock a killed process
 // left goes with its session, and a session whose PostgresSink spool still holds records (lines
 // of its own chain, as a sink spools them) is kept and said so.
+import { spawn, type ChildProcess } from "node:child_process";
 import fs from "node:fs";
 import path from "node:path";
 import { afterEach, describe, expect, it, vi } from "vitest";
@@ -10,11 +11,16 @@ import { leaveLock } from "../helpers/core.js";
 import { runCli } from "./helpers.js";
 
 const DAY = 86_400_000;
+const children: ChildProcess[] = [];
 
 afterEach(() => {
   vi.useRealTimers();
+  for (const c of children.splice(0)) c.kill("SIGKILL");
   cleanupTmp();
 });
+
+/** The names in `dir` that name session `sid`. */
+const namesOf = (dir: string, sid: string): string[] => fs.readdirSync(dir).filter((n) => n.includes(`_${sid}.`) || n.endsWith(`_${sid}`));
 
 /** A finalized session whose records are dated `ageDays` ago (only Date is faked). */
 async function oldSession(projectPath: string, sessionId: string, ageDays: number): Promise<void> {
@@ -64,5 +70,74 @@ describe("audit-logger cleanup and a session's dot files", () => {
     expect(left).toEqual(expect.arrayContaining([spool, "session_spooled.json", "tool_usage_spooled.jsonl"]));
     expect(fs.readFileSync(path.join(dir, ".session_spooled.lock"), "utf8")).toBe(spooledLock);
     expect((await verifyAuditLog(dir)).problems).toEqual([]);
+  }, 30_000);
+
+  // Found 2026-12-05: what a cleanup of a version before 2026-12-05 left of the sessions it removed
+  // (their locks, recovery markers, spools), or what is left of a session whose files were deleted
+  // by hand, was never cleaned: no cleanup looked at a session with no records.
+  it("removes what is left of sessions whose records are gone, once old; never a live process's lock, a spool holding records, anything held or young; the dry run lists it", async () => {
+    const projectPath = tmpProject("audit-cli-leftovers-orphans-");
+    const dir = path.join(projectPath, "audit_logs");
+    await oldSession(projectPath, "whole", 1);
+    const keeper = new AuditLogger({ sessionId: "keeper", projectPath, fullContentLogging: false });
+    keeper.placeLegalHold("held", "case 7");
+    await keeper.finalizeSession();
+    const STORE = "0123456789";
+    // "spooled": its files gone, its spool still holds one of its records
+    await oldSession(projectPath, "spooled", 100);
+    const spool = `.pg_spool_${STORE}_spooled.jsonl`;
+    fs.copyFileSync(path.join(dir, "tool_usage_spooled.jsonl"), path.join(dir, spool));
+    for (const n of fs.readdirSync(dir).filter((n) => !n.startsWith(".") && (n.endsWith("_spooled.jsonl") || n === "session_spooled.json"))) fs.rmSync(path.join(dir, n));
+    const sleeper = spawn(process.execPath, ["-e", "setTimeout(() => {}, 60000)"], { stdio: "ignore" });
+    children.push(sleeper);
+    const gone = [leaveLock(dir, "gone"), `.pg_recovery_${STORE}_gone`, `.pg_spool_${STORE}_gone.jsonl`];
+    fs.writeFileSync(path.join(dir, gone[1]!), JSON.stringify({ lock: "a crash", done: true }));
+    fs.writeFileSync(path.join(dir, gone[2]!), "");
+    const kept = {
+      running: leaveLock(dir, "running", sleeper.pid!), // a live process holds it
+      held: leaveLock(dir, "held"), // a hold covers its session
+      young: leaveLock(dir, "young"), // left an hour ago
+    };
+    const old = Math.floor((Date.now() - 100 * DAY) / 1000) * 1000;
+    for (const f of [...gone, spool, kept.running, kept.held]) fs.utimesSync(path.join(dir, f), old / 1000, old / 1000);
+    fs.utimesSync(path.join(dir, kept.young), (Date.now() - 3_600_000) / 1000, (Date.now() - 3_600_000) / 1000);
+    const dots = (): Map<string, string> => new Map(fs.readdirSync(dir).filter((n) => n.startsWith(".")).map((n) => [n, fs.readFileSync(path.join(dir, n), "utf8")]));
+    const before = dots();
+    const all = fs.readdirSync(dir).sort();
+
+    type Out = { removed: Array<{ sessionId: string }>; leftovers: Array<{ sessionId: string; lastActivity: string; files: string[] }>; skippedLive: string[]; skippedHeld: string[]; skippedUnsent: Array<{ sessionId: string; files: string[] }>; keptByRetention: unknown[] };
+    const dry = await runCli(["cleanup", dir, "--dry-run", "--max-age-days", "30", "--json"]);
+    expect(dry.stderr).toBe("");
+    expect(dry.code).toBe(0);
+    const plan = JSON.parse(dry.stdout) as Out;
+    expect(plan.removed).toEqual([]);
+    expect(plan.leftovers).toEqual([{ sessionId: "gone", lastActivity: new Date(old).toISOString(), files: expect.any(Array) }]);
+    expect([...plan.leftovers[0]!.files].sort()).toEqual([...gone].sort());
+    expect(plan.skippedLive).toEqual(["running"]);
+    expect(plan.skippedHeld).toEqual(["held"]);
+    expect(plan.skippedUnsent).toEqual([expect.objectContaining({ sessionId: "spooled", files: [spool] })]);
+    expect(plan.keptByRetention).toEqual([]);
+    expect(fs.readdirSync(dir).sort()).toEqual(all);
+    const text = await runCli(["cleanup", dir, "--dry-run", "--max-age-days", "30"]);
+    expect(text.stdout).toMatch(/^would remove what was left of gone, whose records are gone \(last activity [^)]+\): \.[^\n]*\.session_gone\.lock/m);
+    expect(text.stdout).toMatch(/^Dry run: would remove what was left of 1 session whose records are gone \(3 files\) from /m);
+
+    const real = await runCli(["cleanup", dir, "--max-age-days", "30", "--json"]);
+    expect(real.stderr).toBe("");
+    expect(real.code).toBe(0);
+    const done = JSON.parse(real.stdout) as Out;
+    expect(done.leftovers).toEqual(plan.leftovers);
+    expect([done.skippedLive, done.skippedHeld, done.skippedUnsent.map((u) => u.sessionId)]).toEqual([["running"], ["held"], ["spooled"]]);
+    // gone's leftovers went; every other dot file is as it was, byte for byte
+    const after = dots();
+    for (const f of gone) expect(after.has(f), f).toBe(false);
+    for (const [name, body] of before) if (!gone.includes(name)) expect(after.get(name), name).toBe(body);
+    expect(namesOf(dir, "whole").length).toBeGreaterThan(1);
+    // no retention record for them: they held no record, and one would excuse deleting a session
+    const maintenance = path.join(dir, "audit_events_audit_maintenance.jsonl");
+    const events = fs.existsSync(maintenance) ? fs.readFileSync(maintenance, "utf8") : "";
+    expect(events).not.toContain('"retention_pruned"');
+    // (a hold names "held", whose files are gone: verify says so, before and after alike)
+    expect((await verifyAuditLog(dir)).problems).toEqual([expect.objectContaining({ kind: "session_missing", file: "session_held.json" })]);
   }, 30_000);
 });

@@ -14,7 +14,7 @@ import { createIO } from "../../src/cli/io.js";
 import { runCli } from "../../src/cli/run.js";
 import { sleepSync } from "../../src/sink/lock.js";
 import { cleanupTmp, tmpProject } from "../helpers/index.js";
-import { CORE_FIXTURES } from "../helpers/core.js";
+import { CORE_FIXTURES, leaveLock } from "../helpers/core.js";
 
 const hook = vi.hoisted(() => ({ beforeRealPass: undefined as (() => void) | undefined }));
 vi.mock("../../src/retention.js", async (importOriginal) => {
@@ -164,5 +164,27 @@ describe("audit-logger cleanup reports what its real pass did", () => {
     );
     expect(lines.filter((l) => l.includes("ended") && l.startsWith("kept"))).toEqual([]);
     expect(lines.at(-1)).toMatch(/^Removed 2 sessions \(\d+ files\) from /);
+  }, 60_000);
+
+  it("what is left of a session whose records are gone is kept, its lock untouched, when a process starts that session between the passes", async () => {
+    const projectPath = tmpProject("audit-cli-cleanup-passes-");
+    const dir = path.join(projectPath, "audit_logs");
+    await oldSession(projectPath, "other", 1);
+    const lock = path.join(dir, leaveLock(dir, "reborn"));
+    const old = (Date.now() - 100 * DAY) / 1000;
+    fs.utimesSync(lock, old, old);
+    let holder: ChildProcess | undefined;
+    hook.beforeRealPass = () => {
+      holder = holdOpen(projectPath, "reborn");
+    };
+    const r = await cli(["cleanup", dir, "--max-age-days", "30", "--json"]);
+    expect(r.stderr).toBe("");
+    expect(r.code).toBe(0);
+    const out = JSON.parse(r.stdout) as { removed: unknown[]; leftovers: unknown[]; skippedLive: string[] };
+    expect(out.removed).toEqual([]);
+    expect(out.leftovers).toEqual([]);
+    expect(out.skippedLive).toEqual(["reborn"]);
+    expect((JSON.parse(fs.readFileSync(lock, "utf8")) as { pid: number }).pid).toBe(holder!.pid);
+    expect(fs.existsSync(path.join(dir, "session_reborn.json"))).toBe(true);
   }, 60_000);
 });

@@ -10,7 +10,7 @@ import path from "node:path";
 import { afterEach, describe, expect, it } from "vitest";
 import { AuditLogger, verifyAuditLog } from "../../src/index.js";
 import { OWN_PROC_START } from "../../src/sink/lock.js";
-import { cleanupTmp, tmpProject } from "../helpers/index.js";
+import { cleanupTmp, readJsonl, tmpProject } from "../helpers/index.js";
 import { auditDirOf, CORE_FIXTURES, deadPid, leaveLock, readKind, snapshot } from "../helpers/core.js";
 
 const DAY = 86_400_000;
@@ -175,6 +175,49 @@ describe("retention removes a session's own dot files with it", () => {
     for (const [name, bytes] of before) if (name.includes("recovering")) expect(after.get(name), name).toBe(bytes);
     expect([...after.keys()].filter((n) => n.includes("recovering")).sort()).toEqual([...before.keys()].filter((n) => n.includes("recovering")).sort());
     await logger.finalizeSession();
+  });
+});
+
+// Found 2026-12-05: what a cleanup before 2026-12-05 left of the sessions it removed, or what is
+// left of a session whose files were deleted by hand, was never cleaned: no cleanup looked at a
+// session with no records.
+describe("retention removes what is left of sessions whose records are gone", () => {
+  it("their locks, recovery markers and empty spools go once old (the dry run lists them, leftovers); a live claim keeps its session; another session's spool of a like name is that one's", async () => {
+    const projectPath = tmpProject();
+    const dir = auditDirOf(projectPath);
+    await endedSession(projectPath, "whole");
+    const gone = [leaveLock(dir, "gone"), `.pg_recovery_${STORE}_gone`, `.pg_spool_abcdef0123_gone.jsonl`];
+    fs.writeFileSync(path.join(dir, gone[1]!), JSON.stringify({ lock: "an earlier crash", done: true }));
+    fs.writeFileSync(path.join(dir, gone[2]!), "");
+    // (a sink of this process recovering "claimed" now: a claim of a live process)
+    const claim = `.pg_recovery_${STORE}_claimed`;
+    fs.writeFileSync(path.join(dir, claim), JSON.stringify({ lock: "a crash", pid: process.pid, ...(OWN_PROC_START !== undefined ? { procStart: OWN_PROC_START } : {}) }));
+    // (an empty spool whose name reads as session "whole"'s, and as an older version's of session `<STORE>_whole`)
+    const likeName = `.pg_spool_${STORE}_whole.jsonl`;
+    fs.writeFileSync(path.join(dir, likeName), "");
+    const logger = await cleaner(projectPath);
+    const now = LATER();
+
+    const before = snapshot(projectPath);
+    const dry = await logger.cleanup({ dryRun: true, now });
+    expect(dry.leftovers).toEqual([{ sessionId: "gone", lastActivity: expect.any(String), files: expect.arrayContaining(gone) }]);
+    expect(dry.leftovers[0]!.files).toHaveLength(gone.length);
+    expect(dry.skippedUnsent).toEqual([expect.objectContaining({ sessionId: "claimed", files: [claim] })]);
+    expect(dry.removed.map((e) => e.sessionId)).toEqual(["whole"]);
+    expect(dry.removed[0]!.files).toContain(likeName);
+    expect(snapshot(projectPath)).toEqual(before);
+    // (nothing is left of them that is young)
+    expect((await logger.cleanup({ dryRun: true })).leftovers).toEqual([]);
+
+    const real = await logger.cleanup({ now });
+    expect(real.leftovers).toEqual(dry.leftovers);
+    expect(real.removed).toEqual(dry.removed);
+    expect(fs.readdirSync(dir).filter((n) => n.startsWith(".")).sort()).toEqual([claim, ".session_cleaner.lock"].sort());
+    await logger.finalizeSession();
+    // one retention record, for the session that had records
+    const events = readJsonl<{ eventType: string; details: { sessionId?: string } }>(path.join(dir, "audit_events_cleaner.jsonl"));
+    expect(events.filter((e) => e.eventType === "retention_pruned").map((e) => e.details.sessionId)).toEqual(["whole"]);
+    expect((await verifyAuditLog(dir)).problems).toEqual([]);
   });
 });
 

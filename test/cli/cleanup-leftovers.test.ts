@@ -7,6 +7,7 @@ import path from "node:path";
 import { afterEach, describe, expect, it, vi } from "vitest";
 import { AuditLogger, verifyAuditLog } from "../../src/index.js";
 import { cleanupTmp, tmpProject } from "../helpers/index.js";
+import { oldSession } from "../helpers/sessions.js";
 import { leaveLock } from "../helpers/core.js";
 import { runCli } from "./helpers.js";
 
@@ -21,19 +22,6 @@ afterEach(() => {
 
 /** The names in `dir` that name session `sid`. */
 const namesOf = (dir: string, sid: string): string[] => fs.readdirSync(dir).filter((n) => n.includes(`_${sid}.`) || n.endsWith(`_${sid}`));
-
-/** A finalized session whose records are dated `ageDays` ago (only Date is faked). */
-async function oldSession(projectPath: string, sessionId: string, ageDays: number): Promise<void> {
-  vi.useFakeTimers({ toFake: ["Date"] });
-  vi.setSystemTime(Date.now() - ageDays * DAY);
-  try {
-    const logger = new AuditLogger({ sessionId, projectPath, fullContentLogging: false });
-    logger.logToolUsage({ toolName: "t", operation: "op" });
-    await logger.finalizeSession();
-  } finally {
-    vi.useRealTimers();
-  }
-}
 
 describe("audit-logger cleanup and a session's dot files", () => {
   it("removes the lock a killed process left with its session; keeps a session whose spool holds records, saying why", async () => {

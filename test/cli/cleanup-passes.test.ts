@@ -9,11 +9,12 @@ import { execFileSync, spawn, type ChildProcess } from "node:child_process";
 import fs from "node:fs";
 import path from "node:path";
 import { afterEach, describe, expect, it, vi } from "vitest";
-import { AuditLogger, verifyAuditLog } from "../../src/index.js";
+import { verifyAuditLog } from "../../src/index.js";
 import { createIO } from "../../src/cli/io.js";
 import { runCli } from "../../src/cli/run.js";
 import { sleepSync } from "../../src/sink/lock.js";
 import { cleanupTmp, tmpProject } from "../helpers/index.js";
+import { oldSession } from "../helpers/sessions.js";
 import { CORE_FIXTURES, leaveLock } from "../helpers/core.js";
 
 const hook = vi.hoisted(() => ({ beforeRealPass: undefined as (() => void) | undefined }));
@@ -41,19 +42,6 @@ afterEach(() => {
   vi.useRealTimers();
   cleanupTmp();
 });
-
-/** A finalized session whose records are dated `ageDays` ago (only Date is faked). */
-async function oldSession(projectPath: string, sessionId: string, ageDays: number): Promise<void> {
-  vi.useFakeTimers({ toFake: ["Date"] });
-  vi.setSystemTime(Date.now() - ageDays * DAY);
-  try {
-    const logger = new AuditLogger({ sessionId, projectPath, fullContentLogging: false });
-    logger.logToolUsage({ toolName: "t", operation: "op" });
-    await logger.finalizeSession();
-  } finally {
-    vi.useRealTimers();
-  }
-}
 
 /** Waits (synchronously: the hook runs inside the command) until `check` holds. */
 function waitSync(check: () => boolean, what: string): void {

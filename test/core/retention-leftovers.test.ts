@@ -11,6 +11,7 @@ import { afterEach, describe, expect, it } from "vitest";
 import { AuditLogger, verifyAuditLog } from "../../src/index.js";
 import { OWN_PROC_START } from "../../src/sink/lock.js";
 import { cleanupTmp, readJsonl, tmpProject } from "../helpers/index.js";
+import { endedSession } from "../helpers/sessions.js";
 import { auditDirOf, CORE_FIXTURES, deadPid, leaveLock, readKind, snapshot } from "../helpers/core.js";
 
 const DAY = 86_400_000;
@@ -24,14 +25,6 @@ afterEach(() => {
   for (const c of children.splice(0)) c.kill("SIGKILL");
   cleanupTmp();
 });
-
-/** A session that ended cleanly: records, a session file, no lock. */
-async function endedSession(projectPath: string, sessionId: string): Promise<void> {
-  const logger = new AuditLogger({ sessionId, projectPath, fullContentLogging: false });
-  logger.logToolUsage({ toolName: "t", operation: "op" });
-  logger.logChatInteraction({ prompt: "q", response: "a", model: "m" });
-  await logger.finalizeSession();
-}
 
 /** The names in `dir` that name session `sid` (its records, session file, dot files). */
 const namesOf = (dir: string, sid: string): string[] => fs.readdirSync(dir).filter((n) => n.includes(`_${sid}.`) || n.endsWith(`_${sid}`));

@@ -12,6 +12,7 @@ import { afterEach, describe, expect, it, vi } from "vitest";
 import { AuditLogger, verifyAuditLog } from "../../src/index.js";
 import { cleanupSessions } from "../../src/retention.js";
 import { cleanupTmp, tmpProject } from "../helpers/index.js";
+import { endedSession } from "../helpers/sessions.js";
 import { auditDirOf, leaveLock, snapshot } from "../helpers/core.js";
 
 const DAY = 86_400_000;
@@ -24,13 +25,6 @@ afterEach(() => {
   for (const c of children.splice(0)) c.kill("SIGKILL");
   cleanupTmp();
 });
-
-async function endedSession(projectPath: string, sessionId: string): Promise<void> {
-  const logger = new AuditLogger({ sessionId, projectPath, fullContentLogging: false });
-  logger.logToolUsage({ toolName: "t", operation: "op" });
-  logger.logChatInteraction({ prompt: "q", response: "a", model: "m" });
-  await logger.finalizeSession();
-}
 
 /** Counts the listings of `dir` from now on. */
 function countListings(dir: string): () => number {

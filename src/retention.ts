@@ -5,7 +5,8 @@ import { maxLogAgeDaysSchema } from "./config/schema.js";
 import { AuditConfigError, AuditSessionLockedError } from "./errors.js";
 import { toFieldIssues } from "./record/issues.js";
 import { ID_PATTERN } from "./record/id.js";
-import { CONTENT_DIR, isFileSessionId, listKindFiles, listSessionIds, lockFileName, safeJoin, safeReaddir, sessionFileName } from "./sink/files.js";
+import { CONTENT_DIR, isFileSessionId, listKindFiles, listSessionIds, lockFileName, safeJoin, safeReaddir, SESSION_FILE_MAX_BYTES, sessionFileName } from "./sink/files.js";
+import { readRegularFileSync } from "./regular-file.js";
 import { peekTail } from "./sink/recover.js";
 import { SessionLock, sessionLockHeld } from "./sink/lock.js";
 import { CLAIM_SUFFIX, sinkFilesOf, spoolSessions } from "./postgres/files.js";
@@ -156,7 +157,9 @@ export interface SessionRetention {
  */
 export function sessionRetention(auditDir: string, sessionId: string): SessionRetention | undefined {
   try {
-    const body = JSON.parse(fs.readFileSync(path.join(auditDir, sessionFileName(sessionId)), "utf8")) as { config?: { maxLogAgeDays?: unknown; minRetentionDays?: unknown } };
+    // (a regular file only, of a size the kit writes: a FIFO named like it hung `cleanup` for good,
+    // SIGTERM too; found by review, 2026-12-05)
+    const body = JSON.parse(readRegularFileSync(path.join(auditDir, sessionFileName(sessionId)), undefined, SESSION_FILE_MAX_BYTES).toString("utf8")) as { config?: { maxLogAgeDays?: unknown; minRetentionDays?: unknown } };
     const max = body.config?.maxLogAgeDays;
     const min = body.config?.minRetentionDays;
     return {
@@ -202,7 +205,8 @@ function sessionFiles(auditDir: string, sessionId: string, names: readonly strin
   for (const extra of [checkpointFileName(sessionId), keyStoreFileName(sessionId), `${keyStoreFileName(sessionId)}.shredding`]) if (fs.existsSync(path.join(auditDir, extra))) out.push(extra);
   // content files of this session's chats, found through its records
   for (const f of listKindFiles(auditDir, "chat_interaction", sessionId, names)) {
-    for (const line of fs.readFileSync(f.path, "utf8").split("\n")) {
+    // (line by line, a regular file only: read whole, a file past V8's longest string failed)
+    for (const { text: line } of readLinesSync(f.path)) {
       const m = /^\{"id":"([^"]+)"/.exec(line);
       if (!m || !ID_PATTERN.test(m[1]!) || !line.includes('"fullContent":')) continue;
       for (const name of [`prompt_${m[1]}.txt`, `prompt_${m[1]}.txt.enc`, `response_${m[1]}.txt`, `response_${m[1]}.txt.enc`, `manifest_${m[1]}.json`]) {

@@ -10,6 +10,7 @@ import path from "node:path";
 import { isFileSessionId } from "../sink/files.js";
 import { claimLive, OWN_PROC_START, readText, sessionLockHeld } from "../sink/lock.js";
 import { lineInfo } from "./rows.js";
+import { openRegularSync } from "../regular-file.js";
 
 /** The spool of session `sessionId` for the store `storeKey`. */
 export const spoolFileName = (storeKey: string, sessionId: string): string => `.pg_spool_${storeKey}_${sessionId}.jsonl`;
@@ -66,7 +67,8 @@ export function claimHeld(file: string, pid: number, started: string | undefined
 export function firstLineSession(file: string): string | null | undefined {
   let fd: number | undefined;
   try {
-    fd = fs.openSync(file, "r");
+    // (a regular file only: opening a FIFO named like a spool waited for good; review, 2026-12-05)
+    fd = openRegularSync(file);
     const chunks: Buffer[] = [];
     const buf = Buffer.alloc(1 << 16);
     for (let pos = 0; pos < 64 << 20; ) {

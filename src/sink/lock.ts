@@ -3,6 +3,7 @@ import os from "node:os";
 import path from "node:path";
 import { AuditSessionLockedError } from "../errors.js";
 import { lockFileName } from "./files.js";
+import { readRegularFileSync } from "../regular-file.js";
 
 interface LockBody {
   pid: number;
@@ -273,10 +274,14 @@ function readLock(file: string): LockBody | undefined {
   return text === undefined ? undefined : parseLock(text); // (unreadable: treated as stale)
 }
 
-/** The text of `file`, or undefined when it cannot be read (or is gone). */
+/**
+ * The text of `file` (a lock, a recovery marker: a few hundred bytes), or undefined when it cannot
+ * be read, is gone, is no regular file or is over 1 MiB (a FIFO named like a lock hung `cleanup`
+ * for good, SIGTERM too; found by review, 2026-12-05).
+ */
 export function readText(file: string): string | undefined {
   try {
-    return fs.readFileSync(file, "utf8");
+    return readRegularFileSync(file, undefined, 1 << 20).toString("utf8");
   } catch {
     return undefined;
   }

@@ -1,7 +1,7 @@
 // `audit-logger cleanup` and a session's dot files (found 2026-12-05): the lock a killed process
 // left goes with its session, and a session whose PostgresSink spool still holds records (lines
 // of its own chain, as a sink spools them) is kept and said so.
-import { spawn, type ChildProcess } from "node:child_process";
+import { spawn, spawnSync, type ChildProcess } from "node:child_process";
 import fs from "node:fs";
 import path from "node:path";
 import { afterEach, describe, expect, it, vi } from "vitest";
@@ -9,9 +9,10 @@ import { AuditLogger, verifyAuditLog } from "../../src/index.js";
 import { cleanupTmp, tmpProject } from "../helpers/index.js";
 import { oldSession } from "../helpers/sessions.js";
 import { leaveLock } from "../helpers/core.js";
-import { runCli } from "./helpers.js";
+import { collect, runCli, startCli } from "./helpers.js";
 
 const DAY = 86_400_000;
+const spawnSyncOk = (cmd: string, args: string[]): number | null => spawnSync(cmd, args).status;
 const children: ChildProcess[] = [];
 
 afterEach(() => {
@@ -128,4 +129,43 @@ describe("audit-logger cleanup and a session's dot files", () => {
     // (a hold names "held", whose files are gone: verify says so, before and after alike)
     expect((await verifyAuditLog(dir)).problems).toEqual([expect.objectContaining({ kind: "session_missing", file: "session_held.json" })]);
   }, 30_000);
+
+  it("FIFOs named like a session file, a lock and a spool: cleanup finishes (opening them waited for good, deaf to SIGTERM), judges each session, keeps the spool's", async () => {
+    const projectPath = tmpProject();
+    const dir = path.join(projectPath, "audit_logs");
+    for (const sid of ["fx", "fy", "fz"]) await oldSession(projectPath, sid, 100);
+    const fifo = (name: string) => {
+      fs.rmSync(path.join(dir, name), { force: true });
+      expect(spawnSyncOk("mkfifo", [path.join(dir, name)])).toBe(0);
+    };
+    fifo("session_fx.json");
+    fifo(".session_fy.lock");
+    // (an unreadable lock counts as held until it is old: this one is)
+    const longAgo = (Date.now() - 100 * DAY) / 1000;
+    fs.utimesSync(path.join(dir, ".session_fy.lock"), longAgo, longAgo);
+    fifo(".pg_spool_0123456789_fz.jsonl");
+    // (a child that hangs is killed: SIGTERM cannot reach a process blocked opening a FIFO)
+    const run = async (args: string[]) => {
+      const child = startCli(args);
+      children.push(child);
+      return Promise.race([collect(child).done, new Promise<"hung">((resolve) => setTimeout(() => resolve("hung"), 20_000).unref())]);
+    };
+    const dry = await run(["cleanup", dir, "--dry-run", "--max-age-days", "30", "--json"]);
+    if (dry === "hung") throw new Error("cleanup --dry-run hung on a FIFO");
+    expect(dry.code, dry.stderr).toBe(0);
+    const out = JSON.parse(dry.stdout) as { removed: Array<{ sessionId: string }>; skippedUnsent: Array<{ sessionId: string; files: string[] }> };
+    expect(out.removed.map((e) => e.sessionId).sort()).toEqual(["fx", "fy"]);
+    expect(out.skippedUnsent.map((u) => [u.sessionId, u.files])).toEqual([["fz", [".pg_spool_0123456789_fz.jsonl"]]]);
+    // without --max-age-days, fx's retention is unknown (its session file cannot be read): kept
+    const perSession = await run(["cleanup", dir, "--dry-run", "--json"]);
+    if (perSession === "hung") throw new Error("cleanup --dry-run hung on a FIFO");
+    expect(perSession.code, perSession.stderr).toBe(0);
+    expect((JSON.parse(perSession.stdout) as { removed: Array<{ sessionId: string }> }).removed.map((e) => e.sessionId)).toEqual(["fy"]);
+    const real = await run(["cleanup", dir, "--max-age-days", "30", "--json"]);
+    if (real === "hung") throw new Error("cleanup hung on a FIFO");
+    expect(real.code, real.stderr).toBe(0);
+    expect(namesOf(dir, "fx")).toEqual([]);
+    expect(namesOf(dir, "fy")).toEqual([]);
+    expect(namesOf(dir, "fz").sort()).toContain(".pg_spool_0123456789_fz.jsonl");
+  }, 120_000);
 });

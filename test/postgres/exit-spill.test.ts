@@ -11,12 +11,21 @@ import { fileLines as lines, filesAndStore, freePort, PG_URL, PgProxy, pgTestSco
 const here = path.dirname(fileURLToPath(import.meta.url));
 const { schemaFor, proxies } = pgTestScope();
 
-function runChild(args: object): Promise<{ code: number | null; signal: NodeJS.Signals | null; out: string; err: string }> {
+/** Runs the child; `flushed` runs once it has flushed its first records, before it logs the burst. */
+function runChild(args: object, flushed: () => void): Promise<{ code: number | null; signal: NodeJS.Signals | null; out: string; err: string }> {
   return new Promise((resolve) => {
-    const child = spawn(process.execPath, ["--import", "tsx", path.join(here, "../fixtures/postgres/exit-child.ts"), JSON.stringify(args)], { stdio: ["ignore", "pipe", "pipe"] });
+    const child = spawn(process.execPath, ["--import", "tsx", path.join(here, "../fixtures/postgres/exit-child.ts"), JSON.stringify(args)], { stdio: ["pipe", "pipe", "pipe"] });
     let out = "";
     let err = "";
-    child.stdout.on("data", (d) => (out += d));
+    child.stdin.on("error", () => undefined); // (a child that died early: its stdout and code tell)
+    child.stdout.on("data", (d) => {
+      const had = out.includes("flushed\n");
+      out += d;
+      if (!had && out.includes("flushed\n")) {
+        flushed();
+        child.stdin.end("go\n");
+      }
+    });
     child.stderr.on("data", (d) => (err += d));
     child.on("close", (code, signal) => resolve({ code, signal, out, err }));
   });
@@ -39,7 +48,12 @@ describe("records a PostgresSink holds in memory as the process ends", () => {
     proxies.push(store);
     if (!outage) await store.start();
     const url = store.url;
-    const r = await runChild({ url, schema, projectPath, sessionId: "ending", before: 3, after: 5, end });
+    // Once the child has flushed, the store stalls (the proxy holds what it is sent): the burst
+    // is in the sink's memory, queued or in flight, as the process ends. The store's reply could
+    // otherwise come first: under load the burst was stored before the exit hook ran, and no
+    // spool was left to test.
+    const r = await runChild({ url, schema, projectPath, sessionId: "ending", before: 3, after: 5, end }, () => (store.holding = true));
+    store.holding = false;
     if (end === "exit") expect(r.code, r.err).toBe(0);
     else expect(r.signal, r.err + r.out).toBe(end);
     // the burst the child logged last is on disk in its spool

@@ -364,18 +364,34 @@ $fn$;
 }
 
 /**
+ * The fork check (see {@link insertSql}): which of the probes `$<first>` (kinds), `$<first+1>`
+ * (seqs), `$<first+2>` (hashes) of session `$<session>` the store holds another record at, as
+ * `kind#seq, …` (the lowest five, in order), or null. Reads the rows committed before the
+ * statement began.
+ */
+function forkProbeSql(records: string, session: number, first: number): string {
+  return `(SELECT string_agg(f.k || '#' || f.q, ', ' ORDER BY f.k, f.q) FROM (
+     SELECT DISTINCT p.k, p.q FROM unnest($${first}::text[], $${first + 1}::bigint[], $${first + 2}::text[]) AS p(k, q, h)
+      WHERE EXISTS (SELECT 1 FROM ${records} r WHERE r.session_id = $${session} AND r.kind = p.k AND r.seq = p.q AND r.hash <> p.h)
+      ORDER BY p.k, p.q LIMIT 5
+   ) f)`;
+}
+
+/**
  * The batched insert: one statement for a whole batch, one array parameter per column (the
  * envelope columns come from the sealed record, the jsonb from the line itself, or for the rare
  * line PostgreSQL's jsonb cannot hold, from a sanitised copy). Arrays keep the statement text
- * and its plan the same for any batch size.
+ * and its plan the same for any batch size. `$13`: the session, `$14`-`$16`: the fork check's
+ * probes (see `forkProbeSql`).
  */
 export function insertSql(schema: string): string {
   const n = names(schema);
   // (the fork check reads the rows as they were before this statement: a CTE's insert is not
-  // visible to the rest of its statement. It probes the first and last seq of each kind in the
-  // batch, not every row: a probe without `ts` visits every monthly partition, and made a batch
-  // 2.6-3.6 times slower with 36-96 of them; a fork shows at a batch's ends, in this batch or
-  // the next)
+  // visible to the rest of its statement, and neither is a concurrent writer's insert not yet
+  // committed as it began. The sink probes the first and last seq of each kind in the batch, and
+  // those of its previous batch again, now committed (see PostgresSink.store), not every row: a
+  // probe without `ts` visits every monthly partition, and made a batch 2.6-3.6 times slower with
+  // 36-96 of them; a fork shows at a batch's ends, in this batch or the next)
   return `WITH x AS (
   SELECT * FROM unnest($1::text[], $2::text[], $3::bigint[], $4::text[], $5::text[], $6::text[], $7::text[], $8::text[], $9::text[], $10::text[], $11::text[], $12::text[])
     AS x(s, k, q, i, t, p, h, m, u, tr, j, l)
@@ -386,8 +402,22 @@ export function insertSql(schema: string): string {
   RETURNING 1
 )
 SELECT (SELECT count(*) FROM ins)::int AS added,
-  (SELECT string_agg(f.k || '#' || f.q, ', ') FROM (
-     SELECT x.k, x.q FROM x JOIN (SELECT k, min(q) AS mn, max(q) AS mx FROM x GROUP BY k) e ON x.k = e.k AND (x.q = e.mn OR x.q = e.mx)
-      WHERE EXISTS (SELECT 1 FROM ${n.records} r WHERE r.session_id = x.s AND r.kind = x.k AND r.seq = x.q AND r.hash <> x.h) LIMIT 5
-   ) f) AS forks`;
+  ${forkProbeSql(n.records, 13, 14)} AS forks`;
+}
+
+/**
+ * A sink's checkpoints (`$1`: the session, `$2`-`$4`: kinds, seqs, hashes of the chain heads),
+ * with the fork check of its last batch's probes (`$5`-`$7`, see `forkProbeSql`), now that the
+ * batch is committed.
+ */
+export function checkpointSql(schema: string): string {
+  const n = names(schema);
+  return `WITH cp AS (
+  INSERT INTO ${n.checkpoints} (session_id, kind, seq, hash)
+  SELECT $1, u.k, u.q, u.h FROM unnest($2::text[], $3::bigint[], $4::text[]) AS u(k, q, h)
+  ON CONFLICT DO NOTHING
+  RETURNING 1
+)
+SELECT (SELECT count(*) FROM cp)::int AS added,
+  ${forkProbeSql(n.records, 1, 5)} AS forks`;
 }

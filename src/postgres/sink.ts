@@ -25,7 +25,7 @@ import { migrateWith } from "./migrate.js";
 import { connectionOptionsShape, parseOptions, poolFor, schemaOf, storeKey } from "./pg.js";
 import type { PostgresConnectionOptions } from "./options.js";
 import { insertParams, jsonbText, lineInfo, monthOf } from "./rows.js";
-import { DEFAULT_SCHEMA, insertSql, names } from "./schema.js";
+import { checkpointSql, DEFAULT_SCHEMA, insertSql, names } from "./schema.js";
 import { Spool } from "./spool.js";
 import { CLAIM_SUFFIX, claimHeld, claimSuffix, firstLineSession, legacySpoolFileName, parseMarker, recoveryMarkerName, spoolFileName } from "./files.js";
 
@@ -106,6 +106,37 @@ type Settings = Required<Omit<PostgresSinkOptions, "connectionString" | "pool" |
 interface Head {
   seq: number;
   hash: string;
+}
+
+/** A record the fork check looks for another record at (see `forkProbeSql`). */
+interface Probe {
+  readonly kind: ChainKind;
+  readonly seq: number;
+  readonly hash: string;
+}
+
+/** The first and last record of each kind in `recs`: where the fork check probes a batch. */
+function batchEnds(recs: readonly SealedRecord[]): Probe[] {
+  const first = new Map<ChainKind, SealedRecord>();
+  const last = new Map<ChainKind, SealedRecord>();
+  for (const r of recs) {
+    const f = first.get(r.kind);
+    if (f === undefined || r.seq < f.seq) first.set(r.kind, r);
+    const l = last.get(r.kind);
+    if (l === undefined || r.seq > l.seq) last.set(r.kind, r);
+  }
+  const ends: Probe[] = [];
+  for (const [kind, r] of first) {
+    ends.push({ kind, seq: r.seq, hash: r.hash });
+    const l = last.get(kind)!;
+    if (l.seq !== r.seq) ends.push({ kind, seq: l.seq, hash: l.hash });
+  }
+  return ends;
+}
+
+/** The fork check's three array parameters for `probes`. */
+function probeParams(probes: readonly Probe[]): [string[], number[], string[]] {
+  return [probes.map((p) => p.kind), probes.map((p) => p.seq), probes.map((p) => p.hash)];
 }
 
 /** A spool that the sink of another session left in the audit directory (see `adoptOrphans`). */
@@ -233,7 +264,7 @@ export class PostgresSink implements AuditSink {
   private readonly spoolOption: string | undefined;
   private pool: Pool | undefined;
   private ownsPool = false;
-  private sql: { insert: string; n: ReturnType<typeof names> };
+  private sql: { insert: string; checkpoint: string; n: ReturnType<typeof names> };
 
   private sessionId: string | undefined;
   private auditDir: string | undefined;
@@ -242,6 +273,12 @@ export class PostgresSink implements AuditSink {
   private sessionInfo: Record<string, unknown> = {};
   /** a fork of this session's chain in the store was reported (see reportFork) */
   private forkReported = false;
+  /**
+   * The ends of this session's last batch stored (see `batchEnds`), to be probed again by the
+   * next statement: its insert saw only what was committed as it began, not the batch of another
+   * writer of this session inserting at the same time (see `store`).
+   */
+  private unconfirmed: Probe[] = [];
   private fileTails: Partial<Record<ChainKind, number>> | undefined;
   private orphans: Orphan[] = [];
   private crashed: Crashed[] = [];
@@ -287,7 +324,7 @@ export class PostgresSink implements AuditSink {
       backfill: o.backfill ?? true,
     };
     this.retryDelay = this.settings.retryMinMs;
-    this.sql = { insert: insertSql(this.schema), n: names(this.schema) };
+    this.sql = { insert: insertSql(this.schema), checkpoint: checkpointSql(this.schema), n: names(this.schema) };
     // fail at construction, not at the first record, when `pg` is missing
     const { pool, owned } = poolFor(
       o,
@@ -672,9 +709,9 @@ export class PostgresSink implements AuditSink {
    * One multi-row insert; returns how many rows were new, and the records (`kind#seq`, up to five)
    * whose seq the store already held with another hash, if any.
    */
-  private async insert(recs: readonly SealedRecord[], months: ReadonlySet<string>): Promise<{ added: number; forks: string | null }> {
+  private async insert(recs: readonly SealedRecord[], months: ReadonlySet<string>, sid: string, probes: readonly Probe[]): Promise<{ added: number; forks: string | null }> {
     await this.ensureMonths(months);
-    const values = insertParams(recs);
+    const values = [...insertParams(recs), sid, ...probeParams(probes)];
     const run = async () => {
       const row = (await this.requirePool().query<{ added: number; forks: string | null }>(this.sql.insert, values)).rows[0];
       return { added: row?.added ?? 0, forks: row?.forks ?? null };
@@ -694,9 +731,19 @@ export class PostgresSink implements AuditSink {
   private async store(recs: readonly SealedRecord[], sid = this.sessionId): Promise<void> {
     const months = new Set<string>();
     for (const r of recs) months.add(monthOf(r.timestamp));
+    const own = sid === this.sessionId;
+    // The fork check (this session's records only, until a fork is reported): this batch's ends,
+    // against what the store held as the statement began, and the previous batch's again, now
+    // that it is committed. Of two writers of this session whose batches were inserted at the
+    // same time, neither insert saw the other's rows: each checked only its own batch, and a
+    // fork at the first seqs went unreported (or, past their last batch, unreported at all)
+    // when they started together (found 2026-12-05, under load). The later of the two commits
+    // comes before the other writer's next statement, which now sees it.
+    const ends = own && !this.forkReported ? batchEnds(recs) : [];
+    const probes = this.unconfirmed.length > 0 && ends.length > 0 ? [...this.unconfirmed, ...ends] : ends;
     let result: { added: number; forks: string | null };
     try {
-      result = await this.insert(recs, months);
+      result = await this.insert(recs, months, sid!, probes);
     } catch (err) {
       // A value the store cannot take fails the whole batch (one statement), and would fail it
       // at every retry: the sink stalled on it for good, storing nothing more. The batch is
@@ -708,7 +755,7 @@ export class PostgresSink implements AuditSink {
       await this.store(recs.slice(half), sid);
       return;
     }
-    const own = sid === this.sessionId;
+    if (own) this.unconfirmed = ends;
     this.counted(result.added, recs.length, own ? recs : []);
     if (result.forks !== null && own) this.reportFork(result.forks);
   }
@@ -726,9 +773,9 @@ export class PostgresSink implements AuditSink {
 
   /**
    * The store held other records at these seqs: the session's chain forks in the store. Checked
-   * by every insert (the unique key holds `ts`, which PostgreSQL requires of a partitioned
-   * table, so a second writer's records at the same seqs are no conflict: a check on conflicts
-   * only never saw them). Reported once per sink.
+   * by every insert, and by the statement after it (see `store`) (the unique key holds `ts`, which
+   * PostgreSQL requires of a partitioned table, so a second writer's records at the same seqs are
+   * no conflict: a check on conflicts only never saw them). Reported once per sink.
    */
   private reportFork(at: string): void {
     if (this.forkReported) return;
@@ -1100,15 +1147,21 @@ export class PostgresSink implements AuditSink {
   private async writeCheckpoints(): Promise<void> {
     if (!this.pool || !this.ready || this.sessionId === undefined) return;
     const rows = [...this.heads].filter(([k, h]) => (this.checkpointed.get(k) ?? 0) < h.seq);
-    if (rows.length === 0) return;
+    // (the last batch's fork check, now that it is committed: see `store`)
+    const probes = this.forkReported ? [] : this.unconfirmed;
+    if (rows.length === 0 && probes.length === 0) return;
     try {
-      await this.pool.query(
-        `INSERT INTO ${this.sql.n.checkpoints} (session_id, kind, seq, hash)
-         SELECT $1, u.k, u.q, u.h FROM unnest($2::text[], $3::bigint[], $4::text[]) AS u(k, q, h)
-         ON CONFLICT DO NOTHING`,
-        [this.sessionId, rows.map(([k]) => k), rows.map(([, h]) => h.seq), rows.map(([, h]) => h.hash)],
-      );
+      const r = await this.pool.query<{ forks: string | null }>(this.sql.checkpoint, [
+        this.sessionId,
+        rows.map(([k]) => k),
+        rows.map(([, h]) => h.seq),
+        rows.map(([, h]) => h.hash),
+        ...probeParams(probes),
+      ]);
       for (const [k, h] of rows) this.checkpointed.set(k, h.seq);
+      if (this.unconfirmed === probes) this.unconfirmed = [];
+      const forks = r.rows[0]?.forks;
+      if (forks) this.reportFork(forks);
     } catch (err) {
       this.note(new AuditIOError(`PostgresSink could not write checkpoints: ${(err as Error).message}`, { cause: err }));
     }

@@ -363,12 +363,16 @@ describe("streams that fail or stop early", () => {
     });
     expect(r.status, r.stderr).toBe(0);
     const recs = JSON.parse(r.stdout.trim().split("\n").at(-1)!) as Rec[];
+    const elapsed = JSON.parse(r.stdout.split("\n").find((l) => l.startsWith("ELAPSED "))!.slice("ELAPSED ".length)) as Record<string, number>;
     expect(recs).toHaveLength(4);
     const byPrompt = new Map(recs.map((x) => [(JSON.parse(String(x.promptPreview)) as Array<{ content: string }>)[0]!.content, x]));
-    // lasted until the app last got something of them, not until the collector ran 600 ms later
+    // lasted until the app last got something of them, not until the collector ran 600 ms later:
+    // no longer than the child measured around the call and its reads (a fixed 0.3 s failed under
+    // load, where the call itself took longer)
     for (const late of ["unread, collected late", "half read, collected late"]) {
       expect(byPrompt.get(late)).toMatchObject({ success: false, metadata: { anthropic: { end: "abandoned" } } });
-      expect(byPrompt.get(late)!.durationSeconds as number).toBeLessThan(0.3);
+      expect(elapsed[late]).toBeGreaterThan(0);
+      expect(byPrompt.get(late)!.durationSeconds as number).toBeLessThanOrEqual(elapsed[late]!);
     }
     expect(byPrompt.get("half read, collected late")!.errorMessage).toBe("abandoned: the app stopped reading the stream after 3 events");
     // its last event was its first delta: time to first token and duration are the same reading

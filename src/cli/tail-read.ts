@@ -51,10 +51,49 @@ export function lastLines(files: readonly KindFile[], n: number): string[] {
   return out.flat();
 }
 
-/** Reads from `offset` to the last newline; returns the complete lines and the new offset. */
-function readComplete(fd: number, offset: number): { lines: string[]; offset: number } {
+/**
+ * What a poll knows of the unfinished line at the follower's offset: no newline in the bytes
+ * before `to`, as long as the line still starts with `head` (a logger resuming cuts a torn tail
+ * back and writes complete lines over it: then the bytes are searched again).
+ */
+interface Unfinished {
+  readonly to: number;
+  readonly head: Buffer;
+}
+
+const HEAD_BYTES = 4096;
+
+function headAt(fd: number, offset: number): Buffer {
+  const buf = Buffer.alloc(HEAD_BYTES);
+  return buf.subarray(0, fs.readSync(fd, buf, 0, HEAD_BYTES, offset));
+}
+
+/**
+ * Reads from `offset` to the last newline; returns the complete lines, the new offset and, when
+ * an unfinished line longer than one read is left, how far it was searched (so the next poll
+ * searches only what was appended since: a torn or planted tail of GiBs was searched whole at
+ * every poll; found by review, 2026-12-05).
+ */
+function readComplete(fd: number, offset: number, known?: Unfinished): { lines: string[]; offset: number; unfinished?: Unfinished } {
   const lines: string[] = [];
   const size = fs.fstatSync(fd).size;
+  // the line at `offset` after the bytes searched before: its newline, or -1
+  const lineEnd = (from: number): number => findNewline(fd, from, size);
+  const takeLine = (end: number): void => {
+    if (end - offset > MAX_LINE_BYTES) {
+      lines.push(tooLongLine(end - offset));
+    } else {
+      const whole = Buffer.alloc(end - offset);
+      fs.readSync(fd, whole, 0, whole.length, offset);
+      lines.push(whole.toString("utf8"));
+    }
+    offset = end + 1;
+  };
+  if (known !== undefined && known.to <= size && headAt(fd, offset).equals(known.head)) {
+    const end = lineEnd(known.to);
+    if (end === -1) return { lines, offset, unfinished: { to: size, head: known.head } };
+    takeLine(end);
+  }
   while (offset < size) {
     const buf = Buffer.alloc(Math.min(size - offset, 4 * CHUNK));
     const n = fs.readSync(fd, buf, 0, buf.length, offset);
@@ -63,17 +102,9 @@ function readComplete(fd: number, offset: number): { lines: string[]; offset: nu
     if (nl === -1) {
       if (n < buf.length || offset + n >= size) break; // an unfinished line: wait for its newline
       // a single line longer than the buffer: read on until its end
-      const end = findNewline(fd, offset + n, size);
-      if (end === -1) break;
-      if (end - offset > MAX_LINE_BYTES) {
-        lines.push(tooLongLine(end - offset));
-        offset = end + 1;
-        continue;
-      }
-      const whole = Buffer.alloc(end - offset);
-      fs.readSync(fd, whole, 0, whole.length, offset);
-      lines.push(whole.toString("utf8"));
-      offset = end + 1;
+      const end = lineEnd(offset + n);
+      if (end === -1) return { lines, offset, unfinished: { to: size, head: Buffer.from(buf.subarray(0, HEAD_BYTES)) } };
+      takeLine(end);
       continue;
     }
     const text = buf.toString("utf8", 0, nl);
@@ -114,6 +145,8 @@ export class ChainFollower {
   private fd: number | undefined;
   private ino: number | undefined;
   private offset = 0;
+  /** the unfinished line at `offset`, as far as it was searched (see readComplete) */
+  private unfinished: Unfinished | undefined;
   /** highest segment number already read (or already there when following from the end) */
   private seenSegment = 0;
   /** following from the end: the segments there were then, and the active file's inode and offset then (what {@link history} reads) */
@@ -198,6 +231,7 @@ export class ChainFollower {
         this.fd = step.fd;
         this.ino = step.ino;
         this.offset = 0;
+        this.unfinished = undefined;
         this.seenSegment = Math.max(this.seenSegment, step.lastSegment);
       }
     }
@@ -208,6 +242,7 @@ export class ChainFollower {
     if (this.fd !== undefined) fs.closeSync(this.fd);
     this.fd = undefined;
     this.ino = undefined;
+    this.unfinished = undefined;
   }
 
   /** Opens the active file at the end of its complete lines (following from the end). */
@@ -225,9 +260,13 @@ export class ChainFollower {
   private drain(): string[] {
     if (this.fd === undefined) return [];
     const size = fs.fstatSync(this.fd).size;
-    if (size < this.offset) this.offset = lastLinesOfFd(this.fd, 0).lastNewline + 1; // cut back (a torn line repaired)
-    const r = readComplete(this.fd, this.offset);
+    if (size < this.offset) {
+      this.offset = lastLinesOfFd(this.fd, 0).lastNewline + 1; // cut back (a torn line repaired)
+      this.unfinished = undefined;
+    }
+    const r = readComplete(this.fd, this.offset, this.unfinished);
     this.offset = r.offset;
+    this.unfinished = r.unfinished;
     return r.lines;
   }
 }

@@ -6,6 +6,7 @@ import path from "node:path";
 import { afterEach, describe, expect, it } from "vitest";
 import { ChainFollower } from "../../src/cli/tail-read.js";
 import { cleanupTmp, tmpProject } from "../helpers/index.js";
+import { work } from "../helpers/work.js";
 
 afterEach(cleanupTmp);
 
@@ -116,5 +117,46 @@ describe("audit-logger tail -f -n (in process)", () => {
     }
     expect(rotated).toBe(true);
     expect(out.map((l) => (JSON.parse(l) as { id: string }).id)).toEqual(["r1", "r2", "r3", "r4", "r5", "r6", "r7"]);
+  });
+});
+
+// Found by review 2026-12-05: a follower met with an unfinished last line (a torn tail, or one
+// planted: a sparse file of GiBs is KiB on disk) searched it from its start for a newline at every
+// poll, five times a second for as long as `tail -f` ran.
+describe("ChainFollower and an unfinished last line", () => {
+  it("searches the unfinished line's bytes once, not at every poll, and reads it when it ends", async () => {
+    const dir = tmpProject("tail-read-");
+    const active = path.join(dir, "tool_usage_s.jsonl");
+    fs.writeFileSync(active, `${line(1)}\n`);
+    const follower = new ChainFollower(dir, "s", "tool_usage", "end");
+    const torn = 32 * 1024 * 1024;
+    fs.truncateSync(active, fs.statSync(active).size + torn); // NUL bytes, no newline
+    const w = await work(() => {
+      for (let i = 0; i < 10; i++) expect(follower.poll()).toEqual([]);
+    });
+    expect(w.searched).toBeLessThan(2 * torn); // was ~10 x torn
+    fs.appendFileSync(active, `\n${line(2)}\n`);
+    const got = follower.poll();
+    expect(got.map((l) => l.length)).toEqual([torn, line(2).length]);
+    expect(got[1]).toBe(line(2));
+    follower.close();
+  });
+
+  it("a torn tail cut back and written over with complete lines (a logger resuming) is read as those lines", () => {
+    const dir = tmpProject("tail-read-");
+    const active = path.join(dir, "tool_usage_s.jsonl");
+    fs.writeFileSync(active, `${line(1)}\n`);
+    const follower = new ChainFollower(dir, "s", "tool_usage", "end");
+    const good = fs.statSync(active).size;
+    fs.appendFileSync(active, Buffer.alloc(1024 * 1024, "x")); // torn: no newline
+    expect(follower.poll()).toEqual([]);
+    expect(follower.poll()).toEqual([]);
+    // the logger's repair cuts the torn line and appends on: more bytes than were there before
+    fs.truncateSync(active, good);
+    const more = Array.from({ length: 40_000 }, (_, i) => line(i + 2));
+    fs.appendFileSync(active, more.map((l) => `${l}\n`).join(""));
+    expect(fs.statSync(active).size).toBeGreaterThan(good + 1024 * 1024);
+    expect(follower.poll()).toEqual(more);
+    follower.close();
   });
 });

@@ -153,7 +153,7 @@ export const exportCommand: Command = {
     }
     const session = sessionOption(values.session);
     const includeFullContent = values["include-content"] === true;
-    const key = loadCliKey(values["key-file"], io.env);
+    const key = loadCliKey(values["key-file"], io.env, auditDir);
 
     const passes = format === "dir" ? 5 : 2; // reads of the whole trail each format makes
     const src = await openSource(target, session, io, key, { passes, ...(session !== undefined ? { sessionId: session } : {}), ...(contentDir !== undefined ? { contentDir } : {}) });

@@ -8,6 +8,7 @@ import fs from "node:fs";
 import { AuditKeyError } from "../errors.js";
 import { openKeyring } from "../pipeline/keyring.js";
 import { KEY_ENV, resolveKey, type EncryptionKey } from "../pipeline/keys.js";
+import { insideReal } from "../path-inside.js";
 import { UsageError } from "./args.js";
 
 /** The master keys as given (for a viewer), and where they came from. */
@@ -20,15 +21,24 @@ export interface CliKey {
 }
 
 /**
+ * A key file inside the audit directory the command reads (`auditDir`, when there is one) is
+ * refused, unread, as the writer refuses a signing key file there: whoever gets a copy of the
+ * logs (a backup, an export of the directory) would get the key that opens them.
+ *
  * @example
- * const key = loadCliKey(values["key-file"], process.env); // undefined without a key
+ * const key = loadCliKey(values["key-file"], process.env, dir); // undefined without a key
  */
-export function loadCliKey(keyFile: string | undefined, env: NodeJS.ProcessEnv): CliKey | undefined {
+export function loadCliKey(keyFile: string | undefined, env: NodeJS.ProcessEnv, auditDir?: string): CliKey | undefined {
   let key: EncryptionKey | undefined;
   let source: string;
   try {
     if (keyFile !== undefined) {
       source = `--key-file ${keyFile}`;
+      if (auditDir !== undefined && insideReal(auditDir, keyFile)) {
+        throw new UsageError(
+          `option --key-file: "${keyFile}" is inside the audit directory ${auditDir}, where anyone with a copy of the logs has the key too; move it outside the directory (and rotate the key if copies of the directory were made), then pass its new path`,
+        );
+      }
       let text: string;
       try {
         text = fs.readFileSync(keyFile, "utf8");

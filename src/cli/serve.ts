@@ -60,8 +60,8 @@ async function run(argv: readonly string[], io: CliIO): Promise<number> {
   const port = intOption("--port", values.port, 0, 65535) ?? 0;
   const host = values.host ?? "127.0.0.1";
   if (host.trim() === "") throw new UsageError("option --host needs an address, e.g. 127.0.0.1");
-  const key = loadCliKey(values["key-file"], io.env);
   const contentDir = storeContentDir(values["content-dir"], target.kind === "postgres");
+  const key = loadCliKey(values["key-file"], io.env, target.kind === "dir" ? target.dir : contentDir);
   if (io.signal.aborted) return EXIT_OK;
   // the store is checked up front (unreachable, bad login, no store in the schema: one message, exit 1)
   const store: OpenStore | undefined = target.kind === "postgres" ? await openStore(target) : undefined;

@@ -42,7 +42,7 @@ export const shredCommand: Command = {
     const dir = resolveAuditDir(singleDir("shred", positionals));
     if (!values.user) throw new UsageError("option --user <userId> is required: the subject whose keys to destroy");
     if (path.basename(dir) !== "audit_logs") throw new UsageError(`${dir} is not named audit_logs: point <dir> at the audit directory or its project directory`);
-    const key = loadCliKey(values["key-file"], io.env);
+    const key = loadCliKey(values["key-file"], io.env, dir);
     if (!key) throw new UsageError("no master key: pass --key-file <file> or set AUDIT_LOGGER_KEY (shredding needs the key to find the subject's data keys)");
     const logger = new AuditLogger({
       sessionId: MAINTENANCE_SESSION,

@@ -90,11 +90,11 @@ export const tailCommand: Command = {
     const session = sessionOption(values.session);
     const kind = kindOption(values.kind, ALL_KINDS);
     const kinds: readonly ChainKindName[] = kind ? [kind] : ALL_KINDS;
-    const cliKey = loadCliKey(values["key-file"], io.env);
     // over the store the per-subject keys are in the writer's directory (--content-dir); without
     // it, the master keys only
     const contentDir = storeContentDir(values["content-dir"], target.kind === "postgres");
     const keyDir = target.kind === "dir" ? target.dir : contentDir;
+    const cliKey = loadCliKey(values["key-file"], io.env, keyDir);
     const key = cliKey ? (keyDir !== undefined ? keyringFor(cliKey, keyDir) : openKeyring(cliKey.key.masters ?? [cliKey.key], undefined)) : undefined;
     const print = (p: Parsed): void => {
       if (values.json) io.out(p.line);

@@ -164,13 +164,13 @@ export class PostgresRecordSource implements RecordSource {
   }
 
   /** Full-content files are kept by each instance, not in the store: read from `contentDir` when given. */
-  async readContent(relPath: string): Promise<Buffer | undefined> {
+  async readContent(relPath: string, maxBytes?: number): Promise<Buffer | undefined> {
     if (!this.contentDir) return undefined;
     // only content files: a record of the store (which whoever writes the store can change) names
     // the file, and must not reach anything else in that directory (found by review, 2026-12-04)
     // (a flat name under full_interactions/, as the writer makes them: nothing to normalise)
     if (!CONTENT_REF.test(relPath)) return undefined;
-    return readContentFile(this.contentDir, relPath);
+    return readContentFile(this.contentDir, relPath, maxBytes);
   }
 
   async sizeOf(sessionIds: readonly string[]): Promise<number> {

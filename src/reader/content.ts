@@ -5,6 +5,8 @@
  */
 import { checkContentHash, decryptFile, encryptedFileKeyId, sha256Hex } from "../pipeline/encrypt.js";
 import type { EncryptionKey } from "../pipeline/keys.js";
+import { FileTooLargeError } from "../regular-file.js";
+import { MANIFEST_MAX_BYTES } from "./content-file.js";
 import { fileAad } from "../sink/content.js";
 import type { ContentFileRef, ContentFiles } from "../types.js";
 import type { RawRecord, RecordSource } from "./records.js";
@@ -57,12 +59,19 @@ function isRef(v: unknown): v is ContentFileRef {
  * Loads and checks the content of `rec` (a stored chat record with `fullContent`).
  * Returns undefined when the record has no full content.
  */
-/** `source.readContent(file)`, or null when it could not be read (a link, a FIFO, no permission): the reason is added to `problems`. */
-async function readOrProblem(source: RecordSource, file: string, problems: string[]): Promise<Buffer | undefined | null> {
+/**
+ * `source.readContent(file)`, or null when it could not be read (a link, a FIFO, no permission):
+ * the reason is added to `problems`. A file longer than `maxBytes` (what its record says) is not
+ * read, and is said not to match its record.
+ */
+async function readOrProblem(source: RecordSource, file: string, problems: string[], maxBytes: number, manifest = false): Promise<Buffer | undefined | null> {
   try {
-    return await source.readContent(file);
+    return await source.readContent(file, maxBytes);
   } catch (err) {
-    problems.push(`${file} cannot be read: ${(err as Error).message}`);
+    if (err instanceof FileTooLargeError) {
+      problems.push(manifest ? `${file} is ${err.size} bytes, more than a manifest holds: not read` : `${file} differs from the digest in its record (${err.size} bytes, the record says ${maxBytes}): not read`);
+    }
+    else problems.push(`${file} cannot be read: ${(err as Error).message}`);
     return null;
   }
 }
@@ -86,7 +95,7 @@ export async function loadFullContent(source: RecordSource, rec: RawRecord, key:
       problems.push(`the record has no ${role} file reference`);
       continue;
     }
-    const data = await readOrProblem(source, ref.file, problems);
+    const data = await readOrProblem(source, ref.file, problems, ref.bytes);
     if (data === null) {
       filesOk = false;
       continue;
@@ -137,7 +146,7 @@ export async function loadFullContent(source: RecordSource, rec: RawRecord, key:
   let manifest: Record<string, unknown> | null = null;
   let manifestOk = false;
   if (typeof refs.manifest === "string") {
-    const data = await readOrProblem(source, refs.manifest, problems);
+    const data = await readOrProblem(source, refs.manifest, problems, MANIFEST_MAX_BYTES, true);
     if (data === null) {
       // (the problem is said)
     } else if (data) {

@@ -52,8 +52,11 @@ export interface RecordSource {
   records(kind: RecordType, sessionId: string): AsyncIterable<RawRecord>;
   /** the session file's JSON (`session_<id>.json`), or undefined */
   sessionInfo(sessionId: string): Promise<Record<string, unknown> | undefined>;
-  /** a full-content file by its name relative to the audit directory; undefined when missing */
-  readContent(relPath: string): Promise<Buffer | undefined>;
+  /**
+   * a full-content file by its name relative to the audit directory; undefined when missing; one
+   * longer than `maxBytes` is not read (FileTooLargeError)
+   */
+  readContent(relPath: string, maxBytes?: number): Promise<Buffer | undefined>;
   /** bytes the given sessions' records take, for progress reports (0 when unknown) */
   sizeOf(sessionIds: readonly string[]): Promise<number>;
 }
@@ -189,8 +192,8 @@ export class FileRecordSource implements RecordSource {
     }
   }
 
-  readContent(relPath: string): Promise<Buffer | undefined> {
-    return readContentFile(this.auditDir, relPath);
+  readContent(relPath: string, maxBytes?: number): Promise<Buffer | undefined> {
+    return readContentFile(this.auditDir, relPath, maxBytes);
   }
 
   async sizeOf(sessionIds: readonly string[]): Promise<number> {

@@ -17,7 +17,8 @@ import { walkChain } from "./chain-files.js";
 import { checkVerifyOptions } from "../integrity/verify-options.js";
 import { MerkleAccumulator } from "../integrity/merkle.js";
 import { EXPORT_INTEGRITY_DIR, EXPORT_MANIFEST, verifyExport } from "../integrity/export.js";
-import { readContentFileSync } from "./content-file.js";
+import { MANIFEST_MAX_BYTES, readContentFileSync } from "./content-file.js";
+import { FileTooLargeError } from "../regular-file.js";
 import { auditEventsOf, goneBy } from "../sink/audit-events.js";
 import { furthestPrunes, readPruneRecords, type SegmentPrune } from "../sink/prunes.js";
 import { wholeUnterminatedRecord } from "../sink/recover.js";
@@ -506,8 +507,13 @@ function checkContent(dir: string, file: KindFile, rec: Record<string, unknown>,
     f.contentRefs.add(ref.file);
     let data: Buffer | undefined;
     try {
-      data = readContentFileSync(dir, ref.file);
+      // (no more than its record says: a planted file of GiBs is a mismatch, not read)
+      data = readContentFileSync(dir, ref.file, typeof ref.bytes === "number" ? ref.bytes : undefined);
     } catch (err) {
+      if (err instanceof FileTooLargeError) {
+        p("content_mismatch", ref.file, `The ${role} file of interaction ${String(rec.id)} (seq ${seq}) is ${err.size} bytes, its record says ${ref.bytes}: not read.`);
+        continue;
+      }
       // (a link, a FIFO, a linked directory: never read, as the readers never read them)
       p("content_unreadable", ref.file, `The ${role} file of interaction ${String(rec.id)} (seq ${seq}) cannot be read: ${(err as Error).message}`);
       continue;
@@ -525,7 +531,7 @@ function checkContent(dir: string, file: KindFile, rec: Record<string, unknown>,
   if (typeof refs.manifest === "string") {
     f.contentRefs.add(refs.manifest);
     try {
-      const m = JSON.parse(String(readContentFileSync(dir, refs.manifest))) as { recordHash?: unknown; files?: { prompt?: { sha256?: unknown }; response?: { sha256?: unknown } } };
+      const m = JSON.parse(String(readContentFileSync(dir, refs.manifest, MANIFEST_MAX_BYTES))) as { recordHash?: unknown; files?: { prompt?: { sha256?: unknown }; response?: { sha256?: unknown } } };
       if (m.recordHash !== recordHash || m.files?.prompt?.sha256 !== refs.prompt?.sha256 || m.files?.response?.sha256 !== refs.response?.sha256) {
         p("manifest_mismatch", refs.manifest, `The manifest of interaction ${String(rec.id)} (seq ${seq}) does not match its record.`);
       }

@@ -81,3 +81,39 @@ describe("verifying a session while its logger rotates", () => {
     }
   });
 });
+
+// The same race one step earlier (seen once under load in rotation-churn.test.ts, 2026-12-05):
+// verify lists the directory, then looks at each file named like a chain file; a rotation renames
+// the active file and opens a new one, and a look in between found no file there, which was
+// reported as "not a regular file" (file_not_regular). The rename is made from inside the look,
+// right before it, and undone after (what the new active file's open does).
+describe("verify looking at a file a rotation just renamed", () => {
+  it("a chain file gone between the listing and the look is not reported as not regular", async () => {
+    const logger = new AuditLogger({ sessionId: "gap", projectPath: tmpProject("verify-gap-"), fullContentLogging: false, durability: "sync" });
+    for (let i = 0; i < 5; i++) logger.logToolUsage({ toolName: "t", operation: `op${i}` });
+    await logger.finalizeSession();
+    const active = `${logger.auditDir}/tool_usage_gap.jsonl`;
+    const aside = `${logger.auditDir}/.rotating`;
+    const lstat = fs.lstatSync;
+    let looked = 0;
+    (fs as { lstatSync: unknown }).lstatSync = ((p: fs.PathLike, ...rest: unknown[]) => {
+      if (String(p) !== active) return (lstat as (...a: unknown[]) => unknown)(p, ...rest);
+      looked++;
+      fs.renameSync(active, aside);
+      try {
+        return (lstat as (...a: unknown[]) => unknown)(p, ...rest);
+      } finally {
+        fs.renameSync(aside, active);
+      }
+    }) as typeof fs.lstatSync;
+    let r: Awaited<ReturnType<typeof verifyAuditLog>>;
+    try {
+      r = await verifyAuditLog(logger.auditDir);
+    } finally {
+      (fs as { lstatSync: unknown }).lstatSync = lstat;
+    }
+    expect(looked).toBeGreaterThan(0); // the look did fall in the gap
+    expect(r.problems).toEqual([]);
+    expect(r.ok).toBe(true);
+  });
+});

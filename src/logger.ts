@@ -36,7 +36,8 @@ import { postQueuedContent } from "./sink/content-thread.js";
 
 type ContentManifestBase = Omit<ContentManifest, "files">;
 import { registerForExit, unregisterForExit, type ExitFlushable } from "./sink/exit.js";
-import { CONTENT_DIR, contentFileNames, sessionFileName } from "./sink/files.js";
+import { CONTENT_DIR, contentFileNames, SESSION_FILE_MAX_BYTES, sessionFileName } from "./sink/files.js";
+import { NotRegularFileError, readRegularFileSync } from "./regular-file.js";
 import { SessionLock } from "./sink/lock.js";
 import { addHold, holdsToRelease, removeHolds } from "./holds.js";
 import { SESSION_ID_PATTERN } from "./config/schema.js";
@@ -1729,12 +1730,16 @@ export class AuditLogger extends EventEmitter<AuditLoggerEvents> implements Exit
     let startTime = new Date().toISOString();
     let resumedFrom: Record<string, unknown> | undefined;
     try {
-      const prev = JSON.parse(fs.readFileSync(file, "utf8")) as { startTime?: unknown };
+      const prev = JSON.parse(readRegularFileSync(file, undefined, SESSION_FILE_MAX_BYTES).toString("utf8")) as { startTime?: unknown };
       if (typeof prev.startTime === "string") startTime = prev.startTime;
       resumedFrom = prev as Record<string, unknown>;
     } catch {
-      // a new session
+      // a new session, or an unreadable previous session file (damaged; a FIFO or a link put in
+      // its place, never opened: a FIFO hung this constructor for good, SIGTERM too; found by
+      // review, 2026-12-05): replaced below, its records kept (they are in the chain files)
     }
+    // (the rename below replaces a FIFO or a link, not a directory: EISDIR, uncoded, before)
+    if (fs.lstatSync(file, { throwIfNoEntry: false })?.isDirectory()) throw new NotRegularFileError(file, "a directory");
     this.writeJsonAtomic(sessionFileName(this.sessionId), {
       sessionId: this.sessionId,
       status: "active",

@@ -1,0 +1,115 @@
+// The writer side and a FIFO, a directory or a link where the kit reads a file of its own (found
+// by review, 2026-12-05). The audit directory is writable by the app's own user; the readers and
+// `cleanup` already refused such files (src/regular-file.ts), but the logger and its locks still
+// opened them with a plain readFileSync: opening a FIFO waits for a writer, for good, deaf to
+// SIGTERM. Each case runs in a child process (test/fixtures/core/writer-fifo-child.mts) that the
+// test kills after a while, so a hang fails the test instead of hanging it.
+import { spawn, spawnSync } from "node:child_process";
+import fs from "node:fs";
+import path from "node:path";
+import { afterEach, describe, expect, it } from "vitest";
+import { AuditLogger, verifyAuditLog } from "../../src/index.js";
+import { cleanupTmp, readJsonl, tmpProject } from "../helpers/index.js";
+import { REPO_ROOT } from "../helpers/core.js";
+
+afterEach(cleanupTmp);
+
+const CHILD = path.join(REPO_ROOT, "test/fixtures/core/writer-fifo-child.mts");
+/** How long a child may take (its node and tsx start included) before it counts as hung. */
+const HANG_MS = 20_000;
+
+/** Runs the fixture in `mode`; its last stdout line as JSON, or "hung" when it had to be killed. */
+function runChild(mode: string, args: readonly string[]): Promise<Record<string, unknown> | "hung"> {
+  return new Promise((resolve, reject) => {
+    const c = spawn(process.execPath, ["--import", "tsx", CHILD, mode, ...args], { cwd: REPO_ROOT, stdio: ["ignore", "pipe", "pipe"] });
+    let out = "";
+    let err = "";
+    let hung = false;
+    const timer = setTimeout(() => {
+      hung = true;
+      c.kill("SIGKILL");
+    }, HANG_MS);
+    c.stdout.on("data", (d: Buffer) => (out += d.toString()));
+    c.stderr.on("data", (d: Buffer) => (err += d.toString()));
+    c.on("error", reject);
+    c.on("close", (code) => {
+      clearTimeout(timer);
+      if (hung) return resolve("hung");
+      const last = out.trim().split("\n").at(-1);
+      if (code !== 0 || !last) return reject(new Error(`child exited ${code}: ${err}`));
+      resolve(JSON.parse(last) as Record<string, unknown>);
+    });
+  });
+}
+
+function mkfifo(file: string): void {
+  expect(spawnSync("mkfifo", [file]).status).toBe(0);
+}
+
+/** A session `sid` with two tool uses, ended; its audit directory. */
+async function endedSession(projectPath: string, sid: string): Promise<string> {
+  const logger = new AuditLogger({ sessionId: sid, projectPath, fullContentLogging: false });
+  logger.logToolUsage({ toolName: "t", operation: "first" });
+  logger.logToolUsage({ toolName: "t", operation: "second" });
+  await logger.finalizeSession();
+  return path.join(projectPath, "audit_logs");
+}
+
+describe("a logger resuming a session whose session file is not a regular file", () => {
+  it("a FIFO or a link (to a FIFO, to a file elsewhere) is never opened: taken as an unreadable previous session file and replaced; the session's records are all kept, the chain goes on", async () => {
+    const projectPath = tmpProject("audit-writer-fifo-");
+    const outside = tmpProject("audit-writer-fifo-outside-");
+    const dir = await endedSession(projectPath, "sf");
+    await endedSession(projectPath, "sl");
+    await endedSession(projectPath, "sr");
+    const fifo = path.join(dir, "session_sf.json");
+    fs.rmSync(fifo);
+    mkfifo(fifo);
+    const outsideFifo = path.join(outside, "fifo");
+    mkfifo(outsideFifo);
+    fs.rmSync(path.join(dir, "session_sl.json"));
+    fs.symlinkSync(outsideFifo, path.join(dir, "session_sl.json"));
+    // (a link to a file elsewhere: what it holds is not taken for the session's start)
+    const elsewhere = path.join(outside, "session.json");
+    const planted = JSON.stringify({ sessionId: "sr", startTime: "2001-01-01T00:00:00.000Z" });
+    fs.writeFileSync(elsewhere, planted);
+    fs.rmSync(path.join(dir, "session_sr.json"));
+    fs.symlinkSync(elsewhere, path.join(dir, "session_sr.json"));
+
+    for (const sid of ["sf", "sl", "sr"]) {
+      const out = await runChild("logger", [JSON.stringify({ projectPath, sessionId: sid })]);
+      if (out === "hung") throw new Error(`resuming ${sid} hung`);
+      expect(out, sid).toEqual({ startTime: expect.any(String), errors: [] });
+      expect(out.startTime).not.toBe("2001-01-01T00:00:00.000Z");
+      const st = fs.lstatSync(path.join(dir, `session_${sid}.json`));
+      expect(st.isFile(), sid).toBe(true);
+      expect(JSON.parse(fs.readFileSync(path.join(dir, `session_${sid}.json`), "utf8"))).toMatchObject({ sessionId: sid, status: "finalized" });
+      const tools = readJsonl<{ seq: number; operation: string }>(path.join(dir, `tool_usage_${sid}.jsonl`));
+      expect(tools.map((r) => [r.seq, r.operation]), sid).toEqual([
+        [1, "first"],
+        [2, "second"],
+        [3, "after the resume"],
+      ]);
+    }
+    // what the links pointed to is as it was
+    expect(fs.lstatSync(outsideFifo).isFIFO()).toBe(true);
+    expect(fs.readFileSync(elsewhere, "utf8")).toBe(planted);
+    expect((await verifyAuditLog(dir)).problems).toEqual([]);
+  }, 90_000);
+
+  it("a directory (which no rename replaces) is refused with AUDIT_ERR_PATH naming it; nothing is removed, no lock is left", async () => {
+    const projectPath = tmpProject("audit-writer-fifo-dir-");
+    const dir = await endedSession(projectPath, "sd");
+    const sessionFile = path.join(dir, "session_sd.json");
+    fs.rmSync(sessionFile);
+    fs.mkdirSync(sessionFile);
+    fs.writeFileSync(path.join(sessionFile, "inside"), "x");
+    const chain = fs.readFileSync(path.join(dir, "tool_usage_sd.jsonl"));
+    const out = await runChild("logger", [JSON.stringify({ projectPath, sessionId: "sd" })]);
+    if (out === "hung") throw new Error("resuming sd hung");
+    expect(out).toEqual({ error: expect.objectContaining({ name: "NotRegularFileError", code: "AUDIT_ERR_PATH", message: expect.stringContaining("session_sd.json is a directory") }) });
+    expect(fs.readFileSync(path.join(sessionFile, "inside"), "utf8")).toBe("x");
+    expect(fs.readFileSync(path.join(dir, "tool_usage_sd.jsonl"))).toEqual(chain);
+    expect(fs.readdirSync(dir).filter((n) => n.startsWith(".session_sd"))).toEqual([]);
+  }, 60_000);
+});

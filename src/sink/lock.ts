@@ -162,11 +162,14 @@ export class SessionLock {
       fs.writeFileSync(marker, JSON.stringify(ownBody()), { flag: "wx", mode: 0o600 });
     } catch (err) {
       if ((err as NodeJS.ErrnoException).code !== "EEXIST") throw err;
-      let judged: string;
-      try {
-        judged = fs.readFileSync(marker, "utf8");
-      } catch {
-        return false; // gone meanwhile: the caller looks again
+      const judged = readText(marker);
+      if (judged === undefined) {
+        // A FIFO, a directory or a link under the marker's name, never opened (a FIFO hung the
+        // AuditLogger constructor for good, SIGTERM too; found by review, 2026-12-05). No process
+        // of the kit makes one: it is taken as an unreadable marker, stale once old.
+        const st = fs.lstatSync(marker, { throwIfNoEntry: false });
+        if (st !== undefined && !st.isFile() && Date.now() - st.mtimeMs >= TAKEOVER_STALE_MS) removeIfStill(marker, undefined, `${marker}.stale.${process.pid}`);
+        return false; // (else gone meanwhile, or not readable: the caller looks again)
       }
       const taker = parseLock(judged);
       const stale = taker !== undefined && taker.hostname === os.hostname() ? !holderLive(taker) : !fresh(marker, TAKEOVER_STALE_MS);
@@ -300,12 +303,18 @@ function parseLock(text: string): LockBody | undefined {
 /**
  * Removes the lock (or marker) `file` judged stale with content `judged`, only if it still is
  * that one: renamed to `aside` first, and put back if another process took it over and made its
- * own meanwhile. The kit's file locks take a stale lock over this way.
+ * own meanwhile. The kit's file locks take a stale lock over this way. `judged` undefined: it was
+ * no regular file (see SessionLock.takeOver), and is removed if what was set aside still is none
+ * (an empty directory included). What was set aside is never opened but as a regular file (a
+ * FIFO there hung this read for good).
  */
-export function removeIfStill(file: string, judged: string, aside: string): void {
+export function removeIfStill(file: string, judged: string | undefined, aside: string): void {
   try {
     fs.renameSync(file, aside);
-    if (fs.readFileSync(aside, "utf8") !== judged) fs.renameSync(aside, file); // not the one judged: put back
+    const st = fs.lstatSync(aside);
+    const still = judged === undefined ? !st.isFile() : readText(aside) === judged;
+    if (!still) fs.renameSync(aside, file); // not the one judged: put back
+    else if (st.isDirectory()) fs.rmdirSync(aside);
     else fs.rmSync(aside, { force: true });
   } catch {
     // gone meanwhile

@@ -10,7 +10,7 @@ import path from "node:path";
 import { afterEach, describe, expect, it } from "vitest";
 import { AuditLogger, verifyAuditLog } from "../../src/index.js";
 import { cleanupTmp, readJsonl, tmpProject } from "../helpers/index.js";
-import { REPO_ROOT } from "../helpers/core.js";
+import { leaveLock, REPO_ROOT } from "../helpers/core.js";
 
 afterEach(cleanupTmp);
 
@@ -111,5 +111,65 @@ describe("a logger resuming a session whose session file is not a regular file",
     expect(fs.readFileSync(path.join(sessionFile, "inside"), "utf8")).toBe("x");
     expect(fs.readFileSync(path.join(dir, "tool_usage_sd.jsonl"))).toEqual(chain);
     expect(fs.readdirSync(dir).filter((n) => n.startsWith(".session_sd"))).toEqual([]);
+  }, 60_000);
+});
+
+describe("the session lock's takeover marker when it is not a regular file", () => {
+  const old = (file: string) => {
+    const t = (Date.now() - 60_000) / 1000;
+    fs.lutimesSync(file, t, t);
+  };
+
+  it("an old FIFO, directory or link named `.session_<id>.lock.takeover` is never opened: taken as an unreadable marker, removed, the stale lock taken over", async () => {
+    const projectPath = tmpProject("audit-writer-fifo-marker-");
+    const dir = path.join(projectPath, "audit_logs");
+    fs.mkdirSync(dir);
+    const outside = tmpProject("audit-writer-fifo-marker-outside-");
+    const outsideFifo = path.join(outside, "fifo");
+    mkfifo(outsideFifo);
+    const plant: Record<string, (marker: string) => void> = {
+      mf: (m) => mkfifo(m),
+      md: (m) => fs.mkdirSync(m),
+      ml: (m) => fs.symlinkSync(outsideFifo, m),
+    };
+    for (const [sid, make] of Object.entries(plant)) {
+      // a process of this session was killed holding its lock
+      leaveLock(dir, sid);
+      const marker = path.join(dir, `.session_${sid}.lock.takeover`);
+      make(marker);
+      old(marker);
+      const out = await runChild("logger", [JSON.stringify({ projectPath, sessionId: sid })]);
+      if (out === "hung") throw new Error(`taking over ${sid}'s lock hung`);
+      expect(out, sid).toEqual({ startTime: expect.any(String), errors: [] });
+      expect(readJsonl<{ operation: string }>(path.join(dir, `tool_usage_${sid}.jsonl`)).map((r) => r.operation), sid).toEqual(["after the resume"]);
+      // (the marker went; the lock went with the finalized session; nothing set aside is left)
+      expect(fs.readdirSync(dir).filter((n) => n.startsWith(`.session_${sid}.`)), sid).toEqual([]);
+    }
+    expect(fs.lstatSync(outsideFifo).isFIFO()).toBe(true);
+  }, 90_000);
+
+  it("a young FIFO there is waited for as a marker being written: the logger is refused (AUDIT_ERR_SESSION_LOCKED) within its 2 s, the FIFO left", async () => {
+    const projectPath = tmpProject("audit-writer-fifo-young-");
+    const dir = path.join(projectPath, "audit_logs");
+    fs.mkdirSync(dir);
+    const lock = leaveLock(dir, "my");
+    const marker = path.join(dir, ".session_my.lock.takeover");
+    mkfifo(marker);
+    const out = await runChild("logger", [JSON.stringify({ projectPath, sessionId: "my" })]);
+    if (out === "hung") throw new Error("taking over my's lock hung");
+    expect(out).toEqual({ error: expect.objectContaining({ code: "AUDIT_ERR_SESSION_LOCKED" }) });
+    expect(fs.lstatSync(marker).isFIFO()).toBe(true);
+    expect(fs.readdirSync(dir).sort()).toEqual([lock, ".session_my.lock.takeover"]);
+  }, 60_000);
+
+  it("removeIfStill, finding a FIFO where the lock it judged was, puts it back unopened (it is not the one judged)", async () => {
+    const dir = tmpProject("audit-writer-fifo-aside-");
+    const file = path.join(dir, ".session_x.lock");
+    mkfifo(file);
+    const out = await runChild("remove-if-still", [file, '{"pid":1}', `${file}.stale.1`]);
+    if (out === "hung") throw new Error("removeIfStill hung");
+    expect(out).toEqual({ done: true });
+    expect(fs.lstatSync(file).isFIFO()).toBe(true);
+    expect(fs.readdirSync(dir)).toEqual([".session_x.lock"]);
   }, 60_000);
 });

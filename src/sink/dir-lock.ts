@@ -29,7 +29,9 @@ export function takeDirLock(file: string, who: string, o: { readonly waitMs: num
       return () => {
         held.delete(file);
         try {
-          if (fs.readFileSync(file, "utf8") === body) fs.unlinkSync(file);
+          // (not opened unless a regular file: a FIFO put in its place hung the release for
+          // good, SIGTERM too; found by review, 2026-12-05)
+          if (readText(file) === body) fs.unlinkSync(file);
         } catch {
           // gone already
         }

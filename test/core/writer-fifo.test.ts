@@ -173,3 +173,14 @@ describe("the session lock's takeover marker when it is not a regular file", () 
     expect(fs.readdirSync(dir)).toEqual([".session_x.lock"]);
   }, 60_000);
 });
+
+describe("a directory lock (.shred.lock, the legal holds' lock) replaced by a FIFO while held", () => {
+  it("its release does not open it: it returns, and leaves the FIFO (not its lock)", async () => {
+    const dir = tmpProject("audit-writer-fifo-dirlock-");
+    const file = path.join(dir, ".shred.lock");
+    const out = await runChild("dir-lock", [file]);
+    if (out === "hung") throw new Error("releasing the directory lock hung");
+    expect(out).toEqual({ released: true });
+    expect(fs.lstatSync(file).isFIFO()).toBe(true);
+  }, 60_000);
+});

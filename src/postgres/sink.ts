@@ -16,7 +16,8 @@ import { z } from "zod";
 import { runInAuditContext } from "../context.js";
 import { AuditIOError, AuditPathError } from "../errors.js";
 import { readLines } from "../reader/lines.js";
-import { isFileSessionId, listKindFiles, lockFileName, safeReaddir, sessionFileName, type KindFile } from "../sink/files.js";
+import { isFileSessionId, listKindFiles, lockFileName, safeReaddir, SESSION_FILE_MAX_BYTES, sessionFileName, type KindFile } from "../sink/files.js";
+import { FileTooLargeError, NotRegularFileError, readRegularFileSync } from "../regular-file.js";
 import { walkChain } from "../reader/chain-files.js";
 import { createWhole, OWN_PROC_START, readText, removeIfStill, sessionLockHeld } from "../sink/lock.js";
 import { peekTail, wholeUnterminatedRecord } from "../sink/recover.js";
@@ -366,12 +367,8 @@ export class PostgresSink implements AuditSink {
       // nothing to find
     }
     if (this.spoolOption === undefined) this.orphans = this.findOrphans(info.auditDir, names);
-    try {
-      const v = JSON.parse(fs.readFileSync(path.join(info.auditDir, sessionFileName(info.sessionId)), "utf8")) as unknown;
-      if (v && typeof v === "object" && !Array.isArray(v)) this.sessionInfo = v as Record<string, unknown>;
-    } catch {
-      // no session file: the row gets an empty info
-    }
+    const own = this.readSessionInfo(info.sessionId);
+    if (own) this.sessionInfo = own; // (none: the row gets an empty info)
     if (this.settings.backfill) {
       // what the files held before this logger wrote anything: the part the store may lack
       this.fileTails = fileTails(info.auditDir, info.sessionId, names);
@@ -683,12 +680,9 @@ export class PostgresSink implements AuditSink {
           [this.sessionId, jsonbText(JSON.stringify(this.sessionInfo))],
         );
       } else {
-        let info: string | null = null;
-        try {
-          if (this.auditDir) info = jsonbText(JSON.stringify(JSON.parse(fs.readFileSync(path.join(this.auditDir, sessionFileName(this.sessionId)), "utf8"))));
-        } catch {
-          info = null; // no final session file: keep what the store has
-        }
+        // (no final session file: keep what the store has)
+        const final = this.auditDir ? this.readSessionInfo(this.sessionId) : undefined;
+        const info = final === undefined ? null : jsonbText(JSON.stringify(final));
         await this.pool.query(`UPDATE ${n.sessions} SET status = 'finalized', closed_at = now(), info = coalesce($2::jsonb, info) WHERE session_id = $1`, [this.sessionId, info]);
       }
     } catch (err) {
@@ -906,6 +900,26 @@ export class PostgresSink implements AuditSink {
     return found;
   }
 
+  /**
+   * Session `sid`'s session file, when it holds a JSON object. One that is not a regular file (a
+   * FIFO, a directory, a link) is never opened, nor one longer than a session file can be: the
+   * sink reports it and goes on without (a FIFO named like one blocked the sink, and the app's
+   * event loop with it, for good; found by review, 2026-12-05). None, or one that is no JSON
+   * object (half written by a crash), is no news: undefined, silently.
+   */
+  private readSessionInfo(sid: string): Record<string, unknown> | undefined {
+    let v: unknown;
+    try {
+      v = JSON.parse(readRegularFileSync(path.join(this.auditDir!, sessionFileName(sid)), undefined, SESSION_FILE_MAX_BYTES).toString("utf8"));
+    } catch (err) {
+      if (err instanceof NotRegularFileError || err instanceof FileTooLargeError) {
+        this.note(new AuditIOError(`PostgresSink did not read the session file of session ${sid}: ${err.message} The session's row in the store gets no information from it.`, { cause: err }));
+      }
+      return undefined;
+    }
+    return v && typeof v === "object" && !Array.isArray(v) ? (v as Record<string, unknown>) : undefined;
+  }
+
   /** Whether session `sid`'s session file lists a sink of this store (see `findCrashed`). */
   private wroteHere(dir: string, sid: string): boolean {
     let sinks: unknown;
@@ -1019,13 +1033,7 @@ export class PostgresSink implements AuditSink {
   private async closeAdopted(sid: string, heads: ReadonlyMap<ChainKind, Head>): Promise<void> {
     const pool = this.requirePool();
     const n = this.sql.n;
-    let info: Record<string, unknown> = {};
-    try {
-      const v = JSON.parse(fs.readFileSync(path.join(this.auditDir!, sessionFileName(sid)), "utf8")) as unknown;
-      if (v && typeof v === "object" && !Array.isArray(v)) info = v as Record<string, unknown>;
-    } catch {
-      // no session file: an empty info
-    }
+    const info = this.readSessionInfo(sid) ?? {}; // (no session file: an empty info)
     const status = info.status === "finalized" ? "finalized" : "active";
     await pool.query(
       `INSERT INTO ${n.sessions} (session_id, info, status, closed_at) VALUES ($1, $2::jsonb, $3, CASE WHEN $3 = 'finalized' THEN now() END)

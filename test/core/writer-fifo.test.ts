@@ -4,47 +4,14 @@
 // opened them with a plain readFileSync: opening a FIFO waits for a writer, for good, deaf to
 // SIGTERM. Each case runs in a child process (test/fixtures/core/writer-fifo-child.mts) that the
 // test kills after a while, so a hang fails the test instead of hanging it.
-import { spawn, spawnSync } from "node:child_process";
 import fs from "node:fs";
 import path from "node:path";
 import { afterEach, describe, expect, it } from "vitest";
 import { AuditLogger, verifyAuditLog } from "../../src/index.js";
 import { cleanupTmp, readJsonl, tmpProject } from "../helpers/index.js";
-import { leaveLock, REPO_ROOT } from "../helpers/core.js";
+import { leaveLock, mkfifo, runFifoChild as runChild } from "../helpers/core.js";
 
 afterEach(cleanupTmp);
-
-const CHILD = path.join(REPO_ROOT, "test/fixtures/core/writer-fifo-child.mts");
-/** How long a child may take (its node and tsx start included) before it counts as hung. */
-const HANG_MS = 20_000;
-
-/** Runs the fixture in `mode`; its last stdout line as JSON, or "hung" when it had to be killed. */
-function runChild(mode: string, args: readonly string[]): Promise<Record<string, unknown> | "hung"> {
-  return new Promise((resolve, reject) => {
-    const c = spawn(process.execPath, ["--import", "tsx", CHILD, mode, ...args], { cwd: REPO_ROOT, stdio: ["ignore", "pipe", "pipe"] });
-    let out = "";
-    let err = "";
-    let hung = false;
-    const timer = setTimeout(() => {
-      hung = true;
-      c.kill("SIGKILL");
-    }, HANG_MS);
-    c.stdout.on("data", (d: Buffer) => (out += d.toString()));
-    c.stderr.on("data", (d: Buffer) => (err += d.toString()));
-    c.on("error", reject);
-    c.on("close", (code) => {
-      clearTimeout(timer);
-      if (hung) return resolve("hung");
-      const last = out.trim().split("\n").at(-1);
-      if (code !== 0 || !last) return reject(new Error(`child exited ${code}: ${err}`));
-      resolve(JSON.parse(last) as Record<string, unknown>);
-    });
-  });
-}
-
-function mkfifo(file: string): void {
-  expect(spawnSync("mkfifo", [file]).status).toBe(0);
-}
 
 /** A session `sid` with two tool uses, ended; its audit directory. */
 async function endedSession(projectPath: string, sid: string): Promise<string> {

@@ -2,7 +2,7 @@
  * Helpers for the core test suite: paths of the documented files, raw reads of what is on disk,
  * and a runner for the child-process fixtures in test/fixtures/core/.
  */
-import { spawn, spawnSync, type ChildProcess } from "node:child_process";
+import { execFileSync, spawn, spawnSync, type ChildProcess } from "node:child_process";
 import fs from "node:fs";
 import os from "node:os";
 import path from "node:path";
@@ -177,4 +177,40 @@ export function leaveLock(dir: string, sid: string, pid = deadPid()): string {
   const name = `.session_${sid}.lock`;
   fs.writeFileSync(path.join(dir, name), JSON.stringify({ pid, hostname: os.hostname(), startedAt: new Date().toISOString() }));
   return name;
+}
+
+/** Makes a FIFO at `file` (opening one for reading waits for a writer: for good, deaf to SIGTERM). */
+export function mkfifo(file: string): void {
+  execFileSync("mkfifo", [file]);
+}
+
+/** How long a writer-fifo child may take (its node and tsx start included) before it counts as hung. */
+const FIFO_CHILD_HANG_MS = 20_000;
+
+/**
+ * Runs test/fixtures/core/writer-fifo-child.mts in `mode` (see there): its last stdout line as
+ * JSON, or "hung" when it had to be killed (SIGKILL: a process blocked opening a FIFO hears no
+ * SIGTERM), so that a hang fails the test instead of hanging it.
+ */
+export function runFifoChild(mode: string, args: readonly string[]): Promise<Record<string, unknown> | "hung"> {
+  return new Promise((resolve, reject) => {
+    const c = spawn(process.execPath, ["--import", "tsx", path.join(CORE_FIXTURES, "writer-fifo-child.mts"), mode, ...args], { cwd: REPO_ROOT, stdio: ["ignore", "pipe", "pipe"] });
+    let out = "";
+    let err = "";
+    let hung = false;
+    const timer = setTimeout(() => {
+      hung = true;
+      c.kill("SIGKILL");
+    }, FIFO_CHILD_HANG_MS);
+    c.stdout!.on("data", (d: Buffer) => (out += d.toString()));
+    c.stderr!.on("data", (d: Buffer) => (err += d.toString()));
+    c.on("error", reject);
+    c.on("close", (code) => {
+      clearTimeout(timer);
+      if (hung) return resolve("hung");
+      const last = out.trim().split("\n").at(-1);
+      if (code !== 0 || !last) return reject(new Error(`child exited ${code}: ${err}`));
+      resolve(JSON.parse(last) as Record<string, unknown>);
+    });
+  });
 }

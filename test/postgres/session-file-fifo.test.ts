@@ -1,0 +1,73 @@
+// The PostgresSink and a session file that is not a regular file (found by review of the writer
+// side, 2026-12-05). The sink read `session_<id>.json` (its own session's, at open and close; an
+// adopted spool's session's) with a plain readFileSync: a FIFO under that name blocked the sink,
+// and with it the app's whole event loop, in open() for good, deaf to SIGTERM. It must never throw
+// into the app nor hang: such a file is not read, the session's row gets no info from it, and the
+// sink says so through its error reporting (the logger's `error` event and `errors` record).
+// Each case runs in a child (test/fixtures/core/writer-fifo-child.mts) killed after a while.
+import fs from "node:fs";
+import path from "node:path";
+import { describe, expect, it } from "vitest";
+import { AuditLogger } from "../../src/index.js";
+import { migratePostgres, PostgresSink } from "../../src/postgres/index.js";
+import { mkfifo, runFifoChild } from "../helpers/core.js";
+import { tmpProject } from "../helpers/index.js";
+import { freePort, PG_URL, PgProxy, pgTestScope, sql } from "../fixtures/postgres/db.js";
+
+const { schemaFor, proxies } = pgTestScope();
+
+async function migrated(tag: string): Promise<string> {
+  const schema = schemaFor(tag);
+  await migratePostgres({ connectionString: PG_URL, schema });
+  return schema;
+}
+
+const reportsOf = (out: Record<string, unknown>): string[] => (out.errors as Array<{ message: string }>).map((e) => e.message);
+
+describe("PostgresSink and a FIFO named like a session file", () => {
+  it("adopting a spool whose session's file is a FIFO: the spool's records are stored, the FIFO is not opened, the sink reports it", async () => {
+    const schema = await migrated("fifoadopt");
+    const projectPath = tmpProject("audit-pg-fifo-");
+    const dir = path.join(projectPath, "audit_logs");
+    // a session that ended while the store was away (its proxy not started): its records stay in its spool
+    const store = new PgProxy(await freePort());
+    proxies.push(store);
+    const a = new AuditLogger({ projectPath, sinks: [new PostgresSink({ connectionString: store.url, schema, closeTimeoutMs: 300 })], fullContentLogging: false });
+    a.on("error", () => undefined);
+    for (let i = 0; i < 3; i++) a.logToolUsage({ toolName: "t", operation: `op${i}` });
+    await a.finalizeSession();
+    expect(fs.readdirSync(dir).filter((n) => n.startsWith(".pg_spool_"))).toHaveLength(1);
+    const sessionFile = path.join(dir, `session_${a.sessionId}.json`);
+    fs.rmSync(sessionFile);
+    mkfifo(sessionFile);
+
+    // the next process's sink adopts the spool (the same store: reached through the proxy, up now)
+    await store.start();
+    const out = await runFifoChild("logger", [JSON.stringify({ projectPath, sessionId: "next", pg: { url: store.url, schema } })]);
+    if (out === "hung") throw new Error("the next logger's sink hung on the FIFO");
+    expect(out.error).toBeUndefined();
+    expect(reportsOf(out)).toEqual([expect.stringMatching(new RegExp(`session_${a.sessionId}\\.json is a FIFO, not a regular file`))]);
+    expect((out.stats as { adopted: number }).adopted).toBeGreaterThanOrEqual(3);
+    const rows = await sql<{ n: string }>(`SELECT count(*)::text AS n FROM "${schema}".audit_records WHERE session_id = $1 AND kind = 'tool_usage'`, [a.sessionId]);
+    expect(Number(rows[0]!.n)).toBe(3);
+    const [row] = await sql<{ info: unknown }>(`SELECT info FROM "${schema}".audit_sessions WHERE session_id = $1`, [a.sessionId]);
+    expect(row?.info).toEqual({});
+    expect(fs.lstatSync(sessionFile).isFIFO()).toBe(true);
+    expect(fs.readdirSync(dir).filter((n) => n.startsWith(".pg_spool_"))).toEqual([]);
+  }, 90_000);
+
+  it("a sink opened (and closed) on a session whose file is a FIFO returns from both, and reports it", async () => {
+    const schema = await migrated("fifoopen");
+    const auditDir = path.join(tmpProject("audit-pg-fifo-open-"), "audit_logs");
+    fs.mkdirSync(auditDir);
+    mkfifo(path.join(auditDir, "session_po.json"));
+    const out = await runFifoChild("pg-open", [JSON.stringify({ url: PG_URL, schema, auditDir, sessionId: "po" })]);
+    if (out === "hung") throw new Error("the sink hung on the FIFO");
+    // (once as it opens, once as it marks the session finalized)
+    const report = expect.stringMatching(/^PostgresSink did not read the session file of session po: session_po\.json is a FIFO, not a regular file/);
+    expect(reportsOf(out)).toEqual([report, report]);
+    const [row] = await sql<{ info: unknown }>(`SELECT info FROM "${schema}".audit_sessions WHERE session_id = 'po'`);
+    expect(row?.info).toEqual({});
+    expect(fs.lstatSync(path.join(auditDir, "session_po.json")).isFIFO()).toBe(true);
+  }, 60_000);
+});

@@ -27,10 +27,12 @@ export class NotRegularFileError extends AuditPathError {
 }
 
 function failure(err: unknown, file: string, label: string | undefined): unknown {
-  // ELOOP: the last component is a link (O_NOFOLLOW); EISDIR, ENXIO: a directory, a socket
+  // ELOOP: the last component is a link (O_NOFOLLOW); EISDIR, ENXIO: a directory, a socket (or,
+  // opened for writing, a FIFO no one reads)
   const code = (err as NodeJS.ErrnoException).code;
   if (code === "ELOOP") return new NotRegularFileError(file, "a symbolic link", label);
-  if (code === "EISDIR" || code === "ENXIO") return new NotRegularFileError(file, code === "EISDIR" ? "a directory" : "a socket or device", label);
+  if (code === "EISDIR") return new NotRegularFileError(file, "a directory", label);
+  if (code === "ENXIO") return new NotRegularFileError(file, nonRegularKind(file) ?? "a socket or device", label);
   return err;
 }
 
@@ -70,6 +72,34 @@ export function openRegularSync(file: string, label?: string): number {
   } catch (err) {
     throw failure(err, file, label);
   }
+  return checkedRegular(fd, file, label);
+}
+
+// (O_NONBLOCK: opening a FIFO for writing must not wait for a reader; it fails, ENXIO, when there
+// is none. No effect on a regular file's writes.)
+const APPEND_FLAGS = fs.constants.O_WRONLY | fs.constants.O_APPEND | fs.constants.O_CREAT | (fs.constants.O_NOFOLLOW ?? 0) | (fs.constants.O_NONBLOCK ?? 0);
+
+/**
+ * Opens `file` to append to it, creating it with `mode` if it is missing: for a writer's own
+ * file of the audit directory (a checkpoints file, a spool). {@link NotRegularFileError} for a
+ * link or a non-regular file, never opened through nor waited on (a FIFO named like one hung the
+ * writer for good, SIGTERM too; found by review, 2026-12-05).
+ *
+ * @example
+ * const fd = openRegularForAppendSync(path.join(dir, "checkpoints_s1.jsonl"), 0o600);
+ */
+export function openRegularForAppendSync(file: string, mode: number): number {
+  let fd: number;
+  try {
+    fd = fs.openSync(file, APPEND_FLAGS, mode);
+  } catch (err) {
+    throw failure(err, file, undefined);
+  }
+  return checkedRegular(fd, file, undefined);
+}
+
+/** `fd`, if it is a regular file's; else closed, and {@link NotRegularFileError}. */
+function checkedRegular(fd: number, file: string, label: string | undefined): number {
   let st: fs.Stats;
   try {
     st = fs.fstatSync(fd);

@@ -1,5 +1,5 @@
 import fs from "node:fs";
-import { isRegularFileSync } from "../regular-file.js";
+import { isRegularFileSync, openRegularForAppendSync } from "../regular-file.js";
 import path from "node:path";
 import { readLinesSync } from "../reader/lines-sync.js";
 import { listKindFiles } from "../sink/files.js";
@@ -105,7 +105,8 @@ export class Checkpointer {
       { sessionId: this.sessionId, n: this.n + 1, time: new Date().toISOString(), reason, heads, prevCheckpointHash: this.prevHash },
       CHAIN_KINDS,
     );
-    const fd = fs.openSync(this.file, "a", 0o600);
+    // (never a FIFO or a link put under its name: see openRegularForAppendSync)
+    const fd = openRegularForAppendSync(this.file, 0o600);
     try {
       fs.writeSync(fd, line + "\n");
       if (this.durability === "fsync") fs.fdatasyncSync(fd);

@@ -6,6 +6,7 @@
  */
 import fs from "node:fs";
 import { LineSplitter } from "../reader/lines.js";
+import { openRegularForAppendSync, openRegularSync } from "../regular-file.js";
 
 const READ_CHUNK = 1 << 20;
 
@@ -49,7 +50,8 @@ export class Spool {
   append(lines: readonly string[]): void {
     if (lines.length === 0) return;
     const chunk = Buffer.from(lines.join("\n") + "\n", "utf8");
-    if (this.fd === undefined) this.fd = fs.openSync(this.path, "a", 0o600);
+    // (never a FIFO or a link put under its name: see openRegularForAppendSync)
+    if (this.fd === undefined) this.fd = openRegularForAppendSync(this.path, 0o600);
     let done = 0;
     while (done < chunk.length) done += fs.writeSync(this.fd, chunk, done, chunk.length - done);
     this.size += chunk.length;
@@ -58,7 +60,7 @@ export class Spool {
   /** Up to `maxLines` complete lines from the read offset, without consuming them. */
   read(maxLines: number): SpoolBatch {
     if (this.isEmpty) return { lines: [], bytes: 0 };
-    const fd = fs.openSync(this.path, "r");
+    const fd = openRegularSync(this.path);
     try {
       const lines: string[] = [];
       let pos = this.offset;

@@ -151,3 +151,23 @@ describe("a directory lock (.shred.lock, the legal holds' lock) replaced by a FI
     expect(fs.lstatSync(file).isFIFO()).toBe(true);
   }, 60_000);
 });
+
+describe("a FIFO named like a file the logger appends to", () => {
+  it("checkpoints_<id>.jsonl is never opened (the first checkpoint hung the app for good): each checkpoint fails and is reported, the records are written", async () => {
+    const projectPath = tmpProject("audit-writer-fifo-checkpoints-");
+    const dir = path.join(projectPath, "audit_logs");
+    fs.mkdirSync(dir);
+    const fifo = path.join(dir, "checkpoints_cf.jsonl");
+    mkfifo(fifo);
+    const out = await runChild("logger", [JSON.stringify({ projectPath, sessionId: "cf", signed: true })]);
+    if (out === "hung") throw new Error("a checkpoint hung on the FIFO");
+    expect(out.error).toBeUndefined();
+    const reports = (out.errors as Array<{ code: string; message: string }>).map((e) => e.message);
+    expect(reports.length).toBeGreaterThan(0);
+    for (const m of reports) expect(m).toMatch(/^Writing checkpoint failed: checkpoints_cf\.jsonl is a FIFO, not a regular file/);
+    expect(readJsonl<{ operation: string }>(path.join(dir, "tool_usage_cf.jsonl")).map((r) => r.operation)).toEqual(["after the resume"]);
+    const recorded = readJsonl<{ errorType: string; message: string }>(path.join(dir, "errors_cf.jsonl"));
+    expect(recorded).toContainEqual(expect.objectContaining({ errorType: "audit_write_failed", message: expect.stringMatching(/checkpoints_cf\.jsonl is a FIFO/) }));
+    expect(fs.lstatSync(fifo).isFIFO()).toBe(true);
+  }, 60_000);
+});

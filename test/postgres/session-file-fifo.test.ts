@@ -4,6 +4,7 @@
 // and with it the app's whole event loop, in open() for good, deaf to SIGTERM. It must never throw
 // into the app nor hang: such a file is not read, the session's row gets no info from it, and the
 // sink says so through its error reporting (the logger's `error` event and `errors` record).
+// Its own spool, opened to append with a plain openSync, hung the same way as a spill wrote to it.
 // Each case runs in a child (test/fixtures/core/writer-fifo-child.mts) killed after a while.
 import fs from "node:fs";
 import path from "node:path";
@@ -22,22 +23,33 @@ async function migrated(tag: string): Promise<string> {
   return schema;
 }
 
+/**
+ * A store that is away (a proxy not started yet) and session `sessionId` that ended while it was,
+ * logging `count` tool uses: they stay in its spool, the only file of the directory named
+ * `.pg_spool_…`, whose name is returned.
+ */
+async function spooledSession(projectPath: string, schema: string, sessionId: string, count: number): Promise<{ store: PgProxy; spool: string }> {
+  const store = new PgProxy(await freePort());
+  proxies.push(store);
+  const logger = new AuditLogger({ sessionId, projectPath, sinks: [new PostgresSink({ connectionString: store.url, schema, closeTimeoutMs: 300 })], fullContentLogging: false });
+  logger.on("error", () => undefined);
+  for (let i = 0; i < count; i++) logger.logToolUsage({ toolName: "t", operation: `op${i}` });
+  await logger.finalizeSession();
+  const spools = fs.readdirSync(path.join(projectPath, "audit_logs")).filter((n) => n.startsWith(".pg_spool_"));
+  expect(spools).toHaveLength(1);
+  return { store, spool: spools[0]! };
+}
+
 const reportsOf = (out: Record<string, unknown>): string[] => (out.errors as Array<{ message: string }>).map((e) => e.message);
 
-describe("PostgresSink and a FIFO named like a session file", () => {
+describe("PostgresSink and a FIFO named like a session file or its spool", () => {
   it("adopting a spool whose session's file is a FIFO: the spool's records are stored, the FIFO is not opened, the sink reports it", async () => {
     const schema = await migrated("fifoadopt");
     const projectPath = tmpProject("audit-pg-fifo-");
     const dir = path.join(projectPath, "audit_logs");
-    // a session that ended while the store was away (its proxy not started): its records stay in its spool
-    const store = new PgProxy(await freePort());
-    proxies.push(store);
-    const a = new AuditLogger({ projectPath, sinks: [new PostgresSink({ connectionString: store.url, schema, closeTimeoutMs: 300 })], fullContentLogging: false });
-    a.on("error", () => undefined);
-    for (let i = 0; i < 3; i++) a.logToolUsage({ toolName: "t", operation: `op${i}` });
-    await a.finalizeSession();
-    expect(fs.readdirSync(dir).filter((n) => n.startsWith(".pg_spool_"))).toHaveLength(1);
-    const sessionFile = path.join(dir, `session_${a.sessionId}.json`);
+    // a session that ended while the store was away: its records stay in its spool
+    const { store } = await spooledSession(projectPath, schema, "a", 3);
+    const sessionFile = path.join(dir, "session_a.json");
     fs.rmSync(sessionFile);
     mkfifo(sessionFile);
 
@@ -46,11 +58,11 @@ describe("PostgresSink and a FIFO named like a session file", () => {
     const out = await runFifoChild("logger", [JSON.stringify({ projectPath, sessionId: "next", pg: { url: store.url, schema } })]);
     if (out === "hung") throw new Error("the next logger's sink hung on the FIFO");
     expect(out.error).toBeUndefined();
-    expect(reportsOf(out)).toEqual([expect.stringMatching(new RegExp(`session_${a.sessionId}\\.json is a FIFO, not a regular file`))]);
+    expect(reportsOf(out)).toEqual([expect.stringContaining("session_a.json is a FIFO, not a regular file")]);
     expect((out.stats as { adopted: number }).adopted).toBeGreaterThanOrEqual(3);
-    const rows = await sql<{ n: string }>(`SELECT count(*)::text AS n FROM "${schema}".audit_records WHERE session_id = $1 AND kind = 'tool_usage'`, [a.sessionId]);
+    const rows = await sql<{ n: string }>(`SELECT count(*)::text AS n FROM "${schema}".audit_records WHERE session_id = $1 AND kind = 'tool_usage'`, ["a"]);
     expect(Number(rows[0]!.n)).toBe(3);
-    const [row] = await sql<{ info: unknown }>(`SELECT info FROM "${schema}".audit_sessions WHERE session_id = $1`, [a.sessionId]);
+    const [row] = await sql<{ info: unknown }>(`SELECT info FROM "${schema}".audit_sessions WHERE session_id = $1`, ["a"]);
     expect(row?.info).toEqual({});
     expect(fs.lstatSync(sessionFile).isFIFO()).toBe(true);
     expect(fs.readdirSync(dir).filter((n) => n.startsWith(".pg_spool_"))).toEqual([]);
@@ -70,4 +82,20 @@ describe("PostgresSink and a FIFO named like a session file", () => {
     expect(row?.info).toEqual({});
     expect(fs.lstatSync(path.join(auditDir, "session_po.json")).isFIFO()).toBe(true);
   }, 60_000);
+
+  it("its own spool's name a FIFO: the spill is never opened there (it hung the app for good as the session ended), it is reported, the records are in the files", async () => {
+    const schema = await migrated("fifospool");
+    const projectPath = tmpProject("audit-pg-fifo-spool-");
+    const dir = path.join(projectPath, "audit_logs");
+    // the store away: a first session spools, which names this store's spools
+    const { store, spool } = await spooledSession(projectPath, schema, "p1", 1);
+    const fifo = path.join(dir, spool.replace(/_p1\.jsonl$/, "_p2.jsonl"));
+    mkfifo(fifo);
+    const out = await runFifoChild("logger", [JSON.stringify({ projectPath, sessionId: "p2", pg: { url: store.url, schema, closeTimeoutMs: 300 } })]);
+    if (out === "hung") throw new Error("the sink's spill hung on the FIFO");
+    expect(out.error).toBeUndefined();
+    expect(reportsOf(out)).toContainEqual(expect.stringContaining(`PostgresSink could not write its spool ${fifo}: ${path.basename(fifo)} is a FIFO, not a regular file`));
+    expect(fs.readFileSync(path.join(dir, "tool_usage_p2.jsonl"), "utf8")).toContain('"after the resume"');
+    expect(fs.lstatSync(fifo).isFIFO()).toBe(true);
+  }, 90_000);
 });

@@ -122,6 +122,10 @@ describe("the session lock's takeover marker when it is not a regular file", () 
     const lock = leaveLock(dir, "my");
     const marker = path.join(dir, ".session_my.lock.takeover");
     mkfifo(marker);
+    // (young for the whole test, however long the child takes to start under load: dated a
+    // minute ahead, it is never 5 s old)
+    const ahead = (Date.now() + 60_000) / 1000;
+    fs.lutimesSync(marker, ahead, ahead);
     const out = await runChild("logger", [JSON.stringify({ projectPath, sessionId: "my" })]);
     if (out === "hung") throw new Error("taking over my's lock hung");
     expect(out).toEqual({ error: expect.objectContaining({ code: "AUDIT_ERR_SESSION_LOCKED" }) });

@@ -8,7 +8,7 @@ import { ID_PATTERN } from "./record/id.js";
 import { CONTENT_DIR, isFileSessionId, listKindFiles, listSessionIds, lockFileName, safeJoin, safeReaddir, SESSION_FILE_MAX_BYTES, sessionFileName } from "./sink/files.js";
 import { readRegularFileSync } from "./regular-file.js";
 import { peekTail } from "./sink/recover.js";
-import { SessionLock, sessionLockHeld } from "./sink/lock.js";
+import { lockInternalSession, lockLeftovers, SessionLock, sessionLockHeld } from "./sink/lock.js";
 import { CLAIM_SUFFIX, sinkFilesOf, spoolSessions } from "./postgres/files.js";
 import { CHAIN_KINDS, RECORD_KINDS, type ChainKind } from "./types.js";
 import { checkpointFileName } from "./integrity/checkpointer.js";
@@ -114,8 +114,10 @@ export interface CleanupResult {
   /**
    * dot files left of sessions that have no other file (their records gone: removed by a cleanup
    * of a version that left them, or by hand), removed (or, in a dry run, that would be) once
-   * their newest is older than `maxLogAgeDays`: the lock a killed process left, PostgresSink
-   * recovery markers, spools that hold no record. `lastActivity` is the newest one's mtime. No
+   * their newest is older than `maxLogAgeDays`: the lock a killed process left, and what a
+   * process killed inside a lock takeover left of it (`<lock>.takeover`,
+   * `<lock>.takeover.stale.<pid>`, `<lock>.<pid>.<random>.tmp`), PostgresSink recovery markers,
+   * spools that hold no record. `lastActivity` is the newest one's mtime. No
    * retention record is left for them: they hold no record, and a removal record of their session
    * would excuse the deletion of its files (verify reports a session that trusted checkpoints or a
    * hold name as missing unless a retention record removed it). A session of which only a spool
@@ -364,8 +366,8 @@ const LOCK_FILE = /^\.session_(.+)\.lock$/;
 const MARKER_FILE = /^\.pg_recovery_[0-9a-f]{10}_(.+)$/;
 
 /**
- * The session whose leftover dot file `name` is, if it is one: a lock, a PostgresSink recovery
- * marker, or a spool (claimed or not) that no session of `owned` (those with files, and the active
+ * The session whose leftover dot file `name` is, if it is one: a lock or one of its internal
+ * files (by name: lockLeftovers judges them), a PostgresSink recovery marker, or a spool (claimed or not) that no session of `owned` (those with files, and the active
  * one) can have by its name (see spoolSessions: `.pg_spool_<store>_<id>.jsonl` is also an older
  * version's spool of session `<store>_<id>`); a spool is taken as its name reads today,
  * `.pg_spool_<store>_<id>.jsonl` as session `<id>`'s. sinkFilesOf then judges each by its content.
@@ -380,7 +382,7 @@ function leftoverOf(name: string, owned: ReadonlySet<string>): string | undefine
     id = ids.at(-1);
   } else {
     const marker = MARKER_FILE.exec(name)?.[1];
-    id = LOCK_FILE.exec(name)?.[1] ?? (marker?.endsWith(".tmp") ? undefined : marker);
+    id = LOCK_FILE.exec(name)?.[1] ?? lockInternalSession(name) ?? (marker?.endsWith(".tmp") ? undefined : marker);
   }
   return id !== undefined && !owned.has(id) && isFileSessionId(id) ? id : undefined;
 }
@@ -408,7 +410,7 @@ function leftoverSessions(names: readonly string[], owned: ReadonlySet<string>):
 function leftoverActivity(auditDir: string, sessionId: string, names: readonly string[]): number {
   const sink = sinkFilesOf(auditDir, sessionId, names);
   let last = 0;
-  for (const f of [...sink.files, ...sink.unsent, lockFileName(sessionId)]) {
+  for (const f of [...sink.files, ...sink.unsent, ...lockLeftovers(auditDir, sessionId, names), lockFileName(sessionId)]) {
     if (f === lockFileName(sessionId) && !names.includes(f)) continue;
     last = Math.max(last, fs.statSync(path.join(auditDir, f), { throwIfNoEntry: false })?.mtimeMs ?? 0);
   }
@@ -417,8 +419,9 @@ function leftoverActivity(auditDir: string, sessionId: string, names: readonly s
 
 /**
  * What a whole session's removal takes, from the directory's listing `names` (`files`: its own,
- * then its dot files: what PostgresSinks keep of it, see sinkFilesOf, and the lock a killed
- * process left, when `lockLeft`), or, when
+ * then its dot files: what PostgresSinks keep of it, see sinkFilesOf, what a killed process left
+ * of its lock's workings, see lockLeftovers, and the lock a killed process left, when
+ * `lockLeft`), or, when
  * records of it may not have reached a PostgreSQL store yet, what keeps it (`unsent`). Found
  * 2026-12-05: the dot files stayed behind, and piled up without bound (every PostgresSink's open
  * lists the directory and reads each lock left).
@@ -426,7 +429,7 @@ function leftoverActivity(auditDir: string, sessionId: string, names: readonly s
 function removalOf(auditDir: string, sessionId: string, lockLeft: boolean, names: readonly string[]): { files: string[]; unsent: string[] } {
   const sink = sinkFilesOf(auditDir, sessionId, names);
   if (sink.unsent.length > 0) return { files: [], unsent: sink.unsent };
-  return { files: [...sessionFiles(auditDir, sessionId, names), ...sink.files, ...(lockLeft ? [lockFileName(sessionId)] : [])], unsent: [] };
+  return { files: [...sessionFiles(auditDir, sessionId, names), ...sink.files, ...lockLeftovers(auditDir, sessionId, names), ...(lockLeft ? [lockFileName(sessionId)] : [])], unsent: [] };
 }
 
 /**

@@ -162,18 +162,9 @@ export class SessionLock {
       fs.writeFileSync(marker, JSON.stringify(ownBody()), { flag: "wx", mode: 0o600 });
     } catch (err) {
       if ((err as NodeJS.ErrnoException).code !== "EEXIST") throw err;
+      // (undefined: gone meanwhile, not readable, or no regular file, never opened: see markerStale)
       const judged = readText(marker);
-      if (judged === undefined) {
-        // A FIFO, a directory or a link under the marker's name, never opened (a FIFO hung the
-        // AuditLogger constructor for good, SIGTERM too; found by review, 2026-12-05). No process
-        // of the kit makes one: it is taken as an unreadable marker, stale once old.
-        const st = fs.lstatSync(marker, { throwIfNoEntry: false });
-        if (st !== undefined && !st.isFile() && Date.now() - st.mtimeMs >= TAKEOVER_STALE_MS) removeIfStill(marker, undefined, `${marker}.stale.${process.pid}`);
-        return false; // (else gone meanwhile, or not readable: the caller looks again)
-      }
-      const taker = parseLock(judged);
-      const stale = taker !== undefined && taker.hostname === os.hostname() ? !holderLive(taker) : !fresh(marker, TAKEOVER_STALE_MS);
-      if (stale) removeIfStill(marker, judged, `${marker}.stale.${process.pid}`);
+      if (markerStale(marker, judged)) removeIfStill(marker, judged, `${marker}.stale.${process.pid}`);
       return false;
     }
     try {
@@ -222,6 +213,59 @@ export class SessionLock {
       }
     }
   }
+}
+
+/**
+ * Whether the takeover marker `marker`, read as `judged`, was left by a takeover that will not
+ * finish (see TAKEOVER_STALE_MS). `judged` undefined: gone (false), not readable (false: the
+ * caller looks again), or a FIFO, a directory or a link under its name, which no process of the
+ * kit makes: taken as an unreadable marker, stale once old (a FIFO there, opened, hung the
+ * AuditLogger constructor for good, SIGTERM too; found by review, 2026-12-05).
+ */
+function markerStale(marker: string, judged: string | undefined): boolean {
+  if (judged === undefined) {
+    const st = fs.lstatSync(marker, { throwIfNoEntry: false });
+    return st !== undefined && !st.isFile() && Date.now() - st.mtimeMs >= TAKEOVER_STALE_MS;
+  }
+  const taker = parseLock(judged);
+  return taker !== undefined && taker.hostname === os.hostname() ? !holderLive(taker) : !fresh(marker, TAKEOVER_STALE_MS);
+}
+
+/**
+ * A session lock's files besides the lock, each living a moment while its process runs: the
+ * takeover marker (`<lock>.takeover`), what a takeover set aside to remove it
+ * (`<lock>.takeover.stale.<pid>`, see removeIfStill), a lock being written whole
+ * (`<lock>.<pid>.<random>.tmp`, see createWhole). `$1`: the session; `$2`, `$3`: the pid named.
+ */
+const LOCK_INTERNAL = /^\.session_(.+)\.lock\.(?:takeover(?:\.stale\.(\d+))?|(\d+)\.[0-9a-z]+\.tmp)$/;
+
+/** The session whose lock's internal file (see LOCK_INTERNAL) `name` would be, by its name only. */
+export function lockInternalSession(name: string): string | undefined {
+  return LOCK_INTERNAL.exec(name)?.[1];
+}
+
+/**
+ * The internal files of session `sessionId`'s lock (see LOCK_INTERNAL) in the listing `names`
+ * that a killed process left: the marker when a takeover would take it for stale (markerStale),
+ * the others when the process their name names is gone (claimLive, from their ctime). Found
+ * 2026-12-05: a process killed inside a takeover left them for good, and retention, which knew
+ * no such name, removed the session without them.
+ */
+export function lockLeftovers(auditDir: string, sessionId: string, names: readonly string[]): string[] {
+  const out: string[] = [];
+  for (const name of names) {
+    const m = LOCK_INTERNAL.exec(name);
+    if (m?.[1] !== sessionId) continue;
+    const file = path.join(auditDir, name);
+    const pid = m[2] ?? m[3];
+    if (pid === undefined) {
+      if (markerStale(file, readText(file))) out.push(name);
+      continue;
+    }
+    const st = fs.lstatSync(file, { throwIfNoEntry: false });
+    if (st !== undefined && !claimLive(Number(pid), undefined, st.ctimeMs)) out.push(name);
+  }
+  return out;
 }
 
 /**

@@ -3,12 +3,13 @@
 // of its own chain, as a sink spools them) is kept and said so.
 import { spawn, spawnSync, type ChildProcess } from "node:child_process";
 import fs from "node:fs";
+import os from "node:os";
 import path from "node:path";
 import { afterEach, describe, expect, it, vi } from "vitest";
 import { AuditLogger, verifyAuditLog } from "../../src/index.js";
 import { cleanupTmp, tmpProject } from "../helpers/index.js";
 import { oldSession } from "../helpers/sessions.js";
-import { leaveLock } from "../helpers/core.js";
+import { deadPid, leaveLock } from "../helpers/core.js";
 import { collect, runCli, startCli } from "./helpers.js";
 
 const DAY = 86_400_000;
@@ -168,4 +169,49 @@ describe("audit-logger cleanup and a session's dot files", () => {
     expect(namesOf(dir, "fy")).toEqual([]);
     expect(namesOf(dir, "fz").sort()).toContain(".pg_spool_0123456789_fz.jsonl");
   }, 120_000);
+
+  // Found 2026-12-05: a process killed inside a session lock's takeover (or while it wrote a lock
+  // whole) leaves `<lock>.takeover`, what the takeover set aside (`<lock>.takeover.stale.<pid>`)
+  // and the lock being written (`<lock>.<pid>.<random>.tmp`); cleanup removed the session and
+  // left them for good (no name it knew), or, where they were all that was left, never looked.
+  it("removes the lock internals a killed process left (takeover marker, what it set aside, a lock being written) with their session, and alone as a leftover; a live process's marker stays", async () => {
+    const projectPath = tmpProject("audit-cli-leftovers-lock-internals-");
+    const dir = path.join(projectPath, "audit_logs");
+    await oldSession(projectPath, "kw", 100);
+    const sleeper = spawn(process.execPath, ["-e", "setTimeout(() => {}, 60000)"], { stdio: "ignore" });
+    children.push(sleeper);
+    // as the code leaves them (SessionLock.takeOver, removeIfStill, createWhole), naming a process that is gone
+    const dead = deadPid();
+    const body = (pid: number) => JSON.stringify({ pid, hostname: os.hostname(), startedAt: new Date(Date.now() - 100 * DAY).toISOString() });
+    const internals = (sid: string) => [`.session_${sid}.lock.takeover`, `.session_${sid}.lock.takeover.stale.${dead}`, `.session_${sid}.lock.${dead}.k3x9q.tmp`];
+    const old = (Date.now() - 100 * DAY) / 1000;
+    const make = (name: string, pid = dead) => {
+      fs.writeFileSync(path.join(dir, name), body(pid));
+      fs.utimesSync(path.join(dir, name), old, old);
+    };
+    for (const n of [...internals("kw"), ...internals("ko")]) make(n);
+    // (a takeover under way: its process lives; though old, not a leftover)
+    const live = ".session_kl.lock.takeover";
+    make(live, sleeper.pid!);
+    const all = fs.readdirSync(dir).sort();
+
+    type Out = { removed: Array<{ sessionId: string; files: string[] }>; leftovers: Array<{ sessionId: string; files: string[] }>; skippedLive: string[] };
+    const dry = await runCli(["cleanup", dir, "--dry-run", "--max-age-days", "30", "--json"]);
+    expect(dry.stderr).toBe("");
+    expect(dry.code).toBe(0);
+    const plan = JSON.parse(dry.stdout) as Out;
+    expect(plan.removed.map((e) => e.sessionId)).toEqual(["kw"]);
+    expect(plan.removed[0]!.files).toEqual(expect.arrayContaining(internals("kw")));
+    expect(plan.leftovers.map((e) => [e.sessionId, [...e.files].sort()])).toEqual([["ko", [...internals("ko")].sort()]]);
+    expect(fs.readdirSync(dir).sort()).toEqual(all);
+
+    const real = await runCli(["cleanup", dir, "--max-age-days", "30", "--json"]);
+    expect(real.stderr).toBe("");
+    expect(real.code).toBe(0);
+    const done = JSON.parse(real.stdout) as Out;
+    expect(done.removed).toEqual(plan.removed);
+    expect(done.leftovers).toEqual(plan.leftovers);
+    expect(fs.readdirSync(dir).filter((n) => n.startsWith("."))).toEqual([live]);
+    expect(namesOf(dir, "kw")).toEqual([]);
+  }, 60_000);
 });

@@ -1739,7 +1739,7 @@ export class AuditLogger extends EventEmitter<AuditLoggerEvents> implements Exit
       // review, 2026-12-05): replaced below, its records kept (they are in the chain files)
     }
     // (the rename below replaces a FIFO or a link, not a directory: EISDIR, uncoded, before)
-    if (fs.lstatSync(file, { throwIfNoEntry: false })?.isDirectory()) throw new NotRegularFileError(file, "a directory");
+    if (fs.lstatSync(file, { throwIfNoEntry: false })?.isDirectory()) throw new NotRegularFileError(file, "a directory", undefined, true);
     this.writeJsonAtomic(sessionFileName(this.sessionId), {
       sessionId: this.sessionId,
       status: "active",

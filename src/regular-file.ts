@@ -15,24 +15,32 @@ import { AuditFormatError, AuditPathError } from "./errors.js";
 // fstat check below still holds.)
 const READ_FLAGS = fs.constants.O_RDONLY | (fs.constants.O_NOFOLLOW ?? 0) | (fs.constants.O_NONBLOCK ?? 0);
 
-/** Thrown for a file that is a symbolic link or not a regular file (a FIFO, a directory, a device). */
+/**
+ * Thrown for a file that is a symbolic link or not a regular file (a FIFO, a directory, a
+ * device); `written`: one a writer refused to write, not a reader to read.
+ */
 export class NotRegularFileError extends AuditPathError {
   constructor(
     readonly file: string,
     what: string,
     label = path.basename(file),
+    written = false,
   ) {
-    super(`${label} is ${what}, not a regular file: not read (only regular files of the audit directory are read, never through a link).`);
+    super(
+      written
+        ? `${label} is ${what}, not a regular file: not written (the kit writes only regular files of the audit directory, never through a link; remove it).`
+        : `${label} is ${what}, not a regular file: not read (only regular files of the audit directory are read, never through a link).`,
+    );
   }
 }
 
-function failure(err: unknown, file: string, label: string | undefined): unknown {
+function failure(err: unknown, file: string, label: string | undefined, written = false): unknown {
   // ELOOP: the last component is a link (O_NOFOLLOW); EISDIR, ENXIO: a directory, a socket (or,
   // opened for writing, a FIFO no one reads)
   const code = (err as NodeJS.ErrnoException).code;
-  if (code === "ELOOP") return new NotRegularFileError(file, "a symbolic link", label);
-  if (code === "EISDIR") return new NotRegularFileError(file, "a directory", label);
-  if (code === "ENXIO") return new NotRegularFileError(file, nonRegularKind(file) ?? "a socket or device", label);
+  if (code === "ELOOP") return new NotRegularFileError(file, "a symbolic link", label, written);
+  if (code === "EISDIR") return new NotRegularFileError(file, "a directory", label, written);
+  if (code === "ENXIO") return new NotRegularFileError(file, nonRegularKind(file) ?? "a socket or device", label, written);
   return err;
 }
 
@@ -66,18 +74,14 @@ export function nonRegularKind(file: string): string | undefined {
  * const fd = openRegularSync(path.join(dir, "errors_s1.jsonl"));
  */
 export function openRegularSync(file: string, label?: string): number {
-  let fd: number;
-  try {
-    fd = fs.openSync(file, READ_FLAGS);
-  } catch (err) {
-    throw failure(err, file, label);
-  }
-  return checkedRegular(fd, file, label);
+  return openChecked(file, READ_FLAGS, undefined, label, false);
 }
 
 // (O_NONBLOCK: opening a FIFO for writing must not wait for a reader; it fails, ENXIO, when there
 // is none. No effect on a regular file's writes.)
-const APPEND_FLAGS = fs.constants.O_WRONLY | fs.constants.O_APPEND | fs.constants.O_CREAT | (fs.constants.O_NOFOLLOW ?? 0) | (fs.constants.O_NONBLOCK ?? 0);
+const WRITE_FLAGS = fs.constants.O_WRONLY | fs.constants.O_CREAT | (fs.constants.O_NOFOLLOW ?? 0) | (fs.constants.O_NONBLOCK ?? 0);
+const APPEND_FLAGS = WRITE_FLAGS | fs.constants.O_APPEND;
+const REPLACE_FLAGS = WRITE_FLAGS | fs.constants.O_TRUNC;
 
 /**
  * Opens `file` to append to it, creating it with `mode` if it is missing: for a writer's own
@@ -89,17 +93,34 @@ const APPEND_FLAGS = fs.constants.O_WRONLY | fs.constants.O_APPEND | fs.constant
  * const fd = openRegularForAppendSync(path.join(dir, "checkpoints_s1.jsonl"), 0o600);
  */
 export function openRegularForAppendSync(file: string, mode: number): number {
-  let fd: number;
-  try {
-    fd = fs.openSync(file, APPEND_FLAGS, mode);
-  } catch (err) {
-    throw failure(err, file, undefined);
-  }
-  return checkedRegular(fd, file, undefined);
+  return openChecked(file, APPEND_FLAGS, mode, undefined, true);
 }
 
-/** `fd`, if it is a regular file's; else closed, and {@link NotRegularFileError}. */
-function checkedRegular(fd: number, file: string, label: string | undefined): number {
+/**
+ * Writes `data` as the whole of `file` (created with `mode`, or emptied first), in place: for a
+ * marker whose presence and time matter. {@link NotRegularFileError} as for
+ * {@link openRegularForAppendSync}.
+ *
+ * @example
+ * writeRegularFileSync(`${store}.shredding`, "", 0o600);
+ */
+export function writeRegularFileSync(file: string, data: string, mode: number): void {
+  const fd = openChecked(file, REPLACE_FLAGS, mode, undefined, true);
+  try {
+    fs.writeFileSync(fd, data);
+  } finally {
+    fs.closeSync(fd);
+  }
+}
+
+/** `file` opened with `flags` (creating it with `mode`), if it is a regular file; else {@link NotRegularFileError}. */
+function openChecked(file: string, flags: number, mode: number | undefined, label: string | undefined, written: boolean): number {
+  let fd: number;
+  try {
+    fd = fs.openSync(file, flags, mode);
+  } catch (err) {
+    throw failure(err, file, label, written);
+  }
   let st: fs.Stats;
   try {
     st = fs.fstatSync(fd);
@@ -109,7 +130,7 @@ function checkedRegular(fd: number, file: string, label: string | undefined): nu
   }
   if (!st.isFile()) {
     fs.closeSync(fd);
-    throw new NotRegularFileError(file, kindOf(st), label);
+    throw new NotRegularFileError(file, kindOf(st), label, written);
   }
   return fd;
 }

@@ -1,5 +1,5 @@
 import { createCipheriv, createDecipheriv, createHmac, randomBytes } from "node:crypto";
-import { readRegularFileSync } from "../regular-file.js";
+import { openRegularSync, readRegularFileSync, writeRegularFileSync } from "../regular-file.js";
 import fs from "node:fs";
 import path from "node:path";
 import { AuditKeyError } from "../errors.js";
@@ -390,7 +390,8 @@ function touch(file: string): void {
 function shredStore(file: string, tags: ReadonlySet<string>, attempt: number): string[] | "again" {
   // a writer that finds this store replaced waits for its marker to go (see appendKeyLine)
   const marker = markerOf(file);
-  fs.writeFileSync(marker, "", { mode: 0o600 });
+  // (never a FIFO or a link put under its name: see writeRegularFileSync; refused, the shred fails)
+  writeRegularFileSync(marker, "", 0o600);
   try {
     return shredStoreMarked(file, tags, attempt);
   } finally {
@@ -404,9 +405,9 @@ function shredStoreMarked(file: string, tags: ReadonlySet<string>, attempt: numb
   // rewritten is read from it after the rename (see appendKeyLine)
   let old: number;
   try {
-    old = fs.openSync(file, "r");
+    old = openRegularSync(file);
   } catch {
-    return destroyed; // gone meanwhile
+    return destroyed; // gone meanwhile; a link or a FIFO holds no key (never read: see readKeyStore)
   }
   try {
     const first = readRange(old, 0, fs.fstatSync(old).size);

@@ -8,7 +8,7 @@ import fs from "node:fs";
 import path from "node:path";
 import { afterEach, describe, expect, it } from "vitest";
 import { AuditLogger, verifyAuditLog } from "../../src/index.js";
-import { cleanupTmp, readJsonl, tmpProject } from "../helpers/index.js";
+import { cleanupTmp, readJsonl, TEST_KEY, tmpProject } from "../helpers/index.js";
 import { leaveLock, mkfifo, runFifoChild as runChild } from "../helpers/core.js";
 
 afterEach(cleanupTmp);
@@ -20,6 +20,16 @@ async function endedSession(projectPath: string, sid: string): Promise<string> {
   logger.logToolUsage({ toolName: "t", operation: "second" });
   await logger.finalizeSession();
   return path.join(projectPath, "audit_logs");
+}
+
+/** A new project whose audit directory holds only a FIFO named `name`: the project, the directory, the FIFO. */
+function projectWithFifo(name: string): { projectPath: string; dir: string; fifo: string } {
+  const projectPath = tmpProject("audit-writer-fifo-");
+  const dir = path.join(projectPath, "audit_logs");
+  fs.mkdirSync(dir);
+  const fifo = path.join(dir, name);
+  mkfifo(fifo);
+  return { projectPath, dir, fifo };
 }
 
 describe("a logger resuming a session whose session file is not a regular file", () => {
@@ -116,12 +126,8 @@ describe("the session lock's takeover marker when it is not a regular file", () 
   }, 90_000);
 
   it("a young FIFO there is waited for as a marker being written: the logger is refused (AUDIT_ERR_SESSION_LOCKED) within its 2 s, the FIFO left", async () => {
-    const projectPath = tmpProject("audit-writer-fifo-young-");
-    const dir = path.join(projectPath, "audit_logs");
-    fs.mkdirSync(dir);
+    const { projectPath, dir, fifo: marker } = projectWithFifo(".session_my.lock.takeover");
     const lock = leaveLock(dir, "my");
-    const marker = path.join(dir, ".session_my.lock.takeover");
-    mkfifo(marker);
     // (young for the whole test, however long the child takes to start under load: dated a
     // minute ahead, it is never 5 s old)
     const ahead = (Date.now() + 60_000) / 1000;
@@ -158,11 +164,7 @@ describe("a directory lock (.shred.lock, the legal holds' lock) replaced by a FI
 
 describe("a FIFO named like a file the logger appends to", () => {
   it("checkpoints_<id>.jsonl is never opened (the first checkpoint hung the app for good): each checkpoint fails and is reported, the records are written", async () => {
-    const projectPath = tmpProject("audit-writer-fifo-checkpoints-");
-    const dir = path.join(projectPath, "audit_logs");
-    fs.mkdirSync(dir);
-    const fifo = path.join(dir, "checkpoints_cf.jsonl");
-    mkfifo(fifo);
+    const { projectPath, dir, fifo } = projectWithFifo("checkpoints_cf.jsonl");
     const out = await runChild("logger", [JSON.stringify({ projectPath, sessionId: "cf", signed: true })]);
     if (out === "hung") throw new Error("a checkpoint hung on the FIFO");
     expect(out.error).toBeUndefined();
@@ -173,5 +175,30 @@ describe("a FIFO named like a file the logger appends to", () => {
     const recorded = readJsonl<{ errorType: string; message: string }>(path.join(dir, "errors_cf.jsonl"));
     expect(recorded).toContainEqual(expect.objectContaining({ errorType: "audit_write_failed", message: expect.stringMatching(/checkpoints_cf\.jsonl is a FIFO/) }));
     expect(fs.lstatSync(fifo).isFIFO()).toBe(true);
+  }, 60_000);
+});
+
+describe("crypto-shredding and a FIFO named like a key store or its shredding marker", () => {
+  it("another session's key store a FIFO: never opened (the shred hung for good), left; the subject's key is destroyed", async () => {
+    const { projectPath, dir, fifo } = projectWithFifo("subject_keys_other.jsonl");
+    const out = await runChild("shred", [JSON.stringify({ projectPath, sessionId: "sh", key: TEST_KEY })]);
+    if (out === "hung") throw new Error("the shred hung on the FIFO");
+    expect(out).toEqual({ destroyed: [expect.any(String)] });
+    expect(fs.readFileSync(path.join(dir, "subject_keys_sh.jsonl"), "utf8")).toContain((out.destroyed as string[])[0]);
+    expect(fs.lstatSync(fifo).isFIFO()).toBe(true);
+    expect(fs.readdirSync(dir).filter((n) => n.includes(".shredding") || n === ".shred.lock")).toEqual([]);
+  }, 60_000);
+
+  it("the shredding marker's name a FIFO: never opened to write (the shred hung for good); the shred is refused with AUDIT_ERR_PATH naming it, the key store as it was", async () => {
+    const { projectPath, dir, fifo: marker } = projectWithFifo("subject_keys_sm.jsonl.shredding");
+    // (old: a writer appending its key does not wait for it, see waitForShred)
+    const old = (Date.now() - 60_000) / 1000;
+    fs.lutimesSync(marker, old, old);
+    const out = await runChild("shred", [JSON.stringify({ projectPath, sessionId: "sm", key: TEST_KEY })]);
+    if (out === "hung") throw new Error("the shred hung on the FIFO");
+    expect(out).toEqual({ error: expect.objectContaining({ code: "AUDIT_ERR_PATH", message: expect.stringContaining("subject_keys_sm.jsonl.shredding is a FIFO, not a regular file") }) });
+    expect(fs.lstatSync(marker).isFIFO()).toBe(true);
+    expect(fs.readFileSync(path.join(dir, "subject_keys_sm.jsonl"), "utf8")).not.toContain("tombstone");
+    expect(fs.existsSync(path.join(dir, ".shred.lock"))).toBe(false);
   }, 60_000);
 });

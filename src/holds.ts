@@ -1,5 +1,5 @@
 import fs from "node:fs";
-import { readRegularFileSync } from "./regular-file.js";
+import { openNewSync, readRegularFileSync } from "./regular-file.js";
 import path from "node:path";
 import { AuditFormatError, AuditIOError, AuditValidationError } from "./errors.js";
 import { newId } from "./record/id.js";
@@ -49,7 +49,13 @@ export function readHolds(auditDir: string): LegalHold[] {
 function writeHolds(auditDir: string, holds: readonly LegalHold[]): void {
   const file = path.join(auditDir, HOLDS_FILE);
   const tmp = `${file}.${process.pid}.tmp`;
-  fs.writeFileSync(tmp, JSON.stringify({ holds }, null, 2) + "\n", { mode: 0o600 });
+  // (never a FIFO or a link put under that name: see openNewSync)
+  const fd = openNewSync(tmp, 0o600);
+  try {
+    fs.writeFileSync(fd, JSON.stringify({ holds }, null, 2) + "\n");
+  } finally {
+    fs.closeSync(fd);
+  }
   fs.renameSync(tmp, file);
 }
 

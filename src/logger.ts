@@ -37,7 +37,7 @@ import { postQueuedContent } from "./sink/content-thread.js";
 type ContentManifestBase = Omit<ContentManifest, "files">;
 import { registerForExit, unregisterForExit, type ExitFlushable } from "./sink/exit.js";
 import { CONTENT_DIR, contentFileNames, SESSION_FILE_MAX_BYTES, sessionFileName } from "./sink/files.js";
-import { NotRegularFileError, readRegularFileSync } from "./regular-file.js";
+import { NotRegularFileError, openNewSync, readRegularFileSync } from "./regular-file.js";
 import { SessionLock } from "./sink/lock.js";
 import { addHold, holdsToRelease, removeHolds } from "./holds.js";
 import { SESSION_ID_PATTERN } from "./config/schema.js";
@@ -1757,14 +1757,13 @@ export class AuditLogger extends EventEmitter<AuditLoggerEvents> implements Exit
     const file = path.join(this.auditDir, name);
     const tmp = `${file}.${process.pid}.tmp`;
     try {
-      fs.writeFileSync(tmp, JSON.stringify(value, null, 2) + "\n", { mode: FILE_MODE });
-      if (this.config.durability === "fsync") {
-        const fd = fs.openSync(tmp, "r");
-        try {
-          fs.fsyncSync(fd);
-        } finally {
-          fs.closeSync(fd);
-        }
+      // (never a FIFO or a link put under that name: see openNewSync)
+      const fd = openNewSync(tmp, FILE_MODE);
+      try {
+        fs.writeFileSync(fd, JSON.stringify(value, null, 2) + "\n");
+        if (this.config.durability === "fsync") fs.fsyncSync(fd);
+      } finally {
+        fs.closeSync(fd);
       }
       fs.renameSync(tmp, file);
     } catch (err) {

@@ -113,6 +113,22 @@ export function writeRegularFileSync(file: string, data: string, mode: number): 
   }
 }
 
+/**
+ * Creates `file` anew and opens it for writing: for a file written whole beside its place and then
+ * renamed in (`<name>.<pid>.tmp`). Whatever is under that name first (left by a crash, or put
+ * there) is removed, never opened; the file is then created exclusively (O_EXCL: never through a
+ * link, never into a FIFO). Such names are predictable (a container's app is pid 1): a FIFO put
+ * there hung the writer for good, a link made it overwrite the file the link named (found by
+ * review, 2026-12-05).
+ *
+ * @example
+ * const fd = openNewSync(`${file}.${process.pid}.tmp`, 0o600);
+ */
+export function openNewSync(file: string, mode: number): number {
+  fs.rmSync(file, { force: true });
+  return fs.openSync(file, "wx", mode);
+}
+
 /** `file` opened with `flags` (creating it with `mode`), if it is a regular file; else {@link NotRegularFileError}. */
 function openChecked(file: string, flags: number, mode: number | undefined, label: string | undefined, written: boolean): number {
   let fd: number;

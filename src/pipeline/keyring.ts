@@ -1,5 +1,5 @@
 import { createCipheriv, createDecipheriv, createHmac, randomBytes } from "node:crypto";
-import { openRegularSync, readRegularFileSync, writeRegularFileSync } from "../regular-file.js";
+import { openNewSync, openRegularSync, readRegularFileSync, writeRegularFileSync } from "../regular-file.js";
 import fs from "node:fs";
 import path from "node:path";
 import { AuditKeyError } from "../errors.js";
@@ -426,7 +426,8 @@ function shredStoreMarked(file: string, tags: ReadonlySet<string>, attempt: numb
       tombstones.push({ kid: w.kid, shreddedAt: now });
     }
     const tmp = `${file}.${process.pid}.${attempt}.tmp`;
-    const fd = fs.openSync(tmp, "w", 0o600);
+    // (never a FIFO or a link put under that name: see openNewSync)
+    const fd = openNewSync(tmp, 0o600);
     try {
       fs.writeSync(fd, [...keep, ...tombstones].map((w) => JSON.stringify(w) + "\n").join(""));
       fs.fsyncSync(fd);

@@ -202,3 +202,45 @@ describe("crypto-shredding and a FIFO named like a key store or its shredding ma
     expect(fs.existsSync(path.join(dir, ".shred.lock"))).toBe(false);
   }, 60_000);
 });
+
+// Found 2026-12-05 with the above: the kit writes a file whole beside its place and renames it in
+// (`<name>.<pid>.tmp`), opening that name with a plain "w": a name whoever knows the writer's pid
+// can take first (a container's app is pid 1). A FIFO there hung the writer for good; a link there
+// made it overwrite the file the link named, and renamed the link into the file's place.
+describe("a FIFO or a link at the name of a file written whole, then renamed in", () => {
+  it("the session file's (`session_<id>.json.<pid>.tmp`): removed unopened, the file written anew; the link's target untouched", async () => {
+    const projectPath = tmpProject("audit-writer-fifo-tmp-");
+    const outside = path.join(tmpProject("audit-writer-fifo-tmp-outside-"), "precious.txt");
+    fs.writeFileSync(outside, "precious");
+    const dir = path.join(projectPath, "audit_logs");
+    for (const [sid, link] of [["tf", undefined], ["tl", outside]] as const) {
+      const out = await runChild("logger", [JSON.stringify({ projectPath, sessionId: sid, plant: [{ name: `session_${sid}.json.{pid}.tmp`, link }] })]);
+      if (out === "hung") throw new Error(`writing ${sid}'s session file hung`);
+      expect(out, sid).toEqual({ startTime: expect.any(String), errors: [] });
+      expect(fs.lstatSync(path.join(dir, `session_${sid}.json`)).isFile(), sid).toBe(true);
+      expect(JSON.parse(fs.readFileSync(path.join(dir, `session_${sid}.json`), "utf8")), sid).toMatchObject({ sessionId: sid, status: "finalized" });
+    }
+    expect(fs.readFileSync(outside, "utf8")).toBe("precious");
+    expect(fs.readdirSync(dir).filter((n) => n.endsWith(".tmp"))).toEqual([]);
+  }, 60_000);
+
+  it("the legal holds file's (`legal_holds.json.<pid>.tmp`): the hold is written", async () => {
+    const projectPath = tmpProject("audit-writer-fifo-tmp-holds-");
+    const out = await runChild("logger", [JSON.stringify({ projectPath, sessionId: "th", hold: true, plant: [{ name: "legal_holds.json.{pid}.tmp" }] })]);
+    if (out === "hung") throw new Error("placing the hold hung");
+    expect(out).toEqual({ startTime: expect.any(String), errors: [] });
+    const file = path.join(projectPath, "audit_logs", "legal_holds.json");
+    expect(fs.lstatSync(file).isFile()).toBe(true);
+    expect(fs.readFileSync(file, "utf8")).toContain("case 1");
+  }, 60_000);
+
+  it("a key store's rewrite (`subject_keys_<id>.jsonl.<pid>.<n>.tmp`): the subject's key is destroyed", async () => {
+    const projectPath = tmpProject("audit-writer-fifo-tmp-keys-");
+    const out = await runChild("shred", [JSON.stringify({ projectPath, sessionId: "tk", key: TEST_KEY, plant: [{ name: "subject_keys_tk.jsonl.{pid}.0.tmp" }] })]);
+    if (out === "hung") throw new Error("the shred hung");
+    expect(out).toEqual({ destroyed: [expect.any(String)] });
+    const store = path.join(projectPath, "audit_logs", "subject_keys_tk.jsonl");
+    expect(fs.lstatSync(store).isFile()).toBe(true);
+    expect(fs.readFileSync(store, "utf8")).toContain((out.destroyed as string[])[0]);
+  }, 60_000);
+});

@@ -1,5 +1,5 @@
 import fs from "node:fs";
-import { openNewSync, readRegularFileSync } from "./regular-file.js";
+import { readRegularFileSync, writeNewFileSync } from "./regular-file.js";
 import path from "node:path";
 import { AuditFormatError, AuditIOError, AuditValidationError } from "./errors.js";
 import { newId } from "./record/id.js";
@@ -50,12 +50,7 @@ function writeHolds(auditDir: string, holds: readonly LegalHold[]): void {
   const file = path.join(auditDir, HOLDS_FILE);
   const tmp = `${file}.${process.pid}.tmp`;
   // (never a FIFO or a link put under that name: see openNewSync)
-  const fd = openNewSync(tmp, 0o600);
-  try {
-    fs.writeFileSync(fd, JSON.stringify({ holds }, null, 2) + "\n");
-  } finally {
-    fs.closeSync(fd);
-  }
+  writeNewFileSync(tmp, JSON.stringify({ holds }, null, 2) + "\n", 0o600);
   fs.renameSync(tmp, file);
 }
 

@@ -37,7 +37,7 @@ import { postQueuedContent } from "./sink/content-thread.js";
 type ContentManifestBase = Omit<ContentManifest, "files">;
 import { registerForExit, unregisterForExit, type ExitFlushable } from "./sink/exit.js";
 import { CONTENT_DIR, contentFileNames, SESSION_FILE_MAX_BYTES, sessionFileName } from "./sink/files.js";
-import { NotRegularFileError, openNewSync, readRegularFileSync } from "./regular-file.js";
+import { NotRegularFileError, readRegularFileSync, writeNewFileSync } from "./regular-file.js";
 import { SessionLock } from "./sink/lock.js";
 import { addHold, holdsToRelease, removeHolds } from "./holds.js";
 import { SESSION_ID_PATTERN } from "./config/schema.js";
@@ -1758,13 +1758,7 @@ export class AuditLogger extends EventEmitter<AuditLoggerEvents> implements Exit
     const tmp = `${file}.${process.pid}.tmp`;
     try {
       // (never a FIFO or a link put under that name: see openNewSync)
-      const fd = openNewSync(tmp, FILE_MODE);
-      try {
-        fs.writeFileSync(fd, JSON.stringify(value, null, 2) + "\n");
-        if (this.config.durability === "fsync") fs.fsyncSync(fd);
-      } finally {
-        fs.closeSync(fd);
-      }
+      writeNewFileSync(tmp, JSON.stringify(value, null, 2) + "\n", FILE_MODE, this.config.durability === "fsync");
       fs.renameSync(tmp, file);
     } catch (err) {
       // (no half-written temporary file left in the audit directory)

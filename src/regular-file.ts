@@ -129,6 +129,22 @@ export function openNewSync(file: string, mode: number): number {
   return fs.openSync(file, "wx", mode);
 }
 
+/**
+ * Writes `data` as a new `file` (see {@link openNewSync}), synced to disk first if `sync`.
+ *
+ * @example
+ * writeNewFileSync(`${file}.${process.pid}.tmp`, text, 0o600);
+ */
+export function writeNewFileSync(file: string, data: string, mode: number, sync = false): void {
+  const fd = openNewSync(file, mode);
+  try {
+    fs.writeFileSync(fd, data);
+    if (sync) fs.fsyncSync(fd);
+  } finally {
+    fs.closeSync(fd);
+  }
+}
+
 /** `file` opened with `flags` (creating it with `mode`), if it is a regular file; else {@link NotRegularFileError}. */
 function openChecked(file: string, flags: number, mode: number | undefined, label: string | undefined, written: boolean): number {
   let fd: number;

@@ -17,7 +17,7 @@ import { runInAuditContext } from "../context.js";
 import { AuditIOError, AuditPathError } from "../errors.js";
 import { readLines } from "../reader/lines.js";
 import { isFileSessionId, listKindFiles, lockFileName, safeReaddir, SESSION_FILE_MAX_BYTES, sessionFileName, type KindFile } from "../sink/files.js";
-import { FileTooLargeError, NotRegularFileError, readRegularFileSync } from "../regular-file.js";
+import { FileTooLargeError, NotRegularFileError, readRegularFileSync, writeNewFileSync } from "../regular-file.js";
 import { walkChain } from "../reader/chain-files.js";
 import { createWhole, OWN_PROC_START, readText, removeIfStill, sessionLockHeld } from "../sink/lock.js";
 import { peekTail, wholeUnterminatedRecord } from "../sink/recover.js";
@@ -1011,7 +1011,8 @@ export class PostgresSink implements AuditSink {
     const file = this.markerPath(c.sessionId);
     const tmp = `${file}.${process.pid}.tmp`;
     try {
-      fs.writeFileSync(tmp, JSON.stringify({ lock: c.lock, done: true }), { mode: 0o600 });
+      // (never a FIFO or a link put under that name: see openNewSync)
+      writeNewFileSync(tmp, JSON.stringify({ lock: c.lock, done: true }), 0o600);
       fs.renameSync(tmp, file);
     } catch (err) {
       fs.rmSync(tmp, { force: true });

@@ -13,7 +13,7 @@ import { AuditLogger } from "../../src/index.js";
 import { migratePostgres, PostgresSink } from "../../src/postgres/index.js";
 import { mkfifo, runFifoChild } from "../helpers/core.js";
 import { tmpProject } from "../helpers/index.js";
-import { freePort, PG_URL, PgProxy, pgTestScope, sql } from "../fixtures/postgres/db.js";
+import { freePort, leaveCrashed, PG_URL, PgProxy, pgTestScope, sql } from "../fixtures/postgres/db.js";
 
 const { schemaFor, proxies } = pgTestScope();
 
@@ -98,4 +98,20 @@ describe("PostgresSink and a FIFO named like a session file or its spool", () =>
     expect(fs.readFileSync(path.join(dir, "tool_usage_p2.jsonl"), "utf8")).toContain('"after the resume"');
     expect(fs.lstatSync(fifo).isFIFO()).toBe(true);
   }, 90_000);
+
+  it("recovering a crashed session with a FIFO at its marker's temporary name (`.pg_recovery_<store>_<id>.<pid>.tmp`): the marker is written, nothing hangs", async () => {
+    const schema = await migrated("fifomarker");
+    const projectPath = tmpProject("audit-pg-fifo-marker-");
+    const dir = path.join(projectPath, "audit_logs");
+    const crashed = new AuditLogger({ sessionId: "cr", projectPath, fullContentLogging: false });
+    crashed.logToolUsage({ toolName: "t", operation: "op" });
+    await crashed.finalizeSession();
+    leaveCrashed(dir, "cr");
+    const out = await runFifoChild("logger", [JSON.stringify({ projectPath, sessionId: "rec", pg: { url: PG_URL, schema }, plant: [{ name: ".pg_recovery_{store}_cr.{pid}.tmp" }] })]);
+    if (out === "hung") throw new Error("the recovery hung on the FIFO");
+    expect(out).toEqual({ startTime: expect.any(String), errors: [], stats: expect.objectContaining({ recoveredSessions: 1 }) });
+    const markers = fs.readdirSync(dir).filter((n) => n.startsWith(".pg_recovery_"));
+    expect(markers).toHaveLength(1);
+    expect(JSON.parse(fs.readFileSync(path.join(dir, markers[0]!), "utf8"))).toMatchObject({ done: true });
+  }, 60_000);
 });

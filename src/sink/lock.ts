@@ -348,7 +348,7 @@ function parseLock(text: string): LockBody | undefined {
  * Removes the lock (or marker) `file` judged stale with content `judged`, only if it still is
  * that one: renamed to `aside` first, and put back if another process took it over and made its
  * own meanwhile. The kit's file locks take a stale lock over this way. `judged` undefined: it was
- * no regular file (see SessionLock.takeOver), and is removed if what was set aside still is none
+ * no regular file (see markerStale), and is removed if what was set aside still is none
  * (an empty directory included). What was set aside is never opened but as a regular file (a
  * FIFO there hung this read for good).
  */

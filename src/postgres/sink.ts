@@ -445,6 +445,15 @@ export class PostgresSink implements AuditSink {
       await this.whenStored(this.settings.closeTimeoutMs);
     }
     if (!this.hasPending()) {
+      // The pump is stopped and waited for before the session is marked finalized: with nothing
+      // written, flush() did not wait for it, and its connect (the migration, then the session's
+      // "active" row) ran after the UPDATE to finalized, which found no row (or no table): the
+      // row stayed "active" for good (found by review, 2026-12-05). A store that was away until
+      // now is connected to here (see `markSession`).
+      this.stopped = true;
+      if (this.retryTimer) clearTimeout(this.retryTimer);
+      this.retryTimer = undefined;
+      if (this.pumping) await within(this.pumping, this.settings.queryTimeoutMs);
       await runInAuditContext(undefined, async () => {
         await this.writeCheckpoints();
         await this.markSession("finalized");
@@ -680,6 +689,9 @@ export class PostgresSink implements AuditSink {
           [this.sessionId, jsonbText(JSON.stringify(this.sessionInfo))],
         );
       } else {
+        // (a sink that never reached the store, or whose pump was stopped before its first
+        // connect, records the session first: an UPDATE alone left no row)
+        if (!this.ready) await this.connect();
         // (no final session file: keep what the store has)
         const final = this.auditDir ? this.readSessionInfo(this.sessionId) : undefined;
         const info = final === undefined ? null : jsonbText(JSON.stringify(final));

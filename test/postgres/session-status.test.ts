@@ -1,0 +1,90 @@
+// The session's row as a PostgresSink closes (found by review, 2026-12-05). close() marked the row
+// finalized with an UPDATE, and when nothing had been written flush() did not wait for the pump,
+// whose first connect (the migration, then the upsert of the row as "active") was still under
+// way or not yet started: the UPDATE found no row (or no table), the "active" upsert came after
+// it, and the row said "active" for good. A sink whose store was away at open and back by close
+// left no row at all.
+import fs from "node:fs";
+import path from "node:path";
+import { describe, expect, it } from "vitest";
+import { AuditLogger } from "../../src/index.js";
+import { migratePostgres, PostgresSink, type PostgresSinkOptions } from "../../src/postgres/index.js";
+import { tmpProject } from "../helpers/index.js";
+import { freePort, PG_URL, PgProxy, pgTestScope, sql, until } from "../fixtures/postgres/db.js";
+
+const { schemaFor, proxies } = pgTestScope();
+
+/** The sessions table of `schema`: each row's id, status, whether it has a closed_at, and its info. */
+function rowsOf(schema: string): Promise<Array<{ session_id: string; status: string; closed: boolean; info: unknown }>> {
+  return sql(`SELECT session_id, status, closed_at IS NOT NULL AS closed, info FROM "${schema}".audit_sessions`);
+}
+
+/** A logger with one PostgresSink on `o`: `before` runs between its construction and finalizeSession(). */
+async function session(o: PostgresSinkOptions, before: (logger: AuditLogger) => Promise<void> | void): Promise<{ sessionId: string; errors: string[]; dir: string }> {
+  const projectPath = tmpProject("audit-pg-status-");
+  const logger = new AuditLogger({ projectPath, sinks: [new PostgresSink(o)], fullContentLogging: false });
+  const errors: string[] = [];
+  logger.on("error", (e) => errors.push(e.message));
+  await before(logger);
+  await logger.finalizeSession();
+  return { sessionId: logger.sessionId, errors, dir: path.join(projectPath, "audit_logs") };
+}
+
+const variants: Array<[string, boolean, (logger: AuditLogger) => Promise<void> | void]> = [
+  ["nothing logged, finalized at once", false, () => undefined],
+  ["nothing logged, finalized at once, schema migrated before", true, () => undefined],
+  ["nothing logged, finalized a turn of the event loop later (the connect under way)", false, () => new Promise<void>((r) => setImmediate(r))],
+  ["nothing logged, finalized 20 ms later (the migration under way)", false, () => new Promise<void>((r) => setTimeout(r, 20))],
+  ["one record logged, finalized at once", false, (l) => void l.logToolUsage({ toolName: "t", operation: "one" })],
+];
+
+describe("PostgresSink: the session's row once the session is finalized", () => {
+  for (const [name, premigrate, before] of variants) {
+    it(`${name}: the row is finalized, with the final session file as info (5 times)`, async () => {
+      for (let i = 0; i < 5; i++) {
+        const schema = schemaFor("status");
+        if (premigrate) await migratePostgres({ connectionString: PG_URL, schema });
+        const { sessionId, errors, dir } = await session({ connectionString: PG_URL, schema }, before);
+        expect(errors).toEqual([]);
+        const final = JSON.parse(fs.readFileSync(path.join(dir, `session_${sessionId}.json`), "utf8")) as { status: string };
+        expect(final.status).toBe("finalized");
+        expect(await rowsOf(schema)).toEqual([{ session_id: sessionId, status: "finalized", closed: true, info: final }]);
+      }
+    }, 60_000);
+  }
+
+  it("a sink opened and closed on its own, writing nothing, with a regular session file: the row is finalized (5 times)", async () => {
+    for (let i = 0; i < 5; i++) {
+      const schema = schemaFor("statusopen");
+      const auditDir = path.join(tmpProject("audit-pg-status-open-"), "audit_logs");
+      fs.mkdirSync(auditDir);
+      fs.writeFileSync(path.join(auditDir, "session_po.json"), JSON.stringify({ sessionId: "po", status: "finalized" }));
+      const sink = new PostgresSink({ connectionString: PG_URL, schema });
+      const errors: string[] = [];
+      sink.open({ sessionId: "po", auditDir, onError: (e) => errors.push(e.message) });
+      await sink.close();
+      expect(errors).toEqual([]);
+      expect(await rowsOf(schema)).toEqual([{ session_id: "po", status: "finalized", closed: true, info: { sessionId: "po", status: "finalized" } }]);
+    }
+  }, 60_000);
+
+  it("the store away as a sink opens, back before it closes with nothing written: the row is there, finalized", async () => {
+    // (a sink alone: through a logger, the sink's report of the outage is an errors record, which
+    // the sink then has to send, and so connects)
+    const schema = schemaFor("statusaway");
+    const store = new PgProxy(await freePort());
+    proxies.push(store);
+    const auditDir = path.join(tmpProject("audit-pg-status-away-"), "audit_logs");
+    fs.mkdirSync(auditDir);
+    fs.writeFileSync(path.join(auditDir, "session_pa.json"), JSON.stringify({ sessionId: "pa", status: "finalized" }));
+    // (the next attempt after the first connect fails would only come in a minute)
+    const sink = new PostgresSink({ connectionString: store.url, schema, retryMinMs: 60_000, retryMaxMs: 60_000 });
+    const errors: string[] = [];
+    sink.open({ sessionId: "pa", auditDir, onError: (e) => errors.push(e.message) });
+    await until(() => sink.stats().outage);
+    await store.start();
+    await sink.close();
+    expect(errors).toEqual([expect.stringContaining(`PostgresSink cannot store records in ${schema}`)]);
+    expect(await rowsOf(schema)).toEqual([{ session_id: "pa", status: "finalized", closed: true, info: { sessionId: "pa", status: "finalized" } }]);
+  }, 60_000);
+});

@@ -8,7 +8,7 @@ import { ID_PATTERN } from "./record/id.js";
 import { CONTENT_DIR, isFileSessionId, listKindFiles, listSessionIds, lockFileName, safeJoin, safeReaddir, SESSION_FILE_MAX_BYTES, sessionFileName } from "./sink/files.js";
 import { readRegularFileSync } from "./regular-file.js";
 import { peekTail } from "./sink/recover.js";
-import { lockInternalSession, lockLeftovers, SessionLock, sessionLockHeld } from "./sink/lock.js";
+import { leftByGoneNamed, lockInternalSession, lockLeftovers, SessionLock, sessionLockHeld } from "./sink/lock.js";
 import { CLAIM_SUFFIX, sinkFilesOf, spoolSessions } from "./postgres/files.js";
 import { CHAIN_KINDS, RECORD_KINDS, type ChainKind } from "./types.js";
 import { checkpointFileName } from "./integrity/checkpointer.js";
@@ -117,7 +117,8 @@ export interface CleanupResult {
    * their newest is older than `maxLogAgeDays`: the lock a killed process left, and what a
    * process killed inside a lock takeover left of it (`<lock>.takeover`,
    * `<lock>.takeover.stale.<pid>`, `<lock>.<pid>.<random>.tmp`), PostgresSink recovery markers,
-   * spools that hold no record. `lastActivity` is the newest one's mtime. No
+   * spools that hold no record, and the temporary files a process killed midway left (see
+   * tempLeftovers and sinkFilesOf), once that process is gone. `lastActivity` is the newest one's mtime. No
    * retention record is left for them: they hold no record, and a removal record of their session
    * would excuse the deletion of its files (verify reports a session that trusted checkpoints or a
    * hold name as missing unless a retention record removed it). A session of which only a spool
@@ -220,6 +221,22 @@ function sessionFiles(auditDir: string, sessionId: string, names: readonly strin
   if (fs.existsSync(path.join(auditDir, sf))) out.push(sf);
   return out;
 }
+
+/**
+ * What a process killed between writing a file of session `sessionId` whole beside its place and
+ * renaming it in left, from the listing `names`, when that process is gone (see leftByGoneNamed):
+ * its session file's (`session_<id>.json.<pid>.tmp`, see the logger's writeJsonAtomic) and its
+ * key store's rewritten by a shred (`subject_keys_<id>.jsonl.<pid>.<attempt>.tmp`, see
+ * keyring.ts). Found 2026-12-05: they stayed for good, after their session too.
+ */
+function tempLeftovers(auditDir: string, sessionId: string, names: readonly string[]): string[] {
+  return [...leftByGoneNamed(auditDir, names, `${sessionFileName(sessionId)}.`, /^(\d+)\.tmp$/), ...leftByGoneNamed(auditDir, names, `${keyStoreFileName(sessionId)}.`, /^(\d+)\.\d+\.tmp$/)];
+}
+
+/** A session's temporary file's name (see tempLeftovers): `$1` or `$2`, the session. */
+const TEMP_FILE = /^(?:session_(.+)\.json\.\d+|subject_keys_(.+)\.jsonl\.\d+\.\d+)\.tmp$/;
+/** Of a recovery marker's name past `.pg_recovery_<store>_`, the session whose marker's workings it is (see MARKER_TEMP in postgres/files.ts). */
+const MARKER_TEMP_OF = /^(.+?)\.(?:\d+(?:\.[0-9a-z]+)?\.tmp|stale\.\d+)$/;
 
 /**
  * Removes whole sessions whose newest record is older than `maxLogAgeDays` (never the active one,
@@ -366,23 +383,28 @@ const LOCK_FILE = /^\.session_(.+)\.lock$/;
 const MARKER_FILE = /^\.pg_recovery_[0-9a-f]{10}_(.+)$/;
 
 /**
- * The session whose leftover dot file `name` is, if it is one: a lock or one of its internal
- * files (by name: lockLeftovers judges them), a PostgresSink recovery marker, or a spool (claimed or not) that no session of `owned` (those with files, and the active
+ * The session whose leftover file `name` is, if it is one: a temporary file of its session file
+ * or key store (TEMP_FILE: tempLeftovers judges them), a lock or one of its internal
+ * files (by name: lockLeftovers judges them), a PostgresSink recovery marker or its workings, or a spool (claimed or not) that no session of `owned` (those with files, and the active
  * one) can have by its name (see spoolSessions: `.pg_spool_<store>_<id>.jsonl` is also an older
  * version's spool of session `<store>_<id>`); a spool is taken as its name reads today,
  * `.pg_spool_<store>_<id>.jsonl` as session `<id>`'s. sinkFilesOf then judges each by its content.
  */
 function leftoverOf(name: string, owned: ReadonlySet<string>): string | undefined {
-  if (!name.startsWith(".")) return undefined;
   const stem = name.replace(CLAIM_SUFFIX, "");
   let id: string | undefined;
-  if (/^\.pg_spool_.+\.jsonl$/.test(stem)) {
+  if (!name.startsWith(".")) {
+    const temp = TEMP_FILE.exec(name);
+    id = temp?.[1] ?? temp?.[2];
+  } else if (/^\.pg_spool_.+\.jsonl$/.test(stem)) {
     const ids = spoolSessions(stem);
     if (ids.some((s) => owned.has(s))) return undefined;
     id = ids.at(-1);
   } else {
     const marker = MARKER_FILE.exec(name)?.[1];
-    id = LOCK_FILE.exec(name)?.[1] ?? lockInternalSession(name) ?? (marker?.endsWith(".tmp") ? undefined : marker);
+    // (a marker's workings a killed sink left: see MARKER_TEMP_OF)
+    const workings = marker === undefined ? undefined : MARKER_TEMP_OF.exec(marker)?.[1];
+    id = LOCK_FILE.exec(name)?.[1] ?? lockInternalSession(name) ?? workings ?? (marker?.endsWith(".tmp") ? undefined : marker);
   }
   return id !== undefined && !owned.has(id) && isFileSessionId(id) ? id : undefined;
 }
@@ -410,7 +432,7 @@ function leftoverSessions(names: readonly string[], owned: ReadonlySet<string>):
 function leftoverActivity(auditDir: string, sessionId: string, names: readonly string[]): number {
   const sink = sinkFilesOf(auditDir, sessionId, names);
   let last = 0;
-  for (const f of [...sink.files, ...sink.unsent, ...lockLeftovers(auditDir, sessionId, names), lockFileName(sessionId)]) {
+  for (const f of [...sink.files, ...sink.unsent, ...tempLeftovers(auditDir, sessionId, names), ...lockLeftovers(auditDir, sessionId, names), lockFileName(sessionId)]) {
     if (f === lockFileName(sessionId) && !names.includes(f)) continue;
     last = Math.max(last, fs.statSync(path.join(auditDir, f), { throwIfNoEntry: false })?.mtimeMs ?? 0);
   }
@@ -429,7 +451,7 @@ function leftoverActivity(auditDir: string, sessionId: string, names: readonly s
 function removalOf(auditDir: string, sessionId: string, lockLeft: boolean, names: readonly string[]): { files: string[]; unsent: string[] } {
   const sink = sinkFilesOf(auditDir, sessionId, names);
   if (sink.unsent.length > 0) return { files: [], unsent: sink.unsent };
-  return { files: [...sessionFiles(auditDir, sessionId, names), ...sink.files, ...lockLeftovers(auditDir, sessionId, names), ...(lockLeft ? [lockFileName(sessionId)] : [])], unsent: [] };
+  return { files: [...sessionFiles(auditDir, sessionId, names), ...tempLeftovers(auditDir, sessionId, names), ...sink.files, ...lockLeftovers(auditDir, sessionId, names), ...(lockLeft ? [lockFileName(sessionId)] : [])], unsent: [] };
 }
 
 /**

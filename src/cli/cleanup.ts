@@ -16,7 +16,8 @@ const HELP = `Usage: audit-logger cleanup <dir> [--dry-run] [--max-age-days <n>]
 
 Removes every file of each session whose newest record is older than its retention period: its
 JSONL files and rotated segments, its full-content files, its session file, and its dot files
-(the lock a killed process left, PostgresSink recovery markers). Never removes a session that a
+(the lock a killed process left, PostgresSink recovery markers) and the temporary files a
+killed process left of it (*.<pid>.tmp, once that process is gone). Never removes a session that a
 running logger is writing, one under a legal hold, or one whose PostgresSink spool still holds
 records for the store (kept until a sink has sent them). Each removal is recorded
 first, as a chained "retention_pruned" record (what went, when, under which policy) in the

@@ -7,8 +7,8 @@
  */
 import fs from "node:fs";
 import path from "node:path";
-import { isFileSessionId } from "../sink/files.js";
-import { claimLive, OWN_PROC_START, readText, sessionLockHeld } from "../sink/lock.js";
+import { isFileSessionId, lockFileName, sessionFileName } from "../sink/files.js";
+import { claimLive, leftByGoneNamed, OWN_PROC_START, readText, sessionLockHeld } from "../sink/lock.js";
 import { lineInfo } from "./rows.js";
 import { openRegularSync } from "../regular-file.js";
 
@@ -93,8 +93,9 @@ const STORE_KEY = /^[0-9a-f]{10}$/;
 /**
  * What PostgresSinks keep of session `sessionId` in `auditDir` (listed as `names`), judged for
  * its removal by retention. `files` may go with it: its recovery markers (each store's; a claim
- * whose sink is gone too) and spools that hold no record (a crash cut the append of their first
- * line: that record is in the session's files). `unsent` must keep it: spools holding records of
+ * whose sink is gone too), what a sink killed while it wrote or removed one left of it (see
+ * MARKER_TEMP; found 2026-12-05: nothing removed them), and spools that hold no record (a crash
+ * cut the append of their first line: that record is in the session's files). `unsent` must keep it: spools holding records of
  * the session (the store may lack them: a sink removes a spool once it has sent it), or that
  * cannot be read; a spool a live sink is replaying; and the marker of a live sink recovering the
  * session now. A spool whose first line names another session is not this one's (an older
@@ -111,6 +112,12 @@ export function sinkFilesOf(auditDir: string, sessionId: string, names: readonly
       (m !== undefined && m.done !== true && m.pid !== undefined && claimHeld(file, m.pid, m.procStart) ? unsent : files).push(name);
       continue;
     }
+    const temp = markerTempOf(name, sessionId, names);
+    if (temp !== undefined) {
+      // (a live process's stays: it renames or removes it itself)
+      files.push(...leftByGoneNamed(auditDir, [name], temp, MARKER_TEMP));
+      continue;
+    }
     const claim = CLAIM_SUFFIX.exec(name);
     const stem = claim ? name.slice(0, claim.index) : name;
     if (stem !== legacySpoolFileName(sessionId) && storeOf(stem, ".pg_spool_", ".jsonl", sessionId) === undefined) continue;
@@ -120,6 +127,28 @@ export function sinkFilesOf(auditDir: string, sessionId: string, names: readonly
     (head !== null || (claim !== null && claimHeld(file, Number(claim[1]), claim[2])) ? unsent : files).push(name);
   }
   return { files, unsent };
+}
+
+/**
+ * What is left of a recovery marker's workings by a process killed midway, after `<marker>.`: the
+ * marker being written whole, as a claim (`<pid>.<random>.tmp`, see createWhole) or as done
+ * (`<pid>.tmp`, see markRecovered), or a marker set aside to be removed (`stale.<pid>`, see
+ * removeIfStill). The group that matched is the pid.
+ */
+const MARKER_TEMP = /^(?:(\d+)(?:\.[0-9a-z]+)?\.tmp|stale\.(\d+))$/;
+
+/**
+ * `<marker>.`, when `name` is `<marker>.<rest>` for a recovery marker of session `sessionId` (any
+ * store): see MARKER_TEMP. Not when the whole name is the marker of another session of `names`
+ * (`<sessionId>.<rest>`, a session id may hold dots), which has a session file or a lock there.
+ */
+function markerTempOf(name: string, sessionId: string, names: readonly string[]): string | undefined {
+  const head = ".pg_recovery_".length + 10;
+  const stem = `${name.slice(0, head)}_${sessionId}.`;
+  if (!name.startsWith(".pg_recovery_") || !STORE_KEY.test(name.slice(".pg_recovery_".length, head)) || !name.startsWith(stem)) return undefined;
+  const whole = name.slice(head + 1);
+  if (isFileSessionId(whole) && (names.includes(sessionFileName(whole)) || names.includes(lockFileName(whole)))) return undefined;
+  return stem;
 }
 
 /** The store key in `name` if it is `<prefix><store>_<sessionId><suffix>`. */

@@ -262,8 +262,32 @@ export function lockLeftovers(auditDir: string, sessionId: string, names: readon
       if (markerStale(file, readText(file))) out.push(name);
       continue;
     }
-    const st = fs.lstatSync(file, { throwIfNoEntry: false });
-    if (st !== undefined && !claimLive(Number(pid), undefined, st.ctimeMs)) out.push(name);
+    if (leftByGone(file, Number(pid))) out.push(name);
+  }
+  return out;
+}
+
+/**
+ * Whether `file`, named by a process of this host after itself (`pid`), was left by one that is
+ * gone (claimLive, from its ctime); false when there is no such file.
+ */
+export function leftByGone(file: string, pid: number): boolean {
+  const st = fs.lstatSync(file, { throwIfNoEntry: false });
+  return st !== undefined && !claimLive(pid, undefined, st.ctimeMs);
+}
+
+/**
+ * The names in `names` that are `stem` followed by what `rest` matches, the pid of the process
+ * that made them in one of its groups, whose process is gone (see leftByGone): files a process
+ * killed midway left, such as one written whole beside its place (`<name>.<pid>.tmp`) before its
+ * rename.
+ */
+export function leftByGoneNamed(auditDir: string, names: readonly string[], stem: string, rest: RegExp): string[] {
+  const out: string[] = [];
+  for (const name of names) {
+    if (!name.startsWith(stem)) continue;
+    const pid = rest.exec(name.slice(stem.length))?.slice(1).find((g) => g !== undefined);
+    if (pid !== undefined && leftByGone(path.join(auditDir, name), Number(pid))) out.push(name);
   }
   return out;
 }

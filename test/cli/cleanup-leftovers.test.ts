@@ -22,6 +22,29 @@ afterEach(() => {
   cleanupTmp();
 });
 
+/** What `cleanup --json` says it removed (or would). */
+type Removals = { removed: Array<{ sessionId: string; files: string[] }>; leftovers: Array<{ sessionId: string; files: string[] }> };
+
+/** A process of this host that lives through the test (killed after it): its pid. */
+function livePid(): number {
+  const sleeper = spawn(process.execPath, ["-e", "setTimeout(() => {}, 60000)"], { stdio: "ignore" });
+  children.push(sleeper);
+  return sleeper.pid!;
+}
+
+/** `cleanup <dir> --max-age-days 30 --json`, first as a dry run (which must leave `dir` as it was), then for real: both results. */
+async function dryThenReal<T>(dir: string): Promise<{ plan: T; done: T }> {
+  const all = fs.readdirSync(dir).sort();
+  const dry = await runCli(["cleanup", dir, "--dry-run", "--max-age-days", "30", "--json"]);
+  expect(dry.stderr).toBe("");
+  expect(dry.code).toBe(0);
+  expect(fs.readdirSync(dir).sort()).toEqual(all);
+  const real = await runCli(["cleanup", dir, "--max-age-days", "30", "--json"]);
+  expect(real.stderr).toBe("");
+  expect(real.code).toBe(0);
+  return { plan: JSON.parse(dry.stdout) as T, done: JSON.parse(real.stdout) as T };
+}
+
 /** The names in `dir` that name session `sid`. */
 const namesOf = (dir: string, sid: string): string[] => fs.readdirSync(dir).filter((n) => n.includes(`_${sid}.`) || n.endsWith(`_${sid}`));
 
@@ -178,8 +201,7 @@ describe("audit-logger cleanup and a session's dot files", () => {
     const projectPath = tmpProject("audit-cli-leftovers-lock-internals-");
     const dir = path.join(projectPath, "audit_logs");
     await oldSession(projectPath, "kw", 100);
-    const sleeper = spawn(process.execPath, ["-e", "setTimeout(() => {}, 60000)"], { stdio: "ignore" });
-    children.push(sleeper);
+    const running = livePid();
     // as the code leaves them (SessionLock.takeOver, removeIfStill, createWhole), naming a process that is gone
     const dead = deadPid();
     const body = (pid: number) => JSON.stringify({ pid, hostname: os.hostname(), startedAt: new Date(Date.now() - 100 * DAY).toISOString() });
@@ -192,26 +214,52 @@ describe("audit-logger cleanup and a session's dot files", () => {
     for (const n of [...internals("kw"), ...internals("ko")]) make(n);
     // (a takeover under way: its process lives; though old, not a leftover)
     const live = ".session_kl.lock.takeover";
-    make(live, sleeper.pid!);
-    const all = fs.readdirSync(dir).sort();
+    make(live, running);
 
-    type Out = { removed: Array<{ sessionId: string; files: string[] }>; leftovers: Array<{ sessionId: string; files: string[] }>; skippedLive: string[] };
-    const dry = await runCli(["cleanup", dir, "--dry-run", "--max-age-days", "30", "--json"]);
-    expect(dry.stderr).toBe("");
-    expect(dry.code).toBe(0);
-    const plan = JSON.parse(dry.stdout) as Out;
+    const { plan, done } = await dryThenReal<Removals>(dir);
     expect(plan.removed.map((e) => e.sessionId)).toEqual(["kw"]);
     expect(plan.removed[0]!.files).toEqual(expect.arrayContaining(internals("kw")));
     expect(plan.leftovers.map((e) => [e.sessionId, [...e.files].sort()])).toEqual([["ko", [...internals("ko")].sort()]]);
-    expect(fs.readdirSync(dir).sort()).toEqual(all);
-
-    const real = await runCli(["cleanup", dir, "--max-age-days", "30", "--json"]);
-    expect(real.stderr).toBe("");
-    expect(real.code).toBe(0);
-    const done = JSON.parse(real.stdout) as Out;
     expect(done.removed).toEqual(plan.removed);
     expect(done.leftovers).toEqual(plan.leftovers);
     expect(fs.readdirSync(dir).filter((n) => n.startsWith("."))).toEqual([live]);
     expect(namesOf(dir, "kw")).toEqual([]);
+  }, 60_000);
+
+  // Found 2026-12-05: a process killed between writing a file whole beside its place and renaming
+  // it in, or between setting a recovery marker aside and removing it, left the file for good:
+  // the session file's `session_<id>.json.<pid>.tmp` (the logger's writeJsonAtomic), a shredded
+  // key store's `subject_keys_<id>.jsonl.<pid>.<attempt>.tmp` (keyring.ts), a PostgresSink
+  // recovery marker's `.<pid>.<random>.tmp` (a claim, createWhole), `.<pid>.tmp` (marked done,
+  // markRecovered) and `.stale.<pid>` (removeIfStill). Cleanup knew no such name.
+  it("removes the temporary files a killed process left of a session (session file, key store, recovery marker) with it, and alone as a leftover; a live process's stay", async () => {
+    const projectPath = tmpProject("audit-cli-leftovers-temps-");
+    const dir = path.join(projectPath, "audit_logs");
+    await oldSession(projectPath, "tw", 100);
+    const alive = livePid();
+    const dead = deadPid();
+    const STORE = "0123456789";
+    // as the code leaves them, named after the process that wrote them
+    const temps = (sid: string, pid: number) => [`session_${sid}.json.${pid}.tmp`, `subject_keys_${sid}.jsonl.${pid}.0.tmp`, `.pg_recovery_${STORE}_${sid}.${pid}.k3x9q.tmp`, `.pg_recovery_${STORE}_${sid}.${pid}.tmp`, `.pg_recovery_${STORE}_${sid}.stale.${pid}`];
+    const old = (Date.now() - 100 * DAY) / 1000;
+    const make = (name: string) => {
+      const body = name.startsWith("session_") ? '{"sessionId":' : name.startsWith("subject_keys_") ? '{"kid":"d0123456789abcdef"}\n' : JSON.stringify({ lock: "a crash", done: true });
+      fs.writeFileSync(path.join(dir, name), body);
+      fs.utimesSync(path.join(dir, name), old, old);
+    };
+    for (const n of [...temps("tw", dead), ...temps("to", dead), ...temps("tw", alive), ...temps("tl", alive)]) make(n);
+    const live = [...temps("tw", alive), ...temps("tl", alive)].sort();
+    const text = await runCli(["cleanup", dir, "--dry-run", "--max-age-days", "30"]);
+    expect(text.stdout).toContain(`would remove what was left of to, whose records are gone`);
+
+    const { plan, done } = await dryThenReal<Removals>(dir);
+    expect(plan.removed.map((e) => e.sessionId)).toEqual(["tw"]);
+    expect(plan.removed[0]!.files).toEqual(expect.arrayContaining(temps("tw", dead)));
+    for (const n of live) expect(plan.removed[0]!.files).not.toContain(n);
+    expect(plan.leftovers.map((e) => [e.sessionId, [...e.files].sort()])).toEqual([["to", [...temps("to", dead)].sort()]]);
+    expect(done.removed).toEqual(plan.removed);
+    expect(done.leftovers).toEqual(plan.leftovers);
+    // (only the live process's files are left of tw, to and tl; the maintenance session's are new)
+    expect(fs.readdirSync(dir).filter((n) => /_(tw|to|tl)[._]/.test(n)).sort()).toEqual(live);
   }, 60_000);
 });

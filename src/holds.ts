@@ -16,6 +16,8 @@ export interface LegalHold {
 }
 
 export const HOLDS_FILE = "legal_holds.json";
+/** The lock of the legal holds file (see underLock). */
+export const HOLDS_LOCK = `${HOLDS_FILE}.lock`;
 
 /**
  * The holds in force. No file is no holds; a file that cannot be read, or is not the list the
@@ -61,7 +63,7 @@ function writeHolds(auditDir: string, holds: readonly LegalHold[]): void {
  * other's hold (cleanup then removed a session under a hold; found by review, 2026-12-04).
  */
 export function underLock<T>(auditDir: string, update: () => T): T {
-  const release = takeDirLock(path.join(auditDir, `${HOLDS_FILE}.lock`), "Another legal hold update", { waitMs: 10_000, staleMs: 15_000 });
+  const release = takeDirLock(path.join(auditDir, HOLDS_LOCK), "Another legal hold update", { waitMs: 10_000, staleMs: 15_000 });
   try {
     return update();
   } finally {

@@ -12,8 +12,9 @@ import { leftByGoneNamed, lockInternalSession, lockLeftovers, SessionLock, sessi
 import { CLAIM_SUFFIX, sinkFilesOf, spoolSessions } from "./postgres/files.js";
 import { CHAIN_KINDS, RECORD_KINDS, type ChainKind } from "./types.js";
 import { checkpointFileName } from "./integrity/checkpointer.js";
-import { keyStoreFileName } from "./pipeline/keyring.js";
-import { isHeld, readHolds, underLock } from "./holds.js";
+import { keyStoreFileName, SHRED_LOCK } from "./pipeline/keyring.js";
+import { HOLDS_FILE, HOLDS_LOCK, isHeld, readHolds, underLock } from "./holds.js";
+import { DIR_LOCK_ASIDE } from "./sink/dir-lock.js";
 import { MerkleAccumulator } from "./integrity/merkle.js";
 import { auditEventsOf, goneBy } from "./sink/audit-events.js";
 import { furthestPrunes, readPruneRecords, type PruneEvent, type PrunePolicy } from "./sink/prunes.js";
@@ -126,6 +127,14 @@ export interface CleanupResult {
    * (`skippedLive`) or a hold covers (`skippedHeld`).
    */
   readonly leftovers: readonly CleanupEntry[];
+  /**
+   * files of the directory's own (no session's) that a process killed midway left, removed (or,
+   * in a dry run, that would be) once the process their name names is gone and they are older
+   * than `maxLogAgeDays` (and the `minRetentionDays` floor): the legal holds file being written
+   * whole (`legal_holds.json.<pid>.tmp`), and the shred lock or the legal holds lock set aside by a
+   * takeover (`.shred.lock.stale.<pid>.<thread>`, `legal_holds.json.lock.stale.<pid>.<thread>`).
+   */
+  readonly directoryLeftovers: readonly string[];
   /** old rotated segments of the active session that were removed */
   readonly prunedSegments: readonly CleanupEntry[];
   /** sessions skipped because a live process holds their lock, or wrote to them while the cleanup ran */
@@ -374,7 +383,31 @@ export function cleanupSessions(auditDir: string, options: CleanupOptions): Clea
       else lock.giveBack();
     }
   }
-  return { dryRun: o.dryRun ?? false, removed, leftovers, prunedSegments, skippedLive, skippedHeld, keptByRetention, skippedUnsent };
+  // (by their mtime, as leftovers: a process of another host sharing the directory, which the pid
+  // in their name cannot tell, wrote them that long ago)
+  const directoryLeftovers: string[] = [];
+  for (const f of directoryTemps(auditDir, names)) {
+    const mtime = fs.lstatSync(path.join(auditDir, f), { throwIfNoEntry: false })?.mtimeMs;
+    if (mtime === undefined || mtime >= cutoff || mtime >= floor) continue;
+    if (!o.dryRun) removeFile(auditDir, f, o);
+    directoryLeftovers.push(f);
+  }
+  return { dryRun: o.dryRun ?? false, removed, leftovers, directoryLeftovers, prunedSegments, skippedLive, skippedHeld, keptByRetention, skippedUnsent };
+}
+
+/**
+ * What a process killed midway left of the directory's own files, from the listing `names`, when
+ * the process their name names is gone (see leftByGoneNamed): the legal holds file being written
+ * whole beside its place (`legal_holds.json.<pid>.tmp`, see writeHolds), and a directory lock set
+ * aside to be removed (see DIR_LOCK_ASIDE): the shred lock's, the legal holds lock's. Found
+ * 2026-12-05: no cleanup knew these names, and they stayed for good.
+ */
+function directoryTemps(auditDir: string, names: readonly string[]): string[] {
+  return [
+    ...leftByGoneNamed(auditDir, names, `${HOLDS_FILE}.`, /^(\d+)\.tmp$/),
+    ...leftByGoneNamed(auditDir, names, `${HOLDS_LOCK}.`, DIR_LOCK_ASIDE),
+    ...leftByGoneNamed(auditDir, names, `${SHRED_LOCK}.`, DIR_LOCK_ASIDE),
+  ];
 }
 
 /** A lock file's name: `.session_<sessionId>.lock` (see lockFileName). */

@@ -28,7 +28,10 @@ it, or the files were deleted by hand) once the newest of it is older than --max
 (default ${DEFAULT_MAX_AGE_DAYS}): their locks, PostgresSink recovery markers and spools that
 hold no record ("leftovers" in --json; no retention record is left for them, as they hold no
 record). Never a lock a live process holds, nor a spool that holds records (kept until a sink
-has sent them), nor anything of a session under a legal hold.
+has sent them), nor anything of a session under a legal hold. So do, under the same age, the
+temporary files a killed process left of the directory's own (legal_holds.json.<pid>.tmp, and the
+shred and legal holds locks set aside, <lock>.stale.<pid>.<thread>; "directoryLeftovers" in
+--json), once that process is gone.
 
   <dir>                 the audit directory, or a project directory containing audit_logs/
   --dry-run             list what would be removed, remove nothing
@@ -50,7 +53,7 @@ session whose files another process removed meanwhile is named too ("vanished" i
 Exit codes: 0 done, 1 a file could not be removed, 2 bad usage.`;
 
 /** What the command reports: what cleanupSessions says, and the sessions that went by another's hand. */
-interface Outcome extends Pick<CleanupResult, "removed" | "leftovers" | "keptByRetention" | "skippedLive" | "skippedHeld" | "skippedUnsent"> {
+interface Outcome extends Pick<CleanupResult, "removed" | "leftovers" | "directoryLeftovers" | "keptByRetention" | "skippedLive" | "skippedHeld" | "skippedUnsent"> {
   /** sessions the dry pass would have removed whose files were gone by the real pass (another process removed them) */
   readonly vanished: readonly string[];
 }
@@ -81,6 +84,7 @@ function whatWasDone(dir: string, dry: CleanupResult, done: CleanupResult, faile
   return {
     removed: done.removed,
     leftovers: done.leftovers,
+    directoryLeftovers: done.directoryLeftovers,
     keptByRetention: [...done.keptByRetention, ...dry.keptByRetention.filter((k) => later(k.sessionId))],
     skippedLive: skippedLive.sort(),
     skippedHeld: [...done.skippedHeld, ...dry.skippedHeld.filter(later)].sort(),
@@ -128,7 +132,7 @@ export const cleanupCommand: Command = {
     const failed: Array<{ file: string; error: string }> = [];
     let result: Outcome = { ...candidates, vanished: [] };
     // (the removals are recorded by a logger of the directory, which writes <project>/audit_logs)
-    const toRemove = candidates.removed.length + candidates.leftovers.length > 0;
+    const toRemove = candidates.removed.length + candidates.leftovers.length + candidates.directoryLeftovers.length > 0;
     if (!dryRun && toRemove && path.basename(dir) !== "audit_logs") {
       throw new UsageError(`${dir} is not named audit_logs: point <dir> at the audit directory or its project directory (the removals are recorded in it; --dry-run works anywhere)`);
     }
@@ -153,6 +157,7 @@ export const cleanupCommand: Command = {
     }
     const remove = result.removed;
     const leftovers = result.leftovers;
+    const strays = result.directoryLeftovers;
     const kept = result.keptByRetention;
 
     if (values.json) {
@@ -160,7 +165,7 @@ export const cleanupCommand: Command = {
       const keptOut = kept.map((k) => (unknown.has(k.sessionId) ? { ...k, retentionDays: null, retentionUnknown: true } : k));
       io.out(
         JSON.stringify(
-          { auditDir: dir, dryRun, removed: remove, leftovers, keptByRetention: keptOut, skippedLive: result.skippedLive, skippedHeld: result.skippedHeld, skippedUnsent: result.skippedUnsent, vanished: result.vanished, failed },
+          { auditDir: dir, dryRun, removed: remove, leftovers, directoryLeftovers: strays, keptByRetention: keptOut, skippedLive: result.skippedLive, skippedHeld: result.skippedHeld, skippedUnsent: result.skippedUnsent, vanished: result.vanished, failed },
           null,
           2,
         ),
@@ -170,6 +175,7 @@ export const cleanupCommand: Command = {
       const verb = dryRun ? "would remove" : "removed";
       for (const e of remove) io.out(`${dryRun ? c.yellow(verb) : c.red(verb)} ${c.bold(e.sessionId)} (last activity ${e.lastActivity}, ${e.files.length} file${e.files.length === 1 ? "" : "s"})`);
       for (const e of leftovers) io.out(`${dryRun ? c.yellow(verb) : c.red(verb)} what was left of ${c.bold(e.sessionId)}, whose records are gone (last activity ${e.lastActivity}): ${e.files.join(", ")}`);
+      if (strays.length > 0) io.out(`${dryRun ? c.yellow(verb) : c.red(verb)} what killed processes left of the directory's own files: ${strays.join(", ")}`);
       for (const k of kept) {
         io.out(
           unknown.has(k.sessionId)
@@ -183,11 +189,12 @@ export const cleanupCommand: Command = {
       for (const u of result.skippedUnsent) io.out(`${c.green("kept")} ${u.sessionId}: its records may not have reached their PostgreSQL store yet (${u.files.join(", ")}); the next PostgresSink of that store to open in this directory sends them, and cleanup removes the session after that`);
       for (const s of result.vanished) io.out(`${s}: its files went while the cleanup ran, not by this cleanup (another process removed them)`);
       for (const f of failed) io.err(`audit-logger cleanup: could not remove ${f.file}: ${f.error}`);
-      const files = [...remove, ...leftovers].reduce((n, e) => n + e.files.length, 0);
+      const files = [...remove, ...leftovers].reduce((n, e) => n + e.files.length, strays.length);
       const retention = flagDays !== undefined ? `${flagDays} day${flagDays === 1 ? "" : "s"}` : "per session";
       const what = [
         ...(remove.length > 0 ? [`${remove.length} session${remove.length === 1 ? "" : "s"}`] : []),
         ...(leftovers.length > 0 ? [`what was left of ${leftovers.length} session${leftovers.length === 1 ? "" : "s"} whose records are gone`] : []),
+        ...(strays.length > 0 ? ["what killed processes left of the directory's own files"] : []),
       ].join(" and ");
       io.out(
         what !== ""

@@ -11,6 +11,9 @@ import { threadId } from "node:worker_threads";
 import { AuditIOError } from "../errors.js";
 import { fresh, OWN_PROC_START, processLive, readText, removeIfStill, sleepSync } from "./lock.js";
 
+/** What a takeover sets a stale lock aside as, past `<lock>.` (see removeIfStill): `stale.<pid>.<thread>`, the pid its group. */
+export const DIR_LOCK_ASIDE = /^stale\.(\d+)\.\d+$/;
+
 /** The locks this thread holds (a lock naming this pid and thread, not held, was left by a crash). */
 const held = new Set<string>();
 

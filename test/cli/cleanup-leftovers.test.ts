@@ -45,6 +45,20 @@ async function dryThenReal<T>(dir: string): Promise<{ plan: T; done: T }> {
   return { plan: JSON.parse(dry.stdout) as T, done: JSON.parse(real.stdout) as T };
 }
 
+/** The audit directory of a new project holding session `sid`, `ageDays` old, and the pids of a live process of this host and of one that is gone. */
+async function withSession(prefix: string, sid: string, ageDays: number): Promise<{ dir: string; alive: number; dead: number }> {
+  const projectPath = tmpProject(prefix);
+  await oldSession(projectPath, sid, ageDays);
+  return { dir: path.join(projectPath, "audit_logs"), alive: livePid(), dead: deadPid() };
+}
+
+/** Writes `body` to `name` in `dir`, last modified `ageMs` ago (by default 100 days), as a process left it. */
+function plant(dir: string, name: string, body: string, ageMs = 100 * DAY): void {
+  fs.writeFileSync(path.join(dir, name), body);
+  const t = (Date.now() - ageMs) / 1000;
+  fs.utimesSync(path.join(dir, name), t, t);
+}
+
 /** The names in `dir` that name session `sid`. */
 const namesOf = (dir: string, sid: string): string[] => fs.readdirSync(dir).filter((n) => n.includes(`_${sid}.`) || n.endsWith(`_${sid}`));
 
@@ -198,23 +212,14 @@ describe("audit-logger cleanup and a session's dot files", () => {
   // and the lock being written (`<lock>.<pid>.<random>.tmp`); cleanup removed the session and
   // left them for good (no name it knew), or, where they were all that was left, never looked.
   it("removes the lock internals a killed process left (takeover marker, what it set aside, a lock being written) with their session, and alone as a leftover; a live process's marker stays", async () => {
-    const projectPath = tmpProject("audit-cli-leftovers-lock-internals-");
-    const dir = path.join(projectPath, "audit_logs");
-    await oldSession(projectPath, "kw", 100);
-    const running = livePid();
     // as the code leaves them (SessionLock.takeOver, removeIfStill, createWhole), naming a process that is gone
-    const dead = deadPid();
+    const { dir, alive: running, dead } = await withSession("audit-cli-leftovers-lock-internals-", "kw", 100);
     const body = (pid: number) => JSON.stringify({ pid, hostname: os.hostname(), startedAt: new Date(Date.now() - 100 * DAY).toISOString() });
     const internals = (sid: string) => [`.session_${sid}.lock.takeover`, `.session_${sid}.lock.takeover.stale.${dead}`, `.session_${sid}.lock.${dead}.k3x9q.tmp`];
-    const old = (Date.now() - 100 * DAY) / 1000;
-    const make = (name: string, pid = dead) => {
-      fs.writeFileSync(path.join(dir, name), body(pid));
-      fs.utimesSync(path.join(dir, name), old, old);
-    };
-    for (const n of [...internals("kw"), ...internals("ko")]) make(n);
+    for (const n of [...internals("kw"), ...internals("ko")]) plant(dir, n, body(dead));
     // (a takeover under way: its process lives; though old, not a leftover)
     const live = ".session_kl.lock.takeover";
-    make(live, running);
+    plant(dir, live, body(running));
 
     const { plan, done } = await dryThenReal<Removals>(dir);
     expect(plan.removed.map((e) => e.sessionId)).toEqual(["kw"]);
@@ -233,21 +238,12 @@ describe("audit-logger cleanup and a session's dot files", () => {
   // recovery marker's `.<pid>.<random>.tmp` (a claim, createWhole), `.<pid>.tmp` (marked done,
   // markRecovered) and `.stale.<pid>` (removeIfStill). Cleanup knew no such name.
   it("removes the temporary files a killed process left of a session (session file, key store, recovery marker) with it, and alone as a leftover; a live process's stay", async () => {
-    const projectPath = tmpProject("audit-cli-leftovers-temps-");
-    const dir = path.join(projectPath, "audit_logs");
-    await oldSession(projectPath, "tw", 100);
-    const alive = livePid();
-    const dead = deadPid();
+    const { dir, alive, dead } = await withSession("audit-cli-leftovers-temps-", "tw", 100);
     const STORE = "0123456789";
     // as the code leaves them, named after the process that wrote them
     const temps = (sid: string, pid: number) => [`session_${sid}.json.${pid}.tmp`, `subject_keys_${sid}.jsonl.${pid}.0.tmp`, `.pg_recovery_${STORE}_${sid}.${pid}.k3x9q.tmp`, `.pg_recovery_${STORE}_${sid}.${pid}.tmp`, `.pg_recovery_${STORE}_${sid}.stale.${pid}`];
-    const old = (Date.now() - 100 * DAY) / 1000;
-    const make = (name: string) => {
-      const body = name.startsWith("session_") ? '{"sessionId":' : name.startsWith("subject_keys_") ? '{"kid":"d0123456789abcdef"}\n' : JSON.stringify({ lock: "a crash", done: true });
-      fs.writeFileSync(path.join(dir, name), body);
-      fs.utimesSync(path.join(dir, name), old, old);
-    };
-    for (const n of [...temps("tw", dead), ...temps("to", dead), ...temps("tw", alive), ...temps("tl", alive)]) make(n);
+    const body = (name: string) => (name.startsWith("session_") ? '{"sessionId":' : name.startsWith("subject_keys_") ? '{"kid":"d0123456789abcdef"}\n' : JSON.stringify({ lock: "a crash", done: true }));
+    for (const n of [...temps("tw", dead), ...temps("to", dead), ...temps("tw", alive), ...temps("tl", alive)]) plant(dir, n, body(n));
     const live = [...temps("tw", alive), ...temps("tl", alive)].sort();
     const text = await runCli(["cleanup", dir, "--dry-run", "--max-age-days", "30"]);
     expect(text.stdout).toContain(`would remove what was left of to, whose records are gone`);
@@ -261,5 +257,30 @@ describe("audit-logger cleanup and a session's dot files", () => {
     expect(done.leftovers).toEqual(plan.leftovers);
     // (only the live process's files are left of tw, to and tl; the maintenance session's are new)
     expect(fs.readdirSync(dir).filter((n) => /_(tw|to|tl)[._]/.test(n)).sort()).toEqual(live);
+  }, 60_000);
+
+  // Found 2026-12-05: the same of the directory's own files: the legal holds file written whole
+  // (`legal_holds.json.<pid>.tmp`, writeHolds) and a directory lock a takeover set aside to remove
+  // it (`<lock>.stale.<pid>.<thread>`, takeDirLock: the shred lock, the legal holds lock).
+  it("removes the directory's own temporary files a killed process left, once old; a live process's, or a young one, stays; the dry run lists them", async () => {
+    const { dir, alive, dead } = await withSession("audit-cli-leftovers-dir-temps-", "kept", 1);
+    // (the lock set aside holds the body of the holder judged gone; its name, the taker's pid and thread)
+    const lockBody = JSON.stringify({ pid: deadPid(), threadId: 0, hostname: os.hostname(), startedAt: new Date(Date.now() - 100 * DAY).toISOString() });
+    const strays = (pid: number) => [`legal_holds.json.${pid}.tmp`, `legal_holds.json.lock.stale.${pid}.0`, `.shred.lock.stale.${pid}.1`];
+    const body = (name: string) => (name.endsWith(".tmp") ? '{\n  "holds": [' : lockBody);
+    for (const n of [...strays(dead), ...strays(alive)]) plant(dir, n, body(n));
+    const young = `legal_holds.json.${deadPid()}.tmp`;
+    plant(dir, young, body(young), 3_600_000);
+    const text = await runCli(["cleanup", dir, "--dry-run", "--max-age-days", "30"]);
+    expect(text.stdout).toContain(`would remove what killed processes left of the directory's own files: `);
+
+    const { plan, done } = await dryThenReal<Removals & { directoryLeftovers: string[] }>(dir);
+    expect([...plan.directoryLeftovers].sort()).toEqual([...strays(dead)].sort());
+    expect([plan.removed, plan.leftovers]).toEqual([[], []]);
+    expect(done.directoryLeftovers).toEqual(plan.directoryLeftovers);
+    const left = fs.readdirSync(dir);
+    for (const n of strays(dead)) expect(left).not.toContain(n);
+    expect(left).toEqual(expect.arrayContaining([...strays(alive), young]));
+    expect(namesOf(dir, "kept").length).toBeGreaterThan(1);
   }, 60_000);
 });

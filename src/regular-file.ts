@@ -235,11 +235,11 @@ export async function readRegularFile(file: string, label?: string, maxBytes?: n
 /**
  * {@link NotRegularFileError} for a `file` that exists and is not a regular file (a link
  * included, not followed), undefined for a regular or missing one: for a writer that must not
- * open it.
+ * open it (`written`: the message says it was not written, and to remove it).
  */
-export function notRegularFile(file: string): NotRegularFileError | undefined {
+export function notRegularFile(file: string, written = false): NotRegularFileError | undefined {
   const st = fs.lstatSync(file, { throwIfNoEntry: false });
-  return st === undefined || st.isFile() ? undefined : new NotRegularFileError(file, kindOf(st));
+  return st === undefined || st.isFile() ? undefined : new NotRegularFileError(file, kindOf(st), undefined, written);
 }
 
 /**

@@ -9,6 +9,7 @@ import fs from "node:fs";
 import os from "node:os";
 import { threadId } from "node:worker_threads";
 import { AuditIOError } from "../errors.js";
+import { notRegularFile } from "../regular-file.js";
 import { fresh, OWN_PROC_START, processLive, readText, removeIfStill, sleepSync } from "./lock.js";
 
 /** What a takeover sets a stale lock aside as, past `<lock>.` (see removeIfStill): `stale.<pid>.<thread>`, the pid its group. */
@@ -43,6 +44,11 @@ export function takeDirLock(file: string, who: string, o: { readonly waitMs: num
       if ((err as NodeJS.ErrnoException).code !== "EEXIST") throw err;
     }
     const judged = readText(file);
+    // A FIFO, a directory or a link under the lock's name was put there (the kit makes regular
+    // files only): AUDIT_ERR_PATH at once, naming it. Each hold and shred waited 10 s, then
+    // failed saying another one held it (found by review, 2026-12-05).
+    const irregular = judged === undefined ? notRegularFile(file, true) : undefined;
+    if (irregular) throw irregular;
     if (judged !== undefined && lockStale(file, judged, o.staleMs)) {
       // (another waiter may have taken it over and made its own meanwhile: see removeIfStill)
       removeIfStill(file, judged, `${file}.stale.${process.pid}.${threadId}`);

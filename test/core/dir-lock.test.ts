@@ -2,7 +2,7 @@
 // pid now belongs to an unrelated live process (a container restart, pid wrap-around). Found by
 // review 2026-12-04 (fifth session): such a lock was taken for live, so every placeLegalHold,
 // releaseLegalHold and shredSubject waited 10 s and failed for as long as that process lived.
-import { spawn } from "node:child_process";
+import { execFileSync, spawn } from "node:child_process";
 import fs from "node:fs";
 import os from "node:os";
 import path from "node:path";
@@ -34,6 +34,37 @@ describe("directory locks", () => {
       expect(() => takeDirLock(file, "Another legal hold update", { waitMs: 300, staleMs: 15_000 })).toThrow(/Another legal hold update holds/);
     } finally {
       unrelated.kill();
+    }
+  });
+});
+
+// Found by review 2026-12-05: a FIFO (or a directory, a link) under a directory lock's name is no
+// lock the kit made, but every legal hold or shred waited the full 10 s, then failed saying
+// another one held it.
+describe("a directory lock's name taken by something else", () => {
+  it("a FIFO, a directory or a link there fails at once with AUDIT_ERR_PATH naming it, and is left for the user to remove", () => {
+    const dir = tmpProject("audit-dirlock-");
+    const file = path.join(dir, ".shred.lock");
+    const plants: Array<[string, () => void]> = [
+      ["a FIFO", () => execFileSync("mkfifo", [file])],
+      ["a directory", () => fs.mkdirSync(file)],
+      ["a symbolic link", () => fs.symlinkSync(path.join(dir, "elsewhere"), file)],
+    ];
+    for (const [what, plant] of plants) {
+      plant();
+      const t = Date.now();
+      let err: (Error & { code?: string }) | undefined;
+      try {
+        takeDirLock(file, "Another crypto-shredding", { waitMs: 10_000, staleMs: 15_000 })();
+      } catch (e) {
+        err = e as Error & { code?: string };
+      }
+      expect(err?.code, what).toBe("AUDIT_ERR_PATH");
+      expect(err?.message).toContain(`.shred.lock is ${what}, not a regular file: not written`);
+      expect(err?.message).toContain("remove it");
+      expect(Date.now() - t, what).toBeLessThan(5_000); // not the 10 s wait for a holder
+      expect(fs.lstatSync(file).isFile()).toBe(false); // left in place
+      fs.rmSync(file, { recursive: true, force: true });
     }
   });
 });

@@ -1761,8 +1761,9 @@ export class AuditLogger extends EventEmitter<AuditLoggerEvents> implements Exit
       writeNewFileSync(tmp, JSON.stringify(value, null, 2) + "\n", FILE_MODE, this.config.durability === "fsync");
       fs.renameSync(tmp, file);
     } catch (err) {
-      // (no half-written temporary file left in the audit directory)
-      fs.rmSync(tmp, { force: true });
+      // (no half-written temporary file left in the audit directory; a directory put at its name
+      // is left, and named by the error)
+      if (!(err instanceof NotRegularFileError)) fs.rmSync(tmp, { force: true });
       throw err;
     }
   }

@@ -125,6 +125,8 @@ export function writeRegularFileSync(file: string, data: string, mode: number): 
  * const fd = openNewSync(`${file}.${process.pid}.tmp`, 0o600);
  */
 export function openNewSync(file: string, mode: number): number {
+  // (a directory there is not removed: AUDIT_ERR_PATH naming it, not an uncoded ERR_FS_EISDIR)
+  if (fs.lstatSync(file, { throwIfNoEntry: false })?.isDirectory()) throw new NotRegularFileError(file, "a directory", undefined, true);
   fs.rmSync(file, { force: true });
   return fs.openSync(file, "wx", mode);
 }

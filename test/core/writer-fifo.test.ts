@@ -244,3 +244,24 @@ describe("a FIFO or a link at the name of a file written whole, then renamed in"
     expect(fs.readFileSync(store, "utf8")).toContain((out.destroyed as string[])[0]);
   }, 60_000);
 });
+
+// Found with the above (2026-12-05): a directory at such a name failed the writer with an uncoded
+// ERR_FS_EISDIR (from the removal of what was there, and again from the cleanup after the failure).
+describe("a directory at the name of a file written whole, then renamed in", () => {
+  it("the session file's: the logger is refused with AUDIT_ERR_PATH naming it, the directory left, no lock left", () => {
+    const projectPath = tmpProject("audit-writer-dir-tmp-");
+    const dir = path.join(projectPath, "audit_logs");
+    const tmp = path.join(dir, `session_td.json.${process.pid}.tmp`);
+    fs.mkdirSync(tmp, { recursive: true });
+    let err: (Error & { code?: string }) | undefined;
+    try {
+      new AuditLogger({ sessionId: "td", projectPath, fullContentLogging: false });
+    } catch (e) {
+      err = e as Error & { code?: string };
+    }
+    expect(err?.code).toBe("AUDIT_ERR_PATH");
+    expect(err?.message).toContain(`session_td.json.${process.pid}.tmp is a directory, not a regular file: not written`);
+    expect(fs.statSync(tmp).isDirectory()).toBe(true);
+    expect(fs.existsSync(path.join(dir, ".session_td.lock"))).toBe(false);
+  });
+});

@@ -23,9 +23,11 @@ describe("directory locks", () => {
       const body = (procStart: string) => JSON.stringify({ pid: unrelated.pid, threadId: 0, hostname: os.hostname(), startedAt: new Date().toISOString(), procStart });
       // left by a crashed process that had this pid before
       fs.writeFileSync(file, body(String(Number(realStart) - 1000)));
+      // taken over at once: not waited for as a live holder's is (the 10 s the kit's callers
+      // give, then refused); half of that is far above what load adds to a takeover
       const t = Date.now();
-      const release = takeDirLock(file, "Another legal hold update", { waitMs: 2_000, staleMs: 15_000 });
-      expect(Date.now() - t).toBeLessThan(1_000);
+      const release = takeDirLock(file, "Another legal hold update", { waitMs: 10_000, staleMs: 15_000 });
+      expect(Date.now() - t).toBeLessThan(5_000);
       expect(JSON.parse(fs.readFileSync(file, "utf8")).pid).toBe(process.pid);
       release();
       expect(fs.existsSync(file)).toBe(false);

@@ -209,9 +209,11 @@ describe("the shred lock", () => {
     const os = await import("node:os");
     // left by this process's main thread (the CLI's shred runs there), never released
     fs.writeFileSync(lock, JSON.stringify({ pid: process.pid, threadId, hostname: os.hostname(), startedAt: new Date().toISOString() }));
+    // taken over at once: not waited for as a live holder's is (10 s, then refused); half of that
+    // is far above what load adds to a takeover and a small shred
     const t0 = Date.now();
     expect(shredSubjectKeys([testMaster()], logger.auditDir, "nobody")).toEqual([]);
-    expect(Date.now() - t0).toBeLessThan(2_000);
+    expect(Date.now() - t0).toBeLessThan(5_000);
     expect(fs.existsSync(lock)).toBe(false);
     // held by a live process
     const holder = spawn("sleep", ["60"]);
@@ -240,9 +242,10 @@ describe("a shred lock nobody keeps alive", () => {
         fs.writeFileSync(lock, JSON.stringify({ hostname: (await import("node:os")).hostname(), ...body }));
         const old = new Date(Date.now() - 20_000);
         fs.utimesSync(lock, old, old);
+        // (at once: not the 10 s wait a live holder gets, of which half is far above what load adds)
         const t0 = Date.now();
         shredSubjectKeys([master], dir, "nobody");
-        expect(Date.now() - t0).toBeLessThan(2_000);
+        expect(Date.now() - t0).toBeLessThan(5_000);
         expect(fs.existsSync(lock)).toBe(false);
       }
       expect(shredSubjectKeys([master], dir, "x")).toEqual([kid]);

@@ -167,10 +167,13 @@ describe("two shreds at once", () => {
       for (const u of ["x", "y", "z"]) ids.set(`${s}${u}`, w.keyFor(u).id);
     }
     const fixture = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "../fixtures/core/shred-child.ts");
-    const at = String(Date.now() + 1500);
-    const codes = await Promise.all(
-      ["x", "y"].map((u) => new Promise<number | null>((resolve) => spawn(process.execPath, ["--import", "tsx", fixture, dir, u, at], { stdio: "inherit" }).on("exit", resolve))),
-    );
+    // both started, then let go together (see the fixture)
+    const go = path.join(path.dirname(dir), "go");
+    const exits = ["x", "y"].map((u) => new Promise<number | null>((resolve) => spawn(process.execPath, ["--import", "tsx", fixture, dir, u, go], { stdio: "inherit" }).on("exit", resolve)));
+    const deadline = Date.now() + 50_000;
+    while (!["x", "y"].every((u) => fs.existsSync(`${go}.ready.${u}`)) && Date.now() < deadline) await new Promise((r) => setTimeout(r, 10));
+    fs.writeFileSync(go, "");
+    const codes = await Promise.all(exits);
     expect(codes).toEqual([0, 0]);
     const ring = openKeyring([master], dir);
     const wrong: string[] = [];

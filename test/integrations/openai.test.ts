@@ -237,18 +237,37 @@ describe("wrapOpenAI: non-streamed calls", () => {
 describe("wrapOpenAI: when records reach the disk (async mode)", () => {
   it("a call's record is on disk within one flushIntervalMs plus a margin, with no flush() (not built after one interval and written after a second)", async () => {
     const projectPath = tmpProject();
-    const logger = new AuditLogger({ sessionId: "openai_timing", projectPath, flushIntervalMs: 400 });
+    // (no bound in milliseconds that load can cross: the record is checked against timers of the
+    // logger's interval set right before the call, which fire before the logger's own)
+    const interval = 2_000;
+    const logger = new AuditLogger({ sessionId: "openai_timing", projectPath, flushIntervalMs: interval });
     loggers.push(logger);
     const file = path.join(logger.auditDir, "chat_interactions_openai_timing.jsonl");
     const onDisk = () => (fs.existsSync(file) ? fs.readFileSync(file, "utf8").split("\n").filter(Boolean).length : 0);
+    const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+    let firstIntervalAt: number | undefined;
+    setTimeout(() => (firstIntervalAt = performance.now()), interval);
+    let early = true;
+    setTimeout(() => (early = false), interval - 300);
     await wrapOpenAI(client(), { logger }).chat.completions.create({ model: "gpt-4o-mini", messages });
-    const called = performance.now();
-    await new Promise((r) => setTimeout(r, 100));
-    expect(onDisk()).toBe(0); // still batched in memory, as async mode allows
-    // built and written when the first interval ends (~400 ms); the second would end at ~800 ms
-    while (onDisk() === 0 && performance.now() - called < 2_000) await new Promise((r) => setTimeout(r, 10));
+    // still batched in memory, as async mode allows: not on disk at any look while the logger's
+    // first interval certainly has not ended (under load there may be fewer such looks, never a
+    // wrong one)
+    let earlyLooks = 0;
+    while (firstIntervalAt === undefined) {
+      if (early) {
+        expect(onDisk()).toBe(0);
+        earlyLooks++;
+      }
+      await sleep(10);
+    }
+    // built and written when the first interval ends: well before a second one would end (a
+    // record built after one interval and written after the next is an interval later)
+    const deadline = firstIntervalAt + 30_000;
+    while (onDisk() === 0 && performance.now() < deadline) await sleep(10);
     expect(onDisk()).toBe(1);
-    expect(performance.now() - called).toBeLessThan(700);
+    expect(performance.now() - firstIntervalAt).toBeLessThan(interval - 300);
+    expect(earlyLooks, "looks before the interval").toBeGreaterThan(0);
   });
 });
 

@@ -322,15 +322,21 @@ describe("wrapOpenAI: errors", () => {
     process.on("unhandledRejection", onUnhandled);
     let bareSeen: unknown[] = [];
     try {
+      // (each rejection waited for, up to 10 s, then 100 ms more for a second one: a fixed 100 ms
+      // after the call could end before a loaded machine's round trip to the fake did)
+      const rejected = async () => {
+        for (let i = 0; i < 1000 && seen.length === 0; i++) await new Promise((r) => setTimeout(r, 10));
+        await new Promise((r) => setTimeout(r, 100));
+      };
       fake.enqueue({ status: 429 });
       void client().chat.completions.create({ model: "gpt-4o-mini", messages });
-      await new Promise((r) => setTimeout(r, 100));
+      await rejected();
       bareSeen = seen.splice(0);
       // create() without awaiting: the SDK does not read the response, only our hook does
       fake.enqueue({ status: 429 });
       void wrapOpenAI(client(), { logger }).chat.completions.create({ model: "gpt-4o-mini", messages });
       await recordsOf(logger, "chat_interaction");
-      await new Promise((r) => setTimeout(r, 100));
+      await rejected();
     } finally {
       process.off("unhandledRejection", onUnhandled);
     }

@@ -854,7 +854,9 @@ describe("auditLanguageModelMiddleware: logger and context", () => {
     expect(outer.text).toBe("Paris is the capital of France.");
     const s = streamText({ model: twice, prompt: "y" });
     for await (const _ of s.textStream);
-    await new Promise((r) => setTimeout(r, 100));
+    // (both records waited for, then 100 ms more for a third, not a fixed 100 ms after the stream)
+    await settle(logger, 2);
+    await new Promise((r) => setTimeout(r, 50));
     const recs = await chats(logger);
     expect(recs).toHaveLength(2);
     expect(recs[0]).toMatchObject({ traceId: "trace-alias", parentId: "req-1" });

@@ -451,7 +451,8 @@ describe("buffered modes flush on exit", () => {
       for (let i = 0; i < 600 && !out.includes('"ready"'); i++) await new Promise((r) => setTimeout(r, 50));
       const { projectPath } = JSON.parse(out.trim().split("\n")[0]!) as { projectPath: string };
       child.kill("SIGTERM");
-      const r = await Promise.race([exited, new Promise<"still running">((resolve) => setTimeout(() => resolve("still running"), 5_000))]);
+      // (20 s: a process SIGTERM no longer ends runs on for good; what load adds is far below)
+      const r = await Promise.race([exited, new Promise<"still running">((resolve) => setTimeout(() => resolve("still running"), 20_000).unref())]);
       expect(r).toEqual({ code: null, signal: "SIGTERM" });
       for (const id of ["a", "b"]) expect(readJsonl(path.join(auditDirOf(projectPath), `tool_usage_${id}.jsonl`)), id).toHaveLength(1);
       fs.rmSync(projectPath, { recursive: true, force: true });

@@ -19,14 +19,36 @@ afterEach(cleanupTmp);
 
 const SESSIONS = 300;
 
-function child(dir: string, startAt: number): Promise<number[]> {
-  return new Promise((resolve, reject) => {
+/**
+ * Three lock-race-child processes racing for the sessions of `dir`: started together once all are
+ * ready, released once all have printed the sessions they got (see the fixture).
+ */
+async function race(dir: string): Promise<number[][]> {
+  const go = path.join(dir, "go");
+  const children = ["a", "b", "c"].map((name) => {
     let out = "";
-    const c = spawn(process.execPath, ["--import", "tsx", path.join(REPO_ROOT, "test/fixtures/core/lock-race-child.ts"), dir, String(startAt), String(SESSIONS)], { cwd: REPO_ROOT, stdio: ["ignore", "pipe", "inherit"] });
+    const c = spawn(process.execPath, ["--import", "tsx", path.join(REPO_ROOT, "test/fixtures/core/lock-race-child.ts"), dir, go, String(SESSIONS), name], { cwd: REPO_ROOT, stdio: ["ignore", "pipe", "inherit"] });
     c.stdout.on("data", (d: Buffer) => (out += d.toString()));
-    c.on("error", reject);
-    c.on("exit", (code) => (code === 0 ? resolve(JSON.parse(out.trim().split("\n").at(-1)!) as number[]) : reject(new Error(`child exited ${code}`))));
+    const exited = new Promise<number | null>((resolve, reject) => {
+      c.on("error", reject);
+      c.on("exit", (code) => resolve(code));
+    });
+    return { name, c, out: () => out, exited };
   });
+  const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+  try {
+    const deadline = Date.now() + 50_000;
+    while (!children.every((ch) => fs.existsSync(`${go}.ready.${ch.name}`)) && Date.now() < deadline) await sleep(10);
+    // the start, 100 ms on (written whole: a child never reads it half-written)
+    fs.writeFileSync(`${go}.tmp`, String(Date.now() + 100));
+    fs.renameSync(`${go}.tmp`, go);
+    while (!children.every((ch) => ch.out().includes("\n")) && Date.now() < deadline) await sleep(10);
+  } finally {
+    fs.writeFileSync(`${go}.release`, "");
+  }
+  const codes = await Promise.all(children.map((ch) => ch.exited));
+  expect(codes).toEqual([0, 0, 0]);
+  return children.map((ch) => JSON.parse(ch.out().trim().split("\n").at(-1)!) as number[]);
 }
 
 /** A pid no process of this host has now. */
@@ -48,8 +70,7 @@ describe("the session lock", () => {
         const dead = deadPid();
         for (let i = 0; i < SESSIONS; i++) fs.writeFileSync(path.join(dir, `.session_s${i}.lock`), JSON.stringify({ pid: dead, hostname: os.hostname(), startedAt: "2026-01-01T00:00:00.000Z" }));
       }
-      const startAt = Date.now() + 4_000; // (after the children have loaded)
-      const got = await Promise.all([child(dir, startAt), child(dir, startAt), child(dir, startAt)]);
+      const got = await race(dir);
       const holders = new Map<number, number>();
       for (const list of got) for (const i of list) holders.set(i, (holders.get(i) ?? 0) + 1);
       expect([...holders].filter(([, n]) => n > 1).map(([i]) => i)).toEqual([]);

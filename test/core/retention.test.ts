@@ -202,13 +202,18 @@ describe("legal holds placed by several processes at once", () => {
     const { REPO_ROOT } = await import("../helpers/core.js");
     const projectPath = tmpProject();
     const count = 200;
-    const startAt = Date.now() + 1500;
+    // both let go together once both are ready (see the fixture)
+    const go = path.join(projectPath, "go");
     const run = (sid: string) =>
       new Promise<number | null>((resolve) => {
-        const child = spawn(process.execPath, ["--import", "tsx", path.join(REPO_ROOT, "test/fixtures/core/hold-child.mts"), projectPath, sid, String(count), String(startAt)], { stdio: "ignore" });
+        const child = spawn(process.execPath, ["--import", "tsx", path.join(REPO_ROOT, "test/fixtures/core/hold-child.mts"), projectPath, sid, String(count), go], { stdio: "ignore" });
         child.on("exit", resolve);
       });
-    expect(await Promise.all([run("hold_a"), run("hold_b")])).toEqual([0, 0]);
+    const exits = [run("hold_a"), run("hold_b")];
+    const deadline = Date.now() + 50_000;
+    while (!["hold_a", "hold_b"].every((sid) => fs.existsSync(`${go}.ready.${sid}`)) && Date.now() < deadline) await new Promise((r) => setTimeout(r, 10));
+    fs.writeFileSync(go, "");
+    expect(await Promise.all(exits)).toEqual([0, 0]);
     const holds = readHolds(auditDirOf(projectPath));
     expect(holds).toHaveLength(2 * count);
     expect(new Set(holds.map((h) => h.scope)).size).toBe(2 * count);

@@ -249,7 +249,9 @@ describe("wrapOpenAI: when records reach the disk (async mode)", () => {
     setTimeout(() => (firstIntervalAt = performance.now()), interval);
     let early = true;
     setTimeout(() => (early = false), interval - 300);
+    const calledAt = performance.now();
     await wrapOpenAI(client(), { logger }).chat.completions.create({ model: "gpt-4o-mini", messages });
+    const callTook = performance.now() - calledAt;
     // still batched in memory, as async mode allows: not on disk at any look while the logger's
     // first interval certainly has not ended (under load there may be fewer such looks, never a
     // wrong one)
@@ -267,7 +269,8 @@ describe("wrapOpenAI: when records reach the disk (async mode)", () => {
     while (onDisk() === 0 && performance.now() < deadline) await sleep(10);
     expect(onDisk()).toBe(1);
     expect(performance.now() - firstIntervalAt).toBeLessThan(interval - 300);
-    expect(earlyLooks, "looks before the interval").toBeGreaterThan(0);
+    // (one look at least, made as the call returned, unless the call itself took most of the interval)
+    if (callTook < interval - 350) expect(earlyLooks, "looks before the interval").toBeGreaterThan(0);
   });
 });
 

@@ -253,6 +253,79 @@ interface Chain {
 }
 const attempts = new WeakMap<object, Chain[]>();
 
+/**
+ * A failed attempt a retry may follow although its prompt is another array: streamText builds the
+ * prompt anew for each attempt (ai 7's `streamLanguageModelCall` converts the messages inside
+ * the retried function; generateText converts them once per step), so its retries, of a refused
+ * request (`maxRetries`) and of a stream that failed (`streamRetries`), were each recorded as a
+ * first attempt, unlinked (found by a new-user run, 2026-12-05). Such a retry is told by what
+ * else the SDK passes on unchanged: the same model, the audit context (the same object: the
+ * retry runs in the call's async context), the abort signal (the same one, or none), and a prompt
+ * equal as JSON, within RETRY_WINDOW_MS of the failure.
+ */
+interface FailedAttempt {
+  readonly chain: Chain;
+  /** the chain's attempt count when this one failed: a later attempt of it makes this entry stale */
+  readonly n: number;
+  readonly ctx: AuditContextValue | undefined;
+  readonly signal: unknown;
+  readonly prompt: string;
+  readonly at: number;
+}
+/** The SDK waits at most a minute between attempts (it caps a `retry-after` it follows at 60 s). */
+const RETRY_WINDOW_MS = 65_000;
+/** per model, failed attempts whose retry may yet come (a few: older ones leave first) */
+const failedByModel = new WeakMap<object, FailedAttempt[]>();
+const MAX_FAILED_PER_MODEL = 16;
+
+/** The prompt as JSON text, to compare attempts by; undefined when it cannot be made. */
+function promptKey(prompt: unknown): string | undefined {
+  try {
+    return JSON.stringify(prompt);
+  } catch {
+    return undefined;
+  }
+}
+
+/** A failed attempt of `model` whose retry a call with these inputs is (see FailedAttempt), taken out of the list. */
+function failedAttemptFor(model: unknown, ctx: AuditContextValue | undefined, signal: unknown, prompt: () => unknown): Chain | undefined {
+  if (!isObj(model)) return undefined;
+  const list = failedByModel.get(model);
+  if (list === undefined) return undefined;
+  const now = performance.now();
+  // (stale entries leave: their chain went on, succeeded, or the window closed)
+  for (let i = list.length - 1; i >= 0; i--) {
+    const f = list[i]!;
+    if (f.chain.n !== f.n || f.chain.inFlight || !f.chain.failed || now - f.at > RETRY_WINDOW_MS) list.splice(i, 1);
+  }
+  if (list.length === 0) {
+    failedByModel.delete(model);
+    return undefined;
+  }
+  let key: string | undefined;
+  for (let i = list.length - 1; i >= 0; i--) {
+    const f = list[i]!;
+    if (f.ctx !== ctx || f.signal !== signal) continue;
+    key ??= promptKey(prompt());
+    if (key === undefined) return undefined;
+    if (f.prompt !== key) continue;
+    list.splice(i, 1);
+    return f.chain;
+  }
+  return undefined;
+}
+
+/** Keeps a failed attempt for a retry that may come with another prompt array (see FailedAttempt). */
+function rememberFailed(model: unknown, chain: Chain, ctx: AuditContextValue | undefined, signal: unknown, prompt: unknown): void {
+  if (!isObj(model)) return;
+  const key = promptKey(prompt);
+  if (key === undefined) return;
+  let list = failedByModel.get(model);
+  if (list === undefined) failedByModel.set(model, (list = []));
+  if (list.length >= MAX_FAILED_PER_MODEL) list.shift();
+  list.push({ chain, n: chain.n, ctx, signal, prompt: key, at: performance.now() });
+}
+
 /** The call, or undefined when its inputs cannot be read (a revoked Proxy in the prompt): it then runs unrecorded, and the logger says why. */
 function startCall(logger: AuditLogger, params: unknown, model: unknown, kind: "generate" | "stream", capture: boolean): ModelCall | undefined {
   try {
@@ -297,6 +370,10 @@ class ModelCall implements DroppableCall {
   private readonly chain: Chain;
   /** the chains of this call's prompt array (a finished chain that succeeded leaves it) */
   private readonly chains: Chain[] | undefined;
+  /** the call options' abort signal, as given (see FailedAttempt) */
+  private readonly signal: unknown;
+  /** the prompt as the app's objects, for a failed call's FailedAttempt when it was not copied (captureContent: false) */
+  private readonly rawPrompt: unknown;
   private done = false;
 
   constructor(
@@ -311,6 +388,7 @@ class ModelCall implements DroppableCall {
     // ends, a stream's at its end, and the prompt holds the app's own objects (a tool call's
     // input, a tool's result), which the app may change by then.
     this.prompt = capture && Array.isArray(p.prompt) ? toJsonData(p.prompt) : [];
+    this.rawPrompt = p.prompt;
     try {
       this.settings = aiSdkRequestSettings(p);
     } catch {
@@ -327,7 +405,11 @@ class ModelCall implements DroppableCall {
       if (!chains) attempts.set(p.prompt, (chains = []));
     }
     this.chains = chains;
-    const prior = chains?.findLast((c) => !c.inFlight && c.failed);
+    this.signal = readMember(p, "abortSignal");
+    // (a retry with another prompt array is looked for only while a failed attempt of this model waits for one)
+    const prior =
+      chains?.findLast((c) => !c.inFlight && c.failed) ??
+      failedAttemptFor(model, this.ctx, this.signal, () => (capture ? this.prompt : toJsonData(p.prompt)));
     if (prior) {
       prior.n++;
       prior.inFlight = true;
@@ -383,6 +465,14 @@ class ModelCall implements DroppableCall {
     this.acc = undefined;
     this.chain.inFlight = false;
     this.chain.failed = o.error !== undefined;
+    // (an abort is not retried by the SDK)
+    if (this.chain.failed && o.end !== "aborted") {
+      try {
+        rememberFailed(this.model, this.chain, this.ctx, this.signal, this.capture ? this.prompt : toJsonData(this.rawPrompt));
+      } catch {
+        // (a prompt that cannot be read now: its retry is recorded unlinked)
+      }
+    }
     if (!this.chain.failed && this.chains) {
       // a chain that succeeded has no retry to come: it leaves (an app reusing one options
       // object for many calls would otherwise grow the list)

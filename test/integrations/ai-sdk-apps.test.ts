@@ -3,47 +3,30 @@
  * streamText read each way, aborts, structured output, retries, reasoning. Real `ai` and
  * `@ai-sdk/anthropic`, over HTTP to the local fake Messages API; the records are read from disk.
  */
-import fs from "node:fs";
-import path from "node:path";
 import { createAnthropic } from "@ai-sdk/anthropic";
 import { streamText, wrapLanguageModel } from "ai";
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { describe, expect, it } from "vitest";
 import { auditLanguageModelMiddleware } from "../../integrations/ai-sdk.js";
 import { auditContext, type AuditLogger } from "../../src/index.js";
-import { startFakeAnthropic, type FakeAnthropic } from "../helpers/fake-anthropic.js";
-import { loggerFactory, readJsonl } from "../helpers/index.js";
+import { fakeProviders } from "../helpers/fake-providers.js";
+import { loggerFactory } from "../helpers/index.js";
+import { recordsOf } from "./_records.js";
 
 type Rec = Record<string, unknown>;
 const MODEL = "claude-haiku-4-5";
 
-let fake: FakeAnthropic;
-beforeAll(async () => {
-  fake = await startFakeAnthropic();
-});
-afterAll(async () => {
-  await fake.close();
-});
+const fakes = fakeProviders();
 const newLogger = loggerFactory("ai_sdk_apps", "audit-ai-sdk-apps-");
 const audited = (logger: AuditLogger, captureContent = true) =>
-  wrapLanguageModel({ model: createAnthropic({ baseURL: fake.aiSdkBaseURL, apiKey: "test" })(MODEL), middleware: auditLanguageModelMiddleware({ logger, captureContent }) });
+  wrapLanguageModel({ model: createAnthropic({ baseURL: fakes.anthropic.aiSdkBaseURL, apiKey: "test" })(MODEL), middleware: auditLanguageModelMiddleware({ logger, captureContent }) });
 
-async function chats(logger: AuditLogger): Promise<Rec[]> {
-  await logger.flush();
-  const file = path.join(logger.auditDir, `chat_interactions_${logger.sessionId}.jsonl`);
-  return fs.existsSync(file) ? readJsonl(file) : [];
-}
-async function settle(logger: AuditLogger, n: number): Promise<Rec[]> {
-  for (let i = 0; i < 200 && (await chats(logger)).length < n; i++) await new Promise((r) => setTimeout(r, 10));
-  await new Promise((r) => setTimeout(r, 50));
-  return chats(logger);
-}
+const settle = (logger: AuditLogger, n: number): Promise<Rec[]> => recordsOf(logger, "chat_interaction", n, 50);
 const aiSdk = (r: Rec) => (r.metadata as { aiSdk: Rec }).aiSdk;
-
 
 describe("auditLanguageModelMiddleware: the SDK's retries", () => {
   it.each([true, false])("streamText's retries of a refused request (maxRetries) are linked to the first attempt, as generateText's are (streamText builds the prompt anew for each attempt; captureContent: %s)", async (capture) => {
     const logger = newLogger();
-    fake.enqueue({ kind: "error", status: 429 }, { kind: "error", status: 429 });
+    fakes.anthropic.enqueue({ kind: "error", status: 429 }, { kind: "error", status: 429 });
     const r = streamText({ model: audited(logger, capture), prompt: "x", maxRetries: 2 });
     expect(await r.text).toBe("Hello, world! How can I help?");
     const recs = await settle(logger, 3);
@@ -54,7 +37,7 @@ describe("auditLanguageModelMiddleware: the SDK's retries", () => {
 
   it("ai 7's stream retries (streamRetries) after an error part: the failed stream and the retry are one record each, linked", async () => {
     const logger = newLogger();
-    fake.enqueue({ kind: "sse", fixture: "stream-error" }, { kind: "sse" });
+    fakes.anthropic.enqueue({ kind: "sse", fixture: "stream-error" }, { kind: "sse" });
     const r = streamText({ model: audited(logger), prompt: "x", streamRetries: 1, onError: () => {} });
     expect(await r.text).toBe("Hello, world! How can I help?");
     const recs = await settle(logger, 2);
@@ -67,10 +50,10 @@ describe("auditLanguageModelMiddleware: the SDK's retries", () => {
   it("a new call with the same prompt is not taken for a retry: from another context, or with another abort signal", async () => {
     const logger = newLogger();
     const model = audited(logger);
-    fake.enqueue({ kind: "error", status: 429 });
+    fakes.anthropic.enqueue({ kind: "error", status: 429 });
     await auditContext.run({ traceId: "req-a" }, async () => void (await streamText({ model, prompt: "same", maxRetries: 0, onError: () => {} }).consumeStream()));
     await auditContext.run({ traceId: "req-b" }, async () => void (await streamText({ model, prompt: "same", maxRetries: 0 }).text));
-    fake.enqueue({ kind: "error", status: 429 });
+    fakes.anthropic.enqueue({ kind: "error", status: 429 });
     await streamText({ model, prompt: "again", maxRetries: 0, abortSignal: new AbortController().signal, onError: () => {} }).consumeStream();
     await streamText({ model, prompt: "again", maxRetries: 0, abortSignal: new AbortController().signal }).text;
     const recs = await settle(logger, 4);

@@ -636,6 +636,23 @@ function abortSignalOf(params: unknown): AbortSignal | undefined {
   return signal instanceof AbortSignal ? signal : undefined;
 }
 
+/**
+ * The error of a stream stopped by its abort signal, with the signal's reason unless it is a plain
+ * `abort()`'s: ai 7's timeouts (`timeout: { chunkMs, stepMs, totalMs }`) abort the call with a
+ * TimeoutError, which was recorded as "aborted" like the app's own abort (found by a new-user run,
+ * 2026-12-05). Never throws.
+ */
+function abortedMessage(signal: AbortSignal | undefined, parts: number): string {
+  let why = "";
+  try {
+    const reason: unknown = signal?.reason;
+    if (reason !== undefined && readMember(reason, "name") !== "AbortError") why = ` (${isObj(reason) ? errorMessage(reason) : textOf(reason)})`;
+  } catch {
+    // (a reason that cannot be read: the abort is recorded without it)
+  }
+  return `aborted${why}: the request was aborted after ${parts} stream parts`;
+}
+
 /** A call that failed before it had a result or a stream: "aborted" when its abort signal fired, as for an abort mid-stream. */
 function failedOutcome(err: unknown, params: unknown): Outcome {
   const o = errorOutcome(err);
@@ -853,7 +870,7 @@ function watchStream<T>(source: ReadableStream<T>, call: ModelCall, signal: Abor
         else if (!acc.finished && signal?.aborted === true) {
           // a model whose stream closes, rather than fails, when the call is aborted: still an abort
           o = acc.outcome("aborted");
-          o.error = `aborted: the request was aborted after ${acc.parts} stream parts`;
+          o.error = abortedMessage(signal, acc.parts);
         } else o = completedOutcome(acc);
         call.finish(o);
       } catch (err) {
@@ -896,7 +913,7 @@ function watchStream<T>(source: ReadableStream<T>, call: ModelCall, signal: Abor
           else {
             const aborted = signal?.aborted === true;
             const o = acc.outcome(aborted ? "aborted" : "cancelled");
-            o.error = aborted ? `aborted: the request was aborted after ${acc.parts} stream parts` : `cancelled: the reader stopped the stream after ${acc.parts} parts`;
+            o.error = aborted ? abortedMessage(signal, acc.parts) : `cancelled: the reader stopped the stream after ${acc.parts} parts`;
             call.finish(o);
           }
         } catch (err) {

@@ -62,3 +62,34 @@ describe("auditLanguageModelMiddleware: the SDK's retries", () => {
   });
 });
 
+
+describe("auditLanguageModelMiddleware: why a stream was aborted", () => {
+  it("ai 7's chunk timeout (timeout: { chunkMs }) is recorded as aborted with the timeout as the reason, not as the app's abort", async () => {
+    const logger = newLogger();
+    fakes.anthropic.enqueue({ kind: "sse", pauseAfter: 4 });
+    const errors: unknown[] = [];
+    const r = streamText({ model: audited(logger), prompt: "x", timeout: { chunkMs: 200 }, onError: ({ error }) => void errors.push(error) });
+    let text = "";
+    for await (const d of r.textStream) text += d;
+    expect(text).toBe("Hello");
+    const [rec, ...more] = await settle(logger, 1);
+    expect(more).toHaveLength(0);
+    expect(rec).toMatchObject({ success: false, responsePreview: "Hello", metadata: { aiSdk: { end: "aborted" } } });
+    expect(rec!.errorMessage).toBe("aborted (TimeoutError: Chunk timeout of 200ms exceeded): the request was aborted after 5 stream parts");
+  });
+
+  it("an abort with a reason of the app's records that reason; a plain abort() records no reason", async () => {
+    const logger = newLogger();
+    for (const reason of ["the user left", undefined]) {
+      fakes.anthropic.enqueue({ kind: "sse", pauseAfter: 4 });
+      const ac = new AbortController();
+      const r = streamText({ model: audited(logger), prompt: "x", abortSignal: ac.signal, onError: () => {} });
+      for await (const _ of r.textStream) ac.abort(reason);
+    }
+    const recs = await settle(logger, 2);
+    expect(recs.map((x) => [x.errorMessage, aiSdk(x).end])).toEqual([
+      ["aborted (the user left): the request was aborted after 5 stream parts", "aborted"],
+      ["aborted: the request was aborted after 5 stream parts", "aborted"],
+    ]);
+  });
+});

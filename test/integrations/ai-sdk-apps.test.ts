@@ -4,10 +4,11 @@
  * `@ai-sdk/anthropic`, over HTTP to the local fake Messages API; the records are read from disk.
  */
 import { createAnthropic } from "@ai-sdk/anthropic";
-import { streamText, wrapLanguageModel } from "ai";
+import { generateText, isStepCount, streamText, tool, wrapLanguageModel } from "ai";
 import { describe, expect, it } from "vitest";
+import { z } from "zod";
 import { auditLanguageModelMiddleware } from "../../integrations/ai-sdk.js";
-import { auditContext, type AuditLogger } from "../../src/index.js";
+import { AuditViewer, auditContext, type AuditLogger } from "../../src/index.js";
 import { fakeProviders } from "../helpers/fake-providers.js";
 import { loggerFactory } from "../helpers/index.js";
 import { recordsOf } from "./_records.js";
@@ -22,6 +23,51 @@ const audited = (logger: AuditLogger, captureContent = true) =>
 
 const settle = (logger: AuditLogger, n: number): Promise<Rec[]> => recordsOf(logger, "chat_interaction", n, 50);
 const aiSdk = (r: Rec) => (r.metadata as { aiSdk: Rec }).aiSdk;
+
+const weather = {
+  get_weather: tool({
+    description: "Current weather",
+    inputSchema: z.object({ location: z.string(), unit: z.string().optional() }),
+    execute: async ({ location }) => ({ location, temperatureC: 18 }),
+  }),
+};
+/** The recorded prompt (full content), parsed. */
+const promptOf = async (logger: AuditLogger, r: Rec) => JSON.parse((await new AuditViewer(logger).getFullInteractionContent(r.id as string))!.prompt as string) as Array<{ role: string; content: Array<Rec> }>;
+
+describe("auditLanguageModelMiddleware: a tool loop over several steps", () => {
+  it("generateText with stopWhen: one record per step, each with that step's prompt (the tool's result in the second), in the surrounding context", async () => {
+    const logger = newLogger();
+    fakes.anthropic.enqueue({ kind: "json", fixture: "message-tool-use" }, { kind: "json" });
+    const r = await auditContext.run({ traceId: "trace-app", parentId: "req-1" }, () =>
+      generateText({ model: audited(logger), prompt: "Weather in Paris?", tools: weather, stopWhen: isStepCount(3) }),
+    );
+    expect(r.steps).toHaveLength(2);
+    const recs = await settle(logger, 2);
+    expect(recs).toHaveLength(2);
+    expect(recs.map((x) => [x.traceId, x.parentId, x.finishReason, x.responsePreview, x.inputTokens, x.outputTokens])).toEqual([
+      ["trace-app", "req-1", "tool-calls", "I'll check the weather in Paris.", 384, 58],
+      ["trace-app", "req-1", "stop", "Paris is the capital of France.", 21, 9],
+    ]);
+    expect(recs[0]!.toolCalls).toEqual([{ toolCallId: "toolu_01A09q90qw90lq917835lq9", toolName: "get_weather", input: { location: "Paris, France", unit: "celsius" } }]);
+    const second = await promptOf(logger, recs[1]!);
+    expect(second.map((m) => m.role)).toEqual(["user", "assistant", "tool"]);
+    expect(second[2]!.content[0]).toMatchObject({ type: "tool-result", toolCallId: "toolu_01A09q90qw90lq917835lq9", output: { type: "json", value: { location: "Paris, France", temperatureC: 18 } } });
+  });
+
+  it.each(["textStream", "fullStream"] as const)("streamText with stopWhen read via %s: one record per step, each complete, with its own time to first token", async (via) => {
+    const logger = newLogger();
+    fakes.anthropic.enqueue({ kind: "sse", fixture: "stream-tool-use" }, { kind: "sse" });
+    const r = streamText({ model: audited(logger), prompt: "Weather in SF?", tools: weather, stopWhen: isStepCount(3) });
+    for await (const _ of r[via]) void _;
+    const recs = await settle(logger, 2);
+    expect(recs.map((x) => [x.success, x.finishReason, x.responsePreview, aiSdk(x).end])).toEqual([
+      [true, "tool-calls", "Let me check the weather.", "completed"],
+      [true, "stop", "Hello, world! How can I help?", "completed"],
+    ]);
+    expect(recs.every((x) => typeof x.timeToFirstTokenSeconds === "number")).toBe(true);
+    expect((await promptOf(logger, recs[1]!)).at(-1)).toMatchObject({ role: "tool", content: [{ type: "tool-result", toolCallId: "toolu_01T1x1fJ34qAmk2tNTrN7Up6" }] });
+  });
+});
 
 describe("auditLanguageModelMiddleware: the SDK's retries", () => {
   it.each([true, false])("streamText's retries of a refused request (maxRetries) are linked to the first attempt, as generateText's are (streamText builds the prompt anew for each attempt; captureContent: %s)", async (capture) => {

@@ -4,7 +4,7 @@
  * `@ai-sdk/anthropic`, over HTTP to the local fake Messages API; the records are read from disk.
  */
 import { createAnthropic } from "@ai-sdk/anthropic";
-import { generateText, isStepCount, streamText, tool, wrapLanguageModel } from "ai";
+import { Output, generateText, isStepCount, streamText, tool, wrapLanguageModel } from "ai";
 import { describe, expect, it } from "vitest";
 import { z } from "zod";
 import { auditLanguageModelMiddleware } from "../../integrations/ai-sdk.js";
@@ -66,6 +66,46 @@ describe("auditLanguageModelMiddleware: a tool loop over several steps", () => {
     ]);
     expect(recs.every((x) => typeof x.timeToFirstTokenSeconds === "number")).toBe(true);
     expect((await promptOf(logger, recs[1]!)).at(-1)).toMatchObject({ role: "tool", content: [{ type: "tool-result", toolCallId: "toolu_01T1x1fJ34qAmk2tNTrN7Up6" }] });
+  });
+});
+
+const sse = (event: string, data: unknown) => `event: ${event}\ndata: ${JSON.stringify(data)}`;
+/** A Messages API stream: a thinking block, then the text "Paris." */
+const thinkingStream = [
+  sse("message_start", { type: "message_start", message: { id: "msg_think", type: "message", role: "assistant", model: "claude-haiku-4-5-20251001", content: [], stop_reason: null, stop_sequence: null, usage: { input_tokens: 10, output_tokens: 1 } } }),
+  sse("content_block_start", { type: "content_block_start", index: 0, content_block: { type: "thinking", thinking: "", signature: "" } }),
+  sse("content_block_delta", { type: "content_block_delta", index: 0, delta: { type: "thinking_delta", thinking: "SECRET-THOUGHT about France." } }),
+  sse("content_block_delta", { type: "content_block_delta", index: 0, delta: { type: "signature_delta", signature: "sig" } }),
+  sse("content_block_stop", { type: "content_block_stop", index: 0 }),
+  sse("content_block_start", { type: "content_block_start", index: 1, content_block: { type: "text", text: "" } }),
+  sse("content_block_delta", { type: "content_block_delta", index: 1, delta: { type: "text_delta", text: "Paris." } }),
+  sse("content_block_stop", { type: "content_block_stop", index: 1 }),
+  sse("message_delta", { type: "message_delta", delta: { stop_reason: "end_turn", stop_sequence: null }, usage: { output_tokens: 40 } }),
+  sse("message_stop", { type: "message_stop" }),
+];
+
+describe("auditLanguageModelMiddleware: what the response is", () => {
+  it("structured output (Output.object): the JSON text the model returned", async () => {
+    const logger = newLogger();
+    const body = { id: "msg_obj", type: "message", role: "assistant", model: "claude-haiku-4-5-20251001", content: [{ type: "text", text: '{"city":"Paris"}' }], stop_reason: "end_turn", stop_sequence: null, usage: { input_tokens: 5, output_tokens: 6 } };
+    fakes.anthropic.enqueue({ kind: "json", body });
+    const r = await generateText({ model: audited(logger), prompt: "x", output: Output.object({ schema: z.object({ city: z.string() }) }) });
+    expect(r.output).toEqual({ city: "Paris" });
+    const [rec] = await settle(logger, 1);
+    expect(rec).toMatchObject({ success: true, responsePreview: '{"city":"Paris"}', outputTokens: 6, metadata: { aiSdk: { request: { responseFormat: "json" } } } });
+  });
+
+  it("reasoning (Anthropic thinking asked through providerOptions) is left out of the record; its delta gives the time to first token", async () => {
+    const logger = newLogger();
+    fakes.anthropic.enqueue({ kind: "sse", events: thinkingStream });
+    const r = streamText({ model: audited(logger), prompt: "x", providerOptions: { anthropic: { thinking: { type: "enabled", budgetTokens: 1024 } } } });
+    expect(await r.text).toBe("Paris.");
+    expect(await r.reasoningText).toBe("SECRET-THOUGHT about France.");
+    const [rec] = await settle(logger, 1);
+    expect(rec).toMatchObject({ success: true, responsePreview: "Paris.", outputTokens: 40, metadata: { aiSdk: { end: "completed" } } });
+    expect(typeof rec!.timeToFirstTokenSeconds).toBe("number");
+    expect(JSON.stringify(rec)).not.toContain("SECRET-THOUGHT");
+    expect(JSON.stringify(await new AuditViewer(logger).getFullInteractionContent(rec!.id as string))).not.toContain("SECRET-THOUGHT");
   });
 });
 

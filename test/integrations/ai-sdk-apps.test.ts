@@ -121,6 +121,16 @@ describe("auditLanguageModelMiddleware: the SDK's retries", () => {
     expect(recs.slice(1).map(aiSdk)).toEqual([expect.objectContaining({ attempt: 2, retryOf: recs[0]!.id }), expect.objectContaining({ attempt: 3, retryOf: recs[0]!.id })]);
   });
 
+  it("inside an audit context the retries are linked too, and carry its trace", async () => {
+    const logger = newLogger();
+    fakes.anthropic.enqueue({ kind: "error", status: 429 });
+    const text = await auditContext.run({ traceId: "trace-r", parentId: "req-r" }, () => streamText({ model: audited(logger), prompt: "x", maxRetries: 1 }).text);
+    expect(text).toBe("Hello, world! How can I help?");
+    const recs = await settle(logger, 2);
+    expect(recs.map((x) => [x.success, x.traceId, x.parentId])).toEqual([[false, "trace-r", "req-r"], [true, "trace-r", "req-r"]]);
+    expect(aiSdk(recs[1]!)).toMatchObject({ attempt: 2, retryOf: recs[0]!.id });
+  });
+
   it("ai 7's stream retries (streamRetries) after an error part: the failed stream and the retry are one record each, linked", async () => {
     const logger = newLogger();
     fakes.anthropic.enqueue({ kind: "sse", fixture: "stream-error" }, { kind: "sse" });

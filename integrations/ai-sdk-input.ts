@@ -48,8 +48,10 @@ export type AiSdkRecordData = readonly [
   end: "completed" | "truncated" | "aborted" | "cancelled" | "abandoned" | "error" | undefined,
   parts: number | undefined,
   /**
-   * the call was made outside any trace: it starts one, named by its id (set on the input itself,
-   * so that a logger of another copy of the package, or an older one, records it so too)
+   * the call was made outside any trace: it starts one, named by its id, or a retry joins the one
+   * its first attempt started (until 2026-12-05 each attempt was a trace of its own). Set on the
+   * input itself, so that a logger of another copy of the package, or an older one, records it
+   * so too.
    */
   ownTrace: boolean,
   /** what the call asked for besides its prompt (see request-settings.ts) */
@@ -90,7 +92,7 @@ export function aiSdkChatInput(d: AiSdkRecordData): ChatInteractionInput {
     metadata: { aiSdk },
   };
   if (!capture) input.promptCaptured = input.responseCaptured = false;
-  if (d[24]) input.traceId = d[0];
+  if (d[24]) input.traceId = d[7] ?? d[0];
   const provider = d[5];
   if (provider !== undefined) input.provider = provider.slice(0, 128);
   if (d[12] !== undefined) input.inputTokens = d[12];

@@ -351,7 +351,8 @@ class ModelCall implements DroppableCall {
 
   /** The context the model's call runs in: this call as the parent, in its trace (one it starts outside any: see AuditLogger.logChatInteraction). */
   innerContext(): AuditContextValue {
-    const value = this.ctx?.traceId === undefined ? { parentId: this.id, traceId: this.id } : { parentId: this.id };
+    // (a retry's trace is the one its first attempt started, see ownTrace in ai-sdk-input.ts)
+    const value = this.ctx?.traceId === undefined ? { parentId: this.id, traceId: this.retryOf ?? this.id } : { parentId: this.id };
     // (a logger an outer copy handed down is this call's: the calls made inside it do not take it)
     if (handedDown(this.ctx) !== undefined) (value as HandedDown)[kOuterLogger] = undefined;
     return value;

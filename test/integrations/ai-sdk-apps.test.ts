@@ -121,6 +121,23 @@ describe("auditLanguageModelMiddleware: the SDK's retries", () => {
     expect(recs.slice(1).map(aiSdk)).toEqual([expect.objectContaining({ attempt: 2, retryOf: recs[0]!.id }), expect.objectContaining({ attempt: 3, retryOf: recs[0]!.id })]);
   });
 
+  it.each(["generate", "stream"] as const)("outside any trace a call's retries are in the trace its first attempt started (%s), as are the calls made inside them", async (kind) => {
+    const logger = newLogger();
+    fakes.anthropic.enqueue({ kind: "error", status: 500 }, { kind: "error", status: 429 });
+    const seen: Array<string | undefined> = [];
+    const fetchSeeingTrace: typeof fetch = (input, init) => {
+      seen.push(auditContext.get()?.traceId);
+      return fetch(input, init);
+    };
+    const model = wrapLanguageModel({ model: createAnthropic({ baseURL: fakes.anthropic.aiSdkBaseURL, apiKey: "test", fetch: fetchSeeingTrace })(MODEL), middleware: auditLanguageModelMiddleware({ logger }) });
+    if (kind === "generate") await generateText({ model, prompt: "x", maxRetries: 2 });
+    else await streamText({ model, prompt: "x", maxRetries: 2 }).text;
+    const recs = await settle(logger, 3);
+    expect(recs.map((x) => [x.success, aiSdk(x).attempt])).toEqual([[false, undefined], [false, 2], [true, 3]]);
+    expect(recs.map((x) => x.traceId)).toEqual([recs[0]!.id, recs[0]!.id, recs[0]!.id]);
+    expect(seen).toEqual([recs[0]!.id, recs[0]!.id, recs[0]!.id]);
+  });
+
   it("inside an audit context the retries are linked too, and carry its trace", async () => {
     const logger = newLogger();
     fakes.anthropic.enqueue({ kind: "error", status: 429 });

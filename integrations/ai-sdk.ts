@@ -88,7 +88,19 @@ function markedUrls(model: unknown): PromiseLike<Record<string, RegExp[]>> | Rec
  * copies of the package (the global symbol registry).
  */
 const kOuterLogger = Symbol.for("audit-logger.ai-sdk.outer-logger.v1");
-type HandedDown = { [kOuterLogger]?: AuditLogger | undefined };
+/**
+ * Handed down with the logger: the context the app made the call in (null for none), which a
+ * retry is told by (see FailedAttempt); the context the inner copy runs in is a new one per
+ * attempt, so streamText's retries through a model wrapped twice were not linked (2026-12-05).
+ */
+const kCallerContext = Symbol.for("audit-logger.ai-sdk.caller-context.v1");
+type HandedDown = { [kOuterLogger]?: AuditLogger | undefined; [kCallerContext]?: AuditContextValue | null | undefined };
+
+/** The context the app made the call in: the one an outer copy passed it on from (see kCallerContext), else `ctx`. */
+function callerContext(ctx: AuditContextValue | undefined): AuditContextValue | undefined {
+  const from = ctx === undefined ? undefined : (ctx as HandedDown)[kCallerContext];
+  return from === undefined ? ctx : (from ?? undefined);
+}
 
 /** The logger an outer copy handed down in `ctx` (see kOuterLogger). */
 function handedDown(ctx: AuditContextValue | undefined): AuditLogger | undefined {
@@ -97,8 +109,9 @@ function handedDown(ctx: AuditContextValue | undefined): AuditLogger | undefined
 
 /** Runs `next` (passing the call on to a model that records it) with `logger` handed down (see kOuterLogger). */
 function passOn<R>(logger: AuditLogger, next: () => R): R {
-  if (handedDown(currentContext()) === logger) return next();
-  return runWithOwnValue({ [kOuterLogger]: logger } as AuditContextValue, next);
+  const ctx = currentContext();
+  if (handedDown(ctx) === logger) return next();
+  return runWithOwnValue({ [kOuterLogger]: logger, [kCallerContext]: callerContext(ctx) ?? null } as AuditContextValue, next);
 }
 
 /** What the middleware knows of a model it calls (see modelTraits): bits. */
@@ -354,7 +367,10 @@ class ModelCall implements DroppableCall {
     // (a retry's trace is the one its first attempt started, see ownTrace in ai-sdk-input.ts)
     const value = this.ctx?.traceId === undefined ? { parentId: this.id, traceId: this.retryOf ?? this.id } : { parentId: this.id };
     // (a logger an outer copy handed down is this call's: the calls made inside it do not take it)
-    if (handedDown(this.ctx) !== undefined) (value as HandedDown)[kOuterLogger] = undefined;
+    if (handedDown(this.ctx) !== undefined) {
+      (value as HandedDown)[kOuterLogger] = undefined;
+      (value as HandedDown)[kCallerContext] = undefined;
+    }
     return value;
   }
   private readonly prompt: unknown;
@@ -410,7 +426,7 @@ class ModelCall implements DroppableCall {
     // (a retry with another prompt array is looked for only while a failed attempt of this model waits for one)
     const prior =
       chains?.findLast((c) => !c.inFlight && c.failed) ??
-      failedAttemptFor(model, this.ctx, this.signal, () => (capture ? this.prompt : toJsonData(p.prompt)));
+      failedAttemptFor(model, callerContext(this.ctx), this.signal, () => (capture ? this.prompt : toJsonData(p.prompt)));
     if (prior) {
       prior.n++;
       prior.inFlight = true;
@@ -469,7 +485,7 @@ class ModelCall implements DroppableCall {
     // (an abort is not retried by the SDK)
     if (this.chain.failed && o.end !== "aborted") {
       try {
-        rememberFailed(this.model, this.chain, this.ctx, this.signal, this.capture ? this.prompt : toJsonData(this.rawPrompt));
+        rememberFailed(this.model, this.chain, callerContext(this.ctx), this.signal, this.capture ? this.prompt : toJsonData(this.rawPrompt));
       } catch {
         // (a prompt that cannot be read now: its retry is recorded unlinked)
       }

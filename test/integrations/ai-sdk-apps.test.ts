@@ -138,6 +138,24 @@ describe("auditLanguageModelMiddleware: the SDK's retries", () => {
     expect(seen).toEqual([recs[0]!.id, recs[0]!.id, recs[0]!.id]);
   });
 
+  it("a model wrapped twice with the middleware: streamText's retries are linked too (the outer copy passes each attempt on in a context of its own)", async () => {
+    const logger = newLogger();
+    const twice = wrapLanguageModel({ model: audited(logger), middleware: auditLanguageModelMiddleware({ logger }) });
+    for (const ctx of [undefined, { traceId: "trace-2x" }]) {
+      fakes.anthropic.enqueue({ kind: "error", status: 429 });
+      const run = () => streamText({ model: twice, prompt: "x", maxRetries: 1 }).text;
+      expect(await (ctx ? auditContext.run(ctx, run) : run())).toBe("Hello, world! How can I help?");
+    }
+    const recs = await settle(logger, 4);
+    expect(recs.map((x) => [x.success, aiSdk(x).attempt, aiSdk(x).retryOf])).toEqual([
+      [false, undefined, undefined],
+      [true, 2, recs[0]!.id],
+      [false, undefined, undefined],
+      [true, 2, recs[2]!.id],
+    ]);
+    expect(recs.map((x) => x.traceId)).toEqual([recs[0]!.id, recs[0]!.id, "trace-2x", "trace-2x"]);
+  });
+
   it("inside an audit context the retries are linked too, and carry its trace", async () => {
     const logger = newLogger();
     fakes.anthropic.enqueue({ kind: "error", status: 429 });

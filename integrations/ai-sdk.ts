@@ -8,6 +8,7 @@
  * the stream finishes, fails, or is cancelled by its reader. The `ai` package is an optional peer
  * dependency: only its types are imported.
  */
+import { createHash } from "node:crypto";
 import { aiSdkRequestSettings } from "./request-settings.js";
 import type { LanguageModelMiddleware } from "ai";
 import { currentContext, runWithOwnValue, userOfCall } from "../src/context.js";
@@ -291,10 +292,15 @@ const RETRY_WINDOW_MS = 65_000;
 const failedByModel = new WeakMap<object, FailedAttempt[]>();
 const MAX_FAILED_PER_MODEL = 16;
 
-/** The prompt as JSON text, to compare attempts by; undefined when it cannot be made. */
+/**
+ * The prompt's SHA-256 over its JSON text, to compare attempts by (a digest: a failed attempt is
+ * kept up to RETRY_WINDOW_MS, and a prompt with images runs to megabytes); undefined when it
+ * cannot be made.
+ */
 function promptKey(prompt: unknown): string | undefined {
   try {
-    return JSON.stringify(prompt);
+    const json = JSON.stringify(prompt);
+    return json === undefined ? undefined : createHash("sha256").update(json).digest("base64");
   } catch {
     return undefined;
   }

@@ -1,0 +1,101 @@
+/**
+ * wrapAnthropic as apps use the SDK in late 2026 (extended thinking, several tools in one message,
+ * stop reasons, cache_control system blocks, images): what lands on disk, with the real SDK
+ * against the local fake Messages API.
+ */
+import fs from "node:fs";
+import path from "node:path";
+import Anthropic from "@anthropic-ai/sdk";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { wrapAnthropic } from "../../integrations/anthropic.js";
+import type { AuditLogger } from "../../src/index.js";
+import { startFakeAnthropic, type FakeAnthropic } from "../helpers/fake-anthropic.js";
+import { recordsOf } from "./_records.js";
+import { loggerFactory } from "../helpers/index.js";
+
+type Rec = Record<string, unknown>;
+let fake: FakeAnthropic;
+beforeAll(async () => {
+  fake = await startFakeAnthropic();
+});
+afterAll(async () => {
+  await fake.close();
+});
+const newLogger = loggerFactory("anthropic-newuser", "audit-anthropic-newuser-");
+const client = (logger: AuditLogger): Anthropic => wrapAnthropic(new Anthropic({ apiKey: "test", baseURL: fake.baseURL, maxRetries: 0 }), { logger });
+const sse = (type: string, data: Rec): string => `event: ${type}\ndata: ${JSON.stringify({ type, ...data })}`;
+const start = (usage: Rec = { input_tokens: 50, cache_creation_input_tokens: 0, cache_read_input_tokens: 2000, output_tokens: 1 }) =>
+  sse("message_start", { message: { id: "msg_think", type: "message", role: "assistant", model: "claude-sonnet-4-5-20250929", content: [], stop_reason: null, stop_sequence: null, usage } });
+
+const THINKING_STREAM = [
+  start(),
+  sse("content_block_start", { index: 0, content_block: { type: "thinking", thinking: "", signature: "" } }),
+  sse("content_block_delta", { index: 0, delta: { type: "thinking_delta", thinking: "SECRET-THOUGHT let me think" } }),
+  sse("content_block_delta", { index: 0, delta: { type: "signature_delta", signature: "SIG-abc123" } }),
+  sse("content_block_stop", { index: 0 }),
+  sse("content_block_start", { index: 1, content_block: { type: "redacted_thinking", data: "REDACTED-BLOB" } }),
+  sse("content_block_stop", { index: 1 }),
+  sse("content_block_start", { index: 2, content_block: { type: "text", text: "" } }),
+  sse("content_block_delta", { index: 2, delta: { type: "text_delta", text: "Paris." } }),
+  sse("content_block_stop", { index: 2 }),
+  sse("message_delta", { delta: { stop_reason: "end_turn", stop_sequence: null }, usage: { output_tokens: 42 } }),
+  sse("message_stop", {}),
+];
+
+const TOOLS_STREAM = [
+  start({ input_tokens: 400, output_tokens: 1 }),
+  sse("content_block_start", { index: 0, content_block: { type: "text", text: "" } }),
+  sse("content_block_delta", { index: 0, delta: { type: "text_delta", text: "Checking both." } }),
+  sse("content_block_stop", { index: 0 }),
+  sse("content_block_start", { index: 1, content_block: { type: "tool_use", id: "toolu_1", name: "get_weather", input: {} } }),
+  sse("content_block_delta", { index: 1, delta: { type: "input_json_delta", partial_json: "" } }),
+  sse("content_block_delta", { index: 1, delta: { type: "input_json_delta", partial_json: '{"city": "Par' } }),
+  sse("content_block_delta", { index: 1, delta: { type: "input_json_delta", partial_json: 'is"}' } }),
+  sse("content_block_stop", { index: 1 }),
+  sse("content_block_start", { index: 2, content_block: { type: "tool_use", id: "toolu_2", name: "get_time", input: {} } }),
+  sse("content_block_delta", { index: 2, delta: { type: "input_json_delta", partial_json: '{"tz":"CET"}' } }),
+  sse("content_block_stop", { index: 2 }),
+  sse("content_block_start", { index: 3, content_block: { type: "tool_use", id: "toolu_3", name: "no_args", input: {} } }),
+  sse("content_block_stop", { index: 3 }),
+  sse("message_delta", { delta: { stop_reason: "tool_use", stop_sequence: null }, usage: { output_tokens: 80 } }),
+  sse("message_stop", {}),
+];
+
+describe("wrapAnthropic, as apps use the SDK in late 2026", () => {
+  it("extended thinking: the response is the text blocks only; no thinking text, signature or redacted data is recorded", async () => {
+    const logger = newLogger();
+    fake.enqueue({ kind: "sse", events: THINKING_STREAM });
+    const system = [{ type: "text" as const, text: "Be brief.", cache_control: { type: "ephemeral" as const } }];
+    const ms = client(logger).messages.stream({ model: "claude-sonnet-4-5", max_tokens: 2048, thinking: { type: "enabled", budget_tokens: 1024 }, system, messages: [{ role: "user", content: "Capital?" }] });
+    const m = await ms.finalMessage();
+    expect(m.content.map((b) => b.type)).toEqual(["thinking", "redacted_thinking", "text"]);
+    const recs = await recordsOf(logger, "chat_interaction");
+    expect(recs).toHaveLength(1);
+    expect(recs[0]).toMatchObject({
+      responsePreview: "Paris.",
+      // the system blocks as sent, cache_control included
+      promptPreview: JSON.stringify([{ role: "system", content: system }, { role: "user", content: "Capital?" }]),
+      finishReason: "end_turn",
+      inputTokens: 50,
+      outputTokens: 42,
+      usage: { input_tokens: 50, cache_creation_input_tokens: 0, cache_read_input_tokens: 2000, output_tokens: 42 },
+      metadata: { anthropic: { method: "messages.stream", end: "completed", request: { thinking: "enabled", thinking_budget_tokens: 1024 } } },
+    });
+    const onDisk = fs.readdirSync(logger.auditDir, { recursive: true }).map((f) => String(f));
+    const all = onDisk.map((f) => path.join(logger.auditDir, f)).filter((f) => fs.statSync(f).isFile()).map((f) => fs.readFileSync(f, "utf8")).join("\n");
+    expect(all).not.toMatch(/SECRET-THOUGHT|SIG-abc123|REDACTED-BLOB/);
+  });
+
+  it("several tool_use blocks in one streamed message, one with no input: each is a tool call with its assembled input", async () => {
+    const logger = newLogger();
+    fake.enqueue({ kind: "sse", events: TOOLS_STREAM });
+    const m = await client(logger).messages.stream({ model: "claude-sonnet-4-5", max_tokens: 2048, messages: [{ role: "user", content: "Weather?" }] }).finalMessage();
+    const [rec] = await recordsOf(logger, "chat_interaction");
+    expect(rec).toMatchObject({
+      responsePreview: "Checking both.",
+      finishReason: "tool_use",
+      toolCalls: m.content.filter((b) => b.type === "tool_use").map(({ id, type, name, input }) => ({ id, type, name, input })),
+    });
+    expect((rec!.toolCalls as unknown[]).length).toBe(3);
+  });
+});

@@ -7,11 +7,13 @@ import { markFreshId } from "../src/record/id.js";
 import { JsonText, jsonMembers } from "../src/record/json-text.js";
 import type { ChatInteractionInput, InputBuilder } from "../src/types.js";
 
-/** A tool call as recorded: a `tool_use` (or `server_tool_use`) block of the reply. */
+/** A tool call as recorded: a `tool_use`, `server_tool_use` or `mcp_tool_use` block of the reply. */
 export interface AnthropicToolCall {
   id?: string;
   type: string;
   name?: string;
+  /** an `mcp_tool_use`'s MCP server */
+  server_name?: string;
   input: unknown;
 }
 

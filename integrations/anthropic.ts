@@ -624,15 +624,27 @@ function errorOutcome(err: unknown): Outcome {
   return o;
 }
 
-/** The tool call of a `tool_use` (or `server_tool_use`) block, with its input as given (copied by the caller). */
-function toolCallOf(block: { readonly id?: unknown; readonly name?: unknown }, type: string, input: unknown): AnthropicToolCall {
-  // (members in the record's order: id, type, name, input)
+/**
+ * The blocks of a reply that are tool calls: the app's tools (`tool_use`), the API's own
+ * (`server_tool_use`: web search, code execution) and, through `client.beta.messages`, an MCP
+ * server's (`mcp_tool_use`, the MCP connector; the SDK's BetaMessageStream assembles its input
+ * alike). Until 2026-12-05 an `mcp_tool_use` was left out: a beta call whose model called an MCP
+ * tool had no tool call on record (found by a "new user" pass over the beta types).
+ */
+const isToolUse = (type: unknown): type is string => type === "tool_use" || type === "server_tool_use" || type === "mcp_tool_use";
+
+/** The tool call of a tool use block (see isToolUse), with its input as given (copied by the caller). */
+function toolCallOf(block: { readonly id?: unknown; readonly name?: unknown; readonly server_name?: unknown }, type: string, input: unknown): AnthropicToolCall {
+  // (members in the record's order: id, type, name, server_name, input)
   const call = {} as AnthropicToolCall;
   const id = str(block.id);
   if (id !== undefined) call.id = id;
   call.type = type;
   const name = str(block.name);
   if (name !== undefined) call.name = name;
+  // (an MCP tool's name is only unique on its server)
+  const server = str(block.server_name);
+  if (server !== undefined) call.server_name = server;
   call.input = input;
   return call;
 }
@@ -652,7 +664,7 @@ function messageOutcome(message: unknown): Outcome {
       if (!isObj(block)) continue;
       const type = block.type;
       if (type === "text" && typeof block.text === "string") texts.push(block.text);
-      else if (type === "tool_use" || type === "server_tool_use") toolCalls.push(toolCallOf(block, type, toJsonData(block.input)));
+      else if (isToolUse(type)) toolCalls.push(toolCallOf(block, type, toJsonData(block.input)));
     }
   }
   const o: Outcome = { text: texts.join(" "), toolCalls: toolCalls.length > 0 ? toolCalls : undefined };
@@ -675,6 +687,7 @@ interface Block {
   text: string;
   id: string | undefined;
   name: string | undefined;
+  server_name: string | undefined;
   json: string;
   input: unknown;
 }
@@ -721,6 +734,7 @@ class StreamAccumulator {
           text: typeof b.text === "string" ? b.text : "",
           id: str(b.id),
           name: str(b.name),
+          server_name: str(b.server_name),
           json: "",
           input: b.input === undefined ? undefined : toJsonData(b.input),
         };
@@ -753,7 +767,7 @@ class StreamAccumulator {
     for (const b of this.blocks) {
       if (!b) continue;
       if (b.type === "text") texts.push(b.text);
-      else if (b.type === "tool_use" || b.type === "server_tool_use") {
+      else if (isToolUse(b.type)) {
         let input: unknown = b.input;
         if (b.json !== "") {
           try {

@@ -98,4 +98,36 @@ describe("wrapAnthropic, as apps use the SDK in late 2026", () => {
     });
     expect((rec!.toolCalls as unknown[]).length).toBe(3);
   });
+
+  it("an MCP connector's mcp_tool_use blocks (client.beta.messages) are tool calls, streamed or not, with their server's name", async () => {
+    const logger = newLogger();
+    const c = client(logger);
+    const mcpBlock = { type: "mcp_tool_use", id: "mcptoolu_1", name: "search_issues", server_name: "github", input: { q: "bug" } };
+    fake.enqueue({
+      kind: "json",
+      body: { id: "msg_mcp", type: "message", role: "assistant", model: "claude-sonnet-4-5-20250929", content: [{ type: "text", text: "Searching." }, mcpBlock, { type: "mcp_tool_result", tool_use_id: "mcptoolu_1", is_error: false, content: [{ type: "text", text: "3 issues" }] }], stop_reason: "end_turn", stop_sequence: null, usage: { input_tokens: 10, output_tokens: 20 } },
+    });
+    const params = { model: "claude-sonnet-4-5", max_tokens: 100, messages: [{ role: "user" as const, content: "Open bugs?" }], mcp_servers: [{ type: "url" as const, url: "https://mcp.example/sse", name: "github" }], betas: ["mcp-client-2025-04-04"] };
+    await c.beta.messages.create(params);
+    fake.enqueue({
+      kind: "sse",
+      events: [
+        start({ input_tokens: 10, output_tokens: 1 }),
+        sse("content_block_start", { index: 0, content_block: { ...mcpBlock, input: {} } }),
+        sse("content_block_delta", { index: 0, delta: { type: "input_json_delta", partial_json: '{"q":' } }),
+        sse("content_block_delta", { index: 0, delta: { type: "input_json_delta", partial_json: '"bug"}' } }),
+        sse("content_block_stop", { index: 0 }),
+        sse("message_delta", { delta: { stop_reason: "end_turn", stop_sequence: null }, usage: { output_tokens: 20 } }),
+        sse("message_stop", {}),
+      ],
+    });
+    const streamed = await c.beta.messages.stream(params).finalMessage();
+    expect(streamed.content[0]).toEqual(mcpBlock);
+    const recs = await recordsOf(logger, "chat_interaction", 2);
+    expect(recs).toHaveLength(2);
+    for (const rec of recs) {
+      expect(rec).toMatchObject({ success: true, toolCalls: [{ id: "mcptoolu_1", type: "mcp_tool_use", name: "search_issues", server_name: "github", input: { q: "bug" } }] });
+    }
+    expect(recs.map((r) => (r.metadata as { anthropic: { method: string } }).anthropic.method)).toEqual(["beta.messages.create", "beta.messages.stream"]);
+  });
 });

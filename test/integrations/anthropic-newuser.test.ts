@@ -130,4 +130,39 @@ describe("wrapAnthropic, as apps use the SDK in late 2026", () => {
     }
     expect(recs.map((r) => (r.metadata as { anthropic: { method: string } }).anthropic.method)).toEqual(["beta.messages.create", "beta.messages.stream"]);
   });
+
+  it("max_tokens mid tool input: success with finishReason max_tokens and the input as the JSON text that arrived; an image's base64 and sent-back thinking are in the prompt whole", async () => {
+    const logger = newLogger();
+    const c = client(logger);
+    fake.enqueue({
+      kind: "sse",
+      events: [
+        start({ input_tokens: 7, output_tokens: 1 }),
+        sse("content_block_start", { index: 0, content_block: { type: "tool_use", id: "toolu_9", name: "write_file", input: {} } }),
+        sse("content_block_delta", { index: 0, delta: { type: "input_json_delta", partial_json: '{"path":"a.txt","text":"hel' } }),
+        sse("content_block_stop", { index: 0 }),
+        sse("message_delta", { delta: { stop_reason: "max_tokens", stop_sequence: null }, usage: { output_tokens: 10 } }),
+        sse("message_stop", {}),
+      ],
+    });
+    const image = "iVBORw0KGgo" + "A".repeat(300_000);
+    const thought = { type: "thinking" as const, thinking: "SENT-BACK-THOUGHT", signature: "SIG-sent" };
+    const m = await c.messages
+      .stream({
+        model: "claude-sonnet-4-5",
+        max_tokens: 10,
+        messages: [
+          { role: "user", content: [{ type: "image", source: { type: "base64", media_type: "image/png", data: image } }, { type: "text", text: "Save it" }] },
+          { role: "assistant", content: [thought, { type: "tool_use", id: "toolu_8", name: "look", input: {} }] },
+          { role: "user", content: [{ type: "tool_result", tool_use_id: "toolu_8", content: "ok" }] },
+        ],
+      })
+      .finalMessage();
+    expect(m.stop_reason).toBe("max_tokens");
+    const [rec] = await recordsOf(logger, "chat_interaction");
+    expect(rec).toMatchObject({ success: true, finishReason: "max_tokens", toolCalls: [{ id: "toolu_9", name: "write_file", input: '{"path":"a.txt","text":"hel' }] });
+    const prompt = fs.readFileSync(path.join(logger.auditDir, (rec!.fullContent as { prompt: { file: string } }).prompt.file), "utf8");
+    expect(prompt).toContain(image);
+    expect(prompt).toContain("SENT-BACK-THOUGHT");
+  });
 });

@@ -124,7 +124,7 @@ export function openaiRequestSettings(params: unknown): Obj | undefined {
 }
 
 const ANTHROPIC_SCALARS: ReadonlySet<string> = new Set(["max_tokens", "temperature", "top_p", "top_k"]);
-const ANTHROPIC_OTHERS: ReadonlySet<string> = new Set(["thinking", "tools", "tool_choice"]);
+const ANTHROPIC_OTHERS: ReadonlySet<string> = new Set(["thinking", "tools", "tool_choice", "thread"]);
 
 /** The settings of an Anthropic Messages call; undefined when it has none. */
 export function anthropicRequestSettings(params: unknown): Obj | undefined {
@@ -142,6 +142,17 @@ export function anthropicRequestSettings(params: unknown): Obj | undefined {
   toolNames(ownOf(params, "tools"), out);
   const choice = toolChoice(ownOf(params, "tool_choice"));
   if (choice !== undefined) out.tool_choice = choice;
+  // A message thread's turn (`client.beta.messages.thread()`, the tool runner on one) sends only
+  // the new messages: the server holds the rest, and the system prompt and tools after the first
+  // turn. Without `thread` (its type, and the reply it continues) such a record's prompt was a
+  // lone "second question", tied to no conversation (found on a "new user" pass, 2026-12-05).
+  const thread = ownOf(params, "thread");
+  if (isObj(thread)) {
+    const type = name(thread.type);
+    const previous = name(thread.previous_message_id);
+    if (type !== undefined) out.thread = type;
+    if (previous !== undefined) out.previous_message_id = previous;
+  }
   return nonEmpty(out);
 }
 

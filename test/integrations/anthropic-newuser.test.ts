@@ -165,4 +165,20 @@ describe("wrapAnthropic, as apps use the SDK in late 2026", () => {
     expect(prompt).toContain(image);
     expect(prompt).toContain("SENT-BACK-THOUGHT");
   });
+
+  it("a message thread's turns (client.beta.messages.thread().send()) record which thread they create or continue", async () => {
+    const logger = newLogger();
+    const thread = client(logger).beta.messages.thread({ model: "claude-haiku-4-5", max_tokens: 10, system: "Be brief." });
+    const first = await thread.send({ role: "user", content: "first question" });
+    await thread.send({ role: "user", content: "second question" });
+    const recs = await recordsOf(logger, "chat_interaction", 2);
+    expect(recs).toHaveLength(2);
+    // the second turn sends only its new message: the record says which reply it continues
+    expect(recs[1]!.promptPreview).toBe(JSON.stringify([{ role: "user", content: "second question" }]));
+    expect(recs.map((r) => (r.metadata as { anthropic: { request: Rec } }).anthropic.request)).toEqual([
+      { max_tokens: 10, thread: "create" },
+      { max_tokens: 10, thread: "continue", previous_message_id: first.id },
+    ]);
+    expect((recs[0]!.metadata as { anthropic: Rec }).anthropic.messageId).toBe(first.id);
+  });
 });

@@ -2,7 +2,7 @@
  * A local stand-in for the Anthropic Messages API on 127.0.0.1:<random port>. It answers
  * `POST …/messages` (the SDK's `/v1/messages` and the AI SDK provider's `<baseURL>/messages`) with
  * recorded fixtures from test/fixtures/anthropic: JSON for plain calls, Server-Sent Events for
- * `stream: true`. Tests queue replies to get errors (4xx/5xx, an `event: error` mid-stream), a
+ * `stream: true`; `POST …/messages/count_tokens` with `{ input_tokens }`. Tests queue replies to get errors (4xx/5xx, an `event: error` mid-stream), a
  * dropped connection, a stream that stops and waits, or a request that never gets an answer.
  *
  * @example
@@ -125,7 +125,14 @@ export async function startFakeAnthropic(): Promise<FakeAnthropic> {
           if (requests.length >= w.n) w.resolve();
           else waiters.push(w);
         }
-        if (req.method !== "POST" || !(req.url ?? "").split("?")[0]!.endsWith("/messages")) {
+        const route = (req.url ?? "").split("?")[0]!;
+        if (req.method === "POST" && route.endsWith("/messages/count_tokens")) {
+          // (the API's reply shape: a count derived from the body, so a test can tell two calls apart)
+          res.writeHead(200, { "content-type": "application/json", "request-id": `req_fake_${++counter}` });
+          res.end(JSON.stringify({ input_tokens: JSON.stringify(body.messages ?? []).length }));
+          return;
+        }
+        if (req.method !== "POST" || !route.endsWith("/messages")) {
           res.writeHead(404, { "content-type": "application/json" });
           res.end(JSON.stringify({ type: "error", error: { type: "not_found_error", message: `No route ${req.method} ${req.url}` } }));
           return;

@@ -181,4 +181,19 @@ describe("wrapAnthropic, as apps use the SDK in late 2026", () => {
     ]);
     expect((recs[0]!.metadata as { anthropic: Rec }).anthropic.messageId).toBe(first.id);
   });
+
+  it("messages.countTokens (also between a create() and its send) passes through unrecorded, and the create's record keeps its own prompt", async () => {
+    const logger = newLogger();
+    const c = client(logger);
+    const other = { model: "claude-haiku-4-5", messages: [{ role: "user" as const, content: "count me, not the create" }] };
+    const bare = await new Anthropic({ apiKey: "test", baseURL: fake.baseURL, maxRetries: 0 }).messages.countTokens(other);
+    const pending = c.messages.create({ model: "claude-haiku-4-5", max_tokens: 10, messages: [{ role: "user", content: "the create's own" }] });
+    const [counted, beta] = await Promise.all([c.messages.countTokens(other), c.beta.messages.countTokens(other)]);
+    await pending;
+    expect(counted).toEqual(bare);
+    expect(beta).toEqual(bare);
+    const recs = await recordsOf(logger, "chat_interaction");
+    expect(recs).toHaveLength(1);
+    expect(recs[0]!.promptPreview).toBe(JSON.stringify([{ role: "user", content: "the create's own" }]));
+  });
 });

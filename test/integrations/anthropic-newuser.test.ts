@@ -196,4 +196,29 @@ describe("wrapAnthropic, as apps use the SDK in late 2026", () => {
     expect(recs).toHaveLength(1);
     expect(recs[0]!.promptPreview).toBe(JSON.stringify([{ role: "user", content: "the create's own" }]));
   });
+
+  it("beta.messages.toolRunner() (on a thread, as the SDK runs it by default): one record per turn, the second continuing the first", async () => {
+    const logger = newLogger();
+    const c = client(logger);
+    fake.enqueue({ kind: "json", fixture: "message-tool-use" });
+    const runner = c.beta.messages.toolRunner({
+      model: "claude-haiku-4-5",
+      max_tokens: 100,
+      messages: [{ role: "user", content: "Weather?" }],
+      tools: [{ name: "get_weather", description: "w", input_schema: { type: "object", properties: {} }, run: () => "sunny" }],
+    });
+    const final = await runner.runUntilDone();
+    expect(final.content).toEqual([{ type: "text", text: "Paris is the capital of France." }]);
+    const recs = await recordsOf(logger, "chat_interaction", 2);
+    expect(recs).toHaveLength(2);
+    const [first, second] = recs as [Rec, Rec];
+    expect(first).toMatchObject({ success: true, finishReason: "tool_use", toolCalls: [{ type: "tool_use", name: "get_weather" }] });
+    const firstId = (first.metadata as { anthropic: Rec }).anthropic.messageId;
+    expect(second).toMatchObject({
+      success: true,
+      responsePreview: "Paris is the capital of France.",
+      metadata: { anthropic: { method: "beta.messages.create", request: { thread: "continue", previous_message_id: firstId } } },
+    });
+    expect(JSON.parse(String(second.promptPreview))).toEqual([{ role: "user", content: [{ type: "tool_result", tool_use_id: (first.toolCalls as Rec[])[0]!.id, content: "sunny" }] }]);
+  });
 });

@@ -65,6 +65,8 @@ export type OpenAIRecordData = readonly [
   ownTrace: boolean,
   /** what the call asked for besides its prompt (see request-settings.ts) */
   settings: Obj | undefined,
+  /** the provider's id of its answer (ChatOutcome's `responseId`) */
+  responseId: string | undefined,
 ];
 
 /** The data of one call, from what the wrapper saw. */
@@ -110,6 +112,7 @@ export function openaiRecordData(
     id,
     ownTrace,
     settings,
+    o.responseId,
   ];
 }
 
@@ -183,12 +186,14 @@ export function openaiChatInput(data: OpenAIRecordData): ChatInteractionInput {
   if (statusCode !== undefined) input.statusCode = statusCode;
   // traceId, parentId, userId, persona and the context's metadata come from the call's
   // context, in which the log call runs
-  if (requestId || streamEnd !== undefined || data[21] || data[24]) {
+  const responseId = data[25];
+  if (requestId || responseId || streamEnd !== undefined || data[21] || data[24]) {
     // built by assignment: adding members to a spread copy is slow on V8 (see addUsage)
     const openai: Obj = {};
     if (data[24]) openai.request = data[24];
     if (data[21]) openai.rawResponse = true;
     if (requestId) openai.requestId = requestId;
+    if (responseId) openai.responseId = responseId.slice(0, 256);
     if (streamEnd !== undefined) {
       openai.stream = true;
       openai.end = streamEnd;

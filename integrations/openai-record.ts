@@ -10,6 +10,11 @@ import type { Response as OpenAIResponse, ResponseStreamEvent } from "openai/res
 /** What a call produced, in the logger's vocabulary (see ChatInteractionInput). */
 export interface ChatOutcome {
   model?: string;
+  /**
+   * the provider's id of what it answered (a chat completion's `chatcmpl-…`, a Response's
+   * `resp_…`): what a later call's `previous_response_id` names
+   */
+  responseId?: string;
   response?: string | unknown[];
   inputTokens?: number;
   outputTokens?: number;
@@ -65,6 +70,8 @@ export function fromChatCompletion(completion: ChatCompletion | unknown): ChatOu
   const out = addUsage({}, completion.usage);
   const model = str(completion.model);
   if (model) out.model = model;
+  const id = str(completion.id);
+  if (id) out.responseId = id;
   const choices = Array.isArray(completion.choices) ? completion.choices.filter(isObj) : [];
   const first = choices[0];
   out.response = choices.length > 1 ? choices.map((c) => ({ index: c.index, content: messageText(c.message) })) : messageText(first?.message);
@@ -90,6 +97,7 @@ interface ToolCallDraft {
 /** Assembles a streamed chat completion from its chunks (content, refusals, tool-call deltas, usage). */
 export class ChatChunkAccumulator {
   private model: string | undefined;
+  private id: string | undefined;
   // text and finish reason per choice index; Maps only once a stream has more than one choice
   // (almost every stream has one: choice 0)
   private text0: string | undefined;
@@ -109,6 +117,7 @@ export class ChatChunkAccumulator {
     if (!isObj(chunk)) return false;
     const before = this.sawContent;
     this.model ??= str(chunk.model);
+    this.id ??= str(chunk.id);
     // Copied as it arrives: the app is handed the same chunk, and the record is made at the
     // stream's end. (Some providers send usage with every chunk: the copy by spreads first, cheap
     // for plain JSON.)
@@ -168,6 +177,7 @@ export class ChatChunkAccumulator {
   result(): ChatOutcome {
     const out = addUsage({}, this.usage);
     if (this.model) out.model = this.model;
+    if (this.id) out.responseId = this.id;
     const text = this.text;
     const finish = this.finish;
     if (text === undefined && finish === undefined) {
@@ -213,6 +223,8 @@ export function fromResponse(response: OpenAIResponse | unknown): ChatOutcome {
   const out = addUsage({}, response.usage);
   const model = str(response.model);
   if (model) out.model = model;
+  const id = str(response.id);
+  if (id) out.responseId = id;
   const output = Array.isArray(response.output) ? response.output : [];
   // from the output items, as a stream's text is: the SDK's own `output_text` joins only the
   // output_text parts, so a refusal was recorded as "" (found by review, 2026-12-03)
@@ -243,6 +255,8 @@ export class ResponseEventAccumulator {
   /** a final `response.*` event arrived (with or without its Response) */
   private ended = false;
   private model: string | undefined;
+  /** the Response's id, from its first event (a stream cut before the final one still has it) */
+  private id: string | undefined;
   private text = "";
   private errorMessage: string | undefined;
   /**
@@ -280,7 +294,10 @@ export class ResponseEventAccumulator {
       const whole = type === "response.custom_tool_call_input.done" ? event.input : event.arguments;
       if (item && typeof whole === "string") item[key] = whole;
     } else if (type === "response.created" || type === "response.in_progress") {
-      if (isObj(event.response)) this.model ??= str(event.response.model);
+      if (isObj(event.response)) {
+        this.model ??= str(event.response.model);
+        this.id ??= str(event.response.id);
+      }
     } else if (type === "response.completed" || type === "response.incomplete" || type === "response.failed") {
       this.ended = true;
       if (type === "response.failed" && !isObj(event.response)) this.errorMessage ??= "response failed";
@@ -307,6 +324,7 @@ export class ResponseEventAccumulator {
       out.toolCalls = [...this.items.entries()].sort((a, b) => a[0] - b[0]).map((e) => e[1]);
     }
     if (out.model === undefined && this.model) out.model = this.model;
+    if (out.responseId === undefined && this.id) out.responseId = this.id;
     if (this.errorMessage !== undefined) out.errorMessage = this.errorMessage;
     return out;
   }

@@ -100,7 +100,7 @@ const OPENAI_KEYS = [
 ] as const;
 
 const OPENAI_SCALARS: ReadonlySet<string> = new Set(OPENAI_KEYS);
-const OPENAI_OTHERS: ReadonlySet<string> = new Set(["reasoning", "response_format", "text", "tools", "tool_choice"]);
+const OPENAI_OTHERS: ReadonlySet<string> = new Set(["reasoning", "response_format", "text", "tools", "tool_choice", "previous_response_id", "conversation", "prompt"]);
 
 /** The settings of an OpenAI Chat Completions or Responses call; undefined when it has none. */
 export function openaiRequestSettings(params: unknown): Obj | undefined {
@@ -120,6 +120,23 @@ export function openaiRequestSettings(params: unknown): Obj | undefined {
   toolNames(own("tools"), out);
   const choice = toolChoice(own("tool_choice"));
   if (choice !== undefined) out.tool_choice = choice;
+  // What the model saw besides the `input` sent: the Responses API prepends a stored response's
+  // conversation (`previous_response_id`), a Conversation's items (`conversation`, an id or
+  // `{ id }`) or a stored prompt (`prompt: { id, version }`, its variables are content). The
+  // recorded prompt is only the input; these ids are what links it to the rest (a Response's
+  // id is the earlier record's `metadata.openai.responseId`).
+  const previous = name(own("previous_response_id"));
+  if (previous !== undefined) out.previous_response_id = previous;
+  const conversation = own("conversation");
+  const conversationId = name(conversation) ?? (isObj(conversation) ? name(conversation.id) : undefined);
+  if (conversationId !== undefined) out.conversation = conversationId;
+  const prompt = own("prompt");
+  if (isObj(prompt)) {
+    const promptId = name(prompt.id);
+    if (promptId !== undefined) out.prompt_id = promptId;
+    const version = name(prompt.version);
+    if (version !== undefined) out.prompt_version = version;
+  }
   return nonEmpty(out);
 }
 

@@ -329,6 +329,20 @@ describe("wrapOpenAI: .stream() helpers and Responses streams", () => {
     expect(recs[2]).toMatchObject({ success: false, toolCalls: [{ ...call, arguments: '{"location":' }] });
   });
 
+  it("a stream's record has the provider's id of its answer: the chunks' chat completion id, the Response's id from its first event (also when cut before the final one; it was not recorded)", async () => {
+    const logger = newLogger();
+    const openai = wrapOpenAI(client(), { logger });
+    const chunks = await collect(await openai.chat.completions.create({ model: "gpt-4o-mini", messages, stream: true }));
+    const events = await collect(await openai.responses.create({ model: "gpt-4.1", input: "Tell me a story.", stream: true }));
+    fake.enqueue({ dropAfterEvents: 6 });
+    await expect(collect(await openai.responses.create({ model: "gpt-4.1", input: "Tell me a story.", stream: true }))).rejects.toThrow();
+    const recs = await recordsOf(logger, "chat_interaction", 3);
+    const ids = recs.map((r) => (r.metadata as { openai: { responseId?: string } }).openai.responseId);
+    const final = events.at(-1) as { response: { id: string } };
+    expect(ids).toEqual([chunks[0]!.id, final.response.id, final.response.id]);
+    expect(recs[2]).toMatchObject({ success: false, metadata: { openai: { end: "error" } } });
+  });
+
   it("a stream the server ends cleanly before it finished (no finish reason, no final Response) is recorded as truncated, not as a success", async () => {
     const logger = newLogger();
     fake.enqueue({ endAfterEvents: 3 }, { endAfterEvents: 4 }, { endAfterEvents: 3 });

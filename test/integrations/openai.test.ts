@@ -177,6 +177,29 @@ describe("wrapOpenAI: non-streamed calls", () => {
     expect(rec).toMatchObject({ responsePreview: "I'm sorry, I can't help with that.", success: true, outputTokens: 12 });
   });
 
+  it("a Responses conversation continued with previous_response_id, a conversation or a stored prompt: the record names them and the earlier record has the Response's id, so the prompt (only the new input) can be linked to the rest (neither was recorded)", async () => {
+    const logger = newLogger();
+    const openai = wrapOpenAI(client(), { logger });
+    const r1 = await openai.responses.create({ model: "gpt-4.1", input: "What is the capital of France?" });
+    const r2 = await openai.responses.create({ model: "gpt-4.1", input: "And of Spain?", previous_response_id: r1.id });
+    await openai.responses.create({ model: "gpt-4.1", input: "And of Italy?", conversation: { id: "conv_689667905b048191b4740501625afd940c7533ace33a2dab" } });
+    await openai.responses.create({ model: "gpt-4.1", conversation: "conv_abc", prompt: { id: "pmpt_abc123", version: "2", variables: { city: "Rome" } } });
+    const c = await openai.chat.completions.create({ model: "gpt-4o-mini", messages });
+    expect(fake.requests.at(-4)!.body.previous_response_id).toBe(r1.id);
+    const [rec1, rec2, rec3, rec4, rec5] = await recordsOf(logger, "chat_interaction", 5);
+    const meta = (r: Record<string, unknown> | undefined) => (r!.metadata as { openai: { responseId?: string; request?: Record<string, unknown> } }).openai;
+    expect(meta(rec1).responseId).toBe(r1.id);
+    expect(r1.id).toMatch(/^resp_/);
+    // the prompt recorded is the input sent, the new turn only; the id says what came before it
+    expect(rec2).toMatchObject({ promptPreview: "And of Spain?", success: true });
+    expect(meta(rec2)).toMatchObject({ responseId: r2.id, request: { previous_response_id: r1.id } });
+    expect(meta(rec3).request).toEqual({ conversation: "conv_689667905b048191b4740501625afd940c7533ace33a2dab" });
+    // a stored prompt by its id and version; its variables are content, not metadata
+    expect(meta(rec4).request).toEqual({ conversation: "conv_abc", prompt_id: "pmpt_abc123", prompt_version: "2" });
+    expect(JSON.stringify(rec4!.metadata)).not.toContain("Rome");
+    expect(meta(rec5).responseId).toBe(c.id);
+  });
+
   it("chat.completions.parse() goes through create() and is recorded once", async () => {
     const logger = newLogger();
     const openai = wrapOpenAI(client(), { logger });

@@ -67,6 +67,8 @@ export type OpenAIRecordData = readonly [
   settings: Obj | undefined,
   /** the provider's id of its answer (ChatOutcome's `responseId`) */
   responseId: string | undefined,
+  /** each choice's finish reason, when there were several (ChatOutcome's `finishReasons`) */
+  finishReasons: string[] | undefined,
 ];
 
 /** The data of one call, from what the wrapper saw. */
@@ -113,6 +115,7 @@ export function openaiRecordData(
     ownTrace,
     settings,
     o.responseId,
+    o.finishReasons,
   ];
 }
 
@@ -187,13 +190,15 @@ export function openaiChatInput(data: OpenAIRecordData): ChatInteractionInput {
   // traceId, parentId, userId, persona and the context's metadata come from the call's
   // context, in which the log call runs
   const responseId = data[25];
-  if (requestId || responseId || streamEnd !== undefined || data[21] || data[24]) {
+  const finishReasons = data[26];
+  if (requestId || responseId || finishReasons || streamEnd !== undefined || data[21] || data[24]) {
     // built by assignment: adding members to a spread copy is slow on V8 (see addUsage)
     const openai: Obj = {};
     if (data[24]) openai.request = data[24];
     if (data[21]) openai.rawResponse = true;
     if (requestId) openai.requestId = requestId;
     if (responseId) openai.responseId = responseId.slice(0, 256);
+    if (finishReasons) openai.finishReasons = finishReasons.map((r) => r.slice(0, 128));
     if (streamEnd !== undefined) {
       openai.stream = true;
       openai.end = streamEnd;

@@ -20,6 +20,11 @@ export interface ChatOutcome {
   outputTokens?: number;
   usage?: unknown;
   finishReason?: string;
+  /**
+   * each choice's finish reason, by index, when the answer has more than one choice (`n` > 1):
+   * `finishReason` is the first choice's, and another may have been cut short (`length`)
+   */
+  finishReasons?: string[];
   toolCalls?: unknown[];
   /** set when the provider reported a failure inside a 200 response (stream `error` event, `response.failed`) */
   errorMessage?: string;
@@ -77,6 +82,7 @@ export function fromChatCompletion(completion: ChatCompletion | unknown): ChatOu
   out.response = choices.length > 1 ? choices.map((c) => ({ index: c.index, content: messageText(c.message) })) : messageText(first?.message);
   const finish = str(first?.finish_reason);
   if (finish) out.finishReason = finish;
+  if (choices.length > 1) out.finishReasons = choices.map((c) => str(c.finish_reason) ?? "");
   const toolCalls: unknown[] = [];
   for (const c of choices) {
     const msg = isObj(c.message) ? c.message : {};
@@ -191,6 +197,7 @@ export class ChatChunkAccumulator {
       out.response = indexes.length > 1 ? indexes.map((i) => ({ index: i, content: textOf(i) ?? "" })) : (textOf(indexes[0] ?? 0) ?? "");
       const fr = this.finish0 ?? finish?.values().next().value;
       if (fr) out.finishReason = fr;
+      if (indexes.length > 1) out.finishReasons = indexes.map((i) => (i === 0 ? this.finish0 : finish?.get(i)) ?? "");
     }
     if (this.tools !== undefined && this.tools.size > 0) {
       out.toolCalls = [...this.tools.values()].map(({ index, id, type, function: fn }) => ({

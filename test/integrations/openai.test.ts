@@ -200,6 +200,28 @@ describe("wrapOpenAI: non-streamed calls", () => {
     expect(meta(rec5).responseId).toBe(c.id);
   });
 
+  it("n: 2, streamed or not: each choice's finish reason is recorded, so a choice cut short (length) after one that stopped is seen (only the first choice's was)", async () => {
+    const logger = newLogger();
+    const openai = wrapOpenAI(client(), { logger });
+    fake.enqueue({ fixture: "chat-completion-n2.json" }, { fixture: "chat-stream-n2-length.sse" });
+    const res = await openai.chat.completions.create({ model: "gpt-4o-mini", messages, n: 2 });
+    expect(res.choices.map((c) => c.finish_reason)).toEqual(["stop", "length"]);
+    const chunks = [];
+    for await (const c of await openai.chat.completions.create({ model: "gpt-4o-mini", messages, n: 2, stream: true })) chunks.push(c);
+    const [rec1, rec2] = await recordsOf(logger, "chat_interaction", 2);
+    expect(rec1).toMatchObject({
+      responsePreview: JSON.stringify([{ index: 0, content: "The capital of France is Paris." }, { index: 1, content: "The capital of France" }]),
+      finishReason: "stop",
+      metadata: { openai: { finishReasons: ["stop", "length"], request: { n: 2 } } },
+    });
+    expect(rec2).toMatchObject({ success: true, finishReason: "stop", metadata: { openai: { finishReasons: ["stop", "length"], end: "completed" } } });
+    // one choice: no list, as before
+    await openai.chat.completions.create({ model: "gpt-4o-mini", messages });
+    const rec3 = (await recordsOf(logger, "chat_interaction", 3))[2]!;
+    expect(rec3.finishReason).toBe("stop");
+    expect((rec3.metadata as { openai: Record<string, unknown> }).openai).not.toHaveProperty("finishReasons");
+  });
+
   it("chat.completions.parse() goes through create() and is recorded once", async () => {
     const logger = newLogger();
     const openai = wrapOpenAI(client(), { logger });

@@ -69,6 +69,8 @@ export type OpenAIRecordData = readonly [
   responseId: string | undefined,
   /** each choice's finish reason, when there were several (ChatOutcome's `finishReasons`) */
   finishReasons: string[] | undefined,
+  /** the HTTP requests made for the call, its retries included (0: not observed) */
+  attempts: number,
 ];
 
 /** The data of one call, from what the wrapper saw. */
@@ -86,6 +88,7 @@ export function openaiRecordData(
   id: string,
   ownTrace: boolean,
   settings: Obj | undefined,
+  attempts: number,
 ): OpenAIRecordData {
   const stream = s.stream;
   return [
@@ -116,6 +119,7 @@ export function openaiRecordData(
     settings,
     o.responseId,
     o.finishReasons,
+    attempts,
   ];
 }
 
@@ -191,12 +195,15 @@ export function openaiChatInput(data: OpenAIRecordData): ChatInteractionInput {
   // context, in which the log call runs
   const responseId = data[25];
   const finishReasons = data[26];
-  if (requestId || responseId || finishReasons || streamEnd !== undefined || data[21] || data[24]) {
+  const attempts = data[27];
+  if (requestId || responseId || finishReasons || attempts > 1 || streamEnd !== undefined || data[21] || data[24]) {
     // built by assignment: adding members to a spread copy is slow on V8 (see addUsage)
     const openai: Obj = {};
     if (data[24]) openai.request = data[24];
     if (data[21]) openai.rawResponse = true;
     if (requestId) openai.requestId = requestId;
+    // (a call the SDK retried: the record is its last attempt's outcome, see INTEGRATIONS.md)
+    if (attempts > 1) openai.attempts = attempts;
     if (responseId) openai.responseId = responseId.slice(0, 256);
     if (finishReasons) openai.finishReasons = finishReasons.map((r) => r.slice(0, 128));
     if (streamEnd !== undefined) {

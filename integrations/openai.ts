@@ -146,8 +146,10 @@ function instrumentCreate(resource: Creator, api: Api, options: WrapOpenAIOption
     }
     const capture = options.captureContent !== false;
     const call = new CallRecord(logger, api, callArgs[0], capture, credentials);
-    // the request options name the call, so that its body finds it (see sent-body.ts)
-    if (capture) callArgs = argsForCall(callArgs, call, sent);
+    // the request options name the call, so that its body finds it (see sent-body.ts): the
+    // prompt as sent, and each attempt of it (the SDK serialises the body again for a retry),
+    // also without content capture
+    callArgs = argsForCall(callArgs, call, sent);
     let result: unknown;
     try {
       // calls made inside (a fetch wrapper, say) get this interaction as their parent, as with
@@ -286,6 +288,7 @@ class CallRecord implements StreamObserver<unknown>, ObservedCall, PromptCopier,
 
   /** The prompt, copied now: its body will not reach this call (see sent-body.ts). */
   copyPrompt(): void {
+    if (!this.capture) return;
     try {
       this.prompt = copyOf(promptOf(this.api, this.body));
     } catch {
@@ -299,8 +302,16 @@ class CallRecord implements StreamObserver<unknown>, ObservedCall, PromptCopier,
    * backoff, and the retry sends them as changed).
    */
   sentJson(body: string): void {
-    if (!this.recorded) this.sentBody = body;
+    if (this.recorded) return;
+    this.attempts++;
+    if (this.capture) this.sentBody = body;
   }
+
+  /**
+   * How many HTTP requests the SDK made for this call (its `maxRetries` retries after a 408, 409,
+   * 429, 5xx or a connection error): one per serialised body, 0 when the bodies are not observed.
+   */
+  private attempts = 0;
 
   /** Records the call as abandoned when `result` is collected before the call was recorded. */
   track(result: object): void {
@@ -516,7 +527,7 @@ class CallRecord implements StreamObserver<unknown>, ObservedCall, PromptCopier,
     }
     this.sentBody = undefined;
     this.prompt = undefined;
-    const data = openaiRecordData(this.api, this.capture, requested, sent, copied, durationSeconds, this.ttft, this.requestId, outcome, status, this.id, this.callContext?.traceId === undefined, this.settings);
+    const data = openaiRecordData(this.api, this.capture, requested, sent, copied, durationSeconds, this.ttft, this.requestId, outcome, status, this.id, this.callContext?.traceId === undefined, this.settings, this.attempts);
     // Made later (the app gets its result first), batched, or with `thread: true` on the
     // worker thread; flush(), finalizeSession() and the exit hooks make a pending record, so
     // one right after the call still includes it. The record carries the call's context.

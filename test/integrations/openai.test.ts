@@ -349,6 +349,31 @@ describe("wrapOpenAI: errors", () => {
     expect(recs[0]).toMatchObject({ success: true });
   });
 
+  it("retries (maxRetries) after a 500: one record per call, .withResponse() too, the outcome of its last attempt, with how many requests it took (the retries were not seen in the record)", async () => {
+    const logger = newLogger();
+    const openai = wrapOpenAI(client(2), { logger });
+    fake.enqueue({ status: 500 }, { status: 500 });
+    const { data, response } = await openai.chat.completions.create({ model: "gpt-4o-mini", messages }).withResponse();
+    expect([response.status, data.choices[0]!.finish_reason]).toEqual([200, "stop"]);
+    fake.enqueue({ status: 500 }, { status: 503 }, { status: 503 });
+    const err = await openai.responses.create({ model: "gpt-4.1", input: "Hi" }).catch((e: unknown) => e);
+    expect(err).toBeInstanceOf(APIError);
+    await openai.chat.completions.create({ model: "gpt-4o-mini", messages });
+    const recs = await recordsOf(logger, "chat_interaction", 3);
+    expect(recs).toHaveLength(3);
+    expect(recs[0]).toMatchObject({ success: true, responsePreview: "The capital of France is Paris.", metadata: { openai: { attempts: 3, requestId: response.headers.get("x-request-id") } } });
+    expect(recs[1]).toMatchObject({ success: false, statusCode: 503, metadata: { openai: { attempts: 3 } } });
+    // a call answered at its first request says nothing of attempts
+    expect((recs[2]!.metadata as { openai: Record<string, unknown> }).openai).not.toHaveProperty("attempts");
+    // counted without content capture too (the body is not kept)
+    const quiet = newLogger();
+    fake.enqueue({ status: 429 });
+    await wrapOpenAI(client(1), { logger: quiet, captureContent: false }).chat.completions.create({ model: "gpt-4o-mini", messages });
+    const [q] = await recordsOf(quiet, "chat_interaction");
+    expect(q).toMatchObject({ success: true, metadata: { openai: { attempts: 2 } } });
+    expectNothingCaptured(quiet, q);
+  });
+
   it("a network error rethrows the SDK's APIConnectionError and is recorded once", async () => {
     const logger = newLogger();
     fake.enqueue({ resetConnection: true }, { resetConnection: true });

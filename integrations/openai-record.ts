@@ -63,10 +63,19 @@ export function promptOf(api: "chat" | "responses", body: unknown): string | unk
   return isObj(input) ? input : "";
 }
 
+/** What a chat message says: its content, or its refusal, or (an audio answer, content null) its audio's transcript. */
 function messageText(message: unknown): string {
   if (!isObj(message)) return "";
   if (typeof message.content === "string") return message.content;
-  return typeof message.refusal === "string" ? message.refusal : "";
+  if (typeof message.refusal === "string") return message.refusal;
+  return isObj(message.audio) && typeof message.audio.transcript === "string" ? message.audio.transcript : "";
+}
+
+/** A streamed chat delta's text: content, refusal, or an audio answer's transcript (never its audio data). */
+function deltaText(delta: Obj): string {
+  let piece = (typeof delta.content === "string" ? delta.content : "") + (typeof delta.refusal === "string" ? delta.refusal : "");
+  if (isObj(delta.audio) && typeof delta.audio.transcript === "string") piece += delta.audio.transcript;
+  return piece;
 }
 
 /** A non-streamed chat completion. */
@@ -135,7 +144,7 @@ export class ChatChunkAccumulator {
       if (index === 0) this.seen0 = true;
       else (this.seenOther ??= new Set()).add(index);
       const delta = isObj(choice.delta) ? choice.delta : {};
-      const piece = (typeof delta.content === "string" ? delta.content : "") + (typeof delta.refusal === "string" ? delta.refusal : "");
+      const piece = deltaText(delta);
       if (piece.length > 0) {
         if (index === 0) this.text0 = (this.text0 ?? "") + piece;
         else (this.text ??= new Map()).set(index, (this.text.get(index) ?? "") + piece);

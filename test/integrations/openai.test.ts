@@ -222,6 +222,24 @@ describe("wrapOpenAI: non-streamed calls", () => {
     expect((rec3.metadata as { openai: Record<string, unknown> }).openai).not.toHaveProperty("finishReasons");
   });
 
+  it("an audio answer (modalities text + audio), streamed or not: the response is its transcript, never the audio data (it was recorded as \"\")", async () => {
+    const logger = newLogger();
+    const openai = wrapOpenAI(client(), { logger, includeUsageInStreams: true });
+    const params = { model: "gpt-4o-audio-preview", modalities: ["text" as const, "audio" as const], audio: { voice: "alloy" as const, format: "wav" as const }, messages };
+    fake.enqueue({ fixture: "chat-completion-audio.json" }, { fixture: "chat-stream-audio.sse" });
+    const res = await openai.chat.completions.create(params);
+    expect([res.choices[0]!.message.content, res.choices[0]!.message.audio?.transcript]).toEqual([null, "The capital of France is Paris."]);
+    let streamed = "";
+    for await (const c of await openai.chat.completions.create({ ...params, stream: true })) streamed += (c.choices[0]?.delta as { audio?: { transcript?: string } } | undefined)?.audio?.transcript ?? "";
+    expect(streamed).toBe("The capital of France is Paris.");
+    const recs = await recordsOf(logger, "chat_interaction", 2);
+    expect(recs).toHaveLength(2);
+    expect(recs[0]).toMatchObject({ responsePreview: "The capital of France is Paris.", finishReason: "stop", success: true });
+    expect(recs[1]).toMatchObject({ responsePreview: "The capital of France is Paris.", finishReason: "stop", success: true, outputTokens: 40, metadata: { openai: { end: "completed" } } });
+    expect(recs[1]!.timeToFirstTokenSeconds).toBeGreaterThan(0);
+    expect(JSON.stringify(recs)).not.toContain("UklGR");
+  });
+
   it("chat.completions.parse() goes through create() and is recorded once", async () => {
     const logger = newLogger();
     const openai = wrapOpenAI(client(), { logger });

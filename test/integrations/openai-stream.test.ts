@@ -343,6 +343,23 @@ describe("wrapOpenAI: .stream() helpers and Responses streams", () => {
     expect(recs[2]).toMatchObject({ success: false, metadata: { openai: { end: "error" } } });
   });
 
+  it("what a Responses record says: message text (not reasoning), built-in tool calls as items, finishReason from status; an incomplete Response is a success cut short, a failed one a failure", async () => {
+    const logger = newLogger();
+    const openai = wrapOpenAI(client(), { logger });
+    fake.enqueue({ fixture: "responses-web-search.json" }, { fixture: "responses-stream-incomplete.sse" }, { fixture: "responses-stream-failed.sse" });
+    const r = await openai.responses.create({ model: "gpt-5", input: "What is the capital of France?", tools: [{ type: "web_search" }] });
+    expect(r.output_text).toBe("Paris is the capital of France.");
+    const incomplete = await collect(await openai.responses.create({ model: "gpt-4.1", input: "Tell me a story.", max_output_tokens: 87, stream: true }));
+    const failed = await collect(await openai.responses.create({ model: "gpt-4.1", input: "Tell me a story.", stream: true }));
+    expect([incomplete.at(-1)!.type, failed.at(-1)!.type]).toEqual(["response.incomplete", "response.failed"]);
+    const [ws, inc, fail] = await recordsOf(logger, "chat_interaction", 3);
+    expect(ws).toMatchObject({ responsePreview: "Paris is the capital of France.", finishReason: "completed", success: true });
+    expect(ws!.toolCalls).toEqual([{ type: "web_search_call", id: expect.stringMatching(/^ws_/), status: "completed", action: { type: "search", query: "capital of France" } }]);
+    expect(inc).toMatchObject({ finishReason: "max_output_tokens", success: true, outputTokens: 87, metadata: { openai: { end: "completed" } } });
+    expect(inc!.responsePreview).toMatch(/^In a peaceful grove/);
+    expect(fail).toMatchObject({ finishReason: "failed", success: false, errorMessage: "The model failed to generate a response.", metadata: { openai: { end: "completed" } } });
+  });
+
   it("a stream the server ends cleanly before it finished (no finish reason, no final Response) is recorded as truncated, not as a success", async () => {
     const logger = newLogger();
     fake.enqueue({ endAfterEvents: 3 }, { endAfterEvents: 4 }, { endAfterEvents: 3 });

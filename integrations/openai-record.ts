@@ -58,6 +58,10 @@ export function promptOf(api: "chat" | "responses", body: unknown): string | unk
   if (api === "chat") return Array.isArray(body.messages) ? body.messages : "";
   const input = body.input;
   const instructions = body.instructions;
+  // a stored prompt (`prompt: { id, version, variables }`): its variables are the app's input
+  // to it, often all of it (no `input` at all); they were not recorded (found 2026-12-05)
+  const stored = body.prompt;
+  if (isObj(stored)) return typeof instructions === "string" && instructions.length > 0 ? { prompt: stored, instructions, input: input ?? null } : { prompt: stored, input: input ?? null };
   if (typeof instructions === "string" && instructions.length > 0) return { instructions, input: input ?? null };
   if (typeof input === "string" || Array.isArray(input)) return input;
   return isObj(input) ? input : "";

@@ -197,6 +197,8 @@ describe("wrapOpenAI: non-streamed calls", () => {
     // a stored prompt by its id and version; its variables are content, not metadata
     expect(meta(rec4).request).toEqual({ conversation: "conv_abc", prompt_id: "pmpt_abc123", prompt_version: "2" });
     expect(JSON.stringify(rec4!.metadata)).not.toContain("Rome");
+    // ... and are the prompt recorded, as content (the call had no input; its prompt was "")
+    expect(rec4!.promptPreview).toBe(JSON.stringify({ prompt: { id: "pmpt_abc123", version: "2", variables: { city: "Rome" } }, input: null }));
     expect(meta(rec5).responseId).toBe(c.id);
   });
 

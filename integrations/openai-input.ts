@@ -32,7 +32,7 @@ export type OpenAIRecordData = readonly [
   capture: boolean,
   /** the model the app asked for */
   requestedModel: string | undefined,
-  /** the JSON text the SDK sent (its first attempt's), when it was observed */
+  /** the JSON text the SDK sent (its last attempt's: the request the outcome answers), when it was observed */
   sentBody: string | undefined,
   /** else the prompt, copied as JSON data when the call was made or when it settled */
   copiedPrompt: string | unknown[] | Obj | undefined,

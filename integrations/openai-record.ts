@@ -263,9 +263,17 @@ export function fromResponse(response: OpenAIResponse | unknown): ChatOutcome {
   return out;
 }
 
-/** An output item of a Response that is a tool call (a function, custom tool, web search … call), not a message or reasoning. */
+/**
+ * Output items that are neither a call nor a call's output: what the model said or thought, the
+ * tools it was given (an MCP server's listing, with every tool's schema, in the first turn that
+ * uses the server; `additional_tools`), and a compaction's encrypted summary. Recorded as tool
+ * calls until 2026-12-05: a turn with an MCP server counted a call the model never made.
+ */
+const NOT_TOOL_ITEMS: ReadonlySet<string> = new Set(["message", "reasoning", "mcp_list_tools", "additional_tools", "compaction"]);
+
+/** An output item of a Response that is a tool call (a function, custom tool, web search … call) or a tool's output. */
 function isToolItem(item: unknown): item is Obj {
-  return isObj(item) && typeof item.type === "string" && item.type !== "message" && item.type !== "reasoning";
+  return isObj(item) && typeof item.type === "string" && !NOT_TOOL_ITEMS.has(item.type);
 }
 
 /** Follows a Responses API event stream; the final `response.*` event carries the whole Response. */

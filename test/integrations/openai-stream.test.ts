@@ -360,6 +360,16 @@ describe("wrapOpenAI: .stream() helpers and Responses streams", () => {
     expect(fail).toMatchObject({ finishReason: "failed", success: false, errorMessage: "The model failed to generate a response.", metadata: { openai: { end: "completed" } } });
   });
 
+  it("a turn with a remote MCP server: its mcp_list_tools listing is not a tool call, its mcp_call is (the listing was recorded as a call)", async () => {
+    const logger = newLogger();
+    fake.enqueue({ fixture: "responses-mcp.json" });
+    const r = await wrapOpenAI(client(), { logger }).responses.create({ model: "gpt-4.1", input: "Roll 2d4+1", tools: [{ type: "mcp", server_label: "dmcp", server_url: "https://dmcp-server.deno.dev/sse", require_approval: "never" }] });
+    expect(r.output.map((o) => o.type)).toEqual(["mcp_list_tools", "mcp_call", "message"]);
+    const [rec] = await recordsOf(logger, "chat_interaction");
+    expect(rec).toMatchObject({ responsePreview: "You rolled a 4.", success: true, metadata: { openai: { request: { tools: ["mcp"] } } } });
+    expect(rec!.toolCalls).toEqual([expect.objectContaining({ type: "mcp_call", name: "roll", arguments: '{"diceRollExpression":"2d4 + 1"}', output: "4" })]);
+  });
+
   it("a stream the server ends cleanly before it finished (no finish reason, no final Response) is recorded as truncated, not as a success", async () => {
     const logger = newLogger();
     fake.enqueue({ endAfterEvents: 3 }, { endAfterEvents: 4 }, { endAfterEvents: 3 });

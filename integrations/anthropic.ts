@@ -368,7 +368,8 @@ class ChatCall implements StreamObserver<unknown>, ObservedCall, PromptCopier, D
 
   /** The parsed body: a Message, or a Stream to follow. */
   settle(value: unknown): void {
-    if (this.recorded) return;
+    // (a stream followed already: a helper's promise that parses the same response settles too, see handedOver)
+    if (this.recorded || this.acc !== undefined) return;
     try {
       if (this.stream && isObj(value) && typeof (value as { [Symbol.asyncIterator]?: unknown })[Symbol.asyncIterator] === "function") this.follow(value);
       // read now, before the app gets the message: the record is made later, and the app may change the object by then

@@ -31,6 +31,10 @@ export interface ApiPromiseInternals {
   parsedPromise?: unknown;
   /** how the SDK's helpers (`.parse()`, `responses.stream()`) make a promise of their own from this one */
   _thenUnwrap?: unknown;
+  /** @anthropic-ai/sdk 1.17: the response props, for a helper that parses them with a promise of its own (message threads) */
+  _responseProps?: unknown;
+  /** the SDK's (private) parse, which `then`, `await` and `withResponse()` go through */
+  parse?: unknown;
 }
 
 /** What the SDK's response promise resolves to: the parts the integrations read. */
@@ -157,6 +161,9 @@ function hookMembers(p: ApiPromiseInternals & object, call: ObservedCall, parse:
     const asResponse = p.asResponse as AnyFn;
     Object.defineProperty(p, "asResponse", { value: asResponseObserved.bind(p, call, asResponse), configurable: true, writable: true });
   }
+  // (a helper that takes the raw response to parse it with a promise of its own: see observeHandOver)
+  const props = p._responseProps;
+  if (props !== undefined && props !== handOverObserver) observeHandOver(p);
   // openai 7's client gives each of its APIPromises an own `_thenUnwrap` (and `withResponse`):
   // closures over the request and the parser the promise was made with, not over its members.
   // The promise a helper derives with it (`chat.completions.parse()`, `responses.parse()`,
@@ -288,5 +295,112 @@ function met(observer: unknown): void {
 function asResponseObserved(this: unknown, call: ObservedCall, asResponse: (this: unknown, ...a: unknown[]) => unknown, ...a: unknown[]): unknown {
   const r = asResponse.apply(this, a);
   call.askedForRaw(r, (this as ApiPromiseInternals | null | undefined)?.parsedPromise !== undefined);
+  return r;
+}
+
+/**
+ * Calls whose response a helper took with `_responseProps()`, by the response props it got: the
+ * helper parses them with an APIPromise of its own (@anthropic-ai/sdk 1.17's message threads do,
+ * for a streamed turn and `toolRunner({ stream: true })`), whose body settles the call (see
+ * parseHandedOver). Until 2026-12-05 such a turn made no record when it ended, and was recorded
+ * as abandoned, with no text, once its promise was collected (found by a new-user pass). Shared
+ * by every copy of this package, as the observers are.
+ */
+const kHandedOver = Symbol.for(`audit-logger.api-promise.handed-over.${PROTOCOL}`);
+const shared = globalThis as { [kHandedOver]?: { readonly calls: WeakMap<object, ObservedCall> } };
+const handedOver = (shared[kHandedOver] ??= { calls: new WeakMap() }).calls;
+
+/** On an installed `_responseProps` or `parse` observer: the protocols it serves (see kObserver). */
+const kHandOverObserver = Symbol.for("audit-logger.api-promise.hand-over-protocols");
+
+/** The `_responseProps` observer last installed or met (the usual case: one load and a compare per call). */
+let handOverObserver: unknown;
+
+/**
+ * Replaces `name` on `proto` once per protocol with `make(current)`; the installed (or met)
+ * observer, or undefined when the prototype cannot take one (then the call goes unobserved there).
+ */
+function observeOnProto(proto: Record<string, unknown>, name: string, make: (current: AnyFn) => AnyFn): unknown {
+  const current = proto[name] as (AnyFn & { [kHandOverObserver]?: readonly string[] }) | undefined;
+  if (typeof current !== "function") return undefined;
+  const served = Array.isArray(current[kHandOverObserver]) ? current[kHandOverObserver] : [];
+  if (served.includes(PROTOCOL)) return current;
+  const wrapped = make(current);
+  try {
+    Object.defineProperty(wrapped, "length", { value: current.length });
+    Object.defineProperty(wrapped, kHandOverObserver, { value: Object.freeze([...served, PROTOCOL]) });
+    Object.defineProperty(proto, name, { value: wrapped, configurable: true, writable: true, enumerable: false });
+    return wrapped;
+  } catch {
+    return undefined; // a frozen prototype
+  }
+}
+
+/**
+ * Observes `_responseProps()` and `parse()` of the class of `p` (its prototype's, once; an own
+ * member shadowing them is left alone): a call whose response props a helper takes is handed
+ * over to the promise that parses those props (see handedOver). `parse` is observed from the
+ * first hand-over on (observeParse): an app whose helpers never take a response pays nothing for it.
+ */
+function observeHandOver(p: ApiPromiseInternals & object): void {
+  const proto = Object.getPrototypeOf(p) as Record<string, unknown> | null;
+  if (proto === null || p._responseProps !== proto._responseProps) return;
+  const installed = observeOnProto(
+    proto,
+    "_responseProps",
+    (current) =>
+      ({
+        _responseProps(this: unknown, ...a: unknown[]): unknown {
+          const r = current.apply(this, a);
+          const call = ((this as ApiPromiseInternals | null | undefined)?.responsePromise as Tagged | undefined)?.[kCall];
+          // (the class's parse is observed from the first hand-over on; if it cannot be, nothing is handed over)
+          if (call !== undefined && isThenable(r) && observeParse(this)) {
+            r.then(
+              (props) => {
+                if ((typeof props === "object" || typeof props === "function") && props !== null) handedOver.set(props, call);
+              },
+              () => undefined, // (the helper gets the rejection itself; the call's own chain records it)
+            );
+          }
+          return r;
+        },
+      })._responseProps as AnyFn,
+  );
+  if (installed !== undefined) handOverObserver = installed;
+}
+
+/** Whether the `parse()` of the class of `self` is observed (see parseHandedOver), installing the observer once. */
+function observeParse(self: unknown): boolean {
+  const proto = (typeof self === "object" && self !== null ? Object.getPrototypeOf(self) : null) as Record<string, unknown> | null;
+  if (proto === null || (self as ApiPromiseInternals).parse !== proto.parse) return false;
+  const current = proto.parse as { [kHandOverObserver]?: readonly string[] } | undefined;
+  if (current?.[kHandOverObserver]?.includes(PROTOCOL) === true) return true;
+  return observeOnProto(proto, "parse", (orig) => ({ parse(this: unknown, ...a: unknown[]): unknown { return parseHandedOver(this, orig.apply(this, a)); } }).parse as AnyFn) !== undefined;
+}
+
+/**
+ * After the SDK's `parse()` of a promise that is not a call's own (`r`, its parsed body): when
+ * its response props are a call's that a helper took (see handedOver), that body settles the
+ * call, or its failure fails it, once.
+ */
+function parseHandedOver(self: unknown, r: unknown): unknown {
+  const rp = (self as ApiPromiseInternals | null | undefined)?.responsePromise;
+  if (!isThenable(rp) || (rp as Tagged)[kCall] !== undefined || !isThenable(r)) return r;
+  let props: unknown;
+  // (the response promise settles before the parse that chains on it: `props` is known by then)
+  rp.then(
+    (v) => (props = v),
+    () => undefined,
+  );
+  const take = (): ObservedCall | undefined => {
+    if ((typeof props !== "object" && typeof props !== "function") || props === null) return undefined;
+    const call = handedOver.get(props);
+    if (call !== undefined) handedOver.delete(props);
+    return call;
+  };
+  r.then(
+    (v) => take()?.settle(v),
+    (e: unknown) => take()?.fail(e),
+  );
   return r;
 }

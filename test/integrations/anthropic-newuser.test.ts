@@ -182,6 +182,48 @@ describe("wrapAnthropic, as apps use the SDK in late 2026", () => {
     expect((recs[0]!.metadata as { anthropic: Rec }).anthropic.messageId).toBe(first.id);
   });
 
+  // Found by the new-user pass, 2026-12-05: the thread takes the wrapped create()'s response with
+  // the SDK's `_responseProps()` and parses the stream through an APIPromise of its own, which the
+  // wrapper did not see: a streamed turn made no record when it ended, and one recorded as
+  // abandoned (success false, no text) once the promise was collected.
+  it("a message thread's streamed turn (thread.stream()) is recorded when it ends, with its text, once; send() turns around it too", async () => {
+    const logger = newLogger();
+    const thread = client(logger).beta.messages.thread({ model: "claude-haiku-4-5", max_tokens: 10 });
+    const first = await thread.send({ role: "user", content: "first question" });
+    const stream = thread.stream({ role: "user", content: "second question" });
+    const streamed = await stream.finalMessage();
+    expect(streamed.content).toEqual([{ type: "text", text: "Hello, world! How can I help?" }]);
+    await thread.send({ role: "user", content: "third question" });
+    const recs = await recordsOf(logger, "chat_interaction", 3, 200);
+    expect(recs.map((r) => [r.promptPreview, r.success, r.responsePreview])).toEqual([
+      [JSON.stringify([{ role: "user", content: "first question" }]), true, "Paris is the capital of France."],
+      [JSON.stringify([{ role: "user", content: "second question" }]), true, "Hello, world! How can I help?"],
+      [JSON.stringify([{ role: "user", content: "third question" }]), true, "Paris is the capital of France."],
+    ]);
+    expect(recs[1]).toMatchObject({ finishReason: "end_turn", metadata: { anthropic: { request: { thread: "continue", previous_message_id: first.id } } } });
+    expect(typeof recs[1]!.timeToFirstTokenSeconds).toBe("number");
+  });
+
+  it("toolRunner({ stream: true }) over a thread: one record per turn, each with its reply", async () => {
+    const logger = newLogger();
+    fake.enqueue({ kind: "sse", fixture: "stream-tool-use" });
+    const runner = client(logger).beta.messages.toolRunner({
+      model: "claude-haiku-4-5",
+      max_tokens: 100,
+      stream: true,
+      messages: [{ role: "user", content: "Weather?" }],
+      tools: [{ name: "get_weather", description: "w", input_schema: { type: "object", properties: {} }, run: () => "sunny" }],
+    });
+    for await (const turn of runner) await turn.finalMessage();
+    const recs = await recordsOf(logger, "chat_interaction", 2, 200);
+    expect(recs.map((r) => [r.success, r.finishReason])).toEqual([
+      [true, "tool_use"],
+      [true, "end_turn"],
+    ]);
+    expect(recs[0]!.toolCalls).toMatchObject([{ type: "tool_use", name: "get_weather" }]);
+    expect(recs[1]!.responsePreview).toBe("Hello, world! How can I help?");
+  });
+
   it("messages.countTokens (also between a create() and its send) passes through unrecorded, and the create's record keeps its own prompt", async () => {
     const logger = newLogger();
     const c = client(logger);

@@ -55,7 +55,16 @@ function blocksText(content: unknown): string | undefined {
   return texts.length > 0 ? texts.join("") : undefined;
 }
 
-/** The response text of a result: a string, `text`, `output_text`, `content`, or `choices[0].message.content`. */
+/**
+ * A chat completion message's text when its `content` is null: its `refusal`, or an audio
+ * answer's transcript (never the audio's data). Such a message was recorded whole, the audio's
+ * base64 included (found 2026-12-05, after the OpenAI wrapper's own gap there).
+ */
+function messageAlt(message: Obj): string | undefined {
+  return str(message.refusal) ?? (isObj(message.audio) ? str(message.audio.transcript) : undefined);
+}
+
+/** The response text of a result: a string, `text`, `output_text`, `content`, `choices[0].message.content` (or its refusal, or its audio's transcript). */
 export function responseFromResult(result: unknown): ChatContent {
   if (typeof result === "string") return result;
   if (result === undefined || result === null) return "";
@@ -67,7 +76,7 @@ export function responseFromResult(result: unknown): ChatContent {
     str(result.output_text) ??
     str(result.content) ??
     blocksText(result.content) ??
-    (isObj(message) ? (str(message.content) ?? blocksText(message.content)) : undefined) ??
+    (isObj(message) ? (str(message.content) ?? blocksText(message.content) ?? messageAlt(message)) : undefined) ??
     (isObj(choice) ? str(choice.text) : undefined) ??
     str(result.response) ??
     str(result.answer);
@@ -154,7 +163,11 @@ function chunkText(item: unknown): string | undefined {
   }
   const choice = first(item.choices);
   // (a refusal streams as `delta.refusal`, content null)
-  if (isObj(choice) && isObj(choice.delta)) return (str(choice.delta.content) ?? "") + (str(choice.delta.refusal) ?? "");
+  // (an audio answer streams its transcript as `delta.audio.transcript`, content null)
+  if (isObj(choice) && isObj(choice.delta)) {
+    const d = choice.delta;
+    return (str(d.content) ?? "") + (str(d.refusal) ?? "") + (isObj(d.audio) ? (str(d.audio.transcript) ?? "") : "");
+  }
   if (isObj(item.delta)) return str(item.delta.text) ?? "";
   return str(item.text) ?? str(item.delta) ?? str(item.textDelta) ?? str(item.content);
 }

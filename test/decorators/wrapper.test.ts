@@ -1236,6 +1236,33 @@ describe("@AuditChat", () => {
     expect(c!.timeToFirstTokenSeconds as number).toBeGreaterThanOrEqual(0.05);
   });
 
+  // Found 2026-12-05 after the OpenAI new-user pass (the wrapper's own gap there): a chat
+  // completion whose message has no content (a refusal, an audio answer) was recorded whole as the
+  // response, the audio's base64 data included, instead of its refusal or transcript.
+  it("a completion returned with a refusal or an audio answer (content null) records the refusal or the transcript as the response, never the audio data", async () => {
+    const logger = newLogger();
+    const audio = { id: "audio_1", data: "QUFBQUFB".repeat(200), expires_at: 1, transcript: "It is sunny." };
+    class Llm {
+      async refuses(_q: string) {
+        return { choices: [{ index: 0, message: { role: "assistant", content: null, refusal: "I can't help with that." }, finish_reason: "stop" }] };
+      }
+      async speaks(_q: string) {
+        return { choices: [{ index: 0, message: { role: "assistant", content: null, audio }, finish_reason: "stop" }] };
+      }
+      async *speaksStreamed(_q: string) {
+        yield { choices: [{ index: 0, delta: { role: "assistant", audio: { id: "audio_2", transcript: "It is " } } }] };
+        yield { choices: [{ index: 0, delta: { audio: { data: "QUFB", transcript: "sunny." } }, finish_reason: "stop" }] };
+      }
+    }
+    for (const m of ["refuses", "speaks", "speaksStreamed"] as const) decorate("standard", Llm, m, AuditChat({ logger }));
+    await new Llm().refuses("a");
+    await new Llm().speaks("b");
+    for await (const _ of new Llm().speaksStreamed("c"));
+    const recs = await records(logger, "chat");
+    expect(recs.map((r) => r.responsePreview)).toEqual(["I can't help with that.", "It is sunny.", "It is sunny."]);
+    expect(JSON.stringify(recs)).not.toContain("QUFB");
+  });
+
   it("a result class holding a Promise subclass that takes no executor (the OpenAI SDK's APIPromise) is still recorded (reading it threw, and the record was lost)", async () => {
     const logger = newLogger();
     class LazyPromise<T> extends Promise<T> {

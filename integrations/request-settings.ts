@@ -53,7 +53,7 @@ function scan(params: Obj, scalars: ReadonlySet<string>, others: ReadonlySet<str
 /** `out` when it holds something, else undefined. */
 const nonEmpty = (out: Obj): Obj | undefined => (Object.keys(out).length > 0 ? out : undefined);
 
-/** Tool names, in order: a function's name, else a built-in tool's type (`web_search`). */
+/** Tool names, in order: a function's name, else a built-in tool's type (`web_search`), an MCP server's `mcp:<server_label>`. */
 function toolNames(tools: unknown, out: Obj): void {
   if (!Array.isArray(tools) || tools.length === 0) return;
   const names: string[] = [];
@@ -61,7 +61,10 @@ function toolNames(tools: unknown, out: Obj): void {
     if (!isObj(t)) continue;
     // (a function's name; a chat completions custom tool's, `{ type: "custom", custom: { name } }`)
     const fn = isObj(t.function) ? t.function : isObj(t.custom) ? t.custom : undefined;
-    const n = name(fn?.name) ?? name(t.name) ?? name(t.type);
+    // (a remote MCP server, OpenAI's `{ type: "mcp", server_label }`, by its label: "mcp" alone
+    // did not say which server the model could call; 2026-12-05)
+    const label = t.type === "mcp" ? name(t.server_label) : undefined;
+    const n = label !== undefined ? `mcp:${label}` : (name(fn?.name) ?? name(t.name) ?? name(t.type));
     if (n !== undefined) names.push(n);
   }
   out.tools = names;

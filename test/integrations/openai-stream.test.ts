@@ -366,7 +366,7 @@ describe("wrapOpenAI: .stream() helpers and Responses streams", () => {
     const r = await wrapOpenAI(client(), { logger }).responses.create({ model: "gpt-4.1", input: "Roll 2d4+1", tools: [{ type: "mcp", server_label: "dmcp", server_url: "https://dmcp-server.deno.dev/sse", require_approval: "never" }] });
     expect(r.output.map((o) => o.type)).toEqual(["mcp_list_tools", "mcp_call", "message"]);
     const [rec] = await recordsOf(logger, "chat_interaction");
-    expect(rec).toMatchObject({ responsePreview: "You rolled a 4.", success: true, metadata: { openai: { request: { tools: ["mcp"] } } } });
+    expect(rec).toMatchObject({ responsePreview: "You rolled a 4.", success: true, metadata: { openai: { request: { tools: ["mcp:dmcp"] } } } });
     expect(rec!.toolCalls).toEqual([expect.objectContaining({ type: "mcp_call", name: "roll", arguments: '{"diceRollExpression":"2d4 + 1"}', output: "4" })]);
   });
 

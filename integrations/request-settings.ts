@@ -144,7 +144,7 @@ export function openaiRequestSettings(params: unknown): Obj | undefined {
 }
 
 const ANTHROPIC_SCALARS: ReadonlySet<string> = new Set(["max_tokens", "temperature", "top_p", "top_k"]);
-const ANTHROPIC_OTHERS: ReadonlySet<string> = new Set(["thinking", "tools", "tool_choice", "thread"]);
+const ANTHROPIC_OTHERS: ReadonlySet<string> = new Set(["thinking", "tools", "tool_choice", "thread", "mcp_servers"]);
 
 /** The settings of an Anthropic Messages call; undefined when it has none. */
 export function anthropicRequestSettings(params: unknown): Obj | undefined {
@@ -162,6 +162,14 @@ export function anthropicRequestSettings(params: unknown): Obj | undefined {
   toolNames(ownOf(params, "tools"), out);
   const choice = toolChoice(ownOf(params, "tool_choice"));
   if (choice !== undefined) out.tool_choice = choice;
+  // The MCP connector's servers (`client.beta.messages`): what else the model could call, by name
+  // (never the URL or the authorization token). Left out until 2026-12-05: a record's `toolCalls`
+  // named a server the record did not say was offered.
+  const servers = ownOf(params, "mcp_servers");
+  if (Array.isArray(servers) && servers.length > 0) {
+    out.mcp_servers = servers.slice(0, MAX_TOOLS).flatMap((v) => (isObj(v) && name(v.name) !== undefined ? [name(v.name)!] : []));
+    if (servers.length > MAX_TOOLS) out.mcpServerCount = servers.length;
+  }
   // A message thread's turn (`client.beta.messages.thread()`, the tool runner on one) sends only
   // the new messages: the server holds the rest, and the system prompt and tools after the first
   // turn. Without `thread` (its type, and the reply it continues) such a record's prompt was a

@@ -129,6 +129,9 @@ describe("wrapAnthropic, as apps use the SDK in late 2026", () => {
       expect(rec).toMatchObject({ success: true, toolCalls: [{ id: "mcptoolu_1", type: "mcp_tool_use", name: "search_issues", server_name: "github", input: { q: "bug" } }] });
     }
     expect(recs.map((r) => (r.metadata as { anthropic: { method: string } }).anthropic.method)).toEqual(["beta.messages.create", "beta.messages.stream"]);
+    // the servers offered, by name only (never their URL or token)
+    for (const rec of recs) expect((rec.metadata as { anthropic: { request: Rec } }).anthropic.request).toMatchObject({ mcp_servers: ["github"] });
+    expect(JSON.stringify(recs)).not.toContain("mcp.example");
   });
 
   it("max_tokens mid tool input: success with finishReason max_tokens and the input as the JSON text that arrived; an image's base64 and sent-back thinking are in the prompt whole", async () => {

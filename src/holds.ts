@@ -1,5 +1,4 @@
-import fs from "node:fs";
-import { readRegularFileSync, writeNewFileSync } from "./regular-file.js";
+import { readRegularFileSync, replaceFileSync } from "./regular-file.js";
 import path from "node:path";
 import { AuditFormatError, AuditIOError, AuditValidationError } from "./errors.js";
 import { newId } from "./record/id.js";
@@ -50,10 +49,8 @@ export function readHolds(auditDir: string): LegalHold[] {
 
 function writeHolds(auditDir: string, holds: readonly LegalHold[]): void {
   const file = path.join(auditDir, HOLDS_FILE);
-  const tmp = `${file}.${process.pid}.tmp`;
-  // (never a FIFO or a link put under that name: see openNewSync)
-  writeNewFileSync(tmp, JSON.stringify({ holds }, null, 2) + "\n", 0o600);
-  fs.renameSync(tmp, file);
+  // (never a FIFO or a link put under the temporary name: see replaceFileSync)
+  replaceFileSync(file, `${file}.${process.pid}.tmp`, JSON.stringify({ holds }, null, 2) + "\n", 0o600);
 }
 
 /**

@@ -37,7 +37,7 @@ import { postQueuedContent } from "./sink/content-thread.js";
 type ContentManifestBase = Omit<ContentManifest, "files">;
 import { registerForExit, unregisterForExit, type ExitFlushable } from "./sink/exit.js";
 import { CONTENT_DIR, contentFileNames, SESSION_FILE_MAX_BYTES, sessionFileName } from "./sink/files.js";
-import { NotRegularFileError, readRegularFileSync, writeNewFileSync } from "./regular-file.js";
+import { readRegularFileSync, replaceFileSync } from "./regular-file.js";
 import { SessionLock } from "./sink/lock.js";
 import { addHold, holdsToRelease, removeHolds } from "./holds.js";
 import { SESSION_ID_PATTERN } from "./config/schema.js";
@@ -1738,8 +1738,6 @@ export class AuditLogger extends EventEmitter<AuditLoggerEvents> implements Exit
       // its place, never opened: a FIFO hung this constructor for good, SIGTERM too; found by
       // review, 2026-12-05): replaced below, its records kept (they are in the chain files)
     }
-    // (the rename below replaces a FIFO or a link, not a directory: EISDIR, uncoded, before)
-    if (fs.lstatSync(file, { throwIfNoEntry: false })?.isDirectory()) throw new NotRegularFileError(file, "a directory", undefined, true);
     this.writeJsonAtomic(sessionFileName(this.sessionId), {
       sessionId: this.sessionId,
       status: "active",
@@ -1755,17 +1753,9 @@ export class AuditLogger extends EventEmitter<AuditLoggerEvents> implements Exit
 
   private writeJsonAtomic(name: string, value: unknown): void {
     const file = path.join(this.auditDir, name);
-    const tmp = `${file}.${process.pid}.tmp`;
-    try {
-      // (never a FIFO or a link put under that name: see openNewSync)
-      writeNewFileSync(tmp, JSON.stringify(value, null, 2) + "\n", FILE_MODE, this.config.durability === "fsync");
-      fs.renameSync(tmp, file);
-    } catch (err) {
-      // (no half-written temporary file left in the audit directory; a directory put at its name
-      // is left, and named by the error)
-      if (!(err instanceof NotRegularFileError)) fs.rmSync(tmp, { force: true });
-      throw err;
-    }
+    // (a FIFO or a link at either name is never opened; a directory at the session file's, which
+    // no rename replaces, is AUDIT_ERR_PATH naming it: it was an uncoded EISDIR; see replaceFileSync)
+    replaceFileSync(file, `${file}.${process.pid}.tmp`, JSON.stringify(value, null, 2) + "\n", FILE_MODE, this.config.durability === "fsync");
   }
 
   private async buildSummary(): Promise<SessionSummary> {

@@ -132,7 +132,8 @@ export function openNewSync(file: string, mode: number): number {
 }
 
 /**
- * Writes `data` as a new `file` (see {@link openNewSync}), synced to disk first if `sync`.
+ * Writes `data` as a new `file` (see {@link openNewSync}), synced to disk first if `sync`. A
+ * write that fails (a full disk) leaves no part-written file: it is removed, and the error thrown.
  *
  * @example
  * writeNewFileSync(`${file}.${process.pid}.tmp`, text, 0o600);
@@ -142,8 +143,32 @@ export function writeNewFileSync(file: string, data: string, mode: number, sync 
   try {
     fs.writeFileSync(fd, data);
     if (sync) fs.fsyncSync(fd);
-  } finally {
+  } catch (err) {
     fs.closeSync(fd);
+    fs.rmSync(file, { force: true });
+    throw err;
+  }
+  fs.closeSync(fd);
+}
+
+/**
+ * Replaces `file` whole: `data` is written as the new file `tmp` beside it ({@link
+ * writeNewFileSync}), then renamed over it, so a reader finds the old file or the new one, never
+ * part of one; `tmp` is not left behind when either step fails. A directory at `file` (which no
+ * rename replaces) is a {@link NotRegularFileError}, before anything is written; a FIFO or a
+ * link there is replaced, never opened.
+ *
+ * @example
+ * replaceFileSync(path.join(dir, "legal_holds.json"), `${path.join(dir, "legal_holds.json")}.${process.pid}.tmp`, text, 0o600);
+ */
+export function replaceFileSync(file: string, tmp: string, data: string, mode: number, sync = false): void {
+  if (fs.lstatSync(file, { throwIfNoEntry: false })?.isDirectory()) throw new NotRegularFileError(file, "a directory", undefined, true);
+  writeNewFileSync(tmp, data, mode, sync);
+  try {
+    fs.renameSync(tmp, file);
+  } catch (err) {
+    fs.rmSync(tmp, { force: true });
+    throw err;
   }
 }
 

@@ -1,5 +1,5 @@
 import { createCipheriv, createDecipheriv, createHmac, randomBytes } from "node:crypto";
-import { openNewSync, openRegularSync, readRegularFileSync, writeRegularFileSync } from "../regular-file.js";
+import { openRegularSync, readRegularFileSync, writeNewFileSync, writeRegularFileSync } from "../regular-file.js";
 import fs from "node:fs";
 import path from "node:path";
 import { AuditKeyError } from "../errors.js";
@@ -426,19 +426,10 @@ function shredStoreMarked(file: string, tags: ReadonlySet<string>, attempt: numb
       tombstones.push({ kid: w.kid, shreddedAt: now });
     }
     const tmp = `${file}.${process.pid}.${attempt}.tmp`;
-    // (never a FIFO or a link put under that name: see openNewSync)
-    const fd = openNewSync(tmp, 0o600);
-    try {
-      fs.writeSync(fd, [...keep, ...tombstones].map((w) => JSON.stringify(w) + "\n").join(""));
-      fs.fsyncSync(fd);
-    } catch (err) {
-      // (a full disk, say: the copy holds other subjects' wrapped keys, which a later shred of
-      // theirs would not find there; removed, and the shred fails with the store unchanged)
-      fs.closeSync(fd);
-      fs.rmSync(tmp, { force: true });
-      throw err;
-    }
-    fs.closeSync(fd);
+    // (never a FIFO or a link put under that name, see openNewSync; a copy a full disk cut short
+    // is removed: it holds other subjects' wrapped keys, which a later shred of theirs would not
+    // find there, and the shred fails with the store unchanged)
+    writeNewFileSync(tmp, [...keep, ...tombstones].map((w) => JSON.stringify(w) + "\n").join(""), 0o600, true);
     if (!sameFile(fs.statSync(file, { throwIfNoEntry: false }), fs.fstatSync(old))) {
       fs.rmSync(tmp, { force: true });
       return "again";

@@ -17,7 +17,7 @@ import { runInAuditContext } from "../context.js";
 import { AuditIOError, AuditPathError } from "../errors.js";
 import { readLines } from "../reader/lines.js";
 import { isFileSessionId, listKindFiles, lockFileName, safeReaddir, SESSION_FILE_MAX_BYTES, sessionFileName, type KindFile } from "../sink/files.js";
-import { FileTooLargeError, NotRegularFileError, readRegularFileSync, writeNewFileSync } from "../regular-file.js";
+import { FileTooLargeError, NotRegularFileError, readRegularFileSync, replaceFileSync } from "../regular-file.js";
 import { walkChain } from "../reader/chain-files.js";
 import { createWhole, OWN_PROC_START, readText, removeIfStill, sessionLockHeld } from "../sink/lock.js";
 import { peekTail, wholeUnterminatedRecord } from "../sink/recover.js";
@@ -1021,13 +1021,10 @@ export class PostgresSink implements AuditSink {
   /** The crash of `c` is recovered: its marker says so (a failure to write it only means the next sink does it again). */
   private markRecovered(c: Crashed): void {
     const file = this.markerPath(c.sessionId);
-    const tmp = `${file}.${process.pid}.tmp`;
     try {
-      // (never a FIFO or a link put under that name: see openNewSync)
-      writeNewFileSync(tmp, JSON.stringify({ lock: c.lock, done: true }), 0o600);
-      fs.renameSync(tmp, file);
+      // (never a FIFO or a link put under the temporary name: see replaceFileSync)
+      replaceFileSync(file, `${file}.${process.pid}.tmp`, JSON.stringify({ lock: c.lock, done: true }), 0o600);
     } catch (err) {
-      fs.rmSync(tmp, { force: true });
       this.note(new AuditIOError(`PostgresSink recovered session ${c.sessionId} but could not mark it so (${(err as Error).message}): the next sink sends its records again, which stores nothing twice.`, { cause: err }));
     }
   }

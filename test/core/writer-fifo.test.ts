@@ -265,3 +265,22 @@ describe("a directory at the name of a file written whole, then renamed in", () 
     expect(fs.existsSync(path.join(dir, ".session_td.lock"))).toBe(false);
   });
 });
+
+// Re-read of the change (2026-12-05): the directory check was the constructor's only; a directory
+// put at the session file's name while the session ran failed finalizeSession() with the rename's
+// bare EISDIR as the reason. The check is now in the one replace-whole write every such file uses.
+describe("a directory put at the session file's name while the session runs", () => {
+  it("finalizeSession() rejects (AUDIT_ERR_IO, as for any failed session file write) saying it is a directory; once it is removed, a second call finalizes", async () => {
+    const projectPath = tmpProject("audit-writer-dir-final-");
+    const logger = new AuditLogger({ sessionId: "tdf", projectPath, fullContentLogging: false });
+    logger.logToolUsage({ toolName: "t", operation: "o" });
+    const file = path.join(logger.auditDir, "session_tdf.json");
+    fs.rmSync(file);
+    fs.mkdirSync(file);
+    await expect(logger.finalizeSession()).rejects.toMatchObject({ code: "AUDIT_ERR_IO", message: expect.stringContaining("session_tdf.json is a directory, not a regular file: not written") });
+    expect(fs.readdirSync(logger.auditDir).filter((n) => n.endsWith(".tmp"))).toEqual([]);
+    fs.rmdirSync(file);
+    await logger.finalizeSession();
+    expect(JSON.parse(fs.readFileSync(file, "utf8"))).toMatchObject({ sessionId: "tdf", status: "finalized" });
+  });
+});

@@ -257,32 +257,23 @@ function observeAsResponse(p: ApiPromiseInternals & object): boolean {
   const own = p.asResponse;
   if (own !== undefined && (own === lastObserver || own === otherObserver)) return true;
   const proto = Object.getPrototypeOf(p) as ApiPromiseInternals | null;
-  const current = proto?.asResponse as ((this: unknown, ...a: unknown[]) => unknown) & { [kObserver]?: readonly string[] };
+  const current = proto?.asResponse;
   // (an own asResponse shadows the class's; read, not Object.hasOwn: a cached load, not a lookup)
   if (typeof current !== "function" || own !== current) return false;
-  const served = Array.isArray(current[kObserver]) ? current[kObserver] : [];
-  if (served.includes(PROTOCOL)) {
-    met(current);
-    return true;
-  }
-  const wrapped = {
-    asResponse(this: unknown, ...a: unknown[]): unknown {
-      const self = this as ApiPromiseInternals | null | undefined;
-      const call = (self?.responsePromise as { [kCall]?: ObservedCall } | undefined)?.[kCall];
-      const r = current.apply(this, a);
-      if (call) call.askedForRaw(r, self?.parsedPromise !== undefined);
-      return r;
-    },
-  }.asResponse as typeof current;
-  try {
-    Object.defineProperty(wrapped, "length", { value: current.length });
-    Object.defineProperty(wrapped, kObserver, { value: Object.freeze([...served, PROTOCOL]) });
-    Object.defineProperty(proto, "asResponse", { value: wrapped, configurable: true, writable: true, enumerable: false });
-    met(wrapped);
-    return true;
-  } catch {
-    return false; // a frozen prototype
-  }
+  const installed = observeOnProto(proto as Record<string, unknown>, "asResponse", kObserver, (orig) =>
+    ({
+      asResponse(this: unknown, ...a: unknown[]): unknown {
+        const self = this as ApiPromiseInternals | null | undefined;
+        const call = (self?.responsePromise as { [kCall]?: ObservedCall } | undefined)?.[kCall];
+        const r = orig.apply(this, a);
+        if (call) call.askedForRaw(r, self?.parsedPromise !== undefined);
+        return r;
+      },
+    }).asResponse as AnyFn,
+  );
+  if (installed === undefined) return false; // a frozen prototype
+  met(installed);
+  return true;
 }
 
 function met(observer: unknown): void {
@@ -317,18 +308,20 @@ const kHandOverObserver = Symbol.for("audit-logger.api-promise.hand-over-protoco
 let handOverObserver: unknown;
 
 /**
- * Replaces `name` on `proto` once per protocol with `make(current)`; the installed (or met)
- * observer, or undefined when the prototype cannot take one (then the call goes unobserved there).
+ * Replaces the class's method `name` on `proto` with `make(current)`, once per protocol: `marker`
+ * on an installed observer lists the protocols it serves, its own and those of the observers it
+ * wraps (see kObserver). The installed (or met) observer, or undefined when there is no such
+ * method or the prototype cannot take one (then the call goes unobserved there).
  */
-function observeOnProto(proto: Record<string, unknown>, name: string, make: (current: AnyFn) => AnyFn): unknown {
-  const current = proto[name] as (AnyFn & { [kHandOverObserver]?: readonly string[] }) | undefined;
+function observeOnProto(proto: Record<string, unknown>, name: string, marker: symbol, make: (current: AnyFn) => AnyFn): unknown {
+  const current = proto[name] as (AnyFn & { [marker]?: readonly string[] }) | undefined;
   if (typeof current !== "function") return undefined;
-  const served = Array.isArray(current[kHandOverObserver]) ? current[kHandOverObserver] : [];
+  const served = Array.isArray(current[marker]) ? current[marker] : [];
   if (served.includes(PROTOCOL)) return current;
   const wrapped = make(current);
   try {
     Object.defineProperty(wrapped, "length", { value: current.length });
-    Object.defineProperty(wrapped, kHandOverObserver, { value: Object.freeze([...served, PROTOCOL]) });
+    Object.defineProperty(wrapped, marker, { value: Object.freeze([...served, PROTOCOL]) });
     Object.defineProperty(proto, name, { value: wrapped, configurable: true, writable: true, enumerable: false });
     return wrapped;
   } catch {
@@ -348,6 +341,7 @@ function observeHandOver(p: ApiPromiseInternals & object): void {
   const installed = observeOnProto(
     proto,
     "_responseProps",
+    kHandOverObserver,
     (current) =>
       ({
         _responseProps(this: unknown, ...a: unknown[]): unknown {
@@ -373,9 +367,7 @@ function observeHandOver(p: ApiPromiseInternals & object): void {
 function observeParse(self: unknown): boolean {
   const proto = (typeof self === "object" && self !== null ? Object.getPrototypeOf(self) : null) as Record<string, unknown> | null;
   if (proto === null || (self as ApiPromiseInternals).parse !== proto.parse) return false;
-  const current = proto.parse as { [kHandOverObserver]?: readonly string[] } | undefined;
-  if (current?.[kHandOverObserver]?.includes(PROTOCOL) === true) return true;
-  return observeOnProto(proto, "parse", (orig) => ({ parse(this: unknown, ...a: unknown[]): unknown { return parseHandedOver(this, orig.apply(this, a)); } }).parse as AnyFn) !== undefined;
+  return observeOnProto(proto, "parse", kHandOverObserver, (orig) => ({ parse(this: unknown, ...a: unknown[]): unknown { return parseHandedOver(this, orig.apply(this, a)); } }).parse as AnyFn) !== undefined;
 }
 
 /**

@@ -50,7 +50,7 @@ export function readHolds(auditDir: string): LegalHold[] {
 function writeHolds(auditDir: string, holds: readonly LegalHold[]): void {
   const file = path.join(auditDir, HOLDS_FILE);
   // (never a FIFO or a link put under the temporary name: see replaceFileSync)
-  replaceFileSync(file, `${file}.${process.pid}.tmp`, JSON.stringify({ holds }, null, 2) + "\n", 0o600);
+  replaceFileSync(file, JSON.stringify({ holds }, null, 2) + "\n", 0o600);
 }
 
 /**

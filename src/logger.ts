@@ -1755,7 +1755,7 @@ export class AuditLogger extends EventEmitter<AuditLoggerEvents> implements Exit
     const file = path.join(this.auditDir, name);
     // (a FIFO or a link at either name is never opened; a directory at the session file's, which
     // no rename replaces, is AUDIT_ERR_PATH naming it: it was an uncoded EISDIR; see replaceFileSync)
-    replaceFileSync(file, `${file}.${process.pid}.tmp`, JSON.stringify(value, null, 2) + "\n", FILE_MODE, this.config.durability === "fsync");
+    replaceFileSync(file, JSON.stringify(value, null, 2) + "\n", FILE_MODE, this.config.durability === "fsync");
   }
 
   private async buildSummary(): Promise<SessionSummary> {

@@ -152,17 +152,25 @@ export function writeNewFileSync(file: string, data: string, mode: number, sync 
 }
 
 /**
- * Replaces `file` whole: `data` is written as the new file `tmp` beside it ({@link
+ * What {@link replaceFileSync} writes `file` as first, past `<file>.`: `<pid>.tmp` (`$1` the pid).
+ * A process killed between the write and the rename leaves it (retention removes it once that
+ * process is gone).
+ */
+export const REPLACE_TEMP = /^(\d+)\.tmp$/;
+
+/**
+ * Replaces `file` whole: `data` is written as the new file `<file>.<pid>.tmp` beside it ({@link
  * writeNewFileSync}), then renamed over it, so a reader finds the old file or the new one, never
- * part of one; `tmp` is not left behind when either step fails. A directory at `file` (which no
- * rename replaces) is a {@link NotRegularFileError}, before anything is written; a FIFO or a
- * link there is replaced, never opened.
+ * part of one; the temporary file is not left behind when either step fails. A directory at
+ * `file` (which no rename replaces) is a {@link NotRegularFileError}, before anything is written;
+ * a FIFO or a link there is replaced, never opened.
  *
  * @example
- * replaceFileSync(path.join(dir, "legal_holds.json"), `${path.join(dir, "legal_holds.json")}.${process.pid}.tmp`, text, 0o600);
+ * replaceFileSync(path.join(dir, "legal_holds.json"), text, 0o600);
  */
-export function replaceFileSync(file: string, tmp: string, data: string, mode: number, sync = false): void {
+export function replaceFileSync(file: string, data: string, mode: number, sync = false): void {
   if (fs.lstatSync(file, { throwIfNoEntry: false })?.isDirectory()) throw new NotRegularFileError(file, "a directory", undefined, true);
+  const tmp = `${file}.${process.pid}.tmp`;
   writeNewFileSync(tmp, data, mode, sync);
   try {
     fs.renameSync(tmp, file);

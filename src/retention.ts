@@ -6,7 +6,7 @@ import { AuditConfigError, AuditSessionLockedError } from "./errors.js";
 import { toFieldIssues } from "./record/issues.js";
 import { ID_PATTERN } from "./record/id.js";
 import { CONTENT_DIR, isFileSessionId, listKindFiles, listSessionIds, lockFileName, safeJoin, safeReaddir, SESSION_FILE_MAX_BYTES, sessionFileName } from "./sink/files.js";
-import { readRegularFileSync } from "./regular-file.js";
+import { readRegularFileSync, REPLACE_TEMP } from "./regular-file.js";
 import { peekTail } from "./sink/recover.js";
 import { leftByGoneNamed, lockInternalSession, lockLeftovers, SessionLock, sessionLockHeld } from "./sink/lock.js";
 import { CLAIM_SUFFIX, sinkFilesOf, spoolSessions } from "./postgres/files.js";
@@ -234,12 +234,12 @@ function sessionFiles(auditDir: string, sessionId: string, names: readonly strin
 /**
  * What a process killed between writing a file of session `sessionId` whole beside its place and
  * renaming it in left, from the listing `names`, when that process is gone (see leftByGoneNamed):
- * its session file's (`session_<id>.json.<pid>.tmp`, see the logger's writeJsonAtomic) and its
+ * its session file's (`session_<id>.json.<pid>.tmp`, see replaceFileSync) and its
  * key store's rewritten by a shred (`subject_keys_<id>.jsonl.<pid>.<attempt>.tmp`, see
  * keyring.ts). Found 2026-12-05: they stayed for good, after their session too.
  */
 function tempLeftovers(auditDir: string, sessionId: string, names: readonly string[]): string[] {
-  return [...leftByGoneNamed(auditDir, names, `${sessionFileName(sessionId)}.`, /^(\d+)\.tmp$/), ...leftByGoneNamed(auditDir, names, `${keyStoreFileName(sessionId)}.`, /^(\d+)\.\d+\.tmp$/)];
+  return [...leftByGoneNamed(auditDir, names, `${sessionFileName(sessionId)}.`, REPLACE_TEMP), ...leftByGoneNamed(auditDir, names, `${keyStoreFileName(sessionId)}.`, /^(\d+)\.\d+\.tmp$/)];
 }
 
 /** A session's temporary file's name (see tempLeftovers): `$1` or `$2`, the session. */
@@ -398,13 +398,13 @@ export function cleanupSessions(auditDir: string, options: CleanupOptions): Clea
 /**
  * What a process killed midway left of the directory's own files, from the listing `names`, when
  * the process their name names is gone (see leftByGoneNamed): the legal holds file being written
- * whole beside its place (`legal_holds.json.<pid>.tmp`, see writeHolds), and a directory lock set
+ * whole beside its place (`legal_holds.json.<pid>.tmp`, see replaceFileSync), and a directory lock set
  * aside to be removed (see DIR_LOCK_ASIDE): the shred lock's, the legal holds lock's. Found
  * 2026-12-05: no cleanup knew these names, and they stayed for good.
  */
 function directoryTemps(auditDir: string, names: readonly string[]): string[] {
   return [
-    ...leftByGoneNamed(auditDir, names, `${HOLDS_FILE}.`, /^(\d+)\.tmp$/),
+    ...leftByGoneNamed(auditDir, names, `${HOLDS_FILE}.`, REPLACE_TEMP),
     ...leftByGoneNamed(auditDir, names, `${HOLDS_LOCK}.`, DIR_LOCK_ASIDE),
     ...leftByGoneNamed(auditDir, names, `${SHRED_LOCK}.`, DIR_LOCK_ASIDE),
   ];

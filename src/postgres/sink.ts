@@ -1023,7 +1023,7 @@ export class PostgresSink implements AuditSink {
     const file = this.markerPath(c.sessionId);
     try {
       // (never a FIFO or a link put under the temporary name: see replaceFileSync)
-      replaceFileSync(file, `${file}.${process.pid}.tmp`, JSON.stringify({ lock: c.lock, done: true }), 0o600);
+      replaceFileSync(file, JSON.stringify({ lock: c.lock, done: true }), 0o600);
     } catch (err) {
       this.note(new AuditIOError(`PostgresSink recovered session ${c.sessionId} but could not mark it so (${(err as Error).message}): the next sink sends its records again, which stores nothing twice.`, { cause: err }));
     }

@@ -32,3 +32,16 @@ export function errorTypeOf(error: unknown): string {
   if ((name === "Error" || !name) && typeof ctor === "string" && ctor !== "" && ctor !== "Object") return ctor;
   return text(name || ctor || "Error");
 }
+
+/**
+ * `err`'s message as a clause to go on with (". They stay buffered…"): without a closing period
+ * of its own. The kit's messages end with one, the OS's do not; both went into such sentences,
+ * and a NotRegularFileError read "remove it).. Every record is written".
+ *
+ * @example
+ * `Writing the session file failed: ${reason(err)}. Every record is written.`
+ */
+export function reason(err: unknown): string {
+  const message = err instanceof Error ? err.message : String(err);
+  return message.endsWith(".") ? message.slice(0, -1) : message;
+}

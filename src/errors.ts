@@ -105,6 +105,13 @@ export class AuditIOError extends AuditLoggerError {
   }
 }
 
+/**
+ * A chain file's rotation failed: its records were written, and go on to the file they were
+ * going to (a segment's name when the failure was reopening the active name); the rotation is
+ * tried again a second later.
+ */
+export class AuditRotationError extends AuditIOError {}
+
 /** An existing log file is not in the documented format and cannot be continued. */
 export class AuditFormatError extends AuditLoggerError {
   constructor(message: string) {

@@ -8,8 +8,8 @@ import type { z } from "zod";
 import { AuditConfig } from "./config/config.js";
 import type { AuditOptionsInput } from "./config/schema.js";
 import { auditContext, runInAuditContext, typeOf } from "./context.js";
-import { errorTypeOf } from "./error-type.js";
-import { AuditConfigError, AuditIOError, AuditKeyError, AuditSessionClosedError, AuditSessionLockedError, AuditValidationError } from "./errors.js";
+import { errorTypeOf, reason } from "./error-type.js";
+import { AuditConfigError, AuditIOError, AuditKeyError, AuditRotationError, AuditSessionClosedError, AuditSessionLockedError, AuditValidationError } from "./errors.js";
 import { sealedLine } from "./pipeline/chain.js";
 import { contentHash, encryptValue, valueAad } from "./pipeline/encrypt.js";
 import type { EncryptionKey } from "./pipeline/keys.js";
@@ -338,7 +338,7 @@ export class AuditLogger extends EventEmitter<AuditLoggerEvents> implements Exit
       fs.mkdirSync(this.auditDir, { recursive: true, mode: DIR_MODE });
       if (this.config.fullContentLogging) fs.mkdirSync(path.join(this.auditDir, CONTENT_DIR), { recursive: true, mode: DIR_MODE });
     } catch (cause) {
-      throw new AuditIOError(`Cannot create the audit directory ${this.auditDir}: ${(cause as Error).message}. Check projectPath and its permissions.`, { cause });
+      throw new AuditIOError(`Cannot create the audit directory ${this.auditDir}: ${reason(cause)}. Check projectPath and its permissions.`, { cause });
     }
     this.master = master;
     this.redactor = this.config.redact ? new Redactor(this.config.redact) : undefined;
@@ -347,7 +347,7 @@ export class AuditLogger extends EventEmitter<AuditLoggerEvents> implements Exit
     } catch (cause) {
       if (cause instanceof AuditSessionLockedError) throw cause;
       // (a bare EACCES Error before; review, 2026-12-04)
-      throw new AuditIOError(`Cannot write the session lock in the audit directory ${this.auditDir}: ${(cause as Error).message}. Make the directory writable by this process's user, or choose another projectPath.`, { cause });
+      throw new AuditIOError(`Cannot write the session lock in the audit directory ${this.auditDir}: ${reason(cause)}. Make the directory writable by this process's user, or choose another projectPath.`, { cause });
     }
     try {
       const writers = {} as Record<ChainKind, KindWriter>;
@@ -367,7 +367,7 @@ export class AuditLogger extends EventEmitter<AuditLoggerEvents> implements Exit
             this.rotatedSegments.push(p);
           },
           onWriteError: (err) =>
-            this.report(new AuditIOError(`Writing ${kind} records failed: ${err.message}. They stay buffered and are retried on the next write or flush().`, { cause: err }), true),
+            this.report(new AuditIOError(`Writing ${kind} records failed: ${reason(err)}. They stay buffered and are retried on the next write or flush().`, { cause: err }), true),
         });
       }
       this.writers = writers;
@@ -717,7 +717,7 @@ export class AuditLogger extends EventEmitter<AuditLoggerEvents> implements Exit
         try {
           this.writers[kind].close();
         } catch (err) {
-          this.report(new AuditIOError(`Closing the ${kind} file failed: ${(err as Error).message}. Its records were written and synced before.`, { cause: err }));
+          this.report(new AuditIOError(`Closing the ${kind} file failed: ${reason(err)}. Its records were written and synced before.`, { cause: err }));
         }
       }
     }
@@ -732,7 +732,7 @@ export class AuditLogger extends EventEmitter<AuditLoggerEvents> implements Exit
       this.writeJsonAtomic(sessionFileName(this.sessionId), { ...summary, status: "finalized", config: this.config.toJSON() });
     } catch (err) {
       const failure = new AuditIOError(
-        `Writing the session file ${sessionFileName(this.sessionId)} failed: ${(err as Error).message}. Every record is written; call finalizeSession() again once the disk takes writes.`,
+        `Writing the session file ${sessionFileName(this.sessionId)} failed: ${reason(err)}. Every record is written; call finalizeSession() again once the disk takes writes.`,
         { cause: err },
       );
       this.report(failure);
@@ -1275,8 +1275,10 @@ export class AuditLogger extends EventEmitter<AuditLoggerEvents> implements Exit
     try {
       w.settle(now);
     } catch (err) {
-      // the line is kept in the writer's buffer and retried; tell someone now
-      this.report(new AuditIOError(`Writing ${kind} records to ${w.activePath} failed: ${(err as Error).message}. They stay buffered and are retried on the next write or flush().`, { cause: err }), true);
+      // the line is kept in the writer's buffer and retried (or, a rotation that failed, written
+      // on to the file it was going to); tell someone now
+      if (err instanceof AuditRotationError) this.report(err, true);
+      else this.report(new AuditIOError(`Writing ${kind} records to ${w.activePath} failed: ${reason(err)}. They stay buffered and are retried on the next write or flush().`, { cause: err }), true);
     }
     if (this.writeFailing) this.endWriteFailureStreak();
     this.stats.head(kind, seq, hash);
@@ -1445,7 +1447,7 @@ export class AuditLogger extends EventEmitter<AuditLoggerEvents> implements Exit
       try {
         this.writers[kind].writeOut();
       } catch (err) {
-        const e = new AuditIOError(`Writing ${kind} records failed: ${(err as Error).message}. They stay buffered and are retried.`, { cause: err });
+        const e = new AuditIOError(`Writing ${kind} records failed: ${reason(err)}. They stay buffered and are retried.`, { cause: err });
         first ??= e;
         this.report(e, true);
       }
@@ -1509,7 +1511,7 @@ export class AuditLogger extends EventEmitter<AuditLoggerEvents> implements Exit
     } catch (err) {
       if (err instanceof AuditIOError) failure = err; // writeOutAll reported it
       else {
-        failure = new AuditIOError(`fdatasync failed: ${(err as Error).message}. The records stay unconfirmed and are synced again by the next commit.`, { cause: err });
+        failure = new AuditIOError(`fdatasync failed: ${reason(err)}. The records stay unconfirmed and are synced again by the next commit.`, { cause: err });
         this.report(failure, true);
       }
     }

@@ -97,6 +97,18 @@ export function openRegularForAppendSync(file: string, mode: number): number {
 }
 
 /**
+ * Opens `file` to write at positions of the writer's choosing (no `O_APPEND`, never truncated),
+ * creating it with `mode` if it is missing: for `async` mode's active chain file. {@link
+ * NotRegularFileError} as for {@link openRegularForAppendSync}.
+ *
+ * @example
+ * const fd = openRegularForWriteSync(path.join(dir, "tool_usage_s1.jsonl"), 0o600);
+ */
+export function openRegularForWriteSync(file: string, mode: number): number {
+  return openChecked(file, WRITE_FLAGS, mode, undefined, true);
+}
+
+/**
  * Writes `data` as the whole of `file` (created with `mode`, or emptied first), in place: for a
  * marker whose presence and time matter. {@link NotRegularFileError} as for
  * {@link openRegularForAppendSync}.

@@ -15,6 +15,7 @@ import type { Pool } from "pg";
 import { z } from "zod";
 import { runInAuditContext } from "../context.js";
 import { AuditIOError, AuditPathError } from "../errors.js";
+import { reason } from "../error-type.js";
 import { readLines } from "../reader/lines.js";
 import { isFileSessionId, listKindFiles, lockFileName, safeReaddir, SESSION_FILE_MAX_BYTES, sessionFileName, type KindFile } from "../sink/files.js";
 import { FileTooLargeError, NotRegularFileError, readRegularFileSync, replaceFileSync } from "../regular-file.js";
@@ -552,7 +553,7 @@ export class PostgresSink implements AuditSink {
     try {
       this.spool.append(lines);
     } catch (err) {
-      this.note(new AuditIOError(`PostgresSink could not write its spool ${this.spool.path}: ${(err as Error).message}. ${lines.length} records stay in memory.`, { cause: err }));
+      this.note(new AuditIOError(`PostgresSink could not write its spool ${this.spool.path}: ${reason(err)}. ${lines.length} records stay in memory.`, { cause: err }));
       return;
     }
     this.counters.spilled += lines.length;

@@ -31,9 +31,10 @@ export class BackgroundFile {
   lastError: Error | undefined;
   private readonly onError: (err: Error) => void;
 
-  constructor(filePath: string, mode: number, onError: (err: Error) => void) {
-    this.fd = openAt(filePath, mode);
-    this.size = fs.fstatSync(this.fd).size;
+  /** `fd`: the file, open for writing without `O_APPEND` ({@link openRegularForWriteSync}); this class closes it. */
+  constructor(fd: number, onError: (err: Error) => void) {
+    this.fd = fd;
+    this.size = fs.fstatSync(fd).size;
     this.onError = onError;
   }
 
@@ -84,9 +85,8 @@ export class BackgroundFile {
     this.lastError = undefined;
   }
 
-  /** Writes go to a new file at `filePath` from now on; call after `writeNow()`. */
-  reopen(filePath: string, mode: number): void {
-    const fd = openAt(filePath, mode);
+  /** Writes go to the new file `fd` (opened as the constructor's) from now on; call after `writeNow()`. */
+  reopen(fd: number): void {
     const old = this.fd;
     this.fd = fd;
     this.size = fs.fstatSync(fd).size;
@@ -144,9 +144,4 @@ export class BackgroundFile {
     if (n === write.bytes) this.lastError = undefined;
     if (this.queuedBytes > 0) this.writeSoon();
   }
-}
-
-/** Opens `filePath` for writing at positions (creating it; never `O_APPEND`, never truncating). */
-function openAt(filePath: string, mode: number): number {
-  return fs.openSync(filePath, fs.constants.O_WRONLY | fs.constants.O_CREAT, mode);
 }

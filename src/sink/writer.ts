@@ -1,6 +1,8 @@
 import crypto from "node:crypto";
 import fs from "node:fs";
-import { notRegularFile } from "../regular-file.js";
+import { AuditRotationError } from "../errors.js";
+import { reason } from "../error-type.js";
+import { notRegularFile, openRegularForAppendSync, openRegularForWriteSync } from "../regular-file.js";
 import path from "node:path";
 import { createRequire } from "node:module";
 import type { SonicBoom as SonicBoomType } from "sonic-boom";
@@ -68,7 +70,7 @@ export class KindWriter {
   lastError: Error | undefined;
   private readonly opts: WriterOptions;
   /** `sync` and `fsync` modes: pino's destination, in its synchronous mode */
-  private readonly boom: Boom | undefined;
+  private boom: Boom | undefined;
   /** `async` mode: the file, written from the thread pool (see BackgroundFile) */
   private readonly bg: BackgroundFile | undefined;
   /** `async` mode: a batch buffer left for a new one while its bytes were being written, reused once they are */
@@ -87,6 +89,8 @@ export class KindWriter {
   private refusedBytes = 0;
   /** when the last rotation failed; cleared by a successful one */
   private rotateFailedAt: number | undefined;
+  /** a rotation renamed the active file to this segment and could not open the documented name again: records go on to it */
+  private unopened: string | undefined;
   private bytesInActive: number;
   private lastSegment: number;
   private rotateAt: number | undefined;
@@ -148,21 +152,40 @@ export class KindWriter {
       this.prevHash = pruned.lastHash;
     }
     this.resumedAtSeq = this.seq;
-    if (!fs.existsSync(this.activePath)) fs.writeFileSync(this.activePath, "", { mode: opts.fileMode, flag: "a" });
-    const st = fs.statSync(this.activePath);
+    // the kit opens the file itself, never through a link nor into a FIFO put there since the check
+    // above (SonicBoom opens a path with no such flags: a FIFO made it wait for good)
+    const fd = this.openActive();
+    let st: fs.Stats;
+    try {
+      st = fs.fstatSync(fd);
+    } catch (err) {
+      fs.closeSync(fd);
+      throw err;
+    }
     this.bytesInActive = st.size;
     this.rotateAt = nextRotation(opts.rotationFrequency, Math.min(st.birthtimeMs || st.mtimeMs, Date.now()));
     if (opts.durability === "async") {
-      this.bg = new BackgroundFile(this.activePath, opts.fileMode, (err) => opts.onWriteError?.(err));
+      this.bg = new BackgroundFile(fd, (err) => opts.onWriteError?.(err));
       return;
     }
-    const boom = new SonicBoom({ dest: this.activePath, sync: true, append: true, mode: opts.fileMode, contentMode: "buffer" }) as unknown as Boom;
-    this.boom = boom;
-    // each reopen() waits for "ready" to close the old fd; a burst of rotations in one tick adds one listener each
-    boom.setMaxListeners(0);
+    this.boom = this.boomOn(fd);
+  }
+
+  /**
+   * Opens the documented (active) name, creating it: a regular file only, never through a link
+   * ({@link NotRegularFileError} else). `async` mode writes at positions it keeps, the others append.
+   */
+  private openActive(): number {
+    return this.opts.durability === "async" ? openRegularForWriteSync(this.activePath, this.opts.fileMode) : openRegularForAppendSync(this.activePath, this.opts.fileMode);
+  }
+
+  /** SonicBoom, synchronous, over the open file `fd`; its OS errors are kept for `settle()`. */
+  private boomOn(fd: number): Boom {
+    const boom = new SonicBoom({ fd, sync: true, contentMode: "buffer" }) as unknown as Boom;
     boom.on("error", (err: Error) => {
       this.lastError = err;
     });
+    return boom;
   }
 
   /**
@@ -388,27 +411,58 @@ export class KindWriter {
     this.syncStarted = this.synced = covers;
   }
 
-  /** Renames the active file to the next segment and reopens the documented name. */
+  /**
+   * Renames the active file to the next segment and reopens the documented name. A failure is an
+   * {@link AuditRotationError}: the records go on to the file they were going to, and the next
+   * attempt waits a second.
+   */
   rotate(now = Date.now()): void {
     // the last attempt failed less than a second ago: records keep going to the active file
     if (this.rotationHeld(now)) return;
     this.writeOut();
     if (this.bytesInActive === 0) return;
     if (this.opts.durability === "fsync") this.datasyncSync();
-    const segment = this.lastSegment + 1;
-    const segPath = path.join(this.opts.auditDir, kindFileName(this.kind, this.opts.sessionId, segment));
-    try {
-      // link + unlink, not rename: rename would silently replace an existing file of that name
-      fs.linkSync(this.activePath, segPath);
-      fs.unlinkSync(this.activePath);
-    } catch (err) {
-      this.rotateFailedAt = now;
-      throw err;
+    let segPath = this.unopened;
+    if (segPath === undefined) {
+      const segment = this.lastSegment + 1;
+      segPath = path.join(this.opts.auditDir, kindFileName(this.kind, this.opts.sessionId, segment));
+      try {
+        // link + unlink, not rename: rename would silently replace an existing file of that name
+        fs.linkSync(this.activePath, segPath);
+        fs.unlinkSync(this.activePath);
+      } catch (err) {
+        this.rotateFailedAt = now;
+        throw new AuditRotationError(`Rotating ${path.basename(this.activePath)} failed: ${reason(err)}. Records go on to it; the rotation is tried again in a second.`, { cause: err });
+      }
+      this.lastSegment = segment;
     }
+    // The documented name is opened anew as the first time, by the kit (SonicBoom's reopen()
+    // would follow a link, or wait for good on a FIFO, put there since the unlink). Until that
+    // succeeds, records go on to the file just renamed, `unopened`, the chain's newest segment;
+    // it is announced (onRotate) once it is complete.
+    let fd: number;
+    try {
+      fd = this.openActive();
+    } catch (err) {
+      this.unopened = segPath;
+      this.rotateFailedAt = now;
+      throw new AuditRotationError(
+        `Rotating ${path.basename(this.activePath)} failed: ${reason(err)}. Records go on to ${path.basename(segPath)}; the rotation is tried again in a second.`,
+        { cause: err },
+      );
+    }
+    this.unopened = undefined;
     this.rotateFailedAt = undefined;
-    this.lastSegment = segment;
-    if (this.bg) this.bg.reopen(this.activePath, this.opts.fileMode);
-    else this.boom!.reopen(this.activePath);
+    if (this.bg) this.bg.reopen(fd);
+    else {
+      // nothing is held for a retry (writeOut() above wrote it all, or threw): the old SonicBoom
+      // has nothing left to write, and its file is closed here (a datasync() still under way on
+      // it meets EBADF, which it expects after a rotation)
+      const old = this.boom!;
+      this.boom = this.boomOn(fd);
+      old.removeAllListeners("error");
+      fs.closeSync(old.fd);
+    }
     this.bytesInActive = 0;
     this.rotateAt = nextRotation(this.opts.rotationFrequency, now);
     this.opts.onRotate?.(segPath);

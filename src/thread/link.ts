@@ -8,6 +8,7 @@
 import { MessageChannel, receiveMessageOnPort, Worker, type MessagePort } from "node:worker_threads";
 import type { AuditOptionsInput } from "../config/schema.js";
 import { AuditIOError } from "../errors.js";
+import { reason } from "../error-type.js";
 import { approxBytes } from "./size.js";
 import { SILENCE_STDIO, dropOutput } from "./stdio.js";
 import { SIGNAL_BYTES, SIGNAL_DEAD, SIGNAL_REPLY, SIGNAL_WRITTEN, rebuildError, sendError, type BatchItem, type CallMethod, type FromWorker, type Reply, type ToWorker, type WorkerInit } from "./protocol.js";
@@ -103,7 +104,7 @@ export class ThreadLink {
     this.worker = startWorker({ options, signal: shared, syncPort: port2 }, port2);
     // attached before the wait, so an error the worker emits meanwhile has a listener
     this.worker.on("message", (m: FromWorker) => this.onMessage(m));
-    this.worker.on("error", (err) => this.gone(new AuditIOError(`The audit-logger worker thread failed: ${err.message}. Records made from now on are lost.`, { cause: err })));
+    this.worker.on("error", (err) => this.gone(new AuditIOError(`The audit-logger worker thread failed: ${reason(err)}. Records made from now on are lost.`, { cause: err })));
     this.worker.on("exit", (code) => this.gone(new AuditIOError(`The audit-logger worker thread exited (code ${code}). Records made from now on are lost.`)));
     const ready = this.waitSync("starting the worker");
     if (!ready.ok) {

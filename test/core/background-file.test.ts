@@ -14,6 +14,9 @@ import { rng } from "../reader/fixture.js";
 
 afterEach(cleanupTmp);
 
+/** The file opened as the writer opens `async` mode's active file: to write at positions, created if missing. */
+const openW = (file: string): number => fs.openSync(file, fs.constants.O_WRONLY | fs.constants.O_CREAT, 0o600);
+
 const tick = (): Promise<void> => new Promise((r) => setImmediate(r));
 
 /** Waits until the file has no write of the thread pool's under way. */
@@ -42,7 +45,7 @@ describe("BackgroundFile: what reaches the file", () => {
       const file = path.join(tmpProject(), "f.jsonl");
       fs.writeFileSync(file, "head\n");
       const errors: Error[] = [];
-      const f = new BackgroundFile(file, 0o600, (e) => errors.push(e));
+      const f = new BackgroundFile(openW(file), (e) => errors.push(e));
       const expected: Buffer[] = [Buffer.from("head\n")];
       for (let step = 0; step < 60; step++) {
         const r = next();
@@ -67,7 +70,7 @@ describe("BackgroundFile: what reaches the file", () => {
 
   it("writeNow() in the same tick as writeSoon() writes the bytes the thread pool has not; its late write changes nothing", async () => {
     const file = path.join(tmpProject(), "f.jsonl");
-    const f = new BackgroundFile(file, 0o600, (e) => {
+    const f = new BackgroundFile(openW(file), (e) => {
       throw e;
     });
     const a = Buffer.from("a".repeat(100_000) + "\n");
@@ -86,7 +89,7 @@ describe("BackgroundFile: what reaches the file", () => {
 
   it("a write the thread pool fails is reported, and its bytes stay queued for the next attempt (/dev/full)", async () => {
     const errors: (Error & { code?: string })[] = [];
-    const f = new BackgroundFile("/dev/full", 0o600, (e) => errors.push(e));
+    const f = new BackgroundFile(openW("/dev/full"), (e) => errors.push(e));
     f.push(Buffer.from("record\n"));
     f.writeSoon();
     for (let i = 0; i < 2000 && errors.length === 0; i++) await new Promise((r) => setTimeout(r, 1));
@@ -103,7 +106,7 @@ describe("BackgroundFile: what reaches the file", () => {
     const dir = tmpProject();
     const first = path.join(dir, "active.jsonl");
     const segment = path.join(dir, "active.1.jsonl");
-    const f = new BackgroundFile(first, 0o600, (e) => {
+    const f = new BackgroundFile(openW(first), (e) => {
       throw e;
     });
     const a = Buffer.from("x".repeat(200_000) + "\n");
@@ -113,7 +116,7 @@ describe("BackgroundFile: what reaches the file", () => {
     // the writer's rotation: a link to the segment name, the active name freed, a new file
     fs.linkSync(first, segment);
     fs.unlinkSync(first);
-    f.reopen(first, 0o600);
+    f.reopen(openW(first));
     // the old descriptor, opened by the name now unlinked, is still open for the write under way
     const old = `${first} (deleted)`;
     expect(openFd(old, segment).size).toBe(1);

@@ -284,3 +284,68 @@ describe("a directory put at the session file's name while the session runs", ()
     expect(JSON.parse(fs.readFileSync(file, "utf8"))).toMatchObject({ sessionId: "tdf", status: "finalized" });
   });
 });
+
+// The writer's own opens of a kind's active chain file: at the start it checked the name (no link,
+// FIFO or directory) and then opened it by path, as SonicBoom does (flags "a": no O_NOFOLLOW, no
+// O_NONBLOCK); a rotation freed the name and SonicBoom's reopen() opened it again the same way. A
+// FIFO put there in between hung the app for good, a link made it write its records into the
+// file the link named. The child puts one there in exactly that moment (see its "window" mode).
+describe("a FIFO or a link put at a kind's active name between the writer's look and its open", () => {
+  const cases = [
+    { durability: "sync", what: "a FIFO" },
+    { durability: "sync", what: "a symbolic link" },
+    { durability: "async", what: "a FIFO" },
+    { durability: "async", what: "a symbolic link" },
+  ] as const;
+
+  /** Runs the child's "window" mode in a new project; `link`: a link (to a file outside the audit directory) rather than a FIFO. */
+  async function windowRun(o: { at: "open" | "rotate"; durability: string; what: string; thenRemove?: boolean }, sid: string) {
+    const projectPath = tmpProject("audit-writer-window-");
+    const outside = path.join(projectPath, "outside.jsonl");
+    const link = o.what === "a symbolic link" ? { link: outside } : {};
+    const out = await runChild("window", [JSON.stringify({ projectPath, sessionId: sid, durability: o.durability, at: o.at, thenRemove: o.thenRemove, ...link })]);
+    if (out === "hung") throw new Error(`the writer hung on ${o.what}`);
+    const dir = path.join(projectPath, "audit_logs");
+    return { out, dir, outside, active: path.join(dir, `tool_usage_${sid}.jsonl`) };
+  }
+
+  it.each(cases)("at the start ($durability, $what): the logger is refused with AUDIT_ERR_PATH naming it, nothing written through it, it is left", async (c) => {
+    const { out, outside, active } = await windowRun({ at: "open", ...c }, "wo");
+    expect(out).toEqual({ error: expect.objectContaining({ code: "AUDIT_ERR_PATH", message: expect.stringContaining(`tool_usage_wo.jsonl is ${c.what}, not a regular file: not written`) }) });
+    expect(fs.existsSync(outside)).toBe(false);
+    expect(kindOf(active)).toBe(c.what);
+  }, 60_000);
+
+  it.each(cases)("at a rotation ($durability, $what): reported once as a failed rotation naming it; the records go on to the segment, in one chain; nothing written through it", async (c) => {
+    const { out, dir, outside, active } = await windowRun({ at: "rotate", ...c }, "wr");
+    expect(out.error).toBeUndefined();
+    // the first failure is reported; the next attempt waits a second (none came, the child took less)
+    const message = `Rotating tool_usage_wr.jsonl failed: tool_usage_wr.jsonl is ${c.what}, not a regular file: not written`;
+    expect(out.errors).toEqual([{ code: "AUDIT_ERR_IO", message: expect.stringContaining(message) }]);
+    expect((out.errors as Array<{ message: string }>)[0]!.message).toContain("Records go on to tool_usage_wr.1.jsonl; the rotation is tried again in a second.");
+    expect(readJsonl<{ operation: string }>(path.join(dir, "tool_usage_wr.1.jsonl")).map((r) => r.operation)).toEqual(["call 0", "call 1", "call 2"]);
+    expect(readJsonl<{ errorType: string; message: string }>(path.join(dir, "errors_wr.jsonl"))).toContainEqual(expect.objectContaining({ errorType: "audit_write_failed", message: expect.stringContaining(message) }));
+    expect(fs.existsSync(outside)).toBe(false);
+    expect(kindOf(active)).toBe(c.what);
+    // verify reads every record and names what was put there
+    const report = await verifyAuditLog(dir);
+    expect(report.problems.map((p) => [p.kind, path.basename(p.file)])).toEqual([["file_not_regular", "tool_usage_wr.jsonl"]]);
+  }, 60_000);
+
+  it.each(["sync", "async", "fsync"])("at a rotation (%s), then removed: the next attempt, a second later, opens the name again; the chain verifies across both segments and the new file", async (durability) => {
+    const { out, dir } = await windowRun({ at: "rotate", durability, what: "a FIFO", thenRemove: true }, "wt");
+    expect(out.error).toBeUndefined();
+    expect((out.errors as unknown[]).length).toBeGreaterThanOrEqual(1);
+    const ops = ["tool_usage_wt.1.jsonl", "tool_usage_wt.2.jsonl", "tool_usage_wt.jsonl"].flatMap((n) => readJsonl<{ operation: string }>(path.join(dir, n)).map((r) => r.operation));
+    expect(ops).toEqual(["call 0", "call 1", "call 2", "call 3", "call 4", "call 5"]);
+    const report = await verifyAuditLog(dir);
+    expect(report.problems).toEqual([]);
+    expect(report.ok).toBe(true);
+  }, 60_000);
+});
+
+/** What a path put in the audit directory is, in the writer's words ("a FIFO", "a symbolic link"). */
+function kindOf(file: string): string {
+  const st = fs.lstatSync(file);
+  return st.isFIFO() ? "a FIFO" : st.isSymbolicLink() ? "a symbolic link" : "a regular file";
+}

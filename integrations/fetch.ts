@@ -402,6 +402,22 @@ function describe(input: unknown, init: unknown, isSecretHeader: (name: string) 
       const givenPath = cut < 0 ? rawUrl : rawUrl.slice(0, cut);
       url = `${givenPath}${u.search}${u.hash}`;
       operation = `${method} ${givenPath}`;
+    } else if (u.protocol === "data:") {
+      // A data: URL carries its content, not an address: a base64 image a model made, turned
+      // into a Blob with fetch. It was recorded whole, in `url` (up to the 64 KiB a string keeps)
+      // and in `operation` ("GET image/png;base64,iVBOR..."): the content the kit never records
+      // of a response body (found by the fetch new-user pass, 2026-12-05). Recorded: its media
+      // type and how long its content is.
+      const comma = rawUrl.indexOf(",");
+      const header = comma < 0 ? "" : rawUrl.slice(rawUrl.indexOf(":") + 1, comma).trim();
+      const length = comma < 0 ? rawUrl.length - rawUrl.indexOf(":") - 1 : rawUrl.length - comma - 1;
+      url = `data:${header},[${length} characters not recorded]`;
+      operation = `${method} data:${header}`;
+    } else if (u.host === "") {
+      // (no host: a blob: URL, a file: URL; its scheme said what it is, its path alone did not:
+      // "GET nodedata:<uuid>", "GET /etc/hosts")
+      url = u.href;
+      operation = `${method} ${u.href.slice(0, u.href.length - u.search.length - u.hash.length)}`;
     } else {
       url = u.href;
       operation = `${method} ${u.host}${u.pathname}`;

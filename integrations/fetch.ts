@@ -207,7 +207,7 @@ function auditedFetch<F extends FetchLike>(fetchFn: F, layers: readonly AuditFet
       const failure = ok === false && !answered;
       record({
         success: !failure,
-        result: { status: status ?? null, ok: ok === true, ...(typeof statusText === "string" && statusText ? { statusText } : {}) },
+        result: { status: status ?? null, ok: ok === true, ...(typeof statusText === "string" && statusText ? { statusText } : {}), ...redirectedTo(res, isSecretHeader) },
         ...(failure ? { errorMessage: `HTTP ${status ?? "error"}` } : {}),
       });
     };
@@ -292,6 +292,24 @@ function mayBeThenable(v: unknown): boolean {
     return typeof (v as { then?: unknown }).then === "function";
   } catch {
     return true;
+  }
+}
+
+/**
+ * `{ redirected: true, url }` for a response fetch followed redirects to, `url` the one that
+ * answered (its secrets hidden as the request's are); else nothing. The status recorded is that
+ * URL's: a request to one host answered by another (a download link that redirects to storage, a
+ * moved API) was recorded as the first URL's answer, with nothing saying where it went (found by
+ * the fetch new-user pass, 2026-12-05).
+ */
+function redirectedTo(res: unknown, isSecretHeader: (name: string) => boolean): { redirected?: true; url?: string } {
+  if (readMember(res, "redirected") !== true) return {};
+  const url = readMember(res, "url");
+  if (typeof url !== "string" || url === "") return { redirected: true };
+  try {
+    return { redirected: true, url: describe(url, undefined, isSecretHeader).parameters.url };
+  } catch {
+    return { redirected: true };
   }
 }
 

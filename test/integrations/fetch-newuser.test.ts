@@ -2,12 +2,26 @@
  * withAuditFetch as an app uses it (the fetch new-user pass, 2026-12-05): real requests to local
  * servers, the records read back from disk.
  */
-import { describe, expect, it } from "vitest";
-import { withAuditFetch } from "../../integrations/fetch.js";
+import http from "node:http";
+import type { AddressInfo } from "node:net";
+import { afterEach, describe, expect, it } from "vitest";
+import { REDACTED, withAuditFetch } from "../../integrations/fetch.js";
 import { loggerFactory } from "../helpers/index.js";
 import { recordsOf } from "./_records.js";
 
 const newLogger = loggerFactory("fetch_newuser");
+const servers: http.Server[] = [];
+afterEach(async () => {
+  for (const s of servers.splice(0)) await new Promise<void>((r) => s.close(() => r()));
+});
+
+async function serve(handler: http.RequestListener): Promise<string> {
+  const server = http.createServer(handler);
+  servers.push(server);
+  await new Promise<void>((r) => server.listen(0, "127.0.0.1", r));
+  return `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+}
+
 describe("withAuditFetch, as an app uses it", () => {
   it("a data: URL's content is not recorded, only its media type and length (a base64 image was recorded whole, in url and in operation); a blob: URL's operation keeps its scheme", async () => {
     const logger = newLogger();
@@ -30,6 +44,35 @@ describe("withAuditFetch, as an app uses it", () => {
     ]);
     const text = JSON.stringify(recs);
     expect(text).not.toContain(image.toString("base64").slice(0, 40));
+  });
+
+  it("a followed redirect is recorded with the URL that answered, its secrets hidden (the record named only the first URL, as if it had answered)", async () => {
+    const storage = await serve((_req, res) => res.writeHead(200, { "content-type": "text/plain" }).end("the file"));
+    const signed = `${storage}/bucket/report.pdf?X-Amz-Credential=AKIAEXAMPLE123&X-Amz-Signature=deadbeefcafe0123&response-content-type=text%2Fplain`;
+    const api = await serve((req, res) => {
+      if (req.url === "/download") res.writeHead(302, { location: signed }).end();
+      else res.writeHead(200).end("direct");
+    });
+    const logger = newLogger();
+    const auditedFetch = withAuditFetch(fetch, { logger });
+    const res = await auditedFetch(`${api}/download`);
+    expect([res.status, res.redirected, res.url, await res.text()]).toEqual([200, true, signed, "the file"]);
+    expect(await (await auditedFetch(`${api}/plain`)).text()).toBe("direct");
+    const recs = await recordsOf(logger, "tool_usage", 2);
+    expect(recs.map((r) => [r.operation, r.result])).toEqual([
+      [
+        `GET ${new URL(api).host}/download`,
+        {
+          status: 200,
+          ok: true,
+          statusText: "OK",
+          redirected: true,
+          url: `${storage}/bucket/report.pdf?X-Amz-Credential=${encodeURIComponent(REDACTED)}&X-Amz-Signature=${encodeURIComponent(REDACTED)}&response-content-type=text%2Fplain`,
+        },
+      ],
+      [`GET ${new URL(api).host}/plain`, { status: 200, ok: true, statusText: "OK" }],
+    ]);
+    expect(JSON.stringify(recs)).not.toMatch(/AKIAEXAMPLE123|deadbeefcafe0123/);
   });
 
 });

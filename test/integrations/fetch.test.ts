@@ -174,7 +174,7 @@ describe("withAuditFetch", () => {
     expect(recs.map((r) => [r.operation, r.success, r.errorMessage, r.result])).toEqual([
       [`GET ${new URL(base).host}/etag`, true, undefined, { status: 304, ok: false, statusText: "Not Modified" }],
       [`GET ${new URL(base).host}/moved`, true, undefined, { status: 302, ok: false, statusText: "Found" }],
-      [`GET ${new URL(base).host}/moved`, true, undefined, { status: 200, ok: true, statusText: "OK" }],
+      [`GET ${new URL(base).host}/moved`, true, undefined, { status: 200, ok: true, statusText: "OK", redirected: true, url: `${base}/etag` }],
       [`GET ${new URL(base).host}/missing`, false, "HTTP 404", { status: 404, ok: false, statusText: "Not Found" }],
       [`GET ${new URL(base).host}/boom`, false, "HTTP 500", { status: 500, ok: false, statusText: "Internal Server Error" }],
       ["GET example.test/error", false, "HTTP 0", { status: 0, ok: false }],

@@ -368,11 +368,22 @@ function describe(input: unknown, init: unknown, isSecretHeader: (name: string) 
   // fetch semantics: init.headers, when given, replace the Request's headers
   const given = initObj.headers ?? req?.headers ?? undefined;
   const readable = rereadable(given);
-  const headers = new Headers(readable ? (given as ConstructorParameters<typeof Headers>[0]) : undefined);
   const safeHeaders: Record<string, string> = {};
   const secrets: string[] = [];
   if (!readable) safeHeaders["[not read]"] = "headers given as an iterable fetch reads once: left for fetch";
-  headers.forEach((value, name) => {
+  let headers: Headers | undefined;
+  try {
+    headers = new Headers(readable ? (given as ConstructorParameters<typeof Headers>[0]) : undefined);
+  } catch {
+    // Headers fetch refuses (a value with a NUL or a line break, a name with a space, a
+    // character above U+00FF): fetch rejects, and the record still says which request failed.
+    // The whole description was lost, the record read "fetch" with no URL or method (found by
+    // the fetch new-user pass, 2026-12-05). The values of the headers named as secrets are
+    // still collected, so that the error's text never quotes them.
+    safeHeaders["[not read]"] = "headers fetch refuses: see the error";
+    secrets.push(...refusedSecrets(given, isSecretHeader));
+  }
+  headers?.forEach((value, name) => {
     if (isSecretHeader(name)) {
       safeHeaders[name] = REDACTED;
       secrets.push(value);
@@ -453,6 +464,26 @@ function describe(input: unknown, init: unknown, isSecretHeader: (name: string) 
     operation = `${method} ${url}`;
   }
   return { operation: operation.slice(0, 256), parameters: { url, method, headers: safeHeaders }, secrets: secrets.filter((x) => x.length >= 3) };
+}
+
+/**
+ * The values of the headers named as secrets in headers that `new Headers` refused (a plain
+ * object or pairs), as given and trimmed, so that fetch's error, which may quote one, never
+ * records it. Anything else (or what cannot be read) gives none.
+ */
+function refusedSecrets(given: unknown, isSecretHeader: (name: string) => boolean): string[] {
+  const out: string[] = [];
+  try {
+    const pairs: unknown[] = Array.isArray(given) ? given : typeof given === "object" && given !== null && !(given instanceof Map) ? Object.entries(given) : given instanceof Map ? [...given] : [];
+    for (const pair of pairs) {
+      if (!Array.isArray(pair) || typeof pair[0] !== "string" || !isSecretHeader(pair[0].trim().toLowerCase())) continue;
+      const value = String(pair[1]);
+      out.push(value, value.trim());
+    }
+  } catch {
+    // (a getter that throws: fetch will fail on it too, quoting nothing of ours)
+  }
+  return out;
 }
 
 /** A query or fragment pair's name and value, decoded as a server reads them (leniently: a stray `%` stays as it is). */

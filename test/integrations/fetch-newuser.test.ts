@@ -75,4 +75,27 @@ describe("withAuditFetch, as an app uses it", () => {
     expect(JSON.stringify(recs)).not.toMatch(/AKIAEXAMPLE123|deadbeefcafe0123/);
   });
 
+  it("headers fetch refuses (a key with a stray NUL, a name with a space) still leave the URL and method in the record (it said only 'fetch'), the key hidden; the app gets fetch's own error", async () => {
+    const logger = newLogger();
+    const auditedFetch = withAuditFetch(fetch, { logger });
+    const key = "sk-proj-refusedKEY0123456789";
+    const url = "http://127.0.0.1:9/v1/embeddings?api_key=queryKEY0123456789";
+    const headerSets: Array<Record<string, string>> = [{ authorization: `Bearer ${key}\0`, "content-type": "application/json" }, { "x-api-key": key, "bad name": "v" }];
+    for (const headers of headerSets) {
+      const unwrapped = await fetch(url, { method: "POST", headers }).then(() => undefined, (e: unknown) => e as Error);
+      const wrapped = await auditedFetch(url, { method: "POST", headers }).then(() => undefined, (e: unknown) => e as Error);
+      expect(wrapped).toBeInstanceOf(TypeError);
+      expect([wrapped!.name, wrapped!.message]).toEqual([unwrapped!.name, unwrapped!.message]);
+    }
+    const recs = await recordsOf(logger, "tool_usage", 2);
+    expect(recs.map((r) => [r.operation, r.parameters, r.success])).toEqual(
+      Array(2).fill([
+        "POST 127.0.0.1:9/v1/embeddings",
+        { url: `http://127.0.0.1:9/v1/embeddings?api_key=${encodeURIComponent(REDACTED)}`, method: "POST", headers: { "[not read]": "headers fetch refuses: see the error" } },
+        false,
+      ]),
+    );
+    expect(recs.map((r) => r.errorMessage)).toEqual([`TypeError: Headers.append: "${REDACTED}" is an invalid header value.`, 'TypeError: Headers.append: "bad name" is an invalid header name.']);
+    expect(JSON.stringify(recs)).not.toMatch(/refusedKEY|queryKEY/);
+  });
 });

@@ -45,11 +45,42 @@ function isAiSdkProvider(fn: object): boolean {
   }
 }
 
+/**
+ * Which integration `target` is for, read without letting a read's error out: a Proxy whose `get`
+ * trap throws, or a revoked one, was a bare TypeError ("Cannot perform 'get' on a proxy that has
+ * been revoked") out of withAudit, not the AuditConfigError naming what to pass (found by the
+ * fetch new-user pass, 2026-12-05).
+ */
+function kindOf(target: unknown): "openai" | "anthropic" | "express" | "other" {
+  try {
+    if (isOpenAIClient(target)) return "openai";
+    if (isAnthropicClient(target)) return "anthropic";
+    if (isExpressApp(target) || isExpressRouter(target)) return "express";
+    return "other";
+  } catch (err) {
+    let why: string;
+    try {
+      why = err instanceof Error ? err.message : String(err);
+    } catch {
+      why = "an error that could not be read";
+    }
+    throw new AuditConfigError([
+      { field: "target", message: `withAudit() could not read what it was given (reading it threw: ${why}): pass the client, app, Router or fetch function itself, not a revoked Proxy or one whose traps throw` },
+    ]);
+  }
+}
+
 function describeTarget(target: unknown): string {
   if (target === null) return "null";
   if (Array.isArray(target)) return "an array";
   if (typeof target !== "object") return typeof target;
-  if (isLanguageModel(target)) return "an AI SDK language model";
+  let model = false;
+  try {
+    model = isLanguageModel(target);
+  } catch {
+    // (a Proxy whose traps throw)
+  }
+  if (model) return "an AI SDK language model";
   let name: unknown;
   try {
     name = (target as { constructor?: { name?: unknown } }).constructor?.name;
@@ -150,11 +181,12 @@ export function withAudit<A extends ExpressAppLike>(app: A, options?: AuditMiddl
 export function withAudit<R extends ExpressRouterLike>(router: R, options?: AuditMiddlewareOptions): R;
 export function withAudit<F extends FetchLike>(fetchFn: F, options?: AuditFetchOptions): F;
 export function withAudit(target: unknown, options?: object): unknown {
-  if (isOpenAIClient(target)) return wrapOpenAI(target, options as WrapOpenAIOptions | undefined);
-  if (isAnthropicClient(target)) return wrapAnthropic(target, options as WrapAnthropicOptions | undefined);
+  const kind = kindOf(target);
+  if (kind === "openai") return wrapOpenAI(target as OpenAIClientLike, options as WrapOpenAIOptions | undefined);
+  if (kind === "anthropic") return wrapAnthropic(target as AnthropicClientLike, options as WrapAnthropicOptions | undefined);
   // an Express app, or a Router (which has no `listen`/`set`: it was taken for a fetch function
   // before, its requests recorded as "GET [object Object]"; found by review)
-  if (isExpressApp(target) || isExpressRouter(target)) {
+  if (kind === "express" && (isExpressApp(target) || isExpressRouter(target))) {
     target.use(auditMiddleware(options as AuditMiddlewareOptions | undefined));
     return target;
   }
@@ -179,11 +211,17 @@ export function withAudit(target: unknown, options?: object): unknown {
     if (express !== undefined) throw new AuditConfigError([{ field: "target", message: expressMessage(express, target) }]);
     return withAuditFetch(target as FetchLike, options as AuditFetchOptions | undefined);
   }
+  let model = false;
+  try {
+    model = isLanguageModel(target);
+  } catch {
+    // (a Proxy whose traps throw: kindOf said so already)
+  }
   throw new AuditConfigError([
     {
       field: "target",
       message: `withAudit() accepts an OpenAI or Anthropic client, an Express app or Router, or a fetch function; got ${describeTarget(target)}. ${
-        isLanguageModel(target) ? "An AI SDK model is audited with the middleware: wrapLanguageModel({ model, middleware: auditLanguageModelMiddleware({ logger }) }) (docs/INTEGRATIONS.md, the AI SDK)" : "Pass one of those, or record other calls with the decorators or the log* methods (docs/INTEGRATIONS.md)"
+        model ? "An AI SDK model is audited with the middleware: wrapLanguageModel({ model, middleware: auditLanguageModelMiddleware({ logger }) }) (docs/INTEGRATIONS.md, the AI SDK)" : "Pass one of those, or record other calls with the decorators or the log* methods (docs/INTEGRATIONS.md)"
       }`,
     },
   ]);

@@ -150,6 +150,29 @@ describe("withAudit dispatch", () => {
     expect(() => withAudit(model as never)).toThrow(/got an AI SDK language model\. An AI SDK model is audited with the middleware: wrapLanguageModel\(\{ model, middleware: auditLanguageModelMiddleware/);
     expect(() => withAudit(new (class Pool {})() as never)).toThrow(/got an object of class Pool\. Pass one of those/);
   });
+
+  it("a revoked Proxy, or one whose traps throw, is an AuditConfigError saying it could not be read (it was the bare TypeError of the first read)", () => {
+    const { proxy, revoke } = Proxy.revocable(new OpenAI({ apiKey: "sk-test" }), {});
+    revoke();
+    const throwing = new Proxy(function fetchLike() {}, {
+      get() {
+        throw new RangeError("no reads here");
+      },
+    });
+    for (const [target, why] of [[proxy, /proxy that has been revoked/], [throwing, /no reads here/]] as const) {
+      const err = (() => {
+        try {
+          withAudit(target as never);
+        } catch (e) {
+          return e;
+        }
+      })();
+      expect(err).toBeInstanceOf(AuditConfigError);
+      expect((err as AuditConfigError).code).toBe("AUDIT_ERR_CONFIG");
+      expect((err as Error).message).toMatch(/withAudit\(\) could not read what it was given \(reading it threw: /);
+      expect((err as Error).message).toMatch(why);
+    }
+  });
 });
 
 describe("the integrations' options are checked when wrapping", () => {

@@ -263,6 +263,43 @@ describe("auditContext", () => {
     }
   });
 
+  it("concurrent branches in one context share it: a setUser in one branch of a Promise.all reaches its siblings and the caller; a branch run in a context of its own keeps its user to itself (as docs/INTEGRATIONS.md, Context, says)", async () => {
+    const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
+    const shared = await auditContext.run({ traceId: "fan-out" }, async () => {
+      const seen: Record<string, string | undefined> = {};
+      await Promise.all([
+        (async () => {
+          await sleep(2);
+          auditContext.setUser("alice");
+        })(),
+        (async () => {
+          await sleep(20);
+          seen.sibling = user();
+        })(),
+      ]);
+      seen.caller = user();
+      return seen;
+    });
+    expect(shared).toEqual({ sibling: "alice", caller: "alice" });
+    const own = await auditContext.run({ traceId: "fan-out" }, async () => {
+      const seen: Record<string, string | undefined> = {};
+      await Promise.all([
+        auditContext.run({}, async () => {
+          await sleep(2);
+          auditContext.setUser("alice");
+          seen.branch = user();
+        }),
+        (async () => {
+          await sleep(20);
+          seen.sibling = user();
+        })(),
+      ]);
+      seen.caller = user();
+      return seen;
+    });
+    expect(own).toEqual({ branch: "alice", sibling: undefined, caller: undefined });
+  });
+
   it("is one store per process: a second copy of the module sees the same context and default logger", async () => {
     const logger = newLogger();
     setDefaultAuditLogger(logger);

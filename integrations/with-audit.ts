@@ -90,6 +90,19 @@ function describeTarget(target: unknown): string {
   return typeof name === "string" && name !== "" && name !== "Object" ? `an object of class ${name}` : "an object";
 }
 
+/** The options of the Express middleware (auditMiddleware) that no other integration takes. */
+const EXPRESS_ONLY_OPTIONS = ["userId", "sessionId", "traceId", "chatRoutes", "ignore", "maxBodyBytes"] as const;
+
+/** The Express-only options `options` names (never throws: options that cannot be read are the option check's to refuse). */
+function expressOnlyOptions(options: object | undefined): string[] {
+  if (typeof options !== "object" || options === null) return [];
+  try {
+    return EXPRESS_ONLY_OPTIONS.filter((k) => Object.hasOwn(options, k));
+  } catch {
+    return [];
+  }
+}
+
 /** A class (its source starts with `class`): a client's constructor passed without `new`. */
 function isClass(fn: object): boolean {
   try {
@@ -209,6 +222,19 @@ export function withAudit(target: unknown, options?: object): unknown {
     }
     const express = expressKind(target);
     if (express !== undefined) throw new AuditConfigError([{ field: "target", message: expressMessage(express, target) }]);
+    // Options only the Express middleware takes, with a function that is no Express app: the
+    // app was not recognised (a Koa or Node handler, `app.callback()`, an app wrapped by another
+    // framework), and the error called them misspelt ("withAuditFetch.userId: unknown option;
+    // check its spelling"; found by the fetch new-user pass, 2026-12-05)
+    const expressOnly = expressOnlyOptions(options);
+    if (expressOnly.length > 0) {
+      throw new AuditConfigError([
+        {
+          field: "target",
+          message: `withAudit() got a function that is not an Express app or Router, which it takes for a fetch function, with ${expressOnly.join(", ")}, ${expressOnly.length === 1 ? "an option" : "options"} of the Express middleware: pass the Express app or Router itself (express(), express.Router()), or call app.use(auditMiddleware(options)) on it (docs/INTEGRATIONS.md, Express)`,
+        },
+      ]);
+    }
     return withAuditFetch(target as FetchLike, options as AuditFetchOptions | undefined);
   }
   let model = false;

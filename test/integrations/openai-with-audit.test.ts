@@ -151,6 +151,21 @@ describe("withAudit dispatch", () => {
     expect(() => withAudit(new (class Pool {})() as never)).toThrow(/got an object of class Pool\. Pass one of those/);
   });
 
+  it("a function that is no Express app given the Express middleware's options (a Node or Koa handler) is an AuditConfigError saying it was not recognised (the error called userId and chatRoutes misspelt options of withAuditFetch)", () => {
+    const logger = newLogger();
+    const nodeHandler = (_req: unknown, res: { end(): void }) => res.end();
+    let thrown: unknown;
+    try {
+      withAudit(nodeHandler as never, { logger, userId: () => "u1", chatRoutes: ["/api/chat"] } as never);
+    } catch (e) {
+      thrown = e;
+    }
+    expect(thrown).toBeInstanceOf(AuditConfigError);
+    expect((thrown as AuditConfigError).issues.map((i) => i.field)).toEqual(["target"]);
+    expect((thrown as Error).message).toMatch(/got a function that is not an Express app or Router, which it takes for a fetch function, with userId, chatRoutes, options of the Express middleware: pass the Express app or Router itself/);
+    expect((thrown as Error).message).not.toMatch(/check its spelling/);
+  });
+
   it("a revoked Proxy, or one whose traps throw, is an AuditConfigError saying it could not be read (it was the bare TypeError of the first read)", () => {
     const { proxy, revoke } = Proxy.revocable(new OpenAI({ apiKey: "sk-test" }), {});
     revoke();

@@ -36,6 +36,9 @@ export const REDACTED = REDACTED_TEXT;
 const SECRET_WORDS = new Set([
   "key", "sig", "code", "pin", "authn", "authz", "authorization", "authentication", "authenticate", "bearer",
   "jwt", "session", "sess", "sessid", "pwd", "pass", "mfa", "nonce", "verifier", "hapikey",
+  // (OpenWeatherMap's and Wolfram|Alpha's API key parameter: `?q=London&appid=<key>` was recorded
+  // in clear; found by the fetch new-user pass, 2026-12-05. `app_id`, two words, stays visible)
+  "appid",
 ]);
 const SECRET_ENDINGS = [
   "token", "secret", "secrets", "password", "passwd", "passcode", "passphrase", "apikey", "authkey", "accesskey", "privatekey",

@@ -98,4 +98,15 @@ describe("withAuditFetch, as an app uses it", () => {
     expect(recs.map((r) => r.errorMessage)).toEqual([`TypeError: Headers.append: "${REDACTED}" is an invalid header value.`, 'TypeError: Headers.append: "bad name" is an invalid header name.']);
     expect(JSON.stringify(recs)).not.toMatch(/refusedKEY|queryKEY/);
   });
+
+  it("an API key in an appid parameter (OpenWeatherMap's, Wolfram|Alpha's) is hidden (it was recorded in clear); app_id stays visible", async () => {
+    const api = await serve((_req, res) => res.writeHead(401).end("{}"));
+    const logger = newLogger();
+    const auditedFetch = withAuditFetch(fetch, { logger });
+    const res = await auditedFetch(`${api}/data/2.5/weather?q=London&appid=0123456789abcdef0123456789abcdef&app_id=my-app`);
+    expect(res.status).toBe(401);
+    const [rec] = await recordsOf(logger, "tool_usage");
+    expect((rec!.parameters as { url: string }).url).toBe(`${api}/data/2.5/weather?q=London&appid=${encodeURIComponent(REDACTED)}&app_id=my-app`);
+    expect(JSON.stringify(rec)).not.toContain("0123456789abcdef");
+  });
 });

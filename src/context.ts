@@ -150,13 +150,16 @@ function checkedValue(value: AuditContextInput): AuditContextValue {
   if (v.logger !== undefined && v.logger !== null && !isLoggerLike(v.logger)) issues.push({ field: "logger", message: `must be an AuditLogger (got ${typeOf(v.logger)}); leave it out to use the outer context's or the default logger` });
   if (issues.length > 0) throw new AuditValidationError("auditContext.run", issues, { outcome: "nothing was run" });
   // (any member set to undefined, the logger's too, is left out: it inherits; so is a null
-  // metadata, "none here", which records must not carry as `"metadata": null`)
+  // metadata, "none here", which records must not carry as `"metadata": null`, and a null
+  // logger: it replaced the outer context's, and the records made inside went to the default
+  // logger, another tenant's trail, say (`run({ logger: opts.logger ?? null })`; found by the
+  // fetch new-user pass, 2026-12-05))
   const keys = Object.keys(v);
   let i = 0;
   while (i < keys.length && v[keys[i]!] !== undefined) i++;
-  if (i === keys.length && m !== null) return value as AuditContextValue;
+  if (i === keys.length && m !== null && v.logger !== null) return value as AuditContextValue;
   const out: Record<string | symbol, unknown> = {};
-  for (const key of keys) if (v[key] !== undefined && !(key === "metadata" && m === null)) out[key] = v[key];
+  for (const key of keys) if (v[key] !== undefined && !((key === "metadata" || key === "logger") && v[key] === null)) out[key] = v[key];
   const lookup = (value as { [kUserLookup]?: UserLookup })[kUserLookup];
   if (lookup !== undefined) out[kUserLookup] = lookup;
   return out as AuditContextValue;

@@ -198,6 +198,24 @@ describe("auditContext", () => {
     expect(new Set(seen)).toEqual(new Set(["streams"]));
   });
 
+  it("a null logger inherits the outer context's, as undefined does (it replaced it: the records went to the default logger, another trail)", async () => {
+    const tenant = newLogger();
+    const fallback = newLogger();
+    setDefaultAuditLogger(fallback);
+    class Tools {
+      async lookup(q: string): Promise<string> {
+        return q;
+      }
+    }
+    decorate("standard", Tools, "lookup", AuditTool("lookup"));
+    const tools = new Tools();
+    const options: { logger?: unknown } = {};
+    await auditContext.run({ logger: tenant, userId: "t-user" }, () => auditContext.run({ logger: options.logger ?? null, traceId: "inner" }, () => tools.lookup("x")));
+    expect((await records(tenant, "tool")).map((r) => [r.toolName, r.userId, r.traceId])).toEqual([["lookup", "t-user", "inner"]]);
+    expect(await records(fallback, "tool").catch(() => [])).toEqual([]);
+    expect(auditContext.run({ logger: null }, () => auditContext.get())).toEqual({});
+  });
+
   it("gives records made inside it the trace, user, persona and metadata", async () => {
     const logger = newLogger();
     auditContext.run({ userId: "u7", traceId: "req-7", persona: "support", metadata: { tenant: "acme" } }, () => {

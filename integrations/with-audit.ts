@@ -190,6 +190,9 @@ function expressMessage(kind: "module" | "router-factory" | "middleware", fn: ob
  */
 export function withAudit<C extends OpenAIClientLike>(client: C, options?: WrapOpenAIOptions): C;
 export function withAudit<C extends AnthropicClientLike>(client: C, options?: WrapAnthropicOptions): C;
+// (a client of either kind, `OpenAI | Anthropic` from a provider switch: an overload takes no
+// union of its parameters, and the call did not compile; found by the fetch new-user pass)
+export function withAudit<C extends OpenAIClientLike | AnthropicClientLike>(client: C, options?: WrapOpenAIOptions & WrapAnthropicOptions): C;
 export function withAudit<A extends ExpressAppLike>(app: A, options?: AuditMiddlewareOptions): A;
 export function withAudit<R extends ExpressRouterLike>(router: R, options?: AuditMiddlewareOptions): R;
 export function withAudit<F extends FetchLike>(fetchFn: F, options?: AuditFetchOptions): F;

@@ -56,6 +56,24 @@ describe("withAudit dispatch", () => {
     }
   });
 
+  it("a client of either kind (OpenAI | Anthropic, from a provider switch) compiles and keeps its union type (no overload took the union)", async () => {
+    const logger = newLogger();
+    const fakeAnthropic = await startFakeAnthropic();
+    try {
+      for (const provider of ["openai", "anthropic"] as const) {
+        const raw: OpenAI | Anthropic = provider === "openai" ? new OpenAI({ baseURL: fake.baseURL, apiKey: "sk-test", maxRetries: 0 }) : new Anthropic({ baseURL: fakeAnthropic.baseURL, apiKey: "sk-ant-test", maxRetries: 0 });
+        const client = withAudit(raw, { logger, captureContent: false });
+        expectTypeOf(client).toEqualTypeOf<OpenAI | Anthropic>();
+        expect(client).toBe(raw);
+        if (client instanceof OpenAI) await client.chat.completions.create({ model: "gpt-4o-mini", messages: [{ role: "user", content: "hi" }] });
+        else await client.messages.create({ model: "claude-haiku-4-5", max_tokens: 16, messages: [{ role: "user", content: "hi" }] });
+      }
+    } finally {
+      await fakeAnthropic.close();
+    }
+    expect((await recordsOf(logger, "chat_interaction", 2)).map((r) => r.provider)).toEqual(["openai", "anthropic"]);
+  });
+
   it("a fetch function: returns an audited function with fetch's type", async () => {
     const logger = newLogger();
     const audited = withAudit(fetch, { logger });

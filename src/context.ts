@@ -126,6 +126,16 @@ export function typeOf(v: unknown): string {
   return v === null ? "null" : Array.isArray(v) ? "an array" : typeof v;
 }
 
+/** The members `auditContext.run` takes. */
+const CONTEXT_FIELDS: ReadonlySet<string> = new Set([...STRING_FIELDS, "metadata", "logger"]);
+
+/** The context field `key` is, written with other case or separators (`userID`, `user_id`), if any. */
+function fieldWrittenAs(key: string): string | undefined {
+  const letters = key.toLowerCase().replace(/[^a-z]/g, "");
+  for (const field of CONTEXT_FIELDS) if (letters === field.toLowerCase()) return field;
+  return undefined;
+}
+
 /**
  * `auditContext.run`'s value, checked (records would carry what it holds, and the docs promise
  * strings: a number or object userId would also share one encryption subject for all): an
@@ -145,6 +155,15 @@ function checkedValue(value: AuditContextInput): AuditContextValue {
   }
   const m = v.metadata;
   if (m !== undefined && m !== null && (typeof m !== "object" || Array.isArray(m))) issues.push({ field: "metadata", message: `must be an object (got ${typeOf(m)})` });
+  // A context field written another way (`userID`, `user_id`, `trace-id`, `ParentId`) was kept as
+  // a member of the app's own (the context keeps those) and recorded nowhere: the records had no
+  // user, with nothing said, as a misspelt option of the integrations had (found by the fetch
+  // new-user pass, 2026-12-05). Members of other names stay the app's.
+  for (const key of Object.keys(v)) {
+    if (CONTEXT_FIELDS.has(key) || v[key] === undefined) continue;
+    const meant = fieldWrittenAs(key);
+    if (meant !== undefined) issues.push({ field: key, message: `is ${meant} written another way: the context's fields are ${[...CONTEXT_FIELDS].join(", ")}` });
+  }
   // (one that is not a logger was ignored silently: records went to the default logger; found by
   // a new-user run, 2026-12-03)
   if (v.logger !== undefined && v.logger !== null && !isLoggerLike(v.logger)) issues.push({ field: "logger", message: `must be an AuditLogger (got ${typeOf(v.logger)}); leave it out to use the outer context's or the default logger` });

@@ -49,6 +49,29 @@ describe("auditContext", () => {
     expect(getDefaultAuditLogger()).toBeUndefined();
   });
 
+  it("a context field written another way (userID, user_id, Trace-Id) is an AuditValidationError naming it (it was kept as an app's member, and the records had no user); members of other names are still kept", async () => {
+    const logger = newLogger();
+    const ran: string[] = [];
+    for (const value of [{ userID: "u1" }, { user_id: "u1", traceId: "t" }, { "Trace-Id": "t" }, { ParentID: "p" }]) {
+      let thrown: unknown;
+      try {
+        auditContext.run({ logger, ...value } as never, () => {
+          ran.push("ran");
+          logger.logToolUsage({ toolName: "t", operation: "o" });
+        });
+      } catch (e) {
+        thrown = e;
+      }
+      expect(thrown, JSON.stringify(value)).toMatchObject({ code: "AUDIT_ERR_VALIDATION" });
+      expect((thrown as Error).message).toMatch(/is (userId|traceId|parentId) written another way: the context's fields are sessionId, userId, persona, traceId, parentId, metadata, logger/);
+    }
+    expect(ran).toEqual([]);
+    expect(await records(logger, "tool").catch(() => [])).toEqual([]);
+    // an app's own members, and a misspelling set to undefined, are left as they were
+    const session = { id: "s" };
+    expect(auditContext.run({ userId: "u1", session, userID: undefined } as never, () => (auditContext.get() as { session?: unknown } | undefined)?.session)).toBe(session);
+  });
+
   it("runs, nests (inheriting and overriding), and sets the user", () => {
     expect(auditContext.get()).toBeUndefined();
     expect(auditContext.setUser("nobody")).toBe(false);

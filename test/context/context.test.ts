@@ -341,6 +341,24 @@ describe("auditContext", () => {
     expect(own).toEqual({ branch: "alice", sibling: undefined, caller: undefined });
   });
 
+  it("a generator's body runs in the context of whoever iterates it (as docs/INTEGRATIONS.md, Context, says): made inside run and iterated outside, it has none", async () => {
+    async function* words() {
+      yield user();
+      await new Promise((r) => setTimeout(r, 1));
+      yield user();
+    }
+    const made = auditContext.run({ userId: "maker" }, () => words());
+    const outside: Array<string | undefined> = [];
+    for await (const w of made) outside.push(w);
+    expect(outside).toEqual([undefined, undefined]);
+    const inside = await auditContext.run({ userId: "maker" }, async () => {
+      const seen: Array<string | undefined> = [];
+      for await (const w of words()) seen.push(w);
+      return seen;
+    });
+    expect(inside).toEqual(["maker", "maker"]);
+  });
+
   it("is one store per process: a second copy of the module sees the same context and default logger", async () => {
     const logger = newLogger();
     setDefaultAuditLogger(logger);

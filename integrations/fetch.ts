@@ -115,7 +115,16 @@ export function withAuditFetch<F extends FetchLike>(fetchFn: F, given: AuditFetc
     throw new AuditConfigError([{ field: "fetch", message: `withAuditFetch() needs a fetch function, such as the global fetch (got ${fetchFn === null ? "null" : typeof fetchFn})` }]);
   }
   const options = checkedOptions("withAuditFetch", given);
-  if ((fetchFn as F & { [kAudited]?: true })[kAudited]) {
+  let audited: unknown;
+  try {
+    audited = (fetchFn as F & { [kAudited]?: true })[kAudited];
+    Reflect.ownKeys(fetchFn);
+  } catch (err) {
+    // (a revoked Proxy, or one whose traps throw: its TypeError came out of withAuditFetch as it
+    // was; found by the fetch new-user pass, 2026-12-05)
+    throw new AuditConfigError([{ field: "fetch", message: `withAuditFetch() could not read the function it was given (reading it threw: ${errorMessage(err)}): pass the fetch function itself, not a revoked Proxy or one whose traps throw` }]);
+  }
+  if (audited) {
     // An audited fetch wrapped again (an app's wrap of a library's audited fetch) with options of
     // its own: they were ignored, and a header the app asked to hide was recorded in clear (found
     // by review, 2026-12-04). Now that fetch is wrapped anew with every wrap's options: one

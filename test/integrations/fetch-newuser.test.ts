@@ -109,4 +109,10 @@ describe("withAuditFetch, as an app uses it", () => {
     expect((rec!.parameters as { url: string }).url).toBe(`${api}/data/2.5/weather?q=London&appid=${encodeURIComponent(REDACTED)}&app_id=my-app`);
     expect(JSON.stringify(rec)).not.toContain("0123456789abcdef");
   });
+
+  it("a revoked Proxy of a fetch is an AuditConfigError saying it could not be read (it was the Proxy's bare TypeError)", () => {
+    const { proxy, revoke } = Proxy.revocable(fetch, {});
+    revoke();
+    expect(() => withAuditFetch(proxy)).toThrow(expect.objectContaining({ code: "AUDIT_ERR_CONFIG", message: expect.stringMatching(/withAuditFetch\(\) could not read the function it was given \(reading it threw: TypeError: .*revoked/) }));
+  });
 });

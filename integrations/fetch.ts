@@ -93,8 +93,9 @@ interface Wrapped {
  * Returns a function with `fetchFn`'s exact signature that records one ToolUsage per request:
  * toolName "fetch", operation "<METHOD> <host><path>", parameters { url, method, headers } with
  * secrets replaced by "[REDACTED]" (authorization, cookies, API keys, tokens; `api_key`,
- * `token`, `sig` and similar query parameters; URL passwords), result { status, ok }, and the
- * duration until the response headers arrived. A failed request is recorded, then its original
+ * `token`, `sig` and similar query parameters; URL passwords; a data: URL's content), result
+ * { status, ok, statusText } (with `redirected: true` and the `url` that answered when fetch
+ * followed redirects), and the duration until the response headers arrived. A failed request is recorded, then its original
  * error is rethrown. The response body is never read. A call whose result is not a promise (nor
  * any thenable) returns it as it is, synchronously, and is recorded then. Wrapping an audited fetch again records
  * each request once: with no new options it returns it as it is; with `redactHeaders` it has not

@@ -26,6 +26,8 @@ interface CopyState {
   unreadable?: true;
   /** copying a method's arguments before it runs: a getter is not run, "[Getter]" in the copy (see copyObject) */
   args?: true;
+  /** the copies being made of the objects on the stack, at the same positions (see plainCopy) */
+  copies: unknown[];
 }
 
 /**
@@ -59,7 +61,7 @@ export function argsAsCalled(args: readonly unknown[], check?: { kept: number[] 
 
 /** One argument as plain data (see `argsAsCalled`); a primitive is itself, with no budget or stack made for it. */
 function copyAsCalled(value: unknown): unknown {
-  return typeof value !== "object" || value === null ? value : plainCopy(value, 0, [], { left: COPY_BUDGET, kept: false, args: true });
+  return typeof value !== "object" || value === null ? value : plainCopy(value, 0, [], { left: COPY_BUDGET, kept: false, args: true, copies: [] });
 }
 
 /** A copy as `copyOf` makes it. */
@@ -78,7 +80,7 @@ export interface CopyOf {
 /** A value as `copyAsCalled` copies it, and what that copy holds of the original. */
 export function copyOf(value: unknown, asArgument = false): CopyOf {
   if (typeof value !== "object" || value === null) return { copy: value, fresh: typeof value !== "function", unreadable: false };
-  const state: CopyState = asArgument ? { left: COPY_BUDGET, kept: false, args: true } : { left: COPY_BUDGET, kept: false };
+  const state: CopyState = asArgument ? { left: COPY_BUDGET, kept: false, args: true, copies: [] } : { left: COPY_BUDGET, kept: false, copies: [] };
   const copy = plainCopy(value, 0, [], state);
   return { copy, fresh: !state.kept, unreadable: state.unreadable === true };
 }
@@ -88,7 +90,13 @@ function plainCopy(value: unknown, depth: number, stack: object[], state: CopySt
     if (typeof value === "function") state.kept = true;
     return value;
   }
-  if (depth >= MAX_COPY_DEPTH || stack.includes(value)) {
+  // A cycle (`node.parent.children[0] === node`) points at the copy being made of that object,
+  // not at the original: the copy holds as called what the original holds, and is serialised as
+  // the original is, "[Circular]" where it leads back (kept, the original was serialised once
+  // more, as it was when the record was made; found by the decorator new-user pass, 2026-12-05).
+  const at = stack.indexOf(value);
+  if (at !== -1) return state.copies[at];
+  if (depth >= MAX_COPY_DEPTH) {
     state.kept = true;
     return value;
   }
@@ -127,15 +135,16 @@ function copyObject(value: object, depth: number, stack: object[], state: CopySt
     return value;
   }
   state.left -= size;
+  const copy: unknown = !keys ? [] : proto === null ? Object.create(null) : {};
   stack.push(value);
+  state.copies.push(copy);
   try {
     if (!keys) {
       const list = value as unknown[];
-      const copy: unknown[] = [];
-      for (let i = 0; i < list.length; i++) copy.push(plainCopy(list[i], depth + 1, stack, state));
+      for (let i = 0; i < list.length; i++) (copy as unknown[]).push(plainCopy(list[i], depth + 1, stack, state));
       return copy;
     }
-    const copy: Record<string, unknown> = proto === null ? (Object.create(null) as Record<string, unknown>) : {};
+    const members = copy as Record<string, unknown>;
     if (state.args !== true) {
       // (an item a generator yielded, a context's metadata: read as they are, unless a member is
       // an accessor: its getter is never run, the consumer who gets the item next must be the
@@ -149,9 +158,9 @@ function copyObject(value: object, depth: number, stack: object[], state: CopySt
           state.unreadable = true;
           return value;
         }
-        setMember(copy, key, plainCopy(d?.value, depth + 1, stack, state));
+        setMember(members, key, plainCopy(d?.value, depth + 1, stack, state));
       }
-      return copy;
+      return members;
     }
     for (const key of keys) {
       // An accessor (`get ticket() { return ++issued }`: a counter, a one-shot token, a lazy
@@ -159,11 +168,12 @@ function copyObject(value: object, depth: number, stack: object[], state: CopySt
       // the method, it handed the method another value; kept and read by the record, it ran three
       // times more, after the method (found by review, 2026-12-04).
       const d = Reflect.getOwnPropertyDescriptor(value, key);
-      if (d !== undefined && (d.get !== undefined || d.set !== undefined)) setMember(copy, key, d.set === undefined ? "[Getter]" : d.get === undefined ? "[Setter]" : "[Getter/Setter]");
-      else setMember(copy, key, plainCopy(d?.value, depth + 1, stack, state));
+      if (d !== undefined && (d.get !== undefined || d.set !== undefined)) setMember(members, key, d.set === undefined ? "[Getter]" : d.get === undefined ? "[Setter]" : "[Getter/Setter]");
+      else setMember(members, key, plainCopy(d?.value, depth + 1, stack, state));
     }
-    return copy;
+    return members;
   } finally {
     stack.pop();
+    state.copies.pop();
   }
 }

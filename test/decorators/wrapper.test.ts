@@ -1683,6 +1683,35 @@ describe("arguments: what is copied, what is kept as it is", () => {
     expect(chats.at(-1)!.promptPreview).toBe(JSON.stringify([{ role: "user", content: "hi" }]));
   });
 
+  it("an argument with a cycle is recorded as called and as a direct log call records it: [Circular] where it leads back (the original was written once more, as the method left it)", async () => {
+    const logger = newLogger();
+    class Tree {
+      rename(node: { name: string; parent?: unknown; children: unknown[] }, to: string) {
+        node.name = to;
+        return "renamed";
+      }
+      *walk(node: { name: string }) {
+        node.name = "walked";
+        yield node.name;
+      }
+    }
+    decorate("standard", Tree, "rename", AuditTool("tree", { logger }));
+    decorate("legacy", Tree, "walk", AuditTool("walk", { logger }));
+    const tree = new Tree();
+    const root: { name: string; children: { name: string; parent: unknown; children: unknown[] }[] } = { name: "root", children: [] };
+    const leaf = { name: "leaf", parent: root, children: [] as unknown[] };
+    root.children.push(leaf);
+    const self: Record<string, unknown> = { name: "self" };
+    self.self = self;
+    expect(tree.rename(leaf, "renamed-leaf")).toBe("renamed");
+    expect(tree.rename(self as { name: string; children: unknown[] }, "renamed-self")).toBe("renamed");
+    expect([...tree.walk(self as { name: string })]).toEqual(["walked"]);
+    const [first, second, walked] = await records(logger, "tool");
+    expect(first!.parameters).toEqual([{ name: "leaf", parent: { name: "root", children: ["[Circular]"] }, children: [] }, "renamed-leaf"]);
+    expect(second!.parameters).toEqual([{ name: "self", self: "[Circular]" }, "renamed-self"]);
+    expect(walked!.parameters).toEqual([{ name: "renamed-self", self: "[Circular]" }]);
+  });
+
 });
 
 describe("@AuditChat and Anthropic's raw stream events", () => {

@@ -4,7 +4,7 @@ import { forLogger } from "../src/instrument.js";
 import type { AuditLogger } from "../src/logger.js";
 import type { ChatInteractionInput } from "../src/types.js";
 import { finishReasonOf, firstOutputIndex, fromChunks, modelFrom, promptFromArgs, responseFromResult, toolCallsOf, usageFromResult, type ChatContent, type ChatUsage } from "./chat-extract.js";
-import { assertCalledAsFactory, failureMessageOf, withLinks, auditMethodDecorator, capturedOrNoted, hasNotes, noteCaptureFailure, type CaptureNotes, decoratorOptionsShape, parseDecoratorInput, type AuditDecoratorOptions, type AuditMethodDecorator, type FinishedCall } from "./wrap.js";
+import { assertCalledAsFactory, failureMessageOf, httpStatusOf, withLinks, auditMethodDecorator, capturedOrNoted, hasNotes, noteCaptureFailure, type CaptureNotes, decoratorOptionsShape, parseDecoratorInput, type AuditDecoratorOptions, type AuditMethodDecorator, type FinishedCall } from "./wrap.js";
 
 /**
  * Options of {@link AuditChat}. The extractors replace the built-in guesses; `captureArgs` /
@@ -170,6 +170,9 @@ function chatInput(o: AuditChatOptions, call: FinishedCall, logger: AuditLogger)
   if ((o.captureResult === false && (outcome.status === "ok" || yielded?.items)) || notRead !== undefined || notes.resultError !== undefined || notes.responseError !== undefined) input.responseCaptured = false;
   const failure = failureMessageOf(outcome);
   if (failure !== undefined) input.errorMessage = failure;
+  // (an SDK's APIError carries the HTTP status, 429 or 500, as the wrapped clients record it)
+  const statusCode = outcome.status === "error" ? httpStatusOf(outcome.error) : undefined;
+  if (statusCode !== undefined) input.statusCode = statusCode;
   return withLinks(input, call);
 }
 

@@ -3,7 +3,7 @@ import type { ErrorSeverity } from "../src/types.js";
 import { errorTypeOf, isError, readMember } from "../src/instrument.js";
 import { newId } from "../src/record/id.js";
 import { recordingOf, remember, type Recording } from "../src/errors-seen.js";
-import { assertCalledAsFactory, auditMethodDecorator, decoratorOptionsShape, errorMessageOf, parseDecoratorInput, type AuditDecoratorOptions, type AuditMethodDecorator, type FinishedCall } from "./wrap.js";
+import { assertCalledAsFactory, auditMethodDecorator, decoratorOptionsShape, errorMessageOf, httpStatusOf, parseDecoratorInput, type AuditDecoratorOptions, type AuditMethodDecorator, type FinishedCall } from "./wrap.js";
 
 /**
  * Options of {@link AuditErrors}. With `captureArgs: true` (or a function) the arguments go into
@@ -13,7 +13,10 @@ import { assertCalledAsFactory, auditMethodDecorator, decoratorOptionsShape, err
  * @AuditErrors({ severity: "critical" })
  */
 export interface AuditErrorsOptions extends Omit<AuditDecoratorOptions, "captureResult"> {
-  /** default "error" */
+  /**
+   * default "error", and "warning" for an error carrying a 4xx status (a NestJS
+   * `NotFoundException`: the client's mistake, as `auditErrorHandler` records it)
+   */
   severity?: ErrorSeverity;
 }
 
@@ -79,6 +82,9 @@ export function AuditErrors(options: AuditErrorsOptions = {}): AuditMethodDecora
       const code = isErr ? readMember(error, "code") : undefined;
       const stack = isErr ? readMember(error, "stack") : undefined;
       if (code !== undefined) context.code = code;
+      // (the status a NestJS HttpException or an SDK's APIError carries, as auditErrorHandler records it)
+      const status = httpStatusOf(error);
+      if (status !== undefined) context.status = status;
       if (o.captureArgs !== undefined && o.captureArgs !== false) {
         // a `captureArgs` that throws costs the record its arguments, never the error itself
         try {
@@ -97,7 +103,7 @@ export function AuditErrors(options: AuditErrorsOptions = {}): AuditMethodDecora
         errorType: isErr ? errorTypeOf(error) : `thrown ${error === null ? "null" : typeof error}`,
         message: errorMessageOf(error),
         ...(typeof stack === "string" ? { stackTrace: stack } : {}),
-        severity: o.severity ?? "error",
+        severity: o.severity ?? (status !== undefined && status < 500 ? "warning" : "error"),
         context,
       });
       remember(error, by);

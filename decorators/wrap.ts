@@ -11,7 +11,7 @@ import { z } from "zod";
 import { auditStorage, currentContext, kLearnedUser, ownContext, runInAuditContext, userOfCall } from "../src/context.js";
 import { trackResult, untrackResult } from "../src/dropped.js";
 import { AuditConfigError } from "../src/errors.js";
-import { isError, isInstance, isNativePromise, keepAddedMembers, reportRecordFailure, resolveAuditLogger, safeRecord, textOf, UNREADABLE_ERROR, warnLoggerOptionThrew } from "../src/instrument.js";
+import { isError, isInstance, isNativePromise, keepAddedMembers, readMember, reportRecordFailure, resolveAuditLogger, safeRecord, textOf, UNREADABLE_ERROR, warnLoggerOptionThrew } from "../src/instrument.js";
 import type { AuditLogger } from "../src/logger.js";
 import { newId } from "../src/record/id.js";
 import { toFieldIssues } from "../src/record/issues.js";
@@ -248,6 +248,19 @@ export function errorMessageOf(error: unknown): string {
     // a null-prototype object, a revoked Proxy (on which even `instanceof` throws), a throwing getter
     return "non-error value thrown";
   }
+}
+
+/**
+ * The HTTP status an error carries: its `status`, else its `statusCode`, when an integer from
+ * 400 to 599 (a NestJS `HttpException`, an SDK's `APIError`, http-errors' errors; the rule
+ * `auditErrorHandler` reads a thrown error's status by). Never throws.
+ */
+export function httpStatusOf(error: unknown): number | undefined {
+  for (const key of ["status", "statusCode"]) {
+    const v = readMember(error, key);
+    if (typeof v === "number" && Number.isInteger(v) && v >= 400 && v < 600) return v;
+  }
+  return undefined;
 }
 
 /** Builds the decorator for `spec`: one function that handles both decorator modes. */

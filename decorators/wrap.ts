@@ -278,7 +278,15 @@ export function auditMethodDecorator(spec: MethodAuditSpec): AuditMethodDecorato
     if (a.length === 3 && (typeof second === "string" || typeof second === "symbol" || typeof second === "number")) {
       const descriptor = third as PropertyDescriptor | undefined;
       if (!descriptor || typeof descriptor.value !== "function") {
-        throw misuse(spec.decorator, `it decorates methods only; ${String(second)} is not a method`);
+        // (a method a decorator applied before this one made an accessor, as legacy @autobind
+        // decorators do, comes as a getter: said, with the way out)
+        const accessor = descriptor !== undefined && (typeof descriptor.get === "function" || typeof descriptor.set === "function");
+        throw misuse(
+          spec.decorator,
+          accessor
+            ? `it decorates methods only; ${String(second)} is an accessor (a getter or setter, or a method a decorator below this one turned into a getter, as @autobind-style decorators do: write ${spec.decorator} below that one)`
+            : `it decorates methods only; ${String(second)} is not a method`,
+        );
       }
       descriptor.value = wrapMethod(descriptor.value as AnyFunction, nameOf(second), spec);
       return descriptor;

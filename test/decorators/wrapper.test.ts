@@ -1033,7 +1033,29 @@ describe.each(["standard", "legacy"] as const)("the shared method wrapper (%s mo
     }
     const dec = AuditTool("t") as (...a: unknown[]) => unknown;
     if (mode === "legacy") {
-      expect(() => dec(WithGetter.prototype, "value", Object.getOwnPropertyDescriptor(WithGetter.prototype, "value"))).toThrow(/methods only/);
+      expect(() => dec(WithGetter.prototype, "value", Object.getOwnPropertyDescriptor(WithGetter.prototype, "value"))).toThrow(/methods only; value is an accessor/);
+      // a legacy @autobind below the audit decorator hands it a getter: the message says where to put it
+      const autobind = (_t: object, key: string, d: PropertyDescriptor): PropertyDescriptor => {
+        const fn = d.value as (...a: unknown[]) => unknown;
+        return { configurable: true, get(this: object) {
+          const b = fn.bind(this);
+          Object.defineProperty(this, key, { value: b, configurable: true, writable: true });
+          return b;
+        } };
+      };
+      class Bound {
+        greet() {
+          return "hi";
+        }
+      }
+      const d0 = Object.getOwnPropertyDescriptor(Bound.prototype, "greet")!;
+      expect(() => dec(Bound.prototype, "greet", autobind(Bound.prototype, "greet", d0))).toThrow(/greet is an accessor .*@autobind-style decorators do: write @AuditTool below that one/);
+      // in the other order it records, bound
+      const logger = newLogger();
+      const wrapped = (AuditTool("t", { logger }) as (...a: unknown[]) => PropertyDescriptor)(Bound.prototype, "greet", d0);
+      Object.defineProperty(Bound.prototype, "greet", autobind(Bound.prototype, "greet", wrapped));
+      const { greet } = new Bound();
+      expect(greet()).toBe("hi");
     } else {
       expect(() => dec(() => 1, { kind: "getter", name: "value" })).toThrow(/methods only, not a getter/);
     }

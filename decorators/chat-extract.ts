@@ -80,7 +80,16 @@ export function responseFromResult(result: unknown): ChatContent {
     (isObj(choice) ? str(choice.text) : undefined) ??
     str(result.response) ??
     str(result.answer);
-  return text ?? result;
+  if (text !== undefined) return text;
+  // An AI SDK generateObject() result (told by its `response.modelId`, as modelFrom does): the
+  // object generated is the answer (it was recorded as not read, `responseNotRead: "a
+  // DefaultGenerateObjectResult"`). Not any `object` member: OpenAI's results say
+  // `object: "chat.completion"`.
+  if (result.object !== undefined && result.object !== null && isObj(result.response) && typeof result.response.modelId === "string") {
+    const answer = result.object;
+    return typeof answer === "string" || Array.isArray(answer) || isObj(answer) ? (answer as ChatContent) : String(answer as number | boolean);
+  }
+  return result;
 }
 
 /**

@@ -209,7 +209,7 @@ function isData(v: unknown): boolean {
 }
 
 /** The members of a result the extractors read (chat-extract.ts). */
-const READ_MEMBERS = ["choices", "message", "text", "output_text", "content", "response", "answer", "totalUsage", "usage", "model", "stop_reason", "finishReason", "finish_reason", "toolCalls"];
+const READ_MEMBERS = ["choices", "message", "text", "output_text", "content", "response", "answer", "object", "totalUsage", "usage", "model", "stop_reason", "finishReason", "finish_reason", "toolCalls"];
 
 /**
  * The members the extractors read of an object that is no data (an SDK's result class, an AI

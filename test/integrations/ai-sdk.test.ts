@@ -9,7 +9,7 @@ import path from "node:path";
 import v8 from "node:v8";
 import vm from "node:vm";
 import { createAnthropic } from "@ai-sdk/anthropic";
-import { APICallError, RetryError, defaultSettingsMiddleware, generateText, streamText, tool, wrapLanguageModel, type LanguageModelMiddleware } from "ai";
+import { APICallError, RetryError, defaultSettingsMiddleware, generateObject, generateText, streamText, tool, wrapLanguageModel, type LanguageModelMiddleware } from "ai";
 import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
 import { z } from "zod";
 import { AuditChat } from "../../decorators/index.js";
@@ -1048,5 +1048,31 @@ describe("auditLanguageModelMiddleware: records made later, from what arrived", 
     expect(threaded).toEqual(plain);
     expect(threaded[1]).toMatchObject({ toolCalls: [{ toolName: "get_weather", input: { location: "Paris, France", unit: "celsius" } }] });
     expect(threaded[3]).toMatchObject({ success: false, statusCode: 400 });
+  });
+});
+
+describe("@AuditChat and a generateObject() result", () => {
+  it("the object generated is the response (the record said the result was not read, and had no response); an OpenAI-shaped result's object: \"chat.completion\" is not taken for one", async () => {
+    const logger = newLogger();
+    const model = bareModel();
+    class Extractor {
+      async city(prompt: string) {
+        return generateObject({ model, prompt, schema: z.object({ city: z.string(), country: z.string() }) });
+      }
+      async toolOnly(_q: string) {
+        return { object: "chat.completion", model: "gpt-4o", choices: [{ message: { role: "assistant", content: null, tool_calls: [] }, finish_reason: "tool_calls" }] };
+      }
+    }
+    decorate("standard", Extractor, "city", AuditChat({ logger }));
+    decorate("legacy", Extractor, "toolOnly", AuditChat({ logger }));
+    fake.enqueue({ kind: "json", body: { id: "msg_obj", type: "message", role: "assistant", model: MODEL, content: [{ type: "text", text: '{"city":"Paris","country":"France"}' }], stop_reason: "end_turn", usage: { input_tokens: 12, output_tokens: 9 } } });
+    const result = await new Extractor().city("Where is the Eiffel tower?");
+    expect(result.object).toEqual({ city: "Paris", country: "France" });
+    await new Extractor().toolOnly("q");
+    const [rec, tool] = await chats(logger);
+    expect(rec).toMatchObject({ model: MODEL, promptPreview: "Where is the Eiffel tower?", responsePreview: JSON.stringify({ city: "Paris", country: "France" }), responseFormat: "json", inputTokens: 12, outputTokens: 9, success: true });
+    expect(rec).not.toHaveProperty("responseCaptured");
+    expect(rec!.metadata).toEqual({ auditChat: { method: "Extractor.city" } });
+    expect(tool!.responsePreview).not.toBe("chat.completion");
   });
 });

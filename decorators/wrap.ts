@@ -199,7 +199,9 @@ const NOTE_KEYS: Record<string, string> = { captureArgs: "argumentsError", captu
  */
 export function noteCaptureFailure(logger: AuditLogger, notes: CaptureNotes, label: string, error: unknown): undefined {
   notes[NOTE_KEYS[label] ?? `${label}Error`] = `${label} threw: ${errorMessageOf(error)}`;
-  reportRecordFailure(logger, error);
+  // (the warning says the call was recorded: "could not record a call" sent operators looking
+  // for a record that was there)
+  reportRecordFailure(logger, error, `recorded a call without what its ${label} option gives (it threw)`);
   return undefined;
 }
 

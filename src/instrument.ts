@@ -92,14 +92,15 @@ export function safeRecord<T>(logger: AuditLogger, step: () => T): T | undefined
 /**
  * What {@link safeRecord} does with a failed step, for callers that run the step themselves (a
  * method called in place costs less than a closure made for each call: a new closure's first call
- * goes through V8's lazy-compile builtin).
+ * goes through V8's lazy-compile builtin). `what`: the warning's account of it, when the record
+ * was made without a part of it rather than lost.
  */
-export function reportRecordFailure(logger: AuditLogger, err: unknown): void {
+export function reportRecordFailure(logger: AuditLogger, err: unknown, what = "could not record a call"): void {
   // (a value the app threw may be a revoked Proxy, on which even `instanceof` throws)
   const e = isError(err) ? err : new Error(textOf(err));
   try {
     if (typeof logger.listenerCount === "function" && logger.listenerCount("error") > 0) logger.emit("error", e);
-    else process.emitWarning(`audit-logger could not record a call: ${messageOf(e)}`, { code: "AUDIT_WARN_RECORD_FAILED", type: "AuditLoggerWarning" });
+    else process.emitWarning(`audit-logger ${what}: ${messageOf(e)}`, { code: "AUDIT_WARN_RECORD_FAILED", type: "AuditLoggerWarning" });
   } catch {
     // an error listener threw: still never the caller's problem
   }

@@ -288,6 +288,30 @@ describe.each(["standard", "legacy"] as const)("the shared method wrapper (%s mo
     expect(await records(logger, "tool")).toMatchObject([{ operation: "throws", success: false, errorMessage: "x failed", metadata: { auditTool: { argumentsError: "captureArgs threw: args broke" } } }]);
   });
 
+  it("a capture option that throws, with no `error` listener, is a warning that says the call was recorded without what it gives (it said the call could not be recorded)", async () => {
+    const logger = newLogger();
+    const warnings: Error[] = [];
+    const onWarning = (w: Error) => warnings.push(w);
+    process.on("warning", onWarning);
+    class Svc {
+      find(id: string) {
+        return { id };
+      }
+    }
+    decorate(mode, Svc, "find", AuditTool("crm", { logger, captureArgs: () => {
+      throw new Error("no such field");
+    } }));
+    try {
+      expect(new Svc().find("c1")).toEqual({ id: "c1" });
+      await new Promise((r) => setImmediate(r));
+    } finally {
+      process.off("warning", onWarning);
+    }
+    const ours = warnings.filter((w) => (w as { code?: string }).code === "AUDIT_WARN_RECORD_FAILED");
+    expect(ours.map((w) => w.message)).toEqual(["audit-logger recorded a call without what its captureArgs option gives (it threw): no such field"]);
+    expect(await records(logger, "tool")).toMatchObject([{ toolName: "crm", result: { id: "c1" }, metadata: { auditTool: { argumentsError: "captureArgs threw: no such field" } } }]);
+  });
+
   it("keeps the caller's errors: same object, same type, sync stays sync", async () => {
     const logger = newLogger();
     const syncError = new SyntaxError("sync");

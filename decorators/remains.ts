@@ -30,6 +30,8 @@ export class GeneratorRemains implements FinishedCall, DroppableCall {
   durationSeconds = 0;
   outcome: CallOutcome = { status: "abandoned" };
   readonly yielded: YieldedItems;
+  /** (a generator is observed) */
+  readonly unobserved = undefined;
   /** the consumer asked the generator to return (it yielded from its `finally`, and was then dropped) */
   closing = false;
   /** when the generator's last step returned: its duration ends there */

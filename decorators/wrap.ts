@@ -100,6 +100,12 @@ export interface FinishedCall {
   readonly outcome: CallOutcome;
   /** set for generator and async generator methods */
   readonly yielded: YieldedItems | undefined;
+  /**
+   * what the method returned, when it is work the caller runs later and the decorator never
+   * observes (a thenable that is no promise, an Observable, an async iterable that is no
+   * generator), described ("a QueryBuilder (thenable)"); its members are no result to write
+   */
+  readonly unobserved: string | undefined;
 }
 
 /** What each decorator plugs into the shared wrapper. */
@@ -449,6 +455,7 @@ class Call implements FinishedCall {
   readonly startedAt = performance.now();
   /** a generator call's record data for the garbage collector (see decorators/remains.ts) */
   remains: GeneratorRemains | undefined = undefined;
+  unobserved: string | undefined = undefined;
   /** which of a generator call's argument copies hold something of the app's (see trackUntilCollected) */
   copies: { kept: number[] } | undefined = undefined;
   /** an async generator call's generator was started (its first `next()`) */
@@ -673,8 +680,32 @@ function returned(call: Call, kind: FunctionKind, out: unknown, args: readonly u
   if (kind === "async" || (typeof out === "object" && out !== null && (isInstance(out, Promise) || types.isPromise(out)))) {
     return settleLater(call, out as Promise<unknown>, kind !== "async");
   }
+  call.unobserved = unobservedWork(out);
   call.finish({ status: "ok", value: out });
   return out;
+}
+
+/**
+ * "a QueryBuilder (thenable)", "an Observable", "a Stream (async iterable)" for what a method
+ * returned that is work the caller runs later, which the decorator hands back without observing
+ * it (see settleLater): a thenable that is no promise (a Knex query builder, whose members hold
+ * its client and connection settings), an RxJS Observable, an async iterable that is no generator
+ * (an SDK stream, a Node Readable). Undefined for anything else. Reads `then`, `subscribe`,
+ * `pipe` and the async iterator method, guarded (a revoked Proxy is none).
+ */
+function unobservedWork(out: unknown): string | undefined {
+  if ((typeof out !== "object" && typeof out !== "function") || out === null) return undefined;
+  try {
+    const o = out as Record<PropertyKey, unknown>;
+    const what = typeof o.then === "function" ? "thenable" : typeof o.subscribe === "function" && typeof o.pipe === "function" ? "" : typeof o[Symbol.asyncIterator] === "function" ? "async iterable" : undefined;
+    if (what === undefined) return undefined;
+    let name = typeof out === "function" ? "function" : "object";
+    const c = (o.constructor as { name?: unknown } | undefined)?.name;
+    if (typeof c === "string" && c !== "" && c !== "Object") name = c;
+    return `${/^[aeiou]/i.test(name) ? "an" : "a"} ${name}${what === "" ? "" : ` (${what})`}`;
+  } catch {
+    return undefined;
+  }
 }
 
 /**

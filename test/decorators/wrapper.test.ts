@@ -1,6 +1,8 @@
 import fs from "node:fs";
 import path from "node:path";
+import { Readable } from "node:stream";
 import vm from "node:vm";
+import { map, of } from "rxjs";
 import { afterEach, describe, expect, it } from "vitest";
 import { AuditChat, AuditErrors, AuditPerformance, AuditPersona, AuditTool } from "../../decorators/index.js";
 import { auditContext, setDefaultAuditLogger } from "../../src/context.js";
@@ -523,6 +525,66 @@ describe.each(["standard", "legacy"] as const)("the shared method wrapper (%s mo
     expect(await q).toEqual(["row"]);
     expect(executions).toBe(1);
     expect(await records(logger, "tool")).toMatchObject([{ toolName: "db", success: true }]);
+  });
+
+  it("work returned for the caller to run later (a query builder, an Observable, a stream) is named, not written as the result: a builder's members held its client's password", async () => {
+    const logger = newLogger();
+    // (shaped as Knex's QueryBuilder: thenable, with its client and connection settings as members)
+    class QueryBuilder {
+      readonly client = { config: { client: "pg", connection: { host: "db", user: "app", password: "s3cret-pw" } } };
+      readonly _statements = [{ grouping: "where", column: "id", value: 7 }];
+      then<R>(resolve: (rows: string[]) => R): Promise<R> {
+        return Promise.resolve(resolve(["row 7"]));
+      }
+    }
+    class Repo {
+      find(_id: number) {
+        return new QueryBuilder();
+      }
+      watch() {
+        return of(1, 2).pipe(map((n) => n * 2));
+      }
+      stream() {
+        return Readable.from(["a", "b"]);
+      }
+      mapped(_id: number) {
+        return new QueryBuilder();
+      }
+      plain() {
+        return { rows: 1 };
+      }
+    }
+    decorate(mode, Repo, "find", AuditTool("db", { logger }));
+    decorate(mode, Repo, "watch", AuditTool("feed", { logger }));
+    decorate(mode, Repo, "stream", AuditPersona("exporter", "export", { logger, captureResult: true }));
+    // (a captureResult function still gets the object itself, to take what it wants)
+    decorate(mode, Repo, "mapped", AuditTool("db", { logger, captureResult: (q) => (q as QueryBuilder)._statements.length }));
+    decorate(mode, Repo, "plain", AuditTool("db", { logger }));
+    const repo = new Repo();
+    const q = repo.find(7);
+    expect(q).toBeInstanceOf(QueryBuilder);
+    expect(await q).toEqual(["row 7"]);
+    const got: number[] = [];
+    repo.watch().subscribe((n) => got.push(n));
+    expect(got).toEqual([2, 4]);
+    const chunks: string[] = [];
+    for await (const c of repo.stream()) chunks.push(c as string);
+    expect(chunks).toEqual(["a", "b"]);
+    repo.mapped(1);
+    repo.plain();
+    const tools = await records(logger, "tool");
+    expect(tools).toMatchObject([
+      { toolName: "db", operation: "find", parameters: [7], success: true, metadata: { auditTool: { resultNotRead: "a QueryBuilder (thenable)" } } },
+      { toolName: "feed", operation: "watch", success: true, metadata: { auditTool: { resultNotRead: "an Observable" } } },
+      { toolName: "db", operation: "mapped", result: 1 },
+      { toolName: "db", operation: "plain", result: { rows: 1 } },
+    ]);
+    expect(tools[0]).not.toHaveProperty("result");
+    expect(tools[1]).not.toHaveProperty("result");
+    expect(tools[2]).not.toHaveProperty("metadata");
+    expect(JSON.stringify(tools)).not.toContain("s3cret-pw");
+    const [exported] = await records(logger, "persona");
+    expect(exported!.details).toEqual({ method: "Repo.stream", resultNotRead: "a Readable (async iterable)" });
   });
 
   it("a generator closed with return() or throw() before its first next() is recorded then, as without the decorator it ends without running", async () => {

@@ -4,7 +4,7 @@ import { forLogger } from "../src/instrument.js";
 import type { AuditLogger } from "../src/logger.js";
 import type { ChatInteractionInput } from "../src/types.js";
 import { finishReasonOf, firstOutputIndex, fromChunks, modelFrom, promptFromArgs, responseFromResult, toolCallsOf, usageFromResult, type ChatContent, type ChatUsage } from "./chat-extract.js";
-import { assertCalledAsFactory, failureMessageOf, httpStatusOf, withLinks, auditMethodDecorator, capturedOrNoted, hasNotes, noteCaptureFailure, type CaptureNotes, decoratorOptionsShape, parseDecoratorInput, type AuditDecoratorOptions, type AuditMethodDecorator, type FinishedCall } from "./wrap.js";
+import { assertCalledAsFactory, failureMessageOf, httpStatusOf, isNodeStream, withLinks, auditMethodDecorator, capturedOrNoted, hasNotes, noteCaptureFailure, type CaptureNotes, decoratorOptionsShape, parseDecoratorInput, type AuditDecoratorOptions, type AuditMethodDecorator, type FinishedCall } from "./wrap.js";
 
 /**
  * Options of {@link AuditChat}. The extractors replace the built-in guesses; `captureArgs` /
@@ -91,7 +91,9 @@ function chatInput(o: AuditChatOptions, call: FinishedCall, logger: AuditLogger)
   let prompt: ChatInteractionInput["prompt"] | undefined = "";
   if (args !== undefined) {
     try {
-      prompt = o.prompt ? o.prompt(asList(args.value)) : promptFromArgs(asList(args.value));
+      // (a request among the arguments, NestJS's @Req(), is no prompt: its members were written
+      // as one, its headers' tokens included; a `prompt` function still gets it)
+      prompt = o.prompt ? o.prompt(asList(args.value)) : promptFromArgs(asList(args.value).filter((a) => !isNodeStream(a)));
     } catch (error) {
       if (!o.prompt) throw error;
       prompt = noteCaptureFailure(logger, notes, "prompt", error);

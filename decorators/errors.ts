@@ -3,7 +3,7 @@ import type { ErrorSeverity } from "../src/types.js";
 import { errorTypeOf, isError, readMember } from "../src/instrument.js";
 import { newId } from "../src/record/id.js";
 import { recordingOf, remember, type Recording } from "../src/errors-seen.js";
-import { assertCalledAsFactory, auditMethodDecorator, decoratorOptionsShape, errorMessageOf, httpStatusOf, parseDecoratorInput, type AuditDecoratorOptions, type AuditMethodDecorator, type FinishedCall } from "./wrap.js";
+import { argsForRecord, assertCalledAsFactory, auditMethodDecorator, decoratorOptionsShape, errorMessageOf, httpStatusOf, parseDecoratorInput, type AuditDecoratorOptions, type AuditMethodDecorator, type FinishedCall } from "./wrap.js";
 
 /**
  * Options of {@link AuditErrors}. With `captureArgs: true` (or a function) the arguments go into
@@ -88,7 +88,7 @@ export function AuditErrors(options: AuditErrorsOptions = {}): AuditMethodDecora
       if (o.captureArgs !== undefined && o.captureArgs !== false) {
         // a `captureArgs` that throws costs the record its arguments, never the error itself
         try {
-          context.arguments = typeof o.captureArgs === "function" ? o.captureArgs(call.args) : call.args;
+          context.arguments = typeof o.captureArgs === "function" ? o.captureArgs(call.args) : argsForRecord(call.args);
         } catch (failure) {
           context.argumentsError = `captureArgs threw: ${errorMessageOf(failure)}`;
         }

@@ -1,6 +1,6 @@
 import { z } from "zod";
 import type { PersonaActivityInput } from "../src/types.js";
-import { failureMessageOf, withLinks, auditMethodDecorator, capturedOrNoted, decoratorOptionsShape, parseDecoratorInput, type AuditDecoratorOptions, type AuditMethodDecorator, assertNamedFactory } from "./wrap.js";
+import { argsForRecord, failureMessageOf, withLinks, auditMethodDecorator, capturedOrNoted, decoratorOptionsShape, parseDecoratorInput, type AuditDecoratorOptions, type AuditMethodDecorator, assertNamedFactory } from "./wrap.js";
 
 /**
  * Options of {@link AuditPersona}. Arguments and results are not recorded unless `captureArgs` /
@@ -48,7 +48,7 @@ export function AuditPersona(personaName: string, activityType: string, options:
       const details: Record<string, unknown> = { method: call.qualifiedName };
       // (a capture function that throws loses what it captures, not the record: noted in details)
       const notes: Record<string, string> = {};
-      const args = o.captureArgs === undefined ? undefined : capturedOrNoted(logger, notes, "captureArgs", o.captureArgs, call.args);
+      const args = o.captureArgs === undefined ? undefined : capturedOrNoted(logger, notes, "captureArgs", o.captureArgs, typeof o.captureArgs === "function" ? call.args : argsForRecord(call.args));
       if (args) details.arguments = args.value;
       if (outcome.status === "ok" && o.captureResult === true && call.unobserved !== undefined) {
         // (work the caller runs later: no result to write, see @AuditTool)

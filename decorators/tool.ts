@@ -1,6 +1,6 @@
 import { z } from "zod";
 import type { ToolUsageInput } from "../src/types.js";
-import { failureMessageOf, capturedOrNoted, hasNotes, type CaptureNotes, withLinks, decoratorOptionsShape, auditMethodDecorator, parseDecoratorInput, type AuditDecoratorOptions, type AuditMethodDecorator, type FinishedCall, assertNamedFactory } from "./wrap.js";
+import { argsForRecord, failureMessageOf, capturedOrNoted, hasNotes, type CaptureNotes, withLinks, decoratorOptionsShape, auditMethodDecorator, parseDecoratorInput, type AuditDecoratorOptions, type AuditMethodDecorator, type FinishedCall, assertNamedFactory } from "./wrap.js";
 
 /**
  * Options of {@link AuditTool}.
@@ -49,7 +49,7 @@ export function AuditTool(toolName: string, options: AuditToolOptions = {}): Aud
       );
       // (a capture function that throws loses what it captures, not the record: noted in metadata)
       const notes: CaptureNotes = {};
-      const parameters = capturedOrNoted(logger, notes, "captureArgs", o.captureArgs, call.args);
+      const parameters = capturedOrNoted(logger, notes, "captureArgs", o.captureArgs, typeof o.captureArgs === "function" ? call.args : argsForRecord(call.args));
       if (parameters) input.parameters = parameters.value;
       if (outcome.status === "ok" && call.unobserved !== undefined && typeof o.captureResult !== "function") {
         // (work the caller runs later, a query builder or an Observable: its members are no

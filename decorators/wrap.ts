@@ -6,6 +6,7 @@
  * audit context whose `parentId` is that id (so nested instrumented calls link to it), and
  * records once the call returns, throws, settles, or - for generators - finishes or is abandoned.
  */
+import { Stream } from "node:stream";
 import { types } from "node:util";
 import { z } from "zod";
 import { auditStorage, currentContext, kLearnedUser, ownContext, runInAuditContext, userOfCall } from "../src/context.js";
@@ -209,6 +210,31 @@ export function noteCaptureFailure(logger: AuditLogger, notes: CaptureNotes, lab
   // for a record that was there)
   reportRecordFailure(logger, error, `recorded a call without what its ${label} option gives (it threw)`);
   return undefined;
+}
+
+/** Whether `v` is a Node stream: a request (NestJS's `@Req()`, Express's `req`), a response, a socket, a file stream. */
+export function isNodeStream(v: unknown): boolean {
+  return typeof v === "object" && v !== null && isInstance(v, Stream);
+}
+
+/**
+ * The argument list as a record writes it when no `captureArgs` function says otherwise: a Node
+ * stream among them, a request above all, as "[Not kept: an IncomingMessage (a stream)]". Its
+ * members are no argument: a NestJS `@Req()` was written with its socket, its server and its
+ * headers, the Authorization and Cookie tokens included, some 12 KB a call (found by the
+ * decorators new-user pass, 2026-12-05). A `captureArgs` function still gets the request.
+ */
+export function argsForRecord(args: readonly unknown[]): readonly unknown[] {
+  let out: unknown[] | undefined;
+  for (let i = 0; i < args.length; i++) {
+    const a = args[i];
+    if (!isNodeStream(a)) continue;
+    out ??= args.slice();
+    const c = (readMember(a, "constructor") as { name?: unknown } | undefined)?.name;
+    const name = typeof c === "string" && c !== "" ? c : "object";
+    out[i] = `[Not kept: ${/^[aeiou]/i.test(name) ? "an" : "a"} ${name} (a stream)]`;
+  }
+  return out ?? args;
 }
 
 /** {@link captured}, with a capture function that throws noted (see noteCaptureFailure): undefined then. */

@@ -1,3 +1,4 @@
+import fs from "node:fs";
 import path from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { cleanupTmp, readJsonl, tmpProject } from "../helpers/index.js";
@@ -10,7 +11,7 @@ interface Reply {
 }
 
 let build: Build | undefined;
-let results: { paris: Reply; denied: Reply; ping: Reply; fail: Reply; concurrent: Reply[] };
+let results: { paris: Reply; denied: Reply; ping: Reply; fail: Reply; whoami: Reply; ask: Reply; summary: Reply; concurrent: Reply[] };
 let dir: string;
 
 beforeAll(async () => {
@@ -39,8 +40,8 @@ describe("a NestJS app with audit decorators on its handlers", () => {
   });
 
   it("records each handled request in its own context, with parent links", () => {
-    const chats = read("chat_interactions");
-    const tools = read("tool_usage");
+    const chats = read("chat_interactions").filter((c) => c.model === "nest-model");
+    const tools = read("tool_usage").filter((t) => t.toolName === "weather_api");
     // the denied request never reached the handler
     expect(chats.map((c) => c.traceId).sort()).toEqual(["req-1", ...Array.from({ length: 20 }, (_, i) => `conc-${i}`)].sort());
     for (const chat of chats) {
@@ -57,5 +58,19 @@ describe("a NestJS app with audit decorators on its handlers", () => {
   it("records the metric of the metadata-copied route and the handler's error", () => {
     expect(read("performance_metrics")).toMatchObject([{ metricName: "ping_ms", unit: "ms", traceId: "req-3", userId: "u3", context: { method: "WeatherController.ping", outcome: "ok" } }]);
     expect(read("errors")).toMatchObject([{ errorType: "Error", message: "handler failed", traceId: "req-4", userId: "u4", context: { method: "WeatherController.fail" } }]);
+  });
+
+  it("a handler given the request (@Req()) records it as a request, not as its members (its socket, and its headers with the Authorization token, were the arguments and the prompt)", () => {
+    expect(results.whoami).toEqual({ status: 200, body: "42:u5" });
+    expect(results.ask).toEqual({ status: 200, body: "weather? ask u6" });
+    const [tool] = read("tool_usage").filter((t) => t.toolName === "whoami");
+    expect(tool).toMatchObject({ operation: "whoami", parameters: ["[Not kept: an IncomingMessage (a stream)]", "42"], result: "42:u5", traceId: "req-5", userId: "u5" });
+    expect(results.summary).toEqual({ status: 200, body: "summary for u7" });
+    const [chat, summary] = read("chat_interactions").filter((c) => c.model === "nest-req-model");
+    expect(chat).toMatchObject({ promptPreview: "weather", responsePreview: "weather? ask u6", traceId: "req-6", success: true });
+    // (no prompt among its arguments: the request was written as the prompt)
+    expect(summary).toMatchObject({ promptPreview: "", promptLength: 0, responsePreview: "summary for u7", traceId: "req-7", success: true });
+    const files = fs.readdirSync(dir, { recursive: true }).map(String).filter((f) => !f.endsWith("/") && fs.statSync(path.join(dir, f)).isFile());
+    for (const f of files) expect(fs.readFileSync(path.join(dir, f), "utf8")).not.toContain("SECRET");
   });
 });

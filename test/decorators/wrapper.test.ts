@@ -1,4 +1,6 @@
 import fs from "node:fs";
+import http from "node:http";
+import net from "node:net";
 import path from "node:path";
 import { Readable } from "node:stream";
 import vm from "node:vm";
@@ -585,6 +587,35 @@ describe.each(["standard", "legacy"] as const)("the shared method wrapper (%s mo
     expect(JSON.stringify(tools)).not.toContain("s3cret-pw");
     const [exported] = await records(logger, "persona");
     expect(exported!.details).toEqual({ method: "Repo.stream", resultNotRead: "a Readable (async iterable)" });
+  });
+
+  it("a request among the arguments is written as one, not as its members, where arguments are recorded without a captureArgs function; a captureArgs function still gets it", async () => {
+    const logger = newLogger();
+    const req = new http.IncomingMessage(new net.Socket());
+    req.method = "POST";
+    req.headers = { authorization: "Bearer tok-SECRET" };
+    class Handler {
+      plan(_req: http.IncomingMessage, goal: string) {
+        return `plan ${goal}`;
+      }
+      fail(_req: http.IncomingMessage): never {
+        throw new Error("denied");
+      }
+      pick(_req: http.IncomingMessage, id: string) {
+        return id;
+      }
+    }
+    decorate(mode, Handler, "plan", AuditPersona("planner", "plan", { logger, captureArgs: true }));
+    decorate(mode, Handler, "fail", AuditErrors({ logger, captureArgs: true }));
+    decorate(mode, Handler, "pick", AuditTool("pick", { logger, captureArgs: ([r, id]) => ({ method: (r as http.IncomingMessage).method, id }) }));
+    const h = new Handler();
+    expect(h.plan(req, "trip")).toBe("plan trip");
+    expect(() => h.fail(req)).toThrow("denied");
+    expect(h.pick(req, "7")).toBe("7");
+    expect((await records(logger, "persona"))[0]!.details).toMatchObject({ arguments: ["[Not kept: an IncomingMessage (a stream)]", "trip"] });
+    expect((await records(logger, "error"))[0]!.context).toMatchObject({ arguments: ["[Not kept: an IncomingMessage (a stream)]"] });
+    expect((await records(logger, "tool"))[0]).toMatchObject({ parameters: { method: "POST", id: "7" } });
+    req.socket?.destroy();
   });
 
   it("a generator closed with return() or throw() before its first next() is recorded then, as without the decorator it ends without running", async () => {

@@ -50,9 +50,10 @@ export function AuditPersona(personaName: string, activityType: string, options:
       const notes: Record<string, string> = {};
       const args = o.captureArgs === undefined ? undefined : capturedOrNoted(logger, notes, "captureArgs", o.captureArgs, typeof o.captureArgs === "function" ? call.args : argsForRecord(call.args));
       if (args) details.arguments = args.value;
-      if (outcome.status === "ok" && o.captureResult === true && call.unobserved !== undefined) {
+      const unobserved = outcome.status === "ok" && o.captureResult === true ? call.unobserved : undefined;
+      if (unobserved !== undefined) {
         // (work the caller runs later: no result to write, see @AuditTool)
-        details.resultNotRead = call.unobserved;
+        details.resultNotRead = unobserved;
       } else if (outcome.status === "ok" && o.captureResult !== undefined) {
         const res = capturedOrNoted(logger, notes, "captureResult", o.captureResult, call.yielded ? { yielded: call.yielded.count, returned: outcome.value } : outcome.value);
         if (res) details.result = res.value;

@@ -51,10 +51,11 @@ export function AuditTool(toolName: string, options: AuditToolOptions = {}): Aud
       const notes: CaptureNotes = {};
       const parameters = capturedOrNoted(logger, notes, "captureArgs", o.captureArgs, typeof o.captureArgs === "function" ? call.args : argsForRecord(call.args));
       if (parameters) input.parameters = parameters.value;
-      if (outcome.status === "ok" && call.unobserved !== undefined && typeof o.captureResult !== "function") {
+      const unobserved = outcome.status === "ok" && o.captureResult !== false && typeof o.captureResult !== "function" ? call.unobserved : undefined;
+      if (unobserved !== undefined) {
         // (work the caller runs later, a query builder or an Observable: its members are no
         // result, and a builder's hold its client's connection settings; said what it was)
-        if (o.captureResult !== false) notes.resultNotRead = call.unobserved;
+        notes.resultNotRead = unobserved;
       } else if (outcome.status === "ok") {
         const result = capturedOrNoted(logger, notes, "captureResult", o.captureResult, call.yielded ? { yielded: call.yielded.count, returned: outcome.value } : outcome.value);
         if (result) input.result = result.value;

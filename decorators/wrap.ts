@@ -481,7 +481,12 @@ class Call implements FinishedCall {
   readonly startedAt = performance.now();
   /** a generator call's record data for the garbage collector (see decorators/remains.ts) */
   remains: GeneratorRemains | undefined = undefined;
-  unobserved: string | undefined = undefined;
+  /** the method's value was handed back as it is, not a promise or generator observed (see unobserved) */
+  returnedAsIs = false;
+  /** (read only by the decorators that write a result: nothing of the value is read otherwise) */
+  get unobserved(): string | undefined {
+    return this.returnedAsIs && this.outcome.status === "ok" ? unobservedWork(this.outcome.value) : undefined;
+  }
   /** which of a generator call's argument copies hold something of the app's (see trackUntilCollected) */
   copies: { kept: number[] } | undefined = undefined;
   /** an async generator call's generator was started (its first `next()`) */
@@ -706,7 +711,7 @@ function returned(call: Call, kind: FunctionKind, out: unknown, args: readonly u
   if (kind === "async" || (typeof out === "object" && out !== null && (isInstance(out, Promise) || types.isPromise(out)))) {
     return settleLater(call, out as Promise<unknown>, kind !== "async");
   }
-  call.unobserved = unobservedWork(out);
+  call.returnedAsIs = true;
   call.finish({ status: "ok", value: out });
   return out;
 }

@@ -102,9 +102,10 @@ export interface FinishedCall {
   /** set for generator and async generator methods */
   readonly yielded: YieldedItems | undefined;
   /**
-   * what the method returned, when it is work the caller runs later and the decorator never
-   * observes (a thenable that is no promise, an Observable, an async iterable that is no
-   * generator), described ("a QueryBuilder (thenable)"); its members are no result to write
+   * what the method returned (or its promise gave), when it is work the caller runs later and the
+   * decorator never observes (a thenable that is no promise, an Observable, an async iterable
+   * that is no generator: an SDK stream), described ("a QueryBuilder (thenable)"); its members are
+   * no result to write
    */
   readonly unobserved: string | undefined;
 }
@@ -481,11 +482,12 @@ class Call implements FinishedCall {
   readonly startedAt = performance.now();
   /** a generator call's record data for the garbage collector (see decorators/remains.ts) */
   remains: GeneratorRemains | undefined = undefined;
-  /** the method's value was handed back as it is, not a promise or generator observed (see unobserved) */
-  returnedAsIs = false;
-  /** (read only by the decorators that write a result: nothing of the value is read otherwise) */
+  /**
+   * (read only by the decorators that write a result: nothing of the value is read otherwise; a
+   * generator's return value is not looked at)
+   */
   get unobserved(): string | undefined {
-    return this.returnedAsIs && this.outcome.status === "ok" ? unobservedWork(this.outcome.value) : undefined;
+    return this.outcome.status === "ok" && this.yielded === undefined ? unobservedWork(this.outcome.value) : undefined;
   }
   /** which of a generator call's argument copies hold something of the app's (see trackUntilCollected) */
   copies: { kept: number[] } | undefined = undefined;
@@ -711,7 +713,6 @@ function returned(call: Call, kind: FunctionKind, out: unknown, args: readonly u
   if (kind === "async" || (typeof out === "object" && out !== null && (isInstance(out, Promise) || types.isPromise(out)))) {
     return settleLater(call, out as Promise<unknown>, kind !== "async");
   }
-  call.returnedAsIs = true;
   call.finish({ status: "ok", value: out });
   return out;
 }

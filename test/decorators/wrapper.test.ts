@@ -555,6 +555,10 @@ describe.each(["standard", "legacy"] as const)("the shared method wrapper (%s mo
       plain() {
         return { rows: 1 };
       }
+      async openStream() {
+        await tick();
+        return Readable.from(["x"]);
+      }
     }
     decorate(mode, Repo, "find", AuditTool("db", { logger }));
     decorate(mode, Repo, "watch", AuditTool("feed", { logger }));
@@ -562,6 +566,7 @@ describe.each(["standard", "legacy"] as const)("the shared method wrapper (%s mo
     // (a captureResult function still gets the object itself, to take what it wants)
     decorate(mode, Repo, "mapped", AuditTool("db", { logger, captureResult: (q) => (q as QueryBuilder)._statements.length }));
     decorate(mode, Repo, "plain", AuditTool("db", { logger }));
+    decorate(mode, Repo, "openStream", AuditTool("files", { logger }));
     const repo = new Repo();
     const q = repo.find(7);
     expect(q).toBeInstanceOf(QueryBuilder);
@@ -574,12 +579,17 @@ describe.each(["standard", "legacy"] as const)("the shared method wrapper (%s mo
     expect(chunks).toEqual(["a", "b"]);
     repo.mapped(1);
     repo.plain();
+    const opened = await repo.openStream();
+    expect(opened).toBeInstanceOf(Readable);
+    opened.destroy();
     const tools = await records(logger, "tool");
     expect(tools).toMatchObject([
       { toolName: "db", operation: "find", parameters: [7], success: true, metadata: { auditTool: { resultNotRead: "a QueryBuilder (thenable)" } } },
       { toolName: "feed", operation: "watch", success: true, metadata: { auditTool: { resultNotRead: "an Observable" } } },
       { toolName: "db", operation: "mapped", result: 1 },
       { toolName: "db", operation: "plain", result: { rows: 1 } },
+      // (also what a promise gave: a stream the caller reads later)
+      { toolName: "files", operation: "openStream", success: true, metadata: { auditTool: { resultNotRead: "a Readable (async iterable)" } } },
     ]);
     expect(tools[0]).not.toHaveProperty("result");
     expect(tools[1]).not.toHaveProperty("result");

@@ -173,8 +173,13 @@ export function auditMiddleware(options: AuditMiddlewareOptions = {}): RequestHa
   const maxBodyBytes = opts.maxBodyBytes ?? DEFAULT_MAX_BODY_BYTES;
 
   return function auditMiddleware(req: Request, res: Response, next: NextFunction): void {
-    // mounted twice (app and router): the first one records the request, or ignored it
-    const logger = requests.has(req) || ignored.has(req) ? undefined : resolveAuditLogger(opts.logger);
+    // mounted twice (app and router): the first one records the request, or ignored it; a later
+    // mount's chat routes are added to it (a router's own were dropped: its chat went unrecorded)
+    const recording = requests.get(req);
+    if (recording !== undefined && opts.chatRoutes !== undefined && recording.chat === undefined) {
+      safeRecord(recording.logger, () => addChat(recording, opts, maxBodyBytes, req, res));
+    }
+    const logger = recording !== undefined || ignored.has(req) ? undefined : resolveAuditLogger(opts.logger);
     const ctx = logger ? safeRecord(logger, () => begin(opts, logger, maxBodyBytes, req)) : undefined;
     if (logger === undefined || ctx === undefined) {
       next();
@@ -230,10 +235,10 @@ function begin(
   req: Request,
 ): { value: AuditContextValue; state: RequestState } | undefined {
   const path = pathOf(req);
+  const paths = rulePaths(req, path);
   // a throwing predicate counts as "not ignored": the request is recorded, the failure reported
-  const caseSensitive = caseSensitiveRouting(req);
   // (a predicate's answer is read as a condition is: truthy ignores)
-  if (opts.ignore?.some((rule) => (typeof rule === "function" ? Boolean(safeRecord(logger, () => rule(req))) : matchesPath(rule, path, caseSensitive)))) {
+  if (opts.ignore?.some((rule) => (typeof rule === "function" ? Boolean(safeRecord(logger, () => rule(req))) : matchesRule(rule, paths)))) {
     ignored.add(req);
     return undefined;
   }
@@ -262,10 +267,7 @@ function begin(
     context: undefined,
     done: false,
     sentStatus: undefined,
-    // a CORS preflight or a HEAD request to a chat route is no chat (no prompt, no answer)
-    chat: method !== "OPTIONS" && method !== "HEAD" && opts.chatRoutes?.some((rule) => matchesPath(rule, path, caseSensitive))
-      ? { request: new BodyCapture(maxBodyBytes), response: new BodyCapture(maxBodyBytes), firstWriteAt: undefined, streamed: false, encodingAtWrite: undefined, typeAtWrite: undefined }
-      : undefined,
+    chat: isChat(method, opts.chatRoutes, paths) ? newChat(maxBodyBytes) : undefined,
     userLookup: opts.userId,
   };
   const { userId: userOpt, traceId: traceOpt } = opts;
@@ -288,6 +290,28 @@ function begin(
   }
   requests.set(req, state);
   return { value, state };
+}
+
+/** Whether a request is a chat: a CORS preflight or a HEAD request to a chat route is none (no prompt, no answer). */
+function isChat(method: string, chatRoutes: readonly AuditPathRule[] | undefined, paths: RulePaths): boolean {
+  return method !== "OPTIONS" && method !== "HEAD" && chatRoutes !== undefined && chatRoutes.some((rule) => matchesRule(rule, paths));
+}
+
+function newChat(maxBodyBytes: number): ChatCapture {
+  return { request: new BodyCapture(maxBodyBytes), response: new BodyCapture(maxBodyBytes), firstWriteAt: undefined, streamed: false, encodingAtWrite: undefined, typeAtWrite: undefined };
+}
+
+/**
+ * A later mount (a router's, after the app's) of a request an earlier one records: its chat routes
+ * make the request a chat, with its own `maxBodyBytes`, when the response has not begun. The
+ * request's bytes are copied only when nothing has read any yet (else a parser before this mount
+ * read them, and the parsed body is the prompt: what passes now would be the body's end alone).
+ */
+function addChat(state: RequestState, opts: ParsedOptions, maxBodyBytes: number, req: Request, res: Response): void {
+  if (state.done || res.headersSent || !isChat(state.method, opts.chatRoutes, rulePaths(req, state.path))) return;
+  const chat = newChat(maxBodyBytes);
+  state.chat = chat;
+  captureBodies(chat, req, res, (req as { readableDidRead?: unknown }).readableDidRead !== true);
 }
 
 /** Runs inside the request's context: hooks the route, the bodies and the end of the response. */
@@ -340,19 +364,24 @@ function joinRoute(base: string, p: string): string {
   return base.endsWith("/") && p.startsWith("/") ? base + p.slice(1) : base + p;
 }
 
-/** Copies body bytes as they pass, without reading the request stream or altering writes. */
-function captureBodies(chat: ChatCapture, req: Request, res: Response): void {
-  const buffered = (req as unknown as { readableBuffer?: Iterable<unknown> }).readableBuffer;
-  if (buffered && typeof buffered[Symbol.iterator] === "function") for (const chunk of buffered) chat.request.add(chunk, undefined);
-  const push = req.push;
-  req.push = function push_(this: Request, chunk: unknown, encoding?: BufferEncoding): boolean {
-    try {
-      if (chunk !== null) chat.request.add(chunk, encoding);
-    } catch {
-      // never the app's problem
-    }
-    return push.call(this, chunk, encoding);
-  };
+/**
+ * Copies body bytes as they pass, without reading the request stream or altering writes (the
+ * request's only when `request`: see addChat).
+ */
+function captureBodies(chat: ChatCapture, req: Request, res: Response, request = true): void {
+  if (request) {
+    const buffered = (req as unknown as { readableBuffer?: Iterable<unknown> }).readableBuffer;
+    if (buffered && typeof buffered[Symbol.iterator] === "function") for (const chunk of buffered) chat.request.add(chunk, undefined);
+    const push = req.push;
+    req.push = function push_(this: Request, chunk: unknown, encoding?: BufferEncoding): boolean {
+      try {
+        if (chunk !== null) chat.request.add(chunk, encoding);
+      } catch {
+        // never the app's problem
+      }
+      return push.call(this, chunk, encoding);
+    };
+  }
   // A middleware in front of us that replaced res.write (compression(), as the docs advise)
   // encodes below us: what we copy is what the app wrote, before any content-encoding (told by
   // `encodingAtWrite`, see responseOf).
@@ -887,6 +916,40 @@ function pathOf(req: Request): string {
     }
   }
   return path;
+}
+
+/**
+ * The paths a rule is matched against: the request's path and, where the middleware is mounted in
+ * a Router or a sub-app (`req.baseUrl`, the mount path as matched), the path below that mount, as
+ * the Router's own routes are written (`"/chat"` in a Router mounted at `/api` matches
+ * `/api/chat`: it matched nothing, and the Router's chat went unrecorded).
+ */
+interface RulePaths {
+  readonly path: string;
+  readonly below: string | undefined;
+  readonly caseSensitive: boolean;
+}
+
+function rulePaths(req: Request, path: string): RulePaths {
+  return { path, below: pathBelowMount(req, path), caseSensitive: caseSensitiveRouting(req) };
+}
+
+function pathBelowMount(req: Request, path: string): string | undefined {
+  let base: unknown;
+  try {
+    base = req.baseUrl;
+  } catch {
+    return undefined;
+  }
+  if (typeof base !== "string" || base === "" || base === "/" || path.length < base.length) return undefined;
+  // (the mount path is the request's own text, matched ignoring case unless the app says otherwise)
+  if (path.slice(0, base.length).toLowerCase() !== base.toLowerCase()) return undefined;
+  const rest = path.slice(base.length);
+  return rest === "" ? "/" : rest[0] === "/" ? rest : undefined;
+}
+
+function matchesRule(rule: AuditPathRule, paths: RulePaths): boolean {
+  return matchesPath(rule, paths.path, paths.caseSensitive) || (paths.below !== undefined && matchesPath(rule, paths.below, paths.caseSensitive));
 }
 
 /**

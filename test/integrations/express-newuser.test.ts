@@ -1,0 +1,116 @@
+/**
+ * From the Express new-user pass (2026-12-05): what an app built the way the Express docs show
+ * for routers and modular apps gets recorded. Each test builds a real app (Express 5 and 4), talks
+ * to it over HTTP and reads the records back from disk.
+ */
+import http from "node:http";
+import { afterEach, describe, expect, it } from "vitest";
+import { auditErrorHandler, auditMiddleware } from "../../integrations/express.js";
+import { withAudit } from "../../integrations/index.js";
+import { AuditLogger } from "../../src/index.js";
+import { cleanupTmp, tmpProject } from "../helpers/index.js";
+import { EXPRESS_FLAVORS, contentOf, delay, exchange, recordsOf, serve, waitForRecords, type ExpressFactory, type Served } from "./express-helpers.js";
+
+const open: Array<Served | AuditLogger> = [];
+afterEach(async () => {
+  for (const x of open.splice(0)) {
+    if (x instanceof AuditLogger) {
+      if (!x.isClosed) await x.finalizeSession();
+    } else await x.close();
+  }
+  cleanupTmp();
+});
+
+function newLogger(): AuditLogger {
+  const logger = new AuditLogger({ sessionId: "http", projectPath: tmpProject() });
+  open.push(logger);
+  return logger;
+}
+
+async function start(app: http.RequestListener): Promise<string> {
+  const s = await serve(app);
+  open.push(s);
+  return s.url;
+}
+
+/** Every record of the logger is on disk, and none comes late. */
+async function settled(logger: AuditLogger): Promise<void> {
+  await delay(50);
+  await logger.flush();
+}
+
+const JSON_HEADERS = { "content-type": "application/json" };
+
+describe.each(EXPRESS_FLAVORS)("%s", (_name, express: ExpressFactory) => {
+  it("a Router's own path rules (withAudit(router, { chatRoutes, ignore })) match the paths below its mount, as its routes are written (its chat route was never recorded, its ignored route was)", async () => {
+    const logger = newLogger();
+    const app = express();
+    const api = express.Router();
+    withAudit(api, { logger, chatRoutes: ["/chat"], ignore: ["/healthz"] });
+    api.use(express.json());
+    api.post("/chat", (req, res) => void res.json({ answer: `you said ${(req.body as { q: string }).q}` }));
+    api.get("/healthz", (_req, res) => void res.send("ok"));
+    api.get("/other", (_req, res) => void res.send("other"));
+    app.use("/api", api);
+    const url = await start(app);
+
+    expect((await exchange(`${url}/api/chat`, { method: "POST", headers: JSON_HEADERS, body: JSON.stringify({ q: "hi" }) })).body).toBe('{"answer":"you said hi"}');
+    expect((await exchange(`${url}/api/healthz`)).body).toBe("ok");
+    expect((await exchange(`${url}/api/other`)).body).toBe("other");
+    // (a path below another mount is not the router's: "/chat" at the top is not its chat)
+    expect((await exchange(`${url}/chat`, { method: "POST", headers: JSON_HEADERS, body: "{}" })).status).toBe(404);
+
+    await waitForRecords(logger, "chat_interaction", 1);
+    await settled(logger);
+    const routes = recordsOf(logger, "performance_metric").map((m) => (m.context as { route: string }).route);
+    expect(routes).toEqual(["/api/chat", "/api/other"]);
+    const chats = recordsOf(logger, "chat_interaction");
+    expect(chats).toHaveLength(1);
+    expect(chats[0]).toMatchObject({ interactionType: "http_chat", statusCode: 200, metadata: { route: "/api/chat", status: 200 } });
+    expect(JSON.parse(contentOf(logger, (chats[0]!.fullContent as { prompt: unknown }).prompt))).toEqual({ q: "hi" });
+    expect(JSON.parse(contentOf(logger, (chats[0]!.fullContent as { response: unknown }).response))).toEqual({ answer: "you said hi" });
+  });
+
+  it("a Router's mount after the app's adds its chat routes to the request the app's records (they were dropped: the chat went unrecorded), with the app's user and trace", async () => {
+    const logger = newLogger();
+    const app = express();
+    withAudit(app, { logger, userId: (req) => req.header("x-user") });
+    // one router parses its own bodies (after its mount); the other's were parsed by the app
+    const chat = express.Router();
+    chat.use(auditMiddleware({ logger, chatRoutes: ["/chat"] }));
+    chat.use(express.json());
+    chat.post("/chat", async (req, res) => {
+      res.setHeader("content-type", "text/event-stream");
+      res.write("data: one\n\n");
+      await delay(5);
+      res.end(`data: ${(req.body as { q: string }).q}\n\n`);
+    });
+    const parsed = express.Router();
+    parsed.use(auditMiddleware({ logger, chatRoutes: ["/ask"], maxBodyBytes: 8 }));
+    parsed.post("/ask", (_req, res) => void res.type("text").send("a long answer"));
+    app.use("/v1", chat);
+    app.use("/v2", express.json(), parsed);
+    app.use(auditErrorHandler());
+    const url = await start(app);
+
+    const one = await exchange(`${url}/v1/chat`, { method: "POST", headers: { ...JSON_HEADERS, "x-user": "alice", "x-request-id": "req-1" }, body: JSON.stringify({ q: "streamed" }) });
+    expect(one.body).toBe("data: one\n\ndata: streamed\n\n");
+    const two = await exchange(`${url}/v2/ask`, { method: "POST", headers: { ...JSON_HEADERS, "x-user": "bob" }, body: JSON.stringify({ q: "parsed" }) });
+    expect(two.body).toBe("a long answer");
+
+    await waitForRecords(logger, "chat_interaction", 2);
+    await settled(logger);
+    const metrics = recordsOf(logger, "performance_metric");
+    expect(metrics).toHaveLength(2);
+    const chats = recordsOf(logger, "chat_interaction");
+    expect(chats).toHaveLength(2);
+    const [c1, c2] = chats;
+    expect(c1).toMatchObject({ userId: "alice", traceId: "req-1", parentId: metrics[0]!.id, statusCode: 200, responsePreview: "data: one\n\ndata: streamed\n\n", metadata: { route: "/v1/chat" } });
+    expect(c1!.metadata).toMatchObject({ requestBodyBytes: 16 });
+    expect(JSON.parse(contentOf(logger, (c1!.fullContent as { prompt: unknown }).prompt))).toEqual({ q: "streamed" });
+    // the app's parser read the body before the router's mount: the prompt is the parsed body
+    // (never the end of the bytes that passed after), cut at the router's maxBodyBytes
+    expect(c2).toMatchObject({ userId: "bob", parentId: metrics[1]!.id, traceId: metrics[1]!.traceId, responsePreview: "a long a", metadata: { route: "/v2/ask", requestBodyBytes: 0, responseBodyTruncated: true } });
+    expect(c2!.promptPreview).toBe('{"q":"pa');
+  });
+});

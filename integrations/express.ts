@@ -27,16 +27,27 @@ export type AuditPathRule = string | RegExp;
 /** A request to leave unrecorded: a path rule, or a predicate on the request. */
 export type AuditIgnoreRule = AuditPathRule | ((req: Request) => boolean);
 
+/**
+ * What the `userId`, `sessionId` and `traceId` options answer: an id, a number (a database's
+ * numeric id, recorded as its text), or undefined (none: for the user, not known yet). Until
+ * 2026-12-05 only a string was typed, though a number was recorded as its text.
+ */
+export type AuditIdAnswer = string | number | undefined;
+
 /** Options of {@link auditMiddleware}. */
 export interface AuditMiddlewareOptions {
   /** the logger; else the active context's, else the default logger (looked up per request) */
   logger?: AuditLogger;
-  /** the request's user, e.g. `(req) => req.user?.id`; asked when the request starts and again when it ends (after authentication) */
-  userId?: (req: Request) => string | undefined;
+  /**
+   * the request's user, e.g. `(req) => req.user?.id`; asked when the request starts and again when
+   * it ends (after authentication). A number (a database's numeric id) is recorded as its text:
+   * return it as it is, as `String(req.user?.id)` makes an anonymous request's user "undefined"
+   */
+  userId?: (req: Request) => AuditIdAnswer;
   /** the application's own session (conversation, cookie session): kept in the context and as `metadata.appSessionId` */
-  sessionId?: string | ((req: Request) => string | undefined);
+  sessionId?: string | ((req: Request) => AuditIdAnswer);
   /** the trace id; default: the `x-request-id` header when it is a safe id, else a fresh UUID */
-  traceId?: (req: Request) => string | undefined;
+  traceId?: (req: Request) => AuditIdAnswer;
   /** paths whose request and response bodies are recorded as a ChatInteraction (`interactionType: "http_chat"`) */
   chatRoutes?: readonly AuditPathRule[];
   /** requests left entirely alone (no context, no records), e.g. `["/healthz", /^\/static\//]` */
@@ -65,13 +76,13 @@ const optionsSchema = z.strictObject({
   logger: z
     .custom<AuditLogger>((v) => typeof v === "object" && v !== null && isFn((v as AuditLogger).logPerformanceMetric), "must be an AuditLogger")
     .optional(),
-  userId: z.custom<(req: Request) => string | undefined>(isFn, "must be a function (req) => string | undefined").optional(),
+  userId: z.custom<(req: Request) => AuditIdAnswer>(isFn, "must be a function (req) => string | undefined").optional(),
   sessionId: z
-    .union([z.string().min(1).max(MAX_USER_ID), z.custom<(req: Request) => string | undefined>(isFn)], {
+    .union([z.string().min(1).max(MAX_USER_ID), z.custom<(req: Request) => AuditIdAnswer>(isFn)], {
       error: "must be a string or a function (req) => string | undefined",
     })
     .optional(),
-  traceId: z.custom<(req: Request) => string | undefined>(isFn, "must be a function (req) => string | undefined").optional(),
+  traceId: z.custom<(req: Request) => AuditIdAnswer>(isFn, "must be a function (req) => string | undefined").optional(),
   chatRoutes: z.array(pathRule).optional(),
   ignore: z
     .array(z.union([pathRule, z.custom<(req: Request) => boolean>(isFn)], { error: "each rule must be a path string, a RegExp or a function (req) => boolean" }))
@@ -108,7 +119,7 @@ interface RequestState {
    */
   sentStatus: number | undefined;
   chat: ChatCapture | undefined;
-  readonly userLookup: ((req: Request) => string | undefined) | undefined;
+  readonly userLookup: ((req: Request) => AuditIdAnswer) | undefined;
   /** the `userId` option threw during this request, and that was reported (see askUser) */
   lookupReported?: boolean;
   /** the context's lookup (see lookUpUser): asking now, and what it holds */
@@ -613,7 +624,7 @@ interface UserHolder {
 }
 
 /** `userId(req)`, as an id; one that throws is reported once per request. */
-function askUser(state: RequestState, lookup: (req: Request) => string | undefined, req: Request): string | undefined {
+function askUser(state: RequestState, lookup: (req: Request) => AuditIdAnswer, req: Request): string | undefined {
   try {
     return cleanId(lookup(req), MAX_USER_ID);
   } catch (err) {

@@ -4,6 +4,7 @@
  * to it over HTTP and reads the records back from disk.
  */
 import http from "node:http";
+import type { Request } from "express";
 import { afterEach, describe, expect, it } from "vitest";
 import { auditErrorHandler, auditMiddleware } from "../../integrations/express.js";
 import { withAudit } from "../../integrations/index.js";
@@ -112,5 +113,32 @@ describe.each(EXPRESS_FLAVORS)("%s", (_name, express: ExpressFactory) => {
     // (never the end of the bytes that passed after), cut at the router's maxBodyBytes
     expect(c2).toMatchObject({ userId: "bob", parentId: metrics[1]!.id, traceId: metrics[1]!.traceId, responsePreview: "a long a", metadata: { route: "/v2/ask", requestBodyBytes: 0, responseBodyTruncated: true } });
     expect(c2!.promptPreview).toBe('{"q":"pa');
+  });
+
+  it("a numeric user id (a database's) is returned as it is, typed: recorded as its text, and an anonymous request has no user (String(req.user?.id), which the string-only type led to, recorded \"undefined\")", async () => {
+    interface User {
+      id: number;
+    }
+    const userOf = (req: Request): User | undefined => (req as Request & { user?: User }).user;
+    const logger = newLogger();
+    const app = express();
+    // (no cast: the options take a number; before, this was TS2322)
+    const conversation = (req: Request): number | undefined => (req.header("x-conversation") === undefined ? undefined : Number(req.header("x-conversation")));
+    app.use(auditMiddleware({ logger, userId: (req) => userOf(req)?.id, sessionId: conversation }));
+    app.use((req, _res, next) => {
+      const token = req.header("authorization");
+      if (token === "Bearer 42") (req as Request & { user?: User }).user = { id: 42 };
+      next();
+    });
+    app.get("/me", (_req, res) => void res.send("me"));
+    const url = await start(app);
+    expect((await exchange(`${url}/me`, { headers: { authorization: "Bearer 42", "x-conversation": "9" } })).body).toBe("me");
+    expect((await exchange(`${url}/me`)).body).toBe("me");
+    await waitForRecords(logger, "performance_metric", 2);
+    await settled(logger);
+    const [known, anonymous] = recordsOf(logger, "performance_metric");
+    expect(known).toMatchObject({ userId: "42", metadata: { appSessionId: "9" } });
+    expect(anonymous!.userId).toBeUndefined();
+    expect(anonymous!.metadata).not.toHaveProperty("appSessionId");
   });
 });

@@ -142,6 +142,49 @@ function expressKind(fn: object): "module" | "router-factory" | "middleware" | u
   return arity === 3 || arity === 4 ? "middleware" : undefined;
 }
 
+/**
+ * Warns (once per app or Router) when routes, Routers or sub-apps are already on the stack that
+ * `withAudit` appends its middleware to: the requests they answer never reach it, and were
+ * recorded not at all, silently (found by the Express new-user pass, 2026-12-05). Middleware
+ * before it (`compression()`, as the docs advise; a body parser) is no reason to warn.
+ */
+function warnOfRoutesBefore(target: object): void {
+  let answering = 0;
+  try {
+    for (const layer of stackOf(target)) {
+      const l = layer as { route?: unknown; handle?: unknown; name?: unknown } | null;
+      if (l === null || typeof l !== "object") continue;
+      const handle = l.handle as { name?: unknown } | undefined;
+      if (l.route !== undefined || isExpressRouter(handle) || (typeof handle === "function" && handle.name === "mounted_app")) answering += 1;
+    }
+  } catch {
+    return; // (an app we cannot look into: no warning)
+  }
+  if (answering === 0 || warned.has(target)) return;
+  warned.add(target);
+  process.emitWarning(
+    `withAudit() was given an Express ${isExpressApp(target) ? "app" : "Router"} that already has ${answering} route${answering === 1 ? "" : "s"}, Router${answering === 1 ? "" : "s"} or sub-app${answering === 1 ? "" : "s"}: it adds auditMiddleware after them, and the requests they answer are not recorded. Call withAudit() before defining routes (after compression(), if used), or app.use(auditMiddleware(options)) there (docs/INTEGRATIONS.md, Express).`,
+    { code: "AUDIT_WARN_MIDDLEWARE_AFTER_ROUTES", type: "AuditLoggerWarning" },
+  );
+}
+
+const warned = new WeakSet<object>();
+
+/** The layers of an app's router (Express 4: `_router`, made on first use; 5: `router`) or of a Router. */
+function stackOf(target: object): readonly unknown[] {
+  const t = target as { stack?: unknown; _router?: { stack?: unknown } };
+  if (Array.isArray(t.stack)) return t.stack;
+  if (t._router !== undefined) return Array.isArray(t._router.stack) ? t._router.stack : [];
+  let router: { stack?: unknown } | undefined;
+  try {
+    // (Express 5's, made on first read, as use() would; Express 4's getter throws: no router yet)
+    router = (target as { router?: { stack?: unknown } }).router;
+  } catch {
+    return [];
+  }
+  return Array.isArray(router?.stack) ? router.stack : [];
+}
+
 /** `fn.prototype` when it is an object (never throws). */
 function readPrototype(fn: object): object | undefined {
   try {
@@ -203,7 +246,9 @@ export function withAudit(target: unknown, options?: object): unknown {
   // an Express app, or a Router (which has no `listen`/`set`: it was taken for a fetch function
   // before, its requests recorded as "GET [object Object]"; found by review)
   if (kind === "express" && (isExpressApp(target) || isExpressRouter(target))) {
-    target.use(auditMiddleware(options as AuditMiddlewareOptions | undefined));
+    const middleware = auditMiddleware(options as AuditMiddlewareOptions | undefined);
+    warnOfRoutesBefore(target);
+    target.use(middleware);
     return target;
   }
   if (typeof target === "function") {

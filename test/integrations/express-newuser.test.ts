@@ -4,6 +4,7 @@
  * to it over HTTP and reads the records back from disk.
  */
 import http from "node:http";
+import compression from "compression";
 import type { Request } from "express";
 import { afterEach, describe, expect, it } from "vitest";
 import { auditErrorHandler, auditMiddleware } from "../../integrations/express.js";
@@ -140,5 +141,55 @@ describe.each(EXPRESS_FLAVORS)("%s", (_name, express: ExpressFactory) => {
     expect(known).toMatchObject({ userId: "42", metadata: { appSessionId: "9" } });
     expect(anonymous!.userId).toBeUndefined();
     expect(anonymous!.metadata).not.toHaveProperty("appSessionId");
+  });
+
+  it("withAudit(app) given an app that already has routes warns that the requests they answer are not recorded (they went unrecorded silently); middleware before it, as the docs advise, is no reason", async () => {
+    const warnings: Error[] = [];
+    const onWarning = (w: Error) => {
+      if ((w as { code?: string }).code === "AUDIT_WARN_MIDDLEWARE_AFTER_ROUTES") warnings.push(w);
+    };
+    process.on("warning", onWarning);
+    try {
+      const logger = newLogger();
+      // the docs' order: compression and body parsers may come first
+      const fine = express();
+      fine.use(compression());
+      fine.use(express.json());
+      withAudit(fine, { logger });
+      withAudit(express(), { logger });
+      withAudit(express.Router(), { logger });
+      await delay(5);
+      expect(warnings).toEqual([]);
+
+      const late = express();
+      late.get("/health", (_req, res) => void res.send("ok"));
+      const api = express.Router();
+      api.get("/users/:id", (_req, res) => void res.send("user"));
+      late.use("/api", api);
+      const sub = express();
+      sub.get("/x", (_req, res) => void res.send("x"));
+      late.use("/v1", sub);
+      withAudit(late, { logger });
+      withAudit(late, { logger }); // (once per app)
+      const router = express.Router();
+      router.post("/chat", (_req, res) => void res.send("hi"));
+      withAudit(router, { logger });
+      await delay(5);
+      expect(warnings.map((w) => w.message)).toEqual([
+        expect.stringMatching(/^withAudit\(\) was given an Express app that already has 3 routes, Routers or sub-apps: .* not recorded\. Call withAudit\(\) before defining routes/),
+        expect.stringMatching(/^withAudit\(\) was given an Express Router that already has 1 route, Router or sub-app: /),
+      ]);
+      expect(warnings[0]!.name).toBe("AuditLoggerWarning");
+
+      // what it warns of: the app still answers, its routes unrecorded, the rest recorded
+      const url = await start(late);
+      expect((await exchange(`${url}/health`)).body).toBe("ok");
+      expect((await exchange(`${url}/nowhere`)).status).toBe(404);
+      await waitForRecords(logger, "performance_metric", 1);
+      await settled(logger);
+      expect(recordsOf(logger, "performance_metric").map((m) => (m.context as { route: string }).route)).toEqual(["/nowhere"]);
+    } finally {
+      process.off("warning", onWarning);
+    }
   });
 });

@@ -358,7 +358,10 @@ function trackRoute(state: RequestState, req: Request): void {
       try {
         const p = (value as { path?: unknown } | undefined)?.path;
         if (p === undefined) return;
-        const pattern = joinRoute(typeof req.baseUrl === "string" ? req.baseUrl : "", typeof p === "string" ? p : Array.isArray(p) ? p.map(String).join("|") : String(p));
+        const base = typeof req.baseUrl === "string" ? req.baseUrl : "";
+        // each path of a route on several (`router.get(["/a", "/b"], …)`) under the mount path:
+        // joined whole, the second was recorded without it ("/api/a|/b")
+        const pattern = Array.isArray(p) ? p.map((one) => joinRoute(base, String(one))).join("|") : joinRoute(base, typeof p === "string" ? p : String(p));
         state.routePattern = pattern;
         state.metadata.route = pattern;
       } catch {

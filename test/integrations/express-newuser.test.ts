@@ -192,4 +192,20 @@ describe.each(EXPRESS_FLAVORS)("%s", (_name, express: ExpressFactory) => {
       process.off("warning", onWarning);
     }
   });
+
+  it("a route on several paths in a Router is recorded with the mount path before each (the second was recorded without it: /api/a/:id|/b/:id)", async () => {
+    const logger = newLogger();
+    const app = express();
+    app.use(auditMiddleware({ logger }));
+    const api = express.Router();
+    api.get(["/a/:id", "/b/:id"], (_req, res) => void res.send("either"));
+    app.use("/api", api);
+    app.get(["/c", "/d"], (_req, res) => void res.send("top"));
+    const url = await start(app);
+    expect((await exchange(`${url}/api/b/7`)).body).toBe("either");
+    expect((await exchange(`${url}/d`)).body).toBe("top");
+    await waitForRecords(logger, "performance_metric", 2);
+    await settled(logger);
+    expect(recordsOf(logger, "performance_metric").map((m) => (m.context as { route: string }).route)).toEqual(["/api/a/:id|/api/b/:id", "/c|/d"]);
+  });
 });

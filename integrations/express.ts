@@ -44,7 +44,7 @@ export interface AuditMiddlewareOptions {
    * return it as it is, as `String(req.user?.id)` makes an anonymous request's user "undefined"
    */
   userId?: (req: Request) => AuditIdAnswer;
-  /** the application's own session (conversation, cookie session): kept in the context and as `metadata.appSessionId` */
+  /** the application's own session (conversation, cookie session): kept in the context and as `metadata.appSessionId`; a function is asked again when a route matches and at the end while it has none */
   sessionId?: string | ((req: Request) => AuditIdAnswer);
   /** the trace id; default: the `x-request-id` header when it is a safe id, else a fresh UUID */
   traceId?: (req: Request) => AuditIdAnswer;
@@ -122,6 +122,10 @@ interface RequestState {
   readonly userLookup: ((req: Request) => AuditIdAnswer) | undefined;
   /** the `userId` option threw during this request, and that was reported (see askUser) */
   lookupReported?: boolean;
+  /** the `sessionId` option, while it has not answered (see learnSession) */
+  sessionLookup?: (req: Request) => AuditIdAnswer;
+  /** the `sessionId` option threw during this request, and that was reported */
+  sessionReported?: boolean;
   /** the context's lookup (see lookUpUser): asking now, and what it holds */
   asking?: boolean;
   userHolder?: UserHolder;
@@ -262,8 +266,6 @@ function begin(
   const method = typeof req.method === "string" ? req.method : "GET";
   const metadata: Record<string, unknown> = parent?.metadata ? { ...parent.metadata, method, route: path } : { method, route: path };
   const sessionOpt = opts.sessionId;
-  const appSessionId = typeof sessionOpt === "function" ? safeRecord(logger, () => cleanId(sessionOpt(req), MAX_USER_ID)) : sessionOpt;
-  if (appSessionId !== undefined) metadata.appSessionId = appSessionId;
   const requestId = newId();
   const state: RequestState = {
     logger,
@@ -281,6 +283,11 @@ function begin(
     chat: isChat(method, opts.chatRoutes, paths) ? newChat(maxBodyBytes) : undefined,
     userLookup: opts.userId,
   };
+  const appSessionId = typeof sessionOpt === "function" ? askSession(state, sessionOpt, req) : sessionOpt;
+  if (appSessionId !== undefined) metadata.appSessionId = appSessionId;
+  // none yet (a body parser or session middleware after this one makes it): asked again when a
+  // route matches and when the request ends (see learnSession)
+  else if (typeof sessionOpt === "function") state.sessionLookup = sessionOpt;
   const { userId: userOpt, traceId: traceOpt } = opts;
   const userId = userOpt ? askUser(state, userOpt, req) : undefined;
   const traceId = traceOpt ? safeRecord(logger, () => cleanId(traceOpt(req), 256)) : headerTraceId(req);
@@ -364,6 +371,7 @@ function trackRoute(state: RequestState, req: Request): void {
         const pattern = Array.isArray(p) ? p.map((one) => joinRoute(base, String(one))).join("|") : joinRoute(base, typeof p === "string" ? p : String(p));
         state.routePattern = pattern;
         state.metadata.route = pattern;
+        learnSession(state, req);
       } catch {
         // a strange route object: keep the path
       }
@@ -478,6 +486,8 @@ function complete(state: RequestState, req: Request, res: Response, aborted: boo
   const { logger } = state;
   const durationMs = performance.now() - state.start;
   learnUser(state, req, true);
+  learnSession(state, req);
+  state.sessionLookup = undefined;
   const route = state.routePattern ?? state.path;
   // A client gone before any response went out got none: `res.statusCode` is then only the 200
   // Node starts with. Such a request is recorded with 499, "client closed request" (nginx's).
@@ -639,6 +649,38 @@ function askUser(state: RequestState, lookup: (req: Request) => AuditIdAnswer, r
   }
 }
 
+/** `sessionId(req)`, as an id; one that throws is reported once per request. */
+function askSession(state: RequestState, lookup: (req: Request) => AuditIdAnswer, req: Request): string | undefined {
+  try {
+    return cleanId(lookup(req), MAX_USER_ID);
+  } catch (err) {
+    if (!state.sessionReported) {
+      state.sessionReported = true;
+      reportRecordFailure(state.logger, err);
+    }
+    return undefined;
+  }
+}
+
+/**
+ * The app's session, when `sessionId(req)` had none when the request started: what it reads (a
+ * conversation id in the parsed body, a cookie session) is often made by a middleware after this
+ * one, so it was recorded for no request (found by the Express new-user pass, 2026-12-05). Asked
+ * again when a route matches (the app's body parsers and session middleware have run: the
+ * handler's records have it) and when the request ends or its error is recorded (a route's own
+ * parser runs after the match: the request's own records have it); written into the request's
+ * context and its metadata once known, then never asked again.
+ */
+function learnSession(state: RequestState, req: Request): void {
+  const lookup = state.sessionLookup;
+  if (lookup === undefined) return;
+  const id = askSession(state, lookup, req);
+  if (id === undefined) return;
+  state.sessionLookup = undefined;
+  state.metadata.appSessionId = id;
+  if (state.context !== undefined) (state.context as { sessionId?: string }).sessionId = id;
+}
+
 /** A 4xx or 5xx status, or undefined. */
 function errorStatus(v: unknown): number | undefined {
   return typeof v === "number" && Number.isInteger(v) && v >= 400 && v < 600 ? v : undefined;
@@ -646,6 +688,7 @@ function errorStatus(v: unknown): number | undefined {
 
 function recordThrown(logger: AuditLogger, state: RequestState | undefined, req: Request, res: Response, err: unknown): void {
   if (state?.context) learnUser(state, req);
+  if (state) learnSession(state, req);
   // an error an @AuditErrors method of this request recorded already, to this logger (it rethrew
   // it to here): one record, the method's (it was recorded twice, and counted twice; found by a
   // new-user run). Of this request: in its trace and since it began (a client's retry may send

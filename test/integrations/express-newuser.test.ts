@@ -208,4 +208,48 @@ describe.each(EXPRESS_FLAVORS)("%s", (_name, express: ExpressFactory) => {
     await settled(logger);
     expect(recordsOf(logger, "performance_metric").map((m) => (m.context as { route: string }).route)).toEqual(["/api/a/:id|/api/b/:id", "/c|/d"]);
   });
+
+  it("sessionId(req) that reads what a later middleware makes (the parsed body's conversation, a cookie session) is asked again when a route matches and at the end (it was asked only at the start: no request had an app session)", async () => {
+    type WithSession = Request & { session?: { id: string } };
+    const logger = newLogger();
+    const failures: Error[] = [];
+    logger.on("error", (e) => failures.push(e));
+    const app = express();
+    app.use(
+      auditMiddleware({
+        logger,
+        chatRoutes: ["/chat", "/late"],
+        // (throws before the body parser ran: reported once per request, asked again)
+        sessionId: (req) => (req.body as { conversationId?: string }).conversationId ?? (req as WithSession).session?.id,
+      }),
+    );
+    app.use("/chat", express.json());
+    app.use((req, _res, next) => {
+      if (req.header("cookie") === "sid=s1") (req as WithSession).session = { id: "cookie-session-1" };
+      next();
+    });
+    app.post("/chat", (_req, res) => {
+      logger.logToolUsage({ toolName: "kb", operation: "search" });
+      res.json({ ok: true });
+    });
+    // a route's own parser runs after the route matched: the request's own records have the session
+    app.post("/late", express.json(), (_req, res) => void res.json({ ok: true }));
+    const url = await start(app);
+
+    const post = (path: string, body: unknown, headers: Record<string, string> = {}) => exchange(`${url}${path}`, { method: "POST", headers: { ...JSON_HEADERS, ...headers }, body: JSON.stringify(body) });
+    expect((await post("/chat", { conversationId: "conv-9", message: "hi" })).status).toBe(200);
+    expect((await post("/chat", { message: "hi" }, { cookie: "sid=s1" })).status).toBe(200);
+    expect((await post("/late", { conversationId: "conv-10" })).status).toBe(200);
+    expect((await post("/chat", { message: "anonymous" })).status).toBe(200);
+
+    await waitForRecords(logger, "chat_interaction", 4);
+    await settled(logger);
+    const sessionOf = (r: Record<string, unknown>) => (r.metadata as { appSessionId?: string }).appSessionId;
+    expect(recordsOf(logger, "performance_metric").map(sessionOf)).toEqual(["conv-9", "cookie-session-1", "conv-10", undefined]);
+    expect(recordsOf(logger, "chat_interaction").map(sessionOf)).toEqual(["conv-9", "cookie-session-1", "conv-10", undefined]);
+    // the handler's records, made after the route matched
+    expect(recordsOf(logger, "tool_usage").map(sessionOf)).toEqual(["conv-9", "cookie-session-1", undefined]);
+    // each request's lookup threw when it started (req.body undefined), reported once per request
+    expect(failures.map((e) => e.constructor.name)).toEqual(["TypeError", "TypeError", "TypeError", "TypeError"]);
+  });
 });

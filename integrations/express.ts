@@ -181,8 +181,16 @@ const { requests, ignored } = ((globalThis as unknown as Record<symbol, ExpressS
  * app.post("/api/chat", async (req, res) => res.json(await answer(req.body)));
  * app.use(auditErrorHandler());
  */
-export function auditMiddleware(options: AuditMiddlewareOptions = {}): RequestHandler {
-  const parsed = optionsSchema.safeParse(options);
+export function auditMiddleware(options?: AuditMiddlewareOptions): RequestHandler;
+export function auditMiddleware(options?: AuditMiddlewareOptions | Request, res?: Response, next?: NextFunction): RequestHandler | undefined {
+  // `app.use(auditMiddleware)`, the factory given for the middleware (it type-checks): Express
+  // calls it with (req, res, next). Each request failed with an AuditConfigError naming the
+  // request's members as bad options, a 500 for every request (found by the Express new-user pass).
+  if (typeof next === "function" && res !== undefined && isRequestLike(options)) {
+    uncalled("auditMiddleware").middleware(options, res, next);
+    return undefined;
+  }
+  const parsed = optionsSchema.safeParse(options === undefined ? {} : options);
   if (!parsed.success) throw new AuditConfigError(toFieldIssues(parsed.error, "auditMiddleware"));
   const opts = parsed.data;
   const maxBodyBytes = opts.maxBodyBytes ?? DEFAULT_MAX_BODY_BYTES;
@@ -218,8 +226,18 @@ export function auditMiddleware(options: AuditMiddlewareOptions = {}): RequestHa
  * app.use(auditErrorHandler());
  * app.use((err, req, res, next) => res.status(500).json({ error: "internal" }));
  */
-export function auditErrorHandler(options: AuditErrorHandlerOptions = {}): ErrorRequestHandler {
-  const parsed = optionsSchema.pick({ logger: true }).strict().safeParse(options);
+export function auditErrorHandler(options?: AuditErrorHandlerOptions): ErrorRequestHandler;
+// (four parameters, as Express counts them: the factory given for the handler, see below, is then
+// called with errors only, as the handler is)
+export function auditErrorHandler(options?: unknown, req?: Request, res?: Response, next?: NextFunction): ErrorRequestHandler | undefined {
+  // `app.use(auditErrorHandler)`: Express calls it with (err, req, res, next). It took no
+  // parameters, so Express called it for every request as a middleware, with (req, res, next):
+  // an AuditConfigError, a 500 for every request
+  if (typeof next === "function" && res !== undefined && isRequestLike(req)) {
+    uncalled("auditErrorHandler").errorHandler(options, req, res, next);
+    return undefined;
+  }
+  const parsed = optionsSchema.pick({ logger: true }).strict().safeParse(options === undefined ? {} : options);
   if (!parsed.success) throw new AuditConfigError(toFieldIssues(parsed.error, "auditErrorHandler"));
   const own = parsed.data.logger;
   return function auditErrorHandler(err: unknown, req: Request, res: Response, next: NextFunction): void {
@@ -239,6 +257,29 @@ export function auditErrorHandler(options: AuditErrorHandlerOptions = {}): Error
     }
     next(err);
   };
+}
+
+/** An http.IncomingMessage, as Express passes it (its method and headers). */
+function isRequestLike(v: unknown): v is Request {
+  return typeof v === "object" && v !== null && typeof readMember(v, "method") === "string" && typeof readMember(v, "headers") === "object";
+}
+
+/**
+ * The middleware and error handler made with no options, for a factory Express calls itself
+ * (`app.use(auditMiddleware)`): the request is served as `auditMiddleware()` would, and a warning
+ * says (once per factory) to call it.
+ */
+let defaults: { middleware: RequestHandler; errorHandler: ErrorRequestHandler; warned: Set<string> } | undefined;
+function uncalled(name: "auditMiddleware" | "auditErrorHandler"): { middleware: RequestHandler; errorHandler: ErrorRequestHandler } {
+  defaults ??= { middleware: auditMiddleware(), errorHandler: auditErrorHandler(), warned: new Set() };
+  if (!defaults.warned.has(name)) {
+    defaults.warned.add(name);
+    process.emitWarning(
+      `app.use(${name}) was given the factory, not the ${name === "auditMiddleware" ? "middleware" : "error handler"} it makes: it runs as ${name}() with no options. Call it: app.use(${name}(${name === "auditMiddleware" ? "{ userId, chatRoutes }" : ""})) (docs/INTEGRATIONS.md, Express).`,
+      { code: "AUDIT_WARN_UNCALLED_FACTORY", type: "AuditLoggerWarning" },
+    );
+  }
+  return defaults;
 }
 
 // ---------------------------------------------------------------- request start

@@ -9,7 +9,7 @@ import type { Request } from "express";
 import { afterEach, describe, expect, it } from "vitest";
 import { auditErrorHandler, auditMiddleware } from "../../integrations/express.js";
 import { withAudit } from "../../integrations/index.js";
-import { AuditLogger } from "../../src/index.js";
+import { AuditConfigError, AuditLogger, setDefaultAuditLogger } from "../../src/index.js";
 import { cleanupTmp, tmpProject } from "../helpers/index.js";
 import { EXPRESS_FLAVORS, contentOf, delay, exchange, recordsOf, serve, waitForRecords, type ExpressFactory, type Served } from "./express-helpers.js";
 
@@ -251,5 +251,59 @@ describe.each(EXPRESS_FLAVORS)("%s", (_name, express: ExpressFactory) => {
     expect(recordsOf(logger, "tool_usage").map(sessionOf)).toEqual(["conv-9", "cookie-session-1", undefined]);
     // each request's lookup threw when it started (req.body undefined), reported once per request
     expect(failures.map((e) => e.constructor.name)).toEqual(["TypeError", "TypeError", "TypeError", "TypeError"]);
+  });
+});
+
+describe("express: the factories given for the middleware (app.use(auditMiddleware), which type-checks)", () => {
+  it("serve each request as auditMiddleware() and auditErrorHandler() would, and warn once each (every request was a 500 with an AuditConfigError naming the request's members)", async () => {
+    const warnings: string[] = [];
+    const onWarning = (w: Error) => {
+      if ((w as { code?: string }).code === "AUDIT_WARN_UNCALLED_FACTORY") warnings.push(w.message);
+    };
+    process.on("warning", onWarning);
+    const logger = newLogger();
+    setDefaultAuditLogger(logger);
+    try {
+      for (const [, express] of EXPRESS_FLAVORS) {
+        const build = (audited: boolean) => {
+          const app = express();
+          app.set("env", "production");
+          if (audited) app.use(auditMiddleware);
+          app.get("/ok", (_req, res) => void res.send("ok"));
+          app.get("/boom", () => {
+            throw Object.assign(new Error("boom"), { status: 503 });
+          });
+          if (audited) app.use(auditErrorHandler);
+          return app;
+        };
+        const url = await start(build(true));
+        const bare = await start(build(false));
+        for (const path of ["/ok", "/boom"]) expect(await exchange(`${url}${path}`)).toEqual(await exchange(`${bare}${path}`));
+      }
+      await waitForRecords(logger, "performance_metric", 4);
+      await settled(logger);
+      expect(recordsOf(logger, "performance_metric").map((m) => m.context)).toEqual([
+        { method: "GET", route: "/ok", status: 200 },
+        { method: "GET", route: "/boom", status: 503 },
+        { method: "GET", route: "/ok", status: 200 },
+        { method: "GET", route: "/boom", status: 503 },
+      ]);
+      // the error handler recorded each error (no second http_server_error record)
+      expect(recordsOf(logger, "error").map((e) => [e.errorType, e.message, (e.context as { status: number }).status])).toEqual([
+        ["Error", "boom", 503],
+        ["Error", "boom", 503],
+      ]);
+      await delay(5);
+      expect(warnings).toEqual([
+        expect.stringMatching(/^app\.use\(auditMiddleware\) was given the factory, not the middleware it makes: .*Call it: app\.use\(auditMiddleware\(/),
+        expect.stringMatching(/^app\.use\(auditErrorHandler\) was given the factory, not the error handler it makes: .*Call it: app\.use\(auditErrorHandler\(\)\)/),
+      ]);
+      // called as factories they are what they were
+      expect(() => auditMiddleware({ logger, maxBodyBytes: -1 })).toThrow(AuditConfigError);
+      expect(auditErrorHandler()).toHaveLength(4);
+    } finally {
+      setDefaultAuditLogger(undefined);
+      process.off("warning", onWarning);
+    }
   });
 });

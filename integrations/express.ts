@@ -722,6 +722,18 @@ function learnSession(state: RequestState, req: Request): void {
   if (state.context !== undefined) (state.context as { sessionId?: string }).sessionId = id;
 }
 
+/**
+ * For an error raised once the response had gone out (a handler that failed after `res.json()`,
+ * or mid-stream): the status the client got, beside the one the error implies (`status`), which
+ * Express then sends to no one (it closes the connection). The record said only `status: 500`,
+ * for a client that had its 200 (found by the Express new-user pass, 2026-12-05).
+ */
+function sentOf(state: RequestState | undefined, res: Response): { headersSent: true; sentStatus: number } | Record<string, never> {
+  const sent = readMember(res, "headersSent") === true;
+  const status = state?.sentStatus ?? readMember(res, "statusCode");
+  return sent && typeof status === "number" ? { headersSent: true, sentStatus: status } : {};
+}
+
 /** A 4xx or 5xx status, or undefined. */
 function errorStatus(v: unknown): number | undefined {
   return typeof v === "number" && Number.isInteger(v) && v >= 400 && v < 600 ? v : undefined;
@@ -766,7 +778,7 @@ function recordThrown(logger: AuditLogger, state: RequestState | undefined, req:
     message,
     ...(typeof stack === "string" ? { stackTrace: stack } : {}),
     severity: status >= 500 ? "error" : "warning",
-    context: { method, route, status, ...(typeof code === "string" || typeof code === "number" ? { code } : {}) },
+    context: { method, route, status, ...(typeof code === "string" || typeof code === "number" ? { code } : {}), ...sentOf(state, res) },
   });
   if (state) {
     state.recordedErrors.push(err);

@@ -252,6 +252,37 @@ describe.each(EXPRESS_FLAVORS)("%s", (_name, express: ExpressFactory) => {
     // each request's lookup threw when it started (req.body undefined), reported once per request
     expect(failures.map((e) => e.constructor.name)).toEqual(["TypeError", "TypeError", "TypeError", "TypeError"]);
   });
+  it("an error raised after the response went out is recorded with the status the client got (sentStatus, headersSent) beside the one it implies (it said only status 500, for a client that had its 200)", async () => {
+    const logger = newLogger();
+    const app = express();
+    app.use(auditMiddleware({ logger }));
+    app.get("/after", (_req, res, next) => {
+      res.status(201).json({ ok: true });
+      setTimeout(() => next(new Error("failed after answering")), 5);
+    });
+    app.get("/mid", (_req, res, next) => {
+      res.setHeader("content-type", "text/event-stream");
+      res.write("data: partial\n\n");
+      next(Object.assign(new Error("failed mid-stream"), { status: 502 }));
+    });
+    app.get("/before", () => {
+      throw new Error("failed before answering");
+    });
+    app.use(auditErrorHandler());
+    const url = await start(app);
+    expect(await exchange(`${url}/after`)).toMatchObject({ status: 201, body: '{"ok":true}' });
+    await exchange(`${url}/mid`).catch(() => undefined); // (Express cuts the stream off)
+    expect((await exchange(`${url}/before`)).status).toBe(500);
+    await waitForRecords(logger, "error", 3);
+    await delay(30);
+    await settled(logger);
+    const thrown = recordsOf(logger, "error").filter((e) => e.errorType === "Error");
+    expect(thrown.map((e) => [e.message, e.context]).sort((a, b) => String(a[0]).localeCompare(String(b[0])))).toEqual([
+      ["failed after answering", { method: "GET", route: "/after", status: 500, headersSent: true, sentStatus: 201 }],
+      ["failed before answering", { method: "GET", route: "/before", status: 500 }],
+      ["failed mid-stream", { method: "GET", route: "/mid", status: 502, headersSent: true, sentStatus: 200 }],
+    ]);
+  });
 });
 
 describe("express: the factories given for the middleware (app.use(auditMiddleware), which type-checks)", () => {

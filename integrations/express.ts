@@ -15,11 +15,12 @@ import { z } from "zod";
 import { recordingOf } from "../src/errors-seen.js";
 import { MAX_ID_CHARS, currentContext, kLearnedUser, kUserLookup, runInAuditContext, type UserLookup } from "../src/context.js";
 import { AuditConfigError } from "../src/errors.js";
-import { errorTypeOf, isError, readMember, reportRecordFailure, resolveAuditLogger, safeRecord, textOf } from "../src/instrument.js";
+import { REDACTED_TEXT, errorTypeOf, isError, readMember, reportRecordFailure, resolveAuditLogger, safeRecord, textOf } from "../src/instrument.js";
 import type { AuditLogger } from "../src/logger.js";
 import { newId } from "../src/record/id.js";
 import { toFieldIssues } from "../src/record/issues.js";
 import type { AuditContextValue } from "../src/types.js";
+import { isSecretParam } from "./fetch.js";
 
 /** A path rule: a string matches that path and everything below it (`"/api/chat"` also matches `"/api/chat/42"`); a RegExp is tested against the path. */
 export type AuditPathRule = string | RegExp;
@@ -570,13 +571,16 @@ function complete(state: RequestState, req: Request, res: Response, aborted: boo
 
 function recordChat(logger: AuditLogger, state: RequestState, chat: ChatCapture, req: Request, res: Response, status: number, durationMs: number, aborted: boolean): void {
   const max = chat.request.max;
-  const prompt = promptOf(req, chat.request, max);
+  // a request with no body (an EventSource GET) asks in its query string: that is its prompt
+  const fromQuery = chat.request.total === 0 && !hasParsedBody(req) ? queryPrompt(req, max) : undefined;
+  const prompt = fromQuery ?? promptOf(req, chat.request, max);
   // Node sends no body for these, whatever the handler wrote
   const bodiless = state.method === "HEAD" || status === 204 || status === 304;
   const response = bodiless ? { value: "", truncated: false } : responseOf(chat, res, max);
   const success = !aborted && status < 400;
   const model = isRecord(prompt.value) && typeof prompt.value.model === "string" ? cleanId(prompt.value.model, 256) : undefined;
   const metadata: Record<string, unknown> = { status, requestBodyBytes: chat.request.total, responseBodyBytes: bodiless ? 0 : chat.response.total };
+  if (fromQuery !== undefined) metadata.promptFrom = "query";
   if (prompt.truncated) metadata.requestBodyTruncated = true;
   if (response.truncated) metadata.responseBodyTruncated = true;
   logger.logChatInteraction({
@@ -858,6 +862,38 @@ function promptOf(req: Request, raw: BodyCapture, max: number): { value: ChatCon
     return received;
   }
   return parsedPrompt(req, raw, max) ?? decodeBody(raw, headerOf(req.headers["content-type"]), headerOf(req.headers["content-encoding"]), max);
+}
+
+/** A parser made a body (an empty object, what Express 4's parsers leave for none, is none). */
+function hasParsedBody(req: Request): boolean {
+  const body: unknown = readMember(req, "body");
+  return body !== undefined && body !== null && !(isRecord(body) && Object.keys(body).length === 0) && body !== "";
+}
+
+/**
+ * The prompt of a chat request that has no body (a browser's EventSource can only GET, so such a
+ * chat asks in its query string): its parameters as an object (a repeated one as a list), those
+ * whose name says credential (`token`, `api_key`, `sig`: the fetch integration's rule) as
+ * "[REDACTED]"; as text cut at `max` when longer. Undefined when there is no query. Until
+ * 2026-12-05 such a chat's prompt was "" (found by the Express new-user pass).
+ */
+function queryPrompt(req: Request, max: number): { value: ChatContent; truncated: boolean } | undefined {
+  const url = typeof req.originalUrl === "string" ? req.originalUrl : typeof req.url === "string" ? req.url : "";
+  const q = url.indexOf("?");
+  if (q === -1 || q === url.length - 1) return undefined;
+  const params: Record<string, string | string[]> = {};
+  let any = false;
+  for (const [name, value] of new URLSearchParams(url.slice(q + 1))) {
+    if (name === "" && value === "") continue;
+    const shown = isSecretParam(name) ? REDACTED_TEXT : value;
+    const had = Object.hasOwn(params, name) ? params[name] : undefined;
+    // (defined as data: a parameter named __proto__ is a member like any other)
+    Object.defineProperty(params, name, { value: had === undefined ? shown : Array.isArray(had) ? [...had, shown] : [had, shown], enumerable: true, writable: true, configurable: true });
+    any = true;
+  }
+  if (!any) return undefined;
+  const text = JSON.stringify(params);
+  return Buffer.byteLength(text) > max ? capText(text, max) : { value: params, truncated: false };
 }
 
 /** The prompt from the body a parser made (`req.body`), or undefined when there is none to use. */

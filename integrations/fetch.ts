@@ -66,8 +66,8 @@ export function isCredentialHeader(name: string): boolean {
   return isSecretName(name);
 }
 
-/** A query parameter's name says it is a credential (see SECRET_WORDS). */
-function isSecretParam(name: string): boolean {
+/** A query parameter's name says it is a credential (see SECRET_WORDS). Also the Express chat prompt's (see queryPrompt there). */
+export function isSecretParam(name: string): boolean {
   return isSecretName(name);
 }
 // the base a relative URL is read against (it never shows: only its path and query are recorded)

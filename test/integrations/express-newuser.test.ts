@@ -283,6 +283,32 @@ describe.each(EXPRESS_FLAVORS)("%s", (_name, express: ExpressFactory) => {
       ["failed mid-stream", { method: "GET", route: "/mid", status: 502, headersSent: true, sentStatus: 200 }],
     ]);
   });
+  it("a chat asked in the query string (EventSource can only GET) has its parameters as the prompt, credentials hidden (the prompt was \"\")", async () => {
+    const logger = newLogger();
+    const app = express();
+    app.use(auditMiddleware({ logger, chatRoutes: ["/api/chat"] }));
+    app.use(express.json());
+    app.get("/api/chat/stream", (req, res) => {
+      res.setHeader("content-type", "text/event-stream");
+      res.end(`data: you asked ${String(req.query.message)}\n\n`);
+    });
+    app.post("/api/chat", (_req, res) => void res.json({ ok: true }));
+    const url = await start(app);
+    const got = await exchange(`${url}/api/chat/stream?message=hello%20there&access_token=sk-live-abc123&tag=a&tag=b`);
+    expect(got.body).toBe("data: you asked hello there\n\n");
+    // a body, when there is one, is the prompt (the query stays out of it)
+    await exchange(`${url}/api/chat?access_token=sk-live-abc123`, { method: "POST", headers: JSON_HEADERS, body: JSON.stringify({ q: "body" }) });
+    await waitForRecords(logger, "chat_interaction", 2);
+    await settled(logger);
+    const [asked, posted] = recordsOf(logger, "chat_interaction");
+    expect(asked).toMatchObject({ promptFormat: "json", metadata: { route: "/api/chat/stream", promptFrom: "query", requestBodyBytes: 0 } });
+    expect(JSON.parse(contentOf(logger, (asked!.fullContent as { prompt: unknown }).prompt))).toEqual({ message: "hello there", access_token: "[REDACTED]", tag: ["a", "b"] });
+    expect(JSON.parse(contentOf(logger, (posted!.fullContent as { prompt: unknown }).prompt))).toEqual({ q: "body" });
+    expect(posted!.metadata).not.toHaveProperty("promptFrom");
+    // the credential is nowhere: records or content files
+    for (const kind of ["chat_interaction", "performance_metric"] as const) expect(JSON.stringify(recordsOf(logger, kind))).not.toContain("sk-live-abc123");
+    for (const rec of [asked, posted]) expect(contentOf(logger, (rec!.fullContent as { prompt: unknown }).prompt)).not.toContain("sk-live-abc123");
+  });
 });
 
 describe("express: the factories given for the middleware (app.use(auditMiddleware), which type-checks)", () => {

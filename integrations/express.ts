@@ -123,6 +123,11 @@ interface RequestState {
   readonly userLookup: ((req: Request) => AuditIdAnswer) | undefined;
   /** the `userId` option threw during this request, and that was reported (see askUser) */
   lookupReported?: boolean;
+  /**
+   * an error reached auditErrorHandler once the response had begun: Express's final handler then
+   * closes the connection, which is the server's doing, not the client's (see complete)
+   */
+  failedAfterHeaders?: boolean;
   /** the `sessionId` option, while it has not answered (see learnSession) */
   sessionLookup?: (req: Request) => AuditIdAnswer;
   /** the `sessionId` option threw during this request, and that was reported */
@@ -549,12 +554,17 @@ function complete(state: RequestState, req: Request, res: Response, aborted: boo
     safeRecord(logger, () => recordChat(logger, state, chat, req, res, status, durationMs, aborted));
   }
   if (aborted) {
+    // (the connection Express's final handler closed after an error, once the response had begun,
+    // was recorded as the client's leaving; found by the Express new-user pass, 2026-12-05)
+    const byServer = serverClosed(state, res);
     safeRecord(logger, () =>
       logger.logError({
         errorType: "http_request_aborted",
         severity: "warning",
-        message: `The client closed the connection before the response to ${state.method} ${route} finished.`,
-        context: { method: state.method, route, status, headersSent: res.headersSent, durationMs },
+        message: byServer
+          ? `The server closed the connection after an error, once the response to ${state.method} ${route} had begun.`
+          : `The client closed the connection before the response to ${state.method} ${route} finished.`,
+        context: { method: state.method, route, status, headersSent: res.headersSent, durationMs, ...(byServer ? { closedBy: "server" } : {}) },
       }),
     );
   } else if (status >= 500 && !state.recordedServerError) {
@@ -592,7 +602,15 @@ function recordChat(logger: AuditLogger, state: RequestState, chat: ChatCapture,
     ...(chat.streamed && chat.firstWriteAt !== undefined ? { timeToFirstTokenSeconds: (chat.firstWriteAt - state.start) / 1000 } : {}),
     success,
     statusCode: status,
-    ...(success ? {} : { errorMessage: aborted ? "The client closed the connection before the response finished." : `HTTP ${status}` }),
+    ...(success
+      ? {}
+      : {
+          errorMessage: !aborted
+            ? `HTTP ${status}`
+            : serverClosed(state, res)
+              ? "The server closed the connection after an error, once the response had begun."
+              : "The client closed the connection before the response finished.",
+        }),
     metadata,
   });
 }
@@ -738,12 +756,18 @@ function sentOf(state: RequestState | undefined, res: Response): { headersSent: 
   return sent && typeof status === "number" ? { headersSent: true, sentStatus: status } : {};
 }
 
+/** An aborted request's connection was closed by Express after an error, not by the client. */
+function serverClosed(state: RequestState, res: Response): boolean {
+  return state.failedAfterHeaders === true && res.headersSent;
+}
+
 /** A 4xx or 5xx status, or undefined. */
 function errorStatus(v: unknown): number | undefined {
   return typeof v === "number" && Number.isInteger(v) && v >= 400 && v < 600 ? v : undefined;
 }
 
 function recordThrown(logger: AuditLogger, state: RequestState | undefined, req: Request, res: Response, err: unknown): void {
+  if (state !== undefined && readMember(res, "headersSent") === true) state.failedAfterHeaders = true;
   if (state?.context) learnUser(state, req);
   if (state) learnSession(state, req);
   // an error an @AuditErrors method of this request recorded already, to this logger (it rethrew

@@ -309,6 +309,42 @@ describe.each(EXPRESS_FLAVORS)("%s", (_name, express: ExpressFactory) => {
     for (const kind of ["chat_interaction", "performance_metric"] as const) expect(JSON.stringify(recordsOf(logger, kind))).not.toContain("sk-live-abc123");
     for (const rec of [asked, posted]) expect(contentOf(logger, (rec!.fullContent as { prompt: unknown }).prompt)).not.toContain("sk-live-abc123");
   });
+  it("a stream Express cuts off after an error (next(err) once the response began) is recorded as closed by the server, not as a client that left (it was)", async () => {
+    const logger = newLogger();
+    const app = express();
+    app.use(auditMiddleware({ logger, chatRoutes: ["/chat"] }));
+    app.get("/chat/fails", (_req, res, next) => {
+      res.setHeader("content-type", "text/event-stream");
+      res.write("data: partial\n\n");
+      setTimeout(() => next(new Error("upstream failed mid-stream")), 5);
+    });
+    app.get("/chat/slow", (_req, res) => {
+      res.setHeader("content-type", "text/event-stream");
+      res.write("data: partial\n\n");
+      // (the client leaves; this never ends)
+    });
+    app.use(auditErrorHandler());
+    const url = await start(app);
+    await exchange(`${url}/chat/fails`).catch(() => undefined);
+    const left = new AbortController();
+    const reply = await fetch(`${url}/chat/slow`, { signal: left.signal });
+    await reply.body!.getReader().read();
+    left.abort();
+    await waitForRecords(logger, "chat_interaction", 2);
+    await settled(logger);
+    const aborts = recordsOf(logger, "error").filter((e) => e.errorType === "http_request_aborted");
+    const byRoute = (route: string) => aborts.find((e) => (e.context as { route: string }).route === route);
+    expect(byRoute("/chat/fails")).toMatchObject({
+      message: "The server closed the connection after an error, once the response to GET /chat/fails had begun.",
+      context: { status: 200, headersSent: true, closedBy: "server" },
+    });
+    expect(byRoute("/chat/slow")).toMatchObject({ message: "The client closed the connection before the response to GET /chat/slow finished." });
+    expect(byRoute("/chat/slow")!.context).not.toHaveProperty("closedBy");
+    const chats = recordsOf(logger, "chat_interaction");
+    const chatOf = (route: string) => chats.find((c) => (c.metadata as { route: string }).route === route);
+    expect(chatOf("/chat/fails")).toMatchObject({ success: false, errorMessage: "The server closed the connection after an error, once the response had begun.", responsePreview: "data: partial\n\n" });
+    expect(chatOf("/chat/slow")).toMatchObject({ success: false, errorMessage: "The client closed the connection before the response finished." });
+  });
 });
 
 describe("express: the factories given for the middleware (app.use(auditMiddleware), which type-checks)", () => {

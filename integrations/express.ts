@@ -155,6 +155,8 @@ interface ChatCapture {
   encodingAtWrite: string | null | undefined;
   /** The Content-Type then, likewise (see watchHead). */
   typeAtWrite: string | null | undefined;
+  /** added by a later mount, which reads the headers it goes out with itself (see addChat) */
+  ownHead?: boolean;
 }
 
 /**
@@ -374,9 +376,13 @@ function newChat(maxBodyBytes: number): ChatCapture {
  */
 function addChat(state: RequestState, opts: ParsedOptions, maxBodyBytes: number, req: Request, res: Response): void {
   if (state.done || res.headersSent || !isChat(state.method, opts.chatRoutes, rulePaths(req, state.path))) return;
-  const chat = newChat(maxBodyBytes);
+  const chat: ChatCapture = { ...newChat(maxBodyBytes), ownHead: true };
   state.chat = chat;
   captureBodies(chat, req, res, (req as { readableDidRead?: unknown }).readableDidRead !== true);
+  // the bytes are copied at this mount: what they are encoded with is read here too (a
+  // compression() between the two mounts sets its Content-Encoding below this one, for bytes that
+  // pass this one before it encodes them; read at the first mount they were taken for gzip)
+  watchHead(res, () => chat);
 }
 
 /** Runs inside the request's context: hooks the route, the bodies and the end of the response. */
@@ -386,7 +392,14 @@ function attach(state: RequestState, req: Request, res: Response): void {
   // auditContext.run may have merged our metadata into a new object: follow the live one
   if (store?.metadata) state.metadata = store.metadata as Record<string, unknown>;
   trackRoute(state, req);
-  watchHead(state, res);
+  // (a chat a later mount added reads its headers at its own mount: see addChat)
+  watchHead(
+    res,
+    () => (state.chat?.ownHead === true ? undefined : state.chat),
+    (status) => {
+      if (state.sentStatus === undefined) state.sentStatus = status;
+    },
+  );
   if (state.chat) captureBodies(state.chat, req, res);
   const finish = AsyncResource.bind(() => complete(state, req, res, false));
   const close = AsyncResource.bind(() => {
@@ -484,16 +497,16 @@ function captureBodies(chat: ChatCapture, req: Request, res: Response, request =
 /**
  * Hooks `res.writeHead`, which every way out calls before any body byte (a first write() or end()
  * writes the headers with this.writeHead()): the status the client gets is read there, once the
- * headers are written. For a chat route also the Content-Encoding and Content-Type the response
+ * headers are written (`onSent`). For a chat route (`chatOf`) also the Content-Encoding and Content-Type the response
  * goes out with, as they stand then (a compression() registered before us sets its encoding only
  * after: its header hook runs below ours; one registered after us, above: its own is then the
  * bytes' encoding too), headers given to writeHead() included: Node sends those without storing
  * them when no header was set before, so `getHeader` never sees them (see responseOf).
  */
-function watchHead(state: RequestState, res: Response): void {
+function watchHead(res: Response, chatOf: () => ChatCapture | undefined, onSent?: (status: number) => void): void {
   const writeHead = res.writeHead as (this: Response, ...args: unknown[]) => Response;
   res.writeHead = function writeHead_(this: Response, ...args: unknown[]): Response {
-    const chat = state.chat;
+    const chat = chatOf();
     // read before the call (a middleware below may change the stored headers), kept only once
     // the headers went out: a writeHead that throws (an invalid header) sent nothing
     let encoding: string | null | undefined;
@@ -509,7 +522,7 @@ function watchHead(state: RequestState, res: Response): void {
     const out = writeHead.apply(this, args);
     try {
       if (this.headersSent) {
-        if (state.sentStatus === undefined) state.sentStatus = this.statusCode;
+        onSent?.(this.statusCode);
         if (chat && encoding !== undefined && chat.encodingAtWrite === undefined) {
           chat.encodingAtWrite = encoding;
           chat.typeAtWrite = type;

@@ -116,6 +116,23 @@ describe.each(EXPRESS_FLAVORS)("%s", (_name, express: ExpressFactory) => {
     expect(c2!.promptPreview).toBe('{"q":"pa');
   });
 
+  it("a Router's chat added behind compression() (between the app's mount and the Router's) is recorded as the text the app wrote (the copied bytes were read as gzip: a size note)", async () => {
+    const logger = newLogger();
+    const app = express();
+    app.use(auditMiddleware({ logger }));
+    app.use(compression({ threshold: 0 }));
+    const api = express.Router();
+    api.use(auditMiddleware({ logger, chatRoutes: ["/chat"] }));
+    api.get("/chat", (_req, res) => void res.json({ answer: "hello hello hello" }));
+    app.use("/api", api);
+    const url = await start(app);
+    const got = await exchange(`${url}/api/chat`, { headers: { "accept-encoding": "gzip" } });
+    expect(got.headers["content-encoding"]).toBe("gzip");
+    expect(got.body).toBe('{"answer":"hello hello hello"}');
+    const [chat] = await waitForRecords(logger, "chat_interaction", 1);
+    expect(chat).toMatchObject({ responsePreview: '{"answer":"hello hello hello"}', metadata: { route: "/api/chat" } });
+  });
+
   it("a numeric user id (a database's) is returned as it is, typed: recorded as its text, and an anonymous request has no user (String(req.user?.id), which the string-only type led to, recorded \"undefined\")", async () => {
     interface User {
       id: number;

@@ -722,14 +722,28 @@ function returned(call: Call, kind: FunctionKind, out: unknown, args: readonly u
  * returned that is work the caller runs later, which the decorator hands back without observing
  * it (see settleLater): a thenable that is no promise (a Knex query builder, whose members hold
  * its client and connection settings), an RxJS Observable, an async iterable that is no generator
- * (an SDK stream, a Node Readable). Undefined for anything else. Reads `then`, `subscribe`,
+ * (an SDK stream, a Node Readable); "a ServerResponse (a stream)" for any other Node stream (an
+ * Express `res`, which `res.json()` returns), written no more than one among the arguments is
+ * (see argsForRecord). Undefined for anything else. Reads `then`, `subscribe`,
  * `pipe` and the async iterator method, guarded (a revoked Proxy is none).
  */
 function unobservedWork(out: unknown): string | undefined {
   if ((typeof out !== "object" && typeof out !== "function") || out === null) return undefined;
   try {
     const o = out as Record<PropertyKey, unknown>;
-    const what = typeof o.then === "function" ? "thenable" : typeof o.subscribe === "function" && typeof o.pipe === "function" ? "" : typeof o[Symbol.asyncIterator] === "function" ? "async iterable" : undefined;
+    // (a Node stream that is none of those, an Express `res` as `return res.json(…)` gives it: its
+    // members were the result, its request's Authorization and Cookie headers with them, ~12 KB a
+    // call, as a request among the arguments was; found by review, 2026-12-05)
+    const what =
+      typeof o.then === "function"
+        ? "thenable"
+        : typeof o.subscribe === "function" && typeof o.pipe === "function"
+          ? ""
+          : typeof o[Symbol.asyncIterator] === "function"
+            ? "async iterable"
+            : isNodeStream(out)
+              ? "a stream"
+              : undefined;
     if (what === undefined) return undefined;
     let name = typeof out === "function" ? "function" : "object";
     const c = (o.constructor as { name?: unknown } | undefined)?.name;

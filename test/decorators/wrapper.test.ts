@@ -4,6 +4,7 @@ import net from "node:net";
 import path from "node:path";
 import { Readable } from "node:stream";
 import vm from "node:vm";
+import express from "express";
 import { map, of } from "rxjs";
 import { afterEach, describe, expect, it } from "vitest";
 import { AuditChat, AuditErrors, AuditPerformance, AuditPersona, AuditTool } from "../../decorators/index.js";
@@ -11,6 +12,7 @@ import { auditContext, setDefaultAuditLogger } from "../../src/context.js";
 import { AuditConfigError } from "../../src/errors.js";
 import { verifyAuditLog } from "../../src/reader/verify.js";
 import { cleanupTmp } from "../helpers/index.js";
+import { serve } from "../integrations/express-helpers.js";
 import { decorate, type Mode } from "./apply.js";
 import { newLogger, records } from "./helpers.js";
 
@@ -626,6 +628,40 @@ describe.each(["standard", "legacy"] as const)("the shared method wrapper (%s mo
     expect((await records(logger, "error"))[0]!.context).toMatchObject({ arguments: ["[Not kept: an IncomingMessage (a stream)]"] });
     expect((await records(logger, "tool"))[0]).toMatchObject({ parameters: { method: "POST", id: "7" } });
     req.socket?.destroy();
+  });
+
+  it("an Express response a method returns (`return res.status(200).json(…)`) is named, not written as the result: its members held the request's Authorization and Cookie headers", async () => {
+    const logger = newLogger();
+    class Lookup {
+      find(_req: express.Request, res: express.Response) {
+        return res.status(200).json({ ok: true });
+      }
+      report(_req: express.Request, res: express.Response) {
+        return res.json({ done: true });
+      }
+    }
+    decorate(mode, Lookup, "find", AuditTool("lookup", { logger }));
+    decorate(mode, Lookup, "report", AuditPersona("reporter", "report", { logger, captureResult: true }));
+    const h = new Lookup();
+    const app = express();
+    app.get("/find", (req, res) => void h.find(req, res));
+    app.get("/report", (req, res) => void h.report(req, res));
+    const served = await serve(app);
+    try {
+      const headers = { authorization: "Bearer tok-SECRET-123", cookie: "sid=COOKIE-SECRET" };
+      expect(await (await fetch(`${served.url}/find`, { headers })).json()).toEqual({ ok: true });
+      expect(await (await fetch(`${served.url}/report`, { headers })).json()).toEqual({ done: true });
+    } finally {
+      await served.close();
+    }
+    const tools = await records(logger, "tool");
+    expect(tools).toMatchObject([{ toolName: "lookup", success: true, metadata: { auditTool: { resultNotRead: "a ServerResponse (a stream)" } } }]);
+    expect(tools[0]).not.toHaveProperty("result");
+    const [persona] = await records(logger, "persona");
+    expect(persona!.details).toEqual({ method: "Lookup.report", resultNotRead: "a ServerResponse (a stream)" });
+    const text = JSON.stringify([tools, persona]);
+    expect(text).not.toContain("tok-SECRET-123");
+    expect(text).not.toContain("COOKIE-SECRET");
   });
 
   it("a generator closed with return() or throw() before its first next() is recorded then, as without the decorator it ends without running", async () => {

@@ -55,8 +55,9 @@ export interface WriterOptions {
  * EAGAIN; in `async` mode to a BackgroundFile, which writes it from the thread pool. Each record
  * is UTF-8 encoded once, straight into the batch buffer, and hashed there: the chain hash is over
  * exactly the bytes that reach the file. Rotation renames the active file to
- * `<kind>_<session>.<n>.jsonl` and reopens the documented name (SonicBoom's `reopen()`, pino's own
- * rotation path), so the active name never changes.
+ * `<kind>_<session>.<n>.jsonl` and opens the documented name again, by the kit itself (a new
+ * SonicBoom over the descriptor, not SonicBoom's `reopen()`: see rotate), so the active name never
+ * changes.
  */
 export class KindWriter {
   readonly kind: ChainKind;

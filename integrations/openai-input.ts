@@ -71,6 +71,10 @@ export type OpenAIRecordData = readonly [
   finishReasons: string[] | undefined,
   /** the HTTP requests made for the call, its retries included (0: not observed) */
   attempts: number,
+  /** a background response's answer, fetched by `responses.retrieve()` or `cancel()`: `metadata.openai.background` */
+  background: Obj | undefined,
+  /** the trace and parent it is recorded in (the request's), when it was fetched outside any trace */
+  links: readonly [traceId: string, parentId: string] | undefined,
 ];
 
 /** The data of one call, from what the wrapper saw. */
@@ -89,6 +93,8 @@ export function openaiRecordData(
   ownTrace: boolean,
   settings: Obj | undefined,
   attempts: number,
+  background?: Obj,
+  links?: readonly [string, string],
 ): OpenAIRecordData {
   const stream = s.stream;
   return [
@@ -120,6 +126,8 @@ export function openaiRecordData(
     o.responseId,
     o.finishReasons,
     attempts,
+    background,
+    links,
   ];
 }
 
@@ -196,7 +204,8 @@ export function openaiChatInput(data: OpenAIRecordData): ChatInteractionInput {
   const responseId = data[25];
   const finishReasons = data[26];
   const attempts = data[27];
-  if (requestId || responseId || finishReasons || attempts > 1 || streamEnd !== undefined || data[21] || data[24]) {
+  const background = data[28];
+  if (requestId || responseId || finishReasons || attempts > 1 || streamEnd !== undefined || data[21] || data[24] || background) {
     // built by assignment: adding members to a spread copy is slow on V8 (see addUsage)
     const openai: Obj = {};
     if (data[24]) openai.request = data[24];
@@ -206,6 +215,7 @@ export function openaiChatInput(data: OpenAIRecordData): ChatInteractionInput {
     if (attempts > 1) openai.attempts = attempts;
     if (responseId) openai.responseId = responseId.slice(0, 256);
     if (finishReasons) openai.finishReasons = finishReasons.map((r) => r.slice(0, 128));
+    if (background) openai.background = background;
     if (streamEnd !== undefined) {
       openai.stream = true;
       openai.end = streamEnd;
@@ -215,6 +225,11 @@ export function openaiChatInput(data: OpenAIRecordData): ChatInteractionInput {
   }
   input.id = data[22];
   if (data[23]) input.traceId = data[22];
+  const links = data[29];
+  if (links) {
+    input.traceId = links[0];
+    input.parentId = links[1];
+  }
   // (the id was made for this call: the logger need not look for content files of it)
   return markFreshId(input);
 }

@@ -28,6 +28,8 @@ export interface ChatOutcome {
   toolCalls?: unknown[];
   /** set when the provider reported a failure inside a 200 response (stream `error` event, `response.failed`) */
   errorMessage?: string;
+  /** a Response run in the background (`background: true`): its answer is fetched later (see openai.ts, retrievals) */
+  background?: true;
 }
 
 
@@ -249,6 +251,7 @@ export function fromResponse(response: OpenAIResponse | unknown): ChatOutcome {
   // from the output items, as a stream's text is: the SDK's own `output_text` joins only the
   // output_text parts, so a refusal was recorded as "" (found by review, 2026-12-03)
   out.response = Array.isArray(response.output) ? responseText(output) : typeof response.output_text === "string" ? response.output_text : "";
+  if (response.background === true) out.background = true;
   const status = str(response.status);
   if (status === "incomplete") {
     const details = isObj(response.incomplete_details) ? response.incomplete_details : {};

@@ -15,6 +15,7 @@
 // (the module's object: the global `performance` is a getter, one more call per reading)
 import { performance } from "node:perf_hooks";
 import { currentContext, runWithOwnValue, userOfCall } from "../src/context.js";
+import type { AuditContextValue } from "../src/types.js";
 import { AuditConfigError } from "../src/errors.js";
 import { assertChangeable, checkedOptions, rememberWrap, reportUnwrapped, rewrapped } from "./options.js";
 import { UNREADABLE_ERROR, awaitRecord, hideCredentials, readMember, recordFrom, reportRecordFailure, resolveAuditLogger, textOf } from "../src/instrument.js";
@@ -111,6 +112,11 @@ function wrapChecked<C extends OpenAIClientLike>(client: C, options: WrapOpenAIO
   instrumentCreate(target.chat.completions, "chat", options, sent, credentials);
   if (responses) instrumentCreate(responses, "responses", options, sent, credentials);
   if (beta) instrumentCreate(beta, "responses", options, sent, credentials);
+  for (const resource of [responses, beta]) {
+    if (resource === undefined) continue;
+    instrumentRetrieval(resource, "retrieve", options, credentials);
+    instrumentRetrieval(resource, "cancel", options, credentials);
+  }
   // A client derived with withOptions() keeps the instrumentation. (One that cannot be wrapped,
   // frozen by a subclass's constructor, say, is the app's all the same: the failure is reported.)
   wrapMethod(target, "withOptions", (original, self, args) => {
@@ -163,6 +169,101 @@ function instrumentCreate(resource: Creator, api: Api, options: WrapOpenAIOption
     return observeApiPromise(result, call);
   });
 }
+
+/**
+ * A background response's answer (`background: true`: the create call returns it `queued`) is
+ * fetched later with `responses.retrieve(id)` (polled, or streamed with `{ stream: true }`) or
+ * ends with `responses.cancel(id)`. Those calls are recorded only when they bring a background
+ * response's end (completed, incomplete, failed, cancelled), once per response in this process:
+ * a poll that finds it still queued or in progress, a failed poll, and a retrieval of a response
+ * that did not run in the background (a stored one, read again) are no interaction with the
+ * model, and make no record. The record is the answer's: the Response's text, tokens, tool calls
+ * and status; with the request's prompt, model and settings, and in its trace (as its child) when
+ * the fetch runs outside any trace, if this process made the request (see BACKGROUND_REQUESTS);
+ * `metadata.openai.background` says which call fetched it and names the request's record. Until
+ * 2026-12-05 the answer was never recorded (found by the OpenAI new-user pass).
+ */
+function instrumentRetrieval(resource: Creator, method: "retrieve" | "cancel", options: WrapOpenAIOptions, credentials: () => unknown[]): void {
+  wrapMethod(resource, method, (original, self, args) => {
+    const logger = resolveAuditLogger(options.logger);
+    const id = args[0];
+    if (!logger || typeof id !== "string") return original.apply(self, args);
+    let stream = false;
+    try {
+      const query = args[1];
+      stream = method === "retrieve" && isObj(query) && query.stream === true;
+    } catch {
+      // a query that throws when read: the SDK meets that itself
+    }
+    const call = new CallRecord(logger, "responses", { stream }, options.captureContent !== false, credentials);
+    call.retrieval = { method, responseId: id, request: BACKGROUND_REQUESTS.get(id) };
+    let result: unknown;
+    try {
+      // (no context of its own: a poll that makes no record must not parent the calls inside it)
+      result = original.apply(self, args);
+    } catch (err) {
+      call.fail(err);
+      throw err;
+    }
+    return observeApiPromise(result, call);
+  });
+}
+
+/** A background response's request, as its create call left it: what its answer's record takes. */
+interface BackgroundRequest {
+  readonly recordId: string;
+  readonly traceId: string;
+  readonly sent: string | undefined;
+  readonly copied: OpenAIRecordData[4];
+  readonly model: string | undefined;
+  readonly settings: Obj | undefined;
+  /** the request's context and user (see recordFrom), for an answer fetched outside any */
+  readonly context: AuditContextValue | undefined;
+  readonly user: string | undefined;
+  readonly bytes: number;
+}
+
+/**
+ * The background requests this process made whose answer has not been recorded yet, by response
+ * id, oldest first: at most 1,000, holding at most 64 MiB of prompt text (the oldest are let go;
+ * their answers are then recorded without the prompt).
+ */
+const BACKGROUND_REQUESTS = new Map<string, BackgroundRequest>();
+let backgroundBytes = 0;
+const MAX_BACKGROUND_REQUESTS = 1_000;
+const MAX_BACKGROUND_BYTES = 64 * 1024 * 1024;
+
+/** Background responses whose end was recorded in this process (at most 10,000, oldest let go): each is recorded once. */
+const ANSWERED = new Set<string>();
+const MAX_ANSWERED = 10_000;
+
+function rememberRequest(responseId: string, request: BackgroundRequest): void {
+  forgetRequest(responseId);
+  BACKGROUND_REQUESTS.set(responseId, request);
+  backgroundBytes += request.bytes;
+  for (const [id] of BACKGROUND_REQUESTS) {
+    if (BACKGROUND_REQUESTS.size <= MAX_BACKGROUND_REQUESTS && backgroundBytes <= MAX_BACKGROUND_BYTES) break;
+    forgetRequest(id);
+  }
+}
+
+function forgetRequest(responseId: string): void {
+  const had = BACKGROUND_REQUESTS.get(responseId);
+  if (had === undefined) return;
+  BACKGROUND_REQUESTS.delete(responseId);
+  backgroundBytes -= had.bytes;
+}
+
+/** A background response's end, recorded now unless it was already (see instrumentRetrieval). */
+function firstEnd(responseId: string): boolean {
+  if (ANSWERED.has(responseId)) return false;
+  ANSWERED.add(responseId);
+  if (ANSWERED.size > MAX_ANSWERED) ANSWERED.delete(ANSWERED.values().next().value!);
+  return true;
+}
+
+/** The statuses a background response is still running in. */
+const RUNNING: ReadonlySet<string | undefined> = new Set(["queued", "in_progress"]);
 
 function withUsageOption(api: Api, args: never[], options: WrapOpenAIOptions): never[] {
   if (api !== "chat" || !options.includeUsageInStreams) return args;
@@ -254,6 +355,9 @@ class CallRecord implements StreamObserver<unknown>, ObservedCall, PromptCopier,
   /** the prompt as sent (from the request's JSON), or copied at the call; see integrations/sent-body.ts */
   private prompt: ReturnType<typeof promptOf> | undefined;
   private sentBody: string | undefined;
+
+  /** a `responses.retrieve()` or `cancel()` call (see instrumentRetrieval): recorded only when it brings a background response's end */
+  retrieval: { readonly method: "retrieve" | "cancel"; readonly responseId: string; readonly request: BackgroundRequest | undefined } | undefined = undefined;
 
   /** what the call asked for, read when it was made (the app may reuse and change its params) */
   private readonly streamRequested: boolean;
@@ -495,6 +599,12 @@ class CallRecord implements StreamObserver<unknown>, ObservedCall, PromptCopier,
     this.untrack();
     // (nothing that leads back to the stream stays with a recorded call: see src/dropped.ts)
     this.streamSignal = undefined;
+    const retrieval = this.retrieval;
+    if (retrieval !== undefined && !(status.success && outcome.background === true && !RUNNING.has(outcome.finishReason) && firstEnd(retrieval.responseId))) {
+      // a poll, a failed one, or a stored response read again: no interaction with the model
+      this.headers = undefined;
+      return;
+    }
     const durationSeconds = this.seconds();
     const headers = this.headers;
     this.headers = undefined;
@@ -527,11 +637,56 @@ class CallRecord implements StreamObserver<unknown>, ObservedCall, PromptCopier,
     }
     this.sentBody = undefined;
     this.prompt = undefined;
-    const data = openaiRecordData(this.api, this.capture, requested, sent, copied, durationSeconds, this.ttft, this.requestId, outcome, status, this.id, this.callContext?.traceId === undefined, this.settings, this.attempts);
+    const ownTrace = this.callContext?.traceId === undefined;
+    const retrieval = this.retrieval;
+    if (retrieval !== undefined) {
+      this.recordAnswer(retrieval, durationSeconds, outcome, status, ownTrace);
+      return;
+    }
+    // a background response, queued: its answer, fetched later, is recorded with this request
+    if (outcome.background === true && outcome.responseId !== undefined && RUNNING.has(outcome.finishReason)) {
+      const bytes = (sent?.length ?? 0) + (typeof copied === "string" ? copied.length : 0);
+      rememberRequest(outcome.responseId, { recordId: this.id, traceId: this.callContext?.traceId ?? this.id, sent, copied, model: requested, settings: this.settings, context: this.callContext, user: this.userAtCall, bytes });
+    }
+    const data = openaiRecordData(this.api, this.capture, requested, sent, copied, durationSeconds, this.ttft, this.requestId, outcome, status, this.id, ownTrace, this.settings, this.attempts);
     // Made later (the app gets its result first), batched, or with `thread: true` on the
     // worker thread; flush(), finalizeSession() and the exit hooks make a pending record, so
     // one right after the call still includes it. The record carries the call's context.
     recordFrom(this.logger, openaiChatInputBuilder, data, this.callContext, this.userAtCall);
+  }
+
+  /** A background response's end, fetched by `retrieval` (see instrumentRetrieval). */
+  private recordAnswer(retrieval: NonNullable<CallRecord["retrieval"]>, durationSeconds: number, outcome: ChatOutcome, status: CallStatus, ownTrace: boolean): void {
+    const request = retrieval.request;
+    forgetRequest(retrieval.responseId);
+    const background: Obj = { fetchedBy: retrieval.method };
+    if (request !== undefined) background.requestRecordId = request.recordId;
+    else background.request = "not made by this process: its prompt is not recorded here";
+    // outside any trace, the answer is recorded in its request's, as its child
+    const links = ownTrace && request !== undefined ? ([request.traceId, request.recordId] as const) : undefined;
+    const sent = this.capture ? request?.sent : undefined;
+    const copied = this.capture ? (request?.copied ?? (request?.sent === undefined ? "" : undefined)) : undefined;
+    const data = openaiRecordData(
+      "responses",
+      this.capture,
+      request?.model,
+      sent,
+      copied,
+      durationSeconds,
+      this.ttft,
+      this.requestId,
+      outcome,
+      status,
+      this.id,
+      ownTrace && links === undefined,
+      request?.settings,
+      0,
+      background,
+      links,
+    );
+    // (fetched outside any trace: recorded as the request's, its user and context)
+    if (links !== undefined) recordFrom(this.logger, openaiChatInputBuilder, data, request!.context, request!.user);
+    else recordFrom(this.logger, openaiChatInputBuilder, data, this.callContext, this.userAtCall);
   }
 }
 

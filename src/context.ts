@@ -129,6 +129,19 @@ export function typeOf(v: unknown): string {
 /** The members `auditContext.run` takes. */
 const CONTEXT_FIELDS: ReadonlySet<string> = new Set([...STRING_FIELDS, "metadata", "logger"]);
 
+/** The names warned of (see warnWrittenAs): each once, up to 100. */
+const warnedNames = new Set<string>();
+
+/** Warns that `auditContext.run` was given `key`, the field `meant` written another way (once per name). */
+function warnWrittenAs(key: string, meant: string): void {
+  if (warnedNames.has(key) || warnedNames.size >= 100) return;
+  warnedNames.add(key);
+  process.emitWarning(
+    `auditContext.run() was given ${JSON.stringify(key.slice(0, 64))}, which is not a context field but reads as ${meant} written another way: it is kept as the app's own member and recorded nowhere (the records made in this context have no ${meant} from it). The context's fields are ${[...CONTEXT_FIELDS].join(", ")}.`,
+    { code: "AUDIT_WARN_CONTEXT_FIELD", type: "AuditLoggerWarning" },
+  );
+}
+
 /** The context field `key` is, written with other case or separators (`userID`, `user_id`), if any. */
 function fieldWrittenAs(key: string): string | undefined {
   const letters = key.toLowerCase().replace(/[^a-z]/g, "");
@@ -157,12 +170,13 @@ function checkedValue(value: AuditContextInput): AuditContextValue {
   if (m !== undefined && m !== null && (typeof m !== "object" || Array.isArray(m))) issues.push({ field: "metadata", message: `must be an object (got ${typeOf(m)})` });
   // A context field written another way (`userID`, `user_id`, `trace-id`, `ParentId`) was kept as
   // a member of the app's own (the context keeps those) and recorded nowhere: the records had no
-  // user, with nothing said, as a misspelt option of the integrations had (found by the fetch
-  // new-user pass, 2026-12-05). Members of other names stay the app's.
+  // user, with nothing said (found by the fetch new-user pass, 2026-12-05). It is still kept as the
+  // app's (a context an app built with such a member ran before, and a throw here would fail its
+  // requests after an upgrade), and a warning names it, once per name.
   for (const key of Object.keys(v)) {
     if (CONTEXT_FIELDS.has(key) || v[key] === undefined) continue;
     const meant = fieldWrittenAs(key);
-    if (meant !== undefined) issues.push({ field: key, message: `is ${meant} written another way: the context's fields are ${[...CONTEXT_FIELDS].join(", ")}` });
+    if (meant !== undefined) warnWrittenAs(key, meant);
   }
   // (one that is not a logger was ignored silently: records went to the default logger; found by
   // a new-user run, 2026-12-03)

@@ -98,17 +98,23 @@ export function fromChatCompletion(completion: ChatCompletion | unknown): ChatOu
   const finish = str(first?.finish_reason);
   if (finish) out.finishReason = finish;
   if (choices.length > 1) out.finishReasons = choices.map((c) => str(c.finish_reason) ?? "");
+  // With several choices (`n` > 1), each call says which choice made it (`choice`: its index):
+  // the choices' calls were one list, and the record could not tell two answers' calls apart
+  // from one answer calling twice (left open by the OpenAI new-user pass, fixed 2026-12-05).
   const toolCalls: unknown[] = [];
+  const several = choices.length > 1;
   for (const c of choices) {
     const msg = isObj(c.message) ? c.message : {};
-    if (Array.isArray(msg.tool_calls)) toolCalls.push(...msg.tool_calls);
-    if (isObj(msg.function_call)) toolCalls.push({ type: "function_call", function: msg.function_call });
+    if (Array.isArray(msg.tool_calls)) for (const tc of msg.tool_calls) toolCalls.push(several && isObj(tc) ? { ...tc, choice: c.index } : tc);
+    if (isObj(msg.function_call)) toolCalls.push(several ? { type: "function_call", function: msg.function_call, choice: c.index } : { type: "function_call", function: msg.function_call });
   }
   if (toolCalls.length > 0) out.toolCalls = toolCalls;
   return out;
 }
 
 interface ToolCallDraft {
+  /** the choice whose call it is (see fromChatCompletion: recorded when there are several) */
+  choice: number;
   index: number;
   id?: string;
   type?: string;
@@ -173,7 +179,7 @@ export class ChatChunkAccumulator {
     const tools = (this.tools ??= new Map());
     let draft = tools.get(key);
     if (!draft) {
-      draft = { index: int(tc.index) ?? 0, function: { name: "", arguments: "" } };
+      draft = { choice, index: int(tc.index) ?? 0, function: { name: "", arguments: "" } };
       tools.set(key, draft);
     }
     const id = str(tc.id);
@@ -215,11 +221,14 @@ export class ChatChunkAccumulator {
       if (indexes.length > 1) out.finishReasons = indexes.map((i) => (i === 0 ? this.finish0 : finish?.get(i)) ?? "");
     }
     if (this.tools !== undefined && this.tools.size > 0) {
-      out.toolCalls = [...this.tools.values()].map(({ index, id, type, function: fn }) => ({
+      // (several choices: each call says which one made it, as a completion's do)
+      const several = this.seenOther !== undefined && (this.seen0 || this.seenOther.size > 1);
+      out.toolCalls = [...this.tools.values()].map(({ choice, index, id, type, function: fn }) => ({
         index,
         ...(id !== undefined ? { id } : {}),
         type: type ?? "function",
         function: fn,
+        ...(several ? { choice } : {}),
       }));
     }
     return out;

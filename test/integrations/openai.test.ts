@@ -224,6 +224,31 @@ describe("wrapOpenAI: non-streamed calls", () => {
     expect((rec3.metadata as { openai: Record<string, unknown> }).openai).not.toHaveProperty("finishReasons");
   });
 
+  it("n: 2 with tool calls, streamed or not: each call says which choice made it (choice: its index); they were one list, two answers' calls read as one answer calling twice", async () => {
+    const logger = newLogger();
+    const openai = wrapOpenAI(client(), { logger });
+    const tools = [{ type: "function" as const, function: { name: "get_weather", parameters: { type: "object", properties: {} } } }];
+    fake.enqueue({ fixture: "chat-completion-n2-tools.json" }, { fixture: "chat-stream-n2-tools.sse" });
+    const res = await openai.chat.completions.create({ model: "gpt-4o-mini", messages, n: 2, tools });
+    expect(res.choices.map((c) => c.message.tool_calls?.[0]?.id)).toEqual(["call_Q2dMZ8uGkVBHQnAbB7YcKx4t", "call_second_choice_1"]);
+    // (the app's objects are not changed: no `choice` member added to them)
+    expect(res.choices[1]!.message.tool_calls![0]).not.toHaveProperty("choice");
+    for await (const _ of await openai.chat.completions.create({ model: "gpt-4o-mini", messages, n: 2, tools, stream: true })) void _;
+    const [rec1, rec2] = await recordsOf(logger, "chat_interaction", 2);
+    expect(rec1!.toolCalls).toEqual([
+      { id: "call_Q2dMZ8uGkVBHQnAbB7YcKx4t", type: "function", function: { name: "get_weather", arguments: '{"city":"Paris"}' }, choice: 0 },
+      { id: "call_second_choice_1", type: "function", function: { name: "get_weather", arguments: '{"city":"Lyon"}' }, choice: 1 },
+    ]);
+    expect(rec2!.toolCalls).toEqual([
+      { index: 0, id: "call_a0", type: "function", function: { name: "get_weather", arguments: '{"city":"Paris"}' }, choice: 0 },
+      { index: 0, id: "call_b0", type: "function", function: { name: "get_time", arguments: '{"tz":"CET"}' }, choice: 1 },
+    ]);
+    // one choice: the calls as they were, no `choice`
+    await openai.chat.completions.create({ model: "gpt-4o-mini", messages, tools });
+    const rec3 = (await recordsOf(logger, "chat_interaction", 3))[2]!;
+    expect((rec3.toolCalls as Array<Record<string, unknown>>)[0]).not.toHaveProperty("choice");
+  });
+
   it("an audio answer (modalities text + audio), streamed or not: the response is its transcript, never the audio data (it was recorded as \"\")", async () => {
     const logger = newLogger();
     const openai = wrapOpenAI(client(), { logger, includeUsageInStreams: true });

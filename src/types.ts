@@ -308,9 +308,20 @@ export interface AuditContextValue {
 
 /**
  * What `auditContext.run` takes: a context's fields, each inheriting the outer context's when
- * left out (or undefined); `metadata: null` inherits too (it means "none added here").
+ * left out (or undefined); `metadata: null` inherits too (it means "none added here"). Each
+ * member takes `undefined` in its type too, so `{ userId: session.user }` type-checks under
+ * `exactOptionalPropertyTypes` (a `tsc --init` project's default), as it runs (until 2026-12-05
+ * it was TS2379 there).
  */
-export type AuditContextInput = Omit<AuditContextValue, "metadata"> & { readonly metadata?: Readonly<Record<string, unknown>> | null | undefined };
+export interface AuditContextInput {
+  readonly logger?: unknown;
+  readonly sessionId?: string | undefined;
+  readonly userId?: string | undefined;
+  readonly persona?: string | undefined;
+  readonly traceId?: string | undefined;
+  readonly parentId?: string | undefined;
+  readonly metadata?: Readonly<Record<string, unknown>> | null | undefined;
+}
 
 /**
  * @internal For integrations: makes the input of a log call from plain data (strings, numbers,

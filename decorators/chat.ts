@@ -15,20 +15,20 @@ import { assertCalledAsFactory, failureMessageOf, httpStatusOf, isNodeStream, wi
  */
 export interface AuditChatOptions extends AuditDecoratorOptions {
   /** the model; else read from the result's or the request argument's `model` ("unknown" if neither) */
-  model?: string;
-  provider?: string;
+  model?: string | undefined;
+  provider?: string | undefined;
   /** the recorded `interactionType`; default "chat" */
-  interactionType?: string;
-  persona?: string;
+  interactionType?: string | undefined;
+  persona?: string | undefined;
   /** the prompt from the (captured) arguments; default: first string, a messages list, or `{ messages | prompt | input }` */
-  prompt?: (args: readonly unknown[]) => ChatContent;
+  prompt?: ((args: readonly unknown[]) => ChatContent) | undefined;
   /**
    * the response from the (captured) return value; default: a string, or `text`, `content`,
    * `choices[0].message.content`, `output_text`. For generator methods it gets the list of yielded items.
    */
-  response?: (result: unknown) => ChatContent;
+  response?: ((result: unknown) => ChatContent) | undefined;
   /** token usage from the return value; default: its `usage` in OpenAI, Anthropic or AI SDK naming */
-  usage?: (result: unknown) => ChatUsage | undefined;
+  usage?: ((result: unknown) => ChatUsage | undefined) | undefined;
 }
 
 const fn = z.custom<(...a: never[]) => unknown>((v) => typeof v === "function", "must be a function");

@@ -17,7 +17,7 @@ export interface AuditErrorsOptions extends Omit<AuditDecoratorOptions, "capture
    * default "error", and "warning" for an error carrying a 4xx status (a NestJS
    * `NotFoundException`: the client's mistake, as `auditErrorHandler` records it)
    */
-  severity?: ErrorSeverity;
+  severity?: ErrorSeverity | undefined;
 }
 
 const schema = z.object({

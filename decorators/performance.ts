@@ -10,7 +10,7 @@ import { withLinks, auditMethodDecorator, decoratorOptionsShape, parseDecoratorI
  */
 export interface AuditPerformanceOptions extends Omit<AuditDecoratorOptions, "captureArgs" | "captureResult"> {
   /** "ms" (default) or "s" */
-  unit?: "ms" | "s";
+  unit?: "ms" | "s" | undefined;
 }
 
 const schema = z.object({

@@ -10,7 +10,7 @@ import { argsForRecord, failureMessageOf, withLinks, auditMethodDecorator, captu
  * @AuditPersona("planner", "plan", { description: "Breaks the task into steps" })
  */
 export interface AuditPersonaOptions extends AuditDecoratorOptions {
-  description?: string;
+  description?: string | undefined;
 }
 
 const text = z.string({ error: "must be a string" }).min(1, "must be a non-empty string").max(256, "must be at most 256 characters");

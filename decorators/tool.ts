@@ -10,7 +10,7 @@ import { argsForRecord, failureMessageOf, capturedOrNoted, hasNotes, type Captur
  */
 export interface AuditToolOptions extends AuditDecoratorOptions {
   /** the recorded `operation`; the method name (or `name`) otherwise */
-  operation?: string;
+  operation?: string | undefined;
 }
 
 const schema = z.object({

@@ -34,13 +34,13 @@ export interface AuditDecoratorOptions {
    * class, so `self` is `unknown`).
    * Looked up at each call; without it the active context's logger, then the default logger.
    */
-  logger?: AuditLogger | ((self: unknown) => AuditLogger | undefined);
+  logger?: AuditLogger | ((self: unknown) => AuditLogger | undefined) | undefined;
   /** `false` records no arguments; a function turns the argument list into what is recorded. */
-  captureArgs?: boolean | ((args: readonly unknown[]) => unknown);
+  captureArgs?: (boolean | ((args: readonly unknown[]) => unknown)) | undefined;
   /** `false` records no return value; a function turns the return value into what is recorded. */
-  captureResult?: boolean | ((result: unknown) => unknown);
+  captureResult?: (boolean | ((result: unknown) => unknown)) | undefined;
   /** the method name to record instead of the real one */
-  name?: string;
+  name?: string | undefined;
 }
 
 /**

@@ -27,13 +27,13 @@ import { aiSdkChatInputBuilder, type AiSdkRecordData, type AiSdkToolCall } from 
 /** Options of {@link auditLanguageModelMiddleware}. */
 export interface AuditLanguageModelMiddlewareOptions {
   /** the logger for these calls; else the active context's, else the default logger */
-  readonly logger?: AuditLogger;
+  readonly logger?: AuditLogger | undefined;
   /**
    * Hand the prompt, the response text and tool inputs to the logger (which previews, hashes,
    * encrypts or drops them per its own configuration). With `false` only model, counts, timings,
    * finish reason, tool names and errors are recorded. Default true.
    */
-  readonly captureContent?: boolean;
+  readonly captureContent?: boolean | undefined;
 }
 
 type WrapGenerate = NonNullable<LanguageModelMiddleware["wrapGenerate"]>;

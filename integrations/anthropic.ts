@@ -37,13 +37,13 @@ const kWrapped = Symbol.for("audit-logger.anthropic.wrapped");
 /** Options of {@link wrapAnthropic}. */
 export interface WrapAnthropicOptions {
   /** the logger for this client's calls; else the active context's, else the default logger */
-  readonly logger?: AuditLogger;
+  readonly logger?: AuditLogger | undefined;
   /**
    * Hand the prompt, the response text and tool inputs to the logger (which previews, hashes,
    * encrypts or drops them per its own configuration). With `false` only model, counts, timings,
    * stop reason, tool names and errors are recorded. Default true.
    */
-  readonly captureContent?: boolean;
+  readonly captureContent?: boolean | undefined;
 }
 
 /** The part of an Anthropic client this wrapper touches (any `@anthropic-ai/sdk` client has it). */

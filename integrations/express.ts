@@ -38,29 +38,29 @@ export type AuditIdAnswer = string | number | undefined;
 /** Options of {@link auditMiddleware}. */
 export interface AuditMiddlewareOptions {
   /** the logger; else the active context's, else the default logger (looked up per request) */
-  logger?: AuditLogger;
+  logger?: AuditLogger | undefined;
   /**
    * the request's user, e.g. `(req) => req.user?.id`; asked when the request starts and again when
    * it ends (after authentication). A number (a database's numeric id) is recorded as its text:
    * return it as it is, as `String(req.user?.id)` makes an anonymous request's user "undefined"
    */
-  userId?: (req: Request) => AuditIdAnswer;
+  userId?: ((req: Request) => AuditIdAnswer) | undefined;
   /** the application's own session (conversation, cookie session): kept in the context and as `metadata.appSessionId`; a function is asked again when a route matches and at the end while it has none */
-  sessionId?: string | ((req: Request) => AuditIdAnswer);
+  sessionId?: string | ((req: Request) => AuditIdAnswer) | undefined;
   /** the trace id; default: the `x-request-id` header when it is a safe id, else a fresh UUID */
-  traceId?: (req: Request) => AuditIdAnswer;
+  traceId?: ((req: Request) => AuditIdAnswer) | undefined;
   /** paths whose request and response bodies are recorded as a ChatInteraction (`interactionType: "http_chat"`) */
-  chatRoutes?: readonly AuditPathRule[];
+  chatRoutes?: readonly AuditPathRule[] | undefined;
   /** requests left entirely alone (no context, no records), e.g. `["/healthz", /^\/static\//]` */
-  ignore?: readonly AuditIgnoreRule[];
+  ignore?: readonly AuditIgnoreRule[] | undefined;
   /** at most this many bytes of each chat body are kept (default 1 MiB); larger bodies are cut and flagged */
-  maxBodyBytes?: number;
+  maxBodyBytes?: number | undefined;
 }
 
 /** Options of {@link auditErrorHandler}. */
 export interface AuditErrorHandlerOptions {
   /** the logger; else the active context's, else the default logger */
-  logger?: AuditLogger;
+  logger?: AuditLogger | undefined;
 }
 
 const DEFAULT_MAX_BODY_BYTES = 1024 * 1024;

@@ -12,13 +12,13 @@ import { checkedOptions } from "./options.js";
 /** Options of {@link withAuditFetch}. */
 export interface AuditFetchOptions {
   /** the logger to record to; otherwise the active `auditContext` logger, then the default logger */
-  readonly logger?: AuditLogger;
+  readonly logger?: AuditLogger | undefined;
   /**
    * More header names (strings, or patterns; both case-insensitive, a pattern's `g`/`y` flags
    * ignored) whose values are replaced by "[REDACTED]", on top of the built-in list
    * (authorization, cookie, API keys, tokens, ...).
    */
-  readonly redactHeaders?: ReadonlyArray<string | RegExp>;
+  readonly redactHeaders?: ReadonlyArray<string | RegExp> | undefined;
 }
 
 /** The value that replaces a secret. */

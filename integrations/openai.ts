@@ -33,19 +33,19 @@ import { signalAborted, tapStream, type StreamEnd, type StreamObserver, type Tap
 /** Options of {@link wrapOpenAI}. */
 export interface WrapOpenAIOptions {
   /** the logger to record to; otherwise the active `auditContext` logger, then the default logger */
-  readonly logger?: AuditLogger;
+  readonly logger?: AuditLogger | undefined;
   /**
    * Sets `stream_options.include_usage` on streamed chat completions (unless the call sets it),
    * so streamed calls get token counts. The stream then ends with one extra chunk that has
    * `usage` and an empty `choices` array, as OpenAI documents. Default false.
    */
-  readonly includeUsageInStreams?: boolean;
+  readonly includeUsageInStreams?: boolean | undefined;
   /**
    * Hand the prompt, the response text and tool-call arguments to the logger (which then
    * previews, hashes, encrypts or drops them per its own configuration). With `false` only
    * model, counts, timings, finish reason, tool names and errors are recorded. Default true.
    */
-  readonly captureContent?: boolean;
+  readonly captureContent?: boolean | undefined;
 }
 
 type AnyMethod = (this: unknown, ...args: never[]) => unknown;

@@ -30,11 +30,11 @@ import { splitSealedLine } from "./pipeline/chain.js";
  */
 export interface LoggerCleanupOptions {
   /** retention in days for this call, a whole number of at least 1; default the logger's `maxLogAgeDays` */
-  readonly maxLogAgeDays?: number;
+  readonly maxLogAgeDays?: number | undefined;
   /** list what would go, remove nothing */
-  readonly dryRun?: boolean;
+  readonly dryRun?: boolean | undefined;
   /** the time to measure age from (ms since epoch); defaults to now (`minRetentionDays` is measured on the real clock whatever it says) */
-  readonly now?: number;
+  readonly now?: number | undefined;
 }
 
 const NOW_MESSAGE = "must be a time in ms since the epoch, such as Date.now() + 7 * 86_400_000";

@@ -206,91 +206,91 @@ export type AuditRecord =
 /** Fields any `log*` input may carry to place the record in a trace (normally filled from the context). */
 export interface RecordLinkInput {
   /** a caller-chosen id (1-64 of [A-Za-z0-9_-]); a fresh time-sortable id otherwise */
-  id?: string;
-  traceId?: string;
-  parentId?: string;
-  userId?: string;
-  metadata?: Record<string, unknown>;
+  id?: string | undefined;
+  traceId?: string | undefined;
+  parentId?: string | undefined;
+  userId?: string | undefined;
+  metadata?: Record<string, unknown> | undefined;
 }
 
 export interface ChatInteractionInput extends RecordLinkInput {
-  interactionType?: string;
+  interactionType?: string | undefined;
   /**
    * text, or structured messages (stored as JSON text). (`JsonText` is internal: the
    * integrations' messages cut verbatim from the request's JSON, stored as they were sent.)
    */
   prompt: string | JsonText | readonly unknown[] | Record<string, unknown>;
-  response?: string | readonly unknown[] | Record<string, unknown>;
+  response?: string | readonly unknown[] | Record<string, unknown> | undefined;
   /**
    * false: the prompt was deliberately not captured (an integration's `captureContent: false`,
    * `@AuditChat({ captureArgs: false })`): `prompt` is ignored, and the record keeps no text,
    * preview, hash or content file of it, and says `promptCaptured: false`
    */
-  promptCaptured?: boolean;
+  promptCaptured?: boolean | undefined;
   /** the same for the response */
-  responseCaptured?: boolean;
-  model?: string;
-  provider?: string;
-  tokensUsed?: number;
-  inputTokens?: number;
-  outputTokens?: number;
-  usage?: unknown;
-  durationSeconds?: number;
-  timeToFirstTokenSeconds?: number;
-  finishReason?: string;
-  toolCalls?: readonly unknown[];
-  persona?: string;
-  success?: boolean;
-  errorMessage?: string;
-  statusCode?: number;
+  responseCaptured?: boolean | undefined;
+  model?: string | undefined;
+  provider?: string | undefined;
+  tokensUsed?: number | undefined;
+  inputTokens?: number | undefined;
+  outputTokens?: number | undefined;
+  usage?: unknown | undefined;
+  durationSeconds?: number | undefined;
+  timeToFirstTokenSeconds?: number | undefined;
+  finishReason?: string | undefined;
+  toolCalls?: readonly unknown[] | undefined;
+  persona?: string | undefined;
+  success?: boolean | undefined;
+  errorMessage?: string | undefined;
+  statusCode?: number | undefined;
 }
 
 export interface PersonaActivityInput extends RecordLinkInput {
   personaName: string;
   activityType: string;
-  description?: string;
-  durationSeconds?: number;
-  success?: boolean;
-  details?: unknown;
+  description?: string | undefined;
+  durationSeconds?: number | undefined;
+  success?: boolean | undefined;
+  details?: unknown | undefined;
 }
 
 export interface ToolUsageInput extends RecordLinkInput {
   toolName: string;
   operation: string;
-  parameters?: unknown;
-  result?: unknown;
-  success?: boolean;
-  errorMessage?: string;
-  durationSeconds?: number;
-  persona?: string;
+  parameters?: unknown | undefined;
+  result?: unknown | undefined;
+  success?: boolean | undefined;
+  errorMessage?: string | undefined;
+  durationSeconds?: number | undefined;
+  persona?: string | undefined;
 }
 
 export interface FileOperationInput extends RecordLinkInput {
   operation: FileOperationKind;
   filePath: string;
-  fileSize?: number;
-  fileHash?: string;
-  success?: boolean;
-  errorMessage?: string;
-  details?: unknown;
-  persona?: string;
+  fileSize?: number | undefined;
+  fileHash?: string | undefined;
+  success?: boolean | undefined;
+  errorMessage?: string | undefined;
+  details?: unknown | undefined;
+  persona?: string | undefined;
 }
 
 export interface PerformanceMetricInput extends RecordLinkInput {
   metricName: string;
   value: number;
   unit: string;
-  context?: unknown;
-  persona?: string;
+  context?: unknown | undefined;
+  persona?: string | undefined;
 }
 
 export interface ErrorInput extends RecordLinkInput {
   errorType: string;
   message: string;
-  stackTrace?: string;
-  severity?: ErrorSeverity;
-  context?: unknown;
-  persona?: string;
+  stackTrace?: string | undefined;
+  severity?: ErrorSeverity | undefined;
+  context?: unknown | undefined;
+  persona?: string | undefined;
 }
 
 /** The active audit context (see `auditContext`). */

@@ -23,7 +23,7 @@ import { ExportWithholder } from "./withhold.js";
  * there and in the rest of its chain, since each would confirm a guess of it.
  */
 export interface ExportOptions {
-  readonly includeFullContent?: boolean;
+  readonly includeFullContent?: boolean | undefined;
 }
 
 /**
@@ -32,7 +32,7 @@ export interface ExportOptions {
  * the live logger's own signing key, else the one named by the signing-key environment variables.
  */
 export interface DirectoryExportOptions extends ExportOptions {
-  readonly signingKey?: KeyObject | string;
+  readonly signingKey?: KeyObject | string | undefined;
 }
 
 const exportOptionsSchema = z.strictObject({ includeFullContent: z.boolean().optional() });

@@ -45,20 +45,20 @@ export interface RedactRule {
  */
 export interface RedactOptions {
   /** built-in detectors to run (default "all"); see {@link BUILTIN_RULE_NAMES} */
-  rules?: readonly BuiltinRuleName[] | readonly string[] | "all";
+  rules?: readonly BuiltinRuleName[] | readonly string[] | "all" | undefined;
   /** user patterns, run after the built-ins; `name` appears in placeholders and counts */
-  patterns?: ReadonlyArray<{ name: string; pattern: RegExp | string; flags?: string; validate?: (match: string) => boolean }>;
+  patterns?: (ReadonlyArray<{ name: string; pattern: RegExp | string; flags?: string; validate?: (match: string) => boolean }>) | undefined;
   /**
    * Key paths whose values are replaced whole, matched case-insensitively against the end of the
    * path ("headers.authorization" also matches "request.headers.authorization"); `*` is any one
    * key, a leading `*.` adds nothing ("*.password" = "password": that key at any depth); array
    * indices are not part of a path.
    */
-  paths?: readonly string[];
+  paths?: readonly string[] | undefined;
   /** "placeholder" (default): `[REDACTED:<rule>]`; "hmac": `[REDACTED:<rule>:<12 hex>]` */
-  replacement?: "placeholder" | "hmac";
+  replacement?: "placeholder" | "hmac" | undefined;
   /** key for "hmac" tokens, at least 16 bytes (required for "hmac") */
-  hmacKey?: Uint8Array;
+  hmacKey?: Uint8Array | undefined;
 }
 
 /**

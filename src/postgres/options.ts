@@ -21,11 +21,11 @@ export interface PgPoolLike {
 /** How to reach the store: a connection string, or a `pg.Pool` the application already has. */
 export interface PostgresConnectionOptions {
   /** e.g. `postgres://audit@db.internal:5432/audit` (any `pg` connection string) */
-  readonly connectionString?: string;
+  readonly connectionString?: string | undefined;
   /** an existing `pg.Pool`; it is not ended by us */
-  readonly pool?: PgPoolLike;
+  readonly pool?: PgPoolLike | undefined;
   /** extra `pg` pool settings (ssl, password, …: a `pg.PoolConfig`), merged under `connectionString` */
-  readonly poolConfig?: object;
+  readonly poolConfig?: object | undefined;
   /** schema holding the store's tables (default `audit_logger`) */
-  readonly schema?: string;
+  readonly schema?: string | undefined;
 }

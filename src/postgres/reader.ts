@@ -28,7 +28,7 @@ const CONTENT_REF = new RegExp(`^${CONTENT_DIR}/(?!\\.{1,2}$)[A-Za-z0-9._-]+$`);
 /** Options of {@link PostgresRecordSource}. */
 export interface PostgresSourceOptions extends PostgresConnectionOptions {
   /** an audit directory holding the `full_interactions/` files, when they are reachable from here */
-  readonly contentDir?: string;
+  readonly contentDir?: string | undefined;
 }
 
 const sourceOptionsSchema = z.strictObject({ ...connectionOptionsShape, contentDir: z.string().min(1).optional() });

@@ -34,29 +34,29 @@ import { CLAIM_SUFFIX, claimHeld, claimSuffix, firstLineSession, legacySpoolFile
 /** Options of {@link PostgresSink}. Every number has a default; only the connection is required. */
 export interface PostgresSinkOptions extends PostgresConnectionOptions {
   /** where records wait while the store is away (default `<auditDir>/.pg_spool_<store>_<sessionId>.jsonl`, `<store>` naming the store and schema: see docs/POSTGRES.md) */
-  readonly spoolPath?: string;
+  readonly spoolPath?: string | undefined;
   /** records per INSERT (default 500) */
-  readonly batchSize?: number;
+  readonly batchSize?: number | undefined;
   /** records held in memory before the rest goes to the spool (default 10 000) */
-  readonly maxQueue?: number;
+  readonly maxQueue?: number | undefined;
   /** how long `flush()` waits for the store before spooling what is left (default 5 s) */
-  readonly flushTimeoutMs?: number;
+  readonly flushTimeoutMs?: number | undefined;
   /** how long `close()` keeps trying to empty the spool (default 10 s) */
-  readonly closeTimeoutMs?: number;
-  readonly connectTimeoutMs?: number;
+  readonly closeTimeoutMs?: number | undefined;
+  readonly connectTimeoutMs?: number | undefined;
   /** a batch taking longer is abandoned (and spooled) (default 30 s) */
-  readonly queryTimeoutMs?: number;
+  readonly queryTimeoutMs?: number | undefined;
   /** first and last delay between reconnection attempts (defaults 200 ms, 10 s) */
-  readonly retryMinMs?: number;
-  readonly retryMaxMs?: number;
+  readonly retryMinMs?: number | undefined;
+  readonly retryMaxMs?: number | undefined;
   /** create the schema on first connect (default true; set false when the writer role may not) */
-  readonly migrate?: boolean;
+  readonly migrate?: boolean | undefined;
   /**
    * on open, send the records of this session that are in its files but not in the store, and
    * those of the directory's sessions whose process died holding their lock (a SIGKILL, an
    * out-of-memory kill, a crash): see docs/POSTGRES.md (default true)
    */
-  readonly backfill?: boolean;
+  readonly backfill?: boolean | undefined;
 }
 
 /** Counters of a sink, for health checks and tests. */

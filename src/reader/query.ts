@@ -24,56 +24,56 @@ export type TimeInput = Date | string | number;
 /** Filters every query takes. `since` is inclusive, `until` exclusive. */
 export interface BaseFilter {
   /** at most this many records (default 100; `Infinity` for all) */
-  readonly limit?: number;
+  readonly limit?: number | undefined;
   /** skip this many of the newest matching records first */
-  readonly offset?: number;
-  readonly since?: TimeInput;
-  readonly until?: TimeInput;
+  readonly offset?: number | undefined;
+  readonly since?: TimeInput | undefined;
+  readonly until?: TimeInput | undefined;
   /** one session only (within the viewer's sessions) */
-  readonly sessionId?: string;
-  readonly userId?: string;
-  readonly traceId?: string;
+  readonly sessionId?: string | undefined;
+  readonly userId?: string | undefined;
+  readonly traceId?: string | undefined;
 }
 
 export interface ChatInteractionFilter extends BaseFilter {
-  readonly model?: string;
-  readonly interactionType?: string;
-  readonly provider?: string;
-  readonly persona?: string;
-  readonly success?: boolean;
+  readonly model?: string | undefined;
+  readonly interactionType?: string | undefined;
+  readonly provider?: string | undefined;
+  readonly persona?: string | undefined;
+  readonly success?: boolean | undefined;
 }
 
 export interface ToolUsageFilter extends BaseFilter {
-  readonly toolName?: string;
-  readonly operation?: string;
-  readonly persona?: string;
-  readonly success?: boolean;
+  readonly toolName?: string | undefined;
+  readonly operation?: string | undefined;
+  readonly persona?: string | undefined;
+  readonly success?: boolean | undefined;
 }
 
 export interface PersonaActivityFilter extends BaseFilter {
   /** the persona's name (`persona` is accepted as a synonym) */
-  readonly personaName?: string;
-  readonly persona?: string;
-  readonly activityType?: string;
+  readonly personaName?: string | undefined;
+  readonly persona?: string | undefined;
+  readonly activityType?: string | undefined;
 }
 
 export interface FileOperationFilter extends BaseFilter {
-  readonly operation?: FileOperationKind;
-  readonly filePath?: string;
-  readonly persona?: string;
-  readonly success?: boolean;
+  readonly operation?: FileOperationKind | undefined;
+  readonly filePath?: string | undefined;
+  readonly persona?: string | undefined;
+  readonly success?: boolean | undefined;
 }
 
 export interface PerformanceMetricFilter extends BaseFilter {
-  readonly metricName?: string;
-  readonly unit?: string;
-  readonly persona?: string;
+  readonly metricName?: string | undefined;
+  readonly unit?: string | undefined;
+  readonly persona?: string | undefined;
 }
 
 export interface ErrorFilter extends BaseFilter {
-  readonly errorType?: string;
-  readonly severity?: ErrorSeverity;
-  readonly persona?: string;
+  readonly errorType?: string | undefined;
+  readonly severity?: ErrorSeverity | undefined;
+  readonly persona?: string | undefined;
 }
 
 /** The filter type of each kind. */

@@ -27,16 +27,16 @@ import { RECORD_KINDS } from "../types.js";
 
 export interface VerifyOptions {
   /** verify one session only (default: every session in the directory) */
-  readonly sessionId?: string;
+  readonly sessionId?: string | undefined;
   /** trusted Ed25519 public key(s), PEM or KeyObject: checkpoint signatures are checked against them */
-  readonly publicKey?: KeyObject | string | ReadonlyArray<KeyObject | string>;
+  readonly publicKey?: KeyObject | string | ReadonlyArray<KeyObject | string> | undefined;
   /** checkpoints kept outside the audit directory (a witness, WORM storage): the log must agree with them */
-  readonly trustedCheckpoints?: readonly Checkpoint[];
+  readonly trustedCheckpoints?: readonly Checkpoint[] | undefined;
   /**
    * every session must be signed: one without any signed checkpoint is a `not_signed` problem,
    * not a `no_checkpoints` note (needs `publicKey`; the CLI's `--require-signed`)
    */
-  readonly requireSigned?: boolean;
+  readonly requireSigned?: boolean | undefined;
 }
 
 interface Findings {

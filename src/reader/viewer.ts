@@ -60,9 +60,9 @@ export interface RecordOf {
 /** Options of a viewer over files (or over another record source). */
 export interface AuditViewerOptions {
   /** the `audit_logs` directory */
-  readonly auditPath?: string;
+  readonly auditPath?: string | undefined;
   /** look at this session only (default: every session in the directory) */
-  readonly sessionId?: string;
+  readonly sessionId?: string | undefined;
   /**
    * base64 (or hex) 32-byte key, or its bytes, or a keyring (current first); the AUDIT_LOGGER_KEY
    * environment variable when absent or undefined (`encryptionKey: process.env.AUDIT_LOGGER_KEY`
@@ -70,13 +70,13 @@ export interface AuditViewerOptions {
    */
   readonly encryptionKey?: string | Uint8Array | ReadonlyArray<string | Uint8Array> | undefined;
   /** model prices that override or extend the built-in table, for cost figures */
-  readonly prices?: Readonly<Record<string, ModelPrice>>;
+  readonly prices?: Readonly<Record<string, ModelPrice>> | undefined;
   /** called as records are read (at most every MiB, and at the end of each read) */
-  readonly onProgress?: (progress: ReadProgress) => void;
+  readonly onProgress?: ((progress: ReadProgress) => void) | undefined;
   /** @internal another store (e.g. PostgreSQL) in place of the directory */
-  readonly source?: RecordSource;
+  readonly source?: RecordSource | undefined;
   /** read a PostgreSQL store (see PostgresSink) instead of files: `{ connectionString, schema? }` */
-  readonly postgres?: PostgresSourceOptions;
+  readonly postgres?: PostgresSourceOptions | undefined;
 }
 
 /** The session summary as read back from the files. */
@@ -90,10 +90,10 @@ export interface ViewerSessionSummary extends SessionSummary {
 /** Options of one analytics run. */
 export interface AnalyticsOptions {
   /** prices for this report, over the viewer's and the built-in ones */
-  readonly prices?: Readonly<Record<string, ModelPrice>>;
-  readonly sessionId?: string;
-  readonly since?: TimeInput;
-  readonly until?: TimeInput;
+  readonly prices?: Readonly<Record<string, ModelPrice>> | undefined;
+  readonly sessionId?: string | undefined;
+  readonly since?: TimeInput | undefined;
+  readonly until?: TimeInput | undefined;
 }
 
 const priceSchema = z.strictObject({ inputPerMTok: z.number().min(0), outputPerMTok: z.number().min(0) });

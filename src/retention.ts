@@ -78,21 +78,21 @@ function parseOrThrow<S extends z.ZodType>(schema: S, input: unknown, method: st
 export interface CleanupOptions {
   readonly maxLogAgeDays: number;
   /** cleanup never removes anything whose newest record is younger than this */
-  readonly minRetentionDays?: number;
+  readonly minRetentionDays?: number | undefined;
   /** never removed, whatever its age */
-  readonly activeSessionId?: string;
-  readonly dryRun?: boolean;
+  readonly activeSessionId?: string | undefined;
+  readonly dryRun?: boolean | undefined;
   /** the time to measure age from (ms since epoch); defaults to now */
-  readonly now?: number;
+  readonly now?: number | undefined;
   /** a session's own retention in days (e.g. from its session file), used instead of maxLogAgeDays */
-  readonly retentionFor?: (sessionId: string) => number | undefined;
+  readonly retentionFor?: ((sessionId: string) => number | undefined) | undefined;
   /**
    * Called for each removal before its files go, so the caller can leave a chained retention
    * record. Segment pruning (old rotated segments of the active session) only happens with it.
    */
-  readonly record?: (event: PruneEvent) => void;
+  readonly record?: ((event: PruneEvent) => void) | undefined;
   /** a file that could not be removed: reported here and skipped (without it, thrown) */
-  readonly onRemoveError?: (file: string, error: Error) => void;
+  readonly onRemoveError?: ((file: string, error: Error) => void) | undefined;
 }
 
 export type { PruneEvent, PrunePolicy } from "./sink/prunes.js";

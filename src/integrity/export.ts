@@ -447,13 +447,13 @@ export function manifestListedFiles(exportDir: string): Set<string> | undefined 
 /** Options of `verifyExport`: those of `verifyAuditLog`. */
 export interface VerifyExportOptions {
   /** check this session only */
-  readonly sessionId?: string;
+  readonly sessionId?: string | undefined;
   /** trusted Ed25519 public key(s), PEM or KeyObject: the manifest's and the checkpoints' signatures are checked against them */
-  readonly publicKey?: KeyObject | string | ReadonlyArray<KeyObject | string>;
+  readonly publicKey?: KeyObject | string | ReadonlyArray<KeyObject | string> | undefined;
   /** checkpoints kept outside (a witness, WORM storage): the exported records must agree with them */
-  readonly trustedCheckpoints?: readonly Checkpoint[];
+  readonly trustedCheckpoints?: readonly Checkpoint[] | undefined;
   /** every exported session must carry signed checkpoints, else `not_signed` (needs `publicKey`) */
-  readonly requireSigned?: boolean;
+  readonly requireSigned?: boolean | undefined;
 }
 
 /** Every file under `dir`, relative and `/`-separated. */

@@ -9,7 +9,7 @@ export interface PostgresRetentionOptions extends PostgresConnectionOptions {
   /** drop every month that ends at or before this time; at most now */
   readonly before: Date | string;
   /** written into `audit_retention_log` */
-  readonly reason?: string;
+  readonly reason?: string | undefined;
 }
 
 /** One month removed by retention. */

@@ -18,7 +18,7 @@ import { columnText, jsonbText } from "./rows.js";
 /** Options of {@link verifyPostgres}. */
 export interface PostgresVerifyOptions extends PostgresConnectionOptions {
   /** verify one session only (default: every session in the store) */
-  readonly sessionId?: string;
+  readonly sessionId?: string | undefined;
 }
 
 const verifyOptionsSchema = z.strictObject({ ...connectionOptionsShape, sessionId: z.string().min(1).optional() });

@@ -2,7 +2,8 @@
  * The seed scenario end to end: one session of an AI assistant — a chat, persona work, a tool
  * call, a file operation, a metric and an error — then finalize, verify, view and export.
  *
- *   npm run demo                      # writes ./demo_project/audit_logs and audit_exports (removed first)
+ *   npm run demo                      # writes ./demo_project/audit_logs and audit_exports (removed first);
+ *                                     # audit_exports/signing.pub.pem is the key for `audit-logger verify --public-key`
  *   npm run demo -- /some/dir         # somewhere else: a directory without them (none is ever deleted there)
  */
 import { generateKeyPairSync } from "node:crypto";
@@ -107,6 +108,13 @@ async function main(): Promise<void> {
   console.log(`\nExports in ${exportDir}: audit_complete.json, chats.csv, tools.csv, complete/ (${dirExport.files.length} files, content withheld)`);
   const exportCheck = await verifyAuditLog(path.join(exportDir, "complete"));
   console.log(`  the directory export verifies: ${exportCheck.ok}`);
+  // the public half of the signing key, for the README's `audit-logger verify <dir> --public-key <file>`
+  // (until 2026-12-05 the demo kept it to itself, and that command could not be run on its trail)
+  const publicKeyFile = path.join(exportDir, "signing.pub.pem");
+  fs.writeFileSync(publicKeyFile, publicKey.export({ type: "spki", format: "pem" }), { flag: "wx" });
+  const shown = (p: string) => path.relative(process.cwd(), p) || ".";
+  console.log(`  public key of the signed checkpoints: ${shown(publicKeyFile)}`);
+  console.log(`  check the trail with it: npx audit-logger verify ${shown(logger.auditDir)} --public-key ${shown(publicKeyFile)}`);
 
   console.log("\nFiles:");
   for (const name of fs.readdirSync(logger.auditDir).sort()) {

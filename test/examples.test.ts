@@ -33,6 +33,19 @@ describe("examples", () => {
     }
   });
 
+  it("the demo leaves the public key of its signed checkpoints, so the README's `verify --public-key` runs on its trail", async () => {
+    const dir = tmpProject("audit-example-demo-");
+    const out = await example("audit_library_demo.ts", dir);
+    const pem = path.join(dir, "audit_exports", "signing.pub.pem");
+    expect(out).toContain("Integrity: OK");
+    expect(out).toContain(`--public-key ${path.relative(ROOT, pem)}`);
+    const { stdout } = await run(process.execPath, ["--import", "tsx", path.join(ROOT, "src/cli/main.ts"), "verify", path.join(dir, "audit_logs"), "--public-key", pem, "--require-signed", "--json"], { cwd: ROOT, timeout: 60_000 });
+    const report = JSON.parse(stdout) as { ok: boolean; recordsChecked: number; problems: unknown[]; notes: Array<{ kind: string }> };
+    // checked against the key: signed, and more than self-consistent
+    expect(report).toMatchObject({ ok: true, recordsChecked: 6, problems: [] });
+    expect(report.notes.map((n) => n.kind)).not.toContain("self_consistent_only");
+  }, 120_000);
+
   it("decorators.ts records decorated calls with parent links and verifies", async () => {
     const out = await example("decorators.ts", tmpProject("audit-example-dec-"));
     expect(out).toContain("tool_usage weather_api");

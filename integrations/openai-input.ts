@@ -205,7 +205,11 @@ export function openaiChatInput(data: OpenAIRecordData): ChatInteractionInput {
   const finishReasons = data[26];
   const attempts = data[27];
   const background = data[28];
-  if (requestId || responseId || finishReasons || attempts > 1 || streamEnd !== undefined || data[21] || data[24] || background) {
+  // the model asked for, when the reply names another (an alias resolved to a dated snapshot:
+  // gpt-4o-mini, answered by gpt-4o-mini-2024-07-18), as the Anthropic wrapper and the AI SDK
+  // middleware keep it (until 2026-12-05 the OpenAI record kept only the reply's)
+  const requested = model !== undefined && data[2] !== undefined && model !== data[2] ? data[2] : undefined;
+  if (requestId || responseId || finishReasons || attempts > 1 || streamEnd !== undefined || data[21] || data[24] || background || requested) {
     // built by assignment: adding members to a spread copy is slow on V8 (see addUsage)
     const openai: Obj = {};
     if (data[24]) openai.request = data[24];
@@ -216,6 +220,7 @@ export function openaiChatInput(data: OpenAIRecordData): ChatInteractionInput {
     if (responseId) openai.responseId = responseId.slice(0, 256);
     if (finishReasons) openai.finishReasons = finishReasons.map((r) => r.slice(0, 128));
     if (background) openai.background = background;
+    if (requested) openai.requestedModel = requested.slice(0, 256);
     if (streamEnd !== undefined) {
       openai.stream = true;
       openai.end = streamEnd;

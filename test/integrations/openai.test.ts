@@ -224,6 +224,19 @@ describe("wrapOpenAI: non-streamed calls", () => {
     expect((rec3.metadata as { openai: Record<string, unknown> }).openai).not.toHaveProperty("finishReasons");
   });
 
+  it("the model asked for is kept as metadata.openai.requestedModel when the reply names another (an alias answered by a dated snapshot), as the Anthropic and AI SDK records keep it; not when they are the same", async () => {
+    const logger = newLogger();
+    const openai = wrapOpenAI(client(), { logger });
+    const res = await openai.chat.completions.create({ model: "gpt-4o-mini", messages });
+    expect(res.model).toBe("gpt-4o-mini-2024-07-18");
+    await openai.chat.completions.create({ model: "gpt-4o-mini-2024-07-18", messages });
+    const r = await openai.responses.create({ model: "gpt-4.1", input: "hi" });
+    const [rec1, rec2, rec3] = await recordsOf(logger, "chat_interaction", 3);
+    expect(rec1).toMatchObject({ model: "gpt-4o-mini-2024-07-18", metadata: { openai: { requestedModel: "gpt-4o-mini" } } });
+    expect((rec2!.metadata as { openai: Record<string, unknown> }).openai).not.toHaveProperty("requestedModel");
+    expect(rec3).toMatchObject({ model: r.model, metadata: { openai: { requestedModel: "gpt-4.1" } } });
+  });
+
   it("n: 2 with tool calls, streamed or not: each call says which choice made it (choice: its index); they were one list, two answers' calls read as one answer calling twice", async () => {
     const logger = newLogger();
     const openai = wrapOpenAI(client(), { logger });

@@ -71,13 +71,18 @@ beforeAll(async () => {
         json(200, responseWith(id, status, plan.background));
         return;
       }
-      // a streamed retrieval: the events from `starting_after` on, ending with the whole Response
+      // a streamed retrieval: the events from the start (or `starting_after`), ending with the whole Response
       const item = { id: "msg_bg", type: "message", status: "in_progress", content: [], role: "assistant" };
       sse(res, [
+        { type: "response.created", response: responseWith(id, "queued", plan.background) },
         { type: "response.in_progress", response: responseWith(id, "in_progress", plan.background) },
         { type: "response.output_item.added", output_index: 0, item },
+        { type: "response.content_part.added", item_id: "msg_bg", output_index: 0, content_index: 0, part: { type: "output_text", text: "", annotations: [] } },
         { type: "response.output_text.delta", item_id: "msg_bg", output_index: 0, content_index: 0, delta: ANSWER.slice(0, 20) },
         { type: "response.output_text.delta", item_id: "msg_bg", output_index: 0, content_index: 0, delta: ANSWER.slice(20) },
+        { type: "response.output_text.done", item_id: "msg_bg", output_index: 0, content_index: 0, text: ANSWER },
+        { type: "response.content_part.done", item_id: "msg_bg", output_index: 0, content_index: 0, part: { type: "output_text", text: ANSWER, annotations: [] } },
+        { type: "response.output_item.done", output_index: 0, item: { ...item, status: "completed", content: [{ type: "output_text", text: ANSWER, annotations: [] }] } },
         { type: "response.completed", response: responseWith(id, "completed", plan.background) },
       ]);
     });
@@ -155,6 +160,17 @@ describe("wrapOpenAI: a background response's answer", () => {
     expect(answer).toMatchObject({ traceId: "trace-poll", userId: "poller", success: true, finishReason: "completed", promptPreview: "Another story, please.", responsePreview: ANSWER });
     expect(answer.parentId).toBeUndefined();
     expect(answer.metadata?.openai).toMatchObject({ responseId: queued.id, stream: true, end: "completed", background: { fetchedBy: "retrieve", requestRecordId: ask.id } });
+  });
+
+  it("followed with the SDK's responses.stream({ response_id }) helper (it retrieves the stream): recorded once, with the text", async () => {
+    const { logger, openai } = setup();
+    const queued = await openai.responses.create({ model: "gpt-4.1", input: "A story, streamed by the helper.", background: true });
+    const final = await openai.responses.stream({ response_id: queued.id }).finalResponse();
+    expect(final.output_text).toBe(ANSWER);
+    const recs = await chats(logger, 2);
+    expect(recs).toHaveLength(2);
+    expect(recs[1]).toMatchObject({ finishReason: "completed", promptPreview: "A story, streamed by the helper.", responsePreview: ANSWER, parentId: recs[0]!.id });
+    expect(recs[1]!.metadata?.openai).toMatchObject({ stream: true, background: { fetchedBy: "retrieve", requestRecordId: recs[0]!.id } });
   });
 
   it("ended with cancel(): recorded once as cancelled; a retrieve() after it makes no second record", async () => {

@@ -11,6 +11,7 @@ import { AuditPathError } from "../errors.js";
 import { copyChainEvidence, EXPORT_INTEGRITY_DIR, EXPORT_MANIFEST, manifestListedFiles, writeExportManifest, type ExportManifest } from "../integrity/export.js";
 import { checkpointFileName } from "../integrity/checkpointer.js";
 import type { SigningKey } from "../integrity/signing.js";
+import { kindFileName } from "../sink/files.js";
 import { KIND_FILE_STEM, RECORD_KINDS, type RecordType } from "../types.js";
 import { refuseNonRegularTarget, sha256File, writeAtomic } from "./output.js";
 
@@ -36,6 +37,11 @@ export interface DirectoryExportResult {
 export interface DirectoryIntegrity {
   /** the audit directory the records come from (undefined for a non-file source: nothing to copy) */
   readonly auditDir: string | undefined;
+  /**
+   * for a source that is no audit directory (the PostgreSQL store): a session's `audit_event`
+   * lines as stored, written to `integrity/` as a directory's chain is copied there
+   */
+  readonly auditEvents?: ((sessionId: string) => AsyncIterable<string>) | undefined;
   readonly sessionIds: readonly string[];
   readonly includeFullContent: boolean;
   /** a path or connection description, written into the manifest */
@@ -141,7 +147,14 @@ export async function writeDirectoryExport(
   // an earlier export's integrity files would not match this one's manifest: they go, one by one
   const earlier = checkDirectoryTarget(directory, integrity.option);
   for (const f of earlier) await fs.promises.unlink(f);
-  let evidence = integrity.auditDir ? copyChainEvidence(integrity.auditDir, directory, integrity.sessionIds) : [];
+  // (a store's audit_event chain, legal holds and their releases among them, was left out of a
+  // directory export of the PostgreSQL store: its manifest said the chain ended at seq 0, and
+  // verify of the export said OK; found by the PostgreSQL new-user pass, 2026-12-05)
+  let evidence = integrity.auditDir
+    ? copyChainEvidence(integrity.auditDir, directory, integrity.sessionIds)
+    : integrity.auditEvents
+      ? await writeChainEvidence(directory, integrity.sessionIds, integrity.auditEvents)
+      : [];
   if (earlier.length > 0 && evidence.length === 0) await fs.promises.rmdir(path.join(directory, EXPORT_INTEGRITY_DIR)).catch(() => undefined);
   const unhashed = await steps.json(path.join(directory, DIRECTORY_JSON));
   files.push(DIRECTORY_JSON);
@@ -169,6 +182,32 @@ export async function writeDirectoryExport(
     signingKey: integrity.signingKey,
   });
   return { directory, files: [...covered, DIRECTORY_MANIFEST], checksums, manifest };
+}
+
+/**
+ * Writes each session's `audit_event` chain, as `lines` gives it, to `<dir>/integrity/` under the
+ * name a directory's chain file has (sessions with none get no file). Returns the files written,
+ * relative to `dir`.
+ */
+async function writeChainEvidence(dir: string, sessionIds: readonly string[], lines: (sessionId: string) => AsyncIterable<string>): Promise<string[]> {
+  const out: string[] = [];
+  for (const sessionId of sessionIds) {
+    const name = kindFileName("audit_event", sessionId);
+    let fd: number | undefined;
+    try {
+      for await (const line of lines(sessionId)) {
+        if (fd === undefined) {
+          await fs.promises.mkdir(path.join(dir, EXPORT_INTEGRITY_DIR), { recursive: true, mode: 0o700 });
+          fd = fs.openSync(path.join(dir, EXPORT_INTEGRITY_DIR, name), "w", 0o600);
+        }
+        fs.writeSync(fd, line + "\n");
+      }
+    } finally {
+      if (fd !== undefined) fs.closeSync(fd);
+    }
+    if (fd !== undefined) out.push(`${EXPORT_INTEGRITY_DIR}/${name}`);
+  }
+  return out;
 }
 
 async function* oneChunk(text: string): AsyncGenerator<string> {

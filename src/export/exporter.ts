@@ -7,6 +7,7 @@ import { insideReal } from "../path-inside.js";
 import { resolveSigningKey, type SigningKey } from "../integrity/signing.js";
 import type { AuditLogger } from "../logger.js";
 import { toFieldIssues } from "../record/issues.js";
+import type { RecordSource } from "../reader/records.js";
 import { AuditViewer, type AuditViewerOptions } from "../reader/viewer.js";
 import type { RecordType } from "../types.js";
 import { writeCsv } from "./csv.js";
@@ -47,6 +48,12 @@ const directoryOptionsSchema = exportOptionsSchema.extend({
  * Over PostgreSQL, that is the `contentDir` whose content files and key stores it reads (until
  * 2026-12-05 such an export was written there, its decrypted content beside the logs).
  */
+/** A source's `audit_event` lines per session, when it can give them as written (see `RecordSource.chainLines`). */
+function chainLinesOf(source: RecordSource): ((sessionId: string) => AsyncIterable<string>) | undefined {
+  const lines = source.chainLines?.bind(source);
+  return lines ? (sessionId) => lines("audit_event", sessionId) : undefined;
+}
+
 function refuseInsideAuditDir(auditDir: string | undefined, target: string, method: string, field: "file" | "dir"): void {
   if (auditDir === undefined) return;
   if (insideReal(auditDir, target)) {
@@ -165,6 +172,7 @@ export class AuditExporter {
       report: () => this.viewer.generateAnalyticsReport(),
     }, {
       auditDir: this.viewer.auditPath,
+      auditEvents: chainLinesOf(this.viewer.source),
       sessionIds,
       includeFullContent: o.includeFullContent,
       source: this.viewer.auditPath ?? this.viewer.source.description,

@@ -143,6 +143,11 @@ export class PostgresRecordSource implements RecordSource {
 
   /** One chain in order (oldest first), parsed from the stored lines. */
   async *records(kind: ChainKind, sessionId: string): AsyncGenerator<RawRecord> {
+    for await (const line of this.chainLines(kind, sessionId)) yield JSON.parse(line) as RawRecord;
+  }
+
+  /** One chain's lines exactly as stored (the bytes its hashes cover), in order, oldest first. */
+  async *chainLines(kind: ChainKind, sessionId: string): AsyncGenerator<string> {
     let after = { seq: "0", ts: new Date(0) };
     for (;;) {
       const page = await this.sql<{ seq: string; ts: Date; line: string }>(
@@ -150,7 +155,7 @@ export class PostgresRecordSource implements RecordSource {
           WHERE r.session_id = $1 AND r.kind = $2 AND (r.seq, r.ts) > ($3::bigint, $4::timestamptz) ORDER BY r.seq, r.ts LIMIT ${PAGE}`,
         [sessionId, kind, after.seq, after.ts],
       );
-      for (const row of page.rows) yield JSON.parse(row.line) as RawRecord;
+      for (const row of page.rows) yield row.line;
       if (page.rows.length < PAGE) return;
       const last = page.rows[page.rows.length - 1]!;
       after = { seq: last.seq, ts: last.ts };

@@ -11,7 +11,7 @@ import { decryptValue, isEncryptedValue, valueAad } from "../pipeline/encrypt.js
 import type { EncryptionKey } from "../pipeline/keys.js";
 import { peekTail, wholeUnterminatedRecord } from "../sink/recover.js";
 import { listKindFiles, listSessionIds, SESSION_FILE_MAX_BYTES, sessionFileName } from "../sink/files.js";
-import { RECORD_KINDS, type RecordType } from "../types.js";
+import { RECORD_KINDS, type ChainKind, type RecordType } from "../types.js";
 import { readLines, type RawLine } from "./lines.js";
 import { walkChain } from "./chain-files.js";
 import { readContentFile } from "./content-file.js";
@@ -59,6 +59,12 @@ export interface RecordSource {
   readContent(relPath: string, maxBytes?: number): Promise<Buffer | undefined>;
   /** bytes the given sessions' records take, for progress reports (0 when unknown) */
   sizeOf(sessionIds: readonly string[]): Promise<number>;
+  /**
+   * one chain's lines exactly as written, oldest first: how a directory export of a source that
+   * is no audit directory (the PostgreSQL store) gets a session's `audit_event` chain for its
+   * `integrity/` folder (a file source's are copied from its directory)
+   */
+  chainLines?(kind: ChainKind, sessionId: string): AsyncIterable<string>;
 }
 
 function zeroCounts(): Record<RecordType, number> {

@@ -50,6 +50,7 @@ import type { BatchItem, InputItem, LogMethod } from "./thread/protocol.js";
 import { approxBytes } from "./thread/size.js";
 import type { Checkpoint } from "./integrity/checkpoint.js";
 import {
+  type AuditSink,
   CHAIN_KINDS,
   type ChainKind,
   type SealedRecord,
@@ -248,6 +249,12 @@ export class AuditLogger extends EventEmitter<AuditLoggerEvents> implements Exit
   private readonly pendingContent = new Set<Promise<void>>();
   /** `fsync` mode: sealed records whose lines are not yet written to their files, held from the sinks (see releaseToSinks) */
   private sinkHeld: SealedRecord[] = [];
+  /**
+   * The sinks this logger writes to: `config.sinks`, less those whose `open()` refused this
+   * logger with an AuditConfigError (a PostgresSink that serves another logger already; see
+   * docs/POSTGRES.md). Such a sink gets none of this logger's records, flushes or close.
+   */
+  private sinks: readonly AuditSink[] = [];
   /** the bytes of the content files in `pendingContent` */
   private pendingContentBytes = 0;
   /** content being written off the app's thread (src/sink/content-thread.ts), so the exit hook can write it synchronously */
@@ -314,6 +321,7 @@ export class AuditLogger extends EventEmitter<AuditLoggerEvents> implements Exit
   constructor(options: AuditConfig | AuditOptionsInput = {}) {
     super();
     this.config = options instanceof AuditConfig ? options : new AuditConfig(options);
+    this.sinks = this.config.sinks;
     this.sessionId = this.config.sessionId;
     this.auditDir = this.config.auditDir;
     if (this.config.thread && !constructingInWorker) {
@@ -399,6 +407,10 @@ export class AuditLogger extends EventEmitter<AuditLoggerEvents> implements Exit
       try {
         sink.open?.({ sessionId: this.sessionId, auditDir: this.auditDir, onError: (e) => this.report(e) });
       } catch (err) {
+        // (a sink that cannot serve this logger: it gets nothing from it, so that this logger's
+        // records, flush() and finalizeSession() do not reach the session it serves; found by
+        // the PostgreSQL new-user pass, 2026-12-05: one PostgresSink shared by two loggers)
+        if (err instanceof AuditConfigError) this.sinks = this.sinks.filter((s) => s !== sink);
         this.report(new AuditIOError(`Opening sink ${sink.constructor?.name ?? "sink"} failed: ${(err as Error).message}`, { cause: err }));
       }
     }
@@ -638,7 +650,7 @@ export class AuditLogger extends EventEmitter<AuditLoggerEvents> implements Exit
     }
     while (this.pendingContent.size > 0) await Promise.all([...this.pendingContent]);
     if (this.closed) return;
-    if (this.config.sinks.length > 0) {
+    if (this.sinks.length > 0) {
       // (`fsync`: the records held for the sinks go once written; the commit below syncs them)
       if (this.sinkHeld.length > 0) this.writeOutAll(false);
       await this.settleSinks("flush");
@@ -1182,7 +1194,7 @@ export class AuditLogger extends EventEmitter<AuditLoggerEvents> implements Exit
    * it is left out, and the others still run.
    */
   private flushSinksOnExit(): void {
-    for (const sink of this.config.sinks) {
+    for (const sink of this.sinks) {
       try {
         sink.flushSyncOnExit?.();
       } catch {
@@ -1287,7 +1299,7 @@ export class AuditLogger extends EventEmitter<AuditLoggerEvents> implements Exit
       if (this.rotationCheckpointDue) this.writeCheckpoint("rotation");
       else if (this.checkpointer.recordsSinceLast >= this.config.checkpointEvery.records) this.writeCheckpoint("records");
     }
-    if (this.config.sinks.length > 0) {
+    if (this.sinks.length > 0) {
       const sealed: SealedRecord = { kind, sessionId: this.sessionId, id, seq, prevHash: rec.prevHash as string, hash, timestamp, line: sealedLine(body, hash) };
       // `fsync`: the sinks get a record once its line is written to its file (see releaseToSinks)
       if (this.config.durability === "fsync") this.sinkHeld.push(sealed);
@@ -1301,7 +1313,7 @@ export class AuditLogger extends EventEmitter<AuditLoggerEvents> implements Exit
   }
 
   private toSinks(sealed: SealedRecord): void {
-    for (const sink of this.config.sinks) {
+    for (const sink of this.sinks) {
       try {
         sink.write(sealed);
       } catch (err) {
@@ -1554,10 +1566,10 @@ export class AuditLogger extends EventEmitter<AuditLoggerEvents> implements Exit
       // after it runs, not end the process under it, unsettled)
       timer = setTimeout(resolve, ms, TIMED_OUT);
     });
-    const results = await Promise.allSettled(this.config.sinks.map((s) => Promise.race([Promise.resolve().then(() => s[op]()), late])));
+    const results = await Promise.allSettled(this.sinks.map((s) => Promise.race([Promise.resolve().then(() => s[op]()), late])));
     clearTimeout(timer);
     results.forEach((r, i) => {
-      const name = this.config.sinks[i]?.constructor?.name ?? "sink";
+      const name = this.sinks[i]?.constructor?.name ?? "sink";
       if (r.status === "rejected") {
         this.report(new AuditIOError(`${name}.${op}() failed: ${(r.reason as Error)?.message ?? String(r.reason)}. The local files are unaffected.`, { cause: r.reason }));
       } else if (r.value === TIMED_OUT) {

@@ -418,6 +418,12 @@ export interface AuditSink {
    * `PostgresSink:<store>`, a hash naming its store and schema. Default: the class name.
    */
   readonly description?: string;
+  /**
+   * Called once by the logger as it opens. A sink that cannot serve this logger (PostgresSink: it
+   * serves another logger already) throws an `AuditConfigError`: the logger reports it and leaves
+   * the sink out (no records, flushes or close from it). Any other error is reported, and the
+   * sink is still used.
+   */
   open?(info: { readonly sessionId: string; readonly auditDir: string; readonly onError: (err: Error) => void }): void;
   write(record: SealedRecord): void;
   flush(): Promise<void>;

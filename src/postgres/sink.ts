@@ -14,7 +14,7 @@ import path from "node:path";
 import type { Pool } from "pg";
 import { z } from "zod";
 import { runInAuditContext } from "../context.js";
-import { AuditIOError, AuditPathError } from "../errors.js";
+import { AuditConfigError, AuditIOError, AuditPathError } from "../errors.js";
 import { reason } from "../error-type.js";
 import { readLines } from "../reader/lines.js";
 import { isFileSessionId, listKindFiles, lockFileName, safeReaddir, SESSION_FILE_MAX_BYTES, sessionFileName, type KindFile } from "../sink/files.js";
@@ -296,6 +296,8 @@ export class PostgresSink implements AuditSink {
   private retryDelay: number;
   private inOutage = false;
   private closed = false;
+  /** open() was called: a sink serves one logger (see open) */
+  private opened = false;
   private stopped = false;
   private readonly knownMonths = new Set<string>();
   private readonly heads = new Map<ChainKind, Head>();
@@ -356,6 +358,21 @@ export class PostgresSink implements AuditSink {
 
   /** Called by the logger: where the spool goes, whom to tell about failures. */
   open(info: { readonly sessionId: string; readonly auditDir: string; readonly onError: (err: Error) => void }): void {
+    // One sink, one logger. Found by the PostgreSQL new-user pass, 2026-12-05: a PostgresSink
+    // shared by two loggers took the second one's session as its own, so the first one's session
+    // row was never made, its chain heads were checkpointed under the second session (verify
+    // --postgres then failed it: "checkpoint_truncated … records were deleted"), a fork was
+    // reported that was none, and once either logger ended, the sink was closed under the other,
+    // whose records never reached the store. The logger leaves a sink out that refuses it so.
+    if (this.opened || this.closed) {
+      throw new AuditConfigError([
+        {
+          field: "sinks",
+          message: `this PostgresSink ${this.closed ? "was closed when the logger of" : "already serves"} session ${this.sessionId ?? "(none)"}${this.closed ? " ended" : ""}: a PostgresSink belongs to one logger. Give each AuditLogger its own new PostgresSink(...) (they may share one pg.Pool, given as \`pool\`). Session ${info.sessionId}'s records are in its files only; this sink does not send them.`,
+        },
+      ]);
+    }
+    this.opened = true;
     this.sessionId = info.sessionId;
     this.auditDir = info.auditDir;
     this.onError = info.onError;

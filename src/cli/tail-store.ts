@@ -16,6 +16,8 @@ const PAGE = 5000;
 export interface StoredLine {
   readonly line: string;
   readonly ts: string;
+  /** the record's id (a ULID): one millisecond's records in the order they were made */
+  readonly id: string;
 }
 
 interface HeadRow {
@@ -67,11 +69,12 @@ export class StoreFollower {
       else for (const s of await this.listSessions(client)) this.sessions.add(s);
       let history: StoredLine[] = [];
       if (count > 0) {
-        const rows = await client.query<{ line: string; ts: Date }>(
-          `SELECT line, ts FROM ${this.n.records} ${where} ORDER BY ts DESC, seq DESC LIMIT ${Math.min(count, Number.MAX_SAFE_INTEGER)}`,
+        // (time, then id in byte order, as tail over files orders them)
+        const rows = await client.query<{ line: string; ts: Date; id: string }>(
+          `SELECT line, ts, id FROM ${this.n.records} ${where} ORDER BY ts DESC, id COLLATE "C" DESC, seq DESC LIMIT ${Math.min(count, Number.MAX_SAFE_INTEGER)}`,
           params,
         );
-        history = rows.rows.reverse().map((r) => ({ line: r.line, ts: r.ts.toISOString() }));
+        history = rows.rows.reverse().map((r) => ({ line: r.line, ts: r.ts.toISOString(), id: r.id }));
       }
       await client.query("COMMIT");
       return history;
@@ -105,8 +108,8 @@ export class StoreFollower {
         }
       }
       if (s.length === 0) return sortByTime(out);
-      const r = await this.store.pool.query<{ session_id: string; kind: string; seq: string; line: string; ts: Date }>(
-        `SELECT r.session_id, r.kind, r.seq::text AS seq, r.line, r.ts
+      const r = await this.store.pool.query<{ session_id: string; kind: string; seq: string; line: string; ts: Date; id: string }>(
+        `SELECT r.session_id, r.kind, r.seq::text AS seq, r.line, r.ts, r.id
            FROM unnest($1::text[], $2::text[], $3::bigint[]) AS c(s, k, q)
            JOIN ${this.n.records} r ON r.session_id = c.s AND r.kind = c.k AND r.seq > c.q
           ORDER BY r.session_id, r.kind, r.seq LIMIT ${PAGE}`,
@@ -116,7 +119,7 @@ export class StoreFollower {
         const key = `${row.session_id}\u0000${row.kind}`;
         const seq = Number(row.seq);
         if (seq > (this.heads.get(key) ?? 0)) this.heads.set(key, seq);
-        out.push({ line: row.line, ts: row.ts.toISOString() });
+        out.push({ line: row.line, ts: row.ts.toISOString(), id: row.id });
       }
       if (r.rows.length < PAGE) return sortByTime(out);
     }
@@ -128,7 +131,7 @@ export class StoreFollower {
   }
 }
 
-/** Oldest first; stable, so chain order holds within a kind. */
+/** Oldest first, then by id (byte order: see StoredLine.id); stable, so chain order holds for equal ids. */
 function sortByTime(lines: StoredLine[]): StoredLine[] {
-  return lines.sort((a, b) => (a.ts < b.ts ? -1 : a.ts > b.ts ? 1 : 0));
+  return lines.sort((a, b) => (a.ts < b.ts ? -1 : a.ts > b.ts ? 1 : a.id < b.id ? -1 : a.id > b.id ? 1 : 0));
 }

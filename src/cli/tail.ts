@@ -16,8 +16,9 @@ const SESSION_SCAN_MS = 1000;
 const HELP = `Usage: audit-logger tail <dir> [-f] [-n <count>] [--session <id>] [--kind <kind>] [--json] [--key-file <file>]
        audit-logger tail --postgres <url> [--schema <name>] [-f] [options]
 
-Prints the newest records, one line each, oldest first (all kinds merged by time): time, kind,
-session#seq, what happened, then the record's user= and trace= when it has them.
+Prints the newest records, one line each, oldest first (all kinds merged by time, and records of
+one millisecond by id, the order a process made them in): time, kind, session#seq, what happened,
+then the record's user= and trace= when it has them.
 
   <dir>              the audit directory, or a project directory containing audit_logs/
   -f, --follow       keep running and print new records as they are written, across file
@@ -42,6 +43,8 @@ interface Parsed {
   readonly line: string;
   readonly rec: Record<string, unknown> | undefined;
   readonly ts: string;
+  /** the record's id: a ULID, monotonic within a process, so it orders one millisecond's records as they were made */
+  readonly id: string;
 }
 
 function parse(line: string): Parsed {
@@ -49,17 +52,24 @@ function parse(line: string): Parsed {
     const rec = JSON.parse(line) as unknown;
     if (typeof rec === "object" && rec !== null && !Array.isArray(rec)) {
       const r = rec as Record<string, unknown>;
-      return { line, rec: r, ts: typeof r.timestamp === "string" ? r.timestamp : "" };
+      return { line, rec: r, ts: typeof r.timestamp === "string" ? r.timestamp : "", id: typeof r.id === "string" ? r.id : "" };
     }
   } catch {
     // shown as unreadable below
   }
-  return { line, rec: undefined, ts: "" };
+  return { line, rec: undefined, ts: "", id: "" };
 }
 
-/** Orders records by time; the sort is stable, so chain order holds within a kind. */
+/**
+ * Orders records by time, then id (byte order), as `tail --postgres` does: one millisecond's
+ * records of a process in the order they were made, whatever their kinds. (Found by the
+ * PostgreSQL new-user pass, 2026-12-05: ties kept the order of the kinds as read, so `-n 30`
+ * over a burst printed the last chat records of that millisecond and not the tool records made
+ * between them, and the store, ordered by seq across kinds, printed another 30.) The sort is
+ * stable, so chain order holds for records with no id.
+ */
 function byTime(a: Parsed, b: Parsed): number {
-  return a.ts < b.ts ? -1 : a.ts > b.ts ? 1 : 0;
+  return a.ts < b.ts ? -1 : a.ts > b.ts ? 1 : a.id < b.id ? -1 : a.id > b.id ? 1 : 0;
 }
 
 /**

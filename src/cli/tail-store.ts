@@ -108,13 +108,20 @@ export class StoreFollower {
         }
       }
       if (s.length === 0) return sortByTime(out);
-      const r = await this.store.pool.query<{ session_id: string; kind: string; seq: string; line: string; ts: Date; id: string }>(
-        `SELECT r.session_id, r.kind, r.seq::text AS seq, r.line, r.ts, r.id
-           FROM unnest($1::text[], $2::text[], $3::bigint[]) AS c(s, k, q)
-           JOIN ${this.n.records} r ON r.session_id = c.s AND r.kind = c.k AND r.seq > c.q
-          ORDER BY r.session_id, r.kind, r.seq LIMIT ${PAGE}`,
-        [s, k, q],
-      );
+      let r;
+      try {
+        r = await this.store.pool.query<{ session_id: string; kind: string; seq: string; line: string; ts: Date; id: string }>(
+          `SELECT r.session_id, r.kind, r.seq::text AS seq, r.line, r.ts, r.id
+             FROM unnest($1::text[], $2::text[], $3::bigint[]) AS c(s, k, q)
+             JOIN ${this.n.records} r ON r.session_id = c.s AND r.kind = c.k AND r.seq > c.q
+            ORDER BY r.session_id, r.kind, r.seq LIMIT ${PAGE}`,
+          [s, k, q],
+        );
+      } catch (err) {
+        // (the pages read before it failed are kept: the chains' heads moved past them)
+        if (out.length > 0) return sortByTime(out);
+        throw err;
+      }
       for (const row of r.rows) {
         const key = `${row.session_id}\u0000${row.kind}`;
         const seq = Number(row.seq);

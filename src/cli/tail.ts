@@ -12,6 +12,8 @@ import { openStore, selectStoreSessions, STORE_OPTIONS, storeHelp, storeTarget }
 
 const POLL_MS = 200;
 const SESSION_SCAN_MS = 1000;
+/** `-f --postgres`: the delay between attempts while the store's connection is lost */
+const RETRY_MS = 1000;
 
 const HELP = `Usage: audit-logger tail <dir> [-f] [-n <count>] [--session <id>] [--kind <kind>] [--json] [--key-file <file>]
        audit-logger tail --postgres <url> [--schema <name>] [-f] [options]
@@ -150,16 +152,49 @@ export const tailCommand: Command = {
   },
 };
 
+/**
+ * Whether `err` is the store's connection failing (the server restarting or failing over, an
+ * administrator or a pooler ending the connection, the network), which the next query may not
+ * meet: SQLSTATE class 08, 57P01-57P03, 53300, a socket error, or pg's own words for a lost
+ * connection. Not a SQL error such as a schema dropped.
+ */
+function connectionLost(err: unknown): boolean {
+  const code = (err as { code?: unknown })?.code;
+  if (typeof code === "string" && (code.startsWith("08") || ["57P01", "57P02", "57P03", "53300", "ECONNREFUSED", "ECONNRESET", "ETIMEDOUT", "EPIPE", "EHOSTUNREACH", "ENETUNREACH", "EAI_AGAIN"].includes(code))) return true;
+  return /Connection terminated|timeout exceeded when trying to connect|connection error|Connection ended/i.test((err as Error)?.message ?? "");
+}
+
+/**
+ * Follows the store until stopped. A lost connection does not end it (found by the PostgreSQL
+ * new-user pass, 2026-12-05: `tail -f --postgres` exited at the first dropped connection, a
+ * server restart or failover, printing the driver's error): it says so on stderr once, retries
+ * every poll (each chain goes on from the last record printed, so nothing is lost or printed
+ * twice), and says when the store answers again.
+ */
 async function followStore(follower: StoreFollower, io: CliIO, print: (p: Parsed) => void): Promise<void> {
   let lastScan = Date.now();
+  let lost = false;
   while (!io.signal.aborted) {
-    await sleep(POLL_MS, io.signal);
+    await sleep(lost ? RETRY_MS : POLL_MS, io.signal);
     if (io.signal.aborted) return;
-    if (Date.now() - lastScan >= SESSION_SCAN_MS) {
-      lastScan = Date.now();
-      await follower.discover();
+    try {
+      if (Date.now() - lastScan >= SESSION_SCAN_MS) {
+        await follower.discover();
+        lastScan = Date.now();
+      }
+      const fresh = await follower.poll();
+      if (lost) {
+        lost = false;
+        io.err(io.errColor.yellow("audit-logger tail: the store answers again; following on from where it stopped"));
+      }
+      for (const l of fresh) print(parse(l.line));
+    } catch (err) {
+      if (!connectionLost(err)) throw err;
+      if (!lost) {
+        lost = true;
+        io.err(io.errColor.yellow(`audit-logger tail: lost the connection to the store (${(err as Error).message}); retrying every ${RETRY_MS / 1000} s, Ctrl-C to stop`));
+      }
     }
-    for (const l of await follower.poll()) print(parse(l.line));
   }
 }
 

@@ -6,6 +6,7 @@
  */
 import fs from "node:fs";
 import path from "node:path";
+import pgDriver from "pg";
 import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
 import { AuditLogger, auditContext } from "../../src/index.js";
 import { PostgresSink } from "../../src/postgres/index.js";
@@ -344,6 +345,51 @@ describe("audit-logger tail -f --postgres", () => {
       expect(printed).toEqual(wanted);
     } finally {
       child.kill("SIGINT");
+    }
+    const r = await out.done;
+    expect(r.code, r.stderr).toBe(0);
+  });
+});
+
+describe("audit-logger tail -f --postgres, the connection lost", () => {
+  it("goes on after the server ends its connection (a restart, a failover): says so on stderr, then prints every later record once", async () => {
+    const schema = schemaFor("followlost");
+    const projectPath = tmpProject("audit-cli-pg-lost-");
+    const logger = new AuditLogger({ sessionId: "live", projectPath, sinks: [new PostgresSink({ connectionString: PG_URL, schema })] });
+    const first = logger.logToolUsage({ toolName: "t", operation: "before" });
+    await logger.flush();
+    await waitForRows(schema, 1);
+    const child = startCli(["tail", ...pg(schema), "-f", "-n", "1", "--json"]);
+    const out = collect(child);
+    const ids = [first];
+    try {
+      await waitFor(() => out.stdout().includes(first), 20_000, "the history line");
+      for (let round = 0; round < 3; round++) {
+        // the CLI's poll waits on a lock, and the server ends its connection then, as at a
+        // restart (an idle connection that ends is no failure: the pool opens another)
+        const locker = new pgDriver.Client({ connectionString: PG_URL });
+        await locker.connect();
+        try {
+          await locker.query("BEGIN");
+          await locker.query(`LOCK TABLE "${schema}".audit_records IN ACCESS EXCLUSIVE MODE`);
+          const waiting = `SELECT pid FROM pg_stat_activity WHERE application_name = 'audit-logger-cli' AND wait_event_type = 'Lock' AND query LIKE '%${schema}%'`;
+          const end = Date.now() + 10_000;
+          while ((await sql(waiting)).length === 0 && Date.now() < end) await new Promise((r) => setTimeout(r, 20));
+          expect((await sql(`SELECT pg_terminate_backend(pid) AS t FROM (${waiting}) w`)).length).toBe(1);
+        } finally {
+          await locker.query("COMMIT");
+          await locker.end();
+        }
+        for (let i = 0; i < 5; i++) ids.push(logger.logToolUsage({ toolName: "t", operation: "after", parameters: { round, i } }));
+        await logger.flush();
+        await waitFor(() => ids.every((id) => out.stdout().includes(id)), 20_000, `the records of round ${round}`);
+      }
+      await new Promise((r) => setTimeout(r, 600)); // a few more polls: nothing may come twice
+      expect(out.stdout().trimEnd().split("\n").map((l) => (JSON.parse(l) as { id: string }).id)).toEqual(ids);
+      expect(out.stderr()).toMatch(/lost the connection to the store \(terminating connection due to administrator command\)/);
+    } finally {
+      child.kill("SIGINT");
+      await logger.finalizeSession();
     }
     const r = await out.done;
     expect(r.code, r.stderr).toBe(0);

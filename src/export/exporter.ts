@@ -41,6 +41,12 @@ const directoryOptionsSchema = exportOptionsSchema.extend({
   signingKey: z.union([z.string().min(1), z.custom<KeyObject>((v) => v instanceof KeyObject, "must be a PEM string or a crypto KeyObject")]).optional(),
 });
 
+/** A source's `audit_event` lines per session, when it can give them as written (see `RecordSource.chainLines`). */
+function chainLinesOf(source: RecordSource): ((sessionId: string) => AsyncIterable<string>) | undefined {
+  const lines = source.chainLines?.bind(source);
+  return lines ? (sessionId) => lines("audit_event", sessionId) : undefined;
+}
+
 /**
  * Refuses an export target inside the audit directory the records come from (also through a
  * symlink): an export there sits beside the logs with any content it holds in plaintext, and a
@@ -48,12 +54,6 @@ const directoryOptionsSchema = exportOptionsSchema.extend({
  * Over PostgreSQL, that is the `contentDir` whose content files and key stores it reads (until
  * 2026-12-05 such an export was written there, its decrypted content beside the logs).
  */
-/** A source's `audit_event` lines per session, when it can give them as written (see `RecordSource.chainLines`). */
-function chainLinesOf(source: RecordSource): ((sessionId: string) => AsyncIterable<string>) | undefined {
-  const lines = source.chainLines?.bind(source);
-  return lines ? (sessionId) => lines("audit_event", sessionId) : undefined;
-}
-
 function refuseInsideAuditDir(auditDir: string | undefined, target: string, method: string, field: "file" | "dir"): void {
   if (auditDir === undefined) return;
   if (insideReal(auditDir, target)) {

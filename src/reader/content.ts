@@ -9,7 +9,8 @@ import { FileTooLargeError } from "../regular-file.js";
 import { MANIFEST_MAX_BYTES } from "./content-file.js";
 import { fileAad } from "../sink/content.js";
 import type { ContentFileRef, ContentFiles } from "../types.js";
-import type { RawRecord, RecordSource } from "./records.js";
+import { computeRecordHash } from "../pipeline/chain.js";
+import { rawRecordOf, type RawRecord, type RecordSource } from "./records.js";
 
 /** What each check found: true passed, false failed, null could not be run (see `problems`). */
 export interface ContentChecks {
@@ -19,6 +20,13 @@ export interface ContentChecks {
   readonly manifest: boolean;
   /** the opened text matches `promptHash`/`responseHash`; null without a key for encrypted content or without stored hashes */
   readonly contentHashes: boolean | null;
+  /**
+   * the record itself matches its own `hash` (the line was not changed after it was written), so
+   * that the digests the other checks compare with are the ones the chain sealed. Until
+   * 2026-12-05 this was not checked: content rewritten together with the record's plain SHA-256
+   * digests and the manifest passed as verified while `verify` said `record_modified`
+   */
+  readonly record: boolean;
 }
 
 /**
@@ -167,6 +175,12 @@ export async function loadFullContent(source: RecordSource, rec: RawRecord, key:
     if (!manifestOk) problems.push(`${refs.manifest} does not match its record`);
   }
 
+  // (the digests above are only as good as the record holding them: its own hash, over its line as
+  // written, its ciphertexts included)
+  const raw = rawRecordOf(rec);
+  const recordOk = typeof raw.prevHash === "string" && typeof raw.hash === "string" && computeRecordHash(raw.prevHash, raw) === raw.hash;
+  if (!recordOk) problems.push(`the record ${id} does not match its own hash: it was changed after it was written (run audit-logger verify)`);
+
   const wanted = (captured.prompt ? 1 : 0) + (captured.response ? 1 : 0);
   const contentHashes = hashOk.includes(false) ? false : wanted > 0 && hashOk.length === wanted && hashOk.every((h) => h === true) ? true : null;
   return {
@@ -180,8 +194,8 @@ export async function loadFullContent(source: RecordSource, rec: RawRecord, key:
     responseFormat: rec.responseFormat === "json" ? "json" : "text",
     manifest,
     encrypted,
-    verified: filesOk && manifestOk && contentHashes !== false,
-    checks: { files: filesOk, manifest: manifestOk, contentHashes },
+    verified: filesOk && manifestOk && contentHashes !== false && recordOk,
+    checks: { files: filesOk, manifest: manifestOk, contentHashes, record: recordOk },
     problems,
   };
 }

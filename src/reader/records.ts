@@ -239,6 +239,17 @@ export interface OpenedMarks {
  * field that stays encrypted keeps its `{ $enc }` value and the record gets `encryptedWithoutKey`.
  * Never throws for a bad value: the error goes into `decryptionError`.
  */
+/**
+ * The record as its line holds it, behind a copy {@link openRecord} decrypted (not enumerable:
+ * JSON and `Object.entries` never see it), so that its hash can still be checked.
+ */
+export const RAW_RECORD: unique symbol = Symbol("audit-logger.rawRecord");
+
+/** The record as written (its ciphertexts), for a record {@link openRecord} may have decrypted. */
+export function rawRecordOf(rec: RawRecord): RawRecord {
+  return ((rec as Record<PropertyKey, unknown>)[RAW_RECORD] as RawRecord | undefined) ?? rec;
+}
+
 export function openRecord(rec: RawRecord, key: EncryptionKey | undefined): RawRecord {
   const names = Array.isArray(rec.encrypted) ? (rec.encrypted as unknown[]).filter((n): n is string => typeof n === "string") : [];
   // a value in the $enc shape in a field not listed still counts as encrypted
@@ -264,5 +275,6 @@ export function openRecord(rec: RawRecord, key: EncryptionKey | undefined): RawR
   }
   if (still) out.encryptedWithoutKey = true;
   if (errors.length > 0) out.decryptionError = errors.join("; ");
+  Object.defineProperty(out, RAW_RECORD, { value: rawRecordOf(rec), enumerable: false });
   return out;
 }

@@ -1,4 +1,5 @@
 import { execFileSync } from "node:child_process";
+import { createHash } from "node:crypto";
 import fs from "node:fs";
 import path from "node:path";
 import { afterEach, describe, expect, it } from "vitest";
@@ -34,7 +35,7 @@ describe("getFullInteractionContent", () => {
       const v = new AuditViewer({ auditPath, ...(encrypted ? { encryptionKey: TEST_KEY } : {}) });
       const u = await v.getFullInteractionContent(ids.unicode);
       expect(u).toMatchObject({ prompt: UNICODE, response: [...UNICODE].reverse().join(""), encrypted, verified: true });
-      expect(u!.checks).toEqual({ files: true, manifest: true, contentHashes: true });
+      expect(u!.checks).toEqual({ files: true, manifest: true, contentHashes: true, record: true });
       const big = await v.getFullInteractionContent(ids.big);
       expect(big!.prompt === MB_PROMPT && big!.response === MB_RESPONSE).toBe(true);
       expect(big!.verified).toBe(true);
@@ -56,7 +57,7 @@ describe("getFullInteractionContent", () => {
     try {
       const c = await new AuditViewer({ auditPath }).getFullInteractionContent(ids.unicode);
       expect(c).toMatchObject({ encrypted: true, prompt: null, response: null, verified: true });
-      expect(c!.checks).toEqual({ files: true, manifest: true, contentHashes: null });
+      expect(c!.checks).toEqual({ files: true, manifest: true, contentHashes: null, record: true });
       const wrong = await new AuditViewer({ auditPath, encryptionKey: Buffer.alloc(32, 1) }).getFullInteractionContent(ids.unicode);
       expect(wrong).toMatchObject({ encrypted: true, prompt: null, response: null });
       expect(wrong!.problems.join(" ")).toMatch(/cannot be opened/);
@@ -87,7 +88,7 @@ describe("getFullInteractionContent", () => {
     const mf2 = path.join(auditPath, (other.fullContent as { manifest: string }).manifest);
     fs.writeFileSync(mf2, JSON.stringify({ ...(JSON.parse(fs.readFileSync(mf2, "utf8")) as object), recordHash: "0".repeat(64) }));
     const e = await v.getFullInteractionContent(ids.empty);
-    expect(e!.checks).toEqual({ files: true, manifest: false, contentHashes: true });
+    expect(e!.checks).toEqual({ files: true, manifest: false, contentHashes: true, record: true });
     expect(e!.verified).toBe(false);
     expect(manifest.interactionId).toBe(ids.unicode);
 
@@ -96,6 +97,56 @@ describe("getFullInteractionContent", () => {
     expect(gone).toMatchObject({ response: null, verified: false });
     expect(gone!.problems.join(" ")).toMatch(/missing/);
   });
+});
+
+describe("content rewritten together with the digests in its record", () => {
+  // (found by the viewer pass, 2026-12-05: the record's fullContent digests, promptHash/responseHash
+  // and the manifest's digests are all plain SHA-256 of a log that is not encrypted, so whoever
+  // rewrote the prompt file could rewrite them too; the manifest's recordHash was compared with the
+  // record's own `hash` member, never with a hash computed over the record, and the chat page said
+  // "✓ content verified" of a rewritten prompt while verify said record_modified)
+  for (const encrypted of [false, true]) {
+    it(`is not verified: the record does not match its own hash (checks.record false) (${encrypted ? "encrypted, with the key" : "plain"})`, async () => {
+      const { auditPath, ids } = await build(encrypted);
+      const sid = encrypted ? "enc" : "plain";
+      const file = path.join(auditPath, `chat_interactions_${sid}.jsonl`);
+      const v = new AuditViewer({ auditPath, ...(encrypted ? { encryptionKey: TEST_KEY } : {}) });
+      const before = await v.getFullInteractionContent(ids.empty);
+      expect(before!.verified).toBe(true);
+      expect(before!.checks.record).toBe(true);
+      if (encrypted) {
+        // an encrypted record cannot be rewritten without the key; edit a member outside the ciphertexts
+        fs.writeFileSync(file, fs.readFileSync(file, "utf8").replace(/("id":"[^"]*","type":"chat_interaction"[^\n]*?"model":")m"/g, (all, head: string) => (all.includes(ids.empty) ? `${head}forged"` : all)));
+      } else {
+        const forged = "a forged prompt";
+        const digest = createHash("sha256").update(forged).digest("hex");
+        const lines = fs.readFileSync(file, "utf8").split("\n");
+        const i = lines.findIndex((l) => l.includes(ids.empty));
+        const rec = JSON.parse(lines[i]!) as Record<string, unknown>;
+        const refs = rec.fullContent as { prompt: { file: string; bytes: number; sha256: string }; manifest: string };
+        fs.writeFileSync(path.join(auditPath, refs.prompt.file), forged);
+        refs.prompt.bytes = forged.length;
+        refs.prompt.sha256 = digest;
+        rec.promptHash = `sha256:${digest}`;
+        rec.promptPreview = forged;
+        rec.promptLength = forged.length;
+        lines[i] = JSON.stringify(rec); // the old hash member kept: no chain rewritten
+        fs.writeFileSync(file, lines.join("\n"));
+        const mf = path.join(auditPath, refs.manifest);
+        const manifest = JSON.parse(fs.readFileSync(mf, "utf8")) as { files: { prompt: { sha256: string; bytes: number } } };
+        manifest.files.prompt.sha256 = digest;
+        manifest.files.prompt.bytes = forged.length;
+        fs.writeFileSync(mf, JSON.stringify(manifest));
+      }
+      const report = await verifyAuditLog(auditPath);
+      expect(report.problems.map((p) => p.kind)).toContain("record_modified");
+      const c = await v.getFullInteractionContent(ids.empty);
+      if (!encrypted) expect(c!.prompt).toBe("a forged prompt");
+      expect(c!.checks.record).toBe(false);
+      expect(c!.verified).toBe(false);
+      expect(c!.problems.join("\n")).toMatch(/record .* does not match its own hash/);
+    });
+  }
 });
 
 describe("content files are read only as regular files inside the audit directory", () => {
@@ -143,7 +194,7 @@ describe("getFullInteractionContent of a part not captured", () => {
       const v = new AuditViewer({ auditPath: path.join(projectPath, "audit_logs"), ...(encrypted ? { encryptionKey: TEST_KEY } : {}) });
       const c = await v.getFullInteractionContent(id);
       expect(c).toMatchObject({ prompt: null, promptCaptured: false, response: "the answer", responseCaptured: true, verified: true });
-      expect(c!.checks).toEqual({ files: true, manifest: true, contentHashes: true });
+      expect(c!.checks).toEqual({ files: true, manifest: true, contentHashes: true, record: true });
       // neither part: no content at all
       expect(await v.getFullInteractionContent(none)).toBeNull();
       const [rec] = readJsonl(path.join(projectPath, "audit_logs", "chat_interactions_uncaptured.jsonl"));

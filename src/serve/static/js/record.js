@@ -34,7 +34,9 @@ function contentSection(rec, content) {
   if (content) {
     const badge = content.verified
       ? h("span", { class: "pill ok", dataset: { testid: "content-verified" }, title: "the files match the digests in the hash-chained record" }, "✓ content verified")
-      : h("span", { class: "pill fail", dataset: { testid: "content-unverified" }, title: content.problems.join("; ") }, "⚠ content does not match its record");
+      : content.checks && content.checks.record === false
+        ? h("span", { class: "pill fail", dataset: { testid: "content-unverified" }, title: content.problems.join("; ") }, "⚠ the record was changed after it was written")
+        : h("span", { class: "pill fail", dataset: { testid: "content-unverified" }, title: content.problems.join("; ") }, "⚠ content does not match its record");
     out.push(h("div", { class: "content-head" }, badge, content.encrypted ? h("span", { class: "pill muted" }, "encrypted on disk") : null));
     if (!content.verified && content.problems.length) out.push(h("ul", { class: "problems" }, content.problems.map((p) => h("li", {}, p))));
     for (const role of ["prompt", "response"]) {

@@ -128,8 +128,11 @@ export async function verifyAuditLog(auditPath: string, options: VerifyOptions =
     const cps = readCheckpoints(dir, sessionId);
     const trusted = (options.trustedCheckpoints ?? []).filter((c) => c.checkpoint.sessionId === sessionId);
     const pruned = checkPrunes(dir, sessionId, holds, f, signedAuditEventSeq(cps, trusted, trustedKeys));
-    if (cps.length === 0 && trustedKeys.length > 0) {
+    if (cps.length === 0) {
       // finalizing always writes a checkpoint: a finalized, signed session without any lost them
+      // (said without a public key too, as `truncated` is from the same session file: until
+      // 2026-12-05 only with one, and serve's integrity panel, which never has one, said
+      // "verified" of a signed session whose checkpoints file was deleted; found by the viewer pass)
       if (info?.status === "finalized" && typeof info.config?.signingKeyId === "string") {
         f.problems.push({
           file: checkpointFileName(sessionId),
@@ -173,7 +176,7 @@ export async function verifyAuditLog(auditPath: string, options: VerifyOptions =
     const tail = f.notes.slice(notesBefore).find((n) => n.kind === "unsigned_tail");
     // (and still finalized now: a session resumed while verify read it wrote records after its
     // last checkpoint legitimately)
-    if (tail && trustedKeys.length > 0 && readSessionInfo(dir, sessionId)?.status === "finalized") {
+    if (tail && readSessionInfo(dir, sessionId)?.status === "finalized") {
       if (info?.status === "finalized" && typeof info.config?.signingKeyId === "string") {
         f.problems.push({
           file: checkpointFileName(sessionId),
@@ -200,7 +203,7 @@ export async function verifyAuditLog(auditPath: string, options: VerifyOptions =
   }
   // (with a trusted key, each session without any was named above)
   if (!anyCheckpoints && trustedKeys.length === 0) {
-    f.notes.push({ kind: "no_checkpoints", detail: "No signed checkpoints were found (the logger had no signingKey)." });
+    f.notes.push({ kind: "no_checkpoints", detail: "No signed checkpoints were found (the logger had no signingKey, or its checkpoints files were deleted)." });
   }
   if (!anyCheckpoints || trustedKeys.length === 0) {
     f.notes.push({

@@ -294,6 +294,21 @@ describe("checkpoints", () => {
     expectOnly(await verify(log), ["checkpoint_missing"]);
   });
 
+  // Found by the viewer pass, 2026-12-05: without a public key (which `serve`'s integrity panel never
+  // has) the check above was skipped, and the panel said "✓ verified" of a signed session whose
+  // checkpoints file was deleted, with a note saying its logger had no signing key. The session
+  // file that names the key needs no key to read, as for `truncated`.
+  it("the whole checkpoints file deleted, verified without a public key → checkpoint_missing all the same", async () => {
+    const log = await buildLog();
+    fs.rmSync(checkpointsFile(log));
+    const r = await verifyAuditLog(log.auditDir);
+    expect(problemKinds(r)).toEqual(["checkpoint_missing"]);
+    expect(r.problems[0]!.detail).toMatch(/was finalized with signing key ed25519:[0-9a-f]{16} but has no checkpoints/);
+    expect(r.notes.map((n) => n.detail).join("\n")).not.toMatch(/the logger had no signingKey\)/);
+    const one = await verifyAuditLog(log.auditDir, { sessionId: log.sessionId });
+    expect(problemKinds(one)).toEqual(["checkpoint_missing"]);
+  });
+
   // Found by an adversarial review, 2026-12-05: (1) a finalized session whose checkpoints file was
   // cut after an early checkpoint, and every record after it rewritten with the same count, left
   // only an unsigned_tail note; (2) a session rewritten whole, its checkpoints deleted and its
@@ -512,8 +527,11 @@ describe("retention and legal hold", () => {
     const r = await verify(log);
     expect(problemKinds(r)).toContain("pruned_without_record");
     expect(r.ok).toBe(false);
-    // without the public key nothing can be told signed: self-consistent only, as documented
-    expect((await verifyAuditLog(log.auditDir)).ok).toBe(true);
+    // without the public key nothing can be told signed, but the session file says the session was
+    // finalized with a signing key, which signs every record: the forged record after its last
+    // checkpoint is said (since 2026-12-05; before, without the key, this verified OK)
+    const unkeyed = await verifyAuditLog(log.auditDir);
+    expect(problemKinds(unkeyed)).toEqual(["checkpoint_missing"]);
   });
 
   // Found by an adversarial review, 2026-12-05: the same forged record with a second "seq":0 at

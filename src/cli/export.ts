@@ -15,6 +15,7 @@ import { drained, type CliIO, type Command } from "./io.js";
 import { loadCliKey } from "./keys.js";
 import { STORE_OPTIONS, storeHelp, storeTarget, type OpenStore } from "./store.js";
 import { openSource } from "./viewer-io.js";
+import { verifyAuditLog } from "../reader/verify.js";
 
 const FORMATS = ["json", "csv", "dir"] as const;
 
@@ -54,8 +55,13 @@ Over --postgres, full-content files (prompt and response files) are not in the s
 instance keeps them in its own audit directory (see --content-dir); without them, an export with
 --include-content has the previews and marks each chat's full content as missing.
 
-Exit codes: 0 written, 1 no audit logs found or the export failed (or the store is
-unreachable), 2 bad usage.`;
+The logs are verified after they are exported (as audit-logger verify does, without a public
+key): when they do not verify, the export is written all the same, the problems are printed on
+stderr, and the exit code is 1 (an export made without content leaves out the chain hashes that
+would show an edit, so the export's own verify cannot).
+
+Exit codes: 0 written, 1 no audit logs found, the export failed (or the store is unreachable),
+or the logs exported do not verify, 2 bad usage.`;
 
 /** True when some session holds encrypted values: encryption is per session, so its first records tell. */
 function anyEncrypted(dir: string, sessions: readonly string[]): boolean {
@@ -168,10 +174,28 @@ export const exportCommand: Command = {
         io.err(io.errColor.yellow("audit-logger export: no key given (--key-file or AUDIT_LOGGER_KEY): encrypted content is exported still encrypted and marked so."));
       }
       await write(src.viewer, format, kind, out, { includeFullContent }, io);
+      // (an export without content leaves out the chain hashes of a log that is not encrypted, so the
+      // export's own verify cannot see an edit made before it: the logs are checked here, and an
+      // export of logs that do not verify says so and fails; found by the viewer pass, 2026-12-05)
+      let failed = false;
+      if (target.kind === "dir") {
+        const check = await verifyAuditLog(target.dir, session !== undefined ? { sessionId: session } : {});
+        if (!check.ok) {
+          failed = true;
+          const shown = check.problems.slice(0, 5).map((p) => `  ${p.kind} ${p.file}${p.seq !== undefined ? ` seq ${p.seq}` : ""}`);
+          const more = check.problems.length > shown.length ? [`  … and ${check.problems.length - shown.length} more`] : [];
+          io.err(
+            io.errColor.red(
+              `audit-logger export: the logs do not verify (${check.problems.length} problem${check.problems.length === 1 ? "" : "s"}); the export holds their records as they are now, and an export without content cannot show it (its chain hashes are left out): run audit-logger verify ${target.dir}\n${[...shown, ...more].join("\n")}`,
+            ),
+          );
+        }
+      }
       const skipped = src.viewer.unreadableLines;
       if (skipped > 0) {
         io.err(io.errColor.yellow(`audit-logger export: ${skipped} line${skipped === 1 ? "" : "s"} of the logs ${skipped === 1 ? "is" : "are"} not a whole record (a torn final line, or damage) and ${skipped === 1 ? "is" : "are"} not in the export: run audit-logger verify.`));
       }
+      if (failed) return EXIT_FAIL;
     } finally {
       await src.close();
     }

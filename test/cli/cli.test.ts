@@ -556,9 +556,9 @@ describe("audit-logger export", () => {
     await first.finalizeSession();
     const file = path.join(projectPath, "audit_logs", "tool_usage_crash1.jsonl");
     fs.truncateSync(file, fs.statSync(file).size - 1);
-    const rows = async () => {
+    const rows = async (code = 0) => {
       const r = await runCli(["export", projectPath, "--format", "csv", "--kind", "tool_usage", "--out", "-"]);
-      expect(r.code).toBe(0);
+      expect(r.code).toBe(code);
       return { ops: (parseCsv(r.stdout, { columns: true }) as Array<Record<string, string>>).map((x) => x.operation), stderr: r.stderr };
     };
     expect(await rows()).toEqual({ ops: ["op0", "op1", "op2"], stderr: "" });
@@ -574,9 +574,12 @@ describe("audit-logger export", () => {
     expect((await rows()).ops).toEqual(["op0", "op1", "op2"]);
     // a torn line is left out, and said so
     fs.truncateSync(file, fs.statSync(file).size - 10);
-    const torn = await rows();
+    // (the session was finalized at seq 3: its logs no longer verify, truncated, and export says so
+    // with exit 1, since 2026-12-05)
+    const torn = await rows(1);
     expect(torn.ops).toEqual(["op0", "op1"]);
     expect(torn.stderr).toContain("audit-logger export: 1 line of the logs is not a whole record");
+    expect(torn.stderr).toMatch(/the logs do not verify[^]*truncated session_crash1\.json/);
   });
 
   it("a bad key file exits 2 without echoing the key", async () => {

@@ -6,7 +6,13 @@ import { rowsTable } from "./timeline.js";
 
 const ENVELOPE = new Set(["id", "type", "sessionId", "timestamp", "seq", "prevHash", "hash", "encrypted", "encryptedWithoutKey", "decryptionError"]);
 
-function encryptedNotice(what) {
+// `reason`: why the key this server holds could not open it (a crypto-shredded subject's data key
+// is gone; the notice said "this server has no key, restart with --key-file" of a server that had
+// it until 2026-12-05, sending the reader after a key that no longer exists)
+function encryptedNotice(what, reason) {
+  if (reason) {
+    return h("div", { class: "encrypted-box", dataset: { testid: "encrypted-notice" } }, h("strong", {}, `Encrypted: ${what.toLowerCase()} cannot be shown.`), " The key this server holds cannot open it: ", reason);
+  }
   return h(
     "div",
     { class: "encrypted-box", dataset: { testid: "encrypted-notice" } },
@@ -15,6 +21,19 @@ function encryptedNotice(what) {
     h("code", {}, "audit-logger serve <dir> --key-file <file>"),
     " (or set AUDIT_LOGGER_KEY) to read it.",
   );
+}
+
+/** The reason a key gave for not opening a content file of `role` (from the content's problems), if any. */
+function contentFailure(content, role) {
+  const p = content.problems.find((x) => x.includes(`/${role}_`) && x.includes(" cannot be opened: "));
+  return p ? p.slice(p.indexOf(" cannot be opened: ") + " cannot be opened: ".length) : undefined;
+}
+
+/** The reason a key gave for not opening the record's `field` (from its decryptionError), if any. */
+function fieldFailure(rec, field) {
+  if (typeof rec.decryptionError !== "string") return undefined;
+  const part = rec.decryptionError.split("; ").find((x) => x.startsWith(`${field}: `));
+  return part ? part.slice(field.length + 2) : undefined;
 }
 
 function textBlock(title, text, format, testid) {
@@ -44,7 +63,7 @@ function contentSection(rec, content) {
       const title = role === "prompt" ? "Prompt" : "Response";
       if (content[`${role}Captured`] === false) out.push(h("section", { class: "message" }, h("h3", {}, title), h("p", { class: "muted", dataset: { testid: `not-captured-${role}` } }, `The ${role} was not captured (the call was recorded without its content).`)));
       else if (text !== null) out.push(textBlock(title, text, content[`${role}Format`], `full-${role}`));
-      else if (content.encrypted) out.push(h("section", { class: "message" }, h("h3", {}, title), encryptedNotice(`The ${role}`)));
+      else if (content.encrypted) out.push(h("section", { class: "message" }, h("h3", {}, title), encryptedNotice(`The ${role}`, contentFailure(content, role))));
       else out.push(h("section", { class: "message" }, h("h3", {}, title), h("p", { class: "error" }, `The ${role} file is missing.`)));
     }
     return out;
@@ -59,7 +78,7 @@ function contentSection(rec, content) {
   ]) {
     const v = rec[field];
     if (v === undefined) continue;
-    if (isEncrypted(v)) out.push(h("section", { class: "message" }, h("h3", {}, title), encryptedNotice(title)));
+    if (isEncrypted(v)) out.push(h("section", { class: "message" }, h("h3", {}, title), encryptedNotice(title, fieldFailure(rec, field))));
     else out.push(textBlock(title, String(v), "text", field));
   }
   return out;

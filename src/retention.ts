@@ -17,6 +17,7 @@ import { HOLDS_FILE, HOLDS_LOCK, isHeld, readHolds, underLock } from "./holds.js
 import { DIR_LOCK_ASIDE } from "./sink/dir-lock.js";
 import { MerkleAccumulator } from "./integrity/merkle.js";
 import { auditEventsOf, goneBy } from "./sink/audit-events.js";
+import type { LegalHold } from "./holds.js";
 import { furthestPrunes, readPruneRecords, type PruneEvent, type PrunePolicy } from "./sink/prunes.js";
 import { readLinesSync } from "./reader/lines-sync.js";
 import { splitSealedLine } from "./pipeline/chain.js";
@@ -265,7 +266,11 @@ export function cleanupSessions(auditDir: string, options: CleanupOptions): Clea
   const floor = realNow - minDays * 86_400_000;
   const cutoff = now - days * 86_400_000;
   const policy: PrunePolicy = { maxLogAgeDays: o.maxLogAgeDays, minRetentionDays: o.minRetentionDays ?? 0 };
-  const holds = readHolds(auditDir);
+  // (the chained holds once per run; under the holds lock below, the file is read again, where a hold
+  // placed meanwhile is, with these: reading every chain per removal was quadratic in sessions)
+  const chained = chainedHolds(auditDir);
+  const holdsNow = (): LegalHold[] => [...readHolds(auditDir), ...chained];
+  const holds = holdsNow();
   const removed: CleanupEntry[] = [];
   const leftovers: CleanupEntry[] = [];
   const prunedSegments: CleanupEntry[] = [];
@@ -293,7 +298,7 @@ export function cleanupSessions(auditDir: string, options: CleanupOptions): Clea
     const namesOf = (all: readonly string[]): readonly string[] => (!leftover ? all : all === names ? leftNames : all.filter((n) => leftoverOf(n, owned) === sessionId));
     if (sessionId === o.activeSessionId) {
       // (the holds read again under their lock, as for a whole session's removal below)
-      if (o.record && !isHeld(holds, sessionId)) prunedSegments.push(...underLock(auditDir, () => (isHeld(readHolds(auditDir), sessionId) ? [] : pruneSegments(auditDir, sessionId, Math.min(cutoff, floor), policy, o, names))));
+      if (o.record && !isHeld(holds, sessionId)) prunedSegments.push(...underLock(auditDir, () => (isHeld(holdsNow(), sessionId) ? [] : pruneSegments(auditDir, sessionId, Math.min(cutoff, floor), policy, o, names))));
       continue;
     }
     // (of leftovers, their newest mtime: they have no record)
@@ -361,7 +366,7 @@ export function cleanupSessions(auditDir: string, options: CleanupOptions): Clea
       // process placed since the read above (under that lock) was not seen, and its session was
       // removed (found by review, 2026-12-04).
       gone = underLock(auditDir, () => {
-        if (isHeld(readHolds(auditDir), sessionId)) return false;
+        if (isHeld(holdsNow(), sessionId)) return false;
         if (leftover) {
           // (no record: see CleanupResult.leftovers)
           for (const f of plan.files) if (f !== lockFileName(sessionId)) removeFile(auditDir, f, o);
@@ -586,4 +591,36 @@ function pruneSegments(auditDir: string, sessionId: string, cutoff: number, poli
 function previousFrontier(auditDir: string, sessionId: string, kind: ChainKind): MerkleAccumulator {
   const last = furthestPrunes(readPruneRecords(auditDir, sessionId))[kind];
   return last ? MerkleAccumulator.fromFrontier(last.merkleFrontier) : new MerkleAccumulator();
+}
+
+/**
+ * The holds the audit_event chains of the directory's sessions place and do not release, which
+ * cleanup honours beside those of `legal_holds.json` (an error when it cannot be read, see
+ * readHolds). Until 2026-12-05 only the file counted: with it deleted (or left out of a copy or a
+ * restore) cleanup removed held sessions, and a hold a session had placed on itself went with the
+ * session's own chain, so verify said OK after (found by the viewer pass). A release counts for the
+ * ids it names (`details.holdIds`), or, in a record without them, for the holds of its scope placed
+ * before it.
+ */
+export function chainedHolds(auditDir: string): LegalHold[] {
+  const placed = new Map<string, LegalHold & { at: number }>();
+  const releases: Array<{ ids: readonly string[] | undefined; scope: string | undefined; at: number }> = [];
+  for (const sessionId of listSessionIds(auditDir)) {
+    for (const rec of auditEventsOf(auditDir, sessionId, ["legal_hold_placed", "legal_hold_released"])) {
+      const d = (rec.details ?? {}) as { holdId?: unknown; scope?: unknown; holdIds?: unknown };
+      const at = Date.parse(String(rec.timestamp));
+      if (rec.eventType === "legal_hold_placed") {
+        if (typeof d.holdId === "string" && d.holdId !== "" && typeof d.scope === "string" && d.scope !== "") {
+          placed.set(d.holdId, { id: d.holdId, scope: d.scope, reason: "", placedAt: String(rec.timestamp), placedBySession: sessionId, at });
+        }
+      } else {
+        releases.push({ ids: Array.isArray(d.holdIds) ? d.holdIds.filter((x): x is string => typeof x === "string") : undefined, scope: typeof d.scope === "string" ? d.scope : undefined, at });
+      }
+    }
+  }
+  for (const r of releases) {
+    if (r.ids !== undefined) for (const id of r.ids) placed.delete(id);
+    else for (const [id, h] of placed) if (h.scope === r.scope && !(h.at > r.at)) placed.delete(id);
+  }
+  return [...placed.values()].map(({ at: _at, ...h }) => h);
 }

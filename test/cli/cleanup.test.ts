@@ -151,6 +151,48 @@ describe("audit-logger cleanup", () => {
     }
   });
 
+  // Found by the viewer pass, 2026-12-05: with legal_holds.json gone (deleted, or left out of a
+  // copy or a restore), cleanup saw no holds and removed a held session, and the hold's chained
+  // record went with it when the session had placed it on itself (placeLegalHold(reason)): verify
+  // then said OK. The chained placements and releases are what the file is rebuilt from; cleanup
+  // now reads them too.
+  it("a legal holds file deleted: the chained legal_hold_placed records still keep their sessions (dry run and real run); a released hold no longer does", async () => {
+    const project = tmpProject("audit-cli-cleanup-chained-holds-");
+    const dir = path.join(project, "audit_logs");
+    vi.useFakeTimers({ toFake: ["Date"] });
+    vi.setSystemTime(Date.now() - 100 * DAY);
+    try {
+      const self = new AuditLogger({ sessionId: "self_held", projectPath: project });
+      self.logChatInteraction({ prompt: "q", response: "a", model: "gpt-4o" });
+      self.placeLegalHold("litigation 2026-117");
+      await self.finalizeSession();
+      const released = new AuditLogger({ sessionId: "was_held", projectPath: project });
+      released.logChatInteraction({ prompt: "q", response: "a", model: "gpt-4o" });
+      const id = released.placeLegalHold("closed case");
+      released.releaseLegalHold(id, "case closed");
+      await released.finalizeSession();
+    } finally {
+      vi.useRealTimers();
+    }
+    await writeFinalizedSession(project, "other_held", 100);
+    const keeper = new AuditLogger({ sessionId: "keeper", projectPath: project });
+    keeper.placeLegalHold("other_held", "SEC subpoena");
+    await keeper.finalizeSession();
+    fs.rmSync(path.join(dir, "legal_holds.json"));
+    const dry = await runCli(["cleanup", dir, "--max-age-days", "30", "--dry-run", "--json"]);
+    expect(dry.code, dry.stderr).toBe(0);
+    const planned = JSON.parse(dry.stdout) as { removed: Array<{ sessionId: string }>; skippedHeld: string[] };
+    expect(planned.skippedHeld.sort()).toEqual(["other_held", "self_held"]);
+    expect(planned.removed.map((r) => r.sessionId)).toEqual(["was_held"]);
+    const real = await runCli(["cleanup", dir, "--max-age-days", "30", "--json"]);
+    expect(real.code, real.stderr).toBe(0);
+    expect((JSON.parse(real.stdout) as { skippedHeld: string[] }).skippedHeld.sort()).toEqual(["other_held", "self_held"]);
+    expect(fs.existsSync(path.join(dir, "session_self_held.json"))).toBe(true);
+    expect(fs.existsSync(path.join(dir, "session_other_held.json"))).toBe(true);
+    expect(fs.existsSync(path.join(dir, "session_was_held.json"))).toBe(false);
+    expect((await verifyAuditLog(dir)).ok).toBe(true);
+  });
+
   // Found by review 2026-12-04 (fourth session): a session whose session file was lost was taken
   // as 90 days with no floor, so a compliance session (2555 days) could go years early.
   it("a session whose session file is missing or unreadable is kept, saying why; --max-age-days decides for it", async () => {

@@ -3,13 +3,15 @@
  * token), opens a browser unless --no-open, and runs until SIGINT or SIGTERM.
  */
 import { spawn } from "node:child_process";
+import { createPublicKey } from "node:crypto";
+import fs from "node:fs";
 import { startServer } from "../serve/server.js";
 import { EXIT_FAIL, EXIT_OK, EXIT_USAGE, intOption, parseCommand, storeContentDir, UsageError } from "./args.js";
 import { openStore, STORE_OPTIONS, storeHelp, storeTarget, type OpenStore } from "./store.js";
 import { createIO, type CliIO, type Command } from "./io.js";
 import { loadCliKey } from "./keys.js";
 
-const HELP = `Usage: audit-logger serve <dir> [--port <n>] [--host <addr>] [--key-file <file>] [--no-open]
+const HELP = `Usage: audit-logger serve <dir> [--port <n>] [--host <addr>] [--key-file <file>] [--public-key <file>]… [--no-open]
        audit-logger serve --postgres <url> [--schema <name>] [--content-dir <dir>] [--port <n>] [--host <addr>] [--key-file <file>] [--no-open]
 
 Starts a read-only web viewer of the audit trail: sessions, timelines, conversations, tools,
@@ -20,6 +22,9 @@ errors, analytics charts, the verifier's findings, and JSON/CSV export downloads
   --host <addr>      address to bind (default 127.0.0.1, this machine only)
   --key-file <file>  key (or keyring) to show encrypted prompts and responses; default: the
                      AUDIT_LOGGER_KEY variable; without a key they are shown as encrypted
+  --public-key <file> a trusted Ed25519 public key (PEM; repeat for several): the integrity
+                     panel checks the checkpoints' signatures against it, as verify
+                     --public-key does; without one its verdict is self-consistent only
   --no-open          do not open a browser
   --content-dir <dir> with --postgres: the writing instance's audit directory, whose key stores
                      open its encrypted records and whose files hold full content
@@ -48,6 +53,7 @@ async function run(argv: readonly string[], io: CliIO): Promise<number> {
     port: { type: "string" },
     host: { type: "string" },
     "key-file": { type: "string" },
+    "public-key": { type: "string", multiple: true },
     "content-dir": { type: "string" },
     "no-open": { type: "boolean" },
     ...STORE_OPTIONS,
@@ -62,6 +68,16 @@ async function run(argv: readonly string[], io: CliIO): Promise<number> {
   if (host.trim() === "") throw new UsageError("option --host needs an address, e.g. 127.0.0.1");
   const contentDir = storeContentDir(values["content-dir"], target.kind === "postgres");
   const key = loadCliKey(values["key-file"], io.env, target.kind === "dir" ? target.dir : contentDir);
+  if (values["public-key"] !== undefined && target.kind !== "dir") throw new UsageError("option --public-key applies to a <dir>: signed checkpoints are kept in each instance's audit directory, not in the store");
+  const publicKeys = (values["public-key"] ?? []).map((file) => {
+    try {
+      const pem = fs.readFileSync(file, "utf8");
+      createPublicKey(pem);
+      return pem;
+    } catch (err) {
+      throw new UsageError(`option --public-key: cannot read a public key from "${file}" (${(err as NodeJS.ErrnoException).code ?? (err as Error).message})`);
+    }
+  });
   if (io.signal.aborted) return EXIT_OK;
   // the store is checked up front (unreachable, bad login, no store in the schema: one message, exit 1)
   const store: OpenStore | undefined = target.kind === "postgres" ? await openStore(target) : undefined;
@@ -72,6 +88,7 @@ async function run(argv: readonly string[], io: CliIO): Promise<number> {
       host,
       port,
       ...(key ? { encryptionKey: key.masters.length === 1 ? key.masters[0]! : key.masters } : {}),
+      ...(publicKeys.length > 0 ? { publicKey: publicKeys } : {}),
     });
   } catch (err) {
     await store?.close();

@@ -14,6 +14,7 @@ import { DEFAULT_MODEL_PRICES, type AnalyticsReport, type ModelPrice } from "../
 import type { FullInteractionContent } from "../reader/content.js";
 import { compileQuery, type ChatInteractionFilter, type ErrorFilter, FileOperationFilter, PerformanceMetricFilter, PersonaActivityFilter, ToolUsageFilter } from "../reader/query.js";
 import { openRecord, type RawRecord, type SessionListing } from "../reader/records.js";
+import type { KeyObject } from "node:crypto";
 import { verifyAuditLog } from "../reader/verify.js";
 import { AuditViewer } from "../reader/viewer.js";
 import { RECORD_KINDS, type RecordType, type VerifyReport } from "../types.js";
@@ -101,6 +102,8 @@ export interface ServeDataOptions {
    * reads through the AuditViewer's queries (same answers, slower on big sessions).
    */
   readonly lineIndex?: boolean;
+  /** trusted public keys for the integrity verdict of a directory (see ServeOptions.publicKey) */
+  readonly publicKey?: string | KeyObject | readonly (string | KeyObject)[];
 }
 
 interface Links {
@@ -141,6 +144,7 @@ export class ServeData {
   readonly description: string;
   readonly viewer: AuditViewer;
   readonly keyInput: KeyInput | readonly KeyInput[] | undefined;
+  private readonly publicKey: string | KeyObject | (string | KeyObject)[] | undefined;
   private readonly key: EncryptionKey | undefined;
   private readonly prices: Readonly<Record<string, ModelPrice>> | undefined;
   private readonly analyticsMemo = new Memo<{ report: AnalyticsReport; charts: ChartData }>();
@@ -163,6 +167,7 @@ export class ServeData {
       this.description = this.auditPath;
     }
     this.keyInput = o.encryptionKey;
+    this.publicKey = o.publicKey === undefined ? undefined : Array.isArray(o.publicKey) ? [...(o.publicKey as readonly (string | KeyObject)[])] : (o.publicKey as string | KeyObject);
     this.prices = o.prices;
     // the same keyring the viewer builds, for records this module opens itself
     const k = resolveKey(o.encryptionKey);
@@ -233,7 +238,7 @@ export class ServeData {
     const dir = this.auditPath;
     const store = this.store;
     const key = dir !== undefined ? `${integritySignature(dir, sessionId)}#${sessionId}` : await this.storeIntegritySignature(sessionId);
-    return this.verifyMemo.get(key, () => (dir !== undefined ? verifyAuditLog(dir, { sessionId }) : verifyWith(store!.pool, store!.schema, sessionId)));
+    return this.verifyMemo.get(key, () => (dir !== undefined ? verifyAuditLog(dir, { sessionId, ...(this.publicKey !== undefined ? { publicKey: this.publicKey } : {}) }) : verifyWith(store!.pool, store!.schema, sessionId)));
   }
 
   /** Start, duration, counts, tokens, cost and errors of one session. */

@@ -4,6 +4,7 @@
  * only (else 405), and files only from its own static directory (else 404). The pages talk to
  * the JSON API in `api.ts`.
  */
+import { KeyObject } from "node:crypto";
 import fs from "node:fs";
 import http, { type IncomingMessage, type ServerResponse } from "node:http";
 import type { AddressInfo } from "node:net";
@@ -40,6 +41,12 @@ export interface ServeOptions {
   readonly token?: string;
   /** model prices over the built-in table, for cost figures */
   readonly prices?: Readonly<Record<string, ModelPrice>>;
+  /**
+   * trusted Ed25519 public keys (PEM or KeyObject) for the integrity panel (a directory): the
+   * checkpoints' signatures are checked against them, as `verify --public-key` does; without one
+   * the panel's verdict is self-consistent only
+   */
+  readonly publicKey?: string | KeyObject | readonly (string | KeyObject)[];
 }
 
 /** Where {@link startServer} reads a PostgreSQL store. */
@@ -71,6 +78,7 @@ export interface RunningServer {
 }
 
 const keyInput = z.union([z.string(), z.instanceof(Uint8Array)]);
+const publicKeyInput = z.union([z.string().min(1, "must be a PEM public key"), z.custom<KeyObject>((v) => v instanceof KeyObject, "must be a PEM string or a crypto KeyObject")]);
 const postgresSchema = z
   .strictObject({
     connectionString: z.string().min(1, "must be a non-empty connection string").optional(),
@@ -87,6 +95,7 @@ const optionsSchema = z.strictObject({
   encryptionKey: z.union([keyInput, z.array(keyInput).min(1)]).optional(),
   token: z.string().min(16, "must be at least 16 characters").regex(/^[A-Za-z0-9._~-]+$/, "must be URL-safe (A-Z a-z 0-9 . _ ~ -)").optional(),
   prices: z.record(z.string(), z.strictObject({ inputPerMTok: z.number().min(0), outputPerMTok: z.number().min(0) })).optional(),
+  publicKey: z.union([publicKeyInput, z.array(publicKeyInput).min(1)]).optional(),
 });
 
 function hostForUrl(host: string): string {
@@ -135,6 +144,9 @@ export async function startServer(options: ServeOptions): Promise<RunningServer>
   if ((o.auditPath === undefined) === (o.postgres === undefined)) {
     throw new AuditConfigError([{ field: "startServer.auditPath", message: "give either auditPath (an audit_logs directory) or postgres ({ connectionString, schema? }), not both or neither" }]);
   }
+  if (o.publicKey !== undefined && o.postgres) {
+    throw new AuditConfigError([{ field: "startServer.publicKey", message: "applies to an auditPath: signed checkpoints are kept in each instance's audit directory, not in the store" }]);
+  }
   const common = { ...(o.encryptionKey !== undefined ? { encryptionKey: o.encryptionKey } : {}), ...(o.prices ? { prices: o.prices } : {}) };
   let data: ServeData;
   let ownPool: Pool | undefined;
@@ -157,7 +169,7 @@ export async function startServer(options: ServeOptions): Promise<RunningServer>
       st = undefined;
     }
     if (!st?.isDirectory()) throw new AuditIOError(`${o.auditPath} is not a directory. Point audit-logger serve at an audit_logs directory.`);
-    data = new ServeData({ auditPath: o.auditPath!, ...common });
+    data = new ServeData({ auditPath: o.auditPath!, ...common, ...(o.publicKey !== undefined ? { publicKey: o.publicKey } : {}) });
   }
   const endPool = async (): Promise<void> => {
     await ownPool?.end().catch(() => undefined);

@@ -961,6 +961,9 @@ export class AuditLogger extends EventEmitter<AuditLoggerEvents> implements Exit
   }
 
   private runCleanup(options: LoggerCleanupOptions): CleanupResult {
+    // (cleanup reads the chained legal hold records too: this logger's own placements and releases
+    // are handed to the OS first, so that a hold it just released no longer keeps a session)
+    this.flushSyncOnExitless();
     return cleanupSessions(this.auditDir, {
       maxLogAgeDays: options.maxLogAgeDays ?? this.config.maxLogAgeDays,
       minRetentionDays: this.config.minRetentionDays,

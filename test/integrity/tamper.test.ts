@@ -503,14 +503,30 @@ describe("retention and legal hold", () => {
     expect(noteKinds(r)).toEqual(["pruned_by_policy"]);
   });
 
+  /**
+   * Runs `cleanup` with the audit_event chain of `sessionId` (its files) renamed away (a live logger of it
+   * writes on through its open file), then puts it back: cleanup honours the holds that chain
+   * places (since 2026-12-05), so an attacker who deleted the holds file must hide it too.
+   */
+  async function withChainAway<T>(auditDir: string, sessionId: string, cleanup: () => Promise<T>): Promise<T> {
+    const files = fs.readdirSync(auditDir).filter((n) => n.startsWith(`audit_events_${sessionId}.`) && n.endsWith(".jsonl"));
+    for (const n of files) fs.renameSync(`${auditDir}/${n}`, `${auditDir}/${n}.away`);
+    try {
+      return await cleanup();
+    } finally {
+      for (const n of files) fs.renameSync(`${auditDir}/${n}.away`, `${auditDir}/${n}`);
+    }
+  }
+
   it("a prune under legal hold (the holds file edited away, then cleanup) → pruned_under_hold", async () => {
     const log = await buildLog({ finalize: false });
     log.logger.placeLegalHold("all", "litigation 2024-117");
     // cleanup honours the hold...
     expect((await log.logger.cleanup({ now: Date.now() + 100 * DAY })).prunedSegments).toEqual([]);
-    // ...so the attacker removes the holds file first; the chained hold record stays
+    // ...so the attacker removes the holds file first (and hides the chain that holds the hold
+    // while cleanup runs); the chained hold record stays
     fs.rmSync(`${log.auditDir}/legal_holds.json`);
-    const res = await log.logger.cleanup({ now: Date.now() + 100 * DAY });
+    const res = await withChainAway(log.auditDir, log.sessionId, () => log.logger.cleanup({ now: Date.now() + 100 * DAY }));
     expect(res.prunedSegments.length).toBeGreaterThan(0);
     await log.logger.finalizeSession();
     expectOnly(await verify(log), ["pruned_under_hold"]);
@@ -636,7 +652,7 @@ describe("retention and legal hold", () => {
     const holder = new AuditLogger({ sessionId: "holder", projectPath: log.projectPath, durability: "sync", signingKey: log.signer.privateKey });
     const holdId = holder.placeLegalHold("all", "litigation");
     fs.rmSync(`${log.auditDir}/legal_holds.json`);
-    expect((await log.logger.cleanup({ now: Date.now() + 100 * DAY })).prunedSegments.length).toBeGreaterThan(0);
+    expect((await withChainAway(log.auditDir, "holder", () => log.logger.cleanup({ now: Date.now() + 100 * DAY }))).prunedSegments.length).toBeGreaterThan(0);
     await log.logger.finalizeSession();
     await holder.finalizeSession(); // (live during the cleanup: not removed itself)
     expect(problemKinds(await verify(log))).toEqual(["pruned_under_hold"]);
@@ -658,7 +674,7 @@ describe("retention and legal hold", () => {
     log.logger.placeLegalHold("held_one", "litigation 2024-117");
     expect((await log.logger.cleanup({ now: Date.now() + 100 * DAY })).removed.map((e) => e.sessionId)).toEqual([]);
     fs.rmSync(`${log.auditDir}/legal_holds.json`);
-    expect((await log.logger.cleanup({ now: Date.now() + 100 * DAY })).removed.map((e) => e.sessionId)).toEqual(["held_one"]);
+    expect((await withChainAway(log.auditDir, log.sessionId, () => log.logger.cleanup({ now: Date.now() + 100 * DAY }))).removed.map((e) => e.sessionId)).toEqual(["held_one"]);
     await log.logger.finalizeSession();
     const r = await verify(log);
     expectOnly(r, ["pruned_under_hold"]);

@@ -83,8 +83,10 @@ describe("a planted line past MAX_LINE_BYTES (sparse: a few KiB on disk)", () =>
 
     const out = path.join(tmpProject("audit-oversized-out-"), "all.json");
     const exp = await runCli(["export", auditPath, "--format", "json", "--include-content", "--out", out]);
-    expect(exp.code, exp.stderr).toBe(0);
+    // (written, and exit 1: the logs do not verify, malformed_line; since 2026-12-05 export says so)
+    expect(exp.code, exp.stderr).toBe(1);
     expect(exp.stderr).toContain("2 lines of the logs are not a whole record");
+    expect(exp.stderr).toMatch(/the logs do not verify[^]*malformed_line errors_s1\.jsonl/);
     const doc = JSON.parse(fs.readFileSync(out, "utf8")) as { records: Record<string, Array<{ id: string; message?: string; content?: { prompt: string | null; problems: string[] } }>> };
     expect(doc.records.errors!.map((r) => r.message).sort()).toEqual(["kept error", "other session"]);
     const chat = doc.records.chat_interactions!.find((r) => r.id === chatId)!;

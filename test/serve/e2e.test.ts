@@ -100,8 +100,9 @@ describe("audit-logger serve in a browser", () => {
     expect(await row.locator('[data-testid="tools"]').textContent()).toBe(String(fx.support.tools));
     expect(await row.locator('[data-testid="errors"]').textContent()).toBe(String(fx.support.errors));
     await poll(() => row.locator('[data-testid="tokens"]').textContent()).toBe(fx.support.tokens.toLocaleString("en-US"));
-    await poll(() => row.locator('[data-testid="integrity"]').textContent()).toContain("verified");
-    await poll(() => page.locator('[data-testid="session-row"][data-session="batch"] [data-testid="integrity"]').textContent()).toContain("verified");
+    // (unsigned logs, no trusted key: self-consistent, not "verified"; until 2026-12-05 "✓ verified")
+    await poll(() => row.locator('[data-testid="integrity"]').textContent()).toMatch(/^✓ self-consistent/);
+    await poll(() => page.locator('[data-testid="session-row"][data-session="batch"] [data-testid="integrity"]').textContent()).toMatch(/^✓ self-consistent/);
     expect(await row.locator('[data-testid="cost"]').textContent()).toMatch(/^\$\d/);
     expect(await row.locator('[data-testid="duration"]').textContent()).toMatch(/h/);
     await shot(page, "sessions.png");
@@ -178,13 +179,16 @@ describe("audit-logger serve in a browser", () => {
     const good = await open(server, "#/s/support/integrity");
     await good.locator('[data-testid="integrity-ok"]').waitFor();
     expect(await good.locator('[data-testid="integrity-warning"]').count()).toBe(0);
+    const verdict = await good.locator('[data-testid="integrity-ok"]').textContent();
+    expect(verdict).toMatch(/^✓ Self-consistent\./);
+    expect(verdict).toContain("--public-key");
     await good.close();
 
     const page = await open(tampered);
     const row = page.locator('[data-testid="session-row"][data-session="support"]');
     await poll(() => row.locator('[data-testid="integrity"]').textContent()).toMatch(/⚠ \d+ problem/);
     // the untouched sessions still verify
-    await poll(() => page.locator('[data-testid="session-row"][data-session="batch"] [data-testid="integrity"]').textContent()).toContain("verified");
+    await poll(() => page.locator('[data-testid="session-row"][data-session="batch"] [data-testid="integrity"]').textContent()).toMatch(/^✓ self-consistent/);
     await row.locator('[data-testid="integrity"] a').click();
     const warning = page.locator('[data-testid="integrity-warning"]');
     await warning.waitFor();

@@ -18,12 +18,16 @@ function findings(items, cls, testid) {
 export async function renderIntegrity(page, sid, stillCurrent) {
   const r = await api(sessionPath(sid, "integrity"));
   if (!stillCurrent()) return;
+  const selfOnly = r.notes.some((n) => n.kind === "self_consistent_only");
   const verdict = r.ok
     ? h(
         "div",
         { class: "verdict ok", dataset: { testid: "integrity-ok" } },
-        h("strong", {}, "✓ Verified. "),
+        h("strong", {}, selfOnly ? "✓ Self-consistent. " : "✓ Verified. "),
         `${fmtInt(r.recordsChecked)} records checked: every hash, every link to the previous record, sequence numbers, rotated segments and content files match.`,
+        // (the verdict said "Verified" without a trusted key until 2026-12-05; the note saying why it
+        // is not was in the notes table, under "not evidence of tampering")
+        selfOnly ? " No trusted public key was checked against: someone who rewrote a whole chain (and its checkpoints) would not be caught. Start the viewer with --public-key <file> to check the signed checkpoints." : null,
       )
     : h(
         "div",

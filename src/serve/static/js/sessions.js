@@ -52,8 +52,14 @@ async function fill(tr, sid, stillCurrent) {
     const link = `#/s/${encodeURIComponent(sid)}/integrity`;
     set(
       "integrity",
+      // ("verified" only against a trusted key: without one the verifier itself says self-consistent
+      // only, and a chain rewritten whole would pass; until 2026-12-05 this said "✓ verified" then too)
       v.ok
-        ? h("a", { href: link, class: "pill ok" }, v.notes.length ? `✓ verified (${v.notes.length} note${v.notes.length === 1 ? "" : "s"})` : "✓ verified")
+        ? h(
+            "a",
+            { href: link, class: "pill ok", title: v.notes.some((n) => n.kind === "self_consistent_only") ? "no trusted public key: a chain rewritten whole would not be caught (serve --public-key)" : "" },
+            `${v.notes.some((n) => n.kind === "self_consistent_only") ? "✓ self-consistent" : "✓ verified"}${v.notes.length ? ` (${v.notes.length} note${v.notes.length === 1 ? "" : "s"})` : ""}`,
+          )
         : h("a", { href: link, class: "pill fail" }, `⚠ ${v.problems.length} problem${v.problems.length === 1 ? "" : "s"}`),
     );
   } catch (err) {

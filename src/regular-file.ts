@@ -192,6 +192,16 @@ export function replaceFileSync(file: string, data: string, mode: number, sync =
   }
 }
 
+/** `fstat` of the open file `fd`; one that fails closes `fd` before its error is thrown. */
+export function fstatOrClose(fd: number): fs.Stats {
+  try {
+    return fs.fstatSync(fd);
+  } catch (err) {
+    fs.closeSync(fd);
+    throw err;
+  }
+}
+
 /** `file` opened with `flags` (creating it with `mode`), if it is a regular file; else {@link NotRegularFileError}. */
 function openChecked(file: string, flags: number, mode: number | undefined, label: string | undefined, written: boolean): number {
   let fd: number;
@@ -200,13 +210,7 @@ function openChecked(file: string, flags: number, mode: number | undefined, labe
   } catch (err) {
     throw failure(err, file, label, written);
   }
-  let st: fs.Stats;
-  try {
-    st = fs.fstatSync(fd);
-  } catch (err) {
-    fs.closeSync(fd);
-    throw err;
-  }
+  const st = fstatOrClose(fd);
   if (!st.isFile()) {
     fs.closeSync(fd);
     throw new NotRegularFileError(file, kindOf(st), label, written);

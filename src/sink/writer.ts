@@ -2,7 +2,7 @@ import crypto from "node:crypto";
 import fs from "node:fs";
 import { AuditRotationError } from "../errors.js";
 import { reason } from "../error-type.js";
-import { notRegularFile, openRegularForAppendSync, openRegularForWriteSync } from "../regular-file.js";
+import { fstatOrClose, notRegularFile, openRegularForAppendSync, openRegularForWriteSync } from "../regular-file.js";
 import path from "node:path";
 import { createRequire } from "node:module";
 import type { SonicBoom as SonicBoomType } from "sonic-boom";
@@ -156,13 +156,7 @@ export class KindWriter {
     // the kit opens the file itself, never through a link nor into a FIFO put there since the check
     // above (SonicBoom opens a path with no such flags: a FIFO made it wait for good)
     const fd = this.openActive();
-    let st: fs.Stats;
-    try {
-      st = fs.fstatSync(fd);
-    } catch (err) {
-      fs.closeSync(fd);
-      throw err;
-    }
+    const st = fstatOrClose(fd);
     this.bytesInActive = st.size;
     this.rotateAt = nextRotation(opts.rotationFrequency, Math.min(st.birthtimeMs || st.mtimeMs, Date.now()));
     if (opts.durability === "async") {

@@ -648,7 +648,12 @@ export class AuditLogger extends EventEmitter<AuditLoggerEvents> implements Exit
       await this.remote.call("flush");
       return;
     }
-    while (this.pendingContent.size > 0) await Promise.all([...this.pendingContent]);
+    // the content files of the chats logged before this call (their writes settle in order and
+    // never reject: a failure is reported); not those of later chats: waiting until none was in
+    // flight kept flush() from resolving as long as chats came faster than their files were
+    // written (found by the durability operator pass, 2026-12-05: an fsync app's flush() waited
+    // 6.9 s, until its traffic stopped)
+    if (this.pendingContent.size > 0) await Promise.all([...this.pendingContent]);
     if (this.closed) return;
     if (this.sinks.length > 0) {
       // (`fsync`: the records held for the sinks go once written; the commit below syncs them)

@@ -148,6 +148,40 @@ describe("every mode", () => {
   });
 });
 
+describe("flush() under steady chat traffic with full content (found by the durability operator pass, 2026-12-05)", () => {
+  for (const [durability, thread] of [["async", false], ["fsync", false], ["async", true]] as const) {
+    it(`${durability}${thread ? ", thread: true" : ""}: resolves once the content files of the chats logged before it are written, while chats keep coming (it waited for every later chat's files too, and never resolved until the traffic stopped)`, async () => {
+      const projectPath = tmpProject();
+      const sid = `flush_busy_${durability}${thread ? "_thread" : ""}`;
+      const logger = new AuditLogger({ sessionId: sid, projectPath, durability, fullContentLogging: true, ...(thread ? { thread: true } : {}) });
+      const before = logger.logChatInteraction({ prompt: "before the flush", response: "r" });
+      let resolvedWhileLogging = false;
+      let logging = true;
+      const flushed = logger.flush().then(() => {
+        resolvedWhileLogging = logging;
+      });
+      let settled = false;
+      void flushed.finally(() => (settled = true));
+      // chats keep coming, faster than their files are written (fdatasync'ed in fsync mode), for 4 s at most
+      let n = 0;
+      const until = performance.now() + 4000;
+      while (!settled && performance.now() < until) {
+        for (let k = 0; k < (durability === "fsync" ? 10 : 40); k++) logger.logChatInteraction({ prompt: `prompt ${n++}`, response: "r" });
+        await new Promise((r) => setImmediate(r));
+      }
+      logging = false;
+      await flushed;
+      expect(resolvedWhileLogging).toBe(true);
+      // the files of the chat logged before the call were on disk when it resolved
+      expect(fs.existsSync(path.join(auditDirOf(projectPath), "full_interactions", `manifest_${before}.json`))).toBe(true);
+      await logger.finalizeSession();
+      expect(readKind(projectPath, "chat_interaction", sid)).toHaveLength(n + 1);
+      const report = await verifyAuditLog(auditDirOf(projectPath), { sessionId: sid });
+      expect(report.problems).toEqual([]);
+    }, 30_000);
+  }
+});
+
 describe("fsync durability when fdatasync fails (EIO injected at the fs.fdatasync call; a real disk cannot be made to fail here)", () => {
   it("the commit's flush() rejects, a flush() that arrived meanwhile settles at once, and the failed file is synced again", async () => {
     const projectPath = tmpProject();

@@ -525,6 +525,14 @@ function checkContent(dir: string, file: KindFile, rec: Record<string, unknown>,
       p("content_missing", ref.file, `The ${role} file of interaction ${String(rec.id)} (seq ${seq}) is missing.`);
       continue;
     }
+    // (an empty file its record says holds bytes: created, and the process killed before its
+    // write, or the machine lost power before the file's data reached the disk: the loss window
+    // README.md describes, as a file never created; found by the durability operator pass,
+    // 2026-12-05, after SIGKILLs: it was content_mismatch, which reads as tampering)
+    if (data.length === 0 && typeof ref.bytes === "number" && ref.bytes > 0) {
+      p("content_missing", ref.file, `The ${role} file of interaction ${String(rec.id)} (seq ${seq}) is empty: created but never written (a crash between the two), or emptied.`);
+      continue;
+    }
     const kid = encryptedFileKeyId(data);
     if (kid !== undefined && kid.startsWith("d") && !f.keyRefs.has(kid)) f.keyRefs.set(kid, { file: ref.file, seq });
     if (data.length !== ref.bytes || sha256Hex(data) !== ref.sha256) {

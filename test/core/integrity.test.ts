@@ -197,6 +197,22 @@ describe("verifyAuditLog finds tampering", () => {
     expect(report.problems).toHaveLength(3);
   });
 
+  it("a content file left empty (created, then the process killed before its write, as a SIGKILL did in the durability operator pass): content_missing, the loss window, as a file never created (it was content_mismatch, which reads as tampering)", async () => {
+    const projectPath = tmpProject();
+    await richLog(projectPath, "emptied", { rotate: false });
+    const chats = readKind(projectPath, "chat_interaction", "emptied");
+    const dir = auditDirOf(projectPath);
+    const ref = (i: number, role: "prompt" | "response") => path.join(dir, (chats[i]!.fullContent as Record<string, { file: string }>)[role]!.file);
+    fs.truncateSync(ref(0, "prompt"), 0);
+    fs.truncateSync(ref(1, "response"), 0);
+    const report = await verifyAuditLog(dir);
+    expect(report.ok).toBe(false);
+    expect(report.problems).toEqual([
+      expect.objectContaining({ kind: "content_missing", seq: 1, detail: expect.stringMatching(/prompt file .* is empty/) }),
+      expect.objectContaining({ kind: "content_missing", seq: 2, detail: expect.stringMatching(/response file .* is empty/) }),
+    ]);
+  });
+
   it("content files that are a symbolic link (to a faithful copy elsewhere) or a FIFO: content_unreadable, never read (a FIFO hung the verifier)", async () => {
     const projectPath = tmpProject();
     await richLog(projectPath, "links", { rotate: false });

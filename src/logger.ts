@@ -68,6 +68,18 @@ import {
 
 const FILE_MODE = 0o600;
 const MAX_PENDING_CONTENT = 256;
+
+/**
+ * Failures of a content file's write that the disk's state causes and may end (full, file too
+ * large, quota, read-only, permissions, I/O error, out of descriptors): the file is kept and
+ * written again. Others (a name taken by another file, a planted link) would fail the same way
+ * for good: reported and not tried again.
+ */
+const DISK_REFUSALS = new Set(["ENOSPC", "EDQUOT", "EFBIG", "EIO", "EROFS", "EACCES", "EPERM", "EMFILE", "ENFILE", "EAGAIN", "EBUSY", "EINTR", "ENOMEM"]);
+function diskRefused(err: unknown): boolean {
+  const code = (err as { code?: unknown } | null)?.code;
+  return typeof code === "string" && DISK_REFUSALS.has(code);
+}
 /**
  * The same bound in bytes: past this much content on its way to the content-writer thread, the
  * files are written on the app's thread (256 interactions of 1 MB were 256 MB in memory).
@@ -259,6 +271,13 @@ export class AuditLogger extends EventEmitter<AuditLoggerEvents> implements Exit
   private pendingContentBytes = 0;
   /** content being written off the app's thread (src/sink/content-thread.ts), so the exit hook can write it synchronously */
   private readonly contentInFlight = new Map<string, { content: PreparedContent; manifest: ContentManifestBase }>();
+  /**
+   * content files the disk refused (full, file too large), kept (also in `contentInFlight`, for
+   * the exit hook) and written again, in order, before the record lines at every write-out, as
+   * refused record lines are (found by the durability operator pass, 2026-12-05: they were
+   * dropped, and their records verified as content_mismatch for good)
+   */
+  private readonly contentRefused = new Map<string, { content: PreparedContent; manifest: ContentManifestBase }>();
   private closed = false;
   private flushTimer: NodeJS.Timeout | undefined;
   /**
@@ -1171,6 +1190,7 @@ export class AuditLogger extends EventEmitter<AuditLoggerEvents> implements Exit
       }
     }
     this.contentInFlight.clear();
+    this.contentRefused.clear();
     // every kind, whichever fails (the first failure is rethrown once all were tried)
     let first: unknown;
     for (const kind of CHAIN_KINDS) {
@@ -1380,10 +1400,20 @@ export class AuditLogger extends EventEmitter<AuditLoggerEvents> implements Exit
     // content-writer thread, and past MAX_PENDING_CONTENT in flight they are written
     // synchronously (back-pressure)
     if (this.config.durability === "sync" || this.pendingContent.size >= MAX_PENDING_CONTENT || this.pendingContentBytes >= MAX_PENDING_CONTENT_BYTES) {
+      // (behind content refused before: written in order, and a disk still refusing is not met again)
+      if (this.contentRefused.size > 0 && !this.writeRefusedContent()) {
+        this.keepRefusedContent(id, content, manifest);
+        return;
+      }
       try {
         writeContentSync(this.auditDir, content, manifest, FILE_MODE, this.config.durability);
       } catch (err) {
-        this.report(new AuditIOError(`Writing the full content of interaction ${id} failed: ${(err as Error).message}`, { cause: err }));
+        if (!diskRefused(err)) {
+          this.report(new AuditIOError(`Writing the full content of interaction ${id} failed: ${(err as Error).message}`, { cause: err }));
+          return;
+        }
+        this.keepRefusedContent(id, content, manifest);
+        this.report(new AuditIOError(`Writing the full content of interaction ${id} failed: ${(err as Error).message}. It stays in memory and is retried.`, { cause: err }), true);
       }
       return;
     }
@@ -1402,9 +1432,16 @@ export class AuditLogger extends EventEmitter<AuditLoggerEvents> implements Exit
         // the exit hook wrote these files itself (and took them out of contentInFlight): this
         // write, refused as they exist (see writeContent), lost nothing
         const tookOver = !this.contentInFlight.has(id) && (err as { code?: unknown } | null)?.code === "EEXIST";
-        this.contentInFlight.delete(id);
         if (tookOver) return;
-        this.report(new AuditIOError(`Writing the full content of interaction ${id} failed: ${(err as Error).message}`, { cause: err }));
+        // kept and written again (completing what the failed write left), unless the session has
+        // ended: the exit hook or finalizeSession() took what was in flight
+        if (this.closed || !this.contentInFlight.has(id) || !diskRefused(err)) {
+          this.contentInFlight.delete(id);
+          this.report(new AuditIOError(`Writing the full content of interaction ${id} failed: ${(err as Error).message}`, { cause: err }));
+          return;
+        }
+        this.contentRefused.set(id, { content, manifest });
+        this.report(new AuditIOError(`Writing the full content of interaction ${id} failed: ${(err as Error).message}. It stays in memory and is retried.`, { cause: err }), true);
       },
     );
     this.pendingContent.add(p);
@@ -1463,6 +1500,10 @@ export class AuditLogger extends EventEmitter<AuditLoggerEvents> implements Exit
     }
     this.unwrittenSince = undefined;
     let first: Error | undefined;
+    if (this.contentRefused.size > 0 && !this.writeRefusedContent()) {
+      first = new AuditIOError(`Writing the full content of ${this.contentRefused.size} interaction(s) failed again: ${reason(this.contentRefusedError)}. It stays in memory and is retried.`, { cause: this.contentRefusedError });
+      this.report(first, true);
+    }
     for (const kind of CHAIN_KINDS) {
       try {
         this.writers[kind].writeOut();
@@ -1477,9 +1518,40 @@ export class AuditLogger extends EventEmitter<AuditLoggerEvents> implements Exit
     if (first && rethrow) throw first;
   }
 
-  /** Ends a write-failure streak once no chain file holds refused bytes any more. */
+  /** Ends a write-failure streak once no chain file holds refused bytes any more, nor any content file. */
   private endWriteFailureStreak(): void {
-    if (!CHAIN_KINDS.some((k) => this.writers[k].failing)) this.writeFailing = false;
+    if (this.contentRefused.size === 0 && !CHAIN_KINDS.some((k) => this.writers[k].failing)) this.writeFailing = false;
+  }
+
+  /** the last failure of a refused content file's retry */
+  private contentRefusedError: unknown;
+
+  /** Keeps a content file the disk refused, to be written again (see `contentRefused`). */
+  private keepRefusedContent(id: string, content: PreparedContent, manifest: ContentManifestBase): void {
+    this.contentRefused.set(id, { content, manifest });
+    this.contentInFlight.set(id, { content, manifest });
+  }
+
+  /**
+   * Writes the content files the disk refused, in order, synchronously (completing what a failed
+   * write left); stops at the first that fails again. Whether all are written now.
+   */
+  private writeRefusedContent(): boolean {
+    for (const [id, c] of this.contentRefused) {
+      try {
+        writeContentSync(this.auditDir, c.content, c.manifest, FILE_MODE, this.config.durability);
+      } catch (err) {
+        if (diskRefused(err)) {
+          this.contentRefusedError = err;
+          return false;
+        }
+        // (not the disk's state: a file that exists with other bytes, say; not tried again)
+        this.report(new AuditIOError(`Writing the full content of interaction ${id} failed: ${(err as Error).message}`, { cause: err }));
+      }
+      this.contentRefused.delete(id);
+      this.contentInFlight.delete(id);
+    }
+    return true;
   }
 
   /**
@@ -1542,7 +1614,7 @@ export class AuditLogger extends EventEmitter<AuditLoggerEvents> implements Exit
     // a flush() that arrived while this commit ran is retried at once, not after the backoff
     if (this.commitWaiters.length > 0) this.scheduleCommit(true);
     // refused bytes are retried too (after the backoff), so they reach the disk once it takes data again
-    else if (CHAIN_KINDS.some((k) => this.writers[k].hasPending || this.writers[k].dirty || this.writers[k].lastError !== undefined)) this.scheduleCommit();
+    else if (this.contentRefused.size > 0 || CHAIN_KINDS.some((k) => this.writers[k].hasPending || this.writers[k].dirty || this.writers[k].lastError !== undefined)) this.scheduleCommit();
   }
 
   /**

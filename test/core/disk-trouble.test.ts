@@ -154,3 +154,36 @@ it("fsync: while the disk refuses writes, a sink gets no record its file does no
   expect(inFile.size).toBeLessThan(21); // the limit refused some
   expect(sunk.filter((s) => !inFile.has(s))).toEqual([]);
 });
+
+// Content files (full_interactions/) the disk refused were reported one errors record each and
+// dropped: their records verified as content_mismatch (the empty file left) for good, while the
+// README says refused data stays in memory and is retried, and an outage is one errors record
+// (found by the durability operator pass, 2026-12-05, filling a tmpfs).
+describe("content files the disk refuses (EFBIG) are kept and written once it takes data", () => {
+  for (const [durability, thread] of [["sync", false], ["async", false], ["fsync", false], ["async", true]] as const) {
+    it(`${durability}${thread ? ", thread: true" : ""}: flush() rejects during the outage; afterwards every content file is there, the log verifies, and the outage is one errors record`, async () => {
+      const projectPath = tmpProject();
+      const h = startFixture("content-diskfull-child.mts", {}, [projectPath, durability, thread ? "thread" : ""]);
+      children.push(h);
+      const pid = Number((await h.waitForLine((l) => l.startsWith("ready "), "ready")).split(" ")[1]);
+      setFileSizeLimit(pid, LIMIT);
+      h.child.kill("SIGUSR1");
+      const flushed = await h.waitForLine((l) => l.startsWith("flush "), "flush outcome");
+      expect(h.lines.filter((l) => l.startsWith("threw "))).toEqual([]);
+      expect(h.lines.filter((l) => l.startsWith("chat "))).toHaveLength(6);
+      expect(flushed).toBe("flush rejected AUDIT_ERR_IO");
+      setFileSizeLimit(pid, "unlimited");
+      h.child.kill("SIGUSR2");
+      const finalized = await h.waitForLine((l) => l.startsWith("finalized "), "finalized");
+      expect(Number(finalized.split(" ")[1])).toBeGreaterThan(0);
+      const exit = await h.exited;
+      expect(exit.code, exit.stderr).toBe(0);
+      const report = await verifyAuditLog(auditDirOf(projectPath), { sessionId: "cdf" });
+      expect(report.problems).toEqual([]);
+      expect(readKind(projectPath, "chat_interaction", "cdf")).toHaveLength(7);
+      const failures = readKind(projectPath, "error", "cdf").filter((r) => r.errorType === "audit_write_failed");
+      expect(failures).toHaveLength(1);
+      expect(String(failures[0]!.message)).toMatch(/EFBIG/);
+    });
+  }
+});

@@ -1182,17 +1182,29 @@ export class AuditLogger extends EventEmitter<AuditLoggerEvents> implements Exit
     }
     if (exiting) this.makeAwaitedNow();
     this.runDeferred();
-    for (const c of this.contentInFlight.values()) {
+    // content files first (their record lines may be on disk already); those the disk refuses are
+    // kept while the process goes on (a signal the app handles), and named on stderr (by the exit
+    // hook) when it ends: they were dropped without a word (found by the durability operator
+    // pass, 2026-12-05)
+    let contentFailed = 0;
+    let first: unknown;
+    for (const [id, c] of [...this.contentInFlight]) {
       try {
         writeContentSync(this.auditDir, c.content, c.manifest, FILE_MODE, this.config.durability);
-      } catch {
-        // exiting: the verifier will name what is missing
+        this.contentInFlight.delete(id);
+        this.contentRefused.delete(id);
+      } catch (err) {
+        contentFailed++;
+        first ??= err;
+        if (!exiting && diskRefused(err)) this.contentRefused.set(id, c);
+        else {
+          this.contentInFlight.delete(id);
+          this.contentRefused.delete(id);
+        }
       }
     }
-    this.contentInFlight.clear();
-    this.contentRefused.clear();
     // every kind, whichever fails (the first failure is rethrown once all were tried)
-    let first: unknown;
+    const kindsFailed: string[] = [];
     for (const kind of CHAIN_KINDS) {
       const w = this.writers[kind];
       try {
@@ -1200,6 +1212,7 @@ export class AuditLogger extends EventEmitter<AuditLoggerEvents> implements Exit
         if (this.config.durability === "fsync") w.datasyncSync();
       } catch (err) {
         first ??= err;
+        kindsFailed.push(kind);
       }
     }
     // (`fsync`: the records held from the sinks, now written; see releaseToSinks)
@@ -1210,7 +1223,10 @@ export class AuditLogger extends EventEmitter<AuditLoggerEvents> implements Exit
     // (only when the process ends: on a signal the app handles, it goes on writing this session,
     // which another process must not open meanwhile; found by review, 2026-12-03)
     if (release) this.lock.release();
-    if (first !== undefined) throw first;
+    if (first !== undefined) {
+      const what = [...(kindsFailed.length > 0 ? [`${kindsFailed.join(", ")} records`] : []), ...(contentFailed > 0 ? [`the full content of ${contentFailed} interaction(s)`] : [])].join(" and ");
+      throw new AuditIOError(`session ${this.sessionId}: ${what} not written: ${reason(first)}`, { cause: first });
+    }
   }
 
   /**

@@ -529,8 +529,11 @@ function checkContent(dir: string, file: KindFile, rec: Record<string, unknown>,
     // write, or the machine lost power before the file's data reached the disk: the loss window
     // README.md describes, as a file never created; found by the durability operator pass,
     // 2026-12-05, after SIGKILLs: it was content_mismatch, which reads as tampering)
-    if (data.length === 0 && typeof ref.bytes === "number" && ref.bytes > 0) {
-      p("content_missing", ref.file, `The ${role} file of interaction ${String(rec.id)} (seq ${seq}) is empty: created but never written (a crash between the two), or emptied.`);
+    // (likewise one shorter than its record says: a write cut short, by a crash or by a disk that
+    // refused the rest, as EFBIG and ENOSPC do, and the process ended before it was written again)
+    if (typeof ref.bytes === "number" && data.length < ref.bytes) {
+      const state = data.length === 0 ? "empty: created but never written (a crash between the two), or emptied" : `cut short (${data.length} of ${ref.bytes} bytes): its write did not end, or it was cut`;
+      p("content_missing", ref.file, `The ${role} file of interaction ${String(rec.id)} (seq ${seq}) is ${state}.`);
       continue;
     }
     const kid = encryptedFileKeyId(data);

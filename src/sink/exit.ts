@@ -42,7 +42,7 @@ function makeShared(): ExitShared {
         // the process is exiting: a last word on stderr, where nothing else can report it
         // (records the disk still refused were dropped without one; found by review, 2026-12-04)
         try {
-          fs.writeSync(2, `audit-logger: records could not be written as the process ended: ${(err as Error)?.message ?? String(err)}\n`);
+          fs.writeSync(2, `audit-logger: could not write everything as the process ended: ${(err as Error)?.message ?? String(err)}\n`);
         } catch {
           // no stderr either
         }

@@ -187,3 +187,24 @@ describe("content files the disk refuses (EFBIG) are kept and written once it ta
     });
   }
 });
+
+describe("content files the disk still refuses as the process ends", () => {
+  for (const [durability, thread] of [["async", false], ["fsync", false], ["async", true]] as const) {
+    it(`${durability}${thread ? ", thread: true" : ""}: are named on stderr, with the session (they were dropped without a word)`, async () => {
+      const projectPath = tmpProject();
+      const h = startFixture("content-diskfull-child.mts", {}, [projectPath, durability, thread ? "thread" : "", "exit"]);
+      children.push(h);
+      const pid = Number((await h.waitForLine((l) => l.startsWith("ready "), "ready")).split(" ")[1]);
+      setFileSizeLimit(pid, LIMIT);
+      h.child.kill("SIGUSR1");
+      const exit = await h.exited;
+      expect(h.lines).toContain("flush rejected AUDIT_ERR_IO");
+      expect(exit.code).toBe(0);
+      expect(exit.stderr).toMatch(/audit-logger: could not write everything as the process ended: session cdf: the full content of [1-6] interaction\(s\) not written: .*EFBIG/);
+      // the record lines are written; the chats whose files the disk refused show as the loss window
+      const report = await verifyAuditLog(auditDirOf(projectPath), { sessionId: "cdf" });
+      expect(new Set(report.problems.map((p) => p.kind))).toEqual(new Set(["content_missing"]));
+      expect(readKind(projectPath, "chat_interaction", "cdf")).toHaveLength(7);
+    });
+  }
+});

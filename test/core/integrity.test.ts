@@ -197,7 +197,7 @@ describe("verifyAuditLog finds tampering", () => {
     expect(report.problems).toHaveLength(3);
   });
 
-  it("a content file left empty (created, then the process killed before its write, as a SIGKILL did in the durability operator pass): content_missing, the loss window, as a file never created (it was content_mismatch, which reads as tampering)", async () => {
+  it("a content file left empty (created, then the process killed before its write, as a SIGKILL did in the durability operator pass) or cut short: content_missing, the loss window, as a file never created (it was content_mismatch, which reads as tampering)", async () => {
     const projectPath = tmpProject();
     await richLog(projectPath, "emptied", { rotate: false });
     const chats = readKind(projectPath, "chat_interaction", "emptied");
@@ -205,11 +205,14 @@ describe("verifyAuditLog finds tampering", () => {
     const ref = (i: number, role: "prompt" | "response") => path.join(dir, (chats[i]!.fullContent as Record<string, { file: string }>)[role]!.file);
     fs.truncateSync(ref(0, "prompt"), 0);
     fs.truncateSync(ref(1, "response"), 0);
+    // and one cut short (a write the disk refused part of: EFBIG, ENOSPC)
+    fs.truncateSync(ref(2, "prompt"), Math.floor(fs.statSync(ref(2, "prompt")).size / 2));
     const report = await verifyAuditLog(dir);
     expect(report.ok).toBe(false);
     expect(report.problems).toEqual([
       expect.objectContaining({ kind: "content_missing", seq: 1, detail: expect.stringMatching(/prompt file .* is empty/) }),
       expect.objectContaining({ kind: "content_missing", seq: 2, detail: expect.stringMatching(/response file .* is empty/) }),
+      expect.objectContaining({ kind: "content_missing", seq: 3, detail: expect.stringMatching(/prompt file .* is cut short/) }),
     ]);
   });
 

@@ -1419,6 +1419,7 @@ export class AuditLogger extends EventEmitter<AuditLoggerEvents> implements Exit
       // (behind content refused before: written in order, and a disk still refusing is not met again)
       if (this.contentRefused.size > 0 && !this.writeRefusedContent()) {
         this.keepRefusedContent(id, content, manifest);
+        this.report(new AuditIOError(`Writing the full content of ${this.contentRefused.size} interaction(s) failed again: ${reason(this.contentRefusedError)}. It stays in memory and is retried.`, { cause: this.contentRefusedError }), true);
         return;
       }
       try {

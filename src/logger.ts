@@ -68,6 +68,12 @@ import {
 
 const FILE_MODE = 0o600;
 const MAX_PENDING_CONTENT = 256;
+/**
+ * At most this much content the disk refused is kept to be written again (see `contentRefused`);
+ * past it, a newly refused file is dropped and reported (verify names it content_missing): a
+ * long outage must not grow the app's memory without bound.
+ */
+const MAX_REFUSED_CONTENT_BYTES = 64 * 1024 * 1024;
 
 /**
  * Failures of a content file's write that the disk's state causes and may end (full, file too
@@ -76,6 +82,11 @@ const MAX_PENDING_CONTENT = 256;
  * for good: reported and not tried again.
  */
 const DISK_REFUSALS = new Set(["ENOSPC", "EDQUOT", "EFBIG", "EIO", "EROFS", "EACCES", "EPERM", "EMFILE", "ENFILE", "EAGAIN", "EBUSY", "EINTR", "ENOMEM"]);
+/** What a report says of a refused content file not kept (see MAX_REFUSED_CONTENT_BYTES). */
+function refusedFull(id: string): string {
+  return `Not kept: ${MAX_REFUSED_CONTENT_BYTES / 1024 / 1024} MiB of content the disk refused before waits for it already; interaction ${id}'s full content is lost (verify names it content_missing), its record is kept.`;
+}
+
 function diskRefused(err: unknown): boolean {
   const code = (err as { code?: unknown } | null)?.code;
   return typeof code === "string" && DISK_REFUSALS.has(code);
@@ -1192,14 +1203,13 @@ export class AuditLogger extends EventEmitter<AuditLoggerEvents> implements Exit
       try {
         writeContentSync(this.auditDir, c.content, c.manifest, FILE_MODE, this.config.durability);
         this.contentInFlight.delete(id);
-        this.contentRefused.delete(id);
+        this.dropRefused(id);
       } catch (err) {
         contentFailed++;
         first ??= err;
-        if (!exiting && diskRefused(err)) this.contentRefused.set(id, c);
-        else {
+        if (exiting || !diskRefused(err) || !this.keepRefusedContent(id, c.content, c.manifest)) {
           this.contentInFlight.delete(id);
-          this.contentRefused.delete(id);
+          this.dropRefused(id);
         }
       }
     }
@@ -1418,8 +1428,8 @@ export class AuditLogger extends EventEmitter<AuditLoggerEvents> implements Exit
     if (this.config.durability === "sync" || this.pendingContent.size >= MAX_PENDING_CONTENT || this.pendingContentBytes >= MAX_PENDING_CONTENT_BYTES) {
       // (behind content refused before: written in order, and a disk still refusing is not met again)
       if (this.contentRefused.size > 0 && !this.writeRefusedContent()) {
-        this.keepRefusedContent(id, content, manifest);
-        this.report(new AuditIOError(`Writing the full content of ${this.contentRefused.size} interaction(s) failed again: ${reason(this.contentRefusedError)}. It stays in memory and is retried.`, { cause: this.contentRefusedError }), true);
+        const kept = this.keepRefusedContent(id, content, manifest);
+        this.report(new AuditIOError(`Writing the full content of ${this.contentRefused.size} interaction(s) failed again: ${reason(this.contentRefusedError)}. ${kept ? "It stays in memory and is retried." : refusedFull(id)}`, { cause: this.contentRefusedError }), true);
         return;
       }
       try {
@@ -1429,8 +1439,8 @@ export class AuditLogger extends EventEmitter<AuditLoggerEvents> implements Exit
           this.report(new AuditIOError(`Writing the full content of interaction ${id} failed: ${(err as Error).message}`, { cause: err }));
           return;
         }
-        this.keepRefusedContent(id, content, manifest);
-        this.report(new AuditIOError(`Writing the full content of interaction ${id} failed: ${(err as Error).message}. It stays in memory and is retried.`, { cause: err }), true);
+        const kept = this.keepRefusedContent(id, content, manifest);
+        this.report(new AuditIOError(`Writing the full content of interaction ${id} failed: ${reason(err)}. ${kept ? "It stays in memory and is retried." : refusedFull(id)}`, { cause: err }), true);
       }
       return;
     }
@@ -1457,8 +1467,9 @@ export class AuditLogger extends EventEmitter<AuditLoggerEvents> implements Exit
           this.report(new AuditIOError(`Writing the full content of interaction ${id} failed: ${(err as Error).message}`, { cause: err }));
           return;
         }
-        this.contentRefused.set(id, { content, manifest });
-        this.report(new AuditIOError(`Writing the full content of interaction ${id} failed: ${(err as Error).message}. It stays in memory and is retried.`, { cause: err }), true);
+        const kept = this.keepRefusedContent(id, content, manifest);
+        if (!kept) this.contentInFlight.delete(id);
+        this.report(new AuditIOError(`Writing the full content of interaction ${id} failed: ${reason(err)}. ${kept ? "It stays in memory and is retried." : refusedFull(id)}`, { cause: err }), true);
       },
     );
     this.pendingContent.add(p);
@@ -1543,10 +1554,30 @@ export class AuditLogger extends EventEmitter<AuditLoggerEvents> implements Exit
   /** the last failure of a refused content file's retry */
   private contentRefusedError: unknown;
 
-  /** Keeps a content file the disk refused, to be written again (see `contentRefused`). */
-  private keepRefusedContent(id: string, content: PreparedContent, manifest: ContentManifestBase): void {
+  /** the bytes of the content in `contentRefused` */
+  private contentRefusedBytes = 0;
+
+  /**
+   * Keeps a content file the disk refused, to be written again (see `contentRefused`), unless
+   * MAX_REFUSED_CONTENT_BYTES are kept already: whether it is kept.
+   */
+  private keepRefusedContent(id: string, content: PreparedContent, manifest: ContentManifestBase): boolean {
+    if (!this.contentRefused.has(id)) {
+      const bytes = content.prompt.length + content.response.length;
+      if (this.contentRefused.size > 0 && this.contentRefusedBytes + bytes > MAX_REFUSED_CONTENT_BYTES) return false;
+      this.contentRefusedBytes += bytes;
+    }
     this.contentRefused.set(id, { content, manifest });
     this.contentInFlight.set(id, { content, manifest });
+    return true;
+  }
+
+  /** A content file kept in `contentRefused` is written, or given up. */
+  private dropRefused(id: string): void {
+    const had = this.contentRefused.get(id);
+    if (had === undefined) return;
+    this.contentRefused.delete(id);
+    this.contentRefusedBytes -= had.content.prompt.length + had.content.response.length;
   }
 
   /**
@@ -1565,7 +1596,7 @@ export class AuditLogger extends EventEmitter<AuditLoggerEvents> implements Exit
         // (not the disk's state: a file that exists with other bytes, say; not tried again)
         this.report(new AuditIOError(`Writing the full content of interaction ${id} failed: ${(err as Error).message}`, { cause: err }));
       }
-      this.contentRefused.delete(id);
+      this.dropRefused(id);
       this.contentInFlight.delete(id);
     }
     return true;

@@ -188,6 +188,33 @@ describe("content files the disk refuses (EFBIG) are kept and written once it ta
   }
 });
 
+describe("content files the disk refuses, past 64 MiB of them", () => {
+  it("async: the first 64 MiB are kept and written once the disk takes data; the next are dropped, each reported, and verify names each content_missing (memory does not grow without bound in a long outage)", async () => {
+    const projectPath = tmpProject();
+    const h = startFixture("content-diskfull-child.mts", {}, [projectPath, "async", "", "big"]);
+    children.push(h);
+    const pid = Number((await h.waitForLine((l) => l.startsWith("ready "), "ready")).split(" ")[1]);
+    setFileSizeLimit(pid, LIMIT);
+    h.child.kill("SIGUSR1");
+    expect(await h.waitForLine((l) => l.startsWith("flush "), "flush outcome")).toBe("flush rejected AUDIT_ERR_IO");
+    expect(h.lines.filter((l) => l.startsWith("chat "))).toHaveLength(40);
+    setFileSizeLimit(pid, "unlimited");
+    h.child.kill("SIGUSR2");
+    const [, , notKept] = (await h.waitForLine((l) => l.startsWith("finalized "), "finalized")).split(" ");
+    const exit = await h.exited;
+    expect(exit.code, exit.stderr).toBe(0);
+    // 2 MiB and a few bytes each: 31 fit in 64 MiB
+    const report = await verifyAuditLog(auditDirOf(projectPath), { sessionId: "cdf" });
+    const missing = report.problems.filter((p) => p.kind === "content_missing");
+    expect(report.problems.length).toBe(missing.length);
+    // (one problem per dropped interaction: its prompt file; the other 31 were written once the limit was lifted)
+    expect(missing).toHaveLength(9);
+    // (a drop is reported as it happens, or, met while everything is written at once, in that write's one report)
+    expect(Number(notKept)).toBeGreaterThan(0);
+    expect(readKind(projectPath, "chat_interaction", "cdf")).toHaveLength(41);
+  }, 240_000);
+});
+
 describe("content files the disk still refuses as the process ends", () => {
   for (const [durability, thread] of [["async", false], ["fsync", false], ["async", true]] as const) {
     it(`${durability}${thread ? ", thread: true" : ""}: are named on stderr, with the session (they were dropped without a word)`, async () => {

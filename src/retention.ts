@@ -266,9 +266,17 @@ export function cleanupSessions(auditDir: string, options: CleanupOptions): Clea
   const floor = realNow - minDays * 86_400_000;
   const cutoff = now - days * 86_400_000;
   const policy: PrunePolicy = { maxLogAgeDays: o.maxLogAgeDays, minRetentionDays: o.minRetentionDays ?? 0 };
+  // One listing of the directory for the run: every session is judged from it, the holds the
+  // audit_event chains place are read from it, and a dry run plans from it too (each session's
+  // judgement listed it again for each kind of record, each removal once more, and each plan once
+  // more: some 16 listings per session, 24 per removal; found 2026-12-05). Two things list it again, because what they act on must be what the
+  // directory holds at that moment, not at the start of the run: a session's removal, once it
+  // holds the session's lock (see below), and a prune of the active session's segments, which
+  // reads its own audit_event chain (see previousFrontier).
+  const names = safeReaddir(auditDir);
   // (the chained holds once per run; under the holds lock below, the file is read again, where a hold
   // placed meanwhile is, with these: reading every chain per removal was quadratic in sessions)
-  const chained = chainedHolds(auditDir);
+  const chained = chainedHolds(auditDir, names);
   const holdsNow = (): LegalHold[] => [...readHolds(auditDir), ...chained];
   const holds = holdsNow();
   const removed: CleanupEntry[] = [];
@@ -278,14 +286,6 @@ export function cleanupSessions(auditDir: string, options: CleanupOptions): Clea
   const skippedHeld: string[] = [];
   const keptByRetention: Array<{ sessionId: string; lastActivity: string; retentionDays: number }> = [];
   const skippedUnsent: Array<{ sessionId: string; lastActivity: string; files: string[] }> = [];
-  // One listing of the directory for the run: every session is judged from it, and a dry run
-  // plans from it too (each session's judgement listed it again for each kind of record, each
-  // removal once more, and each plan once more: some 16 listings per session, 24 per removal;
-  // found 2026-12-05). Two things list it again, because what they act on must be what the
-  // directory holds at that moment, not at the start of the run: a session's removal, once it
-  // holds the session's lock (see below), and a prune of the active session's segments, which
-  // reads its own audit_event chain (see previousFrontier).
-  const names = safeReaddir(auditDir);
   const whole = listSessionIds(auditDir, names);
   // (then the sessions of which only dot files are left: see leftoverSessions)
   const owned = new Set([...whole, ...(o.activeSessionId !== undefined ? [o.activeSessionId] : [])]);
@@ -602,11 +602,11 @@ function previousFrontier(auditDir: string, sessionId: string, kind: ChainKind):
  * ids it names (`details.holdIds`), or, in a record without them, for the holds of its scope placed
  * before it.
  */
-export function chainedHolds(auditDir: string): LegalHold[] {
+export function chainedHolds(auditDir: string, names: readonly string[] = safeReaddir(auditDir)): LegalHold[] {
   const placed = new Map<string, LegalHold & { at: number }>();
   const releases: Array<{ ids: readonly string[] | undefined; scope: string | undefined; at: number }> = [];
-  for (const sessionId of listSessionIds(auditDir)) {
-    for (const rec of auditEventsOf(auditDir, sessionId, ["legal_hold_placed", "legal_hold_released"])) {
+  for (const sessionId of listSessionIds(auditDir, names)) {
+    for (const rec of auditEventsOf(auditDir, sessionId, ["legal_hold_placed", "legal_hold_released"], names)) {
       const d = (rec.details ?? {}) as { holdId?: unknown; scope?: unknown; holdIds?: unknown };
       const at = Date.parse(String(rec.timestamp));
       if (rec.eventType === "legal_hold_placed") {

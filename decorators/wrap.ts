@@ -724,7 +724,8 @@ function returned(call: Call, kind: FunctionKind, out: unknown, args: readonly u
  * its client and connection settings), an RxJS Observable, an async iterable that is no generator
  * (an SDK stream, a Node Readable); "a ServerResponse (a stream)" for any other Node stream (an
  * Express `res`, which `res.json()` returns), written no more than one among the arguments is
- * (see argsForRecord). Undefined for anything else. Reads `then`, `subscribe`,
+ * (see argsForRecord); "a Response (body unread)" for a fetch Response, whose body the caller
+ * reads. Undefined for anything else. Reads `then`, `subscribe`,
  * `pipe` and the async iterator method, guarded (a revoked Proxy is none).
  */
 function unobservedWork(out: unknown): string | undefined {
@@ -743,7 +744,11 @@ function unobservedWork(out: unknown): string | undefined {
             ? "async iterable"
             : isNodeStream(out)
               ? "a stream"
-              : undefined;
+              : // (a fetch Response: its body is the caller's to read, and it has no members of its
+                // own to write; it was written as the result {})
+                typeof Response === "function" && out instanceof Response
+                ? "body unread"
+                : undefined;
     if (what === undefined) return undefined;
     let name = typeof out === "function" ? "function" : "object";
     const c = (o.constructor as { name?: unknown } | undefined)?.name;

@@ -601,6 +601,31 @@ describe.each(["standard", "legacy"] as const)("the shared method wrapper (%s mo
     expect(exported!.details).toEqual({ method: "Repo.stream", resultNotRead: "a Readable (async iterable)" });
   });
 
+  it("a fetch Response a method returns (or its promise gives) is named, its body left for the caller: it was written as the result {}", async () => {
+    const logger = newLogger();
+    class Files {
+      download() {
+        return new Response("file bytes", { status: 200 });
+      }
+      async fetchIt() {
+        await tick();
+        return new Response("more bytes", { status: 201 });
+      }
+    }
+    decorate(mode, Files, "download", AuditTool("http", { logger }));
+    decorate(mode, Files, "fetchIt", AuditTool("http", { logger }));
+    const files = new Files();
+    expect(await files.download().text()).toBe("file bytes");
+    expect(await (await files.fetchIt()).text()).toBe("more bytes");
+    const tools = await records(logger, "tool");
+    expect(tools).toMatchObject([
+      { operation: "download", success: true, metadata: { auditTool: { resultNotRead: "a Response (body unread)" } } },
+      { operation: "fetchIt", success: true, metadata: { auditTool: { resultNotRead: "a Response (body unread)" } } },
+    ]);
+    expect(tools[0]).not.toHaveProperty("result");
+    expect(tools[1]).not.toHaveProperty("result");
+  });
+
   it("a request among the arguments is written as one, not as its members, where arguments are recorded without a captureArgs function; a captureArgs function still gets it", async () => {
     const logger = newLogger();
     const req = new http.IncomingMessage(new net.Socket());

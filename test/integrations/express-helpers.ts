@@ -8,9 +8,9 @@ import type { AddressInfo } from "node:net";
 import { createRequire } from "node:module";
 import path from "node:path";
 import express5 from "express";
-import type { AuditLogger } from "../../src/index.js";
-import { KIND_FILE_STEM, type RecordType } from "../../src/index.js";
-import { readJsonl } from "../helpers/index.js";
+import { afterEach } from "vitest";
+import { AuditLogger, KIND_FILE_STEM, type RecordType } from "../../src/index.js";
+import { cleanupTmp, readJsonl, tmpProject } from "../helpers/index.js";
 
 export type ExpressFactory = typeof express5;
 
@@ -89,3 +89,35 @@ export function contentOf(logger: AuditLogger, ref: unknown): string {
 }
 
 export const delay = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
+
+/**
+ * For a test file: `newLogger()` (a logger of session "http" in a new project) and `start(app)`
+ * (the app served on 127.0.0.1, its URL); after each test its loggers (and those given to
+ * `keep`) are finalized, its servers closed and its projects removed.
+ */
+export function expressHarness(): { newLogger(): AuditLogger; start(app: http.RequestListener): Promise<string>; keep(x: Served | AuditLogger): void } {
+  const open: Array<Served | AuditLogger> = [];
+  afterEach(async () => {
+    for (const x of open.splice(0)) {
+      if (x instanceof AuditLogger) {
+        if (!x.isClosed) await x.finalizeSession();
+      } else await x.close();
+    }
+    cleanupTmp();
+  });
+  return {
+    newLogger() {
+      const logger = new AuditLogger({ sessionId: "http", projectPath: tmpProject() });
+      open.push(logger);
+      return logger;
+    },
+    async start(app) {
+      const s = await serve(app);
+      open.push(s);
+      return s.url;
+    },
+    keep(x) {
+      open.push(x);
+    },
+  };
+}

@@ -3,37 +3,16 @@
  * for routers and modular apps gets recorded. Each test builds a real app (Express 5 and 4), talks
  * to it over HTTP and reads the records back from disk.
  */
-import http from "node:http";
 import compression from "compression";
 import type { Request } from "express";
-import { afterEach, describe, expect, it } from "vitest";
+import { describe, expect, it } from "vitest";
 import { auditErrorHandler, auditMiddleware } from "../../integrations/express.js";
 import { withAudit } from "../../integrations/index.js";
 import { AuditConfigError, AuditLogger, setDefaultAuditLogger } from "../../src/index.js";
-import { cleanupTmp, tmpProject } from "../helpers/index.js";
-import { EXPRESS_FLAVORS, contentOf, delay, exchange, recordsOf, serve, waitForRecords, type ExpressFactory, type Served } from "./express-helpers.js";
+import { EXPRESS_FLAVORS, contentOf, delay, exchange, recordsOf, expressHarness, waitForRecords, type ExpressFactory } from "./express-helpers.js";
 
-const open: Array<Served | AuditLogger> = [];
-afterEach(async () => {
-  for (const x of open.splice(0)) {
-    if (x instanceof AuditLogger) {
-      if (!x.isClosed) await x.finalizeSession();
-    } else await x.close();
-  }
-  cleanupTmp();
-});
-
-function newLogger(): AuditLogger {
-  const logger = new AuditLogger({ sessionId: "http", projectPath: tmpProject() });
-  open.push(logger);
-  return logger;
-}
-
-async function start(app: http.RequestListener): Promise<string> {
-  const s = await serve(app);
-  open.push(s);
-  return s.url;
-}
+// (each test's loggers finalized and servers closed after it)
+const { newLogger, start } = expressHarness();
 
 /** Every record of the logger is on disk, and none comes late. */
 async function settled(logger: AuditLogger): Promise<void> {

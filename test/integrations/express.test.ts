@@ -6,35 +6,16 @@ import vm from "node:vm";
 import zlib from "node:zlib";
 import compression from "compression";
 import type { NextFunction, Request, Response } from "express";
-import { afterEach, describe, expect, it, vi } from "vitest";
+import { describe, expect, it, vi } from "vitest";
 import { auditErrorHandler, auditMiddleware, isExpressApp, type AuditMiddlewareOptions } from "../../integrations/express.js";
 import { AuditChat, AuditTool } from "../../decorators/index.js";
 import { AuditConfigError, AuditLogger, auditContext, verifyAuditLog } from "../../src/index.js";
 import { decorate } from "../decorators/apply.js";
-import { cleanupTmp, runFixtureChild, tmpProject } from "../helpers/index.js";
-import { EXPRESS_FLAVORS, contentOf, delay, exchange, recordsOf, serve, waitForRecords, type ExpressFactory, type Served } from "./express-helpers.js";
+import { runFixtureChild, tmpProject } from "../helpers/index.js";
+import { EXPRESS_FLAVORS, contentOf, delay, exchange, recordsOf, expressHarness, waitForRecords, type ExpressFactory } from "./express-helpers.js";
 
-const open: Array<Served | AuditLogger> = [];
-afterEach(async () => {
-  for (const x of open.splice(0)) {
-    if (x instanceof AuditLogger) {
-      if (!x.isClosed) await x.finalizeSession();
-    } else await x.close();
-  }
-  cleanupTmp();
-});
-
-function newLogger(): AuditLogger {
-  const logger = new AuditLogger({ sessionId: "http", projectPath: tmpProject() });
-  open.push(logger);
-  return logger;
-}
-
-async function start(app: http.RequestListener): Promise<string> {
-  const s = await serve(app);
-  open.push(s);
-  return s.url;
-}
+// (each test's loggers finalized and servers closed after it)
+const { newLogger, start, keep } = expressHarness();
 
 describe.each(EXPRESS_FLAVORS)("%s", (_name, express: ExpressFactory) => {
   /** The same app with and without auditing, to show the responses are identical. */
@@ -819,7 +800,7 @@ describe.each(EXPRESS_FLAVORS)("%s", (_name, express: ExpressFactory) => {
     const { AuditErrors } = await import("../../decorators/index.js");
     const logger = newLogger();
     const library = new AuditLogger({ sessionId: "library", projectPath: tmpProject() });
-    open.push(library);
+    keep(library);
     const cached = new Error("upstream down");
     class Client {
       fetchThing(): never {

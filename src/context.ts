@@ -173,7 +173,8 @@ function checkedValue(value: AuditContextInput): AuditContextValue {
   // user, with nothing said (found by the fetch new-user pass, 2026-12-05). It is still kept as the
   // app's (a context an app built with such a member ran before, and a throw here would fail its
   // requests after an upgrade), and a warning names it, once per name.
-  for (const key of Object.keys(v)) {
+  const keys = Object.keys(v);
+  for (const key of keys) {
     if (CONTEXT_FIELDS.has(key) || v[key] === undefined) continue;
     const meant = fieldWrittenAs(key);
     if (meant !== undefined) warnWrittenAs(key, meant);
@@ -187,7 +188,6 @@ function checkedValue(value: AuditContextInput): AuditContextValue {
   // logger: it replaced the outer context's, and the records made inside went to the default
   // logger, another tenant's trail, say (`run({ logger: opts.logger ?? null })`; found by the
   // fetch new-user pass, 2026-12-05))
-  const keys = Object.keys(v);
   let i = 0;
   while (i < keys.length && v[keys[i]!] !== undefined) i++;
   if (i === keys.length && m !== null && v.logger !== null) return value as AuditContextValue;

@@ -714,24 +714,21 @@ interface UserHolder {
 
 /** `userId(req)`, as an id; one that throws is reported once per request. */
 function askUser(state: RequestState, lookup: (req: Request) => AuditIdAnswer, req: Request): string | undefined {
-  try {
-    return cleanId(lookup(req), MAX_USER_ID);
-  } catch (err) {
-    if (!state.lookupReported) {
-      state.lookupReported = true;
-      reportRecordFailure(state.logger, err);
-    }
-    return undefined;
-  }
+  return askId(state, "lookupReported", lookup, req);
 }
 
 /** `sessionId(req)`, as an id; one that throws is reported once per request. */
 function askSession(state: RequestState, lookup: (req: Request) => AuditIdAnswer, req: Request): string | undefined {
+  return askId(state, "sessionReported", lookup, req);
+}
+
+/** `lookup(req)` as an id; a throw is reported once per request (`reported` marks it). */
+function askId(state: RequestState, reported: "lookupReported" | "sessionReported", lookup: (req: Request) => AuditIdAnswer, req: Request): string | undefined {
   try {
     return cleanId(lookup(req), MAX_USER_ID);
   } catch (err) {
-    if (!state.sessionReported) {
-      state.sessionReported = true;
+    if (!state[reported]) {
+      state[reported] = true;
       reportRecordFailure(state.logger, err);
     }
     return undefined;

@@ -1,10 +1,10 @@
 import { types } from "node:util";
 import { z } from "zod";
-import { forLogger } from "../src/instrument.js";
+import { forLogger, httpStatusOf } from "../src/instrument.js";
 import type { AuditLogger } from "../src/logger.js";
 import type { ChatInteractionInput } from "../src/types.js";
 import { finishReasonOf, firstOutputIndex, fromChunks, modelFrom, promptFromArgs, responseFromResult, toolCallsOf, usageFromResult, type ChatContent, type ChatUsage } from "./chat-extract.js";
-import { assertCalledAsFactory, failureMessageOf, httpStatusOf, isNodeStream, withLinks, auditMethodDecorator, capturedOrNoted, hasNotes, noteCaptureFailure, type CaptureNotes, decoratorOptionsShape, parseDecoratorInput, type AuditDecoratorOptions, type AuditMethodDecorator, type FinishedCall } from "./wrap.js";
+import { assertCalledAsFactory, failureMessageOf, isNodeStream, withLinks, auditMethodDecorator, capturedOrNoted, hasNotes, noteCaptureFailure, type CaptureNotes, decoratorOptionsShape, parseDecoratorInput, type AuditDecoratorOptions, type AuditMethodDecorator, type FinishedCall } from "./wrap.js";
 
 /**
  * Options of {@link AuditChat}. The extractors replace the built-in guesses; `captureArgs` /

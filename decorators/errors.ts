@@ -1,9 +1,9 @@
 import { z } from "zod";
 import type { ErrorSeverity } from "../src/types.js";
-import { errorTypeOf, isError, readMember } from "../src/instrument.js";
+import { errorTypeOf, httpStatusOf, isError, readMember } from "../src/instrument.js";
 import { newId } from "../src/record/id.js";
 import { recordingOf, remember, type Recording } from "../src/errors-seen.js";
-import { argsForRecord, assertCalledAsFactory, auditMethodDecorator, decoratorOptionsShape, errorMessageOf, httpStatusOf, parseDecoratorInput, type AuditDecoratorOptions, type AuditMethodDecorator, type FinishedCall } from "./wrap.js";
+import { argsForRecord, assertCalledAsFactory, auditMethodDecorator, decoratorOptionsShape, errorMessageOf, parseDecoratorInput, type AuditDecoratorOptions, type AuditMethodDecorator, type FinishedCall } from "./wrap.js";
 
 /**
  * Options of {@link AuditErrors}. With `captureArgs: true` (or a function) the arguments go into

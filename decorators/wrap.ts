@@ -285,19 +285,6 @@ export function errorMessageOf(error: unknown): string {
   }
 }
 
-/**
- * The HTTP status an error carries: its `status`, else its `statusCode`, when an integer from
- * 400 to 599 (a NestJS `HttpException`, an SDK's `APIError`, http-errors' errors; the rule
- * `auditErrorHandler` reads a thrown error's status by). Never throws.
- */
-export function httpStatusOf(error: unknown): number | undefined {
-  for (const key of ["status", "statusCode"]) {
-    const v = readMember(error, key);
-    if (typeof v === "number" && Number.isInteger(v) && v >= 400 && v < 600) return v;
-  }
-  return undefined;
-}
-
 /** Builds the decorator for `spec`: one function that handles both decorator modes. */
 export function auditMethodDecorator(spec: MethodAuditSpec): AuditMethodDecorator {
   function decorate(...a: unknown[]): unknown {

@@ -15,7 +15,7 @@ import { z } from "zod";
 import { recordingOf } from "../src/errors-seen.js";
 import { MAX_ID_CHARS, currentContext, kLearnedUser, kUserLookup, runInAuditContext, type UserLookup } from "../src/context.js";
 import { AuditConfigError } from "../src/errors.js";
-import { REDACTED_TEXT, errorTypeOf, isError, readMember, reportRecordFailure, resolveAuditLogger, safeRecord, textOf } from "../src/instrument.js";
+import { REDACTED_TEXT, errorTypeOf, httpStatusOf, isError, readMember, reportRecordFailure, resolveAuditLogger, safeRecord, textOf } from "../src/instrument.js";
 import type { AuditLogger } from "../src/logger.js";
 import { newId } from "../src/record/id.js";
 import { toFieldIssues } from "../src/record/issues.js";
@@ -788,7 +788,7 @@ function recordThrown(logger: AuditLogger, state: RequestState | undefined, req:
   // the status Express's final handler will send for this error: the error's `status`, else its
   // `statusCode` (each when 4xx/5xx), else the response's own when 4xx/5xx, else 500
   // (every read guarded: an error that cannot be read is still recorded, see readMember)
-  const status = errorStatus(readMember(err, "status")) ?? errorStatus(readMember(err, "statusCode")) ?? errorStatus(readMember(res, "statusCode")) ?? 500;
+  const status = httpStatusOf(err) ?? errorStatus(readMember(res, "statusCode")) ?? 500;
   const traceId = state?.context?.traceId;
   const by = traceId === undefined ? undefined : recordingOf(err, logger, traceId);
   if (state !== undefined && by !== undefined && by.traceId === traceId && by.startedAt >= state.start) {

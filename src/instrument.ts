@@ -355,3 +355,16 @@ export function forLogger<I extends object>(logger: AuditLogger, input: I): I {
 function runBuild(b: Build): void {
   safeRecord(b[0], () => buildAndLog(b));
 }
+
+/**
+ * The HTTP status an error carries: its `status`, else its `statusCode`, when an integer from
+ * 400 to 599 (a NestJS `HttpException`, an SDK's `APIError`, http-errors' errors): how
+ * `auditErrorHandler` and the decorators read a thrown error's status. Never throws.
+ */
+export function httpStatusOf(error: unknown): number | undefined {
+  for (const key of ["status", "statusCode"]) {
+    const v = readMember(error, key);
+    if (typeof v === "number" && Number.isInteger(v) && v >= 400 && v < 600) return v;
+  }
+  return undefined;
+}

@@ -245,10 +245,12 @@ export function withAudit(target: unknown, options?: object): unknown {
   if (kind === "anthropic") return wrapAnthropic(target as AnthropicClientLike, options as WrapAnthropicOptions | undefined);
   // an Express app, or a Router (which has no `listen`/`set`: it was taken for a fetch function
   // before, its requests recorded as "GET [object Object]"; found by review)
-  if (kind === "express" && (isExpressApp(target) || isExpressRouter(target))) {
+  if (kind === "express") {
+    // (kindOf told it by isExpressApp / isExpressRouter)
+    const app = target as { use(...handlers: unknown[]): unknown };
     const middleware = auditMiddleware(options as AuditMiddlewareOptions | undefined);
-    warnOfRoutesBefore(target);
-    target.use(middleware);
+    warnOfRoutesBefore(app);
+    app.use(middleware);
     return target;
   }
   if (typeof target === "function") {

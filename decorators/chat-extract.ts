@@ -2,7 +2,10 @@
  * Reads prompt, response, model and token usage out of a chat method's arguments and result, for
  * the shapes LLM code passes around: plain strings, message lists, `{ messages }` requests, and
  * OpenAI / Anthropic / AI SDK style results and stream chunks. Anything unknown is kept as JSON.
+ * An OpenAI-style answer's choices (several with `n` > 1) are read as the OpenAI wrapper reads
+ * them (src/chat-choices.ts).
  */
+import { ChatChunkAccumulator, fromChoices, isChatChunk } from "../src/chat-choices.js";
 
 /** What a chat record's prompt or response may be: text, or structured messages. */
 export type ChatContent = string | readonly unknown[] | Record<string, unknown>;
@@ -64,11 +67,22 @@ function messageAlt(message: Obj): string | undefined {
   return str(message.refusal) ?? (isObj(message.audio) ? str(message.audio.transcript) : undefined);
 }
 
-/** The response text of a result: a string, `text`, `output_text`, `content`, `choices[0].message.content` (or its refusal, or its audio's transcript). */
+/** Whether a result has several choices (a chat completion asked with `n` > 1). */
+function severalChoices(result: Obj): result is Obj & { choices: unknown[] } {
+  return Array.isArray(result.choices) && result.choices.filter(isObj).length > 1;
+}
+
+/**
+ * The response text of a result: a string, `text`, `output_text`, `content`,
+ * `choices[0].message.content` (or its refusal, or its audio's transcript); with several choices
+ * each one's text, `[{ index, content }]`, as the OpenAI wrapper records them (until 2026-12-05
+ * the first choice's only).
+ */
 export function responseFromResult(result: unknown): ChatContent {
   if (typeof result === "string") return result;
   if (result === undefined || result === null) return "";
   if (!isObj(result)) return Array.isArray(result) ? result : String(result);
+  if (severalChoices(result)) return fromChoices(result.choices).response ?? "";
   const choice = first(result.choices);
   const message = isObj(choice) ? choice.message : result.message;
   const text =
@@ -127,12 +141,27 @@ export function finishReasonOf(result: unknown): string | undefined {
   return r !== undefined && r !== "" ? r : undefined;
 }
 
-/** Tool calls the model asked for: OpenAI `tool_calls`, AI SDK `toolCalls`, Anthropic `tool_use` blocks. */
+/**
+ * Each choice's finish reason, by index, when a result has several choices (`n` > 1), also as
+ * {@link fromChunks} assembled them from a stream (`finishReasons`): another choice than the first
+ * may have been cut short (`length`).
+ */
+export function finishReasonsOf(result: unknown): string[] | undefined {
+  if (!isObj(result)) return undefined;
+  if (severalChoices(result)) return fromChoices(result.choices).finishReasons;
+  const listed = result.finishReasons;
+  return Array.isArray(listed) && listed.every((r) => typeof r === "string") ? listed : undefined;
+}
+
+/**
+ * Tool calls the model asked for: OpenAI `tool_calls` (and a legacy `function_call`) of every
+ * choice, each with `choice`, its choice's index, when there are several (until 2026-12-05 the
+ * first choice's only), AI SDK `toolCalls`, Anthropic `tool_use` blocks.
+ */
 export function toolCallsOf(result: unknown): unknown[] | undefined {
   if (!isObj(result)) return undefined;
-  const choice = first(result.choices);
-  const message = isObj(choice) ? choice.message : undefined;
-  if (isObj(message) && Array.isArray(message.tool_calls) && message.tool_calls.length > 0) return message.tool_calls;
+  const calls = Array.isArray(result.choices) ? fromChoices(result.choices).toolCalls : undefined;
+  if (calls !== undefined) return calls;
   if (Array.isArray(result.toolCalls) && result.toolCalls.length > 0) return result.toolCalls;
   if (Array.isArray(result.content)) {
     const uses = result.content.filter((b) => isObj(b) && b.type === "tool_use");
@@ -212,7 +241,10 @@ export function fromChunks(items: readonly unknown[]): { response: ChatContent; 
   const toolCalls: unknown[] = [];
   let toolUses: Map<number, Obj> | undefined;
   let totalUsage = false;
+  // OpenAI chat chunks, also read as the wrapper reads them: each choice's text and tool calls
+  let chat: ChatChunkAccumulator | undefined;
   for (const item of items) {
+    if (isChatChunk(item)) (chat ??= new ChatChunkAccumulator()).add(item);
     const t = chunkText(item);
     if (t !== undefined) {
       text += t;
@@ -292,5 +324,18 @@ export function fromChunks(items: readonly unknown[]): { response: ChatContent; 
     }
   }
   if (toolCalls.length > 0 && last.toolCalls === undefined) last.toolCalls = toolCalls;
+  if (chat !== undefined) {
+    const c = chat.result();
+    // (a streamed chat completion's tool calls were not recorded at all until 2026-12-05)
+    if (c.toolCalls !== undefined && last.toolCalls === undefined) last.toolCalls = c.toolCalls;
+    // several choices (`n` > 1): each one's text and finish reason, not the first's and the
+    // others' pieces joined into it
+    if (Array.isArray(c.response)) {
+      if (c.finishReason !== undefined) last.finishReason = c.finishReason;
+      else delete last.finishReason;
+      if (c.finishReasons !== undefined) last.finishReasons = c.finishReasons;
+      return { response: c.response, last };
+    }
+  }
   return { response: anyText ? text : [...items], last };
 }

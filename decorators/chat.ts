@@ -3,7 +3,7 @@ import { z } from "zod";
 import { forLogger, httpStatusOf } from "../src/instrument.js";
 import type { AuditLogger } from "../src/logger.js";
 import type { ChatInteractionInput } from "../src/types.js";
-import { finishReasonOf, firstOutputIndex, fromChunks, modelFrom, promptFromArgs, responseFromResult, toolCallsOf, usageFromResult, type ChatContent, type ChatUsage } from "./chat-extract.js";
+import { finishReasonOf, finishReasonsOf, firstOutputIndex, fromChunks, modelFrom, promptFromArgs, responseFromResult, toolCallsOf, usageFromResult, type ChatContent, type ChatUsage } from "./chat-extract.js";
 import { assertCalledAsFactory, failureMessageOf, isNodeStream, withLinks, auditMethodDecorator, capturedOrNoted, hasNotes, noteCaptureFailure, type CaptureNotes, decoratorOptionsShape, parseDecoratorInput, type AuditDecoratorOptions, type AuditMethodDecorator, type FinishedCall } from "./wrap.js";
 
 /**
@@ -24,7 +24,8 @@ export interface AuditChatOptions extends AuditDecoratorOptions {
   prompt?: ((args: readonly unknown[]) => ChatContent) | undefined;
   /**
    * the response from the (captured) return value; default: a string, or `text`, `content`,
-   * `choices[0].message.content`, `output_text`. For generator methods it gets the list of yielded items.
+   * `choices[0].message.content` (several choices: each one's, `[{ index, content }]`),
+   * `output_text`. For generator methods it gets the list of yielded items.
    */
   response?: ((result: unknown) => ChatContent) | undefined;
   /** token usage from the return value; default: its `usage` in OpenAI, Anthropic or AI SDK naming */
@@ -143,6 +144,8 @@ function chatInput(o: AuditChatOptions, call: FinishedCall, logger: AuditLogger)
   const usage = (o.usage ? extract("usage", () => o.usage!(yielded ? meta : raw)) : undefined) ?? usageFromResult(meta);
   const model = o.model ?? modelFrom(call.args, meta);
   const finishReason = finishReasonOf(meta) ?? (typeof meta.finishReason === "string" ? meta.finishReason : undefined);
+  // (several choices: each one's, as the OpenAI wrapper keeps them in `metadata.openai.finishReasons`)
+  const finishReasons = finishReasonsOf(meta)?.map((r) => r.slice(0, 128));
   // Tool calls carry arguments, content like the response: with `captureResult: false` none, with
   // a function only those in what it kept (a function that redacts the result must not see its
   // tool-call arguments recorded from the raw result), else the result's own.
@@ -165,6 +168,7 @@ function chatInput(o: AuditChatOptions, call: FinishedCall, logger: AuditLogger)
     // plain `method` here replaced in the record)
     metadata: { auditChat: notRead === undefined ? { method: call.qualifiedName } : { method: call.qualifiedName, responseNotRead: notRead } },
   };
+  if (finishReasons !== undefined) (input.metadata as { auditChat: Record<string, unknown> }).auditChat.finishReasons = finishReasons;
   if (hasNotes(notes)) Object.assign((input.metadata as { auditChat: Record<string, unknown> }).auditChat, notes);
   // (`captureArgs: false` / `captureResult: false`: not captured, which the record says, rather
   // than an empty prompt or response with its hash)

@@ -203,15 +203,16 @@ export function auditMiddleware(options?: AuditMiddlewareOptions | Request, res?
   const opts = parsed.data;
   const maxBodyBytes = opts.maxBodyBytes ?? DEFAULT_MAX_BODY_BYTES;
 
-  return function auditMiddleware(req: Request, res: Response, next: NextFunction): void {
+  const mount: Mount = { handle: undefined, frames: new WeakMap() };
+  const middleware = function auditMiddleware(req: Request, res: Response, next: NextFunction): void {
     // mounted twice (app and router): the first one records the request, or ignored it; a later
     // mount's chat routes are added to it (a router's own were dropped: its chat went unrecorded)
     const recording = requests.get(req);
     if (recording !== undefined && opts.chatRoutes !== undefined && recording.chat === undefined) {
-      safeRecord(recording.logger, () => addChat(recording, opts, maxBodyBytes, req, res));
+      safeRecord(recording.logger, () => addChat(recording, opts, maxBodyBytes, req, res, mount));
     }
     const logger = recording !== undefined || ignored.has(req) ? undefined : resolveAuditLogger(opts.logger);
-    const ctx = logger ? safeRecord(logger, () => begin(opts, logger, maxBodyBytes, req)) : undefined;
+    const ctx = logger ? safeRecord(logger, () => begin(opts, logger, maxBodyBytes, req, mount)) : undefined;
     if (logger === undefined || ctx === undefined) {
       next();
       return;
@@ -222,6 +223,8 @@ export function auditMiddleware(options?: AuditMiddlewareOptions | Request, res?
       next();
     });
   };
+  mount.handle = middleware;
+  return middleware;
 }
 
 /**
@@ -297,9 +300,10 @@ function begin(
   logger: AuditLogger,
   maxBodyBytes: number,
   req: Request,
+  mount: Mount,
 ): { value: AuditContextValue; state: RequestState } | undefined {
   const path = pathOf(req);
-  const paths = rulePaths(req, path);
+  const paths = rulePaths(req, path, mount);
   // a throwing predicate counts as "not ignored": the request is recorded, the failure reported
   // (a predicate's answer is read as a condition is: truthy ignores)
   if (opts.ignore?.some((rule) => (typeof rule === "function" ? Boolean(safeRecord(logger, () => rule(req))) : matchesRule(rule, paths)))) {
@@ -374,8 +378,8 @@ function newChat(maxBodyBytes: number): ChatCapture {
  * request's bytes are copied only when nothing has read any yet (else a parser before this mount
  * read them, and the parsed body is the prompt: what passes now would be the body's end alone).
  */
-function addChat(state: RequestState, opts: ParsedOptions, maxBodyBytes: number, req: Request, res: Response): void {
-  if (state.done || res.headersSent || !isChat(state.method, opts.chatRoutes, rulePaths(req, state.path))) return;
+function addChat(state: RequestState, opts: ParsedOptions, maxBodyBytes: number, req: Request, res: Response, mount: Mount): void {
+  if (state.done || res.headersSent || !isChat(state.method, opts.chatRoutes, rulePaths(req, state.path, mount))) return;
   const chat: ChatCapture = { ...newChat(maxBodyBytes), ownHead: true };
   state.chat = chat;
   captureBodies(chat, req, res, (req as { readableDidRead?: unknown }).readableDidRead !== true);
@@ -1102,19 +1106,89 @@ function pathOf(req: Request): string {
  * The paths a rule is matched against: the request's path and, where the middleware is mounted in
  * a Router or a sub-app (`req.baseUrl`, the mount path as matched), the path below that mount, as
  * the Router's own routes are written (`"/chat"` in a Router mounted at `/api` matches
- * `/api/chat`: it matched nothing, and the Router's chat went unrecorded).
+ * `/api/chat`: it matched nothing, and the Router's chat went unrecorded); and the case
+ * sensitivity each part is routed with.
  */
 interface RulePaths {
   readonly path: string;
   readonly below: string | undefined;
+  /** how many characters of `path` are the mount path (0 outside a mount) */
+  readonly mountLength: number;
+  /** how the mount path was matched: by the app's router */
+  readonly mountCaseSensitive: boolean;
+  /** how the Router (or the app's router) the middleware is in routes what lies below its mount */
   readonly caseSensitive: boolean;
 }
 
-function rulePaths(req: Request, path: string): RulePaths {
-  return { path, below: pathBelowMount(req, path), caseSensitive: caseSensitiveRouting(req) };
+/**
+ * A middleware made by auditMiddleware, and per app (by its router) the case sensitivity of the
+ * Router it was found in on that app's stack (null: found nowhere, as when a function of the
+ * app's calls it, or in Routers that route differently).
+ */
+interface Mount {
+  handle: RequestHandler | undefined;
+  readonly frames: WeakMap<object, boolean | null>;
 }
 
-function pathBelowMount(req: Request, path: string): string | undefined {
+function rulePaths(req: Request, path: string, mount: Mount): RulePaths {
+  const mounted = pathBelowMount(req, path);
+  const app = readMember(req, "app");
+  const root = appRouter(app);
+  const rootSensitive = root !== undefined ? readMember(root, "caseSensitive") === true : caseSensitiveSetting(app);
+  let frame: boolean | null = null;
+  if (root !== undefined && mount.handle !== undefined) {
+    const known = mount.frames.get(root);
+    // (looked for once per app's router: the middleware is on the stack before it runs, and stays)
+    frame = known !== undefined ? known : findFrame(root, mount.handle);
+    if (known === undefined) mount.frames.set(root, frame);
+  }
+  return { path, below: mounted?.below, mountLength: mounted?.mountLength ?? 0, mountCaseSensitive: rootSensitive, caseSensitive: frame ?? rootSensitive };
+}
+
+/**
+ * The router of an app (Express 4: `_router`, 5: `router`), whose `caseSensitive` Express routes
+ * by: the app's "case sensitive routing" as it was when the router was made (by the app's first
+ * `use` or route), not as it is now.
+ */
+function appRouter(app: unknown): object | undefined {
+  const r4 = readMember(app, "_router");
+  // (Express 4's `router` getter throws; Express 5's makes the router if there is none, and a
+  // request being served has one)
+  const r = r4 ?? readMember(app, "router");
+  return typeof r === "function" || (typeof r === "object" && r !== null) ? r : undefined;
+}
+
+/**
+ * The case sensitivity of the Router whose stack has `handle` (directly, or in a route's), looked
+ * for from the app's router down through the Routers mounted in it (not into sub-apps: a request
+ * in one has it as `req.app`). Null when none has it, or Routers that route differently do.
+ */
+function findFrame(root: object, handle: RequestHandler): boolean | null {
+  const found = new Set<boolean>();
+  const seen = new Set<unknown>();
+  const walk = (router: unknown, depth: number): void => {
+    if (depth > 64 || seen.has(router)) return;
+    seen.add(router);
+    const stack = readMember(router, "stack");
+    if (!Array.isArray(stack)) return;
+    const sensitive = readMember(router, "caseSensitive") === true;
+    for (const layer of stack) {
+      const h = readMember(layer, "handle");
+      if (h === handle) {
+        found.add(sensitive);
+        continue;
+      }
+      const routeStack = readMember(readMember(layer, "route"), "stack");
+      if (Array.isArray(routeStack)) {
+        if (routeStack.some((l) => readMember(l, "handle") === handle)) found.add(sensitive);
+      } else if (typeof h === "function" && Array.isArray(readMember(h, "stack"))) walk(h, depth + 1);
+    }
+  };
+  walk(root, 0);
+  return found.size === 1 ? [...found][0]! : null;
+}
+
+function pathBelowMount(req: Request, path: string): { below: string; mountLength: number } | undefined {
   let base: unknown;
   try {
     base = req.baseUrl;
@@ -1125,35 +1199,44 @@ function pathBelowMount(req: Request, path: string): string | undefined {
   // (the mount path is the request's own text, matched ignoring case unless the app says otherwise)
   if (path.slice(0, base.length).toLowerCase() !== base.toLowerCase()) return undefined;
   const rest = path.slice(base.length);
-  return rest === "" ? "/" : rest[0] === "/" ? rest : undefined;
+  if (rest !== "" && rest[0] !== "/") return undefined;
+  return { below: rest === "" ? "/" : rest, mountLength: base.length };
 }
 
 function matchesRule(rule: AuditPathRule, paths: RulePaths): boolean {
-  return matchesPath(rule, paths.path, paths.caseSensitive) || (paths.below !== undefined && matchesPath(rule, paths.below, paths.caseSensitive));
+  return (
+    matchesPath(rule, paths.path, paths.mountLength, paths.mountCaseSensitive, paths.caseSensitive) ||
+    (paths.below !== undefined && matchesPath(rule, paths.below, 0, paths.caseSensitive, paths.caseSensitive))
+  );
 }
 
 /**
- * A string rule matches its path and what lies under it, ignoring case as Express's routing does
- * unless the app turned on "case sensitive routing" (`caseSensitive`); a RegExp is tested as it is.
+ * A string rule matches its path and what lies under it, with case as Express routes it: the
+ * first `mountLength` characters (the mount path) as the app's router matched them, the rest as
+ * the Router the middleware is in routes (`caseSensitive`: its own option, or for the app's
+ * router the app's "case sensitive routing" when the router was made; case-insensitive by
+ * default). A RegExp is tested as it is.
  */
-function matchesPath(rule: AuditPathRule, path: string, caseSensitive = false): boolean {
+function matchesPath(rule: AuditPathRule, path: string, mountLength: number, mountCaseSensitive: boolean, caseSensitive: boolean): boolean {
   if (typeof rule !== "string") {
     rule.lastIndex = 0; // a /g or /y RegExp remembers where it stopped
     return rule.test(path);
   }
-  let r = rule.length > 1 && rule.endsWith("/") ? rule.slice(0, -1) : rule;
-  let p = path;
-  if (!caseSensitive) {
-    r = r.toLowerCase();
-    p = p.toLowerCase();
+  const r = rule.length > 1 && rule.endsWith("/") ? rule.slice(0, -1) : rule;
+  if (r === "/") return path.startsWith("/");
+  if (path.length < r.length || (path.length > r.length && path[r.length] !== "/")) return false;
+  for (let i = 0; i < r.length; i++) {
+    if (path.charCodeAt(i) === r.charCodeAt(i)) continue;
+    if (i < mountLength ? mountCaseSensitive : caseSensitive) return false;
+    if (path[i]!.toLowerCase() !== r[i]!.toLowerCase()) return false;
   }
-  return p === r || p.startsWith(r === "/" ? "/" : r + "/");
+  return true;
 }
 
-/** The app's "case sensitive routing" setting (off by default in Express). */
-function caseSensitiveRouting(req: Request): boolean {
+/** The app's "case sensitive routing" setting (off by default in Express), for an app whose router cannot be read. */
+function caseSensitiveSetting(app: unknown): boolean {
   try {
-    return (req.app as { enabled?: (name: string) => boolean } | undefined)?.enabled?.("case sensitive routing") === true;
+    return (app as { enabled?: (name: string) => boolean } | undefined)?.enabled?.("case sensitive routing") === true;
   } catch {
     return false;
   }

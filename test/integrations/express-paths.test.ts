@@ -1,0 +1,89 @@
+/**
+ * Path rules (`chatRoutes`, `ignore`) against how Express itself routes: the case sensitivity of
+ * the Router (or the app's router) the middleware is mounted in, and RegExp rules below a mount.
+ * Each test builds a real app (Express 5 and 4), asks whether Express routed each request (the
+ * status the client got), and reads what was recorded back from disk.
+ */
+import { describe, expect, it } from "vitest";
+import { auditMiddleware } from "../../integrations/express.js";
+import { withAudit } from "../../integrations/index.js";
+import type { AuditLogger } from "../../src/index.js";
+import { EXPRESS_FLAVORS, delay, exchange, expressHarness, recordsOf, waitForRecords, type ExpressFactory } from "./express-helpers.js";
+
+const { newLogger, start } = expressHarness();
+
+const JSON_HEADERS = { "content-type": "application/json" };
+
+/** POSTs `{ q }` to each path; the statuses the client got, in order. */
+async function post(url: string, paths: readonly string[]): Promise<number[]> {
+  const out: number[] = [];
+  for (const p of paths) out.push((await exchange(`${url}${p}`, { method: "POST", headers: JSON_HEADERS, body: JSON.stringify({ q: p }) })).status);
+  return out;
+}
+
+/** The routes of the requests recorded (metrics) and of the chats, once all `count` requests are. */
+async function recorded(logger: AuditLogger, count: number): Promise<{ requests: string[]; chats: string[] }> {
+  await waitForRecords(logger, "performance_metric", count);
+  await delay(50);
+  await logger.flush();
+  const requests = recordsOf(logger, "performance_metric").map((m) => (m.context as { route: string }).route);
+  const chats = recordsOf(logger, "chat_interaction").map((c) => (c.metadata as { route: string }).route);
+  return { requests, chats };
+}
+
+describe.each(EXPRESS_FLAVORS)("%s", (_name, express: ExpressFactory) => {
+  it("in a Router made with caseSensitive: true, a chat route is matched with case as the Router routes (a request it answers 404 was recorded as a chat)", async () => {
+    const logger = newLogger();
+    const app = express();
+    const api = express.Router({ caseSensitive: true });
+    withAudit(api, { logger, chatRoutes: ["/chat"] });
+    api.post("/chat", (_req, res) => void res.json({ answer: "hi" }));
+    app.use("/api", api);
+    const url = await start(app);
+    expect(await post(url, ["/api/chat", "/api/CHAT", "/API/chat"])).toEqual([200, 404, 200]);
+    const { chats } = await recorded(logger, 3);
+    // the mount path is the app's (case-insensitive), the route the Router's (case-sensitive)
+    expect(chats).toEqual(["/api/chat", "/API/chat"]);
+  });
+
+  it("in a Router of an app with 'case sensitive routing', the Router's own (default) insensitivity decides, as Express routes (a request it answered was recorded as no chat)", async () => {
+    const logger = newLogger();
+    const app = express();
+    app.set("case sensitive routing", true);
+    const api = express.Router();
+    api.use(auditMiddleware({ logger, chatRoutes: ["/chat"] }));
+    api.post("/chat", (_req, res) => void res.json({ answer: "hi" }));
+    app.use("/api", api);
+    const url = await start(app);
+    expect(await post(url, ["/api/chat", "/api/CHAT", "/API/chat"])).toEqual([200, 200, 404]);
+    const { requests, chats } = await recorded(logger, 2);
+    expect(requests).toEqual(["/api/chat", "/api/chat"]);
+    expect(chats).toEqual(["/api/chat", "/api/chat"]);
+  });
+
+  it("on the app, its router's sensitivity decides, made when the app's first middleware was added: 'case sensitive routing' set later changes nothing in Express, nor in what is a chat (it was read per request)", async () => {
+    const logger = newLogger();
+    const app = express();
+    app.use(auditMiddleware({ logger, chatRoutes: ["/api/chat"], ignore: ["/api/skip"] }));
+    app.set("case sensitive routing", true);
+    app.post("/api/chat", (_req, res) => void res.json({ answer: "hi" }));
+    app.post("/api/skip", (_req, res) => void res.send("skipped"));
+    const url = await start(app);
+    expect(await post(url, ["/api/chat", "/API/Chat", "/API/SKIP"])).toEqual([200, 200, 200]);
+    const { requests, chats } = await recorded(logger, 2);
+    expect(requests).toEqual(["/api/chat", "/api/chat"]);
+    expect(chats).toEqual(["/api/chat", "/api/chat"]);
+  });
+
+  it("on an app with 'case sensitive routing' from the start: a chat route matches its case only, as Express routes", async () => {
+    const logger = newLogger();
+    const app = express();
+    app.set("case sensitive routing", true);
+    withAudit(app, { logger, chatRoutes: ["/api/chat"] });
+    app.post("/api/chat", (_req, res) => void res.json({ answer: "hi" }));
+    const url = await start(app);
+    expect(await post(url, ["/api/chat", "/API/chat"])).toEqual([200, 404]);
+    const { chats } = await recorded(logger, 2);
+    expect(chats).toEqual(["/api/chat"]);
+  });
+});

@@ -22,7 +22,11 @@ import { toFieldIssues } from "../src/record/issues.js";
 import type { AuditContextValue } from "../src/types.js";
 import { isSecretParam } from "./fetch.js";
 
-/** A path rule: a string matches that path and everything below it (`"/api/chat"` also matches `"/api/chat/42"`); a RegExp is tested against the path. */
+/**
+ * A path rule: a string matches that path and everything below it (`"/api/chat"` also matches
+ * `"/api/chat/42"`), in a Router also as the path below its mount (`"/chat"`); a RegExp is tested
+ * against the request's whole path (`/^\/api\/v\d+\//`), also in a Router.
+ */
 export type AuditPathRule = string | RegExp;
 
 /** A request to leave unrecorded: a path rule, or a predicate on the request. */
@@ -1203,7 +1207,17 @@ function pathBelowMount(req: Request, path: string): { below: string; mountLengt
   return { below: rest === "" ? "/" : rest, mountLength: base.length };
 }
 
+/**
+ * A string rule matches the request's path or the path below the mount; a RegExp is tested
+ * against the request's path only, as it is. (Tested against both, a negative one matched one of
+ * the two: `/^(?!\/api\/chat)/`, ignore all but the chat, in a Router at `/api` matched "/chat"
+ * below the mount, and the chat itself was ignored.)
+ */
 function matchesRule(rule: AuditPathRule, paths: RulePaths): boolean {
+  if (typeof rule !== "string") {
+    rule.lastIndex = 0; // a /g or /y RegExp remembers where it stopped
+    return rule.test(paths.path);
+  }
   return (
     matchesPath(rule, paths.path, paths.mountLength, paths.mountCaseSensitive, paths.caseSensitive) ||
     (paths.below !== undefined && matchesPath(rule, paths.below, 0, paths.caseSensitive, paths.caseSensitive))
@@ -1215,13 +1229,9 @@ function matchesRule(rule: AuditPathRule, paths: RulePaths): boolean {
  * first `mountLength` characters (the mount path) as the app's router matched them, the rest as
  * the Router the middleware is in routes (`caseSensitive`: its own option, or for the app's
  * router the app's "case sensitive routing" when the router was made; case-insensitive by
- * default). A RegExp is tested as it is.
+ * default).
  */
-function matchesPath(rule: AuditPathRule, path: string, mountLength: number, mountCaseSensitive: boolean, caseSensitive: boolean): boolean {
-  if (typeof rule !== "string") {
-    rule.lastIndex = 0; // a /g or /y RegExp remembers where it stopped
-    return rule.test(path);
-  }
+function matchesPath(rule: string, path: string, mountLength: number, mountCaseSensitive: boolean, caseSensitive: boolean): boolean {
   const r = rule.length > 1 && rule.endsWith("/") ? rule.slice(0, -1) : rule;
   if (r === "/") return path.startsWith("/");
   if (path.length < r.length || (path.length > r.length && path[r.length] !== "/")) return false;

@@ -86,4 +86,25 @@ describe.each(EXPRESS_FLAVORS)("%s", (_name, express: ExpressFactory) => {
     const { chats } = await recorded(logger, 2);
     expect(chats).toEqual(["/api/chat"]);
   });
+
+  it("a RegExp rule in a Router is tested against the request's whole path only, as documented: a negative one (ignore all but /api/chat) ignored the Router's chat itself, being tested against the path below the mount too", async () => {
+    const logger = newLogger();
+    const app = express();
+    const api = express.Router();
+    // ignore everything but the chat; a chat is every path but /api/health
+    withAudit(api, { logger, ignore: [/^(?!\/api\/(chat|health)$)/], chatRoutes: [/^(?!\/api\/health)/] });
+    for (const p of ["/chat", "/health", "/other"]) api.post(p, (_req, res) => void res.json({ answer: p }));
+    app.use("/api", api);
+    // the documented way to a rule on the path below the mount: a function, given the request
+    // as the Router has it (its `path` below the mount)
+    const v1 = express.Router();
+    withAudit(v1, { logger, ignore: [(req) => !/^\/chat$/.test(req.path)], chatRoutes: ["/chat"] });
+    for (const p of ["/chat", "/other"]) v1.post(p, (_req, res) => void res.json({ answer: p }));
+    app.use("/v1", v1);
+    const url = await start(app);
+    expect(await post(url, ["/api/chat", "/api/health", "/api/other", "/v1/chat", "/v1/other"])).toEqual([200, 200, 200, 200, 200]);
+    const { requests, chats } = await recorded(logger, 3);
+    expect(requests).toEqual(["/api/chat", "/api/health", "/v1/chat"]);
+    expect(chats).toEqual(["/api/chat", "/v1/chat"]);
+  });
 });

@@ -49,7 +49,8 @@ export interface RecordSource {
   /** every session id the store holds */
   sessionIds(): Promise<string[]>;
   listSessions(): Promise<SessionListing[]>;
-  records(kind: RecordType, sessionId: string): AsyncIterable<RawRecord>;
+  /** one chain's records, oldest first: a record kind, or `audit_event` (the logger's own: holds, shredding, retention) */
+  records(kind: ChainKind, sessionId: string): AsyncIterable<RawRecord>;
   /** the session file's JSON (`session_<id>.json`), or undefined */
   sessionInfo(sessionId: string): Promise<Record<string, unknown> | undefined>;
   /**
@@ -124,7 +125,7 @@ export class FileRecordSource implements RecordSource {
    * each (the active file was opened by the name listed at the start: a rotation meanwhile made
    * the reader skip the old active file and every segment after it; found by review, 2026-12-05).
    */
-  async *records(kind: RecordType, sessionId: string): AsyncGenerator<RawRecord> {
+  async *records(kind: ChainKind, sessionId: string): AsyncGenerator<RawRecord> {
     const steps = walkChain(this.auditDir, kind, sessionId);
     try {
       for (const step of steps) {

@@ -12,13 +12,15 @@
  *   GET /api/sessions/:sid/export.json[?content=1]  the JSON export (content withheld unless content=1)
  *   GET /api/sessions/:sid/export/:kind.csv         the CSV export of one kind
  *   GET /api/export.json                            the JSON export of every session
+ *   GET /api/events?since=&until=&type=&limit=      legal holds, crypto-shreddings and retention removals of every session
  */
 import type { IncomingMessage, ServerResponse } from "node:http";
 import { z } from "zod";
 import { SESSION_ID_PATTERN } from "../config/schema.js";
 import { ID_PATTERN } from "../record/id.js";
 import { KIND_FILE_STEM, RECORD_KINDS, type RecordType } from "../types.js";
-import type { ServeData } from "./data.js";
+import { AUDIT_EVENT_TYPES, type ServeData } from "./data.js";
+import { timeMillis } from "../reader/time-input.js";
 import { sendDownload } from "./downloads.js";
 import { HttpError, sendJson } from "./http.js";
 import { MAX_TIMELINE_SKIP } from "./timeline.js";
@@ -31,6 +33,21 @@ const recordId = z.string().regex(ID_PATTERN, "must be a record id");
 const kindName = z.enum(RECORD_KINDS);
 const bool = z.enum(["true", "false"]).transform((v) => v === "true");
 const text = z.string().min(1).max(512);
+/** A time as the CLI's --since/--until take it: ISO 8601, a date or a date and time, UTC without an offset. */
+const time = z
+  .string()
+  .max(64)
+  .refine((v) => !Number.isNaN(timeMillis(v)), "must be an ISO 8601 date or time (UTC when it has no offset), e.g. 2025-03-01 or 2025-03-01T09:30:00Z");
+
+const eventsSchema = z.strictObject({
+  since: time.optional(),
+  until: time.optional(),
+  type: z
+    .string()
+    .transform((s) => [...new Set(s.split(",").filter(Boolean))])
+    .pipe(z.array(z.enum(AUDIT_EVENT_TYPES)).min(1, "give at least one event type")),
+  limit: z.coerce.number().int().min(1).max(5000).optional(),
+}).partial({ type: true });
 
 const timelineSchema = z.strictObject({
   kinds: z
@@ -58,7 +75,8 @@ function params<T extends z.ZodType>(schema: T, url: URL): z.output<T> {
   for (const [k, v] of url.searchParams) if (k !== "token" && v !== "") raw[k] = v;
   const r = schema.safeParse(raw);
   if (!r.success) {
-    const fields = [...new Set(r.error.issues.map((i) => i.path.join(".") || "query"))];
+    // (the query parameter: "kinds", not "kinds.0", for a bad item of a list)
+    const fields = [...new Set(r.error.issues.map((i) => (i.path[0] === undefined ? "query" : String(i.path[0]))))];
     throw new HttpError(400, r.error.issues.map((i) => `${i.path.join(".") || "query"}: ${i.message}`).join("; "), { code: "AUDIT_ERR_VALIDATION", fields });
   }
   return r.data;
@@ -93,6 +111,11 @@ export async function handleApi(req: IncomingMessage, res: ServerResponse, url: 
   if (head === "export.json" && segments.length === 1) {
     const q = params(exportSchema, url);
     await sendDownload(req, res, data, { format: "json", includeFullContent: q.content === "1" });
+    return;
+  }
+  if (head === "events" && segments.length === 1) {
+    const q = params(eventsSchema, url);
+    sendJson(req, res, await data.complianceEvents({ ...(q.since !== undefined ? { since: q.since } : {}), ...(q.until !== undefined ? { until: q.until } : {}), ...(q.type !== undefined ? { types: q.type } : {}), limit: q.limit ?? 500 }));
     return;
   }
   if (head !== "sessions") throw new HttpError(404, "no such API endpoint");

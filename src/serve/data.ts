@@ -23,6 +23,7 @@ import { SessionIndexes, type IndexFilter } from "./session-index.js";
 import { ChartAccumulator, type ChartData } from "./series.js";
 import { buildTree, mergePage, type TimelineCursor, type TimelineRow } from "./timeline.js";
 import { timeMillis } from "../reader/time-input.js";
+import { readHolds } from "../holds.js";
 
 /** Filters of the timeline (and of the tools and errors tables, which are timelines of one kind). */
 export interface TimelineQuery {
@@ -78,6 +79,59 @@ export interface RecordDetail {
 }
 
 export const MAX_CHILDREN = 500;
+
+/** The kinds of the logger's own records (`audit_event`): holds, crypto-shredding, retention. */
+export const AUDIT_EVENT_TYPES = ["legal_hold_placed", "legal_hold_released", "subject_shredded", "retention_pruned"] as const;
+export type AuditEventKind = (typeof AUDIT_EVENT_TYPES)[number];
+
+/** One chained `audit_event` record of some session, as the compliance page lists it. */
+export interface ComplianceEvent {
+  /** the session whose audit_event chain holds the record (the one that acted: `audit_maintenance` for the CLI's cleanup and shred) */
+  readonly sessionId: string;
+  readonly id: string;
+  readonly seq: number | null;
+  readonly timestamp: string;
+  readonly eventType: string;
+  readonly reason: string | null;
+  readonly details: unknown;
+}
+
+/** A legal hold, from its chained placement (and release), and from `legal_holds.json`. */
+export interface HoldState {
+  readonly holdId: string;
+  /** "all" or a sessionId */
+  readonly scope: string;
+  readonly reason: string | null;
+  readonly placedAt: string | null;
+  readonly placedBySession: string | null;
+  /** the release that names this hold, or null while it is in force */
+  readonly released: { readonly at: string; readonly reason: string | null; readonly bySession: string } | null;
+  /**
+   * whether `legal_holds.json` lists it (a directory; null over the store, which has no such
+   * file): a hold in force that the file does not list, or one the file lists that no chained
+   * record placed, is worth a look (the file was edited, restored or lost)
+   */
+  readonly inHoldsFile: boolean | null;
+}
+
+/** What `GET /api/events` answers: the holds, shreddings and removals of the whole directory or store. */
+export interface ComplianceEvents {
+  /** newest first, within `since`/`until` and `types`; at most `limit` */
+  readonly events: ComplianceEvent[];
+  /** how many matched (more than `events.length` when `limit` cut the list) */
+  readonly matched: number;
+  /** every hold ever placed, in force first, newest first (whatever `since`/`until` say: a hold placed before the range may cover it) */
+  readonly holds: HoldState[];
+  /** why `legal_holds.json` could not be read (cleanup then removes nothing), or null */
+  readonly holdsFileError: string | null;
+}
+
+export interface ComplianceQuery {
+  readonly since?: string;
+  readonly until?: string;
+  readonly types?: readonly AuditEventKind[];
+  readonly limit: number;
+}
 
 /** The PostgreSQL store to serve: an open pool (not ended by ServeData) and its schema. */
 export interface ServeStore {
@@ -221,6 +275,63 @@ export class ServeData {
 
   async hasSession(sessionId: string): Promise<boolean> {
     return (await this.viewer.getSessionIds()).includes(sessionId);
+  }
+
+  /**
+   * The legal holds, crypto-shreddings and retention removals recorded anywhere in the directory
+   * (or store): every session's `audit_event` chain, newest first, and the holds they place and
+   * release. Removed sessions are gone from the sessions list; their `retention_pruned` record,
+   * in the chain of the session that removed them (`audit_maintenance` for `audit-logger
+   * cleanup`), is what tells when, under which policy and which files. Holds are few, and so are
+   * these records: at most `limit` events are kept, the rest only counted.
+   */
+  async complianceEvents(q: ComplianceQuery): Promise<ComplianceEvents> {
+    const since = q.since !== undefined ? new Date(timeMillis(q.since)).toISOString() : undefined;
+    const until = q.until !== undefined ? new Date(timeMillis(q.until)).toISOString() : undefined;
+    const types = new Set<string>(q.types ?? AUDIT_EVENT_TYPES);
+    const kept: ComplianceEvent[] = [];
+    let matched = 0;
+    const placed = new Map<string, { scope: string; reason: string | null; at: string; bySession: string }>();
+    const released = new Map<string, { at: string; reason: string | null; bySession: string }>();
+    const newest = (a: ComplianceEvent, b: ComplianceEvent): number =>
+      a.timestamp < b.timestamp ? 1 : a.timestamp > b.timestamp ? -1 : a.sessionId !== b.sessionId ? a.sessionId.localeCompare(b.sessionId) : (b.seq ?? 0) - (a.seq ?? 0);
+    const str = (v: unknown): string | null => (typeof v === "string" ? v : null);
+    for (const sessionId of await this.viewer.getSessionIds()) {
+      for await (const r of this.viewer.source.records("audit_event", sessionId)) {
+        const timestamp = str(r.timestamp) ?? "";
+        const eventType = str(r.eventType) ?? "";
+        const reason = str(r.reason);
+        const d = (typeof r.details === "object" && r.details !== null ? r.details : {}) as { holdId?: unknown; scope?: unknown; holdIds?: unknown };
+        if (eventType === "legal_hold_placed" && typeof d.holdId === "string") placed.set(d.holdId, { scope: str(d.scope) ?? "?", reason, at: timestamp, bySession: sessionId });
+        if (eventType === "legal_hold_released" && Array.isArray(d.holdIds)) {
+          for (const id of d.holdIds) if (typeof id === "string") released.set(id, { at: timestamp, reason, bySession: sessionId });
+        }
+        if (!types.has(eventType) || (since !== undefined && timestamp < since) || (until !== undefined && timestamp >= until)) continue;
+        matched++;
+        kept.push({ sessionId, id: str(r.id) ?? "", seq: typeof r.seq === "number" ? r.seq : null, timestamp, eventType, reason, details: r.details ?? null });
+        if (kept.length > q.limit * 2) kept.sort(newest).splice(q.limit);
+      }
+    }
+    kept.sort(newest).splice(q.limit);
+    let file: readonly { id: string; scope: string; reason: string; placedAt: string; placedBySession: string }[] | undefined;
+    let holdsFileError: string | null = null;
+    if (this.auditPath !== undefined) {
+      try {
+        file = readHolds(this.auditPath);
+      } catch (err) {
+        holdsFileError = (err as Error).message;
+      }
+    }
+    const holds: HoldState[] = [];
+    for (const [holdId, p] of placed) {
+      holds.push({ holdId, scope: p.scope, reason: p.reason, placedAt: p.at, placedBySession: p.bySession, released: released.get(holdId) ?? null, inHoldsFile: file ? file.some((h) => h.id === holdId) : null });
+    }
+    for (const h of file ?? []) {
+      if (placed.has(h.id)) continue;
+      holds.push({ holdId: h.id, scope: h.scope, reason: str(h.reason), placedAt: str(h.placedAt), placedBySession: str(h.placedBySession), released: released.get(h.id) ?? null, inHoldsFile: true });
+    }
+    holds.sort((a, b) => Number(a.released !== null) - Number(b.released !== null) || String(b.placedAt ?? "").localeCompare(String(a.placedAt ?? "")));
+    return { events: kept, matched, holds, holdsFileError };
   }
 
   /** The analytics report and chart data of one session (one pass, cached). */

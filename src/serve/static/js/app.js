@@ -6,6 +6,7 @@
 //   #/s/<sid>/analytics        charts
 //   #/s/<sid>/integrity        the verifier's findings
 //   #/s/<sid>/r/<id>           one record (the chat page for a chat interaction)
+//   #/events[?type=&since=&until=]   legal holds, crypto-shreddings and retention removals
 import { api } from "./api.js";
 import { h, mount } from "./dom.js";
 import { renderSessions } from "./sessions.js";
@@ -15,6 +16,7 @@ import { renderTable } from "./tables.js";
 import { renderRecord } from "./record.js";
 import { renderAnalytics } from "./analytics.js";
 import { renderIntegrity } from "./integrity.js";
+import { renderEvents } from "./events.js";
 
 const main = document.getElementById("main");
 let generation = 0;
@@ -36,6 +38,10 @@ async function render() {
   try {
     if (segments.length === 0) {
       await renderSessions(main, stillCurrent);
+      return;
+    }
+    if (segments[0] === "events" && segments.length === 1) {
+      await renderEvents(main, query, stillCurrent);
       return;
     }
     if (segments[0] === "s" && segments[1]) {

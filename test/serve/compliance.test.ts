@@ -1,0 +1,160 @@
+/**
+ * What a compliance officer needs of the viewer months after the fact (found by the viewer
+ * review, 2026-12-05): the legal holds, crypto-shreddings and retention removals were nowhere in
+ * it (a session cleanup removed simply vanished from the sessions list), and there was no time
+ * range and no way to gather one user's records across sessions. The JSON API and the pages in
+ * headless Chromium, over a directory written by the real logger and cleaned by the real CLI.
+ */
+import fs from "node:fs";
+import { chromium, type Browser, type Page } from "playwright-core";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { startServer, type RunningServer } from "../../src/serve/server.js";
+import { cleanupTmp } from "../helpers/index.js";
+import { buildComplianceFixture, type ComplianceFixture } from "./compliance-fixture.js";
+
+const CHROMIUM = process.env.AUDIT_LOGGER_CHROMIUM ?? "/usr/bin/chromium";
+
+let fx: ComplianceFixture;
+let server: RunningServer;
+let browser: Browser;
+
+beforeAll(async () => {
+  fx = await buildComplianceFixture();
+  server = await startServer({ auditPath: fx.auditPath });
+  if (!fs.existsSync(CHROMIUM)) throw new Error(`${CHROMIUM} is missing`);
+  browser = await chromium.launch({ executablePath: CHROMIUM, args: ["--headless", "--no-sandbox", "--disable-gpu"] });
+}, 90_000);
+
+afterAll(async () => {
+  await browser?.close();
+  await server?.close();
+  cleanupTmp();
+});
+
+async function get(p: string): Promise<{ status: number; body: Record<string, unknown> }> {
+  const r = await fetch(`${server.baseUrl}${p.replace(/^\//, "")}`, { headers: { authorization: `Bearer ${server.token}` } });
+  return { status: r.status, body: (await r.json()) as Record<string, unknown> };
+}
+
+interface Ev {
+  sessionId: string;
+  timestamp: string;
+  eventType: string;
+  reason: string | null;
+  details: Record<string, unknown>;
+}
+interface Hold {
+  holdId: string;
+  scope: string;
+  reason: string | null;
+  placedAt: string | null;
+  placedBySession: string | null;
+  released: { at: string; reason: string | null; bySession: string } | null;
+  inHoldsFile: boolean | null;
+}
+
+async function openPage(hash: string): Promise<Page> {
+  const page = await (await browser.newContext()).newPage();
+  await page.goto(server.url);
+  await page.goto(`${server.baseUrl}${hash}`);
+  return page;
+}
+
+describe("holds, shredding and removals (GET /api/events)", () => {
+  it("lists every hold with its placement and release, the shredding and cleanup's removal of a session, newest first", async () => {
+    const r = await get("/api/events");
+    expect(r.status).toBe(200);
+    const holds = r.body.holds as Hold[];
+    expect(holds.map((h) => [h.holdId, h.scope, h.reason, h.released?.reason ?? null, h.inHoldsFile])).toEqual([
+      [fx.heldId, "jan", "regulator inquiry 7", null, true],
+      [fx.releasedId, "all", "litigation 2024-117", "case closed", false],
+    ]);
+    expect(holds[1]).toMatchObject({ placedAt: "2025-02-15T12:00:00.000Z", placedBySession: "feb", released: { at: "2025-02-16T12:00:00.000Z", bySession: "feb" } });
+    const events = r.body.events as Ev[];
+    expect(events.map((e) => [e.eventType, e.sessionId, e.reason])).toEqual([
+      ["retention_pruned", "audit_maintenance", expect.any(String)],
+      ["subject_shredded", "feb", "GDPR erasure #881"],
+      ["legal_hold_placed", "feb", "regulator inquiry 7"],
+      ["legal_hold_released", "feb", "case closed"],
+      ["legal_hold_placed", "feb", "litigation 2024-117"],
+    ]);
+    expect(events[0]!.details).toMatchObject({ scope: "session", sessionId: "old", policy: { maxLogAgeDays: 30 } });
+    expect((events[0]!.details.files as string[]).length).toBeGreaterThan(0);
+    expect((events[1]!.details.keyIds as string[]).length).toBeGreaterThan(0);
+    expect(r.body.matched).toBe(5);
+    // the removed session is indeed gone from the sessions list: this is the only trace of it
+    const sessions = (await get("/api/sessions")).body.sessions as Array<{ sessionId: string }>;
+    expect(sessions.map((s) => s.sessionId)).not.toContain("old");
+  });
+
+  it("filters by time (since inclusive, until exclusive) and by event type; holds are listed whatever the range", async () => {
+    const r = await get("/api/events?since=2025-02-16T12:00:00Z&until=2025-02-20T12:00:00Z");
+    expect((r.body.events as Ev[]).map((e) => e.eventType)).toEqual(["legal_hold_placed", "legal_hold_released"]);
+    expect((r.body.holds as Hold[]).length).toBe(2);
+    const shreds = await get("/api/events?type=subject_shredded,retention_pruned&limit=1");
+    expect((shreds.body.events as Ev[]).map((e) => e.eventType)).toEqual(["retention_pruned"]);
+    expect(shreds.body.matched).toBe(2);
+  });
+
+  it("a bad time or type is a 400 naming the parameter", async () => {
+    for (const [q, field] of [
+      ["since=yesterday", "since"],
+      ["until=5", "until"],
+      ["type=deleted", "type"],
+    ] as const) {
+      const r = await get(`/api/events?${q}`);
+      expect(r.status, q).toBe(400);
+      expect(r.body.fields, q).toEqual([field]);
+    }
+  });
+
+  it("a legal holds file that cannot be read is said, and the holds still come from the chained records", async () => {
+    const file = `${fx.auditPath}/legal_holds.json`;
+    const before = fs.readFileSync(file);
+    fs.writeFileSync(file, "{ not json");
+    try {
+      const r = await get("/api/events");
+      expect(r.body.holdsFileError).toMatch(/legal_holds\.json is not valid JSON/);
+      expect((r.body.holds as Hold[]).map((h) => [h.holdId, h.inHoldsFile])).toEqual([
+        [fx.heldId, null],
+        [fx.releasedId, null],
+      ]);
+    } finally {
+      fs.writeFileSync(file, before);
+    }
+  });
+});
+
+describe("the holds, shredding and removals page (Chromium)", () => {
+  it("is reached from the header and shows the holds, the shredding and the removed session in words", async () => {
+    const page = await openPage("#/");
+    await page.locator('[data-testid="nav-events"]').click();
+    await page.locator('[data-testid="event-row"]').first().waitFor({ timeout: 20_000 });
+    const holds = page.locator('[data-testid="hold-row"]');
+    expect(await holds.count()).toBe(2);
+    expect(await holds.nth(0).getAttribute("data-state")).toBe("in-force");
+    expect(await holds.nth(0).innerText()).toMatch(/in force[\s\S]*session jan[\s\S]*regulator inquiry 7/);
+    expect(await holds.nth(1).innerText()).toMatch(/released[\s\S]*every session[\s\S]*litigation 2024-117[\s\S]*2025-02-16 12:00:00\.000[\s\S]*case closed/);
+    const rows = await page.locator('[data-testid="event-row"]').allInnerTexts();
+    expect(rows).toHaveLength(5);
+    expect(rows[0]).toMatch(/removed by retention[\s\S]*Session old removed by retention[\s\S]*policy: max 30 days[\s\S]*audit_maintenance/);
+    expect(rows[1]).toMatch(/subject shredded[\s\S]*Subject crypto-shredded: \d+ data keys? destroyed[\s\S]*GDPR erasure #881/);
+    expect(rows[1]).not.toMatch(/carol/);
+    await page.context().close();
+  }, 60_000);
+
+  it("narrows to a time range and to event types from its form", async () => {
+    const page = await openPage("#/events");
+    await page.locator('[data-testid="event-row"]').first().waitFor({ timeout: 20_000 });
+    await page.locator('[data-testid="filter-since"]').fill("2025-02-16T12:00");
+    await page.locator('[data-testid="filter-until"]').fill("2025-02-20T12:00");
+    await page.locator('[data-testid="event-type-legal_hold_released"]').uncheck();
+    await page.locator('[data-testid="events-filters"] button[type="submit"]').click();
+    await page.waitForURL(/type=/);
+    await page.locator('[data-testid="event-row"]').first().waitFor();
+    await expect.poll(() => page.locator('[data-testid="event-row"]').count(), { timeout: 10_000 }).toBe(1);
+    expect(await page.locator('[data-testid="event-row"]').getAttribute("data-type")).toBe("legal_hold_placed");
+    expect(new URL(page.url()).hash).toBe("#/events?type=legal_hold_placed%2Csubject_shredded%2Cretention_pruned&since=2025-02-16T12%3A00&until=2025-02-20T12%3A00");
+    await page.context().close();
+  }, 60_000);
+});

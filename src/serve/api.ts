@@ -5,7 +5,7 @@
  *   GET /api/info                                   audit directory (or store), key present, session count
  *   GET /api/sessions                               every session (cheap listing)
  *   GET /api/sessions/:sid/stats                    start, duration, counts, tokens, cost, errors
- *   GET /api/sessions/:sid/timeline?kinds=&model=&persona=&user=&success=&trace=&limit=&before=&skip=
+ *   GET /api/sessions/:sid/timeline?kinds=&model=&persona=&user=&success=&trace=&since=&until=&limit=&before=&skip=
  *   GET /api/sessions/:sid/records/:id              one record, its full content, parent, children
  *   GET /api/sessions/:sid/analytics                analytics report and chart series
  *   GET /api/sessions/:sid/integrity                the verifier's report
@@ -61,6 +61,8 @@ const timelineSchema = z.strictObject({
   user: text.optional(),
   success: bool.optional(),
   trace: text.optional(),
+  since: time.optional(),
+  until: time.optional(),
   limit: z.coerce.number().int().min(1).max(500).optional(),
   before: z.iso.datetime({ offset: true }).optional(),
   // (the records to pass over are read and held: 100,000 of each kind took a server from 153 to
@@ -141,6 +143,8 @@ export async function handleApi(req: IncomingMessage, res: ServerResponse, url: 
         ...(q.user !== undefined ? { userId: q.user } : {}),
         ...(q.success !== undefined ? { success: q.success } : {}),
         ...(q.trace !== undefined ? { traceId: q.trace } : {}),
+        ...(q.since !== undefined ? { since: q.since } : {}),
+        ...(q.until !== undefined ? { until: q.until } : {}),
         limit: q.limit ?? 50,
         ...(q.before !== undefined ? { cursor: { before: new Date(q.before).toISOString(), skip: q.skip ?? 0 } } : {}),
       });

@@ -33,6 +33,10 @@ export interface TimelineQuery {
   readonly userId?: string;
   readonly success?: boolean;
   readonly traceId?: string;
+  /** records at or after this time (ISO 8601, UTC without an offset, as `--since` takes it) */
+  readonly since?: string;
+  /** records before this time (exclusive) */
+  readonly until?: string;
   readonly limit: number;
   readonly cursor?: TimelineCursor;
 }
@@ -178,6 +182,18 @@ function kindFilter(kind: RecordType, f: AnyFilter): AnyFilter {
 }
 
 type AnyFilter = ChatInteractionFilter & ToolUsageFilter & PersonaActivityFilter & FileOperationFilter & PerformanceMetricFilter & ErrorFilter;
+
+/** `v` (a time the API checked) as an ISO UTC string. */
+function isoOf(v: string): string {
+  return new Date(timeMillis(v)).toISOString();
+}
+
+/** The earlier of two times (either may be absent), as an ISO UTC string. */
+function earlier(a: string | undefined, b: string | undefined): string | undefined {
+  if (a === undefined) return b === undefined ? undefined : isoOf(b);
+  if (b === undefined) return isoOf(a);
+  return timeMillis(a) <= timeMillis(b) ? isoOf(a) : isoOf(b);
+}
 
 const KINDS_WITH_SUCCESS: ReadonlySet<RecordType> = new Set(["chat_interaction", "tool_usage", "file_operation"]);
 
@@ -398,10 +414,12 @@ export class ServeData {
       if ((q.model !== undefined && k !== "chat_interaction") || (q.success !== undefined && !KINDS_WITH_SUCCESS.has(k))) excluded.push(k);
       else included.push(k);
     }
+    const until = earlier(q.until, q.cursor?.before);
     const base: AnyFilter = {
       sessionId,
       limit: fetchN,
-      ...(q.cursor ? { until: q.cursor.before } : {}),
+      ...(until !== undefined ? { until } : {}),
+      ...(q.since !== undefined ? { since: isoOf(q.since) } : {}),
       ...(q.userId !== undefined ? { userId: q.userId } : {}),
       ...(q.traceId !== undefined ? { traceId: q.traceId } : {}),
       ...(q.persona !== undefined ? { persona: q.persona } : {}),
@@ -509,6 +527,7 @@ export class ServeData {
     const { limit, ...rest } = kf;
     const compiled = compileQuery(kind, rest, "timeline");
     const until = kf.until !== undefined ? timeMillis(kf.until) : undefined;
+    const since = kf.since !== undefined ? timeMillis(kf.since) : undefined;
     const equals: IndexFilter["equals"] = {
       ...(kf.userId !== undefined ? { userId: kf.userId } : {}),
       ...(kf.traceId !== undefined ? { traceId: kf.traceId } : {}),
@@ -519,6 +538,7 @@ export class ServeData {
       equals,
       ...(kf.success !== undefined ? { success: kf.success } : {}),
       ...(until !== undefined ? { beforeMs: until } : {}),
+      ...(since !== undefined ? { sinceMs: since } : {}),
       match: compiled.match,
     });
     return recs.map((r) => openRecord(r, this.key));

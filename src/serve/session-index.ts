@@ -28,6 +28,8 @@ export interface IndexFilter {
   readonly success?: boolean;
   /** only records older than this (epoch ms, exclusive) */
   readonly beforeMs?: number;
+  /** only records at or after this (epoch ms, inclusive): the newest-first scan stops there */
+  readonly sinceMs?: number;
   /** the exact predicate over the parsed record */
   readonly match: (rec: RawRecord) => boolean;
 }
@@ -248,12 +250,14 @@ export class SessionIndex {
     const fileNo = new Map(view.files.map((f, i) => [f, i]));
     const found: RawRecord[] = [];
     let k = view.firstBefore(filter.beforeMs);
-    while (k < view.total && found.length < want) {
+    // (positions newest first: those from firstBefore(sinceMs) on are older than `since`)
+    const end = filter.sinceMs === undefined ? view.total : view.firstBefore(filter.sinceMs);
+    while (k < end && found.length < want) {
       const batch: Slot[] = [];
       // a few more than missing, so a rare hash collision or a failed exact check costs no extra round
       const missing = want - found.length;
       const room = checks.length === 0 && filter.success === undefined ? missing : Math.min(Math.max(missing * 2, 16), 4096);
-      for (; k < view.total && batch.length < room; k++) {
+      for (; k < end && batch.length < room; k++) {
         const s = view.slot(view.atNewest(k));
         const ix = s.file.index;
         if (filter.success !== undefined) {

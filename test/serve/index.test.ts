@@ -61,6 +61,10 @@ const QUERIES: Array<Omit<TimelineQuery, "limit" | "cursor">> = [
   { kinds: ["tool_usage", "error"], traceId: "trace-12" },
   { kinds: ["chat_interaction", "tool_usage"], model: "claude-3-5-sonnet", success: true },
   { kinds: RECORD_KINDS, model: "no-such-model" },
+  // a time range (since inclusive, until exclusive; the index stops its scan at since)
+  { kinds: RECORD_KINDS, since: "2025-05-01T08:00:00.100Z" },
+  { kinds: RECORD_KINDS, until: "2025-05-01T08:00:00.150Z" },
+  { kinds: RECORD_KINDS, userId: "user_1", since: "2025-05-01T08:00:00.050", until: "2025-05-01T08:00:00.200Z" },
 ];
 
 /** Every page of a query, following the cursor, as plain JSON. */

@@ -3,7 +3,7 @@
 import { api, sessionPath } from "./api.js";
 import { fmtInt, fmtSeconds, fmtTime, h, KINDS, kindBadge, kindLabel, mount, statusMark } from "./dom.js";
 
-const FILTERS = ["model", "persona", "user", "success", "trace"];
+const FILTERS = ["model", "persona", "user", "success", "trace", "since", "until"];
 
 function hashFor(sid, tab, params) {
   const qs = new URLSearchParams();
@@ -69,6 +69,8 @@ function filterBar(sid, f, facets) {
         ].map(([v, t]) => h("option", { value: v, selected: (f.success || "") === v ? "selected" : undefined }, t)),
       ),
     ),
+    h("label", { title: "ISO 8601: a date, or a date and time; UTC when it has no offset" }, "From (UTC)", h("input", { name: "since", value: f.since || "", placeholder: "2025-03-01", size: 18, dataset: { testid: "filter-since" } })),
+    h("label", { title: "ISO 8601, exclusive: records before this time" }, "To (UTC, exclusive)", h("input", { name: "until", value: f.until || "", placeholder: "2025-03-02T12:00", size: 18, dataset: { testid: "filter-until" } })),
     f.trace ? text("trace", "Trace") : h("input", { type: "hidden", name: "trace", value: "" }),
     h("button", { type: "submit" }, "Apply"),
     h("a", { href: hashFor(sid, "", {}), class: "reset" }, "Reset"),

@@ -8,6 +8,7 @@ import { parseArgs, type ParseArgsConfig } from "node:util";
 import { SESSION_ID_PATTERN } from "../config/schema.js";
 import { listSessionIds } from "../sink/files.js";
 import { KIND_FILE_STEM } from "../types.js";
+import { timeMillis } from "../reader/time-input.js";
 
 /** Exit codes of every command: 0 success, 1 a finding or failure, 2 bad usage. */
 export const EXIT_OK = 0;
@@ -68,6 +69,14 @@ function describeParseError(err: Error & { code?: string }, command: string): st
     default:
       return err.message;
   }
+}
+
+/** A `--since`/`--until` value: ISO 8601 (UTC when it has no offset), as an ISO UTC string; else a usage error naming the flag. */
+export function timeOption(flag: string, raw: string | undefined): string | undefined {
+  if (raw === undefined) return undefined;
+  const t = timeMillis(raw);
+  if (Number.isNaN(t)) throw new UsageError(`option ${flag} must be an ISO 8601 time such as 2025-05-01 or 2025-05-01T09:30:00Z (UTC when it has no offset), got "${raw}"`);
+  return new Date(t).toISOString();
 }
 
 /** A whole number option within bounds; `undefined` when the flag was not given. */

@@ -2,7 +2,7 @@
 import fs from "node:fs";
 import path from "node:path";
 import { Writable } from "node:stream";
-import { AuditExporter } from "../export/exporter.js";
+import { AuditExporter, type ExportOptions } from "../export/exporter.js";
 import type { AuditViewer } from "../reader/viewer.js";
 import { checkDirectoryTarget, csvFileName } from "../export/directory.js";
 import { refuseNonRegularTarget, type ExportTarget } from "../export/output.js";
@@ -10,7 +10,7 @@ import { listKindFiles, safeReaddir } from "../sink/files.js";
 import { RECORD_KINDS, type RecordType } from "../types.js";
 import { names } from "../postgres/schema.js";
 import { insideReal } from "../path-inside.js";
-import { choiceOption, EXIT_FAIL, EXIT_OK, kindOption, contentDirOption, parseCommand, sessionOption, UsageError } from "./args.js";
+import { choiceOption, EXIT_FAIL, EXIT_OK, kindOption, contentDirOption, parseCommand, sessionOption, timeOption, UsageError } from "./args.js";
 import { drained, type CliIO, type Command } from "./io.js";
 import { loadCliKey } from "./keys.js";
 import { STORE_OPTIONS, storeHelp, storeTarget, type OpenStore } from "./store.js";
@@ -21,6 +21,7 @@ const FORMATS = ["json", "csv", "dir"] as const;
 
 const HELP = `Usage: audit-logger export <dir> --format json|csv|dir --out <path>
                            [--include-content] [--key-file <file>] [--session <id>] [--kind <kind>]
+                           [--user <userId>] [--since <time>] [--until <time>]
        audit-logger export --postgres <url> [--schema <name>] --format json|csv|dir --out <path> [options]
 
 Writes the trail out. Each file appears only when complete (written under a temporary name, then
@@ -46,6 +47,12 @@ renamed); an existing regular file of the same name is replaced.
                       without a key, encrypted content stays encrypted and is marked so
   --session <id>      one session only (default: every session)
   --kind <kind>       with --format csv: one kind only (${RECORD_KINDS.join(", ")})
+  --user <userId>     with --format json or csv: only that user's records, of every kind and
+                      session (a data-subject access request); the JSON lists only the sessions
+                      holding one, and says "filter"
+  --since <time>      with --format json or csv: only records at or after this time (ISO 8601,
+                      e.g. 2025-05-01 or 2025-05-01T09:30:00Z; UTC when it has no offset)
+  --until <time>      likewise, only records before this time
 ${storeHelp(20)}
   --content-dir <dir> with --postgres and --include-content: an instance's audit directory,
                       to read the prompt and response files its chats point to
@@ -101,7 +108,7 @@ function headOf(file: string): string {
   }
 }
 
-const CSV_METHOD: Record<RecordType, (e: AuditExporter, file: ExportTarget, o: { includeFullContent: boolean }) => Promise<number>> = {
+const CSV_METHOD: Record<RecordType, (e: AuditExporter, file: ExportTarget, o: ExportOptions) => Promise<number>> = {
   chat_interaction: (e, f, o) => e.exportChatInteractionsToCsv(f, o),
   tool_usage: (e, f, o) => e.exportToolUsagesToCsv(f, o),
   persona_activity: (e, f, o) => e.exportPersonaActivitiesToCsv(f, o),
@@ -126,6 +133,9 @@ export const exportCommand: Command = {
       "key-file": { type: "string" },
       session: { type: "string" },
       kind: { type: "string" },
+      user: { type: "string" },
+      since: { type: "string" },
+      until: { type: "string" },
       "content-dir": { type: "string" },
       ...STORE_OPTIONS,
     });
@@ -158,6 +168,16 @@ export const exportCommand: Command = {
       if (refused) throw refused;
     }
     const session = sessionOption(values.session);
+    if (values.user === "") throw new UsageError("option --user must be a userId");
+    const filter = {
+      ...(values.user !== undefined ? { userId: values.user } : {}),
+      ...(values.since !== undefined ? { since: timeOption("--since", values.since)! } : {}),
+      ...(values.until !== undefined ? { until: timeOption("--until", values.until)! } : {}),
+    };
+    const filterFlags = (["user", "since", "until"] as const).filter((k) => values[k] !== undefined);
+    if (format === "dir" && filterFlags.length > 0) {
+      throw new UsageError(`option --${filterFlags[0]} only applies to --format json and csv: a directory export is the whole trail (its manifest and integrity/ chains cover every record)`);
+    }
     const includeFullContent = values["include-content"] === true;
     const key = loadCliKey(values["key-file"], io.env, auditDir);
 
@@ -173,7 +193,7 @@ export const exportCommand: Command = {
       if (encrypted) {
         io.err(io.errColor.yellow("audit-logger export: no key given (--key-file or AUDIT_LOGGER_KEY): encrypted content is exported still encrypted and marked so."));
       }
-      await write(src.viewer, format, kind, out, { includeFullContent }, io);
+      await write(src.viewer, format, kind, out, { includeFullContent, ...filter }, io);
       // (an export without content leaves out the chain hashes of a log that is not encrypted, so the
       // export's own verify cannot see an edit made before it: the logs are checked here, and an
       // export of logs that do not verify says so and fails; found by the viewer pass, 2026-12-05)
@@ -214,7 +234,7 @@ function stdoutStream(io: CliIO): Writable {
   });
 }
 
-async function write(viewer: AuditViewer, format: (typeof FORMATS)[number], kind: RecordType | undefined, out: string, o: { includeFullContent: boolean }, io: CliIO): Promise<void> {
+async function write(viewer: AuditViewer, format: (typeof FORMATS)[number], kind: RecordType | undefined, out: string, o: ExportOptions, io: CliIO): Promise<void> {
   const exporter = new AuditExporter(viewer);
   // (--out -: the data alone on stdout, no "wrote" lines)
   const target: ExportTarget = out === "-" ? stdoutStream(io) : out;
@@ -222,7 +242,7 @@ async function write(viewer: AuditViewer, format: (typeof FORMATS)[number], kind
     await exporter.exportToJson(target, o);
     if (out !== "-") report(io, [out]);
   } else if (format === "dir") {
-    const r = await exporter.exportCompleteAuditToDirectory(out, o);
+    const r = await exporter.exportCompleteAuditToDirectory(out, { includeFullContent: o.includeFullContent });
     report(io, r.files.map((f) => path.join(r.directory, f)));
   } else if (kind !== undefined) {
     const rows = await CSV_METHOD[kind](exporter, target, o);

@@ -2,13 +2,12 @@
 import fs from "node:fs";
 import { z } from "zod";
 import type { AnalyticsReport, LatencyStats, ModelPrice } from "../reader/analytics.js";
-import { EXIT_FAIL, EXIT_OK, parseCommand, sessionOption, UsageError } from "./args.js";
+import { EXIT_FAIL, EXIT_OK, parseCommand, sessionOption, timeOption, UsageError } from "./args.js";
 import { clean } from "./format.js";
 import type { CliIO, Command } from "./io.js";
 import { calls, num, pct, table, tokensText } from "./table.js";
 import { STORE_OPTIONS, storeHelp, storeTarget } from "./store.js";
 import { openSource } from "./viewer-io.js";
-import { timeMillis } from "../reader/time-input.js";
 
 const HOURLY_ROWS = 24;
 
@@ -60,13 +59,6 @@ function loadPrices(file: string | undefined): Record<string, ModelPrice> | unde
     throw new UsageError(`option --prices: "${file}" ${issue ? `at ${issue.path.join(".") || "(top)"}: ${issue.message}` : "is not a price table"}; expected {"<model>": {"inputPerMTok": n, "outputPerMTok": n}}`);
   }
   return r.data;
-}
-
-function timeOption(flag: string, raw: string | undefined): string | undefined {
-  if (raw === undefined) return undefined;
-  const t = timeMillis(raw);
-  if (Number.isNaN(t)) throw new UsageError(`option ${flag} must be an ISO 8601 time such as 2025-05-01 or 2025-05-01T09:30:00Z (UTC when it has no offset), got "${raw}"`);
-  return new Date(t).toISOString();
 }
 
 function lat(l: LatencyStats): [string, string, string, string, string] {

@@ -11,8 +11,10 @@ import type { RecordSource } from "../reader/records.js";
 import { AuditViewer, type AuditViewerOptions } from "../reader/viewer.js";
 import type { RecordType } from "../types.js";
 import { writeCsv } from "./csv.js";
+import { compileQuery, timeInputSchema, type TimeInput } from "../reader/query.js";
+import { isoTime } from "../reader/time-input.js";
 import { writeDirectoryExport, type DirectoryExportResult } from "./directory.js";
-import { jsonExportChunks } from "./json.js";
+import { jsonExportChunks, type ExportFilter } from "./json.js";
 import { writeExport, type ExportTarget } from "./output.js";
 import { ExportWithholder } from "./withhold.js";
 
@@ -25,6 +27,15 @@ import { ExportWithholder } from "./withhold.js";
  */
 export interface ExportOptions {
   readonly includeFullContent?: boolean | undefined;
+  /**
+   * only the records of this user (`userId`), of every kind and session: a data-subject access
+   * request. JSON and CSV exports only (a directory export is the whole trail)
+   */
+  readonly userId?: string | undefined;
+  /** only records at or after this time (a Date, ISO 8601, UTC without an offset, or epoch ms) */
+  readonly since?: TimeInput | undefined;
+  /** only records before this time */
+  readonly until?: TimeInput | undefined;
 }
 
 /**
@@ -32,12 +43,18 @@ export interface ExportOptions {
  * Ed25519 private key (PEM or KeyObject) that signs `export_manifest.json`. When none is given:
  * the live logger's own signing key, else the one named by the signing-key environment variables.
  */
-export interface DirectoryExportOptions extends ExportOptions {
+export interface DirectoryExportOptions extends Pick<ExportOptions, "includeFullContent"> {
   readonly signingKey?: KeyObject | string | undefined;
 }
 
-const exportOptionsSchema = z.strictObject({ includeFullContent: z.boolean().optional() });
-const directoryOptionsSchema = exportOptionsSchema.extend({
+const exportOptionsSchema = z.strictObject({
+  includeFullContent: z.boolean().optional(),
+  userId: z.string().min(1, "must be a non-empty userId").optional(),
+  since: timeInputSchema.optional(),
+  until: timeInputSchema.optional(),
+});
+const directoryOptionsSchema = z.strictObject({
+  includeFullContent: z.boolean().optional(),
   signingKey: z.union([z.string().min(1), z.custom<KeyObject>((v) => v instanceof KeyObject, "must be a PEM string or a crypto KeyObject")]).optional(),
 });
 
@@ -65,10 +82,16 @@ function refuseInsideAuditDir(auditDir: string | undefined, target: string, meth
   }
 }
 
-function parseOptions(o: ExportOptions | undefined, method: string): Required<ExportOptions> {
+function parseOptions(o: ExportOptions | undefined, method: string): { includeFullContent: boolean; filter: ExportFilter | undefined } {
   const r = exportOptionsSchema.safeParse(o ?? {});
   if (!r.success) throw new AuditConfigError(toFieldIssues(r.error, method));
-  return { includeFullContent: r.data.includeFullContent ?? false };
+  const { includeFullContent, ...f } = r.data;
+  const filter: ExportFilter = {
+    ...(f.userId !== undefined ? { userId: f.userId } : {}),
+    ...(f.since !== undefined ? { since: isoTime(f.since) } : {}),
+    ...(f.until !== undefined ? { until: isoTime(f.until) } : {}),
+  };
+  return { includeFullContent: includeFullContent ?? false, filter: Object.keys(filter).length > 0 ? filter : undefined };
 }
 
 /**
@@ -111,7 +134,7 @@ export class AuditExporter {
   private async json(file: ExportTarget, options: ExportOptions | undefined, option: string, withholder: ExportWithholder): Promise<void> {
     const o = parseOptions(options, "exportToJson");
     if (typeof file === "string") refuseInsideAuditDir(this.viewer.contentDir, file, "exportToJson", "file");
-    await writeExport(file, jsonExportChunks(this.viewer, { ...o, exportedAt: new Date().toISOString(), withholder }), undefined, option);
+    await writeExport(file, jsonExportChunks(this.viewer, { includeFullContent: o.includeFullContent, exportedAt: new Date().toISOString(), withholder, ...(o.filter ? { filter: o.filter } : {}) }), undefined, option);
   }
 
   /**
@@ -155,6 +178,12 @@ export class AuditExporter {
    * Check it with `verifyExport(dir, { publicKey })`.
    */
   async exportCompleteAuditToDirectory(dir: string, options?: DirectoryExportOptions): Promise<DirectoryExportResult> {
+    // (a directory export is the whole trail: its manifest, checksums and integrity/ chains vouch
+    // for every record; one user's records or a time range go to exportToJson or the CSV methods)
+    const filtered = (["userId", "since", "until"] as const).filter((k) => (options as Record<string, unknown> | undefined)?.[k] !== undefined);
+    if (filtered.length > 0) {
+      throw new AuditConfigError(filtered.map((k) => ({ field: `exportCompleteAuditToDirectory.${k}`, message: "a directory export holds the whole trail (its manifest and integrity/ chains cover every record): export one user's records or a time range with exportToJson or the export*ToCsv methods" })));
+    }
     const parsed = directoryOptionsSchema.safeParse(options ?? {});
     if (!parsed.success) throw new AuditConfigError(toFieldIssues(parsed.error, "exportCompleteAuditToDirectory"));
     refuseInsideAuditDir(this.viewer.contentDir, dir, "exportCompleteAuditToDirectory", "dir");
@@ -186,8 +215,14 @@ export class AuditExporter {
     if (typeof file === "string") refuseInsideAuditDir(this.viewer.contentDir, file, method, "file");
     const viewer = this.viewer;
     const withholder = new ExportWithholder();
+    const match = o.filter ? compileQuery(kind, o.filter, method).match : undefined;
     return writeCsv(file, kind, async function* () {
-      for await (const rec of viewer.iterate(kind)) yield (o.includeFullContent ? rec : withholder.record(rec)) as unknown as Record<string, unknown>;
+      for await (const rec of viewer.iterate(kind)) {
+        // (every record goes through the withholder, kept or not: it follows each chain in order)
+        const out = o.includeFullContent ? rec : withholder.record(rec);
+        if (match && !match(rec as unknown as Record<string, unknown>)) continue;
+        yield out as unknown as Record<string, unknown>;
+      }
     }, option);
   }
 }

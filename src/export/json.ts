@@ -6,6 +6,17 @@ import type { RawRecord } from "../reader/records.js";
 import type { AuditViewer } from "../reader/viewer.js";
 import { KIND_FILE_STEM, RECORD_KINDS } from "../types.js";
 import { ExportWithholder, withholdHeadHashes } from "./withhold.js";
+import { compileQuery } from "../reader/query.js";
+
+/**
+ * Which records an export holds (JSON and CSV): one user's, and/or a time range (ISO UTC;
+ * `since` inclusive, `until` exclusive). Absent: every record.
+ */
+export interface ExportFilter {
+  readonly userId?: string;
+  readonly since?: string;
+  readonly until?: string;
+}
 
 /**
  * Marks the document's layout, for readers of old exports.
@@ -26,11 +37,14 @@ const BATCH_CHARS = 64 * 1024;
  */
 export async function* jsonExportChunks(
   viewer: AuditViewer,
-  o: { includeFullContent: boolean; exportedAt: string; withholder?: ExportWithholder },
+  o: { includeFullContent: boolean; exportedAt: string; withholder?: ExportWithholder; filter?: ExportFilter },
 ): AsyncGenerator<string> {
   const withholder = o.withholder ?? new ExportWithholder();
-  const sessions = await viewer.getSessionIds();
-  let buf = `{\n"format":${JSON.stringify(JSON_EXPORT_FORMAT)},\n"exportedAt":${JSON.stringify(o.exportedAt)},\n"source":${JSON.stringify(viewer.auditPath ?? viewer.source.description)},\n"includeFullContent":${o.includeFullContent},\n"sessions":[`;
+  const filter = o.filter;
+  // (with a filter, only the sessions that hold a matching record: a user's access request
+  // names no session of other users)
+  const sessions = filter ? await sessionsMatching(viewer, filter) : await viewer.getSessionIds();
+  let buf = `{\n"format":${JSON.stringify(JSON_EXPORT_FORMAT)},\n"exportedAt":${JSON.stringify(o.exportedAt)},\n"source":${JSON.stringify(viewer.auditPath ?? viewer.source.description)},\n"includeFullContent":${o.includeFullContent},${filter ? `\n"filter":${JSON.stringify(filter)},` : ""}\n"sessions":[`;
   let first = true;
   for (const id of sessions) {
     const s = await viewer.getSessionSummary(id);
@@ -42,11 +56,14 @@ export async function* jsonExportChunks(
   for (const [ki, kind] of RECORD_KINDS.entries()) {
     buf += `${ki === 0 ? "\n" : ",\n"}${JSON.stringify(KIND_FILE_STEM[kind])}:[`;
     let firstRec = true;
+    const match = filter ? compileQuery(kind, filter, "export").match : undefined;
     for await (const viewed of viewer.iterate(kind)) {
       const rec = viewed as unknown as RawRecord;
       let out: RawRecord = rec;
+      // (every record goes through the withholder, kept or not: it follows each chain in order)
       if (!o.includeFullContent) out = withholder.record(rec);
-      else if (kind === "chat_interaction" && rec.fullContent !== undefined) {
+      if (match && !match(rec)) continue;
+      if (o.includeFullContent && kind === "chat_interaction" && rec.fullContent !== undefined) {
         const c = await viewer.loadContent(rec);
         if (c) {
           const { manifest: _m, interactionId: _i, sessionId: _s, ...content } = c;
@@ -64,4 +81,18 @@ export async function* jsonExportChunks(
   }
   buf += "\n}\n}\n";
   yield buf;
+}
+
+/** The sessions holding at least one record `filter` matches (each read up to its first match). */
+async function sessionsMatching(viewer: AuditViewer, filter: ExportFilter): Promise<string[]> {
+  const out: string[] = [];
+  for (const sessionId of await viewer.getSessionIds()) {
+    find: for (const kind of RECORD_KINDS) {
+      for await (const _ of viewer.iterate(kind, { ...filter, sessionId })) {
+        out.push(sessionId);
+        break find;
+      }
+    }
+  }
+  return out;
 }

@@ -11,15 +11,16 @@
  *   GET /api/sessions/:sid/integrity                the verifier's report
  *   GET /api/sessions/:sid/export.json[?content=1]  the JSON export (content withheld unless content=1)
  *   GET /api/sessions/:sid/export/:kind.csv         the CSV export of one kind
- *   GET /api/export.json                            the JSON export of every session
+ *   GET /api/export.json[?user=&since=&until=]      the JSON export of every session (of one user, a time range; also on the session's downloads)
  *   GET /api/events?since=&until=&type=&limit=      legal holds, crypto-shreddings and retention removals of every session
+ *   GET /api/records?user=&since=&until=&kinds=&…  the timeline's filters over every session (a data-subject access request: user=)
  */
 import type { IncomingMessage, ServerResponse } from "node:http";
 import { z } from "zod";
 import { SESSION_ID_PATTERN } from "../config/schema.js";
 import { ID_PATTERN } from "../record/id.js";
 import { KIND_FILE_STEM, RECORD_KINDS, type RecordType } from "../types.js";
-import { AUDIT_EVENT_TYPES, type ServeData } from "./data.js";
+import { AUDIT_EVENT_TYPES, type ServeData, type TimelineQuery } from "./data.js";
 import { timeMillis } from "../reader/time-input.js";
 import { sendDownload } from "./downloads.js";
 import { HttpError, sendJson } from "./http.js";
@@ -38,6 +39,14 @@ const time = z
   .string()
   .max(64)
   .refine((v) => !Number.isNaN(timeMillis(v)), "must be an ISO 8601 date or time (UTC when it has no offset), e.g. 2025-03-01 or 2025-03-01T09:30:00Z");
+
+/** The downloads: content or not, and the records of one user and/or a time range (JSON and CSV). */
+const exportSchema = z.strictObject({ content: z.enum(["0", "1"]).optional(), user: text.optional(), since: time.optional(), until: time.optional() });
+
+/** The download's record filter, from its checked parameters. */
+function exportFilter(q: z.output<typeof exportSchema>): { userId?: string; since?: string; until?: string } {
+  return { ...(q.user !== undefined ? { userId: q.user } : {}), ...(q.since !== undefined ? { since: q.since } : {}), ...(q.until !== undefined ? { until: q.until } : {}) };
+}
 
 const eventsSchema = z.strictObject({
   since: time.optional(),
@@ -70,7 +79,7 @@ const timelineSchema = z.strictObject({
   skip: z.coerce.number().int().min(0).max(MAX_TIMELINE_SKIP).optional(),
 });
 
-const exportSchema = z.strictObject({ content: z.enum(["0", "1"]).optional() });
+
 
 function params<T extends z.ZodType>(schema: T, url: URL): z.output<T> {
   const raw: Record<string, string> = {};
@@ -97,6 +106,24 @@ function csvKind(file: string): RecordType {
   return kind;
 }
 
+/** The timeline's query parameters, checked, as a TimelineQuery. */
+function timelineQuery(url: URL): TimelineQuery {
+  const q = params(timelineSchema, url);
+  if (q.before === undefined && (q.skip ?? 0) > 0) throw new HttpError(400, "skip: only with before", { code: "AUDIT_ERR_VALIDATION", fields: ["skip"] });
+  return {
+    kinds: q.kinds ?? RECORD_KINDS,
+    ...(q.model !== undefined ? { model: q.model } : {}),
+    ...(q.persona !== undefined ? { persona: q.persona } : {}),
+    ...(q.user !== undefined ? { userId: q.user } : {}),
+    ...(q.success !== undefined ? { success: q.success } : {}),
+    ...(q.trace !== undefined ? { traceId: q.trace } : {}),
+    ...(q.since !== undefined ? { since: q.since } : {}),
+    ...(q.until !== undefined ? { until: q.until } : {}),
+    limit: q.limit ?? 50,
+    ...(q.before !== undefined ? { cursor: { before: new Date(q.before).toISOString(), skip: q.skip ?? 0 } } : {}),
+  };
+}
+
 /**
  * Answers one API request (`segments` are the decoded path parts after `/api/`).
  *
@@ -112,12 +139,16 @@ export async function handleApi(req: IncomingMessage, res: ServerResponse, url: 
   }
   if (head === "export.json" && segments.length === 1) {
     const q = params(exportSchema, url);
-    await sendDownload(req, res, data, { format: "json", includeFullContent: q.content === "1" });
+    await sendDownload(req, res, data, { format: "json", includeFullContent: q.content === "1", filter: exportFilter(q) });
     return;
   }
   if (head === "events" && segments.length === 1) {
     const q = params(eventsSchema, url);
     sendJson(req, res, await data.complianceEvents({ ...(q.since !== undefined ? { since: q.since } : {}), ...(q.until !== undefined ? { until: q.until } : {}), ...(q.type !== undefined ? { types: q.type } : {}), limit: q.limit ?? 500 }));
+    return;
+  }
+  if (head === "records" && segments.length === 1) {
+    sendJson(req, res, await data.search(timelineQuery(url)));
     return;
   }
   if (head !== "sessions") throw new HttpError(404, "no such API endpoint");
@@ -134,21 +165,7 @@ export async function handleApi(req: IncomingMessage, res: ServerResponse, url: 
       return;
     case "timeline": {
       if (rest.length) break;
-      const q = params(timelineSchema, url);
-      if (q.before === undefined && (q.skip ?? 0) > 0) throw new HttpError(400, "skip: only with before");
-      const page = await data.timeline(id, {
-        kinds: q.kinds ?? RECORD_KINDS,
-        ...(q.model !== undefined ? { model: q.model } : {}),
-        ...(q.persona !== undefined ? { persona: q.persona } : {}),
-        ...(q.user !== undefined ? { userId: q.user } : {}),
-        ...(q.success !== undefined ? { success: q.success } : {}),
-        ...(q.trace !== undefined ? { traceId: q.trace } : {}),
-        ...(q.since !== undefined ? { since: q.since } : {}),
-        ...(q.until !== undefined ? { until: q.until } : {}),
-        limit: q.limit ?? 50,
-        ...(q.before !== undefined ? { cursor: { before: new Date(q.before).toISOString(), skip: q.skip ?? 0 } } : {}),
-      });
-      sendJson(req, res, page);
+      sendJson(req, res, await data.timeline(id, timelineQuery(url)));
       return;
     }
     case "records": {
@@ -170,13 +187,13 @@ export async function handleApi(req: IncomingMessage, res: ServerResponse, url: 
     case "export.json": {
       if (rest.length) break;
       const q = params(exportSchema, url);
-      await sendDownload(req, res, data, { format: "json", sessionId: id, includeFullContent: q.content === "1" });
+      await sendDownload(req, res, data, { format: "json", sessionId: id, includeFullContent: q.content === "1", filter: exportFilter(q) });
       return;
     }
     case "export": {
       if (rest.length !== 1) break;
       const q = params(exportSchema, url);
-      await sendDownload(req, res, data, { format: "csv", kind: csvKind(rest[0]!), sessionId: id, includeFullContent: q.content === "1" });
+      await sendDownload(req, res, data, { format: "csv", kind: csvKind(rest[0]!), sessionId: id, includeFullContent: q.content === "1", filter: exportFilter(q) });
       return;
     }
   }

@@ -12,7 +12,7 @@ import { openKeyring } from "../pipeline/keyring.js";
 import { resolveKey, type EncryptionKey, type KeyInput } from "../pipeline/keys.js";
 import { DEFAULT_MODEL_PRICES, type AnalyticsReport, type ModelPrice } from "../reader/analytics.js";
 import type { FullInteractionContent } from "../reader/content.js";
-import { compileQuery, type ChatInteractionFilter, type ErrorFilter, FileOperationFilter, PerformanceMetricFilter, PersonaActivityFilter, ToolUsageFilter } from "../reader/query.js";
+import { compileQuery, newerFirst, type ChatInteractionFilter, type ErrorFilter, FileOperationFilter, PerformanceMetricFilter, PersonaActivityFilter, ToolUsageFilter } from "../reader/query.js";
 import { openRecord, type RawRecord, type SessionListing } from "../reader/records.js";
 import type { KeyObject } from "node:crypto";
 import { verifyAuditLog } from "../reader/verify.js";
@@ -407,6 +407,33 @@ export class ServeData {
 
   /** One page of the session's timeline, newest first, as a tree. */
   async timeline(sessionId: string, q: TimelineQuery): Promise<TimelinePage> {
+    const { lists, excluded } = await this.kindLists(sessionId, q);
+    const { page, next } = mergePage(lists, q.limit, q.cursor);
+    return { rows: buildTree(page), next, excludedKinds: excluded };
+  }
+
+  /**
+   * One page of the records of every session that match, newest first (rows flat: a record's
+   * parent is shown in its own session). What answers "everything of user X": `userId` across
+   * every session and kind. Holds at most `limit + 1 + skip` records at a time, whatever the
+   * number of sessions (each session's newest matches are merged into the ones kept so far).
+   */
+  async search(q: TimelineQuery): Promise<TimelinePage & { readonly sessionsSearched: number }> {
+    const keep = q.limit + 1 + (q.cursor?.skip ?? 0);
+    let kept: RawRecord[] = [];
+    let excluded: RecordType[] = [];
+    const sessions = await this.viewer.getSessionIds();
+    for (const sessionId of sessions) {
+      const r = await this.kindLists(sessionId, q);
+      excluded = r.excluded;
+      kept = [...kept, ...r.lists.flat()].sort(newerFirst).slice(0, keep);
+    }
+    const { page, next } = mergePage([kept], q.limit, q.cursor);
+    return { rows: page.map((r) => buildTree([r])[0]!), next, excludedKinds: excluded, sessionsSearched: sessions.length };
+  }
+
+  /** Each included kind's newest `limit + 1 + skip` matches in one session (newest first), and the kinds a filter leaves out. */
+  private async kindLists(sessionId: string, q: TimelineQuery): Promise<{ lists: RawRecord[][]; excluded: RecordType[] }> {
     const fetchN = q.limit + 1 + (q.cursor?.skip ?? 0);
     const included: RecordType[] = [];
     const excluded: RecordType[] = [];
@@ -433,8 +460,7 @@ export class ServeData {
       };
       lists.push(this.indexes ? await this.indexedQuery(kind, f) : ((await this.query(kind, f)) as RawRecord[]));
     }
-    const { page, next } = mergePage(lists, q.limit, q.cursor);
-    return { rows: buildTree(page), next, excludedKinds: excluded };
+    return { lists, excluded };
   }
 
   /** A record of the session by id, its full content (chats), its parent and its children. */

@@ -8,7 +8,7 @@
 import type { IncomingMessage, ServerResponse } from "node:http";
 import { Writable } from "node:stream";
 import { finished } from "node:stream/promises";
-import { AuditExporter } from "../export/exporter.js";
+import { AuditExporter, type ExportOptions } from "../export/exporter.js";
 import { AuditViewer } from "../reader/viewer.js";
 import { KIND_FILE_STEM, type RecordType } from "../types.js";
 import { sendHead } from "./http.js";
@@ -16,12 +16,21 @@ import type { ServeData } from "./data.js";
 
 /** What to export: every session or one, as JSON or as the CSV of one kind. */
 export type DownloadSpec =
-  | { readonly format: "json"; readonly sessionId?: string; readonly includeFullContent: boolean }
-  | { readonly format: "csv"; readonly kind: RecordType; readonly sessionId?: string; readonly includeFullContent: boolean };
+  | { readonly format: "json"; readonly sessionId?: string; readonly includeFullContent: boolean; readonly filter?: DownloadFilter }
+  | { readonly format: "csv"; readonly kind: RecordType; readonly sessionId?: string; readonly includeFullContent: boolean; readonly filter?: DownloadFilter };
 
-/** The file name the browser saves, e.g. `audit_s1.json` or `tool_usage_s1.csv`. */
+/** Only one user's records and/or a time range (the exporter's `userId`, `since`, `until`). */
+export interface DownloadFilter {
+  readonly userId?: string;
+  readonly since?: string;
+  readonly until?: string;
+}
+
+/** The file name the browser saves, e.g. `audit_s1.json`, `tool_usage_s1.csv` or `audit_all_user_alice.json`. */
 export function downloadName(spec: DownloadSpec): string {
-  const who = spec.sessionId ?? "all";
+  // (a userId is any text: only file-name-safe characters reach the header)
+  const user = spec.filter?.userId !== undefined ? `_user_${spec.filter.userId.replace(/[^A-Za-z0-9._-]/g, "_").slice(0, 64)}` : "";
+  const who = `${spec.sessionId ?? "all"}${user}`;
   return spec.format === "json" ? `audit_${who}.json` : `${KIND_FILE_STEM[spec.kind]}_${who}.csv`;
 }
 
@@ -85,7 +94,7 @@ export async function sendDownload(req: IncomingMessage, res: ServerResponse, da
   });
   const exporter = new AuditExporter(viewer);
   const target = new ResponseTarget(res, headers);
-  const o = { includeFullContent: spec.includeFullContent };
+  const o = { includeFullContent: spec.includeFullContent, ...spec.filter };
   if (spec.format === "json") await exporter.exportToJson(target, o);
   else await csvOf(exporter, spec.kind, target, o);
   // (the exporter leaves a stream open: ending it sends what it still buffers, then ends the response)
@@ -93,7 +102,7 @@ export async function sendDownload(req: IncomingMessage, res: ServerResponse, da
   await finished(target);
 }
 
-function csvOf(e: AuditExporter, kind: RecordType, file: NodeJS.WritableStream, o: { includeFullContent: boolean }): Promise<number> {
+function csvOf(e: AuditExporter, kind: RecordType, file: NodeJS.WritableStream, o: ExportOptions): Promise<number> {
   switch (kind) {
     case "chat_interaction":
       return e.exportChatInteractionsToCsv(file, o);

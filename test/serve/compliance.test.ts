@@ -214,3 +214,70 @@ describe("a time range on the timeline (since, until)", () => {
     await page.context().close();
   }, 60_000);
 });
+
+describe("everything of one user, across sessions (GET /api/records, #/search)", () => {
+  it("finds a user's records of every kind in every session, newest first, paged, with a time range", async () => {
+    const r = await get("/api/records?user=alice");
+    expect(r.status).toBe(200);
+    const ids = [fx.ids.febAlice, fx.ids.janAliceError, fx.ids.janAliceTool, fx.ids.janAlice];
+    expect((r.body.rows as Row[]).map((x) => x.id)).toEqual(ids);
+    expect((r.body.rows as Row[]).map((x) => x.record.sessionId)).toEqual(["feb", "jan", "jan", "jan"]);
+    expect(r.body.sessionsSearched).toBe(3);
+    expect(((await get("/api/records?user=alice&since=2025-02-01")).body.rows as Row[]).map((x) => x.id)).toEqual([fx.ids.febAlice]);
+    expect(((await get("/api/records?user=bob&kinds=chat_interaction")).body.rows as Row[]).map((x) => x.id)).toEqual([fx.ids.febBob, fx.ids.janBob]);
+    const seen: string[] = [];
+    let q = "user=alice&limit=1";
+    for (let i = 0; i < 10; i++) {
+      const p = await get(`/api/records?${q}`);
+      seen.push(...(p.body.rows as Row[]).map((x) => x.id));
+      const next = p.body.next as { before: string; skip: number } | null;
+      if (!next) break;
+      q = `user=alice&limit=1&before=${encodeURIComponent(next.before)}&skip=${next.skip}`;
+    }
+    expect(seen).toEqual(ids);
+  });
+
+  it("downloads exactly that user's records as JSON, naming the filter and only the sessions holding them", async () => {
+    const res = await fetch(`${server.baseUrl}api/export.json?user=alice`, { headers: { authorization: `Bearer ${server.token}` } });
+    expect(res.status).toBe(200);
+    expect(res.headers.get("content-disposition")).toBe('attachment; filename="audit_all_user_alice.json"');
+    const doc = (await res.json()) as { filter: unknown; sessions: Array<{ sessionId: string }>; records: Record<string, Array<{ id: string; userId: string; promptPreview?: string }>> };
+    expect(doc.filter).toEqual({ userId: "alice" });
+    expect(doc.sessions.map((s) => s.sessionId).sort()).toEqual(["feb", "jan"]);
+    expect(doc.records.chat_interactions!.map((x) => x.id).sort()).toEqual([fx.ids.janAlice, fx.ids.febAlice].sort());
+    expect(doc.records.tool_usage!.map((x) => x.id)).toEqual([fx.ids.janAliceTool]);
+    expect(doc.records.errors!.map((x) => x.id)).toEqual([fx.ids.janAliceError]);
+    for (const list of Object.values(doc.records)) for (const x of list) expect(x.userId).toBe("alice");
+    expect(doc.records.chat_interactions![0]!.promptPreview).toBe("[content withheld from export]");
+    const csv = await fetch(`${server.baseUrl}api/sessions/jan/export/chat_interaction.csv?user=bob&content=1`, { headers: { authorization: `Bearer ${server.token}` } });
+    const lines = (await csv.text()).trim().split("\n");
+    expect(lines).toHaveLength(2);
+    expect(lines[1]).toContain(fx.ids.janBob);
+    expect(lines[1]).toContain("bob in january");
+  });
+
+  it("the page: from a timeline's user to that user's records in every session, and its download (Chromium)", async () => {
+    const page = await openPage("#/s/jan");
+    await page.locator('[data-testid="timeline-row"]').first().waitFor({ timeout: 20_000 });
+    await page.locator('[data-testid="user-link"]', { hasText: "alice" }).first().click();
+    await page.locator('[data-testid="search-row"]').first().waitFor({ timeout: 20_000 });
+    const rows = page.locator('[data-testid="search-row"]');
+    expect(await rows.evaluateAll((els) => els.map((e) => [e.getAttribute("data-id"), e.getAttribute("data-session")]))).toEqual([
+      [fx.ids.febAlice, "feb"],
+      [fx.ids.janAliceError, "jan"],
+      [fx.ids.janAliceTool, "jan"],
+      [fx.ids.janAlice, "jan"],
+    ]);
+    expect(await page.locator('[data-testid="search-user"]').inputValue()).toBe("alice");
+    await page.locator('[data-testid="search-since"]').fill("2025-01-16");
+    await page.locator('[data-testid="search-until"]').fill("2025-02-01");
+    await page.locator('[data-testid="search-submit"]').click();
+    await expect.poll(() => rows.evaluateAll((els) => els.map((e) => e.getAttribute("data-id"))), { timeout: 10_000 }).toEqual([fx.ids.janAliceError, fx.ids.janAliceTool]);
+    const [download] = await Promise.all([page.waitForEvent("download"), page.locator('[data-testid="search-export-json"]').click()]);
+    expect(download.suggestedFilename()).toBe("audit_all_user_alice.json");
+    const doc = JSON.parse(fs.readFileSync((await download.path())!, "utf8")) as { filter: unknown; records: Record<string, Array<{ id: string }>> };
+    expect(doc.filter).toEqual({ userId: "alice", since: "2025-01-16T00:00:00.000Z", until: "2025-02-01T00:00:00.000Z" });
+    expect(Object.values(doc.records).flat().map((x) => x.id).sort()).toEqual([fx.ids.janAliceError, fx.ids.janAliceTool].sort());
+    await page.context().close();
+  }, 60_000);
+});

@@ -7,6 +7,7 @@
 //   #/s/<sid>/integrity        the verifier's findings
 //   #/s/<sid>/r/<id>           one record (the chat page for a chat interaction)
 //   #/events[?type=&since=&until=]   legal holds, crypto-shreddings and retention removals
+//   #/search[?user=&since=&until=&kinds=]   records across every session (a user's access request)
 import { api } from "./api.js";
 import { h, mount } from "./dom.js";
 import { renderSessions } from "./sessions.js";
@@ -17,6 +18,7 @@ import { renderRecord } from "./record.js";
 import { renderAnalytics } from "./analytics.js";
 import { renderIntegrity } from "./integrity.js";
 import { renderEvents } from "./events.js";
+import { renderSearch } from "./search.js";
 
 const main = document.getElementById("main");
 let generation = 0;
@@ -42,6 +44,10 @@ async function render() {
     }
     if (segments[0] === "events" && segments.length === 1) {
       await renderEvents(main, query, stillCurrent);
+      return;
+    }
+    if (segments[0] === "search" && segments.length === 1) {
+      await renderSearch(main, query, stillCurrent);
       return;
     }
     if (segments[0] === "s" && segments[1]) {

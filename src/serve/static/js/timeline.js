@@ -95,7 +95,8 @@ export function rowsTable(sid, rows, testid, shownParent) {
         h("td", { class: "center" }, statusMark(r.success)),
         h("td", { class: "num" }, r.durationSeconds !== undefined ? fmtSeconds(r.durationSeconds) : ""),
         h("td", { class: "num" }, r.tokens !== undefined ? fmtInt(r.tokens) : ""),
-        h("td", { class: "small" }, r.record.userId || ""),
+        // (the user's records across every session: an access request starts here)
+        h("td", { class: "small" }, r.record.userId ? h("a", { href: `#/search?user=${encodeURIComponent(r.record.userId)}`, title: "this user's records in every session", dataset: { testid: "user-link" } }, r.record.userId) : ""),
       ),
     );
   }

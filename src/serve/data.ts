@@ -124,6 +124,8 @@ export interface ComplianceEvents {
   readonly events: ComplianceEvent[];
   /** how many matched (more than `events.length` when `limit` cut the list) */
   readonly matched: number;
+  /** how many of each event type are in the time range (whatever `types` says) */
+  readonly countsByType: Readonly<Record<AuditEventKind, number>>;
   /** every hold ever placed, in force first, newest first (whatever `since`/`until` say: a hold placed before the range may cover it) */
   readonly holds: HoldState[];
   /** why `legal_holds.json` could not be read (cleanup then removes nothing), or null */
@@ -307,6 +309,7 @@ export class ServeData {
     const types = new Set<string>(q.types ?? AUDIT_EVENT_TYPES);
     const kept: ComplianceEvent[] = [];
     let matched = 0;
+    const countsByType: Record<AuditEventKind, number> = { legal_hold_placed: 0, legal_hold_released: 0, subject_shredded: 0, retention_pruned: 0 };
     const placed = new Map<string, { scope: string; reason: string | null; at: string; bySession: string }>();
     const released = new Map<string, { at: string; reason: string | null; bySession: string }>();
     const newest = (a: ComplianceEvent, b: ComplianceEvent): number =>
@@ -322,7 +325,9 @@ export class ServeData {
         if (eventType === "legal_hold_released" && Array.isArray(d.holdIds)) {
           for (const id of d.holdIds) if (typeof id === "string") released.set(id, { at: timestamp, reason, bySession: sessionId });
         }
-        if (!types.has(eventType) || (since !== undefined && timestamp < since) || (until !== undefined && timestamp >= until)) continue;
+        if ((since !== undefined && timestamp < since) || (until !== undefined && timestamp >= until)) continue;
+        if (eventType in countsByType) countsByType[eventType as AuditEventKind]++;
+        if (!types.has(eventType)) continue;
         matched++;
         kept.push({ sessionId, id: str(r.id) ?? "", seq: typeof r.seq === "number" ? r.seq : null, timestamp, eventType, reason, details: r.details ?? null });
         if (kept.length > q.limit * 2) kept.sort(newest).splice(q.limit);
@@ -347,7 +352,7 @@ export class ServeData {
       holds.push({ holdId: h.id, scope: h.scope, reason: str(h.reason), placedAt: str(h.placedAt), placedBySession: str(h.placedBySession), released: released.get(h.id) ?? null, inHoldsFile: true });
     }
     holds.sort((a, b) => Number(a.released !== null) - Number(b.released !== null) || String(b.placedAt ?? "").localeCompare(String(a.placedAt ?? "")));
-    return { events: kept, matched, holds, holdsFileError };
+    return { events: kept, matched, countsByType, holds, holdsFileError };
   }
 
   /** The analytics report and chart data of one session (one pass, cached). */

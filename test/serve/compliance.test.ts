@@ -82,6 +82,7 @@ describe("holds, shredding and removals (GET /api/events)", () => {
     expect((events[0]!.details.files as string[]).length).toBeGreaterThan(0);
     expect((events[1]!.details.keyIds as string[]).length).toBeGreaterThan(0);
     expect(r.body.matched).toBe(5);
+    expect(r.body.countsByType).toEqual({ legal_hold_placed: 2, legal_hold_released: 1, subject_shredded: 1, retention_pruned: 1 });
     // the removed session is indeed gone from the sessions list: this is the only trace of it
     const sessions = (await get("/api/sessions")).body.sessions as Array<{ sessionId: string }>;
     expect(sessions.map((s) => s.sessionId)).not.toContain("old");
@@ -126,6 +127,15 @@ describe("holds, shredding and removals (GET /api/events)", () => {
 });
 
 describe("the holds, shredding and removals page (Chromium)", () => {
+  it("the sessions page says what its list cannot show: holds in force, removals, shreddings", async () => {
+    const page = await openPage("#/");
+    const note = page.locator('[data-testid="sessions-compliance-note"]');
+    await expect.poll(() => note.innerText(), { timeout: 20_000 }).toMatch(/1 legal hold in force · 1 removal by retention · 1 crypto-shredding recorded: see holds, shredding & removals/);
+    await note.locator("a").click();
+    await page.locator('[data-testid="event-row"]').first().waitFor({ timeout: 20_000 });
+    await page.context().close();
+  }, 60_000);
+
   it("is reached from the header and shows the holds, the shredding and the removed session in words", async () => {
     const page = await openPage("#/");
     await page.locator('[data-testid="nav-events"]').click();

@@ -105,6 +105,21 @@ export async function renderSessions(main, stillCurrent) {
       }
     })();
   };
-  mount(main, h("h1", {}, "Sessions ", h("span", { class: "muted small" }, `${sessions.length} in this directory, newest first`)), table, more);
+  const note = h("p", { class: "muted small", dataset: { testid: "sessions-compliance-note" } });
+  mount(main, h("h1", {}, "Sessions ", h("span", { class: "muted small" }, `${sessions.length} in this directory, newest first`)), note, table, more);
   showMore();
+  // what the list cannot show: sessions removed by retention, holds, shreddings
+  void api("events", { limit: 1 })
+    .then((ev) => {
+      if (!stillCurrent()) return;
+      const n = (count, one, many) => `${count} ${count === 1 ? one : many}`;
+      const inForce = ev.holds.filter((x) => !x.released).length;
+      const parts = [
+        n(inForce, "legal hold in force", "legal holds in force"),
+        n(ev.countsByType.retention_pruned, "removal by retention", "removals by retention"),
+        n(ev.countsByType.subject_shredded, "crypto-shredding", "crypto-shreddings"),
+      ];
+      mount(note, `${parts.join(" · ")} recorded: `, h("a", { href: "#/events" }, "see holds, shredding & removals"), ev.holdsFileError ? h("span", { class: "fail" }, ` (⚠ ${ev.holdsFileError})`) : null);
+    })
+    .catch(() => undefined);
 }

@@ -79,8 +79,6 @@ const timelineSchema = z.strictObject({
   skip: z.coerce.number().int().min(0).max(MAX_TIMELINE_SKIP).optional(),
 });
 
-
-
 function params<T extends z.ZodType>(schema: T, url: URL): z.output<T> {
   const raw: Record<string, string> = {};
   for (const [k, v] of url.searchParams) if (k !== "token" && v !== "") raw[k] = v;

@@ -377,6 +377,12 @@ export interface VerifyProblem {
   readonly seq?: number;
   readonly kind: string;
   readonly detail: string;
+  /**
+   * the session the problem was found in (`verifyAuditLog`: its chains, content, checkpoints,
+   * session file; a session missing); absent for what belongs to the directory (a key store, a
+   * planted file, an export)
+   */
+  readonly sessionId?: string;
 }
 
 export interface VerifyNote {

@@ -4,7 +4,7 @@ import path from "node:path";
 import { ENVELOPE, envelopeMismatch, GENESIS_HASH, splitSealedLine } from "../pipeline/chain.js";
 import { encryptedFileKeyId, sha256Hex } from "../pipeline/encrypt.js";
 import { KEY_STORE_PREFIX, readKeyStore } from "../pipeline/keyring.js";
-import { invalidSessionFiles, irregularFiles, listSessionIds, safeReaddir, SESSION_FILE_MAX_BYTES, type KindFile } from "../sink/files.js";
+import { firstSessionId, invalidSessionFiles, irregularFiles, isFileSessionId, listSessionIds, safeReaddir, SESSION_FILE_MAX_BYTES, type KindFile } from "../sink/files.js";
 import { readRegularFileSync } from "../regular-file.js";
 import { CHAIN_KINDS, type ChainKind, type ContentFiles, type VerifyNote, type VerifyProblem, type VerifyReport } from "../types.js";
 import { signedAuditEventSeq, verifyCheckpoints, type KindState } from "../integrity/verify-checkpoints.js";
@@ -109,14 +109,16 @@ export async function verifyAuditLog(auditPath: string, options: VerifyOptions =
     return { ok: false, sessions: [], recordsChecked: 0, problems: f.problems, notes: f.notes };
   }
   if (options.sessionId !== undefined && !present.includes(options.sessionId)) {
-    f.problems.push({ file: dir, kind: "session_missing", detail: `${dir} holds no files of session ${options.sessionId}: it never wrote here, or its files were removed.` });
+    f.problems.push({ file: dir, kind: "session_missing", sessionId: options.sessionId, detail: `${dir} holds no files of session ${options.sessionId}: it never wrote here, or its files were removed.` });
     return { ok: false, sessions: [], recordsChecked: 0, problems: f.problems, notes: f.notes };
   }
   const sessions = options.sessionId ? [options.sessionId] : present;
   const trustedKeys = toPublicKeys(options.publicKey);
   const { holds, shredded, removed } = collectDirectoryEvents(dir, trustedKeys, options.trustedCheckpoints ?? []);
   for (const kid of shredded) f.shredded.add(kid);
-  if (options.sessionId === undefined) missingSessions(present, (options.trustedCheckpoints ?? []) as readonly Checkpoint[], holds, removed, f);
+  if (options.sessionId === undefined) {
+    missingSessions(present, (options.trustedCheckpoints ?? []) as readonly Checkpoint[], holds, removed, f);
+  }
   let anyCheckpoints = false;
   for (const sessionId of sessions) {
     // The session file first, then the checkpoints, then the chains: finalizing writes them in
@@ -124,7 +126,10 @@ export async function verifyAuditLog(auditPath: string, options: VerifyOptions =
     // here has its last checkpoint in what is read next, also while it finalizes during the
     // verify (read last, a finalize meanwhile paired "finalized" with the checkpoints before it,
     // and checkpoint_missing was reported on an untampered log; found by a re-review, 2026-12-05).
-    const info = readSessionInfo(dir, sessionId);
+    const firstProblem = f.problems.length;
+    const file = readSessionInfo(dir, sessionId);
+    // (another session's file put in its place says nothing of this one: see checkSessionFile)
+    const info = file?.sessionId === sessionId ? file : undefined;
     const cps = readCheckpoints(dir, sessionId);
     const trusted = (options.trustedCheckpoints ?? []).filter((c) => c.checkpoint.sessionId === sessionId);
     const pruned = checkPrunes(dir, sessionId, holds, f, signedAuditEventSeq(cps, trusted, trustedKeys));
@@ -170,6 +175,7 @@ export async function verifyAuditLog(auditPath: string, options: VerifyOptions =
     const notesBefore = f.notes.length;
     verifyCheckpoints({ sessionId, checkpoints: cps, trusted, trustedKeys, states, problems: f.problems, notes: f.notes });
     checkFinalHeads(info, sessionId, states, f, sessionProblems);
+    checkSessionFile(dir, sessionId, file, states, cps.length, removed, f);
     // finalizing signs a checkpoint over every record: a finalized, signed session with records
     // past its last checkpoint lost checkpoints (its file cut after an earlier one, the records
     // after it rewritten: until 2026-12-05 only an unsigned_tail note said so)
@@ -185,6 +191,9 @@ export async function verifyAuditLog(auditPath: string, options: VerifyOptions =
         });
       }
     }
+    // (which session each problem is of: summary and report say which sessions' numbers come
+    // from logs that do not verify)
+    for (let i = firstProblem; i < f.problems.length; i++) f.problems[i] = { ...f.problems[i]!, sessionId };
   }
   if (options.sessionId !== undefined) {
     // the session's own data keys, against every store and every shredding the directory records
@@ -194,12 +203,15 @@ export async function verifyAuditLog(auditPath: string, options: VerifyOptions =
     checkKeyStores(dir, f);
   } else {
     checkKeyStores(dir, f);
+    const orphanManifests: string[] = [];
     for (const name of safeReaddir(path.join(dir, "full_interactions"))) {
       const rel = `full_interactions/${name}`;
       if (!f.contentRefs.has(rel) && !name.endsWith(".tmp")) {
         f.notes.push({ file: rel, kind: "orphan_content", detail: `${rel} belongs to no record (a crash between writing content and its record, or a removed record).` });
+        if (/^manifest_[A-Za-z0-9_-]{1,64}\.json$/.test(name)) orphanManifests.push(rel);
       }
     }
+    sessionTraces(dir, present, removed, orphanManifests, f);
   }
   // (with a trusted key, each session without any was named above)
   if (!anyCheckpoints && trustedKeys.length === 0) {
@@ -631,13 +643,14 @@ function missingSessions(present: readonly string[], trusted: readonly Checkpoin
   const gone = (sid: string) => !here.has(sid) && !removed.has(sid);
   const witnessed = new Set(trusted.map((c) => c.checkpoint.sessionId).filter(gone));
   for (const sid of witnessed) {
-    f.problems.push({ file: `session_${sid}.json`, kind: "session_missing", detail: `Trusted checkpoints name session ${sid}, but the directory holds no file of it and no retention record removed it: its files were deleted.` });
+    f.problems.push({ file: `session_${sid}.json`, kind: "session_missing", sessionId: sid, detail: `Trusted checkpoints name session ${sid}, but the directory holds no file of it and no retention record removed it: its files were deleted.` });
   }
   for (const h of holds) {
     if (h.releasedAt !== undefined || h.scope === "all" || !gone(h.scope) || witnessed.has(h.scope)) continue;
     f.problems.push({
       file: `session_${h.scope}.json`,
       kind: "session_missing",
+      sessionId: h.scope,
       detail: `Legal hold ${h.id} is in force on session ${h.scope}, but the directory holds no file of it and no retention record removed it: its files were deleted (or the hold names a session that never wrote here; release it then).`,
     });
   }
@@ -726,8 +739,88 @@ function checkFinalHeads(info: SessionInfo | undefined, sessionId: string, state
   }
 }
 
+/**
+ * A session whose records (or checkpoints) are here has its `session_<id>.json`: the logger
+ * writes it as it opens, before its first record, and replaces it whole (rename), so a session
+ * with records and no session file, or one that is not the JSON object the kit writes, lost it
+ * to a deletion or an edit. Found by the integrity pass, 2026-12-05: deleting the session file of
+ * a session (signed or not) verified OK, and with it went what verify reads there (`finalized`,
+ * the heads a cut is told by, the signing key that makes deleted checkpoints a problem). A
+ * session a retention record removed is not asked for it (a cleanup interrupted between its
+ * files). A session file that is no regular file is `file_not_regular` already. A session with
+ * no record and no checkpoint is left alone: a logger's constructor opens its chain files just
+ * before it writes its session file, and verify may look in between.
+ */
+function checkSessionFile(dir: string, sessionId: string, info: SessionInfo | undefined, states: Readonly<Record<ChainKind, KindState>>, checkpoints: number, removed: ReadonlySet<string>, f: Findings): void {
+  if (removed.has(sessionId)) return;
+  const name = `session_${sessionId}.json`;
+  const st = fs.lstatSync(path.join(dir, name), { throwIfNoEntry: false });
+  if (st !== undefined && !st.isFile()) return;
+  const records = CHAIN_KINDS.reduce((n, kind) => n + states[kind].lastSeq, 0);
+  if (records === 0 && checkpoints === 0) return;
+  const evidence = records > 0 ? `${records} record${records === 1 ? "" : "s"} in its chain files${checkpoints > 0 ? ` and ${checkpoints} checkpoint${checkpoints === 1 ? "" : "s"}` : ""}` : `${checkpoints} checkpoint${checkpoints === 1 ? "" : "s"}`;
+  if (st === undefined) {
+    f.problems.push({
+      file: name,
+      kind: "session_file_missing",
+      detail: `Session ${sessionId} has ${evidence}, but its session file ${name} is gone and no retention record removed the session: it was deleted (with it, whether the session was finalized, where its chains ended and whether it was signed can no longer be checked).`,
+    });
+  } else if (info === null || typeof info !== "object" || Array.isArray(info) || info.sessionId !== sessionId) {
+    f.problems.push({
+      file: name,
+      kind: "session_file_missing",
+      detail: `Session ${sessionId} has ${evidence}, but its session file ${name} is not the session file the kit writes (${info === undefined ? "not JSON, or over 64 MiB" : "it names another session or none"}): it was damaged or replaced.`,
+    });
+  }
+}
+
+/**
+ * Sessions no longer listed (no chain file of a record kind, no session file) whose other files
+ * remain: their checkpoints, their `audit_event` chain, or content manifests (of no record) naming them. The kit
+ * removes those with the session, after a retention record (`removed`): left behind, they tell
+ * that the session's other files were deleted.
+ */
+function sessionTraces(dir: string, present: readonly string[], removed: ReadonlySet<string>, orphanManifests: readonly string[], f: Findings): void {
+  // (a session already said missing, from trusted checkpoints or a hold, is not said twice)
+  const here = new Set([...present, ...f.problems.filter((p) => p.kind === "session_missing" && p.sessionId !== undefined).map((p) => p.sessionId!)]);
+  const traces = new Map<string, string[]>();
+  const add = (sid: string, what: string): void => {
+    if (here.has(sid) || removed.has(sid) || !isFileSessionId(sid)) return;
+    traces.set(sid, [...(traces.get(sid) ?? []), what]);
+  };
+  for (const name of safeReaddir(dir)) {
+    const cp = /^checkpoints_(.+)\.jsonl$/.exec(name);
+    if (cp && fileHasBytes(path.join(dir, name))) add(cp[1]!, name);
+    const ev = /^audit_events_(.+?)(?:\.\d+)?\.jsonl$/.exec(name);
+    if (ev && fileHasBytes(path.join(dir, name))) add(firstSessionId(path.join(dir, name)) ?? ev[1]!, name);
+  }
+  // (manifests that no record names only: the others belong to a session that is here)
+  for (const rel of orphanManifests) {
+    try {
+      const m = JSON.parse(String(readContentFileSync(dir, rel, MANIFEST_MAX_BYTES))) as { sessionId?: unknown };
+      if (typeof m.sessionId === "string") add(m.sessionId, rel);
+    } catch {
+      // (unreadable: not evidence of anything; its record, if any, reports it)
+    }
+  }
+  for (const [sid, files] of traces) {
+    f.problems.push({
+      file: `session_${sid}.json`,
+      kind: "session_missing",
+      sessionId: sid,
+      detail: `Session ${sid} has no session file and no records here, but ${files.slice(0, 3).join(", ")}${files.length > 3 ? ` and ${files.length - 3} more` : ""} remain${files.length === 1 ? "s" : ""} and no retention record removed it: its files were deleted.`,
+    });
+  }
+}
+
+function fileHasBytes(file: string): boolean {
+  const st = fs.lstatSync(file, { throwIfNoEntry: false });
+  return st !== undefined && st.isFile() && st.size > 0;
+}
+
 /** What verify reads of a session file (outside the chains: anyone who writes the directory can change it). */
 interface SessionInfo {
+  readonly sessionId?: unknown;
   readonly status?: unknown;
   readonly config?: { readonly signingKeyId?: unknown };
   readonly heads?: unknown;

@@ -8,6 +8,7 @@ import type { CliIO, Command } from "./io.js";
 import { calls, num, pct, table, tokensText } from "./table.js";
 import { STORE_OPTIONS, storeHelp, storeTarget } from "./store.js";
 import { openSource } from "./viewer-io.js";
+import { reportFailedVerification, verifyLogs, type Verification } from "./verdict.js";
 
 const HOURLY_ROWS = 24;
 
@@ -18,6 +19,11 @@ const HELP = `Usage: audit-logger report <dir> [--session <id>] [--since <time>]
 The analytics report: per model (calls, tokens, cost, latency mean/p50/p95/p99/max), per
 interaction type, per tool (success rate, latency, most frequent errors), per persona, file
 operations, metrics, errors, and calls/tokens/errors per hour. Percentiles are exact.
+
+The logs are verified too (as audit-logger verify does, without a public key): when they do not
+verify, the report is printed all the same with a line saying so under its heading (in --json,
+its "verification" field: ok, the sessions and files that fail, the problems), a line on stderr
+names them, and the exit code is 1. Over --postgres, run verify --postgres.
 
   <dir>             the audit directory, or a project directory containing audit_logs/
   --session <id>    one session only (default: every session)
@@ -31,8 +37,8 @@ operations, metrics, errors, and calls/tokens/errors per hour. Percentiles are e
 ${storeHelp(18)}
   -h, --help        show this help
 
-Exit codes: 0 done, 1 no audit logs found or a read failed (or the store is unreachable),
-2 bad usage.`;
+Exit codes: 0 done, 1 no audit logs found, a read failed (or the store is unreachable), or
+the logs reported on do not verify, 2 bad usage.`;
 
 const pricesSchema = z.record(z.string(), z.strictObject({ inputPerMTok: z.number().min(0), outputPerMTok: z.number().min(0) }));
 
@@ -109,10 +115,14 @@ function costNotes(r: AnalyticsReport): string[] {
 }
 
 /** Renders the report as tables; empty sections are left out. `where` names the directory or store. */
-export function printReport(r: AnalyticsReport, where: string, io: CliIO): void {
+export function printReport(r: AnalyticsReport, where: string, io: CliIO, v?: Verification): void {
   const c = io.color;
   const t = r.totals;
   io.out(c.bold(`Audit report for ${where}`));
+  if (v !== undefined && !v.ok) {
+    const sessions = v.failedSessions.length > 0 ? ` in session${v.failedSessions.length === 1 ? "" : "s"} ${v.failedSessions.slice(0, 5).map(clean).join(", ")}${v.failedSessions.length > 5 ? ", ..." : ""}` : "";
+    io.out(c.red(`  integrity  FAILED verification: ${num(v.problemCount)} problem${v.problemCount === 1 ? "" : "s"}${sessions}: these numbers come from logs that do not verify (run audit-logger verify)`));
+  }
   io.out(`  sessions   ${r.sessions.length} (${r.sessions.slice(0, 5).join(", ")}${r.sessions.length > 5 ? ", ..." : ""})`);
   io.out(`  period     ${r.period.start ?? "-"} -> ${r.period.end ?? "-"} (spans ${num(r.period.hours)} clock hour${r.period.hours === 1 ? "" : "s"}, UTC)`);
   io.out(`  records    ${num(t.records)} (chat ${num(t.chatInteractions)}, tool ${num(t.toolUsages)}, persona ${num(t.personaActivities)}, file ${num(t.fileOperations)}, metric ${num(t.performanceMetrics)}, error ${num(t.errors)})`);
@@ -217,17 +227,25 @@ export const reportCommand: Command = {
     const prices = loadPrices(values.prices);
     const src = await openSource(target, session, io, undefined, { ...(prices ? { prices } : {}), ...(session !== undefined ? { sessionId: session } : {}) });
     let report: AnalyticsReport;
+    let verdict: Verification | undefined;
     try {
       if (src.sessions.length === 0) {
         io.err(`audit-logger report: no audit logs in ${src.where}.`);
         return EXIT_FAIL;
       }
       report = await src.viewer.generateAnalyticsReport({ ...(since ? { since } : {}), ...(until ? { until } : {}) });
+      // (after reading, as export does: found by the integrity pass, 2026-12-05, a tampered log's
+      // numbers were reported with exit 0 and no word)
+      if (target.kind === "dir") verdict = (await verifyLogs(target.dir, session)).all;
     } finally {
       await src.close();
     }
-    if (values.json) io.out(JSON.stringify(report, null, 2));
-    else printReport(report, src.where, io);
+    if (values.json) io.out(JSON.stringify(verdict === undefined ? report : { ...report, verification: verdict }, null, 2));
+    else printReport(report, src.where, io, verdict);
+    if (verdict !== undefined && !verdict.ok) {
+      reportFailedVerification("report", src.where, verdict, io);
+      return EXIT_FAIL;
+    }
     return EXIT_OK;
   },
 };

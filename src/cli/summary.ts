@@ -6,6 +6,7 @@ import { num, pct, tokensText } from "./table.js";
 import { clean } from "./format.js";
 import { STORE_OPTIONS, storeHelp, storeTarget } from "./store.js";
 import { openSource } from "./viewer-io.js";
+import { reportFailedVerification, verifyLogs, type LogsVerdict, type Verification } from "./verdict.js";
 
 const HELP = `Usage: audit-logger summary <dir> [--session <id>] [--json]
        audit-logger summary --postgres <url> [--schema <name>] [--session <id>] [--json]
@@ -14,21 +15,26 @@ Summarises each session from its records: time span, records per kind, tokens, m
 personas, chat and tool success rates, errors by severity. Works for live, finalized and crashed
 sessions alike.
 
+The logs are verified too (as audit-logger verify does, without a public key): when they do not
+verify, the summaries are printed all the same, each session with problems says so (in --json,
+each summary's "verification" field: ok, the problems, the files), a line on stderr names the
+sessions and files, and the exit code is 1. Over --postgres, run verify --postgres.
+
   <dir>            the audit directory, or a project directory containing audit_logs/
   --session <id>   one session only (default: every session, most recently active first)
   --json           print the summaries as a JSON array
 ${storeHelp(17)}
   -h, --help       show this help
 
-Exit codes: 0 done, 1 no audit logs found or a read failed (or the store is unreachable),
-2 bad usage.`;
+Exit codes: 0 done, 1 no audit logs found, a read failed (or the store is unreachable), or
+the logs summarised do not verify, 2 bad usage.`;
 
 function entries(map: Readonly<Record<string, number>>): string {
   const list = Object.entries(map).sort((a, b) => b[1] - a[1]);
   return list.length === 0 ? "-" : list.map(([k, v]) => `${clean(k)} ${num(v)}`).join(", ");
 }
 
-function printSummary(s: ViewerSessionSummary, io: CliIO): void {
+function printSummary(s: ViewerSessionSummary, v: Verification | undefined, io: CliIO): void {
   const c = io.color;
   const statusColor = s.status === "finalized" ? c.green : s.status === "active" ? c.yellow : c.dim;
   const k = s.counts;
@@ -44,6 +50,10 @@ function printSummary(s: ViewerSessionSummary, io: CliIO): void {
   row("errors", entries(s.errorsBySeverity));
   if (Object.keys(s.customMetadata).length > 0) row("metadata", clean(JSON.stringify(s.customMetadata)));
   if (s.skippedLines > 0) row("skipped", c.yellow(`${num(s.skippedLines)} line(s) that are not records: run audit-logger verify`));
+  if (v !== undefined && !v.ok) {
+    const kinds = [...new Set(v.problems.map((p) => p.kind))].slice(0, 4).map(clean).join(", ");
+    row("integrity", c.red(`FAILED verification: ${num(v.problemCount)} problem${v.problemCount === 1 ? "" : "s"} (${kinds}) in ${v.files.slice(0, 3).map(clean).join(", ")}${v.files.length > 3 ? ", ..." : ""}: these numbers come from logs that do not verify`));
+  }
 }
 
 /**
@@ -68,6 +78,7 @@ export const summaryCommand: Command = {
     const session = sessionOption(values.session);
     const src = await openSource(target, session, io, undefined);
     const summaries: ViewerSessionSummary[] = [];
+    let verdict: LogsVerdict | undefined;
     try {
       const chosen = src.sessions;
       if (chosen.length === 0) {
@@ -82,18 +93,23 @@ export const summaryCommand: Command = {
         const s = await viewer.getSessionSummary(id);
         if (s) summaries.push(s);
       }
+      // (after reading, as export does: summarised as if sound, a tampered log's numbers were
+      // given with exit 0 and no word; found by the integrity pass, 2026-12-05)
+      if (target.kind === "dir") verdict = await verifyLogs(target.dir, session);
     } finally {
       await src.close();
     }
+    const failed = verdict !== undefined && !verdict.all.ok ? verdict.all : undefined;
     if (values.json) {
-      io.out(JSON.stringify(summaries, null, 2));
-      return EXIT_OK;
+      io.out(JSON.stringify(verdict === undefined ? summaries : summaries.map((s) => ({ ...s, verification: verdict.of(s.sessionId) })), null, 2));
+    } else {
+      io.out(`${summaries.length} session${summaries.length === 1 ? "" : "s"} in ${src.where}`);
+      for (const s of summaries) {
+        io.out("");
+        printSummary(s, verdict?.of(s.sessionId), io);
+      }
     }
-    io.out(`${summaries.length} session${summaries.length === 1 ? "" : "s"} in ${src.where}`);
-    for (const s of summaries) {
-      io.out("");
-      printSummary(s, io);
-    }
-    return EXIT_OK;
+    if (failed) reportFailedVerification("summary", src.where, failed, io);
+    return failed ? EXIT_FAIL : EXIT_OK;
   },
 };

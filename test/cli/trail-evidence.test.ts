@@ -122,3 +122,69 @@ describe("audit-logger verify: a deleted session file", () => {
   }, 60_000);
 });
 
+/** Rewrites the tool_usage record of `seq` in `dir`'s session `sid` with `success: false`, leaving its hash (an edit). */
+function editToolRecord(dir: string, sid: string, seq: number): void {
+  const file = path.join(dir, `tool_usage_${sid}.jsonl`);
+  const lines = fs.readFileSync(file, "utf8").split("\n");
+  const i = lines.findIndex((l) => l.includes(`"seq":${seq},`));
+  expect(lines[i]).toContain('"success":true');
+  lines[i] = lines[i]!.replace('"success":true', '"success":false');
+  fs.writeFileSync(file, lines.join("\n"));
+}
+
+interface SummaryJson {
+  readonly sessionId: string;
+  readonly toolSuccessRate: number;
+  readonly verification: { ok: boolean; problemCount: number; failedSessions: string[]; files: string[]; problems: Array<{ kind: string; file: string; seq?: number; sessionId?: string }> };
+}
+
+describe("audit-logger summary and report over logs that do not verify", () => {
+  it("give their numbers all the same, say which session and file fail (text, --json's verification field, stderr) and exit 1, as export does", async () => {
+    const projectPath = tmpProject();
+    const { dir } = await writeSession(projectPath, { sessionId: "edited" });
+    await writeSession(projectPath, { sessionId: "sound" });
+
+    // sound logs: exit 0, verification ok, nothing on stderr
+    const clean = await runCli(["summary", dir, "--json"]);
+    expect(clean.code).toBe(0);
+    expect(clean.stderr).toBe("");
+    expect((JSON.parse(clean.stdout) as SummaryJson[]).map((s) => [s.sessionId, s.verification.ok])).toEqual(expect.arrayContaining([["edited", true], ["sound", true]]));
+    const cleanReport = await runCli(["report", dir]);
+    expect(cleanReport.code).toBe(0);
+    expect(cleanReport.stdout).not.toContain("integrity");
+
+    editToolRecord(dir, "edited", 2);
+    const text = await runCli(["summary", dir]);
+    expect(text.code).toBe(1);
+    // the numbers are there (the edited record counted as it is now: 2 of 3 ok)...
+    expect(text.stdout).toMatch(/Session edited[\s\S]*tools +3 calls, 66\.7% ok/);
+    // ...and the session says they come from logs that do not verify; the sound one does not
+    const blocks = text.stdout.split(/\n(?=Session )/);
+    expect(blocks.find((b) => b.startsWith("Session edited"))).toMatch(/integrity +FAILED verification: 1 problem \(record_modified\) in tool_usage_edited\.jsonl: these numbers come from logs that do not verify/);
+    expect(blocks.find((b) => b.startsWith("Session sound"))).not.toContain("integrity");
+    expect(text.stderr).toMatch(/^audit-logger summary: the logs do not verify \(1 problem in session edited; tool_usage_edited\.jsonl\)/);
+
+    const json = await runCli(["summary", dir, "--json"]);
+    expect(json.code).toBe(1);
+    const summaries = JSON.parse(json.stdout) as SummaryJson[];
+    const edited = summaries.find((s) => s.sessionId === "edited")!;
+    expect(edited.toolSuccessRate).toBeCloseTo(2 / 3);
+    expect(edited.verification).toEqual({ ok: false, problemCount: 1, failedSessions: ["edited"], files: ["tool_usage_edited.jsonl"], problems: [{ kind: "record_modified", file: "tool_usage_edited.jsonl", seq: 2, sessionId: "edited" }] });
+    expect(summaries.find((s) => s.sessionId === "sound")!.verification).toEqual({ ok: true, problemCount: 0, failedSessions: [], files: [], problems: [] });
+    // one session asked for: its own verdict
+    expect((await runCli(["summary", dir, "--session", "sound"])).code).toBe(0);
+    expect((await runCli(["summary", dir, "--session", "edited"])).code).toBe(1);
+
+    const report = await runCli(["report", dir]);
+    expect(report.code).toBe(1);
+    expect(report.stdout).toMatch(/^Audit report for .*\n  integrity +FAILED verification: 1 problem in session edited: these numbers come from logs that do not verify/);
+    expect(report.stdout).toMatch(/records +8 /);
+    expect(report.stderr).toMatch(/^audit-logger report: the logs do not verify/);
+    const reportJson = await runCli(["report", dir, "--json"]);
+    expect(reportJson.code).toBe(1);
+    const r = JSON.parse(reportJson.stdout) as { totals: { records: number }; verification: SummaryJson["verification"] };
+    expect(r.totals.records).toBe(8);
+    expect(r.verification).toMatchObject({ ok: false, problemCount: 1, failedSessions: ["edited"], files: ["tool_usage_edited.jsonl"] });
+    expect((await runCli(["report", dir, "--session", "sound", "--json"])).code).toBe(0);
+  }, 120_000);
+});

@@ -69,9 +69,13 @@ describe("a planted line past MAX_LINE_BYTES (sparse: a few KiB on disk)", () =>
     appendHole(path.join(auditPath, "session_s2.json"), 64 * 1024 * 1024 + 1); // SESSION_FILE_MAX_BYTES
 
     const summary = await runCli(["summary", auditPath, "--json"]);
-    expect(summary.code, summary.stderr).toBe(0);
-    const sessions = JSON.parse(summary.stdout) as Array<{ sessionId: string; skippedLines: number; counts: Record<string, number> }>;
+    // (given, and exit 1: the logs do not verify; since 2026-12-05 summary says so, as export does)
+    expect(summary.code, summary.stderr).toBe(1);
+    expect(summary.stderr).toMatch(/^audit-logger summary: the logs do not verify/);
+    const sessions = JSON.parse(summary.stdout) as Array<{ sessionId: string; skippedLines: number; counts: Record<string, number>; verification: { ok: boolean; problems: Array<{ kind: string; file: string }> } }>;
     const s1 = sessions.find((s) => s.sessionId === "s1")!;
+    expect(s1.verification.ok).toBe(false);
+    expect(s1.verification.problems).toContainEqual(expect.objectContaining({ kind: "malformed_line", file: "errors_s1.jsonl" }));
     expect(s1.skippedLines).toBe(2); // the long line and the torn one
     expect(s1.counts.error).toBe(1);
     expect(sessions.map((s) => s.sessionId).sort()).toEqual(["s1", "s2"]);

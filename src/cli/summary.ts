@@ -36,7 +36,7 @@ function entries(map: Readonly<Record<string, number>>): string {
 
 function printSummary(s: ViewerSessionSummary, v: Verification | undefined, io: CliIO): void {
   const c = io.color;
-  const statusColor = s.status === "finalized" ? c.green : s.status === "active" ? c.yellow : c.dim;
+  const statusColor = s.status === "finalized" ? c.green : s.status === "active" ? c.yellow : s.status === "interrupted" ? c.red : c.dim;
   const k = s.counts;
   const row = (label: string, value: string) => io.out(`  ${label.padEnd(10)} ${value}`);
   io.out(`${c.bold(`Session ${s.sessionId}`)} ${statusColor(`(${s.status})`)}`);

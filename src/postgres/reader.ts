@@ -11,7 +11,7 @@ import type { Pool, QueryResult, QueryResultRow } from "pg";
 import { z } from "zod";
 import { GENESIS_HASH } from "../pipeline/chain.js";
 import { compileQuery, type FilterOf, type TimeInput } from "../reader/query.js";
-import type { RawRecord, RecordSource, SessionListing } from "../reader/records.js";
+import { sessionStatusOf, type RawRecord, type RecordSource, type SessionListing } from "../reader/records.js";
 import { CONTENT_DIR } from "../sink/files.js";
 import { CHAIN_KINDS, RECORD_KINDS, type ChainKind, type KindHead, type RecordType, type SessionSummary } from "../types.js";
 import { connectionOptionsShape, parseOptions, poolFor, schemaOf } from "./pg.js";
@@ -130,7 +130,7 @@ export class PostgresRecordSource implements RecordSource {
       const i = info.rows.find((r) => r.session_id === sessionId);
       out.push({
         sessionId,
-        status: i === undefined ? "unknown" : i.status === "finalized" ? "finalized" : "active",
+        status: i === undefined ? "unknown" : sessionStatusOf({ status: i.status }),
         startTime: i?.start ?? undefined,
         lastActivity: e.last,
         counts: e.counts,

@@ -1057,16 +1057,27 @@ export class PostgresSink implements AuditSink {
     }
   }
 
-  /** The session row and checkpoints of an adopted spool's session. */
+  /**
+   * The session row and checkpoints of an adopted spool's session, or of a crashed session
+   * recovered from its files: both are sessions whose process is gone (no live process of this
+   * host holds their lock). Its status is its session file's when that says `finalized`, else
+   * `interrupted`: its process ended without finalizing it (killed, crashed, or exited without
+   * `finalizeSession()`), as its lock, left behind or gone, tells. Until 2026-12-05 it was the
+   * session file's `active`, and the viewer showed the session as running for good (found by the
+   * integrity pass). An `active` row only changes when it is the same run of the session as the
+   * file read here (its `pid` and `resumedAt`): a logger that resumed the session meanwhile marked
+   * its row `active` again, and keeps it so.
+   */
   private async closeAdopted(sid: string, heads: ReadonlyMap<ChainKind, Head>): Promise<void> {
     const pool = this.requirePool();
     const n = this.sql.n;
     const info = this.readSessionInfo(sid) ?? {}; // (no session file: an empty info)
-    const status = info.status === "finalized" ? "finalized" : "active";
+    const status = info.status === "finalized" ? "finalized" : "interrupted";
     await pool.query(
-      `INSERT INTO ${n.sessions} (session_id, info, status, closed_at) VALUES ($1, $2::jsonb, $3, CASE WHEN $3 = 'finalized' THEN now() END)
+      `INSERT INTO ${n.sessions} (session_id, info, status, closed_at) VALUES ($1, $2::jsonb, $3, now())
        ON CONFLICT (session_id) DO UPDATE SET info = EXCLUDED.info, status = EXCLUDED.status, closed_at = EXCLUDED.closed_at
-       WHERE ${n.sessions}.status = 'active' AND EXCLUDED.status = 'finalized'`,
+       WHERE ${n.sessions}.status = 'active' AND (EXCLUDED.status = 'finalized'
+         OR ((${n.sessions}.info->>'pid') IS NOT DISTINCT FROM (EXCLUDED.info->>'pid') AND (${n.sessions}.info->>'resumedAt') IS NOT DISTINCT FROM (EXCLUDED.info->>'resumedAt')))`,
       [sid, jsonbText(JSON.stringify(info)), status],
     );
     if (heads.size === 0) return;

@@ -25,11 +25,24 @@ export interface ReadProgress {
   readonly totalBytes: number;
 }
 
+/** A session's status as the readers report it (see {@link SessionListing.status}). */
+export type SessionStatus = "finalized" | "active" | "interrupted" | "unknown";
+
+/** The status a session file (or a store's row) gives: its `status` member, "unknown" without one. */
+export function sessionStatusOf(info: Record<string, unknown> | undefined): SessionStatus {
+  if (info === undefined) return "unknown";
+  return info.status === "finalized" ? "finalized" : info.status === "interrupted" ? "interrupted" : "active";
+}
+
 /** One session as `listSessions()` reports it, without reading its records. */
 export interface SessionListing {
   readonly sessionId: string;
-  /** "finalized" after `finalizeSession()`, "active" while (or if a crash left it) open, "unknown" without a session file */
-  readonly status: "finalized" | "active" | "unknown";
+  /**
+   * "finalized" after `finalizeSession()`; "active" while (or, in the files, if a crash left it)
+   * open; "interrupted" (the PostgreSQL store) once a sink found its process gone without
+   * finalizing it (docs/POSTGRES.md); "unknown" without a session file
+   */
+  readonly status: SessionStatus;
   readonly startTime: string | undefined;
   /** timestamp of the newest record of any kind */
   readonly lastActivity: string | undefined;
@@ -105,7 +118,7 @@ export class FileRecordSource implements RecordSource {
           break;
         }
       }
-      const status = info === undefined ? "unknown" : info.status === "finalized" ? "finalized" : "active";
+      const status = sessionStatusOf(info);
       out.push({
         sessionId,
         status,

@@ -41,7 +41,7 @@ import {
   type TimeInput,
   type ToolUsageFilter,
 } from "./query.js";
-import { FileRecordSource, openRecord, type OpenedMarks, type RawRecord, type ReadProgress, type RecordSource, type SessionListing } from "./records.js";
+import { FileRecordSource, openRecord, sessionStatusOf, type OpenedMarks, type RawRecord, type ReadProgress, type RecordSource, type SessionListing } from "./records.js";
 import { isoTime } from "./time-input.js";
 
 /** A record as the viewer returns it: encrypted fields opened when a key was given, else marked. */
@@ -81,7 +81,7 @@ export interface AuditViewerOptions {
 
 /** The session summary as read back from the files. */
 export interface ViewerSessionSummary extends SessionSummary {
-  /** "finalized" once `finalizeSession()` ran, "active" otherwise ("unknown" without a session file) */
+  /** "finalized" once `finalizeSession()` ran, "interrupted" (the PostgreSQL store) once its process was found gone without it, "active" otherwise ("unknown" without a session file) */
   readonly status: SessionListing["status"];
   /** lines that were not records (a torn final line, damage) */
   readonly skippedLines: number;
@@ -350,7 +350,7 @@ export class AuditViewer {
     const endTime = finalized && typeof info?.endTime === "string" ? info.endTime : (last ?? startTime);
     const customMetadata = typeof info?.customMetadata === "object" && info.customMetadata !== null ? (info.customMetadata as Record<string, unknown>) : {};
     const summary = stats.summary({ sessionId: id, startTime, endTime, customMetadata, prior: undefined });
-    return { ...summary, status: info === undefined ? "unknown" : finalized ? "finalized" : "active", skippedLines: this.skipped - skippedBefore };
+    return { ...summary, status: sessionStatusOf(info), skippedLines: this.skipped - skippedBefore };
   }
 
   /**

@@ -1,9 +1,10 @@
 import fs from "node:fs";
 import path from "node:path";
 import { afterEach, describe, expect, it, vi } from "vitest";
-import { AuditLogger } from "../../src/index.js";
+import { AuditLogger, AuditViewer } from "../../src/index.js";
 import { migratePostgres, PostgresSink, verifyPostgres } from "../../src/postgres/index.js";
 import { cleanupTmp, tmpProject } from "../helpers/index.js";
+import { runCli } from "../cli/helpers.js";
 import { deadPid, killChildren, leaveLock, startFixture, type ChildHandle } from "../helpers/core.js";
 import { filesAndStore, freePort, leaveCrashed, nextSession, PG_URL, PgProxy, schemaRegistry, sql } from "../fixtures/postgres/db.js";
 
@@ -76,7 +77,7 @@ describe("a session whose process was SIGKILLed while its PostgresSink held reco
     expect(next.stats.recoveredSessions).toBe(1);
     expect(next.stats.recovered).toBe(left.files.length - left.store.length);
     const [row] = await sql<{ status: string }>(`SELECT status FROM "${schema}".audit_sessions WHERE session_id = $1`, [sid]);
-    expect(row?.status).toBe("active"); // (its session file's: it never ended)
+    expect(row?.status).toBe("interrupted"); // (its process died without finalizing it; "active" for good until 2026-12-05)
     const checkpoints = await sql<{ seq: string }>(`SELECT seq::text FROM "${schema}".audit_checkpoints WHERE session_id = $1 AND kind = 'tool_usage' ORDER BY seq DESC LIMIT 1`, [sid]);
     expect(Number(checkpoints[0]?.seq)).toBe(230);
     expect((await verifyPostgres({ connectionString: PG_URL, schema })).problems).toEqual([]);
@@ -244,4 +245,52 @@ describe("recovering crashed sessions as a sink opens", () => {
     expect((await nextSession(projectPath, { connectionString: PG_URL, schema })).stats.recoveredSessions).toBe(1);
     expect(await storedOf(schema, sid)).toBe(3);
   }, 30_000);
+});
+
+// Found by the integrity pass, 2026-12-05: a session whose process was killed stayed "active" in
+// the store for good (the viewer over the store showed it running), though the next sink in its
+// directory finds it dead (its lock left, no live process) and sends its last records.
+describe("the store's status of a session whose process was SIGKILLed", () => {
+  it("is interrupted once the next sink in its directory recovers it (viewer, summary --postgres); a logger resuming it makes it active, then finalized", async () => {
+    const { schema, projectPath, dir } = await storeAndDir("status");
+    const h = startFixture("../postgres/kill-child.ts", {}, [JSON.stringify({ url: PG_URL, schema, projectPath, before: 5, after: 3 })]);
+    children.push(h);
+    const sid = (await h.waitForLine((l) => l.startsWith("stored "), "stored")).slice("stored ".length);
+    fs.writeFileSync(path.join(projectPath, "go"), "");
+    await h.waitForLine((l) => l.startsWith("logged "), "logged");
+    h.child.kill("SIGKILL");
+    expect((await h.exited).signal).toBe("SIGKILL");
+    const statusOf = async (): Promise<{ status: string; closed: boolean } | undefined> =>
+      (await sql<{ status: string; closed: boolean }>(`SELECT status, closed_at IS NOT NULL AS closed FROM "${schema}".audit_sessions WHERE session_id = $1`, [sid]))[0];
+    // (the kill itself tells the store nothing)
+    expect(await statusOf()).toEqual({ status: "active", closed: false });
+
+    const next = await nextSession(projectPath, { connectionString: PG_URL, schema });
+    expect(next.errors).toEqual([]);
+    expect(next.stats.recoveredSessions).toBe(1);
+    expect(await statusOf()).toEqual({ status: "interrupted", closed: true });
+    const viewer = new AuditViewer({ postgres: { connectionString: PG_URL, schema } });
+    const listed = (await viewer.listSessions()).find((l) => l.sessionId === sid);
+    expect(listed?.status).toBe("interrupted");
+    expect(listed?.totalRecords).toBe(9); // every record, the last ones sent by the recovery
+    expect((await viewer.getSessionSummary(sid))?.status).toBe("interrupted");
+    expect((await viewer.listSessions()).find((l) => l.sessionId === next.sessionId)?.status).toBe("finalized");
+    const summary = await runCli(["summary", "--postgres", PG_URL, "--schema", schema, "--session", sid]);
+    expect(summary.code, summary.stderr).toBe(0);
+    expect(summary.stdout).toContain(`Session ${sid} (interrupted)`);
+    // (its files say what they said: the session file "active", the lock a dead process's)
+    expect(JSON.parse(fs.readFileSync(path.join(dir, `session_${sid}.json`), "utf8")).status).toBe("active");
+
+    // the same session resumed by a new process: active while it runs, finalized after
+    const sink = new PostgresSink({ connectionString: PG_URL, schema });
+    const resumed = new AuditLogger({ projectPath, sessionId: sid, sinks: [sink], fullContentLogging: false });
+    resumed.logToolUsage({ toolName: "t", operation: "resumed" });
+    expect(await sink.whenStored(10_000)).toBe(true);
+    expect(await statusOf()).toEqual({ status: "active", closed: false });
+    // another sink opening in the directory meanwhile leaves the live session alone
+    expect((await nextSession(projectPath, { connectionString: PG_URL, schema })).stats.recoveredSessions).toBe(0);
+    expect(await statusOf()).toEqual({ status: "active", closed: false });
+    await resumed.finalizeSession();
+    expect(await statusOf()).toEqual({ status: "finalized", closed: true });
+  }, 90_000);
 });

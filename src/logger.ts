@@ -243,6 +243,11 @@ function ownModule(url: string): boolean {
 /** How many explicit ids of chat records queued for the worker are remembered (see `queue`). */
 const QUEUED_IDS_KEPT = 10_000;
 
+/** How the session file names a sink (`config.sinks`): its `description`, else its class name. */
+function sinkName(sink: AuditSink): string {
+  return typeof sink.description === "string" ? sink.description : (sink.constructor?.name ?? "sink");
+}
+
 /**
  * Records the six kinds of audit events of one session into hash-chained JSONL files.
  *
@@ -278,6 +283,12 @@ export class AuditLogger extends EventEmitter<AuditLoggerEvents> implements Exit
    * docs/POSTGRES.md). Such a sink gets none of this logger's records, flushes or close.
    */
   private sinks: readonly AuditSink[] = [];
+  /**
+   * The sinks whose `open()` refused this logger, as the session file names them, and why: they
+   * are listed there as `config.refusedSinks`, not in `config.sinks` (which named them as if the
+   * records went there until 2026-12-05; found by the integrity pass)
+   */
+  private refusedSinks: Array<{ readonly sink: string; readonly reason: string }> = [];
   /** the bytes of the content files in `pendingContent` */
   private pendingContentBytes = 0;
   /** content being written off the app's thread (src/sink/content-thread.ts), so the exit hook can write it synchronously */
@@ -440,8 +451,20 @@ export class AuditLogger extends EventEmitter<AuditLoggerEvents> implements Exit
         // (a sink that cannot serve this logger: it gets nothing from it, so that this logger's
         // records, flush() and finalizeSession() do not reach the session it serves; found by
         // the PostgreSQL new-user pass, 2026-12-05: one PostgresSink shared by two loggers)
-        if (err instanceof AuditConfigError) this.sinks = this.sinks.filter((s) => s !== sink);
+        if (err instanceof AuditConfigError) {
+          this.sinks = this.sinks.filter((s) => s !== sink);
+          this.refusedSinks.push({ sink: sinkName(sink), reason: (err as Error).message });
+        }
         this.report(new AuditIOError(`Opening sink ${sink.constructor?.name ?? "sink"} failed: ${(err as Error).message}`, { cause: err }));
+      }
+    }
+    if (this.refusedSinks.length > 0) {
+      // (the session file was written before the sinks opened, naming them all: written again
+      // with what the logger really writes to)
+      try {
+        this.writeJsonAtomic(sessionFileName(this.sessionId), { ...this.openedInfo, config: this.sessionConfig() });
+      } catch (err) {
+        this.report(new AuditIOError(`Writing the session file ${sessionFileName(this.sessionId)} again, without the sinks that refused this logger, failed: ${reason(err)}. It still lists them; finalizeSession() writes it right.`, { cause: err }));
       }
     }
     for (const kind of CHAIN_KINDS) {
@@ -776,7 +799,7 @@ export class AuditLogger extends EventEmitter<AuditLoggerEvents> implements Exit
     let summary: SessionSummary;
     try {
       summary = await this.buildSummary();
-      this.writeJsonAtomic(sessionFileName(this.sessionId), { ...summary, status: "finalized", config: this.config.toJSON() });
+      this.writeJsonAtomic(sessionFileName(this.sessionId), { ...summary, status: "finalized", config: this.sessionConfig() });
     } catch (err) {
       const failure = new AuditIOError(
         `Writing the session file ${sessionFileName(this.sessionId)} failed: ${reason(err)}. Every record is written; call finalizeSession() again once the disk takes writes.`,
@@ -1880,7 +1903,7 @@ export class AuditLogger extends EventEmitter<AuditLoggerEvents> implements Exit
       // its place, never opened: a FIFO hung this constructor for good, SIGTERM too; found by
       // review, 2026-12-05): replaced below, its records kept (they are in the chain files)
     }
-    this.writeJsonAtomic(sessionFileName(this.sessionId), {
+    this.openedInfo = {
       sessionId: this.sessionId,
       status: "active",
       startTime,
@@ -1888,9 +1911,22 @@ export class AuditLogger extends EventEmitter<AuditLoggerEvents> implements Exit
       pid: process.pid,
       hostname: os.hostname(),
       customMetadata: this.config.customMetadata,
-      config: this.config.toJSON(),
-    });
+    };
+    this.writeJsonAtomic(sessionFileName(this.sessionId), { ...this.openedInfo, config: this.sessionConfig() });
     return startTime;
+  }
+
+  /** What the session file holds besides `config` while the session is open. */
+  private openedInfo: Record<string, unknown> = {};
+
+  /**
+   * The session file's `config`: the configuration without keys, its `sinks` those the logger
+   * writes to, and `refusedSinks` (when any) those whose `open()` refused it, with the reason.
+   */
+  private sessionConfig(): Record<string, unknown> {
+    const config = this.config.toJSON() as Record<string, unknown>;
+    if (this.refusedSinks.length === 0) return config;
+    return { ...config, sinks: this.sinks.map(sinkName), refusedSinks: this.refusedSinks };
   }
 
   private writeJsonAtomic(name: string, value: unknown): void {

@@ -78,4 +78,32 @@ describe("one PostgresSink given to two loggers", () => {
     expect((await filesAndStore(dir, schema, "job1")).store).toHaveLength(5);
     expect((await verifyPostgres({ connectionString: PG_URL, schema })).problems).toEqual([]);
   });
+
+  // Found by the integrity pass, 2026-12-05: the session file of a logger whose sink refused it
+  // listed that sink in config.sinks, as if its records went there.
+  it("the refused logger's session file lists the sink as refused, with the reason, not among its sinks: as it runs and once finalized", async () => {
+    const schema = schemaFor("refusedlist");
+    const projectPath = tmpProject();
+    const sink = new PostgresSink({ connectionString: PG_URL, schema });
+    const a = new AuditLogger({ sessionId: "first", projectPath, sinks: [sink], fullContentLogging: false });
+    const b = new AuditLogger({ sessionId: "second", projectPath, sinks: [sink], fullContentLogging: false });
+    b.on("error", () => undefined);
+    const configOf = (sid: string): { sinks: string[]; refusedSinks?: Array<{ sink: string; reason: string }> } =>
+      (JSON.parse(fs.readFileSync(path.join(a.auditDir, `session_${sid}.json`), "utf8")) as { config: { sinks: string[]; refusedSinks?: Array<{ sink: string; reason: string }> } }).config;
+    const expectRefused = (): void => {
+      const c = configOf("second");
+      expect(c.sinks).toEqual([]);
+      expect(c.refusedSinks).toEqual([{ sink: sink.description, reason: expect.stringMatching(/already serves session first[^]*a PostgresSink belongs to one logger/) }]);
+    };
+    expect(sink.description).toMatch(/^PostgresSink:[0-9a-f]{10}$/);
+    expectRefused();
+    expect(configOf("first").sinks).toEqual([sink.description]);
+    expect(configOf("first").refusedSinks).toBeUndefined();
+    b.logToolUsage({ toolName: "t", operation: "b" });
+    await b.finalizeSession();
+    expectRefused();
+    await a.finalizeSession();
+    expect(configOf("first").sinks).toEqual([sink.description]);
+    expect((await filesAndStore(a.auditDir, schema, "second")).store).toEqual([]);
+  });
 });

@@ -814,6 +814,7 @@ export class AuditLogger extends EventEmitter<AuditLoggerEvents> implements Exit
       // sinks close after the session file exists, so a store can keep the final summary too
       this.releaseToSinks();
       await this.settleSinks("close");
+      this.noteUndelivered(summary);
     } finally {
       // (the exit hook, still registered, released it if the process ended meanwhile; found by
       // review, 2026-12-03: an exit while a sink closed left the lock behind)
@@ -1916,17 +1917,49 @@ export class AuditLogger extends EventEmitter<AuditLoggerEvents> implements Exit
     return startTime;
   }
 
+  /**
+   * Sinks that closed holding records of this session (PostgresSink: a store down through the end)
+   * are listed in the finalized session file, `config.undeliveredSinks`, with what they hold: the
+   * session file named the sink as if every record had reached it (found by the integrity pass,
+   * 2026-12-05). Written again, after the sinks closed, only then.
+   */
+  private noteUndelivered(summary: SessionSummary): void {
+    const undelivered: Array<{ sink: string; detail: string }> = [];
+    for (const sink of this.sinks) {
+      try {
+        const detail = sink.undelivered?.();
+        if (typeof detail === "string") undelivered.push({ sink: sinkName(sink), detail });
+      } catch (err) {
+        undelivered.push({ sink: sinkName(sink), detail: `could not tell what it delivered: ${reason(err)}` });
+      }
+    }
+    if (undelivered.length === 0) return;
+    this.undeliveredSinks = undelivered;
+    try {
+      this.writeJsonAtomic(sessionFileName(this.sessionId), { ...summary, status: "finalized", config: this.sessionConfig() });
+    } catch (err) {
+      this.report(new AuditIOError(`Writing the session file ${sessionFileName(this.sessionId)} again, naming the sinks that did not deliver every record, failed: ${reason(err)}.`, { cause: err }));
+    }
+  }
+
+  /** Sinks that closed holding records of this session (see noteUndelivered). */
+  private undeliveredSinks: Array<{ readonly sink: string; readonly detail: string }> = [];
+
   /** What the session file holds besides `config` while the session is open. */
   private openedInfo: Record<string, unknown> = {};
 
   /**
    * The session file's `config`: the configuration without keys, its `sinks` those the logger
-   * writes to, and `refusedSinks` (when any) those whose `open()` refused it, with the reason.
+   * writes to, `refusedSinks` (when any) those whose `open()` refused it, with the reason, and
+   * `undeliveredSinks` (when any, once finalized) those that closed holding records of it.
    */
   private sessionConfig(): Record<string, unknown> {
     const config = this.config.toJSON() as Record<string, unknown>;
-    if (this.refusedSinks.length === 0) return config;
-    return { ...config, sinks: this.sinks.map(sinkName), refusedSinks: this.refusedSinks };
+    return {
+      ...config,
+      ...(this.refusedSinks.length > 0 ? { sinks: this.sinks.map(sinkName), refusedSinks: this.refusedSinks } : {}),
+      ...(this.undeliveredSinks.length > 0 ? { undeliveredSinks: this.undeliveredSinks } : {}),
+    };
   }
 
   private writeJsonAtomic(name: string, value: unknown): void {

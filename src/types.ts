@@ -441,4 +441,11 @@ export interface AuditSink {
    * not throw and must not wait on the network.
    */
   flushSyncOnExit?(): void;
+  /**
+   * Asked once the sink is closed by `finalizeSession()`: what of this session it did not deliver,
+   * as a sentence without secrets (PostgresSink: records left in its spool, the store having not
+   * answered), or undefined when everything reached its destination. The session file then lists
+   * it in `config.undeliveredSinks` (`[{ sink, detail }]`).
+   */
+  undelivered?(): string | undefined;
 }

@@ -518,6 +518,21 @@ export class PostgresSink implements AuditSink {
   }
 
   /** A snapshot of the sink's counters. */
+  /**
+   * What of this session the sink holds undelivered once closed: records in its spool or queue (the
+   * store did not answer by `closeTimeoutMs`), which a later sink of this store in this directory
+   * sends. The logger lists it in the finalized session file (`config.undeliveredSinks`).
+   */
+  undelivered(): string | undefined {
+    const { queued, spooledBytes } = this.stats();
+    if (queued === 0 && spooledBytes === 0) return undefined;
+    const held = [spooledBytes > 0 ? `${spooledBytes} bytes of records in its spool ${path.basename(this.spool?.path ?? "")}` : "", queued > 0 ? `${queued} records in memory (in the session's files only)` : ""].filter((x) => x !== "").join(" and ");
+    return `not in the store when the session ended: ${held}; the store did not answer${this.outageCause !== undefined ? ` (${this.outageCause.split("\n")[0]!.slice(0, 200)})` : ""}. A later PostgresSink of this store that opens in this directory sends them.`;
+  }
+
+  /** The store's last failure (its message and SQLSTATE; no connection string), for `undelivered()`. */
+  private outageCause: string | undefined;
+
   stats(): PostgresSinkStats {
     return {
       ...this.counters,
@@ -655,6 +670,7 @@ export class PostgresSink implements AuditSink {
     if (this.queue.length > 0) this.spill();
     const code = pgCode(err);
     if (code.startsWith("42") || code === "3F000") this.ready = false; // schema gone or changed: migrate again
+    this.outageCause = `${(err as Error).message}${code ? `, SQLSTATE ${code}` : ""}`;
     if (!this.inOutage) {
       this.inOutage = true;
       this.note(

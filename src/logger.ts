@@ -1030,6 +1030,7 @@ export class AuditLogger extends EventEmitter<AuditLoggerEvents> implements Exit
       ...(options.dryRun !== undefined ? { dryRun: options.dryRun } : {}),
       ...(options.now !== undefined ? { now: options.now } : {}),
       record: (event) => this.recordPruned(event),
+      inUse: CHAIN_KINDS.flatMap((k) => this.writers[k].inUseSegment ?? []),
     });
   }
 

@@ -59,6 +59,7 @@ const cleanupSchema = z.strictObject({
   retentionFor: fn.optional(),
   record: fn.optional(),
   onRemoveError: fn.optional(),
+  inUse: z.array(z.string()).optional(),
 });
 
 /**
@@ -92,6 +93,11 @@ export interface CleanupOptions {
    * record. Segment pruning (old rotated segments of the active session) only happens with it.
    */
   readonly record?: ((event: PruneEvent) => void) | undefined;
+  /**
+   * Files of the active session a writer has open besides its documented names (a segment a
+   * failed rotation writes on to), as paths: never pruned, nor any newer segment of their kind.
+   */
+  readonly inUse?: readonly string[] | undefined;
   /** a file that could not be removed: reported here and skipped (without it, thrown) */
   readonly onRemoveError?: ((file: string, error: Error) => void) | undefined;
 }
@@ -547,6 +553,10 @@ function pruneSegments(auditDir: string, sessionId: string, cutoff: number, poli
     const gone: typeof segments = [];
     let tail: ReturnType<typeof peekTail>;
     for (const seg of segments) {
+      // (a segment a failed rotation writes on to is the kind's file in use: found by the
+      // operator pass, 2026-12-05, an app idle past the retention period had it pruned, and
+      // every record written after went to the removed file)
+      if (o.inUse?.some((f) => path.resolve(f) === path.resolve(seg.path))) break;
       const t = peekTail(seg.path);
       if (!t || Date.parse(t.timestamp) >= cutoff) break;
       gone.push(seg);

@@ -256,6 +256,15 @@ export class KindWriter {
     return this.used - this.base;
   }
 
+  /**
+   * The segment records go on to because a rotation renamed the active file and could not open
+   * the documented name again (see rotate), or undefined: a file in use, which retention must
+   * not prune however old its records look.
+   */
+  get inUseSegment(): string | undefined {
+    return this.unopened;
+  }
+
   /** The OS refused bytes that are not written yet, or the last rotation failed. */
   get failing(): boolean {
     return this.lastError !== undefined || this.bg?.lastError !== undefined || this.rotateFailedAt !== undefined;

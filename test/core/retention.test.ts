@@ -4,7 +4,7 @@ import path from "node:path";
 import { afterEach, describe, expect, it, vi } from "vitest";
 import { AuditConfig, AuditConfigError, AuditLogger, cleanupSessions, KIND_FILE_STEM, PresetConfigs, verifyAuditLog } from "../../src/index.js";
 import { cleanupTmp, readJsonl, TEST_KEY, tmpProject, walk } from "../helpers/index.js";
-import { auditDirOf, readKind, snapshot } from "../helpers/core.js";
+import { auditDirOf, readKind, snapshot, startFixture } from "../helpers/core.js";
 
 afterEach(() => {
   vi.useRealTimers();
@@ -349,5 +349,31 @@ describe("every session's own minRetentionDays, whoever cleans up", () => {
     const pruned = readJsonl<{ eventType: string; details: { sessionId?: string; policy?: unknown } }>(path.join(dir, "audit_events_plain_active.jsonl")).filter((e) => e.eventType === "retention_pruned");
     expect(pruned.map((e) => [e.details.sessionId, e.details.policy])).toEqual([["floor_10", { maxLogAgeDays: 1, minRetentionDays: 10 }]]);
     expect((await verifyAuditLog(dir)).problems).toEqual([]);
+  });
+});
+
+describe("a segment a failed rotation still writes to (the documented name could not be opened again)", () => {
+  it("is never pruned, however idle the app stays: every record logged before and after is on disk, and the log verifies", async () => {
+    const projectPath = tmpProject();
+    const sid = "unopened";
+    // a real process that runs out of file descriptors (EMFILE) right after a rotation's rename
+    const h = startFixture("rotation-unopened-child.mts", {}, [projectPath, sid]);
+    const exit = await h.exited;
+    expect(exit.code, exit.stderr).toBe(0);
+    const out = h.lines.filter((l) => l.startsWith("{")).map((l) => JSON.parse(l) as Record<string, unknown>);
+    const rotationError = out.find((o) => "rotationError" in o)!.rotationError as string;
+    expect(rotationError).toMatch(/EMFILE.*Records go on to tool_usage_unopened\.2\.jsonl/);
+    // the full segment before it goes; the one in use does not
+    expect(out.find((o) => "pruned" in o)!.pruned).toEqual(["tool_usage_unopened.1.jsonl"]);
+    const { ids, otherErrors } = out.find((o) => "ids" in o) as { ids: string[]; otherErrors: string[] };
+    expect(otherErrors).toEqual([]);
+    expect(out.at(-1)).toEqual({ done: true });
+    // every record logged after segment 1 was pruned is on disk (they went to the removed file)
+    const onDisk = readKind(projectPath, "tool_usage", sid).map((r) => r.id);
+    expect(onDisk.length).toBeGreaterThan(20);
+    expect(onDisk).toEqual(ids.slice(ids.length - onDisk.length));
+    expect(ids.slice(-20).every((id) => onDisk.includes(id))).toBe(true);
+    const report = await verifyAuditLog(auditDirOf(projectPath), { sessionId: sid });
+    expect(report.problems).toEqual([]);
   });
 });

@@ -76,6 +76,16 @@ const MAX_PENDING_CONTENT = 256;
 const MAX_REFUSED_CONTENT_BYTES = 64 * 1024 * 1024;
 
 /**
+ * At most this much of the record lines the disk refused (every kind's, with the lines queued
+ * behind them) is kept in memory to be written again; past it, a new record is not kept: its log
+ * call returns its id as usual, an `error` event says "Not kept", and once the disk takes data
+ * again one `errors` record (`audit_records_not_kept`) counts them. Found by the durability
+ * operator pass, 2026-12-05: a file-size limit never lifted (RLIMIT_FSIZE, a full disk) kept
+ * every record made since in memory, ~30 MB per 50,000 records, without bound.
+ */
+const MAX_REFUSED_RECORD_BYTES = 64 * 1024 * 1024;
+
+/**
  * Failures of a content file's write that the disk's state causes and may end (full, file too
  * large, quota, read-only, permissions, I/O error, out of descriptors): the file is kept and
  * written again. Others (a name taken by another file, a planted link) would fail the same way
@@ -324,6 +334,10 @@ export class AuditLogger extends EventEmitter<AuditLoggerEvents> implements Exit
   private reporting = false;
   /** a chain file write failed and not every buffer has been written since (see report) */
   private writeFailing = false;
+  /** records not kept during an outage (see MAX_REFUSED_RECORD_BYTES), to be counted in an `errors` record once it ends */
+  private notKept: { count: Map<ChainKind, number>; firstId: string; lastId: string; firstAt: string } | undefined;
+  /** the OS's answer to the last attempt to write the refused record lines (see refusedRecordsFull) */
+  private refusedRecordsError: unknown;
   private commitBackoffMs = 0;
   private commitTimer: NodeJS.Timeout | undefined;
   /** segments closed while the current record was being written, announced after it */
@@ -1259,7 +1273,9 @@ export class AuditLogger extends EventEmitter<AuditLoggerEvents> implements Exit
     // which another process must not open meanwhile; found by review, 2026-12-03)
     if (release) this.lock.release();
     if (first !== undefined) {
-      const what = [...(kindsFailed.length > 0 ? [`${kindsFailed.join(", ")} records`] : []), ...(contentFailed > 0 ? [`the full content of ${contentFailed} interaction(s)`] : [])].join(" and ");
+      // (and the records an outage did not keep, see MAX_REFUSED_RECORD_BYTES: their errors record cannot be written now)
+      const lost = this.notKept === undefined ? 0 : [...this.notKept.count.values()].reduce((a, b) => a + b, 0);
+      const what = [...(kindsFailed.length > 0 ? [`${kindsFailed.join(", ")} records`] : []), ...(contentFailed > 0 ? [`the full content of ${contentFailed} interaction(s)`] : []), ...(lost > 0 ? [`${lost} record(s) not kept during the outage`] : [])].join(" and ");
       throw new AuditIOError(`session ${this.sessionId}: ${what} not written: ${reason(first)}`, { cause: first });
     }
   }
@@ -1337,6 +1353,10 @@ export class AuditLogger extends EventEmitter<AuditLoggerEvents> implements Exit
     rc?: RedactionCounts,
   ): void {
     const w = this.writers[kind];
+    if (this.writeFailing && this.refusedRecordsFull()) {
+      this.recordNotKept(kind, id);
+      return;
+    }
     const now = recordTimeOverride ?? Date.now();
     const timestamp = isoTime(now);
     const seq = w.seq + 1;
@@ -1389,6 +1409,53 @@ export class AuditLogger extends EventEmitter<AuditLoggerEvents> implements Exit
     else if (this.config.durability === "async") this.scheduleFlush(recordTimeOverride === undefined ? now : undefined);
     else if (this.config.durability === "fsync") this.commitSoon(recordTimeOverride === undefined ? now : undefined);
     if (this.rotatedSegments.length > 0) this.announceRotations();
+    if (this.notKept !== undefined && !this.writeFailing) this.reportNotKept();
+  }
+
+  /**
+   * MAX_REFUSED_RECORD_BYTES of refused record lines are held, and writing them again (the disk
+   * may take data by now: in `sync` mode nothing else would try before a flush()) fails too.
+   */
+  private refusedRecordsFull(): boolean {
+    const held = (): number => CHAIN_KINDS.reduce((n, k) => n + this.writers[k].heldBytes, 0);
+    if (held() < MAX_REFUSED_RECORD_BYTES) return false;
+    let refusal: unknown;
+    for (const k of CHAIN_KINDS) {
+      try {
+        this.writers[k].writeOut();
+      } catch (err) {
+        refusal = err;
+      }
+    }
+    if (held() < MAX_REFUSED_RECORD_BYTES) {
+      this.endWriteFailureStreak();
+      return false;
+    }
+    this.refusedRecordsError = refusal;
+    return true;
+  }
+
+  /** A record not kept (see MAX_REFUSED_RECORD_BYTES): counted, and reported now. */
+  private recordNotKept(kind: ChainKind, id: string): void {
+    const n = (this.notKept ??= { count: new Map(), firstId: id, lastId: id, firstAt: new Date().toISOString() });
+    n.count.set(kind, (n.count.get(kind) ?? 0) + 1);
+    n.lastId = id;
+    const why = this.refusedRecordsError;
+    this.announce(new AuditIOError(`Not kept: ${MAX_REFUSED_RECORD_BYTES / 1024 / 1024} MiB of records the disk refused (${reason(why)}) wait for it already; ${kind} record ${id} is lost (counted in an errors record once the disk takes data again).`, { cause: why }));
+  }
+
+  /** The outage that dropped records has ended: one `errors` record counts them. */
+  private reportNotKept(): void {
+    const n = this.notKept!;
+    this.notKept = undefined;
+    const total = [...n.count.values()].reduce((a, b) => a + b, 0);
+    const kinds = [...n.count].map(([k, c]) => `${k} ${c}`).join(", ");
+    const message = `${total} record(s) made while the disk refused writes were not kept (past ${MAX_REFUSED_RECORD_BYTES / 1024 / 1024} MiB held in memory) and are lost: ${kinds}; ids ${n.firstId} to ${n.lastId}, from ${n.firstAt}`;
+    try {
+      runInAuditContext(undefined, () => this.logError({ errorType: "audit_records_not_kept", severity: "critical", message, context: { notKept: Object.fromEntries(n.count), firstId: n.firstId, lastId: n.lastId, since: n.firstAt } }));
+    } catch (err) {
+      this.announce(new AuditIOError(`${message}; recording this failed: ${reason(err)}`, { cause: err }));
+    }
   }
 
   private toSinks(sealed: SealedRecord): void {
@@ -1568,6 +1635,7 @@ export class AuditLogger extends EventEmitter<AuditLoggerEvents> implements Exit
     }
     if (this.writeFailing && !first) this.endWriteFailureStreak();
     this.releaseToSinks();
+    if (this.notKept !== undefined && !this.writeFailing) this.reportNotKept();
     if (first && rethrow) throw first;
   }
 

@@ -31,6 +31,8 @@ const SEAL_BYTES = ',"hash":"'.length + 64 + '"}\n'.length;
  * buffer is written on the app's thread instead of a new one started (back-pressure, bounded memory).
  */
 const MAX_BACKGROUND_BYTES = 4 * HIGH_WATER_BYTES;
+/** SonicBoom's `maxWrite`: refused bytes are written again in groups of about this size (see boomOn). */
+const REFUSED_WRITE_BYTES = 1024 * 1024;
 /** How long a failed rotation waits before the next attempt. */
 const ROTATION_RETRY_MS = 1000;
 
@@ -176,7 +178,11 @@ export class KindWriter {
 
   /** SonicBoom, synchronous, over the open file `fd`; its OS errors are kept for `settle()`. */
   private boomOn(fd: number): Boom {
-    const boom = new SonicBoom({ fd, sync: true, contentMode: "buffer" }) as unknown as Boom;
+    // (maxWrite: what SonicBoom holds after a refused write is written again in groups of at most
+    // this many bytes, one recursive call each; at its default, 16 KiB, the ~64 MiB an outage may
+    // hold were 4,096 of them, and the retry once the disk took data again overflowed the stack:
+    // RangeError, for good; found by the operator pass, 2026-12-05)
+    const boom = new SonicBoom({ fd, sync: true, contentMode: "buffer", maxWrite: REFUSED_WRITE_BYTES }) as unknown as Boom;
     boom.on("error", (err: Error) => {
       this.lastError = err;
     });
@@ -263,6 +269,15 @@ export class KindWriter {
    */
   get inUseSegment(): string | undefined {
     return this.unopened;
+  }
+
+  /**
+   * Bytes of sealed lines held in memory because the OS refused them (and those queued behind
+   * them), waiting for the disk; 0 while writes succeed.
+   */
+  get heldBytes(): number {
+    if (this.bg) return this.bg.lastError !== undefined ? this.bg.pendingBytes + this.pendingBytes : 0;
+    return this.lastError !== undefined ? this.refusedBytes + this.pendingBytes : 0;
   }
 
   /** The OS refused bytes that are not written yet, or the last rotation failed. */

@@ -235,3 +235,36 @@ describe("content files the disk still refuses as the process ends", () => {
     });
   }
 });
+
+describe("a file-size limit never lifted during the outage (records past the memory bound)", () => {
+  for (const durability of ["sync", "async"] as const) {
+    it(`${durability}: the first 64 MiB of refused record lines are kept and written once the disk takes data; later records are not kept, each reported, and counted in one errors record; the log verifies`, async () => {
+      const projectPath = tmpProject();
+      const sid = `bound_${durability}`;
+      // ~30 KB records, 3,500 of them: ~105 MB, past the 64 MiB bound
+      const h = startFixture("refused-bound-child.mts", {}, [projectPath, sid, durability, "3500"]);
+      children.push(h);
+      const exit = await h.exited;
+      expect(exit.code, exit.stderr).toBe(0);
+      const out = fs.readFileSync(path.join(projectPath, "child-out.jsonl"), "utf8").trim().split("\n").map((l) => JSON.parse(l) as Record<string, unknown>);
+      const { logged, notKept, firstNotKept } = out[0] as { logged: string[]; notKept: string[]; firstNotKept: string };
+      expect(logged).toHaveLength(3500);
+      // about a third past the bound; each one reported as it was made, naming the disk's error
+      expect(notKept.length).toBeGreaterThan(1000);
+      expect(notKept.length).toBeLessThan(1500);
+      expect(firstNotKept).toMatch(/^Not kept: 64 MiB of records the disk refused \(EFBIG.*tool_usage record \S+ is lost/);
+      // once the limit was lifted, flush() and finalizeSession() wrote everything kept, reporting nothing more
+      expect(out[1]).toEqual({ finalized: [] });
+      // every record kept is on disk once, in order; the ones not kept are not
+      const kept = logged.filter((id) => !notKept.includes(id));
+      expect(readKind(projectPath, "tool_usage", sid).map((r) => r.id)).toEqual(kept);
+      // the outage is one record, and what it lost one more, with the count and the ids
+      const errors = readKind(projectPath, "error", sid);
+      expect(errors.map((r) => r.errorType)).toEqual(["audit_write_failed", "audit_records_not_kept"]);
+      expect(errors[1]).toMatchObject({ severity: "critical", context: { notKept: { tool_usage: notKept.length }, firstId: notKept[0], lastId: notKept.at(-1) } });
+      expect(String(errors[1]!.message)).toMatch(new RegExp(`^${notKept.length} record\\(s\\) made while the disk refused writes were not kept`));
+      const report = await verifyAuditLog(auditDirOf(projectPath), { sessionId: sid });
+      expect(report.problems).toEqual([]);
+    });
+  }
+});

@@ -370,21 +370,42 @@ function parseLock(text: string): LockBody | undefined {
 
 /**
  * Removes the lock (or marker) `file` judged stale with content `judged`, only if it still is
- * that one: renamed to `aside` first, and put back if another process took it over and made its
- * own meanwhile. The kit's file locks take a stale lock over this way. `judged` undefined: it was
- * no regular file (see markerStale), and is removed if what was set aside still is none
- * (an empty directory included). What was set aside is never opened but as a regular file (a
- * FIFO there hung this read for good).
+ * that one. It is looked at first, in place: one that is no longer the one judged (another
+ * process took it over and made its own) is left alone, never moved. Else it is renamed to
+ * `aside` and checked again there, the same file (inode) with the same content, and only then
+ * removed. The kit's file locks take a stale lock over this way. `judged` undefined: it was no
+ * regular file (see markerStale), and is removed if it still is none (an empty directory
+ * included). Nothing is opened but as a regular file (a FIFO there hung this read for good).
+ *
+ * Found by the operator pass, 2026-12-05: the check came only after the rename, so a live lock
+ * that was not the one judged was renamed aside and renamed back, and a lock another process
+ * created under the free name in between was replaced by it: both held the lock. A file that
+ * changes between the look and the rename (microseconds) is still put back, but by a link,
+ * which never replaces a file made meanwhile: that one keeps the name, and the one set aside
+ * stays under `aside` (removed by retention once this process is gone, see lockLeftovers).
  */
 export function removeIfStill(file: string, judged: string | undefined, aside: string): void {
   try {
+    const before = fs.lstatSync(file, { throwIfNoEntry: false });
+    if (before === undefined || !isJudged(file, before, judged)) return;
     fs.renameSync(file, aside);
     const st = fs.lstatSync(aside);
-    const still = judged === undefined ? !st.isFile() : readText(aside) === judged;
-    if (!still) fs.renameSync(aside, file); // not the one judged: put back
-    else if (st.isDirectory()) fs.rmdirSync(aside);
+    if (st.ino !== before.ino || st.dev !== before.dev || !isJudged(aside, st, judged)) {
+      // not the one judged: put back, unless a file was made under the name meanwhile
+      if (st.isDirectory()) {
+        if (!fs.existsSync(file)) fs.renameSync(aside, file);
+      } else {
+        fs.linkSync(aside, file);
+        fs.unlinkSync(aside);
+      }
+    } else if (st.isDirectory()) fs.rmdirSync(aside);
     else fs.rmSync(aside, { force: true });
   } catch {
-    // gone meanwhile
+    // gone meanwhile, or a file made under the name while the other was aside (it keeps it)
   }
+}
+
+/** Whether `file` (lstat `st`) is what was judged stale: content `judged`, or, undefined, no regular file. */
+function isJudged(file: string, st: fs.Stats, judged: string | undefined): boolean {
+  return judged === undefined ? !st.isFile() : st.isFile() && readText(file) === judged;
 }

@@ -6,6 +6,7 @@
  * another file's content through a link (found by review, 2026-12-04). The one open behind every
  * read of chain, session, checkpoint, key store and content files.
  */
+import crypto from "node:crypto";
 import fs from "node:fs";
 import path from "node:path";
 import { AuditFormatError, AuditPathError } from "./errors.js";
@@ -164,16 +165,20 @@ export function writeNewFileSync(file: string, data: string, mode: number, sync 
 }
 
 /**
- * What {@link replaceFileSync} writes `file` as first, past `<file>.`: `<pid>.tmp` (`$1` the pid).
- * A process killed between the write and the rename leaves it (retention removes it once that
- * process is gone).
+ * What {@link replaceFileSync} writes `file` as first, past `<file>.`: `<pid>.<random>.tmp`
+ * (`<pid>.tmp` before 2026-12-05; `$1` the pid). A process killed between the write and the
+ * rename leaves it (retention removes it once that process is gone).
  */
-export const REPLACE_TEMP = /^(\d+)\.tmp$/;
+export const REPLACE_TEMP = /^(\d+)(?:\.[0-9a-f]+)?\.tmp$/;
 
 /**
- * Replaces `file` whole: `data` is written as the new file `<file>.<pid>.tmp` beside it ({@link
- * writeNewFileSync}), then renamed over it, so a reader finds the old file or the new one, never
- * part of one; the temporary file is not left behind when either step fails. A directory at
+ * Replaces `file` whole: `data` is written as the new file `<file>.<pid>.<random>.tmp` beside it
+ * ({@link writeNewFileSync}), then renamed over it, so a reader finds the old file or the new one,
+ * never part of one; the temporary file is not left behind when either step fails. (Named by the
+ * pid alone until 2026-12-05, found by the operator pass: a process of another host sharing the
+ * directory with the same pid, two containers' apps both pid 1, removed the other's file being
+ * written, whose rename then failed; and one put under that predictable name refused the
+ * writer for good.) A directory at
  * `file` (which no rename replaces) is a {@link NotRegularFileError}, before anything is written;
  * a FIFO or a link there is replaced, never opened.
  *
@@ -182,7 +187,7 @@ export const REPLACE_TEMP = /^(\d+)\.tmp$/;
  */
 export function replaceFileSync(file: string, data: string, mode: number, sync = false): void {
   if (fs.lstatSync(file, { throwIfNoEntry: false })?.isDirectory()) throw new NotRegularFileError(file, "a directory", undefined, true);
-  const tmp = `${file}.${process.pid}.tmp`;
+  const tmp = `${file}.${process.pid}.${crypto.randomBytes(6).toString("hex")}.tmp`;
   writeNewFileSync(tmp, data, mode, sync);
   try {
     fs.renameSync(tmp, file);

@@ -138,7 +138,7 @@ export interface CleanupResult {
    * files of the directory's own (no session's) that a process killed midway left, removed (or,
    * in a dry run, that would be) once the process their name names is gone and they are older
    * than `maxLogAgeDays` (and the `minRetentionDays` floor): the legal holds file being written
-   * whole (`legal_holds.json.<pid>.tmp`), and the shred lock or the legal holds lock set aside by a
+   * whole (`legal_holds.json.<pid>.<random>.tmp`, `<pid>.tmp` before 2026-12-05), and the shred lock or the legal holds lock set aside by a
    * takeover (`.shred.lock.stale.<pid>.<thread>`, `legal_holds.json.lock.stale.<pid>.<thread>`).
    */
   readonly directoryLeftovers: readonly string[];
@@ -241,7 +241,7 @@ function sessionFiles(auditDir: string, sessionId: string, names: readonly strin
 /**
  * What a process killed between writing a file of session `sessionId` whole beside its place and
  * renaming it in left, from the listing `names`, when that process is gone (see leftByGoneNamed):
- * its session file's (`session_<id>.json.<pid>.tmp`, see replaceFileSync) and its
+ * its session file's (`session_<id>.json.<pid>.<random>.tmp`, see replaceFileSync) and its
  * key store's rewritten by a shred (`subject_keys_<id>.jsonl.<pid>.<attempt>.tmp`, see
  * keyring.ts). Found 2026-12-05: they stayed for good, after their session too.
  */
@@ -250,7 +250,7 @@ function tempLeftovers(auditDir: string, sessionId: string, names: readonly stri
 }
 
 /** A session's temporary file's name (see tempLeftovers): `$1` or `$2`, the session. */
-const TEMP_FILE = /^(?:session_(.+)\.json\.\d+|subject_keys_(.+)\.jsonl\.\d+\.\d+)\.tmp$/;
+const TEMP_FILE = /^(?:session_(.+)\.json\.\d+(?:\.[0-9a-f]+)?|subject_keys_(.+)\.jsonl\.\d+\.\d+)\.tmp$/;
 /** Of a recovery marker's name past `.pg_recovery_<store>_`, the session whose marker's workings it is (see MARKER_TEMP in postgres/files.ts). */
 const MARKER_TEMP_OF = /^(.+?)\.(?:\d+(?:\.[0-9a-z]+)?\.tmp|stale\.\d+)$/;
 
@@ -409,7 +409,7 @@ export function cleanupSessions(auditDir: string, options: CleanupOptions): Clea
 /**
  * What a process killed midway left of the directory's own files, from the listing `names`, when
  * the process their name names is gone (see leftByGoneNamed): the legal holds file being written
- * whole beside its place (`legal_holds.json.<pid>.tmp`, see replaceFileSync), and a directory lock set
+ * whole beside its place (`legal_holds.json.<pid>.<random>.tmp`, see replaceFileSync), and a directory lock set
  * aside to be removed (see DIR_LOCK_ASIDE): the shred lock's, the legal holds lock's. Found
  * 2026-12-05: no cleanup knew these names, and they stayed for good.
  */

@@ -17,7 +17,7 @@ const HELP = `Usage: audit-logger cleanup <dir> [--dry-run] [--max-age-days <n>]
 Removes every file of each session whose newest record is older than its retention period: its
 JSONL files and rotated segments, its full-content files, its session file, and its dot files
 (the lock a killed process left, PostgresSink recovery markers) and the temporary files a
-killed process left of it (*.<pid>.tmp, once that process is gone). Never removes a session that a
+killed process left of it (*.<pid>[.<random>].tmp, once that process is gone). Never removes a session that a
 running logger is writing, one under a legal hold, or one whose PostgresSink spool still holds
 records for the store (kept until a sink has sent them). Each removal is recorded
 first, as a chained "retention_pruned" record (what went, when, under which policy) in the
@@ -29,7 +29,7 @@ it, or the files were deleted by hand) once the newest of it is older than --max
 hold no record ("leftovers" in --json; no retention record is left for them, as they hold no
 record). Never a lock a live process holds, nor a spool that holds records (kept until a sink
 has sent them), nor anything of a session under a legal hold. So do, under the same age, the
-temporary files a killed process left of the directory's own (legal_holds.json.<pid>.tmp, and the
+temporary files a killed process left of the directory's own (legal_holds.json.<pid>.<random>.tmp, and the
 shred and legal holds locks set aside, <lock>.stale.<pid>.<thread>; "directoryLeftovers" in
 --json), once that process is gone.
 

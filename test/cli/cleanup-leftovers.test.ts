@@ -241,7 +241,8 @@ describe("audit-logger cleanup and a session's dot files", () => {
     const { dir, alive, dead } = await withSession("audit-cli-leftovers-temps-", "tw", 100);
     const STORE = "0123456789";
     // as the code leaves them, named after the process that wrote them
-    const temps = (sid: string, pid: number) => [`session_${sid}.json.${pid}.tmp`, `subject_keys_${sid}.jsonl.${pid}.0.tmp`, `.pg_recovery_${STORE}_${sid}.${pid}.k3x9q.tmp`, `.pg_recovery_${STORE}_${sid}.${pid}.tmp`, `.pg_recovery_${STORE}_${sid}.stale.${pid}`];
+    // (`<pid>.tmp` as versions before 2026-12-05 named them, `<pid>.<random>.tmp` since)
+    const temps = (sid: string, pid: number) => [`session_${sid}.json.${pid}.tmp`, `session_${sid}.json.${pid}.0a1b2c3d4e5f.tmp`, `subject_keys_${sid}.jsonl.${pid}.0.tmp`, `.pg_recovery_${STORE}_${sid}.${pid}.k3x9q.tmp`, `.pg_recovery_${STORE}_${sid}.${pid}.tmp`, `.pg_recovery_${STORE}_${sid}.stale.${pid}`];
     const body = (name: string) => (name.startsWith("session_") ? '{"sessionId":' : name.startsWith("subject_keys_") ? '{"kid":"d0123456789abcdef"}\n' : JSON.stringify({ lock: "a crash", done: true }));
     for (const n of [...temps("tw", dead), ...temps("to", dead), ...temps("tw", alive), ...temps("tl", alive)]) plant(dir, n, body(n));
     const live = [...temps("tw", alive), ...temps("tl", alive)].sort();
@@ -266,7 +267,7 @@ describe("audit-logger cleanup and a session's dot files", () => {
     const { dir, alive, dead } = await withSession("audit-cli-leftovers-dir-temps-", "kept", 1);
     // (the lock set aside holds the body of the holder judged gone; its name, the taker's pid and thread)
     const lockBody = JSON.stringify({ pid: deadPid(), threadId: 0, hostname: os.hostname(), startedAt: new Date(Date.now() - 100 * DAY).toISOString() });
-    const strays = (pid: number) => [`legal_holds.json.${pid}.tmp`, `legal_holds.json.lock.stale.${pid}.0`, `.shred.lock.stale.${pid}.1`];
+    const strays = (pid: number) => [`legal_holds.json.${pid}.tmp`, `legal_holds.json.${pid}.0a1b2c3d4e5f.tmp`, `legal_holds.json.lock.stale.${pid}.0`, `.shred.lock.stale.${pid}.1`];
     const body = (name: string) => (name.endsWith(".tmp") ? '{\n  "holds": [' : lockBody);
     for (const n of [...strays(dead), ...strays(alive)]) plant(dir, n, body(n));
     const young = `legal_holds.json.${deadPid()}.tmp`;

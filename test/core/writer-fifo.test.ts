@@ -4,6 +4,7 @@
 // opened them with a plain readFileSync: opening a FIFO waits for a writer, for good, deaf to
 // SIGTERM. Each case runs in a child process (test/fixtures/core/writer-fifo-child.mts) that the
 // test kills after a while, so a hang fails the test instead of hanging it.
+import { spawn } from "node:child_process";
 import fs from "node:fs";
 import path from "node:path";
 import { afterEach, describe, expect, it } from "vitest";
@@ -208,7 +209,7 @@ describe("crypto-shredding and a FIFO named like a key store or its shredding ma
 // can take first (a container's app is pid 1). A FIFO there hung the writer for good; a link there
 // made it overwrite the file the link named, and renamed the link into the file's place.
 describe("a FIFO or a link at the name of a file written whole, then renamed in", () => {
-  it("the session file's (`session_<id>.json.<pid>.tmp`): removed unopened, the file written anew; the link's target untouched", async () => {
+  it("the session file's (`session_<id>.json.<pid>.tmp`, the name before 2026-12-05): never opened nor followed, the file written anew; the link's target untouched", async () => {
     const projectPath = tmpProject("audit-writer-fifo-tmp-");
     const outside = path.join(tmpProject("audit-writer-fifo-tmp-outside-"), "precious.txt");
     fs.writeFileSync(outside, "precious");
@@ -221,7 +222,10 @@ describe("a FIFO or a link at the name of a file written whole, then renamed in"
       expect(JSON.parse(fs.readFileSync(path.join(dir, `session_${sid}.json`), "utf8")), sid).toMatchObject({ sessionId: sid, status: "finalized" });
     }
     expect(fs.readFileSync(outside, "utf8")).toBe("precious");
-    expect(fs.readdirSync(dir).filter((n) => n.endsWith(".tmp"))).toEqual([]);
+    // (the name written now holds a random part: what was put at the pid-only one is not the
+    // writer's, and is left as it was; only it is there, nothing of the writer's own)
+    expect(fs.readdirSync(dir).filter((n) => n.endsWith(".tmp")).sort()).toEqual([expect.stringMatching(/^session_tf\.json\.\d+\.tmp$/), expect.stringMatching(/^session_tl\.json\.\d+\.tmp$/)]);
+    expect(fs.lstatSync(fs.readdirSync(dir).map((n) => path.join(dir, n)).find((n) => /session_tl\.json\.\d+\.tmp$/.test(n))!).isSymbolicLink()).toBe(true);
   }, 60_000);
 
   it("the legal holds file's (`legal_holds.json.<pid>.tmp`): the hold is written", async () => {
@@ -246,23 +250,40 @@ describe("a FIFO or a link at the name of a file written whole, then renamed in"
 });
 
 // Found with the above (2026-12-05): a directory at such a name failed the writer with an uncoded
-// ERR_FS_EISDIR (from the removal of what was there, and again from the cleanup after the failure).
-describe("a directory at the name of a file written whole, then renamed in", () => {
-  it("the session file's: the logger is refused with AUDIT_ERR_PATH naming it, the directory left, no lock left", () => {
+// ERR_FS_EISDIR (from the removal of what was there, and again from the cleanup after the failure);
+// then it was refused with AUDIT_ERR_PATH, for good, as the name was the pid's alone. Since the
+// operator pass (2026-12-05) the name holds a random part too: nothing put there in advance is met.
+describe("the name of a file written whole, then renamed in (`<file>.<pid>.<random>.tmp`)", () => {
+  it("a directory at the pid-only name no longer stops the logger: it starts, writes its session file, and leaves the directory alone", async () => {
     const projectPath = tmpProject("audit-writer-dir-tmp-");
     const dir = path.join(projectPath, "audit_logs");
     const tmp = path.join(dir, `session_td.json.${process.pid}.tmp`);
     fs.mkdirSync(tmp, { recursive: true });
-    let err: (Error & { code?: string }) | undefined;
-    try {
-      new AuditLogger({ sessionId: "td", projectPath, fullContentLogging: false });
-    } catch (e) {
-      err = e as Error & { code?: string };
-    }
-    expect(err?.code).toBe("AUDIT_ERR_PATH");
-    expect(err?.message).toContain(`session_td.json.${process.pid}.tmp is a directory, not a regular file: not written`);
+    const logger = new AuditLogger({ sessionId: "td", projectPath, fullContentLogging: false });
+    await logger.finalizeSession();
+    expect(JSON.parse(fs.readFileSync(path.join(dir, "session_td.json"), "utf8"))).toMatchObject({ sessionId: "td" });
     expect(fs.statSync(tmp).isDirectory()).toBe(true);
-    expect(fs.existsSync(path.join(dir, ".session_td.lock"))).toBe(false);
+    expect(fs.readdirSync(dir).filter((f) => f.includes(".tmp"))).toEqual([path.basename(tmp)]);
+  });
+
+  it("another process writing a file of that name with this pid (a process of another host sharing the directory, both pid 1 in their containers) keeps its file: it is not removed under it", async () => {
+    const projectPath = tmpProject("audit-writer-same-pid-");
+    const dir = path.join(projectPath, "audit_logs");
+    fs.mkdirSync(dir, { recursive: true });
+    const theirs = path.join(dir, `session_sp.json.${process.pid}.tmp`);
+    // the other process: opens its file, writes half, waits for "go", writes the rest, renames it in
+    const src = `const fs=require("fs");const fd=fs.openSync(${JSON.stringify(theirs)},"wx");fs.writeSync(fd,'{"sessionId":"sp",');console.log("half");process.stdin.once("data",()=>{fs.writeSync(fd,'"from":"other"}');fs.closeSync(fd);try{fs.renameSync(${JSON.stringify(theirs)},${JSON.stringify(path.join(dir, "other.json"))});console.log("renamed")}catch(e){console.log(e.code)}})`;
+    const child = spawn(process.execPath, ["-e", src], { stdio: ["pipe", "pipe", "inherit"] });
+    let out = "";
+    child.stdout!.setEncoding("utf8");
+    await new Promise<void>((r) => child.stdout!.on("data", (c: string) => ((out += c), out.includes("half") && r())));
+    const logger = new AuditLogger({ sessionId: "sp", projectPath, fullContentLogging: false });
+    await logger.finalizeSession();
+    child.stdin!.end("go\n");
+    await new Promise((r) => child.on("close", r));
+    expect(out.trim().split("\n")).toEqual(["half", "renamed"]);
+    expect(JSON.parse(fs.readFileSync(path.join(dir, "other.json"), "utf8"))).toEqual({ sessionId: "sp", from: "other" });
+    expect(JSON.parse(fs.readFileSync(path.join(dir, "session_sp.json"), "utf8"))).toMatchObject({ sessionId: "sp" });
   });
 });
 

@@ -446,8 +446,10 @@ function leftoverOf(name: string, owned: ReadonlySet<string>): string | undefine
     id = ids.at(-1);
   } else {
     const marker = MARKER_FILE.exec(name)?.[1];
-    // (a marker's workings a killed sink left: see MARKER_TEMP_OF)
-    const workings = marker === undefined ? undefined : MARKER_TEMP_OF.exec(marker)?.[1];
+    // (a marker's workings a killed sink left: see MARKER_TEMP_OF; not when the whole name is the
+    // marker of a session with files, a session id holding dots: until 2026-12-05 such a
+    // session's marker was removed as what was left of another, `m` for `m.<pid>.tmp`)
+    const workings = marker === undefined || owned.has(marker) ? undefined : MARKER_TEMP_OF.exec(marker)?.[1];
     id = LOCK_FILE.exec(name)?.[1] ?? lockInternalSession(name) ?? workings ?? (marker?.endsWith(".tmp") ? undefined : marker);
   }
   return id !== undefined && !owned.has(id) && isFileSessionId(id) ? id : undefined;

@@ -7,7 +7,8 @@
  */
 import fs from "node:fs";
 import path from "node:path";
-import { isFileSessionId, lockFileName, sessionFileName } from "../sink/files.js";
+import { isFileSessionId, kindFileName, lockFileName, sessionFileName } from "../sink/files.js";
+import { CHAIN_KINDS } from "../types.js";
 import { claimLive, leftByGoneNamed, OWN_PROC_START, readText, sessionLockHeld } from "../sink/lock.js";
 import { lineInfo } from "./rows.js";
 import { openRegularSync } from "../regular-file.js";
@@ -140,14 +141,16 @@ const MARKER_TEMP = /^(?:(\d+)(?:\.[0-9a-z]+)?\.tmp|stale\.(\d+))$/;
 /**
  * `<marker>.`, when `name` is `<marker>.<rest>` for a recovery marker of session `sessionId` (any
  * store): see MARKER_TEMP. Not when the whole name is the marker of another session of `names`
- * (`<sessionId>.<rest>`, a session id may hold dots), which has a session file or a lock there.
+ * (`<sessionId>.<rest>`, a session id may hold dots), which has a session file, a lock or an
+ * active chain file there.
  */
 function markerTempOf(name: string, sessionId: string, names: readonly string[]): string | undefined {
   const head = ".pg_recovery_".length + 10;
   const stem = `${name.slice(0, head)}_${sessionId}.`;
   if (!name.startsWith(".pg_recovery_") || !STORE_KEY.test(name.slice(".pg_recovery_".length, head)) || !name.startsWith(stem)) return undefined;
   const whole = name.slice(head + 1);
-  if (isFileSessionId(whole) && (names.includes(sessionFileName(whole)) || names.includes(lockFileName(whole)))) return undefined;
+  // (or a chain file: a session whose session file was lost still owns its marker)
+  if (isFileSessionId(whole) && (names.includes(sessionFileName(whole)) || names.includes(lockFileName(whole)) || CHAIN_KINDS.some((k) => names.includes(kindFileName(k, whole))))) return undefined;
   return stem;
 }
 

@@ -285,3 +285,25 @@ describe("audit-logger cleanup and a session's dot files", () => {
     expect(namesOf(dir, "kept").length).toBeGreaterThan(1);
   }, 60_000);
 });
+
+// Found by the operator pass (2026-12-05): a session id may hold dots, so the recovery marker of
+// session `m.<pid>.tmp` (`.pg_recovery_<store>_m.<pid>.tmp`) also reads as the workings a killed
+// process left of session `m`'s marker. Whose it is was told by the session file or the lock of
+// `m.<pid>.tmp` only: with neither there (the session file lost), a young session's marker was
+// removed as what was left of a session `m` that never existed.
+describe("audit-logger cleanup and a recovery marker whose session id has dots", () => {
+  it("keeps the marker of a young session whose id reads like another's marker workings, its session file lost", async () => {
+    const projectPath = tmpProject("audit-cli-leftovers-dots-");
+    const dir = path.join(projectPath, "audit_logs");
+    const sid = `m.${deadPid()}.tmp`;
+    await oldSession(projectPath, sid, 1);
+    fs.rmSync(path.join(dir, `session_${sid}.json`));
+    const marker = `.pg_recovery_0123456789_${sid}`;
+    plant(dir, marker, JSON.stringify({ lock: "a crash", done: true }));
+    const { plan, done } = await dryThenReal<Removals>(dir);
+    expect(plan.leftovers).toEqual([]);
+    expect(done.leftovers).toEqual([]);
+    expect(done.removed).toEqual([]);
+    expect(fs.existsSync(path.join(dir, marker))).toBe(true);
+  }, 60_000);
+});

@@ -83,6 +83,8 @@ export function openRegularSync(file: string, label?: string): number {
 const WRITE_FLAGS = fs.constants.O_WRONLY | fs.constants.O_CREAT | (fs.constants.O_NOFOLLOW ?? 0) | (fs.constants.O_NONBLOCK ?? 0);
 const APPEND_FLAGS = WRITE_FLAGS | fs.constants.O_APPEND;
 const REPLACE_FLAGS = WRITE_FLAGS | fs.constants.O_TRUNC;
+// (O_RDWR in place of O_WRONLY: a FIFO opened so never waits, and is refused by its fstat)
+const APPEND_READ_FLAGS = (APPEND_FLAGS & ~fs.constants.O_WRONLY) | fs.constants.O_RDWR;
 
 /**
  * Opens `file` to append to it, creating it with `mode` if it is missing: for a writer's own
@@ -95,6 +97,19 @@ const REPLACE_FLAGS = WRITE_FLAGS | fs.constants.O_TRUNC;
  */
 export function openRegularForAppendSync(file: string, mode: number): number {
   return openChecked(file, APPEND_FLAGS, mode, undefined, true);
+}
+
+/**
+ * {@link openRegularForAppendSync}, also open for reading (to look at what the file ends with):
+ * for a key store, whose line goes after a torn one on a line of its own. Found by a security
+ * pass, 2026-12-05: the store was opened with a plain `"a+"`, so a link named like it made the
+ * logger append the wrapped data key to the file the link named, outside the audit directory.
+ *
+ * @example
+ * const fd = openRegularForAppendReadSync(path.join(dir, "subject_keys_s1.jsonl"), 0o600);
+ */
+export function openRegularForAppendReadSync(file: string, mode: number): number {
+  return openChecked(file, APPEND_READ_FLAGS, mode, undefined, true);
 }
 
 /**

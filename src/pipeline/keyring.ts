@@ -1,5 +1,5 @@
 import { createCipheriv, createDecipheriv, createHmac, randomBytes } from "node:crypto";
-import { openRegularSync, readRegularFileSync, writeNewFileSync, writeRegularFileSync } from "../regular-file.js";
+import { openRegularForAppendReadSync, openRegularSync, readRegularFileSync, writeNewFileSync, writeRegularFileSync } from "../regular-file.js";
 import fs from "node:fs";
 import path from "node:path";
 import { AuditKeyError } from "../errors.js";
@@ -256,8 +256,9 @@ export class SubjectKeys {
  */
 function appendKeyLine(file: string, line: string, kid?: string): boolean {
   for (let attempt = 0; ; attempt++) {
-    // ("a+": read too, for its last byte)
-    const fd = fs.openSync(file, "a+", 0o600);
+    // (read too, for its last byte; never through a link, never a FIFO: NotRegularFileError, and
+    // no record is made with a key the directory would not hold)
+    const fd = openRegularForAppendReadSync(file, 0o600);
     let same: boolean;
     try {
       // after a torn line (a crash mid-write), on a line of its own: appended to the torn one it

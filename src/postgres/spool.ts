@@ -6,7 +6,7 @@
  */
 import fs from "node:fs";
 import { LineSplitter } from "../reader/lines.js";
-import { openRegularForAppendSync, openRegularSync } from "../regular-file.js";
+import { notRegularFile, openRegularForAppendReadSync, openRegularForAppendSync, openRegularSync } from "../regular-file.js";
 
 const READ_CHUNK = 1 << 20;
 
@@ -27,6 +27,12 @@ export class Spool {
   constructor(file: string) {
     this.path = file;
     let torn = 0;
+    // (never through a link, never a FIFO: NotRegularFileError. Found by a security pass,
+    // 2026-12-05: the size was taken through a link and the torn tail cut with a plain "r+", so a
+    // link named like the spool made the sink truncate the file it named, outside the audit
+    // directory, to its last newline)
+    const refused = notRegularFile(file, true);
+    if (refused) throw refused;
     try {
       const st = fs.statSync(file);
       this.size = st.size;
@@ -116,7 +122,7 @@ export class Spool {
 
   private cutTornTail(): number {
     if (this.size === 0) return 0;
-    const fd = fs.openSync(this.path, "r+");
+    const fd = openRegularForAppendReadSync(this.path, 0o600);
     try {
       const last = Buffer.alloc(1);
       fs.readSync(fd, last, 0, 1, this.size - 1);

@@ -29,4 +29,19 @@ describe("the PostgreSQL sink's spool", () => {
     expect(spool.read(10).lines).toEqual(['{"c":3}']);
     spool.close();
   });
+
+  // Found by a security pass, 2026-12-05: the spool's size was taken through a link and its torn
+  // tail cut with a plain "r+": a link named like a spool made the sink truncate the file it
+  // named (outside the audit directory) to its last newline.
+  it("a link named like the spool is never opened: AUDIT_ERR_PATH naming it, the file it names as it was", () => {
+    const dir = tmpProject();
+    const outside = path.join(tmpProject(), "notes.txt");
+    const text = "a line of the app user's\nand one without its newline";
+    fs.writeFileSync(outside, text);
+    const file = path.join(dir, ".pg_spool_l.jsonl");
+    fs.symlinkSync(outside, file);
+    expect(() => new Spool(file)).toThrow(expect.objectContaining({ code: "AUDIT_ERR_PATH", message: expect.stringContaining(".pg_spool_l.jsonl is a symbolic link, not a regular file") }));
+    expect(fs.readFileSync(outside, "utf8")).toBe(text);
+    expect(fs.lstatSync(file).isSymbolicLink()).toBe(true);
+  });
 });

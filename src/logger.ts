@@ -32,7 +32,7 @@ import { isoTime } from "./record/time.js";
 import { SessionStats } from "./record/stats.js";
 import { checkLoggerCleanupOptions, cleanupSessions, type CleanupResult, type LoggerCleanupOptions, type PruneEvent } from "./retention.js";
 import { prepareContent, writeContent, writeContentSync, type ContentManifest, type PreparedContent } from "./sink/content.js";
-import { postQueuedContent } from "./sink/content-thread.js";
+import { contentDirRefusal, postQueuedContent } from "./sink/content-thread.js";
 
 type ContentManifestBase = Omit<ContentManifest, "files">;
 import { registerForExit, unregisterForExit, type ExitFlushable } from "./sink/exit.js";
@@ -402,6 +402,11 @@ export class AuditLogger extends EventEmitter<AuditLoggerEvents> implements Exit
       if (this.config.fullContentLogging) fs.mkdirSync(path.join(this.auditDir, CONTENT_DIR), { recursive: true, mode: DIR_MODE });
     } catch (cause) {
       throw new AuditIOError(`Cannot create the audit directory ${this.auditDir}: ${reason(cause)}. Check projectPath and its permissions.`, { cause });
+    }
+    // (a link there took every content file out of the audit directory: see contentDirRefusal)
+    if (this.config.fullContentLogging) {
+      const refused = contentDirRefusal(path.join(this.auditDir, CONTENT_DIR));
+      if (refused) throw refused;
     }
     this.master = master;
     this.redactor = this.config.redact ? new Redactor(this.config.redact) : undefined;

@@ -17,10 +17,29 @@
  * them), and so are all later ones.
  */
 import fs from "node:fs";
+import path from "node:path";
 import { Worker } from "node:worker_threads";
 import { runInAuditContext } from "../context.js";
-import { AuditIOError } from "../errors.js";
+import { AuditIOError, AuditPathError } from "../errors.js";
 import { SILENCE_STDIO, dropOutput } from "../thread/stdio.js";
+
+// The refusal of a content directory that is not a directory (a symbolic link, above all), in
+// the worker's words and the app thread's alike.
+const DIR_REFUSAL_PREFIX = "The content directory ";
+const DIR_REFUSAL_SUFFIX = " is a symbolic link or not a directory: no content file is written through it (the kit writes only inside the audit directory; remove it).";
+
+/**
+ * Why content files may not be created in `dir` (undefined when it is a directory, not a link, or
+ * is missing: the exclusive open then fails on its own). Found by a security pass, 2026-12-05:
+ * each file was created exclusively, but in the directory as its path led, so a link at
+ * `full_interactions` took every prompt and response (in clear without encryption) to the
+ * directory it named, outside the audit directory. Checked before each write, on the thread
+ * that writes; the names themselves are checked as text (safeJoin) and opened `wx`.
+ */
+export function contentDirRefusal(dir: string): AuditPathError | undefined {
+  const st = fs.lstatSync(dir, { throwIfNoEntry: false });
+  return st === undefined || st.isDirectory() ? undefined : new AuditPathError(`${DIR_REFUSAL_PREFIX}${dir}${DIR_REFUSAL_SUFFIX}`);
+}
 
 /**
  * The worker's code (built-in modules only, through `process.getBuiltinModule`: it runs the same
@@ -41,10 +60,25 @@ function writeFile(file, data, mode, sync) {
     fs.closeSync(fd);
   }
 }
+const { dirname } = process.getBuiltinModule("node:path");
 parentPort.on("message", (jobs) => {
   const answers = [];
   for (const job of jobs) {
     let failed = null;
+    // (see contentDirRefusal: the same words)
+    if (job.length > 3) {
+      let st;
+      try {
+        st = fs.lstatSync(dirname(job[3]));
+      } catch (err) {
+        failed = { code: err && err.code, message: String(err && err.message) };
+      }
+      if (st && !st.isDirectory()) failed = { code: "AUDIT_ERR_PATH", message: ${JSON.stringify(DIR_REFUSAL_PREFIX)} + dirname(job[3]) + ${JSON.stringify(DIR_REFUSAL_SUFFIX)} };
+      if (failed) {
+        answers.push(job[0], failed);
+        continue;
+      }
+    }
     for (let i = 3; i < job.length; i += 2) {
       try {
         writeFile(job[i], job[i + 1], job[1], job[2]);
@@ -253,7 +287,7 @@ export async function stopContentThread(): Promise<void> {
 export function writeInThreadPool(files: ReadonlyArray<readonly [string, Uint8Array]>, mode: number, fdatasync: boolean, existingOk = false): Promise<void> {
   return new Promise((resolve, reject) => {
     let left = files.length;
-    if (left === 0) resolve();
+    if (left === 0) return resolve();
     let failed: Error | undefined;
     const done = (err: Error | null): void => {
       if (err && !failed) failed = err;
@@ -262,13 +296,18 @@ export function writeInThreadPool(files: ReadonlyArray<readonly [string, Uint8Ar
         else resolve();
       }
     };
-    for (const [file, data] of files) {
-      fs.open(file, "wx", mode, (openErr, fd) => {
-        if (!openErr) writeFrom(fd, data, 0, fdatasync, done);
-        else if (existingOk && openErr.code === "EEXIST") completeExisting(file, data, fdatasync, openErr, done);
-        else done(openErr);
-      });
-    }
+    // (their directory first, off the app's thread as the writes are: see contentDirRefusal)
+    const dir = path.dirname(files[0]![0]);
+    fs.lstat(dir, (err, st) => {
+      if (!err && !st.isDirectory()) return reject(new AuditPathError(`${DIR_REFUSAL_PREFIX}${dir}${DIR_REFUSAL_SUFFIX}`));
+      for (const [file, data] of files) {
+        fs.open(file, "wx", mode, (openErr, fd) => {
+          if (!openErr) writeFrom(fd, data, 0, fdatasync, done);
+          else if (existingOk && openErr.code === "EEXIST") completeExisting(file, data, fdatasync, openErr, done);
+          else done(openErr);
+        });
+      }
+    });
   });
 }
 

@@ -3,7 +3,7 @@ import path from "node:path";
 import { encryptFile, sha256Hex } from "../pipeline/encrypt.js";
 import type { EncryptionKey } from "../pipeline/keys.js";
 import type { ContentFileRef, ContentFiles, Durability } from "../types.js";
-import { COMPLETE_FLAGS, beginsWith, completable, mayComplete, writeInThreadPool, writeOnContentThread } from "./content-thread.js";
+import { COMPLETE_FLAGS, beginsWith, completable, contentDirRefusal, mayComplete, writeInThreadPool, writeOnContentThread } from "./content-thread.js";
 import { contentFileNames, safeJoin } from "./files.js";
 
 /** Additional data binding an encrypted content file to its interaction and role. */
@@ -57,9 +57,13 @@ function manifestBytes(c: PreparedContent, m: Omit<ContentManifest, "files">): B
  */
 export function writeContentSync(auditDir: string, c: PreparedContent, m: Omit<ContentManifest, "files">, mode: number, durability: Durability): void {
   const sync = durability === "fsync";
+  const files = contentFiles(auditDir, c, m);
+  // (never through a link at the content directory: see contentDirRefusal)
+  const refused = contentDirRefusal(path.dirname(files[0]![0]));
+  if (refused) throw refused;
   // every file is tried; the first failure is thrown after
   let failed: unknown;
-  for (const [file, data] of contentFiles(auditDir, c, m)) {
+  for (const [file, data] of files) {
     try {
       writeFileCompleting(file, data, mode, sync);
     } catch (err) {

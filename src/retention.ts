@@ -5,6 +5,7 @@ import { maxLogAgeDaysSchema } from "./config/schema.js";
 import { AuditConfigError, AuditSessionLockedError } from "./errors.js";
 import { toFieldIssues } from "./record/issues.js";
 import { ID_PATTERN } from "./record/id.js";
+import { contentDirRefusal } from "./sink/content-thread.js";
 import { CONTENT_DIR, isFileSessionId, listKindFiles, listSessionIds, lockFileName, safeJoin, safeReaddir, SESSION_FILE_MAX_BYTES, sessionFileName } from "./sink/files.js";
 import { readRegularFileSync, REPLACE_TEMP } from "./regular-file.js";
 import { peekTail } from "./sink/recover.js";
@@ -222,8 +223,11 @@ function sessionFiles(auditDir: string, sessionId: string, names: readonly strin
   for (const kind of CHAIN_KINDS) for (const f of listKindFiles(auditDir, kind, sessionId, names)) out.push(f.name);
   // (and a key store's shredding marker, left by a shred that died: see keyring.ts)
   for (const extra of [checkpointFileName(sessionId), keyStoreFileName(sessionId), `${keyStoreFileName(sessionId)}.shredding`]) if (fs.existsSync(path.join(auditDir, extra))) out.push(extra);
-  // content files of this session's chats, found through its records
-  for (const f of listKindFiles(auditDir, "chat_interaction", sessionId, names)) {
+  // content files of this session's chats, found through its records; none through a content
+  // directory that is a link (found by a security pass, 2026-12-05: cleanup removed the files
+  // named like them in the directory the link named, outside the audit directory)
+  const contentDirOk = contentDirRefusal(path.join(auditDir, CONTENT_DIR)) === undefined;
+  for (const f of contentDirOk ? listKindFiles(auditDir, "chat_interaction", sessionId, names) : []) {
     // (line by line, a regular file only: read whole, a file past V8's longest string failed)
     for (const { text: line } of readLinesSync(f.path)) {
       const m = /^\{"id":"([^"]+)"/.exec(line);

@@ -9,7 +9,7 @@
 import fs from "node:fs";
 import path from "node:path";
 import { afterEach, describe, expect, it } from "vitest";
-import { AuditLogger } from "../../src/index.js";
+import { AuditLogger, cleanupSessions } from "../../src/index.js";
 import { prepareContent, writeContentSync } from "../../src/sink/content.js";
 import { writeInThreadPool } from "../../src/sink/content-thread.js";
 import { cleanupTmp, readJsonl, tmpProject } from "../helpers/index.js";
@@ -70,5 +70,21 @@ describe("a content directory that is a symbolic link", () => {
     expect(() => writeContentSync(dir, content, manifest, 0o600, "async")).toThrow(expect.objectContaining({ code: "AUDIT_ERR_PATH", message: expect.stringContaining("full_interactions is a symbolic link") }));
     await expect(writeInThreadPool([[path.join(dir, content.refs.prompt.file), content.prompt]], 0o600, false)).rejects.toMatchObject({ code: "AUDIT_ERR_PATH" });
     expect(fs.readdirSync(outside)).toEqual([]);
+  });
+
+  it("cleanup removes no file through it: a session's content files are looked for in the audit directory only", async () => {
+    const { projectPath, dir, contentDir, outside } = project(false);
+    const logger = new AuditLogger({ sessionId: "old", projectPath });
+    logger.logChatInteraction({ prompt: "p", response: "r", model: "m", provider: "p" });
+    await logger.finalizeSession();
+    // its content directory moved out and linked back in (as an old version's logger wrote through such a link)
+    const names = fs.readdirSync(contentDir);
+    expect(names).toHaveLength(3);
+    for (const n of names) fs.renameSync(path.join(contentDir, n), path.join(outside, n));
+    fs.rmdirSync(contentDir);
+    fs.symlinkSync(outside, contentDir);
+    const r = cleanupSessions(dir, { maxLogAgeDays: 30, now: Date.now() + 400 * 86_400_000 });
+    expect(r.removed.map((x) => x.sessionId)).toEqual(["old"]);
+    expect(fs.readdirSync(outside).sort()).toEqual([...names].sort());
   });
 });

@@ -370,7 +370,12 @@ export class AuditLogger extends EventEmitter<AuditLoggerEvents> implements Exit
    * hmac redaction key or a connection string's password held in its fields)
    */
   [inspect.custom](_depth: number, options: InspectOptions): string {
-    return `AuditLogger ${inspect({ sessionId: this.sessionId, auditDir: this.auditDir, closed: this.closed, config: this.config.toJSON() }, { ...options, customInspect: true })}`;
+    return `AuditLogger ${inspect(this.toJSON(), { ...options, customInspect: true })}`;
+  }
+
+  /** What `JSON.stringify` writes: what `util.inspect` shows, never a key (found by a security pass, 2026-12-05: only util.inspect had been fixed, and JSON.stringify, what pino or winston does with a logged object, wrote the key bytes or the connection string's password) */
+  toJSON(): { sessionId: string; auditDir: string; closed: boolean; config: Record<string, unknown> } {
+    return { sessionId: this.sessionId, auditDir: this.auditDir, closed: this.closed, config: this.config.toJSON() };
   }
 
   constructor(options: AuditConfig | AuditOptionsInput = {}) {

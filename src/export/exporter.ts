@@ -115,6 +115,11 @@ export class AuditExporter {
     return `AuditExporter ${inspect({ viewer: this.viewer }, { ...options, customInspect: true })}`;
   }
 
+  /** What `JSON.stringify` writes: its viewer's view, never a key (found by a security pass, 2026-12-05: only util.inspect had been fixed, and JSON.stringify, what pino or winston does with a logged object, wrote the key bytes or the connection string's password) */
+  toJSON(): { viewer: ReturnType<AuditViewer["toJSON"]> } {
+    return { viewer: this.viewer.toJSON() };
+  }
+
   constructor(from: AuditLogger | AuditViewer | AuditViewerOptions) {
     this.viewer = from instanceof AuditViewer ? from : new AuditViewer(from);
     const config = (from as { config?: unknown }).config;

@@ -8,6 +8,7 @@
  * whole. Inputs are never mutated.
  */
 import { createHmac } from "node:crypto";
+import { inspect, type InspectOptions } from "node:util";
 import { z } from "zod";
 import { AuditConfigError, type FieldIssue } from "../errors.js";
 import { toFieldIssues } from "../record/issues.js";
@@ -369,6 +370,7 @@ export class Redactor {
   private readonly detectors: readonly Detector[];
   private readonly paths: PathMatcher;
   private readonly hmacKey: Buffer | undefined;
+  private readonly replacement: "placeholder" | "hmac";
   /** shorter texts cannot hold anything a rule matches ("a@b.co" is the shortest built-in hit) */
   private readonly minLength: number;
   /** names of the rules this redactor runs, in order (built-ins first, then user patterns) */
@@ -388,6 +390,20 @@ export class Redactor {
     this.minLength = o.patterns?.length ? 1 : 6;
     this.paths = new PathMatcher(o.paths ?? []);
     this.hmacKey = o.replacement === "hmac" && o.hmacKey ? Buffer.from(o.hmacKey) : undefined;
+    this.replacement = o.replacement === "hmac" ? "hmac" : "placeholder";
+  }
+
+  /**
+   * What `util.inspect` and `JSON.stringify` show: its rules and replacement, never the hmac key
+   * (found by a security pass, 2026-12-05: both printed the key's bytes, held in a field)
+   */
+  [inspect.custom](_depth: number, options: InspectOptions): string {
+    return `Redactor ${inspect(this.toJSON(), { ...options, customInspect: true })}`;
+  }
+
+  /** See `[inspect.custom]`. */
+  toJSON(): { rules: readonly string[]; replacement: "placeholder" | "hmac" } {
+    return { rules: this.ruleNames, replacement: this.replacement };
   }
 
   /**

@@ -81,7 +81,12 @@ export class PostgresRecordSource implements RecordSource {
   /** What `util.inspect` shows: the store, without the password (found by a re-review, 2026-12-05: util.inspect / console.log printed the master key bytes, the
    * hmac redaction key or a connection string's password held in its fields) */
   [inspect.custom](_depth: number, options: InspectOptions): string {
-    return `PostgresRecordSource ${inspect({ store: this.description }, { ...options, customInspect: true })}`;
+    return `PostgresRecordSource ${inspect(this.toJSON(), { ...options, customInspect: true })}`;
+  }
+
+  /** What `JSON.stringify` writes: the store, without the password (found by a security pass, 2026-12-05: only util.inspect had been fixed, and JSON.stringify, what pino or winston does with a logged object, wrote the key bytes or the connection string's password) */
+  toJSON(): { store: string } {
+    return { store: this.description };
   }
 
   constructor(options: PostgresSourceOptions) {

@@ -308,7 +308,12 @@ export class PostgresSink implements AuditSink {
   /** What `util.inspect` shows: the store (never its connection string) and the counts (found by a re-review, 2026-12-05: util.inspect / console.log printed the master key bytes, the
    * hmac redaction key or a connection string's password held in its fields) */
   [inspect.custom](_depth: number, options: InspectOptions): string {
-    return `PostgresSink ${inspect({ store: this.description, schema: this.schema, sessionId: this.sessionId, stats: this.stats() }, { ...options, customInspect: true })}`;
+    return `PostgresSink ${inspect(this.toJSON(), { ...options, customInspect: true })}`;
+  }
+
+  /** What `JSON.stringify` writes: what `util.inspect` shows, never the connection string (found by a security pass, 2026-12-05: only util.inspect had been fixed, and JSON.stringify, what pino or winston does with a logged object, wrote the key bytes or the connection string's password) */
+  toJSON(): { store: string; schema: string; sessionId: string | undefined; stats: PostgresSinkStats } {
+    return { store: this.description, schema: this.schema, sessionId: this.sessionId, stats: this.stats() };
   }
 
   constructor(options: PostgresSinkOptions) {

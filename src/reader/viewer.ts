@@ -160,7 +160,12 @@ export class AuditViewer {
   /** What `util.inspect` shows: where it reads and which session, never its key (found by a re-review, 2026-12-05: util.inspect / console.log printed the master key bytes, the
    * hmac redaction key or a connection string's password held in its fields) */
   [inspect.custom](_depth: number, options: InspectOptions): string {
-    return `AuditViewer ${inspect({ source: this.source.description, sessionId: this.sessionId }, { ...options, customInspect: true })}`;
+    return `AuditViewer ${inspect(this.toJSON(), { ...options, customInspect: true })}`;
+  }
+
+  /** What `JSON.stringify` writes: what `util.inspect` shows, never its key (found by a security pass, 2026-12-05: only util.inspect had been fixed, and JSON.stringify, what pino or winston does with a logged object, wrote the key bytes or the connection string's password) */
+  toJSON(): { source: string; sessionId: string | undefined } {
+    return { source: this.source.description, sessionId: this.sessionId };
   }
 
   constructor(from: AuditLogger | AuditViewerOptions) {

@@ -291,3 +291,83 @@ describe("everything of one user, across sessions (GET /api/records, #/search)",
     await page.context().close();
   }, 60_000);
 });
+
+describe("the tools and errors tabs take the timeline's time range (Chromium)", () => {
+  it("From and To narrow the tools table, and say what the empty table means", async () => {
+    const page = await openPage("#/s/jan/tools");
+    await page.locator('[data-testid="tools-row"]').first().waitFor({ timeout: 20_000 });
+    expect(await page.locator('[data-testid="tools-row"]').getAttribute("data-id")).toBe(fx.ids.janAliceTool);
+    await page.locator('[data-testid="filter-since"]').fill("2025-01-20T09:00:00.001Z");
+    await page.locator('[data-testid="filter-since"]').press("Enter");
+    await page.locator('[data-testid="tools-empty"]').waitFor({ timeout: 10_000 });
+    expect(await page.locator('[data-testid="tools-empty"]').innerText()).toBe("No tool usages recorded from 2025-01-20T09:00:00.001Z (UTC).");
+    expect(new URL(page.url()).hash).toBe("#/s/jan/tools?since=2025-01-20T09%3A00%3A00.001Z");
+    // (the outcome chips keep the range)
+    await page.locator(".chip", { hasText: "failed" }).click();
+    await page.waitForURL(/success=false/);
+    expect(new URL(page.url()).hash).toBe("#/s/jan/tools?success=false&since=2025-01-20T09%3A00%3A00.001Z");
+    expect(await page.locator('[data-testid="filter-since"]').inputValue()).toBe("2025-01-20T09:00:00.001Z");
+    await page.locator('[data-testid="filter-since"]').fill("");
+    await page.locator('[data-testid="filter-since"]').press("Enter");
+    await page.waitForURL(/tools\?success=false$/);
+    await page.locator('[data-testid="filter-until"]').fill("2025-01-20T09:00:00.001Z");
+    await page.locator('[data-testid="filter-until"]').press("Enter");
+    await page.waitForURL(/until=/);
+    await page.locator('[data-testid="tools-empty"]').waitFor({ timeout: 10_000 });
+    expect(await page.locator('[data-testid="tools-empty"]').innerText()).toBe("No failed tool usages recorded before 2025-01-20T09:00:00.001Z (UTC).");
+    await page.locator(".chip", { hasText: "all" }).click();
+    await expect.poll(() => page.locator('[data-testid="tools-row"]').count(), { timeout: 10_000 }).toBe(1);
+    await page.context().close();
+  }, 60_000);
+
+  it("a range set on the timeline holds on the errors tab and back", async () => {
+    const page = await openPage("#/s/jan?since=2025-01-16");
+    await page.locator('[data-testid="timeline-row"]').first().waitFor({ timeout: 20_000 });
+    expect(await page.locator('[data-testid="timeline-row"]').count()).toBe(2);
+    await page.locator('[data-testid="tab-errors"]').click();
+    await page.locator('[data-testid="errors-row"]').first().waitFor({ timeout: 10_000 });
+    expect(new URL(page.url()).hash).toBe("#/s/jan/errors?since=2025-01-16");
+    expect(await page.locator('[data-testid="errors-row"]').getAttribute("data-id")).toBe(fx.ids.janAliceError);
+    expect(await page.locator('[data-testid="filter-since"]').inputValue()).toBe("2025-01-16");
+    // the errors of a range without any: none, and said so
+    await page.goto(`${server.baseUrl}#/s/jan/errors?until=2025-01-16`);
+    await page.locator('[data-testid="errors-empty"]').waitFor({ timeout: 10_000 });
+    expect(await page.locator('[data-testid="errors-empty"]').innerText()).toBe("No errors recorded before 2025-01-16 (UTC).");
+    await page.locator('[data-testid="tab-timeline"]').click();
+    await page.waitForURL(/#\/s\/jan\?until=2025-01-16$/);
+    await expect.poll(() => page.locator('[data-testid="timeline-row"]').evaluateAll((rows) => rows.map((r) => r.getAttribute("data-id"))), { timeout: 10_000 }).toEqual([fx.ids.janBob, fx.ids.janAlice]);
+    // (the analytics tab is the whole session's: no range on its link)
+    expect(await page.locator('[data-testid="tab-analytics"]').getAttribute("href")).toBe("#/s/jan/analytics");
+    await page.context().close();
+  }, 60_000);
+});
+
+describe("the search page takes every filter of /api/records (Chromium)", () => {
+  it("model, outcome and trace narrow the results; the page says which kinds they leave out and what the downloads hold", async () => {
+    const page = await openPage("#/search?user=alice");
+    const rows = page.locator('[data-testid="search-row"]');
+    await rows.first().waitFor({ timeout: 20_000 });
+    expect(await rows.count()).toBe(4);
+    await page.locator('[data-testid="search-model"]').fill("gpt-4o");
+    await page.locator('[data-testid="search-submit"]').click();
+    await expect.poll(() => rows.evaluateAll((els) => els.map((e) => e.getAttribute("data-id"))), { timeout: 10_000 }).toEqual([fx.ids.janAlice]);
+    expect(new URL(page.url()).hash).toBe("#/search?user=alice&model=gpt-4o");
+    expect(await page.locator('[data-testid="search-excluded"]').innerText()).toMatch(/^Not shown: persona, tool, file, metric, error/);
+    expect(await page.locator('[data-testid="search-downloads-note"]').innerText()).toMatch(/Downloads hold every kind of record of this user: the model filter does not apply to them/);
+    await page.locator('[data-testid="search-model"]').fill("");
+    await page.locator('[data-testid="search-success"]').selectOption("true");
+    await page.locator('[data-testid="search-submit"]').click();
+    await expect.poll(() => rows.evaluateAll((els) => els.map((e) => e.getAttribute("data-id"))), { timeout: 10_000 }).toEqual([fx.ids.febAlice, fx.ids.janAliceTool, fx.ids.janAlice]);
+    expect(new URL(page.url()).hash).toBe("#/search?user=alice&success=true");
+    await page.locator('[data-testid="search-success"]').selectOption("false");
+    await page.locator('[data-testid="search-submit"]').click();
+    await page.locator('[data-testid="search-empty"]').waitFor({ timeout: 10_000 });
+    await page.goto(`${server.baseUrl}#/search?user=alice&trace=no-such-trace`);
+    await page.locator('[data-testid="search-empty"]').waitFor({ timeout: 10_000 });
+    expect(await page.locator('[data-testid="search-trace"]').inputValue()).toBe("no-such-trace");
+    // persona alone searches too (no user or time needed)
+    await page.goto(`${server.baseUrl}#/search?persona=nobody`);
+    await page.locator('[data-testid="search-empty"]').waitFor({ timeout: 10_000 });
+    await page.context().close();
+  }, 60_000);
+});

@@ -1,8 +1,8 @@
 // The router: every page lives under the URL fragment, so the server serves one document.
 //   #/                         sessions
 //   #/s/<sid>[?filters]        timeline
-//   #/s/<sid>/tools            tool usages
-//   #/s/<sid>/errors           errors
+//   #/s/<sid>/tools[?success=&since=&until=]   tool usages
+//   #/s/<sid>/errors[?since=&until=]           errors
 //   #/s/<sid>/analytics        charts
 //   #/s/<sid>/integrity        the verifier's findings
 //   #/s/<sid>/r/<id>           one record (the chat page for a chat interaction)
@@ -53,7 +53,7 @@ async function render() {
     if (segments[0] === "s" && segments[1]) {
       const sid = segments[1];
       const tab = segments[2] || "timeline";
-      const body = renderSessionFrame(main, sid, tab);
+      const body = renderSessionFrame(main, sid, tab, query);
       if (tab === "timeline") await renderTimeline(body, sid, query, stillCurrent);
       else if (tab === "tools") await renderTable(body, sid, "tool_usage", query, stillCurrent);
       else if (tab === "errors") await renderTable(body, sid, "error", query, stillCurrent);

@@ -39,8 +39,18 @@ function exportLinks(sid) {
   );
 }
 
+/** The time range of `query` (since, until) for the tabs that list records, so a range set on one holds on the others. */
+function rangeQuery(query) {
+  const qs = new URLSearchParams();
+  for (const k of ["since", "until"]) if (query && query.get(k)) qs.set(k, query.get(k));
+  const s = qs.toString();
+  return s ? `?${s}` : "";
+}
+
+const LISTS = new Set(["timeline", "tools", "errors"]);
+
 /** Draws the frame into `main` and returns the element the page goes into. */
-export function renderSessionFrame(main, sid, tab) {
+export function renderSessionFrame(main, sid, tab, query) {
   const banner = h("div", { class: "banner-slot" });
   const page = h("section", { id: "page" }, h("p", { class: "muted" }, "Loading…"));
   const active = tab === "r" ? "timeline" : tab;
@@ -56,7 +66,7 @@ export function renderSessionFrame(main, sid, tab) {
       "nav",
       { class: "tabs" },
       TABS.map(([id, label]) =>
-        h("a", { href: `#/s/${encodeURIComponent(sid)}${id === "timeline" ? "" : `/${id}`}`, class: id === active ? "active" : "", dataset: { testid: `tab-${id}` } }, label),
+        h("a", { href: `#/s/${encodeURIComponent(sid)}${id === "timeline" ? "" : `/${id}`}${LISTS.has(id) && LISTS.has(active) ? rangeQuery(query) : ""}`, class: id === active ? "active" : "", dataset: { testid: `tab-${id}` } }, label),
       ),
     ),
     banner,

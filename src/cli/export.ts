@@ -49,7 +49,8 @@ renamed); an existing regular file of the same name is replaced.
   --kind <kind>       with --format csv: one kind only (${RECORD_KINDS.join(", ")})
   --user <userId>     with --format json or csv: only that user's records, of every kind and
                       session (a data-subject access request); the JSON lists only the sessions
-                      holding one, and says "filter"
+                      holding one (id and times), and says "filter"; records keep their own
+                      hash, not prevHash (another user's record): see docs/TRUST.md
   --since <time>      with --format json or csv: only records at or after this time (ISO 8601,
                       e.g. 2025-05-01 or 2025-05-01T09:30:00Z; UTC when it has no offset)
   --until <time>      likewise, only records before this time
@@ -200,6 +201,14 @@ export const exportCommand: Command = {
       let failed = false;
       if (target.kind === "dir") {
         const check = await verifyAuditLog(target.dir, session !== undefined ? { sessionId: session } : {});
+        // (an export of one user or a time range is evidence with the logs it came from: say that
+        // they verified, and how its records are found in them; see docs/TRUST.md)
+        if (check.ok && filterFlags.length > 0 && !toStdout) {
+          const unsigned = check.notes.some((n) => n.kind === "self_consistent_only");
+          io.out(
+            `the logs verify (${check.recordsChecked} record${check.recordsChecked === 1 ? "" : "s"} in ${check.sessions.length} session${check.sessions.length === 1 ? "" : "s"}${unsigned ? "; no public key: self-consistent only, run audit-logger verify --public-key for the signed checkpoints" : ""}): each exported record's sessionId, type, seq and hash (where kept) name its line in them; prevHash, the link to another record, is left out`,
+          );
+        }
         if (!check.ok) {
           failed = true;
           const shown = check.problems.slice(0, 5).map((p) => `  ${p.kind} ${p.file}${p.seq !== undefined ? ` seq ${p.seq}` : ""}`);

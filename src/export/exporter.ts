@@ -16,7 +16,7 @@ import { isoTime } from "../reader/time-input.js";
 import { writeDirectoryExport, type DirectoryExportResult } from "./directory.js";
 import { jsonExportChunks, type ExportFilter } from "./json.js";
 import { writeExport, type ExportTarget } from "./output.js";
-import { ExportWithholder } from "./withhold.js";
+import { ExportWithholder, withoutChainLink } from "./withhold.js";
 
 /**
  * Options of an export. `includeFullContent` (default false) puts prompts, responses, previews,
@@ -226,7 +226,8 @@ export class AuditExporter {
         // (every record goes through the withholder, kept or not: it follows each chain in order)
         const out = o.includeFullContent ? rec : withholder.record(rec);
         if (match && !match(rec as unknown as Record<string, unknown>)) continue;
-        yield out as unknown as Record<string, unknown>;
+        // (of one user or a time range: without the link to the record before, see withoutChainLink)
+        yield (match ? withoutChainLink(out) : out) as unknown as Record<string, unknown>;
       }
     }, option);
   }

@@ -5,7 +5,7 @@
 import type { RawRecord } from "../reader/records.js";
 import type { AuditViewer } from "../reader/viewer.js";
 import { KIND_FILE_STEM, RECORD_KINDS } from "../types.js";
-import { ExportWithholder, withholdHeadHashes } from "./withhold.js";
+import { ExportWithholder, filteredSummary, withholdHeadHashes, withoutChainLink } from "./withhold.js";
 import { compileQuery } from "../reader/query.js";
 
 /**
@@ -49,7 +49,8 @@ export async function* jsonExportChunks(
   for (const id of sessions) {
     const s = await viewer.getSessionSummary(id);
     if (!s) continue;
-    buf += `${first ? "\n" : ",\n"}${JSON.stringify(o.includeFullContent ? s : withholdHeadHashes(s))}`;
+    // (of one user or a time range: the session's id and times, not every user's figures in it)
+    buf += `${first ? "\n" : ",\n"}${JSON.stringify(filter ? filteredSummary(s) : o.includeFullContent ? s : withholdHeadHashes(s))}`;
     first = false;
   }
   buf += `\n],\n"records":{`;
@@ -70,6 +71,8 @@ export async function* jsonExportChunks(
           out = { ...rec, content };
         }
       }
+      // (the link to the record before, another user's as a rule, is not in an export of one user)
+      if (filter) out = withoutChainLink(out);
       buf += `${firstRec ? "\n" : ",\n"}${JSON.stringify(out)}`;
       firstRec = false;
       if (buf.length >= BATCH_CHARS) {

@@ -132,3 +132,32 @@ function withoutDigests(v: Record<string, unknown>): Record<string, unknown> {
   for (const [k, e] of Object.entries(v)) out[k] = typeof e === "object" && e !== null && "sha256" in e ? { ...e, sha256: WITHHELD_MARKER } : e;
   return out;
 }
+
+/**
+ * A record as an export of one user or a time range gives it (`userId`, `since`, `until`): without
+ * `prevHash`, the hash of the record before it in its chain, which is as a rule another user's
+ * record (or one outside the range) and is not in the export. The record's own `hash` stays (where
+ * the content rules above keep it): with its `sessionId`, `type` and `seq` it names the line of the
+ * original logs that `audit-logger verify` checks. See TRUST.md, "Exports of one user".
+ */
+export function withoutChainLink<T extends object>(rec: T): T {
+  const r = rec as Record<string, unknown>;
+  if (!("prevHash" in r)) return rec;
+  const { prevHash: _p, ...rest } = r;
+  return rest as T;
+}
+
+/** The members of a session summary an export of one user or a time range keeps: the session's own, none about the other users' activity. */
+export const FILTERED_SUMMARY_FIELDS = ["sessionId", "startTime", "endTime"] as const;
+
+/**
+ * A session summary as an export of one user or a time range gives it: its id, start and end.
+ * The rest (counts, tokens, models, personas, success rates, custom metadata, chain heads)
+ * describes the whole session, every user's records in it.
+ */
+export function filteredSummary<T extends object>(summary: T): Partial<T> {
+  const s = summary as Record<string, unknown>;
+  const out: Record<string, unknown> = {};
+  for (const k of FILTERED_SUMMARY_FIELDS) if (k in s) out[k] = s[k];
+  return out as Partial<T>;
+}

@@ -74,6 +74,62 @@ describe("audit-logger export --user / --since / --until", () => {
   }, 60_000);
 });
 
+/** Every sealed line of the audit directory's chain files, by record id. */
+function loggedLines(dir: string): Map<string, { sessionId: string; type: string; seq: number; hash: string; prevHash: string }> {
+  const out = new Map<string, { sessionId: string; type: string; seq: number; hash: string; prevHash: string }>();
+  for (const f of fs.readdirSync(dir)) {
+    if (!f.endsWith(".jsonl") || f.startsWith("checkpoints_")) continue;
+    for (const line of fs.readFileSync(path.join(dir, f), "utf8").split("\n")) {
+      if (!line) continue;
+      const r = JSON.parse(line) as { id: string; sessionId: string; type: string; seq: number; hash: string; prevHash: string };
+      out.set(r.id, r);
+    }
+  }
+  return out;
+}
+
+describe("what an export of one user holds of the chain (an access request)", () => {
+  it("each record keeps its own hash, which names its line in the logs, not prevHash (another user's record); sessions only by id and times; the CLI says the logs verified", async () => {
+    const file = path.join(out, "alice-content.json");
+    const r = await runCli(["export", fx.auditPath, "--format", "json", "--out", file, "--user", "alice", "--include-content"]);
+    expect(r.code, r.stderr).toBe(0);
+    expect(r.stdout).toMatch(/^wrote .*alice-content\.json\nthe logs verify \(\d+ records in 3 sessions; no public key: self-consistent only, run audit-logger verify --public-key for the signed checkpoints\): each exported record's sessionId, type, seq and hash \(where kept\) name its line in them; prevHash, the link to another record, is left out\n$/);
+    const doc = JSON.parse(fs.readFileSync(file, "utf8")) as { sessions: Array<Record<string, unknown>>; records: Record<string, Array<Record<string, unknown>>> };
+    const logged = loggedLines(fx.auditPath);
+    const recs = Object.values(doc.records).flat();
+    expect(recs).toHaveLength(4);
+    for (const x of recs) {
+      expect(x).not.toHaveProperty("prevHash");
+      const line = logged.get(x.id as string)!;
+      expect({ sessionId: x.sessionId, type: x.type, seq: x.seq, hash: x.hash }).toEqual({ sessionId: line.sessionId, type: line.type, seq: line.seq, hash: line.hash });
+    }
+    // (alice's records come first in their chains; bob's feb chat links to hers, and the export of
+    // alice holds no hash of bob's)
+    const bobFeb = logged.get(fx.ids.febBob!)!;
+    expect(bobFeb.prevHash).toBe(logged.get(fx.ids.febAlice!)!.hash);
+    expect(JSON.stringify(doc)).not.toContain(logged.get(fx.ids.janBob!)!.hash);
+    expect(JSON.stringify(doc)).not.toContain(logged.get(fx.ids.febBob!)!.hash);
+    for (const s of doc.sessions) expect(Object.keys(s).sort()).toEqual(["endTime", "sessionId", "startTime"]);
+    // bob's: his records follow alice's in both chat chains, and the export does not hand her hashes to him
+    const bob = await runCli(["export", fx.auditPath, "--format", "json", "--out", "-", "--user", "bob", "--include-content"]);
+    expect(bob.code, bob.stderr).toBe(0);
+    const bobDoc = JSON.parse(bob.stdout) as { records: Record<string, Array<Record<string, unknown>>> };
+    expect(Object.values(bobDoc.records).flat().map((x) => x.id).sort()).toEqual([fx.ids.janBob, fx.ids.febBob].sort());
+    expect(bob.stdout).not.toContain(logged.get(fx.ids.janAlice!)!.hash);
+    expect(bob.stdout).not.toContain(logged.get(fx.ids.febAlice!)!.hash);
+    for (const x of Object.values(bobDoc.records).flat()) expect(x.hash).toBe(logged.get(x.id as string)!.hash);
+    // the CSV likewise: an empty prevHash cell
+    const csvFile = path.join(out, "bob-chats.csv");
+    const c = await runCli(["export", fx.auditPath, "--format", "csv", "--kind", "chat_interaction", "--out", csvFile, "--user", "bob", "--include-content"]);
+    expect(c.code, c.stderr).toBe(0);
+    const rows = parse(fs.readFileSync(csvFile, "utf8"), { columns: true }) as Array<{ id: string; prevHash: string; hash: string }>;
+    expect(rows.map((x) => [x.prevHash, x.hash])).toEqual(rows.map((x) => ["", logged.get(x.id)!.hash]));
+    // the whole trail keeps every link
+    const whole = await runCli(["export", fx.auditPath, "--format", "json", "--out", "-", "--include-content"]);
+    expect(whole.stdout).toContain(`"prevHash":"${bobFeb.prevHash}"`);
+  }, 90_000);
+});
+
 describe("AuditExporter's userId / since / until", () => {
   it("filter the JSON and CSV exports; a directory export refuses them, naming each, and writes nothing", async () => {
     const { AuditExporter } = await import("../../src/index.js");

@@ -297,6 +297,7 @@ describe("the tools and errors tabs take the timeline's time range (Chromium)", 
     const page = await openPage("#/s/jan/tools");
     await page.locator('[data-testid="tools-row"]').first().waitFor({ timeout: 20_000 });
     expect(await page.locator('[data-testid="tools-row"]').getAttribute("data-id")).toBe(fx.ids.janAliceTool);
+    expect(await page.locator('[data-testid="range-filters"]').innerText()).not.toMatch(/null/);
     await page.locator('[data-testid="filter-since"]').fill("2025-01-20T09:00:00.001Z");
     await page.locator('[data-testid="filter-since"]').press("Enter");
     await page.locator('[data-testid="tools-empty"]').waitFor({ timeout: 10_000 });
@@ -368,6 +369,36 @@ describe("the search page takes every filter of /api/records (Chromium)", () => 
     // persona alone searches too (no user or time needed)
     await page.goto(`${server.baseUrl}#/search?persona=nobody`);
     await page.locator('[data-testid="search-empty"]').waitFor({ timeout: 10_000 });
+    await page.context().close();
+  }, 60_000);
+});
+
+describe("from the search results to a record and back (Chromium)", () => {
+  it("a tool's or an error's page says when and for whom, links the user to their records, and leads back to the results", async () => {
+    const page = await openPage("#/search?user=alice&since=2025-01-16");
+    const rows = page.locator('[data-testid="search-row"]');
+    await rows.first().waitFor({ timeout: 20_000 });
+    await page.locator(`[data-testid="search-row"][data-id="${fx.ids.janAliceTool}"] a.label`).click();
+    await page.locator('[data-testid="record-title"]').waitFor({ timeout: 10_000 });
+    expect(await page.locator('[data-testid="record-title"]').innerText()).toMatch(/^tool crm_lookup\.get ✓$/);
+    expect(await page.locator('[data-testid="record-time"]').innerText()).toBe("2025-01-20 09:00:00.000");
+    expect(await page.locator('[data-testid="record-user"]').getAttribute("href")).toBe("#/search?user=alice");
+    await page.locator('[data-testid="back-to-search"]').click();
+    await page.waitForURL(/#\/search\?user=alice&since=2025-01-16$/);
+    await expect.poll(() => rows.evaluateAll((els) => els.map((e) => e.getAttribute("data-id"))), { timeout: 10_000 }).toEqual([fx.ids.febAlice, fx.ids.janAliceError, fx.ids.janAliceTool]);
+    await page.locator(`[data-testid="search-row"][data-id="${fx.ids.janAliceError}"] a.label`).click();
+    await page.locator('[data-testid="record-title"]').waitFor({ timeout: 10_000 });
+    expect(await page.locator('[data-testid="record-title"]').innerText()).toMatch(/^error Timeout \(warning\)/);
+    expect(await page.locator('[data-testid="record-time"]').innerText()).toBe("2025-01-20 09:00:00.000");
+    // a chat's page: its user is a link to everything of that user
+    await page.goto(`${server.baseUrl}#/s/jan/r/${fx.ids.janBob}`);
+    await page.locator('[data-testid="record-user"]').click();
+    await page.waitForURL(/#\/search\?user=bob$/);
+    await expect.poll(() => rows.evaluateAll((els) => els.map((e) => e.getAttribute("data-id"))), { timeout: 10_000 }).toEqual([fx.ids.febBob, fx.ids.janBob]);
+    // (only a search can be the way back: another fragment, or a javascript: URL, is not linked)
+    await page.goto(`${server.baseUrl}#/s/jan/r/${fx.ids.janBob}?from=${encodeURIComponent("javascript:alert(1)")}`);
+    await page.locator('[data-testid="record-title"]').waitFor({ timeout: 10_000 });
+    expect(await page.locator('[data-testid="back-to-search"]').count()).toBe(0);
     await page.context().close();
   }, 60_000);
 });

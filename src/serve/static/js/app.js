@@ -5,7 +5,7 @@
 //   #/s/<sid>/errors[?since=&until=]           errors
 //   #/s/<sid>/analytics        charts
 //   #/s/<sid>/integrity        the verifier's findings
-//   #/s/<sid>/r/<id>           one record (the chat page for a chat interaction)
+//   #/s/<sid>/r/<id>[?from=#/search…]   one record (the chat page for a chat interaction; from: the search it was opened from)
 //   #/events[?type=&since=&until=]   legal holds, crypto-shreddings and retention removals
 //   #/search[?user=&since=&until=&kinds=]   records across every session (a user's access request)
 import { api } from "./api.js";
@@ -59,7 +59,7 @@ async function render() {
       else if (tab === "errors") await renderTable(body, sid, "error", query, stillCurrent);
       else if (tab === "analytics") await renderAnalytics(body, sid, stillCurrent);
       else if (tab === "integrity") await renderIntegrity(body, sid, stillCurrent);
-      else if (tab === "r" && segments[3]) await renderRecord(body, sid, segments[3], stillCurrent);
+      else if (tab === "r" && segments[3]) await renderRecord(body, sid, segments[3], stillCurrent, query);
       else mount(body, h("p", { class: "error" }, "Unknown page."));
       return;
     }

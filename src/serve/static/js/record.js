@@ -36,6 +36,37 @@ function fieldFailure(rec, field) {
   return part ? part.slice(field.length + 2) : undefined;
 }
 
+/** A userId as a link to that user's records in every session (the access request's page). */
+function userLink(userId) {
+  if (typeof userId !== "string" || userId === "") return undefined;
+  return h("a", { href: `#/search?user=${encodeURIComponent(userId)}`, title: "this user's records in every session", dataset: { testid: "record-user" } }, userId);
+}
+
+/** A traceId as a link to the session's timeline of that trace. */
+function traceLink(sid, traceId) {
+  if (typeof traceId !== "string" || traceId === "") return undefined;
+  return h("a", { href: `#/s/${encodeURIComponent(sid)}?trace=${encodeURIComponent(traceId)}`, dataset: { testid: "record-trace" } }, traceId);
+}
+
+/** The title of a record that is not a chat: what the timeline's row says of it. */
+function recordTitle(r) {
+  const str = (v, d) => (typeof v === "string" && v !== "" ? v : d);
+  switch (r.type) {
+    case "tool_usage":
+      return `${str(r.toolName, "tool")}.${str(r.operation, "?")}`;
+    case "persona_activity":
+      return `${str(r.personaName, "persona")}: ${str(r.activityType, "?")}`;
+    case "file_operation":
+      return `${str(r.operation, "file")} ${str(r.filePath, "")}`.trim();
+    case "performance_metric":
+      return str(r.metricName, "metric");
+    case "error":
+      return `${str(r.errorType, "error")} (${str(r.severity, "error")})`;
+    default:
+      return String(r.type);
+  }
+}
+
 function textBlock(title, text, format, testid) {
   let shown = text;
   if (format === "json") {
@@ -106,8 +137,8 @@ function chatPage(sid, d) {
     ["Provider", r.provider],
     ["Type", r.interactionType],
     ["Persona", r.persona],
-    ["User", r.userId],
-    ["Trace", r.traceId ? h("a", { href: `#/s/${encodeURIComponent(sid)}?trace=${encodeURIComponent(r.traceId)}` }, r.traceId) : undefined],
+    ["User", userLink(r.userId)],
+    ["Trace", traceLink(sid, r.traceId)],
     ["Outcome", r.success === false ? h("span", { class: "fail" }, `✗ ${r.errorMessage || "failed"}`) : h("span", { class: "ok" }, "✓ succeeded")],
   ]);
   let toolCalls = null;
@@ -121,19 +152,30 @@ function chatPage(sid, d) {
   ];
 }
 
-function genericPage(d) {
+function genericPage(sid, d) {
   const r = d.record;
+  // (when, who and which request first: until 2026-12-05 a tool's, an error's or a persona's page
+  // showed no time at all but in the stored JSON, and the user and trace as plain text)
+  const head = [
+    ["Time (UTC)", h("span", { dataset: { testid: "record-time" } }, fmtTime(r.timestamp))],
+    ["User", userLink(r.userId)],
+    ["Trace", traceLink(sid, r.traceId)],
+  ];
   const pairs = Object.entries(r)
-    .filter(([k]) => !ENVELOPE.has(k))
+    .filter(([k]) => !ENVELOPE.has(k) && k !== "userId" && k !== "traceId")
     .map(([k, v]) => [k, isEncrypted(v) ? encryptedNotice(k) : typeof v === "object" ? h("pre", { class: "small" }, asText(v)) : asText(v)]);
-  return [h("div", { class: "card" }, facts(pairs))];
+  return [h("div", { class: "card" }, facts([...head, ...pairs]))];
 }
 
-export async function renderRecord(page, sid, id, stillCurrent) {
+export async function renderRecord(page, sid, id, stillCurrent, query) {
   const d = await api(sessionPath(sid, "records", id));
   if (!stillCurrent()) return;
   const r = d.record;
-  const title = r.type === "chat_interaction" ? `${r.interactionType || "chat"} · ${r.model || ""}` : r.type;
+  const title = r.type === "chat_interaction" ? `${r.interactionType || "chat"} · ${r.model || ""}` : recordTitle(r);
+  // (opened from the search of records across sessions: the way back to those results; only a
+  // #/search fragment is taken, nothing else the URL could carry)
+  const from = query ? query.get("from") : null;
+  const back = typeof from === "string" && /^#\/search(\?|$)/.test(from) ? h("p", { class: "small" }, h("a", { href: from, dataset: { testid: "back-to-search" } }, "← back to the records found")) : null;
   const parent = d.parent
     ? h("p", { class: "small" }, "Part of ", kindBadge(d.parent.type), " ", h("a", { href: `#/s/${encodeURIComponent(sid)}/r/${encodeURIComponent(d.parent.id)}`, dataset: { testid: "parent-link" } }, d.parent.label))
     : null;
@@ -142,11 +184,12 @@ export async function renderRecord(page, sid, id, stillCurrent) {
     : null;
   mount(
     page,
+    back,
     h("h2", { dataset: { testid: "record-title" } }, kindBadge(r.type), " ", title, " ", statusMark(r.success)),
     h("p", { class: "muted small mono" }, `id ${r.id} · seq ${r.seq} · hash ${String(r.hash).slice(0, 16)}…`),
     parent,
     r.decryptionError ? h("p", { class: "error" }, `The key could not open some fields: ${r.decryptionError}`) : null,
-    r.type === "chat_interaction" ? chatPage(sid, d) : genericPage(d),
+    r.type === "chat_interaction" ? chatPage(sid, d) : genericPage(sid, d),
     children,
     h("details", {}, h("summary", {}, "The stored record (JSON)"), h("pre", { class: "small" }, JSON.stringify(r, null, 2))),
   );

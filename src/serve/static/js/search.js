@@ -75,7 +75,8 @@ function table(rows) {
   const body = h("tbody");
   for (const r of rows) {
     const sid = r.record.sessionId;
-    const link = `#/s/${encodeURIComponent(sid)}/r/${encodeURIComponent(r.id)}`;
+    // (the record page links back to these results)
+    const link = `#/s/${encodeURIComponent(sid)}/r/${encodeURIComponent(r.id)}?from=${encodeURIComponent(location.hash)}`;
     body.append(
       h(
         "tr",

@@ -54,8 +54,8 @@ function rangeForm(sid, tab, f) {
     h("label", { title: "ISO 8601: a date, or a date and time; UTC when it has no offset" }, "From (UTC)", h("input", { name: "since", value: f.since || "", placeholder: "2025-03-01", size: 18, dataset: { testid: "filter-since" } })),
     h("label", { title: "ISO 8601, exclusive: records before this time" }, "To (UTC, exclusive)", h("input", { name: "until", value: f.until || "", placeholder: "2025-03-02T12:00", size: 18, dataset: { testid: "filter-until" } })),
     h("button", { type: "submit" }, "Apply"),
-    f.since || f.until ? h("a", { href: tabHash(sid, tab, { success: f.success }), class: "reset" }, "Whole session") : null,
   );
+  if (f.since || f.until) form.append(h("a", { href: tabHash(sid, tab, { success: f.success }), class: "reset", dataset: { testid: "range-reset" } }, "Whole session"));
   return form;
 }
 

@@ -279,6 +279,7 @@ describe("everything of one user, across sessions (GET /api/records, #/search)",
       [fx.ids.janAlice, "jan"],
     ]);
     expect(await page.locator('[data-testid="search-user"]').inputValue()).toBe("alice");
+    expect(await page.locator('[data-testid="search-count"]').innerText()).toBe("4 records found");
     await page.locator('[data-testid="search-since"]').fill("2025-01-16");
     await page.locator('[data-testid="search-until"]').fill("2025-02-01");
     await page.locator('[data-testid="search-submit"]').click();
@@ -399,6 +400,31 @@ describe("from the search results to a record and back (Chromium)", () => {
     await page.goto(`${server.baseUrl}#/s/jan/r/${fx.ids.janBob}?from=${encodeURIComponent("javascript:alert(1)")}`);
     await page.locator('[data-testid="record-title"]').waitFor({ timeout: 10_000 });
     expect(await page.locator('[data-testid="back-to-search"]').count()).toBe(0);
+    await page.context().close();
+  }, 60_000);
+});
+
+describe("a session's downloads follow the page's user and time range (Chromium)", () => {
+  it("the timeline narrowed to one user downloads that user's records of the session, and says so", async () => {
+    const page = await openPage("#/s/jan?user=bob");
+    await page.locator('[data-testid="timeline-row"]').first().waitFor({ timeout: 20_000 });
+    expect(await page.locator('[data-testid="export-filter"]').innerText()).toBe("Downloads: this session's records (user bob), every kind");
+    const [download] = await Promise.all([page.waitForEvent("download"), page.locator('[data-testid="export-json-content"]').click()]);
+    expect(download.suggestedFilename()).toBe("audit_jan_user_bob.json");
+    const doc = JSON.parse(fs.readFileSync((await download.path())!, "utf8")) as { filter: unknown; records: Record<string, Array<{ id: string }>> };
+    expect(doc.filter).toEqual({ userId: "bob" });
+    expect(Object.values(doc.records).flat().map((x) => x.id)).toEqual([fx.ids.janBob]);
+    // the errors tab with a range: the CSV of these errors only
+    await page.goto(`${server.baseUrl}#/s/jan/errors?until=2025-01-16`);
+    await page.locator('[data-testid="errors-empty"]').waitFor({ timeout: 10_000 });
+    expect(await page.locator('[data-testid="export-filter"]').innerText()).toBe("Downloads: this session's records (before 2025-01-16), every kind");
+    const [csv] = await Promise.all([page.waitForEvent("download"), page.locator('[data-testid="export-csv"]').selectOption("error")]);
+    expect(fs.readFileSync((await csv.path())!, "utf8").trim().split("\n")).toHaveLength(1);
+    // unfiltered: the whole session, no note
+    await page.goto(`${server.baseUrl}#/s/jan`);
+    await page.locator('[data-testid="timeline-row"]').first().waitFor({ timeout: 10_000 });
+    expect(await page.locator('[data-testid="export-filter"]').count()).toBe(0);
+    expect(await page.locator('[data-testid="export-json"]').getAttribute("href")).toBe("/api/sessions/jan/export.json");
     await page.context().close();
   }, 60_000);
 });

@@ -10,8 +10,20 @@ const TABS = [
   ["integrity", "Integrity"],
 ];
 
-function exportLinks(sid) {
+/**
+ * The session's downloads. On a list (timeline, tools, errors) filtered by user or time they hold
+ * those records only, and say so (until 2026-12-05 they were the whole session whatever the page
+ * showed: an officer who narrowed the timeline to one user downloaded every user's records).
+ */
+function exportLinks(sid, query, tab) {
   const base = `/api/${sessionPath(sid)}`;
+  const q = new URLSearchParams();
+  // (the user filter is the timeline's only; the time range is every list's)
+  if (query && LISTS.has(tab)) for (const k of tab === "timeline" ? ["user", "since", "until"] : ["since", "until"]) if (query.get(k)) q.set(k, query.get(k));
+  const filtered = q.size > 0;
+  const qs = q.toString();
+  const withQs = (path, extra) => `${path}${qs || extra ? "?" : ""}${qs}${qs && extra ? "&" : ""}${extra || ""}`;
+  const what = filtered ? ` (${[q.get("user") ? `user ${q.get("user")}` : "", q.get("since") ? `from ${q.get("since")}` : "", q.get("until") ? `before ${q.get("until")}` : ""].filter(Boolean).join(", ")})` : "";
   const csv = h(
     "select",
     {
@@ -20,21 +32,22 @@ function exportLinks(sid) {
       onchange: (e) => {
         const kind = e.target.value;
         if (!kind) return;
-        const a = h("a", { href: `${base}/export/${kind}.csv`, download: "" });
+        const a = h("a", { href: withQs(`${base}/export/${kind}.csv`), download: "" });
         document.body.append(a);
         a.click();
         a.remove();
         e.target.value = "";
       },
     },
-    h("option", { value: "" }, "CSV…"),
+    h("option", { value: "" }, filtered ? "CSV of these…" : "CSV…"),
     KINDS.map((k) => h("option", { value: k }, `${kindLabel(k)} CSV`)),
   );
   return h(
     "div",
     { class: "exports" },
-    h("a", { class: "button", href: `${base}/export.json`, download: "", dataset: { testid: "export-json" }, title: "prompts, responses and tool data withheld" }, "⤓ JSON"),
-    h("a", { class: "button", href: `${base}/export.json?content=1`, download: "", title: "with full prompts, responses and tool data" }, "⤓ JSON + content"),
+    filtered ? h("span", { class: "muted small", dataset: { testid: "export-filter" } }, `Downloads: this session's records${what}, every kind `) : null,
+    h("a", { class: "button", href: withQs(`${base}/export.json`), download: "", dataset: { testid: "export-json" }, title: `prompts, responses and tool data withheld${what}` }, "⤓ JSON"),
+    h("a", { class: "button", href: withQs(`${base}/export.json`, "content=1"), download: "", dataset: { testid: "export-json-content" }, title: `with full prompts, responses and tool data${what}` }, "⤓ JSON + content"),
     csv,
   );
 }
@@ -60,7 +73,7 @@ export function renderSessionFrame(main, sid, tab, query) {
       "div",
       { class: "session-head" },
       h("div", { class: "crumbs" }, h("a", { href: "#/" }, "Sessions"), " / ", h("strong", { dataset: { testid: "session-title" } }, sid)),
-      exportLinks(sid),
+      exportLinks(sid, query, tab),
     ),
     h(
       "nav",

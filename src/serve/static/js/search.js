@@ -95,6 +95,13 @@ function table(rows) {
   return h("table", { class: "grid timeline", dataset: { testid: "search-results" } }, h("thead", {}, h("tr", {}, ["Time (UTC)", "Session", "Kind", "What", "OK", "Duration", "Tokens", "User"].map((t) => h("th", {}, t)))), body);
 }
 
+/** How many records the page shows, and whether that is all of them (until 2026-12-05 the page gave no count). */
+function recordCount(n, more, paged) {
+  const records = `${fmtInt(n)} record${n === 1 ? "" : "s"}`;
+  if (more) return `${records} on this page (older ones on the next)`;
+  return paged ? `${records} on this last page` : `${records} found`;
+}
+
 export async function renderSearch(main, query, stillCurrent) {
   const f = {};
   for (const k of FIELDS) if (query.get(k)) f[k] = query.get(k);
@@ -108,7 +115,7 @@ export async function renderSearch(main, query, stillCurrent) {
   delete base.skip;
   mount(
     main.querySelector("#page"),
-    h("div", { class: "session-head" }, h("p", { class: "muted small" }, `${fmtInt(data.sessionsSearched)} session${data.sessionsSearched === 1 ? "" : "s"} searched, newest first. Records of sessions that retention removed are gone: see `, h("a", { href: "#/events" }, "removals"), "."), downloads(f)),
+    h("div", { class: "session-head" }, h("p", { class: "muted small" }, h("strong", { dataset: { testid: "search-count" } }, recordCount(data.rows.length, Boolean(data.next), Boolean(f.before))), ` in ${fmtInt(data.sessionsSearched)} session${data.sessionsSearched === 1 ? "" : "s"} searched, newest first. Records of sessions that retention removed are gone: see `, h("a", { href: "#/events" }, "removals"), "."), downloads(f)),
     data.excludedKinds.length
       ? h("p", { class: "muted small", dataset: { testid: "search-excluded" } }, `Not shown: ${data.excludedKinds.map(kindLabel).join(", ")} (the model and outcome filters do not apply to them).`)
       : null,

@@ -6,13 +6,12 @@
 // 5 ms) and never reached the active file, and `verify` of the live session was still running
 // after 30 s. A real child process writes; the walk is bounded by a deadline here, and verify runs
 // in a process of its own that is killed when it overruns, so the test fails instead of hanging.
-import { spawn } from "node:child_process";
 import fs from "node:fs";
-import path from "node:path";
 import { afterEach, describe, expect, it } from "vitest";
 import { walkChain } from "../../src/reader/chain-files.js";
 import { cleanupTmp, tmpProject } from "../helpers/index.js";
-import { auditDirOf, killChildren, REPO_ROOT, startFixture, type ChildHandle } from "../helpers/core.js";
+import { startCli } from "../cli/helpers.js";
+import { auditDirOf, killChildren, startFixture, type ChildHandle } from "../helpers/core.js";
 
 const children: ChildHandle[] = [];
 afterEach(async () => {
@@ -81,10 +80,8 @@ describe("walking a chain while its logger rotates every few milliseconds", () =
 
   it("verify of the live session ends and reports no problem", async () => {
     const auditDir = await churning();
-    const verify = spawn(process.execPath, ["--import", "tsx", path.join(REPO_ROOT, "src/cli/main.ts"), "verify", auditDir, "--session", "churn", "--json"], {
-      cwd: REPO_ROOT,
-      stdio: ["ignore", "pipe", "pipe"],
-    });
+    // (the built command under `npm test`, as the other CLI tests: see test/cli/helpers.ts)
+    const verify = startCli(["verify", auditDir, "--session", "churn", "--json"]);
     let out = "";
     let err = "";
     verify.stdout.setEncoding("utf8").on("data", (c: string) => (out += c));

@@ -680,7 +680,7 @@ export class PostgresSink implements AuditSink {
       this.inOutage = true;
       this.note(
         new AuditIOError(
-          `PostgresSink cannot store records in ${this.schema} (${(err as Error).message}${code ? `, SQLSTATE ${code}` : ""}). They are kept in the spool ${this.spool?.path ?? "(none)"} and sent when the store answers; the logger goes on.`,
+          `PostgresSink cannot store records in ${this.schema} (${(err as Error).message}${code ? `, SQLSTATE ${code}` : ""}). ${this.spool !== undefined ? `They are kept in the spool ${this.spool.path} and sent when the store answers` : "The spool could not be opened: they are in the session's files only (a sink that opens this session again sends them), and those held in memory are sent if the store answers before the logger ends"}; the logger goes on.`,
           { cause: err },
         ),
       );

@@ -47,5 +47,10 @@ describe("a link named like a session's own spool", () => {
     // the errors record, and the process warning)
     const recorded = readJsonl<{ errorType: string; message: string }>(path.join(dir, "errors_second.jsonl"));
     expect(recorded).toContainEqual(expect.objectContaining({ errorType: "audit_write_failed", message: expect.stringContaining(`${path.basename(link)} is a symbolic link, not a regular file`) }));
+    // the outage's report says where the records are: with no spool, in the session's files
+    // (it said "kept in the spool (none)")
+    const outage = recorded.find((r) => r.message.startsWith("PostgresSink cannot store records"));
+    expect(outage?.message).toContain("The spool could not be opened: they are in the session's files only");
+    expect(outage?.message).not.toContain("(none)");
   }, 60_000);
 });

@@ -568,8 +568,7 @@ export class AuditLogger extends EventEmitter<AuditLoggerEvents> implements Exit
     if (v.errorMessage !== undefined) f.errorMessage = this.text(v.errorMessage, rc);
     if (v.statusCode !== undefined) f.statusCode = v.statusCode;
     if (content) f.fullContent = content.refs;
-    this.append("chat_interaction", id, v, ctx, f, encrypted, content, key, rc);
-    this.stats.chat(f.model as string, persona, tokensUsed, v.inputTokens, v.outputTokens, f.success as boolean);
+    if (this.append("chat_interaction", id, v, ctx, f, encrypted, content, key, rc)) this.stats.chat(f.model as string, persona, tokensUsed, v.inputTokens, v.outputTokens, f.success as boolean);
     return id;
   }
 
@@ -586,8 +585,7 @@ export class AuditLogger extends EventEmitter<AuditLoggerEvents> implements Exit
     if (v.durationSeconds !== undefined) f.durationSeconds = v.durationSeconds;
     if (v.success !== undefined) f.success = v.success;
     if (v.details !== undefined) f.details = this.json(v.details, rc, "details");
-    this.append("persona_activity", id, v, ctx, f, [], undefined, undefined, rc);
-    this.stats.persona(v.personaName);
+    if (this.append("persona_activity", id, v, ctx, f, [], undefined, undefined, rc)) this.stats.persona(v.personaName);
     return id;
   }
 
@@ -622,8 +620,7 @@ export class AuditLogger extends EventEmitter<AuditLoggerEvents> implements Exit
     f.success = success;
     if (v.errorMessage !== undefined) f.errorMessage = this.text(v.errorMessage, rc);
     if (v.durationSeconds !== undefined) f.durationSeconds = v.durationSeconds;
-    this.append("tool_usage", id, v, ctx, f, encrypted, undefined, undefined, rc);
-    this.stats.tool(success);
+    if (this.append("tool_usage", id, v, ctx, f, encrypted, undefined, undefined, rc)) this.stats.tool(success);
     return id;
   }
 
@@ -643,8 +640,7 @@ export class AuditLogger extends EventEmitter<AuditLoggerEvents> implements Exit
     f.success = v.success ?? v.errorMessage === undefined;
     if (v.errorMessage !== undefined) f.errorMessage = this.text(v.errorMessage, rc);
     if (v.details !== undefined) f.details = this.json(v.details, rc, "details");
-    this.append("file_operation", id, v, ctx, f, [], undefined, undefined, rc);
-    this.stats.count("file_operation");
+    if (this.append("file_operation", id, v, ctx, f, [], undefined, undefined, rc)) this.stats.count("file_operation");
     return id;
   }
 
@@ -660,8 +656,7 @@ export class AuditLogger extends EventEmitter<AuditLoggerEvents> implements Exit
     const persona = v.persona ?? ctx?.persona;
     if (persona !== undefined) f.persona = persona;
     if (v.context !== undefined) f.context = this.json(v.context, rc, "context");
-    this.append("performance_metric", id, v, ctx, f, [], undefined, undefined, rc);
-    this.stats.count("performance_metric");
+    if (this.append("performance_metric", id, v, ctx, f, [], undefined, undefined, rc)) this.stats.count("performance_metric");
     return id;
   }
 
@@ -699,8 +694,7 @@ export class AuditLogger extends EventEmitter<AuditLoggerEvents> implements Exit
     const persona = v.persona ?? ctx?.persona;
     if (persona !== undefined) f.persona = persona;
     if (v.context !== undefined) f.context = this.json(v.context, rc, "context");
-    this.append("error", id, v, ctx, f, [], undefined, undefined, rc);
-    this.stats.error(severity);
+    if (this.append("error", id, v, ctx, f, [], undefined, undefined, rc)) this.stats.error(severity);
     return id;
   }
 
@@ -1361,11 +1355,11 @@ export class AuditLogger extends EventEmitter<AuditLoggerEvents> implements Exit
     content: PreparedContent | undefined,
     key?: EncryptionKey,
     rc?: RedactionCounts,
-  ): void {
+  ): boolean {
     const w = this.writers[kind];
     if (this.writeFailing && this.refusedRecordsFull()) {
       this.recordNotKept(kind, id);
-      return;
+      return false;
     }
     const now = recordTimeOverride ?? Date.now();
     const timestamp = isoTime(now);
@@ -1419,7 +1413,7 @@ export class AuditLogger extends EventEmitter<AuditLoggerEvents> implements Exit
     else if (this.config.durability === "async") this.scheduleFlush(recordTimeOverride === undefined ? now : undefined);
     else if (this.config.durability === "fsync") this.commitSoon(recordTimeOverride === undefined ? now : undefined);
     if (this.rotatedSegments.length > 0) this.announceRotations();
-    if (this.notKept !== undefined && !this.writeFailing) this.reportNotKept();
+    if (this.notKept !== undefined && !this.writeFailing) this.reportNotKept();    return true;
   }
 
   /**

@@ -265,6 +265,10 @@ describe("a file-size limit never lifted during the outage (records past the mem
       expect(String(errors[1]!.message)).toMatch(new RegExp(`^${notKept.length} record\\(s\\) made while the disk refused writes were not kept`));
       const report = await verifyAuditLog(auditDirOf(projectPath), { sessionId: sid });
       expect(report.problems).toEqual([]);
+      // the session's summary counts the records kept, not the ones lost (it counted every call)
+      const info = JSON.parse(fs.readFileSync(path.join(auditDirOf(projectPath), `session_${sid}.json`), "utf8")) as { counts: Record<string, number> };
+      expect(info.counts.tool_usage).toBe(kept.length);
+      expect(info.counts.error).toBe(2);
     });
   }
 });

@@ -10,6 +10,7 @@ import path from "node:path";
 import { decryptValue, isEncryptedValue, valueAad } from "../pipeline/encrypt.js";
 import type { EncryptionKey } from "../pipeline/keys.js";
 import { peekTail, wholeUnterminatedRecord } from "../sink/recover.js";
+import { sessionLockLeftByDead } from "../sink/lock.js";
 import { listKindFiles, listSessionIds, SESSION_FILE_MAX_BYTES, sessionFileName } from "../sink/files.js";
 import { RECORD_KINDS, type ChainKind, type RecordType } from "../types.js";
 import { readLines, type RawLine } from "./lines.js";
@@ -34,13 +35,26 @@ export function sessionStatusOf(info: Record<string, unknown> | undefined): Sess
   return info.status === "finalized" ? "finalized" : info.status === "interrupted" ? "interrupted" : "active";
 }
 
+/**
+ * The status of session `sessionId` of the audit directory `auditDir`, whose session file is
+ * `info`: its session file's (sessionStatusOf), but "interrupted" when that says "active" and the
+ * session's lock was left by a process that died holding it (see `sessionLockLeftByDead`): the
+ * session file still says what it said when the process was killed. Reads only.
+ */
+export function fileSessionStatus(auditDir: string, sessionId: string, info: Record<string, unknown> | undefined): SessionStatus {
+  const status = sessionStatusOf(info);
+  return status === "active" && sessionLockLeftByDead(auditDir, sessionId) ? "interrupted" : status;
+}
+
 /** One session as `listSessions()` reports it, without reading its records. */
 export interface SessionListing {
   readonly sessionId: string;
   /**
-   * "finalized" after `finalizeSession()`; "active" while (or, in the files, if a crash left it)
-   * open; "interrupted" (the PostgreSQL store) once a sink found its process gone without
-   * finalizing it (docs/POSTGRES.md); "unknown" without a session file
+   * "finalized" after `finalizeSession()`; "active" while open; "interrupted" when its process
+   * died without finalizing it: in the files, its lock was left by a dead process of this host
+   * (docs/FORMAT.md), in the PostgreSQL store, a sink found so (docs/POSTGRES.md); "unknown"
+   * without a session file. A session whose lock names another host's process stays "active"
+   * (whether that process lives cannot be told from here).
    */
   readonly status: SessionStatus;
   readonly startTime: string | undefined;
@@ -66,6 +80,11 @@ export interface RecordSource {
   records(kind: ChainKind, sessionId: string): AsyncIterable<RawRecord>;
   /** the session file's JSON (`session_<id>.json`), or undefined */
   sessionInfo(sessionId: string): Promise<Record<string, unknown> | undefined>;
+  /**
+   * the session's status given its session file `info` (see {@link SessionListing.status});
+   * without it, the session file's own (`sessionStatusOf`)
+   */
+  sessionStatus?(sessionId: string, info: Record<string, unknown> | undefined): SessionStatus;
   /**
    * a full-content file by its name relative to the audit directory; undefined when missing; one
    * longer than `maxBytes` is not read (FileTooLargeError)
@@ -103,6 +122,11 @@ export class FileRecordSource implements RecordSource {
     return listSessionIds(this.auditDir);
   }
 
+  /** The session file's status, "interrupted" for an "active" one whose process died (see fileSessionStatus). */
+  sessionStatus(sessionId: string, info: Record<string, unknown> | undefined): SessionStatus {
+    return fileSessionStatus(this.auditDir, sessionId, info);
+  }
+
   async listSessions(): Promise<SessionListing[]> {
     const out: SessionListing[] = [];
     for (const sessionId of await this.sessionIds()) {
@@ -118,7 +142,7 @@ export class FileRecordSource implements RecordSource {
           break;
         }
       }
-      const status = sessionStatusOf(info);
+      const status = this.sessionStatus(sessionId, info);
       out.push({
         sessionId,
         status,

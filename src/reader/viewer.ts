@@ -355,7 +355,7 @@ export class AuditViewer {
     const endTime = finalized && typeof info?.endTime === "string" ? info.endTime : (last ?? startTime);
     const customMetadata = typeof info?.customMetadata === "object" && info.customMetadata !== null ? (info.customMetadata as Record<string, unknown>) : {};
     const summary = stats.summary({ sessionId: id, startTime, endTime, customMetadata, prior: undefined });
-    return { ...summary, status: sessionStatusOf(info), skippedLines: this.skipped - skippedBefore };
+    return { ...summary, status: this.source.sessionStatus?.(id, info) ?? sessionStatusOf(info), skippedLines: this.skipped - skippedBefore };
   }
 
   /**

@@ -329,6 +329,29 @@ export function sessionLockHeld(auditDir: string, sessionId: string): boolean {
   return holder === undefined ? readDenied(file) || fresh(file, UNREADABLE_STALE_MS) : holderLive(holder);
 }
 
+/**
+ * Whether session `sessionId`'s lock in `auditDir` was left by a process that died holding it (a
+ * SIGKILL, a crash, an out-of-memory kill): the lock file is there (finalizeSession() and the exit
+ * hook remove it) and no live writer may hold it (`sessionLockHeld`: a lock naming another host's
+ * process is held, its liveness cannot be told from here), and no live process is taking it over
+ * (its `.takeover` marker, see markerStale: a session being resumed is not a dead one). Reads
+ * only: how the files' readers tell an interrupted session (docs/FORMAT.md).
+ */
+export function sessionLockLeftByDead(auditDir: string, sessionId: string): boolean {
+  let file: string;
+  try {
+    file = path.join(auditDir, lockFileName(sessionId));
+  } catch {
+    return false; // (an id no session can have: no lock either)
+  }
+  const before = readText(file);
+  if (!fs.existsSync(file) || sessionLockHeld(auditDir, sessionId)) return false;
+  const marker = `${file}.takeover`;
+  if (fs.lstatSync(marker, { throwIfNoEntry: false }) !== undefined && !markerStale(marker, readText(marker))) return false;
+  // (still the lock judged: a takeover that ended meanwhile left a live one)
+  return fs.existsSync(file) && readText(file) === before;
+}
+
 /** Whether reading `file` is refused (EACCES, EPERM): another user's lock, not a damaged one. */
 function readDenied(file: string): boolean {
   try {

@@ -280,6 +280,8 @@ describe("the store's status of a session whose process was SIGKILLed", () => {
     expect(summary.stdout).toContain(`Session ${sid} (interrupted)`);
     // (its files say what they said: the session file "active", the lock a dead process's)
     expect(JSON.parse(fs.readFileSync(path.join(dir, `session_${sid}.json`), "utf8")).status).toBe("active");
+    // and the files' readers agree: the lock the dead child left tells them so
+    expect((await new AuditViewer({ auditPath: dir }).listSessions()).find((l) => l.sessionId === sid)?.status).toBe("interrupted");
 
     // the same session resumed by a new process: active while it runs, finalized after
     const sink = new PostgresSink({ connectionString: PG_URL, schema });

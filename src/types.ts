@@ -379,8 +379,8 @@ export interface VerifyProblem {
   readonly detail: string;
   /**
    * the session the problem was found in (`verifyAuditLog`: its chains, content, checkpoints,
-   * session file; a session missing); absent for what belongs to the directory (a key store, a
-   * planted file, an export)
+   * session file; a session missing; `verifyPostgres`: its chains and checkpoints); absent for
+   * what belongs to the directory (a key store, a planted file, an export)
    */
   readonly sessionId?: string;
 }

@@ -8,7 +8,7 @@ import type { CliIO, Command } from "./io.js";
 import { calls, num, pct, table, tokensText } from "./table.js";
 import { STORE_OPTIONS, storeHelp, storeTarget } from "./store.js";
 import { openSource } from "./viewer-io.js";
-import { reportFailedVerification, verifyLogs, type Verification } from "./verdict.js";
+import { reportFailedVerification, verifyCommandFor, verifyLogs, verifyStore, type Verification } from "./verdict.js";
 
 const HOURLY_ROWS = 24;
 
@@ -20,10 +20,10 @@ The analytics report: per model (calls, tokens, cost, latency mean/p50/p95/p99/m
 interaction type, per tool (success rate, latency, most frequent errors), per persona, file
 operations, metrics, errors, and calls/tokens/errors per hour. Percentiles are exact.
 
-The logs are verified too (as audit-logger verify does, without a public key): when they do not
-verify, the report is printed all the same with a line saying so under its heading (in --json,
-its "verification" field: ok, the sessions and files that fail, the problems), a line on stderr
-names them, and the exit code is 1. Over --postgres, run verify --postgres.
+The logs are verified too (as audit-logger verify does, without a public key; over --postgres,
+as verify --postgres does): when they do not verify, the report is printed all the same with a
+line saying so under its heading (in --json, its "verification" field: ok, the sessions and
+files that fail, the problems), a line on stderr names them, and the exit code is 1.
 
   <dir>             the audit directory, or a project directory containing audit_logs/
   --session <id>    one session only (default: every session)
@@ -236,14 +236,14 @@ export const reportCommand: Command = {
       report = await src.viewer.generateAnalyticsReport({ ...(since ? { since } : {}), ...(until ? { until } : {}) });
       // (after reading, as export does: found by the integrity pass, 2026-12-05, a tampered log's
       // numbers were reported with exit 0 and no word)
-      if (target.kind === "dir") verdict = (await verifyLogs(target.dir, session)).all;
+      verdict = (target.kind === "dir" ? await verifyLogs(target.dir, session) : await verifyStore(src.store!, session)).all;
     } finally {
       await src.close();
     }
     if (values.json) io.out(JSON.stringify(verdict === undefined ? report : { ...report, verification: verdict }, null, 2));
     else printReport(report, src.where, io, verdict);
     if (verdict !== undefined && !verdict.ok) {
-      reportFailedVerification("report", src.where, verdict, io);
+      reportFailedVerification("report", src.where, verdict, io, verifyCommandFor(target));
       return EXIT_FAIL;
     }
     return EXIT_OK;

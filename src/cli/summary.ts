@@ -6,7 +6,7 @@ import { num, pct, tokensText } from "./table.js";
 import { clean } from "./format.js";
 import { STORE_OPTIONS, storeHelp, storeTarget } from "./store.js";
 import { openSource } from "./viewer-io.js";
-import { reportFailedVerification, verifyLogs, type LogsVerdict, type Verification } from "./verdict.js";
+import { reportFailedVerification, verifyCommandFor, verifyLogs, verifyStore, type LogsVerdict, type Verification } from "./verdict.js";
 
 const HELP = `Usage: audit-logger summary <dir> [--session <id>] [--json]
        audit-logger summary --postgres <url> [--schema <name>] [--session <id>] [--json]
@@ -15,10 +15,10 @@ Summarises each session from its records: time span, records per kind, tokens, m
 personas, chat and tool success rates, errors by severity. Works for live, finalized and crashed
 sessions alike.
 
-The logs are verified too (as audit-logger verify does, without a public key): when they do not
-verify, the summaries are printed all the same, each session with problems says so (in --json,
-each summary's "verification" field: ok, the problems, the files), a line on stderr names the
-sessions and files, and the exit code is 1. Over --postgres, run verify --postgres.
+The logs are verified too (as audit-logger verify does, without a public key; over --postgres,
+as verify --postgres does): when they do not verify, the summaries are printed all the same,
+each session with problems says so (in --json, each summary's "verification" field: ok, the
+problems, the files), a line on stderr names the sessions and files, and the exit code is 1.
 
   <dir>            the audit directory, or a project directory containing audit_logs/
   --session <id>   one session only (default: every session, most recently active first)
@@ -95,7 +95,7 @@ export const summaryCommand: Command = {
       }
       // (after reading, as export does: summarised as if sound, a tampered log's numbers were
       // given with exit 0 and no word; found by the integrity pass, 2026-12-05)
-      if (target.kind === "dir") verdict = await verifyLogs(target.dir, session);
+      verdict = target.kind === "dir" ? await verifyLogs(target.dir, session) : await verifyStore(src.store!, session);
     } finally {
       await src.close();
     }
@@ -109,7 +109,7 @@ export const summaryCommand: Command = {
         printSummary(s, verdict?.of(s.sessionId), io);
       }
     }
-    if (failed) reportFailedVerification("summary", src.where, failed, io);
+    if (failed) reportFailedVerification("summary", src.where, failed, io, verifyCommandFor(target));
     return failed ? EXIT_FAIL : EXIT_OK;
   },
 };

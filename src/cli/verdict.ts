@@ -2,10 +2,12 @@
  * Whether the logs a command read verify, for `summary` and `report`: they read records as they
  * are, and counted those of a tampered or damaged log as if they were sound (found by the
  * integrity pass, 2026-12-05). They verify the directory as `export` does (as `audit-logger
- * verify` does without a public key), print what they read all the same, say plainly which
- * sessions and files fail, and exit 1.
+ * verify` does without a public key), or the PostgreSQL store as `verify --postgres` does, print
+ * what they read all the same, say plainly which sessions and files fail, and exit 1.
  */
 import { verifyAuditLog } from "../reader/verify.js";
+import { verifyPostgres } from "../postgres/verify.js";
+import { redactUrl, type OpenStore, type StoreTarget } from "./store.js";
 import type { VerifyProblem } from "../types.js";
 import { clean } from "./format.js";
 import type { CliIO } from "./io.js";
@@ -42,20 +44,41 @@ function verification(problems: readonly VerifyProblem[]): Verification {
   };
 }
 
-/** Verifies `dir` (one session, or all of them), as `audit-logger verify <dir>` does. */
-export async function verifyLogs(dir: string, session: string | undefined): Promise<LogsVerdict> {
-  const r = await verifyAuditLog(dir, session !== undefined ? { sessionId: session } : {});
-  const directory = r.problems.filter((p) => p.sessionId === undefined);
-  return { all: verification(r.problems), of: (sid) => verification([...r.problems.filter((p) => p.sessionId === sid), ...directory]) };
+function verdict(problems: readonly VerifyProblem[]): LogsVerdict {
+  const directory = problems.filter((p) => p.sessionId === undefined);
+  return { all: verification(problems), of: (sid) => verification([...problems.filter((p) => p.sessionId === sid), ...directory]) };
 }
 
-/** The one line on stderr a command prints when the logs it read do not verify. */
-export function reportFailedVerification(command: string, dir: string, v: Verification, io: CliIO): void {
+/** Verifies `dir` (one session, or all of them), as `audit-logger verify <dir>` does. */
+export async function verifyLogs(dir: string, session: string | undefined): Promise<LogsVerdict> {
+  return verdict((await verifyAuditLog(dir, session !== undefined ? { sessionId: session } : {})).problems);
+}
+
+/**
+ * Verifies the PostgreSQL store `store` (one session, or all of them), as `audit-logger verify
+ * --postgres` does. Until 2026-12-05 `summary` and `report --postgres` did not: a row edited in
+ * the store was counted as sound, with exit 0 and no word.
+ */
+export async function verifyStore(store: OpenStore, session: string | undefined): Promise<LogsVerdict> {
+  return verdict((await verifyPostgres({ pool: store.pool, schema: store.schema, ...(session !== undefined ? { sessionId: session } : {}) })).problems);
+}
+
+/** The `audit-logger verify` command line that checks what a command read (for its message). */
+export function verifyCommandFor(target: StoreTarget): string {
+  return target.kind === "dir" ? `audit-logger verify ${clean(target.dir)}` : `audit-logger verify --postgres ${clean(redactUrl(target.url))} --schema ${clean(target.schema)}`;
+}
+
+/**
+ * The one line on stderr a command prints when the logs it read do not verify (`dir`: the
+ * directory or the store's description; `verifyCommand`: see verifyCommandFor, by default
+ * `audit-logger verify <dir>`).
+ */
+export function reportFailedVerification(command: string, dir: string, v: Verification, io: CliIO, verifyCommand = `audit-logger verify ${clean(dir)}`): void {
   const sessions = v.failedSessions.length > 0 ? ` in session${v.failedSessions.length === 1 ? "" : "s"} ${v.failedSessions.slice(0, 5).map(clean).join(", ")}${v.failedSessions.length > 5 ? ", …" : ""}` : "";
   const files = v.files.slice(0, 5).map(clean).join(", ") + (v.files.length > 5 ? ", …" : "");
   io.err(
     io.errColor.red(
-      `audit-logger ${command}: the logs do not verify (${v.problemCount} problem${v.problemCount === 1 ? "" : "s"}${sessions}; ${files}): the numbers count their records as they are now, not as they were written. Run audit-logger verify ${clean(dir)}`,
+      `audit-logger ${command}: the logs do not verify (${v.problemCount} problem${v.problemCount === 1 ? "" : "s"}${sessions}; ${files}): the numbers count their records as they are now, not as they were written. Run ${verifyCommand}`,
     ),
   );
 }

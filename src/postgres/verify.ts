@@ -135,7 +135,7 @@ export async function verifyWith(pool: Pool, schema: string, sessionId?: string)
         for (const row of page.rows) {
           records++;
           const seq = Number(row.seq);
-          const p = (k: string, detail: string) => problems.push({ file: where, seq, kind: k, detail });
+          const p = (k: string, detail: string) => problems.push({ file: where, seq, kind: k, detail, sessionId: sid });
           const sealed = splitSealedLine(row.line);
           let rec: Record<string, unknown> | undefined;
           try {
@@ -201,9 +201,10 @@ export async function verifyWith(pool: Pool, schema: string, sessionId?: string)
             seq,
             kind: seq > lastSeq ? "checkpoint_truncated" : "checkpoint_missing_record",
             detail: `A checkpoint says seq ${seq} was stored, but it is not in the store${seq > lastSeq ? ` (the chain ends at ${lastSeq}): records were deleted` : ""}.`,
+            sessionId: sid,
           });
         } else if (got !== hash) {
-          problems.push({ file: where, seq, kind: "checkpoint_mismatch", detail: `The record at seq ${seq} is not the one the checkpoint recorded: the chain was rewritten.` });
+          problems.push({ file: where, seq, kind: "checkpoint_mismatch", detail: `The record at seq ${seq} is not the one the checkpoint recorded: the chain was rewritten.`, sessionId: sid });
         }
       }
     }

@@ -314,6 +314,60 @@ describe("audit-logger verify --postgres after tampering", () => {
   });
 });
 
+// Found 2026-12-05: over the files, summary and report verify what they read (exit 1 and an
+// integrity line when it fails); over --postgres they did not, and counted an edited row as sound.
+describe("audit-logger summary and report --postgres over a tampered store", () => {
+  it("print their numbers all the same, say which session fails (text, --json, stderr) and exit 1; a session that verifies exits 0", async () => {
+    const schema = schemaFor("tamper_read");
+    await populate(schema);
+    const sound = await runCli(["summary", ...pg(schema), "--json"]);
+    expect(sound.code, sound.stderr).toBe(0);
+    expect((JSON.parse(sound.stdout) as Array<{ verification: { ok: boolean } }>).map((s) => s.verification.ok)).toEqual([true, true]);
+
+    const q = `"${schema}".audit_records`;
+    await sql(`ALTER TABLE ${q} DISABLE TRIGGER USER`);
+    await sql(`UPDATE ${q} SET line = replace(line, 'answer 4"', 'answer 5"') WHERE session_id = 'alpha' AND kind = 'chat_interaction' AND seq = 5`);
+    await sql(`ALTER TABLE ${q} ENABLE TRIGGER USER`);
+
+    const text = await runCli(["summary", ...pg(schema)]);
+    expect(text.code, text.stderr).toBe(1);
+    const alpha = text.stdout.slice(text.stdout.indexOf("Session alpha"));
+    const beta = text.stdout.slice(text.stdout.indexOf("Session beta"), text.stdout.indexOf("Session alpha") > text.stdout.indexOf("Session beta") ? text.stdout.indexOf("Session alpha") : undefined);
+    // (the edited line: its hash, and its columns and jsonb copy, which still say what was written)
+    expect(alpha).toMatch(/integrity\s+FAILED verification: 2 problems \(record_modified, column_mismatch\) in postgres:.*session=alpha kind=chat_interaction/);
+    expect(beta).toContain("Session beta");
+    expect(beta).not.toContain("integrity");
+    expect(text.stdout).toContain("records    "); // (the numbers are printed all the same)
+    expect(text.stderr).toContain("audit-logger summary: the logs do not verify (2 problems in session alpha;");
+    expect(text.stderr).toContain(`Run audit-logger verify --postgres ${PG_URL} --schema ${schema}`);
+
+    const json = await runCli(["summary", ...pg(schema), "--json"]);
+    expect(json.code).toBe(1);
+    const bySession = new Map((JSON.parse(json.stdout) as Array<{ sessionId: string; verification: { ok: boolean; failedSessions: string[]; problems: Array<{ kind: string; seq?: number; sessionId?: string }> } }>).map((s) => [s.sessionId, s.verification]));
+    expect(bySession.get("alpha")).toMatchObject({ ok: false, problemCount: 2, failedSessions: ["alpha"] });
+    expect(bySession.get("alpha")!.problems).toEqual([
+      { kind: "record_modified", seq: 5, sessionId: "alpha", file: expect.stringContaining("session=alpha kind=chat_interaction") },
+      { kind: "column_mismatch", seq: 5, sessionId: "alpha", file: expect.stringContaining("session=alpha kind=chat_interaction") },
+    ]);
+    expect(bySession.get("beta")).toMatchObject({ ok: true, problems: [] });
+    const onlyBeta = await runCli(["summary", ...pg(schema), "--session", "beta"]);
+    expect(onlyBeta.code, onlyBeta.stderr).toBe(0);
+    expect(onlyBeta.stderr).toBe("");
+
+    const report = await runCli(["report", ...pg(schema)]);
+    expect(report.code).toBe(1);
+    expect(report.stdout.split("\n")[1]).toMatch(/^\s+integrity\s+FAILED verification: 2 problems in session alpha: these numbers come from logs that do not verify/);
+    expect(report.stdout).toContain("Models (latency in seconds)");
+    expect(report.stderr).toContain("audit-logger report: the logs do not verify (2 problems in session alpha;");
+    const reportJson = await runCli(["report", ...pg(schema), "--json"]);
+    expect(reportJson.code).toBe(1);
+    expect((JSON.parse(reportJson.stdout) as { verification: unknown }).verification).toMatchObject({ ok: false, problemCount: 2, failedSessions: ["alpha"] });
+    const reportBeta = await runCli(["report", ...pg(schema), "--session", "beta", "--json"]);
+    expect(reportBeta.code, reportBeta.stderr).toBe(0);
+    expect((JSON.parse(reportBeta.stdout) as { verification: unknown }).verification).toMatchObject({ ok: true });
+  }, 120_000);
+});
+
 describe("audit-logger tail -f --postgres", () => {
   it("prints records stored after it started, each once, including a new session's; stops on SIGINT", async () => {
     const schema = schemaFor("follow");

@@ -16,6 +16,8 @@ import { loadCliKey } from "./keys.js";
 import { STORE_OPTIONS, storeHelp, storeTarget, type OpenStore } from "./store.js";
 import { openSource } from "./viewer-io.js";
 import { verifyAuditLog } from "../reader/verify.js";
+import { verifyPostgres } from "../postgres/verify.js";
+import { verifyCommandFor } from "./verdict.js";
 
 const FORMATS = ["json", "csv", "dir"] as const;
 
@@ -198,9 +200,16 @@ export const exportCommand: Command = {
       // (an export without content leaves out the chain hashes of a log that is not encrypted, so the
       // export's own verify cannot see an edit made before it: the logs are checked here, and an
       // export of logs that do not verify says so and fails; found by the viewer pass, 2026-12-05)
+      // (the store as `verify --postgres` checks it: until 2026-12-05 an export of a store whose
+      // rows were edited said nothing and exited 0; found by the DSAR pass)
       let failed = false;
-      if (target.kind === "dir") {
-        const check = await verifyAuditLog(target.dir, session !== undefined ? { sessionId: session } : {});
+      const check =
+        target.kind === "dir"
+          ? await verifyAuditLog(target.dir, session !== undefined ? { sessionId: session } : {})
+          : src.store !== undefined
+            ? await verifyPostgres({ pool: src.store.pool, schema: src.store.schema, ...(session !== undefined ? { sessionId: session } : {}) })
+            : undefined;
+      if (check !== undefined) {
         // (an export of one user or a time range is evidence with the logs it came from: say that
         // they verified, and how its records are found in them; see docs/TRUST.md)
         if (check.ok && filterFlags.length > 0 && !toStdout) {
@@ -215,7 +224,7 @@ export const exportCommand: Command = {
           const more = check.problems.length > shown.length ? [`  … and ${check.problems.length - shown.length} more`] : [];
           io.err(
             io.errColor.red(
-              `audit-logger export: the logs do not verify (${check.problems.length} problem${check.problems.length === 1 ? "" : "s"}); the export holds their records as they are now, and an export without content cannot show it (its chain hashes are left out): run audit-logger verify ${target.dir}\n${[...shown, ...more].join("\n")}`,
+              `audit-logger export: the logs do not verify (${check.problems.length} problem${check.problems.length === 1 ? "" : "s"}); the export holds their records as they are now, and an export without content cannot show it (its chain hashes are left out): run ${verifyCommandFor(target)}\n${[...shown, ...more].join("\n")}`,
             ),
           );
         }

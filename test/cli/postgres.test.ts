@@ -365,6 +365,18 @@ describe("audit-logger summary and report --postgres over a tampered store", () 
     const reportBeta = await runCli(["report", ...pg(schema), "--session", "beta", "--json"]);
     expect(reportBeta.code, reportBeta.stderr).toBe(0);
     expect((JSON.parse(reportBeta.stdout) as { verification: unknown }).verification).toMatchObject({ ok: true });
+
+    // export too (it exported the edited row with exit 0 and no word), of the whole store or of
+    // one user's records; one session that verifies exports as before
+    const outDir = tmpProject("audit-cli-pg-tamper-export-");
+    const exported = await runCli(["export", ...pg(schema), "--format", "json", "--out", path.join(outDir, "all.json")]);
+    expect(exported.code).toBe(1);
+    expect(exported.stderr).toContain("audit-logger export: the logs do not verify (2 problems)");
+    expect(exported.stderr).toContain(`run audit-logger verify --postgres ${PG_URL} --schema ${schema}`);
+    expect(exported.stderr).toMatch(/record_modified postgres:.*session=alpha kind=chat_interaction seq 5/);
+    expect(fs.existsSync(path.join(outDir, "all.json"))).toBe(true);
+    const exportBeta = await runCli(["export", ...pg(schema), "--session", "beta", "--format", "json", "--out", path.join(outDir, "beta.json")]);
+    expect(exportBeta.code, exportBeta.stderr).toBe(0);
   }, 120_000);
 });
 

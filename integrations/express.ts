@@ -1118,7 +1118,7 @@ interface RulePaths {
   readonly below: string | undefined;
   /** how many characters of `path` are the mount path (0 outside a mount) */
   readonly mountLength: number;
-  /** how the mount path was matched: by the app's router */
+  /** how the mount path was matched: by the app's router (a sub-app's: by the app it is mounted in) */
   readonly mountCaseSensitive: boolean;
   /** how the Router (or the app's router) the middleware is in routes what lies below its mount */
   readonly caseSensitive: boolean;
@@ -1138,7 +1138,12 @@ function rulePaths(req: Request, path: string, mount: Mount): RulePaths {
   const mounted = pathBelowMount(req, path);
   const app = readMember(req, "app");
   const root = appRouter(app);
-  const rootSensitive = root !== undefined ? readMember(root, "caseSensitive") === true : caseSensitiveSetting(app);
+  const rootSensitive = routerSensitive(app, root);
+  // (a sub-app's mount path was matched by the app it is mounted in, Express's `parent`, not by
+  // its own router: a case-sensitive sub-app at "/sub" of an insensitive app serves "/SUB/chat",
+  // and the rule "/sub/chat" matched it not)
+  const parent = readMember(app, "parent");
+  const mountSensitive = parent !== undefined && parent !== null ? routerSensitive(parent, appRouter(parent)) : rootSensitive;
   let frame: boolean | null = null;
   if (root !== undefined && mount.handle !== undefined) {
     const known = mount.frames.get(root);
@@ -1146,7 +1151,12 @@ function rulePaths(req: Request, path: string, mount: Mount): RulePaths {
     frame = known !== undefined ? known : findFrame(root, mount.handle);
     if (known === undefined) mount.frames.set(root, frame);
   }
-  return { path, below: mounted?.below, mountLength: mounted?.mountLength ?? 0, mountCaseSensitive: rootSensitive, caseSensitive: frame ?? rootSensitive };
+  return { path, below: mounted?.below, mountLength: mounted?.mountLength ?? 0, mountCaseSensitive: mountSensitive, caseSensitive: frame ?? rootSensitive };
+}
+
+/** How an app's router (`router`, see appRouter) matches case; the app's setting when the router cannot be read. */
+function routerSensitive(app: unknown, router: object | undefined): boolean {
+  return router !== undefined ? readMember(router, "caseSensitive") === true : caseSensitiveSetting(app);
 }
 
 /**

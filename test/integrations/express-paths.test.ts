@@ -101,6 +101,20 @@ describe.each(EXPRESS_FLAVORS)("%s", (_name, express: ExpressFactory) => {
     expect(chats).toEqual(["/sub/chat", "/SUB/chat"]);
   });
 
+  it("in a sub-app with 'case sensitive routing', a rule naming the whole path matches the mount path as the app routes it (case-insensitive), the rest as the sub-app", async () => {
+    const logger = newLogger();
+    const app = express();
+    const sub = express();
+    sub.set("case sensitive routing", true);
+    withAudit(sub, { logger, chatRoutes: ["/sub/chat"] });
+    sub.post("/chat", (_req, res) => void res.json({ answer: "hi" }));
+    app.use("/sub", sub);
+    const url = await start(app);
+    expect(await post(url, ["/sub/chat", "/sub/CHAT", "/SUB/chat"])).toEqual([200, 404, 200]);
+    const { chats } = await recorded(logger, 3);
+    expect(chats).toEqual(["/sub/chat", "/SUB/chat"]);
+  });
+
   it("a RegExp rule in a Router is tested against the request's whole path only, as documented: a negative one (ignore all but /api/chat) ignored the Router's chat itself, being tested against the path below the mount too", async () => {
     const logger = newLogger();
     const app = express();

@@ -336,6 +336,10 @@ export class AuditLogger extends EventEmitter<AuditLoggerEvents> implements Exit
   private writeFailing = false;
   /** records not kept during an outage (see MAX_REFUSED_RECORD_BYTES), to be counted in an `errors` record once it ends */
   private notKept: { count: Map<ChainKind, number>; firstId: string; lastId: string; firstAt: string } | undefined;
+  /** an `error` listener is running (see announce) */
+  private emittingError = false;
+  /** an `error` listener threw on a later turn, told once as a process warning (see announce) */
+  private warnedListenerThrew = false;
   /** the OS's answer to the last attempt to write the refused record lines (see refusedRecordsFull) */
   private refusedRecordsError: unknown;
   private commitBackoffMs = 0;
@@ -1803,10 +1807,36 @@ export class AuditLogger extends EventEmitter<AuditLoggerEvents> implements Exit
     });
   }
 
-  /** An `error` event if anyone listens, else (once) a process warning. */
+  /**
+   * An `error` event if anyone listens, else (once) a process warning. One that arises while an
+   * `error` listener runs (a record the listener logs, refused too during an outage) is emitted
+   * on the next turn of the event loop, as in `thread` mode: emitted at once, a listener that
+   * records what it is told recursed until the stack overflowed, a RangeError thrown into the
+   * app's log call (found by review, 2026-12-05; every record an outage refused or did not keep
+   * is an `error` event). A listener that throws then is a process warning (there is no caller).
+   */
   private announce(err: Error): void {
-    if (this.listenerCount("error") > 0) this.emit("error", err);
-    else if (!this.warnedNoListener) {
+    if (this.listenerCount("error") > 0) {
+      if (this.emittingError) {
+        setImmediate(() => {
+          try {
+            this.announce(err);
+          } catch (thrown) {
+            // (a listener that throws here throws into no caller of the app's: told once, never a crash)
+            if (this.warnedListenerThrew) return;
+            this.warnedListenerThrew = true;
+            process.emitWarning(`An "error" listener of the audit logger threw: ${reason(thrown)}; the error it was told of: ${err.message}`, { code: "AUDIT_ERR_IO", type: "AuditLoggerWarning" });
+          }
+        });
+        return;
+      }
+      this.emittingError = true;
+      try {
+        this.emit("error", err);
+      } finally {
+        this.emittingError = false;
+      }
+    } else if (!this.warnedNoListener) {
       this.warnedNoListener = true;
       process.emitWarning(err.message, { code: (err as AuditIOError).code ?? "AUDIT_ERR_IO", type: "AuditLoggerWarning" });
     }

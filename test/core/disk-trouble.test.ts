@@ -272,3 +272,27 @@ describe("a file-size limit never lifted during the outage (records past the mem
     });
   }
 });
+
+describe("an error listener that records what it is told, during an outage past the memory bound", () => {
+  it("sync: no log call throws (it recursed until the stack overflowed: RangeError); the events that arise within the listener arrive on the next turn; the log verifies", async () => {
+    const projectPath = tmpProject();
+    const sid = "listener_logs";
+    // ~30 KB records, 2,600 of them: ~78 MB, past the 64 MiB bound
+    const h = startFixture("refused-listener-child.mts", {}, [projectPath, sid]);
+    children.push(h);
+    const exit = await h.exited;
+    expect(exit.code, exit.stderr).toBe(0);
+    const out = JSON.parse(fs.readFileSync(path.join(projectPath, "child-out.json"), "utf8")) as { threw: string | null; notKept: number; maxDepth: number; errorsTold: number; toldLater: number };
+    expect(out.threw).toBeNull();
+    // the listener never ran within itself; what its own records met was told afterwards
+    expect(out.maxDepth).toBe(1);
+    expect(out.notKept).toBeGreaterThan(0);
+    expect(out.toldLater).toBeGreaterThan(0);
+    expect(exit.stderr).not.toMatch(/listener of the audit logger threw/);
+    const errors = readKind(projectPath, "error", sid);
+    expect(errors.filter((r) => r.errorType === "app_saw_audit_error").length).toBeGreaterThan(0);
+    expect(errors.map((r) => r.errorType)).toContain("audit_records_not_kept");
+    const report = await verifyAuditLog(auditDirOf(projectPath), { sessionId: sid });
+    expect(report.problems).toEqual([]);
+  });
+});

@@ -522,7 +522,6 @@ export class PostgresSink implements AuditSink {
     return this.spool?.path;
   }
 
-  /** A snapshot of the sink's counters. */
   /**
    * What of this session the sink holds undelivered once closed: records in its spool or queue (the
    * store did not answer by `closeTimeoutMs`), which a later sink of this store in this directory
@@ -538,6 +537,7 @@ export class PostgresSink implements AuditSink {
   /** The store's last failure (its message and SQLSTATE; no connection string), for `undelivered()`. */
   private outageCause: string | undefined;
 
+  /** A snapshot of the sink's counters. */
   stats(): PostgresSinkStats {
     return {
       ...this.counters,

@@ -42,6 +42,9 @@ export function errorTypeOf(error: unknown): string {
  * `Writing the session file failed: ${reason(err)}. Every record is written.`
  */
 export function reason(err: unknown): string {
-  const message = err instanceof Error ? err.message : String(err);
+  let message = err instanceof Error ? err.message : String(err);
+  // (an AggregateError with no message of its own, as a connection to a host name with two
+  // addresses fails: its parts' messages; a store's outage read "did not answer ()", review 2026-12-05)
+  if (message === "" && err instanceof AggregateError) message = err.errors.map((e) => reason(e)).filter((m) => m !== "").join("; ");
   return message.endsWith(".") ? message.slice(0, -1) : message;
 }

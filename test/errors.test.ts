@@ -31,3 +31,14 @@ describe("error codes", () => {
     }
   });
 });
+
+describe("reason(err), the clause an error's message makes in the kit's own messages", () => {
+  it("names the parts of an AggregateError that has no message of its own (a connection to a host name with two addresses), and drops a closing period", async () => {
+    const { reason } = await import("../src/error-type.js");
+    const both = new AggregateError([new Error("connect ECONNREFUSED ::1:5999"), new Error("connect ECONNREFUSED 127.0.0.1:5999")], "");
+    expect(reason(both)).toBe("connect ECONNREFUSED ::1:5999; connect ECONNREFUSED 127.0.0.1:5999");
+    expect(reason(new AggregateError([new Error("a")], "all failed."))).toBe("all failed");
+    expect(reason(new Error("the disk is full."))).toBe("the disk is full");
+    expect(reason("plain")).toBe("plain");
+  });
+});

@@ -675,17 +675,17 @@ export class PostgresSink implements AuditSink {
     if (this.queue.length > 0) this.spill();
     const code = pgCode(err);
     if (code.startsWith("42") || code === "3F000") this.ready = false; // schema gone or changed: migrate again
-    this.outageCause = `${(err as Error).message}${code ? `, SQLSTATE ${code}` : ""}`;
+    this.outageCause = `${reason(err)}${code ? `, SQLSTATE ${code}` : ""}`;
     if (!this.inOutage) {
       this.inOutage = true;
       this.note(
         new AuditIOError(
-          `PostgresSink cannot store records in ${this.schema} (${(err as Error).message}${code ? `, SQLSTATE ${code}` : ""}). ${this.spool !== undefined ? `They are kept in the spool ${this.spool.path} and sent when the store answers` : "The spool could not be opened: they are in the session's files only (a sink that opens this session again sends them), and those held in memory are sent if the store answers before the logger ends"}; the logger goes on.`,
+          `PostgresSink cannot store records in ${this.schema} (${reason(err)}${code ? `, SQLSTATE ${code}` : ""}). ${this.spool !== undefined ? `They are kept in the spool ${this.spool.path} and sent when the store answers` : "The spool could not be opened: they are in the session's files only (a sink that opens this session again sends them), and those held in memory are sent if the store answers before the logger ends"}; the logger goes on.`,
           { cause: err },
         ),
       );
     } else {
-      this.lastError = (err as Error).message;
+      this.lastError = reason(err);
     }
     if (this.stopped) return;
     const delay = this.retryDelay;

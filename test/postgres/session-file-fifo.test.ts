@@ -12,7 +12,7 @@ import { describe, expect, it } from "vitest";
 import { AuditLogger } from "../../src/index.js";
 import { migratePostgres, PostgresSink } from "../../src/postgres/index.js";
 import { mkfifo, runFifoChild } from "../helpers/core.js";
-import { tmpProject } from "../helpers/index.js";
+import { readJsonl, tmpProject } from "../helpers/index.js";
 import { freePort, leaveCrashed, PG_URL, PgProxy, pgTestScope, sql } from "../fixtures/postgres/db.js";
 
 const { schemaFor, proxies } = pgTestScope();
@@ -94,12 +94,17 @@ describe("PostgresSink and a FIFO named like a session file or its spool", () =>
     const out = await runFifoChild("logger", [JSON.stringify({ projectPath, sessionId: "p2", pg: { url: store.url, schema, closeTimeoutMs: 300 } })]);
     if (out === "hung") throw new Error("the sink's spill hung on the FIFO");
     expect(out.error).toBeUndefined();
-    expect(reportsOf(out)).toContainEqual(expect.stringContaining(`PostgresSink could not write its spool ${fifo}: ${path.basename(fifo)} is a FIFO, not a regular file`));
+    // (refused as the sink opens, in the logger's constructor, before the child's listener: its
+    // report is the errors record; since the security pass of 2026-12-05 the spool is looked at
+    // before anything is read or written, and the outage says the records are in the files)
+    const recorded = readJsonl<{ errorType: string; message: string }>(path.join(dir, "errors_p2.jsonl"));
+    expect(recorded).toContainEqual(expect.objectContaining({ errorType: "audit_write_failed", message: expect.stringContaining(`${path.basename(fifo)} is a FIFO, not a regular file`) }));
+    expect(reportsOf(out)).toContainEqual(expect.stringContaining("The spool could not be opened: they are in the session's files only"));
     expect(fs.readFileSync(path.join(dir, "tool_usage_p2.jsonl"), "utf8")).toContain('"after the resume"');
     expect(fs.lstatSync(fifo).isFIFO()).toBe(true);
   }, 90_000);
 
-  it("recovering a crashed session with a FIFO at its marker's temporary name (`.pg_recovery_<store>_<id>.<pid>.tmp`): the marker is written, nothing hangs", async () => {
+  it("recovering a crashed session with a FIFO at its marker's old temporary name (`.pg_recovery_<store>_<id>.<pid>.tmp`): the marker is written, nothing hangs, the FIFO is left alone", async () => {
     const schema = await migrated("fifomarker");
     const projectPath = tmpProject("audit-pg-fifo-marker-");
     const dir = path.join(projectPath, "audit_logs");
@@ -110,8 +115,13 @@ describe("PostgresSink and a FIFO named like a session file or its spool", () =>
     const out = await runFifoChild("logger", [JSON.stringify({ projectPath, sessionId: "rec", pg: { url: PG_URL, schema }, plant: [{ name: ".pg_recovery_{store}_cr.{pid}.tmp" }] })]);
     if (out === "hung") throw new Error("the recovery hung on the FIFO");
     expect(out).toEqual({ startTime: expect.any(String), errors: [], stats: expect.objectContaining({ recoveredSessions: 1 }) });
-    const markers = fs.readdirSync(dir).filter((n) => n.startsWith(".pg_recovery_"));
+    // (the temporary name has had a random part since the operator pass of 2026-12-05: the FIFO at
+    // the pid-only name is not the writer's, and is never opened)
+    const markers = fs.readdirSync(dir).filter((n) => n.startsWith(".pg_recovery_") && !n.endsWith(".tmp"));
     expect(markers).toHaveLength(1);
+    const planted = fs.readdirSync(dir).filter((n) => n.startsWith(".pg_recovery_") && n.endsWith(".tmp"));
+    expect(planted).toHaveLength(1);
+    expect(fs.lstatSync(path.join(dir, planted[0]!)).isFIFO()).toBe(true);
     expect(JSON.parse(fs.readFileSync(path.join(dir, markers[0]!), "utf8"))).toMatchObject({ done: true });
   }, 60_000);
 });

@@ -16,6 +16,7 @@ import { sleepSync } from "../../src/sink/lock.js";
 import { cleanupTmp, tmpProject } from "../helpers/index.js";
 import { oldSession } from "../helpers/sessions.js";
 import { CORE_FIXTURES, leaveLock } from "../helpers/core.js";
+import { childArgs } from "../helpers/child-args.js";
 
 const hook = vi.hoisted(() => ({ beforeRealPass: undefined as (() => void) | undefined }));
 vi.mock("../../src/retention.js", async (importOriginal) => {
@@ -55,13 +56,13 @@ function waitSync(check: () => boolean, what: string): void {
 /** A child process that resumes `sessionId` and holds it (its lock) until killed, once it holds it. */
 function holdOpen(projectPath: string, sessionId: string): ChildProcess {
   const ready = path.join(projectPath, `ready_${sessionId}`);
-  const child = spawn(process.execPath, ["--import", "tsx", path.join(CORE_FIXTURES, "hold-open-child.mts"), projectPath, sessionId, ready], { stdio: "ignore" });
+  const child = spawn(process.execPath, [...childArgs(path.join(CORE_FIXTURES, "hold-open-child.mts")), projectPath, sessionId, ready], { stdio: "ignore" });
   children.push(child);
   waitSync(() => fs.existsSync(ready), `${sessionId} resumed by a child process`);
   return child;
 }
 
-const runChild = (fixture: string, ...args: string[]): void => void execFileSync(process.execPath, ["--import", "tsx", path.join(CORE_FIXTURES, fixture), ...args], { stdio: "ignore" });
+const runChild = (fixture: string, ...args: string[]): void => void execFileSync(process.execPath, [...childArgs(path.join(CORE_FIXTURES, fixture)), ...args], { stdio: "ignore" });
 
 /** Runs `audit-logger <args>` in this process; its exit code and output. */
 async function cli(args: readonly string[]): Promise<{ code: number; stdout: string; stderr: string }> {

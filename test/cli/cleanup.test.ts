@@ -5,13 +5,14 @@ import { afterAll, beforeAll, describe, expect, it, vi } from "vitest";
 import { AuditLogger, verifyAuditLog } from "../../src/index.js";
 import { cleanupTmp, tmpProject } from "../helpers/index.js";
 import { REPO_ROOT, runCli } from "./helpers.js";
+import { childArgs } from "../helpers/child-args.js";
 
 const DAY = 86_400_000;
 
 /** Writes a session dated `ageDays` ago in a child process that exits without finalizing. */
 function writeCrashedSession(projectPath: string, sessionId: string, ageDays: number, options: Record<string, unknown>): Promise<void> {
   return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, ["--import", "tsx", path.join(REPO_ROOT, "test/cli/write-session.ts")], {
+    const child = spawn(process.execPath, [...childArgs(path.join(REPO_ROOT, "test/cli/write-session.ts"))], {
       env: { ...process.env, PROJECT_PATH: projectPath, SESSION_ID: sessionId, AGE_DAYS: String(ageDays), OPTIONS: JSON.stringify(options) },
       stdio: ["ignore", "inherit", "inherit"],
     });

@@ -8,6 +8,7 @@ import { cleanupTmp, TEST_KEY, tmpProject } from "../helpers/index.js";
 import { openKeyring, shredSubjectKeys, SubjectKeys } from "../../src/pipeline/keyring.js";
 import { makeEncryptionKey } from "../../src/pipeline/keys.js";
 import { runCli } from "./helpers.js";
+import { childArgs } from "../helpers/child-args.js";
 
 afterEach(cleanupTmp);
 
@@ -128,7 +129,7 @@ describe("shredding while another process writes the same key stores", () => {
     const projectPath = tmpProject();
     const count = 150;
     const fixture = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "../fixtures/core/key-writer-child.ts");
-    const child = spawn(process.execPath, ["--import", "tsx", fixture, projectPath, String(count)], { stdio: ["ignore", "pipe", "pipe"] });
+    const child = spawn(process.execPath, [...childArgs(fixture), projectPath, String(count)], { stdio: ["ignore", "pipe", "pipe"] });
     let out = "";
     let err = "";
     child.stdout.on("data", (d) => (out += d));
@@ -169,7 +170,7 @@ describe("two shreds at once", () => {
     const fixture = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "../fixtures/core/shred-child.ts");
     // both started, then let go together (see the fixture)
     const go = path.join(path.dirname(dir), "go");
-    const exits = ["x", "y"].map((u) => new Promise<number | null>((resolve) => spawn(process.execPath, ["--import", "tsx", fixture, dir, u, go], { stdio: "inherit" }).on("exit", resolve)));
+    const exits = ["x", "y"].map((u) => new Promise<number | null>((resolve) => spawn(process.execPath, [...childArgs(fixture), dir, u, go], { stdio: "inherit" }).on("exit", resolve)));
     const deadline = Date.now() + 50_000;
     while (!["x", "y"].every((u) => fs.existsSync(`${go}.ready.${u}`)) && Date.now() < deadline) await new Promise((r) => setTimeout(r, 10));
     fs.writeFileSync(go, "");

@@ -6,6 +6,7 @@ import { afterEach, describe, expect, it } from "vitest";
 import { AuditLogger, AuditSessionLockedError, RECORD_KINDS, verifyAuditLog, type RecordType } from "../../src/index.js";
 import { cleanupTmp, readJsonl, tmpProject } from "../helpers/index.js";
 import { REPO_ROOT, auditDirOf, kindPath, readKind, startFixture, killChildren, type ChildHandle } from "../helpers/core.js";
+import { childArgs } from "../helpers/child-args.js";
 
 const children: ChildHandle[] = [];
 afterEach(async () => {
@@ -207,7 +208,7 @@ describe("one live writer per session", () => {
 /** Runs a fixture in a child process; resolves with its stdout. */
 function runChild(file: string, args: readonly string[], env: Record<string, string> = {}): Promise<string> {
   return new Promise<string>((resolve, reject) => {
-    const p = spawn(process.execPath, ["--import", "tsx", file, ...args], { cwd: REPO_ROOT, stdio: ["ignore", "pipe", "inherit"], env: { ...process.env, ...env } });
+    const p = spawn(process.execPath, [...childArgs(file), ...args], { cwd: REPO_ROOT, stdio: ["ignore", "pipe", "inherit"], env: { ...process.env, ...env } });
     let text = "";
     p.stdout.on("data", (d: Buffer) => (text += d.toString()));
     p.on("error", reject);
@@ -393,7 +394,7 @@ describe("buffered modes flush on exit", () => {
   for (const [durability, thread] of [["async", false], ["fsync", false], ["sync", false], ["async", true]] as const) {
     it(`${durability}${thread ? ", thread: true" : ""}: a record logged in an exit listener registered after the logger is on disk`, async () => {
       const projectPath = tmpProject();
-      const child = spawn(process.execPath, ["--import", "tsx", path.join(REPO_ROOT, "test/fixtures/core/exit-listener-child.mts"), projectPath, durability, thread ? "1" : "0"], { cwd: REPO_ROOT, stdio: ["ignore", "pipe", "pipe"] });
+      const child = spawn(process.execPath, [...childArgs(path.join(REPO_ROOT, "test/fixtures/core/exit-listener-child.mts")), projectPath, durability, thread ? "1" : "0"], { cwd: REPO_ROOT, stdio: ["ignore", "pipe", "pipe"] });
       let out = "";
       let err = "";
       child.stdout.on("data", (d: Buffer) => (out += d.toString()));
@@ -417,7 +418,7 @@ describe("buffered modes flush on exit", () => {
   for (const [durability, thread, maxLost] of [["async", false, 8], ["async", true, 8], ["fsync", false, 3]] as const) {
     it(`${durability}${thread ? ", thread: true" : ""}: a crash during synchronous work that logs every 50 ms loses only the last ${durability === "fsync" ? "few milliseconds" : "~flushIntervalMs"} of records`, async () => {
       const projectPath = tmpProject();
-      const child = spawn(process.execPath, ["--import", "tsx", path.join(REPO_ROOT, "test/fixtures/core/busy-loop-child.mts"), projectPath, thread ? "1" : "0", durability], { cwd: REPO_ROOT, stdio: ["ignore", "pipe", "inherit"] });
+      const child = spawn(process.execPath, [...childArgs(path.join(REPO_ROOT, "test/fixtures/core/busy-loop-child.mts")), projectPath, thread ? "1" : "0", durability], { cwd: REPO_ROOT, stdio: ["ignore", "pipe", "inherit"] });
       let out = "";
       child.stdout.on("data", (d: Buffer) => (out += d.toString()));
       const exited = new Promise<void>((resolve) => child.on("exit", () => resolve()));
@@ -443,7 +444,7 @@ describe("buffered modes flush on exit", () => {
   // SIGTERM handler, saw the other's, took it for the app's graceful shutdown, and none re-raised
   // the signal: the process no longer ended on SIGTERM.
   it("two copies of the package in one process (the sources and their build), each with a live logger: SIGTERM still ends the process, and both loggers' records are on disk", async () => {
-    const child = spawn(process.execPath, ["--import", "tsx", path.join(REPO_ROOT, "test/fixtures/core/two-copies-sigterm-child.mts")], { cwd: REPO_ROOT, stdio: ["ignore", "pipe", "inherit"] });
+    const child = spawn(process.execPath, [...childArgs(path.join(REPO_ROOT, "test/fixtures/core/two-copies-sigterm-child.mts"), { tsx: true })], { cwd: REPO_ROOT, stdio: ["ignore", "pipe", "inherit"] });
     let out = "";
     child.stdout.on("data", (d: Buffer) => (out += d.toString()));
     const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((resolve) => child.on("exit", (code, signal) => resolve({ code, signal })));

@@ -13,6 +13,7 @@ import { OWN_PROC_START } from "../../src/sink/lock.js";
 import { cleanupTmp, readJsonl, tmpProject } from "../helpers/index.js";
 import { endedSession } from "../helpers/sessions.js";
 import { auditDirOf, CORE_FIXTURES, deadPid, leaveLock, readKind, snapshot } from "../helpers/core.js";
+import { childArgs } from "../helpers/child-args.js";
 
 const DAY = 86_400_000;
 /** a time to measure age from at which every session written now is past 30 days */
@@ -229,7 +230,7 @@ describe("a session written to while cleanup judges it", () => {
       retentionFor: (sid) => {
         if (sid === "resumed" && resumedAt === undefined) {
           // (another process: it resumes the session, writes and ends before this returns)
-          execFileSync(process.execPath, ["--import", "tsx", path.join(CORE_FIXTURES, "resume-session-child.mts"), projectPath, "resumed"]);
+          execFileSync(process.execPath, [...childArgs(path.join(CORE_FIXTURES, "resume-session-child.mts")), projectPath, "resumed"]);
           resumedAt = Date.now();
         }
         return 30;

@@ -5,6 +5,7 @@ import { afterEach, describe, expect, it, vi } from "vitest";
 import { AuditConfig, AuditConfigError, AuditLogger, cleanupSessions, KIND_FILE_STEM, PresetConfigs, verifyAuditLog } from "../../src/index.js";
 import { cleanupTmp, readJsonl, TEST_KEY, tmpProject, walk } from "../helpers/index.js";
 import { auditDirOf, readKind, snapshot, startFixture } from "../helpers/core.js";
+import { childArgs } from "../helpers/child-args.js";
 
 afterEach(() => {
   vi.useRealTimers();
@@ -206,7 +207,7 @@ describe("legal holds placed by several processes at once", () => {
     const go = path.join(projectPath, "go");
     const run = (sid: string) =>
       new Promise<number | null>((resolve) => {
-        const child = spawn(process.execPath, ["--import", "tsx", path.join(REPO_ROOT, "test/fixtures/core/hold-child.mts"), projectPath, sid, String(count), go], { stdio: "ignore" });
+        const child = spawn(process.execPath, [...childArgs(path.join(REPO_ROOT, "test/fixtures/core/hold-child.mts")), projectPath, sid, String(count), go], { stdio: "ignore" });
         child.on("exit", resolve);
       });
     const exits = [run("hold_a"), run("hold_b")];

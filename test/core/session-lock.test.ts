@@ -14,6 +14,7 @@ import { AuditLogger, AuditSessionLockedError } from "../../src/index.js";
 import { SessionLock } from "../../src/sink/lock.js";
 import { cleanupTmp, tmpProject } from "../helpers/index.js";
 import { REPO_ROOT } from "../helpers/core.js";
+import { childArgs } from "../helpers/child-args.js";
 
 afterEach(cleanupTmp);
 
@@ -27,7 +28,7 @@ async function race(dir: string): Promise<number[][]> {
   const go = path.join(dir, "go");
   const children = ["a", "b", "c"].map((name) => {
     let out = "";
-    const c = spawn(process.execPath, ["--import", "tsx", path.join(REPO_ROOT, "test/fixtures/core/lock-race-child.ts"), dir, go, String(SESSIONS), name], { cwd: REPO_ROOT, stdio: ["ignore", "pipe", "inherit"] });
+    const c = spawn(process.execPath, [...childArgs(path.join(REPO_ROOT, "test/fixtures/core/lock-race-child.ts")), dir, go, String(SESSIONS), name], { cwd: REPO_ROOT, stdio: ["ignore", "pipe", "inherit"] });
     c.stdout.on("data", (d: Buffer) => (out += d.toString()));
     const exited = new Promise<number | null>((resolve, reject) => {
       c.on("error", reject);

@@ -5,6 +5,7 @@ import { afterEach, describe, expect, it } from "vitest";
 import { AuditIOError, AuditLogger, RECORD_KINDS, type AuditSink, type SealedRecord } from "../../src/index.js";
 import { cleanupTmp, tmpProject } from "../helpers/index.js";
 import { REPO_ROOT, auditDirOf, readKindLines } from "../helpers/core.js";
+import { childArgs } from "../helpers/child-args.js";
 
 afterEach(cleanupTmp);
 
@@ -114,7 +115,7 @@ describe("extra sinks", () => {
 
   it("process.exit() while finalizeSession() waits for a sink's close(): the session's lock is released (it was left behind)", async () => {
     const projectPath = tmpProject();
-    const child = spawnSync(process.execPath, ["--import", "tsx", path.join(REPO_ROOT, "test/fixtures/core/exit-in-sink-close-child.mts"), projectPath, "exit"], { cwd: REPO_ROOT, encoding: "utf8" });
+    const child = spawnSync(process.execPath, [...childArgs(path.join(REPO_ROOT, "test/fixtures/core/exit-in-sink-close-child.mts")), projectPath, "exit"], { cwd: REPO_ROOT, encoding: "utf8" });
     expect(child.stdout.trim()).toBe("exiting");
     const dir = auditDirOf(projectPath);
     expect((JSON.parse(fs.readFileSync(path.join(dir, "session_exit_sink.json"), "utf8")) as { status: string }).status).toBe("finalized");
@@ -123,7 +124,7 @@ describe("extra sinks", () => {
 
   it("an app's `await finalizeSession()` with such a sink returns to the app after sinkTimeoutMs (the process is not ended under it, unsettled), the session finalized and unlocked", async () => {
     const projectPath = tmpProject();
-    const child = spawnSync(process.execPath, ["--import", "tsx", path.join(REPO_ROOT, "test/fixtures/core/exit-in-sink-close-child.mts"), projectPath, "last"], { cwd: REPO_ROOT, encoding: "utf8", timeout: 10_000 });
+    const child = spawnSync(process.execPath, [...childArgs(path.join(REPO_ROOT, "test/fixtures/core/exit-in-sink-close-child.mts")), projectPath, "last"], { cwd: REPO_ROOT, encoding: "utf8", timeout: 10_000 });
     expect(child.status).toBe(0);
     expect(child.stdout.trim()).toBe("the app goes on");
     const dir = auditDirOf(projectPath);

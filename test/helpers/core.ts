@@ -11,6 +11,7 @@ import { openKeyring } from "../../src/pipeline/keyring.js";
 import { makeEncryptionKey, type EncryptionKey } from "../../src/pipeline/keys.js";
 import { KIND_FILE_STEM, RECORD_KINDS, type RecordType } from "../../src/types.js";
 import { readJsonl, readLinesOf, TEST_KEY, walk } from "./index.js";
+import { childArgs } from "./child-args.js";
 
 export const REPO_ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "../..");
 export const CORE_FIXTURES = path.join(REPO_ROOT, "test/fixtures/core");
@@ -116,7 +117,7 @@ export interface ChildHandle {
  * environment. Only whole (newline-terminated) stdout lines are reported.
  */
 export function startFixture(script: string, env: Record<string, string>, args: readonly string[] = []): ChildHandle {
-  const child = spawn(process.execPath, ["--import", "tsx", path.join(CORE_FIXTURES, script), ...args], {
+  const child = spawn(process.execPath, [...childArgs(path.join(CORE_FIXTURES, script)), ...args], {
     cwd: REPO_ROOT,
     env: { ...process.env, ...env },
     stdio: ["ignore", "pipe", "pipe"],
@@ -194,7 +195,7 @@ const FIFO_CHILD_HANG_MS = 20_000;
  */
 export function runFifoChild(mode: string, args: readonly string[]): Promise<Record<string, unknown> | "hung"> {
   return new Promise((resolve, reject) => {
-    const c = spawn(process.execPath, ["--import", "tsx", path.join(CORE_FIXTURES, "writer-fifo-child.mts"), mode, ...args], { cwd: REPO_ROOT, stdio: ["ignore", "pipe", "pipe"] });
+    const c = spawn(process.execPath, [...childArgs(path.join(CORE_FIXTURES, "writer-fifo-child.mts")), mode, ...args], { cwd: REPO_ROOT, stdio: ["ignore", "pipe", "pipe"] });
     let out = "";
     let err = "";
     let hung = false;

@@ -8,6 +8,7 @@ import { AuditLogger } from "../../src/logger.js";
 import type { AuditOptionsInput } from "../../src/config/schema.js";
 import { openKeyring } from "../../src/pipeline/keyring.js";
 import { makeEncryptionKey, type EncryptionKey } from "../../src/pipeline/keys.js";
+import { childArgs } from "./child-args.js";
 
 /** A fresh project directory under the OS temp dir; removed by `cleanupTmp()`. */
 const made: string[] = [];
@@ -93,7 +94,7 @@ export function withoutEnv(name: string): void {
  */
 export function runFixtureChild<T>(fixture: string, projectPrefix: string, args: readonly string[] = []): { status: number | null; stderr: string; out: T } {
   const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "../..");
-  const r = spawnSync(process.execPath, ["--expose-gc", "--import", "tsx", path.join(root, "test/fixtures", fixture), tmpProject(projectPrefix), ...args], {
+  const r = spawnSync(process.execPath, ["--expose-gc", ...childArgs(path.join(root, "test/fixtures", fixture)), tmpProject(projectPrefix), ...args], {
     cwd: root,
     encoding: "utf8",
     timeout: 30_000,

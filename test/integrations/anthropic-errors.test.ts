@@ -13,6 +13,7 @@ import { wrapAnthropic } from "../../integrations/anthropic.js";
 import { AuditLogger } from "../../src/index.js";
 import { sseEvents, startFakeAnthropic, type FakeAnthropic } from "../helpers/fake-anthropic.js";
 import { readJsonl, tmpProject, loggerFactory } from "../helpers/index.js";
+import { childArgs } from "../helpers/child-args.js";
 
 type Rec = Record<string, unknown>;
 const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "../..");
@@ -319,7 +320,7 @@ describe("streams that fail or stop early", () => {
   });
 
   it("a request that fails while nobody awaits its promise is recorded with its error at once; the app's unhandled rejection is the bare client's", () => {
-    const r = spawnSync(process.execPath, ["--import", "tsx", path.join(ROOT, "test/fixtures/anthropic/unawaited-failure-child.mts"), tmpProject("audit-anthropic-unawaited-")], {
+    const r = spawnSync(process.execPath, [...childArgs(path.join(ROOT, "test/fixtures/anthropic/unawaited-failure-child.mts")), tmpProject("audit-anthropic-unawaited-")], {
       cwd: ROOT,
       encoding: "utf8",
       timeout: 30_000,
@@ -356,7 +357,7 @@ describe("streams that fail or stop early", () => {
 
   it("a stream or promise the application never reads is recorded once when it is collected", () => {
     const projectPath = tmpProject("audit-anthropic-gc-");
-    const r = spawnSync(process.execPath, ["--expose-gc", "--import", "tsx", path.join(ROOT, "test/fixtures/anthropic/abandon-child.mts"), projectPath], {
+    const r = spawnSync(process.execPath, ["--expose-gc", ...childArgs(path.join(ROOT, "test/fixtures/anthropic/abandon-child.mts")), projectPath], {
       cwd: ROOT,
       encoding: "utf8",
       timeout: 30_000,

@@ -17,6 +17,7 @@ import { AuditLogger, auditContext, verifyAuditLog, type EncryptedValue } from "
 import { startFakeAnthropic, type FakeAnthropic } from "../helpers/fake-anthropic.js";
 import { comparableChat, expectNothingCaptured } from "./_records.js";
 import { readJsonl, TEST_KEY, testKeyring, loggerFactory, tmpProject } from "../helpers/index.js";
+import { childArgs } from "../helpers/child-args.js";
 
 const MODEL = "claude-haiku-4-5";
 const REPLY_MODEL = "claude-haiku-4-5-20251001";
@@ -556,7 +557,7 @@ describe("wrapAnthropic: the prompt as the SDK sent it", () => {
 
   it("a call that fails before its body is sent is recorded once with the prompt from its params, and the wrapper keeps nothing of it (real child process, --expose-gc)", () => {
     const root = fileURLToPath(new URL("../../", import.meta.url));
-    const r = spawnSync(process.execPath, ["--expose-gc", "--import", "tsx", path.join(root, "test/fixtures/anthropic/params-child.mts"), tmpProject("audit-anthropic-params-")], {
+    const r = spawnSync(process.execPath, ["--expose-gc", ...childArgs(path.join(root, "test/fixtures/anthropic/params-child.mts")), tmpProject("audit-anthropic-params-")], {
       cwd: root,
       encoding: "utf8",
       timeout: 30_000,

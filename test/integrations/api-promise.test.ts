@@ -26,6 +26,7 @@ import { cleanupTmp, tmpProject } from "../helpers/index.js";
 // `gc()` for the tests that check what is recorded once a result is collected
 v8.setFlagsFromString("--expose-gc");
 import { recordsOf } from "./_records.js";
+import { childArgs } from "../helpers/child-args.js";
 
 let openaiFake: FakeOpenAI;
 let anthropicFake: FakeAnthropic;
@@ -179,7 +180,7 @@ describe(".asResponse() calls and the end of a session: flush(), finalizeSession
   it("a SIGTERM the app handles itself (a graceful shutdown that finalizes the session) leaves the record under way to it: recorded with the body (child process)", async () => {
     const child = fileURLToPath(new URL("../fixtures/sigterm-graceful-child.mts", import.meta.url));
     for (const durability of ["sync", "async"]) {
-      const { stdout } = await promisify(execFile)(process.execPath, ["--import", "tsx", child, tmpProject("audit-sigterm-"), durability], { cwd: fileURLToPath(new URL("../..", import.meta.url)), timeout: 30_000 });
+      const { stdout } = await promisify(execFile)(process.execPath, [...childArgs(child), tmpProject("audit-sigterm-"), durability], { cwd: fileURLToPath(new URL("../..", import.meta.url)), timeout: 30_000 });
       const recs = JSON.parse(stdout.trim().split("\n").at(-1)!) as Rec[];
       expect(recs, durability).toMatchObject([{ provider: "anthropic", success: true, responsePreview: "Paris", outputTokens: 1, finishReason: "end_turn" }]);
     }
@@ -192,7 +193,7 @@ describe(".asResponse() calls and the end of a session: flush(), finalizeSession
       for (const durability of ["async", "sync", "thread"]) {
         for (const how of ["exit", "throw"]) {
           const projectPath = tmpProject("audit-asresponse-exit-");
-          await promisify(execFile)(process.execPath, ["--import", "tsx", child, projectPath, sdk, durability, how], { cwd: fileURLToPath(new URL("../..", import.meta.url)), timeout: 30_000 }).catch((e: unknown) => e);
+          await promisify(execFile)(process.execPath, [...childArgs(child), projectPath, sdk, durability, how], { cwd: fileURLToPath(new URL("../..", import.meta.url)), timeout: 30_000 }).catch((e: unknown) => e);
           const dir = path.join(projectPath, "audit_logs");
           const file = path.join(dir, "chat_interactions_asresponse_exit.jsonl");
           runs.push(`${sdk} ${durability} ${how}: ${lines(file).length}`);
@@ -271,7 +272,7 @@ describe("streams the app is done with are collectable, as with the bare SDKs", 
     const root = fileURLToPath(new URL("../../", import.meta.url));
     // (not spawnSync: this process's fake providers keep answering, and their idle keep-alive
     // connections stay open, while the child runs)
-    const r = await promisify(execFile)(process.execPath, ["--expose-gc", "--import", "tsx", fileURLToPath(new URL("../fixtures/stream-gc-child.mts", import.meta.url)), tmpProject("audit-stream-gc-")], {
+    const r = await promisify(execFile)(process.execPath, ["--expose-gc", ...childArgs(fileURLToPath(new URL("../fixtures/stream-gc-child.mts", import.meta.url))), tmpProject("audit-stream-gc-")], {
       cwd: root,
       encoding: "utf8",
       timeout: 60_000,

@@ -13,6 +13,7 @@ import { auditContext } from "../../src/context.js";
 import { startFakeOpenAI, type FakeOpenAI } from "../helpers/fake-openai.js";
 import { loggerFactory, runFixtureChild, tmpProject } from "../helpers/index.js";
 import { recordsOf } from "./_records.js";
+import { childArgs } from "../helpers/child-args.js";
 
 let fake: FakeOpenAI;
 beforeAll(async () => {
@@ -401,7 +402,7 @@ describe("wrapOpenAI: .stream() helpers and Responses streams", () => {
 
   it("results dropped unread are recorded once when collected; results still awaited while the GC runs, and a dropped tee() original, are not", () => {
     const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "../..");
-    const r = spawnSync(process.execPath, ["--expose-gc", "--import", "tsx", path.join(root, "test/fixtures/openai/abandon-child.mts"), tmpProject("audit-openai-gc-")], {
+    const r = spawnSync(process.execPath, ["--expose-gc", ...childArgs(path.join(root, "test/fixtures/openai/abandon-child.mts")), tmpProject("audit-openai-gc-")], {
       cwd: root,
       encoding: "utf8",
       timeout: 30_000,

@@ -15,6 +15,7 @@ import { verifyAuditLog } from "../../src/reader/verify.js";
 import { startFakeOpenAI, type FakeOpenAI } from "../helpers/fake-openai.js";
 import { TEST_KEY, cleanupTmp, tmpProject } from "../helpers/index.js";
 import { comparableChat, expectNothingCaptured, recordsOf } from "./_records.js";
+import { childArgs } from "../helpers/child-args.js";
 
 const REPO = fileURLToPath(new URL("../../", import.meta.url));
 const mod = (rel: string) => JSON.stringify(pathToFileURL(path.join(REPO, rel)).href);
@@ -779,7 +780,7 @@ console.log(r.choices[0].message.content);
 process.exit(0);
 `,
     );
-    const { stdout } = await promisify(execFile)(process.execPath, ["--import", "tsx", script, fake.baseURL, dir], { cwd: REPO });
+    const { stdout } = await promisify(execFile)(process.execPath, [...childArgs(script, { tsx: true }), fake.baseURL, dir], { cwd: REPO });
     expect(stdout.trim()).toBe("The capital of France is Paris.");
     const file = path.join(dir, "audit_logs", "chat_interactions_exit_child.jsonl");
     const lines = fs.readFileSync(file, "utf8").trim().split("\n").map((l) => JSON.parse(l) as Record<string, unknown>);
@@ -845,7 +846,7 @@ describe("wrapOpenAI: calls sharing one params object", () => {
 
 describe("wrapOpenAI: a call that fails before its body is serialised", () => {
   it("is recorded once with its error, and the wrapper keeps nothing of it, its params included (real child process, --expose-gc)", async () => {
-    const r = await promisify(execFile)(process.execPath, ["--expose-gc", "--import", "tsx", path.join(REPO, "test/fixtures/openai/params-child.mts"), tmpProject("audit-openai-params-")], {
+    const r = await promisify(execFile)(process.execPath, ["--expose-gc", ...childArgs(path.join(REPO, "test/fixtures/openai/params-child.mts")), tmpProject("audit-openai-params-")], {
       cwd: REPO,
       encoding: "utf8",
       timeout: 30_000,

@@ -11,6 +11,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { AuditExporter, AuditLogger, verifyExport } from "../../src/index.js";
 import { cleanupTmp, tmpProject } from "../helpers/index.js";
 import { REPO_ROOT } from "../helpers/core.js";
+import { childArgs } from "../helpers/child-args.js";
 
 const RECORDS = 15_000;
 let exportDir: string;
@@ -30,7 +31,7 @@ afterAll(cleanupTmp);
 describe("verifying a large directory export", () => {
   it("reads the records line by line: a 40 MB export verifies in a process with a 48 MB heap", () => {
     expect(fs.statSync(path.join(exportDir, "audit_complete.json")).size).toBeGreaterThan(35_000_000);
-    const r = spawnSync(process.execPath, ["--max-old-space-size=48", "--import", "tsx", path.join(REPO_ROOT, "test/fixtures/integrity/verify-export.ts"), exportDir], { cwd: REPO_ROOT, encoding: "utf8", timeout: 120_000 });
+    const r = spawnSync(process.execPath, ["--max-old-space-size=48", ...childArgs(path.join(REPO_ROOT, "test/fixtures/integrity/verify-export.ts")), exportDir], { cwd: REPO_ROOT, encoding: "utf8", timeout: 120_000 });
     expect(r.status, r.stderr.slice(-2000)).toBe(0);
     expect(JSON.parse(r.stdout.trim().split("\n").at(-1)!)).toEqual({ ok: true, problems: [], recordsChecked: RECORDS });
   }, 150_000);

@@ -4,6 +4,7 @@ import { fileURLToPath } from "node:url";
 import { afterEach, describe, expect, it } from "vitest";
 import { cleanupTmp, tmpProject } from "../helpers/index.js";
 import { dropSchema, freshSchema, PG_URL, sql } from "../fixtures/postgres/db.js";
+import { childArgs } from "../helpers/child-args.js";
 
 const here = path.dirname(fileURLToPath(import.meta.url));
 const schemas: string[] = [];
@@ -15,7 +16,7 @@ afterEach(async () => {
 
 function runChild(args: object): Promise<{ code: number | null; out: string; err: string }> {
   return new Promise((resolve) => {
-    const child = spawn(process.execPath, ["--import", "tsx", path.join(here, "../fixtures/postgres/dropped-conn.ts"), JSON.stringify(args)], { stdio: ["ignore", "pipe", "pipe"] });
+    const child = spawn(process.execPath, [...childArgs(path.join(here, "../fixtures/postgres/dropped-conn.ts")), JSON.stringify(args)], { stdio: ["ignore", "pipe", "pipe"] });
     let out = "";
     let err = "";
     child.stdout.on("data", (d) => (out += d));

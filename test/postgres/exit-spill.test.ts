@@ -7,6 +7,7 @@ import { AuditLogger } from "../../src/index.js";
 import { PostgresSink, verifyPostgres } from "../../src/postgres/index.js";
 import { tmpProject } from "../helpers/index.js";
 import { fileLines as lines, filesAndStore, freePort, PG_URL, PgProxy, pgTestScope } from "../fixtures/postgres/db.js";
+import { childArgs } from "../helpers/child-args.js";
 
 const here = path.dirname(fileURLToPath(import.meta.url));
 const { schemaFor, proxies } = pgTestScope();
@@ -14,7 +15,7 @@ const { schemaFor, proxies } = pgTestScope();
 /** Runs the child; `flushed` runs once it has flushed its first records, before it logs the burst. */
 function runChild(args: object, flushed: () => void): Promise<{ code: number | null; signal: NodeJS.Signals | null; out: string; err: string }> {
   return new Promise((resolve) => {
-    const child = spawn(process.execPath, ["--import", "tsx", path.join(here, "../fixtures/postgres/exit-child.ts"), JSON.stringify(args)], { stdio: ["pipe", "pipe", "pipe"] });
+    const child = spawn(process.execPath, [...childArgs(path.join(here, "../fixtures/postgres/exit-child.ts")), JSON.stringify(args)], { stdio: ["pipe", "pipe", "pipe"] });
     let out = "";
     let err = "";
     child.stdin.on("error", () => undefined); // (a child that died early: its stdout and code tell)

@@ -9,6 +9,7 @@ import { AuditLogger, AuditViewer, auditContext, verifyAuditLog } from "../../sr
 import { migratePostgres, PostgresRecordSource, PostgresSink, verifyPostgres } from "../../src/postgres/index.js";
 import { cleanupTmp, readJsonl, tmpProject } from "../helpers/index.js";
 import { dropSchema, freePort, freshSchema, PG_URL, PgProxy, sql, until } from "../fixtures/postgres/db.js";
+import { childArgs } from "../helpers/child-args.js";
 
 const here = path.dirname(fileURLToPath(import.meta.url));
 const schemas: string[] = [];
@@ -37,7 +38,7 @@ async function countRows(schema: string, sessionId: string): Promise<{ total: nu
 
 function runChild(args: object): Promise<{ code: number | null; out: string; err: string }> {
   return new Promise((resolve) => {
-    const child = spawn(process.execPath, ["--import", "tsx", path.join(here, "../fixtures/postgres/writer.ts"), JSON.stringify(args)], { stdio: ["ignore", "pipe", "pipe"] });
+    const child = spawn(process.execPath, [...childArgs(path.join(here, "../fixtures/postgres/writer.ts")), JSON.stringify(args)], { stdio: ["ignore", "pipe", "pipe"] });
     let out = "";
     let err = "";
     child.stdout.on("data", (d) => (out += d));

@@ -8,6 +8,7 @@ import path from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { AuditLogger } from "../../src/index.js";
 import { cleanupTmp, TEST_KEY, tmpProject } from "../helpers/index.js";
+import { childArgs } from "../helpers/child-args.js";
 
 const runner = path.join(import.meta.dirname, "run-serve.ts");
 let projectPath: string;
@@ -22,7 +23,7 @@ afterAll(cleanupTmp);
 
 function start(args: string[], env: NodeJS.ProcessEnv = {}): { child: ChildProcess; out: () => string; err: () => string; exit: Promise<number | null> } {
   const { AUDIT_LOGGER_KEY: _k, ...clean } = process.env;
-  const child = spawn(process.execPath, ["--import", "tsx", runner, ...args], { env: { ...clean, ...env }, stdio: ["ignore", "pipe", "pipe"] });
+  const child = spawn(process.execPath, [...childArgs(runner), ...args], { env: { ...clean, ...env }, stdio: ["ignore", "pipe", "pipe"] });
   let out = "";
   let err = "";
   child.stdout!.on("data", (c: Buffer) => (out += c.toString()));

@@ -12,6 +12,7 @@ import { afterAll, afterEach, describe, expect, it } from "vitest";
 import { AuditLogger } from "../../src/index.js";
 import { cleanupTmp, TEST_KEY, tmpProject } from "../helpers/index.js";
 import { runCli } from "../cli/helpers.js";
+import { childArgs } from "../helpers/child-args.js";
 
 const runner = path.join(import.meta.dirname, "run-serve.ts");
 
@@ -36,7 +37,7 @@ afterAll(cleanupTmp);
 /** Starts `audit-logger serve <dir> --no-open` in a child process and waits for its URL. */
 async function serve(dir: string, args: string[] = [], extraEnv: Record<string, string> = {}): Promise<Served> {
   const { AUDIT_LOGGER_KEY: _k, ...env } = process.env;
-  const child = spawn(process.execPath, ["--import", "tsx", runner, dir, "--no-open", ...args], { env: { ...env, ...extraEnv }, stdio: ["ignore", "pipe", "pipe"] });
+  const child = spawn(process.execPath, [...childArgs(runner), dir, "--no-open", ...args], { env: { ...env, ...extraEnv }, stdio: ["ignore", "pipe", "pipe"] });
   let out = "";
   child.stdout!.on("data", (c: Buffer) => (out += c.toString()));
   child.stderr!.on("data", (c: Buffer) => (out += c.toString()));

@@ -12,6 +12,7 @@ import { PostgresSink } from "../../src/postgres/index.js";
 import { startServer, type RunningServer } from "../../src/serve/server.js";
 import { dropSchema, freshSchema, PG_URL, sql } from "../fixtures/postgres/db.js";
 import { cleanupTmp, TEST_KEY, tmpProject } from "../helpers/index.js";
+import { childArgs } from "../helpers/child-args.js";
 
 const schema = freshSchema("serve");
 let writerDir = "";
@@ -176,7 +177,7 @@ describe("audit-logger serve --postgres (CLI)", () => {
   const runner = path.join(import.meta.dirname, "run-serve.ts");
   const run = (args: string[]) => {
     const { AUDIT_LOGGER_KEY: _k, ...env } = process.env;
-    const child = spawn(process.execPath, ["--import", "tsx", runner, ...args], { env, stdio: ["ignore", "pipe", "pipe"] });
+    const child = spawn(process.execPath, [...childArgs(runner), ...args], { env, stdio: ["ignore", "pipe", "pipe"] });
     let out = "";
     let err = "";
     child.stdout.on("data", (c: Buffer) => (out += c.toString()));

@@ -12,6 +12,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { AuditLogger, verifyAuditLog } from "../../src/index.js";
 import { startServer } from "../../src/serve/server.js";
 import { cleanupTmp, tmpProject } from "../helpers/index.js";
+import { childArgs } from "../helpers/child-args.js";
 
 const runner = path.join(import.meta.dirname, "run-serve.ts");
 let auditPath: string;
@@ -55,7 +56,7 @@ describe("serve's integrity panel with a trusted public key", () => {
 
   it("audit-logger serve --public-key <file>", async () => {
     const { AUDIT_LOGGER_KEY: _k, ...clean } = process.env;
-    const child = spawn(process.execPath, ["--import", "tsx", runner, auditPath, "--public-key", keyFile, "--port", "0", "--no-open"], { env: clean, stdio: ["ignore", "pipe", "pipe"] });
+    const child = spawn(process.execPath, [...childArgs(runner), auditPath, "--public-key", keyFile, "--port", "0", "--no-open"], { env: clean, stdio: ["ignore", "pipe", "pipe"] });
     let out = "";
     let err = "";
     child.stdout!.on("data", (c: Buffer) => (out += c.toString()));

@@ -8,31 +8,18 @@ import { copyUsage, toJsonData } from "../src/record/serialize.js";
 import type { ChatCompletion } from "openai/resources/chat/completions";
 import type { Response as OpenAIResponse, ResponseStreamEvent } from "openai/resources/responses/responses";
 
-/** What a call produced, in the logger's vocabulary (see ChatInteractionInput). */
-export interface ChatOutcome {
-  model?: string;
-  /**
-   * the provider's id of what it answered (a chat completion's `chatcmpl-…`, a Response's
-   * `resp_…`): what a later call's `previous_response_id` names
-   */
-  responseId?: string;
+/**
+ * What a call produced, in the logger's vocabulary (see ChatInteractionInput): what its choices
+ * say (src/chat-choices.ts; `responseId` is also a Response's `resp_…`, what a later call's
+ * `previous_response_id` names; `response` a Response's output items too), and more.
+ */
+export interface ChatOutcome extends Omit<ChoicesOutcome, "response"> {
   response?: string | unknown[];
-  inputTokens?: number;
-  outputTokens?: number;
-  usage?: unknown;
-  finishReason?: string;
-  /**
-   * each choice's finish reason, by index, when the answer has more than one choice (`n` > 1):
-   * `finishReason` is the first choice's, and another may have been cut short (`length`)
-   */
-  finishReasons?: string[];
-  toolCalls?: unknown[];
   /** set when the provider reported a failure inside a 200 response (stream `error` event, `response.failed`) */
   errorMessage?: string;
   /** a Response run in the background (`background: true`): its answer is fetched later (see openai.ts, retrievals) */
   background?: true;
 }
-
 
 export { ChatChunkAccumulator } from "../src/chat-choices.js";
 

@@ -207,7 +207,7 @@ export function auditMiddleware(options?: AuditMiddlewareOptions | Request, res?
   const opts = parsed.data;
   const maxBodyBytes = opts.maxBodyBytes ?? DEFAULT_MAX_BODY_BYTES;
 
-  const mount: Mount = { handle: undefined, frames: new WeakMap() };
+  const mount: Mount = { handle: undefined };
   const middleware = function auditMiddleware(req: Request, res: Response, next: NextFunction): void {
     // mounted twice (app and router): the first one records the request, or ignored it; a later
     // mount's chat routes are added to it (a router's own were dropped: its chat went unrecorded)
@@ -1111,47 +1111,173 @@ function pathOf(req: Request): string {
  * a Router or a sub-app (`req.baseUrl`, the mount path as matched), the path below that mount, as
  * the Router's own routes are written (`"/chat"` in a Router mounted at `/api` matches
  * `/api/chat`: it matched nothing, and the Router's chat went unrecorded); and the case
- * sensitivity each part is routed with.
+ * sensitivity each character of the path is routed with (see sensitivityOf).
  */
 interface RulePaths {
   readonly path: string;
   readonly below: string | undefined;
   /** how many characters of `path` are the mount path (0 outside a mount) */
   readonly mountLength: number;
-  /** how the mount path was matched: by the app's router (a sub-app's: by the app it is mounted in) */
-  readonly mountCaseSensitive: boolean;
-  /** how the Router (or the app's router) the middleware is in routes what lies below its mount */
-  readonly caseSensitive: boolean;
+  /** whether the router that matched the path's character `i` did so with regard to case */
+  sensitiveAt(i: number): boolean;
 }
 
-/**
- * A middleware made by auditMiddleware, and per app (by its router) the case sensitivity of the
- * Router it was found in on that app's stack (null: found nowhere, as when a function of the
- * app's calls it, or in Routers that route differently).
- */
+/** A middleware made by auditMiddleware (what its Routers' stacks hold). */
 interface Mount {
   handle: RequestHandler | undefined;
-  readonly frames: WeakMap<object, boolean | null>;
 }
 
 function rulePaths(req: Request, path: string, mount: Mount): RulePaths {
   const mounted = pathBelowMount(req, path);
+  const mountLength = mounted?.mountLength ?? 0;
+  // asked only when a rule and the path differ in case somewhere (most requests never ask): the
+  // routers are then walked for this request, not cached (a middleware mounted in another Router
+  // after the first request was matched as its first mount routes; found by the Express
+  // leftovers pass, 2026-12-05)
+  let at: ((i: number) => boolean) | undefined;
+  return {
+    path,
+    below: mounted?.below,
+    mountLength,
+    sensitiveAt: (i) => (at ??= sensitivityOf(req, path, mountLength, mount))(i),
+  };
+}
+
+/**
+ * The case sensitivity of each character of the path, as Express routed it: each part of the
+ * mount path (`req.baseUrl`) as the router that matched it (the app's, a Router's, a sub-app's:
+ * each its own), and what lies below as the Router the middleware is in. Found by walking the
+ * routers from the outermost app (`parent`) down to the middleware, matching each layer as
+ * Express does (see walkTo). Until 2026-12-05 all of the mount path was taken as matched by one
+ * router (the app's, or for a sub-app the app it is mounted in), and a case-sensitive app's
+ * insensitive sub-app (or Router) that served `/sub/API/chat` was taken to have refused it.
+ * When the walk finds no way (a middleware called by a function of the app's, an app that
+ * rewrote `req.url`), the mount path as the app (a sub-app's parent) routes, the rest as the
+ * Routers the middleware sits in (see findFrame).
+ */
+function sensitivityOf(req: Request, path: string, mountLength: number, mount: Mount): (i: number) => boolean {
   const app = readMember(req, "app");
+  const apps: unknown[] = [app];
+  for (let a = readMember(app, "parent"); a !== undefined && a !== null && apps.length < 16 && !apps.includes(a); a = readMember(a, "parent")) apps.unshift(a);
+  const walked = mount.handle !== undefined ? walkTo(apps, path, mountLength, mount.handle) : undefined;
+  if (walked !== undefined) {
+    const { parts, frame } = walked;
+    return (i) => {
+      for (const part of parts) if (i < part.end) return part.sensitive;
+      return frame;
+    };
+  }
   const root = appRouter(app);
   const rootSensitive = routerSensitive(app, root);
-  // (a sub-app's mount path was matched by the app it is mounted in, Express's `parent`, not by
-  // its own router: a case-sensitive sub-app at "/sub" of an insensitive app serves "/SUB/chat",
-  // and the rule "/sub/chat" matched it not)
+  // (a sub-app's mount path was matched by the app it is mounted in, Express's `parent`)
   const parent = readMember(app, "parent");
   const mountSensitive = parent !== undefined && parent !== null ? routerSensitive(parent, appRouter(parent)) : rootSensitive;
-  let frame: boolean | null = null;
-  if (root !== undefined && mount.handle !== undefined) {
-    const known = mount.frames.get(root);
-    // (looked for once per app's router: the middleware is on the stack before it runs, and stays)
-    frame = known !== undefined ? known : findFrame(root, mount.handle);
-    if (known === undefined) mount.frames.set(root, frame);
+  const frame = (root !== undefined && mount.handle !== undefined ? findFrame(root, mount.handle) : null) ?? rootSensitive;
+  return (i) => (i < mountLength ? mountSensitive : frame);
+}
+
+/** A part of the mount path, up to `end` (exclusive), and the case sensitivity it was matched with. */
+interface MountPart {
+  readonly end: number;
+  readonly sensitive: boolean;
+}
+
+/** The most layers walkTo looks at for a request (a bound on a large or odd routing tree). */
+const MAX_WALKED_LAYERS = 10_000;
+
+/**
+ * The way Express took to `handle`: from the outermost app's router (`apps[0]`), down through the
+ * Routers whose layer matches what is left of `path` and the sub-apps mounted there (`apps[k+1]`,
+ * in a `mounted_app` layer), to the layer holding `handle` (itself, or in a route), with the mount
+ * path it consumed exactly `mountLength` characters long: the parts matched at each level and the
+ * sensitivity of the router holding `handle`. The first such way in stack order, as Express goes;
+ * undefined when there is none.
+ */
+function walkTo(apps: readonly unknown[], path: string, mountLength: number, handle: RequestHandler): { parts: MountPart[]; frame: boolean } | undefined {
+  let budget = MAX_WALKED_LAYERS;
+  const parts: MountPart[] = [];
+  const walk = (router: unknown, k: number, offset: number, depth: number): boolean | undefined => {
+    const stack = readMember(router, "stack");
+    if (depth > 64 || !Array.isArray(stack)) return undefined;
+    const sensitive = readMember(router, "caseSensitive") === true;
+    const rest = offset >= path.length ? "/" : path.slice(offset);
+    for (const layer of stack) {
+      if (--budget < 0) return undefined;
+      const h = readMember(layer, "handle");
+      const route = readMember(layer, "route");
+      const innermost = k === apps.length - 1;
+      let into: { router: unknown; k: number } | undefined;
+      if (route !== undefined && route !== null) {
+        const routeStack = readMember(route, "stack");
+        // (a route consumes nothing of the path: the mount path is what led here)
+        if (innermost && offset === mountLength && Array.isArray(routeStack) && routeStack.some((l) => readMember(l, "handle") === handle)) return sensitive;
+        continue;
+      }
+      const target = h === handle && innermost;
+      if (target) into = undefined;
+      else if (typeof h === "function" && Array.isArray(readMember(h, "stack"))) into = { router: h, k };
+      else if (typeof h === "function" && h.name === "mounted_app" && k + 1 < apps.length) into = { router: appRouter(apps[k + 1]), k: k + 1 };
+      else continue;
+      const matched = layerMatch(layer, rest);
+      if (matched === undefined) continue;
+      // as Express trims it: the base URL takes what matched, less a trailing slash
+      const taken = matched.endsWith("/") ? matched.length - 1 : matched.length;
+      const end = offset + taken;
+      if (end > mountLength) continue;
+      if (target || into === undefined) {
+        if (end !== mountLength) continue;
+        if (taken > 0) parts.push({ end, sensitive });
+        return sensitive;
+      }
+      const depthParts = parts.length;
+      if (taken > 0) parts.push({ end, sensitive });
+      const found = walk(into.router, into.k, end, depth + 1);
+      if (found !== undefined) return found;
+      parts.length = depthParts;
+    }
+    return undefined;
+  };
+  try {
+    const frame = walk(appRouter(apps[0]), 0, 0, 0);
+    // (the innermost app must be the one whose routers hold the middleware: the walk went through
+    // every sub-app on the way)
+    return frame === undefined ? undefined : { parts, frame };
+  } catch {
+    return undefined;
   }
-  return { path, below: mounted?.below, mountLength: mounted?.mountLength ?? 0, mountCaseSensitive: mountSensitive, caseSensitive: frame ?? rootSensitive };
+}
+
+/**
+ * What of `path` a Router layer matches, as Express matches it (undefined: no match), without
+ * changing the layer: Express 5's router has pure `matchers` (its `match` stored the result on
+ * the layer in older versions), Express 4's layer its `regexp` (its `match` stores the result).
+ * A global or sticky RegExp path (whose `exec` moves its `lastIndex`) is not tried.
+ */
+function layerMatch(layer: unknown, path: string): string | undefined {
+  let matched: string | undefined;
+  const matchers = readMember(layer, "matchers");
+  if (readMember(layer, "slash") === true) matched = "";
+  else if (Array.isArray(matchers)) {
+    const raw = readMember(layer, "rawPath");
+    if ((Array.isArray(raw) ? raw : [raw]).some((p) => p instanceof RegExp && (p.global || p.sticky))) return undefined;
+    for (const m of matchers) {
+      const r: unknown = typeof m === "function" ? (m as (p: string) => unknown)(path) : undefined;
+      const p = readMember(r, "path");
+      if (typeof p === "string") {
+        matched = p;
+        break;
+      }
+    }
+  } else {
+    const re = readMember(layer, "regexp");
+    if (!(re instanceof RegExp) || re.global || re.sticky) return undefined;
+    const fast = re as RegExp & { fast_slash?: boolean; fast_star?: boolean };
+    matched = fast.fast_slash === true ? "" : fast.fast_star === true ? path : re.exec(path)?.[0];
+  }
+  // Express checks the match is a prefix of the path ending at a path separator
+  if (matched === undefined || !path.startsWith(matched)) return undefined;
+  const c = path[matched.length];
+  return c === undefined || c === "/" || c === "." || matched.endsWith("/") ? matched : undefined;
 }
 
 /** How an app's router (`router`, see appRouter) matches case; the app's setting when the router cannot be read. */
@@ -1176,6 +1302,8 @@ function appRouter(app: unknown): object | undefined {
  * The case sensitivity of the Router whose stack has `handle` (directly, or in a route's), looked
  * for from the app's router down through the Routers mounted in it (not into sub-apps: a request
  * in one has it as `req.app`). Null when none has it, or Routers that route differently do.
+ * (Only where walkTo finds no way; looked for per request: cached per app, a middleware mounted
+ * in another Router after the first request kept its first Router's.)
  */
 function findFrame(root: object, handle: RequestHandler): boolean | null {
   const found = new Set<boolean>();
@@ -1228,27 +1356,23 @@ function matchesRule(rule: AuditPathRule, paths: RulePaths): boolean {
     rule.lastIndex = 0; // a /g or /y RegExp remembers where it stopped
     return rule.test(paths.path);
   }
-  return (
-    matchesPath(rule, paths.path, paths.mountLength, paths.mountCaseSensitive, paths.caseSensitive) ||
-    (paths.below !== undefined && matchesPath(rule, paths.below, 0, paths.caseSensitive, paths.caseSensitive))
-  );
+  return matchesPath(rule, paths.path, 0, paths.sensitiveAt) || (paths.below !== undefined && matchesPath(rule, paths.below, paths.mountLength, paths.sensitiveAt));
 }
 
 /**
  * A string rule matches its path and what lies under it, with case as Express routes it: the
- * first `mountLength` characters (the mount path) as the app's router matched them, the rest as
- * the Router the middleware is in routes (`caseSensitive`: its own option, or for the app's
- * router the app's "case sensitive routing" when the router was made; case-insensitive by
- * default).
+ * character at `path[i]` (the request's path at `offset + i`: `path` may be the part below the
+ * mount) as the router that matched it (`sensitiveAt`, asked only where the two differ in case;
+ * case-insensitive by default in Express).
  */
-function matchesPath(rule: string, path: string, mountLength: number, mountCaseSensitive: boolean, caseSensitive: boolean): boolean {
+function matchesPath(rule: string, path: string, offset: number, sensitiveAt: (i: number) => boolean): boolean {
   const r = rule.length > 1 && rule.endsWith("/") ? rule.slice(0, -1) : rule;
   if (r === "/") return path.startsWith("/");
   if (path.length < r.length || (path.length > r.length && path[r.length] !== "/")) return false;
   for (let i = 0; i < r.length; i++) {
     if (path.charCodeAt(i) === r.charCodeAt(i)) continue;
-    if (i < mountLength ? mountCaseSensitive : caseSensitive) return false;
     if (path[i]!.toLowerCase() !== r[i]!.toLowerCase()) return false;
+    if (sensitiveAt(offset + i)) return false;
   }
   return true;
 }

@@ -136,3 +136,86 @@ describe.each(EXPRESS_FLAVORS)("%s", (_name, express: ExpressFactory) => {
     expect(chats).toEqual(["/api/chat", "/v1/chat"]);
   });
 });
+
+// Found by the Express leftovers pass, 2026-12-05: the mount path (`req.baseUrl`) is matched by
+// several routers, each with its own case sensitivity (the app's, a sub-app's, the Routers'
+// between): each part of it is now compared as the router that matched it routes.
+describe.each(EXPRESS_FLAVORS)("%s: the mount path as each level routes it", (_name, express: ExpressFactory) => {
+  it("a Router in an insensitive sub-app of a case-sensitive app: the sub-app's part of the mount path is matched as the sub-app routes (a chat it served at /sub/API/chat was recorded as none, an ignored path recorded)", async () => {
+    const logger = newLogger();
+    const app = express();
+    app.set("case sensitive routing", true);
+    const sub = express();
+    const api = express.Router();
+    withAudit(api, { logger, chatRoutes: ["/sub/api/chat"], ignore: ["/sub/api/skip"] });
+    api.post("/chat", (_req, res) => void res.json({ answer: "hi" }));
+    api.post("/skip", (_req, res) => void res.send("skipped"));
+    sub.use("/api", api);
+    app.use("/sub", sub);
+    const url = await start(app);
+    // the app matches "/sub" with case, the sub-app "/api" without
+    expect(await post(url, ["/sub/api/chat", "/sub/API/chat", "/SUB/api/chat", "/sub/API/skip", "/sub/api/skip"])).toEqual([200, 200, 404, 200, 200]);
+    const { requests, chats } = await recorded(logger, 2);
+    expect(requests).toEqual(["/sub/api/chat", "/sub/API/chat"]);
+    expect(chats).toEqual(["/sub/api/chat", "/sub/API/chat"]);
+  });
+
+  it("a case-sensitive sub-app's Router mounted in it: the app's part of the mount path without case, the sub-app's with it", async () => {
+    const logger = newLogger();
+    const app = express();
+    const sub = express();
+    sub.set("case sensitive routing", true);
+    const api = express.Router();
+    api.use(auditMiddleware({ logger, chatRoutes: ["/sub/api/chat"] }));
+    api.post("/chat", (_req, res) => void res.json({ answer: "hi" }));
+    sub.use("/api", api);
+    app.use("/sub", sub);
+    const url = await start(app);
+    expect(await post(url, ["/SUB/api/chat", "/sub/API/chat", "/sub/api/CHAT"])).toEqual([200, 404, 200]);
+    const { requests, chats } = await recorded(logger, 2);
+    expect(requests).toEqual(["/SUB/api/chat", "/sub/api/chat"]);
+    // the Router (insensitive) routes what lies below its mount
+    expect(chats).toEqual(["/SUB/api/chat", "/sub/api/chat"]);
+  });
+
+  it("Routers nested in one app: each part of the mount path as the router that matched it routes (a case-sensitive app's insensitive Router matched /v1/API)", async () => {
+    const logger = newLogger();
+    const app = express();
+    app.set("case sensitive routing", true);
+    const v1 = express.Router();
+    const api = express.Router({ caseSensitive: true });
+    api.use(auditMiddleware({ logger, chatRoutes: ["/v1/api/chat"] }));
+    api.post("/chat", (_req, res) => void res.json({ answer: "hi" }));
+    v1.use("/api", api);
+    app.use("/v1", v1);
+    const url = await start(app);
+    expect(await post(url, ["/v1/API/chat", "/V1/api/chat", "/v1/api/CHAT"])).toEqual([200, 404, 404]);
+    const { requests, chats } = await recorded(logger, 2);
+    // (no route matched /v1/api/CHAT: its path as requested)
+    expect(requests).toEqual(["/v1/API/chat", "/v1/api/CHAT"]);
+    expect(chats).toEqual(["/v1/API/chat"]);
+  });
+
+  it("one middleware mounted in a second Router after the first request: the Router a request passes decides (the first mount's case sensitivity was cached per app)", async () => {
+    const logger = newLogger();
+    const app = express();
+    const mw = auditMiddleware({ logger, chatRoutes: ["/chat"] });
+    const strict = express.Router({ caseSensitive: true });
+    strict.use(mw);
+    strict.post("/chat", (_req, res) => void res.json({ answer: "strict" }));
+    app.use("/a", strict);
+    const url = await start(app);
+    expect(await post(url, ["/a/chat"])).toEqual([200]);
+    await recorded(logger, 1);
+    // mounted again, in an insensitive Router, once the app has served a request
+    const loose = express.Router();
+    loose.use(mw);
+    loose.post("/chat", (_req, res) => void res.json({ answer: "loose" }));
+    app.use("/b", loose);
+    expect(await post(url, ["/b/CHAT", "/a/CHAT"])).toEqual([200, 404]);
+    const { requests, chats } = await recorded(logger, 3);
+    expect(requests).toEqual(["/a/chat", "/b/chat", "/a/CHAT"]);
+    // the loose Router served /b/CHAT: a chat; the strict one answered /a/CHAT with a 404: none
+    expect(chats).toEqual(["/a/chat", "/b/chat"]);
+  });
+});

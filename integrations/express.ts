@@ -132,6 +132,8 @@ interface RequestState {
    * closes the connection, which is the server's doing, not the client's (see complete)
    */
   failedAfterHeaders?: boolean;
+  /** the request was recorded as one the client left (see complete) */
+  clientAborted?: boolean;
   /** the `sessionId` option, while it has not answered (see learnSession) */
   sessionLookup?: (req: Request) => AuditIdAnswer;
   /** the `sessionId` option threw during this request, and that was reported */
@@ -262,7 +264,11 @@ export function auditErrorHandler(options?: unknown, req?: Request, res?: Respon
     // the request's abort, which the middleware records itself (http_request_aborted).
     // (read guarded: the error must reach the next handler as it is, whatever it is)
     const abortedUpload = state !== undefined && readMember(err, "type") === "request.aborted";
-    const skip = ignored.has(req) || abortedUpload || (state !== undefined && state.recordedErrors.includes(err));
+    // Likewise the AbortError a handler's stream raised because the client left (an
+    // AbortController on res "close", as an SDK's stream is stopped): recorded beside the abort
+    // as a 500 error until 2026-12-05 (found by the Express leftovers pass)
+    const abortedStream = state !== undefined && isAbortError(err) && clientLeft(state, req, res);
+    const skip = ignored.has(req) || abortedUpload || abortedStream || (state !== undefined && state.recordedErrors.includes(err));
     const logger = skip ? undefined : resolveAuditLogger(own ?? state?.logger);
     if (logger) {
       // in the request's own context: an error passed on from a callback (a pool's, a
@@ -272,6 +278,36 @@ export function auditErrorHandler(options?: unknown, req?: Request, res?: Respon
     }
     next(err);
   };
+}
+
+/**
+ * An error that says an operation was aborted: `AbortError` (Node's, a DOMException's, fetch's),
+ * the OpenAI and Anthropic SDKs' `APIUserAbortError`, Node's `ABORT_ERR`, or a stream or socket
+ * cut short (`ERR_STREAM_PREMATURE_CLOSE`, `ERR_STREAM_DESTROYED`, `ECONNRESET`, `EPIPE`).
+ */
+function isAbortError(err: unknown): boolean {
+  const name = readMember(err, "name");
+  const code = readMember(err, "code");
+  return (
+    name === "AbortError" ||
+    name === "APIUserAbortError" ||
+    code === "ABORT_ERR" ||
+    code === "ERR_STREAM_PREMATURE_CLOSE" ||
+    code === "ERR_STREAM_DESTROYED" ||
+    code === "ECONNRESET" ||
+    code === "EPIPE"
+  );
+}
+
+/**
+ * The client left before the response finished: recorded so already (the connection closed,
+ * not by the server after an error), or about to be (the response unfinished and its connection
+ * gone: an app that stops on the request's "close" may pass its error on before ours is told).
+ */
+function clientLeft(state: RequestState, req: Request, res: Response): boolean {
+  if (state.done) return state.clientAborted === true;
+  if (state.failedAfterHeaders === true || readMember(res, "writableFinished") === true) return false;
+  return readMember(res, "destroyed") === true || readMember(readMember(req, "socket"), "destroyed") === true;
 }
 
 /** An http.IncomingMessage, as Express passes it (its method and headers). */
@@ -578,6 +614,7 @@ function complete(state: RequestState, req: Request, res: Response, aborted: boo
     // (the connection Express's final handler closed after an error, once the response had begun,
     // was recorded as the client's leaving; found by the Express new-user pass, 2026-12-05)
     const byServer = serverClosed(state, res);
+    if (!byServer) state.clientAborted = true;
     safeRecord(logger, () =>
       logger.logError({
         errorType: "http_request_aborted",

@@ -1,6 +1,7 @@
 import { AsyncResource } from "node:async_hooks";
 import fs from "node:fs";
 import http from "node:http";
+import { setTimeout as sleep } from "node:timers/promises";
 import v8 from "node:v8";
 import vm from "node:vm";
 import zlib from "node:zlib";
@@ -1035,6 +1036,71 @@ describe.each(EXPRESS_FLAVORS)("%s", (_name, express: ExpressFactory) => {
     expect(metric!.traceId).toEqual(expect.any(String));
     expect(err).toMatchObject({ traceId: metric!.traceId, parentId: metric!.id, metadata: { method: "GET", route: "/stream" } });
     expect(chat).toMatchObject({ traceId: metric!.traceId, parentId: metric!.id });
+  });
+
+  it("a client that leaves a stream mid-way is one aborted request: the AbortError its leaving raised in the handler (passed to next) is not recorded again; another error raised after it still is", async () => {
+    // found by the Express leftovers pass, 2026-12-05: a handler that stops its upstream stream
+    // when the client leaves (an AbortController on res "close", as with an SDK's stream) passes
+    // the AbortError on, and it was recorded as a 500 error beside the abort
+    const logger = newLogger();
+    let handled!: () => void;
+    let left = 2;
+    const bothHandled = new Promise<void>((r) => (handled = r));
+    const stream = (fail: () => Error | undefined) => async (_req: Request, res: Response, next: NextFunction) => {
+      const ac = new AbortController();
+      res.on("close", () => {
+        if (!res.writableFinished) ac.abort();
+      });
+      res.setHeader("content-type", "text/event-stream");
+      try {
+        for (let i = 0; i < 200; i++) {
+          res.write(`data: ${i}\n\n`);
+          try {
+            await sleep(10, undefined, { signal: ac.signal });
+          } catch (err) {
+            throw fail() ?? err;
+          }
+        }
+        res.end();
+      } catch (err) {
+        next(err);
+      } finally {
+        if (--left === 0) setTimeout(handled, 50);
+      }
+    };
+    const url = await start(
+      buildApp({ logger, chatRoutes: ["/stream"] }, (app) => {
+        app.get("/stream", stream(() => undefined));
+        app.get("/bug", stream(() => new TypeError("cannot read the upstream's last chunk")));
+      }),
+    );
+    for (const p of ["/stream", "/bug"]) {
+      await new Promise<void>((resolve) => {
+        const req = http.get(`${url}${p}`, (res) => {
+          res.once("data", () => {
+            req.destroy();
+            resolve();
+          });
+        });
+        req.on("error", () => undefined);
+      });
+    }
+    await bothHandled;
+    await waitForRecords(logger, "performance_metric", 2);
+    await delay(50);
+    await logger.flush();
+    const metrics = recordsOf(logger, "performance_metric");
+    expect(metrics.map((m) => m.context)).toEqual([
+      { method: "GET", route: "/stream", status: 200, aborted: true },
+      { method: "GET", route: "/bug", status: 200, aborted: true },
+    ]);
+    const errors = recordsOf(logger, "error").map((e) => [e.traceId === metrics[0]!.traceId ? "/stream" : "/bug", e.errorType]);
+    expect(errors).toEqual([
+      ["/stream", "http_request_aborted"],
+      ["/bug", "http_request_aborted"],
+      ["/bug", "TypeError"],
+    ]);
+    expect(recordsOf(logger, "chat_interaction").map((c) => c.success)).toEqual([false]);
   });
 
   it("a request the client leaves before any response is sent records status 499 (client closed request), not the 200 Express starts with", async () => {

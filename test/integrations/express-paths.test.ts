@@ -196,6 +196,27 @@ describe.each(EXPRESS_FLAVORS)("%s: the mount path as each level routes it", (_n
     expect(chats).toEqual(["/v1/API/chat"]);
   });
 
+  it("Routers mounted on path arrays (app.use([...], router)), and the middleware itself on one: each part of the mount path as the router that matched it routes", async () => {
+    const logger = newLogger();
+    const app = express();
+    app.set("case sensitive routing", true);
+    const v = express.Router();
+    const api = express.Router();
+    api.use(auditMiddleware({ logger, chatRoutes: ["/v2/api/chat"] }));
+    api.post("/chat", (_req, res) => void res.json({ answer: "hi" }));
+    v.use(["/api", "/ask"], api);
+    app.use(["/v1", "/v2"], v);
+    // and the middleware mounted on an array of paths of the case-sensitive app itself
+    app.use(["/x", "/y"], auditMiddleware({ logger, chatRoutes: ["/chat"] }));
+    app.post(["/x/chat", "/y/chat", "/y/CHAT"], (_req, res) => void res.json({ answer: "hi" }));
+    const url = await start(app);
+    expect(await post(url, ["/v2/API/chat", "/v2/ASK/chat", "/V2/api/chat", "/y/chat", "/y/CHAT"])).toEqual([200, 200, 404, 200, 200]);
+    const { requests, chats } = await recorded(logger, 4);
+    expect(requests).toEqual(["/v2/API/chat", "/v2/ASK/chat", "/x/chat|/y/chat|/y/CHAT", "/x/chat|/y/chat|/y/CHAT"]);
+    // "/y/CHAT" is a route of its own in the case-sensitive app: no chat by the rule "/chat"
+    expect(chats).toEqual(["/v2/API/chat", "/x/chat|/y/chat|/y/CHAT"]);
+  });
+
   it("one middleware mounted in a second Router after the first request: the Router a request passes decides (the first mount's case sensitivity was cached per app)", async () => {
     const logger = newLogger();
     const app = express();

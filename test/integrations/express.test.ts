@@ -1229,6 +1229,39 @@ describe.each(EXPRESS_FLAVORS)("%s", (_name, express: ExpressFactory) => {
     expect(chat!.metadata).toMatchObject({ responseBodyBytes: Buffer.byteLength(chunks.join("")), responseBodyTruncated: true });
   });
 
+  it("a streamed response whose multi-byte UTF-8 characters are split across res.write chunks is recorded as its text, whole or cut by maxBodyBytes inside a character (never U+FFFD)", async () => {
+    const logger = newLogger();
+    const text = "data: héllo €uro 😀 done\n\n";
+    const bytes = Buffer.from(text);
+    const url = await start(
+      buildApp({ logger, chatRoutes: ["/api/chat"] }, (app) => {
+        const sse = async (_req: Request, res: Response) => {
+          res.setHeader("content-type", "text/event-stream; charset=utf-8");
+          // one byte per write: every multi-byte character is split across writes
+          for (let i = 0; i < bytes.length; i++) {
+            res.write(bytes.subarray(i, i + 1));
+            if (i % 7 === 0) await delay(1);
+          }
+          res.end();
+        };
+        app.get("/api/chat", sse);
+        // cut 2 bytes into the 4-byte emoji
+        const cut = express.Router();
+        cut.use(auditMiddleware({ logger, chatRoutes: ["/chat"], maxBodyBytes: bytes.indexOf(Buffer.from("😀")) + 2 }));
+        cut.get("/chat", sse);
+        app.use("/cut", cut);
+      }),
+    );
+    for (const p of ["/api/chat", "/cut/chat"]) expect((await exchange(`${url}${p}`)).body).toBe(text);
+    const chats = await waitForRecords(logger, "chat_interaction", 2);
+    const responses = chats.map((c) => contentOf(logger, (c.fullContent as { response: unknown }).response));
+    expect(responses).toEqual([text, "data: héllo €uro "]);
+    expect(chats.map((c) => c.metadata)).toMatchObject([
+      { responseBodyBytes: bytes.length },
+      { responseBodyBytes: bytes.length, responseBodyTruncated: true },
+    ]);
+  });
+
   it("auditContext.setUser in an auth middleware applies to the request's records, and userId() is asked again at the end", async () => {
     const logger = newLogger();
     const url = await start(

@@ -300,14 +300,17 @@ function isAbortError(err: unknown): boolean {
 }
 
 /**
- * The client left before the response finished: recorded so already (the connection closed,
- * not by the server after an error), or about to be (the response unfinished and its connection
- * gone: an app that stops on the request's "close" may pass its error on before ours is told).
+ * The client left before the response finished: recorded so already (see serverClosed), or about
+ * to be (the response unfinished and its connection closed by the client: an app that stops on
+ * the request's "close" may pass its error on before ours is told).
  */
 function clientLeft(state: RequestState, req: Request, res: Response): boolean {
   if (state.done) return state.clientAborted === true;
   if (state.failedAfterHeaders === true || readMember(res, "writableFinished") === true) return false;
-  return readMember(res, "destroyed") === true || readMember(readMember(req, "socket"), "destroyed") === true;
+  // (its connection gone, and by the client: see serverClosed)
+  const socket = readMember(req, "socket");
+  const errored = readMember(socket, "errored");
+  return readMember(socket, "destroyed") === true && (readMember(socket, "readableEnded") === true || (errored !== null && errored !== undefined));
 }
 
 /** An http.IncomingMessage, as Express passes it (its method and headers). */
@@ -613,15 +616,13 @@ function complete(state: RequestState, req: Request, res: Response, aborted: boo
   if (aborted) {
     // (the connection Express's final handler closed after an error, once the response had begun,
     // was recorded as the client's leaving; found by the Express new-user pass, 2026-12-05)
-    const byServer = serverClosed(state, res);
-    if (!byServer) state.clientAborted = true;
+    const byServer = serverClosed(state, req, res);
+    if (byServer === undefined) state.clientAborted = true;
     safeRecord(logger, () =>
       logger.logError({
         errorType: "http_request_aborted",
         severity: "warning",
-        message: byServer
-          ? `The server closed the connection after an error, once the response to ${state.method} ${route} had begun.`
-          : `The client closed the connection before the response to ${state.method} ${route} finished.`,
+        message: abortMessage(byServer, state.method, route),
         context: { method: state.method, route, status, headersSent: res.headersSent, durationMs, ...(byServer ? { closedBy: "server" } : {}) },
       }),
     );
@@ -663,11 +664,7 @@ function recordChat(logger: AuditLogger, state: RequestState, chat: ChatCapture,
     ...(success
       ? {}
       : {
-          errorMessage: !aborted
-            ? `HTTP ${status}`
-            : serverClosed(state, res)
-              ? "The server closed the connection after an error, once the response had begun."
-              : "The client closed the connection before the response finished.",
+          errorMessage: !aborted ? `HTTP ${status}` : abortMessage(serverClosed(state, req, res), state.method),
         }),
     metadata,
   });
@@ -811,9 +808,31 @@ function sentOf(state: RequestState | undefined, res: Response): { headersSent: 
   return sent && typeof status === "number" ? { headersSent: true, sentStatus: status } : {};
 }
 
-/** An aborted request's connection was closed by Express after an error, not by the client. */
-function serverClosed(state: RequestState, res: Response): boolean {
-  return state.failedAfterHeaders === true && res.headersSent;
+/**
+ * Who closed an aborted request's connection once its response had begun, when not the client:
+ * Express after an error auditErrorHandler saw ("error"), or the server all the same ("server":
+ * Express's final handler after an error no auditErrorHandler saw, the app's `res.destroy()`, a
+ * timeout), told by the socket: a client that leaves ends its side of the connection first (or
+ * resets it), a server that destroys the socket does not. Until 2026-12-05 only an error
+ * auditErrorHandler saw told the two apart, and a stream cut off after `next(err)` without it was
+ * recorded as a client that left (found by the Express leftovers pass). Before the response
+ * began, the client (status 499; see complete).
+ */
+function serverClosed(state: RequestState, req: Request, res: Response): "error" | "server" | undefined {
+  if (!res.headersSent) return undefined;
+  if (state.failedAfterHeaders === true) return "error";
+  const socket = readMember(req, "socket");
+  const ended = readMember(socket, "readableEnded");
+  const errored = readMember(socket, "errored");
+  return readMember(socket, "destroyed") === true && ended === false && (errored === null || errored === undefined) ? "server" : undefined;
+}
+
+/** The aborted request's record message, and the chat's errorMessage (`route` undefined). */
+function abortMessage(by: "error" | "server" | undefined, method: string, route?: string): string {
+  const what = route === undefined ? "the response" : `the response to ${method} ${route}`;
+  if (by === "error") return `The server closed the connection after an error, once ${what} had begun.`;
+  if (by === "server") return `The server closed the connection before ${what} finished.`;
+  return `The client closed the connection before ${what} finished.`;
 }
 
 /** A 4xx or 5xx status, or undefined. */

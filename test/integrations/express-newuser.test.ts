@@ -347,6 +347,54 @@ describe.each(EXPRESS_FLAVORS)("%s", (_name, express: ExpressFactory) => {
     expect(chatOf("/chat/fails")).toMatchObject({ success: false, errorMessage: "The server closed the connection after an error, once the response had begun.", responsePreview: "data: partial\n\n" });
     expect(chatOf("/chat/slow")).toMatchObject({ success: false, errorMessage: "The client closed the connection before the response finished." });
   });
+  it("without auditErrorHandler, a stream Express cuts off after next(err), or the app destroys, is still recorded as closed by the server (the client's socket never ended it), not as a client that left", async () => {
+    // found by the Express leftovers pass, 2026-12-05: only an error auditErrorHandler saw told
+    // the two apart; a client that leaves ends its side of the connection first (or resets it),
+    // a server that closes it does not
+    const logger = newLogger();
+    const app = express();
+    app.use(auditMiddleware({ logger, chatRoutes: ["/chat"] }));
+    app.get("/chat/fails", (_req, res, next) => {
+      res.setHeader("content-type", "text/event-stream");
+      res.write("data: partial\n\n");
+      setTimeout(() => next(new Error("upstream failed mid-stream")), 5);
+    });
+    app.get("/chat/cut", (_req, res) => {
+      res.setHeader("content-type", "text/event-stream");
+      res.write("data: partial\n\n");
+      setTimeout(() => res.destroy(), 5);
+    });
+    app.get("/chat/slow", (_req, res) => {
+      res.setHeader("content-type", "text/event-stream");
+      res.write("data: partial\n\n");
+    });
+    const url = await start(app);
+    await exchange(`${url}/chat/fails`).catch(() => undefined);
+    await exchange(`${url}/chat/cut`).catch(() => undefined);
+    const left = new AbortController();
+    const reply = await fetch(`${url}/chat/slow`, { signal: left.signal });
+    await reply.body!.getReader().read();
+    left.abort();
+    await waitForRecords(logger, "chat_interaction", 3);
+    await settled(logger);
+    const errors = recordsOf(logger, "error");
+    const byRoute = (route: string) => errors.filter((e) => (e.context as { route: string }).route === route);
+    for (const route of ["/chat/fails", "/chat/cut"]) {
+      expect(byRoute(route)).toEqual([
+        expect.objectContaining({
+          errorType: "http_request_aborted",
+          message: `The server closed the connection before the response to GET ${route} finished.`,
+          context: expect.objectContaining({ status: 200, headersSent: true, closedBy: "server" }),
+        }),
+      ]);
+    }
+    expect(byRoute("/chat/slow")).toEqual([expect.objectContaining({ message: "The client closed the connection before the response to GET /chat/slow finished." })]);
+    expect(byRoute("/chat/slow")[0]!.context).not.toHaveProperty("closedBy");
+    const chats = recordsOf(logger, "chat_interaction");
+    const chatOf = (route: string) => chats.find((c) => (c.metadata as { route: string }).route === route);
+    expect(chatOf("/chat/fails")).toMatchObject({ success: false, errorMessage: "The server closed the connection before the response finished." });
+    expect(chatOf("/chat/slow")).toMatchObject({ success: false, errorMessage: "The client closed the connection before the response finished." });
+  });
 });
 
 describe("express: the factories given for the middleware (app.use(auditMiddleware), which type-checks)", () => {

@@ -1072,6 +1072,13 @@ describe.each(EXPRESS_FLAVORS)("%s", (_name, express: ExpressFactory) => {
       buildApp({ logger, chatRoutes: ["/stream"] }, (app) => {
         app.get("/stream", stream(() => undefined));
         app.get("/bug", stream(() => new TypeError("cannot read the upstream's last chunk")));
+        app.get("/gave-up", async (_req, _res, next) => {
+          try {
+            await sleep(10, undefined, { signal: AbortSignal.abort() });
+          } catch (err) {
+            next(err);
+          }
+        });
       }),
     );
     for (const p of ["/stream", "/bug"]) {
@@ -1101,6 +1108,11 @@ describe.each(EXPRESS_FLAVORS)("%s", (_name, express: ExpressFactory) => {
       ["/bug", "TypeError"],
     ]);
     expect(recordsOf(logger, "chat_interaction").map((c) => c.success)).toEqual([false]);
+    // an AbortError while the client is still there (the app gave up on its upstream) is an error
+    const gaveUp = await exchange(`${url}/gave-up`);
+    expect(gaveUp.status).toBe(500);
+    await waitForRecords(logger, "error", 4);
+    expect(recordsOf(logger, "error")[3]).toMatchObject({ errorType: "AbortError", severity: "error", context: { route: "/gave-up", status: 500 } });
   });
 
   it("a request the client leaves before any response is sent records status 499 (client closed request), not the 200 Express starts with", async () => {

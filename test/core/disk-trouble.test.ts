@@ -296,3 +296,37 @@ describe("an error listener that records what it is told, during an outage past 
     expect(report.problems).toEqual([]);
   });
 });
+
+// `async` mode wrote the refused lines again from the log call itself: with `rotation.size` set,
+// every record past the size (the queued bytes count) retried a writev(2) of the whole queue, one
+// `error` event each, the log call's cost growing with the outage; without it, once per 128 KiB
+// batch. The retries are now the flush timer's (once per flushIntervalMs) and flush()'s (found by
+// the durability operator pass, 2026-12-05).
+describe("async: during an outage the refused lines are written again at most once per flush interval, not per record", () => {
+  for (const rotation of ["", "100000"]) {
+    it(`${rotation ? "rotation.size 100 KB" : "no rotation"}: the failed writes (error events) follow the time, not the records; every record is written once the disk takes data, and the log verifies`, async () => {
+      const projectPath = tmpProject();
+      const sid = `retries_${rotation || "none"}`;
+      // (with the rotation, before the fix, 10,000 records took seconds: the cost grew with the queue)
+      const count = rotation ? 10_000 : 40_000;
+      const h = startFixture("outage-retries-child.mts", {}, [projectPath, sid, rotation, String(count)]);
+      children.push(h);
+      const exit = await h.exited;
+      expect(exit.code, exit.stderr).toBe(0);
+      const out = JSON.parse(fs.readFileSync(path.join(projectPath, "child-out.json"), "utf8")) as { ids: string[]; during: number; quarters: number[]; elapsedMs: number; after: string[]; first: string | null };
+      expect(out.first).toMatch(/EFBIG/);
+      // at most one attempt per kind (tool_usage, and the errors file the outage's record goes to)
+      // per flush interval (1 s) of the outage, and the first; the log calls made none
+      expect(out.during).toBeLessThanOrEqual(2 * (Math.ceil(out.elapsedMs / 1000) + 2));
+      // the last quarter of the records met no more failed writes per record than the first
+      const perQuarter = out.quarters.map((n, i) => n - (out.quarters[i - 1] ?? 0));
+      expect(perQuarter[3]).toBeLessThanOrEqual(Math.max(perQuarter[0]!, 2 * Math.ceil(out.elapsedMs / 1000)));
+      expect(out.after).toEqual([]);
+      expect(readKind(projectPath, "tool_usage", sid).map((r) => r.id)).toEqual(out.ids);
+      expect(readKind(projectPath, "error", sid).map((r) => r.errorType)).toEqual(["audit_write_failed"]);
+      const report = await verifyAuditLog(auditDirOf(projectPath), { sessionId: sid });
+      expect(report.problems).toEqual([]);
+    }, 120_000);
+  }
+});
+

@@ -330,3 +330,41 @@ describe("async: during an outage the refused lines are written again at most on
   }
 });
 
+describe("past the memory bound for refused record lines", () => {
+  type PastBound = { logged: string[]; notKept: string[]; finalized: string[]; notKeptAuditEvents: number; elapsedMs?: number; writeCalls?: number; calls?: number; holdId?: string; released?: number };
+  async function runPastBound(durability: "sync" | "async", what: "cost" | "hold", sid: string): Promise<{ projectPath: string; out: PastBound }> {
+    const projectPath = tmpProject();
+    const h = startFixture("past-bound-child.mts", {}, [projectPath, sid, durability, what]);
+    children.push(h);
+    const exit = await h.exited;
+    expect(exit.code, exit.stderr).toBe(0);
+    return { projectPath, out: JSON.parse(fs.readFileSync(path.join(projectPath, "child-out.json"), "utf8")) as PastBound };
+  }
+
+  /** Every record kept is on disk once, in order; the lost ones are counted in one errors record; the log verifies. */
+  async function expectKeptAndCounted(projectPath: string, sid: string, out: PastBound): Promise<void> {
+    expect(out.finalized).toEqual([]);
+    const lost = new Set(out.notKept);
+    expect(readKind(projectPath, "tool_usage", sid).map((r) => r.id)).toEqual(out.logged.filter((id) => !lost.has(id)));
+    const errors = readKind(projectPath, "error", sid);
+    expect(errors.map((r) => r.errorType)).toEqual(["audit_write_failed", "audit_records_not_kept"]);
+    expect(errors[1]).toMatchObject({ context: { notKept: { tool_usage: out.notKept.length }, firstId: out.notKept[0], lastId: out.notKept.at(-1) } });
+    const report = await verifyAuditLog(auditDirOf(projectPath), { sessionId: sid });
+    expect(report.problems).toEqual([]);
+  }
+
+  // Each log call past the bound wrote every kind's refused lines again (found by the durability
+  // operator pass, 2026-12-05): now at most once per flushIntervalMs (100 ms here).
+  for (const durability of ["sync", "async"] as const) {
+    it(`${durability}: a log call does not write the refused lines again: the process's write system calls follow the time, not the calls; once the disk takes data the kept records are written and the lost ones counted`, async () => {
+      const sid = `bound_cost_${durability}`;
+      const { projectPath, out } = await runPastBound(durability, "cost", sid);
+      // every one of the 5,000 calls was past the bound and not kept
+      expect(out.notKept.length).toBeGreaterThanOrEqual(out.calls!);
+      // (two kinds hold refused lines, tool_usage and errors, the outage's record: at most one
+      // attempt each per 100 ms, and the first; before, 3 write(2) per call: 15,000)
+      expect(out.writeCalls!).toBeLessThanOrEqual(2 * (Math.ceil(out.elapsedMs! / 100) + 1) + 4);
+      await expectKeptAndCounted(projectPath, sid, out);
+    }, 120_000);
+  }
+});

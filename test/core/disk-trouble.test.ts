@@ -9,7 +9,7 @@ import fs from "node:fs";
 import path from "node:path";
 import { afterEach, describe, expect, it } from "vitest";
 import { AuditLogger, RECORD_KINDS, verifyAuditLog, type RecordType } from "../../src/index.js";
-import { cleanupTmp, tmpProject } from "../helpers/index.js";
+import { cleanupTmp, readJsonl, tmpProject } from "../helpers/index.js";
 import { auditDirOf, readKind, startFixture, killChildren, type ChildHandle } from "../helpers/core.js";
 
 const LIMIT = 20_000;
@@ -364,6 +364,24 @@ describe("past the memory bound for refused record lines", () => {
       // (two kinds hold refused lines, tool_usage and errors, the outage's record: at most one
       // attempt each per 100 ms, and the first; before, 3 write(2) per call: 15,000)
       expect(out.writeCalls!).toBeLessThanOrEqual(2 * (Math.ceil(out.elapsedMs! / 100) + 1) + 4);
+      await expectKeptAndCounted(projectPath, sid, out);
+    }, 120_000);
+  }
+
+  // A legal hold placed or released during such an outage was in legal_holds.json while its chained
+  // audit_event record was not kept: its call returned the hold's id as usual (found by the
+  // durability operator pass, 2026-12-05). Such records are kept past the bound now.
+  for (const durability of ["sync", "async"] as const) {
+    it(`${durability}: a legal hold placed and released then has both its chained records once the disk takes data, and the log verifies`, async () => {
+      const sid = `bound_hold_${durability}`;
+      const { projectPath, out } = await runPastBound(durability, "hold", sid);
+      expect(out.released).toBe(1);
+      expect(out.notKeptAuditEvents).toBe(0);
+      const events = readJsonl<Record<string, unknown>>(path.join(auditDirOf(projectPath), `audit_events_${sid}.jsonl`)).filter((r) => String(r.eventType).startsWith("legal_hold_"));
+      expect(events.map((r) => [r.eventType, (r.details as { holdId?: string; holdIds?: string[] }).holdId ?? (r.details as { holdIds: string[] }).holdIds[0]])).toEqual([
+        ["legal_hold_placed", out.holdId],
+        ["legal_hold_released", out.holdId],
+      ]);
       await expectKeptAndCounted(projectPath, sid, out);
     }, 120_000);
   }

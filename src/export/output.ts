@@ -1,5 +1,5 @@
 /** Writing export files: streamed, with backpressure, through a temporary file renamed into place. */
-import { createHash } from "node:crypto";
+import { createHash, randomBytes } from "node:crypto";
 import fs from "node:fs";
 import path from "node:path";
 import type { Transform } from "node:stream";
@@ -34,15 +34,22 @@ export async function writeAtomic(file: string, chunks: AsyncIterable<unknown>, 
   const target = path.resolve(file);
   const refused = refuseNonRegularTarget(target, option);
   if (refused) throw refused;
-  const tmp = `${target}.${process.pid}.${Date.now()}.tmp`;
+  // (`<file>.<pid>.<random>.tmp`, created exclusively, never through a FIFO or a link put under
+  // it: named by the pid and Date.now() until 2026-12-05, two exports of one process to one path
+  // started in the same millisecond wrote one temporary file at once, and the second rename
+  // failed with ENOENT; found by the durability operator pass)
+  const tmp = `${target}.${process.pid}.${randomBytes(6).toString("hex")}.tmp`;
+  // (removed on failure only once this call created it: a name taken is someone else's)
+  let created = false;
   try {
     await fs.promises.mkdir(path.dirname(target), { recursive: true });
-    const out = fs.createWriteStream(tmp, { mode: FILE_MODE });
+    const out = fs.createWriteStream(tmp, { mode: FILE_MODE, flags: "wx" });
+    out.once("open", () => (created = true));
     if (transform) await pipeline(chunks, transform, out);
     else await pipeline(chunks, out);
     await fs.promises.rename(tmp, target);
   } catch (cause) {
-    await fs.promises.rm(tmp, { force: true });
+    if (created) await fs.promises.rm(tmp, { force: true });
     if (cause instanceof AuditLoggerError) throw cause;
     throw new AuditIOError(`Writing the export ${target} failed: ${(cause as Error).message}`, { cause });
   }

@@ -21,7 +21,7 @@ import { computeRecordHash, GENESIS_HASH, hashBody, splitSealedLine } from "../p
 import { isEncryptedValue } from "../pipeline/encrypt.js";
 import { walkChain } from "../reader/chain-files.js";
 import { readLinesSync } from "../reader/lines-sync.js";
-import { readRegularFileSync } from "../regular-file.js";
+import { readRegularFileSync, replaceFileSync } from "../regular-file.js";
 import { furthestPrunes, readPruneRecords, type SegmentPrune } from "../sink/prunes.js";
 import { listKindFiles, safeJoin } from "../sink/files.js";
 import { CHAIN_KINDS, KIND_FILE_STEM, RECORD_KINDS, type ChainKind, type KindHead, type VerifyNote, type VerifyProblem, type VerifyReport } from "../types.js";
@@ -418,10 +418,12 @@ export function writeExportManifest(input: ExportManifestInput): ExportManifest 
     hash: sha256(text),
     signature: signer ? sign(null, Buffer.from(text, "utf8"), signer.privateKey).toString("base64") : null,
   };
-  const file = path.join(input.exportDir, EXPORT_MANIFEST);
-  const tmp = `${file}.${process.pid}.tmp`;
-  fs.writeFileSync(tmp, JSON.stringify(out, null, 2) + "\n", { mode: 0o600 });
-  fs.renameSync(tmp, file);
+  // (written whole under `<file>.<pid>.<random>.tmp`, then renamed, never through a FIFO or a link
+  // put there: see replaceFileSync. Named by the pid alone until 2026-12-05, found by the
+  // durability operator pass: two exports writing one directory's manifest at once from two
+  // threads of a process wrote the same temporary file, one's rename took the other's bytes, and
+  // the other failed with ENOENT)
+  replaceFileSync(path.join(input.exportDir, EXPORT_MANIFEST), JSON.stringify(out, null, 2) + "\n", 0o600);
   return out;
 }
 

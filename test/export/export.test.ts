@@ -346,3 +346,28 @@ describe("exportCompleteAuditToDirectory", () => {
     expect(parse(text, { columns: true })).toHaveLength(rows);
   });
 });
+
+// An export file's temporary name was `<file>.<pid>.<Date.now()>.tmp`: two exports of one process
+// to one path started in the same millisecond wrote the same temporary file at once, and the one
+// renamed in held both interleaved (or the second rename failed, ENOENT). Found by the durability
+// operator pass, 2026-12-05: now `<file>.<pid>.<random>.tmp`, created exclusively.
+describe("two exports of one process to one path at once", () => {
+  it("all succeed and the file left is one of them whole; no temporary file is left", async () => {
+    const exporter = new AuditExporter({ auditPath: fx.auditPath });
+    const dir = tmpProject("export-race-");
+    const file = path.join(dir, "all.json");
+    const csv = path.join(dir, "tools.csv");
+    const alone = path.join(dir, "alone.json");
+    const aloneCsv = path.join(dir, "alone.csv");
+    await exporter.exportToJson(alone);
+    await exporter.exportToolUsagesToCsv(aloneCsv);
+    // (the same call three times, in one tick: their temporary names were made in the same millisecond)
+    const results = await Promise.allSettled([...[1, 2, 3].map(() => exporter.exportToJson(file)), ...[1, 2, 3].map(() => exporter.exportToolUsagesToCsv(csv))]);
+    expect(results.filter((r) => r.status === "rejected")).toEqual([]);
+    const text = fs.readFileSync(file, "utf8");
+    const strip = (s: string): unknown => ({ ...(JSON.parse(s) as Record<string, unknown>), exportedAt: undefined });
+    expect(strip(text)).toEqual(strip(fs.readFileSync(alone, "utf8")));
+    expect(fs.readFileSync(csv, "utf8")).toBe(fs.readFileSync(aloneCsv, "utf8"));
+    expect(fs.readdirSync(dir).sort()).toEqual(["all.json", "alone.csv", "alone.json", "tools.csv"]);
+  });
+});

@@ -3,6 +3,7 @@
  * and writes a signed export_manifest.json; verifyExport checks an export (with or without
  * content) and catches edited, removed, added and re-signed files.
  */
+import { execFileSync } from "node:child_process";
 import { createHash, sign, type KeyObject } from "node:crypto";
 import fs from "node:fs";
 import path from "node:path";
@@ -11,6 +12,7 @@ import { AuditExporter, AuditLogger, EXPORT_MANIFEST, verifyAuditLog, verifyExpo
 import { toSigningKey } from "../../src/integrity/signing.js";
 import { computeRecordHash } from "../../src/pipeline/chain.js";
 import { cleanupTmp, TEST_KEY, tmpProject, walk } from "../helpers/index.js";
+import { childArgs } from "../helpers/child-args.js";
 import { buildLog, newSigner, noteKinds, problemKinds, type BuiltLog } from "../fixtures/integrity/tamper.js";
 
 afterEach(cleanupTmp);
@@ -301,4 +303,20 @@ describe("tampering with an export", () => {
     const exporter = new AuditExporter({ auditPath: log.auditDir });
     await expect(exporter.exportCompleteAuditToDirectory(path.join(tmpProject(), "x"), { signingKey: 42 as unknown as string })).rejects.toMatchObject({ code: "AUDIT_ERR_CONFIG", message: expect.stringMatching(/signingKey/) });
   });
+});
+
+// The manifest's temporary file was named by the pid alone: two exports writing one directory's
+// manifest at once from two threads of a process wrote the same file, one's rename took the
+// other's bytes and the other failed (ENOENT). Found by the durability operator pass, 2026-12-05.
+describe("two threads of one process writing one export directory's manifest at once", () => {
+  it("every write succeeds, the manifest left is one of them whole (its hash holds), and no temporary file is left", () => {
+    const dir = tmpProject("manifest-race-");
+    const fixture = path.join(path.dirname(new URL(import.meta.url).pathname), "../fixtures/integrity/manifest-race-child.mts");
+    const out = JSON.parse(execFileSync(process.execPath, [...childArgs(fixture), dir], { encoding: "utf8", timeout: 120_000 })) as { threw: string[]; files: string[]; manifest: string };
+    expect(out.threw).toEqual([]);
+    expect(out.files).toEqual(["a.txt", EXPORT_MANIFEST]);
+    const m = JSON.parse(out.manifest) as ExportManifest;
+    expect(createHash("sha256").update(JSON.stringify(m.manifest)).digest("hex")).toBe(m.hash);
+    expect(m.manifest.source).toMatch(/^worker [12] round 299$/);
+  }, 120_000);
 });

@@ -332,6 +332,10 @@ export class AuditLogger extends EventEmitter<AuditLoggerEvents> implements Exit
   /** records that wait on something under way (see awaitRecord): what makes each now, and until when flush() waits for it */
   private readonly awaited = new Map<Promise<void>, { readonly now: () => void; readonly deadline: number }>();
   private reporting = false;
+  /** appends under way, one within another (a record made by one: see report) */
+  private appending = 0;
+  /** failures met during an append, to be recorded once it has ended (see report) */
+  private reportsAfterAppend: Array<{ readonly err: Error; readonly writeFailure: boolean }> = [];
   /** a chain file write failed and not every buffer has been written since (see report) */
   private writeFailing = false;
   /** records not kept during an outage (see MAX_REFUSED_RECORD_BYTES), to be counted in an `errors` record once it ends */
@@ -1350,7 +1354,10 @@ export class AuditLogger extends EventEmitter<AuditLoggerEvents> implements Exit
     return this.subjectKeys?.keyFor(userId);
   }
 
-  /** Builds the envelope around `fields`, seals it into the chain and hands it to the sink. */
+  /**
+   * Builds the envelope around `fields`, seals it into the chain and hands it to the sink. The
+   * `errors` records of failures met on the way (see report) are made once it has ended.
+   */
   private append(
     kind: ChainKind,
     id: string,
@@ -1361,6 +1368,25 @@ export class AuditLogger extends EventEmitter<AuditLoggerEvents> implements Exit
     content: PreparedContent | undefined,
     key?: EncryptionKey,
     rc?: RedactionCounts,
+  ): boolean {
+    this.appending++;
+    try {
+      return this.appendNow(kind, id, input, ctx, fields, encrypted, content, key, rc);
+    } finally {
+      if (--this.appending === 0 && this.reportsAfterAppend.length > 0) this.recordReports();
+    }
+  }
+
+  private appendNow(
+    kind: ChainKind,
+    id: string,
+    input: { traceId?: string | undefined; parentId?: string | undefined; userId?: string | undefined; metadata?: Record<string, unknown> | undefined },
+    ctx: ReturnType<typeof auditContext.get>,
+    fields: Fields,
+    encrypted: readonly string[],
+    content: PreparedContent | undefined,
+    key: EncryptionKey | undefined,
+    rc: RedactionCounts | undefined,
   ): boolean {
     const w = this.writers[kind];
     // (an audit_event record is kept past the bound: it is the chained record of a change already
@@ -1996,6 +2022,30 @@ export class AuditLogger extends EventEmitter<AuditLoggerEvents> implements Exit
     this.announce(err);
     if (writeFailure && this.writeFailing) return;
     if (this.reporting || this.closed) return;
+    // Met while a record is being appended (its line refused, its content file, a sink, a
+    // checkpoint): the errors record is made once that append has ended (see append). Made at
+    // once, it was appended within the other: with that record an `errors` one too, the report
+    // (seq n+1) reached the checkpoints' Merkle tree, the session's heads and the sinks before
+    // the record (seq n) that met the failure; a signed checkpoint then said the errors chain
+    // ended at n and verify reported checkpoint_missing on an untouched log, and the sinks got n+1
+    // before n (found by the durability operator pass, 2026-12-05).
+    if (this.appending > 0) {
+      this.reportsAfterAppend.push({ err, writeFailure });
+      return;
+    }
+    this.recordReport(err, writeFailure);
+  }
+
+  /** The reports met during the append that just ended, recorded in turn (see report). */
+  private recordReports(): void {
+    const reports = this.reportsAfterAppend;
+    this.reportsAfterAppend = [];
+    // (each checked again: the first of an outage's starts the streak, which the others then join)
+    for (const r of reports) if (!(r.writeFailure && this.writeFailing) && !this.reporting && !this.closed) this.recordReport(r.err, r.writeFailure);
+  }
+
+  /** The `errors` record of a failure to record (see report). */
+  private recordReport(err: Error, writeFailure: boolean): void {
     this.reporting = true;
     try {
       // the kit's own failure, not the current request's: recorded outside its context

@@ -386,3 +386,33 @@ describe("past the memory bound for refused record lines", () => {
     }, 120_000);
   }
 });
+
+// The `errors` record of a failure met while a record was being appended was made within that
+// append: with the app's own errors record the first write the disk refused, the report (errors
+// seq n+1) was handed to the checkpoints' Merkle tree, the session's heads and the sinks before
+// the app's record (seq n) that met the failure (found by the durability operator pass,
+// 2026-12-05). It is made once the outer append has ended now.
+it("sync: the errors record of a write failure met by an errors record is made after it: the sinks get the records in order, the signed checkpoints and the session's heads verify", async () => {
+  const projectPath = tmpProject();
+  const sid = "reentrant";
+  const h = startFixture("reentrant-errors-child.mts", {}, [projectPath, sid]);
+  children.push(h);
+  const exit = await h.exited;
+  expect(exit.code, exit.stderr).toBe(0);
+  const out = JSON.parse(fs.readFileSync(path.join(projectPath, "child-out.json"), "utf8")) as { sunk: string[]; refusedId: string };
+  const errors = readKind(projectPath, "error", sid);
+  expect(errors.map((r) => r.errorType)).toEqual(["app_error", "app_error", "app_error", "app_error", "app_error", "app_error", "audit_write_failed"]);
+  expect(errors[5]!.id).toBe(out.refusedId);
+  // (the finalizing checkpoint signed the errors chain up to seq 6, the app's record, with the
+  // report's seq 7 after it: checkpoint_missing on a log nobody touched)
+  const report = await verifyAuditLog(auditDirOf(projectPath), { sessionId: sid });
+  expect(report.problems).toEqual([]);
+  expect(report.ok).toBe(true);
+  // the session's heads and counts are the chain's
+  const info = JSON.parse(fs.readFileSync(path.join(auditDirOf(projectPath), `session_${sid}.json`), "utf8")) as { counts: Record<string, number>; heads: Record<string, { seq: number; hash: string }> };
+  expect(info.counts.error).toBe(7);
+  expect(info.heads.error).toEqual({ seq: 7, hash: errors[6]!.hash });
+  // the sink was handed each kind's records in seq order
+  const errorsSunk = out.sunk.filter((s) => s.startsWith("error ")).map((s) => Number(s.split(" ")[1]));
+  expect(errorsSunk).toEqual([1, 2, 3, 4, 5, 6, 7]);
+});

@@ -1241,7 +1241,10 @@ export class AuditLogger extends EventEmitter<AuditLoggerEvents> implements Exit
       // closing the sinks, or failed to write it: the lock is still held)
       this.releaseToSinks();
       if (exiting) this.flushSinksOnExit();
+      let failed: unknown;
+      if (exiting && release) failed = this.noteEndOnExit();
       if (release) this.lock.release();
+      if (failed !== undefined) throw failed;
       return;
     }
     if (exiting) this.makeAwaitedNow();
@@ -1283,6 +1286,14 @@ export class AuditLogger extends EventEmitter<AuditLoggerEvents> implements Exit
     // after the files (they are the source of truth), and before the lock goes: a sink's spool
     // is adopted only once the lock is free
     if (exiting) this.flushSinksOnExit();
+    // (the session file's end state, while the lock is still held: see noteEndOnExit)
+    if (exiting && release) {
+      const failed = this.noteEndOnExit();
+      if (failed !== undefined) {
+        first ??= failed;
+        kindsFailed.push("session file");
+      }
+    }
     // (only when the process ends: on a signal the app handles, it goes on writing this session,
     // which another process must not open meanwhile; found by review, 2026-12-03)
     if (release) this.lock.release();
@@ -1291,6 +1302,38 @@ export class AuditLogger extends EventEmitter<AuditLoggerEvents> implements Exit
       const lost = this.notKept === undefined ? 0 : [...this.notKept.count.values()].reduce((a, b) => a + b, 0);
       const what = [...(kindsFailed.length > 0 ? [`${kindsFailed.join(", ")} records`] : []), ...(contentFailed > 0 ? [`the full content of ${contentFailed} interaction(s)`] : []), ...(lost > 0 ? [`${lost} record(s) not kept during the outage`] : [])].join(" and ");
       throw new AuditIOError(`session ${this.sessionId}: ${what} not written: ${reason(first)}`, { cause: first });
+    }
+  }
+
+  /** Whether the exit hook wrote the session file's end state (see noteEndOnExit). */
+  private endNoted = false;
+
+  /**
+   * The process ends without finalizeSession() (the event loop ran out, process.exit(), a signal
+   * left to its default action): the session file, which says "active", is replaced with its end
+   * state, `status: "interrupted"`, `endTime` and `endReason`, while this process still holds the
+   * lock (no other process can be resuming the session). Found by the viewer pass, 2026-12-05: the
+   * hook then removed the lock, so nothing told the readers the process was gone, and listSessions(),
+   * summary and serve showed the session "active" for good (a SIGKILL leaves its lock, which tells
+   * them: docs/FORMAT.md). Not once the session file says finalized (`ended`), nor twice (a record
+   * made by another exit listener runs the hook again). Returns what failed, for the caller to
+   * report after the lock is released; a reader then still sees "active".
+   */
+  private noteEndOnExit(): unknown {
+    // (and only while this process holds the lock: once released, another may have resumed it)
+    if (this.ended || this.endNoted || !this.lock.holding) return undefined;
+    this.endNoted = true;
+    try {
+      this.writeJsonAtomic(sessionFileName(this.sessionId), {
+        ...this.openedInfo,
+        status: "interrupted",
+        endTime: new Date().toISOString(),
+        endReason: "process ended without finalizeSession()",
+        config: this.sessionConfig(),
+      });
+      return undefined;
+    } catch (err) {
+      return new AuditIOError(`Writing the session file ${sessionFileName(this.sessionId)} as the process ended failed: ${reason(err)}. It still says "active".`, { cause: err });
     }
   }
 

@@ -51,8 +51,8 @@ export interface SessionListing {
   readonly sessionId: string;
   /**
    * "finalized" after `finalizeSession()`; "active" while open; "interrupted" when its process
-   * died without finalizing it: in the files, its lock was left by a dead process of this host
-   * (docs/FORMAT.md), in the PostgreSQL store, a sink found so (docs/POSTGRES.md); "unknown"
+   * ended without finalizing it: in the files, its exit hook wrote so into the session file, or
+   * its lock was left by a dead process of this host (docs/FORMAT.md), in the PostgreSQL store, a sink found so (docs/POSTGRES.md); "unknown"
    * without a session file. A session whose lock names another host's process stays "active"
    * (whether that process lives cannot be told from here).
    */

@@ -81,7 +81,7 @@ export interface AuditViewerOptions {
 
 /** The session summary as read back from the files. */
 export interface ViewerSessionSummary extends SessionSummary {
-  /** "finalized" once `finalizeSession()` ran, "interrupted" (the PostgreSQL store) once its process was found gone without it, "active" otherwise ("unknown" without a session file) */
+  /** "finalized" once `finalizeSession()` ran, "interrupted" once its process ended without it (see {@link SessionListing.status}), "active" otherwise ("unknown" without a session file) */
   readonly status: SessionListing["status"];
   /** lines that were not records (a torn final line, damage) */
   readonly skippedLines: number;

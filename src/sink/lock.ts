@@ -201,6 +201,11 @@ export class SessionLock {
     }
   }
 
+  /** Whether this process holds the lock now (taken, not yet released or given back). */
+  get holding(): boolean {
+    return this.held;
+  }
+
   release(): void {
     if (!this.held) return;
     this.held = false;

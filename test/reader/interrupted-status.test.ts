@@ -142,3 +142,73 @@ describe("a session file that says active: when the readers cannot tell the proc
     expect(await listed(dir, sid)).toBe("active");
   });
 });
+
+// A session whose process ended without finalizeSession(), its exit hook running (the event loop
+// ran out, process.exit(), SIGTERM left to its default action): the hook removed the lock, so
+// nothing told the readers that the process was gone, and the session was reported "active" for
+// good (found 2026-12-05, the viewer pass). The exit hook, still holding the lock, now writes the
+// session file's end state: "interrupted", with the time and how it ended.
+describe("a session whose process ended without finalizeSession()", () => {
+  for (const mode of ["end", "exit", "thread", "sigterm"] as const) {
+    it(`is interrupted, not active, once its process is gone (${mode}): the session file says so, listSessions(), getSessionSummary(), summary and the viewer's API agree; a resume makes it active again`, async () => {
+      const projectPath = tmpProject();
+      const dir = auditDirOf(projectPath);
+      const sid = `unfinalized_${mode}`;
+      const h = startFixture("exit-unfinalized-child.mts", {}, [projectPath, sid, mode]);
+      children.push(h);
+      await h.waitForLine((l) => l.startsWith("logged "), "logged");
+      if (mode === "sigterm") h.child.kill("SIGTERM");
+      const end = await h.exited;
+      if (mode === "sigterm") expect(end.signal).toBe("SIGTERM");
+      else expect(end.code, end.stderr).toBe(0);
+      // the exit hook released the lock: no dead lock tells the crash
+      expect(fs.existsSync(path.join(dir, `.session_${sid}.lock`))).toBe(false);
+      const file = JSON.parse(fs.readFileSync(path.join(dir, `session_${sid}.json`), "utf8")) as Record<string, unknown>;
+      expect(file).toMatchObject({ sessionId: sid, status: "interrupted", endReason: "process ended without finalizeSession()", pid: h.child.pid });
+      expect(Date.parse(String(file.endTime))).toBeGreaterThanOrEqual(Date.parse(String(file.startTime)));
+      // every record is there
+      const listing = (await new AuditViewer({ auditPath: dir }).listSessions()).find((s) => s.sessionId === sid);
+      expect(listing?.status).toBe("interrupted");
+      expect(listing?.totalRecords).toBe(2);
+      expect((await new AuditViewer({ auditPath: dir }).getSessionSummary(sid))?.status).toBe("interrupted");
+      expect(await summaryStatus(dir, sid)).toBe("interrupted");
+      const server = await startServer({ auditPath: dir, port: 0 });
+      servers.push(server);
+      expect(await apiStatus(server, sid)).toEqual({ listed: "interrupted", stats: "interrupted" });
+      // the log verifies
+      const v = await runCli(["verify", dir]);
+      expect(v.code, v.stdout).toBe(0);
+
+      // resumed: active while it runs (its start kept), finalized once finalized
+      const resumed = new AuditLogger({ sessionId: sid, projectPath, fullContentLogging: false });
+      expect(await listed(dir, sid)).toBe("active");
+      expect((JSON.parse(fs.readFileSync(path.join(dir, `session_${sid}.json`), "utf8")) as { startTime: string }).startTime).toBe(file.startTime);
+      await resumed.finalizeSession();
+      expect(await listed(dir, sid)).toBe("finalized");
+    }, 60_000);
+  }
+
+  it("a session finalized before its process ends stays finalized (the exit hook leaves its session file alone)", async () => {
+    const projectPath = tmpProject();
+    const dir = auditDirOf(projectPath);
+    const logger = new AuditLogger({ sessionId: "done_first", projectPath, fullContentLogging: false });
+    logger.logToolUsage({ toolName: "t", operation: "o" });
+    await logger.finalizeSession();
+    const before = fs.readFileSync(path.join(dir, "session_done_first.json"), "utf8");
+    (logger as unknown as { flushSyncOnExit(exiting?: boolean, release?: boolean): void }).flushSyncOnExit(true, true);
+    expect(fs.readFileSync(path.join(dir, "session_done_first.json"), "utf8")).toBe(before);
+    expect(await listed(dir, "done_first")).toBe("finalized");
+  });
+
+  it("a signal the app handles itself (the process goes on, and may still finalize) leaves the session active", async () => {
+    const projectPath = tmpProject();
+    const dir = auditDirOf(projectPath);
+    const logger = new AuditLogger({ sessionId: "goes_on", projectPath, fullContentLogging: false });
+    logger.logToolUsage({ toolName: "t", operation: "o" });
+    (logger as unknown as { flushSyncOnExit(exiting?: boolean, release?: boolean): void }).flushSyncOnExit(false, false);
+    expect((JSON.parse(fs.readFileSync(path.join(dir, "session_goes_on.json"), "utf8")) as { status: string }).status).toBe("active");
+    expect(await listed(dir, "goes_on")).toBe("active");
+    await logger.finalizeSession();
+    expect(await listed(dir, "goes_on")).toBe("finalized");
+  });
+});

@@ -179,6 +179,44 @@ export class FileRecordSource implements RecordSource {
   }
 
   /**
+   * One chain's records file by file, in the order {@link records} reads them, for a caller that
+   * keeps what it made of each file while the file is unchanged: `reuse(file, stamp)` is asked
+   * first, with the file's path and stamp (size, mtime, ctime and inode, to the nanosecond), and a
+   * file it says yes to is not read (`records` undefined). The stamp is taken before the read: a
+   * file that grows meanwhile has another stamp next time, and is read again. For small chains
+   * (the audit_event chain, which `serve`'s holds page reads on each request): each file's
+   * records are held whole.
+   */
+  async *recordsByFile(kind: ChainKind, sessionId: string, reuse: (file: string, stamp: string) => boolean): AsyncGenerator<{ file: string; stamp: string; records: RawRecord[] | undefined }> {
+    const steps = walkChain(this.auditDir, kind, sessionId);
+    try {
+      for (const step of steps) {
+        const fd = step.kind === "active" ? step.fd : undefined;
+        try {
+          let st: fs.BigIntStats;
+          try {
+            st = fd !== undefined ? fs.fstatSync(fd, { bigint: true }) : fs.statSync(step.file.path, { bigint: true });
+          } catch {
+            continue; // (a segment removed under us: cleanup while reading)
+          }
+          const stamp = `${st.size}:${st.mtimeNs}:${st.ctimeNs}:${st.ino}`;
+          if (reuse(step.file.path, stamp)) {
+            yield { file: step.file.path, stamp, records: undefined };
+            continue;
+          }
+          const records: RawRecord[] = [];
+          for await (const r of this.parsed(readLines(fd ?? step.file.path), step.file.name, step.kind === "active")) records.push(r);
+          yield { file: step.file.path, stamp, records };
+        } finally {
+          if (fd !== undefined) fs.closeSync(fd);
+        }
+      }
+    } finally {
+      steps.return(undefined);
+    }
+  }
+
+  /**
    * The records of one file's lines; lines that are not records are counted through onSkip. In
    * the active file (`last`), a final line that is a whole sealed record only lacking its newline
    * is a record, as the logger's repair completes it (see wholeUnterminatedRecord).

@@ -13,7 +13,7 @@ import { resolveKey, type EncryptionKey, type KeyInput } from "../pipeline/keys.
 import { DEFAULT_MODEL_PRICES, type AnalyticsReport, type ModelPrice } from "../reader/analytics.js";
 import type { FullInteractionContent } from "../reader/content.js";
 import { compileQuery, newerFirst, type ChatInteractionFilter, type ErrorFilter, FileOperationFilter, PerformanceMetricFilter, PersonaActivityFilter, ToolUsageFilter } from "../reader/query.js";
-import { openRecord, type RawRecord, type SessionListing } from "../reader/records.js";
+import { FileRecordSource, openRecord, type RawRecord, type SessionListing } from "../reader/records.js";
 import type { KeyObject } from "node:crypto";
 import { verifyAuditLog } from "../reader/verify.js";
 import { AuditViewer } from "../reader/viewer.js";
@@ -315,8 +315,9 @@ export class ServeData {
     const newest = (a: ComplianceEvent, b: ComplianceEvent): number =>
       a.timestamp < b.timestamp ? 1 : a.timestamp > b.timestamp ? -1 : a.sessionId !== b.sessionId ? a.sessionId.localeCompare(b.sessionId) : (b.seq ?? 0) - (a.seq ?? 0);
     const str = (v: unknown): string | null => (typeof v === "string" ? v : null);
+    const seen = new Set<string>();
     for (const sessionId of await this.viewer.getSessionIds()) {
-      for await (const r of this.viewer.source.records("audit_event", sessionId)) {
+      for await (const r of this.auditEvents(sessionId, seen)) {
         const timestamp = str(r.timestamp) ?? "";
         const eventType = str(r.eventType) ?? "";
         const reason = str(r.reason);
@@ -334,6 +335,8 @@ export class ServeData {
       }
     }
     kept.sort(newest).splice(q.limit);
+    // (files gone since, or of sessions no longer listed: forgotten; see auditEvents)
+    if (this.auditPath !== undefined) for (const f of this.eventFiles.keys()) if (!seen.has(f)) this.eventFiles.delete(f);
     let file: readonly { id: string; scope: string; reason: string; placedAt: string; placedBySession: string }[] | undefined;
     let holdsFileError: string | null = null;
     if (this.auditPath !== undefined) {
@@ -353,6 +356,50 @@ export class ServeData {
     }
     holds.sort((a, b) => Number(a.released !== null) - Number(b.released !== null) || String(b.placedAt ?? "").localeCompare(String(a.placedAt ?? "")));
     return { events: kept, matched, countsByType, holds, holdsFileError };
+  }
+
+  /**
+   * The records of `sessionId`'s audit_event chain, for {@link complianceEvents}. Over a
+   * directory, each file's records are kept while the file is unchanged (its size, mtime, ctime
+   * and inode: see FileRecordSource.recordsByFile), and only a file that changed is read again.
+   * Found by the viewer pass, 2026-12-05: every request of the holds page read every file of
+   * every session's chain. The files met are added to `seen`.
+   */
+  private async *auditEvents(sessionId: string, seen: Set<string>): AsyncGenerator<RawRecord> {
+    const source = this.viewer.source;
+    if (!(source instanceof FileRecordSource)) {
+      yield* source.records("audit_event", sessionId);
+      return;
+    }
+    let hit: { readonly stamp: string; readonly records: readonly RawRecord[] } | undefined;
+    const reuse = (file: string, stamp: string): boolean => {
+      const cached = this.eventFiles.get(file);
+      hit = cached?.stamp === stamp ? cached : undefined;
+      return hit !== undefined;
+    };
+    for await (const f of source.recordsByFile("audit_event", sessionId, reuse)) {
+      seen.add(f.file);
+      if (f.records === undefined) {
+        this.eventFileCounts.reused++;
+        yield* hit!.records;
+        continue;
+      }
+      this.eventFileCounts.read++;
+      this.eventFiles.set(f.file, { stamp: f.stamp, records: f.records });
+      yield* f.records;
+    }
+  }
+
+  /** Each audit_event file's records while it is unchanged, by path (see auditEvents). */
+  private readonly eventFiles = new Map<string, { readonly stamp: string; readonly records: readonly RawRecord[] }>();
+  private readonly eventFileCounts = { read: 0, reused: 0 };
+
+  /**
+   * How many audit_event files {@link complianceEvents} read, and how many it answered from what
+   * it kept of an unchanged file, since this ServeData was made (a directory; 0 over the store).
+   */
+  eventFileStats(): { read: number; reused: number } {
+    return { ...this.eventFileCounts };
   }
 
   /** The analytics report and chart data of one session (one pass, cached). */

@@ -46,8 +46,8 @@ function exportLinks(sid, query, tab) {
     "div",
     { class: "exports" },
     filtered ? h("span", { class: "muted small", dataset: { testid: "export-filter" } }, `Downloads: this session's records${what}, every kind `) : null,
-    h("a", { class: "button", href: withQs(`${base}/export.json`), download: "", dataset: { testid: "export-json" }, title: `prompts, responses and tool data withheld${what}` }, "⤓ JSON"),
-    h("a", { class: "button", href: withQs(`${base}/export.json`, "content=1"), download: "", dataset: { testid: "export-json-content" }, title: `with full prompts, responses and tool data${what}` }, "⤓ JSON + content"),
+    h("a", { class: "button", href: withQs(`${base}/export.json`), download: "", dataset: { testid: "export-json" }, title: `prompts, responses and tool data withheld${what}` }, "⤓ JSON, content withheld"),
+    h("a", { class: "button", href: withQs(`${base}/export.json`, "content=1"), download: "", dataset: { testid: "export-json-content" }, title: `with full prompts, responses and tool data${what}` }, "⤓ JSON with content"),
     csv,
   );
 }

@@ -54,6 +54,9 @@ function form(f) {
   return el;
 }
 
+// The downloads' labels say what they hold, as the session pages' do (frame.js): "JSON" alone
+// was the exporter's default, content withheld, while the record page shows that content in full,
+// and only a tooltip said so (found by the viewer pass, 2026-12-05).
 function downloads(f) {
   const q = new URLSearchParams();
   for (const k of ["user", "since", "until"]) if (f[k]) q.set(k, f[k]);
@@ -66,8 +69,8 @@ function downloads(f) {
     narrower.length
       ? h("span", { class: "muted small", dataset: { testid: "search-downloads-note" } }, `Downloads hold every kind of record of this ${f.user ? "user" : ""}${f.user && (f.since || f.until) ? " and " : ""}${f.since || f.until ? "time range" : ""}${!f.user && !f.since && !f.until ? "whole trail" : ""}: the ${narrower.map((k) => (k === "success" ? "outcome" : k === "kinds" ? "kind" : k)).join(", ")} filter${narrower.length > 1 ? "s do" : " does"} not apply to them. `)
       : null,
-    h("a", { class: "button", href: `/api/export.json?${qs}`, download: "", dataset: { testid: "search-export-json" }, title: "these records of every kind, prompts, responses and tool data withheld" }, "⤓ JSON"),
-    h("a", { class: "button", href: `/api/export.json?${qs}${qs ? "&" : ""}content=1`, download: "", dataset: { testid: "search-export-json-content" }, title: "these records with full prompts, responses and tool data" }, "⤓ JSON + content"),
+    h("a", { class: "button", href: `/api/export.json?${qs}`, download: "", dataset: { testid: "search-export-json" }, title: "these records of every kind, prompts, responses and tool data withheld" }, "⤓ JSON, content withheld"),
+    h("a", { class: "button", href: `/api/export.json?${qs}${qs ? "&" : ""}content=1`, download: "", dataset: { testid: "search-export-json-content" }, title: "these records with full prompts, responses and tool data" }, "⤓ JSON with content"),
   );
 }
 

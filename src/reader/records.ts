@@ -16,6 +16,7 @@ import { RECORD_KINDS, type ChainKind, type RecordType } from "../types.js";
 import { readLines, type RawLine } from "./lines.js";
 import { walkChain } from "./chain-files.js";
 import { readContentFile } from "./content-file.js";
+import { sessionRemains } from "./remains.js";
 
 /** A record as parsed from its line, before any decryption. */
 export type RawRecord = Record<string, unknown>;
@@ -63,6 +64,20 @@ export interface SessionListing {
   /** records per kind: the last record's `seq` (seq counts 1, 2, … per kind) */
   readonly counts: Readonly<Record<RecordType, number>>;
   readonly totalRecords: number;
+  /**
+   * Set (true) for a session whose records are gone (no session file, no record file: removed by
+   * retention, or by hand) but that a legal hold in force names, or whose `audit_event` chain,
+   * key store or checkpoints are left: listed so that the hold or the shredding is seen (over the
+   * files; docs/VIEWER.md). Its `status` is "unknown", its counts 0; `remains` says what is left.
+   */
+  readonly recordsGone?: true;
+  /** what is left of a session whose records are gone (see {@link recordsGone}) */
+  readonly remains?: {
+    /** its files left (names in the audit directory) */
+    readonly files: readonly string[];
+    /** the legal holds in force that name it */
+    readonly holds: ReadonlyArray<{ readonly holdId: string; readonly reason: string; readonly placedAt: string; readonly placedBySession: string }>;
+  };
 }
 
 /**
@@ -151,6 +166,11 @@ export class FileRecordSource implements RecordSource {
         counts,
         totalRecords: RECORD_KINDS.reduce((n, k) => n + counts[k], 0),
       });
+    }
+    // (sessions whose records are gone, but a hold names them or their chain of holds and
+    // shreddings, key store or checkpoints are left: see sessionRemains)
+    for (const r of sessionRemains(this.auditDir)) {
+      out.push({ sessionId: r.sessionId, status: "unknown", startTime: undefined, lastActivity: undefined, counts: zeroCounts(), totalRecords: 0, recordsGone: true, remains: { files: r.files, holds: r.holds } });
     }
     // newest first, by last record (sessions without records last, by start time)
     return out.sort((a, b) => cmpDesc(a.lastActivity ?? a.startTime ?? "", b.lastActivity ?? b.startTime ?? "") || a.sessionId.localeCompare(b.sessionId));

@@ -24,6 +24,7 @@ import { ChartAccumulator, type ChartData } from "./series.js";
 import { buildTree, mergePage, type TimelineCursor, type TimelineRow } from "./timeline.js";
 import { timeMillis } from "../reader/time-input.js";
 import { readHolds } from "../holds.js";
+import { sessionRemains } from "../reader/remains.js";
 
 /** Filters of the timeline (and of the tools and errors tables, which are timelines of one kind). */
 export interface TimelineQuery {
@@ -316,7 +317,9 @@ export class ServeData {
       a.timestamp < b.timestamp ? 1 : a.timestamp > b.timestamp ? -1 : a.sessionId !== b.sessionId ? a.sessionId.localeCompare(b.sessionId) : (b.seq ?? 0) - (a.seq ?? 0);
     const str = (v: unknown): string | null => (typeof v === "string" ? v : null);
     const seen = new Set<string>();
-    for (const sessionId of await this.viewer.getSessionIds()) {
+    // (and the sessions whose records are gone but whose audit_event chain is left: see sessionRemains)
+    const remains = this.auditPath !== undefined ? sessionRemains(this.auditPath).filter((r) => r.files.some((f) => f.startsWith("audit_events_"))).map((r) => r.sessionId) : [];
+    for (const sessionId of [...(await this.viewer.getSessionIds()), ...remains]) {
       for await (const r of this.auditEvents(sessionId, seen)) {
         const timestamp = str(r.timestamp) ?? "";
         const eventType = str(r.eventType) ?? "";

@@ -8,7 +8,29 @@ function cell(testid, text, cls) {
   return h("td", { class: cls || "", dataset: { testid } }, text);
 }
 
+/**
+ * A session whose records are gone (retention, or by hand) but that a legal hold names, or whose
+ * chain of holds and shreddings, key store or checkpoints are left: listed so that the hold or the
+ * shredding is seen, with no figures to fetch (found by the viewer pass, 2026-12-05: it was not
+ * listed at all).
+ */
+function goneRow(s) {
+  const r = s.remains || { files: [], holds: [] };
+  const what = [
+    r.holds.length ? `${r.holds.length === 1 ? "a legal hold in force names it" : `${r.holds.length} legal holds in force name it`} (${r.holds.map((x) => x.reason || x.holdId).join("; ")})` : "",
+    r.files.length ? `left: ${r.files.join(", ")}` : "",
+  ].filter(Boolean);
+  return h(
+    "tr",
+    { class: "records-gone", dataset: { testid: "session-row", session: s.sessionId, recordsGone: "true" } },
+    h("td", {}, s.sessionId),
+    cell("status", "records gone", "status-unknown"),
+    h("td", { colspan: "9", class: "small", dataset: { testid: "remains" } }, `Its records are gone (removed by retention, or by hand); ${what.join("; ")}. `, h("a", { href: "#/events" }, "Holds, shredding & removals")),
+  );
+}
+
 function row(s) {
+  if (s.recordsGone) return goneRow(s);
   const link = `#/s/${encodeURIComponent(s.sessionId)}`;
   const tr = h(
     "tr",
@@ -101,6 +123,7 @@ export async function renderSessions(main, stillCurrent) {
     void (async () => {
       for (const [tr, sid] of rows) {
         if (!stillCurrent()) return;
+        if (tr.dataset.recordsGone) continue;
         await fill(tr, sid, stillCurrent);
       }
     })();

@@ -34,9 +34,10 @@ const CHECKPOINTS = /^checkpoints_(.+)\.jsonl$/;
  * Every session of `auditDir` with no session file and no record file (not in
  * `listSessionIds`) that a legal hold in force names, or whose `audit_event` chain, key store or
  * checkpoints are still there; sorted by id. Reads only: the listing, the holds file (a holds
- * file that cannot be read counts as none here: the holds page says why) and the chains' holds.
+ * file that cannot be read counts as none here: the holds page says why) and the chains' holds
+ * (not with `holds: false`: the sessions whose files are left only).
  */
-export function sessionRemains(auditDir: string, names: readonly string[] = safeReaddir(auditDir)): SessionRemains[] {
+export function sessionRemains(auditDir: string, o: { readonly holds?: boolean } = {}, names: readonly string[] = safeReaddir(auditDir)): SessionRemains[] {
   const listed = new Set(listSessionIds(auditDir, names));
   const out = new Map<string, { files: string[]; holds: Array<SessionRemains["holds"][number]>; mtime: number }>();
   const entry = (sid: string) => {
@@ -48,7 +49,9 @@ export function sessionRemains(auditDir: string, names: readonly string[] = safe
     let sid: string | undefined;
     const ev = AUDIT_EVENTS.exec(name);
     const file = path.join(auditDir, name);
-    if (ev) sid = firstSessionId(file) ?? ev[1];
+    // (a chain file of a listed session, by its name, is not opened: the holds page asks this on
+    // each request, and keeps the chains it read, see ServeData.auditEvents)
+    if (ev) sid = listed.has(ev[1]!) ? ev[1] : (firstSessionId(file) ?? ev[1]);
     else if (name.startsWith(KEY_STORE_PREFIX) && name.endsWith(".jsonl")) sid = name.slice(KEY_STORE_PREFIX.length, -".jsonl".length);
     else sid = CHECKPOINTS.exec(name)?.[1];
     if (sid === undefined || listed.has(sid) || !isFileSessionId(sid) || !isRegularFileSync(file)) continue;
@@ -58,12 +61,12 @@ export function sessionRemains(auditDir: string, names: readonly string[] = safe
   }
   let fileHolds: ReturnType<typeof readHolds> = [];
   try {
-    fileHolds = readHolds(auditDir);
+    if (o.holds !== false) fileHolds = readHolds(auditDir);
   } catch {
     // (unreadable: the holds page says why; the chained holds still count)
   }
   const seen = new Set<string>();
-  for (const h of [...fileHolds, ...chainedHolds(auditDir, names)]) {
+  for (const h of o.holds === false ? [] : [...fileHolds, ...chainedHolds(auditDir, names)]) {
     if (seen.has(h.id) || h.scope === "all" || listed.has(h.scope) || !isFileSessionId(h.scope)) continue;
     seen.add(h.id);
     entry(h.scope).holds.push({ holdId: h.id, reason: typeof h.reason === "string" ? h.reason : "", placedAt: String(h.placedAt), placedBySession: String(h.placedBySession) });

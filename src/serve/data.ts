@@ -318,7 +318,7 @@ export class ServeData {
     const str = (v: unknown): string | null => (typeof v === "string" ? v : null);
     const seen = new Set<string>();
     // (and the sessions whose records are gone but whose audit_event chain is left: see sessionRemains)
-    const remains = this.auditPath !== undefined ? sessionRemains(this.auditPath).filter((r) => r.files.some((f) => f.startsWith("audit_events_"))).map((r) => r.sessionId) : [];
+    const remains = this.auditPath !== undefined ? sessionRemains(this.auditPath, { holds: false }).filter((r) => r.files.some((f) => f.startsWith("audit_events_"))).map((r) => r.sessionId) : [];
     for (const sessionId of [...(await this.viewer.getSessionIds()), ...remains]) {
       for await (const r of this.auditEvents(sessionId, seen)) {
         const timestamp = str(r.timestamp) ?? "";

@@ -742,8 +742,8 @@ function checkFinalHeads(info: SessionInfo | undefined, sessionId: string, state
 /**
  * A session whose records (or checkpoints) are here has its `session_<id>.json`: the logger
  * writes it as it opens, before its first record, and replaces it whole (rename), so a session
- * with records and no session file, or one that is not the JSON object the kit writes, lost it
- * to a deletion or an edit. Found by the integrity pass, 2026-12-05: deleting the session file of
+ * with records and no session file (`session_file_missing`), or one that is not the JSON object
+ * the kit writes (`session_file_damaged`), lost it to a deletion or an edit. Found by the integrity pass, 2026-12-05: deleting the session file of
  * a session (signed or not) verified OK, and with it went what verify reads there (`finalized`,
  * the heads a cut is told by, the signing key that makes deleted checkpoints a problem). A
  * session a retention record removed is not asked for it (a cleanup interrupted between its
@@ -766,9 +766,11 @@ function checkSessionFile(dir: string, sessionId: string, info: SessionInfo | un
       detail: `Session ${sessionId} has ${evidence}, but its session file ${name} is gone and no retention record removed the session: it was deleted (with it, whether the session was finalized, where its chains ended and whether it was signed can no longer be checked).`,
     });
   } else if (info === null || typeof info !== "object" || Array.isArray(info) || info.sessionId !== sessionId) {
+    // (its own kind: an officer tells a damaged file from a deleted one without reading the
+    // detail; both were session_file_missing until the viewer pass, 2026-12-05)
     f.problems.push({
       file: name,
-      kind: "session_file_missing",
+      kind: "session_file_damaged",
       detail: `Session ${sessionId} has ${evidence}, but its session file ${name} is not the session file the kit writes (${info === undefined ? "not JSON, or over 64 MiB" : "it names another session or none"}): it was damaged or replaced.`,
     });
   }

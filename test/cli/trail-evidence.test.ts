@@ -74,7 +74,10 @@ describe("audit-logger verify: a deleted session file", () => {
     expect(j.problems[0]!.detail).toMatch(/4 records in its chain files and \d+ checkpoints?,/);
   }, 60_000);
 
-  it("replaced by something that is not the session's file (not JSON; another session's) is a problem too", async () => {
+  // (a file that is there but damaged is told from a deleted one by its kind, so that an officer
+  // knows which without reading the detail: session_file_damaged; found by the viewer pass,
+  // 2026-12-05: both were session_file_missing)
+  it("replaced by something that is not the session's file (not JSON; another session's) is a problem too: session_file_damaged, not missing", async () => {
     const projectPath = tmpProject();
     const victim = await writeSession(projectPath, { sessionId: "victim" });
     await writeSession(projectPath, { sessionId: "other" });
@@ -82,12 +85,20 @@ describe("audit-logger verify: a deleted session file", () => {
     fs.writeFileSync(file, "not json");
     let j = await verifyJson(victim.dir);
     expect(j.code).toBe(1);
-    expect(j.problems.map((p) => p.kind)).toEqual(["session_file_missing"]);
+    expect(j.problems.map((p) => [p.kind, p.file])).toEqual([["session_file_damaged", "session_victim.json"]]);
     expect(j.problems[0]!.detail).toMatch(/is not the session file the kit writes \(not JSON/);
+    const r = await runCli(["verify", victim.dir]);
+    expect(r.code).toBe(1);
+    expect(r.stdout).toMatch(/^PROBLEM session_file_damaged session_victim\.json: /m);
+    expect(r.stdout).not.toContain("session_file_missing");
     fs.copyFileSync(path.join(victim.dir, "session_other.json"), file);
     j = await verifyJson(victim.dir);
-    expect(j.problems.map((p) => p.kind)).toEqual(["session_file_missing"]);
+    expect(j.problems.map((p) => p.kind)).toEqual(["session_file_damaged"]);
     expect(j.problems[0]!.detail).toMatch(/names another session/);
+    // deleted: session_file_missing (above), never damaged
+    fs.rmSync(file);
+    j = await verifyJson(victim.dir);
+    expect(j.problems.map((p) => p.kind)).toEqual(["session_file_missing"]);
   }, 60_000);
 
   it("with every record file too: what is left (checkpoints, content manifests) tells the session existed (session_missing)", async () => {

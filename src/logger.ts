@@ -1244,7 +1244,7 @@ export class AuditLogger extends EventEmitter<AuditLoggerEvents> implements Exit
       let failed: unknown;
       if (exiting && release) failed = this.noteEndOnExit();
       if (release) this.lock.release();
-      if (failed !== undefined) throw failed;
+      if (failed !== undefined) throw new AuditIOError(`session ${this.sessionId}: the session file's end state ("interrupted"; it still says "active") not written: ${reason(failed)}`, { cause: failed });
       return;
     }
     if (exiting) this.makeAwaitedNow();
@@ -1287,12 +1287,10 @@ export class AuditLogger extends EventEmitter<AuditLoggerEvents> implements Exit
     // is adopted only once the lock is free
     if (exiting) this.flushSinksOnExit();
     // (the session file's end state, while the lock is still held: see noteEndOnExit)
+    let endFailed: unknown;
     if (exiting && release) {
-      const failed = this.noteEndOnExit();
-      if (failed !== undefined) {
-        first ??= failed;
-        kindsFailed.push("session file");
-      }
+      endFailed = this.noteEndOnExit();
+      first ??= endFailed;
     }
     // (only when the process ends: on a signal the app handles, it goes on writing this session,
     // which another process must not open meanwhile; found by review, 2026-12-03)
@@ -1300,7 +1298,7 @@ export class AuditLogger extends EventEmitter<AuditLoggerEvents> implements Exit
     if (first !== undefined) {
       // (and the records an outage did not keep, see MAX_REFUSED_RECORD_BYTES: their errors record cannot be written now)
       const lost = this.notKept === undefined ? 0 : [...this.notKept.count.values()].reduce((a, b) => a + b, 0);
-      const what = [...(kindsFailed.length > 0 ? [`${kindsFailed.join(", ")} records`] : []), ...(contentFailed > 0 ? [`the full content of ${contentFailed} interaction(s)`] : []), ...(lost > 0 ? [`${lost} record(s) not kept during the outage`] : [])].join(" and ");
+      const what = [...(kindsFailed.length > 0 ? [`${kindsFailed.join(", ")} records`] : []), ...(contentFailed > 0 ? [`the full content of ${contentFailed} interaction(s)`] : []), ...(lost > 0 ? [`${lost} record(s) not kept during the outage`] : []), ...(endFailed !== undefined ? [`the session file's end state ("interrupted"; it still says "active")`] : [])].join(" and ");
       throw new AuditIOError(`session ${this.sessionId}: ${what} not written: ${reason(first)}`, { cause: first });
     }
   }
@@ -1333,7 +1331,7 @@ export class AuditLogger extends EventEmitter<AuditLoggerEvents> implements Exit
       });
       return undefined;
     } catch (err) {
-      return new AuditIOError(`Writing the session file ${sessionFileName(this.sessionId)} as the process ended failed: ${reason(err)}. It still says "active".`, { cause: err });
+      return err;
     }
   }
 

@@ -188,6 +188,19 @@ describe("a session whose process ended without finalizeSession()", () => {
     }, 60_000);
   }
 
+  it("an end state that cannot be written (a directory at the session file's name) is said on stderr, and the lock is still released", async () => {
+    const projectPath = tmpProject();
+    const dir = auditDirOf(projectPath);
+    const sid = "unfinalized_dir";
+    const h = startFixture("exit-unfinalized-child.mts", {}, [projectPath, sid, "dir"]);
+    children.push(h);
+    const end = await h.exited;
+    expect(end.code, end.stderr).toBe(0);
+    expect(end.stderr).toContain(`audit-logger: could not write everything as the process ended: session ${sid}: the session file's end state ("interrupted"; it still says "active") not written: `);
+    expect(fs.existsSync(path.join(dir, `.session_${sid}.lock`))).toBe(false);
+    expect(fs.statSync(path.join(dir, `session_${sid}.json`)).isDirectory()).toBe(true);
+  }, 60_000);
+
   it("a session finalized before its process ends stays finalized (the exit hook leaves its session file alone)", async () => {
     const projectPath = tmpProject();
     const dir = auditDirOf(projectPath);

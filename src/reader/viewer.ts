@@ -350,9 +350,11 @@ export class AuditViewer {
     this.endProgress();
     const total = RECORD_KINDS.reduce((n, k) => n + stats.counts[k], 0);
     if (!info && total === 0) return null;
-    const finalized = info?.status === "finalized";
+    // (the end the session file gives: finalizeSession()'s, or the exit hook's of a process that
+    // ended without it, see docs/FORMAT.md; else its last record's)
+    const ended = info?.status === "finalized" || info?.status === "interrupted";
     const startTime = typeof info?.startTime === "string" ? info.startTime : (first ?? new Date().toISOString());
-    const endTime = finalized && typeof info?.endTime === "string" ? info.endTime : (last ?? startTime);
+    const endTime = ended && typeof info?.endTime === "string" ? info.endTime : (last ?? startTime);
     const customMetadata = typeof info?.customMetadata === "object" && info.customMetadata !== null ? (info.customMetadata as Record<string, unknown>) : {};
     const summary = stats.summary({ sessionId: id, startTime, endTime, customMetadata, prior: undefined });
     return { ...summary, status: this.source.sessionStatus?.(id, info) ?? sessionStatusOf(info), skippedLines: this.skipped - skippedBefore };

@@ -429,7 +429,8 @@ export class ServeData {
     const { report } = await this.analytics(sessionId);
     const info = await this.viewer.source.sessionInfo(sessionId);
     const startTime = (typeof info?.startTime === "string" ? info.startTime : undefined) ?? report.period.start;
-    const endTime = (info?.status === "finalized" && typeof info.endTime === "string" ? info.endTime : undefined) ?? report.period.end ?? startTime;
+    // (the session file's end: finalizeSession()'s, or the exit hook's, see docs/FORMAT.md)
+    const endTime = ((info?.status === "finalized" || info?.status === "interrupted") && typeof info.endTime === "string" ? info.endTime : undefined) ?? report.period.end ?? startTime;
     const dur = startTime && endTime ? (Date.parse(endTime) - Date.parse(startTime)) / 1000 : null;
     const sum = (o: Readonly<Record<string, { failures: number }>>): number => Object.values(o).reduce((n, x) => n + x.failures, 0);
     const counts = listing?.counts ?? {

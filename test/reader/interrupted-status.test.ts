@@ -170,11 +170,14 @@ describe("a session whose process ended without finalizeSession()", () => {
       const listing = (await new AuditViewer({ auditPath: dir }).listSessions()).find((s) => s.sessionId === sid);
       expect(listing?.status).toBe("interrupted");
       expect(listing?.totalRecords).toBe(2);
-      expect((await new AuditViewer({ auditPath: dir }).getSessionSummary(sid))?.status).toBe("interrupted");
+      // (its end: when the process ended, as the session file says)
+      expect(await new AuditViewer({ auditPath: dir }).getSessionSummary(sid)).toMatchObject({ status: "interrupted", endTime: file.endTime });
       expect(await summaryStatus(dir, sid)).toBe("interrupted");
       const server = await startServer({ auditPath: dir, port: 0 });
       servers.push(server);
       expect(await apiStatus(server, sid)).toEqual({ listed: "interrupted", stats: "interrupted" });
+      const stats = (await (await fetch(`http://${server.host}:${server.port}/api/sessions/${sid}/stats`, { headers: { authorization: `Bearer ${server.token}` } })).json()) as { endTime: string };
+      expect(stats.endTime).toBe(file.endTime);
       // the log verifies
       const v = await runCli(["verify", dir]);
       expect(v.code, v.stdout).toBe(0);

@@ -1694,13 +1694,52 @@ export class AuditLogger extends EventEmitter<AuditLoggerEvents> implements Exit
         // set and schedule nothing more)
         this.runDeferred();
         this.flushTimer = undefined;
-        // (only `async` mode flushes by timer: its batches go to the thread pool, see
-        // BackgroundFile; with `thread: true` the queue goes to the worker)
+        // (`async` mode flushes by timer: its batches go to the thread pool, see BackgroundFile;
+        // with `thread: true` the queue goes to the worker. In `sync` mode the timer runs only to
+        // write refused bytes again: see retryRefusedLater)
         if (this.remote) this.sendQueued();
-        else for (const kind of CHAIN_KINDS) this.writers[kind].writeOutSoon();
+        else if (this.config.durability === "async") this.writeOutByTimer();
+        else this.writeOutAll(false);
+        // (with `thread: true` the worker's logger holds them, and retries them itself)
+        if (!this.remote && this.holdsRefused()) this.retryRefusedLater();
       }, this.config.flushIntervalMs),
     );
     this.flushTimer.unref();
+  }
+
+  /**
+   * `async` mode, the flush timer: every kind's batch to the thread pool, and the content files
+   * the disk refused written again (synchronously, as flush() does: they were otherwise retried
+   * only by flush(), a log call past the content bound, or the exit hook). An outage whose
+   * refused bytes the last attempt wrote ends here, not only at the next log call.
+   */
+  private writeOutByTimer(): void {
+    if (this.writeFailing) {
+      this.endWriteFailureStreak();
+      if (this.notKept !== undefined && !this.writeFailing) this.reportNotKept();
+    }
+    if (this.contentRefused.size > 0 && !this.writeRefusedContent()) {
+      this.report(new AuditIOError(`Writing the full content of ${this.contentRefused.size} interaction(s) failed again: ${reason(this.contentRefusedError)}. It stays in memory and is retried.`, { cause: this.contentRefusedError }), true);
+    }
+    for (const kind of CHAIN_KINDS) this.writers[kind].writeOutSoon();
+  }
+
+  /** Record lines or content files the disk refused are held in memory, waiting for it. */
+  private holdsRefused(): boolean {
+    return this.contentRefused.size > 0 || CHAIN_KINDS.some((k) => this.writers[k].heldBytes > 0);
+  }
+
+  /**
+   * The disk refused a write: the flush timer writes what it refused again, once per
+   * flushIntervalMs for as long as it holds any (unref'd: it never keeps the process alive).
+   * Until then the next attempt was the next log call's, flush()'s or the exit hook's: an app
+   * that went quiet kept the refused records in memory after the disk took data again, and a
+   * SIGKILL then lost them, past the documented loss window (found by the durability pass,
+   * 2026-12-05). `fsync` mode has its own retry, the group commit's backoff.
+   */
+  private retryRefusedLater(): void {
+    if (this.remote || this.closed || this.exitFlushed || this.config.durability === "fsync") return;
+    this.scheduleFlush();
   }
 
   /** Hands every kind's buffer to the OS; reports failures, and with `rethrow` also throws them. */
@@ -2061,6 +2100,7 @@ export class AuditLogger extends EventEmitter<AuditLoggerEvents> implements Exit
    */
   private report(err: Error, writeFailure = false): void {
     this.announce(err);
+    if (writeFailure) this.retryRefusedLater();
     if (writeFailure && this.writeFailing) return;
     if (this.reporting || this.closed) return;
     // Met while a record is being appended (its line refused, its content file, a sink, a

@@ -188,6 +188,49 @@ describe("content files the disk refuses (EFBIG) are kept and written once it ta
   }
 });
 
+// An app that went quiet during an outage (no log call, no flush()) kept the refused records in
+// memory after the disk took data again: nothing wrote them before the next log call, and a
+// SIGKILL lost them (found by the durability pass, 2026-12-05). The flush timer now writes them
+// again once per flushIntervalMs while any are held.
+describe("an app that goes quiet during an outage", () => {
+  const cases = [
+    { name: "async", durability: "async", thread: false },
+    { name: "sync", durability: "sync", thread: false },
+    { name: "async, thread: true", durability: "async", thread: true },
+  ] as const;
+  for (const { name, durability, thread } of cases) {
+    it(`${name}: once the disk takes data, the refused records and content files are written within a few flush intervals, without a log call: a SIGKILL then loses none`, async () => {
+      const projectPath = tmpProject();
+      const sid = `quiet_${durability}${thread ? "_thread" : ""}`;
+      const h = startFixture("quiet-outage-child.mts", {}, [projectPath, sid, durability, thread ? "thread" : ""]);
+      children.push(h);
+      const pid = Number((await h.waitForLine((l) => l.startsWith("ready "), "ready")).split(" ")[1]);
+      setFileSizeLimit(pid, LIMIT);
+      h.child.kill("SIGUSR1");
+      await h.waitForLine((l) => l.startsWith("quiet "), "quiet");
+      // the outage held: records the calls returned are not on disk yet
+      const ids = (kind: string): string[] => h.lines.filter((l) => l.startsWith(`${kind} `)).map((l) => l.split(" ")[1]!);
+      expect(ids("tool_usage")).toHaveLength(100);
+      // (a short write up to the limit may have left a line cut short: lines counted, not parsed)
+      const lines = fs.readFileSync(path.join(auditDirOf(projectPath), `tool_usage_${sid}.jsonl`), "utf8").split("\n").length - 1;
+      expect(lines).toBeLessThan(100);
+      setFileSizeLimit(pid, "unlimited");
+      // (flushIntervalMs is 100 ms: a few intervals)
+      await new Promise((r) => setTimeout(r, 600));
+      h.child.kill("SIGKILL");
+      const exit = await h.exited;
+      expect(exit.signal).toBe("SIGKILL");
+      expect(readKind(projectPath, "tool_usage", sid).map((r) => r.id)).toEqual(ids("tool_usage"));
+      expect(readKind(projectPath, "chat_interaction", sid).map((r) => r.id)).toEqual(ids("chat"));
+      const failures = readKind(projectPath, "error", sid).filter((r) => r.errorType === "audit_write_failed");
+      expect(failures).toHaveLength(1);
+      // every content file is there too (content_missing else), and the chains verify
+      const report = await verifyAuditLog(auditDirOf(projectPath), { sessionId: sid });
+      expect(report.problems).toEqual([]);
+    });
+  }
+});
+
 describe("content files the disk refuses, past 64 MiB of them", () => {
   it("async: the first 64 MiB are kept and written once the disk takes data; the next are dropped, each reported, and verify names each content_missing (memory does not grow without bound in a long outage)", async () => {
     const projectPath = tmpProject();

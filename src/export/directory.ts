@@ -13,7 +13,7 @@ import { checkpointFileName } from "../integrity/checkpointer.js";
 import type { SigningKey } from "../integrity/signing.js";
 import { kindFileName } from "../sink/files.js";
 import { KIND_FILE_STEM, RECORD_KINDS, type RecordType } from "../types.js";
-import { refuseNonRegularTarget, sha256File, writeAtomic } from "./output.js";
+import { refuseNonRegularTarget, removeStaleTemps, sha256File, writeAtomic } from "./output.js";
 
 /** What `checksums.json` holds. */
 export interface ChecksumManifest {
@@ -173,6 +173,8 @@ export async function writeDirectoryExport(
   const checksums: ChecksumManifest = { algorithm: "sha256", createdAt: new Date().toISOString(), files: digests };
   await writeAtomic(path.join(directory, DIRECTORY_CHECKSUMS), oneChunk(JSON.stringify(checksums, null, 2) + "\n"), undefined, integrity.option);
   const covered = [...files, DIRECTORY_CHECKSUMS, ...evidence];
+  // (the manifest's temporary files too, which replaceFileSync writes: the others are writeAtomic's)
+  removeStaleTemps(path.join(directory, DIRECTORY_MANIFEST));
   const manifest = writeExportManifest({
     exportDir: directory,
     files: covered,

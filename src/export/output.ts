@@ -5,7 +5,8 @@ import path from "node:path";
 import type { Transform } from "node:stream";
 import { pipeline } from "node:stream/promises";
 import { AuditIOError, AuditLoggerError, AuditPathError } from "../errors.js";
-import { nonRegularKind } from "../regular-file.js";
+import { nonRegularKind, REPLACE_TEMP } from "../regular-file.js";
+import { leftByGone } from "../sink/lock.js";
 
 const FILE_MODE = 0o600;
 
@@ -43,6 +44,7 @@ export async function writeAtomic(file: string, chunks: AsyncIterable<unknown>, 
   let created = false;
   try {
     await fs.promises.mkdir(path.dirname(target), { recursive: true });
+    removeStaleTemps(target);
     const out = fs.createWriteStream(tmp, { mode: FILE_MODE, flags: "wx" });
     out.once("open", () => (created = true));
     if (transform) await pipeline(chunks, transform, out);
@@ -53,6 +55,43 @@ export async function writeAtomic(file: string, chunks: AsyncIterable<unknown>, 
     if (cause instanceof AuditLoggerError) throw cause;
     throw new AuditIOError(`Writing the export ${target} failed: ${(cause as Error).message}`, { cause });
   }
+}
+
+/**
+ * Removes what an export to `file` killed midway left beside it: its temporary files
+ * (`<file>.<pid>.<random>.tmp`, and `<file>.<pid>.<ms>.tmp` or `<file>.<pid>.tmp` as versions
+ * before 2026-12-05 named them), regular files only, each named by a process of this host that
+ * is gone (see leftByGone: the directory's own recovery judges its temporary files so). A
+ * temporary file of a process still running (another export to the same path, under way) is left
+ * alone. They stayed for good: in a directory export, `verify` then failed it with
+ * `export_file_unlisted` after every later export there too (found by the durability pass,
+ * 2026-12-05). Returns the names removed. Best effort: one that cannot be removed stays, and
+ * `verify` of a directory export names it.
+ */
+export function removeStaleTemps(file: string): string[] {
+  const dir = path.dirname(file);
+  const stem = `${path.basename(file)}.`;
+  let names: string[];
+  try {
+    names = fs.readdirSync(dir);
+  } catch {
+    return []; // (no directory yet: nothing left in it)
+  }
+  const removed: string[] = [];
+  for (const name of names) {
+    if (!name.startsWith(stem)) continue;
+    const pid = REPLACE_TEMP.exec(name.slice(stem.length))?.[1];
+    if (pid === undefined) continue;
+    const p = path.join(dir, name);
+    if (!fs.lstatSync(p, { throwIfNoEntry: false })?.isFile() || !leftByGone(p, Number(pid))) continue;
+    try {
+      fs.unlinkSync(p);
+      removed.push(name);
+    } catch {
+      // (removed meanwhile, or not ours to remove: the export goes on, and verify names what stays)
+    }
+  }
+  return removed;
 }
 
 /**

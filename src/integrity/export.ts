@@ -487,6 +487,21 @@ function listFiles(dir: string, base = dir): string[] {
 }
 
 /**
+ * Why a file of a directory export is not in its manifest, as far as its name tells: one named as
+ * the temporary file an export writes a file of its own as before renaming it into place
+ * (`<file>.<pid>.<random>.tmp`, see writeAtomic and replaceFileSync) was left by an export killed
+ * midway, or is one still being written; anything else was added after the export. Either way it
+ * is not part of the export, and stays a problem: the directory is not what the manifest says.
+ */
+function unlistedWhy(rel: string, listed: ReadonlySet<string>): string {
+  const m = /^([^/]+)\.(\d+)(?:\.[0-9a-f]+)?\.tmp$/.exec(rel);
+  if (m && (m[1] === EXPORT_MANIFEST || listed.has(m[1]!))) {
+    return `its name is that of the temporary file an export writes ${m[1]} as before renaming it into place, left by an export (process ${m[2]}) killed midway, or one still writing. It is not part of the export and was not checked: remove it, or export to this directory again (an export removes those a process of this host that is gone left).`;
+  }
+  return "it was added after the export.";
+}
+
+/**
  * Checks a directory export: the manifest's signature (with `publicKey`), every exported file
  * against the manifest's size and SHA-256 (none missing, none added), each session's exported
  * hash chains (links, seq, and each record's hash where the export left it as written), and the
@@ -563,7 +578,7 @@ export async function verifyExport(exportDir: string, options: VerifyExportOptio
     }
   }
   for (const rel of listFiles(dir)) {
-    if (rel !== EXPORT_MANIFEST && !listed.has(rel)) p(rel, "export_file_unlisted", `${rel} is in the export directory but not in its manifest: it was added after the export.`);
+    if (rel !== EXPORT_MANIFEST && !listed.has(rel)) p(rel, "export_file_unlisted", `${rel} is in the export directory but not in its manifest: ${unlistedWhy(rel, listed)}`);
   }
 
   // 3. the exported chains and the checkpoints over them

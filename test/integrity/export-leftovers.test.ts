@@ -1,0 +1,124 @@
+/**
+ * What an export killed midway leaves: its temporary files (`<file>.<pid>.<random>.tmp`, beside
+ * the file it replaces). `verifyExport` names such a file as not in the manifest and says what it
+ * is; the next export to the same place removes those whose process (of this host) is gone, and
+ * leaves those of a process still running, and anything else, alone. Until 2026-12-05 they stayed
+ * for good, and `verify` failed the directory after every later export there too (found by the
+ * durability pass).
+ */
+import { spawn, type ChildProcess } from "node:child_process";
+import fs from "node:fs";
+import path from "node:path";
+import { afterEach, describe, expect, it } from "vitest";
+import { AuditExporter, AuditLogger, EXPORT_MANIFEST, verifyExport } from "../../src/index.js";
+import { childArgs } from "../helpers/child-args.js";
+import { deadPid } from "../helpers/core.js";
+import { cleanupTmp, tmpProject } from "../helpers/index.js";
+
+const children: ChildProcess[] = [];
+afterEach(() => {
+  for (const c of children.splice(0)) c.kill("SIGKILL");
+  cleanupTmp();
+});
+
+const FIXTURE = path.join(path.dirname(new URL(import.meta.url).pathname), "../fixtures/integrity/export-killed-child.mts");
+const temps = (dir: string): string[] => fs.readdirSync(dir).filter((n) => n.endsWith(".tmp"));
+
+function livePid(): number {
+  const sleeper = spawn(process.execPath, ["-e", "setTimeout(() => {}, 60000)"], { stdio: "ignore" });
+  children.push(sleeper);
+  return sleeper.pid!;
+}
+
+describe("an export killed midway", () => {
+  it("SIGKILL while a directory export writes a file: verify names the temporary file left (not part of the export), and the next export there removes it and verifies OK", async () => {
+    const projectPath = tmpProject();
+    const exportDir = path.join(projectPath, "export");
+    const child = spawn(process.execPath, [...childArgs(FIXTURE), projectPath, exportDir, "20000"], { stdio: ["ignore", "pipe", "pipe"] });
+    children.push(child);
+    let out = "";
+    let err = "";
+    child.stdout!.on("data", (c: Buffer) => (out += c.toString()));
+    child.stderr!.on("data", (c: Buffer) => (err += c.toString()));
+    const exited = new Promise<NodeJS.Signals | null>((resolve) => child.on("close", (_code, signal) => resolve(signal)));
+    // the first export is whole; in the second, killed as soon as a temporary file appears
+    const deadline = Date.now() + 120_000;
+    while (!out.includes("exported ")) {
+      if (Date.now() > deadline || child.exitCode !== null) throw new Error(`the child did not export: ${out} ${err}`);
+      await new Promise((r) => setTimeout(r, 5));
+    }
+    const pid = Number(/exported (\d+)/.exec(out)![1]);
+    expect((await verifyExport(exportDir)).problems).toEqual([]);
+    child.kill("SIGUSR1");
+    while (temps(exportDir).length === 0) {
+      if (Date.now() > deadline || out.includes("exported again") || child.exitCode !== null) throw new Error(`no temporary file seen: ${out} ${err}`);
+      await new Promise((r) => setImmediate(r));
+    }
+    child.kill("SIGKILL");
+    expect(await exited).toBe("SIGKILL");
+    const left = temps(exportDir);
+    expect(left).toHaveLength(1);
+    expect(left[0]).toMatch(new RegExp(`^[a-z_]+\\.(json|csv)\\.${pid}\\.[0-9a-f]{12}\\.tmp$`));
+
+    // verify: the directory is not what the manifest says, and the problem says what the file is
+    const report = await verifyExport(exportDir);
+    expect(report.ok).toBe(false);
+    const unlisted = report.problems.filter((p) => p.kind === "export_file_unlisted");
+    expect(unlisted).toHaveLength(1);
+    expect(unlisted[0]!.file).toBe(left[0]);
+    expect(unlisted[0]!.detail).toMatch(/temporary file an export writes .* killed midway.*export to this directory again/);
+
+    // the next export to the directory removes it (its process is gone) and verifies OK
+    await new AuditExporter({ auditPath: path.join(projectPath, "audit_logs") }).exportCompleteAuditToDirectory(exportDir, { includeFullContent: false });
+    expect(temps(exportDir)).toEqual([]);
+    const again = await verifyExport(exportDir);
+    expect(again.problems).toEqual([]);
+    expect(again.ok).toBe(true);
+  }, 180_000);
+
+  it("planted: the temporary files of a gone process (manifest, JSON, CSV; old and new names) are removed by the next export; one of a live process, and a user's file, are left and named by verify", async () => {
+    const projectPath = tmpProject();
+    const logger = new AuditLogger({ sessionId: "planted", projectPath, fullContentLogging: false });
+    logger.logToolUsage({ toolName: "t", operation: "o" });
+    await logger.finalizeSession();
+    const exportDir = path.join(projectPath, "export");
+    const exporter = new AuditExporter({ auditPath: logger.auditDir });
+    await exporter.exportCompleteAuditToDirectory(exportDir, { includeFullContent: false });
+    const dead = deadPid();
+    const live = livePid();
+    const gone = [`${EXPORT_MANIFEST}.${dead}.0a1b2c3d4e5f.tmp`, `${EXPORT_MANIFEST}.${dead}.tmp`, `audit_complete.json.${dead}.1733400000000.tmp`, `tool_usage.csv.${dead}.abcdefabcdef.tmp`];
+    const kept = [`checksums.json.${live}.0a1b2c3d4e5f.tmp`, "audit_complete.json.backup"];
+    for (const n of [...gone, ...kept]) fs.writeFileSync(path.join(exportDir, n), "partial");
+    const before = await verifyExport(exportDir);
+    expect(before.problems.filter((p) => p.kind === "export_file_unlisted").map((p) => p.file).sort()).toEqual([...gone, ...kept].sort());
+    // (a user's file is not taken for a temporary one)
+    expect(before.problems.find((p) => p.file === "audit_complete.json.backup")!.detail).toMatch(/added after the export/);
+
+    await exporter.exportCompleteAuditToDirectory(exportDir, { includeFullContent: false });
+    for (const n of gone) expect(fs.existsSync(path.join(exportDir, n)), n).toBe(false);
+    for (const n of kept) expect(fs.readFileSync(path.join(exportDir, n), "utf8"), n).toBe("partial");
+    const after = await verifyExport(exportDir);
+    expect(after.problems.map((p) => [p.kind, p.file]).sort()).toEqual(kept.map((n) => ["export_file_unlisted", n]).sort());
+    expect(after.problems.find((p) => p.file === kept[0])!.detail).toMatch(new RegExp(`checksums\\.json as before renaming it into place, left by an export \\(process ${live}\\) killed midway, or one still writing`));
+  });
+
+  it("a single-file export (exportToJson to a path) removes the temporary files of that path a gone process left, and no other", async () => {
+    const projectPath = tmpProject();
+    const logger = new AuditLogger({ sessionId: "single", projectPath, fullContentLogging: false });
+    logger.logToolUsage({ toolName: "t", operation: "o" });
+    await logger.finalizeSession();
+    const file = path.join(projectPath, "out.json");
+    const dead = deadPid();
+    const live = livePid();
+    const gone = [`out.json.${dead}.0a1b2c3d4e5f.tmp`, `out.json.${dead}.1733400000000.tmp`];
+    const kept = [`out.json.${live}.0a1b2c3d4e5f.tmp`, `other.json.${dead}.0a1b2c3d4e5f.tmp`, `out.json.${dead}.tmp.keep`];
+    for (const n of [...gone, ...kept]) fs.writeFileSync(path.join(projectPath, n), "partial");
+    // (a directory under such a name is not a file this kit left: never removed)
+    fs.mkdirSync(path.join(projectPath, `out.json.${dead}.abcdefabcdef.tmp`));
+    await new AuditExporter({ auditPath: logger.auditDir }).exportToJson(file);
+    expect(JSON.parse(fs.readFileSync(file, "utf8"))).toBeTypeOf("object");
+    for (const n of gone) expect(fs.existsSync(path.join(projectPath, n)), n).toBe(false);
+    for (const n of kept) expect(fs.readFileSync(path.join(projectPath, n), "utf8"), n).toBe("partial");
+    expect(fs.statSync(path.join(projectPath, `out.json.${dead}.abcdefabcdef.tmp`)).isDirectory()).toBe(true);
+  });
+});

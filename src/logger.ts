@@ -450,7 +450,7 @@ export class AuditLogger extends EventEmitter<AuditLoggerEvents> implements Exit
             this.rotatedSegments.push(p);
           },
           onWriteError: (err) =>
-            this.report(new AuditIOError(`Writing ${kind} records failed: ${reason(err)}. They stay buffered and are retried on the next write or flush().`, { cause: err }), true),
+            this.report(new AuditIOError(`Writing ${kind} records failed: ${reason(err)}. They stay buffered and are retried by themselves, at the next write and by flush().`, { cause: err }), true),
         });
       }
       this.writers = writers;
@@ -1471,7 +1471,7 @@ export class AuditLogger extends EventEmitter<AuditLoggerEvents> implements Exit
       // the line is kept in the writer's buffer and retried (or, a rotation that failed, written
       // on to the file it was going to); tell someone now
       if (err instanceof AuditRotationError) this.report(err, true);
-      else this.report(new AuditIOError(`Writing ${kind} records to ${w.activePath} failed: ${reason(err)}. They stay buffered and are retried on the next write or flush().`, { cause: err }), true);
+      else this.report(new AuditIOError(`Writing ${kind} records to ${w.activePath} failed: ${reason(err)}. They stay buffered and are retried by themselves, at the next write and by flush().`, { cause: err }), true);
     }
     if (this.writeFailing) this.endWriteFailureStreak();
     this.stats.head(kind, seq, hash);

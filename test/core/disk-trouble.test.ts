@@ -207,7 +207,16 @@ describe("an app that goes quiet during an outage", () => {
       const pid = Number((await h.waitForLine((l) => l.startsWith("ready "), "ready")).split(" ")[1]);
       setFileSizeLimit(pid, LIMIT);
       h.child.kill("SIGUSR1");
-      await h.waitForLine((l) => l.startsWith("quiet "), "quiet");
+      const quiet = Number((await h.waitForLine((l) => l.startsWith("quiet "), "quiet")).split(" ")[1]);
+      // while the disk still refuses, the refused bytes are written again by themselves, each
+      // attempt an error event: once per flushIntervalMs (100 ms), a few writes each, not in a loop
+      const t0 = performance.now();
+      await new Promise((r) => setTimeout(r, 1000));
+      h.child.kill("SIGUSR2");
+      const during = Number((await h.waitForLine((l) => l.startsWith("events "), "events")).split(" ")[1]) - quiet;
+      const intervals = (performance.now() - t0) / 100;
+      expect(during).toBeGreaterThanOrEqual(3);
+      expect(during).toBeLessThanOrEqual(3 * (Math.ceil(intervals) + 2));
       // the outage held: records the calls returned are not on disk yet
       const ids = (kind: string): string[] => h.lines.filter((l) => l.startsWith(`${kind} `)).map((l) => l.split(" ")[1]!);
       expect(ids("tool_usage")).toHaveLength(100);

@@ -1281,6 +1281,13 @@ export class AuditLogger extends EventEmitter<AuditLoggerEvents> implements Exit
         kindsFailed.push(kind);
       }
     }
+    // The process ends without finalizeSession(): a final signed checkpoint over what was just
+    // written, while the lock is still held (see checkpointOnExit).
+    let checkpointFailed: unknown;
+    if (exiting && release && kindsFailed.length === 0) {
+      checkpointFailed = this.checkpointOnExit();
+      first ??= checkpointFailed;
+    }
     // (`fsync`: the records held from the sinks, now written; see releaseToSinks)
     this.releaseToSinks();
     // after the files (they are the source of truth), and before the lock goes: a sink's spool
@@ -1298,8 +1305,31 @@ export class AuditLogger extends EventEmitter<AuditLoggerEvents> implements Exit
     if (first !== undefined) {
       // (and the records an outage did not keep, see MAX_REFUSED_RECORD_BYTES: their errors record cannot be written now)
       const lost = this.notKept === undefined ? 0 : [...this.notKept.count.values()].reduce((a, b) => a + b, 0);
-      const what = [...(kindsFailed.length > 0 ? [`${kindsFailed.join(", ")} records`] : []), ...(contentFailed > 0 ? [`the full content of ${contentFailed} interaction(s)`] : []), ...(lost > 0 ? [`${lost} record(s) not kept during the outage`] : []), ...(endFailed !== undefined ? [`the session file's end state ("interrupted"; it still says "active")`] : [])].join(" and ");
+      const what = [...(kindsFailed.length > 0 ? [`${kindsFailed.join(", ")} records`] : []), ...(contentFailed > 0 ? [`the full content of ${contentFailed} interaction(s)`] : []), ...(lost > 0 ? [`${lost} record(s) not kept during the outage`] : []), ...(checkpointFailed !== undefined ? ["the final signed checkpoint"] : []), ...(endFailed !== undefined ? [`the session file's end state ("interrupted"; it still says "active")`] : [])].join(" and ");
       throw new AuditIOError(`session ${this.sessionId}: ${what} not written: ${reason(first)}`, { cause: first });
+    }
+  }
+
+  /**
+   * The process ends without finalizeSession() (the event loop ran out, process.exit(), a signal
+   * left to its default action), with a signing key and records since the last checkpoint: a
+   * final checkpoint over every chain's head, signed and written now, synchronously, once the
+   * records are written out (the caller's check: not when a kind failed, a checkpoint never claims
+   * more than the files hold) and while this process still holds the lock. Found 2026-12-05: only
+   * finalizeSession() and the periodic checkpoints signed, so `verify --public-key` reported the
+   * records after the last periodic checkpoint as an `unsigned_tail` of every session that ended
+   * this way. A SIGKILL runs nothing: its tail stays unsigned. Returns what failed, for the caller
+   * to report after the lock is released.
+   */
+  private checkpointOnExit(): unknown {
+    const cp = this.checkpointer;
+    if (!cp || cp.recordsSinceLast === 0 || !this.lock.holding) return undefined;
+    // (the records were written out, and synced in `fsync` mode, by the caller)
+    try {
+      this.checkpointWritten(cp.write("exit"));
+      return undefined;
+    } catch (err) {
+      return err;
     }
   }
 

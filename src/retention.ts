@@ -17,7 +17,7 @@ import { keyStoreFileName, SHRED_LOCK } from "./pipeline/keyring.js";
 import { HOLDS_FILE, HOLDS_LOCK, isHeld, readHolds, underLock } from "./holds.js";
 import { DIR_LOCK_ASIDE } from "./sink/dir-lock.js";
 import { MerkleAccumulator } from "./integrity/merkle.js";
-import { auditEventsOf, goneBy } from "./sink/audit-events.js";
+import { auditEventsOf, chainSessionIds, goneBy, holdsBy, type ChainedHoldPlacement, type ChainedHoldRelease } from "./sink/audit-events.js";
 import type { LegalHold } from "./holds.js";
 import { furthestPrunes, readPruneRecords, type PruneEvent, type PrunePolicy } from "./sink/prunes.js";
 import { readLinesSync } from "./reader/lines-sync.js";
@@ -382,11 +382,11 @@ export function cleanupSessions(auditDir: string, options: CleanupOptions): Clea
           for (const f of plan.files) if (f !== lockFileName(sessionId)) removeFile(auditDir, f, o);
           return true;
         }
-        const { shreddedKeyIds, removedSessions } = carriedBy(auditDir, sessionId, present);
+        const { shreddedKeyIds, removedSessions, legalHolds, releasedHolds } = carriedBy(auditDir, sessionId, present);
         // (the session's own retention, when the caller knows it: `audit-logger cleanup` does;
         // and always its own floor, which the verifier checks the removal against)
         const own: PrunePolicy = { maxLogAgeDays: o.retentionFor ? ownDays : policy.maxLogAgeDays, minRetentionDays: floorDays };
-        o.record?.({ scope: "session", sessionId, lastActivity: lastIso, files: plan.files, policy: own, ...(shreddedKeyIds.length > 0 ? { shreddedKeyIds } : {}), ...(removedSessions.length > 0 ? { removedSessions } : {}) });
+        o.record?.({ scope: "session", sessionId, lastActivity: lastIso, files: plan.files, policy: own, ...(shreddedKeyIds.length > 0 ? { shreddedKeyIds } : {}), ...(removedSessions.length > 0 ? { removedSessions } : {}), ...(legalHolds.length > 0 ? { legalHolds } : {}), ...(releasedHolds.length > 0 ? { releasedHolds } : {}) });
         // (the lock is this cleanup's now: its release removes it)
         for (const f of plan.files) if (f !== lockFileName(sessionId)) removeFile(auditDir, f, o);
         return true;
@@ -531,20 +531,36 @@ function removeFile(auditDir: string, file: string, o: CleanupOptions): void {
 
 /**
  * What a session's removal record carries from the session's own chain, which goes with it: the
- * data keys its shreddings destroyed, and the sessions its cleanups removed (with what those
- * removals carried, so the chain of removals holds however many times it is pruned). Found by a
- * re-review, 2026-12-05: a session removed by X's cleanup became session_missing once Y's
- * cleanup removed X, and the record of the first removal with it.
+ * data keys its shreddings destroyed, the sessions its cleanups removed (with what those
+ * removals carried, so the chain of removals holds however many times it is pruned), and the
+ * legal holds it placed and released (with those its removals carried). Found by a re-review,
+ * 2026-12-05: a session removed by X's cleanup became session_missing once Y's cleanup removed X,
+ * and the record of the first removal with it. Likewise, 2026-12-05: a hold a session placed on
+ * another went with the placing session's chain when it was removed, and lived on in
+ * `legal_holds.json` only (no chained, signed evidence: with the file lost, cleanup removed the
+ * held session, and verify said nothing of it); a release went too, and the hold it released
+ * came back. Every placement and release is carried, a released hold's too: verify judges each
+ * removal by the time a hold was in force.
  */
-function carriedBy(auditDir: string, sessionId: string, names: readonly string[]): { shreddedKeyIds: string[]; removedSessions: string[] } {
+function carriedBy(
+  auditDir: string,
+  sessionId: string,
+  names: readonly string[],
+): { shreddedKeyIds: string[]; removedSessions: string[]; legalHolds: ChainedHoldPlacement[]; releasedHolds: ChainedHoldRelease[] } {
   const keys = new Set<string>();
   const sessions = new Set<string>();
-  for (const rec of auditEventsOf(auditDir, sessionId, ["subject_shredded", "retention_pruned"], names)) {
+  const placed = new Map<string, ChainedHoldPlacement>();
+  const released = new Map<string, ChainedHoldRelease>();
+  for (const rec of auditEventsOf(auditDir, sessionId, ["subject_shredded", "retention_pruned", "legal_hold_placed", "legal_hold_released"], names)) {
     const gone = goneBy(rec);
     for (const id of gone.keyIds) keys.add(id);
     for (const id of gone.sessionIds) sessions.add(id);
+    const held = holdsBy(rec, sessionId);
+    for (const h of held.placed) if (!placed.has(h.holdId)) placed.set(h.holdId, h);
+    // (the earliest release of a hold: the one that ended it)
+    for (const r of held.released) if (!released.has(r.holdId) || r.releasedAt < released.get(r.holdId)!.releasedAt) released.set(r.holdId, r);
   }
-  return { shreddedKeyIds: [...keys], removedSessions: [...sessions] };
+  return { shreddedKeyIds: [...keys], removedSessions: [...sessions], legalHolds: [...placed.values()], releasedHolds: [...released.values()] };
 }
 
 /**
@@ -610,33 +626,32 @@ function previousFrontier(auditDir: string, sessionId: string, kind: ChainKind):
 }
 
 /**
- * The holds the audit_event chains of the directory's sessions place and do not release, which
- * cleanup honours beside those of `legal_holds.json` (an error when it cannot be read, see
- * readHolds). Until 2026-12-05 only the file counted: with it deleted (or left out of a copy or a
- * restore) cleanup removed held sessions, and a hold a session had placed on itself went with the
- * session's own chain, so verify said OK after (found by the viewer pass). A release counts for the
- * ids it names (`details.holdIds`), or, in a record without them, for the holds of its scope placed
+ * The holds the audit_event chains of the directory place and do not release, which cleanup
+ * honours beside those of `legal_holds.json` (an error when it cannot be read, see readHolds).
+ * Until 2026-12-05 only the file counted: with it deleted (or left out of a copy or a restore)
+ * cleanup removed held sessions, and a hold a session had placed on itself went with the
+ * session's own chain, so verify said OK after (found by the viewer pass). Every chain found is
+ * read (see chainSessionIds: those of sessions whose records are gone too), with the placements
+ * and releases the removal records in them carry (see holdsBy). A release counts for the ids it
+ * names (`details.holdIds`), or, in a record without them, for the holds of its scope placed
  * before it.
  */
 export function chainedHolds(auditDir: string, names: readonly string[] = safeReaddir(auditDir)): LegalHold[] {
   const placed = new Map<string, LegalHold & { at: number }>();
-  const releases: Array<{ ids: readonly string[] | undefined; scope: string | undefined; at: number }> = [];
-  for (const sessionId of listSessionIds(auditDir, names)) {
-    for (const rec of auditEventsOf(auditDir, sessionId, ["legal_hold_placed", "legal_hold_released"], names)) {
-      const d = (rec.details ?? {}) as { holdId?: unknown; scope?: unknown; holdIds?: unknown };
-      const at = Date.parse(String(rec.timestamp));
-      if (rec.eventType === "legal_hold_placed") {
-        if (typeof d.holdId === "string" && d.holdId !== "" && typeof d.scope === "string" && d.scope !== "") {
-          placed.set(d.holdId, { id: d.holdId, scope: d.scope, reason: "", placedAt: String(rec.timestamp), placedBySession: sessionId, at });
-        }
-      } else {
-        releases.push({ ids: Array.isArray(d.holdIds) ? d.holdIds.filter((x): x is string => typeof x === "string") : undefined, scope: typeof d.scope === "string" ? d.scope : undefined, at });
+  const released = new Set<string>();
+  const byScope: Array<{ scope: string | undefined; at: number }> = [];
+  for (const sessionId of chainSessionIds(auditDir, names)) {
+    for (const rec of auditEventsOf(auditDir, sessionId, ["legal_hold_placed", "legal_hold_released", "retention_pruned"], names)) {
+      const held = holdsBy(rec, sessionId);
+      for (const h of held.placed) {
+        if (!placed.has(h.holdId)) placed.set(h.holdId, { id: h.holdId, scope: h.scope, reason: h.reason, placedAt: h.placedAt, placedBySession: h.placedBySession, at: Date.parse(h.placedAt) });
       }
+      for (const r of held.released) released.add(r.holdId);
+      const d = (rec.details ?? {}) as { scope?: unknown; holdIds?: unknown };
+      if (rec.eventType === "legal_hold_released" && !Array.isArray(d.holdIds)) byScope.push({ scope: typeof d.scope === "string" ? d.scope : undefined, at: Date.parse(String(rec.timestamp)) });
     }
   }
-  for (const r of releases) {
-    if (r.ids !== undefined) for (const id of r.ids) placed.delete(id);
-    else for (const [id, h] of placed) if (h.scope === r.scope && !(h.at > r.at)) placed.delete(id);
-  }
+  for (const id of released) placed.delete(id);
+  for (const r of byScope) for (const [id, h] of placed) if (h.scope === r.scope && !(h.at > r.at)) placed.delete(id);
   return [...placed.values()].map(({ at: _at, ...h }) => h);
 }

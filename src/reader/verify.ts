@@ -19,7 +19,7 @@ import { MerkleAccumulator } from "../integrity/merkle.js";
 import { EXPORT_INTEGRITY_DIR, EXPORT_MANIFEST, verifyExport } from "../integrity/export.js";
 import { MANIFEST_MAX_BYTES, readContentFileSync } from "./content-file.js";
 import { FileTooLargeError } from "../regular-file.js";
-import { auditEventsOf, goneBy } from "../sink/audit-events.js";
+import { auditEventsOf, goneBy, holdsBy } from "../sink/audit-events.js";
 import { furthestPrunes, readPruneRecords, type SegmentPrune } from "../sink/prunes.js";
 import { wholeUnterminatedRecord } from "../sink/recover.js";
 import type { MerkleFrontier } from "../integrity/merkle.js";
@@ -612,6 +612,12 @@ function collectDirectoryEvents(dir: string, trustedKeys: readonly KeyObject[], 
           for (const id of gone.keyIds) shredded.add(id);
           for (const id of gone.sessionIds) removed.add(id);
         }
+        // and the holds the removed session's chain placed and released, which its removal
+        // record carries (see carriedBy in retention.ts), believed as that chain's own were:
+        // placements all count, releases where the record is covered
+        const held = holdsBy(rec, sessionId);
+        for (const h of held.placed) if (!spans.has(h.holdId)) spans.set(h.holdId, { id: h.holdId, scope: h.scope, placedAt: Date.parse(h.placedAt), releasedAt: undefined });
+        if (covered(rec.seq)) for (const r of held.released) releases.push({ ids: [r.holdId], at: Date.parse(r.releasedAt) });
         continue;
       }
       const t = Date.parse(String(rec.timestamp));

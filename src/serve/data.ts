@@ -25,6 +25,7 @@ import { buildTree, mergePage, type TimelineCursor, type TimelineRow } from "./t
 import { timeMillis } from "../reader/time-input.js";
 import { readHolds } from "../holds.js";
 import { sessionRemains } from "../reader/remains.js";
+import { holdsBy } from "../sink/audit-events.js";
 
 /** Filters of the timeline (and of the tools and errors tables, which are timelines of one kind). */
 export interface TimelineQuery {
@@ -328,6 +329,13 @@ export class ServeData {
         if (eventType === "legal_hold_placed" && typeof d.holdId === "string") placed.set(d.holdId, { scope: str(d.scope) ?? "?", reason, at: timestamp, bySession: sessionId });
         if (eventType === "legal_hold_released" && Array.isArray(d.holdIds)) {
           for (const id of d.holdIds) if (typeof id === "string") released.set(id, { at: timestamp, reason, bySession: sessionId });
+        }
+        // (the holds a removed session's chain placed and released, which its removal record
+        // carries: see carriedBy in retention.ts; the records themselves went with that chain)
+        if (eventType === "retention_pruned") {
+          const held = holdsBy({ eventType, reason: r.reason, details: r.details, timestamp: r.timestamp, seq: r.seq }, sessionId);
+          for (const h of held.placed) if (!placed.has(h.holdId)) placed.set(h.holdId, { scope: h.scope, reason: h.reason, at: h.placedAt, bySession: h.placedBySession });
+          for (const x of held.released) if (!released.has(x.holdId)) released.set(x.holdId, { at: x.releasedAt, reason: x.reason, bySession: x.releasedBySession });
         }
         if ((since !== undefined && timestamp < since) || (until !== undefined && timestamp >= until)) continue;
         if (eventType in countsByType) countsByType[eventType as AuditEventKind]++;

@@ -1,10 +1,13 @@
 import { readLinesSync } from "../reader/lines-sync.js";
-import { listKindFiles } from "./files.js";
+import path from "node:path";
+import { firstSessionId, isFileSessionId, listKindFiles, listSessionIds, safeReaddir } from "./files.js";
+import { isRegularFileSync } from "../regular-file.js";
 import { envelopeMismatch } from "../pipeline/chain.js";
 
 /** One audit_event record as read back: its fields unchecked, for the caller's own schema. */
 export interface AuditEventRecord {
   readonly eventType: string;
+  readonly reason: unknown;
   readonly details: unknown;
   readonly timestamp: unknown;
   readonly seq: unknown;
@@ -21,7 +24,7 @@ export function* auditEventsOf(auditDir: string, sessionId: string, types: reado
   for (const f of listKindFiles(auditDir, "audit_event", sessionId, names)) {
     for (const l of readLinesSync(f.path)) {
       if (!l.terminated || !needles.some((n) => l.text.includes(n))) continue;
-      let rec: { eventType?: unknown; details?: unknown; timestamp?: unknown; seq?: unknown } | null;
+      let rec: { eventType?: unknown; reason?: unknown; details?: unknown; timestamp?: unknown; seq?: unknown } | null;
       try {
         rec = JSON.parse(l.text) as typeof rec;
       } catch {
@@ -30,7 +33,7 @@ export function* auditEventsOf(auditDir: string, sessionId: string, types: reado
       if (rec === null || typeof rec !== "object" || typeof rec.eventType !== "string" || !types.includes(rec.eventType)) continue;
       // (a line repeating an envelope member is the chain walk's to report: see envelopeMismatch)
       if (envelopeMismatch(l.text, rec as Record<string, unknown>) !== undefined) continue;
-      yield { eventType: rec.eventType, details: rec.details, timestamp: rec.timestamp, seq: rec.seq };
+      yield { eventType: rec.eventType, reason: rec.reason, details: rec.details, timestamp: rec.timestamp, seq: rec.seq };
     }
   }
 }
@@ -48,4 +51,77 @@ export function goneBy(rec: AuditEventRecord): { keyIds: string[]; sessionIds: s
   if (rec.eventType === "subject_shredded") return { keyIds: strings(d.keyIds), sessionIds: [] };
   if (rec.eventType !== "retention_pruned" || d.scope !== "session") return { keyIds: [], sessionIds: [] };
   return { keyIds: strings(d.shreddedKeyIds), sessionIds: [...(typeof d.sessionId === "string" ? [d.sessionId] : []), ...strings(d.removedSessions)] };
+}
+
+/** A legal hold's placement as a chain recorded it (a `legal_hold_placed` record, or one a removal record carries). */
+export interface ChainedHoldPlacement {
+  readonly holdId: string;
+  readonly scope: string;
+  readonly placedAt: string;
+  readonly placedBySession: string;
+  readonly reason: string;
+}
+
+/** A legal hold's release as a chain recorded it (a `legal_hold_released` record names the holds by id, or one a removal record carries). */
+export interface ChainedHoldRelease {
+  readonly holdId: string;
+  readonly releasedAt: string;
+  readonly releasedBySession: string;
+  readonly reason: string;
+}
+
+/**
+ * What a record of session `sessionId`'s audit_event chain says of legal holds: a
+ * `legal_hold_placed` its hold, a `legal_hold_released` the holds it names by id, and a session's
+ * `retention_pruned` the placements and releases the removed session's chain recorded (and carried
+ * on from its own removals), which it carries (see carriedBy in retention.ts: until 2026-12-05 a
+ * hold went with the chain of the session that placed it, and lived on in `legal_holds.json`
+ * only). The one reading of them for cleanup, verify and the viewer. A release that names no ids
+ * (an older version's, by scope) is the caller's.
+ */
+export function holdsBy(rec: AuditEventRecord, sessionId: string): { placed: ChainedHoldPlacement[]; released: ChainedHoldRelease[] } {
+  const d = (rec.details ?? {}) as { holdId?: unknown; scope?: unknown; holdIds?: unknown; legalHolds?: unknown; releasedHolds?: unknown };
+  const at = typeof rec.timestamp === "string" ? rec.timestamp : "";
+  const reason = typeof rec.reason === "string" ? rec.reason : "";
+  if (rec.eventType === "legal_hold_placed") {
+    if (typeof d.holdId !== "string" || d.holdId === "" || typeof d.scope !== "string" || d.scope === "") return { placed: [], released: [] };
+    return { placed: [{ holdId: d.holdId, scope: d.scope, placedAt: at, placedBySession: sessionId, reason }], released: [] };
+  }
+  if (rec.eventType === "legal_hold_released") {
+    return { placed: [], released: strings(d.holdIds).map((holdId) => ({ holdId, releasedAt: at, releasedBySession: sessionId, reason })) };
+  }
+  if (rec.eventType !== "retention_pruned" || d.scope !== "session") return { placed: [], released: [] };
+  const objects = (v: unknown): Array<Record<string, unknown>> => (Array.isArray(v) ? v.filter((x): x is Record<string, unknown> => typeof x === "object" && x !== null) : []);
+  const str = (v: unknown): string => (typeof v === "string" ? v : "");
+  const placed = objects(d.legalHolds)
+    .filter((h) => str(h.holdId) !== "" && str(h.scope) !== "")
+    .map((h) => ({ holdId: str(h.holdId), scope: str(h.scope), placedAt: str(h.placedAt), placedBySession: str(h.placedBySession), reason: str(h.reason) }));
+  const released = objects(d.releasedHolds)
+    .filter((h) => str(h.holdId) !== "")
+    .map((h) => ({ holdId: str(h.holdId), releasedAt: str(h.releasedAt), releasedBySession: str(h.releasedBySession), reason: str(h.reason) }));
+  return { placed, released };
+}
+
+const AUDIT_EVENTS_FILE = /^audit_events_(.+?)(?:\.\d+)?\.jsonl$/;
+
+/**
+ * Every session of the listing `names` that has an `audit_event` chain file or is listed
+ * (listSessionIds): those whose records are gone but whose chain is left too (see
+ * reader/remains.ts), by the file's name, or, when no listed session has that name, its first
+ * record's `sessionId`. Found 2026-12-05: cleanup read the holds of listed sessions' chains only,
+ * so a hold recorded in a chain whose session's records were gone was not honoured once
+ * `legal_holds.json` was lost.
+ */
+export function chainSessionIds(auditDir: string, names: readonly string[] = safeReaddir(auditDir)): string[] {
+  const listed = listSessionIds(auditDir, names);
+  const ids = new Set(listed);
+  for (const name of names) {
+    const m = AUDIT_EVENTS_FILE.exec(name);
+    if (!m || ids.has(m[1]!)) continue;
+    const file = path.join(auditDir, name);
+    if (!isRegularFileSync(file)) continue;
+    const sid = firstSessionId(file) ?? m[1]!;
+    if (isFileSessionId(sid)) ids.add(sid);
+  }
+  return [...ids].sort();
 }

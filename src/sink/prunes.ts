@@ -1,7 +1,7 @@
 import { z } from "zod";
 import type { MerkleFrontier } from "../integrity/merkle.js";
 import { CHAIN_KINDS, type ChainKind } from "../types.js";
-import { auditEventsOf } from "./audit-events.js";
+import { auditEventsOf, type ChainedHoldPlacement, type ChainedHoldRelease } from "./audit-events.js";
 
 /**
  * The `retention_pruned` records of a session's audit_event chain: what retention removed, read
@@ -35,6 +35,14 @@ export type PruneEvent =
        * verifier must still tell those removals from deletions
        */
       readonly removedSessions?: readonly string[];
+      /**
+       * the legal holds the removed session's chain placed (and those its removals carried):
+       * their chained evidence, which goes with that chain; cleanup still honours them, verify
+       * and the viewer still know them (see holdsBy)
+       */
+      readonly legalHolds?: readonly ChainedHoldPlacement[];
+      /** the releases the removed session's chain recorded (and those its removals carried), by hold id */
+      readonly releasedHolds?: readonly ChainedHoldRelease[];
     }
   | {
       readonly scope: "segments";
@@ -81,6 +89,8 @@ const sessionSchema = z.object({
   policy: policySchema,
   shreddedKeyIds: z.array(z.string()).optional(),
   removedSessions: z.array(z.string()).optional(),
+  legalHolds: z.array(z.object({ holdId: z.string(), scope: z.string(), placedAt: z.string(), placedBySession: z.string(), reason: z.string() })).optional(),
+  releasedHolds: z.array(z.object({ holdId: z.string(), releasedAt: z.string(), releasedBySession: z.string(), reason: z.string() })).optional(),
 });
 
 export interface PruneRecords {

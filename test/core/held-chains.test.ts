@@ -1,0 +1,155 @@
+// The chained evidence of a legal hold (its `legal_hold_placed` record) is in the audit_event
+// chain of the session that placed it. Found 2026-12-05:
+// 1. a cleanup that removed that session removed its chain, and the removal record carried its
+//    shreddings and removals but not its holds: the hold lived on in legal_holds.json only (not
+//    chained, not signed); with that file lost, the next cleanup removed the held session, and
+//    verify said nothing of a held session deleted. The removal record now carries the holds
+//    placed and released in the removed chain (`legalHolds`, `releasedHolds`).
+// 2. cleanup read the holds of the chains of listed sessions only: a hold in the chain of a
+//    session whose records are gone (reader/remains.ts) was not honoured with legal_holds.json lost.
+// Real loggers, the real cleanup, real files, the CLI's verify and the viewer's API over HTTP.
+import fs from "node:fs";
+import path from "node:path";
+import { afterEach, describe, expect, it } from "vitest";
+import { AuditLogger, AuditViewer } from "../../src/index.js";
+import { startServer, type RunningServer } from "../../src/serve/server.js";
+import { cleanupTmp, tmpProject } from "../helpers/index.js";
+import { auditDirOf } from "../helpers/core.js";
+import { runCli } from "../cli/helpers.js";
+
+const DAY = 86_400_000;
+const servers: RunningServer[] = [];
+
+afterEach(async () => {
+  for (const s of servers.splice(0)) await s.close();
+  cleanupTmp();
+});
+
+const logger = (projectPath: string, sessionId: string) => new AuditLogger({ sessionId, projectPath, fullContentLogging: false });
+
+function filesOf(dir: string, sid: string): string[] {
+  return fs.readdirSync(dir).filter((n) => n.includes(`_${sid}.`) || n.includes(`_${sid}_`) || n === `session_${sid}.json`);
+}
+
+async function cleanupAt(projectPath: string, sid: string, days: number) {
+  const l = logger(projectPath, sid);
+  try {
+    return await l.cleanup({ maxLogAgeDays: 1, now: Date.now() + days * DAY });
+  } finally {
+    await l.finalizeSession();
+  }
+}
+
+/** "target" (old), and "judge" (old) that placed hold "case 7" on it; both finalized. */
+async function heldByJudge(): Promise<{ projectPath: string; dir: string; holdId: string }> {
+  const projectPath = tmpProject("audit-held-chains-");
+  const dir = auditDirOf(projectPath);
+  const target = logger(projectPath, "target");
+  target.logToolUsage({ toolName: "t", operation: "evidence" });
+  await target.finalizeSession();
+  const judge = logger(projectPath, "judge");
+  const holdId = judge.placeLegalHold("target", "case 7");
+  judge.logToolUsage({ toolName: "t", operation: "o" });
+  await judge.finalizeSession();
+  await new Promise((resolve) => setTimeout(resolve, 5));
+  return { projectPath, dir, holdId };
+}
+
+async function verifyJson(dir: string): Promise<{ ok: boolean; problems: Array<{ kind: string; sessionId?: string; detail: string }> }> {
+  const v = await runCli(["verify", dir, "--json"]);
+  return JSON.parse(v.stdout) as { ok: boolean; problems: Array<{ kind: string; sessionId?: string; detail: string }> };
+}
+
+describe("a legal hold whose placing session is removed by retention", () => {
+  it("is carried in the removal record: still honoured with legal_holds.json lost, still listed by the viewer's API, and verify still knows it", async () => {
+    const { projectPath, dir, holdId } = await heldByJudge();
+    // the real cleanup removes "judge" (not held), keeps "target" (held)
+    const first = await cleanupAt(projectPath, "officer", 5);
+    expect(first.removed.map((r) => r.sessionId)).toEqual(["judge"]);
+    expect(first.skippedHeld).toEqual(["target"]);
+    expect(filesOf(dir, "judge")).toEqual([]);
+    // the removal record carries the hold
+    const pruned = fs
+      .readFileSync(path.join(dir, "audit_events_officer.jsonl"), "utf8")
+      .split("\n")
+      .filter(Boolean)
+      .map((l) => JSON.parse(l) as { eventType: string; details: { sessionId?: string; legalHolds?: unknown } })
+      .find((r) => r.eventType === "retention_pruned" && r.details.sessionId === "judge");
+    expect(pruned?.details.legalHolds).toEqual([{ holdId, scope: "target", placedAt: expect.any(String), placedBySession: "judge", reason: "case 7" }]);
+    expect((await verifyJson(dir)).ok).toBe(true);
+
+    // legal_holds.json lost: the hold is still honoured, from the chained record
+    fs.rmSync(path.join(dir, "legal_holds.json"));
+    const second = await cleanupAt(projectPath, "officer2", 5);
+    // ("officer", as old at that time, goes too: its record of the hold is carried on)
+    expect(second.removed.map((r) => r.sessionId)).toEqual(["officer"]);
+    expect(second.skippedHeld).toEqual(["target"]);
+    expect(filesOf(dir, "target")).toEqual(expect.arrayContaining(["session_target.json", "tool_usage_target.jsonl"]));
+    const verdict = await verifyJson(dir);
+    expect(verdict.problems).toEqual([]);
+    expect(verdict.ok).toBe(true);
+
+    // the viewer's API lists it, in force, placed by "judge"
+    const server = await startServer({ auditPath: dir, port: 0 });
+    servers.push(server);
+    const r = await fetch(`${server.baseUrl}api/events`, { headers: { authorization: `Bearer ${server.token}` } });
+    expect(r.status).toBe(200);
+    const body = (await r.json()) as { holds: Array<{ holdId: string; scope: string; reason: string | null; placedBySession: string | null; released: unknown; inHoldsFile: boolean | null }> };
+    expect(body.holds).toEqual([expect.objectContaining({ holdId, scope: "target", reason: "case 7", placedBySession: "judge", released: null, inHoldsFile: false })]);
+
+    // the held session's files deleted by hand: verify says so (the hold is in force on it)
+    for (const f of filesOf(dir, "target")) fs.rmSync(path.join(dir, f));
+    const after = await verifyJson(dir);
+    expect(after.ok).toBe(false);
+    expect(after.problems).toEqual([expect.objectContaining({ kind: "session_missing", sessionId: "target" })]);
+    expect(after.problems[0]!.detail).toContain(holdId);
+  }, 90_000);
+
+  it("released after its placing session is gone: the release counts, and the held session is removed then", async () => {
+    const { projectPath, dir, holdId } = await heldByJudge();
+    await cleanupAt(projectPath, "officer", 5);
+    const releaser = logger(projectPath, "releaser");
+    releaser.releaseLegalHold(holdId, "case 7 closed");
+    await releaser.finalizeSession();
+    fs.rmSync(path.join(dir, "legal_holds.json"), { force: true });
+    const after = await cleanupAt(projectPath, "officer2", 5);
+    // ("officer" and "releaser" go too: the release, in "releaser"'s chain, is carried in its removal record)
+    expect(after.removed.map((r) => r.sessionId).sort()).toEqual(["officer", "releaser", "target"]);
+    expect(filesOf(dir, "target")).toEqual([]);
+    expect((await verifyJson(dir)).ok).toBe(true);
+  }, 90_000);
+
+  it("carried on through a second removal: the record of the session that removed the placer goes too, and the hold still stands", async () => {
+    const { projectPath, dir, holdId } = await heldByJudge();
+    // "officer" removes "judge"; later "officer" itself is removed by "officer2"
+    await cleanupAt(projectPath, "officer", 5);
+    await new Promise((resolve) => setTimeout(resolve, 5));
+    const second = await cleanupAt(projectPath, "officer2", 10);
+    expect(second.removed.map((r) => r.sessionId)).toEqual(["officer"]);
+    expect(filesOf(dir, "officer")).toEqual([]);
+    fs.rmSync(path.join(dir, "legal_holds.json"));
+    const third = await cleanupAt(projectPath, "officer3", 15);
+    expect(third.skippedHeld).toContain("target");
+    expect(filesOf(dir, "target").length).toBeGreaterThan(0);
+    const sessions = await new AuditViewer({ auditPath: dir }).listSessions();
+    expect(sessions.some((s) => s.sessionId === "target")).toBe(true);
+    expect((await verifyJson(dir)).ok).toBe(true);
+    void holdId;
+  }, 90_000);
+});
+
+describe("a legal hold in the chain of a session whose records are gone", () => {
+  it("is honoured by cleanup with legal_holds.json lost: the held session is kept", async () => {
+    const { projectPath, dir, holdId } = await heldByJudge();
+    // "judge"'s records and session file gone (by hand): its audit_event chain is left
+    for (const f of filesOf(dir, "judge")) if (!f.startsWith("audit_events_") && !f.startsWith("checkpoints_")) fs.rmSync(path.join(dir, f));
+    expect(filesOf(dir, "judge")).toEqual(["audit_events_judge.jsonl"]);
+    fs.rmSync(path.join(dir, "legal_holds.json"));
+    const r = await cleanupAt(projectPath, "officer", 5);
+    expect(r.removed).toEqual([]);
+    expect(r.skippedHeld).toEqual(["target"]);
+    expect(filesOf(dir, "target")).toEqual(expect.arrayContaining(["session_target.json", "tool_usage_target.jsonl"]));
+    expect(filesOf(dir, "judge")).toEqual(["audit_events_judge.jsonl"]);
+    void holdId;
+  }, 90_000);
+});

@@ -1,5 +1,6 @@
 import { z } from "zod";
 import type { ErrorSeverity } from "../src/types.js";
+import { clientLeftOf, isAbortError } from "../src/abort.js";
 import { errorTypeOf, httpStatusOf, isError, readMember } from "../src/instrument.js";
 import { newId } from "../src/record/id.js";
 import { recordingOf, remember, type Recording } from "../src/errors-seen.js";
@@ -76,7 +77,16 @@ export function AuditErrors(options: AuditErrorsOptions = {}): AuditMethodDecora
       // (to this logger: an error a library's method recorded to its own logger goes to this one's
       // trail too, once)
       if (recordedInside(recordingOf(error, logger, call.outer?.traceId), call)) return;
+      // An abort the client's leaving caused (the request's AbortSignal fired when its client
+      // disconnected, and the method stopped with the AbortError, an SDK's APIUserAbortError) is
+      // the request's abort, which the Express middleware records (http_request_aborted, a
+      // warning): it was recorded again here, as an `error` (found by the Express pass,
+      // 2026-12-05). Not recorded to that logger, as auditErrorHandler does not; to another (a
+      // library's trail, which has no record of the abort) as what it is, a warning.
+      const leftTo = isAbortError(error) ? clientLeftOf(call.outer) : undefined;
+      if (leftTo !== undefined && leftTo === logger) return;
       const context: Record<string, unknown> = { method: call.qualifiedName };
+      if (leftTo !== undefined) context.clientLeft = true;
       // (every read guarded: an error that cannot be read is still recorded, see readMember)
       const isErr = isError(error);
       const code = isErr ? readMember(error, "code") : undefined;
@@ -103,7 +113,7 @@ export function AuditErrors(options: AuditErrorsOptions = {}): AuditMethodDecora
         errorType: isErr ? errorTypeOf(error) : `thrown ${error === null ? "null" : typeof error}`,
         message: errorMessageOf(error),
         ...(typeof stack === "string" ? { stackTrace: stack } : {}),
-        severity: o.severity ?? (status !== undefined && status < 500 ? "warning" : "error"),
+        severity: o.severity ?? ((status !== undefined && status < 500) || leftTo !== undefined ? "warning" : "error"),
         context,
       });
       remember(error, by);

@@ -12,6 +12,7 @@ import { TextDecoder } from "node:util";
 import zlib from "node:zlib";
 import type { ErrorRequestHandler, NextFunction, Request, RequestHandler, Response } from "express";
 import { z } from "zod";
+import { isAbortError, kClientLeft, type ClientLeftLookup } from "../src/abort.js";
 import { recordingOf } from "../src/errors-seen.js";
 import { MAX_ID_CHARS, currentContext, kLearnedUser, kUserLookup, runInAuditContext, type UserLookup } from "../src/context.js";
 import { AuditConfigError } from "../src/errors.js";
@@ -134,6 +135,8 @@ interface RequestState {
   failedAfterHeaders?: boolean;
   /** the request was recorded as one the client left (see complete) */
   clientAborted?: boolean;
+  /** what the request context's kClientLeft asks (see leftFor) */
+  leftHolder?: LeftHolder;
   /** the `sessionId` option, while it has not answered (see learnSession) */
   sessionLookup?: (req: Request) => AuditIdAnswer;
   /** the `sessionId` option threw during this request, and that was reported */
@@ -223,6 +226,11 @@ export function auditMiddleware(options?: AuditMiddlewareOptions | Request, res?
       next();
       return;
     }
+    // (whether the client left, for an @AuditErrors method of the request that its leaving
+    // stopped: see leftFor)
+    const holder: LeftHolder = { state: ctx.state, req, res, left: undefined };
+    ctx.state.leftHolder = holder;
+    (ctx.value as { [kClientLeft]?: ClientLeftLookup })[kClientLeft] = leftFor(holder);
     // (the value as it is, not derived from the server's context: see begin)
     runInAuditContext(ctx.value, () => {
       safeRecord(logger, () => attach(ctx.state, req, res));
@@ -281,25 +289,6 @@ export function auditErrorHandler(options?: unknown, req?: Request, res?: Respon
 }
 
 /**
- * An error that says an operation was aborted: `AbortError` (Node's, a DOMException's, fetch's),
- * the OpenAI and Anthropic SDKs' `APIUserAbortError`, Node's `ABORT_ERR`, or a stream or socket
- * cut short (`ERR_STREAM_PREMATURE_CLOSE`, `ERR_STREAM_DESTROYED`, `ECONNRESET`, `EPIPE`).
- */
-function isAbortError(err: unknown): boolean {
-  const name = readMember(err, "name");
-  const code = readMember(err, "code");
-  return (
-    name === "AbortError" ||
-    name === "APIUserAbortError" ||
-    code === "ABORT_ERR" ||
-    code === "ERR_STREAM_PREMATURE_CLOSE" ||
-    code === "ERR_STREAM_DESTROYED" ||
-    code === "ECONNRESET" ||
-    code === "EPIPE"
-  );
-}
-
-/**
  * The client left before the response finished: recorded so already (see serverClosed), or about
  * to be (the response unfinished and its connection closed by the client: an app that stops on
  * the request's "close" may pass its error on before ours is told).
@@ -311,6 +300,30 @@ function clientLeft(state: RequestState, req: Request, res: Response): boolean {
   const socket = readMember(req, "socket");
   const errored = readMember(socket, "errored");
   return readMember(socket, "destroyed") === true && (readMember(socket, "readableEnded") === true || (errored !== null && errored !== undefined));
+}
+
+/** What a request context's kClientLeft holds: the request while it runs, then only its answer. */
+interface LeftHolder {
+  state: RequestState | undefined;
+  req: Request | undefined;
+  res: Response | undefined;
+  /** once the request ended: the logger that recorded the client's leaving, if it left */
+  left: AuditLogger | undefined;
+}
+
+/**
+ * The request context's kClientLeft (src/abort.ts): the logger recording the request's abort when
+ * its client left, as auditErrorHandler tells it (see clientLeft). An @AuditErrors method the
+ * client's leaving stopped (its AbortSignal fired on res "close") then records no second, `error`,
+ * record of that abort (found by the Express pass, 2026-12-05). Made here, not in the middleware,
+ * whose closures hold its `req` (see lookupFor); it holds the request only until it ends.
+ */
+function leftFor(holder: LeftHolder): ClientLeftLookup {
+  return () => {
+    const { state, req, res } = holder;
+    if (state === undefined || req === undefined || res === undefined) return holder.left;
+    return clientLeft(state, req, res) ? state.logger : undefined;
+  };
 }
 
 /** An http.IncomingMessage, as Express passes it (its method and headers). */
@@ -635,6 +648,12 @@ function complete(state: RequestState, req: Request, res: Response, aborted: boo
         context: { method: state.method, route, status, durationMs },
       }),
     );
+  }
+  // (what kClientLeft answers from now on, without the request: see leftFor)
+  const holder = state.leftHolder;
+  if (holder !== undefined) {
+    holder.left = state.clientAborted === true ? logger : undefined;
+    holder.state = holder.req = holder.res = undefined;
   }
 }
 

@@ -292,7 +292,7 @@ export function auditMethodDecorator(spec: MethodAuditSpec): AuditMethodDecorato
     if (a.length === 2 && typeof second === "object" && second !== null && "kind" in second) {
       const context = second as { kind: string; name: string | symbol | number };
       if (context.kind !== "method" || typeof first !== "function") {
-        throw misuse(spec.decorator, `it decorates methods only, not a ${context.kind}`);
+        throw misuse(spec.decorator, notAMethod(spec.decorator, context.kind === "class" ? undefined : nameOf(context.name), context.kind));
       }
       return wrapMethod(first as AnyFunction, nameOf(context.name), spec);
     }
@@ -307,7 +307,8 @@ export function auditMethodDecorator(spec: MethodAuditSpec): AuditMethodDecorato
           spec.decorator,
           accessor
             ? `it decorates methods only; ${String(second)} is an accessor (a getter or setter, or a method a decorator below this one turned into a getter, as @autobind-style decorators do: write ${spec.decorator} below that one)`
-            : `it decorates methods only; ${String(second)} is not a method`,
+            : // (tsc gives a field no descriptor, Babel one with an `initializer`)
+              notAMethod(spec.decorator, String(second), "field"),
         );
       }
       descriptor.value = wrapMethod(descriptor.value as AnyFunction, nameOf(second), spec);
@@ -339,6 +340,23 @@ export function assertNamedFactory(decorator: string, first: unknown): void {
   if (typeof first === "function" || (typeof first === "object" && first !== null)) {
     throw misuse(decorator, `is a decorator factory: write ${decorator}(…) with its arguments and parentheses (it was applied as a decorator itself)`);
   }
+}
+
+/**
+ * What a decorator applied to no method says: which member it was, what it is, and the way out.
+ * (It said "not a accessor", and in standard mode named no member; found by the decorators
+ * fresh-eyes pass, 2026-12-05.)
+ */
+function notAMethod(decorator: string, member: string | undefined, kind: string): string {
+  if (member === undefined) return `it decorates methods only, not a ${kind}: put ${decorator} above a method of the class`;
+  const what = kind === "getter" || kind === "setter" ? `a ${kind}` : kind === "accessor" ? "an `accessor` field" : kind === "field" ? "a field" : `a ${kind}`;
+  const fix =
+    kind === "field" || kind === "accessor"
+      ? `: a function kept in a field (\`${member} = () => …\`, for a bound callback) is no method; write it as a method (\`${member}() { … }\`), and bind it where it is passed`
+      : kind === "getter" || kind === "setter"
+        ? ": decorate the method the accessor calls"
+        : "";
+  return `it decorates methods only; ${member} is ${what}${fix}`;
 }
 
 function misuse(decorator: string, message: string): AuditConfigError {

@@ -1245,7 +1245,26 @@ describe.each(["standard", "legacy"] as const)("the shared method wrapper (%s mo
       const { greet } = new Bound();
       expect(greet()).toBe("hi");
     } else {
-      expect(() => dec(() => 1, { kind: "getter", name: "value" })).toThrow(/methods only, not a getter/);
+      expect(() => dec(() => 1, { kind: "getter", name: "value" })).toThrow(/methods only; value is a getter: decorate the method the accessor calls/);
+    }
+  });
+
+  it("on a field, an `accessor`, a setter or a class, the error names the member and says what to write instead (it said \"not a accessor\", and named no member in standard mode)", () => {
+    const dec = AuditTool("t") as (...a: unknown[]) => unknown;
+    const fieldFix = /@AuditTool: it decorates methods only; onClick is a field: a function kept in a field \(`onClick = \(\) => …`, for a bound callback\) is no method; write it as a method \(`onClick\(\) \{ … \}`\)/;
+    if (mode === "legacy") {
+      class Handlers {
+        onClick = () => 1;
+      }
+      void Handlers;
+      // tsc's __decorate gives a field no descriptor; Babel's legacy plugin one with an initializer
+      expect(() => dec(Handlers.prototype, "onClick", undefined)).toThrow(fieldFix);
+      expect(() => dec(Handlers.prototype, "onClick", { configurable: true, enumerable: true, writable: true, initializer: () => () => 1 })).toThrow(fieldFix);
+    } else {
+      expect(() => dec(undefined, { kind: "field", name: "onClick" })).toThrow(fieldFix);
+      expect(() => dec({ get: () => 1, set: () => undefined }, { kind: "accessor", name: "count" })).toThrow(/methods only; count is an `accessor` field: a function kept in a field/);
+      expect(() => dec(() => undefined, { kind: "setter", name: "value" })).toThrow(/methods only; value is a setter: decorate the method the accessor calls/);
+      expect(() => dec(class Svc {}, { kind: "class", name: "Svc" })).toThrow(/methods only, not a class: put @AuditTool above a method of the class/);
     }
   });
 });

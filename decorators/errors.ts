@@ -107,9 +107,15 @@ export function AuditErrors(options: AuditErrorsOptions = {}): AuditMethodDecora
       const by = { startedAt: call.startedAt, traceId: call.outer?.traceId, logger };
       // a call outside any trace starts one, named by its own record id (as the other decorators'
       // calls do; inside a trace the logger takes the context's)
-      const own = call.outer?.traceId === undefined ? newId() : undefined;
+      // Stacked above a decorator that records the call (`@AuditTool` written below this one), the
+      // record is that call's child, as it is when this one is written below it: it was the
+      // caller's, beside the failed call, by the order the decorators were written in (found by
+      // the decorators fresh-eyes pass, 2026-12-05)
+      const below = call.linkedBelow;
+      const own = below === undefined && call.outer?.traceId === undefined ? newId() : undefined;
       logger.logError({
         ...(own !== undefined ? { id: own, traceId: own } : {}),
+        ...(below !== undefined ? { parentId: below.id, ...(below.traceId !== undefined ? { traceId: below.traceId } : {}) } : {}),
         errorType: isErr ? errorTypeOf(error) : `thrown ${error === null ? "null" : typeof error}`,
         message: errorMessageOf(error),
         ...(typeof stack === "string" ? { stackTrace: stack } : {}),

@@ -32,6 +32,8 @@ export class GeneratorRemains implements FinishedCall, DroppableCall {
   readonly yielded: YieldedItems;
   /** (a generator is observed) */
   readonly unobserved = undefined;
+  /** (read by @AuditErrors alone, which tracks no dropped generator: an abandoned call is no error) */
+  readonly linkedBelow = undefined;
   /** the consumer asked the generator to return (it yielded from its `finally`, and was then dropped) */
   closing = false;
   /** when the generator's last step returned: its duration ends there */

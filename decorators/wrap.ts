@@ -108,6 +108,12 @@ export interface FinishedCall {
    * no result to write
    */
   readonly unobserved: string | undefined;
+  /**
+   * The innermost call of a decorator stacked below this one on the same method that gives its
+   * calls a record id (`@AuditTool` under `@AuditErrors`): the record of the same call, which an
+   * error record links to (see stackedAbove)
+   */
+  readonly linkedBelow: { readonly id: string; readonly traceId: string | undefined } | undefined;
 }
 
 /** What each decorator plugs into the shared wrapper. */
@@ -427,19 +433,42 @@ function objectPositions(args: readonly unknown[]): number[] {
   return out;
 }
 
+/** The wrappers this module made: a method whose original is one has decorators stacked on it. */
+const wrappers = new WeakSet<object>();
+
+/**
+ * The call of the wrapper stacked right above the one being entered, handed over as the upper
+ * wrapper calls the lower one (nothing runs between): so the lower call can tell the upper one
+ * its record id (see Call.below, linkedBelow). Taken (and cleared) first thing by every wrapper,
+ * so it never reaches a call made from a method's body.
+ */
+let stackedAbove: Call | undefined;
+
 function wrapMethod(original: AnyFunction, methodName: string, spec: MethodAuditSpec): AnyFunction {
   const kind = kindOf(original);
   const name = spec.options.name ?? methodName;
   const option = spec.options.logger;
+  // another audit decorator below this one on the same method (see stackedAbove)
+  const stacked = wrappers.has(original);
   // a method shorthand, so that like the original it cannot be called with `new`
   const { wrapper } = {
     wrapper(this: unknown, ...args: unknown[]): unknown {
+      const above = stackedAbove;
+      stackedAbove = undefined;
       const logger = resolveAuditLogger(typeof option === "function" ? loggerFrom(option, this) : option);
-      // no logger: nothing is measured, no context is entered
-      if (logger === undefined) return Reflect.apply(original, this, args);
+      // no logger: nothing is measured, no context is entered (a call above still learns of one below)
+      if (logger === undefined) {
+        if (stacked) stackedAbove = above;
+        return Reflect.apply(original, this, args);
+      }
       const call = begin(spec, kind, logger, this, args, name);
       // (our own failure before the call, reported: the method runs unrecorded)
-      if (call === undefined) return Reflect.apply(original, this, args);
+      if (call === undefined) {
+        if (stacked) stackedAbove = above;
+        return Reflect.apply(original, this, args);
+      }
+      if (above !== undefined) above.below = call;
+      if (stacked) stackedAbove = call;
       // The method is called from here, in its context entered directly, so that each decorated
       // level adds two frames to an error's stack (this one and AsyncLocalStorage.run), not four
       // more (a closure, runWithOwnValue and invoke pushed the app's own frames past V8's
@@ -455,6 +484,7 @@ function wrapMethod(original: AnyFunction, methodName: string, spec: MethodAudit
     },
   };
   preserveIdentity(wrapper, original);
+  wrappers.add(wrapper);
   return wrapper;
 }
 
@@ -498,6 +528,14 @@ class Call implements FinishedCall {
   copies: { kept: number[] } | undefined = undefined;
   /** an async generator call's generator was started (its first `next()`) */
   started = false;
+  /** the call of the decorator stacked right below this one on the same method (see stackedAbove) */
+  below: Call | undefined = undefined;
+
+  get linkedBelow(): { readonly id: string; readonly traceId: string | undefined } | undefined {
+    let found: Call | undefined;
+    for (let c = this.below; c !== undefined; c = c.below) if (c.id !== undefined) found = c;
+    return found === undefined ? undefined : { id: found.id as string, traceId: found.traceId };
+  }
 
   constructor(
     readonly spec: MethodAuditSpec,

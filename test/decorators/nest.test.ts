@@ -74,3 +74,31 @@ describe("a NestJS app with audit decorators on its handlers", () => {
     for (const f of files) expect(fs.readFileSync(path.join(dir, f), "utf8")).not.toContain("SECRET");
   });
 });
+
+describe("a NestJS app behind auditMiddleware whose client leaves mid-request", () => {
+  it("the AbortError its leaving raised in an @AuditErrors service (Nest's exception layer handles it) is the request's abort, one warning; the app's own abort, the client still there, is an error", async () => {
+    const abortBuild = await compileFixtures("legacy", ["nest-abort.ts"]);
+    try {
+      const projectPath = tmpProject("audit-nest-abort-");
+      const { stdout } = await runNode(abortBuild.js("nest-abort"), [projectPath]);
+      expect(JSON.parse(stdout)).toEqual({ ended: { slow: "AbortError", deadline: "AbortError" }, deadline: 500 });
+      const at = (stem: string) => readJsonl<Rec>(path.join(projectPath, "audit_logs", `${stem}_nest_abort.jsonl`));
+      const metrics = at("performance_metrics");
+      const routeOf = (r: Rec) => (metrics.find((m) => m.traceId === r.traceId)?.context as { route?: string } | undefined)?.route;
+      expect(at("errors").map((e) => [routeOf(e), e.errorType, e.severity])).toEqual([
+        ["/slow", "http_request_aborted", "warning"],
+        ["/deadline", "AbortError", "error"],
+        // (the 500 Nest answered with: auditErrorHandler, which would count the method's record
+        // for it, is not in Nest's pipeline; see docs/INTEGRATIONS.md, NestJS)
+        ["/deadline", "http_server_error", "error"],
+      ]);
+      // the stacked @AuditTool records each call, failed
+      expect(at("tool_usage").map((t) => [routeOf(t), t.success])).toEqual([
+        ["/slow", false],
+        ["/deadline", false],
+      ]);
+    } finally {
+      abortBuild.cleanup();
+    }
+  }, 180_000);
+});

@@ -89,7 +89,10 @@ export function AuditErrors(options: AuditErrorsOptions = {}): AuditMethodDecora
       if (leftTo !== undefined) context.clientLeft = true;
       // (every read guarded: an error that cannot be read is still recorded, see readMember)
       const isErr = isError(error);
-      const code = isErr ? readMember(error, "code") : undefined;
+      // (a thrown object that is no Error, an RPC error payload, has its `code` kept too when it
+      // is a string or number, as auditErrorHandler keeps it)
+      const rawCode = readMember(error, "code");
+      const code = isErr || typeof rawCode === "string" || typeof rawCode === "number" ? rawCode : undefined;
       const stack = isErr ? readMember(error, "stack") : undefined;
       if (code !== undefined) context.code = code;
       // (the status a NestJS HttpException or an SDK's APIError carries, as auditErrorHandler records it)

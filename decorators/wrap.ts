@@ -284,11 +284,35 @@ export function errorMessageOf(error: unknown): string {
       const name: unknown = error.name;
       return name ? textOf(name) : "Error";
     }
+    if (typeof error === "object" && error !== null) return objectMessage(error);
     return String(error);
   } catch {
     // a null-prototype object, a revoked Proxy (on which even `instanceof` throws), a throwing getter
     return "non-error value thrown";
   }
+}
+
+/** The longest JSON form of a thrown object that is no Error a message is made of (see objectMessage). */
+const MAX_OBJECT_MESSAGE = 1000;
+
+/**
+ * The message of a thrown object that is no Error (`throw { status: 404, message: "…" }`, an RPC
+ * client's error payload): its `message` when that is text, else its JSON (as auditErrorHandler
+ * records such a value; cut at MAX_OBJECT_MESSAGE characters), else its string form. It was
+ * "[object Object]", which said nothing of the failure (found by the decorators fresh-eyes pass,
+ * 2026-12-05). Throws as String() does for a value with no string form (see errorMessageOf).
+ */
+function objectMessage(error: object): string {
+  const message = readMember(error, "message");
+  if (typeof message === "string" && message !== "") return message;
+  let json: string | undefined;
+  try {
+    json = JSON.stringify(error);
+  } catch {
+    // (a cycle, a BigInt, a throwing toJSON: its string form)
+  }
+  if (typeof json === "string" && json !== "{}") return json.length > MAX_OBJECT_MESSAGE ? `${json.slice(0, MAX_OBJECT_MESSAGE)}…` : json;
+  return String(error);
 }
 
 /** Builds the decorator for `spec`: one function that handles both decorator modes. */

@@ -1658,6 +1658,37 @@ describe("@AuditPersona, @AuditPerformance, @AuditErrors", () => {
     expect(fails!.value as number).toBeLessThan(1);
   });
 
+  it("a plain object thrown (`throw { status: 404, message }`, an RPC client's error payload) is recorded by its message, or as JSON, with its code and status, as auditErrorHandler records it (the message was \"[object Object]\")", async () => {
+    const logger = newLogger();
+    class Rpc {
+      find(): never {
+        throw { status: 404, message: "customer 7 not found", code: "E_NOT_FOUND" };
+      }
+      async quota(): Promise<never> {
+        await tick();
+        throw { reason: "quota", retryAfter: 3 };
+      }
+      odd(): never {
+        // (no message, no JSON form of its own, and no String() either: said so)
+        throw Object.create(null);
+      }
+    }
+    for (const m of ["find", "quota", "odd"] as const) {
+      decorate("legacy", Rpc, m, AuditTool("rpc", { logger }));
+      decorate("standard", Rpc, m, AuditErrors({ logger }));
+    }
+    const r = new Rpc();
+    expect(() => r.find()).toThrow();
+    await expect(r.quota()).rejects.toEqual({ reason: "quota", retryAfter: 3 });
+    expect(() => r.odd()).toThrow();
+    expect((await records(logger, "tool")).map((t) => t.errorMessage)).toEqual(["customer 7 not found", '{"reason":"quota","retryAfter":3}', "non-error value thrown"]);
+    expect(await records(logger, "error")).toMatchObject([
+      { errorType: "thrown object", message: "customer 7 not found", severity: "warning", context: { method: "Rpc.find", code: "E_NOT_FOUND", status: 404 } },
+      { errorType: "thrown object", message: '{"reason":"quota","retryAfter":3}', severity: "error", context: { method: "Rpc.quota" } },
+      { errorType: "thrown object", message: "non-error value thrown", severity: "error", context: { method: "Rpc.odd" } },
+    ]);
+  });
+
   it("records each thrown error once, also non-Error values, and nothing on success", async () => {
     const logger = newLogger();
     class Svc {

@@ -12,9 +12,10 @@ import { z } from "zod";
 import { auditStorage, currentContext, kLearnedUser, ownContext, runInAuditContext, userOfCall } from "../src/context.js";
 import { trackResult, untrackResult } from "../src/dropped.js";
 import { AuditConfigError } from "../src/errors.js";
-import { isError, isInstance, isNativePromise, keepAddedMembers, readMember, reportRecordFailure, resolveAuditLogger, safeRecord, textOf, UNREADABLE_ERROR, warnLoggerOptionThrew } from "../src/instrument.js";
+import { REDACTED_TEXT, isError, isInstance, isNativePromise, keepAddedMembers, readMember, reportRecordFailure, resolveAuditLogger, safeRecord, textOf, UNREADABLE_ERROR, warnLoggerOptionThrew } from "../src/instrument.js";
 import type { AuditLogger } from "../src/logger.js";
 import { newId } from "../src/record/id.js";
+import { isSecretName } from "../src/secret-name.js";
 import { toFieldIssues } from "../src/record/issues.js";
 import { NO_ARGS, argsAsCalled, copyOf } from "./copy.js";
 import { GeneratorRemains, contextRemains, keptForRemains } from "./remains.js";
@@ -298,7 +299,8 @@ const MAX_OBJECT_MESSAGE = 1000;
 /**
  * The message of a thrown object that is no Error (`throw { status: 404, message: "…" }`, an RPC
  * client's error payload): its `message` when that is text, else its JSON (as auditErrorHandler
- * records such a value; cut at MAX_OBJECT_MESSAGE characters), else its string form. It was
+ * records such a value; cut at MAX_OBJECT_MESSAGE characters; members named as credentials
+ * hidden), else its string form. It was
  * "[object Object]", which said nothing of the failure (found by the decorators fresh-eyes pass,
  * 2026-12-05). Throws as String() does for a value with no string form (see errorMessageOf).
  */
@@ -307,7 +309,9 @@ function objectMessage(error: object): string {
   if (typeof message === "string" && message !== "") return message;
   let json: string | undefined;
   try {
-    json = JSON.stringify(error);
+    // (a member named as a credential, `apiKey`, a request's `authorization` header, is hidden:
+    // such a payload may carry the request it failed; `code` is kept, as the record's context has it)
+    json = JSON.stringify(error, (key: string, value: unknown) => (key !== "" && key !== "code" && isSecretName(key) ? REDACTED_TEXT : value));
   } catch {
     // (a cycle, a BigInt, a throwing toJSON: its string form)
   }

@@ -1672,8 +1672,12 @@ describe("@AuditPersona, @AuditPerformance, @AuditErrors", () => {
         // (no message, no JSON form of its own, and no String() either: said so)
         throw Object.create(null);
       }
+      denied(): never {
+        // (members named as credentials are hidden in the JSON, at any depth; `code` is kept)
+        throw { reason: "denied", code: 401, apiKey: "SECRET-1", request: { headers: { authorization: "Bearer SECRET-2", "x-session-id": "SECRET-3" } } };
+      }
     }
-    for (const m of ["find", "quota", "odd"] as const) {
+    for (const m of ["find", "quota", "odd", "denied"] as const) {
       decorate("legacy", Rpc, m, AuditTool("rpc", { logger }));
       decorate("standard", Rpc, m, AuditErrors({ logger }));
     }
@@ -1681,12 +1685,17 @@ describe("@AuditPersona, @AuditPerformance, @AuditErrors", () => {
     expect(() => r.find()).toThrow();
     await expect(r.quota()).rejects.toEqual({ reason: "quota", retryAfter: 3 });
     expect(() => r.odd()).toThrow();
-    expect((await records(logger, "tool")).map((t) => t.errorMessage)).toEqual(["customer 7 not found", '{"reason":"quota","retryAfter":3}', "non-error value thrown"]);
+    expect(() => r.denied()).toThrow();
+    const denied = '{"reason":"denied","code":401,"apiKey":"[REDACTED]","request":{"headers":{"authorization":"[REDACTED]","x-session-id":"[REDACTED]"}}}';
+    expect((await records(logger, "tool")).map((t) => t.errorMessage)).toEqual(["customer 7 not found", '{"reason":"quota","retryAfter":3}', "non-error value thrown", denied]);
     expect(await records(logger, "error")).toMatchObject([
       { errorType: "thrown object", message: "customer 7 not found", severity: "warning", context: { method: "Rpc.find", code: "E_NOT_FOUND", status: 404 } },
       { errorType: "thrown object", message: '{"reason":"quota","retryAfter":3}', severity: "error", context: { method: "Rpc.quota" } },
       { errorType: "thrown object", message: "non-error value thrown", severity: "error", context: { method: "Rpc.odd" } },
+      { errorType: "thrown object", message: denied, severity: "error", context: { method: "Rpc.denied", code: 401 } },
     ]);
+    expect(fs.readFileSync(path.join(logger.auditDir, `tool_usage_${logger.sessionId}.jsonl`), "utf8")).not.toContain("SECRET");
+    expect(fs.readFileSync(path.join(logger.auditDir, `errors_${logger.sessionId}.jsonl`), "utf8")).not.toContain("SECRET");
   });
 
   it("records each thrown error once, also non-Error values, and nothing on success", async () => {

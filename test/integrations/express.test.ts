@@ -925,6 +925,28 @@ describe.each(EXPRESS_FLAVORS)("%s", (_name, express: ExpressFactory) => {
     ]);
   });
 
+  it("auditErrorHandler records a thrown plain object as JSON with the members named as credentials hidden (a payload that carried its request's authorization header was written in clear)", async () => {
+    // found by the decorators fresh-eyes pass, 2026-12-05 (the decorators now write such objects
+    // as JSON too, and hide the same members)
+    const logger = newLogger();
+    const app = buildApp({ logger }, (a) => {
+      a.get("/rpc", () => {
+        throw { reason: "denied", code: "E_DENIED", apiKey: "SECRET-1", request: { headers: { authorization: "Bearer SECRET-2" } } };
+      });
+    });
+    app.use((_err: unknown, _req: Request, res: Response, _next: NextFunction) => {
+      res.status(500).send("handled");
+    });
+    const url = await start(app);
+    expect((await exchange(`${url}/rpc`)).body).toBe("handled");
+    const [err] = await waitForRecords(logger, "error", 1);
+    expect(err).toMatchObject({
+      errorType: "NonErrorThrown",
+      message: '{"reason":"denied","code":"E_DENIED","apiKey":"[REDACTED]","request":{"headers":{"authorization":"[REDACTED]"}}}',
+      context: { route: "/rpc", status: 500, code: "E_DENIED" },
+    });
+  });
+
   it("auditErrorHandler records an error passed on from another request's callback under its own request's user and trace", async () => {
     const logger = newLogger();
     // a pool whose worker runs queued callbacks in the context of the request that woke it

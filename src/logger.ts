@@ -678,6 +678,12 @@ export class AuditLogger extends EventEmitter<AuditLoggerEvents> implements Exit
    */
   logError(error: Error | ErrorInput, context?: Record<string, unknown>): string {
     this.assertOpen("logError");
+    // (the second argument is merged into the record's context: a string was spread into
+    // {"0":"s","1":"t",…}, a number or null recorded as {} and an array by its indexes; found by
+    // the API.md audit, 2026-12-05)
+    if (context !== undefined && (typeof context !== "object" || context === null || Array.isArray(context))) {
+      throw new AuditValidationError("logError", [{ field: "context", message: `must be an object, such as { step: "lookup" } (got ${context === null ? "null" : Array.isArray(context) ? "an array" : typeof context}): it is merged into the record's context` }]);
+    }
     let input: ErrorInput;
     // (an Error of another realm too: a vm context's, a test environment's)
     if (error instanceof Error || types.isNativeError(error)) {

@@ -251,6 +251,12 @@ describe("log input validation", () => {
       [() => logger.logToolUsage(undefined as never), "logToolUsage", ["(input)"]],
       [() => logger.logChatInteraction({ prompt: "p", id: "../../etc/passwd" }), "logChatInteraction", ["id"]],
       [() => logger.logChatInteraction({ prompt: "p", metadata: "not an object" } as never), "logChatInteraction", ["metadata"]],
+      // logError's second argument is merged into the record's context: a string was spread into
+      // {"0":"c","1":"t",…} and a number recorded as {} (found by the API.md audit, 2026-12-05)
+      [() => logger.logError(new Error("e"), "step 2" as never), "logError", ["context"]],
+      [() => logger.logError(new Error("e"), 5 as never), "logError", ["context"]],
+      [() => logger.logError({ errorType: "E", message: "m" }, ["a"] as never), "logError", ["context"]],
+      [() => logger.logError({ errorType: "E", message: "m" }, null as never), "logError", ["context"]],
     ];
     for (const [call, method, fields] of cases) {
       const err = thrown(call);

@@ -514,7 +514,7 @@ function unlistedWhy(rel: string, listed: ReadonlySet<string>): string {
  * if (!report.ok) console.error(report.problems);
  */
 export async function verifyExport(exportDir: string, options: VerifyExportOptions = {}): Promise<VerifyReport> {
-  checkVerifyOptions(options, "verifyExport");
+  checkVerifyOptions(options, "verifyExport", ["exportDir", exportDir]);
   const dir = path.resolve(exportDir);
   const problems: VerifyProblem[] = [];
   const notes: VerifyNote[] = [];

@@ -6,7 +6,7 @@
  */
 import { KeyObject } from "node:crypto";
 import { z } from "zod";
-import { AuditConfigError } from "../errors.js";
+import { AuditConfigError, type FieldIssue } from "../errors.js";
 import { toFieldIssues } from "../record/issues.js";
 
 const publicKey = z.union([z.string().min(1, "must be a PEM public key"), z.custom<KeyObject>((v) => v instanceof KeyObject, "must be a PEM string or a crypto KeyObject")]);
@@ -30,7 +30,14 @@ const verifyOptionsSchema = z
  * @example
  * checkVerifyOptions({ publickey: pem }, "verifyAuditLog"); // AuditConfigError: verifyAuditLog.publickey
  */
-export function checkVerifyOptions(options: unknown, method: string): void {
+export function checkVerifyOptions(options: unknown, method: string, dir?: readonly [name: string, value: unknown]): void {
   const r = verifyOptionsSchema.safeParse(options ?? {});
-  if (!r.success) throw new AuditConfigError(toFieldIssues(r.error, method));
+  // The directory is checked too, in the same error: a number was a bare TypeError from
+  // path.resolve, and "" verified the working directory (found by the API.md audit, 2026-12-05).
+  const issues: FieldIssue[] = [];
+  if (dir !== undefined && (typeof dir[1] !== "string" || dir[1] === "")) {
+    issues.push({ field: `${method}.${dir[0]}`, message: `must be the directory's path, a non-empty string (got ${dir[1] === "" ? "an empty string" : dir[1] === null ? "null" : typeof dir[1]})` });
+  }
+  if (!r.success) issues.push(...toFieldIssues(r.error, method));
+  if (issues.length > 0) throw new AuditConfigError(issues);
 }

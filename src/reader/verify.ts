@@ -60,7 +60,7 @@ interface Findings {
  * if (!report.ok) console.error(report.problems);
  */
 export async function verifyAuditLog(auditPath: string, options: VerifyOptions = {}): Promise<VerifyReport> {
-  checkVerifyOptions(options, "verifyAuditLog");
+  checkVerifyOptions(options, "verifyAuditLog", ["auditPath", auditPath]);
   const dir = path.resolve(auditPath);
   const f: Findings = { problems: [], notes: [], records: 0, contentRefs: new Set(), keyRefs: new Map(), shredded: new Set() };
   if (!fs.existsSync(dir) || !fs.statSync(dir).isDirectory()) {

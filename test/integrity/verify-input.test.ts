@@ -28,6 +28,18 @@ describe("verify input", () => {
     }
   });
 
+  it("a directory that is not a path string is an AuditConfigError naming it, with the options' issues (API.md audit, 2026-12-05: a bare TypeError, and \"\" verified the working directory)", async () => {
+    for (const [method, run] of [
+      ["verifyAuditLog", (d: unknown, o: object) => verifyAuditLog(d as never, o as never)],
+      ["verifyExport", (d: unknown, o: object) => verifyExport(d as never, o as never)],
+    ] as const) {
+      for (const bad of [123, undefined, null, "", { auditPath: "x" }]) {
+        expect((await refusal(() => run(bad, {}))).issues.map((i) => i.field), `${method} ${String(bad)}`).toEqual([method === "verifyAuditLog" ? `${method}.auditPath` : `${method}.exportDir`]);
+      }
+      expect((await refusal(() => run(5, { publickey: "x" }))).issues.map((i) => i.field).sort()).toEqual([method === "verifyAuditLog" ? `${method}.auditPath` : `${method}.exportDir`, `${method}.publickey`].sort());
+    }
+  });
+
   it("a directory with no audit logs is not ok: no_audit_logs, pointing at audit_logs/ when the project directory was given", async () => {
     const project = tmpProject("verify-empty-");
     const logger = new AuditLogger({ sessionId: "s1", projectPath: project });

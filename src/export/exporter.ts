@@ -2,7 +2,7 @@ import { KeyObject } from "node:crypto";
 import { inspect, type InspectOptions } from "node:util";
 import { z } from "zod";
 import { AuditConfig } from "../config/config.js";
-import { AuditConfigError } from "../errors.js";
+import { AuditConfigError, type FieldIssue } from "../errors.js";
 import { insideReal } from "../path-inside.js";
 import { resolveSigningKey, type SigningKey } from "../integrity/signing.js";
 import type { AuditLogger } from "../logger.js";
@@ -82,9 +82,10 @@ function refuseInsideAuditDir(auditDir: string | undefined, target: string, meth
   }
 }
 
-function parseOptions(o: ExportOptions | undefined, method: string): { includeFullContent: boolean; filter: ExportFilter | undefined } {
+function parseOptions(o: ExportOptions | undefined, method: string, target?: readonly [field: string, value: unknown]): { includeFullContent: boolean; filter: ExportFilter | undefined } {
   const r = exportOptionsSchema.safeParse(o ?? {});
-  if (!r.success) throw new AuditConfigError(toFieldIssues(r.error, method));
+  const issues = [...(target !== undefined ? targetIssues(target[0], target[1], "file") : []), ...(r.success ? [] : toFieldIssues(r.error, method))];
+  if (!r.success || issues.length > 0) throw new AuditConfigError(issues);
   const { includeFullContent, ...f } = r.data;
   const filter: ExportFilter = {
     ...(f.userId !== undefined ? { userId: f.userId } : {}),
@@ -92,6 +93,19 @@ function parseOptions(o: ExportOptions | undefined, method: string): { includeFu
     ...(f.until !== undefined ? { until: isoTime(f.until) } : {}),
   };
   return { includeFullContent: includeFullContent ?? false, filter: Object.keys(filter).length > 0 ? filter : undefined };
+}
+
+/**
+ * The issue of an export's target that is neither a non-empty path nor (a file's) writable
+ * stream. Until 2026-12-05 a number was a bare TypeError from path.resolve, or an AUDIT_ERR_IO
+ * "Writing the export to a stream failed" (found by the API.md audit).
+ */
+function targetIssues(field: string, value: unknown, kind: "file" | "dir"): FieldIssue[] {
+  if (typeof value === "string" && value !== "") return [];
+  const stream = typeof (value as { write?: unknown } | null)?.write === "function" && typeof (value as { on?: unknown }).on === "function";
+  if (kind === "file" && stream) return [];
+  const got = value === "" ? "an empty string" : value === null ? "null" : typeof value;
+  return [{ field, message: kind === "file" ? `must be a file's path or a writable stream (got ${got})` : `must be a directory's path, a non-empty string (got ${got})` }];
 }
 
 /**
@@ -137,7 +151,7 @@ export class AuditExporter {
   }
 
   private async json(file: ExportTarget, options: ExportOptions | undefined, option: string, withholder: ExportWithholder): Promise<void> {
-    const o = parseOptions(options, "exportToJson");
+    const o = parseOptions(options, "exportToJson", [option, file]);
     if (typeof file === "string") refuseInsideAuditDir(this.viewer.contentDir, file, "exportToJson", "file");
     await writeExport(file, jsonExportChunks(this.viewer, { includeFullContent: o.includeFullContent, exportedAt: new Date().toISOString(), withholder, ...(o.filter ? { filter: o.filter } : {}) }), undefined, option);
   }
@@ -190,7 +204,8 @@ export class AuditExporter {
       throw new AuditConfigError(filtered.map((k) => ({ field: `exportCompleteAuditToDirectory.${k}`, message: "a directory export holds the whole trail (its manifest and integrity/ chains cover every record): export one user's records or a time range with exportToJson or the export*ToCsv methods" })));
     }
     const parsed = directoryOptionsSchema.safeParse(options ?? {});
-    if (!parsed.success) throw new AuditConfigError(toFieldIssues(parsed.error, "exportCompleteAuditToDirectory"));
+    const issues = [...targetIssues("exportCompleteAuditToDirectory.dir", dir, "dir"), ...(parsed.success ? [] : toFieldIssues(parsed.error, "exportCompleteAuditToDirectory"))];
+    if (!parsed.success || issues.length > 0) throw new AuditConfigError(issues);
     refuseInsideAuditDir(this.viewer.contentDir, dir, "exportCompleteAuditToDirectory", "dir");
     const o = { includeFullContent: parsed.data.includeFullContent ?? false };
     const sessionIds = await this.viewer.getSessionIds();
@@ -216,7 +231,7 @@ export class AuditExporter {
   }
 
   private async csv(kind: RecordType, file: ExportTarget, options: ExportOptions | undefined, method: string, option = `${method}.file`): Promise<number> {
-    const o = parseOptions(options, method);
+    const o = parseOptions(options, method, [option, file]);
     if (typeof file === "string") refuseInsideAuditDir(this.viewer.contentDir, file, method, "file");
     const viewer = this.viewer;
     const withholder = new ExportWithholder();

@@ -121,6 +121,25 @@ describe("CSV export", () => {
     expect(fs.existsSync(path.join(fx.projectPath, "x.csv"))).toBe(false);
   });
 
+  it("a target that is neither a path nor a writable stream is an AuditConfigError naming it, for every export method (API.md audit, 2026-12-05: a bare TypeError, or AUDIT_ERR_IO \"Writing the export to a stream failed\")", async () => {
+    const exporter = new AuditExporter({ auditPath: fx.auditPath });
+    for (const bad of [123, null, undefined, "", {}, { write: 1 }]) {
+      const calls: Array<[string, () => Promise<unknown>]> = [
+        ["exportToJson.file", () => exporter.exportToJson(bad as never)],
+        ...Object.values(CSV_METHOD).map((m) => [`${String(m)}.file`, () => (exporter[m] as (f: unknown) => Promise<unknown>)(bad)] as [string, () => Promise<unknown>]),
+        ["exportCompleteAuditToDirectory.dir", () => exporter.exportCompleteAuditToDirectory(bad as never)],
+      ];
+      for (const [field, call] of calls) {
+        const err = await call().then(() => undefined, (e: unknown) => e);
+        expect(err, `${field} ${JSON.stringify(bad)}`).toBeInstanceOf(AuditConfigError);
+        expect((err as AuditConfigError).issues.map((i) => i.field)).toEqual([field]);
+      }
+    }
+    // with a bad option too, both are named
+    const both = await exporter.exportCompleteAuditToDirectory(5 as never, { includeContent: true } as never).then(() => undefined, (e: unknown) => e);
+    expect((both as AuditConfigError).issues.map((i) => i.field).sort()).toEqual(["exportCompleteAuditToDirectory.dir", "exportCompleteAuditToDirectory.includeContent"]);
+  });
+
   it("refuses to write into the audit directory (an export there held plaintext content beside the logs, and its manifest turned verify into an export's check), also through a symlink", async () => {
     const exporter = new AuditExporter({ auditPath: fx.auditPath });
     const link = path.join(fx.projectPath, "logs_link");

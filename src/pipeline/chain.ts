@@ -1,4 +1,5 @@
 import crypto, { createHash } from "node:crypto";
+import { AuditValidationError, type FieldIssue } from "../errors.js";
 
 /** `prevHash` of the first record of each kind. */
 export const GENESIS_HASH = "0".repeat(64);
@@ -28,6 +29,14 @@ export function sealedLine(body: string, hash: string): string {
  * const rec = JSON.parse(line); computeRecordHash(rec.prevHash, rec) === rec.hash
  */
 export function computeRecordHash(prevHash: string, record: Readonly<Record<string, unknown>>): string {
+  // (a third party's verifier calls it with what it parsed: a number was a bare TypeError, and a
+  // record that was no object hashed as "{}"; found by the API.md audit, 2026-12-05)
+  if (typeof prevHash !== "string" || typeof record !== "object" || record === null || Array.isArray(record)) {
+    const issues: FieldIssue[] = [];
+    if (typeof prevHash !== "string") issues.push({ field: "prevHash", message: `must be the record's prevHash string (got ${prevHash === null ? "null" : typeof prevHash})` });
+    if (typeof record !== "object" || record === null || Array.isArray(record)) issues.push({ field: "record", message: `must be the parsed record, an object (got ${record === null ? "null" : Array.isArray(record) ? "an array" : typeof record})` });
+    throw new AuditValidationError("computeRecordHash", issues, { outcome: "nothing was hashed" });
+  }
   const { hash: _hash, ...rest } = record;
   return createHash("sha256").update(prevHash).update(JSON.stringify(rest)).digest("hex");
 }

@@ -4,7 +4,7 @@ import fs from "node:fs";
 import path from "node:path";
 import { listKindFiles } from "../../src/sink/files.js";
 import { afterEach, describe, expect, it } from "vitest";
-import { AuditLogger, auditContext, computeRecordHash, GENESIS_HASH, RECORD_KINDS, verifyAuditLog, type VerifyReport } from "../../src/index.js";
+import { AuditLogger, AuditValidationError, auditContext, computeRecordHash, GENESIS_HASH, RECORD_KINDS, verifyAuditLog, type VerifyReport } from "../../src/index.js";
 import { cleanupTmp, readLinesOf, TEST_KEY, tmpProject } from "../helpers/index.js";
 import { auditDirOf, kindFilesInOrder, kindPath, readKind, segmentNumbers } from "../helpers/core.js";
 
@@ -69,6 +69,26 @@ describe("hash chain", () => {
       expect(report.sessions).toEqual([sid]);
     });
   }
+
+  it("computeRecordHash given no prevHash string or no record object is an AuditValidationError naming each (API.md audit, 2026-12-05: a bare TypeError, or a hash of '{}' for a number)", () => {
+    for (const [prev, rec, fields] of [
+      [1, { a: 1 }, ["prevHash"]],
+      ["x", null, ["record"]],
+      ["x", 5, ["record"]],
+      ["x", "{\"a\":1}", ["record"]],
+      ["x", [1], ["record"]],
+      [undefined, undefined, ["prevHash", "record"]],
+    ] as const) {
+      let err: unknown;
+      try {
+        computeRecordHash(prev as never, rec as never);
+      } catch (e) {
+        err = e;
+      }
+      expect(err, JSON.stringify([prev, rec])).toBeInstanceOf(AuditValidationError);
+      expect((err as AuditValidationError).issues.map((i) => i.field)).toEqual(fields);
+    }
+  });
 
   it("computeRecordHash detects any change to a parsed record", async () => {
     const projectPath = tmpProject();

@@ -77,7 +77,8 @@ export class AuditConfig {
    * files; the app's thread validates each input and queues it (see docs/DURABILITY.md).
    */
   readonly thread: boolean;
-  readonly rotation: Readonly<{ sizeBytes?: number; frequency?: RotationFrequency }>;
+  /** `size` (and `sizeBytes`, the same) in bytes: `"64k"` reads back as 65536 */
+  readonly rotation: Readonly<{ size?: number; sizeBytes?: number; frequency?: RotationFrequency }>;
   readonly contentPreviewChars: number;
   readonly autoCleanup: boolean;
   readonly storeToolPayloads: boolean;
@@ -128,7 +129,8 @@ export class AuditConfig {
     this.thread = o.thread ?? false;
     const sizeBytes = o.rotation?.size !== undefined ? parseSize(o.rotation.size) : 100 * 1024 * 1024;
     this.rotation = Object.freeze({
-      ...(sizeBytes !== undefined ? { sizeBytes } : {}),
+      // (also under the option's name: config.rotation.size was undefined; API.md audit, 2026-12-05)
+      ...(sizeBytes !== undefined ? { size: sizeBytes, sizeBytes } : {}),
       ...(o.rotation?.frequency !== undefined ? { frequency: o.rotation.frequency } : {}),
     });
     this.contentPreviewChars = o.contentPreviewChars ?? 200;

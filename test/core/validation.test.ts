@@ -178,6 +178,12 @@ describe("configuration validation", () => {
     expect(new AuditConfig({ projectPath, rotation: { size: "10m" } }).rotation.sizeBytes).toBe(10 * 1024 * 1024);
     expect(new AuditConfig({ projectPath, rotation: { size: "1g" } }).rotation.sizeBytes).toBe(1024 ** 3);
     expect(new AuditConfig({ projectPath, rotation: { size: 5000 } }).rotation.sizeBytes).toBe(5000);
+    // read back under the option's own name too, in bytes, as toJSON() writes it (it was only
+    // sizeBytes: config.rotation.size was undefined; found by the API.md audit, 2026-12-05)
+    const c = new AuditConfig({ projectPath, rotation: { size: "64k", frequency: "hourly" } });
+    expect(c.rotation).toEqual({ size: 65_536, sizeBytes: 65_536, frequency: "hourly" });
+    expect((c.toJSON() as { rotation: unknown }).rotation).toEqual({ size: 65_536, frequency: "hourly" });
+    expect(new AuditConfig({ projectPath }).rotation.size).toBe(100 * 1024 * 1024);
     expect(new AuditConfig({ projectPath, rotation: { frequency: "daily" } }).rotation.frequency).toBe("daily");
     for (const size of ["0k", "-1", "ten", 0, -5]) expect(() => new AuditConfig({ projectPath, rotation: { size } })).toThrow(AuditConfigError);
   });

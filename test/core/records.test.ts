@@ -140,6 +140,17 @@ describe("records of each kind", () => {
     expect(c).not.toHaveProperty("stackTrace");
   });
 
+  it("logFileOperation takes exactly API.md's six operations (create, read, modify, delete, move, copy) and records each as given", async () => {
+    // (only create, read, modify and move were exercised anywhere; found by the API.md audit, 2026-12-05)
+    const projectPath = tmpProject();
+    const logger = new AuditLogger({ sessionId: "fileops", projectPath });
+    const ops = ["create", "read", "modify", "delete", "move", "copy"] as const;
+    for (const operation of ops) logger.logFileOperation({ operation, filePath: `f_${operation}` });
+    for (const operation of ["rename", "write", "CREATE", ""]) expect(() => logger.logFileOperation({ operation: operation as never, filePath: "x" }), operation).toThrow(/operation: must be one of create, read, modify, delete, move, copy/);
+    await logger.finalizeSession();
+    expect(readKind(projectPath, "file_operation", "fileops").map((r) => [r.operation, r.filePath, r.seq])).toEqual(ops.map((o, i) => [o, `f_${o}`, i + 1]));
+  });
+
   it("context fields (traceId, parentId, userId) follow prevHash, in that order, and metadata merges", async () => {
     const projectPath = tmpProject();
     const logger = new AuditLogger({ sessionId: "rec_ctx", projectPath });

@@ -14,6 +14,7 @@ function withKeyStore(key: EncryptionKey | undefined, auditDir: string | undefin
   return key ? openKeyring(key.masters ?? [key], auditDir ? path.resolve(auditDir) : undefined) : undefined;
 }
 import { toFieldIssues } from "../record/issues.js";
+import { listSessionIds } from "../sink/files.js";
 import { SessionStats } from "../record/stats.js";
 import {
   RECORD_KINDS,
@@ -125,6 +126,15 @@ function isLogger(v: unknown): v is AuditLogger {
   );
 }
 
+/** Whether `p` is a directory (following links, as the path is given). */
+function isDirectory(p: string): boolean {
+  try {
+    return fs.statSync(p).isDirectory();
+  } catch {
+    return false;
+  }
+}
+
 /**
  * Reads an audit trail back: queries (newest first), full content, session summaries and the
  * analytics report. Streams the files: a query holds at most `offset + limit` records, analytics
@@ -212,6 +222,14 @@ export class AuditViewer {
     }
     if (!st?.isDirectory()) {
       throw new AuditIOError(`${this.auditPath} is not a directory. Point auditPath at the audit_logs directory (<projectPath>/audit_logs).`);
+    }
+    // A project directory (no sessions of its own, an audit_logs/ below) read as empty: every
+    // list [], the summary null, and an exporter refused an export beside audit_logs/ as "inside
+    // the audit directory" (found by the API.md audit, 2026-12-05). verifyAuditLog reports it too
+    // (no_audit_logs); the CLI's <dir> follows it into audit_logs/.
+    const nested = path.join(this.auditPath, "audit_logs");
+    if (listSessionIds(this.auditPath).length === 0 && isDirectory(nested)) {
+      throw new AuditConfigError([{ field: "auditPath", message: `${this.auditPath} holds no audit logs; it is a project directory, and its logs are in ${nested}: give that (a logger's auditDir, <projectPath>/audit_logs)` }]);
     }
     this.source = new FileRecordSource(this.auditPath, hooks);
   }

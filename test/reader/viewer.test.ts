@@ -1,7 +1,8 @@
 import fs from "node:fs";
 import path from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { AuditIOError, AuditValidationError } from "../../src/errors.js";
+import { AuditConfigError, AuditIOError, AuditValidationError } from "../../src/errors.js";
+import { AuditExporter } from "../../src/export/exporter.js";
 import { AuditLogger } from "../../src/logger.js";
 import { AuditViewer } from "../../src/reader/viewer.js";
 import { cleanupTmp, TEST_KEY, tmpProject } from "../helpers/index.js";
@@ -199,6 +200,23 @@ describe("AuditViewer over files", () => {
 
   it("reports a missing directory", () => {
     expect(() => new AuditViewer({ auditPath: path.join(fx.projectPath, "missing") })).toThrow(AuditIOError);
+  });
+
+  it("refuses the project directory above audit_logs/, naming auditPath and the directory to give, for the viewer and the exporter (API.md audit, 2026-12-05: every list was empty, silently, and the summary null)", async () => {
+    for (const make of [(o: { auditPath: string }) => new AuditViewer(o), (o: { auditPath: string }) => new AuditExporter(o)]) {
+      let err: unknown;
+      try {
+        make({ auditPath: fx.projectPath });
+      } catch (e) {
+        err = e;
+      }
+      expect(err).toBeInstanceOf(AuditConfigError);
+      expect((err as AuditConfigError).issues).toEqual([{ field: "auditPath", message: expect.stringContaining(fx.auditPath) }]);
+    }
+    // an audit directory, or an empty directory (no audit_logs/ in it), is read as before
+    expect((await new AuditViewer({ auditPath: fx.auditPath }).listSessions()).length).toBe(2);
+    const empty = tmpProject("viewer-empty-");
+    expect(await new AuditViewer({ auditPath: empty }).listSessions()).toEqual([]);
   });
 });
 

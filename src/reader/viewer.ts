@@ -3,7 +3,7 @@ import { inspect, type InspectOptions } from "node:util";
 import path from "node:path";
 import { z } from "zod";
 import { AuditConfig } from "../config/config.js";
-import { AuditConfigError, AuditIOError } from "../errors.js";
+import { AuditConfigError, AuditIOError, AuditValidationError } from "../errors.js";
 import type { AuditLogger } from "../logger.js";
 import { resolveKey, type EncryptionKey } from "../pipeline/keys.js";
 import { openKeyring } from "../pipeline/keyring.js";
@@ -124,6 +124,13 @@ function isLogger(v: unknown): v is AuditLogger {
     typeof (v as AuditLogger).auditDir === "string" &&
     (v as AuditLogger).config instanceof AuditConfig
   );
+}
+
+/** Throws an AuditValidationError naming `field` of `method` unless `value` is a non-empty string. */
+function idArgument(method: string, field: string, value: unknown): void {
+  if (typeof value === "string" && value !== "") return;
+  const got = value === "" ? "an empty string" : value === null ? "null" : typeof value;
+  throw new AuditValidationError(method, [{ field, message: `must be a non-empty string (got ${got})` }], { outcome: "nothing was read" });
 }
 
 /** Whether `p` is a directory (following links, as the path is given). */
@@ -326,6 +333,8 @@ export class AuditViewer {
    * if (c?.verified) console.log(c.prompt);
    */
   async getFullInteractionContent(interactionId: string): Promise<FullInteractionContent | null> {
+    // (a number read every chat of every session and resolved null; API.md audit, 2026-12-05)
+    idArgument("getFullInteractionContent", "interactionId", interactionId);
     await this.syncLogger();
     for (const sessionId of await this.sessionsFor(undefined)) {
       for await (const rec of this.source.records("chat_interaction", sessionId)) {
@@ -342,6 +351,7 @@ export class AuditViewer {
    * Resolves to null when the session has no records and no session file.
    */
   async getSessionSummary(sessionId?: string): Promise<ViewerSessionSummary | null> {
+    if (sessionId !== undefined) idArgument("getSessionSummary", "sessionId", sessionId);
     await this.syncLogger();
     let id = sessionId ?? this.sessionId;
     if (id === undefined) {

@@ -198,6 +198,22 @@ describe("AuditViewer over files", () => {
     expect(await v.getSessionSummary("nope")).toBeNull();
   });
 
+  it("an interaction id or session id that is not a non-empty string is an AuditValidationError naming it (API.md audit, 2026-12-05: getFullInteractionContent(123) read every chat of every session and resolved null)", async () => {
+    const v = new AuditViewer({ auditPath: fx.auditPath });
+    for (const bad of [123, null, "", { id: "x" }]) {
+      for (const [field, call] of [
+        ["interactionId", () => v.getFullInteractionContent(bad as never)],
+        ["sessionId", () => v.getSessionSummary(bad as never)],
+      ] as const) {
+        const err = await call().then(() => undefined, (e: unknown) => e);
+        expect(err, `${field} ${JSON.stringify(bad)}`).toBeInstanceOf(AuditValidationError);
+        expect((err as AuditValidationError).issues.map((i) => i.field)).toEqual([field]);
+        expect((err as Error).message).toContain("nothing was read");
+      }
+    }
+    expect(await v.getSessionSummary(undefined)).not.toBeNull();
+  });
+
   it("reports a missing directory", () => {
     expect(() => new AuditViewer({ auditPath: path.join(fx.projectPath, "missing") })).toThrow(AuditIOError);
   });

@@ -142,6 +142,10 @@ export interface CompiledQuery {
  * const q = compileQuery("tool_usage", { toolName: "search", success: false, limit: 5 }, "getToolUsages");
  */
 export function compileQuery<K extends RecordType>(kind: K, filter: FilterOf[K] | undefined, method: string): CompiledQuery {
+  // (viewer.iterate("tool_usages") was a bare TypeError; found by the API.md audit, 2026-12-05)
+  if (typeof kind !== "string" || !Object.hasOwn(SCHEMAS, kind)) {
+    throw new AuditValidationError(method, [{ field: "kind", message: `must be one of ${Object.keys(SCHEMAS).join(", ")} (got ${typeof kind === "string" ? JSON.stringify(kind) : typeof kind})` }], { outcome: "nothing was read" });
+  }
   const parsed = SCHEMAS[kind].safeParse(filter ?? {});
   if (!parsed.success) throw new AuditValidationError(method, toFieldIssues(parsed.error), { outcome: "nothing was read" });
   const f = parsed.data as Record<string, unknown> & BaseFilter;

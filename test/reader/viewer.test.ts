@@ -214,6 +214,17 @@ describe("AuditViewer over files", () => {
     expect(await v.getSessionSummary(undefined)).not.toBeNull();
   });
 
+  it("iterate() of a kind that is not a record kind is an AuditValidationError naming kind (API.md audit, 2026-12-05: a bare TypeError)", async () => {
+    const v = new AuditViewer({ auditPath: fx.auditPath });
+    for (const bad of ["tool_usages", "constructor", 5]) {
+      const err = await (async () => {
+        for await (const _ of v.iterate(bad as never)) void _;
+      })().then(() => undefined, (e: unknown) => e);
+      expect(err, String(bad)).toBeInstanceOf(AuditValidationError);
+      expect((err as AuditValidationError).issues).toEqual([{ field: "kind", message: expect.stringContaining("tool_usage, persona_activity") }]);
+    }
+  });
+
   it("reports a missing directory", () => {
     expect(() => new AuditViewer({ auditPath: path.join(fx.projectPath, "missing") })).toThrow(AuditIOError);
   });

@@ -102,7 +102,8 @@ function parseOptions(o: ExportOptions | undefined, method: string, target?: rea
  */
 function targetIssues(field: string, value: unknown, kind: "file" | "dir"): FieldIssue[] {
   if (typeof value === "string" && value !== "") return [];
-  const stream = typeof (value as { write?: unknown } | null)?.write === "function" && typeof (value as { on?: unknown }).on === "function";
+  // (a Node writable, or a web WritableStream: stream.pipeline writes to either)
+  const stream = (typeof (value as { write?: unknown } | null)?.write === "function" && typeof (value as { on?: unknown }).on === "function") || typeof (value as { getWriter?: unknown } | null)?.getWriter === "function";
   if (kind === "file" && stream) return [];
   const got = value === "" ? "an empty string" : value === null ? "null" : typeof value;
   return [{ field, message: kind === "file" ? `must be a file's path or a writable stream (got ${got})` : `must be a directory's path, a non-empty string (got ${got})` }];

@@ -135,6 +135,10 @@ describe("CSV export", () => {
         expect((err as AuditConfigError).issues.map((i) => i.field)).toEqual([field]);
       }
     }
+    // a web WritableStream is a stream too (pipeline writes to it), as before the check
+    const chunks: Buffer[] = [];
+    await exporter.exportToJson(new WritableStream<Uint8Array>({ write: (c) => void chunks.push(Buffer.from(c)) }) as never);
+    expect((JSON.parse(Buffer.concat(chunks).toString("utf8")) as { format: string }).format).toMatch(/audit/);
     // with a bad option too, both are named
     const both = await exporter.exportCompleteAuditToDirectory(5 as never, { includeContent: true } as never).then(() => undefined, (e: unknown) => e);
     expect((both as AuditConfigError).issues.map((i) => i.field).sort()).toEqual(["exportCompleteAuditToDirectory.dir", "exportCompleteAuditToDirectory.includeContent"]);

@@ -151,6 +151,22 @@ describe("records of each kind", () => {
     expect(readKind(projectPath, "file_operation", "fileops").map((r) => [r.operation, r.filePath, r.seq])).toEqual(ops.map((o, i) => [o, `f_${o}`, i + 1]));
   });
 
+  it("tokensUsed not given is the sum of inputTokens and outputTokens when either is given, left out with neither; given counts are kept as given (README, Quick start)", async () => {
+    const projectPath = tmpProject();
+    const logger = new AuditLogger({ sessionId: "tokens", projectPath });
+    logger.logChatInteraction({ prompt: "a", inputTokens: 10, outputTokens: 5 });
+    logger.logChatInteraction({ prompt: "b", outputTokens: 7 });
+    logger.logChatInteraction({ prompt: "c" });
+    logger.logChatInteraction({ prompt: "d", tokensUsed: 3, inputTokens: 10, outputTokens: 5 });
+    await logger.finalizeSession();
+    expect(readKind(projectPath, "chat_interaction", "tokens").map((r) => [r.tokensUsed, r.inputTokens, r.outputTokens])).toEqual([
+      [15, 10, 5],
+      [7, undefined, 7],
+      [undefined, undefined, undefined],
+      [3, 10, 5],
+    ]);
+  });
+
   it("context fields (traceId, parentId, userId) follow prevHash, in that order, and metadata merges", async () => {
     const projectPath = tmpProject();
     const logger = new AuditLogger({ sessionId: "rec_ctx", projectPath });

@@ -10,7 +10,7 @@ const pkg = JSON.parse(fs.readFileSync(path.join(ROOT, "package.json"), "utf8"))
 
 /** What each subpath must export (API.md's package table). */
 const SPEC: Record<string, string[]> = {
-  "audit-logger": ["AuditLogger", "AuditConfig", "PresetConfigs", "AuditViewer", "AuditExporter", "verifyAuditLog", "auditContext", "setDefaultAuditLogger", "getDefaultAuditLogger", "computeRecordHash", "AuditLoggerError", "AuditConfigError", "AuditValidationError"],
+  "audit-logger": ["AuditLogger", "AuditConfig", "PresetConfigs", "AuditViewer", "AuditExporter", "verifyAuditLog", "auditContext", "setDefaultAuditLogger", "getDefaultAuditLogger", "computeRecordHash", "AuditLoggerError", "AuditConfigError", "AuditValidationError", "AuditSessionClosedError", "AuditKeyError", "AuditSessionLockedError", "AuditPathError", "AuditIOError", "AuditRotationError", "AuditFormatError"],
   "audit-logger/config": ["AuditConfig", "PresetConfigs"],
   "audit-logger/decorators": ["AuditTool", "AuditChat", "AuditPersona", "AuditPerformance", "AuditErrors"],
   "audit-logger/integrations": ["withAudit"],
@@ -75,6 +75,16 @@ describe("the built package", () => {
   it("require() from CommonJS works too", () => {
     const out = node(["-e", `const m = require("audit-logger"); const d = require("audit-logger/decorators"); console.log(typeof m.AuditLogger, typeof m.verifyAuditLog, typeof d.AuditTool)`]);
     expect(out.trim()).toBe("function function function");
+  });
+
+  it("require() loads every subpath of the spec with the spec's names (only the main entry and the decorators were checked; API.md audit, 2026-12-05)", () => {
+    const out = node([
+      "-e",
+      `const spec = ${JSON.stringify(SPEC)}; const missing = [];
+       for (const [sub, names] of Object.entries(spec)) { const m = require(sub); for (const n of names) if (typeof m[n] === "undefined") missing.push(sub + ":" + n); }
+       console.log(JSON.stringify(missing));`,
+    ]);
+    expect(JSON.parse(out.trim().split("\n").at(-1)!)).toEqual([]);
   });
 
   it("the bin runs: audit-logger --help", () => {

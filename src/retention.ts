@@ -265,7 +265,13 @@ const MARKER_TEMP_OF = /^(.+?)\.(?:\d+(?:\.[0-9a-z]+)?\.tmp|stale\.\d+)$/;
  * that old, oldest first. Only whole files go: records are never cut out.
  */
 export function cleanupSessions(auditDir: string, options: CleanupOptions): CleanupResult {
-  // (checked as logger.cleanup()'s are: this is public too)
+  // (checked as logger.cleanup()'s are: this is public too; and the directory with them: a number
+  // was a bare TypeError, and "" cleaned the working directory; found by the API.md audit, 2026-12-05)
+  if (typeof auditDir !== "string" || auditDir === "") {
+    const r = cleanupSchema.safeParse(options ?? {});
+    const got = auditDir === "" ? "an empty string" : auditDir === null ? "null" : typeof auditDir;
+    throw new AuditConfigError([{ field: "cleanupSessions.auditDir", message: `must be the audit directory's path, a non-empty string (got ${got})` }, ...(r.success ? [] : toFieldIssues(r.error, "cleanupSessions"))]);
+  }
   const o = parseOrThrow(cleanupSchema, options, "cleanupSessions") as CleanupOptions;
   const now = o.now ?? Date.now();
   const minDays = o.minRetentionDays ?? 0;

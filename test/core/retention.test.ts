@@ -311,6 +311,22 @@ describe("cleanup() options are checked before anything is removed", () => {
     expect(fs.existsSync(path.join(dir, "session_cs_old.json"))).toBe(true);
     expect(cleanupSessions(dir, { maxLogAgeDays: 30, dryRun: true }).removed.map((r) => r.sessionId)).toEqual(["cs_old"]);
   });
+
+  it("cleanupSessions() checks its directory too: not a non-empty string is an AuditConfigError naming auditDir, with the options' issues (API.md audit, 2026-12-05: a number was a bare TypeError, and \"\" cleaned the working directory)", async () => {
+    const projectPath = tmpProject();
+    await oldSession(projectPath, "cs_cwd", 100);
+    const cwd = process.cwd();
+    process.chdir(auditDirOf(projectPath));
+    try {
+      for (const bad of ["", 5, null, undefined]) {
+        expect(() => cleanupSessions(bad as never, { maxLogAgeDays: 30 }), String(bad)).toThrow(expect.objectContaining({ code: "AUDIT_ERR_CONFIG", issues: [expect.objectContaining({ field: "cleanupSessions.auditDir" })] }));
+      }
+      expect(() => cleanupSessions(5 as never, { maxLogAgeDays: 0 })).toThrow(expect.objectContaining({ issues: [expect.objectContaining({ field: "cleanupSessions.auditDir" }), expect.objectContaining({ field: "cleanupSessions.maxLogAgeDays" })] }));
+    } finally {
+      process.chdir(cwd);
+    }
+    expect(fs.existsSync(path.join(auditDirOf(projectPath), "session_cs_cwd.json"))).toBe(true);
+  });
 });
 
 // Found by a new user's review, 2026-12-05: a logger's cleanup (and autoCleanup, on in the

@@ -12,10 +12,10 @@ import { z } from "zod";
 import { auditStorage, currentContext, kLearnedUser, ownContext, runInAuditContext, userOfCall } from "../src/context.js";
 import { trackResult, untrackResult } from "../src/dropped.js";
 import { AuditConfigError } from "../src/errors.js";
-import { REDACTED_TEXT, isError, isInstance, isNativePromise, keepAddedMembers, readMember, reportRecordFailure, resolveAuditLogger, safeRecord, textOf, UNREADABLE_ERROR, warnLoggerOptionThrew } from "../src/instrument.js";
+import { isError, isInstance, isNativePromise, keepAddedMembers, readMember, reportRecordFailure, resolveAuditLogger, safeRecord, textOf, UNREADABLE_ERROR, warnLoggerOptionThrew } from "../src/instrument.js";
 import type { AuditLogger } from "../src/logger.js";
 import { newId } from "../src/record/id.js";
-import { isSecretName } from "../src/secret-name.js";
+import { jsonHidingSecrets } from "../src/secret-name.js";
 import { toFieldIssues } from "../src/record/issues.js";
 import { NO_ARGS, argsAsCalled, copyOf } from "./copy.js";
 import { GeneratorRemains, contextRemains, keptForRemains } from "./remains.js";
@@ -311,7 +311,7 @@ function objectMessage(error: object): string {
   try {
     // (a member named as a credential, `apiKey`, a request's `authorization` header, is hidden:
     // such a payload may carry the request it failed; `code` is kept, as the record's context has it)
-    json = JSON.stringify(error, (key: string, value: unknown) => (key !== "" && key !== "code" && isSecretName(key) ? REDACTED_TEXT : value));
+    json = jsonHidingSecrets(error);
   } catch {
     // (a cycle, a BigInt, a throwing toJSON: its string form)
   }

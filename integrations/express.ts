@@ -14,7 +14,7 @@ import type { ErrorRequestHandler, NextFunction, Request, RequestHandler, Respon
 import { z } from "zod";
 import { isAbortError, kClientLeft, type ClientLeftLookup } from "../src/abort.js";
 import { recordingOf } from "../src/errors-seen.js";
-import { isSecretName } from "../src/secret-name.js";
+import { jsonHidingSecrets } from "../src/secret-name.js";
 import { MAX_ID_CHARS, currentContext, kLearnedUser, kUserLookup, runInAuditContext, type UserLookup } from "../src/context.js";
 import { AuditConfigError } from "../src/errors.js";
 import { REDACTED_TEXT, errorTypeOf, httpStatusOf, isError, readMember, reportRecordFailure, resolveAuditLogger, safeRecord, textOf } from "../src/instrument.js";
@@ -1489,7 +1489,7 @@ function describeValue(v: unknown): string {
     // (members named as credentials hidden, at any depth: a thrown RPC payload that carried its
     // request's authorization header wrote it in clear; found by the decorators fresh-eyes pass,
     // 2026-12-05. `code` is kept: the record's context has it)
-    return typeof v === "string" ? v : (JSON.stringify(v, (key: string, value: unknown) => (key !== "" && key !== "code" && isSecretName(key) ? REDACTED_TEXT : value)) ?? textOf(v));
+    return typeof v === "string" ? v : (jsonHidingSecrets(v) ?? textOf(v));
   } catch {
     return textOf(v);
   }

@@ -3,6 +3,7 @@
  * headers and query parameters by, and the decorators hide members of a thrown object by (see
  * decorators/wrap.ts, objectMessage). Moved here from integrations/fetch.ts, 2026-12-05.
  */
+import { REDACTED_TEXT } from "./instrument.js";
 
 // Header names and query (and fragment) parameter names that say they carry a credential: one
 // rule for both, read word by word (separators and camelCase split words: `access_token`,
@@ -35,4 +36,20 @@ export function isSecretName(name: string): boolean {
     for (const end of SECRET_ENDINGS) if (word.endsWith(end)) return true;
   }
   return false;
+}
+
+/**
+ * A thrown value that is no Error as JSON (undefined where JSON has no form for it), each member
+ * named as a credential at any depth written as REDACTED_TEXT: such a payload (an RPC error) may
+ * carry the request it failed, its `authorization` header, an `apiKey`. `code` is kept: the
+ * record's context has it, and it is an error's code. Throws as JSON.stringify does (a cycle, a
+ * BigInt, a throwing toJSON or getter). The one rule for the decorators' messages
+ * (decorators/wrap.ts, objectMessage) and auditErrorHandler's (integrations/express.ts).
+ */
+export function jsonHidingSecrets(value: unknown): string | undefined {
+  return JSON.stringify(value, hideSecretMember);
+}
+
+function hideSecretMember(key: string, value: unknown): unknown {
+  return key !== "" && key !== "code" && isSecretName(key) ? REDACTED_TEXT : value;
 }

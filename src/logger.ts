@@ -1367,6 +1367,11 @@ export class AuditLogger extends EventEmitter<AuditLoggerEvents> implements Exit
       });
       return undefined;
     } catch (err) {
+      // (the audit directory itself is gone, removed while the process ran, as a test suite
+      // removes its temporary directory: there is no session file left to mark, and nothing to
+      // tell; every such process said on stderr that the end state was not written, ENOENT.
+      // Found by review, 2026-12-05)
+      if ((err as NodeJS.ErrnoException | undefined)?.code === "ENOENT" && !fs.existsSync(this.auditDir)) return undefined;
       return err;
     }
   }

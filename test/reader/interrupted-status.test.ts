@@ -204,6 +204,18 @@ describe("a session whose process ended without finalizeSession()", () => {
     expect(fs.statSync(path.join(dir, `session_${sid}.json`)).isDirectory()).toBe(true);
   }, 60_000);
 
+  it("a session whose audit directory was removed while its process ran (a test suite's temporary directory) ends without a word on stderr: there is no session file left to mark, and none is made", async () => {
+    const projectPath = tmpProject();
+    const dir = auditDirOf(projectPath);
+    const sid = "dir_removed";
+    const h = startFixture("exit-unfinalized-child.mts", {}, [projectPath, sid, "rmdir"]);
+    children.push(h);
+    const end = await h.exited;
+    expect(end.code, end.stderr).toBe(0);
+    expect(end.stderr).not.toContain("audit-logger:");
+    expect(fs.existsSync(dir)).toBe(false);
+  }, 60_000);
+
   it("a session finalized before its process ends stays finalized (the exit hook leaves its session file alone)", async () => {
     const projectPath = tmpProject();
     const dir = auditDirOf(projectPath);

@@ -45,8 +45,12 @@ export async function writeAtomic(file: string, chunks: AsyncIterable<unknown>, 
   try {
     await fs.promises.mkdir(path.dirname(target), { recursive: true });
     removeStaleTemps(target);
-    const out = fs.createWriteStream(tmp, { mode: FILE_MODE, flags: "wx" });
-    out.once("open", () => (created = true));
+    // (opened before the stream is made, not told by its "open" event: a source that failed at
+    // its first record rejected the pipeline before that event, and the temporary file stayed
+    // beside the target for as long as the process lived; found by review, 2026-12-05)
+    const handle = await fs.promises.open(tmp, "wx", FILE_MODE);
+    created = true;
+    const out = handle.createWriteStream();
     if (transform) await pipeline(chunks, transform, out);
     else await pipeline(chunks, out);
     await fs.promises.rename(tmp, target);

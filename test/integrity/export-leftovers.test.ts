@@ -11,6 +11,7 @@ import fs from "node:fs";
 import path from "node:path";
 import { afterEach, describe, expect, it } from "vitest";
 import { AuditExporter, AuditLogger, EXPORT_MANIFEST, verifyExport } from "../../src/index.js";
+import { writeExport } from "../../src/export/output.js";
 import { childArgs } from "../helpers/child-args.js";
 import { deadPid } from "../helpers/core.js";
 import { cleanupTmp, tmpProject } from "../helpers/index.js";
@@ -120,5 +121,25 @@ describe("an export killed midway", () => {
     for (const n of gone) expect(fs.existsSync(path.join(projectPath, n)), n).toBe(false);
     for (const n of kept) expect(fs.readFileSync(path.join(projectPath, n), "utf8"), n).toBe("partial");
     expect(fs.statSync(path.join(projectPath, `out.json.${dead}.abcdefabcdef.tmp`)).isDirectory()).toBe(true);
+  });
+
+  it("an export whose records fail before its temporary file is open (at the first record) leaves none behind, nor does one failing midway; the error reaches the caller", async () => {
+    const dir = path.join(tmpProject(), "out");
+    fs.mkdirSync(dir);
+    // (found by review, 2026-12-05: the temporary file was removed only once its "open" event had
+    // been seen, which a source failing at once came before; it stayed, for as long as the process
+    // lived, beside the target)
+    async function* atOnce(): AsyncGenerator<string> {
+      throw new Error("the first record cannot be read");
+    }
+    async function* midway(): AsyncGenerator<string> {
+      yield "[";
+      await new Promise((r) => setTimeout(r, 5));
+      throw new Error("a later record cannot be read");
+    }
+    await expect(writeExport(path.join(dir, "x.json"), atOnce())).rejects.toThrow(/the first record cannot be read/);
+    await expect(writeExport(path.join(dir, "x.json"), midway())).rejects.toThrow(/a later record cannot be read/);
+    await new Promise((r) => setTimeout(r, 100));
+    expect(fs.readdirSync(dir)).toEqual([]);
   });
 });

@@ -494,7 +494,10 @@ function listFiles(dir: string, base = dir): string[] {
  * is not part of the export, and stays a problem: the directory is not what the manifest says.
  */
 function unlistedWhy(rel: string, listed: ReadonlySet<string>): string {
-  const m = /^([^/]+)\.(\d+)(?:\.[0-9a-f]+)?\.tmp$/.exec(rel);
+  // (the name before the pid taken as short as it can be: greedy, an older version's
+  // `<pid>.<ms>`, all digits, was read as the pid `<ms>` of a file named `<name>.<pid>`, and said
+  // "added after the export"; found by review, 2026-12-05)
+  const m = /^([^/]+?)\.(\d+)(?:\.[0-9a-f]+)?\.tmp$/.exec(rel);
   if (m && (m[1] === EXPORT_MANIFEST || listed.has(m[1]!))) {
     return `its name is that of the temporary file an export writes ${m[1]} as before renaming it into place, left by an export (process ${m[2]}) killed midway, or one still writing. It is not part of the export and was not checked: remove it, or export to this directory again (an export removes those a process of this host that is gone left).`;
   }

@@ -88,7 +88,7 @@ describe("an export killed midway", () => {
     const dead = deadPid();
     const live = livePid();
     const gone = [`${EXPORT_MANIFEST}.${dead}.0a1b2c3d4e5f.tmp`, `${EXPORT_MANIFEST}.${dead}.tmp`, `audit_complete.json.${dead}.1733400000000.tmp`, `tool_usage.csv.${dead}.abcdefabcdef.tmp`];
-    const kept = [`checksums.json.${live}.0a1b2c3d4e5f.tmp`, "audit_complete.json.backup"];
+    const kept = [`checksums.json.${live}.0a1b2c3d4e5f.tmp`, "audit_complete.json.backup", `audit_complete.json.${live}.1733400000000.tmp`];
     for (const n of [...gone, ...kept]) fs.writeFileSync(path.join(exportDir, n), "partial");
     const before = await verifyExport(exportDir);
     expect(before.problems.filter((p) => p.kind === "export_file_unlisted").map((p) => p.file).sort()).toEqual([...gone, ...kept].sort());
@@ -101,6 +101,9 @@ describe("an export killed midway", () => {
     const after = await verifyExport(exportDir);
     expect(after.problems.map((p) => [p.kind, p.file]).sort()).toEqual(kept.map((n) => ["export_file_unlisted", n]).sort());
     expect(after.problems.find((p) => p.file === kept[0])!.detail).toMatch(new RegExp(`checksums\\.json as before renaming it into place, left by an export \\(process ${live}\\) killed midway, or one still writing`));
+    // (an older version's name, `<pid>.<ms>`, all digits, is named for what it is too: it was
+    // "added after the export"; found by review, 2026-12-05)
+    expect(after.problems.find((p) => p.file === kept[2])!.detail).toMatch(new RegExp(`audit_complete\\.json as before renaming it into place, left by an export \\(process ${live}\\) killed midway`));
   });
 
   it("a single-file export (exportToJson to a path) removes the temporary files of that path a gone process left, and no other", async () => {

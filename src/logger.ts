@@ -1335,8 +1335,18 @@ export class AuditLogger extends EventEmitter<AuditLoggerEvents> implements Exit
       this.checkpointWritten(cp.write("exit"));
       return undefined;
     } catch (err) {
-      return err;
+      return this.goneWithDirectory(err) ? undefined : err;
     }
+  }
+
+  /**
+   * The exit hook's write failed because the audit directory itself is gone, removed while the
+   * process ran (as a test suite removes its temporary directory): there is nothing left to mark
+   * or sign, and nothing to tell. Every such process said on stderr that the end state, or the
+   * final checkpoint, was not written (ENOENT). Found by review, 2026-12-05.
+   */
+  private goneWithDirectory(err: unknown): boolean {
+    return (err as NodeJS.ErrnoException | undefined)?.code === "ENOENT" && !fs.existsSync(this.auditDir);
   }
 
   /** Whether the exit hook wrote the session file's end state (see noteEndOnExit). */
@@ -1367,12 +1377,7 @@ export class AuditLogger extends EventEmitter<AuditLoggerEvents> implements Exit
       });
       return undefined;
     } catch (err) {
-      // (the audit directory itself is gone, removed while the process ran, as a test suite
-      // removes its temporary directory: there is no session file left to mark, and nothing to
-      // tell; every such process said on stderr that the end state was not written, ENOENT.
-      // Found by review, 2026-12-05)
-      if ((err as NodeJS.ErrnoException | undefined)?.code === "ENOENT" && !fs.existsSync(this.auditDir)) return undefined;
-      return err;
+      return this.goneWithDirectory(err) ? undefined : err;
     }
   }
 

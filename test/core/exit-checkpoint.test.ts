@@ -65,6 +65,18 @@ describe("a signed session whose process ends without finalizeSession()", () => 
     }, 60_000);
   }
 
+  it("one whose audit directory was removed while its process ran (a test suite's temporary directory) ends without a word on stderr, and nothing is made again", async () => {
+    const projectPath = tmpProject();
+    const dir = auditDirOf(projectPath);
+    const { pem } = keys(projectPath);
+    const h = startFixture("exit-signed-child.mts", { AUDIT_LOGGER_SIGNING_KEY: pem }, [projectPath, "signed_rmdir", "rmdir"]);
+    children.push(h);
+    const end = await h.exited;
+    expect(end.code, end.stderr).toBe(0);
+    expect(end.stderr).toBe("");
+    expect(fs.existsSync(dir)).toBe(false);
+  }, 60_000);
+
   it("a SIGKILLed one gets none: its tail stays unsigned (unsigned_tail), as before", async () => {
     const projectPath = tmpProject();
     const dir = auditDirOf(projectPath);

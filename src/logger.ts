@@ -5,7 +5,7 @@ import os from "node:os";
 import path from "node:path";
 import { inspect, types, type InspectOptions } from "node:util";
 import type { z } from "zod";
-import { AuditConfig } from "./config/config.js";
+import { AuditConfig, checkOptionsArgument } from "./config/config.js";
 import type { AuditOptionsInput } from "./config/schema.js";
 import { auditContext, runInAuditContext, typeOf } from "./context.js";
 import { errorTypeOf, reason } from "./error-type.js";
@@ -390,6 +390,7 @@ export class AuditLogger extends EventEmitter<AuditLoggerEvents> implements Exit
 
   constructor(options: AuditConfig | AuditOptionsInput = {}) {
     super();
+    checkOptionsArgument(options, "new AuditLogger(options)");
     this.config = options instanceof AuditConfig ? options : new AuditConfig(options);
     this.sinks = this.config.sinks;
     this.sessionId = this.config.sessionId;

@@ -19,6 +19,32 @@ function defaultSessionId(now = new Date()): string {
   return `session_${stamp}_${randomBytes(3).toString("hex")}`;
 }
 
+/** What the options argument was, for the message: "null", "a string", "an array", ... */
+function describeArgument(value: unknown): string {
+  if (value === null) return "null";
+  if (Array.isArray(value)) return "an array";
+  const type = typeof value;
+  return /^[aeiou]/.test(type) ? `an ${type}` : `a ${type}`;
+}
+
+/**
+ * Refuses options that are not an options object: `null` was read as `{}` (by `options ?? {}`),
+ * so `new AuditLogger(null)` (an options variable never set) wrote its logs under the working
+ * directory without a word (found by review, 2026-12-05); a string or a number said only
+ * "(input): expected object". No options at all (`undefined`) is the documented default, as `{}`.
+ * @internal
+ */
+export function checkOptionsArgument(options: unknown, argument: string): void {
+  if (options === undefined || options instanceof AuditConfig) return;
+  if (options !== null && typeof options === "object" && !Array.isArray(options)) return;
+  throw new AuditConfigError([
+    {
+      field: "options",
+      message: `${argument} must be an options object such as { projectPath: "/srv/app" } (logs go to <projectPath>/audit_logs), or left out for the defaults (logs under the working directory); got ${describeArgument(options)}`,
+    },
+  ]);
+}
+
 /** What keeps a configuration from running with `thread: true`: its parts must be copyable to a worker. */
 /** `redact` as the options object: `true` is `{}` (every built-in detector), a list of rule names or `"all"` is `{ rules }`. */
 function withRedactShorthand(options: AuditOptionsInput): AuditOptionsInput {
@@ -103,6 +129,7 @@ export class AuditConfig {
   declare private readonly [kKey]: EncryptionKey | undefined;
 
   constructor(options: AuditOptionsInput | AuditConfig = {}) {
+    checkOptionsArgument(options, "new AuditConfig(options)");
     if (options instanceof AuditConfig) options = options.toOptions();
     options = withRedactShorthand(options);
     const parsed = auditOptionsSchema.safeParse(options ?? {});

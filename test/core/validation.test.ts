@@ -172,6 +172,39 @@ describe("configuration validation", () => {
     await logger.finalizeSession();
   });
 
+  it("null or another non-object as the options is an AUDIT_ERR_CONFIG naming the argument, not {} (logs in the working directory); no options or {} still default to it (found by review, 2026-12-05)", async () => {
+    const cwd = process.cwd();
+    const here = tmpProject();
+    process.chdir(here);
+    try {
+      for (const [make, argument] of [
+        [(v: unknown) => new AuditLogger(v as never), "new AuditLogger(options)"],
+        [(v: unknown) => new AuditConfig(v as never), "new AuditConfig(options)"],
+      ] as const) {
+        for (const [value, shown] of [[null, "null"], ["/srv/app", "a string"], [5, "a number"], [true, "a boolean"], [[{ projectPath: here }], "an array"], [() => ({}), "a function"]] as const) {
+          const err = thrown(() => make(value));
+          expect(err).toBeInstanceOf(AuditConfigError);
+          expect((err as AuditConfigError).code).toBe("AUDIT_ERR_CONFIG");
+          expect((err as AuditConfigError).issues).toEqual([{ field: "options", message: expect.stringContaining(`${argument} must be an options object`) }]);
+          const message = (err as Error).message;
+          expect(message).toContain(`got ${shown}`);
+          expect(message).toContain("projectPath"); // (the fix: say where the logs go)
+        }
+      }
+      expect(fs.readdirSync(here)).toEqual([]); // nothing was created in the working directory
+      // the documented default: no options, or {}, write under <cwd>/audit_logs
+      for (const logger of [new AuditLogger(), new AuditLogger({}), new AuditLogger(undefined)]) {
+        expect(logger.auditDir).toBe(path.join(fs.realpathSync(here), "audit_logs"));
+        logger.logPerformanceMetric({ metricName: "m", value: 1, unit: "ms" });
+        await logger.finalizeSession();
+      }
+      expect(fs.readdirSync(path.join(here, "audit_logs")).filter((n) => n.startsWith("performance_metrics_"))).toHaveLength(3);
+      expect(new AuditConfig().projectPath).toBe(fs.realpathSync(here));
+    } finally {
+      process.chdir(cwd);
+    }
+  });
+
   it('rotation sizes use pino-roll\'s vocabulary ("64k", "10m", bytes)', () => {
     const projectPath = tmpProject();
     expect(new AuditConfig({ projectPath, rotation: { size: "64k" } }).rotation.sizeBytes).toBe(65_536);

@@ -1,6 +1,6 @@
 import { z } from "zod";
 import type { ErrorSeverity } from "../src/types.js";
-import { clientLeftOf, isAbortError } from "../src/abort.js";
+import { abortInCause, clientLeftOf, isAbortError } from "../src/abort.js";
 import { errorTypeOf, httpStatusOf, isError, readMember } from "../src/instrument.js";
 import { newId } from "../src/record/id.js";
 import { recordingOf, remember, type Recording } from "../src/errors-seen.js";
@@ -85,8 +85,15 @@ export function AuditErrors(options: AuditErrorsOptions = {}): AuditMethodDecora
       // library's trail, which has no record of the abort) as what it is, a warning.
       const leftTo = isAbortError(error) ? clientLeftOf(call.outer) : undefined;
       if (leftTo !== undefined && leftTo === logger) return;
+      // An abort the method wrapped (`new Error("upstream failed", { cause: abortError })`) after
+      // the client left: recorded, to every logger, as the app's words, but as a warning saying
+      // the client left and where the abort is (it was an `error`; found by review, 2026-12-05).
+      // Not skipped as a bare abort is: a wrapper may be a failure of the app's own (see abortInCause).
+      const abortAt = leftTo === undefined && !isAbortError(error) ? abortInCause(error) : undefined;
+      const wrappedAbort = abortAt !== undefined && clientLeftOf(call.outer) !== undefined ? abortAt : undefined;
       const context: Record<string, unknown> = { method: call.qualifiedName };
-      if (leftTo !== undefined) context.clientLeft = true;
+      if (leftTo !== undefined || wrappedAbort !== undefined) context.clientLeft = true;
+      if (wrappedAbort !== undefined) context.abortAt = wrappedAbort;
       // (every read guarded: an error that cannot be read is still recorded, see readMember)
       const isErr = isError(error);
       // (a thrown object that is no Error, an RPC error payload, has its `code` kept too when it
@@ -122,7 +129,7 @@ export function AuditErrors(options: AuditErrorsOptions = {}): AuditMethodDecora
         errorType: isErr ? errorTypeOf(error) : `thrown ${error === null ? "null" : typeof error}`,
         message: errorMessageOf(error),
         ...(typeof stack === "string" ? { stackTrace: stack } : {}),
-        severity: o.severity ?? ((status !== undefined && status < 500) || leftTo !== undefined ? "warning" : "error"),
+        severity: o.severity ?? ((status !== undefined && status < 500) || leftTo !== undefined || wrappedAbort !== undefined ? "warning" : "error"),
         context,
       });
       remember(error, by);

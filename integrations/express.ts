@@ -12,7 +12,7 @@ import { TextDecoder } from "node:util";
 import zlib from "node:zlib";
 import type { ErrorRequestHandler, NextFunction, Request, RequestHandler, Response } from "express";
 import { z } from "zod";
-import { isAbortError, kClientLeft, type ClientLeftLookup } from "../src/abort.js";
+import { abortInCause, isAbortError, kClientLeft, type ClientLeftLookup } from "../src/abort.js";
 import { recordingOf } from "../src/errors-seen.js";
 import { jsonHidingSecrets } from "../src/secret-name.js";
 import { MAX_ID_CHARS, currentContext, kLearnedUser, kUserLookup, runInAuditContext, type UserLookup } from "../src/context.js";
@@ -280,10 +280,15 @@ export function auditErrorHandler(options?: unknown, req?: Request, res?: Respon
     const skip = ignored.has(req) || abortedUpload || abortedStream || (state !== undefined && state.recordedErrors.includes(err));
     const logger = skip ? undefined : resolveAuditLogger(own ?? state?.logger);
     if (logger) {
+      // An abort the app wrapped (`new Error("upstream failed", { cause: abortError })`) after
+      // the client left: recorded, as the app's words, but as a warning saying the client left,
+      // not a 500 error beside the request's abort (found by review, 2026-12-05; see abortInCause)
+      const abortAt = state !== undefined && !isAbortError(err) ? abortInCause(err) : undefined;
+      const wrappedAbort = abortAt !== undefined && clientLeft(state!, req, res) ? abortAt : undefined;
       // in the request's own context: an error passed on from a callback (a pool's, a
       // library's) reaches here in whatever context that callback ran in
-      if (state?.context) runInAuditContext(state.context, () => safeRecord(logger, () => recordThrown(logger, state, req, res, err)));
-      else safeRecord(logger, () => recordThrown(logger, state, req, res, err));
+      if (state?.context) runInAuditContext(state.context, () => safeRecord(logger, () => recordThrown(logger, state, req, res, err, wrappedAbort)));
+      else safeRecord(logger, () => recordThrown(logger, state, req, res, err, wrappedAbort));
     }
     next(err);
   };
@@ -860,7 +865,8 @@ function errorStatus(v: unknown): number | undefined {
   return typeof v === "number" && Number.isInteger(v) && v >= 400 && v < 600 ? v : undefined;
 }
 
-function recordThrown(logger: AuditLogger, state: RequestState | undefined, req: Request, res: Response, err: unknown): void {
+/** `wrappedAbort`: the path to the abort in `err`'s causes, when the client left (see abortInCause) */
+function recordThrown(logger: AuditLogger, state: RequestState | undefined, req: Request, res: Response, err: unknown, wrappedAbort?: string): void {
   if (state !== undefined && readMember(res, "headersSent") === true) state.failedAfterHeaders = true;
   if (state?.context) learnUser(state, req);
   if (state) learnSession(state, req);
@@ -877,7 +883,7 @@ function recordThrown(logger: AuditLogger, state: RequestState | undefined, req:
   const by = traceId === undefined ? undefined : recordingOf(err, logger, traceId);
   if (state !== undefined && by !== undefined && by.traceId === traceId && by.startedAt >= state.start) {
     state.recordedErrors.push(err);
-    if (status >= 500) state.recordedServerError = true;
+    if (status >= 500 && wrappedAbort === undefined) state.recordedServerError = true;
     return;
   }
   const e = isError(err) ? err : undefined;
@@ -899,12 +905,20 @@ function recordThrown(logger: AuditLogger, state: RequestState | undefined, req:
     errorType: e ? errorTypeOf(e) : "NonErrorThrown",
     message,
     ...(typeof stack === "string" ? { stackTrace: stack } : {}),
-    severity: status >= 500 ? "error" : "warning",
-    context: { method, route, status, ...(typeof code === "string" || typeof code === "number" ? { code } : {}), ...sentOf(state, res) },
+    severity: status >= 500 && wrappedAbort === undefined ? "error" : "warning",
+    context: {
+      method,
+      route,
+      status,
+      ...(typeof code === "string" || typeof code === "number" ? { code } : {}),
+      ...sentOf(state, res),
+      ...(wrappedAbort !== undefined ? { clientLeft: true, abortAt: wrappedAbort } : {}),
+    },
   });
   if (state) {
     state.recordedErrors.push(err);
-    if (status >= 500) state.recordedServerError = true;
+    // (a warning: a request that ends unaborted with a 5xx after all still gets its http_server_error)
+    if (status >= 500 && wrappedAbort === undefined) state.recordedServerError = true;
   }
 }
 

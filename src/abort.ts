@@ -33,6 +33,34 @@ export function isAbortError(err: unknown): boolean {
   );
 }
 
+/** How many `cause` links {@link abortInCause} follows: past it, an abort is taken for none. */
+export const ABORT_CAUSE_DEPTH = 4;
+
+/**
+ * Where an abort error is in the `cause` chain of an error that is no abort itself (the app
+ * wrapped one: `new Error("upstream failed", { cause: abortError })`), as the path to it
+ * (`"cause"`, `"cause.cause"`), up to {@link ABORT_CAUSE_DEPTH} links; else undefined. Every
+ * read guarded (a cause getter that throws is no cause), a cycle stops at the bound.
+ *
+ * Such an error after the client left is recorded (found by review, 2026-12-05: it was an
+ * `error` record, a 500, beside the request's abort warning), but as a warning naming the
+ * client's leaving, not skipped as a bare abort is: the wrapper is the app's own words, and
+ * an app that wraps an abort may mean a failure of its own that nothing else records (a
+ * rollback that failed as the abort stopped it). See docs/INTEGRATIONS.md.
+ */
+export function abortInCause(err: unknown): string | undefined {
+  let current = err;
+  let path = "";
+  for (let depth = 0; depth < ABORT_CAUSE_DEPTH; depth++) {
+    const cause = readMember(current, "cause");
+    if (cause === undefined || cause === null || cause === current) return undefined;
+    path = path === "" ? "cause" : `${path}.cause`;
+    if (isAbortError(cause)) return path;
+    current = cause;
+  }
+  return undefined;
+}
+
 /**
  * @internal A context member, inherited like every other (contexts made inside the request, a
  * decorated method's, have it): whether the client of the context's request has left (closed

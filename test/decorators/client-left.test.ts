@@ -52,6 +52,22 @@ async function app(mode: Mode, logger: AuditLogger, serviceLogger: AuditLogger =
     async wait(signal: AbortSignal): Promise<void> {
       await sleep(5_000, undefined, { signal });
     }
+    /** the app's own wrap of the abort (found by review, 2026-12-05: recorded as an `error`) */
+    async wrapped(signal: AbortSignal): Promise<void> {
+      try {
+        await sleep(5_000, undefined, { signal });
+      } catch (err) {
+        throw new Error("upstream failed", { cause: err });
+      }
+    }
+    /** causes that go round (a → b → a), none an abort: read up to the bound, and an error */
+    async cyclic(signal: AbortSignal): Promise<void> {
+      await new Promise((r) => signal.addEventListener("abort", r));
+      const a = new Error("upstream failed");
+      const b = new Error("retry failed", { cause: a });
+      Object.defineProperty(a, "cause", { value: b });
+      throw a;
+    }
     async broke(signal: AbortSignal): Promise<void> {
       await new Promise((r) => signal.addEventListener("abort", r));
       throw new TypeError("cannot read the upstream's last chunk");
@@ -60,6 +76,8 @@ async function app(mode: Mode, logger: AuditLogger, serviceLogger: AuditLogger =
   decorate(mode, Assistant, "ask", AuditErrors({ logger: serviceLogger }));
   decorate(mode, Assistant, "wait", AuditErrors({ logger: serviceLogger }));
   decorate(mode, Assistant, "broke", AuditErrors({ logger: serviceLogger }));
+  decorate(mode, Assistant, "wrapped", AuditErrors({ logger: serviceLogger }));
+  decorate(mode, Assistant, "cyclic", AuditErrors({ logger: serviceLogger }));
   // stacked: the tool's record says the call failed; the error record is still one
   decorate(mode, Assistant, "wait", AuditTool("waiter", { logger: serviceLogger }));
   const assistant = new Assistant();
@@ -80,6 +98,9 @@ async function app(mode: Mode, logger: AuditLogger, serviceLogger: AuditLogger =
   route("/ask", (signal) => assistant.ask("hi", signal));
   route("/wait", (signal) => assistant.wait(signal));
   route("/broke", (signal) => assistant.broke(signal));
+  route("/wrapped", (signal) => assistant.wrapped(signal));
+  route("/cyclic", (signal) => assistant.cyclic(signal));
+  route("/gave-up-wrapped", () => assistant.wrapped(AbortSignal.abort()));
   // the app gave up on its upstream itself, the client still there: an error
   route("/gave-up", () => assistant.wait(AbortSignal.abort()));
   a.use(auditErrorHandler());
@@ -137,6 +158,39 @@ describe.each(["standard", "legacy"] as const)("@AuditErrors and a client that l
       ["TypeError", "error", "Assistant.broke"],
       ["http_request_aborted", "warning", "GET"],
     ]);
+  });
+
+  it("an abort the method wrapped (new Error(..., { cause })) after the client left is recorded once, as a warning saying the client left and where the abort is, not an error (auditErrorHandler does not record it again); the same wrap with the client there, and causes that go round with no abort, are errors", async () => {
+    const logger = newLogger();
+    const own = newLogger();
+    const served = await app(mode, logger);
+    await leave(served, "/wrapped");
+    await leave(served, "/cyclic");
+    expect(await served.ended.get("/wrapped")).toMatchObject({ message: "upstream failed", cause: { name: "AbortError" } });
+    expect(await served.ended.get("/cyclic")).toMatchObject({ message: "upstream failed" });
+    const gaveUp = await fetch(`${served.url}/gave-up-wrapped`);
+    expect(gaveUp.status).toBe(500);
+    await waitForRecords(logger, "performance_metric", 3);
+    await delay(50);
+    await logger.flush();
+    const routes = new Map(recordsOf(logger, "performance_metric").map((m) => [m.traceId, (m.context as { route: string }).route]));
+    const errors = recordsOf(logger, "error")
+      .map((e) => [routes.get(e.traceId), e.errorType, e.severity, e.errorType === "http_request_aborted" ? "(abort)" : e.message, e.errorType === "http_request_aborted" ? undefined : e.context])
+      .sort((x, y) => `${String(x[0])} ${String(x[1])}`.localeCompare(`${String(y[0])} ${String(y[1])}`));
+    expect(errors).toEqual([
+      ["/cyclic", "Error", "error", "upstream failed", { method: "Assistant.cyclic" }],
+      ["/cyclic", "http_request_aborted", "warning", "(abort)", undefined],
+      ["/gave-up-wrapped", "Error", "error", "upstream failed", { method: "Assistant.wrapped" }],
+      ["/wrapped", "Error", "warning", "upstream failed", { method: "Assistant.wrapped", clientLeft: true, abortAt: "cause" }],
+      ["/wrapped", "http_request_aborted", "warning", "(abort)", undefined],
+    ]);
+    // to a logger of its own: the same warning
+    const mine = await app(mode, logger, own);
+    await leave(mine, "/wrapped");
+    expect(await mine.ended.get("/wrapped")).toMatchObject({ message: "upstream failed" });
+    await waitForRecords(own, "error", 1);
+    await own.flush();
+    expect(recordsOf(own, "error")).toMatchObject([{ errorType: "Error", severity: "warning", message: "upstream failed", context: { method: "Assistant.wrapped", clientLeft: true, abortAt: "cause" } }]);
   });
 
   it("to a logger of its own (a library's trail, which has no record of the request's abort) the method records the abort, as a warning saying the client left", async () => {

@@ -1137,6 +1137,102 @@ describe.each(EXPRESS_FLAVORS)("%s", (_name, express: ExpressFactory) => {
     expect(recordsOf(logger, "error")[3]).toMatchObject({ errorType: "AbortError", severity: "error", context: { route: "/gave-up", status: 500 } });
   });
 
+  it("an abort the app wrapped (new Error(..., { cause: abortError })) after the client left is recorded as the app's words, a warning saying the client left, not a second error; the same wrap with the client there, a cause past the depth bound or one that cannot be read is an error", async () => {
+    // found by review, 2026-12-05: isAbortError read the error itself only, so an app that wraps
+    // the AbortError its client's leaving raised got an `error` record (status 500) beside the
+    // request's http_request_aborted warning
+    const logger = newLogger();
+    let handled!: () => void;
+    let left = 4;
+    const allHandled = new Promise<void>((r) => (handled = r));
+    const wrapIn = (err: unknown, times: number): Error => {
+      let e = err;
+      for (let i = 0; i < times; i++) e = new Error(i === times - 1 ? "upstream failed" : `layer ${i}`, { cause: e });
+      return e as Error;
+    };
+    const unreadable = (err: unknown): Error => {
+      const e = new Error("upstream failed");
+      Object.defineProperty(e, "cause", { get: () => { throw new Error("no cause for you"); } });
+      void err;
+      return e;
+    };
+    const stream = (fail: (err: unknown) => Error) => async (_req: Request, res: Response, next: NextFunction) => {
+      const ac = new AbortController();
+      res.on("close", () => {
+        if (!res.writableFinished) ac.abort();
+      });
+      res.setHeader("content-type", "text/event-stream");
+      try {
+        for (let i = 0; i < 200; i++) {
+          res.write(`data: ${i}\n\n`);
+          try {
+            await sleep(10, undefined, { signal: ac.signal });
+          } catch (err) {
+            throw fail(err);
+          }
+        }
+        res.end();
+      } catch (err) {
+        next(err);
+      } finally {
+        if (--left === 0) setTimeout(handled, 50);
+      }
+    };
+    const url = await start(
+      buildApp({ logger }, (app) => {
+        app.get("/wrapped", stream((err) => wrapIn(err, 1)));
+        app.get("/deep", stream((err) => wrapIn(err, 4)));
+        app.get("/too-deep", stream((err) => wrapIn(err, 5)));
+        app.get("/unreadable", stream(unreadable));
+        app.get("/gave-up", async (_req, _res, next) => {
+          try {
+            await sleep(10, undefined, { signal: AbortSignal.abort() });
+          } catch (err) {
+            next(wrapIn(err, 1));
+          }
+        });
+      }),
+    );
+    const paths = ["/wrapped", "/deep", "/too-deep", "/unreadable"];
+    for (const p of paths) {
+      await new Promise<void>((resolve) => {
+        const req = http.get(`${url}${p}`, (res) => {
+          res.once("data", () => {
+            req.destroy();
+            resolve();
+          });
+        });
+        req.on("error", () => undefined);
+      });
+    }
+    await allHandled;
+    await waitForRecords(logger, "performance_metric", 4);
+    await delay(50);
+    await logger.flush();
+    const metrics = recordsOf(logger, "performance_metric");
+    expect(metrics.map((m) => m.context)).toEqual(paths.map((route) => ({ method: "GET", route, status: 200, aborted: true })));
+    const routeOf = (e: Record<string, unknown>) => (metrics.find((m) => m.traceId === e.traceId)!.context as { route: string }).route;
+    const errors = recordsOf(logger, "error").map((e) => [routeOf(e), e.errorType, e.severity, e.message, e.context]);
+    const abort = (route: string) => [route, "http_request_aborted", "warning", expect.any(String), expect.objectContaining({ route })];
+    const recorded = (route: string, severity: string, extra: Record<string, unknown>) => [route, "Error", severity, "upstream failed", { method: "GET", route, status: 500, headersSent: true, sentStatus: 200, ...extra }];
+    expect(errors).toEqual([
+      abort("/wrapped"),
+      recorded("/wrapped", "warning", { clientLeft: true, abortAt: "cause" }),
+      abort("/deep"),
+      recorded("/deep", "warning", { clientLeft: true, abortAt: "cause.cause.cause.cause" }),
+      abort("/too-deep"),
+      recorded("/too-deep", "error", {}),
+      abort("/unreadable"),
+      recorded("/unreadable", "error", {}),
+    ]);
+    // the same wrap while the client is still there (the app gave up on its upstream) is an error
+    const gaveUp = await exchange(`${url}/gave-up`);
+    expect(gaveUp.status).toBe(500);
+    await waitForRecords(logger, "error", 9);
+    expect(recordsOf(logger, "error")[8]).toMatchObject({ errorType: "Error", severity: "error", message: "upstream failed", context: { route: "/gave-up", status: 500 } });
+    expect(recordsOf(logger, "error")[8]!.context).not.toHaveProperty("clientLeft");
+  });
+
   it("a request the client leaves before any response is sent records status 499 (client closed request), not the 200 Express starts with", async () => {
     const logger = newLogger();
     let closedOnServer!: () => void;

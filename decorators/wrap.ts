@@ -15,7 +15,7 @@ import { AuditConfigError } from "../src/errors.js";
 import { isError, isInstance, isNativePromise, keepAddedMembers, readMember, reportRecordFailure, resolveAuditLogger, safeRecord, textOf, UNREADABLE_ERROR, warnLoggerOptionThrew } from "../src/instrument.js";
 import type { AuditLogger } from "../src/logger.js";
 import { newId } from "../src/record/id.js";
-import { jsonHidingSecrets } from "../src/secret-name.js";
+import { thrownObjectMessage } from "../src/thrown-message.js";
 import { toFieldIssues } from "../src/record/issues.js";
 import { NO_ARGS, argsAsCalled, copyOf } from "./copy.js";
 import { GeneratorRemains, contextRemains, keptForRemains } from "./remains.js";
@@ -285,38 +285,13 @@ export function errorMessageOf(error: unknown): string {
       const name: unknown = error.name;
       return name ? textOf(name) : "Error";
     }
-    if (typeof error === "object" && error !== null) return objectMessage(error);
+    // (its message, else its own toString(), else its class and JSON: see thrownObjectMessage)
+    if (typeof error === "object" && error !== null) return thrownObjectMessage(error);
     return String(error);
   } catch {
     // a null-prototype object, a revoked Proxy (on which even `instanceof` throws), a throwing getter
     return "non-error value thrown";
   }
-}
-
-/** The longest JSON form of a thrown object that is no Error a message is made of (see objectMessage). */
-const MAX_OBJECT_MESSAGE = 1000;
-
-/**
- * The message of a thrown object that is no Error (`throw { status: 404, message: "…" }`, an RPC
- * client's error payload): its `message` when that is text, else its JSON (as auditErrorHandler
- * records such a value; cut at MAX_OBJECT_MESSAGE characters; members named as credentials
- * hidden), else its string form. It was
- * "[object Object]", which said nothing of the failure (found by the decorators fresh-eyes pass,
- * 2026-12-05). Throws as String() does for a value with no string form (see errorMessageOf).
- */
-function objectMessage(error: object): string {
-  const message = readMember(error, "message");
-  if (typeof message === "string" && message !== "") return message;
-  let json: string | undefined;
-  try {
-    // (a member named as a credential, `apiKey`, a request's `authorization` header, is hidden:
-    // such a payload may carry the request it failed; `code` is kept, as the record's context has it)
-    json = jsonHidingSecrets(error);
-  } catch {
-    // (a cycle, a BigInt, a throwing toJSON: its string form)
-  }
-  if (typeof json === "string" && json !== "{}") return json.length > MAX_OBJECT_MESSAGE ? `${json.slice(0, MAX_OBJECT_MESSAGE)}…` : json;
-  return String(error);
 }
 
 /** Builds the decorator for `spec`: one function that handles both decorator modes. */

@@ -15,6 +15,7 @@ import { z } from "zod";
 import { abortInCause, isAbortError, kClientLeft, type ClientLeftLookup } from "../src/abort.js";
 import { recordingOf } from "../src/errors-seen.js";
 import { jsonHidingSecrets } from "../src/secret-name.js";
+import { thrownObjectMessage } from "../src/thrown-message.js";
 import { MAX_ID_CHARS, currentContext, kLearnedUser, kUserLookup, runInAuditContext, type UserLookup } from "../src/context.js";
 import { AuditConfigError } from "../src/errors.js";
 import { REDACTED_TEXT, errorTypeOf, httpStatusOf, isError, readMember, reportRecordFailure, resolveAuditLogger, safeRecord, textOf } from "../src/instrument.js";
@@ -1500,9 +1501,12 @@ function isRecord(v: unknown): v is Record<string, unknown> {
 
 function describeValue(v: unknown): string {
   try {
-    // (members named as credentials hidden, at any depth: a thrown RPC payload that carried its
-    // request's authorization header wrote it in clear; found by the decorators fresh-eyes pass,
-    // 2026-12-05. `code` is kept: the record's context has it)
+    // An object: the decorators' rule, its message, else its own toString(), else its class's
+    // name and JSON (until 2026-12-05 its JSON, and a class instance lost its name and text; see
+    // thrownObjectMessage). Members named as credentials hidden in the JSON, at any depth: a
+    // thrown RPC payload that carried its request's authorization header wrote it in clear
+    // (found by the decorators fresh-eyes pass, 2026-12-05). `code` is kept: the record's context has it.
+    if (typeof v === "object" && v !== null) return thrownObjectMessage(v);
     return typeof v === "string" ? v : (jsonHidingSecrets(v) ?? textOf(v));
   } catch {
     return textOf(v);

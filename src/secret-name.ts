@@ -1,7 +1,7 @@
 /**
  * @internal Names that say their value is a credential: the rule integrations/fetch.ts hides
  * headers and query parameters by, and the decorators hide members of a thrown object by (see
- * decorators/wrap.ts, objectMessage). Moved here from integrations/fetch.ts, 2026-12-05.
+ * src/thrown-message.ts). Moved here from integrations/fetch.ts, 2026-12-05.
  */
 import { REDACTED_TEXT } from "./instrument.js";
 
@@ -43,8 +43,8 @@ export function isSecretName(name: string): boolean {
  * named as a credential at any depth written as REDACTED_TEXT: such a payload (an RPC error) may
  * carry the request it failed, its `authorization` header, an `apiKey`. `code` is kept: the
  * record's context has it, and it is an error's code. Throws as JSON.stringify does (a cycle, a
- * BigInt, a throwing toJSON or getter). The one rule for the decorators' messages
- * (decorators/wrap.ts, objectMessage) and auditErrorHandler's (integrations/express.ts).
+ * BigInt, a throwing toJSON or getter). The one rule for the decorators' messages and
+ * auditErrorHandler's (src/thrown-message.ts).
  */
 export function jsonHidingSecrets(value: unknown): string | undefined {
   return JSON.stringify(value, hideSecretMember);

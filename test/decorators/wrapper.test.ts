@@ -1698,6 +1698,81 @@ describe("@AuditPersona, @AuditPerformance, @AuditErrors", () => {
     expect(fs.readFileSync(path.join(logger.auditDir, `errors_${logger.sessionId}.jsonl`), "utf8")).not.toContain("SECRET");
   });
 
+  for (const mode of ["standard", "legacy"] as const) {
+    it(`a thrown class instance that is no Error is recorded by its message, else its own toString(), else its class's name and JSON; not by the JSON of its fields alone (${mode})`, async () => {
+      // found by review, 2026-12-05: since 8ed60fc such an instance was the JSON of its fields,
+      // which lost its class's name and the text its own toString() gives (before, its toString())
+      const logger = newLogger();
+      class RpcFailure {
+        constructor(readonly status: number, readonly detail: string) {}
+        toString(): string {
+          return `RpcFailure ${this.status}: ${this.detail}`;
+        }
+      }
+      class QuotaFault {
+        reason = "quota";
+        retryAfter = 3;
+        apiKey = "SECRET-1";
+      }
+      class Fussy {
+        where = "upstream";
+        toString(): string {
+          throw new Error("no text for you");
+        }
+      }
+      class Told {
+        message = "told you so";
+        toString(): string {
+          return "not this";
+        }
+      }
+      class Empty {}
+      class Rpc {
+        failure(): never {
+          throw new RpcFailure(503, "shard 4 down");
+        }
+        async quota(): Promise<never> {
+          await tick();
+          throw new QuotaFault();
+        }
+        fussy(): never {
+          throw new Fussy();
+        }
+        told(): never {
+          throw new Told();
+        }
+        empty(): never {
+          throw new Empty();
+        }
+        plain(): never {
+          throw { reason: "quota", retryAfter: 3 };
+        }
+        list(): never {
+          throw [1, 2];
+        }
+      }
+      const methods = ["failure", "quota", "fussy", "told", "empty", "plain", "list"] as const;
+      for (const m of methods) {
+        decorate(mode, Rpc, m, AuditTool("rpc", { logger }));
+        decorate(mode, Rpc, m, AuditErrors({ logger }));
+      }
+      const r = new Rpc();
+      for (const m of methods) await expect((async () => r[m]())()).rejects.toBeDefined();
+      const want = [
+        "RpcFailure 503: shard 4 down",
+        'QuotaFault {"reason":"quota","retryAfter":3,"apiKey":"[REDACTED]"}',
+        'Fussy {"where":"upstream"}',
+        "told you so",
+        "Empty {}",
+        '{"reason":"quota","retryAfter":3}',
+        "[1,2]",
+      ];
+      expect((await records(logger, "tool")).map((t) => t.errorMessage)).toEqual(want);
+      expect((await records(logger, "error")).map((e) => [e.errorType, e.message])).toEqual(want.map((m) => ["thrown object", m]));
+      expect(fs.readFileSync(path.join(logger.auditDir, `errors_${logger.sessionId}.jsonl`), "utf8")).not.toContain("SECRET");
+    });
+  }
+
   it("records each thrown error once, also non-Error values, and nothing on success", async () => {
     const logger = newLogger();
     class Svc {

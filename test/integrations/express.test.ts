@@ -947,6 +947,52 @@ describe.each(EXPRESS_FLAVORS)("%s", (_name, express: ExpressFactory) => {
     });
   });
 
+  it("auditErrorHandler records a thrown value that is no Error as the decorators do: its message, else its own toString(), else its class's name and JSON (a class instance was the JSON of its fields alone)", async () => {
+    // found by review, 2026-12-05: one rule with the decorators' (src/thrown-message.ts); an
+    // object's `message` was left for its JSON, and a class instance lost its name and its text
+    const logger = newLogger();
+    class RpcFailure {
+      constructor(readonly status: number, readonly detail: string) {}
+      toString(): string {
+        return `RpcFailure ${this.status}: ${this.detail}`;
+      }
+    }
+    class QuotaFault {
+      reason = "quota";
+      authToken = "SECRET-1";
+    }
+    const thrown: Record<string, () => unknown> = {
+      "/failure": () => new RpcFailure(503, "shard 4 down"),
+      "/fault": () => new QuotaFault(),
+      "/told": () => ({ status: 404, message: "customer 7 not found" }),
+      "/plain": () => ({ reason: "quota", retryAfter: 3 }),
+      "/text": () => "plain string",
+    };
+    const app = buildApp({ logger }, (a) => {
+      for (const route of Object.keys(thrown)) {
+        a.get(route, () => {
+          throw thrown[route]!();
+        });
+      }
+    });
+    app.use((_err: unknown, _req: Request, res: Response, _next: NextFunction) => {
+      res.status(500).send("handled");
+    });
+    const url = await start(app);
+    for (const route of Object.keys(thrown)) expect((await exchange(`${url}${route}`)).body).toBe("handled");
+    // (and /told's http_server_error: its 404 was answered with a 500 by the app's handler)
+    const errs = (await waitForRecords(logger, "error", 6)).filter((e) => e.errorType !== "http_server_error");
+    expect(errs.map((e) => [(e.context as { route: string }).route, e.errorType, e.message, e.severity])).toEqual([
+      ["/failure", "NonErrorThrown", "RpcFailure 503: shard 4 down", "error"],
+      ["/fault", "NonErrorThrown", 'QuotaFault {"reason":"quota","authToken":"[REDACTED]"}', "error"],
+      ["/told", "NonErrorThrown", "customer 7 not found", "warning"],
+      ["/plain", "NonErrorThrown", '{"reason":"quota","retryAfter":3}', "error"],
+      ["/text", "NonErrorThrown", "plain string", "error"],
+    ]);
+    await logger.flush();
+    expect(fs.readFileSync(`${logger.auditDir}/errors_${logger.sessionId}.jsonl`, "utf8")).not.toContain("SECRET");
+  });
+
   it("auditErrorHandler records an error passed on from another request's callback under its own request's user and trace", async () => {
     const logger = newLogger();
     // a pool whose worker runs queued callbacks in the context of the request that woke it

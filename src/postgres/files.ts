@@ -2,7 +2,8 @@
  * The files a PostgresSink keeps in the audit directory beside a session's own: its spool
  * (`.pg_spool_<store>_<sessionId>.jsonl`, and `….adopting-<pid>-<start>` while a sink of another
  * session replays it) and the marker of a crashed session's recovery
- * (`.pg_recovery_<store>_<sessionId>`). Named and judged here, for the sink and for retention
+ * (`.pg_recovery_<store>_<sessionId>`, which also says a session's process ended without
+ * finalizing it: see `endedMarker`). Named and judged here, for the sink and for retention
  * (which removes them with their session): no `pg` is needed to read them.
  */
 import fs from "node:fs";
@@ -22,13 +23,30 @@ export const legacySpoolFileName = (sessionId: string): string => `.pg_spool_${s
 /** The recovery marker of session `sessionId` for the store `storeKey`. */
 export const recoveryMarkerName = (storeKey: string, sessionId: string): string => `.pg_recovery_${storeKey}_${sessionId}`;
 
-/** What a recovery marker says: who claimed the crash its lock names, or that it is recovered. */
+/**
+ * What a recovery marker says: who claimed the crash its lock names, or that it is recovered; or
+ * (`ended`, naming no lock) that the session's process ended without finalizing it, through its
+ * exit hook, and its row in the store still has to say so (see `endedMarker`).
+ */
 export interface RecoveryMarker {
   readonly lock: string;
   readonly done?: true;
   readonly pid?: number;
   readonly procStart?: string;
+  readonly ended?: true;
 }
+
+/**
+ * The recovery marker a PostgresSink writes, synchronously, as its process ends without
+ * finalizeSession() (the event loop ran out, process.exit(), a signal): the exit hook cannot
+ * update the store, and when nothing was left to send it left no spool for a later sink to
+ * adopt, so the session's row said "active" for good (found by the session-status pass,
+ * 2026-12-05). The next sink of that store in the directory, once the session's lock is free,
+ * records the session's end state from its session file and removes the marker. It names no
+ * lock (`""`): a crash recovery's claim of a lock left by a later crash takes it over, and an
+ * older version's sink reads it as neither done nor claimed.
+ */
+export const endedMarker = (): string => JSON.stringify({ lock: "", ended: true });
 
 export function parseMarker(text: string | undefined): RecoveryMarker | undefined {
   if (text === undefined) return undefined;

@@ -29,7 +29,7 @@ import type { PostgresConnectionOptions } from "./options.js";
 import { insertParams, jsonbText, lineInfo, monthOf } from "./rows.js";
 import { checkpointSql, DEFAULT_SCHEMA, insertSql, names } from "./schema.js";
 import { Spool } from "./spool.js";
-import { CLAIM_SUFFIX, claimHeld, claimSuffix, firstLineSession, legacySpoolFileName, parseMarker, recoveryMarkerName, spoolFileName } from "./files.js";
+import { CLAIM_SUFFIX, claimHeld, claimSuffix, endedMarker, firstLineSession, legacySpoolFileName, parseMarker, recoveryMarkerName, spoolFileName } from "./files.js";
 
 /** Options of {@link PostgresSink}. Every number has a default; only the connection is required. */
 export interface PostgresSinkOptions extends PostgresConnectionOptions {
@@ -158,6 +158,13 @@ interface Crashed {
   claim?: string;
 }
 
+/** A session whose process ended without finalizing it, through its exit hook (see `findEnded`). */
+interface Ended {
+  readonly sessionId: string;
+  /** its marker's text as found */
+  readonly marker: string;
+}
+
 /** A session's lock file, `.session_<sessionId>.lock` (see `lockFileName`). */
 const LOCK_FILE = /^\.session_(.+)\.lock$/;
 
@@ -284,6 +291,9 @@ export class PostgresSink implements AuditSink {
   private fileTails: Partial<Record<ChainKind, number>> | undefined;
   private orphans: Orphan[] = [];
   private crashed: Crashed[] = [];
+  private ended: Ended[] = [];
+  /** this session's row says finalized (see `close`): its exit hook leaves no marker (`flushSyncOnExit`) */
+  private finalMarked = false;
 
   private queue: SealedRecord[] = [];
   private inflight: SealedRecord[] | undefined;
@@ -390,6 +400,7 @@ export class PostgresSink implements AuditSink {
       // nothing to find
     }
     if (this.spoolOption === undefined) this.orphans = this.findOrphans(info.auditDir, names);
+    this.ended = this.findEnded(info.auditDir, names);
     const own = this.readSessionInfo(info.sessionId);
     if (own) this.sessionInfo = own; // (none: the row gets an empty info)
     if (this.settings.backfill) {
@@ -479,8 +490,10 @@ export class PostgresSink implements AuditSink {
       if (this.pumping) await within(this.pumping, this.settings.queryTimeoutMs);
       await runInAuditContext(undefined, async () => {
         await this.writeCheckpoints();
-        await this.markSession("finalized");
+        this.finalMarked = await this.markSession("finalized");
       });
+      // (a marker an earlier run of this session left as it ended: this run says more, see findEnded)
+      if (this.finalMarked) this.removeOwnEnded();
     }
     this.stopped = true;
     if (this.retryTimer) clearTimeout(this.retryTimer);
@@ -512,9 +525,25 @@ export class PostgresSink implements AuditSink {
    * of this schema in this directory once the session's lock is free, sends them from the spool.
    * After a SIGKILL they are in the files only; the next sink in this directory sends them from
    * there (see `recoverCrashed`).
+   *
+   * Unless close() marked the session's row finalized, it also leaves the marker saying the
+   * process ended (`endedMarker`), for the next sink of this store in the directory to record
+   * the session's end state from its session file (see `findEnded`): the store cannot be reached
+   * from here, and with nothing left to send no spool told a later sink of the session (its row
+   * said "active" for good; found by the session-status pass, 2026-12-05).
    */
   flushSyncOnExit(): void {
     if (this.queue.length > 0 || (this.inflight && !this.inflightSpilled)) this.spill();
+    if (this.finalMarked || this.sessionId === undefined || this.auditDir === undefined) return;
+    try {
+      // (never a FIFO or a link put under the temporary name: see replaceFileSync)
+      replaceFileSync(this.markerPath(this.sessionId), endedMarker(), 0o600);
+    } catch (err) {
+      // (the audit directory itself removed while the process ran, as a test suite removes its
+      // temporary one: nothing is left to mark, as the logger's exit hook judges it)
+      if ((err as NodeJS.ErrnoException).code === "ENOENT" && !fs.existsSync(this.auditDir)) return;
+      this.note(new AuditIOError(`PostgresSink could not leave the marker that session ${this.sessionId} ended (${reason(err)}): its row in the store keeps saying "active"; the session file says how it ended.`, { cause: err }));
+    }
   }
 
   /** The spool file of this sink (known once the logger opened it). */
@@ -567,7 +596,7 @@ export class PostgresSink implements AuditSink {
   }
 
   private hasPending(): boolean {
-    return this.queue.length > 0 || this.inflight !== undefined || this.spooling || this.fileTails !== undefined || this.orphans.length > 0 || this.crashed.length > 0;
+    return this.queue.length > 0 || this.inflight !== undefined || this.spooling || this.fileTails !== undefined || this.orphans.length > 0 || this.crashed.length > 0 || this.ended.length > 0;
   }
 
   private note(err: unknown): void {
@@ -625,6 +654,7 @@ export class PostgresSink implements AuditSink {
         }
         if (this.orphans.length > 0) await this.adoptOrphans();
         if (this.crashed.length > 0) await this.recoverCrashed();
+        if (this.ended.length > 0) await this.closeEnded();
         if (this.spooling && this.spool) {
           if (this.queue.length > 0) this.spill();
           const batch = this.spool.read(this.settings.batchSize);
@@ -717,8 +747,9 @@ export class PostgresSink implements AuditSink {
     this.ready = true;
   }
 
-  private async markSession(status: "active" | "finalized"): Promise<void> {
-    if (!this.pool || this.sessionId === undefined) return;
+  /** Resolves true once the row says `status` (false: the failure was reported). */
+  private async markSession(status: "active" | "finalized"): Promise<boolean> {
+    if (!this.pool || this.sessionId === undefined) return false;
     const n = this.sql.n;
     try {
       if (status === "active") {
@@ -736,9 +767,11 @@ export class PostgresSink implements AuditSink {
         const info = final === undefined ? null : jsonbText(JSON.stringify(final));
         await this.pool.query(`UPDATE ${n.sessions} SET status = 'finalized', closed_at = now(), info = coalesce($2::jsonb, info) WHERE session_id = $1`, [this.sessionId, info]);
       }
+      return true;
     } catch (err) {
       if (status === "active") throw err;
       this.note(new AuditIOError(`PostgresSink could not mark session ${this.sessionId} ${status}: ${(err as Error).message}`, { cause: err }));
+      return false;
     }
   }
 
@@ -1089,10 +1122,10 @@ export class PostgresSink implements AuditSink {
    * file read here (its `pid` and `resumedAt`): a logger that resumed the session meanwhile marked
    * its row `active` again, and keeps it so.
    */
-  private async closeAdopted(sid: string, heads: ReadonlyMap<ChainKind, Head>): Promise<void> {
+  private async closeAdopted(sid: string, heads: ReadonlyMap<ChainKind, Head>, read?: Record<string, unknown>): Promise<void> {
     const pool = this.requirePool();
     const n = this.sql.n;
-    const info = this.readSessionInfo(sid) ?? {}; // (no session file: an empty info)
+    const info = read ?? this.readSessionInfo(sid) ?? {}; // (no session file: an empty info)
     const status = info.status === "finalized" ? "finalized" : "interrupted";
     await pool.query(
       `INSERT INTO ${n.sessions} (session_id, info, status, closed_at) VALUES ($1, $2::jsonb, $3, now())
@@ -1109,6 +1142,58 @@ export class PostgresSink implements AuditSink {
        ON CONFLICT DO NOTHING`,
       [sid, rows.map(([k]) => k), rows.map(([, h]) => h.seq), rows.map(([, h]) => h.hash)],
     );
+  }
+
+  /**
+   * Sessions of `dir` (listed as `names`) whose process ended without finalizing them, through
+   * its exit hook, whose row this store may still show "active": their PostgresSink left the
+   * marker `endedMarker` (see `flushSyncOnExit`), and no live process holds their lock (the
+   * session was not resumed since, nor is its process still ending). Costs the listing the sink
+   * reads anyway, and one small read per such marker: the marker goes once its row is recorded.
+   */
+  private findEnded(dir: string, names: readonly string[]): Ended[] {
+    const prefix = `.pg_recovery_${this.storeKey}_`;
+    const found: Ended[] = [];
+    for (const name of names) {
+      if (!name.startsWith(prefix)) continue;
+      const sid = name.slice(prefix.length);
+      // (a marker's workings, `<marker>.<pid>.tmp`, are no session's marker; see isFileSessionId)
+      if (sid === this.sessionId || !isFileSessionId(sid) || name !== recoveryMarkerName(this.storeKey, sid)) continue;
+      const marker = readText(path.join(dir, name));
+      if (parseMarker(marker)?.ended !== true || sessionLockHeld(dir, sid)) continue;
+      found.push({ sessionId: sid, marker: marker! });
+    }
+    return found;
+  }
+
+  /**
+   * Records the end of the sessions `findEnded` found: each row gets its session file's end
+   * state (`interrupted`, which the exit hook wrote, or `finalized`) as `closeAdopted` gives it to
+   * an adopted spool's session, then the marker goes. Only when the session file says it ended,
+   * and no live process holds the lock: a session resumed meanwhile says "active" there (its
+   * run's own sink keeps its row), and one whose exit hook could not write its end state says
+   * "active" to the files' readers too. A lock a crash left since is the crash recovery's
+   * (`recoverCrashed`, before this, took the marker over as its claim: the text differs).
+   */
+  private async closeEnded(): Promise<void> {
+    const dir = this.auditDir!;
+    while (this.ended.length > 0) {
+      const e = this.ended[0]!;
+      const file = this.markerPath(e.sessionId);
+      if (readText(file) === e.marker && !sessionLockHeld(dir, e.sessionId)) {
+        const info = this.readSessionInfo(e.sessionId);
+        if (info?.status === "interrupted" || info?.status === "finalized") await this.closeAdopted(e.sessionId, new Map(), info);
+        removeIfStill(file, e.marker, `${file}.stale.${process.pid}`);
+      }
+      this.ended.shift();
+    }
+  }
+
+  /** This session's own end marker, left by an earlier run of it (see `findEnded`). */
+  private removeOwnEnded(): void {
+    const file = this.markerPath(this.sessionId!);
+    const text = readText(file);
+    if (parseMarker(text)?.ended === true) removeIfStill(file, text, `${file}.stale.${process.pid}`);
   }
 
   /** At close: spools claimed but not replayed get their name back, for the next sink to adopt. */

@@ -1,0 +1,117 @@
+// A session whose process ended without finalizeSession() and with nothing left to send (found by
+// the session-status pass, 2026-12-05): its exit hook wrote the session file's end state
+// ("interrupted") and removed its lock, but cannot reach the store synchronously, and left no
+// spool: no sink adopted or recovered anything of it, and its row said "active" for good, while
+// the files' readers said "interrupted". Real child processes, real PostgreSQL.
+import fs from "node:fs";
+import path from "node:path";
+import { afterEach, describe, expect, it } from "vitest";
+import { migratePostgres } from "../../src/postgres/index.js";
+import { cleanupTmp, tmpProject } from "../helpers/index.js";
+import { killChildren, startFixture, type ChildHandle } from "../helpers/core.js";
+import { nextSession, PG_URL, schemaRegistry, sql } from "../fixtures/postgres/db.js";
+
+const { schemaFor, dropAll } = schemaRegistry();
+const children: ChildHandle[] = [];
+
+afterEach(async () => {
+  await killChildren(children);
+  await dropAll();
+  cleanupTmp();
+});
+
+interface Row {
+  status: string;
+  closed: boolean;
+  info: { status?: string; pid?: number; resumedAt?: string } | null;
+}
+
+async function rowOf(schema: string, sid: string): Promise<Row | undefined> {
+  return (await sql<Row & Record<string, unknown>>(`SELECT status, closed_at IS NOT NULL AS closed, info FROM "${schema}".audit_sessions WHERE session_id = $1`, [sid]))[0];
+}
+
+/** Starts end-child.ts; resolves with its handle and session id once its records are stored. */
+async function child(args: { schema: string; projectPath: string; end: "loop" | "exit" | "live"; sessionId?: string; records?: number; removeDir?: boolean }): Promise<{ h: ChildHandle; sid: string }> {
+  const h = startFixture("../postgres/end-child.ts", {}, [JSON.stringify({ url: PG_URL, records: 3, ...args })]);
+  children.push(h);
+  const sid = (await h.waitForLine((l) => l.startsWith("stored "), "stored")).slice("stored ".length);
+  return { h, sid };
+}
+
+const sessionFile = (dir: string, sid: string) => JSON.parse(fs.readFileSync(path.join(dir, `session_${sid}.json`), "utf8")) as { status: string; pid: number };
+
+describe("a session whose process ended without finalizeSession(), nothing left to send", () => {
+  for (const end of ["loop", "exit"] as const) {
+    it(`(${end === "loop" ? "the event loop ran out" : "process.exit()"}): its row is interrupted once the next sink opens in its directory; a session running in another process stays active`, async () => {
+      const schema = schemaFor(`ended${end}`);
+      await migratePostgres({ connectionString: PG_URL, schema });
+      const projectPath = tmpProject();
+      const dir = path.join(projectPath, "audit_logs");
+      const ended = await child({ schema, projectPath, end });
+      const r = await ended.h.exited;
+      expect(r.code, r.stderr).toBe(0);
+      expect(r.stderr).toBe("");
+      // what the exit hook left: the session file's end state, no lock, no spool
+      expect(sessionFile(dir, ended.sid).status).toBe("interrupted");
+      expect(fs.existsSync(path.join(dir, `.session_${ended.sid}.lock`))).toBe(false);
+      expect(fs.readdirSync(dir).filter((f) => f.startsWith(".pg_spool"))).toEqual([]);
+      // another process's session, running while the next sink opens
+      const live = await child({ schema, projectPath, end: "live" });
+      expect((await rowOf(schema, live.sid))?.status).toBe("active");
+
+      const next = await nextSession(projectPath, { connectionString: PG_URL, schema });
+      expect(next.errors).toEqual([]);
+      const row = await rowOf(schema, ended.sid);
+      expect(row?.status).toBe("interrupted");
+      expect(row?.closed).toBe(true);
+      expect(row?.info?.status).toBe("interrupted"); // (the session file's end state)
+      expect((await rowOf(schema, live.sid))?.status).toBe("active");
+      expect((await rowOf(schema, next.sessionId))?.status).toBe("finalized");
+      // (no dot file of the ended session is left for a later sink to read: its marker went once applied)
+      expect(fs.readdirSync(dir).filter((f) => f.startsWith(".") && f.includes(ended.sid))).toEqual([]);
+
+      // the live one ends by SIGTERM (through its exit hook too): the sink after that marks it
+      live.h.child.kill("SIGTERM");
+      expect((await live.h.exited).signal).toBe("SIGTERM");
+      expect((await rowOf(schema, live.sid))?.status).toBe("active");
+      const third = await nextSession(projectPath, { connectionString: PG_URL, schema });
+      expect(third.errors).toEqual([]);
+      expect((await rowOf(schema, live.sid))?.status).toBe("interrupted");
+      expect((await rowOf(schema, ended.sid))?.status).toBe("interrupted");
+    }, 60_000);
+  }
+
+  it("resumed by a process that is still running: the next sink leaves the resumed run's row active", async () => {
+    const schema = schemaFor("endedresumed");
+    await migratePostgres({ connectionString: PG_URL, schema });
+    const projectPath = tmpProject();
+    const dir = path.join(projectPath, "audit_logs");
+    const first = await child({ schema, projectPath, end: "exit", sessionId: "resumed" });
+    expect((await first.h.exited).code).toBe(0);
+    const again = await child({ schema, projectPath, end: "live", sessionId: "resumed" });
+    expect(sessionFile(dir, "resumed").status).toBe("active");
+    const next = await nextSession(projectPath, { connectionString: PG_URL, schema });
+    expect(next.errors).toEqual([]);
+    const row = await rowOf(schema, "resumed");
+    expect(row?.status).toBe("active");
+    expect(row?.info?.pid).toBe(again.h.child.pid);
+    // once that run ends through its exit hook, the next sink marks it
+    again.h.child.kill("SIGTERM");
+    await again.h.exited;
+    const third = await nextSession(projectPath, { connectionString: PG_URL, schema });
+    expect(third.errors).toEqual([]);
+    expect((await rowOf(schema, "resumed"))?.status).toBe("interrupted");
+    expect((await rowOf(schema, "resumed"))?.info?.pid).toBe(again.h.child.pid);
+  }, 60_000);
+
+  it("whose audit directory was removed while it ran: the exit hook leaves no marker and says nothing", async () => {
+    const schema = schemaFor("endedgone");
+    await migratePostgres({ connectionString: PG_URL, schema });
+    const projectPath = tmpProject();
+    const gone = await child({ schema, projectPath, end: "exit", removeDir: true });
+    const r = await gone.h.exited;
+    expect(r.code).toBe(0);
+    expect(r.stderr).toBe("");
+    expect(fs.existsSync(path.join(projectPath, "audit_logs"))).toBe(false);
+  }, 30_000);
+});

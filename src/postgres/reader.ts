@@ -120,6 +120,9 @@ export class PostgresRecordSource implements RecordSource {
       `SELECT session_id, kind, max(seq)::text AS mx, max(ts) AS last FROM ${this.n.records} GROUP BY session_id, kind`,
     );
     const info = await this.sql<{ session_id: string; status: string; start: string | null }>(`SELECT session_id, status, info->>'startTime' AS start FROM ${this.n.sessions}`);
+    // (sessions whose records retention removed, and the holds in force: see `recordsGone` below)
+    const cut = new Set((await this.sql<{ s: string }>(`SELECT DISTINCT session_id AS s FROM ${this.n.retentionCuts}`)).rows.map((r) => r.s));
+    const holds = await this.holdsInForce();
     const by = new Map<string, { counts: Record<RecordType, number>; last: string | undefined }>();
     for (const h of heads.rows) {
       const e = by.get(h.session_id) ?? { counts: zeroCounts(), last: undefined };
@@ -129,21 +132,68 @@ export class PostgresRecordSource implements RecordSource {
       by.set(h.session_id, e);
     }
     const out: SessionListing[] = [];
-    const ids = new Set([...by.keys(), ...info.rows.map((r) => r.session_id)]);
+    const ids = new Set([...by.keys(), ...info.rows.map((r) => r.session_id), ...cut]);
     for (const sessionId of ids) {
       const e = by.get(sessionId) ?? { counts: zeroCounts(), last: undefined };
       const i = info.rows.find((r) => r.session_id === sessionId);
+      const totalRecords = RECORD_KINDS.reduce((s, k) => s + e.counts[k], 0);
+      // A session none of whose records is left, retention having cut its chains: listed as over
+      // the files (`recordsGone`, with the holds in force naming it), not as a session that logged
+      // nothing. Found by the session-status pass, 2026-12-05: its row (which cannot be deleted)
+      // kept it listed, as "finalized" with 0 records, and a hold placed on it since was not shown.
+      const gone = totalRecords === 0 && cut.has(sessionId);
       out.push({
         sessionId,
         status: i === undefined ? "unknown" : sessionStatusOf({ status: i.status }),
         startTime: i?.start ?? undefined,
         lastActivity: e.last,
         counts: e.counts,
-        totalRecords: RECORD_KINDS.reduce((s, k) => s + e.counts[k], 0),
+        totalRecords,
+        ...(gone ? { recordsGone: true as const, remains: { files: [], holds: holds.filter((h) => h.scope === sessionId).map(({ scope: _, ...h }) => h) } } : {}),
+      });
+    }
+    // (a hold in force naming a session the store holds nothing of, as over the files)
+    for (const h of holds) {
+      if (h.scope === "all" || ids.has(h.scope) || out.some((o) => o.sessionId === h.scope)) continue;
+      out.push({
+        sessionId: h.scope,
+        status: "unknown",
+        startTime: undefined,
+        lastActivity: undefined,
+        counts: zeroCounts(),
+        totalRecords: 0,
+        recordsGone: true,
+        remains: { files: [], holds: holds.filter((x) => x.scope === h.scope).map(({ scope: _, ...x }) => x) },
       });
     }
     const key = (l: SessionListing) => l.lastActivity ?? l.startTime ?? "";
     return out.sort((a, b) => (key(a) < key(b) ? 1 : key(a) > key(b) ? -1 : a.sessionId.localeCompare(b.sessionId)));
+  }
+
+  /**
+   * The legal holds in force in the store: placed by a chained `legal_hold_placed` record that no
+   * `legal_hold_released` names, as the store's retention reads them (schema.ts), oldest first.
+   */
+  private async holdsInForce(): Promise<Array<{ scope: string; holdId: string; reason: string; placedAt: string; placedBySession: string }>> {
+    const r = await this.sql<{ scope: string | null; hold_id: string; reason: string | null; placed_at: string | null; by: string }>(
+      `SELECT r.record->'details'->>'scope' AS scope, r.record->'details'->>'holdId' AS hold_id, r.record->>'reason' AS reason, r.record->>'timestamp' AS placed_at, r.session_id AS by
+         FROM ${this.n.records} r
+        WHERE r.kind = 'audit_event' AND r.record->>'eventType' = 'legal_hold_placed' AND r.record->'details'->>'holdId' IS NOT NULL
+          AND NOT EXISTS (
+            SELECT 1 FROM ${this.n.records} x
+             WHERE x.kind = 'audit_event' AND x.record->>'eventType' = 'legal_hold_released'
+               AND jsonb_typeof(x.record->'details'->'holdIds') = 'array'
+               AND x.record->'details'->'holdIds' ? (r.record->'details'->>'holdId'))
+        ORDER BY r.ts, r.session_id, r.seq`,
+    );
+    const seen = new Set<string>();
+    const out: Array<{ scope: string; holdId: string; reason: string; placedAt: string; placedBySession: string }> = [];
+    for (const h of r.rows) {
+      if (h.scope === null || seen.has(h.hold_id)) continue;
+      seen.add(h.hold_id);
+      out.push({ scope: h.scope, holdId: h.hold_id, reason: h.reason ?? "", placedAt: h.placed_at ?? "", placedBySession: h.by });
+    }
+    return out;
   }
 
   /** One chain in order (oldest first), parsed from the stored lines. */

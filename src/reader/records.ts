@@ -69,6 +69,9 @@ export interface SessionListing {
    * retention, or by hand) but that a legal hold in force names, or whose `audit_event` chain,
    * key store or checkpoints are left: listed so that the hold or the shredding is seen (over the
    * files; docs/VIEWER.md). Its `status` is "unknown", its counts 0; `remains` says what is left.
+   * Over the PostgreSQL store: a session none of whose records is left there, retention having
+   * cut its chains (its `status` is its row's, which is never deleted; `remains.files` is empty),
+   * or that a hold in force names and the store has nothing of (`unknown`; docs/POSTGRES.md).
    */
   readonly recordsGone?: true;
   /** what is left of a session whose records are gone (see {@link recordsGone}) */

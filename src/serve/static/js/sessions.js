@@ -25,7 +25,7 @@ function goneRow(s) {
     { class: "records-gone", dataset: { testid: "session-row", session: s.sessionId, recordsGone: "true" } },
     h("td", {}, s.sessionId),
     cell("status", "records gone", "status-unknown"),
-    h("td", { colspan: "9", class: "small", dataset: { testid: "remains" } }, `Its records are gone (removed by retention, or by hand); ${what.join("; ")}. `, h("a", { href: "#/events" }, "Holds, shredding & removals")),
+    h("td", { colspan: "9", class: "small", dataset: { testid: "remains" } }, `Its records are gone (removed by retention, or by hand)${what.length ? `; ${what.join("; ")}` : ""}. `, h("a", { href: "#/events" }, "Holds, shredding & removals")),
   );
 }
 

@@ -1,0 +1,93 @@
+// The store's listing of a session whose records its retention removed (found by the
+// session-status pass, 2026-12-05). Over the files such a session was in no listing until
+// reader/remains.ts listed it as "records gone"; over the store its row, which cannot be deleted,
+// kept it listed, but as "finalized" with 0 records, like a session that logged nothing, and a
+// legal hold placed on it since was not shown. Real PostgreSQL, real retention.
+import { chromium } from "playwright-core";
+import { afterEach, describe, expect, it } from "vitest";
+import { AuditViewer } from "../../src/index.js";
+import { AuditLogger, withRecordTime } from "../../src/logger.js";
+import { applyPostgresRetention, PostgresSink } from "../../src/postgres/index.js";
+import { startServer, type RunningServer } from "../../src/serve/server.js";
+import { cleanupTmp, tmpProject } from "../helpers/index.js";
+import { PG_URL, schemaRegistry } from "../fixtures/postgres/db.js";
+
+const { schemaFor, dropAll } = schemaRegistry();
+const CHROMIUM = process.env.AUDIT_LOGGER_CHROMIUM ?? "/usr/bin/chromium";
+const servers: RunningServer[] = [];
+afterEach(async () => {
+  for (const s of servers.splice(0)) await s.close();
+  await dropAll();
+  cleanupTmp();
+});
+
+const SEP = Date.parse("2026-09-10T00:00:00Z");
+
+async function session(projectPath: string, schema: string, sessionId: string, at: number | undefined, act?: (l: AuditLogger) => void): Promise<void> {
+  const logger = new AuditLogger({ sessionId, projectPath, sinks: [new PostgresSink({ connectionString: PG_URL, schema })], fullContentLogging: false, maxLogAgeDays: 2555 });
+  const errors: string[] = [];
+  logger.on("error", (e) => errors.push(e.message));
+  for (let i = 0; i < 2; i++) {
+    if (at === undefined) logger.logToolUsage({ toolName: "t", operation: "op" });
+    else withRecordTime(at + i, () => logger.logToolUsage({ toolName: "t", operation: "op" }));
+  }
+  act?.(logger);
+  await logger.finalizeSession();
+  expect(errors).toEqual([]);
+}
+
+describe("the PostgreSQL store's listing of sessions whose records retention removed", () => {
+  it("lists them as records gone, with the holds in force that name them; a session that logged nothing and one with records are not", async () => {
+    const schema = schemaFor("gone");
+    const projectPath = tmpProject();
+    await session(projectPath, schema, "gone_held", SEP);
+    await session(projectPath, schema, "gone_free", SEP);
+    await session(projectPath, schema, "kept", undefined);
+    const empty = new AuditLogger({ sessionId: "empty", projectPath, sinks: [new PostgresSink({ connectionString: PG_URL, schema })], fullContentLogging: false });
+    await empty.finalizeSession();
+    const drops = await applyPostgresRetention({ connectionString: PG_URL, schema, before: "2026-11-01T00:00:00Z", reason: "policy" });
+    expect(drops.map((d) => d.partition)).toEqual(["audit_records_p2026_09"]);
+    // a hold placed since, on a session whose records are gone, and one on a session the store never had
+    await session(projectPath, schema, "maint", undefined, (l) => {
+      l.placeLegalHold("gone_held", "litigation 2026-7");
+      l.placeLegalHold("never_here", "regulator inquiry");
+    });
+
+    const viewer = new AuditViewer({ postgres: { connectionString: PG_URL, schema } });
+    const list = await viewer.listSessions();
+    const of = (sid: string) => list.find((s) => s.sessionId === sid);
+    expect(of("gone_held")).toMatchObject({ status: "finalized", totalRecords: 0, recordsGone: true, remains: { files: [], holds: [{ reason: "litigation 2026-7", placedBySession: "maint" }] } });
+    expect(of("gone_held")?.remains?.holds[0]?.holdId).toMatch(/.+/);
+    expect(of("gone_held")?.remains?.holds[0]?.placedAt).toMatch(/^2026-/);
+    expect(of("gone_free")).toMatchObject({ status: "finalized", totalRecords: 0, recordsGone: true, remains: { files: [], holds: [] } });
+    expect(of("never_here")).toMatchObject({ status: "unknown", totalRecords: 0, recordsGone: true, remains: { files: [], holds: [{ reason: "regulator inquiry", placedBySession: "maint" }] } });
+    for (const sid of ["kept", "empty", "maint"]) {
+      expect(of(sid)?.recordsGone, sid).toBeUndefined();
+      expect(of(sid)?.remains, sid).toBeUndefined();
+    }
+    expect(of("kept")?.totalRecords).toBe(2);
+    expect(of("empty")?.totalRecords).toBe(0);
+
+    // serve --postgres: the API lists them so, and the sessions page shows them as records gone (Chromium)
+    const server = await startServer({ postgres: { connectionString: PG_URL, schema }, port: 0 });
+    servers.push(server);
+    const r = await fetch(`${server.baseUrl}api/sessions`, { headers: { authorization: `Bearer ${server.token}` } });
+    expect(r.status).toBe(200);
+    const listed = ((await r.json()) as { sessions: Array<{ sessionId: string; recordsGone?: boolean }> }).sessions;
+    expect(listed.filter((x) => x.recordsGone === true).map((x) => x.sessionId).sort()).toEqual(["gone_free", "gone_held", "never_here"]);
+    const browser = await chromium.launch({ executablePath: CHROMIUM, args: ["--headless", "--no-sandbox", "--disable-gpu"] });
+    try {
+      const page = await browser.newPage();
+      await page.goto(server.url);
+      const held = page.locator('[data-testid="session-row"][data-session="gone_held"]');
+      await held.waitFor({ timeout: 20_000 });
+      expect(await held.locator('[data-testid="status"]').innerText()).toBe("records gone");
+      expect(await held.locator('[data-testid="remains"]').innerText()).toContain("a legal hold in force names it (litigation 2026-7)");
+      // (nothing else to say: no dangling "; ." after the sentence)
+      const free = page.locator('[data-testid="session-row"][data-session="gone_free"]');
+      expect((await free.locator('[data-testid="remains"]').innerText()).trim()).toBe("Its records are gone (removed by retention, or by hand). Holds, shredding & removals");
+    } finally {
+      await browser.close();
+    }
+  }, 90_000);
+});

@@ -1157,8 +1157,10 @@ export class PostgresSink implements AuditSink {
     for (const name of names) {
       if (!name.startsWith(prefix)) continue;
       const sid = name.slice(prefix.length);
-      // (a marker's workings, `<marker>.<pid>.tmp`, are no session's marker; see isFileSessionId)
-      if (sid === this.sessionId || !isFileSessionId(sid) || name !== recoveryMarkerName(this.storeKey, sid)) continue;
+      // (the exit hook wrote the session file: a name without one is no ended session's marker,
+      // but the workings of a marker being written, `<marker>.<pid>.<random>.tmp`, which must not
+      // be removed from under their writer)
+      if (sid === this.sessionId || !isFileSessionId(sid) || !names.includes(sessionFileName(sid))) continue;
       const marker = readText(path.join(dir, name));
       if (parseMarker(marker)?.ended !== true || sessionLockHeld(dir, sid)) continue;
       found.push({ sessionId: sid, marker: marker! });

@@ -6,7 +6,7 @@
 import fs from "node:fs";
 import path from "node:path";
 import { afterEach, describe, expect, it } from "vitest";
-import { migratePostgres } from "../../src/postgres/index.js";
+import { migratePostgres, PostgresSink } from "../../src/postgres/index.js";
 import { cleanupTmp, tmpProject } from "../helpers/index.js";
 import { killChildren, startFixture, type ChildHandle } from "../helpers/core.js";
 import { nextSession, PG_URL, schemaRegistry, sql } from "../fixtures/postgres/db.js";
@@ -113,5 +113,23 @@ describe("a session whose process ended without finalizeSession(), nothing left 
     expect(r.code).toBe(0);
     expect(r.stderr).toBe("");
     expect(fs.existsSync(path.join(projectPath, "audit_logs"))).toBe(false);
+  }, 30_000);
+
+  it("a marker being written (its temporary name) is not taken for a session's marker, nor removed from under its writer", async () => {
+    const schema = schemaFor("endedtemp");
+    await migratePostgres({ connectionString: PG_URL, schema });
+    const projectPath = tmpProject();
+    const dir = path.join(projectPath, "audit_logs");
+    fs.mkdirSync(dir, { recursive: true });
+    const probe = new PostgresSink({ connectionString: PG_URL, schema });
+    const key = probe.description.slice("PostgresSink:".length);
+    await probe.close();
+    // (as replaceFileSync names it while a process ending writes the marker of session "e")
+    const temp = path.join(dir, `.pg_recovery_${key}_e.4242.0a1b2c3d4e5f.tmp`);
+    fs.writeFileSync(temp, JSON.stringify({ lock: "", ended: true }));
+    const next = await nextSession(projectPath, { connectionString: PG_URL, schema });
+    expect(next.errors).toEqual([]);
+    expect(fs.existsSync(temp)).toBe(true);
+    expect(await sql(`SELECT session_id FROM "${schema}".audit_sessions WHERE session_id <> $1`, [next.sessionId])).toEqual([]);
   }, 30_000);
 });

@@ -495,6 +495,11 @@ export class PostgresSink implements AuditSink {
       // (a marker an earlier run of this session left as it ended: this run says more, see findEnded)
       if (this.finalMarked) this.removeOwnEnded();
     }
+    // The row could not be marked finalized (the store went away as the session closed): the
+    // next sink of this store in the directory does it, from the session file, as for a process
+    // that ended without finalizeSession() (see flushSyncOnExit). With nothing spooled, no sink
+    // was told, and the row said "active" for good (found by the session-status pass, 2026-12-05).
+    if (!this.finalMarked) this.leaveEndedMarker();
     this.stopped = true;
     if (this.retryTimer) clearTimeout(this.retryTimer);
     this.retryTimer = undefined;
@@ -534,6 +539,11 @@ export class PostgresSink implements AuditSink {
    */
   flushSyncOnExit(): void {
     if (this.queue.length > 0 || (this.inflight && !this.inflightSpilled)) this.spill();
+    this.leaveEndedMarker();
+  }
+
+  /** The marker saying this session ended, its row maybe not yet recorded so (see `findEnded`). */
+  private leaveEndedMarker(): void {
     if (this.finalMarked || this.sessionId === undefined || this.auditDir === undefined) return;
     try {
       // (never a FIFO or a link put under the temporary name: see replaceFileSync)

@@ -9,13 +9,15 @@ import { afterEach, describe, expect, it } from "vitest";
 import { migratePostgres, PostgresSink } from "../../src/postgres/index.js";
 import { cleanupTmp, tmpProject } from "../helpers/index.js";
 import { killChildren, startFixture, type ChildHandle } from "../helpers/core.js";
-import { nextSession, PG_URL, schemaRegistry, sql } from "../fixtures/postgres/db.js";
+import { freePort, nextSession, PG_URL, PgProxy, schemaRegistry, sql, until } from "../fixtures/postgres/db.js";
 
 const { schemaFor, dropAll } = schemaRegistry();
 const children: ChildHandle[] = [];
+const proxies: PgProxy[] = [];
 
 afterEach(async () => {
   await killChildren(children);
+  for (const p of proxies.splice(0)) await p.stop();
   await dropAll();
   cleanupTmp();
 });
@@ -131,5 +133,35 @@ describe("a session whose process ended without finalizeSession(), nothing left 
     expect(next.errors).toEqual([]);
     expect(fs.existsSync(temp)).toBe(true);
     expect(await sql(`SELECT session_id FROM "${schema}".audit_sessions WHERE session_id <> $1`, [next.sessionId])).toEqual([]);
+  }, 30_000);
+
+  it("a sink whose store went away as it closed, nothing left to send: the next sink of the store in the directory marks the row finalized", async () => {
+    // (a sink alone: through a logger, the report of the failure is an errors record, which is
+    // spooled, and the spool's adoption marks the row)
+    const schema = schemaFor("endedclose");
+    await migratePostgres({ connectionString: PG_URL, schema });
+    const projectPath = tmpProject();
+    const dir = path.join(projectPath, "audit_logs");
+    fs.mkdirSync(dir, { recursive: true });
+    const store = new PgProxy(await freePort());
+    proxies.push(store);
+    await store.start();
+    const sink = new PostgresSink({ connectionString: store.url, schema, closeTimeoutMs: 200, retryMinMs: 60_000, retryMaxMs: 60_000 });
+    fs.writeFileSync(path.join(dir, "session_sc.json"), JSON.stringify({ sessionId: "sc", status: "active", config: { sinks: [sink.description] } }));
+    const errors: string[] = [];
+    sink.open({ sessionId: "sc", auditDir: dir, onError: (e) => errors.push(e.message) });
+    await until(async () => (await rowOf(schema, "sc"))?.status === "active");
+    await store.stop();
+    fs.writeFileSync(path.join(dir, "session_sc.json"), JSON.stringify({ sessionId: "sc", status: "finalized", config: { sinks: [sink.description] } }));
+    await sink.close();
+    expect(errors).toEqual([expect.stringContaining("could not mark session sc finalized")]);
+    expect((await rowOf(schema, "sc"))?.status).toBe("active");
+    await store.start();
+    const next = await nextSession(projectPath, { connectionString: store.url, schema });
+    expect(next.errors).toEqual([]);
+    const row = await rowOf(schema, "sc");
+    expect(row?.status).toBe("finalized");
+    expect(row?.info?.status).toBe("finalized");
+    expect(fs.readdirSync(dir).filter((f) => f.startsWith(".pg_recovery_"))).toEqual([]);
   }, 30_000);
 });

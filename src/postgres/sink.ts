@@ -292,6 +292,8 @@ export class PostgresSink implements AuditSink {
   private orphans: Orphan[] = [];
   private crashed: Crashed[] = [];
   private ended: Ended[] = [];
+  /** sessions whose row this sink recorded as an adopted spool's or a crashed session's (see `closeAdopted`) */
+  private readonly closedHere = new Set<string>();
   /** this session's row says finalized (see `close`): its exit hook leaves no marker (`flushSyncOnExit`) */
   private finalMarked = false;
 
@@ -1136,6 +1138,7 @@ export class PostgresSink implements AuditSink {
     const pool = this.requirePool();
     const n = this.sql.n;
     const info = read ?? this.readSessionInfo(sid) ?? {}; // (no session file: an empty info)
+    this.closedHere.add(sid);
     const status = info.status === "finalized" ? "finalized" : "interrupted";
     await pool.query(
       `INSERT INTO ${n.sessions} (session_id, info, status, closed_at) VALUES ($1, $2::jsonb, $3, now())
@@ -1193,7 +1196,9 @@ export class PostgresSink implements AuditSink {
       const e = this.ended[0]!;
       const file = this.markerPath(e.sessionId);
       if (readText(file) === e.marker && !sessionLockHeld(dir, e.sessionId)) {
-        const info = this.readSessionInfo(e.sessionId);
+        // (its spool's adoption, or its crash's recovery, recorded the row already: its session
+        // file is not read twice)
+        const info = this.closedHere.has(e.sessionId) ? undefined : this.readSessionInfo(e.sessionId);
         if (info?.status === "interrupted" || info?.status === "finalized") await this.closeAdopted(e.sessionId, new Map(), info);
         removeIfStill(file, e.marker, `${file}.stale.${process.pid}`);
       }

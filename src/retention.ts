@@ -17,7 +17,7 @@ import { keyStoreFileName, SHRED_LOCK } from "./pipeline/keyring.js";
 import { HOLDS_FILE, HOLDS_LOCK, isHeld, readHolds, underLock } from "./holds.js";
 import { DIR_LOCK_ASIDE } from "./sink/dir-lock.js";
 import { MerkleAccumulator } from "./integrity/merkle.js";
-import { auditEventsOf, chainSessionIds, goneBy, holdsBy, type ChainedHoldPlacement, type ChainedHoldRelease } from "./sink/audit-events.js";
+import { auditEventsOf, chainSessionIds, type AuditEventsCache, goneBy, holdsBy, type ChainedHoldPlacement, type ChainedHoldRelease } from "./sink/audit-events.js";
 import type { LegalHold } from "./holds.js";
 import { furthestPrunes, readPruneRecords, type PruneEvent, type PrunePolicy } from "./sink/prunes.js";
 import { readLinesSync } from "./reader/lines-sync.js";
@@ -642,12 +642,12 @@ function previousFrontier(auditDir: string, sessionId: string, kind: ChainKind):
  * names (`details.holdIds`), or, in a record without them, for the holds of its scope placed
  * before it.
  */
-export function chainedHolds(auditDir: string, names: readonly string[] = safeReaddir(auditDir)): LegalHold[] {
+export function chainedHolds(auditDir: string, names: readonly string[] = safeReaddir(auditDir), cache?: AuditEventsCache): LegalHold[] {
   const placed = new Map<string, LegalHold & { at: number }>();
   const released = new Set<string>();
   const byScope: Array<{ scope: string | undefined; at: number }> = [];
   for (const sessionId of chainSessionIds(auditDir, names)) {
-    for (const rec of auditEventsOf(auditDir, sessionId, ["legal_hold_placed", "legal_hold_released", "retention_pruned"], names)) {
+    for (const rec of auditEventsOf(auditDir, sessionId, ["legal_hold_placed", "legal_hold_released", "retention_pruned"], names, cache)) {
       const held = holdsBy(rec, sessionId);
       for (const h of held.placed) {
         if (!placed.has(h.holdId)) placed.set(h.holdId, { id: h.holdId, scope: h.scope, reason: h.reason, placedAt: h.placedAt, placedBySession: h.placedBySession, at: Date.parse(h.placedAt) });

@@ -17,6 +17,7 @@ import { readLines, type RawLine } from "./lines.js";
 import { walkChain } from "./chain-files.js";
 import { readContentFile } from "./content-file.js";
 import { sessionRemains } from "./remains.js";
+import { AuditEventsCache } from "../sink/audit-events.js";
 
 /** A record as parsed from its line, before any decryption. */
 export type RawRecord = Record<string, unknown>;
@@ -145,6 +146,17 @@ export class FileRecordSource implements RecordSource {
     return fileSessionStatus(this.auditDir, sessionId, info);
   }
 
+  /** what listSessions() read of each audit_event file, kept while the file is unchanged (see sessionRemains) */
+  private readonly chainCache = new AuditEventsCache();
+
+  /**
+   * How many audit_event files listSessions() read for the holds they record, and how many it
+   * answered from what it kept of an unchanged file, since this source was made.
+   */
+  chainFileStats(): { read: number; reused: number } {
+    return { ...this.chainCache.counts };
+  }
+
   async listSessions(): Promise<SessionListing[]> {
     const out: SessionListing[] = [];
     for (const sessionId of await this.sessionIds()) {
@@ -172,7 +184,11 @@ export class FileRecordSource implements RecordSource {
     }
     // (sessions whose records are gone, but a hold names them or their chain of holds and
     // shreddings, key store or checkpoints are left: see sessionRemains)
-    for (const r of sessionRemains(this.auditDir)) {
+    // (each chain file's holds are kept while it is unchanged: read once, not on every listing)
+    this.chainCache.beginPass();
+    const remains = sessionRemains(this.auditDir, { cache: this.chainCache });
+    this.chainCache.forgetUnseen();
+    for (const r of remains) {
       out.push({ sessionId: r.sessionId, status: "unknown", startTime: undefined, lastActivity: undefined, counts: zeroCounts(), totalRecords: 0, recordsGone: true, remains: { files: r.files, holds: r.holds } });
     }
     // newest first, by last record (sessions without records last, by start time)

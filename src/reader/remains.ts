@@ -14,6 +14,7 @@ import { chainedHolds } from "../retention.js";
 import { firstSessionId, isFileSessionId, listSessionIds, safeReaddir } from "../sink/files.js";
 import { isRegularFileSync } from "../regular-file.js";
 import { KEY_STORE_PREFIX } from "../pipeline/keyring.js";
+import type { AuditEventsCache } from "../sink/audit-events.js";
 
 /** What is left of one session whose records are gone (see {@link sessionRemains}). */
 export interface SessionRemains {
@@ -35,9 +36,10 @@ const CHECKPOINTS = /^checkpoints_(.+)\.jsonl$/;
  * `listSessionIds`) that a legal hold in force names, or whose `audit_event` chain, key store or
  * checkpoints are still there; sorted by id. Reads only: the listing, the holds file (a holds
  * file that cannot be read counts as none here: the holds page says why) and the chains' holds
- * (not with `holds: false`: the sessions whose files are left only).
+ * (not with `holds: false`: the sessions whose files are left only). `cache`: the chains' holds
+ * kept while their files are unchanged (FileRecordSource's, which lists on every call).
  */
-export function sessionRemains(auditDir: string, o: { readonly holds?: boolean } = {}, names: readonly string[] = safeReaddir(auditDir)): SessionRemains[] {
+export function sessionRemains(auditDir: string, o: { readonly holds?: boolean; readonly cache?: AuditEventsCache } = {}, names: readonly string[] = safeReaddir(auditDir)): SessionRemains[] {
   const listed = new Set(listSessionIds(auditDir, names));
   const out = new Map<string, { files: string[]; holds: Array<SessionRemains["holds"][number]>; mtime: number }>();
   const entry = (sid: string) => {
@@ -66,7 +68,7 @@ export function sessionRemains(auditDir: string, o: { readonly holds?: boolean }
     // (unreadable: the holds page says why; the chained holds still count)
   }
   const seen = new Set<string>();
-  for (const h of o.holds === false ? [] : [...fileHolds, ...chainedHolds(auditDir, names)]) {
+  for (const h of o.holds === false ? [] : [...fileHolds, ...chainedHolds(auditDir, names, o.cache)]) {
     if (seen.has(h.id) || h.scope === "all" || listed.has(h.scope) || !isFileSessionId(h.scope)) continue;
     seen.add(h.id);
     entry(h.scope).holds.push({ holdId: h.id, reason: typeof h.reason === "string" ? h.reason : "", placedAt: String(h.placedAt), placedBySession: String(h.placedBySession) });

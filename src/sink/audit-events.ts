@@ -1,4 +1,5 @@
 import { readLinesSync } from "../reader/lines-sync.js";
+import fs from "node:fs";
 import path from "node:path";
 import { firstSessionId, isFileSessionId, listKindFiles, listSessionIds, safeReaddir } from "./files.js";
 import { isRegularFileSync } from "../regular-file.js";
@@ -17,24 +18,74 @@ export interface AuditEventRecord {
  * The records of `sessionId`'s audit_event chain whose `eventType` is one of `types`, in chain
  * order: the one scan behind retention records (src/sink/prunes.ts), legal hold records (verify)
  * and crypto-shredding records (cleanup). Torn and unparsable lines are skipped: they are the
- * chain walk's to report. `names`: the directory's listing, when the caller has it.
+ * chain walk's to report. `names`: the directory's listing, when the caller has it; `cache`: what
+ * was read of unchanged files before (see {@link AuditEventsCache}).
  */
-export function* auditEventsOf(auditDir: string, sessionId: string, types: readonly string[], names?: readonly string[]): Generator<AuditEventRecord> {
-  const needles = types.map((t) => `"eventType":${JSON.stringify(t)}`);
+export function* auditEventsOf(auditDir: string, sessionId: string, types: readonly string[], names?: readonly string[], cache?: AuditEventsCache): Generator<AuditEventRecord> {
   for (const f of listKindFiles(auditDir, "audit_event", sessionId, names)) {
-    for (const l of readLinesSync(f.path)) {
-      if (!l.terminated || !needles.some((n) => l.text.includes(n))) continue;
-      let rec: { eventType?: unknown; reason?: unknown; details?: unknown; timestamp?: unknown; seq?: unknown } | null;
-      try {
-        rec = JSON.parse(l.text) as typeof rec;
-      } catch {
-        continue;
-      }
-      if (rec === null || typeof rec !== "object" || typeof rec.eventType !== "string" || !types.includes(rec.eventType)) continue;
-      // (a line repeating an envelope member is the chain walk's to report: see envelopeMismatch)
-      if (envelopeMismatch(l.text, rec as Record<string, unknown>) !== undefined) continue;
-      yield { eventType: rec.eventType, reason: rec.reason, details: rec.details, timestamp: rec.timestamp, seq: rec.seq };
+    if (!cache) {
+      yield* fileEvents(f.path, types);
+      continue;
     }
+    let st: fs.BigIntStats | undefined;
+    try {
+      st = fs.statSync(f.path, { bigint: true });
+    } catch {
+      continue; // (removed under us: cleanup while reading)
+    }
+    const stamp = `${st.size}:${st.mtimeNs}:${st.ctimeNs}:${st.ino}`;
+    const key = `${types.join(",")}\0${f.path}`;
+    const hit = cache.files.get(key);
+    if (hit?.stamp === stamp) {
+      cache.counts.reused++;
+      cache.seen?.add(key);
+      yield* hit.records;
+      continue;
+    }
+    // (the stamp is taken before the read: a file that grows meanwhile is read again next time)
+    const records = [...fileEvents(f.path, types)];
+    cache.counts.read++;
+    cache.files.set(key, { stamp, records });
+    cache.seen?.add(key);
+    yield* records;
+  }
+}
+
+/**
+ * What {@link auditEventsOf} read of each `audit_event` file while it is unchanged (size, mtime,
+ * ctime and inode, to the nanosecond), by file and record types, for a caller that asks again and
+ * again: listSessions() reads every chain's holds on each call (see reader/remains.ts). Found by
+ * review, 2026-12-05: with 2,000 sessions that was about 2-3 s of every listing, and serve lists on
+ * each GET /api/sessions and for each session's stats. `counts`: files read and files answered
+ * from what was kept. {@link forgetUnseen} drops the files not met since {@link beginPass}.
+ */
+export class AuditEventsCache {
+  readonly files = new Map<string, { readonly stamp: string; readonly records: readonly AuditEventRecord[] }>();
+  readonly counts = { read: 0, reused: 0 };
+  seen: Set<string> | undefined;
+  beginPass(): void {
+    this.seen = new Set();
+  }
+  forgetUnseen(): void {
+    if (this.seen) for (const k of this.files.keys()) if (!this.seen.has(k)) this.files.delete(k);
+    this.seen = undefined;
+  }
+}
+
+function* fileEvents(file: string, types: readonly string[]): Generator<AuditEventRecord> {
+  const needles = types.map((t) => `"eventType":${JSON.stringify(t)}`);
+  for (const l of readLinesSync(file)) {
+    if (!l.terminated || !needles.some((n) => l.text.includes(n))) continue;
+    let rec: { eventType?: unknown; reason?: unknown; details?: unknown; timestamp?: unknown; seq?: unknown } | null;
+    try {
+      rec = JSON.parse(l.text) as typeof rec;
+    } catch {
+      continue;
+    }
+    if (rec === null || typeof rec !== "object" || typeof rec.eventType !== "string" || !types.includes(rec.eventType)) continue;
+    // (a line repeating an envelope member is the chain walk's to report: see envelopeMismatch)
+    if (envelopeMismatch(l.text, rec as Record<string, unknown>) !== undefined) continue;
+    yield { eventType: rec.eventType, reason: rec.reason, details: rec.details, timestamp: rec.timestamp, seq: rec.seq };
   }
 }
 

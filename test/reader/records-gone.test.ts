@@ -12,6 +12,7 @@ import { chromium } from "playwright-core";
 import { afterEach, describe, expect, it } from "vitest";
 import { AuditLogger, AuditViewer } from "../../src/index.js";
 import { startServer, type RunningServer } from "../../src/serve/server.js";
+import { FileRecordSource } from "../../src/reader/records.js";
 import { cleanupTmp, TEST_KEY, tmpProject } from "../helpers/index.js";
 import { auditDirOf } from "../helpers/core.js";
 
@@ -137,4 +138,33 @@ describe("a session whose records are gone but whose hold or shredding is left",
       await browser.close();
     }
   }, 90_000);
+
+  // Found by review, 2026-12-05: listSessions() read legal_holds.json and every session's
+  // audit_event chain on every call (serve lists on each GET /api/sessions and for each session's
+  // stats); each chain file's holds are now kept while the file is unchanged.
+  it("a second listing reads no unchanged audit_event file again; a changed one is read again and its hold seen", async () => {
+    const { dir } = await directory();
+    const source = new FileRecordSource(dir);
+    const chainFiles = fs.readdirSync(dir).filter((n) => n.startsWith("audit_events_")).length;
+    const first = await source.listSessions();
+    expect(source.chainFileStats()).toEqual({ read: chainFiles, reused: 0 });
+    const second = await source.listSessions();
+    expect(second).toEqual(first);
+    expect(source.chainFileStats()).toEqual({ read: chainFiles, reused: chainFiles });
+    // a hold on "eraser" (whose every file the cleanup removed) placed by a new session: its one new file read
+    const projectPath = path.dirname(dir);
+    const clerk = new AuditLogger({ sessionId: "clerk", projectPath, fullContentLogging: false });
+    const holdId = clerk.placeLegalHold("eraser", "audit 7");
+    await clerk.finalizeSession();
+    const third = await source.listSessions();
+    expect(source.chainFileStats()).toEqual({ read: chainFiles + 1, reused: 2 * chainFiles });
+    expect(third.find((s) => s.sessionId === "eraser")?.remains?.holds.map((h) => h.holdId)).toEqual([holdId]);
+    // that file changed (the hold released): read again, and the hold is gone from the listing
+    const clerk2 = new AuditLogger({ sessionId: "clerk", projectPath, fullContentLogging: false });
+    clerk2.releaseLegalHold(holdId, "closed");
+    await clerk2.finalizeSession();
+    const fourth = await source.listSessions();
+    expect(source.chainFileStats()).toEqual({ read: chainFiles + 2, reused: 3 * chainFiles });
+    expect(fourth.find((s) => s.sessionId === "eraser")).toBeUndefined();
+  });
 });

@@ -258,6 +258,9 @@ function sinkName(sink: AuditSink): string {
   return typeof sink.description === "string" ? sink.description : (sink.constructor?.name ?? "sink");
 }
 
+/** What the exit hook names when the session file's end state could not be written (see noteEndOnExit). */
+const END_STATE_NOT_WRITTEN = `the session file's end state ("interrupted"; it still says "active")`;
+
 /**
  * Records the six kinds of audit events of one session into hash-chained JSONL files.
  *
@@ -1251,7 +1254,7 @@ export class AuditLogger extends EventEmitter<AuditLoggerEvents> implements Exit
       let failed: unknown;
       if (exiting && release) failed = this.noteEndOnExit();
       if (release) this.lock.release();
-      if (failed !== undefined) throw new AuditIOError(`session ${this.sessionId}: the session file's end state ("interrupted"; it still says "active") not written: ${reason(failed)}`, { cause: failed });
+      if (failed !== undefined) throw new AuditIOError(`session ${this.sessionId}: ${END_STATE_NOT_WRITTEN} not written: ${reason(failed)}`, { cause: failed });
       return;
     }
     if (exiting) this.makeAwaitedNow();
@@ -1312,7 +1315,7 @@ export class AuditLogger extends EventEmitter<AuditLoggerEvents> implements Exit
     if (first !== undefined) {
       // (and the records an outage did not keep, see MAX_REFUSED_RECORD_BYTES: their errors record cannot be written now)
       const lost = this.notKept === undefined ? 0 : [...this.notKept.count.values()].reduce((a, b) => a + b, 0);
-      const what = [...(kindsFailed.length > 0 ? [`${kindsFailed.join(", ")} records`] : []), ...(contentFailed > 0 ? [`the full content of ${contentFailed} interaction(s)`] : []), ...(lost > 0 ? [`${lost} record(s) not kept during the outage`] : []), ...(checkpointFailed !== undefined ? ["the final signed checkpoint"] : []), ...(endFailed !== undefined ? [`the session file's end state ("interrupted"; it still says "active")`] : [])].join(" and ");
+      const what = [...(kindsFailed.length > 0 ? [`${kindsFailed.join(", ")} records`] : []), ...(contentFailed > 0 ? [`the full content of ${contentFailed} interaction(s)`] : []), ...(lost > 0 ? [`${lost} record(s) not kept during the outage`] : []), ...(checkpointFailed !== undefined ? ["the final signed checkpoint"] : []), ...(endFailed !== undefined ? [END_STATE_NOT_WRITTEN] : [])].join(" and ");
       throw new AuditIOError(`session ${this.sessionId}: ${what} not written: ${reason(first)}`, { cause: first });
     }
   }

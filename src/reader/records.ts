@@ -11,7 +11,7 @@ import { decryptValue, isEncryptedValue, valueAad } from "../pipeline/encrypt.js
 import type { EncryptionKey } from "../pipeline/keys.js";
 import { peekTail, wholeUnterminatedRecord } from "../sink/recover.js";
 import { sessionLockLeftByDead } from "../sink/lock.js";
-import { listKindFiles, listSessionIds, safeReaddir, SESSION_FILE_MAX_BYTES, sessionFileName } from "../sink/files.js";
+import { fileStamp, listKindFiles, listSessionIds, safeReaddir, SESSION_FILE_MAX_BYTES, sessionFileName } from "../sink/files.js";
 import { KIND_FILE_STEM, RECORD_KINDS, type ChainKind, type RecordType } from "../types.js";
 import { readLines, type RawLine } from "./lines.js";
 import { walkChain } from "./chain-files.js";
@@ -244,7 +244,7 @@ export class FileRecordSource implements RecordSource {
           } catch {
             continue; // (a segment removed under us: cleanup while reading)
           }
-          const stamp = `${st.size}:${st.mtimeNs}:${st.ctimeNs}:${st.ino}`;
+          const stamp = fileStamp(st);
           if (reuse(step.file.path, stamp)) {
             yield { file: step.file.path, stamp, records: undefined };
             continue;

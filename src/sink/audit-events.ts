@@ -1,7 +1,7 @@
 import { readLinesSync } from "../reader/lines-sync.js";
 import fs from "node:fs";
 import path from "node:path";
-import { firstSessionId, isFileSessionId, listKindFiles, listSessionIds, safeReaddir } from "./files.js";
+import { fileStamp, firstSessionId, isFileSessionId, listKindFiles, listSessionIds, safeReaddir } from "./files.js";
 import { isRegularFileSync } from "../regular-file.js";
 import { envelopeMismatch } from "../pipeline/chain.js";
 
@@ -33,7 +33,7 @@ export function* auditEventsOf(auditDir: string, sessionId: string, types: reado
     } catch {
       continue; // (removed under us: cleanup while reading)
     }
-    const stamp = `${st.size}:${st.mtimeNs}:${st.ctimeNs}:${st.ino}`;
+    const stamp = fileStamp(st);
     const key = `${types.join(",")}\0${f.path}`;
     const hit = cache.files.get(key);
     if (hit?.stamp === stamp) {

@@ -261,3 +261,12 @@ export function irregularFiles(auditDir: string, sessionId?: string): string[] {
     .filter((name) => isAuditFileName(name, sessionId) && isPresentIrregular(path.join(auditDir, name)))
     .sort();
 }
+
+/**
+ * What tells one state of a file from another for a cache of what was read of it: size, mtime,
+ * ctime (a file rewritten in place with its mtime set back) and inode (a file replaced), to the
+ * nanosecond. Taken before the read: a file that grows meanwhile is read again next time.
+ */
+export function fileStamp(st: fs.BigIntStats): string {
+  return `${st.size}:${st.mtimeNs}:${st.ctimeNs}:${st.ino}`;
+}

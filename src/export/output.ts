@@ -6,7 +6,7 @@ import type { Transform } from "node:stream";
 import { pipeline } from "node:stream/promises";
 import { AuditIOError, AuditLoggerError, AuditPathError } from "../errors.js";
 import { nonRegularKind, REPLACE_TEMP } from "../regular-file.js";
-import { leftByGone } from "../sink/lock.js";
+import { leftByGoneNamed } from "../sink/lock.js";
 
 const FILE_MODE = 0o600;
 
@@ -82,12 +82,10 @@ export function removeStaleTemps(file: string): string[] {
     return []; // (no directory yet: nothing left in it)
   }
   const removed: string[] = [];
-  for (const name of names) {
-    if (!name.startsWith(stem)) continue;
-    const pid = REPLACE_TEMP.exec(name.slice(stem.length))?.[1];
-    if (pid === undefined) continue;
+  // (the names and pids as the audit directory's recovery reads its own temporaries)
+  for (const name of leftByGoneNamed(dir, names, stem, REPLACE_TEMP)) {
     const p = path.join(dir, name);
-    if (!fs.lstatSync(p, { throwIfNoEntry: false })?.isFile() || !leftByGone(p, Number(pid))) continue;
+    if (!fs.lstatSync(p, { throwIfNoEntry: false })?.isFile()) continue;
     try {
       fs.unlinkSync(p);
       removed.push(name);

@@ -1132,7 +1132,10 @@ export class PostgresSink implements AuditSink {
    * session file's `active`, and the viewer showed the session as running for good (found by the
    * integrity pass). An `active` row only changes when it is the same run of the session as the
    * file read here (its `pid` and `resumedAt`): a logger that resumed the session meanwhile marked
-   * its row `active` again, and keeps it so.
+   * its row `active` again, and keeps it so, whichever end state the file read gives (until
+   * 2026-12-05 a `finalized` one changed the row of any run: a run that resumed the session
+   * after this sink read the previous run's final session file was shown `finalized` while it
+   * ran, and its later crash never made it `interrupted`; found by the session-status pass).
    */
   private async closeAdopted(sid: string, heads: ReadonlyMap<ChainKind, Head>, read?: Record<string, unknown>): Promise<void> {
     const pool = this.requirePool();
@@ -1143,8 +1146,8 @@ export class PostgresSink implements AuditSink {
     await pool.query(
       `INSERT INTO ${n.sessions} (session_id, info, status, closed_at) VALUES ($1, $2::jsonb, $3, now())
        ON CONFLICT (session_id) DO UPDATE SET info = EXCLUDED.info, status = EXCLUDED.status, closed_at = EXCLUDED.closed_at
-       WHERE ${n.sessions}.status = 'active' AND (EXCLUDED.status = 'finalized'
-         OR ((${n.sessions}.info->>'pid') IS NOT DISTINCT FROM (EXCLUDED.info->>'pid') AND (${n.sessions}.info->>'resumedAt') IS NOT DISTINCT FROM (EXCLUDED.info->>'resumedAt')))`,
+       WHERE ${n.sessions}.status = 'active'
+         AND (${n.sessions}.info->>'pid') IS NOT DISTINCT FROM (EXCLUDED.info->>'pid') AND (${n.sessions}.info->>'resumedAt') IS NOT DISTINCT FROM (EXCLUDED.info->>'resumedAt')`,
       [sid, jsonbText(JSON.stringify(info)), status],
     );
     if (heads.size === 0) return;

@@ -6,6 +6,7 @@
 import fs from "node:fs";
 import path from "node:path";
 import { afterEach, describe, expect, it } from "vitest";
+import { AuditLogger } from "../../src/index.js";
 import { migratePostgres, PostgresSink } from "../../src/postgres/index.js";
 import { cleanupTmp, tmpProject } from "../helpers/index.js";
 import { killChildren, startFixture, type ChildHandle } from "../helpers/core.js";
@@ -164,4 +165,57 @@ describe("a session whose process ended without finalizeSession(), nothing left 
     expect(row?.info?.status).toBe("finalized");
     expect(fs.readdirSync(dir).filter((f) => f.startsWith(".pg_recovery_"))).toEqual([]);
   }, 30_000);
+
+  it("finalized while the store was away, then resumed by another process while the next sink records its end: that sink leaves the resumed run's row active", async () => {
+    // (the row's update to "finalized" changed an "active" row of any run: the same-run check
+    // held for "interrupted" only; found by the session-status pass, 2026-12-05)
+    const schema = schemaFor("endedrace");
+    await migratePostgres({ connectionString: PG_URL, schema });
+    const projectPath = tmpProject();
+    const dir = path.join(projectPath, "audit_logs");
+    const store = new PgProxy(await freePort());
+    proxies.push(store);
+    await store.start();
+    // run A of session "raced": its store goes away before it finalizes, so its row stays "active"
+    const sinkA = new PostgresSink({ connectionString: store.url, schema, closeTimeoutMs: 200, retryMinMs: 60_000, retryMaxMs: 60_000 });
+    const a = new AuditLogger({ sessionId: "raced", projectPath, sinks: [sinkA], fullContentLogging: false });
+    a.on("error", () => undefined);
+    a.logToolUsage({ toolName: "t", operation: "a" });
+    expect(await sinkA.whenStored(10_000)).toBe(true);
+    await store.stop();
+    await a.finalizeSession();
+    expect(sessionFile(dir, "raced").status).toBe("finalized");
+    expect((await rowOf(schema, "raced"))?.status).toBe("active");
+    const key = sinkA.description.slice("PostgresSink:".length);
+    expect(fs.existsSync(path.join(dir, `.pg_recovery_${key}_raced`))).toBe(true);
+
+    // the next sink of that store in the directory reads A's session file; its statement recording
+    // the row is held on the way, and meanwhile another process resumes the session (another
+    // instance, whose sink names the store otherwise, so it adopts nothing of A)
+    await store.start();
+    const gate = store.holdStatement("closed_at) VALUES");
+    const next = new AuditLogger({ projectPath, sinks: [new PostgresSink({ connectionString: store.url, schema })], fullContentLogging: false });
+    const errors: string[] = [];
+    next.on("error", (e) => errors.push(e.message));
+    await gate.reached;
+    const again = await child({ schema, projectPath, end: "live", sessionId: "raced" });
+    expect((await rowOf(schema, "raced"))?.info?.pid).toBe(again.h.child.pid);
+    gate.release();
+    next.logToolUsage({ toolName: "t", operation: "next" });
+    await next.finalizeSession();
+    expect(errors).toEqual([]);
+    const row = await rowOf(schema, "raced");
+    expect(row?.status).toBe("active");
+    expect(row?.closed).toBe(false);
+    expect(row?.info?.pid).toBe(again.h.child.pid);
+    expect(sessionFile(dir, "raced").status).toBe("active");
+
+    // that run ends through its exit hook: the next sink after it records its end, of that run
+    again.h.child.kill("SIGTERM");
+    await again.h.exited;
+    const third = await nextSession(projectPath, { connectionString: PG_URL, schema });
+    expect(third.errors).toEqual([]);
+    expect((await rowOf(schema, "raced"))?.status).toBe("interrupted");
+    expect((await rowOf(schema, "raced"))?.info?.pid).toBe(again.h.child.pid);
+  }, 60_000);
 });

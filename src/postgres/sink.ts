@@ -1140,16 +1140,23 @@ export class PostgresSink implements AuditSink {
   private async closeAdopted(sid: string, heads: ReadonlyMap<ChainKind, Head>, read?: Record<string, unknown>): Promise<void> {
     const pool = this.requirePool();
     const n = this.sql.n;
-    const info = read ?? this.readSessionInfo(sid) ?? {}; // (no session file: an empty info)
     this.closedHere.add(sid);
-    const status = info.status === "finalized" ? "finalized" : "interrupted";
-    await pool.query(
-      `INSERT INTO ${n.sessions} (session_id, info, status, closed_at) VALUES ($1, $2::jsonb, $3, now())
-       ON CONFLICT (session_id) DO UPDATE SET info = EXCLUDED.info, status = EXCLUDED.status, closed_at = EXCLUDED.closed_at
-       WHERE ${n.sessions}.status = 'active'
-         AND (${n.sessions}.info->>'pid') IS NOT DISTINCT FROM (EXCLUDED.info->>'pid') AND (${n.sessions}.info->>'resumedAt') IS NOT DISTINCT FROM (EXCLUDED.info->>'resumedAt')`,
-      [sid, jsonbText(JSON.stringify(info)), status],
-    );
+    // (resumed since this sink took the session up, its lock held by a live process again: the
+    // row is that run's, and so is the session file, "active", which is no crashed one's; until
+    // 2026-12-05 it was read as such and the live run's row marked "interrupted", found by the
+    // session-status pass)
+    const resumed = sessionLockHeld(this.auditDir!, sid);
+    const info = resumed ? undefined : (read ?? this.readSessionInfo(sid) ?? {}); // (no session file: an empty info)
+    const status = info?.status === "finalized" ? "finalized" : "interrupted";
+    if (info !== undefined) {
+      await pool.query(
+        `INSERT INTO ${n.sessions} (session_id, info, status, closed_at) VALUES ($1, $2::jsonb, $3, now())
+         ON CONFLICT (session_id) DO UPDATE SET info = EXCLUDED.info, status = EXCLUDED.status, closed_at = EXCLUDED.closed_at
+         WHERE ${n.sessions}.status = 'active'
+           AND (${n.sessions}.info->>'pid') IS NOT DISTINCT FROM (EXCLUDED.info->>'pid') AND (${n.sessions}.info->>'resumedAt') IS NOT DISTINCT FROM (EXCLUDED.info->>'resumedAt')`,
+        [sid, jsonbText(JSON.stringify(info)), status],
+      );
+    }
     if (heads.size === 0) return;
     const rows = [...heads];
     await pool.query(

@@ -295,4 +295,49 @@ describe("the store's status of a session whose process was SIGKILLed", () => {
     await resumed.finalizeSession();
     expect(await statusOf()).toEqual({ status: "finalized", closed: true });
   }, 90_000);
+
+  it("resumed by another process while the next sink recovers it: that sink leaves the resumed run's row active", async () => {
+    // (the recovery read the session file once it had sent the records: by then the resumed run's,
+    // "active", which it took for a crashed one, and, being that run's, marked the live run's row
+    // "interrupted"; found by the session-status pass, 2026-12-05)
+    const { schema, projectPath, dir } = await storeAndDir("resumedmid");
+    const store = new PgProxy(await freePort());
+    proxies.push(store);
+    await store.start();
+    const h = startFixture("../postgres/kill-child.ts", {}, [JSON.stringify({ url: store.url, schema, projectPath, before: 5, after: 3 })]);
+    children.push(h);
+    const sid = (await h.waitForLine((l) => l.startsWith("stored "), "stored")).slice("stored ".length);
+    fs.writeFileSync(path.join(projectPath, "go"), "");
+    await h.waitForLine((l) => l.startsWith("logged "), "logged");
+    h.child.kill("SIGKILL");
+    expect((await h.exited).signal).toBe("SIGKILL");
+    // the next sink of that store takes the crashed session up; its first statement about it is
+    // held on the way, and meanwhile another process resumes the session (another instance, whose
+    // sink names the store otherwise)
+    const gate = store.holdStatement(sid);
+    const sink = new PostgresSink({ connectionString: store.url, schema });
+    const next = new AuditLogger({ projectPath, sinks: [sink], fullContentLogging: false });
+    const errors: string[] = [];
+    next.on("error", (e) => errors.push(e.message));
+    await gate.reached;
+    const again = startFixture("../postgres/end-child.ts", {}, [JSON.stringify({ url: PG_URL, schema, projectPath, end: "live", sessionId: sid, records: 2 })]);
+    children.push(again);
+    await again.waitForLine((l) => l === `stored ${sid}`, "stored");
+    const rowOf = async () => (await sql<{ status: string; pid: string | null }>(`SELECT status, info->>'pid' AS pid FROM "${schema}".audit_sessions WHERE session_id = $1`, [sid]))[0];
+    expect(await rowOf()).toEqual({ status: "active", pid: String(again.child.pid) });
+    gate.release();
+    next.logToolUsage({ toolName: "t", operation: "next" });
+    await next.finalizeSession();
+    expect(errors).toEqual([]);
+    expect(sink.stats().recoveredSessions).toBe(1);
+    expect(await rowOf()).toEqual({ status: "active", pid: String(again.child.pid) });
+    expect(JSON.parse(fs.readFileSync(path.join(dir, `session_${sid}.json`), "utf8")).status).toBe("active");
+    expect((await new AuditViewer({ auditPath: dir }).listSessions()).find((l) => l.sessionId === sid)?.status).toBe("active");
+    expect((await new AuditViewer({ postgres: { connectionString: PG_URL, schema } }).listSessions()).find((l) => l.sessionId === sid)?.status).toBe("active");
+    // that run ends through its exit hook: the next sink of its store marks it, of that run
+    again.child.kill("SIGTERM");
+    await again.exited;
+    expect((await nextSession(projectPath, { connectionString: PG_URL, schema })).errors).toEqual([]);
+    expect(await rowOf()).toEqual({ status: "interrupted", pid: String(again.child.pid) });
+  }, 90_000);
 });

@@ -110,8 +110,22 @@ export class PostgresRecordSource implements RecordSource {
     }
   }
 
+  /**
+   * The sessions the store holds: each with a row or a record, as the files list each with a
+   * session file or a record file, a session that logged nothing included (the files keep its
+   * session file, and their exports list it with 0 records). Not one none of whose records is
+   * left, retention having cut its chains: its row cannot be deleted, but retention over the files
+   * removes such a session whole, and their exports do not list it (until 2026-12-05 every export
+   * of the store listed it, a "finalized" session with 0 records; found by the session-status
+   * pass). `listSessions()` lists it as records gone.
+   */
   async sessionIds(): Promise<string[]> {
-    const r = await this.sql<{ s: string }>(`SELECT session_id AS s FROM ${this.n.sessions} UNION SELECT DISTINCT session_id FROM ${this.n.records} ORDER BY 1`);
+    const r = await this.sql<{ s: string }>(
+      `SELECT session_id AS s FROM ${this.n.sessions} s
+        WHERE NOT EXISTS (SELECT 1 FROM ${this.n.retentionCuts} c WHERE c.session_id = s.session_id)
+           OR EXISTS (SELECT 1 FROM ${this.n.records} r WHERE r.session_id = s.session_id)
+       UNION SELECT DISTINCT session_id FROM ${this.n.records} ORDER BY 1`,
+    );
     return r.rows.map((x) => x.s);
   }
 

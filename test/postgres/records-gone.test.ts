@@ -3,9 +3,11 @@
 // reader/remains.ts listed it as "records gone"; over the store its row, which cannot be deleted,
 // kept it listed, but as "finalized" with 0 records, like a session that logged nothing, and a
 // legal hold placed on it since was not shown. Real PostgreSQL, real retention.
+import fs from "node:fs";
+import path from "node:path";
 import { chromium } from "playwright-core";
 import { afterEach, describe, expect, it } from "vitest";
-import { AuditViewer } from "../../src/index.js";
+import { AuditExporter, AuditViewer, verifyExport } from "../../src/index.js";
 import { AuditLogger, withRecordTime } from "../../src/logger.js";
 import { applyPostgresRetention, PostgresSink } from "../../src/postgres/index.js";
 import { startServer, type RunningServer } from "../../src/serve/server.js";
@@ -90,4 +92,51 @@ describe("the PostgreSQL store's listing of sessions whose records retention rem
       await browser.close();
     }
   }, 90_000);
+
+  it("an export of the store lists the sessions an export of the files does: a session that logged nothing, not one whose records retention removed", async () => {
+    // (its row kept such a session in the store's session ids, and every export of the store
+    // listed it as a finalized session with 0 records, which the files' export, once the files'
+    // retention removed the same session, does not; found by the session-status pass, 2026-12-05)
+    const schema = schemaFor("goneexport");
+    const projectPath = tmpProject();
+    const dir = path.join(projectPath, "audit_logs");
+    await session(projectPath, schema, "gone", SEP);
+    await session(projectPath, schema, "kept", undefined);
+    const empty = new AuditLogger({ sessionId: "empty", projectPath, sinks: [new PostgresSink({ connectionString: PG_URL, schema })], fullContentLogging: false });
+    await empty.finalizeSession();
+    // the same retention over both: the store's drops September, the files' removes "gone" (its records of September)
+    expect((await applyPostgresRetention({ connectionString: PG_URL, schema, before: "2026-11-01T00:00:00Z", reason: "policy" })).map((d) => d.partition)).toEqual(["audit_records_p2026_09"]);
+    const maint = new AuditLogger({ sessionId: "maint", projectPath, sinks: [new PostgresSink({ connectionString: PG_URL, schema })], fullContentLogging: false, maxLogAgeDays: 2555 });
+    expect((await maint.cleanup({ maxLogAgeDays: 30 })).removed.map((r) => r.sessionId)).toEqual(["gone"]);
+    await maint.finalizeSession();
+
+    const files = new AuditViewer({ auditPath: dir });
+    const store = new AuditViewer({ postgres: { connectionString: PG_URL, schema } });
+    expect((await files.getSessionIds()).sort()).toEqual(["empty", "kept", "maint"]);
+    expect((await store.getSessionIds()).sort()).toEqual(["empty", "kept", "maint"]);
+    // (listed still, as records gone: see above)
+    expect((await store.listSessions()).find((l) => l.sessionId === "gone")).toMatchObject({ recordsGone: true, totalRecords: 0 });
+    const sessionsOf = (file: string) =>
+      (JSON.parse(fs.readFileSync(file, "utf8")) as { sessions: Array<{ sessionId: string; status: string; totalRecords: number }> }).sessions
+        .map((x) => ({ sessionId: x.sessionId, status: x.status, totalRecords: x.totalRecords }))
+        .sort((a, b) => a.sessionId.localeCompare(b.sessionId));
+    const out = tmpProject();
+    await new AuditExporter(files).exportToJson(path.join(out, "files.json"));
+    await new AuditExporter(store).exportToJson(path.join(out, "store.json"));
+    const listed = [
+      { sessionId: "empty", status: "finalized", totalRecords: 0 },
+      { sessionId: "kept", status: "finalized", totalRecords: 2 },
+      { sessionId: "maint", status: "finalized", totalRecords: 0 },
+    ];
+    expect(sessionsOf(path.join(out, "files.json"))).toEqual(listed);
+    expect(sessionsOf(path.join(out, "store.json"))).toEqual(listed);
+    // a directory export: its manifest lists the same sessions, and verifies
+    const exported = path.join(out, "store-dir");
+    await new AuditExporter(store).exportCompleteAuditToDirectory(exported);
+    const manifest = JSON.parse(fs.readFileSync(path.join(exported, "export_manifest.json"), "utf8")) as { manifest: { sessions: Array<{ sessionId: string }> } };
+    expect(manifest.manifest.sessions.map((x) => x.sessionId).sort()).toEqual(["empty", "kept", "maint"]);
+    expect(sessionsOf(path.join(exported, "audit_complete.json"))).toEqual(listed);
+    const report = await verifyExport(exported);
+    expect(report.problems).toEqual([]);
+  }, 60_000);
 });

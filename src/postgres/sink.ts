@@ -54,7 +54,9 @@ export interface PostgresSinkOptions extends PostgresConnectionOptions {
   /**
    * on open, send the records of this session that are in its files but not in the store, and
    * those of the directory's sessions whose process died holding their lock (a SIGKILL, an
-   * out-of-memory kill, a crash): see docs/POSTGRES.md (default true)
+   * out-of-memory kill, a crash): see docs/POSTGRES.md (default true). Off, the sink still adopts
+   * the directory's spools (unless `spoolPath` is given), leaves its ended marker as its process
+   * ends without finalizeSession(), and records the rows of the ended sessions whose markers it finds
    */
   readonly backfill?: boolean | undefined;
 }

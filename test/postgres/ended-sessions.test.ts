@@ -6,7 +6,7 @@
 import fs from "node:fs";
 import path from "node:path";
 import { afterEach, describe, expect, it } from "vitest";
-import { AuditLogger } from "../../src/index.js";
+import { AuditLogger, AuditViewer } from "../../src/index.js";
 import { migratePostgres, PostgresSink } from "../../src/postgres/index.js";
 import { cleanupTmp, tmpProject } from "../helpers/index.js";
 import { killChildren, startFixture, type ChildHandle } from "../helpers/core.js";
@@ -34,7 +34,7 @@ async function rowOf(schema: string, sid: string): Promise<Row | undefined> {
 }
 
 /** Starts end-child.ts; resolves with its handle and session id once its records are stored. */
-async function child(args: { schema: string; projectPath: string; end: "loop" | "exit" | "live"; sessionId?: string; records?: number; removeDir?: boolean }): Promise<{ h: ChildHandle; sid: string }> {
+async function child(args: { schema: string; projectPath: string; end: "loop" | "exit" | "live"; sessionId?: string; records?: number; removeDir?: boolean; backfill?: boolean }): Promise<{ h: ChildHandle; sid: string }> {
   const h = startFixture("../postgres/end-child.ts", {}, [JSON.stringify({ url: PG_URL, records: 3, ...args })]);
   children.push(h);
   const sid = (await h.waitForLine((l) => l.startsWith("stored "), "stored")).slice("stored ".length);
@@ -217,5 +217,46 @@ describe("a session whose process ended without finalizeSession(), nothing left 
     expect(third.errors).toEqual([]);
     expect((await rowOf(schema, "raced"))?.status).toBe("interrupted");
     expect((await rowOf(schema, "raced"))?.info?.pid).toBe(again.h.child.pid);
+  }, 60_000);
+
+  it("with `backfill: false`: a sink still leaves the marker as its process ends, and still records the ended sessions' markers; a SIGKILLed session (no marker) it leaves active, for a sink with backfill to recover", async () => {
+    const schema = schemaFor("endednobf");
+    await migratePostgres({ connectionString: PG_URL, schema });
+    const projectPath = tmpProject();
+    const dir = path.join(projectPath, "audit_logs");
+    const probe = new PostgresSink({ connectionString: PG_URL, schema });
+    const key = probe.description.slice("PostgresSink:".length);
+    await probe.close();
+    // a process whose sink has backfill off ends by process.exit(): its marker is left all the same
+    const ended = await child({ schema, projectPath, end: "exit", backfill: false });
+    expect((await ended.h.exited).code).toBe(0);
+    expect(fs.existsSync(path.join(dir, `.pg_recovery_${key}_${ended.sid}`))).toBe(true);
+    // one SIGKILLed: no exit hook, no marker, its lock left
+    const killed = startFixture("../postgres/kill-child.ts", {}, [JSON.stringify({ url: PG_URL, schema, projectPath, before: 2, after: 1 })]);
+    children.push(killed);
+    const killedSid = (await killed.waitForLine((l) => l.startsWith("stored "), "stored")).slice("stored ".length);
+    fs.writeFileSync(path.join(projectPath, "go"), "");
+    await killed.waitForLine((l) => l.startsWith("logged "), "logged");
+    killed.child.kill("SIGKILL");
+    await killed.exited;
+    expect(fs.existsSync(path.join(dir, `.pg_recovery_${key}_${killedSid}`))).toBe(false);
+
+    // the next sink, backfill off: the ended session's row is recorded from its marker (a read of its
+    // session file, no record file), and the marker goes; the killed one is not recovered
+    const off = await nextSession(projectPath, { connectionString: PG_URL, schema, backfill: false });
+    expect(off.errors).toEqual([]);
+    expect((await rowOf(schema, ended.sid))?.status).toBe("interrupted");
+    expect(fs.existsSync(path.join(dir, `.pg_recovery_${key}_${ended.sid}`))).toBe(false);
+    expect(off.stats.recoveredSessions).toBe(0);
+    expect((await rowOf(schema, killedSid))?.status).toBe("active");
+    expect(fs.existsSync(path.join(dir, `.session_${killedSid}.lock`))).toBe(true);
+    expect(fs.readdirSync(dir).filter((f) => f.startsWith(".pg_recovery_"))).toEqual([]);
+    // (the files' readers say interrupted: the lock a dead process left)
+    expect((await new AuditViewer({ auditPath: dir }).listSessions()).find((l) => l.sessionId === killedSid)?.status).toBe("interrupted");
+    // a sink with backfill (the default) recovers it
+    const on = await nextSession(projectPath, { connectionString: PG_URL, schema });
+    expect(on.errors).toEqual([]);
+    expect(on.stats.recoveredSessions).toBe(1);
+    expect((await rowOf(schema, killedSid))?.status).toBe("interrupted");
   }, 60_000);
 });

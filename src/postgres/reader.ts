@@ -140,10 +140,15 @@ export class PostgresRecordSource implements RecordSource {
     const by = new Map<string, { counts: Record<RecordType, number>; last: string | undefined }>();
     for (const h of heads.rows) {
       const e = by.get(h.session_id) ?? { counts: zeroCounts(), last: undefined };
-      if ((RECORD_KINDS as readonly string[]).includes(h.kind)) e.counts[h.kind as RecordType] = Number(h.mx);
+      by.set(h.session_id, e);
+      // (the last activity is the newest record of the six kinds, as over the files: not of the
+      // audit_event chain, whose hold placed last, or a maintenance session's holds and removals
+      // alone, moved a session in the listing against the files'; found by the session-status
+      // pass, 2026-12-05)
+      if (!(RECORD_KINDS as readonly string[]).includes(h.kind)) continue;
+      e.counts[h.kind as RecordType] = Number(h.mx);
       const t = h.last.toISOString();
       if (e.last === undefined || t > e.last) e.last = t;
-      by.set(h.session_id, e);
     }
     const out: SessionListing[] = [];
     const ids = new Set([...by.keys(), ...info.rows.map((r) => r.session_id), ...cut]);

@@ -60,7 +60,7 @@ export interface SessionListing {
    */
   readonly status: SessionStatus;
   readonly startTime: string | undefined;
-  /** timestamp of the newest record of any kind */
+  /** timestamp of the newest record of any of the six kinds (`counts`; not of the `audit_event` chain), over the files and the PostgreSQL store alike */
   readonly lastActivity: string | undefined;
   /** records per kind: the last record's `seq` (seq counts 1, 2, … per kind) */
   readonly counts: Readonly<Record<RecordType, number>>;

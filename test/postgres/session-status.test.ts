@@ -7,9 +7,10 @@
 import fs from "node:fs";
 import path from "node:path";
 import { describe, expect, it } from "vitest";
-import { AuditLogger } from "../../src/index.js";
+import { AuditLogger, AuditViewer } from "../../src/index.js";
 import { migratePostgres, PostgresSink, type PostgresSinkOptions } from "../../src/postgres/index.js";
 import { tmpProject } from "../helpers/index.js";
+import { startFixture } from "../helpers/core.js";
 import { freePort, PG_URL, PgProxy, pgTestScope, sql, until } from "../fixtures/postgres/db.js";
 
 const { schemaFor, proxies } = pgTestScope();
@@ -86,5 +87,41 @@ describe("PostgresSink: the session's row once the session is finalized", () => 
     await sink.close();
     expect(errors).toEqual([expect.stringContaining(`PostgresSink cannot store records in ${schema}`)]);
     expect(await rowsOf(schema)).toEqual([{ session_id: "pa", status: "finalized", closed: true, info: { sessionId: "pa", status: "finalized" } }]);
+  }, 60_000);
+});
+
+describe("the store's listing of sessions against the files' listing of the same directory", () => {
+  it("says the same of each: status (an interrupted one too), start, last activity (the newest record of the six kinds, not of the audit_event chain), counts, order", async () => {
+    // (the store's listing took a session's last activity from its audit_event chain too: a legal
+    // hold placed last, or a maintenance session's holds and removals alone, moved the session in
+    // the listing's order against the files'; found by the session-status pass, 2026-12-05)
+    const schema = schemaFor("listing");
+    await migratePostgres({ connectionString: PG_URL, schema });
+    const projectPath = tmpProject("audit-pg-listing-");
+    const dir = path.join(projectPath, "audit_logs");
+    const sink = (): PostgresSink => new PostgresSink({ connectionString: PG_URL, schema });
+    // a process that ends by process.exit(), without finalizeSession(): "interrupted"
+    const ended = startFixture("../postgres/end-child.ts", {}, [JSON.stringify({ url: PG_URL, schema, projectPath, end: "exit", records: 2 })]);
+    expect((await ended.exited).code).toBe(0);
+    const a = new AuditLogger({ sessionId: "worked_then_held", projectPath, sinks: [sink()], fullContentLogging: false });
+    a.logToolUsage({ toolName: "t", operation: "x" });
+    await new Promise((r) => setTimeout(r, 30));
+    a.placeLegalHold("worked_then_held", "litigation");
+    await a.finalizeSession();
+    await new Promise((r) => setTimeout(r, 30));
+    const m = new AuditLogger({ sessionId: "holds_only", projectPath, sinks: [sink()], fullContentLogging: false });
+    // (on a listed session: a hold naming a session of neither is listed by both, but over the
+    // files with the time the local hold register gives, a few ms before its record's)
+    m.placeLegalHold("later_work", "regulator");
+    await m.finalizeSession();
+    await new Promise((r) => setTimeout(r, 30));
+    const later = new AuditLogger({ sessionId: "later_work", projectPath, sinks: [sink()], fullContentLogging: false });
+    later.logToolUsage({ toolName: "t", operation: "y" });
+    await later.finalizeSession();
+
+    const files = await new AuditViewer({ auditPath: dir }).listSessions();
+    const store = await new AuditViewer({ postgres: { connectionString: PG_URL, schema } }).listSessions();
+    expect(files.find((l) => l.status === "interrupted")).toBeDefined();
+    expect(store).toEqual(files);
   }, 60_000);
 });

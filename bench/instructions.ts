@@ -12,6 +12,8 @@
  *   npx tsx bench/instructions.ts --http          # over HTTP: the fake provider in its own process, not counted
  *   npx tsx bench/instructions.ts --main-thread   # the app's main thread only (callgrind, threads apart)
  *   npx tsx bench/instructions.ts --stream        # streamed calls, read to the end
+ *   npx tsx bench/instructions.ts --modes bare,thread --thread   # only these clients
+ *   BENCH_DIST=.scratch/before npx tsx bench/instructions.ts      # another build (see importBuilt)
  *
  * `--main-thread` is what the app's own thread pays: with `--thread` it leaves the worker out
  * (and, for every client, V8's and libuv's helper threads). It uses callgrind, ~2x slower.
@@ -47,6 +49,8 @@ const { values } = parseArgs({
     stream: { type: "boolean", default: false },
     small: { type: "string", default: "2000" },
     large: { type: "string", default: "11000" },
+    /** the clients to count, comma-separated (bare, unrecorded, recorded, thread); `bare` is counted first when listed */
+    modes: { type: "string" },
   },
 });
 const WARMUP = 2000;
@@ -112,13 +116,13 @@ function count(mode: string, calls: number): Promise<number> {
 async function main(): Promise<void> {
   const small = Number(values.small);
   const large = Number(values.large);
-  const modes = ["bare", "unrecorded", "recorded", ...(values.thread ? ["thread"] : [])];
+  const modes = values.modes ? values.modes.split(",") : ["bare", "unrecorded", "recorded", ...(values.thread ? ["thread"] : [])];
   const perCall: Record<string, number> = {};
   for (const mode of modes) {
     const [a, b] = await Promise.all([count(mode, small), count(mode, large)]);
     perCall[mode] = (b - a) / (large - small);
-    const base = perCall.bare!;
-    console.log(`${mode.padEnd(11)} ${Math.round(perCall[mode]! / 1000)}k instructions per call${mode === "bare" ? "" : ` (${((perCall[mode]! / base - 1) * 100).toFixed(1)}% over bare)`}`);
+    const base = perCall.bare;
+    console.log(`${mode.padEnd(11)} ${Math.round(perCall[mode]! / 1000)}k instructions per call${mode === "bare" || base === undefined ? "" : ` (${((perCall[mode]! / base - 1) * 100).toFixed(1)}% over bare)`}`);
   }
   const setup = { http: values.http, mainThread: values["main-thread"], stream: values.stream };
   console.log(JSON.stringify({ bench: "instructions", ...setup, small, large, perCall }));

@@ -1,7 +1,8 @@
 /** Small helpers the benchmark scripts share. */
 import { fork } from "node:child_process";
 import fs from "node:fs";
-import { fileURLToPath } from "node:url";
+import path from "node:path";
+import { fileURLToPath, pathToFileURL } from "node:url";
 
 /** The median (the mean of the two middle values for an even count). */
 export function median(xs: readonly number[]): number {
@@ -76,12 +77,15 @@ export async function forkFakeProvider(provider: "openai" | "anthropic" = "opena
  * `importBuilt<typeof import("../src/index.js")>("src/index.js")`. Running the TypeScript
  * through tsx instead adds its helpers (a `__name` call per closure created) to every call.
  * Fails with a clear message when `npm run build` has not run since the source changed.
+ * `BENCH_DIST=<dir>` (a copy of `dist/` inside this checkout, say `.scratch/before`) runs that
+ * build instead, without the age check: for counting two builds with the same script.
  */
 export async function importBuilt<T>(rel: string): Promise<T> {
-  const built = new URL(`dist/${rel}`, ROOT);
+  const other = process.env.BENCH_DIST;
+  const built = other ? pathToFileURL(path.resolve(other, rel)) : new URL(`dist/${rel}`, ROOT);
   const source = new URL(rel.replace(/\.js$/, ".ts"), ROOT);
   if (!fs.existsSync(built)) throw new Error(`${built.pathname} is missing: run \`npm run build\` first`);
-  if (fs.existsSync(source) && fs.statSync(source).mtimeMs > fs.statSync(built).mtimeMs) {
+  if (!other && fs.existsSync(source) && fs.statSync(source).mtimeMs > fs.statSync(built).mtimeMs) {
     throw new Error(`${built.pathname} is older than ${source.pathname}: run \`npm run build\` first`);
   }
   return (await import(built.href)) as T;

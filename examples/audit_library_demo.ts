@@ -114,7 +114,11 @@ async function main(): Promise<void> {
   fs.writeFileSync(publicKeyFile, publicKey.export({ type: "spki", format: "pem" }), { flag: "wx" });
   const shown = (p: string) => path.relative(process.cwd(), p) || ".";
   console.log(`  public key of the signed checkpoints: ${shown(publicKeyFile)}`);
-  console.log(`  check the trail with it: npx audit-logger verify ${shown(logger.auditDir)} --public-key ${shown(publicKeyFile)}`);
+  // In this checkout the package's own `audit-logger` command is `npm run cli --` (npm links no
+  // bin of the project itself, and `npx audit-logger` failed here: "audit-logger: not found");
+  // in a project that installed the package it is `npx audit-logger`.
+  console.log(`  check the trail with it: npm run cli -- verify ${shown(logger.auditDir)} --public-key ${shown(publicKeyFile)}`);
+  console.log(`  (in a project that installed audit-logger: npx audit-logger verify ...)`);
 
   console.log("\nFiles:");
   for (const name of fs.readdirSync(logger.auditDir).sort()) {

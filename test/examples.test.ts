@@ -39,6 +39,13 @@ describe("examples", () => {
     const pem = path.join(dir, "audit_exports", "signing.pub.pem");
     expect(out).toContain("Integrity: OK");
     expect(out).toContain(`--public-key ${path.relative(ROOT, pem)}`);
+    // the command the demo prints runs here, in the checkout, as printed (until 2026-12-05 it
+    // printed `npx audit-logger verify ...`, which npm cannot run in the project itself:
+    // "audit-logger: not found")
+    const printed = /check the trail with it: (npm run cli -- verify \S+ --public-key \S+)$/m.exec(out)?.[1];
+    expect(printed).toBeDefined();
+    const viaNpm = await run("sh", ["-c", printed!], { cwd: ROOT, timeout: 60_000 });
+    expect(viaNpm.stdout).toMatch(/^OK 6 records in 1 session/m);
     const { stdout } = await run(process.execPath, ["--import", "tsx", path.join(ROOT, "src/cli/main.ts"), "verify", path.join(dir, "audit_logs"), "--public-key", pem, "--require-signed", "--json"], { cwd: ROOT, timeout: 60_000 });
     const report = JSON.parse(stdout) as { ok: boolean; recordsChecked: number; problems: unknown[]; notes: Array<{ kind: string }> };
     // checked against the key: signed, and more than self-consistent

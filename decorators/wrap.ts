@@ -112,7 +112,7 @@ export interface FinishedCall {
   /**
    * The innermost call of a decorator stacked below this one on the same method that gives its
    * calls a record id (`@AuditTool` under `@AuditErrors`): the record of the same call, which an
-   * error record links to (see stackedAbove)
+   * error record links to (see StackShared)
    */
   readonly linkedBelow: { readonly id: string; readonly traceId: string | undefined } | undefined;
 }
@@ -436,42 +436,53 @@ function objectPositions(args: readonly unknown[]): number[] {
   return out;
 }
 
-/** The wrappers this module made: a method whose original is one has decorators stacked on it. */
-const wrappers = new WeakSet<object>();
-
 /**
- * The call of the wrapper stacked right above the one being entered, handed over as the upper
- * wrapper calls the lower one (nothing runs between): so the lower call can tell the upper one
- * its record id (see Call.below, linkedBelow). Taken (and cleared) first thing by every wrapper,
- * so it never reaches a call made from a method's body.
+ * What the wrappers of every copy of the package in the process share (through a `Symbol.for`
+ * global, as the audit context is: src/context.ts), so that decorators of two copies stacked on
+ * one method (a library's copy below, the app's above) link as those of one copy do:
+ * - `wrappers`: the wrappers made: a method whose original is one has decorators stacked on it;
+ * - `above`: the call of the wrapper stacked right above the one being entered, handed over as
+ *   the upper wrapper calls the lower one (nothing runs between): so the lower call can tell the
+ *   upper one its record id (see Call.below, linkedBelow). Taken (and cleared) first thing by
+ *   every wrapper, so it never reaches a call made from a method's body. A call of another copy
+ *   is read only for its `id`, `traceId` and `below` (see linkedBelow).
+ * Each copy had its own until 2026-12-05, and the error record of one copy's @AuditErrors above
+ * the other's @AuditTool was not the tool call's child (found by the leftovers pass). The version
+ * in the key changes whenever what is shared, or Call's members read across copies, do.
  */
-let stackedAbove: Call | undefined;
+interface StackShared {
+  readonly wrappers: WeakSet<object>;
+  above: Call | undefined;
+}
+const kStackShared = Symbol.for("audit-logger.decorators.stacked.v1");
+const stacking: StackShared = ((globalThis as unknown as Record<symbol, StackShared | undefined>)[kStackShared] ??= { wrappers: new WeakSet(), above: undefined });
+const wrappers = stacking.wrappers;
 
 function wrapMethod(original: AnyFunction, methodName: string, spec: MethodAuditSpec): AnyFunction {
   const kind = kindOf(original);
   const name = spec.options.name ?? methodName;
   const option = spec.options.logger;
-  // another audit decorator below this one on the same method (see stackedAbove)
+  // another audit decorator below this one on the same method (see StackShared)
   const stacked = wrappers.has(original);
   // a method shorthand, so that like the original it cannot be called with `new`
   const { wrapper } = {
     wrapper(this: unknown, ...args: unknown[]): unknown {
-      const above = stackedAbove;
-      stackedAbove = undefined;
+      const above = stacking.above;
+      stacking.above = undefined;
       const logger = resolveAuditLogger(typeof option === "function" ? loggerFrom(option, this) : option);
       // no logger: nothing is measured, no context is entered (a call above still learns of one below)
       if (logger === undefined) {
-        if (stacked) stackedAbove = above;
+        if (stacked) stacking.above = above;
         return Reflect.apply(original, this, args);
       }
       const call = begin(spec, kind, logger, this, args, name);
       // (our own failure before the call, reported: the method runs unrecorded)
       if (call === undefined) {
-        if (stacked) stackedAbove = above;
+        if (stacked) stacking.above = above;
         return Reflect.apply(original, this, args);
       }
       if (above !== undefined) above.below = call;
-      if (stacked) stackedAbove = call;
+      if (stacked) stacking.above = call;
       // The method is called from here, in its context entered directly, so that each decorated
       // level adds two frames to an error's stack (this one and AsyncLocalStorage.run), not four
       // more (a closure, runWithOwnValue and invoke pushed the app's own frames past V8's
@@ -531,7 +542,7 @@ class Call implements FinishedCall {
   copies: { kept: number[] } | undefined = undefined;
   /** an async generator call's generator was started (its first `next()`) */
   started = false;
-  /** the call of the decorator stacked right below this one on the same method (see stackedAbove) */
+  /** the call of the decorator stacked right below this one on the same method (see StackShared) */
   below: Call | undefined = undefined;
 
   get linkedBelow(): { readonly id: string; readonly traceId: string | undefined } | undefined {

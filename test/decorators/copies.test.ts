@@ -1,10 +1,15 @@
 // Two copies of the package in one process (a library built against its own copy, the app
 // against another) agree on what a decorated call records, as they agree on the context.
 import { afterEach, describe, expect, it, vi } from "vitest";
-import { AuditErrors } from "../../decorators/index.js";
-import { cleanupTmp } from "../helpers/index.js";
+import fs from "node:fs";
+import os from "node:os";
+import path from "node:path";
+import { AuditErrors, AuditTool } from "../../decorators/index.js";
+import { auditContext } from "../../src/index.js";
+import { cleanupTmp, readJsonl, tmpProject } from "../helpers/index.js";
 import { decorate } from "./apply.js";
-import { newLogger, records } from "./helpers.js";
+import { ROOT, runNode } from "./compile.js";
+import { newLogger, records, type Rec } from "./helpers.js";
 
 afterEach(cleanupTmp);
 
@@ -94,4 +99,104 @@ describe("nested @AuditErrors methods recording to different loggers", () => {
     expect((await records(app, "error")).map((r) => (r.context as { method: string }).method)).toEqual(["Shop.validate"]);
     expect((await records(library, "error")).map((r) => (r.context as { method: string }).method)).toEqual(["Lib.run"]);
   });
+});
+
+// Two copies stacked on one method (a library's copy decorates a method, the app's copy adds a
+// decorator above it): the stacking link (the error record is the tool call's child) and "recorded
+// once" hold as within one copy. Each copy kept its own set of wrappers and its own hand-over
+// slot, so neither saw the other's wrapper below it (found by the Express/decorators leftovers
+// pass, 2026-12-05).
+describe.each(["standard", "legacy"] as const)("decorators of two copies stacked on one method (%s)", (mode) => {
+  it("@AuditErrors of one copy above @AuditTool of the other, either way round: one record each, the error's parent is the tool call's record", async () => {
+    const logger = newLogger();
+    vi.resetModules();
+    const other = (await import("../../decorators/index.js")) as typeof import("../../decorators/index.js");
+    expect(other.AuditTool).not.toBe(AuditTool);
+    class Crm {
+      lookup(id: string): never {
+        throw new Error(`no customer ${id}`);
+      }
+      async fetch(id: string): Promise<never> {
+        await new Promise((r) => setTimeout(r, 2));
+        throw new Error(`cannot fetch ${id}`);
+      }
+    }
+    // (applied bottom-up: the first is written lowest)
+    decorate(mode, Crm, "lookup", other.AuditTool("crm", { logger }));
+    decorate(mode, Crm, "lookup", AuditErrors({ logger }));
+    decorate(mode, Crm, "fetch", AuditTool("crm", { logger }));
+    decorate(mode, Crm, "fetch", other.AuditErrors({ logger }));
+    const crm = new Crm();
+    expect(() => crm.lookup("a")).toThrow("no customer a");
+    await expect(crm.fetch("b")).rejects.toThrow("cannot fetch b");
+    await auditContext.run({ traceId: "req-9", parentId: "handler-9" }, async () => {
+      expect(() => crm.lookup("c")).toThrow("no customer c");
+      await expect(crm.fetch("d")).rejects.toThrow("cannot fetch d");
+    });
+    const tools = await records(logger, "tool");
+    const errors = await records(logger, "error");
+    expect(tools.map((t) => t.errorMessage)).toEqual(["no customer a", "cannot fetch b", "no customer c", "cannot fetch d"]);
+    expect(errors.map((e) => e.message)).toEqual(["no customer a", "cannot fetch b", "no customer c", "cannot fetch d"]);
+    for (let i = 0; i < 4; i++) expect(errors[i]).toMatchObject({ parentId: tools[i]!.id, traceId: tools[i]!.traceId });
+  });
+});
+
+// (the built package: `npm run build` first, as test/package.test.ts)
+describe("the built package loaded from two paths (dist copied twice, as two node_modules copies are)", () => {
+  it("decorators of each, stacked on one method in either decorator mode: one record each, the error's parent is the tool call's record", async () => {
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), "audit-two-dists-"));
+    try {
+      for (const copy of ["a", "b"]) {
+        fs.cpSync(path.join(ROOT, "dist"), path.join(dir, copy, "dist"), { recursive: true });
+        fs.writeFileSync(path.join(dir, copy, "package.json"), JSON.stringify({ type: "module" }));
+      }
+      fs.symlinkSync(path.join(ROOT, "node_modules"), path.join(dir, "node_modules"), "dir");
+      const projectPath = tmpProject("audit-two-dists-");
+      const script = path.join(dir, "run.mjs");
+      fs.writeFileSync(
+        script,
+        `
+import { AuditLogger, auditContext } from "./a/dist/src/index.js";
+import * as a from "./a/dist/decorators/index.js";
+import * as b from "./b/dist/decorators/index.js";
+if (a.AuditTool === b.AuditTool) throw new Error("one copy");
+// each mode as TypeScript's emit calls a decorator (see test/decorators/apply.ts)
+function decorate(mode, cls, key, dec) {
+  const d = Object.getOwnPropertyDescriptor(cls.prototype, key);
+  if (mode === "legacy") return Object.defineProperty(cls.prototype, key, dec(cls.prototype, key, d) ?? d);
+  const ctx = { kind: "method", name: key, static: false, private: false, metadata: {}, addInitializer() {}, access: { has: (o) => key in o, get: (o) => o[key] } };
+  Object.defineProperty(cls.prototype, key, { ...d, value: dec(d.value, ctx) });
+}
+const logger = new AuditLogger({ sessionId: "two", projectPath: process.argv[2], durability: "sync" });
+for (const mode of ["standard", "legacy"]) {
+  class Crm {
+    lookup(id) { throw new Error("no customer " + id); }
+    async fetch(id) { await new Promise((r) => setTimeout(r, 2)); throw new Error("cannot fetch " + id); }
+  }
+  decorate(mode, Crm, "lookup", a.AuditTool("crm", { logger }));
+  decorate(mode, Crm, "lookup", b.AuditErrors({ logger }));
+  decorate(mode, Crm, "fetch", b.AuditTool("crm", { logger }));
+  decorate(mode, Crm, "fetch", a.AuditErrors({ logger }));
+  const crm = new Crm();
+  try { crm.lookup(mode); } catch {}
+  await crm.fetch(mode).catch(() => {});
+  await auditContext.run({ traceId: "t-" + mode }, async () => {
+    try { crm.lookup(mode + "-in"); } catch {}
+    await crm.fetch(mode + "-in").catch(() => {});
+  });
+}
+await logger.finalizeSession();
+`,
+      );
+      await runNode(script, [projectPath]);
+      const auditDir = path.join(projectPath, "audit_logs");
+      const tools = readJsonl<Rec>(path.join(auditDir, "tool_usage_two.jsonl"));
+      const errors = readJsonl<Rec>(path.join(auditDir, "errors_two.jsonl"));
+      expect(tools).toHaveLength(8);
+      expect(errors.map((e) => e.message)).toEqual(tools.map((t) => t.errorMessage));
+      for (let i = 0; i < 8; i++) expect(errors[i]).toMatchObject({ parentId: tools[i]!.id, traceId: tools[i]!.traceId });
+    } finally {
+      fs.rmSync(dir, { recursive: true, force: true });
+    }
+  }, 60_000);
 });

@@ -15,6 +15,7 @@ import { currentContext, runWithOwnValue, userOfCall } from "../src/context.js";
 import { REDACTED_TEXT, hideCredentials, readMember, recordFrom, reportRecordFailure, resolveAuditLogger, textOf } from "../src/instrument.js";
 import { Redactor } from "../src/pipeline/redact.js";
 import { isCredentialHeader } from "./fetch.js";
+import { KEY_SHAPE_RULES } from "../src/secret-name.js";
 import type { AuditLogger } from "../src/logger.js";
 import type { AuditContextValue } from "../src/types.js";
 import { newId } from "../src/record/id.js";
@@ -623,7 +624,7 @@ function collectCredentials(headers: unknown, out: string[]): void {
 }
 
 /** The logger's redaction rules for keys and tokens (vendor key shapes, bearer tokens, JWTs, private keys). */
-const KEY_RULES = ["private_key", "jwt", "anthropic", "openai", "github", "google", "stripe", "slack", "aws_access_key", "aws_secret_key", "bearer"] as const;
+const KEY_RULES = KEY_SHAPE_RULES;
 let keyShapes: Redactor | undefined;
 /** What follows a key's label in an error ("API key provided: <key>", "invalid x-api-key: <key>", "access_token=<token>"). */
 const LABELLED_KEY = /\b((?:api[-_ ]?key|access[-_ ]?token|auth[-_ ]?token|secret[-_ ]?key)(?: provided)?["']?\s*[:=]\s*["']?)[A-Za-z0-9_~+/=-][A-Za-z0-9._~+/=-]{6,}[A-Za-z0-9_~+/=-]/gi;

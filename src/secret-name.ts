@@ -4,6 +4,7 @@
  * src/thrown-message.ts). Moved here from integrations/fetch.ts, 2026-12-05.
  */
 import { REDACTED_TEXT } from "./instrument.js";
+import { Redactor } from "./pipeline/redact.js";
 
 // Header names and query (and fragment) parameter names that say they carry a credential: one
 // rule for both, read word by word (separators and camelCase split words: `access_token`,
@@ -52,4 +53,54 @@ export function jsonHidingSecrets(value: unknown): string | undefined {
 
 function hideSecretMember(key: string, value: unknown): unknown {
   return key !== "" && key !== "code" && isSecretName(key) ? REDACTED_TEXT : value;
+}
+
+/**
+ * A label as text writes one before its value: `token=`, `api_key: `, `"apiKey": "`, a header
+ * line's `Authorization: `. At most 64 characters (the scan stays linear on a long word).
+ */
+const LABEL = /(?<![A-Za-z0-9_.-])([A-Za-z_][A-Za-z0-9_.-]{0,63})(["']?[ \t]*[:=][ \t]*["']?)/g;
+/** The value after a label: to whitespace, a quote or a separator (`&`, `,`, `;`, a closing bracket); an auth scheme (`Bearer `) is part of it. */
+const LABELLED_VALUE = /(?:(?:bearer|basic|token|digest)[ \t]+)?[^\s"'&,;)\]}>]+/iy;
+
+/**
+ * A label that names a failure, not a value (`TokenError: expired`, `KeyFault: …`, the way an
+ * error's text starts): what follows is its message, not a credential.
+ */
+const NAMES_A_FAILURE = /(?:error|exception|fault|failure|warning)$/i;
+
+/** The logger's redaction rules for keys and tokens (vendor key shapes, bearer tokens, JWTs, private keys). */
+export const KEY_SHAPE_RULES = ["private_key", "jwt", "anthropic", "openai", "github", "google", "stripe", "slack", "aws_access_key", "aws_secret_key", "bearer"] as const;
+let keyShapes: Redactor | undefined;
+
+/**
+ * Text an app wrote about a thrown object (its own `toString()`: see src/thrown-message.ts) with
+ * the credentials it names hidden, as {@link jsonHidingSecrets} hides them in the object's JSON:
+ * the value of each label named as a credential (isSecretName: `token=…`, `Authorization: Bearer
+ * …`, `x-api-key: …`, `?api_key=…`) is REDACTED_TEXT (`code` is kept, as there); then values
+ * shaped as keys with no such label (a vendor's `sk-…` key, a bearer token, a JWT: the logger's
+ * redaction rules KEY_SHAPE_RULES) are its placeholders (`[REDACTED:openai]`). Never throws:
+ * text it cannot scan is REDACTED_TEXT, never the text unhidden.
+ */
+export function textHidingSecrets(text: string): string {
+  try {
+    // (the value of a label that names no credential is scanned for labels too: `url=/v1?api_key=…`)
+    let labelled = "";
+    let kept = 0;
+    LABEL.lastIndex = 0;
+    for (let m = LABEL.exec(text); m !== null; m = LABEL.exec(text)) {
+      const label = m[1]!;
+      if (label.toLowerCase() === "code" || NAMES_A_FAILURE.test(label) || !isSecretName(label)) continue;
+      const end = m.index + m[0].length;
+      LABELLED_VALUE.lastIndex = end;
+      const value = LABELLED_VALUE.exec(text);
+      if (value === null) continue;
+      labelled += `${text.slice(kept, end)}${REDACTED_TEXT}`;
+      kept = LABEL.lastIndex = end + value[0].length;
+    }
+    labelled += text.slice(kept);
+    return (keyShapes ??= new Redactor({ rules: KEY_SHAPE_RULES })).redactText(labelled, {});
+  } catch {
+    return REDACTED_TEXT;
+  }
 }

@@ -3,7 +3,7 @@
  * (decorators/wrap.ts, errorMessageOf) and auditErrorHandler (integrations/express.ts).
  */
 import { readMember } from "./instrument.js";
-import { jsonHidingSecrets } from "./secret-name.js";
+import { jsonHidingSecrets, textHidingSecrets } from "./secret-name.js";
 
 /** The longest JSON form of a thrown object a message is made of (cut there, with "…"). */
 export const MAX_OBJECT_MESSAGE = 1000;
@@ -18,7 +18,11 @@ export const MAX_OBJECT_MESSAGE = 1000;
  * - else its JSON (`{"reason":"quota"}`), unless that is `{}`;
  * - else its string form.
  * The JSON hides members named as credentials (see jsonHidingSecrets) and is cut at
- * MAX_OBJECT_MESSAGE characters; a toString()'s text is the app's own words, written as they are.
+ * MAX_OBJECT_MESSAGE characters; a toString()'s text hides the credentials it names
+ * (see textHidingSecrets): it is often made of the object's fields, the same ones its JSON hides
+ * (until 2026-12-05 it was written as it was: `token=sk-…`, an `Authorization: Bearer …` line;
+ * found by the leftovers pass). A `message` is written as it is, as an Error's is (the logger's
+ * `redact` option covers both).
  * Found by review, 2026-12-05: since 8ed60fc a class instance with its own toString() was the JSON
  * of its fields, which lost its class's name and its text (before, its toString()); and
  * auditErrorHandler wrote an object's JSON where the decorators wrote its `message`. Every read
@@ -29,7 +33,7 @@ export function thrownObjectMessage(value: object): string {
   const message = readMember(value, "message");
   if (typeof message === "string" && message !== "") return message;
   const own = ownText(value);
-  if (own !== undefined) return own;
+  if (own !== undefined) return textHidingSecrets(own);
   const className = appClassName(value);
   let json: string | undefined;
   try {

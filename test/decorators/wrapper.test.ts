@@ -1773,6 +1773,56 @@ describe("@AuditPersona, @AuditPerformance, @AuditErrors", () => {
     });
   }
 
+  for (const mode of ["standard", "legacy"] as const) {
+    it(`a thrown object's own toString() text has the credentials it names hidden, as its JSON's members named as credentials are (it was written as it was) (${mode})`, async () => {
+      // found by the leftovers pass, 2026-12-05: `toString()` is often made of the object's
+      // fields, the same ones its JSON form hides by name
+      const logger = newLogger();
+      class UpstreamFault {
+        constructor(readonly token: string) {}
+        toString(): string {
+          return `UpstreamFault: call failed (token=${this.token}, retry=2)`;
+        }
+      }
+      class HttpFault {
+        toString(): string {
+          return "HttpFault 401 for GET /v1/models\nAuthorization: Bearer sk-proj-SECRETabcdefghijklmnop1234\nx-api-key: SECRET-key-2\ncode: E_AUTH";
+        }
+      }
+      class KeyFault {
+        toString(): string {
+          return "KeyFault: sk-proj-SECRETabcdefghijklmnopqrstuv01234567 was refused; max_tokens=5";
+        }
+      }
+      class Svc {
+        upstream(): never {
+          throw new UpstreamFault("sk-SECRETabcdefghijklmn");
+        }
+        async http(): Promise<never> {
+          await tick();
+          throw new HttpFault();
+        }
+        key(): never {
+          throw new KeyFault();
+        }
+      }
+      for (const m of ["upstream", "http", "key"] as const) {
+        decorate(mode, Svc, m, AuditTool("svc", { logger }));
+        decorate(mode, Svc, m, AuditErrors({ logger }));
+      }
+      const svc = new Svc();
+      for (const m of ["upstream", "http", "key"] as const) await expect((async () => svc[m]())()).rejects.toBeDefined();
+      const want = [
+        "UpstreamFault: call failed (token=[REDACTED], retry=2)",
+        "HttpFault 401 for GET /v1/models\nAuthorization: [REDACTED]\nx-api-key: [REDACTED]\ncode: E_AUTH",
+        "KeyFault: [REDACTED:openai] was refused; max_tokens=5",
+      ];
+      expect((await records(logger, "tool")).map((t) => t.errorMessage)).toEqual(want);
+      expect((await records(logger, "error")).map((e) => e.message)).toEqual(want);
+      for (const stem of ["errors", "tool_usage"]) expect(fs.readFileSync(path.join(logger.auditDir, `${stem}_${logger.sessionId}.jsonl`), "utf8")).not.toContain("SECRET");
+    });
+  }
+
   it("records each thrown error once, also non-Error values, and nothing on success", async () => {
     const logger = newLogger();
     class Svc {

@@ -993,6 +993,31 @@ describe.each(EXPRESS_FLAVORS)("%s", (_name, express: ExpressFactory) => {
     expect(fs.readFileSync(`${logger.auditDir}/errors_${logger.sessionId}.jsonl`, "utf8")).not.toContain("SECRET");
   });
 
+  it("auditErrorHandler hides the credentials a thrown object's own toString() text names, as its JSON hides members named as credentials (the text was written as it was)", async () => {
+    // found by the leftovers pass, 2026-12-05 (one rule with the decorators': src/thrown-message.ts)
+    const logger = newLogger();
+    class ProxyFault {
+      constructor(readonly status: number) {}
+      toString(): string {
+        return `ProxyFault ${this.status} from upstream; request headers: Authorization: Bearer SECRET-bearer-0123456789, Cookie: sid=SECRET-cookie; url=/v1?api_key=SECRET-q&page=2`;
+      }
+    }
+    const app = buildApp({ logger }, (a) => {
+      a.get("/proxy", () => {
+        throw new ProxyFault(502);
+      });
+    });
+    const url = await start(app);
+    expect((await exchange(`${url}/proxy`)).status).toBe(502);
+    const [err] = await waitForRecords(logger, "error", 1);
+    expect(err).toMatchObject({
+      errorType: "NonErrorThrown",
+      message: "ProxyFault 502 from upstream; request headers: Authorization: [REDACTED], Cookie: [REDACTED]; url=/v1?api_key=[REDACTED]&page=2",
+    });
+    await logger.flush();
+    expect(fs.readFileSync(`${logger.auditDir}/errors_${logger.sessionId}.jsonl`, "utf8")).not.toContain("SECRET");
+  });
+
   it("auditErrorHandler records an error passed on from another request's callback under its own request's user and trace", async () => {
     const logger = newLogger();
     // a pool whose worker runs queued callbacks in the context of the request that woke it

@@ -137,6 +137,8 @@ interface RequestState {
   failedAfterHeaders?: boolean;
   /** the request was recorded as one the client left (see complete) */
   clientAborted?: boolean;
+  /** who closed the connection of a request that got no whole response, as complete() found (see closeOf) */
+  close?: Close;
   /** what the request context's kClientLeft asks (see leftFor) */
   leftHolder?: LeftHolder;
   /** the `sessionId` option, while it has not answered (see learnSession) */
@@ -296,17 +298,15 @@ export function auditErrorHandler(options?: unknown, req?: Request, res?: Respon
 }
 
 /**
- * The client left before the response finished: recorded so already (see serverClosed), or about
+ * The client left before the response finished: recorded so already (see closeOf), or about
  * to be (the response unfinished and its connection closed by the client: an app that stops on
  * the request's "close" may pass its error on before ours is told).
  */
 function clientLeft(state: RequestState, req: Request, res: Response): boolean {
   if (state.done) return state.clientAborted === true;
   if (state.failedAfterHeaders === true || readMember(res, "writableFinished") === true) return false;
-  // (its connection gone, and by the client: see serverClosed)
-  const socket = readMember(req, "socket");
-  const errored = readMember(socket, "errored");
-  return readMember(socket, "destroyed") === true && (readMember(socket, "readableEnded") === true || (errored !== null && errored !== undefined));
+  // (its connection gone, and by the client: see closedBy)
+  return closedBy(req, res) === "client";
 }
 
 /** What a request context's kClientLeft holds: the request while it runs, then only its answer. */
@@ -468,6 +468,7 @@ function attach(state: RequestState, req: Request, res: Response): void {
     },
   );
   if (state.chat) captureBodies(state.chat, req, res);
+  watchTimeout(req);
   const finish = AsyncResource.bind(() => complete(state, req, res, false));
   const close = AsyncResource.bind(() => {
     if (!state.done) complete(state, req, res, true);
@@ -606,6 +607,12 @@ function watchHead(res: Response, chatOf: () => ChatCapture | undefined, onSent?
 
 /** The status recorded for a request whose client left before any response was sent (nginx's 499). */
 const CLIENT_CLOSED_REQUEST = 499;
+/**
+ * The status recorded for a request the server closed the connection of before any response
+ * (the app's `res.destroy()`, a pipeline's failure) with no timeout of Node's: nginx's 444, "no
+ * response", as 499 is nginx's.
+ */
+const SERVER_CLOSED_UNANSWERED = 444;
 
 function complete(state: RequestState, req: Request, res: Response, aborted: boolean): void {
   if (state.done) return;
@@ -616,34 +623,48 @@ function complete(state: RequestState, req: Request, res: Response, aborted: boo
   learnSession(state, req);
   state.sessionLookup = undefined;
   const route = state.routePattern ?? state.path;
-  // A client gone before any response went out got none: `res.statusCode` is then only the 200
-  // Node starts with. Such a request is recorded with 499, "client closed request" (nginx's).
+  // (who closed the connection of a request that got no whole response: see closeOf)
+  const close = aborted ? closeOf(state, req, res) : undefined;
+  state.close = close;
+  // A request that got no response: `res.statusCode` is then only the 200 Node starts with. Such
+  // a request is recorded with what ended it (see unansweredStatus): 499 for a client that left.
   // Once the headers are out, the status they carried (an app may assign res.statusCode after).
-  const status = aborted && !res.headersSent ? CLIENT_CLOSED_REQUEST : res.headersSent ? (state.sentStatus ?? res.statusCode) : res.statusCode;
+  const status = close !== undefined && !res.headersSent ? unansweredStatus(close) : res.headersSent ? (state.sentStatus ?? res.statusCode) : res.statusCode;
+  const closeContext = close === undefined || close.by === "client" ? {} : { closedBy: "server", ...(close.timeout !== undefined ? { timeout: close.timeout } : {}) };
   safeRecord(logger, () =>
     logger.logPerformanceMetric({
       id: state.requestId,
       metricName: "http_request_duration",
       value: durationMs,
       unit: "ms",
-      context: { method: state.method, route, status, ...(aborted ? { aborted: true } : {}) },
+      context: { method: state.method, route, status, ...(aborted ? { aborted: true } : {}), ...closeContext },
     }),
   );
   if (state.chat) {
     const chat = state.chat;
     safeRecord(logger, () => recordChat(logger, state, chat, req, res, status, durationMs, aborted));
   }
-  if (aborted) {
+  if (close !== undefined) {
     // (the connection Express's final handler closed after an error, once the response had begun,
-    // was recorded as the client's leaving; found by the Express new-user pass, 2026-12-05)
-    const byServer = serverClosed(state, req, res);
-    if (byServer === undefined) state.clientAborted = true;
+    // was recorded as the client's leaving; found by the Express new-user pass, 2026-12-05; and a
+    // server's timeout, or the app's destroy, before any response until late 2026-12-05)
+    if (close.by === "client") state.clientAborted = true;
+    const headersSent = res.headersSent;
     safeRecord(logger, () =>
       logger.logError({
-        errorType: "http_request_aborted",
-        severity: "warning",
-        message: abortMessage(byServer, state.method, route),
-        context: { method: state.method, route, status, headersSent: res.headersSent, durationMs, ...(byServer ? { closedBy: "server" } : {}) },
+        errorType: close.timeout !== undefined ? "http_request_timeout" : "http_request_aborted",
+        // (a socket that idled past its timeout: the server did not answer in time)
+        severity: close.timeout === "socketTimeout" ? "error" : "warning",
+        message: abortMessage(close, headersSent, state.method, route),
+        context: {
+          method: state.method,
+          route,
+          status,
+          headersSent,
+          durationMs,
+          ...closeContext,
+          ...(close.timeoutMs !== undefined ? { timeoutMs: close.timeoutMs } : {}),
+        },
       }),
     );
   } else if (status >= 500 && !state.recordedServerError) {
@@ -690,7 +711,7 @@ function recordChat(logger: AuditLogger, state: RequestState, chat: ChatCapture,
     ...(success
       ? {}
       : {
-          errorMessage: !aborted ? `HTTP ${status}` : abortMessage(serverClosed(state, req, res), state.method),
+          errorMessage: !aborted || state.close === undefined ? `HTTP ${status}` : abortMessage(state.close, res.headersSent, state.method),
         }),
     metadata,
   });
@@ -835,29 +856,106 @@ function sentOf(state: RequestState | undefined, res: Response): { headersSent: 
 }
 
 /**
- * Who closed an aborted request's connection once its response had begun, when not the client:
- * Express after an error auditErrorHandler saw ("error"), or the server all the same ("server":
- * Express's final handler after an error no auditErrorHandler saw, the app's `res.destroy()`, a
- * timeout), told by the socket: a client that leaves ends its side of the connection first (or
- * resets it), a server that destroys the socket does not. Until 2026-12-05 only an error
- * auditErrorHandler saw told the two apart, and a stream cut off after `next(err)` without it was
- * recorded as a client that left (found by the Express leftovers pass). Before the response
- * began, the client (status 499; see complete).
+ * Who closed the connection of a request that got no whole response: the client (it left), or the
+ * server: Express after an error auditErrorHandler saw once the response had begun ("error"), a
+ * timeout of Node's (`timeout`: "requestTimeout", `server.requestTimeout`, which answers 408
+ * itself; "socketTimeout", the socket's idle timeout: `server.timeout`, `server.setTimeout`, a
+ * `setTimeout` of the request's or response's, on which Node sends nothing), or anything else of
+ * the server's: Express's final handler after an error no auditErrorHandler saw, the app's
+ * `res.destroy()`, a pipeline destroying the response with its upstream's error (see closedBy).
+ * Until late 2026-12-05 only the close after an error auditErrorHandler saw was told apart, then
+ * the socket told a server's close once the response had begun; before it, a server's timeout
+ * or destroy was a client that left (499; found by the leftovers pass).
  */
-function serverClosed(state: RequestState, req: Request, res: Response): "error" | "server" | undefined {
-  if (!res.headersSent) return undefined;
-  if (state.failedAfterHeaders === true) return "error";
-  const socket = readMember(req, "socket");
-  const ended = readMember(socket, "readableEnded");
-  const errored = readMember(socket, "errored");
-  return readMember(socket, "destroyed") === true && ended === false && (errored === null || errored === undefined) ? "server" : undefined;
+interface Close {
+  readonly by: "client" | "server" | "error";
+  readonly timeout?: "requestTimeout" | "socketTimeout";
+  readonly timeoutMs?: number;
 }
 
-/** The aborted request's record message, and the chat's errorMessage (`route` undefined). */
-function abortMessage(by: "error" | "server" | undefined, method: string, route?: string): string {
+/** The status a request whose connection closed before any response went out is recorded with. */
+function unansweredStatus(close: Close): number {
+  if (close.by === "client") return CLIENT_CLOSED_REQUEST;
+  // (what Node sent: it answers 408 itself)
+  if (close.timeout === "requestTimeout") return 408;
+  // (Node sends nothing: the service did not answer in time, as connect-timeout answers then)
+  if (close.timeout === "socketTimeout") return 503;
+  return SERVER_CLOSED_UNANSWERED;
+}
+
+function closeOf(state: RequestState, req: Request, res: Response): Close {
+  if (res.headersSent && state.failedAfterHeaders === true) return { by: "error" };
+  const by = closedBy(req, res);
+  // (a socket not destroyed yet: taken for the client's leaving, as before)
+  if (by !== "server") return { by: "client" };
+  const socket = readMember(req, "socket");
+  if (readMember(readMember(socket, "errored"), "code") === "ERR_HTTP_REQUEST_TIMEOUT") {
+    return { by: "server", timeout: "requestTimeout", ...msOf(readMember(readMember(socket, "server"), "requestTimeout")) };
+  }
+  const at = typeof socket === "object" && socket !== null ? timedOutAt.get(socket) : undefined;
+  if (at !== undefined && at >= state.start) return { by: "server", timeout: "socketTimeout", ...msOf(readMember(socket, "timeout")) };
+  return { by: "server" };
+}
+
+function msOf(v: unknown): { timeoutMs?: number } {
+  return typeof v === "number" && Number.isFinite(v) && v > 0 ? { timeoutMs: v } : {};
+}
+
+/**
+ * Who closed a request's connection, told by its socket (undefined while it is open): a client
+ * that leaves ends its side of the connection first, or resets it (the socket's error, then, is
+ * the reset, or the parser's at an early end); a server that destroys the socket does neither,
+ * or destroys it with an error of its own: Node's request timeout, or the error the response was
+ * destroyed with (`res.destroy(err)`: a pipeline whose upstream reset, ECONNRESET while the client
+ * was there; it was taken for the client's leaving, and that error for its abort, until late
+ * 2026-12-05).
+ */
+function closedBy(req: Request, res: Response): "client" | "server" | undefined {
+  const socket = readMember(req, "socket");
+  if (readMember(socket, "destroyed") !== true) return undefined;
+  const errored = readMember(socket, "errored");
+  if (errored !== null && errored !== undefined) {
+    return errored === readMember(res, "errored") || readMember(errored, "code") === "ERR_HTTP_REQUEST_TIMEOUT" ? "server" : "client";
+  }
+  return readMember(socket, "readableEnded") === true ? "client" : "server";
+}
+
+/**
+ * When each socket of a recorded request last timed out (its idle timeout: Node then destroys it
+ * unless the app listens), for closeOf. One listener per connection, added by its first request;
+ * it changes nothing of what Node does (Node destroys the socket unless the request, the response
+ * or the server has a "timeout" listener, not the socket).
+ */
+const watchedSockets = new WeakSet<object>();
+const timedOutAt = new WeakMap<object, number>();
+
+function watchTimeout(req: Request): void {
+  const socket = readMember(req, "socket") as { on?: unknown } | undefined;
+  if (typeof socket !== "object" || socket === null || typeof socket.on !== "function" || watchedSockets.has(socket)) return;
+  watchedSockets.add(socket);
+  (socket as { on(event: string, listener: () => void): unknown }).on("timeout", markTimedOut);
+}
+
+function markTimedOut(this: object): void {
+  timedOutAt.set(this, performance.now());
+}
+
+/** The unanswered request's record message, and the chat's errorMessage (`route` undefined). */
+function abortMessage(close: Close, headersSent: boolean, method: string, route?: string): string {
   const what = route === undefined ? "the response" : `the response to ${method} ${route}`;
-  if (by === "error") return `The server closed the connection after an error, once ${what} had begun.`;
-  if (by === "server") return `The server closed the connection before ${what} finished.`;
+  const ms = close.timeoutMs !== undefined ? `, ${close.timeoutMs} ms` : "";
+  if (close.timeout === "requestTimeout") {
+    const request = route === undefined ? "the request" : `${method} ${route}`;
+    return headersSent
+      ? `The server's request timeout (server.requestTimeout${ms}) closed the connection before the request had arrived, once ${what} had begun.`
+      : `The server's request timeout (server.requestTimeout${ms}) ended ${request} before ${route === undefined ? "it" : "its request"} had arrived: Node answered 408.`;
+  }
+  if (close.timeout === "socketTimeout") {
+    const timer = `The socket's idle timeout (server.timeout, server.setTimeout or the request's setTimeout${ms})`;
+    return headersSent ? `${timer} closed the connection before ${what} finished.` : `${timer} closed the connection before any ${what.replace(/^the /, "")}: Node sent none.`;
+  }
+  if (close.by === "error") return `The server closed the connection after an error, once ${what} had begun.`;
+  if (close.by === "server") return headersSent ? `The server closed the connection before ${what} finished.` : `The server closed the connection before any ${what.replace(/^the /, "")}.`;
   return `The client closed the connection before ${what} finished.`;
 }
 

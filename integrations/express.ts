@@ -1348,7 +1348,8 @@ function sensitivityOf(req: Request, path: string, mountLength: number, mount: M
   const app = readMember(req, "app");
   const apps: unknown[] = [app];
   for (let a = readMember(app, "parent"); a !== undefined && a !== null && apps.length < 16 && !apps.includes(a); a = readMember(a, "parent")) apps.unshift(a);
-  const walked = mount.handle !== undefined ? walkTo(apps, path, mountLength, mount.handle) : undefined;
+  const method = readMember(req, "method");
+  const walked = mount.handle !== undefined ? walkTo(apps, path, mountLength, mount.handle, typeof method === "string" ? method : "GET") : undefined;
   if (walked !== undefined) {
     const { parts, frame } = walked;
     return (i) => {
@@ -1377,12 +1378,18 @@ const MAX_WALKED_LAYERS = 10_000;
 /**
  * The way Express took to `handle`: from the outermost app's router (`apps[0]`), down through the
  * Routers whose layer matches what is left of `path` and the sub-apps mounted there (`apps[k+1]`,
- * in a `mounted_app` layer), to the layer holding `handle` (itself, or in a route), with the mount
- * path it consumed exactly `mountLength` characters long: the parts matched at each level and the
- * sensitivity of the router holding `handle`. The first such way in stack order, as Express goes;
- * undefined when there is none.
+ * in a `mounted_app` layer), to the layer holding `handle` (itself, or in a route whose path and
+ * method match the request's, as Express dispatches), with the mount path it consumed exactly
+ * `mountLength` characters long: the parts matched at each level and the sensitivity of the router
+ * holding `handle`. The first such way in stack order, as Express goes; undefined when there is
+ * none. Until 2026-12-05 a route holding `handle` was taken whatever its path and method, so a
+ * middleware on a route of one Router (`strict.get("/status", mw, …)`) and mounted in another
+ * after it on the same path (`loose.use(mw)`) was matched as the first routes, for every request
+ * the second passed it (found by the leftovers pass). Not followed: a way the app leaves at run
+ * time (`next("router")`, `next("route")`, a middleware that calls on only some requests): the
+ * walk takes it as Express would when nothing leaves it.
  */
-function walkTo(apps: readonly unknown[], path: string, mountLength: number, handle: RequestHandler): { parts: MountPart[]; frame: boolean } | undefined {
+function walkTo(apps: readonly unknown[], path: string, mountLength: number, handle: RequestHandler, method: string): { parts: MountPart[]; frame: boolean } | undefined {
   let budget = MAX_WALKED_LAYERS;
   const parts: MountPart[] = [];
   const walk = (router: unknown, k: number, offset: number, depth: number): boolean | undefined => {
@@ -1397,9 +1404,8 @@ function walkTo(apps: readonly unknown[], path: string, mountLength: number, han
       const innermost = k === apps.length - 1;
       let into: { router: unknown; k: number } | undefined;
       if (route !== undefined && route !== null) {
-        const routeStack = readMember(route, "stack");
         // (a route consumes nothing of the path: the mount path is what led here)
-        if (innermost && offset === mountLength && Array.isArray(routeStack) && routeStack.some((l) => readMember(l, "handle") === handle)) return sensitive;
+        if (innermost && offset === mountLength && routeRuns(route, handle, method) && layerMatch(layer, rest) !== undefined) return sensitive;
         continue;
       }
       const target = h === handle && innermost;
@@ -1434,6 +1440,25 @@ function walkTo(apps: readonly unknown[], path: string, mountLength: number, han
   } catch {
     return undefined;
   }
+}
+
+/**
+ * Whether `route` (a Route, Express 4's or 5's) runs `handle` for a request of `method`: the route
+ * handles the method (`_handlesMethod`, Express 4's `_handles_method`; HEAD as GET where it has
+ * no HEAD), and a layer of its own holding `handle` is for that method, or for all.
+ */
+function routeRuns(route: unknown, handle: RequestHandler, method: string): boolean {
+  const stack = readMember(route, "stack");
+  if (!Array.isArray(stack)) return false;
+  const handles = readMember(route, "_handlesMethod") ?? readMember(route, "_handles_method");
+  if (typeof handles === "function" && (handles as (m: string) => unknown).call(route, method) !== true) return false;
+  let m = method.toLowerCase();
+  if (m === "head" && readMember(readMember(route, "methods"), "head") !== true) m = "get";
+  return stack.some((l) => {
+    if (readMember(l, "handle") !== handle) return false;
+    const own = readMember(l, "method");
+    return own === undefined || own === m;
+  });
 }
 
 /**

@@ -239,4 +239,30 @@ describe.each(EXPRESS_FLAVORS)("%s: the mount path as each level routes it", (_n
     // the loose Router served /b/CHAT: a chat; the strict one answered /a/CHAT with a 404: none
     expect(chats).toEqual(["/a/chat", "/b/chat"]);
   });
+
+  // found by the leftovers pass, 2026-12-05: the walk to the middleware took the first way to it
+  // in stack order, and a route of the first Router holding it counted whatever its path and method
+  it("one middleware in two Routers of different case on one mount path, on a route of the first: the Router that passed the request decides (the first Router's route was taken, whatever its path)", async () => {
+    const logger = newLogger();
+    const app = express();
+    const mw = auditMiddleware({ logger, chatRoutes: ["/chat"] });
+    const strict = express.Router({ caseSensitive: true });
+    strict.get("/status", mw, (_req, res) => void res.send("up"));
+    // (the path of a POST to /api/CHAT, for GET only)
+    strict.get("/CHAT", mw, (_req, res) => void res.send("strict"));
+    const loose = express.Router();
+    loose.use(mw);
+    loose.post("/chat", (_req, res) => void res.json({ answer: "loose" }));
+    app.use("/api", strict);
+    app.use("/api", loose);
+    const url = await start(app);
+    expect(await post(url, ["/api/CHAT", "/api/chat"])).toEqual([200, 200]);
+    expect((await exchange(`${url}/api/status`)).body).toBe("up");
+    // (the strict Router's own route: a path the rule "/chat" names only without regard to case)
+    expect((await exchange(`${url}/api/CHAT`)).body).toBe("strict");
+    const { requests, chats } = await recorded(logger, 4);
+    expect(requests).toEqual(["/api/chat", "/api/chat", "/api/status", "/api/CHAT"]);
+    // the loose Router served both chats (no route of the strict one ran for a POST to /api/CHAT)
+    expect(chats).toEqual(["/api/chat", "/api/chat"]);
+  });
 });

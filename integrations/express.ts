@@ -1349,7 +1349,8 @@ function sensitivityOf(req: Request, path: string, mountLength: number, mount: M
   const apps: unknown[] = [app];
   for (let a = readMember(app, "parent"); a !== undefined && a !== null && apps.length < 16 && !apps.includes(a); a = readMember(a, "parent")) apps.unshift(a);
   const method = readMember(req, "method");
-  const walked = mount.handle !== undefined ? walkTo(apps, path, mountLength, mount.handle, typeof method === "string" ? method : "GET") : undefined;
+  const params = readMember(req, "params");
+  const walked = mount.handle !== undefined ? walkTo(apps, path, mountLength, mount.handle, typeof method === "string" ? method : "GET", params) : undefined;
   if (walked !== undefined) {
     const { parts, frame } = walked;
     return (i) => {
@@ -1385,13 +1386,19 @@ const MAX_WALKED_LAYERS = 10_000;
  * none. Until 2026-12-05 a route holding `handle` was taken whatever its path and method, so a
  * middleware on a route of one Router (`strict.get("/status", mw, …)`) and mounted in another
  * after it on the same path (`loose.use(mw)`) was matched as the first routes, for every request
- * the second passed it (found by the leftovers pass). Not followed: a way the app leaves at run
- * time (`next("router")`, `next("route")`, a middleware that calls on only some requests): the
- * walk takes it as Express would when nothing leaves it.
+ * the second passed it (found by the leftovers pass).
+ * A way the app leaves at run time (`next("router")`, `next("route")`, a middleware that calls on
+ * only some requests) is told only where the router keeps what the layer that called the
+ * middleware matched on the layer (Express 4: its `params`, which the Router makes the request's
+ * `params`, `reqParams`, unless it merges them): the walk first looks for the way whose last
+ * layer holds those very params. Express 5's Router keeps nothing on its layers: the first way
+ * is taken, as Express goes when nothing leaves it.
  */
-function walkTo(apps: readonly unknown[], path: string, mountLength: number, handle: RequestHandler, method: string): { parts: MountPart[]; frame: boolean } | undefined {
+function walkTo(apps: readonly unknown[], path: string, mountLength: number, handle: RequestHandler, method: string, reqParams: unknown): { parts: MountPart[]; frame: boolean } | undefined {
   let budget = MAX_WALKED_LAYERS;
   const parts: MountPart[] = [];
+  // (the params of the layer that called the middleware, while looking for it: see above)
+  let pinned = typeof reqParams === "object" && reqParams !== null ? reqParams : undefined;
   const walk = (router: unknown, k: number, offset: number, depth: number): boolean | undefined => {
     const stack = readMember(router, "stack");
     if (depth > 64 || !Array.isArray(stack)) return undefined;
@@ -1405,7 +1412,7 @@ function walkTo(apps: readonly unknown[], path: string, mountLength: number, han
       let into: { router: unknown; k: number } | undefined;
       if (route !== undefined && route !== null) {
         // (a route consumes nothing of the path: the mount path is what led here)
-        if (innermost && offset === mountLength && routeRuns(route, handle, method) && layerMatch(layer, rest) !== undefined) return sensitive;
+        if (innermost && offset === mountLength && (pinned === undefined || readMember(layer, "params") === pinned) && routeRuns(route, handle, method) && layerMatch(layer, rest) !== undefined) return sensitive;
         continue;
       }
       const target = h === handle && innermost;
@@ -1420,7 +1427,7 @@ function walkTo(apps: readonly unknown[], path: string, mountLength: number, han
       const end = offset + taken;
       if (end > mountLength) continue;
       if (target || into === undefined) {
-        if (end !== mountLength) continue;
+        if (end !== mountLength || (pinned !== undefined && readMember(layer, "params") !== pinned)) continue;
         if (taken > 0) parts.push({ end, sensitive });
         return sensitive;
       }
@@ -1433,7 +1440,13 @@ function walkTo(apps: readonly unknown[], path: string, mountLength: number, han
     return undefined;
   };
   try {
-    const frame = walk(appRouter(apps[0]), 0, 0, 0);
+    let frame = walk(appRouter(apps[0]), 0, 0, 0);
+    if (frame === undefined && pinned !== undefined) {
+      pinned = undefined;
+      budget = MAX_WALKED_LAYERS;
+      parts.length = 0;
+      frame = walk(appRouter(apps[0]), 0, 0, 0);
+    }
     // (the innermost app must be the one whose routers hold the middleware: the walk went through
     // every sub-app on the way)
     return frame === undefined ? undefined : { parts, frame };

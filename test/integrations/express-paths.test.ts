@@ -140,7 +140,7 @@ describe.each(EXPRESS_FLAVORS)("%s", (_name, express: ExpressFactory) => {
 // Found by the Express leftovers pass, 2026-12-05: the mount path (`req.baseUrl`) is matched by
 // several routers, each with its own case sensitivity (the app's, a sub-app's, the Routers'
 // between): each part of it is now compared as the router that matched it routes.
-describe.each(EXPRESS_FLAVORS)("%s: the mount path as each level routes it", (_name, express: ExpressFactory) => {
+describe.each(EXPRESS_FLAVORS)("%s: the mount path as each level routes it", (name, express: ExpressFactory) => {
   it("a Router in an insensitive sub-app of a case-sensitive app: the sub-app's part of the mount path is matched as the sub-app routes (a chat it served at /sub/API/chat was recorded as none, an ignored path recorded)", async () => {
     const logger = newLogger();
     const app = express();
@@ -264,5 +264,29 @@ describe.each(EXPRESS_FLAVORS)("%s: the mount path as each level routes it", (_n
     expect(requests).toEqual(["/api/chat", "/api/chat", "/api/status", "/api/CHAT"]);
     // the loose Router served both chats (no route of the strict one ran for a POST to /api/CHAT)
     expect(chats).toEqual(["/api/chat", "/api/chat"]);
+  });
+
+  it("one middleware in two Routers of different case on one mount path, the first passing some requests on with next('router'): in Express 4 the Router that passed the request decides (its layer's params tell it); Express 5 tells nothing, the first Router decides (documented)", async () => {
+    const logger = newLogger();
+    const app = express();
+    const mw = auditMiddleware({ logger, chatRoutes: ["/chat"] });
+    const strict = express.Router({ caseSensitive: true });
+    strict.use((req, _res, next) => void (req.headers["x-api-version"] === "2" ? next("router") : next()));
+    strict.use(mw);
+    strict.post("/chat", (_req, res) => void res.json({ answer: "strict" }));
+    const loose = express.Router();
+    loose.use(mw);
+    loose.post("/chat", (_req, res) => void res.json({ answer: "loose" }));
+    app.use("/api", strict);
+    app.use("/api", loose);
+    const url = await start(app);
+    const v2 = await exchange(`${url}/api/CHAT`, { method: "POST", headers: { ...JSON_HEADERS, "x-api-version": "2" }, body: "{}" });
+    expect(v2.body).toBe('{"answer":"loose"}');
+    // (through the strict Router first, where the middleware takes it for no chat; then through
+    // the loose one, which answers it: a later mount, which adds its chat when it routes it as one)
+    expect((await exchange(`${url}/api/CHAT`, { method: "POST", headers: JSON_HEADERS, body: "{}" })).body).toBe('{"answer":"loose"}');
+    const { requests, chats } = await recorded(logger, 2);
+    expect(requests).toEqual(["/api/chat", "/api/chat"]);
+    expect(chats).toEqual(name === "express 4" ? ["/api/chat", "/api/chat"] : []);
   });
 });

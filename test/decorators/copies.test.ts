@@ -4,11 +4,12 @@ import { afterEach, describe, expect, it, vi } from "vitest";
 import fs from "node:fs";
 import os from "node:os";
 import path from "node:path";
+import { pathToFileURL } from "node:url";
 import { AuditErrors, AuditTool } from "../../decorators/index.js";
 import { auditContext } from "../../src/index.js";
 import { cleanupTmp, readJsonl, tmpProject } from "../helpers/index.js";
 import { decorate } from "./apply.js";
-import { ROOT, runNode } from "./compile.js";
+import { ROOT, compileFixtures, runNode } from "./compile.js";
 import { newLogger, records, type Rec } from "./helpers.js";
 
 afterEach(cleanupTmp);
@@ -199,4 +200,25 @@ await logger.finalizeSession();
       fs.rmSync(dir, { recursive: true, force: true });
     }
   }, 60_000);
+});
+
+describe.each(["standard", "legacy"] as const)("two copies stacked in decorator syntax, compiled by tsc (%s)", (mode) => {
+  it("@AuditErrors of one copy above @AuditTool of the other, either way round: one record each, the error's parent is the tool call's record", async () => {
+    const build = await compileFixtures(mode, ["two-copies.ts"]);
+    try {
+      // the compiled library, copied to another directory: a second copy
+      const out = path.join(build.dir, "out");
+      for (const part of ["src", "decorators"]) fs.cpSync(path.join(out, part), path.join(build.dir, "copy2", part), { recursive: true });
+      const projectPath = tmpProject(`audit-two-copies-${mode}-`);
+      await runNode(build.js("two-copies"), [projectPath, mode, pathToFileURL(path.join(build.dir, "copy2/decorators/index.js")).href]);
+      const auditDir = path.join(projectPath, "audit_logs");
+      const tools = readJsonl<Rec>(path.join(auditDir, `tool_usage_two_${mode}.jsonl`));
+      const errors = readJsonl<Rec>(path.join(auditDir, `errors_two_${mode}.jsonl`));
+      expect(tools.map((t) => t.errorMessage)).toEqual(["no customer a", "cannot fetch b", "no customer c", "cannot fetch d"]);
+      expect(errors.map((e) => e.message)).toEqual(["no customer a", "cannot fetch b", "no customer c", "cannot fetch d"]);
+      for (let i = 0; i < 4; i++) expect(errors[i]).toMatchObject({ parentId: tools[i]!.id, traceId: tools[i]!.traceId });
+    } finally {
+      build.cleanup();
+    }
+  }, 180_000);
 });

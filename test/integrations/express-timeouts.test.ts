@@ -138,6 +138,23 @@ describe.each(EXPRESS_FLAVORS)("%s", (_name, express: ExpressFactory) => {
     ]);
   });
 
+  it("a timeout the app answers itself (res.setTimeout with a listener, as Express's timeout middleware does) is recorded as that answer: the middleware's socket listener changes nothing of what Node does", async () => {
+    const logger = newLogger();
+    const app = express();
+    app.use(auditMiddleware({ logger }));
+    app.get("/slow", (_req, res) => {
+      res.setTimeout(200, () => void res.status(503).send("timed out"));
+    });
+    // (and the server's own timeout, longer, with no listener: Node would destroy the socket)
+    const { url } = await serveWith(app, {}, (server) => server.setTimeout(2000));
+    const answered = await exchange(`${url}/slow`);
+    expect([answered.status, answered.body]).toEqual([503, "timed out"]);
+    await waitForRecords(logger, "performance_metric", 1);
+    await settled(logger);
+    expect(recordsOf(logger, "performance_metric").map((m) => m.context)).toEqual([{ method: "GET", route: "/slow", status: 503 }]);
+    expect(recordsOf(logger, "error").map((e) => [e.errorType, e.severity])).toEqual([["http_server_error", "error"]]);
+  });
+
   it("the app's own destroy before any response is recorded as the server's close, 444 (no response), not a client that left; a client that leaves is still 499", async () => {
     const logger = newLogger();
     const app = express();

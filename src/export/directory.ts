@@ -155,12 +155,16 @@ export async function writeDirectoryExport(
     : integrity.auditEvents
       ? await writeChainEvidence(directory, integrity.sessionIds, integrity.auditEvents)
       : [];
-  if (earlier.length > 0 && evidence.length === 0) await fs.promises.rmdir(path.join(directory, EXPORT_INTEGRITY_DIR)).catch(() => undefined);
   const unhashed = await steps.json(path.join(directory, DIRECTORY_JSON));
   files.push(DIRECTORY_JSON);
   const withdrawn = new Set([...unhashed].map((s) => `${EXPORT_INTEGRITY_DIR}/${checkpointFileName(s)}`));
   for (const rel of withdrawn) await fs.promises.rm(path.join(directory, rel), { force: true });
+  const madeEvidence = evidence.length > 0;
   evidence = evidence.filter((rel) => !withdrawn.has(rel));
+  // No evidence left: no integrity/ folder (as the writers make none when they have nothing to
+  // write there), the earlier export's emptied one, or the one this export emptied again by taking
+  // its checkpoints out. (A folder of the user's, empty, that held nothing before, is left.)
+  if (evidence.length === 0 && (earlier.length > 0 || madeEvidence)) await fs.promises.rmdir(path.join(directory, EXPORT_INTEGRITY_DIR)).catch(() => undefined);
   for (const kind of RECORD_KINDS) {
     await steps.csv(kind, path.join(directory, csvFileName(kind)));
     files.push(csvFileName(kind));

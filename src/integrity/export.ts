@@ -107,6 +107,7 @@ function copyCompleteLines(from: string | number, to: string): boolean {
     for (const l of readLinesSync(from)) {
       // (a line too long to read, see MAX_LINE_BYTES, is no record: not copied)
       if (!l.terminated || l.oversized !== undefined) continue;
+      if (fd === undefined) fs.mkdirSync(path.dirname(to), { recursive: true, mode: 0o700 });
       fd ??= fs.openSync(to, "w", 0o600);
       fs.writeSync(fd, l.text + "\n");
     }
@@ -119,7 +120,8 @@ function copyCompleteLines(from: string | number, to: string): boolean {
 /**
  * Copies each session's checkpoints file and `audit_event` chain (segments too) from the audit
  * directory into `<exportDir>/integrity/`. Call it before the records are exported: a checkpoint
- * never covers more than the records read after it. Returns the files written, relative to `exportDir`.
+ * never covers more than the records read after it. Returns the files written, relative to `exportDir`;
+ * `integrity/` is made only when there is a file to write (none for sessions without chain or checkpoints).
  * The chain is walked as the readers walk it ({@link walkChain}): listed once, a rotation by a
  * logger still writing the session turned the active file into a segment that was never
  * copied, and the newer active file was copied under the old one's name, a gap that verifyExport
@@ -132,8 +134,10 @@ export function copyChainEvidence(auditDir: string, exportDir: string, sessionId
   const target = path.join(exportDir, EXPORT_INTEGRITY_DIR);
   const out: string[] = [];
   const copy = (from: string | number, name: string) => {
-    fs.mkdirSync(target, { recursive: true, mode: 0o700 });
-    // an empty file (a session without audit events) holds nothing to check
+    // an empty file (a session without audit events) holds nothing to check; the folder is made
+    // with the first file that holds a line (until 2026-12-05 it was made before, and an export
+    // with no chain to copy held an empty integrity/, where one of the PostgreSQL store held none;
+    // found by the session-status pass)
     if (copyCompleteLines(from, path.join(target, name))) out.push(`${EXPORT_INTEGRITY_DIR}/${name}`);
   };
   for (const sessionId of sessionIds) {

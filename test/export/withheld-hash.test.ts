@@ -96,6 +96,8 @@ describe("exports without content of a log that is not encrypted", () => {
     expect(bruteForce(pin, text)).toBeUndefined();
     for (const w of written) expect(text).not.toContain(w.hash as string);
     expect(fs.existsSync(path.join(dir, "integrity", "checkpoints_bank.jsonl"))).toBe(false);
+    // (nor an integrity/ folder that they left empty: no audit_event chain either; until 2026-12-05 one was left)
+    expect(fs.existsSync(path.join(dir, "integrity"))).toBe(false);
     // (the log itself has checkpoints over them: the check above can fail)
     expect(fs.readFileSync(path.join(auditDir, "checkpoints_bank.jsonl"), "utf8")).toContain(written.at(-1)!.hash as string);
     const r = await verifyExport(dir, { publicKey });

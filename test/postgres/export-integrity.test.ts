@@ -48,3 +48,35 @@ describe("a directory export of the PostgreSQL store", () => {
     expect((await verifyExport(fromStore)).ok).toBe(false);
   });
 });
+
+describe("a directory export with no audit_event chain, of the store and of the files", () => {
+  it("holds the same files, and neither an integrity/ folder (none is written for a session with no chain), as verifyExport and the docs describe", async () => {
+    // (the files' export made an empty integrity/ folder: the copy made the folder before it knew
+    // there was anything to copy, an empty audit_events file or no line in it; the store's export
+    // made none; found by the session-status pass, 2026-12-05)
+    const schema = freshSchema("expnone");
+    schemas.push(schema);
+    const projectPath = tmpProject();
+    for (const sessionId of ["first", "second"]) {
+      const logger = new AuditLogger({ sessionId, projectPath, sinks: [new PostgresSink({ connectionString: PG_URL, schema })], fullContentLogging: false });
+      logger.logToolUsage({ toolName: "t", operation: sessionId });
+      await logger.finalizeSession();
+    }
+    const auditDir = path.join(projectPath, "audit_logs");
+    expect(fs.readdirSync(auditDir).filter((f) => f.startsWith("audit_events_") && fs.statSync(path.join(auditDir, f)).size > 0)).toEqual([]);
+
+    const fromFiles = path.join(tmpProject(), "files");
+    const fromStore = path.join(tmpProject(), "store");
+    const f = await new AuditExporter(new AuditViewer({ auditPath: auditDir })).exportCompleteAuditToDirectory(fromFiles);
+    const s = await new AuditExporter(new AuditViewer({ postgres: { connectionString: PG_URL, schema } })).exportCompleteAuditToDirectory(fromStore);
+    expect(fs.readdirSync(fromStore).sort()).toEqual(fs.readdirSync(fromFiles).sort());
+    expect(fs.existsSync(path.join(fromFiles, "integrity"))).toBe(false);
+    expect(fs.existsSync(path.join(fromStore, "integrity"))).toBe(false);
+    expect([...s.files].sort()).toEqual([...f.files].sort());
+    for (const dir of [fromFiles, fromStore]) {
+      const v = await verifyExport(dir);
+      expect(v.problems, dir).toEqual([]);
+      expect(v.ok, dir).toBe(true);
+    }
+  });
+});

@@ -21,7 +21,7 @@ export interface SessionRemains {
   readonly sessionId: string;
   /** its files left in the directory (names): `audit_events_<id>…jsonl`, `subject_keys_<id>.jsonl`, `checkpoints_<id>.jsonl` */
   readonly files: readonly string[];
-  /** the legal holds in force that name it (`legal_holds.json`, or placed by a chained record and not released) */
+  /** the legal holds in force that name it (placed by a chained record and not released, or in `legal_holds.json`), as the chained record gives them when there is one (`placedAt`: the record's time) */
   readonly holds: ReadonlyArray<{ readonly holdId: string; readonly reason: string; readonly placedAt: string; readonly placedBySession: string }>;
   /** the newest modification time of its files left, ISO 8601 (undefined when only a hold names it) */
   readonly lastModified: string | undefined;
@@ -68,7 +68,11 @@ export function sessionRemains(auditDir: string, o: { readonly holds?: boolean; 
     // (unreadable: the holds page says why; the chained holds still count)
   }
   const seen = new Set<string>();
-  for (const h of o.holds === false ? [] : [...fileHolds, ...chainedHolds(auditDir, names, o.cache)]) {
+  // (a hold both name is given as its chained record has it, the chain being the evidence, and
+  // as the PostgreSQL store gives it: the register's placedAt is taken a few ms before the record's
+  // time; until 2026-12-05 the register's came first, found by the session-status pass. A hold
+  // the register holds alone, its record lost, is given as the register has it.)
+  for (const h of o.holds === false ? [] : [...chainedHolds(auditDir, names, o.cache), ...fileHolds]) {
     if (seen.has(h.id) || h.scope === "all" || listed.has(h.scope) || !isFileSessionId(h.scope)) continue;
     seen.add(h.id);
     entry(h.scope).holds.push({ holdId: h.id, reason: typeof h.reason === "string" ? h.reason : "", placedAt: String(h.placedAt), placedBySession: String(h.placedBySession) });

@@ -110,9 +110,11 @@ describe("the store's listing of sessions against the files' listing of the same
     await a.finalizeSession();
     await new Promise((r) => setTimeout(r, 30));
     const m = new AuditLogger({ sessionId: "holds_only", projectPath, sinks: [sink()], fullContentLogging: false });
-    // (on a listed session: a hold naming a session of neither is listed by both, but over the
-    // files with the time the local hold register gives, a few ms before its record's)
     m.placeLegalHold("later_work", "regulator");
+    // a hold naming a session that neither holds: listed by both as records gone, with the hold's
+    // time as its chained record gives it (over the files it was the local hold register's, a few
+    // ms before; found by the session-status pass, 2026-12-05)
+    m.placeLegalHold("never_here", "subpoena");
     await m.finalizeSession();
     await new Promise((r) => setTimeout(r, 30));
     const later = new AuditLogger({ sessionId: "later_work", projectPath, sinks: [sink()], fullContentLogging: false });
@@ -122,6 +124,16 @@ describe("the store's listing of sessions against the files' listing of the same
     const files = await new AuditViewer({ auditPath: dir }).listSessions();
     const store = await new AuditViewer({ postgres: { connectionString: PG_URL, schema } }).listSessions();
     expect(files.find((l) => l.status === "interrupted")).toBeDefined();
+    const neverHere = files.find((l) => l.sessionId === "never_here");
+    expect(neverHere).toMatchObject({ status: "unknown", recordsGone: true, remains: { files: [], holds: [{ reason: "subpoena", placedBySession: "holds_only" }] } });
+    // (the time of the chained record that placed it: the chain is the evidence)
+    const placement = fs
+      .readFileSync(path.join(dir, "audit_events_holds_only.jsonl"), "utf8")
+      .trimEnd()
+      .split("\n")
+      .map((l) => JSON.parse(l) as { eventType: string; timestamp: string; details: { scope?: string } })
+      .find((r) => r.eventType === "legal_hold_placed" && r.details.scope === "never_here");
+    expect(neverHere?.remains?.holds[0]?.placedAt).toBe(placement?.timestamp);
     expect(store).toEqual(files);
   }, 60_000);
 });

@@ -236,8 +236,21 @@ export class PostgresRecordSource implements RecordSource {
     }
   }
 
+  /**
+   * The session's row (its session file's info, with the row's status), as the files' session
+   * file; none for a session none of whose records is left that retention cut (see sessionIds):
+   * retention over the files removes its session file, and `getSessionSummary()` of it resolves
+   * to null there. (Until 2026-12-05 its undeletable row gave a "finalized" summary with 0
+   * records; found by the session-status pass.)
+   */
   async sessionInfo(sessionId: string): Promise<Record<string, unknown> | undefined> {
-    const r = await this.sql<{ info: Record<string, unknown>; status: string }>(`SELECT info, status FROM ${this.n.sessions} WHERE session_id = $1`, [sessionId]);
+    const r = await this.sql<{ info: Record<string, unknown>; status: string }>(
+      `SELECT info, status FROM ${this.n.sessions} s
+        WHERE s.session_id = $1
+          AND (NOT EXISTS (SELECT 1 FROM ${this.n.retentionCuts} c WHERE c.session_id = s.session_id)
+               OR EXISTS (SELECT 1 FROM ${this.n.records} r WHERE r.session_id = s.session_id))`,
+      [sessionId],
+    );
     const row = r.rows[0];
     return row ? { ...row.info, status: row.status } : undefined;
   }

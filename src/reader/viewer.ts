@@ -348,7 +348,8 @@ export class AuditViewer {
   /**
    * The summary of one session, computed from its records (so it is right for live, finalized and
    * crashed sessions alike). Default: the viewer's session, else the most recently active one.
-   * Resolves to null when the session has no records and no session file.
+   * Resolves to null when the session has no records and no session file (an unknown session, or
+   * one whose records retention removed: over PostgreSQL too, whose row of it is left).
    */
   async getSessionSummary(sessionId?: string): Promise<ViewerSessionSummary | null> {
     if (sessionId !== undefined) idArgument("getSessionSummary", "sessionId", sessionId);

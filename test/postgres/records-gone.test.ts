@@ -116,6 +116,27 @@ describe("the PostgreSQL store's listing of sessions whose records retention rem
     expect((await store.getSessionIds()).sort()).toEqual(["empty", "kept", "maint"]);
     // (listed still, as records gone: see above)
     expect((await store.listSessions()).find((l) => l.sessionId === "gone")).toMatchObject({ recordsGone: true, totalRecords: 0 });
+    // its summary: none, as over the files (which have no session file and no record of it left);
+    // the store's row gave a "finalized" summary with 0 records (found by the session-status pass,
+    // 2026-12-05). A session that logged nothing keeps its summary in both.
+    expect(await files.getSessionSummary("gone")).toBeNull();
+    expect(await store.getSessionSummary("gone")).toBeNull();
+    for (const sid of ["empty", "kept"]) {
+      const { skippedLines: _f, ...f } = (await files.getSessionSummary(sid))!;
+      const { skippedLines: _s, ...s } = (await store.getSessionSummary(sid))!;
+      expect(s, sid).toEqual(f);
+    }
+    expect((await store.getSessionSummary("empty"))?.totalRecords).toBe(0);
+    // serve's session pages: none for it over either (404), one for the session that logged nothing
+    for (const o of [{ auditPath: dir }, { postgres: { connectionString: PG_URL, schema } }]) {
+      const server = await startServer({ ...o, port: 0 });
+      servers.push(server);
+      const get = (sid: string) => fetch(`${server.baseUrl}api/sessions/${sid}/stats`, { headers: { authorization: `Bearer ${server.token}` } });
+      expect((await get("gone")).status, JSON.stringify(o)).toBe(404);
+      const r = await get("empty");
+      expect(r.status).toBe(200);
+      expect(((await r.json()) as { totalRecords: number }).totalRecords).toBe(0);
+    }
     const sessionsOf = (file: string) =>
       (JSON.parse(fs.readFileSync(file, "utf8")) as { sessions: Array<{ sessionId: string; status: string; totalRecords: number }> }).sessions
         .map((x) => ({ sessionId: x.sessionId, status: x.status, totalRecords: x.totalRecords }))

@@ -1133,7 +1133,10 @@ export class PostgresSink implements AuditSink {
    * `finalizeSession()`), as its lock, left behind or gone, tells. Until 2026-12-05 it was the
    * session file's `active`, and the viewer showed the session as running for good (found by the
    * integrity pass). An `active` row only changes when it is the same run of the session as the
-   * file read here (its `pid` and `resumedAt`): a logger that resumed the session meanwhile marked
+   * file read here (its `pid`, `resumedAt` and `hostname`; until 2026-12-05 not the hostname, and
+   * two first runs of one sessionId on two hosts with the same pid, pid 1 in containers, passed as
+   * one: the recovery of one host's crash ended the other host's live run, found by the
+   * session-status pass): a logger that resumed the session meanwhile marked
    * its row `active` again, and keeps it so, whichever end state the file read gives (until
    * 2026-12-05 a `finalized` one changed the row of any run: a run that resumed the session
    * after this sink read the previous run's final session file was shown `finalized` while it
@@ -1155,7 +1158,8 @@ export class PostgresSink implements AuditSink {
         `INSERT INTO ${n.sessions} (session_id, info, status, closed_at) VALUES ($1, $2::jsonb, $3, now())
          ON CONFLICT (session_id) DO UPDATE SET info = EXCLUDED.info, status = EXCLUDED.status, closed_at = EXCLUDED.closed_at
          WHERE ${n.sessions}.status = 'active'
-           AND (${n.sessions}.info->>'pid') IS NOT DISTINCT FROM (EXCLUDED.info->>'pid') AND (${n.sessions}.info->>'resumedAt') IS NOT DISTINCT FROM (EXCLUDED.info->>'resumedAt')`,
+           AND (${n.sessions}.info->>'pid') IS NOT DISTINCT FROM (EXCLUDED.info->>'pid') AND (${n.sessions}.info->>'resumedAt') IS NOT DISTINCT FROM (EXCLUDED.info->>'resumedAt')
+           AND (${n.sessions}.info->>'hostname') IS NOT DISTINCT FROM (EXCLUDED.info->>'hostname')`,
         [sid, jsonbText(JSON.stringify(info)), status],
       );
     }

@@ -1,4 +1,5 @@
 import fs from "node:fs";
+import os from "node:os";
 import path from "node:path";
 import { afterEach, describe, expect, it, vi } from "vitest";
 import { AuditLogger, AuditViewer } from "../../src/index.js";
@@ -295,6 +296,42 @@ describe("the store's status of a session whose process was SIGKILLed", () => {
     await resumed.finalizeSession();
     expect(await statusOf()).toEqual({ status: "finalized", closed: true });
   }, 90_000);
+
+  it("a row of another host's run (same pid, no resumedAt: two first runs of one session id, pid 1 in two containers) is left as it is; this host's run's is marked interrupted", async () => {
+    // (the same-run check compared pid and resumedAt only: two first runs of one sessionId on two
+    // hosts whose processes have the same pid passed as one, and the recovery of the crash on this
+    // host marked the other host's live run "interrupted"; found by the session-status pass, 2026-12-05)
+    const { schema, projectPath, dir } = await storeAndDir("otherhost");
+    for (const sid of ["here", "elsewhere"]) {
+      const logger = new AuditLogger({ sessionId: sid, projectPath, sinks: [new PostgresSink({ connectionString: PG_URL, schema })], fullContentLogging: false });
+      logger.logToolUsage({ toolName: "t", operation: sid });
+      await logger.finalizeSession();
+    }
+    // (both crashed after both ran: a crash left before the second ran would be its sink's to recover)
+    for (const sid of ["here", "elsewhere"]) {
+      leaveCrashed(dir, sid);
+      // (its session file as the crashed first run's process left it: pid 1, this host, no resumedAt)
+      const f = path.join(dir, `session_${sid}.json`);
+      const crashed = { ...(JSON.parse(fs.readFileSync(f, "utf8")) as Record<string, unknown>), pid: 1, hostname: os.hostname() };
+      fs.writeFileSync(f, JSON.stringify(crashed));
+      // the store's rows: each that of a live run, "active"; the one of "elsewhere" that of a first
+      // run on another host, with the pid and (no) resumedAt of the session file here
+      const info = sid === "elsewhere" ? { ...crashed, hostname: "another-host" } : crashed;
+      await sql(`UPDATE "${schema}".audit_sessions SET status = 'active', closed_at = NULL, info = $2::jsonb WHERE session_id = $1`, [sid, JSON.stringify(info)]);
+    }
+    const file = JSON.parse(fs.readFileSync(path.join(dir, "session_elsewhere.json"), "utf8")) as { pid: number; hostname: string; resumedAt?: string };
+    expect(file).toMatchObject({ status: "active", pid: 1, hostname: os.hostname() });
+    expect(file.resumedAt).toBeUndefined();
+    const rowOf = async (sid: string) =>
+      (await sql<{ status: string; closed: boolean; pid: string; hostname: string }>(`SELECT status, closed_at IS NOT NULL AS closed, info->>'pid' AS pid, info->>'hostname' AS hostname FROM "${schema}".audit_sessions WHERE session_id = $1`, [sid]))[0];
+    expect(await rowOf("elsewhere")).toEqual({ status: "active", closed: false, pid: String(file.pid), hostname: "another-host" });
+
+    const next = await nextSession(projectPath, { connectionString: PG_URL, schema });
+    expect(next.errors).toEqual([]);
+    expect(next.stats.recoveredSessions).toBe(2);
+    expect(await rowOf("here")).toEqual({ status: "interrupted", closed: true, pid: String(file.pid), hostname: file.hostname });
+    expect(await rowOf("elsewhere")).toEqual({ status: "active", closed: false, pid: String(file.pid), hostname: "another-host" });
+  }, 30_000);
 
   it("resumed by another process while the next sink recovers it: that sink leaves the resumed run's row active", async () => {
     // (the recovery read the session file once it had sent the records: by then the resumed run's,

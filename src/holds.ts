@@ -86,12 +86,19 @@ export function addHold(auditDir: string, scope: string, reason: string, placedB
 /**
  * Removes the holds `pick` chooses among those in force (chosen under the lock, so from what is
  * in force then; a `pick` that throws changes nothing); returns them. `record` as for addHold.
+ * In force: the file's holds, and those `chained` returns (the holds the audit_event chains place
+ * and do not release, which cleanup honours too: see chainedHolds), read under the lock. Found
+ * 2026-12-05: with `legal_holds.json` deleted, a release by the hold's id looked in the file only,
+ * released nothing and recorded nothing, and the chained hold stayed in force for cleanup and the
+ * sessions listing with no way to release it.
  */
-export function removeHolds(auditDir: string, pick: (inForce: readonly LegalHold[]) => readonly LegalHold[], record?: (gone: readonly LegalHold[]) => void): LegalHold[] {
+export function removeHolds(auditDir: string, pick: (inForce: readonly LegalHold[]) => readonly LegalHold[], record?: (gone: readonly LegalHold[]) => void, chained?: () => readonly LegalHold[]): LegalHold[] {
   return underLock(auditDir, () => {
-    const all = readHolds(auditDir);
+    const filed = readHolds(auditDir);
+    const ids = new Set(filed.map((h) => h.id));
+    const all = [...filed, ...(chained?.() ?? []).filter((h) => !ids.has(h.id))];
     const gone = pick(all);
-    writeHolds(auditDir, all.filter((h) => !gone.includes(h)));
+    writeHolds(auditDir, filed.filter((h) => !gone.includes(h)));
     record?.(gone);
     return [...gone];
   });

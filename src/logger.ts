@@ -30,7 +30,7 @@ import { isPlainJson, mergeMembers, toJsonData, toJsonSafe, truncateString, type
 import { JsonText } from "./record/json-text.js";
 import { isoTime } from "./record/time.js";
 import { SessionStats } from "./record/stats.js";
-import { checkLoggerCleanupOptions, cleanupSessions, type CleanupResult, type LoggerCleanupOptions, type PruneEvent } from "./retention.js";
+import { chainedHolds, checkLoggerCleanupOptions, cleanupSessions, type CleanupResult, type LoggerCleanupOptions, type PruneEvent } from "./retention.js";
 import { prepareContent, writeContent, writeContentSync, type ContentManifest, type PreparedContent } from "./sink/content.js";
 import { contentDirRefusal, postQueuedContent } from "./sink/content-thread.js";
 
@@ -1153,6 +1153,8 @@ export class AuditLogger extends EventEmitter<AuditLoggerEvents> implements Exit
     this.assertOpen("releaseLegalHold");
     const { scope, why } = this.holdArgs("releaseLegalHold", holdIdOrScopeOrReason, reason);
     if (this.remote) return this.callWorker("releaseLegalHold", reason === undefined ? [holdIdOrScopeOrReason] : [holdIdOrScopeOrReason, reason]) as number;
+    // (this logger's own hold records handed to the OS first: the chains' holds are read below)
+    this.flushSyncOnExitless();
     const gone = removeHolds(
       this.auditDir,
       (inForce) => {
@@ -1166,6 +1168,8 @@ export class AuditLogger extends EventEmitter<AuditLoggerEvents> implements Exit
         this.logAuditEvent("legal_hold_released", why, { scope: g[0]?.scope ?? scope, holdIds: g.map((h) => h.id) });
         this.writeCheckpoint("legal_hold"); // (see placeLegalHold)
       },
+      // (a hold the chains place is in force though the file lost it: see removeHolds)
+      () => chainedHolds(this.auditDir),
     );
     return gone.length;
   }

@@ -153,3 +153,54 @@ describe("a legal hold in the chain of a session whose records are gone", () => 
     void holdId;
   }, 90_000);
 });
+
+// Found 2026-12-05 (seen, now checked): with legal_holds.json deleted, releaseLegalHold(holdId,
+// reason) looked for the id in the file only, released nothing (returned 0, no record), and the
+// hold the chains still place stayed in force for cleanup and in the sessions listing, with no
+// way to release it. The holds in force are now the file's and the chains' (as cleanup honours
+// them); a release of a chained hold records its id, so the chains no longer place it.
+describe("a legal hold released by its id after legal_holds.json was deleted", () => {
+  for (const thread of [false, true]) {
+    it(`is released: gone from the sessions listing, and cleanup honours the release (thread: ${thread})`, async () => {
+      const { projectPath, dir, holdId } = await heldByJudge();
+      // a second hold, on a session that has no files: the listing shows it (recordsGone) while it stands
+      const judge2 = logger(projectPath, "judge2");
+      const ghostHold = judge2.placeLegalHold("ghost", "case 8");
+      await judge2.finalizeSession();
+      fs.rmSync(path.join(dir, "legal_holds.json"));
+      const listed = async () => (await new AuditViewer({ auditPath: dir }).listSessions()).filter((s) => s.recordsGone).map((s) => ({ sessionId: s.sessionId, holds: s.remains?.holds.map((h) => h.holdId) }));
+      expect(await listed()).toEqual([{ sessionId: "ghost", holds: [ghostHold] }]);
+
+      const releaser = new AuditLogger({ sessionId: "releaser", projectPath, fullContentLogging: false, thread });
+      // (one argument is a reason: a chained hold's id there is refused, as a filed one's)
+      expect(() => releaser.releaseLegalHold(holdId)).toThrow(/reason/);
+      expect(releaser.releaseLegalHold(holdId, "case 7 closed")).toBe(1);
+      expect(releaser.releaseLegalHold(ghostHold, "case 8 closed")).toBe(1);
+      // (released once: a second release finds it in force nowhere)
+      expect(releaser.releaseLegalHold(holdId, "again")).toBe(0);
+      await releaser.finalizeSession();
+      const released = fs
+        .readFileSync(path.join(dir, "audit_events_releaser.jsonl"), "utf8")
+        .split("\n")
+        .filter(Boolean)
+        .map((l) => JSON.parse(l) as { eventType: string; details: { scope?: string; holdIds?: string[] } })
+        .filter((r) => r.eventType === "legal_hold_released")
+        .map((r) => r.details);
+      expect(released).toEqual([
+        { scope: "target", holdIds: [holdId] },
+        { scope: "ghost", holdIds: [ghostHold] },
+        // (a release that finds nothing is recorded too, as ever: no id, the target as its scope)
+        { scope: holdId, holdIds: [] },
+      ]);
+      // (the file the release wrote lists no hold)
+      expect(JSON.parse(fs.readFileSync(path.join(dir, "legal_holds.json"), "utf8"))).toEqual({ holds: [] });
+
+      expect(await listed()).toEqual([]);
+      const after = await cleanupAt(projectPath, "officer", 5);
+      expect(after.skippedHeld).toEqual([]);
+      expect(after.removed.map((r) => r.sessionId)).toContain("target");
+      expect(filesOf(dir, "target")).toEqual([]);
+      expect((await verifyJson(dir)).ok).toBe(true);
+    }, 90_000);
+  }
+});

@@ -17,7 +17,7 @@ import { keyStoreFileName, SHRED_LOCK } from "./pipeline/keyring.js";
 import { HOLDS_FILE, HOLDS_LOCK, isHeld, readHolds, underLock } from "./holds.js";
 import { DIR_LOCK_ASIDE } from "./sink/dir-lock.js";
 import { MerkleAccumulator } from "./integrity/merkle.js";
-import { auditEventsOf, chainSessionIds, type AuditEventsCache, goneBy, holdsBy, type ChainedHoldPlacement, type ChainedHoldRelease } from "./sink/audit-events.js";
+import { auditEventsOf, chainFilesBySession, chainSessionIds, type AuditEventsCache, goneBy, holdsBy, type ChainedHoldPlacement, type ChainedHoldRelease } from "./sink/audit-events.js";
 import type { LegalHold } from "./holds.js";
 import { furthestPrunes, readPruneRecords, type PruneEvent, type PrunePolicy } from "./sink/prunes.js";
 import { readLinesSync } from "./reader/lines-sync.js";
@@ -639,25 +639,28 @@ function previousFrontier(auditDir: string, sessionId: string, kind: ChainKind):
  * session's own chain, so verify said OK after (found by the viewer pass). Every chain found is
  * read (see chainSessionIds: those of sessions whose records are gone too), with the placements
  * and releases the removal records in them carry (see holdsBy). A release counts for the ids it
- * names (`details.holdIds`), or, in a record without them, for the holds of its scope placed
- * before it.
+ * names (`details.holdIds`), as verify, the viewer and the PostgreSQL store count it: every
+ * version of the kit has written them (since legal holds came, 2026-11-26), so a release naming
+ * no ids is not the kit's (until 2026-12-05 cleanup took one for the holds of its scope, a
+ * release verify did not believe). The listing is read once: each session's chain files are
+ * found in an index of it (see chainFilesBySession). `listed`: listSessionIds of `names`, when
+ * the caller has it (see chainSessionIds).
  */
-export function chainedHolds(auditDir: string, names: readonly string[] = safeReaddir(auditDir), cache?: AuditEventsCache): LegalHold[] {
-  const placed = new Map<string, LegalHold & { at: number }>();
+export function chainedHolds(auditDir: string, names: readonly string[] = safeReaddir(auditDir), cache?: AuditEventsCache, listed?: readonly string[]): LegalHold[] {
+  const placed = new Map<string, LegalHold>();
   const released = new Set<string>();
-  const byScope: Array<{ scope: string | undefined; at: number }> = [];
-  for (const sessionId of chainSessionIds(auditDir, names)) {
-    for (const rec of auditEventsOf(auditDir, sessionId, ["legal_hold_placed", "legal_hold_released", "retention_pruned"], names, cache)) {
+  const chains = chainFilesBySession(names);
+  for (const sessionId of chainSessionIds(auditDir, names, listed)) {
+    const files = chains.get(sessionId);
+    if (!files) continue;
+    for (const rec of auditEventsOf(auditDir, sessionId, ["legal_hold_placed", "legal_hold_released", "retention_pruned"], files, cache)) {
       const held = holdsBy(rec, sessionId);
       for (const h of held.placed) {
-        if (!placed.has(h.holdId)) placed.set(h.holdId, { id: h.holdId, scope: h.scope, reason: h.reason, placedAt: h.placedAt, placedBySession: h.placedBySession, at: Date.parse(h.placedAt) });
+        if (!placed.has(h.holdId)) placed.set(h.holdId, { id: h.holdId, scope: h.scope, reason: h.reason, placedAt: h.placedAt, placedBySession: h.placedBySession });
       }
       for (const r of held.released) released.add(r.holdId);
-      const d = (rec.details ?? {}) as { scope?: unknown; holdIds?: unknown };
-      if (rec.eventType === "legal_hold_released" && !Array.isArray(d.holdIds)) byScope.push({ scope: typeof d.scope === "string" ? d.scope : undefined, at: Date.parse(String(rec.timestamp)) });
     }
   }
   for (const id of released) placed.delete(id);
-  for (const r of byScope) for (const [id, h] of placed) if (h.scope === r.scope && !(h.at > r.at)) placed.delete(id);
-  return [...placed.values()].map(({ at: _at, ...h }) => h);
+  return [...placed.values()];
 }

@@ -165,7 +165,8 @@ export class FileRecordSource implements RecordSource {
     // pass, 2026-12-05). A listing is the directory as it was when it began: a chain rotated
     // meanwhile may be counted from its segment before.
     const names = safeReaddir(this.auditDir).sort();
-    for (const sessionId of listSessionIds(this.auditDir, names)) {
+    const listed = listSessionIds(this.auditDir, names);
+    for (const sessionId of listed) {
       const info = await this.sessionInfo(sessionId);
       const counts = zeroCounts();
       let last: string | undefined;
@@ -192,7 +193,10 @@ export class FileRecordSource implements RecordSource {
     // shreddings, key store or checkpoints are left: see sessionRemains)
     // (each chain file's holds are kept while it is unchanged: read once, not on every listing)
     this.chainCache.beginPass();
-    const remains = sessionRemains(this.auditDir, { cache: this.chainCache });
+    // (from the same listing of the directory, and its sessions: until 2026-12-05 the directory
+    // was read, and its sessions judged, three times a listing, and each chain filtered out of
+    // the whole listing per session, see chainedHolds)
+    const remains = sessionRemains(this.auditDir, { cache: this.chainCache, listed }, names);
     this.chainCache.forgetUnseen();
     for (const r of remains) {
       out.push({ sessionId: r.sessionId, status: "unknown", startTime: undefined, lastActivity: undefined, counts: zeroCounts(), totalRecords: 0, recordsGone: true, remains: { files: r.files, holds: r.holds } });

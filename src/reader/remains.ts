@@ -37,10 +37,13 @@ const CHECKPOINTS = /^checkpoints_(.+)\.jsonl$/;
  * checkpoints are still there; sorted by id. Reads only: the listing, the holds file (a holds
  * file that cannot be read counts as none here: the holds page says why) and the chains' holds
  * (not with `holds: false`: the sessions whose files are left only). `cache`: the chains' holds
- * kept while their files are unchanged (FileRecordSource's, which lists on every call).
+ * kept while their files are unchanged (FileRecordSource's, which lists on every call);
+ * `listed`: listSessionIds of `names`, when the caller has it (each reads every chain file's
+ * name and stats it).
  */
-export function sessionRemains(auditDir: string, o: { readonly holds?: boolean; readonly cache?: AuditEventsCache } = {}, names: readonly string[] = safeReaddir(auditDir)): SessionRemains[] {
-  const listed = new Set(listSessionIds(auditDir, names));
+export function sessionRemains(auditDir: string, o: { readonly holds?: boolean; readonly cache?: AuditEventsCache; readonly listed?: readonly string[] } = {}, names: readonly string[] = safeReaddir(auditDir)): SessionRemains[] {
+  const ids = o.listed ?? listSessionIds(auditDir, names);
+  const listed = new Set(ids);
   const out = new Map<string, { files: string[]; holds: Array<SessionRemains["holds"][number]>; mtime: number }>();
   const entry = (sid: string) => {
     let e = out.get(sid);
@@ -72,7 +75,7 @@ export function sessionRemains(auditDir: string, o: { readonly holds?: boolean; 
   // as the PostgreSQL store gives it: the register's placedAt is taken a few ms before the record's
   // time; until 2026-12-05 the register's came first, found by the session-status pass. A hold
   // the register holds alone, its record lost, is given as the register has it.)
-  for (const h of o.holds === false ? [] : [...chainedHolds(auditDir, names, o.cache), ...fileHolds]) {
+  for (const h of o.holds === false ? [] : [...chainedHolds(auditDir, names, o.cache, ids), ...fileHolds]) {
     if (seen.has(h.id) || h.scope === "all" || listed.has(h.scope) || !isFileSessionId(h.scope)) continue;
     seen.add(h.id);
     entry(h.scope).holds.push({ holdId: h.id, reason: typeof h.reason === "string" ? h.reason : "", placedAt: String(h.placedAt), placedBySession: String(h.placedBySession) });

@@ -1,0 +1,44 @@
+/**
+ * A listing (FileRecordSource.listSessions(), which serve runs on each GET /api/sessions) reads
+ * the directory once. Found 2026-12-05: it read it again for the sessions whose records are gone
+ * (sessionRemains), and judged every session's files three times (listSessionIds: a stat of each
+ * chain file each time), and chainedHolds filtered the whole listing for each session's chain
+ * (quadratic: at 2,000 sessions, 16,000 files, about 2.4-3.9 s of chainedHolds, 0.6-0.8 s after,
+ * on a shared machine; docs/BENCHMARKS.md). Real loggers, real files; the listing's holds checked
+ * as they read.
+ */
+import fs from "node:fs";
+import { afterEach, expect, it, vi } from "vitest";
+import { AuditLogger } from "../../src/index.js";
+import { FileRecordSource } from "../../src/reader/records.js";
+import { cleanupTmp, tmpProject } from "../helpers/index.js";
+import { auditDirOf } from "../helpers/core.js";
+
+afterEach(() => {
+  vi.restoreAllMocks();
+  cleanupTmp();
+});
+
+it("lists from one read of the directory, with the chained holds of sessions whose records are gone", async () => {
+  const projectPath = tmpProject("audit-listing-reads-");
+  const dir = auditDirOf(projectPath);
+  for (const sid of ["a", "b", "c"]) {
+    const l = new AuditLogger({ sessionId: sid, projectPath, fullContentLogging: false });
+    l.logToolUsage({ toolName: "t", operation: sid });
+    await l.finalizeSession();
+  }
+  const officer = new AuditLogger({ sessionId: "officer", projectPath, fullContentLogging: false });
+  const ghost = officer.placeLegalHold("ghost", "case 1");
+  const released = officer.placeLegalHold("ghost2", "case 2");
+  officer.releaseLegalHold(released, "case 2 closed");
+  await officer.finalizeSession();
+  fs.rmSync(`${dir}/legal_holds.json`);
+
+  const source = new FileRecordSource(dir);
+  const reads = vi.spyOn(fs, "readdirSync");
+  const listing = await source.listSessions();
+  const ofDir = reads.mock.calls.filter(([p]) => String(p) === dir);
+  expect(ofDir).toHaveLength(1);
+  expect(listing.map((s) => s.sessionId).sort()).toEqual(["a", "b", "c", "ghost", "officer"]);
+  expect(listing.find((s) => s.sessionId === "ghost")?.remains?.holds.map((h) => h.holdId)).toEqual([ghost]);
+});

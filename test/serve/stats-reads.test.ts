@@ -1,0 +1,55 @@
+/**
+ * A session's stats (GET /api/sessions/:sid/stats) read that session's files only. Found
+ * 2026-12-05: each stats request ran the whole sessions listing (every session's session file and
+ * chain tails) for one session's counts and status: ~0.9 s a request at 600 sessions, ~0.19 s
+ * after (docs/BENCHMARKS.md). Real loggers, real files, the real server over HTTP.
+ */
+import fs from "node:fs";
+import path from "node:path";
+import { afterEach, expect, it, vi } from "vitest";
+import { AuditLogger } from "../../src/index.js";
+import { startServer, type RunningServer } from "../../src/serve/server.js";
+import { cleanupTmp, tmpProject } from "../helpers/index.js";
+import { auditDirOf } from "../helpers/core.js";
+
+const servers: RunningServer[] = [];
+afterEach(async () => {
+  vi.restoreAllMocks();
+  for (const s of servers.splice(0)) await s.close();
+  cleanupTmp();
+});
+
+it("a session's stats open none of another session's files, and say what the listing says of it", async () => {
+  const projectPath = tmpProject("audit-stats-reads-");
+  const dir = auditDirOf(projectPath);
+  for (const sid of ["alpha", "beta", "gamma"]) {
+    const l = new AuditLogger({ sessionId: sid, projectPath, fullContentLogging: false });
+    l.logToolUsage({ toolName: "t", operation: sid });
+    l.logChatInteraction({ prompt: "p", response: "r", model: "gpt-4o-mini" });
+    if (sid === "beta") l.logToolUsage({ toolName: "t", operation: "again" });
+    await l.finalizeSession();
+  }
+  const server = await startServer({ auditPath: dir, port: 0 });
+  servers.push(server);
+  const get = async (p: string) => {
+    const r = await fetch(`${server.baseUrl}${p}`, { headers: { authorization: `Bearer ${server.token}` } });
+    expect(r.status).toBe(200);
+    return (await r.json()) as Record<string, unknown>;
+  };
+  const listing = (await get("api/sessions")).sessions as Array<{ sessionId: string; status: string; counts: unknown; totalRecords: number }>;
+  await get("api/sessions/beta/stats"); // (the first: what serve keeps of a session is made)
+
+  const opened: string[] = [];
+  const openSync = fs.openSync;
+  vi.spyOn(fs, "openSync").mockImplementation(((file: fs.PathLike, ...rest: unknown[]) => {
+    opened.push(path.basename(String(file)));
+    return (openSync as (...a: unknown[]) => number)(file, ...rest);
+  }) as typeof fs.openSync);
+  const stats = await get("api/sessions/beta/stats");
+  vi.restoreAllMocks();
+
+  expect(opened.filter((n) => /alpha|gamma/.test(n))).toEqual([]);
+  const beta = listing.find((s) => s.sessionId === "beta")!;
+  expect(stats).toMatchObject({ sessionId: "beta", status: beta.status, counts: beta.counts, totalRecords: beta.totalRecords });
+  expect(beta.counts).toMatchObject({ tool_usage: 2, chat_interaction: 1 });
+});

@@ -1,6 +1,6 @@
 import { hkdfSync, randomBytes } from "node:crypto";
 import path from "node:path";
-import { inspect, type InspectOptions } from "node:util";
+import { inspect, types, type InspectOptions } from "node:util";
 import { AuditConfigError, AuditKeyError, type FieldIssue } from "../errors.js";
 import { toFieldIssues } from "../record/issues.js";
 import { checkRedactOptions, type RedactOptions } from "../pipeline/redact.js";
@@ -28,6 +28,47 @@ function describeArgument(value: unknown): string {
 }
 
 /**
+ * What built-in object `o` is, when it is one that holds no options as properties (a Map's
+ * entries, a Date, a Promise's value...), or undefined: a plain object, and an instance of the
+ * app's own class (its properties, own or getters of its class, are the options: see
+ * plainOptions). Found 2026-12-05: `new AuditLogger(new Map([["projectPath", p]]))` was read as
+ * `{}` (no own property is an option), and logged under the working directory without a word.
+ */
+function builtinObject(o: object): string | undefined {
+  if (types.isMap(o) || types.isWeakMap(o)) return "a Map";
+  if (types.isSet(o) || types.isWeakSet(o)) return "a Set";
+  if (types.isDate(o)) return "a Date";
+  if (types.isRegExp(o)) return "a RegExp";
+  if (types.isPromise(o)) return "a Promise";
+  if (types.isNativeError(o) || o instanceof Error) return "an Error";
+  if (types.isBoxedPrimitive(o)) return `a ${Object.prototype.toString.call(o).slice(8, -1)} object`;
+  if (types.isAnyArrayBuffer(o) || ArrayBuffer.isView(o)) return "binary data (an ArrayBuffer, a Buffer or a typed array)";
+  if (o instanceof URL) return "a URL";
+  // (any other instance of a class of the platform's own, such as an Intl formatter)
+  for (let p = Object.getPrototypeOf(o) as object | null; p !== null && p !== Object.prototype; p = Object.getPrototypeOf(p) as object | null) {
+    const ctor = Object.getOwnPropertyDescriptor(p, "constructor")?.value as unknown;
+    if (typeof ctor === "function" && /\{\s*\[native code\]\s*\}\s*$/.test(Function.prototype.toString.call(ctor))) return `a ${ctor.name || "built-in"} object`;
+  }
+  return undefined;
+}
+
+/**
+ * The options an instance of the app's own class holds, as a plain object: its own enumerable
+ * properties (a misspelt one is still an unknown option), and each documented option its class
+ * has as a getter. Read by the options' names only by the schema, a getter's option was lost
+ * where the options are rewritten (the `redact: true` shorthand spread them: found 2026-12-05,
+ * the logs went to the working directory). A plain object is returned as it is.
+ */
+function plainOptions(options: AuditOptionsInput): AuditOptionsInput {
+  const proto = Object.getPrototypeOf(options) as object | null;
+  if (proto === null || proto === Object.prototype) return options;
+  const out: Record<string, unknown> = {};
+  for (const k of Object.keys(options)) out[k] = (options as Record<string, unknown>)[k];
+  for (const k of Object.keys(auditOptionsSchema.shape)) if (!(k in out) && k in options) out[k] = (options as Record<string, unknown>)[k];
+  return out as AuditOptionsInput;
+}
+
+/**
  * Refuses options that are not an options object: `null` was read as `{}` (by `options ?? {}`),
  * so `new AuditLogger(null)` (an options variable never set) wrote its logs under the working
  * directory without a word (found by review, 2026-12-05); a string or a number said only
@@ -36,7 +77,17 @@ function describeArgument(value: unknown): string {
  */
 export function checkOptionsArgument(options: unknown, argument: string): void {
   if (options === undefined || options instanceof AuditConfig) return;
-  if (options !== null && typeof options === "object" && !Array.isArray(options)) return;
+  if (options !== null && typeof options === "object" && !Array.isArray(options)) {
+    const builtin = builtinObject(options);
+    if (builtin === undefined) return;
+    const fix = builtin === "a Map" ? "pass Object.fromEntries(map)" : builtin === "a Promise" ? "await it first, and pass the options object it gives" : 'pass a plain object such as { projectPath: "/srv/app" }';
+    throw new AuditConfigError([
+      {
+        field: "options",
+        message: `${argument} must be a plain options object (or an instance of a class of yours, read by its properties); got ${builtin}, whose contents are not options (it was read as {}: its settings ignored, the logs under the working directory): ${fix}`,
+      },
+    ]);
+  }
   throw new AuditConfigError([
     {
       field: "options",
@@ -131,6 +182,7 @@ export class AuditConfig {
   constructor(options: AuditOptionsInput | AuditConfig = {}) {
     checkOptionsArgument(options, "new AuditConfig(options)");
     if (options instanceof AuditConfig) options = options.toOptions();
+    else if (options !== undefined) options = plainOptions(options);
     options = withRedactShorthand(options);
     const parsed = auditOptionsSchema.safeParse(options ?? {});
     const givenRedact = options && typeof options === "object" && "redact" in options ? (options.redact as RedactOptions | false | undefined) : undefined;

@@ -205,6 +205,69 @@ describe("configuration validation", () => {
     }
   });
 
+  it("a Map, a Date or another built-in object as the options is an AUDIT_ERR_CONFIG naming `options` and the fix, not {} (its settings ignored, logs in the working directory); an instance of the app's own class is read by its properties, getters too (found 2026-12-05)", async () => {
+    const cwd = process.cwd();
+    const here = tmpProject();
+    process.chdir(here);
+    try {
+      const projectPath = tmpProject();
+      for (const [make, argument] of [
+        [(v: unknown) => new AuditLogger(v as never), "new AuditLogger(options)"],
+        [(v: unknown) => new AuditConfig(v as never), "new AuditConfig(options)"],
+      ] as const) {
+        for (const [value, shown, fix] of [
+          [new Map([["projectPath", projectPath]]), "a Map", "Object.fromEntries(map)"],
+          [new Set(["projectPath"]), "a Set", "plain object"],
+          [new Date(), "a Date", "plain object"],
+          [/audit/, "a RegExp", "plain object"],
+          [Promise.resolve({ projectPath }), "a Promise", "await"],
+          [new Error("x"), "an Error", "plain object"],
+          [new URL(`file://${projectPath}`), "a URL", "plain object"],
+          [Buffer.from("{}"), "binary data", "plain object"],
+          [new String("x"), "a String object", "plain object"],
+          [new (class extends Map {})(), "a Map", "Object.fromEntries(map)"],
+        ] as const) {
+          const err = thrown(() => make(value));
+          expect(err, shown).toBeInstanceOf(AuditConfigError);
+          expect((err as AuditConfigError).code).toBe("AUDIT_ERR_CONFIG");
+          expect((err as AuditConfigError).issues).toEqual([{ field: "options", message: expect.stringContaining(`${argument} must be a plain options object`) }]);
+          expect((err as Error).message).toContain(`got ${shown}`);
+          expect((err as Error).message).toContain(fix);
+        }
+      }
+      expect(fs.readdirSync(here)).toEqual([]); // nothing was created in the working directory
+      // the app's own class: own fields, and getters (also with the redact shorthand, which
+      // rewrote the options and dropped every getter: the logs went to the working directory)
+      class OwnFields {
+        projectPath = projectPath;
+        maxLogAgeDays = 5;
+      }
+      class Getters {
+        get projectPath(): string {
+          return projectPath;
+        }
+        get maxLogAgeDays(): number {
+          return 7;
+        }
+        get redact(): true {
+          return true;
+        }
+      }
+      expect(new AuditConfig(new OwnFields() as never)).toMatchObject({ projectPath, maxLogAgeDays: 5 });
+      const c = new AuditConfig(new Getters() as never);
+      expect(c).toMatchObject({ projectPath, maxLogAgeDays: 7 });
+      expect(c.redact).not.toBe(false);
+      const logger = new AuditLogger(new Getters() as never);
+      expect(logger.auditDir).toBe(path.join(projectPath, "audit_logs"));
+      await logger.finalizeSession();
+      // (a misspelt own field of such an instance is still an unknown option)
+      expect(thrown(() => new AuditConfig(Object.assign(new OwnFields(), { projectpath: "x" }) as never))).toBeInstanceOf(AuditConfigError);
+      expect(fs.readdirSync(here)).toEqual([]);
+    } finally {
+      process.chdir(cwd);
+    }
+  });
+
   it('rotation sizes use pino-roll\'s vocabulary ("64k", "10m", bytes)', () => {
     const projectPath = tmpProject();
     expect(new AuditConfig({ projectPath, rotation: { size: "64k" } }).rotation.sizeBytes).toBe(65_536);

@@ -10,6 +10,7 @@ import type { AuditOptionsInput } from "./config/schema.js";
 import { auditContext, runInAuditContext, typeOf } from "./context.js";
 import { errorTypeOf, reason } from "./error-type.js";
 import { AuditConfigError, AuditIOError, AuditKeyError, AuditRotationError, AuditSessionClosedError, AuditSessionLockedError, AuditValidationError } from "./errors.js";
+import { makeDirSync } from "./make-dir.js";
 import { sealedLine } from "./pipeline/chain.js";
 import { contentHash, encryptValue, valueAad } from "./pipeline/encrypt.js";
 import type { EncryptionKey } from "./pipeline/keys.js";
@@ -417,8 +418,10 @@ export class AuditLogger extends EventEmitter<AuditLoggerEvents> implements Exit
     }
     const master = this.config.encryptSensitiveContent ? AuditConfig.keyOf(this.config) : undefined;
     try {
-      fs.mkdirSync(this.auditDir, { recursive: true, mode: DIR_MODE });
-      if (this.config.fullContentLogging) fs.mkdirSync(path.join(this.auditDir, CONTENT_DIR), { recursive: true, mode: DIR_MODE });
+      // (one level at a time: Node's recursive mkdir never returns under /proc, and the app's
+      // constructor hung for good; see makeDirSync)
+      makeDirSync(this.auditDir, DIR_MODE, "projectPath");
+      if (this.config.fullContentLogging) makeDirSync(path.join(this.auditDir, CONTENT_DIR), DIR_MODE, "projectPath");
     } catch (cause) {
       throw new AuditIOError(`Cannot create the audit directory ${this.auditDir}: ${reason(cause)}. Check projectPath and its permissions.`, { cause });
     }

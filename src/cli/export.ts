@@ -18,6 +18,7 @@ import { openSource } from "./viewer-io.js";
 import { verifyAuditLog } from "../reader/verify.js";
 import { verifyPostgres } from "../postgres/verify.js";
 import { verifyCommandFor } from "./verdict.js";
+import { makeDirSync } from "../make-dir.js";
 
 const FORMATS = ["json", "csv", "dir"] as const;
 
@@ -256,6 +257,9 @@ async function write(viewer: AuditViewer, format: (typeof FORMATS)[number], kind
   const exporter = new AuditExporter(viewer);
   // (--out -: the data alone on stdout, no "wrote" lines)
   const target: ExportTarget = out === "-" ? stdoutStream(io) : out;
+  // (the directory, or the file's, made here to name --out if it cannot be: see makeDirSync)
+  const whole = format === "dir" || (format === "csv" && kind === undefined);
+  if (out !== "-") makeDirSync(whole ? out : path.dirname(path.resolve(out)), whole ? 0o700 : 0o777, "option --out");
   if (format === "json") {
     await exporter.exportToJson(target, o);
     if (out !== "-") report(io, [out]);
@@ -266,7 +270,6 @@ async function write(viewer: AuditViewer, format: (typeof FORMATS)[number], kind
     const rows = await CSV_METHOD[kind](exporter, target, o);
     if (out !== "-") report(io, [`${out} (${rows} row${rows === 1 ? "" : "s"})`]);
   } else {
-    fs.mkdirSync(out, { recursive: true, mode: 0o700 });
     const written: string[] = [];
     for (const k of RECORD_KINDS) {
       const file = path.join(out, csvFileName(k));

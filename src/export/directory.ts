@@ -14,6 +14,7 @@ import type { SigningKey } from "../integrity/signing.js";
 import { kindFileName } from "../sink/files.js";
 import { KIND_FILE_STEM, RECORD_KINDS, type RecordType } from "../types.js";
 import { refuseNonRegularTarget, removeStaleTemps, sha256File, writeAtomic } from "./output.js";
+import { makeDirSync } from "../make-dir.js";
 
 /** What `checksums.json` holds. */
 export interface ChecksumManifest {
@@ -84,7 +85,14 @@ export function checkDirectoryTarget(dir: string, option: string): string[] {
  */
 export function earlierEvidence(dir: string, option: string): string[] {
   const where = path.join(path.resolve(dir), EXPORT_INTEGRITY_DIR);
-  const st = fs.lstatSync(where, { throwIfNoEntry: false });
+  let st: fs.Stats | undefined;
+  try {
+    st = fs.lstatSync(where, { throwIfNoEntry: false });
+  } catch (err) {
+    // (a parent is a file: nothing is there, and making the directory fails, coded: see makeDirSync)
+    if ((err as NodeJS.ErrnoException).code === "ENOTDIR") return [];
+    throw err;
+  }
   if (st === undefined) return [];
   const fix = `Export to a new or empty directory, or move ${where} away.`;
   if (!st.isDirectory()) {
@@ -142,7 +150,8 @@ export async function writeDirectoryExport(
   integrity: DirectoryIntegrity,
 ): Promise<DirectoryExportResult> {
   const directory = path.resolve(dir);
-  await fs.promises.mkdir(directory, { recursive: true, mode: 0o700 });
+  // (one level at a time: Node's recursive mkdir never returns under /proc, see makeDirSync)
+  makeDirSync(directory, 0o700, integrity.option);
   const files: string[] = [];
   // an earlier export's integrity files would not match this one's manifest: they go, one by one
   const earlier = checkDirectoryTarget(directory, integrity.option);
@@ -153,7 +162,7 @@ export async function writeDirectoryExport(
   let evidence = integrity.auditDir
     ? copyChainEvidence(integrity.auditDir, directory, integrity.sessionIds)
     : integrity.auditEvents
-      ? await writeChainEvidence(directory, integrity.sessionIds, integrity.auditEvents)
+      ? await writeChainEvidence(directory, integrity.sessionIds, integrity.auditEvents, integrity.option)
       : [];
   const unhashed = await steps.json(path.join(directory, DIRECTORY_JSON));
   files.push(DIRECTORY_JSON);
@@ -195,7 +204,7 @@ export async function writeDirectoryExport(
  * name a directory's chain file has (sessions with none get no file). Returns the files written,
  * relative to `dir`.
  */
-async function writeChainEvidence(dir: string, sessionIds: readonly string[], lines: (sessionId: string) => AsyncIterable<string>): Promise<string[]> {
+async function writeChainEvidence(dir: string, sessionIds: readonly string[], lines: (sessionId: string) => AsyncIterable<string>, option: string): Promise<string[]> {
   const out: string[] = [];
   for (const sessionId of sessionIds) {
     const name = kindFileName("audit_event", sessionId);
@@ -203,7 +212,7 @@ async function writeChainEvidence(dir: string, sessionIds: readonly string[], li
     try {
       for await (const line of lines(sessionId)) {
         if (fd === undefined) {
-          await fs.promises.mkdir(path.join(dir, EXPORT_INTEGRITY_DIR), { recursive: true, mode: 0o700 });
+          makeDirSync(path.join(dir, EXPORT_INTEGRITY_DIR), 0o700, option);
           fd = fs.openSync(path.join(dir, EXPORT_INTEGRITY_DIR, name), "w", 0o600);
         }
         fs.writeSync(fd, line + "\n");

@@ -7,6 +7,7 @@ import { pipeline } from "node:stream/promises";
 import { AuditIOError, AuditLoggerError, AuditPathError } from "../errors.js";
 import { nonRegularKind, REPLACE_TEMP } from "../regular-file.js";
 import { leftByGoneNamed } from "../sink/lock.js";
+import { makeDirSync } from "../make-dir.js";
 
 const FILE_MODE = 0o600;
 
@@ -18,7 +19,14 @@ const FILE_MODE = 0o600;
  * caller ("option --out", "exportToJson.file"); `instead` is the alternative the message offers.
  */
 export function refuseNonRegularTarget(file: string, option: string, instead = option.startsWith("option --") ? ", or - for standard output" : ", or a writable stream"): AuditPathError | undefined {
-  const what = nonRegularKind(path.resolve(file));
+  let what: string | undefined;
+  try {
+    what = nonRegularKind(path.resolve(file));
+  } catch {
+    // (it cannot be looked at: a parent is a file, or not readable; making its directory says
+    // so, coded, see makeDirSync: this threw the bare ENOTDIR, found 2026-12-05)
+    return undefined;
+  }
   if (what === undefined) return undefined;
   const link = what === "a symbolic link" ? " (links are not followed: give the path of the file it points to)" : "";
   return new AuditPathError(
@@ -43,7 +51,8 @@ export async function writeAtomic(file: string, chunks: AsyncIterable<unknown>, 
   // (removed on failure only once this call created it: a name taken is someone else's)
   let created = false;
   try {
-    await fs.promises.mkdir(path.dirname(target), { recursive: true });
+    // (one level at a time: Node's recursive mkdir never returns under /proc, see makeDirSync)
+    makeDirSync(path.dirname(target), 0o777, option);
     removeStaleTemps(target);
     // (opened before the stream is made, not told by its "open" event: a source that failed at
     // its first record rejected the pipeline before that event, and the temporary file stayed

@@ -31,6 +31,7 @@ import { MerkleAccumulator } from "./merkle.js";
 import { checkVerifyOptions } from "./verify-options.js";
 import { publicKeyId, toPublicKeys, toSigningKey, type SigningKey } from "./signing.js";
 import { signedAuditEventSeq, verifyCheckpoints, type KindState } from "./verify-checkpoints.js";
+import { makeDirSync } from "../make-dir.js";
 
 /**
  * The signed manifest of a directory export, and the folder (inside the export) that holds the
@@ -107,7 +108,7 @@ function copyCompleteLines(from: string | number, to: string): boolean {
     for (const l of readLinesSync(from)) {
       // (a line too long to read, see MAX_LINE_BYTES, is no record: not copied)
       if (!l.terminated || l.oversized !== undefined) continue;
-      if (fd === undefined) fs.mkdirSync(path.dirname(to), { recursive: true, mode: 0o700 });
+      if (fd === undefined) makeDirSync(path.dirname(to), 0o700, "copyChainEvidence.exportDir");
       fd ??= fs.openSync(to, "w", 0o600);
       fs.writeSync(fd, l.text + "\n");
     }

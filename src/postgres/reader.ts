@@ -130,13 +130,32 @@ export class PostgresRecordSource implements RecordSource {
   }
 
   async listSessions(): Promise<SessionListing[]> {
+    return this.listings(undefined);
+  }
+
+  /**
+   * Session `sessionId`'s entry of {@link listSessions}, or undefined when it lists none, from
+   * that session's rows only (serve's stats of one session ran the whole listing; found
+   * 2026-12-05). The holds in force are read only for a session whose records are gone.
+   */
+  async sessionListing(sessionId: string): Promise<SessionListing | undefined> {
+    return (await this.listings(sessionId))[0];
+  }
+
+  /** The listing, of every session or of `only`. */
+  private async listings(only: string | undefined): Promise<SessionListing[]> {
+    const where = only === undefined ? "" : "WHERE session_id = $1";
+    const values = only === undefined ? undefined : [only];
     const heads = await this.sql<{ session_id: string; kind: string; mx: string; last: Date }>(
-      `SELECT session_id, kind, max(seq)::text AS mx, max(ts) AS last FROM ${this.n.records} GROUP BY session_id, kind`,
+      `SELECT session_id, kind, max(seq)::text AS mx, max(ts) AS last FROM ${this.n.records} ${where} GROUP BY session_id, kind`,
+      values,
     );
-    const info = await this.sql<{ session_id: string; status: string; start: string | null }>(`SELECT session_id, status, info->>'startTime' AS start FROM ${this.n.sessions}`);
+    const info = await this.sql<{ session_id: string; status: string; start: string | null }>(`SELECT session_id, status, info->>'startTime' AS start FROM ${this.n.sessions} ${where}`, values);
     // (sessions whose records retention removed, and the holds in force: see `recordsGone` below)
-    const cut = new Set((await this.sql<{ s: string }>(`SELECT DISTINCT session_id AS s FROM ${this.n.retentionCuts}`)).rows.map((r) => r.s));
-    const holds = await this.holdsInForce();
+    const cut = new Set((await this.sql<{ s: string }>(`SELECT DISTINCT session_id AS s FROM ${this.n.retentionCuts} ${where}`, values)).rows.map((r) => r.s));
+    // (of one session, read only when retention cut it or the store holds nothing of it: the
+    // holds naming such a session are listed with it)
+    const holds = only === undefined || cut.has(only) || (heads.rows.length === 0 && info.rows.length === 0) ? await this.holdsInForce() : [];
     const by = new Map<string, { counts: Record<RecordType, number>; last: string | undefined }>();
     for (const h of heads.rows) {
       const e = by.get(h.session_id) ?? { counts: zeroCounts(), last: undefined };
@@ -173,7 +192,7 @@ export class PostgresRecordSource implements RecordSource {
     }
     // (a hold in force naming a session the store holds nothing of, as over the files)
     for (const h of holds) {
-      if (h.scope === "all" || ids.has(h.scope) || out.some((o) => o.sessionId === h.scope)) continue;
+      if (h.scope === "all" || ids.has(h.scope) || out.some((o) => o.sessionId === h.scope) || (only !== undefined && h.scope !== only)) continue;
       out.push({
         sessionId: h.scope,
         status: "unknown",

@@ -69,6 +69,11 @@ describe("the PostgreSQL store's listing of sessions whose records retention rem
     }
     expect(of("kept")?.totalRecords).toBe(2);
     expect(of("empty")?.totalRecords).toBe(0);
+    // one session's entry alone (serve's stats), from its rows only: each as the listing has it
+    const source = viewer.source as { sessionListing?: (sid: string) => Promise<unknown> };
+    expect(source.sessionListing).toBeTypeOf("function");
+    for (const s of list) expect(await source.sessionListing!(s.sessionId), s.sessionId).toEqual(s);
+    expect(await source.sessionListing!("no_such_session")).toBeUndefined();
 
     // serve --postgres: the API lists them so, and the sessions page shows them as records gone (Chromium)
     const server = await startServer({ postgres: { connectionString: PG_URL, schema }, port: 0 });

@@ -41,4 +41,7 @@ it("lists from one read of the directory, with the chained holds of sessions who
   expect(ofDir).toHaveLength(1);
   expect(listing.map((s) => s.sessionId).sort()).toEqual(["a", "b", "c", "ghost", "officer"]);
   expect(listing.find((s) => s.sessionId === "ghost")?.remains?.holds.map((h) => h.holdId)).toEqual([ghost]);
+  reads.mockRestore();
+  // one session's entry alone (serve's stats): as the listing has it, for each session listed
+  for (const s of listing.filter((l) => !l.recordsGone)) expect(await source.sessionListing(s.sessionId), s.sessionId).toEqual(s);
 });

@@ -44,8 +44,10 @@ function builtinObject(o: object): string | undefined {
   if (types.isBoxedPrimitive(o)) return `a ${Object.prototype.toString.call(o).slice(8, -1)} object`;
   if (types.isAnyArrayBuffer(o) || ArrayBuffer.isView(o)) return "binary data (an ArrayBuffer, a Buffer or a typed array)";
   if (o instanceof URL) return "a URL";
-  // (any other instance of a class of the platform's own, such as an Intl formatter)
-  for (let p = Object.getPrototypeOf(o) as object | null; p !== null && p !== Object.prototype; p = Object.getPrototypeOf(p) as object | null) {
+  // (any other instance of a class of the platform's own, such as an Intl formatter; not a plain
+  // object of another realm, a vm context's or a test runner's sandbox's, whose prototype is that
+  // realm's Object.prototype: the end of every chain, with no prototype of its own)
+  for (let p = Object.getPrototypeOf(o) as object | null; p !== null && p !== Object.prototype && Object.getPrototypeOf(p) !== null; p = Object.getPrototypeOf(p) as object | null) {
     const ctor = Object.getOwnPropertyDescriptor(p, "constructor")?.value as unknown;
     if (typeof ctor === "function" && /\{\s*\[native code\]\s*\}\s*$/.test(Function.prototype.toString.call(ctor))) return `a ${ctor.name || "built-in"} object`;
   }

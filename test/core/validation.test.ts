@@ -2,6 +2,7 @@ import { generateKeyPairSync } from "node:crypto";
 import fs from "node:fs";
 import path from "node:path";
 import { inspect } from "node:util";
+import vm from "node:vm";
 import { afterEach, describe, expect, it } from "vitest";
 import {
   AuditConfig,
@@ -260,6 +261,11 @@ describe("configuration validation", () => {
       const logger = new AuditLogger(new Getters() as never);
       expect(logger.auditDir).toBe(path.join(projectPath, "audit_logs"));
       await logger.finalizeSession();
+      // a plain object of another realm (a vm context, a test runner's sandbox) is a plain object:
+      // its prototype is that realm's Object.prototype, whose constructor is native too
+      const foreign = vm.runInNewContext("({ projectPath: p, maxLogAgeDays: 9 })", { p: projectPath }) as object;
+      expect(Object.getPrototypeOf(foreign)).not.toBe(Object.prototype);
+      expect(new AuditConfig(foreign as never)).toMatchObject({ projectPath, maxLogAgeDays: 9 });
       // (a misspelt own field of such an instance is still an unknown option)
       expect(thrown(() => new AuditConfig(Object.assign(new OwnFields(), { projectpath: "x" }) as never))).toBeInstanceOf(AuditConfigError);
       expect(fs.readdirSync(here)).toEqual([]);

@@ -5,13 +5,15 @@
  * is at hand) over all of them, which `verifyExport` checks.
  */
 import fs from "node:fs";
-import type { KeyObject } from "node:crypto";
+import { randomBytes, type KeyObject } from "node:crypto";
 import path from "node:path";
 import { AuditPathError } from "../errors.js";
 import { copyChainEvidence, EXPORT_INTEGRITY_DIR, EXPORT_MANIFEST, manifestListedFiles, writeExportManifest, type ExportManifest } from "../integrity/export.js";
 import { checkpointFileName } from "../integrity/checkpointer.js";
 import type { SigningKey } from "../integrity/signing.js";
+import { REPLACE_TEMP } from "../regular-file.js";
 import { kindFileName } from "../sink/files.js";
+import { leftByGoneNamed } from "../sink/lock.js";
 import { KIND_FILE_STEM, RECORD_KINDS, type RecordType } from "../types.js";
 import { refuseNonRegularTarget, removeStaleTemps, sha256File, writeAtomic } from "./output.js";
 import { makeDirSync } from "../make-dir.js";
@@ -74,41 +76,143 @@ export function checkDirectoryTarget(dir: string, option: string): string[] {
 /**
  * The files an earlier export left in `<dir>/integrity/`, which a new export there replaces: only
  * those the earlier export's manifest (`export_manifest.json`, a manifest of this kit) lists, each
- * a regular file. Anything else there (a folder of the user's, a file no manifest names, a link,
- * an `integrity` that is not a directory) is an {@link AuditPathError} naming `option`, and
- * nothing is removed. Until 2026-12-05 the export removed `<dir>/integrity` recursively, whatever
- * it held (found by review: a user's folder, and an audit directory named `integrity`, every
- * record of it, with exit code 0).
+ * a regular file, and what an export killed midway left (see {@link PendingList}): the files its
+ * list names, their temporary files (`<file>.<pid>.<random>.tmp`), and the list itself, last, as
+ * long as the process that wrote it (of this host) is gone. Anything else there (a folder of the
+ * user's, a file no manifest names, a link, an `integrity` that is not a directory) is an
+ * {@link AuditPathError} naming `option`, and nothing is removed. Until 2026-12-05 the export
+ * removed `<dir>/integrity` recursively, whatever it held (found by review: a user's folder, and
+ * an audit directory named `integrity`, every record of it, with exit code 0); and a killed export
+ * left files no manifest listed there, which every later export refused (found by the durability
+ * pass).
  *
  * @example
  * earlierEvidence("./audit_exports", "option --out"); // [] for a new directory
  */
 export function earlierEvidence(dir: string, option: string): string[] {
-  const where = path.join(path.resolve(dir), EXPORT_INTEGRITY_DIR);
+  const directory = path.resolve(dir);
+  const where = path.join(directory, EXPORT_INTEGRITY_DIR);
+  const killed = killedExportLists(directory);
   let st: fs.Stats | undefined;
   try {
     st = fs.lstatSync(where, { throwIfNoEntry: false });
   } catch (err) {
     // (a parent is a file: nothing is there, and making the directory fails, coded: see makeDirSync)
-    if ((err as NodeJS.ErrnoException).code === "ENOTDIR") return [];
+    if ((err as NodeJS.ErrnoException).code === "ENOTDIR") return killed.lists;
     throw err;
   }
-  if (st === undefined) return [];
+  if (st === undefined) return killed.lists;
   const fix = `Export to a new or empty directory, or move ${where} away.`;
   if (!st.isDirectory()) {
     throw new AuditPathError(`${option}: ${where} is ${st.isSymbolicLink() ? "a symbolic link" : "not a directory"}, and a directory export writes its integrity/ folder there: not replaced. ${fix}`);
   }
   const entries = fs.readdirSync(where, { withFileTypes: true });
-  if (entries.length === 0) return [];
+  if (entries.length === 0) return killed.lists;
   const listed = manifestListedFiles(dir);
-  const foreign = entries.filter((e) => !e.isFile() || !listed?.has(`${EXPORT_INTEGRITY_DIR}/${e.name}`)).map((e) => e.name);
+  const known = new Set([...(listed ?? []), ...killed.names]);
+  const foreign = entries.filter((e) => !e.isFile() || !(known.has(`${EXPORT_INTEGRITY_DIR}/${e.name}`) || tempOfKnown(where, e.name, known))).map((e) => e.name);
   if (foreign.length > 0) {
     const shown = foreign.slice(0, 3).join(", ") + (foreign.length > 3 ? `, and ${foreign.length - 3} more` : "");
+    const running = killed.running.length > 0 ? `; an export by process ${killed.running.join(", ")} of this host is writing this directory` : "";
     throw new AuditPathError(
-      `${option}: ${where} holds what no earlier export of audit-logger wrote there (${shown}${listed ? "" : `; ${path.join(path.resolve(dir), EXPORT_MANIFEST)} is missing or not an export manifest`}), and a directory export writes its integrity/ folder there: nothing was removed. ${fix}`,
+      `${option}: ${where} holds what no earlier export of audit-logger wrote there (${shown}${listed ? "" : `; ${path.join(directory, EXPORT_MANIFEST)} is missing or not an export manifest`}${running}), and a directory export writes its integrity/ folder there: nothing was removed. ${fix}`,
     );
   }
-  return entries.map((e) => path.join(where, e.name));
+  return [...entries.map((e) => path.join(where, e.name)), ...killed.lists];
+}
+
+/** Whether `name` is the temporary file (`<file>.<pid>.<random>.tmp`) of a `known` integrity file, left by a process of this host that is gone. */
+function tempOfKnown(where: string, name: string, known: ReadonlySet<string>): boolean {
+  if (!name.endsWith(".tmp")) return false;
+  for (let i = name.indexOf("."); i > 0; i = name.indexOf(".", i + 1)) {
+    const stem = name.slice(0, i + 1);
+    if (known.has(`${EXPORT_INTEGRITY_DIR}/${name.slice(0, i)}`) && leftByGoneNamed(where, [name], stem, REPLACE_TEMP).length > 0) return true;
+  }
+  return false;
+}
+
+/** `integrity.<pid>.<random>.pending` in an export directory: see {@link PendingList}. */
+const PENDING_NAME = /^(\d+)\.[0-9a-f]+\.pending$/;
+const PENDING_STEM = `${EXPORT_INTEGRITY_DIR}.`;
+
+/**
+ * The lists ({@link PendingList}) that exports killed midway left in `directory` (regular files
+ * named by a process of this host that is gone: `lists`, full paths), the integrity files they
+ * name (`names`, relative and `/`-separated: complete lines only, a line being written when the
+ * process was killed is no name), and the pids of the processes still running whose lists are
+ * there (`running`: an export under way).
+ */
+function killedExportLists(directory: string): { lists: string[]; names: Set<string>; running: number[] } {
+  let all: string[];
+  try {
+    all = fs.readdirSync(directory).filter((n) => n.startsWith(PENDING_STEM) && PENDING_NAME.test(n.slice(PENDING_STEM.length)));
+  } catch {
+    return { lists: [], names: new Set(), running: [] };
+  }
+  const gone = new Set(leftByGoneNamed(directory, all, PENDING_STEM, PENDING_NAME));
+  const lists: string[] = [];
+  const names = new Set<string>();
+  const running: number[] = [];
+  for (const n of all) {
+    const file = path.join(directory, n);
+    if (!fs.lstatSync(file, { throwIfNoEntry: false })?.isFile()) continue;
+    if (!gone.has(n)) {
+      running.push(Number(PENDING_NAME.exec(n.slice(PENDING_STEM.length))![1]));
+      continue;
+    }
+    lists.push(file);
+    const lines = fs.readFileSync(file, "utf8").split("\n");
+    lines.pop(); // (the text after the last newline: a line not written whole)
+    for (const l of lines) if (l.startsWith(`${EXPORT_INTEGRITY_DIR}/`) && !l.slice(EXPORT_INTEGRITY_DIR.length + 1).includes("/")) names.add(l);
+  }
+  return { lists, names, running };
+}
+
+/**
+ * What a directory export writes into `integrity/`, listed before it is written:
+ * `<dir>/integrity.<pid>.<random>.pending`, created exclusively at the first file, one line per
+ * file (relative, `/`-separated) appended before that file's temporary file is made, removed once
+ * `export_manifest.json` lists them all. A process killed midway leaves it, and the next export
+ * there (see {@link earlierEvidence}) removes the files it names, which no manifest lists, once
+ * that process is gone; `verifyExport` names it for what it is. An export that fails removes the
+ * files it wrote there, then its list.
+ */
+class PendingList {
+  readonly file: string;
+  readonly written: string[] = [];
+  private fd: number | undefined;
+
+  constructor(readonly directory: string) {
+    this.file = path.join(directory, `${PENDING_STEM}${process.pid}.${randomBytes(6).toString("hex")}.pending`);
+  }
+
+  /** Lists `rel` (a file about to be written under integrity/); call before the file is begun. */
+  readonly add = (rel: string): void => {
+    this.fd ??= fs.openSync(this.file, "wx", 0o600);
+    fs.writeSync(this.fd, `${rel}\n`);
+    this.written.push(rel);
+  };
+
+  /** The export is complete (its manifest lists the files): the list goes. */
+  done(): void {
+    if (this.fd === undefined) return;
+    fs.closeSync(this.fd);
+    this.fd = undefined;
+    fs.rmSync(this.file, { force: true });
+  }
+
+  /** The export failed: the files it listed go (best effort), then the list, which a process still running leaves to no one else. */
+  abandon(): void {
+    if (this.fd === undefined) return;
+    fs.closeSync(this.fd);
+    this.fd = undefined;
+    try {
+      for (const rel of this.written) fs.rmSync(path.join(this.directory, rel), { force: true });
+      fs.rmSync(this.file, { force: true });
+    } catch {
+      // (left: the next export there removes them once this process is gone)
+    }
+  }
 }
 
 /**
@@ -154,49 +258,57 @@ export async function writeDirectoryExport(
   makeDirSync(directory, 0o700, integrity.option);
   const files: string[] = [];
   // an earlier export's integrity files would not match this one's manifest: they go, one by one
+  // (and what an export killed midway left there, its list of them last)
   const earlier = checkDirectoryTarget(directory, integrity.option);
-  for (const f of earlier) await fs.promises.unlink(f);
-  // (a store's audit_event chain, legal holds and their releases among them, was left out of a
-  // directory export of the PostgreSQL store: its manifest said the chain ended at seq 0, and
-  // verify of the export said OK; found by the PostgreSQL new-user pass, 2026-12-05)
-  let evidence = integrity.auditDir
-    ? copyChainEvidence(integrity.auditDir, directory, integrity.sessionIds)
-    : integrity.auditEvents
-      ? await writeChainEvidence(directory, integrity.sessionIds, integrity.auditEvents, integrity.option)
-      : [];
-  const unhashed = await steps.json(path.join(directory, DIRECTORY_JSON));
-  files.push(DIRECTORY_JSON);
-  const withdrawn = new Set([...unhashed].map((s) => `${EXPORT_INTEGRITY_DIR}/${checkpointFileName(s)}`));
-  for (const rel of withdrawn) await fs.promises.rm(path.join(directory, rel), { force: true });
-  const madeEvidence = evidence.length > 0;
-  evidence = evidence.filter((rel) => !withdrawn.has(rel));
-  // No evidence left: no integrity/ folder (as the writers make none when they have nothing to
-  // write there), the earlier export's emptied one, or the one this export emptied again by taking
-  // its checkpoints out. (A folder of the user's, empty, that held nothing before, is left.)
-  if (evidence.length === 0 && (earlier.length > 0 || madeEvidence)) await fs.promises.rmdir(path.join(directory, EXPORT_INTEGRITY_DIR)).catch(() => undefined);
-  for (const kind of RECORD_KINDS) {
-    await steps.csv(kind, path.join(directory, csvFileName(kind)));
-    files.push(csvFileName(kind));
+  for (const f of earlier) await fs.promises.rm(f, { force: true });
+  const pending = new PendingList(directory);
+  try {
+    // (a store's audit_event chain, legal holds and their releases among them, was left out of a
+    // directory export of the PostgreSQL store: its manifest said the chain ended at seq 0, and
+    // verify of the export said OK; found by the PostgreSQL new-user pass, 2026-12-05)
+    let evidence = integrity.auditDir
+      ? copyChainEvidence(integrity.auditDir, directory, integrity.sessionIds, pending.add)
+      : integrity.auditEvents
+        ? await writeChainEvidence(directory, integrity.sessionIds, integrity.auditEvents, pending.add, integrity.option)
+        : [];
+    const unhashed = await steps.json(path.join(directory, DIRECTORY_JSON));
+    files.push(DIRECTORY_JSON);
+    const withdrawn = new Set([...unhashed].map((s) => `${EXPORT_INTEGRITY_DIR}/${checkpointFileName(s)}`));
+    for (const rel of withdrawn) await fs.promises.rm(path.join(directory, rel), { force: true });
+    const madeEvidence = evidence.length > 0;
+    evidence = evidence.filter((rel) => !withdrawn.has(rel));
+    // No evidence left: no integrity/ folder (as the writers make none when they have nothing to
+    // write there), the earlier export's emptied one, or the one this export emptied again by taking
+    // its checkpoints out. (A folder of the user's, empty, that held nothing before, is left.)
+    if (evidence.length === 0 && (earlier.length > 0 || madeEvidence)) await fs.promises.rmdir(path.join(directory, EXPORT_INTEGRITY_DIR)).catch(() => undefined);
+    for (const kind of RECORD_KINDS) {
+      await steps.csv(kind, path.join(directory, csvFileName(kind)));
+      files.push(csvFileName(kind));
+    }
+    const report = await steps.report();
+    await writeAtomic(path.join(directory, DIRECTORY_REPORT), oneChunk(JSON.stringify(report, null, 2) + "\n"), undefined, integrity.option);
+    files.push(DIRECTORY_REPORT);
+    const digests: Record<string, string> = {};
+    for (const f of files) digests[f] = await sha256File(path.join(directory, f));
+    const checksums: ChecksumManifest = { algorithm: "sha256", createdAt: new Date().toISOString(), files: digests };
+    await writeAtomic(path.join(directory, DIRECTORY_CHECKSUMS), oneChunk(JSON.stringify(checksums, null, 2) + "\n"), undefined, integrity.option);
+    const covered = [...files, DIRECTORY_CHECKSUMS, ...evidence];
+    // (the manifest's temporary files too, which replaceFileSync writes: the others are writeAtomic's)
+    removeStaleTemps(path.join(directory, DIRECTORY_MANIFEST));
+    const manifest = writeExportManifest({
+      exportDir: directory,
+      files: covered,
+      sessionIds: integrity.sessionIds,
+      includeFullContent: integrity.includeFullContent,
+      source: integrity.source,
+      signingKey: integrity.signingKey,
+    });
+    pending.done();
+    return { directory, files: [...covered, DIRECTORY_MANIFEST], checksums, manifest };
+  } catch (err) {
+    pending.abandon();
+    throw err;
   }
-  const report = await steps.report();
-  await writeAtomic(path.join(directory, DIRECTORY_REPORT), oneChunk(JSON.stringify(report, null, 2) + "\n"), undefined, integrity.option);
-  files.push(DIRECTORY_REPORT);
-  const digests: Record<string, string> = {};
-  for (const f of files) digests[f] = await sha256File(path.join(directory, f));
-  const checksums: ChecksumManifest = { algorithm: "sha256", createdAt: new Date().toISOString(), files: digests };
-  await writeAtomic(path.join(directory, DIRECTORY_CHECKSUMS), oneChunk(JSON.stringify(checksums, null, 2) + "\n"), undefined, integrity.option);
-  const covered = [...files, DIRECTORY_CHECKSUMS, ...evidence];
-  // (the manifest's temporary files too, which replaceFileSync writes: the others are writeAtomic's)
-  removeStaleTemps(path.join(directory, DIRECTORY_MANIFEST));
-  const manifest = writeExportManifest({
-    exportDir: directory,
-    files: covered,
-    sessionIds: integrity.sessionIds,
-    includeFullContent: integrity.includeFullContent,
-    source: integrity.source,
-    signingKey: integrity.signingKey,
-  });
-  return { directory, files: [...covered, DIRECTORY_MANIFEST], checksums, manifest };
 }
 
 /**
@@ -204,23 +316,34 @@ export async function writeDirectoryExport(
  * name a directory's chain file has (sessions with none get no file). Returns the files written,
  * relative to `dir`.
  */
-async function writeChainEvidence(dir: string, sessionIds: readonly string[], lines: (sessionId: string) => AsyncIterable<string>, option: string): Promise<string[]> {
+async function writeChainEvidence(dir: string, sessionIds: readonly string[], lines: (sessionId: string) => AsyncIterable<string>, before: (rel: string) => void, option: string): Promise<string[]> {
   const out: string[] = [];
   for (const sessionId of sessionIds) {
     const name = kindFileName("audit_event", sessionId);
+    const file = path.join(dir, EXPORT_INTEGRITY_DIR, name);
+    // (written whole, as copyChainEvidence writes a directory's: see writeWholeSync)
+    const tmp = `${file}.${process.pid}.${randomBytes(6).toString("hex")}.tmp`;
     let fd: number | undefined;
     try {
       for await (const line of lines(sessionId)) {
         if (fd === undefined) {
+          before(`${EXPORT_INTEGRITY_DIR}/${name}`);
           makeDirSync(path.join(dir, EXPORT_INTEGRITY_DIR), 0o700, option);
-          fd = fs.openSync(path.join(dir, EXPORT_INTEGRITY_DIR, name), "w", 0o600);
+          fd = fs.openSync(tmp, "wx", 0o600);
         }
         fs.writeSync(fd, line + "\n");
       }
-    } finally {
+      if (fd !== undefined) {
+        fs.closeSync(fd);
+        fd = undefined;
+        fs.renameSync(tmp, file);
+        out.push(`${EXPORT_INTEGRITY_DIR}/${name}`);
+      }
+    } catch (err) {
       if (fd !== undefined) fs.closeSync(fd);
+      fs.rmSync(tmp, { force: true });
+      throw err;
     }
-    if (fd !== undefined) out.push(`${EXPORT_INTEGRITY_DIR}/${name}`);
   }
   return out;
 }

@@ -13,7 +13,7 @@
  * withhold.ts: they would confirm a guess of that content); of those records only seq, kind and
  * session are checked.
  */
-import { createHash, sign, verify, type KeyObject } from "node:crypto";
+import { createHash, randomBytes, sign, verify, type KeyObject } from "node:crypto";
 import fs from "node:fs";
 import path from "node:path";
 import { z } from "zod";
@@ -101,28 +101,56 @@ function posix(rel: string): string {
   return rel.split(path.sep).join("/");
 }
 
-/** Copies a JSONL file's complete lines (a line still being written is left out); false when it holds none. */
-function copyCompleteLines(from: string | number, to: string): boolean {
-  let fd: number | undefined;
+/**
+ * Writes `to` whole: `write` fills the new file `<to>.<pid>.<random>.tmp` beside it (created
+ * exclusively, as every export temporary file is, see writeAtomic), which is then renamed to `to`;
+ * when `write` says it wrote nothing, or fails, the temporary file is removed. A process killed
+ * midway leaves that temporary file, never a part-written `to` (until 2026-12-05 the files of
+ * integrity/ were written in place: a killed export left a part-written one; found by the
+ * durability pass). Whether `to` was written.
+ */
+export function writeWholeSync(to: string, write: (fd: number) => boolean): boolean {
+  const tmp = `${to}.${process.pid}.${randomBytes(6).toString("hex")}.tmp`;
+  const fd = fs.openSync(tmp, "wx", 0o600);
+  let wrote = false;
   try {
+    wrote = write(fd);
+  } catch (err) {
+    fs.closeSync(fd);
+    fs.rmSync(tmp, { force: true });
+    throw err;
+  }
+  fs.closeSync(fd);
+  try {
+    if (wrote) fs.renameSync(tmp, to);
+  } catch (err) {
+    fs.rmSync(tmp, { force: true });
+    throw err;
+  }
+  if (!wrote) fs.rmSync(tmp, { force: true });
+  return wrote;
+}
+
+/** Copies a JSONL file's complete lines, whole (see writeWholeSync; a line still being written is left out); false when it holds none. */
+function copyCompleteLines(from: string | number, to: string): boolean {
+  return writeWholeSync(to, (fd) => {
+    let any = false;
     for (const l of readLinesSync(from)) {
       // (a line too long to read, see MAX_LINE_BYTES, is no record: not copied)
       if (!l.terminated || l.oversized !== undefined) continue;
-      if (fd === undefined) makeDirSync(path.dirname(to), 0o700, "copyChainEvidence.exportDir");
-      fd ??= fs.openSync(to, "w", 0o600);
       fs.writeSync(fd, l.text + "\n");
+      any = true;
     }
-  } finally {
-    if (fd !== undefined) fs.closeSync(fd);
-  }
-  return fd !== undefined;
+    return any;
+  });
 }
 
 /**
  * Copies each session's checkpoints file and `audit_event` chain (segments too) from the audit
- * directory into `<exportDir>/integrity/`. Call it before the records are exported: a checkpoint
+ * directory into `<exportDir>/integrity/`, each file written whole (see writeWholeSync); `before`
+ * is told each one's name (relative to `exportDir`) before it is begun. Call it before the records are exported: a checkpoint
  * never covers more than the records read after it. Returns the files written, relative to `exportDir`;
- * `integrity/` is made only when there is a file to write (none for sessions without chain or checkpoints).
+ * `integrity/` is left only when there is a file in it (none for sessions without chain or checkpoints).
  * The chain is walked as the readers walk it ({@link walkChain}): listed once, a rotation by a
  * logger still writing the session turned the active file into a segment that was never
  * copied, and the newer active file was copied under the old one's name, a gap that verifyExport
@@ -131,15 +159,19 @@ function copyCompleteLines(from: string | number, to: string): boolean {
  * @example
  * const copied = copyChainEvidence("./audit_logs", "./audit_exports", ["support_bot"]);
  */
-export function copyChainEvidence(auditDir: string, exportDir: string, sessionIds: readonly string[]): string[] {
+export function copyChainEvidence(auditDir: string, exportDir: string, sessionIds: readonly string[], before?: (rel: string) => void): string[] {
   const target = path.join(exportDir, EXPORT_INTEGRITY_DIR);
   const out: string[] = [];
   const copy = (from: string | number, name: string) => {
+    before?.(`${EXPORT_INTEGRITY_DIR}/${name}`);
     // an empty file (a session without audit events) holds nothing to check; the folder is made
-    // with the first file that holds a line (until 2026-12-05 it was made before, and an export
-    // with no chain to copy held an empty integrity/, where one of the PostgreSQL store held none;
-    // found by the session-status pass)
+    // for the file and taken away again when nothing is written in it (until 2026-12-05 it was
+    // left, and an export with no chain to copy held an empty integrity/, where one of the
+    // PostgreSQL store held none; found by the session-status pass)
+    const made = !fs.existsSync(target);
+    if (made) makeDirSync(target, 0o700, "copyChainEvidence.exportDir");
     if (copyCompleteLines(from, path.join(target, name))) out.push(`${EXPORT_INTEGRITY_DIR}/${name}`);
+    else if (made) fs.rmdirSync(target);
   };
   for (const sessionId of sessionIds) {
     const checkpoints = path.join(auditDir, checkpointFileName(sessionId));
@@ -502,6 +534,10 @@ function unlistedWhy(rel: string, listed: ReadonlySet<string>): string {
   // (the name before the pid taken as short as it can be: greedy, an older version's
   // `<pid>.<ms>`, all digits, was read as the pid `<ms>` of a file named `<name>.<pid>`, and said
   // "added after the export"; found by review, 2026-12-05)
+  const list = /^integrity\.(\d+)\.[0-9a-f]+\.pending$/.exec(rel);
+  if (list) {
+    return `its name is that of the list a directory export keeps of the ${EXPORT_INTEGRITY_DIR}/ files it is writing, left by an export (process ${list[1]}) killed midway, or one still writing. It is not part of the export and was not checked: export to this directory again (an export removes it, and the files it names, once that process of this host is gone); removed by hand, the files it names stop the next export there.`;
+  }
   const m = /^([^/]+?)\.(\d+)(?:\.[0-9a-f]+)?\.tmp$/.exec(rel);
   if (m && (m[1] === EXPORT_MANIFEST || listed.has(m[1]!))) {
     return `its name is that of the temporary file an export writes ${m[1]} as before renaming it into place, left by an export (process ${m[2]}) killed midway, or one still writing. It is not part of the export and was not checked: remove it, or export to this directory again (an export removes those a process of this host that is gone left).`;

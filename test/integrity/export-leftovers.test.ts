@@ -7,6 +7,7 @@
  * durability pass).
  */
 import { spawn, type ChildProcess } from "node:child_process";
+import { generateKeyPairSync } from "node:crypto";
 import fs from "node:fs";
 import path from "node:path";
 import { afterEach, describe, expect, it } from "vitest";
@@ -23,6 +24,7 @@ afterEach(() => {
 });
 
 const FIXTURE = path.join(path.dirname(new URL(import.meta.url).pathname), "../fixtures/integrity/export-killed-child.mts");
+const INTEGRITY_FIXTURE = path.join(path.dirname(new URL(import.meta.url).pathname), "../fixtures/integrity/export-killed-integrity-child.mts");
 const temps = (dir: string): string[] => fs.readdirSync(dir).filter((n) => n.endsWith(".tmp"));
 
 function livePid(): number {
@@ -65,16 +67,69 @@ describe("an export killed midway", () => {
     const report = await verifyExport(exportDir);
     expect(report.ok).toBe(false);
     const unlisted = report.problems.filter((p) => p.kind === "export_file_unlisted");
-    expect(unlisted).toHaveLength(1);
-    expect(unlisted[0]!.file).toBe(left[0]);
-    expect(unlisted[0]!.detail).toMatch(/temporary file an export writes .* killed midway.*export to this directory again/);
+    // (and the list the export keeps of the integrity/ files it writes, which it had begun)
+    expect(unlisted).toHaveLength(2);
+    expect(unlisted.map((u) => u.file)).toEqual(expect.arrayContaining([left[0], expect.stringMatching(new RegExp(`^integrity\\.${pid}\\.[0-9a-f]{12}\\.pending$`))]));
+    expect(unlisted.find((u) => u.file === left[0])!.detail).toMatch(/temporary file an export writes .* killed midway.*export to this directory again/);
+    expect(unlisted.find((u) => u.file !== left[0])!.detail).toMatch(new RegExp(`list a directory export keeps of the integrity/ files it is writing, left by an export \\(process ${pid}\\) killed midway.*export to this directory again`));
 
     // the next export to the directory removes it (its process is gone) and verifies OK
     await new AuditExporter({ auditPath: path.join(projectPath, "audit_logs") }).exportCompleteAuditToDirectory(exportDir, { includeFullContent: false });
     expect(temps(exportDir)).toEqual([]);
+    expect(fs.readdirSync(exportDir).filter((n) => n.endsWith(".pending"))).toEqual([]);
     const again = await verifyExport(exportDir);
     expect(again.problems).toEqual([]);
     expect(again.ok).toBe(true);
+  }, 180_000);
+
+  it("SIGKILL while a directory export writes integrity/ (sessions the earlier export did not have): no part-written file is left, and the next export there succeeds and verifies OK", async () => {
+    // (found by the durability pass, 2026-12-05: integrity/ files were written in place, so a
+    // killed export left a part-written checkpoints file, and files of sessions the earlier
+    // export's manifest did not list, which the next export refused as not its own, AUDIT_ERR_PATH,
+    // for good)
+    const projectPath = tmpProject();
+    const exportDir = path.join(projectPath, "export");
+    const integrity = path.join(exportDir, "integrity");
+    const auditDir = path.join(projectPath, "audit_logs");
+    const pair = generateKeyPairSync("ed25519");
+    const pem = pair.privateKey.export({ type: "pkcs8", format: "pem" }).toString();
+    const publicKey = pair.publicKey.export({ type: "spki", format: "pem" }).toString();
+    const child = spawn(process.execPath, [...childArgs(INTEGRITY_FIXTURE), projectPath, exportDir, "4000"], { stdio: ["ignore", "pipe", "pipe"], env: { ...process.env, AUDIT_LOGGER_SIGNING_KEY: pem } });
+    children.push(child);
+    let out = "";
+    let err = "";
+    child.stdout!.on("data", (c: Buffer) => (out += c.toString()));
+    child.stderr!.on("data", (c: Buffer) => (err += c.toString()));
+    const exited = new Promise<NodeJS.Signals | null>((resolve) => child.on("close", (_code, signal) => resolve(signal)));
+    const deadline = Date.now() + 120_000;
+    while (!out.includes("exported ")) {
+      if (Date.now() > deadline || child.exitCode !== null) throw new Error(`the child did not export: ${out} ${err}`);
+      await new Promise((r) => setTimeout(r, 5));
+    }
+    expect((await verifyExport(exportDir, { publicKey })).problems).toEqual([]);
+    // killed once the second big session's checkpoints are being copied: the first one's are in
+    // integrity/ by then, and neither is in the earlier export's manifest
+    const names = (): string[] => fs.readdirSync(integrity);
+    child.kill("SIGUSR1");
+    while (!names().some((n) => n.startsWith("checkpoints_big2.jsonl"))) {
+      if (Date.now() > deadline || out.includes("exported again") || child.exitCode !== null) throw new Error(`the export did not reach big2: ${out} ${err}`);
+      await new Promise((r) => setImmediate(r));
+    }
+    child.kill("SIGKILL");
+    expect(await exited).toBe("SIGKILL");
+    // every file under its own name in integrity/ is whole: the source's bytes
+    const whole = names().filter((n) => !n.endsWith(".tmp"));
+    for (const n of whole) expect(fs.readFileSync(path.join(integrity, n)).equals(fs.readFileSync(path.join(auditDir, n))), n).toBe(true);
+
+    // the next export there succeeds, removes what the killed one left, and verifies OK
+    await new AuditExporter({ auditPath: auditDir }).exportCompleteAuditToDirectory(exportDir, { includeFullContent: false, signingKey: pem });
+    const all = (d: string): string[] => fs.readdirSync(d, { recursive: true, encoding: "utf8" });
+    expect(all(exportDir).filter((n) => n.endsWith(".tmp") || n.endsWith(".pending"))).toEqual([]);
+    const report = await verifyExport(exportDir, { publicKey, requireSigned: true });
+    expect(report.problems).toEqual([]);
+    expect(report.ok).toBe(true);
+    expect([...report.sessions].sort()).toEqual(["big1", "big2", "early"]);
+    for (const sid of ["big1", "big2"]) expect(fs.readFileSync(path.join(integrity, `checkpoints_${sid}.jsonl`)).equals(fs.readFileSync(path.join(auditDir, `checkpoints_${sid}.jsonl`)))).toBe(true);
   }, 180_000);
 
   it("planted: the temporary files of a gone process (manifest, JSON, CSV; old and new names) are removed by the next export; one of a live process, and a user's file, are left and named by verify", async () => {
@@ -104,6 +159,40 @@ describe("an export killed midway", () => {
     // (an older version's name, `<pid>.<ms>`, all digits, is named for what it is too: it was
     // "added after the export"; found by review, 2026-12-05)
     expect(after.problems.find((p) => p.file === kept[2])!.detail).toMatch(new RegExp(`audit_complete\\.json as before renaming it into place, left by an export \\(process ${live}\\) killed midway`));
+  });
+
+  it("planted: a directory export takes away the integrity/ files a gone process's list names (and their temporary files, and the list); with the list of a process still running, or a file no list or manifest names, it refuses (AUDIT_ERR_PATH) and removes nothing", async () => {
+    const projectPath = tmpProject();
+    const logger = new AuditLogger({ sessionId: "listed", projectPath, fullContentLogging: false });
+    logger.logToolUsage({ toolName: "t", operation: "o" });
+    await logger.finalizeSession();
+    const exportDir = path.join(projectPath, "export");
+    const integrity = path.join(exportDir, "integrity");
+    fs.mkdirSync(integrity, { recursive: true });
+    const dead = deadPid();
+    const live = livePid();
+    const exporter = new AuditExporter({ auditPath: logger.auditDir });
+    const put = (rel: string, text = "partial") => fs.writeFileSync(path.join(exportDir, rel), text);
+    // a gone process's list: its last line not written whole, which names nothing
+    put(`integrity.${dead}.0a1b2c3d4e5f.pending`, "integrity/checkpoints_gone.jsonl\nintegrity/audit_events_gone.jsonl\nintegrity/checkpoints_half");
+    put("integrity/checkpoints_gone.jsonl");
+    put(`integrity/audit_events_gone.jsonl.${dead}.abcdefabcdef.tmp`);
+    // a file the list's unfinished line would name, and one of a list of a process still running
+    put("integrity/checkpoints_half");
+    await expect(exporter.exportCompleteAuditToDirectory(exportDir)).rejects.toMatchObject({ code: "AUDIT_ERR_PATH", message: expect.stringMatching(/checkpoints_half/) });
+    fs.rmSync(path.join(integrity, "checkpoints_half"));
+    put(`integrity.${live}.0a1b2c3d4e5f.pending`, "integrity/checkpoints_running.jsonl\n");
+    put("integrity/checkpoints_running.jsonl");
+    await expect(exporter.exportCompleteAuditToDirectory(exportDir)).rejects.toMatchObject({ code: "AUDIT_ERR_PATH", message: expect.stringMatching(new RegExp(`checkpoints_running\\.jsonl.*an export by process ${live} of this host is writing this directory`)) });
+    expect(fs.readdirSync(integrity).sort()).toEqual([`audit_events_gone.jsonl.${dead}.abcdefabcdef.tmp`, "checkpoints_gone.jsonl", "checkpoints_running.jsonl"]);
+    // that process ends (its list is left as a killed one's would be): the export takes both lists' files away
+    fs.renameSync(path.join(exportDir, `integrity.${live}.0a1b2c3d4e5f.pending`), path.join(exportDir, `integrity.${deadPid()}.0a1b2c3d4e5f.pending`));
+    await exporter.exportCompleteAuditToDirectory(exportDir);
+    expect(fs.readdirSync(exportDir).filter((n) => n.startsWith("integrity."))).toEqual([]);
+    expect(fs.existsSync(integrity) ? fs.readdirSync(integrity) : []).toEqual([]);
+    const report = await verifyExport(exportDir);
+    expect(report.problems).toEqual([]);
+    expect(report.ok).toBe(true);
   });
 
   it("a single-file export (exportToJson to a path) removes the temporary files of that path a gone process left, and no other", async () => {

@@ -77,6 +77,17 @@ const MAX_PENDING_CONTENT = 256;
 const MAX_REFUSED_CONTENT_BYTES = 64 * 1024 * 1024;
 
 /**
+ * What the flush timer writes of the refused content files (see `contentRefused`) in one turn of
+ * the event loop, on the app's thread: files, in order, until this many milliseconds or bytes
+ * are spent (one file at least, whatever its size); the rest follow in the next turns
+ * (setImmediate), the app's I/O and timers running in between. Found by the durability pass,
+ * 2026-12-05: the timer wrote the whole backlog in one go, up to MAX_REFUSED_CONTENT_BYTES, and
+ * the app's event loop stood still meanwhile: 860 ms for 5,000 files of 8 KB, 370 ms for 28 of
+ * 2 MiB (2-vCPU VM; docs/BENCHMARKS.md).
+ */
+const REFUSED_CONTENT_SLICE = { ms: 8, bytes: 4 * 1024 * 1024 } as const;
+
+/**
  * At most this much of the record lines the disk refused (every kind's, with the lines queued
  * behind them) is kept in memory to be written again; past it, a new record is not kept: its log
  * call returns its id as usual, an `error` event says "Not kept", and once the disk takes data
@@ -1756,7 +1767,7 @@ export class AuditLogger extends EventEmitter<AuditLoggerEvents> implements Exit
         // write refused bytes again: see retryRefusedLater)
         if (this.remote) this.sendQueued();
         else if (this.config.durability === "async") this.writeOutByTimer();
-        else this.writeOutAll(false);
+        else this.writeOutAll(false, REFUSED_CONTENT_SLICE);
         // (with `thread: true` the worker's logger holds them, and retries them itself)
         if (!this.remote && this.holdsRefused()) this.retryRefusedLater();
       }, this.config.flushIntervalMs),
@@ -1767,18 +1778,52 @@ export class AuditLogger extends EventEmitter<AuditLoggerEvents> implements Exit
   /**
    * `async` mode, the flush timer: every kind's batch to the thread pool, and the content files
    * the disk refused written again (synchronously, as flush() does: they were otherwise retried
-   * only by flush(), a log call past the content bound, or the exit hook). An outage whose
-   * refused bytes the last attempt wrote ends here, not only at the next log call.
+   * only by flush(), a log call past the content bound, or the exit hook), a slice per turn of the
+   * event loop (see REFUSED_CONTENT_SLICE). An outage whose refused bytes the last attempt wrote
+   * ends here, not only at the next log call.
    */
   private writeOutByTimer(): void {
     if (this.writeFailing) {
       this.endWriteFailureStreak();
       if (this.notKept !== undefined && !this.writeFailing) this.reportNotKept();
     }
-    if (this.contentRefused.size > 0 && !this.writeRefusedContent()) {
-      this.report(new AuditIOError(`Writing the full content of ${this.contentRefused.size} interaction(s) failed again: ${reason(this.contentRefusedError)}. It stays in memory and is retried.`, { cause: this.contentRefusedError }), true);
-    }
+    this.writeRefusedSlice();
     for (const kind of CHAIN_KINDS) this.writers[kind].writeOutSoon();
+  }
+
+  /** the next turn's slice of the refused content files (see writeRefusedSlice), when one is due */
+  private refusedSlice: NodeJS.Immediate | undefined;
+
+  /**
+   * Writes a slice of the refused content files (see REFUSED_CONTENT_SLICE) and, when more are
+   * left, the next slice in the next turn of the event loop (unref'd, as the flush timer is: at
+   * the process's end the exit hook writes what is left); a failure is reported, and the flush
+   * timer tries again.
+   */
+  private writeRefusedSlice(): void {
+    // (a slice is due in this turn already: the timer's would double this turn's work)
+    if (this.contentRefused.size === 0 || this.refusedSlice !== undefined) return;
+    const done = this.writeRefusedContent(REFUSED_CONTENT_SLICE);
+    if (done === false) {
+      this.report(new AuditIOError(`Writing the full content of ${this.contentRefused.size} interaction(s) failed again: ${reason(this.contentRefusedError)}. It stays in memory and is retried.`, { cause: this.contentRefusedError }), true);
+    } else if (done === "more") this.nextRefusedSlice();
+    else if (this.writeFailing) {
+      this.endWriteFailureStreak();
+      if (this.notKept !== undefined && !this.writeFailing) this.reportNotKept();
+    }
+  }
+
+  private nextRefusedSlice(): void {
+    if (this.refusedSlice !== undefined) return;
+    this.refusedSlice = runInAuditContext(undefined, () =>
+      setImmediate(() => {
+        this.refusedSlice = undefined;
+        // (the session ended, or the exit hook took what was left: theirs to write)
+        if (this.closed || this.exitFlushed || this.remote) return;
+        this.writeRefusedSlice();
+      }),
+    );
+    this.refusedSlice.unref();
   }
 
   /** Record lines or content files the disk refused are held in memory, waiting for it. */
@@ -1799,18 +1844,24 @@ export class AuditLogger extends EventEmitter<AuditLoggerEvents> implements Exit
     this.scheduleFlush();
   }
 
-  /** Hands every kind's buffer to the OS; reports failures, and with `rethrow` also throws them. */
-  private writeOutAll(rethrow: boolean): void {
+  /**
+   * Hands every kind's buffer to the OS; reports failures, and with `rethrow` also throws them.
+   * With `slice` (the flush timer's), the refused content files are written a slice per turn of
+   * the event loop (see writeRefusedSlice), not all at once.
+   */
+  private writeOutAll(rethrow: boolean, slice?: typeof REFUSED_CONTENT_SLICE): void {
     if (this.remote) {
       this.sendQueued();
       return;
     }
     this.unwrittenSince = undefined;
     let first: Error | undefined;
-    if (this.contentRefused.size > 0 && !this.writeRefusedContent()) {
+    // (with a slice due in this turn already, the timer leaves the content files to it)
+    const done = this.contentRefused.size === 0 || (slice && this.refusedSlice !== undefined) ? true : this.writeRefusedContent(slice);
+    if (done === false) {
       first = new AuditIOError(`Writing the full content of ${this.contentRefused.size} interaction(s) failed again: ${reason(this.contentRefusedError)}. It stays in memory and is retried.`, { cause: this.contentRefusedError });
       this.report(first, true);
-    }
+    } else if (done === "more") this.nextRefusedSlice();
     for (const kind of CHAIN_KINDS) {
       try {
         this.writers[kind].writeOut();
@@ -1862,10 +1913,15 @@ export class AuditLogger extends EventEmitter<AuditLoggerEvents> implements Exit
 
   /**
    * Writes the content files the disk refused, in order, synchronously (completing what a failed
-   * write left); stops at the first that fails again. Whether all are written now.
+   * write left); stops at the first that fails again (false), or, with `slice`, once a file written
+   * has spent its time or bytes ("more": some are left). Whether all are written now.
    */
-  private writeRefusedContent(): boolean {
+  private writeRefusedContent(slice?: typeof REFUSED_CONTENT_SLICE): boolean | "more" {
+    const start = slice ? performance.now() : 0;
+    let bytes = 0;
     for (const [id, c] of this.contentRefused) {
+      if (slice && bytes > 0 && (bytes >= slice.bytes || performance.now() - start >= slice.ms)) return "more";
+      bytes += c.content.prompt.length + c.content.response.length + 1;
       try {
         writeContentSync(this.auditDir, c.content, c.manifest, FILE_MODE, this.config.durability);
       } catch (err) {

@@ -473,13 +473,16 @@ describe("async: a backlog of refused content files (up to 64 MiB), written by t
   // (found by the durability pass, 2026-12-05: the timer wrote every one of them synchronously on
   // the app's thread in one go, the event loop blocked for the whole backlog; see BENCHMARKS.md)
   const cases = [
-    { name: "28 files of 2 MiB", count: 28, bytes: 2 * 1024 * 1024 },
-    { name: "5,000 files of 8 KB", count: 5000, bytes: 8 * 1024 },
+    { name: "28 files of 2 MiB", count: 28, bytes: 2 * 1024 * 1024, durability: "async", bound: 150 },
+    { name: "5,000 files of 8 KB", count: 5000, bytes: 8 * 1024, durability: "async", bound: 200 },
+    // (the group commit writes them; each file fdatasync'ed: one interaction's three syncs, a
+    // slice's least, took up to ~250 ms on the loaded VM's disk)
+    { name: "fsync, 1,000 files of 8 KB", count: 1000, bytes: 8 * 1024, durability: "fsync", bound: 600 },
   ] as const;
-  for (const { name, count, bytes } of cases) {
+  for (const { name, count, bytes, durability, bound } of cases) {
     it(`${name}: the event loop is never blocked for long (bounded work per turn), every file is written, and the log verifies`, async () => {
       const projectPath = tmpProject();
-      const h = startFixture("refused-backlog-child.mts", {}, [projectPath, String(count), String(bytes)]);
+      const h = startFixture("refused-backlog-child.mts", {}, [projectPath, String(count), String(bytes), durability]);
       children.push(h);
       const pid = Number((await h.waitForLine((l) => l.startsWith("ready "), "ready")).split(" ")[1]);
       setFileSizeLimit(pid, 1000);
@@ -493,11 +496,13 @@ describe("async: a backlog of refused content files (up to 64 MiB), written by t
       setFileSizeLimit(pid, "unlimited");
       h.child.kill("SIGUSR2");
       const written = await h.waitForLine((l) => l.startsWith("written "), "written");
-      const [, took, max, p99, mean] = written.split(" ").map(Number) as [number, number, number, number, number];
-      console.log(`${name}: written ${took} ms after SIGUSR2; event-loop delay max ${max} ms, p99 ${p99} ms, mean ${mean} ms`);
+      const [, took, histMax, p99, mean, gap] = written.split(" ").map(Number) as [number, number, number, number, number, number];
+      console.log(`${name}: written ${took} ms after SIGUSR2; event-loop delay max ${histMax} ms, p99 ${p99} ms, mean ${mean} ms; longest gap of a 1 ms interval ${gap} ms`);
+      const max = Math.max(histMax, gap);
       // (the whole backlog took one turn of the loop: 860 ms for the small files, 370 ms for the
-      // big ones on a 2-vCPU VM; now a slice per turn, ~8 ms of writing, a file at least)
-      expect(max).toBeLessThan(150);
+      // big ones, 3.6 s for 800 files fdatasync'ed each on a 2-vCPU VM; now a slice per turn,
+      // ~8 ms of writing, a file at least)
+      expect(max).toBeLessThan(bound);
       expect(await h.waitForLine((l) => l === "finalized", "finalized")).toBe("finalized");
       const exit = await h.exited;
       expect(exit.code, exit.stderr).toBe(0);

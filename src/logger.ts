@@ -118,6 +118,15 @@ function diskRefused(err: unknown): boolean {
  * files are written on the app's thread (256 interactions of 1 MB were 256 MB in memory).
  */
 const MAX_PENDING_CONTENT_BYTES = 16 * 1024 * 1024;
+/**
+ * `fsync` mode: a failed group commit is retried after a pause that doubles from 50 ms up to this.
+ * It was 5 s until 2026-12-05 (found by the durability pass): an app that went quiet during a long
+ * outage kept the refused records and content files in memory for up to 5 s after the disk took
+ * data again, and a SIGKILL then lost them; `async` and `sync` modes retry once per
+ * flushIntervalMs (100 ms). A failed attempt costs a few refused system calls and one `error`
+ * event: at most one a second.
+ */
+const FSYNC_RETRY_MAX_MS = 1000;
 /** `fsync` mode: records waiting this long for a group commit are handed to the OS by the next log call (see commitSoon) */
 const FSYNC_WRITE_DUE_MS = 10;
 const DIR_MODE = 0o700;
@@ -1997,8 +2006,8 @@ export class AuditLogger extends EventEmitter<AuditLoggerEvents> implements Exit
       }
     }
     this.commitRunning = false;
-    // a failed commit is retried after a pause that doubles up to 5 s, not in a tight loop
-    this.commitBackoffMs = failure ? Math.min(Math.max(this.commitBackoffMs * 2, 50), 5000) : 0;
+    // a failed commit is retried after a pause that doubles up to FSYNC_RETRY_MAX_MS, not in a tight loop
+    this.commitBackoffMs = failure ? Math.min(Math.max(this.commitBackoffMs * 2, 50), FSYNC_RETRY_MAX_MS) : 0;
     for (const w of waiters) failure ? w.reject(failure) : w.resolve();
     // a flush() that arrived while this commit ran is retried at once, not after the backoff
     if (this.commitWaiters.length > 0) this.scheduleCommit(true);

@@ -240,6 +240,43 @@ describe("an app that goes quiet during an outage", () => {
   }
 });
 
+describe("fsync: an app that goes quiet during a long outage", () => {
+  // (found by the durability pass, 2026-12-05: the failed group commit was retried after a pause
+  // doubling up to 5 s, and nothing else wrote: once the disk took data again, the refused records
+  // and content files stayed in memory for up to 5 s more, and a SIGKILL then lost them)
+  it("once the disk takes data, the refused records and content files are written within the backoff's cap (1 s), without a log call: a SIGKILL 2.5 s later loses none", async () => {
+    const projectPath = tmpProject();
+    const sid = "fsync_quiet";
+    const h = startFixture("fsync-recovery-child.mts", {}, [projectPath, sid]);
+    children.push(h);
+    const pid = Number((await h.waitForLine((l) => l.startsWith("ready "), "ready")).split(" ")[1]);
+    setFileSizeLimit(pid, LIMIT);
+    h.child.kill("SIGUSR1");
+    // an outage long enough for the backoff to reach its cap (it doubles from 50 ms: 5 s after ~6.3 s
+    // before, 1 s after ~1.6 s now); the limit is lifted just after a failed commit, so the next
+    // attempt is a whole backoff away
+    const errors = (): number[] => h.lines.filter((l) => l.startsWith("error ")).map((l) => Number(l.split(" ")[1]));
+    await h.waitForLine((l) => l.startsWith("error ") && Number(l.split(" ")[1]) >= 6500, "an error event 6.5 s into the outage");
+    const seen = errors().length;
+    await h.waitForLine(() => errors().length > seen, "the next failed commit");
+    setFileSizeLimit(pid, "unlimited");
+    const ids = (kind: string): string[] => h.lines.filter((l) => l.startsWith(`${kind} `)).map((l) => l.split(" ")[1]!);
+    // (a short write up to the limit may have left a line cut short: lines counted, not parsed)
+    const lines = fs.readFileSync(path.join(auditDirOf(projectPath), `tool_usage_${sid}.jsonl`), "utf8").split("\n").length - 1;
+    expect(lines).toBeLessThan(100);
+    await new Promise((r) => setTimeout(r, 2500));
+    h.child.kill("SIGKILL");
+    expect((await h.exited).signal).toBe("SIGKILL");
+    expect(readKind(projectPath, "tool_usage", sid).map((r) => r.id)).toEqual(ids("tool_usage"));
+    expect(readKind(projectPath, "chat_interaction", sid).map((r) => r.id)).toEqual(ids("chat"));
+    const report = await verifyAuditLog(auditDirOf(projectPath), { sessionId: sid });
+    expect(report.problems).toEqual([]);
+    // the failed commits during the outage came at most about a second apart
+    const gaps = errors().map((t, i, a) => t - (a[i - 1] ?? 0));
+    expect(Math.max(...gaps)).toBeLessThan(1500);
+  }, 60_000);
+});
+
 describe("content files the disk refuses, past 64 MiB of them", () => {
   it("async: the first 64 MiB are kept and written once the disk takes data; the next are dropped, each reported, and verify names each content_missing (memory does not grow without bound in a long outage)", async () => {
     const projectPath = tmpProject();

@@ -1176,8 +1176,6 @@ export class AuditLogger extends EventEmitter<AuditLoggerEvents> implements Exit
     this.assertOpen("releaseLegalHold");
     const { scope, why } = this.holdArgs("releaseLegalHold", holdIdOrScopeOrReason, reason);
     if (this.remote) return this.callWorker("releaseLegalHold", reason === undefined ? [holdIdOrScopeOrReason] : [holdIdOrScopeOrReason, reason]) as number;
-    // (this logger's own hold records handed to the OS first: the chains' holds are read below)
-    this.flushSyncOnExitless();
     const gone = removeHolds(
       this.auditDir,
       (inForce) => {
@@ -1191,8 +1189,12 @@ export class AuditLogger extends EventEmitter<AuditLoggerEvents> implements Exit
         this.logAuditEvent("legal_hold_released", why, { scope: g[0]?.scope ?? scope, holdIds: g.map((h) => h.id) });
         this.writeCheckpoint("legal_hold"); // (see placeLegalHold)
       },
-      // (a hold the chains place is in force though the file lost it: see removeHolds)
-      () => chainedHolds(this.auditDir),
+      // (a hold the chains place is in force though the file lost it: see removeHolds; this
+      // logger's own hold records handed to the OS first)
+      () => {
+        this.flushSyncOnExitless();
+        return chainedHolds(this.auditDir);
+      },
     );
     return gone.length;
   }

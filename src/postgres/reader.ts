@@ -111,20 +111,40 @@ export class PostgresRecordSource implements RecordSource {
   }
 
   /**
+   * The condition (SQL) that session `id` (an SQL expression) is gone: retention cut its chains
+   * and none of its records of the six kinds is left, and either some of those were cut or none of
+   * its records is left at all. Its `audit_event` records may outlive the others (a hold it placed
+   * after them, in a month retention keeps): over the files, a session of which only its
+   * `audit_event` chain is left has no summary, is in no export, and is listed as records gone,
+   * and so is it here. A session that never wrote a record of the six kinds (a maintenance
+   * session) is gone only when nothing of it is left: with its newer `audit_event` records there,
+   * the files would keep it whole. Until 2026-12-05 its `audit_event` records kept a session
+   * whose other records retention removed in sessionIds() and sessionInfo() (a "finalized"
+   * summary with 0 records, in every export), though listSessions() said records gone; and a
+   * maintenance session with a newer hold left was listed as records gone (found by the
+   * session-status pass).
+   */
+  private goneSql(id: string): string {
+    const six = `kind <> 'audit_event'`;
+    return `(EXISTS (SELECT 1 FROM ${this.n.retentionCuts} c WHERE c.session_id = ${id})
+         AND NOT EXISTS (SELECT 1 FROM ${this.n.records} r WHERE r.session_id = ${id} AND r.${six})
+         AND (EXISTS (SELECT 1 FROM ${this.n.retentionCuts} c WHERE c.session_id = ${id} AND c.${six})
+              OR NOT EXISTS (SELECT 1 FROM ${this.n.records} r WHERE r.session_id = ${id})))`;
+  }
+
+  /**
    * The sessions the store holds: each with a row or a record, as the files list each with a
    * session file or a record file, a session that logged nothing included (the files keep its
-   * session file, and their exports list it with 0 records). Not one none of whose records is
-   * left, retention having cut its chains: its row cannot be deleted, but retention over the files
+   * session file, and their exports list it with 0 records). Not one that is gone (see goneSql),
+   * retention having cut its chains: its row cannot be deleted, but retention over the files
    * removes such a session whole, and their exports do not list it (until 2026-12-05 every export
    * of the store listed it, a "finalized" session with 0 records; found by the session-status
    * pass). `listSessions()` lists it as records gone.
    */
   async sessionIds(): Promise<string[]> {
     const r = await this.sql<{ s: string }>(
-      `SELECT session_id AS s FROM ${this.n.sessions} s
-        WHERE NOT EXISTS (SELECT 1 FROM ${this.n.retentionCuts} c WHERE c.session_id = s.session_id)
-           OR EXISTS (SELECT 1 FROM ${this.n.records} r WHERE r.session_id = s.session_id)
-       UNION SELECT DISTINCT session_id FROM ${this.n.records} ORDER BY 1`,
+      `SELECT ids.s FROM (SELECT session_id AS s FROM ${this.n.sessions} UNION SELECT DISTINCT session_id FROM ${this.n.records}) ids
+        WHERE NOT ${this.goneSql("ids.s")} ORDER BY 1`,
     );
     return r.rows.map((x) => x.s);
   }
@@ -152,7 +172,10 @@ export class PostgresRecordSource implements RecordSource {
     );
     const info = await this.sql<{ session_id: string; status: string; start: string | null }>(`SELECT session_id, status, info->>'startTime' AS start FROM ${this.n.sessions} ${where}`, values);
     // (sessions whose records retention removed, and the holds in force: see `recordsGone` below)
-    const cut = new Set((await this.sql<{ s: string }>(`SELECT DISTINCT session_id AS s FROM ${this.n.retentionCuts} ${where}`, values)).rows.map((r) => r.s));
+    const cuts = (await this.sql<{ s: string; kind: string }>(`SELECT DISTINCT session_id AS s, kind FROM ${this.n.retentionCuts} ${where}`, values)).rows;
+    const cut = new Set(cuts.map((r) => r.s));
+    // (those of which retention cut records of the six kinds: see goneSql)
+    const cutSix = new Set(cuts.filter((r) => r.kind !== "audit_event").map((r) => r.s));
     // (of one session, read only when retention cut it or the store holds nothing of it: the
     // holds naming such a session are listed with it)
     const holds = only === undefined || cut.has(only) || (heads.rows.length === 0 && info.rows.length === 0) ? await this.holdsInForce() : [];
@@ -175,11 +198,12 @@ export class PostgresRecordSource implements RecordSource {
       const e = by.get(sessionId) ?? { counts: zeroCounts(), last: undefined };
       const i = info.rows.find((r) => r.session_id === sessionId);
       const totalRecords = RECORD_KINDS.reduce((s, k) => s + e.counts[k], 0);
-      // A session none of whose records is left, retention having cut its chains: listed as over
-      // the files (`recordsGone`, with the holds in force naming it), not as a session that logged
-      // nothing. Found by the session-status pass, 2026-12-05: its row (which cannot be deleted)
+      // A session that is gone (see goneSql: none of its records of the six kinds left, retention
+      // having cut its chains): listed as over the files (`recordsGone`, with the holds in force
+      // naming it), not as a session that logged nothing. Found by the session-status pass, 2026-12-05: its row (which cannot be deleted)
       // kept it listed, as "finalized" with 0 records, and a hold placed on it since was not shown.
-      const gone = totalRecords === 0 && cut.has(sessionId);
+      // (as goneSql: `by` has a session with a record of any kind, audit_event ones too)
+      const gone = totalRecords === 0 && cut.has(sessionId) && (cutSix.has(sessionId) || !by.has(sessionId));
       out.push({
         sessionId,
         status: i === undefined ? "unknown" : sessionStatusOf({ status: i.status }),
@@ -257,7 +281,7 @@ export class PostgresRecordSource implements RecordSource {
 
   /**
    * The session's row (its session file's info, with the row's status), as the files' session
-   * file; none for a session none of whose records is left that retention cut (see sessionIds):
+   * file; none for a session that is gone (see goneSql):
    * retention over the files removes its session file, and `getSessionSummary()` of it resolves
    * to null there. (Until 2026-12-05 its undeletable row gave a "finalized" summary with 0
    * records; found by the session-status pass.)
@@ -265,9 +289,7 @@ export class PostgresRecordSource implements RecordSource {
   async sessionInfo(sessionId: string): Promise<Record<string, unknown> | undefined> {
     const r = await this.sql<{ info: Record<string, unknown>; status: string }>(
       `SELECT info, status FROM ${this.n.sessions} s
-        WHERE s.session_id = $1
-          AND (NOT EXISTS (SELECT 1 FROM ${this.n.retentionCuts} c WHERE c.session_id = s.session_id)
-               OR EXISTS (SELECT 1 FROM ${this.n.records} r WHERE r.session_id = s.session_id))`,
+        WHERE s.session_id = $1 AND NOT ${this.goneSql("s.session_id")}`,
       [sessionId],
     );
     const row = r.rows[0];

@@ -165,4 +165,58 @@ describe("the PostgreSQL store's listing of sessions whose records retention rem
     const report = await verifyExport(exported);
     expect(report.problems).toEqual([]);
   }, 60_000);
+  it("a session whose audit_event records outlive its records of the six kinds is gone, as over the files; one that only ever wrote audit_event records is not", async () => {
+    // (the store counted a session gone only when no record of it was left, audit_event ones
+    // included: one that placed a hold after its September records, which retention then removed,
+    // was listed as records gone, yet had a "finalized" summary with 0 records and was in every
+    // export; over the files, a session of which only the audit_event chain is left has no
+    // summary and no export lists it. And a session that never logged a record of the six kinds,
+    // a maintenance session whose September holds retention removed, was listed as records gone,
+    // though its row and its December hold are there, as its session file is over the files.
+    // Found by the session-status pass, 2026-12-05.)
+    const schema = schemaFor("gonechain");
+    const projectPath = tmpProject();
+    const dir = path.join(projectPath, "audit_logs");
+    const sinks = () => [new PostgresSink({ connectionString: PG_URL, schema })];
+    // "placer": records of September, then a hold it places on another session today
+    await session(projectPath, schema, "placer", SEP, (l) => l.placeLegalHold("elsewhere", "litigation 2026-9"));
+    await session(projectPath, schema, "kept", undefined);
+    // "desk": never a record of the six kinds; a hold placed and released in September, another placed today
+    const desk = new AuditLogger({ sessionId: "desk", projectPath, sinks: sinks(), fullContentLogging: false, maxLogAgeDays: 2555 });
+    const first = withRecordTime(SEP, () => desk.placeLegalHold("kept", "audit 2026-3"));
+    withRecordTime(SEP + 1, () => desk.releaseLegalHold(first, "audit 2026-3 closed"));
+    desk.placeLegalHold("kept", "audit 2026-4");
+    await desk.finalizeSession();
+    expect((await applyPostgresRetention({ connectionString: PG_URL, schema, before: "2026-11-01T00:00:00Z", reason: "policy" })).map((d) => d.partition)).toEqual(["audit_records_p2026_09"]);
+    // the files in the same state: of "placer" only its audit_event chain is left (files' retention
+    // removes a session whole; here its other files are removed by hand), "desk" whole
+    for (const f of fs.readdirSync(dir)) if (f.includes("placer") && !f.startsWith("audit_events_")) fs.rmSync(path.join(dir, f));
+    expect(fs.readdirSync(dir).filter((f) => f.includes("placer"))).toEqual(["audit_events_placer.jsonl"]);
+
+    const files = new AuditViewer({ auditPath: dir });
+    const store = new AuditViewer({ postgres: { connectionString: PG_URL, schema } });
+    expect((await files.getSessionIds()).sort()).toEqual(["desk", "kept"]);
+    expect((await store.getSessionIds()).sort()).toEqual(["desk", "kept"]);
+    expect(await files.getSessionSummary("placer")).toBeNull();
+    expect(await store.getSessionSummary("placer")).toBeNull();
+    const { skippedLines: _f, ...deskFiles } = (await files.getSessionSummary("desk"))!;
+    const { skippedLines: _s, ...deskStore } = (await store.getSessionSummary("desk"))!;
+    expect(deskStore).toEqual(deskFiles);
+    const fileList = await files.listSessions();
+    const storeList = await store.listSessions();
+    const of = (list: typeof fileList, sid: string) => list.find((l) => l.sessionId === sid);
+    // "placer": records gone in both (the store has no files to name; its status: see docs/POSTGRES.md)
+    expect(of(fileList, "placer")).toMatchObject({ status: "unknown", totalRecords: 0, recordsGone: true, remains: { files: ["audit_events_placer.jsonl"], holds: [] } });
+    expect(of(storeList, "placer")).toMatchObject({ status: "finalized", totalRecords: 0, recordsGone: true, remains: { files: [], holds: [] } });
+    // "desk": a whole session in both, the same
+    expect(of(storeList, "desk")?.recordsGone).toBeUndefined();
+    expect(of(storeList, "desk")).toEqual(of(fileList, "desk"));
+    // exports list the same sessions
+    const sessionsOf = (file: string) => (JSON.parse(fs.readFileSync(file, "utf8")) as { sessions: Array<{ sessionId: string }> }).sessions.map((x) => x.sessionId).sort();
+    const out = tmpProject();
+    await new AuditExporter(files).exportToJson(path.join(out, "files.json"));
+    await new AuditExporter(store).exportToJson(path.join(out, "store.json"));
+    expect(sessionsOf(path.join(out, "files.json"))).toEqual(["desk", "kept"]);
+    expect(sessionsOf(path.join(out, "store.json"))).toEqual(["desk", "kept"]);
+  }, 60_000);
 });

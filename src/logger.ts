@@ -1224,11 +1224,21 @@ export class AuditLogger extends EventEmitter<AuditLoggerEvents> implements Exit
     return { scope, why };
   }
 
-  /** Appends one of the logger's own records to the `audit_event` chain. */
+  /**
+   * Appends one of the logger's own records to the `audit_event` chain. Its `details` are the
+   * kit's own evidence (hold ids, scopes, times, key ids, session ids, file names, and the holds a
+   * removal carries, each reason cut already where first recorded), written whole: `maxValueChars`
+   * and the 10,000-item limit are for the app's values. Until 2026-12-05 they were cut as those:
+   * a cleanup by a logger with a small `maxValueChars` wrote a removal record whose carried hold
+   * had its id, time and reason cut, so the files listed that hold under another id beside the
+   * register's, and differed from the PostgreSQL store's (which reads the placement record), and
+   * a release naming the real id never released the carried copy (found by the session-status
+   * pass). The `reason` is the caller's, cut as before.
+   */
   private logAuditEvent(eventType: AuditEventType, reason: string, details: unknown): string {
     const id = newId();
     const f: Fields = { eventType, reason: truncateString(reason, this.config.maxValueChars) };
-    if (details !== undefined) f.details = toJsonSafe(details, this.config.maxValueChars);
+    if (details !== undefined) f.details = toJsonData(details);
     this.append("audit_event", id, {}, auditContext.get(), f, [], undefined);
     return id;
   }

@@ -13,6 +13,7 @@ import path from "node:path";
 import { afterEach, describe, expect, it } from "vitest";
 import { AuditLogger, AuditViewer } from "../../src/index.js";
 import { startServer, type RunningServer } from "../../src/serve/server.js";
+import { chainedHolds } from "../../src/retention.js";
 import { cleanupTmp, tmpProject } from "../helpers/index.js";
 import { auditDirOf } from "../helpers/core.js";
 import { runCli } from "../cli/helpers.js";
@@ -203,4 +204,37 @@ describe("a legal hold released by its id after legal_holds.json was deleted", (
       expect((await verifyJson(dir)).ok).toBe(true);
     }, 90_000);
   }
+});
+
+describe("the copy of a hold a removal record carries, against the hold's own placement record", () => {
+  it("is written whole by a cleanup whose logger keeps values short: the release naming the hold's id releases it, and the listing shows it as placed", async () => {
+    // (the removal record's details were cut to the cleaning logger's maxValueChars: the copy's
+    // hold id, time and reason were cut, so once the placing session was removed a release naming
+    // the real id did not release the copy, and the held session was kept for good; the listing
+    // showed the cut copy beside the register's hold; found by the session-status pass, 2026-12-05)
+    const { projectPath, dir, holdId } = await heldByJudge();
+    const placement = JSON.parse(fs.readFileSync(path.join(dir, "audit_events_judge.jsonl"), "utf8").split("\n")[0]!) as { timestamp: string };
+    const officer = new AuditLogger({ sessionId: "officer", projectPath, fullContentLogging: false, maxValueChars: 20 });
+    expect((await officer.cleanup({ maxLogAgeDays: 1, now: Date.now() + 5 * DAY })).removed.map((r) => r.sessionId)).toEqual(["judge"]);
+    await officer.finalizeSession();
+    const pruned = fs
+      .readFileSync(path.join(dir, "audit_events_officer.jsonl"), "utf8")
+      .split("\n")
+      .filter(Boolean)
+      .map((l) => JSON.parse(l) as { eventType: string; details: { sessionId?: string; legalHolds?: unknown; files?: unknown } })
+      .find((r) => r.eventType === "retention_pruned" && r.details.sessionId === "judge");
+    expect(pruned?.details.legalHolds).toEqual([{ holdId, scope: "target", placedAt: placement.timestamp, placedBySession: "judge", reason: "case 7" }]);
+    expect(pruned?.details.files).toEqual(expect.arrayContaining(["audit_events_judge.jsonl", "performance_metrics_judge.jsonl"]));
+    expect(chainedHolds(dir)).toEqual([{ id: holdId, scope: "target", reason: "case 7", placedAt: placement.timestamp, placedBySession: "judge" }]);
+    expect((await verifyJson(dir)).ok).toBe(true);
+    // released by its id, legal_holds.json lost: the next cleanup removes "target"
+    const releaser = logger(projectPath, "releaser");
+    expect(releaser.releaseLegalHold(holdId, "case 7 closed")).toBe(1);
+    await releaser.finalizeSession();
+    fs.rmSync(path.join(dir, "legal_holds.json"));
+    const after = await cleanupAt(projectPath, "officer2", 5);
+    expect(after.skippedHeld).toEqual([]);
+    expect(after.removed.map((r) => r.sessionId)).toContain("target");
+    expect(filesOf(dir, "target")).toEqual([]);
+  }, 90_000);
 });

@@ -8,7 +8,8 @@ import fs from "node:fs";
 import path from "node:path";
 import { describe, expect, it } from "vitest";
 import { AuditLogger, AuditViewer } from "../../src/index.js";
-import { migratePostgres, PostgresSink, type PostgresSinkOptions } from "../../src/postgres/index.js";
+import { withRecordTime } from "../../src/logger.js";
+import { applyPostgresRetention, migratePostgres, PostgresSink, type PostgresSinkOptions } from "../../src/postgres/index.js";
 import { tmpProject } from "../helpers/index.js";
 import { startFixture } from "../helpers/core.js";
 import { freePort, PG_URL, PgProxy, pgTestScope, sql, until } from "../fixtures/postgres/db.js";
@@ -135,5 +136,48 @@ describe("the store's listing of sessions against the files' listing of the same
       .find((r) => r.eventType === "legal_hold_placed" && r.details.scope === "never_here");
     expect(neverHere?.remains?.holds[0]?.placedAt).toBe(placement?.timestamp);
     expect(store).toEqual(files);
+  }, 60_000);
+
+  it("after real retention runs over both, the holds of each session whose records are gone are the same: as the chained records that placed them give them", async () => {
+    // (a hold whose placing session the files' cleanup removed is known there by the copy its
+    // removal record carries; the store reads the placement record itself. The copy was cut to
+    // the cleaning logger's maxValueChars: its hold id, time and reason differed from the
+    // record's, so the files listed the hold under a cut id, with the register's hold beside it,
+    // and the store the real one; found by the session-status pass, 2026-12-05)
+    const schema = schemaFor("heldgone");
+    await migratePostgres({ connectionString: PG_URL, schema });
+    const projectPath = tmpProject("audit-pg-heldgone-");
+    const dir = path.join(projectPath, "audit_logs");
+    const sink = (): PostgresSink => new PostgresSink({ connectionString: PG_URL, schema });
+    const SEP = Date.parse("2026-09-10T00:00:00Z");
+    const OCT = Date.parse("2026-10-10T00:00:00Z");
+    const reason = "subpoena 2026-118, all records of the never_here session, until the court says otherwise";
+    // "old": records of September only; "judge": a hold of October on "never_here", which neither holds
+    const old = new AuditLogger({ sessionId: "old", projectPath, sinks: [sink()], fullContentLogging: false });
+    withRecordTime(SEP, () => old.logToolUsage({ toolName: "t", operation: "x" }));
+    await old.finalizeSession();
+    const judge = new AuditLogger({ sessionId: "judge", projectPath, sinks: [sink()], fullContentLogging: false });
+    const holdId = withRecordTime(OCT, () => judge.placeLegalHold("never_here", reason));
+    await judge.finalizeSession();
+    // the files' retention: an officer's cleanup (a logger that keeps values short) removes "old" and "judge"
+    const officer = new AuditLogger({ sessionId: "officer", projectPath, sinks: [sink()], fullContentLogging: false, maxValueChars: 20 });
+    const errors: string[] = [];
+    officer.on("error", (e) => errors.push(e.message));
+    expect((await officer.cleanup({ maxLogAgeDays: 30 })).removed.map((r) => r.sessionId).sort()).toEqual(["judge", "old"]);
+    await officer.finalizeSession();
+    expect(errors).toEqual([]);
+    // the store's retention: September goes (October holds the placement of a hold in force)
+    expect((await applyPostgresRetention({ connectionString: PG_URL, schema, before: "2026-11-01T00:00:00Z" })).map((d) => d.partition)).toEqual(["audit_records_p2026_09"]);
+
+    const files = await new AuditViewer({ auditPath: dir }).listSessions();
+    const store = await new AuditViewer({ postgres: { connectionString: PG_URL, schema } }).listSessions();
+    const expected = [{ holdId, reason, placedAt: new Date(OCT).toISOString(), placedBySession: "judge" }];
+    const holdsOf = (list: typeof files, sid: string) => list.find((l) => l.sessionId === sid)?.remains?.holds;
+    expect(holdsOf(files, "never_here")).toEqual(expected);
+    expect(holdsOf(store, "never_here")).toEqual(expected);
+    // every session both list as records gone: the same holds
+    const gone = (list: typeof files) => new Map(list.filter((l) => l.recordsGone === true).map((l) => [l.sessionId, l.remains?.holds]));
+    const inFiles = gone(files);
+    for (const [sid, holds] of gone(store)) if (inFiles.has(sid)) expect(holds, sid).toEqual(inFiles.get(sid));
   }, 60_000);
 });

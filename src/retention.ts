@@ -647,7 +647,7 @@ function previousFrontier(auditDir: string, sessionId: string, kind: ChainKind):
  * the caller has it (see chainSessionIds).
  */
 export function chainedHolds(auditDir: string, names: readonly string[] = safeReaddir(auditDir), cache?: AuditEventsCache, listed?: readonly string[]): LegalHold[] {
-  const placed = new Map<string, LegalHold>();
+  const placed = new Map<string, LegalHold & { byRecord: boolean }>();
   const released = new Set<string>();
   const chains = chainFilesBySession(names);
   for (const sessionId of chainSessionIds(auditDir, names, listed)) {
@@ -655,12 +655,21 @@ export function chainedHolds(auditDir: string, names: readonly string[] = safeRe
     if (!files) continue;
     for (const rec of auditEventsOf(auditDir, sessionId, ["legal_hold_placed", "legal_hold_released", "retention_pruned"], files, cache)) {
       const held = holdsBy(rec, sessionId);
+      // (a hold's own `legal_hold_placed` record wins over the copies removal records carry,
+      // whichever chain is read first: the chain's placement is the evidence, and what the
+      // PostgreSQL store reads; a copy is taken only for a hold whose record is gone. Until
+      // 2026-12-05 the first one read won, and a copy that differed from the record, as one
+      // written cut by a logger with a small maxValueChars did, gave the hold its values; found
+      // by the session-status pass)
+      const byRecord = rec.eventType === "legal_hold_placed";
       for (const h of held.placed) {
-        if (!placed.has(h.holdId)) placed.set(h.holdId, { id: h.holdId, scope: h.scope, reason: h.reason, placedAt: h.placedAt, placedBySession: h.placedBySession });
+        const had = placed.get(h.holdId);
+        if (had && (had.byRecord || !byRecord)) continue;
+        placed.set(h.holdId, { id: h.holdId, scope: h.scope, reason: h.reason, placedAt: h.placedAt, placedBySession: h.placedBySession, byRecord });
       }
       for (const r of held.released) released.add(r.holdId);
     }
   }
   for (const id of released) placed.delete(id);
-  return [...placed.values()];
+  return [...placed.values()].map(({ byRecord: _r, ...h }) => h);
 }

@@ -237,4 +237,35 @@ describe("the copy of a hold a removal record carries, against the hold's own pl
     expect(after.removed.map((r) => r.sessionId)).toContain("target");
     expect(filesOf(dir, "target")).toEqual([]);
   }, 90_000);
+
+  it("a copy that differs from the placement record (cut, as one written before 2026-12-05): the record wins, whichever chain is read first", async () => {
+    // ("archive" sorts before "judge": its chain, with the copy, is read first; the first one read
+    // won until 2026-12-05, found by the session-status pass)
+    const projectPath = tmpProject("audit-held-chains-");
+    const dir = auditDirOf(projectPath);
+    const reason = "subpoena 2026-118, every record of never_here";
+    const judge = logger(projectPath, "judge");
+    const holdId = judge.placeLegalHold("never_here", reason);
+    await judge.finalizeSession();
+    const chainFile = path.join(dir, "audit_events_judge.jsonl");
+    const backup = fs.readFileSync(chainFile);
+    const placedAt = (JSON.parse(backup.toString("utf8").split("\n")[0]!) as { timestamp: string }).timestamp;
+    expect((await cleanupAt(projectPath, "archive", 5)).removed.map((r) => r.sessionId)).toEqual(["judge"]);
+    // "judge"'s chain restored from a backup; "archive"'s copy as a logger with maxValueChars 30
+    // wrote it before 2026-12-05 (its reason cut: the id and time fit)
+    fs.writeFileSync(chainFile, backup);
+    const archive = path.join(dir, "audit_events_archive.jsonl");
+    const cut = `${reason.slice(0, 30)}…[truncated ${reason.length - 30} chars]`;
+    const lines = fs.readFileSync(archive, "utf8").split("\n").filter(Boolean).map((l) => {
+      const r = JSON.parse(l) as { eventType: string; details: { legalHolds?: Array<{ holdId: string; reason: string }> } };
+      for (const h of r.details.legalHolds ?? []) if (h.holdId === holdId) h.reason = cut;
+      return JSON.stringify(r);
+    });
+    expect(lines.some((l) => l.includes(cut))).toBe(true);
+    fs.writeFileSync(archive, `${lines.join("\n")}\n`);
+    const held = { reason, placedAt, placedBySession: "judge" };
+    expect(chainedHolds(dir)).toEqual([{ id: holdId, scope: "never_here", ...held }]);
+    const listed = (await new AuditViewer({ auditPath: dir }).listSessions()).find((l) => l.sessionId === "never_here");
+    expect(listed?.remains?.holds).toEqual([{ holdId, ...held }]);
+  }, 90_000);
 });

@@ -646,8 +646,12 @@ function errorOutcome(err: unknown, o: Outcome = newOutcome()): Outcome {
   o.error = errorMessage(err);
   // (never throws, each field read on its own: the app's error must reach the app as it is, and
   // what can be read of it is recorded; see readMember)
+  // an error status only: the AI SDK's APICallError for a 200 whose body or stream then failed
+  // (a dropped connection mid-stream, a body cut short) carries that 200, and a failed call was
+  // recorded with `statusCode: 200` (found by a new-user run, 2026-12-06); the OpenAI and
+  // Anthropic wrappers record such a failure without a status, as this one now does
   const status = num(readMember(err, "statusCode"));
-  if (status !== undefined) o.statusCode = status;
+  if (status !== undefined && status >= 400 && status < 600) o.statusCode = status;
   const headers = readMember(err, "responseHeaders");
   const requestId = str(readMember(headers, "request-id")) ?? str(readMember(headers, "x-request-id"));
   if (requestId !== undefined) o.requestId = requestId;

@@ -287,7 +287,7 @@ describe("auditLanguageModelMiddleware: streamText", () => {
     expect(errors).toHaveLength(1);
     const recs = await settle(logger, 1);
     expect(recs).toHaveLength(1);
-    expect(recs[0]).toMatchObject({ success: false, responsePreview: "Partial ans", errorMessage: "overloaded_error: Overloaded", metadata: { aiSdk: { end: "error" } } });
+    expect(recs[0]).toMatchObject({ success: false, responsePreview: "Partial ans", errorMessage: "overloaded_error: Overloaded", statusCode: 529, metadata: { aiSdk: { end: "error" } } });
   });
 
   it("a stream request refused with 429 is recorded once and reaches onError", async () => {
@@ -319,6 +319,23 @@ describe("auditLanguageModelMiddleware: streamText", () => {
     expect(recs).toHaveLength(1);
     expect(recs[0]).toMatchObject({ success: false, responsePreview: "Hello, world", metadata: { aiSdk: { end: "error" } } });
     expect(recs[0]!.errorMessage).toMatch(/^AI_APICallError: /);
+    // the AI SDK's error carries the 200 the response began with; a failed call recorded with
+    // `statusCode: 200` read as an HTTP success (it was, until 2026-12-06; the OpenAI and
+    // Anthropic wrappers record a stream that failed after its 200 without a status)
+    expect((err as APICallError).statusCode).toBe(200);
+    expect(recs[0]).not.toHaveProperty("statusCode");
+  });
+
+  it("a 200 whose body is cut (generateText: the provider cannot parse it) is recorded as failed without a status, not as statusCode 200", async () => {
+    const logger = newLogger();
+    fake.enqueue({ kind: "json", cutAfter: 40 });
+    const err = await caught(generateText({ model: audited({ logger }), prompt: "x", maxRetries: 0 }));
+    expect(APICallError.isInstance(err)).toBe(true);
+    const recs = await settle(logger, 1);
+    expect(recs).toHaveLength(1);
+    expect(recs[0]).toMatchObject({ success: false });
+    expect(recs[0]!.errorMessage).toMatch(/^AI_APICallError: /);
+    expect(recs[0]).not.toHaveProperty("statusCode");
   });
 
   it("aborting with an AbortSignal mid-stream is recorded once as aborted", async () => {

@@ -4,10 +4,14 @@
  * `@ai-sdk/anthropic`, over HTTP to the local fake Messages API; the records are read from disk.
  */
 import { createAnthropic } from "@ai-sdk/anthropic";
+import Anthropic from "@anthropic-ai/sdk";
+import OpenAI from "openai";
 import { Output, generateText, isStepCount, streamText, tool, wrapLanguageModel } from "ai";
 import { describe, expect, it } from "vitest";
 import { z } from "zod";
 import { auditLanguageModelMiddleware } from "../../integrations/ai-sdk.js";
+import { wrapAnthropic } from "../../integrations/anthropic.js";
+import { wrapOpenAI } from "../../integrations/openai.js";
 import { AuditViewer, auditContext, type AuditLogger } from "../../src/index.js";
 import { fakeProviders } from "../helpers/fake-providers.js";
 import { loggerFactory } from "../helpers/index.js";
@@ -222,5 +226,31 @@ describe("auditLanguageModelMiddleware: why a stream was aborted", () => {
       ["aborted (the user left): the request was aborted after 5 stream parts", "aborted"],
       ["aborted: the request was aborted after 5 stream parts", "aborted"],
     ]);
+  });
+});
+
+describe("one tool-use reply through wrapAnthropic, the middleware and wrapOpenAI: the records side by side (docs/INTEGRATIONS.md, 'The three integrations' records side by side')", () => {
+  it("interactionType, provider, toolCalls and the metadata section are each integration's own, as documented", async () => {
+    const logger = newLogger();
+    const anthropic = wrapAnthropic(new Anthropic({ apiKey: "test", baseURL: fakes.anthropic.baseURL, maxRetries: 0 }), { logger });
+    const openai = wrapOpenAI(new OpenAI({ apiKey: "test", baseURL: fakes.openai.baseURL, maxRetries: 0 }), { logger });
+    fakes.anthropic.enqueue({ kind: "json", fixture: "message-tool-use" }, { kind: "json", fixture: "message-tool-use" });
+    await anthropic.messages.create({ model: MODEL, max_tokens: 64, messages: [{ role: "user", content: "Weather in Paris?" }] });
+    await generateText({ model: audited(logger), prompt: "Weather in Paris?", tools: { get_weather: tool({ inputSchema: z.object({ location: z.string(), unit: z.string() }) }) } });
+    fakes.openai.enqueue({ fixture: "chat-completion-tools.json" });
+    await openai.chat.completions.create({ model: "gpt-4o-mini", messages: [{ role: "user", content: "Weather in Paris?" }] });
+    const recs = await settle(logger, 3);
+    expect(recs.map((r) => [r.interactionType, r.provider, Object.keys(r.metadata as Rec)])).toEqual([
+      ["messages", "anthropic", ["anthropic"]],
+      ["ai-sdk.generate", "anthropic.messages", ["aiSdk"]],
+      ["chat.completions", "openai", ["openai"]],
+    ]);
+    const input = { location: "Paris, France", unit: "celsius" };
+    expect(recs.map((r) => r.toolCalls)).toEqual([
+      [{ id: "toolu_01A09q90qw90lq917835lq9", type: "tool_use", name: "get_weather", input }],
+      [{ toolCallId: "toolu_01A09q90qw90lq917835lq9", toolName: "get_weather", input }],
+      [{ id: "call_Q2dMZ8uGkVBHQnAbB7YcKx4t", type: "function", function: { name: "get_weather", arguments: '{"city":"Paris"}' } }],
+    ]);
+    expect(recs.map((r) => r.finishReason)).toEqual(["tool_use", "tool-calls", "tool_calls"]);
   });
 });

@@ -110,6 +110,42 @@ describe("withAuditFetch, as an app uses it", () => {
     expect(JSON.stringify(rec)).not.toContain("0123456789abcdef");
   });
 
+  it("a token in the URL path (Telegram's /bot<token>/, a Discord webhook's) is recorded unless a redact pattern names it; with the documented patterns it is nowhere on disk, also in operation and a failed request's error", async () => {
+    const api = await serve((_req, res) => res.end("{}"));
+    const TG = "123456789:AAHdqTcvCH1vGWJxfSeofSAs0K5PALDsaw";
+    const DISCORD = "abcdEFGHijklMNOPqrstUVWXyz0123456789abcdEFGHijklMNOPqrstUVWXyz01";
+    const calls = async (auditedFetch: typeof fetch) => {
+      await auditedFetch(`${api}/bot${TG}/sendMessage`);
+      await auditedFetch(`${api}/api/webhooks/123456789012345678/${DISCORD}`);
+      await auditedFetch(`${api.replace(/:\d+$/, ":1")}/bot${TG}/getMe`).catch(() => undefined); // (a port fetch refuses)
+    };
+    // without a rule: not a query parameter, so recorded (docs/INTEGRATIONS.md, fetch)
+    const plain = newLogger();
+    await calls(withAuditFetch(fetch, { logger: plain }));
+    const plainRecs = await recordsOf(plain, "tool_usage", 3);
+    expect(plainRecs[0]!.operation).toBe(`GET ${new URL(api).host}/bot${TG}/sendMessage`);
+    // with the patterns the docs give
+    const logger = newLogger({
+      redact: {
+        patterns: [
+          { name: "telegram_bot", pattern: "/bot(?<secret>\\d+:[A-Za-z0-9_-]{30,})" },
+          { name: "discord_webhook", pattern: "/api/webhooks/\\d+/(?<secret>[A-Za-z0-9_-]{40,})" },
+        ],
+      },
+    });
+    await calls(withAuditFetch(fetch, { logger }));
+    const recs = await recordsOf(logger, "tool_usage", 3);
+    expect(recs.map((r) => r.operation)).toEqual([
+      `GET ${new URL(api).host}/bot[REDACTED:telegram_bot]/sendMessage`,
+      `GET ${new URL(api).host}/api/webhooks/123456789012345678/[REDACTED:discord_webhook]`,
+      "GET 127.0.0.1:1/bot[REDACTED:telegram_bot]/getMe",
+    ]);
+    expect(recs[2]!.success).toBe(false);
+    const disk = JSON.stringify(recs);
+    expect(disk).not.toContain("AAHdqTcv");
+    expect(disk).not.toContain("abcdEFGH");
+  });
+
   it("a revoked Proxy of a fetch is an AuditConfigError saying it could not be read (it was the Proxy's bare TypeError)", () => {
     const { proxy, revoke } = Proxy.revocable(fetch, {});
     revoke();

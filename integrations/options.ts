@@ -49,9 +49,31 @@ function isRegExp(v: unknown): v is RegExp {
  * set `options.logger` later.
  */
 export function checkedOptions<T extends object>(fn: string, options: T | undefined): T {
+  if (isLoggerLike(options)) throw loggerAsOptions(fn);
   const r = integrationOptionsSchema.safeParse(options ?? {});
   if (!r.success) throw new AuditConfigError(toFieldIssues(r.error, fn));
   return options ?? ({} as T);
+}
+
+/** How each function is called with the logger in its options, for {@link loggerAsOptions}. */
+const CALLED_AS: Readonly<Record<string, string>> = {
+  wrapOpenAI: "wrapOpenAI(client, { logger })",
+  wrapAnthropic: "wrapAnthropic(client, { logger })",
+  auditLanguageModelMiddleware: "auditLanguageModelMiddleware({ logger })",
+  withAuditFetch: "withAuditFetch(fetch, { logger })",
+  withAudit: "withAudit(target, { logger })",
+};
+
+/**
+ * The error for an AuditLogger given where the options go (`wrapAnthropic(client, logger)`): it
+ * was checked as an options object, and the error listed each of the logger's 78 members as an
+ * "unknown option" (`wrapAnthropic.subjectKeys`, …), and withAudit() of a fetch said it was no
+ * Express app, for the logger's `sessionId` (found by a new-user run, 2026-12-06).
+ */
+export function loggerAsOptions(fn: string): AuditConfigError {
+  return new AuditConfigError([
+    { field: `${fn}.options`, message: `got an AuditLogger where the options go: pass it as the logger option, ${CALLED_AS[fn] ?? `${fn}(…, { logger })`}` },
+  ]);
 }
 
 /** The options each client was first wrapped with (see rewrapped). */

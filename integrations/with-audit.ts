@@ -3,6 +3,8 @@
  * integration: an OpenAI client, an Anthropic client, an Express app, or a fetch function.
  */
 import { AuditConfigError } from "../src/errors.js";
+import { isLoggerLike } from "../src/context.js";
+import { loggerAsOptions } from "./options.js";
 import { wrapAnthropic, type AnthropicClientLike, type WrapAnthropicOptions } from "./anthropic.js";
 import { auditMiddleware, isExpressApp, isExpressRouter, type AuditMiddlewareOptions } from "./express.js";
 import { withAuditFetch, type AuditFetchOptions } from "./fetch.js";
@@ -240,6 +242,9 @@ export function withAudit<A extends ExpressAppLike>(app: A, options?: AuditMiddl
 export function withAudit<R extends ExpressRouterLike>(router: R, options?: AuditMiddlewareOptions): R;
 export function withAudit<F extends FetchLike>(fetchFn: F, options?: AuditFetchOptions): F;
 export function withAudit(target: unknown, options?: object): unknown {
+  // (before the dispatch: given to auditMiddleware or taken for Express options, the logger's
+  // members made an error that did not say what was wrong)
+  if (isLoggerLike(options)) throw loggerAsOptions("withAudit");
   const kind = kindOf(target);
   if (kind === "openai") return wrapOpenAI(target as OpenAIClientLike, options as WrapOpenAIOptions | undefined);
   if (kind === "anthropic") return wrapAnthropic(target as AnthropicClientLike, options as WrapAnthropicOptions | undefined);

@@ -240,6 +240,42 @@ describe("the integrations' options are checked when wrapping", () => {
     expect(JSON.stringify(rec)).not.toContain("my secret");
   });
 
+  it("the logger itself given where the options go (wrapAnthropic(client, logger)): one issue saying to pass { logger }, not 78 'unknown option' lines naming the logger's internals, nor withAudit's Express message", async () => {
+    const logger = newLogger();
+    const raw = new OpenAI({ baseURL: fake.baseURL, apiKey: "sk-test", maxRetries: 0 });
+    const anthropic = new Anthropic({ apiKey: "test", baseURL: fake.baseURL, maxRetries: 0 });
+    const create = anthropic.messages.create;
+    const errorOf = (fn: () => unknown): AuditConfigError => {
+      try {
+        fn();
+      } catch (err) {
+        if (err instanceof AuditConfigError) return err;
+        throw err;
+      }
+      throw new Error("expected an AuditConfigError, but it returned");
+    };
+    const cases: Array<[string, () => unknown, string]> = [
+      ["wrapAnthropic", () => wrapAnthropic(anthropic, logger as never), "wrapAnthropic(client, { logger })"],
+      ["wrapOpenAI", () => wrapOpenAI(raw, logger as never), "wrapOpenAI(client, { logger })"],
+      ["auditLanguageModelMiddleware", () => auditLanguageModelMiddleware(logger as never), "auditLanguageModelMiddleware({ logger })"],
+      ["withAuditFetch", () => withAuditFetch(fetch, logger as never), "withAuditFetch(fetch, { logger })"],
+      ["withAudit", () => withAudit(fetch, logger as never), "withAudit(target, { logger })"],
+      ["withAudit", () => withAudit(anthropic, logger as never), "withAudit(target, { logger })"],
+    ];
+    for (const [fn, call, fix] of cases) {
+      const err = errorOf(call);
+      expect(err.code).toBe("AUDIT_ERR_CONFIG");
+      expect(err.issues.map((i) => i.field)).toEqual([`${fn}.options`]);
+      expect(err.issues[0]!.message).toContain(fix);
+      expect(err.message).not.toMatch(/subjectKeys|Express/);
+    }
+    // the client stays unwrapped; with { logger } it is wrapped and records
+    expect(anthropic.messages.create).toBe(create);
+    const client = wrapOpenAI(raw, { logger });
+    await client.chat.completions.create({ model: "gpt-4o-mini", messages: [{ role: "user", content: "hi" }] });
+    expect(await recordsOf(logger, "chat_interaction")).toHaveLength(1);
+  });
+
   it("what was accepted before the check still is: a null logger (none), one options object shared by every wrapper, a later change to options.logger, a RegExp of another realm", async () => {
     const logger = newLogger();
     const raw = new OpenAI({ baseURL: fake.baseURL, apiKey: "sk-test", maxRetries: 0 });

@@ -146,6 +146,23 @@ describe("withAuditFetch, as an app uses it", () => {
     expect(disk).not.toContain("abcdEFGH");
   });
 
+  it("the duration is up to the response's headers (fetch's promise), not its body, which the app reads after; the record is there before the body ends", async () => {
+    let finish: () => void = () => {};
+    const api = await serve((_req, res) => {
+      res.writeHead(200).write("first part");
+      finish = () => res.end("rest");
+    });
+    const logger = newLogger();
+    const res = await withAuditFetch(fetch, { logger })(`${api}/slow-body`);
+    const [rec] = await recordsOf(logger, "tool_usage"); // (the body not yet ended)
+    await new Promise((r) => setTimeout(r, 400));
+    finish();
+    expect(await res.text()).toBe("first partrest");
+    expect(rec).toMatchObject({ success: true, result: { status: 200, ok: true } });
+    expect(rec!.durationSeconds as number).toBeLessThan(0.4);
+    expect(await recordsOf(logger, "tool_usage")).toHaveLength(1);
+  });
+
   it("a revoked Proxy of a fetch is an AuditConfigError saying it could not be read (it was the Proxy's bare TypeError)", () => {
     const { proxy, revoke } = Proxy.revocable(fetch, {});
     revoke();

@@ -254,3 +254,24 @@ describe("one tool-use reply through wrapAnthropic, the middleware and wrapOpenA
     expect(recs.map((r) => r.finishReason)).toEqual(["tool_use", "tool-calls", "tool_calls"]);
   });
 });
+
+describe("auditLanguageModelMiddleware: an image in the prompt (docs/INTEGRATIONS.md, AI SDK, 'Files and images')", () => {
+  it("given as bytes it is recorded as its size only; given as base64 text (or a data: URL) it is recorded whole; given as a URL, the URL", async () => {
+    const logger = newLogger();
+    const bytes = new Uint8Array(300).map((_, i) => i % 256);
+    const b64 = Buffer.from(bytes).toString("base64");
+    for (const image of [bytes, b64, `data:image/png;base64,${b64}`, new URL("https://example.com/cat.png")]) {
+      await generateText({ model: audited(logger), messages: [{ role: "user", content: [{ type: "image", image, mediaType: "image/png" }] }] });
+    }
+    const recs = await settle(logger, 4);
+    const data = await Promise.all(recs.map(async (r) => (await promptOf(logger, r))[0]!.content[0]!.data));
+    expect(data).toEqual([
+      { type: "data", data: "[Binary 300 bytes]" },
+      { type: "data", data: b64 },
+      { type: "data", data: b64 },
+      { type: "url", url: "https://example.com/cat.png" },
+    ]);
+    // the provider was sent the image itself each time
+    expect(fakes.anthropic.requests.slice(-4, -1).every((q) => JSON.stringify(q.body).includes(b64))).toBe(true);
+  });
+});

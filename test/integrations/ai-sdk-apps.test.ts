@@ -252,6 +252,17 @@ describe("one tool-use reply through wrapAnthropic, the middleware and wrapOpenA
       [{ id: "call_Q2dMZ8uGkVBHQnAbB7YcKx4t", type: "function", function: { name: "get_weather", arguments: '{"city":"Paris"}' } }],
     ]);
     expect(recs.map((r) => r.finishReason)).toEqual(["tool_use", "tool-calls", "tool_calls"]);
+    // the model that answered; the one asked for in metadata; the viewer's filters match exactly
+    const answering = recs[0]!.model as string;
+    expect(recs.map((r) => [r.model, (Object.values(r.metadata as Rec)[0] as Rec).requestedModel])).toEqual([
+      [answering, MODEL],
+      [answering, MODEL],
+      [expect.stringMatching(/^gpt-4o-mini-\d/), "gpt-4o-mini"],
+    ]);
+    const viewer = new AuditViewer(logger);
+    expect(await viewer.getChatInteractions({ model: MODEL })).toEqual([]);
+    expect(await viewer.getChatInteractions({ provider: "anthropic" })).toHaveLength(1);
+    expect(await viewer.getChatInteractions({ model: answering })).toHaveLength(2);
   });
 });
 

@@ -62,7 +62,8 @@ interface Wrapped {
  * Returns a function with `fetchFn`'s exact signature that records one ToolUsage per request:
  * toolName "fetch", operation "<METHOD> <host><path>", parameters { url, method, headers } with
  * secrets replaced by "[REDACTED]" (authorization, cookies, API keys, tokens; `api_key`,
- * `token`, `sig` and similar query parameters; URL passwords; a data: URL's content), result
+ * `token`, `sig` and similar query parameters; URL passwords; Telegram's, Discord's and Slack's
+ * tokens in the path; a data: URL's content), result
  * { status, ok, statusText } (with `redirected: true` and the `url` that answered when fetch
  * followed redirects), and the duration until the response headers arrived. A failed request is recorded, then its original
  * error is rethrown. The response body is never read. A call whose result is not a promise (nor
@@ -401,6 +402,9 @@ function describe(input: unknown, init: unknown, isSecretHeader: (name: string) 
       const hiddenFragment = hideParams(fragment, secrets);
       if (hiddenFragment !== fragment) u.hash = hiddenFragment;
     }
+    // tokens that APIs take in the path, not the query (see hidePathTokens)
+    const path = hidePathTokens(u.pathname, u.host, secrets);
+    if (path !== u.pathname) u.pathname = path;
     // (the text tells a network path, and so does a host of its own: URL parsing skips the
     // whitespace and tabs a `//` may come with)
     if (relative && (u.host !== RELATIVE_HOST || /^[\\/]{2}/.test(rawUrl))) {
@@ -410,7 +414,7 @@ function describe(input: unknown, init: unknown, isSecretHeader: (name: string) 
     } else if (relative) {
       // its path as given, its query and fragment as read (secrets hidden)
       const cut = rawUrl.search(/[?#]/);
-      const givenPath = cut < 0 ? rawUrl : rawUrl.slice(0, cut);
+      const givenPath = hidePathTokens(cut < 0 ? rawUrl : rawUrl.slice(0, cut), "", secrets);
       url = `${givenPath}${u.search}${u.hash}`;
       operation = `${method} ${givenPath}`;
     } else if (u.protocol === "data:") {
@@ -446,6 +450,31 @@ function describe(input: unknown, init: unknown, isSecretHeader: (name: string) 
     operation = `${method} ${url}`;
   }
   return { operation: operation.slice(0, 256), parameters: { url, method, headers: safeHeaders }, secrets: secrets.filter((x) => x.length >= 3) };
+}
+
+/**
+ * Credentials that APIs take as a path segment, where no parameter name says so: Telegram's bot
+ * token (`/bot<id>:<token>/sendMessage`), a Discord webhook's token (`/api/webhooks/<id>/<token>`)
+ * and a Slack webhook's secret (`hooks.slack.com/services/T…/B…/<secret>`). Each became
+ * "[REDACTED]" and joins `secrets` (an error may quote the URL). They were recorded in clear, in
+ * `operation` too, which encryption does not cover (found by a new-user run, 2026-12-06). Other
+ * path secrets take a `redact` pattern (docs/INTEGRATIONS.md, fetch). Per request: two substring
+ * checks when the path holds none.
+ */
+function hidePathTokens(path: string, host: string, secrets: string[]): string {
+  if (host === "hooks.slack.com") {
+    const m = /^(\/(?:services|workflows|triggers)\/(?:[^/]+\/)*)([^/]+)\/?$/.exec(path);
+    if (m !== null && m[2]!.length >= 8) {
+      secrets.push(m[2]!);
+      return `${m[1]}${REDACTED}`;
+    }
+    return path;
+  }
+  if (!path.includes("/bot") && !path.includes("/webhooks/")) return path;
+  return path.replace(/(\/bot\d{3,}:)([A-Za-z0-9_-]{20,})|(\/api\/(?:v\d+\/)?webhooks\/\d+\/)([A-Za-z0-9_-]{20,})/g, (_m, bot?: string, botToken?: string, hook?: string, hookToken?: string) => {
+    secrets.push((botToken ?? hookToken)!);
+    return `${bot ?? hook}${REDACTED}`;
+  });
 }
 
 /**

@@ -110,40 +110,41 @@ describe("withAuditFetch, as an app uses it", () => {
     expect(JSON.stringify(rec)).not.toContain("0123456789abcdef");
   });
 
-  it("a token in the URL path (Telegram's /bot<token>/, a Discord webhook's) is recorded unless a redact pattern names it; with the documented patterns it is nowhere on disk, also in operation and a failed request's error", async () => {
+  it("a token in the URL path (Telegram's /bot<token>/, a Discord or Slack webhook's) is hidden from url, operation and a failed request's error (it was recorded in clear, in operation even when encrypted); other path secrets take a redact pattern", async () => {
     const api = await serve((_req, res) => res.end("{}"));
+    const host = new URL(api).host;
     const TG = "123456789:AAHdqTcvCH1vGWJxfSeofSAs0K5PALDsaw";
     const DISCORD = "abcdEFGHijklMNOPqrstUVWXyz0123456789abcdEFGHijklMNOPqrstUVWXyz01";
-    const calls = async (auditedFetch: typeof fetch) => {
-      await auditedFetch(`${api}/bot${TG}/sendMessage`);
-      await auditedFetch(`${api}/api/webhooks/123456789012345678/${DISCORD}`);
-      await auditedFetch(`${api.replace(/:\d+$/, ":1")}/bot${TG}/getMe`).catch(() => undefined); // (a port fetch refuses)
-    };
-    // without a rule: not a query parameter, so recorded (docs/INTEGRATIONS.md, fetch)
-    const plain = newLogger();
-    await calls(withAuditFetch(fetch, { logger: plain }));
-    const plainRecs = await recordsOf(plain, "tool_usage", 3);
-    expect(plainRecs[0]!.operation).toBe(`GET ${new URL(api).host}/bot${TG}/sendMessage`);
-    // with the patterns the docs give
-    const logger = newLogger({
-      redact: {
-        patterns: [
-          { name: "telegram_bot", pattern: "/bot(?<secret>\\d+:[A-Za-z0-9_-]{30,})" },
-          { name: "discord_webhook", pattern: "/api/webhooks/\\d+/(?<secret>[A-Za-z0-9_-]{40,})" },
-        ],
-      },
-    });
-    await calls(withAuditFetch(fetch, { logger }));
-    const recs = await recordsOf(logger, "tool_usage", 3);
+    const SLACK = "T00000000/B00000000/abcdEFGHijklMNOPqrstUVWX";
+    const logger = newLogger();
+    const auditedFetch = withAuditFetch(fetch, { logger });
+    await auditedFetch(`${api}/bot${TG}/sendMessage?chat_id=42`);
+    await auditedFetch(`${api}/api/webhooks/123456789012345678/${DISCORD}`);
+    await auditedFetch(`${api}/api/v10/webhooks/123456789012345678/${DISCORD}/messages/1`);
+    const refused = await auditedFetch(`${api.replace(/:\d+$/, ":1")}/bot${TG}/getMe`).catch((e: unknown) => e);
+    expect(refused).toBeInstanceOf(TypeError);
+    // Slack's webhooks by their host (a fetch of our own answers, as no request leaves the machine)
+    await withAuditFetch(async (_input: string) => new Response("ok"), { logger })(`https://hooks.slack.com/services/${SLACK}`);
+    // a relative URL (a fetch with a base URL of its own)
+    await withAuditFetch(async (_input: string) => new Response("ok"), { logger })(`/bot${TG}/getUpdates`);
+    const recs = await recordsOf(logger, "tool_usage", 6);
     expect(recs.map((r) => r.operation)).toEqual([
-      `GET ${new URL(api).host}/bot[REDACTED:telegram_bot]/sendMessage`,
-      `GET ${new URL(api).host}/api/webhooks/123456789012345678/[REDACTED:discord_webhook]`,
-      "GET 127.0.0.1:1/bot[REDACTED:telegram_bot]/getMe",
+      `GET ${host}/bot123456789:${REDACTED}/sendMessage`,
+      `GET ${host}/api/webhooks/123456789012345678/${REDACTED}`,
+      `GET ${host}/api/v10/webhooks/123456789012345678/${REDACTED}/messages/1`,
+      `GET 127.0.0.1:1/bot123456789:${REDACTED}/getMe`,
+      `GET hooks.slack.com/services/T00000000/B00000000/${REDACTED}`,
+      `GET /bot123456789:${REDACTED}/getUpdates`,
     ]);
-    expect(recs[2]!.success).toBe(false);
+    expect((recs[0]!.parameters as { url: string }).url).toBe(`${api}/bot123456789:${REDACTED}/sendMessage?chat_id=42`);
+    expect(recs[3]!.success).toBe(false);
     const disk = JSON.stringify(recs);
-    expect(disk).not.toContain("AAHdqTcv");
-    expect(disk).not.toContain("abcdEFGH");
+    for (const secret of ["AAHdqTcv", "abcdEFGH"]) expect(disk).not.toContain(secret);
+    // a secret of no known shape in a path: a redact pattern of the logger's hides it (docs/INTEGRATIONS.md, fetch)
+    const withRule = newLogger({ redact: { patterns: [{ name: "acme_key", pattern: "/keys/(?<secret>[A-Za-z0-9]{24,})" }] } });
+    await withAuditFetch(fetch, { logger: withRule })(`${api}/v1/keys/AcmeKey0123456789abcdefXYZ/usage`);
+    const [ruled] = await recordsOf(withRule, "tool_usage");
+    expect(ruled!.operation).toBe(`GET ${host}/v1/keys/[REDACTED:acme_key]/usage`);
   });
 
   it("the duration is up to the response's headers (fetch's promise), not its body, which the app reads after; the record is there before the body ends", async () => {

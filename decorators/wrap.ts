@@ -9,7 +9,7 @@
 import { Stream } from "node:stream";
 import { types } from "node:util";
 import { z } from "zod";
-import { auditStorage, currentContext, kLearnedUser, ownContext, runInAuditContext, userOfCall } from "../src/context.js";
+import { auditStorage, currentContext, isLoggerLike, kLearnedUser, ownContext, runInAuditContext, userOfCall } from "../src/context.js";
 import { trackResult, untrackResult } from "../src/dropped.js";
 import { AuditConfigError } from "../src/errors.js";
 import { isError, isInstance, isNativePromise, keepAddedMembers, readMember, reportRecordFailure, resolveAuditLogger, safeRecord, textOf, UNREADABLE_ERROR, warnLoggerOptionThrew } from "../src/instrument.js";
@@ -189,6 +189,12 @@ export const decoratorOptionsShape = {
  * `AuditConfigError` naming every bad field (prefixed with the decorator, e.g. `@AuditTool.name`).
  */
 export function parseDecoratorInput<S extends z.ZodType>(decorator: string, schema: S, input: unknown): z.output<S> {
+  // (the logger given where the options go, `@AuditTool("x", logger)`: the options check listed
+  // each of the logger's members as an unknown option, some 78 lines; found by a new-user run,
+  // 2026-12-06)
+  if (isLoggerLike((input as { options?: unknown } | null)?.options)) {
+    throw new AuditConfigError([{ field: `${decorator}.options`, message: "got an AuditLogger where the options go: pass it as the logger option, { logger }" }]);
+  }
   const r = schema.safeParse(input);
   if (!r.success) throw new AuditConfigError(toFieldIssues(r.error, decorator));
   return r.data;

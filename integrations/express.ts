@@ -16,7 +16,7 @@ import { abortInCause, isAbortError, kClientLeft, type ClientLeftLookup } from "
 import { recordingOf } from "../src/errors-seen.js";
 import { jsonHidingSecrets } from "../src/secret-name.js";
 import { thrownObjectMessage } from "../src/thrown-message.js";
-import { MAX_ID_CHARS, currentContext, kLearnedUser, kUserLookup, runInAuditContext, type UserLookup } from "../src/context.js";
+import { MAX_ID_CHARS, currentContext, isLoggerLike, kLearnedUser, kUserLookup, runInAuditContext, type UserLookup } from "../src/context.js";
 import { AuditConfigError } from "../src/errors.js";
 import { REDACTED_TEXT, errorTypeOf, httpStatusOf, isError, readMember, reportRecordFailure, resolveAuditLogger, safeRecord, textOf } from "../src/instrument.js";
 import type { AuditLogger } from "../src/logger.js";
@@ -24,6 +24,7 @@ import { newId } from "../src/record/id.js";
 import { toFieldIssues } from "../src/record/issues.js";
 import type { AuditContextValue } from "../src/types.js";
 import { isSecretParam } from "./fetch.js";
+import { loggerAsOptions } from "./options.js";
 
 /**
  * A path rule: a string matches that path and everything below it (`"/api/chat"` also matches
@@ -211,6 +212,9 @@ export function auditMiddleware(options?: AuditMiddlewareOptions | Request, res?
     uncalled("auditMiddleware").middleware(options, res, next);
     return undefined;
   }
+  // (the logger given as the options: each of its members was listed as an unknown option; found
+  // by a new-user run, 2026-12-06)
+  if (isLoggerLike(options)) throw loggerAsOptions("auditMiddleware");
   const parsed = optionsSchema.safeParse(options === undefined ? {} : options);
   if (!parsed.success) throw new AuditConfigError(toFieldIssues(parsed.error, "auditMiddleware"));
   const opts = parsed.data;
@@ -266,6 +270,7 @@ export function auditErrorHandler(options?: unknown, req?: Request, res?: Respon
     uncalled("auditErrorHandler").errorHandler(options, req, res, next);
     return undefined;
   }
+  if (isLoggerLike(options)) throw loggerAsOptions("auditErrorHandler");
   const parsed = optionsSchema.pick({ logger: true }).strict().safeParse(options === undefined ? {} : options);
   if (!parsed.success) throw new AuditConfigError(toFieldIssues(parsed.error, "auditErrorHandler"));
   const own = parsed.data.logger;

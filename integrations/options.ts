@@ -62,6 +62,8 @@ const CALLED_AS: Readonly<Record<string, string>> = {
   auditLanguageModelMiddleware: "auditLanguageModelMiddleware({ logger })",
   withAuditFetch: "withAuditFetch(fetch, { logger })",
   withAudit: "withAudit(target, { logger })",
+  auditMiddleware: "auditMiddleware({ logger })",
+  auditErrorHandler: "auditErrorHandler({ logger })",
 };
 
 /**

@@ -8,7 +8,8 @@ import { afterAll, beforeAll, describe, expect, expectTypeOf, it } from "vitest"
 import { createOpenAI } from "@ai-sdk/openai";
 import { auditLanguageModelMiddleware, withAudit, withAuditFetch, wrapAnthropic, wrapOpenAI } from "../../integrations/index.js";
 import { auditContext } from "../../src/context.js";
-import { AuditChat } from "../../decorators/index.js";
+import { AuditChat, AuditErrors, AuditPerformance, AuditPersona, AuditTool } from "../../decorators/index.js";
+import { auditErrorHandler, auditMiddleware } from "../../integrations/express.js";
 import { decorate } from "../decorators/apply.js";
 import { JsonText } from "../../src/record/json-text.js";
 import { kCaptureFlags, kSameCopy } from "../../src/record/schemas.js";
@@ -261,6 +262,14 @@ describe("the integrations' options are checked when wrapping", () => {
       ["withAuditFetch", () => withAuditFetch(fetch, logger as never), "withAuditFetch(fetch, { logger })"],
       ["withAudit", () => withAudit(fetch, logger as never), "withAudit(target, { logger })"],
       ["withAudit", () => withAudit(anthropic, logger as never), "withAudit(target, { logger })"],
+      // (and the Express middleware and the decorators, whose options check listed them too)
+      ["auditMiddleware", () => auditMiddleware(logger as never), "auditMiddleware({ logger })"],
+      ["auditErrorHandler", () => auditErrorHandler(logger as never), "auditErrorHandler({ logger })"],
+      ["@AuditTool", () => AuditTool("weather", logger as never), "{ logger }"],
+      ["@AuditChat", () => AuditChat(logger as never), "{ logger }"],
+      ["@AuditPersona", () => AuditPersona("planner", "plan", logger as never), "{ logger }"],
+      ["@AuditPerformance", () => AuditPerformance("latency", logger as never), "{ logger }"],
+      ["@AuditErrors", () => AuditErrors(logger as never), "{ logger }"],
     ];
     for (const [fn, call, fix] of cases) {
       const err = errorOf(call);

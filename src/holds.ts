@@ -1,4 +1,5 @@
 import { readRegularFileSync, replaceFileSync } from "./regular-file.js";
+import fs from "node:fs";
 import path from "node:path";
 import { AuditFormatError, AuditIOError, AuditValidationError } from "./errors.js";
 import { newId } from "./record/id.js";
@@ -47,6 +48,11 @@ export function readHolds(auditDir: string): LegalHold[] {
   return holds as LegalHold[];
 }
 
+/** Whether there is no `legal_holds.json` (a file that cannot be read is readHolds' to report). */
+function holdsFileMissing(auditDir: string): boolean {
+  return fs.lstatSync(path.join(auditDir, HOLDS_FILE), { throwIfNoEntry: false }) === undefined;
+}
+
 function writeHolds(auditDir: string, holds: readonly LegalHold[]): void {
   const file = path.join(auditDir, HOLDS_FILE);
   // (never a FIFO or a link put under the temporary name: see replaceFileSync)
@@ -74,10 +80,15 @@ export function underLock<T>(auditDir: string, update: () => T): T {
  * under it), so the verifier can tell a removal made under a hold from one just before or after it
  * (recorded after the lock, a release could look later than a removal it allowed).
  */
-export function addHold(auditDir: string, scope: string, reason: string, placedBySession: string, record?: (hold: LegalHold) => void): LegalHold {
+export function addHold(auditDir: string, scope: string, reason: string, placedBySession: string, record?: (hold: LegalHold) => void, chained?: () => readonly LegalHold[]): LegalHold {
   const hold: LegalHold = { id: newId(), scope, reason, placedAt: new Date().toISOString(), placedBySession };
   underLock(auditDir, () => {
-    writeHolds(auditDir, [...readHolds(auditDir), hold]);
+    // (no file: it is rebuilt from the chains' holds in force, `chained`, as removeHolds does.
+    // Until 2026-12-05 a hold placed after `legal_holds.json` was lost made a file of that hold
+    // alone, and a release by scope, which reads the chains only when the file gives nothing to
+    // release, released the file's one hold of a scope that had two in force; found by review)
+    const filed = chained !== undefined && holdsFileMissing(auditDir) ? [...chained()] : readHolds(auditDir);
+    writeHolds(auditDir, [...filed, hold]);
     record?.(hold);
   });
   return hold;
@@ -86,24 +97,31 @@ export function addHold(auditDir: string, scope: string, reason: string, placedB
 /**
  * Removes the holds `pick` chooses among those in force (chosen under the lock, so from what is
  * in force then; a `pick` that throws changes nothing); returns them. `record` as for addHold.
- * In force: the file's holds, and, when `pick` finds nothing among those, the ones `chained`
- * returns (the holds the audit_event chains place and do not release, which cleanup honours too:
- * see chainedHolds), read under the lock. Found
+ * In force: the file's holds, and, when `pick` finds nothing among those or there is no file,
+ * the ones `chained` returns (the holds the audit_event chains place and do not release, which
+ * cleanup honours too: see chainedHolds), read under the lock; the file is then rewritten with
+ * all of those but the ones released, so that it lists every hold in force again, as addHold
+ * rebuilds a missing one (a file listing one hold of a scope and not the other, as a hold placed
+ * after the file's loss made it, let a release by scope release the file's one where two were in
+ * force; found by review, 2026-12-05). A file replaced by an older copy is believed for the holds
+ * it lists: a release by scope then chooses among those (docs/TRUST.md). Found
  * 2026-12-05: with `legal_holds.json` deleted, a release by the hold's id looked in the file only,
  * released nothing and recorded nothing, and the chained hold stayed in force for cleanup and the
  * sessions listing with no way to release it.
  */
 export function removeHolds(auditDir: string, pick: (inForce: readonly LegalHold[]) => readonly LegalHold[], record?: (gone: readonly LegalHold[]) => void, chained?: () => readonly LegalHold[]): LegalHold[] {
   return underLock(auditDir, () => {
-    const filed = readHolds(auditDir);
+    let filed = chained !== undefined && holdsFileMissing(auditDir) ? [...chained()] : readHolds(auditDir);
     let gone = pick(filed);
     // (the chains are read only when the file's holds give nothing to release: reading every
     // session's audit_event chain on each release made a long-running app's releases cost as much
     // as its whole chain, 4,000 releases with 2 KiB rotation ran past a minute; found by a merge
-    // test, 2026-12-05. A file that lost some holds of a scope and kept others releases those kept.)
+    // test, 2026-12-05. A file that lost some holds of a scope and kept others releases those kept:
+    // addHold and this rebuild a missing file whole, so only an older copy put in its place lists some.)
     if (gone.length === 0 && chained !== undefined) {
       const ids = new Set(filed.map((h) => h.id));
-      gone = pick([...filed, ...chained().filter((h) => !ids.has(h.id))]);
+      filed = [...filed, ...chained().filter((h) => !ids.has(h.id))];
+      gone = pick(filed);
     }
     writeHolds(auditDir, filed.filter((h) => !gone.includes(h)));
     record?.(gone);

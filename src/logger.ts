@@ -40,7 +40,7 @@ import { registerForExit, unregisterForExit, type ExitFlushable } from "./sink/e
 import { CONTENT_DIR, contentFileNames, SESSION_FILE_MAX_BYTES, sessionFileName } from "./sink/files.js";
 import { readRegularFileSync, replaceFileSync } from "./regular-file.js";
 import { SessionLock } from "./sink/lock.js";
-import { addHold, holdsToRelease, removeHolds } from "./holds.js";
+import { addHold, holdsToRelease, removeHolds, type LegalHold } from "./holds.js";
 import { SESSION_ID_PATTERN } from "./config/schema.js";
 import { KindWriter } from "./sink/writer.js";
 import { SubjectKeys, shredSubjectKeys } from "./pipeline/keyring.js";
@@ -1153,10 +1153,18 @@ export class AuditLogger extends EventEmitter<AuditLoggerEvents> implements Exit
     // where a signed checkpoint covers it; unsigned, a session that ran on or ended without
     // finalizing made another session's later cleanup look made under the hold; found by review,
     // 2026-12-04)
-    const hold = addHold(this.auditDir, scope, why, this.sessionId, (h) => {
-      this.logAuditEvent("legal_hold_placed", why, { holdId: h.id, scope });
-      this.writeCheckpoint("legal_hold");
-    });
+    const hold = addHold(
+      this.auditDir,
+      scope,
+      why,
+      this.sessionId,
+      (h) => {
+        this.logAuditEvent("legal_hold_placed", why, { holdId: h.id, scope });
+        this.writeCheckpoint("legal_hold");
+      },
+      // (legal_holds.json lost: rebuilt from the chains' holds in force, see addHold)
+      () => this.chainedHoldsNow(),
+    );
     return hold.id;
   }
 
@@ -1191,12 +1199,15 @@ export class AuditLogger extends EventEmitter<AuditLoggerEvents> implements Exit
       },
       // (a hold the chains place is in force though the file lost it: see removeHolds; this
       // logger's own hold records handed to the OS first)
-      () => {
-        this.flushSyncOnExitless();
-        return chainedHolds(this.auditDir);
-      },
+      () => this.chainedHoldsNow(),
     );
     return gone.length;
+  }
+
+  /** The holds the audit_event chains place and do not release (see chainedHolds), this logger's own hold records handed to the OS first. */
+  private chainedHoldsNow(): LegalHold[] {
+    this.flushSyncOnExitless();
+    return chainedHolds(this.auditDir);
   }
 
   /**

@@ -269,3 +269,42 @@ describe("the copy of a hold a removal record carries, against the hold's own pl
     expect(listed?.remains?.holds).toEqual([{ holdId, ...held }]);
   }, 90_000);
 });
+
+// Found by review, 2026-12-05 (merge of 89cafe6 and 0026309): a release reads the chains only when
+// the file's holds give nothing to release, so with legal_holds.json lost and a new hold placed on
+// the same scope since (the file then listed that one alone), the scope form found one hold (the
+// file's) and released it, though two were in force there (docs/TRUST.md: it refuses, naming each,
+// and releases none); and the one-argument form took the id of a hold only the chains held for a
+// reason, and released this session's filed hold. A missing file is now rebuilt from the chains.
+describe("a release by scope after legal_holds.json lost one of the scope's holds", () => {
+  for (const thread of [false, true]) {
+    it(`refuses while the chained hold and the newer filed one are both in force, and each is released by its id (thread: ${thread})`, async () => {
+      const { projectPath, dir, holdId } = await heldByJudge();
+      fs.rmSync(path.join(dir, "legal_holds.json"));
+      const judge2 = new AuditLogger({ sessionId: "judge2", projectPath, fullContentLogging: false, thread });
+      const second = judge2.placeLegalHold("target", "case 8");
+      // (the file, rebuilt from the chains as the hold is placed, lists both: it listed the newer alone)
+      expect((JSON.parse(fs.readFileSync(path.join(dir, "legal_holds.json"), "utf8")) as { holds: Array<{ id: string }> }).holds.map((h) => h.id)).toEqual([holdId, second]);
+      let refused: unknown;
+      try {
+        judge2.releaseLegalHold("target", "case 8 closed");
+      } catch (err) {
+        refused = err;
+      }
+      expect(refused).toBeInstanceOf(Error);
+      expect(String((refused as Error).message)).toContain(holdId);
+      expect(String((refused as Error).message)).toContain(second);
+      // (one argument is a reason: the chained hold's id there is refused, and this session's hold stays)
+      const own = judge2.placeLegalHold("own session");
+      expect(() => judge2.releaseLegalHold(holdId)).toThrow(/reason/);
+      expect(judge2.releaseLegalHold(own, "own released")).toBe(1);
+      expect(judge2.releaseLegalHold(second, "case 8 closed")).toBe(1);
+      // (now one hold is in force on the scope, the chained one: the scope form releases it)
+      expect(judge2.releaseLegalHold("target", "case 7 closed")).toBe(1);
+      await judge2.finalizeSession();
+      expect(chainedHolds(dir).filter((h) => h.scope === "target")).toEqual([]);
+      const after = await cleanupAt(projectPath, "officer", 5);
+      expect(after.removed.map((r) => r.sessionId)).toContain("target");
+    }, 90_000);
+  }
+});

@@ -538,7 +538,9 @@ function unlistedWhy(rel: string, listed: ReadonlySet<string>): string {
   if (list) {
     return `its name is that of the list a directory export keeps of the ${EXPORT_INTEGRITY_DIR}/ files it is writing, left by an export (process ${list[1]}) killed midway, or one still writing. It is not part of the export and was not checked: export to this directory again (an export removes it, and the files it names, once that process of this host is gone); removed by hand, the files it names stop the next export there.`;
   }
-  const m = /^([^/]+?)\.(\d+)(?:\.[0-9a-f]+)?\.tmp$/.exec(rel);
+  // (in integrity/ too: its files are written whole, see writeWholeSync; until the review of
+  // 2026-12-05 only top-level names were read so, and such a file was "added after the export")
+  const m = /^((?:integrity\/)?[^/]+?)\.(\d+)(?:\.[0-9a-f]+)?\.tmp$/.exec(rel);
   if (m && (m[1] === EXPORT_MANIFEST || listed.has(m[1]!))) {
     return `its name is that of the temporary file an export writes ${m[1]} as before renaming it into place, left by an export (process ${m[2]}) killed midway, or one still writing. It is not part of the export and was not checked: remove it, or export to this directory again (an export removes those a process of this host that is gone left).`;
   }

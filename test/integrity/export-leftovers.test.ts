@@ -195,6 +195,29 @@ describe("an export killed midway", () => {
     expect(report.ok).toBe(true);
   });
 
+  it("planted: the temporary file of an integrity/ file a gone process left (integrity/<file>.<pid>.<random>.tmp, as writeWholeSync names it) is named by verify for what it is, and removed by the next export", async () => {
+    // (verify's explanation took only top-level names: such a file, left by a re-export killed
+    // while it wrote integrity/, was "added after the export"; found by review, 2026-12-05)
+    const projectPath = tmpProject();
+    const logger = new AuditLogger({ sessionId: "chained", projectPath, fullContentLogging: false });
+    logger.placeLegalHold("a chain to copy");
+    logger.logToolUsage({ toolName: "t", operation: "o" });
+    await logger.finalizeSession();
+    const exportDir = path.join(projectPath, "export");
+    const exporter = new AuditExporter({ auditPath: logger.auditDir });
+    await exporter.exportCompleteAuditToDirectory(exportDir, { includeFullContent: false });
+    expect(fs.existsSync(path.join(exportDir, "integrity", "audit_events_chained.jsonl"))).toBe(true);
+    const dead = deadPid();
+    const left = `integrity/audit_events_chained.jsonl.${dead}.0a1b2c3d4e5f.tmp`;
+    fs.writeFileSync(path.join(exportDir, left), "partial");
+    const before = await verifyExport(exportDir);
+    expect(before.problems.map((p) => [p.kind, p.file])).toEqual([["export_file_unlisted", left]]);
+    expect(before.problems[0]!.detail).toMatch(new RegExp(`temporary file an export writes integrity/audit_events_chained\\.jsonl as before renaming it into place, left by an export \\(process ${dead}\\) killed midway`));
+    await exporter.exportCompleteAuditToDirectory(exportDir, { includeFullContent: false });
+    expect(fs.existsSync(path.join(exportDir, left))).toBe(false);
+    expect((await verifyExport(exportDir)).problems).toEqual([]);
+  });
+
   it("a single-file export (exportToJson to a path) removes the temporary files of that path a gone process left, and no other", async () => {
     const projectPath = tmpProject();
     const logger = new AuditLogger({ sessionId: "single", projectPath, fullContentLogging: false });

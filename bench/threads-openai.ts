@@ -17,7 +17,8 @@
  * `--calls` calls timed, one after the other, the logger flushed at the end. CPU time per thread
  * from Linux's /proc/self/task/<tid>/schedstat (time on a CPU, not waiting for one), divided by
  * the calls. The logger's worker is the thread that appeared when the logger was made (Node 20
- * names no thread); the helper threads are all the others.
+ * names no thread); the helper threads are all the others. Also the main thread's garbage
+ * collection pauses (V8's `gc` performance entries, part of its CPU time).
  *
  * What it does not tell: what the CPU time costs in latency, which depends on the cores free
  * (bench/overhead-openai.ts measures latency; bench/share-openai.ts the kit's share of the main
@@ -29,6 +30,7 @@ import fs from "node:fs";
 import os from "node:os";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
+import { PerformanceObserver } from "node:perf_hooks";
 import { parseArgs } from "node:util";
 import OpenAI from "openai";
 import { fakeOpenAIFetch } from "../test/helpers/fake-openai.js";
@@ -69,6 +71,8 @@ interface ChildResult {
   readonly worker: number;
   readonly helpers: number;
   readonly wallUs: number;
+  /** the main thread's garbage collection pauses (V8's "gc" performance entries), µs per call */
+  readonly gcUs: number;
 }
 
 async function child(mode: Mode, baseURL: string | undefined): Promise<void> {
@@ -88,12 +92,21 @@ async function child(mode: Mode, baseURL: string | undefined): Promise<void> {
   for (let i = 0; i < warmup; i++) await client.chat.completions.create({ model: "gpt-4o-mini", messages });
   await logger?.flush();
   const fresh = [...threadCpu().keys()].filter((t) => !before.has(t));
+  let gcMs = 0;
+  const gc = new PerformanceObserver((list) => {
+    for (const e of list.getEntries()) gcMs += e.duration;
+  });
+  gc.observe({ entryTypes: ["gc"] });
   const a = threadCpu();
   const t0 = process.hrtime.bigint();
   for (let i = 0; i < calls; i++) await client.chat.completions.create({ model: "gpt-4o-mini", messages });
   await logger?.flush();
   const wallUs = Number(process.hrtime.bigint() - t0) / 1000 / calls;
   const b = threadCpu();
+  // (the entries of the last collections are delivered in a later turn)
+  await new Promise((r) => setImmediate(r));
+  gc.disconnect();
+  const gcUs = (gcMs * 1000) / calls;
   let main = 0;
   let worker = 0;
   let helpers = 0;
@@ -105,7 +118,7 @@ async function child(mode: Mode, baseURL: string | undefined): Promise<void> {
   }
   await logger?.finalizeSession();
   fs.rmSync(dir, { recursive: true, force: true });
-  const result: ChildResult = { mode, main, worker, helpers, wallUs };
+  const result: ChildResult = { mode, main, worker, helpers, wallUs, gcUs };
   process.send!(result);
 }
 
@@ -145,9 +158,9 @@ async function main(): Promise<void> {
     const worker = med(mode, "worker");
     const helpers = med(mode, "helpers");
     const total = main + worker + helpers;
-    out[mode] = { main, worker, helpers, total, wallUs: med(mode, "wallUs") };
+    out[mode] = { main, worker, helpers, total, wallUs: med(mode, "wallUs"), gcUs: med(mode, "gcUs") };
     const over = bareTotal !== undefined && mode !== "bare" ? ` (+${(total - bareTotal).toFixed(1)} over bare: main ${(main - med("bare", "main")).toFixed(1)}, worker ${worker.toFixed(1)}, helpers ${(helpers - med("bare", "helpers")).toFixed(1)})` : "";
-    console.log(`${mode.padEnd(11)} main ${main.toFixed(1).padStart(7)}  worker ${worker.toFixed(1).padStart(6)}  helpers ${helpers.toFixed(1).padStart(6)}  total ${total.toFixed(1).padStart(7)}  wall ${med(mode, "wallUs").toFixed(1)} µs/call${over}`);
+    console.log(`${mode.padEnd(11)} main ${main.toFixed(1).padStart(7)}  worker ${worker.toFixed(1).padStart(6)}  helpers ${helpers.toFixed(1).padStart(6)}  total ${total.toFixed(1).padStart(7)}  wall ${med(mode, "wallUs").toFixed(1)}  main's GC pauses ${med(mode, "gcUs").toFixed(1)} µs/call${over}`);
   }
   console.log(JSON.stringify({ bench: "threads-openai", inMemory: values["in-memory"], calls: Number(values.calls), repeat: Number(values.repeat), perCallUs: out }));
 }

@@ -523,25 +523,67 @@ function listFiles(dir: string, base = dir): string[] {
   return out;
 }
 
+/** `integrity.<pid>.<random>.pending`: the list a directory export keeps of the integrity/ files it is writing (see PendingList in src/export/directory.ts). */
+const PENDING_LIST = /^integrity\.(\d+)\.[0-9a-f]+\.pending$/;
+
+/** A pending list that names a file: the list (relative) and the pid in its name. */
+interface PendingEntry {
+  readonly list: string;
+  readonly pid: string;
+}
+
+/**
+ * The `integrity/` files the pending lists among `present` (top-level, regular: see oddEntries)
+ * name, each with the first list naming it: complete lines only (a line being written when the
+ * export was killed names nothing), of a file directly in `integrity/`, as the next export there
+ * reads them (see earlierEvidence). Any list, whether its process is gone or not: verify may run
+ * on another host.
+ */
+function pendingNames(dir: string, present: readonly string[]): Map<string, PendingEntry> {
+  const out = new Map<string, PendingEntry>();
+  for (const rel of present) {
+    const m = PENDING_LIST.exec(rel);
+    if (!m) continue;
+    try {
+      for (const l of readLinesSync(path.join(dir, rel))) {
+        if (!l.terminated || l.oversized !== undefined) continue;
+        if (l.text.startsWith(`${EXPORT_INTEGRITY_DIR}/`) && !l.text.slice(EXPORT_INTEGRITY_DIR.length + 1).includes("/") && !out.has(l.text)) out.set(l.text, { list: rel, pid: m[1]! });
+      }
+    } catch {
+      // (unreadable: it names nothing, and is reported as unlisted as any file is)
+    }
+  }
+  return out;
+}
+
 /**
  * Why a file of a directory export is not in its manifest, as far as its name tells: one named as
  * the temporary file an export writes a file of its own as before renaming it into place
  * (`<file>.<pid>.<random>.tmp`, see writeAtomic and replaceFileSync) was left by an export killed
- * midway, or is one still being written; anything else was added after the export. Either way it
+ * midway, or is one still being written; so was a file a killed export's pending list names (see
+ * pendingNames); anything else was added after the export. Either way it
  * is not part of the export, and stays a problem: the directory is not what the manifest says.
  */
-function unlistedWhy(rel: string, listed: ReadonlySet<string>): string {
-  // (the name before the pid taken as short as it can be: greedy, an older version's
-  // `<pid>.<ms>`, all digits, was read as the pid `<ms>` of a file named `<name>.<pid>`, and said
-  // "added after the export"; found by review, 2026-12-05)
-  const list = /^integrity\.(\d+)\.[0-9a-f]+\.pending$/.exec(rel);
+function unlistedWhy(rel: string, listed: ReadonlySet<string>, pending: ReadonlyMap<string, PendingEntry>): string {
+  const list = PENDING_LIST.exec(rel);
   if (list) {
     return `its name is that of the list a directory export keeps of the ${EXPORT_INTEGRITY_DIR}/ files it is writing, left by an export (process ${list[1]}) killed midway, or one still writing. It is not part of the export and was not checked: export to this directory again (an export removes it, and the files it names, once that process of this host is gone); removed by hand, the files it names stop the next export there.`;
   }
-  // (in integrity/ too: its files are written whole, see writeWholeSync; until the review of
-  // 2026-12-05 only top-level names were read so, and such a file was "added after the export")
+  // (a file a killed export's list names: until 2026-12-05 the list was named for what it is, and
+  // those files, which the next export there removes with it, were "added after the export";
+  // found by review)
+  const named = pending.get(rel);
+  if (named) {
+    return `it is named in ${named.list}, the list a directory export keeps of the ${EXPORT_INTEGRITY_DIR}/ files it is writing: a file an export (process ${named.pid}) killed midway was writing, or one still writing. It is not part of the export and was not checked: export to this directory again (an export removes it, with the list, once that process of this host is gone).`;
+  }
+  // (the name before the pid taken as short as it can be: greedy, an older version's
+  // `<pid>.<ms>`, all digits, was read as the pid `<ms>` of a file named `<name>.<pid>`, and said
+  // "added after the export"; found by review, 2026-12-05. In integrity/ too: its files are
+  // written whole, see writeWholeSync; until the review of 2026-12-05 only top-level names were
+  // read so, and such a file was "added after the export"; and the temporary file of one a killed
+  // export's list names as well.)
   const m = /^((?:integrity\/)?[^/]+?)\.(\d+)(?:\.[0-9a-f]+)?\.tmp$/.exec(rel);
-  if (m && (m[1] === EXPORT_MANIFEST || listed.has(m[1]!))) {
+  if (m && (m[1] === EXPORT_MANIFEST || listed.has(m[1]!) || pending.has(m[1]!))) {
     return `its name is that of the temporary file an export writes ${m[1]} as before renaming it into place, left by an export (process ${m[2]}) killed midway, or one still writing. It is not part of the export and was not checked: remove it, or export to this directory again (an export removes those a process of this host that is gone left).`;
   }
   return "it was added after the export.";
@@ -623,8 +665,10 @@ export async function verifyExport(exportDir: string, options: VerifyExportOptio
       p(entry.path, "export_file_modified", `${entry.path} differs from the size and SHA-256 in the manifest (${got.bytes} bytes, expected ${entry.bytes}): it was changed after the export.`);
     }
   }
-  for (const rel of listFiles(dir)) {
-    if (rel !== EXPORT_MANIFEST && !listed.has(rel)) p(rel, "export_file_unlisted", `${rel} is in the export directory but not in its manifest: ${unlistedWhy(rel, listed)}`);
+  const present = listFiles(dir);
+  const pending = pendingNames(dir, present);
+  for (const rel of present) {
+    if (rel !== EXPORT_MANIFEST && !listed.has(rel)) p(rel, "export_file_unlisted", `${rel} is in the export directory but not in its manifest: ${unlistedWhy(rel, listed, pending)}`);
   }
 
   // 3. the exported chains and the checkpoints over them

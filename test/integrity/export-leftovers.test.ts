@@ -120,6 +120,11 @@ describe("an export killed midway", () => {
     // every file under its own name in integrity/ is whole: the source's bytes
     const whole = names().filter((n) => !n.endsWith(".tmp"));
     for (const n of whole) expect(fs.readFileSync(path.join(integrity, n)).equals(fs.readFileSync(path.join(auditDir, n))), n).toBe(true);
+    // verify names the integrity/ files the killed export wrote, which the earlier manifest does
+    // not list, for what they are (it said "added after the export" of those its list names)
+    const killed = (await verifyExport(exportDir, { publicKey })).problems.filter((p) => p.kind === "export_file_unlisted" && p.file.startsWith("integrity/"));
+    expect(killed.map((p) => p.file)).toContain("integrity/checkpoints_big1.jsonl");
+    for (const p of killed) expect(p.detail, p.file).toMatch(/an export \(process \d+\) killed midway.*export to this directory again/);
 
     // the next export there succeeds, removes what the killed one left, and verifies OK
     await new AuditExporter({ auditPath: auditDir }).exportCompleteAuditToDirectory(exportDir, { includeFullContent: false, signingKey: pem });
@@ -215,6 +220,39 @@ describe("an export killed midway", () => {
     expect(before.problems[0]!.detail).toMatch(new RegExp(`temporary file an export writes integrity/audit_events_chained\\.jsonl as before renaming it into place, left by an export \\(process ${dead}\\) killed midway`));
     await exporter.exportCompleteAuditToDirectory(exportDir, { includeFullContent: false });
     expect(fs.existsSync(path.join(exportDir, left))).toBe(false);
+    expect((await verifyExport(exportDir)).problems).toEqual([]);
+  });
+
+  it("planted: verify names the integrity/ files a killed export's list (integrity.<pid>.<random>.pending) names as that export's, and their temporary files; a file only the list's unfinished line names was added after the export", async () => {
+    // (verify named the list and the temporary files for what they are, but the files the list
+    // names, which the next export removes, were "added after the export"; found by review, 2026-12-05)
+    const projectPath = tmpProject();
+    const logger = new AuditLogger({ sessionId: "named", projectPath, fullContentLogging: false });
+    logger.logToolUsage({ toolName: "t", operation: "o" });
+    await logger.finalizeSession();
+    const exportDir = path.join(projectPath, "export");
+    const exporter = new AuditExporter({ auditPath: logger.auditDir });
+    await exporter.exportCompleteAuditToDirectory(exportDir, { includeFullContent: false });
+    const dead = deadPid();
+    const put = (rel: string, text = "partial") => fs.writeFileSync(path.join(exportDir, rel), text);
+    fs.mkdirSync(path.join(exportDir, "integrity"), { recursive: true });
+    const list = `integrity.${dead}.0a1b2c3d4e5f.pending`;
+    put(list, "integrity/checkpoints_gone.jsonl\nintegrity/audit_events_gone.jsonl\nintegrity/checkpoints_half");
+    put("integrity/checkpoints_gone.jsonl");
+    put(`integrity/audit_events_gone.jsonl.${dead}.abcdefabcdef.tmp`);
+    put("integrity/checkpoints_half");
+    const report = await verifyExport(exportDir);
+    const why = new Map(report.problems.map((p) => [p.file, `${p.kind}: ${p.detail}`]));
+    expect([...why.keys()].sort()).toEqual([list, `integrity/audit_events_gone.jsonl.${dead}.abcdefabcdef.tmp`, "integrity/checkpoints_gone.jsonl", "integrity/checkpoints_half"].sort());
+    expect(why.get("integrity/checkpoints_gone.jsonl")).toMatch(
+      new RegExp(`^export_file_unlisted: .*named in ${list.replace(/\./g, "\\.")}, the list a directory export keeps of the integrity/ files it is writing: a file an export \\(process ${dead}\\) killed midway was writing.*export to this directory again`),
+    );
+    expect(why.get("integrity/checkpoints_gone.jsonl")).not.toMatch(/added after the export/);
+    expect(why.get(`integrity/audit_events_gone.jsonl.${dead}.abcdefabcdef.tmp`)).toMatch(new RegExp(`temporary file an export writes integrity/audit_events_gone\\.jsonl as before renaming it into place, left by an export \\(process ${dead}\\) killed midway`));
+    // (a line not written whole names nothing, for verify as for the next export, which refuses that file)
+    expect(why.get("integrity/checkpoints_half")).toMatch(/added after the export/);
+    fs.rmSync(path.join(exportDir, "integrity/checkpoints_half"));
+    await exporter.exportCompleteAuditToDirectory(exportDir, { includeFullContent: false });
     expect((await verifyExport(exportDir)).problems).toEqual([]);
   });
 

@@ -182,13 +182,27 @@ class PendingList {
   readonly written: string[] = [];
   private fd: number | undefined;
 
-  constructor(readonly directory: string) {
+  /** `option`: how the caller names the export directory in errors (see DirectoryIntegrity.option) */
+  constructor(
+    readonly directory: string,
+    private readonly option: string,
+  ) {
     this.file = path.join(directory, `${PENDING_STEM}${process.pid}.${randomBytes(6).toString("hex")}.pending`);
   }
 
   /** Lists `rel` (a file about to be written under integrity/); call before the file is begun. */
   readonly add = (rel: string): void => {
-    this.fd ??= fs.openSync(this.file, "wx", 0o600);
+    // (the list is the export's first file in the directory when there is evidence to copy: one
+    // that cannot be written in, there or not, was a bare errno error naming no option, where the
+    // export's other files fail with AUDIT_ERR_PATH; found by review, 2026-12-05)
+    if (this.fd === undefined) {
+      try {
+        this.fd = fs.openSync(this.file, "wx", 0o600);
+      } catch (err) {
+        const code = (err as NodeJS.ErrnoException).code ?? (err as Error).message;
+        throw new AuditPathError(`${this.option}: ${this.file} cannot be created (${code}), and a directory export lists there the ${EXPORT_INTEGRITY_DIR}/ files it writes: nothing was written. Give a directory you can write, such as ./audit_exports.`);
+      }
+    }
     fs.writeSync(this.fd, `${rel}\n`);
     this.written.push(rel);
   };
@@ -261,13 +275,13 @@ export async function writeDirectoryExport(
   // (and what an export killed midway left there, its list of them last)
   const earlier = checkDirectoryTarget(directory, integrity.option);
   for (const f of earlier) await fs.promises.rm(f, { force: true });
-  const pending = new PendingList(directory);
+  const pending = new PendingList(directory, integrity.option);
   try {
     // (a store's audit_event chain, legal holds and their releases among them, was left out of a
     // directory export of the PostgreSQL store: its manifest said the chain ended at seq 0, and
     // verify of the export said OK; found by the PostgreSQL new-user pass, 2026-12-05)
     let evidence = integrity.auditDir
-      ? copyChainEvidence(integrity.auditDir, directory, integrity.sessionIds, pending.add)
+      ? copyChainEvidence(integrity.auditDir, directory, integrity.sessionIds, pending.add, integrity.option)
       : integrity.auditEvents
         ? await writeChainEvidence(directory, integrity.sessionIds, integrity.auditEvents, pending.add, integrity.option)
         : [];

@@ -148,7 +148,9 @@ function copyCompleteLines(from: string | number, to: string): boolean {
 /**
  * Copies each session's checkpoints file and `audit_event` chain (segments too) from the audit
  * directory into `<exportDir>/integrity/`, each file written whole (see writeWholeSync); `before`
- * is told each one's name (relative to `exportDir`) before it is begun. Call it before the records are exported: a checkpoint
+ * is told each one's name (relative to `exportDir`) before it is begun; `option` is how the caller
+ * names `exportDir` in an {@link AuditPathError} when `integrity/` cannot be made ("option --out",
+ * "exportCompleteAuditToDirectory.dir"). Call it before the records are exported: a checkpoint
  * never covers more than the records read after it. Returns the files written, relative to `exportDir`;
  * `integrity/` is left only when there is a file in it (none for sessions without chain or checkpoints).
  * The chain is walked as the readers walk it ({@link walkChain}): listed once, a rotation by a
@@ -159,7 +161,7 @@ function copyCompleteLines(from: string | number, to: string): boolean {
  * @example
  * const copied = copyChainEvidence("./audit_logs", "./audit_exports", ["support_bot"]);
  */
-export function copyChainEvidence(auditDir: string, exportDir: string, sessionIds: readonly string[], before?: (rel: string) => void): string[] {
+export function copyChainEvidence(auditDir: string, exportDir: string, sessionIds: readonly string[], before?: (rel: string) => void, option = "copyChainEvidence.exportDir"): string[] {
   const target = path.join(exportDir, EXPORT_INTEGRITY_DIR);
   const out: string[] = [];
   const copy = (from: string | number, name: string) => {
@@ -168,8 +170,12 @@ export function copyChainEvidence(auditDir: string, exportDir: string, sessionId
     // for the file and taken away again when nothing is written in it (until 2026-12-05 it was
     // left, and an export with no chain to copy held an empty integrity/, where one of the
     // PostgreSQL store held none; found by the session-status pass)
+    // (made when it is not a directory too: an `integrity` file there was a bare ENOTDIR at the
+    // copy's open; and named as the caller names exportDir, the directory export's option: until
+    // 2026-12-05 the error named copyChainEvidence's own parameter, which a user of the directory
+    // export or the CLI never gave; found by review)
     const made = !fs.existsSync(target);
-    if (made) makeDirSync(target, 0o700, "copyChainEvidence.exportDir");
+    makeDirSync(target, 0o700, option);
     if (copyCompleteLines(from, path.join(target, name))) out.push(`${EXPORT_INTEGRITY_DIR}/${name}`);
     else if (made) fs.rmdirSync(target);
   };

@@ -11,7 +11,7 @@ import { generateKeyPairSync } from "node:crypto";
 import fs from "node:fs";
 import path from "node:path";
 import { afterEach, describe, expect, it } from "vitest";
-import { AuditExporter, AuditLogger, EXPORT_MANIFEST, verifyExport } from "../../src/index.js";
+import { AuditExporter, AuditLogger, AuditPathError, copyChainEvidence, EXPORT_MANIFEST, verifyExport } from "../../src/index.js";
 import { writeExport } from "../../src/export/output.js";
 import { childArgs } from "../helpers/child-args.js";
 import { deadPid } from "../helpers/core.js";
@@ -254,6 +254,45 @@ describe("an export killed midway", () => {
     fs.rmSync(path.join(exportDir, "integrity/checkpoints_half"));
     await exporter.exportCompleteAuditToDirectory(exportDir, { includeFullContent: false });
     expect((await verifyExport(exportDir)).problems).toEqual([]);
+  });
+
+  it("an export whose integrity/ cannot be made fails with AUDIT_ERR_PATH naming the caller's option, never copyChainEvidence's own parameter (unless it is copyChainEvidence that was called)", async () => {
+    const projectPath = tmpProject();
+    const logger = new AuditLogger({ sessionId: "held", projectPath, fullContentLogging: false });
+    logger.placeLegalHold("a chain to copy");
+    logger.logToolUsage({ toolName: "t", operation: "o" });
+    await logger.finalizeSession();
+    const exporter = new AuditExporter({ auditPath: logger.auditDir });
+    // a file named integrity in the target: refused before anything is written (checkDirectoryTarget)
+    const exportDir = path.join(projectPath, "export");
+    fs.mkdirSync(exportDir);
+    fs.writeFileSync(path.join(exportDir, "integrity"), "mine");
+    const planted = await exporter.exportCompleteAuditToDirectory(exportDir).then(() => undefined, (e: unknown) => e);
+    expect(planted).toBeInstanceOf(AuditPathError);
+    expect(planted).toMatchObject({ code: "AUDIT_ERR_PATH", message: expect.stringMatching(/^exportCompleteAuditToDirectory\.dir: .*integrity is not a directory/) });
+    expect((planted as Error).message).not.toContain("copyChainEvidence");
+    expect(fs.readFileSync(path.join(exportDir, "integrity"), "utf8")).toBe("mine");
+    expect(fs.readdirSync(exportDir)).toEqual(["integrity"]);
+    // a directory that is there but cannot be written in (/proc/self: the list of the integrity/
+    // files an export keeps is its first file there) was a bare ENOENT, without a code or an option
+    const unwritable = await exporter.exportCompleteAuditToDirectory("/proc/self").then(() => undefined, (e: unknown) => e);
+    expect(unwritable).toBeInstanceOf(AuditPathError);
+    expect(unwritable).toMatchObject({ code: "AUDIT_ERR_PATH", message: expect.stringMatching(/^exportCompleteAuditToDirectory\.dir: .*\/proc\/self\/integrity\.\d+\.[0-9a-f]{12}\.pending cannot be created \(ENOENT\)/) });
+    // copyChainEvidence called directly: its own parameter, or the option its caller names (a file
+    // named integrity was a bare ENOTDIR: the folder was made only when nothing was there)
+    for (const option of [undefined, "option --dest"]) {
+      const err = (() => {
+        try {
+          copyChainEvidence(logger.auditDir, exportDir, ["held"], undefined, option);
+        } catch (e) {
+          return e;
+        }
+        return undefined;
+      })();
+      expect(err, option).toBeInstanceOf(AuditPathError);
+      expect((err as Error).message, option).toMatch(new RegExp(`^${(option ?? "copyChainEvidence.exportDir").replace(/\./g, "\\.")}: the directory ${path.join(exportDir, "integrity").replace(/\./g, "\\.")} cannot be created \\(ENOTDIR`));
+    }
+    expect(fs.readdirSync(exportDir)).toEqual(["integrity"]);
   });
 
   it("a single-file export (exportToJson to a path) removes the temporary files of that path a gone process left, and no other", async () => {

@@ -8,7 +8,7 @@ import fs from "node:fs";
 import { randomBytes, type KeyObject } from "node:crypto";
 import path from "node:path";
 import { AuditPathError } from "../errors.js";
-import { copyChainEvidence, EXPORT_INTEGRITY_DIR, EXPORT_MANIFEST, manifestListedFiles, writeExportManifest, type ExportManifest } from "../integrity/export.js";
+import { copyChainEvidence, EXPORT_INTEGRITY_DIR, EXPORT_MANIFEST, manifestListedFiles, pendingListNames, writeExportManifest, type ExportManifest } from "../integrity/export.js";
 import { checkpointFileName } from "../integrity/checkpointer.js";
 import type { SigningKey } from "../integrity/signing.js";
 import { REPLACE_TEMP } from "../regular-file.js";
@@ -161,9 +161,8 @@ function killedExportLists(directory: string): { lists: string[]; names: Set<str
       continue;
     }
     lists.push(file);
-    const lines = fs.readFileSync(file, "utf8").split("\n");
-    lines.pop(); // (the text after the last newline: a line not written whole)
-    for (const l of lines) if (l.startsWith(`${EXPORT_INTEGRITY_DIR}/`) && !l.slice(EXPORT_INTEGRITY_DIR.length + 1).includes("/")) names.add(l);
+    // (read as verify reads it: see pendingListNames)
+    for (const l of pendingListNames(file)) names.add(l);
   }
   return { lists, names, running };
 }

@@ -532,6 +532,20 @@ function listFiles(dir: string, base = dir): string[] {
 /** `integrity.<pid>.<random>.pending`: the list a directory export keeps of the integrity/ files it is writing (see PendingList in src/export/directory.ts). */
 const PENDING_LIST = /^integrity\.(\d+)\.[0-9a-f]+\.pending$/;
 
+/**
+ * @internal The files a directory export's pending list (see PendingList in src/export/directory.ts) names:
+ * its complete lines (a line being written when the export was killed names nothing), each a file
+ * directly in `integrity/`. How the next export there (earlierEvidence) and verify read it alike.
+ */
+export function pendingListNames(file: string): string[] {
+  const out: string[] = [];
+  for (const l of readLinesSync(file)) {
+    if (!l.terminated || l.oversized !== undefined) continue;
+    if (l.text.startsWith(`${EXPORT_INTEGRITY_DIR}/`) && !l.text.slice(EXPORT_INTEGRITY_DIR.length + 1).includes("/")) out.push(l.text);
+  }
+  return out;
+}
+
 /** A pending list that names a file: the list (relative) and the pid in its name. */
 interface PendingEntry {
   readonly list: string;
@@ -551,10 +565,7 @@ function pendingNames(dir: string, present: readonly string[]): Map<string, Pend
     const m = PENDING_LIST.exec(rel);
     if (!m) continue;
     try {
-      for (const l of readLinesSync(path.join(dir, rel))) {
-        if (!l.terminated || l.oversized !== undefined) continue;
-        if (l.text.startsWith(`${EXPORT_INTEGRITY_DIR}/`) && !l.text.slice(EXPORT_INTEGRITY_DIR.length + 1).includes("/") && !out.has(l.text)) out.set(l.text, { list: rel, pid: m[1]! });
-      }
+      for (const name of pendingListNames(path.join(dir, rel))) if (!out.has(name)) out.set(name, { list: rel, pid: m[1]! });
     } catch {
       // (unreadable: it names nothing, and is reported as unlisted as any file is)
     }

@@ -1820,7 +1820,10 @@ export class AuditLogger extends EventEmitter<AuditLoggerEvents> implements Exit
       if (this.notKept !== undefined && !this.writeFailing) this.reportNotKept();
     }
     this.writeRefusedSlice();
-    for (const kind of CHAIN_KINDS) this.writers[kind].writeOutSoon();
+    // (the record lines after their content files, as every write-out writes them: while slices
+    // of refused content are left, the lines wait for the last one, which writes them out; see
+    // linesAfterContent)
+    if (this.refusedSlice === undefined) for (const kind of CHAIN_KINDS) this.writers[kind].writeOutSoon();
   }
 
   /** the next turn's slice of the refused content files (see writeRefusedSlice), when one is due */
@@ -1847,6 +1850,20 @@ export class AuditLogger extends EventEmitter<AuditLoggerEvents> implements Exit
     }
   }
 
+  /**
+   * The record lines that waited for the refused content files' slices (see writeOutAll), handed
+   * to the OS once the last slice is written, as the mode writes them: `async` by the thread pool,
+   * `sync` at once, `fsync` by a group commit. Until the review of 2026-12-06 the timer wrote the
+   * lines at once and the content over the next turns: a crash meanwhile left records whose
+   * content files were not there (`content_mismatch` for good), where the README says every
+   * write-out writes the content first.
+   */
+  private linesAfterContent(): void {
+    if (this.config.durability === "async") for (const kind of CHAIN_KINDS) this.writers[kind].writeOutSoon();
+    else if (this.config.durability === "fsync") this.scheduleCommit();
+    else this.writeOutAll(false);
+  }
+
   private nextRefusedSlice(): void {
     if (this.refusedSlice !== undefined) return;
     this.refusedSlice = runInAuditContext(undefined, () =>
@@ -1855,6 +1872,7 @@ export class AuditLogger extends EventEmitter<AuditLoggerEvents> implements Exit
         // (the session ended, or the exit hook took what was left: theirs to write)
         if (this.closed || this.exitFlushed || this.remote) return;
         this.writeRefusedSlice();
+        if (this.refusedSlice === undefined && this.contentRefused.size === 0) this.linesAfterContent();
       }),
     );
     this.refusedSlice.unref();
@@ -1891,11 +1909,16 @@ export class AuditLogger extends EventEmitter<AuditLoggerEvents> implements Exit
     this.unwrittenSince = undefined;
     let first: Error | undefined;
     // (with a slice due in this turn already, the timer leaves the content files to it)
-    const done = this.contentRefused.size === 0 || (slice && this.refusedSlice !== undefined) ? true : this.writeRefusedContent(slice);
+    const done = this.contentRefused.size === 0 ? true : slice && this.refusedSlice !== undefined ? "more" : this.writeRefusedContent(slice);
     if (done === false) {
       first = new AuditIOError(`Writing the full content of ${this.contentRefused.size} interaction(s) failed again: ${reason(this.contentRefusedError)}. It stays in memory and is retried.`, { cause: this.contentRefusedError });
       this.report(first, true);
-    } else if (done === "more") this.nextRefusedSlice();
+    } else if (done === "more") {
+      // the record lines after their content files: they wait for the last slice, which writes
+      // them out (see linesAfterContent)
+      this.nextRefusedSlice();
+      return;
+    }
     for (const kind of CHAIN_KINDS) {
       try {
         this.writers[kind].writeOut();

@@ -200,9 +200,19 @@ export const REPLACE_TEMP = /^(\d+)(?:\.[0-9a-f]+)?\.tmp$/;
  * @example
  * replaceFileSync(path.join(dir, "legal_holds.json"), text, 0o600);
  */
+/**
+ * The temporary file a file is written whole as before it is renamed into place:
+ * `<file>.<pid>.<random>.tmp` (what REPLACE_TEMP reads after `<file>.`, and what the cleanups of
+ * a gone process's leftovers look for). One name for every writer of whole files: replaceFileSync,
+ * the exports' writeAtomic, and the directory export's integrity/ files.
+ */
+export function tempNameBeside(file: string): string {
+  return `${file}.${process.pid}.${crypto.randomBytes(6).toString("hex")}.tmp`;
+}
+
 export function replaceFileSync(file: string, data: string, mode: number, sync = false): void {
   if (fs.lstatSync(file, { throwIfNoEntry: false })?.isDirectory()) throw new NotRegularFileError(file, "a directory", undefined, true);
-  const tmp = `${file}.${process.pid}.${crypto.randomBytes(6).toString("hex")}.tmp`;
+  const tmp = tempNameBeside(file);
   writeNewFileSync(tmp, data, mode, sync);
   try {
     fs.renameSync(tmp, file);

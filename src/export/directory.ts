@@ -8,10 +8,10 @@ import fs from "node:fs";
 import { randomBytes, type KeyObject } from "node:crypto";
 import path from "node:path";
 import { AuditPathError } from "../errors.js";
-import { copyChainEvidence, EXPORT_INTEGRITY_DIR, EXPORT_MANIFEST, manifestListedFiles, pendingListNames, writeExportManifest, type ExportManifest } from "../integrity/export.js";
+import { copyChainEvidence, EXPORT_INTEGRITY_DIR, EXPORT_MANIFEST, manifestListedFiles, pendingListNames, PENDING_NAME, PENDING_STEM, writeExportManifest, type ExportManifest } from "../integrity/export.js";
 import { checkpointFileName } from "../integrity/checkpointer.js";
 import type { SigningKey } from "../integrity/signing.js";
-import { REPLACE_TEMP } from "../regular-file.js";
+import { REPLACE_TEMP, tempNameBeside } from "../regular-file.js";
 import { kindFileName } from "../sink/files.js";
 import { leftByGoneNamed } from "../sink/lock.js";
 import { KIND_FILE_STEM, RECORD_KINDS, type RecordType } from "../types.js";
@@ -132,8 +132,6 @@ function tempOfKnown(where: string, name: string, known: ReadonlySet<string>): b
 }
 
 /** `integrity.<pid>.<random>.pending` in an export directory: see {@link PendingList}. */
-const PENDING_NAME = /^(\d+)\.[0-9a-f]+\.pending$/;
-const PENDING_STEM = `${EXPORT_INTEGRITY_DIR}.`;
 
 /**
  * The lists ({@link PendingList}) that exports killed midway left in `directory` (regular files
@@ -335,7 +333,7 @@ async function writeChainEvidence(dir: string, sessionIds: readonly string[], li
     const name = kindFileName("audit_event", sessionId);
     const file = path.join(dir, EXPORT_INTEGRITY_DIR, name);
     // (written whole, as copyChainEvidence writes a directory's: see writeWholeSync)
-    const tmp = `${file}.${process.pid}.${randomBytes(6).toString("hex")}.tmp`;
+    const tmp = tempNameBeside(file);
     let fd: number | undefined;
     try {
       for await (const line of lines(sessionId)) {

@@ -1,11 +1,11 @@
 /** Writing export files: streamed, with backpressure, through a temporary file renamed into place. */
-import { createHash, randomBytes } from "node:crypto";
+import { createHash } from "node:crypto";
 import fs from "node:fs";
 import path from "node:path";
 import type { Transform } from "node:stream";
 import { pipeline } from "node:stream/promises";
 import { AuditIOError, AuditLoggerError, AuditPathError } from "../errors.js";
-import { nonRegularKind, REPLACE_TEMP } from "../regular-file.js";
+import { nonRegularKind, REPLACE_TEMP, tempNameBeside } from "../regular-file.js";
 import { leftByGoneNamed } from "../sink/lock.js";
 import { makeDirSync } from "../make-dir.js";
 
@@ -47,7 +47,7 @@ export async function writeAtomic(file: string, chunks: AsyncIterable<unknown>, 
   // it: named by the pid and Date.now() until 2026-12-05, two exports of one process to one path
   // started in the same millisecond wrote one temporary file at once, and the second rename
   // failed with ENOENT; found by the durability operator pass)
-  const tmp = `${target}.${process.pid}.${randomBytes(6).toString("hex")}.tmp`;
+  const tmp = tempNameBeside(target);
   // (removed on failure only once this call created it: a name taken is someone else's)
   let created = false;
   try {

@@ -13,7 +13,7 @@
  * withhold.ts: they would confirm a guess of that content); of those records only seq, kind and
  * session are checked.
  */
-import { createHash, randomBytes, sign, verify, type KeyObject } from "node:crypto";
+import { createHash, sign, verify, type KeyObject } from "node:crypto";
 import fs from "node:fs";
 import path from "node:path";
 import { z } from "zod";
@@ -21,7 +21,7 @@ import { computeRecordHash, GENESIS_HASH, hashBody, splitSealedLine } from "../p
 import { isEncryptedValue } from "../pipeline/encrypt.js";
 import { walkChain } from "../reader/chain-files.js";
 import { readLinesSync } from "../reader/lines-sync.js";
-import { readRegularFileSync, replaceFileSync } from "../regular-file.js";
+import { readRegularFileSync, replaceFileSync, tempNameBeside } from "../regular-file.js";
 import { furthestPrunes, readPruneRecords, type SegmentPrune } from "../sink/prunes.js";
 import { listKindFiles, safeJoin } from "../sink/files.js";
 import { CHAIN_KINDS, KIND_FILE_STEM, RECORD_KINDS, type ChainKind, type KindHead, type VerifyNote, type VerifyProblem, type VerifyReport } from "../types.js";
@@ -110,7 +110,7 @@ function posix(rel: string): string {
  * durability pass). Whether `to` was written.
  */
 export function writeWholeSync(to: string, write: (fd: number) => boolean): boolean {
-  const tmp = `${to}.${process.pid}.${randomBytes(6).toString("hex")}.tmp`;
+  const tmp = tempNameBeside(to);
   const fd = fs.openSync(tmp, "wx", 0o600);
   let wrote = false;
   try {
@@ -529,8 +529,18 @@ function listFiles(dir: string, base = dir): string[] {
   return out;
 }
 
-/** `integrity.<pid>.<random>.pending`: the list a directory export keeps of the integrity/ files it is writing (see PendingList in src/export/directory.ts). */
-const PENDING_LIST = /^integrity\.(\d+)\.[0-9a-f]+\.pending$/;
+/**
+ * `integrity.<pid>.<random>.pending`: the list a directory export keeps of the integrity/ files it
+ * is writing (see PendingList in src/export/directory.ts), `PENDING_STEM` then `PENDING_NAME`, as
+ * PendingList makes it, the next export finds it and verify names it.
+ */
+export const PENDING_STEM = `${EXPORT_INTEGRITY_DIR}.`;
+export const PENDING_NAME = /^(\d+)\.[0-9a-f]+\.pending$/;
+
+/** The pid in a pending list's name, or undefined when `rel` is none. */
+function pendingListPid(rel: string): string | undefined {
+  return rel.startsWith(PENDING_STEM) ? PENDING_NAME.exec(rel.slice(PENDING_STEM.length))?.[1] : undefined;
+}
 
 /**
  * @internal The files a directory export's pending list (see PendingList in src/export/directory.ts) names:
@@ -562,10 +572,10 @@ interface PendingEntry {
 function pendingNames(dir: string, present: readonly string[]): Map<string, PendingEntry> {
   const out = new Map<string, PendingEntry>();
   for (const rel of present) {
-    const m = PENDING_LIST.exec(rel);
-    if (!m) continue;
+    const pid = pendingListPid(rel);
+    if (pid === undefined) continue;
     try {
-      for (const name of pendingListNames(path.join(dir, rel))) if (!out.has(name)) out.set(name, { list: rel, pid: m[1]! });
+      for (const name of pendingListNames(path.join(dir, rel))) if (!out.has(name)) out.set(name, { list: rel, pid });
     } catch {
       // (unreadable: it names nothing, and is reported as unlisted as any file is)
     }
@@ -582,9 +592,9 @@ function pendingNames(dir: string, present: readonly string[]): Map<string, Pend
  * is not part of the export, and stays a problem: the directory is not what the manifest says.
  */
 function unlistedWhy(rel: string, listed: ReadonlySet<string>, pending: ReadonlyMap<string, PendingEntry>): string {
-  const list = PENDING_LIST.exec(rel);
-  if (list) {
-    return `its name is that of the list a directory export keeps of the ${EXPORT_INTEGRITY_DIR}/ files it is writing, left by an export (process ${list[1]}) killed midway, or one still writing. It is not part of the export and was not checked: export to this directory again (an export removes it, and the files it names, once that process of this host is gone); removed by hand, the files it names stop the next export there.`;
+  const listPid = pendingListPid(rel);
+  if (listPid !== undefined) {
+    return `its name is that of the list a directory export keeps of the ${EXPORT_INTEGRITY_DIR}/ files it is writing, left by an export (process ${listPid}) killed midway, or one still writing. It is not part of the export and was not checked: export to this directory again (an export removes it, and the files it names, once that process of this host is gone); removed by hand, the files it names stop the next export there.`;
   }
   // (a file a killed export's list names: until 2026-12-05 the list was named for what it is, and
   // those files, which the next export there removes with it, were "added after the export";

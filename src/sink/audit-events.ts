@@ -167,8 +167,9 @@ const AUDIT_EVENTS_FILE = /^audit_events_(.+?)(?:\.\d+)?\.jsonl$/;
 export function chainFilesBySession(names: readonly string[]): Map<string, string[]> {
   const out = new Map<string, string[]>();
   for (const name of names) {
-    if (!name.startsWith("audit_events_") || !name.endsWith(".jsonl")) continue;
-    const sid = name.slice("audit_events_".length, -".jsonl".length).replace(/\.\d+$/, "");
+    // (the name read as chainSessionIds reads it: AUDIT_EVENTS_FILE)
+    const sid = AUDIT_EVENTS_FILE.exec(name)?.[1];
+    if (sid === undefined) continue;
     const of = out.get(sid);
     if (of) of.push(name);
     else out.set(sid, [name]);

@@ -11,8 +11,10 @@
  *   npx tsx bench/threads-openai.ts --in-memory                 # the SDK's fetch answered without sockets
  *   npx tsx bench/threads-openai.ts --modes bare,thread --calls 20000 --repeat 3
  *
- * Each client runs in a process of its own (`bare`: no wrapper; `unrecorded`: wrapped, no logger;
- * `recorded`: `async` mode, records made on the app's thread; `thread`: `thread: true`), the
+ * Each client runs in a process of its own (`bare`: no wrapper; `als-bare`: no wrapper, in a
+ * process where an AsyncLocalStorage is in use, as in any app that uses the kit's context, its
+ * Express middleware or another library's store; `unrecorded`: wrapped, no logger; `recorded`:
+ * `async` mode, records made on the app's thread; `thread`: `thread: true`), the
  * `minimal` preset with its own flush timer (100 ms), as an app runs it: `--warmup` calls, then
  * `--calls` calls timed, one after the other, the logger flushed at the end. CPU time per thread
  * from Linux's /proc/self/task/<tid>/schedstat (time on a CPU, not waiting for one), divided by
@@ -20,11 +22,16 @@
  * names no thread); the helper threads are all the others. Also the main thread's garbage
  * collection pauses (V8's `gc` performance entries, part of its CPU time).
  *
+ * On Node 20 an AsyncLocalStorage, once any store is used, adds a hook to every promise the
+ * process makes (Node 22+ propagates the store another way): a wrapped call pays that in the SDK's
+ * own promises too, and `als-bare` measures it apart from the kit's own work ("over als-bare").
+ *
  * What it does not tell: what the CPU time costs in latency, which depends on the cores free
  * (bench/overhead-openai.ts measures latency; bench/share-openai.ts the kit's share of the main
  * thread). Timings on a shared VM move by ±20% between runs: compare modes inside one run
  * (`--repeat` alternates them).
  */
+import { AsyncLocalStorage } from "node:async_hooks";
 import { fork } from "node:child_process";
 import fs from "node:fs";
 import os from "node:os";
@@ -42,13 +49,13 @@ const { values } = parseArgs({
     "base-url": { type: "string" },
     calls: { type: "string", default: "10000" },
     warmup: { type: "string", default: "2000" },
-    modes: { type: "string", default: "bare,unrecorded,recorded,thread" },
+    modes: { type: "string", default: "bare,als-bare,unrecorded,recorded,thread" },
     repeat: { type: "string", default: "2" },
     "in-memory": { type: "boolean", default: false },
   },
 });
 
-const MODES = ["bare", "unrecorded", "recorded", "thread"] as const;
+const MODES = ["bare", "als-bare", "unrecorded", "recorded", "thread"] as const;
 type Mode = (typeof MODES)[number];
 
 /** CPU nanoseconds each thread of this process has run so far, by tid. */
@@ -85,7 +92,9 @@ async function child(mode: Mode, baseURL: string | undefined): Promise<void> {
   const logger = mode === "recorded" || mode === "thread" ? new AuditLogger(PresetConfigs.minimal("bench_threads", dir, { thread: mode === "thread" })) : undefined;
   const opts = baseURL === undefined ? { baseURL: "http://fake-openai.invalid/v1", apiKey: "sk-bench", maxRetries: 0, fetch: fakeOpenAIFetch() } : { baseURL, apiKey: "sk-bench", maxRetries: 0 };
   const bare = new OpenAI(opts);
-  const client = mode === "bare" ? bare : wrapOpenAI(bare, logger ? { logger } : {});
+  // (a store used once turns Node 20's promise hook on for the whole process, as an app's first request in a context does)
+  if (mode === "als-bare") new AsyncLocalStorage().run({}, () => {});
+  const client = mode === "bare" || mode === "als-bare" ? bare : wrapOpenAI(bare, logger ? { logger } : {});
   const messages = [{ role: "user" as const, content: "What is the capital of France?" }];
   const warmup = Number(values.warmup);
   const calls = Number(values.calls);
@@ -159,7 +168,8 @@ async function main(): Promise<void> {
     const helpers = med(mode, "helpers");
     const total = main + worker + helpers;
     out[mode] = { main, worker, helpers, total, wallUs: med(mode, "wallUs"), gcUs: med(mode, "gcUs") };
-    const over = bareTotal !== undefined && mode !== "bare" ? ` (+${(total - bareTotal).toFixed(1)} over bare: main ${(main - med("bare", "main")).toFixed(1)}, worker ${worker.toFixed(1)}, helpers ${(helpers - med("bare", "helpers")).toFixed(1)})` : "";
+    const overOf = (base: Mode) => ` (+${(total - med(base, "main") - med(base, "helpers")).toFixed(1)} over ${base}: main ${(main - med(base, "main")).toFixed(1)}, worker ${worker.toFixed(1)}, helpers ${(helpers - med(base, "helpers")).toFixed(1)})`;
+    const over = (bareTotal !== undefined && mode !== "bare" ? overOf("bare") : "") + (results.has("als-bare") && mode !== "bare" && mode !== "als-bare" ? overOf("als-bare") : "");
     console.log(`${mode.padEnd(11)} main ${main.toFixed(1).padStart(7)}  worker ${worker.toFixed(1).padStart(6)}  helpers ${helpers.toFixed(1).padStart(6)}  total ${total.toFixed(1).padStart(7)}  wall ${med(mode, "wallUs").toFixed(1)}  main's GC pauses ${med(mode, "gcUs").toFixed(1)} µs/call${over}`);
   }
   console.log(JSON.stringify({ bench: "threads-openai", inMemory: values["in-memory"], calls: Number(values.calls), repeat: Number(values.repeat), perCallUs: out }));

@@ -510,14 +510,16 @@ describe("async: a backlog of refused content files (up to 64 MiB), written by t
   // (found by the durability pass, 2026-12-05: the timer wrote every one of them synchronously on
   // the app's thread in one go, the event loop blocked for the whole backlog; see BENCHMARKS.md)
   const cases = [
-    { name: "28 files of 2 MiB", count: 28, bytes: 2 * 1024 * 1024, durability: "async", bound: 150 },
-    { name: "5,000 files of 8 KB", count: 5000, bytes: 8 * 1024, durability: "async", bound: 200 },
-    // (the group commit writes them; each file fdatasync'ed: one interaction's three syncs, a
-    // slice's least, took up to ~250 ms on the loaded VM's disk)
-    { name: "fsync, 1,000 files of 8 KB", count: 1000, bytes: 8 * 1024, durability: "fsync", bound: 600 },
+    { name: "28 files of 2 MiB", count: 28, bytes: 2 * 1024 * 1024, durability: "async" },
+    { name: "5,000 files of 8 KB", count: 5000, bytes: 8 * 1024, durability: "async" },
+    // (the group commit writes them; each file fdatasync'ed)
+    { name: "fsync, 1,000 files of 8 KB", count: 1000, bytes: 8 * 1024, durability: "fsync" },
   ] as const;
-  for (const { name, count, bytes, durability, bound } of cases) {
-    it(`${name}: the event loop is never blocked for long (bounded work per turn), every file is written, and the log verifies`, async () => {
+  // a slice: writing stops once 4 MiB are written (src/logger.ts REFUSED_CONTENT_SLICE), or
+  // 8 ms have passed, after one interaction's files at least
+  const SLICE_BYTES = 4 * 1024 * 1024;
+  for (const { name, count, bytes, durability } of cases) {
+    it(`${name}: no turn of the event loop writes more than a slice (the backlog takes many turns), every file is written, and the log verifies`, async () => {
       const projectPath = tmpProject();
       const h = startFixture("refused-backlog-child.mts", {}, [projectPath, String(count), String(bytes), durability]);
       children.push(h);
@@ -533,17 +535,20 @@ describe("async: a backlog of refused content files (up to 64 MiB), written by t
       setFileSizeLimit(pid, "unlimited");
       h.child.kill("SIGUSR2");
       const written = await h.waitForLine((l) => l.startsWith("written "), "written");
-      const [, took, histMax, p99, mean, gap, recordsBeforeContent] = written.split(" ").map(Number) as [number, number, number, number, number, number, number];
+      const [, took, histMax, p99, mean, gap, recordsBeforeContent, maxTurnBytes, turnsWriting, interactionBytes] = written.split(" ").map(Number) as [number, number, number, number, number, number, number, number, number, number];
       // the record lines after their content files, as every write-out writes them (README): a
       // crash meanwhile never leaves a record whose content is not on disk (the slices of
       // 2026-12-05 let the timer write the lines at once, the content over later turns)
       expect(recordsBeforeContent).toBe(0);
-      console.log(`${name}: written ${took} ms after SIGUSR2; event-loop delay max ${histMax} ms, p99 ${p99} ms, mean ${mean} ms; longest gap of a 1 ms interval ${gap} ms`);
-      const max = Math.max(histMax, gap);
-      // (the whole backlog took one turn of the loop: 860 ms for the small files, 370 ms for the
-      // big ones, 3.6 s for 800 files fdatasync'ed each on a 2-vCPU VM; now a slice per turn,
-      // ~8 ms of writing, a file at least)
-      expect(max).toBeLessThan(bound);
+      // (the delays are the machine's as much as the kit's: printed, not asserted; BENCHMARKS.md)
+      console.log(`${name}: written ${took} ms after SIGUSR2 over ${turnsWriting} turns, at most ${maxTurnBytes} bytes in one; event-loop delay max ${histMax} ms, p99 ${p99} ms, mean ${mean} ms; longest gap of a 1 ms interval ${gap} ms`);
+      // The work per turn is bounded: no turn of the loop wrote more than one slice's bytes and
+      // one interaction's (the whole backlog was written in one turn: 40 MB, 56 MiB, 8 MB; it held
+      // the event loop 860 ms for the small files, 370 ms for the big ones, 3.6 s for 800 files
+      // fdatasync'ed each on a 2-vCPU VM), so the backlog took several turns.
+      expect(maxTurnBytes).toBeGreaterThan(0);
+      expect(maxTurnBytes).toBeLessThanOrEqual(SLICE_BYTES + interactionBytes);
+      expect(turnsWriting).toBeGreaterThanOrEqual(Math.ceil((count * bytes) / (SLICE_BYTES + interactionBytes)));
       expect(await h.waitForLine((l) => l === "finalized", "finalized")).toBe("finalized");
       const exit = await h.exited;
       expect(exit.code, exit.stderr).toBe(0);

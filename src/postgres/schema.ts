@@ -11,7 +11,7 @@ import { z } from "zod";
  * Version of the schema: {@link migrationSql} creates version 1, {@link upgradeSql} brings it to
  * this one step by step; `audit_schema_version` records which versions were applied.
  */
-export const SCHEMA_VERSION = 4;
+export const SCHEMA_VERSION = 5;
 
 /** Schema names we accept: plain identifiers, so they can be quoted without surprises. */
 export const schemaNameSchema = z
@@ -258,6 +258,14 @@ ALTER FUNCTION ${n.ensurePartition}(timestamptz) SECURITY DEFINER SET search_pat
       // docs/POSTGRES.md)
       `REVOKE EXECUTE ON FUNCTION ${n.ensurePartition}(timestamptz) FROM PUBLIC;
 ${retentionWithHoldsSql(schema)}`,
+    ],
+    [
+      5,
+      // (found by the PostgreSQL pass, 2026-12-06: audit_retention_cuts had only its primary key,
+      // retention_id first, and every reader of it asks by session: the reader's "records gone"
+      // test, for every session listed, the sink's backfill, and verify's cut per chain, each
+      // read the whole table. Ordered as verify and the sink read it: by kind, the highest seq.)
+      `CREATE INDEX IF NOT EXISTS audit_retention_cuts_session ON ${n.retentionCuts} (session_id, kind, through_seq);`,
     ],
   ];
 }

@@ -39,7 +39,7 @@ type ContentManifestBase = Omit<ContentManifest, "files">;
 import { registerForExit, unregisterForExit, type ExitFlushable } from "./sink/exit.js";
 import { CONTENT_DIR, contentFileNames, SESSION_FILE_MAX_BYTES, sessionFileName } from "./sink/files.js";
 import { readRegularFileSync, replaceFileSync } from "./regular-file.js";
-import { SessionLock } from "./sink/lock.js";
+import { OWN_PROC_START, SessionLock } from "./sink/lock.js";
 import { addHold, holdsToRelease, removeHolds, type LegalHold } from "./holds.js";
 import { SESSION_ID_PATTERN } from "./config/schema.js";
 import { KindWriter } from "./sink/writer.js";
@@ -2334,6 +2334,9 @@ export class AuditLogger extends EventEmitter<AuditLoggerEvents> implements Exit
       ...(resumedFrom ? { resumedAt: new Date().toISOString() } : {}),
       pid: process.pid,
       hostname: os.hostname(),
+      // (the process's start as the kernel counts it, where known, as its lock has it: a reader
+      // of the PostgreSQL store, which has this but not the lock, tells a reused pid by it)
+      ...(OWN_PROC_START !== undefined ? { procStart: OWN_PROC_START } : {}),
       customMetadata: this.config.customMetadata,
     };
     this.writeJsonAtomic(sessionFileName(this.sessionId), { ...this.openedInfo, config: this.sessionConfig() });

@@ -11,7 +11,8 @@ import type { Pool, QueryResult, QueryResultRow } from "pg";
 import { z } from "zod";
 import { GENESIS_HASH } from "../pipeline/chain.js";
 import { compileQuery, type FilterOf, type TimeInput } from "../reader/query.js";
-import { sessionStatusOf, type RawRecord, type RecordSource, type SessionListing } from "../reader/records.js";
+import { sessionStatusOf, type RawRecord, type RecordSource, type SessionListing, type SessionStatus } from "../reader/records.js";
+import { runLeftByDead, sessionLiveIn } from "../sink/lock.js";
 import { CONTENT_DIR } from "../sink/files.js";
 import { CHAIN_KINDS, RECORD_KINDS, type ChainKind, type KindHead, type RecordType, type SessionSummary } from "../types.js";
 import { connectionOptionsShape, parseOptions, poolFor, schemaOf } from "./pg.js";
@@ -170,7 +171,13 @@ export class PostgresRecordSource implements RecordSource {
       `SELECT session_id, kind, max(seq)::text AS mx, max(ts) AS last FROM ${this.n.records} ${where} GROUP BY session_id, kind`,
       values,
     );
-    const info = await this.sql<{ session_id: string; status: string; start: string | null }>(`SELECT session_id, status, info->>'startTime' AS start FROM ${this.n.sessions} ${where}`, values);
+    // (of an active row, the run it names: see sessionStatus)
+    const info = await this.sql<{ session_id: string; status: string; start: string | null; run: Record<string, unknown> | null }>(
+      `SELECT session_id, status, info->>'startTime' AS start,
+              CASE WHEN status = 'active' THEN jsonb_build_object('pid', info->'pid', 'hostname', info->'hostname', 'procStart', info->'procStart', 'startTime', info->'startTime', 'resumedAt', info->'resumedAt') END AS run
+         FROM ${this.n.sessions} ${where}`,
+      values,
+    );
     // (sessions whose records retention removed, and the holds in force: see `recordsGone` below)
     const cuts = (await this.sql<{ s: string; kind: string }>(`SELECT DISTINCT session_id AS s, kind FROM ${this.n.retentionCuts} ${where}`, values)).rows;
     const cut = new Set(cuts.map((r) => r.s));
@@ -206,7 +213,7 @@ export class PostgresRecordSource implements RecordSource {
       const gone = totalRecords === 0 && cut.has(sessionId) && (cutSix.has(sessionId) || !by.has(sessionId));
       out.push({
         sessionId,
-        status: i === undefined ? "unknown" : sessionStatusOf({ status: i.status }),
+        status: i === undefined ? "unknown" : this.sessionStatus(sessionId, { ...i.run, status: i.status }),
         startTime: i?.start ?? undefined,
         lastActivity: e.last,
         counts: e.counts,
@@ -294,6 +301,24 @@ export class PostgresRecordSource implements RecordSource {
     );
     const row = r.rows[0];
     return row ? { ...row.info, status: row.status } : undefined;
+  }
+
+  /**
+   * The session's status given its row `info` (as {@link sessionInfo} gives it): the row's, but
+   * "interrupted" for an `active` row whose run was of a process of this host that is gone, by
+   * the rule the files' readers judge a session's lock by (`runLeftByDead`, from the run the row
+   * names: pid, host, the process's start where known, the run's start). A session killed
+   * (SIGKILL, a crash, an out-of-memory kill) keeps its `active` row until a sink of the store
+   * opens in its directory; over its files it is `interrupted` from the moment its process is
+   * gone, and so is it here (until 2026-12-06 the store's readers said `active` until then; found
+   * by the PostgreSQL pass). Reads only: the row is not changed (docs/POSTGRES.md). Never for a
+   * run of another host, nor one whose process lives, nor, when `contentDir` is given, a session
+   * whose lock a live process holds or takes over there (resumed, its sink not yet heard from).
+   */
+  sessionStatus(sessionId: string, info: Record<string, unknown> | undefined): SessionStatus {
+    const status = sessionStatusOf(info);
+    if (status !== "active" || !runLeftByDead(info!)) return status;
+    return this.contentDir !== undefined && sessionLiveIn(this.contentDir, sessionId) ? "active" : "interrupted";
   }
 
   /** Full-content files are kept by each instance, not in the store: read from `contentDir` when given. */

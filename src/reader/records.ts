@@ -54,7 +54,7 @@ export interface SessionListing {
   /**
    * "finalized" after `finalizeSession()`; "active" while open; "interrupted" when its process
    * ended without finalizing it: in the files, its exit hook wrote so into the session file, or
-   * its lock was left by a dead process of this host (docs/FORMAT.md), in the PostgreSQL store, a sink found so (docs/POSTGRES.md); "unknown"
+   * its lock was left by a dead process of this host (docs/FORMAT.md), in the PostgreSQL store, a sink found so or the run its row names was of a dead process of this host, by the same rule (docs/POSTGRES.md); "unknown"
    * without a session file. A session whose lock names another host's process stays "active"
    * (whether that process lives cannot be told from here).
    */

@@ -351,10 +351,46 @@ export function sessionLockLeftByDead(auditDir: string, sessionId: string): bool
   }
   const before = readText(file);
   if (!fs.existsSync(file) || sessionLockHeld(auditDir, sessionId)) return false;
-  const marker = `${file}.takeover`;
-  if (fs.lstatSync(marker, { throwIfNoEntry: false }) !== undefined && !markerStale(marker, readText(marker))) return false;
+  if (takeoverLive(`${file}.takeover`)) return false;
   // (still the lock judged: a takeover that ended meanwhile left a live one)
   return fs.existsSync(file) && readText(file) === before;
+}
+
+/**
+ * Whether the run a session file (or the PostgreSQL store's row of it) names was of a process of
+ * this host that is gone: its `pid` and `hostname`, its `procStart` where it was known, and when
+ * it began (`resumedAt`, else `startTime`), judged as a lock's holder is (`holderLive`: the pid
+ * is not alive, or is another process's now, or is this process's but the run began before it).
+ * For a reader that has the session's information but not its lock (the store's). False when it
+ * cannot be told: another host's run, or no pid or host named.
+ */
+export function runLeftByDead(info: Readonly<Record<string, unknown>>): boolean {
+  const { pid, hostname } = info;
+  // (a pid of 0 or below names a process group to kill(2): never asked)
+  if (typeof pid !== "number" || !Number.isSafeInteger(pid) || pid <= 0 || typeof hostname !== "string") return false;
+  const began = typeof info.resumedAt === "string" ? info.resumedAt : typeof info.startTime === "string" ? info.startTime : "";
+  return !holderLive({ pid, hostname, startedAt: began, ...(typeof info.procStart === "string" ? { procStart: info.procStart } : {}) });
+}
+
+/**
+ * Whether a live process may be writing session `sessionId` in `auditDir`: it holds the
+ * session's lock (`sessionLockHeld`), or is taking a stale one over (its `.takeover` marker). A
+ * session resumed there: never a dead one. Reads only.
+ */
+export function sessionLiveIn(auditDir: string, sessionId: string): boolean {
+  let file: string;
+  try {
+    file = path.join(auditDir, lockFileName(sessionId));
+  } catch {
+    return false; // (an id no session can have: no lock either)
+  }
+  if (sessionLockHeld(auditDir, sessionId)) return true;
+  return takeoverLive(`${file}.takeover`);
+}
+
+/** Whether a takeover marker is there and not stale (see markerStale). */
+function takeoverLive(marker: string): boolean {
+  return fs.lstatSync(marker, { throwIfNoEntry: false }) !== undefined && !markerStale(marker, readText(marker));
 }
 
 /** Whether reading `file` is refused (EACCES, EPERM): another user's lock, not a damaged one. */

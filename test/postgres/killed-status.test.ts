@@ -88,6 +88,9 @@ describe("the store's readers, of a session whose process was SIGKILLed, with no
     const store = (await new AuditViewer({ postgres: { connectionString: PG_URL, schema } }).listSessions()).find((l) => l.sessionId === sid);
     expect(files?.status).toBe("interrupted");
     expect(store).toEqual(files);
+    const filesSummary = await new AuditViewer({ auditPath: dir }).getSessionSummary(sid);
+    expect(filesSummary?.totalRecords).toBe(9);
+    expect(await new AuditViewer({ postgres: { connectionString: PG_URL, schema } }).getSessionSummary(sid)).toEqual(filesSummary);
 
     // resumed by a logger of this process: active while it runs, finalized after
     const sink = new PostgresSink({ connectionString: PG_URL, schema });
@@ -98,6 +101,33 @@ describe("the store's readers, of a session whose process was SIGKILLed, with no
     await resumed.finalizeSession();
     expect(await storeStatuses(schema, sid, server)).toEqual(all("finalized"));
   }, 120_000);
+});
+
+describe("the store's readers, of a session whose process ended without finalizeSession() (process.exit), with no sink opened since", () => {
+  it("say interrupted, as its files' readers (whose session file the exit hook marked); its end is its last record's (the hook's time is in the files only)", async () => {
+    const schema = schemaFor("exitst");
+    await migratePostgres({ connectionString: PG_URL, schema });
+    const projectPath = tmpProject();
+    const dir = path.join(projectPath, "audit_logs");
+    const h = startFixture("../postgres/end-child.ts", {}, [JSON.stringify({ url: PG_URL, schema, projectPath, end: "exit", records: 3 })]);
+    children.push(h);
+    const sid = (await h.waitForLine((l) => l.startsWith("stored "), "stored")).slice("stored ".length);
+    expect((await h.exited).code).toBe(0);
+    expect(JSON.parse(fs.readFileSync(path.join(dir, `session_${sid}.json`), "utf8"))).toMatchObject({ status: "interrupted" });
+    expect(await rowOf(schema, sid)).toEqual({ status: "active", closed: false, pid: String(h.child.pid) });
+    const files = new AuditViewer({ auditPath: dir });
+    const store = new AuditViewer({ postgres: { connectionString: PG_URL, schema } });
+    const listed = (await store.listSessions()).find((l) => l.sessionId === sid);
+    expect(listed?.status).toBe("interrupted");
+    expect(listed).toEqual((await files.listSessions()).find((l) => l.sessionId === sid));
+    const [a, b] = [await store.getSessionSummary(sid), await files.getSessionSummary(sid)];
+    expect(a?.status).toBe("interrupted");
+    expect({ ...a, endTime: undefined, durationSeconds: undefined }).toEqual({ ...b, endTime: undefined, durationSeconds: undefined });
+    // (the store's end: its last record's; the files': the exit hook's, later)
+    const last = (await store.getToolUsages({ limit: 1 }))[0]?.timestamp as string;
+    expect(a?.endTime).toBe(last);
+    expect(b!.endTime >= last).toBe(true);
+  }, 60_000);
 });
 
 describe("an active row whose run the store's readers cannot tell dead stays active", () => {

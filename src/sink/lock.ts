@@ -343,12 +343,8 @@ export function sessionLockHeld(auditDir: string, sessionId: string): boolean {
  * only: how the files' readers tell an interrupted session (docs/FORMAT.md).
  */
 export function sessionLockLeftByDead(auditDir: string, sessionId: string): boolean {
-  let file: string;
-  try {
-    file = path.join(auditDir, lockFileName(sessionId));
-  } catch {
-    return false; // (an id no session can have: no lock either)
-  }
+  const file = lockPathOf(auditDir, sessionId);
+  if (file === undefined) return false;
   const before = readText(file);
   if (!fs.existsSync(file) || sessionLockHeld(auditDir, sessionId)) return false;
   if (takeoverLive(`${file}.takeover`)) return false;
@@ -378,14 +374,17 @@ export function runLeftByDead(info: Readonly<Record<string, unknown>>): boolean 
  * session resumed there: never a dead one. Reads only.
  */
 export function sessionLiveIn(auditDir: string, sessionId: string): boolean {
-  let file: string;
+  const file = lockPathOf(auditDir, sessionId);
+  return file !== undefined && (sessionLockHeld(auditDir, sessionId) || takeoverLive(`${file}.takeover`));
+}
+
+/** Session `sessionId`'s lock file in `auditDir`; undefined for an id no session can have (no lock either). */
+function lockPathOf(auditDir: string, sessionId: string): string | undefined {
   try {
-    file = path.join(auditDir, lockFileName(sessionId));
+    return path.join(auditDir, lockFileName(sessionId));
   } catch {
-    return false; // (an id no session can have: no lock either)
+    return undefined;
   }
-  if (sessionLockHeld(auditDir, sessionId)) return true;
-  return takeoverLive(`${file}.takeover`);
 }
 
 /** Whether a takeover marker is there and not stale (see markerStale). */

@@ -51,14 +51,19 @@ async function storeStatuses(schema: string, sid: string, server: RunningServer)
   };
 }
 
+/** A fresh schema, migrated, and a fresh project (its audit directory: `dir`). */
+async function storeAndDir(tag: string): Promise<{ schema: string; projectPath: string; dir: string }> {
+  const schema = schemaFor(tag);
+  await migratePostgres({ connectionString: PG_URL, schema });
+  const projectPath = tmpProject();
+  return { schema, projectPath, dir: path.join(projectPath, "audit_logs") };
+}
+
 const all = (status: string) => ({ listed: status, summary: status, cli: status, apiListed: status, apiStats: status });
 
 describe("the store's readers, of a session whose process was SIGKILLed, with no sink opened since", () => {
   it("say active while it runs, interrupted once it is killed (as its files' readers), and leave the row as it is; resumed: active, then finalized", async () => {
-    const schema = schemaFor("killst");
-    await migratePostgres({ connectionString: PG_URL, schema });
-    const projectPath = tmpProject();
-    const dir = path.join(projectPath, "audit_logs");
+    const { schema, projectPath, dir } = await storeAndDir("killst");
     const h = startFixture("../postgres/kill-child.ts", {}, [JSON.stringify({ url: PG_URL, schema, projectPath, before: 5, after: 3 })]);
     children.push(h);
     const sid = (await h.waitForLine((l) => l.startsWith("stored "), "stored")).slice("stored ".length);
@@ -105,10 +110,7 @@ describe("the store's readers, of a session whose process was SIGKILLed, with no
 
 describe("the store's readers, of a session whose process ended without finalizeSession() (process.exit), with no sink opened since", () => {
   it("say interrupted, as its files' readers (whose session file the exit hook marked); its end is its last record's (the hook's time is in the files only)", async () => {
-    const schema = schemaFor("exitst");
-    await migratePostgres({ connectionString: PG_URL, schema });
-    const projectPath = tmpProject();
-    const dir = path.join(projectPath, "audit_logs");
+    const { schema, projectPath, dir } = await storeAndDir("exitst");
     const h = startFixture("../postgres/end-child.ts", {}, [JSON.stringify({ url: PG_URL, schema, projectPath, end: "exit", records: 3 })]);
     children.push(h);
     const sid = (await h.waitForLine((l) => l.startsWith("stored "), "stored")).slice("stored ".length);

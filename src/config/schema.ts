@@ -55,11 +55,19 @@ function notJson(v: unknown, at: Array<string | number>, seen: Set<object> = new
 }
 
 const SIZE_PATTERN = /^(\d+(?:\.\d+)?)\s*([bkmg]?)b?$/i;
+/** a size string without its unit: "100" (see parseSize) */
+const UNITLESS_SIZE = /^\d+(?:\.\d+)?$/;
 
-/** pino-roll's size vocabulary: a byte count, or "64k", "10m", "1g". */
+/**
+ * A rotation size in bytes: a number is a byte count (as `config.rotation.size` reads back, so a
+ * config's own value can be given again); a string is pino-roll's `"64k"`, `"10m"`, `"1g"` or
+ * `"100b"`. A string without its unit is refused: pino-roll reads `"100"` (and a bare number) as
+ * megabytes, a number here is bytes, and either reading would be wrong for half the callers (it
+ * was taken as bytes: pino-roll's `"100"` for 100 MB made a segment file per record).
+ */
 export function parseSize(value: number | string): number | undefined {
   if (typeof value === "number") return Number.isFinite(value) && value > 0 ? Math.floor(value) : undefined;
-  const m = SIZE_PATTERN.exec(value.trim());
+  const m = UNITLESS_SIZE.test(value.trim()) ? null : SIZE_PATTERN.exec(value.trim());
   if (!m) return undefined;
   const n = Number(m[1]);
   const unit = (m[2] ?? "").toLowerCase();
@@ -72,6 +80,10 @@ const rotationSchema = z.strictObject({
   size: z
     .union([z.number(), z.string()])
     .optional()
+    .refine((v) => typeof v !== "string" || !UNITLESS_SIZE.test(v.trim()), {
+      message: 'a size string needs its unit: "100m" for 100 MiB, "64k", "1g", or "100b" for bytes (pino-roll reads a bare "100" as megabytes; a number is bytes here)',
+      abort: true,
+    })
     .refine((v) => v === undefined || parseSize(v) !== undefined, "must be a positive byte count or a size like '64k', '10m', '1g'"),
   frequency: z
     .union([z.literal("hourly"), z.literal("daily"), z.number().int().min(1000, "a number of milliseconds, at least 1000")], {

@@ -289,6 +289,22 @@ describe("configuration validation", () => {
     expect(new AuditConfig({ projectPath, rotation: { frequency: "daily" } }).rotation.frequency).toBe("daily");
     for (const size of ["0k", "-1", "ten", 0, -5]) expect(() => new AuditConfig({ projectPath, rotation: { size } })).toThrow(AuditConfigError);
   });
+
+  it('a size string without its unit ("100") is refused, naming rotation.size: pino-roll reads it as megabytes, a number here is bytes', () => {
+    // (it was taken as 100 bytes: a logger given pino-roll's "100" for 100 MB wrote a segment
+    // file per record, 11 tool_usage files for 10 records; found by the API.md conformance pass)
+    const projectPath = tmpProject();
+    for (const size of ["100", "2048", " 64 ", "1.5"]) {
+      const err = thrown(() => new AuditLogger({ sessionId: "unitless", projectPath, rotation: { size } }));
+      expect(err, size).toBeInstanceOf(AuditConfigError);
+      expect((err as AuditConfigError).issues).toEqual([{ field: "rotation.size", message: expect.stringContaining('needs its unit: "100m"') }]);
+    }
+    expect(fs.existsSync(path.join(projectPath, "audit_logs"))).toBe(false);
+    // with a unit, in pino-roll's sense; "b" for bytes, as pino-roll has it
+    expect(new AuditConfig({ projectPath, rotation: { size: "100b" } }).rotation.size).toBe(100);
+    expect(new AuditConfig({ projectPath, rotation: { size: "1.5m" } }).rotation.size).toBe(1.5 * 1024 * 1024);
+    expect(new AuditConfig({ projectPath, rotation: { size: "10MB" } }).rotation.size).toBe(10 * 1024 * 1024);
+  });
 });
 
 describe("messages that say what to give (found by a new-user run, 2026-12-05)", () => {

@@ -239,7 +239,11 @@ function convertObject(obj: object, maxChars: number, maxItems: number, depth: n
       const out: { [key: string]: JsonValue } = {};
       let n = 0;
       for (const [k, v] of obj) {
-        if (n++ >= maxItems) break;
+        // (said as an object's are: a Map was cut without a word)
+        if (n++ >= maxItems) {
+          out["…"] = `[${obj.size - maxItems} more keys]`;
+          break;
+        }
         if (budget !== undefined && --budget.left < 0) throw OVER_BUDGET;
         setMember(out, typeof k === "string" ? k : String(convert(k, maxChars, maxItems, depth + 1, stack, budget)), convert(v, maxChars, maxItems, depth + 1, stack, budget));
       }

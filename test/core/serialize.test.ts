@@ -219,6 +219,26 @@ describe("metadata and free-form values are stored safely (serialize.ts rules)",
     for (const l of readKindLines(projectPath, "performance_metric", "ser_huge")) expect(l.length).toBeLessThan(300_000);
   });
 
+  it("an object or a Map of more than 10,000 members keeps the first 10,000 and says how many more there were", async () => {
+    // (a Map was cut at 10,000 entries without a word, while an object said "[N more keys]" and
+    // an array or Set "[N more items]"; found by the API.md conformance pass against FORMAT.md)
+    const projectPath = tmpProject();
+    const logger = new AuditLogger({ sessionId: "ser_wide", projectPath });
+    const entries = Array.from({ length: 10_005 }, (_, i): [string, number] => [`k${i}`, i]);
+    logger.logToolUsage({ toolName: "t", operation: "o", parameters: { obj: Object.fromEntries(entries), map: new Map(entries), set: new Set(entries.map(([, i]) => i)) } });
+    await logger.finalizeSession();
+    const [rec] = readKind(projectPath, "tool_usage", "ser_wide");
+    const p = rec!.parameters as Record<string, unknown>;
+    for (const member of ["obj", "map"]) {
+      const got = p[member] as Record<string, unknown>;
+      expect(Object.keys(got), member).toHaveLength(10_001);
+      expect(got.k9999, member).toBe(9_999);
+      expect(got.k10000, member).toBeUndefined();
+      expect(got["…"], member).toBe("[5 more keys]");
+    }
+    expect((p.set as unknown[]).at(-1)).toBe("[5 more items]");
+  });
+
   for (const durability of ["async", "sync"] as const) {
     it(`${durability}: lines larger than the write batch (multi-byte text) are written whole, between small ones, and verify`, async () => {
       const projectPath = tmpProject();

@@ -49,7 +49,7 @@ export interface StoreSummary
 const EQUALITY: Readonly<Record<RecordType, Readonly<Record<string, string>>>> = {
   chat_interaction: { model: "model", interactionType: "interactionType", provider: "provider", persona: "persona", success: "success" },
   tool_usage: { toolName: "toolName", operation: "operation", persona: "persona", success: "success" },
-  persona_activity: { personaName: "personaName", persona: "personaName", activityType: "activityType" },
+  persona_activity: { personaName: "personaName", persona: "personaName", activityType: "activityType", success: "success" },
   file_operation: { operation: "operation", filePath: "filePath", persona: "persona", success: "success" },
   performance_metric: { metricName: "metricName", unit: "unit", persona: "persona" },
   error: { errorType: "errorType", severity: "severity", persona: "persona" },

@@ -55,6 +55,8 @@ export interface PersonaActivityFilter extends BaseFilter {
   readonly personaName?: string | undefined;
   readonly persona?: string | undefined;
   readonly activityType?: string | undefined;
+  /** an activity recorded without `success` counts as successful */
+  readonly success?: boolean | undefined;
 }
 
 export interface FileOperationFilter extends BaseFilter {
@@ -104,7 +106,7 @@ const base = {
 const SCHEMAS = {
   chat_interaction: z.strictObject({ ...base, model: str.optional(), interactionType: str.optional(), provider: str.optional(), persona: str.optional(), success: z.boolean().optional() }),
   tool_usage: z.strictObject({ ...base, toolName: str.optional(), operation: str.optional(), persona: str.optional(), success: z.boolean().optional() }),
-  persona_activity: z.strictObject({ ...base, personaName: str.optional(), persona: str.optional(), activityType: str.optional() }),
+  persona_activity: z.strictObject({ ...base, personaName: str.optional(), persona: str.optional(), activityType: str.optional(), success: z.boolean().optional() }),
   file_operation: z.strictObject({
     ...base,
     operation: z.enum(["create", "read", "modify", "delete", "move", "copy"]).optional(),
@@ -120,7 +122,7 @@ const SCHEMAS = {
 const EQUALITY: Readonly<Record<RecordType, Readonly<Record<string, string>>>> = {
   chat_interaction: { model: "model", interactionType: "interactionType", provider: "provider", persona: "persona", success: "success" },
   tool_usage: { toolName: "toolName", operation: "operation", persona: "persona", success: "success" },
-  persona_activity: { personaName: "personaName", persona: "personaName", activityType: "activityType" },
+  persona_activity: { personaName: "personaName", persona: "personaName", activityType: "activityType", success: "success" },
   file_operation: { operation: "operation", filePath: "filePath", persona: "persona", success: "success" },
   performance_metric: { metricName: "metricName", unit: "unit", persona: "persona" },
   error: { errorType: "errorType", severity: "severity", persona: "persona" },

@@ -22,6 +22,7 @@ async function populate(schema: string): Promise<string> {
       logger.logToolUsage({ toolName: i % 2 ? "search" : "crm", operation: "op", durationSeconds: (i % 5) / 100, success: i % 6 !== 0, ...(i % 6 === 0 ? { errorMessage: "timeout" } : {}) });
       if (i % 5 === 0) logger.logError({ errorType: "Timeout", message: `t${i}`, severity: i % 10 === 0 ? "critical" : "error" });
       logger.logPerformanceMetric({ metricName: "latency", value: i * 3.5, unit: "ms" });
+      if (i % 3 === 0) logger.logPersonaActivity({ personaName: i % 2 ? "planner" : "coder", activityType: "plan", ...(i % 9 === 0 ? {} : { success: i % 4 !== 0 }) });
     });
   }
   await logger.finalizeSession();
@@ -39,6 +40,13 @@ describe("AuditViewer over PostgreSQL", () => {
       expect(await store.getChatInteractions(filter)).toEqual(await files.getChatInteractions(filter));
     }
     expect(await store.getToolUsages({ toolName: "search", success: false })).toEqual(await files.getToolUsages({ toolName: "search", success: false }));
+    // (persona activities by outcome, one that says nothing counting as successful: the filter
+    // was refused over both; API.md conformance pass)
+    for (const filter of [{ success: false }, { success: true, persona: "coder" }]) {
+      const got = await store.getPersonaActivities(filter);
+      expect(got.length, JSON.stringify(filter)).toBeGreaterThan(0);
+      expect(got).toEqual(await files.getPersonaActivities(filter));
+    }
     expect(await store.getErrors({ severity: "critical" })).toEqual(await files.getErrors({ severity: "critical" }));
     const strip = (r: object) => ({ ...r, generatedAt: undefined, source: undefined });
     expect(strip(await store.generateAnalyticsReport())).toEqual(strip(await files.generateAnalyticsReport()));

@@ -266,3 +266,22 @@ describe("AuditViewer over a live logger", () => {
     expect((await v.getSessionSummary())!.status).toBe("finalized");
   });
 });
+
+describe("AuditViewer: persona activities by outcome", () => {
+  it("getPersonaActivities({ success }) filters as the other kinds' success filters do, an activity that says nothing counting as successful", async () => {
+    // (the filter was refused as an unknown field, though persona activities record `success`
+    // (@AuditPersona writes false for a call that threw) and API.md has their getter filter
+    // "likewise"; found by the API.md conformance pass)
+    const projectPath = tmpProject();
+    const logger = new AuditLogger({ sessionId: "outcomes", projectPath });
+    const failed = logger.logPersonaActivity({ personaName: "planner", activityType: "plan", success: false });
+    const ok = logger.logPersonaActivity({ personaName: "planner", activityType: "plan", success: true });
+    const unsaid = logger.logPersonaActivity({ personaName: "coder", activityType: "review" });
+    await logger.finalizeSession();
+    const v = new AuditViewer({ auditPath: logger.auditDir });
+    expect(ids(await v.getPersonaActivities({ success: false }))).toEqual([failed]);
+    expect(ids(await v.getPersonaActivities({ success: true }))).toEqual([unsaid, ok]);
+    expect(ids(await v.getPersonaActivities({ persona: "planner", success: true }))).toEqual([ok]);
+    await expect(v.getPersonaActivities({ success: "no" } as never)).rejects.toMatchObject({ code: "AUDIT_ERR_VALIDATION", issues: [expect.objectContaining({ field: "success" })] });
+  });
+});

@@ -61,7 +61,7 @@ function builtinObject(o: object): string | undefined {
  * where the options are rewritten (the `redact: true` shorthand spread them: found 2026-12-05,
  * the logs went to the working directory). A plain object is returned as it is.
  */
-function plainOptions(options: AuditOptionsInput): AuditOptionsInput {
+export function plainOptions(options: AuditOptionsInput): AuditOptionsInput {
   const proto = Object.getPrototypeOf(options) as object | null;
   if (proto === null || proto === Object.prototype) return options;
   const out: Record<string, unknown> = {};
@@ -77,25 +77,24 @@ function plainOptions(options: AuditOptionsInput): AuditOptionsInput {
  * "(input): expected object". No options at all (`undefined`) is the documented default, as `{}`.
  * @internal
  */
-export function checkOptionsArgument(options: unknown, argument: string): void {
+export function checkOptionsArgument(options: unknown, argument: string, field = "options"): void {
   if (options === undefined || options instanceof AuditConfig) return;
+  // (a preset's overrides: the session and the directory are its other arguments)
+  const example = field === "overrides" ? "{ maxLogAgeDays: 7 }" : '{ projectPath: "/srv/app" }';
   if (options !== null && typeof options === "object" && !Array.isArray(options)) {
     const builtin = builtinObject(options);
     if (builtin === undefined) return;
-    const fix = builtin === "a Map" ? "pass Object.fromEntries(map)" : builtin === "a Promise" ? "await it first, and pass the options object it gives" : 'pass a plain object such as { projectPath: "/srv/app" }';
+    const fix = builtin === "a Map" ? "pass Object.fromEntries(map)" : builtin === "a Promise" ? "await it first, and pass the options object it gives" : `pass a plain object such as ${example}`;
+    const lost = field === "overrides" ? "its settings ignored" : "its settings ignored, the logs under the working directory";
     throw new AuditConfigError([
       {
-        field: "options",
-        message: `${argument} must be a plain options object (or an instance of a class of yours, read by its properties); got ${builtin}, whose contents are not options (it was read as {}: its settings ignored, the logs under the working directory): ${fix}`,
+        field,
+        message: `${argument} must be a plain options object (or an instance of a class of yours, read by its properties); got ${builtin}, whose contents are not options (it was read as {}: ${lost}): ${fix}`,
       },
     ]);
   }
-  throw new AuditConfigError([
-    {
-      field: "options",
-      message: `${argument} must be an options object such as { projectPath: "/srv/app" } (logs go to <projectPath>/audit_logs), or left out for the defaults (logs under the working directory); got ${describeArgument(options)}`,
-    },
-  ]);
+  const usage = field === "overrides" ? `${example}, or left out` : `${example} (logs go to <projectPath>/audit_logs), or left out for the defaults (logs under the working directory)`;
+  throw new AuditConfigError([{ field, message: `${argument} must be an options object such as ${usage}; got ${describeArgument(options)}` }]);
 }
 
 /** What keeps a configuration from running with `thread: true`: its parts must be copyable to a worker. */

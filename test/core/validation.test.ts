@@ -473,6 +473,49 @@ describe("presets", () => {
     expect(fieldsOf(err).sort()).toEqual(["maxLogAgeDays", "sessionId"]);
   });
 
+  it("an override given as undefined leaves the preset's value, as leaving it out does, in both call forms", async () => {
+    // (it replaced the preset's value with the kit's default: production with
+    // encryptSensitiveContent: undefined wrote prompts in plaintext, compliance with
+    // requireSigning/minRetentionDays undefined ran unsigned with no retention floor; the README
+    // says an optional member given as undefined is the same as leaving it out; found by the
+    // API.md conformance pass)
+    const projectPath = tmpProject();
+    const logger = new AuditLogger(PresetConfigs.production({ sessionId: "prod_undef", projectPath, encryptionKey: TEST_KEY, encryptSensitiveContent: undefined, redact: undefined }));
+    logger.logChatInteraction({ prompt: "the secret prompt", response: "r" });
+    await logger.finalizeSession();
+    const line = fs.readFileSync(kindPath(projectPath, "chat_interaction", "prod_undef"), "utf8");
+    expect(line).toContain('"$enc"');
+    expect(line).not.toContain("the secret prompt");
+    expect(PresetConfigs.development("dev_undef", projectPath, { maxLogAgeDays: undefined, autoCleanup: undefined, durability: undefined })).toMatchObject({ maxLogAgeDays: 30, autoCleanup: true, durability: "async" });
+    const unsigned = thrown(() => PresetConfigs.compliance({ sessionId: "comp_undef", projectPath, encryptionKey: TEST_KEY, requireSigning: undefined, minRetentionDays: undefined }));
+    expect(unsigned).toMatchObject({ code: "AUDIT_ERR_KEY" });
+    const { privateKey } = generateKeyPairSync("ed25519");
+    expect(PresetConfigs.compliance("comp_undef", projectPath, { encryptionKey: TEST_KEY, signingKey: privateKey, minRetentionDays: undefined })).toMatchObject({ minRetentionDays: 2555, maxLogAgeDays: 2555 });
+  });
+
+  it("a preset given something that is not an options object is an AUDIT_ERR_CONFIG naming it, as new AuditConfig() is; a class instance is read by its properties", () => {
+    // (overrides of 5, "x" or a Map were ignored without a word, and a Map or a class instance
+    // with getters in the one-object form was read as {}: the preset's defaults, the logs under
+    // the working directory)
+    const projectPath = tmpProject();
+    for (const overrides of [5, "x", [1], new Map([["maxLogAgeDays", 7]])]) {
+      const err = thrown(() => PresetConfigs.development("d_bad", projectPath, overrides as never));
+      expect(err, String(overrides)).toBeInstanceOf(AuditConfigError);
+      expect(fieldsOf(err)).toEqual(["overrides"]);
+    }
+    expect(fieldsOf(thrown(() => PresetConfigs.minimal(new Map([["projectPath", projectPath]]) as never)))).toEqual(["options"]);
+    class Settings {
+      constructor(readonly sessionId: string) {}
+      get projectPath(): string {
+        return projectPath;
+      }
+    }
+    expect(PresetConfigs.minimal(new Settings("from_class") as never)).toMatchObject({ sessionId: "from_class", projectPath, maxLogAgeDays: 30 });
+    // (null overrides are none, as undefined)
+    expect(PresetConfigs.minimal("null_overrides", projectPath, null as never)).toMatchObject({ sessionId: "null_overrides", maxLogAgeDays: 30 });
+    expect(fs.readdirSync(projectPath)).toEqual([]);
+  });
+
   it("a preset config runs a logger end to end", async () => {
     const projectPath = tmpProject();
     const logger = new AuditLogger(PresetConfigs.production("prod_run", projectPath, { encryptionKey: TEST_KEY }));

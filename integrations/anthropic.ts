@@ -105,6 +105,7 @@ function wrapChecked<C extends AnthropicClientLike>(client: C, messages: Obj, op
   if (wrapMethod(messages, "create", (original, self, args) => auditedCreate(original, self, args, options, sent, credentials, false))) {
     Object.defineProperty(messages.create, kWrapped, { value: true });
   }
+  wrapMethod(messages, "parse", parseNamingItsCreate);
   // `client.beta.messages`, a Messages resource of its own (the way to send `betas` flags; its
   // `stream()` and `parse()` call its `create`): its calls went unrecorded, with
   // nothing said (found by review, 2026-12-04)
@@ -112,9 +113,29 @@ function wrapChecked<C extends AnthropicClientLike>(client: C, messages: Obj, op
     if (wrapMethod(betaMessages, "create", (original, self, args) => auditedCreate(original, self, args, options, sent, credentials, true))) {
       Object.defineProperty(betaMessages.create, kWrapped, { value: true });
     }
+    wrapMethod(betaMessages, "parse", parseNamingItsCreate);
   }
   wrapWithOptions(client as unknown as Obj, options);
   return client;
+}
+
+/**
+ * True while a wrapped `parse()` runs: the SDK's `messages.parse()` (and the beta one) calls
+ * `this.create(params, options)` at once, in the same turn, and `.then()`s its result, so the
+ * `create` made while this is set is the parse's, recorded as `messages.parse` (the first one
+ * takes it: see ChatCall). Until 2026-12-06 a parse was recorded as `messages.create`. A parse
+ * that some patch makes call its `create` later is recorded as `messages.create`, as before.
+ */
+let inParse = false;
+
+function parseNamingItsCreate(original: AnyFn, self: unknown, args: unknown[]): unknown {
+  inParse = true;
+  try {
+    return Reflect.apply(original, self, args);
+  } finally {
+    // (also when it threw before calling create: params it could not read)
+    inParse = false;
+  }
 }
 
 /** `client.withOptions()` builds a new client with new resources: wrap those too. */
@@ -259,7 +280,11 @@ class ChatCall implements StreamObserver<unknown>, ObservedCall, PromptCopier, D
     }
     this.stream = p.stream === true;
     const headers = isObj(requestOptions) && isObj(requestOptions.headers) ? requestOptions.headers : undefined;
-    const method = headers?.["x-stainless-helper-method"] === "stream" ? "messages.stream" : "messages.create";
+    let method: "messages.create" | "messages.stream" | "messages.parse" = "messages.create";
+    if (inParse) {
+      inParse = false;
+      method = "messages.parse";
+    } else if (headers?.["x-stainless-helper-method"] === "stream") method = "messages.stream";
     this.method = beta ? `beta.${method}` : method;
   }
 

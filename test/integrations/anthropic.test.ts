@@ -14,7 +14,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { wrapAnthropic } from "../../integrations/anthropic.js";
 import { decryptValue, valueAad } from "../../src/pipeline/encrypt.js";
 import { AuditLogger, auditContext, verifyAuditLog, type EncryptedValue } from "../../src/index.js";
-import { startFakeAnthropic, type FakeAnthropic } from "../helpers/fake-anthropic.js";
+import { fixtureJson, startFakeAnthropic, type FakeAnthropic } from "../helpers/fake-anthropic.js";
 import { comparableChat, expectNothingCaptured } from "./_records.js";
 import { readJsonl, TEST_KEY, testKeyring, loggerFactory, tmpProject } from "../helpers/index.js";
 import { childArgs } from "../helpers/child-args.js";
@@ -342,6 +342,58 @@ describe("wrapAnthropic: streaming", () => {
   });
 });
 
+// (2026-12-06: messages.parse(), the SDK's structured outputs helper, calls the wrapped create()
+// and was recorded as `messages.create`, so the record did not say which method the app called)
+describe("wrapAnthropic: messages.parse()", () => {
+  const schema = { type: "json_schema" as const, schema: { type: "object", properties: { answer: { type: "number" } }, required: ["answer"], additionalProperties: false } };
+  const jsonReply = () => ({ kind: "json" as const, body: { ...fixtureJson("message-text"), content: [{ type: "text", text: '{"answer":4}' }] } });
+  const parseParams = () => ({ ...ask("What is 2+2?"), output_config: { format: schema } });
+
+  it("gives the SDK's parsed message unchanged and is recorded once as messages.parse, with the JSON text it parsed", async () => {
+    const logger = newLogger();
+    fake.enqueue(jsonReply(), jsonReply());
+    const bare = await client().messages.parse(parseParams());
+    const before = fake.requests.length;
+    const parsed = await client(logger).messages.parse(parseParams());
+    expect(fake.requests.length - before).toBe(1);
+    expect(parsed.parsed_output).toEqual({ answer: 4 });
+    expect({ ...parsed, _request_id: bare._request_id }).toEqual(bare);
+    const recs = await settle(logger, 1);
+    expect(recs).toHaveLength(1);
+    expect(recs[0]).toMatchObject({
+      success: true,
+      interactionType: "messages",
+      model: REPLY_MODEL,
+      responsePreview: '{"answer":4}',
+      inputTokens: 21,
+      outputTokens: 9,
+      finishReason: "end_turn",
+      metadata: { anthropic: { method: "messages.parse", stream: false, requestedModel: MODEL } },
+    });
+    expect(String(recs[0]!.promptPreview)).toContain("What is 2+2?");
+  });
+
+  it("a failed parse() is recorded once as messages.parse; the create() calls around it stay messages.create", async () => {
+    const logger = newLogger();
+    const c = client(logger);
+    fake.enqueue({ kind: "error", status: 529 });
+    const err = await c.messages.parse(parseParams()).catch((e: unknown) => e);
+    expect(err).toBeInstanceOf(Anthropic.APIError);
+    expect((err as InstanceType<typeof Anthropic.APIError>).status).toBe(529);
+    // params the SDK's parse() cannot read: its own TypeError, as without the wrapper, before any create()
+    expect(() => c.beta.messages.parse(undefined as never)).toThrow(TypeError);
+    await c.messages.create(ask("after"));
+    await c.beta.messages.create(ask("beta after"));
+    const recs = await settle(logger, 3);
+    expect(recs).toHaveLength(3);
+    expect(recs.map((r) => [(r.metadata as { anthropic: Rec }).anthropic.method, r.success, r.statusCode])).toEqual([
+      ["messages.parse", false, 529],
+      ["messages.create", true, undefined],
+      ["beta.messages.create", true, undefined],
+    ]);
+  });
+});
+
 describe("wrapAnthropic: wrapping", () => {
   it("wrapping twice returns the same client and records once", async () => {
     const logger = newLogger();
@@ -598,7 +650,7 @@ describe("wrapAnthropic: client.beta.messages", () => {
       ["beta.messages.create", false, true],
       ["beta.messages.create", true, true],
       ["beta.messages.stream", true, true],
-      ["beta.messages.create", false, true],
+      ["beta.messages.parse", false, true],
     ]);
     expect(recs.map((r) => r.promptPreview)).toEqual([expect.stringContaining("beta plain"), expect.stringContaining("beta streamed"), expect.stringContaining("beta helper"), expect.stringContaining("beta parse")]);
     expect(recs.every((r) => r.success === true && typeof r.responsePreview === "string" && r.responsePreview.length > 0)).toBe(true);

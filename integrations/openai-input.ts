@@ -75,6 +75,8 @@ export type OpenAIRecordData = readonly [
   background: Obj | undefined,
   /** the trace and parent it is recorded in (the request's), when it was fetched outside any trace */
   links: readonly [traceId: string, parentId: string] | undefined,
+  /** the method the app called (`metadata.openai.method`), when not the API's `create` */
+  method: string | undefined,
 ];
 
 /** The data of one call, from what the wrapper saw. */
@@ -93,6 +95,7 @@ export function openaiRecordData(
   ownTrace: boolean,
   settings: Obj | undefined,
   attempts: number,
+  method: string | undefined,
   background?: Obj,
   links?: readonly [string, string],
 ): OpenAIRecordData {
@@ -128,6 +131,7 @@ export function openaiRecordData(
     attempts,
     background,
     links,
+    method,
   ];
 }
 
@@ -209,25 +213,24 @@ export function openaiChatInput(data: OpenAIRecordData): ChatInteractionInput {
   // gpt-4o-mini, answered by gpt-4o-mini-2024-07-18), as the Anthropic wrapper and the AI SDK
   // middleware keep it (until 2026-12-05 the OpenAI record kept only the reply's)
   const requested = model !== undefined && data[2] !== undefined && model !== data[2] ? data[2] : undefined;
-  if (requestId || responseId || finishReasons || attempts > 1 || streamEnd !== undefined || data[21] || data[24] || background || requested) {
-    // built by assignment: adding members to a spread copy is slow on V8 (see addUsage)
-    const openai: Obj = {};
-    if (data[24]) openai.request = data[24];
-    if (data[21]) openai.rawResponse = true;
-    if (requestId) openai.requestId = requestId;
-    // (a call the SDK retried: the record is its last attempt's outcome, see INTEGRATIONS.md)
-    if (attempts > 1) openai.attempts = attempts;
-    if (responseId) openai.responseId = responseId.slice(0, 256);
-    if (finishReasons) openai.finishReasons = finishReasons.map((r) => r.slice(0, 128));
-    if (background) openai.background = background;
-    if (requested) openai.requestedModel = requested.slice(0, 256);
-    if (streamEnd !== undefined) {
-      openai.stream = true;
-      openai.end = streamEnd;
-      openai.chunks = data[20];
-    }
-    input.metadata = { openai };
+  // built by assignment: adding members to a spread copy is slow on V8 (see addUsage)
+  // (the method the app called, first, as `metadata.anthropic.method`: see methodOf in openai.ts)
+  const openai: Obj = { method: data[30] ?? (api === "chat" ? "chat.completions.create" : "responses.create") };
+  if (data[24]) openai.request = data[24];
+  if (data[21]) openai.rawResponse = true;
+  if (requestId) openai.requestId = requestId;
+  // (a call the SDK retried: the record is its last attempt's outcome, see INTEGRATIONS.md)
+  if (attempts > 1) openai.attempts = attempts;
+  if (responseId) openai.responseId = responseId.slice(0, 256);
+  if (finishReasons) openai.finishReasons = finishReasons.map((r) => r.slice(0, 128));
+  if (background) openai.background = background;
+  if (requested) openai.requestedModel = requested.slice(0, 256);
+  if (streamEnd !== undefined) {
+    openai.stream = true;
+    openai.end = streamEnd;
+    openai.chunks = data[20];
   }
+  input.metadata = { openai };
   input.id = data[22];
   if (data[23]) input.traceId = data[22];
   const links = data[29];

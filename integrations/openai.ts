@@ -109,13 +109,13 @@ function wrapChecked<C extends OpenAIClientLike>(client: C, options: WrapOpenAIO
   const sent = observeSentBodies(target);
   // (read at each failure: an app may set a new key on the client)
   const credentials = (): unknown[] => [readMember(target, "apiKey")];
-  instrumentCreate(target.chat.completions, "chat", options, sent, credentials);
-  if (responses) instrumentCreate(responses, "responses", options, sent, credentials);
-  if (beta) instrumentCreate(beta, "responses", options, sent, credentials);
-  for (const resource of [responses, beta]) {
+  instrumentCreate(target.chat.completions, "chat", CHAT_METHODS, options, sent, credentials);
+  if (responses) instrumentCreate(responses, "responses", RESPONSES_METHODS, options, sent, credentials);
+  if (beta) instrumentCreate(beta, "responses", BETA_RESPONSES_METHODS, options, sent, credentials);
+  for (const [resource, names] of [[responses, RESPONSES_METHODS], [beta, BETA_RESPONSES_METHODS]] as const) {
     if (resource === undefined) continue;
-    instrumentRetrieval(resource, "retrieve", options, credentials);
-    instrumentRetrieval(resource, "cancel", options, credentials);
+    instrumentRetrieval(resource, "retrieve", names, options, credentials);
+    instrumentRetrieval(resource, "cancel", names, options, credentials);
   }
   // A client derived with withOptions() keeps the instrumentation. (One that cannot be wrapped,
   // frozen by a subclass's constructor, say, is the app's all the same: the failure is reported.)
@@ -138,8 +138,89 @@ export function isOpenAIClient(value: unknown): value is OpenAIClientLike {
   return typeof value === "object" && value !== null && typeof chat?.completions?.create === "function";
 }
 
+/**
+ * The names of a resource's methods as `metadata.openai.method` gives them: the method the app
+ * called. `create` undefined: the API's own (`chat.completions.create`, `responses.create`), which
+ * the record builder names, so that the usual call carries no name of its own.
+ */
+interface MethodNames {
+  readonly create: string | undefined;
+  readonly parse: string;
+  readonly stream: string;
+  readonly runTools?: string;
+  readonly retrieve?: string;
+  readonly cancel?: string;
+}
+const CHAT_METHODS: MethodNames = { create: undefined, parse: "chat.completions.parse", stream: "chat.completions.stream", runTools: "chat.completions.runTools" };
+const RESPONSES_METHODS: MethodNames = { create: undefined, parse: "responses.parse", stream: "responses.stream", retrieve: "responses.retrieve", cancel: "responses.cancel" };
+const BETA_RESPONSES_METHODS: MethodNames = {
+  create: "beta.responses.create",
+  parse: "beta.responses.parse",
+  stream: "beta.responses.stream",
+  retrieve: "beta.responses.retrieve",
+  cancel: "beta.responses.cancel",
+};
+
+/**
+ * True while a wrapped `parse()` runs: the SDK's `parse()` helpers call `create()` at once, in the
+ * same turn (openai 6 and 7), and the first `create` made while this is set is the parse's (see
+ * methodOf). `responses.parse()` says so in nothing it hands `create()`; the chat one does (its
+ * helper header), as do the `.stream()` and `runTools()` helpers, which call `create()` later.
+ */
+let inParse = false;
+
+function parseNamingItsCreate(original: AnyFn, self: unknown, args: unknown[]): unknown {
+  inParse = true;
+  try {
+    return Reflect.apply(original, self, args);
+  } finally {
+    // (also when it threw before calling create: params it could not read)
+    inParse = false;
+  }
+}
+
+/**
+ * The method the app called, for a `create()` (or retrieval) with these request options: a parse
+ * under way (see inParse), else the helper the SDK names in the options (openai 7:
+ * `__metadata.helperMethod`; openai 6: the `X-Stainless-Helper-Method` header), else `plain`.
+ * Until 2026-12-06 no record said which: a `parse()` or a `runTools()` turn read as a `create()`.
+ */
+function methodOf(names: MethodNames, requestOptions: unknown, plain: string | undefined): string | undefined {
+  if (inParse) {
+    inParse = false;
+    return names.parse;
+  }
+  // (the usual call: no request options)
+  if (!isObj(requestOptions)) return plain;
+  let helper: unknown;
+  try {
+    const meta = requestOptions.__metadata;
+    helper = isObj(meta) ? meta.helperMethod : undefined;
+    if (helper === undefined) {
+      const headers = requestOptions.headers;
+      if (isObj(headers)) helper = headers["X-Stainless-Helper-Method"];
+    }
+  } catch {
+    // options that throw when read: the SDK meets that itself
+  }
+  switch (helper) {
+    case "stream":
+      return names.stream;
+    case "runTools":
+      return names.runTools ?? plain;
+    case "chat.completions.parse":
+      return names.parse;
+    default:
+      return plain;
+  }
+}
+
+type AnyFn = (this: unknown, ...args: unknown[]) => unknown;
+
 /** `sent`: whether the client's serialised bodies reach their calls (see integrations/sent-body.ts). */
-function instrumentCreate(resource: Creator, api: Api, options: WrapOpenAIOptions, sent: boolean, credentials: () => unknown[]): void {
+function instrumentCreate(resource: Creator, api: Api, names: MethodNames, options: WrapOpenAIOptions, sent: boolean, credentials: () => unknown[]): void {
+  // (a parse() of its own, where the SDK has one: see inParse)
+  wrapMethod(resource, "parse", parseNamingItsCreate);
   wrapMethod(resource, "create", (original, self, args) => {
     const logger = resolveAuditLogger(options.logger);
     if (!logger) return original.apply(self, args);
@@ -151,7 +232,7 @@ function instrumentCreate(resource: Creator, api: Api, options: WrapOpenAIOption
       callArgs = args as never[];
     }
     const capture = options.captureContent !== false;
-    const call = new CallRecord(logger, api, callArgs[0], capture, credentials);
+    const call = new CallRecord(logger, api, callArgs[0], capture, credentials, methodOf(names, args[1], names.create));
     // the request options name the call, so that its body finds it (see sent-body.ts): the
     // prompt as sent, and each attempt of it (the SDK serialises the body again for a retry),
     // also without content capture
@@ -183,7 +264,7 @@ function instrumentCreate(resource: Creator, api: Api, options: WrapOpenAIOption
  * `metadata.openai.background` says which call fetched it and names the request's record. Until
  * 2026-12-05 the answer was never recorded (found by the OpenAI new-user pass).
  */
-function instrumentRetrieval(resource: Creator, method: "retrieve" | "cancel", options: WrapOpenAIOptions, credentials: () => unknown[]): void {
+function instrumentRetrieval(resource: Creator, method: "retrieve" | "cancel", names: MethodNames, options: WrapOpenAIOptions, credentials: () => unknown[]): void {
   wrapMethod(resource, method, (original, self, args) => {
     const logger = resolveAuditLogger(options.logger);
     const id = args[0];
@@ -195,7 +276,8 @@ function instrumentRetrieval(resource: Creator, method: "retrieve" | "cancel", o
     } catch {
       // a query that throws when read: the SDK meets that itself
     }
-    const call = new CallRecord(logger, "responses", { stream }, options.captureContent !== false, credentials);
+    // (`responses.stream({ response_id })` retrieves with its helper's name in the options)
+    const call = new CallRecord(logger, "responses", { stream }, options.captureContent !== false, credentials, methodOf(names, method === "retrieve" ? args[2] : args[1], names[method]));
     call.retrieval = { method, responseId: id, request: BACKGROUND_REQUESTS.get(id) };
     let result: unknown;
     try {
@@ -372,6 +454,8 @@ class CallRecord implements StreamObserver<unknown>, ObservedCall, PromptCopier,
     private readonly capture: boolean,
     /** the client's credentials, hidden from the recorded error (see hideCredentials) */
     private readonly credentials: () => unknown[],
+    /** the method the app called, when not the API's `create` (see methodOf) */
+    private readonly method: string | undefined,
   ) {
     const params = isObj(body) ? body : undefined;
     let stream = false;
@@ -648,7 +732,7 @@ class CallRecord implements StreamObserver<unknown>, ObservedCall, PromptCopier,
       const bytes = (sent?.length ?? 0) + (typeof copied === "string" ? copied.length : 0);
       rememberRequest(outcome.responseId, { recordId: this.id, traceId: this.callContext?.traceId ?? this.id, sent, copied, model: requested, settings: this.settings, context: this.callContext, user: this.userAtCall, bytes });
     }
-    const data = openaiRecordData(this.api, this.capture, requested, sent, copied, durationSeconds, this.ttft, this.requestId, outcome, status, this.id, ownTrace, this.settings, this.attempts);
+    const data = openaiRecordData(this.api, this.capture, requested, sent, copied, durationSeconds, this.ttft, this.requestId, outcome, status, this.id, ownTrace, this.settings, this.attempts, this.method);
     // Made later (the app gets its result first), batched, or with `thread: true` on the
     // worker thread; flush(), finalizeSession() and the exit hooks make a pending record, so
     // one right after the call still includes it. The record carries the call's context.
@@ -681,6 +765,7 @@ class CallRecord implements StreamObserver<unknown>, ObservedCall, PromptCopier,
       ownTrace && links === undefined,
       request?.settings,
       0,
+      this.method,
       background,
       links,
     );

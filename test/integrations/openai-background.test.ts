@@ -159,7 +159,7 @@ describe("wrapOpenAI: a background response's answer", () => {
     const [ask, answer] = recs as [Rec, Rec];
     expect(answer).toMatchObject({ traceId: "trace-poll", userId: "poller", success: true, finishReason: "completed", promptPreview: "Another story, please.", responsePreview: ANSWER });
     expect(answer.parentId).toBeUndefined();
-    expect(answer.metadata?.openai).toMatchObject({ responseId: queued.id, stream: true, end: "completed", background: { fetchedBy: "retrieve", requestRecordId: ask.id } });
+    expect(answer.metadata?.openai).toMatchObject({ method: "responses.retrieve", responseId: queued.id, stream: true, end: "completed", background: { fetchedBy: "retrieve", requestRecordId: ask.id } });
   });
 
   it("followed with the SDK's responses.stream({ response_id }) helper (it retrieves the stream): recorded once, with the text", async () => {
@@ -170,7 +170,7 @@ describe("wrapOpenAI: a background response's answer", () => {
     const recs = await chats(logger, 2);
     expect(recs).toHaveLength(2);
     expect(recs[1]).toMatchObject({ finishReason: "completed", promptPreview: "A story, streamed by the helper.", responsePreview: ANSWER, parentId: recs[0]!.id });
-    expect(recs[1]!.metadata?.openai).toMatchObject({ stream: true, background: { fetchedBy: "retrieve", requestRecordId: recs[0]!.id } });
+    expect(recs[1]!.metadata?.openai).toMatchObject({ method: "responses.stream", stream: true, background: { fetchedBy: "retrieve", requestRecordId: recs[0]!.id } });
   });
 
   it("ended with cancel(): recorded once as cancelled; a retrieve() after it makes no second record", async () => {
@@ -182,7 +182,7 @@ describe("wrapOpenAI: a background response's answer", () => {
     const recs = await chats(logger, 2);
     expect(recs).toHaveLength(2);
     expect(recs[1]).toMatchObject({ finishReason: "cancelled", promptPreview: "A long story.", responsePreview: "" });
-    expect(recs[1]!.metadata?.openai).toMatchObject({ background: { fetchedBy: "cancel", requestRecordId: recs[0]!.id } });
+    expect(recs[1]!.metadata?.openai).toMatchObject({ method: "responses.cancel", background: { fetchedBy: "cancel", requestRecordId: recs[0]!.id } });
   });
 
   it("no record for a stored response read again (not run in the background), nor for a failed retrieval (the app gets the SDK's error)", async () => {

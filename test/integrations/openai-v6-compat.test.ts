@@ -154,6 +154,41 @@ describe.each(majors)("wrapOpenAI on openai $major", ({ major, version, make, Ba
     ]);
   });
 
+  // (2026-12-06: the records of the helpers said only the API, `chat.completions` or `responses`:
+  // nothing told a parse() or a runTools() turn from the app's own create())
+  it("each record names the method the app called (metadata.openai.method), helpers included", async () => {
+    const logger = newLogger();
+    const openai = wrapOpenAI(make(), { logger });
+    const fn = { type: "function" as const, function: { name: "get_weather", description: "w", parameters: { type: "object" as const, properties: {} }, function: () => "sunny" } };
+    const method = async (n: number): Promise<unknown[]> => (await recordsOf(logger, "chat_interaction", n)).map((r) => (r.metadata as { openai: { method?: unknown } }).openai.method);
+    await openai.chat.completions.create({ model: "gpt-4o-mini", messages });
+    await openai.chat.completions.parse({ model: "gpt-4o-mini", messages });
+    await openai.chat.completions.stream({ model: "gpt-4o-mini", messages }).finalChatCompletion();
+    fake.enqueue({ fixture: "chat-completion-tools.json" }, { fixture: "chat-completion.json" }, { fixture: "chat-stream-tools.sse" }, { fixture: "chat-stream.sse" });
+    await openai.chat.completions.runTools({ model: "gpt-4o-mini", messages, tools: [fn] }).finalContent();
+    await openai.chat.completions.runTools({ model: "gpt-4o-mini", messages, tools: [fn], stream: true }).finalContent();
+    await openai.responses.create({ model: "gpt-4.1", input: "Tell me a story." });
+    const s = await openai.responses.create({ model: "gpt-4.1", input: "Tell me a story.", stream: true });
+    for await (const _ of s) void _;
+    await openai.responses.parse({ model: "gpt-4.1", input: "Tell me a story." });
+    await openai.responses.stream({ model: "gpt-4.1", input: "Tell me a story." }).finalResponse();
+    await openai.beta.responses.create({ model: "gpt-4.1", input: "Tell me a story." });
+    expect(await method(12)).toEqual([
+      "chat.completions.create",
+      "chat.completions.parse",
+      "chat.completions.stream",
+      "chat.completions.runTools",
+      "chat.completions.runTools",
+      "chat.completions.runTools",
+      "chat.completions.runTools",
+      "responses.create",
+      "responses.create",
+      "responses.parse",
+      "responses.stream",
+      "beta.responses.create",
+    ]);
+  });
+
   it("a 4xx: the SDK's own error reaches the app, recorded once with its status", async () => {
     const logger = newLogger();
     fake.enqueue({ status: 400, errorMessage: "bad model" });

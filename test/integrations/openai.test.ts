@@ -394,7 +394,7 @@ describe("wrapOpenAI: errors", () => {
       expect(recs[0]).toMatchObject({ success: false, statusCode: status, model: "gpt-4o-mini" });
       expect(recs[0]!.errorMessage).toContain(`boom ${status}`);
       expect(recs[0]!.errorMessage).toContain((err as Error).constructor.name);
-      expect(recs[0]!.metadata).toEqual({ openai: { requestId: expect.stringMatching(/^req_fake_/) } });
+      expect(recs[0]!.metadata).toEqual({ openai: { method: "chat.completions.create", requestId: expect.stringMatching(/^req_fake_/) } });
     });
   }
 

@@ -23,7 +23,17 @@ export interface AnthropicToolCall {
  * no member names for it.
  */
 /** Which method made the call: `beta.` ones are `client.beta.messages`'s. */
-export type AnthropicMethod = "messages.create" | "messages.stream" | "messages.parse" | "beta.messages.create" | "beta.messages.stream" | "beta.messages.parse";
+export type AnthropicMethod =
+  | "messages.create"
+  | "messages.stream"
+  | "messages.parse"
+  | "messages.thread"
+  | "messages.toolRunner"
+  | "beta.messages.create"
+  | "beta.messages.stream"
+  | "beta.messages.parse"
+  | "beta.messages.thread"
+  | "beta.messages.toolRunner";
 
 export type AnthropicRecordData = readonly [
   /** the interaction's id, taken at the call (calls made inside it have it as their parent) */

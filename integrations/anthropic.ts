@@ -138,6 +138,44 @@ function parseNamingItsCreate(original: AnyFn, self: unknown, args: unknown[]): 
   }
 }
 
+type HelperMethod = "messages.create" | "messages.stream" | "messages.parse" | "messages.thread" | "messages.toolRunner";
+
+/** The SDK's own headers object (`buildHeaders()`): thread turns and the tool runner pass one. */
+const SDK_HEADERS = Symbol.for("brand.privateNullableHeaders");
+
+/**
+ * The method the app called, as the SDK's helpers mark the `create()` calls they make, in the
+ * request options' headers (a plain object, or the SDK's own headers object): the tool runner
+ * (`x-stainless-helper` names `BetaToolRunner`), a message thread's turn (`message-thread`; its
+ * `send()` and `stream()` alike, the request's `stream` telling them apart), `messages.stream()`
+ * (`x-stainless-helper-method: stream`). Until 2026-12-06 thread and tool runner turns were named
+ * `beta.messages.create`, and a thread's streamed turn too.
+ */
+function helperMethodOf(headers: unknown): HelperMethod {
+  let method: unknown;
+  let helper: unknown;
+  try {
+    if (!isObj(headers)) return "messages.create";
+    const values = SDK_HEADERS in headers ? headers.values : undefined;
+    if (values instanceof Headers) {
+      method = values.get("x-stainless-helper-method");
+      helper = values.get("x-stainless-helper");
+    } else {
+      method = headers["x-stainless-helper-method"];
+      helper = headers["x-stainless-helper"];
+    }
+  } catch {
+    return "messages.create"; // headers that throw when read: the SDK meets that itself
+  }
+  if (typeof helper === "string") {
+    // (a comma-separated list: the helpers, tools and messages that made the request)
+    const names = helper.split(",").map((name) => name.trim());
+    if (names.includes("BetaToolRunner")) return "messages.toolRunner";
+    if (names.includes("message-thread")) return "messages.thread";
+  }
+  return method === "stream" ? "messages.stream" : "messages.create";
+}
+
 /** `client.withOptions()` builds a new client with new resources: wrap those too. */
 function wrapWithOptions(client: Obj, options: WrapAnthropicOptions): void {
   const withOptions = client.withOptions;
@@ -279,12 +317,11 @@ class ChatCall implements StreamObserver<unknown>, ObservedCall, PromptCopier, D
       this.system = p.system;
     }
     this.stream = p.stream === true;
-    const headers = isObj(requestOptions) && isObj(requestOptions.headers) ? requestOptions.headers : undefined;
-    let method: "messages.create" | "messages.stream" | "messages.parse" = "messages.create";
+    let method: HelperMethod = "messages.create";
     if (inParse) {
       inParse = false;
       method = "messages.parse";
-    } else if (headers?.["x-stainless-helper-method"] === "stream") method = "messages.stream";
+    } else if (isObj(requestOptions) && requestOptions.headers !== undefined) method = helperMethodOf(requestOptions.headers);
     this.method = beta ? `beta.${method}` : method;
   }
 

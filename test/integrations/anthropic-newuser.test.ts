@@ -183,6 +183,7 @@ describe("wrapAnthropic, as apps use the SDK in late 2026", () => {
       { max_tokens: 10, thread: "continue", previous_message_id: first.id },
     ]);
     expect((recs[0]!.metadata as { anthropic: Rec }).anthropic.messageId).toBe(first.id);
+    expect(recs.map((r) => (r.metadata as { anthropic: Rec }).anthropic.method)).toEqual(["beta.messages.thread", "beta.messages.thread"]);
   });
 
   // Found by the new-user pass, 2026-12-05: the thread takes the wrapped create()'s response with
@@ -205,6 +206,12 @@ describe("wrapAnthropic, as apps use the SDK in late 2026", () => {
     ]);
     expect(recs[1]).toMatchObject({ finishReason: "end_turn", metadata: { anthropic: { request: { thread: "continue", previous_message_id: first.id } } } });
     expect(typeof recs[1]!.timeToFirstTokenSeconds).toBe("number");
+    // (2026-12-06: each turn was named `beta.messages.create`, the method the thread calls)
+    expect(recs.map((r) => [(r.metadata as { anthropic: Rec }).anthropic.method, (r.metadata as { anthropic: Rec }).anthropic.stream])).toEqual([
+      ["beta.messages.thread", false],
+      ["beta.messages.thread", true],
+      ["beta.messages.thread", false],
+    ]);
   });
 
   it("toolRunner({ stream: true }) over a thread: one record per turn, each with its reply", async () => {
@@ -225,6 +232,29 @@ describe("wrapAnthropic, as apps use the SDK in late 2026", () => {
     ]);
     expect(recs[0]!.toolCalls).toMatchObject([{ type: "tool_use", name: "get_weather" }]);
     expect(recs[1]!.responsePreview).toBe("Hello, world! How can I help?");
+    // (2026-12-06: each turn was named `beta.messages.create`)
+    expect(recs.map((r) => [(r.metadata as { anthropic: Rec }).anthropic.method, (r.metadata as { anthropic: Rec }).anthropic.stream])).toEqual([
+      ["beta.messages.toolRunner", true],
+      ["beta.messages.toolRunner", true],
+    ]);
+  });
+
+  it("toolRunner({ thread: false }) sends the whole history each turn, and its turns are named toolRunner too", async () => {
+    const logger = newLogger();
+    fake.enqueue({ kind: "json", fixture: "message-tool-use" });
+    const runner = client(logger).beta.messages.toolRunner({
+      model: "claude-haiku-4-5",
+      max_tokens: 100,
+      thread: false,
+      messages: [{ role: "user", content: "Weather?" }],
+      tools: [{ name: "get_weather", description: "w", input_schema: { type: "object", properties: {} }, run: () => "sunny" }],
+    });
+    await runner.runUntilDone();
+    const recs = await recordsOf(logger, "chat_interaction", 2);
+    expect(recs.map((r) => [(r.metadata as { anthropic: Rec }).anthropic.method, r.finishReason, ((r.metadata as { anthropic: { request: Rec } }).anthropic.request ?? {}).thread])).toEqual([
+      ["beta.messages.toolRunner", "tool_use", undefined],
+      ["beta.messages.toolRunner", "end_turn", undefined],
+    ]);
   });
 
   it("messages.countTokens (also between a create() and its send) passes through unrecorded, and the create's record keeps its own prompt", async () => {
@@ -262,7 +292,7 @@ describe("wrapAnthropic, as apps use the SDK in late 2026", () => {
     expect(second).toMatchObject({
       success: true,
       responsePreview: "Paris is the capital of France.",
-      metadata: { anthropic: { method: "beta.messages.create", request: { thread: "continue", previous_message_id: firstId } } },
+      metadata: { anthropic: { method: "beta.messages.toolRunner", request: { thread: "continue", previous_message_id: firstId } } },
     });
     expect(JSON.parse(String(second.promptPreview))).toEqual([{ role: "user", content: [{ type: "tool_result", tool_use_id: (first.toolCalls as Rec[])[0]!.id, content: "sunny" }] }]);
   });

@@ -1,6 +1,7 @@
 /**
- * `wrapAnthropic`: one ChatInteraction per `messages.create()` / `messages.stream()` call of an
- * `@anthropic-ai/sdk` client, without changing what the client returns or throws.
+ * `wrapAnthropic`: one ChatInteraction per `messages.create()` / `messages.stream()` /
+ * `messages.parse()` call of an `@anthropic-ai/sdk` client (and of `client.beta.messages`, its
+ * threads' and tool runner's turns included), without changing what the client returns or throws.
  *
  * How it stays invisible: `create` is replaced on the client's own `messages` object and returns
  * the SDK's original `APIPromise`, whose response promise and body parser are observed (fields the
@@ -59,8 +60,9 @@ const num = (v: unknown): number | undefined => (typeof v === "number" && Number
 const str = (v: unknown): string | undefined => (typeof v === "string" && v !== "" ? v : undefined);
 
 /**
- * Records every `messages.create()` (with and without `stream: true`) and `messages.stream()`
- * call of `client` as one ChatInteraction: model, prompt (system + messages), response text,
+ * Records every `messages.create()` (with and without `stream: true`), `messages.stream()` and
+ * `messages.parse()` call of `client` as one ChatInteraction (`metadata.anthropic.method` names
+ * the method): model, prompt (system + messages), response text,
  * tokens and raw usage, stop reason, tool calls, time to first token, duration, success or the
  * error with its HTTP status. Returns the same client object (wrapped in place); wrapping again
  * changes nothing. Clients made later with `client.withOptions()` are wrapped too.

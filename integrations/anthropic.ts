@@ -29,7 +29,7 @@ import { anthropicChatInputBuilder, type AnthropicMethod, type AnthropicRecordDa
 import { trackResult, untrackResult, type DroppableCall, type Ticket } from "../src/dropped.js";
 import { awaitGap, observeApiPromise, type ObservedCall, type ResponseProps } from "./api-promise.js";
 import { anthropicRequestSettings } from "./request-settings.js";
-import { argsForCall, observeSentBodies, wrapMethod, type PromptCopier } from "./sent-body.js";
+import { argsForCall, calledByParse, observeSentBodies, wrapMethod, wrapParse, type PromptCopier } from "./sent-body.js";
 import { signalAborted, tapStream, type StreamEnd, type StreamObserver, type TapHandle } from "./stream-tap.js";
 
 /** Marks a wrapped `create` (and `withOptions`), shared by every copy of this package. */
@@ -107,7 +107,9 @@ function wrapChecked<C extends AnthropicClientLike>(client: C, messages: Obj, op
   if (wrapMethod(messages, "create", (original, self, args) => auditedCreate(original, self, args, options, sent, credentials, false))) {
     Object.defineProperty(messages.create, kWrapped, { value: true });
   }
-  wrapMethod(messages, "parse", parseNamingItsCreate);
+  // (a parse, which calls create, is named as one: see wrapParse; until 2026-12-06 it was
+  // recorded as `messages.create`)
+  wrapParse(messages);
   // `client.beta.messages`, a Messages resource of its own (the way to send `betas` flags; its
   // `stream()` and `parse()` call its `create`): its calls went unrecorded, with
   // nothing said (found by review, 2026-12-04)
@@ -115,29 +117,10 @@ function wrapChecked<C extends AnthropicClientLike>(client: C, messages: Obj, op
     if (wrapMethod(betaMessages, "create", (original, self, args) => auditedCreate(original, self, args, options, sent, credentials, true))) {
       Object.defineProperty(betaMessages.create, kWrapped, { value: true });
     }
-    wrapMethod(betaMessages, "parse", parseNamingItsCreate);
+    wrapParse(betaMessages);
   }
   wrapWithOptions(client as unknown as Obj, options);
   return client;
-}
-
-/**
- * True while a wrapped `parse()` runs: the SDK's `messages.parse()` (and the beta one) calls
- * `this.create(params, options)` at once, in the same turn, and `.then()`s its result, so the
- * `create` made while this is set is the parse's, recorded as `messages.parse` (the first one
- * takes it: see ChatCall). Until 2026-12-06 a parse was recorded as `messages.create`. A parse
- * that some patch makes call its `create` later is recorded as `messages.create`, as before.
- */
-let inParse = false;
-
-function parseNamingItsCreate(original: AnyFn, self: unknown, args: unknown[]): unknown {
-  inParse = true;
-  try {
-    return Reflect.apply(original, self, args);
-  } finally {
-    // (also when it threw before calling create: params it could not read)
-    inParse = false;
-  }
 }
 
 type HelperMethod = "messages.create" | "messages.stream" | "messages.parse" | "messages.thread" | "messages.toolRunner";
@@ -320,10 +303,8 @@ class ChatCall implements StreamObserver<unknown>, ObservedCall, PromptCopier, D
     }
     this.stream = p.stream === true;
     let method: HelperMethod = "messages.create";
-    if (inParse) {
-      inParse = false;
-      method = "messages.parse";
-    } else if (isObj(requestOptions) && requestOptions.headers !== undefined) method = helperMethodOf(requestOptions.headers);
+    if (calledByParse()) method = "messages.parse";
+    else if (isObj(requestOptions) && requestOptions.headers !== undefined) method = helperMethodOf(requestOptions.headers);
     this.method = beta ? `beta.${method}` : method;
   }
 

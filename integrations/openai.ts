@@ -27,7 +27,7 @@ import { ChatChunkAccumulator, ResponseEventAccumulator, fromChatCompletion, fro
 import { trackResult, untrackResult, type DroppableCall, type Ticket } from "../src/dropped.js";
 import { awaitGap, observeApiPromise, type ObservedCall, type ResponseProps } from "./api-promise.js";
 import { openaiRequestSettings } from "./request-settings.js";
-import { argsForCall, observeSentBodies, wrapMethod, type PromptCopier } from "./sent-body.js";
+import { argsForCall, calledByParse, observeSentBodies, wrapMethod, wrapParse, type PromptCopier } from "./sent-body.js";
 import { signalAborted, tapStream, type StreamEnd, type StreamObserver, type TapHandle } from "./stream-tap.js";
 
 /** Options of {@link wrapOpenAI}. */
@@ -162,34 +162,14 @@ const BETA_RESPONSES_METHODS: MethodNames = {
 };
 
 /**
- * True while a wrapped `parse()` runs: the SDK's `parse()` helpers call `create()` at once, in the
- * same turn (openai 6 and 7), and the first `create` made while this is set is the parse's (see
- * methodOf). `responses.parse()` says so in nothing it hands `create()`; the chat one does (its
- * helper header), as do the `.stream()` and `runTools()` helpers, which call `create()` later.
- */
-let inParse = false;
-
-function parseNamingItsCreate(original: AnyFn, self: unknown, args: unknown[]): unknown {
-  inParse = true;
-  try {
-    return Reflect.apply(original, self, args);
-  } finally {
-    // (also when it threw before calling create: params it could not read)
-    inParse = false;
-  }
-}
-
-/**
  * The method the app called, for a `create()` (or retrieval) with these request options: a parse
- * under way (see inParse), else the helper the SDK names in the options (openai 7:
- * `__metadata.helperMethod`; openai 6: the `X-Stainless-Helper-Method` header), else `plain`.
+ * under way (see wrapParse: `responses.parse()` says so in nothing it hands `create()`), else the
+ * helper the SDK names in the options (openai 7: `__metadata.helperMethod`; openai 6: the
+ * `X-Stainless-Helper-Method` header), else `plain`.
  * Until 2026-12-06 no record said which: a `parse()` or a `runTools()` turn read as a `create()`.
  */
 function methodOf(names: MethodNames, requestOptions: unknown, plain: string | undefined): string | undefined {
-  if (inParse) {
-    inParse = false;
-    return names.parse;
-  }
+  if (calledByParse()) return names.parse;
   // (the usual call: no request options)
   if (!isObj(requestOptions)) return plain;
   let helper: unknown;
@@ -215,12 +195,10 @@ function methodOf(names: MethodNames, requestOptions: unknown, plain: string | u
   }
 }
 
-type AnyFn = (this: unknown, ...args: unknown[]) => unknown;
-
 /** `sent`: whether the client's serialised bodies reach their calls (see integrations/sent-body.ts). */
 function instrumentCreate(resource: Creator, api: Api, names: MethodNames, options: WrapOpenAIOptions, sent: boolean, credentials: () => unknown[]): void {
-  // (a parse() of its own, where the SDK has one: see inParse)
-  wrapMethod(resource, "parse", parseNamingItsCreate);
+  // (a parse() of its own, where the SDK has one: see wrapParse)
+  wrapParse(resource);
   wrapMethod(resource, "create", (original, self, args) => {
     const logger = resolveAuditLogger(options.logger);
     if (!logger) return original.apply(self, args);

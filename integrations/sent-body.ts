@@ -132,6 +132,37 @@ export function wrapMethod(obj: object, name: string, around: (original: AnyFn, 
 }
 
 /**
+ * True while a `parse()` wrapped by {@link wrapParse} runs. The SDKs' `parse()` helpers (openai 6
+ * and 7, @anthropic-ai/sdk) call their `create()` at once, in the same turn, and then read its
+ * result, so the first wrapped `create` made while this is set is the parse's (see
+ * {@link calledByParse}). A parse that some patch makes call its `create` later is named as a
+ * `create`.
+ */
+let inParse = false;
+
+function parseMarkingItsCreate(original: AnyFn, self: unknown, args: unknown[]): unknown {
+  inParse = true;
+  try {
+    return Reflect.apply(original, self, args);
+  } finally {
+    // (also when it threw before calling create: params it could not read)
+    inParse = false;
+  }
+}
+
+/** Wraps `obj.parse` (where it has one, see wrapMethod) so that the `create` it calls knows it is the parse's. */
+export function wrapParse(obj: object): void {
+  wrapMethod(obj, "parse", parseMarkingItsCreate);
+}
+
+/** For a wrapped `create`, at its call: whether a parse called it (the first call only: it takes the mark). */
+export function calledByParse(): boolean {
+  if (!inParse) return false;
+  inParse = false;
+  return true;
+}
+
+/**
  * Reads `proto[name]` from a load site of its own for each method wrapped on every call: the
  * wrappers share one function's code, where a keyed load of a different name per wrapper is
  * megamorphic (a stub-cache probe, ~0.2 µs each on the app's cold caches; bench/share-openai.ts).

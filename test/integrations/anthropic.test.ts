@@ -354,7 +354,12 @@ describe("wrapAnthropic: messages.parse()", () => {
     fake.enqueue(jsonReply(), jsonReply());
     const bare = await client().messages.parse(parseParams());
     const before = fake.requests.length;
-    const parsed = await client(logger).messages.parse(parseParams());
+    const c = client(logger);
+    // (the wrapper's own parse, which marks its create: the SDK's name and length, no new enumerable member)
+    expect(c.messages.parse.name).toBe("parse");
+    expect(c.messages.parse.length).toBe(client().messages.parse.length);
+    expect(Object.keys(c.messages)).toEqual(Object.keys(client().messages));
+    const parsed = await c.messages.parse(parseParams());
     expect(fake.requests.length - before).toBe(1);
     expect(parsed.parsed_output).toEqual({ answer: 4 });
     expect({ ...parsed, _request_id: bare._request_id }).toEqual(bare);

@@ -160,6 +160,12 @@ describe.each(majors)("wrapOpenAI on openai $major", ({ major, version, make, Ba
     const logger = newLogger();
     const openai = wrapOpenAI(make(), { logger });
     const fn = { type: "function" as const, function: { name: "get_weather", description: "w", parameters: { type: "object" as const, properties: {} }, function: () => "sunny" } };
+    // (the wrapper's own parse, which marks its create: the SDK's name and length, no new enumerable member)
+    for (const [mine, bare] of [[openai.responses, make().responses], [openai.chat.completions, make().chat.completions]] as const) {
+      expect(mine.parse.name).toBe("parse");
+      expect(mine.parse.length).toBe(bare.parse.length);
+      expect(Object.keys(mine)).toEqual(Object.keys(bare));
+    }
     const method = async (n: number): Promise<unknown[]> => (await recordsOf(logger, "chat_interaction", n)).map((r) => (r.metadata as { openai: { method?: unknown } }).openai.method);
     await openai.chat.completions.create({ model: "gpt-4o-mini", messages });
     await openai.chat.completions.parse({ model: "gpt-4o-mini", messages });

@@ -175,7 +175,7 @@ interface Links {
   readonly parent: RawRecord | undefined;
 }
 
-/** The filter without the fields `kind` does not have (model only for chats, success not for personas, metrics, errors). */
+/** The filter without the fields `kind` does not have (model only for chats, success not for metrics and errors). */
 function kindFilter(kind: RecordType, f: AnyFilter): AnyFilter {
   const { model, success, ...rest } = f;
   return {
@@ -199,7 +199,8 @@ function earlier(a: string | undefined, b: string | undefined): string | undefin
   return timeMillis(a) <= timeMillis(b) ? isoOf(a) : isoOf(b);
 }
 
-const KINDS_WITH_SUCCESS: ReadonlySet<RecordType> = new Set(["chat_interaction", "tool_usage", "file_operation"]);
+/** The kinds the outcome filter applies to (a persona activity recorded without `success` counts as successful, as the reader's getters say). */
+const KINDS_WITH_SUCCESS: ReadonlySet<RecordType> = new Set(["chat_interaction", "tool_usage", "persona_activity", "file_operation"]);
 
 /**
  * The data behind every page of `audit-logger serve`.
@@ -647,7 +648,7 @@ export class ServeData {
         return v.getToolUsages(rest);
       }
       case "persona_activity": {
-        const { model: _m, success: _s, ...rest } = f;
+        const { model: _m, ...rest } = f;
         return v.getPersonaActivities(rest);
       }
       case "file_operation": {

@@ -361,6 +361,8 @@ describe("the search page takes every filter of /api/records (Chromium)", () => 
     await page.locator('[data-testid="search-submit"]').click();
     await expect.poll(() => rows.evaluateAll((els) => els.map((e) => e.getAttribute("data-id"))), { timeout: 10_000 }).toEqual([fx.ids.febAlice, fx.ids.janAliceTool, fx.ids.janAlice]);
     expect(new URL(page.url()).hash).toBe("#/search?user=alice&success=true");
+    // the outcome filter takes persona activities in (one without success counts as succeeded): only metrics and errors are left out
+    expect(await page.locator('[data-testid="search-excluded"]').innerText()).toBe("Not shown: metric, error (the model and outcome filters do not apply to them).");
     await page.locator('[data-testid="search-success"]').selectOption("false");
     await page.locator('[data-testid="search-submit"]').click();
     await page.locator('[data-testid="search-empty"]').waitFor({ timeout: 10_000 });

@@ -259,7 +259,7 @@ async function write(viewer: AuditViewer, format: (typeof FORMATS)[number], kind
   const target: ExportTarget = out === "-" ? stdoutStream(io) : out;
   // (the directory, or the file's, made here to name --out if it cannot be: see makeDirSync)
   const whole = format === "dir" || (format === "csv" && kind === undefined);
-  if (out !== "-") makeDirSync(whole ? out : path.dirname(path.resolve(out)), whole ? 0o700 : 0o777, "option --out");
+  if (out !== "-") makeDirSync(whole ? out : path.dirname(path.resolve(out)), 0o700, "option --out");
   if (format === "json") {
     await exporter.exportToJson(target, o);
     if (out !== "-") report(io, [out]);

@@ -10,6 +10,8 @@ import { leftByGoneNamed } from "../sink/lock.js";
 import { makeDirSync } from "../make-dir.js";
 
 const FILE_MODE = 0o600;
+/** the mode of the folders an export creates for its files */
+const DIR_MODE = 0o700;
 
 /**
  * An {@link AuditPathError} for an export target that exists and is not a regular file, or
@@ -51,8 +53,10 @@ export async function writeAtomic(file: string, chunks: AsyncIterable<unknown>, 
   // (removed on failure only once this call created it: a name taken is someone else's)
   let created = false;
   try {
-    // (one level at a time: Node's recursive mkdir never returns under /proc, see makeDirSync)
-    makeDirSync(path.dirname(target), 0o777, option);
+    // (one level at a time: Node's recursive mkdir never returns under /proc, see makeDirSync;
+    // the folders it creates are 0700, as a directory export's, and a folder already there keeps
+    // its mode: until 2026-12-06 they were 0777 less the umask, 0755, listable by every user)
+    makeDirSync(path.dirname(target), DIR_MODE, option);
     removeStaleTemps(target);
     // (opened before the stream is made, not told by its "open" event: a source that failed at
     // its first record rejected the pipeline before that event, and the temporary file stayed

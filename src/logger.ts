@@ -271,6 +271,17 @@ function ownModule(url: string): boolean {
   return url.startsWith("file:") && url.startsWith(PACKAGE_ROOT) && url !== OWN_URL;
 }
 
+/**
+ * Makes the logger's public `readonly` fields read-only at runtime too: non-writable,
+ * non-configurable own properties, their values kept. An assignment from JavaScript (or through
+ * `as any`) throws a TypeError in strict code and is ignored in sloppy code; until 2026-12-06 it
+ * took, and records named another session while going to the first one's files. (A plain data
+ * property still, read per record as fast as before: no getter on the record path.)
+ */
+function fixFields(logger: AuditLogger, ...keys: ReadonlyArray<"config" | "sessionId" | "auditDir" | "startTime">): void {
+  for (const key of keys) Object.defineProperty(logger, key, { writable: false, configurable: false });
+}
+
 /** How many explicit ids of chat records queued for the worker are remembered (see `queue`). */
 const QUEUED_IDS_KEPT = 10_000;
 
@@ -419,6 +430,7 @@ export class AuditLogger extends EventEmitter<AuditLoggerEvents> implements Exit
     this.sinks = this.config.sinks;
     this.sessionId = this.config.sessionId;
     this.auditDir = this.config.auditDir;
+    fixFields(this, "config", "sessionId", "auditDir");
     if (this.config.thread && !constructingInWorker) {
       // the worker opens the session (and throws what opening it throws, here)
       const { onCheckpoint: _callback, sinks: _none, ...options } = this.config.toOptions();
@@ -433,6 +445,7 @@ export class AuditLogger extends EventEmitter<AuditLoggerEvents> implements Exit
           }),
       );
       this.startTime = this.remote.startTime;
+      fixFields(this, "startTime");
       registerForExit(this);
       return;
     }
@@ -485,6 +498,7 @@ export class AuditLogger extends EventEmitter<AuditLoggerEvents> implements Exit
       const signer = AuditConfig.signerOf(this.config);
       this.checkpointer = signer ? new Checkpointer(this.auditDir, this.sessionId, signer, this.config.durability) : undefined;
       this.startTime = this.writeSessionFile();
+      fixFields(this, "startTime");
     } catch (err) {
       this.lock.release();
       throw err;

@@ -1133,7 +1133,9 @@ export class PostgresSink implements AuditSink {
    * `finalizeSession()`), as its lock, left behind or gone, tells. Until 2026-12-05 it was the
    * session file's `active`, and the viewer showed the session as running for good (found by the
    * integrity pass). An `active` row only changes when it is the same run of the session as the
-   * file read here (its `pid`, `resumedAt` and `hostname`; until 2026-12-05 not the hostname, and
+   * file read here (its `pid`, `resumedAt` and `hostname`, and its `procStart` when both record
+   * one: until 2026-12-06 not that, and a later run of this host whose process got the crashed
+   * run's pid passed as that run; until 2026-12-05 not the hostname, and
    * two first runs of one sessionId on two hosts with the same pid, pid 1 in containers, passed as
    * one: the recovery of one host's crash ended the other host's live run, found by the
    * session-status pass): a logger that resumed the session meanwhile marked
@@ -1159,7 +1161,8 @@ export class PostgresSink implements AuditSink {
          ON CONFLICT (session_id) DO UPDATE SET info = EXCLUDED.info, status = EXCLUDED.status, closed_at = EXCLUDED.closed_at
          WHERE ${n.sessions}.status = 'active'
            AND (${n.sessions}.info->>'pid') IS NOT DISTINCT FROM (EXCLUDED.info->>'pid') AND (${n.sessions}.info->>'resumedAt') IS NOT DISTINCT FROM (EXCLUDED.info->>'resumedAt')
-           AND (${n.sessions}.info->>'hostname') IS NOT DISTINCT FROM (EXCLUDED.info->>'hostname')`,
+           AND (${n.sessions}.info->>'hostname') IS NOT DISTINCT FROM (EXCLUDED.info->>'hostname')
+           AND ((${n.sessions}.info->>'procStart') IS NULL OR (EXCLUDED.info->>'procStart') IS NULL OR (${n.sessions}.info->>'procStart') = (EXCLUDED.info->>'procStart'))`,
         [sid, jsonbText(JSON.stringify(info)), status],
       );
     }

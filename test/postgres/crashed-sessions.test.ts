@@ -333,6 +333,40 @@ describe("the store's status of a session whose process was SIGKILLed", () => {
     expect(await rowOf("elsewhere")).toEqual({ status: "active", closed: false, pid: String(file.pid), hostname: "another-host" });
   }, 30_000);
 
+  it("a row of another run of this host with the same pid and resumedAt but another procStart (a pid reused) is left as it is; the same procStart's, or a row without one, is marked interrupted", async () => {
+    // (the same-run check compared pid, resumedAt and hostname, not the process's start the session
+    // file records on Linux: a later first run whose process got the crashed one's pid passed as
+    // the crashed run, and its live row was marked "interrupted"; found 2026-12-06)
+    const { schema, projectPath, dir } = await storeAndDir("procstart");
+    const sids = ["same_start", "reused_pid", "row_without_start"] as const;
+    for (const sid of sids) {
+      const logger = new AuditLogger({ sessionId: sid, projectPath, sinks: [new PostgresSink({ connectionString: PG_URL, schema })], fullContentLogging: false });
+      logger.logToolUsage({ toolName: "t", operation: sid });
+      await logger.finalizeSession();
+    }
+    for (const sid of sids) {
+      leaveCrashed(dir, sid);
+      // (the session file as the crashed first run left it: pid 1, this host, its procStart, no resumedAt)
+      const f = path.join(dir, `session_${sid}.json`);
+      const { procStart: _p, ...rest } = JSON.parse(fs.readFileSync(f, "utf8")) as Record<string, unknown>;
+      const crashed = { ...rest, pid: 1, hostname: os.hostname(), procStart: "4242" };
+      fs.writeFileSync(f, JSON.stringify(crashed));
+      // the store's rows, each a live run's, "active", differing from the file only in procStart
+      const info = sid === "same_start" ? crashed : sid === "reused_pid" ? { ...crashed, procStart: "9999" } : { ...rest, pid: 1, hostname: os.hostname() };
+      await sql(`UPDATE "${schema}".audit_sessions SET status = 'active', closed_at = NULL, info = $2::jsonb WHERE session_id = $1`, [sid, JSON.stringify(info)]);
+    }
+    const rowOf = async (sid: string) =>
+      (await sql<{ status: string; closed: boolean; procStart: string | null }>(`SELECT status, closed_at IS NOT NULL AS closed, info->>'procStart' AS "procStart" FROM "${schema}".audit_sessions WHERE session_id = $1`, [sid]))[0];
+    expect(await rowOf("reused_pid")).toEqual({ status: "active", closed: false, procStart: "9999" });
+
+    const next = await nextSession(projectPath, { connectionString: PG_URL, schema });
+    expect(next.errors).toEqual([]);
+    expect(next.stats.recoveredSessions).toBe(3);
+    expect(await rowOf("same_start")).toEqual({ status: "interrupted", closed: true, procStart: "4242" });
+    expect(await rowOf("reused_pid")).toEqual({ status: "active", closed: false, procStart: "9999" });
+    expect(await rowOf("row_without_start")).toEqual({ status: "interrupted", closed: true, procStart: "4242" });
+  }, 30_000);
+
   it("resumed by another process while the next sink recovers it: that sink leaves the resumed run's row active", async () => {
     // (the recovery read the session file once it had sent the records: by then the resumed run's,
     // "active", which it took for a crashed one, and, being that run's, marked the live run's row

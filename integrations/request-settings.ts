@@ -144,7 +144,7 @@ export function openaiRequestSettings(params: unknown): Obj | undefined {
 }
 
 const ANTHROPIC_SCALARS: ReadonlySet<string> = new Set(["max_tokens", "temperature", "top_p", "top_k"]);
-const ANTHROPIC_OTHERS: ReadonlySet<string> = new Set(["thinking", "tools", "tool_choice", "thread", "mcp_servers"]);
+const ANTHROPIC_OTHERS: ReadonlySet<string> = new Set(["thinking", "tools", "tool_choice", "thread", "mcp_servers", "output_config", "output_format"]);
 
 /** The settings of an Anthropic Messages call; undefined when it has none. */
 export function anthropicRequestSettings(params: unknown): Obj | undefined {
@@ -162,6 +162,15 @@ export function anthropicRequestSettings(params: unknown): Obj | undefined {
   toolNames(ownOf(params, "tools"), out);
   const choice = toolChoice(ownOf(params, "tool_choice"));
   if (choice !== undefined) out.tool_choice = choice;
+  // Structured outputs: `output_config.format` (what `messages.parse()` takes, `zodOutputFormat()`
+  // or a `{ type: "json_schema", schema }`), or the beta's deprecated `output_format`, which the
+  // SDK prefers: the format's type as `output_format`, never its schema, as OpenAI's records give
+  // their `response_format`'s type. Left out until 2026-12-06: a structured-output call read as a
+  // plain one.
+  const config = ownOf(params, "output_config");
+  const format = ownOf(params, "output_format") ?? (isObj(config) ? config.format : undefined);
+  const formatType = isObj(format) ? name(format.type) : undefined;
+  if (formatType !== undefined) out.output_format = formatType;
   // The MCP connector's servers (`client.beta.messages`): what else the model could call, by name
   // (never the URL or the authorization token). Left out until 2026-12-05: a record's `toolCalls`
   // named a server the record did not say was offered.

@@ -378,6 +378,26 @@ describe("wrapAnthropic: messages.parse()", () => {
     expect(String(recs[0]!.promptPreview)).toContain("What is 2+2?");
   });
 
+  // (2026-12-06: the output format was not in metadata.anthropic.request, where OpenAI's records
+  // say their response_format's type; a structured-output call read as a plain one)
+  it("records the output format's type, never its schema, in metadata.anthropic.request: parse() and create() with output_config.format, the beta's deprecated output_format; a call without one has none", async () => {
+    const logger = newLogger();
+    const c = client(logger);
+    fake.enqueue(jsonReply(), jsonReply(), jsonReply());
+    await c.messages.parse(parseParams());
+    await c.messages.create({ ...ask("What is 2+2?"), output_config: { format: schema } });
+    await c.beta.messages.parse({ ...ask("What is 2+2?"), output_format: schema });
+    await c.messages.create(ask("plain"));
+    const recs = await settle(logger, 4);
+    expect(recs.map((r) => [(r.metadata as { anthropic: Rec }).anthropic.method, (r.metadata as { anthropic: Rec }).anthropic.request])).toEqual([
+      ["messages.parse", { max_tokens: 256, output_format: "json_schema" }],
+      ["messages.create", { max_tokens: 256, output_format: "json_schema" }],
+      ["beta.messages.parse", { max_tokens: 256, output_format: "json_schema" }],
+      ["messages.create", { max_tokens: 256 }],
+    ]);
+    expect(JSON.stringify(recs)).not.toContain("additionalProperties");
+  });
+
   it("a failed parse() is recorded once as messages.parse; the create() calls around it stay messages.create", async () => {
     const logger = newLogger();
     const c = client(logger);

@@ -2,7 +2,7 @@
 import fs from "node:fs";
 import path from "node:path";
 import { Writable } from "node:stream";
-import { AuditExporter, type ExportOptions } from "../export/exporter.js";
+import { AuditExporter, nameExportTarget, type ExportOptions } from "../export/exporter.js";
 import type { AuditViewer } from "../reader/viewer.js";
 import { checkDirectoryTarget, csvFileName } from "../export/directory.js";
 import { refuseNonRegularTarget, type ExportTarget } from "../export/output.js";
@@ -254,7 +254,7 @@ function stdoutStream(io: CliIO): Writable {
 }
 
 async function write(viewer: AuditViewer, format: (typeof FORMATS)[number], kind: RecordType | undefined, out: string, o: ExportOptions, io: CliIO): Promise<void> {
-  const exporter = new AuditExporter(viewer);
+  const exporter = nameExportTarget(new AuditExporter(viewer), "option --out");
   // (--out -: the data alone on stdout, no "wrote" lines)
   const target: ExportTarget = out === "-" ? stdoutStream(io) : out;
   // (the directory, or the file's, made here to name --out if it cannot be: see makeDirSync)

@@ -110,6 +110,25 @@ function targetIssues(field: string, value: unknown, kind: "file" | "dir"): Fiel
 }
 
 /**
+ * How a caller that is not the API names an exporter's target in errors (the CLI: "option --out"),
+ * set by {@link nameExportTarget}; else each method's own parameter (`exportToJson.file`, …).
+ */
+const targetNames = new WeakMap<AuditExporter, string>();
+
+/**
+ * Makes `exporter`'s errors about where it writes name the target as `name`: `audit-logger
+ * export` said `exportCompleteAuditToDirectory.dir` of its `--out` (found by the CLI pass,
+ * 2026-12-06). Not part of the package's API.
+ *
+ * @example
+ * nameExportTarget(new AuditExporter(viewer), "option --out");
+ */
+export function nameExportTarget(exporter: AuditExporter, name: string): AuditExporter {
+  targetNames.set(exporter, name);
+  return exporter;
+}
+
+/**
  * Writes an audit trail out as JSON, CSV (one file per kind) or a complete directory with
  * checksums. Files appear only when complete (written to a temporary name, then renamed).
  * Content is left out unless `includeFullContent: true`.
@@ -148,7 +167,7 @@ export class AuditExporter {
    * with `AuditPathError`, untouched.
    */
   async exportToJson(file: ExportTarget, options?: ExportOptions): Promise<void> {
-    await this.json(file, options, "exportToJson.file", new ExportWithholder());
+    await this.json(file, options, targetNames.get(this) ?? "exportToJson.file", new ExportWithholder());
   }
 
   private async json(file: ExportTarget, options: ExportOptions | undefined, option: string, withholder: ExportWithholder): Promise<void> {
@@ -211,13 +230,14 @@ export class AuditExporter {
     const o = { includeFullContent: parsed.data.includeFullContent ?? false };
     const sessionIds = await this.viewer.getSessionIds();
     const withholder = new ExportWithholder();
+    const option = targetNames.get(this) ?? "exportCompleteAuditToDirectory.dir";
     return writeDirectoryExport(dir, {
       json: async (file) => {
-        await this.json(file, o, "exportCompleteAuditToDirectory.dir", withholder);
+        await this.json(file, o, option, withholder);
         return withholder.sessionsWithoutHashes();
       },
       csv: async (kind, file) => {
-        await this.csv(kind, file, o, "exportCompleteAuditToDirectory", "exportCompleteAuditToDirectory.dir");
+        await this.csv(kind, file, o, "exportCompleteAuditToDirectory", option);
       },
       report: () => this.viewer.generateAnalyticsReport(),
     }, {
@@ -227,11 +247,11 @@ export class AuditExporter {
       includeFullContent: o.includeFullContent,
       source: this.viewer.auditPath ?? this.viewer.source.description,
       signingKey: parsed.data.signingKey ?? this.signer ?? resolveSigningKey(undefined, this.viewer.auditPath ?? ""),
-      option: "exportCompleteAuditToDirectory.dir",
+      option,
     });
   }
 
-  private async csv(kind: RecordType, file: ExportTarget, options: ExportOptions | undefined, method: string, option = `${method}.file`): Promise<number> {
+  private async csv(kind: RecordType, file: ExportTarget, options: ExportOptions | undefined, method: string, option = targetNames.get(this) ?? `${method}.file`): Promise<number> {
     const o = parseOptions(options, method, [option, file]);
     if (typeof file === "string") refuseInsideAuditDir(this.viewer.contentDir, file, method, "file");
     const viewer = this.viewer;

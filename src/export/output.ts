@@ -61,7 +61,7 @@ export async function writeAtomic(file: string, chunks: AsyncIterable<unknown>, 
     // (opened before the stream is made, not told by its "open" event: a source that failed at
     // its first record rejected the pipeline before that event, and the temporary file stayed
     // beside the target for as long as the process lived; found by review, 2026-12-05)
-    const handle = await fs.promises.open(tmp, "wx", FILE_MODE);
+    const handle = await openTemp(tmp, target, option);
     created = true;
     const out = handle.createWriteStream();
     if (transform) await pipeline(chunks, transform, out);
@@ -71,6 +71,28 @@ export async function writeAtomic(file: string, chunks: AsyncIterable<unknown>, 
     if (created) await fs.promises.rm(tmp, { force: true });
     if (cause instanceof AuditLoggerError) throw cause;
     throw new AuditIOError(`Writing the export ${target} failed: ${(cause as Error).message}`, { cause });
+  }
+}
+
+/** Errors opening a file that say the path cannot be written there, not that the disk failed. */
+const PATH_CODES = new Set(["EACCES", "EPERM", "EROFS", "ENOENT", "ENOTDIR", "EISDIR", "ELOOP", "ENAMETOOLONG"]);
+
+/**
+ * Opens the temporary file beside `target`. A directory that exists but takes no new file (not
+ * writable, read-only, under /proc or /sys) is an {@link AuditPathError} naming `option` and the
+ * fix, as a directory that cannot be created is (see makeDirSync): it was an AuditIOError,
+ * "Writing the export /proc/x.json failed: ENOENT … open '/proc/x.json.<pid>.<random>.tmp'",
+ * naming neither (found by the CLI pass, 2026-12-06).
+ */
+async function openTemp(tmp: string, target: string, option: string): Promise<fs.promises.FileHandle> {
+  try {
+    return await fs.promises.open(tmp, "wx", FILE_MODE);
+  } catch (err) {
+    const code = (err as NodeJS.ErrnoException).code;
+    if (code === undefined || !PATH_CODES.has(code)) throw err;
+    throw new AuditPathError(
+      `${option}: ${target} cannot be written: no file can be created in ${path.dirname(target)} (${code}): nothing was written. Give a path in a directory you can write, such as ./audit_exports/${path.basename(target)}.`,
+    );
   }
 }
 

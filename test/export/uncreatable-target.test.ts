@@ -79,6 +79,49 @@ describe("an export target that cannot be created", () => {
   }, 90_000);
 });
 
+describe("an export target in a directory that exists but cannot be written in", () => {
+  // (/proc exists and takes no new file, whoever runs the test: root too. The target's directory
+  // was fine, so the export went on to open its temporary file there, and failed with AUDIT_ERR_IO
+  // "Writing the export /proc/x.json failed: ENOENT …", naming neither the option nor the fix; the
+  // CLI's directory export named the API's exportCompleteAuditToDirectory.dir, not --out. Found by
+  // the CLI pass, 2026-12-06.)
+  const WRITE_PROTECTED = "/proc";
+
+  it("fails with AUDIT_ERR_PATH naming the option and the fix (the API: json, csv, directory)", async () => {
+    const exporter = new AuditExporter(new AuditViewer({ auditPath: await logged() }));
+    for (const [call, option] of [
+      [() => exporter.exportToJson(path.join(WRITE_PROTECTED, "out.json")), "exportToJson.file"],
+      [() => exporter.exportToolUsagesToCsv(path.join(WRITE_PROTECTED, "tools.csv")), "exportToolUsagesToCsv.file"],
+      [() => exporter.exportCompleteAuditToDirectory(WRITE_PROTECTED), "exportCompleteAuditToDirectory.dir"],
+    ] as const) {
+      const err = await call().then(() => undefined, (e: unknown) => e);
+      expect(err, option).toBeInstanceOf(AuditPathError);
+      expect((err as AuditPathError).code).toBe("AUDIT_ERR_PATH");
+      expect((err as Error).message).toContain(`${option}: `);
+      expect((err as Error).message).toMatch(/cannot be (written|created)/);
+      expect((err as Error).message).toContain("nothing was written");
+    }
+  });
+
+  it("makes `audit-logger export` exit 1 with AUDIT_ERR_PATH naming --out (json, csv of one kind, csv of every kind, dir)", async () => {
+    const dir = await logged();
+    for (const args of [
+      ["--format", "json", "--out", path.join(WRITE_PROTECTED, "out.json")],
+      ["--format", "csv", "--kind", "tool_usage", "--out", path.join(WRITE_PROTECTED, "tools.csv")],
+      ["--format", "csv", "--out", WRITE_PROTECTED],
+      ["--format", "dir", "--out", WRITE_PROTECTED],
+    ]) {
+      const r = await collect(startCli(["export", dir, ...args])).done;
+      expect(r.code, `${args.join(" ")}: ${r.stderr}`).toBe(1);
+      expect(r.stderr).toContain("audit-logger export: option --out: ");
+      expect(r.stderr).toMatch(/cannot be (written|created)/);
+      expect(r.stderr).toContain("[AUDIT_ERR_PATH]");
+      expect(r.stderr).not.toContain("exportCompleteAuditToDirectory");
+      expect(r.stdout).toBe("");
+    }
+  }, 60_000);
+});
+
 describe("a projectPath that cannot be created", () => {
   it("makes new AuditLogger() throw AUDIT_ERR_IO at once (a child process, killed if it hangs: it did, for good)", async () => {
     const entry = path.resolve(__dirname, "../../src/index.ts");

@@ -17,15 +17,24 @@ export const EXIT_USAGE = 2;
 
 /**
  * Bad usage: an unknown flag, a missing or bad value, a missing directory. The CLI prints the
- * message and exits with code 2; it never leaves the CLI process.
+ * message with its code (`AUDIT_ERR_KEY` for a key that cannot be used, else `AUDIT_ERR_CONFIG`,
+ * the library's codes for the same mistakes) and exits with code 2; it never leaves the CLI
+ * process. (Until 2026-12-06 it printed no code, where every other error of the CLI has one.)
  */
 export class UsageError extends Error {
   readonly command: string | undefined;
-  constructor(message: string, command?: string) {
+  readonly code: "AUDIT_ERR_CONFIG" | "AUDIT_ERR_KEY";
+  constructor(message: string, command?: string, code: "AUDIT_ERR_CONFIG" | "AUDIT_ERR_KEY" = "AUDIT_ERR_CONFIG") {
     super(message);
     this.name = "UsageError";
     this.command = command;
+    this.code = code;
   }
+}
+
+/** What the CLI prints on stderr for a usage error of `command`. */
+export function usageErrorLines(command: string, err: UsageError): string[] {
+  return [`audit-logger ${command}: ${err.message} [${err.code}]`, `Run "audit-logger ${command} --help" for usage.`];
 }
 
 export type OptionsConfig = NonNullable<ParseArgsConfig["options"]>;

@@ -6,8 +6,8 @@
  */
 import fs from "node:fs";
 import { AuditKeyError } from "../errors.js";
-import { openKeyring } from "../pipeline/keyring.js";
-import { KEY_ENV, resolveKey, type EncryptionKey } from "../pipeline/keys.js";
+import { openKeyring, wrappingMasterIds } from "../pipeline/keyring.js";
+import { KEY_ENV, parseKey, resolveKey, type EncryptionKey } from "../pipeline/keys.js";
 import { insideReal } from "../path-inside.js";
 import { UsageError } from "./args.js";
 
@@ -47,18 +47,41 @@ export function loadCliKey(keyFile: string | undefined, env: NodeJS.ProcessEnv, 
       }
       const parts = text.split(/[,\r\n]+/).map((p) => p.trim()).filter(Boolean);
       if (parts.length === 0) throw new UsageError(`option --key-file: "${keyFile}" holds no key`);
+      // (each checked under the file's name: resolveKey's errors said "the encryptionKey option",
+      // which a command line does not have; found by the CLI pass, 2026-12-06)
+      parts.forEach((p, i) => parseKey(p, parts.length > 1 ? `${keyFile} (key ${i + 1})` : keyFile));
       key = resolveKey(parts.length === 1 ? parts[0] : parts, {});
     } else {
       source = `the ${KEY_ENV} environment variable`;
       key = resolveKey(undefined, env);
     }
   } catch (err) {
-    if (err instanceof AuditKeyError) throw new UsageError(keyFile !== undefined ? `option --key-file: ${err.message}` : err.message);
+    if (err instanceof AuditKeyError) throw new UsageError(keyFile !== undefined ? `option --key-file: ${err.message}` : err.message, undefined, "AUDIT_ERR_KEY");
     throw err;
   }
   if (!key) return undefined;
+  if (auditDir !== undefined) refuseForeignKey(key, auditDir, keyFile !== undefined ? "option --key-file" : source);
   const masters = (key.masters ?? [key]).map((m) => new Uint8Array(m.key));
   return { masters, key, source };
+}
+
+/**
+ * A key (or keyring) none of whose master keys wraps a data key of `auditDir` opens nothing
+ * there: refused, naming the master keys that do (by id: never a key). Until 2026-12-06 export
+ * --include-content wrote its export with every value still encrypted, exit 0 and no word, and tail
+ * and serve showed every value as "cannot decrypt" (found by the CLI pass). A directory with no
+ * data key (nothing encrypted, or every subject shredded) has nothing to check.
+ */
+function refuseForeignKey(key: EncryptionKey, auditDir: string, source: string): void {
+  const wrapping = wrappingMasterIds(auditDir);
+  const given = (key.masters ?? [key]).map((m) => m.id);
+  if (wrapping.size === 0 || given.some((id) => wrapping.has(id))) return;
+  const plural = wrapping.size > 1;
+  throw new UsageError(
+    `${source}: the key given (${given.join(", ")}) is not the trail's: the data keys in ${auditDir} are wrapped by master key${plural ? "s" : ""} ${[...wrapping].join(", ")}, and it opens none of them. Give the key the trail was written with (a keyring: the current key first, the retired ones after); keys are matched by these ids.`,
+    undefined,
+    "AUDIT_ERR_KEY",
+  );
 }
 
 /** The key as a keyring that also opens the per-subject data keys stored in `auditDir`. */

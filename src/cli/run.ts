@@ -1,7 +1,7 @@
 /** Dispatches a command line to its sub-command and turns errors into exit codes. */
 import { createRequire } from "node:module";
 import { AuditLoggerError } from "../errors.js";
-import { EXIT_FAIL, EXIT_OK, EXIT_USAGE, UsageError } from "./args.js";
+import { EXIT_FAIL, EXIT_OK, EXIT_USAGE, UsageError, usageErrorLines } from "./args.js";
 import type { CliIO, Command } from "./io.js";
 
 interface CommandEntry {
@@ -93,8 +93,7 @@ export async function runCli(argv: readonly string[], io: CliIO): Promise<number
     return await command.run(rest, io);
   } catch (err) {
     if (err instanceof UsageError) {
-      io.err(`audit-logger ${name}: ${err.message}`);
-      io.err(`Run "audit-logger ${name} --help" for usage.`);
+      for (const line of usageErrorLines(name, err)) io.err(line);
       return EXIT_USAGE;
     }
     const e = err as NodeJS.ErrnoException;

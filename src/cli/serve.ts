@@ -6,7 +6,7 @@ import { spawn } from "node:child_process";
 import { createPublicKey } from "node:crypto";
 import fs from "node:fs";
 import { startServer } from "../serve/server.js";
-import { EXIT_FAIL, EXIT_OK, EXIT_USAGE, intOption, parseCommand, storeContentDir, UsageError } from "./args.js";
+import { EXIT_FAIL, EXIT_OK, EXIT_USAGE, intOption, parseCommand, storeContentDir, UsageError, usageErrorLines } from "./args.js";
 import { openStore, STORE_OPTIONS, storeHelp, storeTarget, type OpenStore } from "./store.js";
 import { createIO, type CliIO, type Command } from "./io.js";
 import { loadCliKey } from "./keys.js";
@@ -135,8 +135,7 @@ export async function serveCommand(argv: string[]): Promise<number> {
     return await run(argv, io);
   } catch (err) {
     if (err instanceof UsageError) {
-      io.err(`audit-logger serve: ${err.message}`);
-      io.err(`Run "audit-logger serve --help" for usage.`);
+      for (const line of usageErrorLines("serve", err)) io.err(line);
       return EXIT_USAGE;
     }
     io.err(`audit-logger serve: ${(err as Error)?.message ?? String(err)}`);

@@ -343,6 +343,16 @@ function waitForShred(store: string): void {
   while (fresh(marker, SHRED_MARKER_STALE_MS) && Date.now() < deadline) sleepSync(2);
 }
 
+/** The ids of the master keys that wrap the data keys (not shredded) of the directory's key stores. */
+export function wrappingMasterIds(auditDir: string): Set<string> {
+  const ids = new Set<string>();
+  for (const name of safeReaddir(auditDir)) {
+    if (!name.startsWith(KEY_STORE_PREFIX) || !name.endsWith(".jsonl")) continue;
+    for (const w of readStore(path.join(auditDir, name))) ids.add(w.wrappedBy);
+  }
+  return ids;
+}
+
 function shredAll(masters: readonly EncryptionKey[], auditDir: string, subject: string): string[] {
   // a store entry's tag is keyed by the master that wrapped it
   const tags = new Set(masters.map((m) => subjectTag(m, `user\0${subject}`)));
@@ -350,11 +360,7 @@ function shredAll(masters: readonly EncryptionKey[], auditDir: string, subject: 
   // with the current key only destroyed nothing of the older entries and was recorded as done
   // (found by review, 2026-12-04). Refused before anything is destroyed.
   const given = new Set(masters.map((m) => m.id));
-  const unknown = new Set<string>();
-  for (const name of safeReaddir(auditDir)) {
-    if (!name.startsWith(KEY_STORE_PREFIX) || !name.endsWith(".jsonl")) continue;
-    for (const w of readStore(path.join(auditDir, name))) if (!given.has(w.wrappedBy)) unknown.add(w.wrappedBy);
-  }
+  const unknown = new Set([...wrappingMasterIds(auditDir)].filter((id) => !given.has(id)));
   if (unknown.size > 0) {
     throw new AuditKeyError(
       `Data keys in ${auditDir} are wrapped by master key${unknown.size > 1 ? "s" : ""} ${[...unknown].join(", ")}, which ${unknown.size > 1 ? "are" : "is"} not in the keyring given: whose they are cannot be told, so nothing was shredded. Give every master key the directory used (the current one first, the retired ones after) and shred again.`,

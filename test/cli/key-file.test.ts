@@ -6,7 +6,7 @@ import path from "node:path";
 import { afterEach, describe, expect, it } from "vitest";
 import { AuditLogger } from "../../src/index.js";
 import { cleanupTmp, TEST_KEY, tmpProject } from "../helpers/index.js";
-import { runCli } from "./helpers.js";
+import { collect, runCli, startCli } from "./helpers.js";
 
 afterEach(cleanupTmp);
 
@@ -51,5 +51,67 @@ describe("--key-file inside the audit directory", () => {
     const ok = await runCli(["export", auditDir, "--format", "json", "--out", out, "--include-content", "--key-file", outside]);
     expect(ok.code, ok.stderr).toBe(0);
     expect(fs.readFileSync(out, "utf8")).toContain("the confidential answer");
+  });
+});
+
+describe("a key that is not the trail's", () => {
+  // (found by the CLI pass, 2026-12-06: export --include-content with another 32-byte key wrote its
+  // export, every prompt still encrypted and marked "cannot decrypt", with exit 0 and no word on
+  // stderr; tail and serve showed "[encrypted … cannot decrypt]" on every record, exit 0)
+  const OTHER_KEY = Buffer.alloc(32, 9).toString("base64");
+
+  /** Runs the CLI, killed after `ms` (serve that does not refuse runs until stopped). */
+  async function run(args: string[], env: NodeJS.ProcessEnv = {}, ms = 20_000) {
+    const child = startCli(args, { env });
+    const timer = setTimeout(() => child.kill("SIGINT"), ms);
+    const r = await collect(child).done;
+    clearTimeout(timer);
+    return r;
+  }
+
+  it("is refused by export, tail and serve before anything is read or written (exit 2, AUDIT_ERR_KEY, the master key ids named, no key shown), from --key-file and from AUDIT_LOGGER_KEY", async () => {
+    const { projectPath, auditDir } = await encryptedLog();
+    const store = fs.readdirSync(auditDir).find((n) => n.startsWith("subject_keys_"))!;
+    const wrappedBy = (JSON.parse(fs.readFileSync(path.join(auditDir, store), "utf8").split("\n")[0]!) as { wrappedBy: string }).wrappedBy;
+    const keyFile = path.join(projectPath, "other.key");
+    fs.writeFileSync(keyFile, OTHER_KEY + "\n");
+    const out = path.join(tmpProject(), "export.json");
+    const commands = {
+      export: ["export", auditDir, "--format", "json", "--out", out, "--include-content"],
+      tail: ["tail", auditDir, "--kind", "chat_interaction"],
+      serve: ["serve", auditDir, "--no-open"],
+    };
+    for (const [name, args] of Object.entries(commands)) {
+      for (const [how, extra, env, source] of [
+        ["--key-file", ["--key-file", keyFile], {}, "option --key-file"],
+        ["AUDIT_LOGGER_KEY", [], { AUDIT_LOGGER_KEY: OTHER_KEY }, "AUDIT_LOGGER_KEY"],
+      ] as const) {
+        const r = await run([...args, ...extra], env);
+        const what = `${name} ${how}: ${r.stderr}`;
+        expect(r.code, what).toBe(2);
+        expect(r.stderr, what).toContain(source);
+        expect(r.stderr, what).toContain(wrappedBy);
+        expect(r.stderr, what).toContain("[AUDIT_ERR_KEY]");
+        expect(r.stdout + r.stderr, what).not.toContain(OTHER_KEY.slice(0, 12));
+        expect(r.stdout, what).not.toContain("http://");
+        expect(r.stdout, what).not.toContain("chat_interaction");
+      }
+    }
+    expect(fs.existsSync(out)).toBe(false);
+    // the trail's own key still opens it
+    const ok = await runCli(["export", auditDir, "--format", "json", "--out", out, "--include-content"], { env: { AUDIT_LOGGER_KEY: TEST_KEY } });
+    expect(ok.code, ok.stderr).toBe(0);
+    expect(fs.readFileSync(out, "utf8")).toContain("the confidential answer");
+  }, 120_000);
+
+  it("a --key-file that holds no usable key is named as the file, not as \"the encryptionKey option\", and never shown", async () => {
+    const { projectPath, auditDir } = await encryptedLog();
+    const keyFile = path.join(projectPath, "short.key");
+    fs.writeFileSync(keyFile, "c2hvcnQtc2VjcmV0\n");
+    const r = await runCli(["tail", auditDir, "--key-file", keyFile]);
+    expect(r.code).toBe(2);
+    expect(r.stderr).toContain(`option --key-file: The encryption key from ${keyFile} is not 32 bytes`);
+    expect(r.stderr).not.toContain("encryptionKey option");
+    expect(r.stderr).not.toContain("c2hvcnQtc2VjcmV0");
   });
 });

@@ -88,6 +88,20 @@ export function timeOption(flag: string, raw: string | undefined): string | unde
   return new Date(t).toISOString();
 }
 
+/**
+ * `--since` and `--until` together, as ISO UTC strings; a `--since` at or after `--until` (which
+ * is exclusive) holds no time, and is a usage error naming both: report and export gave an empty
+ * result with exit 0, as if the trail held nothing then (found by the CLI pass, 2026-12-06).
+ */
+export function timeRangeOptions(sinceRaw: string | undefined, untilRaw: string | undefined): { since?: string; until?: string } {
+  const since = timeOption("--since", sinceRaw);
+  const until = timeOption("--until", untilRaw);
+  if (since !== undefined && until !== undefined && since >= until) {
+    throw new UsageError(`option --until (${until}) must be later than --since (${since}): records are kept from --since up to, not including, --until, so this range holds none`);
+  }
+  return { ...(since !== undefined ? { since } : {}), ...(until !== undefined ? { until } : {}) };
+}
+
 /** A whole number option within bounds; `undefined` when the flag was not given. */
 export function intOption(flag: string, raw: string | undefined, min: number, max = Number.MAX_SAFE_INTEGER): number | undefined {
   if (raw === undefined) return undefined;

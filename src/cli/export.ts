@@ -10,7 +10,7 @@ import { listKindFiles, safeReaddir } from "../sink/files.js";
 import { RECORD_KINDS, type RecordType } from "../types.js";
 import { names } from "../postgres/schema.js";
 import { insideReal } from "../path-inside.js";
-import { choiceOption, EXIT_FAIL, EXIT_OK, kindOption, contentDirOption, parseCommand, sessionOption, timeOption, UsageError } from "./args.js";
+import { choiceOption, EXIT_FAIL, EXIT_OK, kindOption, contentDirOption, parseCommand, sessionOption, timeRangeOptions, UsageError } from "./args.js";
 import { drained, type CliIO, type Command } from "./io.js";
 import { loadCliKey } from "./keys.js";
 import { STORE_OPTIONS, storeHelp, storeTarget, type OpenStore } from "./store.js";
@@ -175,8 +175,7 @@ export const exportCommand: Command = {
     if (values.user === "") throw new UsageError("option --user must be a userId");
     const filter = {
       ...(values.user !== undefined ? { userId: values.user } : {}),
-      ...(values.since !== undefined ? { since: timeOption("--since", values.since)! } : {}),
-      ...(values.until !== undefined ? { until: timeOption("--until", values.until)! } : {}),
+      ...timeRangeOptions(values.since, values.until),
     };
     const filterFlags = (["user", "since", "until"] as const).filter((k) => values[k] !== undefined);
     if (format === "dir" && filterFlags.length > 0) {

@@ -2,7 +2,7 @@
 import fs from "node:fs";
 import { z } from "zod";
 import type { AnalyticsReport, LatencyStats, ModelPrice } from "../reader/analytics.js";
-import { EXIT_FAIL, EXIT_OK, parseCommand, sessionOption, timeOption, UsageError } from "./args.js";
+import { EXIT_FAIL, EXIT_OK, parseCommand, sessionOption, timeRangeOptions, UsageError } from "./args.js";
 import { clean } from "./format.js";
 import type { CliIO, Command } from "./io.js";
 import { calls, num, pct, table, tokensText } from "./table.js";
@@ -222,8 +222,7 @@ export const reportCommand: Command = {
     }
     const target = storeTarget("report", positionals, values);
     const session = sessionOption(values.session);
-    const since = timeOption("--since", values.since);
-    const until = timeOption("--until", values.until);
+    const { since, until } = timeRangeOptions(values.since, values.until);
     const prices = loadPrices(values.prices);
     const src = await openSource(target, session, io, undefined, { ...(prices ? { prices } : {}), ...(session !== undefined ? { sessionId: session } : {}) });
     let report: AnalyticsReport;

@@ -11,6 +11,7 @@ import { AuditPathError } from "../errors.js";
 import { isInside } from "../path-inside.js";
 import { safeJoin } from "../sink/files.js";
 import { readRegularFile, readRegularFileSync } from "../regular-file.js";
+import type { ContentFileRef, ContentFiles } from "../types.js";
 
 /** The most a manifest file holds (the kit writes a few hundred bytes): a longer one is not read. */
 export const MANIFEST_MAX_BYTES = 64 * 1024;
@@ -56,4 +57,42 @@ export function readContentFileSync(dir: string, relPath: string, maxBytes?: num
     if ((err as NodeJS.ErrnoException).code === "ENOENT") return undefined;
     throw err;
   }
+}
+
+/** The members the logger writes in a chat's manifest (src/sink/content.ts ContentManifest). */
+const MANIFEST_MEMBERS = new Set(["interactionId", "sessionId", "recordHash", "encrypted", "keyId", "files", "createdAt"]);
+
+function sameRef(got: unknown, want: ContentFileRef | undefined): boolean {
+  if (typeof got !== "object" || got === null || want === undefined) return false;
+  const g = got as Record<string, unknown>;
+  return Object.keys(g).length === 3 && g.file === want.file && g.bytes === want.bytes && g.sha256 === want.sha256;
+}
+
+/**
+ * Whether a chat's parsed manifest is the one the logger writes for its record: the record's id,
+ * session, chain hash (`recordHash`) and time (`createdAt`), the same file references (name,
+ * size, digest), `encrypted` as its files are (`.enc`) with a `keyId` only then, and no other
+ * member. The manifest is outside the chain and repeats only what the record holds, so any other
+ * value is an edit. (Until 2026-12-06 only `recordHash` and the two digests were compared: an edit
+ * of any other member, a renamed one included, verified OK; found by the CLI pass.)
+ */
+export function manifestMatchesRecord(manifest: unknown, rec: Readonly<Record<string, unknown>>, recordHash: unknown, refs: Partial<ContentFiles>): boolean {
+  if (typeof manifest !== "object" || manifest === null || Array.isArray(manifest)) return false;
+  const m = manifest as Record<string, unknown>;
+  if (Object.keys(m).some((k) => !MANIFEST_MEMBERS.has(k))) return false;
+  const encrypted = typeof refs.prompt?.file === "string" && refs.prompt.file.endsWith(".enc");
+  const files = m.files as Record<string, unknown> | null | undefined;
+  return (
+    m.interactionId === rec.id &&
+    m.sessionId === rec.sessionId &&
+    m.recordHash === recordHash &&
+    m.createdAt === rec.timestamp &&
+    m.encrypted === encrypted &&
+    (encrypted ? typeof m.keyId === "string" : !Object.hasOwn(m, "keyId")) &&
+    typeof files === "object" &&
+    files !== null &&
+    Object.keys(files).length === 2 &&
+    sameRef(files.prompt, refs.prompt) &&
+    sameRef(files.response, refs.response)
+  );
 }

@@ -6,7 +6,7 @@
 import { checkContentHash, decryptFile, encryptedFileKeyId, sha256Hex } from "../pipeline/encrypt.js";
 import type { EncryptionKey } from "../pipeline/keys.js";
 import { FileTooLargeError } from "../regular-file.js";
-import { MANIFEST_MAX_BYTES } from "./content-file.js";
+import { manifestMatchesRecord, MANIFEST_MAX_BYTES } from "./content-file.js";
 import { fileAad } from "../sink/content.js";
 import type { ContentFileRef, ContentFiles } from "../types.js";
 import { computeRecordHash } from "../pipeline/chain.js";
@@ -166,12 +166,7 @@ export async function loadFullContent(source: RecordSource, rec: RawRecord, key:
     } else problems.push(`${refs.manifest} is missing`);
   } else problems.push("the record names no manifest");
   if (manifest) {
-    const files = manifest.files as { prompt?: { sha256?: unknown }; response?: { sha256?: unknown } } | undefined;
-    manifestOk =
-      manifest.interactionId === id &&
-      manifest.recordHash === rec.hash &&
-      files?.prompt?.sha256 === refs.prompt?.sha256 &&
-      files?.response?.sha256 === refs.response?.sha256;
+    manifestOk = manifest.interactionId === id && manifestMatchesRecord(manifest, rec, rec.hash, refs);
     if (!manifestOk) problems.push(`${refs.manifest} does not match its record`);
   }
 

@@ -17,7 +17,7 @@ import { walkChain } from "./chain-files.js";
 import { checkVerifyOptions } from "../integrity/verify-options.js";
 import { MerkleAccumulator } from "../integrity/merkle.js";
 import { EXPORT_INTEGRITY_DIR, EXPORT_MANIFEST, verifyExport } from "../integrity/export.js";
-import { MANIFEST_MAX_BYTES, readContentFileSync } from "./content-file.js";
+import { manifestMatchesRecord, MANIFEST_MAX_BYTES, readContentFileSync } from "./content-file.js";
 import { FileTooLargeError } from "../regular-file.js";
 import { auditEventsOf, goneBy, holdsBy } from "../sink/audit-events.js";
 import { furthestPrunes, readPruneRecords, type SegmentPrune } from "../sink/prunes.js";
@@ -557,8 +557,8 @@ function checkContent(dir: string, file: KindFile, rec: Record<string, unknown>,
   if (typeof refs.manifest === "string") {
     f.contentRefs.add(refs.manifest);
     try {
-      const m = JSON.parse(String(readContentFileSync(dir, refs.manifest, MANIFEST_MAX_BYTES))) as { recordHash?: unknown; files?: { prompt?: { sha256?: unknown }; response?: { sha256?: unknown } } };
-      if (m.recordHash !== recordHash || m.files?.prompt?.sha256 !== refs.prompt?.sha256 || m.files?.response?.sha256 !== refs.response?.sha256) {
+      const m = JSON.parse(String(readContentFileSync(dir, refs.manifest, MANIFEST_MAX_BYTES))) as unknown;
+      if (!manifestMatchesRecord(m, rec, recordHash, refs)) {
         p("manifest_mismatch", refs.manifest, `The manifest of interaction ${String(rec.id)} (seq ${seq}) does not match its record.`);
       }
     } catch {

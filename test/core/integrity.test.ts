@@ -217,6 +217,34 @@ describe("verifyAuditLog finds tampering", () => {
     expect(report.problems).toHaveLength(3);
   });
 
+  it("a manifest edited in any member it repeats of its record (id, session, time, file names and sizes, encryption, a renamed member): manifest_mismatch (found by the CLI pass, 2026-12-06: only recordHash and the two digests were compared, and an edit of any other member verified OK)", async () => {
+    for (const encrypt of [false, true]) {
+      const projectPath = tmpProject();
+      await richLog(projectPath, "content", { rotate: false, encrypt });
+      const chats = readKind(projectPath, "chat_interaction", "content");
+      const dir = auditDirOf(projectPath);
+      const edits: Array<(m: Record<string, unknown>) => Record<string, unknown>> = [
+        (m) => ({ ...m, interactionId: chats[0]!.id }),
+        (m) => ({ ...m, sessionId: "other" }),
+        (m) => ({ ...m, createdAt: "2020-01-01T00:00:00.000Z" }),
+        (m) => ({ ...m, encrypted: !m.encrypted }),
+        (m) => ({ ...m, files: { ...(m.files as object), prompt: { ...(m.files as { prompt: object }).prompt, bytes: 1 } } }),
+        (m) => ({ ...m, files: { ...(m.files as object), response: { ...(m.files as { response: object }).response, file: "full_interactions/elsewhere.txt" } } }),
+        (m) => {
+          const { interactionId, ...rest } = m;
+          return { ...rest, XnteractionId: interactionId };
+        },
+        (m) => ({ ...m, note: "added" }),
+      ];
+      edits.forEach((edit, i) => {
+        const manifest = path.join(dir, (chats[i + 1]!.fullContent as { manifest: string }).manifest);
+        fs.writeFileSync(manifest, JSON.stringify(edit(JSON.parse(fs.readFileSync(manifest, "utf8")) as Record<string, unknown>), null, 2) + "\n");
+      });
+      const report = await verifyAuditLog(dir);
+      expect(report.problems, `encrypted: ${encrypt}`).toEqual(edits.map((_e, i) => expect.objectContaining({ kind: "manifest_mismatch", seq: i + 2 })));
+    }
+  });
+
   it("a content file left empty (created, then the process killed before its write, as a SIGKILL did in the durability operator pass) or cut short: content_missing, the loss window, as a file never created (it was content_mismatch, which reads as tampering)", async () => {
     const projectPath = tmpProject();
     await richLog(projectPath, "emptied", { rotate: false });

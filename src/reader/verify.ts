@@ -472,7 +472,11 @@ async function verifyFiles(c: ChainCheck, files: ReadonlyArray<{ file: KindFile;
             file: file.name,
             ...(seq !== undefined ? { seq } : {}),
             kind: "key_shredded",
-            detail: `A subject's data keys were destroyed (crypto-shredding${Array.isArray(ids) ? `: ${ids.join(", ")}` : ""}) at ${String(rec.timestamp)}; its encrypted content stays unreadable, its records still verify.`,
+            // (a shred that found none said "were destroyed (crypto-shredding: )"; CLI pass, 2026-12-06)
+            detail:
+              Array.isArray(ids) && ids.length === 0
+                ? `A crypto-shredding was recorded at ${String(rec.timestamp)}, but no data key of its subject was found, so none was destroyed (a subject with no encrypted record, or one already shredded).`
+                : `A subject's data keys were destroyed (crypto-shredding${Array.isArray(ids) ? `: ${ids.join(", ")}` : ""}) at ${String(rec.timestamp)}; its encrypted content stays unreadable, its records still verify.`,
           });
         }
         if (kind === "error" && rec.errorType === "audit_log_repaired") {

@@ -771,6 +771,17 @@ describe("crypto-shredding", () => {
     expectOnly(r, []);
     expect(noteKinds(r)).toEqual(["key_shredded"]);
   });
+
+  it("a shred that found no data key of its subject: the note says none was destroyed (it said \"A subject's data keys were destroyed (crypto-shredding: )\": found by the CLI pass, 2026-12-06)", async () => {
+    const log = await buildLog({ encrypt: true, finalize: false });
+    expect(log.logger.shredSubject("nobody-here")).toEqual([]);
+    await log.logger.finalizeSession();
+    const r = await verify(log);
+    expectOnly(r, []);
+    const details = r.notes.filter((n) => n.kind === "key_shredded").map((n) => n.detail);
+    expect(details).toEqual([expect.stringContaining("no data key of its subject was found, so none was destroyed")]);
+    expect(details[0]).not.toContain("crypto-shredding: )");
+  });
 });
 
 describe("the key stores", () => {

@@ -247,7 +247,9 @@ export async function startServer(options: ServeOptions): Promise<RunningServer>
   await new Promise<void>((resolve, reject) => {
     const onError = (err: NodeJS.ErrnoException): void => {
       void endPool();
-      reject(new AuditIOError(`audit-logger serve could not listen on ${host}:${o.port ?? 0}: ${err.message}${err.code === "EADDRINUSE" ? " (choose another --port)" : ""}`, { cause: err }));
+      // (the CLI prefixes "audit-logger serve: ": this said "audit-logger serve could not listen" after it, and named no fix for an address not of this machine; CLI pass, 2026-12-06)
+      const fix = err.code === "EADDRINUSE" ? " (choose another --port)" : err.code === "EADDRNOTAVAIL" ? " (give --host an address of this machine, such as 127.0.0.1)" : "";
+      reject(new AuditIOError(`Could not listen on ${host}:${o.port ?? 0}: ${err.message}${fix}`, { cause: err }));
     };
     server.once("error", onError);
     server.listen(o.port ?? 0, host, () => {

@@ -689,7 +689,8 @@ export async function verifyExport(exportDir: string, options: VerifyExportOptio
       continue;
     }
     if (got.bytes !== entry.bytes || got.sha256 !== entry.sha256) {
-      p(entry.path, "export_file_modified", `${entry.path} differs from the size and SHA-256 in the manifest (${got.bytes} bytes, expected ${entry.bytes}): it was changed after the export.`);
+      const how = got.bytes === entry.bytes ? `has the size the manifest gives (${entry.bytes} bytes) but not its SHA-256` : `is ${got.bytes} bytes where the manifest gives ${entry.bytes}`;
+      p(entry.path, "export_file_modified", `${entry.path} ${how}: it was changed after the export.`);
     }
   }
   const present = listFiles(dir);

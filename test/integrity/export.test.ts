@@ -188,6 +188,10 @@ describe("tampering with an export", () => {
       const r = await verifyExport(dir, { publicKey: log.signer.publicKey });
       expect(r.ok, rel).toBe(false);
       expect(r.problems.filter((x) => x.kind === "export_file_modified").map((x) => x.file), rel).toEqual([rel]);
+      // (a byte flipped keeps the size: said so, not "differs from the size … (1281 bytes, expected 1281)"; CLI pass, 2026-12-06)
+      const modified = r.problems.find((x) => x.kind === "export_file_modified")!.detail;
+      if (original.length > 0) expect(modified, rel).toContain(`has the size the manifest gives (${original.length} bytes) but not its SHA-256`);
+      else expect(modified, rel).toContain("is 1 bytes where the manifest gives 0");
       if (rel.endsWith(".csv") || rel === "analytics_report.json" || rel === "checksums.json") expectOnly(r, ["export_file_modified"]);
       fs.writeFileSync(p, original);
     }

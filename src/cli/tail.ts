@@ -2,7 +2,7 @@
 import { openRecord } from "../reader/records.js";
 import { listSessionIds, listKindFiles } from "../sink/files.js";
 import { openKeyring } from "../pipeline/keyring.js";
-import { ALL_KINDS, EXIT_OK, intOption, type ChainKindName, kindOption, parseCommand, selectSessions, sessionOption, storeContentDir } from "./args.js";
+import { ALL_KINDS, EXIT_FAIL, EXIT_OK, intOption, type ChainKindName, kindOption, parseCommand, selectSessions, sessionOption, storeContentDir } from "./args.js";
 import { formatRecord } from "./format.js";
 import type { CliIO, Command } from "./io.js";
 import { keyringFor, loadCliKey } from "./keys.js";
@@ -39,7 +39,8 @@ ${storeHelp(19)}
 Over --postgres, -f asks the store every 200 ms for what each chain gained, so records an
 instance replays from its spool after an outage are shown when they arrive.
 
-Exit codes: 0 done (or stopped with Ctrl-C), 1 failure (or the store is unreachable), 2 bad usage.`;
+Exit codes: 0 done (or stopped with Ctrl-C), 1 no audit logs found (without -f, which waits for
+them), a failure (or the store is unreachable), 2 bad usage.`;
 
 interface Parsed {
   readonly line: string;
@@ -128,6 +129,15 @@ export const tailCommand: Command = {
     }
     const dir = target.dir;
     const sessions = selectSessions(dir, session);
+    // (as verify, summary, report and export: it printed nothing with exit 0, and a wrong <dir>
+    // looked like a trail with no records; found by the CLI pass, 2026-12-06)
+    if (sessions.length === 0) {
+      if (!values.follow) {
+        io.err(`audit-logger tail: no audit logs in ${dir}.`);
+        return EXIT_FAIL;
+      }
+      io.err(`audit-logger tail: no audit logs in ${dir} yet; waiting for sessions (Ctrl-C to stop)`);
+    }
     // followers first, and history only up to where they start: nothing written meanwhile is
     // lost or printed twice
     const followers = new Map<string, ChainFollower[]>();

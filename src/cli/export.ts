@@ -170,6 +170,13 @@ export const exportCommand: Command = {
     else if (!toStdout && (format === "json" || kind !== undefined)) {
       const refused = refuseNonRegularTarget(out, "option --out");
       if (refused) throw refused;
+    } else if (!toStdout) {
+      // (every kind's file, before any is written: a FIFO at errors.csv was refused, "nothing was
+      // written", after the five other files were; found by the CLI pass, 2026-12-06)
+      for (const k of RECORD_KINDS) {
+        const refused = refuseNonRegularTarget(path.join(out, csvFileName(k)), "option --out", "");
+        if (refused) throw refused;
+      }
     }
     const session = sessionOption(values.session);
     if (values.user === "") throw new UsageError("option --user must be a userId");

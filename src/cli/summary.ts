@@ -42,6 +42,9 @@ function printSummary(s: ViewerSessionSummary, v: Verification | undefined, io: 
   io.out(`${c.bold(`Session ${s.sessionId}`)} ${statusColor(`(${s.status})`)}`);
   row("period", `${s.startTime} -> ${s.endTime} (${num(s.durationSeconds, 1)} s)`);
   row("records", `${num(s.totalRecords)} (chat ${num(k.chat_interaction)}, tool ${num(k.tool_usage)}, persona ${num(k.persona_activity)}, file ${num(k.file_operation)}, metric ${num(k.performance_metric)}, error ${num(k.error)})`);
+  // (the audit_maintenance session of shreddings and removals showed as "records 0" and no more)
+  const events = s.heads.audit_event?.seq ?? 0;
+  if (events > 0) row("events", `${num(events)} audit_event record${events === 1 ? "" : "s"} (legal holds, crypto-shreddings, retention removals): audit-logger tail --kind audit_event`);
   row("tokens", tokensText(s.tokens));
   row("models", entries(s.models));
   row("personas", entries(s.personas));

@@ -376,6 +376,11 @@ export class AuditViewer {
         }
       }
     }
+    // (the audit_event chain's head too, as the session file gives it: it was left at the genesis,
+    // seq 0, whatever holds, shreddings and removals the chain held; found by the CLI pass, 2026-12-06)
+    for await (const rec of this.source.records("audit_event", id)) {
+      if (typeof rec.seq === "number" && typeof rec.hash === "string") stats.head("audit_event", rec.seq, rec.hash);
+    }
     this.endProgress();
     const total = RECORD_KINDS.reduce((n, k) => n + stats.counts[k], 0);
     if (!info && total === 0) return null;

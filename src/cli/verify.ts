@@ -125,7 +125,7 @@ export const verifyCommand: Command = {
     try {
       report = await verifyAuditLog(dir, { ...(session !== undefined ? { sessionId: session } : {}), ...(publicKeys.length > 0 ? { publicKey: publicKeys } : {}), ...(requireSigned ? { requireSigned } : {}) });
     } catch (err) {
-      if (err instanceof AuditKeyError && publicKeys.length > 0) throw new UsageError(`option --public-key: ${err.message}`);
+      if (err instanceof AuditKeyError && publicKeys.length > 0) throw new UsageError(`option --public-key: ${err.message}`, undefined, "AUDIT_ERR_KEY");
       throw err;
     } finally {
       if (timer) clearInterval(timer);

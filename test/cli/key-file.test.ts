@@ -115,3 +115,15 @@ describe("a key that is not the trail's", () => {
     expect(r.stderr).not.toContain("c2hvcnQtc2VjcmV0");
   });
 });
+
+describe("a --public-key that is no Ed25519 public key", () => {
+  it("is bad usage coded as a key error (exit 2, AUDIT_ERR_KEY), as a bad --key-file is", async () => {
+    const { projectPath, auditDir } = await encryptedLog();
+    const notAKey = path.join(projectPath, "not-a-key.pem");
+    fs.writeFileSync(notAKey, "hello\n");
+    const r = await runCli(["verify", auditDir, "--public-key", notAKey]);
+    expect(r.code).toBe(2);
+    expect(r.stderr).toContain("option --public-key: A public key given to the verifier is not an Ed25519 public key");
+    expect(r.stderr).toContain("[AUDIT_ERR_KEY]");
+  });
+});

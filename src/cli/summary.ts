@@ -11,9 +11,9 @@ import { reportFailedVerification, verifyCommandFor, verifyLogs, verifyStore, ty
 const HELP = `Usage: audit-logger summary <dir> [--session <id>] [--json]
        audit-logger summary --postgres <url> [--schema <name>] [--session <id>] [--json]
 
-Summarises each session from its records: time span, records per kind, tokens, models,
-personas, chat and tool success rates, errors by severity. Works for live, finalized and crashed
-sessions alike.
+Summarises each session from its records: time span, records per kind, its audit events (legal
+holds, crypto-shreddings, retention removals), tokens, models, personas, chat and tool success
+rates, errors by severity. Works for live, finalized and crashed sessions alike.
 
 The logs are verified too (as audit-logger verify does, without a public key; over --postgres,
 as verify --postgres does): when they do not verify, the summaries are printed all the same,

@@ -107,7 +107,9 @@ export function intOption(flag: string, raw: string | undefined, min: number, ma
   if (raw === undefined) return undefined;
   const n = /^\d+$/.test(raw.trim()) ? Number(raw.trim()) : Number.NaN;
   if (!Number.isSafeInteger(n) || n < min || n > max) {
-    throw new UsageError(`option ${flag} must be a whole number${max === Number.MAX_SAFE_INTEGER ? ` of at least ${min}` : ` from ${min} to ${max}`}, got "${raw}"`);
+    // (the upper bound said when it is what was passed: "-n 99999999999999999" was told "of at least 0")
+    const past = /^\d+$/.test(raw.trim()) && !(n < min);
+    throw new UsageError(`option ${flag} must be a whole number${max === Number.MAX_SAFE_INTEGER && !past ? ` of at least ${min}` : ` from ${min} to ${max}`}, got "${raw}"`);
   }
   return n;
 }

@@ -154,3 +154,13 @@ describe("tail's lines", () => {
     expect(lines[2]).toMatch(/ crm\.lookup ok$/);
   });
 });
+
+describe("intOption", () => {
+  it("says the bound a whole number past it breaks (\"-n 99999999999999999\" was told it must be \"a whole number of at least 0\": CLI pass, 2026-12-06)", async () => {
+    const { intOption } = await import("../../src/cli/args.js");
+    expect(() => intOption("--lines", "99999999999999999", 0)).toThrow(`option --lines must be a whole number from 0 to ${Number.MAX_SAFE_INTEGER}, got "99999999999999999"`);
+    expect(() => intOption("--port", "99999", 0, 65535)).toThrow('option --port must be a whole number from 0 to 65535, got "99999"');
+    expect(() => intOption("--lines", "ten", 0)).toThrow('option --lines must be a whole number of at least 0, got "ten"');
+    expect(intOption("--lines", "12", 0)).toBe(12);
+  });
+});

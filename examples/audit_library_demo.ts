@@ -18,7 +18,8 @@ async function main(): Promise<void> {
   if (given === undefined) for (const dir of made) fs.rmSync(dir, { recursive: true, force: true });
   else if (made.some((dir) => fs.existsSync(dir))) {
     // an audit trail of somebody's: never deleted, never added to by the demo
-    console.error(`${made.filter((dir) => fs.existsSync(dir)).join(" and ")} exists: the demo writes a fresh audit trail and deletes none. Give it a directory without one, or none (it then uses ./demo_project).`);
+    const there = made.filter((dir) => fs.existsSync(dir));
+    console.error(`${there.join(" and ")} ${there.length > 1 ? "exist" : "exists"}: the demo writes a fresh audit trail and deletes none. Give it a directory without one, or none (it then uses ./demo_project).`);
     process.exitCode = 1;
     return;
   }

@@ -31,6 +31,12 @@ describe("examples", () => {
       expect(fs.readFileSync(path.join(dir, "audit_logs", "chat_interactions_prod.jsonl"), "utf8")).toBe("kept\n");
       expect(fs.readdirSync(path.join(dir, "audit_logs"))).toEqual(["chat_interactions_prod.jsonl"]);
     }
+    // both of the demo's directories there: named both, "exist" (it said "… and … exists")
+    const both = tmpProject("audit-example-kept-");
+    for (const d of ["audit_logs", "audit_exports"]) fs.mkdirSync(path.join(both, d));
+    const err = (await example("audit_library_demo.ts", both).then(() => undefined, (e: unknown) => e)) as { code?: number; stderr?: string } | undefined;
+    expect(err?.code).toBe(1);
+    expect(err?.stderr).toContain(`${path.join(both, "audit_logs")} and ${path.join(both, "audit_exports")} exist: the demo writes a fresh audit trail`);
   });
 
   it("the demo leaves the public key of its signed checkpoints, so the README's `verify --public-key` runs on its trail", async () => {

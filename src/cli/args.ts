@@ -152,6 +152,9 @@ export function singleDir(command: string, positionals: readonly string[]): stri
   return positionals[0]!;
 }
 
+/** What a `<dir>` must be, said when it is not. */
+const DIR_FIX = "give the audit directory, or the project directory that contains audit_logs/";
+
 /**
  * Resolves `<dir>`: the audit directory itself, or a project directory whose `audit_logs/` holds
  * the logs. A path that does not exist or is not a directory is a usage error.
@@ -165,9 +168,9 @@ export function resolveAuditDir(raw: string): string {
   try {
     stat = fs.statSync(dir);
   } catch {
-    throw new UsageError(`<dir> "${raw}" does not exist`);
+    throw new UsageError(`<dir> "${raw}" does not exist: ${DIR_FIX}`);
   }
-  if (!stat.isDirectory()) throw new UsageError(`<dir> "${raw}" is not a directory`);
+  if (!stat.isDirectory()) throw new UsageError(`<dir> "${raw}" is not a directory: ${DIR_FIX}`);
   if (listSessionIds(dir).length > 0) return dir;
   const nested = path.join(dir, "audit_logs");
   try {

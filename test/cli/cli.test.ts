@@ -69,7 +69,16 @@ describe.each(COMMANDS)("audit-logger %s: usage", (command) => {
     const missing = path.join(tmpProject(), "nope");
     const r = await runCli([command, missing, ...(command === "export" ? ["--format", "json", "--out", path.join(tmpProject(), "x.json")] : [])]);
     expect(r.code).toBe(2);
-    expect(r.stderr).toContain(`<dir> "${missing}" does not exist`);
+    expect(r.stderr).toContain(`<dir> "${missing}" does not exist: give the audit directory, or the project directory that contains audit_logs/ [AUDIT_ERR_CONFIG]`);
+    expect(r.stdout).toBe("");
+  });
+
+  it("a file for <dir> exits 2 naming it and what to give (it named no fix: CLI pass, 2026-12-06)", async () => {
+    const file = path.join(tmpProject(), "notes.txt");
+    fs.writeFileSync(file, "x\n");
+    const r = await runCli([command, file, ...(command === "export" ? ["--format", "json", "--out", path.join(tmpProject(), "x.json")] : [])]);
+    expect(r.code).toBe(2);
+    expect(r.stderr).toContain(`<dir> "${file}" is not a directory: give the audit directory, or the project directory that contains audit_logs/ [AUDIT_ERR_CONFIG]`);
     expect(r.stdout).toBe("");
   });
 

@@ -7,6 +7,7 @@ import { createPublicKey } from "node:crypto";
 import fs from "node:fs";
 import { startServer } from "../serve/server.js";
 import { EXIT_FAIL, EXIT_OK, EXIT_USAGE, intOption, parseCommand, storeContentDir, UsageError, usageErrorLines } from "./args.js";
+import { listSessionIds } from "../sink/files.js";
 import { openStore, STORE_OPTIONS, storeHelp, storeTarget, type OpenStore } from "./store.js";
 import { createIO, type CliIO, type Command } from "./io.js";
 import { loadCliKey } from "./keys.js";
@@ -97,6 +98,8 @@ async function run(argv: readonly string[], io: CliIO): Promise<number> {
   const what = target.kind === "dir" ? target.dir : store!.description;
   io.out(`audit-logger serve: viewing ${what}${key ? ` (decrypting with the key from ${key.source})` : ""}`);
   io.out(`Open ${server.url}`);
+  // (said, as tail -f says it: a wrong <dir> served an empty viewer without a word; CLI pass, 2026-12-06)
+  if (target.kind === "dir" && listSessionIds(target.dir).length === 0) io.err(`audit-logger serve: no audit logs in ${target.dir} yet; the viewer shows sessions as they are written.`);
   if (host !== "127.0.0.1" && host !== "localhost" && host !== "::1") io.err(`audit-logger serve: warning: listening on ${host}, not only this machine; anyone with the URL can read the trail.`);
   io.out("Press Ctrl-C to stop.");
   if (!values["no-open"]) openBrowser(server.url);

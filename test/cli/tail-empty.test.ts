@@ -1,5 +1,5 @@
-// `audit-logger tail` of a directory that holds no audit logs says so, as verify, summary, report
-// and export do. (Found by the CLI pass, 2026-12-06: it printed nothing and exited 0, so a wrong
+// `audit-logger tail` (and `serve`) of a directory that holds no audit logs says so, as verify,
+// summary, report and export do. (Found by the CLI pass, 2026-12-06: it printed nothing and exited 0, so a wrong
 // <dir>, a project directory without audit_logs/, looked like a trail with no records; with -f it
 // waited without a word.)
 import fs from "node:fs";
@@ -29,6 +29,20 @@ describe("audit-logger tail of a directory without audit logs", () => {
     logger.logToolUsage({ toolName: "arrived", operation: "o" });
     await logger.finalizeSession();
     await waitFor(() => c.stdout().includes("arrived.o"), 20_000, "the new session's record");
+    child.kill("SIGINT");
+    expect((await c.done).code).toBe(0);
+  }, 60_000);
+});
+
+describe("audit-logger serve of a directory without audit logs", () => {
+  it("serves, and says on stderr that there are no audit logs there yet", async () => {
+    const empty = tmpProject("audit-serve-empty-");
+    const child = startCli(["serve", empty, "--no-open"]);
+    const c = collect(child);
+    await waitFor(() => c.stdout().includes("Press Ctrl-C"), 20_000, "the server");
+    expect(c.stdout()).toContain("Open http://127.0.0.1:");
+    await waitFor(() => c.stderr().includes("no audit logs"), 5_000, "the line saying so");
+    expect(c.stderr()).toContain(`audit-logger serve: no audit logs in ${empty} yet`);
     child.kill("SIGINT");
     expect((await c.done).code).toBe(0);
   }, 60_000);

@@ -71,12 +71,15 @@ async function run(argv: readonly string[], io: CliIO): Promise<number> {
   const key = loadCliKey(values["key-file"], io.env, target.kind === "dir" ? target.dir : contentDir);
   if (values["public-key"] !== undefined && target.kind !== "dir") throw new UsageError("option --public-key applies to a <dir>: signed checkpoints are kept in each instance's audit directory, not in the store");
   const publicKeys = (values["public-key"] ?? []).map((file) => {
+    // (a file read that is no key is a key error, AUDIT_ERR_KEY, as verify --public-key says it)
+    let read = false;
     try {
       const pem = fs.readFileSync(file, "utf8");
+      read = true;
       createPublicKey(pem);
       return pem;
     } catch (err) {
-      throw new UsageError(`option --public-key: cannot read a public key from "${file}" (${(err as NodeJS.ErrnoException).code ?? (err as Error).message})`);
+      throw new UsageError(`option --public-key: cannot read a public key from "${file}" (${(err as NodeJS.ErrnoException).code ?? (err as Error).message})`, undefined, read ? "AUDIT_ERR_KEY" : "AUDIT_ERR_CONFIG");
     }
   });
   if (io.signal.aborted) return EXIT_OK;

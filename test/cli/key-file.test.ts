@@ -125,5 +125,9 @@ describe("a --public-key that is no Ed25519 public key", () => {
     expect(r.code).toBe(2);
     expect(r.stderr).toContain("option --public-key: A public key given to the verifier is not an Ed25519 public key");
     expect(r.stderr).toContain("[AUDIT_ERR_KEY]");
+    const served = await runCli(["serve", auditDir, "--no-open", "--public-key", notAKey]);
+    expect(served.code).toBe(2);
+    expect(served.stderr).toContain(`option --public-key: cannot read a public key from "${notAKey}"`);
+    expect(served.stderr).toContain("[AUDIT_ERR_KEY]");
   });
 });

@@ -28,7 +28,8 @@ errors, analytics charts, the verifier's findings, and JSON/CSV export downloads
                      --public-key does; without one its verdict is self-consistent only
   --no-open          do not open a browser
   --content-dir <dir> with --postgres: the writing instance's audit directory, whose key stores
-                     open its encrypted records and whose files hold full content
+                     open its encrypted records (the store's key table does too, from
+                     schema version 6) and whose files hold full content
 ${storeHelp(19)}
   -h, --help         show this help
 

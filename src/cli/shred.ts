@@ -1,13 +1,18 @@
 /** `audit-logger shred <dir> --user <id>`: crypto-shredding of one subject across the directory. */
 import path from "node:path";
 import { AuditLogger } from "../logger.js";
-import { EXIT_OK, parseCommand, resolveAuditDir, singleDir, UsageError } from "./args.js";
+import { EXIT_FAIL, EXIT_OK, parseCommand, resolveAuditDir, singleDir, UsageError } from "./args.js";
+import { PostgresSink } from "../postgres/sink.js";
+import { DEFAULT_SCHEMA, schemaNameSchema } from "../postgres/schema.js";
+import { postgresUrl } from "./store.js";
+import { readRegularFileSync } from "../regular-file.js";
+import { safeReaddir, SESSION_FILE_MAX_BYTES } from "../sink/files.js";
 import type { Command } from "./io.js";
 import { loadCliKey } from "./keys.js";
 
 const MAINTENANCE_SESSION = "audit_maintenance";
 
-const HELP = `Usage: audit-logger shred <dir> --user <userId> [--reason <text>] [--key-file <file>] [--json]
+const HELP = `Usage: audit-logger shred <dir> --user <userId> [--reason <text>] [--key-file <file>] [--postgres <url> [--schema <name>]] [--json]
 
 Crypto-shredding: destroys every data key of one subject (a userId) in every key store of the
 audit directory, so that subject's encrypted prompts, responses, tool payloads and content files
@@ -20,10 +25,16 @@ the subject's keys): --key-file, or AUDIT_LOGGER_KEY.
   --user <userId>     the subject to erase
   --reason <text>     why (recorded; default "erasure request")
   --key-file <file>   the master key or keyring (current first), else AUDIT_LOGGER_KEY
+  --postgres <url>    also shred in the PostgreSQL store the directory's sinks write to: the
+                      "subject_shredded" record is sent there, and storing it shreds the keys
+                      it names in the store's key table. Exit 1 when the store was not reached
+                      (the record waits in a spool; run the command again to send it)
+  --schema <name>     with --postgres: the schema holding the store (default ${DEFAULT_SCHEMA})
   --json              print the destroyed key ids as JSON
   -h, --help          show this help
 
-Exit codes: 0 done (also when the subject had no keys), 1 failure, 2 bad usage.`;
+Exit codes: 0 done (also when the subject had no keys), 1 failure (with --postgres: also when
+the store was not reached), 2 bad usage.`;
 
 export const shredCommand: Command = {
   name: "shred",
@@ -33,6 +44,8 @@ export const shredCommand: Command = {
       user: { type: "string" },
       reason: { type: "string" },
       "key-file": { type: "string" },
+      postgres: { type: "string" },
+      schema: { type: "string" },
       json: { type: "boolean" },
     });
     if (values.help) {
@@ -42,6 +55,15 @@ export const shredCommand: Command = {
     const dir = resolveAuditDir(singleDir("shred", positionals));
     if (!values.user) throw new UsageError("option --user <userId> is required: the subject whose keys to destroy");
     if (path.basename(dir) !== "audit_logs") throw new UsageError(`${dir} is not named audit_logs: point <dir> at the audit directory or its project directory`);
+    if (values.schema !== undefined && values.postgres === undefined) throw new UsageError("option --schema only applies with --postgres <url>", "shred");
+    let schema = DEFAULT_SCHEMA;
+    if (values.schema !== undefined) {
+      const r = schemaNameSchema.safeParse(values.schema);
+      if (!r.success) throw new UsageError(`option --schema ${r.error.issues[0]?.message ?? "is not a schema name"}, got "${values.schema}"`, "shred");
+      schema = r.data;
+    }
+    // (the store's own sink: it also sends a spool an earlier run left, the record of a shred that did not reach the store)
+    const sink = values.postgres !== undefined ? new PostgresSink({ connectionString: postgresUrl(values.postgres), schema, closeTimeoutMs: 5_000 }) : undefined;
     const key = loadCliKey(values["key-file"], io.env, dir);
     if (!key) throw new UsageError("no master key: pass --key-file <file> or set AUDIT_LOGGER_KEY (shredding needs the key to find the subject's data keys)");
     const logger = new AuditLogger({
@@ -51,15 +73,42 @@ export const shredCommand: Command = {
       encryptionKey: key.masters.map((m) => Buffer.from(m).toString("base64")),
       fullContentLogging: false,
       durability: "fsync",
+      ...(sink ? { sinks: [sink] } : {}),
     });
+    const storeErrors: string[] = [];
+    logger.on("error", (e) => storeErrors.push(e.message));
     let destroyed: string[];
     try {
       destroyed = logger.shredSubject(values.user, values.reason ?? "erasure request");
     } finally {
       await logger.finalizeSession();
     }
-    if (values.json) io.out(JSON.stringify({ user: values.user, destroyedKeyIds: destroyed }, null, 2));
+    if (!sink && sentToStore(dir)) {
+      io.err(`audit-logger shred: sessions of ${dir} were also sent to a PostgreSQL store (a PostgresSink): its copies of the keys are not shredded by this run. Run it again with --postgres <url> [--schema <name>] for that store.`);
+    }
+    const undelivered = sink?.undelivered();
+    if (values.json) io.out(JSON.stringify({ user: values.user, destroyedKeyIds: destroyed, ...(sink ? { store: undelivered === undefined ? "shredded" : "not reached" } : {}) }, null, 2));
     else io.out(destroyed.length ? `destroyed ${destroyed.length} data key(s): ${destroyed.join(", ")}` : `no data keys for that subject in ${dir}; recorded the request anyway`);
+    if (sink && undelivered !== undefined) {
+      // the store keeps the keys until it stores the shred's record: not a success there
+      io.err(`audit-logger shred: the PostgreSQL store was not reached, so its copies of the keys are not shredded yet (${storeErrors[0] ?? undelivered}). The shred's record is ${undelivered} Run this command again (with --postgres) once the store answers.`);
+      return EXIT_FAIL;
+    }
     return EXIT_OK;
   },
 };
+
+/** Whether a session file of the directory lists a PostgresSink among its sinks. */
+function sentToStore(dir: string): boolean {
+  for (const name of safeReaddir(dir)) {
+    if (!name.startsWith("session_") || !name.endsWith(".json")) continue;
+    try {
+      const info = JSON.parse(readRegularFileSync(path.join(dir, name), undefined, SESSION_FILE_MAX_BYTES).toString("utf8")) as { config?: { sinks?: unknown } };
+      const sinks = info.config?.sinks;
+      if (Array.isArray(sinks) && sinks.some((x) => typeof x === "string" && x.startsWith("PostgresSink"))) return true;
+    } catch {
+      // unreadable: not told
+    }
+  }
+  return false;
+}

@@ -56,7 +56,7 @@ export function storeTarget(command: string, positionals: readonly string[], val
 }
 
 /** A `postgres://` or `postgresql://` URL with a host; anything else is a usage error. */
-function postgresUrl(raw: string): string {
+export function postgresUrl(raw: string): string {
   let u: URL;
   try {
     u = new URL(raw);

@@ -2,6 +2,7 @@
 import { openRecord } from "../reader/records.js";
 import { listSessionIds, listKindFiles } from "../sink/files.js";
 import { openKeyring } from "../pipeline/keyring.js";
+import { StoreKeys } from "../postgres/keys.js";
 import { ALL_KINDS, EXIT_FAIL, EXIT_OK, intOption, type ChainKindName, kindOption, parseCommand, selectSessions, sessionOption, storeContentDir } from "./args.js";
 import { formatRecord } from "./format.js";
 import type { CliIO, Command } from "./io.js";
@@ -32,7 +33,8 @@ then the record's user= and trace= when it has them.
   --key-file <file>  key to decrypt prompt previews (default: the AUDIT_LOGGER_KEY variable);
                      without a key, encrypted previews show as [encrypted]
   --content-dir <dir> with --postgres: the writing instance's audit directory, whose key
-                     stores open its records' per-user keys
+                     stores open its records' per-user keys (without it, the store's
+                     key table does, for stores of schema version 6)
 ${storeHelp(19)}
   -h, --help         show this help
 
@@ -103,12 +105,12 @@ export const tailCommand: Command = {
     const session = sessionOption(values.session);
     const kind = kindOption(values.kind, ALL_KINDS);
     const kinds: readonly ChainKindName[] = kind ? [kind] : ALL_KINDS;
-    // over the store the per-subject keys are in the writer's directory (--content-dir); without
-    // it, the master keys only
+    // over the store the per-subject keys are in the writer's directory (--content-dir) and in
+    // the store's key table (read below, with the records)
     const contentDir = storeContentDir(values["content-dir"], target.kind === "postgres");
     const keyDir = target.kind === "dir" ? target.dir : contentDir;
     const cliKey = loadCliKey(values["key-file"], io.env, keyDir);
-    const key = cliKey ? (keyDir !== undefined ? keyringFor(cliKey, keyDir) : openKeyring(cliKey.key.masters ?? [cliKey.key], undefined)) : undefined;
+    let key = cliKey ? (keyDir !== undefined ? keyringFor(cliKey, keyDir) : openKeyring(cliKey.key.masters ?? [cliKey.key], undefined)) : undefined;
     const print = (p: Parsed): void => {
       if (values.json) io.out(p.line);
       else if (p.rec) io.out(formatRecord(openRecord(p.rec, key), { color: io.color }));
@@ -117,11 +119,16 @@ export const tailCommand: Command = {
 
     if (target.kind === "postgres") {
       const store = await openStore(target);
+      // the data keys of the store's key table too, read with the records (the directory wins)
+      const storeKeys = cliKey ? new StoreKeys(store.pool, store.schema) : undefined;
+      if (cliKey) key = openKeyring(cliKey.key.masters ?? [cliKey.key], keyDir, storeKeys);
       try {
         await selectStoreSessions(store, session); // a --session the store does not hold is bad usage
         const follower = new StoreFollower(store, session, kinds);
-        for (const l of await follower.start(count)) print(parse(l.line));
-        if (values.follow) await followStore(follower, io, print);
+        const history = await follower.start(count);
+        await storeKeys?.read(history.map((l) => l.line));
+        for (const l of history) print(parse(l.line));
+        if (values.follow) await followStore(follower, io, print, storeKeys);
       } finally {
         await store.close();
       }
@@ -181,7 +188,7 @@ function connectionLost(err: unknown): boolean {
  * every poll (each chain goes on from the last record printed, so nothing is lost or printed
  * twice), and says when the store answers again.
  */
-async function followStore(follower: StoreFollower, io: CliIO, print: (p: Parsed) => void): Promise<void> {
+async function followStore(follower: StoreFollower, io: CliIO, print: (p: Parsed) => void, keys: StoreKeys | undefined): Promise<void> {
   let lastScan = Date.now();
   let lost = false;
   while (!io.signal.aborted) {
@@ -193,6 +200,7 @@ async function followStore(follower: StoreFollower, io: CliIO, print: (p: Parsed
         lastScan = Date.now();
       }
       const fresh = await follower.poll();
+      await keys?.read(fresh.map((l) => l.line));
       if (lost) {
         lost = false;
         io.err(io.errColor.yellow("audit-logger tail: the store answers again; following on from where it stopped"));

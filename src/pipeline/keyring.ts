@@ -108,23 +108,68 @@ function parseKeyStore(text: string): { keys: WrappedKey[]; tombstones: KeyTombs
   return { keys, tombstones };
 }
 
+/**
+ * The key lines of key store text, each with its id, exactly as written (the PostgreSQL sink
+ * stores them so: see `audit_subject_keys`); tombstones, torn and foreign lines skipped.
+ */
+export function keyStoreLines(text: string): Array<{ kid: string; line: string }> {
+  const out: Array<{ kid: string; line: string }> = [];
+  const lines = text.split("\n");
+  lines.pop(); // after the last newline: empty, or a torn line
+  for (const line of lines) {
+    const { keys } = parseKeyStore(line + "\n");
+    const w = keys[0];
+    if (w && typeof w.iv === "string" && typeof w.wrappedBy === "string") out.push({ kid: w.kid, line });
+  }
+  return out;
+}
+
 /** Whether two stats name the same file (a store's path may have been renamed over meanwhile). */
 function sameFile(a: fs.Stats | undefined, b: fs.Stats): boolean {
   return a !== undefined && a.ino === b.ino && a.dev === b.dev;
 }
 
 /**
- * A keyring over master keys (first = current) that can open data keys from the key stores of
- * an audit directory. It is an `EncryptionKey` (the current master) whose `resolve` finds any
- * other key id: an older master key, or a data key (unwrapped on first use, then cached).
+ * Wrapped data keys kept outside an audit directory: the PostgreSQL store's `audit_subject_keys`
+ * (see PostgresRecordSource.storedKeys). `line(kid)`: the key's key store line, null when the key
+ * was shredded there, undefined when it is not known there.
  */
-export function openKeyring(masters: readonly EncryptionKey[], auditDir: string | undefined): EncryptionKey {
+export interface StoredKeyLines {
+  line(kid: string): string | null | undefined;
+}
+
+/** A wrapped key from a stored key store line, checked to be the key `kid`'s. */
+function storedKey(kid: string, line: string): WrappedKey {
+  let w: Partial<WrappedKey> | undefined;
+  try {
+    w = JSON.parse(line) as Partial<WrappedKey>;
+  } catch {
+    w = undefined;
+  }
+  if (typeof w !== "object" || w === null || w.kid !== kid || typeof w.iv !== "string" || typeof w.ct !== "string" || typeof w.wrappedBy !== "string") {
+    throw new AuditKeyError(`Data key ${kid} could not be unwrapped: its stored form was altered (the store's audit_subject_keys row is not a key line of that id).`);
+  }
+  return w as WrappedKey;
+}
+
+/**
+ * A keyring over master keys (first = current) that can open data keys from the key stores of
+ * an audit directory, and from `stored` (the PostgreSQL store's key table) for a key the
+ * directory does not hold (the directory wins: a key it holds a tombstone of is shredded). It is
+ * an `EncryptionKey` (the current master) whose `resolve` finds any other key id: an older master
+ * key, or a data key (unwrapped on first use, then cached while its store still holds it).
+ */
+export function openKeyring(masters: readonly EncryptionKey[], auditDir: string | undefined, stored?: StoredKeyLines): EncryptionKey {
   const current = masters[0];
   if (!current) throw new AuditKeyError("A keyring needs at least one key.");
   const byId = new Map<string, EncryptionKey>(masters.map((m) => [m.id, m]));
   /** the data keys unwrapped so far (in byId too) */
   const dataKeys = new Set<string>();
   let stores: Map<string, WrappedKey> | undefined;
+  /** the directory's tombstones (read with `stores`): such a key is shredded, whatever `stored` says */
+  let tombstoned = new Set<string>();
+  /** the data keys unwrapped from `stored` (checked there again at every use: a shred there) */
+  const fromStore = new Set<string>();
   // The directory's change time when the stores were read: a shred replaces a store by a rename
   // (and leaves a marker beside it meanwhile), which changes it. A keyring kept every data key it
   // had unwrapped, and the stores it had read, for its lifetime, so a viewer (`serve`) opened
@@ -140,16 +185,27 @@ export function openKeyring(masters: readonly EncryptionKey[], auditDir: string 
   };
   const load = () => {
     stores = new Map();
+    tombstoned = new Set();
     if (!auditDir) return stores;
     dirStamp = stampOf(); // before reading: a change while it reads is seen next time
     for (const name of safeReaddir(auditDir)) {
       if (!name.startsWith(KEY_STORE_PREFIX) || !name.endsWith(".jsonl")) continue;
-      for (const w of readStore(path.join(auditDir, name))) stores.set(w.kid, w);
+      const { keys, tombstones } = readKeyStore(path.join(auditDir, name));
+      for (const w of keys) stores.set(w.kid, w);
+      for (const t of tombstones) tombstoned.add(t.kid);
     }
     return stores;
   };
   const resolve = (kid: string): EncryptionKey | undefined => {
     const known = byId.get(kid);
+    if (known && fromStore.has(kid)) {
+      // (unwrapped from the store: kept while the store holds it, and the directory has no tombstone of it)
+      if (typeof stored?.line(kid) === "string" && !(auditDir && stampOf() !== dirStamp && (load(), tombstoned.has(kid) || stores!.has(kid)))) return known;
+      fromStore.delete(kid);
+      dataKeys.delete(kid);
+      byId.delete(kid);
+      return resolve(kid);
+    }
     if (known && !(auditDir && dataKeys.has(kid) && stampOf() !== dirStamp)) return known;
     if (known) {
       // the stores may have changed: keep only the data keys they still hold
@@ -162,15 +218,23 @@ export function openKeyring(masters: readonly EncryptionKey[], auditDir: string 
       if (byId.has(kid)) return byId.get(kid);
       return undefined;
     }
-    if (!auditDir && kid.startsWith("d")) {
-      // a reader with no directory (over PostgreSQL, without contentDir): the per-user data keys
-      // are in the writers' key stores, which it cannot see; said so, not taken for a shredding
-      throw new AuditKeyError(
-        `Data key ${kid} (a per-user key) is kept in the key store of the audit directory that wrote the record (subject_keys_<sessionId>.jsonl), and this reader has no directory to look in: reading from PostgreSQL, give postgres.contentDir (the CLI's --content-dir, for tail, serve and export) pointing at that directory.`,
-      );
+    let w = auditDir ? (stores ?? load()).get(kid) : undefined;
+    if (auditDir && !w) w = load().get(kid); // written since we last looked
+    let inStore = false;
+    if (!w && kid.startsWith("d") && !tombstoned.has(kid)) {
+      const line = stored?.line(kid);
+      if (line === null) return undefined; // shredded in the store
+      if (line !== undefined) {
+        w = storedKey(kid, line);
+        inStore = true;
+      } else if (!auditDir) {
+        // a reader with no directory (over PostgreSQL, without contentDir), and the store's key
+        // table does not hold it: said so, not taken for a shredding
+        throw new AuditKeyError(
+          `Data key ${kid} (a per-user key) is not in the store's key table (audit_subject_keys), and this reader has no audit directory to look in: the writer's sink has not sent it yet, or the store's schema is older than version 6 or its writer may not insert there (its sink reported so), or the session was stored before 2026-12-06. Give postgres.contentDir (the CLI's --content-dir, for tail, serve and export) pointing at the audit directory that wrote the record (its key store, subject_keys_<sessionId>.jsonl).`,
+        );
+      }
     }
-    let w = (stores ?? load()).get(kid);
-    if (!w) w = load().get(kid); // written since we last looked
     if (!w) return undefined;
     const master = byId.get(w.wrappedBy);
     if (!master) throw new AuditKeyError(`Data key ${kid} is wrapped by master key ${w.wrappedBy}, which is not in the keyring. Add that key (keys are tried by id).`);
@@ -182,6 +246,7 @@ export function openKeyring(masters: readonly EncryptionKey[], auditDir: string 
     }
     byId.set(kid, dk);
     dataKeys.add(kid);
+    if (inStore) fromStore.add(kid);
     return dk;
   };
   return Object.freeze({ ...current, resolve, masters: Object.freeze([...masters]) });

@@ -22,6 +22,7 @@ import { columnText } from "./rows.js";
 import { storeError } from "./store-error.js";
 import { readContentFile } from "../reader/content-file.js";
 import { isoTime } from "../reader/time-input.js";
+import { StoreKeys } from "./keys.js";
 
 /** A content file's reference, as the writer makes it (`full_interactions/prompt_<id>.txt`, …). */
 const CONTENT_REF = new RegExp(`^${CONTENT_DIR}/(?!\\.{1,2}$)[A-Za-z0-9._-]+$`);
@@ -78,6 +79,8 @@ export class PostgresRecordSource implements RecordSource {
   private readonly ownsPool: boolean;
   private readonly n: ReturnType<typeof names>;
   private readonly contentDir: string | undefined;
+  /** the store's wrapped data keys, once `storedKeys()` was asked for (a reader with a master key) */
+  private keys: StoreKeys | undefined;
 
   /** What `util.inspect` shows: the store, without the password (found by a re-review, 2026-12-05: util.inspect / console.log printed the master key bytes, the
    * hmac redaction key or a connection string's password held in its fields) */
@@ -265,6 +268,21 @@ export class PostgresRecordSource implements RecordSource {
     return out;
   }
 
+  /**
+   * The store's wrapped data keys, for a keyring (`openKeyring`): from now on, every page of
+   * records this source reads also reads the key rows its records name, so a reader given only
+   * the master key opens the encrypted records of every instance writing to the store.
+   * @internal (the viewer, `serve` and the CLI build their keyrings with it)
+   */
+  storedKeys(): StoreKeys {
+    return (this.keys ??= new StoreKeys(this.pool, this.schema));
+  }
+
+  /** Reads the key rows the records of `lines` name, when a keyring reads them (see `storedKeys`). */
+  private async readKeys(lines: readonly string[]): Promise<void> {
+    await this.keys?.read(lines);
+  }
+
   /** One chain in order (oldest first), parsed from the stored lines. */
   async *records(kind: ChainKind, sessionId: string): AsyncGenerator<RawRecord> {
     for await (const line of this.chainLines(kind, sessionId)) yield JSON.parse(line) as RawRecord;
@@ -279,6 +297,7 @@ export class PostgresRecordSource implements RecordSource {
           WHERE r.session_id = $1 AND r.kind = $2 AND (r.seq, r.ts) > ($3::bigint, $4::timestamptz) ORDER BY r.seq, r.ts LIMIT ${PAGE}`,
         [sessionId, kind, after.seq, after.ts],
       );
+      await this.readKeys(page.rows.map((row) => row.line));
       for (const row of page.rows) yield row.line;
       if (page.rows.length < PAGE) return;
       const last = page.rows[page.rows.length - 1]!;
@@ -378,6 +397,7 @@ export class PostgresRecordSource implements RecordSource {
       `SELECT line FROM ${this.n.records} WHERE ${where.join(" AND ")} ORDER BY ts DESC, session_id COLLATE "C" DESC, seq DESC, id COLLATE "C" DESC${limit}${offset}`,
       values,
     );
+    await this.readKeys(r.rows.map((x) => x.line));
     const recs = r.rows.map((x) => JSON.parse(x.line) as RawRecord);
     if (exact.length === 0) return recs;
     const matching = recs.filter((rec) => exact.every(([field, v]) => (rec as Record<string, unknown>)[field] === v));

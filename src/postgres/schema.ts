@@ -11,7 +11,7 @@ import { z } from "zod";
  * Version of the schema: {@link migrationSql} creates version 1, {@link upgradeSql} brings it to
  * this one step by step; `audit_schema_version` records which versions were applied.
  */
-export const SCHEMA_VERSION = 5;
+export const SCHEMA_VERSION = 6;
 
 /** Schema names we accept: plain identifiers, so they can be quoted without surprises. */
 export const schemaNameSchema = z
@@ -40,6 +40,7 @@ export function names(schema: string) {
     sessions: `${s}.audit_sessions`,
     retentionLog: `${s}.audit_retention_log`,
     retentionCuts: `${s}.audit_retention_cuts`,
+    subjectKeys: `${s}.audit_subject_keys`,
     version: `${s}.audit_schema_version`,
     ensurePartition: `${s}.audit_ensure_partition`,
     applyRetention: `${s}.audit_apply_retention`,
@@ -267,7 +268,72 @@ ${retentionWithHoldsSql(schema)}`,
       // read the whole table. Ordered as verify and the sink read it: by kind, the highest seq.)
       `CREATE INDEX IF NOT EXISTS audit_retention_cuts_session ON ${n.retentionCuts} (session_id, kind, through_seq);`,
     ],
+    [6, subjectKeysSql(schema)],
   ];
+}
+
+/**
+ * Version 6: the wrapped per-subject data keys of encrypted sessions (found 2026-12-06: they were
+ * in each instance's `subject_keys_<sessionId>.jsonl` only, so one reader of the store could not
+ * open the records of several instances). One row per data key: its key store line as written
+ * (the data key wrapped by a master key, the subject as an HMAC tag; never an unwrapped key or a
+ * master key), `session_id` the key store it came from. A row is never deleted; its one change is
+ * its shredding: `line` set to NULL once, with `shredded_at` and `shredded_by`. That change is
+ * made by the trigger on `audit_records` when a chained `subject_shredded` record is stored (as
+ * the table's owner: writers need no UPDATE), for every key id the record names; a key id not
+ * stored yet gets a row that is shredded already, so its key line, sent later, is not stored
+ * (`ON CONFLICT DO NOTHING`). Any other UPDATE, a DELETE or a TRUNCATE is refused.
+ */
+function subjectKeysSql(schema: string): string {
+  const n = names(schema);
+  return `
+CREATE TABLE ${n.subjectKeys} (
+  kid         text        PRIMARY KEY,
+  session_id  text,
+  line        text,
+  stored_at   timestamptz NOT NULL DEFAULT now(),
+  shredded_at timestamptz,
+  shredded_by text,
+  CONSTRAINT audit_subject_keys_shredded CHECK ((line IS NULL) = (shredded_at IS NOT NULL) AND (shredded_at IS NULL) = (shredded_by IS NULL))
+);
+COMMENT ON TABLE ${n.subjectKeys} IS 'audit-logger wrapped per-subject data keys (key store lines); a row changes only as its key is shredded (line set to NULL)';
+
+CREATE FUNCTION ${n.schema}.audit_subject_keys_guard() RETURNS trigger LANGUAGE plpgsql AS $fn$
+BEGIN
+  IF TG_OP = 'UPDATE' AND OLD.line IS NOT NULL AND NEW.line IS NULL AND NEW.shredded_at IS NOT NULL AND NEW.shredded_by IS NOT NULL
+     AND NEW.kid = OLD.kid AND NEW.session_id IS NOT DISTINCT FROM OLD.session_id AND NEW.stored_at = OLD.stored_at THEN
+    RETURN NEW;
+  END IF;
+  RAISE EXCEPTION 'audit-logger: % on %.% is refused: a data key row changes only as its key is shredded (a subject_shredded record stored)', TG_OP, TG_TABLE_SCHEMA, TG_TABLE_NAME
+    USING ERRCODE = 'insufficient_privilege',
+          HINT = 'Shred with AuditLogger.shredSubject() (or audit-logger shred) in a logger whose PostgresSink writes to this store.';
+END
+$fn$;
+CREATE TRIGGER audit_subject_keys_guard BEFORE UPDATE OR DELETE ON ${n.subjectKeys}
+  FOR EACH ROW EXECUTE FUNCTION ${n.schema}.audit_subject_keys_guard();
+CREATE TRIGGER audit_subject_keys_no_truncate BEFORE TRUNCATE ON ${n.subjectKeys}
+  FOR EACH STATEMENT EXECUTE FUNCTION ${n.schema}.audit_refuse_change();
+
+-- A stored subject_shredded record shreds the keys it names, in the same statement as it is
+-- stored: the store holds the record only with its keys shredded. As the owner (writers have no
+-- UPDATE on the table); a trigger function cannot be called by itself.
+CREATE FUNCTION ${n.schema}.audit_shred_on_record() RETURNS trigger LANGUAGE plpgsql
+SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS $fn$
+BEGIN
+  IF jsonb_typeof(NEW.record->'details'->'keyIds') = 'array' THEN
+    INSERT INTO ${n.subjectKeys} AS k (kid, shredded_at, shredded_by)
+    SELECT DISTINCT e.kid, now(), NEW.session_id || ' audit_event #' || NEW.seq
+      FROM jsonb_array_elements_text(NEW.record->'details'->'keyIds') AS e(kid)
+    ON CONFLICT (kid) DO UPDATE SET line = NULL, shredded_at = EXCLUDED.shredded_at, shredded_by = EXCLUDED.shredded_by
+      WHERE k.line IS NOT NULL;
+  END IF;
+  RETURN NULL;
+END
+$fn$;
+CREATE TRIGGER audit_records_shred AFTER INSERT ON ${n.records}
+  FOR EACH ROW WHEN (NEW.kind = 'audit_event' AND NEW.record->>'eventType' = 'subject_shredded')
+  EXECUTE FUNCTION ${n.schema}.audit_shred_on_record();
+`;
 }
 
 /**

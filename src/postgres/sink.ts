@@ -18,7 +18,8 @@ import { AuditConfigError, AuditIOError, AuditPathError } from "../errors.js";
 import { reason } from "../error-type.js";
 import { readLines } from "../reader/lines.js";
 import { isFileSessionId, listKindFiles, lockFileName, safeReaddir, SESSION_FILE_MAX_BYTES, sessionFileName, type KindFile } from "../sink/files.js";
-import { FileTooLargeError, NotRegularFileError, readRegularFileSync, replaceFileSync } from "../regular-file.js";
+import { FileTooLargeError, NotRegularFileError, openRegularSync, readRegularFileSync, replaceFileSync } from "../regular-file.js";
+import { keyStoreFileName, keyStoreLines } from "../pipeline/keyring.js";
 import { walkChain } from "../reader/chain-files.js";
 import { createWhole, OWN_PROC_START, readText, removeIfStill, sessionLockHeld } from "../sink/lock.js";
 import { peekTail, wholeUnterminatedRecord } from "../sink/recover.js";
@@ -83,6 +84,8 @@ export interface PostgresSinkStats {
   readonly recoveredSessions: number;
   /** records the store refused for good (each reported; they stay in the files): see docs/POSTGRES.md */
   readonly refused: number;
+  /** data keys (wrapped key store lines of encrypted sessions) the store accepted: see docs/POSTGRES.md */
+  readonly keys: number;
   /** true while the store is unreachable or refusing */
   readonly outage: boolean;
   readonly lastError: string | undefined;
@@ -316,7 +319,13 @@ export class PostgresSink implements AuditSink {
   private readonly knownMonths = new Set<string>();
   private readonly heads = new Map<ChainKind, Head>();
   private readonly checkpointed = new Map<ChainKind, number>();
-  private counters = { stored: 0, duplicates: 0, spilled: 0, backfilled: 0, adopted: 0, recovered: 0, recoveredSessions: 0, refused: 0 };
+  private counters = { stored: 0, duplicates: 0, spilled: 0, backfilled: 0, adopted: 0, recovered: 0, recoveredSessions: 0, refused: 0, keys: 0 };
+  /** how far each session's key store was sent (see `sendKeys`): the file (dev, ino) and the bytes read */
+  private readonly keysSent = new Map<string, { dev: number; ino: number; offset: number }>();
+  /** why key lines are not sent (the store lacks their table, or the writer may not insert there), once reported */
+  private keysRefused: string | undefined;
+  /** sessions whose key store could not be read (reported once each) */
+  private readonly keyFileFailed = new Set<string>();
   private lastError: string | undefined;
 
   /** What `util.inspect` shows: the store (never its connection string) and the counts (found by a re-review, 2026-12-05: util.inspect / console.log printed the master key bytes, the
@@ -819,8 +828,84 @@ export class PostgresSink implements AuditSink {
     }
   }
 
+  /**
+   * Sends the key lines of session `sid`'s key store (`subject_keys_<sid>.jsonl`, in the audit
+   * directory) that this sink has not sent yet, before that session's records: a record is
+   * written after the key it is encrypted under, so the store holds a record's key once it holds
+   * the record. Read from where the last call stopped; from the start again when a shred replaced
+   * the file. A key the store holds shredded stays so (`ON CONFLICT DO NOTHING`; see
+   * `audit_subject_keys` in schema.ts). A failure fails the batch (it is spooled and retried),
+   * except a store without the table (schema before version 6) or a writer without INSERT on it:
+   * reported once, and the records go on being stored without their keys (docs/POSTGRES.md).
+   */
+  private async sendKeys(sid: string): Promise<void> {
+    if (this.auditDir === undefined || this.keysRefused !== undefined) return;
+    const file = path.join(this.auditDir, keyStoreFileName(sid));
+    const st = fs.statSync(file, { throwIfNoEntry: false });
+    if (!st?.isFile()) return;
+    const was = this.keysSent.get(sid);
+    const same = was !== undefined && was.dev === st.dev && was.ino === st.ino && st.size >= was.offset;
+    if (same && was.offset === st.size) return;
+    const from = same ? was.offset : 0;
+    let text: string;
+    let dev: number;
+    let ino: number;
+    let fd: number;
+    try {
+      fd = openRegularSync(file); // (never through a link or a FIFO put under its name: NotRegularFileError)
+    } catch (err) {
+      // (a file failure, not the store's: reported once, and tried again with the next batch of the session)
+      if (this.keyFileFailed.has(sid)) return;
+      this.keyFileFailed.add(sid);
+      this.note(new AuditIOError(`PostgresSink could not read the key store ${file} (${reason(err)}): the data keys of session ${sid} are not sent to the store with its records; readers of the store need contentDir to open them.`, { cause: err }));
+      return;
+    }
+    try {
+      const now = fs.fstatSync(fd);
+      dev = now.dev;
+      ino = now.ino;
+      const start = now.dev === st.dev && now.ino === st.ino ? from : 0;
+      const buf = Buffer.alloc(Math.max(0, now.size - start));
+      let at = 0;
+      while (at < buf.length) {
+        const n = fs.readSync(fd, buf, at, buf.length - at, start + at);
+        if (n === 0) break;
+        at += n;
+      }
+      const whole = buf.subarray(0, at).lastIndexOf(0x0a) + 1;
+      text = buf.subarray(0, whole).toString("utf8");
+      this.keysSent.set(sid, { dev, ino, offset: start });
+      if (text.length === 0) return;
+      const keys = keyStoreLines(text);
+      if (keys.length > 0) {
+        try {
+          const r = await this.requirePool().query(
+            `INSERT INTO ${this.sql.n.subjectKeys} (kid, session_id, line) SELECT k, $3, l FROM unnest($1::text[], $2::text[]) AS u(k, l) ON CONFLICT DO NOTHING`,
+            [keys.map((k) => k.kid), keys.map((k) => k.line), sid],
+          );
+          this.counters.keys += r.rowCount ?? 0;
+        } catch (err) {
+          const code = pgCode(err);
+          if (code !== "42P01" && code !== "42501") throw err;
+          this.keysRefused = `${reason(err)}, SQLSTATE ${code}`;
+          this.note(
+            new AuditIOError(
+              `PostgresSink cannot store the data keys of encrypted sessions in ${this.schema} (${this.keysRefused}): ${code === "42P01" ? "the store's schema is older than version 6; run migratePostgres() as its owner" : "grant this role INSERT on audit_subject_keys"}. Records are stored; their data keys stay in the session's key store file only, so readers of the store need that audit directory (contentDir) to decrypt them.`,
+              { cause: err },
+            ),
+          );
+          return;
+        }
+      }
+      this.keysSent.set(sid, { dev, ino, offset: start + whole });
+    } finally {
+      fs.closeSync(fd);
+    }
+  }
+
   /** Stores records from the queue (envelope known); `sid`: the session they are of (another one's for an adopted spool). */
   private async store(recs: readonly SealedRecord[], sid = this.sessionId): Promise<void> {
+    await this.sendKeys(sid!);
     const months = new Set<string>();
     for (const r of recs) months.add(monthOf(r.timestamp));
     const own = sid === this.sessionId;
@@ -1259,6 +1344,7 @@ export class PostgresSink implements AuditSink {
    * directory's listing). Returns the heads of the records sent.
    */
   private async sendFromFiles(sid: string, tails: Partial<Record<ChainKind, number>>, names?: readonly string[]): Promise<Map<ChainKind, Head>> {
+    await this.sendKeys(sid); // (its key lines too, those the records already stored need included)
     const own = sid === this.sessionId;
     const n = this.sql.n;
     const pool = this.requirePool();

@@ -9,9 +9,14 @@ import { resolveKey, type EncryptionKey } from "../pipeline/keys.js";
 import { openKeyring } from "../pipeline/keyring.js";
 import { PostgresRecordSource, type PostgresSourceOptions } from "../postgres/reader.js";
 
-/** The key as a keyring that also opens the directory's wrapped per-subject data keys. */
-function withKeyStore(key: EncryptionKey | undefined, auditDir: string | undefined): EncryptionKey | undefined {
-  return key ? openKeyring(key.masters ?? [key], auditDir ? path.resolve(auditDir) : undefined) : undefined;
+/**
+ * The key as a keyring that also opens the directory's wrapped per-subject data keys, and, over
+ * PostgreSQL, those of the store's key table (the directory wins).
+ */
+function withKeyStore(key: EncryptionKey | undefined, auditDir: string | undefined, source?: RecordSource): EncryptionKey | undefined {
+  if (!key) return undefined;
+  const stored = source instanceof PostgresRecordSource ? source.storedKeys() : undefined;
+  return openKeyring(key.masters ?? [key], auditDir ? path.resolve(auditDir) : undefined, stored);
 }
 import { toFieldIssues } from "../record/issues.js";
 import { listSessionIds } from "../sink/files.js";
@@ -209,15 +214,17 @@ export class AuditViewer {
     const o = parsed.data;
     this.logger = undefined;
     this.sessionId = o.sessionId;
-    this.key = withKeyStore(resolveKey(o.encryptionKey), o.auditPath ?? o.postgres?.contentDir);
+    const key = resolveKey(o.encryptionKey);
     this.prices = Object.freeze({ ...DEFAULT_MODEL_PRICES, ...o.prices });
     this.onProgress = o.onProgress;
     if (o.source || o.postgres) {
       this.source = o.source ?? new PostgresRecordSource(o.postgres!);
+      this.key = withKeyStore(key, o.auditPath ?? o.postgres?.contentDir, this.source);
       this.auditPath = undefined;
       this.contentDir = typeof o.postgres?.contentDir === "string" ? path.resolve(o.postgres.contentDir) : undefined;
       return;
     }
+    this.key = withKeyStore(key, o.auditPath);
     if (o.auditPath === undefined) throw new AuditConfigError([{ field: "auditPath", message: "give the audit_logs directory (or a live AuditLogger)" }]);
     this.auditPath = path.resolve(o.auditPath);
     this.contentDir = this.auditPath;

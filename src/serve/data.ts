@@ -7,6 +7,8 @@
  */
 import type { Pool } from "pg";
 import { verifyWith } from "../postgres/verify.js";
+import { PostgresRecordSource } from "../postgres/reader.js";
+import type { StoreKeys } from "../postgres/keys.js";
 import { DEFAULT_SCHEMA, names } from "../postgres/schema.js";
 import { openKeyring } from "../pipeline/keyring.js";
 import { resolveKey, type EncryptionKey, type KeyInput } from "../pipeline/keys.js";
@@ -221,6 +223,8 @@ export class ServeData {
   readonly keyInput: KeyInput | readonly KeyInput[] | undefined;
   private readonly publicKey: string | KeyObject | (string | KeyObject)[] | undefined;
   private readonly key: EncryptionKey | undefined;
+  /** the store's key table, read for the records this module fetches itself (see storeLinks) */
+  private readonly storeKeys: StoreKeys | undefined;
   private readonly prices: Readonly<Record<string, ModelPrice>> | undefined;
   private readonly analyticsMemo = new Memo<{ report: AnalyticsReport; charts: ChartData }>();
   private readonly verifyMemo = new Memo<VerifyReport>();
@@ -246,7 +250,9 @@ export class ServeData {
     this.prices = o.prices;
     // the same keyring the viewer builds, for records this module opens itself
     const k = resolveKey(o.encryptionKey);
-    this.key = k ? openKeyring(k.masters ?? [k], this.auditPath ?? o.postgres?.contentDir) : undefined;
+    const source = this.viewer.source;
+    this.storeKeys = k && source instanceof PostgresRecordSource ? source.storedKeys() : undefined;
+    this.key = k ? openKeyring(k.masters ?? [k], this.auditPath ?? o.postgres?.contentDir, this.storeKeys) : undefined;
     this.indexes = o.lineIndex === false || this.auditPath === undefined ? undefined : new SessionIndexes(this.auditPath);
   }
 
@@ -587,6 +593,8 @@ export class ServeData {
       `SELECT line FROM ${n.records} WHERE session_id = $1 AND record->>'parentId' = $2 ${order} LIMIT ${MAX_CHILDREN + 2}`,
       [sessionId, id, kinds],
     );
+    // (the data keys these records name, from the store's key table: see StoreKeys)
+    const keysOf = [...(found ? [JSON.stringify(found)] : []), ...k.rows.map((row) => row.line)];
     let skipped = false;
     const kids = k.rows
       .map((row) => JSON.parse(row.line) as RawRecord)
@@ -596,6 +604,7 @@ export class ServeData {
       });
     const parentId = typeof found?.parentId === "string" ? found.parentId : undefined;
     const parent = parentId !== undefined ? await byId(parentId) : undefined;
+    await this.storeKeys?.read(parent ? [...keysOf, JSON.stringify(parent)] : keysOf);
     return { found, kids: kids.slice(0, MAX_CHILDREN), more: kids.length > MAX_CHILDREN, parent };
   }
 

@@ -250,7 +250,7 @@ describe("audit-logger over --postgres: the same answers as over the files", () 
     expect(text.stdout).toContain('"question 7, \\"quoted\\""');
   });
 
-  it("tail over an encrypted store: per-user keys are opened with --content-dir (the writer's directory); without it the preview says it cannot be decrypted; --content-dir with a <dir> is bad usage", async () => {
+  it("tail over an encrypted store: per-user keys are opened with --content-dir (the writer's directory), and without it from the store's key table (schema version 6); --content-dir with a <dir> is bad usage", async () => {
     const encSchema = schemaFor("tailenc");
     const projectPath = tmpProject("audit-cli-pg-enc-");
     const logger = new AuditLogger({ sessionId: "enc", projectPath, encryptSensitiveContent: true, encryptionKey: TEST_KEY, sinks: [new PostgresSink({ connectionString: PG_URL, schema: encSchema })] });
@@ -262,10 +262,10 @@ describe("audit-logger over --postgres: the same answers as over the files", () 
     const opened = await runCli([...args, "--content-dir", logger.auditDir]);
     expect(opened.code, opened.stderr).toBe(0);
     expect(opened.stdout).toContain("alice's question");
-    const closed = await runCli(args);
-    expect(closed.code, closed.stderr).toBe(0);
-    expect(closed.stdout).not.toContain("alice's question");
-    expect(closed.stdout).toContain("cannot decrypt");
+    const fromStore = await runCli(args);
+    expect(fromStore.code, fromStore.stderr).toBe(0);
+    expect(fromStore.stdout).toContain("alice's question");
+    expect(fromStore.stdout).not.toContain("cannot decrypt");
     const bad = await runCli(["tail", logger.auditDir, "--content-dir", logger.auditDir]);
     expect(bad.code).toBe(2);
     expect(bad.stderr).toContain("--content-dir only applies with --postgres");

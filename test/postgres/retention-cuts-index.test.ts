@@ -49,7 +49,7 @@ describe("audit_retention_cuts is indexed by session", () => {
   it("on a fresh store: the index is there, and a session's cuts are read through it", async () => {
     const schema = schemaFor("cutsidx");
     expect(await migratePostgres({ connectionString: PG_URL, schema })).toEqual({ schema, version: SCHEMA_VERSION, created: true });
-    expect(SCHEMA_VERSION).toBe(5);
+    expect(SCHEMA_VERSION).toBeGreaterThanOrEqual(5);
     expect(await cutsIndex(schema)).toMatch(/\(session_id, kind, through_seq\)$/);
     expect(await cutPlan(schema)).toContain("audit_retention_cuts_session");
   });
@@ -70,7 +70,7 @@ describe("audit_retention_cuts is indexed by session", () => {
       expect(await cutsIndex(schema)).toMatch(/\(session_id, kind, through_seq\)$/);
       expect(await cutPlan(schema)).toContain("audit_retention_cuts_session");
       const versions = await sql<{ version: number }>(`SELECT version FROM "${schema}".audit_schema_version ORDER BY 1`);
-      expect(versions.map((v) => v.version), how).toEqual([1, 2, 3, 4, 5]);
+      expect(versions.map((v) => v.version), how).toEqual(Array.from({ length: SCHEMA_VERSION }, (_, i) => i + 1));
     }
   });
 });

@@ -3,7 +3,7 @@ import { afterEach, describe, expect, it } from "vitest";
 import { AuditLogger, withRecordTime } from "../../src/logger.js";
 import { migratePostgres, PostgresSink, verifyPostgres } from "../../src/postgres/index.js";
 import { cleanupTmp, tmpProject } from "../helpers/index.js";
-import { dropSchema, freshSchema, PG_URL, sql } from "../fixtures/postgres/db.js";
+import { dropSchema, freshSchema, leastPrivilegeWriter, PG_URL, sql } from "../fixtures/postgres/db.js";
 
 const schemas: string[] = [];
 const roles: string[] = [];
@@ -17,16 +17,10 @@ describe("a least-privilege writer (migrate: false) with the grants docs/POSTGRE
   it("stores records of a month the migration did not create, marks its session active and finalized", async () => {
     const schema = freshSchema("wrole");
     schemas.push(schema);
-    const role = `h7t_writer_${process.pid}_${randomBytes(3).toString("hex")}`;
-    roles.push(role);
     await migratePostgres({ connectionString: PG_URL, schema }); // as the owner
-    await sql(`CREATE ROLE ${role} LOGIN`);
     // the grants of docs/POSTGRES.md, "Schema"
-    await sql(`GRANT USAGE ON SCHEMA "${schema}" TO ${role}`);
-    await sql(`GRANT SELECT, INSERT ON ALL TABLES IN SCHEMA "${schema}" TO ${role}`);
-    await sql(`GRANT UPDATE (info, status, closed_at) ON "${schema}".audit_sessions TO ${role}`);
-    await sql(`GRANT EXECUTE ON FUNCTION "${schema}".audit_ensure_partition(timestamptz) TO ${role}`);
-    const url = PG_URL.replace("postgres@", `${role}@`);
+    const { role, url } = await leastPrivilegeWriter(schema, "h7t_writer");
+    roles.push(role);
     const at = new Date();
     const later = Date.UTC(at.getUTCFullYear(), at.getUTCMonth() + 5, 15); // no partition yet
     const sink = new PostgresSink({ connectionString: url, schema, migrate: false, closeTimeoutMs: 2000, retryMinMs: 50 });

@@ -1,0 +1,57 @@
+/**
+ * The store's wrapped data keys (`audit_subject_keys`, schema version 6), for a reader's keyring:
+ * read for the records a reader has just read, so that a reader given only the master key opens
+ * the encrypted records of every instance writing to the store.
+ */
+import type { Pool } from "pg";
+import type { StoredKeyLines } from "../pipeline/keyring.js";
+import { names } from "./schema.js";
+import { storeError } from "./store-error.js";
+
+/** A data key's id as a record names it: an encrypted value's `kid`, or a keyed content hash's. */
+const KID_REF = /"kid":"(d[0-9a-f]{16})"|hmac-sha256:(d[0-9a-f]{16}):/g;
+
+/**
+ * The key rows of the records read so far: a key store line, or null for a key shredded in the
+ * store. `read()` reads them again for every page of records, so a shred is seen by the next read.
+ *
+ * @example
+ * const keys = new StoreKeys(pool, "audit_logger");
+ * await keys.read(rows.map((r) => r.line));
+ * const ring = openKeyring([master], undefined, keys);
+ */
+export class StoreKeys implements StoredKeyLines {
+  private readonly lines = new Map<string, string | null>();
+  /** the store has no key table (schema before version 6): not asked again */
+  private noTable = false;
+  private readonly table: string;
+
+  constructor(
+    private readonly pool: Pool,
+    private readonly schema: string,
+  ) {
+    this.table = names(schema).subjectKeys;
+  }
+
+  line(kid: string): string | null | undefined {
+    return this.lines.get(kid);
+  }
+
+  /** Reads the key rows that the records `recordLines` name. */
+  async read(recordLines: readonly string[]): Promise<void> {
+    if (this.noTable) return;
+    const kids = new Set<string>();
+    for (const l of recordLines) for (const m of l.matchAll(KID_REF)) kids.add((m[1] ?? m[2])!);
+    if (kids.size === 0) return;
+    let rows: Array<{ kid: string; line: string | null }>;
+    try {
+      rows = (await this.pool.query<{ kid: string; line: string | null }>(`SELECT kid, line FROM ${this.table} WHERE kid = ANY($1::text[])`, [[...kids]])).rows;
+    } catch (err) {
+      if ((err as { code?: unknown }).code !== "42P01") throw storeError(err, this.pool, this.schema, "read");
+      this.noTable = true; // (the keys are in the writers' directories only: contentDir)
+      return;
+    }
+    for (const k of kids) this.lines.delete(k);
+    for (const r of rows) this.lines.set(r.kid, r.line);
+  }
+}

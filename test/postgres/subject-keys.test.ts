@@ -1,0 +1,342 @@
+// The wrapped per-subject data keys of encrypted sessions were in each instance's audit directory
+// only (subject_keys_<sessionId>.jsonl): one reader of the shared store could not open the
+// records of several instances, and a crypto-shredding never reached the store. Schema version 6
+// keeps them in audit_subject_keys (found 2026-12-06): sinks send each session's key lines before
+// its records, a stored subject_shredded record shreds the keys it names, and the store's readers
+// open records with the master key and that table. Real PostgreSQL, real files.
+import fs from "node:fs";
+import path from "node:path";
+import { afterEach, describe, expect, it } from "vitest";
+import { AuditExporter, AuditLogger, AuditViewer, auditContext } from "../../src/index.js";
+import { migratePostgres, PostgresSink } from "../../src/postgres/index.js";
+import { migrationSql, upgradeSql } from "../../src/postgres/schema.js";
+import { startServer } from "../../src/serve/server.js";
+import { TEST_KEY, tmpProject } from "../helpers/index.js";
+import { freePort, leastPrivilegeWriter, PG_URL, PgProxy, pgTestScope, sql } from "../fixtures/postgres/db.js";
+import { runCli } from "../cli/helpers.js";
+
+const { schemaFor, proxies } = pgTestScope();
+const roles: string[] = [];
+afterEach(async () => {
+  for (const r of roles.splice(0)) await sql(`DROP OWNED BY ${r}; DROP ROLE IF EXISTS ${r}`);
+});
+
+type KeyRow = {
+  kid: string;
+  session_id: string | null;
+  line: string | null;
+  shredded_by: string | null;
+};
+
+const keyRows = (schema: string): Promise<KeyRow[]> => sql<KeyRow>(`SELECT kid, session_id, line, shredded_by FROM "${schema}".audit_subject_keys ORDER BY kid`);
+
+/** The key lines of a key store file (tombstones left out), as written. */
+function keyFileLines(dir: string, sid: string): string[] {
+  const file = path.join(dir, `subject_keys_${sid}.jsonl`);
+  if (!fs.existsSync(file)) return [];
+  return fs
+    .readFileSync(file, "utf8")
+    .split("\n")
+    .filter((l) => l.includes('"ct"'));
+}
+
+const kidOf = (line: string): string => (JSON.parse(line) as { kid: string }).kid;
+
+/** The data key a user's chat record of session `sid` is encrypted under, from the files. */
+function kidOfUser(dir: string, sid: string, userId: string): string {
+  const line = fs
+    .readFileSync(path.join(dir, `chat_interactions_${sid}.jsonl`), "utf8")
+    .split("\n")
+    .find((l) => l.includes(`"userId":${JSON.stringify(userId)}`))!;
+  return /"kid":"(d[0-9a-f]{16})"/.exec(line)![1]!;
+}
+
+/** A logger of one instance: its own project directory, encryption on, a sink to `url`. */
+function instance(sessionId: string, schema: string, url = PG_URL, extra: Partial<ConstructorParameters<typeof PostgresSink>[0]> = {}, projectPath = tmpProject()) {
+  const sink = new PostgresSink({ connectionString: url, schema, retryMinMs: 20, retryMaxMs: 100, closeTimeoutMs: 1000, flushTimeoutMs: 1000, connectTimeoutMs: 1000, ...extra });
+  const logger = new AuditLogger({ sessionId, projectPath, encryptSensitiveContent: true, encryptionKey: TEST_KEY, sinks: [sink] });
+  const errors: string[] = [];
+  logger.on("error", (e) => errors.push(e.message));
+  return { logger, sink, errors, projectPath };
+}
+
+const chat = (logger: AuditLogger, userId: string, prompt: string) => auditContext.run({ userId }, () => logger.logChatInteraction({ prompt, response: `answer to ${prompt}`, model: "gpt-4o" }));
+
+/** The prompts a reader with only the master key gets from the store, by prompt, and the errors of those it cannot open. */
+async function readStore(schema: string): Promise<{ open: string[]; closed: string[] }> {
+  const viewer = new AuditViewer({ postgres: { connectionString: PG_URL, schema }, encryptionKey: TEST_KEY });
+  const chats = await viewer.getChatInteractions();
+  const open = chats.filter((c) => typeof c.promptPreview === "string").map((c) => c.promptPreview as string).sort();
+  const closed = chats.filter((c) => (c as { encryptedWithoutKey?: boolean }).encryptedWithoutKey).map((c) => String((c as { decryptionError?: string }).decryptionError));
+  return { open, closed };
+}
+
+describe("data keys in the store (audit_subject_keys)", () => {
+  it("two instances with encryption write one store; one reader with only the master key opens both instances' records (viewer, export, tail, serve)", async () => {
+    const schema = schemaFor("keystwo");
+    const a = instance("inst_a", schema);
+    const b = instance("inst_b", schema);
+    chat(a.logger, "alice", "alice on a");
+    chat(a.logger, "bob", "bob on a");
+    chat(b.logger, "alice", "alice on b");
+    b.logger.logChatInteraction({ prompt: "no user on b", response: "r" }); // the session's own key
+    await a.logger.finalizeSession();
+    await b.logger.finalizeSession();
+    expect([...a.errors, ...b.errors]).toEqual([]);
+
+    // the store holds each key store line as written (wrapped: never a key in clear), and nothing else
+    const rows = await keyRows(schema);
+    const expected = [
+      ...keyFileLines(a.logger.auditDir, "inst_a").map((line) => ({ kid: kidOf(line), session_id: "inst_a", line, shredded_by: null })),
+      ...keyFileLines(b.logger.auditDir, "inst_b").map((line) => ({ kid: kidOf(line), session_id: "inst_b", line, shredded_by: null })),
+    ].sort((x, y) => (x.kid < y.kid ? -1 : 1));
+    expect(expected).toHaveLength(4); // alice and bob on a, alice and the session on b
+    expect(rows).toEqual(expected);
+    expect(a.sink.stats().keys + b.sink.stats().keys).toBe(4);
+    for (const r of rows) expect(Object.keys(JSON.parse(r.line!) as object).sort()).toEqual(["createdAt", "ct", "iv", "kid", "subject", "wrappedBy"]);
+
+    // the viewer: no contentDir, both instances' records open
+    expect(await readStore(schema)).toEqual({ open: ["alice on a", "alice on b", "bob on a", "no user on b"], closed: [] });
+
+    // the exporter over the store
+    const out = path.join(tmpProject(), "all.json");
+    await new AuditExporter({ postgres: { connectionString: PG_URL, schema }, encryptionKey: TEST_KEY }).exportToJson(out, { includeFullContent: true });
+    const exported = JSON.parse(fs.readFileSync(out, "utf8")) as { records: { chat_interactions: Array<{ promptPreview: unknown }> } };
+    expect(exported.records.chat_interactions.map((c) => c.promptPreview).sort()).toEqual(["alice on a", "alice on b", "bob on a", "no user on b"]);
+
+    // the CLI: tail and export --postgres, with the master key only
+    const keyFile = path.join(tmpProject(), "master.key");
+    fs.writeFileSync(keyFile, TEST_KEY);
+    const tail = await runCli(["tail", "--postgres", PG_URL, "--schema", schema, "--kind", "chat_interaction", "--key-file", keyFile]);
+    expect(tail.code, tail.stderr).toBe(0);
+    for (const p of ["alice on a", "alice on b", "bob on a", "no user on b"]) expect(tail.stdout).toContain(p);
+    expect(tail.stdout).not.toContain("cannot decrypt");
+    const csv = path.join(tmpProject(), "out");
+    const exp = await runCli(["export", "--postgres", PG_URL, "--schema", schema, "--format", "json", "--out", path.join(csv, "x.json"), "--include-content", "--key-file", keyFile]);
+    expect(exp.code, exp.stderr).toBe(0);
+    const cliDoc = fs.readFileSync(path.join(csv, "x.json"), "utf8");
+    for (const p of ["alice on a", "alice on b", "bob on a", "no user on b"]) expect(cliDoc).toContain(JSON.stringify(p));
+
+    // serve over the store
+    const server = await startServer({ postgres: { connectionString: PG_URL, schema }, encryptionKey: TEST_KEY });
+    try {
+      const viewer = new AuditViewer({ postgres: { connectionString: PG_URL, schema }, encryptionKey: TEST_KEY });
+      const id = (await viewer.getChatInteractions({ sessionId: "inst_b" })).find((c) => c.promptPreview === "alice on b")!.id;
+      const r = await fetch(new URL(`/api/sessions/inst_b/records/${id}`, server.baseUrl), { headers: { authorization: `Bearer ${server.token}` } });
+      const d = (await r.json()) as { record: { promptPreview: unknown; encryptedWithoutKey?: boolean } };
+      expect(d.record.encryptedWithoutKey).toBeUndefined();
+      expect(d.record.promptPreview).toBe("alice on b");
+    } finally {
+      await server.close();
+    }
+
+    // contentDir still works, and agrees
+    const withDir = new AuditViewer({ postgres: { connectionString: PG_URL, schema, contentDir: a.logger.auditDir }, encryptionKey: TEST_KEY });
+    expect((await withDir.getChatInteractions()).map((c) => c.promptPreview).sort()).toEqual(["alice on a", "alice on b", "bob on a", "no user on b"]);
+  });
+
+  it("a shred reaches the store with its subject_shredded record: the subject's key rows lose their key, its records are unreadable through the store (also to a viewer opened before), others stay readable", async () => {
+    const schema = schemaFor("keysshred");
+    const a = instance("shred_a", schema);
+    chat(a.logger, "alice", "alice before");
+    chat(a.logger, "bob", "bob before");
+    await a.logger.flush();
+    expect(await a.sink.whenStored(10_000)).toBe(true);
+    const early = new AuditViewer({ postgres: { connectionString: PG_URL, schema }, encryptionKey: TEST_KEY });
+    expect((await early.getChatInteractions()).map((c) => c.promptPreview).sort()).toEqual(["alice before", "bob before"]);
+    const destroyed = a.logger.shredSubject("alice", "erasure #1");
+    expect(destroyed).toHaveLength(1);
+    chat(a.logger, "alice", "alice after"); // a new key for her later records
+    await a.logger.finalizeSession();
+    expect(a.errors).toEqual([]);
+
+    const rows = await keyRows(schema);
+    const gone = rows.find((r) => r.kid === destroyed[0])!;
+    expect(gone).toMatchObject({ session_id: "shred_a", line: null });
+    expect(gone.shredded_by).toMatch(/^shred_a audit_event #\d+$/);
+    expect(rows.filter((r) => r.line !== null)).toHaveLength(2); // bob's, and alice's new key
+    // through the store: alice's record before the shred is unreadable, said shredded, the others open
+    const { open, closed } = await readStore(schema);
+    expect(open).toEqual(["alice after", "bob before"]);
+    expect(closed).toHaveLength(1);
+    expect(closed[0]).toMatch(/crypto-shredded/);
+    // a viewer opened before the shred (its keyring had unwrapped alice's key) sees it too
+    const later = await early.getChatInteractions();
+    expect(later.filter((c) => typeof c.promptPreview === "string").map((c) => c.promptPreview).sort()).toEqual(["alice after", "bob before"]);
+  });
+
+  it("a shred made while the store is unreachable: the outage is reported, the store keeps the key until the shred's record lands; then the key row is shredded, and the key is never stored again", async () => {
+    const schema = schemaFor("keysdown");
+    await migratePostgres({ connectionString: PG_URL, schema });
+    const port = await freePort();
+    const proxy = new PgProxy(port);
+    proxies.push(proxy);
+    await proxy.start();
+    const projectPath = tmpProject();
+    const a = instance("down_a", schema, proxy.url, {}, projectPath);
+    chat(a.logger, "alice", "alice's secret");
+    chat(a.logger, "bob", "bob's note");
+    await a.logger.flush();
+    expect(await a.sink.whenStored(10_000)).toBe(true);
+    const aliceKid = kidOfUser(a.logger.auditDir, "down_a", "alice");
+    expect((await keyRows(schema)).every((r) => r.line !== null)).toBe(true);
+
+    await proxy.stop();
+    const destroyed = a.logger.shredSubject("alice");
+    expect(destroyed).toContain(aliceKid);
+    await a.logger.finalizeSession();
+    // the sink said the store was not reached (an error event, so an errors record), and the shred's record is spooled
+    expect(a.errors.some((e) => /PostgresSink cannot store records/.test(e))).toBe(true);
+    const spool = fs.readdirSync(a.logger.auditDir).find((n) => n.startsWith(".pg_spool_"));
+    expect(spool).toBeDefined();
+    expect(fs.readFileSync(path.join(a.logger.auditDir, spool!), "utf8")).toContain("subject_shredded");
+    // the store was not told: its key rows are as they were, so alice still opens there
+    expect((await keyRows(schema)).find((r) => r.kid === aliceKid)!.line).not.toBeNull();
+    expect((await readStore(schema)).open).toEqual(["alice's secret", "bob's note"]);
+
+    // the store answers again; the next sink in this directory sends the spool, with the shred's record
+    await proxy.start();
+    const next = instance("down_next", schema, proxy.url, {}, projectPath);
+    chat(next.logger, "carol", "carol's line");
+    await next.logger.finalizeSession();
+    expect(next.errors).toEqual([]);
+    expect(next.sink.stats().adopted).toBeGreaterThan(0);
+    const row = (await keyRows(schema)).find((r) => r.kid === aliceKid)!;
+    expect(row.line).toBeNull();
+    expect(row.shredded_by).toMatch(/^down_a audit_event #\d+$/);
+    const { open, closed } = await readStore(schema);
+    expect(open).toEqual(["bob's note", "carol's line"]);
+    expect(closed).toEqual([expect.stringMatching(/crypto-shredded/)]);
+
+    // the key line sent again (as a sink that read it before the shred would) stores nothing
+    const original = keyFileLines(a.logger.auditDir, "down_a"); // alice's line is gone from the file
+    expect(original.some((l) => kidOf(l) === aliceKid)).toBe(false);
+    const fake = JSON.stringify({ kid: aliceKid, subject: "x", wrappedBy: "k", iv: "AAAA", ct: "AAAA", createdAt: new Date().toISOString() });
+    await sql(`INSERT INTO "${schema}".audit_subject_keys (kid, session_id, line) VALUES ($1, 'down_a', $2) ON CONFLICT DO NOTHING`, [aliceKid, fake]);
+    expect((await keyRows(schema)).find((r) => r.kid === aliceKid)!.line).toBeNull();
+  });
+
+  it("a key row is changed by no UPDATE but its shredding, and is never deleted or truncated", async () => {
+    const schema = schemaFor("keysguard");
+    const a = instance("guard_a", schema);
+    chat(a.logger, "alice", "p");
+    await a.logger.finalizeSession();
+    const [row] = await keyRows(schema);
+    expect(row!.line).not.toBeNull();
+    const t = `"${schema}".audit_subject_keys`;
+    const refused = /a data key row changes only as its key is shredded|is refused/;
+    await expect(sql(`UPDATE ${t} SET line = $1 WHERE kid = $2`, [row!.line!.replace(/"ct":"[^"]+"/, '"ct":"AAAA"'), row!.kid])).rejects.toThrow(refused);
+    await expect(sql(`UPDATE ${t} SET session_id = 'other' WHERE kid = $1`, [row!.kid])).rejects.toThrow(refused);
+    await expect(sql(`DELETE FROM ${t} WHERE kid = $1`, [row!.kid])).rejects.toThrow(refused);
+    await expect(sql(`TRUNCATE ${t}`)).rejects.toThrow(/append-only|refused/);
+    expect(await keyRows(schema)).toEqual([row]);
+    // its one change: the shredding (by the owner; writers make it by storing a subject_shredded record)
+    await sql(`UPDATE ${t} SET line = NULL, shredded_at = now(), shredded_by = 'by hand' WHERE kid = $1`, [row!.kid]);
+    await expect(sql(`UPDATE ${t} SET line = $1, shredded_at = NULL, shredded_by = NULL WHERE kid = $2`, [row!.line, row!.kid])).rejects.toThrow(refused);
+    expect((await keyRows(schema))[0]!.line).toBeNull();
+  });
+
+  it("a store of schema version 5 a writer may not migrate: the sink says once that the keys are not stored, records are; a reader without contentDir says what is missing, with it opens", async () => {
+    const schema = schemaFor("keysold");
+    await sql(`CREATE SCHEMA "${schema}"; ${migrationSql(schema)}`);
+    for (const [v, ddl] of upgradeSql(schema).filter(([v]) => v <= 5)) await sql(`${ddl}; INSERT INTO "${schema}".audit_schema_version (version) VALUES (${v})`);
+    const a = instance("old_a", schema, PG_URL, { migrate: false });
+    chat(a.logger, "alice", "alice asks");
+    chat(a.logger, "bob", "bob asks");
+    await a.logger.finalizeSession();
+    expect(a.errors.filter((e) => /data keys of encrypted sessions/.test(e))).toEqual([expect.stringMatching(/older than version 6; run migratePostgres\(\)/)]);
+    expect(a.sink.stats().stored).toBeGreaterThanOrEqual(2);
+    const { open, closed } = await readStore(schema);
+    expect(open).toEqual([]);
+    expect(closed).toHaveLength(2);
+    for (const c of closed) {
+      expect(c).toMatch(/not in the store's key table \(audit_subject_keys\)/);
+      expect(c).not.toMatch(/shredded/);
+    }
+    const withDir = new AuditViewer({ postgres: { connectionString: PG_URL, schema, contentDir: a.logger.auditDir }, encryptionKey: TEST_KEY });
+    expect((await withDir.getChatInteractions()).map((c) => c.promptPreview).sort()).toEqual(["alice asks", "bob asks"]);
+    // once migrated, the next sink of that session sends its key lines (from the start of its key store)
+    await migratePostgres({ connectionString: PG_URL, schema });
+    const again = instance("old_a", schema, PG_URL, { migrate: false }, a.projectPath);
+    await again.logger.finalizeSession();
+    expect(again.errors).toEqual([]);
+    expect((await readStore(schema)).open).toEqual(["alice asks", "bob asks"]);
+    expect(await keyRows(schema)).toHaveLength(2);
+  });
+
+  it("a least-privilege writer (the grants of docs/POSTGRES.md) stores key lines and shreds through its subject_shredded record, but cannot change a key row itself; without INSERT on the table it is told once, and its records are stored", async () => {
+    const schema = schemaFor("keysrole");
+    await migratePostgres({ connectionString: PG_URL, schema });
+    const { role, url } = await leastPrivilegeWriter(schema, "h7k_writer");
+    roles.push(role);
+    const a = instance("role_a", schema, url, { migrate: false });
+    chat(a.logger, "alice", "alice asks");
+    chat(a.logger, "bob", "bob asks");
+    await a.logger.flush();
+    expect(await a.sink.whenStored(10_000)).toBe(true);
+    const [destroyed] = a.logger.shredSubject("alice");
+    await a.logger.finalizeSession();
+    expect(a.errors).toEqual([]);
+    const rows = await keyRows(schema);
+    expect(rows).toHaveLength(2);
+    expect(rows.find((r) => r.kid === destroyed)).toMatchObject({ line: null, shredded_by: expect.stringMatching(/^role_a audit_event #/) });
+    expect((await readStore(schema)).open).toEqual(["bob asks"]);
+    const bob = rows.find((r) => r.kid !== destroyed)!;
+    await expect(sql(`SET ROLE ${role}; UPDATE "${schema}".audit_subject_keys SET line = NULL, shredded_at = now(), shredded_by = 'x' WHERE kid = '${bob.kid}'`)).rejects.toThrow(/permission denied/);
+    await expect(sql(`SET ROLE ${role}; DELETE FROM "${schema}".audit_subject_keys`)).rejects.toThrow(/permission denied/);
+
+    // a writer granted before version 6 made the table (GRANT … ON ALL TABLES covers the tables then there)
+    await sql(`REVOKE INSERT ON "${schema}".audit_subject_keys FROM ${role}`);
+    const b = instance("role_b", schema, url, { migrate: false });
+    chat(b.logger, "carol", "carol asks");
+    chat(b.logger, "dave", "dave asks");
+    await b.logger.finalizeSession();
+    expect(b.errors).toEqual([expect.stringMatching(/cannot store the data keys of encrypted sessions .*grant this role INSERT on audit_subject_keys/)]);
+    expect(b.sink.stats()).toMatchObject({ keys: 0, spilled: 0, outage: false });
+    expect((await sql<{ c: string }>(`SELECT count(*)::text AS c FROM "${schema}".audit_records WHERE session_id = 'role_b' AND kind = 'chat_interaction'`))[0]!.c).toBe("2");
+  });
+
+  it("audit-logger shred --postgres shreds in the store too; with the store down it exits 1 saying so, and run again once it answers, shreds there; without --postgres it warns that the store keeps its copies", async () => {
+    const schema = schemaFor("keyscli");
+    await migratePostgres({ connectionString: PG_URL, schema });
+    const port = await freePort();
+    const proxy = new PgProxy(port);
+    proxies.push(proxy);
+    await proxy.start();
+    const a = instance("cli_a", schema, proxy.url);
+    chat(a.logger, "alice", "alice asks");
+    chat(a.logger, "bob", "bob asks");
+    chat(a.logger, "erin", "erin asks");
+    await a.logger.finalizeSession();
+    const aliceKid = kidOfUser(a.logger.auditDir, "cli_a", "alice");
+    const erinKid = kidOfUser(a.logger.auditDir, "cli_a", "erin");
+    const keyFile = path.join(tmpProject(), "master.key");
+    fs.writeFileSync(keyFile, TEST_KEY);
+    const lineOf = async (kid: string) => (await keyRows(schema)).find((r) => r.kid === kid)!.line;
+
+    // without --postgres: the directory only, and a warning
+    const local = await runCli(["shred", a.logger.auditDir, "--user", "erin", "--key-file", keyFile]);
+    expect(local.code, local.stderr).toBe(0);
+    expect(local.stderr).toContain("were also sent to a PostgreSQL store");
+    expect(await lineOf(erinKid)).not.toBeNull();
+
+    // the store down: exit 1, said so, the store's key untouched
+    await proxy.stop();
+    const down = await runCli(["shred", a.logger.auditDir, "--user", "alice", "--key-file", keyFile, "--postgres", proxy.url, "--schema", schema, "--json"]);
+    expect(down.code).toBe(1);
+    expect(down.stderr).toContain("the PostgreSQL store was not reached, so its copies of the keys are not shredded yet");
+    expect(JSON.parse(down.stdout)).toMatchObject({ destroyedKeyIds: [aliceKid], store: "not reached" });
+    expect(await lineOf(aliceKid)).not.toBeNull();
+
+    // run again once it answers: the first run's record reaches the store, and shreds there
+    await proxy.start();
+    const again = await runCli(["shred", a.logger.auditDir, "--user", "alice", "--key-file", keyFile, "--postgres", proxy.url, "--schema", schema, "--json"]);
+    expect(again.code, again.stderr).toBe(0);
+    expect(JSON.parse(again.stdout)).toMatchObject({ destroyedKeyIds: [], store: "shredded" });
+    expect(await lineOf(aliceKid)).toBeNull();
+    expect((await keyRows(schema)).find((r) => r.kid === aliceKid)!.shredded_by).toMatch(/^audit_maintenance audit_event #\d+$/);
+    // and erin, shredded in the directory before: run with --postgres, her earlier record is sent too
+    expect(await lineOf(erinKid)).toBeNull();
+    expect((await readStore(schema)).open).toEqual(["bob asks"]);
+  });
+});

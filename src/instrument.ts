@@ -9,7 +9,7 @@ export { errorTypeOf } from "./error-type.js";
 import { currentContext, getDefaultAuditLogger, isLoggerLike, runInAuditContext, sharedFlags, snapshotContext } from "./context.js";
 import { JsonText } from "./record/json-text.js";
 import { kCaptureFlags, kSameCopy } from "./record/schemas.js";
-import { AuditLogger, withRecordTime } from "./logger.js";
+import { AuditLogger, redactedForReport, withRecordTime } from "./logger.js";
 import type { AuditContextValue, InputBuilder } from "./types.js";
 
 function isLogger(v: unknown): v is AuditLogger {
@@ -100,7 +100,8 @@ export function reportRecordFailure(logger: AuditLogger, err: unknown, what = "c
   const e = isError(err) ? err : new Error(textOf(err));
   try {
     if (typeof logger.listenerCount === "function" && logger.listenerCount("error") > 0) logger.emit("error", e);
-    else process.emitWarning(`audit-logger ${what}: ${messageOf(e)}`, { code: "AUDIT_WARN_RECORD_FAILED", type: "AuditLoggerWarning" });
+    // (the event hands the app its own error; the warning is printed, redacted as records are)
+    else process.emitWarning(redactedForReport(logger, `audit-logger ${what}: ${messageOf(e)}`), { code: "AUDIT_WARN_RECORD_FAILED", type: "AuditLoggerWarning" });
   } catch {
     // an error listener threw: still never the caller's problem
   }

@@ -44,7 +44,7 @@ import { addHold, holdsToRelease, removeHolds, type LegalHold } from "./holds.js
 import { SESSION_ID_PATTERN } from "./config/schema.js";
 import { KindWriter } from "./sink/writer.js";
 import { SubjectKeys, shredSubjectKeys } from "./pipeline/keyring.js";
-import { Redactor, type RedactionCounts } from "./pipeline/redact.js";
+import { Redactor, type RedactOptions, type RedactionCounts } from "./pipeline/redact.js";
 import { Checkpointer } from "./integrity/checkpointer.js";
 import { ThreadLink } from "./thread/link.js";
 import type { BatchItem, InputItem, LogMethod } from "./thread/protocol.js";
@@ -237,6 +237,31 @@ export function withRecordTime<R>(at: number, fn: () => R): R {
     return fn();
   } finally {
     recordTimeOverride = undefined;
+  }
+}
+
+/** Per logger, the Redactor of the text its warnings print (null: the logger does not redact). */
+const reportRedactors = new WeakMap<object, Redactor | null>();
+
+/**
+ * @internal `text` (a failure's message, for a process warning on stderr) redacted as the
+ * logger's records are: with its `redact` options, on the app's thread also with `thread: true`.
+ * A warning is printed where nobody listens for `error`: it wrote a message quoting what the app
+ * was given (a capture function's error quoting an API key) in clear, beside a trail that redacts
+ * it (found by the security pass, 2026-12-06). Text that cannot be redacted is not printed.
+ */
+export function redactedForReport(logger: AuditLogger, text: string): string {
+  let redactor = reportRedactors.get(logger);
+  try {
+    if (redactor === undefined) {
+      // (a logger of another copy of the package has the same config)
+      const redact = (logger.config as { redact?: unknown } | undefined)?.redact;
+      redactor = typeof redact === "object" && redact !== null ? new Redactor(redact as RedactOptions) : null;
+      reportRedactors.set(logger, redactor);
+    }
+    return redactor === null ? text : redactor.redactText(text, {});
+  } catch {
+    return "(its message is not shown: it could not be redacted)";
   }
 }
 
@@ -2134,7 +2159,7 @@ export class AuditLogger extends EventEmitter<AuditLoggerEvents> implements Exit
             // (a listener that throws here throws into no caller of the app's: told once, never a crash)
             if (this.warnedListenerThrew) return;
             this.warnedListenerThrew = true;
-            process.emitWarning(`An "error" listener of the audit logger threw: ${reason(thrown)}; the error it was told of: ${err.message}`, { code: "AUDIT_ERR_IO", type: "AuditLoggerWarning" });
+            process.emitWarning(redactedForReport(this, `An "error" listener of the audit logger threw: ${reason(thrown)}; the error it was told of: ${err.message}`), { code: "AUDIT_ERR_IO", type: "AuditLoggerWarning" });
           }
         });
         return;
@@ -2147,7 +2172,7 @@ export class AuditLogger extends EventEmitter<AuditLoggerEvents> implements Exit
       }
     } else if (!this.warnedNoListener) {
       this.warnedNoListener = true;
-      process.emitWarning(err.message, { code: (err as AuditIOError).code ?? "AUDIT_ERR_IO", type: "AuditLoggerWarning" });
+      process.emitWarning(redactedForReport(this, err.message), { code: (err as AuditIOError).code ?? "AUDIT_ERR_IO", type: "AuditLoggerWarning" });
     }
   }
 

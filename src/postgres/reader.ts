@@ -153,6 +153,19 @@ export class PostgresRecordSource implements RecordSource {
     return r.rows.map((x) => x.s);
   }
 
+  /**
+   * Whether {@link sessionIds} lists `sessionId`, from that session's rows only (serve asks on
+   * every request for a session: the whole list was the distinct sessions of every record).
+   */
+  async hasSession(sessionId: string): Promise<boolean> {
+    const r = await this.sql<{ listed: boolean }>(
+      `SELECT (EXISTS (SELECT 1 FROM ${this.n.sessions} WHERE session_id = $1) OR EXISTS (SELECT 1 FROM ${this.n.records} WHERE session_id = $1))
+          AND NOT ${this.goneSql("$1")} AS listed`,
+      [sessionId],
+    );
+    return r.rows[0]?.listed === true;
+  }
+
   async listSessions(): Promise<SessionListing[]> {
     return this.listings(undefined);
   }

@@ -11,7 +11,7 @@ import { decryptValue, isEncryptedValue, valueAad } from "../pipeline/encrypt.js
 import type { EncryptionKey } from "../pipeline/keys.js";
 import { peekTail, wholeUnterminatedRecord } from "../sink/recover.js";
 import { sessionLockLeftByDead } from "../sink/lock.js";
-import { fileStamp, isFileSessionId, listKindFiles, listSessionIds, safeReaddir, SESSION_FILE_MAX_BYTES, sessionFileName } from "../sink/files.js";
+import { fileStamp, hasSessionId, isFileSessionId, listKindFiles, listSessionIds, safeReaddir, SESSION_FILE_MAX_BYTES, sessionFileName } from "../sink/files.js";
 import { KIND_FILE_STEM, RECORD_KINDS, type ChainKind, type RecordType } from "../types.js";
 import { readLines, type RawLine } from "./lines.js";
 import { walkChain } from "./chain-files.js";
@@ -101,6 +101,11 @@ export interface RecordSource {
    * for the whole listing
    */
   sessionListing?(sessionId: string): Promise<SessionListing | undefined>;
+  /**
+   * whether {@link sessionIds} lists `sessionId`, reading only what that session's answer needs
+   * (serve asks on every request for a session); a source without it is asked for every id
+   */
+  hasSession?(sessionId: string): Promise<boolean>;
   /** one chain's records, oldest first: a record kind, or `audit_event` (the logger's own: holds, shredding, retention) */
   records(kind: ChainKind, sessionId: string): AsyncIterable<RawRecord>;
   /** the session file's JSON (`session_<id>.json`), or undefined */
@@ -145,6 +150,11 @@ export class FileRecordSource implements RecordSource {
 
   async sessionIds(): Promise<string[]> {
     return listSessionIds(this.auditDir);
+  }
+
+  /** Whether {@link sessionIds} lists `sessionId`, from its own files where they tell (see hasSessionId). */
+  async hasSession(sessionId: string): Promise<boolean> {
+    return hasSessionId(this.auditDir, sessionId);
   }
 
   /** The session file's status, "interrupted" for an "active" one whose process died (see fileSessionStatus). */

@@ -240,9 +240,11 @@ export class AuditViewer {
     // A project directory (no sessions of its own, an audit_logs/ below) read as empty: every
     // list [], the summary null, and an exporter refused an export beside audit_logs/ as "inside
     // the audit directory" (found by the API.md audit, 2026-12-05). verifyAuditLog reports it too
-    // (no_audit_logs); the CLI's <dir> follows it into audit_logs/.
+    // (no_audit_logs); the CLI's <dir> follows it into audit_logs/. (The sessions judged only when
+    // there is an audit_logs/ below: serve makes a viewer for each download, and every session of
+    // the directory was judged for it; found 2026-12-06.)
     const nested = path.join(this.auditPath, "audit_logs");
-    if (listSessionIds(this.auditPath).length === 0 && isDirectory(nested)) {
+    if (isDirectory(nested) && listSessionIds(this.auditPath).length === 0) {
       throw new AuditConfigError([{ field: "auditPath", message: `${this.auditPath} holds no audit logs; it is a project directory, and its logs are in ${nested}: give that (a logger's auditDir, <projectPath>/audit_logs)` }]);
     }
     this.source = new FileRecordSource(this.auditPath, hooks);

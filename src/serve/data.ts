@@ -300,8 +300,14 @@ export class ServeData {
     return this.viewer.listSessions();
   }
 
+  /**
+   * Whether the sessions list has `sessionId` (asked on every request for a session): from that
+   * session's own files or rows where the source can tell (see RecordSource.hasSession); every
+   * session's were judged on each request, ~70 ms a request at 605 sessions (found 2026-12-05).
+   */
   async hasSession(sessionId: string): Promise<boolean> {
-    return (await this.viewer.getSessionIds()).includes(sessionId);
+    const source = this.viewer.source;
+    return source.hasSession ? source.hasSession(sessionId) : (await this.viewer.getSessionIds()).includes(sessionId);
   }
 
   /**

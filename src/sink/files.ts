@@ -184,6 +184,28 @@ export function listSessionIds(auditDir: string, names?: readonly string[]): str
 }
 
 /**
+ * Whether {@link listSessionIds} lists `sessionId`, from that session's own files where they say
+ * so: its session file, or one of its record files (`<kind>_<id>.jsonl`) whose first record names
+ * it or no session (each a regular file; as the listing judges them). Otherwise (no such file: an
+ * unknown id, a session whose records are gone, one whose only record files are rotated segments,
+ * or a file another session's name whose first record names it) the answer is the listing's own.
+ * What `serve` asks on every request for a session: judging the whole directory each time took
+ * ~70 ms a request at 605 sessions (found 2026-12-05); a session the listing lists by its own
+ * files now costs a few `lstat` calls, whatever the directory holds.
+ */
+export function hasSessionId(auditDir: string, sessionId: string): boolean {
+  if (!isFileSessionId(sessionId)) return false;
+  if (isRegularFileSync(path.join(auditDir, sessionFileName(sessionId)))) return true;
+  for (const kind of RECORD_KINDS) {
+    const file = path.join(auditDir, kindFileName(kind, sessionId));
+    if (!isRegularFileSync(file)) continue;
+    const owner = firstSessionId(file);
+    if (owner === undefined || owner === sessionId) return true;
+  }
+  return listSessionIds(auditDir).includes(sessionId);
+}
+
+/**
  * The files of the directory that name (by their own name, or by their first record's
  * `sessionId`) a session id no file of the kit can have ({@link isFileSessionId}): an empty
  * `session_x.1.json`, an `errors_x.1.jsonl` whose first record names session "x.1". The kit never

@@ -6,14 +6,14 @@ import { AuditConfigError, AuditSessionLockedError } from "./errors.js";
 import { toFieldIssues } from "./record/issues.js";
 import { ID_PATTERN } from "./record/id.js";
 import { contentDirRefusal } from "./sink/content-thread.js";
-import { CONTENT_DIR, isFileSessionId, listKindFiles, listSessionIds, lockFileName, safeJoin, safeReaddir, SESSION_FILE_MAX_BYTES, sessionFileName } from "./sink/files.js";
+import { CONTENT_DIR, isFileSessionId, listKindFiles, listSessionIds, lockFileName, safeJoin, safeReaddir, SESSION_FILE_MAX_BYTES, sessionFileName, withPrefix } from "./sink/files.js";
 import { readRegularFileSync, REPLACE_TEMP } from "./regular-file.js";
 import { peekTail } from "./sink/recover.js";
 import { leftByGoneNamed, lockInternalSession, lockLeftovers, SessionLock, sessionLockHeld } from "./sink/lock.js";
 import { CLAIM_SUFFIX, sinkFilesOf, spoolSessions } from "./postgres/files.js";
-import { CHAIN_KINDS, RECORD_KINDS, type ChainKind } from "./types.js";
+import { CHAIN_KINDS, KIND_FILE_STEM, RECORD_KINDS, type ChainKind } from "./types.js";
 import { checkpointFileName } from "./integrity/checkpointer.js";
-import { keyStoreFileName, SHRED_LOCK } from "./pipeline/keyring.js";
+import { KEY_STORE_PREFIX, keyStoreFileName, SHRED_LOCK } from "./pipeline/keyring.js";
 import { HOLDS_FILE, HOLDS_LOCK, isHeld, readHolds, underLock } from "./holds.js";
 import { DIR_LOCK_ASIDE } from "./sink/dir-lock.js";
 import { MerkleAccumulator } from "./integrity/merkle.js";
@@ -286,8 +286,8 @@ export function cleanupSessions(auditDir: string, options: CleanupOptions): Clea
   // audit_event chains place are read from it, and a dry run plans from it too (each session's
   // judgement listed it again for each kind of record, each removal once more, and each plan once
   // more: some 16 listings per session, 24 per removal; found 2026-12-05). Two things list it again, because what they act on must be what the
-  // directory holds at that moment, not at the start of the run: a session's removal, once it
-  // holds the session's lock (see below), and a prune of the active session's segments, which
+  // directory holds at that moment, not at the start of the run: a batch of removals, once it
+  // holds the sessions' locks (see removalBatch), and a prune of the active session's segments, which
   // reads its own audit_event chain (see previousFrontier).
   const names = safeReaddir(auditDir);
   // (the chained holds once per run; under the holds lock below, the file is read again, where a hold
@@ -307,103 +307,98 @@ export function cleanupSessions(auditDir: string, options: CleanupOptions): Clea
   const owned = new Set([...whole, ...(o.activeSessionId !== undefined ? [o.activeSessionId] : [])]);
   const left = leftoverSessions(names, owned);
   const judged = [...whole, ...[...left.keys()].sort()];
-  for (const sessionId of judged) {
-    // (of a session of which only dot files are left, those that are its: see leftoverOf)
-    const leftNames = left.get(sessionId);
-    const leftover = leftNames !== undefined;
-    const namesOf = (all: readonly string[]): readonly string[] => (!leftover ? all : all === names ? leftNames : all.filter((n) => leftoverOf(n, owned) === sessionId));
-    if (sessionId === o.activeSessionId) {
-      // (the holds read again under their lock, as for a whole session's removal below)
-      if (o.record && !isHeld(holds, sessionId)) prunedSegments.push(...underLock(auditDir, () => (isHeld(holdsNow(), sessionId) ? [] : pruneSegments(auditDir, sessionId, Math.min(cutoff, floor), policy, o, names))));
-      continue;
-    }
-    // (of leftovers, their newest mtime: they have no record)
-    const last = leftover ? leftoverActivity(auditDir, sessionId, namesOf(names)) : lastActivity(auditDir, sessionId, names);
-    if (last === 0) continue;
-    // Each session's own minRetentionDays floor (its session file's), whoever cleans up: a
-    // logger's cleanup (autoCleanup: the development preset) applied only its own, so it removed a
-    // compliance session (2555 days) after 30; `audit-logger cleanup` did not (found by review,
-    // 2026-12-05). On the real clock, as the caller's floor. (Leftovers have no session file to
-    // say another retention, nor one for retentionFor to read: the caller's.)
-    const floorDays = leftover ? minDays : Math.max(minDays, sessionRetention(auditDir, sessionId)?.minRetentionDays ?? 0);
-    const ownDays = leftover ? days : Math.max(o.retentionFor?.(sessionId) ?? o.maxLogAgeDays, floorDays);
-    if (last >= now - ownDays * 86_400_000 || last >= realNow - floorDays * 86_400_000) {
-      if (last < cutoff) keptByRetention.push({ sessionId, lastActivity: new Date(last).toISOString(), retentionDays: ownDays });
-      continue;
-    }
-    if (isHeld(holds, sessionId)) {
-      skippedHeld.push(sessionId);
-      continue;
-    }
-    if (sessionLockHeld(auditDir, sessionId)) {
-      skippedLive.push(sessionId);
-      continue;
-    }
-    const lastIso = new Date(last).toISOString();
-    // (a lock is left only by a process that died holding it; a removal below holds it itself)
-    const lockLeft = fs.existsSync(path.join(auditDir, lockFileName(sessionId)));
-    if (o.dryRun) {
-      const plan = removalOf(auditDir, sessionId, lockLeft, namesOf(names));
-      if (plan.unsent.length > 0) skippedUnsent.push({ sessionId, lastActivity: lastIso, files: plan.unsent });
-      else (leftover ? leftovers : removed).push({ sessionId, lastActivity: lastIso, files: plan.files });
-      continue;
-    }
-    // The session's lock is held while its files go: no logger resumes the session, and no
-    // PostgresSink starts replaying its spool or recovering it, meanwhile; the lock a killed
-    // process left goes with it (taken over, then released: removed), a live one's never. A
-    // session kept after all gets the lock back as it was found (a PostgresSink of another store
-    // may still have that crash to recover).
-    const lock = takeLock(auditDir, sessionId, o);
-    if (lock === "live") skippedLive.push(sessionId);
-    if (!(lock instanceof SessionLock)) continue;
-    let gone = false;
-    try {
-      // What the session holds now, listed once its lock is held: no logger writes it from here
-      // on, but between the run's listing and this lock another process may have resumed it and
-      // written files the run's listing lacks (a kind of record it had not written before, a
-      // rotated segment, a spool), or a PostgresSink may have claimed its spool or its recovery;
-      // judged or planned from the run's listing, such a session lost those records' files while
-      // the new ones stayed behind, or was removed under a sink recovering it.
-      const present = safeReaddir(auditDir);
-      // Written to since its activity was read above (another process resumed it, wrote and
-      // ended before this lock was taken): kept this time, as a live one is, and judged again at
-      // the next cleanup. Its fresh records were removed with it (found by review, 2026-12-05).
-      // (Leftovers: a session that has files again, which a logger started under its name wrote.)
-      if (lastActivity(auditDir, sessionId, present) !== (leftover ? 0 : last)) {
+  // (each session judged, planned and removed from the names of the listing that can be its own,
+  // found by prefix: each went through the whole listing some twenty times, see SessionNames)
+  const listing = new SessionNames(names);
+  const removals = removalBatch(auditDir, o, (sessionId) => skippedLive.push(sessionId));
+  try {
+    for (const sessionId of judged) {
+      // (of a session of which only dot files are left, those that are its: see leftoverOf)
+      const leftNames = left.get(sessionId);
+      const leftover = leftNames !== undefined;
+      const namesOf = (all: SessionNames): readonly string[] => (!leftover ? all.of(sessionId) : all === listing ? leftNames : all.of(sessionId).filter((n) => leftoverOf(n, owned) === sessionId));
+      if (sessionId === o.activeSessionId) {
+        // (the removals judged before it first: their records come before its prunes', as they did)
+        removals.flush();
+        // (the holds read again under their lock, as for a whole session's removal below)
+        if (o.record && !isHeld(holds, sessionId)) prunedSegments.push(...underLock(auditDir, () => (isHeld(holdsNow(), sessionId) ? [] : pruneSegments(auditDir, sessionId, Math.min(cutoff, floor), policy, o, names))));
+        continue;
+      }
+      // (of leftovers, their newest mtime: they have no record)
+      const last = leftover ? leftoverActivity(auditDir, sessionId, namesOf(listing)) : lastActivity(auditDir, sessionId, listing.of(sessionId));
+      if (last === 0) continue;
+      // Each session's own minRetentionDays floor (its session file's), whoever cleans up: a
+      // logger's cleanup (autoCleanup: the development preset) applied only its own, so it removed a
+      // compliance session (2555 days) after 30; `audit-logger cleanup` did not (found by review,
+      // 2026-12-05). On the real clock, as the caller's floor. (Leftovers have no session file to
+      // say another retention, nor one for retentionFor to read: the caller's.)
+      const floorDays = leftover ? minDays : Math.max(minDays, sessionRetention(auditDir, sessionId)?.minRetentionDays ?? 0);
+      const ownDays = leftover ? days : Math.max(o.retentionFor?.(sessionId) ?? o.maxLogAgeDays, floorDays);
+      if (last >= now - ownDays * 86_400_000 || last >= realNow - floorDays * 86_400_000) {
+        if (last < cutoff) keptByRetention.push({ sessionId, lastActivity: new Date(last).toISOString(), retentionDays: ownDays });
+        continue;
+      }
+      if (isHeld(holds, sessionId)) {
+        skippedHeld.push(sessionId);
+        continue;
+      }
+      if (sessionLockHeld(auditDir, sessionId)) {
         skippedLive.push(sessionId);
         continue;
       }
-      const plan = removalOf(auditDir, sessionId, lockLeft, namesOf(present));
-      if (plan.unsent.length > 0) {
-        skippedUnsent.push({ sessionId, lastActivity: lastIso, files: plan.unsent });
+      const lastIso = new Date(last).toISOString();
+      // (a lock is left only by a process that died holding it; a removal below holds it itself)
+      const lockLeft = fs.existsSync(path.join(auditDir, lockFileName(sessionId)));
+      if (o.dryRun) {
+        const plan = removalOf(auditDir, sessionId, lockLeft, namesOf(listing));
+        if (plan.unsent.length > 0) skippedUnsent.push({ sessionId, lastActivity: lastIso, files: plan.unsent });
+        else (leftover ? leftovers : removed).push({ sessionId, lastActivity: lastIso, files: plan.files });
         continue;
       }
-      // The holds are read again, under their lock, right before the removal: a hold another
-      // process placed since the read above (under that lock) was not seen, and its session was
-      // removed (found by review, 2026-12-04).
-      gone = underLock(auditDir, () => {
-        if (isHeld(holdsNow(), sessionId)) return false;
-        if (leftover) {
-          // (no record: see CleanupResult.leftovers)
+      removals.add(sessionId, (present): boolean => {
+        // Written to since its activity was read above (another process resumed it, wrote and
+        // ended before this lock was taken): kept this time, as a live one is, and judged again at
+        // the next cleanup. Its fresh records were removed with it (found by review, 2026-12-05).
+        // (Leftovers: a session that has files again, which a logger started under its name wrote.)
+        if (lastActivity(auditDir, sessionId, present.of(sessionId)) !== (leftover ? 0 : last)) {
+          skippedLive.push(sessionId);
+          return false;
+        }
+        const plan = removalOf(auditDir, sessionId, lockLeft, namesOf(present));
+        if (plan.unsent.length > 0) {
+          skippedUnsent.push({ sessionId, lastActivity: lastIso, files: plan.unsent });
+          return false;
+        }
+        // The holds are read again, under their lock, right before the removal: a hold another
+        // process placed since the read above (under that lock) was not seen, and its session was
+        // removed (found by review, 2026-12-04).
+        const gone = underLock(auditDir, () => {
+          if (isHeld(holdsNow(), sessionId)) return false;
+          if (leftover) {
+            // (no record: see CleanupResult.leftovers)
+            for (const f of plan.files) if (f !== lockFileName(sessionId)) removeFile(auditDir, f, o);
+            return true;
+          }
+          const { shreddedKeyIds, removedSessions, legalHolds, releasedHolds } = carriedBy(auditDir, sessionId, present.of(sessionId));
+          // (the session's own retention, when the caller knows it: `audit-logger cleanup` does;
+          // and always its own floor, which the verifier checks the removal against)
+          const own: PrunePolicy = { maxLogAgeDays: o.retentionFor ? ownDays : policy.maxLogAgeDays, minRetentionDays: floorDays };
+          o.record?.({ scope: "session", sessionId, lastActivity: lastIso, files: plan.files, policy: own, ...(shreddedKeyIds.length > 0 ? { shreddedKeyIds } : {}), ...(removedSessions.length > 0 ? { removedSessions } : {}), ...(legalHolds.length > 0 ? { legalHolds } : {}), ...(releasedHolds.length > 0 ? { releasedHolds } : {}) });
+          // (the lock is this cleanup's now: its release removes it)
           for (const f of plan.files) if (f !== lockFileName(sessionId)) removeFile(auditDir, f, o);
           return true;
-        }
-        const { shreddedKeyIds, removedSessions, legalHolds, releasedHolds } = carriedBy(auditDir, sessionId, present);
-        // (the session's own retention, when the caller knows it: `audit-logger cleanup` does;
-        // and always its own floor, which the verifier checks the removal against)
-        const own: PrunePolicy = { maxLogAgeDays: o.retentionFor ? ownDays : policy.maxLogAgeDays, minRetentionDays: floorDays };
-        o.record?.({ scope: "session", sessionId, lastActivity: lastIso, files: plan.files, policy: own, ...(shreddedKeyIds.length > 0 ? { shreddedKeyIds } : {}), ...(removedSessions.length > 0 ? { removedSessions } : {}), ...(legalHolds.length > 0 ? { legalHolds } : {}), ...(releasedHolds.length > 0 ? { releasedHolds } : {}) });
-        // (the lock is this cleanup's now: its release removes it)
-        for (const f of plan.files) if (f !== lockFileName(sessionId)) removeFile(auditDir, f, o);
-        return true;
+        });
+        if (gone) (leftover ? leftovers : removed).push({ sessionId, lastActivity: lastIso, files: plan.files });
+        else skippedHeld.push(sessionId);
+        return gone;
       });
-      if (gone) (leftover ? leftovers : removed).push({ sessionId, lastActivity: lastIso, files: plan.files });
-      else skippedHeld.push(sessionId);
-    } finally {
-      if (gone) lock.release();
-      else lock.giveBack();
     }
+  } catch (err) {
+    // (what was judged before it is removed first, as it was when each removal came before the next judgement)
+    removals.flush();
+    throw err;
   }
+  removals.flush();
   // (by their mtime, as leftovers: a process of another host sharing the directory, which the pid
   // in their name cannot tell, wrote them that long ago)
   const directoryLeftovers: string[] = [];
@@ -413,7 +408,118 @@ export function cleanupSessions(auditDir: string, options: CleanupOptions): Clea
     if (!o.dryRun) removeFile(auditDir, f, o);
     directoryLeftovers.push(f);
   }
+  // (in the order the sessions were judged, as when each removal ended before the next session
+  // was judged: a batch's removals end after the sessions judged after them)
+  const rank = new Map(judged.map((id, i) => [id, i]));
+  const byRank = (a: string, b: string): number => rank.get(a)! - rank.get(b)!;
+  skippedLive.sort(byRank);
+  skippedHeld.sort(byRank);
+  skippedUnsent.sort((a, b) => byRank(a.sessionId, b.sessionId));
   return { dryRun: o.dryRun ?? false, removed, leftovers, directoryLeftovers, prunedSegments, skippedLive, skippedHeld, keptByRetention, skippedUnsent };
+}
+
+/** How many sessions' removals wait for one listing of the directory (see removalBatch). */
+const REMOVAL_BATCH = 64;
+
+/**
+ * A cleanup's removals, a batch at a time. Each session's lock is held while its files go: no
+ * logger resumes the session, and no PostgresSink starts replaying its spool or recovering it,
+ * meanwhile; the lock a killed process left goes with it (taken over, then released: removed), a
+ * live one's never ("live": `live(sessionId)`). A session kept after all (`remove` says false)
+ * gets the lock back as it was found (a PostgresSink of another store may still have that crash
+ * to recover).
+ *
+ * What the sessions hold is listed once their locks are held: no logger writes them from there
+ * on, but between the run's listing and the lock another process may have resumed one and written
+ * files the run's listing lacks (a kind of record it had not written before, a rotated segment, a
+ * spool), or a PostgresSink may have claimed its spool or its recovery; judged or planned from the
+ * run's listing, such a session lost those records' files while the new ones stayed behind, or
+ * was removed under a sink recovering it. Until 2026-12-06 each removal took its lock and listed
+ * the directory alone: a cleanup removing most of 2,000 sessions listed 16,000 names 2,000 times.
+ * Now the locks of up to REMOVAL_BATCH sessions are taken (in the order judged), the directory
+ * listed once, and each session removed in turn, its lock released as its removal ends. A lock
+ * that cannot be taken and is thrown (no `onRemoveError`) is thrown after the removals of the
+ * sessions before it, as it was.
+ */
+function removalBatch(auditDir: string, o: CleanupOptions, live: (sessionId: string) => void): { add(sessionId: string, remove: (present: SessionNames) => boolean): void; flush(): void } {
+  let batch: Array<{ sessionId: string; remove: (present: SessionNames) => boolean }> = [];
+  const flush = (): void => {
+    const b = batch;
+    batch = [];
+    const locked: Array<{ remove: (present: SessionNames) => boolean; lock: SessionLock }> = [];
+    let failure: { error: unknown } | undefined;
+    for (const { sessionId, remove } of b) {
+      let lock: SessionLock | "live" | "failed";
+      try {
+        lock = takeLock(auditDir, sessionId, o);
+      } catch (error) {
+        failure = { error };
+        break;
+      }
+      if (lock === "live") live(sessionId);
+      if (lock instanceof SessionLock) locked.push({ remove, lock });
+    }
+    let settled = 0;
+    try {
+      const present = locked.length > 0 ? new SessionNames(safeReaddir(auditDir)) : undefined;
+      for (const { remove, lock } of locked) {
+        let gone = false;
+        try {
+          gone = remove(present!);
+        } finally {
+          settled++;
+          if (gone) lock.release();
+          else lock.giveBack();
+        }
+      }
+    } finally {
+      for (const { lock } of locked.slice(settled)) lock.giveBack();
+    }
+    if (failure) throw failure.error;
+  };
+  return {
+    add(sessionId, remove) {
+      batch.push({ sessionId, remove });
+      if (batch.length >= REMOVAL_BATCH) flush();
+    },
+    flush,
+  };
+}
+
+/**
+ * Stems of the names of a session's files (`<stem>_<sessionId>…`): its chains' (and their
+ * segments), its session file (and one being written whole), its checkpoints, its key store
+ * (and its shredding marker, one being rewritten).
+ */
+const SESSION_STEMS = [...CHAIN_KINDS.map((k) => KIND_FILE_STEM[k]), "session", "checkpoints", KEY_STORE_PREFIX.slice(0, -1)];
+
+/**
+ * A listing of the audit directory, and of it the names one session's judgement, plan and removal
+ * read (`of`), in the listing's order: those that start with `<stem>_<sessionId>` for a stem of
+ * SESSION_STEMS (a session whose id begins with it, `<id>.x`, included: a recovery marker's
+ * workings are told from such a session's marker by its files), and every dot file (locks,
+ * PostgresSink spools and recovery markers, whose names put the store before the session). Each
+ * of lastActivity, removalOf (sessionFiles, sinkFilesOf, tempLeftovers, lockLeftovers),
+ * leftoverActivity and carriedBy looks at no other name for that session, so each finds what it
+ * found in the whole listing. Found 2026-12-06: every session's judgement went through the whole
+ * listing some ten times, each removal some twenty more (quadratic in the sessions).
+ */
+class SessionNames {
+  private readonly sorted: string[];
+  private readonly order: Map<string, number>;
+  private readonly dots: string[];
+
+  constructor(readonly names: readonly string[]) {
+    this.sorted = [...names].sort();
+    this.order = new Map(names.map((n, i) => [n, i]));
+    this.dots = withPrefix(this.sorted, ".");
+  }
+
+  of(sessionId: string): string[] {
+    const picked = new Set(this.dots);
+    for (const stem of SESSION_STEMS) for (const n of withPrefix(this.sorted, `${stem}_${sessionId}`)) picked.add(n);
+    return [...picked].sort((a, b) => this.order.get(a)! - this.order.get(b)!);
+  }
 }
 
 /**

@@ -11,7 +11,7 @@ import { decryptValue, isEncryptedValue, valueAad } from "../pipeline/encrypt.js
 import type { EncryptionKey } from "../pipeline/keys.js";
 import { peekTail, wholeUnterminatedRecord } from "../sink/recover.js";
 import { sessionLockLeftByDead } from "../sink/lock.js";
-import { fileStamp, hasSessionId, isFileSessionId, listKindFiles, listSessionIds, safeReaddir, SESSION_FILE_MAX_BYTES, sessionFileName } from "../sink/files.js";
+import { fileStamp, hasSessionId, isFileSessionId, listKindFiles, withPrefix, listSessionIds, safeReaddir, SESSION_FILE_MAX_BYTES, sessionFileName } from "../sink/files.js";
 import { KIND_FILE_STEM, RECORD_KINDS, type ChainKind, type RecordType } from "../types.js";
 import { readLines, type RawLine } from "./lines.js";
 import { walkChain } from "./chain-files.js";
@@ -435,16 +435,3 @@ export function openRecord(rec: RawRecord, key: EncryptionKey | undefined): RawR
   return out;
 }
 
-/** The names of `sorted` (in code-unit order, as `Array.prototype.sort` leaves strings) that start with `prefix`. */
-function withPrefix(sorted: readonly string[], prefix: string): string[] {
-  let lo = 0;
-  let hi = sorted.length;
-  while (lo < hi) {
-    const mid = (lo + hi) >>> 1;
-    if (sorted[mid]! < prefix) lo = mid + 1;
-    else hi = mid;
-  }
-  const out: string[] = [];
-  for (let i = lo; i < sorted.length && sorted[i]!.startsWith(prefix); i++) out.push(sorted[i]!);
-  return out;
-}

@@ -141,6 +141,20 @@ export function interruptedRotation(activePath: string, newestSegment: string | 
   }
 }
 
+/** The names of `sorted` (in code-unit order, as `Array.prototype.sort` leaves strings) that start with `prefix`. */
+export function withPrefix(sorted: readonly string[], prefix: string): string[] {
+  let lo = 0;
+  let hi = sorted.length;
+  while (lo < hi) {
+    const mid = (lo + hi) >>> 1;
+    if (sorted[mid]! < prefix) lo = mid + 1;
+    else hi = mid;
+  }
+  const out: string[] = [];
+  for (let i = lo; i < sorted.length && sorted[i]!.startsWith(prefix); i++) out.push(sorted[i]!);
+  return out;
+}
+
 export function safeReaddir(dir: string): string[] {
   try {
     return fs.readdirSync(dir);

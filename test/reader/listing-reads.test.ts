@@ -8,8 +8,9 @@
  * as they read.
  */
 import fs from "node:fs";
+import path from "node:path";
 import { afterEach, expect, it, vi } from "vitest";
-import { AuditLogger } from "../../src/index.js";
+import { AuditLogger, verifyAuditLog } from "../../src/index.js";
 import { FileRecordSource } from "../../src/reader/records.js";
 import { cleanupTmp, tmpProject } from "../helpers/index.js";
 import { auditDirOf } from "../helpers/core.js";
@@ -44,4 +45,40 @@ it("lists from one read of the directory, with the chained holds of sessions who
   reads.mockRestore();
   // one session's entry alone (serve's stats): as the listing has it, for each session listed
   for (const s of listing.filter((l) => !l.recordsGone)) expect(await source.sessionListing(s.sessionId), s.sessionId).toEqual(s);
+});
+
+it("verifying one session lists the directory as often whatever the number of sessions, and still judges it by every session's holds", async () => {
+  // Found 2026-12-06: the holds, shreddings and removals of every session's chain were gathered
+  // by listing the directory again for each session (at 2,000 sessions, ~45 s for serve's first
+  // integrity verdict of one session).
+  const projectPath = tmpProject("audit-verify-reads-");
+  const dir = auditDirOf(projectPath);
+  const session = async (sid: string): Promise<void> => {
+    const l = new AuditLogger({ sessionId: sid, projectPath, fullContentLogging: false });
+    l.logToolUsage({ toolName: "t", operation: sid });
+    await l.finalizeSession();
+  };
+  for (const sid of ["a", "b"]) await session(sid);
+  // a hold on "gone" placed in another session's chain, then "gone" removed by hand: a hold in force covers it
+  await session("gone");
+  const officer = new AuditLogger({ sessionId: "officer", projectPath, fullContentLogging: false });
+  officer.placeLegalHold("gone", "case 1");
+  await officer.finalizeSession();
+  for (const f of fs.readdirSync(dir)) if (f.includes("_gone.")) fs.rmSync(`${dir}/${f}`);
+
+  const listings = async (): Promise<{ n: number; problems: string[] }> => {
+    const reads = vi.spyOn(fs, "readdirSync");
+    const report = await verifyAuditLog(dir, { sessionId: "a" });
+    const n = reads.mock.calls.filter(([p]) => path.resolve(String(p)) === path.resolve(dir)).length;
+    reads.mockRestore();
+    return { n, problems: report.problems.map((p) => `${p.kind}:${p.sessionId ?? ""}`) };
+  };
+  const few = await listings();
+  for (let i = 0; i < 6; i++) await session(`more${i}`);
+  const many = await listings();
+  expect(many.n).toBe(few.n);
+  expect(few.problems).toEqual([]);
+  expect(many.problems).toEqual([]);
+  // (the holds of every chain are read, as before: the directory's verdict names the session a hold covers that is gone)
+  expect((await verifyAuditLog(dir)).problems.map((p) => `${p.kind}:${p.sessionId ?? ""}`)).toEqual(["session_missing:gone"]);
 });

@@ -531,15 +531,15 @@ export class ServeData {
       ...(q.traceId !== undefined ? { traceId: q.traceId } : {}),
       ...(q.persona !== undefined ? { persona: q.persona } : {}),
     };
+    const f: AnyFilter = {
+      ...base,
+      ...(q.model !== undefined ? { model: q.model } : {}),
+      ...(q.success !== undefined ? { success: q.success } : {}),
+    };
+    // (from the line index, every kind after one listing of the directory: see indexedQueries)
+    if (this.indexes) return { lists: await this.indexedQueries(sessionId, included, f), excluded };
     const lists: RawRecord[][] = [];
-    for (const kind of included) {
-      const f: AnyFilter = {
-        ...base,
-        ...(q.model !== undefined ? { model: q.model } : {}),
-        ...(q.success !== undefined ? { success: q.success } : {}),
-      };
-      lists.push(this.indexes ? await this.indexedQuery(kind, f) : ((await this.query(kind, f)) as RawRecord[]));
-    }
+    for (const kind of included) lists.push((await this.query(kind, f)) as RawRecord[]);
     return { lists, excluded };
   }
 
@@ -616,22 +616,34 @@ export class ServeData {
 
   /** The same as {@link scanLinks}, reading only the lines the index points at. */
   private async indexedLinks(sessionId: string, id: string): Promise<Links> {
-    const ix = this.indexes!.get(sessionId);
-    const found = (await ix.linked(RECORD_KINDS, "id", id, 1))[0];
-    // the record itself is not its own child (the scan counts the first record with this id as found)
-    let skipped = false;
-    const kids = (await ix.linked(RECORD_KINDS, "parentId", id, MAX_CHILDREN + 2)).filter((r) => {
-      if (!skipped && found !== undefined && r.id === id) return !(skipped = true);
-      return true;
+    // (the three lookups after one listing of the directory, not one each: see SessionIndex.linking)
+    return this.indexes!.get(sessionId).linking(RECORD_KINDS, async (linked) => {
+      const found = (await linked("id", id, 1))[0];
+      // the record itself is not its own child (the scan counts the first record with this id as found)
+      let skipped = false;
+      const kids = (await linked("parentId", id, MAX_CHILDREN + 2)).filter((r) => {
+        if (!skipped && found !== undefined && r.id === id) return !(skipped = true);
+        return true;
+      });
+      const more = kids.length > MAX_CHILDREN;
+      const parentId = typeof found?.parentId === "string" ? found.parentId : undefined;
+      const parent = parentId !== undefined ? (await linked("id", parentId, 1))[0] : undefined;
+      return { found, kids: kids.slice(0, MAX_CHILDREN), more, parent };
     });
-    const more = kids.length > MAX_CHILDREN;
-    const parentId = typeof found?.parentId === "string" ? found.parentId : undefined;
-    const parent = parentId !== undefined ? (await ix.linked(RECORD_KINDS, "id", parentId, 1))[0] : undefined;
-    return { found, kids: kids.slice(0, MAX_CHILDREN), more, parent };
   }
 
-  /** A kind's newest matching records from the line index: what {@link query} returns, read from far fewer lines. */
-  private async indexedQuery(kind: RecordType, f: AnyFilter): Promise<RawRecord[]> {
+  /**
+   * Each kind's newest matching records from the line index: what {@link query} returns, read
+   * from far fewer lines; every kind after one refresh of the index (one listing of the directory:
+   * a timeline page listed it once per kind; found 2026-12-06).
+   */
+  private async indexedQueries(sessionId: string, kinds: readonly RecordType[], f: AnyFilter): Promise<RawRecord[][]> {
+    const lists = await this.indexes!.get(sessionId).newestEach(kinds.map((kind) => this.indexQuery(kind, f)));
+    return lists.map((recs) => recs.map((r) => openRecord(r, this.key)));
+  }
+
+  /** What the line index is asked for a kind's newest records that match `f`. */
+  private indexQuery(kind: RecordType, f: AnyFilter): { kind: RecordType; want: number; filter: IndexFilter } {
     const kf = kindFilter(kind, f);
     const { limit, ...rest } = kf;
     const compiled = compileQuery(kind, rest, "timeline");
@@ -643,14 +655,17 @@ export class ServeData {
       ...(kf.persona !== undefined ? { persona: kf.persona } : {}),
       ...(kf.model !== undefined ? { model: kf.model } : {}),
     };
-    const recs = await this.indexes!.get(f.sessionId!).newest(kind, limit ?? 100, {
-      equals,
-      ...(kf.success !== undefined ? { success: kf.success } : {}),
-      ...(until !== undefined ? { beforeMs: until } : {}),
-      ...(since !== undefined ? { sinceMs: since } : {}),
-      match: compiled.match,
-    });
-    return recs.map((r) => openRecord(r, this.key));
+    return {
+      kind,
+      want: limit ?? 100,
+      filter: {
+        equals,
+        ...(kf.success !== undefined ? { success: kf.success } : {}),
+        ...(until !== undefined ? { beforeMs: until } : {}),
+        ...(since !== undefined ? { sinceMs: since } : {}),
+        match: compiled.match,
+      },
+    };
   }
 
   private query(kind: RecordType, f: AnyFilter): Promise<unknown[]> {

@@ -237,7 +237,23 @@ export class SessionIndex {
    * later in the file). Reads only candidate lines; stops once it has `want`.
    */
   async newest(kind: RecordType, want: number, filter: IndexFilter): Promise<RawRecord[]> {
-    return this.retrying([kind], () => this.newestOnce(kind, want, filter));
+    return (await this.newestEach([{ kind, want, filter }]))[0]!;
+  }
+
+  /**
+   * {@link newest} of each query, after one refresh of their kinds: one listing of the directory
+   * for a timeline page, not one per kind (each a read of every name in it: found 2026-12-06, six
+   * a page), and every kind as the files were at one moment.
+   */
+  async newestEach(queries: ReadonlyArray<{ readonly kind: RecordType; readonly want: number; readonly filter: IndexFilter }>): Promise<RawRecord[][]> {
+    return this.retrying(
+      queries.map((q) => q.kind),
+      async () => {
+        const out: RawRecord[][] = [];
+        for (const q of queries) out.push(await this.newestOnce(q.kind, q.want, q.filter));
+        return out;
+      },
+    );
   }
 
   private async newestOnce(kind: RecordType, want: number, filter: IndexFilter): Promise<RawRecord[]> {
@@ -288,33 +304,44 @@ export class SessionIndex {
    * (`id` or `parentId`) is `value`. Reads only the lines whose hash matches.
    */
   async linked(kinds: readonly RecordType[], field: "id" | "parentId", value: string, limit: number): Promise<RawRecord[]> {
-    return this.retrying(kinds, async () => {
-      const h = fieldHash(value);
-      const out: RawRecord[] = [];
-      for (const kind of kinds) {
-        const view = this.views.get(kind);
-        if (!view) continue;
-        for (const f of view.files) {
-          const col = f.index.hashes(field);
-          let batch: Slot[] = [];
-          const flush = async (): Promise<void> => {
-            const recs = await readSlots(batch);
-            recs.forEach((r, i) => {
-              if (r === undefined) throw new StaleIndex(batch[i]!.file.index.key);
-              if (out.length < limit && r[field] === value) out.push(r);
-            });
-            batch = [];
-          };
-          for (let i = 0; i < f.index.count && out.length < limit; i++) {
-            if (col[i] === h) batch.push({ file: f, line: i });
-            if (batch.length >= 256) await flush();
-          }
-          if (batch.length) await flush();
-          if (out.length >= limit) return out;
+    return this.linking(kinds, (linked) => linked(field, value, limit));
+  }
+
+  /**
+   * Runs `q`, whose {@link linked} lookups of `kinds` share one refresh (a record, its children and
+   * its parent: one listing of the directory, not three); all of it once more if the files changed
+   * under it.
+   */
+  async linking<T>(kinds: readonly RecordType[], q: (linked: (field: "id" | "parentId", value: string, limit: number) => Promise<RawRecord[]>) => Promise<T>): Promise<T> {
+    return this.retrying(kinds, () => q((field, value, limit) => this.linkedOnce(kinds, field, value, limit)));
+  }
+
+  private async linkedOnce(kinds: readonly RecordType[], field: "id" | "parentId", value: string, limit: number): Promise<RawRecord[]> {
+    const h = fieldHash(value);
+    const out: RawRecord[] = [];
+    for (const kind of kinds) {
+      const view = this.views.get(kind);
+      if (!view) continue;
+      for (const f of view.files) {
+        const col = f.index.hashes(field);
+        let batch: Slot[] = [];
+        const flush = async (): Promise<void> => {
+          const recs = await readSlots(batch);
+          recs.forEach((r, i) => {
+            if (r === undefined) throw new StaleIndex(batch[i]!.file.index.key);
+            if (out.length < limit && r[field] === value) out.push(r);
+          });
+          batch = [];
+        };
+        for (let i = 0; i < f.index.count && out.length < limit; i++) {
+          if (col[i] === h) batch.push({ file: f, line: i });
+          if (batch.length >= 256) await flush();
         }
+        if (batch.length) await flush();
+        if (out.length >= limit) return out;
       }
-      return out;
-    });
+    }
+    return out;
   }
 
   /** Runs a query after a refresh; once more (after another refresh) if the files changed under it. */

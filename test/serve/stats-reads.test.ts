@@ -53,3 +53,48 @@ it("a session's stats open none of another session's files, and say what the lis
   expect(stats).toMatchObject({ sessionId: "beta", status: beta.status, counts: beta.counts, totalRecords: beta.totalRecords });
   expect(beta.counts).toMatchObject({ tool_usage: 2, chat_interaction: 1 });
 });
+
+it("a timeline page of every kind, and a record with its children and parent, each list the directory once, and answer as before", async () => {
+  // Found 2026-12-06: a timeline page listed the directory once per kind (six names lists of the
+  // whole directory a page), a record three times (itself, its children, its parent).
+  const projectPath = tmpProject("audit-timeline-reads-");
+  const dir = auditDirOf(projectPath);
+  const l = new AuditLogger({ sessionId: "s", projectPath, fullContentLogging: false });
+  const chat = l.logChatInteraction({ prompt: "p", response: "r", model: "gpt-4o-mini" });
+  const tool = l.logToolUsage({ toolName: "t", operation: "call", parentId: chat });
+  l.logToolUsage({ toolName: "t", operation: "inner", parentId: tool });
+  l.logPerformanceMetric({ metricName: "m", value: 1, unit: "ms" });
+  l.logError({ errorType: "E", message: "x" });
+  await l.finalizeSession();
+  for (const sid of ["other1", "other2"]) {
+    const o = new AuditLogger({ sessionId: sid, projectPath, fullContentLogging: false });
+    o.logToolUsage({ toolName: "t", operation: sid });
+    await o.finalizeSession();
+  }
+  const server = await startServer({ auditPath: dir, port: 0 });
+  servers.push(server);
+  const get = async (p: string) => {
+    const r = await fetch(`${server.baseUrl}${p}`, { headers: { authorization: `Bearer ${server.token}` } });
+    expect(r.status).toBe(200);
+    return (await r.json()) as Record<string, unknown>;
+  };
+  const listings = (): (() => number) => {
+    const reads = vi.spyOn(fs, "readdirSync");
+    return () => {
+      const n = reads.mock.calls.filter(([p]) => path.resolve(String(p)) === path.resolve(dir)).length;
+      reads.mockRestore();
+      return n;
+    };
+  };
+  let count = listings();
+  const page = (await get("api/sessions/s/timeline?limit=50")) as { rows: Array<{ id: string; type: string; depth: number }> };
+  expect(count()).toBe(1);
+  expect(page.rows.map((r) => r.type).sort()).toEqual(["chat_interaction", "error", "performance_metric", "tool_usage", "tool_usage"]);
+  expect(page.rows.find((r) => r.id === tool)?.depth).toBe(1);
+  count = listings();
+  const detail = (await get(`api/sessions/s/records/${tool}`)) as { record: { id: string }; parent: { id: string } | null; children: Array<{ id: string }> };
+  expect(count()).toBe(1);
+  expect(detail.record.id).toBe(tool);
+  expect(detail.parent?.id).toBe(chat);
+  expect(detail.children).toHaveLength(1);
+});

@@ -19,6 +19,17 @@ afterEach(async () => {
   cleanupTmp();
 });
 
+/** The real server on `dir`: a GET of a path under it, which must answer 200, as JSON. */
+async function serveDir(dir: string): Promise<(p: string) => Promise<Record<string, unknown>>> {
+  const server = await startServer({ auditPath: dir, port: 0 });
+  servers.push(server);
+  return async (p) => {
+    const r = await fetch(`${server.baseUrl}${p}`, { headers: { authorization: `Bearer ${server.token}` } });
+    expect(r.status).toBe(200);
+    return (await r.json()) as Record<string, unknown>;
+  };
+}
+
 it("a session's stats open none of another session's files, and say what the listing says of it", async () => {
   const projectPath = tmpProject("audit-stats-reads-");
   const dir = auditDirOf(projectPath);
@@ -29,13 +40,7 @@ it("a session's stats open none of another session's files, and say what the lis
     if (sid === "beta") l.logToolUsage({ toolName: "t", operation: "again" });
     await l.finalizeSession();
   }
-  const server = await startServer({ auditPath: dir, port: 0 });
-  servers.push(server);
-  const get = async (p: string) => {
-    const r = await fetch(`${server.baseUrl}${p}`, { headers: { authorization: `Bearer ${server.token}` } });
-    expect(r.status).toBe(200);
-    return (await r.json()) as Record<string, unknown>;
-  };
+  const get = await serveDir(dir);
   const listing = (await get("api/sessions")).sessions as Array<{ sessionId: string; status: string; counts: unknown; totalRecords: number }>;
   await get("api/sessions/beta/stats"); // (the first: what serve keeps of a session is made)
 
@@ -71,13 +76,7 @@ it("a timeline page of every kind, and a record with its children and parent, ea
     o.logToolUsage({ toolName: "t", operation: sid });
     await o.finalizeSession();
   }
-  const server = await startServer({ auditPath: dir, port: 0 });
-  servers.push(server);
-  const get = async (p: string) => {
-    const r = await fetch(`${server.baseUrl}${p}`, { headers: { authorization: `Bearer ${server.token}` } });
-    expect(r.status).toBe(200);
-    return (await r.json()) as Record<string, unknown>;
-  };
+  const get = await serveDir(dir);
   const listings = (): (() => number) => {
     const reads = vi.spyOn(fs, "readdirSync");
     return () => {

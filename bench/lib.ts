@@ -90,3 +90,23 @@ export async function importBuilt<T>(rel: string): Promise<T> {
   }
   return (await import(built.href)) as T;
 }
+
+/**
+ * Writes `n` finished sessions into `projectPath/audit_logs` with the real AuditLogger (one at a
+ * time, `thread: false`): a record of each of the six kinds each (a chat, a tool call under it, a
+ * metric, a persona step, a file operation, an error), so each session has its session file, six
+ * chain files and a checkpoint file, as an app's short sessions leave them. Ids `s00000`, `s00001`, ….
+ */
+export async function writeSessions(projectPath: string, n: number, from = 0): Promise<void> {
+  const { AuditLogger } = await import("../src/logger.js");
+  for (let i = from; i < from + n; i++) {
+    const logger = new AuditLogger({ sessionId: `s${String(i).padStart(5, "0")}`, projectPath, fullContentLogging: false, thread: false });
+    const chat = logger.logChatInteraction({ interactionType: "chat", prompt: `question ${i}`, response: `answer ${i}`, model: "gpt-4o-mini", inputTokens: 20, outputTokens: 30, durationSeconds: 0.5, userId: `user_${i % 20}` });
+    logger.logToolUsage({ toolName: "search", operation: "call", parameters: { q: i }, result: { ok: true }, durationSeconds: 0.1, parentId: chat });
+    logger.logPerformanceMetric({ metricName: "latency_ms", value: i % 1000, unit: "ms" });
+    logger.logPersonaActivity({ personaName: "planner", activityType: "step" });
+    logger.logFileOperation({ operation: "read", filePath: `/data/f${i}.txt`, fileSize: 100 });
+    logger.logError({ errorType: "TimeoutError", message: "slow", severity: "warning" });
+    await logger.finalizeSession();
+  }
+}

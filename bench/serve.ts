@@ -1,10 +1,17 @@
 /**
- * Response times of `audit-logger serve` on one large session.
+ * Response times of `audit-logger serve` on one large session, or on one small session among many.
  *
  *   npx tsx bench/serve.ts                         # 1,000,000 records in a temporary directory
  *   npx tsx bench/serve.ts --records 100000
  *   npx tsx bench/serve.ts --dir /tmp/serve-1m --keep   # generate once, keep it
  *   npx tsx bench/serve.ts --dir /tmp/serve-1m          # reuse it (generated only when missing)
+ *   npx tsx bench/serve.ts --sessions 2000 [--dir /tmp/serve-2000 --keep]
+ *
+ * With `--sessions N`: N finished sessions of six records each (a record of each kind: eight
+ * files a session, see writeSessions in bench/lib.ts), and the requests for one of them (the
+ * middle one) timed as below, with a request for a session that is not there: what a request for
+ * one session costs as the directory grows (it should not grow with it, but for the integrity
+ * verdict, which judges every session's legal holds, and the sessions list).
  *
  * A child process writes the session with the real AuditLogger (async durability, every kind,
  * default rotation; request trees: a chat with two tool calls under it, shared trace and user).
@@ -22,7 +29,7 @@ import { AuditLogger } from "../src/logger.js";
 import { startServer, type RunningServer } from "../src/serve/server.js";
 import { listKindFiles } from "../src/sink/files.js";
 import { RECORD_KINDS } from "../src/types.js";
-import { median } from "./lib.js";
+import { median, writeSessions } from "./lib.js";
 
 const SESSION = "bench_serve";
 const WARM_RUNS = 5;
@@ -119,16 +126,20 @@ function sessionBytes(auditDir: string): number {
 
 interface Timed<T> {
   readonly ms: number;
+  /** this process's CPU time over the request (the server's and the client's: both run here), steadier than `ms` on a shared machine */
+  readonly cpuMs: number;
   readonly body: T;
 }
 
-async function get<T>(server: RunningServer, p: string): Promise<Timed<T>> {
+async function get<T>(server: RunningServer, p: string, status = 200): Promise<Timed<T>> {
   const t0 = process.hrtime.bigint();
+  const c0 = process.cpuUsage();
   const res = await fetch(new URL(p, server.baseUrl), { headers: { authorization: `Bearer ${server.token}` } });
   const text = await res.text();
   const ms = Number(process.hrtime.bigint() - t0) / 1e6;
-  if (res.status !== 200) throw new Error(`${p}: HTTP ${res.status} ${text.slice(0, 300)}`);
-  return { ms, body: JSON.parse(text) as T };
+  const c = process.cpuUsage(c0);
+  if (res.status !== status) throw new Error(`${p}: HTTP ${res.status} ${text.slice(0, 300)}`);
+  return { ms, cpuMs: (c.user + c.system) / 1000, body: JSON.parse(text) as T };
 }
 
 
@@ -137,14 +148,15 @@ interface Row {
   readonly path: string;
   readonly firstMs: number;
   readonly warmMs: number;
+  readonly warmCpuMs: number;
   readonly note: string;
 }
 
-async function time<T>(server: RunningServer, name: string, p: string, note: (body: T) => string): Promise<{ row: Row; body: T }> {
-  const first = await get<T>(server, p);
-  const warm: number[] = [];
-  for (let i = 0; i < WARM_RUNS; i++) warm.push((await get<T>(server, p)).ms);
-  return { row: { name, path: p, firstMs: first.ms, warmMs: median(warm), note: note(first.body) }, body: first.body };
+async function time<T>(server: RunningServer, name: string, p: string, note: (body: T) => string, status = 200): Promise<{ row: Row; body: T }> {
+  const first = await get<T>(server, p, status);
+  const warm: Array<Timed<T>> = [];
+  for (let i = 0; i < WARM_RUNS; i++) warm.push(await get<T>(server, p, status));
+  return { row: { name, path: p, firstMs: first.ms, warmMs: median(warm.map((w) => w.ms)), warmCpuMs: median(warm.map((w) => w.cpuMs)), note: note(first.body) }, body: first.body };
 }
 
 interface PageBody {
@@ -186,6 +198,28 @@ async function measureServer(auditDir: string): Promise<Row[]> {
   }
 }
 
+/** The requests for one session of a directory of many (`--sessions`). */
+async function measureMany(auditDir: string, sessionId: string): Promise<Row[]> {
+  const server = await startServer({ auditPath: auditDir, port: 0 });
+  try {
+    const rows: Row[] = [];
+    const base = `/api/sessions/${sessionId}`;
+    rows.push((await time<{ sessions: unknown[] }>(server, "sessions list", "/api/sessions", (b) => `${b.sessions.length} session(s)`)).row);
+    rows.push((await time<{ totalRecords: number }>(server, "stats", `${base}/stats`, (b) => `${b.totalRecords} records`)).row);
+    const page = await time<PageBody>(server, "timeline, first page", `${base}/timeline?limit=50`, (b) => `${b.rows.length} rows`);
+    rows.push(page.row);
+    const chat = page.body.rows.find((r) => r.type === "chat_interaction");
+    if (!chat) throw new Error("no chat on the session's timeline");
+    rows.push((await time<{ children: unknown[] }>(server, "record with children", `${base}/records/${chat.id}`, (b) => `${b.children.length} children`)).row);
+    rows.push((await time<unknown>(server, "analytics", `${base}/analytics`, () => "")).row);
+    rows.push((await time<{ ok: boolean }>(server, "integrity", `${base}/integrity`, (b) => `ok ${b.ok}`)).row);
+    rows.push((await time<unknown>(server, "unknown session (404)", "/api/sessions/no_such_session/stats", () => "404", 404)).row);
+    return rows;
+  } finally {
+    await server.close();
+  }
+}
+
 // ---------------------------------------------------------------- main
 
 async function main(): Promise<void> {
@@ -195,39 +229,45 @@ async function main(): Promise<void> {
       dir: { type: "string" },
       keep: { type: "boolean", default: false },
       child: { type: "boolean", default: false },
+      sessions: { type: "string" },
     },
     strict: true,
   });
   const n = Number(values.records);
   if (!Number.isSafeInteger(n) || n < 3) throw new Error(`--records must be a whole number, 3 or more, got ${values.records}`);
+  const many = values.sessions === undefined ? undefined : Number(values.sessions);
+  if (many !== undefined && (!Number.isSafeInteger(many) || many < 1)) throw new Error(`--sessions must be a whole number, 1 or more, got ${values.sessions}`);
   if (values.child) {
     if (!values.dir) throw new Error("--child needs --dir");
     const t0 = Date.now();
-    const total = await generate(values.dir, n);
+    const total = many !== undefined ? (await writeSessions(values.dir, many), many * 6) : await generate(values.dir, n);
     process.stdout.write(JSON.stringify({ records: total, seconds: (Date.now() - t0) / 1000 }) + "\n");
     return;
   }
   const projectPath = values.dir ? path.resolve(values.dir) : fs.mkdtempSync(path.join(os.tmpdir(), "bench-serve-"));
   const auditDir = path.join(projectPath, "audit_logs");
+  // (the session measured: the big one, or the middle one of many)
+  const measured = many !== undefined ? `s${String(Math.floor(many / 2)).padStart(5, "0")}` : SESSION;
   try {
     console.log(`bench:serve  node ${process.version}, ${os.cpus().length} CPUs`);
-    if (fs.existsSync(path.join(auditDir, `session_${SESSION}.json`))) {
+    if (fs.existsSync(path.join(auditDir, `session_${measured}.json`))) {
       console.log(`reusing      ${auditDir}`);
     } else {
       fs.mkdirSync(projectPath, { recursive: true });
       const self = fileURLToPath(import.meta.url);
-      const r = spawnSync(process.execPath, ["--import", "tsx", self, "--child", "--dir", projectPath, "--records", String(n)], { encoding: "utf8", stdio: ["ignore", "pipe", "inherit"] });
+      const what = many !== undefined ? ["--sessions", String(many)] : ["--records", String(n)];
+      const r = spawnSync(process.execPath, ["--import", "tsx", self, "--child", "--dir", projectPath, ...what], { encoding: "utf8", stdio: ["ignore", "pipe", "inherit"] });
       if (r.status !== 0) throw new Error(`the generating child failed with status ${r.status}`);
       const g = JSON.parse(r.stdout.trim().split("\n").at(-1) ?? "{}") as { records: number; seconds: number };
       console.log(`generated    ${g.records.toLocaleString("en-US")} records in ${g.seconds.toFixed(1)} s`);
     }
-    const bytes = sessionBytes(auditDir);
-    console.log(`session      ${SESSION}: ${(bytes / (1024 * 1024)).toFixed(0)} MB of JSONL`);
-    const rows = await measureServer(auditDir);
+    if (many !== undefined) console.log(`directory    ${fs.readdirSync(auditDir).length.toLocaleString("en-US")} entries; measured session ${measured}`);
+    else console.log(`session      ${SESSION}: ${(sessionBytes(auditDir) / (1024 * 1024)).toFixed(0)} MB of JSONL`);
+    const rows = many !== undefined ? await measureMany(auditDir, measured) : await measureServer(auditDir);
     const w = Math.max(...rows.map((r) => r.name.length));
     console.log("");
-    console.log(`${"request".padEnd(w)}  ${"first hit".padStart(10)}  ${"warm (median)".padStart(14)}  result`);
-    for (const r of rows) console.log(`${r.name.padEnd(w)}  ${`${r.firstMs.toFixed(1)} ms`.padStart(10)}  ${`${r.warmMs.toFixed(1)} ms`.padStart(14)}  ${r.note}`);
+    console.log(`${"request".padEnd(w)}  ${"first hit".padStart(10)}  ${"warm (median)".padStart(14)}  ${"warm CPU".padStart(9)}  result`);
+    for (const r of rows) console.log(`${r.name.padEnd(w)}  ${`${r.firstMs.toFixed(1)} ms`.padStart(10)}  ${`${r.warmMs.toFixed(1)} ms`.padStart(14)}  ${`${r.warmCpuMs.toFixed(1)} ms`.padStart(9)}  ${r.note}`);
     const worst = Math.max(...rows.map((r) => r.warmMs));
     console.log("");
     console.log(`slowest warm request ${worst.toFixed(1)} ms (target < ${TARGET_WARM_MS} ms)  ${worst < TARGET_WARM_MS ? "PASS" : "MISS"}`);

@@ -14,7 +14,7 @@ import { sessionLockLeftByDead } from "../sink/lock.js";
 import { fileStamp, hasSessionId, isFileSessionId, listKindFiles, withPrefix, listSessionIds, safeReaddir, SESSION_FILE_MAX_BYTES, sessionFileName } from "../sink/files.js";
 import { KIND_FILE_STEM, RECORD_KINDS, type ChainKind, type RecordType } from "../types.js";
 import { readLines, type RawLine } from "./lines.js";
-import { walkChain } from "./chain-files.js";
+import { walkChain, type ChainListing } from "./chain-files.js";
 import { readContentFile } from "./content-file.js";
 import { sessionRemains } from "./remains.js";
 import { AuditEventsCache } from "../sink/audit-events.js";
@@ -267,8 +267,9 @@ export class FileRecordSource implements RecordSource {
    * (the audit_event chain, which `serve`'s holds page reads on each request): each file's
    * records are held whole.
    */
-  async *recordsByFile(kind: ChainKind, sessionId: string, reuse: (file: string, stamp: string) => boolean): AsyncGenerator<{ file: string; stamp: string; records: RawRecord[] | undefined }> {
-    const steps = walkChain(this.auditDir, kind, sessionId);
+  async *recordsByFile(kind: ChainKind, sessionId: string, reuse: (file: string, stamp: string) => boolean, listed?: ChainListing): AsyncGenerator<{ file: string; stamp: string; records: RawRecord[] | undefined }> {
+    // (`listed`: the caller's listing of the directory, for a caller that walks many chains; see walkChain)
+    const steps = walkChain(this.auditDir, kind, sessionId, 0, listed);
     try {
       for (const step of steps) {
         const fd = step.kind === "active" ? step.fd : undefined;

@@ -6,7 +6,8 @@
  * the real server over HTTP.
  */
 import fs from "node:fs";
-import { afterEach, describe, expect, it } from "vitest";
+import path from "node:path";
+import { afterEach, describe, expect, it, vi } from "vitest";
 import { AuditLogger } from "../../src/index.js";
 import { ServeData } from "../../src/serve/data.js";
 import { startServer, type RunningServer } from "../../src/serve/server.js";
@@ -75,6 +76,46 @@ describe("GET /api/events keeps each audit_event file's events while the file is
     fs.rmSync(file);
     const fifth = await data.complianceEvents(q);
     expect(fifth.events.some((e) => e.sessionId === "live")).toBe(false);
+  }, 60_000);
+
+  it("a request lists the directory as often whatever the number of sessions; each hold a live session places, its chain rotating, is in the next answer", async () => {
+    // Found 2026-12-06: each session's chain walk listed the directory (twice), and the sessions
+    // were judged twice a request: ~3.8 s a request at 600 sessions, ~47 s at 2,000.
+    const { dir } = await directory();
+    const projectPath = path.dirname(dir);
+    const data = new ServeData({ auditPath: dir });
+    const request = async (): Promise<{ n: number; answer: Awaited<ReturnType<ServeData["complianceEvents"]>> }> => {
+      const reads = vi.spyOn(fs, "readdirSync");
+      const answer = await data.complianceEvents({ limit: 500 });
+      const n = reads.mock.calls.filter(([p]) => path.resolve(String(p)) === path.resolve(dir)).length;
+      reads.mockRestore();
+      return { n, answer };
+    };
+    // (a chain changed less than a second before the request's listing is listed again: see walkChain)
+    const settle = (): Promise<void> => new Promise((r) => setTimeout(r, 1100));
+    await settle();
+    const few = await request();
+    for (let i = 0; i < 5; i++) {
+      const l = new AuditLogger({ sessionId: `more${i}`, projectPath, fullContentLogging: false });
+      l.logToolUsage({ toolName: "t", operation: "op" });
+      await l.finalizeSession();
+    }
+    await settle();
+    const many = await request();
+    expect(many.n).toBe(few.n);
+    expect(many.answer).toEqual(few.answer);
+
+    const rot = new AuditLogger({ sessionId: "rot", projectPath, fullContentLogging: false, rotation: { size: 1024 } });
+    loggers.push(rot);
+    const ids: string[] = [];
+    for (let i = 0; i < 6; i++) {
+      ids.push(rot.placeLegalHold("rot", `matter ${i} `.repeat(20)));
+      await rot.flush();
+      const { answer } = await request();
+      expect(answer.holds.map((h) => h.holdId)).toEqual(expect.arrayContaining(ids));
+      expect(answer.events.filter((e) => e.sessionId === "rot")).toHaveLength(ids.length);
+    }
+    expect(fs.readdirSync(dir).filter((n) => /^audit_events_rot\.\d+\.jsonl$/.test(n)).length).toBeGreaterThan(0);
   }, 60_000);
 
   it("over HTTP: a hold placed between two requests of the viewer is in the second", async () => {

@@ -214,6 +214,8 @@ async function measureMany(auditDir: string, sessionId: string): Promise<Row[]> 
     rows.push((await time<unknown>(server, "analytics", `${base}/analytics`, () => "")).row);
     rows.push((await time<{ ok: boolean }>(server, "integrity", `${base}/integrity`, (b) => `ok ${b.ok}`)).row);
     rows.push((await time<unknown>(server, "unknown session (404)", "/api/sessions/no_such_session/stats", () => "404", 404)).row);
+    // (not one session's: every session's audit_event chain, the holds page)
+    rows.push((await time<{ matched: number }>(server, "holds page (/api/events)", "/api/events", (b) => `${b.matched} events`)).row);
     return rows;
   } finally {
     await server.close();

@@ -1748,10 +1748,20 @@ export class AuditLogger extends EventEmitter<AuditLoggerEvents> implements Exit
     // content-writer thread, and past MAX_PENDING_CONTENT in flight they are written
     // synchronously (back-pressure)
     if (this.config.durability === "sync" || this.pendingContent.size >= MAX_PENDING_CONTENT || this.pendingContentBytes >= MAX_PENDING_CONTENT_BYTES) {
-      // (behind content refused before: written in order, and a disk still refusing is not met again)
-      if (this.contentRefused.size > 0 && !this.writeRefusedContent()) {
+      // (behind content refused before: written in order, and a disk still refusing is not met
+      // again; as back-pressure a slice of them, this content queued behind the rest, see
+      // writeRefusedSlice: all of them, each fdatasync'ed in `fsync` mode, held the event loop
+      // for seconds; `sync` mode writes them all, its record line follows at once)
+      const done = this.contentRefused.size === 0 ? true : this.writeRefusedContent(this.config.durability === "sync" ? undefined : REFUSED_CONTENT_SLICE);
+      if (done === false) {
         const kept = this.keepRefusedContent(id, content, manifest);
         this.report(new AuditIOError(`Writing the full content of ${this.contentRefused.size} interaction(s) failed again: ${reason(this.contentRefusedError)}. ${kept ? "It stays in memory and is retried." : refusedFull(id)}`, { cause: this.contentRefusedError }), true);
+        return;
+      }
+      // (queued behind the rest, which the next slices write in order; past
+      // MAX_REFUSED_CONTENT_BYTES, written now)
+      if (done === "more" && this.keepRefusedContent(id, content, manifest)) {
+        this.nextRefusedSlice();
         return;
       }
       try {
@@ -1937,18 +1947,20 @@ export class AuditLogger extends EventEmitter<AuditLoggerEvents> implements Exit
 
   /**
    * Hands every kind's buffer to the OS; reports failures, and with `rethrow` also throws them.
-   * With `slice` (the flush timer's), the refused content files are written a slice per turn of
-   * the event loop (see writeRefusedSlice), not all at once.
+   * With `slice` (the flush timer's, the group commit's, an `fsync` log call's), the refused
+   * content files are written a slice per turn of the event loop (see writeRefusedSlice), not
+   * all at once; the record lines wait for the last slice.
    */
-  private writeOutAll(rethrow: boolean, slice?: typeof REFUSED_CONTENT_SLICE): void {
+  private writeOutAll(rethrow: boolean, slice?: typeof REFUSED_CONTENT_SLICE, sliceNow = false): void {
     if (this.remote) {
       this.sendQueued();
       return;
     }
     this.unwrittenSince = undefined;
     let first: Error | undefined;
-    // (with a slice due in this turn already, the timer leaves the content files to it)
-    const done = this.contentRefused.size === 0 ? true : slice && this.refusedSlice !== undefined ? "more" : this.writeRefusedContent(slice);
+    // (with a slice due in this turn already, the timer leaves the content files to it; with
+    // `sliceNow` this call writes one anyway, see commitSoon)
+    const done = this.contentRefused.size === 0 ? true : slice && this.refusedSlice !== undefined && !sliceNow ? "more" : this.writeRefusedContent(slice);
     if (done === false) {
       first = new AuditIOError(`Writing the full content of ${this.contentRefused.size} interaction(s) failed again: ${reason(this.contentRefusedError)}. It stays in memory and is retried.`, { cause: this.contentRefusedError });
       this.report(first, true);
@@ -2044,7 +2056,13 @@ export class AuditLogger extends EventEmitter<AuditLoggerEvents> implements Exit
   private commitSoon(now: number | undefined): void {
     if (now !== undefined) {
       if (this.unwrittenSince === undefined) this.unwrittenSince = now;
-      else if (now - this.unwrittenSince >= FSYNC_WRITE_DUE_MS) this.writeOutAll(false);
+      // (the refused content files a slice at a time, this call's slice written whether or not
+      // one is due in the next turn: a blocked loop runs none of those, and the lines wait for
+      // the last; see writeOutAll. Found by the durability pass, 2026-12-06: with the commit
+      // waiting out its backoff, the first log call 10 ms after the disk took data again wrote
+      // the whole backlog, each file fdatasync'ed: 1,000 files of 8 KB held the event loop
+      // 0.6–2.4 s)
+      else if (now - this.unwrittenSince >= FSYNC_WRITE_DUE_MS) this.writeOutAll(false, REFUSED_CONTENT_SLICE, true);
     }
     this.scheduleCommit();
   }

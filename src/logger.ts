@@ -32,7 +32,7 @@ import { JsonText } from "./record/json-text.js";
 import { isoTime } from "./record/time.js";
 import { SessionStats } from "./record/stats.js";
 import { chainedHolds, checkLoggerCleanupOptions, cleanupSessions, type CleanupResult, type LoggerCleanupOptions, type PruneEvent } from "./retention.js";
-import { prepareContent, writeContent, writeContentSync, type ContentManifest, type PreparedContent } from "./sink/content.js";
+import { claimContentId, prepareContent, releaseContentClaim, writeContent, writeContentSync, type ContentManifest, type PreparedContent } from "./sink/content.js";
 import { contentDirRefusal, postQueuedContent } from "./sink/content-thread.js";
 
 type ContentManifestBase = Omit<ContentManifest, "files">;
@@ -265,9 +265,9 @@ export function redactedForReport(logger: AuditLogger, text: string): string {
   }
 }
 
-/** An explicit chat id that already has content files in this audit directory. */
+/** An explicit chat id that already has content files in this audit directory (or another writer claimed it: see claimContentId). */
 function duplicateIdError(id: string): AuditValidationError {
-  return new AuditValidationError("logChatInteraction", [{ field: "id", message: `interaction ${id} already has content files here; ids must be unique (omit id to get a fresh one)` }]);
+  return new AuditValidationError("logChatInteraction", [{ field: "id", message: `interaction ${id} already has content files here (or another logger is writing them); ids must be unique (omit id to get a fresh one)` }]);
 }
 
 /** Set while the worker thread of `thread: true` constructs its logger, which owns the session itself. */
@@ -619,7 +619,8 @@ export class AuditLogger extends EventEmitter<AuditLoggerEvents> implements Exit
     // (none when neither part was captured; one part not captured has an empty file, and the
     // record says so)
     if (cfg.fullContentLogging && (promptKept || responseKept)) {
-      if (v.id !== undefined && (this.contentInFlight.has(id) || (!freshId && this.hasContentFiles(id)))) throw duplicateIdError(id);
+      // (an explicit id is claimed on disk as the record is made, below)
+      if (v.id !== undefined && this.contentInFlight.has(id)) throw duplicateIdError(id);
       content = prepareContent(id, prompt.text, response.text, key);
     }
     if (cfg.storeContentHashes) {
@@ -644,7 +645,22 @@ export class AuditLogger extends EventEmitter<AuditLoggerEvents> implements Exit
     if (v.errorMessage !== undefined) f.errorMessage = this.text(v.errorMessage, rc);
     if (v.statusCode !== undefined) f.statusCode = v.statusCode;
     if (content) f.fullContent = content.refs;
-    if (this.append("chat_interaction", id, v, ctx, f, encrypted, content, key, rc)) this.stats.chat(f.model as string, persona, tokensUsed, v.inputTokens, v.outputTokens, f.success as boolean);
+    // An explicit id is claimed by creating its manifest, empty, exclusively (see
+    // claimContentId): another logger (or process) with the same id meets it and is refused
+    // here, before its record is made. (A kit-made id is fresh: nothing to claim.)
+    if (content && v.id !== undefined && !freshId) {
+      const claim = claimContentId(this.auditDir, id, FILE_MODE);
+      if (claim === false) throw duplicateIdError(id);
+      if (claim) content = { ...content, claimed: true };
+    }
+    let kept = false;
+    try {
+      kept = this.append("chat_interaction", id, v, ctx, f, encrypted, content, key, rc);
+    } finally {
+      // (no record, or its content never handed on: the claim is given up, the id free again)
+      if (!kept && content?.claimed && !this.contentInFlight.has(id)) releaseContentClaim(this.auditDir, id);
+    }
+    if (kept) this.stats.chat(f.model as string, persona, tokensUsed, v.inputTokens, v.outputTokens, f.success as boolean);
     return id;
   }
 

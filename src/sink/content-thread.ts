@@ -42,16 +42,38 @@ export function contentDirRefusal(dir: string): AuditPathError | undefined {
 }
 
 /**
+ * How the file a logger created empty to claim an explicit interaction id (see claimContentId in
+ * content.ts) is opened to be written: write-only, never created (it exists, this logger's) nor
+ * through a symlink; it is written only while it is still an empty regular file of one link,
+ * else refused as EEXIST, as another writer's file is.
+ */
+export const CLAIMED_FLAGS = fs.constants.O_WRONLY | (fs.constants.O_NOFOLLOW ?? 0);
+
+/**
  * The worker's code (built-in modules only, through `process.getBuiltinModule`: it runs the same
  * as CommonJS or as a module, whichever the app's node flags make an eval'd worker, from the
- * sources and from a bundle). A message is a list of jobs `[id, mode, fdatasync, path, bytes, path, bytes…]`;
- * every file of a job is tried, and the answer lists `[id, null | { code, message }]` pairs.
+ * sources and from a bundle). A message is a list of jobs `[id, mode, fdatasync, claimed, path, bytes, path, bytes…]`
+ * (`claimed`: the path of the file the logger created empty to claim the id, see CLAIMED_FLAGS, or
+ * ""); every file of a job is tried, and the answer lists `[id, null | { code, message }]` pairs.
  */
 const WORKER_CODE = `
 const fs = process.getBuiltinModule("node:fs");
 const { parentPort } = process.getBuiltinModule("node:worker_threads");
-function writeFile(file, data, mode, sync) {
-  const fd = fs.openSync(file, "wx", mode);
+function openClaimed(file) {
+  const fd = fs.openSync(file, ${CLAIMED_FLAGS});
+  let st;
+  try {
+    st = fs.fstatSync(fd);
+  } catch (err) {
+    fs.closeSync(fd);
+    throw err;
+  }
+  if (st.isFile() && st.size === 0 && st.nlink === 1) return fd;
+  fs.closeSync(fd);
+  throw Object.assign(new Error("EEXIST: file already exists, open '" + file + "'"), { code: "EEXIST" });
+}
+function writeFile(file, data, mode, sync, claimed) {
+  const fd = claimed ? openClaimed(file) : fs.openSync(file, "wx", mode);
   try {
     let off = 0;
     while (off < data.length) off += fs.writeSync(fd, data, off, data.length - off);
@@ -66,22 +88,22 @@ parentPort.on("message", (jobs) => {
   for (const job of jobs) {
     let failed = null;
     // (see contentDirRefusal: the same words)
-    if (job.length > 3) {
+    if (job.length > 4) {
       let st;
       try {
-        st = fs.lstatSync(dirname(job[3]));
+        st = fs.lstatSync(dirname(job[4]));
       } catch (err) {
         failed = { code: err && err.code, message: String(err && err.message) };
       }
-      if (st && !st.isDirectory()) failed = { code: "AUDIT_ERR_PATH", message: ${JSON.stringify(DIR_REFUSAL_PREFIX)} + dirname(job[3]) + ${JSON.stringify(DIR_REFUSAL_SUFFIX)} };
+      if (st && !st.isDirectory()) failed = { code: "AUDIT_ERR_PATH", message: ${JSON.stringify(DIR_REFUSAL_PREFIX)} + dirname(job[4]) + ${JSON.stringify(DIR_REFUSAL_SUFFIX)} };
       if (failed) {
         answers.push(job[0], failed);
         continue;
       }
     }
-    for (let i = 3; i < job.length; i += 2) {
+    for (let i = 4; i < job.length; i += 2) {
       try {
-        writeFile(job[i], job[i + 1], job[1], job[2]);
+        writeFile(job[i], job[i + 1], job[1], job[2], job[i] === job[3]);
       } catch (err) {
         failed ??= { code: err && err.code, message: String(err && err.message) };
       }
@@ -108,6 +130,7 @@ interface Waiter {
   readonly files: ReadonlyArray<readonly [string, Uint8Array]>;
   readonly mode: number;
   readonly fdatasync: boolean;
+  readonly claimed: string | undefined;
 }
 
 class ContentThread {
@@ -132,9 +155,9 @@ class ContentThread {
   }
 
   /** Queues one interaction's files; they are sent at the end of this tick, with the others queued in it (at once past POST_NOW_BYTES). */
-  write(files: ReadonlyArray<readonly [string, Uint8Array]>, mode: number, fdatasync: boolean): Promise<void> {
+  write(files: ReadonlyArray<readonly [string, Uint8Array]>, mode: number, fdatasync: boolean, claimed: string | undefined): Promise<void> {
     const id = this.next;
-    const job: Job = [id, mode, fdatasync];
+    const job: Job = [id, mode, fdatasync, claimed ?? ""];
     const transfer: ArrayBuffer[] = [];
     for (const [file, data] of files) {
       // a copy of its own (the caller keeps its bytes for the exit hook, and a small Buffer is a
@@ -156,7 +179,7 @@ class ContentThread {
     const done = new Promise<void>((resolve, reject) => {
       // a write under way keeps the process alive until it is answered
       if (this.waiting.size === 0) this.worker.ref();
-      this.waiting.set(id, { resolve, reject, files, mode, fdatasync });
+      this.waiting.set(id, { resolve, reject, files, mode, fdatasync, claimed });
     });
     if (this.queuedBytes >= POST_NOW_BYTES) this.post();
     else if (!this.posting) {
@@ -227,7 +250,7 @@ class ContentThread {
     if (!w) return;
     this.waiting.delete(id);
     if (this.waiting.size === 0) this.worker.unref();
-    writeInThreadPool(w.files, w.mode, w.fdatasync, true).then(w.resolve, w.reject);
+    writeInThreadPool(w.files, w.mode, w.fdatasync, true, w.claimed).then(w.resolve, w.reject);
   }
 }
 
@@ -238,10 +261,12 @@ let unavailable = false;
 /**
  * Writes each `[path, bytes]` as a new file (`wx`, `mode`; fdatasync'ed when asked) on the
  * content-writer thread; resolves once all are written, or rejects with the first failure (an
- * error with the system's `code`: EEXIST when a file already exists). Undefined when the thread
- * cannot be used (it could not start, or failed): the caller writes the files itself.
+ * error with the system's `code`: EEXIST when a file already exists). `claimed`: the path of the
+ * file the logger created empty to claim the id (see CLAIMED_FLAGS), written into, not created.
+ * Undefined when the thread cannot be used (it could not start, or failed): the caller writes the
+ * files itself.
  */
-export function writeOnContentThread(files: ReadonlyArray<readonly [string, Uint8Array]>, mode: number, fdatasync: boolean): Promise<void> | undefined {
+export function writeOnContentThread(files: ReadonlyArray<readonly [string, Uint8Array]>, mode: number, fdatasync: boolean, claimed?: string): Promise<void> | undefined {
   if (unavailable) return undefined;
   if (shared === undefined) {
     try {
@@ -253,7 +278,7 @@ export function writeOnContentThread(files: ReadonlyArray<readonly [string, Uint
     }
   }
   try {
-    return shared.write(files, mode, fdatasync);
+    return shared.write(files, mode, fdatasync, claimed);
   } catch {
     return undefined; // its copy of the bytes failed (no memory): the caller writes them itself
   }
@@ -282,9 +307,10 @@ export async function stopContentThread(): Promise<void> {
  * fdatasync'ed when asked; rejects with the first failure. `existingOk`: a file that exists
  * already is a write the content-writer thread began before it died; it counts as written when
  * it holds these bytes, and is completed when it holds the beginning of them (both lay down the
- * same bytes, as the exit hook's write does); other bytes fail with EEXIST.
+ * same bytes, as the exit hook's write does); other bytes fail with EEXIST. `claimed`: the file
+ * the logger created empty to claim the id (see CLAIMED_FLAGS), completed as such a file is.
  */
-export function writeInThreadPool(files: ReadonlyArray<readonly [string, Uint8Array]>, mode: number, fdatasync: boolean, existingOk = false): Promise<void> {
+export function writeInThreadPool(files: ReadonlyArray<readonly [string, Uint8Array]>, mode: number, fdatasync: boolean, existingOk = false, claimed?: string): Promise<void> {
   return new Promise((resolve, reject) => {
     let left = files.length;
     if (left === 0) return resolve();
@@ -303,7 +329,7 @@ export function writeInThreadPool(files: ReadonlyArray<readonly [string, Uint8Ar
       for (const [file, data] of files) {
         fs.open(file, "wx", mode, (openErr, fd) => {
           if (!openErr) writeFrom(fd, data, 0, fdatasync, done);
-          else if (existingOk && openErr.code === "EEXIST") completeExisting(file, data, fdatasync, openErr, done);
+          else if ((existingOk || file === claimed) && openErr.code === "EEXIST") completeExisting(file, data, fdatasync, openErr, done);
           else done(openErr);
         });
       }

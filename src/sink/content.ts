@@ -15,10 +15,51 @@ export interface PreparedContent {
   readonly refs: ContentFiles;
   readonly prompt: Buffer;
   readonly response: Buffer;
+  /** its manifest was created empty at the call, to claim an explicit id (see claimContentId): written into, not created */
+  readonly claimed?: boolean;
 }
 
-/** Encrypts (when keyed) and digests a chat's full content; nothing touches the disk yet. */
-export function prepareContent(id: string, promptText: string, responseText: string, key: EncryptionKey | undefined): PreparedContent {
+/**
+ * Claims an explicit interaction id for the chat being logged: creates its manifest empty and
+ * exclusively (`wx`), at the call, before the record is made. True when claimed; false when the
+ * manifest exists (the id has content files already, or another logger, in this process or
+ * another, claimed it first: a duplicate id); undefined when it could not be tried (the content
+ * directory is refused, see contentDirRefusal, or the disk refused the file): the content write
+ * then meets and reports the same. Found by the durability pass, 2026-12-06: the id was checked
+ * with a stat and the files created later (`async`/`fsync` after the tick), so two writers with
+ * one id both passed: both records were kept naming the same files, the second's refused as
+ * existing (its record content_mismatch for good), and in `sync` mode a second prompt the first
+ * began completed the first's file to its own bytes.
+ */
+export function claimContentId(auditDir: string, id: string, mode: number): boolean | undefined {
+  const file = safeJoin(auditDir, contentFileNames(id, false).manifest);
+  if (contentDirRefusal(path.dirname(file))) return undefined;
+  let fd: number;
+  try {
+    fd = fs.openSync(file, "wx", mode);
+  } catch (err) {
+    return (err as NodeJS.ErrnoException).code === "EEXIST" ? false : undefined;
+  }
+  fs.closeSync(fd);
+  return true;
+}
+
+/**
+ * Gives a claim up (the chat's record was not made: see claimContentId): removes the manifest
+ * while it is still the empty file the claim created.
+ */
+export function releaseContentClaim(auditDir: string, id: string): void {
+  const file = safeJoin(auditDir, contentFileNames(id, false).manifest);
+  try {
+    const st = fs.lstatSync(file);
+    if (st.isFile() && st.size === 0) fs.unlinkSync(file);
+  } catch {
+    // gone already, or not ours to remove: left (verify notes an orphan file)
+  }
+}
+
+/** Encrypts (when keyed) and digests a chat's full content; nothing touches the disk yet. `claimed`: see claimContentId. */
+export function prepareContent(id: string, promptText: string, responseText: string, key: EncryptionKey | undefined, claimed = false): PreparedContent {
   const names = contentFileNames(id, key !== undefined);
   const encode = (text: string, role: "prompt" | "response") => {
     const plain = Buffer.from(text, "utf8");
@@ -27,7 +68,7 @@ export function prepareContent(id: string, promptText: string, responseText: str
   const prompt = encode(promptText, "prompt");
   const response = encode(responseText, "response");
   const ref = (file: string, data: Buffer): ContentFileRef => ({ file, bytes: data.length, sha256: sha256Hex(data) });
-  return { refs: { prompt: ref(names.prompt, prompt), response: ref(names.response, response), manifest: names.manifest }, prompt, response };
+  return { refs: { prompt: ref(names.prompt, prompt), response: ref(names.response, response), manifest: names.manifest }, prompt, response, ...(claimed ? { claimed } : {}) };
 }
 
 export interface ContentManifest {
@@ -52,8 +93,9 @@ function manifestBytes(c: PreparedContent, m: Omit<ContentManifest, "files">): B
  * file that exists already is never truncated (the exit hook's write used to be `w`: a file the
  * content thread had finished was cut to nothing, and lost if the hook's own write then failed;
  * found by review, 2026-12-03): one holding these bytes is kept (fdatasync'ed in `fsync` mode),
- * one holding their beginning (a write under way) is completed at the same positions, and one
- * holding other bytes is refused with EEXIST.
+ * one holding their beginning (a write under way, or the empty manifest of a claim, see
+ * claimContentId) is completed at the same positions, and one holding other bytes is refused
+ * with EEXIST.
  */
 export function writeContentSync(auditDir: string, c: PreparedContent, m: Omit<ContentManifest, "files">, mode: number, durability: Durability): void {
   const sync = durability === "fsync";
@@ -153,7 +195,9 @@ export function writeContent(
     return Promise.reject(err);
   }
   const sync = durability === "fsync";
-  return (threadPool ? undefined : writeOnContentThread(files, mode, sync)) ?? writeInThreadPool(files, mode, sync);
+  // (a claimed manifest, created empty at the call, is written into: see claimContentId)
+  const claimed = c.claimed ? files[2]![0] : undefined;
+  return (threadPool ? undefined : writeOnContentThread(files, mode, sync, claimed)) ?? writeInThreadPool(files, mode, sync, false, claimed);
 }
 
 /** Each content file's path and bytes (paths and bytes first: a path that cannot be built starts no write). */

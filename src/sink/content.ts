@@ -58,8 +58,8 @@ export function releaseContentClaim(auditDir: string, id: string): void {
   }
 }
 
-/** Encrypts (when keyed) and digests a chat's full content; nothing touches the disk yet. `claimed`: see claimContentId. */
-export function prepareContent(id: string, promptText: string, responseText: string, key: EncryptionKey | undefined, claimed = false): PreparedContent {
+/** Encrypts (when keyed) and digests a chat's full content; nothing touches the disk yet. */
+export function prepareContent(id: string, promptText: string, responseText: string, key: EncryptionKey | undefined): PreparedContent {
   const names = contentFileNames(id, key !== undefined);
   const encode = (text: string, role: "prompt" | "response") => {
     const plain = Buffer.from(text, "utf8");
@@ -68,7 +68,7 @@ export function prepareContent(id: string, promptText: string, responseText: str
   const prompt = encode(promptText, "prompt");
   const response = encode(responseText, "response");
   const ref = (file: string, data: Buffer): ContentFileRef => ({ file, bytes: data.length, sha256: sha256Hex(data) });
-  return { refs: { prompt: ref(names.prompt, prompt), response: ref(names.response, response), manifest: names.manifest }, prompt, response, ...(claimed ? { claimed } : {}) };
+  return { refs: { prompt: ref(names.prompt, prompt), response: ref(names.response, response), manifest: names.manifest }, prompt, response };
 }
 
 export interface ContentManifest {

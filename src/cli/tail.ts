@@ -123,7 +123,15 @@ export const tailCommand: Command = {
       const storeKeys = cliKey ? new StoreKeys(store.pool, store.schema) : undefined;
       if (cliKey) key = openKeyring(cliKey.key.masters ?? [cliKey.key], keyDir, storeKeys);
       try {
-        await selectStoreSessions(store, session); // a --session the store does not hold is bad usage
+        // (a --session the store does not hold is bad usage; a store with none says so, as over a
+        // directory: it printed nothing with exit 0; found by review, 2026-12-06)
+        if ((await selectStoreSessions(store, session)).length === 0) {
+          if (!values.follow) {
+            io.err(`audit-logger tail: no audit logs in ${store.description}.`);
+            return EXIT_FAIL;
+          }
+          io.err(`audit-logger tail: no audit logs in ${store.description} yet; waiting for sessions (Ctrl-C to stop)`);
+        }
         const follower = new StoreFollower(store, session, kinds);
         const history = await follower.start(count);
         await storeKeys?.read(history.map((l) => l.line));

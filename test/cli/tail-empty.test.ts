@@ -1,15 +1,37 @@
 // `audit-logger tail` (and `serve`) of a directory that holds no audit logs says so, as verify,
 // summary, report and export do. (Found by the CLI pass, 2026-12-06: it printed nothing and exited 0, so a wrong
 // <dir>, a project directory without audit_logs/, looked like a trail with no records; with -f it
-// waited without a word.)
+// waited without a word.) So does tail --postgres of a store without sessions (found by review,
+// 2026-12-06: the directory case was fixed, the store's printed nothing with exit 0, against
+// tail's --help).
 import fs from "node:fs";
 import path from "node:path";
 import { afterAll, describe, expect, it } from "vitest";
-import { AuditLogger } from "../../src/index.js";
+import { AuditLogger, type AuditOptions } from "../../src/index.js";
+import { migratePostgres, PostgresSink } from "../../src/postgres/index.js";
 import { cleanupTmp, tmpProject } from "../helpers/index.js";
+import { dropSchema, freshSchema, PG_URL } from "../fixtures/postgres/db.js";
 import { collect, runCli, startCli, waitFor } from "./helpers.js";
 
-afterAll(cleanupTmp);
+const schemas: string[] = [];
+afterAll(async () => {
+  for (const s of schemas) await dropSchema(s);
+  cleanupTmp();
+});
+
+/** `tail -f <target>` says it waits for sessions (`waitingIn`: how it ends the place it names, a RegExp source), then prints the record of one a logger with `options` writes. */
+async function followsNewSession(target: readonly string[], waitingIn: string, options: AuditOptions): Promise<void> {
+  const child = startCli(["tail", "-f", ...target]);
+  const c = collect(child);
+  await waitFor(() => c.stderr().includes("waiting"), 20_000, "the waiting line");
+  expect(c.stderr()).toMatch(new RegExp(`no audit logs in .*${waitingIn} yet`));
+  const logger = new AuditLogger({ sessionId: "later", ...options });
+  logger.logToolUsage({ toolName: "arrived", operation: "o" });
+  await logger.finalizeSession();
+  await waitFor(() => c.stdout().includes("arrived.o"), 20_000, "the new session's record");
+  child.kill("SIGINT");
+  expect((await c.done).code).toBe(0);
+}
 
 describe("audit-logger tail of a directory without audit logs", () => {
   it("exits 1 saying so; with -f it says it waits, then prints the records of a session that appears", async () => {
@@ -21,16 +43,21 @@ describe("audit-logger tail of a directory without audit logs", () => {
 
     const projectPath = tmpProject("audit-tail-wait-");
     fs.mkdirSync(path.join(projectPath, "audit_logs"));
-    const child = startCli(["tail", "-f", projectPath]);
-    const c = collect(child);
-    await waitFor(() => c.stderr().includes("waiting"), 20_000, "the waiting line");
-    expect(c.stderr()).toContain(`no audit logs in ${path.join(projectPath, "audit_logs")} yet`);
-    const logger = new AuditLogger({ sessionId: "later", projectPath });
-    logger.logToolUsage({ toolName: "arrived", operation: "o" });
-    await logger.finalizeSession();
-    await waitFor(() => c.stdout().includes("arrived.o"), 20_000, "the new session's record");
-    child.kill("SIGINT");
-    expect((await c.done).code).toBe(0);
+    await followsNewSession([projectPath], `${path.sep}audit_logs`, { projectPath });
+  }, 60_000);
+});
+
+describe("audit-logger tail --postgres of a store without sessions", () => {
+  it("exits 1 saying so; with -f it says it waits, then prints the records of a session that reaches the store", async () => {
+    const schema = freshSchema("tailempty");
+    schemas.push(schema);
+    await migratePostgres({ connectionString: PG_URL, schema });
+    const pg = ["--postgres", PG_URL, "--schema", schema];
+    const r = await runCli(["tail", ...pg]);
+    expect(r.code, r.stderr).toBe(1);
+    expect(r.stderr).toMatch(new RegExp(`audit-logger tail: no audit logs in .* schema ${schema}\\.`));
+    expect(r.stdout).toBe("");
+    await followsNewSession(pg, `schema ${schema}`, { projectPath: tmpProject("audit-tail-store-"), sinks: [new PostgresSink({ connectionString: PG_URL, schema })] });
   }, 60_000);
 });
 

@@ -4,6 +4,7 @@
  * the encrypted records of every instance writing to the store.
  */
 import type { Pool } from "pg";
+import type { PgPoolLike } from "./options.js";
 import type { StoredKeyLines } from "../pipeline/keyring.js";
 import { names } from "./schema.js";
 import { storeError } from "./store-error.js";
@@ -26,8 +27,10 @@ export class StoreKeys implements StoredKeyLines {
   private noTable = false;
   private readonly table: string;
 
+  // (the pool as the kit's own PgPoolLike, not pg's Pool: this class is in the main entry's
+  // types, through PostgresRecordSource, which must not need pg's types; see test/package.test.ts)
   constructor(
-    private readonly pool: Pool,
+    private readonly pool: PgPoolLike,
     private readonly schema: string,
   ) {
     this.table = names(schema).subjectKeys;
@@ -45,7 +48,7 @@ export class StoreKeys implements StoredKeyLines {
     if (kids.size === 0) return;
     let rows: Array<{ kid: string; line: string | null }>;
     try {
-      rows = (await this.pool.query<{ kid: string; line: string | null }>(`SELECT kid, line FROM ${this.table} WHERE kid = ANY($1::text[])`, [[...kids]])).rows;
+      rows = (await (this.pool as unknown as Pool).query<{ kid: string; line: string | null }>(`SELECT kid, line FROM ${this.table} WHERE kid = ANY($1::text[])`, [[...kids]])).rows;
     } catch (err) {
       if ((err as { code?: unknown }).code !== "42P01") throw storeError(err, this.pool, this.schema, "read");
       this.noTable = true; // (the keys are in the writers' directories only: contentDir)

@@ -576,16 +576,14 @@ describe("async: a backlog of refused content files (up to 64 MiB), written by t
       // too, 0.6–12 s). Now a slice at a time: where the app's own synchronous work holds the
       // loop (the burst, the blocked loop) a log call writes one slice and its own files at most;
       // else a turn of the loop writes at most two (the slice due in the turn, and in `fsync`
-      // mode one by a log call that hands records over), so the backlog takes many turns.
+      // mode one by a log call that hands records over).
       const perCall = SLICE_BYTES + 2 * interactionBytes;
       if (burst) expect(burstCallBytes).toBeLessThanOrEqual(perCall);
       else if (blocked) expect(blockedCallBytes).toBeLessThanOrEqual(perCall);
-      else {
-        const perTurn = "busy" in rest ? 2 * (SLICE_BYTES + interactionBytes) : SLICE_BYTES + interactionBytes;
-        expect(maxTurnBytes).toBeGreaterThan(0);
-        expect(maxTurnBytes).toBeLessThanOrEqual(perTurn);
-        expect(turnsWriting).toBeGreaterThanOrEqual(Math.ceil((count * bytes) / perTurn));
-      }
+      // (counted on the app's thread only: what the content-writer thread writes again, off it,
+      // is not, and a CI run once saw the whole fsync backlog written there, 0 bytes on the
+      // app's thread)
+      else expect(maxTurnBytes).toBeLessThanOrEqual("busy" in rest ? 2 * (SLICE_BYTES + interactionBytes) : SLICE_BYTES + interactionBytes);
       expect(await h.waitForLine((l) => l === "finalized", "finalized")).toBe("finalized");
       const exit = await h.exited;
       expect(exit.code, exit.stderr).toBe(0);

@@ -43,7 +43,7 @@ import { OWN_PROC_START, SessionLock } from "./sink/lock.js";
 import { addHold, holdsToRelease, removeHolds, type LegalHold } from "./holds.js";
 import { SESSION_ID_PATTERN } from "./config/schema.js";
 import { KindWriter } from "./sink/writer.js";
-import { SubjectKeys, shredSubjectKeys } from "./pipeline/keyring.js";
+import { SubjectKeys, shredSubjectKeys, userSubjectTags } from "./pipeline/keyring.js";
 import { Redactor, type RedactOptions, type RedactionCounts } from "./pipeline/redact.js";
 import { Checkpointer } from "./integrity/checkpointer.js";
 import { ThreadLink } from "./thread/link.js";
@@ -1179,9 +1179,13 @@ export class AuditLogger extends EventEmitter<AuditLoggerEvents> implements Exit
       throw new AuditKeyError("shredSubject() needs encryptSensitiveContent: without encryption there are no keys to destroy; remove the records' content instead.");
     }
     this.flushSyncOnExitless();
-    const destroyed = shredSubjectKeys(this.master.masters ?? [this.master], this.auditDir, userId);
+    const masters = this.master.masters ?? [this.master];
+    const destroyed = shredSubjectKeys(masters, this.auditDir, userId);
     this.subjectKeys.forget(userId);
-    this.logAuditEvent("subject_shredded", reason, { keyIds: destroyed });
+    // (the subject's HMAC tags too, never the user id: a PostgreSQL store shreds every key row of
+    // the subject by them, whichever instance sent it, and those it is sent later; see
+    // audit_shredded_subjects in src/postgres/schema.ts)
+    this.logAuditEvent("subject_shredded", reason, { keyIds: destroyed, subjectTags: userSubjectTags(masters, userId) });
     if (this.checkpointer) this.writeCheckpoint("shred");
     return destroyed;
   }

@@ -418,9 +418,17 @@ export function wrappingMasterIds(auditDir: string): Set<string> {
   return ids;
 }
 
+/**
+ * A user's subject tags under each master key of a keyring (a key store line's tag is keyed by the
+ * master that wrapped it): what a shred destroys in the directory, and what its `subject_shredded`
+ * record names for the PostgreSQL store (`subjectTags`).
+ */
+export function userSubjectTags(masters: readonly EncryptionKey[], userId: string): string[] {
+  return [...new Set(masters.map((m) => subjectTag(m, `user\0${userId}`)))];
+}
+
 function shredAll(masters: readonly EncryptionKey[], auditDir: string, subject: string): string[] {
-  // a store entry's tag is keyed by the master that wrapped it
-  const tags = new Set(masters.map((m) => subjectTag(m, `user\0${subject}`)));
+  const tags = new Set(userSubjectTags(masters, subject));
   // Entries wrapped by a master not given cannot be told apart: after a key rotation, a shred
   // with the current key only destroyed nothing of the older entries and was recorded as done
   // (found by review, 2026-12-04). Refused before anything is destroyed.

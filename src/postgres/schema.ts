@@ -11,7 +11,7 @@ import { z } from "zod";
  * Version of the schema: {@link migrationSql} creates version 1, {@link upgradeSql} brings it to
  * this one step by step; `audit_schema_version` records which versions were applied.
  */
-export const SCHEMA_VERSION = 6;
+export const SCHEMA_VERSION = 7;
 
 /** Schema names we accept: plain identifiers, so they can be quoted without surprises. */
 export const schemaNameSchema = z
@@ -41,6 +41,7 @@ export function names(schema: string) {
     retentionLog: `${s}.audit_retention_log`,
     retentionCuts: `${s}.audit_retention_cuts`,
     subjectKeys: `${s}.audit_subject_keys`,
+    shreddedSubjects: `${s}.audit_shredded_subjects`,
     version: `${s}.audit_schema_version`,
     ensurePartition: `${s}.audit_ensure_partition`,
     applyRetention: `${s}.audit_apply_retention`,
@@ -269,7 +270,24 @@ ${retentionWithHoldsSql(schema)}`,
       `CREATE INDEX IF NOT EXISTS audit_retention_cuts_session ON ${n.retentionCuts} (session_id, kind, through_seq);`,
     ],
     [6, subjectKeysSql(schema)],
+    [7, shredBySubjectSql(schema)],
   ];
+}
+
+/**
+ * The part of the shredding trigger (versions 6 and 7) that shreds the key ids a
+ * `subject_shredded` record names (`by`: the SQL of its `shredded_by`); a key id not stored yet
+ * gets a row shredded already.
+ */
+function shredKeyIdsSql(subjectKeys: string, by: string): string {
+  return `  IF jsonb_typeof(NEW.record->'details'->'keyIds') = 'array' THEN
+    INSERT INTO ${subjectKeys} AS k (kid, shredded_at, shredded_by)
+    SELECT DISTINCT e.kid, now(), ${by}
+      FROM jsonb_array_elements_text(NEW.record->'details'->'keyIds') AS e(kid)
+    ON CONFLICT (kid) DO UPDATE SET line = NULL, shredded_at = EXCLUDED.shredded_at, shredded_by = EXCLUDED.shredded_by
+      WHERE k.line IS NOT NULL;
+  END IF;
+`;
 }
 
 /**
@@ -320,19 +338,109 @@ CREATE TRIGGER audit_subject_keys_no_truncate BEFORE TRUNCATE ON ${n.subjectKeys
 CREATE FUNCTION ${n.schema}.audit_shred_on_record() RETURNS trigger LANGUAGE plpgsql
 SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS $fn$
 BEGIN
-  IF jsonb_typeof(NEW.record->'details'->'keyIds') = 'array' THEN
-    INSERT INTO ${n.subjectKeys} AS k (kid, shredded_at, shredded_by)
-    SELECT DISTINCT e.kid, now(), NEW.session_id || ' audit_event #' || NEW.seq
-      FROM jsonb_array_elements_text(NEW.record->'details'->'keyIds') AS e(kid)
-    ON CONFLICT (kid) DO UPDATE SET line = NULL, shredded_at = EXCLUDED.shredded_at, shredded_by = EXCLUDED.shredded_by
-      WHERE k.line IS NOT NULL;
-  END IF;
-  RETURN NULL;
+${shredKeyIdsSql(n.subjectKeys, "NEW.session_id || ' audit_event #' || NEW.seq")}  RETURN NULL;
 END
 $fn$;
 CREATE TRIGGER audit_records_shred AFTER INSERT ON ${n.records}
   FOR EACH ROW WHEN (NEW.kind = 'audit_event' AND NEW.record->>'eventType' = 'subject_shredded')
   EXECUTE FUNCTION ${n.schema}.audit_shred_on_record();
+`;
+}
+
+/** A key row's subject tag, from its key store line (NULL once shredded): SQL over `line`. */
+const SUBJECT_OF_LINE = `substring(line from '"subject":"([0-9a-f]{32})"')`;
+
+/**
+ * Version 7: a shred reaches every key row of its subject in the store, whichever instance wrote
+ * it (found 2026-12-06: a shred named only the key ids its own directory held, so the same user's
+ * keys sent by other instances, or by sessions whose files retention had removed, stayed readable
+ * through the store). A `subject_shredded` record names the subject's HMAC tags (`subjectTags`,
+ * one per master key of the shredding keyring; the rows' lines carry the same tag); storing it
+ * shreds every key row whose line has one of them, and keeps each tag in
+ * `audit_shredded_subjects` (append-only), so a key line of that subject stored afterwards, by
+ * any instance, is stored shredded (a BEFORE INSERT trigger). A per-tag advisory lock, exclusive
+ * for the shred, shared for a key insert, orders the two: a key row committed while the shred ran
+ * is seen by its UPDATE, or the insert sees its tombstone. Records without `subjectTags` (written
+ * before) shred the ids they name, as in version 6.
+ */
+function shredBySubjectSql(schema: string): string {
+  const n = names(schema);
+  const schemaLit = quoteLiteral(schema);
+  return `
+CREATE TABLE ${n.shreddedSubjects} (
+  subject     text        PRIMARY KEY CHECK (subject ~ '^[0-9a-f]{32}$'),
+  session_id  text        NOT NULL,
+  seq         bigint      NOT NULL,
+  shredded_at timestamptz NOT NULL DEFAULT now()
+);
+COMMENT ON TABLE ${n.shreddedSubjects} IS 'audit-logger subject tags (HMAC) shredded by a subject_shredded record: every key row of such a tag is shredded, also one stored later; append-only';
+CREATE TRIGGER audit_shredded_subjects_append_only BEFORE UPDATE OR DELETE ON ${n.shreddedSubjects}
+  FOR EACH ROW EXECUTE FUNCTION ${n.schema}.audit_refuse_change();
+CREATE TRIGGER audit_shredded_subjects_no_truncate BEFORE TRUNCATE ON ${n.shreddedSubjects}
+  FOR EACH STATEMENT EXECUTE FUNCTION ${n.schema}.audit_refuse_change();
+-- A tombstone only for a stored subject_shredded record naming its tag (the record is in a chain,
+-- a made-up one breaks it): a writer granted INSERT on every table cannot shred a subject's later
+-- keys without a record.
+CREATE FUNCTION ${n.schema}.audit_shredded_subjects_guard() RETURNS trigger LANGUAGE plpgsql
+SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS $fn$
+BEGIN
+  IF EXISTS (SELECT 1 FROM ${n.records} r
+              WHERE r.session_id = NEW.session_id AND r.kind = 'audit_event' AND r.seq = NEW.seq
+                AND r.record->>'eventType' = 'subject_shredded' AND r.record->'details'->'subjectTags' ? NEW.subject) THEN
+    RETURN NEW;
+  END IF;
+  RAISE EXCEPTION 'audit-logger: INSERT on %.% is refused: a subject is shredded only by storing its subject_shredded record', TG_TABLE_SCHEMA, TG_TABLE_NAME
+    USING ERRCODE = 'insufficient_privilege',
+          HINT = 'Shred with AuditLogger.shredSubject() (or audit-logger shred --postgres).';
+END
+$fn$;
+CREATE TRIGGER audit_shredded_subjects_guard BEFORE INSERT ON ${n.shreddedSubjects}
+  FOR EACH ROW EXECUTE FUNCTION ${n.schema}.audit_shredded_subjects_guard();
+CREATE INDEX audit_subject_keys_subject ON ${n.subjectKeys} ((${SUBJECT_OF_LINE})) WHERE line IS NOT NULL;
+
+-- A key line of a shredded subject is stored shredded (no key material kept), whoever sends it.
+CREATE FUNCTION ${n.schema}.audit_subject_keys_tombstoned() RETURNS trigger LANGUAGE plpgsql
+SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS $fn$
+DECLARE
+  tag text := substring(NEW.line from '"subject":"([0-9a-f]{32})"');
+  why text;
+BEGIN
+  IF tag IS NOT NULL THEN
+    PERFORM pg_advisory_xact_lock_shared(hashtext(${schemaLit}), hashtext(tag));
+    SELECT s.session_id || ' audit_event #' || s.seq INTO why FROM ${n.shreddedSubjects} s WHERE s.subject = tag;
+    IF FOUND THEN
+      NEW.line := NULL;
+      NEW.shredded_at := now();
+      NEW.shredded_by := why;
+    END IF;
+  END IF;
+  RETURN NEW;
+END
+$fn$;
+CREATE TRIGGER audit_subject_keys_tombstoned BEFORE INSERT ON ${n.subjectKeys}
+  FOR EACH ROW WHEN (NEW.line IS NOT NULL) EXECUTE FUNCTION ${n.schema}.audit_subject_keys_tombstoned();
+
+CREATE OR REPLACE FUNCTION ${n.schema}.audit_shred_on_record() RETURNS trigger LANGUAGE plpgsql
+SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS $fn$
+DECLARE
+  who  text := NEW.session_id || ' audit_event #' || NEW.seq;
+  tags text[] := '{}';
+  t    text;
+BEGIN
+  IF jsonb_typeof(NEW.record->'details'->'subjectTags') = 'array' THEN
+    SELECT coalesce(array_agg(DISTINCT e.tag ORDER BY e.tag), '{}') INTO tags
+      FROM jsonb_array_elements_text(NEW.record->'details'->'subjectTags') AS e(tag)
+     WHERE e.tag ~ '^[0-9a-f]{32}$';
+    FOREACH t IN ARRAY tags LOOP
+      PERFORM pg_advisory_xact_lock(hashtext(${schemaLit}), hashtext(t));
+    END LOOP;
+    INSERT INTO ${n.shreddedSubjects} (subject, session_id, seq) SELECT u, NEW.session_id, NEW.seq FROM unnest(tags) AS u ON CONFLICT (subject) DO NOTHING;
+    UPDATE ${n.subjectKeys} SET line = NULL, shredded_at = now(), shredded_by = who
+     WHERE line IS NOT NULL AND ${SUBJECT_OF_LINE} = ANY (tags);
+  END IF;
+${shredKeyIdsSql(n.subjectKeys, "who")}  RETURN NULL;
+END
+$fn$;
 `;
 }
 

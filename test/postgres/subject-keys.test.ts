@@ -7,8 +7,8 @@
 import fs from "node:fs";
 import path from "node:path";
 import { afterEach, describe, expect, it } from "vitest";
-import { AuditExporter, AuditLogger, AuditViewer, auditContext } from "../../src/index.js";
-import { migratePostgres, PostgresSink } from "../../src/postgres/index.js";
+import { AuditExporter, AuditLogger, AuditViewer, auditContext, verifyAuditLog } from "../../src/index.js";
+import { migratePostgres, PostgresSink, verifyPostgres } from "../../src/postgres/index.js";
 import { migrationSql, upgradeSql } from "../../src/postgres/schema.js";
 import { startServer } from "../../src/serve/server.js";
 import { TEST_KEY, tmpProject } from "../helpers/index.js";
@@ -42,13 +42,20 @@ function keyFileLines(dir: string, sid: string): string[] {
 
 const kidOf = (line: string): string => (JSON.parse(line) as { kid: string }).kid;
 
-/** The data key a user's chat record of session `sid` is encrypted under, from the files. */
-function kidOfUser(dir: string, sid: string, userId: string): string {
-  const line = fs
+/** The data key a user's chat record of session `sid` is encrypted under (her first, or her last), from the files. */
+function kidOfUser(dir: string, sid: string, userId: string, which: "first" | "last" = "first"): string {
+  const lines = fs
     .readFileSync(path.join(dir, `chat_interactions_${sid}.jsonl`), "utf8")
     .split("\n")
-    .find((l) => l.includes(`"userId":${JSON.stringify(userId)}`))!;
+    .filter((l) => l.includes(`"userId":${JSON.stringify(userId)}`));
+  const line = which === "first" ? lines[0]! : lines[lines.length - 1]!;
   return /"kid":"(d[0-9a-f]{16})"/.exec(line)![1]!;
+}
+
+/** A store made by the DDL of the versions up to `version` (as a store migrated then is). */
+async function storeAtVersion(schema: string, version: number): Promise<void> {
+  await sql(`CREATE SCHEMA "${schema}"; ${migrationSql(schema)}`);
+  for (const [v, ddl] of upgradeSql(schema).filter(([v]) => v <= version)) await sql(`${ddl}; INSERT INTO "${schema}".audit_schema_version (version) VALUES (${v})`);
 }
 
 /** A logger of one instance: its own project directory, encryption on, a sink to `url`. */
@@ -154,15 +161,23 @@ describe("data keys in the store (audit_subject_keys)", () => {
     const gone = rows.find((r) => r.kid === destroyed[0])!;
     expect(gone).toMatchObject({ session_id: "shred_a", line: null });
     expect(gone.shredded_by).toMatch(/^shred_a audit_event #\d+$/);
-    expect(rows.filter((r) => r.line !== null)).toHaveLength(2); // bob's, and alice's new key
-    // through the store: alice's record before the shred is unreadable, said shredded, the others open
+    // alice's new key (kept in the directory, which opens her later record) is stored shredded: since
+    // schema version 7 the store shreds every key of her subject tag, also those sent after the shred
+    const newKid = kidOfUser(a.logger.auditDir, "shred_a", "alice", "last");
+    expect(newKid).not.toBe(destroyed[0]);
+    expect(rows.find((r) => r.kid === newKid)).toMatchObject({ line: null, shredded_by: gone.shredded_by });
+    expect(rows.filter((r) => r.line !== null)).toHaveLength(1); // bob's
+    // through the store: alice's records are unreadable, said shredded, bob's open
     const { open, closed } = await readStore(schema);
-    expect(open).toEqual(["alice after", "bob before"]);
-    expect(closed).toHaveLength(1);
-    expect(closed[0]).toMatch(/crypto-shredded/);
+    expect(open).toEqual(["bob before"]);
+    expect(closed).toHaveLength(2);
+    for (const c of closed) expect(c).toMatch(/crypto-shredded/);
     // a viewer opened before the shred (its keyring had unwrapped alice's key) sees it too
     const later = await early.getChatInteractions();
-    expect(later.filter((c) => typeof c.promptPreview === "string").map((c) => c.promptPreview).sort()).toEqual(["alice after", "bob before"]);
+    expect(later.filter((c) => typeof c.promptPreview === "string").map((c) => c.promptPreview).sort()).toEqual(["bob before"]);
+    // the directory still opens her later record
+    const withDir = new AuditViewer({ postgres: { connectionString: PG_URL, schema, contentDir: a.logger.auditDir }, encryptionKey: TEST_KEY });
+    expect((await withDir.getChatInteractions()).filter((c) => typeof c.promptPreview === "string").map((c) => c.promptPreview).sort()).toEqual(["alice after", "bob before"]);
   });
 
   it("a shred made while the store is unreachable: the outage is reported, the store keeps the key until the shred's record lands; then the key row is shredded, and the key is never stored again", async () => {
@@ -238,8 +253,7 @@ describe("data keys in the store (audit_subject_keys)", () => {
 
   it("a store of schema version 5 a writer may not migrate: the sink says once that the keys are not stored, records are; a reader without contentDir says what is missing, with it opens", async () => {
     const schema = schemaFor("keysold");
-    await sql(`CREATE SCHEMA "${schema}"; ${migrationSql(schema)}`);
-    for (const [v, ddl] of upgradeSql(schema).filter(([v]) => v <= 5)) await sql(`${ddl}; INSERT INTO "${schema}".audit_schema_version (version) VALUES (${v})`);
+    await storeAtVersion(schema, 5);
     const a = instance("old_a", schema, PG_URL, { migrate: false });
     chat(a.logger, "alice", "alice asks");
     chat(a.logger, "bob", "bob asks");
@@ -338,5 +352,154 @@ describe("data keys in the store (audit_subject_keys)", () => {
     // and erin, shredded in the directory before: run with --postgres, her earlier record is sent too
     expect(await lineOf(erinKid)).toBeNull();
     expect((await readStore(schema)).open).toEqual(["bob asks"]);
+  });
+});
+
+// A shred named only the key ids its own directory held (found 2026-12-06): the same user's keys
+// sent by another instance (another audit directory) or by a session whose files cleanup had
+// removed stayed readable through the store. Schema version 7: the subject_shredded record names
+// the subject's HMAC tags, and storing it shreds every key row of those tags, also those stored
+// afterwards.
+describe("a shred reaches every key row of its subject in the store (schema version 7)", () => {
+  it("two instances, both with records of alice: A's shred makes her records of both unreadable through the store, also B's later ones (cached key, new session) and those of a session whose files were removed; bob stays readable; B's own files still open B's", async () => {
+    const schema = schemaFor("keysall");
+    // a session of A's directory whose files are gone (cleanup) while the store keeps its records and key row
+    const projectA = tmpProject();
+    const old = instance("all_old", schema, PG_URL, {}, projectA);
+    chat(old.logger, "alice", "alice, removed session");
+    await old.logger.finalizeSession();
+    const dirA = old.logger.auditDir;
+    for (const f of fs.readdirSync(dirA).filter((f) => f.includes("all_old"))) fs.rmSync(path.join(dirA, f), { recursive: true });
+    const manifests = path.join(dirA, "full_interactions");
+    for (const f of fs.readdirSync(manifests).filter((f) => fs.readFileSync(path.join(manifests, f), "utf8").includes("all_old"))) fs.rmSync(path.join(manifests, f));
+
+    const a = instance("all_a", schema, PG_URL, {}, projectA);
+    const b = instance("all_b", schema);
+    expect(b.projectPath).not.toBe(projectA);
+    chat(a.logger, "alice", "alice on a");
+    chat(a.logger, "bob", "bob on a");
+    chat(b.logger, "alice", "alice on b");
+    chat(b.logger, "bob", "bob on b");
+    await a.logger.flush();
+    await b.logger.flush();
+    expect(await a.sink.whenStored(10_000)).toBe(true);
+    expect(await b.sink.whenStored(10_000)).toBe(true);
+    expect((await readStore(schema)).open).toEqual(["alice on a", "alice on b", "alice, removed session", "bob on a", "bob on b"]);
+
+    const destroyed = a.logger.shredSubject("alice", "erasure #2");
+    expect(destroyed).toEqual([kidOfUser(a.logger.auditDir, "all_a", "alice")]); // the directory holds only A's key
+    await a.logger.flush();
+    expect(await a.sink.whenStored(10_000)).toBe(true);
+
+    // after the shred: B writes under the key it caches, a new session of B gets a new key, and A gives her a new key too
+    chat(b.logger, "alice", "alice on b after");
+    const b2 = instance("all_b2", schema, PG_URL, {}, b.projectPath);
+    chat(b2.logger, "alice", "alice on b2");
+    chat(b2.logger, "bob", "bob on b2");
+    chat(a.logger, "alice", "alice on a after");
+    for (const i of [a, b, b2]) await i.logger.finalizeSession();
+    expect([...old.errors, ...a.errors, ...b.errors, ...b2.errors]).toEqual([]);
+
+    // through the store: every record of alice is said shredded, bob's open
+    const { open, closed } = await readStore(schema);
+    expect(open).toEqual(["bob on a", "bob on b", "bob on b2"]);
+    expect(closed).toHaveLength(6);
+    for (const c of closed) expect(c).toMatch(/crypto-shredded/);
+    // the key rows: alice's five (old, a, b, b2, a's new one) shredded by A's record, B2's inserted after it; bob's three whole
+    const shredRecord = (await sql<{ seq: string; details: { keyIds: string[]; subjectTags: string[] } }>(
+      `SELECT seq::text, record->'details' AS details FROM "${schema}".audit_records WHERE kind = 'audit_event' AND record->>'eventType' = 'subject_shredded'`,
+    ))[0]!;
+    expect(shredRecord.details.keyIds).toEqual(destroyed);
+    expect(shredRecord.details.subjectTags).toHaveLength(1);
+    expect(shredRecord.details.subjectTags[0]).toMatch(/^[0-9a-f]{32}$/);
+    expect(JSON.stringify(shredRecord.details)).not.toContain("alice");
+    const rows = await keyRows(schema);
+    expect(rows).toHaveLength(8);
+    const aliceKids = [
+      ["all_a", kidOfUser(a.logger.auditDir, "all_a", "alice", "last")],
+      ["all_b", kidOfUser(b.logger.auditDir, "all_b", "alice")],
+      ["all_b2", kidOfUser(b2.logger.auditDir, "all_b2", "alice")],
+    ];
+    expect(aliceKids[0]![1]).not.toBe(destroyed[0]); // A's new key
+    for (const [sid, kid] of aliceKids) expect(rows.find((r) => r.kid === kid)).toMatchObject({ session_id: sid, line: null, shredded_by: `all_a audit_event #${shredRecord.seq}` });
+    expect(rows.find((r) => r.kid === destroyed[0])).toMatchObject({ line: null });
+    expect(rows.find((r) => r.session_id === "all_old")).toMatchObject({ line: null, shredded_by: `all_a audit_event #${shredRecord.seq}` });
+    expect(rows.filter((r) => r.line !== null).map((r) => r.session_id).sort()).toEqual(["all_a", "all_b", "all_b2"]); // bob's
+    expect((await sql<{ subject: string }>(`SELECT subject FROM "${schema}".audit_shredded_subjects`)).map((r) => r.subject)).toEqual(shredRecord.details.subjectTags);
+
+    // the file side is as before: B's directory was not shredded, and opens B's records of alice
+    const withB = new AuditViewer({ postgres: { connectionString: PG_URL, schema, contentDir: b.logger.auditDir }, encryptionKey: TEST_KEY });
+    expect((await withB.getChatInteractions({ sessionId: "all_b" })).map((c) => c.promptPreview).sort()).toEqual(["alice on b", "alice on b after", "bob on b"]);
+    // and the trails verify, in the store and in the directories
+    for (const sid of ["all_old", "all_a", "all_b", "all_b2"]) expect((await verifyPostgres({ connectionString: PG_URL, schema, sessionId: sid })).problems).toEqual([]);
+    for (const dir of [a.logger.auditDir, b.logger.auditDir]) expect((await verifyAuditLog(dir)).problems).toEqual([]);
+  });
+
+  it("a shred with a keyring covers each master key's tag: an instance still on the retired key is reached", async () => {
+    const schema = schemaFor("keysring");
+    const b = instance("ring_b", schema); // under TEST_KEY
+    chat(b.logger, "alice", "alice under the old key");
+    chat(b.logger, "bob", "bob under the old key");
+    await b.logger.finalizeSession();
+    const newer = Buffer.alloc(32, 9).toString("base64");
+    const sink = new PostgresSink({ connectionString: PG_URL, schema, retryMinMs: 20, retryMaxMs: 100 });
+    const a = new AuditLogger({ sessionId: "ring_a", projectPath: tmpProject(), encryptSensitiveContent: true, encryptionKey: [newer, TEST_KEY], sinks: [sink] });
+    const errors: string[] = [];
+    a.on("error", (e) => errors.push(e.message));
+    chat(a, "carol", "carol under the new key");
+    a.shredSubject("alice");
+    await a.finalizeSession();
+    expect(errors).toEqual([]);
+    const tags = (await sql<{ t: string[] }>(`SELECT record->'details'->'subjectTags' AS t FROM "${schema}".audit_records WHERE record->>'eventType' = 'subject_shredded'`))[0]!.t;
+    expect(tags).toHaveLength(2);
+    const viewer = new AuditViewer({ postgres: { connectionString: PG_URL, schema }, encryptionKey: [newer, TEST_KEY] });
+    const chats = await viewer.getChatInteractions();
+    expect(chats.filter((c) => typeof c.promptPreview === "string").map((c) => c.promptPreview).sort()).toEqual(["bob under the old key", "carol under the new key"]);
+    expect((await keyRows(schema)).find((r) => r.kid === kidOfUser(b.logger.auditDir, "ring_b", "alice"))!.line).toBeNull();
+  });
+
+  it("the subject tombstones cannot be made or removed but by a stored subject_shredded record", async () => {
+    const schema = schemaFor("keystomb");
+    const a = instance("tomb_a", schema);
+    chat(a.logger, "alice", "alice asks");
+    a.logger.shredSubject("alice");
+    await a.logger.finalizeSession();
+    const t = `"${schema}".audit_shredded_subjects`;
+    const [row] = await sql<{ subject: string }>(`SELECT subject FROM ${t}`);
+    await expect(sql(`DELETE FROM ${t}`)).rejects.toThrow(/append-only/);
+    await expect(sql(`UPDATE ${t} SET subject = $1`, ["0".repeat(32)])).rejects.toThrow(/append-only/);
+    await expect(sql(`TRUNCATE ${t}`)).rejects.toThrow(/append-only/);
+    // a tombstone of another subject, without a record naming it (even pointing at the shred's record)
+    const [rec] = await sql<{ seq: string }>(`SELECT seq::text FROM "${schema}".audit_records WHERE record->>'eventType' = 'subject_shredded'`);
+    await expect(sql(`INSERT INTO ${t} (subject, session_id, seq) VALUES ($1, 'tomb_a', $2)`, ["f".repeat(32), rec!.seq])).rejects.toThrow(/shredded only by storing its subject_shredded record/);
+    expect(await sql<{ subject: string }>(`SELECT subject FROM ${t}`)).toEqual([row]);
+  });
+
+  it("a store at version 6 made by the previous DDL is migrated to version 7: key rows stored before are shredded by subject, a subject_shredded record of version 6 (key ids only) still shreds its ids and verifies", async () => {
+    const schema = schemaFor("keysv6");
+    await storeAtVersion(schema, 6);
+    const a = instance("v6_a", schema, PG_URL, { migrate: false });
+    chat(a.logger, "alice", "alice asks");
+    chat(a.logger, "bob", "bob asks");
+    chat(a.logger, "carol", "carol asks");
+    await a.logger.flush();
+    expect(await a.sink.whenStored(10_000)).toBe(true);
+    // a shred recorded as version 6's logger did: key ids only
+    const carolKid = kidOfUser(a.logger.auditDir, "v6_a", "carol");
+    (a.logger as unknown as { logAuditEvent(t: string, r: string, d: object): void }).logAuditEvent("subject_shredded", "old format", { keyIds: [carolKid] });
+    await a.logger.finalizeSession();
+    expect(a.errors).toEqual([]);
+    expect((await keyRows(schema)).find((r) => r.kid === carolKid)!.line).toBeNull();
+
+    expect(await migratePostgres({ connectionString: PG_URL, schema })).toMatchObject({ version: 7, created: false });
+    expect((await sql<{ v: number }>(`SELECT max(version) AS v FROM "${schema}".audit_schema_version`))[0]!.v).toBe(7);
+    // another instance, which never saw alice, shreds her: the row stored before the migration is reached
+    const c = instance("v6_c", schema, PG_URL, { migrate: false });
+    expect(c.logger.shredSubject("alice")).toEqual([]);
+    await c.logger.finalizeSession();
+    expect(c.errors).toEqual([]);
+    expect((await keyRows(schema)).find((r) => r.kid === kidOfUser(a.logger.auditDir, "v6_a", "alice"))!.line).toBeNull();
+    expect((await readStore(schema)).open).toEqual(["bob asks"]);
+    for (const sid of ["v6_a", "v6_c"]) expect((await verifyPostgres({ connectionString: PG_URL, schema, sessionId: sid })).problems).toEqual([]);
   });
 });

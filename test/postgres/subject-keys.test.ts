@@ -6,6 +6,7 @@
 // open records with the master key and that table. Real PostgreSQL, real files.
 import fs from "node:fs";
 import path from "node:path";
+import pg from "pg";
 import { afterEach, describe, expect, it } from "vitest";
 import { AuditExporter, AuditLogger, AuditViewer, auditContext, verifyAuditLog } from "../../src/index.js";
 import { migratePostgres, PostgresSink, verifyPostgres } from "../../src/postgres/index.js";
@@ -456,6 +457,50 @@ describe("a shred reaches every key row of its subject in the store (schema vers
     const chats = await viewer.getChatInteractions();
     expect(chats.filter((c) => typeof c.promptPreview === "string").map((c) => c.promptPreview).sort()).toEqual(["bob under the old key", "carol under the new key"]);
     expect((await keyRows(schema)).find((r) => r.kid === kidOfUser(b.logger.auditDir, "ring_b", "alice"))!.line).toBeNull();
+  });
+
+  it("a shred and a key line of its subject stored at the same time: whichever commits first, the key row ends shredded", async () => {
+    const schema = schemaFor("keysrace");
+    await migratePostgres({ connectionString: PG_URL, schema });
+    const t = `"${schema}"`;
+    const keyLine = (kid: string, tag: string) => JSON.stringify({ kid, subject: tag, wrappedBy: "k0123456789abcdef", iv: "AAAA", ct: "AAAA", createdAt: new Date().toISOString() });
+    const insertKey = (c: pg.Client, kid: string, tag: string) => c.query(`INSERT INTO ${t}.audit_subject_keys (kid, session_id, line) VALUES ($1, 'race_b', $2) ON CONFLICT DO NOTHING`, [kid, keyLine(kid, tag)]);
+    let seq = 0;
+    const insertShred = (c: pg.Client, tag: string) =>
+      c.query(
+        `INSERT INTO ${t}.audit_records (session_id, kind, seq, id, ts, prev_hash, hash, record, line) VALUES ('race_a', 'audit_event', $1, $2, now(), '', 'h', $3::jsonb, $3)`,
+        [++seq, `ev${seq}`, JSON.stringify({ eventType: "subject_shredded", details: { keyIds: [], subjectTags: [tag] } })],
+      );
+    const settled = (p: Promise<unknown>) => Promise.race([p.then(() => true), new Promise((r) => setTimeout(() => r(false), 300))]);
+    const one = new pg.Client({ connectionString: PG_URL });
+    const two = new pg.Client({ connectionString: PG_URL });
+    await one.connect();
+    await two.connect();
+    try {
+      // the shred first: the key line waits for it, then is stored shredded
+      const tagA = "a".repeat(32);
+      await one.query("BEGIN");
+      await insertShred(one, tagA);
+      const late = insertKey(two, "d00000000000000a1", tagA);
+      expect(await settled(late)).toBe(false);
+      await one.query("COMMIT");
+      await late;
+      // the key line first: the shred waits for it, then shreds it
+      const tagB = "b".repeat(32);
+      await two.query("BEGIN");
+      await insertKey(two, "d00000000000000b1", tagB);
+      const shred = insertShred(one, tagB);
+      expect(await settled(shred)).toBe(false);
+      await two.query("COMMIT");
+      await shred;
+    } finally {
+      await one.end();
+      await two.end();
+    }
+    expect((await keyRows(schema)).map((r) => [r.kid, r.line, r.shredded_by])).toEqual([
+      ["d00000000000000a1", null, "race_a audit_event #1"],
+      ["d00000000000000b1", null, "race_a audit_event #2"],
+    ]);
   });
 
   it("the subject tombstones cannot be made or removed but by a stored subject_shredded record", async () => {

@@ -2,7 +2,7 @@
 import fs from "node:fs";
 import path from "node:path";
 import { Writable } from "node:stream";
-import { AuditExporter, nameExportTarget, type ExportOptions } from "../export/exporter.js";
+import { AuditExporter, countJsonRecords, nameExportTarget, type ExportOptions } from "../export/exporter.js";
 import type { AuditViewer } from "../reader/viewer.js";
 import { checkDirectoryTarget, csvFileName } from "../export/directory.js";
 import { refuseNonRegularTarget, type ExportTarget } from "../export/output.js";
@@ -70,6 +70,9 @@ The logs are verified after they are exported (as audit-logger verify does, with
 key): when they do not verify, the export is written all the same, the problems are printed on
 stderr, and the exit code is 1 (an export made without content leaves out the chain hashes that
 would show an edit, so the export's own verify cannot).
+
+With --user, --since or --until, an export that matches no record is still written (it holds
+none), says so on stderr, and exits 0.
 
 Exit codes: 0 written, 1 no audit logs found, the export failed (or the store is unreachable),
 or the logs exported do not verify, 2 bad usage.`;
@@ -203,7 +206,14 @@ export const exportCommand: Command = {
       if (encrypted) {
         io.err(io.errColor.yellow("audit-logger export: no key given (--key-file or AUDIT_LOGGER_KEY): encrypted content is exported still encrypted and marked so."));
       }
-      await write(src.viewer, format, kind, out, { includeFullContent, ...filter }, io);
+      const written = await write(src.viewer, format, kind, out, { includeFullContent, ...filter }, io);
+      // (a data-subject request for a userId that is not in the logs wrote an empty export and said
+      // nothing, exit 0, until 2026-12-06: it says so on stderr, and still exits 0, as grep's "no
+      // match" is not a failure of the export; the file is written, an answer of "none")
+      if (written === 0 && filterFlags.length > 0) {
+        const by = filterFlags.map((f) => `--${f} ${values[f]}`).join(" ");
+        io.err(io.errColor.yellow(`audit-logger export: no record matched ${by}${kind !== undefined ? ` (of kind ${kind})` : ""}${session !== undefined ? ` in session ${session}` : ""}: the export holds none.`));
+      }
       // (an export without content leaves out the chain hashes of a log that is not encrypted, so the
       // export's own verify cannot see an edit made before it: the logs are checked here, and an
       // export of logs that do not verify says so and fails; found by the viewer pass, 2026-12-05)
@@ -259,7 +269,8 @@ function stdoutStream(io: CliIO): Writable {
   });
 }
 
-async function write(viewer: AuditViewer, format: (typeof FORMATS)[number], kind: RecordType | undefined, out: string, o: ExportOptions, io: CliIO): Promise<void> {
+/** Writes the export and says what it wrote; resolves to the number of records (json, csv) or undefined (dir). */
+async function write(viewer: AuditViewer, format: (typeof FORMATS)[number], kind: RecordType | undefined, out: string, o: ExportOptions, io: CliIO): Promise<number | undefined> {
   const exporter = nameExportTarget(new AuditExporter(viewer), "option --out");
   // (--out -: the data alone on stdout, no "wrote" lines)
   const target: ExportTarget = out === "-" ? stdoutStream(io) : out;
@@ -267,23 +278,33 @@ async function write(viewer: AuditViewer, format: (typeof FORMATS)[number], kind
   const whole = format === "dir" || (format === "csv" && kind === undefined);
   if (out !== "-") makeDirSync(whole ? out : path.dirname(path.resolve(out)), 0o700, "option --out");
   if (format === "json") {
+    const counted = countJsonRecords(exporter);
     await exporter.exportToJson(target, o);
-    if (out !== "-") report(io, [out]);
+    if (out !== "-") report(io, [`${out} (${plural(counted.records, "record")})`]);
+    return counted.records;
   } else if (format === "dir") {
     const r = await exporter.exportCompleteAuditToDirectory(out, { includeFullContent: o.includeFullContent });
     report(io, r.files.map((f) => path.join(r.directory, f)));
+    return undefined;
   } else if (kind !== undefined) {
     const rows = await CSV_METHOD[kind](exporter, target, o);
-    if (out !== "-") report(io, [`${out} (${rows} row${rows === 1 ? "" : "s"})`]);
-  } else {
-    const written: string[] = [];
-    for (const k of RECORD_KINDS) {
-      const file = path.join(out, csvFileName(k));
-      const rows = await CSV_METHOD[k](exporter, file, o);
-      written.push(`${file} (${rows} row${rows === 1 ? "" : "s"})`);
-    }
-    report(io, written);
+    if (out !== "-") report(io, [`${out} (${plural(rows, "row")})`]);
+    return rows;
   }
+  const written: string[] = [];
+  let total = 0;
+  for (const k of RECORD_KINDS) {
+    const file = path.join(out, csvFileName(k));
+    const rows = await CSV_METHOD[k](exporter, file, o);
+    total += rows;
+    written.push(`${file} (${plural(rows, "row")})`);
+  }
+  report(io, written);
+  return total;
+}
+
+function plural(n: number, noun: string): string {
+  return `${n} ${noun}${n === 1 ? "" : "s"}`;
 }
 
 function report(io: CliIO, files: readonly string[]): void {

@@ -128,6 +128,25 @@ export function nameExportTarget(exporter: AuditExporter, name: string): AuditEx
   return exporter;
 }
 
+/** Where {@link countJsonRecords} has an exporter's JSON exports count the records they write. */
+const jsonCounters = new WeakMap<AuditExporter, { records: number }>();
+
+/**
+ * Has `exporter`'s JSON exports count the records they write into the returned object (reset at
+ * each export): `audit-logger export --format json` says how many, as the CSV methods' row
+ * counts let it; `exportToJson` keeps its `Promise<void>` of the spec. Not part of the package's API.
+ *
+ * @example
+ * const counted = countJsonRecords(exporter);
+ * await exporter.exportToJson("out.json");
+ * counted.records; // records written
+ */
+export function countJsonRecords(exporter: AuditExporter): { readonly records: number } {
+  const counter = { records: 0 };
+  jsonCounters.set(exporter, counter);
+  return counter;
+}
+
 /**
  * Writes an audit trail out as JSON, CSV (one file per kind) or a complete directory with
  * checksums. Files appear only when complete (written to a temporary name, then renamed).
@@ -173,7 +192,9 @@ export class AuditExporter {
   private async json(file: ExportTarget, options: ExportOptions | undefined, option: string, withholder: ExportWithholder): Promise<void> {
     const o = parseOptions(options, "exportToJson", [option, file]);
     if (typeof file === "string") refuseInsideAuditDir(this.viewer.contentDir, file, "exportToJson", "file");
-    await writeExport(file, jsonExportChunks(this.viewer, { includeFullContent: o.includeFullContent, exportedAt: new Date().toISOString(), withholder, ...(o.filter ? { filter: o.filter } : {}) }), undefined, option);
+    const counter = jsonCounters.get(this);
+    if (counter) counter.records = 0;
+    await writeExport(file, jsonExportChunks(this.viewer, { includeFullContent: o.includeFullContent, exportedAt: new Date().toISOString(), withholder, ...(o.filter ? { filter: o.filter } : {}), ...(counter ? { counter } : {}) }), undefined, option);
   }
 
   /**

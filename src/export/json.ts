@@ -37,7 +37,7 @@ const BATCH_CHARS = 64 * 1024;
  */
 export async function* jsonExportChunks(
   viewer: AuditViewer,
-  o: { includeFullContent: boolean; exportedAt: string; withholder?: ExportWithholder; filter?: ExportFilter },
+  o: { includeFullContent: boolean; exportedAt: string; withholder?: ExportWithholder; filter?: ExportFilter; counter?: { records: number } },
 ): AsyncGenerator<string> {
   const withholder = o.withholder ?? new ExportWithholder();
   const filter = o.filter;
@@ -75,6 +75,7 @@ export async function* jsonExportChunks(
       if (filter) out = withoutChainLink(out);
       buf += `${firstRec ? "\n" : ",\n"}${JSON.stringify(out)}`;
       firstRec = false;
+      if (o.counter) o.counter.records++;
       if (buf.length >= BATCH_CHARS) {
         yield buf;
         buf = "";

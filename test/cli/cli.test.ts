@@ -389,11 +389,12 @@ describe("audit-logger export", () => {
     const out = path.join(tmpProject(), "audit.json");
     const r = await runCli(["export", trail.auditDir, "--format", "json", "--out", out]);
     expect(r.code).toBe(0);
-    expect(r.stdout.trim()).toBe(`wrote ${out}`);
     const text = fs.readFileSync(out, "utf8");
     for (const c of ALL_CANARIES) expect(text).not.toContain(c);
     const doc = JSON.parse(text) as { records: Record<string, unknown[]> };
     expect(doc.records.chat_interactions).toHaveLength(43);
+    // (the count of records written, as CSV gives its rows; until 2026-12-06 "wrote <file>" alone)
+    expect(r.stdout.trim()).toBe(`wrote ${out} (${Object.values(doc.records).flat().length} records)`);
   });
 
   it("--include-content with --key-file exports decrypted content", async () => {

@@ -62,6 +62,30 @@ describe("audit-logger export --user / --since / --until", () => {
     expect(rows("errors.csv").map((x) => x.id)).toEqual([fx.ids.janAliceError]);
   }, 60_000);
 
+  it("says how many records a JSON export holds, and warns on stderr (exit 0) when a filter matched none", async () => {
+    // (until 2026-12-06 "wrote <file>" with no count, and an access request for a userId that is
+    // in no record wrote an empty export, exit 0, without a word)
+    const alice = path.join(out, "alice-count.json");
+    const a = await runCli(["export", fx.auditPath, "--format", "json", "--out", alice, "--user", "alice"]);
+    expect(a.code, a.stderr).toBe(0);
+    expect(a.stderr).toBe("");
+    expect(a.stdout.split("\n")[0]).toBe(`wrote ${alice} (4 records)`);
+
+    const nobody = path.join(out, "nobody.json");
+    const n = await runCli(["export", fx.auditPath, "--format", "json", "--out", nobody, "--user", "nobody"]);
+    expect(n.code).toBe(0);
+    expect(n.stdout.split("\n")[0]).toBe(`wrote ${nobody} (0 records)`);
+    expect(n.stderr).toBe("audit-logger export: no record matched --user nobody: the export holds none.\n");
+    const doc = JSON.parse(fs.readFileSync(nobody, "utf8")) as Doc;
+    expect(doc.sessions).toEqual([]);
+    expect(Object.values(doc.records).flat()).toEqual([]);
+
+    const csv = await runCli(["export", fx.auditPath, "--format", "csv", "--kind", "error", "--out", "-", "--user", "nobody", "--since", "2025-01-01"]);
+    expect(csv.code).toBe(0);
+    expect(csv.stdout.trim().split("\n")).toHaveLength(1); // the header alone
+    expect(csv.stderr).toBe("audit-logger export: no record matched --user nobody --since 2025-01-01 (of kind error): the export holds none.\n");
+  }, 60_000);
+
   it("refuses a filter with --format dir, and a bad time, naming the flag (exit 2)", async () => {
     const dir = await runCli(["export", fx.auditPath, "--format", "dir", "--out", path.join(out, "d"), "--user", "alice"]);
     expect(dir.code).toBe(2);
@@ -93,7 +117,7 @@ describe("what an export of one user holds of the chain (an access request)", ()
     const file = path.join(out, "alice-content.json");
     const r = await runCli(["export", fx.auditPath, "--format", "json", "--out", file, "--user", "alice", "--include-content"]);
     expect(r.code, r.stderr).toBe(0);
-    expect(r.stdout).toMatch(/^wrote .*alice-content\.json\nthe logs verify \(\d+ records in 3 sessions; no public key: self-consistent only, run audit-logger verify --public-key for the signed checkpoints\): each exported record's sessionId, type, seq and hash \(where kept\) name its line in them; prevHash, the link to another record, is left out\n$/);
+    expect(r.stdout).toMatch(/^wrote .*alice-content\.json \(4 records\)\nthe logs verify \(\d+ records in 3 sessions; no public key: self-consistent only, run audit-logger verify --public-key for the signed checkpoints\): each exported record's sessionId, type, seq and hash \(where kept\) name its line in them; prevHash, the link to another record, is left out\n$/);
     const doc = JSON.parse(fs.readFileSync(file, "utf8")) as { sessions: Array<Record<string, unknown>>; records: Record<string, Array<Record<string, unknown>>> };
     const logged = loggedLines(fx.auditPath);
     const recs = Object.values(doc.records).flat();

@@ -9,6 +9,8 @@ import { SESSION_ID_PATTERN } from "../config/schema.js";
 import { listSessionIds } from "../sink/files.js";
 import { KIND_FILE_STEM } from "../types.js";
 import { timeMillis } from "../reader/time-input.js";
+import { AuditLoggerError } from "../errors.js";
+import type { CliIO } from "./io.js";
 
 /** Exit codes of every command: 0 success, 1 a finding or failure, 2 bad usage. */
 export const EXIT_OK = 0;
@@ -35,6 +37,27 @@ export class UsageError extends Error {
 /** What the CLI prints on stderr for a usage error of `command`. */
 export function usageErrorLines(command: string, err: UsageError): string[] {
   return [`audit-logger ${command}: ${err.message} [${err.code}]`, `Run "audit-logger ${command} --help" for usage.`];
+}
+
+/**
+ * Prints what a command threw and resolves to its exit code: a usage error with its help hint
+ * (2), any other error with its code (1), the stack too with AUDIT_LOGGER_DEBUG set. One place
+ * for `audit-logger <command>` and the programmatic `serveCommand` (which printed no code until
+ * 2026-12-06).
+ *
+ * @example
+ * try { return await command.run(rest, io); } catch (err) { return commandFailed("serve", err, io); }
+ */
+export function commandFailed(command: string, err: unknown, io: Pick<CliIO, "err" | "env">): number {
+  if (err instanceof UsageError) {
+    for (const line of usageErrorLines(command, err)) io.err(line);
+    return EXIT_USAGE;
+  }
+  const e = err as NodeJS.ErrnoException;
+  const code = err instanceof AuditLoggerError ? ` [${err.code}]` : e?.code ? ` [${e.code}]` : "";
+  io.err(`audit-logger ${command}: ${e?.message ?? String(err)}${code}`);
+  if (io.env.AUDIT_LOGGER_DEBUG && e?.stack) io.err(e.stack);
+  return EXIT_FAIL;
 }
 
 export type OptionsConfig = NonNullable<ParseArgsConfig["options"]>;

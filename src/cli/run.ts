@@ -1,7 +1,6 @@
 /** Dispatches a command line to its sub-command and turns errors into exit codes. */
 import { createRequire } from "node:module";
-import { AuditLoggerError } from "../errors.js";
-import { EXIT_FAIL, EXIT_OK, EXIT_USAGE, UsageError, usageErrorLines } from "./args.js";
+import { commandFailed, EXIT_OK, EXIT_USAGE } from "./args.js";
 import type { CliIO, Command } from "./io.js";
 
 interface CommandEntry {
@@ -92,14 +91,6 @@ export async function runCli(argv: readonly string[], io: CliIO): Promise<number
     const command = await entry.load();
     return await command.run(rest, io);
   } catch (err) {
-    if (err instanceof UsageError) {
-      for (const line of usageErrorLines(name, err)) io.err(line);
-      return EXIT_USAGE;
-    }
-    const e = err as NodeJS.ErrnoException;
-    const code = err instanceof AuditLoggerError ? ` [${err.code}]` : e?.code ? ` [${e.code}]` : "";
-    io.err(`audit-logger ${name}: ${e?.message ?? String(err)}${code}`);
-    if (io.env.AUDIT_LOGGER_DEBUG && e?.stack) io.err(e.stack);
-    return EXIT_FAIL;
+    return commandFailed(name, err, io);
   }
 }

@@ -6,7 +6,7 @@ import { spawn } from "node:child_process";
 import { createPublicKey } from "node:crypto";
 import fs from "node:fs";
 import { startServer } from "../serve/server.js";
-import { EXIT_FAIL, EXIT_OK, EXIT_USAGE, intOption, parseCommand, storeContentDir, UsageError, usageErrorLines } from "./args.js";
+import { commandFailed, EXIT_OK, intOption, parseCommand, storeContentDir, UsageError } from "./args.js";
 import { listSessionIds } from "../sink/files.js";
 import { openStore, STORE_OPTIONS, storeHelp, storeTarget, type OpenStore } from "./store.js";
 import { createIO, type CliIO, type Command } from "./io.js";
@@ -141,12 +141,7 @@ export async function serveCommand(argv: string[]): Promise<number> {
   try {
     return await run(argv, io);
   } catch (err) {
-    if (err instanceof UsageError) {
-      for (const line of usageErrorLines("serve", err)) io.err(line);
-      return EXIT_USAGE;
-    }
-    io.err(`audit-logger serve: ${(err as Error)?.message ?? String(err)}`);
-    return EXIT_FAIL;
+    return commandFailed("serve", err, io);
   } finally {
     process.off("SIGINT", stop);
     process.off("SIGTERM", stop);

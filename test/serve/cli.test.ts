@@ -9,6 +9,8 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { AuditLogger } from "../../src/index.js";
 import { cleanupTmp, TEST_KEY, tmpProject } from "../helpers/index.js";
 import { childArgs } from "../helpers/child-args.js";
+import { runCli } from "../cli/helpers.js";
+import net from "node:net";
 
 const runner = path.join(import.meta.dirname, "run-serve.ts");
 let projectPath: string;
@@ -81,5 +83,23 @@ describe("audit-logger serve (CLI)", () => {
     const help = start(["--help"]);
     expect(await help.exit).toBe(0);
     expect(help.out()).toContain("Usage: audit-logger serve <dir>");
+  });
+
+  it("a failure to start (the port is taken) reads the same from serveCommand as from audit-logger serve: the message and its code", async () => {
+    // (until 2026-12-06 serveCommand printed the message without the " [AUDIT_ERR_IO]" that the
+    // audit-logger path through src/cli/run.ts adds)
+    const taken = net.createServer();
+    await new Promise<void>((resolve) => taken.listen(0, "127.0.0.1", resolve));
+    const port = String((taken.address() as net.AddressInfo).port);
+    try {
+      const api = start([projectPath, "--port", port, "--no-open"]);
+      expect(await api.exit).toBe(1);
+      const cli = await runCli(["serve", projectPath, "--port", port, "--no-open"]);
+      expect(cli.code).toBe(1);
+      expect(cli.stderr).toMatch(/^audit-logger serve: .*EADDRINUSE.* \[AUDIT_ERR_IO\]\n$/);
+      expect(api.err()).toBe(cli.stderr);
+    } finally {
+      await new Promise((resolve) => taken.close(resolve));
+    }
   });
 });

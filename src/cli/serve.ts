@@ -8,7 +8,7 @@ import fs from "node:fs";
 import { startServer } from "../serve/server.js";
 import { commandFailed, EXIT_OK, intOption, parseCommand, storeContentDir, UsageError } from "./args.js";
 import { listSessionIds } from "../sink/files.js";
-import { openStore, STORE_OPTIONS, storeHelp, storeTarget, type OpenStore } from "./store.js";
+import { openStore, selectStoreSessions, STORE_OPTIONS, storeHelp, storeTarget, type OpenStore } from "./store.js";
 import { createIO, type CliIO, type Command } from "./io.js";
 import { loadCliKey } from "./keys.js";
 
@@ -87,7 +87,11 @@ async function run(argv: readonly string[], io: CliIO): Promise<number> {
   // the store is checked up front (unreachable, bad login, no store in the schema: one message, exit 1)
   const store: OpenStore | undefined = target.kind === "postgres" ? await openStore(target) : undefined;
   let server: Awaited<ReturnType<typeof startServer>>;
+  // (said below, as tail -f says it: a wrong <dir> served an empty viewer without a word, CLI pass,
+  // 2026-12-06; and a store without sessions, as tail --postgres says it, until 2026-12-06 nothing)
+  let empty: boolean;
   try {
+    empty = store ? (await selectStoreSessions(store, undefined)).length === 0 : target.kind === "dir" && listSessionIds(target.dir).length === 0;
     server = await startServer({
       ...(target.kind === "dir" ? { auditPath: target.dir } : { postgres: { pool: store!.pool, schema: store!.schema, ...(contentDir !== undefined ? { contentDir } : {}) } }),
       host,
@@ -102,8 +106,7 @@ async function run(argv: readonly string[], io: CliIO): Promise<number> {
   const what = target.kind === "dir" ? target.dir : store!.description;
   io.out(`audit-logger serve: viewing ${what}${key ? ` (decrypting with the key from ${key.source})` : ""}`);
   io.out(`Open ${server.url}`);
-  // (said, as tail -f says it: a wrong <dir> served an empty viewer without a word; CLI pass, 2026-12-06)
-  if (target.kind === "dir" && listSessionIds(target.dir).length === 0) io.err(`audit-logger serve: no audit logs in ${target.dir} yet; the viewer shows sessions as they are written.`);
+  if (empty) io.err(`audit-logger serve: no audit logs in ${what} yet; the viewer shows sessions as they are written.`);
   if (host !== "127.0.0.1" && host !== "localhost" && host !== "::1") io.err(`audit-logger serve: warning: listening on ${host}, not only this machine; anyone with the URL can read the trail.`);
   io.out("Press Ctrl-C to stop.");
   if (!values["no-open"]) openBrowser(server.url);

@@ -74,3 +74,19 @@ describe("audit-logger serve of a directory without audit logs", () => {
     expect((await c.done).code).toBe(0);
   }, 60_000);
 });
+
+describe("audit-logger serve --postgres of a store without sessions", () => {
+  it("serves, and says on stderr that there are no audit logs there yet, as over a directory", async () => {
+    // (until 2026-12-06 only the directory said so: an empty store served an empty viewer without a word)
+    const schema = freshSchema("serveempty");
+    schemas.push(schema);
+    await migratePostgres({ connectionString: PG_URL, schema });
+    const child = startCli(["serve", "--postgres", PG_URL, "--schema", schema, "--no-open"]);
+    const c = collect(child);
+    await waitFor(() => c.stdout().includes("Press Ctrl-C"), 20_000, "the server");
+    child.kill("SIGINT");
+    const r = await c.done;
+    expect(r.code).toBe(0);
+    expect(r.stderr).toMatch(new RegExp(`^audit-logger serve: no audit logs in \\S+ schema ${schema} yet; the viewer shows sessions as they are written\\.\\n$`));
+  }, 60_000);
+});

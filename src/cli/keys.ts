@@ -25,10 +25,13 @@ export interface CliKey {
  * refused, unread, as the writer refuses a signing key file there: whoever gets a copy of the
  * logs (a backup, an export of the directory) would get the key that opens them.
  *
+ * `refusedSo` ends the refusal of a key that opens nothing there with what the command did not
+ * do (`shred`: "nothing was shredded", as the shred's own check says).
+ *
  * @example
  * const key = loadCliKey(values["key-file"], process.env, dir); // undefined without a key
  */
-export function loadCliKey(keyFile: string | undefined, env: NodeJS.ProcessEnv, auditDir?: string): CliKey | undefined {
+export function loadCliKey(keyFile: string | undefined, env: NodeJS.ProcessEnv, auditDir?: string, refusedSo?: string): CliKey | undefined {
   let key: EncryptionKey | undefined;
   let source: string;
   try {
@@ -60,7 +63,7 @@ export function loadCliKey(keyFile: string | undefined, env: NodeJS.ProcessEnv, 
     throw err;
   }
   if (!key) return undefined;
-  if (auditDir !== undefined) refuseForeignKey(key, auditDir, keyFile !== undefined ? "option --key-file" : source);
+  if (auditDir !== undefined) refuseForeignKey(key, auditDir, keyFile !== undefined ? "option --key-file" : source, refusedSo);
   const masters = (key.masters ?? [key]).map((m) => new Uint8Array(m.key));
   return { masters, key, source };
 }
@@ -72,13 +75,13 @@ export function loadCliKey(keyFile: string | undefined, env: NodeJS.ProcessEnv, 
  * and serve showed every value as "cannot decrypt" (found by the CLI pass). A directory with no
  * data key (nothing encrypted, or every subject shredded) has nothing to check.
  */
-function refuseForeignKey(key: EncryptionKey, auditDir: string, source: string): void {
+function refuseForeignKey(key: EncryptionKey, auditDir: string, source: string, refusedSo: string | undefined): void {
   const wrapping = wrappingMasterIds(auditDir);
   const given = (key.masters ?? [key]).map((m) => m.id);
   if (wrapping.size === 0 || given.some((id) => wrapping.has(id))) return;
   const plural = wrapping.size > 1;
   throw new UsageError(
-    `${source}: the key given (${given.join(", ")}) is not the trail's: the data keys in ${auditDir} are wrapped by master key${plural ? "s" : ""} ${[...wrapping].join(", ")}, and it opens none of them. Give the key the trail was written with (a keyring: the current key first, the retired ones after); keys are matched by these ids.`,
+    `${source}: the key given (${given.join(", ")}) is not the trail's: the data keys in ${auditDir} are wrapped by master key${plural ? "s" : ""} ${[...wrapping].join(", ")}, and it opens none of them${refusedSo !== undefined ? `, so ${refusedSo}` : ""}. Give the key the trail was written with (a keyring: the current key first, the retired ones after); keys are matched by these ids.`,
     undefined,
     "AUDIT_ERR_KEY",
   );

@@ -64,7 +64,9 @@ export const shredCommand: Command = {
     }
     // (the store's own sink: it also sends a spool an earlier run left, the record of a shred that did not reach the store)
     const sink = values.postgres !== undefined ? new PostgresSink({ connectionString: postgresUrl(values.postgres), schema, closeTimeoutMs: 5_000 }) : undefined;
-    const key = loadCliKey(values["key-file"], io.env, dir);
+    // (its refusal of a key that opens nothing says nothing was shredded, as the shred's own
+    // check, shredAll, does for a keyring that misses a retired key: until 2026-12-06 it did not)
+    const key = loadCliKey(values["key-file"], io.env, dir, "nothing was shredded");
     if (!key) throw new UsageError("no master key: pass --key-file <file> or set AUDIT_LOGGER_KEY (shredding needs the key to find the subject's data keys)");
     const logger = new AuditLogger({
       sessionId: MAINTENANCE_SESSION,

@@ -114,6 +114,23 @@ describe("audit-logger shred", () => {
     expect((JSON.parse(done.stdout) as { destroyedKeyIds: string[] }).destroyedKeyIds).toHaveLength(2);
   });
 
+  it("a key that wraps none of the directory's data keys is refused saying nothing was shredded, and destroys nothing", async () => {
+    // (until 2026-12-06 the CLI's check of a foreign key, made before the shred's own, said the key
+    // "is not the trail's" but not that nothing was shredded, as the shred's own refusal does)
+    const projectPath = tmpProject();
+    const auditDir = await writeTwoUsers(projectPath);
+    const stores = () => fs.readdirSync(auditDir).filter((n) => n.startsWith("subject_keys_")).map((n) => fs.readFileSync(path.join(auditDir, n), "utf8")).join("");
+    const before = stores();
+    const other = path.join(projectPath, "other.key");
+    fs.writeFileSync(other, Buffer.alloc(32, 9).toString("base64"));
+    const r = await runCli(["shred", projectPath, "--user", "alice", "--key-file", other]);
+    expect(r.code).toBe(2);
+    expect(r.stderr).toContain(testMaster().id);
+    expect(r.stderr).toMatch(/is not the trail's[\s\S]*nothing was shredded[\s\S]*\[AUDIT_ERR_KEY\]/);
+    expect(stores()).toBe(before);
+    expect(fs.readdirSync(auditDir).some((n) => n.includes("audit_maintenance"))).toBe(false);
+  });
+
   it("needs --user and a key (exit 2)", async () => {
     const projectPath = tmpProject();
     await writeTwoUsers(projectPath);

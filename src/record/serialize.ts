@@ -255,10 +255,12 @@ function convertObject(obj: object, maxChars: number, maxItems: number, depth: n
       const out: { [key: string]: JsonValue } = {};
       let n = 0;
       for (const [k, v] of obj) {
-        if (n++ >= maxItems) break;
-        if (budget !== undefined && --budget.left < 0) throw OVER_BUDGET;
-        setMember(out, k, truncateString(v, maxChars));
+        if (budget !== undefined && n < maxItems && --budget.left < 0) throw OVER_BUDGET;
+        if (n++ < maxItems) setMember(out, k, truncateString(v, maxChars));
       }
+      // (said as an object's or a Map's are: a Headers was cut without a word until 2026-12-06;
+      // it has no size, so the rest are counted, not converted)
+      if (n > maxItems) out["…"] = `[${n - maxItems} more keys]`;
       return out;
     }
     const withToJson = obj as { toJSON?: unknown };

@@ -219,13 +219,13 @@ describe("metadata and free-form values are stored safely (serialize.ts rules)",
     for (const l of readKindLines(projectPath, "performance_metric", "ser_huge")) expect(l.length).toBeLessThan(300_000);
   });
 
-  it("an object or a Map of more than 10,000 members keeps the first 10,000 and says how many more there were", async () => {
+  it("an object, a Map or a fetch Headers of more than 10,000 members keeps the first 10,000 and says how many more there were", async () => {
     // (a Map was cut at 10,000 entries without a word, while an object said "[N more keys]" and
     // an array or Set "[N more items]"; found by the API.md conformance pass against FORMAT.md)
     const projectPath = tmpProject();
     const logger = new AuditLogger({ sessionId: "ser_wide", projectPath });
     const entries = Array.from({ length: 10_005 }, (_, i): [string, number] => [`k${i}`, i]);
-    logger.logToolUsage({ toolName: "t", operation: "o", parameters: { obj: Object.fromEntries(entries), map: new Map(entries), set: new Set(entries.map(([, i]) => i)) } });
+    logger.logToolUsage({ toolName: "t", operation: "o", parameters: { obj: Object.fromEntries(entries), map: new Map(entries), set: new Set(entries.map(([, i]) => i)), headers: new Headers(entries.map(([k, i]) => [k, String(i)])) } });
     await logger.finalizeSession();
     const [rec] = readKind(projectPath, "tool_usage", "ser_wide");
     const p = rec!.parameters as Record<string, unknown>;
@@ -237,6 +237,12 @@ describe("metadata and free-form values are stored safely (serialize.ts rules)",
       expect(got["…"], member).toBe("[5 more keys]");
     }
     expect((p.set as unknown[]).at(-1)).toBe("[5 more items]");
+    // (a Headers was cut without a word until 2026-12-06; it keeps its names sorted, so the first
+    // 10,000 in its order: k0, k1, k10, …)
+    const headers = p.headers as Record<string, unknown>;
+    expect(Object.keys(headers)).toHaveLength(10_001);
+    expect(headers.k0).toBe("0");
+    expect(headers["…"]).toBe("[5 more keys]");
   });
 
   for (const durability of ["async", "sync"] as const) {

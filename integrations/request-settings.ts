@@ -171,6 +171,20 @@ export function anthropicRequestSettings(params: unknown): Obj | undefined {
   const format = ownOf(params, "output_format") ?? (isObj(config) ? config.format : undefined);
   const formatType = isObj(format) ? name(format.type) : undefined;
   if (formatType !== undefined) out.output_format = formatType;
+  // What else `output_config` asks for: the effort (`low` … `max`, as OpenAI's records give their
+  // `reasoning_effort`) and the beta's task budget (`{ type: "tokens", total, remaining? }`), the
+  // token budget the model paces itself to. Left out until 2026-12-06.
+  if (isObj(config)) {
+    const effort = scalar(config.effort);
+    if (typeof effort === "string") out.effort = effort;
+    const budget = config.task_budget;
+    if (isObj(budget)) {
+      const total = scalar(budget.total);
+      const remaining = scalar(budget.remaining);
+      if (typeof total === "number") out.task_budget_total = total;
+      if (typeof remaining === "number") out.task_budget_remaining = remaining;
+    }
+  }
   // The MCP connector's servers (`client.beta.messages`): what else the model could call, by name
   // (never the URL or the authorization token). Left out until 2026-12-05: a record's `toolCalls`
   // named a server the record did not say was offered.

@@ -398,6 +398,28 @@ describe("wrapAnthropic: messages.parse()", () => {
     expect(JSON.stringify(recs)).not.toContain("additionalProperties");
   });
 
+  // (2026-12-06: the effort asked for, output_config.effort, and the beta's task budget were not
+  // in metadata.anthropic.request, where OpenAI's records say their reasoning_effort)
+  it("records output_config's effort and the beta's task budget (type tokens: total, remaining) in metadata.anthropic.request, and sends them unchanged", async () => {
+    const logger = newLogger();
+    const c = client(logger);
+    fake.enqueue(jsonReply(), jsonReply(), jsonReply());
+    const before = fake.requests.length;
+    await c.messages.create({ ...ask("think hard"), output_config: { effort: "high" } });
+    const budget = { type: "tokens" as const, total: 50_000, remaining: 20_000 };
+    await c.beta.messages.create({ ...ask("within budget"), output_config: { effort: "low", task_budget: budget, format: schema } });
+    await c.messages.create({ ...ask("no effort"), output_config: { effort: null } });
+    const recs = await settle(logger, 3);
+    expect(recs.map((r) => (r.metadata as { anthropic: Rec }).anthropic.request)).toEqual([
+      { max_tokens: 256, effort: "high" },
+      { max_tokens: 256, output_format: "json_schema", effort: "low", task_budget_total: 50_000, task_budget_remaining: 20_000 },
+      { max_tokens: 256 },
+    ]);
+    const sent = fake.requests.slice(before).map((r) => (r.body as { output_config?: unknown }).output_config);
+    expect(sent[0]).toEqual({ effort: "high" });
+    expect(sent[1]).toMatchObject({ effort: "low", task_budget: budget });
+  });
+
   it("a failed parse() is recorded once as messages.parse; the create() calls around it stay messages.create", async () => {
     const logger = newLogger();
     const c = client(logger);

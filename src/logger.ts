@@ -1328,6 +1328,11 @@ export class AuditLogger extends EventEmitter<AuditLoggerEvents> implements Exit
    * `exiting`: the process ends now (false on a signal the app handles itself, a graceful
    * shutdown that may still call finalizeSession(): the records under way are then left to it).
    */
+  /** @internal The exit hook's line on stderr (see src/sink/exit.ts), redacted as this logger's warnings are. */
+  redactReport(text: string): string {
+    return redactedForReport(this, text);
+  }
+
   /** @internal The process's `exit` event (see src/sink/exit.ts): records made from now on are written at once. */
   markExited(): void {
     this.exitFlushed = true;

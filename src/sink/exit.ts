@@ -14,6 +14,12 @@ export interface ExitFlushable {
   flushSyncOnExit(exiting?: boolean, release?: boolean): void;
   /** The `exit` event: nothing runs after its listeners, so what is logged from now on is written at once. */
   markExited?(): void;
+  /**
+   * `text` (the line printed on stderr when `flushSyncOnExit` throws) as it may be printed: the
+   * logger redacts it with its `redact` options, as its warnings (the logger registers it here,
+   * so this module imports nothing of the logger's). Absent: printed as it is.
+   */
+  redactReport?(text: string): string;
 }
 
 /**
@@ -42,7 +48,10 @@ function makeShared(): ExitShared {
         // the process is exiting: a last word on stderr, where nothing else can report it
         // (records the disk still refused were dropped without one; found by review, 2026-12-04)
         try {
-          fs.writeSync(2, `audit-logger: could not write everything as the process ended: ${(err as Error)?.message ?? String(err)}\n`);
+          // (redacted as the logger's warnings are: a message quoting a path, a sink's error,
+          // printed what the trail redacts in clear until 2026-12-06; security pass)
+          const text = `audit-logger: could not write everything as the process ended: ${(err as Error)?.message ?? String(err)}`;
+          fs.writeSync(2, `${l.redactReport ? l.redactReport(text) : text}\n`);
         } catch {
           // no stderr either
         }

@@ -62,3 +62,27 @@ describe("a failure to record is reported without the secrets the records redact
     expect(tool).toContain("captureArgs threw: cannot capture token [REDACTED:openai] for [REDACTED:email]");
   });
 });
+
+describe("the line the exit hook prints on stderr when it cannot write everything", () => {
+  // (the logger's warnings were redacted, the exit hook's last line was not: a failure quoting a
+  // path that holds an address and a key printed both in clear; found 2026-12-06)
+  for (const mode of ["main", "thread"] as const) {
+    it(`${mode}: is redacted by the logger's redact options`, () => {
+      process.env.EXIT_SECRET = SECRET;
+      let r: ReturnType<typeof runFixtureChild<{ auditDir: string }>>;
+      try {
+        r = runFixtureChild<{ auditDir: string }>("redact/exit-child.mts", "exit-text-", [mode]);
+      } finally {
+        delete process.env.EXIT_SECRET;
+      }
+      expect(r.status, r.stderr).toBe(0);
+      // (the path holds both: the child wrote there)
+      expect(r.out.auditDir).toContain(SECRET);
+      expect(r.out.auditDir).toContain("bob.exit@example.com");
+      expect(r.stderr).toMatch(/^audit-logger: could not write everything as the process ended: session exiting: the full content of 1 interaction\(s\) not written: The content directory \S*\[REDACTED:email\]\/\[REDACTED:openai\]\/audit_logs\/full_interactions is a symbolic link or not a directory/m);
+      expect(r.stderr).not.toContain(SECRET.slice(8));
+      expect(r.stderr).not.toContain("bob.exit@example.com");
+    });
+  }
+});
+

@@ -1849,7 +1849,15 @@ export class AuditLogger extends EventEmitter<AuditLoggerEvents> implements Exit
         // the next only from its callback, which a blocked event loop does not run)
         if (this.remote) this.sendQueued();
         else {
-          this.writeOutAll(false);
+          // (the refused content files a slice at a time, as a `fsync` log call writes them (see
+          // commitSoon): this call's slice written whether or not one is due in the next turn,
+          // which a blocked loop does not run; the record lines wait for the last slice, written
+          // by a later overdue call. Until 2026-12-06 this call wrote the whole backlog, up to
+          // 64 MiB, in one go on the app's thread)
+          this.writeOutAll(false, REFUSED_CONTENT_SLICE, true);
+          // (slices left: the next log call FSYNC_WRITE_DUE_MS from now writes the next, as in
+          // `fsync` mode, not one a whole interval later: the lines wait for the last)
+          if (this.contentRefused.size > 0) this.flushDueAt = now + FSYNC_WRITE_DUE_MS - this.config.flushIntervalMs;
           // the content files of the records just written, queued for the content thread at the
           // end of a tick that has not come: sent now, so it writes them while this work goes on
           postQueuedContent();

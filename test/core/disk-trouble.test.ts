@@ -526,6 +526,9 @@ describe("async: a backlog of refused content files (up to 64 MiB), written by t
     // so each log call that hands records over writes one itself; else the backlog, and the
     // record lines waiting for it, were not written until the work ended)
     { name: "fsync, 200 files of 8 KB, a blocked event loop", count: 200, bytes: 8 * 1024, durability: "fsync", busy: "blocked" },
+    // (the same in `async` mode: a log call made once a flush is a whole interval overdue hands
+    // the buffers over itself, and wrote the whole backlog first, in one go; 2026-12-06)
+    { name: "async, 2,000 files of 8 KB, a blocked event loop", count: 2000, bytes: 8 * 1024, durability: "async", busy: "blocked" },
     // (a signed checkpoint covers the record lines: due by records or time while the slices ran,
     // it wrote the whole backlog first)
     { name: "fsync, 2,000 files of 8 KB, the app logging on, signed checkpoints every 200 records", count: 2000, bytes: 8 * 1024, durability: "fsync", busy: "busy", signed: true },

@@ -206,9 +206,10 @@ export class FileRecordSource implements RecordSource {
    * listing, every session's files (found 2026-12-05: ~0.9 s a request at 600 sessions). One read
    * of the directory, for the names of the session's files.
    */
-  async sessionListing(sessionId: string): Promise<SessionListing | undefined> {
+  async sessionListing(sessionId: string, names?: readonly string[]): Promise<SessionListing | undefined> {
+    // (`names`: the caller's listing of the directory, so that one request reads it once; see ServeData.stats)
     if (!isFileSessionId(sessionId)) return undefined;
-    return this.listingOf(sessionId, safeReaddir(this.auditDir).sort());
+    return this.listingOf(sessionId, [...(names ?? safeReaddir(this.auditDir))].sort());
   }
 
   /** One session's entry of the listing, from the directory's sorted listing `names`. */

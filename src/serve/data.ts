@@ -262,8 +262,8 @@ export class ServeData {
    * A cheap fingerprint of one session: its files' sizes and times, or in the store the record
    * count and highest seq per kind and the session's status (one small aggregate query).
    */
-  private async signature(sessionId: string): Promise<string> {
-    if (this.auditPath !== undefined) return sessionSignature(this.auditPath, sessionId) + `#${sessionId}`;
+  private async signature(sessionId: string, listed?: readonly string[]): Promise<string> {
+    if (this.auditPath !== undefined) return sessionSignature(this.auditPath, sessionId, listed) + `#${sessionId}`;
     const n = names(this.store!.schema);
     const r = await this.store!.pool.query<{ kind: string; c: string; mx: string }>(
       `SELECT kind, count(*)::text AS c, max(seq)::text AS mx FROM ${n.records} WHERE session_id = $1 GROUP BY kind ORDER BY kind`,
@@ -435,8 +435,9 @@ export class ServeData {
   }
 
   /** The analytics report and chart data of one session (one pass, cached). */
-  async analytics(sessionId: string): Promise<{ report: AnalyticsReport; charts: ChartData }> {
-    return this.analyticsMemo.get(await this.signature(sessionId), async () => {
+  async analytics(sessionId: string, names?: readonly string[]): Promise<{ report: AnalyticsReport; charts: ChartData }> {
+    // (`names`: the caller's listing of the directory, see stats)
+    return this.analyticsMemo.get(await this.signature(sessionId, names), async () => {
       const report = await this.viewer.generateAnalyticsReport({ sessionId });
       const acc = new ChartAccumulator({ ...DEFAULT_MODEL_PRICES, ...this.prices });
       for await (const r of this.viewer.source.records("chat_interaction", sessionId)) acc.add(r);
@@ -457,8 +458,11 @@ export class ServeData {
     // (one session's entry only, where the source can: the whole listing read every session's
     // files on each stats request, ~0.9 s at 600 sessions; found 2026-12-05)
     const source = this.viewer.source;
-    const listing = source.sessionListing ? await source.sessionListing(sessionId) : (await this.listSessions()).find((s) => s.sessionId === sessionId);
-    const { report } = await this.analytics(sessionId);
+    // (the directory read once for both, the session's entry and the analytics' cache key: each
+    // read it, 2,000 sessions' names twice a request; found 2026-12-06)
+    const names = this.auditPath !== undefined && source instanceof FileRecordSource ? safeReaddir(this.auditPath) : undefined;
+    const listing = source instanceof FileRecordSource ? await source.sessionListing(sessionId, names) : source.sessionListing ? await source.sessionListing(sessionId) : (await this.listSessions()).find((s) => s.sessionId === sessionId);
+    const { report } = await this.analytics(sessionId, names);
     const info = await this.viewer.source.sessionInfo(sessionId);
     const startTime = (typeof info?.startTime === "string" ? info.startTime : undefined) ?? report.period.start;
     // (the session file's end: finalizeSession()'s, or the exit hook's, see docs/FORMAT.md)

@@ -1,0 +1,61 @@
+/**
+ * The event loop's longest stall while an app logs in `fsync` mode with signed checkpoints (every
+ * 1,000 records, the default): each periodic checkpoint fdatasyncs the six chain files on the
+ * app's thread (src/logger.ts writeCheckpoint), where the group commit syncs off it.
+ *
+ *   npx tsx bench/checkpoint-stall.ts [--records 20000] [--signed false] [--durability async]
+ *
+ * Logs `records` small tool_usage records, yielding (setImmediate) every 10, and prints the
+ * event loop's delay (perf_hooks.monitorEventLoopDelay, 1 ms resolution: max, p99, mean), the
+ * longest single log call, the time of the log calls that wrote a checkpoint and the count, and
+ * the total time.
+ */
+import { generateKeyPairSync } from "node:crypto";
+import fs from "node:fs";
+import os from "node:os";
+import path from "node:path";
+import { monitorEventLoopDelay } from "node:perf_hooks";
+import { parseArgs } from "node:util";
+import { AuditLogger } from "../src/logger.js";
+
+const { values } = parseArgs({ options: { records: { type: "string", default: "20000" }, signed: { type: "string", default: "true" }, durability: { type: "string", default: "fsync" } } });
+const n = Number(values.records);
+const signed = values.signed !== "false";
+const durability = values.durability === "async" ? "async" : "fsync";
+const dir = fs.mkdtempSync(path.join(os.tmpdir(), "audit-cp-stall-"));
+const logger = new AuditLogger({
+  sessionId: "stall",
+  projectPath: dir,
+  durability,
+  fullContentLogging: false,
+  ...(signed ? { signingKey: generateKeyPairSync("ed25519").privateKey } : {}),
+});
+const errors: string[] = [];
+logger.on("error", (e) => errors.push(e.message));
+const checkpointCalls: number[] = [];
+let inCheckpoint = false;
+logger.on("checkpoint", () => void (inCheckpoint = true));
+const h = monitorEventLoopDelay({ resolution: 1 });
+h.enable();
+let longest = 0;
+const t0 = performance.now();
+for (let i = 0; i < n; i++) {
+  const t = performance.now();
+  logger.logToolUsage({ toolName: "bench", operation: "tick", parameters: { i } });
+  const took = performance.now() - t;
+  longest = Math.max(longest, took);
+  if (inCheckpoint) checkpointCalls.push(took);
+  inCheckpoint = false;
+  if (i % 10 === 9) await new Promise((r) => setImmediate(r));
+}
+await logger.flush();
+const total = performance.now() - t0;
+h.disable();
+await logger.finalizeSession();
+const ms = (ns: number): string => (ns / 1e6).toFixed(1);
+const sorted = [...checkpointCalls].sort((a, b) => a - b);
+console.log(`records ${n}, signed ${signed}, ${durability}; total ${total.toFixed(0)} ms`);
+console.log(`event-loop delay: max ${ms(h.max)} ms, p99 ${ms(h.percentile(99))} ms, mean ${ms(h.mean)} ms`);
+console.log(`longest log call ${longest.toFixed(1)} ms; ${checkpointCalls.length} log calls wrote a checkpoint (or saw one written): median ${(sorted[Math.floor(sorted.length / 2)] ?? 0).toFixed(1)} ms, max ${(sorted.at(-1) ?? 0).toFixed(1)} ms`);
+if (errors.length) console.log(`errors: ${errors.length}, first: ${errors[0]}`);
+fs.rmSync(dir, { recursive: true, force: true });

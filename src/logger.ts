@@ -45,7 +45,7 @@ import { SESSION_ID_PATTERN } from "./config/schema.js";
 import { KindWriter } from "./sink/writer.js";
 import { SubjectKeys, shredSubjectKeys, userSubjectTags } from "./pipeline/keyring.js";
 import { Redactor, type RedactOptions, type RedactionCounts } from "./pipeline/redact.js";
-import { Checkpointer } from "./integrity/checkpointer.js";
+import { Checkpointer, type CheckpointHeads } from "./integrity/checkpointer.js";
 import { ThreadLink } from "./thread/link.js";
 import type { BatchItem, InputItem, LogMethod } from "./thread/protocol.js";
 import { approxBytes } from "./thread/size.js";
@@ -1914,6 +1914,9 @@ export class AuditLogger extends EventEmitter<AuditLoggerEvents> implements Exit
   /** a periodic checkpoint that waits for the last slice of the refused content files (see writeCheckpoint) */
   private checkpointAfterSlices: string | undefined;
 
+  /** `fsync` mode: a periodic checkpoint that waits for the next group commit's fdatasync (see writeCheckpoint, runCommit) */
+  private checkpointAfterCommit: string | undefined;
+
   /**
    * Writes a slice of the refused content files (see REFUSED_CONTENT_SLICE) and, when more are
    * left, the next slice in the next turn of the event loop (unref'd, as the flush timer is: at
@@ -2130,11 +2133,16 @@ export class AuditLogger extends EventEmitter<AuditLoggerEvents> implements Exit
     const waiters = this.commitWaiters;
     this.commitWaiters = [];
     let failure: Error | undefined;
+    let covered: CheckpointHeads | undefined;
     try {
       // (a commit no flush() waits for writes the refused content files a slice per turn, as the
       // flush timer does: with each fdatasync'ed, 800 files of 8 KB held the event loop ~3.6 s,
       // 2026-12-05; a flush() asked for everything)
       this.writeOutAll(true, waiters.length > 0 ? undefined : REFUSED_CONTENT_SLICE);
+      // (a periodic checkpoint due: every chain's head as this write-out left them, when it handed
+      // every record line to the OS (no slice of refused content left, no line waiting), signed
+      // below once the sync has returned; see writeCheckpoint)
+      covered = this.checkpointAfterCommit !== undefined && this.checkpointer && this.refusedSlice === undefined && this.contentRefused.size === 0 && !CHAIN_KINDS.some((k) => this.writers[k].hasPending) ? this.checkpointer.snapshot() : undefined;
       // (every kind's sync ends before the commit does, also when one fails: a file whose sync
       // was still running when another's failed counted as synced for the next commit; found by
       // review, 2026-12-03)
@@ -2148,13 +2156,24 @@ export class AuditLogger extends EventEmitter<AuditLoggerEvents> implements Exit
       }
     }
     this.commitRunning = false;
+    // the periodic checkpoint, over records now on stable storage (unless one written meanwhile,
+    // finalize's say, covers more, or the session ended)
+    const why = this.checkpointAfterCommit;
+    if (!failure && covered && why !== undefined && this.checkpointer && this.checkpointer.written === covered.n && !this.closed) {
+      this.checkpointAfterCommit = undefined;
+      try {
+        this.checkpointWritten(this.checkpointer.write(why, covered));
+      } catch (err) {
+        this.report(new AuditIOError(`Writing checkpoint failed: ${(err as Error).message}`, { cause: err }));
+      }
+    }
     // a failed commit is retried after a pause that doubles up to FSYNC_RETRY_MAX_MS, not in a tight loop
     this.commitBackoffMs = failure ? Math.min(Math.max(this.commitBackoffMs * 2, 50), FSYNC_RETRY_MAX_MS) : 0;
     for (const w of waiters) failure ? w.reject(failure) : w.resolve();
     // a flush() that arrived while this commit ran is retried at once, not after the backoff
     if (this.commitWaiters.length > 0) this.scheduleCommit(true);
     // refused bytes are retried too (after the backoff), so they reach the disk once it takes data again
-    else if ((this.contentRefused.size > 0 && this.refusedSlice === undefined) || CHAIN_KINDS.some((k) => this.writers[k].hasPending || this.writers[k].dirty || this.writers[k].lastError !== undefined)) this.scheduleCommit();
+    else if ((this.contentRefused.size > 0 && this.refusedSlice === undefined) || (this.checkpointAfterCommit !== undefined && !this.closed && this.refusedSlice === undefined) || CHAIN_KINDS.some((k) => this.writers[k].hasPending || this.writers[k].dirty || this.writers[k].lastError !== undefined)) this.scheduleCommit();
   }
 
   /**
@@ -2186,6 +2205,17 @@ export class AuditLogger extends EventEmitter<AuditLoggerEvents> implements Exit
       }
     }
     this.checkpointAfterSlices = undefined;
+    // `fsync` mode, a periodic one: signed over what the next group commit hands to the OS, and
+    // written once that commit's fdatasync (on the thread pool) has returned (see runCommit): it
+    // fdatasync'ed every chain file here, on the app's thread, in the log call that reached the
+    // count (2–6 ms a checkpoint, up to 80 ms on a loaded disk; bench/checkpoint-stall.ts,
+    // 2026-12-06). Still a checkpoint covers only records on stable storage when it is written.
+    if ((why === "records" || why === "interval") && this.config.durability === "fsync" && !this.remote) {
+      this.checkpointAfterCommit = why;
+      this.scheduleCommit();
+      return;
+    }
+    this.checkpointAfterCommit = undefined;
     this.rotationCheckpointDue = false;
     try {
       this.writeOutAll(true);

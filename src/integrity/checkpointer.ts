@@ -96,10 +96,29 @@ export class Checkpointer {
     return this.sinceLast;
   }
 
-  /** Signs and appends a checkpoint over every chain's current head. */
-  write(reason: string): Checkpoint {
-    const heads: Record<string, CheckpointHead> = {};
+  /**
+   * Every chain's current head (and tree root), to sign later with {@link write}: what a group
+   * commit has just handed to the OS, signed once its fdatasync has returned. `n`: the checkpoints
+   * written so far, so that one written meanwhile (covering more) is not followed by this older one.
+   */
+  snapshot(): CheckpointHeads {
+    const heads = {} as Record<ChainKind, CheckpointHead>;
     for (const kind of CHAIN_KINDS) heads[kind] = { ...this.heads[kind], root: this.merkle[kind].root() };
+    return { heads, records: this.sinceLast, n: this.n };
+  }
+
+  /** how many checkpoints this session has written (see snapshot) */
+  get written(): number {
+    return this.n;
+  }
+
+  /**
+   * Signs and appends a checkpoint over every chain's current head, or over the heads of `at`
+   * (see snapshot): the records pushed since then count towards the next one.
+   */
+  write(reason: string, at?: CheckpointHeads): Checkpoint {
+    const heads: Record<string, CheckpointHead> = {};
+    for (const kind of CHAIN_KINDS) heads[kind] = at ? at.heads[kind] : { ...this.heads[kind], root: this.merkle[kind].root() };
     const { checkpoint, line } = makeCheckpoint(
       this.signer,
       { sessionId: this.sessionId, n: this.n + 1, time: new Date().toISOString(), reason, heads, prevCheckpointHash: this.prevHash },
@@ -115,7 +134,16 @@ export class Checkpointer {
     }
     this.n++;
     this.prevHash = checkpoint.hash;
-    this.sinceLast = 0;
+    this.sinceLast = at ? Math.max(0, this.sinceLast - at.records) : 0;
     return checkpoint;
   }
+}
+
+/** Every chain's head at one moment, to be signed later (see Checkpointer.snapshot). */
+export interface CheckpointHeads {
+  readonly heads: Readonly<Record<ChainKind, CheckpointHead>>;
+  /** the records pushed since the last checkpoint, at that moment */
+  readonly records: number;
+  /** the checkpoints written before it */
+  readonly n: number;
 }

@@ -136,6 +136,8 @@ function sameFile(a: fs.Stats | undefined, b: fs.Stats): boolean {
  */
 export interface StoredKeyLines {
   line(kid: string): string | null | undefined;
+  /** why the store's key table cannot be read by this reader (its role may not SELECT there), if so */
+  unreadable?(): string | undefined;
 }
 
 /** A wrapped key from a stored key store line, checked to be the key `kid`'s. */
@@ -230,6 +232,10 @@ export function openKeyring(masters: readonly EncryptionKey[], auditDir: string 
       } else if (!auditDir) {
         // a reader with no directory (over PostgreSQL, without contentDir), and the store's key
         // table does not hold it: said so, not taken for a shredding
+        const why = stored?.unreadable?.();
+        if (why !== undefined) {
+          throw new AuditKeyError(`Data key ${kid} (a per-user key): this reader may not read the store's key table (${why}), and has no audit directory to look in. Grant it, or give postgres.contentDir (the CLI's --content-dir, for tail, serve and export) pointing at the audit directory that wrote the record (its key store, subject_keys_<sessionId>.jsonl).`);
+        }
         throw new AuditKeyError(
           `Data key ${kid} (a per-user key) is not in the store's key table (audit_subject_keys), and this reader has no audit directory to look in: the writer's sink has not sent it yet, or the store's schema is older than version 6 or its writer may not insert there (its sink reported so), or the session was stored before 2026-12-06. Give postgres.contentDir (the CLI's --content-dir, for tail, serve and export) pointing at the audit directory that wrote the record (its key store, subject_keys_<sessionId>.jsonl).`,
         );

@@ -23,8 +23,10 @@ const KID_REF = /"kid":"(d[0-9a-f]{16})"|hmac-sha256:(d[0-9a-f]{16}):/g;
  */
 export class StoreKeys implements StoredKeyLines {
   private readonly lines = new Map<string, string | null>();
-  /** the store has no key table (schema before version 6): not asked again */
+  /** the store has no key table (schema before version 6), or this reader may not read it: not asked again */
   private noTable = false;
+  /** why the table cannot be read, when the store has it but this role may not SELECT there */
+  private refused: string | undefined;
   private readonly table: string;
 
   // (the pool as the kit's own PgPoolLike, not pg's Pool: this class is in the main entry's
@@ -40,6 +42,10 @@ export class StoreKeys implements StoredKeyLines {
     return this.lines.get(kid);
   }
 
+  unreadable(): string | undefined {
+    return this.refused;
+  }
+
   /** Reads the key rows that the records `recordLines` name. */
   async read(recordLines: readonly string[]): Promise<void> {
     if (this.noTable) return;
@@ -50,8 +56,13 @@ export class StoreKeys implements StoredKeyLines {
     try {
       rows = (await (this.pool as unknown as Pool).query<{ kid: string; line: string | null }>(`SELECT kid, line FROM ${this.table} WHERE kid = ANY($1::text[])`, [[...kids]])).rows;
     } catch (err) {
-      if ((err as { code?: unknown }).code !== "42P01") throw storeError(err, this.pool, this.schema, "read");
-      this.noTable = true; // (the keys are in the writers' directories only: contentDir)
+      const code = (err as { code?: unknown }).code;
+      if (code !== "42P01" && code !== "42501") throw storeError(err, this.pool, this.schema, "read");
+      // (the keys are in the writers' directories only: contentDir. A reader role granted SELECT
+      // before version 6 made the table has none on it: every read with a master key failed as a
+      // whole, also with contentDir, which opened them before the upgrade; found by review, 2026-12-06)
+      this.noTable = true;
+      if (code === "42501") this.refused = `${(err as Error).message}: GRANT SELECT ON ${this.table} to this reader's role`;
       return;
     }
     for (const k of kids) this.lines.delete(k);

@@ -279,6 +279,30 @@ describe("data keys in the store (audit_subject_keys)", () => {
     expect(await keyRows(schema)).toHaveLength(2);
   });
 
+  it("a reader role granted SELECT before version 6 made the key table (no SELECT on it): records open with contentDir, as before the upgrade, and without it say what is missing (a read failed as a whole: permission denied)", async () => {
+    const schema = schemaFor("keysreader");
+    await migratePostgres({ connectionString: PG_URL, schema });
+    const a = instance("reader_a", schema);
+    chat(a.logger, "alice", "alice asks");
+    chat(a.logger, "bob", "bob asks");
+    await a.logger.finalizeSession();
+    expect(a.errors).toEqual([]);
+    expect(await keyRows(schema)).toHaveLength(2);
+    const role = `h7k_reader_${process.pid}`;
+    roles.push(role);
+    await sql(`DROP ROLE IF EXISTS ${role}; CREATE ROLE ${role} LOGIN; GRANT USAGE ON SCHEMA "${schema}" TO ${role}; GRANT SELECT ON ALL TABLES IN SCHEMA "${schema}" TO ${role}; REVOKE SELECT ON "${schema}".audit_subject_keys FROM ${role}`);
+    const url = PG_URL.replace("postgres@", `${role}@`);
+    const withDir = new AuditViewer({ postgres: { connectionString: url, schema, contentDir: a.logger.auditDir }, encryptionKey: TEST_KEY });
+    expect((await withDir.getChatInteractions()).map((c) => c.promptPreview).sort()).toEqual(["alice asks", "bob asks"]);
+    const noDir = new AuditViewer({ postgres: { connectionString: url, schema }, encryptionKey: TEST_KEY });
+    const chats = await noDir.getChatInteractions();
+    expect(chats).toHaveLength(2);
+    for (const c of chats) {
+      expect(String((c as { decryptionError?: string }).decryptionError)).toMatch(/may not read the store's key table .*GRANT SELECT ON .*audit_subject_keys/);
+      expect(String((c as { decryptionError?: string }).decryptionError)).not.toMatch(/shredded/);
+    }
+  });
+
   it("a least-privilege writer (the grants of docs/POSTGRES.md) stores key lines and shreds through its subject_shredded record, but cannot change a key row itself; without INSERT on the table it is told once, and its records are stored", async () => {
     const schema = schemaFor("keysrole");
     await migratePostgres({ connectionString: PG_URL, schema });

@@ -1,4 +1,5 @@
 /** `audit-logger shred <dir> --user <id>`: crypto-shredding of one subject across the directory. */
+import { randomBytes } from "node:crypto";
 import path from "node:path";
 import { AuditLogger } from "../logger.js";
 import { EXIT_FAIL, EXIT_OK, parseCommand, resolveAuditDir, singleDir, UsageError } from "./args.js";
@@ -11,6 +12,25 @@ import type { Command } from "./io.js";
 import { loadCliKey } from "./keys.js";
 
 const MAINTENANCE_SESSION = "audit_maintenance";
+
+/** A directory's maintenance session for the runs that write to a PostgreSQL store (see storeMaintenanceSession). */
+const STORE_MAINTENANCE = /^session_(audit_maintenance_[0-9a-f]{16})\.json$/;
+
+/**
+ * The session a `--postgres` run writes its record in: `audit_maintenance_<16 hex>`, one per
+ * audit directory (the one an earlier run made, found by its session file, else a new one), so
+ * that the runs of several instances' directories, each shredding its own keys, write distinct
+ * chains to the one store. Found by review, 2026-12-06: every directory's runs wrote session
+ * `audit_maintenance` there, and `verify --postgres` reported chain_broken, seq_duplicate and
+ * checkpoint_mismatch from the second directory's run on.
+ */
+function storeMaintenanceSession(dir: string): string {
+  for (const name of safeReaddir(dir).sort()) {
+    const m = STORE_MAINTENANCE.exec(name);
+    if (m) return m[1]!;
+  }
+  return `${MAINTENANCE_SESSION}_${randomBytes(8).toString("hex")}`;
+}
 
 const HELP = `Usage: audit-logger shred <dir> --user <userId> [--reason <text>] [--key-file <file>] [--postgres <url> [--schema <name>]] [--json]
 
@@ -27,8 +47,11 @@ the subject's keys): --key-file, or AUDIT_LOGGER_KEY.
   --key-file <file>   the master key or keyring (current first), else AUDIT_LOGGER_KEY
   --postgres <url>    also shred in the PostgreSQL store the directory's sinks write to: the
                       "subject_shredded" record is sent there, and storing it shreds the keys
-                      it names in the store's key table. Exit 1 when the store was not reached
-                      (the record waits in a spool; run the command again to send it)
+                      it names in the store's key table; the record is then in the
+                      directory's own "${MAINTENANCE_SESSION}_<16 hex>" session (one per
+                      directory, so several instances' directories write distinct chains to
+                      the store). Exit 1 when the store was not reached (the record waits in a
+                      spool; run the command again to send it)
   --schema <name>     with --postgres: the schema holding the store (default ${DEFAULT_SCHEMA})
   --json              print the destroyed key ids as JSON
   -h, --help          show this help
@@ -69,7 +92,7 @@ export const shredCommand: Command = {
     const key = loadCliKey(values["key-file"], io.env, dir, "nothing was shredded");
     if (!key) throw new UsageError("no master key: pass --key-file <file> or set AUDIT_LOGGER_KEY (shredding needs the key to find the subject's data keys)");
     const logger = new AuditLogger({
-      sessionId: MAINTENANCE_SESSION,
+      sessionId: sink ? storeMaintenanceSession(dir) : MAINTENANCE_SESSION,
       projectPath: path.dirname(dir),
       encryptSensitiveContent: true,
       encryptionKey: key.masters.map((m) => Buffer.from(m).toString("base64")),

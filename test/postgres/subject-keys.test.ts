@@ -373,10 +373,39 @@ describe("data keys in the store (audit_subject_keys)", () => {
     expect(again.code, again.stderr).toBe(0);
     expect(JSON.parse(again.stdout)).toMatchObject({ destroyedKeyIds: [], store: "shredded" });
     expect(await lineOf(aliceKid)).toBeNull();
-    expect((await keyRows(schema)).find((r) => r.kid === aliceKid)!.shredded_by).toMatch(/^audit_maintenance audit_event #\d+$/);
-    // and erin, shredded in the directory before: run with --postgres, her earlier record is sent too
+    expect((await keyRows(schema)).find((r) => r.kid === aliceKid)!.shredded_by).toMatch(/^audit_maintenance_[0-9a-f]{16} audit_event #\d+$/);
+    // and erin, shredded in the directory before without --postgres: as the warning said, run
+    // again with it (the directory has no key of hers left; the record's subject tags shred in the store)
+    expect(await lineOf(erinKid)).not.toBeNull();
+    const erin = await runCli(["shred", a.logger.auditDir, "--user", "erin", "--key-file", keyFile, "--postgres", proxy.url, "--schema", schema, "--json"]);
+    expect(erin.code, erin.stderr).toBe(0);
+    expect(JSON.parse(erin.stdout)).toMatchObject({ destroyedKeyIds: [], store: "shredded" });
     expect(await lineOf(erinKid)).toBeNull();
     expect((await readStore(schema)).open).toEqual(["bob asks"]);
+  });
+
+  it("audit-logger shred --postgres run in two instances' directories (as a shred must be, one per directory): the store's chains verify clean, each run's record shreds there", async () => {
+    const schema = schemaFor("keyscli2");
+    await migratePostgres({ connectionString: PG_URL, schema });
+    const dirs: string[] = [];
+    for (const sid of ["cli2_a", "cli2_b"]) {
+      const x = instance(sid, schema);
+      chat(x.logger, "alice", `alice asks ${sid}`);
+      chat(x.logger, "bob", `bob asks ${sid}`);
+      await x.logger.finalizeSession();
+      dirs.push(x.logger.auditDir);
+    }
+    const keyFile = path.join(tmpProject(), "master.key");
+    fs.writeFileSync(keyFile, TEST_KEY);
+    for (const d of [...dirs, dirs[0]!]) {
+      const r = await runCli(["shred", d, "--user", "alice", "--key-file", keyFile, "--postgres", PG_URL, "--schema", schema, "--json"]);
+      expect(r.code, r.stderr).toBe(0);
+      expect(JSON.parse(r.stdout)).toMatchObject({ store: "shredded" });
+    }
+    // (both runs wrote session audit_maintenance to the store: seq 1 twice, chain_broken, seq_duplicate, checkpoint_mismatch)
+    const v = await verifyPostgres({ connectionString: PG_URL, schema });
+    expect(v.problems).toEqual([]);
+    expect((await readStore(schema)).open).toEqual(["bob asks cli2_a", "bob asks cli2_b"]);
   });
 });
 

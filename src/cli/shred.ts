@@ -51,13 +51,14 @@ the subject's keys): --key-file, or AUDIT_LOGGER_KEY.
                       directory's own "${MAINTENANCE_SESSION}_<16 hex>" session (one per
                       directory, so several instances' directories write distinct chains to
                       the store). Exit 1 when the store was not reached (the record waits in a
-                      spool; run the command again to send it)
+                      spool; run the command again to send it) or refused the record (a
+                      trigger or constraint of its own: JSON "store": "refused")
   --schema <name>     with --postgres: the schema holding the store (default ${DEFAULT_SCHEMA})
   --json              print the destroyed key ids as JSON
   -h, --help          show this help
 
 Exit codes: 0 done (also when the subject had no keys), 1 failure (with --postgres: also when
-the store was not reached), 2 bad usage.`;
+the store was not reached or refused the record), 2 bad usage.`;
 
 export const shredCommand: Command = {
   name: "shred",
@@ -112,11 +113,18 @@ export const shredCommand: Command = {
       io.err(`audit-logger shred: sessions of ${dir} were also sent to a PostgreSQL store (a PostgresSink): its copies of the keys are not shredded by this run. Run it again with --postgres <url> [--schema <name>] for that store.`);
     }
     const undelivered = sink?.undelivered();
-    if (values.json) io.out(JSON.stringify({ user: values.user, destroyedKeyIds: destroyed, ...(sink ? { store: undelivered === undefined ? "shredded" : "not reached" } : {}) }, null, 2));
+    // (a record the store refused for good, a data exception, is neither queued nor spooled: the
+    // store's keys are not shredded either; until 2026-12-06 this said "shredded", found by review)
+    const refused = sink !== undefined && undelivered === undefined && sink.stats().refused > 0;
+    if (values.json) io.out(JSON.stringify({ user: values.user, destroyedKeyIds: destroyed, ...(sink ? { store: undelivered !== undefined ? "not reached" : refused ? "refused" : "shredded" } : {}) }, null, 2));
     else io.out(destroyed.length ? `destroyed ${destroyed.length} data key(s): ${destroyed.join(", ")}` : `no data keys for that subject in ${dir}; recorded the request anyway`);
     if (sink && undelivered !== undefined) {
       // the store keeps the keys until it stores the shred's record: not a success there
       io.err(`audit-logger shred: the PostgreSQL store was not reached, so its copies of the keys are not shredded yet (${storeErrors[0] ?? undelivered}). The shred's record is ${undelivered} Run this command again (with --postgres) once the store answers.`);
+      return EXIT_FAIL;
+    }
+    if (refused) {
+      io.err(`audit-logger shred: the PostgreSQL store refused the shred's record, so its copies of the keys are not shredded (${storeErrors[0] ?? "see the store's log"}). The record is in the directory's files; once the store takes it (a trigger or a constraint of the store's own refused it), run this command again with --postgres.`);
       return EXIT_FAIL;
     }
     return EXIT_OK;

@@ -407,6 +407,27 @@ describe("data keys in the store (audit_subject_keys)", () => {
     expect(v.problems).toEqual([]);
     expect((await readStore(schema)).open).toEqual(["bob asks cli2_a", "bob asks cli2_b"]);
   });
+
+  it("audit-logger shred --postgres whose record the store refuses for good exits 1 saying the store's keys are not shredded (it said shredded: a refused record is neither queued nor spooled)", async () => {
+    const schema = schemaFor("keysrefused");
+    await migratePostgres({ connectionString: PG_URL, schema });
+    const a = instance("cli_ref", schema);
+    chat(a.logger, "alice", "alice asks");
+    await a.logger.finalizeSession();
+    const aliceKid = kidOfUser(a.logger.auditDir, "cli_ref", "alice");
+    // the store refuses the maintenance session's audit_event rows as a data exception (class 22),
+    // which the sink takes as a refusal for good: counted, reported, left out, not retried
+    await sql(`CREATE FUNCTION "${schema}".refuse_events() RETURNS trigger LANGUAGE plpgsql AS $f$
+      BEGIN IF NEW.kind = 'audit_event' THEN RAISE EXCEPTION 'refused by the test' USING ERRCODE = '22023'; END IF; RETURN NEW; END $f$;
+      CREATE TRIGGER refuse_events BEFORE INSERT ON "${schema}".audit_records FOR EACH ROW EXECUTE FUNCTION "${schema}".refuse_events();`);
+    const keyFile = path.join(tmpProject(), "master.key");
+    fs.writeFileSync(keyFile, TEST_KEY);
+    const r = await runCli(["shred", a.logger.auditDir, "--user", "alice", "--key-file", keyFile, "--postgres", PG_URL, "--schema", schema, "--json"]);
+    expect(r.code).toBe(1);
+    expect(JSON.parse(r.stdout)).toMatchObject({ destroyedKeyIds: [aliceKid], store: "refused" });
+    expect(r.stderr).toContain("the PostgreSQL store refused the shred's record, so its copies of the keys are not shredded");
+    expect((await keyRows(schema)).find((k) => k.kid === aliceKid)!.line).not.toBeNull();
+  });
 });
 
 // A shred named only the key ids its own directory held (found 2026-12-06): the same user's keys

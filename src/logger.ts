@@ -32,12 +32,12 @@ import { JsonText } from "./record/json-text.js";
 import { isoTime } from "./record/time.js";
 import { SessionStats } from "./record/stats.js";
 import { chainedHolds, checkLoggerCleanupOptions, cleanupSessions, type CleanupResult, type LoggerCleanupOptions, type PruneEvent } from "./retention.js";
-import { claimContentId, prepareContent, releaseContentClaim, writeContent, writeContentSync, type ContentManifest, type PreparedContent } from "./sink/content.js";
+import { claimContentId, contentIdTaken, prepareContent, releaseContentClaim, writeContent, writeContentSync, type ContentManifest, type PreparedContent } from "./sink/content.js";
 import { contentDirRefusal, postQueuedContent } from "./sink/content-thread.js";
 
 type ContentManifestBase = Omit<ContentManifest, "files">;
 import { registerForExit, unregisterForExit, type ExitFlushable } from "./sink/exit.js";
-import { CONTENT_DIR, contentFileNames, SESSION_FILE_MAX_BYTES, sessionFileName } from "./sink/files.js";
+import { CONTENT_DIR, SESSION_FILE_MAX_BYTES, sessionFileName } from "./sink/files.js";
 import { readRegularFileSync, replaceFileSync } from "./regular-file.js";
 import { OWN_PROC_START, SessionLock } from "./sink/lock.js";
 import { addHold, holdsToRelease, removeHolds, type LegalHold } from "./holds.js";
@@ -649,6 +649,9 @@ export class AuditLogger extends EventEmitter<AuditLoggerEvents> implements Exit
     // claimContentId): another logger (or process) with the same id meets it and is refused
     // here, before its record is made. (A kit-made id is fresh: nothing to claim.)
     if (content && v.id !== undefined && !freshId) {
+      // (this logger's own claim, its content still on its way or refused: a duplicate, however
+      // old; see claimContentId for another process's)
+      if (this.contentInFlight.has(id) || this.contentRefused.has(id)) throw duplicateIdError(id);
       const claim = claimContentId(this.auditDir, id, FILE_MODE);
       if (claim === false) throw duplicateIdError(id);
       if (claim) content = { ...content, claimed: true };
@@ -2381,7 +2384,7 @@ export class AuditLogger extends EventEmitter<AuditLoggerEvents> implements Exit
   }
 
   private hasContentFiles(id: string): boolean {
-    return fs.existsSync(path.join(this.auditDir, contentFileNames(id, false).manifest));
+    return contentIdTaken(this.auditDir, id);
   }
 
   /** Queues `item` for the worker; true when the queue is full (records or bytes) and goes now. */

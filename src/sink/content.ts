@@ -38,10 +38,45 @@ export function claimContentId(auditDir: string, id: string, mode: number): bool
   try {
     fd = fs.openSync(file, "wx", mode);
   } catch (err) {
-    return (err as NodeJS.ErrnoException).code === "EEXIST" ? false : undefined;
+    if ((err as NodeJS.ErrnoException).code !== "EEXIST") return undefined;
+    // a claim a process that died left (see abandonedClaim) is taken over: the content write
+    // fills the empty file as it fills its own claim
+    return abandonedClaim(file);
   }
   fs.closeSync(fd);
   return true;
+}
+
+/** How old an empty claim must be, when this process is older than it, to count as abandoned (see abandonedClaim). */
+export const CLAIM_ABANDONED_MS = 60_000;
+
+/** when this process began (ms since the epoch) */
+const PROCESS_START_MS = performance.timeOrigin;
+
+/**
+ * Whether `file`, an existing manifest, is a claim a dead process left: empty, a regular file of
+ * one link, made before this process began or more than CLAIM_ABANDONED_MS ago (a live writer
+ * fills its claim within milliseconds of the call, unless the disk refuses its content files
+ * meanwhile). A process killed between the claim and the content write left the id refused for
+ * good: the app's retry of the same interaction after a restart threw AUDIT_ERR_VALIDATION
+ * (found by review, 2026-12-06). The logger refuses its own claims still in flight itself.
+ */
+function abandonedClaim(file: string): boolean {
+  try {
+    const st = fs.lstatSync(file);
+    return st.isFile() && st.size === 0 && st.nlink === 1 && (st.mtimeMs < PROCESS_START_MS || Date.now() - st.mtimeMs > CLAIM_ABANDONED_MS);
+  } catch {
+    return false;
+  }
+}
+
+/**
+ * Whether interaction `id` has content files here, or a live claim (see claimContentId): its
+ * manifest is there and is not a claim a dead process left.
+ */
+export function contentIdTaken(auditDir: string, id: string): boolean {
+  const file = safeJoin(auditDir, contentFileNames(id, false).manifest);
+  return fs.existsSync(file) && !abandonedClaim(file);
 }
 
 /**

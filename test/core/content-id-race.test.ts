@@ -149,3 +149,48 @@ describe("a claimed id's files written through libuv's thread pool (the content-
     expect(report.problems).toEqual([]);
   });
 });
+
+// A process killed between an explicit id's claim (its empty manifest) and the content write left
+// the id refused for good: the app's retry of the same interaction after a restart threw
+// AUDIT_ERR_VALIDATION at the log call (found by review, 2026-12-06). A claim made before this
+// process began (or over a minute ago) and still empty is a dead writer's, and is taken over.
+describe("an explicit id whose claim a killed process left", () => {
+  for (const thread of [false, true]) {
+    it(`${thread ? "thread: true" : "async"}: a retry of the id in a new process is logged, its files written into the claim, and the directory verifies; a claim made since this process began is still refused`, async () => {
+      const projectPath = tmpProject();
+      // the killed process's claim: a real child that claims the id with its content files
+      // refused (a file-size limit of 0: the manifest is created, nothing is written into it) and
+      // is SIGKILLed before the record or the content reach the disk
+      const h = startFixture("claim-killed-child.mts", {}, [projectPath]);
+      children.push(h);
+      await h.waitForLine((l) => l === "claimed", "claimed");
+      h.child.kill("SIGKILL");
+      await h.exited;
+      const manifest = path.join(auditDirOf(projectPath), "full_interactions", "manifest_retry-1.json");
+      expect(fs.statSync(manifest).size).toBe(0);
+      expect(chatIds(projectPath, "killed")).toEqual([]);
+      // (this test's process began before the child made the claim: the claim is dated back, as a
+      // restarted app's process begins after its predecessor's claims)
+      const old = new Date(Date.now() - 120_000);
+      fs.utimesSync(manifest, old, old);
+      const l = new AuditLogger({ sessionId: "retry", projectPath, durability: "async", fullContentLogging: true, thread });
+      const errors: Error[] = [];
+      l.on("error", (e) => errors.push(e));
+      expect(l.logChatInteraction({ id: "retry-1", prompt: "asked again", response: "answered" })).toBe("retry-1");
+      // a claim another live writer made just now is a duplicate, as before
+      const fresh = path.join(auditDirOf(projectPath), "full_interactions", "manifest_live-1.json");
+      fs.writeFileSync(fresh, "");
+      expect(() => l.logChatInteraction({ id: "live-1", prompt: "p", response: "r" })).toThrow(expect.objectContaining({ code: "AUDIT_ERR_VALIDATION" }));
+      fs.rmSync(fresh);
+      // and this logger's own id, logged twice, is refused
+      expect(() => l.logChatInteraction({ id: "retry-1", prompt: "again", response: "r" })).toThrow(expect.objectContaining({ code: "AUDIT_ERR_VALIDATION" }));
+      await l.finalizeSession();
+      expect(errors.map((e) => e.message)).toEqual([]);
+      expect(chatIds(projectPath, "retry")).toEqual(["retry-1"]);
+      expect(promptOf(projectPath, "retry-1")).toBe("asked again");
+      expect(fs.statSync(manifest).size).toBeGreaterThan(0);
+      const report = await verifyAuditLog(auditDirOf(projectPath), { sessionId: "retry" });
+      expect(report.problems).toEqual([]);
+    }, 60_000);
+  }
+});

@@ -238,7 +238,7 @@ describe("a session written to while cleanup judges it", () => {
     });
     expect(resumedAt).toBeDefined();
     expect(result.removed.map((e) => e.sessionId)).toEqual([]);
-    expect(result.skippedLive).toEqual(["resumed"]);
+    expect(result.skippedLive, JSON.stringify(result)).toEqual(["resumed"]);
     expect(readKind(projectPath, "tool_usage", "resumed").map((r) => r.operation)).toContain("written during the cleanup");
     expect(fs.existsSync(path.join(dir, ".session_resumed.lock"))).toBe(false);
     expect((await verifyAuditLog(dir)).ok).toBe(true);

@@ -2378,13 +2378,9 @@ export class AuditLogger extends EventEmitter<AuditLoggerEvents> implements Exit
    * and the ids queued lately; the worker checks again and reports what slips through.
    */
   private checkContentId(id: string): void {
-    if (this.queuedContentIds.has(id) || this.hasContentFiles(id)) throw duplicateIdError(id);
+    if (this.queuedContentIds.has(id) || contentIdTaken(this.auditDir, id)) throw duplicateIdError(id);
     this.queuedContentIds.add(id);
     if (this.queuedContentIds.size > QUEUED_IDS_KEPT) this.queuedContentIds.delete(this.queuedContentIds.values().next().value as string);
-  }
-
-  private hasContentFiles(id: string): boolean {
-    return contentIdTaken(this.auditDir, id);
   }
 
   /** Queues `item` for the worker; true when the queue is full (records or bytes) and goes now. */

@@ -82,6 +82,15 @@ function byTime(a: Parsed, b: Parsed): number {
  * // $ audit-logger tail ./audit_logs -f --kind error
  * // $ audit-logger tail --postgres postgres://audit@db:5432/audit -n 50
  */
+/**
+ * A directory or store with no audit logs: said, and with `-f` waited for (true: go on); without
+ * it the command ends with exit 1 (false), as verify, summary, report and export do.
+ */
+function noLogsYet(io: CliIO, where: string, follow: boolean | undefined): boolean {
+  io.err(follow ? `audit-logger tail: no audit logs in ${where} yet; waiting for sessions (Ctrl-C to stop)` : `audit-logger tail: no audit logs in ${where}.`);
+  return follow === true;
+}
+
 export const tailCommand: Command = {
   name: "tail",
   help: HELP,
@@ -125,13 +134,7 @@ export const tailCommand: Command = {
       try {
         // (a --session the store does not hold is bad usage; a store with none says so, as over a
         // directory: it printed nothing with exit 0; found by review, 2026-12-06)
-        if ((await selectStoreSessions(store, session)).length === 0) {
-          if (!values.follow) {
-            io.err(`audit-logger tail: no audit logs in ${store.description}.`);
-            return EXIT_FAIL;
-          }
-          io.err(`audit-logger tail: no audit logs in ${store.description} yet; waiting for sessions (Ctrl-C to stop)`);
-        }
+        if ((await selectStoreSessions(store, session)).length === 0 && !noLogsYet(io, store.description, values.follow)) return EXIT_FAIL;
         const follower = new StoreFollower(store, session, kinds);
         const history = await follower.start(count);
         await storeKeys?.read(history.map((l) => l.line));
@@ -146,13 +149,7 @@ export const tailCommand: Command = {
     const sessions = selectSessions(dir, session);
     // (as verify, summary, report and export: it printed nothing with exit 0, and a wrong <dir>
     // looked like a trail with no records; found by the CLI pass, 2026-12-06)
-    if (sessions.length === 0) {
-      if (!values.follow) {
-        io.err(`audit-logger tail: no audit logs in ${dir}.`);
-        return EXIT_FAIL;
-      }
-      io.err(`audit-logger tail: no audit logs in ${dir} yet; waiting for sessions (Ctrl-C to stop)`);
-    }
+    if (sessions.length === 0 && !noLogsYet(io, dir, values.follow)) return EXIT_FAIL;
     // followers first, and history only up to where they start: nothing written meanwhile is
     // lost or printed twice
     const followers = new Map<string, ChainFollower[]>();

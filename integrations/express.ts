@@ -16,7 +16,7 @@ import { abortInCause, isAbortError, kClientLeft, type ClientLeftLookup } from "
 import { recordingOf } from "../src/errors-seen.js";
 import { jsonHidingSecrets } from "../src/secret-name.js";
 import { thrownObjectMessage } from "../src/thrown-message.js";
-import { MAX_ID_CHARS, currentContext, isLoggerLike, kLearnedUser, kUserLookup, runInAuditContext, type UserLookup } from "../src/context.js";
+import { MAX_ID_CHARS, auditStorage, currentContext, isLoggerLike, kLearnedUser, kUserLookup, runInAuditContext, type UserLookup } from "../src/context.js";
 import { AuditConfigError } from "../src/errors.js";
 import { REDACTED_TEXT, errorTypeOf, httpStatusOf, isError, readMember, reportRecordFailure, resolveAuditLogger, safeRecord, textOf } from "../src/instrument.js";
 import type { AuditLogger } from "../src/logger.js";
@@ -239,9 +239,11 @@ export function auditMiddleware(options?: AuditMiddlewareOptions | Request, res?
     const holder: LeftHolder = { state: ctx.state, req, res, left: undefined };
     ctx.state.leftHolder = holder;
     (ctx.value as { [kClientLeft]?: ClientLeftLookup })[kClientLeft] = leftFor(holder);
+    // (the context the request came in: the connection's, in which Node emits req's and res's events)
+    const outer = auditStorage.getStore();
     // (the value as it is, not derived from the server's context: see begin)
     runInAuditContext(ctx.value, () => {
-      safeRecord(logger, () => attach(ctx.state, req, res));
+      safeRecord(logger, () => attach(ctx.state, req, res, outer));
       next();
     });
   };
@@ -457,10 +459,17 @@ function addChat(state: RequestState, opts: ParsedOptions, maxBodyBytes: number,
   watchHead(res, () => chat);
 }
 
-/** Runs inside the request's context: hooks the route, the bodies and the end of the response. */
-function attach(state: RequestState, req: Request, res: Response): void {
+/**
+ * Runs inside the request's context: hooks the route, the bodies and the end of the response, and
+ * has `req`'s and `res`'s events call back in it (`outer`: the context the request came in).
+ */
+function attach(state: RequestState, req: Request, res: Response, outer: AuditContextValue | undefined): void {
   const store = currentContext();
   state.context = store;
+  if (store !== undefined) {
+    emitInRequest(req, store, outer);
+    emitInRequest(res, store, outer);
+  }
   // auditContext.run may have merged our metadata into a new object: follow the live one
   if (store?.metadata) state.metadata = store.metadata as Record<string, unknown>;
   trackRoute(state, req);
@@ -480,6 +489,37 @@ function attach(state: RequestState, req: Request, res: Response): void {
   });
   res.once("finish", finish);
   res.once("close", close);
+}
+
+type EmitFn = (this: unknown, event: string | symbol, ...args: unknown[]) => boolean;
+
+/**
+ * Has the listeners of `emitter` (the request's `req` or `res`) run in the request's context
+ * `store` when Node emits its events: Node's HTTP server made both before the middleware ran, and
+ * emits their events (`data`, `end`, `finish`, `close`) from the connection's parser, in the
+ * context the request came in (`outer`, usually none). A listener a handler added
+ * (`req.on("end")` of a body read by hand, a `res.on("finish")` hook) ran there, and the records
+ * it made had no user, no trace and no parent (found by the issue #4 acceptance audit,
+ * 2026-12-06). An event emitted in any other context (the app's own `emit`, inside the request
+ * or a context nested in it) is left in that context. Only this kit's context is switched: the
+ * app's own AsyncLocalStorage stores are as Node has them.
+ */
+function emitInRequest(emitter: object, store: AuditContextValue, outer: AuditContextValue | undefined): void {
+  const emit = (emitter as { emit?: unknown }).emit;
+  if (typeof emit !== "function") return;
+  try {
+    // (own and not enumerable: what an app logs or copies of the request is unchanged)
+    Object.defineProperty(emitter, "emit", { value: emitInContext.bind(emitter, emit as EmitFn, store, outer), configurable: true, writable: true, enumerable: false });
+  } catch {
+    // a frozen request: its listeners run as Node calls them
+  }
+}
+
+/** `emitter.emit(...args)`, in `store` when called in `outer` or in no context (see emitInRequest). */
+function emitInContext(this: object, emit: EmitFn, store: AuditContextValue, outer: AuditContextValue | undefined, ...args: [string | symbol, ...unknown[]]): boolean {
+  const now = auditStorage.getStore();
+  if (now === store || (now !== undefined && now !== outer)) return Reflect.apply(emit, this, args) as boolean;
+  return auditStorage.run(store, () => Reflect.apply(emit, this, args) as boolean);
 }
 
 /**

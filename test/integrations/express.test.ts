@@ -1,6 +1,7 @@
 import { AsyncResource } from "node:async_hooks";
 import fs from "node:fs";
 import http from "node:http";
+import { createRequire } from "node:module";
 import { setTimeout as sleep } from "node:timers/promises";
 import v8 from "node:v8";
 import vm from "node:vm";
@@ -2111,5 +2112,16 @@ describe("express 5 only", () => {
     expect((await exchange(`${url}/async`)).status).toBe(500);
     const [err] = await waitForRecords(logger, "error", 1);
     expect(err).toMatchObject({ errorType: "TypeError", message: "async failure", context: { route: "/async", status: 500 } });
+  });
+});
+
+describe("the Express majors every test runs against", () => {
+  it("are 4 and 5: the `express4` alias is Express 4 and `express` Express 5, two distinct packages (an alias resolved to 5 would leave Express 4 untested, with every test still passing)", () => {
+    const require = createRequire(import.meta.url);
+    const major = (pkg: string) => (require(`${pkg}/package.json`) as { version: string }).version.split(".")[0];
+    expect(EXPRESS_FLAVORS.map(([name]) => name)).toEqual(["express 5", "express 4"]);
+    expect([major("express"), major("express4")]).toEqual(["5", "4"]);
+    expect(EXPRESS_FLAVORS[1]![1]).toBe(require("express4"));
+    expect(EXPRESS_FLAVORS[0]![1]).not.toBe(EXPRESS_FLAVORS[1]![1]);
   });
 });

@@ -12,7 +12,9 @@ import { createAnthropic } from "@ai-sdk/anthropic";
 import { generateText, wrapLanguageModel } from "ai";
 import OpenAI from "openai";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import express from "express";
 import { auditLanguageModelMiddleware } from "../../integrations/ai-sdk.js";
+import { auditErrorHandler, auditMiddleware } from "../../integrations/express.js";
 import { withAuditFetch } from "../../integrations/fetch.js";
 import { wrapOpenAI } from "../../integrations/openai.js";
 import { withAudit } from "../../integrations/with-audit.js";
@@ -20,16 +22,29 @@ import { AuditLogger, auditContext, setDefaultAuditLogger } from "../../src/inde
 import { startFakeAnthropic, type FakeAnthropic } from "../helpers/fake-anthropic.js";
 import { startFakeOpenAI, type FakeOpenAI } from "../helpers/fake-openai.js";
 import { readJsonl } from "../helpers/index.js";
+import { serve, type Served } from "./express-helpers.js";
 
 let openai: FakeOpenAI;
 let anthropic: FakeAnthropic;
+let server: Served;
 beforeAll(async () => {
   openai = await startFakeOpenAI();
   anthropic = await startFakeAnthropic();
+  // an Express app with the middleware and the error handler, no logger given
+  const app = express();
+  app.use(auditMiddleware({ chatRoutes: ["/api/chat"] }));
+  app.use(express.json());
+  app.post("/api/chat", (req, res) => void res.json({ answer: `Re: ${String((req.body as { q?: string }).q)}`, context: auditContext.get() ?? null }));
+  app.get("/boom", () => {
+    throw new Error("boom");
+  });
+  app.use(auditErrorHandler());
+  server = await serve(app);
 });
 afterAll(async () => {
   await openai.close();
   await anthropic.close();
+  await server.close();
 });
 
 const messages = [{ role: "user" as const, content: "What is the capital of France?" }];
@@ -56,12 +71,15 @@ describe("the integrations with no logger anywhere", () => {
       const gen = await generateText({ model, prompt: "What is the capital of France?" });
       const res = await fetched(`${openai.baseURL}/models`);
       contexts.push(auditContext.get());
-      return { chat: chat.choices[0]!.message.content, streamed, msg: msg.content[0]!.type, gen: gen.text.length > 0, status: res.status, contexts };
+      const page = await fetch(`${server.url}/api/chat`, { method: "POST", headers: { "content-type": "application/json" }, body: JSON.stringify({ q: "hi" }) });
+      const boom = await fetch(`${server.url}/boom`);
+      const express = [page.status, await page.json(), boom.status];
+      return { chat: chat.choices[0]!.message.content, streamed, msg: msg.content[0]!.type, gen: gen.text.length > 0, status: res.status, contexts, express };
     };
     try {
       const first = await calls();
       const second = await calls();
-      expect(first).toEqual({ chat: "The capital of France is Paris.", streamed: expect.stringContaining("Paris") as string, msg: "text", gen: true, status: expect.any(Number) as number, contexts: [undefined] });
+      expect(first).toEqual({ chat: "The capital of France is Paris.", streamed: expect.stringContaining("Paris") as string, msg: "text", gen: true, status: expect.any(Number) as number, contexts: [undefined], express: [200, { answer: "Re: hi", context: null }, 500] });
       expect(second).toEqual(first);
       await new Promise((r) => setTimeout(r, 20));
       expect(fs.readdirSync(work)).toEqual([]);
@@ -78,6 +96,20 @@ describe("the integrations with no logger anywhere", () => {
         expect(models.filter((m) => m.startsWith("gpt-4o-mini"))).toHaveLength(2);
         expect(models.filter((m) => m.startsWith("claude-haiku-4-5"))).toHaveLength(2);
         expect(readJsonl(path.join(work, "audit_logs", "tool_usage_later.jsonl"))).toHaveLength(1);
+        // the Express app's two requests: a metric each, the chat route's exchange, the thrown error
+        // (a request's records are made when its response finishes: waited for)
+        const recorded = (kind: string) => {
+          const file = path.join(work, "audit_logs", `${kind}_later.jsonl`);
+          return fs.existsSync(file) ? readJsonl(file) : [];
+        };
+        const httpChats = () => recorded("chat_interactions").filter((c) => c.interactionType === "http_chat");
+        for (let i = 0; i < 200 && (recorded("performance_metrics").length < 2 || httpChats().length < 1); i++) {
+          await new Promise((r) => setTimeout(r, 10));
+          await logger.flush();
+        }
+        expect(recorded("performance_metrics").map((m) => (m.context as { route?: string }).route).sort()).toEqual(["/api/chat", "/boom"]);
+        expect(httpChats()).toMatchObject([{ promptPreview: '{"q":"hi"}', statusCode: 200 }]);
+        expect(recorded("errors")).toMatchObject([{ message: "boom", context: { route: "/boom", status: 500 } }]);
       } finally {
         setDefaultAuditLogger(undefined);
         await logger.finalizeSession();

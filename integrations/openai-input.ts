@@ -77,6 +77,8 @@ export type OpenAIRecordData = readonly [
   links: readonly [traceId: string, parentId: string] | undefined,
   /** the method the app called (`metadata.openai.method`), when not the API's `create` */
   method: string | undefined,
+  /** a compacted conversation's output (ChatOutcome's `compaction`): `metadata.openai.compaction` */
+  compaction: Obj | undefined,
 ];
 
 /** The data of one call, from what the wrapper saw. */
@@ -132,6 +134,7 @@ export function openaiRecordData(
     background,
     links,
     method,
+    o.compaction,
   ];
 }
 
@@ -224,6 +227,7 @@ export function openaiChatInput(data: OpenAIRecordData): ChatInteractionInput {
   if (responseId) openai.responseId = responseId.slice(0, 256);
   if (finishReasons) openai.finishReasons = finishReasons.map((r) => r.slice(0, 128));
   if (background) openai.background = background;
+  if (data[31]) openai.compaction = data[31];
   if (requested) openai.requestedModel = requested.slice(0, 256);
   if (streamEnd !== undefined) {
     openai.stream = true;

@@ -19,6 +19,11 @@ export interface ChatOutcome extends Omit<ChoicesOutcome, "response"> {
   errorMessage?: string;
   /** a Response run in the background (`background: true`): its answer is fetched later (see openai.ts, retrievals) */
   background?: true;
+  /**
+   * a compacted conversation (`responses.compact()`, `object: "response.compaction"`): how many
+   * output items it has and the id of its compaction item, which the next request's input names
+   */
+  compaction?: { outputItems: number; compactionItemId?: string };
 }
 
 export { ChatChunkAccumulator } from "../src/chat-choices.js";
@@ -92,7 +97,19 @@ export function fromResponse(response: OpenAIResponse | unknown): ChatOutcome {
     const err = isObj(response.error) ? response.error : {};
     out.errorMessage = str(err.message) ?? "response failed";
   }
+  if (response.object === "response.compaction") out.compaction = compactionOf(output);
   return out;
+}
+
+/**
+ * What a compacted response says of itself: its output is the conversation's user messages, then
+ * one `compaction` item whose `encrypted_content` only OpenAI can read (not recorded: it is no
+ * text, and it can be long). Its id is what the next request's `input` names.
+ */
+function compactionOf(output: unknown[]): NonNullable<ChatOutcome["compaction"]> {
+  const item = output.find((i): i is Obj => isObj(i) && i.type === "compaction");
+  const id = item !== undefined ? str(item.id) : undefined;
+  return id !== undefined ? { outputItems: output.length, compactionItemId: id.slice(0, 256) } : { outputItems: output.length };
 }
 
 /**

@@ -109,11 +109,13 @@ function wrapChecked<C extends OpenAIClientLike>(client: C, options: WrapOpenAIO
   const sent = observeSentBodies(target);
   // (read at each failure: an app may set a new key on the client)
   const credentials = (): unknown[] => [readMember(target, "apiKey")];
-  instrumentCreate(target.chat.completions, "chat", CHAT_METHODS, options, sent, credentials);
-  if (responses) instrumentCreate(responses, "responses", RESPONSES_METHODS, options, sent, credentials);
-  if (beta) instrumentCreate(beta, "responses", BETA_RESPONSES_METHODS, options, sent, credentials);
+  instrumentCall(target.chat.completions, "create", "chat", CHAT_METHODS, options, sent, credentials);
   for (const [resource, names] of [[responses, RESPONSES_METHODS], [beta, BETA_RESPONSES_METHODS]] as const) {
     if (resource === undefined) continue;
+    instrumentCall(resource, "create", "responses", names, options, sent, credentials);
+    // `responses.compact()` (openai 6.x and 7): a model pass over the conversation, billed in
+    // tokens; unrecorded until 2026-12-06 (its usage was lost to the trail)
+    if (typeof (resource as Creator & { compact?: unknown }).compact === "function") instrumentCall(resource, "compact", "responses", names, options, sent, credentials);
     instrumentRetrieval(resource, "retrieve", names, options, credentials);
     instrumentRetrieval(resource, "cancel", names, options, credentials);
   }
@@ -150,15 +152,24 @@ interface MethodNames {
   readonly runTools?: string;
   readonly retrieve?: string;
   readonly cancel?: string;
+  readonly compact?: string;
 }
 const CHAT_METHODS: MethodNames = { create: undefined, parse: "chat.completions.parse", stream: "chat.completions.stream", runTools: "chat.completions.runTools" };
-const RESPONSES_METHODS: MethodNames = { create: undefined, parse: "responses.parse", stream: "responses.stream", retrieve: "responses.retrieve", cancel: "responses.cancel" };
+const RESPONSES_METHODS: MethodNames = {
+  create: undefined,
+  parse: "responses.parse",
+  stream: "responses.stream",
+  retrieve: "responses.retrieve",
+  cancel: "responses.cancel",
+  compact: "responses.compact",
+};
 const BETA_RESPONSES_METHODS: MethodNames = {
   create: "beta.responses.create",
   parse: "beta.responses.parse",
   stream: "beta.responses.stream",
   retrieve: "beta.responses.retrieve",
   cancel: "beta.responses.cancel",
+  compact: "beta.responses.compact",
 };
 
 /**
@@ -195,11 +206,15 @@ function methodOf(names: MethodNames, requestOptions: unknown, plain: string | u
   }
 }
 
-/** `sent`: whether the client's serialised bodies reach their calls (see integrations/sent-body.ts). */
-function instrumentCreate(resource: Creator, api: Api, names: MethodNames, options: WrapOpenAIOptions, sent: boolean, credentials: () => unknown[]): void {
+/**
+ * A resource's `create` (or `compact`, which takes params the same way and answers one JSON
+ * body). `sent`: whether the client's serialised bodies reach their calls (see
+ * integrations/sent-body.ts).
+ */
+function instrumentCall(resource: Creator, method: "create" | "compact", api: Api, names: MethodNames, options: WrapOpenAIOptions, sent: boolean, credentials: () => unknown[]): void {
   // (a parse() of its own, where the SDK has one: see wrapParse)
-  wrapParse(resource);
-  wrapMethod(resource, "create", (original, self, args) => {
+  if (method === "create") wrapParse(resource);
+  wrapMethod(resource, method, (original, self, args) => {
     const logger = resolveAuditLogger(options.logger);
     if (!logger) return original.apply(self, args);
     let callArgs: never[];
@@ -210,7 +225,7 @@ function instrumentCreate(resource: Creator, api: Api, names: MethodNames, optio
       callArgs = args as never[];
     }
     const capture = options.captureContent !== false;
-    const call = new CallRecord(logger, api, callArgs[0], capture, credentials, methodOf(names, args[1], names.create));
+    const call = new CallRecord(logger, api, callArgs[0], capture, credentials, method === "compact" ? names.compact : methodOf(names, args[1], names.create));
     // the request options name the call, so that its body finds it (see sent-body.ts): the
     // prompt as sent, and each attempt of it (the SDK serialises the body again for a retry),
     // also without content capture

@@ -77,6 +77,7 @@ function fixture(name: string): string {
 
 function defaultFixture(path: string, body: Record<string, unknown>): string {
   if (path.endsWith("/embeddings")) return "embeddings.json";
+  if (path.endsWith("/responses/compact")) return "responses-compact.json";
   const stream = body.stream === true;
   const tools = Array.isArray(body.tools) && body.tools.length > 0;
   if (path.endsWith("/responses")) return stream ? (tools ? "responses-stream-tools.sse" : "responses-stream.sse") : tools ? "responses-tools.json" : "responses.json";
@@ -174,7 +175,7 @@ export async function startFakeOpenAI(): Promise<FakeOpenAI> {
       return;
     }
     if (sc.headersDelayMs) await sleep(sc.headersDelayMs);
-    const known = req.method === "POST" && (path === "/v1/chat/completions" || path === "/v1/responses" || path === "/v1/embeddings");
+    const known = req.method === "POST" && (path === "/v1/chat/completions" || path === "/v1/responses" || path === "/v1/responses/compact" || path === "/v1/embeddings");
     const status = sc.status ?? (known ? 200 : 404);
     if (status >= 400) {
       const message = sc.errorMessage ?? (known ? `Fake error ${status}` : `Unknown route ${req.method} ${path}`);

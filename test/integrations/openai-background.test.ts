@@ -185,6 +185,29 @@ describe("wrapOpenAI: a background response's answer", () => {
     expect(recs[1]!.metadata?.openai).toMatchObject({ method: "responses.cancel", background: { fetchedBy: "cancel", requestRecordId: recs[0]!.id } });
   });
 
+  it("on client.beta.responses (its own resource, ?beta=true): polled with retrieve(), streamed with retrieve(id, { stream: true }) or ended with cancel(), each answer recorded once, named by the beta method", async () => {
+    const { logger, openai } = setup();
+    const polled = await openai.beta.responses.create({ model: "gpt-4.1", input: "Polled on the beta resource.", background: true });
+    expect((await openai.beta.responses.retrieve(polled.id)).status).toBe("in_progress");
+    expect((await openai.beta.responses.retrieve(polled.id)).status).toBe("completed");
+    await openai.beta.responses.retrieve(polled.id);
+    const streamed = await openai.beta.responses.create({ model: "gpt-4.1", input: "Streamed on the beta resource.", background: true });
+    for await (const _ of await openai.beta.responses.retrieve(streamed.id, { stream: true })) void _;
+    const cancelled = await openai.beta.responses.create({ model: "gpt-4.1", input: "Cancelled on the beta resource.", background: true });
+    expect((await openai.beta.responses.cancel(cancelled.id)).status).toBe("cancelled");
+    const recs = await chats(logger, 6);
+    expect(recs).toHaveLength(6);
+    expect(recs.map((r) => [r.metadata?.openai?.method, r.finishReason, r.promptPreview])).toEqual([
+      ["beta.responses.create", "queued", "Polled on the beta resource."],
+      ["beta.responses.retrieve", "completed", "Polled on the beta resource."],
+      ["beta.responses.create", "queued", "Streamed on the beta resource."],
+      ["beta.responses.retrieve", "completed", "Streamed on the beta resource."],
+      ["beta.responses.create", "queued", "Cancelled on the beta resource."],
+      ["beta.responses.cancel", "cancelled", "Cancelled on the beta resource."],
+    ]);
+    expect(recs[3]).toMatchObject({ responsePreview: ANSWER, parentId: recs[2]!.id });
+  });
+
   it("no record for a stored response read again (not run in the background), nor for a failed retrieval (the app gets the SDK's error)", async () => {
     const { logger, openai } = setup();
     const stored = await openai.responses.create({ model: "gpt-4.1", input: "Stored, not in the background." });

@@ -789,7 +789,13 @@ class PartAccumulator {
    * success; found by review, 2026-12-04). A v4 provider finishes such a stream with reason
    * "interrupted"; a v3 one with reason "other" and no raw reason (v3 has no "interrupted"), which
    * in v4 is a response the provider finished without naming why (on ai 7 every truncated stream
-   * was a success until 2026-12-05: only v3's sign was looked for).
+   * was a success until 2026-12-05: only v3's sign was looked for). The parts' version is the
+   * model's, but a model that is another middleware's wrapper (this one listed before it) says
+   * "v4" whatever parts it hands on, a v3 provider's too (ai 7 wraps any model as v4, and hands
+   * the v3 parts through): so a v4 finish with reason "other", no raw reason and no token count
+   * either is taken as v3's sign too. A v3 stream cut short has no usage (it comes last, after
+   * the reason); a response a provider did finish has its tokens. (Until 2026-12-06 such a
+   * stream, the middleware listed first on ai 7 with a v3 provider, was recorded as completed.)
    */
   unfinished = false;
   /** when the stream was handed out, then when its last part was */
@@ -837,7 +843,7 @@ class PartAccumulator {
         putFinish(this.finish, part.usage, part.finishReason);
         this.finished = true;
         const r = part.finishReason;
-        this.unfinished = isObj(r) && (r.unified === "interrupted" || (!this.v4 && r.unified === "other" && r.raw === undefined));
+        this.unfinished = isObj(r) && (r.unified === "interrupted" || (r.unified === "other" && r.raw === undefined && (!this.v4 || (this.finish.inputTokens === undefined && this.finish.outputTokens === undefined))));
         break;
       }
       case "error":

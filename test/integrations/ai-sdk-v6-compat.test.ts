@@ -10,7 +10,7 @@
 import fs from "node:fs";
 import path from "node:path";
 import { createOpenAI as createOpenAI3 } from "ai-sdk-openai3";
-import { streamText as streamText7, wrapLanguageModel as wrapLanguageModel7 } from "ai";
+import { defaultSettingsMiddleware as defaultSettingsMiddleware7, streamText as streamText7, wrapLanguageModel as wrapLanguageModel7 } from "ai";
 import { APICallError, generateText, jsonSchema, streamText, tool, wrapLanguageModel, type LanguageModelMiddleware as Middleware6 } from "ai6";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { auditLanguageModelMiddleware, type AuditLanguageModelMiddlewareOptions } from "../../integrations/ai-sdk.js";
@@ -179,5 +179,27 @@ describe("auditLanguageModelMiddleware on ai 7 with @ai-sdk/openai 3 (a v3 model
       [false, "truncated", "other"],
       [true, "completed", "stop"],
     ]);
+  });
+
+  // ("ai 7 + v3 middleware order", docs/INTEGRATIONS.md) listed before another middleware, it
+  // calls that middleware's wrapper, which says "v4" whatever the parts it hands on: a v3 stream
+  // cut short, finished with reason "other" and no raw reason, was recorded as completed
+  it("listed before another middleware (not innermost): a stream the server ends early is still truncated, a whole one completed", async () => {
+    const logger = newLogger();
+    const model = wrapLanguageModel7({
+      model: provider().chat("gpt-4o-mini"),
+      middleware: [auditLanguageModelMiddleware({ logger }), defaultSettingsMiddleware7({ settings: { temperature: 0.5 } })],
+    });
+    fake.enqueue({ endAfterEvents: 3 }, {});
+    const texts: string[] = [];
+    for (const _ of [0, 1]) texts.push(await streamText7({ model, prompt: "Hi" }).text);
+    // (the app's results are the SDK's as before: the text that arrived)
+    expect(texts[1]).toBe("The capital of France is Paris.");
+    const recs = await settle(logger, 2);
+    expect(recs.map((r) => [r.success, aiSdk(r).end, r.finishReason])).toEqual([
+      [false, "truncated", "other"],
+      [true, "completed", "stop"],
+    ]);
+    expect(recs[0]!.errorMessage).toMatch(/^truncated: the stream ended before the provider finished the response/);
   });
 });

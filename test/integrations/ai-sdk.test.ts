@@ -556,22 +556,31 @@ describe("auditLanguageModelMiddleware: streams from models that end them their 
     expect(String(recs[0]!.errorMessage)).toMatch(/^aborted/);
   });
 
-  it("a v4 stream is truncated when its provider finishes it \"interrupted\"; a v4 finish with reason \"other\" and no raw reason is a whole response (only v3 meant by it a stream cut short)", async () => {
+  it("a v4 stream is truncated when its provider finishes it \"interrupted\"; a v4 finish with reason \"other\" and no raw reason is a whole response when it has its tokens (only v3 meant by it a stream cut short, which has none: a v3 model behind another middleware's v4 wrapper)", async () => {
     const logger = newLogger();
-    const ending = (finishReason: Rec) =>
+    const counted = { inputTokens: { total: 1 }, outputTokens: { total: 1 } };
+    const ending = (finishReason: Rec, usage: Rec) =>
       modelStreaming((c) => {
         c.enqueue({ type: "stream-start", warnings: [] });
         c.enqueue({ type: "text-start", id: "t" });
         c.enqueue({ type: "text-delta", id: "t", delta: "Hi" });
-        c.enqueue({ type: "finish", finishReason, usage: { inputTokens: { total: 1 }, outputTokens: { total: 1 } } });
+        c.enqueue({ type: "finish", finishReason, usage });
         c.close();
       });
-    for (const reason of [{ unified: "interrupted", raw: undefined }, { unified: "other", raw: undefined }]) {
-      await streamText({ model: wrapLanguageModel({ model: ending(reason), middleware: auditLanguageModelMiddleware({ logger }) }), prompt: "x" }).consumeStream();
+    const cases: Array<[Rec, Rec]> = [
+      [{ unified: "interrupted", raw: undefined }, counted],
+      [{ unified: "other", raw: undefined }, counted],
+      [{ unified: "other", raw: undefined }, { inputTokens: { total: undefined }, outputTokens: { total: undefined } }],
+      [{ unified: "other", raw: "pause_turn" }, { inputTokens: { total: undefined }, outputTokens: { total: undefined } }],
+    ];
+    for (const [reason, usage] of cases) {
+      await streamText({ model: wrapLanguageModel({ model: ending(reason, usage), middleware: auditLanguageModelMiddleware({ logger }) }), prompt: "x" }).consumeStream();
     }
-    const recs = await settle(logger, 2);
+    const recs = await settle(logger, 4);
     expect(recs.map((r) => [r.success, r.finishReason, (r.metadata as { aiSdk: Rec }).aiSdk.end])).toEqual([
       [false, "interrupted", "truncated"],
+      [true, "other", "completed"],
+      [false, "other", "truncated"],
       [true, "other", "completed"],
     ]);
   });

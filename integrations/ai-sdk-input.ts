@@ -48,12 +48,14 @@ export type AiSdkRecordData = readonly [
   end: "completed" | "truncated" | "aborted" | "cancelled" | "abandoned" | "error" | undefined,
   parts: number | undefined,
   /**
-   * the call was made outside any trace: it starts one, named by its id, or a retry joins the one
-   * its first attempt started (until 2026-12-05 each attempt was a trace of its own). Set on the
-   * input itself, so that a logger of another copy of the package, or an older one, records it
-   * so too.
+   * the call was made outside any trace: the trace it is recorded in and its parent. It starts
+   * one, named by its id; a retry joins the one its first attempt started (until 2026-12-05 each
+   * attempt was a trace of its own), a tool loop's later step the one of the step whose tool
+   * calls it answers, as that step's child (until 2026-12-06 a trace of its own: see StepLink in
+   * ai-sdk.ts). Set on the input itself, so that a logger of another copy of the package, or an
+   * older one, records it so too. Undefined inside a trace (the context's apply).
    */
-  ownTrace: boolean,
+  links: readonly [traceId: string, parentId: string | undefined] | undefined,
   /** what the call asked for besides its prompt (see request-settings.ts) */
   settings: Record<string, unknown> | undefined,
 ];
@@ -92,7 +94,11 @@ export function aiSdkChatInput(d: AiSdkRecordData): ChatInteractionInput {
     metadata: { aiSdk },
   };
   if (!capture) input.promptCaptured = input.responseCaptured = false;
-  if (d[24]) input.traceId = d[7] ?? d[0];
+  const links = d[24];
+  if (links !== undefined) {
+    input.traceId = links[0];
+    if (links[1] !== undefined) input.parentId = links[1];
+  }
   const provider = d[5];
   if (provider !== undefined) input.provider = provider.slice(0, 128);
   if (d[12] !== undefined) input.inputTokens = d[12];

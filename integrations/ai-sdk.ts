@@ -265,6 +265,9 @@ interface Chain {
   n: number;
   inFlight: boolean;
   failed: boolean;
+  /** outside any trace: the trace its attempts are recorded in, and their parent (see linkOf) */
+  readonly trace: string;
+  readonly parent: string | undefined;
 }
 const attempts = new WeakMap<object, Chain[]>();
 
@@ -346,6 +349,61 @@ function rememberFailed(model: unknown, chain: Chain, ctx: AuditContextValue | u
   list.push({ chain, n: chain.n, ctx, signal, prompt: key, at: performance.now() });
 }
 
+/**
+ * The steps of one tool loop outside any trace. The AI SDK passes a middleware nothing that ties
+ * the model calls of one `generateText` / `streamText` together, so outside an audit context
+ * each step started a trace of its own (documented as a gap until 2026-12-06). A step after the
+ * first carries, as its prompt's last message, the results of the tool calls the step before it
+ * made, by their ids (`toolCallId`, the provider's: `toolu_…`, `call_…`): a call made outside any
+ * trace whose prompt ends with results of calls a recorded call made (outside any trace, in this
+ * process) is recorded in that call's trace, with it as the parent. Each recorded call's tool
+ * call ids are kept, the last 1,000 for 15 minutes (a tool that waits for a person's approval
+ * longer starts a trace of its own again).
+ */
+interface StepLink {
+  readonly trace: string;
+  readonly record: string;
+  readonly at: number;
+}
+const TOOL_CALLS = new Map<string, StepLink>();
+const MAX_TOOL_CALLS = 1_000;
+const TOOL_CALL_WINDOW_MS = 15 * 60_000;
+
+/** The step whose tool calls `prompt` ends with the results of (see StepLink), if any. Never throws. */
+function linkOf(prompt: unknown): StepLink | undefined {
+  if (TOOL_CALLS.size === 0 || !Array.isArray(prompt)) return undefined;
+  try {
+    const now = performance.now();
+    for (let i = prompt.length - 1; i >= 0; i--) {
+      const message: unknown = prompt[i];
+      if (!isObj(message) || message.role !== "tool") return undefined;
+      const content = message.content;
+      if (!Array.isArray(content)) continue;
+      for (const part of content as unknown[]) {
+        if (!isObj(part) || part.type !== "tool-result" || typeof part.toolCallId !== "string") continue;
+        const link = TOOL_CALLS.get(part.toolCallId);
+        if (link !== undefined && now - link.at <= TOOL_CALL_WINDOW_MS) return link;
+      }
+    }
+  } catch {
+    // (a prompt whose parts cannot be read: the call starts a trace of its own)
+  }
+  return undefined;
+}
+
+/** Keeps the ids of the tool calls a call made outside any trace (see StepLink). */
+function rememberToolCalls(toolCalls: Outcome["toolCalls"], link: StepLink): void {
+  if (toolCalls === undefined) return;
+  for (const call of toolCalls) {
+    const id = call.toolCallId;
+    if (typeof id !== "string" || id === "") continue;
+    // (the newest call that made an id is the one its results answer: refreshed, as the newest)
+    TOOL_CALLS.delete(id);
+    TOOL_CALLS.set(id, link);
+    if (TOOL_CALLS.size > MAX_TOOL_CALLS) TOOL_CALLS.delete(TOOL_CALLS.keys().next().value!);
+  }
+}
+
 /** The call, or undefined when its inputs cannot be read (a revoked Proxy in the prompt): it then runs unrecorded, and the logger says why. */
 function startCall(logger: AuditLogger, params: unknown, model: unknown, kind: "generate" | "stream", capture: boolean): ModelCall | undefined {
   try {
@@ -371,8 +429,9 @@ class ModelCall implements DroppableCall {
 
   /** The context the model's call runs in: this call as the parent, in its trace (one it starts outside any: see AuditLogger.logChatInteraction). */
   innerContext(): AuditContextValue {
-    // (a retry's trace is the one its first attempt started, see ownTrace in ai-sdk-input.ts)
-    const value = this.ctx?.traceId === undefined ? { parentId: this.id, traceId: this.retryOf ?? this.id } : { parentId: this.id };
+    // (a retry's trace is the one its first attempt started, a tool loop's step the one its first
+    // step started: see ownTrace in ai-sdk-input.ts)
+    const value = this.ctx?.traceId === undefined ? { parentId: this.id, traceId: this.chain.trace } : { parentId: this.id };
     // (a logger an outer copy handed down is this call's: the calls made inside it do not take it)
     if (handedDown(this.ctx) !== undefined) {
       (value as HandedDown)[kOuterLogger] = undefined;
@@ -441,7 +500,9 @@ class ModelCall implements DroppableCall {
       this.attempt = prior.n;
       this.retryOf = prior.first;
     } else {
-      this.chain = { first: this.id, n: 1, inFlight: true, failed: false };
+      // (outside any trace, a tool loop's later step joins the trace of the step before: see StepLink)
+      const link = this.ctx?.traceId === undefined ? linkOf(p.prompt) : undefined;
+      this.chain = { first: this.id, n: 1, inFlight: true, failed: false, trace: link?.trace ?? this.id, parent: link?.record };
       this.attempt = 1;
       chains?.push(this.chain);
     }
@@ -509,6 +570,8 @@ class ModelCall implements DroppableCall {
       // later: batched, or on the worker with `thread: true`)
       const usage = o.usage === undefined ? undefined : copyUsage(o.usage);
       const toolCalls = o.toolCalls && o.toolCalls.length > 0 ? (toJsonData(o.toolCalls) as AiSdkToolCall[]) : undefined;
+      const ownTrace = this.ctx?.traceId === undefined;
+      if (ownTrace) rememberToolCalls(toolCalls, { trace: this.chain.trace, record: this.id, at: performance.now() });
       const data: AiSdkRecordData = [
         this.id,
         this.kind,
@@ -534,7 +597,7 @@ class ModelCall implements DroppableCall {
         o.error === undefined ? undefined : hiddenCredentials(o.error, this.model, this.headers),
         o.end,
         o.parts,
-        this.ctx?.traceId === undefined,
+        ownTrace ? [this.chain.trace, this.chain.parent] : undefined,
         this.settings,
       ];
       // in the call's context, from which the logger takes the record's user, trace, parent,

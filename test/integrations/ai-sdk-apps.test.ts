@@ -6,7 +6,7 @@
 import { createAnthropic } from "@ai-sdk/anthropic";
 import Anthropic from "@anthropic-ai/sdk";
 import OpenAI from "openai";
-import { Output, generateText, isStepCount, streamText, tool, wrapLanguageModel } from "ai";
+import { Output, generateObject, generateText, isStepCount, streamObject, streamText, tool, wrapLanguageModel } from "ai";
 import { describe, expect, it } from "vitest";
 import { z } from "zod";
 import { auditLanguageModelMiddleware } from "../../integrations/ai-sdk.js";
@@ -58,6 +58,46 @@ describe("auditLanguageModelMiddleware: a tool loop over several steps", () => {
     expect(second[2]!.content[0]).toMatchObject({ type: "tool-result", toolCallId: "toolu_01A09q90qw90lq917835lq9", output: { type: "json", value: { location: "Paris, France", temperatureC: 18 } } });
   });
 
+  it.each(["generate", "stream"] as const)("outside any audit context (%s): the steps of one tool loop are one trace, each step the child of the step whose tool calls it answers (each was a trace of its own); the next loop starts its own", async (kind) => {
+    const logger = newLogger();
+    const seen: Array<[string | undefined, string | undefined]> = [];
+    const fetchSeeingContext: typeof fetch = (input, init) => {
+      seen.push([auditContext.get()?.traceId, auditContext.get()?.parentId]);
+      return fetch(input, init);
+    };
+    const model = wrapLanguageModel({ model: createAnthropic({ baseURL: fakes.anthropic.aiSdkBaseURL, apiKey: "test", fetch: fetchSeeingContext })(MODEL), middleware: auditLanguageModelMiddleware({ logger }) });
+    const loop = async (prompt: string) => {
+      if (kind === "generate") return (await generateText({ model, prompt, tools: weather, stopWhen: isStepCount(4) })).steps.length;
+      const r = streamText({ model, prompt, tools: weather, stopWhen: isStepCount(4) });
+      await r.consumeStream();
+      return (await r.steps).length;
+    };
+    const toolUse = kind === "generate" ? ({ kind: "json", fixture: "message-tool-use" } as const) : ({ kind: "sse", fixture: "stream-tool-use" } as const);
+    const text = kind === "generate" ? ({ kind: "json" } as const) : ({ kind: "sse" } as const);
+    // three steps (two rounds of tools), then another loop of two
+    fakes.anthropic.enqueue(toolUse, toolUse, text, toolUse, text);
+    expect(await loop("Weather in Paris, twice?")).toBe(3);
+    expect(await loop("Weather in Rome?")).toBe(2);
+    const recs = await settle(logger, 5);
+    expect(recs).toHaveLength(5);
+    const [a1, a2, a3, b1, b2] = recs.map((r) => r.id as string) as [string, string, string, string, string];
+    expect(recs.map((r) => [r.traceId, r.parentId, r.finishReason])).toEqual([
+      [a1, undefined, "tool-calls"],
+      [a1, a1, "tool-calls"],
+      [a1, a2, "stop"],
+      [b1, undefined, "tool-calls"],
+      [b1, b1, "stop"],
+    ]);
+    // calls made inside each step (the provider's fetch) are in its trace, as its children
+    expect(seen).toEqual([
+      [a1, a1],
+      [a1, a2],
+      [a1, a3],
+      [b1, b1],
+      [b1, b2],
+    ]);
+  });
+
   it.each(["textStream", "fullStream"] as const)("streamText with stopWhen read via %s: one record per step, each complete, with its own time to first token", async (via) => {
     const logger = newLogger();
     fakes.anthropic.enqueue({ kind: "sse", fixture: "stream-tool-use" }, { kind: "sse" });
@@ -97,6 +137,37 @@ describe("auditLanguageModelMiddleware: what the response is", () => {
     expect(r.output).toEqual({ city: "Paris" });
     const [rec] = await settle(logger, 1);
     expect(rec).toMatchObject({ success: true, responsePreview: '{"city":"Paris"}', outputTokens: 6, metadata: { aiSdk: { request: { responseFormat: "json" } } } });
+  });
+
+  it("generateObject and streamObject (ai 7 still has them): one record each, the JSON text the model returned; the app gets the object", async () => {
+    const logger = newLogger();
+    const message = { id: "msg_obj2", type: "message", role: "assistant", model: "claude-haiku-4-5-20251001", content: [], stop_reason: null, stop_sequence: null, usage: { input_tokens: 7, output_tokens: 1 } };
+    const body = { ...message, content: [{ type: "text", text: '{"city":"Paris"}' }], stop_reason: "end_turn", usage: { input_tokens: 7, output_tokens: 6 } };
+    fakes.anthropic.enqueue({ kind: "json", body }, {
+      kind: "sse",
+      events: [
+        sse("message_start", { type: "message_start", message }),
+        sse("content_block_start", { type: "content_block_start", index: 0, content_block: { type: "text", text: "" } }),
+        sse("content_block_delta", { type: "content_block_delta", index: 0, delta: { type: "text_delta", text: '{"city":' } }),
+        sse("content_block_delta", { type: "content_block_delta", index: 0, delta: { type: "text_delta", text: '"Rome"}' } }),
+        sse("content_block_stop", { type: "content_block_stop", index: 0 }),
+        sse("message_delta", { type: "message_delta", delta: { stop_reason: "end_turn", stop_sequence: null }, usage: { output_tokens: 6 } }),
+        sse("message_stop", { type: "message_stop" }),
+      ],
+    });
+    const schema = z.object({ city: z.string() });
+    const g = await generateObject({ model: audited(logger), prompt: "Capital of France?", schema });
+    expect(g.object).toEqual({ city: "Paris" });
+    const st = streamObject({ model: audited(logger), prompt: "Capital of Italy?", schema });
+    for await (const _ of st.partialObjectStream) void _;
+    expect(await st.object).toEqual({ city: "Rome" });
+    const recs = await settle(logger, 2);
+    expect(recs).toHaveLength(2);
+    expect(recs.map((x) => [x.interactionType, x.success, x.responsePreview, x.outputTokens, aiSdk(x).end])).toEqual([
+      ["ai-sdk.generate", true, '{"city":"Paris"}', 6, undefined],
+      ["ai-sdk.stream", true, '{"city":"Rome"}', 6, "completed"],
+    ]);
+    expect(recs.map((x) => (aiSdk(x).request as Rec | undefined)?.responseFormat)).toEqual(["json", "json"]);
   });
 
   it("reasoning (Anthropic thinking asked through providerOptions) is left out of the record; its delta gives the time to first token", async () => {

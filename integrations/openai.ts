@@ -1,7 +1,8 @@
 /**
  * `wrapOpenAI`: one ChatInteraction per OpenAI API call (chat.completions.create and
  * responses.create, streamed or not, and every SDK helper built on them: `.stream()`,
- * `.parse()`, `runTools()`), without changing what the app gets back.
+ * `.parse()`, `runTools()`; responses.compact; a background response's end, fetched by
+ * responses.retrieve or cancel), without changing what the app gets back.
  *
  * How it stays invisible: the two `create` methods of the client's own resource objects are
  * wrapped in place; each call returns the SDK's original APIPromise (so `.withResponse()` and

@@ -10,7 +10,7 @@ import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
 import { wrapOpenAI } from "../../integrations/openai.js";
 import { startFakeOpenAI, type FakeOpenAI } from "../helpers/fake-openai.js";
 import { loggerFactory } from "../helpers/index.js";
-import { expectNothingCaptured, recordsOf } from "./_records.js";
+import { comparableChat, expectNothingCaptured, recordsOf } from "./_records.js";
 
 let fake: FakeOpenAI;
 beforeAll(async () => {
@@ -117,6 +117,19 @@ describe.each(majors)("wrapOpenAI: responses.compact on openai $major", ({ make,
     expect(recs).toHaveLength(1);
     expect(recs[0]).toMatchObject({ success: true, inputTokens: 1204 });
     expect(openaiMeta(recs[0])).toMatchObject({ method: "responses.compact", attempts: 2 });
+  });
+
+  it("with a logger that builds its records on a worker thread (thread: true) the record is the same", async () => {
+    const recorded = [];
+    for (const thread of [false, true]) {
+      const logger = newLogger({ thread });
+      await wrapOpenAI(make(), { logger }).responses.compact({ model: "gpt-5.2", input });
+      const recs = await recordsOf(logger, "chat_interaction");
+      expect(recs).toHaveLength(1);
+      recorded.push(comparableChat(recs[0]!, "openai", ["requestId", "responseId"]));
+    }
+    expect(recorded[1]).toEqual(recorded[0]);
+    expect(recorded[1]).toMatchObject({ metadata: { openai: { method: "responses.compact", compaction: { outputItems: 2, compactionItemId: COMPACTION_ID } } } });
   });
 
   it("captureContent: false: the tokens and the method, nothing of the conversation", async () => {

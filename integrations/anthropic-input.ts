@@ -74,7 +74,21 @@ export type AnthropicRecordData = readonly [
   ownTrace: boolean,
   /** what the call asked for besides its prompt (see request-settings.ts) */
   settings: Record<string, unknown> | undefined,
+  /** the reply's `fallback` blocks: a model that declined and the one that answered instead */
+  fallbacks: AnthropicFallback[] | undefined,
 ];
+
+/**
+ * A `fallback` block of a reply (the server-side `fallbacks` beta, or the SDK's
+ * `betaRefusalFallbackMiddleware`): the model that declined (`from`), the one whose answer
+ * follows (`to`), and why (`trigger`: `refusal`, and its `category` when the API gives one).
+ */
+export interface AnthropicFallback {
+  from?: string;
+  to?: string;
+  trigger?: string;
+  category?: string;
+}
 
 const num = (v: unknown): number | undefined => (typeof v === "number" && Number.isFinite(v) && v >= 0 ? Math.floor(v) : undefined);
 
@@ -97,6 +111,7 @@ export function anthropicChatInput(d: AnthropicRecordData): ChatInteractionInput
   if (d[9] !== undefined) anthropic.messageId = d[9];
   if (d[17] !== undefined) anthropic.errorType = d[17];
   if (d[22] !== undefined) anthropic.request = d[22];
+  if (d[23] !== undefined) anthropic.fallbacks = d[23];
   if (model !== undefined && requestedModel !== undefined && model !== requestedModel) anthropic.requestedModel = requestedModel;
   const input: ChatInteractionInput = {
     id: d[0],

@@ -25,7 +25,7 @@ import type { AuditLogger } from "../src/logger.js";
 import { newId } from "../src/record/id.js";
 import { copyUsage, toJsonData } from "../src/record/serialize.js";
 import type { AuditContextValue } from "../src/types.js";
-import { anthropicChatInputBuilder, type AnthropicMethod, type AnthropicRecordData, type AnthropicToolCall } from "./anthropic-input.js";
+import { anthropicChatInputBuilder, type AnthropicFallback, type AnthropicMethod, type AnthropicRecordData, type AnthropicToolCall } from "./anthropic-input.js";
 import { trackResult, untrackResult, type DroppableCall, type Ticket } from "../src/dropped.js";
 import { awaitGap, observeApiPromise, type ObservedCall, type ResponseProps } from "./api-promise.js";
 import { anthropicRequestSettings } from "./request-settings.js";
@@ -216,6 +216,8 @@ interface Outcome {
   model?: string | undefined;
   text?: string | undefined;
   toolCalls?: AnthropicToolCall[] | undefined;
+  /** the reply's `fallback` blocks (see fallbackOf) */
+  fallbacks?: AnthropicFallback[] | undefined;
   usage?: Obj | undefined;
   stopReason?: string | undefined;
   statusCode?: number | undefined;
@@ -614,6 +616,7 @@ class ChatCall implements StreamObserver<unknown>, ObservedCall, PromptCopier, D
         this.sentBody,
         this.callContext?.traceId === undefined,
         this.settings,
+        o.fallbacks,
       ];
       this.sentBody = this.prompt = this.messages = this.system = undefined;
       // Made later (the app gets its result first), batched, or with `thread: true` on the worker
@@ -696,6 +699,29 @@ function toolCallOf(block: { readonly id?: unknown; readonly name?: unknown; rea
 }
 
 /**
+ * A reply's `fallback` block, which stands between what a model that declined wrote and what the
+ * model that answered instead writes: the server-side `fallbacks` of the beta Messages API, and
+ * the SDK's own `betaRefusalFallbackMiddleware` (@anthropic-ai/sdk 1.17), which makes the refused
+ * request and the fallback's in one `create()` and adds the block. One call, one record; until
+ * 2026-12-06 nothing in it said a model had declined (the record named the model that answered,
+ * and the one asked for as `requestedModel`, as for an alias). Model names and the trigger only:
+ * never content.
+ */
+function fallbackOf(block: Obj): AnthropicFallback {
+  const out: AnthropicFallback = {};
+  const from = isObj(block.from) ? str(block.from.model) : undefined;
+  const to = isObj(block.to) ? str(block.to.model) : undefined;
+  const trigger = isObj(block.trigger) ? block.trigger : undefined;
+  if (from !== undefined) out.from = from.slice(0, 256);
+  if (to !== undefined) out.to = to.slice(0, 256);
+  const type = trigger !== undefined ? str(trigger.type) : undefined;
+  if (type !== undefined) out.trigger = type.slice(0, 128);
+  const category = trigger !== undefined ? str(trigger.category) : undefined;
+  if (category !== undefined) out.category = category.slice(0, 128);
+  return out;
+}
+
+/**
  * Text (text blocks joined like the SDK's `finalText()`), tool calls and usage of a Message, read
  * as it arrives and copied where the app could change it (usage, tool inputs): the record is made
  * later.
@@ -704,6 +730,7 @@ function messageOutcome(message: unknown): Outcome {
   if (!isObj(message)) return { error: "The API returned no message." };
   const texts: string[] = [];
   const toolCalls: AnthropicToolCall[] = [];
+  let fallbacks: AnthropicFallback[] | undefined;
   const content = message.content;
   if (Array.isArray(content)) {
     for (const block of content) {
@@ -711,9 +738,10 @@ function messageOutcome(message: unknown): Outcome {
       const type = block.type;
       if (type === "text" && typeof block.text === "string") texts.push(block.text);
       else if (isToolUse(type)) toolCalls.push(toolCallOf(block, type, toJsonData(block.input)));
+      else if (type === "fallback") (fallbacks ??= []).push(fallbackOf(block));
     }
   }
-  const o: Outcome = { text: texts.join(" "), toolCalls: toolCalls.length > 0 ? toolCalls : undefined };
+  const o: Outcome = { text: texts.join(" "), toolCalls: toolCalls.length > 0 ? toolCalls : undefined, fallbacks };
   const model = str(message.model);
   if (model !== undefined) o.model = model;
   if (isObj(message.usage)) o.usage = copyUsage(message.usage) as Obj;
@@ -748,6 +776,8 @@ class StreamAccumulator {
   ttft: number | undefined;
   events = 0;
   private readonly blocks: Block[] = [];
+  /** the `fallback` blocks, read whole from their content_block_start (see fallbackOf) */
+  private fallbacks: AnthropicFallback[] | undefined;
 
   constructor(private readonly start: number) {}
 
@@ -774,6 +804,7 @@ class StreamAccumulator {
       }
       case "content_block_start": {
         const b = isObj(event.content_block) ? event.content_block : {};
+        if (b.type === "fallback") (this.fallbacks ??= []).push(fallbackOf(b));
         const index = num(event.index) ?? this.blocks.length;
         this.blocks[index] = {
           type: String(b.type),
@@ -825,7 +856,11 @@ class StreamAccumulator {
         toolCalls.push(toolCallOf(b, b.type, input));
       }
     }
-    const o: Outcome = { text: texts.join(" "), toolCalls: toolCalls.length > 0 ? toolCalls : undefined, model: this.model, messageId: this.messageId, stopReason: this.stopReason };
+    // the model that answered: after a fallback block, the one it hands over to (the SDK's
+    // betaRefusalFallbackMiddleware splices the fallback's events onto the declined stream, whose
+    // message_start, the only one the app gets, names the model that declined)
+    const model = this.fallbacks?.at(-1)?.to ?? this.model;
+    const o: Outcome = { text: texts.join(" "), toolCalls: toolCalls.length > 0 ? toolCalls : undefined, fallbacks: this.fallbacks, model, messageId: this.messageId, stopReason: this.stopReason };
     const usage = this.usage;
     if (usage !== undefined) {
       for (const _ in usage) {

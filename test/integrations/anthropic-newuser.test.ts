@@ -5,7 +5,7 @@
  */
 import fs from "node:fs";
 import path from "node:path";
-import Anthropic from "@anthropic-ai/sdk";
+import Anthropic, { betaRefusalFallbackMiddleware } from "@anthropic-ai/sdk";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { wrapAnthropic } from "../../integrations/anthropic.js";
 import type { AuditLogger } from "../../src/index.js";
@@ -295,5 +295,92 @@ describe("wrapAnthropic, as apps use the SDK in late 2026", () => {
       metadata: { anthropic: { method: "beta.messages.toolRunner", request: { thread: "continue", previous_message_id: firstId } } },
     });
     expect(JSON.parse(String(second.promptPreview))).toEqual([{ role: "user", content: [{ type: "tool_result", tool_use_id: (first.toolCalls as Rec[])[0]!.id, content: "sunny" }] }]);
+  });
+});
+
+describe("wrapAnthropic: a model that declines and another that answers instead (fallback blocks)", () => {
+  const refusal = {
+    id: "msg_refused",
+    type: "message",
+    role: "assistant",
+    model: "claude-sonnet-4-5-20250929",
+    content: [],
+    stop_reason: "refusal",
+    stop_sequence: null,
+    stop_details: { type: "refusal", category: "cyber", explanation: null },
+    usage: { input_tokens: 30, output_tokens: 0 },
+  };
+
+  it("the SDK's betaRefusalFallbackMiddleware (one create(), two requests): one record, of the answer, saying which model declined and which answered (nothing said so)", async () => {
+    const logger = newLogger();
+    const c = wrapAnthropic(new Anthropic({ apiKey: "test", baseURL: fake.baseURL, maxRetries: 0, middleware: [betaRefusalFallbackMiddleware([{ model: "claude-opus-4-8" }])] }), { logger });
+    const before = fake.requests.length;
+    fake.enqueue({ kind: "json", body: refusal }, { kind: "json" });
+    const message = await c.beta.messages.create({ model: "claude-sonnet-4-5", max_tokens: 64, messages: [{ role: "user", content: "Explain this exploit." }] });
+    // (the app gets what the SDK makes of the two: the fallback block, then the answer)
+    expect(message.content.map((b) => b.type)).toEqual(["fallback", "text"]);
+    expect(fake.requests.slice(before).map((r) => r.body.model)).toEqual(["claude-sonnet-4-5", "claude-opus-4-8"]);
+    const recs = await recordsOf(logger, "chat_interaction");
+    expect(recs).toHaveLength(1);
+    expect(recs[0]).toMatchObject({ success: true, responsePreview: "Paris is the capital of France.", finishReason: "end_turn" });
+    expect((recs[0]!.metadata as { anthropic: Rec }).anthropic).toMatchObject({
+      method: "beta.messages.create",
+      requestedModel: "claude-sonnet-4-5",
+      fallbacks: [{ from: "claude-sonnet-4-5", to: "claude-opus-4-8", trigger: "refusal", category: "cyber" }],
+    });
+  });
+
+  it("streamed through betaRefusalFallbackMiddleware (the fallback's events spliced onto the declined stream): one record, named by the model that answered, with the fallback", async () => {
+    const logger = newLogger();
+    const c = wrapAnthropic(new Anthropic({ apiKey: "test", baseURL: fake.baseURL, maxRetries: 0, middleware: [betaRefusalFallbackMiddleware([{ model: "claude-opus-4-8" }])] }), { logger });
+    fake.enqueue(
+      {
+        kind: "sse",
+        events: [
+          sse("message_start", { message: { ...refusal, stop_reason: null, stop_details: null, usage: { input_tokens: 30, output_tokens: 1 } } }),
+          sse("message_delta", { delta: { stop_reason: "refusal", stop_sequence: null, stop_details: { type: "refusal", category: "cyber", explanation: null, fallback_credit_token: "fct_test_1" } }, usage: { output_tokens: 1 } }),
+          sse("message_stop", {}),
+        ],
+      },
+      { kind: "sse" },
+    );
+    const final = await c.beta.messages.stream({ model: "claude-sonnet-4-5", max_tokens: 64, messages: [{ role: "user", content: "Explain this exploit." }] }).finalMessage();
+    expect(final.content.map((b) => b.type)).toEqual(["fallback", "text"]);
+    const recs = await recordsOf(logger, "chat_interaction");
+    expect(recs).toHaveLength(1);
+    expect(recs[0]).toMatchObject({ success: true, model: "claude-opus-4-8", finishReason: "end_turn" });
+    expect((recs[0]!.metadata as { anthropic: Rec }).anthropic).toMatchObject({
+      method: "beta.messages.stream",
+      fallbacks: [{ from: "claude-sonnet-4-5-20250929", to: "claude-opus-4-8", trigger: "refusal", category: "cyber" }],
+    });
+  });
+
+  it("a streamed reply with a fallback block (the server-side fallbacks beta): recorded once with it; a reply without one has none", async () => {
+    const logger = newLogger();
+    const c = client(logger);
+    fake.enqueue(
+      {
+        kind: "sse",
+        events: [
+          sse("message_start", { message: { ...refusal, model: "claude-opus-4-8", stop_reason: null, stop_details: null, usage: { input_tokens: 30, output_tokens: 1 } } }),
+          sse("content_block_start", { index: 0, content_block: { type: "fallback", from: { model: "claude-sonnet-4-5" }, to: { model: "claude-opus-4-8" }, trigger: { type: "refusal", category: null } } }),
+          sse("content_block_stop", { index: 0 }),
+          sse("content_block_start", { index: 1, content_block: { type: "text", text: "" } }),
+          sse("content_block_delta", { index: 1, delta: { type: "text_delta", text: "Here is a safe answer." } }),
+          sse("content_block_stop", { index: 1 }),
+          sse("message_delta", { delta: { stop_reason: "end_turn", stop_sequence: null }, usage: { output_tokens: 7 } }),
+          sse("message_stop", {}),
+        ],
+      },
+      { kind: "sse" },
+    );
+    const params = { model: "claude-sonnet-4-5", max_tokens: 64, messages: [{ role: "user" as const, content: "Hi" }] };
+    await c.beta.messages.stream(params).finalMessage();
+    await c.messages.stream(params).finalMessage();
+    const recs = await recordsOf(logger, "chat_interaction", 2);
+    expect(recs).toHaveLength(2);
+    expect(recs[0]).toMatchObject({ success: true, responsePreview: "Here is a safe answer.", model: "claude-opus-4-8" });
+    expect((recs[0]!.metadata as { anthropic: Rec }).anthropic.fallbacks).toEqual([{ from: "claude-sonnet-4-5", to: "claude-opus-4-8", trigger: "refusal" }]);
+    expect((recs[1]!.metadata as { anthropic: Rec }).anthropic).not.toHaveProperty("fallbacks");
   });
 });

@@ -11,7 +11,7 @@ import { z } from "zod";
  * Version of the schema: {@link migrationSql} creates version 1, {@link upgradeSql} brings it to
  * this one step by step; `audit_schema_version` records which versions were applied.
  */
-export const SCHEMA_VERSION = 7;
+export const SCHEMA_VERSION = 8;
 
 /** Schema names we accept: plain identifiers, so they can be quoted without surprises. */
 export const schemaNameSchema = z
@@ -42,6 +42,7 @@ export function names(schema: string) {
     retentionCuts: `${s}.audit_retention_cuts`,
     subjectKeys: `${s}.audit_subject_keys`,
     shreddedSubjects: `${s}.audit_shredded_subjects`,
+    subjectLocks: `${s}.audit_subject_locks`,
     version: `${s}.audit_schema_version`,
     ensurePartition: `${s}.audit_ensure_partition`,
     applyRetention: `${s}.audit_apply_retention`,
@@ -271,6 +272,7 @@ ${retentionWithHoldsSql(schema)}`,
     ],
     [6, subjectKeysSql(schema)],
     [7, shredBySubjectSql(schema)],
+    [8, keyInsertGuardSql(schema)],
   ];
 }
 
@@ -347,6 +349,19 @@ CREATE TRIGGER audit_records_shred AFTER INSERT ON ${n.records}
 `;
 }
 
+/**
+ * The key-insert trigger's part (versions 7 and 8) that stores the row shredded when its subject
+ * `tag` has a tombstone in `shreddedSubjects` (plpgsql; `why` a text variable).
+ */
+function storeShreddedIfTombstoned(shreddedSubjects: string): string {
+  return `    SELECT s.session_id || ' audit_event #' || s.seq INTO why FROM ${shreddedSubjects} s WHERE s.subject = tag;
+    IF FOUND THEN
+      NEW.line := NULL;
+      NEW.shredded_at := now();
+      NEW.shredded_by := why;
+    END IF;`;
+}
+
 /** A key row's subject tag, from its key store line (NULL once shredded): SQL over `line`. */
 const SUBJECT_OF_LINE = `substring(line from '"subject":"([0-9a-f]{32})"')`;
 
@@ -407,12 +422,7 @@ DECLARE
 BEGIN
   IF tag IS NOT NULL THEN
     PERFORM pg_advisory_xact_lock_shared(hashtext(${schemaLit}), hashtext(tag));
-    SELECT s.session_id || ' audit_event #' || s.seq INTO why FROM ${n.shreddedSubjects} s WHERE s.subject = tag;
-    IF FOUND THEN
-      NEW.line := NULL;
-      NEW.shredded_at := now();
-      NEW.shredded_by := why;
-    END IF;
+${storeShreddedIfTombstoned(n.shreddedSubjects)}
   END IF;
   RETURN NEW;
 END
@@ -420,7 +430,20 @@ $fn$;
 CREATE TRIGGER audit_subject_keys_tombstoned BEFORE INSERT ON ${n.subjectKeys}
   FOR EACH ROW WHEN (NEW.line IS NOT NULL) EXECUTE FUNCTION ${n.schema}.audit_subject_keys_tombstoned();
 
-CREATE OR REPLACE FUNCTION ${n.schema}.audit_shred_on_record() RETURNS trigger LANGUAGE plpgsql
+${shredOnRecordSql(schema, `FOREACH t IN ARRAY tags LOOP
+      PERFORM pg_advisory_xact_lock(hashtext(${schemaLit}), hashtext(t));
+    END LOOP;`)}
+`;
+}
+
+/**
+ * The shredding trigger's function of versions 7 and 8: a `subject_shredded` record's tags get
+ * their tombstones and shred their key rows, after `order` (SQL over `tags`, sorted) has ordered
+ * the shred with the key lines of those tags stored at the same time; then its key ids.
+ */
+function shredOnRecordSql(schema: string, order: string): string {
+  const n = names(schema);
+  return `CREATE OR REPLACE FUNCTION ${n.schema}.audit_shred_on_record() RETURNS trigger LANGUAGE plpgsql
 SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS $fn$
 DECLARE
   who  text := NEW.session_id || ' audit_event #' || NEW.seq;
@@ -431,16 +454,120 @@ BEGIN
     SELECT coalesce(array_agg(DISTINCT e.tag ORDER BY e.tag), '{}') INTO tags
       FROM jsonb_array_elements_text(NEW.record->'details'->'subjectTags') AS e(tag)
      WHERE e.tag ~ '^[0-9a-f]{32}$';
-    FOREACH t IN ARRAY tags LOOP
-      PERFORM pg_advisory_xact_lock(hashtext(${schemaLit}), hashtext(t));
-    END LOOP;
+    ${order}
     INSERT INTO ${n.shreddedSubjects} (subject, session_id, seq) SELECT u, NEW.session_id, NEW.seq FROM unnest(tags) AS u ON CONFLICT (subject) DO NOTHING;
     UPDATE ${n.subjectKeys} SET line = NULL, shredded_at = now(), shredded_by = who
      WHERE line IS NOT NULL AND ${SUBJECT_OF_LINE} = ANY (tags);
   END IF;
 ${shredKeyIdsSql(n.subjectKeys, "who")}  RETURN NULL;
 END
+$fn$;`;
+}
+
+/**
+ * Version 8 (found 2026-12-06, by the PostgreSQL pass):
+ * - A writer's `INSERT` on `audit_subject_keys` was not checked: it could insert a row shredded
+ *   already (naming any shred, or none) and a key line of any shape, such as one whose subject
+ *   the shredding trigger's pattern does not find (`"subject": "…"`, or two subjects), which a
+ *   shred of that subject then left readable. A BEFORE INSERT trigger now refuses a row shredded
+ *   already unless `shredded_by` names a stored `subject_shredded` record listing its key id (what
+ *   the shredding trigger inserts), and a key line that is not the kit's: a JSON object of the
+ *   fields `kid` (the row's), `subject` (one tag of 32 hex digits, the one the trigger finds),
+ *   `wrappedBy` (a master key id), `iv` (12 bytes), `ct` (a 32-byte key and its 16-byte tag) and
+ *   `createdAt`, with a `session_id`. Refused with SQLSTATE 22023 (the sink leaves such a line
+ *   out, and says so), or 42501 for a shredded row. Rows stored before are not checked again.
+ * - Under REPEATABLE READ or SERIALIZABLE (a database's or role's default_transaction_isolation),
+ *   a shred and a key line of its subject stored at the same time each read with the snapshot
+ *   taken before version 7's advisory lock was theirs: the key row could stay readable. Both now
+ *   write the subject's row in `audit_subject_locks` (an upsert) instead: under READ COMMITTED
+ *   the second waits for the first to commit, then reads anew (as with the lock); under the
+ *   others, PostgreSQL fails the one whose snapshot misses the other's write with a
+ *   serialization failure (40001), which the sink retries (the batch is sent again).
+ */
+function keyInsertGuardSql(schema: string): string {
+  const n = names(schema);
+  return `
+CREATE TABLE ${n.subjectLocks} (
+  subject text   PRIMARY KEY CHECK (subject ~ '^[0-9a-f]{32}$'),
+  touched bigint NOT NULL DEFAULT 1
+);
+COMMENT ON TABLE ${n.subjectLocks} IS 'audit-logger: one row per subject tag, written by each shred of it and each key line of it stored, so that the two are ordered at any isolation level';
+CREATE TRIGGER audit_subject_locks_no_delete BEFORE DELETE ON ${n.subjectLocks}
+  FOR EACH ROW EXECUTE FUNCTION ${n.schema}.audit_refuse_change();
+CREATE TRIGGER audit_subject_locks_no_truncate BEFORE TRUNCATE ON ${n.subjectLocks}
+  FOR EACH STATEMENT EXECUTE FUNCTION ${n.schema}.audit_refuse_change();
+
+DROP TRIGGER audit_subject_keys_tombstoned ON ${n.subjectKeys};
+DROP FUNCTION ${n.schema}.audit_subject_keys_tombstoned();
+
+CREATE FUNCTION ${n.schema}.audit_subject_keys_insert() RETURNS trigger LANGUAGE plpgsql
+SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS $fn$
+DECLARE
+  by_rec text[];
+  j      jsonb;
+  tag    text;
+  bad    text;
+  why    text;
+BEGIN
+  IF NEW.line IS NULL THEN
+    -- shredded already: only the shredding trigger makes such a row, for a key id its record names
+    by_rec := regexp_match(coalesce(NEW.shredded_by, ''), '^(.*) audit_event #([0-9]{1,18})$');
+    IF NEW.shredded_at IS NOT NULL AND by_rec IS NOT NULL AND EXISTS (
+         SELECT 1 FROM ${n.records} r
+          WHERE r.session_id = by_rec[1] AND r.kind = 'audit_event' AND r.seq = by_rec[2]::bigint
+            AND r.record->>'eventType' = 'subject_shredded' AND jsonb_typeof(r.record->'details'->'keyIds') = 'array'
+            AND r.record->'details'->'keyIds' ? NEW.kid) THEN
+      RETURN NEW;
+    END IF;
+    RAISE EXCEPTION 'audit-logger: INSERT on %.% of a row shredded already (kid %) is refused: only a stored subject_shredded record naming that key id makes one', TG_TABLE_SCHEMA, TG_TABLE_NAME, NEW.kid
+      USING ERRCODE = 'insufficient_privilege',
+            HINT = 'Shred with AuditLogger.shredSubject() (or audit-logger shred --postgres).';
+  END IF;
+  tag := substring(NEW.line from '"subject":"([0-9a-f]{32})"');
+  BEGIN
+    j := NEW.line::jsonb;
+  EXCEPTION WHEN invalid_text_representation THEN
+    j := NULL;
+  END;
+  IF NEW.shredded_at IS NOT NULL OR NEW.shredded_by IS NOT NULL THEN
+    bad := 'shredded_at and shredded_by are set by a shred only';
+  ELSIF coalesce(NEW.session_id, '') = '' THEN
+    bad := 'session_id is missing: the session whose key store holds the line';
+  ELSIF NEW.kid !~ '^d[0-9a-f]{16}$' THEN
+    bad := 'kid is not a data key id, d and 16 hex digits';
+  ELSIF j IS NULL OR jsonb_typeof(j) <> 'object' THEN
+    bad := 'the line is not a JSON object';
+  ELSIF EXISTS (SELECT 1 FROM jsonb_object_keys(j) AS f(k) WHERE f.k NOT IN ('kid', 'subject', 'wrappedBy', 'iv', 'ct', 'createdAt')) THEN
+    bad := 'the line has a field a key line has not: only kid, subject, wrappedBy, iv, ct and createdAt';
+  ELSIF j->'kid' IS DISTINCT FROM to_jsonb(NEW.kid) THEN
+    bad := 'the line is not the key line of its kid';
+  ELSIF tag IS NULL OR j->'subject' IS DISTINCT FROM to_jsonb(tag) OR (SELECT count(*) FROM regexp_matches(NEW.line, '"subject"', 'g')) <> 1 THEN
+    bad := 'its subject is not one HMAC tag of 32 hex digits, written "subject":"<tag>"';
+  ELSIF jsonb_typeof(j->'wrappedBy') IS DISTINCT FROM 'string' OR j->>'wrappedBy' !~ '^k[0-9a-f]{16}$' THEN
+    bad := 'wrappedBy is not a master key id, k and 16 hex digits';
+  ELSIF jsonb_typeof(j->'iv') IS DISTINCT FROM 'string' OR j->>'iv' !~ '^[A-Za-z0-9+/]{16}$' THEN
+    bad := 'iv is not 12 bytes of base64';
+  ELSIF jsonb_typeof(j->'ct') IS DISTINCT FROM 'string' OR j->>'ct' !~ '^[A-Za-z0-9+/]{64}$' THEN
+    bad := 'ct is not a wrapped 256-bit key, 48 bytes of base64';
+  ELSIF j ? 'createdAt' AND jsonb_typeof(j->'createdAt') <> 'string' THEN
+    bad := 'createdAt is not a string';
+  END IF;
+  IF bad IS NOT NULL THEN
+    RAISE EXCEPTION 'audit-logger: INSERT on %.% is refused: the key line of % is malformed (%)', TG_TABLE_SCHEMA, TG_TABLE_NAME, left(NEW.kid, 40), bad
+      USING ERRCODE = 'invalid_parameter_value',
+            HINT = 'audit_subject_keys holds key store lines (subject_keys_<sessionId>.jsonl) as the kit writes them.';
+  END IF;
+  -- the subject's lock row, written: a shred of it at the same time waits for this transaction,
+  -- or this one for the shred's (READ COMMITTED), or one of the two fails (40001) (see version 8)
+  INSERT INTO ${n.subjectLocks} AS g (subject) VALUES (tag) ON CONFLICT (subject) DO UPDATE SET touched = g.touched + 1;
+${storeShreddedIfTombstoned(n.shreddedSubjects)}
+  RETURN NEW;
+END
 $fn$;
+CREATE TRIGGER audit_subject_keys_insert BEFORE INSERT ON ${n.subjectKeys}
+  FOR EACH ROW EXECUTE FUNCTION ${n.schema}.audit_subject_keys_insert();
+
+${shredOnRecordSql(schema, `INSERT INTO ${n.subjectLocks} AS g (subject) SELECT u FROM unnest(tags) AS u ORDER BY u ON CONFLICT (subject) DO UPDATE SET touched = g.touched + 1;`)}
 `;
 }
 

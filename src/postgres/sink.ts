@@ -326,6 +326,8 @@ export class PostgresSink implements AuditSink {
   private keysRefused: string | undefined;
   /** sessions whose key store could not be read (reported once each) */
   private readonly keyFileFailed = new Set<string>();
+  /** key ids whose key line the store refused (reported once each) */
+  private readonly keyLinesRefused = new Set<string>();
   private lastError: string | undefined;
 
   /** What `util.inspect` shows: the store (never its connection string) and the counts (found by a re-review, 2026-12-05: util.inspect / console.log printed the master key bytes, the
@@ -879,11 +881,7 @@ export class PostgresSink implements AuditSink {
       const keys = keyStoreLines(text);
       if (keys.length > 0) {
         try {
-          const r = await this.requirePool().query(
-            `INSERT INTO ${this.sql.n.subjectKeys} (kid, session_id, line) SELECT k, $3, l FROM unnest($1::text[], $2::text[]) AS u(k, l) ON CONFLICT DO NOTHING`,
-            [keys.map((k) => k.kid), keys.map((k) => k.line), sid],
-          );
-          this.counters.keys += r.rowCount ?? 0;
+          await this.insertKeys(keys, sid);
         } catch (err) {
           const code = pgCode(err);
           if (code !== "42P01" && code !== "42501") throw err;
@@ -900,6 +898,37 @@ export class PostgresSink implements AuditSink {
       this.keysSent.set(sid, { dev, ino, offset: start + whole });
     } finally {
       fs.closeSync(fd);
+    }
+  }
+
+  /**
+   * Inserts key lines of session `sid`. A line the store refuses (schema version 8 checks each is
+   * a key line as the kit writes it: SQLSTATE 22023) would fail its batch at every retry, and the
+   * sink would store nothing more: the lines are then sent one by one, and each refused one is
+   * reported (once) and left out (its records stay readable with the audit directory).
+   */
+  private async insertKeys(keys: ReadonlyArray<{ kid: string; line: string }>, sid: string): Promise<void> {
+    try {
+      const r = await this.requirePool().query(
+        `INSERT INTO ${this.sql.n.subjectKeys} (kid, session_id, line) SELECT k, $3, l FROM unnest($1::text[], $2::text[]) AS u(k, l) ON CONFLICT DO NOTHING`,
+        [keys.map((k) => k.kid), keys.map((k) => k.line), sid],
+      );
+      this.counters.keys += r.rowCount ?? 0;
+    } catch (err) {
+      if (pgCode(err) !== "22023") throw err;
+      if (keys.length > 1) {
+        for (const k of keys) await this.insertKeys([k], sid);
+        return;
+      }
+      const kid = keys[0]!.kid;
+      if (this.keyLinesRefused.has(kid)) return;
+      this.keyLinesRefused.add(kid);
+      this.note(
+        new AuditIOError(
+          `PostgresSink: the store refused the key line of ${kid} in session ${sid}'s key store (${reason(err)}): it is left out of the store, so readers of the store open the records under that key only with the audit directory (contentDir). The kit writes no such line: look at who wrote it. The other key lines and the records are stored.`,
+          { cause: err },
+        ),
+      );
     }
   }
 

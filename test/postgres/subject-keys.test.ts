@@ -6,14 +6,14 @@
 // open records with the master key and that table. Real PostgreSQL, real files.
 import fs from "node:fs";
 import path from "node:path";
-import pg from "pg";
 import { afterEach, describe, expect, it } from "vitest";
-import { AuditExporter, AuditLogger, AuditViewer, auditContext, verifyAuditLog } from "../../src/index.js";
+import { AuditExporter, AuditLogger, AuditViewer, verifyAuditLog } from "../../src/index.js";
 import { migratePostgres, PostgresSink, verifyPostgres } from "../../src/postgres/index.js";
-import { migrationSql, upgradeSql } from "../../src/postgres/schema.js";
+import { SCHEMA_VERSION } from "../../src/postgres/schema.js";
 import { startServer } from "../../src/serve/server.js";
 import { TEST_KEY, tmpProject } from "../helpers/index.js";
 import { freePort, leastPrivilegeWriter, PG_URL, PgProxy, pgTestScope, sql } from "../fixtures/postgres/db.js";
+import { chat, instance, keyFileLines, kidOf, kidOfUser, keyRows, storeAtVersion } from "../fixtures/postgres/subject-keys.js";
 import { runCli } from "../cli/helpers.js";
 
 const { schemaFor, proxies } = pgTestScope();
@@ -21,54 +21,6 @@ const roles: string[] = [];
 afterEach(async () => {
   for (const r of roles.splice(0)) await sql(`DROP OWNED BY ${r}; DROP ROLE IF EXISTS ${r}`);
 });
-
-type KeyRow = {
-  kid: string;
-  session_id: string | null;
-  line: string | null;
-  shredded_by: string | null;
-};
-
-const keyRows = (schema: string): Promise<KeyRow[]> => sql<KeyRow>(`SELECT kid, session_id, line, shredded_by FROM "${schema}".audit_subject_keys ORDER BY kid`);
-
-/** The key lines of a key store file (tombstones left out), as written. */
-function keyFileLines(dir: string, sid: string): string[] {
-  const file = path.join(dir, `subject_keys_${sid}.jsonl`);
-  if (!fs.existsSync(file)) return [];
-  return fs
-    .readFileSync(file, "utf8")
-    .split("\n")
-    .filter((l) => l.includes('"ct"'));
-}
-
-const kidOf = (line: string): string => (JSON.parse(line) as { kid: string }).kid;
-
-/** The data key a user's chat record of session `sid` is encrypted under (her first, or her last), from the files. */
-function kidOfUser(dir: string, sid: string, userId: string, which: "first" | "last" = "first"): string {
-  const lines = fs
-    .readFileSync(path.join(dir, `chat_interactions_${sid}.jsonl`), "utf8")
-    .split("\n")
-    .filter((l) => l.includes(`"userId":${JSON.stringify(userId)}`));
-  const line = which === "first" ? lines[0]! : lines[lines.length - 1]!;
-  return /"kid":"(d[0-9a-f]{16})"/.exec(line)![1]!;
-}
-
-/** A store made by the DDL of the versions up to `version` (as a store migrated then is). */
-async function storeAtVersion(schema: string, version: number): Promise<void> {
-  await sql(`CREATE SCHEMA "${schema}"; ${migrationSql(schema)}`);
-  for (const [v, ddl] of upgradeSql(schema).filter(([v]) => v <= version)) await sql(`${ddl}; INSERT INTO "${schema}".audit_schema_version (version) VALUES (${v})`);
-}
-
-/** A logger of one instance: its own project directory, encryption on, a sink to `url`. */
-function instance(sessionId: string, schema: string, url = PG_URL, extra: Partial<ConstructorParameters<typeof PostgresSink>[0]> = {}, projectPath = tmpProject()) {
-  const sink = new PostgresSink({ connectionString: url, schema, retryMinMs: 20, retryMaxMs: 100, closeTimeoutMs: 1000, flushTimeoutMs: 1000, connectTimeoutMs: 1000, ...extra });
-  const logger = new AuditLogger({ sessionId, projectPath, encryptSensitiveContent: true, encryptionKey: TEST_KEY, sinks: [sink] });
-  const errors: string[] = [];
-  logger.on("error", (e) => errors.push(e.message));
-  return { logger, sink, errors, projectPath };
-}
-
-const chat = (logger: AuditLogger, userId: string, prompt: string) => auditContext.run({ userId }, () => logger.logChatInteraction({ prompt, response: `answer to ${prompt}`, model: "gpt-4o" }));
 
 /** The prompts a reader with only the master key gets from the store, by prompt, and the errors of those it cannot open. */
 async function readStore(schema: string): Promise<{ open: string[]; closed: string[] }> {
@@ -227,7 +179,7 @@ describe("data keys in the store (audit_subject_keys)", () => {
     // the key line sent again (as a sink that read it before the shred would) stores nothing
     const original = keyFileLines(a.logger.auditDir, "down_a"); // alice's line is gone from the file
     expect(original.some((l) => kidOf(l) === aliceKid)).toBe(false);
-    const fake = JSON.stringify({ kid: aliceKid, subject: "x", wrappedBy: "k", iv: "AAAA", ct: "AAAA", createdAt: new Date().toISOString() });
+    const fake = JSON.stringify({ kid: aliceKid, subject: "a".repeat(32), wrappedBy: "k0123456789abcdef", iv: "A".repeat(16), ct: "A".repeat(64), createdAt: new Date().toISOString() });
     await sql(`INSERT INTO "${schema}".audit_subject_keys (kid, session_id, line) VALUES ($1, 'down_a', $2) ON CONFLICT DO NOTHING`, [aliceKid, fake]);
     expect((await keyRows(schema)).find((r) => r.kid === aliceKid)!.line).toBeNull();
   });
@@ -533,49 +485,7 @@ describe("a shred reaches every key row of its subject in the store (schema vers
     expect((await keyRows(schema)).find((r) => r.kid === kidOfUser(b.logger.auditDir, "ring_b", "alice"))!.line).toBeNull();
   });
 
-  it("a shred and a key line of its subject stored at the same time: whichever commits first, the key row ends shredded", async () => {
-    const schema = schemaFor("keysrace");
-    await migratePostgres({ connectionString: PG_URL, schema });
-    const t = `"${schema}"`;
-    const keyLine = (kid: string, tag: string) => JSON.stringify({ kid, subject: tag, wrappedBy: "k0123456789abcdef", iv: "AAAA", ct: "AAAA", createdAt: new Date().toISOString() });
-    const insertKey = (c: pg.Client, kid: string, tag: string) => c.query(`INSERT INTO ${t}.audit_subject_keys (kid, session_id, line) VALUES ($1, 'race_b', $2) ON CONFLICT DO NOTHING`, [kid, keyLine(kid, tag)]);
-    let seq = 0;
-    const insertShred = (c: pg.Client, tag: string) =>
-      c.query(
-        `INSERT INTO ${t}.audit_records (session_id, kind, seq, id, ts, prev_hash, hash, record, line) VALUES ('race_a', 'audit_event', $1, $2, now(), '', 'h', $3::jsonb, $3)`,
-        [++seq, `ev${seq}`, JSON.stringify({ eventType: "subject_shredded", details: { keyIds: [], subjectTags: [tag] } })],
-      );
-    const settled = (p: Promise<unknown>) => Promise.race([p.then(() => true), new Promise((r) => setTimeout(() => r(false), 300))]);
-    const one = new pg.Client({ connectionString: PG_URL });
-    const two = new pg.Client({ connectionString: PG_URL });
-    await one.connect();
-    await two.connect();
-    try {
-      // the shred first: the key line waits for it, then is stored shredded
-      const tagA = "a".repeat(32);
-      await one.query("BEGIN");
-      await insertShred(one, tagA);
-      const late = insertKey(two, "d00000000000000a1", tagA);
-      expect(await settled(late)).toBe(false);
-      await one.query("COMMIT");
-      await late;
-      // the key line first: the shred waits for it, then shreds it
-      const tagB = "b".repeat(32);
-      await two.query("BEGIN");
-      await insertKey(two, "d00000000000000b1", tagB);
-      const shred = insertShred(one, tagB);
-      expect(await settled(shred)).toBe(false);
-      await two.query("COMMIT");
-      await shred;
-    } finally {
-      await one.end();
-      await two.end();
-    }
-    expect((await keyRows(schema)).map((r) => [r.kid, r.line, r.shredded_by])).toEqual([
-      ["d00000000000000a1", null, "race_a audit_event #1"],
-      ["d00000000000000b1", null, "race_a audit_event #2"],
-    ]);
-  });
+  // (a shred and a key line of its subject stored at the same time: subject-keys-guard.test.ts)
 
   it("the subject tombstones cannot be made or removed but by a stored subject_shredded record", async () => {
     const schema = schemaFor("keystomb");
@@ -610,8 +520,8 @@ describe("a shred reaches every key row of its subject in the store (schema vers
     expect(a.errors).toEqual([]);
     expect((await keyRows(schema)).find((r) => r.kid === carolKid)!.line).toBeNull();
 
-    expect(await migratePostgres({ connectionString: PG_URL, schema })).toMatchObject({ version: 7, created: false });
-    expect((await sql<{ v: number }>(`SELECT max(version) AS v FROM "${schema}".audit_schema_version`))[0]!.v).toBe(7);
+    expect(await migratePostgres({ connectionString: PG_URL, schema })).toMatchObject({ version: SCHEMA_VERSION, created: false });
+    expect((await sql<{ v: number }>(`SELECT max(version) AS v FROM "${schema}".audit_schema_version`))[0]!.v).toBe(SCHEMA_VERSION);
     // another instance, which never saw alice, shreds her: the row stored before the migration is reached
     const c = instance("v6_c", schema, PG_URL, { migrate: false });
     expect(c.logger.shredSubject("alice")).toEqual([]);

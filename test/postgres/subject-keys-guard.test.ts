@@ -1,0 +1,263 @@
+// Hardening of the store's crypto-shredding (schema version 8, found 2026-12-06):
+// - a writer with INSERT on audit_subject_keys could insert rows shredded already (naming no
+//   shred, or a shred that did not name that key) and key lines of any shape (a line whose
+//   subject tag the shredding trigger does not find, a kid column another line's, garbage);
+// - `verify --postgres` did not compare the subject_shredded records with the key rows: a record
+//   whose keys were still readable, or a key row shredded by no record, went unreported;
+// - a shred and a key line of its subject in transactions of REPEATABLE READ (a database or role
+//   whose default_transaction_isolation is so): the per-tag advisory lock ordered them, but each
+//   read with the snapshot it took before waiting, so the key row stayed readable.
+// Real PostgreSQL, real files.
+import fs from "node:fs";
+import path from "node:path";
+import pg from "pg";
+import { afterEach, describe, expect, it } from "vitest";
+import { AuditViewer } from "../../src/index.js";
+import { migratePostgres, verifyPostgres } from "../../src/postgres/index.js";
+import { SCHEMA_VERSION } from "../../src/postgres/schema.js";
+import { TEST_KEY } from "../helpers/index.js";
+import { leastPrivilegeWriter, PG_URL, pgTestScope, sql } from "../fixtures/postgres/db.js";
+import { chat, instance, keyRows, kidOfUser, storeAtVersion } from "../fixtures/postgres/subject-keys.js";
+
+const { schemaFor } = pgTestScope();
+const roles: string[] = [];
+afterEach(async () => {
+  for (const r of roles.splice(0)) await sql(`DROP OWNED BY ${r}; DROP ROLE IF EXISTS ${r}`);
+});
+
+async function openPrompts(schema: string): Promise<string[]> {
+  const chats = await new AuditViewer({ postgres: { connectionString: PG_URL, schema }, encryptionKey: TEST_KEY }).getChatInteractions();
+  return chats.filter((c) => typeof c.promptPreview === "string").map((c) => c.promptPreview as string).sort();
+}
+
+/** A key store line as the kit writes it (random-looking, well-formed: it is never unwrapped here). */
+function keyLine(kid: string, tag: string, over: Record<string, unknown> = {}): string {
+  return JSON.stringify({ kid, subject: tag, wrappedBy: "k0123456789abcdef", iv: "A".repeat(16), ct: "B".repeat(64), createdAt: "2026-12-06T00:00:00.000Z", ...over });
+}
+
+/** Resolves once the backend `pid` waits for a lock (read from pg_stat_activity by another connection). */
+async function waitsForLock(pid: number): Promise<void> {
+  for (;;) {
+    const [row] = await sql<{ w: string | null }>("SELECT wait_event_type AS w FROM pg_stat_activity WHERE pid = $1", [pid]);
+    if (row?.w === "Lock") return;
+    await new Promise((r) => setTimeout(r, 5));
+  }
+}
+
+describe("key rows a writer may insert (schema version 8)", () => {
+  it("a writer with INSERT on the table cannot insert a row shredded already, unless a stored subject_shredded record names its key id, nor a malformed key line; a kit key line is stored", async () => {
+    const schema = schemaFor("kguard");
+    const a = instance("guard_a", schema);
+    chat(a.logger, "alice", "alice asks");
+    chat(a.logger, "bob", "bob asks");
+    await a.logger.flush();
+    expect(await a.sink.whenStored(10_000)).toBe(true);
+    const [aliceKid] = a.logger.shredSubject("alice");
+    await a.logger.finalizeSession();
+    expect(a.errors).toEqual([]);
+    const { role, url } = await leastPrivilegeWriter(schema, "h7g_writer");
+    roles.push(role);
+    const before = await keyRows(schema);
+    const [shred] = await sql<{ by: string }>(`SELECT session_id || ' audit_event #' || seq AS by FROM "${schema}".audit_records WHERE record->>'eventType' = 'subject_shredded'`);
+    const t = `"${schema}".audit_subject_keys`;
+    const asWriter = async (text: string, values: unknown[]) => {
+      const c = new pg.Client({ connectionString: url });
+      await c.connect();
+      try {
+        await c.query(text, values);
+      } finally {
+        await c.end();
+      }
+    };
+    const insert = (kid: string, sid: string | null, line: string | null, shreddedBy: string | null = null) =>
+      asWriter(`INSERT INTO ${t} (kid, session_id, line, shredded_at, shredded_by) VALUES ($1, $2, $3, CASE WHEN $4::text IS NULL THEN NULL ELSE now() END, $4)`, [kid, sid, line, shreddedBy]);
+    const tag = "c".repeat(32);
+    const onlyShred = /only a stored subject_shredded record naming that key id/;
+    // what only a shred makes: a row shredded already, naming no record, or a record that does not name the key id
+    await expect(insert("d1111111111111111", "guard_a", null, "by hand")).rejects.toThrow(onlyShred);
+    await expect(insert("d1111111111111111", null, null, shred!.by)).rejects.toThrow(onlyShred);
+    // garbage: the shape of a kit key line is checked
+    const malformed = /refused: the key line of d2222222222222222 is malformed/;
+    const kid = "d2222222222222222";
+    for (const [line, why] of [
+      ["not json", /not a JSON object/],
+      ["[1,2]", /not a JSON object/],
+      [keyLine("d3333333333333333", tag), /not the key line of/],
+      [keyLine(kid, "alice"), /subject/],
+      [keyLine(kid, tag).replace(`"subject":"${tag}"`, `"subject": "${tag}"`), /subject/],
+      [keyLine(kid, tag).replace(`"kid"`, `"subject":"${"e".repeat(32)}","kid"`), /subject/], // two subjects: the trigger reads the first, a reader the last
+      [keyLine(kid, tag, { iv: "AAAA" }), /iv/],
+      [keyLine(kid, tag, { ct: "AAAA" }), /ct/],
+      [keyLine(kid, tag, { wrappedBy: 7 }), /wrappedBy/],
+      [keyLine(kid, tag, { key: "c2VjcmV0" }), /field/],
+    ] as const) {
+      await expect(insert(kid, "guard_a", line), line).rejects.toThrow(malformed);
+      await expect(insert(kid, "guard_a", line), line).rejects.toThrow(why);
+    }
+    await expect(insert(kid, null, keyLine(kid, tag))).rejects.toThrow(/session_id/);
+    await expect(insert("x2", "guard_a", keyLine("x2", tag))).rejects.toThrow(/kid/);
+    await expect(insert(kid, "guard_a", keyLine(kid, tag), "by hand")).rejects.toThrow(); // (the table's check: a line and shredded_at)
+    expect(await keyRows(schema)).toEqual(before);
+    // a key line as the kit writes it is stored; alice's key id stays shredded
+    await insert(kid, "guard_a", keyLine(kid, tag));
+    await asWriter(`INSERT INTO ${t} (kid, session_id, line) VALUES ($1, 'guard_a', $2) ON CONFLICT DO NOTHING`, [aliceKid, keyLine(aliceKid!, tag)]);
+    const after = await keyRows(schema);
+    expect(after).toEqual([...before, { kid, session_id: "guard_a", line: keyLine(kid, tag), shredded_by: null }].sort((x, y) => (x.kid < y.kid ? -1 : 1)));
+    expect(after.find((r) => r.kid === aliceKid)!.line).toBeNull();
+    expect(await openPrompts(schema)).toEqual(["bob asks"]);
+  });
+
+  it("a sink whose key store holds a line the store refuses says so once, names the key, and stores the other keys and every record", async () => {
+    const schema = schemaFor("kbadline");
+    const a = instance("bad_a", schema);
+    chat(a.logger, "alice", "alice asks");
+    await a.logger.flush();
+    expect(await a.sink.whenStored(10_000)).toBe(true);
+    // a hand-made line in the key store (as the kit never writes: its iv is not 12 bytes)
+    fs.appendFileSync(path.join(a.logger.auditDir, "subject_keys_bad_a.jsonl"), keyLine("d4444444444444444", "f".repeat(32), { iv: "AAAA" }) + "\n");
+    chat(a.logger, "bob", "bob asks");
+    await a.logger.finalizeSession();
+    expect(a.errors).toEqual([expect.stringMatching(/store refused the key line of d4444444444444444 .*malformed.*iv/)]);
+    expect(a.sink.stats()).toMatchObject({ keys: 2, spilled: 0, outage: false });
+    expect((await keyRows(schema)).map((r) => r.kid).sort()).toEqual([kidOfUser(a.logger.auditDir, "bad_a", "alice"), kidOfUser(a.logger.auditDir, "bad_a", "bob")].sort());
+    expect(await openPrompts(schema)).toEqual(["alice asks", "bob asks"]);
+  });
+
+  it("a version-7 store with data is migrated to version 8: its key rows open as before, a shred still reaches them, and the guard holds after", async () => {
+    const schema = schemaFor("kv7");
+    await storeAtVersion(schema, 7);
+    const a = instance("v7_a", schema, PG_URL, { migrate: false });
+    chat(a.logger, "alice", "alice asks");
+    chat(a.logger, "bob", "bob asks");
+    chat(a.logger, "carol", "carol asks");
+    a.logger.shredSubject("carol"); // shredded in version 7
+    await a.logger.finalizeSession();
+    expect(a.errors).toEqual([]);
+    const rows = await keyRows(schema);
+    expect(rows.filter((r) => r.line === null)).toHaveLength(1);
+
+    expect(await migratePostgres({ connectionString: PG_URL, schema })).toMatchObject({ version: SCHEMA_VERSION, created: false });
+    expect(SCHEMA_VERSION).toBe(8);
+    expect(await keyRows(schema)).toEqual(rows);
+    expect(await openPrompts(schema)).toEqual(["alice asks", "bob asks"]);
+    // another instance shreds alice after the upgrade; a new instance writes carol again (stored shredded) and dave
+    const b = instance("v8_b", schema, PG_URL, { migrate: false });
+    expect(b.logger.shredSubject("alice")).toEqual([]);
+    await b.logger.finalizeSession();
+    const c = instance("v8_c", schema, PG_URL, { migrate: false });
+    chat(c.logger, "carol", "carol again");
+    chat(c.logger, "dave", "dave asks");
+    await c.logger.finalizeSession();
+    expect([...b.errors, ...c.errors]).toEqual([]);
+    expect(await openPrompts(schema)).toEqual(["bob asks", "dave asks"]);
+    expect((await keyRows(schema)).find((r) => r.kid === kidOfUser(c.logger.auditDir, "v8_c", "carol"))).toMatchObject({ line: null, shredded_by: expect.stringMatching(/^v7_a audit_event #/) });
+    await expect(sql(`INSERT INTO "${schema}".audit_subject_keys (kid, session_id, line) VALUES ('d5555555555555555', 'x', 'garbage')`)).rejects.toThrow(/malformed/);
+    for (const sid of ["v7_a", "v8_b", "v8_c"]) expect((await verifyPostgres({ connectionString: PG_URL, schema, sessionId: sid })).problems).toEqual([]);
+  });
+});
+
+describe("a shred and a key line of its subject in two transactions at once", () => {
+  const tagOf = (c: string) => c.repeat(32);
+  async function setup(prefix: string) {
+    const schema = schemaFor(prefix);
+    await migratePostgres({ connectionString: PG_URL, schema });
+    const t = `"${schema}"`;
+    let seq = 0;
+    const insertKey = (c: pg.Client, kid: string, tag: string) => c.query(`INSERT INTO ${t}.audit_subject_keys (kid, session_id, line) VALUES ($1, 'race_b', $2) ON CONFLICT DO NOTHING`, [kid, keyLine(kid, tag)]);
+    const insertShred = (c: pg.Client, tag: string) =>
+      c.query(`INSERT INTO ${t}.audit_records (session_id, kind, seq, id, ts, prev_hash, hash, record, line) VALUES ('race_a', 'audit_event', $1, $2, now(), '', 'h', $3::jsonb, $3)`, [
+        ++seq,
+        `ev${seq}`,
+        JSON.stringify({ eventType: "subject_shredded", details: { keyIds: [], subjectTags: [tag] } }),
+      ]);
+    const one = new pg.Client({ connectionString: PG_URL });
+    const two = new pg.Client({ connectionString: PG_URL });
+    await one.connect();
+    await two.connect();
+    const pidOf = async (c: pg.Client) => (await c.query<{ pid: number }>("SELECT pg_backend_pid() AS pid")).rows[0]!.pid;
+    const pids = { one: await pidOf(one), two: await pidOf(two) };
+    return { schema, insertKey, insertShred, one, two, pids, close: async () => Promise.all([one.end(), two.end()]) };
+  }
+  /** Runs `f`; a serialization failure (40001, what the sink retries) is run again, in a new transaction. */
+  async function retried(c: pg.Client, f: () => Promise<unknown>, inTx: boolean): Promise<string | undefined> {
+    try {
+      await f();
+      if (inTx) await c.query("COMMIT");
+      return undefined;
+    } catch (err) {
+      if (inTx) await c.query("ROLLBACK");
+      const code = (err as { code?: string }).code;
+      if (code !== "40001") throw err;
+      await f();
+      return code;
+    }
+  }
+
+  it("READ COMMITTED (PostgreSQL's default): whichever commits first, the key row ends shredded; the one that comes second waits for the first", async () => {
+    const { schema, insertKey, insertShred, one, two, pids, close } = await setup("kracerc");
+    try {
+      // the shred first: the key line waits for it, then is stored shredded
+      await one.query("BEGIN");
+      await insertShred(one, tagOf("a"));
+      const late = insertKey(two, "d00000000000000a1", tagOf("a"));
+      await waitsForLock(pids.two);
+      await one.query("COMMIT");
+      await late;
+      // the key line first: the shred waits for it, then shreds it
+      await two.query("BEGIN");
+      await insertKey(two, "d00000000000000b1", tagOf("b"));
+      const shred = insertShred(one, tagOf("b"));
+      await waitsForLock(pids.one);
+      await two.query("COMMIT");
+      await shred;
+      // the key line's transaction began (and read) before the shred committed: its insert reads anew
+      await two.query("BEGIN");
+      await two.query("SELECT count(*) FROM pg_class");
+      await insertShred(one, tagOf("c"));
+      await insertKey(two, "d00000000000000c1", tagOf("c"));
+      await two.query("COMMIT");
+    } finally {
+      await close();
+    }
+    expect((await keyRows(schema)).map((r) => [r.kid, r.line, r.shredded_by])).toEqual([
+      ["d00000000000000a1", null, "race_a audit_event #1"],
+      ["d00000000000000b1", null, "race_a audit_event #2"],
+      ["d00000000000000c1", null, "race_a audit_event #3"],
+    ]);
+  });
+
+  it("REPEATABLE READ (a database or role whose default_transaction_isolation is so): the one whose snapshot missed the other fails with a serialization failure, and run again, the key row ends shredded", async () => {
+    const { schema, insertKey, insertShred, one, two, pids, close } = await setup("kracerr");
+    const codes: Array<string | undefined> = [];
+    try {
+      // the shred commits after the key line's transaction took its snapshot
+      await two.query("BEGIN ISOLATION LEVEL REPEATABLE READ");
+      await two.query("SELECT count(*) FROM pg_class");
+      await insertShred(one, tagOf("a"));
+      codes.push(await retried(two, () => insertKey(two, "d00000000000000a1", tagOf("a")), true));
+      // the key line commits after the shred's transaction took its snapshot
+      await one.query("BEGIN ISOLATION LEVEL REPEATABLE READ");
+      await one.query("SELECT count(*) FROM pg_class");
+      await insertKey(two, "d00000000000000b1", tagOf("b"));
+      codes.push(await retried(one, () => insertShred(one, tagOf("b")), true));
+      // the same, the second waiting for the first's commit
+      await one.query("BEGIN ISOLATION LEVEL REPEATABLE READ");
+      await two.query("BEGIN ISOLATION LEVEL REPEATABLE READ");
+      await one.query("SELECT count(*) FROM pg_class");
+      await two.query("SELECT count(*) FROM pg_class");
+      await insertKey(two, "d00000000000000c1", tagOf("c"));
+      const shred = retried(one, () => insertShred(one, tagOf("c")), true);
+      await waitsForLock(pids.one);
+      await two.query("COMMIT");
+      codes.push(await shred);
+    } finally {
+      await close();
+    }
+    expect((await keyRows(schema)).map((r) => [r.kid, r.line, r.shredded_by])).toEqual([
+      ["d00000000000000a1", null, "race_a audit_event #1"],
+      ["d00000000000000b1", null, expect.stringMatching(/^race_a audit_event #[23]$/)],
+      ["d00000000000000c1", null, expect.stringMatching(/^race_a audit_event #[45]$/)],
+    ]);
+    expect(codes).toEqual(["40001", "40001", "40001"]);
+  });
+});

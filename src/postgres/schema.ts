@@ -286,6 +286,7 @@ function shredKeyIdsSql(subjectKeys: string, by: string): string {
     INSERT INTO ${subjectKeys} AS k (kid, shredded_at, shredded_by)
     SELECT DISTINCT e.kid, now(), ${by}
       FROM jsonb_array_elements_text(NEW.record->'details'->'keyIds') AS e(kid)
+     WHERE e.kid IS NOT NULL
     ON CONFLICT (kid) DO UPDATE SET line = NULL, shredded_at = EXCLUDED.shredded_at, shredded_by = EXCLUDED.shredded_by
       WHERE k.line IS NOT NULL;
   END IF;
@@ -363,7 +364,7 @@ function storeShreddedIfTombstoned(shreddedSubjects: string): string {
 }
 
 /** A key row's subject tag, from its key store line (NULL once shredded): SQL over `line`. */
-const SUBJECT_OF_LINE = `substring(line from '"subject":"([0-9a-f]{32})"')`;
+export const SUBJECT_OF_LINE = `substring(line from '"subject":"([0-9a-f]{32})"')`;
 
 /**
  * Version 7: a shred reaches every key row of its subject in the store, whichever instance wrote
@@ -516,7 +517,7 @@ BEGIN
          SELECT 1 FROM ${n.records} r
           WHERE r.session_id = by_rec[1] AND r.kind = 'audit_event' AND r.seq = by_rec[2]::bigint
             AND r.record->>'eventType' = 'subject_shredded' AND jsonb_typeof(r.record->'details'->'keyIds') = 'array'
-            AND r.record->'details'->'keyIds' ? NEW.kid) THEN
+            AND NEW.kid IN (SELECT jsonb_array_elements_text(r.record->'details'->'keyIds'))) THEN
       RETURN NEW;
     END IF;
     RAISE EXCEPTION 'audit-logger: INSERT on %.% of a row shredded already (kid %) is refused: only a stored subject_shredded record naming that key id makes one', TG_TABLE_SCHEMA, TG_TABLE_NAME, NEW.kid

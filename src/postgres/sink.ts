@@ -248,6 +248,24 @@ function pgCode(err: unknown): string {
 }
 
 /**
+ * Runs one statement of its own transaction again, at once, when PostgreSQL failed it with a
+ * serialization failure (40001) or a deadlock (40P01), up to three times in all: under
+ * REPEATABLE READ or SERIALIZABLE a key line and a shred of its subject stored at the same time
+ * fail so (schema version 8, `audit_subject_locks`), and succeed when run again. Anything else,
+ * or a third failure, is thrown (the batch is spooled and retried later, as for an outage).
+ */
+async function againIfSerialization<T>(run: () => Promise<T>): Promise<T> {
+  for (let attempt = 1; ; attempt++) {
+    try {
+      return await run();
+    } catch (err) {
+      const code = pgCode(err);
+      if ((code !== "40001" && code !== "40P01") || attempt >= 3) throw err;
+    }
+  }
+}
+
+/**
  * Whether PostgreSQL refused a row for what it holds, which no retry changes: a data exception
  * (SQLSTATE class 22: a value out of range, an invalid text) or a row over a limit (54000: an
  * index entry larger than a btree page allows).
@@ -816,7 +834,7 @@ export class PostgresSink implements AuditSink {
     await this.ensureMonths(months);
     const values = [...insertParams(recs), sid, ...probeParams(probes)];
     const run = async () => {
-      const row = (await this.requirePool().query<{ added: number; forks: string | null }>(this.sql.insert, values)).rows[0];
+      const row = (await againIfSerialization(() => this.requirePool().query<{ added: number; forks: string | null }>(this.sql.insert, values))).rows[0];
       return { added: row?.added ?? 0, forks: row?.forks ?? null };
     };
     try {
@@ -909,9 +927,12 @@ export class PostgresSink implements AuditSink {
    */
   private async insertKeys(keys: ReadonlyArray<{ kid: string; line: string }>, sid: string): Promise<void> {
     try {
-      const r = await this.requirePool().query(
-        `INSERT INTO ${this.sql.n.subjectKeys} (kid, session_id, line) SELECT k, $3, l FROM unnest($1::text[], $2::text[]) AS u(k, l) ON CONFLICT DO NOTHING`,
-        [keys.map((k) => k.kid), keys.map((k) => k.line), sid],
+      const r = await againIfSerialization(() =>
+        this.requirePool().query(`INSERT INTO ${this.sql.n.subjectKeys} (kid, session_id, line) SELECT k, $3, l FROM unnest($1::text[], $2::text[]) AS u(k, l) ON CONFLICT DO NOTHING`, [
+          keys.map((k) => k.kid),
+          keys.map((k) => k.line),
+          sid,
+        ]),
       );
       this.counters.keys += r.rowCount ?? 0;
     } catch (err) {

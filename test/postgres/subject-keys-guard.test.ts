@@ -12,23 +12,16 @@ import fs from "node:fs";
 import path from "node:path";
 import pg from "pg";
 import { afterEach, describe, expect, it } from "vitest";
-import { AuditViewer } from "../../src/index.js";
 import { migratePostgres, verifyPostgres } from "../../src/postgres/index.js";
 import { SCHEMA_VERSION } from "../../src/postgres/schema.js";
-import { TEST_KEY } from "../helpers/index.js";
 import { leastPrivilegeWriter, PG_URL, pgTestScope, sql } from "../fixtures/postgres/db.js";
-import { chat, instance, keyRows, kidOfUser, storeAtVersion } from "../fixtures/postgres/subject-keys.js";
+import { chat, instance, keyRows, kidOfUser, openPrompts, storeAtVersion } from "../fixtures/postgres/subject-keys.js";
 
 const { schemaFor } = pgTestScope();
 const roles: string[] = [];
 afterEach(async () => {
   for (const r of roles.splice(0)) await sql(`DROP OWNED BY ${r}; DROP ROLE IF EXISTS ${r}`);
 });
-
-async function openPrompts(schema: string): Promise<string[]> {
-  const chats = await new AuditViewer({ postgres: { connectionString: PG_URL, schema }, encryptionKey: TEST_KEY }).getChatInteractions();
-  return chats.filter((c) => typeof c.promptPreview === "string").map((c) => c.promptPreview as string).sort();
-}
 
 /** A key store line as the kit writes it (random-looking, well-formed: it is never unwrapped here). */
 function keyLine(kid: string, tag: string, over: Record<string, unknown> = {}): string {
@@ -121,6 +114,25 @@ describe("key rows a writer may insert (schema version 8)", () => {
     expect(a.sink.stats()).toMatchObject({ keys: 2, spilled: 0, outage: false });
     expect((await keyRows(schema)).map((r) => r.kid).sort()).toEqual([kidOfUser(a.logger.auditDir, "bad_a", "alice"), kidOfUser(a.logger.auditDir, "bad_a", "bob")].sort());
     expect(await openPrompts(schema)).toEqual(["alice asks", "bob asks"]);
+  });
+
+  it("a sink whose key insert, or a record insert, fails with a serialization failure (as a shred at the same time makes one under REPEATABLE READ) runs it again at once: stored, no outage reported", async () => {
+    const schema = schemaFor("kserial");
+    await migratePostgres({ connectionString: PG_URL, schema });
+    // each table's first insert fails with 40001 (a sequence is not rolled back with it)
+    for (const [tbl, name] of [["audit_subject_keys", "keys"], ["audit_records", "recs"]] as const) {
+      await sql(`CREATE SEQUENCE "${schema}".once_${name};
+        CREATE FUNCTION "${schema}".once_${name}() RETURNS trigger LANGUAGE plpgsql AS $f$
+          BEGIN IF nextval('"${schema}".once_${name}') = 1 THEN RAISE EXCEPTION 'could not serialize (test)' USING ERRCODE = '40001'; END IF; RETURN NEW; END $f$;
+        CREATE TRIGGER a_once BEFORE INSERT ON "${schema}".${tbl} FOR EACH ROW EXECUTE FUNCTION "${schema}".once_${name}();`);
+    }
+    const a = instance("serial_a", schema);
+    chat(a.logger, "alice", "alice asks");
+    await a.logger.finalizeSession();
+    expect(a.errors).toEqual([]);
+    expect(a.sink.stats()).toMatchObject({ keys: 1, spilled: 0, outage: false });
+    for (const name of ["keys", "recs"]) expect((await sql<{ v: string }>(`SELECT last_value::text AS v FROM "${schema}".once_${name}`))[0]!.v).not.toBe("1");
+    expect(await openPrompts(schema)).toEqual(["alice asks"]);
   });
 
   it("a version-7 store with data is migrated to version 8: its key rows open as before, a shred still reaches them, and the guard holds after", async () => {

@@ -11,7 +11,7 @@ import { GENESIS_HASH, hashBody, splitSealedLine } from "../pipeline/chain.js";
 import { CHAIN_KINDS, type VerifyNote, type VerifyProblem, type VerifyReport } from "../types.js";
 import { connectionOptionsShape, parseOptions, poolFor, schemaOf } from "./pg.js";
 import type { PostgresConnectionOptions } from "./options.js";
-import { names } from "./schema.js";
+import { names, SUBJECT_OF_LINE } from "./schema.js";
 import { storeError } from "./store-error.js";
 import { columnText, jsonbText } from "./rows.js";
 
@@ -209,9 +209,95 @@ export async function verifyWith(pool: Pool, schema: string, sessionId?: string)
       }
     }
   }
+  await checkShreds(pool, schema, sessionId, problems, notes);
   notes.push({
     kind: "self_consistent_only",
     detail: "The store's chains are self-consistent and agree with the checkpoints the sinks wrote; someone with write access who rewrote a chain and its checkpoints together would not be caught. Compare with the instances' signed checkpoints for that.",
   });
   return { ok: problems.length === 0, sessions, recordsChecked: records, problems, notes };
+}
+
+/** The strings of a jsonb value that is an array (a record's `keyIds` or `subjectTags`), else none. */
+const stringsOf = (v: unknown): string[] => (Array.isArray(v) ? v.filter((x): x is string => typeof x === "string") : []);
+
+/**
+ * Compares the stored `subject_shredded` records with the key rows (`audit_subject_keys`, schema
+ * version 6; found 2026-12-06, by the PostgreSQL pass: verify looked at the chains only, so a
+ * shred the store did not carry out, or a key destroyed without one, went unreported):
+ * - `key_not_shredded`: a record names a key id, or a subject tag, whose key row is readable, or a
+ *   tag without its tombstone in `audit_shredded_subjects` (a key line of that subject stored
+ *   later would be readable): the shredding trigger was off, or the row was put back;
+ * - `key_shredded_without_record`: a shredded key row whose `shredded_by` names no stored
+ *   `subject_shredded` record that names its key id or a subject (a shred by hand); a record
+ *   retention removed (its seq at or below a retention cut of its session) is not one;
+ * - the note `shred_by_key_ids_only`: a record without subject tags (a logger before 2026-12-06)
+ *   reached only the key ids it names, and verify cannot tell which other rows were that subject's.
+ * With `sessionId`: that session's records, and the key rows of that session or shredded by it.
+ * A store without the table is skipped; a role that may not read it gets a note.
+ */
+async function checkShreds(pool: Pool, schema: string, sessionId: string | undefined, problems: VerifyProblem[], notes: VerifyNote[]): Promise<void> {
+  const n = names(schema);
+  const reg = await pool.query<{ keys: string | null; tombs: string | null }>("SELECT to_regclass($1)::text AS keys, to_regclass($2)::text AS tombs", [n.subjectKeys, n.shreddedSubjects]);
+  if (!reg.rows[0]?.keys) return;
+  const hasTombs = reg.rows[0].tombs !== null;
+  const at = (sid: string) => `postgres:${schema}.audit_records session=${sid} kind=audit_event`;
+  const shreds = (
+    await pool.query<{ session_id: string; seq: string; kids: unknown; tags: unknown }>(
+      `SELECT session_id, seq::text AS seq, record->'details'->'keyIds' AS kids, record->'details'->'subjectTags' AS tags FROM ${n.records}
+        WHERE kind = 'audit_event' AND record->>'eventType' = 'subject_shredded' AND ($1::text IS NULL OR session_id = $1) ORDER BY session_id, seq`,
+      [sessionId ?? null],
+    )
+  ).rows.map((r) => ({ sid: r.session_id, seq: Number(r.seq), kids: stringsOf(r.kids), tags: stringsOf(r.tags).filter((t) => /^[0-9a-f]{32}$/.test(t)) }));
+  let readable: Array<{ kid: string; tag: string | null }>;
+  let tombs = new Set<string>();
+  let unrecorded: Array<{ kid: string; session_id: string | null; shredded_by: string | null; by_sid: string | null; by_seq: string | null; cut: string | null }>;
+  try {
+    readable = (
+      await pool.query<{ kid: string; tag: string | null }>(`SELECT kid, ${SUBJECT_OF_LINE} AS tag FROM ${n.subjectKeys} WHERE line IS NOT NULL AND (kid = ANY ($1::text[]) OR ${SUBJECT_OF_LINE} = ANY ($2::text[]))`, [
+        shreds.flatMap((s) => s.kids),
+        shreds.flatMap((s) => s.tags),
+      ])
+    ).rows;
+    if (hasTombs) tombs = new Set((await pool.query<{ subject: string }>(`SELECT subject FROM ${n.shreddedSubjects} WHERE subject = ANY ($1::text[])`, [shreds.flatMap((s) => s.tags)])).rows.map((r) => r.subject));
+    unrecorded = (
+      await pool.query<(typeof unrecorded)[number]>(
+        `SELECT k.kid, k.session_id, k.shredded_by, x.m[1] AS by_sid, x.m[2] AS by_seq,
+                (SELECT max(c.through_seq)::text FROM ${n.retentionCuts} c WHERE c.session_id = x.m[1] AND c.kind = 'audit_event') AS cut
+           FROM ${n.subjectKeys} k CROSS JOIN LATERAL (SELECT regexp_match(coalesce(k.shredded_by, ''), '^(.*) audit_event #([0-9]{1,18})$') AS m) x
+          WHERE k.line IS NULL AND ($1::text IS NULL OR k.session_id = $1 OR x.m[1] = $1)
+            AND NOT EXISTS (SELECT 1 FROM ${n.records} r
+                             WHERE r.session_id = x.m[1] AND r.kind = 'audit_event' AND r.seq = x.m[2]::bigint AND r.record->>'eventType' = 'subject_shredded'
+                               AND ((jsonb_typeof(r.record->'details'->'keyIds') = 'array' AND r.record->'details'->'keyIds' ? k.kid)
+                                    OR jsonb_array_length(CASE WHEN jsonb_typeof(r.record->'details'->'subjectTags') = 'array' THEN r.record->'details'->'subjectTags' ELSE '[]' END) > 0))
+          ORDER BY k.kid`,
+        [sessionId ?? null],
+      )
+    ).rows;
+  } catch (err) {
+    if ((err as { code?: unknown }).code !== "42501") throw err;
+    notes.push({ file: `postgres:${n.subjectKeys}`, kind: "keys_not_checked", detail: `The shreds were not compared with the key rows: this role may not read them (${(err as Error).message}). GRANT SELECT ON ${n.subjectKeys} and ${n.shreddedSubjects} to it.` });
+    return;
+  }
+  for (const s of shreds) {
+    const open = readable.filter((k) => s.kids.includes(k.kid) || (k.tag !== null && s.tags.includes(k.tag))).map((k) => k.kid);
+    if (open.length > 0) {
+      problems.push({ file: at(s.sid), seq: s.seq, kind: "key_not_shredded", sessionId: s.sid, detail: `The subject_shredded record seq ${s.seq} shreds key rows that are readable in ${n.subjectKeys}: ${open.join(", ")}. The store did not carry out the shred (its trigger was off, or the rows were put back): the subject's records open through the store.` });
+    }
+    const missing = hasTombs ? s.tags.filter((t) => !tombs.has(t)) : [];
+    if (missing.length > 0) {
+      problems.push({ file: at(s.sid), seq: s.seq, kind: "key_not_shredded", sessionId: s.sid, detail: `The subject_shredded record seq ${s.seq} names subject tag ${missing.join(", ")}, which has no row in ${n.shreddedSubjects}: a key line of that subject stored later is kept readable.` });
+    }
+    if (s.tags.length === 0) {
+      notes.push({ file: at(s.sid), seq: s.seq, kind: "shred_by_key_ids_only", detail: `The subject_shredded record seq ${s.seq} of session ${s.sid} names key ids only (a logger before 2026-12-06): the store shredded those (${s.kids.length}), not the subject's other key rows, which verify cannot tell (a row names its subject by a tag the record lacks). Shred the user again with a current logger (audit-logger shred --postgres) to reach them.` });
+    }
+  }
+  for (const k of unrecorded) {
+    const sid = k.session_id ?? k.by_sid ?? undefined;
+    const file = `postgres:${n.subjectKeys} kid=${k.kid}`;
+    if (k.by_seq !== null && k.cut !== null && Number(k.by_seq) <= Number(k.cut)) {
+      notes.push({ file, kind: "key_shred_record_removed", detail: `Key ${k.kid} was shredded by ${k.shredded_by}, a record retention has removed since (logged in audit_retention_log).` });
+      continue;
+    }
+    problems.push({ file, kind: "key_shredded_without_record", ...(sid !== undefined ? { sessionId: sid } : {}), detail: `Key row ${k.kid} is shredded (by "${k.shredded_by ?? ""}"), but no stored subject_shredded record names it: a key was destroyed outside a shred, and the records under it are unreadable with no trace in the chain.` });
+  }
 }

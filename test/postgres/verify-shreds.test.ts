@@ -1,0 +1,74 @@
+// verify --postgres compared no subject_shredded record with the key rows (found 2026-12-06, by
+// the PostgreSQL pass): a shred the store did not carry out (its keys readable) or a key row
+// shredded by no record went unreported; and a shred of a logger before 2026-12-06 (key ids only)
+// reaches only those ids, which verify now says. Real PostgreSQL, real files.
+import { describe, expect, it } from "vitest";
+import { migratePostgres, verifyPostgres } from "../../src/postgres/index.js";
+import { PG_URL, pgTestScope, sql } from "../fixtures/postgres/db.js";
+import { chat, instance, keyRows, kidOfUser, openPrompts, storeAtVersion } from "../fixtures/postgres/subject-keys.js";
+
+const { schemaFor } = pgTestScope();
+
+describe("verify --postgres compares the shreds with the key rows", () => {
+  it("reports a subject_shredded record whose keys are readable (key_not_shredded) and a key row shredded by no record (key_shredded_without_record); a shred as the kit makes it verifies clean", async () => {
+    const schema = schemaFor("kverify");
+    const a = instance("ver_a", schema);
+    for (const u of ["alice", "bob", "carol"]) chat(a.logger, u, `${u} asks`);
+    await a.logger.flush();
+    expect(await a.sink.whenStored(10_000)).toBe(true);
+    a.logger.shredSubject("carol"); // as the kit does it
+    await a.logger.flush();
+    expect(await a.sink.whenStored(10_000)).toBe(true);
+    expect((await verifyPostgres({ connectionString: PG_URL, schema })).problems).toEqual([]);
+    // the owner stores alice's shred with the shredding trigger off: her key row stays readable
+    await sql(`ALTER TABLE "${schema}".audit_records DISABLE TRIGGER audit_records_shred`);
+    const [aliceKid] = a.logger.shredSubject("alice");
+    await a.logger.flush();
+    expect(await a.sink.whenStored(10_000)).toBe(true);
+    await sql(`ALTER TABLE "${schema}".audit_records ENABLE TRIGGER audit_records_shred`);
+    // and shreds bob's row by hand
+    const bobKid = kidOfUser(a.logger.auditDir, "ver_a", "bob");
+    await sql(`UPDATE "${schema}".audit_subject_keys SET line = NULL, shredded_at = now(), shredded_by = 'by hand' WHERE kid = $1`, [bobKid]);
+    await a.logger.finalizeSession();
+    expect(a.errors).toEqual([]);
+    const [rec] = await sql<{ seq: string }>(`SELECT seq::text FROM "${schema}".audit_records WHERE record->>'eventType' = 'subject_shredded' AND record->'details'->'keyIds' ? $1`, [aliceKid]);
+
+    for (const sessionId of [undefined, "ver_a"]) {
+      const v = await verifyPostgres({ connectionString: PG_URL, schema, sessionId });
+      expect(v.ok).toBe(false);
+      expect(v.problems.map((p) => [p.kind, p.sessionId, p.seq]).sort()).toEqual([
+        ["key_not_shredded", "ver_a", Number(rec!.seq)],
+        ["key_not_shredded", "ver_a", Number(rec!.seq)],
+        ["key_shredded_without_record", "ver_a", undefined],
+      ]);
+      const notShredded = v.problems.filter((p) => p.kind === "key_not_shredded").map((p) => p.detail);
+      expect(notShredded.some((d) => d.includes(aliceKid!) && /readable/.test(d))).toBe(true); // by its key id
+      expect(notShredded.some((d) => /subject tag [0-9a-f]{32}/.test(d) && /audit_shredded_subjects/.test(d))).toBe(true); // its tag has no tombstone
+      expect(v.problems.find((p) => p.kind === "key_shredded_without_record")!.detail).toContain(bobKid);
+    }
+    // another session's verify does not report them
+    expect((await verifyPostgres({ connectionString: PG_URL, schema, sessionId: "other" })).problems).toEqual([]);
+  });
+
+  it("a shred recorded with key ids only (a logger before 2026-12-06, stored in version 6) verifies clean after the upgrade, with a note that it reached only those ids", async () => {
+    const schema = schemaFor("kold");
+    await storeAtVersion(schema, 6);
+    const a = instance("old_a", schema, PG_URL, { migrate: false });
+    chat(a.logger, "alice", "alice asks");
+    chat(a.logger, "bob", "bob asks");
+    await a.logger.flush();
+    expect(await a.sink.whenStored(10_000)).toBe(true);
+    const aliceKid = kidOfUser(a.logger.auditDir, "old_a", "alice");
+    (a.logger as unknown as { logAuditEvent(t: string, r: string, d: object): void }).logAuditEvent("subject_shredded", "old format", { keyIds: [aliceKid] });
+    await a.logger.finalizeSession();
+    expect(a.errors).toEqual([]);
+    await migratePostgres({ connectionString: PG_URL, schema });
+    expect((await keyRows(schema)).find((r) => r.kid === aliceKid)).toMatchObject({ line: null, shredded_by: expect.stringMatching(/^old_a audit_event #\d+$/) });
+    const v = await verifyPostgres({ connectionString: PG_URL, schema });
+    expect(v.problems).toEqual([]);
+    const note = v.notes.find((n) => n.kind === "shred_by_key_ids_only");
+    expect(note?.detail).toMatch(/key ids only/);
+    expect(note?.seq).toBeGreaterThan(0);
+    expect(await openPrompts(schema)).toEqual(["bob asks"]);
+  });
+});

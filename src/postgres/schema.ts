@@ -483,7 +483,10 @@ $fn$;`;
  *   write the subject's row in `audit_subject_locks` (an upsert) instead: under READ COMMITTED
  *   the second waits for the first to commit, then reads anew (as with the lock); under the
  *   others, PostgreSQL fails the one whose snapshot misses the other's write with a
- *   serialization failure (40001), which the sink retries (the batch is sent again).
+ *   serialization failure (40001), which the sink runs again.
+ * - A `subject_shredded` record with subject tags stored in a store before version 7 shredded its
+ *   key ids only, and version 7 did not re-run it: the subject's other key rows stayed readable.
+ *   The upgrade carries out its tags (tombstones, and the rows of those tags shredded).
  */
 function keyInsertGuardSql(schema: string): string {
   const n = names(schema);
@@ -569,6 +572,20 @@ CREATE TRIGGER audit_subject_keys_insert BEFORE INSERT ON ${n.subjectKeys}
   FOR EACH ROW EXECUTE FUNCTION ${n.schema}.audit_subject_keys_insert();
 
 ${shredOnRecordSql(schema, `INSERT INTO ${n.subjectLocks} AS g (subject) SELECT u FROM unnest(tags) AS u ORDER BY u ON CONFLICT (subject) DO UPDATE SET touched = g.touched + 1;`)}
+
+-- The tags of subject_shredded records stored before version 7 (by a logger of 2026-12-06 or
+-- later whose store was older: they shredded their key ids only) get their tombstones now, the
+-- first record of a tag its owner; and every key row of a tombstoned subject is shredded.
+INSERT INTO ${n.shreddedSubjects} (subject, session_id, seq)
+SELECT DISTINCT ON (e.tag) e.tag, r.session_id, r.seq
+  FROM ${n.records} r
+ CROSS JOIN LATERAL jsonb_array_elements_text(CASE WHEN jsonb_typeof(r.record->'details'->'subjectTags') = 'array' THEN r.record->'details'->'subjectTags' ELSE '[]'::jsonb END) AS e(tag)
+ WHERE r.kind = 'audit_event' AND r.record->>'eventType' = 'subject_shredded' AND e.tag ~ '^[0-9a-f]{32}$'
+ ORDER BY e.tag, r.ts, r.session_id, r.seq
+ON CONFLICT (subject) DO NOTHING;
+UPDATE ${n.subjectKeys} SET line = NULL, shredded_at = now(), shredded_by = s.session_id || ' audit_event #' || s.seq
+  FROM ${n.shreddedSubjects} s
+ WHERE line IS NOT NULL AND ${SUBJECT_OF_LINE} = s.subject;
 `;
 }
 

@@ -135,6 +135,36 @@ describe("key rows a writer may insert (schema version 8)", () => {
     expect(await openPrompts(schema)).toEqual(["alice asks"]);
   });
 
+  it("a shred naming subject tags stored in a store before version 7 (its writer may not migrate) reached only its key ids; the upgrade to version 8 carries out its tags: the subject's other key rows are shredded, and verify is clean", async () => {
+    const schema = schemaFor("kv6tags");
+    await storeAtVersion(schema, 6);
+    const a = instance("v6t_a", schema, PG_URL, { migrate: false });
+    const b = instance("v6t_b", schema, PG_URL, { migrate: false });
+    chat(a.logger, "alice", "alice on a");
+    chat(b.logger, "alice", "alice on b");
+    chat(b.logger, "bob", "bob on b");
+    await b.logger.finalizeSession();
+    await a.logger.flush();
+    expect(await a.sink.whenStored(10_000)).toBe(true);
+    a.logger.shredSubject("alice");
+    await a.logger.finalizeSession();
+    expect([...a.errors, ...b.errors]).toEqual([]);
+    // version 6 shredded the key id the record names (a's), not b's key of alice
+    expect(await openPrompts(schema)).toEqual(["alice on b", "bob on b"]);
+
+    await migratePostgres({ connectionString: PG_URL, schema });
+    const [rec] = await sql<{ by: string }>(`SELECT session_id || ' audit_event #' || seq AS by FROM "${schema}".audit_records WHERE record->>'eventType' = 'subject_shredded'`);
+    expect((await keyRows(schema)).find((r) => r.kid === kidOfUser(b.logger.auditDir, "v6t_b", "alice"))).toMatchObject({ line: null, shredded_by: rec!.by });
+    expect(await openPrompts(schema)).toEqual(["bob on b"]);
+    expect((await sql(`SELECT subject FROM "${schema}".audit_shredded_subjects`))).toHaveLength(1);
+    expect((await verifyPostgres({ connectionString: PG_URL, schema })).problems).toEqual([]);
+    // a key line of alice stored after is stored shredded
+    const c = instance("v8t_c", schema, PG_URL, { migrate: false });
+    chat(c.logger, "alice", "alice on c");
+    await c.logger.finalizeSession();
+    expect(await openPrompts(schema)).toEqual(["bob on b"]);
+  });
+
   it("a version-7 store with data is migrated to version 8: its key rows open as before, a shred still reaches them, and the guard holds after", async () => {
     const schema = schemaFor("kv7");
     await storeAtVersion(schema, 7);

@@ -148,23 +148,9 @@ CREATE TRIGGER audit_retention_cuts_append_only BEFORE UPDATE OR DELETE ON ${n.r
   FOR EACH ROW EXECUTE FUNCTION ${n.schema}.audit_refuse_change();
 
 -- The partition of the UTC month holding p_at; created (with its TRUNCATE guard) if missing.
-CREATE FUNCTION ${n.ensurePartition}(p_at timestamptz) RETURNS text LANGUAGE plpgsql AS $fn$
-DECLARE
-  m_from timestamptz := date_trunc('month', p_at AT TIME ZONE 'UTC') AT TIME ZONE 'UTC';
-  m_to   timestamptz := (date_trunc('month', p_at AT TIME ZONE 'UTC') + interval '1 month') AT TIME ZONE 'UTC';
-  part   text := 'audit_records_p' || to_char(p_at AT TIME ZONE 'UTC', 'YYYY_MM');
-BEGIN
-  IF to_regclass(format('%I.%I', ${schemaLit}, part)) IS NOT NULL THEN
-    RETURN part;
-  END IF;
-  PERFORM pg_advisory_xact_lock(hashtext(${lockKey}));
-  IF to_regclass(format('%I.%I', ${schemaLit}, part)) IS NULL THEN
-    EXECUTE format('CREATE TABLE %I.%I PARTITION OF %I.audit_records FOR VALUES FROM (%L) TO (%L)', ${schemaLit}, part, ${schemaLit}, m_from, m_to);
-    EXECUTE format('CREATE TRIGGER audit_partition_no_truncate BEFORE TRUNCATE ON %I.%I FOR EACH STATEMENT EXECUTE FUNCTION %I.audit_refuse_change()', ${schemaLit}, part, ${schemaLit});
-  END IF;
-  RETURN part;
-END
-$fn$;
+${ensurePartitionSql(schema, "CREATE FUNCTION", "", (create) => `IF to_regclass(format('%I.%I', ${schemaLit}, part)) IS NULL THEN
+${create}
+  END IF;`)}
 
 -- Drops every monthly partition that ends at or before p_before, after writing down, per chain,
 -- the last seq and hash it held (so verify knows where a chain was legitimately cut).
@@ -272,7 +258,7 @@ ${retentionWithHoldsSql(schema)}`,
     ],
     [6, subjectKeysSql(schema)],
     [7, shredBySubjectSql(schema)],
-    [8, keyInsertGuardSql(schema)],
+    [8, keyInsertGuardSql(schema) + ensurePartitionRaceSql(schema)],
   ];
 }
 
@@ -587,6 +573,49 @@ UPDATE ${n.subjectKeys} SET line = NULL, shredded_at = now(), shredded_by = s.se
   FROM ${n.shreddedSubjects} s
  WHERE line IS NOT NULL AND ${SUBJECT_OF_LINE} = s.subject;
 `;
+}
+
+/**
+ * Version 8 too (found 2026-12-06, by the PostgreSQL pass): two calls of
+ * `audit_ensure_partition` for a month not made yet (two writers that may not migrate, at a
+ * month's start): the second waited for the first's lock, then looked again with `to_regclass`,
+ * which answered from the negative cache entry of its first look, from before the wait, and its
+ * `CREATE TABLE` failed (42P07, "already exists"): the sink reported an outage and spooled the
+ * batch. The month made meanwhile is now taken as made. The function keeps its owner, grants,
+ * `SECURITY DEFINER` and `search_path` (versions 3 and 4).
+ */
+function ensurePartitionRaceSql(schema: string): string {
+  return ensurePartitionSql(schema, "CREATE OR REPLACE FUNCTION", "\nSECURITY DEFINER SET search_path = pg_catalog, pg_temp", (create) => `BEGIN
+${create}
+  EXCEPTION WHEN duplicate_table THEN
+    NULL; -- made by another call while this one waited for the lock (with its trigger: one transaction)
+  END;`);
+}
+
+/**
+ * `audit_ensure_partition` (version 1, and version 8's): `create` wraps the statements that make
+ * the month's partition and its TRUNCATE guard, run under the schema's DDL lock when the month
+ * was not there at the call's first look.
+ */
+function ensurePartitionSql(schema: string, command: string, attributes: string, create: (statements: string) => string): string {
+  const n = names(schema);
+  const lockKey = quoteLiteral(ddlLockKey(schema));
+  const schemaLit = quoteLiteral(schema);
+  return `${command} ${n.ensurePartition}(p_at timestamptz) RETURNS text LANGUAGE plpgsql${attributes} AS $fn$
+DECLARE
+  m_from timestamptz := date_trunc('month', p_at AT TIME ZONE 'UTC') AT TIME ZONE 'UTC';
+  m_to   timestamptz := (date_trunc('month', p_at AT TIME ZONE 'UTC') + interval '1 month') AT TIME ZONE 'UTC';
+  part   text := 'audit_records_p' || to_char(p_at AT TIME ZONE 'UTC', 'YYYY_MM');
+BEGIN
+  IF to_regclass(format('%I.%I', ${schemaLit}, part)) IS NOT NULL THEN
+    RETURN part;
+  END IF;
+  PERFORM pg_advisory_xact_lock(hashtext(${lockKey}));
+  ${create(`    EXECUTE format('CREATE TABLE %I.%I PARTITION OF %I.audit_records FOR VALUES FROM (%L) TO (%L)', ${schemaLit}, part, ${schemaLit}, m_from, m_to);
+    EXECUTE format('CREATE TRIGGER audit_partition_no_truncate BEFORE TRUNCATE ON %I.%I FOR EACH STATEMENT EXECUTE FUNCTION %I.audit_refuse_change()', ${schemaLit}, part, ${schemaLit});`)}
+  RETURN part;
+END
+$fn$;`;
 }
 
 /**

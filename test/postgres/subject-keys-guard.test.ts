@@ -14,7 +14,7 @@ import pg from "pg";
 import { afterEach, describe, expect, it } from "vitest";
 import { migratePostgres, verifyPostgres } from "../../src/postgres/index.js";
 import { SCHEMA_VERSION } from "../../src/postgres/schema.js";
-import { leastPrivilegeWriter, PG_URL, pgTestScope, sql } from "../fixtures/postgres/db.js";
+import { leastPrivilegeWriter, PG_URL, pgTestScope, sql, waitsForLock } from "../fixtures/postgres/db.js";
 import { chat, instance, keyRows, kidOfUser, openPrompts, storeAtVersion } from "../fixtures/postgres/subject-keys.js";
 
 const { schemaFor } = pgTestScope();
@@ -26,15 +26,6 @@ afterEach(async () => {
 /** A key store line as the kit writes it (random-looking, well-formed: it is never unwrapped here). */
 function keyLine(kid: string, tag: string, over: Record<string, unknown> = {}): string {
   return JSON.stringify({ kid, subject: tag, wrappedBy: "k0123456789abcdef", iv: "A".repeat(16), ct: "B".repeat(64), createdAt: "2026-12-06T00:00:00.000Z", ...over });
-}
-
-/** Resolves once the backend `pid` waits for a lock (read from pg_stat_activity by another connection). */
-async function waitsForLock(pid: number): Promise<void> {
-  for (;;) {
-    const [row] = await sql<{ w: string | null }>("SELECT wait_event_type AS w FROM pg_stat_activity WHERE pid = $1", [pid]);
-    if (row?.w === "Lock") return;
-    await new Promise((r) => setTimeout(r, 5));
-  }
 }
 
 describe("key rows a writer may insert (schema version 8)", () => {

@@ -275,7 +275,7 @@ async function checkShreds(pool: Pool, schema: string, sessionId: string | undef
     ).rows;
   } catch (err) {
     if ((err as { code?: unknown }).code !== "42501") throw err;
-    notes.push({ file: `postgres:${n.subjectKeys}`, kind: "keys_not_checked", detail: `The shreds were not compared with the key rows: this role may not read them (${(err as Error).message}). GRANT SELECT ON ${n.subjectKeys} and ${n.shreddedSubjects} to it.` });
+    notes.push({ file: `postgres:${schema}.audit_subject_keys`, kind: "keys_not_checked", detail: `The shreds were not compared with the key rows: this role may not read them (${(err as Error).message}). GRANT SELECT ON ${n.subjectKeys} and ${n.shreddedSubjects} to it.` });
     return;
   }
   for (const s of shreds) {
@@ -293,7 +293,7 @@ async function checkShreds(pool: Pool, schema: string, sessionId: string | undef
   }
   for (const k of unrecorded) {
     const sid = k.session_id ?? k.by_sid ?? undefined;
-    const file = `postgres:${n.subjectKeys} kid=${k.kid}`;
+    const file = `postgres:${schema}.audit_subject_keys kid=${k.kid}`;
     if (k.by_seq !== null && k.cut !== null && Number(k.by_seq) <= Number(k.cut)) {
       notes.push({ file, kind: "key_shred_record_removed", detail: `Key ${k.kid} was shredded by ${k.shredded_by}, a record retention has removed since (logged in audit_retention_log).` });
       continue;

@@ -283,6 +283,12 @@ describe("a shred and a key line of its subject in two transactions at once", ()
       await waitsForLock(pids.one);
       await two.query("COMMIT");
       codes.push(await shred);
+      // a subject with a key row stored long before (its lock row there before both snapshots)
+      await insertKey(one, "d00000000000000d1", tagOf("d"));
+      await two.query("BEGIN ISOLATION LEVEL REPEATABLE READ");
+      await two.query("SELECT count(*) FROM pg_class");
+      await insertShred(one, tagOf("d"));
+      codes.push(await retried(two, () => insertKey(two, "d00000000000000d2", tagOf("d")), true));
     } finally {
       await close();
     }
@@ -290,7 +296,9 @@ describe("a shred and a key line of its subject in two transactions at once", ()
       ["d00000000000000a1", null, "race_a audit_event #1"],
       ["d00000000000000b1", null, expect.stringMatching(/^race_a audit_event #[23]$/)],
       ["d00000000000000c1", null, expect.stringMatching(/^race_a audit_event #[45]$/)],
+      ["d00000000000000d1", null, expect.stringMatching(/^race_a audit_event #[56]$/)],
+      ["d00000000000000d2", null, expect.stringMatching(/^race_a audit_event #[56]$/)],
     ]);
-    expect(codes).toEqual(["40001", "40001", "40001"]);
+    expect(codes).toEqual(["40001", "40001", "40001", "40001"]);
   });
 });

@@ -71,4 +71,22 @@ describe("verify --postgres compares the shreds with the key rows", () => {
     expect(note?.seq).toBeGreaterThan(0);
     expect(await openPrompts(schema)).toEqual(["bob asks"]);
   });
+
+  it("a reader role that may not read the key table verifies the chains, with a note that the shreds were not compared (not a failure as a whole)", async () => {
+    const schema = schemaFor("knoread");
+    const a = instance("noread_a", schema);
+    chat(a.logger, "alice", "alice asks");
+    a.logger.shredSubject("alice");
+    await a.logger.finalizeSession();
+    expect(a.errors).toEqual([]);
+    const role = `h7v_reader_${process.pid}`;
+    await sql(`DROP ROLE IF EXISTS ${role}; CREATE ROLE ${role} LOGIN; GRANT USAGE ON SCHEMA "${schema}" TO ${role}; GRANT SELECT ON ALL TABLES IN SCHEMA "${schema}" TO ${role}; REVOKE SELECT ON "${schema}".audit_subject_keys FROM ${role}`);
+    try {
+      const v = await verifyPostgres({ connectionString: PG_URL.replace("postgres@", `${role}@`), schema });
+      expect(v.problems).toEqual([]);
+      expect(v.notes.find((n) => n.kind === "keys_not_checked")?.detail).toMatch(/GRANT SELECT ON .*audit_subject_keys/);
+    } finally {
+      await sql(`DROP OWNED BY ${role}; DROP ROLE ${role}`);
+    }
+  });
 });

@@ -43,6 +43,7 @@ export function names(schema: string) {
     subjectKeys: `${s}.audit_subject_keys`,
     shreddedSubjects: `${s}.audit_shredded_subjects`,
     subjectLocks: `${s}.audit_subject_locks`,
+    keyLineProblem: `${s}.audit_key_line_problem`,
     version: `${s}.audit_schema_version`,
     ensurePartition: `${s}.audit_ensure_partition`,
     applyRetention: `${s}.audit_apply_retention`,
@@ -490,11 +491,50 @@ CREATE TRIGGER audit_subject_locks_no_truncate BEFORE TRUNCATE ON ${n.subjectLoc
 DROP TRIGGER audit_subject_keys_tombstoned ON ${n.subjectKeys};
 DROP FUNCTION ${n.schema}.audit_subject_keys_tombstoned();
 
+-- What is wrong with a key row's key line (NULL: it is one as the kit writes it). The insert
+-- guard below refuses such a row, and verify --postgres reports rows stored before it.
+CREATE FUNCTION ${n.keyLineProblem}(p_kid text, p_session_id text, p_line text) RETURNS text LANGUAGE plpgsql IMMUTABLE
+SET search_path = pg_catalog, pg_temp AS $fn$
+DECLARE
+  j   jsonb;
+  tag text;
+  bad text;
+BEGIN
+  tag := substring(p_line from '"subject":"([0-9a-f]{32})"');
+  BEGIN
+    j := p_line::jsonb;
+  EXCEPTION WHEN invalid_text_representation THEN
+    j := NULL;
+  END;
+  IF coalesce(p_session_id, '') = '' THEN
+    bad := 'session_id is missing: the session whose key store holds the line';
+  ELSIF p_kid !~ '^d[0-9a-f]{16}$' THEN
+    bad := 'kid is not a data key id, d and 16 hex digits';
+  ELSIF j IS NULL OR jsonb_typeof(j) <> 'object' THEN
+    bad := 'the line is not a JSON object';
+  ELSIF EXISTS (SELECT 1 FROM jsonb_object_keys(j) AS f(k) WHERE f.k NOT IN ('kid', 'subject', 'wrappedBy', 'iv', 'ct', 'createdAt')) THEN
+    bad := 'the line has a field a key line has not: only kid, subject, wrappedBy, iv, ct and createdAt';
+  ELSIF j->'kid' IS DISTINCT FROM to_jsonb(p_kid) THEN
+    bad := 'the line is not the key line of its kid';
+  ELSIF tag IS NULL OR j->'subject' IS DISTINCT FROM to_jsonb(tag) OR (SELECT count(*) FROM regexp_matches(p_line, '"subject"', 'g')) <> 1 THEN
+    bad := 'its subject is not one HMAC tag of 32 hex digits, written "subject":"<tag>"';
+  ELSIF jsonb_typeof(j->'wrappedBy') IS DISTINCT FROM 'string' OR j->>'wrappedBy' !~ '^k[0-9a-f]{16}$' THEN
+    bad := 'wrappedBy is not a master key id, k and 16 hex digits';
+  ELSIF jsonb_typeof(j->'iv') IS DISTINCT FROM 'string' OR j->>'iv' !~ '^[A-Za-z0-9+/]{16}$' THEN
+    bad := 'iv is not 12 bytes of base64';
+  ELSIF jsonb_typeof(j->'ct') IS DISTINCT FROM 'string' OR j->>'ct' !~ '^[A-Za-z0-9+/]{64}$' THEN
+    bad := 'ct is not a wrapped 256-bit key, 48 bytes of base64';
+  ELSIF j ? 'createdAt' AND jsonb_typeof(j->'createdAt') <> 'string' THEN
+    bad := 'createdAt is not a string';
+  END IF;
+  RETURN bad;
+END
+$fn$;
+
 CREATE FUNCTION ${n.schema}.audit_subject_keys_insert() RETURNS trigger LANGUAGE plpgsql
 SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS $fn$
 DECLARE
   by_rec text[];
-  j      jsonb;
   tag    text;
   bad    text;
   why    text;
@@ -514,33 +554,10 @@ BEGIN
             HINT = 'Shred with AuditLogger.shredSubject() (or audit-logger shred --postgres).';
   END IF;
   tag := substring(NEW.line from '"subject":"([0-9a-f]{32})"');
-  BEGIN
-    j := NEW.line::jsonb;
-  EXCEPTION WHEN invalid_text_representation THEN
-    j := NULL;
-  END;
   IF NEW.shredded_at IS NOT NULL OR NEW.shredded_by IS NOT NULL THEN
     bad := 'shredded_at and shredded_by are set by a shred only';
-  ELSIF coalesce(NEW.session_id, '') = '' THEN
-    bad := 'session_id is missing: the session whose key store holds the line';
-  ELSIF NEW.kid !~ '^d[0-9a-f]{16}$' THEN
-    bad := 'kid is not a data key id, d and 16 hex digits';
-  ELSIF j IS NULL OR jsonb_typeof(j) <> 'object' THEN
-    bad := 'the line is not a JSON object';
-  ELSIF EXISTS (SELECT 1 FROM jsonb_object_keys(j) AS f(k) WHERE f.k NOT IN ('kid', 'subject', 'wrappedBy', 'iv', 'ct', 'createdAt')) THEN
-    bad := 'the line has a field a key line has not: only kid, subject, wrappedBy, iv, ct and createdAt';
-  ELSIF j->'kid' IS DISTINCT FROM to_jsonb(NEW.kid) THEN
-    bad := 'the line is not the key line of its kid';
-  ELSIF tag IS NULL OR j->'subject' IS DISTINCT FROM to_jsonb(tag) OR (SELECT count(*) FROM regexp_matches(NEW.line, '"subject"', 'g')) <> 1 THEN
-    bad := 'its subject is not one HMAC tag of 32 hex digits, written "subject":"<tag>"';
-  ELSIF jsonb_typeof(j->'wrappedBy') IS DISTINCT FROM 'string' OR j->>'wrappedBy' !~ '^k[0-9a-f]{16}$' THEN
-    bad := 'wrappedBy is not a master key id, k and 16 hex digits';
-  ELSIF jsonb_typeof(j->'iv') IS DISTINCT FROM 'string' OR j->>'iv' !~ '^[A-Za-z0-9+/]{16}$' THEN
-    bad := 'iv is not 12 bytes of base64';
-  ELSIF jsonb_typeof(j->'ct') IS DISTINCT FROM 'string' OR j->>'ct' !~ '^[A-Za-z0-9+/]{64}$' THEN
-    bad := 'ct is not a wrapped 256-bit key, 48 bytes of base64';
-  ELSIF j ? 'createdAt' AND jsonb_typeof(j->'createdAt') <> 'string' THEN
-    bad := 'createdAt is not a string';
+  ELSE
+    bad := ${n.keyLineProblem}(NEW.kid, NEW.session_id, NEW.line);
   END IF;
   IF bad IS NOT NULL THEN
     RAISE EXCEPTION 'audit-logger: INSERT on %.% is refused: the key line of % is malformed (%)', TG_TABLE_SCHEMA, TG_TABLE_NAME, left(NEW.kid, 40), bad

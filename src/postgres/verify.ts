@@ -230,6 +230,8 @@ const stringsOf = (v: unknown): string[] => (Array.isArray(v) ? v.filter((x): x 
  * - `key_shredded_without_record`: a shredded key row whose `shredded_by` names no stored
  *   `subject_shredded` record that names its key id or a subject (a shred by hand); a record
  *   retention removed (its seq at or below a retention cut of its session) is not one;
+ * - `key_row_malformed`: a readable key row whose line is not one as the kit writes it (stored
+ *   before version 8's insert guard; `audit_key_line_problem` says what is wrong);
  * - the note `shred_by_key_ids_only`: a record without subject tags (a logger before 2026-12-06)
  *   reached only the key ids it names, and verify cannot tell which other rows were that subject's.
  * With `sessionId`: that session's records, and the key rows of that session or shredded by it.
@@ -237,7 +239,10 @@ const stringsOf = (v: unknown): string[] => (Array.isArray(v) ? v.filter((x): x 
  */
 async function checkShreds(pool: Pool, schema: string, sessionId: string | undefined, problems: VerifyProblem[], notes: VerifyNote[]): Promise<void> {
   const n = names(schema);
-  const reg = await pool.query<{ keys: string | null; tombs: string | null }>("SELECT to_regclass($1)::text AS keys, to_regclass($2)::text AS tombs", [n.subjectKeys, n.shreddedSubjects]);
+  const reg = await pool.query<{ keys: string | null; tombs: string | null; shape: string | null }>(
+    "SELECT to_regclass($1)::text AS keys, to_regclass($2)::text AS tombs, to_regprocedure($3)::text AS shape",
+    [n.subjectKeys, n.shreddedSubjects, `${n.keyLineProblem}(text,text,text)`],
+  );
   if (!reg.rows[0]?.keys) return;
   const hasTombs = reg.rows[0].tombs !== null;
   const at = (sid: string) => `postgres:${schema}.audit_records session=${sid} kind=audit_event`;
@@ -250,6 +255,7 @@ async function checkShreds(pool: Pool, schema: string, sessionId: string | undef
   ).rows.map((r) => ({ sid: r.session_id, seq: Number(r.seq), kids: stringsOf(r.kids), tags: stringsOf(r.tags).filter((t) => /^[0-9a-f]{32}$/.test(t)) }));
   let readable: Array<{ kid: string; tag: string | null }>;
   let tombs = new Set<string>();
+  let malformed: Array<{ kid: string; session_id: string | null; bad: string }> = [];
   let unrecorded: Array<{ kid: string; session_id: string | null; shredded_by: string | null; by_sid: string | null; by_seq: string | null; cut: string | null }>;
   try {
     readable = (
@@ -258,6 +264,17 @@ async function checkShreds(pool: Pool, schema: string, sessionId: string | undef
         shreds.flatMap((s) => s.tags),
       ])
     ).rows;
+    // (rows stored before version 8's insert guard, which refuses such a line; a line whose tag
+    // the shredding trigger cannot find is never shredded by a shred of its subject)
+    if (reg.rows[0].shape !== null) {
+      malformed = (
+        await pool.query<(typeof malformed)[number]>(
+          `SELECT kid, session_id, b.bad FROM ${n.subjectKeys} CROSS JOIN LATERAL (SELECT ${n.keyLineProblem}(kid, session_id, line) AS bad) b
+            WHERE line IS NOT NULL AND b.bad IS NOT NULL AND ($1::text IS NULL OR session_id = $1) ORDER BY kid`,
+          [sessionId ?? null],
+        )
+      ).rows;
+    }
     if (hasTombs) tombs = new Set((await pool.query<{ subject: string }>(`SELECT subject FROM ${n.shreddedSubjects} WHERE subject = ANY ($1::text[])`, [shreds.flatMap((s) => s.tags)])).rows.map((r) => r.subject));
     unrecorded = (
       await pool.query<(typeof unrecorded)[number]>(
@@ -290,6 +307,14 @@ async function checkShreds(pool: Pool, schema: string, sessionId: string | undef
     if (s.tags.length === 0) {
       notes.push({ file: at(s.sid), seq: s.seq, kind: "shred_by_key_ids_only", detail: `The subject_shredded record seq ${s.seq} of session ${s.sid} names key ids only (a logger before 2026-12-06): the store shredded those (${s.kids.length}), not the subject's other key rows, which verify cannot tell (a row names its subject by a tag the record lacks). Shred the user again with a current logger (audit-logger shred --postgres) to reach them.` });
     }
+  }
+  for (const k of malformed) {
+    problems.push({
+      file: `postgres:${schema}.audit_subject_keys kid=${k.kid}`,
+      kind: "key_row_malformed",
+      ...(k.session_id !== null ? { sessionId: k.session_id } : {}),
+      detail: `Key row ${k.kid} does not hold a key line as the kit writes it (${k.bad}): it was inserted before schema version 8 refused such rows, not by a sink. A shred of its subject may not reach it, and a reader cannot open records with it.`,
+    });
   }
   for (const k of unrecorded) {
     const sid = k.session_id ?? k.by_sid ?? undefined;

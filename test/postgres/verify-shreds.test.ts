@@ -89,4 +89,26 @@ describe("verify --postgres compares the shreds with the key rows", () => {
       await sql(`DROP OWNED BY ${role}; DROP ROLE ${role}`);
     }
   });
+
+  it("reports a readable key row stored before version 8 whose line is not a kit key line (key_row_malformed): one whose subject a shred's pattern does not find, and garbage", async () => {
+    const schema = schemaFor("kmalformed");
+    await storeAtVersion(schema, 7);
+    const a = instance("mal_a", schema, PG_URL, { migrate: false });
+    chat(a.logger, "alice", "alice asks");
+    await a.logger.finalizeSession();
+    expect(a.errors).toEqual([]);
+    const [good] = await keyRows(schema);
+    // as version 7 let a writer insert them
+    const spaced = good!.line!.replace(/"subject":"/, '"subject": "').replace(good!.kid, "d0000000000000001");
+    await sql(`INSERT INTO "${schema}".audit_subject_keys (kid, session_id, line) VALUES ('d0000000000000001', 'mal_a', $1), ('d0000000000000002', 'mal_b', 'garbage')`, [spaced]);
+    await migratePostgres({ connectionString: PG_URL, schema });
+    const v = await verifyPostgres({ connectionString: PG_URL, schema });
+    expect(v.problems.map((p) => [p.kind, p.sessionId, p.file])).toEqual([
+      ["key_row_malformed", "mal_a", `postgres:${schema}.audit_subject_keys kid=d0000000000000001`],
+      ["key_row_malformed", "mal_b", `postgres:${schema}.audit_subject_keys kid=d0000000000000002`],
+    ]);
+    expect(v.problems[0]!.detail).toMatch(/subject is not one HMAC tag/);
+    expect(v.problems[1]!.detail).toMatch(/not a JSON object/);
+    expect((await verifyPostgres({ connectionString: PG_URL, schema, sessionId: "mal_a" })).problems.map((p) => p.kind)).toEqual(["key_row_malformed"]);
+  });
 });

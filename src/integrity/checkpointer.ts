@@ -114,9 +114,40 @@ export class Checkpointer {
 
   /**
    * Signs and appends a checkpoint over every chain's current head, or over the heads of `at`
-   * (see snapshot): the records pushed since then count towards the next one.
+   * (see snapshot): the records pushed since then count towards the next one. In `fsync` mode
+   * the checkpoints file is fdatasync'ed before this returns, on the calling thread.
    */
   write(reason: string, at?: CheckpointHeads): Checkpoint {
+    const { checkpoint, fd } = this.append(reason, at);
+    try {
+      if (this.durability === "fsync") fs.fdatasyncSync(fd);
+    } finally {
+      fs.closeSync(fd);
+    }
+    return checkpoint;
+  }
+
+  /**
+   * As {@link write}, but the fdatasync of the checkpoints file runs on libuv's thread pool:
+   * `synced` settles once it has returned (rejects with its failure). The line is appended here,
+   * on the calling thread (a `write(2)` to the page cache), so checkpoints stay in the file in the
+   * order they are signed whatever syncs after; a process that dies meanwhile keeps it, a machine
+   * that loses power before `synced` may not.
+   */
+  writeSyncingLater(reason: string, at?: CheckpointHeads): { checkpoint: Checkpoint; synced: Promise<void> } {
+    const { checkpoint, fd } = this.append(reason, at);
+    const synced = new Promise<void>((resolve, reject) => {
+      fs.fdatasync(fd, (err) => fs.close(fd, (closeErr) => (err ?? closeErr ? reject(err ?? closeErr) : resolve())));
+    });
+    return { checkpoint, synced };
+  }
+
+  /**
+   * Signs a checkpoint and appends its line; returns it with the checkpoints file's fd, open, for
+   * the caller to sync (or not) and close. The checkpoint counts as written once its line is
+   * appended: it is in the file, and the next one links to it.
+   */
+  private append(reason: string, at: CheckpointHeads | undefined): { checkpoint: Checkpoint; fd: number } {
     const heads: Record<string, CheckpointHead> = {};
     for (const kind of CHAIN_KINDS) heads[kind] = at ? at.heads[kind] : { ...this.heads[kind], root: this.merkle[kind].root() };
     const { checkpoint, line } = makeCheckpoint(
@@ -128,14 +159,14 @@ export class Checkpointer {
     const fd = openRegularForAppendSync(this.file, 0o600);
     try {
       fs.writeSync(fd, line + "\n");
-      if (this.durability === "fsync") fs.fdatasyncSync(fd);
-    } finally {
+    } catch (err) {
       fs.closeSync(fd);
+      throw err;
     }
     this.n++;
     this.prevHash = checkpoint.hash;
     this.sinceLast = at ? Math.max(0, this.sinceLast - at.records) : 0;
-    return checkpoint;
+    return { checkpoint, fd };
   }
 }
 

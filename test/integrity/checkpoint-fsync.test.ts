@@ -80,3 +80,60 @@ it("fsync: a checkpoint due by records is written after the group commit's fdata
   const report = await verifyAuditLog(logger.auditDir, { sessionId: "cpf" });
   expect(report.problems).toEqual([]);
 });
+
+it("fsync: a periodic checkpoint's own fdatasync runs on the thread pool; the event loop turns meanwhile, and flush() and the checkpoint event wait for it", async () => {
+  const projectPath = tmpProject("audit-cp-fsync-held-");
+  const logger = new AuditLogger({ sessionId: "cph", projectPath, durability: "fsync", fullContentLogging: false, signingKey: generateKeyPairSync("ed25519").privateKey, checkpointEvery: { records: 5 } });
+  const errors: string[] = [];
+  logger.on("error", (e) => errors.push(e.message));
+  await logger.flush();
+  const cpFile = path.join(logger.auditDir, "checkpoints_cph.jsonl");
+  const isCheckpoints = (fd: number): boolean => {
+    try {
+      return fs.readlinkSync(`/proc/self/fd/${fd}`) === cpFile;
+    } catch {
+      return false;
+    }
+  };
+  // the checkpoints file's fdatasync: made on the app's thread (counted), or on the thread pool
+  // (held until released below)
+  let appThreadSyncs = 0;
+  const held: Array<() => void> = [];
+  (fs as { fdatasyncSync: typeof fs.fdatasyncSync }).fdatasyncSync = (fd: number) => {
+    if (isCheckpoints(fd)) appThreadSyncs++;
+    realSync(fd);
+  };
+  (fs as { fdatasync: typeof fs.fdatasync }).fdatasync = ((fd: number, cb: (err: NodeJS.ErrnoException | null) => void) => {
+    if (isCheckpoints(fd)) held.push(() => realAsync(fd, cb));
+    else realAsync(fd, cb);
+  }) as typeof fs.fdatasync;
+  const events: number[] = [];
+  logger.on("checkpoint", (c: Checkpoint) => events.push(c.checkpoint.n));
+
+  for (let i = 0; i < 6; i++) logger.logToolUsage({ toolName: "t", operation: `op ${i}` });
+  let flushed = false;
+  const flushing = logger.flush().then(() => {
+    flushed = true;
+  });
+  // (the commit's own fdatasync of the records first: waited for, 10 s at most)
+  for (let i = 0; i < 1000 && held.length === 0 && !flushed; i++) await new Promise((r) => setTimeout(r, 10));
+  expect(appThreadSyncs).toBe(0);
+  expect(held.length).toBe(1);
+  // its line is in the file already (a process killed now keeps it)
+  expect(fs.readFileSync(cpFile, "utf8").trim().split("\n").length).toBe(1);
+  for (let i = 0; i < 20; i++) await new Promise((r) => setTimeout(r, 1));
+  // the event loop turns while the checkpoint's sync is held, and the app logs on meanwhile;
+  // neither the event nor the flush() come before the sync returns
+  logger.logToolUsage({ toolName: "t", operation: "meanwhile" });
+  expect(events).toEqual([]);
+  expect(flushed).toBe(false);
+
+  held.shift()!();
+  await flushing;
+  expect(events).toEqual([1]);
+  await logger.finalizeSession();
+  expect(appThreadSyncs).toBe(1); // (finalize's checkpoint, on the app's thread as documented)
+  expect(errors).toEqual([]);
+  const report = await verifyAuditLog(logger.auditDir, { sessionId: "cph" });
+  expect(report.problems).toEqual([]);
+});

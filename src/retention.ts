@@ -9,7 +9,8 @@ import { contentDirRefusal } from "./sink/content-thread.js";
 import { CONTENT_DIR, isFileSessionId, listKindFiles, listSessionIds, lockFileName, safeJoin, safeReaddir, SESSION_FILE_MAX_BYTES, sessionFileName, withPrefix } from "./sink/files.js";
 import { readRegularFileSync, REPLACE_TEMP } from "./regular-file.js";
 import { peekTail } from "./sink/recover.js";
-import { leftByGoneNamed, lockInternalSession, lockLeftovers, SessionLock, sessionLockHeld } from "./sink/lock.js";
+import { leftByGoneNamed, liveWritersSince, lockInternalSession, lockLeftovers, SessionLock, sessionLockHeld } from "./sink/lock.js";
+import { abandonedClaims, removeAbandonedClaim } from "./sink/content.js";
 import { CLAIM_SUFFIX, sinkFilesOf, spoolSessions } from "./postgres/files.js";
 import { CHAIN_KINDS, KIND_FILE_STEM, RECORD_KINDS, type ChainKind } from "./types.js";
 import { checkpointFileName } from "./integrity/checkpointer.js";
@@ -143,6 +144,15 @@ export interface CleanupResult {
    * takeover (`.shred.lock.stale.<pid>.<thread>`, `legal_holds.json.lock.stale.<pid>.<thread>`).
    */
   readonly directoryLeftovers: readonly string[];
+  /**
+   * the empty manifests of explicit chat ids' claims that processes which died before writing
+   * the content left (`full_interactions/manifest_<id>.json`), removed (or, in a dry run, that
+   * would be): empty, older than a minute, and older than every live writer's session lock, so
+   * never the claim of a writer still alive (see abandonedClaims in src/sink/content.ts). They
+   * hold no record, and no retention age applies; no retention record is left for them. None
+   * while a hold of the whole directory (scope "all") is in force.
+   */
+  readonly abandonedClaims: readonly string[];
   /** old rotated segments of the active session that were removed */
   readonly prunedSegments: readonly CleanupEntry[];
   /** sessions skipped because a live process holds their lock, or wrote to them while the cleanup ran */
@@ -408,6 +418,10 @@ export function cleanupSessions(auditDir: string, options: CleanupOptions): Clea
     if (!o.dryRun) removeFile(auditDir, f, o);
     directoryLeftovers.push(f);
   }
+  // (the claims a dead writer left: see CleanupResult.abandonedClaims; the holds read again under
+  // their lock, as for a removal)
+  const abandoned = holds.some((h) => h.scope === "all") ? [] : abandonedClaims(auditDir, realNow, liveWritersSince(auditDir, names));
+  const claimsGone = o.dryRun || abandoned.length === 0 ? abandoned : underLock(auditDir, () => (holdsNow().some((h) => h.scope === "all") ? [] : abandoned.filter((f) => removeClaim(auditDir, f, o))));
   // (in the order the sessions were judged, as when each removal ended before the next session
   // was judged: a batch's removals end after the sessions judged after them)
   const rank = new Map(judged.map((id, i) => [id, i]));
@@ -415,7 +429,7 @@ export function cleanupSessions(auditDir: string, options: CleanupOptions): Clea
   skippedLive.sort(byRank);
   skippedHeld.sort(byRank);
   skippedUnsent.sort((a, b) => byRank(a.sessionId, b.sessionId));
-  return { dryRun: o.dryRun ?? false, removed, leftovers, directoryLeftovers, prunedSegments, skippedLive, skippedHeld, keptByRetention, skippedUnsent };
+  return { dryRun: o.dryRun ?? false, removed, leftovers, directoryLeftovers, abandonedClaims: claimsGone, prunedSegments, skippedLive, skippedHeld, keptByRetention, skippedUnsent };
 }
 
 /** How many sessions' removals wait for one listing of the directory (see removalBatch). */
@@ -629,6 +643,17 @@ function takeLock(auditDir: string, sessionId: string, o: CleanupOptions): Sessi
     if (!o.onRemoveError) throw err;
     o.onRemoveError(lockFileName(sessionId), err as Error);
     return "failed";
+  }
+}
+
+/** Removes an abandoned claim (see removeAbandonedClaim): false when it was not (written into meanwhile, or a failure reported through `onRemoveError`, else thrown). */
+function removeClaim(auditDir: string, file: string, o: CleanupOptions): boolean {
+  try {
+    return removeAbandonedClaim(auditDir, file);
+  } catch (err) {
+    if (!o.onRemoveError) throw err;
+    o.onRemoveError(file, err as Error);
+    return false;
   }
 }
 

@@ -2,7 +2,7 @@
 import fs from "node:fs";
 import path from "node:path";
 import { AuditLogger } from "../logger.js";
-import { cleanupSessions, sessionRetention, type CleanupResult } from "../retention.js";
+import { cleanupSessions, sessionRetention, type CleanupResult, type PruneEvent } from "../retention.js";
 import { lockFileName } from "../sink/files.js";
 import { sessionLockHeld } from "../sink/lock.js";
 import { EXIT_FAIL, EXIT_OK, intOption, parseCommand, resolveAuditDir, singleDir, UsageError } from "./args.js";
@@ -33,6 +33,12 @@ temporary files a killed process left of the directory's own (legal_holds.json.<
 shred and legal holds locks set aside, <lock>.stale.<pid>.<thread>; "directoryLeftovers" in
 --json), once that process is gone.
 
+And it removes the empty manifest an explicit chat id's claim left when its process died before
+writing the content (full_interactions/manifest_<id>.json, "abandonedClaims" in --json): once
+it is over a minute old and older than every running logger of the directory (a claim a
+running logger may still write into is never removed), whatever --max-age-days says; none
+while a hold of the whole directory is in force.
+
   <dir>                 the audit directory, or a project directory containing audit_logs/
   --dry-run             list what would be removed, remove nothing
   --max-age-days <n>    retention in days (default: each session's own maxLogAgeDays as
@@ -53,7 +59,7 @@ session whose files another process removed meanwhile is named too ("vanished" i
 Exit codes: 0 done, 1 a file could not be removed, 2 bad usage.`;
 
 /** What the command reports: what cleanupSessions says, and the sessions that went by another's hand. */
-interface Outcome extends Pick<CleanupResult, "removed" | "leftovers" | "directoryLeftovers" | "keptByRetention" | "skippedLive" | "skippedHeld" | "skippedUnsent"> {
+interface Outcome extends Pick<CleanupResult, "removed" | "leftovers" | "directoryLeftovers" | "abandonedClaims" | "keptByRetention" | "skippedLive" | "skippedHeld" | "skippedUnsent"> {
   /** sessions the dry pass would have removed whose files were gone by the real pass (another process removed them) */
   readonly vanished: readonly string[];
 }
@@ -85,6 +91,7 @@ function whatWasDone(dir: string, dry: CleanupResult, done: CleanupResult, faile
     removed: done.removed,
     leftovers: done.leftovers,
     directoryLeftovers: done.directoryLeftovers,
+    abandonedClaims: done.abandonedClaims,
     keptByRetention: [...done.keptByRetention, ...dry.keptByRetention.filter((k) => later(k.sessionId))],
     skippedLive: skippedLive.sort(),
     skippedHeld: [...done.skippedHeld, ...dry.skippedHeld.filter(later)].sort(),
@@ -92,6 +99,9 @@ function whatWasDone(dir: string, dry: CleanupResult, done: CleanupResult, faile
     vanished,
   };
 }
+
+/** "1 explicit chat id", "2 explicit chat ids" */
+const claimsOf = (n: number): string => `${n} explicit chat id${n === 1 ? "" : "s"}`;
 
 /**
  * @example
@@ -131,33 +141,36 @@ export const cleanupCommand: Command = {
     const candidates = cleanupSessions(dir, { maxLogAgeDays: flagDays ?? DEFAULT_MAX_AGE_DAYS, retentionFor, dryRun: true, now, activeSessionId: MAINTENANCE_SESSION });
     const failed: Array<{ file: string; error: string }> = [];
     let result: Outcome = { ...candidates, vanished: [] };
-    // (the removals are recorded by a logger of the directory, which writes <project>/audit_logs)
-    const toRemove = candidates.removed.length + candidates.leftovers.length + candidates.directoryLeftovers.length > 0;
-    if (!dryRun && toRemove && path.basename(dir) !== "audit_logs") {
+    // (the removals are recorded by a logger of the directory, which writes <project>/audit_logs;
+    // abandoned claims alone need none: they hold no record, and no record is left for them)
+    const recorded = candidates.removed.length + candidates.leftovers.length + candidates.directoryLeftovers.length > 0;
+    const toRemove = recorded || candidates.abandonedClaims.length > 0;
+    if (!dryRun && recorded && path.basename(dir) !== "audit_logs") {
       throw new UsageError(`${dir} is not named audit_logs: point <dir> at the audit directory or its project directory (the removals are recorded in it; --dry-run works anywhere)`);
     }
     if (!dryRun && toRemove) {
       // each removal leaves a chained retention_pruned record (and a checkpoint) in the
       // directory's maintenance session before its files go, as logger.cleanup() does in the
       // logger's own session (it recorded nothing)
-      const logger = new AuditLogger({ sessionId: MAINTENANCE_SESSION, projectPath: path.dirname(dir), fullContentLogging: false, durability: "fsync", thread: false });
+      const logger = recorded ? new AuditLogger({ sessionId: MAINTENANCE_SESSION, projectPath: path.dirname(dir), fullContentLogging: false, durability: "fsync", thread: false }) : undefined;
       try {
         const done = cleanupSessions(dir, {
           maxLogAgeDays: flagDays ?? DEFAULT_MAX_AGE_DAYS,
           retentionFor,
           now,
           activeSessionId: MAINTENANCE_SESSION,
-          record: (event) => logger.recordPruned(event),
+          ...(logger ? { record: (event: PruneEvent) => logger.recordPruned(event) } : {}),
           onRemoveError: (file, err) => failed.push({ file, error: err.message }),
         });
         result = whatWasDone(dir, candidates, done, failed);
       } finally {
-        await logger.finalizeSession();
+        await logger?.finalizeSession();
       }
     }
     const remove = result.removed;
     const leftovers = result.leftovers;
     const strays = result.directoryLeftovers;
+    const claims = result.abandonedClaims;
     const kept = result.keptByRetention;
 
     if (values.json) {
@@ -165,7 +178,7 @@ export const cleanupCommand: Command = {
       const keptOut = kept.map((k) => (unknown.has(k.sessionId) ? { ...k, retentionDays: null, retentionUnknown: true } : k));
       io.out(
         JSON.stringify(
-          { auditDir: dir, dryRun, removed: remove, leftovers, directoryLeftovers: strays, keptByRetention: keptOut, skippedLive: result.skippedLive, skippedHeld: result.skippedHeld, skippedUnsent: result.skippedUnsent, vanished: result.vanished, failed },
+          { auditDir: dir, dryRun, removed: remove, leftovers, directoryLeftovers: strays, abandonedClaims: claims, keptByRetention: keptOut, skippedLive: result.skippedLive, skippedHeld: result.skippedHeld, skippedUnsent: result.skippedUnsent, vanished: result.vanished, failed },
           null,
           2,
         ),
@@ -176,6 +189,7 @@ export const cleanupCommand: Command = {
       for (const e of remove) io.out(`${dryRun ? c.yellow(verb) : c.red(verb)} ${c.bold(e.sessionId)} (last activity ${e.lastActivity}, ${e.files.length} file${e.files.length === 1 ? "" : "s"})`);
       for (const e of leftovers) io.out(`${dryRun ? c.yellow(verb) : c.red(verb)} what was left of ${c.bold(e.sessionId)}, whose records are gone (last activity ${e.lastActivity}): ${e.files.join(", ")}`);
       if (strays.length > 0) io.out(`${dryRun ? c.yellow(verb) : c.red(verb)} what killed processes left of the directory's own files: ${strays.join(", ")}`);
+      if (claims.length > 0) io.out(`${dryRun ? c.yellow(verb) : c.red(verb)} the empty manifest of ${claimsOf(claims.length)} whose claim a process that died left: ${claims.join(", ")}`);
       for (const k of kept) {
         io.out(
           unknown.has(k.sessionId)
@@ -189,12 +203,13 @@ export const cleanupCommand: Command = {
       for (const u of result.skippedUnsent) io.out(`${c.green("kept")} ${u.sessionId}: its records may not have reached their PostgreSQL store yet (${u.files.join(", ")}); the next PostgresSink of that store to open in this directory sends them, and cleanup removes the session after that`);
       for (const s of result.vanished) io.out(`${s}: its files went while the cleanup ran, not by this cleanup (another process removed them)`);
       for (const f of failed) io.err(`audit-logger cleanup: could not remove ${f.file}: ${f.error}`);
-      const files = [...remove, ...leftovers].reduce((n, e) => n + e.files.length, strays.length);
+      const files = [...remove, ...leftovers].reduce((n, e) => n + e.files.length, strays.length + claims.length);
       const retention = flagDays !== undefined ? `${flagDays} day${flagDays === 1 ? "" : "s"}` : "per session";
       const what = [
         ...(remove.length > 0 ? [`${remove.length} session${remove.length === 1 ? "" : "s"}`] : []),
         ...(leftovers.length > 0 ? [`what was left of ${leftovers.length} session${leftovers.length === 1 ? "" : "s"} whose records are gone`] : []),
         ...(strays.length > 0 ? ["what killed processes left of the directory's own files"] : []),
+        ...(claims.length > 0 ? [`the abandoned claims of ${claimsOf(claims.length)}`] : []),
       ].join(" and ");
       io.out(
         what !== ""

@@ -4,7 +4,8 @@ import { encryptFile, sha256Hex } from "../pipeline/encrypt.js";
 import type { EncryptionKey } from "../pipeline/keys.js";
 import type { ContentFileRef, ContentFiles, Durability } from "../types.js";
 import { COMPLETE_FLAGS, beginsWith, completable, contentDirRefusal, mayComplete, writeInThreadPool, writeOnContentThread } from "./content-thread.js";
-import { contentFileNames, safeJoin } from "./files.js";
+import { CONTENT_DIR, contentFileNames, safeJoin, safeReaddir } from "./files.js";
+import { ID_PATTERN } from "../record/id.js";
 
 /** Additional data binding an encrypted content file to its interaction and role. */
 export function fileAad(interactionId: string, role: "prompt" | "response"): string {
@@ -64,10 +65,79 @@ const PROCESS_START_MS = performance.timeOrigin;
 function abandonedClaim(file: string): boolean {
   try {
     const st = fs.lstatSync(file);
-    return st.isFile() && st.size === 0 && st.nlink === 1 && (st.mtimeMs < PROCESS_START_MS || Date.now() - st.mtimeMs > CLAIM_ABANDONED_MS);
+    return emptyClaim(st) && (st.mtimeMs < PROCESS_START_MS || Date.now() - st.mtimeMs > CLAIM_ABANDONED_MS);
   } catch {
     return false;
   }
+}
+
+/** A claim not written into (see claimContentId): an empty regular file of one link. */
+function emptyClaim(st: fs.Stats): boolean {
+  return st.isFile() && st.size === 0 && st.nlink === 1;
+}
+
+/** A manifest's name in the content directory; `$1`, its interaction id. */
+const MANIFEST_NAME = /^manifest_(.+)\.json$/;
+/** Slack for the clocks' resolution when a claim is compared with a writer's start. */
+const CLAIM_CLOCK_SLACK_MS = 1_000;
+
+/**
+ * The claims in `auditDir`'s content directory that a cleanup removes (see abandonedClaim: the
+ * takeover's rule, made safe for a process that is not the claim's): an empty manifest, a regular
+ * file of one link, last touched more than CLAIM_ABANDONED_MS before `now` and before
+ * `liveSince`, when the directory's earliest live writer took its session lock (undefined: none
+ * lives). A writer claims ids only while it holds its lock, so a claim older than every live
+ * writer's lock is a dead one's; the takeover's "made before this process began" is no proof for
+ * a cleanup, which may have begun a moment ago. A claim of a writer that lives is never among
+ * them, however old (its content files refused by the disk for minutes): nor, so, is a dead
+ * writer's that a live one that began before it outlives (the next cleanup after that one ends).
+ * Names relative to the audit directory; none through a content directory that is a link.
+ */
+export function abandonedClaims(auditDir: string, now: number, liveSince: number | undefined): string[] {
+  const dir = path.join(auditDir, CONTENT_DIR);
+  if (contentDirRefusal(dir)) return [];
+  const out: string[] = [];
+  for (const name of safeReaddir(dir)) {
+    const id = MANIFEST_NAME.exec(name)?.[1];
+    if (id === undefined || !ID_PATTERN.test(id)) continue;
+    const st = fs.lstatSync(path.join(dir, name), { throwIfNoEntry: false });
+    if (st === undefined || !emptyClaim(st) || now - st.mtimeMs <= CLAIM_ABANDONED_MS) continue;
+    if (liveSince !== undefined && st.mtimeMs >= liveSince - CLAIM_CLOCK_SLACK_MS) continue;
+    out.push(`${CONTENT_DIR}/${name}`);
+  }
+  return out.sort();
+}
+
+/**
+ * Removes the abandoned claim `rel` (see abandonedClaims) while it still is the empty file judged:
+ * renamed aside first (a new claim of the id, or the takeover's write through the thread pool,
+ * then creates the file afresh), checked there (the same file, still empty, one link) and only
+ * then removed; one written into meanwhile is put back (by a link: never over a file made under
+ * the name since). False when it was not removed.
+ */
+export function removeAbandonedClaim(auditDir: string, rel: string): boolean {
+  const file = safeJoin(auditDir, rel);
+  const aside = `${file}.${process.pid}.${Math.random().toString(36).slice(2)}.tmp`;
+  const before = fs.lstatSync(file, { throwIfNoEntry: false });
+  if (before === undefined || !emptyClaim(before)) return false;
+  try {
+    fs.renameSync(file, aside);
+  } catch {
+    return false;
+  }
+  const st = fs.lstatSync(aside);
+  if (st.ino === before.ino && st.dev === before.dev && emptyClaim(st)) {
+    fs.unlinkSync(aside);
+    return true;
+  }
+  try {
+    fs.linkSync(aside, file);
+  } catch {
+    // a file made under the name meanwhile keeps it; this one stays aside (see cleanup's temp files)
+    return false;
+  }
+  fs.unlinkSync(aside);
+  return false;
 }
 
 /**

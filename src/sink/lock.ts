@@ -335,6 +335,33 @@ export function sessionLockHeld(auditDir: string, sessionId: string): boolean {
 }
 
 /**
+ * When the earliest live writer of `auditDir` took its session lock (ms since the epoch), from the
+ * directory's listing `names`: of each lock a live writer may hold (see sessionLockHeld), the
+ * earlier of the time its body names and its file's mtime; undefined when none is held. What a
+ * writer makes while it holds its lock (an explicit id's claim: see abandonedClaims) is younger.
+ */
+export function liveWritersSince(auditDir: string, names: readonly string[]): number | undefined {
+  let since: number | undefined;
+  for (const name of names) {
+    const id = /^\.session_(.+)\.lock$/.exec(name)?.[1];
+    if (id === undefined) continue;
+    let held: boolean;
+    try {
+      held = sessionLockHeld(auditDir, id);
+    } catch {
+      continue; // (a name no session can have: no lock of the kit's)
+    }
+    if (!held) continue;
+    const file = path.join(auditDir, name);
+    const mtime = fs.lstatSync(file, { throwIfNoEntry: false })?.mtimeMs ?? Date.now();
+    const named = Date.parse(readLock(file)?.startedAt ?? "");
+    const t = Number.isNaN(named) ? mtime : Math.min(named, mtime);
+    since = since === undefined ? t : Math.min(since, t);
+  }
+  return since;
+}
+
+/**
  * Whether session `sessionId`'s lock in `auditDir` was left by a process that died holding it (a
  * SIGKILL, a crash, an out-of-memory kill): the lock file is there (finalizeSession() and the exit
  * hook remove it) and no live writer may hold it (`sessionLockHeld`: a lock naming another host's

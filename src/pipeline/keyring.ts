@@ -220,8 +220,16 @@ export function openKeyring(masters: readonly EncryptionKey[], auditDir: string 
       if (byId.has(kid)) return byId.get(kid);
       return undefined;
     }
-    let w = auditDir ? (stores ?? load()).get(kid) : undefined;
-    if (auditDir && !w) w = load().get(kid); // written since we last looked
+    // (the stores as read, while the directory is as it was then: a shred since (a store renamed
+    // into place) destroyed keys they still hold. Until 2026-12-06 a data key first met after a
+    // shred was unwrapped from the stores read before it, and a viewer opened before the shred
+    // read the subject's records it had not read yet; found by the durability pass)
+    let w: WrappedKey | undefined;
+    if (auditDir) {
+      const reread = stores === undefined || stampOf() !== dirStamp;
+      w = (reread ? load() : stores!).get(kid);
+      if (!w && !reread) w = load().get(kid); // written since we last looked (appended: the directory unchanged)
+    }
     let inStore = false;
     if (!w && kid.startsWith("d") && !tombstoned.has(kid)) {
       const line = stored?.line(kid);

@@ -177,25 +177,17 @@ export function openKeyring(masters: readonly EncryptionKey[], auditDir: string 
   // had unwrapped, and the stores it had read, for its lifetime, so a viewer (`serve`) opened
   // before a shred went on reading the subject (found by review, 2026-12-04).
   let dirStamp: string | undefined;
-  const stampOf = (): string => {
-    try {
-      const st = fs.statSync(auditDir!);
-      return `${st.ino}:${st.mtimeMs}:${st.ctimeMs}`;
-    } catch {
-      return "-";
-    }
-  };
+  const stampOf = (): string => dirStampOf(auditDir!);
   const load = () => {
-    stores = new Map();
-    tombstoned = new Set();
-    if (!auditDir) return stores;
-    dirStamp = stampOf(); // before reading: a change while it reads is seen next time
-    for (const name of safeReaddir(auditDir)) {
-      if (!name.startsWith(KEY_STORE_PREFIX) || !name.endsWith(".jsonl")) continue;
-      const { keys, tombstones } = readKeyStore(path.join(auditDir, name));
-      for (const w of keys) stores.set(w.kid, w);
-      for (const t of tombstones) tombstoned.add(t.kid);
+    if (!auditDir) {
+      stores = new Map();
+      tombstoned = new Set();
+      return stores;
     }
+    const read = takeHandOff(auditDir) ?? readKeyStores(auditDir);
+    stores = read.keys;
+    tombstoned = read.tombstoned;
+    dirStamp = read.stamp;
     return stores;
   };
   const resolve = (kid: string): EncryptionKey | undefined => {
@@ -424,12 +416,64 @@ function waitForShred(store: string): void {
 
 /** The ids of the master keys that wrap the data keys (not shredded) of the directory's key stores. */
 export function wrappingMasterIds(auditDir: string): Set<string> {
-  const ids = new Set<string>();
+  const read = readKeyStores(auditDir);
+  handOff = read;
+  return masterIdsOf(read);
+}
+
+function masterIdsOf(read: KeyStoresRead): Set<string> {
+  return new Set([...read.keys.values()].map((w) => w.wrappedBy));
+}
+
+/**
+ * A directory's key stores as read at one moment: each store's key lines (those its own
+ * tombstones name left out), every tombstone, and the directory's stamp (see dirStampOf), taken
+ * before reading: a change while it reads is seen next time.
+ */
+interface KeyStoresRead {
+  readonly dir: string;
+  readonly stamp: string;
+  readonly keys: Map<string, WrappedKey>;
+  readonly tombstoned: Set<string>;
+}
+
+/** The directory's identity and change times: a store renamed into place (a shred), or created, changes it; a line appended in place does not. */
+function dirStampOf(dir: string): string {
+  try {
+    const st = fs.statSync(dir);
+    return `${st.ino}:${st.mtimeMs}:${st.ctimeMs}`;
+  } catch {
+    return "-";
+  }
+}
+
+function readKeyStores(auditDir: string): KeyStoresRead {
+  const read: KeyStoresRead = { dir: path.resolve(auditDir), stamp: dirStampOf(auditDir), keys: new Map(), tombstoned: new Set() };
   for (const name of safeReaddir(auditDir)) {
     if (!name.startsWith(KEY_STORE_PREFIX) || !name.endsWith(".jsonl")) continue;
-    for (const w of readStore(path.join(auditDir, name))) ids.add(w.wrappedBy);
+    const { keys, tombstones } = readKeyStore(path.join(auditDir, name));
+    for (const w of keys) read.keys.set(w.kid, w);
+    for (const t of tombstones) read.tombstoned.add(t.kid);
   }
-  return ids;
+  return read;
+}
+
+/**
+ * The last reading wrappingMasterIds made, for the next keyring of that directory to start from
+ * (once) instead of reading every store again: a command line checks the key given against the
+ * stores (see refuseForeignKey in src/cli/keys.ts) and then opens them with a keyring, and read
+ * them twice (found by the durability pass, 2026-12-06). Taken only while the directory's stamp is
+ * the one it was read under (no store replaced or created since); a key line appended in place
+ * since is not in it, and is found as any key written after a keyring's reading is (a key id it
+ * lacks reads the stores again).
+ */
+let handOff: KeyStoresRead | undefined;
+
+function takeHandOff(auditDir: string): KeyStoresRead | undefined {
+  const read = handOff;
+  if (read === undefined || read.dir !== path.resolve(auditDir)) return undefined;
+  handOff = undefined;
+  return read.stamp === dirStampOf(auditDir) ? read : undefined;
 }
 
 /**
@@ -447,7 +491,8 @@ function shredAll(masters: readonly EncryptionKey[], auditDir: string, subject: 
   // with the current key only destroyed nothing of the older entries and was recorded as done
   // (found by review, 2026-12-04). Refused before anything is destroyed.
   const given = new Set(masters.map((m) => m.id));
-  const unknown = new Set([...wrappingMasterIds(auditDir)].filter((id) => !given.has(id)));
+  // (read here, not handed to a keyring: the shred replaces the stores next)
+  const unknown = new Set([...masterIdsOf(readKeyStores(auditDir))].filter((id) => !given.has(id)));
   if (unknown.size > 0) {
     throw new AuditKeyError(
       `Data keys in ${auditDir} are wrapped by master key${unknown.size > 1 ? "s" : ""} ${[...unknown].join(", ")}, which ${unknown.size > 1 ? "are" : "is"} not in the keyring given: whose they are cannot be told, so nothing was shredded. Give every master key the directory used (the current one first, the retired ones after) and shred again.`,

@@ -43,7 +43,7 @@ import { OWN_PROC_START, SessionLock } from "./sink/lock.js";
 import { addHold, holdsToRelease, removeHolds, type LegalHold } from "./holds.js";
 import { SESSION_ID_PATTERN } from "./config/schema.js";
 import { KindWriter } from "./sink/writer.js";
-import { SubjectKeys, shredSubjectKeys, userSubjectTags } from "./pipeline/keyring.js";
+import { keyStoreFileName, SubjectKeys, shredSubjectKeys, userSubjectTags } from "./pipeline/keyring.js";
 import { Redactor, type RedactOptions, type RedactionCounts } from "./pipeline/redact.js";
 import { Checkpointer, type CheckpointHeads } from "./integrity/checkpointer.js";
 import { ThreadLink } from "./thread/link.js";
@@ -108,6 +108,9 @@ const DISK_REFUSALS = new Set(["ENOSPC", "EDQUOT", "EFBIG", "EIO", "EROFS", "EAC
 function refusedFull(id: string): string {
   return `Not kept: ${MAX_REFUSED_CONTENT_BYTES / 1024 / 1024} MiB of content the disk refused before waits for it already; interaction ${id}'s full content is lost (verify names it content_missing), its record is kept.`;
 }
+
+/** keyOrNotKept's answer for a record whose subject's new data key the disk refused. */
+const KEY_NOT_STORED = Symbol("key not stored");
 
 function diskRefused(err: unknown): boolean {
   const code = (err as { code?: unknown } | null)?.code;
@@ -600,7 +603,8 @@ export class AuditLogger extends EventEmitter<AuditLoggerEvents> implements Exit
     const prompt = promptKept ? this.contentText(v.prompt, rc) : NOT_CAPTURED;
     const response = responseKept ? this.contentText(v.response, rc) : NOT_CAPTURED;
     const persona = v.persona ?? ctx?.persona;
-    const key = this.keyFor(v.userId ?? ctx?.userId);
+    const key = this.keyOrNotKept("chat_interaction", id, v.userId ?? ctx?.userId);
+    if (key === KEY_NOT_STORED) return id;
     const f: Fields = { interactionType: v.interactionType ?? "chat", model: v.model ?? "unknown" };
     if (v.provider !== undefined) f.provider = v.provider;
     if (persona !== undefined) f.persona = persona;
@@ -698,7 +702,8 @@ export class AuditLogger extends EventEmitter<AuditLoggerEvents> implements Exit
     const f: Fields = { toolName: v.toolName, operation: this.redactor ? this.redactor.redactText(v.operation, rc) : v.operation };
     const persona = v.persona ?? ctx?.persona;
     if (persona !== undefined) f.persona = persona;
-    const key = this.keyFor(v.userId ?? ctx?.userId);
+    const key = this.keyOrNotKept("tool_usage", id, v.userId ?? ctx?.userId);
+    if (key === KEY_NOT_STORED) return id;
     const encrypted: string[] = [];
     for (const field of ["parameters", "result"] as const) {
       const value = v[field];
@@ -1563,6 +1568,29 @@ export class AuditLogger extends EventEmitter<AuditLoggerEvents> implements Exit
   }
 
   /**
+   * keyFor for record `id` of `kind`, which is not made when its subject's new data key cannot be
+   * stored because the disk refuses it (EFBIG, ENOSPC…): KEY_NOT_STORED, the record counted as not
+   * kept and reported (an `error` event now, the `audit_records_not_kept` errors record once the
+   * disk takes data again), as a record past the refused-records bound is. Until 2026-12-06 the
+   * refusal was thrown into the app's log call, and a key line the disk cut short was taken as
+   * stored: its records were written, encrypted under a key no store held (key_missing,
+   * unreadable for good; found by the durability pass). Any other failure (a key store that is a
+   * link or a FIFO: AuditPathError) is thrown, as documented.
+   */
+  private keyOrNotKept(kind: ChainKind, id: string, userId: string | undefined): EncryptionKey | undefined | typeof KEY_NOT_STORED {
+    try {
+      return this.keyFor(userId);
+    } catch (err) {
+      if (!diskRefused(err)) throw err;
+      this.countNotKept(kind, id);
+      this.announce(
+        new AuditIOError(`Not kept: the data key of ${kind} record ${id}'s subject could not be stored in the key store ${keyStoreFileName(this.sessionId)} (${reason(err)}); the record is lost (counted in an errors record once the disk takes data again): no record is encrypted under a key the directory does not hold.`, { cause: err }),
+      );
+      return KEY_NOT_STORED;
+    }
+  }
+
+  /**
    * Builds the envelope around `fields`, seals it into the chain and hands it to the sink. The
    * `errors` records of failures met on the way (see report) are made once it has ended.
    */
@@ -1695,11 +1723,16 @@ export class AuditLogger extends EventEmitter<AuditLoggerEvents> implements Exit
 
   /** A record not kept (see MAX_REFUSED_RECORD_BYTES): counted, and reported now. */
   private recordNotKept(kind: ChainKind, id: string): void {
+    this.countNotKept(kind, id);
+    const why = this.refusedRecordsError;
+    this.announce(new AuditIOError(`Not kept: ${MAX_REFUSED_RECORD_BYTES / 1024 / 1024} MiB of records the disk refused (${reason(why)}) wait for it already; ${kind} record ${id} is lost (counted in an errors record once the disk takes data again).`, { cause: why }));
+  }
+
+  /** Counts a record not kept (see reportNotKept). */
+  private countNotKept(kind: ChainKind, id: string): void {
     const n = (this.notKept ??= { count: new Map(), firstId: id, lastId: id, firstAt: new Date().toISOString() });
     n.count.set(kind, (n.count.get(kind) ?? 0) + 1);
     n.lastId = id;
-    const why = this.refusedRecordsError;
-    this.announce(new AuditIOError(`Not kept: ${MAX_REFUSED_RECORD_BYTES / 1024 / 1024} MiB of records the disk refused (${reason(why)}) wait for it already; ${kind} record ${id} is lost (counted in an errors record once the disk takes data again).`, { cause: why }));
   }
 
   /** The outage that dropped records has ended: one `errors` record counts them. */
@@ -1708,7 +1741,7 @@ export class AuditLogger extends EventEmitter<AuditLoggerEvents> implements Exit
     this.notKept = undefined;
     const total = [...n.count.values()].reduce((a, b) => a + b, 0);
     const kinds = [...n.count].map(([k, c]) => `${k} ${c}`).join(", ");
-    const message = `${total} record(s) made while the disk refused writes were not kept (past ${MAX_REFUSED_RECORD_BYTES / 1024 / 1024} MiB held in memory) and are lost: ${kinds}; ids ${n.firstId} to ${n.lastId}, from ${n.firstAt}`;
+    const message = `${total} record(s) made while the disk refused writes were not kept (past ${MAX_REFUSED_RECORD_BYTES / 1024 / 1024} MiB held in memory, or their subject's new data key refused) and are lost: ${kinds}; ids ${n.firstId} to ${n.lastId}, from ${n.firstAt}`;
     try {
       runInAuditContext(undefined, () => this.logError({ errorType: "audit_records_not_kept", severity: "critical", message, context: { notKept: Object.fromEntries(n.count), firstId: n.firstId, lastId: n.lastId, since: n.firstAt } }));
     } catch (err) {

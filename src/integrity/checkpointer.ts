@@ -1,5 +1,5 @@
 import fs from "node:fs";
-import { isRegularFileSync, openRegularForAppendSync } from "../regular-file.js";
+import { appendWholeSync, isRegularFileSync, openRegularForAppendSync } from "../regular-file.js";
 import path from "node:path";
 import { readLinesSync } from "../reader/lines-sync.js";
 import { listKindFiles } from "../sink/files.js";
@@ -158,7 +158,7 @@ export class Checkpointer {
     // (never a FIFO or a link put under its name: see openRegularForAppendSync)
     const fd = openRegularForAppendSync(this.file, 0o600);
     try {
-      appendWhole(fd, Buffer.from(line + "\n", "utf8"));
+      appendWholeSync(fd, Buffer.from(line + "\n", "utf8"));
     } catch (err) {
       fs.closeSync(fd);
       throw err;
@@ -167,32 +167,6 @@ export class Checkpointer {
     this.prevHash = checkpoint.hash;
     this.sinceLast = at ? Math.max(0, this.sinceLast - at.records) : 0;
     return { checkpoint, fd };
-  }
-}
-
-/**
- * Appends `data` whole to `fd` (opened for appending), or leaves the file as it was and throws:
- * a write(2) the disk cuts short (a file-size limit, a full disk: a short count, then EFBIG or
- * ENOSPC) is continued, and when the rest is refused the part written is cut off again (ftruncate
- * to the size before), so the file never ends in part of a line. Found by the durability pass,
- * 2026-12-06: one write whose count nobody checked left a cut checkpoint line, counted as
- * written, and the next checkpoint was appended to it: one malformed line, the checkpoints'
- * chain broken for good (checkpoint_malformed, checkpoint_missing).
- */
-function appendWhole(fd: number, data: Buffer): void {
-  const before = fs.fstatSync(fd).size;
-  let off = 0;
-  try {
-    while (off < data.length) off += fs.writeSync(fd, data, off, data.length - off);
-  } catch (err) {
-    if (off > 0) {
-      try {
-        fs.ftruncateSync(fd, before);
-      } catch (cause) {
-        throw new Error(`${(err as Error).message}; the part written (${off} of ${data.length} bytes) could not be cut off again: ${(cause as Error).message}`, { cause: err });
-      }
-    }
-    throw err;
   }
 }
 

@@ -1,5 +1,5 @@
 import { createCipheriv, createDecipheriv, createHmac, randomBytes } from "node:crypto";
-import { openRegularForAppendReadSync, openRegularSync, readRegularFileSync, writeNewFileSync, writeRegularFileSync } from "../regular-file.js";
+import { appendWholeSync, openRegularForAppendReadSync, openRegularSync, readRegularFileSync, writeNewFileSync, writeRegularFileSync } from "../regular-file.js";
 import fs from "node:fs";
 import path from "node:path";
 import { AuditKeyError } from "../errors.js";
@@ -334,7 +334,9 @@ function appendKeyLine(file: string, line: string, kid?: string): boolean {
     try {
       // after a torn line (a crash mid-write), on a line of its own: appended to the torn one it
       // was unreadable, and the subject's records with it (found by review, 2026-12-04)
-      fs.writeSync(fd, (endsTorn(fd) ? "\n" : "") + line);
+      // (whole, or not at all: a line the disk cut short is cut off again and the failure thrown,
+      // so no record is made with a key the store holds part of; see appendWholeSync)
+      appendWholeSync(fd, Buffer.from((endsTorn(fd) ? "\n" : "") + line, "utf8"));
       fs.fdatasyncSync(fd);
       same = sameFile(fs.statSync(file, { throwIfNoEntry: false }), fs.fstatSync(fd));
     } finally {

@@ -570,6 +570,16 @@ export class AuditLogger extends EventEmitter<AuditLoggerEvents> implements Exit
         this.report(new AuditIOError(`Writing the session file ${sessionFileName(this.sessionId)} again, without the sinks that refused this logger, failed: ${reason(err)}. It still lists them; finalizeSession() writes it right.`, { cause: err }));
       }
     }
+    const cpRepair = this.checkpointer?.repair;
+    if (cpRepair) {
+      const name = path.basename(cpRepair.file);
+      this.logError({
+        errorType: "audit_log_repaired",
+        severity: "warning",
+        message: cpRepair.completed ? `Completed the final checkpoint of ${name}, which lacked its newline after a crash.` : `Cut a torn final line (${cpRepair.bytesRemoved} bytes) from ${name} left by a crash; the checkpoints continue from the last whole one.`,
+        context: { file: name, bytesRemoved: cpRepair.bytesRemoved },
+      });
+    }
     for (const kind of CHAIN_KINDS) {
       const repair = this.writers[kind].repair;
       if (repair) {

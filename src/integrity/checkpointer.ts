@@ -3,6 +3,7 @@ import { appendWholeSync, isRegularFileSync, openRegularForAppendSync } from "..
 import path from "node:path";
 import { readLinesSync } from "../reader/lines-sync.js";
 import { listKindFiles } from "../sink/files.js";
+import { repairTornTail, type TailRepair } from "../sink/recover.js";
 import { furthestPrunes, readPruneRecords } from "../sink/prunes.js";
 import { splitSealedLine } from "../pipeline/chain.js";
 import { CHAIN_KINDS, type ChainKind, type Durability } from "../types.js";
@@ -44,6 +45,8 @@ export class Checkpointer {
   private prevHash: string | null = null;
   private sinceLast = 0;
   readonly file: string;
+  /** the torn last line a crash left, repaired when the session was resumed (see the constructor) */
+  readonly repair: TailRepair | undefined;
 
   constructor(
     auditDir: string,
@@ -77,6 +80,17 @@ export class Checkpointer {
         }
       }
     }
+    // a torn last line (a crash mid-append, or a line an earlier version left cut by a full disk)
+    // is cut off, or completed when it is a whole checkpoint that lost its newline: appended to,
+    // it made one malformed line of it and the next checkpoint, and the checkpoints' chain broke
+    // for good (checkpoint_malformed, checkpoint_missing; found by the durability pass, 2026-12-06)
+    this.repair = repairTornTail(this.file, (text) => {
+      try {
+        return isCheckpoint(JSON.parse(text));
+      } catch {
+        return false;
+      }
+    });
     const existing = readCheckpoints(auditDir, sessionId).filter((c) => c.checkpoint);
     const last = existing.at(-1)?.checkpoint;
     if (last) {

@@ -2,7 +2,7 @@ import fs from "node:fs";
 import { AuditFormatError } from "../errors.js";
 import { hashBody, splitSealedLine } from "../pipeline/chain.js";
 import { MAX_LINE_BYTES } from "../reader/lines.js";
-import { openRegularSync } from "../regular-file.js";
+import { openRegularForAppendReadSync, openRegularSync } from "../regular-file.js";
 import { lastLinesOfFd } from "./last-lines.js";
 
 export interface TailRecord {
@@ -114,6 +114,35 @@ export function recoverTail(file: string): { tail: TailRecord | undefined; repai
       repair = { file, bytesRemoved: completed ? 0 : trailingBytes, completed };
     }
     return { tail: tail ? { seq: tail.seq, hash: tail.hash, timestamp: tail.timestamp } : undefined, repair };
+  } finally {
+    fs.closeSync(fd);
+  }
+}
+
+/**
+ * Repairs a torn final line of a line file that is not a chain (the checkpoints file): what
+ * follows the last newline is completed with one when `whole` says it is a whole line that only
+ * lost its newline, else cut off; synced. Undefined when the file ends with a newline (or is
+ * empty, or not there). Opened only as a regular file (a link or a FIFO there is left alone: its
+ * readers never read it either).
+ */
+export function repairTornTail(file: string, whole: (text: string) => boolean): TailRepair | undefined {
+  let fd: number;
+  try {
+    fd = openRegularForAppendReadSync(file, 0o600);
+  } catch {
+    return undefined;
+  }
+  try {
+    const size = fs.fstatSync(fd).size;
+    if (size === 0) return undefined;
+    const { trailing, trailingBytes } = readTail(fd, size);
+    if (trailingBytes === 0) return undefined;
+    const completed = trailing !== undefined && whole(trailing.toString("utf8"));
+    if (completed) fs.writeSync(fd, "\n");
+    else fs.ftruncateSync(fd, size - trailingBytes);
+    fs.fsyncSync(fd);
+    return { file, bytesRemoved: completed ? 0 : trailingBytes, completed };
   } finally {
     fs.closeSync(fd);
   }

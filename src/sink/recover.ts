@@ -127,6 +127,8 @@ export function recoverTail(file: string): { tail: TailRecord | undefined; repai
  * readers never read it either).
  */
 export function repairTornTail(file: string, whole: (text: string) => boolean): TailRepair | undefined {
+  // (never created here: a file not there has no tail)
+  if (fs.lstatSync(file, { throwIfNoEntry: false }) === undefined) return undefined;
   let fd: number;
   try {
     fd = openRegularForAppendReadSync(file, 0o600);

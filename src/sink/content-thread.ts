@@ -43,9 +43,11 @@ export function contentDirRefusal(dir: string): AuditPathError | undefined {
 
 /**
  * How the file a logger created empty to claim an explicit interaction id (see claimContentId in
- * content.ts) is opened to be written: write-only, never created (it exists, this logger's) nor
- * through a symlink; it is written only while it is still an empty regular file of one link,
- * else refused as EEXIST, as another writer's file is.
+ * content.ts) is opened to be written: write-only, never through a symlink; it is written only
+ * while it is still an empty regular file of one link, else refused as EEXIST, as another
+ * writer's file is. One that is gone (a cleanup removed it as abandoned after this logger took it
+ * over: see abandonedClaims) is created afresh (`wx`), as the thread pool's write does; until
+ * 2026-12-06 the write failed with ENOENT and the chat's content was lost.
  */
 export const CLAIMED_FLAGS = fs.constants.O_WRONLY | (fs.constants.O_NOFOLLOW ?? 0);
 
@@ -59,8 +61,16 @@ export const CLAIMED_FLAGS = fs.constants.O_WRONLY | (fs.constants.O_NOFOLLOW ??
 const WORKER_CODE = `
 const fs = process.getBuiltinModule("node:fs");
 const { parentPort } = process.getBuiltinModule("node:worker_threads");
-function openClaimed(file) {
-  const fd = fs.openSync(file, ${CLAIMED_FLAGS});
+function openClaimed(file, mode) {
+  let fd;
+  try {
+    fd = fs.openSync(file, ${CLAIMED_FLAGS});
+  } catch (err) {
+    // (gone: a cleanup removed it as abandoned after it was taken over; created afresh, as the
+    // thread pool's write does)
+    if (err && err.code === "ENOENT") return fs.openSync(file, "wx", mode);
+    throw err;
+  }
   let st;
   try {
     st = fs.fstatSync(fd);
@@ -73,7 +83,7 @@ function openClaimed(file) {
   throw Object.assign(new Error("EEXIST: file already exists, open '" + file + "'"), { code: "EEXIST" });
 }
 function writeFile(file, data, mode, sync, claimed) {
-  const fd = claimed ? openClaimed(file) : fs.openSync(file, "wx", mode);
+  const fd = claimed ? openClaimed(file, mode) : fs.openSync(file, "wx", mode);
   try {
     let off = 0;
     while (off < data.length) off += fs.writeSync(fd, data, off, data.length - off);

@@ -81,3 +81,138 @@ export function merkleRootOf(leavesHex: readonly string[]): string {
   for (const l of leavesHex) m.push(l);
   return m.root();
 }
+
+/**
+ * Every level of one RFC 6962 tree, built once, for inclusion proofs of many of its leaves (an
+ * export with proofs asks for each exported record's, of a chain of any size: one pass over the
+ * chain, then O(log n) per proof). Level 0 holds the leaf hashes; a level's last node without a
+ * sibling is carried up unchanged, which gives RFC 6962's tree for any size (the left subtree
+ * of n leaves is the largest power of two below n). Each level is one buffer of 32-byte nodes.
+ *
+ * A chain whose first records retention removed starts from the frontier its prune record saved:
+ * those leaves are unknown, their perfect subtrees known. Every node an audit path of a later
+ * leaf needs is one of those subtrees or above them (a left sibling of a later leaf is an aligned
+ * perfect subtree ending at or before it, so it is a frontier subtree, or holds whole ones and
+ * later leaves).
+ */
+export class MerkleLevels {
+  private readonly levels: Array<{ nodes: Buffer; known: Uint8Array; count: number }> = [];
+
+  /**
+   * @param leavesHex the record hashes after the frontier, in order (leaf indices frontier.size …)
+   * @param frontier the perfect subtrees of the leaves before them (none: the tree starts at leaf 0)
+   */
+  constructor(leavesHex: readonly string[], frontier?: MerkleFrontier) {
+    const start = frontier?.size ?? 0;
+    const n = start + leavesHex.length;
+    let count = n;
+    let level = { nodes: Buffer.alloc(count * 32), known: new Uint8Array(count), count };
+    for (let i = 0; i < leavesHex.length; i++) {
+      createHash("sha256").update(LEAF).update(Buffer.from(leavesHex[i]!, "hex")).digest().copy(level.nodes, (start + i) * 32);
+      level.known[start + i] = 1;
+    }
+    // the frontier's subtrees, largest first, at their places: size 2^m at level m
+    const preset = new Map<number, Array<[index: number, hash: Buffer]>>();
+    if (frontier) {
+      MerkleAccumulator.fromFrontier(frontier); // (throws when the subtrees do not fit the size)
+      let at = 0;
+      let rest = frontier.size;
+      for (const hex of frontier.subtrees) {
+        const size = 2 ** Math.floor(Math.log2(rest));
+        const m = Math.log2(size);
+        const list = preset.get(m) ?? [];
+        list.push([at / size, Buffer.from(hex, "hex")]);
+        preset.set(m, list);
+        at += size;
+        rest -= size;
+      }
+    }
+    for (let m = 0; ; m++) {
+      for (const [j, h] of preset.get(m) ?? []) {
+        h.copy(level.nodes, j * 32);
+        level.known[j] = 1;
+      }
+      this.levels.push(level);
+      if (count <= 1) break;
+      const up = Math.ceil(count / 2);
+      const next = { nodes: Buffer.alloc(up * 32), known: new Uint8Array(up), count: up };
+      for (let j = 0; j < up; j++) {
+        const l = 2 * j;
+        const r = l + 1;
+        if (r >= count) {
+          if (level.known[l]) {
+            level.nodes.copy(next.nodes, j * 32, l * 32, l * 32 + 32);
+            next.known[j] = 1;
+          }
+        } else if (level.known[l] && level.known[r]) {
+          nodeHash(level.nodes.subarray(l * 32, l * 32 + 32), level.nodes.subarray(r * 32, r * 32 + 32)).copy(next.nodes, j * 32);
+          next.known[j] = 1;
+        }
+      }
+      level = next;
+      count = up;
+    }
+  }
+
+  /** the number of leaves */
+  get size(): number {
+    return this.levels[0]!.count;
+  }
+
+  /** The tree's root as hex (SHA-256 of nothing for an empty tree). */
+  root(): string {
+    if (this.size === 0) return createHash("sha256").digest("hex");
+    const top = this.levels.at(-1)!;
+    return top.known[0] ? top.nodes.toString("hex", 0, 32) : "";
+  }
+
+  /**
+   * The RFC 6962 audit path of leaf `index` (0-based), nearest sibling first, as hex; undefined
+   * when a node it needs is unknown (a leaf before the frontier).
+   */
+  auditPath(index: number): string[] | undefined {
+    if (!Number.isInteger(index) || index < 0 || index >= this.size) return undefined;
+    const path: string[] = [];
+    let j = index;
+    for (const level of this.levels) {
+      if (level.count <= 1) break;
+      const sib = j ^ 1;
+      if (sib < level.count) {
+        if (!level.known[sib]) return undefined;
+        path.push(level.nodes.toString("hex", sib * 32, sib * 32 + 32));
+      }
+      j >>= 1;
+    }
+    return path;
+  }
+}
+
+/**
+ * The root an RFC 6962 audit path leads to from `leafHex` (the record hash, before the leaf
+ * prefix) at `index` of a tree of `size` leaves (RFC 9162, 2.1.3.2); undefined when the path
+ * cannot belong to that position (too long or too short).
+ */
+export function rootFromAuditPath(leafHex: string, index: number, size: number, pathHex: readonly string[]): string | undefined {
+  if (!Number.isSafeInteger(index) || !Number.isSafeInteger(size) || index < 0 || index >= size) return undefined;
+  let fn = index;
+  let sn = size - 1;
+  let r: Buffer = createHash("sha256").update(LEAF).update(Buffer.from(leafHex, "hex")).digest();
+  for (const hex of pathHex) {
+    if (sn === 0) return undefined;
+    const p = Buffer.from(hex, "hex");
+    if (fn % 2 === 1 || fn === sn) {
+      r = nodeHash(p, r);
+      if (fn % 2 === 0) {
+        while (fn % 2 === 0 && fn !== 0) {
+          fn = Math.floor(fn / 2);
+          sn = Math.floor(sn / 2);
+        }
+      }
+    } else {
+      r = nodeHash(r, p);
+    }
+    fn = Math.floor(fn / 2);
+    sn = Math.floor(sn / 2);
+  }
+  return sn === 0 ? r.toString("hex") : undefined;
+}

@@ -401,6 +401,32 @@ export interface VerifyReport {
   readonly notes: readonly VerifyNote[];
 }
 
+/**
+ * One exported record as `verifyExportProofs` found it: `proven` (its hash recomputes from the
+ * record as exported, its audit path leads to its chain's root in a checkpoint whose signature
+ * verifies with a trusted key), `failed` (a problem names it), `uncovered` (no signed checkpoint
+ * covers it yet: newer than its session's last one, or its session has none) or `withheld` (its
+ * content was withheld in clear, and the exporter gave no proof that would confirm a guess of it).
+ */
+export interface ExportRecordProof {
+  readonly type: string;
+  readonly sessionId: string;
+  readonly seq: number | undefined;
+  readonly id: string | undefined;
+  readonly status: "proven" | "failed" | "uncovered" | "withheld";
+  /**
+   * members the export shows otherwise than as written, which the proof therefore does not vouch
+   * for as shown: decrypted or withheld content (checked is its ciphertext, as written), and
+   * members the export added (`content`, `contentWithheld`)
+   */
+  readonly unchecked?: readonly string[];
+}
+
+/** What `verifyExportProofs()` resolves to: a `VerifyReport`, and each exported record's finding. */
+export interface ExportProofReport extends VerifyReport {
+  readonly records: readonly ExportRecordProof[];
+}
+
 /** One sealed record as handed to extra sinks: the exact line written (without its newline) and its envelope. */
 export interface SealedRecord {
   readonly kind: ChainKind;

@@ -24,7 +24,7 @@ const FORMATS = ["json", "csv", "dir"] as const;
 
 const HELP = `Usage: audit-logger export <dir> --format json|csv|dir --out <path>
                            [--include-content] [--key-file <file>] [--session <id>] [--kind <kind>]
-                           [--user <userId>] [--since <time>] [--until <time>]
+                           [--user <userId>] [--since <time>] [--until <time>] [--proofs]
        audit-logger export --postgres <url> [--schema <name>] --format json|csv|dir --out <path> [options]
 
 Writes the trail out. Each file appears only when complete (written under a temporary name, then
@@ -57,6 +57,10 @@ renamed); an existing regular file of the same name is replaced.
   --since <time>      with --format json or csv: only records at or after this time (ISO 8601,
                       e.g. 2025-05-01 or 2025-05-01T09:30:00Z; UTC when it has no offset)
   --until <time>      likewise, only records before this time
+  --proofs            with --format json of a <dir>: each record gets its inclusion proof
+                      (RFC 6962 audit path) up to its session's newest signed checkpoint, which
+                      the export carries, so that it can be checked without the logs:
+                      audit-logger verify --export <file> --public-key <file> (see docs/TRUST.md)
 ${storeHelp(20)}
   --content-dir <dir> with --postgres and --include-content: an instance's audit directory,
                       to read the prompt and response files its chats point to
@@ -144,6 +148,7 @@ export const exportCommand: Command = {
       since: { type: "string" },
       until: { type: "string" },
       "content-dir": { type: "string" },
+      proofs: { type: "boolean" },
       ...STORE_OPTIONS,
     });
     if (values.help) {
@@ -191,6 +196,9 @@ export const exportCommand: Command = {
     if (format === "dir" && filterFlags.length > 0) {
       throw new UsageError(`option --${filterFlags[0]} only applies to --format json and csv: a directory export is the whole trail (its manifest and integrity/ chains cover every record)`);
     }
+    const proofs = values.proofs === true;
+    if (proofs && format !== "json") throw new UsageError("option --proofs only applies to --format json (a directory export carries its checkpoints and chains under integrity/)");
+    if (proofs && target.kind === "postgres") throw new UsageError("option --proofs applies to a <dir>: signed checkpoints are kept in each instance's audit directory, not in the store");
     const includeFullContent = values["include-content"] === true;
     const key = loadCliKey(values["key-file"], io.env, auditDir);
 
@@ -206,7 +214,7 @@ export const exportCommand: Command = {
       if (encrypted) {
         io.err(io.errColor.yellow("audit-logger export: no key given (--key-file or AUDIT_LOGGER_KEY): encrypted content is exported still encrypted and marked so."));
       }
-      const written = await write(src.viewer, format, kind, out, { includeFullContent, ...filter }, io);
+      const written = await write(src.viewer, format, kind, out, { includeFullContent, ...filter, ...(proofs ? { proofs } : {}) }, io);
       // (a data-subject request for a userId that is not in the logs wrote an empty export and said
       // nothing, exit 0, until 2026-12-06: it says so on stderr, and still exits 0, as grep's "no
       // match" is not a failure of the export; the file is written, an answer of "none")
@@ -232,7 +240,7 @@ export const exportCommand: Command = {
         if (check.ok && filterFlags.length > 0 && !toStdout) {
           const unsigned = check.notes.some((n) => n.kind === "self_consistent_only");
           io.out(
-            `the logs verify (${check.recordsChecked} record${check.recordsChecked === 1 ? "" : "s"} in ${check.sessions.length} session${check.sessions.length === 1 ? "" : "s"}${unsigned ? "; no public key: self-consistent only, run audit-logger verify --public-key for the signed checkpoints" : ""}): each exported record's sessionId, type, seq and hash (where kept) name its line in them; prevHash, the link to another record, is left out`,
+            `the logs verify (${check.recordsChecked} record${check.recordsChecked === 1 ? "" : "s"} in ${check.sessions.length} session${check.sessions.length === 1 ? "" : "s"}${unsigned ? "; no public key: self-consistent only, run audit-logger verify --public-key for the signed checkpoints" : ""}): each exported record's sessionId, type, seq and hash (where kept) name its line in them; ${proofs ? `each carries its inclusion proof (prevHash in it) up to a signed checkpoint, or says why not: check it without the logs with audit-logger verify --export ${out} --public-key <file>` : "prevHash, the link to another record, is left out"}`,
           );
         }
         if (!check.ok) {

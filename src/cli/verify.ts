@@ -3,7 +3,8 @@ import path from "node:path";
 import fs from "node:fs";
 import { AuditKeyError } from "../errors.js";
 import { verifyAuditLog } from "../reader/verify.js";
-import type { VerifyReport } from "../types.js";
+import type { ExportProofReport, VerifyReport } from "../types.js";
+import { verifyExportProofs } from "../integrity/verify-proofs.js";
 import { EXPORT_MANIFEST } from "../integrity/export.js";
 import { verifyPostgres } from "../postgres/verify.js";
 import { EXIT_FAIL, EXIT_OK, parseCommand, selectSessions, sessionOption, UsageError } from "./args.js";
@@ -15,6 +16,7 @@ import { openStore, selectStoreSessions, STORE_OPTIONS, storeHelp, storeTarget }
 
 const HELP = `Usage: audit-logger verify <dir> [--session <id>] [--public-key <file>] [--require-signed] [--json]
        audit-logger verify --postgres <url> [--schema <name>] [--session <id>] [--json]
+       audit-logger verify --export <file> --public-key <file> [--require-signed] [--json]
 
 Checks every record's hash, the links between records, sequence numbers, rotated segments, and
 every chat's full-content files against the digests in its record.
@@ -26,6 +28,12 @@ every chat's full-content files against the digests in its record.
                    checkpoints are checked against it (may be given more than once)
   --require-signed with --public-key: a session without signed checkpoints is a problem
                    (not_signed), not a note
+  --export <file>  a JSON export made with --proofs (audit-logger export --format json
+                   --proofs), checked without the logs: each record hashes as exported, its
+                   inclusion proof leads to its chain's root in a signed checkpoint, and the
+                   checkpoint's signature verifies with --public-key (needed); a record no
+                   signed checkpoint covers yet is named in a note (with --require-signed, a
+                   problem)
   --json           print the verifier's report as JSON
 ${storeHelp(17)}
   -h, --help       show this help
@@ -87,12 +95,14 @@ export const verifyCommand: Command = {
       "public-key": { type: "string", multiple: true },
       "require-signed": { type: "boolean" },
       json: { type: "boolean" },
+      export: { type: "string" },
       ...STORE_OPTIONS,
     });
     if (values.help) {
       io.out(HELP);
       return EXIT_OK;
     }
+    if (values.export !== undefined) return verifyExportFile(values, positionals, io);
     const target = storeTarget("verify", positionals, values);
     const session = sessionOption(values.session);
     const requireSigned = values["require-signed"] === true;
@@ -136,3 +146,39 @@ export const verifyCommand: Command = {
     return report.ok ? EXIT_OK : EXIT_FAIL;
   },
 };
+
+/**
+ * `verify --export <file> --public-key <pem>`: a JSON export made with proofs, checked with the
+ * export and the key alone (verifyExportProofs).
+ */
+async function verifyExportFile(
+  values: { export?: string | undefined; "public-key"?: string[] | undefined; "require-signed"?: boolean | undefined; json?: boolean | undefined; session?: string | undefined; postgres?: string | undefined; schema?: string | undefined },
+  positionals: readonly string[],
+  io: CliIO,
+): Promise<number> {
+  const file = values.export ?? "";
+  if (file === "") throw new UsageError("option --export must be the JSON export's file");
+  if (positionals.length > 0) throw new UsageError(`give either a <dir> or --export <file>, not both (got <dir> "${positionals[0]}" and --export)`);
+  if (values.postgres !== undefined || values.schema !== undefined) throw new UsageError("option --export checks a file on its own: --postgres and --schema do not apply");
+  if (values.session !== undefined) throw new UsageError("option --session does not apply to --export: every record of the export is checked");
+  if (values["public-key"] === undefined) throw new UsageError("option --export needs --public-key: the proofs lead to checkpoints that count only when signed by a trusted key");
+  const stat = (() => {
+    try {
+      return fs.statSync(file);
+    } catch (err) {
+      throw new UsageError(`option --export: cannot read "${file}" (${(err as NodeJS.ErrnoException).code ?? (err as Error).message})`);
+    }
+  })();
+  if (!stat.isFile()) throw new UsageError(`option --export: "${file}" is not a regular file`);
+  const publicKeys = values["public-key"].map(readPem);
+  let report: ExportProofReport;
+  try {
+    report = await verifyExportProofs(file, { publicKey: publicKeys, ...(values["require-signed"] === true ? { requireSigned: true } : {}) });
+  } catch (err) {
+    if (err instanceof AuditKeyError) throw new UsageError(`option --public-key: ${err.message}`, undefined, "AUDIT_ERR_KEY");
+    throw err;
+  }
+  if (values.json) io.out(JSON.stringify(report, null, 2));
+  else printReport(report, file, io);
+  return report.ok ? EXIT_OK : EXIT_FAIL;
+}

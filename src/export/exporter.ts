@@ -17,6 +17,7 @@ import { writeDirectoryExport, type DirectoryExportResult } from "./directory.js
 import { jsonExportChunks, type ExportFilter } from "./json.js";
 import { writeExport, type ExportTarget } from "./output.js";
 import { ExportWithholder, withoutChainLink } from "./withhold.js";
+import { ExportProver } from "../integrity/proofs.js";
 
 /**
  * Options of an export. `includeFullContent` (default false) puts prompts, responses, previews,
@@ -36,6 +37,13 @@ export interface ExportOptions {
   readonly since?: TimeInput | undefined;
   /** only records before this time */
   readonly until?: TimeInput | undefined;
+  /**
+   * `exportToJson` of an audit directory only: each record gets a `proof` member, its RFC 6962
+   * inclusion proof up to its session's newest signed checkpoint, which the document's
+   * `proofs.checkpoints` holds, so that whoever holds the export and the public key can check it
+   * without the logs (`verifyExportProofs`, `audit-logger verify --export`). See docs/TRUST.md.
+   */
+  readonly proofs?: boolean | undefined;
 }
 
 /**
@@ -52,6 +60,7 @@ const exportOptionsSchema = z.strictObject({
   userId: z.string().min(1, "must be a non-empty userId").optional(),
   since: timeInputSchema.optional(),
   until: timeInputSchema.optional(),
+  proofs: z.boolean().optional(),
 });
 const directoryOptionsSchema = z.strictObject({
   includeFullContent: z.boolean().optional(),
@@ -82,17 +91,19 @@ function refuseInsideAuditDir(auditDir: string | undefined, target: string, meth
   }
 }
 
-function parseOptions(o: ExportOptions | undefined, method: string, target?: readonly [field: string, value: unknown]): { includeFullContent: boolean; filter: ExportFilter | undefined } {
+function parseOptions(o: ExportOptions | undefined, method: string, target?: readonly [field: string, value: unknown]): { includeFullContent: boolean; proofs: boolean; filter: ExportFilter | undefined } {
   const r = exportOptionsSchema.safeParse(o ?? {});
   const issues = [...(target !== undefined ? targetIssues(target[0], target[1], "file") : []), ...(r.success ? [] : toFieldIssues(r.error, method))];
+  // (a CSV row has no room for a proof and its checkpoint: the JSON export carries them)
+  if (r.success && r.data.proofs === true && method !== "exportToJson") issues.push({ field: `${method}.proofs`, message: "inclusion proofs are written by exportToJson only (a CSV has no room for them)" });
   if (!r.success || issues.length > 0) throw new AuditConfigError(issues);
-  const { includeFullContent, ...f } = r.data;
+  const { includeFullContent, proofs, ...f } = r.data;
   const filter: ExportFilter = {
     ...(f.userId !== undefined ? { userId: f.userId } : {}),
     ...(f.since !== undefined ? { since: isoTime(f.since) } : {}),
     ...(f.until !== undefined ? { until: isoTime(f.until) } : {}),
   };
-  return { includeFullContent: includeFullContent ?? false, filter: Object.keys(filter).length > 0 ? filter : undefined };
+  return { includeFullContent: includeFullContent ?? false, proofs: proofs ?? false, filter: Object.keys(filter).length > 0 ? filter : undefined };
 }
 
 /**
@@ -192,9 +203,14 @@ export class AuditExporter {
   private async json(file: ExportTarget, options: ExportOptions | undefined, option: string, withholder: ExportWithholder): Promise<void> {
     const o = parseOptions(options, "exportToJson", [option, file]);
     if (typeof file === "string") refuseInsideAuditDir(this.viewer.contentDir, file, "exportToJson", "file");
+    // (signed checkpoints are kept in the audit directory: a PostgreSQL store has none)
+    const auditDir = this.viewer.auditPath;
+    if (o.proofs && auditDir === undefined) throw new AuditConfigError([{ field: "exportToJson.proofs", message: "needs an audit directory (auditPath): signed checkpoints are kept in each instance's audit directory, not in the PostgreSQL store" }]);
     const counter = jsonCounters.get(this);
     if (counter) counter.records = 0;
-    await writeExport(file, jsonExportChunks(this.viewer, { includeFullContent: o.includeFullContent, exportedAt: new Date().toISOString(), withholder, ...(o.filter ? { filter: o.filter } : {}), ...(counter ? { counter } : {}) }), undefined, option);
+    const viewer = this.viewer;
+    const proofs = o.proofs && auditDir !== undefined ? (sessionIds: readonly string[]) => ExportProver.plan(viewer, auditDir, sessionIds, o.includeFullContent) : undefined;
+    await writeExport(file, jsonExportChunks(this.viewer, { includeFullContent: o.includeFullContent, exportedAt: new Date().toISOString(), withholder, ...(o.filter ? { filter: o.filter } : {}), ...(counter ? { counter } : {}), ...(proofs ? { proofs } : {}) }), undefined, option);
   }
 
   /**

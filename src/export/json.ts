@@ -7,6 +7,7 @@ import type { AuditViewer } from "../reader/viewer.js";
 import { KIND_FILE_STEM, RECORD_KINDS } from "../types.js";
 import { ExportWithholder, filteredSummary, withholdHeadHashes, withoutChainLink } from "./withhold.js";
 import { compileQuery } from "../reader/query.js";
+import { PROOFS_FORMAT, type ExportProver } from "../integrity/proofs.js";
 
 /**
  * Which records an export holds (JSON and CSV): one user's, and/or a time range (ISO UTC;
@@ -37,14 +38,18 @@ const BATCH_CHARS = 64 * 1024;
  */
 export async function* jsonExportChunks(
   viewer: AuditViewer,
-  o: { includeFullContent: boolean; exportedAt: string; withholder?: ExportWithholder; filter?: ExportFilter; counter?: { records: number } },
+  o: { includeFullContent: boolean; exportedAt: string; withholder?: ExportWithholder; filter?: ExportFilter; counter?: { records: number }; proofs?: (sessionIds: readonly string[]) => Promise<ExportProver> },
 ): AsyncGenerator<string> {
   const withholder = o.withholder ?? new ExportWithholder();
   const filter = o.filter;
   // (with a filter, only the sessions that hold a matching record: a user's access request
   // names no session of other users)
   const sessions = filter ? await sessionsMatching(viewer, filter) : await viewer.getSessionIds();
-  let buf = `{\n"format":${JSON.stringify(JSON_EXPORT_FORMAT)},\n"exportedAt":${JSON.stringify(o.exportedAt)},\n"source":${JSON.stringify(viewer.auditPath ?? viewer.source.description)},\n"includeFullContent":${o.includeFullContent},${filter ? `\n"filter":${JSON.stringify(filter)},` : ""}\n"sessions":[`;
+  let buf = `{\n"format":${JSON.stringify(JSON_EXPORT_FORMAT)},\n"exportedAt":${JSON.stringify(o.exportedAt)},\n"source":${JSON.stringify(viewer.auditPath ?? viewer.source.description)},\n"includeFullContent":${o.includeFullContent},${filter ? `\n"filter":${JSON.stringify(filter)},` : ""}`;
+  // (with proofs: the checkpoints they lead to, in the header, one line each, before the records)
+  const prover = o.proofs ? await o.proofs(sessions) : undefined;
+  if (prover) buf += `\n"proofs":{"format":${JSON.stringify(PROOFS_FORMAT)},"checkpoints":[${prover.checkpoints().map((c) => `\n${JSON.stringify(c)}`).join(",")}\n]},`;
+  buf += `\n"sessions":[`;
   let first = true;
   for (const id of sessions) {
     const s = await viewer.getSessionSummary(id);
@@ -73,6 +78,7 @@ export async function* jsonExportChunks(
       }
       // (the link to the record before, another user's as a rule, is not in an export of one user)
       if (filter) out = withoutChainLink(out);
+      if (prover) out = { ...out, proof: await prover.proofFor(rec, out) };
       buf += `${firstRec ? "\n" : ",\n"}${JSON.stringify(out)}`;
       firstRec = false;
       if (o.counter) o.counter.records++;

@@ -254,7 +254,7 @@ function push(chains: ExportedChains, sessionId: string, kind: ChainKind, r: Exp
 }
 
 /** Past this size a document not in the exporter's own layout is not parsed whole (V8's strings end at ~512 MiB). */
-const WHOLE_PARSE_MAX_BYTES = 256 * 1024 * 1024;
+export const WHOLE_PARSE_MAX_BYTES = 256 * 1024 * 1024;
 
 /**
  * The records of an export document in the exporter's own layout (see jsonExportChunks: the
@@ -263,7 +263,7 @@ const WHOLE_PARSE_MAX_BYTES = 256 * 1024 * 1024;
  * (~512 MiB) could not be read, its manifest was signed with every head at seq 0, and it never
  * verified (found by review, 2026-12-04). False when the text is not in that layout.
  */
-function readCanonicalDocument(file: string, visit: (kind: (typeof RECORD_KINDS)[number], rec: unknown, i: number) => void): boolean {
+export function readCanonicalDocument(file: string, visit: (kind: (typeof RECORD_KINDS)[number], rec: unknown, i: number) => void, onHeader?: (header: unknown) => void): boolean {
   let lines: Generator<{ text: string; terminated: boolean }>;
   try {
     lines = readLinesSync(file);
@@ -281,7 +281,8 @@ function readCanonicalDocument(file: string, visit: (kind: (typeof RECORD_KINDS)
       header.push(l);
     }
     try {
-      JSON.parse(`${header.join("\n")}\n"records":{}}`);
+      const parsed: unknown = JSON.parse(`${header.join("\n")}\n"records":{}}`);
+      onHeader?.(parsed);
     } catch {
       return false;
     }

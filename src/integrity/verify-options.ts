@@ -9,12 +9,12 @@ import { z } from "zod";
 import { AuditConfigError, type FieldIssue } from "../errors.js";
 import { toFieldIssues } from "../record/issues.js";
 
-const publicKey = z.union([z.string().min(1, "must be a PEM public key"), z.custom<KeyObject>((v) => v instanceof KeyObject, "must be a PEM string or a crypto KeyObject")]);
+export const publicKeySchema = z.union([z.string().min(1, "must be a PEM public key"), z.custom<KeyObject>((v) => v instanceof KeyObject, "must be a PEM string or a crypto KeyObject")]);
 
 const verifyOptionsSchema = z
   .strictObject({
     sessionId: z.string().min(1, "must be a sessionId").optional(),
-    publicKey: z.union([publicKey, z.array(publicKey)]).optional(),
+    publicKey: z.union([publicKeySchema, z.array(publicKeySchema)]).optional(),
     trustedCheckpoints: z.array(z.custom<object>((v) => typeof v === "object" && v !== null && !Array.isArray(v), "must be checkpoints as read from a checkpoints file")).optional(),
     requireSigned: z.boolean().optional(),
   })

@@ -1,0 +1,215 @@
+/**
+ * Inclusion proofs in a JSON export (`exportToJson(file, { proofs: true })`, `audit-logger export
+ * --format json --proofs`): for each exported record, its RFC 6962 audit path up to its chain's
+ * root in the session's newest signed checkpoint, whose line (body, hash, signature) the export
+ * carries. Whoever holds only the export and the public key can then check, record by record,
+ * that the record hashes as exported (see {@link rebuildWritten}), that its path leads to the
+ * checkpoint's root, and that the checkpoint is signed (src/integrity/verify-proofs.ts). Decided
+ * 2026-12-06, see docs/TRUST.md ("Exports of one user or a time range").
+ *
+ * Each chain's tree is built once (MerkleLevels), from one read of the chain up to the
+ * checkpoint's head, when the export reaches its first exported record: not per record.
+ */
+import { computeRecordHash } from "../pipeline/chain.js";
+import { isEncryptedValue } from "../pipeline/encrypt.js";
+import { rawRecordOf, type RawRecord } from "../reader/records.js";
+import type { AuditViewer } from "../reader/viewer.js";
+import { ExportWithholder } from "../export/withhold.js";
+import { furthestPrunes, readPruneRecords } from "../sink/prunes.js";
+import type { ChainKind } from "../types.js";
+import type { Checkpoint } from "./checkpoint.js";
+import { readCheckpoints } from "./checkpointer.js";
+import { MerkleLevels } from "./merkle.js";
+
+/**
+ * The `proofs.format` of a JSON export made with proofs.
+ *
+ * @example
+ * if (doc.proofs?.format !== PROOFS_FORMAT) throw new Error("no proofs in this export");
+ */
+export const PROOFS_FORMAT = "audit-logger-proofs/v1";
+
+/**
+ * A record's `proof` member in a JSON export made with proofs. `covered`: its audit path to the
+ * root of its chain in checkpoint `checkpoint` of its session (the export's `proofs.checkpoints`
+ * holds it), with what the line as written has that the exported record shows otherwise
+ * (`written`, `added`: see {@link rebuildWritten}). `uncovered`: no signed checkpoint covers it
+ * yet (or the logs do not hold its chain up to one). `withheld`: its session's content was
+ * withheld in clear, and a proof would confirm a guess of it.
+ */
+export type RecordProof =
+  | {
+      readonly status: "covered";
+      /** the checkpoint's `n` in its session */
+      readonly checkpoint: number;
+      /** seq - 1 */
+      readonly leafIndex: number;
+      /** the checkpoint's head seq of the record's chain */
+      readonly treeSize: number;
+      /** RFC 6962 audit path, hex, nearest sibling first */
+      readonly path: readonly string[];
+      /** members of the line as written whose exported value differs or is absent (ciphertext, prevHash) */
+      readonly written?: Readonly<Record<string, unknown>>;
+      /** members the export added to the record (decrypted-content flags, `content`, `contentWithheld`) */
+      readonly added?: readonly string[];
+    }
+  | { readonly status: "uncovered" | "withheld"; readonly detail: string };
+
+/**
+ * The record as its line was written, from the record as exported and its proof: the exported
+ * members in their order, without `proof` and the members the proof lists in `added`, with the
+ * values the proof gives in `written` in place of the exported ones; `prevHash`, which an export
+ * of one user or a time range leaves out of the record, goes back after `seq`, where every line's
+ * envelope has it. `computeRecordHash(rebuilt.prevHash, rebuilt)` is then the record's hash.
+ *
+ * @example
+ * const rebuilt = rebuildWritten(rec, rec.proof.written ?? {}, rec.proof.added ?? []);
+ * computeRecordHash(rebuilt.prevHash, rebuilt); // the leaf of rec.proof.path
+ */
+export function rebuildWritten(exported: Readonly<Record<string, unknown>>, written: Readonly<Record<string, unknown>>, added: readonly string[]): Record<string, unknown> {
+  // (no prototype: a record member named "__proto__" stays a member, as JSON.parse made it)
+  const out = Object.create(null) as Record<string, unknown>;
+  const has = (o: object, k: string) => Object.prototype.hasOwnProperty.call(o, k);
+  for (const [k, v] of Object.entries(exported)) {
+    if (k === "proof" || added.includes(k)) continue;
+    out[k] = has(written, k) ? written[k] : v;
+    if (k === "seq" && has(written, "prevHash") && !has(exported, "prevHash")) out.prevHash = written.prevHash;
+  }
+  return out;
+}
+
+/** What an export with proofs gives of one session. */
+interface SessionPlan {
+  /** the newest checkpoint of the session (none: not signing, or not yet) */
+  readonly checkpoint: Checkpoint | undefined;
+  /** why no record of it gets a proof */
+  readonly withheld: string | undefined;
+  /** seq of the last record retention removed from each chain, and the tree up to it */
+  readonly prunes: ReturnType<typeof furthestPrunes>;
+}
+
+/**
+ * Proofs for the records of one JSON export. Made by {@link ExportProver.plan} before the
+ * document is written (its checkpoints go in the header); then {@link proofFor} each record in
+ * the order the export writes them (chain by chain).
+ */
+export class ExportProver {
+  private chain: { key: string; levels: MerkleLevels | undefined; why: string } | undefined;
+
+  private constructor(
+    private readonly viewer: AuditViewer,
+    private readonly plans: ReadonlyMap<string, SessionPlan>,
+  ) {}
+
+  /**
+   * Reads each session's newest checkpoint from `auditDir`. Without content, a session some of
+   * whose chain hashes the export withholds (content withheld in clear, see ExportWithholder)
+   * gets no checkpoint and no proofs: its checkpoint's head hashes and roots, and an audit path
+   * through a withheld record, would confirm a guess of that content as the hashes would.
+   */
+  static async plan(viewer: AuditViewer, auditDir: string, sessionIds: readonly string[], includeFullContent: boolean): Promise<ExportProver> {
+    const plans = new Map<string, SessionPlan>();
+    for (const sessionId of sessionIds) {
+      const checkpoint = readCheckpoints(auditDir, sessionId).flatMap((c) => (c.checkpoint ? [c.checkpoint] : [])).at(-1);
+      let withheld: string | undefined;
+      if (!includeFullContent) {
+        const w = new ExportWithholder();
+        scan: for (const kind of ["chat_interaction", "tool_usage"] as const) {
+          for await (const rec of viewer.source.records(kind, sessionId)) {
+            w.record(rec);
+            if (w.sessionsWithoutHashes().size > 0) break scan;
+          }
+        }
+        if (w.sessionsWithoutHashes().size > 0) {
+          withheld = `session ${sessionId}'s content is withheld from this export and is not encrypted in the log: its chain hashes, checkpoint and audit paths would confirm a guess of it. Export with content (--include-content) for proofs, or verify the original logs`;
+        }
+      }
+      plans.set(sessionId, { checkpoint: withheld ? undefined : checkpoint, withheld, prunes: furthestPrunes(readPruneRecords(auditDir, sessionId)) });
+    }
+    return new ExportProver(viewer, plans);
+  }
+
+  /** The checkpoints the proofs lead to, one per session that has one (for the export's header). */
+  checkpoints(): Checkpoint[] {
+    return [...this.plans.values()].flatMap((p) => (p.checkpoint ? [p.checkpoint] : []));
+  }
+
+  /** The proof of `viewed` (as the viewer gave it), exported as `out`. */
+  async proofFor(viewed: RawRecord, out: RawRecord): Promise<RecordProof> {
+    const raw = rawRecordOf(viewed);
+    const sessionId = String(raw.sessionId);
+    const kind = raw.type as ChainKind;
+    const seq = raw.seq;
+    const plan = this.plans.get(sessionId);
+    if (!plan) return { status: "uncovered", detail: `session ${sessionId} began after the export did: its checkpoints are not in it` };
+    if (plan.withheld) return { status: "withheld", detail: plan.withheld };
+    const cp = plan.checkpoint;
+    if (!cp) return { status: "uncovered", detail: `session ${sessionId} has no signed checkpoint (its logger had no signingKey, or none was written yet)` };
+    const head = cp.checkpoint.heads[kind];
+    if (typeof seq !== "number" || typeof raw.hash !== "string" || !head || seq > head.seq) {
+      return { status: "uncovered", detail: `newer than session ${sessionId}'s last checkpoint (${cp.checkpoint.n}, which covers ${kind} up to seq ${head?.seq ?? 0}): not signed yet` };
+    }
+    const chain = await this.levelsOf(sessionId, kind, head.seq, plan);
+    const path = chain.levels?.auditPath(seq - 1);
+    if (!path) return { status: "uncovered", detail: chain.why || `its ${kind} record was removed by retention from the tree the checkpoint covers` };
+    const diff = writtenDiff(raw, out);
+    if (!diff) return { status: "withheld", detail: "the export shows this record's content otherwise than as written, and the line as written would give it away" };
+    const rebuilt = rebuildWritten(out, diff.written, diff.added);
+    if (computeRecordHash(String(rebuilt.prevHash), rebuilt) !== raw.hash) {
+      return { status: "uncovered", detail: "the record as exported cannot be rebuilt as its line was written (run audit-logger verify on the logs)" };
+    }
+    return {
+      status: "covered",
+      checkpoint: cp.checkpoint.n,
+      leafIndex: seq - 1,
+      treeSize: head.seq,
+      path,
+      ...(Object.keys(diff.written).length > 0 ? { written: diff.written } : {}),
+      ...(diff.added.length > 0 ? { added: diff.added } : {}),
+    };
+  }
+
+  /** One chain's tree up to `size` leaves, read once for all of its exported records. */
+  private async levelsOf(sessionId: string, kind: ChainKind, size: number, plan: SessionPlan): Promise<{ levels: MerkleLevels | undefined; why: string }> {
+    const key = `${sessionId}\0${kind}\0${size}`;
+    if (this.chain?.key === key) return this.chain;
+    this.chain = undefined; // (the previous chain's tree is let go before this one is read)
+    const pruned = plan.prunes[kind];
+    const hashes: string[] = [];
+    let expect = (pruned?.lastSeq ?? 0) + 1;
+    let why = "";
+    for await (const rec of this.viewer.source.records(kind, sessionId)) {
+      if (typeof rec.seq !== "number" || rec.seq < expect) continue;
+      if (rec.seq > size) break;
+      if (rec.seq !== expect || typeof rec.hash !== "string") {
+        why = `the logs' ${kind} chain of session ${sessionId} lacks seq ${expect} (run audit-logger verify on the logs)`;
+        break;
+      }
+      hashes.push(rec.hash);
+      expect++;
+    }
+    if (!why && hashes.length + (pruned?.lastSeq ?? 0) < size) why = `the logs' ${kind} chain of session ${sessionId} ends before seq ${size}, which its checkpoint covers (run audit-logger verify on the logs)`;
+    const levels = why ? undefined : new MerkleLevels(hashes, pruned?.merkleFrontier);
+    this.chain = { key, levels, why };
+    return this.chain;
+  }
+}
+
+/**
+ * What the line as written has that `out` (the record as exported) shows otherwise: members
+ * changed or left out (`written`: ciphertext of decrypted or withheld content, `prevHash`), and
+ * members the export added. Undefined when the difference would give away what the export
+ * withholds (anything but ciphertext and `prevHash`): no proof then.
+ */
+function writtenDiff(raw: RawRecord, out: RawRecord): { written: Record<string, unknown>; added: string[] } | undefined {
+  const written: Record<string, unknown> = {};
+  for (const [k, v] of Object.entries(raw)) {
+    if (k === "hash") continue;
+    const present = Object.prototype.hasOwnProperty.call(out, k);
+    if (present && out[k] === v) continue;
+    if (k === "prevHash" ? present : !isEncryptedValue(v) || !present) return undefined;
+    written[k] = v;
+  }
+  const added = Object.keys(out).filter((k) => !Object.prototype.hasOwnProperty.call(raw, k));
+  return { written, added };
+}

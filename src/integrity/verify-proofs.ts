@@ -1,0 +1,229 @@
+/**
+ * The check of a JSON export made with proofs (src/integrity/proofs.ts), by whoever holds only
+ * the export and the public key: each checkpoint's hash, root over its chains and signature, and
+ * for each record, that it hashes as exported, that its audit path leads to its chain's root in
+ * its session's checkpoint, and that nothing else vouches for what the export shows otherwise.
+ */
+import { createHash, type KeyObject } from "node:crypto";
+import fs from "node:fs";
+import path from "node:path";
+import { z } from "zod";
+import { AuditConfigError } from "../errors.js";
+import { JSON_EXPORT_FORMAT } from "../export/json.js";
+import { computeRecordHash } from "../pipeline/chain.js";
+import { toFieldIssues } from "../record/issues.js";
+import { CHAIN_KINDS, KIND_FILE_STEM, RECORD_KINDS, type ExportProofReport, type ExportRecordProof, type RecordType, type VerifyNote, type VerifyProblem } from "../types.js";
+import { bodyText, checkSignature, isCheckpoint, rootOverHeads, type Checkpoint } from "./checkpoint.js";
+import { readCanonicalDocument, WHOLE_PARSE_MAX_BYTES } from "./export.js";
+import { rootFromAuditPath } from "./merkle.js";
+import { PROOFS_FORMAT, rebuildWritten } from "./proofs.js";
+import { toPublicKeys } from "./signing.js";
+import { publicKeySchema } from "./verify-options.js";
+
+/** Options of {@link verifyExportProofs}. */
+export interface VerifyExportProofsOptions {
+  /** trusted Ed25519 public key(s), PEM or KeyObject, of the logger's signingKey */
+  readonly publicKey: KeyObject | string | ReadonlyArray<KeyObject | string>;
+  /** a record no signed checkpoint covers (or whose proof was withheld) is a problem (`not_signed`), not a note */
+  readonly requireSigned?: boolean;
+}
+
+const optionsSchema = z.strictObject({
+  publicKey: z.union([publicKeySchema, z.array(publicKeySchema).min(1, "must name at least one key")]),
+  requireSigned: z.boolean().optional(),
+});
+
+const hex64 = z.string().regex(/^[0-9a-f]{64}$/, "must be 64 hex digits");
+const coveredSchema = z.strictObject({
+  status: z.literal("covered"),
+  checkpoint: z.number().int().min(1),
+  leafIndex: z.number().int().min(0),
+  treeSize: z.number().int().min(1),
+  path: z.array(hex64).max(64),
+  written: z.record(z.string(), z.unknown()).optional(),
+  added: z.array(z.string()).optional(),
+});
+const unprovenSchema = z.strictObject({ status: z.enum(["uncovered", "withheld"]), detail: z.string() });
+
+/**
+ * Checks a JSON export made with proofs (`exportToJson(file, { proofs: true })`, `audit-logger
+ * export --format json --proofs`) with nothing but the export and the public key. Problems:
+ * `record_modified` (a record does not hash to its `hash`, or its path leads elsewhere from
+ * there), `proof_mismatch` (the path does not lead to the checkpoint's root), `proof_malformed`,
+ * `proof_missing`, `checkpoint_missing` (a proof names a checkpoint the export lacks),
+ * `checkpoint_malformed`, `checkpoint_modified`, `checkpoint_signature_invalid`,
+ * `checkpoint_unknown_key`, `fork`, `wrong_kind`, `export_malformed` (no export with proofs);
+ * with `requireSigned`, `not_signed` for each record without a proof. Notes: `record_uncovered`
+ * and `proof_withheld` for each record without a proof, `content_unchecked` for members shown
+ * otherwise than as written.
+ *
+ * @example
+ * const r = await verifyExportProofs("alice.json", { publicKey: fs.readFileSync("signing.pub", "utf8") });
+ * for (const rec of r.records) if (rec.status !== "proven") console.log(rec.type, rec.seq, rec.status);
+ */
+export async function verifyExportProofs(file: string, options: VerifyExportProofsOptions): Promise<ExportProofReport> {
+  const parsed = optionsSchema.safeParse(options);
+  const issues = [
+    ...(typeof file !== "string" || file === "" ? [{ field: "verifyExportProofs.file", message: "must be the export file's path, a non-empty string" }] : []),
+    ...(parsed.success ? [] : toFieldIssues(parsed.error, "verifyExportProofs")),
+  ];
+  if (!parsed.success || issues.length > 0) throw new AuditConfigError(issues);
+  const keys = toPublicKeys(parsed.data.publicKey as KeyObject | string | Array<KeyObject | string>);
+  const requireSigned = parsed.data.requireSigned === true;
+  const name = path.basename(file);
+  const problems: VerifyProblem[] = [];
+  const notes: VerifyNote[] = [];
+  const records: ExportRecordProof[] = [];
+  const p = (kind: string, detail: string, at?: { seq?: unknown; sessionId?: unknown }) =>
+    problems.push({ file: name, ...(typeof at?.seq === "number" ? { seq: at.seq } : {}), ...(typeof at?.sessionId === "string" ? { sessionId: at.sessionId } : {}), kind, detail });
+
+  // the header (format, checkpoints) and the records, line by line when in the exporter's layout
+  let header: unknown;
+  const seen: Array<[RecordType, unknown, number]> = [];
+  let canonical = false;
+  try {
+    canonical = readCanonicalDocument(file, (kind, rec, i) => seen.push([kind, rec, i]), (h) => (header = h));
+  } catch {
+    canonical = false;
+  }
+  if (!canonical) {
+    seen.length = 0;
+    try {
+      if (fs.statSync(file).size > WHOLE_PARSE_MAX_BYTES) throw new Error(`over ${WHOLE_PARSE_MAX_BYTES} bytes and not in the exporter's layout`);
+      const doc = JSON.parse(fs.readFileSync(file, "utf8")) as { records?: Record<string, unknown> };
+      header = doc;
+      for (const kind of RECORD_KINDS) {
+        const list = doc?.records?.[KIND_FILE_STEM[kind]];
+        if (Array.isArray(list)) list.forEach((rec, i) => seen.push([kind, rec, i]));
+      }
+    } catch (err) {
+      p("export_malformed", `${name} cannot be read as a JSON export: ${(err as Error).message}`);
+      return { ok: false, sessions: [], recordsChecked: 0, problems, notes, records };
+    }
+  }
+  const h = header as { format?: unknown; proofs?: { format?: unknown; checkpoints?: unknown } } | undefined;
+  if (h?.format !== JSON_EXPORT_FORMAT || h.proofs?.format !== PROOFS_FORMAT || !Array.isArray(h.proofs.checkpoints)) {
+    p("export_malformed", `${name} is not a JSON export made with proofs (format ${JSON_EXPORT_FORMAT}, proofs.format ${PROOFS_FORMAT}): export it with --proofs (exportToJson's proofs: true).`);
+    return { ok: false, sessions: [], recordsChecked: 0, problems, notes, records };
+  }
+
+  // the checkpoints: each one's hash, root over its chains and signature
+  const checkpoints = new Map<string, { cp: Checkpoint; good: boolean }>();
+  for (const [i, c] of (h.proofs.checkpoints as unknown[]).entries()) {
+    if (!isCheckpoint(c)) {
+      p("checkpoint_malformed", `proofs.checkpoints[${i}] is not a checkpoint.`);
+      continue;
+    }
+    const body = c.checkpoint;
+    const label = `The checkpoint ${body.n} of session ${body.sessionId}`;
+    let good = true;
+    if (createHash("sha256").update(bodyText(c)).digest("hex") !== c.hash || rootOverHeads(body.heads, CHAIN_KINDS) !== body.merkleRoot) {
+      p("checkpoint_modified", `${label} does not match its own hash or Merkle root: it was edited.`, { sessionId: body.sessionId });
+      good = false;
+    }
+    const sig = checkSignature(c, keys);
+    if (sig === "invalid") p("checkpoint_signature_invalid", `The signature of ${label.slice(4)} does not verify with the trusted key ${body.keyId}.`, { sessionId: body.sessionId });
+    else if (sig === "unknown_key") p("checkpoint_unknown_key", `${label} was signed by ${body.keyId}, which is not a trusted key.`, { sessionId: body.sessionId });
+    good &&= sig === "valid";
+    const key = `${String(body.sessionId)}\0${body.n}`;
+    const other = checkpoints.get(key);
+    if (other && other.cp.hash !== c.hash) {
+      p("fork", `The export holds two checkpoints ${body.n} of session ${body.sessionId} with different bodies: the log was forked or rewritten.`, { sessionId: body.sessionId });
+      other.good = false;
+      continue;
+    }
+    checkpoints.set(key, { cp: c, good });
+  }
+
+  // each record
+  const sessions = new Set<string>();
+  let unchecked = 0;
+  const unprovenCount = { uncovered: 0, withheld: 0 };
+  for (const [kind, rec, i] of seen) {
+    const where = `${KIND_FILE_STEM[kind]}[${i}]`;
+    if (typeof rec !== "object" || rec === null || Array.isArray(rec)) {
+      p("proof_malformed", `${where} is not a record.`);
+      continue;
+    }
+    const r = rec as Record<string, unknown>;
+    const at = { seq: r.seq, sessionId: r.sessionId };
+    const sessionId = String(r.sessionId);
+    sessions.add(sessionId);
+    const label = `The ${kind} record ${typeof r.id === "string" ? r.id : "(no id)"} (session ${sessionId}, seq ${String(r.seq)}, ${where})`;
+    const result = (status: ExportRecordProof["status"], extra?: string[]) =>
+      records.push({ type: kind, sessionId, seq: typeof r.seq === "number" ? r.seq : undefined, id: typeof r.id === "string" ? r.id : undefined, status, ...(extra && extra.length > 0 ? { unchecked: extra } : {}) });
+    if (r.type !== kind) {
+      p("wrong_kind", `${label} says it is of type ${String(r.type)}.`, at);
+      result("failed");
+      continue;
+    }
+    if (r.proof === undefined) {
+      p("proof_missing", `${label} has no proof: the export was made without proofs, or the record was added to it.`, at);
+      result("failed");
+      continue;
+    }
+    const unproven = unprovenSchema.safeParse(r.proof);
+    if (unproven.success) {
+      const { status, detail } = unproven.data;
+      const kindOf = status === "uncovered" ? "record_uncovered" : "proof_withheld";
+      if (requireSigned) p("not_signed", `${label} has no proof (${status}: ${detail}), and every record must be signed (requireSigned).`, at);
+      else notes.push({ file: name, ...(typeof r.seq === "number" ? { seq: r.seq } : {}), kind: kindOf, detail: `${label} is not proven: ${detail}.` });
+      unprovenCount[status]++;
+      result(status);
+      continue;
+    }
+    const proof = coveredSchema.safeParse(r.proof);
+    if (!proof.success) {
+      p("proof_malformed", `${label}: its proof ${proof.error.issues.map((x) => `${x.path.join(".") || "(whole)"} ${x.message}`).join("; ")}.`, at);
+      result("failed");
+      continue;
+    }
+    const pr = proof.data;
+    const entry = checkpoints.get(`${sessionId}\0${pr.checkpoint}`);
+    if (!entry) {
+      p("checkpoint_missing", `${label}'s proof leads to checkpoint ${pr.checkpoint} of session ${sessionId}, which the export does not hold.`, at);
+      result("failed");
+      continue;
+    }
+    const head = entry.cp.checkpoint.heads[kind];
+    if (!head || typeof r.seq !== "number" || pr.leafIndex !== r.seq - 1 || pr.treeSize !== head.seq) {
+      p("proof_malformed", `${label}'s proof is for leaf ${pr.leafIndex} of ${pr.treeSize}, but the record is seq ${String(r.seq)} and checkpoint ${pr.checkpoint} covers ${kind} up to seq ${head?.seq ?? 0}.`, at);
+      result("failed");
+      continue;
+    }
+    const rebuilt = rebuildWritten(r, pr.written ?? {}, pr.added ?? []);
+    if (typeof rebuilt.prevHash !== "string" || !/^[0-9a-f]{64}$/.test(rebuilt.prevHash)) {
+      p("proof_malformed", `${label} has no prevHash, in the record or its proof: its hash cannot be recomputed.`, at);
+      result("failed");
+      continue;
+    }
+    const hash = computeRecordHash(rebuilt.prevHash, rebuilt);
+    const root = rootFromAuditPath(hash, pr.leafIndex, pr.treeSize, pr.path);
+    let failed = false;
+    if (typeof r.hash === "string" && r.hash !== hash) {
+      p("record_modified", `${label} does not match its own hash: a member was changed after it was exported.`, at);
+      failed = true;
+    } else if (root !== head.root) {
+      p("proof_mismatch", `${label}'s audit path does not lead to the ${kind} root of checkpoint ${pr.checkpoint}: the record or its path was altered${typeof r.hash === "string" ? " (the record matches its own hash: the path, or the hash with the record)" : ""}.`, at);
+      failed = true;
+    }
+    if (!entry.good) failed = true; // (the checkpoint's own problem is reported above)
+    const shown = [...Object.keys(pr.written ?? {}).filter((k) => k !== "prevHash"), ...(pr.added ?? [])];
+    if (shown.length > 0) unchecked++;
+    result(failed ? "failed" : "proven", shown);
+  }
+  if (unchecked > 0) {
+    notes.push({
+      file: name,
+      kind: "content_unchecked",
+      detail: `${unchecked} record${unchecked === 1 ? "" : "s"} show members otherwise than as written (content decrypted, or withheld, by the export; or added by it): what the proofs vouch for there is the ciphertext as written, not the text shown (each record's \`unchecked\` names them).`,
+    });
+  }
+  const proven = records.filter((x) => x.status === "proven").length;
+  notes.push({
+    file: name,
+    kind: "proofs_summary",
+    detail: `${proven} of ${records.length} record${records.length === 1 ? "" : "s"} proven against signed checkpoints${unprovenCount.uncovered > 0 ? `; ${unprovenCount.uncovered} not covered by a signed checkpoint yet` : ""}${unprovenCount.withheld > 0 ? `; ${unprovenCount.withheld} without a proof (content withheld in clear)` : ""}.`,
+  });
+  return { ok: problems.length === 0, sessions: [...sessions], recordsChecked: records.length, problems, notes, records };
+}

@@ -1,0 +1,69 @@
+/**
+ * exportToJson's `proofs` and verifyExportProofs, through the library: a log whose first segments
+ * retention removed (the trees continue from the prune's frontier), an export with content
+ * decrypted, and the options each refuses.
+ */
+import fs from "node:fs";
+import path from "node:path";
+import { afterEach, describe, expect, it } from "vitest";
+import { AuditConfigError, AuditExporter, verifyExportProofs, type ExportProofReport } from "../../src/index.js";
+import { cleanupTmp, TEST_KEY, tmpProject } from "../helpers/index.js";
+import { buildLog } from "../fixtures/integrity/tamper.js";
+
+afterEach(cleanupTmp);
+
+const DAY = 86_400_000;
+
+function statuses(r: ExportProofReport): Record<string, number> {
+  const out: Record<string, number> = {};
+  for (const x of r.records) out[x.status] = (out[x.status] ?? 0) + 1;
+  return out;
+}
+
+describe("exportToJson({ proofs: true }) and verifyExportProofs", () => {
+  it("a log whose oldest segments were pruned by policy: every record left is proven (the chains' trees continue from the prunes' frontiers)", async () => {
+    const log = await buildLog({ encrypt: true, finalize: false });
+    const pruned = (await log.logger.cleanup({ now: Date.now() + 100 * DAY })).prunedSegments;
+    expect(pruned.length).toBeGreaterThan(0);
+    await log.logger.finalizeSession();
+    const file = path.join(tmpProject("audit-proofs-lib-"), "all.json");
+    await new AuditExporter({ auditPath: log.auditDir }).exportToJson(file, { proofs: true });
+    const doc = JSON.parse(fs.readFileSync(file, "utf8")) as { records: Record<string, Array<{ seq: number }>> };
+    // (the export starts after the pruned records: seq 1 is gone from at least one chain)
+    expect(Object.values(doc.records).some((list) => list.length > 0 && list[0]!.seq > 1)).toBe(true);
+    const r = await verifyExportProofs(file, { publicKey: log.signer.publicKey });
+    expect(r.problems).toEqual([]);
+    expect(r.ok).toBe(true);
+    expect(statuses(r)).toEqual({ proven: Object.values(doc.records).flat().length });
+  });
+
+  it("with content decrypted by the key: proven, and the decrypted members named as unchecked (their ciphertext is what was signed)", async () => {
+    const log = await buildLog({ encrypt: true, tools: 4, personas: 4 });
+    const file = path.join(tmpProject("audit-proofs-lib-"), "bob.json");
+    await new AuditExporter({ auditPath: log.auditDir, encryptionKey: TEST_KEY }).exportToJson(file, { proofs: true, includeFullContent: true, userId: "bob" });
+    const text = fs.readFileSync(file, "utf8");
+    expect(text).toContain('"memo":"mmmm'); // (decrypted into the export)
+    const r = await verifyExportProofs(file, { publicKey: log.signer.publicKey });
+    expect(r.problems).toEqual([]);
+    expect(statuses(r)).toEqual({ proven: 4 });
+    expect(r.records.filter((x) => x.type === "tool_usage").map((x) => x.unchecked)).toEqual([
+      ["parameters", "result"],
+      ["parameters", "result"],
+    ]);
+  });
+
+  it("refuses bad options with AuditConfigError naming the field, before reading or writing anything", async () => {
+    const dir = tmpProject("audit-proofs-lib-");
+    fs.mkdirSync(path.join(dir, "audit_logs"));
+    const exporter = new AuditExporter({ auditPath: path.join(dir, "audit_logs") });
+    await expect(verifyExportProofs(path.join(dir, "x.json"), {} as never)).rejects.toThrow(/verifyExportProofs\.publicKey/);
+    await expect(verifyExportProofs(path.join(dir, "x.json"), { publickey: "k" } as never)).rejects.toBeInstanceOf(AuditConfigError);
+    await expect(exporter.exportToolUsagesToCsv(path.join(dir, "t.csv"), { proofs: true })).rejects.toThrow(/exportToolUsagesToCsv\.proofs/);
+    await expect(exporter.exportToJson(path.join(dir, "t.json"), { proofs: "yes" } as never)).rejects.toThrow(/exportToJson\.proofs/);
+    await expect(exporter.exportCompleteAuditToDirectory(path.join(dir, "out"), { proofs: true } as never)).rejects.toBeInstanceOf(AuditConfigError);
+    const overStore = new AuditExporter({ postgres: { connectionString: "postgres://postgres@127.0.0.1:5432/test" } });
+    await expect(overStore.exportToJson(path.join(dir, "pg.json"), { proofs: true })).rejects.toThrow(/exportToJson\.proofs: needs an audit directory/);
+    await overStore.viewer.close?.();
+    expect(fs.readdirSync(dir).filter((f) => f.endsWith(".json") || f.endsWith(".csv"))).toEqual([]);
+  });
+});

@@ -63,7 +63,6 @@ describe("exportToJson({ proofs: true }) and verifyExportProofs", () => {
     await expect(exporter.exportCompleteAuditToDirectory(path.join(dir, "out"), { proofs: true } as never)).rejects.toBeInstanceOf(AuditConfigError);
     const overStore = new AuditExporter({ postgres: { connectionString: "postgres://postgres@127.0.0.1:5432/test" } });
     await expect(overStore.exportToJson(path.join(dir, "pg.json"), { proofs: true })).rejects.toThrow(/exportToJson\.proofs: needs an audit directory/);
-    await overStore.viewer.close?.();
     expect(fs.readdirSync(dir).filter((f) => f.endsWith(".json") || f.endsWith(".csv"))).toEqual([]);
   });
 });

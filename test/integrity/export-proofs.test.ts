@@ -6,7 +6,7 @@
 import fs from "node:fs";
 import path from "node:path";
 import { afterEach, describe, expect, it } from "vitest";
-import { AuditConfigError, AuditExporter, verifyExportProofs, type ExportProofReport } from "../../src/index.js";
+import { AuditConfigError, AuditExporter, AuditLogger, auditContext, verifyExportProofs, type ExportProofReport } from "../../src/index.js";
 import { cleanupTmp, TEST_KEY, tmpProject } from "../helpers/index.js";
 import { buildLog } from "../fixtures/integrity/tamper.js";
 
@@ -50,6 +50,25 @@ describe("exportToJson({ proofs: true }) and verifyExportProofs", () => {
       ["parameters", "result"],
       ["parameters", "result"],
     ]);
+  });
+
+  it("a session that signs nothing: every record uncovered, each named in a note (not a silent pass); with requireSigned, not_signed", async () => {
+    const signed = await buildLog({ personas: 2, tools: 0 });
+    const project = tmpProject("audit-proofs-lib-");
+    const logger = new AuditLogger({ sessionId: "unsigned", projectPath: project, durability: "sync" });
+    auditContext.run({ userId: "alice" }, () => logger.logPersonaActivity({ personaName: "p", activityType: "plan", description: "unsigned step" }));
+    await logger.finalizeSession();
+    const file = path.join(project, "alice.json");
+    await new AuditExporter({ auditPath: logger.auditDir }).exportToJson(file, { proofs: true, userId: "alice" });
+    const r = await verifyExportProofs(file, { publicKey: signed.signer.publicKey });
+    expect(r.ok).toBe(true);
+    expect(r.records.map((x) => x.status)).toEqual(["uncovered"]);
+    const notes = r.notes.filter((n) => n.kind === "record_uncovered");
+    expect(notes).toHaveLength(1);
+    expect(notes[0]!.detail).toContain("session unsigned has no signed checkpoint");
+    const strict = await verifyExportProofs(file, { publicKey: signed.signer.publicKey, requireSigned: true });
+    expect(strict.ok).toBe(false);
+    expect(strict.problems.map((p) => p.kind)).toEqual(["not_signed"]);
   });
 
   it("refuses bad options with AuditConfigError naming the field, before reading or writing anything", async () => {

@@ -78,6 +78,13 @@ export function rebuildWritten(exported: Readonly<Record<string, unknown>>, writ
   return out;
 }
 
+/**
+ * The members an export adds to a record (the withheld list, a chat's full content, the viewer's
+ * marks of encrypted values it could not open): the only ones a proof may list in `added`. Any
+ * other would let an edited export show a member the log never held.
+ */
+export const ADDED_BY_EXPORT: readonly string[] = Object.freeze(["contentWithheld", "content", "encryptedWithoutKey", "decryptionError"]);
+
 /** What an export with proofs gives of one session. */
 interface SessionPlan {
   /** the newest checkpoint of the session (none: not signing, or not yet) */
@@ -211,5 +218,6 @@ function writtenDiff(raw: RawRecord, out: RawRecord): { written: Record<string, 
     written[k] = v;
   }
   const added = Object.keys(out).filter((k) => !Object.prototype.hasOwnProperty.call(raw, k));
+  if (added.some((k) => !ADDED_BY_EXPORT.includes(k))) return undefined;
   return { written, added };
 }

@@ -16,7 +16,8 @@ import { CHAIN_KINDS, KIND_FILE_STEM, RECORD_KINDS, type ExportProofReport, type
 import { bodyText, checkSignature, isCheckpoint, rootOverHeads, type Checkpoint } from "./checkpoint.js";
 import { readCanonicalDocument, WHOLE_PARSE_MAX_BYTES } from "./export.js";
 import { rootFromAuditPath } from "./merkle.js";
-import { PROOFS_FORMAT, rebuildWritten } from "./proofs.js";
+import { ADDED_BY_EXPORT, PROOFS_FORMAT, rebuildWritten } from "./proofs.js";
+import { isEncryptedValue } from "../pipeline/encrypt.js";
 import { toPublicKeys } from "./signing.js";
 import { publicKeySchema } from "./verify-options.js";
 
@@ -188,6 +189,18 @@ export async function verifyExportProofs(file: string, options: VerifyExportProo
     const head = entry.cp.checkpoint.heads[kind];
     if (!head || typeof r.seq !== "number" || pr.leafIndex !== r.seq - 1 || pr.treeSize !== head.seq) {
       p("proof_malformed", `${label}'s proof is for leaf ${pr.leafIndex} of ${pr.treeSize}, but the record is seq ${String(r.seq)} and checkpoint ${pr.checkpoint} covers ${kind} up to seq ${head?.seq ?? 0}.`, at);
+      result("failed");
+      continue;
+    }
+    // (what a proof may show otherwise than as written: ciphertext in `written`, prevHash where the
+    // record has none, and the members an export adds; anything else is an edited export showing a
+    // member other than the one signed)
+    const odd = [
+      ...Object.entries(pr.written ?? {}).filter(([k, v]) => (k === "prevHash" ? "prevHash" in r : !isEncryptedValue(v))).map(([k]) => `written.${k}`),
+      ...(pr.added ?? []).filter((k) => !ADDED_BY_EXPORT.includes(k)).map((k) => `added ${k}`),
+    ];
+    if (odd.length > 0) {
+      p("proof_malformed", `${label}'s proof gives ${odd.join(", ")}: an export gives only ciphertext in written (and prevHash where the record has none), and adds only ${ADDED_BY_EXPORT.join(", ")}; the record shows a member otherwise than as signed.`, at);
       result("failed");
       continue;
     }

@@ -149,6 +149,22 @@ describe("export --proofs and verify --export", () => {
     expect(report.problems[0]!.seq).toBe(3);
   }, 60_000);
 
+  it("the field altered with its signed value moved into the proof's written (or an invented member listed as added): proof_malformed", async () => {
+    const file = path.join(out, "field-written.json");
+    const doc = JSON.parse(fs.readFileSync(alice, "utf8")) as { records: Record<string, Array<Record<string, unknown> & { proof: { written?: Record<string, unknown>; added?: string[] } }>> };
+    const [first, second] = doc.records.persona_activities!;
+    first!.proof.written = { ...first!.proof.written, description: first!.description };
+    first!.description = "approved by the board";
+    second!.approvedBy = "the board";
+    second!.proof.added = ["approvedBy"];
+    fs.writeFileSync(file, JSON.stringify(doc));
+    const { code, report } = await verifyJson(file);
+    expect(code).toBe(1);
+    expect(problemKinds(report)).toEqual(["proof_malformed"]);
+    expect(report.problems.map((p) => p.seq)).toEqual([1, 3]);
+    expect(report.problems[0]!.detail).toContain("written.description");
+  }, 60_000);
+
   it("one hash of an audit path altered: proof_mismatch", async () => {
     const file = edited("path.json", (t) => {
       const m = /"path":\["([0-9a-f])/.exec(t)!;

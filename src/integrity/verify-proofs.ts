@@ -166,6 +166,14 @@ export async function verifyExportProofs(file: string, options: VerifyExportProo
     const unproven = unprovenSchema.safeParse(r.proof);
     if (unproven.success) {
       const { status, detail } = unproven.data;
+      // (a record the export's own checkpoints cover has a proof to give: "uncovered" there is an
+      // edited export hiding an edited record behind a note)
+      const covering = [...checkpoints.values()].find((c) => c.cp.checkpoint.sessionId === sessionId && typeof r.seq === "number" && (c.cp.checkpoint.heads[kind]?.seq ?? 0) >= r.seq);
+      if (covering) {
+        p("proof_missing", `${label} says it has no proof (${status}), but checkpoint ${covering.cp.checkpoint.n} of its session, which the export holds, covers it: its proof was taken out.`, at);
+        result("failed");
+        continue;
+      }
       const kindOf = status === "uncovered" ? "record_uncovered" : "proof_withheld";
       if (requireSigned) p("not_signed", `${label} has no proof (${status}: ${detail}), and every record must be signed (requireSigned).`, at);
       else notes.push({ file: name, ...(typeof r.seq === "number" ? { seq: r.seq } : {}), kind: kindOf, detail: `${label} is not proven: ${detail}.` });

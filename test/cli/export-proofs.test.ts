@@ -165,6 +165,19 @@ describe("export --proofs and verify --export", () => {
     expect(report.problems[0]!.detail).toContain("written.description");
   }, 60_000);
 
+  it("an edited record whose proof is replaced by an 'uncovered' claim, though a checkpoint the export holds covers it: proof_missing", async () => {
+    const file = path.join(out, "claimed-uncovered.json");
+    const doc = JSON.parse(fs.readFileSync(alice, "utf8")) as { records: Record<string, Array<Record<string, unknown>>> };
+    const rec = doc.records.persona_activities![0]!;
+    rec.description = "approved by the board";
+    rec.proof = { status: "uncovered", detail: "not signed yet" };
+    fs.writeFileSync(file, JSON.stringify(doc));
+    const { code, report } = await verifyJson(file);
+    expect(code).toBe(1);
+    expect(problemKinds(report)).toEqual(["proof_missing"]);
+    expect(report.problems[0]!.seq).toBe(1);
+  }, 60_000);
+
   it("one hash of an audit path altered: proof_mismatch", async () => {
     const file = edited("path.json", (t) => {
       const m = /"path":\["([0-9a-f])/.exec(t)!;

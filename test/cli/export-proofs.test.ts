@@ -126,6 +126,26 @@ describe("export --proofs and verify --export", () => {
     return file;
   }
 
+  type EditedRecord = Record<string, unknown> & { proof: { written?: Record<string, unknown>; added?: string[] } };
+
+  /** A copy of alice's export, parsed, edited by `edit` and written back (in another layout: read whole). */
+  function editedDoc(name: string, edit: (personas: EditedRecord[]) => void): string {
+    const file = path.join(out, name);
+    const doc = JSON.parse(fs.readFileSync(alice, "utf8")) as { records: Record<string, EditedRecord[]> };
+    edit(doc.records.persona_activities!);
+    fs.writeFileSync(file, JSON.stringify(doc, null, 1));
+    return file;
+  }
+
+  /** verify --export of `file` fails (exit 1) with problems of `kind` only, at `seqs`. */
+  async function expectProblems(file: string, kind: string, seqs: number[]): Promise<ExportProofReport> {
+    const { code, report } = await verifyJson(file);
+    expect(code).toBe(1);
+    expect(problemKinds(report)).toEqual([kind]);
+    expect(report.problems.map((p) => p.seq)).toEqual(seqs);
+    return report;
+  }
+
   it("one exported record's field altered: record_modified, naming that record", async () => {
     const file = edited("field.json", (t) => t.replace('"description":"step 2"', '"description":"step 7"'));
     const { code, report } = await verifyJson(file);
@@ -136,46 +156,31 @@ describe("export --proofs and verify --export", () => {
   }, 60_000);
 
   it("the field altered and the record's hash recomputed to match: proof_mismatch", async () => {
-    const file = path.join(out, "field-rehashed.json");
-    const doc = JSON.parse(fs.readFileSync(alice, "utf8")) as { records: Record<string, Array<Record<string, unknown> & { proof: { written?: Record<string, unknown> } }>> };
-    const rec = doc.records.persona_activities![1]!;
-    rec.description = "step 7";
-    const rebuilt = rebuildWritten(rec, rec.proof.written ?? {}, []);
-    rec.hash = computeRecordHash(String(rebuilt.prevHash), rebuilt);
-    fs.writeFileSync(file, JSON.stringify(doc, null, 2)); // (another layout: read whole)
-    const { code, report } = await verifyJson(file);
-    expect(code).toBe(1);
-    expect(problemKinds(report)).toEqual(["proof_mismatch"]);
-    expect(report.problems[0]!.seq).toBe(3);
+    const file = editedDoc("field-rehashed.json", ([, rec]) => {
+      rec!.description = "step 7";
+      const rebuilt = rebuildWritten(rec!, rec!.proof.written ?? {}, []);
+      rec!.hash = computeRecordHash(String(rebuilt.prevHash), rebuilt);
+    });
+    await expectProblems(file, "proof_mismatch", [3]);
   }, 60_000);
 
   it("the field altered with its signed value moved into the proof's written (or an invented member listed as added): proof_malformed", async () => {
-    const file = path.join(out, "field-written.json");
-    const doc = JSON.parse(fs.readFileSync(alice, "utf8")) as { records: Record<string, Array<Record<string, unknown> & { proof: { written?: Record<string, unknown>; added?: string[] } }>> };
-    const [first, second] = doc.records.persona_activities!;
-    first!.proof.written = { ...first!.proof.written, description: first!.description };
-    first!.description = "approved by the board";
-    second!.approvedBy = "the board";
-    second!.proof.added = ["approvedBy"];
-    fs.writeFileSync(file, JSON.stringify(doc));
-    const { code, report } = await verifyJson(file);
-    expect(code).toBe(1);
-    expect(problemKinds(report)).toEqual(["proof_malformed"]);
-    expect(report.problems.map((p) => p.seq)).toEqual([1, 3]);
+    const file = editedDoc("field-written.json", ([first, second]) => {
+      first!.proof.written = { ...first!.proof.written, description: first!.description };
+      first!.description = "approved by the board";
+      second!.approvedBy = "the board";
+      second!.proof.added = ["approvedBy"];
+    });
+    const report = await expectProblems(file, "proof_malformed", [1, 3]);
     expect(report.problems[0]!.detail).toContain("written.description");
   }, 60_000);
 
   it("an edited record whose proof is replaced by an 'uncovered' claim, though a checkpoint the export holds covers it: proof_missing", async () => {
-    const file = path.join(out, "claimed-uncovered.json");
-    const doc = JSON.parse(fs.readFileSync(alice, "utf8")) as { records: Record<string, Array<Record<string, unknown>>> };
-    const rec = doc.records.persona_activities![0]!;
-    rec.description = "approved by the board";
-    rec.proof = { status: "uncovered", detail: "not signed yet" };
-    fs.writeFileSync(file, JSON.stringify(doc));
-    const { code, report } = await verifyJson(file);
-    expect(code).toBe(1);
-    expect(problemKinds(report)).toEqual(["proof_missing"]);
-    expect(report.problems[0]!.seq).toBe(1);
+    const file = editedDoc("claimed-uncovered.json", ([rec]) => {
+      rec!.description = "approved by the board";
+      (rec as Record<string, unknown>).proof = { status: "uncovered", detail: "not signed yet" };
+    });
+    await expectProblems(file, "proof_missing", [1]);
   }, 60_000);
 
   it("one hash of an audit path altered: proof_mismatch", async () => {

@@ -119,7 +119,8 @@ export class ExportProver {
     for (const sessionId of sessionIds) {
       const checkpoint = readCheckpoints(auditDir, sessionId).flatMap((c) => (c.checkpoint ? [c.checkpoint] : [])).at(-1);
       let withheld: string | undefined;
-      if (!includeFullContent) {
+      // (a session with no checkpoint has nothing to prove against: its records are uncovered, unread)
+      if (!includeFullContent && checkpoint) {
         const w = new ExportWithholder();
         scan: for (const kind of ["chat_interaction", "tool_usage"] as const) {
           for await (const rec of viewer.source.records(kind, sessionId)) {

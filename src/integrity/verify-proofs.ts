@@ -78,173 +78,199 @@ export async function verifyExportProofs(file: string, options: VerifyExportProo
   const p = (kind: string, detail: string, at?: { seq?: unknown; sessionId?: unknown }) =>
     problems.push({ file: name, ...(typeof at?.seq === "number" ? { seq: at.seq } : {}), ...(typeof at?.sessionId === "string" ? { sessionId: at.sessionId } : {}), kind, detail });
 
-  // the header (format, checkpoints) and the records, line by line when in the exporter's layout
-  let header: unknown;
-  const seen: Array<[RecordType, unknown, number]> = [];
+  // the header (format, checkpoints), then each record as it is read: line by line when in the
+  // exporter's layout (bounded memory, whatever the export's size), else parsed whole
+  let check: ReturnType<typeof checker> | undefined;
+  let malformed: string | undefined;
+  const start = (header: unknown): void => {
+    problems.length = 0;
+    notes.length = 0;
+    records.length = 0;
+    const h = header as { format?: unknown; proofs?: { format?: unknown; checkpoints?: unknown } } | undefined;
+    if (h?.format !== JSON_EXPORT_FORMAT || h.proofs?.format !== PROOFS_FORMAT || !Array.isArray(h.proofs.checkpoints)) {
+      malformed = `${name} is not a JSON export made with proofs (format ${JSON_EXPORT_FORMAT}, proofs.format ${PROOFS_FORMAT}): export it with --proofs (exportToJson's proofs: true).`;
+      check = undefined;
+      return;
+    }
+    malformed = undefined;
+    check = checker(h.proofs.checkpoints as unknown[]);
+  };
   let canonical = false;
   try {
-    canonical = readCanonicalDocument(file, (kind, rec, i) => seen.push([kind, rec, i]), (h) => (header = h));
+    canonical = readCanonicalDocument(file, (kind, rec, i) => check?.record(kind, rec, i), start);
   } catch {
     canonical = false;
   }
   if (!canonical) {
-    seen.length = 0;
     try {
       if (fs.statSync(file).size > WHOLE_PARSE_MAX_BYTES) throw new Error(`over ${WHOLE_PARSE_MAX_BYTES} bytes and not in the exporter's layout`);
-      const doc = JSON.parse(fs.readFileSync(file, "utf8")) as { records?: Record<string, unknown> };
-      header = doc;
+      const doc = JSON.parse(fs.readFileSync(file, "utf8")) as { records?: Record<string, unknown> } | null;
+      start(doc);
       for (const kind of RECORD_KINDS) {
         const list = doc?.records?.[KIND_FILE_STEM[kind]];
-        if (Array.isArray(list)) list.forEach((rec, i) => seen.push([kind, rec, i]));
+        if (Array.isArray(list)) list.forEach((rec, i) => check?.record(kind, rec, i));
       }
     } catch (err) {
-      p("export_malformed", `${name} cannot be read as a JSON export: ${(err as Error).message}`);
-      return { ok: false, sessions: [], recordsChecked: 0, problems, notes, records };
+      malformed = `${name} cannot be read as a JSON export: ${(err as Error).message}`;
     }
   }
-  const h = header as { format?: unknown; proofs?: { format?: unknown; checkpoints?: unknown } } | undefined;
-  if (h?.format !== JSON_EXPORT_FORMAT || h.proofs?.format !== PROOFS_FORMAT || !Array.isArray(h.proofs.checkpoints)) {
-    p("export_malformed", `${name} is not a JSON export made with proofs (format ${JSON_EXPORT_FORMAT}, proofs.format ${PROOFS_FORMAT}): export it with --proofs (exportToJson's proofs: true).`);
+  if (malformed !== undefined || !check) {
+    problems.length = 0;
+    notes.length = 0;
+    records.length = 0;
+    p("export_malformed", malformed ?? `${name} is not a JSON export made with proofs.`);
     return { ok: false, sessions: [], recordsChecked: 0, problems, notes, records };
   }
+  const sessions = check.finish();
+  return { ok: problems.length === 0, sessions, recordsChecked: records.length, problems, notes, records };
 
-  // the checkpoints: each one's hash, root over its chains and signature
-  const checkpoints = new Map<string, { cp: Checkpoint; good: boolean }>();
-  for (const [i, c] of (h.proofs.checkpoints as unknown[]).entries()) {
-    if (!isCheckpoint(c)) {
-      p("checkpoint_malformed", `proofs.checkpoints[${i}] is not a checkpoint.`);
-      continue;
-    }
-    const body = c.checkpoint;
-    const label = `The checkpoint ${body.n} of session ${body.sessionId}`;
-    let good = true;
-    if (createHash("sha256").update(bodyText(c)).digest("hex") !== c.hash || rootOverHeads(body.heads, CHAIN_KINDS) !== body.merkleRoot) {
-      p("checkpoint_modified", `${label} does not match its own hash or Merkle root: it was edited.`, { sessionId: body.sessionId });
-      good = false;
-    }
-    const sig = checkSignature(c, keys);
-    if (sig === "invalid") p("checkpoint_signature_invalid", `The signature of ${label.slice(4)} does not verify with the trusted key ${body.keyId}.`, { sessionId: body.sessionId });
-    else if (sig === "unknown_key") p("checkpoint_unknown_key", `${label} was signed by ${body.keyId}, which is not a trusted key.`, { sessionId: body.sessionId });
-    good &&= sig === "valid";
-    const key = `${String(body.sessionId)}\0${body.n}`;
-    const other = checkpoints.get(key);
-    if (other && other.cp.hash !== c.hash) {
-      p("fork", `The export holds two checkpoints ${body.n} of session ${body.sessionId} with different bodies: the log was forked or rewritten.`, { sessionId: body.sessionId });
-      other.good = false;
-      continue;
-    }
-    checkpoints.set(key, { cp: c, good });
-  }
-
-  // each record
-  const sessions = new Set<string>();
-  let unchecked = 0;
-  const unprovenCount = { uncovered: 0, withheld: 0 };
-  for (const [kind, rec, i] of seen) {
-    const where = `${KIND_FILE_STEM[kind]}[${i}]`;
-    if (typeof rec !== "object" || rec === null || Array.isArray(rec)) {
-      p("proof_malformed", `${where} is not a record.`);
-      continue;
-    }
-    const r = rec as Record<string, unknown>;
-    const at = { seq: r.seq, sessionId: r.sessionId };
-    const sessionId = String(r.sessionId);
-    sessions.add(sessionId);
-    const label = `The ${kind} record ${typeof r.id === "string" ? r.id : "(no id)"} (session ${sessionId}, seq ${String(r.seq)}, ${where})`;
-    const result = (status: ExportRecordProof["status"], extra?: string[]) =>
-      records.push({ type: kind, sessionId, seq: typeof r.seq === "number" ? r.seq : undefined, id: typeof r.id === "string" ? r.id : undefined, status, ...(extra && extra.length > 0 ? { unchecked: extra } : {}) });
-    if (r.type !== kind) {
-      p("wrong_kind", `${label} says it is of type ${String(r.type)}.`, at);
-      result("failed");
-      continue;
-    }
-    if (r.proof === undefined) {
-      p("proof_missing", `${label} has no proof: the export was made without proofs, or the record was added to it.`, at);
-      result("failed");
-      continue;
-    }
-    const unproven = unprovenSchema.safeParse(r.proof);
-    if (unproven.success) {
-      const { status, detail } = unproven.data;
-      // (a record the export's own checkpoints cover has a proof to give: "uncovered" there is an
-      // edited export hiding an edited record behind a note)
-      const covering = [...checkpoints.values()].find((c) => c.cp.checkpoint.sessionId === sessionId && typeof r.seq === "number" && (c.cp.checkpoint.heads[kind]?.seq ?? 0) >= r.seq);
-      if (covering) {
-        p("proof_missing", `${label} says it has no proof (${status}), but checkpoint ${covering.cp.checkpoint.n} of its session, which the export holds, covers it: its proof was taken out.`, at);
-        result("failed");
+  /** The checks of one export's checkpoints, then of each of its records, reported into problems, notes and records. */
+  function checker(list: readonly unknown[]) {
+    // the checkpoints: each one's hash, root over its chains and signature
+    const checkpoints = new Map<string, { cp: Checkpoint; good: boolean }>();
+    for (const [i, c] of list.entries()) {
+      if (!isCheckpoint(c)) {
+        p("checkpoint_malformed", `proofs.checkpoints[${i}] is not a checkpoint.`);
         continue;
       }
-      const kindOf = status === "uncovered" ? "record_uncovered" : "proof_withheld";
-      if (requireSigned) p("not_signed", `${label} has no proof (${status}: ${detail}), and every record must be signed (requireSigned).`, at);
-      else notes.push({ file: name, ...(typeof r.seq === "number" ? { seq: r.seq } : {}), kind: kindOf, detail: `${label} is not proven: ${detail}.` });
-      unprovenCount[status]++;
-      result(status);
-      continue;
+      const body = c.checkpoint;
+      const label = `The checkpoint ${body.n} of session ${body.sessionId}`;
+      let good = true;
+      if (createHash("sha256").update(bodyText(c)).digest("hex") !== c.hash || rootOverHeads(body.heads, CHAIN_KINDS) !== body.merkleRoot) {
+        p("checkpoint_modified", `${label} does not match its own hash or Merkle root: it was edited.`, { sessionId: body.sessionId });
+        good = false;
+      }
+      const sig = checkSignature(c, keys);
+      if (sig === "invalid") p("checkpoint_signature_invalid", `The signature of ${label.slice(4)} does not verify with the trusted key ${body.keyId}.`, { sessionId: body.sessionId });
+      else if (sig === "unknown_key") p("checkpoint_unknown_key", `${label} was signed by ${body.keyId}, which is not a trusted key.`, { sessionId: body.sessionId });
+      good &&= sig === "valid";
+      const key = `${String(body.sessionId)}\0${body.n}`;
+      const other = checkpoints.get(key);
+      if (other && other.cp.hash !== c.hash) {
+        p("fork", `The export holds two checkpoints ${body.n} of session ${body.sessionId} with different bodies: the log was forked or rewritten.`, { sessionId: body.sessionId });
+        other.good = false;
+        continue;
+      }
+      checkpoints.set(key, { cp: c, good });
     }
-    const proof = coveredSchema.safeParse(r.proof);
-    if (!proof.success) {
-      p("proof_malformed", `${label}: its proof ${proof.error.issues.map((x) => `${x.path.join(".") || "(whole)"} ${x.message}`).join("; ")}.`, at);
-      result("failed");
-      continue;
-    }
-    const pr = proof.data;
-    const entry = checkpoints.get(`${sessionId}\0${pr.checkpoint}`);
-    if (!entry) {
-      p("checkpoint_missing", `${label}'s proof leads to checkpoint ${pr.checkpoint} of session ${sessionId}, which the export does not hold.`, at);
-      result("failed");
-      continue;
-    }
-    const head = entry.cp.checkpoint.heads[kind];
-    if (!head || typeof r.seq !== "number" || pr.leafIndex !== r.seq - 1 || pr.treeSize !== head.seq) {
-      p("proof_malformed", `${label}'s proof is for leaf ${pr.leafIndex} of ${pr.treeSize}, but the record is seq ${String(r.seq)} and checkpoint ${pr.checkpoint} covers ${kind} up to seq ${head?.seq ?? 0}.`, at);
-      result("failed");
-      continue;
-    }
-    // (what a proof may show otherwise than as written: ciphertext in `written`, prevHash where the
-    // record has none, and the members an export adds; anything else is an edited export showing a
-    // member other than the one signed)
-    const odd = [
-      ...Object.entries(pr.written ?? {}).filter(([k, v]) => (k === "prevHash" ? "prevHash" in r : !isEncryptedValue(v))).map(([k]) => `written.${k}`),
-      ...(pr.added ?? []).filter((k) => !ADDED_BY_EXPORT.includes(k)).map((k) => `added ${k}`),
-    ];
-    if (odd.length > 0) {
-      p("proof_malformed", `${label}'s proof gives ${odd.join(", ")}: an export gives only ciphertext in written (and prevHash where the record has none), and adds only ${ADDED_BY_EXPORT.join(", ")}; the record shows a member otherwise than as signed.`, at);
-      result("failed");
-      continue;
-    }
-    const rebuilt = rebuildWritten(r, pr.written ?? {}, pr.added ?? []);
-    if (typeof rebuilt.prevHash !== "string" || !/^[0-9a-f]{64}$/.test(rebuilt.prevHash)) {
-      p("proof_malformed", `${label} has no prevHash, in the record or its proof: its hash cannot be recomputed.`, at);
-      result("failed");
-      continue;
-    }
-    const hash = computeRecordHash(rebuilt.prevHash, rebuilt);
-    const root = rootFromAuditPath(hash, pr.leafIndex, pr.treeSize, pr.path);
-    let failed = false;
-    if (typeof r.hash === "string" && r.hash !== hash) {
-      p("record_modified", `${label} does not match its own hash: a member was changed after it was exported.`, at);
-      failed = true;
-    } else if (root !== head.root) {
-      p("proof_mismatch", `${label}'s audit path does not lead to the ${kind} root of checkpoint ${pr.checkpoint}: the record or its path was altered${typeof r.hash === "string" ? " (the record matches its own hash: the path, or the hash with the record)" : ""}.`, at);
-      failed = true;
-    }
-    if (!entry.good) failed = true; // (the checkpoint's own problem is reported above)
-    const shown = [...Object.keys(pr.written ?? {}).filter((k) => k !== "prevHash"), ...(pr.added ?? [])];
-    if (shown.length > 0) unchecked++;
-    result(failed ? "failed" : "proven", shown);
+
+    // (the checkpoints of each session, for the records that say they have no proof)
+    const ofSession = new Map<string, Checkpoint[]>();
+    for (const { cp } of checkpoints.values()) ofSession.set(cp.checkpoint.sessionId, [...(ofSession.get(cp.checkpoint.sessionId) ?? []), cp]);
+
+    // each record
+    const sessions = new Set<string>();
+    let unchecked = 0;
+    const unprovenCount = { uncovered: 0, withheld: 0 };
+    const record = (kind: RecordType, rec: unknown, i: number): void => {
+      const where = `${KIND_FILE_STEM[kind]}[${i}]`;
+      if (typeof rec !== "object" || rec === null || Array.isArray(rec)) {
+        p("proof_malformed", `${where} is not a record.`);
+        return;
+      }
+      const r = rec as Record<string, unknown>;
+      const at = { seq: r.seq, sessionId: r.sessionId };
+      const sessionId = String(r.sessionId);
+      sessions.add(sessionId);
+      const label = `The ${kind} record ${typeof r.id === "string" ? r.id : "(no id)"} (session ${sessionId}, seq ${String(r.seq)}, ${where})`;
+      const result = (status: ExportRecordProof["status"], extra?: string[]) =>
+        records.push({ type: kind, sessionId, seq: typeof r.seq === "number" ? r.seq : undefined, id: typeof r.id === "string" ? r.id : undefined, status, ...(extra && extra.length > 0 ? { unchecked: extra } : {}) });
+      if (r.type !== kind) {
+        p("wrong_kind", `${label} says it is of type ${String(r.type)}.`, at);
+        result("failed");
+        return;
+      }
+      if (r.proof === undefined) {
+        p("proof_missing", `${label} has no proof: the export was made without proofs, or the record was added to it.`, at);
+        result("failed");
+        return;
+      }
+      const unproven = unprovenSchema.safeParse(r.proof);
+      if (unproven.success) {
+        const { status, detail } = unproven.data;
+        // (a record the export's own checkpoints cover has a proof to give: "uncovered" there is an
+        // edited export hiding an edited record behind a note)
+        const covering = (ofSession.get(sessionId) ?? []).find((c) => typeof r.seq === "number" && (c.checkpoint.heads[kind]?.seq ?? 0) >= r.seq);
+        if (covering) {
+          p("proof_missing", `${label} says it has no proof (${status}), but checkpoint ${covering.checkpoint.n} of its session, which the export holds, covers it: its proof was taken out.`, at);
+          result("failed");
+          return;
+        }
+        const kindOf = status === "uncovered" ? "record_uncovered" : "proof_withheld";
+        if (requireSigned) p("not_signed", `${label} has no proof (${status}: ${detail}), and every record must be signed (requireSigned).`, at);
+        else notes.push({ file: name, ...(typeof r.seq === "number" ? { seq: r.seq } : {}), kind: kindOf, detail: `${label} is not proven: ${detail}.` });
+        unprovenCount[status]++;
+        result(status);
+        return;
+      }
+      const proof = coveredSchema.safeParse(r.proof);
+      if (!proof.success) {
+        p("proof_malformed", `${label}: its proof ${proof.error.issues.map((x) => `${x.path.join(".") || "(whole)"} ${x.message}`).join("; ")}.`, at);
+        result("failed");
+        return;
+      }
+      const pr = proof.data;
+      const entry = checkpoints.get(`${sessionId}\0${pr.checkpoint}`);
+      if (!entry) {
+        p("checkpoint_missing", `${label}'s proof leads to checkpoint ${pr.checkpoint} of session ${sessionId}, which the export does not hold.`, at);
+        result("failed");
+        return;
+      }
+      const head = entry.cp.checkpoint.heads[kind];
+      if (!head || typeof r.seq !== "number" || pr.leafIndex !== r.seq - 1 || pr.treeSize !== head.seq) {
+        p("proof_malformed", `${label}'s proof is for leaf ${pr.leafIndex} of ${pr.treeSize}, but the record is seq ${String(r.seq)} and checkpoint ${pr.checkpoint} covers ${kind} up to seq ${head?.seq ?? 0}.`, at);
+        result("failed");
+        return;
+      }
+      // (what a proof may show otherwise than as written: ciphertext in `written`, prevHash where the
+      // record has none, and the members an export adds; anything else is an edited export showing a
+      // member other than the one signed)
+      const odd = [
+        ...Object.entries(pr.written ?? {}).filter(([k, v]) => (k === "prevHash" ? "prevHash" in r : !isEncryptedValue(v))).map(([k]) => `written.${k}`),
+        ...(pr.added ?? []).filter((k) => !ADDED_BY_EXPORT.includes(k)).map((k) => `added ${k}`),
+      ];
+      if (odd.length > 0) {
+        p("proof_malformed", `${label}'s proof gives ${odd.join(", ")}: an export gives only ciphertext in written (and prevHash where the record has none), and adds only ${ADDED_BY_EXPORT.join(", ")}; the record shows a member otherwise than as signed.`, at);
+        result("failed");
+        return;
+      }
+      const rebuilt = rebuildWritten(r, pr.written ?? {}, pr.added ?? []);
+      if (typeof rebuilt.prevHash !== "string" || !/^[0-9a-f]{64}$/.test(rebuilt.prevHash)) {
+        p("proof_malformed", `${label} has no prevHash, in the record or its proof: its hash cannot be recomputed.`, at);
+        result("failed");
+        return;
+      }
+      const hash = computeRecordHash(rebuilt.prevHash, rebuilt);
+      const root = rootFromAuditPath(hash, pr.leafIndex, pr.treeSize, pr.path);
+      let failed = false;
+      if (typeof r.hash === "string" && r.hash !== hash) {
+        p("record_modified", `${label} does not match its own hash: a member was changed after it was exported.`, at);
+        failed = true;
+      } else if (root !== head.root) {
+        p("proof_mismatch", `${label}'s audit path does not lead to the ${kind} root of checkpoint ${pr.checkpoint}: the record or its path was altered${typeof r.hash === "string" ? " (the record matches its own hash: the path, or the hash with the record)" : ""}.`, at);
+        failed = true;
+      }
+      if (!entry.good) failed = true; // (the checkpoint's own problem is reported above)
+      const shown = [...Object.keys(pr.written ?? {}).filter((k) => k !== "prevHash"), ...(pr.added ?? [])];
+      if (shown.length > 0) unchecked++;
+      result(failed ? "failed" : "proven", shown);
+    };
+    const finish = (): string[] => {
+      if (unchecked > 0) {
+        notes.push({
+          file: name,
+          kind: "content_unchecked",
+          detail: `${unchecked} record${unchecked === 1 ? "" : "s"} show members otherwise than as written (content decrypted, or withheld, by the export; or added by it): what the proofs vouch for there is the ciphertext as written, not the text shown (each record's \`unchecked\` names them).`,
+        });
+      }
+      const proven = records.filter((x) => x.status === "proven").length;
+      notes.push({
+        file: name,
+        kind: "proofs_summary",
+        detail: `${proven} of ${records.length} record${records.length === 1 ? "" : "s"} proven against signed checkpoints${unprovenCount.uncovered > 0 ? `; ${unprovenCount.uncovered} not covered by a signed checkpoint yet` : ""}${unprovenCount.withheld > 0 ? `; ${unprovenCount.withheld} without a proof (content withheld in clear)` : ""}.`,
+      });
+      return [...sessions];
+    };
+    return { record, finish };
   }
-  if (unchecked > 0) {
-    notes.push({
-      file: name,
-      kind: "content_unchecked",
-      detail: `${unchecked} record${unchecked === 1 ? "" : "s"} show members otherwise than as written (content decrypted, or withheld, by the export; or added by it): what the proofs vouch for there is the ciphertext as written, not the text shown (each record's \`unchecked\` names them).`,
-    });
-  }
-  const proven = records.filter((x) => x.status === "proven").length;
-  notes.push({
-    file: name,
-    kind: "proofs_summary",
-    detail: `${proven} of ${records.length} record${records.length === 1 ? "" : "s"} proven against signed checkpoints${unprovenCount.uncovered > 0 ? `; ${unprovenCount.uncovered} not covered by a signed checkpoint yet` : ""}${unprovenCount.withheld > 0 ? `; ${unprovenCount.withheld} without a proof (content withheld in clear)` : ""}.`,
-  });
-  return { ok: problems.length === 0, sessions: [...sessions], recordsChecked: records.length, problems, notes, records };
 }

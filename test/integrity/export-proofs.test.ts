@@ -52,6 +52,21 @@ describe("exportToJson({ proofs: true }) and verifyExportProofs", () => {
     ]);
   });
 
+  it("two signed sessions in one directory: each record proven against its own session's checkpoint, both carried", async () => {
+    const first = await buildLog({ sessionId: "first", personas: 6, tools: 4, encrypt: true });
+    const second = new AuditLogger({ sessionId: "second", projectPath: first.projectPath, durability: "sync", signingKey: first.signer.privateKey, checkpointEvery: { records: 3, seconds: 3600 }, encryptSensitiveContent: true, encryptionKey: TEST_KEY });
+    for (let i = 0; i < 4; i++) auditContext.run({ userId: "alice" }, () => second.logPersonaActivity({ personaName: "p", activityType: "plan", description: `second ${i}` }));
+    await second.finalizeSession();
+    const file = path.join(tmpProject("audit-proofs-lib-"), "alice.json");
+    await new AuditExporter({ auditPath: first.auditDir }).exportToJson(file, { proofs: true, userId: "alice" });
+    const doc = JSON.parse(fs.readFileSync(file, "utf8")) as { proofs: { checkpoints: Array<{ checkpoint: { sessionId: string } }> } };
+    expect(doc.proofs.checkpoints.map((c) => c.checkpoint.sessionId).sort()).toEqual(["first", "second"]);
+    const r = await verifyExportProofs(file, { publicKey: first.signer.publicKey });
+    expect(r.problems).toEqual([]);
+    expect([...r.sessions].sort()).toEqual(["first", "second"]);
+    expect(statuses(r)).toEqual({ proven: 3 + 2 + 4 });
+  });
+
   it("a session that signs nothing: every record uncovered, each named in a note (not a silent pass); with requireSigned, not_signed", async () => {
     const signed = await buildLog({ personas: 2, tools: 0 });
     const project = tmpProject("audit-proofs-lib-");

@@ -474,6 +474,11 @@ $fn$;`;
  * - A `subject_shredded` record with subject tags stored in a store before version 7 shredded its
  *   key ids only, and version 7 did not re-run it: the subject's other key rows stayed readable.
  *   The upgrade carries out its tags (tombstones, and the rows of those tags shredded).
+ * - The trigger functions that run as their owner (`SECURITY DEFINER`: the shredding trigger, the
+ *   tombstone guard, the key-insert guard) kept PUBLIC's EXECUTE: a role with only USAGE on the
+ *   schema could attach one to a temp table of its own and run it as the owner (found by review,
+ *   2026-12-06: writing audit_subject_locks, learning which subjects are shredded, by whom).
+ *   EXECUTE is revoked from PUBLIC; a trigger's firing does not check it.
  */
 function keyInsertGuardSql(schema: string): string {
   const n = names(schema);
@@ -589,6 +594,12 @@ ON CONFLICT (subject) DO NOTHING;
 UPDATE ${n.subjectKeys} SET line = NULL, shredded_at = now(), shredded_by = s.session_id || ' audit_event #' || s.seq
   FROM ${n.shreddedSubjects} s
  WHERE line IS NOT NULL AND ${SUBJECT_OF_LINE} = s.subject;
+
+-- The trigger functions that run as their owner: PostgreSQL grants EXECUTE on a new function to
+-- PUBLIC, and EXECUTE is all CREATE TRIGGER asks of a function, so any role with USAGE on the
+-- schema (a reader) could attach one to a table of its own (a temp table) and run it as the
+-- owner. A trigger's firing does not check EXECUTE: the writers' inserts still run them.
+REVOKE EXECUTE ON FUNCTION ${n.schema}.audit_shred_on_record(), ${n.schema}.audit_shredded_subjects_guard(), ${n.schema}.audit_subject_keys_insert() FROM PUBLIC;
 `;
 }
 

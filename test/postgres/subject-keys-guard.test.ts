@@ -189,6 +189,50 @@ describe("key rows a writer may insert (schema version 8)", () => {
   });
 });
 
+describe("the store's trigger functions that run as their owner (schema version 8)", () => {
+  it("no other role may attach them to a table of its own (PostgreSQL grants EXECUTE on a new function to PUBLIC): a reader with a temp table could otherwise write audit_subject_locks as the owner and learn which subjects are shredded; the writers' inserts still fire them", async () => {
+    const schema = schemaFor("kdefiner");
+    await migratePostgres({ connectionString: PG_URL, schema });
+    const definers = await sql<{ name: string }>(
+      `SELECT p.proname AS name FROM pg_proc p JOIN pg_namespace n ON n.oid = p.pronamespace WHERE n.nspname = $1 AND p.prosecdef AND p.prorettype = 'trigger'::regtype ORDER BY 1`,
+      [schema],
+    );
+    expect(definers.map((d) => d.name)).toEqual(["audit_shred_on_record", "audit_shredded_subjects_guard", "audit_subject_keys_insert"]);
+    const role = `h7d_reader_${process.pid}_${Date.now().toString(36)}`;
+    roles.push(role);
+    await sql(`CREATE ROLE ${role} LOGIN; GRANT USAGE ON SCHEMA "${schema}" TO ${role}`);
+    const c = new pg.Client({ connectionString: PG_URL.replace("postgres@", `${role}@`) });
+    await c.connect();
+    const refused: string[] = [];
+    try {
+      await c.query("CREATE TEMP TABLE k (kid text, line text, session_id text, shredded_at timestamptz, shredded_by text, kind text, record jsonb, seq bigint, subject text)");
+      for (const { name } of definers) {
+        try {
+          await c.query(`CREATE TRIGGER t_${name} BEFORE INSERT ON k FOR EACH ROW EXECUTE FUNCTION "${schema}".${name}()`);
+        } catch (err) {
+          if ((err as { code?: string }).code === "42501") refused.push(name);
+        }
+      }
+      // (what an attached audit_subject_keys_insert did: a lock row written as the owner)
+      await c.query("INSERT INTO k (kid, session_id, line) VALUES ($1, 's', $2)", ["d0123456789abcdef", keyLine("d0123456789abcdef", "c".repeat(32))]).catch(() => undefined);
+    } finally {
+      await c.end();
+    }
+    expect(refused).toEqual(definers.map((d) => d.name));
+    expect(await sql(`SELECT subject FROM "${schema}".audit_subject_locks`)).toEqual([]);
+    // a writer's key line and a shred still run them
+    const a = instance("definer_a", schema, PG_URL, { migrate: false });
+    chat(a.logger, "alice", "alice asks");
+    chat(a.logger, "bob", "bob asks");
+    await a.logger.flush();
+    expect(await a.sink.whenStored(10_000)).toBe(true);
+    a.logger.shredSubject("alice");
+    await a.logger.finalizeSession();
+    expect(a.errors).toEqual([]);
+    expect(await openPrompts(schema)).toEqual(["bob asks"]);
+  });
+});
+
 describe("a shred and a key line of its subject in two transactions at once", () => {
   const tagOf = (c: string) => c.repeat(32);
   async function setup(prefix: string) {

@@ -358,7 +358,11 @@ function rememberFailed(model: unknown, chain: Chain, ctx: AuditContextValue | u
  * trace whose prompt ends with results of calls a recorded call made (outside any trace, in this
  * process) is recorded in that call's trace, with it as the parent. Each recorded call's tool
  * call ids are kept, the last 1,000 for 15 minutes (a tool that waits for a person's approval
- * longer starts a trace of its own again).
+ * longer starts a trace of its own again). An id is kept for the logger and the caller's context
+ * (the object: one `auditContext.run`, or none) that made it, and a step is linked only to a step
+ * of the same: tool call ids are not secret nor always unique (a provider or a proxy that numbers
+ * them, a client that sends a history back), and two users' loops at once, each in a context
+ * with a user and no trace, were linked into each other's traces (found by review, 2026-12-06).
  */
 interface StepLink {
   readonly trace: string;
@@ -368,9 +372,20 @@ interface StepLink {
 const TOOL_CALLS = new Map<string, StepLink>();
 const MAX_TOOL_CALLS = 1_000;
 const TOOL_CALL_WINDOW_MS = 15 * 60_000;
+/** A number per logger and per caller context, for the keys of TOOL_CALLS (weak: neither is kept). */
+const linkScopes = new WeakMap<object, number>();
+let lastScope = 0;
+function scopeOf(o: object | undefined): number {
+  if (o === undefined) return 0;
+  let n = linkScopes.get(o);
+  if (n === undefined) linkScopes.set(o, (n = ++lastScope));
+  return n;
+}
+/** The prefix of the TOOL_CALLS keys of the calls `logger` records in the caller's context `ctx`. */
+const stepScope = (logger: object, ctx: AuditContextValue | undefined): string => `${scopeOf(logger)}:${scopeOf(ctx)}:`;
 
 /** The step whose tool calls `prompt` ends with the results of (see StepLink), if any. Never throws. */
-function linkOf(prompt: unknown): StepLink | undefined {
+function linkOf(prompt: unknown, scope: string): StepLink | undefined {
   if (TOOL_CALLS.size === 0 || !Array.isArray(prompt)) return undefined;
   try {
     const now = performance.now();
@@ -381,7 +396,7 @@ function linkOf(prompt: unknown): StepLink | undefined {
       if (!Array.isArray(content)) continue;
       for (const part of content as unknown[]) {
         if (!isObj(part) || part.type !== "tool-result" || typeof part.toolCallId !== "string") continue;
-        const link = TOOL_CALLS.get(part.toolCallId);
+        const link = TOOL_CALLS.get(scope + part.toolCallId);
         if (link !== undefined && now - link.at <= TOOL_CALL_WINDOW_MS) return link;
       }
     }
@@ -392,11 +407,11 @@ function linkOf(prompt: unknown): StepLink | undefined {
 }
 
 /** Keeps the ids of the tool calls a call made outside any trace (see StepLink). */
-function rememberToolCalls(toolCalls: Outcome["toolCalls"], link: StepLink): void {
+function rememberToolCalls(toolCalls: Outcome["toolCalls"], link: StepLink, scope: string): void {
   if (toolCalls === undefined) return;
   for (const call of toolCalls) {
-    const id = call.toolCallId;
-    if (typeof id !== "string" || id === "") continue;
+    if (typeof call.toolCallId !== "string" || call.toolCallId === "") continue;
+    const id = scope + call.toolCallId;
     // (the newest call that made an id is the one its results answer: refreshed, as the newest)
     TOOL_CALLS.delete(id);
     TOOL_CALLS.set(id, link);
@@ -501,7 +516,7 @@ class ModelCall implements DroppableCall {
       this.retryOf = prior.first;
     } else {
       // (outside any trace, a tool loop's later step joins the trace of the step before: see StepLink)
-      const link = this.ctx?.traceId === undefined ? linkOf(p.prompt) : undefined;
+      const link = this.ctx?.traceId === undefined ? linkOf(p.prompt, stepScope(this.logger, callerContext(this.ctx))) : undefined;
       this.chain = { first: this.id, n: 1, inFlight: true, failed: false, trace: link?.trace ?? this.id, parent: link?.record };
       this.attempt = 1;
       chains?.push(this.chain);
@@ -571,7 +586,7 @@ class ModelCall implements DroppableCall {
       const usage = o.usage === undefined ? undefined : copyUsage(o.usage);
       const toolCalls = o.toolCalls && o.toolCalls.length > 0 ? (toJsonData(o.toolCalls) as AiSdkToolCall[]) : undefined;
       const ownTrace = this.ctx?.traceId === undefined;
-      if (ownTrace) rememberToolCalls(toolCalls, { trace: this.chain.trace, record: this.id, at: performance.now() });
+      if (ownTrace) rememberToolCalls(toolCalls, { trace: this.chain.trace, record: this.id, at: performance.now() }, stepScope(this.logger, callerContext(this.ctx)));
       const data: AiSdkRecordData = [
         this.id,
         this.kind,

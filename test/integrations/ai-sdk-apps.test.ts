@@ -98,6 +98,50 @@ describe("auditLanguageModelMiddleware: a tool loop over several steps", () => {
     ]);
   });
 
+  it("outside any trace, a step is linked only to a step of the same caller's context and logger: two users' loops at once whose provider gives the same tool call id (or whose prompt ends with another's tool call id) each stay in their own trace", async () => {
+    const logger = newLogger();
+    const other = newLogger();
+    // both loops' first steps are recorded before either second step starts
+    let arrived = 0;
+    let open!: () => void;
+    const both = new Promise<void>((r) => (open = r));
+    const tools = {
+      get_weather: tool({
+        description: "Current weather",
+        inputSchema: z.object({ location: z.string(), unit: z.string().optional() }),
+        execute: async ({ location }) => {
+          if (++arrived === 2) open();
+          await both;
+          return { location, temperatureC: 18 };
+        },
+      }),
+    };
+    const json = { kind: "json", fixture: "message-tool-use" } as const;
+    fakes.anthropic.enqueue(json, json, { kind: "json" }, { kind: "json" });
+    const loop = (userId: string) => auditContext.run({ userId }, () => generateText({ model: audited(logger), prompt: `Weather for ${userId}?`, tools, stopWhen: isStepCount(3) }));
+    await Promise.all([loop("alice"), loop("bob")]);
+    const recs = await settle(logger, 4);
+    expect(recs).toHaveLength(4);
+    const byId = new Map(recs.map((r) => [r.id as string, r]));
+    for (const user of ["alice", "bob"]) {
+      const mine = recs.filter((r) => r.userId === user);
+      const [first, second] = [mine.find((r) => r.finishReason === "tool-calls")!, mine.find((r) => r.finishReason === "stop")!];
+      expect([first.traceId, first.parentId], user).toEqual([first.id, undefined]);
+      expect([second.traceId, second.parentId], user).toEqual([first.id, first.id]);
+    }
+    for (const r of recs) expect(byId.get(r.traceId as string)?.userId, `trace of ${r.userId as string}'s record`).toBe(r.userId);
+    // another logger's step that answers the same tool call id, outside any context, starts its own trace
+    fakes.anthropic.enqueue({ kind: "json" });
+    const prompt = [
+      { role: "user" as const, content: "Weather?" },
+      { role: "assistant" as const, content: [{ type: "tool-call" as const, toolCallId: "toolu_01A09q90qw90lq917835lq9", toolName: "get_weather", input: { location: "Paris" } }] },
+      { role: "tool" as const, content: [{ type: "tool-result" as const, toolCallId: "toolu_01A09q90qw90lq917835lq9", toolName: "get_weather", output: { type: "json" as const, value: { temperatureC: 18 } } }] },
+    ];
+    await generateText({ model: audited(other), prompt });
+    const [lone] = await settle(other, 1);
+    expect([lone!.traceId, lone!.parentId]).toEqual([lone!.id, undefined]);
+  });
+
   it.each(["textStream", "fullStream"] as const)("streamText with stopWhen read via %s: one record per step, each complete, with its own time to first token", async (via) => {
     const logger = newLogger();
     fakes.anthropic.enqueue({ kind: "sse", fixture: "stream-tool-use" }, { kind: "sse" });

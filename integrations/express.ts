@@ -508,18 +508,22 @@ function emitInRequest(emitter: object, store: AuditContextValue, outer: AuditCo
   const emit = (emitter as { emit?: unknown }).emit;
   if (typeof emit !== "function") return;
   try {
-    // (own and not enumerable: what an app logs or copies of the request is unchanged)
-    Object.defineProperty(emitter, "emit", { value: emitInContext.bind(emitter, emit as EmitFn, store, outer), configurable: true, writable: true, enumerable: false });
+    // (own and not enumerable: what an app logs or copies of the request is unchanged; not bound:
+    // called with another `this`, it emits on that object, and with none it throws, as Node's does)
+    const inRequest = function (this: unknown, ...args: [string | symbol, ...unknown[]]): boolean {
+      return emitInContext(this, emit as EmitFn, store, outer, args);
+    };
+    Object.defineProperty(emitter, "emit", { value: inRequest, configurable: true, writable: true, enumerable: false });
   } catch {
     // a frozen request: its listeners run as Node calls them
   }
 }
 
-/** `emitter.emit(...args)`, in `store` when called in `outer` or in no context (see emitInRequest). */
-function emitInContext(this: object, emit: EmitFn, store: AuditContextValue, outer: AuditContextValue | undefined, ...args: [string | symbol, ...unknown[]]): boolean {
+/** `emit.apply(self, args)`, in `store` when called in `outer` or in no context (see emitInRequest). */
+function emitInContext(self: unknown, emit: EmitFn, store: AuditContextValue, outer: AuditContextValue | undefined, args: [string | symbol, ...unknown[]]): boolean {
   const now = auditStorage.getStore();
-  if (now === store || (now !== undefined && now !== outer)) return Reflect.apply(emit, this, args) as boolean;
-  return auditStorage.run(store, () => Reflect.apply(emit, this, args) as boolean);
+  if (now === store || (now !== undefined && now !== outer)) return Reflect.apply(emit, self, args) as boolean;
+  return auditStorage.run(store, () => Reflect.apply(emit, self, args) as boolean);
 }
 
 /**

@@ -5,6 +5,7 @@
  * context, so its records had no user, no trace and no parent (found by the issue #4 acceptance
  * audit, 2026-12-06).
  */
+import { EventEmitter } from "node:events";
 import http from "node:http";
 import { describe, expect, it } from "vitest";
 import { auditMiddleware } from "../../integrations/express.js";
@@ -74,5 +75,32 @@ describe.each(EXPRESS_FLAVORS)("%s: listeners a handler adds to req and res", (_
       expect({ op: t.operation, userId: t.userId, traceId: t.traceId, parent: t.parentId }).toEqual({ op: t.operation, userId: who, traceId: `rid-${i}`, parent: metricOf.get(`rid-${i}`) });
     }
     expect(tools.filter((t) => t.operation === "end").map((t) => (t.parameters as { bytes: number }).bytes)).toEqual(Array(N).fill(3000));
+  });
+
+  it("req.emit and res.emit called with another `this` emit on that object, as Node's emit does (an app or library that borrows the method); with none, they throw as Node's do", async () => {
+    const logger = newLogger();
+    const app = express();
+    app.use(auditMiddleware({ logger }));
+    app.get("/borrow", (req, res) => {
+      const other = new EventEmitter();
+      const heard: string[] = [];
+      other.on("x", (who: string) => heard.push(`other ${who}`));
+      req.on("x", (who: string) => heard.push(`req ${who}`));
+      res.on("x", (who: string) => heard.push(`res ${who}`));
+      const borrowed = [req.emit, res.emit] as Array<(this: unknown, event: string, ...args: unknown[]) => boolean>;
+      borrowed.forEach((emit, i) => emit.call(other, "x", i === 0 ? "req.emit" : "res.emit"));
+      const thrown = borrowed.map((emit) => {
+        try {
+          emit.call(undefined, "x", "none");
+          return "no error";
+        } catch (err) {
+          return (err as Error).constructor.name;
+        }
+      });
+      res.json({ heard, thrown });
+    });
+    const url = await start(app);
+    const body = (await (await fetch(`${url}/borrow`)).json()) as unknown;
+    expect(body).toEqual({ heard: ["other req.emit", "other res.emit"], thrown: ["TypeError", "TypeError"] });
   });
 });

@@ -351,7 +351,11 @@ function storeShreddedIfTombstoned(shreddedSubjects: string): string {
 }
 
 /** A key row's subject tag, from its key store line (NULL once shredded): SQL over `line`. */
-export const SUBJECT_OF_LINE = `substring(line from '"subject":"([0-9a-f]{32})"')`;
+export const SUBJECT_OF_LINE = subjectOf("line");
+/** The subject tag of the key store line in column (or expression) `line`: SQL. */
+function subjectOf(line: string): string {
+  return `substring(${line} from '"subject":"([0-9a-f]{32})"')`;
+}
 
 /**
  * Version 7: a shred reaches every key row of its subject in the store, whichever instance wrote
@@ -759,6 +763,19 @@ function forkProbeSql(records: string, session: number, first: number): string {
       WHERE EXISTS (SELECT 1 FROM ${records} r WHERE r.session_id = $${session} AND r.kind = p.k AND r.seq = p.q AND r.hash <> p.h)
       ORDER BY p.k, p.q LIMIT 5
    ) f)`;
+}
+
+/**
+ * The sink's insert of key store lines: `$1` the key ids, `$2` their lines, `$3` the session.
+ * In the order of their subject tags (then key ids), as the shredding trigger writes its tags'
+ * rows of `audit_subject_locks` (schema version 8): each line's insert writes its subject's row,
+ * held to the end of the statement, and two sinks whose key stores hold the same subjects in
+ * another order deadlocked (40P01: one waited `deadlock_timeout`, a second, and ran again; found
+ * by review, 2026-12-06).
+ */
+export function keyInsertSql(schema: string): string {
+  return `INSERT INTO ${names(schema).subjectKeys} (kid, session_id, line) SELECT k, $3, l FROM unnest($1::text[], $2::text[]) AS u(k, l)
+ ORDER BY ${subjectOf("l")}, k ON CONFLICT DO NOTHING`;
 }
 
 /**

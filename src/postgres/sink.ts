@@ -28,7 +28,7 @@ import { migrateWith } from "./migrate.js";
 import { connectionOptionsShape, parseOptions, poolFor, schemaOf, storeKey } from "./pg.js";
 import type { PostgresConnectionOptions } from "./options.js";
 import { insertParams, jsonbText, lineInfo, monthOf } from "./rows.js";
-import { checkpointSql, DEFAULT_SCHEMA, insertSql, names } from "./schema.js";
+import { checkpointSql, DEFAULT_SCHEMA, insertSql, keyInsertSql, names } from "./schema.js";
 import { Spool } from "./spool.js";
 import { CLAIM_SUFFIX, claimHeld, claimSuffix, endedMarker, firstLineSession, legacySpoolFileName, parseMarker, recoveryMarkerName, spoolFileName } from "./files.js";
 
@@ -296,7 +296,7 @@ export class PostgresSink implements AuditSink {
   private readonly spoolOption: string | undefined;
   private pool: Pool | undefined;
   private ownsPool = false;
-  private sql: { insert: string; checkpoint: string; n: ReturnType<typeof names> };
+  private sql: { insert: string; checkpoint: string; keys: string; n: ReturnType<typeof names> };
 
   private sessionId: string | undefined;
   private auditDir: string | undefined;
@@ -376,7 +376,7 @@ export class PostgresSink implements AuditSink {
       backfill: o.backfill ?? true,
     };
     this.retryDelay = this.settings.retryMinMs;
-    this.sql = { insert: insertSql(this.schema), checkpoint: checkpointSql(this.schema), n: names(this.schema) };
+    this.sql = { insert: insertSql(this.schema), checkpoint: checkpointSql(this.schema), keys: keyInsertSql(this.schema), n: names(this.schema) };
     // fail at construction, not at the first record, when `pg` is missing
     const { pool, owned } = poolFor(
       o,
@@ -928,7 +928,7 @@ export class PostgresSink implements AuditSink {
   private async insertKeys(keys: ReadonlyArray<{ kid: string; line: string }>, sid: string): Promise<void> {
     try {
       const r = await againIfSerialization(() =>
-        this.requirePool().query(`INSERT INTO ${this.sql.n.subjectKeys} (kid, session_id, line) SELECT k, $3, l FROM unnest($1::text[], $2::text[]) AS u(k, l) ON CONFLICT DO NOTHING`, [
+        this.requirePool().query(this.sql.keys, [
           keys.map((k) => k.kid),
           keys.map((k) => k.line),
           sid,

@@ -13,7 +13,7 @@ import path from "node:path";
 import pg from "pg";
 import { afterEach, describe, expect, it } from "vitest";
 import { migratePostgres, verifyPostgres } from "../../src/postgres/index.js";
-import { SCHEMA_VERSION } from "../../src/postgres/schema.js";
+import { keyInsertSql, SCHEMA_VERSION } from "../../src/postgres/schema.js";
 import { leastPrivilegeWriter, PG_URL, pgTestScope, sql, waitsForLock } from "../fixtures/postgres/db.js";
 import { chat, instance, keyRows, kidOfUser, openPrompts, storeAtVersion } from "../fixtures/postgres/subject-keys.js";
 
@@ -269,6 +269,34 @@ describe("a shred and a key line of its subject in two transactions at once", ()
       return code;
     }
   }
+
+  it("two sinks' key inserts naming the same subjects in another order do not deadlock: the sink's statement writes the subjects' lock rows in the order of their tags", async () => {
+    const { schema, one, two, pids, close } = await setup("kracedl");
+    const sql8 = keyInsertSql(schema);
+    const send = (c: pg.Client, lines: Array<[kid: string, tag: string]>) => c.query(sql8, [lines.map(([k]) => k), lines.map(([k, t]) => keyLine(k, t)), "race_dl"]);
+    let failed: string | undefined;
+    try {
+      // (the one that waits second detects a deadlock at once: it is the one that would fail)
+      await one.query("SET deadlock_timeout = '10ms'");
+      await one.query("BEGIN");
+      await send(one, [["d00000000000000a1", tagOf("a")]]);
+      // another sink's batch: its key store has b's line before a's
+      const other = send(two, [["d00000000000000b2", tagOf("b")], ["d00000000000000a2", tagOf("a")]]);
+      await waitsForLock(pids.two);
+      try {
+        await send(one, [["d00000000000000b1", tagOf("b")]]);
+        await one.query("COMMIT");
+      } catch (err) {
+        failed = (err as { code?: string }).code;
+        await one.query("ROLLBACK");
+      }
+      await other;
+    } finally {
+      await close();
+    }
+    expect(failed).toBeUndefined();
+    expect((await keyRows(schema)).map((r) => r.kid)).toEqual(["d00000000000000a1", "d00000000000000a2", "d00000000000000b1", "d00000000000000b2"]);
+  });
 
   it("READ COMMITTED (PostgreSQL's default): whichever commits first, the key row ends shredded; the one that comes second waits for the first", async () => {
     const { schema, insertKey, insertShred, one, two, pids, close } = await setup("kracerc");

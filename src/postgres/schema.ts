@@ -512,7 +512,10 @@ BEGIN
   tag := substring(p_line from '"subject":"([0-9a-f]{32})"');
   BEGIN
     j := p_line::jsonb;
-  EXCEPTION WHEN invalid_text_representation THEN
+  EXCEPTION WHEN others THEN
+    -- (not only invalid text: an escaped NUL character, 22P05, or nesting deeper than the server's stack,
+    -- 54001, failed the insert with a code the sink does not leave out, and it stalled: found by
+    -- review, 2026-12-06)
     j := NULL;
   END;
   IF coalesce(p_session_id, '') = '' THEN

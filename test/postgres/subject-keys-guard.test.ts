@@ -91,17 +91,22 @@ describe("key rows a writer may insert (schema version 8)", () => {
     expect(await openPrompts(schema)).toEqual(["bob asks"]);
   });
 
-  it("a sink whose key store holds a line the store refuses says so once, names the key, and stores the other keys and every record", async () => {
+  // hand-made lines in the key store, as the kit never writes: an iv not 12 bytes; a NUL escape,
+  // and nesting deeper than PostgreSQL's stack, which its jsonb cast fails on (22P05, 54001)
+  it.each([
+    ["its iv is not 12 bytes", keyLine("d4444444444444444", "f".repeat(32), { iv: "AAAA" }), /malformed.*iv/],
+    ["a NUL escape PostgreSQL's jsonb does not take", keyLine("d4444444444444444", "f".repeat(32), { createdAt: "\u0000" }), /malformed.*not a JSON object/],
+    ["nested deeper than PostgreSQL's stack", keyLine("d4444444444444444", "f".repeat(32)).replace(/}$/, `,"deep":${"[".repeat(30_000)}${"]".repeat(30_000)}}`), /malformed.*not a JSON object/],
+  ])("a sink whose key store holds a line the store refuses (%s) says so once, names the key, and stores the other keys and every record", async (_why, line, why) => {
     const schema = schemaFor("kbadline");
     const a = instance("bad_a", schema);
     chat(a.logger, "alice", "alice asks");
     await a.logger.flush();
     expect(await a.sink.whenStored(10_000)).toBe(true);
-    // a hand-made line in the key store (as the kit never writes: its iv is not 12 bytes)
-    fs.appendFileSync(path.join(a.logger.auditDir, "subject_keys_bad_a.jsonl"), keyLine("d4444444444444444", "f".repeat(32), { iv: "AAAA" }) + "\n");
+    fs.appendFileSync(path.join(a.logger.auditDir, "subject_keys_bad_a.jsonl"), line + "\n");
     chat(a.logger, "bob", "bob asks");
     await a.logger.finalizeSession();
-    expect(a.errors).toEqual([expect.stringMatching(/store refused the key line of d4444444444444444 .*malformed.*iv/)]);
+    expect(a.errors).toEqual([expect.stringMatching(new RegExp(`store refused the key line of d4444444444444444 .*${why.source}`))]);
     expect(a.sink.stats()).toMatchObject({ keys: 2, spilled: 0, outage: false });
     expect((await keyRows(schema)).map((r) => r.kid).sort()).toEqual([kidOfUser(a.logger.auditDir, "bad_a", "alice"), kidOfUser(a.logger.auditDir, "bad_a", "bob")].sort());
     expect(await openPrompts(schema)).toEqual(["alice asks", "bob asks"]);

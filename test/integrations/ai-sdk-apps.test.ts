@@ -98,7 +98,7 @@ describe("auditLanguageModelMiddleware: a tool loop over several steps", () => {
     ]);
   });
 
-  it("outside any trace, a step is linked only to a step of the same caller's context and logger: two users' loops at once whose provider gives the same tool call id (or whose prompt ends with another's tool call id) each stay in their own trace", async () => {
+  it.each(["generate", "stream"] as const)("outside any trace (%s), a step is linked only to a step of the same caller's context and logger: two users' loops at once whose provider gives the same tool call id (or whose prompt ends with another's tool call id) each stay in their own trace", async (kind) => {
     const logger = newLogger();
     const other = newLogger();
     // both loops' first steps are recorded before either second step starts
@@ -116,10 +116,18 @@ describe("auditLanguageModelMiddleware: a tool loop over several steps", () => {
         },
       }),
     };
-    const json = { kind: "json", fixture: "message-tool-use" } as const;
-    fakes.anthropic.enqueue(json, json, { kind: "json" }, { kind: "json" });
-    const loop = (userId: string) => auditContext.run({ userId }, () => generateText({ model: audited(logger), prompt: `Weather for ${userId}?`, tools, stopWhen: isStepCount(3) }));
-    await Promise.all([loop("alice"), loop("bob")]);
+    const toolUse = kind === "generate" ? ({ kind: "json", fixture: "message-tool-use" } as const) : ({ kind: "sse", fixture: "stream-tool-use" } as const);
+    const text = kind === "generate" ? ({ kind: "json" } as const) : ({ kind: "sse" } as const);
+    fakes.anthropic.enqueue(toolUse, toolUse, text, text);
+    const loop = (userId: string) =>
+      auditContext.run({ userId }, async () => {
+        const settings = { model: audited(logger), prompt: `Weather for ${userId}?`, tools, stopWhen: isStepCount(3) };
+        if (kind === "generate") return (await generateText(settings)).steps.length;
+        const r = streamText(settings);
+        await r.consumeStream();
+        return (await r.steps).length;
+      });
+    expect(await Promise.all([loop("alice"), loop("bob")])).toEqual([2, 2]);
     const recs = await settle(logger, 4);
     expect(recs).toHaveLength(4);
     const byId = new Map(recs.map((r) => [r.id as string, r]));

@@ -51,7 +51,8 @@ function rewrite(from: string, spec: string): string {
   const kit = KIT_DIRS.find((d) => target.startsWith(d));
   const rel = (to: string): string => {
     const r = path.relative(path.dirname(from), to);
-    return r.startsWith(".") ? r : `./${r}`;
+    // (a copy's own name starts with a dot, `.name.child.mjs`: only `./` and `../` are relative)
+    return r.startsWith("./") || r.startsWith("../") ? r : `./${r}`;
   };
   if (kit !== undefined) return rel(path.join(REPO_ROOT, "dist", path.relative(REPO_ROOT, target)));
   // another test file: its TypeScript source, copied too

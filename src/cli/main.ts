@@ -20,6 +20,9 @@ async function main(): Promise<void> {
   };
   process.on("SIGINT", stop);
   process.on("SIGTERM", stop);
+  // a file-size limit (ulimit -f) reached: the write fails with EFBIG, which the command reports
+  // (coded, naming the file, its part removed) instead of the signal killing it midway
+  process.on("SIGXFSZ", () => undefined);
   // a closed pipe (`audit-logger tail dir | head`) ends the command quietly
   for (const s of [process.stdout, process.stderr]) {
     s.on("error", (err: NodeJS.ErrnoException) => {

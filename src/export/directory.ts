@@ -11,11 +11,11 @@ import { AuditPathError } from "../errors.js";
 import { copyChainEvidence, EXPORT_INTEGRITY_DIR, EXPORT_MANIFEST, manifestListedFiles, pendingListNames, PENDING_NAME, PENDING_STEM, writeExportManifest, type ExportManifest } from "../integrity/export.js";
 import { checkpointFileName } from "../integrity/checkpointer.js";
 import type { SigningKey } from "../integrity/signing.js";
-import { REPLACE_TEMP, tempNameBeside } from "../regular-file.js";
+import { appendWholeSync, REPLACE_TEMP, tempNameBeside } from "../regular-file.js";
 import { kindFileName } from "../sink/files.js";
 import { leftByGoneNamed } from "../sink/lock.js";
 import { KIND_FILE_STEM, RECORD_KINDS, type RecordType } from "../types.js";
-import { refuseNonRegularTarget, removeStaleTemps, sha256File, writeAtomic } from "./output.js";
+import { exportWriteFailed, refuseNonRegularTarget, removeStaleTemps, sha256File, writeAtomic } from "./output.js";
 import { makeDirSync } from "../make-dir.js";
 
 /** What `checksums.json` holds. */
@@ -200,7 +200,13 @@ class PendingList {
         throw new AuditPathError(`${this.option}: ${this.file} cannot be created (${code}), and a directory export lists there the ${EXPORT_INTEGRITY_DIR}/ files it writes: nothing was written. Give a directory you can write, such as ./audit_exports.`);
       }
     }
-    fs.writeSync(this.fd, `${rel}\n`);
+    // (whole or not at all, see appendWholeSync: a name cut short by the disk is no name, and the
+    // file it was to name is not begun)
+    try {
+      appendWholeSync(this.fd, Buffer.from(`${rel}\n`, "utf8"));
+    } catch (err) {
+      throw exportWriteFailed(this.file, err);
+    }
     this.written.push(rel);
   };
 
@@ -332,22 +338,35 @@ async function writeChainEvidence(dir: string, sessionIds: readonly string[], li
   for (const sessionId of sessionIds) {
     const name = kindFileName("audit_event", sessionId);
     const file = path.join(dir, EXPORT_INTEGRITY_DIR, name);
-    // (written whole, as copyChainEvidence writes a directory's: see writeWholeSync)
+    // (written whole, as copyChainEvidence writes a directory's: see writeWholeSync; each line
+    // whole or the export fails, naming the file, see appendWholeSync: until 2026-12-06 a last
+    // line the disk cut short was renamed into place as written)
     const tmp = tempNameBeside(file);
     let fd: number | undefined;
+    const writing = <T>(op: () => T): T => {
+      try {
+        return op();
+      } catch (err) {
+        throw exportWriteFailed(file, err);
+      }
+    };
     try {
       for await (const line of lines(sessionId)) {
         if (fd === undefined) {
           before(`${EXPORT_INTEGRITY_DIR}/${name}`);
           makeDirSync(path.join(dir, EXPORT_INTEGRITY_DIR), 0o700, option);
-          fd = fs.openSync(tmp, "wx", 0o600);
+          fd = writing(() => fs.openSync(tmp, "wx", 0o600));
         }
-        fs.writeSync(fd, line + "\n");
+        const to = fd;
+        writing(() => appendWholeSync(to, Buffer.from(line + "\n", "utf8")));
       }
       if (fd !== undefined) {
-        fs.closeSync(fd);
+        const to = fd;
         fd = undefined;
-        fs.renameSync(tmp, file);
+        writing(() => {
+          fs.closeSync(to);
+          fs.renameSync(tmp, file);
+        });
         out.push(`${EXPORT_INTEGRITY_DIR}/${name}`);
       }
     } catch (err) {

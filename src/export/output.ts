@@ -69,9 +69,22 @@ export async function writeAtomic(file: string, chunks: AsyncIterable<unknown>, 
     await fs.promises.rename(tmp, target);
   } catch (cause) {
     if (created) await fs.promises.rm(tmp, { force: true });
-    if (cause instanceof AuditLoggerError) throw cause;
-    throw new AuditIOError(`Writing the export ${target} failed: ${(cause as Error).message}`, { cause });
+    throw exportWriteFailed(target, cause);
   }
+}
+
+/**
+ * The error an export file's writer throws when `file` could not be written (a full disk, a
+ * file-size limit, …): an {@link AuditIOError} naming it, or `cause` itself when it is already
+ * coded. Every writer of an export file removes what it wrote of it first: nothing is left under
+ * its name, nor beside it.
+ *
+ * @example
+ * try { appendWholeSync(fd, data); } catch (err) { throw exportWriteFailed(file, err); }
+ */
+export function exportWriteFailed(file: string, cause: unknown): AuditLoggerError {
+  if (cause instanceof AuditLoggerError) return cause;
+  return new AuditIOError(`Writing the export ${file} failed: ${(cause as Error).message}`, { cause });
 }
 
 /** Errors opening a file that say the path cannot be written there, not that the disk failed. */

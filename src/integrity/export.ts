@@ -21,7 +21,8 @@ import { computeRecordHash, GENESIS_HASH, hashBody, splitSealedLine } from "../p
 import { isEncryptedValue } from "../pipeline/encrypt.js";
 import { walkChain } from "../reader/chain-files.js";
 import { readLinesSync } from "../reader/lines-sync.js";
-import { readRegularFileSync, replaceFileSync, tempNameBeside } from "../regular-file.js";
+import { appendWholeSync, readRegularFileSync, replaceFileSync, tempNameBeside } from "../regular-file.js";
+import { exportWriteFailed } from "../export/output.js";
 import { furthestPrunes, readPruneRecords, type SegmentPrune } from "../sink/prunes.js";
 import { listKindFiles, safeJoin } from "../sink/files.js";
 import { CHAIN_KINDS, KIND_FILE_STEM, RECORD_KINDS, type ChainKind, type KindHead, type VerifyNote, type VerifyProblem, type VerifyReport } from "../types.js";
@@ -107,25 +108,32 @@ function posix(rel: string): string {
  * when `write` says it wrote nothing, or fails, the temporary file is removed. A process killed
  * midway leaves that temporary file, never a part-written `to` (until 2026-12-05 the files of
  * integrity/ were written in place: a killed export left a part-written one; found by the
- * durability pass). Whether `to` was written.
+ * durability pass). Whether `to` was written. A failure (of `write` too: it writes with
+ * appendWholeSync, so that a write the disk cuts short fails, see copyCompleteLines) is an
+ * AuditIOError naming `to` (see exportWriteFailed).
  */
 export function writeWholeSync(to: string, write: (fd: number) => boolean): boolean {
   const tmp = tempNameBeside(to);
-  const fd = fs.openSync(tmp, "wx", 0o600);
+  let fd: number;
+  try {
+    fd = fs.openSync(tmp, "wx", 0o600);
+  } catch (err) {
+    throw exportWriteFailed(to, err);
+  }
   let wrote = false;
   try {
     wrote = write(fd);
   } catch (err) {
     fs.closeSync(fd);
     fs.rmSync(tmp, { force: true });
-    throw err;
+    throw exportWriteFailed(to, err);
   }
-  fs.closeSync(fd);
   try {
+    fs.closeSync(fd);
     if (wrote) fs.renameSync(tmp, to);
   } catch (err) {
     fs.rmSync(tmp, { force: true });
-    throw err;
+    throw exportWriteFailed(to, err);
   }
   if (!wrote) fs.rmSync(tmp, { force: true });
   return wrote;
@@ -138,7 +146,10 @@ function copyCompleteLines(from: string | number, to: string): boolean {
     for (const l of readLinesSync(from)) {
       // (a line too long to read, see MAX_LINE_BYTES, is no record: not copied)
       if (!l.terminated || l.oversized !== undefined) continue;
-      fs.writeSync(fd, l.text + "\n");
+      // (whole or not at all: one write(2) whose count nobody checked left the last line cut
+      // short by a full disk or a file-size limit, and the file was renamed into place, listed and
+      // digested by the manifest, the export "written"; found by the durability pass, 2026-12-06)
+      appendWholeSync(fd, Buffer.from(l.text + "\n", "utf8"));
       any = true;
     }
     return any;

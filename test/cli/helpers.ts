@@ -32,10 +32,20 @@ function argsFor(args: readonly string[], dist: boolean): string[] {
   return dist ? [DIST_MAIN, ...args] : ["--import", "tsx", SRC_MAIN, ...args];
 }
 
+export interface CliOptions {
+  readonly env?: NodeJS.ProcessEnv;
+  readonly dist?: boolean;
+  readonly cwd?: string;
+  /** the process's file-size limit in bytes (RLIMIT_FSIZE, set by util-linux `prlimit`): a file written past it is cut short there */
+  readonly fileSizeLimit?: number;
+}
+
 /** Starts the CLI; collect its output with {@link collect}. */
-export function startCli(args: readonly string[], o: { env?: NodeJS.ProcessEnv; dist?: boolean; cwd?: string } = {}): ChildProcessWithoutNullStreams {
+export function startCli(args: readonly string[], o: CliOptions = {}): ChildProcessWithoutNullStreams {
   const dist = o.dist ?? process.env.AUDIT_CLI_DIST === "1";
-  return spawn(process.execPath, argsFor(args, dist), { cwd: o.cwd ?? REPO_ROOT, env: cliEnv(o.env ?? {}) });
+  const options = { cwd: o.cwd ?? REPO_ROOT, env: cliEnv(o.env ?? {}) };
+  if (o.fileSizeLimit !== undefined) return spawn("prlimit", [`--fsize=${o.fileSizeLimit}:unlimited`, "--", process.execPath, ...argsFor(args, dist)], options);
+  return spawn(process.execPath, argsFor(args, dist), options);
 }
 
 export interface Collected {
@@ -57,7 +67,7 @@ export function collect(child: ChildProcessWithoutNullStreams): Collected {
 }
 
 /** Runs the CLI to completion. */
-export function runCli(args: readonly string[], o: { env?: NodeJS.ProcessEnv; dist?: boolean; cwd?: string } = {}): Promise<CliResult> {
+export function runCli(args: readonly string[], o: CliOptions = {}): Promise<CliResult> {
   return collect(startCli(args, o)).done;
 }
 

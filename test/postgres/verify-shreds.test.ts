@@ -3,7 +3,8 @@
 // shredded by no record went unreported; and a shred of a logger before 2026-12-06 (key ids only)
 // reaches only those ids, which verify now says. Real PostgreSQL, real files.
 import { describe, expect, it } from "vitest";
-import { migratePostgres, verifyPostgres } from "../../src/postgres/index.js";
+import { withRecordTime } from "../../src/logger.js";
+import { applyPostgresRetention, migratePostgres, verifyPostgres } from "../../src/postgres/index.js";
 import { PG_URL, pgTestScope, sql } from "../fixtures/postgres/db.js";
 import { chat, instance, keyRows, kidOfUser, openPrompts, storeAtVersion } from "../fixtures/postgres/subject-keys.js";
 
@@ -110,5 +111,47 @@ describe("verify --postgres compares the shreds with the key rows", () => {
     expect(v.problems[0]!.detail).toMatch(/subject is not one HMAC tag/);
     expect(v.problems[1]!.detail).toMatch(/not a JSON object/);
     expect((await verifyPostgres({ connectionString: PG_URL, schema, sessionId: "mal_a" })).problems.map((p) => p.kind)).toEqual(["key_row_malformed"]);
+  });
+
+  it("notes a key row whose shredding record retention has removed since (key_shred_record_removed), the report OK; a row shredded by a record still stored is not noted", async () => {
+    const schema = schemaFor("kretained");
+    const a = instance("ret_a", schema);
+    // alice's chat and her shred in September; carol's chat and shred now
+    const sep = Date.parse("2026-09-10T00:00:00Z");
+    withRecordTime(sep, () => chat(a.logger, "alice", "alice asks"));
+    withRecordTime(sep + 1, () => chat(a.logger, "bob", "bob asks"));
+    const [aliceKid] = withRecordTime(sep + 2, () => a.logger.shredSubject("alice"));
+    chat(a.logger, "carol", "carol asks");
+    const [carolKid] = a.logger.shredSubject("carol");
+    await a.logger.finalizeSession();
+    expect(a.errors).toEqual([]);
+    const shredBy = async (kid: string) => (await keyRows(schema)).find((r) => r.kid === kid)!;
+    const aliceRow = await shredBy(aliceKid!);
+    expect(aliceRow).toMatchObject({ line: null, shredded_by: expect.stringMatching(/^ret_a audit_event #\d+$/) });
+    const aliceSeq = Number(/#(\d+)$/.exec(aliceRow.shredded_by!)![1]);
+    const shredRecords = async () => (await sql<{ seq: string }>(`SELECT seq::text FROM "${schema}".audit_records WHERE session_id = 'ret_a' AND record->>'eventType' = 'subject_shredded' ORDER BY seq`)).map((r) => Number(r.seq));
+    expect(await shredRecords()).toContain(aliceSeq);
+    const removedNotes = (v: Awaited<ReturnType<typeof verifyPostgres>>) => v.notes.filter((n) => n.kind === "key_shred_record_removed");
+    const before = await verifyPostgres({ connectionString: PG_URL, schema });
+    expect(before.problems).toEqual([]);
+    expect(removedNotes(before)).toEqual([]);
+
+    // retention drops September: alice's shred record goes, her key row stays shredded by it
+    const drops = await applyPostgresRetention({ connectionString: PG_URL, schema, before: "2026-10-01T00:00:00Z", reason: "policy" });
+    expect(drops.map((d) => d.partition)).toEqual(["audit_records_p2026_09"]);
+    expect(await shredRecords()).not.toContain(aliceSeq);
+    expect(await shredBy(aliceKid!)).toEqual(aliceRow);
+    expect((await shredBy(carolKid!)).line).toBe(null);
+
+    for (const sessionId of [undefined, "ret_a"]) {
+      const v = await verifyPostgres({ connectionString: PG_URL, schema, sessionId });
+      expect(v.problems).toEqual([]);
+      expect(v.ok).toBe(true);
+      const notes = removedNotes(v);
+      expect(notes.map((n) => n.file)).toEqual([`postgres:${schema}.audit_subject_keys kid=${aliceKid}`]);
+      expect(notes[0]!.detail).toContain(`shredded by ret_a audit_event #${aliceSeq}`);
+      expect(notes[0]!.detail).toMatch(/retention has removed/);
+    }
+    expect(removedNotes(await verifyPostgres({ connectionString: PG_URL, schema, sessionId: "other" }))).toEqual([]);
   });
 });

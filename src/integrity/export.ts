@@ -272,9 +272,15 @@ export const WHOLE_PARSE_MAX_BYTES = 256 * 1024 * 1024;
  * header, then one line per kind's opening, one per record, one per closing), read line by line,
  * so a document of any size is read in bounded memory: parsed whole, one past V8's string limit
  * (~512 MiB) could not be read, its manifest was signed with every head at seq 0, and it never
- * verified (found by review, 2026-12-04). False when the text is not in that layout.
+ * verified (found by review, 2026-12-04). False when the text is not in that layout. `visit` is
+ * given each record's line too (without its comma), `onHeader` the header's text (ended with an
+ * empty `records` member, as it was parsed).
  */
-export function readCanonicalDocument(file: string, visit: (kind: (typeof RECORD_KINDS)[number], rec: unknown, i: number) => void, onHeader?: (header: unknown) => void): boolean {
+export function readCanonicalDocument(
+  file: string,
+  visit: (kind: (typeof RECORD_KINDS)[number], rec: unknown, i: number, text: string) => void,
+  onHeader?: (header: unknown, text: string) => void,
+): boolean {
   let lines: Generator<{ text: string; terminated: boolean }>;
   try {
     lines = readLinesSync(file);
@@ -292,8 +298,8 @@ export function readCanonicalDocument(file: string, visit: (kind: (typeof RECORD
       header.push(l);
     }
     try {
-      const parsed: unknown = JSON.parse(`${header.join("\n")}\n"records":{}}`);
-      onHeader?.(parsed);
+      const text = `${header.join("\n")}\n"records":{}}`;
+      onHeader?.(JSON.parse(text), text);
     } catch {
       return false;
     }
@@ -307,13 +313,14 @@ export function readCanonicalDocument(file: string, visit: (kind: (typeof RECORD
         const r = next();
         if (r === undefined) return false;
         if (r === (last ? "]" : "],")) break;
+        const text = r.endsWith(",") ? r.slice(0, -1) : r;
         let rec: unknown;
         try {
-          rec = JSON.parse(r.endsWith(",") ? r.slice(0, -1) : r);
+          rec = JSON.parse(text);
         } catch {
           return false;
         }
-        visit(kind, rec, i);
+        visit(kind, rec, i, text);
       }
     }
     if (next() !== "}" || next() !== "}") return false;

@@ -15,6 +15,7 @@ import { toFieldIssues } from "../record/issues.js";
 import { CHAIN_KINDS, KIND_FILE_STEM, RECORD_KINDS, type ExportProofReport, type ExportRecordProof, type RecordType, type VerifyNote, type VerifyProblem } from "../types.js";
 import { bodyText, checkSignature, isCheckpoint, rootOverHeads, type Checkpoint } from "./checkpoint.js";
 import { readCanonicalDocument, WHOLE_PARSE_MAX_BYTES } from "./export.js";
+import { duplicateMembers, jsonPathText, type JsonPath } from "./json-members.js";
 import { rootFromAuditPath } from "./merkle.js";
 import { ADDED_BY_EXPORT, PROOFS_FORMAT, rebuildWritten } from "./proofs.js";
 import { isEncryptedValue } from "../pipeline/encrypt.js";
@@ -53,7 +54,8 @@ const unprovenSchema = z.strictObject({ status: z.enum(["uncovered", "withheld"]
  * there), `proof_mismatch` (the path does not lead to the checkpoint's root), `proof_malformed`,
  * `proof_missing`, `checkpoint_missing` (a proof names a checkpoint the export lacks),
  * `checkpoint_malformed`, `checkpoint_modified`, `checkpoint_signature_invalid`,
- * `checkpoint_unknown_key`, `fork`, `wrong_kind`, `export_malformed` (no export with proofs);
+ * `checkpoint_unknown_key`, `fork`, `wrong_kind`, `duplicate_member` (a member given twice in a record or the
+ * document: JSON.parse keeps the last, other readers the first), `export_malformed` (no export with proofs);
  * with `requireSigned`, `not_signed` for each record without a proof. Notes: `record_uncovered`
  * and `proof_withheld` for each record without a proof, `content_unchecked` for members shown
  * otherwise than as written.
@@ -80,9 +82,15 @@ export async function verifyExportProofs(file: string, options: VerifyExportProo
 
   // the header (format, checkpoints), then each record as it is read: line by line when in the
   // exporter's layout (bounded memory, whatever the export's size), else parsed whole
+  /** a member given twice outside any record (in the header, or the document's records twice) */
+  const duplicated = (at: JsonPath): void => {
+    p("duplicate_member", `${name} gives ${jsonPathText(at)} twice: JSON.parse keeps the last, other readers show the first; the export was edited.`);
+  };
+  /** (read whole: the members given twice inside each record, by kind stem and index) */
+  let wholeDuplicates: Map<string, JsonPath[]> | undefined;
   let check: ReturnType<typeof checker> | undefined;
   let malformed: string | undefined;
-  const start = (header: unknown): void => {
+  const start = (header: unknown, text: string): void => {
     problems.length = 0;
     notes.length = 0;
     records.length = 0;
@@ -94,21 +102,34 @@ export async function verifyExportProofs(file: string, options: VerifyExportProo
     }
     malformed = undefined;
     check = checker(h.proofs.checkpoints as unknown[]);
+    // (in the exporter's layout the header is scanned here, each record's line as it is read)
+    if (!wholeDuplicates) for (const at of duplicateMembers(text)) duplicated(at);
   };
   let canonical = false;
   try {
-    canonical = readCanonicalDocument(file, (kind, rec, i) => check?.record(kind, rec, i), start);
+    // (a record line that is not what the exporter writes for what it parses to is scanned for members given twice)
+    canonical = readCanonicalDocument(file, (kind, rec, i, text) => check?.record(kind, rec, i, JSON.stringify(rec) === text ? [] : duplicateMembers(text)), start);
   } catch {
     canonical = false;
   }
   if (!canonical) {
     try {
       if (fs.statSync(file).size > WHOLE_PARSE_MAX_BYTES) throw new Error(`over ${WHOLE_PARSE_MAX_BYTES} bytes and not in the exporter's layout`);
-      const doc = JSON.parse(fs.readFileSync(file, "utf8")) as { records?: Record<string, unknown> } | null;
-      start(doc);
+      const text = fs.readFileSync(file, "utf8");
+      const doc = JSON.parse(text) as { records?: Record<string, unknown> } | null;
+      // (members given twice: those inside a record are that record's problem, the others the document's)
+      wholeDuplicates = new Map();
+      const outside: JsonPath[] = [];
+      for (const at of duplicateMembers(text)) {
+        const inRecord = at.length > 3 && at[0] === "records" && typeof at[2] === "number";
+        if (!inRecord) outside.push(at);
+        else wholeDuplicates.set(`${String(at[1])}\0${at[2]}`, [...(wholeDuplicates.get(`${String(at[1])}\0${at[2]}`) ?? []), at.slice(3)]);
+      }
+      start(doc, text);
+      for (const at of outside) duplicated(at);
       for (const kind of RECORD_KINDS) {
         const list = doc?.records?.[KIND_FILE_STEM[kind]];
-        if (Array.isArray(list)) list.forEach((rec, i) => check?.record(kind, rec, i));
+        if (Array.isArray(list)) list.forEach((rec, i) => check?.record(kind, rec, i, wholeDuplicates?.get(`${KIND_FILE_STEM[kind]}\0${i}`) ?? []));
       }
     } catch (err) {
       malformed = `${name} cannot be read as a JSON export: ${(err as Error).message}`;
@@ -162,7 +183,7 @@ export async function verifyExportProofs(file: string, options: VerifyExportProo
     const sessions = new Set<string>();
     let unchecked = 0;
     const unprovenCount = { uncovered: 0, withheld: 0 };
-    const record = (kind: RecordType, rec: unknown, i: number): void => {
+    const record = (kind: RecordType, rec: unknown, i: number, twice: readonly JsonPath[]): void => {
       const where = `${KIND_FILE_STEM[kind]}[${i}]`;
       if (typeof rec !== "object" || rec === null || Array.isArray(rec)) {
         p("proof_malformed", `${where} is not a record.`);
@@ -177,6 +198,11 @@ export async function verifyExportProofs(file: string, options: VerifyExportProo
         records.push({ type: kind, sessionId, seq: typeof r.seq === "number" ? r.seq : undefined, id: typeof r.id === "string" ? r.id : undefined, status, ...(extra && extra.length > 0 ? { unchecked: extra } : {}) });
       if (r.type !== kind) {
         p("wrong_kind", `${label} says it is of type ${String(r.type)}.`, at);
+        result("failed");
+        return;
+      }
+      if (twice.length > 0) {
+        p("duplicate_member", `${label} gives ${twice.map(jsonPathText).join(", ")} twice: JSON.parse keeps the last (the value hashed here), other readers show the first; the record was edited.`, at);
         result("failed");
         return;
       }

@@ -250,6 +250,18 @@ describe("export --proofs and verify --export", () => {
     expect(problemKinds(b.report)).toEqual(["export_malformed"]);
   }, 60_000);
 
+  it("a member given twice, the signed value last (what JSON.parse keeps) and another first (what a first-wins reader shows): duplicate_member, in the exporter's layout and in another", async () => {
+    const inLayout = edited("dup-member.json", (t) => t.replace('"description":"step 2"', '"description":"approved by the board","description":"step 2"'));
+    await expectProblems(inLayout, "duplicate_member", [3]);
+    const pretty = edited("dup-member-pretty.json", (t) => JSON.stringify(JSON.parse(t), null, 1).replace('"description": "step 2"', '"description": "approved by the board",\n"description": "step 2"'));
+    await expectProblems(pretty, "duplicate_member", [3]);
+    // (the whole document's records given twice: the header's first, the exporter's last)
+    const header = edited("dup-records.json", (t) => t.replace('\n"proofs":', '\n"records":{"persona_activities":[{"description":"approved by the board"}]},\n"proofs":'));
+    const { code, report } = await verifyJson(header);
+    expect(code).toBe(1);
+    expect(problemKinds(report)).toEqual(["duplicate_member"]);
+  }, 60_000);
+
   it("usage: --export needs --public-key and no <dir>; --proofs only with --format json (exit 2)", async () => {
     const a = await runCli(["verify", "--export", alice]);
     expect(a.code).toBe(2);

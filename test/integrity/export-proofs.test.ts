@@ -9,6 +9,7 @@ import { afterEach, describe, expect, it } from "vitest";
 import { AuditConfigError, AuditExporter, AuditLogger, auditContext, verifyExportProofs, type ExportProofReport } from "../../src/index.js";
 import { cleanupTmp, TEST_KEY, tmpProject } from "../helpers/index.js";
 import { buildLog } from "../fixtures/integrity/tamper.js";
+import { duplicateMembers, jsonPathText } from "../../src/integrity/json-members.js";
 
 afterEach(cleanupTmp);
 
@@ -98,5 +99,14 @@ describe("exportToJson({ proofs: true }) and verifyExportProofs", () => {
     const overStore = new AuditExporter({ postgres: { connectionString: "postgres://postgres@127.0.0.1:5432/test" } });
     await expect(overStore.exportToJson(path.join(dir, "pg.json"), { proofs: true })).rejects.toThrow(/exportToJson\.proofs: needs an audit directory/);
     expect(fs.readdirSync(dir).filter((f) => f.endsWith(".json") || f.endsWith(".csv"))).toEqual([]);
+  });
+});
+
+describe("duplicateMembers", () => {
+  it("names each member given twice in an object, by its place: a name spelt with escapes is the same member; strings holding JSON and arrays' repeats are no members", () => {
+    const text = JSON.stringify({ s: '{"x":1,"x":2}', list: [{ b: 1 }, { b: 2 }] }).replace('{"b":2}', '{"b":2,"\\u0062":3}').replace(/}$/, ',"s":"again"}');
+    expect(JSON.parse(text)).toEqual({ s: "again", list: [{ b: 1 }, { b: 3 }] });
+    expect(duplicateMembers(text).map(jsonPathText)).toEqual(["list[1].b", "s"]);
+    expect(duplicateMembers(JSON.stringify({ a: { a: { a: 1 } }, b: [[{ a: 1, b: 2 }]] }))).toEqual([]);
   });
 });

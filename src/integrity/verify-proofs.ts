@@ -54,7 +54,8 @@ const unprovenSchema = z.strictObject({ status: z.enum(["uncovered", "withheld"]
  * there), `proof_mismatch` (the path does not lead to the checkpoint's root), `proof_malformed`,
  * `proof_missing`, `checkpoint_missing` (a proof names a checkpoint the export lacks),
  * `checkpoint_malformed`, `checkpoint_modified`, `checkpoint_signature_invalid`,
- * `checkpoint_unknown_key`, `fork`, `wrong_kind`, `duplicate_member` (a member given twice in a record or the
+ * `checkpoint_unknown_key`, `fork`, `wrong_kind`, `duplicate_record` (a second record with the
+ * same session, kind and seq), `duplicate_member` (a member given twice in a record or the
  * document: JSON.parse keeps the last, other readers the first), `export_malformed` (no export with proofs);
  * with `requireSigned`, `not_signed` for each record without a proof. Notes: `record_uncovered`
  * and `proof_withheld` for each record without a proof, `content_unchecked` for members shown
@@ -183,6 +184,7 @@ export async function verifyExportProofs(file: string, options: VerifyExportProo
     const sessions = new Set<string>();
     let unchecked = 0;
     const unprovenCount = { uncovered: 0, withheld: 0 };
+    const seen = new Set<string>();
     const record = (kind: RecordType, rec: unknown, i: number, twice: readonly JsonPath[]): void => {
       const where = `${KIND_FILE_STEM[kind]}[${i}]`;
       if (typeof rec !== "object" || rec === null || Array.isArray(rec)) {
@@ -206,6 +208,19 @@ export async function verifyExportProofs(file: string, options: VerifyExportProo
         result("failed");
         return;
       }
+      // (every record of a chain has its session and seq: without them no checkpoint could be held against it)
+      if (typeof r.sessionId !== "string" || typeof r.seq !== "number" || !Number.isSafeInteger(r.seq) || r.seq < 1) {
+        p("proof_malformed", `${label} has no sessionId string or no seq (a positive integer): every record of a chain has both.`, at);
+        result("failed");
+        return;
+      }
+      const identity = `${sessionId}\0${kind}\0${r.seq}`;
+      if (seen.has(identity)) {
+        p("duplicate_record", `${label} is the second record of the export with that session, kind and seq: a record shown twice, or two records claiming one place in the chain.`, at);
+        result("failed");
+        return;
+      }
+      seen.add(identity);
       if (r.proof === undefined) {
         p("proof_missing", `${label} has no proof: the export was made without proofs, or the record was added to it.`, at);
         result("failed");

@@ -250,6 +250,13 @@ describe("export --proofs and verify --export", () => {
     expect(problemKinds(b.report)).toEqual(["export_malformed"]);
   }, 60_000);
 
+  it("a proven record shown twice (or a seq claimed by two records): duplicate_record, naming the second", async () => {
+    const file = editedDoc("duplicated.json", (personas) => {
+      personas.push(structuredClone(personas[0]!));
+    });
+    await expectProblems(file, "duplicate_record", [1]);
+  }, 60_000);
+
   it("a member given twice, the signed value last (what JSON.parse keeps) and another first (what a first-wins reader shows): duplicate_member, in the exporter's layout and in another", async () => {
     const inLayout = edited("dup-member.json", (t) => t.replace('"description":"step 2"', '"description":"approved by the board","description":"step 2"'));
     await expectProblems(inLayout, "duplicate_member", [3]);
@@ -260,6 +267,21 @@ describe("export --proofs and verify --export", () => {
     const { code, report } = await verifyJson(header);
     expect(code).toBe(1);
     expect(problemKinds(report)).toEqual(["duplicate_member"]);
+  }, 60_000);
+
+  it("an edited record claiming 'uncovered' with its seq made a string (or left out), so that no checkpoint seems to cover it: proof_malformed", async () => {
+    const file = editedDoc("uncovered-seq.json", ([first, second]) => {
+      first!.description = "approved by the board";
+      first!.seq = "1";
+      (first as Record<string, unknown>).proof = { status: "uncovered", detail: "not signed yet" };
+      second!.description = "approved by the board";
+      delete second!.seq;
+      (second as Record<string, unknown>).proof = { status: "uncovered", detail: "not signed yet" };
+    });
+    const { code, report } = await verifyJson(file);
+    expect(code).toBe(1);
+    expect(problemKinds(report)).toEqual(["proof_malformed"]);
+    expect(report.problems).toHaveLength(2);
   }, 60_000);
 
   it("usage: --export needs --public-key and no <dir>; --proofs only with --format json (exit 2)", async () => {

@@ -179,6 +179,14 @@ export async function verifyExportProofs(file: string, options: VerifyExportProo
     // (the checkpoints of each session, for the records that say they have no proof)
     const ofSession = new Map<string, Checkpoint[]>();
     for (const { cp } of checkpoints.values()) ofSession.set(cp.checkpoint.sessionId, [...(ofSession.get(cp.checkpoint.sessionId) ?? []), cp]);
+    // an export carries each session's newest checkpoint only: two of one session, whatever their
+    // n, are a log forked or rewritten, or two logs given one session id and one key, whose records
+    // would then be shown as one log's; every record resting on either fails
+    for (const [sessionId, list] of ofSession) {
+      if (list.length < 2) continue;
+      p("fork", `The export holds ${list.length} checkpoints of session ${sessionId} (${list.map((c) => c.checkpoint.n).join(", ")}): an export carries each session's newest only; they are a log forked or rewritten, or checkpoints of another log with that session id signed by the same key.`, { sessionId });
+      for (const c of list) checkpoints.get(`${sessionId}\0${c.checkpoint.n}`)!.good = false;
+    }
 
     // each record
     const sessions = new Set<string>();

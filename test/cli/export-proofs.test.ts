@@ -284,6 +284,28 @@ describe("export --proofs and verify --export", () => {
     expect(report.problems).toHaveLength(2);
   }, 60_000);
 
+  it("a record of another directory's log with the same session id and signing key, carried with that log's checkpoint: fork (an export carries one checkpoint per session)", async () => {
+    const projectPath = tmpProject("audit-proofs-other-");
+    const other = new AuditLogger({ sessionId: "enc", projectPath, durability: "sync", signingKey: signer.privateKey, checkpointEvery: { records: 3, seconds: 3600 }, encryptSensitiveContent: true, encryptionKey: TEST_KEY });
+    for (let i = 0; i < 9; i++) auditContext.run({ userId: "alice" }, () => other.logPersonaActivity({ personaName: "planner", activityType: "plan", description: `approved ${i}` }));
+    await other.finalizeSession();
+    const theirs = path.join(out, "other-alice.json");
+    await exportAlice(theirs, [], { auditDir: other.auditDir, pub: enc.pub, logger: other });
+    const o = JSON.parse(fs.readFileSync(theirs, "utf8")) as { proofs: { checkpoints: Array<{ checkpoint: { n: number } }> }; records: Record<string, EditedRecord[]> };
+    const graft = o.records.persona_activities!.find((r) => r.seq === 8)!;
+    const file = path.join(out, "grafted.json");
+    const doc = JSON.parse(fs.readFileSync(alice, "utf8")) as { proofs: { checkpoints: Array<{ checkpoint: { n: number } }> }; records: Record<string, EditedRecord[]> };
+    expect(o.proofs.checkpoints[0]!.checkpoint.n).not.toBe(doc.proofs.checkpoints[0]!.checkpoint.n);
+    doc.proofs.checkpoints.push(o.proofs.checkpoints[0]!);
+    // (alice's record newer than her log's checkpoint is left out: the other checkpoint covers its seq)
+    doc.records.persona_activities = [...doc.records.persona_activities!.filter((r) => (r.proof as { status?: string }).status === "covered"), graft];
+    fs.writeFileSync(file, JSON.stringify(doc, null, 1));
+    const { code, report } = await verifyJson(file);
+    expect(code).toBe(1);
+    expect(problemKinds(report)).toEqual(["fork"]);
+    expect(report.records.find((r) => r.seq === 8)!.status).toBe("failed");
+  }, 60_000);
+
   it("usage: --export needs --public-key and no <dir>; --proofs only with --format json (exit 2)", async () => {
     const a = await runCli(["verify", "--export", alice]);
     expect(a.code).toBe(2);

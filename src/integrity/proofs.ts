@@ -14,7 +14,7 @@ import { computeRecordHash } from "../pipeline/chain.js";
 import { isEncryptedValue } from "../pipeline/encrypt.js";
 import { rawRecordOf, type RawRecord } from "../reader/records.js";
 import type { AuditViewer } from "../reader/viewer.js";
-import { ExportWithholder } from "../export/withhold.js";
+import { CONTENT_FIELDS, ExportWithholder } from "../export/withhold.js";
 import { furthestPrunes, readPruneRecords } from "../sink/prunes.js";
 import type { ChainKind } from "../types.js";
 import type { Checkpoint } from "./checkpoint.js";
@@ -84,6 +84,18 @@ export function rebuildWritten(exported: Readonly<Record<string, unknown>>, writ
  * other would let an edited export show a member the log never held.
  */
 export const ADDED_BY_EXPORT: readonly string[] = Object.freeze(["contentWithheld", "content", "encryptedWithoutKey", "decryptionError"]);
+
+/**
+ * The members an export adds to a record of `kind`: `content` to a chat's only, `contentWithheld`
+ * to a kind with content fields only (CONTENT_FIELDS). Any other would let an edited export show
+ * a chat's content, or a withheld list, on a record that never had one.
+ *
+ * @example
+ * addedByExport("persona_activity"); // ["encryptedWithoutKey", "decryptionError"]
+ */
+export function addedByExport(kind: string): readonly string[] {
+  return ADDED_BY_EXPORT.filter((k) => (k === "content" ? kind === "chat_interaction" : k === "contentWithheld" ? Object.prototype.hasOwnProperty.call(CONTENT_FIELDS, kind) : true));
+}
 
 /** What an export with proofs gives of one session. */
 interface SessionPlan {
@@ -219,6 +231,6 @@ function writtenDiff(raw: RawRecord, out: RawRecord): { written: Record<string, 
     written[k] = v;
   }
   const added = Object.keys(out).filter((k) => !Object.prototype.hasOwnProperty.call(raw, k));
-  if (added.some((k) => !ADDED_BY_EXPORT.includes(k))) return undefined;
+  if (added.some((k) => !addedByExport(String(raw.type)).includes(k))) return undefined;
   return { written, added };
 }

@@ -17,7 +17,7 @@ import { bodyText, checkSignature, isCheckpoint, rootOverHeads, type Checkpoint 
 import { readCanonicalDocument, WHOLE_PARSE_MAX_BYTES } from "./export.js";
 import { duplicateMembers, jsonPathText, type JsonPath } from "./json-members.js";
 import { rootFromAuditPath } from "./merkle.js";
-import { ADDED_BY_EXPORT, PROOFS_FORMAT, rebuildWritten } from "./proofs.js";
+import { addedByExport, PROOFS_FORMAT, rebuildWritten } from "./proofs.js";
 import { isEncryptedValue } from "../pipeline/encrypt.js";
 import { toPublicKeys } from "./signing.js";
 import { publicKeySchema } from "./verify-options.js";
@@ -128,6 +128,15 @@ export async function verifyExportProofs(file: string, options: VerifyExportProo
       }
       start(doc, text);
       for (const at of outside) duplicated(at);
+      // (a list under a name no kind has, or a kind's member that is no list, would pass unchecked)
+      const recs = doc?.records;
+      if (check && (typeof recs !== "object" || recs === null || Array.isArray(recs))) p("export_malformed", `${name} has no records object: no record was checked.`);
+      else if (check) {
+        for (const [stem, list] of Object.entries(recs!)) {
+          if (!RECORD_KINDS.some((k) => KIND_FILE_STEM[k] === stem)) p("export_malformed", `${name}'s records hold "${stem}", which is no kind of record: what it lists is not checked.`);
+          else if (!Array.isArray(list)) p("export_malformed", `${name}'s records.${stem} is not a list: its records are not checked.`);
+        }
+      }
       for (const kind of RECORD_KINDS) {
         const list = doc?.records?.[KIND_FILE_STEM[kind]];
         if (Array.isArray(list)) list.forEach((rec, i) => check?.record(kind, rec, i, wholeDuplicates?.get(`${KIND_FILE_STEM[kind]}\0${i}`) ?? []));
@@ -276,10 +285,10 @@ export async function verifyExportProofs(file: string, options: VerifyExportProo
       // member other than the one signed)
       const odd = [
         ...Object.entries(pr.written ?? {}).filter(([k, v]) => (k === "prevHash" ? "prevHash" in r : !isEncryptedValue(v))).map(([k]) => `written.${k}`),
-        ...(pr.added ?? []).filter((k) => !ADDED_BY_EXPORT.includes(k)).map((k) => `added ${k}`),
+        ...(pr.added ?? []).filter((k) => !addedByExport(kind).includes(k)).map((k) => `added ${k}`),
       ];
       if (odd.length > 0) {
-        p("proof_malformed", `${label}'s proof gives ${odd.join(", ")}: an export gives only ciphertext in written (and prevHash where the record has none), and adds only ${ADDED_BY_EXPORT.join(", ")}; the record shows a member otherwise than as signed.`, at);
+        p("proof_malformed", `${label}'s proof gives ${odd.join(", ")}: an export gives only ciphertext in written (and prevHash where the record has none), and adds to a ${kind} record only ${addedByExport(kind).join(", ")}; the record shows a member otherwise than as signed.`, at);
         result("failed");
         return;
       }

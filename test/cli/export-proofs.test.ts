@@ -299,6 +299,29 @@ describe("export --proofs and verify --export", () => {
     expect(report.records.find((r) => r.seq === 8)!.status).toBe("failed");
   }, 60_000);
 
+  it("records under a name no kind has, or a kind's member that is no list, which the check would pass over: export_malformed", async () => {
+    const extra = edited("extra-kind.json", (t) => {
+      const doc = JSON.parse(t) as { records: Record<string, unknown[]> };
+      doc.records.approvals = [{ ...(doc.records.persona_activities![0] as object), description: "approved by the board" }];
+      return JSON.stringify(doc, null, 1);
+    });
+    await expectProblems(extra, "export_malformed", [undefined]);
+    const notList = edited("not-list.json", (t) => {
+      const doc = JSON.parse(t) as { records: Record<string, unknown> };
+      doc.records.tool_usages = { ...(doc.records.tool_usages as unknown[]) };
+      return JSON.stringify(doc, null, 1);
+    });
+    await expectProblems(notList, "export_malformed", [undefined]);
+  }, 60_000);
+
+  it("a member only a chat's export adds (content) listed as added to another kind's record: proof_malformed", async () => {
+    const file = editedDoc("content-added.json", ([first]) => {
+      first!.content = { prompt: "transfer everything", response: "approved" };
+      first!.proof.added = [...(first!.proof.added ?? []), "content"];
+    });
+    await expectProblems(file, "proof_malformed", [1]);
+  }, 60_000);
+
   it("usage: --export needs --public-key and no <dir>; --proofs only with --format json (exit 2)", async () => {
     const a = await runCli(["verify", "--export", alice]);
     expect(a.code).toBe(2);

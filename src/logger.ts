@@ -1175,8 +1175,27 @@ export class AuditLogger extends EventEmitter<AuditLoggerEvents> implements Exit
   recordPruned(event: PruneEvent): void {
     this.assertOpen("cleanup");
     if (this.remote) throw new AuditConfigError([{ field: "thread", message: "recordPruned() runs on the thread that owns the files: use a logger with thread: false" }]);
+    const signed = this.checkpointer?.written;
     this.logAuditEvent("retention_pruned", `retention: older than ${event.policy.maxLogAgeDays} days`, event);
-    this.writeCheckpoint("retention");
+    if (this.checkpointer) this.writeCheckpoint("retention");
+    else {
+      // (no checkpoint to write it out: handed to the OS here, synced in `fsync` mode, as one would)
+      try {
+        this.writeOutAll(true);
+        if (this.config.durability === "fsync") this.writers.audit_event.datasyncSync();
+      } catch (err) {
+        if (!(err instanceof AuditIOError)) this.report(new AuditIOError(`Writing the retention_pruned record failed: ${reason(err)}`, { cause: err }));
+      }
+    }
+    // the record of the removal, and the checkpoint over it, in the file before anything goes:
+    // files removed while the disk refused it (kept in memory, retried) were, after a crash,
+    // gone with nothing saying why, which verify cannot tell from tampering (found by the
+    // durability review, 2026-12-06). Nothing is removed; a later cleanup tries again.
+    if (this.writers.audit_event.hasPending || (this.checkpointer !== undefined && this.checkpointer.written === signed)) {
+      throw new AuditIOError(
+        `Retention removed nothing of session ${event.sessionId}: the retention_pruned record of its removal${this.checkpointer ? ", or the checkpoint over it," : ""} could not be written (the error reported before this one says why), and files go only once it is in the file. Run cleanup again once the disk takes data.`,
+      );
+    }
   }
 
   /**

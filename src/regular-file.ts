@@ -160,6 +160,25 @@ export function openNewSync(file: string, mode: number): number {
 }
 
 /**
+ * fsyncs directory `dir`, so that a rename or a new name in it reaches the disk (a file's own
+ * fsync does not carry its name: ext4 commits the directory up to ~5 s later). A file system that
+ * cannot sync a directory (EINVAL, as some network ones answer) is let be.
+ *
+ * @example
+ * fs.renameSync(tmp, store); syncDirectorySync(path.dirname(store));
+ */
+export function syncDirectorySync(dir: string): void {
+  const fd = fs.openSync(dir, "r");
+  try {
+    fs.fsyncSync(fd);
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code !== "EINVAL") throw err;
+  } finally {
+    fs.closeSync(fd);
+  }
+}
+
+/**
  * Writes `data` as a new `file` (see {@link openNewSync}), synced to disk first if `sync`. A
  * write that fails (a full disk) leaves no part-written file: it is removed, and the error thrown.
  *

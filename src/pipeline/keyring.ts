@@ -1,5 +1,5 @@
 import { createCipheriv, createDecipheriv, createHmac, randomBytes } from "node:crypto";
-import { appendWholeSync, openRegularForAppendReadSync, openRegularSync, readRegularFileSync, writeNewFileSync, writeRegularFileSync } from "../regular-file.js";
+import { appendWholeSync, openRegularForAppendReadSync, openRegularSync, readRegularFileSync, syncDirectorySync, writeNewFileSync, writeRegularFileSync } from "../regular-file.js";
 import fs from "node:fs";
 import path from "node:path";
 import { AuditKeyError } from "../errors.js";
@@ -578,6 +578,9 @@ function shredStoreMarked(file: string, tags: ReadonlySet<string>, attempt: numb
     touch(markerOf(file)); // (alive: a long rewrite must not look like a dead shred's)
     touch(path.join(path.dirname(file), SHRED_LOCK));
     fs.renameSync(tmp, file);
+    // (the rename on disk before the shred is recorded: a machine that lost power before ext4
+    // committed it found the old store, destroyed keys and all; durability review, 2026-12-06)
+    syncDirectorySync(path.dirname(file));
     // lines appended to the replaced file after it was read: the other subjects' keys are
     // carried over, this subject's destroyed like the rest. A line being written still (torn)
     // is waited for while the file grows; one that stays torn is a crash's debris.

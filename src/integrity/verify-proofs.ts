@@ -318,7 +318,7 @@ export async function verifyExportProofs(file: string, options: VerifyExportProo
         notes.push({
           file: name,
           kind: "content_unchecked",
-          detail: `${unchecked} record${unchecked === 1 ? "" : "s"} show members otherwise than as written (content decrypted, or withheld, by the export; or added by it): what the proofs vouch for there is the ciphertext as written, not the text shown (each record's \`unchecked\` names them).`,
+          detail: `${unchecked} ${unchecked === 1 ? "record shows" : "records show"} members otherwise than as written (content decrypted, or withheld, by the export; or added by it): what the proofs vouch for there is the ciphertext as written, not the text shown (each record's \`unchecked\` names them).`,
         });
       }
       const proven = records.filter((x) => x.status === "proven").length;

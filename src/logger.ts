@@ -38,7 +38,7 @@ import { contentDirRefusal, postQueuedContent } from "./sink/content-thread.js";
 type ContentManifestBase = Omit<ContentManifest, "files">;
 import { registerForExit, unregisterForExit, type ExitFlushable } from "./sink/exit.js";
 import { CONTENT_DIR, SESSION_FILE_MAX_BYTES, sessionFileName } from "./sink/files.js";
-import { readRegularFileSync, replaceFileSync } from "./regular-file.js";
+import { DirectorySync, readRegularFileSync, replaceFileSync } from "./regular-file.js";
 import { OWN_PROC_START, SessionLock } from "./sink/lock.js";
 import { addHold, holdsToRelease, removeHolds, type LegalHold } from "./holds.js";
 import { SESSION_ID_PATTERN } from "./config/schema.js";
@@ -343,6 +343,8 @@ export class AuditLogger extends EventEmitter<AuditLoggerEvents> implements Exit
   private readonly redactor: Redactor | undefined;
   private readonly writers!: Record<ChainKind, KindWriter>;
   private readonly checkpointer: Checkpointer | undefined;
+  /** `fsync` mode: the audit directory's new names (chain files, rotations, the checkpoints file), synced before a commit is reported durable */
+  private readonly names!: DirectorySync;
   private checkpointTimer: NodeJS.Timeout | undefined;
   private rotationCheckpointDue = false;
   private readonly lock!: SessionLock;
@@ -458,6 +460,7 @@ export class AuditLogger extends EventEmitter<AuditLoggerEvents> implements Exit
     this.sinks = this.config.sinks;
     this.sessionId = this.config.sessionId;
     this.auditDir = this.config.auditDir;
+    this.names = new DirectorySync(this.auditDir);
     fixFields(this, "config", "sessionId", "auditDir");
     if (this.config.thread && !constructingInWorker) {
       // the worker opens the session (and throws what opening it throws, here)
@@ -511,6 +514,7 @@ export class AuditLogger extends EventEmitter<AuditLoggerEvents> implements Exit
           rotationBytes: this.config.rotation.sizeBytes,
           rotationFrequency: this.config.rotation.frequency,
           fileMode: FILE_MODE,
+          onNewName: () => this.names.mark(),
           onRotate: (p) => {
             this.rotationCheckpointDue = true;
             // announced once the record being written is complete (end of append): a listener
@@ -524,7 +528,7 @@ export class AuditLogger extends EventEmitter<AuditLoggerEvents> implements Exit
       this.writers = writers;
       this.subjectKeys = master ? new SubjectKeys(master, this.auditDir, this.sessionId) : undefined;
       const signer = AuditConfig.signerOf(this.config);
-      this.checkpointer = signer ? new Checkpointer(this.auditDir, this.sessionId, signer, this.config.durability) : undefined;
+      this.checkpointer = signer ? new Checkpointer(this.auditDir, this.sessionId, signer, this.config.durability, this.names) : undefined;
       this.startTime = this.writeSessionFile();
       fixFields(this, "startTime");
     } catch (err) {
@@ -908,7 +912,7 @@ export class AuditLogger extends EventEmitter<AuditLoggerEvents> implements Exit
       this.writeOutAll(true);
       // (a group commit's fdatasync still under way is not taken for done: see KindWriter's sync
       // state)
-      if (this.config.durability === "fsync") for (const kind of CHAIN_KINDS) this.writers[kind].datasyncSync();
+      if (this.config.durability === "fsync") this.datasyncAllSync();
       this.closed = true;
       if (this.flushTimer) clearTimeout(this.flushTimer);
       if (this.commitTimer) clearTimeout(this.commitTimer);
@@ -1182,7 +1186,10 @@ export class AuditLogger extends EventEmitter<AuditLoggerEvents> implements Exit
       // (no checkpoint to write it out: handed to the OS here, synced in `fsync` mode, as one would)
       try {
         this.writeOutAll(true);
-        if (this.config.durability === "fsync") this.writers.audit_event.datasyncSync();
+        if (this.config.durability === "fsync") {
+          this.writers.audit_event.datasyncSync();
+          this.names.syncSync();
+        }
       } catch (err) {
         if (!(err instanceof AuditIOError)) this.report(new AuditIOError(`Writing the retention_pruned record failed: ${reason(err)}`, { cause: err }));
       }
@@ -1436,7 +1443,10 @@ export class AuditLogger extends EventEmitter<AuditLoggerEvents> implements Exit
       const w = this.writers[kind];
       try {
         w.writeOut();
-        if (this.config.durability === "fsync") w.datasyncSync();
+        if (this.config.durability === "fsync") {
+          w.datasyncSync();
+          this.names.syncSync();
+        }
       } catch (err) {
         first ??= err;
         kindsFailed.push(kind);
@@ -2211,7 +2221,9 @@ export class AuditLogger extends EventEmitter<AuditLoggerEvents> implements Exit
       // (every kind's sync ends before the commit does, also when one fails: a file whose sync
       // was still running when another's failed counted as synced for the next commit; found by
       // review, 2026-12-03)
-      const synced = await Promise.allSettled(CHAIN_KINDS.map((k) => this.writers[k].datasync()));
+      // (and the directory, once after a new name or a rename in it: a file's fdatasync does not
+      // carry its name; see DirectorySync)
+      const synced = await Promise.allSettled([...CHAIN_KINDS.map((k) => this.writers[k].datasync()), this.config.durability === "fsync" ? this.names.sync() : undefined]);
       for (const r of synced) if (r.status === "rejected") throw r.reason;
     } catch (err) {
       if (err instanceof AuditIOError) failure = err; // writeOutAll reported it
@@ -2254,6 +2266,12 @@ export class AuditLogger extends EventEmitter<AuditLoggerEvents> implements Exit
     if (this.commitWaiters.length > 0) this.scheduleCommit(true);
     // refused bytes are retried too (after the backoff), so they reach the disk once it takes data again
     else if ((this.contentRefused.size > 0 && this.refusedSlice === undefined) || (this.checkpointAfterCommit !== undefined && !this.closed && this.refusedSlice === undefined) || CHAIN_KINDS.some((k) => this.writers[k].hasPending || this.writers[k].dirty || this.writers[k].lastError !== undefined)) this.scheduleCommit();
+  }
+
+  /** `fsync` mode, on the calling thread: every chain file's fdatasync, then the directory's if a name was made in it since (see DirectorySync). */
+  private datasyncAllSync(): void {
+    for (const kind of CHAIN_KINDS) this.writers[kind].datasyncSync();
+    this.names.syncSync();
   }
 
   /**
@@ -2299,7 +2317,7 @@ export class AuditLogger extends EventEmitter<AuditLoggerEvents> implements Exit
     this.rotationCheckpointDue = false;
     try {
       this.writeOutAll(true);
-      if (this.config.durability === "fsync") for (const kind of CHAIN_KINDS) this.writers[kind].datasyncSync();
+      if (this.config.durability === "fsync") this.datasyncAllSync();
       this.checkpointWritten(cp.write(why));
     } catch (err) {
       this.report(err instanceof AuditIOError ? err : new AuditIOError(`Writing checkpoint failed: ${(err as Error).message}`, { cause: err }));
@@ -2617,6 +2635,12 @@ export class AuditLogger extends EventEmitter<AuditLoggerEvents> implements Exit
     // (a FIFO or a link at either name is never opened; a directory at the session file's, which
     // no rename replaces, is AUDIT_ERR_PATH naming it: it was an uncoded EISDIR; see replaceFileSync)
     replaceFileSync(file, JSON.stringify(value, null, 2) + "\n", FILE_MODE, this.config.durability === "fsync");
+    // (and its name, renamed in: on the calling thread, as its fsync; the session's open, its
+    // finalize, rare. Any chain file made before it is covered by this sync too)
+    if (this.config.durability === "fsync") {
+      this.names.mark();
+      this.names.syncSync();
+    }
   }
 
   private async buildSummary(): Promise<SessionSummary> {

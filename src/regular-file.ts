@@ -179,6 +179,59 @@ export function syncDirectorySync(dir: string): void {
 }
 
 /**
+ * `fsync` mode: the audit directory's names, synced once after each new name or rename in it
+ * (a chain file or the checkpoints file created, a rotation), before the commit that follows is
+ * reported durable: a file's fdatasync does not carry its name (see {@link syncDirectorySync}).
+ * Counts, as a chain file's sync state: a name made while a sync is under way is synced again.
+ *
+ * @example
+ * const names = new DirectorySync(auditDir); names.mark(); await names.sync();
+ */
+export class DirectorySync {
+  private marks = 0;
+  private started = 0;
+  private synced = 0;
+  constructor(readonly dir: string) {}
+
+  /** a name was made or renamed in the directory */
+  mark(): void {
+    this.marks++;
+  }
+
+  /** fsync of the directory in the thread pool, if a name was made since the last one started. */
+  sync(): Promise<void> {
+    if (this.marks === this.started) return Promise.resolve();
+    const covers = (this.started = this.marks);
+    return new Promise((resolve, reject) => {
+      const failed = (err: NodeJS.ErrnoException): void => {
+        this.started = this.synced; // not known to be on disk: the next commit syncs again
+        reject(err);
+      };
+      fs.open(this.dir, "r", (err, fd) => {
+        if (err) return failed(err);
+        fs.fsync(fd, (syncErr) =>
+          fs.close(fd, (closeErr) => {
+            const e = syncErr && syncErr.code !== "EINVAL" ? syncErr : closeErr;
+            if (e) return failed(e);
+            this.synced = Math.max(this.synced, covers);
+            resolve();
+          }),
+        );
+      });
+    });
+  }
+
+  /** fsync of the directory now, unless every name is known to be on disk (a sync under way is not). */
+  syncSync(): void {
+    if (this.marks === this.synced) return;
+    const covers = this.marks;
+    syncDirectorySync(this.dir);
+    this.synced = Math.max(this.synced, covers);
+    this.started = Math.max(this.started, covers);
+  }
+}
+
+/**
  * Writes `data` as a new `file` (see {@link openNewSync}), synced to disk first if `sync`. A
  * write that fails (a full disk) leaves no part-written file: it is removed, and the error thrown.
  *

@@ -1,5 +1,5 @@
 import fs from "node:fs";
-import { appendWholeSync, isRegularFileSync, openRegularForAppendSync } from "../regular-file.js";
+import { appendWholeSync, isRegularFileSync, openRegularForAppendSync, type DirectorySync } from "../regular-file.js";
 import path from "node:path";
 import { readLinesSync } from "../reader/lines-sync.js";
 import { listKindFiles } from "../sink/files.js";
@@ -53,6 +53,8 @@ export class Checkpointer {
     private readonly sessionId: string,
     private readonly signer: SigningKey,
     private readonly durability: Durability,
+    /** the audit directory's names, synced in `fsync` mode after the checkpoints file is created */
+    private readonly names?: DirectorySync,
   ) {
     this.file = path.join(auditDir, checkpointFileName(sessionId));
     for (const kind of CHAIN_KINDS) {
@@ -134,7 +136,10 @@ export class Checkpointer {
   write(reason: string, at?: CheckpointHeads): Checkpoint {
     const { checkpoint, fd } = this.append(reason, at);
     try {
-      if (this.durability === "fsync") fs.fdatasyncSync(fd);
+      if (this.durability === "fsync") {
+        fs.fdatasyncSync(fd);
+        this.names?.syncSync();
+      }
     } finally {
       fs.closeSync(fd);
     }
@@ -152,7 +157,7 @@ export class Checkpointer {
     const { checkpoint, fd } = this.append(reason, at);
     const synced = new Promise<void>((resolve, reject) => {
       fs.fdatasync(fd, (err) => fs.close(fd, (closeErr) => (err ?? closeErr ? reject(err ?? closeErr) : resolve())));
-    });
+    }).then(() => (this.durability === "fsync" ? this.names?.sync() : undefined));
     return { checkpoint, synced };
   }
 
@@ -170,7 +175,9 @@ export class Checkpointer {
       CHAIN_KINDS,
     );
     // (never a FIFO or a link put under its name: see openRegularForAppendSync)
+    const existed = fs.existsSync(this.file);
     const fd = openRegularForAppendSync(this.file, 0o600);
+    if (!existed) this.names?.mark();
     try {
       appendWholeSync(fd, Buffer.from(line + "\n", "utf8"));
     } catch (err) {

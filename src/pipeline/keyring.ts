@@ -329,6 +329,7 @@ function appendKeyLine(file: string, line: string, kid?: string): boolean {
   for (let attempt = 0; ; attempt++) {
     // (read too, for its last byte; never through a link, never a FIFO: NotRegularFileError, and
     // no record is made with a key the directory would not hold)
+    const existed = fs.existsSync(file);
     const fd = openRegularForAppendReadSync(file, 0o600);
     let same: boolean;
     try {
@@ -338,6 +339,9 @@ function appendKeyLine(file: string, line: string, kid?: string): boolean {
       // so no record is made with a key the store holds part of; see appendWholeSync)
       appendWholeSync(fd, Buffer.from((endsTorn(fd) ? "\n" : "") + line, "utf8"));
       fs.fdatasyncSync(fd);
+      // a store this call created: its name too (the line's fdatasync does not carry it), before
+      // a record is made with the key (found by the durability review, 2026-12-06)
+      if (!existed) syncDirectorySync(path.dirname(file));
       same = sameFile(fs.statSync(file, { throwIfNoEntry: false }), fs.fstatSync(fd));
     } finally {
       fs.closeSync(fd);

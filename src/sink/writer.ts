@@ -46,6 +46,12 @@ export interface WriterOptions {
   readonly fileMode: number;
   /** called with each rename, so the owner can react (checkpoints, fsync of the directory) */
   readonly onRotate?: (segmentPath: string) => void;
+  /**
+   * called when a name in the directory was made or changed (the active file created, a
+   * rotation's link and unlink, the active name opened anew): `fsync` mode syncs the directory
+   * before the next commit is reported durable (see DirectorySync)
+   */
+  readonly onNewName?: () => void;
   /** `async` mode: a write the thread pool made failed (the bytes stay queued and are retried) */
   readonly onWriteError?: (err: Error) => void;
 }
@@ -157,7 +163,9 @@ export class KindWriter {
     this.resumedAtSeq = this.seq;
     // the kit opens the file itself, never through a link nor into a FIFO put there since the check
     // above (SonicBoom opens a path with no such flags: a FIFO made it wait for good)
+    const existed = fs.existsSync(this.activePath);
     const fd = this.openActive();
+    if (!existed) opts.onNewName?.();
     const st = fstatOrClose(fd);
     this.bytesInActive = st.size;
     this.rotateAt = nextRotation(opts.rotationFrequency, Math.min(st.birthtimeMs || st.mtimeMs, Date.now()));
@@ -472,6 +480,7 @@ export class KindWriter {
         throw new AuditRotationError(`Rotating ${path.basename(this.activePath)} failed: ${reason(err)}. Records go on to it; the rotation is tried again in a second.`, { cause: err });
       }
       this.lastSegment = segment;
+      this.opts.onNewName?.();
     }
     // The documented name is opened anew as the first time, by the kit (SonicBoom's reopen()
     // would follow a link, or wait for good on a FIFO, put there since the unlink). Until that
@@ -488,6 +497,7 @@ export class KindWriter {
         { cause: err },
       );
     }
+    this.opts.onNewName?.();
     this.unopened = undefined;
     this.rotateFailedAt = undefined;
     if (this.bg) this.bg.reopen(fd);

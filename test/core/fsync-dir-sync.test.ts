@@ -1,0 +1,144 @@
+// In `fsync` mode flush() resolves once the records are on stable storage. A file's fdatasync
+// does not carry its name: until the directory's entry reaches the disk (ext4 commits it up to
+// ~5 s later), a machine that loses power finds no chain file made at the session's start, the
+// rotated segment under its old name and no active file, no checkpoints file, or no key store
+// (its records unreadable), though flush() said they were durable (found by the durability
+// review, 2026-12-06). The directory is now fsync'ed once after each such new name or rename,
+// before the commit that follows resolves. What reaches the disk cannot be seen without cutting
+// the power, so the calls are: fs's creates, links and directory fsyncs watched, around a real
+// logger writing real files.
+import { generateKeyPairSync } from "node:crypto";
+import fs from "node:fs";
+import path from "node:path";
+import { afterEach, expect, it } from "vitest";
+import { AuditLogger } from "../../src/index.js";
+import { cleanupTmp, TEST_KEY, tmpProject } from "../helpers/index.js";
+import { auditDirOf } from "../helpers/core.js";
+
+afterEach(cleanupTmp);
+
+type Restore = () => void;
+
+/** Records, in order, names created or linked in `dir` and fsyncs of `dir` itself (sync and thread-pool ones). */
+function watch(dir: string, seen: string[]): Restore {
+  const orig = { openSync: fs.openSync, open: fs.open, linkSync: fs.linkSync, fsyncSync: fs.fsyncSync, fsync: fs.fsync, closeSync: fs.closeSync, close: fs.close };
+  const dirFds = new Set<number>();
+  const inDir = (p: unknown): boolean => typeof p === "string" && path.dirname(path.resolve(p)) === dir;
+  fs.openSync = ((p: fs.PathLike, ...rest: unknown[]) => {
+    const existed = inDir(p) && fs.existsSync(p);
+    const fd = (orig.openSync as (...a: unknown[]) => number)(p, ...rest);
+    if (typeof p === "string" && path.resolve(p) === dir) dirFds.add(fd);
+    else if (inDir(p) && !existed) seen.push(`create ${path.basename(String(p))}`);
+    return fd;
+  }) as typeof fs.openSync;
+  fs.open = ((p: fs.PathLike, flags: fs.OpenMode, cb: (err: NodeJS.ErrnoException | null, fd: number) => void) =>
+    orig.open(p, flags, (err, fd) => {
+      if (!err && typeof p === "string" && path.resolve(p) === dir) dirFds.add(fd);
+      cb(err, fd);
+    })) as typeof fs.open;
+  fs.linkSync = ((from: fs.PathLike, to: fs.PathLike) => {
+    orig.linkSync(from, to);
+    if (inDir(to)) seen.push(`link ${path.basename(String(to))}`);
+  }) as typeof fs.linkSync;
+  fs.fsyncSync = ((fd: number) => {
+    orig.fsyncSync(fd);
+    if (dirFds.has(fd)) seen.push("fsync directory");
+  }) as typeof fs.fsyncSync;
+  fs.fsync = ((fd: number, cb: (err: NodeJS.ErrnoException | null) => void) =>
+    orig.fsync(fd, (err) => {
+      if (!err && dirFds.has(fd)) seen.push("fsync directory");
+      cb(err);
+    })) as typeof fs.fsync;
+  fs.closeSync = ((fd: number) => {
+    dirFds.delete(fd);
+    orig.closeSync(fd);
+  }) as typeof fs.closeSync;
+  fs.close = ((fd: number, cb?: (err: NodeJS.ErrnoException | null) => void) => {
+    dirFds.delete(fd);
+    orig.close(fd, cb);
+  }) as typeof fs.close;
+  return () => Object.assign(fs, orig);
+}
+
+/** A directory fsync comes after the last event matching `made` and before `done`. */
+function expectSyncedBetween(seen: string[], made: RegExp, done: string): void {
+  const last = seen.findLastIndex((s) => made.test(s));
+  const end = seen.indexOf(done);
+  expect(last, seen.join("\n")).toBeGreaterThanOrEqual(0);
+  expect(end, seen.join("\n")).toBeGreaterThan(last);
+  expect(seen.slice(last + 1, end), seen.join("\n")).toContain("fsync directory");
+}
+
+it("the chain files a new session creates have their names synced before the first flush() resolves", async () => {
+  const projectPath = tmpProject();
+  const dir = path.resolve(auditDirOf(projectPath));
+  fs.mkdirSync(dir, { recursive: true });
+  const seen: string[] = [];
+  const restore = watch(dir, seen);
+  let logger: AuditLogger;
+  try {
+    logger = new AuditLogger({ sessionId: "first", projectPath, durability: "fsync", fullContentLogging: false });
+    logger.logChatInteraction({ model: "m", prompt: "p", response: "r" });
+    await logger.flush();
+    seen.push("flush resolved");
+  } finally {
+    restore();
+  }
+  expectSyncedBetween(seen, /^create .*first.*\.jsonl$/, "flush resolved");
+  await logger.finalizeSession();
+});
+
+/** After a first flush(), `act` runs under watch, then flush(): what was seen, ending "flush resolved". */
+async function watchedFlush(logger: AuditLogger, projectPath: string, act: () => void): Promise<string[]> {
+  logger.logChatInteraction({ model: "m", prompt: "p", response: "r" });
+  await logger.flush();
+  const seen: string[] = [];
+  const restore = watch(path.resolve(auditDirOf(projectPath)), seen);
+  try {
+    act();
+    await logger.flush();
+    seen.push("flush resolved");
+  } finally {
+    restore();
+  }
+  return seen;
+}
+
+it("a rotation's new segment name and new active file are synced before the flush() after it resolves", async () => {
+  const projectPath = tmpProject();
+  const logger = new AuditLogger({ sessionId: "rot", projectPath, durability: "fsync", fullContentLogging: false, rotation: { size: "1k" } });
+  const seen = await watchedFlush(logger, projectPath, () => {
+    for (let i = 0; i < 20; i++) logger.logChatInteraction({ model: "m", prompt: `question ${i} `.repeat(10), response: "r" });
+  });
+  expect(seen.some((s) => s.startsWith("link ")), seen.join("\n")).toBe(true);
+  expectSyncedBetween(seen, /^(link|create) /, "flush resolved");
+  // once per rotation, not per record
+  expect(seen.filter((s) => s === "fsync directory").length, seen.join("\n")).toBeLessThanOrEqual(seen.filter((s) => /^(link|create) /.test(s)).length);
+  await logger.finalizeSession();
+});
+
+it("the checkpoints file's name is synced, once it is created, before the commit that wrote it resolves flush()", async () => {
+  const projectPath = tmpProject();
+  const logger = new AuditLogger({ sessionId: "cpd", projectPath, durability: "fsync", fullContentLogging: false, signingKey: generateKeyPairSync("ed25519").privateKey, checkpointEvery: { records: 5 } });
+  const seen = await watchedFlush(logger, projectPath, () => {
+    for (let i = 0; i < 5; i++) logger.logChatInteraction({ model: "m", prompt: "p", response: "r" });
+  });
+  expectSyncedBetween(seen, /^create .*checkpoint/, "flush resolved");
+  await logger.finalizeSession();
+});
+
+it("a key store's name is synced when its first key is stored, before the record made with it is logged", async () => {
+  const projectPath = tmpProject();
+  const logger = new AuditLogger({ sessionId: "ks", projectPath, durability: "fsync", encryptSensitiveContent: true, encryptionKey: TEST_KEY, fullContentLogging: false });
+  const dir = path.resolve(auditDirOf(projectPath));
+  const seen: string[] = [];
+  const restore = watch(dir, seen);
+  try {
+    logger.logChatInteraction({ model: "m", prompt: "carol's question", response: "a", userId: "carol" });
+    seen.push("logged");
+  } finally {
+    restore();
+  }
+  expectSyncedBetween(seen, /^create .*keys/, "logged");
+  await logger.finalizeSession();
+});

@@ -12,7 +12,7 @@ export class MerkleAccumulator {
 
   /** Appends a leaf; `leaf` is the record hash as 64 hex characters. */
   push(leafHex: string): void {
-    let h: Buffer = createHash("sha256").update(LEAF).update(Buffer.from(leafHex, "hex")).digest();
+    let h = leafHash(leafHex);
     let s = 1;
     while (this.sizes.length > 0 && this.sizes[this.sizes.length - 1] === s) {
       const left = this.hashes.pop()!;
@@ -33,15 +33,7 @@ export class MerkleAccumulator {
   /** Continues a tree from a frontier (e.g. one saved when the leaves before it were pruned). */
   static fromFrontier(f: MerkleFrontier): MerkleAccumulator {
     const m = new MerkleAccumulator();
-    let rest = f.size;
-    const sizes: number[] = [];
-    for (let bit = 2 ** Math.floor(Math.log2(Math.max(1, rest))); bit >= 1; bit /= 2) {
-      if (rest >= bit) {
-        sizes.push(bit);
-        rest -= bit;
-      }
-    }
-    if (f.size === 0) sizes.length = 0;
+    const sizes = subtreeSizes(f.size);
     if (sizes.length !== f.subtrees.length) throw new Error(`frontier of size ${f.size} needs ${sizes.length} subtrees, has ${f.subtrees.length}`);
     m.sizes = sizes;
     m.hashes = f.subtrees.map((h) => Buffer.from(h, "hex"));
@@ -63,6 +55,24 @@ export interface MerkleFrontier {
 
 const LEAF = Buffer.from([0]);
 const NODE = Buffer.from([1]);
+
+/** The sizes of the perfect subtrees of a tree of `size` leaves, largest (leftmost) first: the binary digits of `size`. */
+function subtreeSizes(size: number): number[] {
+  const sizes: number[] = [];
+  let rest = size;
+  for (let bit = 2 ** Math.floor(Math.log2(Math.max(1, rest))); bit >= 1 && rest > 0; bit /= 2) {
+    if (rest >= bit) {
+      sizes.push(bit);
+      rest -= bit;
+    }
+  }
+  return sizes;
+}
+
+/** A leaf's hash: SHA-256(0x00 ‖ the record hash's 32 bytes). */
+function leafHash(leafHex: string): Buffer {
+  return createHash("sha256").update(LEAF).update(Buffer.from(leafHex, "hex")).digest();
+}
 
 function nodeHash(left: Buffer, right: Buffer): Buffer {
   return createHash("sha256").update(NODE).update(left).update(right).digest();
@@ -120,16 +130,15 @@ export class MerkleLevels {
     if (frontier) {
       MerkleAccumulator.fromFrontier(frontier); // (throws when the subtrees do not fit the size)
       let at = 0;
-      let rest = frontier.size;
-      for (const hex of frontier.subtrees) {
-        const size = 2 ** Math.floor(Math.log2(rest));
+      const sizes = subtreeSizes(frontier.size);
+      frontier.subtrees.forEach((hex, i) => {
+        const size = sizes[i]!;
         const m = Math.log2(size);
         const list = preset.get(m) ?? [];
         list.push([at / size, Buffer.from(hex, "hex")]);
         preset.set(m, list);
         at += size;
-        rest -= size;
-      }
+      });
     }
     for (let m = 0; ; m++) {
       for (const [j, h] of preset.get(m) ?? []) {
@@ -209,7 +218,7 @@ export function rootFromAuditPath(leafHex: string, index: number, size: number, 
   if (!Number.isSafeInteger(index) || !Number.isSafeInteger(size) || index < 0 || index >= size) return undefined;
   let fn = index;
   let sn = size - 1;
-  let r: Buffer = createHash("sha256").update(LEAF).update(Buffer.from(leafHex, "hex")).digest();
+  let r = leafHash(leafHex);
   for (const hex of pathHex) {
     if (sn === 0) return undefined;
     const p = Buffer.from(hex, "hex");

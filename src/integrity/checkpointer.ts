@@ -45,6 +45,8 @@ export class Checkpointer {
   private prevHash: string | null = null;
   private sinceLast = 0;
   readonly file: string;
+  /** the checkpoints file was opened by this checkpointer (it exists: see append) */
+  private opened = false;
   /** the torn last line a crash left, repaired when the session was resumed (see the constructor) */
   readonly repair: TailRepair | undefined;
 
@@ -175,8 +177,10 @@ export class Checkpointer {
       CHAIN_KINDS,
     );
     // (never a FIFO or a link put under its name: see openRegularForAppendSync)
-    const existed = fs.existsSync(this.file);
+    // (looked for until this checkpointer has opened it once: a stat per checkpoint no more)
+    const existed = this.opened || fs.existsSync(this.file);
     const fd = openRegularForAppendSync(this.file, 0o600);
+    this.opened = true;
     if (!existed) this.names?.mark();
     try {
       appendWholeSync(fd, Buffer.from(line + "\n", "utf8"));

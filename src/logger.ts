@@ -2224,11 +2224,18 @@ export class AuditLogger extends EventEmitter<AuditLoggerEvents> implements Exit
       // (and the directory, once after a new name or a rename in it: a file's fdatasync does not
       // carry its name; see DirectorySync)
       const synced = await Promise.allSettled([...CHAIN_KINDS.map((k) => this.writers[k].datasync()), this.config.durability === "fsync" ? this.names.sync() : undefined]);
-      for (const r of synced) if (r.status === "rejected") throw r.reason;
+      // (the report names each sync that failed, a chain file's fdatasync or the directory's
+      // fsync: it said "fdatasync failed" for the directory's too; found by the durability
+      // review, 2026-12-06)
+      const failed = synced.flatMap((r, i) => (r.status === "rejected" ? [{ what: i < CHAIN_KINDS.length ? `fdatasync of ${path.basename(this.writers[CHAIN_KINDS[i]!].activePath)}` : this.names.what, err: r.reason as unknown }] : []));
+      if (failed.length > 0) {
+        failure = new AuditIOError(`${failed.map((f) => `${f.what} failed: ${reason(f.err)}`).join("; ")}. The records stay unconfirmed and are synced again by the next commit.`, { cause: failed[0]!.err });
+        this.report(failure, true);
+      }
     } catch (err) {
       if (err instanceof AuditIOError) failure = err; // writeOutAll reported it
       else {
-        failure = new AuditIOError(`fdatasync failed: ${reason(err)}. The records stay unconfirmed and are synced again by the next commit.`, { cause: err });
+        failure = new AuditIOError(`The group commit failed: ${reason(err)}. The records stay unconfirmed and are synced again by the next commit.`, { cause: err });
         this.report(failure, true);
       }
     }
@@ -2239,24 +2246,22 @@ export class AuditLogger extends EventEmitter<AuditLoggerEvents> implements Exit
     // the checkpoints file was fdatasync'ed on the app's thread (0.4–2 ms a checkpoint, up to
     // 33 ms; bench/checkpoint-stall.ts)
     const why = this.checkpointAfterCommit;
-    if (!failure && covered && why !== undefined && this.checkpointer && this.checkpointer.written === covered.n && !this.closed) {
+    if (!failure && covered && why !== undefined && this.checkpointer && this.checkpointer.appended === covered.n && !this.closed) {
       this.checkpointAfterCommit = undefined;
       let written: ReturnType<Checkpointer["writeSyncingLater"]> | undefined;
+      let synced = false;
       try {
         written = this.checkpointer.writeSyncingLater(why, covered);
         await written.synced;
+        synced = true;
       } catch (err) {
-        this.report(
-          new AuditIOError(
-            written
-              ? `fdatasync of the checkpoints file failed: ${reason(err)}. Checkpoint ${written.checkpoint.checkpoint.n} is in the file but may not be on stable storage; the next checkpoint's sync covers it.`
-              : `Writing checkpoint failed: ${(err as Error).message}`,
-            { cause: err },
-          ),
-        );
+        // (a failed sync names which, the file's or the directory's, and the checkpoint does not
+        // count: see Checkpointer.unconfirmed)
+        this.report(err instanceof AuditIOError ? err : new AuditIOError(`Writing checkpoint failed: ${(err as Error).message}`, { cause: err }));
       }
-      // (in the file either way: the next checkpoint links to it)
-      if (written) this.checkpointWritten(written.checkpoint);
+      // (announced once it counts: until 2026-12-06 one whose sync failed was announced too, and
+      // an app anchoring `checkpoint` events anchored a checkpoint not known to be on disk)
+      if (written && synced) this.checkpointWritten(written.checkpoint);
     }
     this.commitRunning = false;
     // a failed commit is retried after a pause that doubles up to FSYNC_RETRY_MAX_MS, not in a tight loop
@@ -2270,8 +2275,19 @@ export class AuditLogger extends EventEmitter<AuditLoggerEvents> implements Exit
 
   /** `fsync` mode, on the calling thread: every chain file's fdatasync, then the directory's if a name was made in it since (see DirectorySync). */
   private datasyncAllSync(): void {
-    for (const kind of CHAIN_KINDS) this.writers[kind].datasyncSync();
-    this.names.syncSync();
+    // (a failure names the sync that failed, as the group commit's does)
+    for (const kind of CHAIN_KINDS) {
+      try {
+        this.writers[kind].datasyncSync();
+      } catch (err) {
+        throw new AuditIOError(`fdatasync of ${path.basename(this.writers[kind].activePath)} failed: ${reason(err)}. The records stay unconfirmed and are synced again by the next commit.`, { cause: err });
+      }
+    }
+    try {
+      this.names.syncSync();
+    } catch (err) {
+      throw new AuditIOError(`${this.names.what} failed: ${reason(err)}. The names made in it stay unconfirmed and are synced again by the next commit.`, { cause: err });
+    }
   }
 
   /**

@@ -179,6 +179,15 @@ export function syncDirectorySync(dir: string): void {
 }
 
 /**
+ * How a report names the fsync of directory `dir`: "fsync of the audit directory" for `auditDir`
+ * itself, else "fsync of the directory <path relative to auditDir>/".
+ */
+export function syncedDirectoryName(auditDir: string, dir: string): string {
+  const rel = path.relative(auditDir, dir);
+  return rel === "" ? "fsync of the audit directory" : `fsync of the directory ${rel.split(path.sep).join("/")}/`;
+}
+
+/**
  * `fsync` mode: the audit directory's names, synced once after each new name or rename in it
  * (a chain file or the checkpoints file created, a rotation), before the commit that follows is
  * reported durable: a file's fdatasync does not carry its name (see {@link syncDirectorySync}).
@@ -191,7 +200,15 @@ export class DirectorySync {
   private marks = 0;
   private started = 0;
   private synced = 0;
-  constructor(readonly dir: string) {}
+  /** what a report of its failure names: "fsync of the audit directory", "fsync of the directory full_interactions/" */
+  readonly what: string;
+  /** `auditDir`: the directory the report names `dir` relative to (by default `dir` itself, "the audit directory") */
+  constructor(
+    readonly dir: string,
+    auditDir: string = dir,
+  ) {
+    this.what = syncedDirectoryName(auditDir, dir);
+  }
 
   /** a name was made or renamed in the directory */
   mark(): void {

@@ -1,5 +1,7 @@
 import fs from "node:fs";
 import { appendWholeSync, isRegularFileSync, openRegularForAppendSync, type DirectorySync } from "../regular-file.js";
+import { AuditIOError } from "../errors.js";
+import { reason as reasonOf } from "../error-type.js";
 import path from "node:path";
 import { readLinesSync } from "../reader/lines-sync.js";
 import { listKindFiles } from "../sink/files.js";
@@ -41,7 +43,10 @@ export function readCheckpoints(auditDir: string, sessionId: string): Array<{ li
 export class Checkpointer {
   private readonly merkle = {} as Record<ChainKind, MerkleAccumulator>;
   private readonly heads = {} as Record<ChainKind, { seq: number; hash: string }>;
+  /** checkpoints in the file (each links to the one before: see append) */
   private n = 0;
+  /** the last checkpoint that counts: in the file and, in `fsync` mode, its sync returned (see unconfirmed) */
+  private confirmed = 0;
   private prevHash: string | null = null;
   private sinceLast = 0;
   readonly file: string;
@@ -98,7 +103,7 @@ export class Checkpointer {
     const existing = readCheckpoints(auditDir, sessionId).filter((c) => c.checkpoint);
     const last = existing.at(-1)?.checkpoint;
     if (last) {
-      this.n = last.checkpoint.n;
+      this.n = this.confirmed = last.checkpoint.n;
       this.prevHash = last.hash;
     }
     this.sinceLast = 0;
@@ -125,9 +130,17 @@ export class Checkpointer {
     return { heads, records: this.sinceLast, n: this.n };
   }
 
-  /** how many checkpoints this session has written (see snapshot) */
-  get written(): number {
+  /** how many checkpoints this session has appended to its file, counted or not (see snapshot) */
+  get appended(): number {
     return this.n;
+  }
+
+  /**
+   * The last checkpoint that counts: appended and, in `fsync` mode, synced (its file and, once it
+   * was created, the directory). One whose sync failed does not (see unconfirmed).
+   */
+  get written(): number {
+    return this.confirmed;
   }
 
   /**
@@ -136,15 +149,22 @@ export class Checkpointer {
    * the checkpoints file is fdatasync'ed before this returns, on the calling thread.
    */
   write(reason: string, at?: CheckpointHeads): Checkpoint {
-    const { checkpoint, fd } = this.append(reason, at);
+    const { checkpoint, fd, covered } = this.append(reason, at);
     try {
       if (this.durability === "fsync") {
-        fs.fdatasyncSync(fd);
-        this.names?.syncSync();
+        let what = `fdatasync of ${path.basename(this.file)}`;
+        try {
+          fs.fdatasyncSync(fd);
+          what = this.names?.what ?? what;
+          this.names?.syncSync();
+        } catch (err) {
+          throw this.unconfirmed(checkpoint, covered, what, err);
+        }
       }
     } finally {
       fs.closeSync(fd);
     }
+    this.confirm(checkpoint);
     return checkpoint;
   }
 
@@ -156,19 +176,43 @@ export class Checkpointer {
    * that loses power before `synced` may not.
    */
   writeSyncingLater(reason: string, at?: CheckpointHeads): { checkpoint: Checkpoint; synced: Promise<void> } {
-    const { checkpoint, fd } = this.append(reason, at);
+    const { checkpoint, fd, covered } = this.append(reason, at);
+    const fileSync = `fdatasync of ${path.basename(this.file)}`;
     const synced = new Promise<void>((resolve, reject) => {
-      fs.fdatasync(fd, (err) => fs.close(fd, (closeErr) => (err ?? closeErr ? reject(err ?? closeErr) : resolve())));
-    }).then(() => (this.durability === "fsync" ? this.names?.sync() : undefined));
+      fs.fdatasync(fd, (err) => fs.close(fd, (closeErr) => (err ?? closeErr ? reject(this.unconfirmed(checkpoint, covered, fileSync, err ?? closeErr)) : resolve())));
+    })
+      .then(() => (this.durability === "fsync" ? this.names?.sync().catch((err: unknown) => Promise.reject(this.unconfirmed(checkpoint, covered, this.names!.what, err))) : undefined))
+      .then(() => this.confirm(checkpoint));
     return { checkpoint, synced };
+  }
+
+  private confirm(checkpoint: Checkpoint): void {
+    this.confirmed = Math.max(this.confirmed, checkpoint.checkpoint.n);
+  }
+
+  /**
+   * A checkpoint whose sync failed does not count: its line is in the file (the next one links to
+   * it) but not known to be on stable storage, so it is not {@link written}, no `checkpoint`
+   * event announces it, and the records it covered count towards the next one again (signed at
+   * the next record past the count, the next interval, or the exit). Until 2026-12-06 it counted
+   * as made: retention removed files under it, and with the count reset a session that went
+   * quiet had no checkpoint on disk over those records (found by the durability review).
+   */
+  private unconfirmed(checkpoint: Checkpoint, covered: number, what: string, err: unknown): AuditIOError {
+    this.sinceLast += covered;
+    return new AuditIOError(
+      `${what} failed: ${reasonOf(err)}. Checkpoint ${checkpoint.checkpoint.n} is in ${path.basename(this.file)} but not known to be on stable storage: it does not count, and the next checkpoint (at the next record past the count, the next interval, or the session's end) is signed over its records again.`,
+      { cause: err },
+    );
   }
 
   /**
    * Signs a checkpoint and appends its line; returns it with the checkpoints file's fd, open, for
-   * the caller to sync (or not) and close. The checkpoint counts as written once its line is
-   * appended: it is in the file, and the next one links to it.
+   * the caller to sync (or not) and close, and how many records it took off the count towards the
+   * next one. It is in the file, and the next one links to it; in `fsync` mode it counts (see
+   * {@link written}) once its sync has returned.
    */
-  private append(reason: string, at: CheckpointHeads | undefined): { checkpoint: Checkpoint; fd: number } {
+  private append(reason: string, at: CheckpointHeads | undefined): { checkpoint: Checkpoint; fd: number; covered: number } {
     const heads: Record<string, CheckpointHead> = {};
     for (const kind of CHAIN_KINDS) heads[kind] = at ? at.heads[kind] : { ...this.heads[kind], root: this.merkle[kind].root() };
     const { checkpoint, line } = makeCheckpoint(
@@ -190,8 +234,10 @@ export class Checkpointer {
     }
     this.n++;
     this.prevHash = checkpoint.hash;
+    const before = this.sinceLast;
     this.sinceLast = at ? Math.max(0, this.sinceLast - at.records) : 0;
-    return { checkpoint, fd };
+    if (this.durability !== "fsync") this.confirm(checkpoint);
+    return { checkpoint, fd, covered: before - this.sinceLast };
   }
 }
 

@@ -230,6 +230,6 @@ describe("fsync durability when fdatasync fails (EIO injected at the fs.fdatasyn
     // reported once, in the errors file too
     const failures = readKind(projectPath, "error", "eio").filter((r) => r.errorType === "audit_write_failed");
     expect(failures).toHaveLength(1);
-    expect(String(failures[0]!.message)).toMatch(/fdatasync failed: EIO/);
+    expect(String(failures[0]!.message)).toMatch(/^fdatasync of tool_usage_eio\.jsonl failed: EIO/);
   });
 });

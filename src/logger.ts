@@ -345,6 +345,11 @@ export class AuditLogger extends EventEmitter<AuditLoggerEvents> implements Exit
   private readonly checkpointer: Checkpointer | undefined;
   /** `fsync` mode: the audit directory's new names (chain files, rotations, the checkpoints file), synced before a commit is reported durable */
   private readonly names!: DirectorySync;
+  /**
+   * `fsync` mode: the content directory's (`full_interactions/`) new names, the content files and
+   * manifests written since, synced by the group commit beside the chain files (see contentWritten)
+   */
+  private readonly contentNames!: DirectorySync;
   private checkpointTimer: NodeJS.Timeout | undefined;
   private rotationCheckpointDue = false;
   private readonly lock!: SessionLock;
@@ -461,6 +466,7 @@ export class AuditLogger extends EventEmitter<AuditLoggerEvents> implements Exit
     this.sessionId = this.config.sessionId;
     this.auditDir = this.config.auditDir;
     this.names = new DirectorySync(this.auditDir);
+    this.contentNames = new DirectorySync(path.join(this.auditDir, CONTENT_DIR), this.auditDir);
     fixFields(this, "config", "sessionId", "auditDir");
     if (this.config.thread && !constructingInWorker) {
       // the worker opens the session (and throws what opening it throws, here)
@@ -1425,7 +1431,7 @@ export class AuditLogger extends EventEmitter<AuditLoggerEvents> implements Exit
     let first: unknown;
     for (const [id, c] of [...this.contentInFlight]) {
       try {
-        writeContentSync(this.auditDir, c.content, c.manifest, FILE_MODE, this.config.durability);
+        this.writeContentNow(c.content, c.manifest);
         this.contentInFlight.delete(id);
         this.dropRefused(id);
       } catch (err) {
@@ -1435,6 +1441,16 @@ export class AuditLogger extends EventEmitter<AuditLoggerEvents> implements Exit
           this.contentInFlight.delete(id);
           this.dropRefused(id);
         }
+      }
+    }
+    // (`fsync`: their names too, before the record lines that name them; see contentWritten)
+    let contentNamesFailed: unknown;
+    if (this.config.durability === "fsync") {
+      try {
+        this.contentNames.syncSync();
+      } catch (err) {
+        contentNamesFailed = err;
+        first ??= new AuditIOError(`${this.contentNames.what} failed: ${reason(err)}`, { cause: err });
       }
     }
     // every kind, whichever fails (the first failure is rethrown once all were tried)
@@ -1476,7 +1492,7 @@ export class AuditLogger extends EventEmitter<AuditLoggerEvents> implements Exit
     if (first !== undefined) {
       // (and the records an outage did not keep, see MAX_REFUSED_RECORD_BYTES: their errors record cannot be written now)
       const lost = this.notKept === undefined ? 0 : [...this.notKept.count.values()].reduce((a, b) => a + b, 0);
-      const what = [...(kindsFailed.length > 0 ? [`${kindsFailed.join(", ")} records`] : []), ...(contentFailed > 0 ? [`the full content of ${contentFailed} interaction(s)`] : []), ...(lost > 0 ? [`${lost} record(s) not kept during the outage`] : []), ...(checkpointFailed !== undefined ? ["the final signed checkpoint"] : []), ...(endFailed !== undefined ? [END_STATE_NOT_WRITTEN] : [])].join(" and ");
+      const what = [...(kindsFailed.length > 0 ? [`${kindsFailed.join(", ")} records`] : []), ...(contentFailed > 0 ? [`the full content of ${contentFailed} interaction(s)`] : []), ...(contentNamesFailed !== undefined ? ["the content files' names (synced)"] : []), ...(lost > 0 ? [`${lost} record(s) not kept during the outage`] : []), ...(checkpointFailed !== undefined ? ["the final signed checkpoint"] : []), ...(endFailed !== undefined ? [END_STATE_NOT_WRITTEN] : [])].join(" and ");
       throw new AuditIOError(`session ${this.sessionId}: ${what} not written: ${reason(first)}`, { cause: first });
     }
   }
@@ -1865,7 +1881,7 @@ export class AuditLogger extends EventEmitter<AuditLoggerEvents> implements Exit
         return;
       }
       try {
-        writeContentSync(this.auditDir, content, manifest, FILE_MODE, this.config.durability);
+        this.writeContentNow(content, manifest);
       } catch (err) {
         if (!diskRefused(err)) {
           this.report(new AuditIOError(`Writing the full content of interaction ${id} failed: ${(err as Error).message}`, { cause: err }));
@@ -1881,11 +1897,14 @@ export class AuditLogger extends EventEmitter<AuditLoggerEvents> implements Exit
     this.pendingContentBytes += bytes;
     const p = writeContent(this.auditDir, content, manifest, FILE_MODE, this.config.durability).then(
       () => {
+        this.contentWritten();
         this.pendingContent.delete(p);
         this.pendingContentBytes -= bytes;
         this.contentInFlight.delete(id);
       },
       (err: unknown) => {
+        // (what it created, if anything, is synced too)
+        this.contentWritten();
         this.pendingContent.delete(p);
         this.pendingContentBytes -= bytes;
         // the exit hook wrote these files itself (and took them out of contentInFlight): this
@@ -2137,6 +2156,34 @@ export class AuditLogger extends EventEmitter<AuditLoggerEvents> implements Exit
   }
 
   /**
+   * A chat's content files written now, on this thread (see writeContentSync), and their names
+   * synced in `fsync` mode (see contentWritten), also after a write that failed part-way.
+   */
+  private writeContentNow(content: PreparedContent, manifest: ContentManifestBase): void {
+    try {
+      writeContentSync(this.auditDir, content, manifest, FILE_MODE, this.config.durability);
+    } finally {
+      this.contentWritten();
+    }
+  }
+
+  /**
+   * `fsync` mode: a content write ended (on the content-writer thread, the thread pool or here),
+   * so new names may be in `full_interactions/`: the next group commit fsyncs that directory, on
+   * the thread pool beside the chain files' fdatasync, once for every name made since (scheduled
+   * here, so it is not left to the next log call). flush() waits for the content files of the
+   * chats logged before it and then for a commit: it resolves once their names are on disk too.
+   * Until 2026-12-06 nothing synced that directory: a power cut after flush() resolved could
+   * leave records whose content files had no name (content_missing; found by the durability
+   * review).
+   */
+  private contentWritten(): void {
+    if (this.config.durability !== "fsync") return;
+    this.contentNames.mark();
+    if (!this.closed && !this.remote) this.scheduleCommit();
+  }
+
+  /**
    * Writes the content files the disk refused, in order, synchronously (completing what a failed
    * write left); stops at the first that fails again (false), or, with `slice`, once a file written
    * has spent its time or bytes ("more": some are left). Whether all are written now.
@@ -2148,7 +2195,7 @@ export class AuditLogger extends EventEmitter<AuditLoggerEvents> implements Exit
       if (slice && bytes > 0 && (bytes >= slice.bytes || performance.now() - start >= slice.ms)) return "more";
       bytes += c.content.prompt.length + c.content.response.length + 1;
       try {
-        writeContentSync(this.auditDir, c.content, c.manifest, FILE_MODE, this.config.durability);
+        this.writeContentNow(c.content, c.manifest);
       } catch (err) {
         if (diskRefused(err)) {
           this.contentRefusedError = err;
@@ -2223,11 +2270,13 @@ export class AuditLogger extends EventEmitter<AuditLoggerEvents> implements Exit
       // review, 2026-12-03)
       // (and the directory, once after a new name or a rename in it: a file's fdatasync does not
       // carry its name; see DirectorySync)
-      const synced = await Promise.allSettled([...CHAIN_KINDS.map((k) => this.writers[k].datasync()), this.config.durability === "fsync" ? this.names.sync() : undefined]);
+      // (and the content directory's, once for the content files written since: see contentWritten)
+      const dirs = this.config.durability === "fsync" ? [this.names, this.contentNames] : [];
+      const synced = await Promise.allSettled([...CHAIN_KINDS.map((k) => this.writers[k].datasync()), ...dirs.map((d) => d.sync())]);
       // (the report names each sync that failed, a chain file's fdatasync or the directory's
       // fsync: it said "fdatasync failed" for the directory's too; found by the durability
       // review, 2026-12-06)
-      const failed = synced.flatMap((r, i) => (r.status === "rejected" ? [{ what: i < CHAIN_KINDS.length ? `fdatasync of ${path.basename(this.writers[CHAIN_KINDS[i]!].activePath)}` : this.names.what, err: r.reason as unknown }] : []));
+      const failed = synced.flatMap((r, i) => (r.status === "rejected" ? [{ what: i < CHAIN_KINDS.length ? `fdatasync of ${path.basename(this.writers[CHAIN_KINDS[i]!].activePath)}` : dirs[i - CHAIN_KINDS.length]!.what, err: r.reason as unknown }] : []));
       if (failed.length > 0) {
         failure = new AuditIOError(`${failed.map((f) => `${f.what} failed: ${reason(f.err)}`).join("; ")}. The records stay unconfirmed and are synced again by the next commit.`, { cause: failed[0]!.err });
         this.report(failure, true);
@@ -2270,12 +2319,18 @@ export class AuditLogger extends EventEmitter<AuditLoggerEvents> implements Exit
     // a flush() that arrived while this commit ran is retried at once, not after the backoff
     if (this.commitWaiters.length > 0) this.scheduleCommit(true);
     // refused bytes are retried too (after the backoff), so they reach the disk once it takes data again
-    else if ((this.contentRefused.size > 0 && this.refusedSlice === undefined) || (this.checkpointAfterCommit !== undefined && !this.closed && this.refusedSlice === undefined) || CHAIN_KINDS.some((k) => this.writers[k].hasPending || this.writers[k].dirty || this.writers[k].lastError !== undefined)) this.scheduleCommit();
+    else if ((this.contentRefused.size > 0 && this.refusedSlice === undefined) || (this.config.durability === "fsync" && this.contentNames.pending) || (this.checkpointAfterCommit !== undefined && !this.closed && this.refusedSlice === undefined) || CHAIN_KINDS.some((k) => this.writers[k].hasPending || this.writers[k].dirty || this.writers[k].lastError !== undefined)) this.scheduleCommit();
   }
 
   /** `fsync` mode, on the calling thread: every chain file's fdatasync, then the directory's if a name was made in it since (see DirectorySync). */
   private datasyncAllSync(): void {
     // (a failure names the sync that failed, as the group commit's does)
+    // (the content files' names first: the records name them)
+    try {
+      this.contentNames.syncSync();
+    } catch (err) {
+      throw new AuditIOError(`${this.contentNames.what} failed: ${reason(err)}. The content files made in it stay unconfirmed and are synced again by the next commit.`, { cause: err });
+    }
     for (const kind of CHAIN_KINDS) {
       try {
         this.writers[kind].datasyncSync();

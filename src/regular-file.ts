@@ -210,21 +210,38 @@ export class DirectorySync {
     this.what = syncedDirectoryName(auditDir, dir);
   }
 
+  /** the latest sync() started, until it settles */
+  private running: Promise<void> | undefined;
+
   /** a name was made or renamed in the directory */
   mark(): void {
     this.marks++;
   }
 
-  /** fsync of the directory in the thread pool, if a name was made since the last one started. */
+  /** a name was made since the last sync that returned (or is under way) */
+  get pending(): boolean {
+    return this.marks !== this.synced;
+  }
+
+  /**
+   * fsync of the directory in the thread pool, if a name was made since the last one started;
+   * else the one under way, if any, which covers them (a second caller, say a content write's,
+   * while a commit's runs: resolved at once, it was told of a sync not yet made).
+   */
   sync(): Promise<void> {
-    if (this.marks === this.started) return Promise.resolve();
+    if (this.marks === this.started) return this.synced >= this.started ? Promise.resolve() : (this.running ?? Promise.resolve());
     const covers = (this.started = this.marks);
-    return new Promise((resolve, reject) => {
+    const running: Promise<void> = new Promise<void>((resolve, reject) => {
       const failed = (err: NodeJS.ErrnoException): void => {
         this.started = this.synced; // not known to be on disk: the next commit syncs again
         reject(err);
       };
       fs.open(this.dir, "r", (err, fd) => {
+        // (no directory, no name in it to sync: see syncSync)
+        if (err?.code === "ENOENT") {
+          this.synced = Math.max(this.synced, covers);
+          return resolve();
+        }
         if (err) return failed(err);
         fs.fsync(fd, (syncErr) =>
           fs.close(fd, (closeErr) => {
@@ -235,14 +252,25 @@ export class DirectorySync {
           }),
         );
       });
+    }).finally(() => {
+      if (this.running === running) this.running = undefined;
     });
+    this.running = running;
+    return running;
   }
 
   /** fsync of the directory now, unless every name is known to be on disk (a sync under way is not). */
   syncSync(): void {
     if (this.marks === this.synced) return;
     const covers = this.marks;
-    syncDirectorySync(this.dir);
+    try {
+      syncDirectorySync(this.dir);
+    } catch (err) {
+      // (no directory, no name in it to sync: the content directory removed under the logger,
+      // whose writes then fail and are reported themselves; a commit that kept failing on it
+      // would refuse every flush())
+      if ((err as NodeJS.ErrnoException).code !== "ENOENT") throw err;
+    }
     this.synced = Math.max(this.synced, covers);
     this.started = Math.max(this.started, covers);
   }

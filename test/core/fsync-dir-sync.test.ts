@@ -14,51 +14,9 @@ import { afterEach, expect, it } from "vitest";
 import { AuditLogger } from "../../src/index.js";
 import { cleanupTmp, TEST_KEY, tmpProject } from "../helpers/index.js";
 import { auditDirOf } from "../helpers/core.js";
+import { watchDirectory } from "../helpers/fs-watch.js";
 
 afterEach(cleanupTmp);
-
-type Restore = () => void;
-
-/** Records, in order, names created or linked in `dir` and fsyncs of `dir` itself (sync and thread-pool ones). */
-function watch(dir: string, seen: string[]): Restore {
-  const orig = { openSync: fs.openSync, open: fs.open, linkSync: fs.linkSync, fsyncSync: fs.fsyncSync, fsync: fs.fsync, closeSync: fs.closeSync, close: fs.close };
-  const dirFds = new Set<number>();
-  const inDir = (p: unknown): boolean => typeof p === "string" && path.dirname(path.resolve(p)) === dir;
-  fs.openSync = ((p: fs.PathLike, ...rest: unknown[]) => {
-    const existed = inDir(p) && fs.existsSync(p);
-    const fd = (orig.openSync as (...a: unknown[]) => number)(p, ...rest);
-    if (typeof p === "string" && path.resolve(p) === dir) dirFds.add(fd);
-    else if (inDir(p) && !existed) seen.push(`create ${path.basename(String(p))}`);
-    return fd;
-  }) as typeof fs.openSync;
-  fs.open = ((p: fs.PathLike, flags: fs.OpenMode, cb: (err: NodeJS.ErrnoException | null, fd: number) => void) =>
-    orig.open(p, flags, (err, fd) => {
-      if (!err && typeof p === "string" && path.resolve(p) === dir) dirFds.add(fd);
-      cb(err, fd);
-    })) as typeof fs.open;
-  fs.linkSync = ((from: fs.PathLike, to: fs.PathLike) => {
-    orig.linkSync(from, to);
-    if (inDir(to)) seen.push(`link ${path.basename(String(to))}`);
-  }) as typeof fs.linkSync;
-  fs.fsyncSync = ((fd: number) => {
-    orig.fsyncSync(fd);
-    if (dirFds.has(fd)) seen.push("fsync directory");
-  }) as typeof fs.fsyncSync;
-  fs.fsync = ((fd: number, cb: (err: NodeJS.ErrnoException | null) => void) =>
-    orig.fsync(fd, (err) => {
-      if (!err && dirFds.has(fd)) seen.push("fsync directory");
-      cb(err);
-    })) as typeof fs.fsync;
-  fs.closeSync = ((fd: number) => {
-    dirFds.delete(fd);
-    orig.closeSync(fd);
-  }) as typeof fs.closeSync;
-  fs.close = ((fd: number, cb?: (err: NodeJS.ErrnoException | null) => void) => {
-    dirFds.delete(fd);
-    orig.close(fd, cb);
-  }) as typeof fs.close;
-  return () => Object.assign(fs, orig);
-}
 
 /** A directory fsync comes after the last event matching `made` and before `done`. */
 function expectSyncedBetween(seen: string[], made: RegExp, done: string): void {
@@ -74,7 +32,7 @@ it("the chain files a new session creates have their names synced before the fir
   const dir = path.resolve(auditDirOf(projectPath));
   fs.mkdirSync(dir, { recursive: true });
   const seen: string[] = [];
-  const restore = watch(dir, seen);
+  const restore = watchDirectory(dir, seen);
   let logger: AuditLogger;
   try {
     logger = new AuditLogger({ sessionId: "first", projectPath, durability: "fsync", fullContentLogging: false });
@@ -93,7 +51,7 @@ async function watchedFlush(logger: AuditLogger, projectPath: string, act: () =>
   logger.logChatInteraction({ model: "m", prompt: "p", response: "r" });
   await logger.flush();
   const seen: string[] = [];
-  const restore = watch(path.resolve(auditDirOf(projectPath)), seen);
+  const restore = watchDirectory(path.resolve(auditDirOf(projectPath)), seen);
   try {
     act();
     await logger.flush();
@@ -132,7 +90,7 @@ it("a key store's name is synced when its first key is stored, before the record
   const logger = new AuditLogger({ sessionId: "ks", projectPath, durability: "fsync", encryptSensitiveContent: true, encryptionKey: TEST_KEY, fullContentLogging: false });
   const dir = path.resolve(auditDirOf(projectPath));
   const seen: string[] = [];
-  const restore = watch(dir, seen);
+  const restore = watchDirectory(dir, seen);
   try {
     logger.logChatInteraction({ model: "m", prompt: "carol's question", response: "a", userId: "carol" });
     seen.push("logged");

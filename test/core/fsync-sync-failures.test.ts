@@ -163,3 +163,58 @@ for (const which of ["file", "directory"] as const) {
     expect(report.problems).toEqual([]);
   });
 }
+
+it("a retention checkpoint whose fdatasync fails does not count: no segment is removed under it, and the next cleanup removes them", async () => {
+  const projectPath = tmpProject();
+  const dir = path.resolve(auditDirOf(projectPath));
+  const { privateKey, publicKey } = generateKeyPairSync("ed25519");
+  const logger = new AuditLogger({ sessionId: "prunecp", projectPath, durability: "fsync", fullContentLogging: false, rotation: { size: 2048 }, signingKey: privateKey, checkpointEvery: { records: 1000 } });
+  const errors: string[] = [];
+  logger.on("error", (e) => errors.push(e.message));
+  for (let i = 0; i < 150; i++) logger.logToolUsage({ toolName: "t", operation: `op ${i}`, parameters: { pad: "x".repeat(200) } });
+  await logger.flush();
+  const segments = () => fs.readdirSync(dir).filter((f) => /^tool_usage_prunecp\.\d+\.jsonl$/.test(f)).sort();
+  const before = segments();
+  expect(before.length).toBeGreaterThan(3);
+  // (the retention checkpoint is written on the app's thread: its fdatasync fails)
+  const cpFile = path.join(dir, "checkpoints_prunecp.jsonl");
+  const orig = { openSync: fs.openSync, fdatasyncSync: fs.fdatasyncSync, closeSync: fs.closeSync };
+  const cpFds = new Set<number>();
+  let failedSyncs = 0;
+  fs.openSync = ((p: fs.PathLike, ...rest: unknown[]) => {
+    const fd = (orig.openSync as (...a: unknown[]) => number)(p, ...rest);
+    if (typeof p === "string" && path.resolve(p) === cpFile) cpFds.add(fd);
+    return fd;
+  }) as typeof fs.openSync;
+  fs.fdatasyncSync = ((fd: number) => {
+    if (cpFds.has(fd)) {
+      failedSyncs++;
+      throw Object.assign(new Error("EIO: i/o error, fdatasync"), { code: "EIO" });
+    }
+    orig.fdatasyncSync(fd);
+  }) as typeof fs.fdatasyncSync;
+  fs.closeSync = ((fd: number) => {
+    cpFds.delete(fd);
+    orig.closeSync(fd);
+  }) as typeof fs.closeSync;
+  let outcome: string;
+  try {
+    outcome = await logger.cleanup({ now: Date.now() + 100 * 86_400_000 }).then(
+      (r) => `cleaned ${JSON.stringify(r.prunedSegments)}`,
+      (e: Error) => `failed ${e.message}`,
+    );
+  } finally {
+    Object.assign(fs, orig);
+  }
+  expect(failedSyncs).toBeGreaterThan(0);
+  // nothing removed under a checkpoint not known to be on disk
+  expect(outcome).toMatch(/^failed Retention removed nothing of session prunecp/);
+  expect(segments()).toEqual(before);
+  expect(errors).toContainEqual(expect.stringMatching(/^fdatasync of checkpoints_prunecp\.jsonl failed: EIO.*it does not count/));
+  // the disk syncs again: the next cleanup removes them, under a checkpoint that counts
+  const again = await logger.cleanup({ now: Date.now() + 100 * 86_400_000 });
+  expect(again.prunedSegments.length).toBeGreaterThan(0);
+  expect(segments().length).toBeLessThan(before.length);
+  await logger.finalizeSession();
+  expect((await verifyAuditLog(dir, { publicKey })).problems).toEqual([]);
+});

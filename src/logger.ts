@@ -1492,7 +1492,7 @@ export class AuditLogger extends EventEmitter<AuditLoggerEvents> implements Exit
     if (first !== undefined) {
       // (and the records an outage did not keep, see MAX_REFUSED_RECORD_BYTES: their errors record cannot be written now)
       const lost = this.notKept === undefined ? 0 : [...this.notKept.count.values()].reduce((a, b) => a + b, 0);
-      const what = [...(kindsFailed.length > 0 ? [`${kindsFailed.join(", ")} records`] : []), ...(contentFailed > 0 ? [`the full content of ${contentFailed} interaction(s)`] : []), ...(contentNamesFailed !== undefined ? ["the content files' names (synced)"] : []), ...(lost > 0 ? [`${lost} record(s) not kept during the outage`] : []), ...(checkpointFailed !== undefined ? ["the final signed checkpoint"] : []), ...(endFailed !== undefined ? [END_STATE_NOT_WRITTEN] : [])].join(" and ");
+      const what = [...(kindsFailed.length > 0 ? [`${kindsFailed.join(", ")} records`] : []), ...(contentFailed > 0 ? [`the full content of ${contentFailed} interaction(s)`] : []), ...(contentNamesFailed !== undefined ? ["the sync of the content files' names"] : []), ...(lost > 0 ? [`${lost} record(s) not kept during the outage`] : []), ...(checkpointFailed !== undefined ? ["the final signed checkpoint"] : []), ...(endFailed !== undefined ? [END_STATE_NOT_WRITTEN] : [])].join(" and ");
       throw new AuditIOError(`session ${this.sessionId}: ${what} not written: ${reason(first)}`, { cause: first });
     }
   }

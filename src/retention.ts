@@ -146,11 +146,14 @@ export interface CleanupResult {
   readonly directoryLeftovers: readonly string[];
   /**
    * the empty manifests of explicit chat ids' claims that processes which died before writing
-   * the content left (`full_interactions/manifest_<id>.json`), removed (or, in a dry run, that
-   * would be): empty, older than a minute, and older than every live writer's session lock, so
-   * never the claim of a writer still alive (see abandonedClaims in src/sink/content.ts). They
-   * hold no record, and no retention age applies; no retention record is left for them. None
-   * while a hold of the whole directory (scope "all") is in force.
+   * the content left (`full_interactions/manifest_<id>.json`, its owner file with it), and an
+   * owner file such a process left on its own (`full_interactions/manifest_<id>.json.claim`, its
+   * manifest written or never made), removed (or, in a dry run, that would be): older than a
+   * minute, and their owner a process of this host that is gone; a claim without owner file (an
+   * older version's) or another host's, when older than every live writer's session lock. Never
+   * the claim of a writer still alive (see abandonedClaims in src/sink/content.ts). They hold no
+   * record, and no retention age applies; no retention record is left for them. None while a
+   * hold of the whole directory (scope "all") is in force.
    */
   readonly abandonedClaims: readonly string[];
   /** old rotated segments of the active session that were removed */
@@ -420,8 +423,9 @@ export function cleanupSessions(auditDir: string, options: CleanupOptions): Clea
   }
   // (the claims a dead writer left: see CleanupResult.abandonedClaims; the holds read again under
   // their lock, as for a removal)
-  const abandoned = holds.some((h) => h.scope === "all") ? [] : abandonedClaims(auditDir, realNow, liveWritersSince(auditDir, names));
-  const claimsGone = o.dryRun || abandoned.length === 0 ? abandoned : underLock(auditDir, () => (holdsNow().some((h) => h.scope === "all") ? [] : abandoned.filter((f) => removeClaim(auditDir, f, o))));
+  const liveSince = liveWritersSince(auditDir, names);
+  const abandoned = holds.some((h) => h.scope === "all") ? [] : abandonedClaims(auditDir, realNow, liveSince);
+  const claimsGone = o.dryRun || abandoned.length === 0 ? abandoned : underLock(auditDir, () => (holdsNow().some((h) => h.scope === "all") ? [] : abandoned.filter((f) => removeClaim(auditDir, f, realNow, liveSince, o))));
   // (in the order the sessions were judged, as when each removal ended before the next session
   // was judged: a batch's removals end after the sessions judged after them)
   const rank = new Map(judged.map((id, i) => [id, i]));
@@ -646,10 +650,10 @@ function takeLock(auditDir: string, sessionId: string, o: CleanupOptions): Sessi
   }
 }
 
-/** Removes an abandoned claim (see removeAbandonedClaim): false when it was not (written into meanwhile, or a failure reported through `onRemoveError`, else thrown). */
-function removeClaim(auditDir: string, file: string, o: CleanupOptions): boolean {
+/** Removes an abandoned claim (see removeAbandonedClaim: judged again, as at `now` with `liveSince`): false when it was not (no longer abandoned, or a failure reported through `onRemoveError`, else thrown). */
+function removeClaim(auditDir: string, file: string, now: number, liveSince: number | undefined, o: CleanupOptions): boolean {
   try {
-    return removeAbandonedClaim(auditDir, file);
+    return removeAbandonedClaim(auditDir, file, now, liveSince);
   } catch (err) {
     if (!o.onRemoveError) throw err;
     o.onRemoveError(file, err as Error);

@@ -34,9 +34,11 @@ shred and legal holds locks set aside, <lock>.stale.<pid>.<thread>; "directoryLe
 --json), once that process is gone.
 
 And it removes the empty manifest an explicit chat id's claim left when its process died before
-writing the content (full_interactions/manifest_<id>.json, "abandonedClaims" in --json): once
-it is over a minute old and older than every running logger of the directory (a claim a
-running logger may still write into is never removed), whatever --max-age-days says; none
+writing the content (full_interactions/manifest_<id>.json, and its owner file
+manifest_<id>.json.claim; "abandonedClaims" in --json): once it is over a minute old and the
+process its owner file names is gone (a claim without owner file, of an older version, or of
+another host's process: once older than every running logger of the directory). A claim a
+running logger may still write into is never removed, whatever --max-age-days says; none
 while a hold of the whole directory is in force.
 
   <dir>                 the audit directory, or a project directory containing audit_logs/

@@ -4,7 +4,7 @@ import path from "node:path";
 import { ENVELOPE, envelopeMismatch, GENESIS_HASH, splitSealedLine } from "../pipeline/chain.js";
 import { encryptedFileKeyId, sha256Hex } from "../pipeline/encrypt.js";
 import { KEY_STORE_PREFIX, readKeyStore } from "../pipeline/keyring.js";
-import { firstSessionId, invalidSessionFiles, irregularFiles, isFileSessionId, listSessionIds, safeReaddir, SESSION_FILE_MAX_BYTES, type KindFile } from "../sink/files.js";
+import { CLAIM_OWNER_NAME, firstSessionId, invalidSessionFiles, irregularFiles, isFileSessionId, listSessionIds, safeReaddir, SESSION_FILE_MAX_BYTES, type KindFile } from "../sink/files.js";
 import { readRegularFileSync } from "../regular-file.js";
 import { CHAIN_KINDS, type ChainKind, type ContentFiles, type VerifyNote, type VerifyProblem, type VerifyReport } from "../types.js";
 import { signedAuditEventSeq, verifyCheckpoints, type KindState } from "../integrity/verify-checkpoints.js";
@@ -206,7 +206,8 @@ export async function verifyAuditLog(auditPath: string, options: VerifyOptions =
     const orphanManifests: string[] = [];
     for (const name of safeReaddir(path.join(dir, "full_interactions"))) {
       const rel = `full_interactions/${name}`;
-      if (!f.contentRefs.has(rel) && !name.endsWith(".tmp")) {
+      // (nor a claim's owner file: no content, see CLAIM_OWNER_SUFFIX)
+      if (!f.contentRefs.has(rel) && !name.endsWith(".tmp") && !CLAIM_OWNER_NAME.test(name)) {
         f.notes.push({ file: rel, kind: "orphan_content", detail: `${rel} belongs to no record (a crash between writing content and its record, or a removed record).` });
         if (/^manifest_[A-Za-z0-9_-]{1,64}\.json$/.test(name)) orphanManifests.push(rel);
       }

@@ -4,8 +4,9 @@ import { encryptFile, sha256Hex } from "../pipeline/encrypt.js";
 import type { EncryptionKey } from "../pipeline/keys.js";
 import type { ContentFileRef, ContentFiles, Durability } from "../types.js";
 import { COMPLETE_FLAGS, beginsWith, completable, contentDirRefusal, mayComplete, writeInThreadPool, writeOnContentThread } from "./content-thread.js";
-import { CONTENT_DIR, contentFileNames, safeJoin, safeReaddir } from "./files.js";
+import { CLAIM_OWNER_NAME, CLAIM_OWNER_SUFFIX, CONTENT_DIR, contentFileNames, safeJoin, safeReaddir } from "./files.js";
 import { ID_PATTERN } from "../record/id.js";
+import { claimOwnerGone, claimOwnerText, createWhole, readText, removeIfStill } from "./lock.js";
 
 /** Additional data binding an encrypted content file to its interaction and role. */
 export function fileAad(interactionId: string, role: "prompt" | "response"): string {
@@ -21,31 +22,51 @@ export interface PreparedContent {
 }
 
 /**
- * Claims an explicit interaction id for the chat being logged: creates its manifest empty and
+ * Claims an explicit interaction id for the chat being logged: makes this process the claim's
+ * owner (its owner file, `manifest_<id>.json.claim`, created whole and exclusively, naming host,
+ * pid, kernel start and a nonce: see claimOwnerText), then creates the manifest empty and
  * exclusively (`wx`), at the call, before the record is made. True when claimed; false when the
- * manifest exists (the id has content files already, or another logger, in this process or
- * another, claimed it first: a duplicate id); undefined when it could not be tried (the content
- * directory is refused, see contentDirRefusal, or the disk refused the file): the content write
- * then meets and reports the same. Found by the durability pass, 2026-12-06: the id was checked
- * with a stat and the files created later (`async`/`fsync` after the tick), so two writers with
- * one id both passed: both records were kept naming the same files, the second's refused as
- * existing (its record content_mismatch for good), and in `sync` mode a second prompt the first
- * began completed the first's file to its own bytes.
+ * id is taken (its manifest holds content, or another logger, in this process or another,
+ * claimed it first and may be alive: a duplicate id); undefined when it could not be tried (the
+ * content directory is refused, see contentDirRefusal, or the disk refused the file): the
+ * content write then meets and reports the same. Found by the durability pass, 2026-12-06: the
+ * id was checked with a stat and the files created later (`async`/`fsync` after the tick), so two
+ * writers with one id both passed: both records were kept naming the same files, the second's
+ * refused as existing (its record content_mismatch for good), and in `sync` mode a second prompt
+ * the first began completed the first's file to its own bytes.
+ *
+ * A claim is taken over (see abandonedClaim) only when its owner is provably gone: a process of
+ * this host that is not alive, or whose pid another process has now. Found by review,
+ * 2026-12-06: a claim untouched for a minute was taken over, also a live writer's whose content
+ * files the disk refused for that long (both then wrote the id). Another host's owner, which
+ * cannot be asked, and a claim an older version made (an empty manifest with no owner file) are
+ * judged by their age, as before.
  */
 export function claimContentId(auditDir: string, id: string, mode: number): boolean | undefined {
   const file = safeJoin(auditDir, contentFileNames(id, false).manifest);
   if (contentDirRefusal(path.dirname(file))) return undefined;
+  const owner = ownerFileOf(file);
+  let took: OwnerTaken | undefined;
+  try {
+    took = takeOwner(owner, (judged) => ownerAbandoned(owner, judged, Date.now()));
+  } catch {
+    return undefined;
+  }
+  if (took === undefined) return false;
   let fd: number;
   try {
     fd = fs.openSync(file, "wx", mode);
   } catch (err) {
-    if ((err as NodeJS.ErrnoException).code !== "EEXIST") return undefined;
-    // a claim a process that died left (see abandonedClaim) is taken over: the content write
-    // fills the empty file as it fills its own claim
-    return abandonedClaim(file);
+    // an empty manifest under the name: the claim of the owner replaced above (gone), or an older
+    // version's, without owner (by its age: see takenOverByAge); the content write fills the
+    // empty file as it fills its own claim
+    const st = (err as NodeJS.ErrnoException).code === "EEXIST" ? fs.lstatSync(file, { throwIfNoEntry: false }) : undefined;
+    if (st !== undefined && emptyClaim(st) && (took.replaced || takenOverByAge(st))) return owned(owner, took.text);
+    dropOwner(owner, took.text);
+    return (err as NodeJS.ErrnoException).code === "EEXIST" ? false : undefined;
   }
   fs.closeSync(fd);
-  return true;
+  return owned(owner, took.text);
 }
 
 /** How old an empty claim must be, when this process is older than it, to count as abandoned (see abandonedClaim). */
@@ -54,21 +75,91 @@ export const CLAIM_ABANDONED_MS = 60_000;
 /** when this process began (ms since the epoch) */
 const PROCESS_START_MS = performance.timeOrigin;
 
+const ownerFileOf = (manifest: string): string => `${manifest}${CLAIM_OWNER_SUFFIX}`;
+/** Where an owner file is set aside to be removed (see removeIfStill): a `.tmp` name, as a file written whole beside it. */
+const asideOf = (owner: string): string => `${owner}.${process.pid}.${Math.random().toString(36).slice(2)}.tmp`;
+
+/** The owner files of the claims this process made and still holds (the content not yet written), with their text. */
+const ownClaims = new Map<string, string>();
+
+interface OwnerTaken {
+  /** the owner file's text, this process's */
+  readonly text: string;
+  /** another owner's file, judged abandoned, was removed first */
+  readonly replaced: boolean;
+}
+
 /**
- * Whether `file`, an existing manifest, is a claim a dead process left: empty, a regular file of
- * one link, made before this process began or more than CLAIM_ABANDONED_MS ago (a live writer
- * fills its claim within milliseconds of the call, unless the disk refuses its content files
- * meanwhile). A process killed between the claim and the content write left the id refused for
- * good: the app's retry of the same interaction after a restart threw AUDIT_ERR_VALIDATION
- * (found by review, 2026-12-06). The logger refuses its own claims still in flight itself.
+ * Makes this process the owner of a claim: creates its owner file `owner` whole and exclusively,
+ * after removing one `abandoned` judges a gone owner's (only while it still is the file judged:
+ * removeIfStill). Undefined when another owner holds it (or took it over meanwhile).
+ */
+function takeOwner(owner: string, abandoned: (judged: string | undefined) => boolean): OwnerTaken | undefined {
+  const text = claimOwnerText();
+  let replaced = false;
+  for (let tries = 0; tries < 3; tries++) {
+    if (createWhole(owner, text)) return { text, replaced };
+    const judged = readText(owner);
+    if (judged === undefined && fs.lstatSync(owner, { throwIfNoEntry: false }) === undefined) continue; // (given up meanwhile)
+    if (!abandoned(judged)) return undefined;
+    removeIfStill(owner, judged, asideOf(owner));
+    replaced = true;
+  }
+  return undefined;
+}
+
+/** Records the claim whose owner file `owner` holds `text` as this process's (see releaseOwnClaim); true. */
+function owned(owner: string, text: string): true {
+  ownClaims.set(owner, text);
+  return true;
+}
+
+/** Removes the owner file `owner` while it still holds this process's `text`. */
+function dropOwner(owner: string, text: string): void {
+  ownClaims.delete(owner);
+  removeIfStill(owner, text, asideOf(owner));
+}
+
+/** Gives up this process's ownership of the claim of `manifest` (its content written, or the claim released), if it has one. */
+function releaseOwnClaim(manifest: string): void {
+  const owner = ownerFileOf(manifest);
+  const text = ownClaims.get(owner);
+  if (text !== undefined) dropOwner(owner, text);
+}
+
+/**
+ * Whether the owner file `owner`, read as `judged`, is a gone owner's: provably, when it names a
+ * process of this host (claimOwnerGone); else (another host's, or unreadable) once it went
+ * untouched for more than CLAIM_ABANDONED_MS.
+ */
+function ownerAbandoned(owner: string, judged: string | undefined, now: number): boolean {
+  const gone = claimOwnerGone(judged);
+  if (gone !== undefined) return gone;
+  const st = fs.lstatSync(owner, { throwIfNoEntry: false });
+  return st !== undefined && now - st.mtimeMs > CLAIM_ABANDONED_MS;
+}
+
+/** An empty claim without owner file (an older version's) taken over by its age: made before this process began or more than CLAIM_ABANDONED_MS ago. */
+function takenOverByAge(st: fs.Stats): boolean {
+  return st.mtimeMs < PROCESS_START_MS || Date.now() - st.mtimeMs > CLAIM_ABANDONED_MS;
+}
+
+/**
+ * Whether `file`, an existing manifest, is a claim a gone process left: empty, a regular file of
+ * one link, and its owner file names a gone owner (see ownerAbandoned), or, without owner file
+ * (an older version's claim), it was made before this process began or more than
+ * CLAIM_ABANDONED_MS ago. A process killed between the claim and the content write left the id
+ * refused for good: the app's retry of the same interaction after a restart threw
+ * AUDIT_ERR_VALIDATION (found by review, 2026-12-06). The logger refuses its own claims still in
+ * flight itself.
  */
 function abandonedClaim(file: string): boolean {
-  try {
-    const st = fs.lstatSync(file);
-    return emptyClaim(st) && (st.mtimeMs < PROCESS_START_MS || Date.now() - st.mtimeMs > CLAIM_ABANDONED_MS);
-  } catch {
-    return false;
-  }
+  const st = fs.lstatSync(file, { throwIfNoEntry: false });
+  if (st === undefined || !emptyClaim(st)) return false;
+  const owner = ownerFileOf(file);
+  const judged = readText(owner);
+  if (judged !== undefined || fs.lstatSync(owner, { throwIfNoEntry: false }) !== undefined) return ownerAbandoned(owner, judged, Date.now());
+  return takenOverByAge(st);
 }
 
 /** A claim not written into (see claimContentId): an empty regular file of one link. */
@@ -82,44 +173,95 @@ const MANIFEST_NAME = /^manifest_(.+)\.json$/;
 const CLAIM_CLOCK_SLACK_MS = 1_000;
 
 /**
- * The claims in `auditDir`'s content directory that a cleanup removes (see abandonedClaim: the
- * takeover's rule, made safe for a process that is not the claim's): an empty manifest, a regular
- * file of one link, last touched more than CLAIM_ABANDONED_MS before `now` and before
- * `liveSince`, when the directory's earliest live writer took its session lock (undefined: none
- * lives). A writer claims ids only while it holds its lock, so a claim older than every live
- * writer's lock is a dead one's; the takeover's "made before this process began" is no proof for
- * a cleanup, which may have begun a moment ago. A claim of a writer that lives is never among
- * them, however old (its content files refused by the disk for minutes): nor, so, is a dead
- * writer's that a live one that began before it outlives (the next cleanup after that one ends).
- * Names relative to the audit directory; none through a content directory that is a link.
+ * How a cleanup, a process that is not the claim's and may have begun a moment ago, judges the
+ * claim `file` (its manifest; lstat `st`, `ownerSt`: its owner file's, `judged` that file's text):
+ * whether it is abandoned. A claim of the last CLAIM_ABANDONED_MS never is. With an owner file:
+ * abandoned when it names a process of this host that is gone (claimOwnerGone), however many
+ * writers live; one naming another host's process, or unreadable, as a claim without owner. A
+ * claim without owner (an older version's) is abandoned once it is older than `liveSince`, when
+ * the directory's earliest live writer took its session lock (undefined: none lives): a writer
+ * claims ids only while it holds its lock, so a claim older than every live writer's lock is a
+ * dead one's.
+ */
+function abandonedForCleanup(st: fs.Stats, ownerSt: fs.Stats | undefined, judged: string | undefined, now: number, liveSince: number | undefined): boolean {
+  if (now - st.mtimeMs <= CLAIM_ABANDONED_MS) return false;
+  const gone = ownerSt === undefined ? undefined : claimOwnerGone(judged);
+  if (gone !== undefined) return gone;
+  if (ownerSt !== undefined && now - ownerSt.mtimeMs <= CLAIM_ABANDONED_MS) return false;
+  return liveSince === undefined || st.mtimeMs < liveSince - CLAIM_CLOCK_SLACK_MS;
+}
+
+/**
+ * The claims in `auditDir`'s content directory that a cleanup removes (see abandonedForCleanup:
+ * the takeover's rule, made safe for a process that is not the claim's): an empty manifest, a
+ * regular file of one link, whose owner is gone; and an owner file left beside a manifest that
+ * is no claim (its content written, or none made) by an owner that is gone. A claim of a writer
+ * that lives is never among them, however old (its content files refused by the disk for
+ * minutes). Names relative to the audit directory; none through a content directory that is a
+ * link.
  */
 export function abandonedClaims(auditDir: string, now: number, liveSince: number | undefined): string[] {
   const dir = path.join(auditDir, CONTENT_DIR);
   if (contentDirRefusal(dir)) return [];
   const out: string[] = [];
-  for (const name of safeReaddir(dir)) {
-    const id = MANIFEST_NAME.exec(name)?.[1];
+  const names = safeReaddir(dir);
+  for (const name of names) {
+    const manifest = MANIFEST_NAME.exec(name);
+    const id = (manifest ?? CLAIM_OWNER_NAME.exec(name))?.[1];
     if (id === undefined || !ID_PATTERN.test(id)) continue;
-    const st = fs.lstatSync(path.join(dir, name), { throwIfNoEntry: false });
-    if (st === undefined || !emptyClaim(st) || now - st.mtimeMs <= CLAIM_ABANDONED_MS) continue;
-    if (liveSince !== undefined && st.mtimeMs >= liveSince - CLAIM_CLOCK_SLACK_MS) continue;
+    const file = path.join(dir, `manifest_${id}.json`);
+    const owner = ownerFileOf(file);
+    const st = fs.lstatSync(file, { throwIfNoEntry: false });
+    const claim = st !== undefined && emptyClaim(st);
+    // (an owner file is named on its own only when its manifest is no claim)
+    if (manifest ? !claim : claim) continue;
+    const ownerSt = fs.lstatSync(owner, { throwIfNoEntry: false });
+    if (!manifest && ownerSt === undefined) continue;
+    if (!abandonedForCleanup(manifest ? st! : ownerSt!, ownerSt, readText(owner), now, liveSince)) continue;
     out.push(`${CONTENT_DIR}/${name}`);
   }
   return out.sort();
 }
 
 /**
- * Removes the abandoned claim `rel` (see abandonedClaims) while it still is the empty file judged:
- * renamed aside first (a new claim of the id, or the takeover's write through the thread pool,
- * then creates the file afresh), checked there (the same file, still empty, one link) and only
- * then removed; one written into meanwhile is put back (by a link: never over a file made under
- * the name since). False when it was not removed.
+ * Removes the abandoned claim `rel` (see abandonedClaims: a manifest, or an owner file left on
+ * its own) while it still is one, judged again (`now`, `liveSince`: as abandonedClaims was) with
+ * the claim held: this process first takes the id over as a logger would (takeOwner: the gone
+ * owner's file removed only while it is still the one judged, then this process's created
+ * exclusively), so no writer of this version claims the id meanwhile; then the empty manifest
+ * is renamed aside, checked there (the same file, still empty, one link) and only then removed
+ * (one written into meanwhile, by an older version's takeover, is put back, by a link: never
+ * over a file made under the name since); then this process's owner file is removed. False when
+ * nothing was removed. Found by review, 2026-12-06: the claim was judged, then looked at again
+ * and removed if it was an empty file: a writer that took the claim over (or claimed the id
+ * afresh) in between had its live claim removed, and a third then claimed the id too.
  */
-export function removeAbandonedClaim(auditDir: string, rel: string): boolean {
-  const file = safeJoin(auditDir, rel);
+export function removeAbandonedClaim(auditDir: string, rel: string, now: number, liveSince: number | undefined): boolean {
+  const named = safeJoin(auditDir, rel);
+  const ownerOnly = named.endsWith(CLAIM_OWNER_SUFFIX);
+  const file = ownerOnly ? named.slice(0, -CLAIM_OWNER_SUFFIX.length) : named;
+  const owner = ownerFileOf(file);
+  const judge = (ownerJudged: string | undefined): boolean => {
+    const st = fs.lstatSync(ownerOnly ? owner : file, { throwIfNoEntry: false });
+    return st !== undefined && abandonedForCleanup(st, fs.lstatSync(owner, { throwIfNoEntry: false }), ownerJudged, now, liveSince);
+  };
+  const took = takeOwner(owner, judge);
+  if (took === undefined) return false;
+  try {
+    const st = fs.lstatSync(file, { throwIfNoEntry: false });
+    if (ownerOnly) return took.replaced && (st === undefined || !emptyClaim(st));
+    if (st === undefined || !emptyClaim(st)) return false;
+    // (without an owner file judged gone: an older version's claim, judged again by its age)
+    if (!took.replaced && !abandonedForCleanup(st, undefined, undefined, now, liveSince)) return false;
+    return removeEmptyClaim(file, st);
+  } finally {
+    dropOwner(owner, took.text);
+  }
+}
+
+/** Removes the empty claim `file` (lstat `before`) if, renamed aside, it is still that file and empty; else puts it back (see removeAbandonedClaim). */
+function removeEmptyClaim(file: string, before: fs.Stats): boolean {
   const aside = `${file}.${process.pid}.${Math.random().toString(36).slice(2)}.tmp`;
-  const before = fs.lstatSync(file, { throwIfNoEntry: false });
-  if (before === undefined || !emptyClaim(before)) return false;
   try {
     fs.renameSync(file, aside);
   } catch {
@@ -142,16 +284,19 @@ export function removeAbandonedClaim(auditDir: string, rel: string): boolean {
 
 /**
  * Whether interaction `id` has content files here, or a live claim (see claimContentId): its
- * manifest is there and is not a claim a dead process left.
+ * manifest is there and is not a claim a gone process left, or its owner file is there (the
+ * manifest on its way) and its owner may live.
  */
 export function contentIdTaken(auditDir: string, id: string): boolean {
   const file = safeJoin(auditDir, contentFileNames(id, false).manifest);
-  return fs.existsSync(file) && !abandonedClaim(file);
+  if (fs.existsSync(file)) return !abandonedClaim(file);
+  const owner = ownerFileOf(file);
+  return fs.lstatSync(owner, { throwIfNoEntry: false }) !== undefined && !ownerAbandoned(owner, readText(owner), Date.now());
 }
 
 /**
  * Gives a claim up (the chat's record was not made: see claimContentId): removes the manifest
- * while it is still the empty file the claim created.
+ * while it is still the empty file the claim created, then this process's owner file.
  */
 export function releaseContentClaim(auditDir: string, id: string): void {
   const file = safeJoin(auditDir, contentFileNames(id, false).manifest);
@@ -161,6 +306,7 @@ export function releaseContentClaim(auditDir: string, id: string): void {
   } catch {
     // gone already, or not ours to remove: left (verify notes an orphan file)
   }
+  releaseOwnClaim(file);
 }
 
 /** Encrypts (when keyed) and digests a chat's full content; nothing touches the disk yet. */
@@ -218,6 +364,8 @@ export function writeContentSync(auditDir: string, c: PreparedContent, m: Omit<C
     }
   }
   if (failed !== undefined) throw failed;
+  // (the claim is the manifest's content now: its owner file goes, see claimContentId)
+  if (c.claimed) releaseOwnClaim(files[2]![0]);
 }
 
 /**
@@ -302,7 +450,10 @@ export function writeContent(
   const sync = durability === "fsync";
   // (a claimed manifest, created empty at the call, is written into: see claimContentId)
   const claimed = c.claimed ? files[2]![0] : undefined;
-  return (threadPool ? undefined : writeOnContentThread(files, mode, sync, claimed)) ?? writeInThreadPool(files, mode, sync, false, claimed);
+  const written = (threadPool ? undefined : writeOnContentThread(files, mode, sync, claimed)) ?? writeInThreadPool(files, mode, sync, false, claimed);
+  // (the claim is the manifest's content now: its owner file goes; kept while the write fails, as
+  // the claim of a writer that lives)
+  return claimed === undefined ? written : written.then(() => releaseOwnClaim(claimed));
 }
 
 /** Each content file's path and bytes (paths and bytes first: a path that cannot be built starts no write). */

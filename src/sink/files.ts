@@ -69,6 +69,15 @@ export function contentFileNames(interactionId: string, encrypted: boolean) {
   };
 }
 
+/**
+ * What an explicit id's claim is owned through, past its manifest's name (see claimContentId in
+ * content.ts): `manifest_<id>.json.claim`, naming the claiming process. No content: the verifier
+ * passes it by, as it does a `.tmp` file.
+ */
+export const CLAIM_OWNER_SUFFIX = ".claim";
+/** A claim's owner file's name in the content directory (see CLAIM_OWNER_SUFFIX); `$1`, the id. */
+export const CLAIM_OWNER_NAME = /^manifest_(.+)\.json\.claim$/;
+
 export interface KindFile {
   readonly path: string;
   readonly name: string;

@@ -1,4 +1,5 @@
 import fs from "node:fs";
+import { randomBytes } from "node:crypto";
 import os from "node:os";
 import path from "node:path";
 import { AuditSessionLockedError } from "../errors.js";
@@ -64,6 +65,29 @@ const TAKEOVER_STALE_MS = 5_000;
 /** This process's lock body. */
 function ownBody(): LockBody {
   return { pid: process.pid, hostname: os.hostname(), startedAt: new Date().toISOString(), ...(OWN_PROC_START !== undefined ? { procStart: OWN_PROC_START } : {}) };
+}
+
+/**
+ * The owner of a claim that is a file of its own (an explicit chat id's, see claimContentId in
+ * content.ts): this process's lock body (pid, host, when, its kernel start where known, which a
+ * reused pid does not share) and a random nonce, which makes each claim's text its own (a claim
+ * is removed or replaced only while it still holds the text judged: see removeIfStill).
+ */
+export function claimOwnerText(): string {
+  return JSON.stringify({ ...ownBody(), nonce: randomBytes(8).toString("hex") });
+}
+
+/**
+ * Whether the claim owner `text` names (see claimOwnerText) is provably gone: a process of this
+ * host that is not alive, or whose pid another process has now (another kernel start), or this
+ * process's pid before this process began. False while it may live; undefined when it cannot be
+ * told: another host's process, or a text that is no owner (the caller falls back on the
+ * claim's age).
+ */
+export function claimOwnerGone(text: string | undefined): boolean | undefined {
+  const owner = text === undefined ? undefined : parseLock(text);
+  if (owner === undefined || owner.hostname !== os.hostname()) return undefined;
+  return !holderLive(owner);
 }
 
 /** Waits `ms` on this thread (the kit's file locks are taken synchronously). */

@@ -12,7 +12,7 @@ import path from "node:path";
 import { afterEach, describe, expect, it } from "vitest";
 import { AuditLogger, verifyAuditLog } from "../../src/index.js";
 import { cleanupTmp, tmpProject } from "../helpers/index.js";
-import { auditDirOf, killChildren, startFixture, type ChildHandle } from "../helpers/core.js";
+import { auditDirOf, claimingChild as claimingChildOf, dateBack, killChildren, type ChildHandle } from "../helpers/core.js";
 import { runCli } from "../cli/helpers.js";
 
 const children: ChildHandle[] = [];
@@ -23,18 +23,7 @@ afterEach(async () => {
 
 const MIN = 60_000;
 
-/** A real child that claims `id` for session `sessionId` and holds its event loop (the content never written). */
-async function claimingChild(projectPath: string, sessionId: string, id: string): Promise<ChildHandle> {
-  const h = startFixture("claim-killed-child.mts", {}, [projectPath, sessionId, id]);
-  children.push(h);
-  await h.waitForLine((l) => l === "claimed", "claimed");
-  return h;
-}
-
-function dateBack(file: string, ms: number): void {
-  const t = new Date(Date.now() - ms);
-  fs.utimesSync(file, t, t);
-}
+const claimingChild = (projectPath: string, sessionId: string, id: string): Promise<ChildHandle> => claimingChildOf(children, projectPath, sessionId, id);
 
 /**
  * Three claims: `dead-1`, a killed child's, 5 minutes old; `fresh-1`, a killed child's, made just

@@ -168,6 +168,24 @@ export async function killChildren(children: ChildHandle[]): Promise<void> {
   }
 }
 
+/**
+ * A real child (test/fixtures/core/claim-killed-child.mts, session `sessionId`) that claims the
+ * explicit chat id `id` and holds its event loop: its content never written while it lives (kill
+ * it, SIGKILL, for a writer that died after its claim). Added to `children`, once it has claimed.
+ */
+export async function claimingChild(children: ChildHandle[], projectPath: string, sessionId: string, id: string): Promise<ChildHandle> {
+  const h = startFixture("claim-killed-child.mts", {}, [projectPath, sessionId, id]);
+  children.push(h);
+  await h.waitForLine((l) => l === "claimed", "claimed");
+  return h;
+}
+
+/** Sets `file`'s access and modification times `ms` back from now. */
+export function dateBack(file: string, ms: number): void {
+  const t = new Date(Date.now() - ms);
+  fs.utimesSync(file, t, t);
+}
+
 /** The pid of a process of this host that has ended. */
 export function deadPid(): number {
   return spawnSync(process.execPath, ["-e", ""]).pid!;

@@ -92,7 +92,7 @@ describe("an explicit id's claim names its owner", () => {
     expect((await verifyAuditLog(auditDirOf(projectPath), { sessionId: "retry" })).problems).toEqual([]);
   }, 60_000);
 
-  it("an owner whose pid is alive but another process's now (another kernel start) is gone; another host's owner is judged by its age", async () => {
+  it("an owner whose pid is alive but another process's now (another kernel start) is gone; another host's owner, and an owner file naming no one, are judged by their age", async () => {
     const projectPath = tmpProject();
     const h = await claimingChild(children, projectPath, "alive", "unrelated-1");
     const l = new AuditLogger({ sessionId: "taker", projectPath, durability: "async", fullContentLogging: true });
@@ -120,9 +120,16 @@ describe("an explicit id's claim names its owner", () => {
     dateBack(remote, 2 * MIN);
     dateBack(`${remote}.claim`, 2 * MIN);
     expect(l.logChatInteraction({ id: "remote-1", prompt: "p", response: "r" })).toBe("remote-1");
+    // an owner file that names no one (being written, or left empty by a process killed at once): by its age too
+    const blank = manifestOf(projectPath, "blank-1");
+    fs.writeFileSync(blank, "");
+    fs.writeFileSync(`${blank}.claim`, "");
+    expect(() => l.logChatInteraction({ id: "blank-1", prompt: "p", response: "r" })).toThrow(refused);
+    dateBack(`${blank}.claim`, 2 * MIN);
+    expect(l.logChatInteraction({ id: "blank-1", prompt: "p", response: "r" })).toBe("blank-1");
     await l.finalizeSession();
     expect(errors).toEqual([]);
-    expect(chatIds(projectPath, "taker")).toEqual([...(fs.existsSync(`/proc/${h.child.pid}/stat`) ? ["reused-1"] : []), "remote-1"]);
+    expect(chatIds(projectPath, "taker")).toEqual([...(fs.existsSync(`/proc/${h.child.pid}/stat`) ? ["reused-1"] : []), "remote-1", "blank-1"]);
   }, 60_000);
 
   it("a claim an older version made (an empty manifest, no owner file) is handled as before: refused while fresh, taken over once over a minute old, removed by cleanup once older than every live writer", async () => {

@@ -148,7 +148,8 @@ export interface CleanupResult {
    * the empty manifests of explicit chat ids' claims that processes which died before writing
    * the content left (`full_interactions/manifest_<id>.json`, its owner file with it), and an
    * owner file such a process left on its own (`full_interactions/manifest_<id>.json.claim`, its
-   * manifest written or never made), removed (or, in a dry run, that would be): older than a
+   * manifest written or never made), and a claim's file a takeover or a removal set aside and
+   * left (`manifest_<id>.json[.claim].<pid>.<random>.tmp`, its process gone), removed (or, in a dry run, that would be): older than a
    * minute, and their owner a process of this host that is gone; a claim without owner file (an
    * older version's) or another host's, when older than every live writer's session lock. Never
    * the claim of a writer still alive (see abandonedClaims in src/sink/content.ts). They hold no

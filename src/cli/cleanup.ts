@@ -35,7 +35,8 @@ shred and legal holds locks set aside, <lock>.stale.<pid>.<thread>; "directoryLe
 
 And it removes the empty manifest an explicit chat id's claim left when its process died before
 writing the content (full_interactions/manifest_<id>.json, and its owner file
-manifest_<id>.json.claim; "abandonedClaims" in --json): once it is over a minute old and the
+manifest_<id>.json.claim, or what a takeover set aside, manifest_<id>.json[.claim].<pid>.<random>.tmp;
+"abandonedClaims" in --json): once it is over a minute old and the
 process its owner file names is gone (a claim without owner file, of an older version, or of
 another host's process: once older than every running logger of the directory). A claim a
 running logger may still write into is never removed, whatever --max-age-days says; none

@@ -6,7 +6,7 @@ import type { ContentFileRef, ContentFiles, Durability } from "../types.js";
 import { COMPLETE_FLAGS, beginsWith, completable, contentDirRefusal, mayComplete, writeInThreadPool, writeOnContentThread } from "./content-thread.js";
 import { CLAIM_OWNER_NAME, CLAIM_OWNER_SUFFIX, CONTENT_DIR, contentFileNames, safeJoin, safeReaddir } from "./files.js";
 import { ID_PATTERN } from "../record/id.js";
-import { claimOwnerGone, claimOwnerText, readText, removeIfStill } from "./lock.js";
+import { claimOwnerGone, claimOwnerText, leftByGone, readText, removeIfStill } from "./lock.js";
 
 /** Additional data binding an encrypted content file to its interaction and role. */
 export function fileAad(interactionId: string, role: "prompt" | "response"): string {
@@ -214,10 +214,12 @@ function abandonedForCleanup(st: fs.Stats, ownerSt: fs.Stats | undefined, judged
  * The claims in `auditDir`'s content directory that a cleanup removes (see abandonedForCleanup:
  * the takeover's rule, made safe for a process that is not the claim's): an empty manifest, a
  * regular file of one link, whose owner is gone; and an owner file left beside a manifest that
- * is no claim (its content written, or none made) by an owner that is gone. A claim of a writer
- * that lives is never among them, however old (its content files refused by the disk for
- * minutes). Names relative to the audit directory; none through a content directory that is a
- * link.
+ * is no claim (its content written, or none made) by an owner that is gone; and what a takeover
+ * or a removal of a claim set aside (CLAIM_ASIDE) and left, its process killed midway or the
+ * file put back failing, once the process its name names is gone and it was renamed more than
+ * CLAIM_ABANDONED_MS ago. A claim of a writer that lives is never among them, however old (its
+ * content files refused by the disk for minutes). Names relative to the audit directory; none
+ * through a content directory that is a link.
  */
 export function abandonedClaims(auditDir: string, now: number, liveSince: number | undefined): string[] {
   const dir = path.join(auditDir, CONTENT_DIR);
@@ -225,6 +227,10 @@ export function abandonedClaims(auditDir: string, now: number, liveSince: number
   const out: string[] = [];
   const names = safeReaddir(dir);
   for (const name of names) {
+    if (asideLeft(path.join(dir, name), now)) {
+      out.push(`${CONTENT_DIR}/${name}`);
+      continue;
+    }
     const manifest = MANIFEST_NAME.exec(name);
     const id = (manifest ?? CLAIM_OWNER_NAME.exec(name))?.[1];
     if (id === undefined || !ID_PATTERN.test(id)) continue;
@@ -257,6 +263,11 @@ export function abandonedClaims(auditDir: string, now: number, liveSince: number
  */
 export function removeAbandonedClaim(auditDir: string, rel: string, now: number, liveSince: number | undefined): boolean {
   const named = safeJoin(auditDir, rel);
+  if (asideLeft(named, now)) {
+    // (no process reaches it by this name: only the one that set it aside, gone)
+    fs.rmSync(named, { force: true });
+    return true;
+  }
   const ownerOnly = named.endsWith(CLAIM_OWNER_SUFFIX);
   const file = ownerOnly ? named.slice(0, -CLAIM_OWNER_SUFFIX.length) : named;
   const owner = ownerFileOf(file);
@@ -276,6 +287,20 @@ export function removeAbandonedClaim(auditDir: string, rel: string, now: number,
   } finally {
     dropOwner(owner, took.text);
   }
+}
+
+/**
+ * What a takeover or a removal of an explicit id's claim sets aside to remove it (see asideOf,
+ * removeEmptyClaim): `manifest_<id>.json.<pid>.<random>.tmp`, `manifest_<id>.json.claim.<pid>.<random>.tmp`; `$1`, the pid.
+ */
+const CLAIM_ASIDE = /^manifest_[A-Za-z0-9_-]+\.json(?:\.claim)?\.(\d+)\.[0-9a-z]+\.tmp$/;
+
+/** Whether `file` is a claim's file set aside (CLAIM_ASIDE) and left: by a process of this host that is gone (leftByGone), renamed (its ctime) more than CLAIM_ABANDONED_MS before `now`. */
+function asideLeft(file: string, now: number): boolean {
+  const pid = CLAIM_ASIDE.exec(path.basename(file))?.[1];
+  if (pid === undefined) return false;
+  const st = fs.lstatSync(file, { throwIfNoEntry: false });
+  return st !== undefined && now - st.ctimeMs > CLAIM_ABANDONED_MS && leftByGone(file, Number(pid));
 }
 
 /** Removes the empty claim `file` (lstat `before`) if, renamed aside, it is still that file and empty; else puts it back (see removeAbandonedClaim). */

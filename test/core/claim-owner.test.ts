@@ -12,8 +12,9 @@ import path from "node:path";
 import { afterEach, describe, expect, it } from "vitest";
 import { AuditLogger, verifyAuditLog } from "../../src/index.js";
 import { cleanupSessions } from "../../src/retention.js";
+import { abandonedClaims, removeAbandonedClaim } from "../../src/sink/content.js";
 import { cleanupTmp, readJsonl, tmpProject } from "../helpers/index.js";
-import { auditDirOf, claimingChild, dateBack, killChildren, type ChildHandle } from "../helpers/core.js";
+import { auditDirOf, claimingChild, dateBack, deadPid, killChildren, type ChildHandle } from "../helpers/core.js";
 
 const children: ChildHandle[] = [];
 afterEach(async () => {
@@ -184,4 +185,27 @@ describe("an explicit id's claim names its owner", () => {
     expect(fs.readdirSync(path.join(dir, "full_interactions")).filter((n) => n.endsWith(".tmp"))).toEqual([]);
     expect(live.child.exitCode).toBe(null);
   }, 60_000);
+});
+
+// A takeover or a removal of a claim renames the file aside (`….<pid>.<random>.tmp`) to check it
+// before the unlink; a process killed in between, or a put-back that failed (a file made under the
+// name meanwhile), left it for good. Cleanup now removes it once its process is gone and it was
+// renamed over a minute ago (judged as of `now`: the ctime cannot be dated back).
+describe("what a claim's takeover or removal set aside", () => {
+  it("is removed by cleanup once the process its name names is gone and it is over a minute old; a live process's is kept", () => {
+    const projectPath = tmpProject();
+    const dir = auditDirOf(projectPath);
+    const content = path.join(dir, "full_interactions");
+    fs.mkdirSync(content, { recursive: true });
+    const gone = deadPid();
+    const names = [`manifest_a-1.json.${gone}.k3x9.tmp`, `manifest_a-2.json.claim.${gone}.q7z1.tmp`, `manifest_a-3.json.${process.pid}.m2p4.tmp`, `prompt_a-4.txt.${gone}.k3x9.tmp`];
+    for (const n of names) fs.writeFileSync(path.join(content, n), "");
+    // just renamed: none
+    expect(abandonedClaims(dir, Date.now(), undefined)).toEqual([]);
+    const later = Date.now() + 2 * MIN;
+    const listed = abandonedClaims(dir, later, undefined);
+    expect(listed).toEqual([`full_interactions/${names[0]}`, `full_interactions/${names[1]}`]);
+    for (const rel of listed) expect(removeAbandonedClaim(dir, rel, later, undefined)).toBe(true);
+    expect(fs.readdirSync(content).sort()).toEqual([names[2]!, names[3]!].sort());
+  });
 });

@@ -48,7 +48,7 @@ export function claimContentId(auditDir: string, id: string, mode: number): bool
   const owner = ownerFileOf(file);
   let took: OwnerTaken | undefined;
   try {
-    took = takeOwner(owner, (judged) => ownerAbandoned(owner, judged, Date.now()));
+    took = takeOwner(owner, mode, (judged) => ownerAbandoned(owner, judged, Date.now()));
   } catch {
     return undefined;
   }
@@ -94,11 +94,11 @@ interface OwnerTaken {
  * after removing one `abandoned` judges a gone owner's (only while it still is the file judged:
  * removeIfStill). Undefined when another owner holds it (or took it over meanwhile).
  */
-function takeOwner(owner: string, abandoned: (judged: string | undefined) => boolean): OwnerTaken | undefined {
+function takeOwner(owner: string, mode: number, abandoned: (judged: string | undefined) => boolean): OwnerTaken | undefined {
   const text = claimOwnerText();
   let replaced = false;
   for (let tries = 0; tries < 3; tries++) {
-    if (createOwner(owner, text)) return { text, replaced };
+    if (createOwner(owner, text, mode)) return { text, replaced };
     const judged = readText(owner);
     if (judged === undefined && fs.lstatSync(owner, { throwIfNoEntry: false }) === undefined) continue; // (given up meanwhile)
     if (!abandoned(judged)) return undefined;
@@ -109,7 +109,7 @@ function takeOwner(owner: string, abandoned: (judged: string | undefined) => boo
 }
 
 /**
- * Creates the owner file `owner` holding `text`, exclusively (`wx`); whether it did (false: there
+ * Creates the owner file `owner` holding `text`, exclusively (`wx`, `mode` as the content files'); whether it did (false: there
  * is one). Written in place, not whole beside it then linked (createWhole: three more file
  * operations on the app's thread for every explicit-id chat; a claim's median measured 0.45–2.4 ms
  * so, 0.12–0.75 ms this way, on the 2-vCPU VM at load 13–18): one read while it is being
@@ -117,14 +117,24 @@ function takeOwner(owner: string, abandoned: (judged: string | undefined) => boo
  * process, and is judged by its age (see ownerAbandoned), so never taken over before
  * CLAIM_ABANDONED_MS.
  */
-function createOwner(owner: string, text: string): boolean {
+function createOwner(owner: string, text: string, mode: number): boolean {
+  let fd: number;
   try {
-    fs.writeFileSync(owner, text, { flag: "wx", mode: 0o600 });
-    return true;
+    fd = fs.openSync(owner, "wx", mode);
   } catch (err) {
     if ((err as NodeJS.ErrnoException).code !== "EEXIST") throw err;
     return false;
   }
+  try {
+    fs.writeSync(fd, text);
+  } catch (err) {
+    // (the disk refused its bytes: not left empty, naming no one, for a minute)
+    fs.closeSync(fd);
+    fs.rmSync(owner, { force: true });
+    throw err;
+  }
+  fs.closeSync(fd);
+  return true;
 }
 
 /** Records the claim whose owner file `owner` holds `text` as this process's (see releaseOwnClaim); true. */
@@ -275,7 +285,7 @@ export function removeAbandonedClaim(auditDir: string, rel: string, now: number,
     const st = fs.lstatSync(ownerOnly ? owner : file, { throwIfNoEntry: false });
     return st !== undefined && abandonedForCleanup(st, fs.lstatSync(owner, { throwIfNoEntry: false }), ownerJudged, now, liveSince);
   };
-  const took = takeOwner(owner, judge);
+  const took = takeOwner(owner, 0o600, judge);
   if (took === undefined) return false;
   try {
     const st = fs.lstatSync(file, { throwIfNoEntry: false });

@@ -70,23 +70,38 @@ function ownBody(): LockBody {
 /**
  * The owner of a claim that is a file of its own (an explicit chat id's, see claimContentId in
  * content.ts): this process's lock body (pid, host, when, its kernel start where known, which a
- * reused pid does not share) and a random nonce, which makes each claim's text its own (a claim
+ * reused pid does not share), its pid namespace where known, and a random nonce, which makes each claim's text its own (a claim
  * is removed or replaced only while it still holds the text judged: see removeIfStill).
  */
 export function claimOwnerText(): string {
-  return JSON.stringify({ ...ownBody(), nonce: randomBytes(8).toString("hex") });
+  return JSON.stringify({ ...ownBody(), ...(OWN_PID_NS !== undefined ? { pidNs: OWN_PID_NS } : {}), nonce: randomBytes(8).toString("hex") });
 }
+
+/**
+ * This process's pid namespace (`/proc/self/ns/pid`, e.g. `pid:[4026531836]`; undefined off
+ * Linux): a claim's owner names it, so that a process of another namespace given the same host
+ * name (containers sharing a volume and a hostname) does not take its pid for one of its own.
+ */
+const OWN_PID_NS = ((): string | undefined => {
+  try {
+    return fs.readlinkSync("/proc/self/ns/pid");
+  } catch {
+    return undefined;
+  }
+})();
 
 /**
  * Whether the claim owner `text` names (see claimOwnerText) is provably gone: a process of this
  * host that is not alive, or whose pid another process has now (another kernel start), or this
  * process's pid before this process began. False while it may live; undefined when it cannot be
- * told: another host's process, or a text that is no owner (the caller falls back on the
- * claim's age).
+ * told: another host's process (or another pid namespace's), or a text that is no owner (the
+ * caller falls back on the claim's age).
  */
 export function claimOwnerGone(text: string | undefined): boolean | undefined {
-  const owner = text === undefined ? undefined : parseLock(text);
+  const owner = text === undefined ? undefined : (parseLock(text) as (LockBody & { pidNs?: unknown }) | undefined);
   if (owner === undefined || owner.hostname !== os.hostname()) return undefined;
+  // (another pid namespace, as a container given this host's name: its pids are not ours to ask)
+  if (owner.pidNs !== undefined && owner.pidNs !== OWN_PID_NS) return undefined;
   return !holderLive(owner);
 }
 

@@ -115,6 +115,12 @@ describe("an explicit id's claim names its owner", () => {
     dateBack(live, 5 * MIN);
     dateBack(`${live}.claim`, 5 * MIN);
     expect(() => l.logChatInteraction({ id: "alive-1", prompt: "p", response: "r" })).toThrow(refused);
+    // a dead pid, but of another pid namespace (a container given this host's name): not ours to ask, by its age
+    const otherNs = claim("other-ns-1", { pid: deadPid(), hostname: os.hostname(), startedAt: new Date().toISOString(), pidNs: "pid:[1]", nonce: "11" });
+    expect(() => l.logChatInteraction({ id: "other-ns-1", prompt: "p", response: "r" })).toThrow(refused);
+    dateBack(otherNs, 2 * MIN);
+    dateBack(`${otherNs}.claim`, 2 * MIN);
+    expect(l.logChatInteraction({ id: "other-ns-1", prompt: "p", response: "r" })).toBe("other-ns-1");
     // another host's: refused while its claim is fresh, taken over once over a minute old
     const remote = claim("remote-1", { pid: 1, hostname: `not-${os.hostname()}`, startedAt: new Date().toISOString(), nonce: "00" });
     expect(() => l.logChatInteraction({ id: "remote-1", prompt: "p", response: "r" })).toThrow(refused);
@@ -130,7 +136,7 @@ describe("an explicit id's claim names its owner", () => {
     expect(l.logChatInteraction({ id: "blank-1", prompt: "p", response: "r" })).toBe("blank-1");
     await l.finalizeSession();
     expect(errors).toEqual([]);
-    expect(chatIds(projectPath, "taker")).toEqual([...(fs.existsSync(`/proc/${h.child.pid}/stat`) ? ["reused-1"] : []), "remote-1", "blank-1"]);
+    expect(chatIds(projectPath, "taker")).toEqual([...(fs.existsSync(`/proc/${h.child.pid}/stat`) ? ["reused-1"] : []), "other-ns-1", "remote-1", "blank-1"]);
   }, 60_000);
 
   it("a claim an older version made (an empty manifest, no owner file) is handled as before: refused while fresh, taken over once over a minute old, removed by cleanup once older than every live writer", async () => {

@@ -99,7 +99,7 @@ function takeOwner(owner: string, mode: number, abandoned: (judged: string | und
   let replaced = false;
   for (let tries = 0; tries < 3; tries++) {
     if (createOwner(owner, text, mode)) return { text, replaced };
-    const judged = readText(owner);
+    const judged = ownerText(owner);
     if (judged === undefined && fs.lstatSync(owner, { throwIfNoEntry: false }) === undefined) continue; // (given up meanwhile)
     if (!abandoned(judged)) return undefined;
     removeIfStill(owner, judged, asideOf(owner));
@@ -128,13 +128,44 @@ function createOwner(owner: string, text: string, mode: number): boolean {
   try {
     fs.writeSync(fd, text);
   } catch (err) {
-    // (the disk refused its bytes: not left empty, naming no one, for a minute)
     fs.closeSync(fd);
     fs.rmSync(owner, { force: true });
-    throw err;
+    // The disk refuses the bytes (full, past a file-size limit: an outage of the content disk):
+    // the owner is named by a symbolic link instead, its target the text (no file data, which
+    // RLIMIT_FSIZE does not limit; created exclusively too). Left empty, the owner file named no
+    // one, and a live writer's claim was judged by its age. Where no link can be made (Windows
+    // without the privilege, a full disk), the claim is not made, as before.
+    if (!OUTAGE_CODES.has((err as NodeJS.ErrnoException).code ?? "")) throw err;
+    try {
+      fs.symlinkSync(text, owner);
+    } catch (linkErr) {
+      if ((linkErr as NodeJS.ErrnoException).code === "EEXIST") return false;
+      throw err;
+    }
+    return true;
   }
   fs.closeSync(fd);
   return true;
+}
+
+/** The errors of a disk that refuses a file's bytes, not its creation (see createOwner). */
+const OUTAGE_CODES = new Set(["ENOSPC", "EFBIG", "EDQUOT"]);
+
+/**
+ * The text of the owner file `owner` (see createOwner): a regular file's, or a symbolic link's
+ * target (made when the disk refused the file's bytes); undefined when it is gone, unreadable, or
+ * neither.
+ */
+function ownerText(owner: string): string | undefined {
+  const st = fs.lstatSync(owner, { throwIfNoEntry: false });
+  if (st?.isSymbolicLink()) {
+    try {
+      return fs.readlinkSync(owner);
+    } catch {
+      return undefined;
+    }
+  }
+  return readText(owner);
 }
 
 /** Records the claim whose owner file `owner` holds `text` as this process's (see releaseOwnClaim); true. */
@@ -186,7 +217,7 @@ function abandonedClaim(file: string): boolean {
   const st = fs.lstatSync(file, { throwIfNoEntry: false });
   if (st === undefined || !emptyClaim(st)) return false;
   const owner = ownerFileOf(file);
-  const judged = readText(owner);
+  const judged = ownerText(owner);
   if (judged !== undefined || fs.lstatSync(owner, { throwIfNoEntry: false }) !== undefined) return ownerAbandoned(owner, judged, Date.now());
   return takenOverByAge(st);
 }
@@ -252,7 +283,7 @@ export function abandonedClaims(auditDir: string, now: number, liveSince: number
     if (manifest ? !claim : claim) continue;
     const ownerSt = fs.lstatSync(owner, { throwIfNoEntry: false });
     if (!manifest && ownerSt === undefined) continue;
-    if (!abandonedForCleanup(manifest ? st! : ownerSt!, ownerSt, readText(owner), now, liveSince)) continue;
+    if (!abandonedForCleanup(manifest ? st! : ownerSt!, ownerSt, ownerText(owner), now, liveSince)) continue;
     out.push(`${CONTENT_DIR}/${name}`);
   }
   return out.sort();
@@ -345,7 +376,7 @@ export function contentIdTaken(auditDir: string, id: string): boolean {
   const file = safeJoin(auditDir, contentFileNames(id, false).manifest);
   if (fs.existsSync(file)) return !abandonedClaim(file);
   const owner = ownerFileOf(file);
-  return fs.lstatSync(owner, { throwIfNoEntry: false }) !== undefined && !ownerAbandoned(owner, readText(owner), Date.now());
+  return fs.lstatSync(owner, { throwIfNoEntry: false }) !== undefined && !ownerAbandoned(owner, ownerText(owner), Date.now());
 }
 
 /**

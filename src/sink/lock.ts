@@ -534,7 +534,19 @@ export function removeIfStill(file: string, judged: string | undefined, aside: s
   }
 }
 
-/** Whether `file` (lstat `st`) is what was judged stale: content `judged`, or, undefined, no regular file. */
+/**
+ * Whether `file` (lstat `st`) is what was judged stale: content `judged` (of a regular file, or
+ * the target of a symbolic link, as a claim's owner is named when the disk refuses a file's
+ * bytes: see createOwner in content.ts), or, undefined, no regular file.
+ */
 function isJudged(file: string, st: fs.Stats, judged: string | undefined): boolean {
-  return judged === undefined ? !st.isFile() : st.isFile() && readText(file) === judged;
+  if (judged === undefined) return !st.isFile();
+  if (st.isSymbolicLink()) {
+    try {
+      return fs.readlinkSync(file) === judged;
+    } catch {
+      return false;
+    }
+  }
+  return st.isFile() && readText(file) === judged;
 }

@@ -14,7 +14,7 @@ import { AuditLogger, verifyAuditLog } from "../../src/index.js";
 import { cleanupSessions } from "../../src/retention.js";
 import { abandonedClaims, removeAbandonedClaim } from "../../src/sink/content.js";
 import { cleanupTmp, readJsonl, tmpProject } from "../helpers/index.js";
-import { auditDirOf, claimingChild, dateBack, deadPid, killChildren, type ChildHandle } from "../helpers/core.js";
+import { auditDirOf, claimingChild, dateBack, deadPid, killChildren, startFixture, type ChildHandle } from "../helpers/core.js";
 
 const children: ChildHandle[] = [];
 afterEach(async () => {
@@ -214,4 +214,40 @@ describe("what a claim's takeover or removal set aside", () => {
     for (const rel of listed) expect(removeAbandonedClaim(dir, rel, later, undefined)).toBe(true);
     expect(fs.readdirSync(content).sort()).toEqual([names[2]!, names[3]!].sort());
   });
+});
+
+// The outage itself at the claim: the disk makes files but refuses their bytes (RLIMIT_FSIZE 0 in
+// a real child). The owner file could not hold its text and was removed: the claim was then
+// judged by age only, and a live writer's taken over after a minute. The owner is now named by
+// a symbolic link (its target the text: no file data) when the bytes are refused.
+describe("a live writer whose disk refuses the owner file's bytes at the claim", () => {
+  it("names itself by a symbolic link: its claim, dated back 5 minutes, is not taken over; once it is SIGKILLed, it is", async () => {
+    const projectPath = tmpProject();
+    const h = startFixture("claim-outage-child.mts", {}, [projectPath, "outage", "outage-1"]);
+    children.push(h);
+    await h.waitForLine((l) => l === "claimed", "claimed");
+    const manifest = manifestOf(projectPath, "outage-1");
+    const owner = `${manifest}.claim`;
+    // (made at the call when claimed; else by the content write, after the tick: waited for)
+    for (let i = 0; i < 400 && !fs.existsSync(manifest); i++) await new Promise((r) => setTimeout(r, 50));
+    expect(fs.statSync(manifest).size).toBe(0);
+    const old = new Date(Date.now() - 5 * MIN);
+    fs.utimesSync(manifest, old, old);
+    if (fs.lstatSync(owner, { throwIfNoEntry: false })) fs.lutimesSync(owner, old, old);
+    const l = new AuditLogger({ sessionId: "taker", projectPath, durability: "async", fullContentLogging: true });
+    const errors: string[] = [];
+    l.on("error", (e) => errors.push(e.message));
+    expect(() => l.logChatInteraction({ id: "outage-1", prompt: "mine now?", response: "no" })).toThrow(refused);
+    expect(JSON.parse(fs.readlinkSync(owner)) as Record<string, unknown>).toMatchObject({ pid: h.child.pid, hostname: os.hostname() });
+    expect(cleanupSessions(auditDirOf(projectPath), { maxLogAgeDays: 1 }).abandonedClaims).toEqual([]);
+    expect(fs.lstatSync(owner).isSymbolicLink()).toBe(true);
+    h.child.kill("SIGKILL");
+    await h.exited;
+    expect(l.logChatInteraction({ id: "outage-1", prompt: "mine now", response: "yes" })).toBe("outage-1");
+    await l.finalizeSession();
+    expect(errors).toEqual([]);
+    expect(chatIds(projectPath, "taker")).toEqual(["outage-1"]);
+    expect(fs.lstatSync(owner, { throwIfNoEntry: false })).toBeUndefined();
+    expect((await verifyAuditLog(auditDirOf(projectPath), { sessionId: "taker" })).problems).toEqual([]);
+  }, 60_000);
 });

@@ -226,13 +226,44 @@ const hasDigit = (s: string): boolean => /\d/.test(s);
 const hasUpper = (s: string): boolean => /[A-Z]/.test(s);
 const hasLower = (s: string): boolean => /[a-z]/.test(s);
 
-/** A bearer token, unless it reads like a word ("Bearer authentication"). */
-function bearerAccept(token: string, match: string): number {
-  const t = token.replace(/=+$/, "");
+/** One auth-param, `name=value` or `name="value"` (also with the quotes JSON-escaped); never base64 padding (`==`). */
+const AUTH_PARAM_SOURCE = `[A-Za-z][A-Za-z0-9_-]*=(?!=)(?:\\\\?"[^"\\\\\\r\\n]*\\\\?"|[^\\s,"'\\\\=][^\\s,"'\\\\]*)`;
+/** A list of auth-params after a scheme, as Digest and AWS Signature Version 4 send them. */
+const AUTH_PARAMS = `${AUTH_PARAM_SOURCE}(?:[ \\t]*,[ \\t]*${AUTH_PARAM_SOURCE})*`;
+const AUTH_PARAM = new RegExp(`^${AUTH_PARAM_SOURCE}`);
+
+/** A random credential as text shows it: a digit, or both cases over 12 characters or more. */
+const credentialShaped = (t: string): boolean => hasDigit(t) || (hasUpper(t) && hasLower(t) && t.length >= 12);
+
+/** The values of an auth-param list (`username="bob", response="6629…"`). */
+const AUTH_PARAM_VALUE = /=(?:\\?"([^"\\\r\n]*)\\?"|([^\s,"'\\]*))/g;
+
+/** Whether an auth-param list holds a credential (a Digest `response`, an AWS `Signature`). */
+function paramsHoldCredential(params: string): boolean {
+  for (const m of params.matchAll(AUTH_PARAM_VALUE)) if (credentialShaped(m[1] ?? m[2] ?? "")) return true;
+  return false;
+}
+
+/**
+ * How much of what follows `Bearer ` or an Authorization label (and its Bearer, Basic or Token
+ * scheme, which stays) is the credential. After the label that is also a scheme of another name
+ * with the credential after it (`ApiKey …`, `SSWS …`, `Bot …`: both go, the scheme cannot stay
+ * alone), or auth-params (`Digest username="bob", response="…"`, AWS4-HMAC-SHA256's
+ * `Credential=…, Signature=…`: all of them go when one holds a credential). Otherwise its first
+ * word, when long enough (any 8 characters after the label: Basic's base64 may have no digit).
+ */
+function bearerAccept(candidate: string, match: string): number {
+  const labelled = /^authorization/i.test(match);
+  if (labelled && AUTH_PARAM.test(candidate)) return paramsHoldCredential(candidate) ? candidate.length : 0;
+  const gap = /[ \t]+/.exec(candidate);
+  const first = gap ? candidate.slice(0, gap.index) : candidate;
+  if (labelled && gap) {
+    const rest = candidate.slice(gap.index + gap[0].length);
+    if (AUTH_PARAM.test(rest) ? paramsHoldCredential(rest) : !credentialShaped(first) && credentialShaped(rest.replace(/=+$/, ""))) return candidate.length;
+  }
+  const t = first.replace(/=+$/, "");
   if (t.length < 8) return 0;
-  // after an Authorization label anything credential-shaped counts (Basic base64 may have no digit)
-  if (/^authorization/i.test(match)) return token.length;
-  return hasDigit(t) || (hasUpper(t) && hasLower(t) && t.length >= 12) ? token.length : 0;
+  return labelled || credentialShaped(t) ? first.length : 0;
 }
 
 /** OpenAI keys are long random strings; "sk-learn-compatible-estimators" is not one. */
@@ -335,7 +366,11 @@ export const BUILTIN_DETECTORS: readonly Detector[] = Object.freeze([
   detector({
     name: "bearer",
     minLength: 14,
-    pattern: /(?:\bbearer\s+|\bauthorization["']?\s*[:=]\s*["']?(?:(?:bearer|basic|token)\s+)?)(?<secret>[A-Za-z0-9\-._~+/]{8,}=*)/dgi,
+    // After an Authorization label the credential follows any scheme (ApiKey, SSWS, Bot, OAuth,
+    // Negotiate: until 2026-12-06 only Bearer, Basic and Token were known, and the others' keys
+    // were written in clear), or is a list of auth-params (Digest, AWS4-HMAC-SHA256), which goes
+    // whole: see bearerAccept.
+    pattern: new RegExp(`(?:\\bbearer\\s+|\\bauthorization["']?\\s*[:=]\\s*["']?(?:(?:bearer|basic|token)\\s+)?)(?<secret>${AUTH_PARAMS}|(?:[A-Za-z][A-Za-z0-9_-]{0,63}[ \\t]+)?(?:${AUTH_PARAMS}|[A-Za-z0-9\\-._~+/]{8,}=*))`, "dgi"),
     // the hint knows the usual spellings; the pattern itself ignores case
     hint: (t) => t.includes("bearer") || t.includes("Bearer") || t.includes("BEARER") || t.includes("zation") || t.includes("ZATION"),
     accept: bearerAccept,

@@ -174,6 +174,36 @@ describe("detector gaps", () => {
     expect(run(placeholder, "see nothooks.slack.com/services/T000/B000/X and hooks.slack.com/services/").counts).toEqual({});
   });
 
+  it("an Authorization credential is redacted under any scheme, not only Bearer, Basic and Token", () => {
+    const secret = "Zx9Qw8Er7Ty6Ui5Op4";
+    for (const [text, want] of [
+      // the scheme goes with the credential (the rule replaces one span from the label on)
+      [`Authorization: ApiKey ${secret}`, "Authorization: [REDACTED:bearer]"], // Elasticsearch
+      [`authorization: SSWS ${secret}`, "authorization: [REDACTED:bearer]"], // Okta
+      [`Authorization: Bot ${secret} (from the gateway)`, "Authorization: [REDACTED:bearer] (from the gateway)"], // Discord
+      [`Authorization: Key ${secret}`, "Authorization: [REDACTED:bearer]"],
+      [`"authorization": "OAuth ${secret}"`, `"authorization": "[REDACTED:bearer]"`],
+      [`Proxy-Authorization: Negotiate ${secret}==`, "Proxy-Authorization: [REDACTED:bearer]"],
+      // auth-param schemes: the parameters go whole (a Digest response, an AWS signature)
+      [`Authorization: Digest username="bob", realm="api", response="${secret}"`, "Authorization: [REDACTED:bearer]"],
+      [`Authorization: AWS4-HMAC-SHA256 Credential=AKIDEXAMPLE/20150830/us-east-1/iam/aws4_request, SignedHeaders=host, Signature=${secret}\nnext line`, "Authorization: [REDACTED:bearer]\nnext line"],
+      // Bearer, Basic and Token stay, and a token followed by words is the token alone, as before
+      [`Authorization: Bearer ${secret} whenever`, "Authorization: Bearer [REDACTED:bearer] whenever"],
+      [`Authorization: ${secret} whenever`, "Authorization: [REDACTED:bearer] whenever"],
+    ] as const) {
+      const r = run(placeholder, text);
+      expect(r.out, text).toBe(want);
+      expect(r.counts, text).toEqual({ bearer: 1 });
+    }
+    // as an object's member too (its key read as the label)
+    const counts: RedactionCounts = {};
+    expect(JSON.stringify(placeholder.redactValue({ headers: { Authorization: `ApiKey ${secret}` } }, counts))).not.toContain(secret);
+    // words after the label that are no credential stay
+    for (const text of ["Authorization: denied for this resource", "Authorization: failed reason=timeout, retry=later", "Bearer tokens expire"]) {
+      expect(run(placeholder, text).out, text).toBe(text);
+    }
+  });
+
   it("stay linear on 100 KB of adversarial text for these shapes", () => {
     const texts = [
       "-----BEGIN PRIVATE KEY-----" + " a".repeat(50_000),

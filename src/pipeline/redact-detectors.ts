@@ -8,6 +8,8 @@
  * `Bearer <jwt>` is reported as a JWT and a card number is never also read as a phone number.
  */
 
+import { isSecretName } from "./secret-words.js";
+
 const DIGIT_RUN = /\d[\d .()+-]{7}/;
 
 /**
@@ -27,7 +29,8 @@ export class TextProbe {
 /**
  * A compiled rule as the redactor runs it.
  * `accept` gets the candidate (the `secret` group when the pattern has one, else the whole match)
- * and returns how many of its leading characters to redact: its length for a hit, 0 for none.
+ * and returns how many of its leading characters to redact: its length for a hit, 0 for none
+ * (`text` and `index`: the text scanned and where the match starts in it).
  */
 export interface Detector {
   readonly name: string;
@@ -37,7 +40,7 @@ export interface Detector {
   /** the shortest text a hit can be: shorter texts (most object keys) skip the rule outright */
   readonly minLength: number;
   readonly hint?: (text: string, probe: TextProbe) => boolean;
-  readonly accept?: (candidate: string, match: string) => number;
+  readonly accept?: (candidate: string, match: string, text: string, index: number) => number;
   /**
    * Where the value really starts, for patterns anchored on a rare character inside it (an
    * e-mail's "@"): given the text and the match index, the start index, or -1 for no match.
@@ -266,6 +269,30 @@ function bearerAccept(candidate: string, match: string): number {
   return labelled || credentialShaped(t) ? first.length : 0;
 }
 
+/** A label that names a failure, not a value (`TokenError: expired`): what follows is a message. */
+const NAMES_A_FAILURE = /(?:error|exception|fault|failure|warning)$/i;
+/** Characters of a label (a header, parameter or member name). */
+const LABEL_CHAR = /[A-Za-z0-9_.-]/;
+
+/**
+ * A value after a label that names a credential (isSecretName: `x-api-key`, `?api_key=`,
+ * `access_token`, `password`; not `code`, nor a failure's name), when it reads as one: at least 6
+ * characters with a letter, and a digit or both cases over 12 or more. So "token: expired",
+ * "password: required" and "session: 2024-01-01" stay. The pattern matches from a word of the
+ * label on (`key` in `x-api-key`), so that only text naming a credential costs more than a scan:
+ * the label's start is found here, walking back; a label right after a ":" is none (a
+ * placeholder's rule name, `[REDACTED:jwt:<hmac>]`).
+ */
+function credentialAccept(value: string, match: string, text: string, index: number): number {
+  let start = index;
+  while (start > 0 && index - start < 64 && LABEL_CHAR.test(text[start - 1]!)) start--;
+  if (start > 0 && (LABEL_CHAR.test(text[start - 1]!) || text[start - 1] === ":") || !/[A-Za-z_]/.test(text[start]!)) return 0;
+  const label = text.slice(start, index) + (/^[A-Za-z0-9_.-]*/.exec(match)?.[0] ?? "");
+  if (label.toLowerCase() === "code" || NAMES_A_FAILURE.test(label) || !isSecretName(label)) return 0;
+  if (value.length < 6 || !/[A-Za-z]/.test(value)) return 0;
+  return credentialShaped(value) ? value.length : 0;
+}
+
 /** OpenAI keys are long random strings; "sk-learn-compatible-estimators" is not one. */
 function openaiAccept(key: string): number {
   const body = key.slice(3);
@@ -386,6 +413,21 @@ export const BUILTIN_DETECTORS: readonly Detector[] = Object.freeze([
     hint: (t) => t.includes("ookie") || t.includes("OOKIE"),
   }),
   detector({
+    name: "credential",
+    minLength: 8,
+    // a value after a label that names a credential, whatever the value's shape: a header line
+    // (`x-api-key: …`, `api-key: …`), a URL's query or fragment parameter (`?api_key=…`,
+    // `&sig=…`, `#access_token=…`), an assignment (`password=…`, `"client_secret": "…"`), or an
+    // object's member read with its key (the label is read by credentialAccept). The value is a
+    // lookahead, so that a label rejected (`data=`) does not hide one inside its value
+    // (`?api_key=`); it holds "=" only at its end (base64 padding), so that a text of many labels
+    // costs each one its own value, not the rest of the text. (Until 2026-12-06 no rule knew these labels: with
+    // `redact` on, Anthropic's and Azure's API-key headers and keys in query strings were
+    // written in clear; only `paths` the app named, and never inside a URL, caught them)
+    pattern: /(?:key|sig|code|pin|auth|bearer|jwt|sess|pwd|pass|mfa|nonce|verifier|appid|token|secret|cookie|otp|credential|assertion)[A-Za-z0-9_.-]{0,63}?["']?[ \t]*[:=][ \t]*["']?(?=(?<secret>[^\s"'&,;)\]}>#?\\[=][^\s"'&,;)\]}>#?\\=]*=*))/dgi,
+    accept: credentialAccept,
+  }),
+  detector({
     name: "email",
     minLength: 6,
     // the regex finds "@domain" (fast: it starts at a rare literal); the local part is walked
@@ -459,6 +501,7 @@ export type BuiltinRuleName =
   | "aws_secret_key"
   | "bearer"
   | "cookie"
+  | "credential"
   | "email"
   | "iban"
   | "credit_card"

@@ -440,7 +440,7 @@ export class Redactor {
           candidate = text.slice(at[0], at[1]);
           if (candidate.length === 0) continue;
         }
-        const length = d.accept ? d.accept(candidate, whole) : candidate.length;
+        const length = d.accept ? d.accept(candidate, whole, text, m.index) : candidate.length;
         if (length <= 0) continue;
         const end = start + length;
         spans ??= [];
@@ -679,8 +679,42 @@ export class Redactor {
     if (typeof v === "string" && !looksLikeJson(v) && !this.paths.matches(path)) {
       const labelled = this.redactLabelled(key, v, counts);
       if (labelled !== v) return labelled;
+    } else if (Array.isArray(v) && !this.paths.matches(path) && !stack.includes(v) && depth + 1 < MAX_DEPTH) {
+      const items = this.labelledItems(key, v, counts, path, stack, depth);
+      if (items !== undefined) return items;
     }
     return this.walk(v, counts, path, stack, depth + 1);
+  }
+
+  /**
+   * A member's list of strings that is no flat header list (a multi-value header: Node's
+   * `set-cookie`, node-fetch's `headers.raw()`), each item read with the member's key as label
+   * first, as a single string is (until 2026-12-06 the items were read as text alone, so the
+   * session cookies of a `set-cookie` list and the keys of an `x-api-key` list were written in
+   * clear); undefined for any other list, walked as before.
+   */
+  private labelledItems(key: string, v: readonly unknown[], counts: RedactionCounts, path: string[], stack: object[], depth: number): unknown[] | undefined {
+    const n = v.length;
+    // (read once: a getter or Proxy is asked for each item once, as walkObjectValue does)
+    const items: unknown[] = new Array(n);
+    try {
+      for (let i = 0; i < n; i++) {
+        items[i] = v[i];
+        if (typeof items[i] !== "string" || looksLikeJson(items[i] as string)) return undefined;
+      }
+    } catch {
+      return undefined; // an item that cannot be read: walked as before, which says so
+    }
+    if (n === 0 || isFlatHeaderList(items)) return undefined;
+    stack.push(v);
+    try {
+      return items.map((item) => {
+        const labelled = this.redactLabelled(key, item as string, counts);
+        return labelled !== item ? labelled : this.walk(item, counts, path, stack, depth + 2);
+      });
+    } finally {
+      stack.pop();
+    }
   }
 
   private redactDigits(value: number | bigint, counts: RedactionCounts): unknown {

@@ -89,6 +89,9 @@ export const CANARIES: readonly Canary[] = [
   { rule: "cookie", text: "Set-Cookie: sid=s%3A9f8e7d6c5b4a; Path=/; HttpOnly", secret: "9f8e7d6c5b4a" },
   { rule: "cookie", text: '{"cookie": "csrftoken=Zx81kq0PL2; sessionid=77ab"}', secret: "Zx81kq0PL2" },
 
+  { rule: "credential", text: `x-api-key: ${seededChars(14, 40)}`, secret: seededChars(14, 40) },
+  { rule: "credential", text: `GET /v1/search?q=cats&api_key=${seededChars(15, 24)}&page=2`, secret: seededChars(15, 24) },
+
   { rule: "private_key", text: `key:\n${RSA_KEY}\nthanks`, secret: seededChars(3, 64) },
   { rule: "private_key", text: `{"pem":"${EC_KEY_ESCAPED}"}`, secret: seededChars(4, 40) },
   { rule: "private_key", text: ENCRYPTED_KEY, secret: "DEK-Info" },

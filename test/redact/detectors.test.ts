@@ -204,6 +204,33 @@ describe("detector gaps", () => {
     }
   });
 
+  it("a value labelled as a credential (an API-key header, a URL's query parameter, a password) is redacted whatever its shape", () => {
+    const secret = "Zx9Qw8Er7Ty6Ui5Op4";
+    for (const [text, want] of [
+      [`x-api-key: ${secret}`, "x-api-key: [REDACTED:credential]"], // Anthropic's header
+      [`api-key: ${secret}`, "api-key: [REDACTED:credential]"], // Azure OpenAI's
+      [`X-Goog-Api-Key: ${secret}`, "X-Goog-Api-Key: [REDACTED:credential]"],
+      [`GET https://api.example.com/v1/data?api_key=${secret}&q=1 failed`, "GET https://api.example.com/v1/data?api_key=[REDACTED:credential]&q=1 failed"],
+      [`https://x.blob.core.windows.net/c/b?sv=2022-11-02&sig=${secret}%3D`, "https://x.blob.core.windows.net/c/b?sv=2022-11-02&sig=[REDACTED:credential]"],
+      [`/callback#access_token=${secret}&token_type=bearer`, "/callback#access_token=[REDACTED:credential]&token_type=bearer"],
+      [`password=hunter22 user=bob`, "password=[REDACTED:credential] user=bob"],
+      [`{"client_secret": "${secret}"}`, `{"client_secret": "[REDACTED:credential]"}`],
+    ] as const) {
+      const r = run(placeholder, text);
+      expect(r.out, text).toBe(want);
+      expect(r.counts, text).toEqual({ credential: 1 });
+    }
+    // as members of a value: the key is the label
+    const counts: RedactionCounts = {};
+    const out = JSON.stringify(placeholder.redactValue({ headers: { "x-api-key": secret, "Api-Key": secret }, url: `https://h/p?access_token=${secret}`, password: "hunter22" }, counts));
+    expect(out).not.toContain(secret);
+    expect(out).not.toContain("hunter22");
+    // a label that names no credential, or a value that is no credential (a word, a number, a date), stays
+    for (const text of ["max_tokens=4096 temperature=0.2", "token: expired", "password: required", "session: 2024-01-01", "sort key: name", "TokenError: invalid", "?page=2&limit=50&q=hello"]) {
+      expect(run(placeholder, text).out, text).toBe(text);
+    }
+  });
+
   it("stay linear on 100 KB of adversarial text for these shapes", () => {
     const texts = [
       "-----BEGIN PRIVATE KEY-----" + " a".repeat(50_000),
@@ -214,6 +241,11 @@ describe("detector gaps", () => {
       "ü@ö".repeat(30_000),
       "ä-".repeat(50_000) + "@" + "ä-".repeat(50_000),
       "hooks.slack.com/services/".repeat(4_000) + "x",
+      "Authorization: " + "a=b, ".repeat(20_000) + "!",
+      "Authorization: Digest " + 'a="'.repeat(30_000),
+      "api_key=".repeat(12_000) + "x",
+      "token:" + "a".repeat(100_000),
+      "x-api-key: " + "k:".repeat(50_000),
     ];
     for (const text of texts) {
       const started = performance.now();

@@ -84,7 +84,7 @@ describe("matchingJsonSpans: where in a JSON text the values are that a path nam
     expect(JSON.parse(JSON.parse(out.args).inner)).toEqual({ password: "[REDACTED:path]", n: 1 });
     expect(JSON.parse(out.args).keep).toBe("{not json");
     expect(counts).toEqual({ path: 1 });
-    for (const bad of ['{"password":"\\x41"}', '{"password":"\\u12"}', '{"a\\q":1,"password":"s3cr3t"}']) {
+    for (const bad of ['{"password":"\\x41"}', '{"password":"\\u12"}', '{"a\\q":1,"password":"secret"}']) {
       expect(matchingJsonSpans(bad, [], endsWithPassword), bad).toBeUndefined();
       expect(r.redactValue({ other: "keep", args: bad }, {}), bad).toEqual({ other: "keep", args: bad });
     }

@@ -188,7 +188,7 @@ describe("redaction in the logger", () => {
       // nothing to redact: the very same bytes (spacing, number spellings)
       expect(content(id, "prompt")).toBe(untouched);
       // not one JSON document: text redaction, exactly as before
-      expect(content(plain, "prompt")).toBe("mail [REDACTED:email], password: hunter2-P");
+      expect(content(plain, "prompt")).toBe("mail [REDACTED:email], password: [REDACTED:credential]");
       expect(content(plain, "response")).toBe("[1, 2] then [REDACTED:email]");
       const [rec, plainRec] = fs
         .readFileSync(path.join(logger.auditDir, "chat_interactions_redact_json_content.jsonl"), "utf8")
@@ -201,7 +201,7 @@ describe("redaction in the logger", () => {
       // the same as the tool call's arguments
       expect(rec!.toolCalls[0]!.arguments).toBe(redacted);
       expect(rec!.redactions).toEqual({ path: 4, email: 2 });
-      expect(plainRec!.redactions).toEqual({ email: 2 });
+      expect(plainRec!.redactions).toEqual({ email: 2, credential: 1 });
     });
   }
 

@@ -206,6 +206,28 @@ describe("redactValue", () => {
     expect(counts).toEqual({ bearer: 3, path: 3 });
   });
 
+  it("a member whose value is a list of strings (a multi-value header: Node's set-cookie, node-fetch's raw()) is read with its key as label, each item", () => {
+    const r = new Redactor({});
+    const counts: RedactionCounts = {};
+    const input = {
+      "set-cookie": ["sid=COOKIESECRET123; Path=/; HttpOnly", "theme=dark"],
+      authorization: ["Basic YWxpY2U6UkFXSEVBREVSUFc="],
+      "x-api-key": ["Zx9Qw8Er7Ty6Ui5Op4"],
+      accept: ["text/html", "mail bob@example.com"],
+      rawHeaders: ["Authorization", "Basic b25lOlRXT1RIUkVF"],
+    };
+    const out = r.redactValue(input, counts) as Record<string, string[]>;
+    expect(out).toEqual({
+      "set-cookie": ["[REDACTED:cookie]", "[REDACTED:cookie]"],
+      authorization: ["Basic [REDACTED:bearer]"],
+      "x-api-key": ["[REDACTED:credential]"],
+      accept: ["text/html", "mail [REDACTED:email]"],
+      // a flat header list stays one: its names label its values
+      rawHeaders: ["Authorization", "Basic [REDACTED:bearer]"],
+    });
+    expect(counts).toEqual({ cookie: 2, bearer: 2, credential: 1, email: 1 });
+  });
+
   it("ordinary string arrays are not read as headers, also where a word is a key a path names", () => {
     const r = new Redactor({ paths: ["*.a", "*.password", "*.token"] });
     const counts: RedactionCounts = {};

@@ -1,0 +1,40 @@
+/**
+ * @internal Names that say their value is a credential (headers, query parameters, members,
+ * labels in text): the one rule of integrations/fetch.ts, the decorators' thrown messages
+ * (src/secret-name.ts) and the `credential` redaction rule (./redact-detectors.ts). Here, with
+ * no imports, so that the detectors can use it (moved from src/secret-name.ts, 2026-12-06).
+ */
+
+// Header names and query (and fragment) parameter names that say they carry a credential: one
+// rule for both, read word by word (separators and camelCase split words: `access_token`,
+// `accessToken`, `X-Amz-Signature`, `Cf-Access-Jwt-Assertion`; digits ending a word are dropped:
+// `cookie2`): a word that is one of SECRET_WORDS, or that ends in one of SECRET_ENDINGS
+// (`authtoken`, `privatetoken`, `jsessionid`, `jwtassertion`, `oauth`). So `max_tokens` and
+// `content-type` stay visible, while `token_type` or `sort_key` are hidden: the rule errs on the
+// side of hiding. Headers had a list and a substring pattern of their own, which missed
+// `X-JWT-Assertion`, `X-Passcode` and `X-OTP` that the parameters' words caught (found by review,
+// 2026-12-05).
+const SECRET_WORDS = new Set([
+  "key", "sig", "code", "pin", "authn", "authz", "authorization", "authentication", "authenticate", "bearer",
+  "jwt", "session", "sess", "sessid", "pwd", "pass", "mfa", "nonce", "verifier", "hapikey",
+  // (OpenWeatherMap's and Wolfram|Alpha's API key parameter: `?q=London&appid=<key>` was recorded
+  // in clear; found by the fetch new-user pass, 2026-12-05. `app_id`, two words, stays visible)
+  "appid",
+]);
+const SECRET_ENDINGS = [
+  "token", "secret", "secrets", "password", "passwd", "passcode", "passphrase", "apikey", "authkey", "accesskey", "privatekey",
+  "secretkey", "sessionid", "sessionkey", "signature", "credential", "credentials", "assertion", "cookie", "cookies", "auth", "otp",
+];
+
+/** Whether a header, parameter or member of this name carries a credential (see SECRET_WORDS; any case). */
+export function isSecretName(name: string): boolean {
+  const words = name.replace(/([a-z0-9])([A-Z])/g, "$1 $2").toLowerCase().split(/[^a-z0-9]+/);
+  for (const whole of words) {
+    const word = whole.replace(/[0-9]+$/, "");
+    if (word === "") continue;
+    if (SECRET_WORDS.has(word)) return true;
+    for (const end of SECRET_ENDINGS) if (word.endsWith(end)) return true;
+  }
+  return false;
+}
+

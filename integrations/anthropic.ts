@@ -20,6 +20,7 @@ import { performance } from "node:perf_hooks";
 import { currentContext, runWithOwnValue, userOfCall } from "../src/context.js";
 import { AuditConfigError } from "../src/errors.js";
 import { assertChangeable, checkedOptions, rememberWrap, reportUnwrapped, rewrapped } from "./options.js";
+import { credentialHeaderValues } from "../src/secret-name.js";
 import { awaitRecord, hideCredentials, readMember, recordFrom, reportRecordFailure, resolveAuditLogger, textOf } from "../src/instrument.js";
 import type { AuditLogger } from "../src/logger.js";
 import { newId } from "../src/record/id.js";
@@ -98,8 +99,9 @@ function wrapChecked<C extends AnthropicClientLike>(client: C, messages: Obj, op
   rememberWrap(client, options);
   // the prompt is recorded from the body the SDK sent, cut out of its JSON (see sent-body.ts)
   const sent = observeSentBodies(client);
-  // (read at each failure: an app may set a new key on the client)
-  const credentials = (): unknown[] => [readMember(client, "apiKey"), readMember(client, "authToken")];
+  // (read at each failure: an app may set a new key on the client; with the credential headers
+  // of its defaultHeaders, which a gateway may echo: until 2026-12-06 only the key and token were hidden)
+  const credentials = (): unknown[] => [readMember(client, "apiKey"), readMember(client, "authToken"), ...credentialHeaderValues(readMember(readMember(client, "_options"), "defaultHeaders"))];
   // The SDK's `create` looked up at each call, as the OpenAI wrapper does: a patch made to
   // Messages.prototype.create after wrapping (a tracing agent) runs for wrapped clients too, and
   // `create.length` stays the SDK's (found by review, 2026-12-04: the method was taken once, and
@@ -187,7 +189,8 @@ function auditedCreate(original: AnyFn, self: unknown, args: unknown[], options:
   const capture = options.captureContent !== false;
   let call: ChatCall;
   try {
-    call = new ChatCall(logger, args[0], args[1], capture, credentials, beta);
+    // (and the credential headers of the call's own request options)
+    call = new ChatCall(logger, args[0], args[1], capture, () => [...credentials(), ...credentialHeaderValues(readMember(args[1], "headers"))], beta);
   } catch (err) {
     // params that cannot be read (a Proxy that throws, say): the call runs unrecorded, and the
     // logger says so (an `error` event, else one process warning)

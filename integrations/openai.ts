@@ -19,6 +19,7 @@ import { currentContext, runWithOwnValue, userOfCall } from "../src/context.js";
 import type { AuditContextValue } from "../src/types.js";
 import { AuditConfigError } from "../src/errors.js";
 import { assertChangeable, checkedOptions, rememberWrap, reportUnwrapped, rewrapped } from "./options.js";
+import { credentialHeaderValues } from "../src/secret-name.js";
 import { UNREADABLE_ERROR, awaitRecord, hideCredentials, readMember, recordFrom, reportRecordFailure, resolveAuditLogger, textOf } from "../src/instrument.js";
 import { copyUsage, toJsonData } from "../src/record/serialize.js";
 import type { AuditLogger } from "../src/logger.js";
@@ -108,8 +109,9 @@ function wrapChecked<C extends OpenAIClientLike>(client: C, options: WrapOpenAIO
   Object.defineProperty(target, kWrapped, { value: true });
   rememberWrap(target, options);
   const sent = observeSentBodies(target);
-  // (read at each failure: an app may set a new key on the client)
-  const credentials = (): unknown[] => [readMember(target, "apiKey")];
+  // (read at each failure: an app may set a new key on the client; with the credential headers
+  // of its defaultHeaders, which a gateway may echo: until 2026-12-06 only the key was hidden)
+  const credentials = (): unknown[] => [readMember(target, "apiKey"), ...credentialHeaderValues(readMember(readMember(target, "_options"), "defaultHeaders"))];
   instrumentCall(target.chat.completions, "create", "chat", CHAT_METHODS, options, sent, credentials);
   for (const [resource, names] of [[responses, RESPONSES_METHODS], [beta, BETA_RESPONSES_METHODS]] as const) {
     if (resource === undefined) continue;
@@ -226,7 +228,8 @@ function instrumentCall(resource: Creator, method: "create" | "compact", api: Ap
       callArgs = args as never[];
     }
     const capture = options.captureContent !== false;
-    const call = new CallRecord(logger, api, callArgs[0], capture, credentials, method === "compact" ? names.compact : methodOf(names, args[1], names.create));
+    // (and the credential headers of the call's own request options)
+    const call = new CallRecord(logger, api, callArgs[0], capture, () => [...credentials(), ...credentialHeaderValues(readMember(args[1], "headers"))], method === "compact" ? names.compact : methodOf(names, args[1], names.create));
     // the request options name the call, so that its body finds it (see sent-body.ts): the
     // prompt as sent, and each attempt of it (the SDK serialises the body again for a retry),
     // also without content capture
@@ -271,7 +274,8 @@ function instrumentRetrieval(resource: Creator, method: "retrieve" | "cancel", n
       // a query that throws when read: the SDK meets that itself
     }
     // (`responses.stream({ response_id })` retrieves with its helper's name in the options)
-    const call = new CallRecord(logger, "responses", { stream }, options.captureContent !== false, credentials, methodOf(names, method === "retrieve" ? args[2] : args[1], names[method]));
+    const requestOptions = method === "retrieve" ? args[2] : args[1];
+    const call = new CallRecord(logger, "responses", { stream }, options.captureContent !== false, () => [...credentials(), ...credentialHeaderValues(readMember(requestOptions, "headers"))], methodOf(names, requestOptions, names[method]));
     call.retrieval = { method, responseId: id, request: BACKGROUND_REQUESTS.get(id) };
     let result: unknown;
     try {

@@ -254,7 +254,7 @@ const REFUSED_HEADER_VALUE = /(Headers\.(?:append|set): )"[\s\S]*"( is an invali
 
 /**
  * An error's text with the credentials a client holds (`credentials`: its API key, its auth
- * token; values of `minLength` characters or more, 8 by default, longest first: a shorter secret
+ * token, its credential headers' values: see credentialHeaderValues; values of `minLength` characters or more, 8 by default, longest first: a shorter secret
  * inside a longer one would leave the rest of it) and any header value fetch quoted when refusing
  * it replaced by "[REDACTED]". An SDK builds its request headers from its key: a key
  * read with a trailing NUL or a newline in it (from a file) made fetch throw a TypeError quoting

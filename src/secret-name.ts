@@ -10,6 +10,47 @@ import { isSecretName } from "./pipeline/secret-words.js";
 export { isSecretName };
 
 /**
+ * The values of the credential headers among `sources` (header names as isSecretName reads them:
+ * `Authorization`, `x-api-key`, `Helicone-Auth`, `x-portkey-api-key`), each also without its
+ * auth scheme (`Bearer …`): the values a wrapped client sends besides its own key, which an
+ * error a provider or gateway echoes them in must not carry into a record (see
+ * hideCredentials). A source is a plain object, a `Headers`, a list of `[name, value]` pairs or
+ * the Anthropic SDK's built headers (`{ values: Headers }`); anything else, or what cannot be
+ * read, gives nothing. Never throws.
+ *
+ * @example
+ * credentialHeaderValues({ "x-api-key": "k-123456789", accept: "*\/*" }, [["Authorization", "Bearer t-987654321"]])
+ * // ["k-123456789", "Bearer t-987654321", "t-987654321"]
+ */
+export function credentialHeaderValues(...sources: unknown[]): string[] {
+  const out: string[] = [];
+  const add = (name: unknown, value: unknown): void => {
+    if (typeof name !== "string" || typeof value !== "string" || !isSecretName(name)) return;
+    out.push(value);
+    const scheme = /^[A-Za-z][A-Za-z0-9_-]*\s+(\S[\s\S]*)$/.exec(value);
+    if (scheme) out.push(scheme[1]!);
+  };
+  const read = (source: unknown, depth: number): void => {
+    if (typeof source !== "object" || source === null || depth > 2) return;
+    try {
+      if (Array.isArray(source)) {
+        for (const pair of source) if (Array.isArray(pair)) add(pair[0], pair[1]);
+      } else if (typeof (source as { forEach?: unknown }).forEach === "function" && typeof (source as { get?: unknown }).get === "function") {
+        (source as { forEach(fn: (value: unknown, name: unknown) => void): void }).forEach((value, name) => add(name, value));
+      } else {
+        const values = (source as { values?: unknown }).values;
+        if (typeof values === "object" && values !== null && !Array.isArray(values)) read(values, depth + 1);
+        for (const [name, value] of Object.entries(source)) add(name, value);
+      }
+    } catch {
+      // headers that cannot be read (a Proxy, a throwing getter): the SDK meets them itself
+    }
+  };
+  for (const source of sources) read(source, 0);
+  return out;
+}
+
+/**
  * A thrown value that is no Error as JSON (undefined where JSON has no form for it), each member
  * named as a credential at any depth written as REDACTED_TEXT: such a payload (an RPC error) may
  * carry the request it failed, its `authorization` header, an `apiKey`. `code` is kept: the

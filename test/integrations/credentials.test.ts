@@ -188,3 +188,37 @@ describe("a provider whose headers are given asynchronously (the AI Gateway's)",
     expect(recs.map((r) => r.errorMessage)).toEqual(["Error: authentication failed", "Error: authentication failed"]);
   });
 });
+
+describe("credentials the app gives a wrapped OpenAI or Anthropic client other than its key (found by the security pass, 2026-12-06)", () => {
+  it("a credential header of the client's defaultHeaders or of the call's own request options, echoed by a provider or gateway, is hidden from the record; the app gets the error as it is", async () => {
+    const logger = newLogger();
+    const keys = {
+      openaiDefault: "gw-portkey-Key-0123456789",
+      openaiCall: "sk-user-call-key-24680",
+      anthropicDefault: "helicone-AUTH-97531abc",
+      anthropicCall: "per-call-XAPI-key-86420",
+    };
+    fakes.openai.enqueue(
+      { status: 401, errorMessage: `gateway refused x-portkey-api-key ${keys.openaiDefault}` },
+      { status: 401, errorMessage: `Incorrect API key provided: ${keys.openaiCall}.` },
+    );
+    const anthropicError = (message: string) => ({ kind: "error" as const, status: 401, body: { type: "error", error: { type: "authentication_error", message } } });
+    fakes.anthropic.enqueue(anthropicError(`gateway refused ${keys.anthropicDefault}`), anthropicError(`invalid key ${keys.anthropicCall}`));
+    const calls: Array<[string, () => Promise<unknown>]> = [
+      [keys.openaiDefault, () => wrapOpenAI(new OpenAI({ baseURL: fakes.openai.baseURL, apiKey: "sk-fine-key-0000", maxRetries: 0, defaultHeaders: { "x-portkey-api-key": keys.openaiDefault } }), { logger }).chat.completions.create({ model: "gpt-4o-mini", messages })],
+      [keys.openaiCall, () => wrapOpenAI(new OpenAI({ baseURL: fakes.openai.baseURL, apiKey: "sk-fine-key-0000", maxRetries: 0 }), { logger }).chat.completions.create({ model: "gpt-4o-mini", messages }, { headers: { Authorization: `Bearer ${keys.openaiCall}` } })],
+      [keys.anthropicDefault, () => wrapAnthropic(new Anthropic({ baseURL: fakes.anthropic.baseURL, apiKey: "sk-ant-fine-0000", maxRetries: 0, defaultHeaders: { "Helicone-Auth": `Bearer ${keys.anthropicDefault}` } }), { logger }).messages.create({ model: "claude-haiku-4-5", max_tokens: 16, messages })],
+      [keys.anthropicCall, () => wrapAnthropic(new Anthropic({ baseURL: fakes.anthropic.baseURL, apiKey: "sk-ant-fine-0000", maxRetries: 0 }), { logger }).messages.create({ model: "claude-haiku-4-5", max_tokens: 16, messages }, { headers: { "X-Api-Key": keys.anthropicCall } })],
+    ];
+    for (const [key, call] of calls) {
+      const err = await call().then(() => expect.unreachable(), (e: unknown) => e);
+      expect((err as Error).message).toContain(key); // the app's error is as the provider sent it
+    }
+    const recs = await recordsOf(logger, "chat_interaction", calls.length);
+    expect(recs).toHaveLength(calls.length);
+    for (const r of recs) expect(r.errorMessage).toMatch(/\[REDACTED\]/);
+    await logger.finalizeSession();
+    const written = trail(logger.auditDir);
+    for (const key of Object.values(keys)) expect(written).not.toContain(key);
+  });
+});

@@ -458,10 +458,19 @@ function describe(input: unknown, init: unknown, isSecretHeader: (name: string) 
  * and a Slack webhook's secret (`hooks.slack.com/services/T…/B…/<secret>`). Each became
  * "[REDACTED]" and joins `secrets` (an error may quote the URL). They were recorded in clear, in
  * `operation` too, which encryption does not cover (found by a new-user run, 2026-12-06). Other
- * path secrets take a `redact` pattern (docs/INTEGRATIONS.md, fetch). Per request: two substring
+ * path secrets take a `redact` pattern (docs/INTEGRATIONS.md, fetch). Per request: three substring
  * checks when the path holds none.
  */
 function hidePathTokens(path: string, host: string, secrets: string[]): string {
+  // path parameters (`/cart;jsessionid=…`: a Java servlet's session kept in the URL) named as
+  // credentials, as query parameters are (recorded in clear until 2026-12-06)
+  if (path.includes(";")) {
+    path = path.replace(/;([^;/=?#]+)=([^;/?#]*)/g, (whole, name: string, value: string) => {
+      if (value === "" || !isSecretParam(decodedOrAsIs(name))) return whole;
+      secrets.push(value, decodedOrAsIs(value));
+      return `;${name}=${REDACTED}`;
+    });
+  }
   if (host === "hooks.slack.com") {
     const m = /^(\/(?:services|workflows|triggers)\/(?:[^/]+\/)*)([^/]+)\/?$/.exec(path);
     if (m !== null && m[2]!.length >= 8) {

@@ -147,6 +147,22 @@ describe("withAuditFetch, as an app uses it", () => {
     expect(ruled!.operation).toBe(`GET ${host}/v1/keys/[REDACTED:acme_key]/usage`);
   });
 
+  it("a credential in a path parameter (`;jsessionid=…`, a Java servlet's session in the URL) is hidden from url, operation and a failed request's error, as a query parameter's is (found by the security pass, 2026-12-06: recorded in clear); other path parameters stay", async () => {
+    const api = await serve((_req, res) => res.end("{}"));
+    const host = new URL(api).host;
+    const SID = "A1B2C3D4E5F6A7B8C9D0E1F2A3B4C5D6";
+    const logger = newLogger();
+    const auditedFetch = withAuditFetch(fetch, { logger });
+    await auditedFetch(`${api}/shop/cart;jsessionid=${SID}?item=7`);
+    await auditedFetch(`${api}/map;lat=50;lng=8/tiles;token=${SID}X/1.png`);
+    const refused = await auditedFetch(`${api.replace(/:\d+$/, ":1")}/shop/cart;JSESSIONID=${SID}`).catch((e: unknown) => e);
+    expect(refused).toBeInstanceOf(TypeError);
+    const recs = await recordsOf(logger, "tool_usage", 3);
+    expect(recs.map((r) => r.operation)).toEqual([`GET ${host}/shop/cart;jsessionid=${REDACTED}`, `GET ${host}/map;lat=50;lng=8/tiles;token=${REDACTED}/1.png`, `GET 127.0.0.1:1/shop/cart;JSESSIONID=${REDACTED}`]);
+    expect((recs[0]!.parameters as { url: string }).url).toBe(`${api}/shop/cart;jsessionid=${REDACTED}?item=7`);
+    expect(JSON.stringify(recs)).not.toContain("A1B2C3D4");
+  });
+
   it("the duration is up to the response's headers (fetch's promise), not its body, which the app reads after; the record is there before the body ends", async () => {
     let finish: () => void = () => {};
     const api = await serve((_req, res) => {

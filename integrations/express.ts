@@ -23,7 +23,7 @@ import type { AuditLogger } from "../src/logger.js";
 import { newId } from "../src/record/id.js";
 import { toFieldIssues } from "../src/record/issues.js";
 import type { AuditContextValue } from "../src/types.js";
-import { isSecretParam } from "./fetch.js";
+import { hidePathTokens, isSecretParam } from "./fetch.js";
 import { loggerAsOptions } from "./options.js";
 
 /**
@@ -387,7 +387,7 @@ function begin(
   // (found by review, 2026-12-04).
   const parent = currentContext();
   const method = typeof req.method === "string" ? req.method : "GET";
-  const metadata: Record<string, unknown> = parent?.metadata ? { ...parent.metadata, method, route: path } : { method, route: path };
+  const metadata: Record<string, unknown> = parent?.metadata ? { ...parent.metadata, method, route: shownRoute(path) } : { method, route: shownRoute(path) };
   const sessionOpt = opts.sessionId;
   const requestId = newId();
   const state: RequestState = {
@@ -547,7 +547,7 @@ function trackRoute(state: RequestState, req: Request): void {
         // joined whole, the second was recorded without it ("/api/a|/b")
         const pattern = Array.isArray(p) ? p.map((one) => joinRoute(base, String(one))).join("|") : joinRoute(base, typeof p === "string" ? p : String(p));
         state.routePattern = pattern;
-        state.metadata.route = pattern;
+        state.metadata.route = shownRoute(pattern);
         learnSession(state, req);
       } catch {
         // a strange route object: keep the path
@@ -671,7 +671,7 @@ function complete(state: RequestState, req: Request, res: Response, aborted: boo
   learnUser(state, req, true);
   learnSession(state, req);
   state.sessionLookup = undefined;
-  const route = state.routePattern ?? state.path;
+  const route = shownRoute(state.routePattern ?? state.path);
   // (who closed the connection of a request that got no whole response: see closeOf)
   const close = aborted ? closeOf(state, req, res) : undefined;
   state.close = close;
@@ -1048,7 +1048,7 @@ function recordThrown(logger: AuditLogger, state: RequestState | undefined, req:
     message = safe;
   }
   const method = state?.method ?? (typeof req.method === "string" ? req.method : "GET");
-  const route = state?.routePattern ?? state?.path ?? pathOf(req);
+  const route = shownRoute(state?.routePattern ?? state?.path ?? pathOf(req));
   logger.logError({
     errorType: e ? errorTypeOf(e) : "NonErrorThrown",
     message,
@@ -1325,6 +1325,17 @@ function capText(text: string, max: number): { value: string; truncated: boolean
 }
 
 // ---------------------------------------------------------------- small helpers
+
+/**
+ * A path or route pattern as recorded: with the credentials withAuditFetch hides in a URL's path
+ * (a Telegram bot's token, a Discord webhook's, a path parameter named as one: `;jsessionid=…`)
+ * as "[REDACTED]". A bot's webhook route is often named by its token (`app.post(`/bot${TOKEN}`)`),
+ * and an unmatched path is recorded as sent: both were written in clear until 2026-12-06. Routing
+ * and the path rules use the path as it is.
+ */
+function shownRoute(route: string): string {
+  return hidePathTokens(route, "");
+}
 
 /** The request path without the query string (which may hold secrets), as the client sent it. */
 function pathOf(req: Request): string {

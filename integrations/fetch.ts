@@ -457,11 +457,12 @@ function describe(input: unknown, init: unknown, isSecretHeader: (name: string) 
  * token (`/bot<id>:<token>/sendMessage`), a Discord webhook's token (`/api/webhooks/<id>/<token>`)
  * and a Slack webhook's secret (`hooks.slack.com/services/T…/B…/<secret>`). Each became
  * "[REDACTED]" and joins `secrets` (an error may quote the URL). They were recorded in clear, in
- * `operation` too, which encryption does not cover (found by a new-user run, 2026-12-06). Other
+ * `operation` too, which encryption does not cover (found by a new-user run, 2026-12-06). Also
+ * the rule of the route the Express middleware records (integrations/express.ts). Other
  * path secrets take a `redact` pattern (docs/INTEGRATIONS.md, fetch). Per request: three substring
  * checks when the path holds none.
  */
-function hidePathTokens(path: string, host: string, secrets: string[]): string {
+export function hidePathTokens(path: string, host: string, secrets: string[] = []): string {
   // path parameters (`/cart;jsessionid=…`: a Java servlet's session kept in the URL) named as
   // credentials, as query parameters are (recorded in clear until 2026-12-06)
   if (path.includes(";")) {

@@ -4,6 +4,8 @@
  * Each test builds a real app (Express 5 and 4), asks whether Express routed each request (the
  * status the client got), and reads what was recorded back from disk.
  */
+import fs from "node:fs";
+import path from "node:path";
 import { describe, expect, it } from "vitest";
 import { auditMiddleware } from "../../integrations/express.js";
 import { withAudit } from "../../integrations/index.js";
@@ -288,5 +290,31 @@ describe.each(EXPRESS_FLAVORS)("%s: the mount path as each level routes it", (na
     const { requests, chats } = await recorded(logger, 2);
     expect(requests).toEqual(["/api/chat", "/api/chat"]);
     expect(chats).toEqual(name === "express 4" ? ["/api/chat", "/api/chat"] : []);
+  });
+});
+
+describe.each(EXPRESS_FLAVORS)("%s: credentials in the recorded route", (_name, express: ExpressFactory) => {
+  it("a token in the path (a Telegram bot's webhook route named by its token, a path parameter named as a credential, an unmatched path) is hidden from the recorded route, as withAuditFetch hides it; routing is unchanged (found by the security pass, 2026-12-06: recorded in clear)", async () => {
+    const logger = newLogger();
+    const TG = "123456789:AAHdqTcvCH1vGWJxfSeofSAs0K5PALDsaw";
+    const app = express();
+    app.use(auditMiddleware({ logger }));
+    // the route a Telegram bot tutorial registers: its token is in the pattern itself
+    app.post(`/bot${TG}`, (_req, res) => void res.send("ok"));
+    app.get("/cart", (_req, res) => void res.send("cart"));
+    const url = await start(app);
+    expect((await exchange(`${url}/bot${TG}`, { method: "POST" })).status).toBe(200);
+    expect((await exchange(`${url}/cart;jsessionid=A1B2C3D4E5F6A7B8C9D0`)).status).toBe(404);
+    expect((await exchange(`${url}/unknown/bot${TG}/getMe`)).status).toBe(404);
+    const recs = await waitForRecords(logger, "performance_metric", 3);
+    const routes = recs.map((r) => (r.context as { route: string }).route);
+    expect(routes).toEqual(["/bot123456789:[REDACTED]", "/cart;jsessionid=[REDACTED]", "/unknown/bot123456789:[REDACTED]/getMe"]);
+    expect(recs.map((r) => (r.metadata as { route: string }).route)).toEqual(routes);
+    await logger.finalizeSession();
+    for (const f of fs.readdirSync(logger.auditDir).filter((n) => n.endsWith(".jsonl") || n.endsWith(".json"))) {
+      const text = fs.readFileSync(path.join(logger.auditDir, f), "utf8");
+      expect(text, f).not.toContain("AAHdqTcv");
+      expect(text, f).not.toContain("A1B2C3D4");
+    }
   });
 });

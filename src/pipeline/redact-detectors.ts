@@ -8,7 +8,7 @@
  * `Bearer <jwt>` is reported as a JWT and a card number is never also read as a phone number.
  */
 
-import { isSecretName } from "./secret-words.js";
+import { isSecretName, isStrongSecretName } from "./secret-words.js";
 
 const DIGIT_RUN = /\d[\d .()+-]{7}/;
 
@@ -275,8 +275,9 @@ const NAMES_A_FAILURE = /(?:error|exception|fault|failure|warning)$/i;
 const LABEL_CHAR = /[A-Za-z0-9_.-]/;
 
 /**
- * A value after a label that names a credential (isSecretName: `x-api-key`, `?api_key=`,
- * `access_token`, `password`; not `code`, nor a failure's name), when it reads as one: at least 6
+ * A value after a label that names a credential (isStrongSecretName: `x-api-key`, `access_token`,
+ * `password`, not `sessionId` or `cacheKey`; in a URL's parameters isSecretName: `?key=`,
+ * `&sig=`; never `code`, nor a failure's name), when it reads as one: at least 6
  * characters with a letter, and a digit or both cases over 12 or more. So "token: expired",
  * "password: required" and "session: 2024-01-01" stay. The pattern matches from a word of the
  * label on (`key` in `x-api-key`), so that only text naming a credential costs more than a scan:
@@ -288,7 +289,10 @@ function credentialAccept(value: string, match: string, text: string, index: num
   while (start > 0 && index - start < 64 && LABEL_CHAR.test(text[start - 1]!)) start--;
   if (start > 0 && (LABEL_CHAR.test(text[start - 1]!) || text[start - 1] === ":") || !/[A-Za-z_]/.test(text[start]!)) return 0;
   const label = text.slice(start, index) + (/^[A-Za-z0-9_.-]*/.exec(match)?.[0] ?? "");
-  if (label.toLowerCase() === "code" || NAMES_A_FAILURE.test(label) || !isSecretName(label)) return 0;
+  // (a URL's parameter, `?key=`, `&sig=`, `;jsessionid=`, by isSecretName; elsewhere the stronger
+  // rule, so that `sessionId: conv_8f3a2` and `cacheKey=user42` stay)
+  const inUrl = start > 0 && "?&#;".includes(text[start - 1]!);
+  if (label.toLowerCase() === "code" || NAMES_A_FAILURE.test(label) || !(inUrl ? isSecretName(label) : isStrongSecretName(label))) return 0;
   if (value.length < 6 || !/[A-Za-z]/.test(value)) return 0;
   return credentialShaped(value) ? value.length : 0;
 }

@@ -38,3 +38,33 @@ export function isSecretName(name: string): boolean {
   return false;
 }
 
+
+/**
+ * Words that name a credential in a URL's parameters (`?key=`, `&sig=`, `?session=`) but, as a
+ * member or label of their own, as often name an identifier (`sessionId`, `cacheKey`, `pin`,
+ * `nonce`): see isStrongSecretName.
+ */
+const AMBIGUOUS_WORDS = new Set(["key", "code", "pin", "session", "sess", "sessid", "nonce", "verifier", "mfa", "sig", "pass"]);
+/** Names that end in one of these, their separators dropped, are credentials: `x-api-key`, `signing_key`. */
+const KEY_NAMES = /(?:apikey|accesskey|privatekey|secretkey|authkey|signingkey|masterkey|encryptionkey|passkey|passcode)$/;
+
+/**
+ * Whether a name says its value is a credential wherever it stands (a header, a member, a label in
+ * text): isSecretName without the names that hold only an ambiguous word (`sessionId`, `cacheKey`,
+ * `key`, `pinned`: identifiers as often), unless the whole name ends as a key's does (`x-api-key`,
+ * `apiKey`, `signing_key`). The `credential` redaction rule asks this outside a URL's parameters,
+ * where isSecretName decides.
+ *
+ * @example
+ * isStrongSecretName("x-api-key") // true
+ * isStrongSecretName("sessionId") // false (isSecretName says true)
+ */
+export function isStrongSecretName(name: string): boolean {
+  if (!isSecretName(name)) return false;
+  const words = name.replace(/([a-z0-9])([A-Z])/g, "$1 $2").toLowerCase().split(/[^a-z0-9]+/);
+  for (const whole of words) {
+    const word = whole.replace(/[0-9]+$/, "");
+    if (word !== "" && !AMBIGUOUS_WORDS.has(word) && isSecretName(word)) return true;
+  }
+  return KEY_NAMES.test(name.toLowerCase().replace(/[^a-z0-9]/g, ""));
+}

@@ -215,10 +215,13 @@ describe("detector gaps", () => {
       [`/callback#access_token=${secret}&token_type=bearer`, "/callback#access_token=[REDACTED:credential]&token_type=bearer"],
       [`password=hunter22 user=bob`, "password=[REDACTED:credential] user=bob"],
       [`{"client_secret": "${secret}"}`, `{"client_secret": "[REDACTED:credential]"}`],
+      // in a URL's parameters, also the names that elsewhere are identifiers as often
+      [`/v1/maps?key=${secret}&session=${secret}X`, "/v1/maps?key=[REDACTED:credential]&session=[REDACTED:credential]"],
+      [`signing_key: ${secret}`, "signing_key: [REDACTED:credential]"],
     ] as const) {
       const r = run(placeholder, text);
       expect(r.out, text).toBe(want);
-      expect(r.counts, text).toEqual({ credential: 1 });
+      expect(r.counts, text).toEqual({ credential: want.split("[REDACTED:credential]").length - 1 });
     }
     // as members of a value: the key is the label
     const counts: RedactionCounts = {};
@@ -226,7 +229,7 @@ describe("detector gaps", () => {
     expect(out).not.toContain(secret);
     expect(out).not.toContain("hunter22");
     // a label that names no credential, or a value that is no credential (a word, a number, a date), stays
-    for (const text of ["max_tokens=4096 temperature=0.2", "token: expired", "password: required", "session: 2024-01-01", "sort key: name", "TokenError: invalid", "?page=2&limit=50&q=hello"]) {
+    for (const text of ["max_tokens=4096 temperature=0.2", "token: expired", "password: required", "session: 2024-01-01", "sort key: name", "TokenError: invalid", "?page=2&limit=50&q=hello", "sessionId: conv_8f3a2b", "cacheKey=user42abc", "pin: top3items", "keyId=d01ABCDEF"]) {
       expect(run(placeholder, text).out, text).toBe(text);
     }
   });

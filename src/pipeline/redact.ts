@@ -433,6 +433,13 @@ export class Redactor {
           start = d.extendLeft(text, m.index);
           if (start < 0) continue;
           candidate = text.slice(start, m.index + whole.length);
+        } else if (d.secretStart) {
+          // (where the detector tells the group's start itself: a pattern without the `d` flag,
+          // which costs a scan several times over)
+          const secret = m.groups?.["secret"];
+          if (!secret) continue;
+          start = d.secretStart(m);
+          candidate = secret;
         } else if (d.secretGroup) {
           const at = m.indices?.groups?.["secret"];
           if (!at) continue;

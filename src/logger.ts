@@ -1231,7 +1231,10 @@ export class AuditLogger extends EventEmitter<AuditLoggerEvents> implements Exit
     this.flushSyncOnExitless();
     const masters = this.master.masters ?? [this.master];
     const destroyed = shredSubjectKeys(masters, this.auditDir, userId);
-    this.subjectKeys.forget(userId);
+    // (and its new key still waiting for the disk, if any: never stored now, its records and
+    // content files written under it unreadable, as the shredding means; named in the record, so
+    // verify takes it as destroyed)
+    destroyed.push(...this.subjectKeys.forget(userId));
     // (the subject's HMAC tags too, never the user id: a PostgreSQL store shreds every key row of
     // the subject by them, whichever instance sent it, and those it is sent later; see
     // audit_shredded_subjects in src/postgres/schema.ts)
@@ -1429,15 +1432,23 @@ export class AuditLogger extends EventEmitter<AuditLoggerEvents> implements Exit
     // pass, 2026-12-05)
     let contentFailed = 0;
     let first: unknown;
+    // (the new data keys still waiting first: a content file under one is written only after it)
+    let keysRefused: unknown;
+    try {
+      this.storePendingKeys();
+    } catch (err) {
+      keysRefused = err;
+    }
     for (const [id, c] of [...this.contentInFlight]) {
       try {
+        if (keysRefused !== undefined && c.manifest.keyId !== undefined && this.subjectKeys?.isPending(c.manifest.keyId)) throw keysRefused;
         this.writeContentNow(c.content, c.manifest);
         this.contentInFlight.delete(id);
         this.dropRefused(id);
       } catch (err) {
         contentFailed++;
         first ??= err;
-        if (exiting || !diskRefused(err) || !this.keepRefusedContent(id, c.content, c.manifest)) {
+        if (exiting || (err !== keysRefused && !diskRefused(err)) || !this.keepRefusedContent(id, c.content, c.manifest)) {
           this.contentInFlight.delete(id);
           this.dropRefused(id);
         }
@@ -1617,33 +1628,64 @@ export class AuditLogger extends EventEmitter<AuditLoggerEvents> implements Exit
     return asText(v === undefined ? v : this.redactor.redactValue(v instanceof JsonText ? JSON.parse(v.text) : toJsonData(v), rc));
   }
 
-  /** The key for a record's sensitive fields: its subject's data key, or undefined without encryption. */
-  private keyFor(userId: string | undefined): EncryptionKey | undefined {
-    return this.subjectKeys?.keyFor(userId);
+  /**
+   * The key for record `id` of `kind`'s sensitive fields: its subject's data key, or undefined
+   * without encryption. A subject's new data key is stored (wrapped, synced) in the session's key
+   * store before any record uses it; while the disk refuses that (EFBIG, ENOSPC…) the key is kept
+   * pending in memory (its store line only, wrapped) and the record made and held like every
+   * other record of an outage: the kind's lines wait (see KindWriter.hold), and the pending key
+   * lines are stored first, before any of them reaches the file (see storePendingKeys), as are
+   * content files under such a key (see storeContent). Past MAX_REFUSED_RECORD_BYTES (pending key
+   * lines counted) the record is not kept (KEY_NOT_STORED), as any record past the bound.
+   * Until 2026-12-06 such a record was not kept and lost however short the outage (found by the
+   * durability pass: plain records survived a short outage, a new subject's encrypted ones did
+   * not); before that, the refusal was thrown into the app's log call, and a key line the disk cut
+   * short was taken as stored (key_missing). Any other failure (a key store that is a link or a
+   * FIFO: AuditPathError) is thrown, as documented.
+   */
+  private keyOrNotKept(kind: ChainKind, id: string, userId: string | undefined): EncryptionKey | undefined | typeof KEY_NOT_STORED {
+    const keys = this.subjectKeys;
+    if (keys === undefined) return undefined;
+    let refused: unknown;
+    let pastBound = false;
+    let key: EncryptionKey;
+    try {
+      key = keys.keyFor(userId, (err) => {
+        if (!diskRefused(err)) return false;
+        refused = err;
+        pastBound = this.writeFailing && this.refusedRecordsFull();
+        return !pastBound;
+      });
+    } catch (err) {
+      if (!pastBound) throw err;
+      this.recordNotKept(kind, id);
+      return KEY_NOT_STORED;
+    }
+    if (keys.hasPending && keys.isPending(key.id)) {
+      // (the kind's lines wait for the key lines, this record's included)
+      const w = this.writers[kind];
+      if (!w.holding) w.hold(this.storePendingKeys);
+      if (refused !== undefined) {
+        this.report(new AuditIOError(`Storing the new data key of ${kind} record ${id}'s subject in the key store ${keyStoreFileName(this.sessionId)} failed: ${reason(refused)}. The key waits in memory (wrapped), and the records encrypted under it with it; it is stored before them, by itself, at the next write and by flush().`, { cause: refused }), true);
+      }
+    }
+    return key;
   }
 
   /**
-   * keyFor for record `id` of `kind`, which is not made when its subject's new data key cannot be
-   * stored because the disk refuses it (EFBIG, ENOSPC…): KEY_NOT_STORED, the record counted as not
-   * kept and reported (an `error` event now, the `audit_records_not_kept` errors record once the
-   * disk takes data again), as a record past the refused-records bound is. Until 2026-12-06 the
-   * refusal was thrown into the app's log call, and a key line the disk cut short was taken as
-   * stored: its records were written, encrypted under a key no store held (key_missing,
-   * unreadable for good; found by the durability pass). Any other failure (a key store that is a
-   * link or a FIFO: AuditPathError) is thrown, as documented.
+   * The gate of a kind whose lines wait for new data keys (see keyOrNotKept, KindWriter.hold):
+   * stores every pending key line, or throws why the disk still refuses one (its code kept, so
+   * it is taken for a disk refusal as the OS's own error is).
    */
-  private keyOrNotKept(kind: ChainKind, id: string, userId: string | undefined): EncryptionKey | undefined | typeof KEY_NOT_STORED {
+  private readonly storePendingKeys = (): void => {
+    const keys = this.subjectKeys;
+    if (keys === undefined || !keys.hasPending) return;
     try {
-      return this.keyFor(userId);
+      keys.storePending();
     } catch (err) {
-      if (!diskRefused(err)) throw err;
-      this.countNotKept(kind, id);
-      this.announce(
-        new AuditIOError(`Not kept: the data key of ${kind} record ${id}'s subject could not be stored in the key store ${keyStoreFileName(this.sessionId)} (${reason(err)}); the record is lost (counted in an errors record once the disk takes data again): no record is encrypted under a key the directory does not hold.`, { cause: err }),
-      );
-      return KEY_NOT_STORED;
+      throw new AuditIOError(`the new data keys of records waiting in memory could not be stored in the key store ${keyStoreFileName(this.sessionId)} (${reason(err)}), and records under them are not written before they are`, { cause: err });
     }
-  }
+  };
 
   /**
    * Builds the envelope around `fields`, seals it into the chain and hands it to the sink. The
@@ -1755,7 +1797,8 @@ export class AuditLogger extends EventEmitter<AuditLoggerEvents> implements Exit
    * the disk takes data again may still be not kept, and are counted as the others.
    */
   private refusedRecordsFull(): boolean {
-    const held = (): number => CHAIN_KINDS.reduce((n, k) => n + this.writers[k].heldBytes, 0);
+    // (the new data key lines waiting to be stored counted too: see keyOrNotKept)
+    const held = (): number => CHAIN_KINDS.reduce((n, k) => n + this.writers[k].heldBytes, 0) + (this.subjectKeys?.pendingBytes ?? 0);
     if (held() < MAX_REFUSED_RECORD_BYTES) return false;
     const now = performance.now();
     if (now < this.refusedRetryAt) return true;
@@ -1796,7 +1839,7 @@ export class AuditLogger extends EventEmitter<AuditLoggerEvents> implements Exit
     this.notKept = undefined;
     const total = [...n.count.values()].reduce((a, b) => a + b, 0);
     const kinds = [...n.count].map(([k, c]) => `${k} ${c}`).join(", ");
-    const message = `${total} record(s) made while the disk refused writes were not kept (past ${MAX_REFUSED_RECORD_BYTES / 1024 / 1024} MiB held in memory, or their subject's new data key refused) and are lost: ${kinds}; ids ${n.firstId} to ${n.lastId}, from ${n.firstAt}`;
+    const message = `${total} record(s) made while the disk refused writes were not kept (past ${MAX_REFUSED_RECORD_BYTES / 1024 / 1024} MiB held in memory) and are lost: ${kinds}; ids ${n.firstId} to ${n.lastId}, from ${n.firstAt}`;
     try {
       runInAuditContext(undefined, () => this.logError({ errorType: "audit_records_not_kept", severity: "critical", message, context: { notKept: Object.fromEntries(n.count), firstId: n.firstId, lastId: n.lastId, since: n.firstAt } }));
     } catch (err) {
@@ -1860,6 +1903,12 @@ export class AuditLogger extends EventEmitter<AuditLoggerEvents> implements Exit
       ...(key ? { keyId: key.id } : {}),
       createdAt: timestamp,
     };
+    // (encrypted under a new data key still waiting to be stored: kept as refused content is, and
+    // written after that key line, never before; see keyOrNotKept)
+    if (key !== undefined && this.subjectKeys?.isPending(key.id)) {
+      if (!this.keepRefusedContent(id, content, manifest)) this.report(new AuditIOError(refusedFull(id)), true);
+      return;
+    }
     // `sync` writes content before the record line; in the other modes writes go to the
     // content-writer thread, and past MAX_PENDING_CONTENT in flight they are written
     // synchronously (back-pressure)
@@ -2189,6 +2238,13 @@ export class AuditLogger extends EventEmitter<AuditLoggerEvents> implements Exit
    * has spent its time or bytes ("more": some are left). Whether all are written now.
    */
   private writeRefusedContent(slice?: typeof REFUSED_CONTENT_SLICE): boolean | "more" {
+    // (some may be encrypted under a new data key still waiting: the key lines go first)
+    try {
+      this.storePendingKeys();
+    } catch (err) {
+      this.contentRefusedError = err;
+      return false;
+    }
     const start = slice ? performance.now() : 0;
     let bytes = 0;
     for (const [id, c] of this.contentRefused) {

@@ -260,13 +260,19 @@ export function openKeyring(masters: readonly EncryptionKey[], auditDir: string 
 
 /**
  * The writer's side: one data key per subject, created on first use and written (wrapped, and
- * synced) to the session's key store before any record uses it.
+ * synced) to the session's key store before any record uses it. A new key the disk refuses to
+ * store (full, file too large) may be kept pending instead (see keyFor's `keepRefused`): its
+ * store line (wrapped, never the key in clear) waits in memory, and whoever writes the records
+ * under it stores it first (storePending).
  */
 export class SubjectKeys {
   /** by subject tag (from the store) */
   private readonly bySubject = new Map<string, EncryptionKey>();
   /** by raw subject, so the hot path skips the HMAC */
   private readonly cache = new Map<string | undefined, EncryptionKey>();
+  /** new keys the disk refused, by key id, in the order made: their store lines and subject tags */
+  private readonly pending = new Map<string, { readonly line: string; readonly tag: string }>();
+  private pendingLineBytes = 0;
   private readonly file: string;
 
   constructor(
@@ -283,8 +289,12 @@ export class SubjectKeys {
     }
   }
 
-  /** The data key for a subject (a userId, or undefined for the session's own key). */
-  keyFor(subject: string | undefined): EncryptionKey {
+  /**
+   * The data key for a subject (a userId, or undefined for the session's own key). A new key is
+   * stored first; when that throws and `keepRefused(err)` says so, the key is returned all the
+   * same and its line kept pending (see isPending, storePending); else the failure is thrown.
+   */
+  keyFor(subject: string | undefined, keepRefused?: (err: unknown) => boolean): EncryptionKey {
     const cached = this.cache.get(subject);
     if (cached) return cached;
     const tag = subjectTag(this.master, subject === undefined ? "\0session" : `user\0${subject}`);
@@ -301,7 +311,15 @@ export class SubjectKeys {
       kid = "d" + randomBytes(8).toString("hex");
       dataKey = randomBytes(32);
       const w: WrappedKey = { kid, subject: tag, wrappedBy: this.master.id, ...wrap(this.master, kid, dataKey), createdAt: new Date().toISOString() };
-      if (appendKeyLine(this.file, JSON.stringify(w) + "\n", kid)) break;
+      const line = JSON.stringify(w) + "\n";
+      try {
+        if (appendKeyLine(this.file, line, kid)) break;
+      } catch (err) {
+        if (!keepRefused?.(err)) throw err;
+        this.pending.set(kid, { line, tag });
+        this.pendingLineBytes += line.length;
+        break;
+      }
     } while (true);
     k = { ...makeEncryptionKey(dataKey), id: kid };
     this.bySubject.set(tag, k);
@@ -309,10 +327,57 @@ export class SubjectKeys {
     return k;
   }
 
-  /** Forgets a subject's key in memory (after shredding), so its next record gets a new one. */
-  forget(subject: string): void {
-    this.bySubject.delete(subjectTag(this.master, `user\0${subject}`));
-    this.cache.delete(subject);
+  /** Whether key `kid` is one whose store line waits for the disk (see keyFor). */
+  isPending(kid: string): boolean {
+    return this.pending.has(kid);
+  }
+
+  /** Whether any new key's store line waits for the disk. */
+  get hasPending(): boolean {
+    return this.pending.size > 0;
+  }
+
+  /** The bytes of the store lines that wait for the disk. */
+  get pendingBytes(): number {
+    return this.pendingLineBytes;
+  }
+
+  /**
+   * Stores the pending key lines, in order (each appended whole and synced, as keyFor does);
+   * throws the failure of the first the disk refuses still, the rest left pending. A key a shred
+   * in another process destroyed meanwhile (its tombstone in the store) is no longer pending, and
+   * its subject's next record gets a new one.
+   */
+  storePending(): void {
+    for (const [kid, p] of this.pending) {
+      const stored = appendKeyLine(this.file, p.line, kid);
+      this.pending.delete(kid);
+      this.pendingLineBytes -= p.line.length;
+      if (!stored) this.forgetTag(p.tag);
+    }
+  }
+
+  /**
+   * Forgets a subject's key in memory (after shredding), so its next record gets a new one.
+   * Its key line still pending is never stored: the ids of such keys are returned, destroyed.
+   */
+  forget(subject: string): string[] {
+    return this.forgetTag(subjectTag(this.master, `user\0${subject}`), subject);
+  }
+
+  private forgetTag(tag: string, subject?: string): string[] {
+    const k = this.bySubject.get(tag);
+    this.bySubject.delete(tag);
+    if (subject !== undefined) this.cache.delete(subject);
+    else if (k) for (const [s, c] of this.cache) if (c === k) this.cache.delete(s);
+    const dropped: string[] = [];
+    for (const [kid, p] of this.pending) {
+      if (p.tag !== tag) continue;
+      this.pending.delete(kid);
+      this.pendingLineBytes -= p.line.length;
+      dropped.push(kid);
+    }
+    return dropped;
   }
 }
 

@@ -115,6 +115,15 @@ export class KindWriter {
   private writes = 0;
   private syncStarted = 0;
   private synced = 0;
+  /**
+   * What the lines must wait for before they reach the file (see hold): throws while they must.
+   * Set, no line is handed to the OS (neither written nor queued for the thread pool); the lines
+   * wait in `gated`, in order, and go first once it passes.
+   */
+  private gate: (() => void) | undefined;
+  /** lines held back by the gate (copies), in order */
+  private gated: Buffer[] = [];
+  private gatedBytes = 0;
 
   /** something was written since the last fdatasync started */
   get dirty(): boolean {
@@ -198,6 +207,45 @@ export class KindWriter {
   }
 
   /**
+   * From now on, no line (those buffered already included) reaches the file until `gate()`
+   * returns without throwing: it is called at each write-out (written, or queued for the thread
+   * pool) and its failure thrown from there as a refused write is (the lines are kept, and
+   * counted in heldBytes). The logger holds a kind's lines so while a new data key they are
+   * encrypted under waits to be stored (see SubjectKeys.storePending).
+   */
+  hold(gate: () => void): void {
+    this.gate = gate;
+  }
+
+  /** Lines wait for a gate (see hold). */
+  get holding(): boolean {
+    return this.gate !== undefined;
+  }
+
+  /** The gate, if any, is passed (see hold); else the lines buffered are kept and its failure thrown. */
+  private passGate(): void {
+    const gate = this.gate;
+    if (gate === undefined) return;
+    try {
+      gate();
+    } catch (err) {
+      this.keepGated();
+      throw err;
+    }
+    this.gate = undefined;
+  }
+
+  /** The batch's lines join those the gate holds (a copy: the batch buffer is reused). */
+  private keepGated(): void {
+    if (this.used === this.base) return;
+    this.gated.push(Buffer.from(this.buf.subarray(this.base, this.used)));
+    this.gatedBytes += this.used - this.base;
+    // (the buffer starts over unless part of it is still held for a write: SonicBoom's refused bytes, the thread pool's queue)
+    if (this.bg ? this.bg.idle && this.bg.pendingBytes === 0 : this.refusedBytes === 0) this.base = this.used = 0;
+    else this.base = this.used;
+  }
+
+  /**
    * Seals one record onto the chain and into the batch: `body` is the record's JSON text without
    * its `hash` member. Writes `prevHash ‖ body` as UTF-8 into the batch buffer, hashes those bytes
    * (the chain hash, `SHA-256(prevHash ‖ body)`), then moves the body over the `prevHash` and
@@ -265,7 +313,7 @@ export class KindWriter {
   }
 
   get hasPending(): boolean {
-    return this.used > this.base || (this.bg !== undefined && this.bg.pendingBytes > 0);
+    return this.used > this.base || this.gatedBytes > 0 || (this.bg !== undefined && this.bg.pendingBytes > 0);
   }
 
   private get pendingBytes(): number {
@@ -286,8 +334,9 @@ export class KindWriter {
    * them), waiting for the disk; 0 while writes succeed.
    */
   get heldBytes(): number {
-    if (this.bg) return this.bg.lastError !== undefined ? this.bg.pendingBytes + this.pendingBytes : 0;
-    return this.lastError !== undefined ? this.refusedBytes + this.pendingBytes : 0;
+    const refused = this.bg ? this.bg.lastError !== undefined : this.lastError !== undefined;
+    if (!refused && this.gate === undefined && this.gatedBytes === 0) return 0;
+    return (refused ? (this.bg ? this.bg.pendingBytes : this.refusedBytes) : 0) + this.gatedBytes + this.pendingBytes;
   }
 
   /**
@@ -303,12 +352,13 @@ export class KindWriter {
    * without it, one attempt per 128 KiB batch, each of the whole queue.
    */
   private get backgroundRefused(): boolean {
-    return this.bg !== undefined && this.bg.lastError !== undefined;
+    // (or its lines wait for a gate: see hold)
+    return this.bg !== undefined && (this.bg.lastError !== undefined || this.gate !== undefined);
   }
 
   /** The OS refused bytes that are not written yet, or the last rotation failed. */
   get failing(): boolean {
-    return this.lastError !== undefined || this.bg?.lastError !== undefined || this.rotateFailedAt !== undefined;
+    return this.lastError !== undefined || this.bg?.lastError !== undefined || this.rotateFailedAt !== undefined || this.gate !== undefined;
   }
 
   /**
@@ -343,6 +393,13 @@ export class KindWriter {
       this.writeOut();
       return;
     }
+    // (held by a gate that still fails: the lines are kept)
+    try {
+      this.passGate();
+    } catch (err) {
+      this.opts.onWriteError?.(err as Error);
+      return;
+    }
     // past the bound, written here (the bound holds whoever hands the batch over)
     if (bg.pendingBytes + this.pendingBytes >= MAX_BACKGROUND_BYTES) {
       try {
@@ -364,6 +421,16 @@ export class KindWriter {
 
   /** `async` mode: the bytes [base, used) belong to the file's queue from now on. */
   private handOver(bg: BackgroundFile): void {
+    if (this.gate !== undefined) {
+      this.keepGated();
+      return;
+    }
+    for (const g of this.gated) {
+      bg.push(g);
+      this.bytesInActive += g.length;
+    }
+    this.gated = [];
+    this.gatedBytes = 0;
     if (this.used === this.base) return;
     bg.push(this.buf.subarray(this.base, this.used));
     this.bytesInActive += this.used - this.base;
@@ -377,6 +444,7 @@ export class KindWriter {
 
   /** Hands the batch to the OS (write(2), no fsync). Throws the OS error if the write failed. */
   writeOut(): void {
+    this.passGate();
     const bg = this.bg;
     if (bg) {
       this.handOver(bg);
@@ -385,12 +453,22 @@ export class KindWriter {
       return;
     }
     const boom = this.boom!;
-    if (this.used === this.base) {
-      if (this.lastError) this.retry();
-      return;
+    let chunk: Buffer;
+    if (this.gated.length > 0) {
+      // (the lines a gate held, then the batch's, in one write; the batch buffer is free again)
+      chunk = Buffer.concat([...this.gated, this.buf.subarray(this.base, this.used)]);
+      this.gated = [];
+      this.gatedBytes = 0;
+      if (this.refusedBytes === 0) this.base = this.used = 0;
+      else this.base = this.used;
+    } else {
+      if (this.used === this.base) {
+        if (this.lastError) this.retry();
+        return;
+      }
+      chunk = this.buf.subarray(this.base, this.used);
     }
-    const chunk = this.buf.subarray(this.base, this.used);
-    const bytes = this.used - this.base;
+    const bytes = chunk.length;
     this.lastError = undefined;
     boom.write(chunk);
     if (this.lastError) {

@@ -1,0 +1,161 @@
+/**
+ * New subjects' records while the disk refuses their data keys (encrypted mode). A subject's new
+ * data key must be stored (wrapped, synced) in the session's key store before any record or
+ * content file encrypted under it reaches the disk. Until 2026-12-06 such a record was not kept
+ * ("Not kept: the data key of …"), however short the outage, where a plain record of the same
+ * outage waited in memory and was written once the disk took data: nothing said the mode's window
+ * was shorter for a new subject. Now the key waits in memory (its store line, wrapped) with the
+ * records, which are held back until it is stored, and a subject shredded meanwhile never has its
+ * key stored. Real child process, its file-size limit set from outside with util-linux `prlimit`
+ * (the technique of disk-trouble.test.ts and key-store-full.test.ts).
+ */
+import { execFileSync } from "node:child_process";
+import { randomBytes } from "node:crypto";
+import fs from "node:fs";
+import path from "node:path";
+import { afterEach, describe, expect, it } from "vitest";
+import { AuditViewer, verifyAuditLog, type Durability } from "../../src/index.js";
+import { readKeyStore } from "../../src/pipeline/keyring.js";
+import { cleanupTmp, readJsonl, tmpProject } from "../helpers/index.js";
+import { auditDirOf, filesContaining, killChildren, readKind, startFixture, type ChildHandle } from "../helpers/core.js";
+
+const children: ChildHandle[] = [];
+afterEach(async () => {
+  await killChildren(children);
+  cleanupTmp();
+});
+
+describe("new subjects' records while the disk refuses their data keys", () => {
+  for (const durability of ["sync", "async", "fsync"] as const satisfies readonly Durability[]) {
+    it(`${durability}: held in memory, nothing under a new key on disk before its key line; once the disk takes data the key lines, then the records and content files, are written, decrypt and verify; a subject shredded meanwhile never gets its key stored`, async () => {
+      const projectPath = tmpProject();
+      const dir = auditDirOf(projectPath);
+      const keyB64 = randomBytes(32).toString("base64");
+      const h = startFixture("key-store-held-child.mts", {}, [projectPath, durability, keyB64]);
+      children.push(h);
+      const [, pid, size] = (await h.waitForLine((l) => l.startsWith("ready "), "ready")).split(" ");
+      const store = path.join(dir, "subject_keys_keyheld.jsonl");
+      const storeBefore = fs.readFileSync(store);
+      expect(storeBefore.length).toBe(Number(size));
+      // (a little past the key store: the first new key line is cut there and cut off again, the
+      // next refused whole; the chat chain file is past it already, the tool_usage file is not)
+      execFileSync("prlimit", ["--pid", pid!, `--fsize=${Number(size) + 50}:unlimited`]);
+      h.child.kill("SIGUSR1");
+      await h.waitForLine((l) => l === "outage", "outage");
+
+      const ids = (method: string, user: string): string[] => h.lines.filter((l) => l.startsWith(`${method} ${user} `)).map((l) => l.split(" ")[2]!);
+      const [newbieChat] = ids("chat", "newbie");
+      const [newbieTool] = ids("tool", "newbie");
+      const [newbie2Chat] = ids("chat", "newbie2");
+      const [shredChat] = ids("chat", "shredme");
+      expect(h.lines.filter((l) => l.startsWith("threw ")), h.lines.join("\n")).toEqual([]);
+      // during the outage: the key store is as it was (the cut line cut off again), and no byte of
+      // a record or content file under a new key is on disk, though the tool_usage file and the
+      // content files were not past the limit (u0's chat, under its stored key, waits as well)
+      expect(fs.readFileSync(store)).toEqual(storeBefore);
+      // (the errors record of the outage names the first one's id in its message)
+      for (const id of [newbieChat!, newbieTool!, newbie2Chat!, shredChat!]) expect(filesContaining(projectPath, id).filter((f) => f !== "errors_keyheld.jsonl"), id).toEqual([]);
+      for (const text of ["newbie asks", "newbie2 asks", "shredme asks", "what newbie looks for"]) expect(filesContaining(projectPath, text), text).toEqual([]);
+      // reported as a refused write, never as a record lost
+      expect(h.lines.some((l) => l.startsWith("error Storing the new data key of chat_interaction record") && /EFBIG/.test(l)), h.lines.join("\n")).toBe(true);
+      expect(h.lines.filter((l) => /Not kept/.test(l))).toEqual([]);
+      expect(h.lines.find((l) => l.startsWith("flush "))).toMatch(/^flush rejected AUDIT_ERR_IO .*EFBIG/);
+      const shredded = h.lines.find((l) => l.startsWith("shredded ") || l.startsWith("shred-threw "))!;
+      expect(shredded).toMatch(/^shredded d[0-9a-f]{16}$/);
+      const shredKid = shredded.split(" ")[1]!;
+
+      execFileSync("prlimit", ["--pid", pid!, "--fsize=unlimited:unlimited"]);
+      h.child.kill("SIGUSR1");
+      await h.waitForLine((l) => l === "done", "done");
+      const exit = await h.exited;
+      expect(exit.code, exit.stderr).toBe(0);
+      expect(h.lines.filter((l) => l.startsWith("flush ")).at(-1)).toBe("flush ok");
+      expect(h.lines.filter((l) => /Not kept/.test(l))).toEqual([]);
+
+      // every record logged is on disk once, in the order logged, each chain whole
+      const chats = readKind(projectPath, "chat_interaction", "keyheld");
+      expect(chats.map((r) => r.id)).toEqual(h.lines.filter((l) => l.startsWith("chat ")).map((l) => l.split(" ")[2]));
+      expect(chats.map((r) => r.seq)).toEqual(chats.map((_r, i) => i + 1));
+      expect(readKind(projectPath, "tool_usage", "keyheld").map((r) => r.id)).toEqual(h.lines.filter((l) => l.startsWith("tool ")).map((l) => l.split(" ")[2]));
+
+      // the key store holds the new keys, each after the lines that were there (appended), and
+      // not the shredded subject's pending one, which was never stored
+      const after = fs.readFileSync(store);
+      expect(after.subarray(0, storeBefore.length)).toEqual(storeBefore);
+      const kids = readKeyStore(store).keys.map((k) => k.kid);
+      const kidOf = (id: string): string => ((chats.find((r) => r.id === id)!.promptPreview as { kid: string }).kid);
+      expect(kids).toContain(kidOf(newbieChat!));
+      expect(kids).toContain(kidOf(newbie2Chat!));
+      expect(kidOf(shredChat!)).toBe(shredKid);
+      expect(kids).not.toContain(shredKid);
+      expect(after.includes(Buffer.from(shredKid))).toBe(false);
+      // the shredded subject's next record has a new key, stored
+      const shredAgain = chats.find((r) => r.id === ids("chat", "shredme")[1])!;
+      expect(kids).toContain(kidOf(shredAgain.id as string));
+
+      // the reader opens every record and content file, but the shredded subject's first
+      const viewer = new AuditViewer({ auditPath: dir, sessionId: "keyheld", encryptionKey: keyB64 });
+      const viewed = new Map((await viewer.getChatInteractions({ limit: 100 })).map((r) => [r.id, r]));
+      expect(viewed.get(newbieChat!)!.promptPreview).toBe("newbie asks during the outage");
+      expect(viewed.get(newbie2Chat!)!.promptPreview).toBe("newbie2 asks during the outage");
+      expect(viewed.get(ids("chat", "newbie")[1]!)!.promptPreview).toBe("newbie asks again");
+      expect(viewed.get(ids("chat", "u0")[1]!)!.promptPreview).toBe("u0 asks during the outage");
+      expect(typeof viewed.get(shredChat!)!.promptPreview).not.toBe("string");
+      expect(viewed.get(ids("chat", "shredme")[1]!)!.promptPreview).toBe("shredme asks again");
+      const content = await viewer.getFullInteractionContent(newbieChat!);
+      expect(content).toMatchObject({ prompt: "newbie asks during the outage", response: "answer to newbie", verified: true });
+      const tools = new Map((await viewer.getToolUsages({ limit: 10 })).map((r) => [r.id, r]));
+      expect(tools.get(newbieTool!)!.parameters).toEqual({ q: "what newbie looks for" });
+
+      // nothing was lost, so nothing is counted lost; the outage is one errors record
+      const errs = readKind(projectPath, "error", "keyheld");
+      expect(errs.filter((e) => e.errorType === "audit_records_not_kept")).toEqual([]);
+      expect(errs.filter((e) => e.errorType === "audit_write_failed")).toHaveLength(1);
+      // the shredding names the key it destroyed, never stored; and the directory verifies
+      const shredRec = readJsonl(path.join(dir, "audit_events_keyheld.jsonl")).find((e) => e.eventType === "subject_shredded")!;
+      expect((shredRec.details as { keyIds: string[] }).keyIds).toEqual([shredKid]);
+      const report = await verifyAuditLog(dir);
+      expect(report.problems).toEqual([]);
+    }, 60_000);
+  }
+});
+
+describe("new subjects' records past the memory bound for held record lines", () => {
+  for (const durability of ["sync", "async"] as const satisfies readonly Durability[]) {
+    it(`${durability}: the first 64 MiB (their key lines counted) are kept and written once the disk takes data; later ones are not kept, each reported, and counted in one errors record; what was kept decrypts and the log verifies`, async () => {
+      const projectPath = tmpProject();
+      const sid = `keybound_${durability}`;
+      const keyB64 = randomBytes(32).toString("base64");
+      // ~30 KB records (~40 KB encrypted), each a new subject's, 3,000 of them: ~120 MB, past the 64 MiB bound
+      const h = startFixture("key-bound-child.mts", {}, [projectPath, sid, durability, "3000", keyB64]);
+      children.push(h);
+      const exit = await h.exited;
+      expect(exit.code, exit.stderr).toBe(0);
+      const out = fs.readFileSync(path.join(projectPath, "child-out.jsonl"), "utf8").trim().split("\n").map((l) => JSON.parse(l) as Record<string, unknown>);
+      const { logged, notKept, firstNotKept, keyRefused } = out[0] as { logged: string[]; notKept: string[]; firstNotKept: string; keyRefused: string };
+      expect(logged).toHaveLength(3000);
+      expect(keyRefused).toMatch(/^Storing the new data key of tool_usage record \S+'s subject in the key store subject_keys_keybound_\w+\.jsonl failed: EFBIG/);
+      // (encrypted, base64: ~40 KB a record) about 1,650 within the bound, the rest past it; each
+      // one reported as it was made, as a record past the bound is
+      expect(notKept.length).toBeGreaterThan(1000);
+      expect(notKept.length).toBeLessThan(1700);
+      expect(firstNotKept).toMatch(/^Not kept: 64 MiB of records the disk refused \(.*EFBIG.*tool_usage record \S+ is lost/);
+      // once the limit was lifted, flush() and finalizeSession() wrote everything kept, reporting nothing more
+      expect(out[1]).toEqual({ finalized: [] });
+      const kept = logged.filter((id) => !notKept.includes(id));
+      const recs = readKind(projectPath, "tool_usage", sid);
+      expect(recs.map((r) => r.id).slice(100)).toEqual(kept);
+      // the outage is one record, and what it lost one more, with the count and the ids
+      const errors = readKind(projectPath, "error", sid);
+      expect(errors.map((r) => r.errorType)).toEqual(["audit_write_failed", "audit_records_not_kept"]);
+      expect(errors[1]).toMatchObject({ severity: "critical", context: { notKept: { tool_usage: notKept.length }, firstId: notKept[0], lastId: notKept.at(-1) } });
+      // every record kept opens (its key line was stored before it), the first and last of the outage checked by the reader
+      const viewer = new AuditViewer({ auditPath: auditDirOf(projectPath), sessionId: sid, encryptionKey: keyB64 });
+      const tools = new Map((await viewer.getToolUsages({ limit: 5000 })).map((r) => [r.id, r]));
+      expect(tools.size).toBe(100 + kept.length);
+      for (const id of kept) expect(typeof (tools.get(id)!.parameters as { i?: unknown }).i, id).toBe("number");
+      const report = await verifyAuditLog(auditDirOf(projectPath), { sessionId: sid });
+      expect(report.problems).toEqual([]);
+    }, 240_000);
+  }
+});

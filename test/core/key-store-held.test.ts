@@ -26,12 +26,18 @@ afterEach(async () => {
 });
 
 describe("new subjects' records while the disk refuses their data keys", () => {
-  for (const durability of ["sync", "async", "fsync"] as const satisfies readonly Durability[]) {
-    it(`${durability}: held in memory, nothing under a new key on disk before its key line; once the disk takes data the key lines, then the records and content files, are written, decrypt and verify; a subject shredded meanwhile never gets its key stored`, async () => {
+  const cases = [
+    { durability: "sync", thread: false },
+    { durability: "async", thread: false },
+    { durability: "fsync", thread: false },
+    { durability: "async", thread: true },
+  ] as const satisfies ReadonlyArray<{ durability: Durability; thread: boolean }>;
+  for (const { durability, thread } of cases) {
+    it(`${durability}${thread ? ", thread: true" : ""}: held in memory, nothing under a new key on disk before its key line; once the disk takes data the key lines, then the records and content files, are written, decrypt and verify; a subject shredded meanwhile never gets its key stored`, async () => {
       const projectPath = tmpProject();
       const dir = auditDirOf(projectPath);
       const keyB64 = randomBytes(32).toString("base64");
-      const h = startFixture("key-store-held-child.mts", {}, [projectPath, durability, keyB64]);
+      const h = startFixture("key-store-held-child.mts", {}, [projectPath, durability, keyB64, ...(thread ? ["thread"] : [])]);
       children.push(h);
       const [, pid, size] = (await h.waitForLine((l) => l.startsWith("ready "), "ready")).split(" ");
       const store = path.join(dir, "subject_keys_keyheld.jsonl");
@@ -53,8 +59,10 @@ describe("new subjects' records while the disk refuses their data keys", () => {
       // a record or content file under a new key is on disk, though the tool_usage file and the
       // content files were not past the limit (u0's chat, under its stored key, waits as well)
       expect(fs.readFileSync(store)).toEqual(storeBefore);
-      // (the errors record of the outage names the first one's id in its message)
-      for (const id of [newbieChat!, newbieTool!, newbie2Chat!, shredChat!]) expect(filesContaining(projectPath, id).filter((f) => f !== "errors_keyheld.jsonl"), id).toEqual([]);
+      // (the errors record of the outage names the first one's id in its message; with `thread:
+      // true` the worker claims each id by its empty manifest, as it makes the record)
+      const written = (id: string): string[] => filesContaining(projectPath, id).filter((f) => f !== "errors_keyheld.jsonl" && fs.statSync(path.join(dir, f)).size > 0);
+      for (const id of [newbieChat!, newbieTool!, newbie2Chat!, shredChat!]) expect(written(id), id).toEqual([]);
       for (const text of ["newbie asks", "newbie2 asks", "shredme asks", "what newbie looks for"]) expect(filesContaining(projectPath, text), text).toEqual([]);
       // reported as a refused write, never as a record lost
       expect(h.lines.some((l) => l.startsWith("error Storing the new data key of chat_interaction record") && /EFBIG/.test(l)), h.lines.join("\n")).toBe(true);
@@ -65,6 +73,14 @@ describe("new subjects' records while the disk refuses their data keys", () => {
       const shredKid = shredded.split(" ")[1]!;
 
       execFileSync("prlimit", ["--pid", pid!, "--fsize=unlimited:unlimited"]);
+      h.child.kill("SIGUSR1");
+      // an app gone quiet: with no log call and no flush(), the kit's retry (flush timer, group
+      // commit) stored the key lines and then wrote the held records and content files
+      await h.waitForLine((l) => l === "quiet", "quiet");
+      expect(filesContaining(projectPath, newbieChat!)).toEqual(expect.arrayContaining(["chat_interactions_keyheld.jsonl", `full_interactions/manifest_${newbieChat}.json`]));
+      expect(filesContaining(projectPath, newbieTool!)).toContain("tool_usage_keyheld.jsonl");
+      const quietKid = (readKind(projectPath, "chat_interaction", "keyheld").find((r) => r.id === newbieChat)!.promptPreview as { kid: string }).kid;
+      expect(readKeyStore(store).keys.map((k) => k.kid)).toContain(quietKid);
       h.child.kill("SIGUSR1");
       await h.waitForLine((l) => l === "done", "done");
       const exit = await h.exited;

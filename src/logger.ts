@@ -357,6 +357,8 @@ export class AuditLogger extends EventEmitter<AuditLoggerEvents> implements Exit
   private readonly pendingContent = new Set<Promise<void>>();
   /** `fsync` mode: sealed records whose lines are not yet written to their files, held from the sinks (see releaseToSinks) */
   private sinkHeld: SealedRecord[] = [];
+  /** `sync`/`async` modes: the kinds `sinkHeld` holds records of (see releaseToSinks) */
+  private readonly sinkHeldKinds = new Set<ChainKind>();
   /**
    * The sinks this logger writes to: `config.sinks`, less those whose `open()` refused this
    * logger with an AuditConfigError (a PostgresSink that serves another logger already; see
@@ -1776,7 +1778,14 @@ export class AuditLogger extends EventEmitter<AuditLoggerEvents> implements Exit
       const sealed: SealedRecord = { kind, sessionId: this.sessionId, id, seq, prevHash: rec.prevHash as string, hash, timestamp, line: sealedLine(body, hash) };
       // `fsync`: the sinks get a record once its line is written to its file (see releaseToSinks)
       if (this.config.durability === "fsync") this.sinkHeld.push(sealed);
-      else this.toSinks(sealed);
+      // (`sync`/`async`: a record whose lines wait for a new data key, see keyOrNotKept, reaches
+      // the sinks once that key line is stored, as a PostgresSink sends the key store's lines
+      // before the records; those of its kind after it follow it, in order)
+      else if (w.holding || this.sinkHeldKinds.has(kind)) {
+        this.sinkHeld.push(sealed);
+        this.sinkHeldKinds.add(kind);
+        if (!w.holding) this.releaseToSinks();
+      } else this.toSinks(sealed);
     }
     if (this.exitFlushed) this.flushLateRecord();
     // (the clock, not a record's own earlier time: see withRecordTime)
@@ -1869,13 +1878,20 @@ export class AuditLogger extends EventEmitter<AuditLoggerEvents> implements Exit
     const held = this.sinkHeld;
     this.sinkHeld = [];
     let blocked: Set<ChainKind> | undefined;
+    const fsync = this.config.durability === "fsync";
     for (const s of held) {
+      const w = this.writers[s.kind];
       // (a write the OS refused leaves its bytes with the writer's retry, not counted as pending:
-      // a failing writer holds its records too; found by review, 2026-12-05)
-      if (blocked?.has(s.kind) || this.writers[s.kind].hasPending || this.writers[s.kind].lastError !== undefined) {
+      // a failing writer holds its records too; found by review, 2026-12-05. `sync`/`async`: only
+      // a kind whose lines wait for a new data key is held, see appendNow)
+      if (blocked?.has(s.kind) || (fsync ? w.hasPending || w.lastError !== undefined : w.holding)) {
         (blocked ??= new Set()).add(s.kind);
         this.sinkHeld.push(s);
       } else this.toSinks(s);
+    }
+    if (!fsync) {
+      this.sinkHeldKinds.clear();
+      for (const k of blocked ?? []) this.sinkHeldKinds.add(k);
     }
   }
 
@@ -2049,6 +2065,8 @@ export class AuditLogger extends EventEmitter<AuditLoggerEvents> implements Exit
     // of refused content are left, the lines wait for the last one, which writes them out; see
     // linesAfterContent)
     if (this.refusedSlice === undefined) for (const kind of CHAIN_KINDS) this.writers[kind].writeOutSoon();
+    // (the records held from the sinks while their kind waited for a new data key: see appendNow)
+    this.releaseToSinks();
   }
 
   /** the next turn's slice of the refused content files (see writeRefusedSlice), when one is due */

@@ -68,6 +68,9 @@ describe("new subjects' records while the disk refuses their data keys", () => {
       expect(h.lines.some((l) => l.startsWith("error Storing the new data key of chat_interaction record") && /EFBIG/.test(l)), h.lines.join("\n")).toBe(true);
       expect(h.lines.filter((l) => /Not kept/.test(l))).toEqual([]);
       expect(h.lines.find((l) => l.startsWith("flush "))).toMatch(/^flush rejected AUDIT_ERR_IO .*EFBIG/);
+      // a sink got none of them either (u0's chat, behind them in its kind, neither)
+      const sunk = (): string[] => h.lines.filter((l) => l.startsWith("sink ")).map((l) => l.split(" ")[2]!);
+      for (const id of [newbieChat!, newbieTool!, newbie2Chat!, shredChat!, ids("chat", "u0")[1]!]) expect(sunk()).not.toContain(id);
       const shredded = h.lines.find((l) => l.startsWith("shredded ") || l.startsWith("shred-threw "))!;
       expect(shredded).toMatch(/^shredded d[0-9a-f]{16}$/);
       const shredKid = shredded.split(" ")[1]!;
@@ -93,6 +96,12 @@ describe("new subjects' records while the disk refuses their data keys", () => {
       expect(chats.map((r) => r.id)).toEqual(h.lines.filter((l) => l.startsWith("chat ")).map((l) => l.split(" ")[2]));
       expect(chats.map((r) => r.seq)).toEqual(chats.map((_r, i) => i + 1));
       expect(readKind(projectPath, "tool_usage", "keyheld").map((r) => r.id)).toEqual(h.lines.filter((l) => l.startsWith("tool ")).map((l) => l.split(" ")[2]));
+      // and the sink got every one of them once, each kind in chain order
+      if (!thread) {
+        for (const kind of ["chat_interaction", "tool_usage"] as const) {
+          expect(h.lines.filter((l) => l.startsWith(`sink ${kind} `)).map((l) => l.split(" ")[2]), kind).toEqual(readKind(projectPath, kind, "keyheld").map((r) => r.id));
+        }
+      }
 
       // the key store holds the new keys, each after the lines that were there (appended), and
       // not the shredded subject's pending one, which was never stored

@@ -109,7 +109,7 @@ function refusedFull(id: string): string {
   return `Not kept: ${MAX_REFUSED_CONTENT_BYTES / 1024 / 1024} MiB of content the disk refused before waits for it already; interaction ${id}'s full content is lost (verify names it content_missing), its record is kept.`;
 }
 
-/** keyOrNotKept's answer for a record whose subject's new data key the disk refused. */
+/** keyOrNotKept's answer for a record not kept: its subject's new data key refused past MAX_REFUSED_RECORD_BYTES. */
 const KEY_NOT_STORED = Symbol("key not stored");
 
 function diskRefused(err: unknown): boolean {

@@ -207,13 +207,24 @@ export class KindWriter {
   }
 
   /**
-   * From now on, no line (those buffered already included) reaches the file until `gate()`
+   * From now on, no new line reaches the file until `gate()`
    * returns without throwing: it is called at each write-out (written, or queued for the thread
    * pool) and its failure thrown from there as a refused write is (the lines are kept, and
    * counted in heldBytes). The logger holds a kind's lines so while a new data key they are
    * encrypted under waits to be stored (see SubjectKeys.storePending).
    */
   hold(gate: () => void): void {
+    // (the lines sealed before it do not wait: handed on first, to the thread pool's queue in
+    // `async` mode, to the OS in the others; a refusal keeps them for the usual retry, and is
+    // reported by the next write)
+    if (this.bg) this.handOver(this.bg);
+    else if (this.pendingBytes > 0) {
+      try {
+        this.writeOut();
+      } catch {
+        // kept by SonicBoom, written again at the next write-out
+      }
+    }
     this.gate = gate;
   }
 
@@ -222,17 +233,37 @@ export class KindWriter {
     return this.gate !== undefined;
   }
 
-  /** The gate, if any, is passed (see hold); else the lines buffered are kept and its failure thrown. */
-  private passGate(): void {
+  /**
+   * The gate, if any, is passed (see hold); else the lines buffered are kept and its failure
+   * thrown. `soon`: `async` mode's write-out by the thread pool (see writeOutSoon).
+   */
+  private passGate(soon = false): void {
     const gate = this.gate;
     if (gate === undefined) return;
     try {
       gate();
     } catch (err) {
       this.keepGated();
+      this.retryBeforeGate(soon);
       throw err;
     }
     this.gate = undefined;
+  }
+
+  /**
+   * The lines handed to the OS before the gate was set and refused then (SonicBoom's, the thread
+   * pool's queue) are written again meanwhile: they do not wait for it. A failure is the gate's
+   * to report (it is thrown after this).
+   */
+  private retryBeforeGate(soon: boolean): void {
+    try {
+      if (this.bg) {
+        if (soon) this.bg.writeSoon();
+        else if (this.bg.pendingBytes > 0) this.bg.writeNow();
+      } else if (this.lastError) this.retry();
+    } catch {
+      // still refused: kept for the next attempt
+    }
   }
 
   /** The batch's lines join those the gate holds (a copy: the batch buffer is reused). */
@@ -395,7 +426,7 @@ export class KindWriter {
     }
     // (held by a gate that still fails: the lines are kept)
     try {
-      this.passGate();
+      this.passGate(true);
     } catch (err) {
       this.opts.onWriteError?.(err as Error);
       return;

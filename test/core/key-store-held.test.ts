@@ -184,3 +184,38 @@ describe("new subjects' records past the memory bound for held record lines", ()
     }, 240_000);
   }
 });
+
+describe("the disk takes a kind's lines again before it takes the key store", () => {
+  for (const durability of ["sync", "async"] as const satisfies readonly Durability[]) {
+    it(`${durability}: the lines refused before a new key was waited for are written; those from then on wait for the key line`, async () => {
+      const projectPath = tmpProject();
+      const dir = auditDirOf(projectPath);
+      const h = startFixture("key-store-partial-child.mts", {}, [projectPath, durability, randomBytes(32).toString("base64")]);
+      children.push(h);
+      const [, pid] = (await h.waitForLine((l) => l.startsWith("ready "), "ready")).split(" ");
+      execFileSync("prlimit", ["--pid", pid!, "--fsize=100:unlimited"]);
+      h.child.kill("SIGUSR1");
+      await h.waitForLine((l) => l === "outage", "outage");
+      const [, u0Tool] = h.lines.filter((l) => l.startsWith("tool u0 ")).map((l) => l.split(" ")[2]!);
+      const newbieTool = h.lines.find((l) => l.startsWith("tool newbie "))!.split(" ")[2]!;
+      const toolFile = path.join(dir, "tool_usage_keypart.jsonl");
+      const store = path.join(dir, "subject_keys_keypart.jsonl");
+      // (past the tool_usage file and a few lines more, below the key store)
+      const between = fs.statSync(toolFile).size + 4000;
+      expect(fs.statSync(store).size).toBeGreaterThan(between);
+      execFileSync("prlimit", ["--pid", pid!, `--fsize=${between}:unlimited`]);
+      h.child.kill("SIGUSR1");
+      await h.waitForLine((l) => l === "partial", "partial");
+      const onDisk = (): unknown[] => readKind(projectPath, "tool_usage", "keypart").map((r) => r.id);
+      expect(onDisk()).toContain(u0Tool);
+      expect(onDisk()).not.toContain(newbieTool);
+      expect(h.lines.find((l) => l.startsWith("flush "))).toMatch(/^flush rejected .*key store.*EFBIG/);
+      execFileSync("prlimit", ["--pid", pid!, "--fsize=unlimited:unlimited"]);
+      h.child.kill("SIGUSR1");
+      await h.waitForLine((l) => l === "done", "done");
+      expect((await h.exited).code).toBe(0);
+      expect(onDisk()).toEqual(h.lines.filter((l) => l.startsWith("tool ")).map((l) => l.split(" ")[2]));
+      expect((await verifyAuditLog(dir)).problems).toEqual([]);
+    }, 60_000);
+  }
+});

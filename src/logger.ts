@@ -355,7 +355,11 @@ export class AuditLogger extends EventEmitter<AuditLoggerEvents> implements Exit
   private readonly lock!: SessionLock;
   private readonly stats = new SessionStats();
   private readonly pendingContent = new Set<Promise<void>>();
-  /** `fsync` mode: sealed records whose lines are not yet written to their files, held from the sinks (see releaseToSinks) */
+  /**
+   * Sealed records held from the sinks (see releaseToSinks): `fsync` mode, those whose lines are
+   * not yet written to their files; `sync`/`async`, those of a kind whose lines wait for a new
+   * data key (see appendNow)
+   */
   private sinkHeld: SealedRecord[] = [];
   /** `sync`/`async` modes: the kinds `sinkHeld` holds records of (see releaseToSinks) */
   private readonly sinkHeldKinds = new Set<ChainKind>();
@@ -1676,8 +1680,8 @@ export class AuditLogger extends EventEmitter<AuditLoggerEvents> implements Exit
 
   /**
    * The gate of a kind whose lines wait for new data keys (see keyOrNotKept, KindWriter.hold):
-   * stores every pending key line, or throws why the disk still refuses one (its code kept, so
-   * it is taken for a disk refusal as the OS's own error is).
+   * stores every pending key line, or throws why the disk still refuses one (an AuditIOError
+   * naming the key store, the OS's error its cause).
    */
   private readonly storePendingKeys = (): void => {
     const keys = this.subjectKeys;

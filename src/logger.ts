@@ -2567,7 +2567,10 @@ export class AuditLogger extends EventEmitter<AuditLoggerEvents> implements Exit
     // a deferred step's input is the integration's own plain data, sent in this same tick
     // (a record made later for an integration's call carries the call's time: see withRecordTime)
     const t = recordTimeOverride ?? Date.now();
-    const full = this.enqueue({ m, v: forWorker(v as Record<string, unknown>, ctx?.metadata, !this.draining), id, c, t });
+    const data = forWorker(v as Record<string, unknown>, ctx?.metadata, !this.draining);
+    // (a chat's id made here, or by an integration for its call, is fresh on the worker too: see InputItem.f)
+    const item: InputItem = m === "logChatInteraction" && (v.id === undefined || freshId) ? { m, v: data, id, c, t, f: 1 } : { m, v: data, id, c, t };
+    const full = this.enqueue(item);
     if (this.exitFlushed) this.flushLateRecord();
     else if (full) this.sendQueued();
     else this.scheduleFlush(recordTimeOverride === undefined ? t : undefined);

@@ -37,6 +37,13 @@ export interface InputItem {
   readonly c: Omit<AuditContextValue, "logger"> | undefined;
   /** Date.now() at the call: the record's timestamp */
   readonly t: number;
+  /**
+   * 1: a chat's `id` was made by the kit for this call (the app gave none, or an integration made
+   * it: see kFreshId), so the worker's logger claims nothing for it on disk. Until 2026-12-06 the
+   * worker took every chat's id for one the app gave, and claimed it (an empty manifest, and an
+   * owner file, created and removed per chat).
+   */
+  readonly f?: 1;
 }
 
 /**

@@ -9,6 +9,7 @@
  */
 import { parentPort, workerData } from "node:worker_threads";
 import { runInAuditContext } from "../context.js";
+import { markFreshId } from "../record/id.js";
 import { sessionOwner, withRecordTime, type AuditLogger } from "../logger.js";
 import type { AuditContextValue } from "../types.js";
 import { SIGNAL_REPLY, SIGNAL_WRITTEN, sendError, type BatchItem, type BuiltItem, type CallMethod, type InputItem, type LogMethod, type FromWorker, type Reply, type ToWorker, type WorkerInit } from "./protocol.js";
@@ -73,6 +74,8 @@ function record(item: BatchItem): void {
       method = item.m;
       input = item.v as Record<string, unknown>;
       input.id = item.id;
+      // (an id the kit made: nothing to claim on disk, see InputItem.f)
+      if (item.f === 1) markFreshId(input);
       context = item.c;
       time = item.t;
     }

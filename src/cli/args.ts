@@ -179,6 +179,21 @@ export function singleDir(command: string, positionals: readonly string[]): stri
 const DIR_FIX = "give the audit directory, or the project directory that contains audit_logs/";
 
 /**
+ * What a command says on stderr when its `<dir>` or store holds no audit logs (it then exits 1):
+ * coded, and naming what to give instead. (Until 2026-12-06 it said "no audit logs in <where>."
+ * with neither, where every other failure of the CLI has a code and its fix.)
+ *
+ * @example
+ * io.err(noAuditLogsLine("summary", src.where, src.store !== undefined)); return EXIT_FAIL;
+ */
+export function noAuditLogsLine(command: string, where: string, overStore: boolean): string {
+  const fix = overStore
+    ? "no session has reached that store yet, or its sessions are in another schema (--schema)"
+    : `${DIR_FIX} (a logger's auditDir, <projectPath>/audit_logs)`;
+  return `audit-logger ${command}: no audit logs in ${where}: ${fix} [AUDIT_ERR_CONFIG]`;
+}
+
+/**
  * Resolves `<dir>`: the audit directory itself, or a project directory whose `audit_logs/` holds
  * the logs. A path that does not exist or is not a directory is a usage error.
  *

@@ -10,7 +10,7 @@ import { listKindFiles, safeReaddir } from "../sink/files.js";
 import { RECORD_KINDS, type RecordType } from "../types.js";
 import { names } from "../postgres/schema.js";
 import { insideReal } from "../path-inside.js";
-import { choiceOption, EXIT_FAIL, EXIT_OK, kindOption, contentDirOption, parseCommand, sessionOption, timeRangeOptions, UsageError } from "./args.js";
+import { choiceOption, EXIT_FAIL, EXIT_OK, kindOption, contentDirOption, noAuditLogsLine, parseCommand, sessionOption, timeRangeOptions, UsageError } from "./args.js";
 import { drained, type CliIO, type Command } from "./io.js";
 import { loadCliKey } from "./keys.js";
 import { STORE_OPTIONS, storeHelp, storeTarget, type OpenStore } from "./store.js";
@@ -207,7 +207,7 @@ export const exportCommand: Command = {
     try {
       const sessions = src.sessions;
       if (sessions.length === 0) {
-        io.err(`audit-logger export: no audit logs in ${src.where}.`);
+        io.err(noAuditLogsLine("export", src.where, src.store !== undefined));
         return EXIT_FAIL;
       }
       const encrypted = includeFullContent && !key && (src.store ? await anyEncryptedInStore(src.store, sessions) : target.kind === "dir" && anyEncrypted(target.dir, sessions));

@@ -2,7 +2,7 @@
 import fs from "node:fs";
 import { z } from "zod";
 import type { AnalyticsReport, LatencyStats, ModelPrice } from "../reader/analytics.js";
-import { EXIT_FAIL, EXIT_OK, parseCommand, sessionOption, timeRangeOptions, UsageError } from "./args.js";
+import { EXIT_FAIL, EXIT_OK, noAuditLogsLine, parseCommand, sessionOption, timeRangeOptions, UsageError } from "./args.js";
 import { clean } from "./format.js";
 import type { CliIO, Command } from "./io.js";
 import { calls, num, pct, table, tokensText } from "./table.js";
@@ -229,7 +229,7 @@ export const reportCommand: Command = {
     let verdict: Verification | undefined;
     try {
       if (src.sessions.length === 0) {
-        io.err(`audit-logger report: no audit logs in ${src.where}.`);
+        io.err(noAuditLogsLine("report", src.where, src.store !== undefined));
         return EXIT_FAIL;
       }
       report = await src.viewer.generateAnalyticsReport({ ...(since ? { since } : {}), ...(until ? { until } : {}) });

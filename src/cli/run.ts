@@ -58,6 +58,16 @@ function topHelp(): string {
 }
 
 /**
+ * An unknown first argument (or `help <name>`): bad usage, said with its code and the fix, as a
+ * sub-command's bad usage is (until 2026-12-06 these two lines alone had no code).
+ */
+function unknownAtTop(what: "command" | "option", name: string, io: CliIO): number {
+  io.err(`audit-logger: unknown ${what} "${name}": give one of the commands ${COMMANDS.map((c) => c.name).join(", ")} [AUDIT_ERR_CONFIG]`);
+  io.err(`Run "audit-logger --help" for usage.`);
+  return EXIT_USAGE;
+}
+
+/**
  * Runs one command line (without `node` and the script) and resolves to its exit code.
  *
  * @example
@@ -71,10 +81,7 @@ export async function runCli(argv: readonly string[], io: CliIO): Promise<number
   }
   if (name === "--help" || name === "-h" || name === "help") {
     const sub = name === "help" && rest[0] !== undefined ? COMMANDS.find((c) => c.name === rest[0]) : undefined;
-    if (name === "help" && rest[0] !== undefined && !sub) {
-      io.err(`audit-logger: unknown command "${rest[0]}". Commands: ${COMMANDS.map((c) => c.name).join(", ")}.`);
-      return EXIT_USAGE;
-    }
+    if (name === "help" && rest[0] !== undefined && !sub) return unknownAtTop("command", rest[0], io);
     io.out(sub ? (await sub.load()).help : topHelp());
     return EXIT_OK;
   }
@@ -83,10 +90,7 @@ export async function runCli(argv: readonly string[], io: CliIO): Promise<number
     return EXIT_OK;
   }
   const entry = COMMANDS.find((c) => c.name === name);
-  if (!entry) {
-    io.err(`audit-logger: unknown ${name.startsWith("-") ? "option" : "command"} "${name}". Commands: ${COMMANDS.map((c) => c.name).join(", ")}. See audit-logger --help.`);
-    return EXIT_USAGE;
-  }
+  if (!entry) return unknownAtTop(name.startsWith("-") ? "option" : "command", name, io);
   try {
     const command = await entry.load();
     return await command.run(rest, io);

@@ -1,6 +1,6 @@
 /** `audit-logger summary <dir>`: each session's counts, tokens, models and success rates. */
 import type { ViewerSessionSummary } from "../reader/viewer.js";
-import { EXIT_FAIL, EXIT_OK, parseCommand, sessionOption } from "./args.js";
+import { EXIT_FAIL, EXIT_OK, noAuditLogsLine, parseCommand, sessionOption } from "./args.js";
 import type { CliIO, Command } from "./io.js";
 import { num, pct, tokensText } from "./table.js";
 import { clean } from "./format.js";
@@ -85,7 +85,7 @@ export const summaryCommand: Command = {
     try {
       const chosen = src.sessions;
       if (chosen.length === 0) {
-        io.err(`audit-logger summary: no audit logs in ${src.where}.`);
+        io.err(noAuditLogsLine("summary", src.where, src.store !== undefined));
         return EXIT_FAIL;
       }
       const viewer = src.viewer;

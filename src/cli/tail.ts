@@ -3,7 +3,7 @@ import { openRecord } from "../reader/records.js";
 import { listSessionIds, listKindFiles } from "../sink/files.js";
 import { openKeyring } from "../pipeline/keyring.js";
 import { StoreKeys } from "../postgres/keys.js";
-import { ALL_KINDS, EXIT_FAIL, EXIT_OK, intOption, type ChainKindName, kindOption, parseCommand, selectSessions, sessionOption, storeContentDir } from "./args.js";
+import { ALL_KINDS, EXIT_FAIL, EXIT_OK, intOption, type ChainKindName, kindOption, noAuditLogsLine, parseCommand, selectSessions, sessionOption, storeContentDir } from "./args.js";
 import { formatRecord } from "./format.js";
 import type { CliIO, Command } from "./io.js";
 import { keyringFor, loadCliKey } from "./keys.js";
@@ -86,8 +86,8 @@ function byTime(a: Parsed, b: Parsed): number {
  * A directory or store with no audit logs: said, and with `-f` waited for (true: go on); without
  * it the command ends with exit 1 (false), as verify, summary, report and export do.
  */
-function noLogsYet(io: CliIO, where: string, follow: boolean | undefined): boolean {
-  io.err(follow ? `audit-logger tail: no audit logs in ${where} yet; waiting for sessions (Ctrl-C to stop)` : `audit-logger tail: no audit logs in ${where}.`);
+function noLogsYet(io: CliIO, where: string, overStore: boolean, follow: boolean | undefined): boolean {
+  io.err(follow ? `audit-logger tail: no audit logs in ${where} yet; waiting for sessions (Ctrl-C to stop)` : noAuditLogsLine("tail", where, overStore));
   return follow === true;
 }
 
@@ -134,7 +134,7 @@ export const tailCommand: Command = {
       try {
         // (a --session the store does not hold is bad usage; a store with none says so, as over a
         // directory: it printed nothing with exit 0; found by review, 2026-12-06)
-        if ((await selectStoreSessions(store, session)).length === 0 && !noLogsYet(io, store.description, values.follow)) return EXIT_FAIL;
+        if ((await selectStoreSessions(store, session)).length === 0 && !noLogsYet(io, store.description, true, values.follow)) return EXIT_FAIL;
         const follower = new StoreFollower(store, session, kinds);
         const history = await follower.start(count);
         await storeKeys?.read(history.map((l) => l.line));
@@ -149,7 +149,7 @@ export const tailCommand: Command = {
     const sessions = selectSessions(dir, session);
     // (as verify, summary, report and export: it printed nothing with exit 0, and a wrong <dir>
     // looked like a trail with no records; found by the CLI pass, 2026-12-06)
-    if (sessions.length === 0 && !noLogsYet(io, dir, values.follow)) return EXIT_FAIL;
+    if (sessions.length === 0 && !noLogsYet(io, dir, false, values.follow)) return EXIT_FAIL;
     // followers first, and history only up to where they start: nothing written meanwhile is
     // lost or printed twice
     const followers = new Map<string, ChainFollower[]>();

@@ -7,7 +7,7 @@ import type { ExportProofReport, VerifyReport } from "../types.js";
 import { verifyExportProofs } from "../integrity/verify-proofs.js";
 import { EXPORT_MANIFEST } from "../integrity/export.js";
 import { verifyPostgres } from "../postgres/verify.js";
-import { EXIT_FAIL, EXIT_OK, parseCommand, selectSessions, sessionOption, UsageError } from "./args.js";
+import { EXIT_FAIL, EXIT_OK, noAuditLogsLine, parseCommand, selectSessions, sessionOption, UsageError } from "./args.js";
 import type { CliIO, Command } from "./io.js";
 import { clean } from "./format.js";
 import { ProgressBar } from "./progress.js";
@@ -75,9 +75,9 @@ function printReport(r: VerifyReport, where: string, io: CliIO): void {
   else io.out(`${c.red("FAILED")} ${what}: ${r.problems.length} problem${r.problems.length === 1 ? "" : "s"}, ${r.notes.length} note${r.notes.length === 1 ? "" : "s"}.`);
 }
 
-function nothingToVerify(where: string, json: boolean, io: CliIO): number {
+function nothingToVerify(where: string, overStore: boolean, json: boolean, io: CliIO): number {
   if (json) io.out(JSON.stringify({ ok: false, sessions: [], recordsChecked: 0, problems: [], notes: [{ kind: "no_sessions", detail: `No audit logs in ${where}.` }] }, null, 2));
-  else io.err(`audit-logger verify: no audit logs in ${where}; nothing to verify.`);
+  else io.err(noAuditLogsLine("verify", where, overStore));
   return EXIT_FAIL;
 }
 
@@ -113,7 +113,7 @@ export const verifyCommand: Command = {
       let report: VerifyReport;
       try {
         const sessions = await selectStoreSessions(store, session);
-        if (sessions.length === 0) return nothingToVerify(store.description, values.json === true, io);
+        if (sessions.length === 0) return nothingToVerify(store.description, true, values.json === true, io);
         report = await verifyPostgres({ pool: store.pool, schema: store.schema, ...(session !== undefined ? { sessionId: session } : {}) });
       } finally {
         await store.close();
@@ -126,7 +126,7 @@ export const verifyCommand: Command = {
     const publicKeys = (values["public-key"] ?? []).map(readPem);
     const isExport = fs.existsSync(path.join(dir, EXPORT_MANIFEST));
     const sessions = isExport ? [] : selectSessions(dir, session);
-    if (!isExport && sessions.length === 0) return nothingToVerify(dir, values.json === true, io);
+    if (!isExport && sessions.length === 0) return nothingToVerify(dir, false, values.json === true, io);
     // the core verifier has no progress callback: watch the process's read counter instead
     const bar = new ProgressBar("verify", logBytes(dir, sessions) + (session === undefined ? contentBytes(dir) : 0), io.stderr);
     const readSoFar = bytesReadCounter();

@@ -248,7 +248,8 @@ export async function startServer(options: ServeOptions): Promise<RunningServer>
     const onError = (err: NodeJS.ErrnoException): void => {
       void endPool();
       // (the CLI prefixes "audit-logger serve: ": this said "audit-logger serve could not listen" after it, and named no fix for an address not of this machine; CLI pass, 2026-12-06)
-      const fix = err.code === "EADDRINUSE" ? " (choose another --port)" : err.code === "EADDRNOTAVAIL" ? " (give --host an address of this machine, such as 127.0.0.1)" : "";
+      // (a --host name that does not resolve, "locahost", had no fix named until 2026-12-06)
+      const fix = err.code === "EADDRINUSE" ? " (choose another --port)" : err.code === "EADDRNOTAVAIL" || err.code === "ENOTFOUND" || err.code === "EAI_AGAIN" ? " (give --host an address of this machine, such as 127.0.0.1)" : "";
       reject(new AuditIOError(`Could not listen on ${host}:${o.port ?? 0}: ${err.message}${fix}`, { cause: err }));
     };
     server.once("error", onError);

@@ -49,6 +49,26 @@ describe("audit-logger (top level)", () => {
     expect(r.stderr).toContain('unknown command "frobnicate"');
   });
 
+  it("an unknown command or top-level option (or `help <unknown>`) is coded and names the fix, as a command's bad usage is (they had no code until 2026-12-06)", async () => {
+    for (const [args, what] of [[["frobnicate", "x"], 'command "frobnicate"'], [["--frob"], 'option "--frob"'], [["help", "frobnicate"], 'command "frobnicate"']] as const) {
+      const r = await runCli(args);
+      expect(r.code, args.join(" ")).toBe(2);
+      expect(r.stdout).toBe("");
+      expect(r.stderr).toBe(`audit-logger: unknown ${what}: give one of the commands verify, summary, report, export, tail, cleanup, shred, serve [AUDIT_ERR_CONFIG]\nRun "audit-logger --help" for usage.\n`);
+    }
+  });
+
+  it("a <dir> with no audit logs: exit 1, coded, naming what <dir> must be (until 2026-12-06 \"no audit logs in <dir>.\" alone)", async () => {
+    const empty = tmpProject("audit-cli-nologs-");
+    const out = path.join(tmpProject("audit-cli-nologs-out-"), "x.json");
+    for (const args of [["verify", empty], ["summary", empty], ["report", empty], ["export", empty, "--format", "json", "--out", out], ["tail", empty]]) {
+      const r = await runCli(args);
+      expect(r.code, args[0]).toBe(1);
+      expect(r.stderr, args[0]).toBe(`audit-logger ${args[0]}: no audit logs in ${empty}: give the audit directory, or the project directory that contains audit_logs/ (a logger's auditDir, <projectPath>/audit_logs) [AUDIT_ERR_CONFIG]\n`);
+    }
+    expect(fs.existsSync(out)).toBe(false);
+  });
+
   it("--version prints the package version", async () => {
     const r = await runCli(["--version"]);
     expect(r.code).toBe(0);

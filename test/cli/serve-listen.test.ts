@@ -37,5 +37,13 @@ describe("audit-logger serve that cannot listen", () => {
     expect(notHere.stderr).toContain("EADDRNOTAVAIL");
     expect(notHere.stderr).toContain("give --host an address of this machine");
     expect(notHere.stderr.match(/audit-logger serve/g)).toHaveLength(1);
+    // a --host name that does not resolve (a typo of localhost): the fix named too (until 2026-12-06 none was)
+    // (.invalid: a name no resolver answers, RFC 2606)
+    const noName = await runCli(["serve", projectPath, "--no-open", "--host", "locahost.invalid"]);
+    expect(noName.code, noName.stderr).toBe(1);
+    expect(noName.stderr).toContain("audit-logger serve: Could not listen on locahost.invalid");
+    expect(noName.stderr).toMatch(/ENOTFOUND|EAI_AGAIN/);
+    expect(noName.stderr).toContain("give --host an address of this machine, such as 127.0.0.1");
+    expect(noName.stderr).toContain("[AUDIT_ERR_IO]");
   }, 60_000);
 });

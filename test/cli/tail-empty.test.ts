@@ -55,7 +55,7 @@ describe("audit-logger tail --postgres of a store without sessions", () => {
     const pg = ["--postgres", PG_URL, "--schema", schema];
     const r = await runCli(["tail", ...pg]);
     expect(r.code, r.stderr).toBe(1);
-    expect(r.stderr).toMatch(new RegExp(`audit-logger tail: no audit logs in .* schema ${schema}\\.`));
+    expect(r.stderr).toMatch(new RegExp(`audit-logger tail: no audit logs in .* schema ${schema}: no session has reached that store yet, or its sessions are in another schema \\(--schema\\) \\[AUDIT_ERR_CONFIG\\]\n$`));
     expect(r.stdout).toBe("");
     await followsNewSession(pg, `schema ${schema}`, { projectPath: tmpProject("audit-tail-store-"), sinks: [new PostgresSink({ connectionString: PG_URL, schema })] });
   }, 60_000);

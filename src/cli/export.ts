@@ -6,7 +6,7 @@ import { AuditExporter, countJsonRecords, nameExportTarget, type ExportOptions }
 import type { AuditViewer } from "../reader/viewer.js";
 import { checkDirectoryTarget, csvFileName } from "../export/directory.js";
 import { refuseNonRegularTarget, type ExportTarget } from "../export/output.js";
-import { listKindFiles, safeReaddir } from "../sink/files.js";
+import { listKindFiles, listSessionIds, safeReaddir } from "../sink/files.js";
 import { RECORD_KINDS, type RecordType } from "../types.js";
 import { names } from "../postgres/schema.js";
 import { insideReal } from "../path-inside.js";
@@ -169,7 +169,15 @@ export const exportCommand: Command = {
     // the audit directory read: <dir>, or over --postgres the --content-dir whose content files the
     // export opens (an export there was written beside the logs until 2026-12-05)
     const auditDir = target.kind === "dir" ? target.dir : contentDir;
-    if (!toStdout && auditDir !== undefined && insideReal(auditDir, out)) throw new UsageError(`option --out: "${values.out}" is inside the audit directory ${auditDir}; write the export somewhere else`);
+    if (!toStdout && auditDir !== undefined && insideReal(auditDir, out)) {
+      // a <dir> that holds no audit logs (a project directory whose logs are elsewhere) is said to be
+      // that, as with an --out elsewhere: until 2026-12-06 "--out ... is inside the audit directory <dir>"
+      if (target.kind === "dir" && listSessionIds(auditDir).length === 0) {
+        io.err(noAuditLogsLine("export", auditDir, false));
+        return EXIT_FAIL;
+      }
+      throw new UsageError(`option --out: "${values.out}" is inside the audit directory ${auditDir}; write the export somewhere else`);
+    }
     if (format === "dir" && auditDir !== undefined && insideReal(out, auditDir)) {
       throw new UsageError(`option --out: "${values.out}" contains the audit directory ${auditDir}; write the export to a directory of its own`);
     }

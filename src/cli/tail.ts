@@ -3,7 +3,7 @@ import { openRecord } from "../reader/records.js";
 import { listSessionIds, listKindFiles } from "../sink/files.js";
 import { openKeyring } from "../pipeline/keyring.js";
 import { StoreKeys } from "../postgres/keys.js";
-import { ALL_KINDS, EXIT_FAIL, EXIT_OK, intOption, type ChainKindName, kindOption, noAuditLogsLine, parseCommand, selectSessions, sessionOption, storeContentDir } from "./args.js";
+import { ALL_KINDS, EXIT_FAIL, EXIT_OK, intOption, type ChainKindName, kindOption, noAuditLogsLine, parseCommand, resolveAuditDir, selectSessions, sessionOption, storeContentDir } from "./args.js";
 import { formatRecord } from "./format.js";
 import type { CliIO, Command } from "./io.js";
 import { keyringFor, loadCliKey } from "./keys.js";
@@ -234,6 +234,16 @@ async function follow(
     await sleep(POLL_MS, io.signal);
     if (session === undefined && Date.now() - lastScan >= SESSION_SCAN_MS) {
       lastScan = Date.now();
+      // a project directory that had neither sessions nor audit_logs/ when tail began: its
+      // audit_logs/, once a logger makes it (until 2026-12-06 the directory itself was watched for
+      // good, and the new trail's records never printed; new-user pass)
+      if (followers.size === 0) {
+        try {
+          dir = resolveAuditDir(dir);
+        } catch {
+          // (removed meanwhile: the next scan looks again)
+        }
+      }
       for (const s of listSessionIds(dir)) {
         if (!followers.has(s)) followers.set(s, kinds.map((k) => new ChainFollower(dir, s, k, "start")));
       }

@@ -47,6 +47,13 @@ describe("audit-logger tail of a directory without audit logs", () => {
   }, 60_000);
 });
 
+describe("audit-logger tail -f of a new project directory", () => {
+  it("follows the audit_logs/ a logger makes there once tail waits (it watched the project directory itself, printing nothing: new-user pass, 2026-12-06)", async () => {
+    const projectPath = tmpProject("audit-tail-new-project-");
+    await followsNewSession([projectPath], path.basename(projectPath), { projectPath });
+  }, 60_000);
+});
+
 describe("audit-logger tail --postgres of a store without sessions", () => {
   it("exits 1 saying so; with -f it says it waits, then prints the records of a session that reaches the store", async () => {
     const schema = freshSchema("tailempty");

@@ -33,3 +33,12 @@ function throughLinks(p: string): string {
 export function insideReal(dir: string, file: string): boolean {
   return isInside(dir, file) || isInside(throughLinks(dir), throughLinks(file));
 }
+
+/** Whether `p` is a directory (following links, as the path is given). */
+export function isDirectory(p: string): boolean {
+  try {
+    return fs.statSync(p).isDirectory();
+  } catch {
+    return false;
+  }
+}

@@ -20,6 +20,7 @@ function withKeyStore(key: EncryptionKey | undefined, auditDir: string | undefin
 }
 import { toFieldIssues } from "../record/issues.js";
 import { listSessionIds } from "../sink/files.js";
+import { isDirectory } from "../path-inside.js";
 import { SessionStats } from "../record/stats.js";
 import {
   RECORD_KINDS,
@@ -136,15 +137,6 @@ function idArgument(method: string, field: string, value: unknown): void {
   if (typeof value === "string" && value !== "") return;
   const got = value === "" ? "an empty string" : value === null ? "null" : typeof value;
   throw new AuditValidationError(method, [{ field, message: `must be a non-empty string (got ${got})` }], { outcome: "nothing was read" });
-}
-
-/** Whether `p` is a directory (following links, as the path is given). */
-function isDirectory(p: string): boolean {
-  try {
-    return fs.statSync(p).isDirectory();
-  } catch {
-    return false;
-  }
 }
 
 /**

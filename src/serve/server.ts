@@ -6,6 +6,7 @@
  */
 import { KeyObject } from "node:crypto";
 import fs from "node:fs";
+import path from "node:path";
 import http, { type IncomingMessage, type ServerResponse } from "node:http";
 import type { AddressInfo } from "node:net";
 import { z } from "zod";
@@ -16,6 +17,8 @@ import type { Pool } from "pg";
 import { loadPg } from "../postgres/pg.js";
 import { schemaNameSchema } from "../postgres/schema.js";
 import { toFieldIssues } from "../record/issues.js";
+import { listSessionIds } from "../sink/files.js";
+import { isDirectory } from "../path-inside.js";
 import { handleApi } from "./api.js";
 import { authenticate, cookieName, newToken, tokenCookie } from "./auth.js";
 import { ServeData } from "./data.js";
@@ -148,6 +151,7 @@ export async function startServer(options: ServeOptions): Promise<RunningServer>
     throw new AuditConfigError([{ field: "startServer.publicKey", message: "applies to an auditPath: signed checkpoints are kept in each instance's audit directory, not in the store" }]);
   }
   const common = { ...(o.encryptionKey !== undefined ? { encryptionKey: o.encryptionKey } : {}), ...(o.prices ? { prices: o.prices } : {}) };
+  const dirData = (auditPath: string): ServeData => new ServeData({ auditPath, ...common, ...(o.publicKey !== undefined ? { publicKey: o.publicKey } : {}) });
   let data: ServeData;
   let ownPool: Pool | undefined;
   if (o.postgres) {
@@ -169,8 +173,22 @@ export async function startServer(options: ServeOptions): Promise<RunningServer>
       st = undefined;
     }
     if (!st?.isDirectory()) throw new AuditIOError(`${o.auditPath} is not a directory. Point audit-logger serve at an audit_logs directory.`);
-    data = new ServeData({ auditPath: o.auditPath!, ...common, ...(o.publicKey !== undefined ? { publicKey: o.publicKey } : {}) });
+    data = dirData(o.auditPath!);
   }
+  // A directory with neither sessions nor an audit_logs/ (a project directory not yet logged to,
+  // as `audit-logger serve .` resolves it) is served until a logger makes its audit_logs/, then
+  // that is (as a <dir> is resolved: the audit directory, or the project directory above it).
+  // Until 2026-12-06 the directory itself was served for good, and the new trail never showed.
+  let unsettled = o.auditPath !== undefined && listSessionIds(o.auditPath).length === 0 && !isDirectory(path.join(o.auditPath, "audit_logs")) ? o.auditPath : undefined;
+  const served = (): ServeData => {
+    if (unsettled === undefined) return data;
+    if (listSessionIds(unsettled).length > 0) unsettled = undefined;
+    else if (isDirectory(path.join(unsettled, "audit_logs"))) {
+      data = dirData(path.join(unsettled, "audit_logs"));
+      unsettled = undefined;
+    }
+    return data;
+  };
   const endPool = async (): Promise<void> => {
     await ownPool?.end().catch(() => undefined);
   };
@@ -218,7 +236,7 @@ export async function startServer(options: ServeOptions): Promise<RunningServer>
       } catch {
         throw new HttpError(404, "no such API endpoint");
       }
-      await handleApi(req, res, url, segments, data);
+      await handleApi(req, res, url, segments, served());
       return;
     }
     if (pathname.startsWith("/vendor/")) {

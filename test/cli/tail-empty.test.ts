@@ -82,6 +82,34 @@ describe("audit-logger serve of a directory without audit logs", () => {
   }, 60_000);
 });
 
+describe("audit-logger serve of a new project directory", () => {
+  it("shows the session a logger then writes to the audit_logs/ it makes there (the directory itself was served for good, an empty list: new-user pass, 2026-12-06)", async () => {
+    const projectPath = tmpProject("audit-serve-new-project-");
+    const child = startCli(["serve", projectPath, "--no-open"]);
+    const c = collect(child);
+    try {
+      await waitFor(() => c.stdout().includes("Press Ctrl-C"), 20_000, "the server");
+      const url = new URL(/Open (http:\/\/\S+)/.exec(c.stdout())![1]!);
+      const token = url.searchParams.get("token")!;
+      const sessions = async (): Promise<string[]> => {
+        const r = await fetch(new URL("/api/sessions", url), { headers: { authorization: `Bearer ${token}` } });
+        expect(r.status).toBe(200);
+        return ((await r.json()) as { sessions: Array<{ sessionId: string }> }).sessions.map((x) => x.sessionId);
+      };
+      expect(await sessions()).toEqual([]);
+      const logger = new AuditLogger({ sessionId: "later", projectPath });
+      logger.logToolUsage({ toolName: "arrived", operation: "o" });
+      await logger.finalizeSession();
+      expect(await sessions()).toEqual(["later"]);
+      const timeline = await fetch(new URL("/api/sessions/later/timeline", url), { headers: { authorization: `Bearer ${token}` } });
+      expect(JSON.stringify(await timeline.json())).toContain("arrived");
+    } finally {
+      child.kill("SIGINT");
+      expect((await c.done).code).toBe(0);
+    }
+  }, 60_000);
+});
+
 describe("audit-logger serve --postgres of a store without sessions", () => {
   it("serves, and says on stderr that there are no audit logs there yet, as over a directory", async () => {
     // (until 2026-12-06 only the directory said so: an empty store served an empty viewer without a word)

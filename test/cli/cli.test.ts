@@ -56,7 +56,7 @@ describe("audit-logger (top level)", () => {
       expect(r.stdout).toBe("");
       expect(r.stderr).toBe(`audit-logger: unknown ${what}: give one of the commands verify, summary, report, export, tail, cleanup, shred, serve [AUDIT_ERR_CONFIG]\nRun "audit-logger --help" for usage.\n`);
     }
-  });
+  }, 120_000);
 
   it("a <dir> with no audit logs: exit 1, coded, naming what <dir> must be (until 2026-12-06 \"no audit logs in <dir>.\" alone)", async () => {
     const empty = tmpProject("audit-cli-nologs-");
@@ -64,14 +64,16 @@ describe("audit-logger (top level)", () => {
     // (an --out inside that <dir>, the project directory a new user stands in: "--out ... is inside the
     // audit directory <dir>" until 2026-12-06, for a directory that holds no audit logs)
     const outInside = path.join(empty, "export.json");
-    for (const args of [["verify", empty], ["summary", empty], ["report", empty], ["export", empty, "--format", "json", "--out", out], ["export", empty, "--format", "json", "--out", outInside], ["tail", empty]]) {
-      const r = await runCli(args);
-      expect(r.code, args[0]).toBe(1);
-      expect(r.stderr, args[0]).toBe(`audit-logger ${args[0]}: no audit logs in ${empty}: give the audit directory, or the project directory that contains audit_logs/ (a logger's auditDir, <projectPath>/audit_logs) [AUDIT_ERR_CONFIG]\n`);
-    }
+    const runs = [["verify", empty], ["summary", empty], ["report", empty], ["export", empty, "--format", "json", "--out", out], ["export", empty, "--format", "json", "--out", outInside], ["tail", empty]];
+    // (six child processes: at once, as one takes seconds on a loaded machine)
+    const results = await Promise.all(runs.map((args) => runCli(args)));
+    runs.forEach((args, i) => {
+      expect(results[i]!.code, args[0]).toBe(1);
+      expect(results[i]!.stderr, args[0]).toBe(`audit-logger ${args[0]}: no audit logs in ${empty}: give the audit directory, or the project directory that contains audit_logs/ (a logger's auditDir, <projectPath>/audit_logs) [AUDIT_ERR_CONFIG]\n`);
+    });
     expect(fs.existsSync(out)).toBe(false);
     expect(fs.readdirSync(empty)).toEqual([]);
-  });
+  }, 180_000);
 
   it("--version prints the package version", async () => {
     const r = await runCli(["--version"]);

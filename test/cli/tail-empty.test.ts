@@ -23,13 +23,17 @@ afterAll(async () => {
 async function followsNewSession(target: readonly string[], waitingIn: string, options: AuditOptions): Promise<void> {
   const child = startCli(["tail", "-f", ...target]);
   const c = collect(child);
-  await waitFor(() => c.stderr().includes("waiting"), 20_000, "the waiting line");
-  expect(c.stderr()).toMatch(new RegExp(`no audit logs in .*${waitingIn} yet`));
-  const logger = new AuditLogger({ sessionId: "later", ...options });
-  logger.logToolUsage({ toolName: "arrived", operation: "o" });
-  await logger.finalizeSession();
-  await waitFor(() => c.stdout().includes("arrived.o"), 20_000, "the new session's record");
-  child.kill("SIGINT");
+  try {
+    await waitFor(() => c.stderr().includes("waiting"), 20_000, "the waiting line");
+    expect(c.stderr()).toMatch(new RegExp(`no audit logs in .*${waitingIn} yet`));
+    const logger = new AuditLogger({ sessionId: "later", ...options });
+    logger.logToolUsage({ toolName: "arrived", operation: "o" });
+    await logger.finalizeSession();
+    await waitFor(() => c.stdout().includes("arrived.o"), 20_000, "the new session's record");
+  } finally {
+    // (also when a wait fails: a `tail -f` left running outlived the test run)
+    child.kill("SIGINT");
+  }
   expect((await c.done).code).toBe(0);
 }
 

@@ -64,7 +64,13 @@ export function toPublicKeys(input: KeyObject | string | ReadonlyArray<KeyObject
       if (ko.asymmetricKeyType !== "ed25519") throw new Error(`not an Ed25519 key (${ko.asymmetricKeyType})`);
       return ko;
     } catch (cause) {
-      throw new AuditKeyError(`A public key given to the verifier is not an Ed25519 public key in PEM or KeyObject form: ${(cause as Error).message}`, { cause });
+      // (OpenSSL's own text, "error:1E08010C:DECODER routines::unsupported", says nothing to a
+      // user: said in words, with what to give instead; found by the new-user pass, 2026-12-06)
+      const why = (cause as Error).message;
+      throw new AuditKeyError(
+        `A public key given to the verifier is not an Ed25519 public key in PEM or KeyObject form: ${/^error:[0-9A-F]{8}:/.test(why) ? "the text is not a PEM key OpenSSL can read" : why}. Give the public half of the logger's Ed25519 signing key (a PEM "-----BEGIN PUBLIC KEY-----" block, e.g. from \`openssl pkey -in signing.pem -pubout\`)`,
+        { cause },
+      );
     }
   });
 }

@@ -125,6 +125,10 @@ describe("a --public-key that is no Ed25519 public key", () => {
     expect(r.code).toBe(2);
     expect(r.stderr).toContain("option --public-key: A public key given to the verifier is not an Ed25519 public key");
     expect(r.stderr).toContain("[AUDIT_ERR_KEY]");
+    // in words, with the fix: not OpenSSL's "error:1E08010C:DECODER routines::unsupported"
+    expect(r.stderr).toContain("the text is not a PEM key OpenSSL can read");
+    expect(r.stderr).toContain("Give the public half of the logger's Ed25519 signing key");
+    expect(r.stderr).not.toMatch(/error:[0-9A-F]{8}:/);
     const served = await runCli(["serve", auditDir, "--no-open", "--public-key", notAKey]);
     expect(served.code).toBe(2);
     expect(served.stderr).toContain(`option --public-key: cannot read a public key from "${notAKey}"`);

@@ -15,12 +15,16 @@ import { toFieldIssues } from "../record/issues.js";
 import { CHAIN_KINDS, KIND_FILE_STEM, RECORD_KINDS, type ExportProofReport, type ExportRecordProof, type RecordType, type VerifyNote, type VerifyProblem } from "../types.js";
 import { bodyText, checkSignature, isCheckpoint, rootOverHeads, type Checkpoint } from "./checkpoint.js";
 import { readCanonicalDocument, WHOLE_PARSE_MAX_BYTES } from "./export.js";
-import { duplicateMembers, jsonPathText, type JsonPath } from "./json-members.js";
+import { jsonPathText, oddMembers, type JsonPath } from "./json-members.js";
 import { rootFromAuditPath } from "./merkle.js";
 import { addedByExport, PROOFS_FORMAT, rebuildWritten } from "./proofs.js";
 import { isEncryptedValue } from "../pipeline/encrypt.js";
 import { toPublicKeys } from "./signing.js";
 import { publicKeySchema } from "./verify-options.js";
+
+/** What {@link oddMembers} finds in a record's text: members given twice, numbers JSON.parse reads otherwise than written. */
+type Odd = { readonly twice: readonly JsonPath[]; readonly inexact: readonly JsonPath[] };
+const NOTHING_ODD: Odd = { twice: [], inexact: [] };
 
 /** Options of {@link verifyExportProofs}. */
 export interface VerifyExportProofsOptions {
@@ -87,8 +91,13 @@ export async function verifyExportProofs(file: string, options: VerifyExportProo
   const duplicated = (at: JsonPath): void => {
     p("duplicate_member", `${name} gives ${jsonPathText(at)} twice: JSON.parse keeps the last, other readers show the first; the export was edited.`);
   };
-  /** (read whole: the members given twice inside each record, by kind stem and index) */
-  let wholeDuplicates: Map<string, JsonPath[]> | undefined;
+  /** a number outside any record (in the header: a checkpoint's) that JSON.parse reads otherwise than written */
+  const inexactOutside = (at: JsonPath): void => {
+    const inCheckpoint = at[0] === "proofs" && at[1] === "checkpoints";
+    if (inCheckpoint) p("checkpoint_modified", `${name} gives ${jsonPathText(at)} as a number that JSON.parse, and so the check of its hash and signature, reads as another value (it rounds to a double), while a reader keeping numbers exactly shows the one written: the export was edited.`);
+  };
+  /** (read whole: what is odd inside each record, by kind stem and index; see oddMembers) */
+  let wholeOdd: Map<string, Odd> | undefined;
   let check: ReturnType<typeof checker> | undefined;
   let malformed: string | undefined;
   const start = (header: unknown, text: string): void => {
@@ -104,12 +113,17 @@ export async function verifyExportProofs(file: string, options: VerifyExportProo
     malformed = undefined;
     check = checker(h.proofs.checkpoints as unknown[]);
     // (in the exporter's layout the header is scanned here, each record's line as it is read)
-    if (!wholeDuplicates) for (const at of duplicateMembers(text)) duplicated(at);
+    if (!wholeOdd) {
+      const odd = oddMembers(text);
+      for (const at of odd.twice) duplicated(at);
+      for (const at of odd.inexact) inexactOutside(at);
+    }
   };
   let canonical = false;
   try {
     // (a record line that is not what the exporter writes for what it parses to is scanned for members given twice)
-    canonical = readCanonicalDocument(file, (kind, rec, i, text) => check?.record(kind, rec, i, JSON.stringify(rec) === text ? [] : duplicateMembers(text)), start);
+    // (a line that is what JSON.stringify writes of what it parses to has neither)
+    canonical = readCanonicalDocument(file, (kind, rec, i, text) => check?.record(kind, rec, i, JSON.stringify(rec) === text ? NOTHING_ODD : oddMembers(text)), start);
   } catch {
     canonical = false;
   }
@@ -119,15 +133,25 @@ export async function verifyExportProofs(file: string, options: VerifyExportProo
       const text = fs.readFileSync(file, "utf8");
       const doc = JSON.parse(text) as { records?: Record<string, unknown> } | null;
       // (members given twice: those inside a record are that record's problem, the others the document's)
-      wholeDuplicates = new Map();
-      const outside: JsonPath[] = [];
-      for (const at of duplicateMembers(text)) {
-        const inRecord = at.length > 3 && at[0] === "records" && typeof at[2] === "number";
-        if (!inRecord) outside.push(at);
-        else wholeDuplicates.set(`${String(at[1])}\0${at[2]}`, [...(wholeDuplicates.get(`${String(at[1])}\0${at[2]}`) ?? []), at.slice(3)]);
+      const byRecord = new Map<string, { twice: JsonPath[]; inexact: JsonPath[] }>();
+      wholeOdd = byRecord;
+      const outside = { twice: [] as JsonPath[], inexact: [] as JsonPath[] };
+      const odd = oddMembers(text);
+      for (const what of ["twice", "inexact"] as const) {
+        for (const at of odd[what]) {
+          const inRecord = at.length > 3 && at[0] === "records" && typeof at[2] === "number";
+          if (!inRecord) outside[what].push(at);
+          else {
+            const key = `${String(at[1])}\0${at[2]}`;
+            const entry = byRecord.get(key) ?? { twice: [], inexact: [] };
+            entry[what].push(at.slice(3));
+            byRecord.set(key, entry);
+          }
+        }
       }
       start(doc, text);
-      for (const at of outside) duplicated(at);
+      for (const at of outside.twice) duplicated(at);
+      for (const at of outside.inexact) inexactOutside(at);
       // (a list under a name no kind has, or a kind's member that is no list, would pass unchecked)
       const recs = doc?.records;
       if (check && (typeof recs !== "object" || recs === null || Array.isArray(recs))) p("export_malformed", `${name} has no records object: no record was checked.`);
@@ -139,7 +163,7 @@ export async function verifyExportProofs(file: string, options: VerifyExportProo
       }
       for (const kind of RECORD_KINDS) {
         const list = doc?.records?.[KIND_FILE_STEM[kind]];
-        if (Array.isArray(list)) list.forEach((rec, i) => check?.record(kind, rec, i, wholeDuplicates?.get(`${KIND_FILE_STEM[kind]}\0${i}`) ?? []));
+        if (Array.isArray(list)) list.forEach((rec, i) => check?.record(kind, rec, i, wholeOdd?.get(`${KIND_FILE_STEM[kind]}\0${i}`) ?? NOTHING_ODD));
       }
     } catch (err) {
       malformed = `${name} cannot be read as a JSON export: ${(err as Error).message}`;
@@ -202,7 +226,8 @@ export async function verifyExportProofs(file: string, options: VerifyExportProo
     let unchecked = 0;
     const unprovenCount = { uncovered: 0, withheld: 0 };
     const seen = new Set<string>();
-    const record = (kind: RecordType, rec: unknown, i: number, twice: readonly JsonPath[]): void => {
+    const record = (kind: RecordType, rec: unknown, i: number, found: Odd): void => {
+      const { twice, inexact } = found;
       const where = `${KIND_FILE_STEM[kind]}[${i}]`;
       if (typeof rec !== "object" || rec === null || Array.isArray(rec)) {
         p("proof_malformed", `${where} is not a record.`);
@@ -222,6 +247,14 @@ export async function verifyExportProofs(file: string, options: VerifyExportProo
       }
       if (twice.length > 0) {
         p("duplicate_member", `${label} gives ${twice.map(jsonPathText).join(", ")} twice: JSON.parse keeps the last (the value hashed here), other readers show the first; the record was edited.`, at);
+        result("failed");
+        return;
+      }
+      // (a number JSON.parse rounds: the hash is checked over the double it reads, while a reader that
+      // keeps numbers exactly shows the digits written; until 2026-12-06 an export whose
+      // 9007199254740992 was edited to 9007199254740993 verified, every record proven)
+      if (inexact.length > 0) {
+        p("record_modified", `${label} gives ${inexact.map(jsonPathText).join(", ")} as a number that JSON.parse, and so the hash check, reads as another value (it rounds to a double), while a reader keeping numbers exactly shows the one written; the logger writes no such number: the record was edited.`, at);
         result("failed");
         return;
       }

@@ -9,7 +9,7 @@ import { afterEach, describe, expect, it } from "vitest";
 import { AuditConfigError, AuditExporter, AuditLogger, auditContext, verifyExportProofs, type ExportProofReport } from "../../src/index.js";
 import { cleanupTmp, TEST_KEY, tmpProject } from "../helpers/index.js";
 import { buildLog } from "../fixtures/integrity/tamper.js";
-import { duplicateMembers, jsonPathText } from "../../src/integrity/json-members.js";
+import { duplicateMembers, jsonPathText, numberReadsExactly, oddMembers } from "../../src/integrity/json-members.js";
 
 afterEach(cleanupTmp);
 
@@ -108,5 +108,15 @@ describe("duplicateMembers", () => {
     expect(JSON.parse(text)).toEqual({ s: "again", list: [{ b: 1 }, { b: 3 }] });
     expect(duplicateMembers(text).map(jsonPathText)).toEqual(["list[1].b", "s"]);
     expect(duplicateMembers(JSON.stringify({ a: { a: { a: 1 } }, b: [[{ a: 1, b: 2 }]] }))).toEqual([]);
+  });
+});
+
+describe("oddMembers: numbers JSON.parse reads otherwise than written", () => {
+  it("names each number whose exact decimal value is not the double JSON.parse reads (what the logger writes); other spellings of that double pass; digits inside strings are no numbers", () => {
+    for (const l of ["9007199254740992", "0", "-0", "1e0", "1.50", "0.1", "1e+21", "1e21", "-1.5e-7", "5e-324", "1.7976931348623157e308"]) expect(numberReadsExactly(l), l).toBe(true);
+    for (const l of ["9007199254740993", "-9007199254740993", "0.10000000000000000001", "123456789012345678901234567890", "1e400", "1e-400", "1.23456789012345678e2"]) expect(numberReadsExactly(l), l).toBe(false);
+    const text = '{"a":9007199254740993,"s":"9007199254740993","b":[1e0,{"c":-12345678901234567890}],"a":2}';
+    expect(oddMembers(text).inexact.map(jsonPathText)).toEqual(["a", "b[1].c"]);
+    expect(oddMembers(text).twice.map(jsonPathText)).toEqual(["a"]);
   });
 });

@@ -7,8 +7,8 @@
 import fs from "node:fs";
 import { randomBytes, type KeyObject } from "node:crypto";
 import path from "node:path";
-import { AuditPathError } from "../errors.js";
-import { copyChainEvidence, EXPORT_INTEGRITY_DIR, EXPORT_MANIFEST, manifestListedFiles, pendingListNames, PENDING_NAME, PENDING_STEM, writeExportManifest, type ExportManifest } from "../integrity/export.js";
+import { AuditIOError, AuditPathError } from "../errors.js";
+import { copyChainEvidence, EXPORT_INTEGRITY_DIR, EXPORT_MANIFEST, manifestListedFiles, pendingListNames, PENDING_NAME, PENDING_STEM, STAGING_NAME, STAGING_STEM, writeExportManifest, type ExportManifest } from "../integrity/export.js";
 import { checkpointFileName } from "../integrity/checkpointer.js";
 import type { SigningKey } from "../integrity/signing.js";
 import { appendWholeSync, REPLACE_TEMP, tempNameBeside } from "../regular-file.js";
@@ -76,7 +76,7 @@ export function checkDirectoryTarget(dir: string, option: string): string[] {
 /**
  * The files an earlier export left in `<dir>/integrity/`, which a new export there replaces: only
  * those the earlier export's manifest (`export_manifest.json`, a manifest of this kit) lists, each
- * a regular file, and what an export killed midway left (see {@link PendingList}): the files its
+ * a regular file, and what an export killed midway left (a list `integrity.<pid>.<random>.pending`, see PENDING_NAME, as versions before 2026-12-06 wrote): the files its
  * list names, their temporary files (`<file>.<pid>.<random>.tmp`), and the list itself, last, as
  * long as the process that wrote it (of this host) is gone. Anything else there (a folder of the
  * user's, a file no manifest names, a link, an `integrity` that is not a directory) is an
@@ -131,10 +131,10 @@ function tempOfKnown(where: string, name: string, known: ReadonlySet<string>): b
   return false;
 }
 
-/** `integrity.<pid>.<random>.pending` in an export directory: see {@link PendingList}. */
+/** `integrity.<pid>.<random>.pending` in an export directory: see PENDING_NAME (versions before 2026-12-06). */
 
 /**
- * The lists ({@link PendingList}) that exports killed midway left in `directory` (regular files
+ * The lists (see PENDING_NAME) that exports killed midway left in `directory` (regular files
  * named by a process of this host that is gone: `lists`, full paths), the integrity files they
  * name (`names`, relative and `/`-separated: complete lines only, a line being written when the
  * process was killed is no name), and the pids of the processes still running whose lists are
@@ -166,73 +166,6 @@ function killedExportLists(directory: string): { lists: string[]; names: Set<str
 }
 
 /**
- * What a directory export writes into `integrity/`, listed before it is written:
- * `<dir>/integrity.<pid>.<random>.pending`, created exclusively at the first file, one line per
- * file (relative, `/`-separated) appended before that file's temporary file is made, removed once
- * `export_manifest.json` lists them all. A process killed midway leaves it, and the next export
- * there (see {@link earlierEvidence}) removes the files it names, which no manifest lists, once
- * that process is gone; `verifyExport` names it for what it is. An export that fails removes the
- * files it wrote there, then its list.
- */
-class PendingList {
-  readonly file: string;
-  readonly written: string[] = [];
-  private fd: number | undefined;
-
-  /** `option`: how the caller names the export directory in errors (see DirectoryIntegrity.option) */
-  constructor(
-    readonly directory: string,
-    private readonly option: string,
-  ) {
-    this.file = path.join(directory, `${PENDING_STEM}${process.pid}.${randomBytes(6).toString("hex")}.pending`);
-  }
-
-  /** Lists `rel` (a file about to be written under integrity/); call before the file is begun. */
-  readonly add = (rel: string): void => {
-    // (the list is the export's first file in the directory when there is evidence to copy: one
-    // that cannot be written in, there or not, was a bare errno error naming no option, where the
-    // export's other files fail with AUDIT_ERR_PATH; found by review, 2026-12-05)
-    if (this.fd === undefined) {
-      try {
-        this.fd = fs.openSync(this.file, "wx", 0o600);
-      } catch (err) {
-        const code = (err as NodeJS.ErrnoException).code ?? (err as Error).message;
-        throw new AuditPathError(`${this.option}: ${this.file} cannot be created (${code}), and a directory export lists there the ${EXPORT_INTEGRITY_DIR}/ files it writes: nothing was written. Give a directory you can write, such as ./audit_exports.`);
-      }
-    }
-    // (whole or not at all, see appendWholeSync: a name cut short by the disk is no name, and the
-    // file it was to name is not begun)
-    try {
-      appendWholeSync(this.fd, Buffer.from(`${rel}\n`, "utf8"));
-    } catch (err) {
-      throw exportWriteFailed(this.file, err);
-    }
-    this.written.push(rel);
-  };
-
-  /** The export is complete (its manifest lists the files): the list goes. */
-  done(): void {
-    if (this.fd === undefined) return;
-    fs.closeSync(this.fd);
-    this.fd = undefined;
-    fs.rmSync(this.file, { force: true });
-  }
-
-  /** The export failed: the files it listed go (best effort), then the list, which a process still running leaves to no one else. */
-  abandon(): void {
-    if (this.fd === undefined) return;
-    fs.closeSync(this.fd);
-    this.fd = undefined;
-    try {
-      for (const rel of this.written) fs.rmSync(path.join(this.directory, rel), { force: true });
-      fs.rmSync(this.file, { force: true });
-    } catch {
-      // (left: the next export there removes them once this process is gone)
-    }
-  }
-}
-
-/**
  * Names of the files in a directory export.
  *
  * @example
@@ -260,6 +193,16 @@ export function csvFileName(kind: RecordType): string {
  * (content withheld that is not encrypted): their checkpoints are taken out again, since a
  * checkpoint's head hashes and Merkle roots are computed from those records and would confirm a
  * guess of the content as the records' own hashes would (found by review, 2026-12-05).
+ *
+ * Whole or not at all: every file is written into a staging folder inside `dir`
+ * (`export.<pid>.<random>.staging/`, see STAGING_NAME), and only once the manifest is written
+ * there are they renamed into place (see {@link swapIn}), the earlier export's files moved into
+ * the staging folder as they are replaced, which then goes. An export that fails (a full disk, a
+ * file-size limit, a file that cannot be written) removes the staging folder and leaves `dir` as
+ * it was, the earlier export whole; its error names the file by its place in `dir`. Until
+ * 2026-12-06 the files were written in place one after the other, and the earlier export's
+ * integrity/ files removed first: a re-export that failed midway left a directory that was neither
+ * export, its top-level files partly replaced and its integrity/ emptied (found by review).
  */
 export async function writeDirectoryExport(
   dir: string,
@@ -274,58 +217,152 @@ export async function writeDirectoryExport(
   // (one level at a time: Node's recursive mkdir never returns under /proc, see makeDirSync)
   makeDirSync(directory, 0o700, integrity.option);
   const files: string[] = [];
-  // an earlier export's integrity files would not match this one's manifest: they go, one by one
-  // (and what an export killed midway left there, its list of them last)
+  // an earlier export's integrity files would not match this one's manifest: they are replaced
+  // (and what an export killed midway left there, its list of them, goes)
   const earlier = checkDirectoryTarget(directory, integrity.option);
-  for (const f of earlier) await fs.promises.rm(f, { force: true });
-  const pending = new PendingList(directory, integrity.option);
+  removeStaleStaging(directory);
+  const staging = makeStaging(directory, integrity.option);
   try {
     // (a store's audit_event chain, legal holds and their releases among them, was left out of a
     // directory export of the PostgreSQL store: its manifest said the chain ended at seq 0, and
     // verify of the export said OK; found by the PostgreSQL new-user pass, 2026-12-05)
     let evidence = integrity.auditDir
-      ? copyChainEvidence(integrity.auditDir, directory, integrity.sessionIds, pending.add, integrity.option)
+      ? copyChainEvidence(integrity.auditDir, staging, integrity.sessionIds, undefined, integrity.option)
       : integrity.auditEvents
-        ? await writeChainEvidence(directory, integrity.sessionIds, integrity.auditEvents, pending.add, integrity.option)
+        ? await writeChainEvidence(staging, integrity.sessionIds, integrity.auditEvents, integrity.option)
         : [];
-    const unhashed = await steps.json(path.join(directory, DIRECTORY_JSON));
+    const unhashed = await steps.json(path.join(staging, DIRECTORY_JSON));
     files.push(DIRECTORY_JSON);
     const withdrawn = new Set([...unhashed].map((s) => `${EXPORT_INTEGRITY_DIR}/${checkpointFileName(s)}`));
-    for (const rel of withdrawn) await fs.promises.rm(path.join(directory, rel), { force: true });
-    const madeEvidence = evidence.length > 0;
+    for (const rel of withdrawn) await fs.promises.rm(path.join(staging, rel), { force: true });
     evidence = evidence.filter((rel) => !withdrawn.has(rel));
     // No evidence left: no integrity/ folder (as the writers make none when they have nothing to
-    // write there), the earlier export's emptied one, or the one this export emptied again by taking
+    // write there), the earlier export's taken away, or the one this export emptied again by taking
     // its checkpoints out. (A folder of the user's, empty, that held nothing before, is left.)
-    if (evidence.length === 0 && (earlier.length > 0 || madeEvidence)) await fs.promises.rmdir(path.join(directory, EXPORT_INTEGRITY_DIR)).catch(() => undefined);
+    if (evidence.length === 0) await fs.promises.rmdir(path.join(staging, EXPORT_INTEGRITY_DIR)).catch(() => undefined);
     for (const kind of RECORD_KINDS) {
-      await steps.csv(kind, path.join(directory, csvFileName(kind)));
+      await steps.csv(kind, path.join(staging, csvFileName(kind)));
       files.push(csvFileName(kind));
     }
     const report = await steps.report();
-    await writeAtomic(path.join(directory, DIRECTORY_REPORT), oneChunk(JSON.stringify(report, null, 2) + "\n"), undefined, integrity.option);
+    await writeAtomic(path.join(staging, DIRECTORY_REPORT), oneChunk(JSON.stringify(report, null, 2) + "\n"), undefined, integrity.option);
     files.push(DIRECTORY_REPORT);
     const digests: Record<string, string> = {};
-    for (const f of files) digests[f] = await sha256File(path.join(directory, f));
+    for (const f of files) digests[f] = await sha256File(path.join(staging, f));
     const checksums: ChecksumManifest = { algorithm: "sha256", createdAt: new Date().toISOString(), files: digests };
-    await writeAtomic(path.join(directory, DIRECTORY_CHECKSUMS), oneChunk(JSON.stringify(checksums, null, 2) + "\n"), undefined, integrity.option);
+    await writeAtomic(path.join(staging, DIRECTORY_CHECKSUMS), oneChunk(JSON.stringify(checksums, null, 2) + "\n"), undefined, integrity.option);
     const covered = [...files, DIRECTORY_CHECKSUMS, ...evidence];
-    // (the manifest's temporary files too, which replaceFileSync writes: the others are writeAtomic's)
-    removeStaleTemps(path.join(directory, DIRECTORY_MANIFEST));
     const manifest = writeExportManifest({
-      exportDir: directory,
+      exportDir: staging,
       files: covered,
       sessionIds: integrity.sessionIds,
       includeFullContent: integrity.includeFullContent,
       source: integrity.source,
       signingKey: integrity.signingKey,
     });
-    pending.done();
+    // (the earlier integrity/ is replaced when this export has one, or when it held an earlier
+    // export's files; the manifest last: until it is in place, the directory verifies as neither)
+    const replaceIntegrity = evidence.length > 0 || earlier.some((f) => path.dirname(f) === path.join(directory, EXPORT_INTEGRITY_DIR));
+    swapIn(directory, staging, [...(replaceIntegrity ? [EXPORT_INTEGRITY_DIR] : []), ...files, DIRECTORY_CHECKSUMS, DIRECTORY_MANIFEST]);
+    // what killed exports left beside the files now in place (their temporary files, their lists)
+    for (const f of [...files, DIRECTORY_CHECKSUMS, DIRECTORY_MANIFEST]) removeStaleTemps(path.join(directory, f));
+    for (const f of earlier) if (path.dirname(f) === directory) await fs.promises.rm(f, { force: true });
     return { directory, files: [...covered, DIRECTORY_MANIFEST], checksums, manifest };
   } catch (err) {
-    pending.abandon();
-    throw err;
+    throw namedInPlace(err, staging, directory);
+  } finally {
+    // (what this export wrote, on failure; the earlier export's files it replaced, on success)
+    await fs.promises.rm(staging, { recursive: true, force: true }).catch(() => undefined);
   }
+}
+
+/**
+ * Creates this export's staging folder in `directory` (see STAGING_NAME). A directory that takes
+ * no new folder is an {@link AuditPathError} naming `option`.
+ */
+function makeStaging(directory: string, option: string): string {
+  const staging = path.join(directory, `${STAGING_STEM}${process.pid}.${randomBytes(6).toString("hex")}.staging`);
+  try {
+    fs.mkdirSync(staging, { mode: 0o700 });
+  } catch (err) {
+    const code = (err as NodeJS.ErrnoException).code ?? (err as Error).message;
+    throw new AuditPathError(`${option}: ${staging} cannot be created (${code}), and a directory export writes its files there before it moves them into place: nothing was written. Give a directory you can write, such as ./audit_exports.`);
+  }
+  return staging;
+}
+
+/**
+ * Removes the staging folders (see STAGING_NAME) that exports killed midway left in `directory`:
+ * folders (not links) named by a process of this host that is gone. One of a process still
+ * running (an export under way) is left alone. Best effort: one that stays is named by verify.
+ */
+function removeStaleStaging(directory: string): void {
+  let names: string[];
+  try {
+    names = fs.readdirSync(directory);
+  } catch {
+    return;
+  }
+  for (const name of leftByGoneNamed(directory, names, STAGING_STEM, STAGING_NAME)) {
+    const p = path.join(directory, name);
+    if (!fs.lstatSync(p, { throwIfNoEntry: false })?.isDirectory()) continue;
+    try {
+      fs.rmSync(p, { recursive: true, force: true });
+    } catch {
+      // (left: verify names it)
+    }
+  }
+}
+
+/**
+ * Moves each of `names` (top-level entries of a complete export in `staging`) into `directory`,
+ * in order, the entry of that name already there moved first into `<staging>/replaced/`. Renames
+ * only, on one file system: no byte is written, so a full disk cannot stop it midway. If a rename
+ * fails all the same, those done are undone, in reverse, and the error (AUDIT_ERR_IO) says so:
+ * `directory` is then as it was.
+ */
+function swapIn(directory: string, staging: string, names: readonly string[]): void {
+  const replaced = path.join(staging, "replaced");
+  const done: Array<readonly [from: string, to: string]> = [];
+  const move = (from: string, to: string): void => {
+    fs.renameSync(from, to);
+    done.push([from, to]);
+  };
+  try {
+    fs.mkdirSync(replaced, { mode: 0o700 });
+    for (const name of names) {
+      const here = path.join(directory, name);
+      if (fs.lstatSync(here, { throwIfNoEntry: false }) !== undefined) move(here, path.join(replaced, name));
+      const next = path.join(staging, name);
+      if (fs.lstatSync(next, { throwIfNoEntry: false }) !== undefined) move(next, here);
+    }
+  } catch (err) {
+    let undone = true;
+    for (const [from, to] of done.reverse()) {
+      try {
+        fs.renameSync(to, from);
+      } catch {
+        undone = false;
+      }
+    }
+    throw new AuditIOError(
+      `Moving the directory export into ${directory} failed (${(err as NodeJS.ErrnoException).code ?? (err as Error).message}): ${undone ? "the earlier files are back in place, as they were" : `the earlier files that could not be moved back are in ${replaced}`}.`,
+      { cause: err },
+    );
+  }
+}
+
+/**
+ * `err` with the staging folder's path in its message replaced by the export directory's: a file
+ * is named where the user would find it (the staging folder is gone once the export has failed).
+ */
+function namedInPlace(err: unknown, staging: string, directory: string): unknown {
+  if (err instanceof Error && err.message.includes(staging)) {
+    const message = err.message.split(staging).join(directory);
+    Object.defineProperty(err, "message", { value: message, configurable: true, writable: true });
+    if (typeof err.stack === "string") Object.defineProperty(err, "stack", { value: err.stack.split(staging).join(directory), configurable: true, writable: true });
+  }
+  return err;
 }
 
 /**
@@ -333,7 +370,7 @@ export async function writeDirectoryExport(
  * name a directory's chain file has (sessions with none get no file). Returns the files written,
  * relative to `dir`.
  */
-async function writeChainEvidence(dir: string, sessionIds: readonly string[], lines: (sessionId: string) => AsyncIterable<string>, before: (rel: string) => void, option: string): Promise<string[]> {
+async function writeChainEvidence(dir: string, sessionIds: readonly string[], lines: (sessionId: string) => AsyncIterable<string>, option: string): Promise<string[]> {
   const out: string[] = [];
   for (const sessionId of sessionIds) {
     const name = kindFileName("audit_event", sessionId);
@@ -353,7 +390,6 @@ async function writeChainEvidence(dir: string, sessionIds: readonly string[], li
     try {
       for await (const line of lines(sessionId)) {
         if (fd === undefined) {
-          before(`${EXPORT_INTEGRITY_DIR}/${name}`);
           makeDirSync(path.join(dir, EXPORT_INTEGRITY_DIR), 0o700, option);
           fd = writing(() => fs.openSync(tmp, "wx", 0o600));
         }

@@ -550,11 +550,26 @@ function listFiles(dir: string, base = dir): string[] {
 
 /**
  * `integrity.<pid>.<random>.pending`: the list a directory export keeps of the integrity/ files it
- * is writing (see PendingList in src/export/directory.ts), `PENDING_STEM` then `PENDING_NAME`, as
- * PendingList makes it, the next export finds it and verify names it.
+ * is writing (written by versions before 2026-12-06, which wrote integrity/ in place; a directory export now writes into a staging folder, see STAGING_NAME), `PENDING_STEM` then `PENDING_NAME`, as
+ * those versions made it; the next export finds it and verify names it.
  */
 export const PENDING_STEM = `${EXPORT_INTEGRITY_DIR}.`;
 export const PENDING_NAME = /^(\d+)\.[0-9a-f]+\.pending$/;
+
+/**
+ * `export.<pid>.<random>.staging/`: the folder inside the export directory where a directory
+ * export writes every file before it swaps them into place (see writeDirectoryExport in
+ * src/export/directory.ts), `STAGING_STEM` then `STAGING_NAME`. An export killed midway leaves
+ * it; the next export there removes it once that process is gone, and verify names it.
+ */
+export const STAGING_STEM = "export.";
+export const STAGING_NAME = /^(\d+)\.[0-9a-f]+\.staging$/;
+
+/** The pid of the staging folder (see STAGING_NAME) `rel` lies in, or undefined when it lies in none. */
+function stagingPid(rel: string): string | undefined {
+  const top = rel.split("/")[0]!;
+  return rel.includes("/") && top.startsWith(STAGING_STEM) ? STAGING_NAME.exec(top.slice(STAGING_STEM.length))?.[1] : undefined;
+}
 
 /** The pid in a pending list's name, or undefined when `rel` is none. */
 function pendingListPid(rel: string): string | undefined {
@@ -562,7 +577,7 @@ function pendingListPid(rel: string): string | undefined {
 }
 
 /**
- * @internal The files a directory export's pending list (see PendingList in src/export/directory.ts) names:
+ * @internal The files a directory export's pending list (see PENDING_NAME) names:
  * its complete lines (a line being written when the export was killed names nothing), each a file
  * directly in `integrity/`. How the next export there (earlierEvidence) and verify read it alike.
  */
@@ -611,6 +626,10 @@ function pendingNames(dir: string, present: readonly string[]): Map<string, Pend
  * is not part of the export, and stays a problem: the directory is not what the manifest says.
  */
 function unlistedWhy(rel: string, listed: ReadonlySet<string>, pending: ReadonlyMap<string, PendingEntry>): string {
+  const staged = stagingPid(rel);
+  if (staged !== undefined) {
+    return `it lies in ${rel.split("/")[0]}/, the folder where a directory export writes its files before it swaps them into place, left by an export (process ${staged}) killed midway, or one still writing. It is not part of the export and was not checked: export to this directory again (an export removes that folder once that process of this host is gone).`;
+  }
   const listPid = pendingListPid(rel);
   if (listPid !== undefined) {
     return `its name is that of the list a directory export keeps of the ${EXPORT_INTEGRITY_DIR}/ files it is writing, left by an export (process ${listPid}) killed midway, or one still writing. It is not part of the export and was not checked: export to this directory again (an export removes it, and the files it names, once that process of this host is gone); removed by hand, the files it names stop the next export there.`;

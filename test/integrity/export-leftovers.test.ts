@@ -1,6 +1,7 @@
 /**
  * What an export killed midway leaves: its temporary files (`<file>.<pid>.<random>.tmp`, beside
- * the file it replaces). `verifyExport` names such a file as not in the manifest and says what it
+ * the file it replaces; a directory export's, with every file it wrote, in its staging folder
+ * `export.<pid>.<random>.staging/`, since 2026-12-06). `verifyExport` names such a file as not in the manifest and says what it
  * is; the next export to the same place removes those whose process (of this host) is gone, and
  * leaves those of a process still running, and anything else, alone. Until 2026-12-05 they stayed
  * for good, and `verify` failed the directory after every later export there too (found by the
@@ -25,7 +26,8 @@ afterEach(() => {
 
 const FIXTURE = path.join(path.dirname(new URL(import.meta.url).pathname), "../fixtures/integrity/export-killed-child.mts");
 const INTEGRITY_FIXTURE = path.join(path.dirname(new URL(import.meta.url).pathname), "../fixtures/integrity/export-killed-integrity-child.mts");
-const temps = (dir: string): string[] => fs.readdirSync(dir).filter((n) => n.endsWith(".tmp"));
+/** the temporary files under `dir`, its staging folders too (relative, `/`-separated) */
+const stagedTemps = (dir: string): string[] => fs.readdirSync(dir, { recursive: true, encoding: "utf8" }).filter((n) => n.endsWith(".tmp"));
 
 function livePid(): number {
   const sleeper = spawn(process.execPath, ["-e", "setTimeout(() => {}, 60000)"], { stdio: "ignore" });
@@ -34,7 +36,7 @@ function livePid(): number {
 }
 
 describe("an export killed midway", () => {
-  it("SIGKILL while a directory export writes a file: verify names the temporary file left (not part of the export), and the next export there removes it and verifies OK", async () => {
+  it("SIGKILL while a directory export writes a file: the earlier export's files are left as they were; verify names the staging folder left (not part of the export), and the next export there removes it and verifies OK", async () => {
     const projectPath = tmpProject();
     const exportDir = path.join(projectPath, "export");
     const child = spawn(process.execPath, [...childArgs(FIXTURE), projectPath, exportDir, "20000"], { stdio: ["ignore", "pipe", "pipe"] });
@@ -52,37 +54,43 @@ describe("an export killed midway", () => {
     }
     const pid = Number(/exported (\d+)/.exec(out)![1]);
     expect((await verifyExport(exportDir)).problems).toEqual([]);
+    const earlier = new Map(fs.readdirSync(exportDir).map((n) => [n, fs.readFileSync(path.join(exportDir, n)).toString("base64")]));
     child.kill("SIGUSR1");
-    while (temps(exportDir).length === 0) {
+    while (stagedTemps(exportDir).length === 0) {
       if (Date.now() > deadline || out.includes("exported again") || child.exitCode !== null) throw new Error(`no temporary file seen: ${out} ${err}`);
       await new Promise((r) => setImmediate(r));
     }
     child.kill("SIGKILL");
     expect(await exited).toBe("SIGKILL");
-    const left = temps(exportDir);
+    // (the files are written into export.<pid>.<random>.staging/, and moved into place only once all are written)
+    const left = stagedTemps(exportDir);
     expect(left).toHaveLength(1);
-    expect(left[0]).toMatch(new RegExp(`^[a-z_]+\\.(json|csv)\\.${pid}\\.[0-9a-f]{12}\\.tmp$`));
+    expect(left[0]).toMatch(new RegExp(`^export\\.${pid}\\.[0-9a-f]{12}\\.staging/[a-z_]+\\.(json|csv)\\.${pid}\\.[0-9a-f]{12}\\.tmp$`));
+    // the earlier export's files as they were: none replaced, none removed
+    for (const [n, bytes] of earlier) if (!n.includes("staging")) expect(fs.readFileSync(path.join(exportDir, n)).toString("base64"), n).toBe(bytes);
 
-    // verify: the directory is not what the manifest says, and the problem says what the file is
+    // verify: the directory is not what the manifest says (the staging folder is there), and each
+    // problem says what the file is; the earlier export's files all check
     const report = await verifyExport(exportDir);
     expect(report.ok).toBe(false);
+    expect(report.problems.filter((p) => p.kind !== "export_file_unlisted")).toEqual([]);
     const unlisted = report.problems.filter((p) => p.kind === "export_file_unlisted");
-    // (and the list the export keeps of the integrity/ files it writes, which it had begun)
-    expect(unlisted).toHaveLength(2);
-    expect(unlisted.map((u) => u.file)).toEqual(expect.arrayContaining([left[0], expect.stringMatching(new RegExp(`^integrity\\.${pid}\\.[0-9a-f]{12}\\.pending$`))]));
-    expect(unlisted.find((u) => u.file === left[0])!.detail).toMatch(/temporary file an export writes .* killed midway.*export to this directory again/);
-    expect(unlisted.find((u) => u.file !== left[0])!.detail).toMatch(new RegExp(`list a directory export keeps of the integrity/ files it is writing, left by an export \\(process ${pid}\\) killed midway.*export to this directory again`));
+    expect(unlisted.map((u) => u.file)).toContain(left[0]);
+    for (const u of unlisted) {
+      expect(u.file).toMatch(new RegExp(`^export\\.${pid}\\.[0-9a-f]{12}\\.staging/`));
+      expect(u.detail).toMatch(new RegExp(`folder where a directory export writes its files before it swaps them into place, left by an export \\(process ${pid}\\) killed midway.*export to this directory again`));
+    }
 
     // the next export to the directory removes it (its process is gone) and verifies OK
     await new AuditExporter({ auditPath: path.join(projectPath, "audit_logs") }).exportCompleteAuditToDirectory(exportDir, { includeFullContent: false });
-    expect(temps(exportDir)).toEqual([]);
-    expect(fs.readdirSync(exportDir).filter((n) => n.endsWith(".pending"))).toEqual([]);
+    expect(stagedTemps(exportDir)).toEqual([]);
+    expect(fs.readdirSync(exportDir).filter((n) => n.endsWith(".pending") || n.endsWith(".staging"))).toEqual([]);
     const again = await verifyExport(exportDir);
     expect(again.problems).toEqual([]);
     expect(again.ok).toBe(true);
   }, 180_000);
 
-  it("SIGKILL while a directory export writes integrity/ (sessions the earlier export did not have): no part-written file is left, and the next export there succeeds and verifies OK", async () => {
+  it("SIGKILL while a directory export writes integrity/ (sessions the earlier export did not have): the earlier integrity/ is left as it was, and the next export there succeeds and verifies OK", async () => {
     // (found by the durability pass, 2026-12-05: integrity/ files were written in place, so a
     // killed export left a part-written checkpoints file, and files of sessions the earlier
     // export's manifest did not list, which the next export refused as not its own, AUDIT_ERR_PATH,
@@ -107,29 +115,33 @@ describe("an export killed midway", () => {
       await new Promise((r) => setTimeout(r, 5));
     }
     expect((await verifyExport(exportDir, { publicKey })).problems).toEqual([]);
+    const earlier = new Map(fs.readdirSync(integrity).map((n) => [n, fs.readFileSync(path.join(integrity, n)).toString("base64")]));
     // killed once the second big session's checkpoints are being copied: the first one's are in
-    // integrity/ by then, and neither is in the earlier export's manifest
-    const names = (): string[] => fs.readdirSync(integrity);
+    // the staging folder's integrity/ by then, and neither is in the earlier export's manifest
+    const staged = (): string[] => fs.readdirSync(exportDir, { recursive: true, encoding: "utf8" }).filter((n) => /^export\.\d+\.[0-9a-f]+\.staging\/integrity\//.test(n));
     child.kill("SIGUSR1");
-    while (!names().some((n) => n.startsWith("checkpoints_big2.jsonl"))) {
+    while (!staged().some((n) => path.basename(n).startsWith("checkpoints_big2.jsonl"))) {
       if (Date.now() > deadline || out.includes("exported again") || child.exitCode !== null) throw new Error(`the export did not reach big2: ${out} ${err}`);
       await new Promise((r) => setImmediate(r));
     }
     child.kill("SIGKILL");
     expect(await exited).toBe("SIGKILL");
-    // every file under its own name in integrity/ is whole: the source's bytes
-    const whole = names().filter((n) => !n.endsWith(".tmp"));
-    for (const n of whole) expect(fs.readFileSync(path.join(integrity, n)).equals(fs.readFileSync(path.join(auditDir, n))), n).toBe(true);
-    // verify names the integrity/ files the killed export wrote, which the earlier manifest does
-    // not list, for what they are (it said "added after the export" of those its list names)
-    const killed = (await verifyExport(exportDir, { publicKey })).problems.filter((p) => p.kind === "export_file_unlisted" && p.file.startsWith("integrity/"));
-    expect(killed.map((p) => p.file)).toContain("integrity/checkpoints_big1.jsonl");
+    // the earlier export's integrity/ as it was, nothing added; every file under its own name in
+    // the staging folder's integrity/ is whole: the source's bytes
+    expect(new Map(fs.readdirSync(integrity).map((n) => [n, fs.readFileSync(path.join(integrity, n)).toString("base64")]))).toEqual(earlier);
+    const whole = staged().filter((n) => !n.endsWith(".tmp"));
+    for (const n of whole) expect(fs.readFileSync(path.join(exportDir, n)).equals(fs.readFileSync(path.join(auditDir, path.basename(n)))), n).toBe(true);
+    // verify names the files the killed export wrote for what they are, and finds nothing else
+    const leftReport = await verifyExport(exportDir, { publicKey });
+    expect(leftReport.problems.filter((p) => p.kind !== "export_file_unlisted")).toEqual([]);
+    const killed = leftReport.problems.filter((p) => p.kind === "export_file_unlisted");
+    expect(killed.map((p) => path.basename(p.file))).toContain("checkpoints_big1.jsonl");
     for (const p of killed) expect(p.detail, p.file).toMatch(/an export \(process \d+\) killed midway.*export to this directory again/);
 
     // the next export there succeeds, removes what the killed one left, and verifies OK
     await new AuditExporter({ auditPath: auditDir }).exportCompleteAuditToDirectory(exportDir, { includeFullContent: false, signingKey: pem });
     const all = (d: string): string[] => fs.readdirSync(d, { recursive: true, encoding: "utf8" });
-    expect(all(exportDir).filter((n) => n.endsWith(".tmp") || n.endsWith(".pending"))).toEqual([]);
+    expect(all(exportDir).filter((n) => n.endsWith(".tmp") || n.endsWith(".pending") || n.includes(".staging"))).toEqual([]);
     const report = await verifyExport(exportDir, { publicKey, requireSigned: true });
     expect(report.problems).toEqual([]);
     expect(report.ok).toBe(true);
@@ -273,11 +285,11 @@ describe("an export killed midway", () => {
     expect((planted as Error).message).not.toContain("copyChainEvidence");
     expect(fs.readFileSync(path.join(exportDir, "integrity"), "utf8")).toBe("mine");
     expect(fs.readdirSync(exportDir)).toEqual(["integrity"]);
-    // a directory that is there but cannot be written in (/proc/self: the list of the integrity/
-    // files an export keeps is its first file there) was a bare ENOENT, without a code or an option
+    // a directory that is there but cannot be written in (/proc/self: the staging folder an export
+    // writes its files in is its first entry there) was a bare ENOENT, without a code or an option
     const unwritable = await exporter.exportCompleteAuditToDirectory("/proc/self").then(() => undefined, (e: unknown) => e);
     expect(unwritable).toBeInstanceOf(AuditPathError);
-    expect(unwritable).toMatchObject({ code: "AUDIT_ERR_PATH", message: expect.stringMatching(/^exportCompleteAuditToDirectory\.dir: .*\/proc\/self\/integrity\.\d+\.[0-9a-f]{12}\.pending cannot be created \(ENOENT\)/) });
+    expect(unwritable).toMatchObject({ code: "AUDIT_ERR_PATH", message: expect.stringMatching(/^exportCompleteAuditToDirectory\.dir: .*\/proc\/self\/export\.\d+\.[0-9a-f]{12}\.staging cannot be created \(ENOENT\).*nothing was written/) });
     // copyChainEvidence called directly: its own parameter, or the option its caller names (a file
     // named integrity was a bare ENOTDIR: the folder was made only when nothing was there)
     for (const option of [undefined, "option --dest"]) {

@@ -422,8 +422,23 @@ export interface ExportRecordProof {
   readonly unchecked?: readonly string[];
 }
 
-/** What `verifyExportProofs()` resolves to: a `VerifyReport`, and each exported record's finding. */
+/**
+ * What `verifyExportProofs()` resolves to: a `VerifyReport`, each exported record's finding, and
+ * the verdict in one word. `ok` is true when no problem was found, which records without a proof
+ * (`uncovered`, `withheld`: their content is the exporter's word, noted only) are not unless
+ * `requireSigned`: `status` tells them apart.
+ */
 export interface ExportProofReport extends VerifyReport {
+  /**
+   * `proven`: no problem, and every record is proven against a signed checkpoint. `unproven`: no
+   * problem, but some records have no proof (`unprovenSessions` names their sessions): nothing
+   * vouches for them but the exporter (a dropped or unsigned checkpoint looks so); the exit code is
+   * 0 all the same, and `requireSigned` makes each one a problem. `failed`: a problem was found
+   * (`ok` false).
+   */
+  readonly status: "proven" | "unproven" | "failed";
+  /** the sessions with at least one record without a proof (`uncovered` or `withheld`), sorted */
+  readonly unprovenSessions: readonly string[];
   readonly records: readonly ExportRecordProof[];
 }
 

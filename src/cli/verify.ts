@@ -32,8 +32,9 @@ every chat's full-content files against the digests in its record.
                    --proofs), checked without the logs: each record hashes as exported, its
                    inclusion proof leads to its chain's root in a signed checkpoint, and the
                    checkpoint's signature verifies with --public-key (needed); a record no
-                   signed checkpoint covers yet is named in a note (with --require-signed, a
-                   problem)
+                   signed checkpoint covers yet is named in a note and a last line NOT PROVEN
+                   (--json: "status": "unproven"), exit 0; with --require-signed, a problem,
+                   exit 1
   --json           print the verifier's report as JSON
 ${storeHelp(17)}
   -h, --help       show this help
@@ -179,6 +180,15 @@ async function verifyExportFile(
     throw err;
   }
   if (values.json) io.out(JSON.stringify(report, null, 2));
-  else printReport(report, file, io);
+  else {
+    printReport(report, file, io);
+    // (ok, and yet not every record proven: said apart from the notes, on the last line)
+    if (report.status === "unproven") {
+      const n = report.records.filter((r) => r.status === "uncovered" || r.status === "withheld").length;
+      io.out(
+        `${io.color.yellow("NOT PROVEN")} ${n} of ${report.records.length} record${report.records.length === 1 ? "" : "s"} (session${report.unprovenSessions.length === 1 ? "" : "s"} ${report.unprovenSessions.map(clean).join(", ")}) ${n === 1 ? "has" : "have"} no proof against a signed checkpoint: nothing but the exporter vouches for ${n === 1 ? "it" : "them"}. Use --require-signed to fail on this.`,
+      );
+    }
+  }
   return report.ok ? EXIT_OK : EXIT_FAIL;
 }

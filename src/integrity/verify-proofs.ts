@@ -174,10 +174,14 @@ export async function verifyExportProofs(file: string, options: VerifyExportProo
     notes.length = 0;
     records.length = 0;
     p("export_malformed", malformed ?? `${name} is not a JSON export made with proofs.`);
-    return { ok: false, sessions: [], recordsChecked: 0, problems, notes, records };
+    return { ok: false, status: "failed", unprovenSessions: [], sessions: [], recordsChecked: 0, problems, notes, records };
   }
   const sessions = check.finish();
-  return { ok: problems.length === 0, sessions, recordsChecked: records.length, problems, notes, records };
+  // (until 2026-12-06 only `ok`, true as well when records had no proof: a session whose
+  // checkpoint was dropped from the export passed as `ok`, its records named in notes only)
+  const unprovenSessions = [...new Set(records.filter((r) => r.status === "uncovered" || r.status === "withheld").map((r) => r.sessionId))].sort();
+  const status = problems.length > 0 ? "failed" : unprovenSessions.length > 0 ? "unproven" : "proven";
+  return { ok: problems.length === 0, status, unprovenSessions, sessions, recordsChecked: records.length, problems, notes, records };
 
   /** The checks of one export's checkpoints, then of each of its records, reported into problems, notes and records. */
   function checker(list: readonly unknown[]) {

@@ -68,6 +68,8 @@ describe("verify --export and numbers beyond a double's precision", () => {
     expect(report.problems).toEqual([]);
     expect(code).toBe(0);
     expect(report.records.map((r) => r.status)).toEqual(["proven", "proven"]);
+    expect(report.status).toBe("proven");
+    expect(report.unprovenSessions).toEqual([]);
   }, 60_000);
 
   for (const oneLine of [false, true]) {

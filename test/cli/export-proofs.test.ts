@@ -86,6 +86,10 @@ describe("export --proofs and verify --export", () => {
     const { code, report } = await verifyJson(alice);
     expect(report.problems).toEqual([]);
     expect(code).toBe(0);
+    // ok (exit 0), and yet not every record proven: a status of its own, naming the session
+    expect(report.ok).toBe(true);
+    expect(report.status).toBe("unproven");
+    expect(report.unprovenSessions).toEqual(["enc"]);
     // alice: personas seq 1, 3, 5 and the late one (6); tools seq 1, 3, 5
     expect(report.records.map((r) => `${r.type} ${r.seq} ${r.status}`)).toEqual([
       "persona_activity 1 proven",
@@ -107,6 +111,7 @@ describe("export --proofs and verify --export", () => {
     expect(text.code).toBe(0);
     expect(text.stdout).toMatch(/note record_uncovered .* seq 6: The persona_activity record/);
     expect(text.stdout).toContain("6 of 7 records proven against signed checkpoints; 1 not covered by a signed checkpoint yet");
+    expect(text.stdout.trimEnd().split("\n").at(-1)).toBe("NOT PROVEN 1 of 7 records (session enc) has no proof against a signed checkpoint: nothing but the exporter vouches for it. Use --require-signed to fail on this.");
   }, 60_000);
 
   it("--require-signed: the uncovered record is a problem (not_signed), exit 1", async () => {
@@ -114,6 +119,7 @@ describe("export --proofs and verify --export", () => {
     expect(code).toBe(1);
     expect(problemKinds(report)).toEqual(["not_signed"]);
     expect(report.problems[0]!.seq).toBe(6);
+    expect(report.status).toBe("failed");
   }, 60_000);
 
   /** A copy of alice's export with `edit` applied to its text. */

@@ -78,6 +78,8 @@ describe("exportToJson({ proofs: true }) and verifyExportProofs", () => {
     await new AuditExporter({ auditPath: logger.auditDir }).exportToJson(file, { proofs: true, userId: "alice" });
     const r = await verifyExportProofs(file, { publicKey: signed.signer.publicKey });
     expect(r.ok).toBe(true);
+    expect(r.status).toBe("unproven");
+    expect(r.unprovenSessions).toEqual(["unsigned"]);
     expect(r.records.map((x) => x.status)).toEqual(["uncovered"]);
     const notes = r.notes.filter((n) => n.kind === "record_uncovered");
     expect(notes).toHaveLength(1);
@@ -85,6 +87,7 @@ describe("exportToJson({ proofs: true }) and verifyExportProofs", () => {
     const strict = await verifyExportProofs(file, { publicKey: signed.signer.publicKey, requireSigned: true });
     expect(strict.ok).toBe(false);
     expect(strict.problems.map((p) => p.kind)).toEqual(["not_signed"]);
+    expect(strict.status).toBe("failed");
   });
 
   it("refuses bad options with AuditConfigError naming the field, before reading or writing anything", async () => {

@@ -222,6 +222,7 @@ export async function writeDirectoryExport(
   const earlier = checkDirectoryTarget(directory, integrity.option);
   removeStaleStaging(directory);
   const staging = makeStaging(directory, integrity.option);
+  let result: DirectoryExportResult;
   try {
     // (a store's audit_event chain, legal holds and their releases among them, was left out of a
     // directory export of the PostgreSQL store: its manifest said the chain ended at seq 0, and
@@ -267,14 +268,20 @@ export async function writeDirectoryExport(
     // what killed exports left beside the files now in place (their temporary files, their lists)
     for (const f of [...files, DIRECTORY_CHECKSUMS, DIRECTORY_MANIFEST]) removeStaleTemps(path.join(directory, f));
     for (const f of earlier) if (path.dirname(f) === directory) await fs.promises.rm(f, { force: true });
-    return { directory, files: [...covered, DIRECTORY_MANIFEST], checksums, manifest };
+    result = { directory, files: [...covered, DIRECTORY_MANIFEST], checksums, manifest };
   } catch (err) {
-    throw namedInPlace(err, staging, directory);
-  } finally {
-    // (what this export wrote, on failure; the earlier export's files it replaced, on success)
+    // (a swap that could not be undone: the earlier files left in the staging folder stay there, named)
+    if (keepsStaging.has(err as object)) throw err;
     await fs.promises.rm(staging, { recursive: true, force: true }).catch(() => undefined);
+    throw namedInPlace(err, staging, directory);
   }
+  // (the earlier export's files it replaced)
+  await fs.promises.rm(staging, { recursive: true, force: true }).catch(() => undefined);
+  return result;
 }
+
+/** The errors of a swap that could not be undone: the staging folder holds earlier files, and stays. */
+const keepsStaging = new WeakSet<object>();
 
 /**
  * Creates this export's staging folder in `directory` (see STAGING_NAME). A directory that takes
@@ -345,10 +352,12 @@ function swapIn(directory: string, staging: string, names: readonly string[]): v
         undone = false;
       }
     }
-    throw new AuditIOError(
-      `Moving the directory export into ${directory} failed (${(err as NodeJS.ErrnoException).code ?? (err as Error).message}): ${undone ? "the earlier files are back in place, as they were" : `the earlier files that could not be moved back are in ${replaced}`}.`,
+    const failed = new AuditIOError(
+      `Moving the directory export into ${directory} failed (${(err as NodeJS.ErrnoException).code ?? (err as Error).message}): ${undone ? "the earlier files are back in place, as they were" : `the earlier files that could not be moved back are in ${replaced} (left there: move them back by hand)`}.`,
       { cause: err },
     );
+    if (!undone) keepsStaging.add(failed);
+    throw failed;
   }
 }
 

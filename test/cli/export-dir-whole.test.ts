@@ -10,8 +10,8 @@
  */
 import fs from "node:fs";
 import path from "node:path";
-import { afterAll, describe, expect, it } from "vitest";
-import { AuditExporter, AuditLogger, verifyExport } from "../../src/index.js";
+import { afterAll, describe, expect, it, vi } from "vitest";
+import { AuditExporter, AuditIOError, AuditLogger, verifyExport } from "../../src/index.js";
 import { cleanupTmp, tmpProject } from "../helpers/index.js";
 import { runCli } from "./helpers.js";
 
@@ -54,6 +54,16 @@ async function moreOf(projectPath: string): Promise<void> {
 
 const leftovers = (dir: string): string[] => [...snapshot(dir).keys()].filter((n) => /staging|\.tmp$|\.pending$/.test(n));
 
+/** An earlier directory export (by the API) of a held trail, its snapshot, and the trail grown since: the next export there differs. */
+async function earlierExport(prefix: string): Promise<{ auditDir: string; out: string; before: Map<string, string> }> {
+  const { projectPath, auditDir } = await heldTrail();
+  const out = path.join(tmpProject(prefix), "export");
+  await new AuditExporter({ auditPath: auditDir }).exportCompleteAuditToDirectory(out);
+  const before = snapshot(out);
+  await moreOf(projectPath);
+  return { auditDir, out, before };
+}
+
 describe("a directory export over an earlier one, failing midway", () => {
   it("cut short by the disk (prlimit --fsize on the CLI): exit 1 with AUDIT_ERR_IO naming the file in --out; the earlier export is left byte for byte and verifies; the same export then succeeds", async () => {
     const { projectPath, auditDir } = await heldTrail();
@@ -91,11 +101,7 @@ describe("a directory export over an earlier one, failing midway", () => {
   }, 180_000);
 
   it("a step failing after the JSON, the CSVs and integrity/ are written (the API): the error reaches the caller, and the earlier export is left byte for byte and verifies", async () => {
-    const { projectPath, auditDir } = await heldTrail();
-    const out = path.join(tmpProject("audit-whole-api-"), "export");
-    await new AuditExporter({ auditPath: auditDir }).exportCompleteAuditToDirectory(out);
-    const before = snapshot(out);
-    await moreOf(projectPath);
+    const { auditDir, out, before } = await earlierExport("audit-whole-api-");
 
     const exporter = new AuditExporter({ auditPath: auditDir });
     const boom = new Error("the analytics report failed");
@@ -115,4 +121,56 @@ describe("a directory export over an earlier one, failing midway", () => {
     await expect(exporter.exportCompleteAuditToDirectory(out)).rejects.toThrow("the analytics report failed");
     expect(fs.existsSync(out) ? [...snapshot(out).keys()] : []).toEqual([]);
   }, 60_000);
+
+  it("a rename failing while the files are moved into place (fs.renameSync made to fail at checksums.json): those moved are moved back, AUDIT_ERR_IO says so, and the earlier export is left byte for byte", async () => {
+    const { auditDir, out, before } = await earlierExport("audit-whole-swap-");
+    const rename = fs.renameSync;
+    let swapped = 0;
+    let failedOnce = false;
+    const spy = vi.spyOn(fs, "renameSync").mockImplementation((from, to) => {
+      // (the moves into place: from the staging folder to the export directory itself)
+      if (path.dirname(String(to)) === out && String(from).includes(".staging")) {
+        swapped++;
+        if (path.basename(String(to)) === "checksums.json" && !failedOnce) {
+          failedOnce = true;
+          throw Object.assign(new Error("EIO: i/o error, rename"), { code: "EIO" });
+        }
+      }
+      rename(from, to);
+    });
+    try {
+      const err = await new AuditExporter({ auditPath: auditDir }).exportCompleteAuditToDirectory(out).then(() => undefined, (e: unknown) => e);
+      expect(err).toBeInstanceOf(AuditIOError);
+      expect((err as Error).message).toMatch(/^Moving the directory export into .* failed \(EIO\): the earlier files are back in place, as they were\.$/);
+    } finally {
+      spy.mockRestore();
+    }
+    // (integrity/ and the JSON, the CSVs and the report had been moved in before it failed)
+    expect(swapped).toBeGreaterThan(5);
+    expect(snapshot(out)).toEqual(before);
+    expect(leftovers(out)).toEqual([]);
+    expect((await verifyExport(out)).problems).toEqual([]);
+  }, 120_000);
+
+  it("a rename failing while the files are moved into place, and the moving back failing too: AUDIT_ERR_IO names the folder the earlier files were left in, and that folder is kept", async () => {
+    const { auditDir, out, before } = await earlierExport("audit-whole-stuck-");
+    const earlierChecksums = Buffer.from(before.get("checksums.json")!, "base64");
+    const rename = fs.renameSync;
+    // (every rename to checksums.json in the export directory fails: the new one's, and the earlier one's move back)
+    const spy = vi.spyOn(fs, "renameSync").mockImplementation((from, to) => {
+      if (String(to) === path.join(out, "checksums.json")) throw Object.assign(new Error("EIO: i/o error, rename"), { code: "EIO" });
+      rename(from, to);
+    });
+    let err: unknown;
+    try {
+      err = await new AuditExporter({ auditPath: auditDir }).exportCompleteAuditToDirectory(out).then(() => undefined, (e: unknown) => e);
+    } finally {
+      spy.mockRestore();
+    }
+    expect(err).toBeInstanceOf(AuditIOError);
+    const m = /the earlier files that could not be moved back are in (\S+) \(left there: move them back by hand\)\.$/.exec((err as Error).message);
+    expect(m, (err as Error).message).not.toBeNull();
+    expect(m![1]).toMatch(new RegExp(`^${out.replace(/[.*+?^${}()|[\]\\]/g, "\\$&")}/export\\.\\d+\\.[0-9a-f]{12}\\.staging/replaced$`));
+    expect(fs.readFileSync(path.join(m![1]!, "checksums.json")).equals(earlierChecksums)).toBe(true);
+  }, 120_000);
 });

@@ -16,6 +16,6 @@ export type { FullInteractionContent, ContentChecks } from "./reader/content.js"
 export { DEFAULT_MODEL_PRICES, percentile, type AnalyticsReport, type ModelPrice, type LatencyStats, type ModelAnalytics, type ToolAnalytics, type PersonaAnalytics, type MetricAnalytics, type ErrorAnalytics, type HourlyPoint, type InteractionTypeAnalytics, type FileOperationAnalytics } from "./reader/analytics.js";
 export * from "./export/index.js";
 export { verifyExportProofs, type VerifyExportProofsOptions } from "./integrity/verify-proofs.js";
-export { PROOFS_FORMAT, rebuildWritten, type RecordProof } from "./integrity/proofs.js";
+export { PROOFS_FORMAT, rebuildWritten, type CheckpointHistoryEntry, type RecordProof } from "./integrity/proofs.js";
 export { verifyExport, writeExportManifest, copyChainEvidence, EXPORT_MANIFEST, EXPORT_INTEGRITY_DIR, EXPORT_MANIFEST_FORMAT, type VerifyExportOptions, type ExportManifest, type ExportManifestBody, type ExportFileEntry, type ExportSessionEntry, type ExportManifestInput } from "./integrity/export.js";
 export { Redactor, checkRedactOptions, BUILTIN_RULE_NAMES, PATH_RULE, type RedactOptions, type RedactRule, type RedactionCounts, type BuiltinRuleName } from "./pipeline/redact.js";

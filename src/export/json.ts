@@ -48,7 +48,11 @@ export async function* jsonExportChunks(
   let buf = `{\n"format":${JSON.stringify(JSON_EXPORT_FORMAT)},\n"exportedAt":${JSON.stringify(o.exportedAt)},\n"source":${JSON.stringify(viewer.auditPath ?? viewer.source.description)},\n"includeFullContent":${o.includeFullContent},${filter ? `\n"filter":${JSON.stringify(filter)},` : ""}`;
   // (with proofs: the checkpoints they lead to, in the header, one line each, before the records)
   const prover = o.proofs ? await o.proofs(sessions) : undefined;
-  if (prover) buf += `\n"proofs":{"format":${JSON.stringify(PROOFS_FORMAT)},"checkpoints":[${prover.checkpoints().map((c) => `\n${JSON.stringify(c)}`).join(",")}\n]},`;
+  // (and each session's older checkpoints, with the consistency proofs that the newest extends them)
+  if (prover) {
+    const history = prover.history();
+    buf += `\n"proofs":{"format":${JSON.stringify(PROOFS_FORMAT)},"checkpoints":[${prover.checkpoints().map((c) => `\n${JSON.stringify(c)}`).join(",")}\n]${history.length > 0 ? `,"history":[${history.map((h) => `\n${JSON.stringify(h)}`).join(",")}\n]` : ""}},`;
+  }
   buf += `\n"sessions":[`;
   let first = true;
   for (const id of sessions) {

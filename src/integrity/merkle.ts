@@ -182,6 +182,30 @@ export class MerkleLevels {
   }
 
   /**
+   * MTH of leaves [start, start + count) as hex, a subtree of this tree as RFC 6962 splits it
+   * (a perfect one aligned on its size is a node; any other splits at the largest power of two
+   * below `count`); undefined when a node it needs is unknown.
+   */
+  rangeHash(start: number, count: number): string | undefined {
+    const h = this.rangeNode(start, count);
+    return h?.toString("hex");
+  }
+
+  private rangeNode(start: number, count: number): Buffer | undefined {
+    if (count < 1 || start < 0 || start + count > this.size) return undefined;
+    if ((count & (count - 1)) === 0 && start % count === 0) {
+      const level = this.levels[Math.log2(count)];
+      const j = start / count;
+      if (!level || !level.known[j]) return undefined;
+      return level.nodes.subarray(j * 32, j * 32 + 32);
+    }
+    const k = 2 ** Math.floor(Math.log2(count - 1));
+    const left = this.rangeNode(start, k);
+    const right = left && this.rangeNode(start + k, count - k);
+    return left && right ? nodeHash(left, right) : undefined;
+  }
+
+  /**
    * The RFC 6962 audit path of leaf `index` (0-based), nearest sibling first, as hex; undefined
    * when a node it needs is unknown (a leaf before the frontier).
    */
@@ -210,6 +234,22 @@ function sha256(data: Buffer): Buffer {
 }
 
 /**
+ * One step up a proof as RFC 9162 walks it (2.1.3.2, 2.1.4.2), at node `fn` of a last node `sn`:
+ * the proof's next hash is a left sibling (`onLeft`: hashed before) or a right one (`onRight`).
+ * Returns the next `fn` and `sn`.
+ */
+function walkStep(fn: number, sn: number, onLeft: () => void, onRight: () => void): [number, number] {
+  if (fn % 2 === 1 || fn === sn) {
+    onLeft();
+    while (fn % 2 === 0 && fn !== 0) {
+      fn = Math.floor(fn / 2);
+      sn = Math.floor(sn / 2);
+    }
+  } else onRight();
+  return [Math.floor(fn / 2), Math.floor(sn / 2)];
+}
+
+/**
  * The root an RFC 6962 audit path leads to from `leafHex` (the record hash, before the leaf
  * prefix) at `index` of a tree of `size` leaves (RFC 9162, 2.1.3.2); undefined when the path
  * cannot belong to that position (too long or too short).
@@ -222,19 +262,91 @@ export function rootFromAuditPath(leafHex: string, index: number, size: number, 
   for (const hex of pathHex) {
     if (sn === 0) return undefined;
     const p = Buffer.from(hex, "hex");
-    if (fn % 2 === 1 || fn === sn) {
-      r = nodeHash(p, r);
-      if (fn % 2 === 0) {
-        while (fn % 2 === 0 && fn !== 0) {
-          fn = Math.floor(fn / 2);
-          sn = Math.floor(sn / 2);
-        }
-      }
-    } else {
-      r = nodeHash(r, p);
+    [fn, sn] = walkStep(
+      fn,
+      sn,
+      () => (r = nodeHash(p, r)),
+      () => (r = nodeHash(r, p)),
+    );
+  }
+  return sn === 0 ? r.toString("hex") : undefined;
+}
+
+/**
+ * The RFC 9162 (2.1.4.1) consistency proof that the tree of the first `first` leaves of `levels`
+ * is a prefix of the tree of its first `second` (by default all of them): the subtree hashes a verifier needs, as
+ * hex, to get from the older root to the newer one ({@link rootsConsistent}). Empty when `first`
+ * is 0 or `second`; undefined when a size is out of range or a node it needs is unknown
+ * (leaves retention removed before the frontier).
+ *
+ * @example
+ * const proof = consistencyProof(new MerkleLevels(hashes), 5); // tree of 5 leaves → tree of hashes.length
+ */
+export function consistencyProof(levels: MerkleLevels, first: number, second = levels.size): string[] | undefined {
+  if (!Number.isSafeInteger(second) || second < 0 || second > levels.size) return undefined;
+  const size = second;
+  if (!Number.isSafeInteger(first) || first < 0 || first > size) return undefined;
+  if (first === 0 || first === size) return [];
+  const out: string[] = [];
+  // SUBPROOF(m, D[start:start+n], b)
+  const sub = (m: number, start: number, n: number, whole: boolean): boolean => {
+    if (m === n) {
+      if (whole) return true;
+      const h = levels.rangeHash(start, n);
+      if (h === undefined) return false;
+      out.push(h);
+      return true;
     }
+    const k = 2 ** Math.floor(Math.log2(n - 1));
+    if (m <= k) {
+      if (!sub(m, start, k, whole)) return false;
+      const h = levels.rangeHash(start + k, n - k);
+      if (h === undefined) return false;
+      out.push(h);
+    } else {
+      if (!sub(m - k, start + k, n - k, false)) return false;
+      const h = levels.rangeHash(start, k);
+      if (h === undefined) return false;
+      out.push(h);
+    }
+    return true;
+  };
+  return sub(first, 0, size, true) ? out : undefined;
+}
+
+/**
+ * Whether `proof` shows the tree of `first` leaves with root `firstRoot` is a prefix of the tree
+ * of `second` leaves with root `secondRoot` (RFC 9162, 2.1.4.2; roots and nodes hex). Equal sizes
+ * need equal roots and an empty proof; a first tree of no leaves is a prefix of any.
+ */
+export function rootsConsistent(first: number, second: number, firstRoot: string, secondRoot: string, proofHex: readonly string[]): boolean {
+  if (!Number.isSafeInteger(first) || !Number.isSafeInteger(second) || first < 0 || first > second) return false;
+  if (first === second) return proofHex.length === 0 && firstRoot === secondRoot;
+  if (first === 0) return proofHex.length === 0;
+  if (proofHex.some((h) => !/^[0-9a-f]{64}$/.test(h))) return false;
+  const path = proofHex.map((h) => Buffer.from(h, "hex"));
+  // (a first tree that is a perfect subtree is itself the proof's first node)
+  if ((first & (first - 1)) === 0) path.unshift(Buffer.from(firstRoot, "hex"));
+  if (path.length === 0) return false;
+  let fn = first - 1;
+  let sn = second - 1;
+  while (fn % 2 === 1) {
     fn = Math.floor(fn / 2);
     sn = Math.floor(sn / 2);
   }
-  return sn === 0 ? r.toString("hex") : undefined;
+  let fr: Buffer = path[0]!;
+  let sr: Buffer = path[0]!;
+  for (const c of path.slice(1)) {
+    if (sn === 0) return false;
+    [fn, sn] = walkStep(
+      fn,
+      sn,
+      () => {
+        fr = nodeHash(c, fr);
+        sr = nodeHash(c, sr);
+      },
+      () => (sr = nodeHash(sr, c)),
+    );
+  }
+  return sn === 0 && fr.toString("hex") === firstRoot && sr.toString("hex") === secondRoot;
 }

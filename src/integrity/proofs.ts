@@ -8,7 +8,9 @@
  * 2026-12-06, see docs/TRUST.md ("Exports of one user or a time range").
  *
  * Each chain's tree is built once (MerkleLevels), from one read of the chain up to the
- * checkpoint's head, when the export reaches its first exported record: not per record.
+ * checkpoint's head, when the export reaches its first exported record: not per record. A
+ * session's older checkpoints go in the header too (`proofs.history`), each with the consistency
+ * proofs that the next one's trees extend its own (see CheckpointHistoryEntry).
  */
 import { computeRecordHash } from "../pipeline/chain.js";
 import { isEncryptedValue } from "../pipeline/encrypt.js";
@@ -16,10 +18,10 @@ import { rawRecordOf, type RawRecord } from "../reader/records.js";
 import type { AuditViewer } from "../reader/viewer.js";
 import { CONTENT_FIELDS, ExportWithholder } from "../export/withhold.js";
 import { furthestPrunes, readPruneRecords } from "../sink/prunes.js";
-import type { ChainKind } from "../types.js";
+import { CHAIN_KINDS, type ChainKind } from "../types.js";
 import type { Checkpoint } from "./checkpoint.js";
 import { readCheckpoints } from "./checkpointer.js";
-import { MerkleLevels } from "./merkle.js";
+import { consistencyProof, MerkleLevels } from "./merkle.js";
 
 /**
  * The `proofs.format` of a JSON export made with proofs.
@@ -97,10 +99,23 @@ export function addedByExport(kind: string): readonly string[] {
   return ADDED_BY_EXPORT.filter((k) => (k === "content" ? kind === "chat_interaction" : k === "contentWithheld" ? Object.prototype.hasOwnProperty.call(CONTENT_FIELDS, kind) : true));
 }
 
+/**
+ * One of a session's older checkpoints in an export with proofs (`proofs.history`): the
+ * checkpoint line as written, and for each chain that grew between it and the next checkpoint,
+ * the RFC 9162 consistency proof from the older tree (its head's `seq` leaves) to the next one's:
+ * the next checkpoint's trees extend it, no record of it changed or removed.
+ */
+export interface CheckpointHistoryEntry {
+  readonly older: Checkpoint;
+  readonly consistency: Readonly<Record<string, readonly string[]>>;
+}
+
 /** What an export with proofs gives of one session. */
 interface SessionPlan {
   /** the newest checkpoint of the session (none: not signing, or not yet) */
   readonly checkpoint: Checkpoint | undefined;
+  /** its checkpoints before the newest, oldest first, each with its consistency proofs (see CheckpointHistoryEntry) */
+  readonly history: readonly CheckpointHistoryEntry[];
   /** why no record of it gets a proof */
   readonly withheld: string | undefined;
   /** seq of the last record retention removed from each chain, and the tree up to it */
@@ -129,7 +144,8 @@ export class ExportProver {
   static async plan(viewer: AuditViewer, auditDir: string, sessionIds: readonly string[], includeFullContent: boolean): Promise<ExportProver> {
     const plans = new Map<string, SessionPlan>();
     for (const sessionId of sessionIds) {
-      const checkpoint = readCheckpoints(auditDir, sessionId).flatMap((c) => (c.checkpoint ? [c.checkpoint] : [])).at(-1);
+      const all = readCheckpoints(auditDir, sessionId).flatMap((c) => (c.checkpoint ? [c.checkpoint] : []));
+      const checkpoint = all.at(-1);
       let withheld: string | undefined;
       // (a session with no checkpoint has nothing to prove against: its records are uncovered, unread)
       if (!includeFullContent && checkpoint) {
@@ -144,9 +160,16 @@ export class ExportProver {
           withheld = `session ${sessionId}'s content is withheld from this export and is not encrypted in the log: its chain hashes, checkpoint and audit paths would confirm a guess of it. Export with content (--include-content) for proofs, or verify the original logs`;
         }
       }
-      plans.set(sessionId, { checkpoint: withheld ? undefined : checkpoint, withheld, prunes: furthestPrunes(readPruneRecords(auditDir, sessionId)) });
+      const prunes = furthestPrunes(readPruneRecords(auditDir, sessionId));
+      const history = withheld || all.length < 2 ? [] : await checkpointHistory(viewer, sessionId, all, prunes);
+      plans.set(sessionId, { checkpoint: withheld ? undefined : checkpoint, history, withheld, prunes });
     }
     return new ExportProver(viewer, plans);
+  }
+
+  /** Each session's older checkpoints with their consistency proofs (for the export's header): see CheckpointHistoryEntry. */
+  history(): CheckpointHistoryEntry[] {
+    return [...this.plans.values()].flatMap((p) => (p.checkpoint ? p.history : []));
   }
 
   /** The checkpoints the proofs lead to, one per session that has one (for the export's header). */
@@ -169,7 +192,7 @@ export class ExportProver {
     if (typeof seq !== "number" || typeof raw.hash !== "string" || !head || seq > head.seq) {
       return { status: "uncovered", detail: `newer than session ${sessionId}'s last checkpoint (${cp.checkpoint.n}, which covers ${kind} up to seq ${head?.seq ?? 0}): not signed yet` };
     }
-    const chain = await this.levelsOf(sessionId, kind, head.seq, plan);
+    const chain = await this.levelsOf(sessionId, kind, head.seq, plan.prunes);
     const path = chain.levels?.auditPath(seq - 1);
     if (!path) return { status: "uncovered", detail: chain.why || `its ${kind} record was removed by retention from the tree the checkpoint covers` };
     const diff = writtenDiff(raw, out);
@@ -190,15 +213,26 @@ export class ExportProver {
   }
 
   /** One chain's tree up to `size` leaves, read once for all of its exported records. */
-  private async levelsOf(sessionId: string, kind: ChainKind, size: number, plan: SessionPlan): Promise<{ levels: MerkleLevels | undefined; why: string }> {
+  private async levelsOf(sessionId: string, kind: ChainKind, size: number, prunes: SessionPlan["prunes"]): Promise<{ levels: MerkleLevels | undefined; why: string }> {
     const key = `${sessionId}\0${kind}\0${size}`;
     if (this.chain?.key === key) return this.chain;
     this.chain = undefined; // (the previous chain's tree is let go before this one is read)
-    const pruned = plan.prunes[kind];
+    this.chain = { key, ...(await chainLevels(this.viewer, sessionId, kind, size, prunes)) };
+    return this.chain;
+  }
+}
+
+/**
+ * A chain's tree up to `size` leaves, from one read of the chain (continued from the frontier of
+ * the records retention removed), or why it cannot be built.
+ */
+async function chainLevels(viewer: AuditViewer, sessionId: string, kind: ChainKind, size: number, prunes: SessionPlan["prunes"]): Promise<{ levels: MerkleLevels | undefined; why: string }> {
+  {
+    const pruned = prunes[kind];
     const hashes: string[] = [];
     let expect = (pruned?.lastSeq ?? 0) + 1;
     let why = "";
-    for await (const rec of this.viewer.source.records(kind, sessionId)) {
+    for await (const rec of viewer.source.records(kind, sessionId)) {
       if (typeof rec.seq !== "number" || rec.seq < expect) continue;
       if (rec.seq > size) break;
       if (rec.seq !== expect || typeof rec.hash !== "string") {
@@ -210,9 +244,40 @@ export class ExportProver {
     }
     if (!why && hashes.length + (pruned?.lastSeq ?? 0) < size) why = `the logs' ${kind} chain of session ${sessionId} ends before seq ${size}, which its checkpoint covers (run audit-logger verify on the logs)`;
     const levels = why ? undefined : new MerkleLevels(hashes, pruned?.merkleFrontier);
-    this.chain = { key, levels, why };
-    return this.chain;
+    return { levels, why };
   }
+}
+
+/**
+ * A session's checkpoints before the newest (`all`, oldest first, the newest last), each with the
+ * consistency proofs from its trees to the next checkpoint's, newest back to oldest, as far as
+ * they can be made: a checkpoint older than the records retention removed (a node its proof needs
+ * is gone), and those before it, are left out. Each chain that grew is read once more, up to the
+ * newest checkpoint's head (decided 2026-12-06: a checkpoint's trees are only its roots, so the
+ * proofs come from the records).
+ */
+async function checkpointHistory(viewer: AuditViewer, sessionId: string, all: readonly Checkpoint[], prunes: SessionPlan["prunes"]): Promise<CheckpointHistoryEntry[]> {
+  const newest = all.at(-1)!.checkpoint;
+  const trees = new Map<string, MerkleLevels | undefined>();
+  const entries: CheckpointHistoryEntry[] = [];
+  for (let i = all.length - 2; i >= 0; i--) {
+    const older = all[i]!;
+    const next = all[i + 1]!.checkpoint;
+    const consistency: Record<string, string[]> = {};
+    for (const kind of CHAIN_KINDS) {
+      const m = older.checkpoint.heads[kind]?.seq ?? 0;
+      const n = next.heads[kind]?.seq ?? 0;
+      if (m === 0 || m === n) continue;
+      if (m > n) return entries.reverse();
+      if (!trees.has(kind)) trees.set(kind, (await chainLevels(viewer, sessionId, kind, newest.heads[kind]?.seq ?? 0, prunes)).levels);
+      const levels = trees.get(kind);
+      const proof = levels && consistencyProof(levels, m, n);
+      if (!proof) return entries.reverse();
+      consistency[kind] = proof;
+    }
+    entries.push({ older, consistency });
+  }
+  return entries.reverse();
 }
 
 /**

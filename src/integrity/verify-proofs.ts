@@ -16,7 +16,7 @@ import { CHAIN_KINDS, KIND_FILE_STEM, RECORD_KINDS, type ExportProofReport, type
 import { bodyText, checkSignature, isCheckpoint, rootOverHeads, type Checkpoint } from "./checkpoint.js";
 import { readCanonicalDocument, WHOLE_PARSE_MAX_BYTES } from "./export.js";
 import { jsonPathText, oddMembers, type JsonPath } from "./json-members.js";
-import { rootFromAuditPath } from "./merkle.js";
+import { rootFromAuditPath, rootsConsistent } from "./merkle.js";
 import { addedByExport, PROOFS_FORMAT, rebuildWritten } from "./proofs.js";
 import { isEncryptedValue } from "../pipeline/encrypt.js";
 import { toPublicKeys } from "./signing.js";
@@ -60,7 +60,9 @@ const unprovenSchema = z.strictObject({ status: z.enum(["uncovered", "withheld"]
  * `checkpoint_malformed`, `checkpoint_modified`, `checkpoint_signature_invalid`,
  * `checkpoint_unknown_key`, `fork`, `wrong_kind`, `duplicate_record` (a second record with the
  * same session, kind and seq), `duplicate_member` (a member given twice in a record or the
- * document: JSON.parse keeps the last, other readers the first), `export_malformed` (no export with proofs);
+ * document: JSON.parse keeps the last, other readers the first), `export_malformed` (no export with proofs),
+ * `consistency_failed` (an older checkpoint of `proofs.history` is not the one the next names, or
+ * the next one's trees do not extend its own: RFC 9162 consistency proofs);
  * with `requireSigned`, `not_signed` for each record without a proof. Notes: `record_uncovered`
  * and `proof_withheld` for each record without a proof, `content_unchecked` for members shown
  * otherwise than as written.
@@ -104,14 +106,14 @@ export async function verifyExportProofs(file: string, options: VerifyExportProo
     problems.length = 0;
     notes.length = 0;
     records.length = 0;
-    const h = header as { format?: unknown; proofs?: { format?: unknown; checkpoints?: unknown } } | undefined;
+    const h = header as { format?: unknown; proofs?: { format?: unknown; checkpoints?: unknown; history?: unknown } } | undefined;
     if (h?.format !== JSON_EXPORT_FORMAT || h.proofs?.format !== PROOFS_FORMAT || !Array.isArray(h.proofs.checkpoints)) {
       malformed = `${name} is not a JSON export made with proofs (format ${JSON_EXPORT_FORMAT}, proofs.format ${PROOFS_FORMAT}): export it with --proofs (exportToJson's proofs: true).`;
       check = undefined;
       return;
     }
     malformed = undefined;
-    check = checker(h.proofs.checkpoints as unknown[]);
+    check = checker(h.proofs.checkpoints as unknown[], h.proofs.history);
     // (in the exporter's layout the header is scanned here, each record's line as it is read)
     if (!wholeOdd) {
       const odd = oddMembers(text);
@@ -184,7 +186,20 @@ export async function verifyExportProofs(file: string, options: VerifyExportProo
   return { ok: problems.length === 0, status, unprovenSessions, sessions, recordsChecked: records.length, problems, notes, records };
 
   /** The checks of one export's checkpoints, then of each of its records, reported into problems, notes and records. */
-  function checker(list: readonly unknown[]) {
+  function checker(list: readonly unknown[], history: unknown) {
+    /** a checkpoint's own checks: its hash, its root over its chains, its signature by a trusted key */
+    const own = (c: Checkpoint, label: string): boolean => {
+      const body = c.checkpoint;
+      let good = true;
+      if (createHash("sha256").update(bodyText(c)).digest("hex") !== c.hash || rootOverHeads(body.heads, CHAIN_KINDS) !== body.merkleRoot) {
+        p("checkpoint_modified", `${label} does not match its own hash or Merkle root: it was edited.`, { sessionId: body.sessionId });
+        good = false;
+      }
+      const sig = checkSignature(c, keys);
+      if (sig === "invalid") p("checkpoint_signature_invalid", `The signature of ${label.slice(4)} does not verify with the trusted key ${body.keyId}.`, { sessionId: body.sessionId });
+      else if (sig === "unknown_key") p("checkpoint_unknown_key", `${label} was signed by ${body.keyId}, which is not a trusted key.`, { sessionId: body.sessionId });
+      return good && sig === "valid";
+    };
     // the checkpoints: each one's hash, root over its chains and signature
     const checkpoints = new Map<string, { cp: Checkpoint; good: boolean }>();
     for (const [i, c] of list.entries()) {
@@ -194,15 +209,7 @@ export async function verifyExportProofs(file: string, options: VerifyExportProo
       }
       const body = c.checkpoint;
       const label = `The checkpoint ${body.n} of session ${body.sessionId}`;
-      let good = true;
-      if (createHash("sha256").update(bodyText(c)).digest("hex") !== c.hash || rootOverHeads(body.heads, CHAIN_KINDS) !== body.merkleRoot) {
-        p("checkpoint_modified", `${label} does not match its own hash or Merkle root: it was edited.`, { sessionId: body.sessionId });
-        good = false;
-      }
-      const sig = checkSignature(c, keys);
-      if (sig === "invalid") p("checkpoint_signature_invalid", `The signature of ${label.slice(4)} does not verify with the trusted key ${body.keyId}.`, { sessionId: body.sessionId });
-      else if (sig === "unknown_key") p("checkpoint_unknown_key", `${label} was signed by ${body.keyId}, which is not a trusted key.`, { sessionId: body.sessionId });
-      good &&= sig === "valid";
+      const good = own(c, label);
       const key = `${String(body.sessionId)}\0${body.n}`;
       const other = checkpoints.get(key);
       if (other && other.cp.hash !== c.hash) {
@@ -224,6 +231,8 @@ export async function verifyExportProofs(file: string, options: VerifyExportProo
       p("fork", `The export holds ${list.length} checkpoints of session ${sessionId} (${list.map((c) => c.checkpoint.n).join(", ")}): an export carries each session's newest only; they are a log forked or rewritten, or checkpoints of another log with that session id signed by the same key.`, { sessionId });
       for (const c of list) checkpoints.get(`${sessionId}\0${c.checkpoint.n}`)!.good = false;
     }
+
+    checkHistory(history, ofSession, own);
 
     // each record
     const sessions = new Set<string>();
@@ -368,4 +377,70 @@ export async function verifyExportProofs(file: string, options: VerifyExportProo
     };
     return { record, finish };
   }
+
+  /**
+   * The older checkpoints (`proofs.history`), per session: each one's own checks; the checkpoints
+   * of a session, the newest (in `proofs.checkpoints`) last, numbered one after the other, each
+   * naming the one before it (`prevCheckpointHash`); and for each chain, the consistency proof
+   * from an older checkpoint's tree to the next one's (RFC 9162): the log grew, nothing of it
+   * changed. Problems: `consistency_failed`, and the checkpoint problems of an older checkpoint.
+   */
+  function checkHistory(history: unknown, ofSession: ReadonlyMap<string, Checkpoint[]>, own: (c: Checkpoint, label: string) => boolean): void {
+    if (history === undefined) return;
+    if (!Array.isArray(history)) {
+      p("checkpoint_malformed", "proofs.history is not a list of older checkpoints: none was checked.");
+      return;
+    }
+    const bySession = new Map<string, Array<{ older: Checkpoint; consistency: Record<string, string[]> }>>();
+    for (const [i, e] of history.entries()) {
+      const entry = historySchema.safeParse(e);
+      if (!entry.success || !isCheckpoint(entry.data.older)) {
+        p("checkpoint_malformed", `proofs.history[${i}] is not an older checkpoint with its consistency proofs (older, consistency: a list of 64-hex-digit nodes per chain kind).`);
+        continue;
+      }
+      const older = entry.data.older as Checkpoint;
+      const sessionId = older.checkpoint.sessionId;
+      bySession.set(sessionId, [...(bySession.get(sessionId) ?? []), { older, consistency: entry.data.consistency }]);
+    }
+    for (const [sessionId, entries] of bySession) {
+      const newest = ofSession.get(sessionId) ?? [];
+      const at = { sessionId };
+      // (two newest of one session are a fork, reported as such: the history leads to neither)
+      if (newest.length > 1) continue;
+      if (newest.length === 0) {
+        p("consistency_failed", `proofs.history holds older checkpoints of session ${sessionId}, but proofs.checkpoints holds no checkpoint of it: they lead to no newest checkpoint.`, at);
+        continue;
+      }
+      entries.sort((a, b) => a.older.checkpoint.n - b.older.checkpoint.n);
+      const chain = [...entries, { older: newest[0]!, consistency: {} }];
+      for (let i = 0; i + 1 < chain.length; i++) {
+        const a = chain[i]!.older;
+        const b = chain[i + 1]!.older;
+        const label = `The older checkpoint ${a.checkpoint.n} of session ${sessionId}`;
+        own(a, label);
+        if (b.checkpoint.n !== a.checkpoint.n + 1) {
+          p("consistency_failed", `${label} is followed in the export by checkpoint ${b.checkpoint.n}, not ${a.checkpoint.n + 1}: a checkpoint was left out of the history, or one given twice.`, at);
+          continue;
+        }
+        if (b.checkpoint.prevCheckpointHash !== a.hash) {
+          p("consistency_failed", `${label} is not the one checkpoint ${b.checkpoint.n} names before it (its prevCheckpointHash): it is forged, or another log's.`, at);
+          continue;
+        }
+        const given = chain[i]!.consistency;
+        const odd = Object.keys(given).filter((k) => !(CHAIN_KINDS as readonly string[]).includes(k));
+        if (odd.length > 0) p("consistency_failed", `${label}'s consistency proofs name ${odd.join(", ")}, which is no chain kind.`, at);
+        for (const kind of CHAIN_KINDS) {
+          const m = a.checkpoint.heads[kind]?.seq ?? 0;
+          const n = b.checkpoint.heads[kind]?.seq ?? 0;
+          const proof = given[kind] ?? [];
+          const consistent = m === 0 ? proof.length === 0 && n >= 0 : rootsConsistent(m, n, a.checkpoint.heads[kind]!.root, b.checkpoint.heads[kind]?.root ?? "", proof);
+          if (!consistent) {
+            p("consistency_failed", `${label}: its ${kind} chain (seq ${m}) is not extended by that of checkpoint ${b.checkpoint.n} (seq ${n}): the consistency proof fails, so records the older checkpoint signed were changed or removed, or one of the two is forged.`, at);
+          }
+        }
+      }
+    }
+  }
 }
+
+const historySchema = z.strictObject({ older: z.unknown(), consistency: z.record(z.string(), z.array(hex64).max(128)) });

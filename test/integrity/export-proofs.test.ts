@@ -29,9 +29,14 @@ describe("exportToJson({ proofs: true }) and verifyExportProofs", () => {
     await log.logger.finalizeSession();
     const file = path.join(tmpProject("audit-proofs-lib-"), "all.json");
     await new AuditExporter({ auditPath: log.auditDir }).exportToJson(file, { proofs: true });
-    const doc = JSON.parse(fs.readFileSync(file, "utf8")) as { records: Record<string, Array<{ seq: number }>> };
+    const doc = JSON.parse(fs.readFileSync(file, "utf8")) as { records: Record<string, Array<{ seq: number }>>; proofs: { checkpoints: Array<{ checkpoint: { n: number } }>; history?: Array<{ older: { checkpoint: { n: number } } }> } };
     // (the export starts after the pruned records: seq 1 is gone from at least one chain)
     expect(Object.values(doc.records).some((list) => list.length > 0 && list[0]!.seq > 1)).toBe(true);
+    // the older checkpoints back from the newest, as far as the records left can prove them
+    // consistent (an older tree needs nodes of the pruned records), each one after the other
+    const ns = (doc.proofs.history ?? []).map((h) => h.older.checkpoint.n);
+    const newest = doc.proofs.checkpoints[0]!.checkpoint.n;
+    expect(ns).toEqual(Array.from({ length: ns.length }, (_, i) => newest - ns.length + i));
     const r = await verifyExportProofs(file, { publicKey: log.signer.publicKey });
     expect(r.problems).toEqual([]);
     expect(r.ok).toBe(true);

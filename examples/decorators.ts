@@ -4,7 +4,7 @@
  * and the trace is printed from the files. No network, no API key.
  *
  *   npx tsx examples/decorators.ts              # writes to a fresh temp directory
- *   npx tsx examples/decorators.ts ./my_project # or there
+ *   npx tsx examples/decorators.ts ./my_project # or there (a directory without an audit trail: it adds to none)
  *
  * The same class compiles with TypeScript's `experimentalDecorators` (NestJS) unchanged.
  */
@@ -66,6 +66,14 @@ class TravelAgent {
 
 async function main(): Promise<void> {
   const projectPath = path.resolve(process.argv[2] ?? fs.mkdtempSync(path.join(os.tmpdir(), "audit-decorators-example-")));
+  // an audit trail of somebody's (or an earlier run's): never added to by an example, whose printout
+  // would list that trail's records as its own (as the demo and openai-wrap.ts refuse it)
+  const trail = path.join(projectPath, "audit_logs");
+  if (fs.existsSync(trail)) {
+    console.error(`${trail} exists: the example writes a fresh audit trail and deletes none. Give it a directory without one, or none (it then uses a new temporary directory).`);
+    process.exitCode = 1;
+    return;
+  }
   const logger = new AuditLogger({ sessionId: "decorators_example", projectPath });
   setDefaultAuditLogger(logger); // decorators find it at call time
   const agent = new TravelAgent();

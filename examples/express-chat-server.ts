@@ -2,7 +2,7 @@
  * An Express chat endpoint that streams answers from a wrapped OpenAI client, fully audited:
  *
  *   npx tsx examples/express-chat-server.ts            # logs go to a fresh temp directory
- *   npx tsx examples/express-chat-server.ts ./my_dir   # or to ./my_dir/audit_logs
+ *   npx tsx examples/express-chat-server.ts ./my_dir   # or to ./my_dir/audit_logs (which must not exist yet: it adds to no trail)
  *
  * No API key and no network: the fake OpenAI API the tests use (test/helpers/fake-openai.ts, the
  * recorded response bodies in test/fixtures/openai) runs on 127.0.0.1 inside this script.
@@ -34,6 +34,14 @@ async function listen(server: http.Server): Promise<string> {
 
 async function main(): Promise<void> {
   const projectPath = process.argv[2] ? path.resolve(process.argv[2]) : fs.mkdtempSync(path.join(os.tmpdir(), "audit-express-"));
+  // an audit trail of somebody's (or an earlier run's): never added to by an example, whose printout
+  // would list that trail's records as its own (as the demo and openai-wrap.ts refuse it)
+  const trail = path.join(projectPath, "audit_logs");
+  if (fs.existsSync(trail)) {
+    console.error(`${trail} exists: the example writes a fresh audit trail and deletes none. Give it a directory without one, or none (it then uses a new temporary directory).`);
+    process.exitCode = 1;
+    return;
+  }
   const logger = new AuditLogger({ sessionId: "express_chat_demo", projectPath });
 
   const provider = await startFakeOpenAI();

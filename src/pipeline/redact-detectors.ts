@@ -292,15 +292,29 @@ const LABEL_CHAR = /[A-Za-z0-9_.-]/;
 function credentialAccept(value: string, match: string, text: string, index: number): number {
   let start = index;
   while (start > 0 && index - start < 64 && LABEL_CHAR.test(text[start - 1]!)) start--;
-  if (start > 0 && (LABEL_CHAR.test(text[start - 1]!) || text[start - 1] === ":") || !/[A-Za-z_]/.test(text[start]!)) return 0;
-  const label = text.slice(start, index) + (/^[A-Za-z0-9_.-]*/.exec(match)?.[0] ?? "");
+  if (start > 0 && (LABEL_CHAR.test(text[start - 1]!) || text[start - 1] === ":")) return 0;
+  // (a command-line flag's dashes are no part of its name: `--password=`, `-api-key=`; until
+  // 2026-12-06 a label starting with one was no label, and `mysql --password=…` stayed in clear)
+  let nameStart = start;
+  while (nameStart < index && (text[nameStart] === "-" || text[nameStart] === ".")) nameStart++;
+  if (!/[A-Za-z_]/.test(text[nameStart]!)) return 0;
+  const label = text.slice(nameStart, index) + (/^[A-Za-z0-9_.-]*/.exec(match)?.[0] ?? "");
   // (a URL's parameter, `?key=`, `&sig=`, `;jsessionid=`, by isSecretName; elsewhere the stronger
   // rule, so that `sessionId: conv_8f3a2` and `cacheKey=user42` stay)
   const inUrl = start > 0 && "?&#;".includes(text[start - 1]!);
   if (label.toLowerCase() === "code" || NAMES_A_FAILURE.test(label) || !(inUrl ? isSecretName(label) : isStrongSecretName(label))) return 0;
-  if (value.length < 6 || !/[A-Za-z]/.test(value)) return 0;
+  if (value.length < 6 || !/[A-Za-z]/.test(value) || ENVIRONMENT_REFERENCE.test(value)) return 0;
   return credentialShaped(value) ? value.length : 0;
 }
+
+/**
+ * A value that names where the credential is read from, not the credential: an environment
+ * variable in code (`process.env.OPENAI_API_KEY`, `os.environ[...]`, `os.getenv(...)`) or a
+ * shell's or template's (`$DB_PASS`, `${DB_PASSWORD}`). Code samples in chats hold these after
+ * `apiKey =` and `password:`; until 2026-12-06 they were redacted, and the code unreadable. A
+ * value only starting with "$" (`$ecret123`) is still read as a credential.
+ */
+const ENVIRONMENT_REFERENCE = /^(?:process\.env[.[]|import\.meta\.env[.[]|os\.environ\b|os\.getenv\b|System\.getenv\b|ENV\[|\$\{[A-Za-z_][A-Za-z0-9_]*\}?$|\$[A-Z_][A-Z0-9_]*$)/;
 
 /** OpenAI keys are long random strings; "sk-learn-compatible-estimators" is not one. */
 function openaiAccept(key: string): number {

@@ -234,6 +234,35 @@ describe("detector gaps", () => {
     }
   });
 
+  it("a command-line flag naming a credential (--password=, -api-key=) is redacted like any label", () => {
+    for (const [text, want] of [
+      ["mysql -u root --password=Secret123 db", "mysql -u root --password=[REDACTED:credential] db"],
+      ["cli --api-key=abcd1234efgh --verbose", "cli --api-key=[REDACTED:credential] --verbose"],
+      ["tool -token=Abc123def456", "tool -token=[REDACTED:credential]"],
+      ["java -Dapp.password=Secret123 -jar x.jar", "java -Dapp.password=[REDACTED:credential] -jar x.jar"],
+    ] as const) {
+      const r = run(placeholder, text);
+      expect(r.out, text).toBe(want);
+      expect(r.counts, text).toEqual({ credential: 1 });
+    }
+  });
+
+  it("a value that names where a credential is read from (an environment variable) is no credential: code samples stay readable", () => {
+    for (const text of [
+      "const apiKey = process.env.OPENAI_API_KEY;",
+      "apiKey: process.env.ANTHROPIC_API_KEY,",
+      "const token = import.meta.env.VITE_TOKEN2",
+      "password = os.environ['DB_PASSWORD']",
+      "api_key=os.getenv('OPENAI_API_KEY')",
+      "password=$DB_PASS1 ./run.sh",
+      'password: "${DB_PASSWORD_V2}"',
+    ]) {
+      expect(run(placeholder, text).out, text).toBe(text);
+    }
+    // a value that only starts like one is still read: a password that begins with "$"
+    expect(run(placeholder, "password=$ecret123abc").out).toBe("password=[REDACTED:credential]");
+  });
+
   it("stay linear on 100 KB of adversarial text for these shapes", () => {
     const texts = [
       "-----BEGIN PRIVATE KEY-----" + " a".repeat(50_000),

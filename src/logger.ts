@@ -1193,6 +1193,8 @@ export class AuditLogger extends EventEmitter<AuditLoggerEvents> implements Exit
     if (this.remote) throw new AuditConfigError([{ field: "thread", message: "recordPruned() runs on the thread that owns the files: use a logger with thread: false" }]);
     const signed = this.checkpointer?.written;
     this.logAuditEvent("retention_pruned", `retention: older than ${event.policy.maxLogAgeDays} days`, event);
+    // (without a checkpointer: whether the record is in the file and, in `fsync` mode, synced)
+    let recordWritten = true;
     if (this.checkpointer) this.writeCheckpoint("retention");
     else {
       // (no checkpoint to write it out: handed to the OS here, synced in `fsync` mode, as one would)
@@ -1203,6 +1205,10 @@ export class AuditLogger extends EventEmitter<AuditLoggerEvents> implements Exit
           this.names.syncSync();
         }
       } catch (err) {
+        // (a failed sync counts as a record not written, as a checkpoint whose sync failed does:
+        // until 2026-12-06 the files went under a retention_pruned record not known to be on
+        // disk, which a power cut could leave as a gap nothing explains)
+        recordWritten = false;
         if (!(err instanceof AuditIOError)) this.report(new AuditIOError(`Writing the retention_pruned record failed: ${reason(err)}`, { cause: err }));
       }
     }
@@ -1210,7 +1216,7 @@ export class AuditLogger extends EventEmitter<AuditLoggerEvents> implements Exit
     // files removed while the disk refused it (kept in memory, retried) were, after a crash,
     // gone with nothing saying why, which verify cannot tell from tampering (found by the
     // durability review, 2026-12-06). Nothing is removed; a later cleanup tries again.
-    if (this.writers.audit_event.hasPending || (this.checkpointer !== undefined && this.checkpointer.written === signed)) {
+    if (!recordWritten || this.writers.audit_event.hasPending || (this.checkpointer !== undefined && this.checkpointer.written === signed)) {
       throw new AuditIOError(
         `Retention removed nothing of session ${event.sessionId}: the retention_pruned record of its removal${this.checkpointer ? ", or the checkpoint over it," : ""} could not be written (the error reported before this one says why), and files go only once it is in the file. Run cleanup again once the disk takes data.`,
       );

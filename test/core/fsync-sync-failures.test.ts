@@ -11,7 +11,7 @@ import { generateKeyPairSync } from "node:crypto";
 import fs from "node:fs";
 import path from "node:path";
 import { afterEach, expect, it } from "vitest";
-import { AuditLogger, verifyAuditLog } from "../../src/index.js";
+import { AuditLogger, verifyAuditLog, type AuditOptions } from "../../src/index.js";
 import type { Checkpoint } from "../../src/integrity/checkpoint.js";
 import { cleanupTmp, tmpProject } from "../helpers/index.js";
 import { auditDirOf, readKind } from "../helpers/core.js";
@@ -164,18 +164,36 @@ for (const which of ["file", "directory"] as const) {
   });
 }
 
-it("a retention checkpoint whose fdatasync fails does not count: no segment is removed under it, and the next cleanup removes them", async () => {
+/** An `fsync` session of rotated tool_usage segments that a cleanup 100 days on would remove. */
+async function prunableSession(sessionId: string, options: AuditOptions) {
   const projectPath = tmpProject();
   const dir = path.resolve(auditDirOf(projectPath));
-  const { privateKey, publicKey } = generateKeyPairSync("ed25519");
-  const logger = new AuditLogger({ sessionId: "prunecp", projectPath, durability: "fsync", fullContentLogging: false, rotation: { size: 2048 }, signingKey: privateKey, checkpointEvery: { records: 1000 } });
+  const logger = new AuditLogger({ sessionId, projectPath, durability: "fsync", fullContentLogging: false, rotation: { size: 2048 }, ...options });
   const errors: string[] = [];
   logger.on("error", (e) => errors.push(e.message));
   for (let i = 0; i < 150; i++) logger.logToolUsage({ toolName: "t", operation: `op ${i}`, parameters: { pad: "x".repeat(200) } });
   await logger.flush();
-  const segments = () => fs.readdirSync(dir).filter((f) => /^tool_usage_prunecp\.\d+\.jsonl$/.test(f)).sort();
+  const segments = (): string[] => fs.readdirSync(dir).filter((f) => f.startsWith(`tool_usage_${sessionId}.`) && /\.\d+\.jsonl$/.test(f)).sort();
   const before = segments();
   expect(before.length).toBeGreaterThan(3);
+  return { logger, dir, errors, segments, before };
+}
+
+/** What a cleanup 100 days on does ("cleaned …" or "failed <message>"), `restore` run after it. */
+async function cleanupLater(logger: AuditLogger, restore: Restore): Promise<string> {
+  try {
+    return await logger.cleanup({ now: Date.now() + 100 * 86_400_000 }).then(
+      (r) => `cleaned ${JSON.stringify(r.prunedSegments)}`,
+      (e: Error) => `failed ${e.message}`,
+    );
+  } finally {
+    restore();
+  }
+}
+
+it("a retention checkpoint whose fdatasync fails does not count: no segment is removed under it, and the next cleanup removes them", async () => {
+  const { privateKey, publicKey } = generateKeyPairSync("ed25519");
+  const { logger, dir, errors, segments, before } = await prunableSession("prunecp", { signingKey: privateKey, checkpointEvery: { records: 1000 } });
   // (the retention checkpoint is written on the app's thread: its fdatasync fails)
   const cpFile = path.join(dir, "checkpoints_prunecp.jsonl");
   const orig = { openSync: fs.openSync, fdatasyncSync: fs.fdatasyncSync, closeSync: fs.closeSync };
@@ -197,15 +215,7 @@ it("a retention checkpoint whose fdatasync fails does not count: no segment is r
     cpFds.delete(fd);
     orig.closeSync(fd);
   }) as typeof fs.closeSync;
-  let outcome: string;
-  try {
-    outcome = await logger.cleanup({ now: Date.now() + 100 * 86_400_000 }).then(
-      (r) => `cleaned ${JSON.stringify(r.prunedSegments)}`,
-      (e: Error) => `failed ${e.message}`,
-    );
-  } finally {
-    Object.assign(fs, orig);
-  }
+  const outcome = await cleanupLater(logger, () => Object.assign(fs, orig));
   expect(failedSyncs).toBeGreaterThan(0);
   // nothing removed under a checkpoint not known to be on disk
   expect(outcome).toMatch(/^failed Retention removed nothing of session prunecp/);
@@ -217,4 +227,34 @@ it("a retention checkpoint whose fdatasync fails does not count: no segment is r
   expect(segments().length).toBeLessThan(before.length);
   await logger.finalizeSession();
   expect((await verifyAuditLog(dir, { publicKey })).problems).toEqual([]);
+});
+
+it("without a signing key, a retention_pruned record whose fdatasync fails removes no segment: the removal waits until its record is on disk", async () => {
+  const { logger, dir, errors, segments, before } = await prunableSession("prunens", {});
+  // (the retention_pruned record is written and synced on the app's thread: the fdatasync of
+  // the audit events file, open since the session began, fails)
+  const eventFile = fs.readdirSync(dir).find((f) => /^audit_events_prunens\.jsonl$/.test(f));
+  expect(eventFile).toBeDefined();
+  const eventIno = fs.statSync(path.join(dir, eventFile!)).ino;
+  const orig = { fdatasyncSync: fs.fdatasyncSync };
+  let failedSyncs = 0;
+  fs.fdatasyncSync = ((fd: number) => {
+    if (fs.fstatSync(fd).ino === eventIno) {
+      failedSyncs++;
+      throw Object.assign(new Error("EIO: i/o error, fdatasync"), { code: "EIO" });
+    }
+    orig.fdatasyncSync(fd);
+  }) as typeof fs.fdatasyncSync;
+  const outcome = await cleanupLater(logger, () => Object.assign(fs, orig));
+  expect(failedSyncs).toBeGreaterThan(0);
+  // nothing removed while the record of the removal is not known to be on disk
+  expect(outcome).toMatch(/^failed Retention removed nothing of session prunens/);
+  expect(segments()).toEqual(before);
+  expect(errors).toContainEqual(expect.stringMatching(/^Writing audit_event records to .*audit_events_prunens\.jsonl failed: EIO: i\/o error, fdatasync/));
+  // the disk syncs again: the next cleanup removes them
+  const again = await logger.cleanup({ now: Date.now() + 100 * 86_400_000 });
+  expect(again.prunedSegments.length).toBeGreaterThan(0);
+  expect(segments().length).toBeLessThan(before.length);
+  await logger.finalizeSession();
+  expect((await verifyAuditLog(dir)).problems).toEqual([]);
 });

@@ -190,7 +190,9 @@ function auditedCreate(original: AnyFn, self: unknown, args: unknown[], options:
   let call: ChatCall;
   try {
     // (and the credential headers of the call's own request options)
-    call = new ChatCall(logger, args[0], args[1], capture, () => [...credentials(), ...credentialHeaderValues(readMember(args[1], "headers"))], beta);
+    // (the request options only, not `args`: the closure lives as long as the call)
+    const requestOptions = args[1];
+    call = new ChatCall(logger, args[0], requestOptions, capture, () => [...credentials(), ...credentialHeaderValues(readMember(requestOptions, "headers"))], beta);
   } catch (err) {
     // params that cannot be read (a Proxy that throws, say): the call runs unrecorded, and the
     // logger says so (an `error` event, else one process warning)

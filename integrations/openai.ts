@@ -229,7 +229,9 @@ function instrumentCall(resource: Creator, method: "create" | "compact", api: Ap
     }
     const capture = options.captureContent !== false;
     // (and the credential headers of the call's own request options)
-    const call = new CallRecord(logger, api, callArgs[0], capture, () => [...credentials(), ...credentialHeaderValues(readMember(args[1], "headers"))], method === "compact" ? names.compact : methodOf(names, args[1], names.create));
+    // (the request options only, not `args`: the closure lives as long as the call)
+    const requestOptions: unknown = args[1];
+    const call = new CallRecord(logger, api, callArgs[0], capture, () => [...credentials(), ...credentialHeaderValues(readMember(requestOptions, "headers"))], method === "compact" ? names.compact : methodOf(names, requestOptions, names.create));
     // the request options name the call, so that its body finds it (see sent-body.ts): the
     // prompt as sent, and each attempt of it (the SDK serialises the body again for a retry),
     // also without content capture

@@ -221,4 +221,15 @@ describe("credentials the app gives a wrapped OpenAI or Anthropic client other t
     const written = trail(logger.auditDir);
     for (const key of Object.values(keys)) expect(written).not.toContain(key);
   });
+
+  it("a credential header an app bug left empty (`Bearer ${undefined}`) hides nothing: the word is not cut out of the recorded error", async () => {
+    const logger = newLogger();
+    const missing: string | undefined = undefined;
+    fakes.openai.enqueue({ status: 400, errorMessage: "Cannot read properties of undefined (reading 'content')" });
+    const client = wrapOpenAI(new OpenAI({ baseURL: fakes.openai.baseURL, apiKey: "sk-fine-key-0000", maxRetries: 0, defaultHeaders: { "x-portkey-api-key": `${missing}` } }), { logger });
+    await client.chat.completions.create({ model: "gpt-4o-mini", messages }, { headers: { Authorization: `Bearer ${missing}` } }).catch(() => undefined);
+    const recs = await recordsOf(logger, "chat_interaction", 1);
+    expect(recs[0]!.errorMessage).toContain("Cannot read properties of undefined (reading 'content')");
+    await logger.finalizeSession();
+  });
 });

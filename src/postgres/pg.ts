@@ -100,6 +100,14 @@ export function poolFor(o: PostgresConnectionOptions, extra: PoolConfig, field: 
     ...(o.poolConfig ?? {}),
     ...(o.connectionString !== undefined ? { connectionString: o.connectionString } : {}),
   });
+  // An idle connection of the pool that the server drops (pg_terminate_backend, a restart, a
+  // pooler's or idle_in_transaction timeout) is an 'error' event of the pool: with no listener it
+  // ended the host process. Found by the fault-injection pass, 2026-12-06: verifyPostgres(), whose
+  // connection is idle in the pool while it hashes each page, died so at the first drop
+  // (migratePostgres() and applyPostgresRetention() between their statement and the pool's end).
+  // It is no failure: the next statement opens another connection, and a failure there is thrown
+  // (as an AuditIOError). The sink and the reader add listeners of their own.
+  pool.on("error", () => undefined);
   return { pool, owned: true };
 }
 

@@ -100,7 +100,7 @@ export class PostgresRecordSource implements RecordSource {
     const { pool, owned } = poolFor(o, { max: 2, allowExitOnIdle: true, application_name: "audit-logger-viewer" }, "postgres");
     this.pool = pool;
     this.ownsPool = owned;
-    if (owned) pool.on("error", () => undefined); // an idle connection dropped: the next query reconnects
+    // (an idle connection dropped: the next query reconnects; poolFor listens on the pools it makes)
     this.contentDir = o.contentDir !== undefined ? path.resolve(o.contentDir) : undefined;
     this.description = `postgres:${this.schema}${o.connectionString ? `@${redact(o.connectionString)}` : ""}`;
   }

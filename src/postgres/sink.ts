@@ -36,7 +36,7 @@ import { CLAIM_SUFFIX, claimHeld, claimSuffix, endedMarker, firstLineSession, le
 export interface PostgresSinkOptions extends PostgresConnectionOptions {
   /** where records wait while the store is away (default `<auditDir>/.pg_spool_<store>_<sessionId>.jsonl`, `<store>` naming the store and schema: see docs/POSTGRES.md) */
   readonly spoolPath?: string | undefined;
-  /** records per INSERT (default 500) */
+  /** records per INSERT at most (default 500; fewer for a while after PostgreSQL cancels one, see docs/POSTGRES.md) */
   readonly batchSize?: number | undefined;
   /** records held in memory before the rest goes to the spool (default 10 000) */
   readonly maxQueue?: number | undefined;
@@ -329,6 +329,14 @@ export class PostgresSink implements AuditSink {
   private pumping: Promise<void> | undefined;
   private retryTimer: NodeJS.Timeout | undefined;
   private retryDelay: number;
+  /**
+   * Rows per statement now: `batchSize`, halved each time PostgreSQL cancels a statement
+   * (57014: a role's or database's `statement_timeout`), grown back by an eighth after each
+   * statement that lands. Found by the fault-injection pass, 2026-12-06: with a
+   * `statement_timeout` shorter than one full batch's insert takes, the same full batch was
+   * spooled and sent again at every retry, timed out every time, and nothing more was stored.
+   */
+  private batchLimit: number;
   private inOutage = false;
   private closed = false;
   /** open() was called: a sink serves one logger (see open) */
@@ -376,6 +384,7 @@ export class PostgresSink implements AuditSink {
       backfill: o.backfill ?? true,
     };
     this.retryDelay = this.settings.retryMinMs;
+    this.batchLimit = this.settings.batchSize;
     this.sql = { insert: insertSql(this.schema), checkpoint: checkpointSql(this.schema), keys: keyInsertSql(this.schema), n: names(this.schema) };
     // fail at construction, not at the first record, when `pg` is missing
     const { pool, owned } = poolFor(
@@ -700,7 +709,7 @@ export class PostgresSink implements AuditSink {
         if (this.ended.length > 0) await this.closeEnded();
         if (this.spooling && this.spool) {
           if (this.queue.length > 0) this.spill();
-          const batch = this.spool.read(this.settings.batchSize);
+          const batch = this.spool.read(this.batchLimit);
           if (batch.lines.length === 0) {
             if (!this.spool.isEmpty) this.skipUnterminated(this.spool);
             if (this.spool.removeIfDone()) this.spooling = false;
@@ -711,7 +720,7 @@ export class PostgresSink implements AuditSink {
           continue;
         }
         if (this.queue.length === 0) break;
-        const batch = this.queue.splice(0, this.settings.batchSize);
+        const batch = this.queue.splice(0, this.batchLimit);
         this.inflight = batch;
         this.inflightSpilled = false;
         await this.store(batch);
@@ -748,6 +757,7 @@ export class PostgresSink implements AuditSink {
     if (this.queue.length > 0) this.spill();
     const code = pgCode(err);
     if (code.startsWith("42") || code === "3F000") this.ready = false; // schema gone or changed: migrate again
+    if (code === "57014") this.batchLimit = Math.max(1, this.batchLimit >> 1); // canceled (statement_timeout): smaller statements (see batchLimit)
     this.outageCause = `${reason(err)}${code ? `, SQLSTATE ${code}` : ""}`;
     if (!this.inOutage) {
       this.inOutage = true;
@@ -955,6 +965,13 @@ export class PostgresSink implements AuditSink {
 
   /** Stores records from the queue (envelope known); `sid`: the session they are of (another one's for an adopted spool). */
   private async store(recs: readonly SealedRecord[], sid = this.sessionId): Promise<void> {
+    if (recs.length > this.batchLimit) {
+      // (in statements of `batchLimit` rows: every path, the queue, the spool and the files, stores here)
+      // (the size taken once: a statement that lands grows batchLimit)
+      const size = this.batchLimit;
+      for (let i = 0; i < recs.length; i += size) await this.store(recs.slice(i, i + size), sid);
+      return;
+    }
     await this.sendKeys(sid!);
     const months = new Set<string>();
     for (const r of recs) months.add(monthOf(r.timestamp));
@@ -983,6 +1000,7 @@ export class PostgresSink implements AuditSink {
       return;
     }
     if (own) this.unconfirmed = ends;
+    if (this.batchLimit < this.settings.batchSize) this.batchLimit = Math.min(this.settings.batchSize, this.batchLimit + Math.ceil(this.batchLimit / 8));
     this.counted(result.added, recs.length, own ? recs : []);
     if (result.forks !== null && own) this.reportFork(result.forks);
   }

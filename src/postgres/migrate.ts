@@ -28,7 +28,13 @@ export async function migrateWith(pool: Pool, schema: string, onDropped: (err: E
   const unguard = guardClient(client, onDropped);
   let created = false;
   try {
-    await client.query("BEGIN");
+    // The DDL runs whole, however long it takes here (300-700 ms for a new store on a small
+    // machine): a role's or database's statement_timeout or idle_in_transaction_session_timeout
+    // shorter than that failed every migration, and a sink with `migrate: true` never stored a
+    // record (found by the PostgreSQL fault pass, 2026-12-06). SET LOCAL: for this transaction
+    // only, sent with BEGIN so that no idle moment comes between. (The client's own query_timeout,
+    // queryTimeoutMs, still bounds each statement.)
+    await client.query("BEGIN; SET LOCAL statement_timeout = 0; SET LOCAL idle_in_transaction_session_timeout = 0");
     await client.query("SELECT pg_advisory_xact_lock(hashtext($1))", [ddlLockKey(schema)]);
     const n = names(schema);
     const have = await client.query<{ reg: string | null }>("SELECT to_regclass($1)::text AS reg", [`${quoteIdent(schema)}.audit_schema_version`]);

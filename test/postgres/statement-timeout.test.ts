@@ -44,3 +44,26 @@ describe("a writer role whose statement_timeout is shorter than one full batch's
     expect(s?.status).toBe("finalized");
   }, 120_000);
 });
+
+describe("a role whose statement_timeout or idle_in_transaction_session_timeout is shorter than the migration takes", () => {
+  it("still creates the store: the migration's transaction runs without them", async () => {
+    for (const setting of ["statement_timeout = '20ms'", "idle_in_transaction_session_timeout = '1ms'"]) {
+      const schema = schemaFor("migto");
+      const role = `h7t_migto_${roles.length}`;
+      await sql(`DROP ROLE IF EXISTS ${role}`);
+      await sql(`CREATE ROLE ${role} LOGIN`);
+      roles.push(role);
+      await sql(`GRANT CREATE ON DATABASE test TO ${role}`);
+      await sql(`ALTER ROLE ${role} SET ${setting}`);
+      const url = PG_URL.replace("postgres@", `${role}@`);
+      // (before 2026-12-06: 57014 canceling statement due to statement timeout, or 25P03 for the idle one)
+      const result = await migratePostgres({ connectionString: url, schema });
+      expect(result, setting).toMatchObject({ schema, created: true });
+      const [v] = await sql<{ v: number }>(`SELECT max(version) AS v FROM "${schema}".audit_schema_version`);
+      expect(v!.v, setting).toBe(result.version);
+      // the role's settings hold outside the migration's transaction
+      const [t] = await sql<{ s: string }>(`SELECT array_to_string(setconfig, ',') AS s FROM pg_db_role_setting WHERE setrole = '${role}'::regrole`);
+      expect(t!.s).toContain(setting.split(" = ")[0]);
+    }
+  }, 120_000);
+});

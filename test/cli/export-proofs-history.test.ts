@@ -194,3 +194,23 @@ describe("export --proofs: older checkpoints and their consistency proofs", () =
     expect(kinds(b.report)).toEqual(["checkpoint_malformed"]);
   }, 60_000);
 });
+
+describe("export --proofs: the history's numbers as written", () => {
+  it("an older checkpoint's number written with digits JSON.parse rounds away (n 2 as 2.0000000000000001: its hash and signature still check over 2): checkpoint_modified, exit 1", async () => {
+    const text = fs.readFileSync(exported, "utf8");
+    const file = path.join(out, "history-inexact.json");
+    const doc = JSON.parse(text) as Doc;
+    const n = doc.proofs.history![0]!.older.checkpoint.n;
+    // (the exporter's own text, one number of the first older checkpoint respelt)
+    const at = text.indexOf(`"older":{"checkpoint":{`);
+    expect(at).toBeGreaterThan(0);
+    const nAt = text.indexOf(`"n":${n},`, at);
+    expect(nAt).toBeGreaterThan(at);
+    fs.writeFileSync(file, text.slice(0, nAt) + `"n":${n}.0000000000000001,` + text.slice(nAt + `"n":${n},`.length));
+    expect((JSON.parse(fs.readFileSync(file, "utf8")) as Doc).proofs.history![0]!.older.checkpoint.n).toBe(n);
+    const { code, report } = await verifyJson(file);
+    expect(kinds(report)).toEqual(["checkpoint_modified"]);
+    expect(report.problems[0]!.detail).toMatch(/proofs\.history\[0\]\.older\.checkpoint\.n/);
+    expect(code).toBe(1);
+  }, 60_000);
+});

@@ -321,9 +321,13 @@ export function consistencyProof(levels: MerkleLevels, first: number, second = l
  */
 export function rootsConsistent(first: number, second: number, firstRoot: string, secondRoot: string, proofHex: readonly string[]): boolean {
   if (!Number.isSafeInteger(first) || !Number.isSafeInteger(second) || first < 0 || first > second) return false;
+  // (roots come from an export's checkpoints as parsed: one that is no digest is no root; it threw
+  // a TypeError from Buffer.from, and verify --export called the whole export unreadable)
+  const isDigest = (h: unknown) => typeof h === "string" && /^[0-9a-f]{64}$/.test(h);
+  if (first > 0 && (!isDigest(firstRoot) || !isDigest(secondRoot))) return false;
   if (first === second) return proofHex.length === 0 && firstRoot === secondRoot;
   if (first === 0) return proofHex.length === 0;
-  if (proofHex.some((h) => !/^[0-9a-f]{64}$/.test(h))) return false;
+  if (!proofHex.every(isDigest)) return false;
   const path = proofHex.map((h) => Buffer.from(h, "hex"));
   // (a first tree that is a perfect subtree is itself the proof's first node)
   if ((first & (first - 1)) === 0) path.unshift(Buffer.from(firstRoot, "hex"));

@@ -213,4 +213,14 @@ describe("export --proofs: the history's numbers as written", () => {
     expect(report.problems[0]!.detail).toMatch(/proofs\.history\[0\]\.older\.checkpoint\.n/);
     expect(code).toBe(1);
   }, 60_000);
+
+  it("an older checkpoint whose chain heads have no root (no checkpoint is so): that checkpoint's problems, not an unreadable export; the check threw on the missing root and named a Buffer's argument", async () => {
+    const file = edited("history-no-root.json", (d) => {
+      for (const head of Object.values(d.proofs.history![0]!.older.checkpoint.heads)) delete (head as { root?: string }).root;
+    });
+    const { code, report } = await verifyJson(file);
+    expect(code).toBe(1);
+    expect(kinds(report)).toEqual(["checkpoint_modified", "checkpoint_signature_invalid", "consistency_failed"]);
+    expect(report.records.filter((r) => r.status === "proven").length).toBeGreaterThan(0);
+  }, 60_000);
 });

@@ -8,7 +8,7 @@ import fs from "node:fs";
 import { randomBytes, type KeyObject } from "node:crypto";
 import path from "node:path";
 import { AuditIOError, AuditPathError } from "../errors.js";
-import { copyChainEvidence, EXPORT_INTEGRITY_DIR, EXPORT_MANIFEST, manifestListedFiles, pendingListNames, PENDING_NAME, PENDING_STEM, STAGING_NAME, STAGING_STEM, writeExportManifest, type ExportManifest } from "../integrity/export.js";
+import { copyChainEvidence, EXPORT_INTEGRITY_DIR, EXPORT_MANIFEST, manifestListedFiles, pendingListNames, PENDING_NAME, PENDING_STEM, STAGING_MARK, STAGING_NAME, STAGING_STEM, writeExportManifest, type ExportManifest } from "../integrity/export.js";
 import { checkpointFileName } from "../integrity/checkpointer.js";
 import type { SigningKey } from "../integrity/signing.js";
 import { appendWholeSync, REPLACE_TEMP, tempNameBeside } from "../regular-file.js";
@@ -291,6 +291,12 @@ function makeStaging(directory: string, option: string): string {
   const staging = path.join(directory, `${STAGING_STEM}${process.pid}.${randomBytes(6).toString("hex")}.staging`);
   try {
     fs.mkdirSync(staging, { mode: 0o700 });
+    try {
+      fs.writeFileSync(path.join(staging, STAGING_MARK), "", { flag: "wx", mode: 0o600 });
+    } catch (err) {
+      fs.rmSync(staging, { recursive: true, force: true });
+      throw err;
+    }
   } catch (err) {
     const code = (err as NodeJS.ErrnoException).code ?? (err as Error).message;
     throw new AuditPathError(`${option}: ${staging} cannot be created (${code}), and a directory export writes its files there before it moves them into place: nothing was written. Give a directory you can write, such as ./audit_exports.`);
@@ -300,7 +306,8 @@ function makeStaging(directory: string, option: string): string {
 
 /**
  * Removes the staging folders (see STAGING_NAME) that exports killed midway left in `directory`:
- * folders (not links) named by a process of this host that is gone. One of a process still
+ * folders (not links) named by a process of this host that is gone, holding an export's mark
+ * (STAGING_MARK; any other such folder is the user's, and left). One of a process still
  * running (an export under way) is left alone. Best effort: one that stays is named by verify.
  */
 function removeStaleStaging(directory: string): void {
@@ -313,7 +320,10 @@ function removeStaleStaging(directory: string): void {
   for (const name of leftByGoneNamed(directory, names, STAGING_STEM, STAGING_NAME)) {
     const p = path.join(directory, name);
     if (!fs.lstatSync(p, { throwIfNoEntry: false })?.isDirectory()) continue;
+    // (only a folder an export made, its mark in it: until 2026-12-06 a folder of the user's with
+    // such a name, of a pid not running, was removed with all it held; found by review)
     try {
+      if (!fs.lstatSync(path.join(p, STAGING_MARK), { throwIfNoEntry: false })?.isFile()) continue;
       fs.rmSync(p, { recursive: true, force: true });
     } catch {
       // (left: verify names it)

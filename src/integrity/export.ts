@@ -564,6 +564,12 @@ export const PENDING_NAME = /^(\d+)\.[0-9a-f]+\.pending$/;
  */
 export const STAGING_STEM = "export.";
 export const STAGING_NAME = /^(\d+)\.[0-9a-f]+\.staging$/;
+/**
+ * The empty file a directory export makes first in its staging folder (see STAGING_NAME): the
+ * next export removes a left staging folder only when it holds this mark, so a folder of the
+ * user's that merely has such a name is never taken for one.
+ */
+export const STAGING_MARK = ".audit-logger-staging";
 
 /** The pid of the staging folder (see STAGING_NAME) `rel` lies in, or undefined when it lies in none. */
 function stagingPid(rel: string): string | undefined {

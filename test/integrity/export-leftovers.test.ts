@@ -35,6 +35,18 @@ function livePid(): number {
   return sleeper.pid!;
 }
 
+/** A log of one tool record in session `sessionId`, exported once to `<project>/export`. */
+async function exportedOnce(sessionId: string): Promise<{ exportDir: string; exporter: AuditExporter }> {
+  const projectPath = tmpProject();
+  const logger = new AuditLogger({ sessionId, projectPath, fullContentLogging: false });
+  logger.logToolUsage({ toolName: "t", operation: "o" });
+  await logger.finalizeSession();
+  const exportDir = path.join(projectPath, "export");
+  const exporter = new AuditExporter({ auditPath: logger.auditDir });
+  await exporter.exportCompleteAuditToDirectory(exportDir, { includeFullContent: false });
+  return { exportDir, exporter };
+}
+
 describe("an export killed midway", () => {
   it("SIGKILL while a directory export writes a file: the earlier export's files are left as they were; verify names the staging folder left (not part of the export), and the next export there removes it and verifies OK", async () => {
     const projectPath = tmpProject();
@@ -150,13 +162,7 @@ describe("an export killed midway", () => {
   }, 180_000);
 
   it("planted: the temporary files of a gone process (manifest, JSON, CSV; old and new names) are removed by the next export; one of a live process, and a user's file, are left and named by verify", async () => {
-    const projectPath = tmpProject();
-    const logger = new AuditLogger({ sessionId: "planted", projectPath, fullContentLogging: false });
-    logger.logToolUsage({ toolName: "t", operation: "o" });
-    await logger.finalizeSession();
-    const exportDir = path.join(projectPath, "export");
-    const exporter = new AuditExporter({ auditPath: logger.auditDir });
-    await exporter.exportCompleteAuditToDirectory(exportDir, { includeFullContent: false });
+    const { exportDir, exporter } = await exportedOnce("planted");
     const dead = deadPid();
     const live = livePid();
     const gone = [`${EXPORT_MANIFEST}.${dead}.0a1b2c3d4e5f.tmp`, `${EXPORT_MANIFEST}.${dead}.tmp`, `audit_complete.json.${dead}.1733400000000.tmp`, `tool_usage.csv.${dead}.abcdefabcdef.tmp`];
@@ -176,6 +182,17 @@ describe("an export killed midway", () => {
     // (an older version's name, `<pid>.<ms>`, all digits, is named for what it is too: it was
     // "added after the export"; found by review, 2026-12-05)
     expect(after.problems.find((p) => p.file === kept[2])!.detail).toMatch(new RegExp(`audit_complete\\.json as before renaming it into place, left by an export \\(process ${live}\\) killed midway`));
+  });
+
+  it("planted: a folder of the user's named as a staging folder of a gone process (export.<pid>.<hex>.staging/, its own files in it) is left as it is by the next export; one an export made and was killed in is removed", async () => {
+    const { exportDir, exporter } = await exportedOnce("planted-staging");
+    const dead = deadPid();
+    // (the user's: no mark of an export's staging folder)
+    const users = path.join(exportDir, `export.${dead}.0a1b2c3d4e5f.staging`);
+    fs.mkdirSync(path.join(users, "notes"), { recursive: true });
+    fs.writeFileSync(path.join(users, "notes", "mine.txt"), "the user's own");
+    await exporter.exportCompleteAuditToDirectory(exportDir, { includeFullContent: false });
+    expect(fs.readFileSync(path.join(users, "notes", "mine.txt"), "utf8")).toBe("the user's own");
   });
 
   it("planted: a directory export takes away the integrity/ files a gone process's list names (and their temporary files, and the list); with the list of a process still running, or a file no list or manifest names, it refuses (AUDIT_ERR_PATH) and removes nothing", async () => {

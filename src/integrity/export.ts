@@ -571,10 +571,15 @@ export const STAGING_NAME = /^(\d+)\.[0-9a-f]+\.staging$/;
  */
 export const STAGING_MARK = ".audit-logger-staging";
 
-/** The pid of the staging folder (see STAGING_NAME) `rel` lies in, or undefined when it lies in none. */
-function stagingPid(rel: string): string | undefined {
+/**
+ * The pid of the staging folder (see STAGING_NAME) `rel` lies in, or undefined when it lies in
+ * none: a folder so named that holds an export's mark (STAGING_MARK, among `present`); any other
+ * is the user's, which no export removes.
+ */
+function stagingPid(rel: string, present: ReadonlySet<string>): string | undefined {
   const top = rel.split("/")[0]!;
-  return rel.includes("/") && top.startsWith(STAGING_STEM) ? STAGING_NAME.exec(top.slice(STAGING_STEM.length))?.[1] : undefined;
+  if (!rel.includes("/") || !top.startsWith(STAGING_STEM) || !present.has(`${top}/${STAGING_MARK}`)) return undefined;
+  return STAGING_NAME.exec(top.slice(STAGING_STEM.length))?.[1];
 }
 
 /** The pid in a pending list's name, or undefined when `rel` is none. */
@@ -631,8 +636,8 @@ function pendingNames(dir: string, present: readonly string[]): Map<string, Pend
  * pendingNames); anything else was added after the export. Either way it
  * is not part of the export, and stays a problem: the directory is not what the manifest says.
  */
-function unlistedWhy(rel: string, listed: ReadonlySet<string>, pending: ReadonlyMap<string, PendingEntry>): string {
-  const staged = stagingPid(rel);
+function unlistedWhy(rel: string, listed: ReadonlySet<string>, pending: ReadonlyMap<string, PendingEntry>, present: ReadonlySet<string>): string {
+  const staged = stagingPid(rel, present);
   if (staged !== undefined) {
     return `it lies in ${rel.split("/")[0]}/, the folder where a directory export writes its files before it swaps them into place, left by an export (process ${staged}) killed midway, or one still writing. It is not part of the export and was not checked: export to this directory again (an export removes that folder once that process of this host is gone).`;
   }
@@ -739,8 +744,9 @@ export async function verifyExport(exportDir: string, options: VerifyExportOptio
   }
   const present = listFiles(dir);
   const pending = pendingNames(dir, present);
+  const presentSet = new Set(present);
   for (const rel of present) {
-    if (rel !== EXPORT_MANIFEST && !listed.has(rel)) p(rel, "export_file_unlisted", `${rel} is in the export directory but not in its manifest: ${unlistedWhy(rel, listed, pending)}`);
+    if (rel !== EXPORT_MANIFEST && !listed.has(rel)) p(rel, "export_file_unlisted", `${rel} is in the export directory but not in its manifest: ${unlistedWhy(rel, listed, pending, presentSet)}`);
   }
 
   // 3. the exported chains and the checkpoints over them

@@ -193,6 +193,11 @@ describe("an export killed midway", () => {
     fs.writeFileSync(path.join(users, "notes", "mine.txt"), "the user's own");
     await exporter.exportCompleteAuditToDirectory(exportDir, { includeFullContent: false });
     expect(fs.readFileSync(path.join(users, "notes", "mine.txt"), "utf8")).toBe("the user's own");
+    // (verify names it as added, not as a killed export's folder that the next export removes)
+    const report = await verifyExport(exportDir);
+    const unlisted = report.problems.filter((p) => p.kind === "export_file_unlisted");
+    expect(unlisted.map((p) => p.file)).toEqual([`export.${dead}.0a1b2c3d4e5f.staging/notes/mine.txt`]);
+    expect(unlisted[0]!.detail).toMatch(/it was added after the export\.$/);
   });
 
   it("planted: a directory export takes away the integrity/ files a gone process's list names (and their temporary files, and the list); with the list of a process still running, or a file no list or manifest names, it refuses (AUDIT_ERR_PATH) and removes nothing", async () => {

@@ -93,12 +93,15 @@ export async function verifyExportProofs(file: string, options: VerifyExportProo
   const duplicated = (at: JsonPath): void => {
     p("duplicate_member", `${name} gives ${jsonPathText(at)} twice: JSON.parse keeps the last, other readers show the first; the export was edited.`);
   };
-  /** a number outside any record (in the header: a checkpoint's) that JSON.parse reads otherwise than written */
+  /** a number outside any record (in the header: a checkpoint's, or anywhere else) that JSON.parse reads otherwise than written */
   const inexactOutside = (at: JsonPath): void => {
     // (a checkpoint's, newest or older: proofs.history[i].older is signed as the newest is; until
     // 2026-12-06 only proofs.checkpoints was looked at, and an older one's n written 2.0000000000000001 verified)
     const inCheckpoint = at[0] === "proofs" && (at[1] === "checkpoints" || (at[1] === "history" && at[3] === "older"));
-    if (inCheckpoint) p("checkpoint_modified", `${name} gives ${jsonPathText(at)} as a number that JSON.parse, and so the check of its hash and signature, reads as another value (it rounds to a double), while a reader keeping numbers exactly shows the one written: the export was edited.`);
+    // (anywhere else too: the exporter writes no such number, and the scan keeps only the first
+    // hundred it finds, so a hundred in a member nothing signs hid a checkpoint's after them)
+    if (!inCheckpoint) p("export_malformed", `${name} gives ${jsonPathText(at)} as a number that JSON.parse reads as another value (it rounds to a double), while a reader keeping numbers exactly shows the one written; the exporter writes no such number: the export was edited.`);
+    else p("checkpoint_modified", `${name} gives ${jsonPathText(at)} as a number that JSON.parse, and so the check of its hash and signature, reads as another value (it rounds to a double), while a reader keeping numbers exactly shows the one written: the export was edited.`);
   };
   /** (read whole: what is odd inside each record, by kind stem and index; see oddMembers) */
   let wholeOdd: Map<string, Odd> | undefined;

@@ -196,21 +196,34 @@ describe("export --proofs: older checkpoints and their consistency proofs", () =
 });
 
 describe("export --proofs: the history's numbers as written", () => {
-  it("an older checkpoint's number written with digits JSON.parse rounds away (n 2 as 2.0000000000000001: its hash and signature still check over 2): checkpoint_modified, exit 1", async () => {
+  /** The exporter's own text with the first older checkpoint's n respelt `<n>.0000000000000001` (JSON.parse: n), `before` put first in the document. */
+  function respeltN(name: string, before = ""): string {
     const text = fs.readFileSync(exported, "utf8");
-    const file = path.join(out, "history-inexact.json");
-    const doc = JSON.parse(text) as Doc;
-    const n = doc.proofs.history![0]!.older.checkpoint.n;
-    // (the exporter's own text, one number of the first older checkpoint respelt)
+    const n = (JSON.parse(text) as Doc).proofs.history![0]!.older.checkpoint.n;
     const at = text.indexOf(`"older":{"checkpoint":{`);
     expect(at).toBeGreaterThan(0);
     const nAt = text.indexOf(`"n":${n},`, at);
     expect(nAt).toBeGreaterThan(at);
-    fs.writeFileSync(file, text.slice(0, nAt) + `"n":${n}.0000000000000001,` + text.slice(nAt + `"n":${n},`.length));
+    expect(text.startsWith("{\n")).toBe(true);
+    const file = path.join(out, name);
+    fs.writeFileSync(file, "{\n" + before + text.slice(2, nAt) + `"n":${n}.0000000000000001,` + text.slice(nAt + `"n":${n},`.length));
     expect((JSON.parse(fs.readFileSync(file, "utf8")) as Doc).proofs.history![0]!.older.checkpoint.n).toBe(n);
-    const { code, report } = await verifyJson(file);
+    return file;
+  }
+
+  it("an older checkpoint's number written with digits JSON.parse rounds away (n 2 as 2.0000000000000001: its hash and signature still check over 2): checkpoint_modified, exit 1", async () => {
+    const { code, report } = await verifyJson(respeltN("history-inexact.json"));
     expect(kinds(report)).toEqual(["checkpoint_modified"]);
     expect(report.problems[0]!.detail).toMatch(/proofs\.history\[0\]\.older\.checkpoint\.n/);
+    expect(code).toBe(1);
+  }, 60_000);
+
+  it("the same, behind a hundred such numbers in a member of the header nothing signs (the scan keeps a hundred of each finding): those are named (export_malformed), so the export fails, exit 1; they passed unnamed, and hid the checkpoint's: proven", async () => {
+    const junk = `"note":[${Array.from({ length: 100 }, () => "1.00000000000000001").join(",")}],`;
+    const { code, report } = await verifyJson(respeltN("history-inexact-masked.json", junk));
+    expect(report.status).toBe("failed");
+    expect(kinds(report)).toEqual(["export_malformed"]);
+    expect(report.problems[0]!.detail).toMatch(/gives note\[0\] as a number that JSON\.parse reads as another value/);
     expect(code).toBe(1);
   }, 60_000);
 

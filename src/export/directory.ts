@@ -8,12 +8,13 @@ import fs from "node:fs";
 import { randomBytes, type KeyObject } from "node:crypto";
 import path from "node:path";
 import { AuditIOError, AuditPathError } from "../errors.js";
-import { copyChainEvidence, EXPORT_INTEGRITY_DIR, EXPORT_MANIFEST, manifestListedFiles, pendingListNames, PENDING_NAME, PENDING_STEM, STAGING_MARK, STAGING_NAME, STAGING_STEM, writeExportManifest, type ExportManifest } from "../integrity/export.js";
+import { copyChainEvidence, EXPORT_INTEGRITY_DIR, EXPORT_LOCK, EXPORT_MANIFEST, manifestListedFiles, pendingListNames, PENDING_NAME, PENDING_STEM, STAGING_MARK, STAGING_NAME, STAGING_STEM, writeExportManifest, type ExportManifest } from "../integrity/export.js";
 import { checkpointFileName } from "../integrity/checkpointer.js";
 import type { SigningKey } from "../integrity/signing.js";
 import { appendWholeSync, REPLACE_TEMP, tempNameBeside } from "../regular-file.js";
 import { kindFileName } from "../sink/files.js";
 import { leftByGoneNamed } from "../sink/lock.js";
+import { dirLockHolder, lockBody, tryDirLock } from "../sink/dir-lock.js";
 import { KIND_FILE_STEM, RECORD_KINDS, type RecordType } from "../types.js";
 import { exportWriteFailed, refuseNonRegularTarget, removeStaleTemps, sha256File, writeAtomic } from "./output.js";
 import { makeDirSync } from "../make-dir.js";
@@ -219,7 +220,7 @@ export async function writeDirectoryExport(
   const files: string[] = [];
   // an earlier export's integrity files would not match this one's manifest: they are replaced
   // (and what an export killed midway left there, its list of them, goes)
-  const earlier = checkDirectoryTarget(directory, integrity.option);
+  checkDirectoryTarget(directory, integrity.option);
   removeStaleStaging(directory);
   const staging = makeStaging(directory, integrity.option);
   let result: DirectoryExportResult;
@@ -261,13 +262,21 @@ export async function writeDirectoryExport(
       source: integrity.source,
       signingKey: integrity.signingKey,
     });
-    // (the earlier integrity/ is replaced when this export has one, or when it held an earlier
-    // export's files; the manifest last: until it is in place, the directory verifies as neither)
-    const replaceIntegrity = evidence.length > 0 || earlier.some((f) => path.dirname(f) === path.join(directory, EXPORT_INTEGRITY_DIR));
-    swapIn(directory, staging, [...(replaceIntegrity ? [EXPORT_INTEGRITY_DIR] : []), ...files, DIRECTORY_CHECKSUMS, DIRECTORY_MANIFEST]);
-    // what killed exports left beside the files now in place (their temporary files, their lists)
-    for (const f of [...files, DIRECTORY_CHECKSUMS, DIRECTORY_MANIFEST]) removeStaleTemps(path.join(directory, f));
-    for (const f of earlier) if (path.dirname(f) === directory) await fs.promises.rm(f, { force: true });
+    // One export at a time moves its files in (see takeExportLock), and what is there is looked at
+    // again under the lock: another export may have moved its own in since this one began.
+    const release = await takeExportLock(directory, integrity.option);
+    try {
+      const present = checkDirectoryTarget(directory, integrity.option);
+      // (the earlier integrity/ is replaced when this export has one, or when it held an earlier
+      // export's files; the manifest last: until it is in place, the directory verifies as neither)
+      const replaceIntegrity = evidence.length > 0 || present.some((f) => path.dirname(f) === path.join(directory, EXPORT_INTEGRITY_DIR));
+      swapIn(directory, staging, [...(replaceIntegrity ? [EXPORT_INTEGRITY_DIR] : []), ...files, DIRECTORY_CHECKSUMS, DIRECTORY_MANIFEST]);
+      // what killed exports left beside the files now in place (their temporary files, their lists)
+      for (const f of [...files, DIRECTORY_CHECKSUMS, DIRECTORY_MANIFEST]) removeStaleTemps(path.join(directory, f));
+      for (const f of present) if (path.dirname(f) === directory) fs.rmSync(f, { force: true });
+    } finally {
+      release();
+    }
     result = { directory, files: [...covered, DIRECTORY_MANIFEST], checksums, manifest };
   } catch (err) {
     // (a swap that could not be undone: the earlier files left in the staging folder stay there, named)
@@ -278,6 +287,37 @@ export async function writeDirectoryExport(
   // (the earlier export's files it replaced)
   await fs.promises.rm(staging, { recursive: true, force: true }).catch(() => undefined);
   return result;
+}
+
+/** How long a directory export waits for another one to finish moving its files into the same directory (a few renames: milliseconds as a rule). */
+const EXPORT_LOCK_WAIT_MS = 10_000;
+/** A lock of another host (or of another thread of this process) untouched this long is taken over (see takeDirLock). */
+const EXPORT_LOCK_STALE_MS = 30_000;
+
+/**
+ * Takes `<directory>/export.lock` (see EXPORT_LOCK and takeDirLock: a holder that is gone is taken
+ * over at once), waiting up to EXPORT_LOCK_WAIT_MS for a live one without blocking the event loop.
+ * Then an AuditIOError naming `option`, the holder's pid, and the fix. Until 2026-12-06 two exports
+ * into one directory at once (each with its own staging folder) renamed their files in one after
+ * the other's, interleaved: the directory held some files of each, and verified as neither (found
+ * by review).
+ */
+async function takeExportLock(directory: string, option: string): Promise<() => void> {
+  const file = path.join(directory, EXPORT_LOCK);
+  const body = lockBody();
+  const deadline = Date.now() + EXPORT_LOCK_WAIT_MS;
+  for (;;) {
+    const release = tryDirLock(file, body, EXPORT_LOCK_STALE_MS);
+    if (release) return release;
+    if (Date.now() > deadline) {
+      const h = dirLockHolder(file);
+      const who = h ? `process ${h.pid} of host ${h.hostname}${h.startedAt ? `, since ${h.startedAt}` : ""}` : "a process that cannot be told from the lock";
+      throw new AuditIOError(
+        `${option}: another directory export (${who}) holds ${file} while it moves its files into ${directory}, and still did after ${EXPORT_LOCK_WAIT_MS / 1000} s: nothing of this export was moved in. Run one export into a directory at a time, or export to another directory; if ${h ? `process ${h.pid} is no audit-logger export` : "no export is running"}, remove ${file}.`,
+      );
+    }
+    await new Promise((r) => setTimeout(r, 20));
+  }
 }
 
 /** The errors of a swap that could not be undone: the staging folder holds earlier files, and stays. */

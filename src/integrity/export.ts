@@ -572,6 +572,15 @@ export const STAGING_NAME = /^(\d+)\.[0-9a-f]+\.staging$/;
 export const STAGING_MARK = ".audit-logger-staging";
 
 /**
+/**
+ * `export.lock`: the lock file a directory export holds in the export directory while it moves its
+ * files into place (see writeDirectoryExport in src/export/directory.ts), so that two exports into
+ * one directory never mix their files. An export killed while holding it leaves it; the next
+ * export there takes it over once that process is gone, and verify names it.
+ */
+export const EXPORT_LOCK = "export.lock";
+
+/**
  * The pid of the staging folder (see STAGING_NAME) `rel` lies in, or undefined when it lies in
  * none: a folder so named that holds an export's mark (STAGING_MARK, among `present`); any other
  * is the user's, which no export removes.
@@ -640,6 +649,9 @@ function unlistedWhy(rel: string, listed: ReadonlySet<string>, pending: Readonly
   const staged = stagingPid(rel, present);
   if (staged !== undefined) {
     return `it lies in ${rel.split("/")[0]}/, the folder where a directory export writes its files before it swaps them into place, left by an export (process ${staged}) killed midway, or one still writing. It is not part of the export and was not checked: export to this directory again (an export removes that folder once that process of this host is gone).`;
+  }
+  if (rel === EXPORT_LOCK) {
+    return `it is the lock a directory export holds while it moves its files into place: an export is moving its files in now, or one was killed while it did (the directory may then hold files of two exports). It is not part of the export: export to this directory again (an export takes the lock over once that process of this host is gone, and removes it).`;
   }
   const listPid = pendingListPid(rel);
   if (listPid !== undefined) {

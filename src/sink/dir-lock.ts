@@ -24,8 +24,27 @@ const held = new Set<string>();
  * `who` holds it). Returns its release.
  */
 export function takeDirLock(file: string, who: string, o: { readonly waitMs: number; readonly staleMs: number }): () => void {
-  const body = JSON.stringify({ pid: process.pid, threadId, hostname: os.hostname(), startedAt: new Date().toISOString(), ...(OWN_PROC_START !== undefined ? { procStart: OWN_PROC_START } : {}) });
+  const body = lockBody();
   const deadline = Date.now() + o.waitMs;
+  for (;;) {
+    const release = tryDirLock(file, body, o.staleMs);
+    if (release) return release;
+    if (Date.now() > deadline) throw new AuditIOError(`${who} holds ${file}: run one at a time (remove the file if none is running).`);
+    sleepSync(10);
+  }
+}
+
+/** What a lock file of this thread holds: pid, thread, host, when, and the process's start where known. */
+export function lockBody(): string {
+  return JSON.stringify({ pid: process.pid, threadId, hostname: os.hostname(), startedAt: new Date().toISOString(), ...(OWN_PROC_START !== undefined ? { procStart: OWN_PROC_START } : {}) });
+}
+
+/**
+ * One attempt at the lock `file` (see takeDirLock), written as `body` (see lockBody): its release,
+ * or undefined while a live holder has it. A holder that is stale (see the module's comment) is
+ * taken over. A FIFO, a directory or a link under the lock's name is an AuditPathError.
+ */
+export function tryDirLock(file: string, body: string, staleMs: number): (() => void) | undefined {
   for (;;) {
     try {
       fs.writeFileSync(file, body, { flag: "wx", mode: 0o600 });
@@ -49,13 +68,25 @@ export function takeDirLock(file: string, who: string, o: { readonly waitMs: num
     // failed saying another one held it (found by review, 2026-12-05).
     const irregular = judged === undefined ? notRegularFile(file, true) : undefined;
     if (irregular) throw irregular;
-    if (judged !== undefined && lockStale(file, judged, o.staleMs)) {
+    if (judged !== undefined && lockStale(file, judged, staleMs)) {
       // (another waiter may have taken it over and made its own meanwhile: see removeIfStill)
       removeIfStill(file, judged, `${file}.stale.${process.pid}.${threadId}`);
       continue;
     }
-    if (Date.now() > deadline) throw new AuditIOError(`${who} holds ${file}: run one at a time (remove the file if none is running).`);
-    sleepSync(10);
+    return undefined;
+  }
+}
+
+/** The holder a lock file names (pid and host), or undefined when it cannot be read. */
+export function dirLockHolder(file: string): { readonly pid: number; readonly hostname: string; readonly startedAt: string | undefined } | undefined {
+  const text = readText(file);
+  if (text === undefined) return undefined;
+  try {
+    const b = JSON.parse(text) as { pid?: unknown; hostname?: unknown; startedAt?: unknown };
+    if (typeof b.pid !== "number" || typeof b.hostname !== "string") return undefined;
+    return { pid: b.pid, hostname: b.hostname, startedAt: typeof b.startedAt === "string" ? b.startedAt : undefined };
+  } catch {
+    return undefined;
   }
 }
 

@@ -200,7 +200,9 @@ export function csvFileName(kind: RecordType): string {
  * there are they renamed into place (see {@link swapIn}), the earlier export's files moved into
  * the staging folder as they are replaced, which then goes. An export that fails (a full disk, a
  * file-size limit, a file that cannot be written) removes the staging folder and leaves `dir` as
- * it was, the earlier export whole; its error names the file by its place in `dir`. Until
+ * it was, the earlier export whole; its error names the file by its place in `dir`. The swap
+ * holds `<dir>/export.lock` (see takeExportLock): two exports into one directory move their
+ * files in one after the other, never interleaved. Until
  * 2026-12-06 the files were written in place one after the other, and the earlier export's
  * integrity/ files removed first: a re-export that failed midway left a directory that was neither
  * export, its top-level files partly replaced and its integrity/ emptied (found by review).

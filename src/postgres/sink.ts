@@ -11,7 +11,7 @@
 import { inspect, type InspectOptions } from "node:util";
 import fs from "node:fs";
 import path from "node:path";
-import type { Pool } from "pg";
+import type { Pool, PoolClient, QueryConfig, QueryResult, QueryResultRow } from "pg";
 import { z } from "zod";
 import { runInAuditContext } from "../context.js";
 import { AuditConfigError, AuditIOError, AuditPathError } from "../errors.js";
@@ -25,7 +25,7 @@ import { createWhole, OWN_PROC_START, readText, removeIfStill, sessionLockHeld }
 import { peekTail, wholeUnterminatedRecord } from "../sink/recover.js";
 import { CHAIN_KINDS, type AuditSink, type ChainKind, type SealedRecord } from "../types.js";
 import { migrateWith } from "./migrate.js";
-import { connectionOptionsShape, parseOptions, poolFor, schemaOf, storeKey } from "./pg.js";
+import { connectionOptionsShape, guardClient, loadPg, parseOptions, poolFor, schemaOf, storeKey } from "./pg.js";
 import type { PostgresConnectionOptions } from "./options.js";
 import { insertParams, jsonbText, lineInfo, monthOf } from "./rows.js";
 import { checkpointSql, DEFAULT_SCHEMA, insertSql, keyInsertSql, names } from "./schema.js";
@@ -42,10 +42,10 @@ export interface PostgresSinkOptions extends PostgresConnectionOptions {
   readonly maxQueue?: number | undefined;
   /** how long `flush()` waits for the store before spooling what is left (default 5 s) */
   readonly flushTimeoutMs?: number | undefined;
-  /** how long `close()` keeps trying to empty the spool (default 10 s) */
+  /** how long `close()` takes at most, in all: its flush, emptying the spool, the session's row (default 10 s; a statement still running then is canceled, see docs/POSTGRES.md) */
   readonly closeTimeoutMs?: number | undefined;
   readonly connectTimeoutMs?: number | undefined;
-  /** a batch taking longer is abandoned (and spooled) (default 30 s) */
+  /** a statement taking longer is canceled on the server, its batch spooled (default 30 s) */
   readonly queryTimeoutMs?: number | undefined;
   /** first and last delay between reconnection attempts (defaults 200 ms, 10 s) */
   readonly retryMinMs?: number | undefined;
@@ -220,6 +220,9 @@ function raiseHeads(heads: Map<ChainKind, Head>, recs: readonly SealedRecord[]):
     if (!h || r.seq > h.seq) heads.set(r.kind, { seq: r.seq, hash: r.hash });
   }
 }
+
+/** How long a statement canceled on the server (see `query`) is waited for, and the cancel itself may take. */
+const CANCEL_GRACE_MS = 1_000;
 
 function sleep(ms: number): Promise<void> {
   return new Promise((resolve) => setTimeout(resolve, ms));
@@ -477,8 +480,12 @@ export class PostgresSink implements AuditSink {
    * `flushTimeoutMs`) in the spool file. Never rejects.
    */
   async flush(): Promise<void> {
+    await this.flushUntil(Date.now() + this.settings.flushTimeoutMs);
+  }
+
+  /** `flush()` with its own deadline (close() gives its own). */
+  private async flushUntil(deadline: number): Promise<void> {
     if (this.sessionId === undefined) return;
-    const deadline = Date.now() + this.settings.flushTimeoutMs;
     while (this.hasPending() && this.retryTimer === undefined && !this.stopped) {
       this.schedulePump();
       const p = this.pumping;
@@ -507,18 +514,38 @@ export class PostgresSink implements AuditSink {
     }
   }
 
-  /** Flushes, tries for `closeTimeoutMs` to empty the spool, records the session as closed, disconnects. */
+  /**
+   * Flushes, tries to empty the spool, records the session as closed, disconnects: all within
+   * `closeTimeoutMs` (a statement still running then is canceled on the server, see `query`;
+   * what is not stored by then stays in the spool and the session's files, for a later sink).
+   * Found by the PostgreSQL fault-injection pass, 2026-12-06: close() took up to
+   * `flushTimeoutMs` + `closeTimeoutMs` + `queryTimeoutMs` (29.7 s with a lock held on
+   * audit_records), its statements waiting on the lock.
+   */
   async close(): Promise<void> {
     if (this.closed) return;
     this.closed = true;
-    await this.flush();
+    const deadline = Date.now() + this.settings.closeTimeoutMs;
+    const expire = setTimeout(() => {
+      this.closeExpired = true;
+      void this.active?.abort();
+    }, this.settings.closeTimeoutMs);
+    try {
+      await this.closeUntil(deadline);
+    } finally {
+      clearTimeout(expire);
+    }
+  }
+
+  private async closeUntil(deadline: number): Promise<void> {
+    await this.flushUntil(Math.min(deadline, Date.now() + this.settings.flushTimeoutMs));
     if (this.hasPending()) {
       // a reconnection attempt now, not after the back-off
       if (this.retryTimer) {
         clearTimeout(this.retryTimer);
         this.retryTimer = undefined;
       }
-      await this.whenStored(this.settings.closeTimeoutMs);
+      await this.whenStored(Math.max(0, deadline - Date.now()));
     }
     if (!this.hasPending()) {
       // The pump is stopped and waited for before the session is marked finalized: with nothing
@@ -529,7 +556,7 @@ export class PostgresSink implements AuditSink {
       this.stopped = true;
       if (this.retryTimer) clearTimeout(this.retryTimer);
       this.retryTimer = undefined;
-      if (this.pumping) await within(this.pumping, this.settings.queryTimeoutMs);
+      await this.settle(deadline);
       await runInAuditContext(undefined, async () => {
         await this.writeCheckpoints();
         this.finalMarked = await this.markSession("finalized");
@@ -545,7 +572,7 @@ export class PostgresSink implements AuditSink {
     this.stopped = true;
     if (this.retryTimer) clearTimeout(this.retryTimer);
     this.retryTimer = undefined;
-    if (this.pumping) await within(this.pumping, this.settings.queryTimeoutMs);
+    await this.settle(deadline);
     if (this.queue.length > 0) this.spill();
     if (this.spool && !this.spool.isEmpty) {
       this.note(
@@ -560,8 +587,26 @@ export class PostgresSink implements AuditSink {
     if (this.ownsPool && this.pool) {
       const pool = this.pool;
       this.pool = undefined;
-      await pool.end().catch((err: unknown) => this.note(err));
+      // (its connections are idle or destroyed by now, see `settle`; a connect still in progress,
+      // the migration's, is not waited for past the deadline)
+      await within(
+        pool.end().catch((err: unknown) => this.note(err)),
+        Math.max(0, deadline - Date.now()),
+      );
     }
+  }
+
+  /**
+   * Waits for the pump until `deadline`; then its statement is canceled (see `query`) and its
+   * failure (the batch spooled) waited for, `CANCEL_GRACE_MS` at most twice (the cancel, then
+   * the connection's end).
+   */
+  private async settle(deadline: number): Promise<void> {
+    const p = this.pumping;
+    if (!p || (await within(p, deadline - Date.now()))) return;
+    this.closeExpired = true;
+    await this.active?.abort();
+    await within(p, CANCEL_GRACE_MS);
   }
 
   /**
@@ -787,6 +832,85 @@ export class PostgresSink implements AuditSink {
     return this.pool;
   }
 
+  /** The statement in progress (see `query`): `abort()` cancels it on the server. */
+  private active: { abort: () => Promise<void> } | undefined;
+  /** close()'s time is up: no statement starts any more, the one in progress is canceled */
+  private closeExpired = false;
+
+  /**
+   * One statement of the sink, on a connection of its own from the pool. After `queryTimeoutMs`
+   * (or when close()'s time is up) it is canceled on the server (`pg_cancel_backend` of its
+   * connection, from a connection of its own), and its answer waited for `CANCEL_GRACE_MS` more:
+   * the cancel's error, or its result if it landed first (then it counts, as any result); no
+   * answer by then, its connection is destroyed. Found by the PostgreSQL fault-injection pass,
+   * 2026-12-06: pg's client-side `query_timeout` only stopped waiting, the statement went on on
+   * the server (waiting for a lock), committed once the lock went, and the batch sent again
+   * counted as duplicates: `stats().stored` fell short of what the sink stored; and close()
+   * waited for such a statement up to `queryTimeoutMs` past `closeTimeoutMs`.
+   */
+  private async query<T extends QueryResultRow>(text: string, values: unknown[]): Promise<QueryResult<T>> {
+    if (this.closeExpired) throw new Error(`PostgresSink: closeTimeoutMs (${this.settings.closeTimeoutMs} ms) is over`);
+    const pool = this.requirePool();
+    const client = await pool.connect();
+    const stopListening = guardClient(client, (err) => {
+      this.lastError = err.message;
+    });
+    let released = false;
+    const release = (err?: Error): void => {
+      if (released) return;
+      released = true;
+      stopListening();
+      client.release(err);
+    };
+    // (pg's own read timeout, the pool's, only later: a backstop should the cancel itself hang)
+    const running = client.query<T>({ text, values, query_timeout: this.settings.queryTimeoutMs + 2 * CANCEL_GRACE_MS } as QueryConfig);
+    let why: string | undefined;
+    let aborting: Promise<void> | undefined;
+    const abort = (because: string): Promise<void> => {
+      if (aborting) return aborting;
+      why = because;
+      aborting = (async () => {
+        await this.cancelBackend(client);
+        // (its answer: the cancel's error, or its result if it landed first)
+        if (!(await within(running, CANCEL_GRACE_MS))) release(new Error(`PostgresSink destroyed a connection whose statement did not answer its cancel (${because})`));
+      })();
+      return aborting;
+    };
+    const entry = { abort: () => abort(`closeTimeoutMs (${this.settings.closeTimeoutMs} ms) of close() is over`) };
+    this.active = entry;
+    const timer = setTimeout(() => void abort(`it ran longer than queryTimeoutMs (${this.settings.queryTimeoutMs} ms)`), this.settings.queryTimeoutMs);
+    if (this.closeExpired) void entry.abort();
+    try {
+      return await running;
+    } catch (err) {
+      if (why !== undefined) throw new Error(`the statement was canceled: ${why} (${reason(err)})`, { cause: err });
+      throw err;
+    } finally {
+      clearTimeout(timer);
+      if (this.active === entry) this.active = undefined;
+      // (a canceled statement's connection is not used again: a cancel that came late would hit the next one)
+      release(why !== undefined ? new Error("canceled") : undefined);
+    }
+  }
+
+  /** Cancels the statement running on `client`'s connection, from a connection of its own (never throws; bounded by `CANCEL_GRACE_MS`). */
+  private async cancelBackend(client: PoolClient): Promise<void> {
+    const pid = (client as unknown as { processID?: unknown }).processID;
+    const options = (this.pool as unknown as { options?: Record<string, unknown> } | undefined)?.options;
+    if (typeof pid !== "number" || !options) return;
+    const pg = loadPg("PostgresSink");
+    const other = new pg.Client({ ...options, connectionTimeoutMillis: Math.min(this.settings.connectTimeoutMs, CANCEL_GRACE_MS), query_timeout: CANCEL_GRACE_MS, application_name: "audit-logger-cancel" });
+    other.on("error", () => undefined);
+    try {
+      await other.connect();
+      await other.query("SELECT pg_cancel_backend($1)", [pid]);
+    } catch (err) {
+      this.lastError = `could not cancel a statement of the store: ${reason(err)}`;
+    } finally {
+      void other.end().catch(() => undefined);
+    }
+  }
+
   private async connect(): Promise<void> {
     const pool = this.requirePool();
     // a connection dropped during the migration fails it (reported by fail()); the event itself
@@ -806,7 +930,7 @@ export class PostgresSink implements AuditSink {
     const n = this.sql.n;
     try {
       if (status === "active") {
-        await this.pool.query(
+        await this.query(
           `INSERT INTO ${n.sessions} (session_id, info, status) VALUES ($1, $2::jsonb, 'active')
            ON CONFLICT (session_id) DO UPDATE SET info = EXCLUDED.info, status = 'active', closed_at = NULL`,
           [this.sessionId, jsonbText(JSON.stringify(this.sessionInfo))],
@@ -818,7 +942,7 @@ export class PostgresSink implements AuditSink {
         // (no final session file: keep what the store has)
         const final = this.auditDir ? this.readSessionInfo(this.sessionId) : undefined;
         const info = final === undefined ? null : jsonbText(JSON.stringify(final));
-        await this.pool.query(`UPDATE ${n.sessions} SET status = 'finalized', closed_at = now(), info = coalesce($2::jsonb, info) WHERE session_id = $1`, [this.sessionId, info]);
+        await this.query(`UPDATE ${n.sessions} SET status = 'finalized', closed_at = now(), info = coalesce($2::jsonb, info) WHERE session_id = $1`, [this.sessionId, info]);
       }
       return true;
     } catch (err) {
@@ -831,7 +955,7 @@ export class PostgresSink implements AuditSink {
   private async ensureMonths(months: Iterable<string>): Promise<void> {
     for (const m of months) {
       if (this.knownMonths.has(m)) continue;
-      await this.requirePool().query(`SELECT ${this.sql.n.ensurePartition}($1::timestamptz)`, [`${m}-01T00:00:00Z`]);
+      await this.query(`SELECT ${this.sql.n.ensurePartition}($1::timestamptz)`, [`${m}-01T00:00:00Z`]);
       this.knownMonths.add(m);
     }
   }
@@ -844,7 +968,7 @@ export class PostgresSink implements AuditSink {
     await this.ensureMonths(months);
     const values = [...insertParams(recs), sid, ...probeParams(probes)];
     const run = async () => {
-      const row = (await againIfSerialization(() => this.requirePool().query<{ added: number; forks: string | null }>(this.sql.insert, values))).rows[0];
+      const row = (await againIfSerialization(() => this.query<{ added: number; forks: string | null }>(this.sql.insert, values))).rows[0];
       return { added: row?.added ?? 0, forks: row?.forks ?? null };
     };
     try {
@@ -938,7 +1062,7 @@ export class PostgresSink implements AuditSink {
   private async insertKeys(keys: ReadonlyArray<{ kid: string; line: string }>, sid: string): Promise<void> {
     try {
       const r = await againIfSerialization(() =>
-        this.requirePool().query(this.sql.keys, [
+        this.query(this.sql.keys, [
           keys.map((k) => k.kid),
           keys.map((k) => k.line),
           sid,
@@ -1298,7 +1422,6 @@ export class PostgresSink implements AuditSink {
    * ran, and its later crash never made it `interrupted`; found by the session-status pass).
    */
   private async closeAdopted(sid: string, heads: ReadonlyMap<ChainKind, Head>, read?: Record<string, unknown>): Promise<void> {
-    const pool = this.requirePool();
     const n = this.sql.n;
     this.closedHere.add(sid);
     // (resumed since this sink took the session up, its lock held by a live process again: the
@@ -1309,7 +1432,7 @@ export class PostgresSink implements AuditSink {
     const info = resumed ? undefined : (read ?? this.readSessionInfo(sid) ?? {}); // (no session file: an empty info)
     const status = info?.status === "finalized" ? "finalized" : "interrupted";
     if (info !== undefined) {
-      await pool.query(
+      await this.query(
         `INSERT INTO ${n.sessions} (session_id, info, status, closed_at) VALUES ($1, $2::jsonb, $3, now())
          ON CONFLICT (session_id) DO UPDATE SET info = EXCLUDED.info, status = EXCLUDED.status, closed_at = EXCLUDED.closed_at
          WHERE ${n.sessions}.status = 'active'
@@ -1321,7 +1444,7 @@ export class PostgresSink implements AuditSink {
     }
     if (heads.size === 0) return;
     const rows = [...heads];
-    await pool.query(
+    await this.query(
       `INSERT INTO ${n.checkpoints} (session_id, kind, seq, hash)
        SELECT $1, u.k, u.q, u.h FROM unnest($2::text[], $3::bigint[], $4::text[]) AS u(k, q, h)
        ON CONFLICT DO NOTHING`,
@@ -1415,12 +1538,11 @@ export class PostgresSink implements AuditSink {
     await this.sendKeys(sid); // (its key lines too, those the records already stored need included)
     const own = sid === this.sessionId;
     const n = this.sql.n;
-    const pool = this.requirePool();
-    const have = await pool.query<{ kind: ChainKind; mn: string; mx: string; c: string }>(
+    const have = await this.query<{ kind: ChainKind; mn: string; mx: string; c: string }>(
       `SELECT kind, min(seq)::text AS mn, max(seq)::text AS mx, count(*)::text AS c FROM ${n.records} WHERE session_id = $1 GROUP BY kind`,
       [sid],
     );
-    const cuts = await pool.query<{ kind: ChainKind; through: string }>(
+    const cuts = await this.query<{ kind: ChainKind; through: string }>(
       `SELECT kind, max(through_seq)::text AS through FROM ${n.retentionCuts} WHERE session_id = $1 GROUP BY kind`,
       [sid],
     );
@@ -1494,7 +1616,7 @@ export class PostgresSink implements AuditSink {
     const probes = this.forkReported ? [] : this.unconfirmed;
     if (rows.length === 0 && probes.length === 0) return;
     try {
-      const r = await this.pool.query<{ forks: string | null }>(this.sql.checkpoint, [
+      const r = await this.query<{ forks: string | null }>(this.sql.checkpoint, [
         this.sessionId,
         rows.map(([k]) => k),
         rows.map(([, h]) => h.seq),

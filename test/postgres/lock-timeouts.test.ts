@@ -1,0 +1,119 @@
+import pg from "pg";
+import { afterEach, describe, expect, it } from "vitest";
+import { AuditLogger } from "../../src/index.js";
+import { migratePostgres, PostgresSink, verifyPostgres, type PostgresSinkOptions } from "../../src/postgres/index.js";
+import { tmpProject } from "../helpers/index.js";
+import { leastPrivilegeWriter, PG_URL, pgTestScope, sql, until } from "../fixtures/postgres/db.js";
+
+const { schemaFor } = pgTestScope();
+const roles: string[] = [];
+const lockers: pg.Client[] = [];
+afterEach(async () => {
+  for (const c of lockers.splice(0)) await c.end().catch(() => undefined);
+  // (its grants first: this hook may run before pgTestScope's drops the schema)
+  for (const r of roles.splice(0)) await sql(`DROP OWNED BY ${r}; DROP ROLE ${r}`);
+});
+
+/** A store with a throwaway writer role (never postgres): its schema and the role's URL. */
+async function store(tag: string): Promise<{ schema: string; url: string }> {
+  const schema = schemaFor(tag);
+  await migratePostgres({ connectionString: PG_URL, schema });
+  const { role, url } = await leastPrivilegeWriter(schema, `h7t_${tag}`);
+  roles.push(role);
+  return { schema, url };
+}
+
+/** A second client holding ACCESS EXCLUSIVE on the schema's audit_records until `release()`. */
+async function lockRecords(schema: string): Promise<{ release(): Promise<void> }> {
+  const c = new pg.Client({ connectionString: PG_URL });
+  lockers.push(c);
+  await c.connect();
+  await c.query("BEGIN");
+  await c.query(`LOCK TABLE "${schema}".audit_records IN ACCESS EXCLUSIVE MODE`);
+  let done = false;
+  return {
+    async release() {
+      if (done) return;
+      done = true;
+      await c.query("COMMIT");
+    },
+  };
+}
+
+const rowsOf = async (schema: string, sid: string) => {
+  const [r] = await sql<{ c: string; d: string }>(`SELECT count(*)::text AS c, count(DISTINCT (kind, seq))::text AS d FROM "${schema}".audit_records WHERE session_id = $1`, [sid]);
+  return { rows: Number(r!.c), distinct: Number(r!.d) };
+};
+
+/**
+ * A logger of session `sid` on `projectPath` with one PostgresSink (`options` over the writer
+ * role's store) that stored 20 records; then a lock on audit_records is taken and 30 more logged.
+ */
+async function sessionUnderLock(sid: string, projectPath: string, st: { schema: string; url: string }, options: Partial<PostgresSinkOptions>) {
+  const sink = new PostgresSink({ connectionString: st.url, schema: st.schema, migrate: false, ...options });
+  const logger = new AuditLogger({ sessionId: sid, projectPath, sinks: [sink], fullContentLogging: false });
+  const errors: string[] = [];
+  logger.on("error", (e) => errors.push(e.message));
+  for (let i = 0; i < 20; i++) logger.logToolUsage({ toolName: "t", operation: "before", parameters: { i } });
+  expect(await sink.whenStored(20_000)).toBe(true);
+  const lock = await lockRecords(st.schema);
+  for (let i = 0; i < 30; i++) logger.logToolUsage({ toolName: "t", operation: "locked", parameters: { i } });
+  return { sink, logger, errors, lock };
+}
+
+describe("close() while a lock on audit_records holds the sink's insert", () => {
+  it("returns within closeTimeoutMs (not after queryTimeoutMs), and a later sink stores what it left", async () => {
+    const st = await store("closelock");
+    const { schema, url } = st;
+    const projectPath = tmpProject();
+    const { logger, errors, lock } = await sessionUnderLock("closelock", projectPath, st, { closeTimeoutMs: 1_000, queryTimeoutMs: 120_000 });
+    // the lock is held 60 s at most: far longer than closeTimeoutMs (1 s) and flushTimeoutMs (5 s)
+    let lockReleased = false;
+    const releaseLater = setTimeout(() => void lock.release().then(() => (lockReleased = true)), 60_000);
+    // (before 2026-12-06 close() took flushTimeoutMs + closeTimeoutMs + the insert's queryTimeoutMs, 120 s: the logger gave up on it
+    // after its sinkTimeoutMs, 30 s, and the sink went on in the background)
+    const summary = await logger.finalizeSession();
+    const closedWhileLocked = !lockReleased;
+    clearTimeout(releaseLater);
+    expect(closedWhileLocked).toBe(true);
+    // (the logger's own bound, sinkTimeoutMs (30 s), is not what ended the sink's close)
+    expect(errors.filter((e) => /did not settle/.test(e))).toEqual([]);
+    // what was not stored is reported, and waits in the spool
+    expect(errors.some((e) => /closeTimeoutMs \(1000 ms\) of close\(\) is over/.test(e))).toBe(true);
+    expect(logger.sessionId).toBe("closelock");
+    await lock.release();
+
+    // the insert close canceled did not commit later: only the records stored before the lock are there
+    await new Promise((r) => setTimeout(r, 300));
+    expect((await rowsOf(schema, "closelock")).rows).toBeLessThan(summary.totalRecords);
+
+    // the next sink in the directory sends what the session left (its spool), and records its end
+    const next = new PostgresSink({ connectionString: url, schema, migrate: false });
+    const later = new AuditLogger({ sessionId: "later", projectPath, sinks: [next], fullContentLogging: false });
+    expect(await next.whenStored(20_000)).toBe(true);
+    await later.finalizeSession();
+    expect(await rowsOf(schema, "closelock")).toEqual({ rows: summary.totalRecords, distinct: summary.totalRecords });
+    expect((await verifyPostgres({ connectionString: PG_URL, schema })).problems).toEqual([]);
+  }, 240_000);
+});
+
+describe("a batch that waits for a lock longer than queryTimeoutMs", () => {
+  it("is canceled on the server: it does not commit once the lock goes, and stats().stored counts each record once", async () => {
+    const st = await store("qtlock");
+    const { sink, logger, errors, lock } = await sessionUnderLock("qtlock", tmpProject(), st, { queryTimeoutMs: 400, retryMinMs: 50, retryMaxMs: 200 });
+    const { schema } = st;
+    // several inserts time out against the lock (reported once, as an outage)
+    expect(await until(() => errors.some((e) => /cannot store records/.test(e)), 20_000)).toBe(true);
+    await new Promise((r) => setTimeout(r, 1_500));
+    await lock.release();
+
+    expect(await sink.whenStored(30_000)).toBe(true);
+    const summary = await logger.finalizeSession();
+    const stored = await rowsOf(schema, "qtlock");
+    expect(stored).toEqual({ rows: summary.totalRecords, distinct: summary.totalRecords });
+    // (before 2026-12-06 the timed-out insert committed once the lock went, its batch sent again counted as duplicates)
+    expect({ stored: sink.stats().stored, duplicates: sink.stats().duplicates }).toEqual({ stored: summary.totalRecords, duplicates: 0 });
+    expect(errors.some((e) => /queryTimeoutMs \(400 ms\)/.test(e))).toBe(true);
+    expect((await verifyPostgres({ connectionString: PG_URL, schema })).problems).toEqual([]);
+  }, 120_000);
+});

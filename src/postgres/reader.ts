@@ -19,7 +19,7 @@ import { connectionOptionsShape, parseOptions, poolFor, schemaOf } from "./pg.js
 import type { PostgresConnectionOptions } from "./options.js";
 import { names } from "./schema.js";
 import { columnText } from "./rows.js";
-import { storeError } from "./store-error.js";
+import { connectionEnded, storeError } from "./store-error.js";
 import { readContentFile } from "../reader/content-file.js";
 import { isoTime } from "../reader/time-input.js";
 import { StoreKeys } from "./keys.js";
@@ -105,12 +105,21 @@ export class PostgresRecordSource implements RecordSource {
     this.description = `postgres:${this.schema}${o.connectionString ? `@${redact(o.connectionString)}` : ""}`;
   }
 
-  /** A query of the store; a failure is an `AuditIOError` naming the store and what to check (store-error.ts). */
+  /**
+   * A query of the store; a failure is an `AuditIOError` naming the store and what to check
+   * (store-error.ts). A read whose connection the server ended under it (pg_terminate_backend, a
+   * failover, idle_session_timeout: see `connectionEnded`) runs once more, on a new connection;
+   * found by the PostgreSQL fault-injection pass, 2026-12-06: it failed at once, and said to check
+   * that the server was up and the host, port, user and password right.
+   */
   private async sql<T extends QueryResultRow>(text: string, values?: unknown[]): Promise<QueryResult<T>> {
-    try {
-      return await this.pool.query<T>(text, values);
-    } catch (err) {
-      throw storeError(err, this.pool, this.schema, "read");
+    for (let attempt = 1; ; attempt++) {
+      try {
+        return await this.pool.query<T>(text, values);
+      } catch (err) {
+        if (attempt === 1 && connectionEnded(err)) continue;
+        throw storeError(err, this.pool, this.schema, "read", attempt > 1);
+      }
     }
   }
 

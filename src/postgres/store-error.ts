@@ -23,13 +23,36 @@ function unreachable(code: string | undefined): boolean {
 }
 
 /**
+ * SQLSTATEs of a connection the server ended under a query: an administrator's or a tool's
+ * `pg_terminate_backend`, a fast shutdown or a failover (57P01), a crash of another backend
+ * (57P02), `idle_session_timeout` (57P05).
+ */
+const ENDED: Readonly<Record<string, string>> = {
+  "57P01": "an administrator or a tool ended it (pg_terminate_backend, a pooler, a failover or a fast shutdown)",
+  "57P02": "the server restarted after a crash of another of its processes",
+  "57P05": "the server's idle_session_timeout ended it",
+};
+
+/**
+ * Whether the connection of a query was ended under it (see `ENDED`), or lost without a SQLSTATE
+ * (pg's "Connection terminated unexpectedly"): a read can run again, on a new
+ * connection of the pool (pg's pool drops a connection whose query failed so).
+ */
+export function connectionEnded(err: unknown): boolean {
+  const e = (err ?? {}) as { code?: unknown; message?: unknown };
+  if (typeof e.code === "string") return e.code in ENDED;
+  // (not "Connection terminated due to connection timeout": a server that did not answer the connect)
+  return typeof e.message === "string" && /^Connection terminated unexpectedly/.test(e.message);
+}
+
+/**
  * `err` as an `AuditIOError` for `action` ("verify", "read", …) on the store `pool` reaches; an
  * error of the library's own is returned as it is.
  *
  * @example
  * try { await pool.query(sql) } catch (err) { throw storeError(err, pool, schema, "verify") }
  */
-export function storeError(err: unknown, pool: PgPoolLike, schema: string, action: string): AuditLoggerError {
+export function storeError(err: unknown, pool: PgPoolLike, schema: string, action: string, retried = false): AuditLoggerError {
   if (err instanceof AuditLoggerError) return err;
   const e = (err ?? {}) as { code?: unknown; message?: unknown };
   const code = typeof e.code === "string" ? e.code : undefined;
@@ -38,6 +61,15 @@ export function storeError(err: unknown, pool: PgPoolLike, schema: string, actio
   if (code !== undefined && MISSING.has(code)) {
     return new AuditIOError(
       `cannot ${action} the PostgreSQL store at ${where}: there is no audit store in schema "${schema}" (${message}). Nothing has been written there yet (a PostgresSink or migratePostgres creates it), or the store is in another schema (option schema).`,
+      { cause: err },
+    );
+  }
+  // (a server that is up ended the connection: "check the host, port, user, password" misled;
+  // found by the PostgreSQL fault-injection pass, 2026-12-06)
+  if (connectionEnded(err)) {
+    const why = code !== undefined && code in ENDED ? ENDED[code]! : "the connection was lost";
+    return new AuditIOError(
+      `cannot ${action} the PostgreSQL store at ${where}: the server ended the connection during the query (${code !== undefined && /^[0-9A-Z]{5}$/.test(code) ? `SQLSTATE ${code}: ` : ""}${message})${retried ? ", and again on a new connection" : ""}: ${why}. The store is reachable and the credentials are right; try again, and if it keeps happening look in the server's log for what ends the connections (pg_stat_activity, a pooler's or a failover's log).`,
       { cause: err },
     );
   }

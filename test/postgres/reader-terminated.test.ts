@@ -1,0 +1,91 @@
+import pg from "pg";
+import { afterEach, describe, expect, it } from "vitest";
+import { AuditLogger, AuditViewer } from "../../src/index.js";
+import { PostgresRecordSource, PostgresSink } from "../../src/postgres/index.js";
+import { tmpProject } from "../helpers/index.js";
+import { PG_URL, pgTestScope, sql } from "../fixtures/postgres/db.js";
+
+const { schemaFor } = pgTestScope();
+const lockers: pg.Client[] = [];
+afterEach(async () => {
+  for (const c of lockers.splice(0)) await c.end().catch(() => undefined);
+});
+
+/** A store holding one session of 30 tool records; its schema and the files' audit directory. */
+async function populated(tag: string): Promise<{ schema: string; auditDir: string }> {
+  const schema = schemaFor(tag);
+  const logger = new AuditLogger({ sessionId: tag, projectPath: tmpProject(), sinks: [new PostgresSink({ connectionString: PG_URL, schema })], fullContentLogging: false });
+  for (let i = 0; i < 30; i++) logger.logToolUsage({ toolName: "t", operation: "op", parameters: { i } });
+  await logger.finalizeSession();
+  return { schema, auditDir: logger.auditDir };
+}
+
+/** The store's URL with an application_name of this test's own: its connections only are ended. */
+function urlFor(app: string): string {
+  const u = new URL(PG_URL);
+  u.searchParams.set("application_name", app);
+  return u.toString();
+}
+
+/** A second client holding ACCESS EXCLUSIVE on audit_records: the reader's query waits there (a known moment to end it). */
+async function lockRecords(schema: string): Promise<pg.Client> {
+  const c = new pg.Client({ connectionString: PG_URL });
+  lockers.push(c);
+  await c.connect();
+  await c.query("BEGIN");
+  await c.query(`LOCK TABLE "${schema}".audit_records IN ACCESS EXCLUSIVE MODE`);
+  return c;
+}
+
+/** Waits (20 s at most) for a backend of `app` other than `not` waiting for the lock; returns its pid. */
+async function waiter(app: string, not: readonly number[] = []): Promise<number> {
+  for (const end = Date.now() + 20_000; Date.now() < end; ) {
+    const rows = await sql<{ pid: number }>(`SELECT pid FROM pg_stat_activity WHERE application_name = $1 AND wait_event_type = 'Lock' AND NOT (pid = ANY($2::int[]))`, [app, not]);
+    if (rows[0]) return rows[0].pid;
+    await new Promise((r) => setTimeout(r, 10));
+  }
+  throw new Error(`no query of ${app} waits for the lock${not.length > 0 ? " again: the read was not run again" : ""}`);
+}
+
+const terminate = (pid: number) => sql(`SELECT pg_terminate_backend($1)`, [pid]);
+
+describe("a read of the store whose connection an administrator ends (pg_terminate_backend, 57P01)", () => {
+  it("runs again on a new connection and answers as the files do", async () => {
+    const { schema, auditDir } = await populated("rterm");
+    const app = `audit-logger-rterm-${process.pid}`;
+    const store = new AuditViewer({ postgres: { connectionString: urlFor(app), schema } });
+    const lock = await lockRecords(schema);
+    const read = store.getToolUsages({ limit: 100 });
+    const first = await waiter(app);
+    await terminate(first);
+    // (before 2026-12-06 the read failed here: "Check that the server is up …")
+    await waiter(app, [first]); // the read again, on a new connection
+    await lock.query("COMMIT");
+    const got = await read;
+    expect(got).toHaveLength(30);
+    expect(got).toEqual(await new AuditViewer({ auditPath: auditDir }).getToolUsages({ limit: 100 }));
+  }, 60_000);
+
+  it("ended again on the new connection: fails saying what happened (SQLSTATE 57P01, who ends connections), not to check host, port and password", async () => {
+    const { schema } = await populated("rterm2");
+    const app = `audit-logger-rterm2-${process.pid}`;
+    const source = new PostgresRecordSource({ connectionString: urlFor(app), schema });
+    const lock = await lockRecords(schema);
+    const read = source.query("tool_usage", {});
+    const outcome = read.then(
+      () => undefined,
+      (e: unknown) => e as Error & { code?: string },
+    );
+    const first = await waiter(app);
+    await terminate(first);
+    await terminate(await waiter(app, [first]));
+    const err = await outcome;
+    await lock.query("COMMIT");
+    expect(err?.code).toBe("AUDIT_ERR_IO");
+    expect(err?.message).toMatch(/the server ended the connection during the query \(SQLSTATE 57P01: terminating connection due to administrator command\), and again on a new connection: an administrator or a tool ended it/);
+    expect(err?.message).not.toMatch(/host, port, user, password/);
+    // the source still reads once the connections are left alone
+    expect(await source.query("tool_usage", {})).toHaveLength(30);
+    await source.close();
+  }, 60_000);
+});

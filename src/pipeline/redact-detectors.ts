@@ -8,7 +8,7 @@
  * `Bearer <jwt>` is reported as a JWT and a card number is never also read as a phone number.
  */
 
-import { isSecretName, isStrongSecretName } from "./secret-words.js";
+import { isSecretName, isStrongSecretName, nameWords } from "./secret-words.js";
 
 const DIGIT_RUN = /\d[\d .()+-]{7}/;
 
@@ -24,6 +24,20 @@ export class TextProbe {
   get digitRun(): boolean {
     return (this.digits ??= DIGIT_RUN.test(this.text));
   }
+}
+
+/**
+ * Whether `word` (lower case) is in the text in any case (`aUtHoRiZaTiOn`), looked for around each
+ * of the `pivots` (spellings of its rare letter at `at`: "zZ" for authorization's "z"), so that a
+ * text without them costs a memchr, not a copy of it in lower case (5-10% of a 1 KB chat).
+ */
+function containsAnyCase(text: string, word: string, at: number, pivots: string): boolean {
+  for (const pivot of pivots) {
+    for (let i = text.indexOf(pivot, at); i >= 0; i = text.indexOf(pivot, i + 1)) {
+      if (text.slice(i - at, i - at + word.length).toLowerCase() === word) return true;
+    }
+  }
+  return false;
 }
 
 /**
@@ -260,7 +274,7 @@ function paramsHoldCredential(params: string): boolean {
  * `Credential=…, Signature=…`: all of them go when one holds a credential). Otherwise its first
  * word, when long enough (any 8 characters after the label: Basic's base64 may have no digit).
  */
-function bearerAccept(candidate: string, match: string): number {
+function bearerAccept(candidate: string, match: string, text: string, index: number): number {
   const labelled = /^authorization/i.test(match);
   if (labelled && AUTH_PARAM.test(candidate)) return paramsHoldCredential(candidate) ? candidate.length : 0;
   const gap = /[ \t]+/.exec(candidate);
@@ -271,13 +285,50 @@ function bearerAccept(candidate: string, match: string): number {
   }
   const t = first.replace(/=+$/, "");
   if (t.length < 8) return 0;
-  return labelled || credentialShaped(t) ? first.length : 0;
+  // (a word after the label, `Authorization: required for all endpoints`, and code,
+  // `Authorization: req.headers.authorization`, are none: until 2026-12-06 any 8 characters were)
+  if (!labelled) return credentialShaped(t) ? first.length : 0;
+  const end = index + match.length - candidate.length + first.length;
+  return PROSE_WORD.test(t) || readsAsCode(first, text[end]) ? 0 : first.length;
 }
+
+/**
+ * A word of prose: letters in lower case, the first perhaps a capital, at most 15 of them
+ * (`required`, `Denied`). A random credential of letters alone is longer, or of both cases.
+ */
+const PROSE_WORD = /^[A-Za-z][a-z]{0,14}$/;
+/** One identifier of code as people name them: letters (`_`, `$`), then at most 3 digits (`pw1`, `apiKey2`, `sha256`). */
+const IDENT = "[A-Za-z_$][A-Za-z_$]*\\d{0,3}";
+/** A member path (`passwordInput.value`, `user?.token`, `bcrypt.hash(`), or a call of a name without digits (`getToken(`). */
+const CODE_VALUE = new RegExp(`^(?:${IDENT}(?:\\??\\.${IDENT})+(?:[([]|$)|[A-Za-z_$][A-Za-z_$]*\\()`);
+
+/**
+ * Whether a value after a credential's label is code that reads the credential, not the
+ * credential: a member path or a call (`passwordInput.value`, `bcrypt.hash(pw1)`,
+ * `getToken(user1)`; `next`: the character after the value, for a pattern whose value stops
+ * before "("). A credential with a dot has a segment no identifier has (`ya29.a0AfH6SMB…`: a digit
+ * inside it), and stays a credential. (Until 2026-12-06 code after `password =` or
+ * `Authorization:` in a chat's code samples was redacted.)
+ */
+function readsAsCode(value: string, next: string | undefined): boolean {
+  return CODE_VALUE.test(next === "(" || next === "[" ? value + next : value);
+}
+
+/**
+ * The last word of a label that names something about a credential, not the credential: its
+ * count, length, type, name, id, expiry or where it is (`token_count`, `password_length`,
+ * `key_id`, `token_url`, `password-file`). (Until 2026-12-06 `token_count: 12345abc` was redacted.)
+ */
+const ABOUT_A_CREDENTIAL = new Set([
+  "count", "counts", "length", "len", "size", "limit", "limits", "max", "min", "total", "type", "kind", "name", "id", "ids",
+  "index", "idx", "expiry", "expires", "expiration", "ttl", "age", "url", "uri", "endpoint", "path", "file", "field", "label",
+  "hint", "usage", "format", "version", "policy", "rule", "rules", "strength",
+]);
 
 /** A label that names a failure, not a value (`TokenError: expired`): what follows is a message. */
 const NAMES_A_FAILURE = /(?:error|exception|fault|failure|warning)$/i;
 /** Characters of a label (a header, parameter or member name). */
-const LABEL_CHAR = /[A-Za-z0-9_.-]/;
+const LABEL_CHAR = /[A-Za-z0-9_.%-]/;
 
 /**
  * A value after a label that names a credential (isStrongSecretName: `x-api-key`, `access_token`,
@@ -298,13 +349,18 @@ function credentialAccept(value: string, match: string, text: string, index: num
   let nameStart = start;
   while (nameStart < index && (text[nameStart] === "-" || text[nameStart] === ".")) nameStart++;
   if (!/[A-Za-z_]/.test(text[nameStart]!)) return 0;
-  const label = text.slice(nameStart, index) + (/^[A-Za-z0-9_.-]*/.exec(match)?.[0] ?? "");
+  // (percent-escapes decoded: `?api%5Fkey=`, until 2026-12-06 no label)
+  const label = (text.slice(nameStart, index) + (/^[A-Za-z0-9_.%-]*/.exec(match)?.[0] ?? "")).replace(/%([0-9A-Fa-f]{2})/g, (_, h: string) => String.fromCharCode(parseInt(h, 16)));
+  // (a flag's value after a space, `--password Secret123`; elsewhere a label needs ":" or "=")
+  if (!/[:=]/.test(match) && text[start] !== "-") return 0;
   // (a URL's parameter, `?key=`, `&sig=`, `;jsessionid=`, by isSecretName; elsewhere the stronger
   // rule, so that `sessionId: conv_8f3a2` and `cacheKey=user42` stay)
   const inUrl = start > 0 && "?&#;".includes(text[start - 1]!);
   if (label.toLowerCase() === "code" || NAMES_A_FAILURE.test(label) || !(inUrl ? isSecretName(label) : isStrongSecretName(label))) return 0;
-  if (value.length < 6 || !/[A-Za-z]/.test(value) || ENVIRONMENT_REFERENCE.test(value)) return 0;
-  return credentialShaped(value) ? value.length : 0;
+  if (value.length < 6 || !/[A-Za-z]/.test(value) || ENVIRONMENT_REFERENCE.test(value) || readsAsCode(value, undefined)) return 0;
+  if (!credentialShaped(value)) return 0;
+  const words = nameWords(label);
+  return ABOUT_A_CREDENTIAL.has(words[words.length - 1] ?? "") ? 0 : value.length;
 }
 
 /**
@@ -422,7 +478,8 @@ export const BUILTIN_DETECTORS: readonly Detector[] = Object.freeze([
     // whole: see bearerAccept.
     pattern: new RegExp(`(?:\\bbearer\\s+|\\bauthorization["']?\\s*[:=]\\s*["']?(?:(?:bearer|basic|token)\\s+)?)(?<secret>${AUTH_PARAMS}|(?:[A-Za-z][A-Za-z0-9_-]{0,63}[ \\t]+)?(?:${AUTH_PARAMS}|[A-Za-z0-9\\-._~+/]{8,}=*))`, "dgi"),
     // the hint knows the usual spellings; the pattern itself ignores case
-    hint: (t) => t.includes("bearer") || t.includes("Bearer") || t.includes("BEARER") || t.includes("zation") || t.includes("ZATION"),
+    // (and then, in any case, `aUtHoRiZaTiOn:`: until 2026-12-06 such a label was never read)
+    hint: (t) => t.includes("bearer") || t.includes("Bearer") || t.includes("BEARER") || t.includes("zation") || t.includes("ZATION") || containsAnyCase(t, "authorization", 7, "zZ"),
     accept: bearerAccept,
   }),
   detector({
@@ -433,7 +490,8 @@ export const BUILTIN_DETECTORS: readonly Detector[] = Object.freeze([
     // (until 2026-12-05 no rule knew cookies, and session cookies were written in plain text
     // wherever `paths` did not name them)
     pattern: /\b(?:set-)?cookie["']?\s*[:=]\s*["']?(?<secret>[!#$%&*+.^_`|~0-9A-Za-z-]+=[^;\s"'\\]*(?:;[ \t]?[!#$%&*+.^_`|~0-9A-Za-z-]+(?:=[^;\s"'\\]*)?)*)/dgi,
-    hint: (t) => t.includes("ookie") || t.includes("OOKIE"),
+    // (and in any case, `CoOkIe:`, looked for around each "k": until 2026-12-06 never read)
+    hint: (t) => t.includes("ookie") || t.includes("OOKIE") || containsAnyCase(t, "cookie", 3, "kK"),
   }),
   detector({
     name: "credential",
@@ -448,7 +506,7 @@ export const BUILTIN_DETECTORS: readonly Detector[] = Object.freeze([
     // a text of many labels costs each one its own value, not the rest of the text. (Until 2026-12-06 no rule knew these labels: with
     // `redact` on, Anthropic's and Azure's API-key headers and keys in query strings were
     // written in clear; only `paths` the app named, and never inside a URL, caught them)
-    pattern: /(?:key|sig|code|pin|auth|bearer|jwt|sess|pwd|pass|mfa|nonce|verifier|appid|token|secret|cookie|otp|credential|assertion)[A-Za-z0-9_.-]{0,63}?["']?[ \t]*[:=][ \t]*["']?(?=(?<secret>[^\s"'&,;)\]}>#?\\[=][^\s"'&,;)\]}>#?\\=]{0,1023}=*))/gi,
+    pattern: /(?:key|sig|code|pin|auth|bearer|jwt|sess|pwd|pass|mfa|nonce|verifier|appid|token|secret|cookie|otp|credential|assertion)[A-Za-z0-9_.%-]{0,63}?["']?(?:[ \t]*[:=][ \t]*|[ \t]+)["']?(?=(?<secret>[^\s"'&,;)\]}>#?\\[=][^\s"'&,;)\]}>#?\\=]{0,1023}=*))/gi,
     // (the value starts where the match ends: no `d` flag, whose indices cost the scan 3x)
     secretStart: (m) => m.index + m[0].length,
     accept: credentialAccept,

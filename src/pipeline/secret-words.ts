@@ -26,16 +26,39 @@ const SECRET_ENDINGS = [
   "secretkey", "sessionid", "sessionkey", "signature", "credential", "credentials", "assertion", "cookie", "cookies", "auth", "otp",
 ];
 
+/**
+ * Case that alternates within words (`aUtHoRiZaTiOn`, `PaSsWoRd`, `x-ApI-kEy`): two or more
+ * capitals after a small letter that start no camelCase word of 2 letters or more (`sessionID`
+ * has one). Such a name is read both ways, at capitals and at separators only. (Until 2026-12-06
+ * it was split at every capital, into words of a letter or two, and named no credential.)
+ */
+const ODD_CASE = /[a-z][A-Z](?![a-z]{2}).*[a-z][A-Z](?![a-z]{2})/s;
+
+/** The ways to read a name's words: lower case, trailing digits dropped (`cookie2`); see SECRET_WORDS. */
+function nameReadings(name: string): string[][] {
+  const camel = nameWords(name);
+  return ODD_CASE.test(name) ? [camel, separatedWords(name)] : [camel];
+}
+
+/** The words of a name split at separators and camelCase, lower case, trailing digits dropped (`token_count`: token, count). */
+export function nameWords(name: string): string[] {
+  return separatedWords(name.replace(/([a-z0-9])([A-Z])/g, "$1 $2"));
+}
+
+function separatedWords(name: string): string[] {
+  const words: string[] = [];
+  for (const whole of name.toLowerCase().split(/[^a-z0-9]+/)) {
+    const word = whole.replace(/[0-9]+$/, "");
+    if (word !== "") words.push(word);
+  }
+  return words;
+}
+
+const isSecretWord = (word: string): boolean => SECRET_WORDS.has(word) || SECRET_ENDINGS.some((end) => word.endsWith(end));
+
 /** Whether a header, parameter or member of this name carries a credential (see SECRET_WORDS; any case). */
 export function isSecretName(name: string): boolean {
-  const words = name.replace(/([a-z0-9])([A-Z])/g, "$1 $2").toLowerCase().split(/[^a-z0-9]+/);
-  for (const whole of words) {
-    const word = whole.replace(/[0-9]+$/, "");
-    if (word === "") continue;
-    if (SECRET_WORDS.has(word)) return true;
-    for (const end of SECRET_ENDINGS) if (word.endsWith(end)) return true;
-  }
-  return false;
+  return nameReadings(name).some((words) => words.some(isSecretWord));
 }
 
 
@@ -60,11 +83,8 @@ const KEY_NAMES = /(?:apikey|accesskey|privatekey|secretkey|authkey|signingkey|m
  * isStrongSecretName("sessionId") // false (isSecretName says true)
  */
 export function isStrongSecretName(name: string): boolean {
-  if (!isSecretName(name)) return false;
-  const words = name.replace(/([a-z0-9])([A-Z])/g, "$1 $2").toLowerCase().split(/[^a-z0-9]+/);
-  for (const whole of words) {
-    const word = whole.replace(/[0-9]+$/, "");
-    if (word !== "" && !AMBIGUOUS_WORDS.has(word) && isSecretName(word)) return true;
-  }
+  const readings = nameReadings(name);
+  if (!readings.some((words) => words.some(isSecretWord))) return false;
+  if (readings.some((words) => words.some((word) => !AMBIGUOUS_WORDS.has(word) && isSecretWord(word)))) return true;
   return KEY_NAMES.test(name.toLowerCase().replace(/[^a-z0-9]/g, ""));
 }

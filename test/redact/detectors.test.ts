@@ -12,6 +12,20 @@ function run(r: Redactor, text: string): { out: string; counts: RedactionCounts 
   return { out: r.redactText(text, counts), counts };
 }
 
+/** Each text redacted by the placeholder redactor to `want`, with one hit per placeholder of `rule`. */
+function expectRedacted(rows: ReadonlyArray<readonly [string, string]>, rule: string): void {
+  for (const [text, want] of rows) {
+    const r = run(placeholder, text);
+    expect(r.out, text).toBe(want);
+    expect(r.counts, text).toEqual({ [rule]: want.split(`[REDACTED:${rule}]`).length - 1 });
+  }
+}
+
+/** Each text left unchanged by the placeholder redactor. */
+function expectKept(texts: readonly string[]): void {
+  for (const text of texts) expect(run(placeholder, text).out, text).toBe(text);
+}
+
 describe("built-in detectors", () => {
   it("has a canary for every built-in rule", () => {
     expect(new Set(CANARIES.map((c) => c.rule))).toEqual(new Set(BUILTIN_RULE_NAMES));
@@ -263,6 +277,79 @@ describe("detector gaps", () => {
     expect(run(placeholder, "password=$ecret123abc").out).toBe("password=[REDACTED:credential]");
   });
 
+  it("words and code after an Authorization label are no credential; a credential of the same place and length still goes", () => {
+    expectKept([
+      "Authorization: required for all endpoints",
+      "Authorization: Required (see the docs)",
+      "authorization: mandatory",
+      "Authorization: req.headers.authorization",
+      "Authorization: request.headers.get(name)",
+      "Authorization: getAuthHeader(user)",
+    ]);
+    expectRedacted([
+      ["Authorization: r3quir3d for all endpoints", "Authorization: [REDACTED:bearer] for all endpoints"],
+      ["Authorization: qwhfjwkeurhgsldkzq", "Authorization: [REDACTED:bearer]"], // 16+ letters: random, not a word
+      ["Authorization: dXNlcjpwdw==", "Authorization: [REDACTED:bearer]"], // Basic's base64, no digit
+      ["Authorization: Bearer ya29.a0AfH6SMBx9Zq", "Authorization: Bearer [REDACTED:bearer]"], // a dotted token, not a member path
+    ], "bearer");
+  });
+
+  it("a label in odd mixed case (aUtHoRiZaTiOn:, PaSsWoRd=, CoOkIe:) is read like any other", () => {
+    const secret = "a9f8e7d6c5b4a3f2e1d0";
+    expectRedacted([
+      [`aUtHoRiZaTiOn: ${secret}`, "aUtHoRiZaTiOn: [REDACTED:bearer]"],
+      [`AuThOrIzAtIoN: bEaReR ${secret}`, "AuThOrIzAtIoN: bEaReR [REDACTED:bearer]"],
+    ], "bearer");
+    expectRedacted([
+      ["PaSsWoRd=Secret123", "PaSsWoRd=[REDACTED:credential]"],
+      [`x-ApI-kEy: ${secret}`, "x-ApI-kEy: [REDACTED:credential]"],
+    ], "credential");
+    expectRedacted([["CoOkIe: session=abc123def456", "CoOkIe: [REDACTED:cookie]"]], "cookie");
+    // words in such a case that name no credential stay, and camelCase reads as before
+    expectKept(["aUtHoRiZaTiOn: required", "PaSsWoRd: forgotten", "mAx_ToKeNs=4096", "sessionID: conv_8f3a2b"]);
+  });
+
+  it("code after a credential's label (a member path, a call) stays; a credential with dots or parentheses of another shape goes", () => {
+    expectKept([
+      "const password = passwordInput.value;",
+      "password: passwordInput.value,",
+      "password = bcrypt.hash(pw1)",
+      "const token = getToken(user1)",
+      "apiKey: config.apiKey2,",
+      "token: session?.accessToken2",
+      "api_key=settings.OPENAI_KEY1",
+      "client_secret = creds['client_secret']",
+    ]);
+    expectRedacted([
+      ["password: Summer2024.Fall", "password: [REDACTED:credential]"], // a part with 4 digits: no identifier
+      ["api_key=ak.9f8e7d6c5b4a3f2e", "api_key=[REDACTED:credential]"],
+      ["token: ya29.a0AfH6SMBx9Zq", "token: [REDACTED:credential]"],
+      ["password = Pa55word", "password = [REDACTED:credential]"],
+    ], "credential");
+  });
+
+  it("a label naming something about a credential (its count, length, type, id, file) is no credential's label", () => {
+    expectKept(["token_count: 12345abc", "tokenCount=12345abc", "password_length: 12chars", "api_key_id: key01abc", "token_type: Bearer2x", "--password-file /run/s3cret1", "secretName: prod-db-2a"]);
+    expectRedacted([
+      ["token: 12345abc", "token: [REDACTED:credential]"],
+      ["count_token: 12345abc", "count_token: [REDACTED:credential]"],
+      ["password_hash: 12345abc", "password_hash: [REDACTED:credential]"],
+    ], "credential");
+  });
+
+  it("a command-line flag's value after a space, and a URL-encoded label, are read", () => {
+    expectRedacted([
+      ["mysql -u root --password Secret123 db", "mysql -u root --password [REDACTED:credential] db"],
+      ['cli --api-key "abcd1234efgh" --verbose', 'cli --api-key "[REDACTED:credential]" --verbose'],
+      ["tool -token Abc123def456", "tool -token [REDACTED:credential]"],
+      ["GET /v1/x?api%5Fkey=Ab3dEf6hIj9kLm2nOp&q=1", "GET /v1/x?api%5Fkey=[REDACTED:credential]&q=1"],
+      ["GET /v1/x?q=1&access%5ftoken=Ab3dEf6hIj9kLm2nOp", "GET /v1/x?q=1&access%5ftoken=[REDACTED:credential]"],
+      ["GET /v1/x?client%2Dsecret=Zx9Qw8Er7Ty6Ui5Op4", "GET /v1/x?client%2Dsecret=[REDACTED:credential]"],
+    ], "credential");
+    // prose naming a credential before a word, a flag with no credential after it, an encoded label naming none
+    expectKept(["the password is Secret123", "token Abc123def456 was rotated", "--password --verbose", "--token $API_TOKEN", "GET /x?page%5Fsize=50abc", "use --password-file /run/s3cret1"]);
+  });
+
   it("stay linear on 100 KB of adversarial text for these shapes", () => {
     const texts = [
       "-----BEGIN PRIVATE KEY-----" + " a".repeat(50_000),
@@ -278,6 +365,20 @@ describe("detector gaps", () => {
       "api_key=".repeat(12_000) + "x",
       "token:" + "a".repeat(100_000),
       "x-api-key: " + "k:".repeat(50_000),
+      // (the space-separated flag, encoded labels, odd case and code shapes of 2026-12-06)
+      "--password ".repeat(10_000) + "x",
+      "-" + "password ".repeat(11_000),
+      "?api%5Fkey=" + "%5F".repeat(33_000),
+      "%5F".repeat(33_000) + "token=Abc123def456",
+      "token: " + "a.".repeat(50_000) + "(",
+      "password=" + "aB1.".repeat(25_000),
+      "aUtHoRiZaTiOn: " + "ab ".repeat(33_000),
+      "Authorization: " + "a.b(".repeat(25_000),
+      "token_count: " + "x".repeat(100_000),
+      "--token" + " \t".repeat(50_000) + "Abc123def456",
+      "Z".repeat(100_000),
+      "aUtHoRiZ".repeat(12_000),
+      "K".repeat(100_000),
     ];
     for (const text of texts) {
       const started = performance.now();

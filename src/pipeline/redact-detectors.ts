@@ -297,17 +297,19 @@ function bearerAccept(candidate: string, match: string, text: string, index: num
  * (`required`, `Denied`). A random credential of letters alone is longer, or of both cases.
  */
 const PROSE_WORD = /^[A-Za-z][a-z]{0,14}$/;
-/** One identifier of code as people name them: letters (`_`, `$`), then at most 3 digits (`pw1`, `apiKey2`, `sha256`). */
-const IDENT = "[A-Za-z_$][A-Za-z_$]*\\d{0,3}";
-/** A member path (`passwordInput.value`, `user?.token`, `bcrypt.hash(`), or a call of a name without digits (`getToken(`). */
-const CODE_VALUE = new RegExp(`^(?:${IDENT}(?:\\??\\.${IDENT})+(?:[([]|$)|[A-Za-z_$][A-Za-z_$]*\\()`);
+/**
+ * Code: a member path of identifiers (letters, `_`, `$`; the last may end in up to 3 digits:
+ * `passwordInput.value`, `session?.accessToken2`), or a call or index on a path of such names
+ * without digits (`bcrypt.hash(`, `getToken(`, `creds[`).
+ */
+const CODE_VALUE = /^[A-Za-z_$]+(?:\??\.[A-Za-z_$]+)*(?:\??\.[A-Za-z_$]+\d{0,3}(?:[([]|$)|[([])/;
 
 /**
  * Whether a value after a credential's label is code that reads the credential, not the
  * credential: a member path or a call (`passwordInput.value`, `bcrypt.hash(pw1)`,
  * `getToken(user1)`; `next`: the character after the value, for a pattern whose value stops
- * before "("). A credential with a dot has a segment no identifier has (`ya29.a0AfH6SMB…`: a digit
- * inside it), and stays a credential. (Until 2026-12-06 code after `password =` or
+ * before "("). A credential with a dot has a part no such identifier has (`ya29.a0AfH6SMB…`,
+ * `Secret1.abc`: digits before the last part), and stays a credential. (Until 2026-12-06 code after `password =` or
  * `Authorization:` in a chat's code samples was redacted.)
  */
 function readsAsCode(value: string, next: string | undefined): boolean {

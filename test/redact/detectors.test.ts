@@ -325,7 +325,14 @@ describe("detector gaps", () => {
       ["api_key=ak.9f8e7d6c5b4a3f2e", "api_key=[REDACTED:credential]"],
       ["token: ya29.a0AfH6SMBx9Zq", "token: [REDACTED:credential]"],
       ["password = Pa55word", "password = [REDACTED:credential]"],
+      ["password: Secret1.abc", "password: [REDACTED:credential]"], // digits before the last part: no member path
+      ["password: Winter22.Snow7", "password: [REDACTED:credential]"],
     ], "credential");
+    // as members of a value too: the key is the label
+    const counts: RedactionCounts = {};
+    const value = { password: "Secret1.abc", snippet: "password: passwordInput.value", config: { apiKey: "config.apiKey2" } };
+    expect(placeholder.redactValue(value, counts)).toEqual({ ...value, password: "[REDACTED:credential]" });
+    expect(counts).toEqual({ credential: 1 });
   });
 
   it("a label naming something about a credential (its count, length, type, id, file) is no credential's label", () => {

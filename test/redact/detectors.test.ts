@@ -386,6 +386,8 @@ describe("detector gaps", () => {
       "Z".repeat(100_000),
       "aUtHoRiZ".repeat(12_000),
       "K".repeat(100_000),
+      "x-ApI-kEy=a ".repeat(8_000),
+      "PaSsWoRd=Secret123 ".repeat(5_000),
     ];
     for (const text of texts) {
       const started = performance.now();

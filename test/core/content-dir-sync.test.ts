@@ -9,43 +9,24 @@
 // a child process, every thread traced), in the order the kernel ran them. Where that thread
 // cannot run (the thread pool writes the files), and on the app's thread, the fs calls are
 // watched in this process (test/helpers/fs-watch.ts), as for the audit directory.
-import { execFileSync, spawnSync } from "node:child_process";
 import fs from "node:fs";
 import path from "node:path";
 import { afterEach, expect, it } from "vitest";
 import { AuditLogger } from "../../src/index.js";
 import { stopContentThread } from "../../src/sink/content-thread.js";
-import { childArgs } from "../helpers/child-args.js";
 import { cleanupTmp, tmpProject } from "../helpers/index.js";
-import { auditDirOf, REPO_ROOT } from "../helpers/core.js";
+import { auditDirOf, underStrace } from "../helpers/core.js";
 import { watchDirectory } from "../helpers/fs-watch.js";
 
 afterEach(cleanupTmp);
 
-function hasStrace(): boolean {
-  try {
-    execFileSync("strace", ["-V"], { stdio: "ignore" });
-    return true;
-  } catch {
-    return false;
-  }
-}
-
 it("fsync mode, the content-writer thread: full_interactions/ is fsync'ed after the content files are created and before flush() resolves, once per batch", () => {
-  // (.ci/run installs strace; a machine without it cannot run this test, and says so)
-  expect(hasStrace(), "strace is needed: apt-get install -y strace").toBe(true);
   const projectPath = tmpProject();
-  const trace = path.join(projectPath, "strace.txt");
   const chats = 20;
-  const r = spawnSync("strace", ["-f", "-y", "-qq", "-e", "trace=openat,fsync,write", "-o", trace, process.execPath, ...childArgs(path.join(REPO_ROOT, "test/fixtures/core/content-dir-sync-child.mts")), projectPath, String(chats)], {
-    cwd: REPO_ROOT,
-    encoding: "utf8",
-    timeout: 60_000,
-  });
+  const { result: r, lines } = underStrace("content-dir-sync-child.mts", "openat,fsync,write", projectPath, [String(chats)], ["-y"]);
   expect(r.status, r.stderr).toBe(0);
   expect(r.stdout).toBe("logging\nflushed\n");
   const contentDir = path.join(fs.realpathSync(auditDirOf(projectPath)), "full_interactions");
-  const lines = fs.readFileSync(trace, "utf8").split("\n");
   const logging = lines.findIndex((l) => /\bwrite\(1(<[^>]*>)?, "logging\\n"/.test(l));
   const flushed = lines.findIndex((l) => /\bwrite\(1(<[^>]*>)?, "flushed\\n"/.test(l));
   expect(logging, "no 'logging' write in the trace").toBeGreaterThan(0);

@@ -5,45 +5,24 @@
 // 2026-12-06 the worker took every chat's id for one the app gave, and claimed it: two more files
 // created and one removed per chat, on the worker (found by review). The worker's file calls are
 // seen with strace, in a child process with every thread traced.
-import { execFileSync, spawnSync } from "node:child_process";
 import fs from "node:fs";
 import path from "node:path";
 import { afterEach, expect, it } from "vitest";
-import { childArgs } from "../helpers/child-args.js";
 import { cleanupTmp, tmpProject } from "../helpers/index.js";
-import { auditDirOf, REPO_ROOT } from "../helpers/core.js";
+import { auditDirOf, underStrace } from "../helpers/core.js";
 
 afterEach(cleanupTmp);
 
-function hasStrace(): boolean {
-  try {
-    execFileSync("strace", ["-V"], { stdio: "ignore" });
-    return true;
-  } catch {
-    return false;
-  }
-}
-
 it("thread: true: a chat id the kit made is not claimed on disk; one the app gave is", () => {
-  // (.ci/run installs strace)
-  expect(hasStrace(), "strace is needed: apt-get install -y strace").toBe(true);
   const projectPath = tmpProject();
-  const trace = path.join(projectPath, "strace.txt");
   const chats = 10;
-  const r = spawnSync("strace", ["-f", "-qq", "-e", "trace=openat,symlink,symlinkat", "-o", trace, process.execPath, ...childArgs(path.join(REPO_ROOT, "test/fixtures/core/thread-fresh-id-child.mts")), projectPath, String(chats)], {
-    cwd: REPO_ROOT,
-    encoding: "utf8",
-    timeout: 60_000,
-  });
+  const { result: r, lines } = underStrace("thread-fresh-id-child.mts", "openat,symlink,symlinkat", projectPath, [String(chats)]);
   expect(r.status, r.stderr).toBe(0);
   const contentDir = path.join(auditDirOf(projectPath), "full_interactions");
   const manifests = fs.readdirSync(contentDir).filter((n) => /^manifest_.*\.json$/.test(n));
   // every chat's content was written
   expect(manifests).toHaveLength(chats + 1);
-  const owners = fs
-    .readFileSync(trace, "utf8")
-    .split("\n")
-    .filter((l) => /\.json\.claim"/.test(l) && (/O_CREAT/.test(l) || /symlink/.test(l)));
+  const owners = lines.filter((l) => /\.json\.claim"/.test(l) && (/O_CREAT/.test(l) || /symlink/.test(l)));
   // one claim: the app's id's, on the worker
   expect(owners.map((l) => /manifest_([^/"]+)\.json\.claim/.exec(l)?.[1])).toEqual(["app_given_1"]);
 }, 90_000);

@@ -2,7 +2,7 @@
  * Helpers for the core test suite: paths of the documented files, raw reads of what is on disk,
  * and a runner for the child-process fixtures in test/fixtures/core/.
  */
-import { execFileSync, spawn, spawnSync, type ChildProcess } from "node:child_process";
+import { execFileSync, spawn, spawnSync, type ChildProcess, type SpawnSyncReturns } from "node:child_process";
 import fs from "node:fs";
 import os from "node:os";
 import path from "node:path";
@@ -232,4 +232,22 @@ export function runFifoChild(mode: string, args: readonly string[]): Promise<Rec
       resolve(JSON.parse(last) as Record<string, unknown>);
     });
   });
+}
+
+/**
+ * Runs a core fixture (test/fixtures/core/`fixture`) in a child process under strace, every
+ * thread traced (`-f`), the calls `trace` names written to `<projectPath>/strace.txt`; returns
+ * the child's result and the trace's lines. A machine without strace fails the test, saying so
+ * (.ci/run installs it).
+ */
+export function underStrace(fixture: string, trace: string, projectPath: string, args: readonly string[], straceFlags: readonly string[] = []): { result: SpawnSyncReturns<string>; lines: string[] } {
+  const has = spawnSync("strace", ["-V"], { stdio: "ignore" }).status === 0;
+  if (!has) throw new Error("strace is needed: apt-get install -y strace");
+  const out = path.join(projectPath, "strace.txt");
+  const result = spawnSync("strace", ["-f", ...straceFlags, "-qq", "-e", `trace=${trace}`, "-o", out, process.execPath, ...childArgs(path.join(CORE_FIXTURES, fixture)), projectPath, ...args], {
+    cwd: REPO_ROOT,
+    encoding: "utf8",
+    timeout: 60_000,
+  });
+  return { result, lines: fs.existsSync(out) ? fs.readFileSync(out, "utf8").split("\n") : [] };
 }

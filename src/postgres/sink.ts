@@ -1420,6 +1420,12 @@ export class PostgresSink implements AuditSink {
    * 2026-12-05 a `finalized` one changed the row of any run: a run that resumed the session
    * after this sink read the previous run's final session file was shown `finalized` while it
    * ran, and its later crash never made it `interrupted`; found by the session-status pass).
+   * A final session file (`finalized`) names no run: it changes an `active` row whose run began
+   * (its `resumedAt`, else its `startTime`) before the file's `endTime`, the run that finalized or
+   * an earlier one; a run that resumed the session after that end keeps its row. Until
+   * 2026-12-06 such a file matched no row that named its run, and a session whose sink closed
+   * with records still spooled stayed `active` for good after a later sink sent them (found by
+   * the PostgreSQL fault pass).
    */
   private async closeAdopted(sid: string, heads: ReadonlyMap<ChainKind, Head>, read?: Record<string, unknown>): Promise<void> {
     const n = this.sql.n;
@@ -1436,9 +1442,16 @@ export class PostgresSink implements AuditSink {
         `INSERT INTO ${n.sessions} (session_id, info, status, closed_at) VALUES ($1, $2::jsonb, $3, now())
          ON CONFLICT (session_id) DO UPDATE SET info = EXCLUDED.info, status = EXCLUDED.status, closed_at = EXCLUDED.closed_at
          WHERE ${n.sessions}.status = 'active'
-           AND (${n.sessions}.info->>'pid') IS NOT DISTINCT FROM (EXCLUDED.info->>'pid') AND (${n.sessions}.info->>'resumedAt') IS NOT DISTINCT FROM (EXCLUDED.info->>'resumedAt')
-           AND (${n.sessions}.info->>'hostname') IS NOT DISTINCT FROM (EXCLUDED.info->>'hostname')
-           AND ((${n.sessions}.info->>'procStart') IS NULL OR (EXCLUDED.info->>'procStart') IS NULL OR (${n.sessions}.info->>'procStart') = (EXCLUDED.info->>'procStart'))`,
+           AND ((
+             (${n.sessions}.info->>'pid') IS NOT DISTINCT FROM (EXCLUDED.info->>'pid') AND (${n.sessions}.info->>'resumedAt') IS NOT DISTINCT FROM (EXCLUDED.info->>'resumedAt')
+             AND (${n.sessions}.info->>'hostname') IS NOT DISTINCT FROM (EXCLUDED.info->>'hostname')
+             AND ((${n.sessions}.info->>'procStart') IS NULL OR (EXCLUDED.info->>'procStart') IS NULL OR (${n.sessions}.info->>'procStart') = (EXCLUDED.info->>'procStart'))
+           ) OR (
+             -- a final session file names no run (no pid): the row is the finalized run's, or an
+             -- earlier one's, when that run began (resumed, or started) before the file's end
+             $3 = 'finalized' AND (EXCLUDED.info->>'pid') IS NULL AND (EXCLUDED.info->>'endTime') IS NOT NULL
+             AND coalesce(${n.sessions}.info->>'resumedAt', ${n.sessions}.info->>'startTime') <= (EXCLUDED.info->>'endTime')
+           ))`,
         [sid, jsonbText(JSON.stringify(info)), status],
       );
     }

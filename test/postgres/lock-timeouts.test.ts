@@ -93,6 +93,10 @@ describe("close() while a lock on audit_records holds the sink's insert", () => 
     expect(await next.whenStored(20_000)).toBe(true);
     await later.finalizeSession();
     expect(await rowsOf(schema, "closelock")).toEqual({ rows: summary.totalRecords, distinct: summary.totalRecords });
+    // and its end: the session was finalized (its file says so), and its row says so too (it stayed
+    // "active" until 2026-12-06: the final session file names no run, and the row's did)
+    const [row] = await sql<{ status: string; total: string | null }>(`SELECT status, info->>'totalRecords' AS total FROM "${schema}".audit_sessions WHERE session_id = 'closelock'`);
+    expect(row).toEqual({ status: "finalized", total: String(summary.totalRecords) });
     expect((await verifyPostgres({ connectionString: PG_URL, schema })).problems).toEqual([]);
   }, 240_000);
 });

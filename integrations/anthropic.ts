@@ -20,7 +20,7 @@ import { performance } from "node:perf_hooks";
 import { currentContext, runWithOwnValue, userOfCall } from "../src/context.js";
 import { AuditConfigError } from "../src/errors.js";
 import { assertChangeable, checkedOptions, rememberWrap, reportUnwrapped, rewrapped } from "./options.js";
-import { credentialHeaderValues } from "../src/secret-name.js";
+import { callCredentials, credentialHeaderValues } from "../src/secret-name.js";
 import { awaitRecord, hideCredentials, readMember, recordFrom, reportRecordFailure, resolveAuditLogger, textOf } from "../src/instrument.js";
 import type { AuditLogger } from "../src/logger.js";
 import { newId } from "../src/record/id.js";
@@ -190,9 +190,7 @@ function auditedCreate(original: AnyFn, self: unknown, args: unknown[], options:
   let call: ChatCall;
   try {
     // (and the credential headers of the call's own request options)
-    // (the request options only, not `args`: the closure lives as long as the call)
-    const requestOptions = args[1];
-    call = new ChatCall(logger, args[0], requestOptions, capture, () => [...credentials(), ...credentialHeaderValues(readMember(requestOptions, "headers"))], beta);
+    call = new ChatCall(logger, args[0], args[1], capture, credentials, beta);
   } catch (err) {
     // params that cannot be read (a Proxy that throws, say): the call runs unrecorded, and the
     // logger says so (an `error` event, else one process warning)
@@ -287,7 +285,8 @@ class ChatCall implements StreamObserver<unknown>, ObservedCall, PromptCopier, D
   constructor(
     private readonly logger: AuditLogger,
     params: unknown,
-    requestOptions: unknown,
+    /** the call's request options: their credential headers are hidden from the recorded error too (see callCredentials) */
+    private readonly requestOptions: unknown,
     private readonly capture: boolean,
     /** the client's credentials, hidden from the recorded error (see hideCredentials) */
     private readonly credentials: () => unknown[],
@@ -591,7 +590,7 @@ class ChatCall implements StreamObserver<unknown>, ObservedCall, PromptCopier, D
     const durationSeconds = this.seconds();
     const headers = this.headers;
     this.headers = undefined;
-    if (o.error !== undefined) o.error = hideCredentials(o.error, this.credentials());
+    if (o.error !== undefined) o.error = hideCredentials(o.error, callCredentials(this.credentials(), this.requestOptions));
     try {
       // (the SDK's parsed Message carries its request id; a stream's is read from the headers)
       const requestId = o.requestId ?? (headers ? requestIdOf(headers) : undefined);

@@ -19,7 +19,7 @@ import { currentContext, runWithOwnValue, userOfCall } from "../src/context.js";
 import type { AuditContextValue } from "../src/types.js";
 import { AuditConfigError } from "../src/errors.js";
 import { assertChangeable, checkedOptions, rememberWrap, reportUnwrapped, rewrapped } from "./options.js";
-import { credentialHeaderValues } from "../src/secret-name.js";
+import { callCredentials, credentialHeaderValues } from "../src/secret-name.js";
 import { UNREADABLE_ERROR, awaitRecord, hideCredentials, readMember, recordFrom, reportRecordFailure, resolveAuditLogger, textOf } from "../src/instrument.js";
 import { copyUsage, toJsonData } from "../src/record/serialize.js";
 import type { AuditLogger } from "../src/logger.js";
@@ -229,9 +229,7 @@ function instrumentCall(resource: Creator, method: "create" | "compact", api: Ap
     }
     const capture = options.captureContent !== false;
     // (and the credential headers of the call's own request options)
-    // (the request options only, not `args`: the closure lives as long as the call)
-    const requestOptions: unknown = args[1];
-    const call = new CallRecord(logger, api, callArgs[0], capture, () => [...credentials(), ...credentialHeaderValues(readMember(requestOptions, "headers"))], method === "compact" ? names.compact : methodOf(names, requestOptions, names.create));
+    const call = new CallRecord(logger, api, callArgs[0], capture, credentials, args[1], method === "compact" ? names.compact : methodOf(names, args[1], names.create));
     // the request options name the call, so that its body finds it (see sent-body.ts): the
     // prompt as sent, and each attempt of it (the SDK serialises the body again for a retry),
     // also without content capture
@@ -277,7 +275,7 @@ function instrumentRetrieval(resource: Creator, method: "retrieve" | "cancel", n
     }
     // (`responses.stream({ response_id })` retrieves with its helper's name in the options)
     const requestOptions = method === "retrieve" ? args[2] : args[1];
-    const call = new CallRecord(logger, "responses", { stream }, options.captureContent !== false, () => [...credentials(), ...credentialHeaderValues(readMember(requestOptions, "headers"))], methodOf(names, requestOptions, names[method]));
+    const call = new CallRecord(logger, "responses", { stream }, options.captureContent !== false, credentials, requestOptions, methodOf(names, requestOptions, names[method]));
     call.retrieval = { method, responseId: id, request: BACKGROUND_REQUESTS.get(id) };
     let result: unknown;
     try {
@@ -454,6 +452,8 @@ class CallRecord implements StreamObserver<unknown>, ObservedCall, PromptCopier,
     private readonly capture: boolean,
     /** the client's credentials, hidden from the recorded error (see hideCredentials) */
     private readonly credentials: () => unknown[],
+    /** the call's request options: their credential headers are hidden from the recorded error too (see callCredentials) */
+    private readonly requestOptions: unknown,
     /** the method the app called, when not the API's `create` (see methodOf) */
     private readonly method: string | undefined,
   ) {
@@ -692,7 +692,7 @@ class CallRecord implements StreamObserver<unknown>, ObservedCall, PromptCopier,
     const durationSeconds = this.seconds();
     const headers = this.headers;
     this.headers = undefined;
-    if (status.errorMessage !== undefined) status.errorMessage = hideCredentials(status.errorMessage, this.credentials());
+    if (status.errorMessage !== undefined) status.errorMessage = hideCredentials(status.errorMessage, callCredentials(this.credentials(), this.requestOptions));
     // (reading the app's params can throw, a Proxy say: reported, never the app's problem)
     try {
       this.record(durationSeconds, headers, outcome, status);

@@ -3,7 +3,7 @@
  * headers and query parameters by, and the decorators hide members of a thrown object by (see
  * src/thrown-message.ts). Moved here from integrations/fetch.ts, 2026-12-05.
  */
-import { REDACTED_TEXT } from "./instrument.js";
+import { readMember, REDACTED_TEXT } from "./instrument.js";
 import { Redactor } from "./pipeline/redact.js";
 import { isSecretName } from "./pipeline/secret-words.js";
 
@@ -54,6 +54,16 @@ export function credentialHeaderValues(...sources: unknown[]): string[] {
   };
   for (const source of sources) read(source, 0);
   return out;
+}
+
+/**
+ * What a wrapped client's failed call hides from its recorded error (see hideCredentials): the
+ * client's own credentials (`client`, read at the failure: an app may set a new key), and the
+ * credential headers of the call's request options (`requestOptions.headers`), read only now, at
+ * a failure, not at every call.
+ */
+export function callCredentials(client: readonly unknown[], requestOptions: unknown): unknown[] {
+  return [...client, ...credentialHeaderValues(readMember(requestOptions, "headers"))];
 }
 
 /**

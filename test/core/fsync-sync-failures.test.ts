@@ -179,6 +179,31 @@ async function prunableSession(sessionId: string, options: AuditOptions) {
   return { logger, dir, errors, segments, before };
 }
 
+/**
+ * Has fs.fdatasyncSync fail with EIO for every descriptor open on `file` (found through
+ * /proc/self/fd) until `restore()`; `failed()` counts the failures.
+ */
+function failFdatasyncSyncOf(file: string): { failed(): number; restore: Restore } {
+  const orig = fs.fdatasyncSync;
+  // (the kernel names an fd's file by its real path)
+  const real = path.join(fs.realpathSync(path.dirname(file)), path.basename(file));
+  let failed = 0;
+  fs.fdatasyncSync = ((fd: number) => {
+    let target: string | undefined;
+    try {
+      target = fs.readlinkSync(`/proc/self/fd/${fd}`);
+    } catch {
+      target = undefined;
+    }
+    if (target === real) {
+      failed++;
+      throw Object.assign(new Error("EIO: i/o error, fdatasync"), { code: "EIO" });
+    }
+    orig(fd);
+  }) as typeof fs.fdatasyncSync;
+  return { failed: () => failed, restore: () => void (fs.fdatasyncSync = orig) };
+}
+
 /** What a cleanup 100 days on does ("cleaned …" or "failed <message>"), `restore` run after it. */
 async function cleanupLater(logger: AuditLogger, restore: Restore): Promise<string> {
   try {
@@ -195,28 +220,9 @@ it("a retention checkpoint whose fdatasync fails does not count: no segment is r
   const { privateKey, publicKey } = generateKeyPairSync("ed25519");
   const { logger, dir, errors, segments, before } = await prunableSession("prunecp", { signingKey: privateKey, checkpointEvery: { records: 1000 } });
   // (the retention checkpoint is written on the app's thread: its fdatasync fails)
-  const cpFile = path.join(dir, "checkpoints_prunecp.jsonl");
-  const orig = { openSync: fs.openSync, fdatasyncSync: fs.fdatasyncSync, closeSync: fs.closeSync };
-  const cpFds = new Set<number>();
-  let failedSyncs = 0;
-  fs.openSync = ((p: fs.PathLike, ...rest: unknown[]) => {
-    const fd = (orig.openSync as (...a: unknown[]) => number)(p, ...rest);
-    if (typeof p === "string" && path.resolve(p) === cpFile) cpFds.add(fd);
-    return fd;
-  }) as typeof fs.openSync;
-  fs.fdatasyncSync = ((fd: number) => {
-    if (cpFds.has(fd)) {
-      failedSyncs++;
-      throw Object.assign(new Error("EIO: i/o error, fdatasync"), { code: "EIO" });
-    }
-    orig.fdatasyncSync(fd);
-  }) as typeof fs.fdatasyncSync;
-  fs.closeSync = ((fd: number) => {
-    cpFds.delete(fd);
-    orig.closeSync(fd);
-  }) as typeof fs.closeSync;
-  const outcome = await cleanupLater(logger, () => Object.assign(fs, orig));
-  expect(failedSyncs).toBeGreaterThan(0);
+  const trap = failFdatasyncSyncOf(path.join(dir, "checkpoints_prunecp.jsonl"));
+  const outcome = await cleanupLater(logger, trap.restore);
+  expect(trap.failed()).toBeGreaterThan(0);
   // nothing removed under a checkpoint not known to be on disk
   expect(outcome).toMatch(/^failed Retention removed nothing of session prunecp/);
   expect(segments()).toEqual(before);
@@ -233,20 +239,9 @@ it("without a signing key, a retention_pruned record whose fdatasync fails remov
   const { logger, dir, errors, segments, before } = await prunableSession("prunens", {});
   // (the retention_pruned record is written and synced on the app's thread: the fdatasync of
   // the audit events file, open since the session began, fails)
-  const eventFile = fs.readdirSync(dir).find((f) => /^audit_events_prunens\.jsonl$/.test(f));
-  expect(eventFile).toBeDefined();
-  const eventIno = fs.statSync(path.join(dir, eventFile!)).ino;
-  const orig = { fdatasyncSync: fs.fdatasyncSync };
-  let failedSyncs = 0;
-  fs.fdatasyncSync = ((fd: number) => {
-    if (fs.fstatSync(fd).ino === eventIno) {
-      failedSyncs++;
-      throw Object.assign(new Error("EIO: i/o error, fdatasync"), { code: "EIO" });
-    }
-    orig.fdatasyncSync(fd);
-  }) as typeof fs.fdatasyncSync;
-  const outcome = await cleanupLater(logger, () => Object.assign(fs, orig));
-  expect(failedSyncs).toBeGreaterThan(0);
+  const trap = failFdatasyncSyncOf(path.join(dir, "audit_events_prunens.jsonl"));
+  const outcome = await cleanupLater(logger, trap.restore);
+  expect(trap.failed()).toBeGreaterThan(0);
   // nothing removed while the record of the removal is not known to be on disk
   expect(outcome).toMatch(/^failed Retention removed nothing of session prunens/);
   expect(segments()).toEqual(before);

@@ -253,6 +253,13 @@ export const REDACTED_TEXT = "[REDACTED]";
 const REFUSED_HEADER_VALUE = /(Headers\.(?:append|set): )"[\s\S]*"( is an invalid header value)/g;
 
 /**
+ * What a template string makes of a missing value (`${process.env.KEY}`, `Bearer ${token}` with
+ * none): no credential, and hiding "undefined" would cut the word out of every error message
+ * ("Cannot read properties of [REDACTED]"; found by review, 2026-12-06).
+ */
+const NO_SECRET = /^\s*(?:undefined|null|NaN|\[object Object\])\s*$/;
+
+/**
  * An error's text with the credentials a client holds (`credentials`: its API key, its auth
  * token, its credential headers' values: see credentialHeaderValues; values of `minLength` characters or more, 8 by default, longest first: a shorter secret
  * inside a longer one would leave the rest of it) and any header value fetch quoted when refusing
@@ -262,7 +269,7 @@ const REFUSED_HEADER_VALUE = /(Headers\.(?:append|set): )"[\s\S]*"( is an invali
  */
 export function hideCredentials(text: string, credentials: readonly unknown[], minLength = 8): string {
   let out = text.replace(REFUSED_HEADER_VALUE, `$1"${REDACTED_TEXT}"$2`);
-  const secrets = credentials.filter((c): c is string => typeof c === "string" && c.length >= Math.max(minLength, 1)).sort((x, y) => y.length - x.length);
+  const secrets = credentials.filter((c): c is string => typeof c === "string" && c.length >= Math.max(minLength, 1) && !NO_SECRET.test(c)).sort((x, y) => y.length - x.length);
   for (const secret of secrets) out = out.split(secret).join(REDACTED_TEXT);
   return out;
 }

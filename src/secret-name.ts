@@ -9,9 +9,6 @@ import { isSecretName } from "./pipeline/secret-words.js";
 
 export { isSecretName };
 
-/** What a template string makes of a missing value: no credential (see credentialHeaderValues). */
-const NO_SECRET = /^\s*(?:undefined|null|NaN|\[object Object\])\s*$/;
-
 /**
  * The values of the credential headers among `sources` (header names as isSecretName reads them:
  * `Authorization`, `x-api-key`, `Helicone-Auth`, `x-portkey-api-key`), each also without its
@@ -29,11 +26,8 @@ export function credentialHeaderValues(...sources: unknown[]): string[] {
   const out: string[] = [];
   const add = (name: unknown, value: unknown): void => {
     if (typeof name !== "string" || typeof value !== "string" || !isSecretName(name)) return;
-    const scheme = /^[A-Za-z][A-Za-z0-9_-]*\s+(\S[\s\S]*)$/.exec(value);
-    // (a value an app bug made, `Bearer ${undefined}`: no secret, and hiding "undefined" would cut
-    // it out of every error message, "Cannot read properties of [REDACTED]"; found by review, 2026-12-06)
-    if (NO_SECRET.test(scheme?.[1] ?? value)) return;
     out.push(value);
+    const scheme = /^[A-Za-z][A-Za-z0-9_-]*\s+(\S[\s\S]*)$/.exec(value);
     if (scheme) out.push(scheme[1]!);
   };
   const read = (source: unknown, depth: number): void => {

@@ -39,7 +39,8 @@ type ContentManifestBase = Omit<ContentManifest, "files">;
 import { registerForExit, unregisterForExit, type ExitFlushable } from "./sink/exit.js";
 import { CONTENT_DIR, SESSION_FILE_MAX_BYTES, sessionFileName } from "./sink/files.js";
 import { DirectorySync, readRegularFileSync, replaceFileSync } from "./regular-file.js";
-import { OWN_PROC_START, SessionLock } from "./sink/lock.js";
+import { SessionLock } from "./sink/lock.js";
+import { OWN_PID_NS, OWN_PROC_START } from "./sink/owner.js";
 import { addHold, holdsToRelease, removeHolds, type LegalHold } from "./holds.js";
 import { SESSION_ID_PATTERN } from "./config/schema.js";
 import { KindWriter } from "./sink/writer.js";
@@ -2734,9 +2735,11 @@ export class AuditLogger extends EventEmitter<AuditLoggerEvents> implements Exit
       ...(resumedFrom ? { resumedAt: new Date().toISOString() } : {}),
       pid: process.pid,
       hostname: os.hostname(),
-      // (the process's start as the kernel counts it, where known, as its lock has it: a reader
-      // of the PostgreSQL store, which has this but not the lock, tells a reused pid by it)
+      // (the process's start as the kernel counts it and its pid namespace, where known, as its
+      // lock has them: a reader of the PostgreSQL store, which has this but not the lock, tells a
+      // reused pid by the one, and another container's run given this host's name by the other)
       ...(OWN_PROC_START !== undefined ? { procStart: OWN_PROC_START } : {}),
+      ...(OWN_PID_NS !== undefined ? { pidNs: OWN_PID_NS } : {}),
       customMetadata: this.config.customMetadata,
     };
     this.writeJsonAtomic(sessionFileName(this.sessionId), { ...this.openedInfo, config: this.sessionConfig() });

@@ -293,7 +293,7 @@ export async function writeDirectoryExport(
 
 /** How long a directory export waits for another one to finish moving its files into the same directory (a few renames: milliseconds as a rule). */
 const EXPORT_LOCK_WAIT_MS = 10_000;
-/** A lock of another host (or of another thread of this process) untouched this long is taken over (see takeDirLock). */
+/** A lock of another host (or of another pid namespace) untouched this long is taken over (see takeDirLock). */
 const EXPORT_LOCK_STALE_MS = 30_000;
 
 /**

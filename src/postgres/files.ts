@@ -10,7 +10,8 @@ import fs from "node:fs";
 import path from "node:path";
 import { isFileSessionId, kindFileName, lockFileName, sessionFileName } from "../sink/files.js";
 import { CHAIN_KINDS } from "../types.js";
-import { claimLive, leftByGoneNamed, OWN_PROC_START, readText, sessionLockHeld } from "../sink/lock.js";
+import { leftByGoneNamed, readText, sessionLockHeld } from "../sink/lock.js";
+import { claimLive, OWN_PROC_START } from "../sink/owner.js";
 import { lineInfo } from "./rows.js";
 import { openRegularSync } from "../regular-file.js";
 

@@ -199,7 +199,7 @@ export class PostgresRecordSource implements RecordSource {
     // (of an active row, the run it names: see sessionStatus)
     const info = await this.sql<{ session_id: string; status: string; start: string | null; run: Record<string, unknown> | null }>(
       `SELECT session_id, status, info->>'startTime' AS start,
-              CASE WHEN status = 'active' THEN jsonb_build_object('pid', info->'pid', 'hostname', info->'hostname', 'procStart', info->'procStart', 'startTime', info->'startTime', 'resumedAt', info->'resumedAt') END AS run
+              CASE WHEN status = 'active' THEN jsonb_build_object('pid', info->'pid', 'hostname', info->'hostname', 'procStart', info->'procStart', 'pidNs', info->'pidNs', 'startTime', info->'startTime', 'resumedAt', info->'resumedAt') END AS run
          FROM ${this.n.sessions} ${where}`,
       values,
     );
@@ -348,7 +348,7 @@ export class PostgresRecordSource implements RecordSource {
    * The session's status given its row `info` (as {@link sessionInfo} gives it): the row's, but
    * "interrupted" for an `active` row whose run was of a process of this host that is gone, by
    * the rule the files' readers judge a session's lock by (`runLeftByDead`, from the run the row
-   * names: pid, host, the process's start where known, the run's start). A session killed
+   * names: pid, host, the process's start and pid namespace where known, the run's start). A session killed
    * (SIGKILL, a crash, an out-of-memory kill) keeps its `active` row until a sink of the store
    * opens in its directory; over its files it is `interrupted` from the moment its process is
    * gone, and so is it here (until 2026-12-06 the store's readers said `active` until then; found

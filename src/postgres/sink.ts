@@ -21,7 +21,8 @@ import { isFileSessionId, listKindFiles, lockFileName, safeReaddir, SESSION_FILE
 import { FileTooLargeError, NotRegularFileError, openRegularSync, readRegularFileSync, replaceFileSync } from "../regular-file.js";
 import { keyStoreFileName, keyStoreLines } from "../pipeline/keyring.js";
 import { walkChain } from "../reader/chain-files.js";
-import { createWhole, OWN_PROC_START, readText, removeIfStill, sessionLockHeld } from "../sink/lock.js";
+import { createWhole, readText, removeIfStill, sessionLockHeld } from "../sink/lock.js";
+import { OWN_PROC_START } from "../sink/owner.js";
 import { peekTail, wholeUnterminatedRecord } from "../sink/recover.js";
 import { CHAIN_KINDS, type AuditSink, type ChainKind, type SealedRecord } from "../types.js";
 import { migrateWith } from "./migrate.js";
@@ -1410,9 +1411,11 @@ export class PostgresSink implements AuditSink {
    * `finalizeSession()`), as its lock, left behind or gone, tells. Until 2026-12-05 it was the
    * session file's `active`, and the viewer showed the session as running for good (found by the
    * integrity pass). An `active` row only changes when it is the same run of the session as the
-   * file read here (its `pid`, `resumedAt` and `hostname`, and its `procStart` when both record
-   * one: until 2026-12-06 not that, and a later run of this host whose process got the crashed
-   * run's pid passed as that run; until 2026-12-05 not the hostname, and
+   * file read here (its `pid`, `resumedAt` and `hostname`, and its `procStart` and `pidNs` when both
+   * record one: until 2026-12-06 not the `pidNs`, and two containers given one host name, pid 1 in
+   * each, passed as one run when their starts matched; before that day's earlier fix not the
+   * `procStart` either, and a later run of this host whose process got the crashed run's pid
+   * passed as that run; until 2026-12-05 not the hostname, and
    * two first runs of one sessionId on two hosts with the same pid, pid 1 in containers, passed as
    * one: the recovery of one host's crash ended the other host's live run, found by the
    * session-status pass): a logger that resumed the session meanwhile marked
@@ -1446,6 +1449,7 @@ export class PostgresSink implements AuditSink {
              (${n.sessions}.info->>'pid') IS NOT DISTINCT FROM (EXCLUDED.info->>'pid') AND (${n.sessions}.info->>'resumedAt') IS NOT DISTINCT FROM (EXCLUDED.info->>'resumedAt')
              AND (${n.sessions}.info->>'hostname') IS NOT DISTINCT FROM (EXCLUDED.info->>'hostname')
              AND ((${n.sessions}.info->>'procStart') IS NULL OR (EXCLUDED.info->>'procStart') IS NULL OR (${n.sessions}.info->>'procStart') = (EXCLUDED.info->>'procStart'))
+             AND ((${n.sessions}.info->>'pidNs') IS NULL OR (EXCLUDED.info->>'pidNs') IS NULL OR (${n.sessions}.info->>'pidNs') = (EXCLUDED.info->>'pidNs'))
            ) OR (
              -- a final session file names no run (no pid): the row is the finalized run's, or an
              -- earlier one's, when that run began (resumed, or started) before the file's end

@@ -1,16 +1,20 @@
 /**
  * A lock file beside what it guards, for the rare read-modify-write operations on files shared by
  * every process of an audit directory (crypto-shredding's key store rewrites, the legal holds
- * file): made with O_EXCL, holding pid, thread and host. A holder that is gone (this host) is
- * taken over at once; one that cannot be checked (another host, another thread of this process,
- * an unreadable lock) once the lock went untouched for `staleMs`; a live local process never.
+ * file): made with O_EXCL, holding its holder (see owner.ts: pid, host, kernel start, pid
+ * namespace) and its thread. A holder that is gone (see ownerState) is taken over at once, and so
+ * is a thread of this process that has ended (see threadGone); one that cannot be checked
+ * (another host, another pid namespace, an unreadable lock) once the lock went untouched for
+ * `staleMs`; a live process of this host never, this one included: a thread of this process that
+ * holds the lock is alive however long it stalls (until 2026-12-06 another thread's lock was
+ * taken over after `staleMs`, and two threads rewrote one file).
  */
 import fs from "node:fs";
-import os from "node:os";
 import { threadId } from "node:worker_threads";
 import { AuditIOError } from "../errors.js";
 import { notRegularFile } from "../regular-file.js";
-import { fresh, OWN_PROC_START, processLive, readText, removeIfStill, sleepSync } from "./lock.js";
+import { fresh, readText, removeIfStill, sleepSync } from "./lock.js";
+import { type Owner, OWN_THREAD, ownerOf, ownerState, ownOwner, threadGone } from "./owner.js";
 
 /** What a takeover sets a stale lock aside as, past `<lock>.` (see removeIfStill): `stale.<pid>.<thread>`, the pid its group. */
 export const DIR_LOCK_ASIDE = /^stale\.(\d+)\.\d+$/;
@@ -34,9 +38,9 @@ export function takeDirLock(file: string, who: string, o: { readonly waitMs: num
   }
 }
 
-/** What a lock file of this thread holds: pid, thread, host, when, and the process's start where known. */
+/** What a lock file of this thread holds: its process as a holder (see ownOwner) and this thread (see OWN_THREAD). */
 export function lockBody(): string {
-  return JSON.stringify({ pid: process.pid, threadId, hostname: os.hostname(), startedAt: new Date().toISOString(), ...(OWN_PROC_START !== undefined ? { procStart: OWN_PROC_START } : {}) });
+  return JSON.stringify({ ...ownOwner(), ...OWN_THREAD });
 }
 
 /**
@@ -77,14 +81,12 @@ export function tryDirLock(file: string, body: string, staleMs: number): (() => 
   }
 }
 
-/** The holder a lock file names (pid and host), or undefined when it cannot be read. */
-export function dirLockHolder(file: string): { readonly pid: number; readonly hostname: string; readonly startedAt: string | undefined } | undefined {
+/** The holder a lock file names (see ownerOf), or undefined when it cannot be read. */
+export function dirLockHolder(file: string): Owner | undefined {
   const text = readText(file);
   if (text === undefined) return undefined;
   try {
-    const b = JSON.parse(text) as { pid?: unknown; hostname?: unknown; startedAt?: unknown };
-    if (typeof b.pid !== "number" || typeof b.hostname !== "string") return undefined;
-    return { pid: b.pid, hostname: b.hostname, startedAt: typeof b.startedAt === "string" ? b.startedAt : undefined };
+    return ownerOf(JSON.parse(text));
   } catch {
     return undefined;
   }
@@ -93,16 +95,22 @@ export function dirLockHolder(file: string): { readonly pid: number; readonly ho
 /** Whether a lock held by someone else was left behind (see the module's comment). */
 function lockStale(file: string, text: string, staleMs: number): boolean {
   const old = !fresh(file, staleMs) && fs.existsSync(file);
-  let holder: { pid?: unknown; threadId?: unknown; hostname?: unknown; procStart?: unknown };
+  let body: unknown;
   try {
-    holder = JSON.parse(text) as typeof holder;
+    body = JSON.parse(text);
   } catch {
     // unreadable: being written now, or left torn by a crash (then stale once it is old)
     return !fresh(file, 5_000) && fs.existsSync(file);
   }
-  if (typeof holder.pid !== "number" || holder.hostname !== os.hostname()) return old;
-  if (holder.pid === process.pid) return (holder.threadId === threadId && !held.has(file)) || (holder.threadId !== threadId && old);
+  const holder = ownerOf(body);
+  const state = holder === undefined ? "unknown" : ownerState(holder);
+  if (state === "unknown") return old;
   // (a live process that is not the lock's writer, its pid reused since a crash, is no holder:
   // every hold and shred waited 10 s and failed for as long as it lived; review, 2026-12-04)
-  return !processLive(holder.pid, typeof holder.procStart === "string" ? holder.procStart : undefined);
+  if (state === "gone") return true;
+  if (holder!.pid !== process.pid) return false;
+  // this process: this thread's own lock, not held, was left by its crashed operation; another
+  // thread's is held until that thread has ended, never taken by age
+  const b = body as Record<string, unknown>;
+  return b.threadId === threadId ? !held.has(file) : threadGone(b);
 }

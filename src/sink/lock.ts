@@ -1,56 +1,13 @@
 import fs from "node:fs";
 import { randomBytes } from "node:crypto";
-import os from "node:os";
 import path from "node:path";
 import { AuditSessionLockedError } from "../errors.js";
 import { lockFileName } from "./files.js";
 import { readRegularFileSync } from "../regular-file.js";
+import { claimLive, type Owner, ownerIsThisProcess, ownerOf, ownerState, ownOwner } from "./owner.js";
 
-interface LockBody {
-  pid: number;
-  hostname: string;
-  startedAt: string;
-  /** the writer's start time as the kernel counts it (see procStart), where known */
-  procStart?: string;
-}
-
-/** Whether process `pid` of this host is alive (EPERM: alive, another user's). */
-export function alive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch (err) {
-    return (err as NodeJS.ErrnoException).code === "EPERM";
-  }
-}
-
-/**
- * When this process started (wall clock). A lock naming this process's pid that was written
- * before then was left by an earlier process that had the same pid (a container's app is pid 1
- * after every restart), and is stale: taken for live, a crashed session could never be resumed
- * there (found by review, 2026-12-04). Worker threads share the pid and the start time (their
- * locks are written after it, so live). Half a second of slack for the clocks' resolution.
- */
-const PROCESS_START_MS = Date.now() - process.uptime() * 1000;
-const START_SLACK_MS = 500;
-
-/**
- * A process's start time as the kernel counts it (clock ticks since boot, field 22 of
- * `/proc/<pid>/stat`; undefined off Linux or when unreadable): unlike the wall clock it does not
- * move when the clock is stepped back (NTP at a container's boot), which made this process's own
- * live lock look older than the process, and taken over; and it tells a reused pid from the
- * lock's writer (review, 2026-12-04). Where it is known, a lock carries it and is compared by it.
- */
-function procStart(pid: number | "self"): string | undefined {
-  try {
-    const stat = fs.readFileSync(`/proc/${pid}/stat`, "utf8");
-    return stat.slice(stat.lastIndexOf(")") + 2).split(" ")[19];
-  } catch {
-    return undefined;
-  }
-}
-/** This process's start (see procStart), written into the kit's lock files where known. */
-export const OWN_PROC_START = procStart("self");
+/** What a session lock or takeover marker holds: its holder (see owner.ts). */
+type LockBody = Owner;
 
 /** A lock file whose content cannot be read this long after it was written is damaged, not being written. */
 const UNREADABLE_STALE_MS = 5_000;
@@ -62,11 +19,6 @@ const UNREADABLE_STALE_MS = 5_000;
  */
 const TAKEOVER_STALE_MS = 5_000;
 
-/** This process's lock body. */
-function ownBody(): LockBody {
-  return { pid: process.pid, hostname: os.hostname(), startedAt: new Date().toISOString(), ...(OWN_PROC_START !== undefined ? { procStart: OWN_PROC_START } : {}) };
-}
-
 /**
  * The owner of a claim that is a file of its own (an explicit chat id's, see claimContentId in
  * content.ts): this process's lock body (pid, host, when, its kernel start where known, which a
@@ -74,21 +26,8 @@ function ownBody(): LockBody {
  * is removed or replaced only while it still holds the text judged: see removeIfStill).
  */
 export function claimOwnerText(): string {
-  return JSON.stringify({ ...ownBody(), ...(OWN_PID_NS !== undefined ? { pidNs: OWN_PID_NS } : {}), nonce: randomBytes(8).toString("hex") });
+  return JSON.stringify({ ...ownOwner(), nonce: randomBytes(8).toString("hex") });
 }
-
-/**
- * This process's pid namespace (`/proc/self/ns/pid`, e.g. `pid:[4026531836]`; undefined off
- * Linux): a claim's owner names it, so that a process of another namespace given the same host
- * name (containers sharing a volume and a hostname) does not take its pid for one of its own.
- */
-const OWN_PID_NS = ((): string | undefined => {
-  try {
-    return fs.readlinkSync("/proc/self/ns/pid");
-  } catch {
-    return undefined;
-  }
-})();
 
 /**
  * Whether the claim owner `text` names (see claimOwnerText) is provably gone: a process of this
@@ -98,51 +37,20 @@ const OWN_PID_NS = ((): string | undefined => {
  * caller falls back on the claim's age).
  */
 export function claimOwnerGone(text: string | undefined): boolean | undefined {
-  const owner = text === undefined ? undefined : (parseLock(text) as (LockBody & { pidNs?: unknown }) | undefined);
-  if (owner === undefined || owner.hostname !== os.hostname()) return undefined;
-  // (another pid namespace, as a container given this host's name: its pids are not ours to ask)
-  if (owner.pidNs !== undefined && owner.pidNs !== OWN_PID_NS) return undefined;
-  return !holderLive(owner);
+  const owner = text === undefined ? undefined : parseLock(text);
+  const state = owner === undefined ? "unknown" : ownerState(owner);
+  return state === "unknown" ? undefined : state === "gone";
 }
 
 /** Waits `ms` on this thread (the kit's file locks are taken synchronously). */
 export const sleepSync = (ms: number): void => void Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, ms);
 
-/** Whether the writer `holder` names may be alive: another host's (cannot be told), or a live process of this one other than an earlier incarnation of this pid. */
+/**
+ * Whether the writer `holder` names may be alive: a live process of this host (see ownerState),
+ * or one whose liveness cannot be told from here (another host's, another pid namespace's).
+ */
 function holderLive(holder: LockBody): boolean {
-  if (holder.hostname !== os.hostname()) return true;
-  if (holder.pid === process.pid) {
-    if (holder.procStart !== undefined && OWN_PROC_START !== undefined) return holder.procStart === OWN_PROC_START;
-    return !(Date.parse(holder.startedAt) < PROCESS_START_MS - START_SLACK_MS);
-  }
-  return processLive(holder.pid, holder.procStart);
-}
-
-/**
- * Whether process `pid` of this host lives and is the one that recorded `started` (its
- * `/proc/<pid>/stat` start, where known): a live process with another start has the pid reused.
- */
-export function processLive(pid: number, started: string | undefined): boolean {
-  if (!alive(pid)) return false;
-  const now = started === undefined ? undefined : procStart(pid);
-  return now === undefined || now === started;
-}
-
-/**
- * Whether a claim that a process of this host made by naming itself in a file's name (`pid`, and
- * its kernel start `started` where it was known; `claimedAtMs`: when the claim was made, e.g. the
- * file's ctime, which a rename sets) may still be live: judged as a lock's holder is. A claim
- * naming this process's pid is ours only if it names our start, or, without one, was made after
- * this process started: else an earlier process with our pid made it (a container's app is pid 1
- * after every restart) and it is stale. Another pid: live if that process lives and, where the
- * claim names a start, is the one that started then.
- */
-export function claimLive(pid: number, started: string | undefined, claimedAtMs: number): boolean {
-  if (pid === process.pid) {
-    if (started !== undefined && OWN_PROC_START !== undefined) return started === OWN_PROC_START;
-    return !(claimedAtMs < PROCESS_START_MS - START_SLACK_MS);
-  }
-  return processLive(pid, started);
+  return ownerState(holder) !== "gone";
 }
 
 /**
@@ -163,7 +71,7 @@ export class SessionLock {
 
   constructor(auditDir: string, sessionId: string) {
     this.file = path.join(auditDir, lockFileName(sessionId));
-    const body = ownBody();
+    const body = ownOwner();
     const deadline = Date.now() + 2_000;
     for (;;) {
       if (this.create(body)) return;
@@ -198,7 +106,7 @@ export class SessionLock {
   private takeOver(stale: LockBody | undefined): boolean {
     const marker = `${this.file}.takeover`;
     try {
-      fs.writeFileSync(marker, JSON.stringify(ownBody()), { flag: "wx", mode: 0o600 });
+      fs.writeFileSync(marker, JSON.stringify(ownOwner()), { flag: "wx", mode: 0o600 });
     } catch (err) {
       if ((err as NodeJS.ErrnoException).code !== "EEXIST") throw err;
       // (undefined: gone meanwhile, not readable, or no regular file, never opened: see markerStale)
@@ -213,7 +121,7 @@ export class SessionLock {
       const same = now === undefined ? stale === undefined : stale !== undefined && now.pid === stale.pid && now.hostname === stale.hostname && now.startedAt === stale.startedAt;
       if (!same && fs.existsSync(this.file)) return false;
       fs.rmSync(this.file, { force: true });
-      if (!this.create(ownBody())) return false;
+      if (!this.create(ownOwner())) return false;
       this.replaced = text;
       return true;
     } finally {
@@ -249,7 +157,8 @@ export class SessionLock {
     if (!this.held) return;
     this.held = false;
     const holder = readLock(this.file);
-    if (holder?.pid === process.pid && holder.hostname === os.hostname()) {
+    // (this process's, not another pid namespace's process with the same pid and host name)
+    if (holder !== undefined && ownerIsThisProcess(holder)) {
       try {
         fs.unlinkSync(this.file);
       } catch {
@@ -272,7 +181,8 @@ function markerStale(marker: string, judged: string | undefined): boolean {
     return st !== undefined && !st.isFile() && Date.now() - st.mtimeMs >= TAKEOVER_STALE_MS;
   }
   const taker = parseLock(judged);
-  return taker !== undefined && taker.hostname === os.hostname() ? !holderLive(taker) : !fresh(marker, TAKEOVER_STALE_MS);
+  const state = taker === undefined ? "unknown" : ownerState(taker);
+  return state === "unknown" ? !fresh(marker, TAKEOVER_STALE_MS) : state === "gone";
 }
 
 /**
@@ -420,18 +330,18 @@ export function sessionLockLeftByDead(auditDir: string, sessionId: string): bool
 
 /**
  * Whether the run a session file (or the PostgreSQL store's row of it) names was of a process of
- * this host that is gone: its `pid` and `hostname`, its `procStart` where it was known, and when
- * it began (`resumedAt`, else `startTime`), judged as a lock's holder is (`holderLive`: the pid
- * is not alive, or is another process's now, or is this process's but the run began before it).
- * For a reader that has the session's information but not its lock (the store's). False when it
- * cannot be told: another host's run, or no pid or host named.
+ * this host that is gone: its `pid` and `hostname`, its `procStart` and `pidNs` where they were
+ * known, and when it began (`resumedAt`, else `startTime`), judged as a lock's holder is
+ * (ownerState in owner.ts: the pid is not alive, or is another process's now, or is this
+ * process's but the run began before it). For a reader that has the session's information but
+ * not its lock (the store's). False when it cannot be told: another host's run, another pid
+ * namespace's (a container given this host's name: until 2026-12-06 its run was judged by a pid
+ * of this namespace, and reported `interrupted` while it ran), or no pid or host named.
  */
 export function runLeftByDead(info: Readonly<Record<string, unknown>>): boolean {
-  const { pid, hostname } = info;
-  // (a pid of 0 or below names a process group to kill(2): never asked)
-  if (typeof pid !== "number" || !Number.isSafeInteger(pid) || pid <= 0 || typeof hostname !== "string") return false;
   const began = typeof info.resumedAt === "string" ? info.resumedAt : typeof info.startTime === "string" ? info.startTime : "";
-  return !holderLive({ pid, hostname, startedAt: began, ...(typeof info.procStart === "string" ? { procStart: info.procStart } : {}) });
+  const run = ownerOf({ ...info, startedAt: began });
+  return run !== undefined && ownerState(run) === "gone";
 }
 
 /**
@@ -489,12 +399,10 @@ export function readText(file: string): string | undefined {
 
 function parseLock(text: string): LockBody | undefined {
   try {
-    const b = JSON.parse(text) as Partial<LockBody>;
-    if (typeof b.pid === "number" && typeof b.hostname === "string") return b as LockBody;
+    return ownerOf(JSON.parse(text));
   } catch {
-    // a damaged or half-written lock
+    return undefined; // a damaged or half-written lock
   }
-  return undefined;
 }
 
 /**

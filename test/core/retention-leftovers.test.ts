@@ -9,7 +9,7 @@ import fs from "node:fs";
 import path from "node:path";
 import { afterEach, describe, expect, it } from "vitest";
 import { AuditLogger, verifyAuditLog } from "../../src/index.js";
-import { OWN_PROC_START } from "../../src/sink/lock.js";
+import { OWN_PROC_START } from "../../src/sink/owner.js";
 import { cleanupTmp, readJsonl, tmpProject } from "../helpers/index.js";
 import { endedSession } from "../helpers/sessions.js";
 import { auditDirOf, CORE_FIXTURES, deadPid, leaveLock, readKind, snapshot } from "../helpers/core.js";

@@ -12,7 +12,7 @@ import { afterEach, describe, expect, it } from "vitest";
 import { AuditLogger, AuditViewer } from "../../src/index.js";
 import { migratePostgres, PostgresSink } from "../../src/postgres/index.js";
 import { startServer, type RunningServer } from "../../src/serve/server.js";
-import { OWN_PROC_START } from "../../src/sink/lock.js";
+import { OWN_PROC_START } from "../../src/sink/owner.js";
 import { tmpProject } from "../helpers/index.js";
 import { runCli } from "../cli/helpers.js";
 import { deadPid, killChildren, startFixture, type ChildHandle } from "../helpers/core.js";
@@ -187,6 +187,22 @@ describe("an active row whose run the store's readers cannot tell dead stays act
     // the rows as they were
     expect((await sql<{ status: string }>(`SELECT DISTINCT status FROM "${schema}".audit_sessions`)).map((r) => r.status)).toEqual(["active"]);
   }, 60_000);
+
+  // Found by review, 2026-12-06: a run of another pid namespace (a container given this host's
+  // name, host networking) was judged by a pid of this one: its live run, whose pid is free here
+  // (or is this process's: pid 1 in both containers), was reported interrupted.
+  it("a run of another pid namespace is another host's: active, whatever its pid is here; one of this namespace, and one naming none (older), judged by its pid", async () => {
+    const here = os.hostname();
+    const startTime = new Date().toISOString();
+    const ownNs = fs.readlinkSync("/proc/self/ns/pid");
+    const schema = await storeOf({
+      other_ns_gone_pid: { pid: deadPid(), hostname: here, startTime, procStart: "1", pidNs: "pid:[1]" },
+      other_ns_this_pid: { pid: process.pid, hostname: here, startTime, procStart: "1", pidNs: "pid:[1]" },
+      this_ns_gone: { pid: deadPid(), hostname: here, startTime, procStart: "1", pidNs: ownNs },
+      no_ns_gone: { pid: deadPid(), hostname: here, startTime },
+    });
+    expect(await statuses(schema)).toEqual({ other_ns_gone_pid: "active", other_ns_this_pid: "active", this_ns_gone: "interrupted", no_ns_gone: "interrupted" });
+  }, 30_000);
 
   it("with contentDir: a session whose lock a live process holds there (resumed, its sink not heard from) stays active", async () => {
     const projectPath = tmpProject();

@@ -5,7 +5,7 @@ import { fileURLToPath } from "node:url";
 import { afterEach, describe, expect, it } from "vitest";
 import { AuditLogger } from "../../src/index.js";
 import { migratePostgres, PostgresSink, verifyPostgres } from "../../src/postgres/index.js";
-import { OWN_PROC_START } from "../../src/sink/lock.js";
+import { OWN_PROC_START } from "../../src/sink/owner.js";
 import { cleanupTmp, tmpProject } from "../helpers/index.js";
 import { dropSchema, freePort, freshSchema, PG_URL, PgProxy, sql } from "../fixtures/postgres/db.js";
 

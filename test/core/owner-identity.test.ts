@@ -1,0 +1,196 @@
+// Every lock of the kit judges its holder by one rule (src/sink/owner.ts): host, pid, the kernel's
+// start of the process, its pid namespace. Found by review, 2026-12-06 (the claim code had it, the
+// others did not):
+// - a session lock, its takeover marker, the directory locks and a session file's run naming a
+//   process of this host name were judged by its pid here: two host-networked containers share a
+//   host name, not a pid namespace, so another container's live writer whose pid is free here (or
+//   is this process's pid, pid 1 in both) was judged dead, and its session taken over;
+// - a directory lock held by another thread of this same process was taken over once 15 s
+//   untouched, though that thread, stalled, is alive: two threads rewrote one file.
+// Real child processes and a real worker thread; old lock files (no pidNs) are judged as before.
+import fs from "node:fs";
+import os from "node:os";
+import path from "node:path";
+import { afterEach, describe, expect, it } from "vitest";
+import { AuditLogger, AuditViewer } from "../../src/index.js";
+import { takeDirLock } from "../../src/sink/dir-lock.js";
+import { cleanupTmp, tmpProject } from "../helpers/index.js";
+import { auditDirOf, dateBack, deadPid, killChildren, startFixture, type ChildHandle } from "../helpers/core.js";
+
+const children: ChildHandle[] = [];
+afterEach(async () => {
+  await killChildren(children);
+  cleanupTmp();
+});
+
+const HOUR = 3_600_000;
+/** A pid namespace that is not this process's (as another container's). */
+const OTHER_NS = "pid:[1]";
+const OWN_NS = ((): string | undefined => {
+  try {
+    return fs.readlinkSync("/proc/self/ns/pid");
+  } catch {
+    return undefined;
+  }
+})();
+/** Field 22 of /proc/<pid>/stat: the process's start as the kernel counts it. */
+function startOf(pid: number): string {
+  const stat = fs.readFileSync(`/proc/${pid}/stat`, "utf8");
+  return stat.slice(stat.lastIndexOf(")") + 2).split(" ")[19]!;
+}
+const linux = fs.existsSync("/proc/self/stat") && OWN_NS !== undefined;
+
+const locked = expect.objectContaining({ code: "AUDIT_ERR_SESSION_LOCKED" });
+const lockOf = (dir: string, sid: string): string => path.join(dir, `.session_${sid}.lock`);
+
+/** Opens session `sid` in `projectPath`: "taken" (the logger finalized again) or "refused". */
+async function open(projectPath: string, sid: string): Promise<"taken" | "refused"> {
+  let l: AuditLogger;
+  try {
+    l = new AuditLogger({ sessionId: sid, projectPath, fullContentLogging: false });
+  } catch (err) {
+    expect(err).toEqual(locked);
+    return "refused";
+  }
+  await l.finalizeSession();
+  return "taken";
+}
+
+/** The status the files' reader gives session `sid`, whose session file says "active". */
+async function listed(dir: string, sid: string): Promise<string | undefined> {
+  return (await new AuditViewer({ auditPath: dir }).listSessions()).find((s) => s.sessionId === sid)?.status;
+}
+
+/** Leaves session `sid` in `projectPath` as a process killed while writing it leaves it (records, "active" session file), its lock replaced by `lock`. */
+async function leftSession(projectPath: string, sid: string, lock: Record<string, unknown>): Promise<void> {
+  const dir = auditDirOf(projectPath);
+  const l = new AuditLogger({ sessionId: sid, projectPath, fullContentLogging: false });
+  l.logToolUsage({ toolName: "t", operation: "o", success: true });
+  await l.flush();
+  const file = path.join(dir, `session_${sid}.json`);
+  const active = fs.readFileSync(file);
+  await l.finalizeSession();
+  fs.writeFileSync(file, active);
+  fs.writeFileSync(lockOf(dir, sid), JSON.stringify(lock));
+}
+
+describe.runIf(linux)("session locks: the holder's identity", () => {
+  it("a live writer of this pid namespace is refused however old its lock; SIGKILLed, its lock is taken over at once", async () => {
+    const projectPath = tmpProject();
+    const dir = auditDirOf(projectPath);
+    const h = startFixture("live-session-child.mts", {}, [projectPath, "held"]);
+    children.push(h);
+    await h.waitForLine((l) => l.startsWith("ready "), "ready");
+    const lock = JSON.parse(fs.readFileSync(lockOf(dir, "held"), "utf8")) as Record<string, unknown>;
+    // (the lock names the writer fully: its kernel start and pid namespace)
+    expect(lock).toMatchObject({ pid: h.child.pid, hostname: os.hostname(), procStart: startOf(h.child.pid!), pidNs: OWN_NS });
+    dateBack(lockOf(dir, "held"), HOUR);
+    expect(await open(projectPath, "held")).toBe("refused");
+    expect(await listed(dir, "held")).toBe("active");
+    h.child.kill("SIGKILL");
+    await h.exited;
+    expect(await listed(dir, "held")).toBe("interrupted");
+    expect(await open(projectPath, "held")).toBe("taken");
+  });
+
+  it("a lock naming a live pid with another kernel start (the pid reused since) is its dead writer's: taken over; with the live process's own start, refused", async () => {
+    const projectPath = tmpProject();
+    const dir = auditDirOf(projectPath);
+    // the test runner's parent: a live process that wrote no lock
+    const pid = process.ppid;
+    const base = { pid, hostname: os.hostname(), startedAt: new Date().toISOString(), pidNs: OWN_NS };
+    await leftSession(projectPath, "reused", { ...base, procStart: String(Number(startOf(pid)) - 1) });
+    expect(await listed(dir, "reused")).toBe("interrupted");
+    expect(await open(projectPath, "reused")).toBe("taken");
+    await leftSession(projectPath, "own-start", { ...base, procStart: startOf(pid) });
+    expect(await listed(dir, "own-start")).toBe("active");
+    expect(await open(projectPath, "own-start")).toBe("refused");
+  });
+
+  it("a lock naming another pid namespace is another host's: never judged by a pid of this one (a dead pid here, this very pid), refused, and its session active", async () => {
+    const projectPath = tmpProject();
+    const dir = auditDirOf(projectPath);
+    const startedAt = new Date().toISOString();
+    // another container's writer, given this host's name: its pid is free here
+    await leftSession(projectPath, "ns-dead", { pid: deadPid(), hostname: os.hostname(), startedAt, procStart: "1", pidNs: OTHER_NS });
+    // pid 1 in both containers: its pid is this process's, its start another
+    await leftSession(projectPath, "ns-mine", { pid: process.pid, hostname: os.hostname(), startedAt, procStart: "1", pidNs: OTHER_NS });
+    for (const sid of ["ns-dead", "ns-mine"]) {
+      dateBack(lockOf(dir, sid), HOUR);
+      expect(await listed(dir, sid), sid).toBe("active");
+      expect(await open(projectPath, sid), sid).toBe("refused");
+      expect(JSON.parse(fs.readFileSync(lockOf(dir, sid), "utf8")).pidNs, sid).toBe(OTHER_NS);
+    }
+    // an old lock (no pidNs) is judged by its pid, as before
+    await leftSession(projectPath, "old-format", { pid: deadPid(), hostname: os.hostname(), startedAt });
+    expect(await listed(dir, "old-format")).toBe("interrupted");
+    expect(await open(projectPath, "old-format")).toBe("taken");
+  });
+
+  it("a takeover marker naming another pid namespace is judged by its age (5 s), not by a pid of this one", async () => {
+    const projectPath = tmpProject();
+    const dir = auditDirOf(projectPath);
+    await leftSession(projectPath, "marked", { pid: deadPid(), hostname: os.hostname(), startedAt: new Date().toISOString() });
+    const marker = `${lockOf(dir, "marked")}.takeover`;
+    // another container taking the dead lock over now: its session is being resumed
+    fs.writeFileSync(marker, JSON.stringify({ pid: deadPid(), hostname: os.hostname(), startedAt: new Date().toISOString(), pidNs: OTHER_NS }));
+    expect(await listed(dir, "marked")).toBe("active");
+    // left by a takeover that will not finish
+    dateBack(marker, 60_000);
+    expect(await listed(dir, "marked")).toBe("interrupted");
+    expect(await open(projectPath, "marked")).toBe("taken");
+  });
+});
+
+describe.runIf(linux)("directory locks: the holder's identity", () => {
+  const take = (file: string, waitMs: number): "taken" | "refused" => {
+    try {
+      takeDirLock(file, "Another legal hold update", { waitMs, staleMs: 15_000 })();
+      return "taken";
+    } catch (err) {
+      expect(String(err)).toContain("Another legal hold update holds");
+      return "refused";
+    }
+  };
+
+  it("a live process of this pid namespace holds it however old; SIGKILLed, it is taken over at once", async () => {
+    const file = path.join(tmpProject("audit-dirlock-"), "legal_holds.json.lock");
+    const h = startFixture("dir-lock-holder-child.mts", {}, [file, "process"]);
+    children.push(h);
+    await h.waitForLine((l) => l === "held", "held");
+    expect(JSON.parse(fs.readFileSync(file, "utf8"))).toMatchObject({ pid: h.child.pid, procStart: startOf(h.child.pid!), pidNs: OWN_NS });
+    dateBack(file, HOUR);
+    expect(take(file, 300)).toBe("refused");
+    h.child.kill("SIGKILL");
+    await h.exited;
+    expect(take(file, 10_000)).toBe("taken");
+    expect(fs.existsSync(file)).toBe(false);
+  });
+
+  it("a lock naming another pid namespace is judged by its age (15 s untouched), not by a pid of this one; an old lock (no pidNs) by its pid, as before", () => {
+    const file = path.join(tmpProject("audit-dirlock-"), ".shred.lock");
+    const body = { pid: deadPid(), threadId: 0, hostname: os.hostname(), startedAt: new Date().toISOString(), procStart: "1" };
+    fs.writeFileSync(file, JSON.stringify({ ...body, pidNs: OTHER_NS }));
+    expect(take(file, 300)).toBe("refused");
+    fs.writeFileSync(file, JSON.stringify({ ...body, pid: process.pid, pidNs: OTHER_NS }));
+    expect(take(file, 300)).toBe("refused");
+    dateBack(file, 60_000);
+    expect(take(file, 10_000)).toBe("taken");
+    fs.writeFileSync(file, JSON.stringify(body));
+    expect(take(file, 10_000)).toBe("taken");
+  });
+
+  it("a thread of the same process that holds it, stalled (blocked in Atomics.wait), is never taken over by age; once that thread has ended, at once", async () => {
+    const file = path.join(tmpProject("audit-dirlock-"), "legal_holds.json.lock");
+    const h = startFixture("dir-lock-holder-child.mts", {}, [file, "thread"]);
+    children.push(h);
+    const done = await h.exited;
+    expect(done.code, done.stderr).toBe(0);
+    expect(h.lines).toContain("stalled: refused");
+    expect(h.lines).toContain("ended: taken");
+    const lock = JSON.parse(h.lines.find((l) => l.startsWith("lock "))!.slice(5)) as Record<string, unknown>;
+    // (the worker's lock: the child's pid, another thread)
+    expect(lock).toMatchObject({ pid: h.child.pid, pidNs: OWN_NS });
+    expect(lock.threadId).not.toBe(0);
+  });
+});

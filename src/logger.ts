@@ -1659,21 +1659,18 @@ export class AuditLogger extends EventEmitter<AuditLoggerEvents> implements Exit
   private keyOrNotKept(kind: ChainKind, id: string, userId: string | undefined): EncryptionKey | undefined | typeof KEY_NOT_STORED {
     const keys = this.subjectKeys;
     if (keys === undefined) return undefined;
-    let refused: unknown;
-    let pastBound = false;
+    this.keyRefused = undefined;
+    this.keyPastBound = false;
     let key: EncryptionKey;
     try {
-      key = keys.keyFor(userId, (err) => {
-        if (!diskRefused(err)) return false;
-        refused = err;
-        pastBound = this.writeFailing && this.refusedRecordsFull();
-        return !pastBound;
-      });
+      key = keys.keyFor(userId, this.keepRefusedKey);
     } catch (err) {
-      if (!pastBound) throw err;
+      if (!this.keyPastBound) throw err;
       this.recordNotKept(kind, id);
       return KEY_NOT_STORED;
     }
+    const refused = this.keyRefused;
+    this.keyRefused = undefined;
     if (keys.hasPending && keys.isPending(key.id)) {
       // (the kind's lines wait for the key lines, this record's included)
       const w = this.writers[kind];
@@ -1684,6 +1681,23 @@ export class AuditLogger extends EventEmitter<AuditLoggerEvents> implements Exit
     }
     return key;
   }
+
+  /** what keepRefusedKey met during the keyOrNotKept call under way: the disk's refusal of a new key line, and whether the bound was past then */
+  private keyRefused: unknown;
+  private keyPastBound = false;
+
+  /**
+   * keyOrNotKept's `keepRefused` for SubjectKeys.keyFor, made once: a new key the disk refused is
+   * kept pending unless the bound for held records is past (its findings in keyRefused and
+   * keyPastBound). Until 2026-12-06 a closure was made for every encrypted record, though keyFor
+   * calls it only for a subject's new key.
+   */
+  private readonly keepRefusedKey = (err: unknown): boolean => {
+    if (!diskRefused(err)) return false;
+    this.keyRefused = err;
+    this.keyPastBound = this.writeFailing && this.refusedRecordsFull();
+    return !this.keyPastBound;
+  };
 
   /**
    * The gate of a kind whose lines wait for new data keys (see keyOrNotKept, KindWriter.hold):

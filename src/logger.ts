@@ -2278,19 +2278,25 @@ export class AuditLogger extends EventEmitter<AuditLoggerEvents> implements Exit
   /**
    * Writes the content files the disk refused, in order, synchronously (completing what a failed
    * write left); stops at the first that fails again (false), or, with `slice`, once a file written
-   * has spent its time or bytes ("more": some are left). Whether all are written now.
+   * has spent its time or bytes ("more": some are left). Whether all are written now, those under
+   * a new data key whose key line the disk still refuses aside: they wait for it (with their
+   * records, which their kind's gate holds; see keyOrNotKept), and true says the others are
+   * written. Until 2026-12-06 such a file held every content file behind it, and so in `sync`
+   * mode every later chat's, whatever its subject's key, while the key line waited.
    */
   private writeRefusedContent(slice?: typeof REFUSED_CONTENT_SLICE): boolean | "more" {
     // (some may be encrypted under a new data key still waiting: the key lines go first)
+    let keysRefused = false;
     try {
       this.storePendingKeys();
     } catch (err) {
       this.contentRefusedError = err;
-      return false;
+      keysRefused = true;
     }
     const start = slice ? performance.now() : 0;
     let bytes = 0;
     for (const [id, c] of this.contentRefused) {
+      if (keysRefused && c.manifest.keyId !== undefined && this.subjectKeys?.isPending(c.manifest.keyId)) continue;
       if (slice && bytes > 0 && (bytes >= slice.bytes || performance.now() - start >= slice.ms)) return "more";
       bytes += c.content.prompt.length + c.content.response.length + 1;
       try {

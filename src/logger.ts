@@ -923,6 +923,8 @@ export class AuditLogger extends EventEmitter<AuditLoggerEvents> implements Exit
       // still buffered, and the call can be tried again (found by review, 2026-12-03: it closed
       // first, lost the records it could not write, and refused a retry).
       this.writeOutAll(true);
+      // (a key found shredded by another process as that stored it: its record, written too)
+      if (this.recordShredsElsewhere()) this.writeOutAll(true);
       // (a group commit's fdatasync still under way is not taken for done: see KindWriter's sync
       // state)
       if (this.config.durability === "fsync") this.datasyncAllSync();
@@ -1452,6 +1454,8 @@ export class AuditLogger extends EventEmitter<AuditLoggerEvents> implements Exit
     } catch (err) {
       keysRefused = err;
     }
+    // (the record of a key found shredded meanwhile, written below with the rest)
+    this.recordShredsElsewhere();
     for (const [id, c] of [...this.contentInFlight]) {
       try {
         if (keysRefused !== undefined && c.manifest.keyId !== undefined && this.subjectKeys?.isPending(c.manifest.keyId)) throw keysRefused;
@@ -1711,8 +1715,39 @@ export class AuditLogger extends EventEmitter<AuditLoggerEvents> implements Exit
       keys.storePending();
     } catch (err) {
       throw new AuditIOError(`the new data keys of records waiting in memory could not be stored in the key store ${keyStoreFileName(this.sessionId)} (${reason(err)}), and records under them are not written before they are`, { cause: err });
+    } finally {
+      // (a key found shredded by another process: its record is made once this write-out has
+      // ended, never within it, where a gate of a writer is being passed)
+      if (keys.hasShreddedElsewhere && !this.shredsElsewhereDue) {
+        this.shredsElsewhereDue = true;
+        queueMicrotask(() => this.recordShredsElsewhere());
+      }
     }
   };
+
+  /** a microtask will record the keys found shredded by another process (see recordShredsElsewhere) */
+  private shredsElsewhereDue = false;
+
+  /**
+   * The `subject_shredded` record of each new data key that waited for the disk and was found
+   * shredded by another process as it was stored (see SubjectKeys.storePending): it names the key
+   * id, so `verify` takes the records under it as shredded, and the subject's tag, and says whose
+   * shred it was. Made after the write-out that found it (a microtask), or by the exit hook and
+   * finalizeSession() first. Whether one was made.
+   */
+  private recordShredsElsewhere(): boolean {
+    this.shredsElsewhereDue = false;
+    if (this.closed || this.appending > 0 || this.subjectKeys === undefined) return false;
+    const gone = this.subjectKeys.takeShreddedElsewhere();
+    for (const g of gone) {
+      this.logAuditEvent("subject_shredded", `shredded by another process (session ${g.by.sessionId}${g.by.seq !== undefined ? `, seq ${g.by.seq}` : ""}) while the subject's new data key waited for the disk`, {
+        keyIds: [g.kid],
+        subjectTags: [g.tag],
+        shreddedBy: g.by,
+      });
+    }
+    return gone.length > 0;
+  }
 
   /**
    * Builds the envelope around `fields`, seals it into the chain and hands it to the sink. The

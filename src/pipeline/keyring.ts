@@ -7,6 +7,7 @@ import { safeReaddir } from "../sink/files.js";
 import { takeDirLock } from "../sink/dir-lock.js";
 import { fresh, sleepSync } from "../sink/lock.js";
 import { makeEncryptionKey, type EncryptionKey } from "./keys.js";
+import { auditEventsOf, chainFilesBySession } from "../sink/audit-events.js";
 
 /**
  * Envelope encryption. Every subject (a `userId`, or the session when a record has none) gets a
@@ -270,15 +271,22 @@ export class SubjectKeys {
   private readonly bySubject = new Map<string, EncryptionKey>();
   /** by raw subject, so the hot path skips the HMAC */
   private readonly cache = new Map<string | undefined, EncryptionKey>();
-  /** new keys the disk refused, by key id, in the order made: their store lines and subject tags */
-  private readonly pending = new Map<string, { readonly line: string; readonly tag: string }>();
+  /** new keys the disk refused, by key id, in the order made: their store lines, subject tags and when they were made */
+  private readonly pending = new Map<string, { readonly line: string; readonly tag: string; readonly createdAt: string }>();
   private pendingLineBytes = 0;
+  /**
+   * Keys stored from `pending` and then found shredded by another process (see storePending),
+   * by key id: their subject tags, while their lines are still to be destroyed in the store.
+   */
+  private readonly destroying = new Map<string, string>();
+  /** keys found shredded by another process while pending, destroyed, not told yet (see takeShreddedElsewhere) */
+  private shreddedElsewhere: ShreddedElsewhere[] = [];
   private readonly file: string;
 
   constructor(
     private readonly master: EncryptionKey,
-    auditDir: string,
-    sessionId: string,
+    private readonly auditDir: string,
+    private readonly sessionId: string,
   ) {
     this.file = path.join(auditDir, keyStoreFileName(sessionId));
     // continue a resumed session with its subjects' existing keys
@@ -316,7 +324,7 @@ export class SubjectKeys {
         if (appendKeyLine(this.file, line, kid)) break;
       } catch (err) {
         if (!keepRefused?.(err)) throw err;
-        this.pending.set(kid, { line, tag });
+        this.pending.set(kid, { line, tag, createdAt: w.createdAt });
         this.pendingLineBytes += line.length;
         break;
       }
@@ -327,14 +335,14 @@ export class SubjectKeys {
     return k;
   }
 
-  /** Whether key `kid` is one whose store line waits for the disk (see keyFor). */
+  /** Whether key `kid` is one whose store line waits for the disk (see keyFor), or whose line waits to be destroyed (see storePending). */
   isPending(kid: string): boolean {
-    return this.pending.has(kid);
+    return this.pending.has(kid) || this.destroying.has(kid);
   }
 
-  /** Whether any new key's store line waits for the disk. */
+  /** Whether any new key's store line waits for the disk (to be stored, or destroyed). */
   get hasPending(): boolean {
-    return this.pending.size > 0;
+    return this.pending.size > 0 || this.destroying.size > 0;
   }
 
   /** The bytes of the store lines that wait for the disk. */
@@ -346,15 +354,52 @@ export class SubjectKeys {
    * Stores the pending key lines, in order (each appended whole and synced, as keyFor does);
    * throws the failure of the first the disk refuses still, the rest left pending. A key a shred
    * in another process destroyed meanwhile (its tombstone in the store) is no longer pending, and
-   * its subject's next record gets a new one.
+   * its subject's next record gets a new one; so is one whose subject another process shredded
+   * while it waited, destroyed again as it is stored (see takeShreddedElsewhere).
    */
   storePending(): void {
+    // (a key found shredded before, whose line the store still holds: destroyed first)
+    for (const [kid, tag] of this.destroying) {
+      destroyTagInStore(this.file, tag);
+      this.destroying.delete(kid);
+    }
+    let shreds: Map<string, ShredOnDisk> | undefined;
     for (const [kid, p] of this.pending) {
       const stored = appendKeyLine(this.file, p.line, kid);
       this.pending.delete(kid);
       this.pendingLineBytes -= p.line.length;
-      if (!stored) this.forgetTag(p.tag);
+      if (!stored) {
+        this.forgetTag(p.tag);
+        continue;
+      }
+      // A shred run by another process (`audit-logger shred`, another logger's shredSubject())
+      // while this key waited could not see it: it destroyed the subject's stored keys only, and
+      // the key stored now opened the records held under it (found 2026-12-06). Its chained
+      // `subject_shredded` record names the subject's tag: one made since this key was, the key
+      // is destroyed again before any record under it is written (the records are held until
+      // then), as a shred destroys a stored key (the store rewritten without it, a tombstone in
+      // its place), and forgotten: the subject's next record gets a new key.
+      shreds ??= shredsOnDisk(this.auditDir, this.sessionId);
+      const shred = shreds.get(p.tag);
+      if (shred === undefined || shred.at < p.createdAt) continue;
+      this.forgetTag(p.tag);
+      this.shreddedElsewhere.push({ kid, tag: p.tag, by: shred });
+      this.destroying.set(kid, p.tag);
+      destroyTagInStore(this.file, p.tag);
+      this.destroying.delete(kid);
     }
+  }
+
+  /** Whether takeShreddedElsewhere has keys to tell. */
+  get hasShreddedElsewhere(): boolean {
+    return this.shreddedElsewhere.length > 0;
+  }
+
+  /** The keys found shredded by another process as they were stored (see storePending), once each: for the logger's `subject_shredded` record naming them. */
+  takeShreddedElsewhere(): ShreddedElsewhere[] {
+    const out = this.shreddedElsewhere;
+    if (out.length > 0) this.shreddedElsewhere = [];
+    return out;
   }
 
   /**
@@ -378,6 +423,80 @@ export class SubjectKeys {
       dropped.push(kid);
     }
     return dropped;
+  }
+}
+
+/** A key that waited for the disk and was found shredded by another process (see SubjectKeys.storePending). */
+export interface ShreddedElsewhere {
+  readonly kid: string;
+  /** its subject's tag (under the current master key) */
+  readonly tag: string;
+  /** the shred's chained record */
+  readonly by: ShredOnDisk;
+}
+
+/** A `subject_shredded` record of the directory: its session, seq and time. */
+export interface ShredOnDisk {
+  readonly sessionId: string;
+  readonly seq: number | undefined;
+  readonly at: string;
+}
+
+/**
+ * The latest `subject_shredded` record of the directory naming each subject tag (`subjectTags`,
+ * recorded since 2026-12-06), whichever session's chain holds it (the CLI's maintenance session,
+ * another logger's), but `own`'s: this logger's shredSubject() destroys its waiting keys itself
+ * (SubjectKeys.forget), and a record made before it of the session resumed precedes them. A
+ * record that tells of another's shred (`shreddedBy`, see the logger's recordShredsElsewhere)
+ * counts at that shred's time.
+ */
+function shredsOnDisk(auditDir: string, own: string): Map<string, ShredOnDisk> {
+  const out = new Map<string, ShredOnDisk>();
+  for (const [sessionId, names] of chainFilesBySession(safeReaddir(auditDir))) {
+    if (sessionId === own) continue;
+    for (const rec of auditEventsOf(auditDir, sessionId, ["subject_shredded"], names)) {
+      const d = rec.details as { subjectTags?: unknown; shreddedBy?: { at?: unknown } } | null;
+      const at = typeof d?.shreddedBy?.at === "string" ? d.shreddedBy.at : rec.timestamp;
+      if (!Array.isArray(d?.subjectTags) || typeof at !== "string") continue;
+      for (const tag of d.subjectTags) {
+        if (typeof tag !== "string") continue;
+        const had = out.get(tag);
+        if (had === undefined || had.at < at) out.set(tag, { sessionId, seq: typeof rec.seq === "number" ? rec.seq : undefined, at });
+      }
+    }
+  }
+  return out;
+}
+
+/**
+ * Destroys every key line of subject `tag` in the key store `file` as a shred does (rewritten
+ * without them, a tombstone in each one's place, under the directory's shred lock); when the
+ * disk refuses the rewrite, a tombstone line for each is appended instead (it beats the key line,
+ * and the next shred removes the line). Throws when neither could be written.
+ */
+function destroyTagInStore(file: string, tag: string): void {
+  const tags = new Set([tag]);
+  const dir = path.dirname(file);
+  try {
+    // (waits a second at most for another shred: on the app's thread, in a write-out; the
+    // records under the key stay held, and this is tried again at the next one)
+    const release = takeDirLock(path.join(dir, SHRED_LOCK), "Another crypto-shredding", { waitMs: 1_000, staleMs: 15_000 });
+    try {
+      for (let attempt = 0; attempt < 20; attempt++) if (shredStore(file, tags, attempt) !== "again") return;
+      throw new AuditKeyError(`${path.basename(file)} was replaced by other shreds 20 times while it was rewritten.`);
+    } finally {
+      release();
+    }
+  } catch (err) {
+    const { keys } = readKeyStore(file);
+    const now = new Date().toISOString();
+    const lines = keys.filter((w) => w.subject === tag).map((w) => JSON.stringify({ kid: w.kid, shreddedAt: now }) + "\n");
+    if (lines.length === 0) return; // destroyed meanwhile
+    try {
+      appendKeyLine(file, lines.join(""));
+    } catch {
+      throw err;
+    }
   }
 }
 

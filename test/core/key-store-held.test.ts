@@ -7,7 +7,8 @@
  * was shorter for a new subject. Now the key waits in memory (its store line, wrapped) with the
  * records, which are held back until it is stored, and a subject shredded meanwhile never has its
  * key stored. Real child process, its file-size limit set from outside with util-linux `prlimit`
- * (the technique of disk-trouble.test.ts and key-store-full.test.ts).
+ * (the technique of disk-trouble.test.ts and key-store-full.test.ts). A subject shredded by
+ * another process (the CLI) while its key waits: see the last describe.
  */
 import { execFileSync } from "node:child_process";
 import { randomBytes } from "node:crypto";
@@ -18,6 +19,7 @@ import { AuditViewer, verifyAuditLog, type Durability } from "../../src/index.js
 import { readKeyStore } from "../../src/pipeline/keyring.js";
 import { cleanupTmp, readJsonl, tmpProject } from "../helpers/index.js";
 import { auditDirOf, filesContaining, killChildren, readKind, startFixture, type ChildHandle } from "../helpers/core.js";
+import { runCli } from "../cli/helpers.js";
 
 const children: ChildHandle[] = [];
 afterEach(async () => {
@@ -25,31 +27,42 @@ afterEach(async () => {
   cleanupTmp();
 });
 
+/** the modes the child runs in (see key-store-held-child.mts) */
+const cases = [
+  { durability: "sync", thread: false },
+  { durability: "async", thread: false },
+  { durability: "fsync", thread: false },
+  { durability: "async", thread: true },
+] as const satisfies ReadonlyArray<{ durability: Durability; thread: boolean }>;
+
+/**
+ * Starts key-store-held-child.mts and brings on its outage: its file-size limit set a little past
+ * its key store (the first new key line is cut there and cut off again, the next refused whole;
+ * the chat chain file is past it already, the tool_usage file is not), then SIGUSR1, waiting for
+ * "outage". `beforeOutage` runs once the child is ready, before the limit.
+ */
+async function childInOutage(durability: Durability, thread: boolean, beforeOutage?: (projectPath: string, keyB64: string) => Promise<void>) {
+  const projectPath = tmpProject();
+  const dir = auditDirOf(projectPath);
+  const keyB64 = randomBytes(32).toString("base64");
+  const h = startFixture("key-store-held-child.mts", {}, [projectPath, durability, keyB64, ...(thread ? ["thread"] : [])]);
+  children.push(h);
+  const [, pid, size] = (await h.waitForLine((l) => l.startsWith("ready "), "ready")).split(" ");
+  const store = path.join(dir, "subject_keys_keyheld.jsonl");
+  const storeBefore = fs.readFileSync(store);
+  expect(storeBefore.length).toBe(Number(size));
+  await beforeOutage?.(projectPath, keyB64);
+  execFileSync("prlimit", ["--pid", pid!, `--fsize=${Number(size) + 50}:unlimited`]);
+  h.child.kill("SIGUSR1");
+  await h.waitForLine((l) => l === "outage", "outage");
+  const ids = (method: string, user: string): string[] => h.lines.filter((l) => l.startsWith(`${method} ${user} `)).map((l) => l.split(" ")[2]!);
+  return { projectPath, dir, keyB64, h, pid: pid!, store, storeBefore, ids };
+}
+
 describe("new subjects' records while the disk refuses their data keys", () => {
-  const cases = [
-    { durability: "sync", thread: false },
-    { durability: "async", thread: false },
-    { durability: "fsync", thread: false },
-    { durability: "async", thread: true },
-  ] as const satisfies ReadonlyArray<{ durability: Durability; thread: boolean }>;
   for (const { durability, thread } of cases) {
     it(`${durability}${thread ? ", thread: true" : ""}: held in memory, nothing under a new key on disk before its key line; once the disk takes data the key lines, then the records and content files, are written, decrypt and verify; a subject shredded meanwhile never gets its key stored`, async () => {
-      const projectPath = tmpProject();
-      const dir = auditDirOf(projectPath);
-      const keyB64 = randomBytes(32).toString("base64");
-      const h = startFixture("key-store-held-child.mts", {}, [projectPath, durability, keyB64, ...(thread ? ["thread"] : [])]);
-      children.push(h);
-      const [, pid, size] = (await h.waitForLine((l) => l.startsWith("ready "), "ready")).split(" ");
-      const store = path.join(dir, "subject_keys_keyheld.jsonl");
-      const storeBefore = fs.readFileSync(store);
-      expect(storeBefore.length).toBe(Number(size));
-      // (a little past the key store: the first new key line is cut there and cut off again, the
-      // next refused whole; the chat chain file is past it already, the tool_usage file is not)
-      execFileSync("prlimit", ["--pid", pid!, `--fsize=${Number(size) + 50}:unlimited`]);
-      h.child.kill("SIGUSR1");
-      await h.waitForLine((l) => l === "outage", "outage");
-
-      const ids = (method: string, user: string): string[] => h.lines.filter((l) => l.startsWith(`${method} ${user} `)).map((l) => l.split(" ")[2]!);
+      const { projectPath, dir, keyB64, h, pid, store, storeBefore, ids } = await childInOutage(durability, thread);
       const [newbieChat] = ids("chat", "newbie");
       const [newbieTool] = ids("tool", "newbie");
       const [newbie2Chat] = ids("chat", "newbie2");
@@ -84,7 +97,7 @@ describe("new subjects' records while the disk refuses their data keys", () => {
       expect(shredded).toMatch(/^shredded d[0-9a-f]{16}$/);
       const shredKid = shredded.split(" ")[1]!;
 
-      execFileSync("prlimit", ["--pid", pid!, "--fsize=unlimited:unlimited"]);
+      execFileSync("prlimit", ["--pid", pid, "--fsize=unlimited:unlimited"]);
       h.child.kill("SIGUSR1");
       // an app gone quiet: with no log call and no flush(), the kit's retry (flush timer, group
       // commit) stored the key lines and then wrote the held records and content files
@@ -225,6 +238,82 @@ describe("the disk takes a kind's lines again before it takes the key store", ()
       expect((await h.exited).code).toBe(0);
       expect(onDisk()).toEqual(h.lines.filter((l) => l.startsWith("tool ")).map((l) => l.split(" ")[2]));
       expect((await verifyAuditLog(dir)).problems).toEqual([]);
+    }, 60_000);
+  }
+});
+
+// A subject shredded by another process (`audit-logger shred`) while this process holds the
+// subject's new data key in memory, waiting for the disk. The other process cannot see that key:
+// until 2026-12-06 it was stored once the disk took data, and the records held under it were
+// readable though the subject had been shredded. Now the writer finds the shred's chained record
+// as it stores the key, destroys the key again before any record under it is written, and records
+// that in a `subject_shredded` record of its own session naming the key. Real child processes:
+// the logger (its file-size limit set with `prlimit`) and the CLI.
+describe("a subject shredded by another process while its new data key waits for the disk", () => {
+  for (const { durability, thread } of cases) {
+    it(`${durability}${thread ? ", thread: true" : ""}: the key is destroyed again as it is stored; the records held under it stay unreadable, a subject_shredded record names the key, the subject's next record opens, and the directory verifies`, async () => {
+      let keyFile = "";
+      // (during the outage the child logs a chat and a tool call for the new user "newbie", a
+      // chat for "newbie2", and, once the disk takes data, another chat for newbie) newbie2 was
+      // shredded before: its key made later (during the outage) is not taken for shredded
+      const { projectPath, dir, keyB64, h, pid, store, ids } = await childInOutage(durability, thread, async (project, key) => {
+        keyFile = path.join(project, "master.key");
+        fs.writeFileSync(keyFile, key);
+        const before = await runCli(["shred", project, "--user", "newbie2", "--reason", "an earlier erasure", "--key-file", keyFile]);
+        expect(before.code, before.stderr).toBe(0);
+      });
+      const [newbieChat] = ids("chat", "newbie");
+      const [newbieTool] = ids("tool", "newbie");
+      const [newbie2Chat] = ids("chat", "newbie2");
+
+      // the CLI (not limited) shreds newbie: its key waits in the child's memory, no store holds one
+      const shred = await runCli(["shred", projectPath, "--user", "newbie", "--reason", "erasure during the outage", "--key-file", keyFile, "--json"]);
+      expect(shred.code, shred.stderr).toBe(0);
+      expect((JSON.parse(shred.stdout) as { destroyedKeyIds: string[] }).destroyedKeyIds).toEqual([]);
+
+      execFileSync("prlimit", ["--pid", pid, "--fsize=unlimited:unlimited"]);
+      h.child.kill("SIGUSR1");
+      await h.waitForLine((l) => l === "quiet", "quiet");
+      h.child.kill("SIGUSR1");
+      await h.waitForLine((l) => l === "done", "done");
+      const exit = await h.exited;
+      expect(exit.code, exit.stderr).toBe(0);
+      expect(h.lines.filter((l) => l.startsWith("flush ")).at(-1)).toBe("flush ok");
+
+      // every record is on disk, in the order logged
+      const chats = readKind(projectPath, "chat_interaction", "keyheld");
+      expect(chats.map((r) => r.id)).toEqual(h.lines.filter((l) => l.startsWith("chat ")).map((l) => l.split(" ")[2]));
+      const kidOf = (id: string): string => (chats.find((r) => r.id === id)!.promptPreview as { kid: string }).kid;
+      const newbieKid = kidOf(newbieChat!);
+      // the key store holds no key line of newbie's waiting key (a tombstone in its place), and
+      // holds newbie2's (made after newbie2's shred)
+      const { keys, tombstones } = readKeyStore(store);
+      expect(keys.map((k) => k.kid)).not.toContain(newbieKid);
+      expect(tombstones.map((t) => t.kid)).toContain(newbieKid);
+      const lines = fs.readFileSync(store, "utf8").split("\n").filter((l) => l.includes(newbieKid));
+      for (const l of lines) expect(Object.keys(JSON.parse(l) as object).sort()).toEqual(["kid", "shreddedAt"]);
+      expect(keys.map((k) => k.kid)).toContain(kidOf(newbie2Chat!));
+
+      // the records and content file held under it are unreadable; newbie's next record, under a
+      // new key, and the other subjects' open
+      const viewer = new AuditViewer({ auditPath: dir, sessionId: "keyheld", encryptionKey: keyB64 });
+      const viewed = new Map((await viewer.getChatInteractions({ limit: 100 })).map((r) => [r.id, r]));
+      expect(typeof viewed.get(newbieChat!)!.promptPreview).not.toBe("string");
+      const tools = new Map((await viewer.getToolUsages({ limit: 10 })).map((r) => [r.id, r]));
+      expect(tools.get(newbieTool!)!.parameters).not.toEqual({ q: "what newbie looks for" });
+      expect(await viewer.getFullInteractionContent(newbieChat!)).toMatchObject({ encrypted: true, prompt: null, response: null });
+      const newbieAgain = ids("chat", "newbie")[1]!;
+      expect(kidOf(newbieAgain)).not.toBe(newbieKid);
+      expect(viewed.get(newbieAgain)!.promptPreview).toBe("newbie asks again");
+      expect(viewed.get(newbie2Chat!)!.promptPreview).toBe("newbie2 asks during the outage");
+
+      // the child's own chain names the key destroyed, and whose shred it was
+      const shredRecs = readJsonl(path.join(dir, "audit_events_keyheld.jsonl")).filter((e) => e.eventType === "subject_shredded");
+      const elsewhere = shredRecs.find((e) => (e.details as { keyIds: string[] }).keyIds.includes(newbieKid));
+      expect(elsewhere, JSON.stringify(shredRecs)).toBeDefined();
+      expect(elsewhere!.details).toMatchObject({ keyIds: [newbieKid], shreddedBy: { sessionId: "audit_maintenance" } });
+      const report = await verifyAuditLog(dir);
+      expect(report.problems).toEqual([]);
     }, 60_000);
   }
 });

@@ -34,10 +34,22 @@ export class TextProbe {
 function containsAnyCase(text: string, word: string, at: number, pivots: string): boolean {
   for (const pivot of pivots) {
     for (let i = text.indexOf(pivot, at); i >= 0; i = text.indexOf(pivot, i + 1)) {
-      if (text.slice(i - at, i - at + word.length).toLowerCase() === word) return true;
+      if (equalsAnyCaseAt(text, i - at, word)) return true;
     }
   }
   return false;
+}
+
+/**
+ * Whether `text` holds `word` (lower-case ASCII letters) at `start` in any case, compared code by
+ * code (a slice in lower case per pivot cost as much as the rest of the hint on a chat with many).
+ */
+function equalsAnyCaseAt(text: string, start: number, word: string): boolean {
+  if (start < 0 || start + word.length > text.length) return false;
+  for (let k = 0; k < word.length; k++) {
+    if ((text.charCodeAt(start + k) | 0x20) !== word.charCodeAt(k)) return false;
+  }
+  return true;
 }
 
 /**
@@ -272,7 +284,8 @@ function paramsHoldCredential(params: string): boolean {
  * with the credential after it (`ApiKey …`, `SSWS …`, `Bot …`: both go, the scheme cannot stay
  * alone), or auth-params (`Digest username="bob", response="…"`, AWS4-HMAC-SHA256's
  * `Credential=…, Signature=…`: all of them go when one holds a credential). Otherwise its first
- * word, when long enough (any 8 characters after the label: Basic's base64 may have no digit).
+ * word, when long enough (any 8 characters after the label: Basic's base64 may have no digit),
+ * but code, and a word of prose followed by more text or reading as a status (readsAsStatus).
  */
 function bearerAccept(candidate: string, match: string, text: string, index: number): number {
   const labelled = /^authorization/i.test(match);
@@ -289,8 +302,29 @@ function bearerAccept(candidate: string, match: string, text: string, index: num
   // `Authorization: req.headers.authorization`, are none: until 2026-12-06 any 8 characters were)
   if (!labelled) return credentialShaped(t) ? first.length : 0;
   const end = index + match.length - candidate.length + first.length;
-  return PROSE_WORD.test(t) || readsAsCode(first, text[end]) ? 0 : first.length;
+  if (readsAsCode(first, text[end])) return 0;
+  return PROSE_WORD.test(t) && !(LONE_VALUE_END.test(text[end] ?? "\n") && !readsAsStatus(t)) ? 0 : first.length;
 }
+
+/**
+ * What ends a header's value that is all its line or all its quote (`Authorization: abcdefghij`
+ * at a line's end, `-H 'Authorization: letmeinnow'`, `"Authorization": "supersecret"`; a JSON
+ * text's escapes too): a word there is the header's whole value, not the start of a sentence.
+ */
+const LONE_VALUE_END = /^[\r\n"'\\]$/;
+
+/**
+ * Whether a word of prose after an Authorization label, alone on its line, reads as a status
+ * (`required`, `optional`, `forbidden`, `successful`, `anonymous`): by the endings of English
+ * participles and adjectives, or a few other words documentation writes there. A random token
+ * of 8 to 15 lower-case letters ends so about one time in 20, and is then kept.
+ */
+function readsAsStatus(word: string): boolean {
+  const w = word.toLowerCase();
+  return STATUS_ENDING.test(w) || STATUS_WORDS.has(w) || w !== word; // a capital first: a sentence's word
+}
+const STATUS_ENDING = /(?:ed|en|ing|ion|ions|al|ble|ful|ive|ous|ory|ary|ent|ant|ic|ly|er|ers|or|ity|ty|ize|ise|less|ness|ment|ship)$/;
+const STATUS_WORDS = new Set(["anything", "everything", "anyone", "everyone", "username", "password", "credentials", "whatever", "unknown", "default", "standard", "boolean", "headers"]);
 
 /**
  * A word of prose: letters in lower case, the first perhaps a capital, at most 15 of them
@@ -340,7 +374,10 @@ const LABEL_CHAR = /[A-Za-z0-9_.%-]/;
  * "password: required" and "session: 2024-01-01" stay. The pattern matches from a word of the
  * label on (`key` in `x-api-key`), so that only text naming a credential costs more than a scan:
  * the label's start is found here, walking back; a label right after a ":" is none (a
- * placeholder's rule name, `[REDACTED:jwt:<hmac>]`).
+ * placeholder's rule name, `[REDACTED:jwt:<hmac>]`). Beyond that shape (2026-12-06): a one-time
+ * code of digits after a label that says it is one (`OTP: 482913`, `verification code is
+ * 482913`), digits after a password's label (`password: 12345678`), and a password of another
+ * shape where only a password stands (passwordValue: `DB_PASS=hunter`, `"Pa$$word!"`).
  */
 function credentialAccept(value: string, match: string, text: string, index: number): number {
   let start = index;
@@ -350,29 +387,88 @@ function credentialAccept(value: string, match: string, text: string, index: num
   // 2026-12-06 a label starting with one was no label, and `mysql --password=…` stayed in clear)
   let nameStart = start;
   while (nameStart < index && (text[nameStart] === "-" || text[nameStart] === ".")) nameStart++;
-  if (!/[A-Za-z_]/.test(text[nameStart]!)) return 0;
+  // (a name starts with a letter or "_", but `2fa_code`, `2FA-Code`)
+  if (!/[A-Za-z_]/.test(text[nameStart]!) && !/^[0-9]fa[_.-]/i.test(text.slice(nameStart, nameStart + 4))) return 0;
+  // (a flag's value after a space, `--password Secret123`; elsewhere a label needs ":" or "=",
+  // so "the password is Secret123" stays, except a one-time code's: see below)
+  const separated = /[:=]/.test(match) || text[start] === "-";
+  const digits = ONE_TIME_VALUE.exec(value)?.[0];
+  if (!separated && digits === undefined) return 0;
   // (percent-escapes decoded: `?api%5Fkey=`, until 2026-12-06 no label)
   const label = (text.slice(nameStart, index) + (/^[A-Za-z0-9_.%-]*/.exec(match)?.[0] ?? "")).replace(/%([0-9A-Fa-f]{2})/g, (_, h: string) => String.fromCharCode(parseInt(h, 16)));
-  // (a flag's value after a space, `--password Secret123`; elsewhere a label needs ":" or "=")
-  if (!/[:=]/.test(match) && text[start] !== "-") return 0;
+  const words = nameWords(label);
+  const last = words[words.length - 1] ?? "";
+  if (ABOUT_A_CREDENTIAL.has(last) || NAMES_A_FAILURE.test(label)) return 0;
   // (a URL's parameter, `?key=`, `&sig=`, `;jsessionid=`, by isSecretName; elsewhere the stronger
   // rule, so that `sessionId: conv_8f3a2` and `cacheKey=user42` stay)
   const inUrl = start > 0 && "?&#;".includes(text[start - 1]!);
-  if (label.toLowerCase() === "code" || NAMES_A_FAILURE.test(label) || !(inUrl ? isSecretName(label) : isStrongSecretName(label))) return 0;
-  if (value.length < 6 || !/[A-Za-z]/.test(value) || ENVIRONMENT_REFERENCE.test(value) || readsAsCode(value, undefined)) return 0;
-  if (!credentialShaped(value)) return 0;
-  const words = nameWords(label);
-  return ABOUT_A_CREDENTIAL.has(words[words.length - 1] ?? "") ? 0 : value.length;
+  const oneTime = ONE_TIME_WORDS.has(last) || (ONE_TIME_QUALIFIABLE.has(last) && ONE_TIME_LABEL.test((text.slice(Math.max(0, nameStart - 24), nameStart) + label).toLowerCase()));
+  const named = oneTime || (label.toLowerCase() !== "code" && (inUrl ? isSecretName(label) : isStrongSecretName(label)));
+  // (a one-time code of digits, `OTP: 482913`, `verification code is 482913`, `PIN: 4829`, and a
+  // password of digits, `password: 12345678`: until 2026-12-06 a value needed a letter)
+  if (digits !== undefined) {
+    if (oneTime) return digits.length;
+    const bare = words.length === 1 && separated;
+    return (bare && last === "pin" && digits.length <= 8) || (separated && named && PASSWORD_WORD.test(last)) ? digits.length : 0;
+  }
+  if (!named || !separated || ENVIRONMENT_REFERENCE.test(value) || readsAsCode(value, undefined)) return 0;
+  // (the shell's working directory, `PWD=/home/bob`, is no password; until 2026-12-06 it was read as one)
+  if (last === "pwd" && words.length === 1 && /^[/~]/.test(value)) return 0;
+  if (value.length >= 6 && /[A-Za-z]/.test(value) && credentialShaped(value)) return value.length;
+  return PASSWORD_WORD.test(last) && passwordValue(value, label, match, text, start, index + match.length) ? value.length : 0;
 }
+
+/** Last words of a label that name a one-time code by themselves (`OTP`, `totp`, `X-Passcode`). */
+const ONE_TIME_WORDS = new Set(["otp", "totp", "hotp", "passcode"]);
+/** Last words of a label that name one only after a word that says so (`verification code`, `2FA code`, `one-time password`, `card PIN`). */
+const ONE_TIME_QUALIFIABLE = new Set(["code", "codes", "pin", "password", "pass"]);
+const ONE_TIME_LABEL =
+  /(?:^|[^a-z0-9])(?:verification|verify|security|one[ _-]?time|[0-9]fa|two[ _-]?factor|tfa|mfa|otp|totp|sms|login|log[ _-]?in|sign[ _-]?in|auth|authentication|access|confirmation|reset|recovery|backup|pin|card|sim|atm)[ _.-]?(?:codes?|pin|password|pass)$/;
+/**
+ * A one-time code or PIN: 4 to 10 digits, or two groups of 3 to 5 split by a hyphen (`482-913`),
+ * not followed by a letter or digit, nor a dot or comma and a digit (`2.0.1`, `1,299`).
+ */
+const ONE_TIME_VALUE = /^(?:\d{4,10}|\d{3,5}-\d{3,5})(?![0-9A-Za-z]|[.,-]\d)/;
+/** A label's last word that names a password (`password`, `PGPASSWORD`, `passwd`, `MYSQL_PWD`, `DB_PASS`). */
+const PASSWORD_WORD = /(?:password|passwd|passphrase|pwd|pass)$/;
+
+/**
+ * Whether a value after a password's label that is no random credential's shape is still the
+ * password: in an environment line (`DB_PASS=hunter`, `export PGPASSWORD=letmein`: a name in
+ * capitals and "=" with no space, at a line's or word's start; any 4 characters but a boolean or
+ * a command substitution), in a connection string (`Server=db;Password=myPassword;`: any 4
+ * characters), or elsewhere when it holds a password's symbols (`"Pa$$word!"`, `'aB$dEf!'`; with a
+ * letter, or any in quotes) beyond a variable's sigil (`$password`, `@password`) or markdown
+ * (`**required**`), and is no template (`<your-password>`, `{{ … }}`, `%env(…)%`) nor a mask
+ * (`********`). Words and code stay: `password: string`, `password: "Enter your password"`.
+ */
+function passwordValue(value: string, label: string, match: string, text: string, start: number, valueStart: number): boolean {
+  const before = start > 0 ? text[start - 1]! : "\n";
+  if (/^[A-Z][A-Z0-9_]*$/.test(label) && /^[A-Za-z0-9_]*=["']?$/.test(match) && /[\s"'`]/.test(before)) {
+    return value.length >= 4 && !ENV_NON_SECRET.test(value);
+  }
+  const pair = /^[A-Za-z0-9_]*=$/.test(match); // `Password=`, no space nor quote: a connection string's pair
+  if (pair && value.length >= 4 && (before === ";" || CONNECTION_STRING_NEXT.test(text.slice(valueStart + value.length, valueStart + value.length + 64)))) return true;
+  if (value.length < 6 || TEMPLATE.test(value) || /^(.)\1*$/s.test(value)) return false;
+  const core = value.replace(/^[$@*&:!~_]+/, "").replace(/[!?.*~_:]+$/, "");
+  if (!PASSWORD_SYMBOL.test(core) || readsAsCode(core, undefined)) return false;
+  const quote = text[valueStart - 1];
+  return /[A-Za-z]/.test(core) || ((quote === '"' || quote === "'") && text[valueStart + value.length] === quote);
+}
+const ENV_NON_SECRET = /^(?:true|false|null|nil|none|yes|no|on|off|undefined|enabled?|disabled?|auto|default|\$\(.*|`.*)$/is;
+/** What follows a connection string's value: its next `Name=` pair. */
+const CONNECTION_STRING_NEXT = /^;[ \t]?[A-Za-z](?:[A-Za-z0-9 _]{0,30}[A-Za-z0-9_])?=(?!=)/;
+const TEMPLATE = /^(?:\{\{|\{%|<|%\(|%env\(|#\{|\$\(|`)/i;
+const PASSWORD_SYMBOL = /[!@#$%^&*+~|]/;
 
 /**
  * A value that names where the credential is read from, not the credential: an environment
- * variable in code (`process.env.OPENAI_API_KEY`, `os.environ[...]`, `os.getenv(...)`) or a
+ * variable in code (`process.env.OPENAI_API_KEY`, `os.environ[...]`, `os.getenv(...)`, Symfony's `%env(DB_PASSWORD)%`) or a
  * shell's or template's (`$DB_PASS`, `${DB_PASSWORD}`). Code samples in chats hold these after
  * `apiKey =` and `password:`; until 2026-12-06 they were redacted, and the code unreadable. A
  * value only starting with "$" (`$ecret123`) is still read as a credential.
  */
-const ENVIRONMENT_REFERENCE = /^(?:process\.env[.[]|import\.meta\.env[.[]|os\.environ\b|os\.getenv\b|System\.getenv\b|ENV\[|\$\{[A-Za-z_][A-Za-z0-9_]*\}?$|\$[A-Z_][A-Z0-9_]*$)/;
+const ENVIRONMENT_REFERENCE = /^(?:%env\(|process\.env[.[]|import\.meta\.env[.[]|os\.environ\b|os\.getenv\b|System\.getenv\b|ENV\[|\$\{[A-Za-z_][A-Za-z0-9_]*\}?$|\$[A-Z_][A-Z0-9_]*$)/;
 
 /** OpenAI keys are long random strings; "sk-learn-compatible-estimators" is not one. */
 function openaiAccept(key: string): number {
@@ -481,7 +577,10 @@ export const BUILTIN_DETECTORS: readonly Detector[] = Object.freeze([
     pattern: new RegExp(`(?:\\bbearer\\s+|\\bauthorization["']?\\s*[:=]\\s*["']?(?:(?:bearer|basic|token)\\s+)?)(?<secret>${AUTH_PARAMS}|(?:[A-Za-z][A-Za-z0-9_-]{0,63}[ \\t]+)?(?:${AUTH_PARAMS}|[A-Za-z0-9\\-._~+/]{8,}=*))`, "dgi"),
     // the hint knows the usual spellings; the pattern itself ignores case
     // (and then, in any case, `aUtHoRiZaTiOn:`: until 2026-12-06 such a label was never read)
-    hint: (t) => t.includes("bearer") || t.includes("Bearer") || t.includes("BEARER") || t.includes("zation") || t.includes("ZATION") || containsAnyCase(t, "authorization", 7, "zZ"),
+    // (and `bEaReR …` with no label, looked for around each "b": until 2026-12-06 never read)
+    hint: (t) =>
+      t.includes("bearer") || t.includes("Bearer") || t.includes("BEARER") || t.includes("zation") || t.includes("ZATION") ||
+      containsAnyCase(t, "authorization", 7, "zZ") || containsAnyCase(t, "bearer", 0, "bB"),
     accept: bearerAccept,
   }),
   detector({
@@ -508,7 +607,10 @@ export const BUILTIN_DETECTORS: readonly Detector[] = Object.freeze([
     // a text of many labels costs each one its own value, not the rest of the text. (Until 2026-12-06 no rule knew these labels: with
     // `redact` on, Anthropic's and Azure's API-key headers and keys in query strings were
     // written in clear; only `paths` the app named, and never inside a URL, caught them)
-    pattern: /(?:key|sig|code|pin|auth|bearer|jwt|sess|pwd|pass|mfa|nonce|verifier|appid|token|secret|cookie|otp|credential|assertion)[A-Za-z0-9_.%-]{0,63}?["']?(?:[ \t]*[:=][ \t]*|[ \t]+)["']?(?=(?<secret>[^\s"'&,;)\]}>#?\\[=][^\s"'&,;)\]}>#?\\=]{0,1023}=*))/gi,
+    // A one-time code may follow "is" (`your verification code is 482913`: credentialAccept
+    // takes that only for one). A value in quotes runs to its closing quote when it has no space
+    // (`"Tr0ub4dor&3"`: until 2026-12-06 it was cut at the "&", and its end kept).
+    pattern: /(?:key|sig|code|pin|auth|bearer|jwt|sess|pwd|pass|mfa|nonce|verifier|appid|token|secret|cookie|otp|credential|assertion)[A-Za-z0-9_.%-]{0,63}?["']?(?:[ \t]*[:=][ \t]*|[ \t]+is:?[ \t]+|[ \t]+)["']?(?=(?<secret>(?<=["'])[^\s"'\\[][^\s"'\\]{0,1022}(?=["'])|[^\s"'&,;)\]}>#?\\[=][^\s"'&,;)\]}>#?\\=]{0,1023}=*))/gi,
     // (the value starts where the match ends: no `d` flag, whose indices cost the scan 3x)
     secretStart: (m) => m.index + m[0].length,
     accept: credentialAccept,

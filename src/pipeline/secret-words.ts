@@ -86,5 +86,8 @@ export function isStrongSecretName(name: string): boolean {
   const readings = nameReadings(name);
   if (!readings.some((words) => words.some(isSecretWord))) return false;
   if (readings.some((words) => words.some((word) => !AMBIGUOUS_WORDS.has(word) && isSecretWord(word)))) return true;
+  // (`pass` ending a name of two words or more is a password's: `DB_PASS`, `smtpPass`; alone it
+  // is as often a count, `pass: 12, fail: 0`. Until 2026-12-06 `DB_PASS=…` was no label)
+  if (readings.some((words) => words.length >= 2 && words[words.length - 1] === "pass")) return true;
   return KEY_NAMES.test(name.toLowerCase().replace(/[^a-z0-9]/g, ""));
 }

@@ -357,6 +357,165 @@ describe("detector gaps", () => {
     expectKept(["the password is Secret123", "token Abc123def456 was rotated", "--password --verbose", "--token $API_TOKEN", "GET /x?page%5Fsize=50abc", "use --password-file /run/s3cret1"]);
   });
 
+  // Found by review 2026-12-06 (recall): these were written in clear with `redact` on.
+  it("Bearer in odd case (bEaReR) without an Authorization label is read like Bearer", () => {
+    const secret = "a9f8e7d6c5b4a3f2e1d0";
+    expectRedacted([
+      [`bEaReR ${secret}`, "bEaReR [REDACTED:bearer]"],
+      [`curl -H 'X-Auth: BeArEr ${secret}' https://api`, "curl -H 'X-Auth: BeArEr [REDACTED:bearer]' https://api"],
+    ], "bearer");
+    expectKept(["bEaReR tokens expire", "the BeArEr of this letter", "bEaReR abcdefghij"]);
+  });
+
+  it("a one-time code of digits after a label that says so (OTP, verification code, 2FA code, PIN) is redacted; other numbers after 'code' stay", () => {
+    expectRedacted([
+      ["OTP: 482913", "OTP: [REDACTED:credential]"],
+      ["verification code 482913", "verification code [REDACTED:credential]"],
+      ["2FA code: 123456", "2FA code: [REDACTED:credential]"],
+      ["Your verification code is 482913.", "Your verification code is [REDACTED:credential]."],
+      ["Your OTP is: 4829", "Your OTP is: [REDACTED:credential]"],
+      ["Your login code is 482-913", "Your login code is [REDACTED:credential]"],
+      ["/verify?otp=482913&user=bob", "/verify?otp=[REDACTED:credential]&user=bob"],
+      ['{"mfa_code": "482913"}', '{"mfa_code": "[REDACTED:credential]"}'],
+      ["verificationCode=482913", "verificationCode=[REDACTED:credential]"],
+      ["2fa_code=482913", "2fa_code=[REDACTED:credential]"],
+      ["one-time password: 48291375", "one-time password: [REDACTED:credential]"],
+      ["backup code 12345678, then", "backup code [REDACTED:credential], then"],
+      ["Security code: A7K9Q2", "Security code: [REDACTED:credential]"],
+      ["PIN: 4829", "PIN: [REDACTED:credential]"],
+      // all digits after a password's own label, too
+      ["password: 12345678", "password: [REDACTED:credential]"],
+      ["PGPASSWORD=123456 psql", "PGPASSWORD=[REDACTED:credential] psql"],
+    ], "credential");
+    expectKept([
+      "code 404",
+      "error code 123456",
+      "HTTP status code 200",
+      "exit code 137 (killed)",
+      "zip code 94105",
+      "postal code: 94105",
+      "order number 123456",
+      "version 2.0.1",
+      "the code is 123456",
+      "QR code 123456",
+      "verification code sent to your phone",
+      "verification code 2.0.1",
+      "otp_length: 6, otp_ttl: 3000",
+      "pin: 13",
+      "led_pin: 13",
+      "pass: 1234, fail: 0",
+      "password_expiry_days: 9000",
+      "code: 482913",
+    ]);
+  });
+
+  it("an environment-style password assignment (DB_PASS=, PGPASSWORD=, MYSQL_PWD=, *_PASS=, *_PWD=) is redacted whatever its value's shape", () => {
+    expectRedacted([
+      ["DB_PASS=hunter", "DB_PASS=[REDACTED:credential]"],
+      ["export PGPASSWORD=letmein", "export PGPASSWORD=[REDACTED:credential]"],
+      ["MYSQL_PWD=letmein mysql -u root", "MYSQL_PWD=[REDACTED:credential] mysql -u root"],
+      ["docker run -e SMTP_PASS=sunshine app", "docker run -e SMTP_PASS=[REDACTED:credential] app"],
+      ['DB_PASSWORD="correcthorse"', 'DB_PASSWORD="[REDACTED:credential]"'],
+      ["REDIS_PASS=abc123", "REDIS_PASS=[REDACTED:credential]"],
+      ["db_pass: Secret123", "db_pass: [REDACTED:credential]"],
+      ["smtpPass = 'Secret123'", "smtpPass = '[REDACTED:credential]'"],
+    ], "credential");
+    expectKept([
+      // a file holding the password (Docker's and Postgres' *_FILE convention) is a path, not the password
+      "DB_PASSWORD_FILE=/run/secrets/db",
+      // the shell's working directory
+      "PWD=/home/bob/project",
+      "PWD=/srv/app2", // (until 2026-12-06 redacted: a digit made it a credential's shape)
+      "DB_PASS=$DB_PASSWORD",
+      "DB_PASSWORD=${DB_PASSWORD}",
+      "DB_PASSWORD=",
+      "BYPASS_CACHE=true",
+      "FIRST_PASS=true",
+      "DB_PASSWORD=$(cat /run/secrets/db)",
+      // lower case, with spaces: code, not an environment line
+      "db_password = password",
+      "password=password_input",
+    ]);
+  });
+
+  it("a password of letters and symbols, and a connection string's password of any shape, are redacted; code and prose after a password label stay", () => {
+    expectRedacted([
+      ['password = "Pa$$word!"', 'password = "[REDACTED:credential]"'],
+      ["password: 'aB$dEf!'", "password: '[REDACTED:credential]'"],
+      ['password:"!@#$%^&*"', 'password:"[REDACTED:credential]"'],
+      ['password: "x9$Kq!z"', 'password: "[REDACTED:credential]"'],
+      ['{"password": "Tr0ub4dor&3"}', '{"password": "[REDACTED:credential]"}'],
+      ["pwd=abc123;", "pwd=[REDACTED:credential];"],
+      ["Server=db;User Id=sa;Password=myPassword;", "Server=db;User Id=sa;Password=[REDACTED:credential];"],
+      ["Pwd=sunshine;Server=db", "Pwd=[REDACTED:credential];Server=db"],
+    ], "credential");
+    expectKept([
+      'password: "Password"',
+      'password: "Enter your password"',
+      'password: "Required!"',
+      'password: "********"',
+      "password: string;",
+      "password?: string | null",
+      "if (password) { login(); }",
+      "the password field is required",
+      "const password = !isValid",
+      "password: req.body.password!",
+      '"password": "$password"',
+      "WHERE password = @password",
+      "password: ${{ secrets.DB_PASSWORD }}",
+      "password: '%env(DB_PASSWORD)%'",
+      "password: <your-password>",
+      "password: {{ vault_pw }}",
+      "Password=;Server=db",
+      "password: user?.password ?? fallback",
+      "password: z.string().min(8)",
+    ]);
+  });
+
+  it("a lone word after an Authorization label, ending its line or quote, is a credential unless it reads as a status word", () => {
+    expectRedacted([
+      ["Authorization: abcdefghij", "Authorization: [REDACTED:bearer]"],
+      ["curl -H 'Authorization: letmeinnow' https://api", "curl -H 'Authorization: [REDACTED:bearer]' https://api"],
+      ['{"Authorization": "supersecret"}', '{"Authorization": "[REDACTED:bearer]"}'],
+      ["GET / HTTP/1.1\r\nAuthorization: qwertyuiop\r\nHost: x", "GET / HTTP/1.1\r\nAuthorization: [REDACTED:bearer]\r\nHost: x"],
+    ], "bearer");
+    expectKept([
+      "Authorization: required",
+      "Authorization: optional",
+      "Authorization: forbidden",
+      "Authorization: unauthorized",
+      "Authorization: successful",
+      "Authorization: anonymous",
+      '{"Authorization": "required"}',
+      "Authorization: Everywhere",
+      "Authorization: abcdefghij whenever you like",
+      "Authorization: required for all endpoints",
+    ]);
+  });
+
+  it("1 MB of adversarial text for the rules of this pass completes, and redacts what it should", () => {
+    const mb = 1_000_000;
+    const cases: Array<readonly [string, RedactionCounts]> = [
+      ["bEaReR ".repeat(mb / 7), {}],
+      ["b".repeat(mb), {}],
+      ["verification code ".repeat(mb / 18), {}],
+      ["code is ".repeat(mb / 8), {}],
+      // (the first value, "1234-otp", is one; every later label starts with a digit, "1234-otp", and is none)
+      ["otp: 1234-".repeat(mb / 10), { credential: 1 }],
+      // (a value is read to 1 KiB at most: its first 1 KiB goes)
+      ['password: "' + "a$".repeat(mb / 2), { credential: 1 }],
+      ['password: "'.repeat(mb / 11), {}],
+      ["DB_PASS=".repeat(mb / 8), { credential: 1 }],
+      [";Password=".repeat(mb / 10), {}],
+      ["Authorization: abcdefgh\n".repeat(mb / 24), { bearer: Math.floor(mb / 24) }],
+      ["2FA code: 123456 ".repeat(mb / 17), { credential: Math.floor(mb / 17) }],
+    ];
+    for (const [text, want] of cases) {
+      const r = run(placeholder, text);
+      expect(r.counts, text.slice(0, 30)).toEqual(want);
+    }
+  });
+
   it("stay linear on 100 KB of adversarial text for these shapes", () => {
     const texts = [
       "-----BEGIN PRIVATE KEY-----" + " a".repeat(50_000),

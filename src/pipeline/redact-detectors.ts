@@ -436,7 +436,7 @@ const PASSWORD_WORD = /(?:password|passwd|passphrase|pwd|pass)$/;
  * Whether a value after a password's label that is no random credential's shape is still the
  * password: in an environment line (`DB_PASS=hunter`, `export PGPASSWORD=letmein`: a name in
  * capitals and "=" with no space, at a line's or word's start; any 4 characters but a boolean or
- * a command substitution), in a connection string (`Server=db;Password=myPassword;`: any 4
+ * a command substitution) or map (`POSTGRES_PASSWORD: example`, alone on its line), in a connection string (`Server=db;Password=myPassword;`: any 4
  * characters), or elsewhere when it holds a password's symbols (`"Pa$$word!"`, `'aB$dEf!'`; with a
  * letter, or any in quotes) beyond a variable's sigil (`$password`, `@password`) or markdown
  * (`**required**`), and is no template (`<your-password>`, `{{ … }}`, `%env(…)%`) nor a mask
@@ -444,8 +444,15 @@ const PASSWORD_WORD = /(?:password|passwd|passphrase|pwd|pass)$/;
  */
 function passwordValue(value: string, label: string, match: string, text: string, start: number, valueStart: number): boolean {
   const before = start > 0 ? text[start - 1]! : "\n";
-  if (/^[A-Z][A-Z0-9_]*$/.test(label) && /^[A-Za-z0-9_]*=["']?$/.test(match) && /[\s"'`]/.test(before)) {
-    return value.length >= 4 && !ENV_NON_SECRET.test(value);
+  if (/^[A-Z][A-Z0-9_]*$/.test(label) && /[\s"'`]/.test(before)) {
+    if (/^[A-Za-z0-9_]*=["']?$/.test(match)) return value.length >= 4 && !ENV_NON_SECRET.test(value);
+    // (a Compose file's or Kubernetes manifest's `environment:` map, `POSTGRES_PASSWORD: example`:
+    // a value alone on its line, unquoted, and no capitalised word, so that a map of messages,
+    // `RESET_PASSWORD: Reset password`, `LOGIN_PASSWORD: Password`, stays; not a bare `PASSWORD:`)
+    if (/^[A-Za-z0-9_]*:[ \t]+$/.test(match) && !BARE_PASSWORD_NAME.test(label)) {
+      const next = text[valueStart + value.length];
+      if (next === undefined || next === "\n" || next === "\r") return value.length >= 4 && !ENV_NON_SECRET.test(value) && !/^[A-Z][a-z]*$/.test(value);
+    }
   }
   const pair = /^[A-Za-z0-9_]*=$/.test(match); // `Password=`, no space nor quote: a connection string's pair
   if (pair && value.length >= 4 && (before === ";" || CONNECTION_STRING_NEXT.test(text.slice(valueStart + value.length, valueStart + value.length + 64)))) return true;
@@ -455,6 +462,7 @@ function passwordValue(value: string, label: string, match: string, text: string
   const quote = text[valueStart - 1];
   return /[A-Za-z]/.test(core) || ((quote === '"' || quote === "'") && text[valueStart + value.length] === quote);
 }
+const BARE_PASSWORD_NAME = /^(?:PASSWORD|PASSWD|PASSPHRASE|PWD|PASS)$/;
 const ENV_NON_SECRET = /^(?:true|false|null|nil|none|yes|no|on|off|undefined|enabled?|disabled?|auto|default|\$\(.*|`.*)$/is;
 /** What follows a connection string's value: its next `Name=` pair. */
 const CONNECTION_STRING_NEXT = /^;[ \t]?[A-Za-z](?:[A-Za-z0-9 _]{0,30}[A-Za-z0-9_])?=(?!=)/;

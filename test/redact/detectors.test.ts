@@ -419,6 +419,9 @@ describe("detector gaps", () => {
       ["REDIS_PASS=abc123", "REDIS_PASS=[REDACTED:credential]"],
       ["db_pass: Secret123", "db_pass: [REDACTED:credential]"],
       ["smtpPass = 'Secret123'", "smtpPass = '[REDACTED:credential]'"],
+      // a Compose file's environment map
+      ["environment:\n  POSTGRES_PASSWORD: example\n  POSTGRES_USER: app", "environment:\n  POSTGRES_PASSWORD: [REDACTED:credential]\n  POSTGRES_USER: app"],
+      ["MYSQL_ROOT_PASSWORD: sunshine", "MYSQL_ROOT_PASSWORD: [REDACTED:credential]"],
     ], "credential");
     expectKept([
       // a file holding the password (Docker's and Postgres' *_FILE convention) is a path, not the password
@@ -432,6 +435,13 @@ describe("detector gaps", () => {
       "BYPASS_CACHE=true",
       "FIRST_PASS=true",
       "DB_PASSWORD=$(cat /run/secrets/db)",
+      // a map of messages, not of an environment
+      "RESET_PASSWORD: Reset password",
+      "LOGIN_PASSWORD: Password",
+      'FORGOT_PASSWORD: "Forgot password?"',
+      "PASSWORD: password",
+      "DB_PASSWORD: true",
+      "POSTGRES_PASSWORD_FILE: /run/secrets/pg",
       // lower case, with spaces: code, not an environment line
       "db_password = password",
       "password=password_input",

@@ -392,7 +392,8 @@ function credentialAccept(value: string, match: string, text: string, index: num
   // (a flag's value after a space, `--password Secret123`; elsewhere a label needs ":" or "=",
   // so "the password is Secret123" stays, except a one-time code's: see below)
   const separated = /[:=]/.test(match) || text[start] === "-";
-  const digits = ONE_TIME_VALUE.exec(value)?.[0];
+  // (the whole value, but a sentence's stop: `123456:ABC-DEF1234gh…`, a Telegram bot's token, is no code)
+  const digits = /^(?:\d{4,10}|\d{3,5}-\d{3,5})(?=[.:!?]*$)/.exec(value)?.[0];
   if (!separated && digits === undefined) return 0;
   // (percent-escapes decoded: `?api%5Fkey=`, until 2026-12-06 no label)
   const label = (text.slice(nameStart, index) + (/^[A-Za-z0-9_.%-]*/.exec(match)?.[0] ?? "")).replace(/%([0-9A-Fa-f]{2})/g, (_, h: string) => String.fromCharCode(parseInt(h, 16)));
@@ -404,8 +405,9 @@ function credentialAccept(value: string, match: string, text: string, index: num
   const inUrl = start > 0 && "?&#;".includes(text[start - 1]!);
   const oneTime = ONE_TIME_WORDS.has(last) || (ONE_TIME_QUALIFIABLE.has(last) && ONE_TIME_LABEL.test((text.slice(Math.max(0, nameStart - 24), nameStart) + label).toLowerCase()));
   const named = oneTime || (label.toLowerCase() !== "code" && (inUrl ? isSecretName(label) : isStrongSecretName(label)));
-  // (a one-time code of digits, `OTP: 482913`, `verification code is 482913`, `PIN: 4829`, and a
-  // password of digits, `password: 12345678`: until 2026-12-06 a value needed a letter)
+  // (a one-time code or PIN, 4 to 10 digits or two groups of 3 to 5, `482-913`: `OTP: 482913`,
+  // `verification code is 482913`, `PIN: 4829`; and a password of digits, `password: 12345678`:
+  // until 2026-12-06 a value needed a letter)
   if (digits !== undefined) {
     if (oneTime) return digits.length;
     const bare = words.length === 1 && separated;
@@ -424,11 +426,6 @@ const ONE_TIME_WORDS = new Set(["otp", "totp", "hotp", "passcode"]);
 const ONE_TIME_QUALIFIABLE = new Set(["code", "codes", "pin", "password", "pass"]);
 const ONE_TIME_LABEL =
   /(?:^|[^a-z0-9])(?:verification|verify|security|one[ _-]?time|[0-9]fa|two[ _-]?factor|tfa|mfa|otp|totp|sms|login|log[ _-]?in|sign[ _-]?in|auth|authentication|access|confirmation|reset|recovery|backup|pin|card|sim|atm)[ _.-]?(?:codes?|pin|password|pass)$/;
-/**
- * A one-time code or PIN: 4 to 10 digits, or two groups of 3 to 5 split by a hyphen (`482-913`),
- * not followed by a letter or digit, nor a dot or comma and a digit (`2.0.1`, `1,299`).
- */
-const ONE_TIME_VALUE = /^(?:\d{4,10}|\d{3,5}-\d{3,5})(?![0-9A-Za-z]|[.,-]\d)/;
 /** A label's last word that names a password (`password`, `PGPASSWORD`, `passwd`, `MYSQL_PWD`, `DB_PASS`). */
 const PASSWORD_WORD = /(?:password|passwd|passphrase|pwd|pass)$/;
 

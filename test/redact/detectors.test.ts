@@ -386,6 +386,8 @@ describe("detector gaps", () => {
       // all digits after a password's own label, too
       ["password: 12345678", "password: [REDACTED:credential]"],
       ["PGPASSWORD=123456 psql", "PGPASSWORD=[REDACTED:credential] psql"],
+      // digits that only start a value are no code: the value goes by the rule before, whole
+      ['botToken: "123456:ABC-DEF1234ghIkl-zyx57W2v1u123ew11"', 'botToken: "[REDACTED:credential]"'],
     ], "credential");
     expectKept([
       "code 404",

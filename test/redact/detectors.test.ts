@@ -560,13 +560,15 @@ describe("detector gaps", () => {
       "x-ApI-kEy=a ".repeat(8_000),
       "PaSsWoRd=Secret123 ".repeat(5_000),
     ];
+    // A quadratic pattern takes minutes on each of these, a linear one milliseconds: the test's
+    // own timeout (below) is what fails a pattern that backtracks, not a clock read here
+    // (performance is measured in bench/redact.ts, never asserted in a test).
     for (const text of texts) {
-      const started = performance.now();
-      run(placeholder, text);
-      // a quadratic pattern takes minutes on these; a linear one a few milliseconds
-      expect(performance.now() - started, text.slice(0, 40)).toBeLessThan(2_000);
+      const { out } = run(placeholder, text);
+      expect(typeof out, text.slice(0, 40)).toBe("string");
+      expect(out.length, text.slice(0, 40)).toBeGreaterThan(0);
     }
-  });
+  }, 60_000);
 });
 
 describe("rules option", () => {

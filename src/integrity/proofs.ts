@@ -8,9 +8,11 @@
  * 2026-12-06, see docs/TRUST.md ("Exports of one user or a time range").
  *
  * Each chain's tree is built once (MerkleLevels), from one read of the chain up to the
- * checkpoint's head, when the export reaches its first exported record: not per record. A
- * session's older checkpoints go in the header too (`proofs.history`), each with the consistency
- * proofs that the next one's trees extend its own (see CheckpointHistoryEntry).
+ * checkpoint's head: not per record. A session's older checkpoints go in the header too
+ * (`proofs.history`), each with the consistency proofs that the next one's trees extend its own
+ * (see CheckpointHistoryEntry); the tree of a chain that grew between checkpoints is built for
+ * those and kept until the export has written that chain's records, the others' when the export
+ * reaches their first record.
  */
 import { computeRecordHash } from "../pipeline/chain.js";
 import { isEncryptedValue } from "../pipeline/encrypt.js";
@@ -131,8 +133,11 @@ export class ExportProver {
   private constructor(
     private readonly viewer: AuditViewer,
     private readonly plans: ReadonlyMap<string, SessionPlan>,
-    /** the one chain's tree held: the last one the history was made from (see checkpointHistories), then the chain the export is at */
-    private chain: ChainTree | undefined,
+    /**
+     * the trees built for the history (see checkpointHistories), each until the export has
+     * written its chain's records, and the tree of the chain the export is at
+     */
+    private readonly trees: Map<string, ChainTree>,
   ) {}
 
   /**
@@ -163,9 +168,9 @@ export class ExportProver {
       const prunes = furthestPrunes(readPruneRecords(auditDir, sessionId));
       planned.push({ sessionId, all: withheld ? [] : all, checkpoint: withheld ? undefined : checkpoint, withheld, prunes });
     }
-    const { histories, last } = await checkpointHistories(viewer, planned);
+    const { histories, trees } = await checkpointHistories(viewer, planned);
     const plans = new Map<string, SessionPlan>(planned.map((p) => [p.sessionId, { checkpoint: p.checkpoint, history: histories.get(p.sessionId) ?? [], withheld: p.withheld, prunes: p.prunes }]));
-    return new ExportProver(viewer, plans, last);
+    return new ExportProver(viewer, plans, trees);
   }
 
   /** Each session's older checkpoints with their consistency proofs (for the export's header): see CheckpointHistoryEntry. */
@@ -213,14 +218,26 @@ export class ExportProver {
     };
   }
 
-  /** One chain's tree up to `size` leaves, read once for all of its exported records. */
+  /**
+   * One chain's tree up to `size` leaves, read once for all of its exported records and the
+   * history's consistency proofs: the export writes each chain's records together, so the tree of
+   * the chain before is let go when it reaches another.
+   */
   private async levelsOf(sessionId: string, kind: ChainKind, size: number, prunes: SessionPlan["prunes"]): Promise<{ levels: MerkleLevels | undefined; why: string }> {
     const key = chainKey(sessionId, kind, size);
-    if (this.chain?.key === key) return this.chain;
-    this.chain = undefined; // (the previous chain's tree is let go before this one is read)
-    this.chain = { key, ...(await chainLevels(this.viewer, sessionId, kind, size, prunes)) };
-    return this.chain;
+    if (this.current !== key) {
+      if (this.current !== undefined) this.trees.delete(this.current);
+      this.current = key;
+    }
+    const held = this.trees.get(key);
+    if (held) return held;
+    const tree = { key, ...(await chainLevels(this.viewer, sessionId, kind, size, prunes)) };
+    this.trees.set(key, tree);
+    return tree;
   }
+
+  /** the chain the export is at (its tree is in `trees`) */
+  private current: string | undefined;
 }
 
 /**
@@ -268,18 +285,20 @@ function chainKey(sessionId: string, kind: ChainKind, size: number): string {
  * checkpoint's head (decided 2026-12-06: a checkpoint's trees are only its roots, so the proofs
  * come from the records), and its tree built once for all of its proofs.
  *
- * The trees are built one at a time, in the reverse of the order the export reaches the chains
- * (kind by kind as RECORD_KINDS lists them, session by session; audit_event, no kind of the
- * export's records, first): the last one built, returned as `last`, is the first the export's
- * inclusion proofs need, and is not read and built again. Until 2026-12-06 every grown chain
- * was read and built here, then read and built again for the inclusion proofs (bench/proofs.ts:
- * 200,000 records, export --proofs 4.3 s → 8.9 s; found by review); the trees of every chain are
- * never held at once.
+ * The trees are returned (`trees`, by chainKey) for the export's inclusion proofs, which need
+ * the same trees: each is held until the export has written its chain's records (about 66 bytes
+ * a record: 200,000 records of chains that grew, 13 MB), so no chain is read twice to make
+ * proofs. An audit_event tree, no kind of the export's records, is let go at once. Until
+ * 2026-12-06 every grown chain was read and built here, then read and built again for the
+ * inclusion proofs (bench/proofs.ts: 200,000 records, export --proofs 4.3 s → 8.9 s; found by
+ * review); then the last tree built was kept, and every grown chain after the first the export
+ * reaches was still read twice for proofs (three times with the export's own read; found by
+ * review, 2026-12-06).
  */
 async function checkpointHistories(
   viewer: AuditViewer,
   sessions: ReadonlyArray<{ readonly sessionId: string; readonly all: readonly Checkpoint[]; readonly prunes: SessionPlan["prunes"] }>,
-): Promise<{ histories: Map<string, CheckpointHistoryEntry[]>; last: ChainTree | undefined }> {
+): Promise<{ histories: Map<string, CheckpointHistoryEntry[]>; trees: Map<string, ChainTree> }> {
   // which proofs are asked for: each pair of a checkpoint and the next, newest back to the first
   // where a chain's head went back (its history ends there, see checkpointHistory)
   const wanted = new Map<string, Map<ChainKind, number[]>>();
@@ -301,25 +320,25 @@ async function checkpointHistories(
     wanted.set(sessionId, byKind);
   }
   const proofs = new Map<string, Array<string[] | undefined>>();
-  let last: ChainTree | undefined;
-  for (const kind of [...CHAIN_KINDS].reverse()) {
-    for (const { sessionId, all, prunes } of [...sessions].reverse()) {
+  const trees = new Map<string, ChainTree>();
+  for (const kind of CHAIN_KINDS) {
+    for (const { sessionId, all, prunes } of sessions) {
       const at = wanted.get(sessionId)?.get(kind);
       if (!at) continue;
       const size = all.at(-1)!.checkpoint.heads[kind]?.seq ?? 0;
-      last = undefined; // (the previous chain's tree is let go before this one is read)
-      last = { key: chainKey(sessionId, kind, size), ...(await chainLevels(viewer, sessionId, kind, size, prunes)) };
-      const levels = last.levels;
+      const tree = { key: chainKey(sessionId, kind, size), ...(await chainLevels(viewer, sessionId, kind, size, prunes)) };
+      const levels = tree.levels;
       const made: Array<string[] | undefined> = [];
       for (const i of at) made[i] = levels && consistencyProof(levels, all[i]!.checkpoint.heads[kind]!.seq, all[i + 1]!.checkpoint.heads[kind]!.seq);
-      proofs.set(chainKey(sessionId, kind, size), made);
+      proofs.set(tree.key, made);
+      if (kind !== "audit_event") trees.set(tree.key, tree);
     }
   }
   const histories = new Map<string, CheckpointHistoryEntry[]>();
   for (const { sessionId, all } of sessions) {
     if (all.length >= 2) histories.set(sessionId, checkpointHistory(sessionId, all, proofs));
   }
-  return { histories, last };
+  return { histories, trees };
 }
 
 /**

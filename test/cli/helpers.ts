@@ -28,7 +28,8 @@ function cliEnv(extra: NodeJS.ProcessEnv): NodeJS.ProcessEnv {
   return { ...env, ...extra };
 }
 
-function argsFor(args: readonly string[], dist: boolean): string[] {
+/** The node arguments that run the CLI with `args` (the sources through tsx, or dist). */
+export function argsFor(args: readonly string[], dist = process.env.AUDIT_CLI_DIST === "1"): string[] {
   return dist ? [DIST_MAIN, ...args] : ["--import", "tsx", SRC_MAIN, ...args];
 }
 

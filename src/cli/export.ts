@@ -4,7 +4,7 @@ import path from "node:path";
 import { Writable } from "node:stream";
 import { AuditExporter, countJsonRecords, nameExportTarget, type ExportOptions } from "../export/exporter.js";
 import type { AuditViewer } from "../reader/viewer.js";
-import { checkDirectoryTarget, csvFileName } from "../export/directory.js";
+import { csvFileName, precheckDirectoryTarget } from "../export/directory.js";
 import { refuseNonRegularTarget, type ExportTarget } from "../export/output.js";
 import { listKindFiles, listSessionIds, safeReaddir } from "../sink/files.js";
 import { RECORD_KINDS, type RecordType } from "../types.js";
@@ -182,7 +182,7 @@ export const exportCommand: Command = {
       throw new UsageError(`option --out: "${values.out}" contains the audit directory ${auditDir}; write the export to a directory of its own`);
     }
     // (before reading the trail: a target the export may not replace)
-    if (format === "dir") checkDirectoryTarget(out, "option --out");
+    if (format === "dir") precheckDirectoryTarget(out, "option --out");
     else if (!toStdout && (format === "json" || kind !== undefined)) {
       const refused = refuseNonRegularTarget(out, "option --out");
       if (refused) throw refused;

@@ -75,6 +75,25 @@ export function checkDirectoryTarget(dir: string, option: string): string[] {
 }
 
 /**
+ * {@link checkDirectoryTarget} before an export does its work, so that a target it would refuse
+ * is refused before anything is written: except while another export holds the directory's
+ * `export.lock`, moving its files in, which leaves a mix of two exports until it is done (what is
+ * there is looked at again under the lock before anything is moved). Until 2026-12-06 the second
+ * of two exports started at once failed now and then with "integrity holds what no earlier export
+ * of audit-logger wrote there" (test/cli/export-dir-concurrent.test.ts).
+ *
+ * @example
+ * precheckDirectoryTarget("./audit_exports", "option --out");
+ */
+export function precheckDirectoryTarget(dir: string, option: string): void {
+  try {
+    checkDirectoryTarget(dir, option);
+  } catch (err) {
+    if (!(err instanceof AuditPathError) || !fs.existsSync(path.join(path.resolve(dir), EXPORT_LOCK))) throw err;
+  }
+}
+
+/**
  * The files an earlier export left in `<dir>/integrity/`, which a new export there replaces: only
  * those the earlier export's manifest (`export_manifest.json`, a manifest of this kit) lists, each
  * a regular file, and what an export killed midway left (a list `integrity.<pid>.<random>.pending`, see PENDING_NAME, as versions before 2026-12-06 wrote): the files its
@@ -222,7 +241,8 @@ export async function writeDirectoryExport(
   const files: string[] = [];
   // an earlier export's integrity files would not match this one's manifest: they are replaced
   // (and what an export killed midway left there, its list of them, goes)
-  checkDirectoryTarget(directory, integrity.option);
+  refuseOverLeftReplaced(directory, integrity.option, undefined);
+  precheckDirectoryTarget(directory, integrity.option);
   removeStaleStaging(directory);
   const staging = makeStaging(directory, integrity.option);
   let result: DirectoryExportResult;
@@ -269,6 +289,8 @@ export async function writeDirectoryExport(
     const release = await takeExportLock(directory, integrity.option);
     try {
       const present = checkDirectoryTarget(directory, integrity.option);
+      // (under the lock no other export is moving its files in: any earlier files left is one that failed or was killed)
+      refuseOverLeftReplaced(directory, integrity.option, staging);
       // (the earlier integrity/ is replaced when this export has one, or when it held an earlier
       // export's files; the manifest last: until it is in place, the directory verifies as neither)
       const replaceIntegrity = evidence.length > 0 || present.some((f) => path.dirname(f) === path.join(directory, EXPORT_INTEGRITY_DIR));
@@ -366,10 +388,59 @@ function removeStaleStaging(directory: string): void {
     // such a name, of a pid not running, was removed with all it held; found by review)
     try {
       if (!fs.lstatSync(path.join(p, STAGING_MARK), { throwIfNoEntry: false })?.isFile()) continue;
+      // (nor one holding an earlier export's files that a failed or killed move into place left:
+      // their only copy, see refuseOverLeftReplaced; until 2026-12-06 it went too, found by review)
+      if (holdsReplaced(p)) continue;
       fs.rmSync(p, { recursive: true, force: true });
     } catch {
       // (left: verify names it)
     }
+  }
+}
+
+/** The folder of a staging folder where the swap moves the earlier export's files (see swapIn). */
+const REPLACED = "replaced";
+/** What `replaced/` is renamed to once the swap is done, under the lock: the earlier export, superseded, which then goes. */
+const SUPERSEDED = "superseded";
+
+/** Whether the staging folder `staging` holds a `replaced/` with anything in it (see swapIn). */
+function holdsReplaced(staging: string): boolean {
+  try {
+    return fs.lstatSync(path.join(staging, REPLACED), { throwIfNoEntry: false })?.isDirectory() === true && fs.readdirSync(path.join(staging, REPLACED)).length > 0;
+  } catch {
+    // (one that cannot be read is kept, and named: better than removing the only copy)
+    return true;
+  }
+}
+
+/**
+ * Refuses a directory export into `directory` while a staging folder there (an export's, holding
+ * its mark, other than `own`) holds a `replaced/` with files in it: the earlier export's files,
+ * which a move into place that failed and could not be undone, or an export killed during its
+ * renames, left there. They are the only copy of them, and `directory` is then a mix of two
+ * exports: only the user can tell which to keep, so the export stops (AuditPathError naming
+ * `option`, the folder and the fix) before it writes anything, and never removes that folder.
+ * `own` undefined (before this export has a staging folder and the lock): only the folders of
+ * processes of this host that are gone, as another export may be moving its files in now.
+ * Decided 2026-12-06: until then the next export removed that folder, and the only copy with it
+ * (found by review).
+ */
+function refuseOverLeftReplaced(directory: string, option: string, own: string | undefined): void {
+  let names: string[];
+  try {
+    names = fs.readdirSync(directory);
+  } catch {
+    return;
+  }
+  const candidates = own === undefined ? leftByGoneNamed(directory, names, STAGING_STEM, STAGING_NAME) : names.filter((n) => n.startsWith(STAGING_STEM) && STAGING_NAME.test(n.slice(STAGING_STEM.length)));
+  for (const name of candidates) {
+    const p = path.join(directory, name);
+    if (p === own || !fs.lstatSync(p, { throwIfNoEntry: false })?.isDirectory()) continue;
+    if (!fs.lstatSync(path.join(p, STAGING_MARK), { throwIfNoEntry: false })?.isFile() || !holdsReplaced(p)) continue;
+    const replaced = path.join(p, REPLACED);
+    throw new AuditPathError(
+      `${option}: ${replaced} holds files of the export that was in ${directory} before, left there when moving a later export into place failed (or was killed) midway: they are their only copy, and ${directory} holds some files of each export. Nothing was written. Move each of them back into ${directory} in place of the file of the same name (or elsewhere, to keep that export), then remove ${p}, and export again.`,
+    );
   }
 }
 
@@ -378,10 +449,11 @@ function removeStaleStaging(directory: string): void {
  * in order, the entry of that name already there moved first into `<staging>/replaced/`. Renames
  * only, on one file system: no byte is written, so a full disk cannot stop it midway. If a rename
  * fails all the same, those done are undone, in reverse, and the error (AUDIT_ERR_IO) says so:
- * `directory` is then as it was.
+ * `directory` is then as it was. Once all are moved, `replaced/` is renamed `superseded/`
+ * (see refuseOverLeftReplaced: a `replaced/` with files in it is one a swap left).
  */
 function swapIn(directory: string, staging: string, names: readonly string[]): void {
-  const replaced = path.join(staging, "replaced");
+  const replaced = path.join(staging, REPLACED);
   const done: Array<readonly [from: string, to: string]> = [];
   const move = (from: string, to: string): void => {
     fs.renameSync(from, to);
@@ -396,6 +468,16 @@ function swapIn(directory: string, staging: string, names: readonly string[]): v
       if (fs.lstatSync(next, { throwIfNoEntry: false }) !== undefined) move(next, here);
     }
   } catch (err) {
+    undoSwap(err);
+  }
+  // (the earlier export, superseded: no longer what a failed swap left, and removed with the staging folder)
+  try {
+    fs.renameSync(replaced, path.join(staging, SUPERSEDED));
+  } catch {
+    // (left as it is: the next export there stops and names it, and nothing is lost)
+  }
+
+  function undoSwap(err: unknown): never {
     let undone = true;
     for (const [from, to] of done.reverse()) {
       try {
@@ -405,7 +487,7 @@ function swapIn(directory: string, staging: string, names: readonly string[]): v
       }
     }
     const failed = new AuditIOError(
-      `Moving the directory export into ${directory} failed (${(err as NodeJS.ErrnoException).code ?? (err as Error).message}): ${undone ? "the earlier files are back in place, as they were" : `the earlier files that could not be moved back are in ${replaced} (left there: move them back by hand)`}.`,
+      `Moving the directory export into ${directory} failed (${(err as NodeJS.ErrnoException).code ?? (err as Error).message}): ${undone ? "the earlier files are back in place, as they were" : `the earlier files that could not be moved back are in ${replaced} (left there: move them back by hand; until then an export to ${directory} stops)`}.`,
       { cause: err },
     );
     if (!undone) keepsStaging.add(failed);

@@ -647,6 +647,9 @@ function pendingNames(dir: string, present: readonly string[]): Map<string, Pend
  */
 function unlistedWhy(rel: string, listed: ReadonlySet<string>, pending: ReadonlyMap<string, PendingEntry>, present: ReadonlySet<string>): string {
   const staged = stagingPid(rel, present);
+  if (staged !== undefined && rel.split("/")[1] === "replaced") {
+    return `it lies in ${rel.split("/").slice(0, 2).join("/")}/, where a directory export (process ${staged}) moved the earlier export's files as it moved its own into place, and left them when that failed and could not be undone (or it was killed meanwhile): the only copy of that file of the earlier export, and the directory holds files of both. It was not checked: move it back in place of the file of the same name (or elsewhere, to keep it), remove ${rel.split("/")[0]}/, and export again (until then an export to this directory stops, and never removes it).`;
+  }
   if (staged !== undefined) {
     return `it lies in ${rel.split("/")[0]}/, the folder where a directory export writes its files before it swaps them into place, left by an export (process ${staged}) killed midway, or one still writing. It is not part of the export and was not checked: export to this directory again (an export removes that folder once that process of this host is gone).`;
   }

@@ -11,7 +11,7 @@
 import fs from "node:fs";
 import path from "node:path";
 import { afterAll, describe, expect, it, vi } from "vitest";
-import { AuditExporter, AuditIOError, AuditLogger, verifyExport } from "../../src/index.js";
+import { AuditExporter, AuditIOError, AuditLogger, AuditPathError, verifyExport } from "../../src/index.js";
 import { cleanupTmp, tmpProject } from "../helpers/index.js";
 import { runCli } from "./helpers.js";
 
@@ -168,9 +168,17 @@ describe("a directory export over an earlier one, failing midway", () => {
       spy.mockRestore();
     }
     expect(err).toBeInstanceOf(AuditIOError);
-    const m = /the earlier files that could not be moved back are in (\S+) \(left there: move them back by hand\)\.$/.exec((err as Error).message);
+    const m = /the earlier files that could not be moved back are in (\S+) \(left there: move them back by hand; until then an export to (\S+) stops\)\.$/.exec((err as Error).message);
     expect(m, (err as Error).message).not.toBeNull();
     expect(m![1]).toMatch(new RegExp(`^${out.replace(/[.*+?^${}()|[\]\\]/g, "\\$&")}/export\\.\\d+\\.[0-9a-f]{12}\\.staging/replaced$`));
+    expect(m![2]).toBe(out);
     expect(fs.readFileSync(path.join(m![1]!, "checksums.json")).equals(earlierChecksums)).toBe(true);
+    // the next export, in this process still running (so the folder is not one a gone process
+    // left): it stops once it holds the lock, naming the folder, and keeps it (until 2026-12-06 it went on)
+    const mixed = snapshot(out);
+    const next = await new AuditExporter({ auditPath: auditDir }).exportCompleteAuditToDirectory(out).then(() => undefined, (e: unknown) => e);
+    expect(next).toBeInstanceOf(AuditPathError);
+    expect((next as Error).message).toContain(`${m![1]} holds files of the export that was in ${out} before`);
+    expect(snapshot(out)).toEqual(mixed);
   }, 120_000);
 });

@@ -19,7 +19,7 @@ import { jsonPathText, oddMembers, type JsonPath } from "./json-members.js";
 import { rootFromAuditPath, rootsConsistent } from "./merkle.js";
 import { addedByExport, PROOFS_FORMAT, rebuildWritten } from "./proofs.js";
 import { isEncryptedValue } from "../pipeline/encrypt.js";
-import { toPublicKeys } from "./signing.js";
+import { publicKeyId, toPublicKeys } from "./signing.js";
 import { publicKeySchema } from "./verify-options.js";
 
 /** What {@link oddMembers} finds in a record's text: members given twice, numbers JSON.parse reads otherwise than written. */
@@ -79,6 +79,9 @@ export async function verifyExportProofs(file: string, options: VerifyExportProo
   ];
   if (!parsed.success || issues.length > 0) throw new AuditConfigError(issues);
   const keys = toPublicKeys(parsed.data.publicKey as KeyObject | string | Array<KeyObject | string>);
+  const keyIds = [...new Set(keys.map(publicKeyId))];
+  /** how to give one more key, said where a checkpoint names a key that is not among those given */
+  const passKey = "pass its public key too (another --public-key <file>; verifyExportProofs's publicKey as a list)";
   const requireSigned = parsed.data.requireSigned === true;
   const name = path.basename(file);
   const problems: VerifyProblem[] = [];
@@ -202,7 +205,7 @@ export async function verifyExportProofs(file: string, options: VerifyExportProo
       }
       const sig = checkSignature(c, keys);
       if (sig === "invalid") p("checkpoint_signature_invalid", `The signature of ${label.slice(4)} does not verify with the trusted key ${body.keyId}.`, { sessionId: body.sessionId });
-      else if (sig === "unknown_key") p("checkpoint_unknown_key", `${label} was signed by ${body.keyId}, which is not a trusted key.`, { sessionId: body.sessionId });
+      else if (sig === "unknown_key") p("checkpoint_unknown_key", `${label} was signed by ${String(body.keyId)}, which is not among the keys given (${keyIds.join(", ")}): if it is a signing key of this log (one rotated out, or the one in use since), ${passKey}; else the checkpoint is not this log's.`, { sessionId: body.sessionId });
       return good && sig === "valid";
     };
     // the checkpoints: each one's hash, root over its chains and signature
@@ -396,16 +399,17 @@ export async function verifyExportProofs(file: string, options: VerifyExportProo
       p("checkpoint_malformed", "proofs.history is not a list of older checkpoints: none was checked.");
       return;
     }
-    const bySession = new Map<string, Array<{ older: Checkpoint; consistency: Record<string, string[]> }>>();
+    const bySession = new Map<string, Array<{ older: Checkpoint; consistency: ReadonlyMap<string, string[]> }>>();
     for (const [i, e] of history.entries()) {
       const entry = historySchema.safeParse(e);
-      if (!entry.success || !isCheckpoint(entry.data.older)) {
+      const consistency = entry.success ? consistencyProofs(entry.data.consistency) : undefined;
+      if (!entry.success || !consistency || !isCheckpoint(entry.data.older)) {
         p("checkpoint_malformed", `proofs.history[${i}] is not an older checkpoint with its consistency proofs (older, consistency: a list of 64-hex-digit nodes per chain kind).`);
         continue;
       }
       const older = entry.data.older as Checkpoint;
       const sessionId = older.checkpoint.sessionId;
-      bySession.set(sessionId, [...(bySession.get(sessionId) ?? []), { older, consistency: entry.data.consistency }]);
+      bySession.set(sessionId, [...(bySession.get(sessionId) ?? []), { older, consistency }]);
     }
     for (const [sessionId, entries] of bySession) {
       const newest = ofSession.get(sessionId) ?? [];
@@ -417,7 +421,25 @@ export async function verifyExportProofs(file: string, options: VerifyExportProo
         continue;
       }
       entries.sort((a, b) => a.older.checkpoint.n - b.older.checkpoint.n);
-      const chain = [...entries, { older: newest[0]!, consistency: {} }];
+      // Older checkpoints signed by a key not given (one rotated out) are not checked: the
+      // history is checked from the first after the newest of them on, as if they were left out
+      // (the history is optional: the records' proofs rest on the newest checkpoint), and a note
+      // names them, their key ids and how to give them (decided 2026-12-06: until then each was
+      // a checkpoint_unknown_key problem, and an export of a session whose key was rotated failed
+      // unless every key it was ever signed with was given; found by review).
+      const cut = entries.findLastIndex((e) => !keyIds.includes(String(e.older.checkpoint.keyId)));
+      if (cut >= 0) {
+        const left = entries.slice(0, cut + 1);
+        const ids = [...new Set(left.map((e) => String(e.older.checkpoint.keyId)))];
+        const ns = left.map((e) => e.older.checkpoint.n);
+        const which = ns.length === 1 ? `checkpoint ${ns[0]}` : `checkpoints ${ns[0]} to ${ns.at(-1)}`;
+        notes.push({
+          file: name,
+          kind: "history_key_not_given",
+          detail: `The older ${which} of session ${sessionId} (proofs.history) ${ns.length === 1 ? "is" : "are"} signed by ${ids.join(", ")}, not among the keys given (${keyIds.join(", ")}): not checked, nor whether the later ones extend ${ns.length === 1 ? "it" : "them"}; the records' proofs do not rest on ${ns.length === 1 ? "it" : "them"}. To check ${ns.length === 1 ? "it" : "them"}, ${passKey}.`,
+        });
+      }
+      const chain = [...entries.slice(cut + 1), { older: newest[0]!, consistency: new Map<string, string[]>() }];
       for (let i = 0; i + 1 < chain.length; i++) {
         const a = chain[i]!.older;
         const b = chain[i + 1]!.older;
@@ -432,12 +454,12 @@ export async function verifyExportProofs(file: string, options: VerifyExportProo
           continue;
         }
         const given = chain[i]!.consistency;
-        const odd = Object.keys(given).filter((k) => !(CHAIN_KINDS as readonly string[]).includes(k));
+        const odd = [...given.keys()].filter((k) => !(CHAIN_KINDS as readonly string[]).includes(k));
         if (odd.length > 0) p("consistency_failed", `${label}'s consistency proofs name ${odd.join(", ")}, which is no chain kind.`, at);
         for (const kind of CHAIN_KINDS) {
           const m = a.checkpoint.heads[kind]?.seq ?? 0;
           const n = b.checkpoint.heads[kind]?.seq ?? 0;
-          const proof = given[kind] ?? [];
+          const proof = given.get(kind) ?? [];
           const consistent = m === 0 ? proof.length === 0 && n >= 0 : rootsConsistent(m, n, a.checkpoint.heads[kind]!.root, b.checkpoint.heads[kind]?.root ?? "", proof);
           if (!consistent) {
             p("consistency_failed", `${label}: its ${kind} chain (seq ${m}) is not extended by that of checkpoint ${b.checkpoint.n} (seq ${n}): the consistency proof fails, so records the older checkpoint signed were changed or removed, or one of the two is forged.`, at);
@@ -448,4 +470,23 @@ export async function verifyExportProofs(file: string, options: VerifyExportProo
   }
 }
 
-const historySchema = z.strictObject({ older: z.unknown(), consistency: z.record(z.string(), z.array(hex64).max(128)) });
+const historySchema = z.strictObject({ older: z.unknown(), consistency: z.unknown() });
+const consistencyProofSchema = z.array(hex64).max(128);
+
+/**
+ * A history entry's `consistency` (JSON.parse's object: a member named `__proto__` is an own
+ * property of it) as a Map of every member, each a list of 64-hex-digit nodes; undefined when it
+ * is no such object. A Map, not an object: zod's record, and any plain object, drop a member named
+ * `__proto__` (it sets the prototype), and its proof went unchecked, unnamed (until 2026-12-06;
+ * found by review). Now it is a member like any other: no chain kind, so consistency_failed.
+ */
+function consistencyProofs(v: unknown): Map<string, string[]> | undefined {
+  if (typeof v !== "object" || v === null || Array.isArray(v)) return undefined;
+  const out = new Map<string, string[]>();
+  for (const k of Object.keys(v)) {
+    const proof = consistencyProofSchema.safeParse((v as Record<string, unknown>)[k]);
+    if (!proof.success) return undefined;
+    out.set(k, proof.data);
+  }
+  return out;
+}

@@ -180,6 +180,28 @@ describe("export --proofs: older checkpoints and their consistency proofs", () =
     expect(kinds(report)).toEqual(expect.arrayContaining(["checkpoint_modified", "checkpoint_signature_invalid"]));
   }, 120_000);
 
+  it("a consistency proof under a member named __proto__ (the exporter's layout, and another): consistency_failed naming it, exit 1; it was dropped unread, and the export proven", async () => {
+    const node = "ab".repeat(32);
+    const text = fs.readFileSync(exported, "utf8");
+    const at = text.indexOf('"consistency":{', text.indexOf('"history":['));
+    expect(at).toBeGreaterThan(0);
+    const inLayout = path.join(out, "proto-layout.json");
+    fs.writeFileSync(inLayout, `${text.slice(0, at)}"consistency":{"__proto__":["${node}"],${text.slice(at + '"consistency":{'.length)}`);
+    // (JSON.parse gives the member as an own property, and JSON.stringify writes it again)
+    const other = edited("proto-other.json", (d) => {
+      const c = d.proofs.history![1]!.consistency;
+      d.proofs.history![1]!.consistency = JSON.parse(`{"__proto__":${JSON.stringify(Object.values(c)[0] ?? [node])},${JSON.stringify(c).slice(1)}`) as Record<string, string[]>;
+    });
+    expect(fs.readFileSync(other, "utf8")).toContain('"__proto__"');
+    for (const file of [inLayout, other]) {
+      const { code, report } = await verifyJson(file);
+      expect(kinds(report), file).toEqual(["consistency_failed"]);
+      expect(report.problems[0]!.detail).toContain("__proto__, which is no chain kind");
+      expect(report.status).toBe("failed");
+      expect(code).toBe(1);
+    }
+  }, 60_000);
+
   it("history of a session whose newest checkpoint the export does not hold, or not a list: consistency_failed, checkpoint_malformed", async () => {
     const noNewest = edited("no-newest.json", (d) => {
       d.proofs.checkpoints = [];

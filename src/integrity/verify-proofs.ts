@@ -46,7 +46,9 @@ const coveredSchema = z.strictObject({
   leafIndex: z.number().int().min(0),
   treeSize: z.number().int().min(1),
   path: z.array(hex64).max(64),
-  written: z.record(z.string(), z.unknown()).optional(),
+  // (the object as JSON.parse made it, not zod's record's copy, which drops a member named
+  // __proto__: such a member went unchecked and unnamed, until 2026-12-06; found by review)
+  written: z.custom<Record<string, unknown>>((v) => typeof v === "object" && v !== null && !Array.isArray(v), "must be an object of members").optional(),
   added: z.array(z.string()).optional(),
 });
 const unprovenSchema = z.strictObject({ status: z.enum(["uncovered", "withheld"]), detail: z.string() });

@@ -181,6 +181,15 @@ describe("export --proofs and verify --export", () => {
     expect(report.problems[0]!.detail).toContain("written.description");
   }, 60_000);
 
+  it("a proof's written given a member named __proto__ (an own member, as JSON.parse reads it): proof_malformed naming it; it was dropped unread, the record proven", async () => {
+    const file = editedDoc("written-proto.json", ([rec]) => {
+      rec!.proof.written = JSON.parse(`{"__proto__":"approved by the board",${JSON.stringify(rec!.proof.written ?? {}).slice(1)}`) as Record<string, unknown>;
+    });
+    expect(fs.readFileSync(file, "utf8")).toContain('"__proto__": "approved by the board"');
+    const report = await expectProblems(file, "proof_malformed", [1]);
+    expect(report.problems[0]!.detail).toContain("written.__proto__");
+  }, 60_000);
+
   it("an edited record whose proof is replaced by an 'uncovered' claim, though a checkpoint the export holds covers it: proof_missing", async () => {
     const file = editedDoc("claimed-uncovered.json", ([rec]) => {
       rec!.description = "approved by the board";

@@ -11,8 +11,8 @@ import { generateKeyPairSync } from "node:crypto";
 import fs from "node:fs";
 import path from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { AuditLogger, auditContext } from "../../src/index.js";
 import { cleanupTmp, tmpProject } from "../helpers/index.js";
+import { signedGrowingSessions } from "../helpers/sessions.js";
 import { argsFor, REPO_ROOT } from "./helpers.js";
 
 let auditDir = "";
@@ -24,17 +24,7 @@ beforeAll(async () => {
   out = tmpProject("audit-proofs-reads-out-");
   // three signed sessions, a checkpoint every 4 records and 2 KiB segments: each persona and
   // tool chain grew between checkpoints, over a rotated segment or two
-  for (const sessionId of ["s1", "s2", "s3"]) {
-    const logger = new AuditLogger({ sessionId, projectPath, durability: "sync", signingKey: signer.privateKey, checkpointEvery: { records: 4, seconds: 3600 }, rotation: { size: 2048 } });
-    for (let i = 0; i < 14; i++) {
-      auditContext.run({ userId: i % 2 === 0 ? "alice" : "bob" }, () => {
-        logger.logPersonaActivity({ personaName: "planner", activityType: "plan", description: `${sessionId} step ${i}` });
-        if (i % 3 !== 2) logger.logToolUsage({ toolName: "transfer", operation: "send", parameters: { to: `${sessionId}-${i}` } });
-      });
-    }
-    await logger.finalizeSession();
-    auditDir = logger.auditDir;
-  }
+  auditDir = await signedGrowingSessions(projectPath, ["s1", "s2", "s3"], signer.privateKey, { size: 2048 });
 });
 afterAll(cleanupTmp);
 

@@ -1,5 +1,7 @@
 /** Sessions on disk for the retention and cleanup tests. */
+import type { KeyObject } from "node:crypto";
 import { vi } from "vitest";
+import { auditContext } from "../../src/context.js";
 import { AuditLogger } from "../../src/logger.js";
 
 const DAY = 86_400_000;
@@ -23,4 +25,24 @@ export async function endedSession(projectPath: string, sessionId: string): Prom
   logger.logToolUsage({ toolName: "t", operation: "op" });
   logger.logChatInteraction({ prompt: "q", response: "a", model: "m" });
   await logger.finalizeSession();
+}
+
+/**
+ * Signed sessions whose persona and tool chains grow between checkpoints (one every 4 records):
+ * 14 persona activities and 10 tool uses each, of alice and bob in turn. Returns the audit directory.
+ */
+export async function signedGrowingSessions(projectPath: string, sessionIds: readonly string[], signingKey: KeyObject, rotation?: { size: number }): Promise<string> {
+  let auditDir = "";
+  for (const sessionId of sessionIds) {
+    const logger = new AuditLogger({ sessionId, projectPath, durability: "sync", signingKey, checkpointEvery: { records: 4, seconds: 3600 }, ...(rotation ? { rotation } : {}) });
+    for (let i = 0; i < 14; i++) {
+      auditContext.run({ userId: i % 2 === 0 ? "alice" : "bob" }, () => {
+        logger.logPersonaActivity({ personaName: "planner", activityType: "plan", description: `${sessionId} step ${i}` });
+        if (i % 3 !== 2) logger.logToolUsage({ toolName: "transfer", operation: "send", parameters: { to: `${sessionId}-${i}` } });
+      });
+    }
+    await logger.finalizeSession();
+    auditDir = logger.auditDir;
+  }
+  return auditDir;
 }

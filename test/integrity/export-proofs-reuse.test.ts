@@ -10,11 +10,12 @@ import { generateKeyPairSync } from "node:crypto";
 import fs from "node:fs";
 import path from "node:path";
 import { afterEach, describe, expect, it } from "vitest";
-import { AuditExporter, AuditLogger, auditContext, verifyExportProofs } from "../../src/index.js";
+import { AuditExporter, verifyExportProofs } from "../../src/index.js";
 import { consistencyProof, MerkleLevels } from "../../src/integrity/merkle.js";
 import type { Checkpoint } from "../../src/integrity/checkpoint.js";
 import { KIND_FILE_STEM, type ChainKind } from "../../src/types.js";
 import { cleanupTmp, tmpProject } from "../helpers/index.js";
+import { signedGrowingSessions } from "../helpers/sessions.js";
 
 afterEach(cleanupTmp);
 
@@ -27,18 +28,7 @@ describe("exportToJson({ proofs: true }) of two signed sessions whose chains gre
   it("every proof is its own chain's (the trees rebuilt from the logs agree), everything verifies, and every chain is read once for its proofs (once more than by an export without them)", async () => {
     const signer = generateKeyPairSync("ed25519");
     const projectPath = tmpProject("audit-proofs-reuse-");
-    let auditDir = "";
-    for (const sessionId of ["s1", "s2"]) {
-      const logger = new AuditLogger({ sessionId, projectPath, durability: "sync", signingKey: signer.privateKey, checkpointEvery: { records: 4, seconds: 3600 } });
-      for (let i = 0; i < 14; i++) {
-        auditContext.run({ userId: i % 2 === 0 ? "alice" : "bob" }, () => {
-          logger.logPersonaActivity({ personaName: "planner", activityType: "plan", description: `${sessionId} step ${i}` });
-          if (i % 3 !== 2) logger.logToolUsage({ toolName: "transfer", operation: "send", parameters: { to: `${sessionId}-${i}` } });
-        });
-      }
-      await logger.finalizeSession();
-      auditDir = logger.auditDir;
-    }
+    const auditDir = await signedGrowingSessions(projectPath, ["s1", "s2"], signer.privateKey);
     const exporter = new AuditExporter({ auditPath: auditDir });
     const reads = new Map<string, number>();
     const records = exporter.viewer.source.records.bind(exporter.viewer.source);

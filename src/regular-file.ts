@@ -7,6 +7,7 @@
  * read of chain, session, checkpoint, key store and content files.
  */
 import crypto from "node:crypto";
+import { NAME_PID, OWN_NAME_PID } from "./sink/owner.js";
 import fs from "node:fs";
 import path from "node:path";
 import { AuditFormatError, AuditPathError } from "./errors.js";
@@ -298,10 +299,10 @@ export function writeNewFileSync(file: string, data: string, mode: number, sync 
 
 /**
  * What {@link replaceFileSync} writes `file` as first, past `<file>.`: `<pid>.<random>.tmp`
- * (`<pid>.tmp` before 2026-12-05; `$1` the pid). A process killed between the write and the
+ * (`<pid>.tmp` before 2026-12-05; `$1` the pid, NAME_PID: with its pid namespace since 2026-12-06). A process killed between the write and the
  * rename leaves it (retention removes it once that process is gone).
  */
-export const REPLACE_TEMP = /^(\d+)(?:\.[0-9a-f]+)?\.tmp$/;
+export const REPLACE_TEMP = new RegExp(String.raw`^(${NAME_PID})(?:\.[0-9a-f]+)?\.tmp$`);
 
 /**
  * Replaces `file` whole: `data` is written as the new file `<file>.<pid>.<random>.tmp` beside it
@@ -324,7 +325,7 @@ export const REPLACE_TEMP = /^(\d+)(?:\.[0-9a-f]+)?\.tmp$/;
  * the exports' writeAtomic, and the directory export's integrity/ files.
  */
 export function tempNameBeside(file: string): string {
-  return `${file}.${process.pid}.${crypto.randomBytes(6).toString("hex")}.tmp`;
+  return `${file}.${OWN_NAME_PID}.${crypto.randomBytes(6).toString("hex")}.tmp`;
 }
 
 export function replaceFileSync(file: string, data: string, mode: number, sync = false): void {

@@ -17,6 +17,7 @@ import { checkpointFileName } from "./integrity/checkpointer.js";
 import { KEY_STORE_PREFIX, keyStoreFileName, SHRED_LOCK } from "./pipeline/keyring.js";
 import { HOLDS_FILE, HOLDS_LOCK, isHeld, readHolds, underLock } from "./holds.js";
 import { DIR_LOCK_ASIDE } from "./sink/dir-lock.js";
+import { NAME_PID } from "./sink/owner.js";
 import { MerkleAccumulator } from "./integrity/merkle.js";
 import { auditEventsOf, chainFilesBySession, chainSessionIds, type AuditEventsCache, goneBy, holdsBy, type ChainedHoldPlacement, type ChainedHoldRelease } from "./sink/audit-events.js";
 import type { LegalHold } from "./holds.js";
@@ -264,13 +265,15 @@ function sessionFiles(auditDir: string, sessionId: string, names: readonly strin
  * keyring.ts). Found 2026-12-05: they stayed for good, after their session too.
  */
 function tempLeftovers(auditDir: string, sessionId: string, names: readonly string[]): string[] {
-  return [...leftByGoneNamed(auditDir, names, `${sessionFileName(sessionId)}.`, REPLACE_TEMP), ...leftByGoneNamed(auditDir, names, `${keyStoreFileName(sessionId)}.`, /^(\d+)\.\d+\.tmp$/)];
+  return [...leftByGoneNamed(auditDir, names, `${sessionFileName(sessionId)}.`, REPLACE_TEMP), ...leftByGoneNamed(auditDir, names, `${keyStoreFileName(sessionId)}.`, KEY_STORE_TEMP)];
 }
 
+/** A key store's temporary file past `<key store>.` (see tempLeftovers): `<pid>.<attempt>.tmp`, `$1` the pid (NAME_PID). */
+const KEY_STORE_TEMP = new RegExp(String.raw`^(${NAME_PID})\.\d+\.tmp$`);
 /** A session's temporary file's name (see tempLeftovers): `$1` or `$2`, the session. */
-const TEMP_FILE = /^(?:session_(.+)\.json\.\d+(?:\.[0-9a-f]+)?|subject_keys_(.+)\.jsonl\.\d+\.\d+)\.tmp$/;
+const TEMP_FILE = new RegExp(String.raw`^(?:session_(.+)\.json\.${NAME_PID}(?:\.[0-9a-f]+)?|subject_keys_(.+)\.jsonl\.${NAME_PID}\.\d+)\.tmp$`);
 /** Of a recovery marker's name past `.pg_recovery_<store>_`, the session whose marker's workings it is (see MARKER_TEMP in postgres/files.ts). */
-const MARKER_TEMP_OF = /^(.+?)\.(?:\d+(?:\.[0-9a-z]+)?\.tmp|stale\.\d+)$/;
+const MARKER_TEMP_OF = new RegExp(String.raw`^(.+?)\.(?:${NAME_PID}(?:\.[0-9a-z]+)?\.tmp|stale\.${NAME_PID})$`);
 
 /**
  * Removes whole sessions whose newest record is older than `maxLogAgeDays` (never the active one,

@@ -14,6 +14,7 @@ import type { SigningKey } from "../integrity/signing.js";
 import { appendWholeSync, REPLACE_TEMP, tempNameBeside } from "../regular-file.js";
 import { kindFileName } from "../sink/files.js";
 import { leftByGoneNamed } from "../sink/lock.js";
+import { OWN_NAME_PID } from "../sink/owner.js";
 import { dirLockHolder, lockBody, tryDirLock } from "../sink/dir-lock.js";
 import { KIND_FILE_STEM, RECORD_KINDS, type RecordType } from "../types.js";
 import { exportWriteFailed, refuseNonRegularTarget, removeStaleTemps, sha256File, writeAtomic } from "./output.js";
@@ -352,7 +353,7 @@ const keepsStaging = new WeakSet<object>();
  * no new folder is an {@link AuditPathError} naming `option`.
  */
 function makeStaging(directory: string, option: string): string {
-  const staging = path.join(directory, `${STAGING_STEM}${process.pid}.${randomBytes(6).toString("hex")}.staging`);
+  const staging = path.join(directory, `${STAGING_STEM}${OWN_NAME_PID}.${randomBytes(6).toString("hex")}.staging`);
   try {
     fs.mkdirSync(staging, { mode: 0o700 });
     try {

@@ -28,6 +28,7 @@ import { listKindFiles, safeJoin } from "../sink/files.js";
 import { CHAIN_KINDS, KIND_FILE_STEM, RECORD_KINDS, type ChainKind, type KindHead, type VerifyNote, type VerifyProblem, type VerifyReport } from "../types.js";
 import type { Checkpoint } from "./checkpoint.js";
 import { checkpointFileName, readCheckpoints } from "./checkpointer.js";
+import { NAME_PID, nameProcess } from "../sink/owner.js";
 import { MerkleAccumulator } from "./merkle.js";
 import { checkVerifyOptions } from "./verify-options.js";
 import { publicKeyId, toPublicKeys, toSigningKey, type SigningKey } from "./signing.js";
@@ -563,7 +564,7 @@ export const PENDING_NAME = /^(\d+)\.[0-9a-f]+\.pending$/;
  * it; the next export there removes it once that process is gone, and verify names it.
  */
 export const STAGING_STEM = "export.";
-export const STAGING_NAME = /^(\d+)\.[0-9a-f]+\.staging$/;
+export const STAGING_NAME = new RegExp(String.raw`^(${NAME_PID})\.[0-9a-f]+\.staging$`);
 /**
  * The empty file a directory export makes first in its staging folder (see STAGING_NAME): the
  * next export removes a left staging folder only when it holds this mark, so a folder of the
@@ -651,7 +652,7 @@ function unlistedWhy(rel: string, listed: ReadonlySet<string>, pending: Readonly
     return `it lies in ${rel.split("/").slice(0, 2).join("/")}/, where a directory export (process ${staged}) moved the earlier export's files as it moved its own into place, and left them when that failed and could not be undone (or it was killed meanwhile): the only copy of that file of the earlier export, and the directory holds files of both. It was not checked: move it back in place of the file of the same name (or elsewhere, to keep it), remove ${rel.split("/")[0]}/, and export again (until then an export to this directory stops, and never removes it).`;
   }
   if (staged !== undefined) {
-    return `it lies in ${rel.split("/")[0]}/, the folder where a directory export writes its files before it swaps them into place, left by an export (process ${staged}) killed midway, or one still writing. It is not part of the export and was not checked: export to this directory again (an export removes that folder once that process of this host is gone).`;
+    return `it lies in ${rel.split("/")[0]}/, the folder where a directory export writes its files before it swaps them into place, left by an export (${nameProcess(staged)}) killed midway, or one still writing. It is not part of the export and was not checked: export to this directory again (an export removes that folder once that process of this host is gone).`;
   }
   if (rel === EXPORT_LOCK) {
     return `it is the lock a directory export holds while it moves its files into place: an export is moving its files in now, or one was killed while it did (the directory may then hold files of two exports). It is not part of the export: export to this directory again (an export takes the lock over once that process of this host is gone, and removes it).`;
@@ -673,9 +674,9 @@ function unlistedWhy(rel: string, listed: ReadonlySet<string>, pending: Readonly
   // written whole, see writeWholeSync; until the review of 2026-12-05 only top-level names were
   // read so, and such a file was "added after the export"; and the temporary file of one a killed
   // export's list names as well.)
-  const m = /^((?:integrity\/)?[^/]+?)\.(\d+)(?:\.[0-9a-f]+)?\.tmp$/.exec(rel);
+  const m = new RegExp(String.raw`^((?:integrity\/)?[^/]+?)\.(${NAME_PID})(?:\.[0-9a-f]+)?\.tmp$`).exec(rel);
   if (m && (m[1] === EXPORT_MANIFEST || listed.has(m[1]!) || pending.has(m[1]!))) {
-    return `its name is that of the temporary file an export writes ${m[1]} as before renaming it into place, left by an export (process ${m[2]}) killed midway, or one still writing. It is not part of the export and was not checked: remove it, or export to this directory again (an export removes those a process of this host that is gone left).`;
+    return `its name is that of the temporary file an export writes ${m[1]} as before renaming it into place, left by an export (${nameProcess(m[2]!)}) killed midway, or one still writing. It is not part of the export and was not checked: remove it, or export to this directory again (an export removes those a process of this host that is gone left).`;
   }
   return "it was added after the export.";
 }

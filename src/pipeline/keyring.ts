@@ -6,6 +6,7 @@ import { AuditKeyError } from "../errors.js";
 import { safeReaddir } from "../sink/files.js";
 import { takeDirLock } from "../sink/dir-lock.js";
 import { fresh, sleepSync } from "../sink/lock.js";
+import { OWN_NAME_PID } from "../sink/owner.js";
 import { makeEncryptionKey, type EncryptionKey } from "./keys.js";
 import { auditEventsOf, chainFilesBySession } from "../sink/audit-events.js";
 
@@ -754,7 +755,7 @@ function shredStoreMarked(file: string, tags: ReadonlySet<string>, attempt: numb
       destroyed.push(w.kid);
       tombstones.push({ kid: w.kid, shreddedAt: now });
     }
-    const tmp = `${file}.${process.pid}.${attempt}.tmp`;
+    const tmp = `${file}.${OWN_NAME_PID}.${attempt}.tmp`;
     // (never a FIFO or a link put under that name, see openNewSync; a copy a full disk cut short
     // is removed: it holds other subjects' wrapped keys, which a later shred of theirs would not
     // find there, and the shred fails with the store unchanged)

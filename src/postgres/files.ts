@@ -11,7 +11,7 @@ import path from "node:path";
 import { isFileSessionId, kindFileName, lockFileName, sessionFileName } from "../sink/files.js";
 import { CHAIN_KINDS } from "../types.js";
 import { leftByGoneNamed, readText, sessionLockHeld } from "../sink/lock.js";
-import { claimLive, OWN_PROC_START } from "../sink/owner.js";
+import { claimLive, FOREIGN_NAME_STALE_MS, NAME_PID, nameLeftByGone, OWN_NAME_PID, OWN_PROC_START, ownerOf, ownerState } from "../sink/owner.js";
 import { lineInfo } from "./rows.js";
 import { openRegularSync } from "../regular-file.js";
 
@@ -25,7 +25,9 @@ export const legacySpoolFileName = (sessionId: string): string => `.pg_spool_${s
 export const recoveryMarkerName = (storeKey: string, sessionId: string): string => `.pg_recovery_${storeKey}_${sessionId}`;
 
 /**
- * What a recovery marker says: who claimed the crash its lock names, or that it is recovered; or
+ * What a recovery marker says: who claimed the crash its lock names (since 2026-12-06 its whole
+ * holder, see owner.ts: pid, host, when, kernel start, pid namespace; before, its pid and kernel
+ * start only), or that it is recovered; or
  * (`ended`, naming no lock) that the session's process ended without finalizing it, through its
  * exit hook, and its row in the store still has to say so (see `endedMarker`).
  */
@@ -34,6 +36,8 @@ export interface RecoveryMarker {
   readonly done?: true;
   readonly pid?: number;
   readonly procStart?: string;
+  readonly hostname?: string;
+  readonly pidNs?: string;
   readonly ended?: true;
 }
 
@@ -61,21 +65,42 @@ export function parseMarker(text: string | undefined): RecoveryMarker | undefine
 }
 
 /**
- * A spool claimed for replay: `….adopting-<pid>[-<start>]`, the claiming process's pid and, where
- * known, its start as the kernel counts it (see `claimLive`).
+ * A spool claimed for replay: `….adopting-<pid>[-<start>]`, the claiming process's pid (NAME_PID:
+ * since 2026-12-06 with its pid namespace, `<pid>n<namespace>`) and, where known, its start as the
+ * kernel counts it (see `claimLive`). `$1`: the pid, `$2`: the start.
  */
-export const CLAIM_SUFFIX = /\.adopting-(\d+)(?:-(\d+))?$/;
-export const claimSuffix = (): string => `.adopting-${process.pid}${OWN_PROC_START !== undefined ? `-${OWN_PROC_START}` : ""}`;
+export const CLAIM_SUFFIX = new RegExp(String.raw`\.adopting-(${NAME_PID})(?:-(\d+))?$`);
+export const claimSuffix = (): string => `.adopting-${OWN_NAME_PID}${OWN_PROC_START !== undefined ? `-${OWN_PROC_START}` : ""}`;
 
 /**
- * Whether the claim `file` (with the pid and start its name gives) may belong to a live adopter.
- * Found by review, 2026-12-05: a claim was judged by its pid alone, so one left by an adopter that
- * crashed was never taken over once its pid was alive again (a container's app is pid 1 after
- * every restart), and its records never reached the store.
+ * Whether the claim `file` (with the pid, NAME_PID, and start its name gives) may belong to a live
+ * adopter (see nameLeftByGone: by its pid in this pid namespace, by its age in another). Found by
+ * review, 2026-12-05: a claim was judged by its pid alone, so one left by an adopter that crashed
+ * was never taken over once its pid was alive again (a container's app is pid 1 after every
+ * restart), and its records never reached the store. Until 2026-12-06 a claim of another container
+ * (its own pid namespace, this host's name) was judged by its pid here: taken over while its
+ * adopter replayed it when that pid was free here.
  */
-export function claimHeld(file: string, pid: number, started: string | undefined): boolean {
+export function claimHeld(file: string, pid: string, started: string | undefined): boolean {
   const st = fs.statSync(file, { throwIfNoEntry: false });
-  return st !== undefined && claimLive(pid, started, st.ctimeMs);
+  return st !== undefined && !nameLeftByGone(pid, started, st.ctimeMs);
+}
+
+/**
+ * Whether the recovery marker `file` holds, as `m`, a claim (see RecoveryMarker) whose sink may
+ * be live: its holder judged by ownerState, a holder whose liveness cannot be told here (another
+ * host, another pid namespace) while the marker is younger than FOREIGN_NAME_STALE_MS (its ctime).
+ * A claim written before 2026-12-06 (its pid and start only) is judged by its pid, as then. Until
+ * then every claim was: another container's recovery, its pid free here, was taken over midway.
+ */
+export function markerClaimHeld(file: string, m: RecoveryMarker): boolean {
+  if (m.done === true || m.pid === undefined) return false;
+  const st = fs.statSync(file, { throwIfNoEntry: false });
+  if (st === undefined) return false;
+  const owner = ownerOf(m);
+  if (owner === undefined) return claimLive(m.pid, m.procStart, st.ctimeMs);
+  const state = ownerState(owner.startedAt === undefined ? { ...owner, startedAt: new Date(st.ctimeMs).toISOString() } : owner);
+  return state === "unknown" ? Date.now() - st.ctimeMs < FOREIGN_NAME_STALE_MS : state === "live";
 }
 
 /**
@@ -129,7 +154,7 @@ export function sinkFilesOf(auditDir: string, sessionId: string, names: readonly
     const file = path.join(auditDir, name);
     if (storeOf(name, ".pg_recovery_", "", sessionId) !== undefined) {
       const m = parseMarker(readText(file));
-      (m !== undefined && m.done !== true && m.pid !== undefined && claimHeld(file, m.pid, m.procStart) ? unsent : files).push(name);
+      (m !== undefined && markerClaimHeld(file, m) ? unsent : files).push(name);
       continue;
     }
     const temp = markerTempOf(name, sessionId, names);
@@ -144,7 +169,7 @@ export function sinkFilesOf(auditDir: string, sessionId: string, names: readonly
     const head = firstLineSession(file);
     if (typeof head === "string" && head !== sessionId) continue;
     if (head === null && spoolSessions(stem).some((s) => s !== sessionId && isFileSessionId(s) && sessionLockHeld(auditDir, s))) continue;
-    (head !== null || (claim !== null && claimHeld(file, Number(claim[1]), claim[2])) ? unsent : files).push(name);
+    (head !== null || (claim !== null && claimHeld(file, claim[1]!, claim[2])) ? unsent : files).push(name);
   }
   return { files, unsent };
 }
@@ -152,10 +177,10 @@ export function sinkFilesOf(auditDir: string, sessionId: string, names: readonly
 /**
  * What is left of a recovery marker's workings by a process killed midway, after `<marker>.`: the
  * marker being written whole, as a claim (`<pid>.<random>.tmp`, see createWhole) or as done
- * (`<pid>.tmp`, see markRecovered), or a marker set aside to be removed (`stale.<pid>`, see
- * removeIfStill). The group that matched is the pid.
+ * (`<pid>.<random>.tmp`, `<pid>.tmp` before 2026-12-05, see markRecovered), or a marker set aside
+ * to be removed (`stale.<pid>`, see removeIfStill). The group that matched is the pid (NAME_PID).
  */
-const MARKER_TEMP = /^(?:(\d+)(?:\.[0-9a-z]+)?\.tmp|stale\.(\d+))$/;
+const MARKER_TEMP = new RegExp(String.raw`^(?:(${NAME_PID})(?:\.[0-9a-z]+)?\.tmp|stale\.(${NAME_PID}))$`);
 
 /**
  * `<marker>.`, when `name` is `<marker>.<rest>` for a recovery marker of session `sessionId` (any

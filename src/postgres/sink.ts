@@ -22,7 +22,7 @@ import { FileTooLargeError, NotRegularFileError, openRegularSync, readRegularFil
 import { keyStoreFileName, keyStoreLines } from "../pipeline/keyring.js";
 import { walkChain } from "../reader/chain-files.js";
 import { createWhole, readText, removeIfStill, sessionLockHeld } from "../sink/lock.js";
-import { OWN_PROC_START } from "../sink/owner.js";
+import { OWN_NAME_PID, ownOwner } from "../sink/owner.js";
 import { peekTail, wholeUnterminatedRecord } from "../sink/recover.js";
 import { CHAIN_KINDS, type AuditSink, type ChainKind, type SealedRecord } from "../types.js";
 import { migrateWith } from "./migrate.js";
@@ -31,7 +31,7 @@ import type { PostgresConnectionOptions } from "./options.js";
 import { insertParams, jsonbText, lineInfo, monthOf } from "./rows.js";
 import { checkpointSql, DEFAULT_SCHEMA, insertSql, keyInsertSql, names } from "./schema.js";
 import { Spool } from "./spool.js";
-import { CLAIM_SUFFIX, claimHeld, claimSuffix, endedMarker, firstLineSession, legacySpoolFileName, parseMarker, recoveryMarkerName, spoolFileName } from "./files.js";
+import { CLAIM_SUFFIX, claimHeld, claimSuffix, markerClaimHeld, endedMarker, firstLineSession, legacySpoolFileName, parseMarker, recoveryMarkerName, spoolFileName } from "./files.js";
 
 /** Options of {@link PostgresSink}. Every number has a default; only the connection is required. */
 export interface PostgresSinkOptions extends PostgresConnectionOptions {
@@ -1192,7 +1192,7 @@ export class PostgresSink implements AuditSink {
       const stem = claim ? name.slice(0, claim.index) : name;
       if (!/^\.pg_spool_.+\.jsonl$/.test(stem) || !(name.startsWith(prefix) || legacy)) continue;
       const file = path.join(dir, name);
-      if (file === this.spool?.path || (claim && claimHeld(file, Number(claim[1]), claim[2]))) continue;
+      if (file === this.spool?.path || (claim && claimHeld(file, claim[1]!, claim[2]))) continue;
       const sid = firstLineSession(file);
       // (an id no session can have: lockFileName refused it, and the AuditPathError failed this
       // sink's open(); found by review, 2026-12-05)
@@ -1356,8 +1356,9 @@ export class PostgresSink implements AuditSink {
 
   /**
    * Claims crashed session `c` for this sink: creates its marker (`markerPath`), whole, naming the
-   * lock found and this process (pid and kernel start), so that one sink of this store recovers
-   * it. A claim is left alone while its process lives (`claimLive`, as a spool's claim), and so is
+   * lock found and this process (its holder, see owner.ts: pid, host, kernel start, pid namespace),
+   * so that one sink of this store recovers it. A claim is left alone while its process lives
+   * (`markerClaimHeld`: one of another host or pid namespace, for an hour), and so is
    * a marker of that same lock that says done; a claim whose process is gone, and a marker of an
    * earlier crash of the session (another lock), are taken over. False when the session is not
    * (any more) this sink's to recover: its lock changed (a logger resumed it, and its own sink
@@ -1367,7 +1368,7 @@ export class PostgresSink implements AuditSink {
     const dir = this.auditDir!;
     if (readText(path.join(dir, lockFileName(c.sessionId))) !== c.lock || sessionLockHeld(dir, c.sessionId)) return false;
     const file = this.markerPath(c.sessionId);
-    const claim = JSON.stringify({ lock: c.lock, pid: process.pid, ...(OWN_PROC_START !== undefined ? { procStart: OWN_PROC_START } : {}) });
+    const claim = JSON.stringify({ lock: c.lock, ...ownOwner() });
     for (let attempt = 0; attempt < 3; attempt++) {
       if (createWhole(file, claim)) {
         c.claim = claim;
@@ -1376,8 +1377,8 @@ export class PostgresSink implements AuditSink {
       const judged = readText(file);
       if (judged === undefined) continue; // removed meanwhile
       const m = parseMarker(judged);
-      if (m?.lock === c.lock && (m.done || (m.pid !== undefined && claimHeld(file, m.pid, m.procStart)))) return false;
-      removeIfStill(file, judged, `${file}.stale.${process.pid}`);
+      if (m?.lock === c.lock && (m.done || markerClaimHeld(file, m))) return false;
+      removeIfStill(file, judged, `${file}.stale.${OWN_NAME_PID}`);
     }
     return false;
   }
@@ -1398,7 +1399,7 @@ export class PostgresSink implements AuditSink {
     for (const c of only ? [only] : this.crashed.splice(0)) {
       if (c.claim === undefined) continue;
       const file = this.markerPath(c.sessionId);
-      removeIfStill(file, c.claim, `${file}.stale.${process.pid}`);
+      removeIfStill(file, c.claim, `${file}.stale.${OWN_NAME_PID}`);
       c.claim = undefined;
     }
   }
@@ -1512,7 +1513,7 @@ export class PostgresSink implements AuditSink {
         // file is not read twice)
         const info = this.closedHere.has(e.sessionId) ? undefined : this.readSessionInfo(e.sessionId);
         if (info?.status === "interrupted" || info?.status === "finalized") await this.closeAdopted(e.sessionId, new Map(), info);
-        removeIfStill(file, e.marker, `${file}.stale.${process.pid}`);
+        removeIfStill(file, e.marker, `${file}.stale.${OWN_NAME_PID}`);
       }
       this.ended.shift();
     }
@@ -1522,7 +1523,7 @@ export class PostgresSink implements AuditSink {
   private removeOwnEnded(): void {
     const file = this.markerPath(this.sessionId!);
     const text = readText(file);
-    if (parseMarker(text)?.ended === true) removeIfStill(file, text, `${file}.stale.${process.pid}`);
+    if (parseMarker(text)?.ended === true) removeIfStill(file, text, `${file}.stale.${OWN_NAME_PID}`);
   }
 
   /** At close: spools claimed but not replayed get their name back, for the next sink to adopt. */

@@ -7,6 +7,7 @@ import { COMPLETE_FLAGS, beginsWith, completable, contentDirRefusal, mayComplete
 import { CLAIM_OWNER_NAME, CLAIM_OWNER_SUFFIX, CONTENT_DIR, contentFileNames, safeJoin, safeReaddir } from "./files.js";
 import { ID_PATTERN } from "../record/id.js";
 import { claimOwnerGone, claimOwnerText, leftByGone, readText, removeIfStill } from "./lock.js";
+import { NAME_PID, OWN_NAME_PID } from "./owner.js";
 
 /** Additional data binding an encrypted content file to its interaction and role. */
 export function fileAad(interactionId: string, role: "prompt" | "response"): string {
@@ -77,7 +78,7 @@ const PROCESS_START_MS = performance.timeOrigin;
 
 const ownerFileOf = (manifest: string): string => `${manifest}${CLAIM_OWNER_SUFFIX}`;
 /** Where an owner file is set aside to be removed (see removeIfStill): a `.tmp` name, as a file written whole beside it. */
-const asideOf = (owner: string): string => `${owner}.${process.pid}.${Math.random().toString(36).slice(2)}.tmp`;
+const asideOf = (owner: string): string => `${owner}.${OWN_NAME_PID}.${Math.random().toString(36).slice(2)}.tmp`;
 
 /** The owner files of the claims this process made and still holds (the content not yet written), with their text. */
 const ownClaims = new Map<string, string>();
@@ -332,21 +333,21 @@ export function removeAbandonedClaim(auditDir: string, rel: string, now: number,
 
 /**
  * What a takeover or a removal of an explicit id's claim sets aside to remove it (see asideOf,
- * removeEmptyClaim): `manifest_<id>.json.<pid>.<random>.tmp`, `manifest_<id>.json.claim.<pid>.<random>.tmp`; `$1`, the pid.
+ * removeEmptyClaim): `manifest_<id>.json.<pid>.<random>.tmp`, `manifest_<id>.json.claim.<pid>.<random>.tmp`; `$1`, the pid (NAME_PID).
  */
-const CLAIM_ASIDE = /^manifest_[A-Za-z0-9_-]+\.json(?:\.claim)?\.(\d+)\.[0-9a-z]+\.tmp$/;
+const CLAIM_ASIDE = new RegExp(String.raw`^manifest_[A-Za-z0-9_-]+\.json(?:\.claim)?\.(${NAME_PID})\.[0-9a-z]+\.tmp$`);
 
 /** Whether `file` is a claim's file set aside (CLAIM_ASIDE) and left: by a process of this host that is gone (leftByGone), renamed (its ctime) more than CLAIM_ABANDONED_MS before `now`. */
 function asideLeft(file: string, now: number): boolean {
   const pid = CLAIM_ASIDE.exec(path.basename(file))?.[1];
   if (pid === undefined) return false;
   const st = fs.lstatSync(file, { throwIfNoEntry: false });
-  return st !== undefined && now - st.ctimeMs > CLAIM_ABANDONED_MS && leftByGone(file, Number(pid));
+  return st !== undefined && now - st.ctimeMs > CLAIM_ABANDONED_MS && leftByGone(file, pid);
 }
 
 /** Removes the empty claim `file` (lstat `before`) if, renamed aside, it is still that file and empty; else puts it back (see removeAbandonedClaim). */
 function removeEmptyClaim(file: string, before: fs.Stats): boolean {
-  const aside = `${file}.${process.pid}.${Math.random().toString(36).slice(2)}.tmp`;
+  const aside = `${file}.${OWN_NAME_PID}.${Math.random().toString(36).slice(2)}.tmp`;
   try {
     fs.renameSync(file, aside);
   } catch {

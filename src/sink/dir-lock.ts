@@ -14,10 +14,10 @@ import { threadId } from "node:worker_threads";
 import { AuditIOError } from "../errors.js";
 import { notRegularFile } from "../regular-file.js";
 import { fresh, readText, removeIfStill, sleepSync } from "./lock.js";
-import { type Owner, OWN_THREAD, ownerOf, ownerState, ownOwner, threadGone } from "./owner.js";
+import { NAME_PID, OWN_NAME_PID, type Owner, OWN_THREAD, ownerOf, ownerState, ownOwner, threadGone } from "./owner.js";
 
-/** What a takeover sets a stale lock aside as, past `<lock>.` (see removeIfStill): `stale.<pid>.<thread>`, the pid its group. */
-export const DIR_LOCK_ASIDE = /^stale\.(\d+)\.\d+$/;
+/** What a takeover sets a stale lock aside as, past `<lock>.` (see removeIfStill): `stale.<pid>.<thread>`, the pid (NAME_PID) its group. */
+export const DIR_LOCK_ASIDE = new RegExp(String.raw`^stale\.(${NAME_PID})\.\d+$`);
 
 /** The locks this thread holds (a lock naming this pid and thread, not held, was left by a crash). */
 const held = new Set<string>();
@@ -74,7 +74,7 @@ export function tryDirLock(file: string, body: string, staleMs: number): (() => 
     if (irregular) throw irregular;
     if (judged !== undefined && lockStale(file, judged, staleMs)) {
       // (another waiter may have taken it over and made its own meanwhile: see removeIfStill)
-      removeIfStill(file, judged, `${file}.stale.${process.pid}.${threadId}`);
+      removeIfStill(file, judged, `${file}.stale.${OWN_NAME_PID}.${threadId}`);
       continue;
     }
     return undefined;

@@ -4,7 +4,7 @@ import path from "node:path";
 import { AuditSessionLockedError } from "../errors.js";
 import { lockFileName } from "./files.js";
 import { readRegularFileSync } from "../regular-file.js";
-import { claimLive, type Owner, ownerIsThisProcess, ownerOf, ownerState, ownOwner } from "./owner.js";
+import { NAME_PID, nameLeftByGone, OWN_NAME_PID, type Owner, ownerIsThisProcess, ownerOf, ownerState, ownOwner } from "./owner.js";
 
 /** What a session lock or takeover marker holds: its holder (see owner.ts). */
 type LockBody = Owner;
@@ -111,7 +111,7 @@ export class SessionLock {
       if ((err as NodeJS.ErrnoException).code !== "EEXIST") throw err;
       // (undefined: gone meanwhile, not readable, or no regular file, never opened: see markerStale)
       const judged = readText(marker);
-      if (markerStale(marker, judged)) removeIfStill(marker, judged, `${marker}.stale.${process.pid}`);
+      if (markerStale(marker, judged)) removeIfStill(marker, judged, `${marker}.stale.${OWN_NAME_PID}`);
       return false;
     }
     try {
@@ -139,7 +139,7 @@ export class SessionLock {
     if (!this.held || this.replaced === undefined) return this.release();
     this.held = false;
     // (this lock is held until the rename: no other process acts on the file meanwhile)
-    const tmp = `${this.file}.${process.pid}.${Math.random().toString(36).slice(2)}.tmp`;
+    const tmp = `${this.file}.${OWN_NAME_PID}.${Math.random().toString(36).slice(2)}.tmp`;
     try {
       fs.writeFileSync(tmp, this.replaced, { flag: "wx", mode: 0o600 });
       fs.renameSync(tmp, this.file);
@@ -189,9 +189,10 @@ function markerStale(marker: string, judged: string | undefined): boolean {
  * A session lock's files besides the lock, each living a moment while its process runs: the
  * takeover marker (`<lock>.takeover`), what a takeover set aside to remove it
  * (`<lock>.takeover.stale.<pid>`, see removeIfStill), a lock being written whole
- * (`<lock>.<pid>.<random>.tmp`, see createWhole). `$1`: the session; `$2`, `$3`: the pid named.
+ * (`<lock>.<pid>.<random>.tmp`, see createWhole); `<pid>` is NAME_PID (the pid and, since
+ * 2026-12-06, its pid namespace). `$1`: the session; `$2`, `$3`: the pid named.
  */
-const LOCK_INTERNAL = /^\.session_(.+)\.lock\.(?:takeover(?:\.stale\.(\d+))?|(\d+)\.[0-9a-z]+\.tmp)$/;
+const LOCK_INTERNAL = new RegExp(String.raw`^\.session_(.+)\.lock\.(?:takeover(?:\.stale\.(${NAME_PID}))?|(${NAME_PID})\.[0-9a-z]+\.tmp)$`);
 
 /** The session whose lock's internal file (see LOCK_INTERNAL) `name` would be, by its name only. */
 export function lockInternalSession(name: string): string | undefined {
@@ -201,7 +202,7 @@ export function lockInternalSession(name: string): string | undefined {
 /**
  * The internal files of session `sessionId`'s lock (see LOCK_INTERNAL) in the listing `names`
  * that a killed process left: the marker when a takeover would take it for stale (markerStale),
- * the others when the process their name names is gone (claimLive, from their ctime). Found
+ * the others when the process their name names is gone (leftByGone, from their ctime). Found
  * 2026-12-05: a process killed inside a takeover left them for good, and retention, which knew
  * no such name, removed the session without them.
  */
@@ -216,32 +217,33 @@ export function lockLeftovers(auditDir: string, sessionId: string, names: readon
       if (markerStale(file, readText(file))) out.push(name);
       continue;
     }
-    if (leftByGone(file, Number(pid))) out.push(name);
+    if (leftByGone(file, pid)) out.push(name);
   }
   return out;
 }
 
 /**
- * Whether `file`, named by a process of this host after itself (`pid`), was left by one that is
- * gone (claimLive, from its ctime); false when there is no such file.
+ * Whether `file`, named by a process of this host after itself (`pid`: NAME_PID, its pid and,
+ * since 2026-12-06, its pid namespace), was left by one that is gone (nameLeftByGone, from its
+ * ctime: by its pid in this pid namespace, by age in another); false when there is no such file.
  */
-export function leftByGone(file: string, pid: number): boolean {
+export function leftByGone(file: string, pid: string): boolean {
   const st = fs.lstatSync(file, { throwIfNoEntry: false });
-  return st !== undefined && !claimLive(pid, undefined, st.ctimeMs);
+  return st !== undefined && nameLeftByGone(pid, undefined, st.ctimeMs);
 }
 
 /**
  * The names in `names` that are `stem` followed by what `rest` matches, the pid of the process
- * that made them in one of its groups, whose process is gone (see leftByGone): files a process
- * killed midway left, such as one written whole beside its place (`<name>.<pid>.tmp`) before its
- * rename.
+ * that made them in one of its groups (NAME_PID), whose process is gone (see leftByGone): files a
+ * process killed midway left, such as one written whole beside its place (`<name>.<pid>.tmp`)
+ * before its rename.
  */
 export function leftByGoneNamed(auditDir: string, names: readonly string[], stem: string, rest: RegExp): string[] {
   const out: string[] = [];
   for (const name of names) {
     if (!name.startsWith(stem)) continue;
     const pid = rest.exec(name.slice(stem.length))?.slice(1).find((g) => g !== undefined);
-    if (pid !== undefined && leftByGone(path.join(auditDir, name), Number(pid))) out.push(name);
+    if (pid !== undefined && leftByGone(path.join(auditDir, name), pid)) out.push(name);
   }
   return out;
 }
@@ -251,7 +253,7 @@ export function leftByGoneNamed(auditDir: string, names: readonly string[], stem
  * (written beside it, then linked into place): a reader never finds it empty or half written.
  */
 export function createWhole(file: string, text: string): boolean {
-  const tmp = `${file}.${process.pid}.${Math.random().toString(36).slice(2)}.tmp`;
+  const tmp = `${file}.${OWN_NAME_PID}.${Math.random().toString(36).slice(2)}.tmp`;
   fs.writeFileSync(tmp, text, { flag: "wx", mode: 0o600 });
   try {
     fs.linkSync(tmp, file);

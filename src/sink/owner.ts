@@ -76,6 +76,52 @@ export const OWN_PID_NS = ((): string | undefined => {
 })();
 
 /**
+ * This process's pid namespace as the names the kit makes carry it: the namespace's inode number
+ * (`pid:[4026531836]` → `4026531836`); undefined off Linux.
+ */
+export const OWN_NS_TAG = /^pid:\[(\d+)\]$/.exec(OWN_PID_NS ?? "")?.[1];
+
+/**
+ * What a name the kit makes (a temporary file, one set aside, an export's staging folder, a spool
+ * claimed) carries of the process that made it: its pid, then `n` and its pid namespace
+ * (OWN_NS_TAG) where known, e.g. `1234n4026531836`. Names made before 2026-12-06 carry the pid
+ * only. NAME_PID (a regular expression's source) matches both.
+ */
+export const OWN_NAME_PID = `${process.pid}${OWN_NS_TAG !== undefined ? `n${OWN_NS_TAG}` : ""}`;
+export const NAME_PID = String.raw`\d+(?:n\d+)?`;
+
+/** The pid and the pid namespace (undefined for an older name) of a name's NAME_PID part. */
+export function namePid(token: string): { readonly pid: number; readonly ns: string | undefined } {
+  const [pid, ns] = token.split("n");
+  return { pid: Number(pid), ns };
+}
+
+/** The process a name's NAME_PID part names, in words: `process 1234`, `process 1234 of pid namespace 4026531836`. */
+export function nameProcess(token: string): string {
+  const { pid, ns } = namePid(token);
+  return ns === undefined ? `process ${pid}` : `process ${pid} of pid namespace ${ns}`;
+}
+
+/**
+ * How long a file named by a process of another pid namespace (see nameLeftByGone) is kept
+ * untouched (its ctime: a write or a rename sets it) before it is taken for left by one gone.
+ */
+export const FOREIGN_NAME_STALE_MS = 60 * 60 * 1000;
+
+/**
+ * Whether a file whose name names its maker (`token`, NAME_PID; `started`, its kernel start where
+ * the name gives it) was left by a maker that is gone, from the file's ctime (`changedMs`):
+ * - named in this pid namespace, or by an older name naming none: by its pid (claimLive);
+ * - named in another pid namespace (a container sharing the directory and the host name): its pid
+ *   is not this namespace's to ask, so once untouched FOREIGN_NAME_STALE_MS.
+ */
+export function nameLeftByGone(token: string, started: string | undefined, changedMs: number): boolean {
+  const { pid, ns } = namePid(token);
+  if (ns !== undefined && ns !== OWN_NS_TAG) return Date.now() - changedMs >= FOREIGN_NAME_STALE_MS;
+  return !claimLive(pid, started, changedMs);
+}
+
+/**
  * When this process started (wall clock). A holder naming this process's pid that took its lock
  * before then, and names no kernel start, was an earlier process that had the same pid (a
  * container's app is pid 1 after every restart), and is gone (found by review, 2026-12-04).

@@ -8,48 +8,26 @@
 // namespace is written as a process of it would write it: its tag in the name, or its `pidNs` in a
 // claim's body (a second pid namespace takes privileges this test has not). Real files, real
 // processes; the age is reached with the clock set an hour and more ahead (Date only).
-import { spawn } from "node:child_process";
 import fs from "node:fs";
 import os from "node:os";
 import path from "node:path";
 import { afterEach, describe, expect, it, vi } from "vitest";
 import { AuditExporter, AuditLogger } from "../../src/index.js";
-import { OWN_NS_TAG, OWN_PROC_START } from "../../src/sink/owner.js";
+import { OWN_PROC_START } from "../../src/sink/owner.js";
 import { cleanupTmp, tmpProject } from "../helpers/index.js";
 import { endedSession } from "../helpers/sessions.js";
-import { auditDirOf, deadPid, leaveLock } from "../helpers/core.js";
+import { auditDirOf, clockAhead, deadPid, killedPid, leaveLock, OTHER_NS_TAG, OWN_NS_SUFFIX } from "../helpers/core.js";
 
 const DAY = 86_400_000;
 const HOUR = 3_600_000;
 /** a time at which every session written now is past 30 days */
 const LATER = (): number => Date.now() + 40 * DAY;
 const STORE = "0123456789";
-/** a pid namespace that is not this process's (its inode number, as names carry it) */
-const OTHER_NS = OWN_NS_TAG === "4026531836" ? "4026532999" : "4026531836";
-/** this process's namespace as a name carries it (`n<namespace>`; none off Linux) */
-const OWN_TAG = OWN_NS_TAG !== undefined ? `n${OWN_NS_TAG}` : "";
 
 afterEach(() => {
   vi.useRealTimers();
   cleanupTmp();
 });
-
-/** The pid of a child process of this host that was SIGKILLed (and reaped): gone, in this namespace. */
-async function killedPid(): Promise<number> {
-  const child = spawn(process.execPath, ["-e", "setInterval(() => {}, 1000)"], { stdio: "ignore" });
-  await new Promise<void>((resolve) => child.once("spawn", () => resolve()));
-  const exited = new Promise<void>((resolve) => child.once("exit", () => resolve()));
-  child.kill("SIGKILL");
-  await exited;
-  return child.pid!;
-}
-
-/** Moves this process's clock (Date) `ms` ahead of the real one; timers keep running. */
-function clockAhead(ms: number): void {
-  const real = Date.now();
-  vi.useFakeTimers({ toFake: ["Date"], shouldAdvanceTime: true });
-  vi.setSystemTime(real + ms);
-}
 
 async function cleaner(projectPath: string, sessionId: string): Promise<AuditLogger> {
   return new AuditLogger({ sessionId, projectPath, maxLogAgeDays: 30, fullContentLogging: false });
@@ -62,8 +40,8 @@ describe("files whose name carries the pid of the process that made them", () =>
     await endedSession(projectPath, "old");
     const dead = deadPid();
     const killed = await killedPid();
-    const foreign = [`session_old.json.${dead}n${OTHER_NS}.0a1b2c3d4e5f.tmp`, `subject_keys_old.jsonl.${dead}n${OTHER_NS}.1.tmp`];
-    const gone = [`session_old.json.${killed}${OWN_TAG}.0a1b2c3d4e5f.tmp`, `subject_keys_old.jsonl.${killed}${OWN_TAG}.2.tmp`, `session_old.json.${dead}.0a1b2c3d4e5f.tmp`, `subject_keys_old.jsonl.${dead}.3.tmp`];
+    const foreign = [`session_old.json.${dead}n${OTHER_NS_TAG}.0a1b2c3d4e5f.tmp`, `subject_keys_old.jsonl.${dead}n${OTHER_NS_TAG}.1.tmp`];
+    const gone = [`session_old.json.${killed}${OWN_NS_SUFFIX}.0a1b2c3d4e5f.tmp`, `subject_keys_old.jsonl.${killed}${OWN_NS_SUFFIX}.2.tmp`, `session_old.json.${dead}.0a1b2c3d4e5f.tmp`, `subject_keys_old.jsonl.${dead}.3.tmp`];
     for (const n of [...foreign, ...gone]) fs.writeFileSync(path.join(dir, n), "{}");
 
     const logger = await cleaner(projectPath, "cleaner");
@@ -103,12 +81,12 @@ describe("a directory export's staging folder (`export.<pid>.<random>.staging/`)
       fs.writeFileSync(path.join(exportDir, name, `checksums.json.${pid}.abcdefabcdef.tmp`), "{");
       return name;
     };
-    const foreign = staging(`${dead}n${OTHER_NS}`);
-    const gone = [staging(`${killed}${OWN_TAG}`), staging(String(dead))];
+    const foreign = staging(`${dead}n${OTHER_NS_TAG}`);
+    const gone = [staging(`${killed}${OWN_NS_SUFFIX}`), staging(String(dead))];
 
     await exporter.exportCompleteAuditToDirectory(exportDir, { includeFullContent: false });
     for (const n of gone) expect(fs.existsSync(path.join(exportDir, n)), n).toBe(false);
-    expect(fs.readdirSync(path.join(exportDir, foreign)).sort()).toEqual([".audit-logger-staging", `checksums.json.${dead}n${OTHER_NS}.abcdefabcdef.tmp`]);
+    expect(fs.readdirSync(path.join(exportDir, foreign)).sort()).toEqual([".audit-logger-staging", `checksums.json.${dead}n${OTHER_NS_TAG}.abcdefabcdef.tmp`]);
 
     clockAhead(HOUR + 60_000);
     await exporter.exportCompleteAuditToDirectory(exportDir, { includeFullContent: false });
@@ -132,7 +110,7 @@ describe("a PostgresSink's recovery claim (`.pg_recovery_<store>_<id>`)", () => 
     }
     const marker = (s: string): string => `.pg_recovery_${STORE}_${s}`;
     const lockOf = (s: string): string => fs.readFileSync(path.join(dir, `.session_${s}.lock`), "utf8");
-    fs.writeFileSync(path.join(dir, marker("foreign")), claimBody(lockOf("foreign"), dead, `pid:[${OTHER_NS}]`, "12345"));
+    fs.writeFileSync(path.join(dir, marker("foreign")), claimBody(lockOf("foreign"), dead, `pid:[${OTHER_NS_TAG}]`, "12345"));
     fs.writeFileSync(path.join(dir, marker("killed")), claimBody(lockOf("killed"), killed, fs.readlinkSync("/proc/self/ns/pid")));
     fs.writeFileSync(path.join(dir, marker("olddead")), JSON.stringify({ lock: lockOf("olddead"), pid: dead }));
     fs.writeFileSync(path.join(dir, marker("oldlive")), JSON.stringify({ lock: lockOf("oldlive"), pid: process.pid, ...(OWN_PROC_START !== undefined ? { procStart: OWN_PROC_START } : {}) }));

@@ -10,6 +10,8 @@ import { fileURLToPath } from "node:url";
 import { openKeyring } from "../../src/pipeline/keyring.js";
 import { makeEncryptionKey, type EncryptionKey } from "../../src/pipeline/keys.js";
 import { KIND_FILE_STEM, RECORD_KINDS, type RecordType } from "../../src/types.js";
+import { OWN_NS_TAG } from "../../src/sink/owner.js";
+import { vi } from "vitest";
 import { readJsonl, readLinesOf, TEST_KEY, walk } from "./index.js";
 import { childArgs } from "./child-args.js";
 
@@ -190,6 +192,28 @@ export function dateBack(file: string, ms: number): void {
 export function deadPid(): number {
   return spawnSync(process.execPath, ["-e", ""]).pid!;
 }
+
+/** The pid of a child process of this host that was SIGKILLed (and reaped): a process that is gone, of this pid namespace. */
+export async function killedPid(): Promise<number> {
+  const child = spawn(process.execPath, ["-e", "setInterval(() => {}, 1000)"], { stdio: "ignore" });
+  await new Promise<void>((resolve) => child.once("spawn", () => resolve()));
+  const exited = new Promise<void>((resolve) => child.once("exit", () => resolve()));
+  child.kill("SIGKILL");
+  await exited;
+  return child.pid!;
+}
+
+/** Moves this process's clock (Date only) `ms` ahead of the real one; timers keep running. `vi.useRealTimers()` puts it back. */
+export function clockAhead(ms: number): void {
+  const real = Date.now();
+  vi.useFakeTimers({ toFake: ["Date"], shouldAdvanceTime: true });
+  vi.setSystemTime(real + ms);
+}
+
+/** A pid namespace that is not this process's, as the names the kit makes carry one (its inode number: see OWN_NAME_PID). */
+export const OTHER_NS_TAG = OWN_NS_TAG === "4026531836" ? "4026532999" : "4026531836";
+/** This process's pid namespace as those names carry it (`n<namespace>`; none off Linux). */
+export const OWN_NS_SUFFIX = OWN_NS_TAG !== undefined ? `n${OWN_NS_TAG}` : "";
 
 /** Session `sid`'s lock in `dir` as a process of this host leaves it when it is killed (`pid`: by default one that has ended); its name. */
 export function leaveLock(dir: string, sid: string, pid = deadPid()): string {

@@ -1,0 +1,162 @@
+// Found 2026-12-06: a spool's claim (`….adopting-<pid>-<start>`) and a crash recovery's claim (the
+// recovery marker, `{lock, pid, procStart}`) were judged by their pid in this pid namespace: a
+// container given this host's name and sharing the audit directory had its claim taken over
+// while it replayed or recovered, when its pid was free here. A claim now names its pid namespace
+// (`<pid>n<namespace>` in the name; the whole holder, pidNs too, in the marker): one of another
+// namespace is taken over only once an hour old; one of this namespace whose process is gone at
+// once; an older claim as before. The other namespace is written as a process of it writes it (a
+// second pid namespace takes privileges this test has not). Real PostgreSQL, real files, real
+// processes; the hour is reached with the clock set ahead (Date only).
+import fs from "node:fs";
+import os from "node:os";
+import path from "node:path";
+import { afterEach, describe, expect, it, vi } from "vitest";
+import { AuditLogger } from "../../src/index.js";
+import { migratePostgres, PostgresSink, verifyPostgres } from "../../src/postgres/index.js";
+import { OWN_NS_TAG, OWN_PROC_START } from "../../src/sink/owner.js";
+import { cleanupTmp, tmpProject } from "../helpers/index.js";
+import { clockAhead, deadPid, killedPid, OTHER_NS_TAG, OWN_NS_SUFFIX } from "../helpers/core.js";
+import { freePort, leaveCrashed, PG_URL, PgProxy, schemaRegistry, sql } from "../fixtures/postgres/db.js";
+
+const { schemaFor, dropAll } = schemaRegistry();
+const proxies: PgProxy[] = [];
+const HOUR = 3_600_000;
+
+afterEach(async () => {
+  vi.useRealTimers();
+  for (const p of proxies.splice(0)) await p.stop();
+  await dropAll();
+  cleanupTmp();
+});
+
+/** The tool records of session `sid` in the store. */
+const storedOf = async (schema: string, sid: string): Promise<number> =>
+  Number((await sql<{ n: string }>(`SELECT count(*)::text AS n FROM "${schema}".audit_records WHERE session_id = $1 AND kind = 'tool_usage'`, [sid]))[0]!.n);
+
+/** Opens a logger with a sink of `url`/`schema` in `projectPath`, logs one record, finalizes: its sink's stats and errors. */
+async function oneRun(projectPath: string, url: string, schema: string): Promise<{ stats: ReturnType<PostgresSink["stats"]>; errors: string[] }> {
+  const sink = new PostgresSink({ connectionString: url, schema });
+  const logger = new AuditLogger({ projectPath, sinks: [sink], fullContentLogging: false });
+  const errors: string[] = [];
+  logger.on("error", (e) => errors.push(e.message));
+  logger.logToolUsage({ toolName: "t", operation: "op" });
+  await logger.finalizeSession();
+  return { stats: sink.stats(), errors };
+}
+
+describe("a spool claimed for replay (`….adopting-<pid>n<namespace>-<start>`)", () => {
+  it("of another namespace is left while young though its pid is dead here, and replayed once an hour old; this namespace's of a killed process, and an older claim's (pid only), are replayed at once", async () => {
+    const schema = schemaFor("nsspool");
+    await migratePostgres({ connectionString: PG_URL, schema });
+    const projectPath = tmpProject();
+    const dir = path.join(projectPath, "audit_logs");
+    const store = new PgProxy(await freePort());
+    proxies.push(store);
+    const spools = (): string[] => fs.readdirSync(dir).filter((f) => f.startsWith(".pg_spool"));
+    // three ended sessions, each leaving a spool of three records (the store away)
+    const ended: string[] = [];
+    for (let i = 0; i < 3; i++) {
+      const a = new AuditLogger({ projectPath, sinks: [new PostgresSink({ connectionString: store.url, schema, closeTimeoutMs: 200 })], fullContentLogging: false });
+      a.on("error", () => undefined);
+      for (let j = 0; j < 3; j++) a.logToolUsage({ toolName: "t", operation: `op${j}` });
+      await a.finalizeSession();
+      ended.push(a.sessionId);
+    }
+    const spoolOf = (sid: string): string => path.join(dir, spools().find((f) => f.endsWith(`_${sid}.jsonl`))!);
+    const dead = deadPid();
+    const killed = await killedPid();
+    const foreign = `${spoolOf(ended[0]!)}.adopting-${dead}n${OTHER_NS_TAG}-${OWN_PROC_START ?? "1"}`;
+    fs.renameSync(spoolOf(ended[0]!), foreign);
+    fs.renameSync(spoolOf(ended[1]!), `${spoolOf(ended[1]!)}.adopting-${killed}${OWN_NS_SUFFIX}`);
+    fs.renameSync(spoolOf(ended[2]!), `${spoolOf(ended[2]!)}.adopting-${dead}`);
+    await store.start();
+
+    const b = await oneRun(projectPath, store.url, schema);
+    expect(b.errors).toEqual([]);
+    expect(await storedOf(schema, ended[0]!)).toBe(0);
+    expect(await storedOf(schema, ended[1]!)).toBe(3);
+    expect(await storedOf(schema, ended[2]!)).toBe(3);
+    expect(spools()).toEqual([path.basename(foreign)]);
+
+    clockAhead(HOUR + 60_000);
+    const c = await oneRun(projectPath, store.url, schema);
+    expect(c.errors).toEqual([]);
+    expect(await storedOf(schema, ended[0]!)).toBe(3);
+    expect(spools()).toEqual([]);
+    expect((await verifyPostgres({ connectionString: PG_URL, schema })).problems).toEqual([]);
+  }, 60_000);
+});
+
+describe("a crashed session's recovery claim (`.pg_recovery_<store>_<id>`)", () => {
+  it("of another namespace is left while young though its pid is dead here, and taken over once an hour old; this namespace's of a killed process, and an older claim (pid and start only), are taken over at once", async () => {
+    const schema = schemaFor("nsmarker");
+    await migratePostgres({ connectionString: PG_URL, schema });
+    const projectPath = tmpProject();
+    const dir = path.join(projectPath, "audit_logs");
+    const sessions: string[] = [];
+    for (let i = 0; i < 3; i++) {
+      const logger = new AuditLogger({ projectPath, durability: "sync", fullContentLogging: false });
+      for (let j = 0; j < 5; j++) logger.logToolUsage({ toolName: "t", operation: `op${j}` });
+      await logger.finalizeSession();
+      leaveCrashed(dir, logger.sessionId);
+      sessions.push(logger.sessionId);
+    }
+    // (a first sink recovers them, which names their markers; the store is then emptied and the
+    // markers made claims, as sinks that died before they were done leave them)
+    const probe = await oneRun(projectPath, PG_URL, schema);
+    expect(probe.stats.recoveredSessions).toBe(3);
+    const marker = (sid: string): string => path.join(dir, fs.readdirSync(dir).find((f) => f.startsWith(".pg_recovery_") && f.endsWith(`_${sid}`))!);
+    const lockOf = (sid: string): string => fs.readFileSync(path.join(dir, `.session_${sid}.lock`), "utf8");
+    const dead = deadPid();
+    const killed = await killedPid();
+    const [foreign, ours, older] = sessions as [string, string, string];
+    const foreignClaim = JSON.stringify({ lock: lockOf(foreign), pid: dead, hostname: os.hostname(), startedAt: new Date().toISOString(), procStart: "12345", pidNs: `pid:[${OTHER_NS_TAG}]` });
+    fs.writeFileSync(marker(foreign), foreignClaim);
+    fs.writeFileSync(marker(ours), JSON.stringify({ lock: lockOf(ours), pid: killed, hostname: os.hostname(), startedAt: new Date().toISOString(), pidNs: fs.readlinkSync("/proc/self/ns/pid") }));
+    fs.writeFileSync(marker(older), JSON.stringify({ lock: lockOf(older), pid: dead, procStart: "12345" }));
+    await sql(`DROP SCHEMA "${schema}" CASCADE`);
+    await migratePostgres({ connectionString: PG_URL, schema });
+
+    const b = await oneRun(projectPath, PG_URL, schema);
+    expect(b.errors).toEqual([]);
+    expect(b.stats.recoveredSessions).toBe(2);
+    expect(await storedOf(schema, foreign)).toBe(0);
+    expect(await storedOf(schema, ours)).toBe(5);
+    expect(await storedOf(schema, older)).toBe(5);
+    expect(fs.readFileSync(marker(foreign), "utf8")).toBe(foreignClaim);
+
+    clockAhead(HOUR + 60_000);
+    const c = await oneRun(projectPath, PG_URL, schema);
+    expect(c.errors).toEqual([]);
+    expect(c.stats.recoveredSessions).toBe(1);
+    expect(await storedOf(schema, foreign)).toBe(5);
+    expect(JSON.parse(fs.readFileSync(marker(foreign), "utf8"))).toEqual({ lock: lockOf(foreign), done: true });
+  }, 60_000);
+
+  it("a sink's claim names its whole holder: pid, host, when, and, on Linux, its kernel start and pid namespace", async () => {
+    const schema = schemaFor("nsclaimbody");
+    await migratePostgres({ connectionString: PG_URL, schema });
+    const projectPath = tmpProject();
+    const dir = path.join(projectPath, "audit_logs");
+    const logger = new AuditLogger({ projectPath, durability: "sync", fullContentLogging: false });
+    logger.logToolUsage({ toolName: "t", operation: "op" });
+    await logger.finalizeSession();
+    leaveCrashed(dir, logger.sessionId);
+    // (the recovery's first statement naming the session is held: the sink holds its claim meanwhile)
+    const store = new PgProxy(await freePort());
+    proxies.push(store);
+    const gate = store.holdStatement(logger.sessionId);
+    await store.start();
+    const holder = new AuditLogger({ projectPath, sinks: [new PostgresSink({ connectionString: store.url, schema })], fullContentLogging: false });
+    const errors: string[] = [];
+    holder.on("error", (e) => errors.push(e.message));
+    await gate.reached;
+    const claimed = fs.readdirSync(dir).find((f) => f.startsWith(".pg_recovery_") && f.endsWith(`_${logger.sessionId}`));
+    const body = JSON.parse(fs.readFileSync(path.join(dir, claimed!), "utf8")) as Record<string, unknown>;
+    gate.release();
+    expect(body).toMatchObject({ lock: expect.any(String), pid: process.pid, hostname: os.hostname(), startedAt: expect.any(String) });
+    if (OWN_NS_TAG !== undefined) expect(body).toMatchObject({ procStart: OWN_PROC_START, pidNs: fs.readlinkSync("/proc/self/ns/pid") });
+    await holder.finalizeSession();
+    expect(errors).toEqual([]);
+  }, 60_000);
+});

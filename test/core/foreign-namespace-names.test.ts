@@ -12,11 +12,11 @@ import fs from "node:fs";
 import os from "node:os";
 import path from "node:path";
 import { afterEach, describe, expect, it, vi } from "vitest";
-import { AuditExporter, AuditLogger } from "../../src/index.js";
+import { AuditLogger } from "../../src/index.js";
 import { OWN_PROC_START } from "../../src/sink/owner.js";
 import { cleanupTmp, tmpProject } from "../helpers/index.js";
 import { endedSession } from "../helpers/sessions.js";
-import { auditDirOf, clockAhead, deadPid, killedPid, leaveLock, OTHER_NS_TAG, OWN_NS_SUFFIX } from "../helpers/core.js";
+import { auditDirOf, clockAhead, deadPid, exportedOnce, killedPid, leaveLock, OTHER_NS_TAG, OWN_NS_SUFFIX } from "../helpers/core.js";
 
 const DAY = 86_400_000;
 const HOUR = 3_600_000;
@@ -64,13 +64,7 @@ describe("files whose name carries the pid of the process that made them", () =>
 
 describe("a directory export's staging folder (`export.<pid>.<random>.staging/`)", () => {
   it("of another namespace stays while young though its pid is dead here, and is removed by the next export once an hour old; this namespace's of a killed export, and an older name's, are removed at once", async () => {
-    const projectPath = tmpProject();
-    const logger = new AuditLogger({ sessionId: "ex", projectPath, fullContentLogging: false });
-    logger.logToolUsage({ toolName: "t", operation: "o" });
-    await logger.finalizeSession();
-    const exportDir = path.join(projectPath, "export");
-    const exporter = new AuditExporter({ auditPath: logger.auditDir });
-    await exporter.exportCompleteAuditToDirectory(exportDir, { includeFullContent: false });
+    const { exportDir, exporter } = await exportedOnce("ex");
     const dead = deadPid();
     const killed = await killedPid();
     const staging = (pid: string): string => {

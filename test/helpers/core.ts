@@ -7,12 +7,13 @@ import fs from "node:fs";
 import os from "node:os";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
+import { AuditExporter, AuditLogger } from "../../src/index.js";
 import { openKeyring } from "../../src/pipeline/keyring.js";
 import { makeEncryptionKey, type EncryptionKey } from "../../src/pipeline/keys.js";
 import { KIND_FILE_STEM, RECORD_KINDS, type RecordType } from "../../src/types.js";
 import { OWN_NS_TAG } from "../../src/sink/owner.js";
 import { vi } from "vitest";
-import { readJsonl, readLinesOf, TEST_KEY, walk } from "./index.js";
+import { readJsonl, readLinesOf, TEST_KEY, tmpProject, walk } from "./index.js";
 import { childArgs } from "./child-args.js";
 
 export const REPO_ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "../..");
@@ -274,4 +275,16 @@ export function underStrace(fixture: string, trace: string, projectPath: string,
     timeout: 60_000,
   });
   return { result, lines: fs.existsSync(out) ? fs.readFileSync(out, "utf8").split("\n") : [] };
+}
+
+/** A log of one tool record in session `sessionId`, exported once to `<project>/export`. */
+export async function exportedOnce(sessionId: string): Promise<{ exportDir: string; exporter: AuditExporter }> {
+  const projectPath = tmpProject();
+  const logger = new AuditLogger({ sessionId, projectPath, fullContentLogging: false });
+  logger.logToolUsage({ toolName: "t", operation: "o" });
+  await logger.finalizeSession();
+  const exportDir = path.join(projectPath, "export");
+  const exporter = new AuditExporter({ auditPath: logger.auditDir });
+  await exporter.exportCompleteAuditToDirectory(exportDir, { includeFullContent: false });
+  return { exportDir, exporter };
 }

@@ -15,7 +15,7 @@ import { afterEach, describe, expect, it } from "vitest";
 import { AuditExporter, AuditLogger, AuditPathError, copyChainEvidence, EXPORT_MANIFEST, verifyExport } from "../../src/index.js";
 import { writeExport } from "../../src/export/output.js";
 import { childArgs } from "../helpers/child-args.js";
-import { deadPid } from "../helpers/core.js";
+import { deadPid, exportedOnce } from "../helpers/core.js";
 import { cleanupTmp, tmpProject } from "../helpers/index.js";
 
 const children: ChildProcess[] = [];
@@ -33,18 +33,6 @@ function livePid(): number {
   const sleeper = spawn(process.execPath, ["-e", "setTimeout(() => {}, 60000)"], { stdio: "ignore" });
   children.push(sleeper);
   return sleeper.pid!;
-}
-
-/** A log of one tool record in session `sessionId`, exported once to `<project>/export`. */
-async function exportedOnce(sessionId: string): Promise<{ exportDir: string; exporter: AuditExporter }> {
-  const projectPath = tmpProject();
-  const logger = new AuditLogger({ sessionId, projectPath, fullContentLogging: false });
-  logger.logToolUsage({ toolName: "t", operation: "o" });
-  await logger.finalizeSession();
-  const exportDir = path.join(projectPath, "export");
-  const exporter = new AuditExporter({ auditPath: logger.auditDir });
-  await exporter.exportCompleteAuditToDirectory(exportDir, { includeFullContent: false });
-  return { exportDir, exporter };
 }
 
 describe("an export killed midway", () => {

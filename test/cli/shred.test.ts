@@ -9,6 +9,7 @@ import { openKeyring, shredSubjectKeys, SubjectKeys } from "../../src/pipeline/k
 import { makeEncryptionKey } from "../../src/pipeline/keys.js";
 import { runCli } from "./helpers.js";
 import { childArgs } from "../helpers/child-args.js";
+import { deadPid } from "../helpers/core.js";
 
 afterEach(cleanupTmp);
 
@@ -253,13 +254,15 @@ describe("the shred lock", () => {
 });
 
 describe("a shred lock nobody keeps alive", () => {
-  it("is taken over once it is 15 s untouched when its holder cannot be checked (another thread of this process, another host): every later shred failed; a live process of this host is never taken over", async () => {
+  it("is taken over when its holder is a thread of this process that has ended, or once it is 15 s untouched when its holder cannot be checked (another host): every later shred failed; a live process of this host is never taken over", async () => {
     const { master, dir } = emptyAuditDir();
     const kid = new SubjectKeys(master, dir, "s").keyFor("x").id;
     const lock = path.join(dir, ".shred.lock");
     const holder = spawn("sleep", ["60"]);
     try {
-      for (const body of [{ pid: process.pid, threadId: 99 }, { pid: 1, threadId: 0, hostname: "elsewhere" }]) {
+      // (another thread of this process is held until it ends, never by age, since 2026-12-06: one
+      // whose kernel thread is gone, a tid no task of this process has)
+      for (const body of [{ pid: process.pid, threadId: 99, tid: deadPid(), tidStart: "1" }, { pid: 1, threadId: 0, hostname: "elsewhere" }]) {
         fs.writeFileSync(lock, JSON.stringify({ hostname: (await import("node:os")).hostname(), ...body }));
         const old = new Date(Date.now() - 20_000);
         fs.utimesSync(lock, old, old);

@@ -1,6 +1,6 @@
 /**
  * A directory export whose move into place failed and could not be undone leaves the earlier
- * export's files in `<dir>/export.<pid>.<random>.staging/replaced/`, their only copy. Until
+ * export's files in `<dir>/export.<pid>[n<pid namespace>].<random>.staging/replaced/`, their only copy. Until
  * 2026-12-06 the next export there, once that process was gone, removed that folder with the rest
  * of the staging folder, and the earlier export with it (found by review). Now it stops, coded
  * (AUDIT_ERR_PATH), naming the folder and the fix, and writes and removes nothing; done as it
@@ -65,7 +65,7 @@ describe("a directory export after one whose move into place failed and could no
     // the export into the directory, every rename failing from that one on: the moves back fail too
     const failed = tracedCli(["export", auditDir, "--format", "dir", "--out", out], path.join(projectPath, "failed.trace"), at + 1);
     expect(failed.status).toBe(1);
-    const m = /the earlier files that could not be moved back are in (\S+\/export\.\d+\.[0-9a-f]{12}\.staging\/replaced) \(left there: move them back by hand([^)]*)\)\. \[AUDIT_ERR_IO\]/.exec(failed.stderr);
+    const m = /the earlier files that could not be moved back are in (\S+\/export\.\d+(?:n\d+)?\.[0-9a-f]{12}\.staging\/replaced) \(left there: move them back by hand([^)]*)\)\. \[AUDIT_ERR_IO\]/.exec(failed.stderr);
     expect(m, failed.stderr).not.toBeNull();
     const replaced = m![1]!;
     const staging = path.dirname(replaced);

@@ -7,7 +7,7 @@ import type { Pool } from "pg";
 import type { PgPoolLike } from "./options.js";
 import type { StoredKeyLines } from "../pipeline/keyring.js";
 import { names } from "./schema.js";
-import { storeError } from "./store-error.js";
+import { againIfEnded, storeError } from "./store-error.js";
 
 /** A data key's id as a record names it: an encrypted value's `kid`, or a keyed content hash's. */
 const KID_REF = /"kid":"(d[0-9a-f]{16})"|hmac-sha256:(d[0-9a-f]{16}):/g;
@@ -54,7 +54,9 @@ export class StoreKeys implements StoredKeyLines {
     if (kids.size === 0) return;
     let rows: Array<{ kid: string; line: string | null }>;
     try {
-      rows = (await (this.pool as unknown as Pool).query<{ kid: string; line: string | null }>(`SELECT kid, line FROM ${this.table} WHERE kid = ANY($1::text[])`, [[...kids]])).rows;
+      // (once more on a new connection when the server ended this one under it, as the viewer's
+      // reads: a single pg_terminate_backend failed the whole read; found by the PostgreSQL fault pass, 2026-12-06)
+      rows = (await againIfEnded(() => (this.pool as unknown as Pool).query<{ kid: string; line: string | null }>(`SELECT kid, line FROM ${this.table} WHERE kid = ANY($1::text[])`, [[...kids]]))).rows;
     } catch (err) {
       const code = (err as { code?: unknown }).code;
       if (code !== "42P01" && code !== "42501") throw storeError(err, this.pool, this.schema, "read");

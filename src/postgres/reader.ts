@@ -19,7 +19,7 @@ import { connectionOptionsShape, parseOptions, poolFor, schemaOf } from "./pg.js
 import type { PostgresConnectionOptions } from "./options.js";
 import { names } from "./schema.js";
 import { columnText } from "./rows.js";
-import { connectionEnded, storeError } from "./store-error.js";
+import { againIfEnded, storeError } from "./store-error.js";
 import { readContentFile } from "../reader/content-file.js";
 import { isoTime } from "../reader/time-input.js";
 import { StoreKeys } from "./keys.js";
@@ -113,13 +113,10 @@ export class PostgresRecordSource implements RecordSource {
    * that the server was up and the host, port, user and password right.
    */
   private async sql<T extends QueryResultRow>(text: string, values?: unknown[]): Promise<QueryResult<T>> {
-    for (let attempt = 1; ; attempt++) {
-      try {
-        return await this.pool.query<T>(text, values);
-      } catch (err) {
-        if (attempt === 1 && connectionEnded(err)) continue;
-        throw storeError(err, this.pool, this.schema, "read", attempt > 1);
-      }
+    try {
+      return await againIfEnded(() => this.pool.query<T>(text, values));
+    } catch (err) {
+      throw storeError(err, this.pool, this.schema, "read");
     }
   }
 

@@ -45,6 +45,34 @@ export function connectionEnded(err: unknown): boolean {
   return typeof e.message === "string" && /^Connection terminated unexpectedly/.test(e.message);
 }
 
+/** Failures of a second attempt by `againIfEnded` (its message then says so). */
+const triedTwice = new WeakSet<object>();
+
+/**
+ * Runs `run`, one query of the store on a connection of the pool, once more when the server ended
+ * its connection under it (see `connectionEnded`): pg's pool drops such a connection, so the second
+ * attempt has a new one. Only for a statement that is whole by itself (a read, or a write in its own
+ * transaction, which the ending rolled back). The failure is thrown as it is; `storeError` says
+ * whether it came after a second attempt. The viewer's reads, the store's key reads
+ * (`StoreKeys`), `verifyPostgres` and `applyPostgresRetention` run their statements so.
+ *
+ * @example
+ * const r = await againIfEnded(() => pool.query("SELECT 1"));
+ */
+export async function againIfEnded<T>(run: () => Promise<T>): Promise<T> {
+  try {
+    return await run();
+  } catch (err) {
+    if (!connectionEnded(err)) throw err;
+  }
+  try {
+    return await run();
+  } catch (err) {
+    if (typeof err === "object" && err !== null) triedTwice.add(err);
+    throw err;
+  }
+}
+
 /**
  * `err` as an `AuditIOError` for `action` ("verify", "read", …) on the store `pool` reaches; an
  * error of the library's own is returned as it is.
@@ -52,8 +80,9 @@ export function connectionEnded(err: unknown): boolean {
  * @example
  * try { await pool.query(sql) } catch (err) { throw storeError(err, pool, schema, "verify") }
  */
-export function storeError(err: unknown, pool: PgPoolLike, schema: string, action: string, retried = false): AuditLoggerError {
+export function storeError(err: unknown, pool: PgPoolLike, schema: string, action: string): AuditLoggerError {
   if (err instanceof AuditLoggerError) return err;
+  const retried = typeof err === "object" && err !== null && triedTwice.has(err);
   const e = (err ?? {}) as { code?: unknown; message?: unknown };
   const code = typeof e.code === "string" ? e.code : undefined;
   const message = typeof e.message === "string" && e.message !== "" ? e.message : (code ?? String(err));

@@ -2,8 +2,9 @@ import pg from "pg";
 import { afterEach, describe, expect, it } from "vitest";
 import { AuditLogger, AuditViewer } from "../../src/index.js";
 import { PostgresRecordSource, PostgresSink } from "../../src/postgres/index.js";
-import { tmpProject } from "../helpers/index.js";
+import { TEST_KEY, tmpProject } from "../helpers/index.js";
 import { PG_URL, pgTestScope, sql } from "../fixtures/postgres/db.js";
+import { chat, instance } from "../fixtures/postgres/subject-keys.js";
 
 const { schemaFor } = pgTestScope();
 const lockers: pg.Client[] = [];
@@ -27,13 +28,13 @@ function urlFor(app: string): string {
   return u.toString();
 }
 
-/** A second client holding ACCESS EXCLUSIVE on audit_records: the reader's query waits there (a known moment to end it). */
-async function lockRecords(schema: string): Promise<pg.Client> {
+/** A second client holding ACCESS EXCLUSIVE on `table` (audit_records): the reader's query waits there (a known moment to end it). */
+async function lockRecords(schema: string, table = "audit_records"): Promise<pg.Client> {
   const c = new pg.Client({ connectionString: PG_URL });
   lockers.push(c);
   await c.connect();
   await c.query("BEGIN");
-  await c.query(`LOCK TABLE "${schema}".audit_records IN ACCESS EXCLUSIVE MODE`);
+  await c.query(`LOCK TABLE "${schema}".${table} IN ACCESS EXCLUSIVE MODE`);
   return c;
 }
 
@@ -87,5 +88,31 @@ describe("a read of the store whose connection an administrator ends (pg_termina
     // the source still reads once the connections are left alone
     expect(await source.query("tool_usage", {})).toHaveLength(30);
     await source.close();
+  }, 60_000);
+
+  it("a read of the store's data keys (audit_subject_keys, a reader with the master key) runs again too: the records open", async () => {
+    const schema = schemaFor("kterm");
+    const inst = instance("kterm", schema);
+    chat(inst.logger, "alice", "alice's prompt");
+    chat(inst.logger, "bob", "bob's prompt");
+    await inst.logger.finalizeSession();
+    expect(inst.errors).toEqual([]);
+    const app = `audit-logger-kterm-${process.pid}`;
+    const viewer = new AuditViewer({ postgres: { connectionString: urlFor(app), schema }, encryptionKey: TEST_KEY });
+    // the records are read; the key rows wait for the lock, and their connection is ended there
+    const lock = await lockRecords(schema, "audit_subject_keys");
+    const read = viewer.getChatInteractions();
+    const outcome = read.then(
+      (chats) => ({ chats, err: undefined }),
+      (err: unknown) => ({ chats: [], err: err as Error }),
+    );
+    const first = await waiter(app);
+    await terminate(first);
+    // (before 2026-12-06 the key read failed here, and so did the viewer's read)
+    await waiter(app, [first]);
+    await lock.query("COMMIT");
+    const { chats, err } = await outcome;
+    expect(err?.message).toBeUndefined();
+    expect(chats.map((c) => c.promptPreview).sort()).toEqual(["alice's prompt", "bob's prompt"]);
   }, 60_000);
 });

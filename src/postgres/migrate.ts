@@ -1,4 +1,4 @@
-import type { Pool, PoolClient } from "pg";
+import type { Pool, PoolClient, QueryResult, QueryResultRow } from "pg";
 import { ddlLockKey, migrationSql, names, quoteIdent, upgradeSql } from "./schema.js";
 import { guardClient, parseOptions, poolFor, schemaOf } from "./pg.js";
 import type { PostgresConnectionOptions } from "./options.js";
@@ -15,6 +15,9 @@ export interface MigrationResult {
   readonly created: boolean;
 }
 
+/** Runs one statement of a migration on its connection (see `migrateOn`). */
+export type RunStatement = <T extends QueryResultRow>(text: string, values?: unknown[]) => Promise<QueryResult<T>>;
+
 /**
  * Creates the store's schema if it is not there, under an advisory lock so that many instances
  * starting together migrate once; also makes sure this month's and next month's partitions exist.
@@ -26,26 +29,40 @@ export async function migrateWith(pool: Pool, schema: string, onDropped: (err: E
   // (found by review, 2026-12-04: no 'error' listener while checked out; a connection dropped
   // while waiting on the advisory lock killed the host with an uncaught 'error' event)
   const unguard = guardClient(client, onDropped);
+  try {
+    return await migrateOn(<T extends QueryResultRow>(text: string, values?: unknown[]) => client.query<T>(text, values), schema);
+  } finally {
+    unguard();
+    client.release();
+  }
+}
+
+/**
+ * The migration (see `migrateWith`), its statements run by `run`, all on one connection: the sink
+ * runs them as its own statements, canceled on the server after `queryTimeoutMs` or when close()'s
+ * time is up (see PostgresSink's `onConnection`).
+ */
+export async function migrateOn(run: RunStatement, schema: string): Promise<MigrationResult> {
   let created = false;
   try {
     // The DDL runs whole, however long it takes here (300-700 ms for a new store on a small
     // machine): a role's or database's statement_timeout or idle_in_transaction_session_timeout
     // shorter than that failed every migration, and a sink with `migrate: true` never stored a
     // record (found by the PostgreSQL fault pass, 2026-12-06). SET LOCAL: for this transaction
-    // only, sent with BEGIN so that no idle moment comes between. (The client's own query_timeout,
-    // queryTimeoutMs, still bounds each statement.)
-    await client.query("BEGIN; SET LOCAL statement_timeout = 0; SET LOCAL idle_in_transaction_session_timeout = 0");
-    await client.query("SELECT pg_advisory_xact_lock(hashtext($1))", [ddlLockKey(schema)]);
+    // only, sent with BEGIN so that no idle moment comes between. (The sink's queryTimeoutMs
+    // still bounds each statement.)
+    await run("BEGIN; SET LOCAL statement_timeout = 0; SET LOCAL idle_in_transaction_session_timeout = 0");
+    await run("SELECT pg_advisory_xact_lock(hashtext($1))", [ddlLockKey(schema)]);
     const n = names(schema);
-    const have = await client.query<{ reg: string | null }>("SELECT to_regclass($1)::text AS reg", [`${quoteIdent(schema)}.audit_schema_version`]);
+    const have = await run<{ reg: string | null }>("SELECT to_regclass($1)::text AS reg", [`${quoteIdent(schema)}.audit_schema_version`]);
     let version = 0;
     if (have.rows[0]?.reg) {
-      const v = await client.query<{ v: number | null }>(`SELECT max(version) AS v FROM ${n.version}`);
+      const v = await run<{ v: number | null }>(`SELECT max(version) AS v FROM ${n.version}`);
       version = v.rows[0]?.v ?? 0;
     }
     if (version === 0) {
-      await client.query(`CREATE SCHEMA IF NOT EXISTS ${n.schema}`);
-      await client.query(migrationSql(schema));
+      await run(`CREATE SCHEMA IF NOT EXISTS ${n.schema}`);
+      await run(migrationSql(schema));
       created = true;
       version = 1;
     }
@@ -53,19 +70,16 @@ export async function migrateWith(pool: Pool, schema: string, onDropped: (err: E
     // the first change to the schema came; the whole DDL used to run again, and failed)
     for (const [to, ddl] of upgradeSql(schema)) {
       if (to <= version) continue;
-      await client.query(ddl);
-      await client.query(`INSERT INTO ${n.version} (version) VALUES ($1)`, [to]);
+      await run(ddl);
+      await run(`INSERT INTO ${n.version} (version) VALUES ($1)`, [to]);
       version = to;
     }
-    await client.query(`SELECT ${n.ensurePartition}(now()), ${n.ensurePartition}(now() + interval '1 month')`);
-    await client.query("COMMIT");
+    await run(`SELECT ${n.ensurePartition}(now()), ${n.ensurePartition}(now() + interval '1 month')`);
+    await run("COMMIT");
     return { schema, version, created };
   } catch (err) {
-    await client.query("ROLLBACK").catch(() => undefined);
+    await run("ROLLBACK").catch(() => undefined);
     throw err;
-  } finally {
-    unguard();
-    client.release();
   }
 }
 

@@ -25,7 +25,7 @@ import { createWhole, readText, removeIfStill, sessionLockHeld } from "../sink/l
 import { OWN_NAME_PID, ownOwner } from "../sink/owner.js";
 import { peekTail, wholeUnterminatedRecord } from "../sink/recover.js";
 import { CHAIN_KINDS, type AuditSink, type ChainKind, type SealedRecord } from "../types.js";
-import { migrateWith } from "./migrate.js";
+import { migrateOn, type RunStatement } from "./migrate.js";
 import { connectionOptionsShape, guardClient, loadPg, parseOptions, poolFor, schemaOf, storeKey } from "./pg.js";
 import type { PostgresConnectionOptions } from "./options.js";
 import { insertParams, jsonbText, lineInfo, monthOf } from "./rows.js";
@@ -839,17 +839,31 @@ export class PostgresSink implements AuditSink {
   private closeExpired = false;
 
   /**
-   * One statement of the sink, on a connection of its own from the pool. After `queryTimeoutMs`
-   * (or when close()'s time is up) it is canceled on the server (`pg_cancel_backend` of its
-   * connection, from a connection of its own), and its answer waited for `CANCEL_GRACE_MS` more:
-   * the cancel's error, or its result if it landed first (then it counts, as any result); no
-   * answer by then, its connection is destroyed. Found by the PostgreSQL fault-injection pass,
-   * 2026-12-06: pg's client-side `query_timeout` only stopped waiting, the statement went on on
-   * the server (waiting for a lock), committed once the lock went, and the batch sent again
-   * counted as duplicates: `stats().stored` fell short of what the sink stored; and close()
-   * waited for such a statement up to `queryTimeoutMs` past `closeTimeoutMs`.
+   * One statement of the sink, on a connection of its own from the pool (see `onConnection`).
+   * Found by the PostgreSQL fault-injection pass, 2026-12-06: pg's client-side `query_timeout`
+   * only stopped waiting, the statement went on on the server (waiting for a lock), committed once
+   * the lock went, and the batch sent again counted as duplicates: `stats().stored` fell short of
+   * what the sink stored; and close() waited for such a statement up to `queryTimeoutMs` past
+   * `closeTimeoutMs`.
    */
-  private async query<T extends QueryResultRow>(text: string, values: unknown[]): Promise<QueryResult<T>> {
+  private query<T extends QueryResultRow>(text: string, values: unknown[]): Promise<QueryResult<T>> {
+    return this.onConnection((run) => run<T>(text, values));
+  }
+
+  /**
+   * Runs `use` on a connection of its own from the pool; each statement it runs through `run` is
+   * canceled on the server after `queryTimeoutMs`, or when close()'s time is up
+   * (`pg_cancel_backend` of its connection, from a connection of its own), and its answer waited
+   * for `CANCEL_GRACE_MS` more: the cancel's error, or its result if it landed first (then it
+   * counts, as any result); no answer by then, its connection is destroyed. Once close()'s time is
+   * up no statement starts. A connection whose statement was canceled, or that was in use when
+   * close()'s time was up, is destroyed, not given back to the pool (a cancel that came late
+   * would hit its next statement; a transaction left open is rolled back by the server). The
+   * migration runs here too (see `connect`): found by the PostgreSQL fault pass, 2026-12-06, it
+   * ran on a connection of its own, which close() did not cancel: a migration waiting on a lock
+   * went on on the server after close() returned, and applied once the lock went.
+   */
+  private async onConnection<R>(use: (run: RunStatement) => Promise<R>): Promise<R> {
     if (this.closeExpired) throw new Error(`PostgresSink: closeTimeoutMs (${this.settings.closeTimeoutMs} ms) is over`);
     const pool = this.requirePool();
     const client = await pool.connect();
@@ -863,34 +877,43 @@ export class PostgresSink implements AuditSink {
       stopListening();
       client.release(err);
     };
-    // (pg's own read timeout, the pool's, only later: a backstop should the cancel itself hang)
-    const running = client.query<T>({ text, values, query_timeout: this.settings.queryTimeoutMs + 2 * CANCEL_GRACE_MS } as QueryConfig);
-    let why: string | undefined;
-    let aborting: Promise<void> | undefined;
-    const abort = (because: string): Promise<void> => {
-      if (aborting) return aborting;
-      why = because;
-      aborting = (async () => {
-        await this.cancelBackend(client);
-        // (its answer: the cancel's error, or its result if it landed first)
-        if (!(await within(running, CANCEL_GRACE_MS))) release(new Error(`PostgresSink destroyed a connection whose statement did not answer its cancel (${because})`));
-      })();
-      return aborting;
+    let canceled = false;
+    const run = async <T extends QueryResultRow>(text: string, values?: unknown[]): Promise<QueryResult<T>> => {
+      if (this.closeExpired) throw new Error(`PostgresSink: closeTimeoutMs (${this.settings.closeTimeoutMs} ms) is over`);
+      if (released) throw new Error("PostgresSink: the connection was destroyed (its statement did not answer a cancel)");
+      // (pg's own read timeout, the pool's, only later: a backstop should the cancel itself hang)
+      const running = client.query<T>({ text, values, query_timeout: this.settings.queryTimeoutMs + 2 * CANCEL_GRACE_MS } as QueryConfig);
+      let why: string | undefined;
+      let aborting: Promise<void> | undefined;
+      const abort = (because: string): Promise<void> => {
+        if (aborting) return aborting;
+        why = because;
+        canceled = true;
+        aborting = (async () => {
+          await this.cancelBackend(client);
+          // (its answer: the cancel's error, or its result if it landed first)
+          if (!(await within(running, CANCEL_GRACE_MS))) release(new Error(`PostgresSink destroyed a connection whose statement did not answer its cancel (${because})`));
+        })();
+        return aborting;
+      };
+      const entry = { abort: () => abort(`closeTimeoutMs (${this.settings.closeTimeoutMs} ms) of close() is over`) };
+      this.active = entry;
+      const timer = setTimeout(() => void abort(`it ran longer than queryTimeoutMs (${this.settings.queryTimeoutMs} ms)`), this.settings.queryTimeoutMs);
+      if (this.closeExpired) void entry.abort();
+      try {
+        return await running;
+      } catch (err) {
+        if (why !== undefined) throw new Error(`the statement was canceled: ${why} (${reason(err)})`, { cause: err });
+        throw err;
+      } finally {
+        clearTimeout(timer);
+        if (this.active === entry) this.active = undefined;
+      }
     };
-    const entry = { abort: () => abort(`closeTimeoutMs (${this.settings.closeTimeoutMs} ms) of close() is over`) };
-    this.active = entry;
-    const timer = setTimeout(() => void abort(`it ran longer than queryTimeoutMs (${this.settings.queryTimeoutMs} ms)`), this.settings.queryTimeoutMs);
-    if (this.closeExpired) void entry.abort();
     try {
-      return await running;
-    } catch (err) {
-      if (why !== undefined) throw new Error(`the statement was canceled: ${why} (${reason(err)})`, { cause: err });
-      throw err;
+      return await use(run);
     } finally {
-      clearTimeout(timer);
-      if (this.active === entry) this.active = undefined;
-      // (a canceled statement's connection is not used again: a cancel that came late would hit the next one)
-      release(why !== undefined ? new Error("canceled") : undefined);
+      release(canceled || this.closeExpired ? new Error("canceled") : undefined);
     }
   }
 
@@ -913,13 +936,10 @@ export class PostgresSink implements AuditSink {
   }
 
   private async connect(): Promise<void> {
-    const pool = this.requirePool();
     // a connection dropped during the migration fails it (reported by fail()); the event itself
-    // is kept as lastError, as the pool's idle errors are
-    if (this.settings.migrate)
-      await migrateWith(pool, this.schema, (err) => {
-        this.lastError = err.message;
-      });
+    // is kept as lastError, as the pool's idle errors are (see onConnection). Its statements are
+    // canceled as the sink's others are: after queryTimeoutMs, or when close()'s time is up.
+    if (this.settings.migrate) await this.onConnection((run) => migrateOn(run, this.schema));
     await this.markSession("active");
     this.knownMonths.clear();
     this.ready = true;

@@ -4,6 +4,8 @@ import { AuditLogger } from "../../src/index.js";
 import { migratePostgres, PostgresSink, verifyPostgres, type PostgresSinkOptions } from "../../src/postgres/index.js";
 import { tmpProject } from "../helpers/index.js";
 import { leastPrivilegeWriter, PG_URL, pgTestScope, sql, until } from "../fixtures/postgres/db.js";
+import { storeAtVersion } from "../fixtures/postgres/subject-keys.js";
+import { SCHEMA_VERSION } from "../../src/postgres/schema.js";
 
 const { schemaFor } = pgTestScope();
 const roles: string[] = [];
@@ -119,5 +121,50 @@ describe("a batch that waits for a lock longer than queryTimeoutMs", () => {
     expect({ stored: sink.stats().stored, duplicates: sink.stats().duplicates }).toEqual({ stored: summary.totalRecords, duplicates: 0 });
     expect(errors.some((e) => /queryTimeoutMs \(400 ms\)/.test(e))).toBe(true);
     expect((await verifyPostgres({ connectionString: PG_URL, schema })).problems).toEqual([]);
+  }, 120_000);
+});
+
+/** The backends of `app` (an application_name of the test's own) and what each does. */
+const backendsOf = (app: string) => sql<{ pid: number; state: string | null; wait: string | null; query: string }>(`SELECT pid, state, wait_event_type AS wait, query FROM pg_stat_activity WHERE application_name = $1`, [app]);
+
+describe("close() while the sink's migration waits for a lock another session holds", () => {
+  it("cancels the migration on the server: close() reports it, no backend of the sink is left, and the migration does not apply once the lock goes", async () => {
+    const schema = schemaFor("closemig");
+    await storeAtVersion(schema, SCHEMA_VERSION - 1); // the sink's migration has an upgrade to apply
+    const locker = new pg.Client({ connectionString: PG_URL });
+    lockers.push(locker);
+    await locker.connect();
+    await locker.query("BEGIN");
+    await locker.query(`LOCK TABLE "${schema}".audit_schema_version IN ACCESS EXCLUSIVE MODE`);
+
+    const app = `audit-logger-closemig-${process.pid}`;
+    const u = new URL(PG_URL);
+    u.searchParams.set("application_name", app);
+    const projectPath = tmpProject();
+    const sink = new PostgresSink({ connectionString: u.toString(), schema, closeTimeoutMs: 1_000, flushTimeoutMs: 500, queryTimeoutMs: 120_000 });
+    const logger = new AuditLogger({ sessionId: "closemig", projectPath, sinks: [sink], fullContentLogging: false });
+    const errors: string[] = [];
+    logger.on("error", (e) => errors.push(e.message));
+    for (let i = 0; i < 5; i++) logger.logToolUsage({ toolName: "t", operation: "op", parameters: { i } });
+    // the migration waits for the lock
+    expect(await until(async () => (await backendsOf(app)).some((b) => b.wait === "Lock"), 20_000)).toBe(true);
+    const summary = await logger.finalizeSession();
+
+    // close() canceled it and said so; its connection is gone (the lock is still held). Before
+    // 2026-12-06 the migration's backend went on waiting (for queryTimeoutMs, 120 s) after close() returned.
+    expect(errors.some((e) => /closeTimeoutMs \(1000 ms\) of close\(\) is over/.test(e))).toBe(true);
+    expect(await until(async () => (await backendsOf(app)).length === 0, 10_000), JSON.stringify(await backendsOf(app))).toBe(true);
+    await locker.query("COMMIT");
+    await new Promise((r) => setTimeout(r, 500));
+    const version = async () => Number((await sql<{ v: number }>(`SELECT max(version) AS v FROM "${schema}".audit_schema_version`))[0]!.v);
+    expect(await version()).toBe(SCHEMA_VERSION - 1);
+
+    // the next sink in the directory migrates and sends what the session left
+    const next = new PostgresSink({ connectionString: PG_URL, schema });
+    const later = new AuditLogger({ sessionId: "closemig_later", projectPath, sinks: [next], fullContentLogging: false });
+    expect(await next.whenStored(20_000)).toBe(true);
+    await later.finalizeSession();
+    expect(await version()).toBe(SCHEMA_VERSION);
+    expect(await rowsOf(schema, "closemig")).toEqual({ rows: summary.totalRecords, distinct: summary.totalRecords });
   }, 120_000);
 });

@@ -7,6 +7,7 @@
  * no word of which store or what to do; only the CLI wrapped them.
  */
 import { AuditIOError, AuditLoggerError } from "../errors.js";
+import type { Pool, QueryResult, QueryResultRow } from "pg";
 import type { PgPoolLike } from "./options.js";
 import { storeAddress } from "./pg.js";
 
@@ -71,6 +72,16 @@ export async function againIfEnded<T>(run: () => Promise<T>): Promise<T> {
     if (typeof err === "object" && err !== null) triedTwice.add(err);
     throw err;
   }
+}
+
+/** The reads of the store a function makes (a pg.Pool's `query`, narrowed). */
+export interface StoreReads {
+  query<T extends QueryResultRow>(text: string, values?: unknown[]): Promise<QueryResult<T>>;
+}
+
+/** `pool`'s queries, each run once more when the server ended its connection under it (see `againIfEnded`). */
+export function readsAgainIfEnded(pool: Pool): StoreReads {
+  return { query: <T extends QueryResultRow>(text: string, values?: unknown[]) => againIfEnded(() => pool.query<T>(text, values)) };
 }
 
 /**

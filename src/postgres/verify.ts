@@ -12,7 +12,7 @@ import { CHAIN_KINDS, type VerifyNote, type VerifyProblem, type VerifyReport } f
 import { connectionOptionsShape, parseOptions, poolFor, schemaOf } from "./pg.js";
 import type { PostgresConnectionOptions } from "./options.js";
 import { names, SUBJECT_OF_LINE } from "./schema.js";
-import { storeError } from "./store-error.js";
+import { readsAgainIfEnded, storeError, type StoreReads } from "./store-error.js";
 import { columnText, jsonbText } from "./rows.js";
 
 /** Options of {@link verifyPostgres}. */
@@ -52,7 +52,7 @@ interface Row {
  * 2026-12-05: these rows were not compared at all, so an UPDATE of such a row's jsonb (which the
  * viewer's filters and summaries read) went unnoticed.
  */
-async function jsonbMismatches(pool: Pool, rows: ReadonlyArray<{ stored: string; line: string }>): Promise<Set<number>> {
+async function jsonbMismatches(pool: StoreReads, rows: ReadonlyArray<{ stored: string; line: string }>): Promise<Set<number>> {
   if (rows.length === 0) return new Set();
   const r = await pool.query<{ i: string }>(
     `SELECT u.i::text AS i FROM unnest($1::text[], $2::text[]) WITH ORDINALITY AS u(stored, expected, i) WHERE u.stored::jsonb IS DISTINCT FROM u.expected::jsonb`,
@@ -80,7 +80,14 @@ export async function verifyPostgres(options: PostgresVerifyOptions): Promise<Ve
   }
 }
 
-export async function verifyWith(pool: Pool, schema: string, sessionId?: string): Promise<VerifyReport> {
+/**
+ * `verifyPostgres` on `from`. Each of its reads runs once more on a new connection when the server
+ * ended its connection under it (57P01 …, see `againIfEnded`), as the viewer's do: found by the
+ * PostgreSQL fault pass, 2026-12-06, one pg_terminate_backend failed a whole verify (of a large
+ * store, minutes of work).
+ */
+export async function verifyWith(from: Pool, schema: string, sessionId?: string): Promise<VerifyReport> {
+  const pool = readsAgainIfEnded(from);
   const n = names(schema);
   const problems: VerifyProblem[] = [];
   const notes: VerifyNote[] = [];
@@ -237,7 +244,7 @@ const stringsOf = (v: unknown): string[] => (Array.isArray(v) ? v.filter((x): x 
  * With `sessionId`: that session's records, and the key rows of that session or shredded by it.
  * A store without the table is skipped; a role that may not read it gets a note.
  */
-async function checkShreds(pool: Pool, schema: string, sessionId: string | undefined, problems: VerifyProblem[], notes: VerifyNote[]): Promise<void> {
+async function checkShreds(pool: StoreReads, schema: string, sessionId: string | undefined, problems: VerifyProblem[], notes: VerifyNote[]): Promise<void> {
   const n = names(schema);
   const reg = await pool.query<{ keys: string | null; tombs: string | null; shape: string | null }>(
     "SELECT to_regclass($1)::text AS keys, to_regclass($2)::text AS tombs, to_regprocedure($3)::text AS shape",

@@ -1,7 +1,7 @@
 import pg from "pg";
 import { afterEach, describe, expect, it } from "vitest";
 import { AuditLogger, AuditViewer } from "../../src/index.js";
-import { PostgresRecordSource, PostgresSink } from "../../src/postgres/index.js";
+import { PostgresRecordSource, PostgresSink, verifyPostgres } from "../../src/postgres/index.js";
 import { TEST_KEY, tmpProject } from "../helpers/index.js";
 import { PG_URL, pgTestScope, sql } from "../fixtures/postgres/db.js";
 import { chat, instance } from "../fixtures/postgres/subject-keys.js";
@@ -114,5 +114,24 @@ describe("a read of the store whose connection an administrator ends (pg_termina
     const { chats, err } = await outcome;
     expect(err?.message).toBeUndefined();
     expect(chats.map((c) => c.promptPreview).sort()).toEqual(["alice's prompt", "bob's prompt"]);
+  }, 60_000);
+
+  it("verifyPostgres: a read whose connection is ended runs again, and the report is the one an undisturbed verify gives", async () => {
+    const { schema } = await populated("vterm");
+    const app = `audit-logger-vterm-${process.pid}`;
+    const lock = await lockRecords(schema);
+    const outcome = verifyPostgres({ connectionString: urlFor(app), schema }).then(
+      (report) => ({ report, err: undefined }),
+      (err: unknown) => ({ report: undefined, err: err as Error }),
+    );
+    const first = await waiter(app);
+    await terminate(first);
+    // (before 2026-12-06 the whole verify failed here)
+    await waiter(app, [first]);
+    await lock.query("COMMIT");
+    const { report, err } = await outcome;
+    expect(err?.message).toBeUndefined();
+    expect(report).toEqual(await verifyPostgres({ connectionString: PG_URL, schema }));
+    expect(report?.ok).toBe(true);
   }, 60_000);
 });

@@ -4,7 +4,7 @@ import { guardClient, parseOptions, poolFor, schemaOf } from "./pg.js";
 import type { PostgresConnectionOptions } from "./options.js";
 import { z } from "zod";
 import { connectionOptionsShape } from "./pg.js";
-import { storeError } from "./store-error.js";
+import { againIfEnded, connectionEnded, storeError } from "./store-error.js";
 
 /** What a migration did. */
 export interface MigrationResult {
@@ -29,11 +29,16 @@ export async function migrateWith(pool: Pool, schema: string, onDropped: (err: E
   // (found by review, 2026-12-04: no 'error' listener while checked out; a connection dropped
   // while waiting on the advisory lock killed the host with an uncaught 'error' event)
   const unguard = guardClient(client, onDropped);
+  let ended: Error | undefined;
   try {
     return await migrateOn(<T extends QueryResultRow>(text: string, values?: unknown[]) => client.query<T>(text, values), schema);
+  } catch (err) {
+    // (a connection the server ended is not given back to the pool: the next connect got it, and failed)
+    if (connectionEnded(err)) ended = err as Error;
+    throw err;
   } finally {
     unguard();
-    client.release();
+    client.release(ended);
   }
 }
 
@@ -96,7 +101,10 @@ export async function migratePostgres(options: PostgresConnectionOptions): Promi
   const o = parseOptions(migrateOptionsSchema, options, "postgres") as PostgresConnectionOptions;
   const { pool, owned } = poolFor(o, { max: 1 }, "postgres");
   try {
-    return await migrateWith(pool, schemaOf(o));
+    // (once more on a new connection when the server ended this one under it, as the sink's
+    // migration is tried again: the ending rolled it back, and it is idempotent; found by the
+    // PostgreSQL fault pass, 2026-12-06)
+    return await againIfEnded(() => migrateWith(pool, schemaOf(o)));
   } catch (err) {
     throw storeError(err, pool, schemaOf(o), "migrate");
   } finally {

@@ -26,6 +26,7 @@ import { OWN_NAME_PID, ownOwner } from "../sink/owner.js";
 import { peekTail, wholeUnterminatedRecord } from "../sink/recover.js";
 import { CHAIN_KINDS, type AuditSink, type ChainKind, type SealedRecord } from "../types.js";
 import { migrateOn, type RunStatement } from "./migrate.js";
+import { againIfEnded, connectionEnded } from "./store-error.js";
 import { connectionOptionsShape, guardClient, loadPg, parseOptions, poolFor, schemaOf, storeKey } from "./pg.js";
 import type { PostgresConnectionOptions } from "./options.js";
 import { insertParams, jsonbText, lineInfo, monthOf } from "./rows.js";
@@ -878,6 +879,7 @@ export class PostgresSink implements AuditSink {
       client.release(err);
     };
     let canceled = false;
+    let broken = false;
     const run = async <T extends QueryResultRow>(text: string, values?: unknown[]): Promise<QueryResult<T>> => {
       if (this.closeExpired) throw new Error(`PostgresSink: closeTimeoutMs (${this.settings.closeTimeoutMs} ms) is over`);
       if (released) throw new Error("PostgresSink: the connection was destroyed (its statement did not answer a cancel)");
@@ -904,6 +906,9 @@ export class PostgresSink implements AuditSink {
         return await running;
       } catch (err) {
         if (why !== undefined) throw new Error(`the statement was canceled: ${why} (${reason(err)})`, { cause: err });
+        // (given back to the pool, a connection the server ended went to the next statement,
+        // which failed as well: see againIfEnded)
+        if (connectionEnded(err)) broken = true;
         throw err;
       } finally {
         clearTimeout(timer);
@@ -913,7 +918,7 @@ export class PostgresSink implements AuditSink {
     try {
       return await use(run);
     } finally {
-      release(canceled || this.closeExpired ? new Error("canceled") : undefined);
+      release(canceled || broken || this.closeExpired ? new Error(broken ? "ended by the server" : "canceled") : undefined);
     }
   }
 
@@ -963,7 +968,10 @@ export class PostgresSink implements AuditSink {
         // (no final session file: keep what the store has)
         const final = this.auditDir ? this.readSessionInfo(this.sessionId) : undefined;
         const info = final === undefined ? null : jsonbText(JSON.stringify(final));
-        await this.query(`UPDATE ${n.sessions} SET status = 'finalized', closed_at = now(), info = coalesce($2::jsonb, info) WHERE session_id = $1`, [this.sessionId, info]);
+        // (once more on a new connection when the server ended this one under it, as the records
+        // are sent again: found by the PostgreSQL fault pass, 2026-12-06, one pg_terminate_backend
+        // as close() ran left the row "active" and reported a failure; the UPDATE is idempotent)
+        await againIfEnded(() => this.query(`UPDATE ${n.sessions} SET status = 'finalized', closed_at = now(), info = coalesce($2::jsonb, info) WHERE session_id = $1`, [this.sessionId, info]));
       }
       return true;
     } catch (err) {

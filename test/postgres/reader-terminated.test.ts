@@ -1,10 +1,11 @@
 import pg from "pg";
 import { afterEach, describe, expect, it } from "vitest";
 import { AuditLogger, AuditViewer } from "../../src/index.js";
-import { PostgresRecordSource, PostgresSink, verifyPostgres } from "../../src/postgres/index.js";
+import { migratePostgres, PostgresRecordSource, PostgresSink, verifyPostgres } from "../../src/postgres/index.js";
+import { SCHEMA_VERSION } from "../../src/postgres/schema.js";
 import { TEST_KEY, tmpProject } from "../helpers/index.js";
 import { PG_URL, pgTestScope, sql } from "../fixtures/postgres/db.js";
-import { chat, instance } from "../fixtures/postgres/subject-keys.js";
+import { chat, instance, storeAtVersion } from "../fixtures/postgres/subject-keys.js";
 
 const { schemaFor } = pgTestScope();
 const lockers: pg.Client[] = [];
@@ -133,5 +134,53 @@ describe("a read of the store whose connection an administrator ends (pg_termina
     expect(err?.message).toBeUndefined();
     expect(report).toEqual(await verifyPostgres({ connectionString: PG_URL, schema }));
     expect(report?.ok).toBe(true);
+  }, 60_000);
+});
+
+describe("a write in its own transaction whose connection an administrator ends (57P01): run again on a new connection", () => {
+  it("migratePostgres: the upgrade applies", async () => {
+    const schema = schemaFor("mterm");
+    await storeAtVersion(schema, SCHEMA_VERSION - 1);
+    const app = `audit-logger-mterm-${process.pid}`;
+    const lock = await lockRecords(schema, "audit_schema_version");
+    const outcome = migratePostgres({ connectionString: urlFor(app), schema }).then(
+      (result) => ({ result, err: undefined }),
+      (err: unknown) => ({ result: undefined, err: err as Error }),
+    );
+    const first = await waiter(app);
+    await terminate(first);
+    // (before 2026-12-06 migratePostgres failed here)
+    await waiter(app, [first]);
+    await lock.query("COMMIT");
+    const { result, err } = await outcome;
+    expect(err?.message).toBeUndefined();
+    expect(result).toEqual({ schema, version: SCHEMA_VERSION, created: false });
+    const [row] = await sql<{ v: number }>(`SELECT max(version) AS v FROM "${schema}".audit_schema_version`);
+    expect(Number(row!.v)).toBe(SCHEMA_VERSION);
+  }, 60_000);
+
+  it("PostgresSink.close(): the session's row is marked finalized, and no failure is reported", async () => {
+    const schema = schemaFor("fterm");
+    const app = `audit-logger-fterm-${process.pid}`;
+    const sink = new PostgresSink({ connectionString: urlFor(app), schema });
+    const logger = new AuditLogger({ sessionId: "fterm", projectPath: tmpProject(), sinks: [sink], fullContentLogging: false });
+    const errors: string[] = [];
+    logger.on("error", (e) => errors.push(e.message));
+    for (let i = 0; i < 5; i++) logger.logToolUsage({ toolName: "t", operation: "op", parameters: { i } });
+    expect(await sink.whenStored(20_000)).toBe(true);
+    // the UPDATE of the session's row, as close() marks it finalized, waits for the lock and is ended there
+    const lock = await lockRecords(schema, "audit_sessions");
+    const closing = logger.finalizeSession();
+    const first = await waiter(app);
+    const [what] = await sql<{ query: string }>(`SELECT query FROM pg_stat_activity WHERE pid = $1`, [first]);
+    expect(what?.query).toMatch(/^UPDATE .*audit_sessions SET status = 'finalized'/);
+    await terminate(first);
+    // (before 2026-12-06 close() reported "could not mark session fterm finalized" here, and the row stayed "active")
+    await waiter(app, [first]);
+    await lock.query("COMMIT");
+    const summary = await closing;
+    expect(errors).toEqual([]);
+    const [row] = await sql<{ status: string; total: string | null }>(`SELECT status, info->>'totalRecords' AS total FROM "${schema}".audit_sessions WHERE session_id = 'fterm'`);
+    expect(row).toEqual({ status: "finalized", total: String(summary.totalRecords) });
   }, 60_000);
 });

@@ -2,7 +2,7 @@ import { z } from "zod";
 import { connectionOptionsShape, parseOptions, poolFor, schemaOf } from "./pg.js";
 import type { PostgresConnectionOptions } from "./options.js";
 import { names } from "./schema.js";
-import { storeError } from "./store-error.js";
+import { againIfEnded, storeError } from "./store-error.js";
 
 /** Options of {@link applyPostgresRetention}. */
 export interface PostgresRetentionOptions extends PostgresConnectionOptions {
@@ -39,9 +39,17 @@ export async function applyPostgresRetention(options: PostgresRetentionOptions):
   const o = parseOptions(retentionOptionsSchema, options, "postgres") as PostgresRetentionOptions;
   const { pool, owned } = poolFor(o, { max: 1 }, "postgres");
   try {
-    const r = await pool.query<{ partition: string; range_from: Date; range_to: Date; rows_dropped: string }>(
-      `SELECT partition, range_from, range_to, rows_dropped::text AS rows_dropped FROM ${names(schemaOf(o)).applyRetention}($1::timestamptz, $2)`,
-      [new Date(o.before).toISOString(), o.reason ?? "retention"],
+    // (once more on a new connection when the server ended this one under it, saying so (57P01 …):
+    // the ending rolled the call back. Not for a connection lost without a word, whose call may
+    // have dropped months: run again, it would return none, and say nothing was dropped. Found by
+    // the PostgreSQL fault pass, 2026-12-06: one pg_terminate_backend failed it.)
+    const r = await againIfEnded(
+      () =>
+        pool.query<{ partition: string; range_from: Date; range_to: Date; rows_dropped: string }>(
+          `SELECT partition, range_from, range_to, rows_dropped::text AS rows_dropped FROM ${names(schemaOf(o)).applyRetention}($1::timestamptz, $2)`,
+          [new Date(o.before).toISOString(), o.reason ?? "retention"],
+        ),
+      false,
     );
     return r.rows.map((x) => ({ partition: x.partition, rangeFrom: x.range_from, rangeTo: x.range_to, rowsDropped: Number(x.rows_dropped) }));
   } catch (err) {

@@ -39,9 +39,10 @@ const ENDED: Readonly<Record<string, string>> = {
  * (pg's "Connection terminated unexpectedly"): a read can run again, on a new
  * connection of the pool (pg's pool drops a connection whose query failed so).
  */
-export function connectionEnded(err: unknown): boolean {
+export function connectionEnded(err: unknown, lostToo = true): boolean {
   const e = (err ?? {}) as { code?: unknown; message?: unknown };
   if (typeof e.code === "string") return e.code in ENDED;
+  if (!lostToo) return false;
   // (not "Connection terminated due to connection timeout": a server that did not answer the connect)
   return typeof e.message === "string" && /^Connection terminated unexpectedly/.test(e.message);
 }
@@ -53,18 +54,21 @@ const triedTwice = new WeakSet<object>();
  * Runs `run`, one query of the store on a connection of the pool, once more when the server ended
  * its connection under it (see `connectionEnded`): pg's pool drops such a connection, so the second
  * attempt has a new one. Only for a statement that is whole by itself (a read, or a write in its own
- * transaction, which the ending rolled back). The failure is thrown as it is; `storeError` says
+ * transaction, which the ending rolled back). `lostToo` false: only when the server said it ended
+ * the connection (a SQLSTATE), not for one lost without a word, whose write may have committed
+ * (a write whose result says what it did). The failure is thrown as it is; `storeError` says
  * whether it came after a second attempt. The viewer's reads, the store's key reads
- * (`StoreKeys`), `verifyPostgres` and `applyPostgresRetention` run their statements so.
+ * (`StoreKeys`), `verifyPostgres`, `migratePostgres`, `applyPostgresRetention` and the sink's
+ * UPDATE of its session's row at close() run their statements so.
  *
  * @example
  * const r = await againIfEnded(() => pool.query("SELECT 1"));
  */
-export async function againIfEnded<T>(run: () => Promise<T>): Promise<T> {
+export async function againIfEnded<T>(run: () => Promise<T>, lostToo = true): Promise<T> {
   try {
     return await run();
   } catch (err) {
-    if (!connectionEnded(err)) throw err;
+    if (!connectionEnded(err, lostToo)) throw err;
   }
   try {
     return await run();

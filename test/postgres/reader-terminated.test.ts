@@ -1,7 +1,7 @@
 import pg from "pg";
 import { afterEach, describe, expect, it } from "vitest";
 import { AuditLogger, AuditViewer } from "../../src/index.js";
-import { migratePostgres, PostgresRecordSource, PostgresSink, verifyPostgres } from "../../src/postgres/index.js";
+import { applyPostgresRetention, migratePostgres, PostgresRecordSource, PostgresSink, verifyPostgres } from "../../src/postgres/index.js";
 import { SCHEMA_VERSION } from "../../src/postgres/schema.js";
 import { TEST_KEY, tmpProject } from "../helpers/index.js";
 import { PG_URL, pgTestScope, sql } from "../fixtures/postgres/db.js";
@@ -46,7 +46,7 @@ async function waiter(app: string, not: readonly number[] = []): Promise<number>
     if (rows[0]) return rows[0].pid;
     await new Promise((r) => setTimeout(r, 10));
   }
-  throw new Error(`no query of ${app} waits for the lock${not.length > 0 ? " again: the read was not run again" : ""}`);
+  throw new Error(`no query of ${app} waits for the lock${not.length > 0 ? " again: the statement was not run again" : ""}`);
 }
 
 const terminate = (pid: number) => sql(`SELECT pg_terminate_backend($1)`, [pid]);
@@ -182,5 +182,26 @@ describe("a write in its own transaction whose connection an administrator ends 
     expect(errors).toEqual([]);
     const [row] = await sql<{ status: string; total: string | null }>(`SELECT status, info->>'totalRecords' AS total FROM "${schema}".audit_sessions WHERE session_id = 'fterm'`);
     expect(row).toEqual({ status: "finalized", total: String(summary.totalRecords) });
+  }, 60_000);
+
+  it("applyPostgresRetention: the month is dropped, and the drop returned", async () => {
+    const schema = schemaFor("rtterm");
+    await migratePostgres({ connectionString: PG_URL, schema });
+    await sql(`SELECT "${schema}".audit_ensure_partition('2026-09-10T00:00:00Z')`);
+    const app = `audit-logger-rtterm-${process.pid}`;
+    const lock = await lockRecords(schema);
+    const outcome = applyPostgresRetention({ connectionString: urlFor(app), schema, before: "2026-11-01T00:00:00Z", reason: "policy" }).then(
+      (drops) => ({ drops, err: undefined }),
+      (err: unknown) => ({ drops: undefined, err: err as Error }),
+    );
+    const first = await waiter(app);
+    await terminate(first);
+    // (before 2026-12-06 applyPostgresRetention failed here)
+    await waiter(app, [first]);
+    await lock.query("COMMIT");
+    const { drops, err } = await outcome;
+    expect(err?.message).toBeUndefined();
+    expect(drops?.map((d) => d.partition)).toEqual(["audit_records_p2026_09"]);
+    expect(await sql(`SELECT to_regclass($1)::text AS t`, [`"${schema}".audit_records_p2026_09`])).toEqual([{ t: null }]);
   }, 60_000);
 });

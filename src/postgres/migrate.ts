@@ -101,10 +101,11 @@ export async function migratePostgres(options: PostgresConnectionOptions): Promi
   const o = parseOptions(migrateOptionsSchema, options, "postgres") as PostgresConnectionOptions;
   const { pool, owned } = poolFor(o, { max: 1 }, "postgres");
   try {
-    // (once more on a new connection when the server ended this one under it, as the sink's
-    // migration is tried again: the ending rolled it back, and it is idempotent; found by the
-    // PostgreSQL fault pass, 2026-12-06)
-    return await againIfEnded(() => migrateWith(pool, schemaOf(o)));
+    // (once more on a new connection when the server said it ended this one under it (57P01 …),
+    // as the sink's migration is tried again: the ending rolled it back. Not for a connection lost
+    // without a word: its COMMIT may have landed, and a second run would say created: false.
+    // Found by the PostgreSQL fault pass, 2026-12-06.)
+    return await againIfEnded(() => migrateWith(pool, schemaOf(o)), false);
   } catch (err) {
     throw storeError(err, pool, schemaOf(o), "migrate");
   } finally {

@@ -1662,13 +1662,11 @@ export class PostgresSink implements AuditSink {
     const probes = this.forkReported ? [] : this.unconfirmed;
     if (rows.length === 0 && probes.length === 0) return;
     try {
-      const r = await this.query<{ forks: string | null }>(this.sql.checkpoint, [
-        this.sessionId,
-        rows.map(([k]) => k),
-        rows.map(([, h]) => h.seq),
-        rows.map(([, h]) => h.hash),
-        ...probeParams(probes),
-      ]);
+      // (once more on a new connection when the server ended this one under it, as the UPDATE of
+      // the session's row: it is idempotent, and one pg_terminate_backend as close() ran left the
+      // session's last checkpoints unwritten and reported a failure; found 2026-12-06)
+      const params = [this.sessionId, rows.map(([k]) => k), rows.map(([, h]) => h.seq), rows.map(([, h]) => h.hash), ...probeParams(probes)];
+      const r = await againIfEnded(() => this.query<{ forks: string | null }>(this.sql.checkpoint, params));
       for (const [k, h] of rows) this.checkpointed.set(k, h.seq);
       if (this.unconfirmed === probes) this.unconfirmed = [];
       const forks = r.rows[0]?.forks;

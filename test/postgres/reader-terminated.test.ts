@@ -204,4 +204,29 @@ describe("a write in its own transaction whose connection an administrator ends 
     expect(drops?.map((d) => d.partition)).toEqual(["audit_records_p2026_09"]);
     expect(await sql(`SELECT to_regclass($1)::text AS t`, [`"${schema}".audit_records_p2026_09`])).toEqual([{ t: null }]);
   }, 60_000);
+
+  it("PostgresSink: the checkpoint of the session's chain heads is written, and no failure is reported", async () => {
+    const schema = schemaFor("cterm");
+    const app = `audit-logger-cterm-${process.pid}`;
+    const sink = new PostgresSink({ connectionString: urlFor(app), schema });
+    const logger = new AuditLogger({ sessionId: "cterm", projectPath: tmpProject(), sinks: [sink], fullContentLogging: false });
+    const errors: string[] = [];
+    logger.on("error", (e) => errors.push(e.message));
+    for (let i = 0; i < 5; i++) logger.logToolUsage({ toolName: "t", operation: "op", parameters: { i } });
+    expect(await sink.whenStored(20_000)).toBe(true);
+    const lock = await lockRecords(schema, "audit_checkpoints");
+    const closing = logger.finalizeSession();
+    const first = await waiter(app);
+    const [what] = await sql<{ query: string }>(`SELECT query FROM pg_stat_activity WHERE pid = $1`, [first]);
+    expect(what?.query).toMatch(/audit_checkpoints/);
+    await terminate(first);
+    // (before 2026-12-06 close() reported "could not write checkpoints" here)
+    await waiter(app, [first]);
+    await lock.query("COMMIT");
+    const summary = await closing;
+    expect(errors).toEqual([]);
+    const [row] = await sql<{ seq: string }>(`SELECT max(seq)::text AS seq FROM "${schema}".audit_checkpoints WHERE session_id = 'cterm' AND kind = 'tool_usage'`);
+    expect(Number(row!.seq)).toBe(summary.counts.tool_usage);
+    expect((await verifyPostgres({ connectionString: PG_URL, schema })).problems).toEqual([]);
+  }, 60_000);
 });

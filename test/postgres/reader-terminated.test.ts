@@ -51,6 +51,36 @@ async function waiter(app: string, not: readonly number[] = []): Promise<number>
 
 const terminate = (pid: number) => sql(`SELECT pg_terminate_backend($1)`, [pid]);
 
+/**
+ * Runs `call` (its connections named `app`) while `lock` holds the table it needs; ends the
+ * connection of the statement that waits there (its text matching `statement`, if given), waits
+ * for that statement again on a new connection, then lets the lock go: what `call` resolved to,
+ * or its failure.
+ */
+async function endedOnce<T>(app: string, lock: pg.Client, call: () => Promise<T>, statement?: RegExp): Promise<{ value: T | undefined; err: Error | undefined }> {
+  const outcome = call().then(
+    (value) => ({ value, err: undefined }),
+    (err: unknown) => ({ value: undefined, err: err as Error }),
+  );
+  const first = await waiter(app);
+  if (statement) expect((await sql<{ query: string }>(`SELECT query FROM pg_stat_activity WHERE pid = $1`, [first]))[0]?.query).toMatch(statement);
+  await terminate(first);
+  await waiter(app, [first]); // the statement again, on a new connection
+  await lock.query("COMMIT");
+  return outcome;
+}
+
+/** A logger of session `sid` whose PostgresSink (connections named `app`) stored 5 records, and the errors it reports. */
+async function sinkSession(schema: string, sid: string, app: string): Promise<{ logger: AuditLogger; errors: string[] }> {
+  const sink = new PostgresSink({ connectionString: urlFor(app), schema });
+  const logger = new AuditLogger({ sessionId: sid, projectPath: tmpProject(), sinks: [sink], fullContentLogging: false });
+  const errors: string[] = [];
+  logger.on("error", (e) => errors.push(e.message));
+  for (let i = 0; i < 5; i++) logger.logToolUsage({ toolName: "t", operation: "op", parameters: { i } });
+  expect(await sink.whenStored(20_000)).toBe(true);
+  return { logger, errors };
+}
+
 describe("a read of the store whose connection an administrator ends (pg_terminate_backend, 57P01)", () => {
   it("runs again on a new connection and answers as the files do", async () => {
     const { schema, auditDir } = await populated("rterm");
@@ -101,36 +131,17 @@ describe("a read of the store whose connection an administrator ends (pg_termina
     const app = `audit-logger-kterm-${process.pid}`;
     const viewer = new AuditViewer({ postgres: { connectionString: urlFor(app), schema }, encryptionKey: TEST_KEY });
     // the records are read; the key rows wait for the lock, and their connection is ended there
-    const lock = await lockRecords(schema, "audit_subject_keys");
-    const read = viewer.getChatInteractions();
-    const outcome = read.then(
-      (chats) => ({ chats, err: undefined }),
-      (err: unknown) => ({ chats: [], err: err as Error }),
-    );
-    const first = await waiter(app);
-    await terminate(first);
-    // (before 2026-12-06 the key read failed here, and so did the viewer's read)
-    await waiter(app, [first]);
-    await lock.query("COMMIT");
-    const { chats, err } = await outcome;
+    // (before 2026-12-06 the key read failed, and so did the viewer's read)
+    const { value: chats, err } = await endedOnce(app, await lockRecords(schema, "audit_subject_keys"), () => viewer.getChatInteractions());
     expect(err?.message).toBeUndefined();
-    expect(chats.map((c) => c.promptPreview).sort()).toEqual(["alice's prompt", "bob's prompt"]);
+    expect(chats?.map((c) => c.promptPreview).sort()).toEqual(["alice's prompt", "bob's prompt"]);
   }, 60_000);
 
   it("verifyPostgres: a read whose connection is ended runs again, and the report is the one an undisturbed verify gives", async () => {
     const { schema } = await populated("vterm");
     const app = `audit-logger-vterm-${process.pid}`;
-    const lock = await lockRecords(schema);
-    const outcome = verifyPostgres({ connectionString: urlFor(app), schema }).then(
-      (report) => ({ report, err: undefined }),
-      (err: unknown) => ({ report: undefined, err: err as Error }),
-    );
-    const first = await waiter(app);
-    await terminate(first);
-    // (before 2026-12-06 the whole verify failed here)
-    await waiter(app, [first]);
-    await lock.query("COMMIT");
-    const { report, err } = await outcome;
+    // (before 2026-12-06 the whole verify failed)
+    const { value: report, err } = await endedOnce(app, await lockRecords(schema), () => verifyPostgres({ connectionString: urlFor(app), schema }));
     expect(err?.message).toBeUndefined();
     expect(report).toEqual(await verifyPostgres({ connectionString: PG_URL, schema }));
     expect(report?.ok).toBe(true);
@@ -142,17 +153,8 @@ describe("a write in its own transaction whose connection an administrator ends 
     const schema = schemaFor("mterm");
     await storeAtVersion(schema, SCHEMA_VERSION - 1);
     const app = `audit-logger-mterm-${process.pid}`;
-    const lock = await lockRecords(schema, "audit_schema_version");
-    const outcome = migratePostgres({ connectionString: urlFor(app), schema }).then(
-      (result) => ({ result, err: undefined }),
-      (err: unknown) => ({ result: undefined, err: err as Error }),
-    );
-    const first = await waiter(app);
-    await terminate(first);
-    // (before 2026-12-06 migratePostgres failed here)
-    await waiter(app, [first]);
-    await lock.query("COMMIT");
-    const { result, err } = await outcome;
+    // (before 2026-12-06 migratePostgres failed)
+    const { value: result, err } = await endedOnce(app, await lockRecords(schema, "audit_schema_version"), () => migratePostgres({ connectionString: urlFor(app), schema }));
     expect(err?.message).toBeUndefined();
     expect(result).toEqual({ schema, version: SCHEMA_VERSION, created: false });
     const [row] = await sql<{ v: number }>(`SELECT max(version) AS v FROM "${schema}".audit_schema_version`);
@@ -162,26 +164,13 @@ describe("a write in its own transaction whose connection an administrator ends 
   it("PostgresSink.close(): the session's row is marked finalized, and no failure is reported", async () => {
     const schema = schemaFor("fterm");
     const app = `audit-logger-fterm-${process.pid}`;
-    const sink = new PostgresSink({ connectionString: urlFor(app), schema });
-    const logger = new AuditLogger({ sessionId: "fterm", projectPath: tmpProject(), sinks: [sink], fullContentLogging: false });
-    const errors: string[] = [];
-    logger.on("error", (e) => errors.push(e.message));
-    for (let i = 0; i < 5; i++) logger.logToolUsage({ toolName: "t", operation: "op", parameters: { i } });
-    expect(await sink.whenStored(20_000)).toBe(true);
+    const { logger, errors } = await sinkSession(schema, "fterm", app);
     // the UPDATE of the session's row, as close() marks it finalized, waits for the lock and is ended there
-    const lock = await lockRecords(schema, "audit_sessions");
-    const closing = logger.finalizeSession();
-    const first = await waiter(app);
-    const [what] = await sql<{ query: string }>(`SELECT query FROM pg_stat_activity WHERE pid = $1`, [first]);
-    expect(what?.query).toMatch(/^UPDATE .*audit_sessions SET status = 'finalized'/);
-    await terminate(first);
-    // (before 2026-12-06 close() reported "could not mark session fterm finalized" here, and the row stayed "active")
-    await waiter(app, [first]);
-    await lock.query("COMMIT");
-    const summary = await closing;
+    // (before 2026-12-06 close() reported "could not mark session fterm finalized", and the row stayed "active")
+    const { value: summary } = await endedOnce(app, await lockRecords(schema, "audit_sessions"), () => logger.finalizeSession(), /^UPDATE .*audit_sessions SET status = 'finalized'/);
     expect(errors).toEqual([]);
     const [row] = await sql<{ status: string; total: string | null }>(`SELECT status, info->>'totalRecords' AS total FROM "${schema}".audit_sessions WHERE session_id = 'fterm'`);
-    expect(row).toEqual({ status: "finalized", total: String(summary.totalRecords) });
+    expect(row).toEqual({ status: "finalized", total: String(summary?.totalRecords) });
   }, 60_000);
 
   it("applyPostgresRetention: the month is dropped, and the drop returned", async () => {
@@ -189,17 +178,10 @@ describe("a write in its own transaction whose connection an administrator ends 
     await migratePostgres({ connectionString: PG_URL, schema });
     await sql(`SELECT "${schema}".audit_ensure_partition('2026-09-10T00:00:00Z')`);
     const app = `audit-logger-rtterm-${process.pid}`;
-    const lock = await lockRecords(schema);
-    const outcome = applyPostgresRetention({ connectionString: urlFor(app), schema, before: "2026-11-01T00:00:00Z", reason: "policy" }).then(
-      (drops) => ({ drops, err: undefined }),
-      (err: unknown) => ({ drops: undefined, err: err as Error }),
+    // (before 2026-12-06 applyPostgresRetention failed)
+    const { value: drops, err } = await endedOnce(app, await lockRecords(schema), () =>
+      applyPostgresRetention({ connectionString: urlFor(app), schema, before: "2026-11-01T00:00:00Z", reason: "policy" }),
     );
-    const first = await waiter(app);
-    await terminate(first);
-    // (before 2026-12-06 applyPostgresRetention failed here)
-    await waiter(app, [first]);
-    await lock.query("COMMIT");
-    const { drops, err } = await outcome;
     expect(err?.message).toBeUndefined();
     expect(drops?.map((d) => d.partition)).toEqual(["audit_records_p2026_09"]);
     expect(await sql(`SELECT to_regclass($1)::text AS t`, [`"${schema}".audit_records_p2026_09`])).toEqual([{ t: null }]);
@@ -208,25 +190,12 @@ describe("a write in its own transaction whose connection an administrator ends 
   it("PostgresSink: the checkpoint of the session's chain heads is written, and no failure is reported", async () => {
     const schema = schemaFor("cterm");
     const app = `audit-logger-cterm-${process.pid}`;
-    const sink = new PostgresSink({ connectionString: urlFor(app), schema });
-    const logger = new AuditLogger({ sessionId: "cterm", projectPath: tmpProject(), sinks: [sink], fullContentLogging: false });
-    const errors: string[] = [];
-    logger.on("error", (e) => errors.push(e.message));
-    for (let i = 0; i < 5; i++) logger.logToolUsage({ toolName: "t", operation: "op", parameters: { i } });
-    expect(await sink.whenStored(20_000)).toBe(true);
-    const lock = await lockRecords(schema, "audit_checkpoints");
-    const closing = logger.finalizeSession();
-    const first = await waiter(app);
-    const [what] = await sql<{ query: string }>(`SELECT query FROM pg_stat_activity WHERE pid = $1`, [first]);
-    expect(what?.query).toMatch(/audit_checkpoints/);
-    await terminate(first);
-    // (before 2026-12-06 close() reported "could not write checkpoints" here)
-    await waiter(app, [first]);
-    await lock.query("COMMIT");
-    const summary = await closing;
+    const { logger, errors } = await sinkSession(schema, "cterm", app);
+    // (before 2026-12-06 close() reported "could not write checkpoints")
+    const { value: summary } = await endedOnce(app, await lockRecords(schema, "audit_checkpoints"), () => logger.finalizeSession(), /audit_checkpoints/);
     expect(errors).toEqual([]);
     const [row] = await sql<{ seq: string }>(`SELECT max(seq)::text AS seq FROM "${schema}".audit_checkpoints WHERE session_id = 'cterm' AND kind = 'tool_usage'`);
-    expect(Number(row!.seq)).toBe(summary.counts.tool_usage);
+    expect(Number(row!.seq)).toBe(summary?.counts.tool_usage);
     expect((await verifyPostgres({ connectionString: PG_URL, schema })).problems).toEqual([]);
   }, 60_000);
 });

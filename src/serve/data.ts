@@ -7,6 +7,7 @@
  */
 import type { Pool } from "pg";
 import { verifyWith } from "../postgres/verify.js";
+import { readsAgainIfEnded, type StoreReads } from "../postgres/store-error.js";
 import { PostgresRecordSource } from "../postgres/reader.js";
 import type { StoreKeys } from "../postgres/keys.js";
 import { DEFAULT_SCHEMA, names } from "../postgres/schema.js";
@@ -225,6 +226,12 @@ export class ServeData {
   readonly keyInput: KeyInput | readonly KeyInput[] | undefined;
   private readonly publicKey: string | KeyObject | (string | KeyObject)[] | undefined;
   private readonly key: EncryptionKey | undefined;
+  /**
+   * The store's pool for the queries this module makes itself, each run once more on a new
+   * connection when the server ended its connection under it, as the viewer's (see againIfEnded);
+   * found by the PostgreSQL fault pass, 2026-12-06: a record's page failed, 500, at one pg_terminate_backend.
+   */
+  private readonly reads: StoreReads | undefined;
   /** the store's key table, read for the records this module fetches itself (see storeLinks) */
   private readonly storeKeys: StoreKeys | undefined;
   private readonly prices: Readonly<Record<string, ModelPrice>> | undefined;
@@ -238,11 +245,13 @@ export class ServeData {
       const schema = o.postgres.schema ?? DEFAULT_SCHEMA;
       const contentDir = o.postgres.contentDir;
       this.store = { pool: o.postgres.pool, schema, ...(contentDir !== undefined ? { contentDir } : {}) };
+      this.reads = readsAgainIfEnded(o.postgres.pool);
       this.viewer = new AuditViewer({ postgres: { pool: o.postgres.pool, schema, ...(contentDir !== undefined ? { contentDir } : {}) }, ...common });
       this.auditPath = undefined;
       this.description = `postgres schema ${schema}`;
     } else {
       this.store = undefined;
+      this.reads = undefined;
       this.viewer = new AuditViewer({ ...(o.auditPath !== undefined ? { auditPath: o.auditPath } : {}), ...common });
       this.auditPath = this.viewer.auditPath!;
       this.description = this.auditPath;
@@ -265,11 +274,11 @@ export class ServeData {
   private async signature(sessionId: string, listed?: readonly string[]): Promise<string> {
     if (this.auditPath !== undefined) return sessionSignature(this.auditPath, sessionId, listed) + `#${sessionId}`;
     const n = names(this.store!.schema);
-    const r = await this.store!.pool.query<{ kind: string; c: string; mx: string }>(
+    const r = await this.reads!.query<{ kind: string; c: string; mx: string }>(
       `SELECT kind, count(*)::text AS c, max(seq)::text AS mx FROM ${n.records} WHERE session_id = $1 GROUP BY kind ORDER BY kind`,
       [sessionId],
     );
-    const s = await this.store!.pool.query<{ status: string; closed: string | null }>(`SELECT status, closed_at::text AS closed FROM ${n.sessions} WHERE session_id = $1`, [sessionId]);
+    const s = await this.reads!.query<{ status: string; closed: string | null }>(`SELECT status, closed_at::text AS closed FROM ${n.sessions} WHERE session_id = $1`, [sessionId]);
     return `${r.rows.map((x) => `${x.kind}=${x.c}:${x.mx}`).join("|")}|session=${s.rows[0]?.status ?? "-"}:${s.rows[0]?.closed ?? "-"}#${sessionId}`;
   }
 
@@ -285,7 +294,7 @@ export class ServeData {
     const n = names(this.store!.schema);
     const fp = (table: string) =>
       `(SELECT count(*)::text || ':' || coalesce(sum(hashtextextended(tableoid::text || ctid::text || xmin::text, 0)), 0)::text FROM ${table} WHERE session_id = $1)`;
-    const r = await this.store!.pool.query<{ r: string; c: string; x: string }>(
+    const r = await this.reads!.query<{ r: string; c: string; x: string }>(
       `SELECT ${fp(n.records)} AS r, ${fp(n.checkpoints)} AS c, ${fp(n.retentionCuts)} AS x`,
       [sessionId],
     );
@@ -597,8 +606,8 @@ export class ServeData {
 
   /** The same as {@link scanLinks}, found by the database (the stored lines of matching rows only). */
   private async storeLinks(sessionId: string, id: string): Promise<Links> {
-    const { pool, schema } = this.store!;
-    const n = names(schema);
+    const pool = this.reads!;
+    const n = names(this.store!.schema);
     // the chain order, so "the first record with this id" is the one the scan would find
     const order = `ORDER BY array_position($3::text[], kind), seq`;
     const kinds = [...RECORD_KINDS];

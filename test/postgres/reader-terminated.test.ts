@@ -4,10 +4,11 @@ import { AuditLogger, AuditViewer } from "../../src/index.js";
 import { applyPostgresRetention, migratePostgres, PostgresRecordSource, PostgresSink, verifyPostgres } from "../../src/postgres/index.js";
 import { SCHEMA_VERSION } from "../../src/postgres/schema.js";
 import { TEST_KEY, tmpProject } from "../helpers/index.js";
-import { PG_URL, pgTestScope, sql } from "../fixtures/postgres/db.js";
+import { freePort, PG_URL, PgProxy, pgTestScope, sql, until } from "../fixtures/postgres/db.js";
 import { chat, instance, storeAtVersion } from "../fixtures/postgres/subject-keys.js";
+import { startServer } from "../../src/serve/server.js";
 
-const { schemaFor } = pgTestScope();
+const { schemaFor, proxies } = pgTestScope();
 const lockers: pg.Client[] = [];
 afterEach(async () => {
   for (const c of lockers.splice(0)) await c.end().catch(() => undefined);
@@ -39,33 +40,33 @@ async function lockRecords(schema: string, table = "audit_records"): Promise<pg.
   return c;
 }
 
-/** Waits (20 s at most) for a backend of `app` other than `not` waiting for the lock; returns its pid. */
-async function waiter(app: string, not: readonly number[] = []): Promise<number> {
+/** Waits (20 s at most) for a backend of `app` other than `not` waiting for the lock (its statement matching `statement`, if given); returns its pid. */
+async function waiter(app: string, not: readonly number[] = [], statement?: RegExp): Promise<number> {
   for (const end = Date.now() + 20_000; Date.now() < end; ) {
-    const rows = await sql<{ pid: number }>(`SELECT pid FROM pg_stat_activity WHERE application_name = $1 AND wait_event_type = 'Lock' AND NOT (pid = ANY($2::int[]))`, [app, not]);
-    if (rows[0]) return rows[0].pid;
+    const rows = await sql<{ pid: number; query: string }>(`SELECT pid, query FROM pg_stat_activity WHERE application_name = $1 AND wait_event_type = 'Lock' AND NOT (pid = ANY($2::int[]))`, [app, not]);
+    const row = rows.find((r) => statement === undefined || statement.test(r.query));
+    if (row) return row.pid;
     await new Promise((r) => setTimeout(r, 10));
   }
-  throw new Error(`no query of ${app} waits for the lock${not.length > 0 ? " again: the statement was not run again" : ""}`);
+  throw new Error(`no query of ${app}${statement ? ` matching ${statement}` : ""} waits for the lock${not.length > 0 ? " again: the statement was not run again" : ""}`);
 }
 
 const terminate = (pid: number) => sql(`SELECT pg_terminate_backend($1)`, [pid]);
 
 /**
  * Runs `call` (its connections named `app`) while `lock` holds the table it needs; ends the
- * connection of the statement that waits there (its text matching `statement`, if given), waits
- * for that statement again on a new connection, then lets the lock go: what `call` resolved to,
- * or its failure.
+ * connection of the statement that waits there (the one whose text matches `statement`, if
+ * given), waits for that statement again on a new connection, then lets the lock go: what `call`
+ * resolved to, or its failure.
  */
 async function endedOnce<T>(app: string, lock: pg.Client, call: () => Promise<T>, statement?: RegExp): Promise<{ value: T | undefined; err: Error | undefined }> {
   const outcome = call().then(
     (value) => ({ value, err: undefined }),
     (err: unknown) => ({ value: undefined, err: err as Error }),
   );
-  const first = await waiter(app);
-  if (statement) expect((await sql<{ query: string }>(`SELECT query FROM pg_stat_activity WHERE pid = $1`, [first]))[0]?.query).toMatch(statement);
+  const first = await waiter(app, [], statement);
   await terminate(first);
-  await waiter(app, [first]); // the statement again, on a new connection
+  await waiter(app, [first], statement); // the statement again, on a new connection
   await lock.query("COMMIT");
   return outcome;
 }
@@ -197,5 +198,39 @@ describe("a write in its own transaction whose connection an administrator ends 
     const [row] = await sql<{ seq: string }>(`SELECT max(seq)::text AS seq FROM "${schema}".audit_checkpoints WHERE session_id = 'cterm' AND kind = 'tool_usage'`);
     expect(Number(row!.seq)).toBe(summary?.counts.tool_usage);
     expect((await verifyPostgres({ connectionString: PG_URL, schema })).problems).toEqual([]);
+  }, 60_000);
+
+  it("audit-logger serve over the store: a record's page (its own queries of the store, not the viewer's) answers", async () => {
+    const { schema } = await populated("sterm");
+    const [rec] = await sql<{ id: string }>(`SELECT id FROM "${schema}".audit_records WHERE session_id = 'sterm' AND kind = 'tool_usage' ORDER BY seq LIMIT 1`);
+    const app = `audit-logger-sterm-${process.pid}`;
+    // one connection, through a proxy that holds serve's query of the record by id (every query
+    // of the request touches audit_records: a lock there holds the viewer's first)
+    const proxy = new PgProxy(await freePort());
+    proxies.push(proxy);
+    await proxy.start();
+    const u = new URL(proxy.url);
+    u.searchParams.set("application_name", app);
+    const pool = new pg.Pool({ connectionString: u.toString(), max: 1 });
+    pool.on("error", () => undefined);
+    const server = await startServer({ postgres: { pool, schema } });
+    try {
+      const get = () => fetch(new URL(`/api/sessions/sterm/records/${rec!.id}`, server.baseUrl), { headers: { authorization: `Bearer ${server.token}` } }).then(async (r) => ({ status: r.status, body: await r.text() }));
+      const undisturbed = await get();
+      expect(undisturbed.status, undisturbed.body).toBe(200);
+      const held = proxy.holdStatement("AND id = $2");
+      const page = get();
+      await held.reached;
+      // its connection ended while the statement is on its way: the server's answer is the 57P01 error
+      const [pid] = await sql<{ pid: number }>(`SELECT pid FROM pg_stat_activity WHERE application_name = $1`, [app]);
+      await terminate(pid!.pid);
+      expect(await until(async () => (await sql(`SELECT 1 FROM pg_stat_activity WHERE pid = $1`, [pid!.pid])).length === 0, 10_000)).toBe(true);
+      held.release();
+      // (before 2026-12-06 the page failed, 500: serve's own query of the record was not run again)
+      expect(await page).toEqual(undisturbed);
+    } finally {
+      await server.close();
+      await pool.end();
+    }
   }, 60_000);
 });

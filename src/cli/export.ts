@@ -17,6 +17,7 @@ import { STORE_OPTIONS, storeHelp, storeTarget, type OpenStore } from "./store.j
 import { openSource } from "./viewer-io.js";
 import { verifyAuditLog } from "../reader/verify.js";
 import { verifyPostgres } from "../postgres/verify.js";
+import { againIfEnded } from "../postgres/store-error.js";
 import { verifyCommandFor } from "./verdict.js";
 import { makeDirSync } from "../make-dir.js";
 
@@ -96,9 +97,12 @@ function anyEncrypted(dir: string, sessions: readonly string[]): boolean {
 async function anyEncryptedInStore(store: OpenStore, sessions: readonly string[]): Promise<boolean> {
   const n = names(store.schema);
   for (const s of sessions) {
-    const r = await store.pool.query<{ line: string }>(
-      `SELECT line FROM (SELECT DISTINCT ON (kind) kind, line FROM ${n.records} WHERE session_id = $1 AND kind IN ('chat_interaction', 'tool_usage') ORDER BY kind, seq) f`,
-      [s],
+    // (once more on a new connection when the server ended this one under it: see againIfEnded)
+    const r = await againIfEnded(() =>
+      store.pool.query<{ line: string }>(
+        `SELECT line FROM (SELECT DISTINCT ON (kind) kind, line FROM ${n.records} WHERE session_id = $1 AND kind IN ('chat_interaction', 'tool_usage') ORDER BY kind, seq) f`,
+        [s],
+      ),
     );
     if (r.rows.some((row) => row.line.includes('"$enc":"aes-256-gcm/v1"'))) return true;
   }

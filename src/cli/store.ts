@@ -7,6 +7,7 @@
 import type { Pool } from "pg";
 import { AuditIOError } from "../errors.js";
 import { loadPg } from "../postgres/pg.js";
+import { againIfEnded } from "../postgres/store-error.js";
 import { DEFAULT_SCHEMA, names, schemaNameSchema } from "../postgres/schema.js";
 import { resolveAuditDir, singleDir, UsageError, type OptionsConfig } from "./args.js";
 
@@ -114,7 +115,7 @@ export async function openStore(target: { readonly url: string; readonly schema:
   const close = () => pool.end().catch(() => undefined);
   let found: string | null;
   try {
-    const r = await pool.query<{ t: string | null }>("SELECT to_regclass($1)::text AS t", [`${names(target.schema).schema}.audit_records`]);
+    const r = await againIfEnded(() => pool.query<{ t: string | null }>("SELECT to_regclass($1)::text AS t", [`${names(target.schema).schema}.audit_records`]));
     found = r.rows[0]?.t ?? null;
   } catch (err) {
     await close();
@@ -131,7 +132,8 @@ export async function openStore(target: { readonly url: string; readonly schema:
 /** The session ids in the store: the one named by `--session` (which must exist), else all. */
 export async function selectStoreSessions(store: OpenStore, session: string | undefined): Promise<string[]> {
   const n = names(store.schema);
-  const all = (await store.pool.query<{ s: string }>(`SELECT session_id AS s FROM ${n.sessions} UNION SELECT DISTINCT session_id FROM ${n.records} ORDER BY 1`)).rows.map((r) => r.s);
+  // (once more on a new connection when the server ended this one under it, as the viewer's reads: see againIfEnded)
+  const all = (await againIfEnded(() => store.pool.query<{ s: string }>(`SELECT session_id AS s FROM ${n.sessions} UNION SELECT DISTINCT session_id FROM ${n.records} ORDER BY 1`))).rows.map((r) => r.s);
   if (session === undefined) return all;
   if (!all.includes(session)) {
     const known = all.length === 0 ? "it holds no sessions" : `sessions there: ${all.slice(0, 10).join(", ")}${all.length > 10 ? ", …" : ""}`;

@@ -7,6 +7,7 @@ import { TEST_KEY, tmpProject } from "../helpers/index.js";
 import { freePort, PG_URL, PgProxy, pgTestScope, sql, until } from "../fixtures/postgres/db.js";
 import { chat, instance, storeAtVersion } from "../fixtures/postgres/subject-keys.js";
 import { startServer } from "../../src/serve/server.js";
+import { runCli } from "../cli/helpers.js";
 
 const { schemaFor, proxies } = pgTestScope();
 const lockers: pg.Client[] = [];
@@ -232,5 +233,15 @@ describe("a write in its own transaction whose connection an administrator ends 
       await server.close();
       await pool.end();
     }
+  }, 60_000);
+
+  it("the CLI over the store (verify --postgres): its listing of the sessions runs again, and the verify passes", async () => {
+    const { schema } = await populated("clterm");
+    const app = `audit-logger-clterm-${process.pid}`;
+    // (before 2026-12-06 the command failed: the CLI's own listing of the store's sessions was not run again)
+    const { value: run, err } = await endedOnce(app, await lockRecords(schema), () => runCli(["verify", "--postgres", urlFor(app), "--schema", schema, "--json"]), /UNION SELECT DISTINCT session_id/);
+    expect(err?.message).toBeUndefined();
+    expect(run?.code, run?.stderr).toBe(0);
+    expect((JSON.parse(run!.stdout) as { ok: boolean }).ok).toBe(true);
   }, 60_000);
 });

@@ -806,7 +806,11 @@ export class PostgresSink implements AuditSink {
     if (code.startsWith("42") || code === "3F000") this.ready = false; // schema gone or changed: migrate again
     if (code === "57014") this.batchLimit = Math.max(1, this.batchLimit >> 1); // canceled (statement_timeout): smaller statements (see batchLimit)
     this.outageCause = `${reason(err)}${code ? `, SQLSTATE ${code}` : ""}`;
-    if (!this.inOutage) {
+    // (a statement close() canceled is reported even in an outage: what was running then, a
+    // migration waiting on a lock for example, did not land; found by the PostgreSQL fault pass, 2026-12-06)
+    const canceledByClose = this.canceledByClose;
+    this.canceledByClose = false;
+    if (!this.inOutage || canceledByClose) {
       this.inOutage = true;
       this.note(
         new AuditIOError(
@@ -838,6 +842,8 @@ export class PostgresSink implements AuditSink {
   private active: { abort: () => Promise<void> } | undefined;
   /** close()'s time is up: no statement starts any more, the one in progress is canceled */
   private closeExpired = false;
+  /** close() canceled a statement of the pump: its failure is reported even in an outage (see `fail`) */
+  private canceledByClose = false;
 
   /**
    * One statement of the sink, on a connection of its own from the pool (see `onConnection`).
@@ -898,7 +904,12 @@ export class PostgresSink implements AuditSink {
         })();
         return aborting;
       };
-      const entry = { abort: () => abort(`closeTimeoutMs (${this.settings.closeTimeoutMs} ms) of close() is over`) };
+      const entry = {
+        abort: () => {
+          this.canceledByClose = true;
+          return abort(`closeTimeoutMs (${this.settings.closeTimeoutMs} ms) of close() is over`);
+        },
+      };
       this.active = entry;
       const timer = setTimeout(() => void abort(`it ran longer than queryTimeoutMs (${this.settings.queryTimeoutMs} ms)`), this.settings.queryTimeoutMs);
       if (this.closeExpired) void entry.abort();

@@ -168,3 +168,39 @@ describe("close() while the sink's migration waits for a lock another session ho
     expect(await rowsOf(schema, "closemig")).toEqual({ rows: summary.totalRecords, distinct: summary.totalRecords });
   }, 120_000);
 });
+
+describe("a migration of the sink that waits for a lock longer than queryTimeoutMs", () => {
+  it("is canceled on the server each time (an outage, reported once); close() cancels the one still waiting and says so; nothing applies once the lock goes", async () => {
+    const schema = schemaFor("qtmig");
+    await storeAtVersion(schema, SCHEMA_VERSION - 1);
+    const locker = new pg.Client({ connectionString: PG_URL });
+    lockers.push(locker);
+    await locker.connect();
+    await locker.query("BEGIN");
+    await locker.query(`LOCK TABLE "${schema}".audit_schema_version IN ACCESS EXCLUSIVE MODE`);
+    const app = `audit-logger-qtmig-${process.pid}`;
+    const u = new URL(PG_URL);
+    u.searchParams.set("application_name", app);
+    const sink = new PostgresSink({ connectionString: u.toString(), schema, queryTimeoutMs: 300, retryMinMs: 50, retryMaxMs: 100, closeTimeoutMs: 1_000, flushTimeoutMs: 500 });
+    const logger = new AuditLogger({ sessionId: "qtmig", projectPath: tmpProject(), sinks: [sink], fullContentLogging: false });
+    const errors: string[] = [];
+    logger.on("error", (e) => errors.push(e.message));
+    logger.logToolUsage({ toolName: "t", operation: "op" });
+    // each migration waits for the lock until queryTimeoutMs cancels it on the server: never more than one waits
+    expect(await until(() => errors.some((e) => /queryTimeoutMs \(300 ms\)/.test(e)), 20_000)).toBe(true);
+    for (let i = 0; i < 10; i++) {
+      expect((await backendsOf(app)).filter((b) => b.wait === "Lock").length).toBeLessThanOrEqual(1);
+      await new Promise((r) => setTimeout(r, 100));
+    }
+    expect(await until(async () => (await backendsOf(app)).some((b) => b.wait === "Lock"), 20_000)).toBe(true);
+    await logger.finalizeSession();
+    // the outage was reported once; the cancel at close() too, though the sink was already in its outage
+    expect(errors.filter((e) => /cannot store records/.test(e) && /queryTimeoutMs/.test(e))).toHaveLength(1);
+    expect(errors.some((e) => /closeTimeoutMs \(1000 ms\) of close\(\) is over/.test(e))).toBe(true);
+    expect(await until(async () => (await backendsOf(app)).length === 0, 10_000), JSON.stringify(await backendsOf(app))).toBe(true);
+    await locker.query("COMMIT");
+    await new Promise((r) => setTimeout(r, 500));
+    const [row] = await sql<{ v: number }>(`SELECT max(version) AS v FROM "${schema}".audit_schema_version`);
+    expect(Number(row!.v)).toBe(SCHEMA_VERSION - 1);
+  }, 120_000);
+});

@@ -5,7 +5,7 @@
  * snapshot, so a record stored meanwhile is printed once: by the follower.
  */
 import type { Pool, PoolClient } from "pg";
-import { guardClient } from "../postgres/pg.js";
+import { connectGuarded } from "../postgres/pg.js";
 import { names } from "../postgres/schema.js";
 import type { ChainKindName } from "./args.js";
 import type { OpenStore } from "./store.js";
@@ -51,11 +51,10 @@ export class StoreFollower {
 
   /** Takes the chains' heads and the last `count` lines before them, oldest first, in one snapshot. */
   async start(count: number): Promise<StoredLine[]> {
-    const client = await this.store.pool.connect();
     // (found by review, 2026-12-04: no 'error' listener while checked out, so a connection the
     // server dropped during the snapshot crashed the CLI with an uncaught 'error' event instead
     // of the query's failure being reported; the failing query reports it)
-    const unguard = guardClient(client, () => undefined);
+    const { client, unguard } = await connectGuarded(this.store.pool, () => undefined);
     try {
       await client.query("BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY");
       const where = this.session !== undefined ? "WHERE session_id = $1 AND kind = ANY($2::text[])" : "WHERE kind = ANY($1::text[])";

@@ -1,6 +1,6 @@
-import type { Pool, PoolClient, QueryResult, QueryResultRow } from "pg";
+import type { Pool, QueryResult, QueryResultRow } from "pg";
 import { ddlLockKey, migrationSql, names, quoteIdent, upgradeSql } from "./schema.js";
-import { guardClient, parseOptions, poolFor, schemaOf } from "./pg.js";
+import { connectGuarded, parseOptions, poolFor, schemaOf } from "./pg.js";
 import type { PostgresConnectionOptions } from "./options.js";
 import { z } from "zod";
 import { connectionOptionsShape } from "./pg.js";
@@ -25,10 +25,9 @@ export type RunStatement = <T extends QueryResultRow>(text: string, values?: unk
  * progress fails too, and that failure is thrown).
  */
 export async function migrateWith(pool: Pool, schema: string, onDropped: (err: Error) => void = () => undefined): Promise<MigrationResult> {
-  const client: PoolClient = await pool.connect();
   // (found by review, 2026-12-04: no 'error' listener while checked out; a connection dropped
   // while waiting on the advisory lock killed the host with an uncaught 'error' event)
-  const unguard = guardClient(client, onDropped);
+  const { client, unguard } = await connectGuarded(pool, onDropped);
   let ended: Error | undefined;
   try {
     return await migrateOn(<T extends QueryResultRow>(text: string, values?: unknown[]) => client.query<T>(text, values), schema);

@@ -116,25 +116,39 @@ export function schemaOf(o: PostgresConnectionOptions): string {
 }
 
 /**
- * Listens for `client`'s 'error' event while it is checked out of its pool; returns the function
- * that stops listening (call it before `release()`). Found by review, 2026-12-04: the pool
- * listens on idle clients only, so a checked-out client whose connection the server dropped
+ * A connection checked out of `pool`, listened to for its 'error' event while checked out; with
+ * the function that stops listening (call it before `release()`). Found by review, 2026-12-04: the
+ * pool listens on idle clients only, so a checked-out client whose connection the server dropped
  * (pg_terminate_backend, a restart, a failover) emitted 'error' with no listener and the host
  * process died of it. The query in progress is rejected as well, so the caller learns of the
- * failure there; `onError` only sees the event.
+ * failure there; `onError` only sees the event. The listener is added in pg-pool's callback, as
+ * the pool hands the client over, not after an `await`: found by the PostgreSQL fault pass,
+ * 2026-12-06, a connection ended just as it was made (its ReadyForQuery and the server's 57P01
+ * in one read of the socket) emitted 'error' between the two, and ended the host.
  */
-export function guardClient(client: PoolClient, onError: (err: Error) => void): () => void {
-  const listener = (err: Error): void => {
-    try {
-      onError(err);
-    } catch {
-      // a failing reporter must not turn into an uncaught exception either
-    }
-  };
-  client.on("error", listener);
-  return () => {
-    client.removeListener("error", listener);
-  };
+export function connectGuarded(pool: Pool, onError: (err: Error) => void): Promise<{ client: PoolClient; unguard: () => void }> {
+  return new Promise((resolve, reject) => {
+    pool.connect((err, client) => {
+      if (err || !client) {
+        reject(err ?? new Error("the pool gave no connection"));
+        return;
+      }
+      const listener = (e: Error): void => {
+        try {
+          onError(e);
+        } catch {
+          // a failing reporter must not turn into an uncaught exception either
+        }
+      };
+      client.on("error", listener);
+      resolve({
+        client,
+        unguard: () => {
+          client.removeListener("error", listener);
+        },
+      });
+    });
+  });
 }
 
 /** pg's own connection-string parser (`pg-connection-string`, a dependency of `pg`): a DSN read as pg reads it. */

@@ -27,7 +27,7 @@ import { peekTail, wholeUnterminatedRecord } from "../sink/recover.js";
 import { CHAIN_KINDS, type AuditSink, type ChainKind, type SealedRecord } from "../types.js";
 import { migrateOn, type RunStatement } from "./migrate.js";
 import { againIfEnded, connectionEnded } from "./store-error.js";
-import { connectionOptionsShape, guardClient, loadPg, parseOptions, poolFor, schemaOf, storeKey } from "./pg.js";
+import { connectGuarded, connectionOptionsShape, loadPg, parseOptions, poolFor, schemaOf, storeKey } from "./pg.js";
 import type { PostgresConnectionOptions } from "./options.js";
 import { insertParams, jsonbText, lineInfo, monthOf } from "./rows.js";
 import { checkpointSql, DEFAULT_SCHEMA, insertSql, keyInsertSql, names } from "./schema.js";
@@ -873,8 +873,7 @@ export class PostgresSink implements AuditSink {
   private async onConnection<R>(use: (run: RunStatement) => Promise<R>): Promise<R> {
     if (this.closeExpired) throw new Error(`PostgresSink: closeTimeoutMs (${this.settings.closeTimeoutMs} ms) is over`);
     const pool = this.requirePool();
-    const client = await pool.connect();
-    const stopListening = guardClient(client, (err) => {
+    const { client, unguard: stopListening } = await connectGuarded(pool, (err) => {
       this.lastError = err.message;
     });
     let released = false;

@@ -127,21 +127,30 @@ describe("a batch that waits for a lock longer than queryTimeoutMs", () => {
 /** The backends of `app` (an application_name of the test's own) and what each does. */
 const backendsOf = (app: string) => sql<{ pid: number; state: string | null; wait: string | null; query: string }>(`SELECT pid, state, wait_event_type AS wait, query FROM pg_stat_activity WHERE application_name = $1`, [app]);
 
+/**
+ * A store one schema version behind (the sink's migration has an upgrade to apply), a second
+ * client holding ACCESS EXCLUSIVE on its audit_schema_version (the migration waits there), and a
+ * connection string naming this test's connections (`app`).
+ */
+async function migrationLocked(tag: string): Promise<{ schema: string; locker: pg.Client; app: string; url: string }> {
+  const schema = schemaFor(tag);
+  await storeAtVersion(schema, SCHEMA_VERSION - 1);
+  const locker = new pg.Client({ connectionString: PG_URL });
+  lockers.push(locker);
+  await locker.connect();
+  await locker.query("BEGIN");
+  await locker.query(`LOCK TABLE "${schema}".audit_schema_version IN ACCESS EXCLUSIVE MODE`);
+  const app = `audit-logger-${tag}-${process.pid}`;
+  const u = new URL(PG_URL);
+  u.searchParams.set("application_name", app);
+  return { schema, locker, app, url: u.toString() };
+}
+
 describe("close() while the sink's migration waits for a lock another session holds", () => {
   it("cancels the migration on the server: close() reports it, no backend of the sink is left, and the migration does not apply once the lock goes", async () => {
-    const schema = schemaFor("closemig");
-    await storeAtVersion(schema, SCHEMA_VERSION - 1); // the sink's migration has an upgrade to apply
-    const locker = new pg.Client({ connectionString: PG_URL });
-    lockers.push(locker);
-    await locker.connect();
-    await locker.query("BEGIN");
-    await locker.query(`LOCK TABLE "${schema}".audit_schema_version IN ACCESS EXCLUSIVE MODE`);
-
-    const app = `audit-logger-closemig-${process.pid}`;
-    const u = new URL(PG_URL);
-    u.searchParams.set("application_name", app);
+    const { schema, locker, app, url } = await migrationLocked("closemig");
     const projectPath = tmpProject();
-    const sink = new PostgresSink({ connectionString: u.toString(), schema, closeTimeoutMs: 1_000, flushTimeoutMs: 500, queryTimeoutMs: 120_000 });
+    const sink = new PostgresSink({ connectionString: url, schema, closeTimeoutMs: 1_000, flushTimeoutMs: 500, queryTimeoutMs: 120_000 });
     const logger = new AuditLogger({ sessionId: "closemig", projectPath, sinks: [sink], fullContentLogging: false });
     const errors: string[] = [];
     logger.on("error", (e) => errors.push(e.message));
@@ -171,17 +180,8 @@ describe("close() while the sink's migration waits for a lock another session ho
 
 describe("a migration of the sink that waits for a lock longer than queryTimeoutMs", () => {
   it("is canceled on the server each time (an outage, reported once); close() cancels the one still waiting and says so; nothing applies once the lock goes", async () => {
-    const schema = schemaFor("qtmig");
-    await storeAtVersion(schema, SCHEMA_VERSION - 1);
-    const locker = new pg.Client({ connectionString: PG_URL });
-    lockers.push(locker);
-    await locker.connect();
-    await locker.query("BEGIN");
-    await locker.query(`LOCK TABLE "${schema}".audit_schema_version IN ACCESS EXCLUSIVE MODE`);
-    const app = `audit-logger-qtmig-${process.pid}`;
-    const u = new URL(PG_URL);
-    u.searchParams.set("application_name", app);
-    const sink = new PostgresSink({ connectionString: u.toString(), schema, queryTimeoutMs: 300, retryMinMs: 50, retryMaxMs: 100, closeTimeoutMs: 1_000, flushTimeoutMs: 500 });
+    const { schema, locker, app, url } = await migrationLocked("qtmig");
+    const sink = new PostgresSink({ connectionString: url, schema, queryTimeoutMs: 300, retryMinMs: 50, retryMaxMs: 100, closeTimeoutMs: 1_000, flushTimeoutMs: 500 });
     const logger = new AuditLogger({ sessionId: "qtmig", projectPath: tmpProject(), sinks: [sink], fullContentLogging: false });
     const errors: string[] = [];
     logger.on("error", (e) => errors.push(e.message));

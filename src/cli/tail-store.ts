@@ -6,6 +6,7 @@
  */
 import type { Pool, PoolClient } from "pg";
 import { connectGuarded } from "../postgres/pg.js";
+import { againIfEnded, connectionEnded } from "../postgres/store-error.js";
 import { names } from "../postgres/schema.js";
 import type { ChainKindName } from "./args.js";
 import type { OpenStore } from "./store.js";
@@ -49,12 +50,26 @@ export class StoreFollower {
     this.n = names(store.schema);
   }
 
-  /** Takes the chains' heads and the last `count` lines before them, oldest first, in one snapshot. */
-  async start(count: number): Promise<StoredLine[]> {
+  /**
+   * Takes the chains' heads and the last `count` lines before them, oldest first, in one snapshot.
+   * A snapshot whose connection the server ended under it (pg_terminate_backend, 57P01 …; see
+   * againIfEnded) is taken again, whole, on a new connection: a read-only transaction, which the
+   * ending rolled back (until 2026-12-06 `tail --postgres` without `-f` failed at one such ending,
+   * where `-f`'s polls and the viewer's reads run again).
+   */
+  start(count: number): Promise<StoredLine[]> {
+    return againIfEnded(() => this.snapshot(count));
+  }
+
+  private async snapshot(count: number): Promise<StoredLine[]> {
+    // (an attempt the server ended may have read some heads: the snapshot's own are kept)
+    this.heads.clear();
+    this.sessions.clear();
     // (found by review, 2026-12-04: no 'error' listener while checked out, so a connection the
     // server dropped during the snapshot crashed the CLI with an uncaught 'error' event instead
     // of the query's failure being reported; the failing query reports it)
     const { client, unguard } = await connectGuarded(this.store.pool, () => undefined);
+    let ended = false;
     try {
       await client.query("BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY");
       const where = this.session !== undefined ? "WHERE session_id = $1 AND kind = ANY($2::text[])" : "WHERE kind = ANY($1::text[])";
@@ -78,11 +93,13 @@ export class StoreFollower {
       await client.query("COMMIT");
       return history;
     } catch (err) {
-      await client.query("ROLLBACK").catch(() => undefined);
+      ended = connectionEnded(err);
+      if (!ended) await client.query("ROLLBACK").catch(() => undefined);
       throw err;
     } finally {
       unguard();
-      client.release();
+      // (a connection the server ended is not given back to the pool: the next attempt would get it)
+      client.release(ended);
     }
   }
 

@@ -8,6 +8,8 @@ import { freePort, PG_URL, PgProxy, pgTestScope, sql, until } from "../fixtures/
 import { chat, instance, storeAtVersion } from "../fixtures/postgres/subject-keys.js";
 import { startServer } from "../../src/serve/server.js";
 import { runCli } from "../cli/helpers.js";
+import { openStore } from "../../src/cli/store.js";
+import { StoreFollower } from "../../src/cli/tail-store.js";
 
 const { schemaFor, proxies } = pgTestScope();
 const lockers: pg.Client[] = [];
@@ -243,5 +245,21 @@ describe("a write in its own transaction whose connection an administrator ends 
     expect(err?.message).toBeUndefined();
     expect(run?.code, run?.stderr).toBe(0);
     expect((JSON.parse(run!.stdout) as { ok: boolean }).ok).toBe(true);
+  }, 60_000);
+
+  it("tail --postgres (no -f): its snapshot, a read-only transaction, is taken again on a new connection, and gives the lines an undisturbed one gives", async () => {
+    const { schema } = await populated("tlterm");
+    const app = `audit-logger-tlterm-${process.pid}`;
+    const store = await openStore({ url: urlFor(app), schema });
+    try {
+      const undisturbed = await new StoreFollower(store, undefined, ["tool_usage"]).start(7);
+      expect(undisturbed).toHaveLength(7);
+      // (before 2026-12-06 the snapshot failed with 57P01, and tail with it)
+      const { value: lines, err } = await endedOnce(app, await lockRecords(schema), () => new StoreFollower(store, undefined, ["tool_usage"]).start(7), /max\(seq\)::text AS seq/);
+      expect(err?.message).toBeUndefined();
+      expect(lines).toEqual(undisturbed);
+    } finally {
+      await store.close();
+    }
   }, 60_000);
 });

@@ -579,7 +579,7 @@ export class PostgresSink implements AuditSink {
     if (this.spool && !this.spool.isEmpty) {
       this.note(
         new AuditIOError(
-          `PostgresSink: ${this.spool.pendingBytes} bytes of records for session ${this.sessionId} are still in ${this.spool.path}: the store was unreachable. They are sent when a PostgresSink opens this session again, or, once this session has ended, when one of this schema opens another session in this directory.`,
+          `PostgresSink: ${this.spool.pendingBytes} bytes of records for session ${this.sessionId} are still in ${this.spool.path}: the store did not take them before close() ended (unreachable, or its statements did not finish within closeTimeoutMs and were canceled). They are sent when a PostgresSink opens this session again, or, once this session has ended, when one of this schema opens another session in this directory.`,
         ),
       );
     }

@@ -14,18 +14,23 @@ import { execFileSync } from "node:child_process";
 import { randomBytes } from "node:crypto";
 import fs from "node:fs";
 import path from "node:path";
-import { afterEach, describe, expect, it } from "vitest";
+import { afterAll, describe, expect, it, type TestContext } from "vitest";
 import { AuditViewer, verifyAuditLog, type Durability } from "../../src/index.js";
 import { readKeyStore } from "../../src/pipeline/keyring.js";
 import { cleanupTmp, readJsonl, tmpProject } from "../helpers/index.js";
 import { auditDirOf, filesContaining, killChildren, readKind, startFixture, type ChildHandle } from "../helpers/core.js";
 import { runCli } from "../cli/helpers.js";
 
-const children: ChildHandle[] = [];
-afterEach(async () => {
-  await killChildren(children);
-  cleanupTmp();
-});
+// Each test kills its own child when it ends, and the temporary directories go once all have run:
+// the tests of a `describe.concurrent` run at once (each its own child process and directory), and
+// an afterEach would kill the others' children. (Most of their time is waiting: the 2.5 s a child
+// stays quiet, the signals; one after the other the file took ~34 s.)
+afterAll(() => cleanupTmp());
+function startOwnFixture(t: TestContext, script: string, args: readonly string[]): ChildHandle {
+  const h = startFixture(script, {}, args);
+  t.onTestFinished(() => killChildren([h]));
+  return h;
+}
 
 /** the modes the child runs in (see key-store-held-child.mts) */
 const cases = [
@@ -41,12 +46,11 @@ const cases = [
  * the chat chain file is past it already, the tool_usage file is not), then SIGUSR1, waiting for
  * "outage". `beforeOutage` runs once the child is ready, before the limit.
  */
-async function childInOutage(durability: Durability, thread: boolean, beforeOutage?: (projectPath: string, keyB64: string) => Promise<void>) {
+async function childInOutage(t: TestContext, durability: Durability, thread: boolean, beforeOutage?: (projectPath: string, keyB64: string) => Promise<void>) {
   const projectPath = tmpProject();
   const dir = auditDirOf(projectPath);
   const keyB64 = randomBytes(32).toString("base64");
-  const h = startFixture("key-store-held-child.mts", {}, [projectPath, durability, keyB64, ...(thread ? ["thread"] : [])]);
-  children.push(h);
+  const h = startOwnFixture(t, "key-store-held-child.mts", [projectPath, durability, keyB64, ...(thread ? ["thread"] : [])]);
   const [, pid, size] = (await h.waitForLine((l) => l.startsWith("ready "), "ready")).split(" ");
   const store = path.join(dir, "subject_keys_keyheld.jsonl");
   const storeBefore = fs.readFileSync(store);
@@ -59,10 +63,10 @@ async function childInOutage(durability: Durability, thread: boolean, beforeOuta
   return { projectPath, dir, keyB64, h, pid: pid!, store, storeBefore, ids };
 }
 
-describe("new subjects' records while the disk refuses their data keys", () => {
+describe.concurrent("new subjects' records while the disk refuses their data keys", () => {
   for (const { durability, thread } of cases) {
-    it(`${durability}${thread ? ", thread: true" : ""}: held in memory, nothing under a new key on disk before its key line; once the disk takes data the key lines, then the records and content files, are written, decrypt and verify; a subject shredded meanwhile never gets its key stored`, async () => {
-      const { projectPath, dir, keyB64, h, pid, store, storeBefore, ids } = await childInOutage(durability, thread);
+    it(`${durability}${thread ? ", thread: true" : ""}: held in memory, nothing under a new key on disk before its key line; once the disk takes data the key lines, then the records and content files, are written, decrypt and verify; a subject shredded meanwhile never gets its key stored`, async (t) => {
+      const { projectPath, dir, keyB64, h, pid, store, storeBefore, ids } = await childInOutage(t, durability, thread);
       const [newbieChat] = ids("chat", "newbie");
       const [newbieTool] = ids("tool", "newbie");
       const [newbie2Chat] = ids("chat", "newbie2");
@@ -169,13 +173,12 @@ describe("new subjects' records while the disk refuses their data keys", () => {
 
 describe("new subjects' records past the memory bound for held record lines", () => {
   for (const durability of ["sync", "async"] as const satisfies readonly Durability[]) {
-    it(`${durability}: the first 64 MiB (their key lines counted) are kept and written once the disk takes data; later ones are not kept, each reported, and counted in one errors record; what was kept decrypts and the log verifies`, async () => {
+    it(`${durability}: the first 64 MiB (their key lines counted) are kept and written once the disk takes data; later ones are not kept, each reported, and counted in one errors record; what was kept decrypts and the log verifies`, async (t) => {
       const projectPath = tmpProject();
       const sid = `keybound_${durability}`;
       const keyB64 = randomBytes(32).toString("base64");
       // ~30 KB records (~40 KB encrypted), each a new subject's, 3,000 of them: ~120 MB, past the 64 MiB bound
-      const h = startFixture("key-bound-child.mts", {}, [projectPath, sid, durability, "3000", keyB64]);
-      children.push(h);
+      const h = startOwnFixture(t, "key-bound-child.mts", [projectPath, sid, durability, "3000", keyB64]);
       const exit = await h.exited;
       expect(exit.code, exit.stderr).toBe(0);
       const out = fs.readFileSync(path.join(projectPath, "child-out.jsonl"), "utf8").trim().split("\n").map((l) => JSON.parse(l) as Record<string, unknown>);
@@ -207,13 +210,12 @@ describe("new subjects' records past the memory bound for held record lines", ()
   }
 });
 
-describe("the disk takes a kind's lines again before it takes the key store", () => {
+describe.concurrent("the disk takes a kind's lines again before it takes the key store", () => {
   for (const durability of ["sync", "async"] as const satisfies readonly Durability[]) {
-    it(`${durability}: the lines refused before a new key was waited for are written; those from then on wait for the key line`, async () => {
+    it(`${durability}: the lines refused before a new key was waited for are written; those from then on wait for the key line`, async (t) => {
       const projectPath = tmpProject();
       const dir = auditDirOf(projectPath);
-      const h = startFixture("key-store-partial-child.mts", {}, [projectPath, durability, randomBytes(32).toString("base64")]);
-      children.push(h);
+      const h = startOwnFixture(t, "key-store-partial-child.mts", [projectPath, durability, randomBytes(32).toString("base64")]);
       const [, pid] = (await h.waitForLine((l) => l.startsWith("ready "), "ready")).split(" ");
       execFileSync("prlimit", ["--pid", pid!, "--fsize=100:unlimited"]);
       h.child.kill("SIGUSR1");
@@ -249,14 +251,14 @@ describe("the disk takes a kind's lines again before it takes the key store", ()
 // as it stores the key, destroys the key again before any record under it is written, and records
 // that in a `subject_shredded` record of its own session naming the key. Real child processes:
 // the logger (its file-size limit set with `prlimit`) and the CLI.
-describe("a subject shredded by another process while its new data key waits for the disk", () => {
+describe.concurrent("a subject shredded by another process while its new data key waits for the disk", () => {
   for (const { durability, thread } of cases) {
-    it(`${durability}${thread ? ", thread: true" : ""}: the key is destroyed again as it is stored; the records held under it stay unreadable, a subject_shredded record names the key, the subject's next record opens, and the directory verifies`, async () => {
+    it(`${durability}${thread ? ", thread: true" : ""}: the key is destroyed again as it is stored; the records held under it stay unreadable, a subject_shredded record names the key, the subject's next record opens, and the directory verifies`, async (t) => {
       let keyFile = "";
       // (during the outage the child logs a chat and a tool call for the new user "newbie", a
       // chat for "newbie2", and, once the disk takes data, another chat for newbie) newbie2 was
       // shredded before: its key made later (during the outage) is not taken for shredded
-      const { projectPath, dir, keyB64, h, pid, store, ids } = await childInOutage(durability, thread, async (project, key) => {
+      const { projectPath, dir, keyB64, h, pid, store, ids } = await childInOutage(t, durability, thread, async (project, key) => {
         keyFile = path.join(project, "master.key");
         fs.writeFileSync(keyFile, key);
         const before = await runCli(["shred", project, "--user", "newbie2", "--reason", "an earlier erasure", "--key-file", keyFile]);

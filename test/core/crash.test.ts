@@ -220,13 +220,14 @@ describe("a finalizeSession() that failed (the disk refused its last writes)", (
   it("can be tried again once the disk takes writes: the session then closes, and opens again (a retry was refused as closed, the lock kept)", async () => {
     const child = path.join(REPO_ROOT, "test/fixtures/core/finalize-retry-child.mts");
     // (in its flush, or while it waited for a record under way, after that flush)
-    for (const when of ["flush", "late"]) {
-      for (const durability of ["sync", "async", "fsync"]) {
-        const out = await runChild(child, [tmpProject(), durability, when]);
-        const records = when === "late" ? 50 : 100;
-        expect(JSON.parse(out.trim().split("\n").at(-1)!), `${durability}, ${when}`).toEqual({ first: "AUDIT_ERR_IO", closedAfterFailure: false, second: "resolved", summary: records, status: "finalized", toolRecords: records, leftovers: [], reopened: true });
-      }
-    }
+    // (the six children at once, each its own directory and file-size limit: each is ~0.3 s of CPU
+    // and ~1 s of waiting on the disk and on prlimit, and one after the other they took ~6 s)
+    const cases = ["flush", "late"].flatMap((when) => ["sync", "async", "fsync"].map((durability) => ({ when, durability })));
+    const outs = await Promise.all(cases.map(({ when, durability }) => runChild(child, [tmpProject(), durability, when])));
+    cases.forEach(({ when, durability }, i) => {
+      const records = when === "late" ? 50 : 100;
+      expect(JSON.parse(outs[i]!.trim().split("\n").at(-1)!), `${durability}, ${when}`).toEqual({ first: "AUDIT_ERR_IO", closedAfterFailure: false, second: "resolved", summary: records, status: "finalized", toolRecords: records, leftovers: [], reopened: true });
+    });
   }, 90_000);
 
   it("thread: true: the worker keeps what it could not write, and a second call writes it and ends the session (the worker was stopped with them and the lock, and a retry refused)", async () => {
@@ -238,10 +239,12 @@ describe("a finalizeSession() that failed (the disk refused its last writes)", (
 
   it("the session file's write failed: an AuditIOError, and a second call writes it (the session stayed active for good, a retry refused, a temporary file left)", async () => {
     const child = path.join(REPO_ROOT, "test/fixtures/core/finalize-retry-child.mts");
-    for (const args of [["sync", "session-file"], ["fsync", "session-file"], ["async", "session-file", "thread"]]) {
-      const out = await runChild(child, [tmpProject(), ...args]);
-      expect(JSON.parse(out.trim().split("\n").at(-1)!), args.join(" ")).toEqual({ first: "AUDIT_ERR_IO", closedAfterFailure: true, second: "resolved", summary: 5, status: "finalized", toolRecords: 5, leftovers: [], reopened: true });
-    }
+    // (the three children at once, as above)
+    const cases = [["sync", "session-file"], ["fsync", "session-file"], ["async", "session-file", "thread"]];
+    const outs = await Promise.all(cases.map((args) => runChild(child, [tmpProject(), ...args])));
+    cases.forEach((args, i) => {
+      expect(JSON.parse(outs[i]!.trim().split("\n").at(-1)!), args.join(" ")).toEqual({ first: "AUDIT_ERR_IO", closedAfterFailure: true, second: "resolved", summary: 5, status: "finalized", toolRecords: 5, leftovers: [], reopened: true });
+    });
   }, 60_000);
 
   it("fsync: a flush() beside finalizeSession() resolves only once the fdatasync of its records is done", async () => {

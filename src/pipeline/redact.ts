@@ -14,7 +14,7 @@ import { AuditConfigError, type FieldIssue } from "../errors.js";
 import { toFieldIssues } from "../record/issues.js";
 import { unreadableReason } from "../record/serialize.js";
 import { matchingJsonSpans } from "./json-paths.js";
-import { BUILTIN_DETECTORS, BUILTIN_RULE_NAMES, TextProbe, type BuiltinRuleName, type Detector } from "./redact-detectors.js";
+import { BUILTIN_DETECTORS, BUILTIN_RULE_NAMES, TextProbe, isSecretMember, type BuiltinRuleName, type Detector } from "./redact-detectors.js";
 
 export { BUILTIN_RULE_NAMES, type BuiltinRuleName } from "./redact-detectors.js";
 
@@ -87,6 +87,9 @@ const PATH_PATTERN = /^[^.\s]+(?:\.[^.\s]+)*$/;
 const MAX_DEPTH = 64;
 
 const FLAGS = /^[gimsuyvd]*$/;
+
+/** The rule under which a secret-named member's value is counted and shown (Redactor.secretMember). */
+const SECRET_MEMBER_RULE = "credential";
 
 // Shapes only; the checks that need several fields, or that zod would skip once a shape fails,
 // are in checkRedactOptions so one error lists every bad field.
@@ -373,6 +376,8 @@ export class Redactor {
   private readonly replacement: "placeholder" | "hmac";
   /** shorter texts cannot hold anything a rule matches ("a@b.co" is the shortest built-in hit) */
   private readonly minLength: number;
+  /** whether the `credential` rule runs, which also takes a secret-named member's value whole (secretMember) */
+  private readonly secretMembers: boolean;
   /** names of the rules this redactor runs, in order (built-ins first, then user patterns) */
   readonly ruleNames: readonly string[];
 
@@ -386,7 +391,9 @@ export class Redactor {
       (d): Detector => ({ ...d, pattern: new RegExp(d.pattern.source, d.pattern.flags) }),
     );
     this.detectors = Object.freeze([...builtins, ...(o.patterns ?? []).map(userDetector)]);
-    this.ruleNames = Object.freeze(this.detectors.map((d) => d.name));
+    // (a rule may run as several detectors: `credential`'s URL password and code before its label)
+    this.ruleNames = Object.freeze([...new Set(this.detectors.map((d) => d.name))]);
+    this.secretMembers = builtins.some((d) => d.name === SECRET_MEMBER_RULE);
     this.minLength = o.patterns?.length ? 1 : 6;
     this.paths = new PathMatcher(o.paths ?? []);
     this.hmacKey = o.replacement === "hmac" && o.hmacKey ? Buffer.from(o.hmacKey) : undefined;
@@ -540,7 +547,9 @@ export class Redactor {
             counts[PATH_RULE] = (counts[PATH_RULE] ?? 0) + 1;
             replacement = JSON.stringify(this.token(PATH_RULE, canonical(JSON.parse(raw))));
           } else if (kind === "number") {
-            if (/^-?\d{13,}$/.test(raw)) {
+            const whole = spanText === undefined ? undefined : this.secretMember(spanText, Number(raw), counts, raw);
+            if (whole !== undefined) replacement = JSON.stringify(whole);
+            else if (/^-?\d{13,}$/.test(raw)) {
               const redacted = this.redactDigits(BigInt(raw), counts);
               if (typeof redacted === "string") replacement = JSON.stringify(redacted);
             }
@@ -553,7 +562,8 @@ export class Redactor {
             // a value under a key (its `text`) is read with its key as label first (every text
             // rule runs on it then, also those that need no label), unless it holds JSON itself
             const labelled = spanText !== undefined && !looksLikeJson(text) ? this.redactLabelled(spanText, text, counts) : text;
-            const redacted = labelled !== text ? labelled : this.walkString(text, counts, spanPath ?? path, depth + 1);
+            const whole = labelled === text && spanText !== undefined && !looksLikeJson(text) ? this.secretMember(spanText, text, counts) : undefined;
+            const redacted = labelled !== text ? labelled : (whole ?? this.walkString(text, counts, spanPath ?? path, depth + 1));
             if (redacted !== text) replacement = JSON.stringify(redacted);
           }
           if (replacement === undefined) continue;
@@ -686,6 +696,10 @@ export class Redactor {
     if (typeof v === "string" && !looksLikeJson(v) && !this.paths.matches(path)) {
       const labelled = this.redactLabelled(key, v, counts);
       if (labelled !== v) return labelled;
+      return this.secretMember(key, v, counts) ?? this.walk(v, counts, path, stack, depth + 1);
+    } else if ((typeof v === "number" || typeof v === "bigint") && !this.paths.matches(path)) {
+      const whole = this.secretMember(key, v, counts);
+      if (whole !== undefined) return whole;
     } else if (Array.isArray(v) && !this.paths.matches(path) && !stack.includes(v) && depth + 1 < MAX_DEPTH) {
       const items = this.labelledItems(key, v, counts, path, stack, depth);
       if (items !== undefined) return items;
@@ -722,6 +736,20 @@ export class Redactor {
     } finally {
       stack.pop();
     }
+  }
+
+  /**
+   * The placeholder for a member's string or number whose name says it is a secret, whatever the
+   * value (`{ password: "sunshine" }`, `{ otp: 482913 }`, `{ pin: 1234 }`: see isSecretMember;
+   * until 2026-12-06 such a value went only when it had a credential's shape), counted under
+   * `credential`; undefined when the `credential` rule is off or isSecretMember says no. Null and
+   * booleans never come here. (`written`: a JSON text's number as written, for the hmac: its
+   * digits past a double's are kept)
+   */
+  private secretMember(key: string, v: string | number | bigint, counts: RedactionCounts, written?: string): string | undefined {
+    if (!this.secretMembers || !isSecretMember(key, v)) return undefined;
+    counts[SECRET_MEMBER_RULE] = (counts[SECRET_MEMBER_RULE] ?? 0) + 1;
+    return this.token(SECRET_MEMBER_RULE, written ?? String(v));
   }
 
   private redactDigits(value: number | bigint, counts: RedactionCounts): unknown {

@@ -450,6 +450,121 @@ describe("detector gaps", () => {
     ]);
   });
 
+  it("a URL's password is redacted, its scheme, user and host staying; ports, e-mail addresses, scp paths and templates stay", () => {
+    expectRedacted([
+      ["postgres://user:sunshine@db/app", "postgres://user:[REDACTED:credential]@db/app"],
+      ["mysql://root:hunter2@10.0.0.5:3306/x", "mysql://root:[REDACTED:credential]@10.0.0.5:3306/x"],
+      // (the e-mail rule took `s3cret@example.com`, the host with it, until 2026-12-06)
+      ["https://alice:s3cret@example.com/", "https://alice:[REDACTED:credential]@example.com/"],
+      ["redis://:pass@host", "redis://:[REDACTED:credential]@host"],
+      ["DATABASE_URL=postgresql://app:Tr0ub4dor@pg.internal:5432/prod?sslmode=require", "DATABASE_URL=postgresql://app:[REDACTED:credential]@pg.internal:5432/prod?sslmode=require"],
+      ['connect("amqp://guest:p@ss@rabbit/vhost")', 'connect("amqp://guest:[REDACTED:credential]@rabbit/vhost")'], // the last "@" ends it
+      ["see http://a:b@c and http://d:e@f", "see http://a:[REDACTED:credential]@c and http://d:[REDACTED:credential]@f"],
+    ], "credential");
+    expectKept([
+      "http://host:8080/",
+      "http://host:8080",
+      "https://user@host:8080/x",
+      "http://[::1]:8080/",
+      "time 12:30@noon",
+      "C:\\path\\to:file@x",
+      "file:///C:/x@y",
+      "postgres://<user>:<password>@<host>/db",
+      "postgres://{user}:{password}@{host}/db",
+      "postgres://user:${DB_PASSWORD}@db/app",
+      "postgres://user:$DB_PASSWORD@db/app",
+      "postgres://%s:%s@%s/%s",
+      "postgres://user:****@db/app",
+      "postgres://user:[REDACTED:credential]@db/app",
+    ]);
+    // e-mail addresses and an scp-style git remote are the e-mail rule's, as before; not a password
+    expect(run(placeholder, "mail user@host.example, ssh git@github.com:org/repo.git").out).toBe("mail [REDACTED:email], ssh [REDACTED:email]:org/repo.git");
+    expect(run(placeholder, "user@host").counts).toEqual({});
+  });
+
+  it("an environment line naming a token, a secret or an API key (JWT_SECRET=, API_TOKEN=, *_API_KEY=) is redacted whatever its value's shape; counts, limits and keys of data stay", () => {
+    expectRedacted([
+      ["JWT_SECRET=mysecret", "JWT_SECRET=[REDACTED:credential]"],
+      ["API_TOKEN=abcdefgh", "API_TOKEN=[REDACTED:credential]"],
+      ["export GITHUB_TOKEN=devtoken", "export GITHUB_TOKEN=[REDACTED:credential]"],
+      ["docker run -e SESSION_SECRET=keyboardcat app", "docker run -e SESSION_SECRET=[REDACTED:credential] app"],
+      ["SECRET_KEY=django-insecure", "SECRET_KEY=[REDACTED:credential]"],
+      ["API_KEY=abcd", "API_KEY=[REDACTED:credential]"],
+      ["STRIPE_SECRET_KEY='changeme'", "STRIPE_SECRET_KEY='[REDACTED:credential]'"],
+      ["PRIVATE_KEY=notarealkey", "PRIVATE_KEY=[REDACTED:credential]"],
+      ["AWS_SECRET_ACCESS_KEY=example", "AWS_SECRET_ACCESS_KEY=[REDACTED:credential]"],
+      ["OPENAI_API_KEY=placeholder", "OPENAI_API_KEY=[REDACTED:credential]"],
+      ["JWT_SECRET=12345678", "JWT_SECRET=[REDACTED:credential]"],
+      ["TOKEN=letmein\nPORT=3000", "TOKEN=[REDACTED:credential]\nPORT=3000"],
+      // (an expansion's default may be the secret itself: it goes, up to the brace)
+      ["JWT_SECRET=${JWT_SECRET:-dev}", "JWT_SECRET=[REDACTED:credential]}"],
+    ], "credential");
+    expectKept([
+      "MAX_TOKENS=4096",
+      "TOKEN_LIMIT=100",
+      "KEY_PREFIX=user:",
+      "SORT_KEY=name",
+      "PRIMARY_KEY=id",
+      "CACHE_KEY=v2",
+      "PARTITION_KEY=tenant",
+      "NUM_TOKENS=12345678",
+      "JWT_SECRET=true",
+      "API_TOKEN=false",
+      "JWT_SECRET=$(cat /run/secrets/jwt)",
+      "JWT_SECRET=${JWT_SECRET}",
+      "JWT_SECRET=$JWT_SECRET",
+      "JWT_SECRET_FILE=/run/secrets/jwt",
+      "API_TOKEN=",
+      "API_KEY=abc",
+      "TOKEN_ENDPOINT=https://auth.example.com/token",
+      // lower case, or with spaces: code, not an environment line (the value's shape decides)
+      "jwt_secret=mysecret",
+      "JWT_SECRET = mysecret",
+      // a map of messages
+      "INVALID_TOKEN: invalid",
+    ]);
+  });
+
+  it("digits after 'password is' or 'PIN is' are redacted; a word after them is prose and stays", () => {
+    expectRedacted([
+      ["the password is 12345678", "the password is [REDACTED:credential]"],
+      ["The new password is 20240101.", "The new password is [REDACTED:credential]."],
+      ["my PIN is 4829", "my PIN is [REDACTED:credential]"],
+      ["the wifi password is: 987654", "the wifi password is: [REDACTED:credential]"],
+    ], "credential");
+    expectKept([
+      "the password is Secret123",
+      "the password is required",
+      "the password is too short",
+      "the password is 8 characters long",
+      "the password is 12345", // fewer than 6 digits: a count as often
+      "the pin is 13",
+      "the hairpin is 1234 mm",
+      "the token is 12345678",
+      "the pass is 123456", // a mountain pass's height, a bus pass's number
+    ]);
+  });
+
+  it("a one-time code before its label (\"482913 is your verification code\", \"Use 482913 to sign in\") is redacted; other numbers before such words stay", () => {
+    expectRedacted([
+      ["482913 is your verification code", "[REDACTED:credential] is your verification code"],
+      ["Use 482913 to sign in", "Use [REDACTED:credential] to sign in"],
+      ["G-482913 is your Google verification code.", "G-[REDACTED:credential] is your Google verification code."],
+      ["Hi. 4829 is your Uber code", "Hi. [REDACTED:credential] is your Uber code"],
+      ["Please enter 123-456 to verify your phone.", "Please enter [REDACTED:credential] to verify your phone."],
+      ['"736104 is your one-time password"', '"[REDACTED:credential] is your one-time password"'],
+    ], "credential");
+    expectKept([
+      "404 is the status code",
+      "use 8080 to connect",
+      "in 2024 to sign in",
+      "version 2024 is your best code",
+      "it cost 1234 to verify",
+      "Use port 8080 to log in",
+      "v1.2345 is your code",
+    ]);
+  });
+
   it("a password of letters and symbols, and a connection string's password of any shape, are redacted; code and prose after a password label stay", () => {
     expectRedacted([
       ['password = "Pa$$word!"', 'password = "[REDACTED:credential]"'],
@@ -521,6 +636,19 @@ describe("detector gaps", () => {
       [";Password=".repeat(mb / 10), {}],
       ["Authorization: abcdefgh\n".repeat(mb / 24), { bearer: Math.floor(mb / 24) }],
       ["2FA code: 123456 ".repeat(mb / 17), { credential: Math.floor(mb / 17) }],
+      // (the rules of the second pass, 2026-12-06: a URL's password, environment secrets, "is", a code before its label)
+      ["://a:".repeat(mb / 5), {}],
+      ["://" + "a:".repeat(mb / 2), {}],
+      ["x://u:" + "p@".repeat(mb / 2), { credential: 1 }],
+      ["://u:p@h ".repeat(mb / 9), { credential: Math.floor(mb / 9) }],
+      ["JWT_SECRET=".repeat(mb / 11), { credential: 1 }],
+      ["API_TOKEN=x\n".repeat(mb / 12), {}],
+      ["password is ".repeat(mb / 12), {}],
+      ["the password is 12345678 ".repeat(mb / 25), { credential: Math.floor(mb / 25) }],
+      ["482913 is your ".repeat(mb / 15), {}],
+      ["1 is your a a a a ".repeat(mb / 18), {}],
+      ["Use 482913 to sign in. ".repeat(mb / 23), { credential: Math.floor(mb / 23) }],
+      ["1".repeat(mb) + " is your code", {}],
     ];
     for (const [text, want] of cases) {
       const r = run(placeholder, text);

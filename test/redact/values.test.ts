@@ -51,9 +51,10 @@ describe("redactValue", () => {
         { name: "b", Password: "[REDACTED:path]" },
       ],
       db: { primary: { secret: "[REDACTED:path]", host: "db1" }, replica: { secret: "[REDACTED:path]", host: "db2" } },
-      other: { apiKey: "not under parameters" },
+      // (no path names it; the `credential` rule takes a secret-named member's value whole)
+      other: { apiKey: "[REDACTED:credential]" },
     });
-    expect(counts).toEqual({ path: 6 });
+    expect(counts).toEqual({ path: 6, credential: 1 });
   });
 
   it("matches the path given for the value itself, and a top-level key with *.", () => {
@@ -61,8 +62,9 @@ describe("redactValue", () => {
     const counts: RedactionCounts = {};
     expect(r.redactValue("sk-whatever", counts, "parameters.apiKey")).toBe("[REDACTED:path]");
     expect(r.redactValue({ password: "p" }, counts)).toEqual({ password: "[REDACTED:path]" });
-    expect(r.redactValue({ apiKey: "k" }, counts)).toEqual({ apiKey: "k" }); // not under "parameters"
-    expect(counts).toEqual({ path: 2 });
+    // not under "parameters": no path names it (the `credential` rule takes a secret-named member)
+    expect(r.redactValue({ apiKey: "k" }, counts)).toEqual({ apiKey: "[REDACTED:credential]" });
+    expect(counts).toEqual({ path: 2, credential: 1 });
   });
 
   it("hmac mode: whole-value tokens are equal for equal values, also for objects with keys in another order", () => {
@@ -241,5 +243,84 @@ describe("redactValue", () => {
     };
     expect(r.redactValue(input, counts)).toEqual(input);
     expect(counts).toEqual({});
+  });
+
+  it("a member whose name says it is a secret (password, secret, api_key, otp, pin, ...) has its string or number value redacted whatever it looks like; token counts and other names stay", () => {
+    const r = new Redactor({});
+    const counts: RedactionCounts = {};
+    const input = {
+      password: "sunshine",
+      otp: 482913,
+      pin: 1234,
+      passcode: "4829",
+      verification_code: 482913,
+      client_secret: "abc",
+      apiKey: "k",
+      api_key: "dev",
+      private_key: "notakey",
+      accessToken: "abc",
+      authorization: "letmein",
+      JSESSIONID: "abc",
+      db: { pwd: "hunter" },
+      // kept: nothing to hide, or what the text rule keeps after such a label
+      empty: { password: "", secret: null, otp: true, pin: false, token_secret: "  " },
+      refs: { password: "${DB_PASSWORD}", secret: "process.env.SECRET", apiKey: "config.apiKey2", PWD: "/home/bob" },
+      // kept: names of counts, sizes and things about a secret, and words that only look like one
+      tokens: 512,
+      max_tokens: 4096,
+      token_count: 3,
+      usage: { prompt_tokens: 10, completion_tokens: 5, total_tokens: 15 },
+      logprobs: { content: [{ token: "Hello", logprob: -0.1 }] },
+      pinned: true,
+      keyboard: "qwerty",
+      cacheKey: "v2",
+      sessionId: "conv_1",
+      password_hash: "x",
+      refresh_token_expires_in: 3600,
+      cookies: 3,
+      zip_code: 94105,
+      code: "print(1)",
+      led_pin: 13,
+      pin_mode: "main",
+      gpio: { pin: "A0" },
+      key: "name",
+    };
+    expect(r.redactValue(input, counts)).toEqual({
+      ...input,
+      password: "[REDACTED:credential]",
+      otp: "[REDACTED:credential]",
+      pin: "[REDACTED:credential]",
+      passcode: "[REDACTED:credential]",
+      verification_code: "[REDACTED:credential]",
+      client_secret: "[REDACTED:credential]",
+      apiKey: "[REDACTED:credential]",
+      api_key: "[REDACTED:credential]",
+      private_key: "[REDACTED:credential]",
+      accessToken: "[REDACTED:credential]",
+      authorization: "[REDACTED:credential]",
+      JSESSIONID: "[REDACTED:credential]",
+      db: { pwd: "[REDACTED:credential]" },
+    });
+    expect(counts).toEqual({ credential: 13 });
+
+    // in a Map, a JSON text (a tool call's arguments) and a list of entries too; a value the
+    // text rules redact in part keeps what they keep (Authorization's scheme)
+    const more: RedactionCounts = {};
+    const args = JSON.stringify({ password: "sunshine", otp: 482913, max_tokens: 10, token: "Hi", n: 4 });
+    expect(r.redactValue({ m: new Map([["password", "sunshine"]]), args, entries: [["pin", 1234]], headers: { Authorization: "Bearer abcdefgh1234" } }, more)).toEqual({
+      m: new Map([["password", "[REDACTED:credential]"]]),
+      args: JSON.stringify({ password: "[REDACTED:credential]", otp: "[REDACTED:credential]", max_tokens: 10, token: "Hi", n: 4 }),
+      entries: [["pin", "[REDACTED:credential]"]],
+      headers: { Authorization: "Bearer [REDACTED:bearer]" },
+    });
+    expect(more).toEqual({ credential: 4, bearer: 1 });
+
+    // hmac tokens correlate equal values; without the `credential` rule the members stay
+    const h = new Redactor({ replacement: "hmac", hmacKey: Buffer.alloc(32, 3) });
+    const [a, b] = h.redactValue([{ password: "sunshine" }, { pwd: "sunshine" }], {}) as Array<Record<string, string>>;
+    expect(a!.password).toMatch(/^\[REDACTED:credential:[0-9a-f]{12}\]$/);
+    expect(b!.pwd).toBe(a!.password);
+    const off = new Redactor({ rules: ["email"] });
+    expect(off.redactValue({ password: "sunshine", otp: 482913 }, {})).toEqual({ password: "sunshine", otp: 482913 });
   });
 });

@@ -267,6 +267,11 @@ class PathMatcher {
   }
 }
 
+/** A value the rules replaced whole: one placeholder (`[REDACTED:rule]`, `[REDACTED:rule:hmac]`). */
+const WHOLE_PLACEHOLDER = /^\[REDACTED:[a-z_]+(?::[0-9a-f]{12})?\]$/;
+/** An Authorization header's name (`Authorization`, `Proxy-Authorization`): its scheme is kept before the redacted credential. */
+const AUTHORIZATION_NAME = /authori[sz]ation$/i;
+
 /** Puts `counts` back to what they were (`before`, a copy taken earlier). */
 function restoreCounts(counts: RedactionCounts, before: Readonly<RedactionCounts>): void {
   for (const rule of Object.keys(counts)) {
@@ -561,9 +566,8 @@ export class Redactor {
             const text = JSON.parse(raw) as string;
             // a value under a key (its `text`) is read with its key as label first (every text
             // rule runs on it then, also those that need no label), unless it holds JSON itself
-            const labelled = spanText !== undefined && !looksLikeJson(text) ? this.redactLabelled(spanText, text, counts) : text;
-            const whole = labelled === text && spanText !== undefined && !looksLikeJson(text) ? this.secretMember(spanText, text, counts) : undefined;
-            const redacted = labelled !== text ? labelled : (whole ?? this.walkString(text, counts, spanPath ?? path, depth + 1));
+            const member = spanText !== undefined && !looksLikeJson(text) ? this.memberText(spanText, text, counts) : undefined;
+            const redacted = member ?? this.walkString(text, counts, spanPath ?? path, depth + 1);
             if (redacted !== text) replacement = JSON.stringify(redacted);
           }
           if (replacement === undefined) continue;
@@ -694,9 +698,7 @@ export class Redactor {
    */
   private walkMember(key: string, v: unknown, counts: RedactionCounts, path: string[], stack: object[], depth: number): unknown {
     if (typeof v === "string" && !looksLikeJson(v) && !this.paths.matches(path)) {
-      const labelled = this.redactLabelled(key, v, counts);
-      if (labelled !== v) return labelled;
-      return this.secretMember(key, v, counts) ?? this.walk(v, counts, path, stack, depth + 1);
+      return this.memberText(key, v, counts) ?? this.walk(v, counts, path, stack, depth + 1);
     } else if ((typeof v === "number" || typeof v === "bigint") && !this.paths.matches(path)) {
       const whole = this.secretMember(key, v, counts);
       if (whole !== undefined) return whole;
@@ -746,6 +748,25 @@ export class Redactor {
    * booleans never come here. (`written`: a JSON text's number as written, for the hmac: its
    * digits past a double's are kept)
    */
+  /**
+   * A member's string value (of an object, or a JSON text's) read with its key as label first,
+   * then as a secret's member (see secretMember); undefined when neither changed it (the caller
+   * walks it as text). A secret's member whose value the text rules redacted only in part goes
+   * whole: the rest is the secret's too (`{ password: "pw with bob@x.com" }` kept "pw with ";
+   * found 2026-12-06). An Authorization header keeps its scheme, as the `bearer` rule writes it.
+   */
+  private memberText(key: string, v: string, counts: RedactionCounts): string | undefined {
+    const scratch: RedactionCounts = {};
+    const labelled = this.redactLabelled(key, v, scratch);
+    if (labelled === v) return this.secretMember(key, v, counts);
+    if (!WHOLE_PLACEHOLDER.test(labelled) && !AUTHORIZATION_NAME.test(key)) {
+      const whole = this.secretMember(key, v, counts);
+      if (whole !== undefined) return whole;
+    }
+    for (const rule of Object.keys(scratch)) counts[rule] = (counts[rule] ?? 0) + scratch[rule]!;
+    return labelled;
+  }
+
   private secretMember(key: string, v: string | number | bigint, counts: RedactionCounts, written?: string): string | undefined {
     if (!this.secretMembers || !isSecretMember(key, v)) return undefined;
     counts[SECRET_MEMBER_RULE] = (counts[SECRET_MEMBER_RULE] ?? 0) + 1;

@@ -26,7 +26,9 @@ describe("matchingJsonSpans: where in a JSON text the values are that a path nam
       { args: JSON.stringify({ authorization: "Basic dXNlcjpwYXNzd29yZA== user bob@example.com", SecretAccessKey: "wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY ssn 219-09-9999" }) },
       {},
     ) as { args: string };
-    expect(JSON.parse(labelled.args)).toEqual({ authorization: "Basic [REDACTED:bearer] user [REDACTED:email]", SecretAccessKey: "[REDACTED:aws_secret_key] ssn [REDACTED:us_ssn]" });
+    // (a secret's member redacted only in part goes whole, since 2026-12-06: the rest is the
+    // secret's too; an authorization member keeps its scheme and what follows)
+    expect(JSON.parse(labelled.args)).toEqual({ authorization: "Basic [REDACTED:bearer] user [REDACTED:email]", SecretAccessKey: "[REDACTED:credential]" });
     // the same members in an object (tool parameters, metadata, headers): known by their key too
     // (only the JSON text's were; the object's were written in plaintext, found by review, 2026-12-04)
     const asObject = new Redactor({}).redactValue(
@@ -36,7 +38,7 @@ describe("matchingJsonSpans: where in a JSON text the values are that a path nam
     expect(asObject).toEqual({
       aws_secret_access_key: "[REDACTED:aws_secret_key]",
       headers: { Authorization: "Basic [REDACTED:bearer]" },
-      list: [{ SecretAccessKey: "[REDACTED:aws_secret_key] ssn [REDACTED:us_ssn]" }],
+      list: [{ SecretAccessKey: "[REDACTED:credential]" }],
       note: "plain text",
     });
     const inMap = new Redactor({}).redactValue(new Map([["authorization", "Basic dXNlcjpwYXNzd29yZDEyMw=="]]), {}) as Map<string, string>;

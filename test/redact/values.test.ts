@@ -323,4 +323,20 @@ describe("redactValue", () => {
     const off = new Redactor({ rules: ["email"] });
     expect(off.redactValue({ password: "sunshine", otp: 482913 }, {})).toEqual({ password: "sunshine", otp: 482913 });
   });
+
+  it("a secret's member whose value the text rules redact only in part goes whole (the rest is the secret's too); an Authorization header keeps its scheme", () => {
+    const r = new Redactor({});
+    const counts: RedactionCounts = {};
+    expect(
+      r.redactValue({ password: "pw with bob@x.com", db: { client_secret: "tok bob@x.com end" }, headers: { Authorization: "Bearer abcdefgh1234", "Proxy-Authorization": "Basic YWxpY2U6UkFXSEVBREVSUFc=" }, note: "mail bob@x.com" }, counts),
+    ).toEqual({
+      password: "[REDACTED:credential]",
+      db: { client_secret: "[REDACTED:credential]" },
+      headers: { Authorization: "Bearer [REDACTED:bearer]", "Proxy-Authorization": expect.stringMatching(/^Basic \[REDACTED:[a-z_]+\]$/) },
+      note: "mail [REDACTED:email]",
+    });
+    // (counted once each, under the rule that wrote what is left: not the email the partial pass saw)
+    expect(counts.credential).toBe(2);
+    expect(counts.email).toBe(1);
+  });
 });

@@ -81,10 +81,18 @@ export class AuditKeyError extends AuditLoggerError {
 export class AuditSessionLockedError extends AuditLoggerError {
   readonly lockFile: string;
   readonly holderPid: number;
-  constructor(sessionId: string, lockFile: string, holderPid: number) {
+  /**
+   * `holderElsewhere`: the host name of a holder whose liveness cannot be told from here (another
+   * host's process, or another pid namespace's: a container given this host's name, this
+   * container's own run before a restart), which is never taken over automatically: the message
+   * says how to free the session by hand.
+   */
+  constructor(sessionId: string, lockFile: string, holderPid: number, holderElsewhere?: string) {
     super(
       "AUDIT_ERR_SESSION_LOCKED",
-      `Session "${sessionId}" is already being written by process ${holderPid} (lock ${lockFile}). Use another sessionId, or finalize the other logger first. A lock left by a dead process is taken over automatically.`,
+      holderElsewhere === undefined
+        ? `Session "${sessionId}" is already being written by process ${holderPid} (lock ${lockFile}). Use another sessionId, or finalize the other logger first. A lock left by a dead process is taken over automatically.`
+        : `Session "${sessionId}" is held by process ${holderPid} of host "${holderElsewhere}" in another pid namespace or on another host (lock ${lockFile}): whether it still runs cannot be told from here, so its lock is never taken over automatically. If that process has ended (a crashed host, or this container's run before it restarted: a restarted container is in a new pid namespace), remove ${lockFile} and open the session again; else use another sessionId.`,
     );
     this.lockFile = lockFile;
     this.holderPid = holderPid;

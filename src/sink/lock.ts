@@ -76,7 +76,10 @@ export class SessionLock {
     for (;;) {
       if (this.create(body)) return;
       const holder = readLock(this.file);
-      if (holder && holderLive(holder)) throw new AuditSessionLockedError(sessionId, this.file, holder.pid);
+      if (holder && holderLive(holder)) {
+        // (a holder that cannot be told dead is never taken over: the error says how to free it by hand)
+        throw new AuditSessionLockedError(sessionId, this.file, holder.pid, ownerState(holder) === "unknown" ? holder.hostname : undefined);
+      }
       // (another user's lock this one may not read: its holder cannot be told dead)
       if (!holder && readDenied(this.file)) throw new AuditSessionLockedError(sessionId, this.file, -1);
       if (!holder && fresh(this.file, UNREADABLE_STALE_MS)) {

@@ -1245,15 +1245,21 @@ export class AuditLogger extends EventEmitter<AuditLoggerEvents> implements Exit
     }
     this.flushSyncOnExitless();
     const masters = this.master.masters ?? [this.master];
-    const destroyed = shredSubjectKeys(masters, this.auditDir, userId);
-    // (and its new key still waiting for the disk, if any: never stored now, its records and
-    // content files written under it unreadable, as the shredding means; named in the record, so
-    // verify takes it as destroyed)
-    destroyed.push(...this.subjectKeys.forget(userId));
-    // (the subject's HMAC tags too, never the user id: a PostgreSQL store shreds every key row of
-    // the subject by them, whichever instance sent it, and those it is sent later; see
-    // audit_shredded_subjects in src/postgres/schema.ts)
-    this.logAuditEvent("subject_shredded", reason, { keyIds: destroyed, subjectTags: userSubjectTags(masters, userId) });
+    const keys = this.subjectKeys;
+    const destroyed = shredSubjectKeys(masters, this.auditDir, userId, (gone) => {
+      // (and its new key still waiting for the disk, if any: never stored now, its records and
+      // content files written under it unreadable, as the shredding means; named in the record, so
+      // verify takes it as destroyed)
+      gone.push(...keys.forget(userId));
+      // (the subject's HMAC tags too, never the user id: a PostgreSQL store shreds every key row of
+      // the subject by them, whichever instance sent it, and those it is sent later; see
+      // audit_shredded_subjects in src/postgres/schema.ts)
+      this.logAuditEvent("subject_shredded", reason, { keyIds: gone, subjectTags: userSubjectTags(masters, userId) });
+      // (handed to the OS before the shred lock goes: another writer whose key for this subject
+      // waited for the disk stores it under that lock and looks for this record; in async mode it
+      // waited for the flush interval, and that key was kept; found by review, 2026-12-06)
+      this.flushSyncOnExitless();
+    });
     if (this.checkpointer) this.writeCheckpoint("shred");
     return destroyed;
   }

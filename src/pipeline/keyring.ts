@@ -4,7 +4,7 @@ import fs from "node:fs";
 import path from "node:path";
 import { AuditKeyError } from "../errors.js";
 import { safeReaddir } from "../sink/files.js";
-import { takeDirLock } from "../sink/dir-lock.js";
+import { holdsDirLock, takeDirLock } from "../sink/dir-lock.js";
 import { fresh, sleepSync } from "../sink/lock.js";
 import { OWN_NAME_PID } from "../sink/owner.js";
 import { makeEncryptionKey, type EncryptionKey } from "./keys.js";
@@ -359,6 +359,24 @@ export class SubjectKeys {
    * while it waited, destroyed again as it is stored (see takeShreddedElsewhere).
    */
   storePending(): void {
+    if (!this.hasPending) return;
+    // (under the directory's shred lock: a shred elsewhere either ran before, its record on disk
+    // by the time the lock is let go (see shredSubjectKeys), or runs after and destroys the line
+    // stored now. Until 2026-12-06 a line stored between a shred's rewrite of this store and its
+    // record reaching the disk (an async logger's flush interval) was kept, and the records held
+    // under it were readable though the subject had been shredded; found by review.) A lock not
+    // had within a second is a refusal: the lines stay pending, tried again at the next write-out.
+    // (this thread holds it already when this logger's own shred writes its record out)
+    const lock = path.join(this.auditDir, SHRED_LOCK);
+    const release = holdsDirLock(lock) ? undefined : takeDirLock(lock, "Another crypto-shredding", { waitMs: 1_000, staleMs: 15_000 });
+    try {
+      this.storePendingLocked();
+    } finally {
+      release?.();
+    }
+  }
+
+  private storePendingLocked(): void {
     // (a key found shredded before, whose line the store still holds: destroyed first)
     for (const [kid, tag] of this.destroying) {
       destroyTagInStore(this.file, tag);
@@ -471,23 +489,15 @@ function shredsOnDisk(auditDir: string, own: string): Map<string, ShredOnDisk> {
 
 /**
  * Destroys every key line of subject `tag` in the key store `file` as a shred does (rewritten
- * without them, a tombstone in each one's place, under the directory's shred lock); when the
- * disk refuses the rewrite, a tombstone line for each is appended instead (it beats the key line,
- * and the next shred removes the line). Throws when neither could be written.
+ * without them, a tombstone in each one's place; the caller holds the directory's shred lock);
+ * when the disk refuses the rewrite, a tombstone line for each is appended instead (it beats the
+ * key line, and the next shred removes the line). Throws when neither could be written.
  */
 function destroyTagInStore(file: string, tag: string): void {
   const tags = new Set([tag]);
-  const dir = path.dirname(file);
   try {
-    // (waits a second at most for another shred: on the app's thread, in a write-out; the
-    // records under the key stay held, and this is tried again at the next one)
-    const release = takeDirLock(path.join(dir, SHRED_LOCK), "Another crypto-shredding", { waitMs: 1_000, staleMs: 15_000 });
-    try {
-      for (let attempt = 0; attempt < 20; attempt++) if (shredStore(file, tags, attempt) !== "again") return;
-      throw new AuditKeyError(`${path.basename(file)} was replaced by other shreds 20 times while it was rewritten.`);
-    } finally {
-      release();
-    }
+    for (let attempt = 0; attempt < 20; attempt++) if (shredStore(file, tags, attempt) !== "again") return;
+    throw new AuditKeyError(`${path.basename(file)} was replaced by other shreds 20 times while it was rewritten.`);
   } catch (err) {
     const { keys } = readKeyStore(file);
     const now = new Date().toISOString();
@@ -571,13 +581,17 @@ export interface KeyTombstone {
  * Destroys every data key of a subject in every key store of the directory (rewritten without
  * them, a tombstone in each one's place, then synced). Returns the key ids destroyed.
  */
-export function shredSubjectKeys(masters: readonly EncryptionKey[], auditDir: string, subject: string): string[] {
+export function shredSubjectKeys(masters: readonly EncryptionKey[], auditDir: string, subject: string, whileHeld?: (destroyed: string[]) => void): string[] {
   // one shred at a time per directory: two rewriting one store at once each rename their copy
   // over the other's, bringing back what the other destroyed (found by review, 2026-12-04)
   // (waits under the worker thread's 30 s call limit; the shred touches the lock at every store)
   const release = takeDirLock(path.join(auditDir, SHRED_LOCK), "Another crypto-shredding", { waitMs: 10_000, staleMs: 15_000 });
   try {
-    return shredAll(masters, auditDir, subject);
+    const destroyed = shredAll(masters, auditDir, subject);
+    // (`whileHeld`: the caller's subject_shredded record, written out before the lock goes; a
+    // writer storing a key that waited for the disk looks for it under the lock, see storePending)
+    whileHeld?.(destroyed);
+    return destroyed;
   } finally {
     release();
   }

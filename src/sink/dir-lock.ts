@@ -51,7 +51,7 @@ export function lockBody(): string {
 export function tryDirLock(file: string, body: string, staleMs: number): (() => void) | undefined {
   for (;;) {
     try {
-      fs.writeFileSync(file, body, { flag: "wx", mode: 0o600 });
+      createLockFile(file, body);
       held.add(file);
       return () => {
         held.delete(file);
@@ -113,4 +113,28 @@ function lockStale(file: string, text: string, staleMs: number): boolean {
   // thread's is held until that thread has ended, never taken by age
   const b = body as Record<string, unknown>;
   return b.threadId === threadId ? !held.has(file) : threadGone(b);
+}
+
+/**
+ * Creates the lock `file` holding `body` (O_EXCL): EEXIST when there is one. When the disk takes
+ * the file but not its bytes (full, past a file-size limit), the empty file this made is removed
+ * and the error thrown: until 2026-12-06 it was left, an unreadable lock every shred and hold (and
+ * a writer storing a data key that waited for the disk) took for another's for 5 s, and then said
+ * "Another crypto-shredding holds" instead of the disk's error (found by review).
+ */
+function createLockFile(file: string, body: string): void {
+  const fd = fs.openSync(file, "wx", 0o600);
+  try {
+    fs.writeFileSync(fd, body);
+  } catch (err) {
+    fs.closeSync(fd);
+    fs.rmSync(file, { force: true });
+    throw err;
+  }
+  fs.closeSync(fd);
+}
+
+/** Whether this thread holds the lock `file` now (taken by takeDirLock or tryDirLock, not yet released). */
+export function holdsDirLock(file: string): boolean {
+  return held.has(file);
 }

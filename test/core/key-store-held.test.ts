@@ -15,7 +15,7 @@ import { randomBytes } from "node:crypto";
 import fs from "node:fs";
 import path from "node:path";
 import { afterAll, describe, expect, it, type TestContext } from "vitest";
-import { AuditViewer, verifyAuditLog, type Durability } from "../../src/index.js";
+import { AuditLogger, AuditViewer, verifyAuditLog, type Durability } from "../../src/index.js";
 import { readKeyStore } from "../../src/pipeline/keyring.js";
 import { cleanupTmp, readJsonl, tmpProject } from "../helpers/index.js";
 import { auditDirOf, filesContaining, killChildren, readKind, startFixture, type ChildHandle } from "../helpers/core.js";
@@ -67,6 +67,9 @@ describe.concurrent("new subjects' records while the disk refuses their data key
   for (const { durability, thread } of cases) {
     it(`${durability}${thread ? ", thread: true" : ""}: held in memory, nothing under a new key on disk before its key line; once the disk takes data the key lines, then the records and content files, are written, decrypt and verify; a subject shredded meanwhile never gets its key stored`, async (t) => {
       const { projectPath, dir, keyB64, h, pid, store, storeBefore, ids } = await childInOutage(t, durability, thread);
+      // (its shred during the outage, its own shred lock held, wrote its record out without
+      // waiting for that lock: the waiting keys are stored under it, see SubjectKeys.storePending)
+      expect(h.lines.filter((l) => l.includes("crypto-shredding"))).toEqual([]);
       const [newbieChat] = ids("chat", "newbie");
       const [newbieTool] = ids("tool", "newbie");
       const [newbie2Chat] = ids("chat", "newbie2");
@@ -318,4 +321,38 @@ describe.concurrent("a subject shredded by another process while its new data ke
       expect(report.problems).toEqual([]);
     }, 60_000);
   }
+});
+
+// The same, the shred made by a running app's logger (shredSubject) in async mode: its
+// subject_shredded record waits in its memory for the flush interval after the stores were
+// rewritten. Until the review of 2026-12-06 the writer whose key waited stored it in that window,
+// found no shred record on disk, and kept the key: the records held under it were readable,
+// though the subject had been shredded. Now a shred writes its record out before it lets go of
+// the directory's shred lock, and a waiting key is stored and checked under that lock.
+describe("a subject shredded by a running app's logger while another's new data key waits for the disk", () => {
+  it("sync child, async shredder: the key stored after the shred is destroyed, the records held under it unreadable", async (t) => {
+    const { projectPath, dir, keyB64, h, pid, store, ids } = await childInOutage(t, "sync", false);
+    const [newbieChat] = ids("chat", "newbie");
+    const shredder = new AuditLogger({ sessionId: "shredder", projectPath, durability: "async", flushIntervalMs: 60_000, fullContentLogging: false, encryptSensitiveContent: true, encryptionKey: keyB64 });
+    try {
+      expect(shredder.shredSubject("newbie", "erasure during the outage")).toEqual([]);
+      execFileSync("prlimit", ["--pid", pid, "--fsize=unlimited:unlimited"]);
+      h.child.kill("SIGUSR1");
+      await h.waitForLine((l) => l === "quiet", "quiet");
+      h.child.kill("SIGUSR1");
+      await h.waitForLine((l) => l === "done", "done");
+      const exit = await h.exited;
+      expect(exit.code, exit.stderr).toBe(0);
+    } finally {
+      await shredder.finalizeSession();
+    }
+    const chats = readKind(projectPath, "chat_interaction", "keyheld");
+    const newbieKid = (chats.find((r) => r.id === newbieChat)!.promptPreview as { kid: string }).kid;
+    expect(readKeyStore(store).keys.map((k) => k.kid)).not.toContain(newbieKid);
+    const viewer = new AuditViewer({ auditPath: dir, sessionId: "keyheld", encryptionKey: keyB64 });
+    const viewed = new Map((await viewer.getChatInteractions({ limit: 100 })).map((r) => [r.id, r]));
+    expect(viewed.get(newbieChat!)!.promptPreview).not.toBe("newbie asks during the outage");
+    const report = await verifyAuditLog(dir);
+    expect(report.problems).toEqual([]);
+  }, 60_000);
 });

@@ -758,8 +758,10 @@ export const BUILTIN_DETECTORS: readonly Detector[] = Object.freeze([
     // written in clear; only `paths` the app named, and never inside a URL, caught them)
     // A one-time code may follow "is" (`your verification code is 482913`: credentialAccept
     // takes that only for one). A value in quotes runs to its closing quote when it has no space
-    // (`"Tr0ub4dor&3"`: until 2026-12-06 it was cut at the "&", and its end kept).
-    pattern: /(?:key|sig|code|pin|auth|bearer|jwt|sess|pwd|pass|mfa|nonce|verifier|appid|token|secret|cookie|otp|credential|assertion)[A-Za-z0-9_.%-]{0,63}?["']?(?:[ \t]*[:=][ \t]*|[ \t]+is:?[ \t]+|[ \t]+)["']?(?=(?<secret>(?<=["'])[^\s"'\\[][^\s"'\\]{0,1022}(?=["'])|[^\s"'&,;)\]}>#?\\[=][^\s"'&,;)\]}>#?\\=]{0,1023}=*))/gi,
+    // (`"Tr0ub4dor&3"`: until 2026-12-06 it was cut at the "&", and its end kept), the quote that
+    // opened it: one of the other kind is part of it (`"aB3$xYz'9"`: it was cut at the "'", its
+    // end kept; found by review, 2026-12-06).
+    pattern: /(?:key|sig|code|pin|auth|bearer|jwt|sess|pwd|pass|mfa|nonce|verifier|appid|token|secret|cookie|otp|credential|assertion)[A-Za-z0-9_.%-]{0,63}?["']?(?:[ \t]*[:=][ \t]*|[ \t]+is:?[ \t]+|[ \t]+)["']?(?=(?<secret>(?<=")[^\s"\\[][^\s"\\]{0,1022}(?=")|(?<=')[^\s'\\[][^\s'\\]{0,1022}(?=')|[^\s"'&,;)\]}>#?\\[=][^\s"'&,;)\]}>#?\\=]{0,1023}=*))/gi,
     // (the value starts where the match ends: no `d` flag, whose indices cost the scan 3x)
     secretStart: (m) => m.index + m[0].length,
     accept: credentialAccept,

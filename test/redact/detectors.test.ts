@@ -572,6 +572,11 @@ describe("detector gaps", () => {
       ['password:"!@#$%^&*"', 'password:"[REDACTED:credential]"'],
       ['password: "x9$Kq!z"', 'password: "[REDACTED:credential]"'],
       ['{"password": "Tr0ub4dor&3"}', '{"password": "[REDACTED:credential]"}'],
+      // (a quote of the other kind inside is part of the value: until the review of 2026-12-06
+      // the value was cut there, and its end, `'9`, kept)
+      ['password: "aB3$xYz\'9"', 'password: "[REDACTED:credential]"'],
+      ["password: 'it\"s-a-Secret1!'", "password: '[REDACTED:credential]'"],
+      ['{"db_password":"Zx9#q\'w!r"}', '{"db_password":"[REDACTED:credential]"}'],
       ["pwd=abc123;", "pwd=[REDACTED:credential];"],
       ["Server=db;User Id=sa;Password=myPassword;", "Server=db;User Id=sa;Password=[REDACTED:credential];"],
       ["Pwd=sunshine;Server=db", "Pwd=[REDACTED:credential];Server=db"],

@@ -63,6 +63,17 @@ async function childInOutage(t: TestContext, durability: Durability, thread: boo
   return { projectPath, dir, keyB64, h, pid: pid!, store, storeBefore, ids };
 }
 
+/** Lifts the child's file-size limit and lets it run to its end (see key-store-held-child.mts): "quiet", then "done", exit 0. */
+async function liftAndFinish(h: ChildHandle, pid: string): Promise<void> {
+  execFileSync("prlimit", ["--pid", pid, "--fsize=unlimited:unlimited"]);
+  h.child.kill("SIGUSR1");
+  await h.waitForLine((l) => l === "quiet", "quiet");
+  h.child.kill("SIGUSR1");
+  await h.waitForLine((l) => l === "done", "done");
+  const exit = await h.exited;
+  expect(exit.code, exit.stderr).toBe(0);
+}
+
 describe.concurrent("new subjects' records while the disk refuses their data keys", () => {
   for (const { durability, thread } of cases) {
     it(`${durability}${thread ? ", thread: true" : ""}: held in memory, nothing under a new key on disk before its key line; once the disk takes data the key lines, then the records and content files, are written, decrypt and verify; a subject shredded meanwhile never gets its key stored`, async (t) => {
@@ -276,13 +287,7 @@ describe.concurrent("a subject shredded by another process while its new data ke
       expect(shred.code, shred.stderr).toBe(0);
       expect((JSON.parse(shred.stdout) as { destroyedKeyIds: string[] }).destroyedKeyIds).toEqual([]);
 
-      execFileSync("prlimit", ["--pid", pid, "--fsize=unlimited:unlimited"]);
-      h.child.kill("SIGUSR1");
-      await h.waitForLine((l) => l === "quiet", "quiet");
-      h.child.kill("SIGUSR1");
-      await h.waitForLine((l) => l === "done", "done");
-      const exit = await h.exited;
-      expect(exit.code, exit.stderr).toBe(0);
+      await liftAndFinish(h, pid);
       expect(h.lines.filter((l) => l.startsWith("flush ")).at(-1)).toBe("flush ok");
 
       // every record is on disk, in the order logged
@@ -336,13 +341,7 @@ describe("a subject shredded by a running app's logger while another's new data 
     const shredder = new AuditLogger({ sessionId: "shredder", projectPath, durability: "async", flushIntervalMs: 60_000, fullContentLogging: false, encryptSensitiveContent: true, encryptionKey: keyB64 });
     try {
       expect(shredder.shredSubject("newbie", "erasure during the outage")).toEqual([]);
-      execFileSync("prlimit", ["--pid", pid, "--fsize=unlimited:unlimited"]);
-      h.child.kill("SIGUSR1");
-      await h.waitForLine((l) => l === "quiet", "quiet");
-      h.child.kill("SIGUSR1");
-      await h.waitForLine((l) => l === "done", "done");
-      const exit = await h.exited;
-      expect(exit.code, exit.stderr).toBe(0);
+      await liftAndFinish(h, pid);
     } finally {
       await shredder.finalizeSession();
     }

@@ -364,11 +364,13 @@ export class SubjectKeys {
     // by the time the lock is let go (see shredSubjectKeys), or runs after and destroys the line
     // stored now. Until 2026-12-06 a line stored between a shred's rewrite of this store and its
     // record reaching the disk (an async logger's flush interval) was kept, and the records held
-    // under it were readable though the subject had been shredded; found by review.) A lock not
-    // had within a second is a refusal: the lines stay pending, tried again at the next write-out.
+    // under it were readable though the subject had been shredded; found by review.) A lock another
+    // holds is a refusal at once: the lines stay pending, tried again at the next write-out. (It
+    // waited up to a second until 2026-12-06: on the app's thread, at each write-out of an outage
+    // while another process shredded, which on a large directory rewrites stores for seconds.)
     // (this thread holds it already when this logger's own shred writes its record out)
     const lock = path.join(this.auditDir, SHRED_LOCK);
-    const release = holdsDirLock(lock) ? undefined : takeDirLock(lock, "Another crypto-shredding", { waitMs: 1_000, staleMs: 15_000 });
+    const release = holdsDirLock(lock) ? undefined : takeDirLock(lock, "Another crypto-shredding", { waitMs: 0, staleMs: 15_000 });
     try {
       this.storePendingLocked();
     } finally {

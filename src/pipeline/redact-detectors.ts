@@ -8,7 +8,7 @@
  * `Bearer <jwt>` is reported as a JWT and a card number is never also read as a phone number.
  */
 
-import { isSecretName, isStrongSecretName, nameWords } from "./secret-words.js";
+import { isSecretName, isStrongSecretName, nameWords, passNameKind } from "./secret-words.js";
 
 const DIGIT_RUN = /\d[\d .()+-]{7}/;
 
@@ -77,6 +77,12 @@ export interface Detector {
    * several times over): given the match, the index of the group's start in the text.
    */
   readonly secretStart?: (match: RegExpExecArray) => number;
+  /**
+   * More values of the rule right after an accepted one, under the same label (a list of
+   * recovery codes: each code after the first): given the text and the accepted span, the
+   * `[start, end)` of each, in order.
+   */
+  readonly following?: (text: string, start: number, end: number) => ReadonlyArray<readonly [number, number]>;
   /** canonical form fed to the HMAC, so "+1 415-555-2671" and "+14155552671" correlate */
   readonly normalize?: (value: string) => string;
 }
@@ -285,7 +291,8 @@ function paramsHoldCredential(params: string): boolean {
  * alone), or auth-params (`Digest username="bob", response="…"`, AWS4-HMAC-SHA256's
  * `Credential=…, Signature=…`: all of them go when one holds a credential). Otherwise its first
  * word, when long enough (any 8 characters after the label: Basic's base64 may have no digit),
- * but code, and a word of prose followed by more text or reading as a status (readsAsStatus).
+ * but code, and a word of prose followed by more text, reading as a status (readsAsStatus), or
+ * alone on its line and reading as English (readsAsWord).
  */
 function bearerAccept(candidate: string, match: string, text: string, index: number): number {
   const labelled = /^authorization/i.test(match);
@@ -303,7 +310,42 @@ function bearerAccept(candidate: string, match: string, text: string, index: num
   if (!labelled) return credentialShaped(t) ? first.length : 0;
   const end = index + match.length - candidate.length + first.length;
   if (readsAsCode(first, text[end])) return 0;
-  return PROSE_WORD.test(t) && !(LONE_VALUE_END.test(text[end] ?? "\n") && !readsAsStatus(t)) ? 0 : first.length;
+  if (!PROSE_WORD.test(t)) return first.length;
+  const next = text[end] ?? "\n";
+  if (!LONE_VALUE_END.test(next) || readsAsStatus(t)) return 0;
+  // (alone on its line, a word that reads as English stays, `Authorization: sometimes`; in a
+  // quote, `-H 'Authorization: letmeinnow'`, it is the header's value as sent, and goes. Until a
+  // review, 2026-12-06, any word there but a status word went)
+  return (next === "\n" || next === "\r") && readsAsWord(t) ? 0 : first.length;
+}
+
+/**
+ * The letters that follow each letter in English words (in 50 or more of the 63,875 lower-case
+ * words of Debian's wamerican list); any other pair (`qw`, `bc`, `fg`, `kq`) is rare in a word.
+ */
+const ENGLISH_PAIRS: ReadonlyMap<number, string> = new Map(
+  (
+    "a:bcdefghiklmnprstuvwxyz b:abeilorstuy c:acehiklorstuy d:abcdefghijlmnorsuvwy e:abcdefghijklmnopqrstuvwxyz " +
+    "f:aefilorstuy g:aeghilmnorsuy h:abeilmnorstuwy i:abcdefgklmnopqrstuvxz j:aeiou k:abeilnosuy " +
+    "l:abcdefgiklmnopstuvy m:abeilmnopsuy n:abcdefghijklmnopqrstuvwy o:abcdefghiklmnoprstuvwxyz p:aehiloprstuy q:u " +
+    "r:abcdefghiklmnoprstuvwy s:abcefghiklmnopqstuwy t:abcefhilmnoprstuwyz u:abcdefgilmnoprstz v:aeiou w:abdehilnors " +
+    "x:aceipt y:abcdegilmnoprstw z:aeiloz"
+  ).split(" ").map((e) => [e.charCodeAt(0), e.slice(2)] as const),
+);
+
+/**
+ * Whether a word of lower-case letters reads as English, without a dictionary: each pair of
+ * letters in it is one English words often have (ENGLISH_PAIRS). Measured 2026-12-06 on words of
+ * 8 to 15 letters: 97.0% of wamerican's (38,423) and 96.9% of this repository's docs' (1,058)
+ * read so, and 1.4% of 100,000 random tokens of as many letters (3.1% with readsAsStatus's
+ * endings; the table is drawn from wamerican, so its figure is in-sample, the docs' less so).
+ * Words run together read so too (`letmeinnow`).
+ */
+function readsAsWord(word: string): boolean {
+  for (let i = 0; i + 1 < word.length; i++) {
+    if (!ENGLISH_PAIRS.get(word.charCodeAt(i))?.includes(word[i + 1]!)) return false;
+  }
+  return true;
 }
 
 /**
@@ -317,7 +359,8 @@ const LONE_VALUE_END = /^[\r\n"'\\]$/;
  * Whether a word of prose after an Authorization label, alone on its line, reads as a status
  * (`required`, `optional`, `forbidden`, `successful`, `anonymous`): by the endings of English
  * participles and adjectives, or a few other words documentation writes there. A random token
- * of 8 to 15 lower-case letters ends so about one time in 20, and is then kept.
+ * of 8 to 15 lower-case letters ends so 1.7% of the time (measured 2026-12-06; it said one in
+ * 20), and is then kept.
  */
 function readsAsStatus(word: string): boolean {
   const w = word.toLowerCase();
@@ -404,7 +447,12 @@ function credentialAccept(value: string, match: string, text: string, index: num
   // rule, so that `sessionId: conv_8f3a2` and `cacheKey=user42` stay)
   const inUrl = start > 0 && "?&#;".includes(text[start - 1]!);
   const oneTime = ONE_TIME_WORDS.has(last) || (ONE_TIME_QUALIFIABLE.has(last) && ONE_TIME_LABEL.test((text.slice(Math.max(0, nameStart - 24), nameStart) + label).toLowerCase()));
-  const named = oneTime || (label.toLowerCase() !== "code" && (inUrl ? isSecretName(label) : isStrongSecretName(label)));
+  // (a value on the line after its label's ":" only for a one-time code's: `backup codes:\n12345678`)
+  if (!oneTime && match.includes("\n")) return 0;
+  // (a name ending in `pass` after another word, in a URL's parameters too: `DB_PASS` names a
+  // password, `first_pass` none, `GRAFANA_PASS` one only for a value of a credential's shape)
+  const pass = oneTime ? undefined : passNameKind(label);
+  const named = oneTime || (pass === undefined ? label.toLowerCase() !== "code" && (inUrl ? isSecretName(label) : isStrongSecretName(label)) : pass === "password");
   // (a one-time code or PIN, 4 to 10 digits or two groups of 3 to 5, `482-913`: `OTP: 482913`,
   // `verification code is 482913`, `PIN: 4829`; and a password of digits, `password: 12345678`:
   // until 2026-12-06 a value needed a letter)
@@ -417,10 +465,11 @@ function credentialAccept(value: string, match: string, text: string, index: num
     if (IS_FORM.test(match) && ((PASSWORD_WORD.test(last) && named && digits.length >= 6) || (last === "pin" && digits.length <= 8))) return digits.length;
     return separated && named && ENV_SECRET_LAST_WORD.test(last) && envAssignment(value, label, match, text, start) ? digits.length : 0;
   }
-  if (!named || !separated || ENVIRONMENT_REFERENCE.test(value) || readsAsCode(value, undefined)) return 0;
+  if (!(named || pass === "shape") || !separated || ENVIRONMENT_REFERENCE.test(value) || readsAsCode(value, undefined)) return 0;
   // (the shell's working directory, `PWD=/home/bob`, is no password; until 2026-12-06 it was read as one)
   if (last === "pwd" && words.length === 1 && /^[/~]/.test(value)) return 0;
   if (value.length >= 6 && /[A-Za-z]/.test(value) && credentialShaped(value)) return value.length;
+  if (!named) return 0;
   if (ENV_SECRET_LAST_WORD.test(last) && envAssignment(value, label, match, text, start)) return value.length;
   return PASSWORD_WORD.test(last) && passwordValue(value, label, match, text, start, index + match.length) ? value.length : 0;
 }
@@ -494,8 +543,48 @@ function secretNameKind(name: string): SecretName {
 const ONE_TIME_WORDS = new Set(["otp", "totp", "hotp", "passcode"]);
 /** Last words of a label that name one only after a word that says so (`verification code`, `2FA code`, `one-time password`, `card PIN`). */
 const ONE_TIME_QUALIFIABLE = new Set(["code", "codes", "pin", "password", "pass"]);
-const ONE_TIME_LABEL =
-  /(?:^|[^a-z0-9])(?:verification|verify|security|one[ _-]?time|[0-9]fa|two[ _-]?factor|tfa|mfa|otp|totp|sms|login|log[ _-]?in|sign[ _-]?in|auth|authentication|access|confirmation|reset|recovery|backup|pin|card|sim|atm)[ _.-]?(?:codes?|pin|password|pass)$/;
+const ONE_TIME_QUALIFIERS =
+  "(?:^|[^a-z0-9])(?:verification|verify|security|one[ _-]?time|[0-9]fa|two[ _-]?factor|tfa|mfa|otp|totp|sms|login|log[ _-]?in|sign[ _-]?in|auth|authentication|access|confirmation|reset|recovery|backup|pin|card|sim|atm)[ _.-]?";
+const ONE_TIME_LABEL = new RegExp(`${ONE_TIME_QUALIFIERS}(?:codes?|pin|password|pass)$`);
+/** What ends a text (lower case) before a list of codes: a one-time label in the plural and its ":", "=" or space, perhaps a line break (`recovery codes: `, `backup codes:\n`). */
+const CODE_LIST_LABEL = new RegExp(`${ONE_TIME_QUALIFIERS}codes["']?(?:[ \t]*[:=][ \t]*|[ \t]+|[ \t]*:[ \t]*\r?\n[ \t]*)["']?$`);
+/** A code of a list: letters and digits, perhaps in groups split by hyphens (`1234-5678`, `1a2b3-c4d5e`). */
+const LIST_CODE = /^[A-Za-z0-9]+(?:-[A-Za-z0-9]+)*$/;
+/** The next code of a list: after spaces, a comma or semicolon, a line break (one of them at least); ending the word; 32 characters at most, as the first (sameCodeShape checks its hyphens). */
+const NEXT_LIST_CODE = /[ \t]*[,;]?[ \t]*(?:\r?\n[ \t]*)?([A-Za-z0-9][A-Za-z0-9-]{0,31})(?![\w@/-]|[.:]\w)/y;
+
+/**
+ * The codes of a list after the first, which the `credential` rule took after a one-time label
+ * in the plural (`recovery codes: 1234-5678 9876-5432`, `backup codes:` with one a line): each
+ * separated from the one before by spaces, a comma or a line break, and of the first's shape (its
+ * length, its hyphens at the same places, digits alone if it is; else with a digit), up to 64.
+ * The list ends at the first word of another shape (`… 9876-5432 are shown once`). Until a review,
+ * 2026-12-06, only the first code of such a list was redacted.
+ */
+function codeListFollowing(text: string, start: number, end: number): Array<[number, number]> {
+  const first = text.slice(start, end);
+  if (first.length > 32 || !LIST_CODE.test(first) || !/\d/.test(first)) return [];
+  if (!CODE_LIST_LABEL.test(text.slice(Math.max(0, start - 64), start).toLowerCase())) return [];
+  const digitsOnly = /^[\d-]+$/.test(first);
+  const spans: Array<[number, number]> = [];
+  const re = new RegExp(NEXT_LIST_CODE.source, "y");
+  for (let at = end; spans.length < 64; ) {
+    re.lastIndex = at;
+    const m = re.exec(text);
+    if (m === null || m[0].length === m[1]!.length) break; // (no separator: no next code)
+    const code = m[1]!;
+    if (!sameCodeShape(first, code, digitsOnly)) break;
+    at = m.index + m[0].length;
+    spans.push([at - code.length, at]);
+  }
+  return spans;
+}
+
+function sameCodeShape(first: string, code: string, digitsOnly: boolean): boolean {
+  if (code.length !== first.length || (digitsOnly ? !/^[\d-]+$/.test(code) : !/\d/.test(code))) return false;
+  for (let i = 0; i < code.length; i++) if ((code[i] === "-") !== (first[i] === "-")) return false;
+  return true;
+}
 /** A label's last word that names a password (`password`, `PGPASSWORD`, `passwd`, `MYSQL_PWD`, `DB_PASS`). */
 const PASSWORD_WORD = /(?:password|passwd|passphrase|pwd|pass)$/;
 
@@ -760,11 +849,14 @@ export const BUILTIN_DETECTORS: readonly Detector[] = Object.freeze([
     // takes that only for one). A value in quotes runs to its closing quote when it has no space
     // (`"Tr0ub4dor&3"`: until 2026-12-06 it was cut at the "&", and its end kept), the quote that
     // opened it: one of the other kind is part of it (`"aB3$xYz'9"`: it was cut at the "'", its
-    // end kept; found by review, 2026-12-06).
-    pattern: /(?:key|sig|code|pin|auth|bearer|jwt|sess|pwd|pass|mfa|nonce|verifier|appid|token|secret|cookie|otp|credential|assertion)[A-Za-z0-9_.%-]{0,63}?["']?(?:[ \t]*[:=][ \t]*|[ \t]+is:?[ \t]+|[ \t]+)["']?(?=(?<secret>(?<=")[^\s"\\[][^\s"\\]{0,1022}(?=")|(?<=')[^\s'\\[][^\s'\\]{0,1022}(?=')|[^\s"'&,;)\]}>#?\\[=][^\s"'&,;)\]}>#?\\=]{0,1023}=*))/gi,
+    // end kept; found by review, 2026-12-06). A one-time code may stand on the line after its
+    // label's ":" (`backup codes:` and a code a line: credentialAccept takes that only for one),
+    // and a list of codes after one label goes code by code (codeListFollowing).
+    pattern: /(?:key|sig|code|pin|auth|bearer|jwt|sess|pwd|pass|mfa|nonce|verifier|appid|token|secret|cookie|otp|credential|assertion)[A-Za-z0-9_.%-]{0,63}?["']?(?:[ \t]*[:=][ \t]*|[ \t]+is:?[ \t]+|[ \t]+|[ \t]*:[ \t]*\r?\n[ \t]*)["']?(?=(?<secret>(?<=")[^\s"\\[][^\s"\\]{0,1022}(?=")|(?<=')[^\s'\\[][^\s'\\]{0,1022}(?=')|[^\s"'&,;)\]}>#?\\[=][^\s"'&,;)\]}>#?\\=]{0,1023}=*))/gi,
     // (the value starts where the match ends: no `d` flag, whose indices cost the scan 3x)
     secretStart: (m) => m.index + m[0].length,
     accept: credentialAccept,
+    following: codeListFollowing,
   }),
   detector({
     name: "email",

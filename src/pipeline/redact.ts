@@ -466,6 +466,12 @@ export class Redactor {
         const i = firstEndingAfter(spans, start);
         if (i < spans.length && spans[i]!.start < end) continue; // claimed by an earlier rule
         spans.splice(i, 0, { start, end, detector: d });
+        // (the rest of a list under the same label, each its own placeholder, up to one claimed)
+        for (const [from, to] of d.following?.(text, start, end) ?? []) {
+          const j = firstEndingAfter(spans, from);
+          if (j < spans.length && spans[j]!.start < to) break;
+          spans.splice(j, 0, { start: from, end: to, detector: d });
+        }
       }
     }
     if (spans === undefined) return text;

@@ -86,8 +86,67 @@ export function isStrongSecretName(name: string): boolean {
   const readings = nameReadings(name);
   if (!readings.some((words) => words.some(isSecretWord))) return false;
   if (readings.some((words) => words.some((word) => !AMBIGUOUS_WORDS.has(word) && isSecretWord(word)))) return true;
-  // (`pass` ending a name of two words or more is a password's: `DB_PASS`, `smtpPass`; alone it
-  // is as often a count, `pass: 12, fail: 0`. Until 2026-12-06 `DB_PASS=…` was no label)
-  if (readings.some((words) => words.length >= 2 && words[words.length - 1] === "pass")) return true;
+  // (`pass` ending a name after the name of what it opens is a password's: `DB_PASS`, `smtpPass`;
+  // alone it is as often a count, `pass: 12, fail: 0`; see passNameKind. Until 2026-12-06 `DB_PASS=…`
+  // was no label, and then until a review that day any word before it made one: `first_pass: 12345`)
+  if (readings.some((words) => passWords(words) === "password")) return true;
   return KEY_NAMES.test(name.toLowerCase().replace(/[^a-z0-9]/g, ""));
+}
+
+/**
+ * Words before a last `pass` that say whose password it is: a service, a store or an account
+ * (`DB_PASS`, `SMTP_PASS`, `MYSQL_PASS`, `REDIS_PASS`, `smtpPass`, `ADMIN_PASS`, `KEYSTORE_PASS`).
+ */
+const PASS_OWNERS = new Set([
+  "db", "database", "datasource", "sql", "mysql", "mariadb", "mssql", "pg", "postgres", "postgresql", "psql", "oracle",
+  "redis", "mongo", "mongodb", "couchdb", "cassandra", "influx", "influxdb", "elastic", "elasticsearch", "es", "opensearch",
+  "kafka", "rabbit", "rabbitmq", "amqp", "mq", "broker", "smtp", "imap", "pop", "mail", "email", "ftp", "sftp", "ssh",
+  "ldap", "proxy", "api", "app", "vault", "keystore", "truststore", "store", "key", "cert", "ssl", "tls", "jks", "pfx",
+  "gpg", "pgp", "wallet", "admin", "root", "user", "username", "login", "account", "service", "client", "server",
+  "master", "sa", "sys", "sudo", "superuser", "owner", "registry", "docker", "git", "nexus", "jenkins", "wifi", "wpa",
+  "sasl", "bind", "basic", "http", "web", "my",
+]);
+/**
+ * Words before a last `pass` that make it a stage, a count or a ticket, never a password
+ * (`first_pass`, `SKIP_PASS`, `render_pass`, `multiPass`, `boarding_pass`).
+ */
+const NOT_A_PASSWORD_PASS = new Set([
+  "first", "second", "third", "last", "final", "next", "prev", "previous", "single", "double", "multi", "two", "one",
+  "skip", "by", "render", "shadow", "depth", "lighting", "compile", "build", "lint", "test", "tests", "boarding", "bus",
+  "day", "season",
+]);
+
+/** What one reading of a name says by a last `pass` after other words (see passNameKind). */
+function passWords(words: readonly string[]): "password" | "shape" | "none" | undefined {
+  const n = words.length;
+  if (n < 2 || words[n - 1] !== "pass") return undefined;
+  const before = words[n - 2]!;
+  return PASS_OWNERS.has(before) ? "password" : NOT_A_PASSWORD_PASS.has(before) ? "none" : "shape";
+}
+
+/**
+ * How a name whose last word is `pass` after others names a password (found by review,
+ * 2026-12-06: `first_pass: 12345` and `SKIP_PASS=12345` were redacted as passwords): after what
+ * it opens (PASS_OWNERS: `DB_PASS`, `smtpPass`, `ADMIN_PASS`) it is one, "password", whatever the
+ * value; after a stage's, count's or ticket's word (`first_pass`, `skip_pass`, `render_pass`,
+ * `boarding_pass`) never, "none"; after any other word (`GRAFANA_PASS`, `custom_pass`) only for a
+ * value that reads as a credential, "shape" (letters and digits, not digits alone: a count).
+ * Undefined for any other name, or one another word of makes a credential's (`auth_pass`,
+ * `token_pass`).
+ *
+ * @example
+ * passNameKind("DB_PASS")    // "password"
+ * passNameKind("first_pass") // "none"
+ * passNameKind("pass")       // undefined
+ */
+export function passNameKind(name: string): "password" | "shape" | "none" | undefined {
+  const readings = nameReadings(name);
+  if (readings.some((words) => words.some((word, i) => i < words.length - 1 && !AMBIGUOUS_WORDS.has(word) && isSecretWord(word)))) return undefined;
+  let kind: "password" | "shape" | "none" | undefined;
+  for (const words of readings) {
+    const k = passWords(words);
+    if (k === "password") return k;
+    if (k === "shape" || kind === undefined) kind = k ?? kind;
+  }
+  return kind;
 }

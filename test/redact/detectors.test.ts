@@ -450,6 +450,70 @@ describe("detector gaps", () => {
     ]);
   });
 
+  it("a name ending in `pass` names a password after what it opens (DB_PASS), never after a stage's or ticket's word (first_pass), elsewhere only for a credential's shape", () => {
+    expectRedacted([
+      ["DB_PASS=12345", "DB_PASS=[REDACTED:credential]"],
+      ["SMTP_PASS=123456", "SMTP_PASS=[REDACTED:credential]"],
+      ["MYSQL_PASS=hunter", "MYSQL_PASS=[REDACTED:credential]"],
+      ["redis_pass: 12345678", "redis_pass: [REDACTED:credential]"],
+      ["adminPass = 'Pa$$word!'", "adminPass = '[REDACTED:credential]'"],
+      ["?db_pass=12345&x=1", "?db_pass=[REDACTED:credential]&x=1"],
+      ["?pass=1234", "?pass=[REDACTED:credential]"],
+      // another word before it: a value of a credential's shape only
+      ["GRAFANA_PASS=Secret123", "GRAFANA_PASS=[REDACTED:credential]"],
+      ["custom_pass: abc123def", "custom_pass: [REDACTED:credential]"],
+      // another word of the name names a credential: decided by it, as before
+      ["auth_pass: 12345678", "auth_pass: [REDACTED:credential]"],
+    ], "credential");
+    expectKept([
+      "first_pass: 12345",
+      "SKIP_PASS=12345",
+      "FIRST_PASS=12345",
+      "second_pass: 2",
+      "multi_pass=3",
+      "render_pass: Secret123",
+      "skip_pass: aB3xYz9Q",
+      "boarding_pass: 12345678",
+      "firstPass = 12345",
+      "?first_pass=12345&x=1",
+      "bypass: 12345",
+      "test_passes: 120",
+      "pass_count: 5",
+      // another word before it: digits (a count) and plain words stay
+      "GRAFANA_PASS=123456",
+      "GRAFANA_PASS=hunter",
+      "custom_pass: 20",
+    ]);
+  });
+
+  it("a list of one-time codes after one label in the plural goes code by code, whatever separates them (spaces, commas, line breaks)", () => {
+    expectRedacted([
+      ["recovery codes: 1234-5678 9876-5432", "recovery codes: [REDACTED:credential] [REDACTED:credential]"],
+      ["recovery codes: 1234-5678, 9876-5432, 1111-2222", "recovery codes: [REDACTED:credential], [REDACTED:credential], [REDACTED:credential]"],
+      ["backup codes 12345678; 87654321", "backup codes [REDACTED:credential]; [REDACTED:credential]"],
+      ["recovery codes: 1234-5678\n9876-5432\n1111-2222", "recovery codes: [REDACTED:credential]\n[REDACTED:credential]\n[REDACTED:credential]"],
+      // the label on its own line, a code a line
+      ["Your backup codes:\r\n12345678\r\n87654321\r\nKeep them safe.", "Your backup codes:\r\n[REDACTED:credential]\r\n[REDACTED:credential]\r\nKeep them safe."],
+      ["verification code:\n482913", "verification code:\n[REDACTED:credential]"],
+      // letters and digits (GitHub's), each of the first's shape
+      ["GitHub recovery codes: 1a2b3-c4d5e f6g7h-8i9j0, 0k1l2-m3n4o", "GitHub recovery codes: [REDACTED:credential] [REDACTED:credential], [REDACTED:credential]"],
+      // the list ends at a word of another shape
+      ["recovery codes: 1234-5678 9876-5432 are shown once.", "recovery codes: [REDACTED:credential] [REDACTED:credential] are shown once."],
+      ["recovery codes: 1234-5678 98765-432", "recovery codes: [REDACTED:credential] 98765-432"],
+      ["recovery codes: 12345678 then 87654321", "recovery codes: [REDACTED:credential] then 87654321"],
+      // a label in the singular names one code
+      ["verification code: 482913 482914", "verification code: [REDACTED:credential] 482914"],
+      ["backup code 12345678, then", "backup code [REDACTED:credential], then"],
+    ], "credential");
+    expectKept([
+      // a value on the next line is read only after a one-time code's label
+      "password:\nhunter2",
+      "error codes:\n404\n500",
+      "status codes: 200 404 500",
+      "zip codes: 94105 94107",
+    ]);
+  });
+
   it("a URL's password is redacted, its scheme, user and host staying; ports, e-mail addresses, scp paths and templates stay", () => {
     expectRedacted([
       ["postgres://user:sunshine@db/app", "postgres://user:[REDACTED:credential]@db/app"],
@@ -625,6 +689,30 @@ describe("detector gaps", () => {
     ]);
   });
 
+  it("a lone lower-case word alone on its line after an Authorization label stays when it reads as English (each pair of its letters one English words have); a random one goes", () => {
+    expectRedacted([
+      ["Authorization: xkqvhzmwpt", "Authorization: [REDACTED:bearer]"],
+      ["Authorization: zqjxkvbwfm\nHost: x", "Authorization: [REDACTED:bearer]\nHost: x"],
+      ["Authorization: hfqpwbvzkc\r\n", "Authorization: [REDACTED:bearer]\r\n"],
+      // in a quote the word is the header's value as sent: only a status word stays
+      ["curl -H 'Authorization: sometimes' https://api", "curl -H 'Authorization: [REDACTED:bearer]' https://api"],
+      ['{"Authorization": "elsewhere"}', '{"Authorization": "[REDACTED:bearer]"}'],
+    ], "bearer");
+    expectKept([
+      "Authorization: sometimes",
+      "Authorization: none",
+      "Authorization: disabled",
+      "Authorization: pending",
+      "Authorization: granted",
+      "Authorization: denied",
+      "Authorization: missing",
+      "Authorization: whenever",
+      "Authorization: elsewhere",
+      "Authorization: sometimes\nHost: x",
+      "Authorization: sometimes\r\nHost: x",
+    ]);
+  });
+
   it("1 MB of adversarial text for the rules of this pass completes, and redacts what it should", () => {
     const mb = 1_000_000;
     const cases: Array<readonly [string, RedactionCounts]> = [
@@ -654,6 +742,12 @@ describe("detector gaps", () => {
       ["1 is your a a a a ".repeat(mb / 18), {}],
       ["Use 482913 to sign in. ".repeat(mb / 23), { credential: Math.floor(mb / 23) }],
       ["1".repeat(mb) + " is your code", {}],
+      // (lists of codes after a label in the plural, review 2026-12-06: 64 codes at most after the first)
+      ["recovery codes: " + "1234 ".repeat(mb / 5), { credential: 65 }],
+      ["recovery codes: 1234 " + "5".repeat(mb), { credential: 1 }],
+      ["recovery codes: 1234 ".repeat(mb / 21), { credential: Math.floor(mb / 21) }],
+      ["backup codes:\n".repeat(mb / 14), {}],
+      ["password:\n".repeat(mb / 10), {}],
     ];
     for (const [text, want] of cases) {
       const r = run(placeholder, text);

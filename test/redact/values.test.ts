@@ -324,6 +324,36 @@ describe("redactValue", () => {
     expect(off.redactValue({ password: "sunshine", otp: 482913 }, {})).toEqual({ password: "sunshine", otp: 482913 });
   });
 
+  it("a member named `*_pass` reads as the text rule reads the label: after what it opens (db_pass) any value goes; a stage's or ticket's (first_pass) stays; another word's only in a credential's shape", () => {
+    const r = new Redactor({});
+    const counts: RedactionCounts = {};
+    const input = {
+      first_pass: 12345,
+      skip_pass: true,
+      FIRST_PASS: "12345",
+      second_pass: "2",
+      render_pass: "Secret123",
+      boarding_pass: 12345678,
+      multiPass: 3,
+      GRAFANA_PASS: 123456,
+      custom_pass: "hunter",
+      db_pass: 12345,
+      DB_PASS: "hunter",
+      smtpPass: 123456,
+      GRAFANA_PASS2: "Secret123",
+      args: '{"first_pass":12345,"skip_pass":true,"db_pass":12345}',
+    };
+    expect(r.redactValue(input, counts)).toEqual({
+      ...input,
+      db_pass: "[REDACTED:credential]",
+      DB_PASS: "[REDACTED:credential]",
+      smtpPass: "[REDACTED:credential]",
+      GRAFANA_PASS2: "[REDACTED:credential]",
+      args: '{"first_pass":12345,"skip_pass":true,"db_pass":"[REDACTED:credential]"}',
+    });
+    expect(counts).toEqual({ credential: 5 });
+  });
+
   it("a secret's member whose value the text rules redact only in part goes whole (the rest is the secret's too); an Authorization header keeps its scheme", () => {
     const r = new Redactor({});
     const counts: RedactionCounts = {};

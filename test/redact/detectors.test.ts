@@ -475,6 +475,7 @@ describe("detector gaps", () => {
       "skip_pass: aB3xYz9Q",
       "boarding_pass: 12345678",
       "firstPass = 12345",
+      "TEST_PASS=12345",
       "?first_pass=12345&x=1",
       "bypass: 12345",
       "test_passes: 120",

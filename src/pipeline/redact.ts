@@ -747,14 +747,6 @@ export class Redactor {
   }
 
   /**
-   * The placeholder for a member's string or number whose name says it is a secret, whatever the
-   * value (`{ password: "sunshine" }`, `{ otp: 482913 }`, `{ pin: 1234 }`: see isSecretMember;
-   * until 2026-12-06 such a value went only when it had a credential's shape), counted under
-   * `credential`; undefined when the `credential` rule is off or isSecretMember says no. Null and
-   * booleans never come here. (`written`: a JSON text's number as written, for the hmac: its
-   * digits past a double's are kept)
-   */
-  /**
    * A member's string value (of an object, or a JSON text's) read with its key as label first,
    * then as a secret's member (see secretMember); undefined when neither changed it (the caller
    * walks it as text). A secret's member whose value the text rules redacted only in part goes
@@ -773,6 +765,14 @@ export class Redactor {
     return labelled;
   }
 
+  /**
+   * The placeholder for a member's string or number whose name says it is a secret, whatever the
+   * value (`{ password: "sunshine" }`, `{ otp: 482913 }`, `{ pin: 1234 }`: see isSecretMember;
+   * until 2026-12-06 such a value went only when it had a credential's shape), counted under
+   * `credential`; undefined when the `credential` rule is off or isSecretMember says no. Null and
+   * booleans never come here. (`written`: a JSON text's number as written, for the hmac: its
+   * digits past a double's are kept)
+   */
   private secretMember(key: string, v: string | number | bigint, counts: RedactionCounts, written?: string): string | undefined {
     if (!this.secretMembers || !isSecretMember(key, v)) return undefined;
     counts[SECRET_MEMBER_RULE] = (counts[SECRET_MEMBER_RULE] ?? 0) + 1;

@@ -16,7 +16,7 @@ import { migratePostgres, PostgresSink, verifyPostgres } from "../../src/postgre
 import { OWN_NS_TAG, OWN_PROC_START } from "../../src/sink/owner.js";
 import { cleanupTmp, tmpProject } from "../helpers/index.js";
 import { clockAhead, deadPid, killedPid, OTHER_NS_TAG, OWN_NS_SUFFIX } from "../helpers/core.js";
-import { freePort, leaveCrashed, PG_URL, PgProxy, schemaRegistry, sql } from "../fixtures/postgres/db.js";
+import { endedWithSpools, freePort, leaveCrashed, PG_URL, PgProxy, schemaRegistry, sql } from "../fixtures/postgres/db.js";
 
 const { schemaFor, dropAll } = schemaRegistry();
 const proxies: PgProxy[] = [];
@@ -54,14 +54,7 @@ describe("a spool claimed for replay (`….adopting-<pid>n<namespace>-<start>`)"
     proxies.push(store);
     const spools = (): string[] => fs.readdirSync(dir).filter((f) => f.startsWith(".pg_spool"));
     // three ended sessions, each leaving a spool of three records (the store away)
-    const ended: string[] = [];
-    for (let i = 0; i < 3; i++) {
-      const a = new AuditLogger({ projectPath, sinks: [new PostgresSink({ connectionString: store.url, schema, closeTimeoutMs: 200 })], fullContentLogging: false });
-      a.on("error", () => undefined);
-      for (let j = 0; j < 3; j++) a.logToolUsage({ toolName: "t", operation: `op${j}` });
-      await a.finalizeSession();
-      ended.push(a.sessionId);
-    }
+    const ended = await endedWithSpools(projectPath, store.url, schema);
     const spoolOf = (sid: string): string => path.join(dir, spools().find((f) => f.endsWith(`_${sid}.jsonl`))!);
     const dead = deadPid();
     const killed = await killedPid();

@@ -7,7 +7,7 @@ import { AuditLogger } from "../../src/index.js";
 import { migratePostgres, PostgresSink, verifyPostgres } from "../../src/postgres/index.js";
 import { OWN_PROC_START } from "../../src/sink/owner.js";
 import { cleanupTmp, tmpProject } from "../helpers/index.js";
-import { dropSchema, freePort, freshSchema, PG_URL, PgProxy, sql } from "../fixtures/postgres/db.js";
+import { dropSchema, endedWithSpools, freePort, freshSchema, PG_URL, PgProxy, sql } from "../fixtures/postgres/db.js";
 
 const schemas: string[] = [];
 const proxies: PgProxy[] = [];
@@ -98,14 +98,7 @@ describe("a spool left by a session that ended while the store was away", () => 
     const { schema, projectPath, dir } = await storeAndDir("orphpid");
     const store = await storeDown();
     // three ended sessions, each leaving a spool of three records
-    const ended: string[] = [];
-    for (let i = 0; i < 3; i++) {
-      const a = new AuditLogger({ projectPath, sinks: [new PostgresSink({ connectionString: store.url, schema, closeTimeoutMs: 200 })], fullContentLogging: false });
-      a.on("error", () => undefined);
-      for (let j = 0; j < 3; j++) a.logToolUsage({ toolName: "t", operation: `op${j}` });
-      await a.finalizeSession();
-      ended.push(a.sessionId);
-    }
+    const ended = await endedWithSpools(projectPath, store.url, schema);
     const spoolOf = (sid: string) => path.join(dir, spools(dir).find((f) => f.endsWith(`_${sid}.jsonl`))!);
     const start = OWN_PROC_START ?? "1";
     const otherStart = String(Number(start) + 1);

@@ -11,8 +11,10 @@
  * checkpoint's head: not per record. A session's older checkpoints go in the header too
  * (`proofs.history`), each with the consistency proofs that the next one's trees extend its own
  * (see CheckpointHistoryEntry); the tree of a chain that grew between checkpoints is built for
- * those and kept until the export has written that chain's records, the others' when the export
- * reaches their first record.
+ * those and kept until the export has written that chain's records, as is, without content, the
+ * tree of each chat and tool chain (built in the read that decides whether the session's content
+ * is withheld in clear, see ExportProver.plan); the others' when the export reaches their first
+ * record.
  */
 import { computeRecordHash } from "../pipeline/chain.js";
 import { isEncryptedValue } from "../pipeline/encrypt.js";
@@ -145,30 +147,38 @@ export class ExportProver {
    * whose chain hashes the export withholds (content withheld in clear, see ExportWithholder)
    * gets no checkpoint and no proofs: its checkpoint's head hashes and roots, and an audit path
    * through a withheld record, would confirm a guess of that content as the hashes would.
+   *
+   * That is decided from every record of the session's chat and tool chains, whatever run of the
+   * session wrote it (a resumed session may have logged in clear before or after encrypting), in
+   * the one read that builds those chains' trees (see chainLevels): the trees are kept for the
+   * history and the records' proofs. Until 2026-12-06 the decision took a read of its own, whole
+   * where the content is encrypted (found by review).
    */
   static async plan(viewer: AuditViewer, auditDir: string, sessionIds: readonly string[], includeFullContent: boolean): Promise<ExportProver> {
     const planned: Array<Omit<SessionPlan, "history"> & { readonly sessionId: string; readonly all: readonly Checkpoint[] }> = [];
+    const trees = new Map<string, ChainTree>();
     for (const sessionId of sessionIds) {
       const all = readCheckpoints(auditDir, sessionId).flatMap((c) => (c.checkpoint ? [c.checkpoint] : []));
       const checkpoint = all.at(-1);
+      const prunes = furthestPrunes(readPruneRecords(auditDir, sessionId));
       let withheld: string | undefined;
       // (a session with no checkpoint has nothing to prove against: its records are uncovered, unread)
       if (!includeFullContent && checkpoint) {
-        const w = new ExportWithholder();
-        scan: for (const kind of ["chat_interaction", "tool_usage"] as const) {
-          for await (const rec of viewer.source.records(kind, sessionId)) {
-            w.record(rec);
-            if (w.sessionsWithoutHashes().size > 0) break scan;
+        const built: ChainTree[] = [];
+        for (const kind of ["chat_interaction", "tool_usage"] as const) {
+          const size = checkpoint.checkpoint.heads[kind]?.seq ?? 0;
+          const { levels, why, inClear } = await chainLevels(viewer, sessionId, kind, size, prunes, new ExportWithholder());
+          if (inClear) {
+            withheld = `session ${sessionId}'s content is withheld from this export and is not encrypted in the log: its chain hashes, checkpoint and audit paths would confirm a guess of it. Export with content (--include-content) for proofs, or verify the original logs`;
+            break;
           }
+          if (size > 0) built.push({ key: chainKey(sessionId, kind, size), levels, why });
         }
-        if (w.sessionsWithoutHashes().size > 0) {
-          withheld = `session ${sessionId}'s content is withheld from this export and is not encrypted in the log: its chain hashes, checkpoint and audit paths would confirm a guess of it. Export with content (--include-content) for proofs, or verify the original logs`;
-        }
+        if (!withheld) for (const t of built) trees.set(t.key, t);
       }
-      const prunes = furthestPrunes(readPruneRecords(auditDir, sessionId));
       planned.push({ sessionId, all: withheld ? [] : all, checkpoint: withheld ? undefined : checkpoint, withheld, prunes });
     }
-    const { histories, trees } = await checkpointHistories(viewer, planned);
+    const histories = await checkpointHistories(viewer, planned, trees);
     const plans = new Map<string, SessionPlan>(planned.map((p) => [p.sessionId, { checkpoint: p.checkpoint, history: histories.get(p.sessionId) ?? [], withheld: p.withheld, prunes: p.prunes }]));
     return new ExportProver(viewer, plans, trees);
   }
@@ -231,7 +241,8 @@ export class ExportProver {
     }
     const held = this.trees.get(key);
     if (held) return held;
-    const tree = { key, ...(await chainLevels(this.viewer, sessionId, kind, size, prunes)) };
+    const { levels, why } = await chainLevels(this.viewer, sessionId, kind, size, prunes);
+    const tree = { key, levels, why };
     this.trees.set(key, tree);
     return tree;
   }
@@ -242,28 +253,43 @@ export class ExportProver {
 
 /**
  * A chain's tree up to `size` leaves, from one read of the chain (continued from the frontier of
- * the records retention removed), or why it cannot be built.
+ * the records retention removed), or why it cannot be built. With `withholder` (a new one, for
+ * this chain alone), every record of the chain goes through it as the export's would, to the
+ * chain's end, past `size`: `inClear` when one's content would be withheld in clear (the read
+ * stops there, and no tree is made: see ExportProver.plan).
  */
-async function chainLevels(viewer: AuditViewer, sessionId: string, kind: ChainKind, size: number, prunes: SessionPlan["prunes"]): Promise<{ levels: MerkleLevels | undefined; why: string }> {
-  {
-    const pruned = prunes[kind];
-    const hashes: string[] = [];
-    let expect = (pruned?.lastSeq ?? 0) + 1;
-    let why = "";
-    for await (const rec of viewer.source.records(kind, sessionId)) {
-      if (typeof rec.seq !== "number" || rec.seq < expect) continue;
-      if (rec.seq > size) break;
-      if (rec.seq !== expect || typeof rec.hash !== "string") {
-        why = `the logs' ${kind} chain of session ${sessionId} lacks seq ${expect} (run audit-logger verify on the logs)`;
-        break;
-      }
+async function chainLevels(
+  viewer: AuditViewer,
+  sessionId: string,
+  kind: ChainKind,
+  size: number,
+  prunes: SessionPlan["prunes"],
+  withholder?: ExportWithholder,
+): Promise<{ levels: MerkleLevels | undefined; why: string; inClear: boolean }> {
+  const pruned = prunes[kind];
+  const hashes: string[] = [];
+  let expect = (pruned?.lastSeq ?? 0) + 1;
+  let why = "";
+  let building = true;
+  for await (const rec of viewer.source.records(kind, sessionId)) {
+    if (withholder) {
+      withholder.record(rec);
+      if (withholder.sessionsWithoutHashes().size > 0) return { levels: undefined, why: "", inClear: true };
+    }
+    if (!building || typeof rec.seq !== "number" || rec.seq < expect) continue;
+    if (rec.seq <= size && rec.seq === expect && typeof rec.hash === "string") {
       hashes.push(rec.hash);
       expect++;
+      continue;
     }
-    if (!why && hashes.length + (pruned?.lastSeq ?? 0) < size) why = `the logs' ${kind} chain of session ${sessionId} ends before seq ${size}, which its checkpoint covers (run audit-logger verify on the logs)`;
-    const levels = why ? undefined : new MerkleLevels(hashes, pruned?.merkleFrontier);
-    return { levels, why };
+    if (rec.seq <= size) why = `the logs' ${kind} chain of session ${sessionId} lacks seq ${expect} (run audit-logger verify on the logs)`;
+    // (the tree is done; the withholder, if any, still sees the rest of the chain)
+    building = false;
+    if (!withholder) break;
   }
+  if (!why && hashes.length + (pruned?.lastSeq ?? 0) < size) why = `the logs' ${kind} chain of session ${sessionId} ends before seq ${size}, which its checkpoint covers (run audit-logger verify on the logs)`;
+  const levels = why || size === 0 ? undefined : new MerkleLevels(hashes, pruned?.merkleFrontier);
+  return { levels, why, inClear: false };
 }
 
 /** One chain's tree (see chainLevels), named by session, kind and size (see chainKey). */
@@ -285,7 +311,8 @@ function chainKey(sessionId: string, kind: ChainKind, size: number): string {
  * checkpoint's head (decided 2026-12-06: a checkpoint's trees are only its roots, so the proofs
  * come from the records), and its tree built once for all of its proofs.
  *
- * The trees are returned (`trees`, by chainKey) for the export's inclusion proofs, which need
+ * A tree already in `trees` (by chainKey: a chat or tool chain's, built by ExportProver.plan) is
+ * not built again. The trees made are added to `trees` for the export's inclusion proofs, which need
  * the same trees: each is held until the export has written its chain's records (about 66 bytes
  * a record: 200,000 records of chains that grew, 13 MB), so no chain is read twice to make
  * proofs. An audit_event tree, no kind of the export's records, is let go at once. Until
@@ -298,7 +325,8 @@ function chainKey(sessionId: string, kind: ChainKind, size: number): string {
 async function checkpointHistories(
   viewer: AuditViewer,
   sessions: ReadonlyArray<{ readonly sessionId: string; readonly all: readonly Checkpoint[]; readonly prunes: SessionPlan["prunes"] }>,
-): Promise<{ histories: Map<string, CheckpointHistoryEntry[]>; trees: Map<string, ChainTree> }> {
+  trees: Map<string, ChainTree>,
+): Promise<Map<string, CheckpointHistoryEntry[]>> {
   // which proofs are asked for: each pair of a checkpoint and the next, newest back to the first
   // where a chain's head went back (its history ends there, see checkpointHistory)
   const wanted = new Map<string, Map<ChainKind, number[]>>();
@@ -320,25 +348,25 @@ async function checkpointHistories(
     wanted.set(sessionId, byKind);
   }
   const proofs = new Map<string, Array<string[] | undefined>>();
-  const trees = new Map<string, ChainTree>();
   for (const kind of CHAIN_KINDS) {
     for (const { sessionId, all, prunes } of sessions) {
       const at = wanted.get(sessionId)?.get(kind);
       if (!at) continue;
       const size = all.at(-1)!.checkpoint.heads[kind]?.seq ?? 0;
-      const tree = { key: chainKey(sessionId, kind, size), ...(await chainLevels(viewer, sessionId, kind, size, prunes)) };
+      const key = chainKey(sessionId, kind, size);
+      const tree = trees.get(key) ?? { key, ...(await chainLevels(viewer, sessionId, kind, size, prunes)) };
       const levels = tree.levels;
       const made: Array<string[] | undefined> = [];
       for (const i of at) made[i] = levels && consistencyProof(levels, all[i]!.checkpoint.heads[kind]!.seq, all[i + 1]!.checkpoint.heads[kind]!.seq);
       proofs.set(tree.key, made);
-      if (kind !== "audit_event") trees.set(tree.key, tree);
+      if (kind !== "audit_event") trees.set(key, { key, levels, why: tree.why });
     }
   }
   const histories = new Map<string, CheckpointHistoryEntry[]>();
   for (const { sessionId, all } of sessions) {
     if (all.length >= 2) histories.set(sessionId, checkpointHistory(sessionId, all, proofs));
   }
-  return { histories, trees };
+  return histories;
 }
 
 /**

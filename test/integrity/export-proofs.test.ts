@@ -3,6 +3,7 @@
  * retention removed (the trees continue from the prune's frontier), an export with content
  * decrypted, and the options each refuses.
  */
+import { generateKeyPairSync } from "node:crypto";
 import fs from "node:fs";
 import path from "node:path";
 import { afterEach, describe, expect, it } from "vitest";
@@ -71,6 +72,45 @@ describe("exportToJson({ proofs: true }) and verifyExportProofs", () => {
     expect(r.problems).toEqual([]);
     expect([...r.sessions].sort()).toEqual(["first", "second"]);
     expect(statuses(r)).toEqual({ proven: 3 + 2 + 4 });
+  });
+
+  it("without content, a session resumed with other settings: withheld if any run logged content in clear, before its newest checkpoint or after it; an encrypted one beside them proven", async () => {
+    const signer = generateKeyPairSync("ed25519");
+    const projectPath = tmpProject("audit-proofs-lib-");
+    const run = async (sessionId: string, encrypt: boolean, sign: boolean, note: string) => {
+      const logger = new AuditLogger({
+        sessionId,
+        projectPath,
+        durability: "sync",
+        checkpointEvery: { records: 2, seconds: 3600 },
+        ...(sign ? { signingKey: signer.privateKey } : {}),
+        ...(encrypt ? { encryptSensitiveContent: true, encryptionKey: TEST_KEY } : {}),
+      });
+      // (the first without content: a run's first record past the checkpoint withholds nothing)
+      for (let i = 0; i < 3; i++) auditContext.run({ userId: "alice" }, () => logger.logToolUsage({ toolName: "t", operation: "op", ...(i > 0 ? { parameters: { pin: `${note}-${i}` } } : {}) }));
+      await logger.finalizeSession();
+      return logger.auditDir;
+    };
+    // clear first (unsigned), then encrypted and signed: the clear records are under the checkpoint
+    await run("clear-then-enc", false, false, "c1");
+    await run("clear-then-enc", true, true, "e1");
+    // encrypted and signed, then in clear unsigned: the clear records are past the newest checkpoint
+    await run("enc-then-clear", true, true, "e2");
+    await run("enc-then-clear", false, false, "c2");
+    const auditDir = await run("enc", true, true, "e3");
+    const file = path.join(projectPath, "all.json");
+    await new AuditExporter({ auditPath: auditDir }).exportToJson(file, { proofs: true });
+    const doc = JSON.parse(fs.readFileSync(file, "utf8")) as { proofs: { checkpoints: Array<{ checkpoint: { sessionId: string } }> }; records: Record<string, Array<{ sessionId: string; seq: number; proof: { status: string } }>> };
+    expect(doc.proofs.checkpoints.map((c) => c.checkpoint.sessionId)).toEqual(["enc"]);
+    const tools = doc.records.tool_usage!;
+    expect(tools.filter((r) => r.sessionId !== "enc").map((r) => `${r.sessionId} ${r.seq} ${r.proof.status}`)).toEqual([
+      ...[1, 2, 3, 4, 5, 6].map((seq) => `clear-then-enc ${seq} withheld`),
+      ...[1, 2, 3, 4, 5, 6].map((seq) => `enc-then-clear ${seq} withheld`),
+    ]);
+    expect(tools.filter((r) => r.sessionId === "enc").map((r) => r.proof.status)).toEqual(["covered", "covered", "covered"]);
+    const r = await verifyExportProofs(file, { publicKey: signer.publicKey });
+    expect(r.problems).toEqual([]);
+    expect(statuses(r)).toEqual({ proven: Object.values(doc.records).flat().filter((x) => x.sessionId === "enc").length, withheld: Object.values(doc.records).flat().filter((x) => x.sessionId !== "enc").length });
   });
 
   it("a session that signs nothing: every record uncovered, each named in a note (not a silent pass); with requireSigned, not_signed", async () => {

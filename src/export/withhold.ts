@@ -94,6 +94,11 @@ export class ExportWithholder {
     return copy as T;
   }
 
+  /** Whether any chain's hashes were withheld so far (no Set made: asked after each record). */
+  get withheldAny(): boolean {
+    return this.unhashed.size > 0;
+  }
+
   /** Sessions some of whose chain hashes were withheld so far. */
   sessionsWithoutHashes(): Set<string> {
     return new Set([...this.unhashed].map((k) => k.slice(0, k.lastIndexOf("\0"))));

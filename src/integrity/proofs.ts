@@ -274,7 +274,7 @@ async function chainLevels(
   for await (const rec of viewer.source.records(kind, sessionId)) {
     if (withholder) {
       withholder.record(rec);
-      if (withholder.sessionsWithoutHashes().size > 0) return { levels: undefined, why: "", inClear: true };
+      if (withholder.withheldAny) return { levels: undefined, why: "", inClear: true };
     }
     if (!building || typeof rec.seq !== "number" || rec.seq < expect) continue;
     if (rec.seq <= size && rec.seq === expect && typeof rec.hash === "string") {

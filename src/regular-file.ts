@@ -299,7 +299,7 @@ export function writeNewFileSync(file: string, data: string, mode: number, sync 
 
 /**
  * What {@link replaceFileSync} writes `file` as first, past `<file>.`: `<pid>.<random>.tmp`
- * (`<pid>.tmp` before 2026-12-05; `$1` the pid, NAME_PID: with its pid namespace since 2026-12-06). A process killed between the write and the
+ * (`<pid>.tmp` before 2026-12-05; `$1` the pid, NAME_PID: with its pid namespace and host since 2026-12-06). A process killed between the write and the
  * rename leaves it (retention removes it once that process is gone).
  */
 export const REPLACE_TEMP = new RegExp(String.raw`^(${NAME_PID})(?:\.[0-9a-f]+)?\.tmp$`);

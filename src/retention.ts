@@ -416,8 +416,8 @@ export function cleanupSessions(auditDir: string, options: CleanupOptions): Clea
     throw err;
   }
   removals.flush();
-  // (by their mtime, as leftovers: a process of another host sharing the directory, which the pid
-  // in their name cannot tell, wrote them that long ago)
+  // (by their mtime too, as leftovers: a process of another host sharing the directory, which a
+  // name made before names carried their host cannot tell, wrote them that long ago)
   const directoryLeftovers: string[] = [];
   for (const f of directoryTemps(auditDir, names)) {
     const mtime = fs.lstatSync(path.join(auditDir, f), { throwIfNoEntry: false })?.mtimeMs;

@@ -649,10 +649,10 @@ function pendingNames(dir: string, present: readonly string[]): Map<string, Pend
 function unlistedWhy(rel: string, listed: ReadonlySet<string>, pending: ReadonlyMap<string, PendingEntry>, present: ReadonlySet<string>): string {
   const staged = stagingPid(rel, present);
   if (staged !== undefined && rel.split("/")[1] === "replaced") {
-    return `it lies in ${rel.split("/").slice(0, 2).join("/")}/, where a directory export (process ${staged}) moved the earlier export's files as it moved its own into place, and left them when that failed and could not be undone (or it was killed meanwhile): the only copy of that file of the earlier export, and the directory holds files of both. It was not checked: move it back in place of the file of the same name (or elsewhere, to keep it), remove ${rel.split("/")[0]}/, and export again (until then an export to this directory stops, and never removes it).`;
+    return `it lies in ${rel.split("/").slice(0, 2).join("/")}/, where a directory export (${nameProcess(staged)}) moved the earlier export's files as it moved its own into place, and left them when that failed and could not be undone (or it was killed meanwhile): the only copy of that file of the earlier export, and the directory holds files of both. It was not checked: move it back in place of the file of the same name (or elsewhere, to keep it), remove ${rel.split("/")[0]}/, and export again (until then an export to this directory stops, and never removes it).`;
   }
   if (staged !== undefined) {
-    return `it lies in ${rel.split("/")[0]}/, the folder where a directory export writes its files before it swaps them into place, left by an export (${nameProcess(staged)}) killed midway, or one still writing. It is not part of the export and was not checked: export to this directory again (an export removes that folder once that process of this host is gone).`;
+    return `it lies in ${rel.split("/")[0]}/, the folder where a directory export writes its files before it swaps them into place, left by an export (${nameProcess(staged)}) killed midway, or one still writing. It is not part of the export and was not checked: export to this directory again (an export removes that folder once that process is gone: one of this host and pid namespace at once, one of another once untouched for an hour).`;
   }
   if (rel === EXPORT_LOCK) {
     return `it is the lock a directory export holds while it moves its files into place: an export is moving its files in now, or one was killed while it did (the directory may then hold files of two exports). It is not part of the export: export to this directory again (an export takes the lock over once that process of this host is gone, and removes it).`;
@@ -676,7 +676,7 @@ function unlistedWhy(rel: string, listed: ReadonlySet<string>, pending: Readonly
   // export's list names as well.)
   const m = new RegExp(String.raw`^((?:integrity\/)?[^/]+?)\.(${NAME_PID})(?:\.[0-9a-f]+)?\.tmp$`).exec(rel);
   if (m && (m[1] === EXPORT_MANIFEST || listed.has(m[1]!) || pending.has(m[1]!))) {
-    return `its name is that of the temporary file an export writes ${m[1]} as before renaming it into place, left by an export (${nameProcess(m[2]!)}) killed midway, or one still writing. It is not part of the export and was not checked: remove it, or export to this directory again (an export removes those a process of this host that is gone left).`;
+    return `its name is that of the temporary file an export writes ${m[1]} as before renaming it into place, left by an export (${nameProcess(m[2]!)}) killed midway, or one still writing. It is not part of the export and was not checked: remove it, or export to this directory again (an export removes those left by a process that is gone: one of this host and pid namespace at once, one of another once untouched for an hour).`;
   }
   return "it was added after the export.";
 }

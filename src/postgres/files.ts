@@ -66,7 +66,7 @@ export function parseMarker(text: string | undefined): RecoveryMarker | undefine
 
 /**
  * A spool claimed for replay: `….adopting-<pid>[-<start>]`, the claiming process's pid (NAME_PID:
- * since 2026-12-06 with its pid namespace, `<pid>n<namespace>`) and, where known, its start as the
+ * since 2026-12-06 with its pid namespace and host, `<pid>n<namespace>h<host>`) and, where known, its start as the
  * kernel counts it (see `claimLive`). `$1`: the pid, `$2`: the start.
  */
 export const CLAIM_SUFFIX = new RegExp(String.raw`\.adopting-(${NAME_PID})(?:-(\d+))?$`);
@@ -74,7 +74,8 @@ export const claimSuffix = (): string => `.adopting-${OWN_NAME_PID}${OWN_PROC_ST
 
 /**
  * Whether the claim `file` (with the pid, NAME_PID, and start its name gives) may belong to a live
- * adopter (see nameLeftByGone: by its pid in this pid namespace, by its age in another). Found by
+ * adopter (see nameLeftByGone: by its pid on this host in this pid namespace, by its age on another
+ * host or in another namespace). Found by
  * review, 2026-12-05: a claim was judged by its pid alone, so one left by an adopter that crashed
  * was never taken over once its pid was alive again (a container's app is pid 1 after every
  * restart), and its records never reached the store. Until 2026-12-06 a claim of another container

@@ -193,7 +193,7 @@ function markerStale(marker: string, judged: string | undefined): boolean {
  * takeover marker (`<lock>.takeover`), what a takeover set aside to remove it
  * (`<lock>.takeover.stale.<pid>`, see removeIfStill), a lock being written whole
  * (`<lock>.<pid>.<random>.tmp`, see createWhole); `<pid>` is NAME_PID (the pid and, since
- * 2026-12-06, its pid namespace). `$1`: the session; `$2`, `$3`: the pid named.
+ * 2026-12-06, its pid namespace and host). `$1`: the session; `$2`, `$3`: the pid named.
  */
 const LOCK_INTERNAL = new RegExp(String.raw`^\.session_(.+)\.lock\.(?:takeover(?:\.stale\.(${NAME_PID}))?|(${NAME_PID})\.[0-9a-z]+\.tmp)$`);
 
@@ -226,9 +226,10 @@ export function lockLeftovers(auditDir: string, sessionId: string, names: readon
 }
 
 /**
- * Whether `file`, named by a process of this host after itself (`pid`: NAME_PID, its pid and,
- * since 2026-12-06, its pid namespace), was left by one that is gone (nameLeftByGone, from its
- * ctime: by its pid in this pid namespace, by age in another); false when there is no such file.
+ * Whether `file`, named by a process after itself (`pid`: NAME_PID, its pid and, since
+ * 2026-12-06, its pid namespace and host), was left by one that is gone (nameLeftByGone, from its
+ * ctime: by its pid on this host in this pid namespace, by age on another host or in another
+ * namespace); false when there is no such file.
  */
 export function leftByGone(file: string, pid: string): boolean {
   const st = fs.lstatSync(file, { throwIfNoEntry: false });

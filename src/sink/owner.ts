@@ -15,6 +15,7 @@
  *   of it may be stalled, never dead while the process runs; see threadGone for a thread's end).
  * A holder written before `pidNs` was recorded is judged by its pid as then.
  */
+import { createHash } from "node:crypto";
 import fs from "node:fs";
 import os from "node:os";
 import { threadId } from "node:worker_threads";
@@ -82,42 +83,67 @@ export const OWN_PID_NS = ((): string | undefined => {
 export const OWN_NS_TAG = /^pid:\[(\d+)\]$/.exec(OWN_PID_NS ?? "")?.[1];
 
 /**
+ * This host as the names the kit makes carry it: the first 8 hex digits of the SHA-256 of its
+ * name (`os.hostname()`, when this module loaded). Two hosts sharing a directory over a network
+ * file system commonly have pid namespaces of the same number (the initial one, 4026531836, on
+ * every machine): without it each took the other's names for its own, by pid (found 2026-12-06).
+ */
+export const OWN_HOST_TAG = createHash("sha256").update(os.hostname()).digest("hex").slice(0, 8);
+
+/**
  * What a name the kit makes (a temporary file, one set aside, an export's staging folder, a spool
  * claimed) carries of the process that made it: its pid, then `n` and its pid namespace
- * (OWN_NS_TAG) where known, e.g. `1234n4026531836`. Names made before 2026-12-06 carry the pid
- * only. NAME_PID (a regular expression's source) matches both.
+ * (OWN_NS_TAG) where known, then `h` and its host (OWN_HOST_TAG), e.g. `1234n4026531836h0a1b2c3d`
+ * (`1234h0a1b2c3d` off Linux). Names made before 2026-12-06 carry the pid only (`1234`), and then
+ * until the host was added, the pid and namespace (`1234n4026531836`). NAME_PID (a regular
+ * expression's source) matches all three.
  */
-export const OWN_NAME_PID = `${process.pid}${OWN_NS_TAG !== undefined ? `n${OWN_NS_TAG}` : ""}`;
-export const NAME_PID = String.raw`\d+(?:n\d+)?`;
+export const OWN_NAME_PID = `${process.pid}${OWN_NS_TAG !== undefined ? `n${OWN_NS_TAG}` : ""}h${OWN_HOST_TAG}`;
+export const NAME_PID = String.raw`\d+(?:n\d+)?(?:h[0-9a-f]{8})?`;
+const NAME_PID_PARTS = new RegExp(String.raw`^(\d+)(?:n(\d+))?(?:h([0-9a-f]{8}))?$`);
 
-/** The pid and the pid namespace (undefined for an older name) of a name's NAME_PID part. */
-export function namePid(token: string): { readonly pid: number; readonly ns: string | undefined } {
-  const [pid, ns] = token.split("n");
-  return { pid: Number(pid), ns };
+/** What a name's NAME_PID part gives: the pid, the pid namespace and the host tag (each undefined for a name that has none). */
+export interface NameMaker {
+  readonly pid: number;
+  readonly ns: string | undefined;
+  readonly host: string | undefined;
 }
 
-/** The process a name's NAME_PID part names, in words: `process 1234`, `process 1234 of pid namespace 4026531836`. */
-export function nameProcess(token: string): string {
-  const { pid, ns } = namePid(token);
-  return ns === undefined ? `process ${pid}` : `process ${pid} of pid namespace ${ns}`;
+/** The maker a name's NAME_PID part names (a token that is none gives pid NaN: never taken for gone). */
+export function namePid(token: string): NameMaker {
+  const m = NAME_PID_PARTS.exec(token);
+  return { pid: m ? Number(m[1]) : Number.NaN, ns: m?.[2], host: m?.[3] };
 }
 
 /**
- * How long a file named by a process of another pid namespace (see nameLeftByGone) is kept
- * untouched (its ctime: a write or a rename sets it) before it is taken for left by one gone.
+ * The process a name's NAME_PID part names, in words: `process 1234`, `process 1234 of pid
+ * namespace 4026531836`, `process 1234 of pid namespace 4026531836 on this host`, `… on another
+ * host, tagged 0a1b2c3d`.
+ */
+export function nameProcess(token: string): string {
+  const { pid, ns, host } = namePid(token);
+  const of = ns === undefined ? "" : ` of pid namespace ${ns}`;
+  return host === undefined ? `process ${pid}${of}` : `process ${pid}${of} on ${host === OWN_HOST_TAG ? "this host" : `another host, tagged ${host}`}`;
+}
+
+/**
+ * How long a file named by a process of another host or pid namespace (see nameLeftByGone) is
+ * kept untouched (its ctime: a write or a rename sets it) before it is taken for left by one gone.
  */
 export const FOREIGN_NAME_STALE_MS = 60 * 60 * 1000;
 
 /**
  * Whether a file whose name names its maker (`token`, NAME_PID; `started`, its kernel start where
  * the name gives it) was left by a maker that is gone, from the file's ctime (`changedMs`):
- * - named in this pid namespace, or by an older name naming none: by its pid (claimLive);
- * - named in another pid namespace (a container sharing the directory and the host name): its pid
- *   is not this namespace's to ask, so once untouched FOREIGN_NAME_STALE_MS.
+ * - named on another host (its host tag not OWN_HOST_TAG: a directory shared over the network),
+ *   or in another pid namespace (a container sharing the directory and the host name): its pid is
+ *   not this process's to ask, so once untouched FOREIGN_NAME_STALE_MS;
+ * - named on this host in this pid namespace, or by an older name naming neither: by its pid
+ *   (claimLive).
  */
 export function nameLeftByGone(token: string, started: string | undefined, changedMs: number): boolean {
-  const { pid, ns } = namePid(token);
-  if (ns !== undefined && ns !== OWN_NS_TAG) return Date.now() - changedMs >= FOREIGN_NAME_STALE_MS;
+  const { pid, ns, host } = namePid(token);
+  if ((host !== undefined && host !== OWN_HOST_TAG) || (ns !== undefined && ns !== OWN_NS_TAG)) return Date.now() - changedMs >= FOREIGN_NAME_STALE_MS;
   return !claimLive(pid, started, changedMs);
 }
 

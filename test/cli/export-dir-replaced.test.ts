@@ -65,7 +65,7 @@ describe("a directory export after one whose move into place failed and could no
     // the export into the directory, every rename failing from that one on: the moves back fail too
     const failed = tracedCli(["export", auditDir, "--format", "dir", "--out", out], path.join(projectPath, "failed.trace"), at + 1);
     expect(failed.status).toBe(1);
-    const m = /the earlier files that could not be moved back are in (\S+\/export\.\d+(?:n\d+)?\.[0-9a-f]{12}\.staging\/replaced) \(left there: move them back by hand([^)]*)\)\. \[AUDIT_ERR_IO\]/.exec(failed.stderr);
+    const m = /the earlier files that could not be moved back are in (\S+\/export\.\d+(?:n\d+)?h[0-9a-f]{8}\.[0-9a-f]{12}\.staging\/replaced) \(left there: move them back by hand([^)]*)\)\. \[AUDIT_ERR_IO\]/.exec(failed.stderr);
     expect(m, failed.stderr).not.toBeNull();
     const replaced = m![1]!;
     const staging = path.dirname(replaced);

@@ -170,7 +170,7 @@ describe("a directory export over an earlier one, failing midway", () => {
     expect(err).toBeInstanceOf(AuditIOError);
     const m = /the earlier files that could not be moved back are in (\S+) \(left there: move them back by hand; until then an export to (\S+) stops\)\.$/.exec((err as Error).message);
     expect(m, (err as Error).message).not.toBeNull();
-    expect(m![1]).toMatch(new RegExp(`^${out.replace(/[.*+?^${}()|[\]\\]/g, "\\$&")}/export\\.\\d+(?:n\\d+)?\\.[0-9a-f]{12}\\.staging/replaced$`));
+    expect(m![1]).toMatch(new RegExp(`^${out.replace(/[.*+?^${}()|[\]\\]/g, "\\$&")}/export\\.\\d+(?:n\\d+)?h[0-9a-f]{8}\\.[0-9a-f]{12}\\.staging/replaced$`));
     expect(m![2]).toBe(out);
     expect(fs.readFileSync(path.join(m![1]!, "checksums.json")).equals(earlierChecksums)).toBe(true);
     // the next export, in this process still running (so the folder is not one a gone process

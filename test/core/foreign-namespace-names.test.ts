@@ -4,19 +4,25 @@
 // the audit directory have their own pids: a cleanup in one removed the other's file being written
 // (or took its claim) when that pid was free here. A name now carries the pid namespace too
 // (`<pid>n<namespace>`); one of another namespace is judged by its age only (an hour untouched),
-// one of this namespace by its pid, at once, and an older name (pid only) as before. The other
-// namespace is written as a process of it would write it: its tag in the name, or its `pidNs` in a
-// claim's body (a second pid namespace takes privileges this test has not). Real files, real
-// processes; the age is reached with the clock set an hour and more ahead (Date only).
+// one of this namespace by its pid, at once, and an older name (pid only) as before. Found the same
+// day: names carried no host, and two hosts sharing the directory over a network file system
+// commonly have pid namespaces of one number (the initial one, on every machine): each took the
+// other's names for its own, by pid. A name now carries a tag of its host too
+// (`<pid>n<namespace>h<host>`), one of another host judged by its age as one of another namespace
+// is. The other namespace or host is written as a process of it would write it: its tag in the
+// name, or its `pidNs` in a claim's body (a second pid namespace takes privileges this test has
+// not, a second host is not at hand). Real files, real processes; the age is reached with the
+// clock set an hour and more ahead (Date only).
 import fs from "node:fs";
 import os from "node:os";
 import path from "node:path";
 import { afterEach, describe, expect, it, vi } from "vitest";
 import { AuditLogger } from "../../src/index.js";
-import { OWN_PROC_START } from "../../src/sink/owner.js";
+import { verifyExport } from "../../src/integrity/export.js";
+import { OWN_HOST_TAG, OWN_PROC_START } from "../../src/sink/owner.js";
 import { cleanupTmp, tmpProject } from "../helpers/index.js";
 import { endedSession } from "../helpers/sessions.js";
-import { auditDirOf, clockAhead, deadPid, exportedOnce, killedPid, leaveLock, OTHER_NS_TAG, OWN_NS_SUFFIX } from "../helpers/core.js";
+import { auditDirOf, clockAhead, deadPid, exportedOnce, killedPid, leaveLock, OTHER_HOST_TAG, OTHER_NS_TAG, OWN_NS_SUFFIX } from "../helpers/core.js";
 
 const DAY = 86_400_000;
 const HOUR = 3_600_000;
@@ -33,37 +39,96 @@ async function cleaner(projectPath: string, sessionId: string): Promise<AuditLog
   return new AuditLogger({ sessionId, projectPath, maxLogAgeDays: 30, fullContentLogging: false });
 }
 
-describe("files whose name carries the pid of the process that made them", () => {
-  it("another namespace's temporary files stay while young though their pid is dead here, and go once an hour old; this namespace's of a killed process, and an older name's, go at once", async () => {
+/**
+ * The makers a test names its files after (see NAME_PID): `foreign`, ones whose liveness cannot be
+ * told here (their pid dead here); `gone`, ones of this host and pid namespace that are gone, the
+ * older names' among them; `said`, how verify names the first foreign one.
+ */
+interface MakerCase {
+  readonly of: string;
+  readonly foreign: (dead: number) => readonly string[];
+  readonly gone: (dead: number, killed: number) => readonly string[];
+  readonly said: (dead: number) => string;
+}
+const NS = OWN_NS_SUFFIX.slice(1);
+const CASES: readonly MakerCase[] = [
+  {
+    of: "another namespace",
+    foreign: (d) => [`${d}n${OTHER_NS_TAG}`, `${d}n${OTHER_NS_TAG}h${OWN_HOST_TAG}`],
+    gone: (d, k) => [`${k}${OWN_NS_SUFFIX}`, `${d}`],
+    said: (d) => `process ${d} of pid namespace ${OTHER_NS_TAG}`,
+  },
+  // (found 2026-12-06: names carried no host, and two hosts sharing the directory over the
+  // network commonly have pid namespaces of one number, the initial one; `…h<host>` since)
+  {
+    of: "another host",
+    foreign: (d) => [`${d}${OWN_NS_SUFFIX}h${OTHER_HOST_TAG}`, `${d}h${OTHER_HOST_TAG}`],
+    gone: (d, k) => [`${k}${OWN_NS_SUFFIX}h${OWN_HOST_TAG}`, `${k}h${OWN_HOST_TAG}`, `${k}${OWN_NS_SUFFIX}`, `${d}`],
+    said: (d) => `process ${d}${NS ? ` of pid namespace ${NS}` : ""} on another host, tagged ${OTHER_HOST_TAG}`,
+  },
+];
+
+describe("the names the kit makes", () => {
+  it("carry its pid, pid namespace and host: `<pid>n<namespace>h<host>` (a file this process writes whole beside its place)", async () => {
+    const projectPath = tmpProject();
+    const dir = auditDirOf(projectPath);
+    const logger = new AuditLogger({ sessionId: "named", projectPath, fullContentLogging: false });
+    logger.logToolUsage({ toolName: "t", operation: "o" });
+    // (the session file is written whole beside its place: its temporary file's name, caught as it is made)
+    const made: string[] = [];
+    const watcher = fs.watch(dir, (_e, name) => {
+      if (typeof name === "string" && name.endsWith(".tmp")) made.push(name);
+    });
+    try {
+      await logger.finalizeSession();
+      const deadline = Date.now() + 20_000;
+      while (made.length === 0 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 10));
+    } finally {
+      watcher.close();
+    }
+    expect(made.length).toBeGreaterThan(0);
+    for (const n of made) expect(n).toMatch(new RegExp(`\\.${process.pid}${OWN_NS_SUFFIX}h${OWN_HOST_TAG}\\.[0-9a-z]+\\.tmp$`));
+  });
+});
+
+describe("files whose name carries the process that made them", () => {
+  it.each(CASES)("of $of: temporary files stay while young though their pid is dead here, and go once an hour old; this host's and namespace's of a killed process, and the older names', go at once", async (c) => {
     const projectPath = tmpProject();
     const dir = auditDirOf(projectPath);
     await endedSession(projectPath, "old");
     const dead = deadPid();
     const killed = await killedPid();
-    const foreign = [`session_old.json.${dead}n${OTHER_NS_TAG}.0a1b2c3d4e5f.tmp`, `subject_keys_old.jsonl.${dead}n${OTHER_NS_TAG}.1.tmp`];
-    const gone = [`session_old.json.${killed}${OWN_NS_SUFFIX}.0a1b2c3d4e5f.tmp`, `subject_keys_old.jsonl.${killed}${OWN_NS_SUFFIX}.2.tmp`, `session_old.json.${dead}.0a1b2c3d4e5f.tmp`, `subject_keys_old.jsonl.${dead}.3.tmp`];
-    for (const n of [...foreign, ...gone]) fs.writeFileSync(path.join(dir, n), "{}");
+    // (a session file's and a key store's written whole, a lock's and a recovery marker's workings)
+    const temps = (pids: readonly string[]): string[] =>
+      pids.flatMap((pid, i) => [`session_old.json.${pid}.0a1b2c3d4e5${i}.tmp`, `subject_keys_old.jsonl.${pid}.${i}.tmp`, `.session_old.lock.${pid}.k3x9q.tmp`, `.pg_recovery_${STORE}_old.${pid}.k3x9q.tmp`, `.pg_recovery_${STORE}_old.stale.${pid}`]);
+    // (the directory's own: a directory lock set aside, the legal holds file written whole)
+    const strays = (pids: readonly string[]): string[] => pids.flatMap((pid) => [`legal_holds.json.lock.stale.${pid}.0`, `legal_holds.json.${pid}.0a1b2c3d4e5f.tmp`]);
+    const foreign = temps(c.foreign(dead));
+    const gone = temps(c.gone(dead, killed));
+    for (const n of [...foreign, ...gone, ...strays(c.foreign(dead)), ...strays(c.gone(dead, killed))]) fs.writeFileSync(path.join(dir, n), "{}");
 
     const logger = await cleaner(projectPath, "cleaner");
     const r = await logger.cleanup({ now: LATER() });
     expect(r.removed.map((e) => e.sessionId)).toEqual(["old"]);
     expect(r.removed[0]!.files).toEqual(expect.arrayContaining(gone));
+    expect([...r.directoryLeftovers].sort()).toEqual(strays(c.gone(dead, killed)).sort());
     for (const n of gone) expect(fs.existsSync(path.join(dir, n)), n).toBe(false);
-    // (in flight in the other container, for all this one can tell)
-    for (const n of foreign) expect(fs.existsSync(path.join(dir, n)), n).toBe(true);
+    // (in flight in the other container or on the other host, for all this one can tell)
+    for (const n of [...foreign, ...strays(c.foreign(dead))]) expect(fs.existsSync(path.join(dir, n)), n).toBe(true);
     expect((await logger.cleanup({ now: LATER() })).leftovers).toEqual([]);
     for (const n of foreign) expect(fs.existsSync(path.join(dir, n)), n).toBe(true);
 
     clockAhead(HOUR + 60_000);
     const later = await logger.cleanup({ now: LATER() });
     expect(later.leftovers).toEqual([{ sessionId: "old", lastActivity: expect.any(String), files: expect.arrayContaining(foreign) }]);
-    for (const n of foreign) expect(fs.existsSync(path.join(dir, n)), n).toBe(false);
+    expect([...later.directoryLeftovers].sort()).toEqual(strays(c.foreign(dead)).sort());
+    for (const n of [...foreign, ...strays(c.foreign(dead))]) expect(fs.existsSync(path.join(dir, n)), n).toBe(false);
     await logger.finalizeSession();
   });
 });
 
 describe("a directory export's staging folder (`export.<pid>.<random>.staging/`)", () => {
-  it("of another namespace stays while young though its pid is dead here, and is removed by the next export once an hour old; this namespace's of a killed export, and an older name's, are removed at once", async () => {
+  it.each(CASES)("of $of stays while young though its pid is dead here (verify names its maker), and is removed by the next export once an hour old; this host's and namespace's of a killed export, and the older names', are removed at once", async (c) => {
     const { exportDir, exporter } = await exportedOnce("ex");
     const dead = deadPid();
     const killed = await killedPid();
@@ -75,16 +140,21 @@ describe("a directory export's staging folder (`export.<pid>.<random>.staging/`)
       fs.writeFileSync(path.join(exportDir, name, `checksums.json.${pid}.abcdefabcdef.tmp`), "{");
       return name;
     };
-    const foreign = staging(`${dead}n${OTHER_NS_TAG}`);
-    const gone = [staging(`${killed}${OWN_NS_SUFFIX}`), staging(String(dead))];
+    const maker = c.foreign(dead)[0]!;
+    const foreign = staging(maker);
+    const gone = c.gone(dead, killed).map(staging);
 
     await exporter.exportCompleteAuditToDirectory(exportDir, { includeFullContent: false });
     for (const n of gone) expect(fs.existsSync(path.join(exportDir, n)), n).toBe(false);
-    expect(fs.readdirSync(path.join(exportDir, foreign)).sort()).toEqual([".audit-logger-staging", `checksums.json.${dead}n${OTHER_NS_TAG}.abcdefabcdef.tmp`]);
+    expect(fs.readdirSync(path.join(exportDir, foreign)).sort()).toEqual([".audit-logger-staging", `checksums.json.${maker}.abcdefabcdef.tmp`]);
+    const unlisted = (await verifyExport(exportDir)).problems.filter((p) => p.kind === "export_file_unlisted");
+    expect(unlisted.map((u) => u.file).sort()).toEqual([`${foreign}/.audit-logger-staging`, `${foreign}/checksums.json.${maker}.abcdefabcdef.tmp`]);
+    for (const u of unlisted) expect(u.detail).toContain(`left by an export (${c.said(dead)}) killed midway`);
 
     clockAhead(HOUR + 60_000);
     await exporter.exportCompleteAuditToDirectory(exportDir, { includeFullContent: false });
     expect(fs.existsSync(path.join(exportDir, foreign))).toBe(false);
+    expect((await verifyExport(exportDir)).problems).toEqual([]);
   });
 });
 

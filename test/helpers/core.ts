@@ -11,7 +11,7 @@ import { AuditExporter, AuditLogger } from "../../src/index.js";
 import { openKeyring } from "../../src/pipeline/keyring.js";
 import { makeEncryptionKey, type EncryptionKey } from "../../src/pipeline/keys.js";
 import { KIND_FILE_STEM, RECORD_KINDS, type RecordType } from "../../src/types.js";
-import { OWN_NS_TAG } from "../../src/sink/owner.js";
+import { OWN_HOST_TAG, OWN_NS_TAG } from "../../src/sink/owner.js";
 import { vi } from "vitest";
 import { readJsonl, readLinesOf, TEST_KEY, tmpProject, walk } from "./index.js";
 import { childArgs } from "./child-args.js";
@@ -215,6 +215,9 @@ export function clockAhead(ms: number): void {
 export const OTHER_NS_TAG = OWN_NS_TAG === "4026531836" ? "4026532999" : "4026531836";
 /** This process's pid namespace as those names carry it (`n<namespace>`; none off Linux). */
 export const OWN_NS_SUFFIX = OWN_NS_TAG !== undefined ? `n${OWN_NS_TAG}` : "";
+
+/** A host that is not this one, as the names the kit makes carry one (see OWN_HOST_TAG): a host sharing the directory over the network. */
+export const OTHER_HOST_TAG = OWN_HOST_TAG === "0a1b2c3d" ? "d3c2b1a0" : "0a1b2c3d";
 
 /** Session `sid`'s lock in `dir` as a process of this host leaves it when it is killed (`pid`: by default one that has ended); its name. */
 export function leaveLock(dir: string, sid: string, pid = deadPid()): string {

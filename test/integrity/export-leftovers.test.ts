@@ -15,6 +15,7 @@ import { afterEach, describe, expect, it } from "vitest";
 import { AuditExporter, AuditLogger, AuditPathError, copyChainEvidence, EXPORT_MANIFEST, verifyExport } from "../../src/index.js";
 import { writeExport } from "../../src/export/output.js";
 import { childArgs } from "../helpers/child-args.js";
+import { OWN_HOST_TAG } from "../../src/sink/owner.js";
 import { deadPid, exportedOnce } from "../helpers/core.js";
 import { cleanupTmp, tmpProject } from "../helpers/index.js";
 
@@ -65,7 +66,7 @@ describe("an export killed midway", () => {
     // (the files are written into export.<pid>.<random>.staging/, and moved into place only once all are written)
     const left = stagedTemps(exportDir);
     expect(left).toHaveLength(1);
-    expect(left[0]).toMatch(new RegExp(`^export\\.${pid}(?:n\\d+)?\\.[0-9a-f]{12}\\.staging/[a-z_]+\\.(json|csv)\\.${pid}(?:n\\d+)?\\.[0-9a-f]{12}\\.tmp$`));
+    expect(left[0]).toMatch(new RegExp(`^export\\.${pid}(?:n\\d+)?h${OWN_HOST_TAG}\\.[0-9a-f]{12}\\.staging/[a-z_]+\\.(json|csv)\\.${pid}(?:n\\d+)?h${OWN_HOST_TAG}\\.[0-9a-f]{12}\\.tmp$`));
     // the earlier export's files as they were: none replaced, none removed
     for (const [n, bytes] of earlier) if (!n.includes("staging")) expect(fs.readFileSync(path.join(exportDir, n)).toString("base64"), n).toBe(bytes);
 
@@ -77,8 +78,8 @@ describe("an export killed midway", () => {
     const unlisted = report.problems.filter((p) => p.kind === "export_file_unlisted");
     expect(unlisted.map((u) => u.file)).toContain(left[0]);
     for (const u of unlisted) {
-      expect(u.file).toMatch(new RegExp(`^export\\.${pid}(?:n\\d+)?\\.[0-9a-f]{12}\\.staging/`));
-      expect(u.detail).toMatch(new RegExp(`folder where a directory export writes its files before it swaps them into place, left by an export \\(process ${pid}(?: of pid namespace \\d+)?\\) killed midway.*export to this directory again`));
+      expect(u.file).toMatch(new RegExp(`^export\\.${pid}(?:n\\d+)?h${OWN_HOST_TAG}\\.[0-9a-f]{12}\\.staging/`));
+      expect(u.detail).toMatch(new RegExp(`folder where a directory export writes its files before it swaps them into place, left by an export \\(process ${pid}(?: of pid namespace \\d+)? on this host\\) killed midway.*export to this directory again`));
     }
 
     // the next export to the directory removes it (its process is gone) and verifies OK
@@ -118,7 +119,7 @@ describe("an export killed midway", () => {
     const earlier = new Map(fs.readdirSync(integrity).map((n) => [n, fs.readFileSync(path.join(integrity, n)).toString("base64")]));
     // killed once the second big session's checkpoints are being copied: the first one's are in
     // the staging folder's integrity/ by then, and neither is in the earlier export's manifest
-    const staged = (): string[] => fs.readdirSync(exportDir, { recursive: true, encoding: "utf8" }).filter((n) => /^export\.\d+(?:n\d+)?\.[0-9a-f]+\.staging\/integrity\//.test(n));
+    const staged = (): string[] => fs.readdirSync(exportDir, { recursive: true, encoding: "utf8" }).filter((n) => /^export\.\d+(?:n\d+)?h[0-9a-f]{8}\.[0-9a-f]+\.staging\/integrity\//.test(n));
     child.kill("SIGUSR1");
     while (!staged().some((n) => path.basename(n).startsWith("checkpoints_big2.jsonl"))) {
       if (Date.now() > deadline || out.includes("exported again") || child.exitCode !== null) throw new Error(`the export did not reach big2: ${out} ${err}`);
@@ -136,7 +137,7 @@ describe("an export killed midway", () => {
     expect(leftReport.problems.filter((p) => p.kind !== "export_file_unlisted")).toEqual([]);
     const killed = leftReport.problems.filter((p) => p.kind === "export_file_unlisted");
     expect(killed.map((p) => path.basename(p.file))).toContain("checkpoints_big1.jsonl");
-    for (const p of killed) expect(p.detail, p.file).toMatch(/an export \(process \d+(?: of pid namespace \d+)?\) killed midway.*export to this directory again/);
+    for (const p of killed) expect(p.detail, p.file).toMatch(/an export \(process \d+(?: of pid namespace \d+)? on this host\) killed midway.*export to this directory again/);
 
     // the next export there succeeds, removes what the killed one left, and verifies OK
     await new AuditExporter({ auditPath: auditDir }).exportCompleteAuditToDirectory(exportDir, { includeFullContent: false, signingKey: pem });
@@ -299,7 +300,7 @@ describe("an export killed midway", () => {
     // writes its files in is its first entry there) was a bare ENOENT, without a code or an option
     const unwritable = await exporter.exportCompleteAuditToDirectory("/proc/self").then(() => undefined, (e: unknown) => e);
     expect(unwritable).toBeInstanceOf(AuditPathError);
-    expect(unwritable).toMatchObject({ code: "AUDIT_ERR_PATH", message: expect.stringMatching(/^exportCompleteAuditToDirectory\.dir: .*\/proc\/self\/export\.\d+(?:n\d+)?\.[0-9a-f]{12}\.staging cannot be created \(ENOENT\).*nothing was written/) });
+    expect(unwritable).toMatchObject({ code: "AUDIT_ERR_PATH", message: expect.stringMatching(/^exportCompleteAuditToDirectory\.dir: .*\/proc\/self\/export\.\d+(?:n\d+)?h[0-9a-f]{8}\.[0-9a-f]{12}\.staging cannot be created \(ENOENT\).*nothing was written/) });
     // copyChainEvidence called directly: its own parameter, or the option its caller names (a file
     // named integrity was a bare ENOTDIR: the folder was made only when nothing was there)
     for (const option of [undefined, "option --dest"]) {

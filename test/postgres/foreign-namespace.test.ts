@@ -4,18 +4,20 @@
 // while it replayed or recovered, when its pid was free here. A claim now names its pid namespace
 // (`<pid>n<namespace>` in the name; the whole holder, pidNs too, in the marker): one of another
 // namespace is taken over only once an hour old; one of this namespace whose process is gone at
-// once; an older claim as before. The other namespace is written as a process of it writes it (a
-// second pid namespace takes privileges this test has not). Real PostgreSQL, real files, real
-// processes; the hour is reached with the clock set ahead (Date only).
+// once; an older claim as before. A spool's claim names its host too since (`…h<host>`: two hosts
+// sharing the directory over the network commonly have pid namespaces of one number), judged as
+// one of another namespace when it is another host's. The other namespace or host is written as a
+// process of it writes it (a second pid namespace takes privileges this test has not). Real
+// PostgreSQL, real files, real processes; the hour is reached with the clock set ahead (Date only).
 import fs from "node:fs";
 import os from "node:os";
 import path from "node:path";
 import { afterEach, describe, expect, it, vi } from "vitest";
 import { AuditLogger } from "../../src/index.js";
 import { migratePostgres, PostgresSink, verifyPostgres } from "../../src/postgres/index.js";
-import { OWN_NS_TAG, OWN_PROC_START } from "../../src/sink/owner.js";
+import { OWN_HOST_TAG, OWN_NS_TAG, OWN_PROC_START } from "../../src/sink/owner.js";
 import { cleanupTmp, tmpProject } from "../helpers/index.js";
-import { clockAhead, deadPid, killedPid, OTHER_NS_TAG, OWN_NS_SUFFIX } from "../helpers/core.js";
+import { clockAhead, deadPid, killedPid, OTHER_HOST_TAG, OTHER_NS_TAG, OWN_NS_SUFFIX } from "../helpers/core.js";
 import { endedWithSpools, freePort, leaveCrashed, PG_URL, PgProxy, schemaRegistry, sql } from "../fixtures/postgres/db.js";
 
 const { schemaFor, dropAll } = schemaRegistry();
@@ -44,8 +46,26 @@ async function oneRun(projectPath: string, url: string, schema: string): Promise
   return { stats: sink.stats(), errors };
 }
 
-describe("a spool claimed for replay (`….adopting-<pid>n<namespace>-<start>`)", () => {
-  it("of another namespace is left while young though its pid is dead here, and replayed once an hour old; this namespace's of a killed process, and an older claim's (pid only), are replayed at once", async () => {
+/**
+ * The claims a spool test plants (see NAME_PID): `foreign`, of a maker whose liveness cannot be
+ * told here (its pid dead here); `killed`, of this host and namespace, its process gone; `older`,
+ * an older name's, its process gone.
+ */
+interface ClaimCase {
+  readonly of: string;
+  readonly foreign: (dead: number) => string;
+  readonly killed: (killed: number) => string;
+  readonly older: (dead: number) => string;
+}
+const CLAIM_CASES: readonly ClaimCase[] = [
+  { of: "another namespace", foreign: (d) => `${d}n${OTHER_NS_TAG}`, killed: (k) => `${k}${OWN_NS_SUFFIX}`, older: (d) => `${d}` },
+  // (found 2026-12-06: names carried no host, and two hosts sharing the directory over the
+  // network commonly have pid namespaces of one number, the initial one; `…h<host>` since)
+  { of: "another host", foreign: (d) => `${d}${OWN_NS_SUFFIX}h${OTHER_HOST_TAG}`, killed: (k) => `${k}${OWN_NS_SUFFIX}h${OWN_HOST_TAG}`, older: (d) => `${d}${OWN_NS_SUFFIX}` },
+];
+
+describe("a spool claimed for replay (`….adopting-<pid>n<namespace>h<host>-<start>`)", () => {
+  it.each(CLAIM_CASES)("of $of is left while young though its pid is dead here, and replayed once an hour old; this host's and namespace's of a killed process, and an older claim's, are replayed at once", async (c) => {
     const schema = schemaFor("nsspool");
     await migratePostgres({ connectionString: PG_URL, schema });
     const projectPath = tmpProject();
@@ -58,10 +78,10 @@ describe("a spool claimed for replay (`….adopting-<pid>n<namespace>-<start>`)"
     const spoolOf = (sid: string): string => path.join(dir, spools().find((f) => f.endsWith(`_${sid}.jsonl`))!);
     const dead = deadPid();
     const killed = await killedPid();
-    const foreign = `${spoolOf(ended[0]!)}.adopting-${dead}n${OTHER_NS_TAG}-${OWN_PROC_START ?? "1"}`;
+    const foreign = `${spoolOf(ended[0]!)}.adopting-${c.foreign(dead)}-${OWN_PROC_START ?? "1"}`;
     fs.renameSync(spoolOf(ended[0]!), foreign);
-    fs.renameSync(spoolOf(ended[1]!), `${spoolOf(ended[1]!)}.adopting-${killed}${OWN_NS_SUFFIX}`);
-    fs.renameSync(spoolOf(ended[2]!), `${spoolOf(ended[2]!)}.adopting-${dead}`);
+    fs.renameSync(spoolOf(ended[1]!), `${spoolOf(ended[1]!)}.adopting-${c.killed(killed)}`);
+    fs.renameSync(spoolOf(ended[2]!), `${spoolOf(ended[2]!)}.adopting-${c.older(dead)}`);
     await store.start();
 
     const b = await oneRun(projectPath, store.url, schema);
@@ -72,8 +92,8 @@ describe("a spool claimed for replay (`….adopting-<pid>n<namespace>-<start>`)"
     expect(spools()).toEqual([path.basename(foreign)]);
 
     clockAhead(HOUR + 60_000);
-    const c = await oneRun(projectPath, store.url, schema);
-    expect(c.errors).toEqual([]);
+    const later = await oneRun(projectPath, store.url, schema);
+    expect(later.errors).toEqual([]);
     expect(await storedOf(schema, ended[0]!)).toBe(3);
     expect(spools()).toEqual([]);
     expect((await verifyPostgres({ connectionString: PG_URL, schema })).problems).toEqual([]);

@@ -529,6 +529,10 @@ function secretNameKind(name: string): SecretName {
   const last = words[words.length - 1];
   if (last === undefined || ABOUT_A_CREDENTIAL.has(last) || NAMES_A_FAILURE.test(name)) return "none";
   if (last === "pin") return "pin";
+  // (left to the text rules, which take a credential's shape: an e-mail's `signature`, a model's
+  // `eos_token`, an `auth` mode, `{ auth: "none" }`; found by review, 2026-12-06: taken whole)
+  if (NOT_SECRET_MEMBER_LAST.has(last) || (last === "token" && words.length >= 2 && MODEL_TOKEN_WORDS.has(words[words.length - 2]!))) return "none";
+  if (words.length === 1 && (last === "auth" || last === "oauth")) return "none";
   const secret =
     ONE_TIME_WORDS.has(last) ||
     (ONE_TIME_QUALIFIABLE.has(last) && ONE_TIME_LABEL.test(words.join(" "))) ||
@@ -536,8 +540,21 @@ function secretNameKind(name: string): SecretName {
     // isStrongSecretName's; `cacheKey` is none)
     (!(words.length === 1 && last === "token") && isSecretName(last) && isStrongSecretName(name));
   if (!secret) return "none";
-  return /[^s]s$/.test(last) ? "text" : "any";
+  // (a credential's token is never a JSON number: `max_token: 100` is a count)
+  return /[^s]s$/.test(last) || last.endsWith("token") ? "text" : "any";
 }
+
+/** Last words of a member that sign or name a message, not open anything: `signature` (an e-mail's, `Best regards, Bob`). */
+const NOT_SECRET_MEMBER_LAST = new Set(["signature"]);
+/**
+ * Words before `token` that make it a model's text token or a count of them, never a credential
+ * (`eos_token: "</s>"`, `pad_token`, `stop_token`, `max_token: 100`, `output_token`).
+ */
+const MODEL_TOKEN_WORDS = new Set([
+  "bos", "eos", "eot", "eom", "unk", "pad", "sep", "mask", "cls", "stop", "start", "end", "begin", "special", "added",
+  "image", "audio", "video", "vision", "tool", "think", "thinking", "im", "fim", "prefix", "suffix", "middle",
+  "max", "min", "total", "input", "output", "prompt", "completion", "reasoning", "cached", "first", "last",
+]);
 
 /** Last words of a label that name a one-time code by themselves (`OTP`, `totp`, `X-Passcode`). */
 const ONE_TIME_WORDS = new Set(["otp", "totp", "hotp", "passcode"]);

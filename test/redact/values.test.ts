@@ -324,6 +324,29 @@ describe("redactValue", () => {
     expect(off.redactValue({ password: "sunshine", otp: 482913 }, {})).toEqual({ password: "sunshine", otp: 482913 });
   });
 
+  it("a member named for a model's token (eos_token, pad_token), a count (max_token: 100), an e-mail's signature or an auth mode keeps its value; a credential's shape still goes", () => {
+    const r = new Redactor({});
+    const counts: RedactionCounts = {};
+    // (a tokenizer's config and a generation's settings, as a tool's result or a model's request
+    // carry them; an e-mail tool's arguments; a client's settings)
+    const input = {
+      tokenizer: { bos_token: "<s>", eos_token: "</s>", unk_token: "<unk>", pad_token: "<pad>", sep_token: "[SEP]", mask_token: "[MASK]", eot_token: "<|eot_id|>", special_token: "<|im_end|>" },
+      generation: { stop_token: "###", start_token: "BEGIN", end_token: "END", max_token: 100, output_token: 50, total_token: 3 },
+      send_email: { to: "team", subject: "Weekly update", signature: "Best regards, Bob", email_signature: "Best, Bob" },
+      client: { auth: "none", oauth: "enabled" },
+    };
+    expect(r.redactValue(input, counts)).toEqual(input);
+    expect(JSON.parse(r.redactText(JSON.stringify(input), counts) as string)).toEqual(input);
+    expect(counts).toEqual({});
+    // (a credential's shape under those names still goes, by the text rules; other token names whole)
+    const shaped: RedactionCounts = {};
+    expect(r.redactValue({ signature: "k8Jd93LsQ0pXz7Vb2Nq4Rt6Yw1", access_token: "abc", auth_token: "x1" }, shaped)).toEqual({
+      signature: "[REDACTED:credential]",
+      access_token: "[REDACTED:credential]",
+      auth_token: "[REDACTED:credential]",
+    });
+  });
+
   it("a member named `*_pass` reads as the text rule reads the label: after what it opens (db_pass) any value goes; a stage's or ticket's (first_pass) stays; another word's only in a credential's shape", () => {
     const r = new Redactor({});
     const counts: RedactionCounts = {};

@@ -148,6 +148,16 @@ function probeParams(probes: readonly Probe[]): [string[], number[], string[]] {
   return [probes.map((p) => p.kind), probes.map((p) => p.seq), probes.map((p) => p.hash)];
 }
 
+/** The next batch of a claimed spool (see Spool.read); undefined when its claim is gone (renamed by another sink, see `adoptOrphans`). */
+function claimedRead(spool: Spool, maxLines: number): ReturnType<Spool["read"]> | undefined {
+  try {
+    return spool.read(maxLines);
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code === "ENOENT") return undefined;
+    throw err;
+  }
+}
+
 /** A spool that the sink of another session left in the audit directory (see `adoptOrphans`). */
 interface Orphan {
   readonly sessionId: string;
@@ -1271,12 +1281,26 @@ export class PostgresSink implements AuditSink {
       }
       const spool = o.spool;
       const heads = new Map<ChainKind, Head>();
+      let taken = false;
       for (;;) {
-        const batch = spool.read(this.settings.batchSize);
+        const batch = claimedRead(spool, this.settings.batchSize);
+        if (batch === undefined) {
+          taken = true;
+          break;
+        }
         if (batch.lines.length === 0) break;
         raiseHeads(heads, await this.storeLines(batch.lines, o.sessionId));
         this.counters.adopted += batch.lines.length;
         spool.advance(batch.bytes);
+      }
+      if (taken) {
+        // (its claim was taken over (renamed) by another sink, which replays it and records its
+        // session: see claimHeld, an hour old in another pid namespace. Until 2026-12-06 the read
+        // of the old name failed every pump of this sink, ENOENT, reported as the store's
+        // failure, and this sink's own records went to its spool until it closed; found by review)
+        spool.close();
+        this.orphans.shift();
+        continue;
       }
       await this.closeAdopted(o.sessionId, heads);
       spool.advance(spool.pendingBytes); // an unterminated remainder: the Spool cut a torn one at open

@@ -100,6 +100,38 @@ describe("a spool claimed for replay (`….adopting-<pid>n<namespace>h<host>-<st
   }, 60_000);
 });
 
+describe("a spool this sink replays, whose claim another namespace's sink took over (an hour old: its adopter may live)", () => {
+  it("is left to that sink: this one goes on with its own records, not failing at each pump on the claim's old name", async () => {
+    const schema = schemaFor("nstaken");
+    await migratePostgres({ connectionString: PG_URL, schema });
+    const projectPath = tmpProject();
+    const dir = path.join(projectPath, "audit_logs");
+    const store = new PgProxy(await freePort());
+    proxies.push(store);
+    const [ended] = await endedWithSpools(projectPath, store.url, schema, 1);
+    // (the orphan's first batch of one record is held: this sink holds its claim meanwhile)
+    const gate = store.holdStatement(ended!);
+    await store.start();
+    const sink = new PostgresSink({ connectionString: store.url, schema, batchSize: 1, retryMinMs: 50, retryMaxMs: 100 });
+    const logger = new AuditLogger({ projectPath, sinks: [sink], fullContentLogging: false });
+    const errors: string[] = [];
+    logger.on("error", (e) => errors.push(e.message));
+    await gate.reached;
+    const claimed = fs.readdirSync(dir).find((f) => f.includes(".adopting-"));
+    expect(claimed).toContain(`.adopting-${process.pid}${OWN_NS_SUFFIX}`);
+    // (another namespace's sink takes the claim over, as it does once it is an hour old)
+    const theirs = `${claimed!.replace(/\.adopting-.*$/, "")}.adopting-${deadPid()}n${OTHER_NS_TAG}-1`;
+    fs.renameSync(path.join(dir, claimed!), path.join(dir, theirs));
+    gate.release();
+    logger.logToolUsage({ toolName: "t", operation: "mine" });
+    await logger.finalizeSession();
+    expect(await storedOf(schema, logger.sessionId)).toBe(1);
+    expect(sink.stats().spooledBytes).toBe(0);
+    expect(errors).toEqual([]);
+    expect(fs.readdirSync(dir).filter((f) => f.startsWith(".pg_spool"))).toEqual([theirs]);
+  }, 60_000);
+});
+
 describe("a crashed session's recovery claim (`.pg_recovery_<store>_<id>`)", () => {
   it("of another namespace is left while young though its pid is dead here, and taken over once an hour old; this namespace's of a killed process, and an older claim (pid and start only), are taken over at once", async () => {
     const schema = schemaFor("nsmarker");

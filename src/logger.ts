@@ -897,6 +897,8 @@ export class AuditLogger extends EventEmitter<AuditLoggerEvents> implements Exit
     // (records under way, those begun meanwhile too, are waited for until then at most)
     const awaitUntil = performance.now() + 2 * AWAIT_RECORD_MAX_MS;
     if (this.remote) return this.finalizeRemote(this.remote, awaitUntil);
+    // (new data keys still waiting are stored now or lost: another process's shred is waited for)
+    this.subjectKeys?.endingLockWait();
     if (!this.closed) {
       if (this.awaited.size > 0) await this.settleAwaited(awaitUntil);
       await this.flush();
@@ -1423,6 +1425,8 @@ export class AuditLogger extends EventEmitter<AuditLoggerEvents> implements Exit
   }
 
   private flushSyncOnExitNow(exiting: boolean, release: boolean): void {
+    // (new data keys still waiting are stored now or lost: another process's shred is waited for)
+    if (exiting) this.subjectKeys?.endingLockWait();
     if (this.remote) {
       // (closed and not ended: the worker is finishing the session, or failed to: it writes what
       // it holds, and releases the lock)

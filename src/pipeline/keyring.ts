@@ -351,6 +351,19 @@ export class SubjectKeys {
     return this.pendingLineBytes;
   }
 
+  /** How long storePending waits for another process's shred lock: at once while the app runs (see storePending), longer as the logger ends (endingLockWait). */
+  private lockWaitMs = 0;
+
+  /**
+   * The logger is ending (finalizeSession(), the exit hook): storePending waits for another
+   * process's shred lock as long as a shred does for it, since what it does not store now is lost
+   * with the process. Found by review, 2026-12-06: a refusal at once there lost the records held
+   * under a key that waited for the disk ("not written" on stderr) while another process shredded.
+   */
+  endingLockWait(): void {
+    this.lockWaitMs = SHRED_LOCK_WAIT_MS;
+  }
+
   /**
    * Stores the pending key lines, in order (each appended whole and synced, as keyFor does);
    * throws the failure of the first the disk refuses still, the rest left pending. A key a shred
@@ -365,12 +378,14 @@ export class SubjectKeys {
     // stored now. Until 2026-12-06 a line stored between a shred's rewrite of this store and its
     // record reaching the disk (an async logger's flush interval) was kept, and the records held
     // under it were readable though the subject had been shredded; found by review.) A lock another
-    // holds is a refusal at once: the lines stay pending, tried again at the next write-out. (It
+    // holds is a refusal at once while the app runs (as the logger ends, see endingLockWait): the
+    // lines stay pending, tried again at the next write-out. (It
     // waited up to a second until 2026-12-06: on the app's thread, at each write-out of an outage
     // while another process shredded, which on a large directory rewrites stores for seconds.)
     // (this thread holds it already when this logger's own shred writes its record out)
     const lock = path.join(this.auditDir, SHRED_LOCK);
-    const release = holdsDirLock(lock) ? undefined : takeDirLock(lock, "Another crypto-shredding", { waitMs: 0, staleMs: 15_000 });
+    // (as the logger ends, `endingLockWaitMs`: see endingLockWait)
+    const release = holdsDirLock(lock) ? undefined : takeDirLock(lock, "Another crypto-shredding", { waitMs: this.lockWaitMs, staleMs: 15_000 });
     try {
       this.storePendingLocked();
     } finally {
@@ -587,7 +602,7 @@ export function shredSubjectKeys(masters: readonly EncryptionKey[], auditDir: st
   // one shred at a time per directory: two rewriting one store at once each rename their copy
   // over the other's, bringing back what the other destroyed (found by review, 2026-12-04)
   // (waits under the worker thread's 30 s call limit; the shred touches the lock at every store)
-  const release = takeDirLock(path.join(auditDir, SHRED_LOCK), "Another crypto-shredding", { waitMs: 10_000, staleMs: 15_000 });
+  const release = takeDirLock(path.join(auditDir, SHRED_LOCK), "Another crypto-shredding", { waitMs: SHRED_LOCK_WAIT_MS, staleMs: 15_000 });
   try {
     const destroyed = shredAll(masters, auditDir, subject);
     // (`whileHeld`: the caller's subject_shredded record, written out before the lock goes; a
@@ -601,6 +616,8 @@ export function shredSubjectKeys(masters: readonly EncryptionKey[], auditDir: st
 
 /** The lock file that serializes shreds of one directory. */
 export const SHRED_LOCK = ".shred.lock";
+/** How long a shred, and a logger storing its waiting keys as it ends, waits for another's shred lock (under the worker thread's 30 s call limit). */
+const SHRED_LOCK_WAIT_MS = 10_000;
 
 
 /** A store's shredding marker untouched this long was left by a shred that died. */

@@ -16,7 +16,8 @@ import fs from "node:fs";
 import path from "node:path";
 import { afterAll, describe, expect, it, type TestContext } from "vitest";
 import { AuditLogger, AuditViewer, verifyAuditLog, type Durability } from "../../src/index.js";
-import { readKeyStore } from "../../src/pipeline/keyring.js";
+import { readKeyStore, SHRED_LOCK } from "../../src/pipeline/keyring.js";
+import { takeDirLock } from "../../src/sink/dir-lock.js";
 import { cleanupTmp, readJsonl, tmpProject } from "../helpers/index.js";
 import { auditDirOf, filesContaining, killChildren, readKind, startFixture, type ChildHandle } from "../helpers/core.js";
 import { runCli } from "../cli/helpers.js";
@@ -354,4 +355,45 @@ describe("a subject shredded by a running app's logger while another's new data 
     const report = await verifyAuditLog(dir);
     expect(report.problems).toEqual([]);
   }, 60_000);
+});
+
+// A process that exits while its new data key waits for the disk stores it in its exit hook, under
+// the directory's shred lock (see SubjectKeys.storePending). Until the review of 2026-12-06 a
+// lock another process held (its shred under way) was a refusal at once there too: the key was
+// not stored and the records held under it were lost with the process (their count on stderr).
+// Now, as the logger ends, it waits for that lock as a shred does (a few seconds at most).
+describe("a new data key waiting for the disk as the process exits while another process shreds", () => {
+  for (const durability of ["sync", "async"] as const) {
+    it(`${durability}: the exit hook waits for the shred lock, stores the key, and writes the record held under it`, async (t) => {
+      const projectPath = tmpProject();
+      const dir = auditDirOf(projectPath);
+      const keyB64 = randomBytes(32).toString("base64");
+      const h = startOwnFixture(t, "key-exit-shred-child.mts", [projectPath, durability, keyB64]);
+      const [, pid, size] = (await h.waitForLine((l) => l.startsWith("ready "), "ready")).split(" ");
+      execFileSync("prlimit", ["--pid", pid!, `--fsize=${Number(size) + 50}:unlimited`]);
+      h.child.kill("SIGUSR1");
+      await h.waitForLine((l) => l === "outage", "outage");
+      const newbieChat = h.lines.find((l) => l.startsWith("chat newbie "))!.split(" ")[2]!;
+      // (another process's shred under way: its lock, held by this test's process)
+      const release = takeDirLock(path.join(dir, SHRED_LOCK), "test", { waitMs: 0, staleMs: 60_000 });
+      try {
+        execFileSync("prlimit", ["--pid", pid!, "--fsize=unlimited:unlimited"]);
+        h.child.kill("SIGUSR1");
+        await h.waitForLine((l) => l === "exiting", "exiting");
+        // (the shred ends a moment after the child began its exit)
+        await new Promise((r) => setTimeout(r, 300));
+      } finally {
+        release();
+      }
+      const exit = await h.exited;
+      expect(exit.code, exit.stderr).toBe(0);
+      const chats = readKind(projectPath, "chat_interaction", "keyexit");
+      const rec = chats.find((r) => r.id === newbieChat);
+      expect(rec, exit.stderr).toBeDefined();
+      const viewer = new AuditViewer({ auditPath: dir, sessionId: "keyexit", encryptionKey: keyB64 });
+      const viewed = new Map((await viewer.getChatInteractions({ limit: 100 })).map((r) => [r.id, r]));
+      expect(viewed.get(newbieChat)!.promptPreview).toBe("newbie asks during the outage");
+      expect((await verifyAuditLog(dir)).problems).toEqual([]);
+    }, 60_000);
+  }
 });

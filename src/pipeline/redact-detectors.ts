@@ -531,7 +531,7 @@ function secretNameKind(name: string): SecretName {
   if (last === "pin") return "pin";
   // (left to the text rules, which take a credential's shape: an e-mail's `signature`, a model's
   // `eos_token`, an `auth` mode, `{ auth: "none" }`; found by review, 2026-12-06: taken whole)
-  if (NOT_SECRET_MEMBER_LAST.has(last) || (last === "token" && words.length >= 2 && MODEL_TOKEN_WORDS.has(words[words.length - 2]!))) return "none";
+  if (NOT_SECRET_MEMBER_LAST.has(last) || (last === "token" && words.length >= 2 && NOT_A_CREDENTIAL_TOKEN.has(words[words.length - 2]!))) return "none";
   if (words.length === 1 && (last === "auth" || last === "oauth")) return "none";
   const secret =
     ONE_TIME_WORDS.has(last) ||
@@ -547,13 +547,15 @@ function secretNameKind(name: string): SecretName {
 /** Last words of a member that sign or name a message, not open anything: `signature` (an e-mail's, `Best regards, Bob`). */
 const NOT_SECRET_MEMBER_LAST = new Set(["signature"]);
 /**
- * Words before `token` that make it a model's text token or a count of them, never a credential
- * (`eos_token: "</s>"`, `pad_token`, `stop_token`, `max_token: 100`, `output_token`).
+ * Words before `token` that make it a model's text token, a count of them or a page's cursor,
+ * never a credential (`eos_token: "</s>"`, `pad_token`, `stop_token`, `max_token: 100`,
+ * `output_token`, `NextToken`, `page_token`, `nextPageToken`).
  */
-const MODEL_TOKEN_WORDS = new Set([
+const NOT_A_CREDENTIAL_TOKEN = new Set([
   "bos", "eos", "eot", "eom", "unk", "pad", "sep", "mask", "cls", "stop", "start", "end", "begin", "special", "added",
   "image", "audio", "video", "vision", "tool", "think", "thinking", "im", "fim", "prefix", "suffix", "middle",
   "max", "min", "total", "input", "output", "prompt", "completion", "reasoning", "cached", "first", "last",
+  "next", "prev", "previous", "page", "continuation", "cursor", "pagination", "sync",
 ]);
 
 /** Last words of a label that name a one-time code by themselves (`OTP`, `totp`, `X-Passcode`). */

@@ -334,6 +334,8 @@ describe("redactValue", () => {
       generation: { stop_token: "###", start_token: "BEGIN", end_token: "END", max_token: 100, output_token: 50, total_token: 3 },
       send_email: { to: "team", subject: "Weekly update", signature: "Best regards, Bob", email_signature: "Best, Bob" },
       client: { auth: "none", oauth: "enabled" },
+      // (a page's cursor, as AWS's and Google's APIs return it: one of a credential's shape goes by the text rule)
+      pages: { NextToken: "2", next_page_token: "CAoQAA", pageToken: "abc" },
     };
     expect(r.redactValue(input, counts)).toEqual(input);
     expect(JSON.parse(r.redactText(JSON.stringify(input), counts) as string)).toEqual(input);

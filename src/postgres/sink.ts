@@ -1597,7 +1597,8 @@ export class PostgresSink implements AuditSink {
       try {
         if (!fs.existsSync(original)) fs.renameSync(o.path, original);
       } catch (err) {
-        this.note(err);
+        // (gone: another sink took the claim over, and replays it; see adoptOrphans)
+        if ((err as NodeJS.ErrnoException).code !== "ENOENT") this.note(err);
       }
     }
   }

@@ -132,6 +132,36 @@ describe("a spool this sink replays, whose claim another namespace's sink took o
   }, 60_000);
 });
 
+describe("a spool whose claim another namespace's sink took over while this sink's replay of it waited, as this sink closes", () => {
+  it("is left under its new name, and no failure is reported for it", async () => {
+    const schema = schemaFor("nstakenclose");
+    await migratePostgres({ connectionString: PG_URL, schema });
+    const projectPath = tmpProject();
+    const dir = path.join(projectPath, "audit_logs");
+    const store = new PgProxy(await freePort());
+    proxies.push(store);
+    const [ended] = await endedWithSpools(projectPath, store.url, schema, 1);
+    // (the orphan's first batch is held until this sink has closed: its statement is canceled at closeTimeoutMs)
+    const gate = store.holdStatement(ended!);
+    await store.start();
+    const sink = new PostgresSink({ connectionString: store.url, schema, closeTimeoutMs: 300 });
+    const logger = new AuditLogger({ projectPath, sinks: [sink], fullContentLogging: false });
+    const errors: string[] = [];
+    logger.on("error", (e) => errors.push(e.message));
+    await gate.reached;
+    const claimed = fs.readdirSync(dir).find((f) => f.includes(".adopting-"))!;
+    const theirs = `${claimed.replace(/\.adopting-.*$/, "")}.adopting-${deadPid()}n${OTHER_NS_TAG}-1`;
+    fs.renameSync(path.join(dir, claimed), path.join(dir, theirs));
+    try {
+      await logger.finalizeSession();
+    } finally {
+      gate.release();
+    }
+    expect(errors.filter((e) => e.includes(".adopting-"))).toEqual([]);
+    expect(fs.readdirSync(dir).filter((f) => f.startsWith(".pg_spool") && f.includes(ended!))).toEqual([theirs]);
+  }, 60_000);
+});
+
 describe("a crashed session's recovery claim (`.pg_recovery_<store>_<id>`)", () => {
   it("of another namespace is left while young though its pid is dead here, and taken over once an hour old; this namespace's of a killed process, and an older claim (pid and start only), are taken over at once", async () => {
     const schema = schemaFor("nsmarker");

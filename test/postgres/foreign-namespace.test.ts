@@ -100,65 +100,56 @@ describe("a spool claimed for replay (`….adopting-<pid>n<namespace>h<host>-<st
   }, 60_000);
 });
 
+/**
+ * A spool an ended session left, which a sink (options `extra`) of a new logger claims for replay;
+ * its first batch is held by the store's proxy (`gate`) while another namespace's sink takes the
+ * claim over (renamed to `theirs`, as it does once an hour old).
+ */
+async function claimTakenOver(tag: string, extra: Partial<ConstructorParameters<typeof PostgresSink>[0]>) {
+  const schema = schemaFor(tag);
+  await migratePostgres({ connectionString: PG_URL, schema });
+  const projectPath = tmpProject();
+  const dir = path.join(projectPath, "audit_logs");
+  const store = new PgProxy(await freePort());
+  proxies.push(store);
+  const [ended] = await endedWithSpools(projectPath, store.url, schema, 1);
+  const gate = store.holdStatement(ended!);
+  await store.start();
+  const sink = new PostgresSink({ connectionString: store.url, schema, ...extra });
+  const logger = new AuditLogger({ projectPath, sinks: [sink], fullContentLogging: false });
+  const errors: string[] = [];
+  logger.on("error", (e) => errors.push(e.message));
+  await gate.reached;
+  const claimed = fs.readdirSync(dir).find((f) => f.includes(".adopting-"))!;
+  expect(claimed).toContain(`.adopting-${process.pid}${OWN_NS_SUFFIX}`);
+  const theirs = `${claimed.replace(/\.adopting-.*$/, "")}.adopting-${deadPid()}n${OTHER_NS_TAG}-1`;
+  fs.renameSync(path.join(dir, claimed), path.join(dir, theirs));
+  const spools = (): string[] => fs.readdirSync(dir).filter((f) => f.startsWith(".pg_spool") && f.includes(ended!));
+  return { schema, sink, logger, errors, gate, theirs, spools };
+}
+
 describe("a spool this sink replays, whose claim another namespace's sink took over (an hour old: its adopter may live)", () => {
   it("is left to that sink: this one goes on with its own records, not failing at each pump on the claim's old name", async () => {
-    const schema = schemaFor("nstaken");
-    await migratePostgres({ connectionString: PG_URL, schema });
-    const projectPath = tmpProject();
-    const dir = path.join(projectPath, "audit_logs");
-    const store = new PgProxy(await freePort());
-    proxies.push(store);
-    const [ended] = await endedWithSpools(projectPath, store.url, schema, 1);
-    // (the orphan's first batch of one record is held: this sink holds its claim meanwhile)
-    const gate = store.holdStatement(ended!);
-    await store.start();
-    const sink = new PostgresSink({ connectionString: store.url, schema, batchSize: 1, retryMinMs: 50, retryMaxMs: 100 });
-    const logger = new AuditLogger({ projectPath, sinks: [sink], fullContentLogging: false });
-    const errors: string[] = [];
-    logger.on("error", (e) => errors.push(e.message));
-    await gate.reached;
-    const claimed = fs.readdirSync(dir).find((f) => f.includes(".adopting-"));
-    expect(claimed).toContain(`.adopting-${process.pid}${OWN_NS_SUFFIX}`);
-    // (another namespace's sink takes the claim over, as it does once it is an hour old)
-    const theirs = `${claimed!.replace(/\.adopting-.*$/, "")}.adopting-${deadPid()}n${OTHER_NS_TAG}-1`;
-    fs.renameSync(path.join(dir, claimed!), path.join(dir, theirs));
+    // (batches of one record: a second read of the claim follows the held one)
+    const { schema, sink, logger, errors, gate, theirs, spools } = await claimTakenOver("nstaken", { batchSize: 1, retryMinMs: 50, retryMaxMs: 100 });
     gate.release();
     logger.logToolUsage({ toolName: "t", operation: "mine" });
     await logger.finalizeSession();
     expect(await storedOf(schema, logger.sessionId)).toBe(1);
     expect(sink.stats().spooledBytes).toBe(0);
     expect(errors).toEqual([]);
-    expect(fs.readdirSync(dir).filter((f) => f.startsWith(".pg_spool"))).toEqual([theirs]);
+    expect(spools()).toEqual([theirs]);
   }, 60_000);
-});
 
-describe("a spool whose claim another namespace's sink took over while this sink's replay of it waited, as this sink closes", () => {
-  it("is left under its new name, and no failure is reported for it", async () => {
-    const schema = schemaFor("nstakenclose");
-    await migratePostgres({ connectionString: PG_URL, schema });
-    const projectPath = tmpProject();
-    const dir = path.join(projectPath, "audit_logs");
-    const store = new PgProxy(await freePort());
-    proxies.push(store);
-    const [ended] = await endedWithSpools(projectPath, store.url, schema, 1);
-    // (the orphan's first batch is held until this sink has closed: its statement is canceled at closeTimeoutMs)
-    const gate = store.holdStatement(ended!);
-    await store.start();
-    const sink = new PostgresSink({ connectionString: store.url, schema, closeTimeoutMs: 300 });
-    const logger = new AuditLogger({ projectPath, sinks: [sink], fullContentLogging: false });
-    const errors: string[] = [];
-    logger.on("error", (e) => errors.push(e.message));
-    await gate.reached;
-    const claimed = fs.readdirSync(dir).find((f) => f.includes(".adopting-"))!;
-    const theirs = `${claimed.replace(/\.adopting-.*$/, "")}.adopting-${deadPid()}n${OTHER_NS_TAG}-1`;
-    fs.renameSync(path.join(dir, claimed), path.join(dir, theirs));
+  it("as this sink closes with its replay still waiting (canceled at closeTimeoutMs): the claim is left under its new name, and no failure is reported for it", async () => {
+    const { logger, errors, gate, theirs, spools } = await claimTakenOver("nstakenclose", { closeTimeoutMs: 300 });
     try {
       await logger.finalizeSession();
     } finally {
       gate.release();
     }
     expect(errors.filter((e) => e.includes(".adopting-"))).toEqual([]);
-    expect(fs.readdirSync(dir).filter((f) => f.startsWith(".pg_spool") && f.includes(ended!))).toEqual([theirs]);
+    expect(spools()).toEqual([theirs]);
   }, 60_000);
 });
 

@@ -2,7 +2,7 @@ import { createCipheriv, createDecipheriv, createHmac, randomBytes } from "node:
 import { appendWholeSync, openRegularForAppendReadSync, openRegularSync, readRegularFileSync, syncDirectorySync, writeNewFileSync, writeRegularFileSync } from "../regular-file.js";
 import fs from "node:fs";
 import path from "node:path";
-import { AuditKeyError } from "../errors.js";
+import { AuditIOError, AuditKeyError } from "../errors.js";
 import { safeReaddir } from "../sink/files.js";
 import { holdsDirLock, takeDirLock } from "../sink/dir-lock.js";
 import { fresh, sleepSync } from "../sink/lock.js";
@@ -385,7 +385,13 @@ export class SubjectKeys {
     // (this thread holds it already when this logger's own shred writes its record out)
     const lock = path.join(this.auditDir, SHRED_LOCK);
     // (as the logger ends, `endingLockWaitMs`: see endingLockWait)
-    const release = holdsDirLock(lock) ? undefined : takeDirLock(lock, "Another crypto-shredding", { waitMs: this.lockWaitMs, staleMs: 15_000 });
+    let release: (() => void) | undefined;
+    try {
+      release = holdsDirLock(lock) ? undefined : takeDirLock(lock, "Another crypto-shredding", { waitMs: this.lockWaitMs, staleMs: 15_000 });
+    } catch (err) {
+      // (what the refusal means here: takeDirLock's own words tell one to remove a lock file)
+      throw new AuditIOError(`${this.pending.size + this.destroying.size} new data key line(s) wait: another crypto-shredding holds ${lock}; they are stored, and the records under them written, once it has ended (tried again at the next write-out).`, { cause: err });
+    }
     try {
       this.storePendingLocked();
     } finally {

@@ -39,13 +39,15 @@ describe("a connection the server drops while the library has it checked out", (
     expect(Number(row!.c)).toBeGreaterThan(0);
   }, 30_000);
 
-  it("during tail --postgres's snapshot: the CLI's query fails with the error, the process lives", async () => {
+  it("during tail --postgres's snapshot: the process lives, and the snapshot is taken again on a new connection", async () => {
     const schema = freshSchema("droptail");
     schemas.push(schema);
     const r = await runChild({ url: PG_URL, schema, projectPath: tmpProject(), mode: "tail" });
     expect(r.code, r.err).toBe(0);
     const res = JSON.parse(r.out) as { dropped: number; errors: string[] };
     expect(res.dropped).toBe(1);
-    expect(res.errors[0]).toMatch(/^failed: /);
+    // (the snapshot failed with the error until 2026-12-06; now, its connection ended by the
+    // server, it is taken again, whole, on a new one: see StoreFollower.start)
+    expect(res.errors[0]).toBe("started");
   }, 30_000);
 });

@@ -2130,11 +2130,14 @@ export class AuditLogger extends EventEmitter<AuditLoggerEvents> implements Exit
       this.endWriteFailureStreak();
       if (this.notKept !== undefined && !this.writeFailing) this.reportNotKept();
     }
-    this.writeRefusedSlice();
+    const done = this.writeRefusedSlice();
     // (the record lines after their content files, as every write-out writes them: while slices
     // of refused content are left, the lines wait for the last one, which writes them out; see
-    // linesAfterContent)
-    if (this.refusedSlice === undefined) for (const kind of CHAIN_KINDS) this.writers[kind].writeOutSoon();
+    // linesAfterContent. When the content was refused again, the chat lines wait for the retry
+    // too: handed to the thread pool now, they were written once the disk took data, before
+    // their content, which only the next retry wrote; found 2026-12-06 as a test that failed
+    // one run in five, the timer's tick falling just before the disk came back)
+    if (this.refusedSlice === undefined) for (const kind of CHAIN_KINDS) if (done !== false || kind !== "chat_interaction") this.writers[kind].writeOutSoon();
     // (the records held from the sinks while their kind waited for a new data key: see appendNow)
     this.releaseToSinks();
   }
@@ -2152,11 +2155,13 @@ export class AuditLogger extends EventEmitter<AuditLoggerEvents> implements Exit
    * Writes a slice of the refused content files (see REFUSED_CONTENT_SLICE) and, when more are
    * left, the next slice in the next turn of the event loop (unref'd, as the flush timer is: at
    * the process's end the exit hook writes what is left); a failure is reported, and the flush
-   * timer (`fsync` mode: the group commit) tries again.
+   * timer (`fsync` mode: the group commit) tries again. Returns what the slice did (see
+   * writeRefusedContent; true when nothing was refused, "more" when a slice is due already).
    */
-  private writeRefusedSlice(): void {
+  private writeRefusedSlice(): boolean | "more" {
     // (a slice is due in this turn already: the timer's would double this turn's work)
-    if (this.contentRefused.size === 0 || this.refusedSlice !== undefined) return;
+    if (this.contentRefused.size === 0) return true;
+    if (this.refusedSlice !== undefined) return "more";
     const done = this.writeRefusedContent(REFUSED_CONTENT_SLICE);
     if (done === false) {
       this.report(new AuditIOError(`Writing the full content of ${this.contentRefused.size} interaction(s) failed again: ${reason(this.contentRefusedError)}. It stays in memory and is retried.`, { cause: this.contentRefusedError }), true);
@@ -2167,6 +2172,7 @@ export class AuditLogger extends EventEmitter<AuditLoggerEvents> implements Exit
       this.endWriteFailureStreak();
       if (this.notKept !== undefined && !this.writeFailing) this.reportNotKept();
     }
+    return done;
   }
 
   /**

@@ -74,9 +74,20 @@ export function documentedKindFiles(sessionId: string): string[] {
   return RECORD_KINDS.map((k) => `${KIND_FILE_STEM[k]}_${sessionId}.jsonl`);
 }
 
-/** Every file under the audit directory with its bytes. */
+/**
+ * Every file under the audit directory with its bytes. A file gone between the listing and its
+ * read (a lock the logger holds for a moment, `.shred.lock`; a temporary file renamed into place)
+ * is left out: it holds nothing by then.
+ */
 export function allFiles(projectPath: string): { path: string; bytes: Buffer }[] {
-  return walk(auditDirOf(projectPath)).map((p) => ({ path: p, bytes: fs.readFileSync(p) }));
+  return walk(auditDirOf(projectPath)).flatMap((p) => {
+    try {
+      return [{ path: p, bytes: fs.readFileSync(p) }];
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code === "ENOENT") return [];
+      throw err;
+    }
+  });
 }
 
 /** Files under the audit directory whose bytes or path contain `needle` (UTF-8). */

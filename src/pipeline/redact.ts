@@ -754,13 +754,15 @@ export class Redactor {
    * found 2026-12-06). An Authorization header keeps its scheme, as the `bearer` rule writes it.
    */
   private memberText(key: string, v: string, counts: RedactionCounts): string | undefined {
+    // (a member that is no secret's, the usual case, is read with `counts` at once: no scratch
+    // counts made per string member, nor the name asked again; isSecretMember caches by name)
+    if (!this.secretMembers || !isSecretMember(key, v)) {
+      const labelled = this.redactLabelled(key, v, counts);
+      return labelled !== v ? labelled : undefined;
+    }
     const scratch: RedactionCounts = {};
     const labelled = this.redactLabelled(key, v, scratch);
-    if (labelled === v) return this.secretMember(key, v, counts);
-    if (!WHOLE_PLACEHOLDER.test(labelled) && !AUTHORIZATION_NAME.test(key)) {
-      const whole = this.secretMember(key, v, counts);
-      if (whole !== undefined) return whole;
-    }
+    if (labelled === v || (!WHOLE_PLACEHOLDER.test(labelled) && !AUTHORIZATION_NAME.test(key))) return this.secretMember(key, v, counts);
     for (const rule of Object.keys(scratch)) counts[rule] = (counts[rule] ?? 0) + scratch[rule]!;
     return labelled;
   }

@@ -433,11 +433,16 @@ function credentialAccept(value: string, match: string, text: string, index: num
   // (a name starts with a letter or "_", but `2fa_code`, `2FA-Code`)
   if (!/[A-Za-z_]/.test(text[nameStart]!) && !/^[0-9]fa[_.-]/i.test(text.slice(nameStart, nameStart + 4))) return 0;
   // (a flag's value after a space, `--password Secret123`; elsewhere a label needs ":" or "=",
-  // so "the password is Secret123" stays, except a one-time code's: see below)
+  // but for a one-time code's and a password's after "is": see below)
   const separated = /[:=]/.test(match) || text[start] === "-";
   // (the whole value, but a sentence's stop: `123456:ABC-DEF1234gh…`, a Telegram bot's token, is no code)
   const digits = /^(?:\d{4,10}|\d{3,5}-\d{3,5})(?=[.:!?]*$)/.exec(value)?.[0];
-  if (!separated && digits === undefined) return 0;
+  const valueStart = index + match.length;
+  // (a code split by a space, `482 913`: its length, or 0; taken only after a one-time label in the singular, below)
+  const split = splitCodeLength(value, text, valueStart);
+  // ("is" or "are", perhaps with a ":": prose, but for digits, a code split by a space, or a password's value, proseIsValue)
+  const isForm = IS_FORM.test(match);
+  if (!separated && digits === undefined && split === 0 && !(isForm && PROSE_PASSWORD_MATCH.test(match))) return 0;
   // (percent-escapes decoded: `?api%5Fkey=`, until 2026-12-06 no label)
   const label = (text.slice(nameStart, index) + (/^[A-Za-z0-9_.%-]*/.exec(match)?.[0] ?? "")).replace(/%([0-9A-Fa-f]{2})/g, (_, h: string) => String.fromCharCode(parseInt(h, 16)));
   const words = nameWords(label);
@@ -447,6 +452,11 @@ function credentialAccept(value: string, match: string, text: string, index: num
   // rule, so that `sessionId: conv_8f3a2` and `cacheKey=user42` stay)
   const inUrl = start > 0 && "?&#;".includes(text[start - 1]!);
   const oneTime = ONE_TIME_WORDS.has(last) || (ONE_TIME_QUALIFIABLE.has(last) && ONE_TIME_LABEL.test((text.slice(Math.max(0, nameStart - 24), nameStart) + label).toLowerCase()));
+  // (`your code is 482913`, `Your Uber code: 4829`: digits only, see yourCodeLabel)
+  const yours = !oneTime && words.length === 1 && last === "code" && yourCodeLabel(match, text, nameStart);
+  // (a code split by a space after a label in the singular, `verification code: 482 913`, `your code is
+  // 123 456`, goes whole; after one in the plural, `passcodes: 1234 5678`, it is a list, codeListFollowing)
+  if (split > 0 && !last.endsWith("s") && (oneTime || (yours && codeEndsClause(text, valueStart + split)))) return split;
   // (a value on the line after its label's ":" only for a one-time code's: `backup codes:\n12345678`)
   if (!oneTime && match.includes("\n")) return 0;
   // (a name ending in `pass` after another word, in a URL's parameters too: `DB_PASS` names a
@@ -457,13 +467,18 @@ function credentialAccept(value: string, match: string, text: string, index: num
   // `verification code is 482913`, `PIN: 4829`; and a password of digits, `password: 12345678`:
   // until 2026-12-06 a value needed a letter)
   if (digits !== undefined) {
-    if (oneTime) return digits.length;
+    if (oneTime || (yours && codeEndsClause(text, valueStart + digits.length))) return digits.length;
     const bare = words.length === 1 && separated;
     if ((bare && last === "pin" && digits.length <= 8) || (separated && named && PASSWORD_WORD.test(last))) return digits.length;
-    // (digits after "is": `the password is 12345678`, `my PIN is 4829`; a word there is prose,
-    // `the password is Secret123` stays, see above. Until 2026-12-06 these digits were kept)
+    // (digits after "is": `the password is 12345678`, `my PIN is 4829`; a word there, proseIsValue.
+    // Until 2026-12-06 these digits were kept)
     if (IS_FORM.test(match) && ((PASSWORD_WORD.test(last) && named && digits.length >= 6) || (last === "pin" && digits.length <= 8))) return digits.length;
     return separated && named && ENV_SECRET_LAST_WORD.test(last) && envAssignment(value, label, match, text, start) ? digits.length : 0;
+  }
+  // (a password after "is", `the password is hunter2`; else "is:" reads as ":", `Your OTP is: A7K9Q2`)
+  if (isForm && named && PROSE_PASSWORD_WORD.test(last)) {
+    const length = proseIsValue(value, text, valueStart);
+    if (length > 0) return length;
   }
   if (!(named || pass === "shape") || !separated || ENVIRONMENT_REFERENCE.test(value) || readsAsCode(value, undefined)) return 0;
   // (the shell's working directory, `PWD=/home/bob`, is no password; until 2026-12-06 it was read as one)
@@ -474,8 +489,111 @@ function credentialAccept(value: string, match: string, text: string, index: num
   return PASSWORD_WORD.test(last) && passwordValue(value, label, match, text, start, index + match.length) ? value.length : 0;
 }
 
-/** A label's match that ends with "is" (`password is `, `PIN is: `): prose, unless what follows is digits alone. */
-const IS_FORM = /[ \t]is:?[ \t]+["']?$/i;
+/**
+ * A label's match that ends with "is" or "are" (`password is `, `PIN is: `, `recovery codes are `):
+ * prose, unless what follows is digits alone, a code split by a space, or a password (proseIsValue).
+ */
+const IS_FORM = /[ \t](?:is|are):?[ \t]+["']?$/i;
+
+/**
+ * The length of a one-time code split by a space (`482 913`, `1234 5678`: two groups of 3 to 5
+ * digits, of one length) whose first group is `value`, at `valueStart` in `text`; or 0. The second
+ * group ends the word: no letter, digit or further group of digits after it (`482 913 2671` is
+ * no code).
+ */
+function splitCodeLength(value: string, text: string, valueStart: number): number {
+  if (value.length < 3 || value.length > 5 || !/^\d+$/.test(value)) return 0;
+  SPLIT_CODE_REST.lastIndex = valueStart + value.length;
+  const m = SPLIT_CODE_REST.exec(text);
+  return m !== null && m[1]!.length === value.length ? value.length + 1 + value.length : 0;
+}
+const SPLIT_CODE_REST = / (\d{3,5})(?![\w@]|[.,:/-]\d| \d)/y;
+
+/**
+ * Whether `code` before its label `code` is the user's one-time code: `your` (and at most two
+ * capitalised words, a sender's name: `Your Uber code is 4829`) right before the label, and ":"
+ * or "is" after it. (2026-12-06: `your code is 123456` was kept, as `the code is 123456` is.)
+ */
+function yourCodeLabel(match: string, text: string, nameStart: number): boolean {
+  return YOUR_CODE_SEPARATOR.test(match) && YOUR_BEFORE.test(text.slice(Math.max(0, nameStart - 48), nameStart));
+}
+const YOUR_CODE_SEPARATOR = /^code["']?(?:[ \t]*:[ \t]*|[ \t]+is:?[ \t]+)["']?$/i;
+const YOUR_BEFORE = /(?:^|[^A-Za-z0-9_])[Yy]our(?:[ \t]+[A-Z][A-Za-z0-9]{0,20}){0,2}[ \t]+$/;
+
+/**
+ * Whether a code after `your code is` ends its clause, as a code a message gives does (`Your code
+ * is 482913.`, `… 482913 and expires in 10 minutes`, `… 482913 Do not share it`), not a count
+ * of something (`your code is 1500 lines long`): no lower-case word after it but one of a few a
+ * message goes on with.
+ */
+function codeEndsClause(text: string, end: number): boolean {
+  const next = /^[ \t]+([a-z][a-z']*)/.exec(text.slice(end, end + 24));
+  return next === null || CODE_MESSAGE_NEXT.has(next[1]!);
+}
+const CODE_MESSAGE_NEXT = new Set(["and", "to", "for", "valid", "expires", "it", "please", "do", "don't", "dont", "never", "use", "enter", "which", "this", "is", "if", "or", "from", "via"]);
+
+/** A label's last word that names a password in prose (`the password is …`; not `pwd`, the working directory, nor `pass`). */
+const PROSE_PASSWORD_WORD = /(?:password|passwd|passphrase)$/;
+/** A label's match ending in such a word and "is" or "are" (read first, so that other labels' prose costs no more). */
+const PROSE_PASSWORD_MATCH = /(?:password|passwd|passphrase)["']?[ \t]+(?:is|are)\b/i;
+
+/**
+ * How much of a value after `password is` (`the password is hunter2`, `my password is hunter`,
+ * `The Password is 'Guest42'`) is the password, when it is one: 4 characters or more with a letter
+ * or a digit (digits alone are read before: 6 or more), a trailing sentence stop not part of it,
+ * and no word of prose (PROSE_AFTER_IS: `required`, `too`, `wrong`, `not`, `None`, `string`),
+ * participle or adverb (`stored`, `being`, `securely`, `changeable`, `sensitive`), hyphenated
+ * compound of such a word (`case-sensitive`, `URL-encoded`; three words or more are a passphrase,
+ * `correct-horse-battery-staple`), template, reference, mask or code. (Until 2026-12-06 any word
+ * there stayed, the password with it.)
+ */
+function proseIsValue(value: string, text: string, valueStart: number): number {
+  // (a sentence's stop or markdown's closing mark is no part of it: `the password is secret`.; a
+  // markdown's opening mark is, as the value starts there: `[REDACTED:credential]` then "`")
+  const v = value.replace(/[.:`*_~]+$/, "");
+  const core = v.replace(/^[`*_~]+/, "").replace(/!+$/, "");
+  // (a count and its unit is none: `8-characters`, `12chars`)
+  if (core.length < 4 || !/[A-Za-z]/.test(core) || /^\d{1,3}-?[A-Za-z]+$/.test(core)) return 0;
+  if (TEMPLATE.test(core) || ENVIRONMENT_REFERENCE.test(core) || readsAsCode(core, text[valueStart + v.length]) || /^(.)\1*$/s.test(core)) return 0;
+  const parts = core.split("-");
+  if (parts.length <= 2 && parts.some((p) => readsAsProse(p))) return 0;
+  return v.length;
+}
+
+/** A word after `password is` that is prose, by a stop-list or an ending (see proseIsValue). */
+function readsAsProse(word: string): boolean {
+  const w = word.toLowerCase();
+  return PROSE_AFTER_IS.has(w) || (/^[a-z]+$/.test(w) && PROSE_ENDING.test(w));
+}
+const PROSE_ENDING = /(?:ed|ing|ly|able|ible|ive)$/;
+/**
+ * Words that follow `password is` in prose and code, not a password: articles and other function
+ * words, adjectives of a password's state and strength, types, and participles without an `-ed`
+ * ending. Drawn from docs, UI messages and code (2026-12-06); a password that is one of them is
+ * kept (`the password is secret`).
+ */
+const PROSE_AFTER_IS = new Set([
+  // function words
+  "a", "an", "the", "not", "no", "now", "never", "always", "also", "only", "just", "still", "already", "too", "very",
+  "so", "quite", "really", "be", "been", "being", "in", "on", "at", "of", "for", "to", "from", "with", "without", "by",
+  "as", "about", "like", "exactly", "either", "both", "all", "any", "some", "same", "this", "that", "these", "those",
+  "what", "which", "whatever", "your", "my", "his", "her", "their", "our", "its", "it", "one", "and", "or", "but",
+  "then", "there", "here", "how", "why", "when", "where", "less", "more", "most", "least", "much", "well", "else",
+  "nothing", "something", "anything", "everything", "none", "null", "nil", "undefined", "true", "false", "empty", "blank",
+  // a password's state, strength or kind
+  "required", "optional", "mandatory", "correct", "incorrect", "wrong", "right", "valid", "invalid", "missing", "set",
+  "unset", "reset", "sent", "shown", "hidden", "known", "unknown", "given", "taken", "chosen", "written", "forgotten",
+  "stolen", "broken", "kept", "lost", "weak", "strong", "secure", "insecure", "safe", "unsafe", "long", "short", "good",
+  "bad", "fine", "okay", "ok", "great", "easy", "hard", "simple", "complex", "random", "unique", "new", "old", "current",
+  "temporary", "permanent", "case", "secret", "private", "public", "plain", "plaintext", "stale", "due", "ready",
+  "available", "unavailable", "active", "inactive", "necessary", "needed", "nullable", "different", "identical",
+  "equal", "similar", "complete", "incomplete", "able", "unable", "free", "open", "closed", "locked", "expired",
+  "ignored", "mine", "yours", "obvious", "common", "default", "standard", "generic", "real", "fake", "dummy",
+  "usually", "often", "sometimes", "typically", "generally", "normally", "probably", "actually", "simply", "sensitive",
+  "insensitive", "part", "shorter", "longer", "stronger", "weaker", "better", "worse", "best", "worst", "whole",
+  // types, in code (`password is None`, `password is string`)
+  "string", "number", "boolean", "object", "array", "bytes", "integer", "buffer", "function", "str", "int", "bool",
+]);
 
 /**
  * Whether an object member of this name holds a secret whatever its value (`{ password: "sunshine" }`,
@@ -559,14 +677,14 @@ const NOT_A_CREDENTIAL_TOKEN = new Set([
 ]);
 
 /** Last words of a label that name a one-time code by themselves (`OTP`, `totp`, `X-Passcode`). */
-const ONE_TIME_WORDS = new Set(["otp", "totp", "hotp", "passcode"]);
+const ONE_TIME_WORDS = new Set(["otp", "totp", "hotp", "passcode", "otps", "totps", "hotps", "passcodes"]);
 /** Last words of a label that name one only after a word that says so (`verification code`, `2FA code`, `one-time password`, `card PIN`). */
 const ONE_TIME_QUALIFIABLE = new Set(["code", "codes", "pin", "password", "pass"]);
 const ONE_TIME_QUALIFIERS =
   "(?:^|[^a-z0-9])(?:verification|verify|security|one[ _-]?time|[0-9]fa|two[ _-]?factor|tfa|mfa|otp|totp|sms|login|log[ _-]?in|sign[ _-]?in|auth|authentication|access|confirmation|reset|recovery|backup|pin|card|sim|atm)[ _.-]?";
 const ONE_TIME_LABEL = new RegExp(`${ONE_TIME_QUALIFIERS}(?:codes?|pin|password|pass)$`);
 /** What ends a text (lower case) before a list of codes: a one-time label in the plural and its ":", "=" or space, perhaps a line break (`recovery codes: `, `backup codes:\n`). */
-const CODE_LIST_LABEL = new RegExp(`${ONE_TIME_QUALIFIERS}codes["']?(?:[ \t]*[:=][ \t]*|[ \t]+|[ \t]*:[ \t]*\r?\n[ \t]*)["']?$`);
+const CODE_LIST_LABEL = new RegExp(`(?:${ONE_TIME_QUALIFIERS}codes|(?:^|[^a-z0-9])(?:passcodes|[th]?otps))["']?(?:[ \t]*[:=][ \t]*|[ \t]+(?:are:?[ \t]+)?|[ \t]*:[ \t]*\r?\n[ \t]*)["']?$`);
 /** A code of a list: letters and digits, perhaps in groups split by hyphens (`1234-5678`, `1a2b3-c4d5e`). */
 const LIST_CODE = /^[A-Za-z0-9]+(?:-[A-Za-z0-9]+)*$/;
 /** The next code of a list: after spaces, a comma or semicolon, a line break (one of them at least); ending the word; 32 characters at most, as the first (sameCodeShape checks its hyphens). */
@@ -826,7 +944,15 @@ export const BUILTIN_DETECTORS: readonly Detector[] = Object.freeze([
     // rare "://" and each part stops at a "/", so a text of many costs each its own authority.
     // (Until 2026-12-06 no rule knew it: the password was kept, or read as an e-mail's local
     // part with the host: `https://alice:[REDACTED:email]/`.)
-    pattern: /:\/\/[^\s/?#@:"'<>\\[\]{}]*:(?=(?<secret>[^\s/?#"'<>\\[\]{}]+)@)/g,
+    // A password holding "/", "?" or "#" (`postgres://user:p/ss#w?rd@db/app`, unencoded as a URL
+    // parser needs it: they end the authority there, and the URL fails or keeps the rest as its
+    // path, but the text still carries the password) runs to the first "@" after which a host
+    // ends at a "/", "?", "#", ":" (a port), a space or the text's end, 128 characters at most
+    // after its first part; never after a port (`http://host:8080/x?to=bob@example.com`) or a
+    // port's placeholder (`:port/`, `:PORT/`, `:$PORT/`), nor across another "://" (so that a text
+    // of many costs each the way to the next). (Until 2026-12-06 such a password was kept.)
+    pattern:
+      /:\/\/[^\s/?#@:"'<>\\[\]{}]*:(?=(?<secret>[^\s/?#"'<>\\[\]{}]+(?=@)|(?!(?:\d*|[Pp]ort|PORT|\$[A-Za-z_]\w*)[/?#])[^\s/?#@"'<>\\[\]{}]+[/?#](?:(?!:\/\/)[^\s"'<>\\[\]{}]){0,128}?(?=@[^\s/?#@"'<>\\[\]{}]*(?:[/?#\s"'<>\\[\]{}]|$))))/g,
     secretStart: (m) => m.index + m[0].length,
     hint: (t) => t.includes("://"),
     // (the lookahead's run is greedy: up to the last "@", so that a password holding one goes whole)
@@ -871,7 +997,7 @@ export const BUILTIN_DETECTORS: readonly Detector[] = Object.freeze([
     // end kept; found by review, 2026-12-06). A one-time code may stand on the line after its
     // label's ":" (`backup codes:` and a code a line: credentialAccept takes that only for one),
     // and a list of codes after one label goes code by code (codeListFollowing).
-    pattern: /(?:key|sig|code|pin|auth|bearer|jwt|sess|pwd|pass|mfa|nonce|verifier|appid|token|secret|cookie|otp|credential|assertion)[A-Za-z0-9_.%-]{0,63}?["']?(?:[ \t]*[:=][ \t]*|[ \t]+is:?[ \t]+|[ \t]+|[ \t]*:[ \t]*\r?\n[ \t]*)["']?(?=(?<secret>(?<=")[^\s"\\[][^\s"\\]{0,1022}(?=")|(?<=')[^\s'\\[][^\s'\\]{0,1022}(?=')|[^\s"'&,;)\]}>#?\\[=][^\s"'&,;)\]}>#?\\=]{0,1023}=*))/gi,
+    pattern: /(?:key|sig|code|pin|auth|bearer|jwt|sess|pwd|pass|mfa|nonce|verifier|appid|token|secret|cookie|otp|credential|assertion)[A-Za-z0-9_.%-]{0,63}?["']?(?:[ \t]*[:=][ \t]*|[ \t]+(?:is|are):?[ \t]+|[ \t]+|[ \t]*:[ \t]*\r?\n[ \t]*)["']?(?=(?<secret>(?<=")[^\s"\\[][^\s"\\]{0,1022}(?=")|(?<=')[^\s'\\[][^\s'\\]{0,1022}(?=')|[^\s"'&,;)\]}>#?\\[=][^\s"'&,;)\]}>#?\\=]{0,1023}=*))/gi,
     // (the value starts where the match ends: no `d` flag, whose indices cost the scan 3x)
     secretStart: (m) => m.index + m[0].length,
     accept: credentialAccept,

@@ -955,7 +955,8 @@ export const BUILTIN_DETECTORS: readonly Detector[] = Object.freeze([
       /:\/\/[^\s/?#@:"'<>\\[\]{}]*:(?=(?<secret>[^\s/?#"'<>\\[\]{}]+(?=@)|(?!(?:\d*|[Pp]ort|PORT|\$[A-Za-z_]\w*)[/?#])[^\s/?#@"'<>\\[\]{}]+[/?#](?:(?!:\/\/)[^\s"'<>\\[\]{}]){0,128}?(?=@[^\s/?#@"'<>\\[\]{}]*(?:[/?#\s"'<>\\[\]{}]|$))))/g,
     secretStart: (m) => m.index + m[0].length,
     hint: (t) => t.includes("://"),
-    // (the lookahead's run is greedy: up to the last "@", so that a password holding one goes whole)
+    // (the first alternative's run is greedy: up to the last "@" before a "/", "?" or "#", so that
+    // a password holding one goes whole; the second's is lazy: up to the first "@" a host follows)
     accept: urlPasswordAccept,
   }),
   detector({
@@ -965,9 +966,10 @@ export const BUILTIN_DETECTORS: readonly Detector[] = Object.freeze([
     // in`, `G-482913 is your Google verification code` (as text messages write it; until
     // 2026-12-06 only a code after its label was read): "is your … code" after a line's,
     // sentence's or quote's start, "to sign in" (log in, verify, confirm) after "use" or
-    // "enter"; so that `404 is the status code` and `use 8080 to connect` stay.
+    // "enter"; so that `404 is the status code` and `use 8080 to connect` stay. A code split by a
+    // space, two groups of 3 or of 4 digits (`482 913 is your code`), goes whole (2026-12-06).
     pattern:
-      /(?:(?<=(?<![\w.,:/-])[A-Z]-)|(?<![\w.,:/-]))(?<secret>\d{4,10}|\d{3,5}-\d{3,5})(?:[ \t]+is[ \t]+your[ \t]+(?:[A-Za-z0-9-]+[ \t]+){0,3}?(?:code|OTP|PIN|passcode|one-time[ \t]+password)\b|[ \t]+(?:to|for)[ \t]+(?:sign[ \t-]?in|log[ \t-]?in|verify|verification|confirm|authenticate|authentication)\b)/dgi,
+      /(?:(?<=(?<![\w.,:/-])[A-Z]-)|(?<![\w.,:/-]))(?<secret>\d{4,10}|\d{3,5}-\d{3,5}|\d{3} \d{3}|\d{4} \d{4})(?:[ \t]+is[ \t]+your[ \t]+(?:[A-Za-z0-9-]+[ \t]+){0,3}?(?:code|OTP|PIN|passcode|one-time[ \t]+password)\b|[ \t]+(?:to|for)[ \t]+(?:sign[ \t-]?in|log[ \t-]?in|verify|verification|confirm|authenticate|authentication)\b)/dgi,
     hint: (t) => CODE_FIRST_HINT.test(t),
     accept: (c, match, text, index) => {
       // (a line break before the text's start; a sender's letter before the code, Google's `G-482913 is your …`)

@@ -727,6 +727,9 @@ describe("detector gaps", () => {
       ["Your code is 482913. Do not share it.", "Your code is [REDACTED:credential]. Do not share it."],
       ["Your Uber code: 4829", "Your Uber code: [REDACTED:credential]"],
       ["your code is 123456 and expires in 10 minutes", "your code is [REDACTED:credential] and expires in 10 minutes"],
+      // before its label too
+      ["482 913 is your verification code", "[REDACTED:credential] is your verification code"],
+      ["Use 1234 5678 to sign in.", "Use [REDACTED:credential] to sign in."],
     ], "credential");
     expectKept([
       "error code: 500 200",
@@ -738,6 +741,8 @@ describe("detector gaps", () => {
       "verification code: 482 9134", // groups of different lengths: no code's shape
       "verification code: 482 913 271",
       "verification code: 482 913abc",
+      "at 10 482 913 is your code",
+      "since 2024 1234 is your code",
     ]);
   });
 
@@ -889,6 +894,8 @@ describe("detector gaps", () => {
       ["://a:b/@".repeat(mb / 8), { credential: Math.floor(mb / 8) }],
       ["Your Uber Eats code is ".repeat(mb / 23), {}],
       ["your ".repeat(mb / 5) + "code is 1234", { credential: 1 }],
+      ["482 913 ".repeat(mb / 8) + "is your code", {}],
+      ["\n482 913 is your ".repeat(mb / 17), {}],
     ];
     for (const [text, want] of cases) {
       const r = run(placeholder, text);

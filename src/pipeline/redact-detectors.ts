@@ -591,6 +591,16 @@ const PROSE_AFTER_IS = new Set([
   "ignored", "mine", "yours", "obvious", "common", "default", "standard", "generic", "real", "fake", "dummy",
   "usually", "often", "sometimes", "typically", "generally", "normally", "probably", "actually", "simply", "sensitive",
   "insensitive", "part", "shorter", "longer", "stronger", "weaker", "better", "worse", "best", "worst", "whole",
+  // a strength meter's grades, and participles not ending in `-ed` or `-en` (`the password is read from …`)
+  "medium", "fair", "moderate", "average", "poor", "excellent", "perfect", "mismatch", "length", "min", "max", "per", "via",
+  "off", "specific", "important", "confidential", "personal", "critical", "useless", "unnecessary", "obsolete", "legacy",
+  "present", "absent", "gone", "enough", "sufficient", "insufficient", "irrelevant", "cleartext", "pwned",
+  "read", "put", "held", "told", "left", "found", "made", "done", "run", "built", "got", "gotten", "spent", "stuck",
+  "shut", "split", "meant", "paid", "said", "sold", "won", "understood", "taught", "caught", "brought", "thought",
+  "drawn", "seen", "bound",
+  // encodings and hashes (`the password is base64 encoded`, `the password is bcrypt hashed`)
+  "base64", "hex", "utf8", "ascii", "unicode", "bcrypt", "scrypt", "argon2", "argon2id", "pbkdf2", "md5", "sha1",
+  "sha256", "sha512",
   // types, in code (`password is None`, `password is string`)
   "string", "number", "boolean", "object", "array", "bytes", "integer", "buffer", "function", "str", "int", "bool",
 ]);

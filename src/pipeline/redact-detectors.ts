@@ -807,11 +807,16 @@ const ENVIRONMENT_REFERENCE = /^(?:%env\(|process\.env[.[]|import\.meta\.env[.[]
 /**
  * A URL's password (`postgres://user:sunshine@db/app`, `redis://:pass@host`), unless it is a
  * template or reference (`%s`, `$DB_PASS`, a mask of `*`): the pattern has already refused
- * `<password>`, `{password}`, `${DB_PASS}` and brackets (`[REDACTED:…]`, IPv6 hosts).
+ * `<password>`, `{password}`, `${DB_PASS}` and brackets (`[REDACTED:…]`, IPv6 hosts). Nor is an
+ * image's tag before its digest (`docker://alpine:3.18@sha256:…`, as a workflow's `uses:` names
+ * one: until 2026-12-06 the tag was redacted as a password).
  */
-function urlPasswordAccept(value: string): number {
+function urlPasswordAccept(value: string, match: string, text: string, index: number): number {
+  const after = index + match.length + value.length;
+  if (IMAGE_DIGEST.test(text.slice(after, after + 8))) return 0;
   return /^(?:%[sd]|\*+)$/.test(value) || TEMPLATE.test(value) || ENVIRONMENT_REFERENCE.test(value) ? 0 : value.length;
 }
+const IMAGE_DIGEST = /^@sha(?:256|384|512):/;
 
 /**
  * What may precede a one-time code given before "is your … code": a line's, sentence's or

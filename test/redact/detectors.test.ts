@@ -782,6 +782,9 @@ describe("detector gaps", () => {
       "http://host:/x@y",
       "postgres://user:p/ss",
       "postgres://user:<pass/word>@db/app",
+      // an image's tag before its digest (a workflow's `uses:`) is no password
+      "uses: docker://alpine:3.18@sha256:0123abcd",
+      "docker://node:20-alpine@sha512:0123abcd",
     ]);
   });
 

@@ -1463,6 +1463,7 @@ export class AuditLogger extends EventEmitter<AuditLoggerEvents> implements Exit
       this.storePendingKeys();
     } catch (err) {
       keysRefused = err;
+      if (exiting) this.announceKeysLost(err);
     }
     // (the record of a key found shredded meanwhile, written below with the rest)
     this.recordShredsElsewhere();
@@ -1532,6 +1533,25 @@ export class AuditLogger extends EventEmitter<AuditLoggerEvents> implements Exit
       const lost = this.notKept === undefined ? 0 : [...this.notKept.count.values()].reduce((a, b) => a + b, 0);
       const what = [...(kindsFailed.length > 0 ? [`${kindsFailed.join(", ")} records`] : []), ...(contentFailed > 0 ? [`the full content of ${contentFailed} interaction(s)`] : []), ...(contentNamesFailed !== undefined ? ["the sync of the content files' names"] : []), ...(lost > 0 ? [`${lost} record(s) not kept during the outage`] : []), ...(checkpointFailed !== undefined ? ["the final signed checkpoint"] : []), ...(endFailed !== undefined ? [END_STATE_NOT_WRITTEN] : [])].join(" and ");
       throw new AuditIOError(`session ${this.sessionId}: ${what} not written: ${reason(first)}`, { cause: first });
+    }
+  }
+
+  /**
+   * The exit hook could not store the new data keys still waiting (see storePendingKeys): an
+   * `error` event names what goes with them, the records of the kinds held under them and the
+   * content files, as the process ends (its stderr line says what was not written as a whole).
+   * Found by the shred review, 2026-12-06: stderr alone told of it, saying they would be stored
+   * at the next write-out. A listener that throws is not let into the exit hook.
+   */
+  private announceKeysLost(err: unknown): void {
+    const kinds = CHAIN_KINDS.filter((k) => this.writers[k].holding);
+    const keys = this.subjectKeys;
+    const content = [...this.contentInFlight.values()].filter((c) => c.manifest.keyId !== undefined && keys?.isPending(c.manifest.keyId)).length;
+    const what = [...(kinds.length > 0 ? [`the ${kinds.join(", ")} records held under them`] : []), ...(content > 0 ? [`the full content of ${content} interaction(s)`] : [])].join(" and ");
+    try {
+      this.announce(new AuditIOError(`session ${this.sessionId}: the new data keys waiting for the disk were not stored as the process ended, and ${what || "nothing held under them"} ${what ? "are" : "is"} not written: ${reason(err)}`, { cause: err }));
+    } catch {
+      // (the listener threw: the stderr line still tells)
     }
   }
 

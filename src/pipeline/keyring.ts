@@ -8,7 +8,7 @@ import { holdsDirLock, takeDirLock } from "../sink/dir-lock.js";
 import { fresh, sleepSync } from "../sink/lock.js";
 import { OWN_NAME_PID } from "../sink/owner.js";
 import { makeEncryptionKey, type EncryptionKey } from "./keys.js";
-import { auditEventsOf, chainFilesBySession } from "../sink/audit-events.js";
+import { changedSince, readShreds, sameMark, shredMark, shredSince, type PlacedShred, type ShredMark, type ShredOnDisk } from "./shred-order.js";
 
 /**
  * Envelope encryption. Every subject (a `userId`, or the session when a record has none) gets a
@@ -272,14 +272,14 @@ export class SubjectKeys {
   private readonly bySubject = new Map<string, EncryptionKey>();
   /** by raw subject, so the hot path skips the HMAC */
   private readonly cache = new Map<string | undefined, EncryptionKey>();
-  /** new keys the disk refused, by key id, in the order made: their store lines, subject tags and when they were made */
-  private readonly pending = new Map<string, { readonly line: string; readonly tag: string; readonly createdAt: string }>();
-  private pendingLineBytes = 0;
   /**
-   * Keys stored from `pending` and then found shredded by another process (see storePending),
-   * by key id: their subject tags, while their lines are still to be destroyed in the store.
+   * new keys the disk refused, by key id, in the order made: their store lines, subject tags, and
+   * the directory's chain files as they were before any record was made under them (see storePending)
    */
-  private readonly destroying = new Map<string, string>();
+  private readonly pending = new Map<string, { readonly line: string; readonly tag: string; readonly mark: ShredMark }>();
+  private pendingLineBytes = 0;
+  /** the directory's shred records as storePendingLocked last read them, and the chain files they were read from */
+  private shredsRead: { readonly at: ShredMark; readonly shreds: readonly PlacedShred[] } | undefined;
   /** keys found shredded by another process while pending, destroyed, not told yet (see takeShreddedElsewhere) */
   private shreddedElsewhere: ShreddedElsewhere[] = [];
   private readonly file: string;
@@ -325,7 +325,9 @@ export class SubjectKeys {
         if (appendKeyLine(this.file, line, kid)) break;
       } catch (err) {
         if (!keepRefused?.(err)) throw err;
-        this.pending.set(kid, { line, tag, createdAt: w.createdAt });
+        // (the directory's chain files now, before any record is made under the key: a shred
+        // recorded later is one the key waited through; see storePending)
+        this.pending.set(kid, { line, tag, mark: shredMark(this.auditDir, this.sessionId) });
         this.pendingLineBytes += line.length;
         break;
       }
@@ -336,14 +338,14 @@ export class SubjectKeys {
     return k;
   }
 
-  /** Whether key `kid` is one whose store line waits for the disk (see keyFor), or whose line waits to be destroyed (see storePending). */
+  /** Whether key `kid` is one whose store line (or tombstone, see storePending) waits for the disk (see keyFor). */
   isPending(kid: string): boolean {
-    return this.pending.has(kid) || this.destroying.has(kid);
+    return this.pending.has(kid);
   }
 
-  /** Whether any new key's store line waits for the disk (to be stored, or destroyed). */
+  /** Whether any new key's store line waits for the disk. */
   get hasPending(): boolean {
-    return this.pending.size > 0 || this.destroying.size > 0;
+    return this.pending.size > 0;
   }
 
   /** The bytes of the store lines that wait for the disk. */
@@ -351,17 +353,21 @@ export class SubjectKeys {
     return this.pendingLineBytes;
   }
 
-  /** How long storePending waits for another process's shred lock: at once while the app runs (see storePending), longer as the logger ends (endingLockWait). */
-  private lockWaitMs = 0;
+  /** Until when (performance.now()) storePending waits for another process's shred lock: never while the app runs (a refusal at once, see storePending), as the logger ends until the bound endingLockWait set. */
+  private endingUntil: number | undefined;
 
   /**
-   * The logger is ending (finalizeSession(), the exit hook): storePending waits for another
-   * process's shred lock as long as a shred does for it, since what it does not store now is lost
-   * with the process. Found by review, 2026-12-06: a refusal at once there lost the records held
-   * under a key that waited for the disk ("not written" on stderr) while another process shredded.
+   * The logger is ending (finalizeSession(), the exit hook): from now on storePending waits for
+   * another process's shred lock, since what it does not store now is lost with the process;
+   * ENDING_LOCK_WAIT_MS in all, however often it is called meanwhile (once, and once for each kind
+   * whose records wait for the keys). Found by review, 2026-12-06: a refusal at once there lost
+   * the records held under a key that waited for the disk while another process shredded. Then
+   * it waited 10 s at each call: 20 s as a process with one kind held ended, the rest of its
+   * records (every kind's, its session's end) written only after, and a container's stop (10 s
+   * before its SIGKILL, Docker's default) lost them all (found by the shred review, 2026-12-06).
    */
   endingLockWait(): void {
-    this.lockWaitMs = SHRED_LOCK_WAIT_MS;
+    this.endingUntil = performance.now() + ENDING_LOCK_WAIT_MS;
   }
 
   /**
@@ -369,7 +375,8 @@ export class SubjectKeys {
    * throws the failure of the first the disk refuses still, the rest left pending. A key a shred
    * in another process destroyed meanwhile (its tombstone in the store) is no longer pending, and
    * its subject's next record gets a new one; so is one whose subject another process shredded
-   * while it waited, destroyed again as it is stored (see takeShreddedElsewhere).
+   * while it waited, of which a tombstone is stored instead of its line (see storePendingLocked,
+   * takeShreddedElsewhere).
    */
   storePending(): void {
     if (!this.hasPending) return;
@@ -386,11 +393,15 @@ export class SubjectKeys {
     const lock = path.join(this.auditDir, SHRED_LOCK);
     // (as the logger ends, `endingLockWaitMs`: see endingLockWait)
     let release: (() => void) | undefined;
+    const ending = this.endingUntil;
     try {
-      release = holdsDirLock(lock) ? undefined : takeDirLock(lock, "Another crypto-shredding", { waitMs: this.lockWaitMs, staleMs: 15_000 });
+      release = holdsDirLock(lock) ? undefined : takeDirLock(lock, "Another crypto-shredding", { waitMs: ending === undefined ? 0 : Math.max(0, Math.round(ending - performance.now())), staleMs: 15_000 });
     } catch (err) {
       // (what the refusal means here: takeDirLock's own words tell one to remove a lock file)
-      throw new AuditIOError(`${this.pending.size + this.destroying.size} new data key line(s) wait: another crypto-shredding holds ${lock}; they are stored, and the records under them written, once it has ended (tried again at the next write-out).`, { cause: err });
+      if (ending !== undefined) {
+        throw new AuditIOError(`${this.pending.size} new data key line(s) not stored: another crypto-shredding held ${lock} past the ${ENDING_LOCK_WAIT_MS / 1000} s a logger waits for it as it ends.`, { cause: err });
+      }
+      throw new AuditIOError(`${this.pending.size} new data key line(s) wait: another crypto-shredding holds ${lock}; they are stored, and the records under them written, once it has ended (tried again at the next write-out).`, { cause: err });
     }
     try {
       this.storePendingLocked();
@@ -400,35 +411,42 @@ export class SubjectKeys {
   }
 
   private storePendingLocked(): void {
-    // (a key found shredded before, whose line the store still holds: destroyed first)
-    for (const [kid, tag] of this.destroying) {
-      destroyTagInStore(this.file, tag);
-      this.destroying.delete(kid);
-    }
-    let shreds: Map<string, ShredOnDisk> | undefined;
+    // A shred run by another process (`audit-logger shred`, another logger's shredSubject())
+    // while a key waited could not see it: it destroyed the subject's stored keys only, and the
+    // key stored afterwards opened the records held under it (found 2026-12-06). Its chained
+    // `subject_shredded` record names the subject's tag: one recorded since the key's mark (taken
+    // before any record was made under it; told by where the record stands in its chain file,
+    // not by its time: see shred-order.ts) means the subject was shredded while the key waited.
+    // Such a key's material never reaches the store: a tombstone of its id is stored instead,
+    // before any record under it is written (the records are held until then), and the key is
+    // forgotten (the subject's next record gets a new one). Until the shred review of 2026-12-06
+    // the key line was stored first and destroyed again after: a crash between the two left a
+    // key of the shredded subject readable in the store, with no tombstone.
+    // (the chain files listed once an attempt, and read only when one changed since a key's mark,
+    // and not again while none changed since they were: an outage retries at each write-out)
+    let now: ShredMark | undefined;
+    const shreds = (): readonly PlacedShred[] => {
+      const read = this.shredsRead;
+      if (read !== undefined && sameMark(read.at, now!)) return read.shreds;
+      this.shredsRead = { at: now!, shreds: readShreds(this.auditDir, this.sessionId) };
+      return this.shredsRead.shreds;
+    };
     for (const [kid, p] of this.pending) {
+      now ??= shredMark(this.auditDir, this.sessionId);
+      const by = changedSince(now, p.mark) ? shredSince(shreds(), p.mark, p.tag) : undefined;
+      if (by !== undefined) {
+        // (a tombstone only: no key material; whole and synced, or thrown and the key left pending)
+        appendKeyLine(this.file, JSON.stringify({ kid, shreddedAt: new Date().toISOString() }) + "\n");
+        this.pending.delete(kid);
+        this.pendingLineBytes -= p.line.length;
+        this.forgetTag(p.tag);
+        this.shreddedElsewhere.push({ kid, tag: p.tag, by });
+        continue;
+      }
       const stored = appendKeyLine(this.file, p.line, kid);
       this.pending.delete(kid);
       this.pendingLineBytes -= p.line.length;
-      if (!stored) {
-        this.forgetTag(p.tag);
-        continue;
-      }
-      // A shred run by another process (`audit-logger shred`, another logger's shredSubject())
-      // while this key waited could not see it: it destroyed the subject's stored keys only, and
-      // the key stored now opened the records held under it (found 2026-12-06). Its chained
-      // `subject_shredded` record names the subject's tag: one made since this key was, the key
-      // is destroyed again before any record under it is written (the records are held until
-      // then), as a shred destroys a stored key (the store rewritten without it, a tombstone in
-      // its place), and forgotten: the subject's next record gets a new key.
-      shreds ??= shredsOnDisk(this.auditDir, this.sessionId);
-      const shred = shreds.get(p.tag);
-      if (shred === undefined || shred.at < p.createdAt) continue;
-      this.forgetTag(p.tag);
-      this.shreddedElsewhere.push({ kid, tag: p.tag, by: shred });
-      this.destroying.set(kid, p.tag);
-      destroyTagInStore(this.file, p.tag);
-      this.destroying.delete(kid);
+      if (!stored) this.forgetTag(p.tag);
     }
   }
 
@@ -477,62 +495,7 @@ export interface ShreddedElsewhere {
   readonly by: ShredOnDisk;
 }
 
-/** A `subject_shredded` record of the directory: its session, seq and time. */
-export interface ShredOnDisk {
-  readonly sessionId: string;
-  readonly seq: number | undefined;
-  readonly at: string;
-}
-
-/**
- * The latest `subject_shredded` record of the directory naming each subject tag (`subjectTags`,
- * recorded since 2026-12-06), whichever session's chain holds it (the CLI's maintenance session,
- * another logger's), but `own`'s: this logger's shredSubject() destroys its waiting keys itself
- * (SubjectKeys.forget), and a record made before it of the session resumed precedes them. A
- * record that tells of another's shred (`shreddedBy`, see the logger's recordShredsElsewhere)
- * counts at that shred's time.
- */
-function shredsOnDisk(auditDir: string, own: string): Map<string, ShredOnDisk> {
-  const out = new Map<string, ShredOnDisk>();
-  for (const [sessionId, names] of chainFilesBySession(safeReaddir(auditDir))) {
-    if (sessionId === own) continue;
-    for (const rec of auditEventsOf(auditDir, sessionId, ["subject_shredded"], names)) {
-      const d = rec.details as { subjectTags?: unknown; shreddedBy?: { at?: unknown } } | null;
-      const at = typeof d?.shreddedBy?.at === "string" ? d.shreddedBy.at : rec.timestamp;
-      if (!Array.isArray(d?.subjectTags) || typeof at !== "string") continue;
-      for (const tag of d.subjectTags) {
-        if (typeof tag !== "string") continue;
-        const had = out.get(tag);
-        if (had === undefined || had.at < at) out.set(tag, { sessionId, seq: typeof rec.seq === "number" ? rec.seq : undefined, at });
-      }
-    }
-  }
-  return out;
-}
-
-/**
- * Destroys every key line of subject `tag` in the key store `file` as a shred does (rewritten
- * without them, a tombstone in each one's place; the caller holds the directory's shred lock);
- * when the disk refuses the rewrite, a tombstone line for each is appended instead (it beats the
- * key line, and the next shred removes the line). Throws when neither could be written.
- */
-function destroyTagInStore(file: string, tag: string): void {
-  const tags = new Set([tag]);
-  try {
-    for (let attempt = 0; attempt < 20; attempt++) if (shredStore(file, tags, attempt) !== "again") return;
-    throw new AuditKeyError(`${path.basename(file)} was replaced by other shreds 20 times while it was rewritten.`);
-  } catch (err) {
-    const { keys } = readKeyStore(file);
-    const now = new Date().toISOString();
-    const lines = keys.filter((w) => w.subject === tag).map((w) => JSON.stringify({ kid: w.kid, shreddedAt: now }) + "\n");
-    if (lines.length === 0) return; // destroyed meanwhile
-    try {
-      appendKeyLine(file, lines.join(""));
-    } catch {
-      throw err;
-    }
-  }
-}
+export type { ShredOnDisk };
 
 /**
  * Appends a line to a key store, synced. A shredding (of this process or another) replaces the
@@ -622,8 +585,15 @@ export function shredSubjectKeys(masters: readonly EncryptionKey[], auditDir: st
 
 /** The lock file that serializes shreds of one directory. */
 export const SHRED_LOCK = ".shred.lock";
-/** How long a shred, and a logger storing its waiting keys as it ends, waits for another's shred lock (under the worker thread's 30 s call limit). */
+/** How long a shred waits for another's shred lock (under the worker thread's 30 s call limit). */
 const SHRED_LOCK_WAIT_MS = 10_000;
+/**
+ * How long a logger ending waits, in all, for another's shred lock to store its waiting keys (see
+ * SubjectKeys.endingLockWait): a shred holds it for milliseconds to a few seconds (its stores'
+ * rewrites), and the rest of what the exit hook writes comes after, well within a container's
+ * 10 s between SIGTERM and SIGKILL.
+ */
+const ENDING_LOCK_WAIT_MS = 3_000;
 
 
 /** A store's shredding marker untouched this long was left by a shred that died. */

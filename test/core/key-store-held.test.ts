@@ -10,13 +10,14 @@
  * (the technique of disk-trouble.test.ts and key-store-full.test.ts). A subject shredded by
  * another process (the CLI) while its key waits: see the last describe.
  */
-import { execFileSync } from "node:child_process";
+import { execFileSync, spawn } from "node:child_process";
 import { randomBytes } from "node:crypto";
 import fs from "node:fs";
 import path from "node:path";
 import { afterAll, describe, expect, it, type TestContext } from "vitest";
 import { AuditLogger, AuditViewer, verifyAuditLog, type Durability } from "../../src/index.js";
-import { readKeyStore, SHRED_LOCK } from "../../src/pipeline/keyring.js";
+import { readKeyStore, SHRED_LOCK, subjectTag } from "../../src/pipeline/keyring.js";
+import { makeEncryptionKey } from "../../src/pipeline/keys.js";
 import { takeDirLock } from "../../src/sink/dir-lock.js";
 import { cleanupTmp, readJsonl, tmpProject } from "../helpers/index.js";
 import { auditDirOf, filesContaining, killChildren, readKind, startFixture, type ChildHandle } from "../helpers/core.js";
@@ -73,6 +74,24 @@ async function liftAndFinish(h: ChildHandle, pid: string): Promise<void> {
   await h.waitForLine((l) => l === "done", "done");
   const exit = await h.exited;
   expect(exit.code, exit.stderr).toBe(0);
+}
+
+/** The CLI shreds `user` with the master key in `keyFile` (`env`: its clock moved, say); it must succeed. */
+async function cliShred(projectPath: string, user: string, reason: string, keyFile: string, env?: NodeJS.ProcessEnv, json = false): Promise<string> {
+  const r = await runCli(["shred", projectPath, "--user", user, "--reason", reason, "--key-file", keyFile, ...(json ? ["--json"] : [])], env ? { env } : {});
+  expect(r.code, r.stderr).toBe(0);
+  return r.stdout;
+}
+
+/** childInOutage, the master key written to `<project>/master.key` for the CLI first; `beforeOutage` gets that file. */
+async function childInOutageForCli(t: TestContext, durability: Durability, thread: boolean, beforeOutage?: (projectPath: string, keyFile: string) => Promise<void>) {
+  let keyFile = "";
+  const c = await childInOutage(t, durability, thread, async (project, key) => {
+    keyFile = path.join(project, "master.key");
+    fs.writeFileSync(keyFile, key);
+    await beforeOutage?.(project, keyFile);
+  });
+  return { ...c, keyFile };
 }
 
 describe.concurrent("new subjects' records while the disk refuses their data keys", () => {
@@ -269,24 +288,17 @@ describe.concurrent("the disk takes a kind's lines again before it takes the key
 describe.concurrent("a subject shredded by another process while its new data key waits for the disk", () => {
   for (const { durability, thread } of cases) {
     it(`${durability}${thread ? ", thread: true" : ""}: the key is destroyed again as it is stored; the records held under it stay unreadable, a subject_shredded record names the key, the subject's next record opens, and the directory verifies`, async (t) => {
-      let keyFile = "";
       // (during the outage the child logs a chat and a tool call for the new user "newbie", a
       // chat for "newbie2", and, once the disk takes data, another chat for newbie) newbie2 was
       // shredded before: its key made later (during the outage) is not taken for shredded
-      const { projectPath, dir, keyB64, h, pid, store, ids } = await childInOutage(t, durability, thread, async (project, key) => {
-        keyFile = path.join(project, "master.key");
-        fs.writeFileSync(keyFile, key);
-        const before = await runCli(["shred", project, "--user", "newbie2", "--reason", "an earlier erasure", "--key-file", keyFile]);
-        expect(before.code, before.stderr).toBe(0);
-      });
+      const { projectPath, dir, keyB64, h, pid, store, ids, keyFile } = await childInOutageForCli(t, durability, thread, async (project, kf) => void (await cliShred(project, "newbie2", "an earlier erasure", kf)));
       const [newbieChat] = ids("chat", "newbie");
       const [newbieTool] = ids("tool", "newbie");
       const [newbie2Chat] = ids("chat", "newbie2");
 
       // the CLI (not limited) shreds newbie: its key waits in the child's memory, no store holds one
-      const shred = await runCli(["shred", projectPath, "--user", "newbie", "--reason", "erasure during the outage", "--key-file", keyFile, "--json"]);
-      expect(shred.code, shred.stderr).toBe(0);
-      expect((JSON.parse(shred.stdout) as { destroyedKeyIds: string[] }).destroyedKeyIds).toEqual([]);
+      const shred = await cliShred(projectPath, "newbie", "erasure during the outage", keyFile, undefined, true);
+      expect((JSON.parse(shred) as { destroyedKeyIds: string[] }).destroyedKeyIds).toEqual([]);
 
       await liftAndFinish(h, pid);
       expect(h.lines.filter((l) => l.startsWith("flush ")).at(-1)).toBe("flush ok");
@@ -329,6 +341,96 @@ describe.concurrent("a subject shredded by another process while its new data ke
   }
 });
 
+/** The environment that runs a child under libfaketime with its clock moved by `offset` ("+1d", "-1d"); a machine without it fails the test, saying so (.ci/run installs it). */
+function skewedClock(offset: string): NodeJS.ProcessEnv {
+  const lib = ["/usr/lib/x86_64-linux-gnu/faketime/libfaketime.so.1", "/usr/lib/aarch64-linux-gnu/faketime/libfaketime.so.1", "/usr/lib/faketime/libfaketime.so.1"].find((f) => fs.existsSync(f));
+  if (lib === undefined) throw new Error("libfaketime is needed: apt-get install -y faketime");
+  return { LD_PRELOAD: lib, FAKETIME: offset, FAKETIME_DONT_FAKE_MONOTONIC: "1" };
+}
+
+// The shred and the waiting key are ordered by where the shred's record stands in its chain file
+// (the key's mark: the chain files' sizes before any record was made under it), not by clocks.
+// Until the shred review of 2026-12-06 the shred record's time (the shredder's clock) was compared
+// with the key's creation time (the writer's): a shredder whose clock was behind left the key of
+// the subject it shredded stored, and the records held under it readable; one whose clock was
+// ahead had an earlier shred taken for one the key waited through, and a later subject's key
+// destroyed. The CLI runs under libfaketime.
+describe("a subject shredded by another process whose clock differs from the writer's", () => {
+  it("sync: a shred a day behind, during the wait, destroys the waiting key; one a day ahead, before the key was made, does not", async (t) => {
+    const { projectPath, dir, keyB64, h, pid, store, ids, keyFile } = await childInOutageForCli(t, "sync", false, async (project, kf) => void (await cliShred(project, "newbie2", "an earlier erasure, clock ahead", kf, skewedClock("+1d"))));
+    await cliShred(projectPath, "newbie", "erasure during the outage, clock behind", keyFile, skewedClock("-1d"));
+    // (the clocks do differ: the shreds' records say so)
+    const maintenance = readJsonl(path.join(dir, "audit_events_audit_maintenance.jsonl")).filter((e) => e.eventType === "subject_shredded");
+    expect(maintenance.map((e) => Math.round((Date.parse(String(e.timestamp)) - Date.now()) / 86_400_000))).toEqual([1, -1]);
+    await liftAndFinish(h, pid);
+
+    const chats = readKind(projectPath, "chat_interaction", "keyheld");
+    const kidOf = (id: string): string => (chats.find((r) => r.id === id)!.promptPreview as { kid: string }).kid;
+    const [newbieChat] = ids("chat", "newbie");
+    const [newbie2Chat] = ids("chat", "newbie2");
+    const kids = readKeyStore(store).keys.map((k) => k.kid);
+    expect(kids).not.toContain(kidOf(newbieChat!));
+    expect(fs.readFileSync(store, "utf8")).not.toMatch(new RegExp(`"kid":"${kidOf(newbieChat!)}","subject"`));
+    expect(kids).toContain(kidOf(newbie2Chat!));
+    const viewer = new AuditViewer({ auditPath: dir, sessionId: "keyheld", encryptionKey: keyB64 });
+    const viewed = new Map((await viewer.getChatInteractions({ limit: 100 })).map((r) => [r.id, r]));
+    expect(typeof viewed.get(newbieChat!)!.promptPreview).not.toBe("string");
+    expect(viewed.get(newbie2Chat!)!.promptPreview).toBe("newbie2 asks during the outage");
+    expect(viewed.get(ids("chat", "newbie")[1]!)!.promptPreview).toBe("newbie asks again");
+    expect((await verifyAuditLog(dir)).problems).toEqual([]);
+  }, 60_000);
+});
+
+// A crash as the writer stores the waiting key of a subject another process shredded meanwhile.
+// Until the shred review of 2026-12-06 the key line was stored (appended, synced) and then
+// destroyed again (the store rewritten): a crash between the two left the subject's key line in
+// the store with no tombstone and no record under it, readable by any keyring and taken by the
+// session's next logger as the subject's key. Now the key's material never reaches the store: a
+// tombstone of its id is stored instead. The child is killed (SIGKILL, injected by strace
+// attached to it) as it enters the first fdatasync of its key store once the disk takes data.
+describe("a crash as the waiting key of a subject shredded elsewhere is stored", () => {
+  it("sync: SIGKILL at the key store's first sync: no key line of the shredded subject is in the store, and the session resumed verifies", async (t) => {
+    const { projectPath, dir, keyB64, h, pid, store, storeBefore, keyFile } = await childInOutageForCli(t, "sync", false);
+    await cliShred(projectPath, "newbie", "erasure during the outage", keyFile);
+    const st = spawn("strace", ["-f", "-p", pid, "-P", store, "-e", "trace=fdatasync", "-e", "inject=fdatasync:signal=KILL", "-o", path.join(projectPath, "strace.txt")], { stdio: ["ignore", "ignore", "pipe"] });
+    t.onTestFinished(() => void st.kill("SIGKILL"));
+    let stErr = "";
+    const straceEnded = new Promise<number | null>((r) => st.on("close", r));
+    await new Promise<void>((resolve, reject) => {
+      st.on("error", (e) => reject(new Error(`strace is needed: apt-get install -y strace (${e.message})`)));
+      st.stderr.setEncoding("utf8").on("data", (d: string) => {
+        stErr += d;
+        if (/attached/.test(stErr)) resolve();
+      });
+      void straceEnded.then(() => reject(new Error(`strace ended: ${stErr}`)));
+    });
+    execFileSync("prlimit", ["--pid", pid, "--fsize=unlimited:unlimited"]);
+    h.child.kill("SIGUSR1");
+    const exit = await h.exited;
+    expect(exit.signal, h.lines.join("\n")).toBe("SIGKILL");
+    await straceEnded;
+    // the store: what it held, then one line for the shredded subject's key, holding no key
+    const after = fs.readFileSync(store);
+    expect(after.subarray(0, storeBefore.length)).toEqual(storeBefore);
+    const tag = subjectTag(makeEncryptionKey(Buffer.from(keyB64, "base64")), "user\0newbie");
+    const { keys, tombstones } = readKeyStore(store);
+    expect(keys.filter((k) => k.subject === tag)).toEqual([]);
+    expect(tombstones).toHaveLength(1);
+    expect(after.subarray(storeBefore.length).toString("utf8")).toBe(`${JSON.stringify({ kid: tombstones[0]!.kid, shreddedAt: tombstones[0]!.shreddedAt })}\n`);
+
+    // the session resumed: the subject's next record gets a key of its own, and the directory verifies
+    const resumed = new AuditLogger({ sessionId: "keyheld", projectPath, durability: "sync", fullContentLogging: false, encryptSensitiveContent: true, encryptionKey: keyB64 });
+    const again = resumed.logChatInteraction({ model: "m", prompt: "newbie asks after the crash", response: "r", userId: "newbie" });
+    await resumed.finalizeSession();
+    const rec = readKind(projectPath, "chat_interaction", "keyheld").find((r) => r.id === again)!;
+    expect((rec.promptPreview as { kid: string }).kid).not.toBe(tombstones[0]!.kid);
+    const viewer = new AuditViewer({ auditPath: dir, sessionId: "keyheld", encryptionKey: keyB64 });
+    const viewed = new Map((await viewer.getChatInteractions({ limit: 100 })).map((r) => [r.id, r]));
+    expect(viewed.get(again)!.promptPreview).toBe("newbie asks after the crash");
+    expect((await verifyAuditLog(dir)).problems).toEqual([]);
+  }, 60_000);
+});
+
 // The same, the shred made by a running app's logger (shredSubject) in async mode: its
 // subject_shredded record waits in its memory for the flush interval after the stores were
 // rewritten. Until the review of 2026-12-06 the writer whose key waited stored it in that window,
@@ -357,6 +459,22 @@ describe("a subject shredded by a running app's logger while another's new data 
   }, 60_000);
 });
 
+/**
+ * Starts key-exit-shred-child.mts and brings on its outage (its file-size limit a little past its
+ * key store, see childInOutage): it has logged a chat for "newbie", whose new key waits.
+ */
+async function exitChildInOutage(t: TestContext, durability: Durability) {
+  const projectPath = tmpProject();
+  const keyB64 = randomBytes(32).toString("base64");
+  const h = startOwnFixture(t, "key-exit-shred-child.mts", [projectPath, durability, keyB64]);
+  const [, pid, size] = (await h.waitForLine((l) => l.startsWith("ready "), "ready")).split(" ");
+  execFileSync("prlimit", ["--pid", pid!, `--fsize=${Number(size) + 50}:unlimited`]);
+  h.child.kill("SIGUSR1");
+  await h.waitForLine((l) => l === "outage", "outage");
+  const newbieChat = h.lines.find((l) => l.startsWith("chat newbie "))!.split(" ")[2]!;
+  return { projectPath, dir: auditDirOf(projectPath), keyB64, h, pid: pid!, newbieChat };
+}
+
 // A process that exits while its new data key waits for the disk stores it in its exit hook, under
 // the directory's shred lock (see SubjectKeys.storePending). Until the review of 2026-12-06 a
 // lock another process held (its shred under way) was a refusal at once there too: the key was
@@ -365,19 +483,11 @@ describe("a subject shredded by a running app's logger while another's new data 
 describe("a new data key waiting for the disk as the process exits while another process shreds", () => {
   for (const durability of ["sync", "async"] as const) {
     it(`${durability}: the exit hook waits for the shred lock, stores the key, and writes the record held under it`, async (t) => {
-      const projectPath = tmpProject();
-      const dir = auditDirOf(projectPath);
-      const keyB64 = randomBytes(32).toString("base64");
-      const h = startOwnFixture(t, "key-exit-shred-child.mts", [projectPath, durability, keyB64]);
-      const [, pid, size] = (await h.waitForLine((l) => l.startsWith("ready "), "ready")).split(" ");
-      execFileSync("prlimit", ["--pid", pid!, `--fsize=${Number(size) + 50}:unlimited`]);
-      h.child.kill("SIGUSR1");
-      await h.waitForLine((l) => l === "outage", "outage");
-      const newbieChat = h.lines.find((l) => l.startsWith("chat newbie "))!.split(" ")[2]!;
+      const { projectPath, dir, keyB64, h, pid, newbieChat } = await exitChildInOutage(t, durability);
       // (another process's shred under way: its lock, held by this test's process)
       const release = takeDirLock(path.join(dir, SHRED_LOCK), "test", { waitMs: 0, staleMs: 60_000 });
       try {
-        execFileSync("prlimit", ["--pid", pid!, "--fsize=unlimited:unlimited"]);
+        execFileSync("prlimit", ["--pid", pid, "--fsize=unlimited:unlimited"]);
         h.child.kill("SIGUSR1");
         await h.waitForLine((l) => l === "exiting", "exiting");
         // (the shred ends a moment after the child began its exit)
@@ -396,4 +506,37 @@ describe("a new data key waiting for the disk as the process exits while another
       expect((await verifyAuditLog(dir)).problems).toEqual([]);
     }, 60_000);
   }
+});
+
+// The same, the other process's shred still holding the lock when the child's wait for it ends.
+// Until the shred review of 2026-12-06 the exit hook waited 10 s at each try (once, then once for
+// each kind whose records waited: 20 s with one, the rest of its writing after), and said so on
+// stderr only, as if the keys would be stored at the next write-out. Now it waits once, a bounded
+// while, and an `error` event names what is not written, as its stderr line does.
+describe("a new data key waiting for the disk as the process exits while another process's shred holds the lock throughout", () => {
+  it("sync: the exit hook gives up, an error event names the key lines and the records held under them, stderr says they were not written, and what else it held is written", async (t) => {
+    const { projectPath, dir, h, pid, newbieChat } = await exitChildInOutage(t, "sync");
+    const release = takeDirLock(path.join(dir, SHRED_LOCK), "test", { waitMs: 0, staleMs: 60_000 });
+    let exit: Awaited<typeof h.exited>;
+    try {
+      execFileSync("prlimit", ["--pid", pid!, "--fsize=unlimited:unlimited"]);
+      h.child.kill("SIGUSR1");
+      exit = await h.exited;
+    } finally {
+      release();
+    }
+    expect(exit.code, exit.stderr).toBe(0);
+    const lost = h.lines.filter((l) => l.startsWith("error session keyexit: the new data keys waiting for the disk were not stored as the process ended"));
+    expect(lost, h.lines.join("\n")).toHaveLength(1);
+    expect(lost[0]).toContain("the chat_interaction records held under them and the full content of 1 interaction(s) are not written");
+    expect(lost[0]).toContain(`another crypto-shredding held ${path.join(dir, SHRED_LOCK)} past the 3 s a logger waits for it as it ends`);
+    expect(exit.stderr).toMatch(/could not write everything as the process ended: session keyexit: chat_interaction records and the full content of 1 interaction\(s\) not written/);
+    expect(exit.stderr).not.toContain("tried again at the next write-out");
+    // not written, and nothing under its key on disk; u0's record (before the outage) is, and the session's end
+    const chats = readKind(projectPath, "chat_interaction", "keyexit");
+    expect(chats.map((r) => r.id)).not.toContain(newbieChat);
+    expect(chats).toHaveLength(1);
+    expect(filesContaining(projectPath, newbieChat).filter((f) => fs.statSync(path.join(dir, f)).size > 0 && !f.startsWith("errors_"))).toEqual([]);
+    expect(JSON.parse(fs.readFileSync(path.join(dir, "session_keyexit.json"), "utf8"))).toMatchObject({ status: "interrupted" });
+  }, 60_000);
 });

@@ -363,8 +363,8 @@ export class SubjectKeys {
    * whose records wait for the keys). Found by review, 2026-12-06: a refusal at once there lost
    * the records held under a key that waited for the disk while another process shredded. Then
    * it waited 10 s at each call: 20 s as a process with one kind held ended, the rest of its
-   * records (every kind's, its session's end) written only after, and a container's stop (10 s
-   * before its SIGKILL, Docker's default) lost them all (found by the shred review, 2026-12-06).
+   * records (every kind's, its session's end) written only after, where a container's stop (10 s
+   * from SIGTERM to SIGKILL, Docker's default) could cut them off (found by the shred review, 2026-12-06).
    */
   endingLockWait(): void {
     this.endingUntil = performance.now() + ENDING_LOCK_WAIT_MS;

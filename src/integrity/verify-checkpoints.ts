@@ -2,6 +2,7 @@ import { createHash, type KeyObject } from "node:crypto";
 import { CHAIN_KINDS, type ChainKind, type VerifyNote, type VerifyProblem } from "../types.js";
 import { bodyText, checkSignature, rootOverHeads, type Checkpoint } from "./checkpoint.js";
 import { checkpointFileName } from "./checkpointer.js";
+import { publicKeyId } from "./signing.js";
 
 /** What the chain walk learned about one kind: its last seq, and hash and Merkle root at the seqs checkpoints name. */
 export interface KindState {
@@ -59,6 +60,15 @@ export function verifyCheckpoints(o: Input): void {
   const p = (kind: string, detail: string, seq?: number) => o.problems.push({ file, ...(seq !== undefined ? { seq } : {}), kind, detail });
   let prev: Checkpoint | undefined;
   const valid: Checkpoint[] = [];
+  const keyIds = [...new Set(o.trustedKeys.map(publicKeyId))];
+  // The newest checkpoint (the file's last) must verify with a key given: every record it covers
+  // is held against its Merkle roots, and every checkpoint before it against its
+  // prevCheckpointHash links. An older one signed by a key not given (a session whose signing key
+  // was rotated) is no problem: its signature is not checked, a note names it (decided
+  // 2026-12-06, as verify --export does with proofs.history: until then a session whose key was
+  // rotated failed unless every key it was ever signed with was given; found by review).
+  const newest = o.checkpoints.findLast((c) => c.checkpoint !== undefined)?.checkpoint;
+  const notGiven: Checkpoint[] = [];
   for (const entry of o.checkpoints) {
     const cp = entry.checkpoint;
     if (!cp) {
@@ -79,12 +89,19 @@ export function verifyCheckpoints(o: Input): void {
     if (o.trustedKeys.length > 0) {
       const sig = checkSignature(cp, o.trustedKeys);
       if (sig === "invalid") p("checkpoint_signature_invalid", `The signature of checkpoint ${n} does not verify with the trusted key ${body.keyId}.`);
-      else if (sig === "unknown_key") p("checkpoint_unknown_key", `Checkpoint ${n} was signed by ${body.keyId}, which is not a trusted key.`);
+      else if (sig === "unknown_key" && cp !== newest) notGiven.push(cp);
+      else if (sig === "unknown_key") {
+        p(
+          "checkpoint_unknown_key",
+          `Checkpoint ${n}, the newest of session ${o.sessionId}, was signed by ${String(body.keyId)}, which is not among the keys given (${keyIds.join(", ")}): the records rest on it, so its key is needed. If ${String(body.keyId)} is this log's signing key (the one in use since a rotation), ${PASS_KEY}; else the checkpoint is not this log's.`,
+        );
+      }
     }
     checkAgainstLog(cp, o, `checkpoint ${n}`, p);
     prev = cp;
     valid.push(cp);
   }
+  if (notGiven.length > 0) o.notes.push(historyKeyNote(o.sessionId, file, notGiven, keyIds));
   for (const t of o.trusted) {
     const label = `trusted checkpoint ${t.checkpoint.n}`;
     if (o.trustedKeys.length > 0) {
@@ -116,6 +133,28 @@ export function verifyCheckpoints(o: Input): void {
       });
     }
   }
+}
+
+/** How to give one more key, said where a checkpoint names a key that is not among those given. */
+const PASS_KEY = "pass its public key too (another --public-key <file>; the publicKey option as a list)";
+
+/**
+ * The note `history_key_not_given`: older checkpoints of a session signed by keys not given,
+ * their signatures not checked (never counted as signed: see signedAuditEventSeq), each still held
+ * against the log and linked to the newest.
+ */
+function historyKeyNote(sessionId: string, file: string, cps: readonly Checkpoint[], keyIds: readonly string[]): VerifyNote {
+  const ns = cps.map((c) => c.checkpoint.n);
+  const ids = [...new Set(cps.map((c) => String(c.checkpoint.keyId)))];
+  const contiguous = ns.every((x, i) => i === 0 || x === ns[i - 1]! + 1);
+  const which = ns.length === 1 ? `checkpoint ${ns[0]}` : contiguous ? `checkpoints ${ns[0]} to ${ns.at(-1)}` : `checkpoints ${ns.join(", ")}`;
+  const one = ns.length === 1;
+  const pass = ids.length === 1 ? "pass its public key (another --public-key <file>; the publicKey option as a list)" : "pass their public keys (another --public-key <file> each; the publicKey option as a list)";
+  return {
+    file,
+    kind: "history_key_not_given",
+    detail: `The older ${which} of session ${sessionId} ${one ? "is" : "are"} signed by ${ids.join(", ")}, not among the keys given (${keyIds.join(", ")}): ${one ? "its signature was" : "their signatures were"} not checked, and nothing counts as signed on ${one ? "its" : "their"} word. ${one ? "It is" : "They are"} still checked against the log (what ${one ? "it covers hashes as it says" : "they cover hashes as they say"}) and bound by hash to the newest checkpoint through the prevCheckpointHash links; the records rest on the newest, whose key is the one needed. To check ${one ? "it" : "them"} too, ${pass}.`,
+  };
 }
 
 function checkAgainstLog(cp: Checkpoint, o: Input, label: string, p: (kind: string, detail: string, seq?: number) => void): void {

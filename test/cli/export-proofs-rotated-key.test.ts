@@ -8,36 +8,26 @@
  * signed by a key not given still fails, its problem naming the key id and how to pass it. Real
  * keys, a real logger resumed with the new key, the real command.
  */
-import { generateKeyPairSync } from "node:crypto";
 import fs from "node:fs";
 import path from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { AuditLogger, type ExportProofReport } from "../../src/index.js";
+import type { ExportProofReport } from "../../src/index.js";
 import { publicKeyId } from "../../src/integrity/signing.js";
-import { cleanupTmp, tmpProject } from "../helpers/index.js";
+import { writeRotatedSession, type RotatedSession } from "../fixtures/integrity/rotated.js";
+import { cleanupTmp } from "../helpers/index.js";
 import { runCli } from "./helpers.js";
 
-const rotatedOut = generateKeyPairSync("ed25519");
-const current = generateKeyPairSync("ed25519");
+let rotatedOut: RotatedSession["rotatedOut"];
+let current: RotatedSession["current"];
 let exported = "";
 let oldPem = "";
 let newPem = "";
 
 beforeAll(async () => {
-  const projectPath = tmpProject("audit-rotated-");
-  let auditDir = "";
   // session "s" signed with one key, then resumed with the next: checkpoints 1, 2 by the first, 3, 4 by the second
-  for (const [key, tag] of [[rotatedOut, "before"], [current, "after"]] as const) {
-    const logger = new AuditLogger({ sessionId: "s", projectPath, durability: "sync", signingKey: key.privateKey, checkpointEvery: { records: 3, seconds: 3600 } });
-    for (let i = 0; i < 5; i++) logger.logToolUsage({ toolName: "transfer", operation: `${tag} ${i}` });
-    await logger.finalizeSession();
-    auditDir = logger.auditDir;
-  }
-  const out = tmpProject("audit-rotated-out-");
-  oldPem = path.join(out, "old.pub.pem");
-  newPem = path.join(out, "new.pub.pem");
-  fs.writeFileSync(oldPem, rotatedOut.publicKey.export({ type: "spki", format: "pem" }));
-  fs.writeFileSync(newPem, current.publicKey.export({ type: "spki", format: "pem" }));
+  const s = await writeRotatedSession({ records: 5 });
+  ({ rotatedOut, current, oldPem, newPem } = s);
+  const { auditDir, out } = s;
   exported = path.join(out, "s.json");
   const r = await runCli(["export", auditDir, "--format", "json", "--out", exported, "--proofs", "--include-content"]);
   expect(r.code, r.stderr).toBe(0);

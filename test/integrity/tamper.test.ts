@@ -366,12 +366,15 @@ describe("checkpoints", () => {
     expectOnly(await verifyExport(out, { publicKey: log.signer.publicKey, requireSigned: true }), ["not_signed"]);
   });
 
-  it("every checkpoint re-signed with another key → checkpoint_unknown_key", async () => {
+  it("every checkpoint re-signed with another key → checkpoint_unknown_key (the newest: the older ones a history_key_not_given note, since 2026-12-06)", async () => {
     const log = await buildLog();
     rebuildCheckpoints(log, newSigner().privateKey);
     const r = await verify(log);
     expectOnly(r, ["checkpoint_unknown_key"]);
-    expect(r.problems).toHaveLength(readLines(checkpointsFile(log)).length);
+    const n = readLines(checkpointsFile(log)).length;
+    expect(r.problems).toHaveLength(1);
+    expect(r.problems[0]!.detail).toMatch(new RegExp(`^Checkpoint ${n}, the newest of session ${log.sessionId}, was signed by `));
+    expect(r.notes.filter((x) => x.kind === "history_key_not_given").map((x) => x.detail)).toEqual([expect.stringContaining(`The older checkpoints 1 to ${n - 1} of session ${log.sessionId}`)]);
   });
 
   it("the newest checkpoint replaced by an older one → checkpoint_out_of_order", async () => {
@@ -894,11 +897,12 @@ describe("the key stores, shredding and crashes", () => {
 });
 
 describe("the verifier needs the right public key", () => {
-  it("verifying with a different trusted key reports every checkpoint as checkpoint_unknown_key", async () => {
+  it("verifying with a different trusted key reports the newest checkpoint as checkpoint_unknown_key", async () => {
     const log = await buildLog();
     const other = newSigner();
     const r = await verifyAuditLog(log.auditDir, { publicKey: other.publicKey });
     expectOnly(r, ["checkpoint_unknown_key"]);
+    expect(noteKinds(r)).toContain("history_key_not_given");
     // a PEM private key is reduced to its public key
     const pem = log.signer.privateKey.export({ type: "pkcs8", format: "pem" }).toString();
     expectOnly(await verifyAuditLog(log.auditDir, { publicKey: createPrivateKey(pem) }), []);

@@ -8,7 +8,7 @@ import fs from "node:fs";
 import { randomBytes, type KeyObject } from "node:crypto";
 import path from "node:path";
 import { AuditIOError, AuditPathError } from "../errors.js";
-import { copyChainEvidence, EXPORT_INTEGRITY_DIR, EXPORT_LOCK, EXPORT_MANIFEST, manifestListedFiles, pendingListNames, PENDING_NAME, PENDING_STEM, STAGING_MARK, STAGING_NAME, STAGING_STEM, writeExportManifest, type ExportManifest } from "../integrity/export.js";
+import { copyChainEvidence, EXPORT_INTEGRITY_DIR, EXPORT_LOCK, EXPORT_MANIFEST, manifestListedFiles, manifestWhole, pendingListNames, PENDING_NAME, PENDING_STEM, STAGING_MARK, STAGING_NAME, STAGING_STEM, writeExportManifest, type ExportManifest } from "../integrity/export.js";
 import { checkpointFileName } from "../integrity/checkpointer.js";
 import type { SigningKey } from "../integrity/signing.js";
 import { appendWholeSync, REPLACE_TEMP, tempNameBeside } from "../regular-file.js";
@@ -420,11 +420,16 @@ function holdsReplaced(staging: string): boolean {
  * which a move into place that failed and could not be undone, or an export killed during its
  * renames, left there. They are the only copy of them, and `directory` is then a mix of two
  * exports: only the user can tell which to keep, so the export stops (AuditPathError naming
- * `option`, the folder and the fix) before it writes anything, and never removes that folder.
- * `own` undefined (before this export has a staging folder and the lock): only the folders of
- * processes of this host that are gone, as another export may be moving its files in now.
- * Decided 2026-12-06: until then the next export removed that folder, and the only copy with it
- * (found by review).
+ * `option`, which folder holds which export's files, and what to do) before it writes anything,
+ * and never removes that folder. `own` undefined (before this export has a staging folder and the
+ * lock): only the folders of processes of this host that are gone, as another export may be
+ * moving its files in now. Decided 2026-12-06: until then the next export removed that folder, and
+ * the only copy with it (found by review).
+ *
+ * But one whose export was moved in whole, killed only before it renamed its `replaced/` to
+ * `superseded/` (see swapIn), is superseded by this export under the lock, as it would have been
+ * itself, and removed (see supersedeDone; before the lock it is left for then). Since 2026-12-06:
+ * until then that moment's kill stopped every later export there too.
  */
 function refuseOverLeftReplaced(directory: string, option: string, own: string | undefined): void {
   let names: string[];
@@ -433,16 +438,78 @@ function refuseOverLeftReplaced(directory: string, option: string, own: string |
   } catch {
     return;
   }
-  const candidates = own === undefined ? leftByGoneNamed(directory, names, STAGING_STEM, STAGING_NAME) : names.filter((n) => n.startsWith(STAGING_STEM) && STAGING_NAME.test(n.slice(STAGING_STEM.length)));
+  const gone = new Set(leftByGoneNamed(directory, names, STAGING_STEM, STAGING_NAME));
+  const candidates = own === undefined ? [...gone] : names.filter((n) => n.startsWith(STAGING_STEM) && STAGING_NAME.test(n.slice(STAGING_STEM.length)));
   for (const name of candidates) {
     const p = path.join(directory, name);
     if (p === own || !fs.lstatSync(p, { throwIfNoEntry: false })?.isDirectory()) continue;
     if (!fs.lstatSync(path.join(p, STAGING_MARK), { throwIfNoEntry: false })?.isFile() || !holdsReplaced(p)) continue;
-    const replaced = path.join(p, REPLACED);
-    throw new AuditPathError(
-      `${option}: ${replaced} holds files of the export that was in ${directory} before, left there when moving a later export into place failed (or was killed) midway: they are their only copy, and ${directory} holds some files of each export. Nothing was written. Move each of them back into ${directory} in place of the file of the same name (or elsewhere, to keep that export), then remove ${p}, and export again.`,
-    );
+    // (before the lock, a whole one is left for then: nothing is moved without it)
+    if (gone.has(name) && onlyReplacedLeft(p) && (own === undefined ? manifestWhole(directory) : supersedeDone(directory, p))) continue;
+    // (one gone meanwhile was superseded by another export, under the lock)
+    if (!fs.existsSync(p)) continue;
+    throw new AuditPathError(leftReplacedMessage(directory, option, p));
   }
+}
+
+/** Whether the staging folder `p` holds nothing but its mark and `replaced/`: every file of its export was moved out of it (see swapIn). */
+function onlyReplacedLeft(p: string): boolean {
+  try {
+    return fs.readdirSync(p).every((n) => n === STAGING_MARK || n === REPLACED);
+  } catch {
+    return false;
+  }
+}
+
+/**
+ * The staging folder `p` (of a process that is gone), whose export was moved out of it whole (see
+ * onlyReplacedLeft): when `directory` holds a whole export (manifestWhole: the manifest, moved
+ * in last, and every file it lists, as it lists them), what `replaced/` holds is the export that
+ * one superseded, as swapIn would have said had it not been killed first: renamed `superseded/`,
+ * then the folder goes. Whether it was; else nothing is touched.
+ */
+function supersedeDone(directory: string, p: string): boolean {
+  if (!manifestWhole(directory)) return false;
+  try {
+    fs.renameSync(path.join(p, REPLACED), path.join(p, SUPERSEDED));
+  } catch {
+    return false;
+  }
+  fs.rmSync(p, { recursive: true, force: true });
+  return true;
+}
+
+/** At most this many names are listed in leftReplacedMessage per folder. */
+const NAMES_SHOWN = 5;
+
+/** The names of the entries of `dir` but `except` (NAMES_SHOWN of them, and how many more). */
+function namesIn(dir: string, except: readonly string[] = []): { shown: string; count: number } {
+  let names: string[];
+  try {
+    names = fs.readdirSync(dir).filter((n) => !except.includes(n)).sort();
+  } catch {
+    names = [];
+  }
+  return { shown: names.slice(0, NAMES_SHOWN).join(", ") + (names.length > NAMES_SHOWN ? `, and ${names.length - NAMES_SHOWN} more` : ""), count: names.length };
+}
+
+/**
+ * What refuseOverLeftReplaced says of the staging folder `p`: which folder holds which export's
+ * files, and what to do. Until 2026-12-06 it said `directory` held some files of each export,
+ * also when it held the later export whole.
+ */
+function leftReplacedMessage(directory: string, option: string, p: string): string {
+  const replaced = path.join(p, REPLACED);
+  const earlier = namesIn(replaced);
+  const later = namesIn(p, [STAGING_MARK, REPLACED, SUPERSEDED]);
+  const whole = manifestWhole(directory);
+  const laterSaid =
+    later.count > 0
+      ? `${p} still holds the files of the later export it had not moved in (${later.shown}), and ${directory} holds the rest of each export, mixed`
+      : whole
+        ? `${directory} holds the later export, whole (every file of it was moved in, and they match its manifest)`
+        : `every file of the later export was moved out of ${p}, but ${directory} does not hold a whole export (its manifest is missing, or a file it lists is missing or differs): it holds files of each export, mixed`;
+  return `${option}: a directory export into ${directory} stopped while it moved its files into place (it failed and could not undo that, or it was killed): ${replaced} holds the earlier export's files it had moved out (${earlier.shown}), their only copy; ${laterSaid}. Nothing was written. To keep the earlier export, move each of them back into ${directory} in place of the file of the same name (or elsewhere); then remove ${p}, and export again.`;
 }
 
 /**
@@ -475,7 +542,8 @@ function swapIn(directory: string, staging: string, names: readonly string[]): v
   try {
     fs.renameSync(replaced, path.join(staging, SUPERSEDED));
   } catch {
-    // (left as it is: the next export there stops and names it, and nothing is lost)
+    // (left as it is, removed with the staging folder; killed before that, the next export there
+    // finds this export whole in place and supersedes it then: see supersedeDone)
   }
 
   function undoSwap(err: unknown): never {

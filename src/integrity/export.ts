@@ -21,7 +21,7 @@ import { computeRecordHash, GENESIS_HASH, hashBody, splitSealedLine } from "../p
 import { isEncryptedValue } from "../pipeline/encrypt.js";
 import { walkChain } from "../reader/chain-files.js";
 import { readLinesSync } from "../reader/lines-sync.js";
-import { appendWholeSync, readRegularFileSync, replaceFileSync, tempNameBeside } from "../regular-file.js";
+import { appendWholeSync, openRegularSync, readRegularFileSync, replaceFileSync, tempNameBeside } from "../regular-file.js";
 import { exportWriteFailed } from "../export/output.js";
 import { furthestPrunes, readPruneRecords, type SegmentPrune } from "../sink/prunes.js";
 import { listKindFiles, safeJoin } from "../sink/files.js";
@@ -82,10 +82,10 @@ export type ExportManifest = z.infer<typeof manifestFileSchema>;
 
 const sha256 = (data: string | Buffer) => createHash("sha256").update(data).digest("hex");
 
-/** A file's size and SHA-256, read in 1 MiB pieces. */
-function digestOf(file: string): { bytes: number; sha256: string } {
+/** A file's size and SHA-256, read in 1 MiB pieces (`open`: how it is opened). */
+function digestOf(file: string, open: (file: string) => number = (f) => fs.openSync(f, "r")): { bytes: number; sha256: string } {
   const h = createHash("sha256");
-  const fd = fs.openSync(file, "r");
+  const fd = open(file);
   try {
     const buf = Buffer.alloc(1 << 20);
     let bytes = 0;
@@ -499,6 +499,12 @@ export function writeExportManifest(input: ExportManifestInput): ExportManifest 
  * const earlier = manifestListedFiles("./audit_exports"); // Set { "audit_complete.json", "integrity/checkpoints_s1.jsonl", … }
  */
 export function manifestListedFiles(exportDir: string): Set<string> | undefined {
+  const m = readManifestFile(exportDir);
+  return m ? new Set(m.manifest.files.map((f) => f.path)) : undefined;
+}
+
+/** The export manifest in `exportDir`, or undefined when there is none, or it is not a regular file holding a manifest of this kit. */
+function readManifestFile(exportDir: string): ExportManifest | undefined {
   let raw: unknown;
   try {
     raw = JSON.parse(readRegularFileSync(path.join(exportDir, EXPORT_MANIFEST)).toString("utf8"));
@@ -506,7 +512,29 @@ export function manifestListedFiles(exportDir: string): Set<string> | undefined 
     return undefined;
   }
   const parsed = manifestFileSchema.safeParse(raw);
-  return parsed.success ? new Set(parsed.data.manifest.files.map((f) => f.path)) : undefined;
+  return parsed.success ? parsed.data : undefined;
+}
+
+/**
+ * Whether `exportDir` holds a whole directory export: its manifest is one of this kit's and
+ * matches its own hash, and every file it lists is there, a regular file (opened as such: a FIFO
+ * put there is not waited on), with the size and SHA-256 it gives. Not a verification (no
+ * signature, no chain is checked): whether moving an export into place was done.
+ *
+ * @example
+ * manifestWhole("./audit_exports"); // false while an export's files are half moved in
+ */
+export function manifestWhole(exportDir: string): boolean {
+  const m = readManifestFile(exportDir);
+  if (!m || sha256(JSON.stringify(m.manifest)) !== m.hash) return false;
+  return m.manifest.files.every((entry) => {
+    try {
+      const got = digestOf(safeJoin(exportDir, entry.path), (f) => openRegularSync(f));
+      return got.bytes === entry.bytes && got.sha256 === entry.sha256;
+    } catch {
+      return false;
+    }
+  });
 }
 
 /** Options of `verifyExport`: those of `verifyAuditLog`. */
@@ -592,6 +620,11 @@ function stagingPid(rel: string, present: ReadonlySet<string>): string | undefin
   return STAGING_NAME.exec(top.slice(STAGING_STEM.length))?.[1];
 }
 
+/** Whether the staging folder `top` holds, of the files `present` lists, only its mark and those under `replaced/`: every file of its export was moved out. */
+function onlyReplacedLeft(top: string, present: ReadonlySet<string>): boolean {
+  return [...present].every((rel) => !rel.startsWith(`${top}/`) || rel === `${top}/${STAGING_MARK}` || rel.startsWith(`${top}/replaced/`));
+}
+
 /** The pid in a pending list's name, or undefined when `rel` is none. */
 function pendingListPid(rel: string): string | undefined {
   return rel.startsWith(PENDING_STEM) ? PENDING_NAME.exec(rel.slice(PENDING_STEM.length))?.[1] : undefined;
@@ -646,10 +679,15 @@ function pendingNames(dir: string, present: readonly string[]): Map<string, Pend
  * pendingNames); anything else was added after the export. Either way it
  * is not part of the export, and stays a problem: the directory is not what the manifest says.
  */
-function unlistedWhy(rel: string, listed: ReadonlySet<string>, pending: ReadonlyMap<string, PendingEntry>, present: ReadonlySet<string>): string {
+function unlistedWhy(rel: string, listed: ReadonlySet<string>, pending: ReadonlyMap<string, PendingEntry>, present: ReadonlySet<string>, whole: boolean): string {
   const staged = stagingPid(rel, present);
   if (staged !== undefined && rel.split("/")[1] === "replaced") {
-    return `it lies in ${rel.split("/").slice(0, 2).join("/")}/, where a directory export (${nameProcess(staged)}) moved the earlier export's files as it moved its own into place, and left them when that failed and could not be undone (or it was killed meanwhile): the only copy of that file of the earlier export, and the directory holds files of both. It was not checked: move it back in place of the file of the same name (or elsewhere, to keep it), remove ${rel.split("/")[0]}/, and export again (until then an export to this directory stops, and never removes it).`;
+    const where = `it lies in ${rel.split("/").slice(0, 2).join("/")}/, where a directory export (${nameProcess(staged)}) moved the earlier export's files as it moved its own into place`;
+    // (moved in whole, killed before it said so: see supersedeDone in export/directory.ts)
+    if (whole && onlyReplacedLeft(rel.split("/")[0]!, present)) {
+      return `${where}, and left them when it was killed after its last move (or it is about to remove them): the directory holds the later export whole (every file as its manifest lists it). It was not checked: the next export to this directory supersedes the earlier export, and removes ${rel.split("/")[0]}/.`;
+    }
+    return `${where}, and left them when that failed and could not be undone (or it was killed meanwhile): the only copy of that file of the earlier export, and the directory holds files of both. It was not checked: move it back in place of the file of the same name (or elsewhere, to keep it), remove ${rel.split("/")[0]}/, and export again (until then an export to this directory stops, and never removes it).`;
   }
   if (staged !== undefined) {
     return `it lies in ${rel.split("/")[0]}/, the folder where a directory export writes its files before it swaps them into place, left by an export (${nameProcess(staged)}) killed midway, or one still writing. It is not part of the export and was not checked: export to this directory again (an export removes that folder once that process is gone: one of this host and pid namespace at once, one of another once untouched for an hour).`;
@@ -761,8 +799,10 @@ export async function verifyExport(exportDir: string, options: VerifyExportOptio
   const present = listFiles(dir);
   const pending = pendingNames(dir, present);
   const presentSet = new Set(present);
+  // (the files in place are the manifest's, every one as it lists it)
+  const whole = problems.every((x) => !["export_manifest_modified", "export_manifest_malformed", "export_file_missing", "export_file_modified"].includes(x.kind));
   for (const rel of present) {
-    if (rel !== EXPORT_MANIFEST && !listed.has(rel)) p(rel, "export_file_unlisted", `${rel} is in the export directory but not in its manifest: ${unlistedWhy(rel, listed, pending, presentSet)}`);
+    if (rel !== EXPORT_MANIFEST && !listed.has(rel)) p(rel, "export_file_unlisted", `${rel} is in the export directory but not in its manifest: ${unlistedWhy(rel, listed, pending, presentSet, whole)}`);
   }
 
   // 3. the exported chains and the checkpoints over them

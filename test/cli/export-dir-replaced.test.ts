@@ -9,32 +9,15 @@
  * move of `checksums.json` into place on (the moves back too); which rename that is, is counted
  * in a run of the same export into a copy of the directory.
  */
-import { spawnSync } from "node:child_process";
 import fs from "node:fs";
 import path from "node:path";
 import { afterAll, describe, expect, it } from "vitest";
 import { AuditLogger } from "../../src/index.js";
 import { cleanupTmp, tmpProject } from "../helpers/index.js";
-import { argsFor, REPO_ROOT, runCli } from "./helpers.js";
+import { runCli } from "./helpers.js";
+import { filesUnder as files, tracedCli, tracedRenames } from "./traced.js";
 
 afterAll(() => cleanupTmp());
-
-/** `audit-logger args…` under strace (the main thread only: no -f), tracing renames, failing each from the `failFrom`-th on. */
-function tracedCli(args: readonly string[], trace: string, failFrom?: number): { status: number | null; stderr: string } {
-  const inject = failFrom === undefined ? [] : ["-e", `inject=rename,renameat,renameat2:error=EIO:when=${failFrom}+`];
-  const r = spawnSync("strace", ["-qq", "-o", trace, "-e", "trace=rename,renameat,renameat2", ...inject, process.execPath, ...argsFor(args)], { cwd: REPO_ROOT, encoding: "utf8", timeout: 120_000 });
-  return { status: r.status, stderr: r.stderr };
-}
-
-/** Every file under `dir`, relative, with its bytes. */
-function files(dir: string): Map<string, string> {
-  const out = new Map<string, string>();
-  for (const rel of fs.readdirSync(dir, { recursive: true }) as string[]) {
-    const p = path.join(dir, rel);
-    if (fs.statSync(p).isFile()) out.set(rel, fs.readFileSync(p).toString("base64"));
-  }
-  return out;
-}
 
 async function session(projectPath: string, sessionId: string, n: number): Promise<string> {
   const logger = new AuditLogger({ sessionId, projectPath, fullContentLogging: false });
@@ -58,12 +41,12 @@ describe("a directory export after one whose move into place failed and could no
     fs.cpSync(out, copy, { recursive: true });
     const dry = tracedCli(["export", auditDir, "--format", "dir", "--out", copy], path.join(projectPath, "dry.trace"));
     expect(dry.status, dry.stderr).toBe(0);
-    const renames = fs.readFileSync(path.join(projectPath, "dry.trace"), "utf8").split("\n").filter((l) => /^rename/.test(l));
+    const renames = tracedRenames(path.join(projectPath, "dry.trace"));
     const at = renames.findIndex((l) => l.includes(`.staging/checksums.json", "${path.join(copy, "checksums.json")}"`));
     expect(at, renames.join("\n")).toBeGreaterThan(0);
 
     // the export into the directory, every rename failing from that one on: the moves back fail too
-    const failed = tracedCli(["export", auditDir, "--format", "dir", "--out", out], path.join(projectPath, "failed.trace"), at + 1);
+    const failed = tracedCli(["export", auditDir, "--format", "dir", "--out", out], path.join(projectPath, "failed.trace"), `error=EIO:when=${at + 1}+`);
     expect(failed.status).toBe(1);
     const m = /the earlier files that could not be moved back are in (\S+\/export\.\d+(?:n\d+)?h[0-9a-f]{8}\.[0-9a-f]{12}\.staging\/replaced) \(left there: move them back by hand([^)]*)\)\. \[AUDIT_ERR_IO\]/.exec(failed.stderr);
     expect(m, failed.stderr).not.toBeNull();
@@ -80,8 +63,11 @@ describe("a directory export after one whose move into place failed and could no
     const next = await runCli(["export", auditDir, "--format", "dir", "--out", out]);
     expect(next.code).toBe(1);
     expect(next.stderr).toContain("[AUDIT_ERR_PATH]");
-    expect(next.stderr).toContain(`${replaced} holds files of the export that was in ${out} before`);
-    expect(next.stderr).toContain(`Move each of them back into ${out} in place of the file of the same name (or elsewhere, to keep that export), then remove ${staging}, and export again.`);
+    // (which folder holds which export's files: until 2026-12-06 it said only that the directory held some of each)
+    expect(next.stderr).toContain(`a directory export into ${out} stopped while it moved its files into place`);
+    expect(next.stderr).toContain(`${replaced} holds the earlier export's files it had moved out (${[...left.keys()].sort().slice(0, 5).join(", ")}, and ${left.size - 5} more), their only copy`);
+    expect(next.stderr).toContain(`${staging} still holds the files of the later export it had not moved in (checksums.json, export_manifest.json), and ${out} holds the rest of each export, mixed`);
+    expect(next.stderr).toContain(`To keep the earlier export, move each of them back into ${out} in place of the file of the same name (or elsewhere); then remove ${staging}, and export again.`);
     expect(files(out)).toEqual(mixed);
     expect(failedSays).toBe(`; until then an export to ${out} stops`);
     // verify names each of them for what it is

@@ -475,7 +475,11 @@ function supersedeDone(directory: string, p: string): boolean {
   } catch {
     return false;
   }
-  fs.rmSync(p, { recursive: true, force: true });
+  try {
+    fs.rmSync(p, { recursive: true, force: true });
+  } catch {
+    // (left: nothing in it is needed any more, and the next export removes it, see removeStaleStaging)
+  }
   return true;
 }
 

@@ -79,17 +79,19 @@ async function killedExport(tag: string, pick: (renames: readonly string[], copy
 
 /**
  * The next export into `out` stops (exit 1, AUDIT_ERR_PATH) naming the staging folder's
- * `replaced/` as the earlier export's files, and changes nothing in `out`: those files are still
- * the earlier export's. Its stderr.
+ * `replaced/` as the earlier export's files, and changes nothing else in `out`: those files are
+ * still the earlier export's. Its stderr.
  */
 async function refusedNext(out: string, staging: string, earlier: ReadonlyMap<string, string>): Promise<string> {
-  const before = filesUnder(out);
+  // (but the lock the killed export held, which one that stops under the lock takes over and releases, as any of a process gone)
+  const unlocked = () => new Map([...filesUnder(out)].filter(([rel]) => rel !== "export.lock"));
+  const before = unlocked();
   const next = await runCli(exportArgs(out), { env });
   expect(next.code).toBe(1);
   expect(next.stderr).toContain("[AUDIT_ERR_PATH]");
   const replaced = path.join(staging, "replaced");
   expect(next.stderr).toContain(`${replaced} holds the earlier export's files it had moved out (`);
-  expect(filesUnder(out)).toEqual(before);
+  expect(unlocked()).toEqual(before);
   for (const [rel, bytes] of filesUnder(replaced)) expect([rel, bytes]).toEqual([rel, earlier.get(rel)]);
   return next.stderr;
 }
@@ -131,6 +133,15 @@ describe("a directory export killed during its moves into place", () => {
     const stderr = await refusedNext(out, staging, earlier);
     expect(stderr).toContain(`every file of the later export was moved out of ${staging}, but ${out} does not hold a whole export (its manifest is missing, or a file it lists is missing or differs)`);
     expect(stderr).toContain(`To keep the earlier export, move each of them back into ${out} in place of the file of the same name (or elsewhere); then remove ${staging}, and export again.`);
+  }, 240_000);
+
+  it("after its last move, but its process still running (the folder named by this test's own pid): the next export stops (AUDIT_ERR_PATH), saying the later export is in place whole, and removes nothing", async () => {
+    const { out, earlier, staging: left } = await killedExport("running", supersedeRename);
+    const staging = path.join(out, path.basename(left).replace(/^export\.\d+/, `export.${process.pid}`));
+    fs.renameSync(left, staging);
+    const stderr = await refusedNext(out, staging, earlier);
+    expect(stderr).toContain(`${out} holds the later export, whole (every file of it was moved in, and they match its manifest)`);
+    expect(fs.readdirSync(staging).sort()).toEqual([".audit-logger-staging", "replaced"]);
   }, 240_000);
 
   it("between two moves (the new manifest not moved in yet): the next export stops (AUDIT_ERR_PATH), naming the earlier export's files in replaced/ and the later one's left in the staging folder, and removes nothing", async () => {

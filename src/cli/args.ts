@@ -78,15 +78,15 @@ export function parseCommand<O extends OptionsConfig>(command: string, argv: rea
   try {
     return parseArgs({ args: [...argv], options: { ...options, ...HELP_OPTION }, strict: true, allowPositionals: true });
   } catch (err) {
-    throw new UsageError(describeParseError(err as Error & { code?: string }, command), command);
+    throw new UsageError(describeParseError(err as Error & { code?: string }, command, options), command);
   }
 }
 
-function describeParseError(err: Error & { code?: string }, command: string): string {
+function describeParseError(err: Error & { code?: string }, command: string, options: OptionsConfig): string {
   const flag = /'(-{1,2}[^' ]+)/.exec(err.message)?.[1];
   switch (err.code) {
     case "ERR_PARSE_ARGS_UNKNOWN_OPTION":
-      return `unknown option ${flag ?? err.message} for "${command}"`;
+      return `unknown option ${flag ?? err.message} for "${command}"${unknownOptionFix(flag, options)}`;
     case "ERR_PARSE_ARGS_INVALID_OPTION_VALUE":
       return flag && /argument missing/.test(err.message)
         ? `option ${flag} needs a value`
@@ -101,6 +101,53 @@ function describeParseError(err: Error & { code?: string }, command: string): st
     default:
       return err.message;
   }
+}
+
+/**
+ * What to write instead of an unknown flag: the option it most likely misspells (`--publickey`,
+ * `--dryrun`, `--max-age` for `--public-key`, `--dry-run`, `--max-age-days`), and the command's
+ * options. (Until 2026-12-06 the message named the flag only, and a user had to find the right
+ * spelling in the help: new-user pass.)
+ *
+ * @example
+ * unknownOptionFix("--publickey", { session: { type: "string" }, "public-key": { type: "string" } })
+ * // ": did you mean --public-key? Its options: --session, --public-key, --help (-h)"
+ */
+export function unknownOptionFix(flag: string | undefined, options: OptionsConfig): string {
+  const all = [...Object.keys(options).filter((n) => n !== "help"), "help"];
+  const short = (n: string) => (n === "help" ? "h" : options[n]?.short);
+  const list = `Its options: ${all.map((n) => `--${n}${short(n) ? ` (-${short(n)})` : ""}`).join(", ")}`;
+  const near = flag === undefined ? undefined : nearestOption(flag.replace(/^-+/, "").split("=")[0]!, all);
+  return near === undefined ? `. ${list}` : `: did you mean --${near}? ${list}`;
+}
+
+/** The option `given` most likely means: the same letters but for case, dashes and underscores, a prefix of it, or at most 2 edits (and fewer than half its letters) away. */
+function nearestOption(given: string, names: readonly string[]): string | undefined {
+  const bare = (s: string) => s.toLowerCase().replace(/[-_]/g, "");
+  const g = bare(given);
+  if (g.length < 2) return undefined;
+  const same = names.find((n) => bare(n) === g);
+  if (same !== undefined) return same;
+  const prefixed = names.filter((n) => bare(n).startsWith(g));
+  if (prefixed.length === 1) return prefixed[0];
+  let best: string | undefined;
+  let bestDistance = Math.min(2, Math.floor((g.length - 1) / 2));
+  for (const n of names) {
+    const d = editDistance(g, bare(n));
+    if (d <= bestDistance && (best === undefined || d < bestDistance)) [best, bestDistance] = [n, d];
+  }
+  return best;
+}
+
+/** Levenshtein distance (insertions, deletions, substitutions), for short option names. */
+function editDistance(a: string, b: string): number {
+  let row = Array.from({ length: b.length + 1 }, (_, j) => j);
+  for (let i = 1; i <= a.length; i++) {
+    const next = [i];
+    for (let j = 1; j <= b.length; j++) next.push(Math.min(row[j]! + 1, next[j - 1]! + 1, row[j - 1]! + (a[i - 1] === b[j - 1] ? 0 : 1)));
+    row = next;
+  }
+  return row[b.length]!;
 }
 
 /** A `--since`/`--until` value: ISO 8601 (UTC when it has no offset), as an ISO UTC string; else a usage error naming the flag. */

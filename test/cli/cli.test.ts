@@ -122,6 +122,27 @@ describe.each(COMMANDS)("audit-logger %s: usage", (command) => {
   });
 });
 
+describe("audit-logger: a misspelt flag", () => {
+  it("names the option it most likely means and lists the command's options (it named the flag only: new-user pass, 2026-12-06)", async () => {
+    for (const [args, meant] of [
+      [["verify", trail.auditDir, "--publickey", "k.pem"], "--public-key"],
+      [["cleanup", trail.auditDir, "--dryrun"], "--dry-run"],
+      [["cleanup", trail.auditDir, "--max-age", "3"], "--max-age-days"],
+      [["export", trail.auditDir, "--format", "json", "--out", "x.json", "--keyfile", "k"], "--key-file"],
+      [["tail", trail.auditDir, "--sesion", "alpha"], "--session"],
+    ] as const) {
+      const r = await runCli(args);
+      expect(r.code, args.join(" ")).toBe(2);
+      expect(r.stdout).toBe("");
+      expect(r.stderr, args.join(" ")).toContain(`unknown option ${args.find((a) => a.startsWith("--") && !["--format", "--out"].includes(a))} for "${args[0]}": did you mean ${meant}? Its options: `);
+    }
+    const tail = await runCli(["tail", trail.auditDir, "--nope"]);
+    expect(tail.stderr.split("\n")[0]).toBe(
+      'audit-logger tail: unknown option --nope for "tail". Its options: --follow (-f), --lines (-n), --session, --kind, --json, --key-file, --content-dir, --postgres, --schema, --help (-h) [AUDIT_ERR_CONFIG]',
+    );
+  }, 120_000);
+});
+
 describe("audit-logger verify", () => {
   it("accepts the project directory and reports an intact trail with exit 0", async () => {
     const r = await runCli(["verify", trail.projectPath]);

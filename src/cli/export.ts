@@ -16,6 +16,7 @@ import { loadCliKey } from "./keys.js";
 import { STORE_OPTIONS, storeHelp, storeTarget, type OpenStore } from "./store.js";
 import { openSource } from "./viewer-io.js";
 import { verifyAuditLog } from "../reader/verify.js";
+import { EXPORT_MANIFEST, UNSIGNED_MANIFEST_FIX } from "../integrity/export.js";
 import { verifyPostgres } from "../postgres/verify.js";
 import { againIfEnded } from "../postgres/store-error.js";
 import { verifyCommandFor } from "./verdict.js";
@@ -38,7 +39,10 @@ renamed); an existing regular file of the same name is replaced.
   --format dir        the complete export in the directory --out: audit_complete.json, one CSV
                       per kind, analytics_report.json, checksums.json (SHA-256 of each file),
                       the sessions' checkpoints and audit_event chains under integrity/, and
-                      export_manifest.json over all of them (signed when a key is at hand);
+                      export_manifest.json over all of them (signed with the key of
+                      AUDIT_LOGGER_SIGNING_KEY_FILE or AUDIT_LOGGER_SIGNING_KEY, the logger's
+                      signingKey: without one it is unsigned, and verify --public-key of the
+                      export reports export_manifest_unsigned);
                       the directory must not contain the audit directory, and an integrity/
                       folder in it must be an earlier export's (its files are replaced)
   --out <path>        where to write (must be outside the audit directory); a file that
@@ -226,7 +230,7 @@ export const exportCommand: Command = {
       if (encrypted) {
         io.err(io.errColor.yellow("audit-logger export: no key given (--key-file or AUDIT_LOGGER_KEY): encrypted content is exported still encrypted and marked so."));
       }
-      const written = await write(src.viewer, format, kind, out, { includeFullContent, ...filter, ...(proofs ? { proofs } : {}) }, io);
+      const { records: written, unsignedManifest } = await write(src.viewer, format, kind, out, { includeFullContent, ...filter, ...(proofs ? { proofs } : {}) }, io);
       // (a data-subject request for a userId that is not in the logs wrote an empty export and said
       // nothing, exit 0, until 2026-12-06: it says so on stderr, and still exits 0, as grep's "no
       // match" is not a failure of the export; the file is written, an answer of "none")
@@ -246,6 +250,12 @@ export const exportCommand: Command = {
           : src.store !== undefined
             ? await verifyPostgres({ pool: src.store.pool, schema: src.store.schema, ...(session !== undefined ? { sessionId: session } : {}) })
             : undefined;
+      // (a directory export of signed logs made with no signing key at hand has an unsigned
+      // manifest, which `verify --public-key` of the export reports as export_manifest_unsigned:
+      // say so, and where the key goes; until 2026-12-06 nothing did: new-user pass)
+      if (unsignedManifest && target.kind === "dir" && check !== undefined && !check.notes.some((n) => n.kind === "no_checkpoints")) {
+        io.err(io.errColor.yellow(`audit-logger export: ${EXPORT_MANIFEST} is not signed, though the logs' checkpoints are: no signing key was given. ${UNSIGNED_MANIFEST_FIX}`));
+      }
       if (check !== undefined) {
         // (an export of one user or a time range is evidence with the logs it came from: say that
         // they verified, and how its records are found in them; see docs/TRUST.md)
@@ -289,8 +299,11 @@ function stdoutStream(io: CliIO): Writable {
   });
 }
 
-/** Writes the export and says what it wrote; resolves to the number of records (json, csv) or undefined (dir). */
-async function write(viewer: AuditViewer, format: (typeof FORMATS)[number], kind: RecordType | undefined, out: string, o: ExportOptions, io: CliIO): Promise<number | undefined> {
+/**
+ * Writes the export and says what it wrote; resolves to the number of records (json, csv; undefined
+ * for dir) and, for dir, whether its manifest went unsigned (no signing key at hand).
+ */
+async function write(viewer: AuditViewer, format: (typeof FORMATS)[number], kind: RecordType | undefined, out: string, o: ExportOptions, io: CliIO): Promise<{ records: number | undefined; unsignedManifest: boolean }> {
   const exporter = nameExportTarget(new AuditExporter(viewer), "option --out");
   // (--out -: the data alone on stdout, no "wrote" lines)
   const target: ExportTarget = out === "-" ? stdoutStream(io) : out;
@@ -301,15 +314,15 @@ async function write(viewer: AuditViewer, format: (typeof FORMATS)[number], kind
     const counted = countJsonRecords(exporter);
     await exporter.exportToJson(target, o);
     if (out !== "-") report(io, [`${out} (${plural(counted.records, "record")})`]);
-    return counted.records;
+    return { records: counted.records, unsignedManifest: false };
   } else if (format === "dir") {
     const r = await exporter.exportCompleteAuditToDirectory(out, { includeFullContent: o.includeFullContent });
     report(io, r.files.map((f) => path.join(r.directory, f)));
-    return undefined;
+    return { records: undefined, unsignedManifest: r.manifest.signature === null };
   } else if (kind !== undefined) {
     const rows = await CSV_METHOD[kind](exporter, target, o);
     if (out !== "-") report(io, [`${out} (${plural(rows, "row")})`]);
-    return rows;
+    return { records: rows, unsignedManifest: false };
   }
   const written: string[] = [];
   let total = 0;
@@ -320,7 +333,7 @@ async function write(viewer: AuditViewer, format: (typeof FORMATS)[number], kind
     written.push(`${file} (${plural(rows, "row")})`);
   }
   report(io, written);
-  return total;
+  return { records: total, unsignedManifest: false };
 }
 
 function plural(n: number, noun: string): string {

@@ -43,6 +43,14 @@ import { makeDirSync } from "../make-dir.js";
  * if (fs.existsSync(path.join(dir, EXPORT_MANIFEST))) report = await verifyExport(dir, { publicKey });
  */
 export const EXPORT_MANIFEST = "export_manifest.json";
+
+/**
+ * How a directory export gets its manifest signed, said where one is found unsigned (by the
+ * verifier's `export_manifest_unsigned`, and by `audit-logger export` of signed logs). Until
+ * 2026-12-06 neither said where the key goes (new-user pass).
+ */
+export const UNSIGNED_MANIFEST_FIX =
+  "To sign it, export again with the logger's Ed25519 private key: exportCompleteAuditToDirectory's signingKey option (a live logger's exporter uses its own), or, for audit-logger export, AUDIT_LOGGER_SIGNING_KEY_FILE (a PEM file outside the audit directory) or AUDIT_LOGGER_SIGNING_KEY (the PEM).";
 export const EXPORT_INTEGRITY_DIR = "integrity";
 export const EXPORT_MANIFEST_FORMAT = "audit-logger-export-manifest/v1";
 
@@ -762,7 +770,7 @@ export async function verifyExport(exportDir: string, options: VerifyExportOptio
   const trustedKeys = toPublicKeys(options.publicKey);
   if (trustedKeys.length > 0) {
     if (signature === null || manifest.keyId === null) {
-      p(EXPORT_MANIFEST, "export_manifest_unsigned", `${EXPORT_MANIFEST} carries no signature, but a trusted key was given: the export was made without a signing key, or its signature was stripped.`);
+      p(EXPORT_MANIFEST, "export_manifest_unsigned", `${EXPORT_MANIFEST} carries no signature, but a trusted key was given: the export was made without a signing key, or its signature was stripped. ${UNSIGNED_MANIFEST_FIX}`);
     } else {
       const key = trustedKeys.find((k) => publicKeyId(k) === manifest.keyId);
       if (!key) p(EXPORT_MANIFEST, "export_manifest_unknown_key", `${EXPORT_MANIFEST} was signed by ${manifest.keyId}, which is not a trusted key.`);

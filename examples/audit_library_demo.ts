@@ -105,10 +105,12 @@ async function main(): Promise<void> {
   await exporter.exportToJson(path.join(exportDir, "audit_complete.json"), { includeFullContent: true });
   await exporter.exportChatInteractionsToCsv(path.join(exportDir, "chats.csv"));
   await exporter.exportToolUsagesToCsv(path.join(exportDir, "tools.csv"));
-  const dirExport = await exporter.exportCompleteAuditToDirectory(path.join(exportDir, "complete"), { includeFullContent: false });
+  // its manifest signed with the logger's key, so that `verify complete --public-key` holds too
+  // (until 2026-12-06 it was unsigned: the export verified without the key, and failed with it)
+  const dirExport = await exporter.exportCompleteAuditToDirectory(path.join(exportDir, "complete"), { includeFullContent: false, signingKey: privateKey });
   console.log(`\nExports in ${exportDir}: audit_complete.json, chats.csv, tools.csv, complete/ (${dirExport.files.length} files, content withheld)`);
-  const exportCheck = await verifyAuditLog(path.join(exportDir, "complete"));
-  console.log(`  the directory export verifies: ${exportCheck.ok}`);
+  const exportCheck = await verifyAuditLog(path.join(exportDir, "complete"), { publicKey });
+  console.log(`  the directory export verifies against the signing key: ${exportCheck.ok}`);
   // the public half of the signing key, for the README's `audit-logger verify <dir> --public-key <file>`
   // (until 2026-12-05 the demo kept it to itself, and that command could not be run on its trail)
   const publicKeyFile = path.join(exportDir, "signing.pub.pem");

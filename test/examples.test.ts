@@ -58,6 +58,15 @@ describe("examples", () => {
     // checked against the key: signed, and more than self-consistent
     expect(report).toMatchObject({ ok: true, recordsChecked: 6, problems: [] });
     expect(report.notes.map((n) => n.kind)).not.toContain("self_consistent_only");
+    // its directory export too: the manifest is signed with the trail's key (it was unsigned, and
+    // `verify <export> --public-key` said FAILED, export_manifest_unsigned: new-user pass, 2026-12-06)
+    expect(out).toContain("the directory export verifies against the signing key: true");
+    const exported = await run(process.execPath, ["--import", "tsx", path.join(ROOT, "src/cli/main.ts"), "verify", path.join(dir, "audit_exports", "complete"), "--public-key", pem, "--json"], { cwd: ROOT, timeout: 60_000 }).then(
+      (r) => ({ code: 0, stdout: r.stdout }),
+      (e: { code?: number; stdout?: string }) => ({ code: e.code, stdout: e.stdout ?? "" }),
+    );
+    expect(exported.code, exported.stdout).toBe(0);
+    expect(JSON.parse(exported.stdout)).toMatchObject({ ok: true, problems: [] });
   }, 120_000);
 
   it("decorators.ts records decorated calls with parent links and verifies", async () => {

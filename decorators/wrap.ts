@@ -196,7 +196,7 @@ export function parseDecoratorInput<S extends z.ZodType>(decorator: string, sche
     throw new AuditConfigError([{ field: `${decorator}.options`, message: "got an AuditLogger where the options go: pass it as the logger option, { logger }" }]);
   }
   const r = schema.safeParse(input);
-  if (!r.success) throw new AuditConfigError(toFieldIssues(r.error, decorator));
+  if (!r.success) throw new AuditConfigError(toFieldIssues(r.error, decorator, schema));
   return r.data;
 }
 

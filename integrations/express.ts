@@ -216,7 +216,7 @@ export function auditMiddleware(options?: AuditMiddlewareOptions | Request, res?
   // by a new-user run, 2026-12-06)
   if (isLoggerLike(options)) throw loggerAsOptions("auditMiddleware");
   const parsed = optionsSchema.safeParse(options === undefined ? {} : options);
-  if (!parsed.success) throw new AuditConfigError(toFieldIssues(parsed.error, "auditMiddleware"));
+  if (!parsed.success) throw new AuditConfigError(toFieldIssues(parsed.error, "auditMiddleware", optionsSchema));
   const opts = parsed.data;
   const maxBodyBytes = opts.maxBodyBytes ?? DEFAULT_MAX_BODY_BYTES;
 
@@ -273,8 +273,9 @@ export function auditErrorHandler(options?: unknown, req?: Request, res?: Respon
     return undefined;
   }
   if (isLoggerLike(options)) throw loggerAsOptions("auditErrorHandler");
-  const parsed = optionsSchema.pick({ logger: true }).strict().safeParse(options === undefined ? {} : options);
-  if (!parsed.success) throw new AuditConfigError(toFieldIssues(parsed.error, "auditErrorHandler"));
+  const handlerSchema = optionsSchema.pick({ logger: true }).strict();
+  const parsed = handlerSchema.safeParse(options === undefined ? {} : options);
+  if (!parsed.success) throw new AuditConfigError(toFieldIssues(parsed.error, "auditErrorHandler", handlerSchema));
   const own = parsed.data.logger;
   return function auditErrorHandler(err: unknown, req: Request, res: Response, next: NextFunction): void {
     const state = requests.get(req);

@@ -51,7 +51,7 @@ function isRegExp(v: unknown): v is RegExp {
 export function checkedOptions<T extends object>(fn: string, options: T | undefined): T {
   if (isLoggerLike(options)) throw loggerAsOptions(fn);
   const r = integrationOptionsSchema.safeParse(options ?? {});
-  if (!r.success) throw new AuditConfigError(toFieldIssues(r.error, fn));
+  if (!r.success) throw new AuditConfigError(toFieldIssues(r.error, fn, integrationOptionsSchema));
   return options ?? ({} as T);
 }
 

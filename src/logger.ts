@@ -147,7 +147,7 @@ export interface AuditLoggerEvents {
 
 function validate<S extends z.ZodType>(schema: S, input: unknown, method: string): z.output<S> {
   const r = schema.safeParse(input);
-  if (!r.success) throw new AuditValidationError(method, toFieldIssues(r.error));
+  if (!r.success) throw new AuditValidationError(method, toFieldIssues(r.error, "", schema));
   return r.data;
 }
 

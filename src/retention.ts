@@ -76,7 +76,7 @@ export function checkLoggerCleanupOptions(options: unknown): LoggerCleanupOption
 
 function parseOrThrow<S extends z.ZodType>(schema: S, input: unknown, method: string): z.output<S> {
   const r = schema.safeParse(input ?? {});
-  if (!r.success) throw new AuditConfigError(toFieldIssues(r.error, method));
+  if (!r.success) throw new AuditConfigError(toFieldIssues(r.error, method, schema));
   return r.data;
 }
 
@@ -287,7 +287,7 @@ export function cleanupSessions(auditDir: string, options: CleanupOptions): Clea
   if (typeof auditDir !== "string" || auditDir === "") {
     const r = cleanupSchema.safeParse(options ?? {});
     const got = auditDir === "" ? "an empty string" : auditDir === null ? "null" : typeof auditDir;
-    throw new AuditConfigError([{ field: "cleanupSessions.auditDir", message: `must be the audit directory's path, a non-empty string (got ${got})` }, ...(r.success ? [] : toFieldIssues(r.error, "cleanupSessions"))]);
+    throw new AuditConfigError([{ field: "cleanupSessions.auditDir", message: `must be the audit directory's path, a non-empty string (got ${got})` }, ...(r.success ? [] : toFieldIssues(r.error, "cleanupSessions", cleanupSchema))]);
   }
   const o = parseOrThrow(cleanupSchema, options, "cleanupSessions") as CleanupOptions;
   const now = o.now ?? Date.now();

@@ -10,6 +10,7 @@ import { listSessionIds } from "../sink/files.js";
 import { KIND_FILE_STEM } from "../types.js";
 import { timeMillis } from "../reader/time-input.js";
 import { AuditLoggerError } from "../errors.js";
+import { nearestName } from "../nearest-name.js";
 import type { CliIO } from "./io.js";
 
 /** Exit codes of every command: 0 success, 1 a finding or failure, 2 bad usage. */
@@ -117,37 +118,8 @@ export function unknownOptionFix(flag: string | undefined, options: OptionsConfi
   const all = [...Object.keys(options).filter((n) => n !== "help"), "help"];
   const short = (n: string) => (n === "help" ? "h" : options[n]?.short);
   const list = `Its options: ${all.map((n) => `--${n}${short(n) ? ` (-${short(n)})` : ""}`).join(", ")}`;
-  const near = flag === undefined ? undefined : nearestOption(flag.replace(/^-+/, "").split("=")[0]!, all);
+  const near = flag === undefined ? undefined : nearestName(flag.replace(/^-+/, "").split("=")[0]!, all);
   return near === undefined ? `. ${list}` : `: did you mean --${near}? ${list}`;
-}
-
-/** The option `given` most likely means: the same letters but for case, dashes and underscores, a prefix of it, or at most 2 edits (and fewer than half its letters) away. */
-function nearestOption(given: string, names: readonly string[]): string | undefined {
-  const bare = (s: string) => s.toLowerCase().replace(/[-_]/g, "");
-  const g = bare(given);
-  if (g.length < 2) return undefined;
-  const same = names.find((n) => bare(n) === g);
-  if (same !== undefined) return same;
-  const prefixed = names.filter((n) => bare(n).startsWith(g));
-  if (prefixed.length === 1) return prefixed[0];
-  let best: string | undefined;
-  let bestDistance = Math.min(2, Math.floor((g.length - 1) / 2));
-  for (const n of names) {
-    const d = editDistance(g, bare(n));
-    if (d <= bestDistance && (best === undefined || d < bestDistance)) [best, bestDistance] = [n, d];
-  }
-  return best;
-}
-
-/** Levenshtein distance (insertions, deletions, substitutions), for short option names. */
-function editDistance(a: string, b: string): number {
-  let row = Array.from({ length: b.length + 1 }, (_, j) => j);
-  for (let i = 1; i <= a.length; i++) {
-    const next = [i];
-    for (let j = 1; j <= b.length; j++) next.push(Math.min(row[j]! + 1, next[j - 1]! + 1, row[j - 1]! + (a[i - 1] === b[j - 1] ? 0 : 1)));
-    row = next;
-  }
-  return row[b.length]!;
 }
 
 /** A `--since`/`--until` value: ISO 8601 (UTC when it has no offset), as an ISO UTC string; else a usage error naming the flag. */

@@ -194,7 +194,7 @@ export class AuditConfig {
       ? checkRedactOptions(givenRedact.replacement === "hmac" && givenRedact.hmacKey === undefined ? { ...givenRedact, hmacKey: new Uint8Array(16) } : givenRedact)
       : [];
     if (!parsed.success || redactIssues.length > 0) {
-      throw new AuditConfigError([...(parsed.success ? [] : toFieldIssues(parsed.error).filter((i) => !i.field.startsWith("redact."))), ...redactIssues]);
+      throw new AuditConfigError([...(parsed.success ? [] : toFieldIssues(parsed.error, "", auditOptionsSchema).filter((i) => !i.field.startsWith("redact."))), ...redactIssues]);
     }
     const o = parsed.data;
     this.sessionId = o.sessionId ?? defaultSessionId();

@@ -93,7 +93,7 @@ function refuseInsideAuditDir(auditDir: string | undefined, target: string, meth
 
 function parseOptions(o: ExportOptions | undefined, method: string, target?: readonly [field: string, value: unknown]): { includeFullContent: boolean; proofs: boolean; filter: ExportFilter | undefined } {
   const r = exportOptionsSchema.safeParse(o ?? {});
-  const issues = [...(target !== undefined ? targetIssues(target[0], target[1], "file") : []), ...(r.success ? [] : toFieldIssues(r.error, method))];
+  const issues = [...(target !== undefined ? targetIssues(target[0], target[1], "file") : []), ...(r.success ? [] : toFieldIssues(r.error, method, exportOptionsSchema))];
   // (a CSV row has no room for a proof and its checkpoint: the JSON export carries them)
   if (r.success && r.data.proofs === true && method !== "exportToJson") issues.push({ field: `${method}.proofs`, message: "inclusion proofs are written by exportToJson only (a CSV has no room for them)" });
   if (!r.success || issues.length > 0) throw new AuditConfigError(issues);
@@ -261,7 +261,7 @@ export class AuditExporter {
       throw new AuditConfigError(filtered.map((k) => ({ field: `exportCompleteAuditToDirectory.${k}`, message: "a directory export holds the whole trail (its manifest and integrity/ chains cover every record): export one user's records or a time range with exportToJson or the export*ToCsv methods" })));
     }
     const parsed = directoryOptionsSchema.safeParse(options ?? {});
-    const issues = [...targetIssues("exportCompleteAuditToDirectory.dir", dir, "dir"), ...(parsed.success ? [] : toFieldIssues(parsed.error, "exportCompleteAuditToDirectory"))];
+    const issues = [...targetIssues("exportCompleteAuditToDirectory.dir", dir, "dir"), ...(parsed.success ? [] : toFieldIssues(parsed.error, "exportCompleteAuditToDirectory", directoryOptionsSchema))];
     if (!parsed.success || issues.length > 0) throw new AuditConfigError(issues);
     refuseInsideAuditDir(this.viewer.contentDir, dir, "exportCompleteAuditToDirectory", "dir");
     const o = { includeFullContent: parsed.data.includeFullContent ?? false };

@@ -38,6 +38,6 @@ export function checkVerifyOptions(options: unknown, method: string, dir?: reado
   if (dir !== undefined && (typeof dir[1] !== "string" || dir[1] === "")) {
     issues.push({ field: `${method}.${dir[0]}`, message: `must be the directory's path, a non-empty string (got ${dir[1] === "" ? "an empty string" : dir[1] === null ? "null" : typeof dir[1]})` });
   }
-  if (!r.success) issues.push(...toFieldIssues(r.error, method));
+  if (!r.success) issues.push(...toFieldIssues(r.error, method, verifyOptionsSchema));
   if (issues.length > 0) throw new AuditConfigError(issues);
 }

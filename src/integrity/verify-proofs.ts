@@ -77,7 +77,7 @@ export async function verifyExportProofs(file: string, options: VerifyExportProo
   const parsed = optionsSchema.safeParse(options);
   const issues = [
     ...(typeof file !== "string" || file === "" ? [{ field: "verifyExportProofs.file", message: "must be the export file's path, a non-empty string" }] : []),
-    ...(parsed.success ? [] : toFieldIssues(parsed.error, "verifyExportProofs")),
+    ...(parsed.success ? [] : toFieldIssues(parsed.error, "verifyExportProofs", optionsSchema)),
   ];
   if (!parsed.success || issues.length > 0) throw new AuditConfigError(issues);
   const keys = toPublicKeys(parsed.data.publicKey as KeyObject | string | Array<KeyObject | string>);

@@ -121,7 +121,7 @@ const shapeSchema = z.strictObject({
 export function checkRedactOptions(options: unknown, prefix = "redact"): FieldIssue[] {
   const field = (...parts: Array<string | number>): string => [prefix, ...parts].filter((p) => p !== "").join(".");
   const parsed = shapeSchema.safeParse(options);
-  const issues = parsed.success ? [] : toFieldIssues(parsed.error, prefix);
+  const issues = parsed.success ? [] : toFieldIssues(parsed.error, prefix, shapeSchema);
   if (typeof options !== "object" || options === null) return issues;
   const o = options as Record<string, unknown>;
 

@@ -82,7 +82,7 @@ export const connectionOptionsShape = {
 /** Validates connection options with `schema`, throwing `AuditConfigError` naming each bad field. */
 export function parseOptions<S extends z.ZodType>(schema: S, input: unknown, prefix: string): z.output<S> {
   const r = schema.safeParse(input ?? {});
-  if (!r.success) throw new AuditConfigError(toFieldIssues(r.error, prefix));
+  if (!r.success) throw new AuditConfigError(toFieldIssues(r.error, prefix, schema));
   const v = r.data as { connectionString?: string; pool?: PgPoolLike; poolConfig?: Record<string, unknown> };
   if (v.connectionString === undefined && v.pool === undefined && v.poolConfig === undefined) {
     throw new AuditConfigError([{ field: `${prefix}.connectionString`, message: "give connectionString (or pool / poolConfig)" }]);

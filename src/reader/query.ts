@@ -149,7 +149,7 @@ export function compileQuery<K extends RecordType>(kind: K, filter: FilterOf[K] 
     throw new AuditValidationError(method, [{ field: "kind", message: `must be one of ${Object.keys(SCHEMAS).join(", ")} (got ${typeof kind === "string" ? JSON.stringify(kind) : typeof kind})` }], { outcome: "nothing was read" });
   }
   const parsed = SCHEMAS[kind].safeParse(filter ?? {});
-  if (!parsed.success) throw new AuditValidationError(method, toFieldIssues(parsed.error), { outcome: "nothing was read" });
+  if (!parsed.success) throw new AuditValidationError(method, toFieldIssues(parsed.error, "", SCHEMAS[kind]), { outcome: "nothing was read" });
   const f = parsed.data as Record<string, unknown> & BaseFilter;
   const checks: Array<[string, unknown]> = [];
   for (const [key, field] of Object.entries(EQUALITY[kind])) {

@@ -202,7 +202,7 @@ export class AuditViewer {
       return;
     }
     const parsed = optionsSchema.safeParse(from ?? {});
-    if (!parsed.success) throw new AuditConfigError(toFieldIssues(parsed.error));
+    if (!parsed.success) throw new AuditConfigError(toFieldIssues(parsed.error, "", optionsSchema));
     const o = parsed.data;
     this.logger = undefined;
     this.sessionId = o.sessionId;
@@ -406,7 +406,7 @@ export class AuditViewer {
    */
   async generateAnalyticsReport(options: AnalyticsOptions = {}): Promise<AnalyticsReport> {
     const parsed = analyticsSchema.safeParse(options);
-    if (!parsed.success) throw new AuditConfigError(toFieldIssues(parsed.error));
+    if (!parsed.success) throw new AuditConfigError(toFieldIssues(parsed.error, "", analyticsSchema));
     const o = parsed.data;
     await this.syncLogger();
     const sessions = await this.sessionsFor(o.sessionId);

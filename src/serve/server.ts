@@ -142,7 +142,7 @@ function sameOriginPath(pathname: string): string {
  */
 export async function startServer(options: ServeOptions): Promise<RunningServer> {
   const parsed = optionsSchema.safeParse(options ?? {});
-  if (!parsed.success) throw new AuditConfigError(toFieldIssues(parsed.error, "startServer"));
+  if (!parsed.success) throw new AuditConfigError(toFieldIssues(parsed.error, "startServer", optionsSchema));
   const o = parsed.data;
   if ((o.auditPath === undefined) === (o.postgres === undefined)) {
     throw new AuditConfigError([{ field: "startServer.auditPath", message: "give either auditPath (an audit_logs directory) or postgres ({ connectionString, schema? }), not both or neither" }]);

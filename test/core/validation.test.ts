@@ -330,6 +330,28 @@ describe("messages that say what to give (found by a new-user run, 2026-12-05)",
     await expect(viewer.getChatInteractions({ limit: -1 } as never)).rejects.toThrow(/getChatInteractions\(\) was called with invalid input; nothing was read:/);
     expect(() => auditContext.run("x" as never, () => 1)).toThrow(/auditContext\.run\(\) was called with invalid input; nothing was run:/);
   });
+
+  it("a misspelt option or input field names the documented one it most likely means (it said only to check the spelling: new-user pass, 2026-12-06)", async () => {
+    const meant = (name: string) => `unknown option; did you mean "${name}"?`;
+    const byField = (a: { field: string }, b: { field: string }) => a.field.localeCompare(b.field);
+    expect(issuesOf({ sesionId: "x", encryptSensitiveContents: false, checkpointEvery: { record: 10 }, zzz: 1 }).toSorted(byField)).toEqual(
+      [
+        { field: "sesionId", message: meant("sessionId") },
+        { field: "encryptSensitiveContents", message: meant("encryptSensitiveContent") },
+        { field: "zzz", message: "unknown option; check its spelling against the documented names" },
+        { field: "checkpointEvery.record", message: meant("records") },
+      ].sort(byField),
+    );
+    const logger = new AuditLogger({ projectPath: tmpProject(), sessionId: "typos" });
+    const inputIssues = (fn: () => unknown) => (thrown(fn) as AuditValidationError).issues;
+    expect(inputIssues(() => logger.logChatInteraction({ prompt: "p", tokens: 4 } as never))).toEqual([{ field: "tokens", message: meant("tokensUsed") }]);
+    expect(inputIssues(() => logger.logToolUsage({ toolName: "t", operation: "o", params: {} } as never))).toEqual([{ field: "params", message: meant("parameters") }]);
+    expect(inputIssues(() => logger.logPerformanceMetric({ metricName: "m", value: 1, unit: "ms", contxt: {} } as never))).toEqual([{ field: "contxt", message: meant("context") }]);
+    await expect(logger.cleanup({ dryrun: true } as never)).rejects.toMatchObject({ issues: [{ field: "cleanup.dryrun", message: meant("dryRun") }] });
+    const viewer = new AuditViewer({ auditPath: logger.auditDir });
+    await expect(viewer.getChatInteractions({ modle: "x" } as never)).rejects.toMatchObject({ issues: [{ field: "modle", message: meant("model") }] });
+    await logger.finalizeSession();
+  });
 });
 
 describe("log input validation", () => {

@@ -90,6 +90,27 @@ describe("the documentation's whole-program examples", () => {
     expect(await verifyAuditLog(auditDir)).toMatchObject({ ok: true, recordsChecked: 6, problems: [] });
   }, 120_000);
 
+  it("README's 'Capture without log calls' compiles under strict settings with what it leaves to the app (a logger, an Express app), and runs: its options are checked where it wraps and decorates", async () => {
+    const dir = userProject("audit-snippet-capture-");
+    // the SDKs the example imports, as the app has them installed
+    fs.symlinkSync(path.join(ROOT, "node_modules"), path.join(dir, "node_modules"), "dir");
+    const prelude = [
+      'import OpenAI from "openai";',
+      'import express from "express";',
+      'import { AuditLogger } from "audit-logger";',
+      "const logger = new AuditLogger({ projectPath: process.cwd() });",
+      "const app = express();",
+    ].join("\n");
+    const code = snippet("README.md", 'import { AuditTool, AuditChat } from "audit-logger/decorators";', [["async forecast(city: string) { … }", "async forecast(city: string) { return city; }"]]);
+    fs.writeFileSync(path.join(dir, "capture.ts"), `${prelude}\n${code}\nconsole.log(typeof openai.chat.completions.create, await new Weather().forecast("Paris"));\nawait logger.finalizeSession();\n`);
+    expect(await typeErrors(dir)).toEqual([]);
+    const { stdout, stderr } = await runTs(dir, "capture.ts", { OPENAI_API_KEY: "sk-snippet" });
+    expect(stderr).toBe("");
+    expect(stdout).toBe("function Paris\n");
+    const tools = fs.readFileSync(path.join(dir, "audit_logs", `tool_usage_${fs.readdirSync(path.join(dir, "audit_logs")).find((f) => f.startsWith("session_"))!.slice("session_".length, -".json".length)}.jsonl`), "utf8");
+    expect(tools).toContain('"toolName":"weather_api"');
+  }, 120_000);
+
   it("docs/POSTGRES.md's first example compiles, and run against a new store finds the chat it logged (it threw ReferenceError: AuditViewer is not defined)", async () => {
     const dir = userProject("audit-snippet-pg-");
     const schema = freshSchema("snippet");

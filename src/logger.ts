@@ -412,7 +412,7 @@ export class AuditLogger extends EventEmitter<AuditLoggerEvents> implements Exit
   /** appends under way, one within another (a record made by one: see report) */
   private appending = 0;
   /** failures met during an append, to be recorded once it has ended (see report) */
-  private reportsAfterAppend: Array<{ readonly err: Error; readonly writeFailure: boolean }> = [];
+  private reportsAfterAppend: Array<{ readonly err: Error; readonly writeFailure: boolean; readonly recovered: boolean }> = [];
   /** a chain file write failed and not every buffer has been written since (see report) */
   private writeFailing = false;
   /** records not kept during an outage (see MAX_REFUSED_RECORD_BYTES), to be counted in an `errors` record once it ends */
@@ -566,7 +566,7 @@ export class AuditLogger extends EventEmitter<AuditLoggerEvents> implements Exit
     }
     for (const sink of this.config.sinks) {
       try {
-        sink.open?.({ sessionId: this.sessionId, auditDir: this.auditDir, onError: (e) => this.report(e) });
+        sink.open?.({ sessionId: this.sessionId, auditDir: this.auditDir, onError: (e) => this.report(e), onRecovered: (e) => this.report(e, false, true) });
       } catch (err) {
         // (a sink that cannot serve this logger: it gets nothing from it, so that this logger's
         // records, flush() and finalizeSession() do not reach the session it serves; found by
@@ -2762,8 +2762,10 @@ export class AuditLogger extends EventEmitter<AuditLoggerEvents> implements Exit
    * record. A failing chain file (full disk, file too large) is one outage: every failed write
    * emits its event, but only the first of a streak becomes an `errors` record, so an outage
    * cannot flood the errors file; the streak ends when every buffer has been written again.
+   * `recovered`: a failure a sink overcame with nothing lost (see `AuditSinkOpenInfo.onRecovered`),
+   * recorded as `audit_sink_recovered`, severity warning, not as a failure to record.
    */
-  private report(err: Error, writeFailure = false): void {
+  private report(err: Error, writeFailure = false, recovered = false): void {
     this.announce(err);
     if (writeFailure) this.retryRefusedLater();
     if (writeFailure && this.writeFailing) return;
@@ -2776,10 +2778,10 @@ export class AuditLogger extends EventEmitter<AuditLoggerEvents> implements Exit
     // ended at n and verify reported checkpoint_missing on an untouched log, and the sinks got n+1
     // before n (found by the durability operator pass, 2026-12-05).
     if (this.appending > 0) {
-      this.reportsAfterAppend.push({ err, writeFailure });
+      this.reportsAfterAppend.push({ err, writeFailure, recovered });
       return;
     }
-    this.recordReport(err, writeFailure);
+    this.recordReport(err, writeFailure, recovered);
   }
 
   /** The reports met during the append that just ended, recorded in turn (see report). */
@@ -2787,15 +2789,16 @@ export class AuditLogger extends EventEmitter<AuditLoggerEvents> implements Exit
     const reports = this.reportsAfterAppend;
     this.reportsAfterAppend = [];
     // (each checked again: the first of an outage's starts the streak, which the others then join)
-    for (const r of reports) if (!(r.writeFailure && this.writeFailing) && !this.reporting && !this.closed) this.recordReport(r.err, r.writeFailure);
+    for (const r of reports) if (!(r.writeFailure && this.writeFailing) && !this.reporting && !this.closed) this.recordReport(r.err, r.writeFailure, r.recovered);
   }
 
   /** The `errors` record of a failure to record (see report). */
-  private recordReport(err: Error, writeFailure: boolean): void {
+  private recordReport(err: Error, writeFailure: boolean, recovered: boolean): void {
     this.reporting = true;
     try {
       // the kit's own failure, not the current request's: recorded outside its context
-      runInAuditContext(undefined, () => this.logError({ errorType: "audit_write_failed", severity: "critical", message: err.message }));
+      const as = recovered ? ({ errorType: "audit_sink_recovered", severity: "warning" } as const) : ({ errorType: "audit_write_failed", severity: "critical" } as const);
+      runInAuditContext(undefined, () => this.logError({ ...as, message: err.message }));
       // the streak starts once its record exists; a failure met while another report was
       // being written starts none, so the next one is recorded
       if (writeFailure) this.writeFailing = true;

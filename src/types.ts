@@ -454,6 +454,21 @@ export interface SealedRecord {
   readonly line: string;
 }
 
+/** What the logger gives a sink as it opens (see `AuditSink.open`). */
+export interface AuditSinkOpenInfo {
+  readonly sessionId: string;
+  readonly auditDir: string;
+  /** a failure to deliver records: an `error` event and an `errors` record (`audit_write_failed`, severity critical) */
+  readonly onError: (err: Error) => void;
+  /**
+   * A failure the sink overcame with nothing lost (PostgresSink: the server ended its connection
+   * under an insert, which it sent again on a new one and stored): an `error` event and an
+   * `errors` record `audit_sink_recovered`, severity warning. The logger always gives it; a sink
+   * opened by other code may get none (PostgresSink then uses `onError`).
+   */
+  readonly onRecovered?: (err: Error) => void;
+}
+
 /**
  * An extra destination for sealed records, such as `PostgresSink`. `write` must return at once and
  * never throw (buffer, then report failures through `onError`); `flush` resolves when everything
@@ -471,7 +486,7 @@ export interface AuditSink {
    * the sink out (no records, flushes or close from it). Any other error is reported, and the
    * sink is still used.
    */
-  open?(info: { readonly sessionId: string; readonly auditDir: string; readonly onError: (err: Error) => void }): void;
+  open?(info: AuditSinkOpenInfo): void;
   write(record: SealedRecord): void;
   flush(): Promise<void>;
   close(): Promise<void>;

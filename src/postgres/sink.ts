@@ -24,7 +24,7 @@ import { walkChain } from "../reader/chain-files.js";
 import { createWhole, readText, removeIfStill, sessionLockHeld } from "../sink/lock.js";
 import { OWN_NAME_PID, ownOwner } from "../sink/owner.js";
 import { peekTail, wholeUnterminatedRecord } from "../sink/recover.js";
-import { CHAIN_KINDS, type AuditSink, type ChainKind, type SealedRecord } from "../types.js";
+import { CHAIN_KINDS, type AuditSink, type AuditSinkOpenInfo, type ChainKind, type SealedRecord } from "../types.js";
 import { migrateOn, type RunStatement } from "./migrate.js";
 import { againIfEnded, connectionEnded } from "./store-error.js";
 import { connectGuarded, connectionOptionsShape, loadPg, parseOptions, poolFor, schemaOf, storeKey } from "./pg.js";
@@ -316,6 +316,7 @@ export class PostgresSink implements AuditSink {
   private sessionId: string | undefined;
   private auditDir: string | undefined;
   private onError: (err: Error) => void = (err) => process.emitWarning(err.message, { code: "AUDIT_ERR_IO", type: "AuditLoggerWarning" });
+  private onRecovered: ((err: Error) => void) | undefined;
   private spool: Spool | undefined;
   private sessionInfo: Record<string, unknown> = {};
   /** a fork of this session's chain in the store was reported (see reportFork) */
@@ -429,7 +430,7 @@ export class PostgresSink implements AuditSink {
   }
 
   /** Called by the logger: where the spool goes, whom to tell about failures. */
-  open(info: { readonly sessionId: string; readonly auditDir: string; readonly onError: (err: Error) => void }): void {
+  open(info: AuditSinkOpenInfo): void {
     // One sink, one logger. Found by the PostgreSQL new-user pass, 2026-12-05: a PostgresSink
     // shared by two loggers took the second one's session as its own, so the first one's session
     // row was never made, its chain heads were checkpointed under the second session (verify
@@ -448,6 +449,7 @@ export class PostgresSink implements AuditSink {
     this.sessionId = info.sessionId;
     this.auditDir = info.auditDir;
     this.onError = info.onError;
+    this.onRecovered = info.onRecovered;
     this.initSpool();
     // (one listing of the directory serves the spools, the tails and the crashed sessions)
     let names: string[] = [];
@@ -706,6 +708,16 @@ export class PostgresSink implements AuditSink {
 
   private hasPending(): boolean {
     return this.queue.length > 0 || this.inflight !== undefined || this.spooling || this.fileTails !== undefined || this.orphans.length > 0 || this.crashed.length > 0 || this.ended.length > 0;
+  }
+
+  /** A failure the sink overcame, nothing lost (see `againIfEndedHere`): to the logger's `onRecovered` (its `onError` when it gives none). */
+  private recovered(err: Error): void {
+    this.lastError = err.message;
+    try {
+      (this.onRecovered ?? this.onError)(err);
+    } catch {
+      // the reporter failed; nothing more to do without throwing into the host
+    }
   }
 
   private note(err: unknown): void {
@@ -1082,7 +1094,7 @@ export class PostgresSink implements AuditSink {
       const keys = keyStoreLines(text);
       if (keys.length > 0) {
         try {
-          await this.insertKeys(keys, sid);
+          await this.againIfEndedHere(`the insert of ${keys.length} key lines of session ${sid}`, () => this.insertKeys(keys, sid));
         } catch (err) {
           const code = pgCode(err);
           if (code !== "42P01" && code !== "42501") throw err;
@@ -1136,6 +1148,36 @@ export class PostgresSink implements AuditSink {
     }
   }
 
+  /**
+   * Runs `run` (a batch's insert, or key lines': `ON CONFLICT DO NOTHING`, so sent twice they store
+   * nothing twice) once more, at once, on a new connection when the server said it ended the
+   * connection under it (57P01, 57P02, 57P05: see `againIfEnded`), and reports that through the
+   * logger as a failure overcome (`onRecovered`: an `error` event, an `errors` record of severity
+   * warning) once the second attempt stored it. Found 2026-12-06: a `pg_terminate_backend` of the
+   * sink's backend during an insert, or between batches (the pool handed the next batch the
+   * ended connection before it read the server's goodbye), spooled the batch and everything after
+   * it as an outage, retried after the back-off, and reported it as records not stored. Only on
+   * the server's word (a SQLSTATE), not a connection lost without one (its insert may have
+   * committed, the server may be gone): that stays an outage, and the spool's replay stores
+   * nothing twice either. An ending that came after the commit (the server ends a backend waiting
+   * for synchronous replication once its transaction committed locally) stores nothing on the
+   * second attempt: the rows count as `duplicates`. A second failure is thrown (the outage: the
+   * batch is spooled), and the batch is sent before the records after it, so the chain's order is kept.
+   */
+  private async againIfEndedHere<T>(what: string, run: () => Promise<T>): Promise<T> {
+    let ended: unknown;
+    const r = await againIfEnded(run, false, (err) => (ended = err));
+    if (ended !== undefined) {
+      this.recovered(
+        new AuditIOError(
+          `PostgresSink: the server ended its connection during ${what} (SQLSTATE ${pgCode(ended)}: ${reason(ended)}); it was sent again on a new connection and stored: no record is lost or stored twice. If this keeps happening, look in the server's log for what ends the connections (pg_terminate_backend, a pooler, a failover).`,
+          { cause: ended },
+        ),
+      );
+    }
+    return r;
+  }
+
   /** Stores records from the queue (envelope known); `sid`: the session they are of (another one's for an adopted spool). */
   private async store(recs: readonly SealedRecord[], sid = this.sessionId): Promise<void> {
     if (recs.length > this.batchLimit) {
@@ -1160,7 +1202,7 @@ export class PostgresSink implements AuditSink {
     const probes = this.unconfirmed.length > 0 && ends.length > 0 ? [...this.unconfirmed, ...ends] : ends;
     let result: { added: number; forks: string | null };
     try {
-      result = await this.insert(recs, months, sid!, probes);
+      result = await this.againIfEndedHere(`a batch insert of ${recs.length} records${own ? "" : ` of session ${sid}`}`, () => this.insert(recs, months, sid!, probes));
     } catch (err) {
       // A value the store cannot take fails the whole batch (one statement), and would fail it
       // at every retry: the sink stalled on it for good, storing nothing more. The batch is

@@ -56,19 +56,22 @@ const triedTwice = new WeakSet<object>();
  * attempt has a new one. Only for a statement that is whole by itself (a read, or a write in its own
  * transaction, which the ending rolled back). `lostToo` false: only when the server said it ended
  * the connection (a SQLSTATE), not for one lost without a word, whose write may have committed
- * (a write whose result says what it did). The failure is thrown as it is; `storeError` says
- * whether it came after a second attempt. The viewer's reads, the store's key reads
- * (`StoreKeys`), `verifyPostgres`, `migratePostgres`, `applyPostgresRetention` and the sink's
- * UPDATE of its session's row at close() run their statements so.
+ * (a write whose result says what it did). `again`: told of the first failure before the second
+ * attempt. The failure is thrown as it is; `storeError` says whether it came after a second
+ * attempt. The viewer's reads, the store's key reads (`StoreKeys`), `verifyPostgres`,
+ * `migratePostgres`, `applyPostgresRetention`, the sink's UPDATE of its session's row at close()
+ * and its checkpoints run their statements so, and the sink's batch inserts and key lines with
+ * `lostToo` false (see PostgresSink's `againIfEndedHere`).
  *
  * @example
  * const r = await againIfEnded(() => pool.query("SELECT 1"));
  */
-export async function againIfEnded<T>(run: () => Promise<T>, lostToo = true): Promise<T> {
+export async function againIfEnded<T>(run: () => Promise<T>, lostToo = true, again?: (err: unknown) => void): Promise<T> {
   try {
     return await run();
   } catch (err) {
     if (!connectionEnded(err, lostToo)) throw err;
+    again?.(err);
   }
   try {
     return await run();

@@ -1094,7 +1094,7 @@ export class PostgresSink implements AuditSink {
       const keys = keyStoreLines(text);
       if (keys.length > 0) {
         try {
-          await this.againIfEndedHere(`the insert of ${keys.length} key lines of session ${sid}`, () => this.insertKeys(keys, sid));
+          await this.againIfEndedHere(`the insert of ${keys.length} key line${keys.length === 1 ? "" : "s"} of session ${sid}`, () => this.insertKeys(keys, sid));
         } catch (err) {
           const code = pgCode(err);
           if (code !== "42P01" && code !== "42501") throw err;
@@ -1202,7 +1202,7 @@ export class PostgresSink implements AuditSink {
     const probes = this.unconfirmed.length > 0 && ends.length > 0 ? [...this.unconfirmed, ...ends] : ends;
     let result: { added: number; forks: string | null };
     try {
-      result = await this.againIfEndedHere(`a batch insert of ${recs.length} records${own ? "" : ` of session ${sid}`}`, () => this.insert(recs, months, sid!, probes));
+      result = await this.againIfEndedHere(`a batch insert of ${recs.length} record${recs.length === 1 ? "" : "s"}${own ? "" : ` of session ${sid}`}`, () => this.insert(recs, months, sid!, probes));
     } catch (err) {
       // A value the store cannot take fails the whole batch (one statement), and would fail it
       // at every retry: the sink stalled on it for good, storing nothing more. The batch is

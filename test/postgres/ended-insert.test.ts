@@ -10,7 +10,8 @@ import { afterEach, describe, expect, it } from "vitest";
 import { AuditLogger } from "../../src/index.js";
 import { PostgresSink, verifyPostgres } from "../../src/postgres/index.js";
 import { readJsonl, tmpProject } from "../helpers/index.js";
-import { freePort, PG_URL, PgProxy, pgTestScope, sql, until, waitsForLock } from "../fixtures/postgres/db.js";
+import { freePort, lockTable, PG_URL, PgProxy, pgTestScope, sql, until, waitsForLock } from "../fixtures/postgres/db.js";
+import { chat, instance, keyRows } from "../fixtures/postgres/subject-keys.js";
 
 const { schemaFor, proxies } = pgTestScope();
 const lockers: pg.Client[] = [];
@@ -40,14 +41,7 @@ async function storedSession(sid: string, tag: string, o: { url?: string; retryM
 }
 
 /** A client holding ACCESS EXCLUSIVE on the schema's audit_records, in a transaction (COMMIT releases it). */
-async function lockRecords(schema: string): Promise<pg.Client> {
-  const c = new pg.Client({ connectionString: PG_URL });
-  lockers.push(c);
-  await c.connect();
-  await c.query("BEGIN");
-  await c.query(`LOCK TABLE "${schema}".audit_records IN ACCESS EXCLUSIVE MODE`);
-  return c;
-}
+const lockRecords = (schema: string, table = "audit_records"): Promise<pg.Client> => lockTable(schema, table, lockers);
 
 /** What is left in the store, the spool and the trail once the session is finalized. */
 async function outcome(s: Awaited<ReturnType<typeof storedSession>>, sid: string) {
@@ -174,5 +168,31 @@ describe("the server ends the sink's connection under a batch insert", () => {
     expect(s.errors.filter((e) => /cannot store records .*57P01/.test(e))).toHaveLength(1);
     expect(s.errors.filter((e) => /sent again on a new connection and stored/.test(e))).toEqual([]);
     expect(o.errorRecords).toEqual(["audit_write_failed critical"]);
+  }, 60_000);
+
+  it("under the insert of an encrypted session's key lines (audit_subject_keys): sent again at once; the key and its record stored, nothing spooled", async () => {
+    const schema = schemaFor("endedkeys");
+    const app = `audit-logger-endedkeys-${process.pid}`;
+    const a = instance("ended_keys", schema, PG_URL, { poolConfig: { application_name: app }, retryMinMs: 60_000, retryMaxMs: 60_000 });
+    chat(a.logger, "alice", "first");
+    expect(await a.sink.whenStored(20_000)).toBe(true);
+    const locker = await lockRecords(schema, "audit_subject_keys");
+    chat(a.logger, "bob", "second"); // (a new subject: a new key line, sent before the record)
+    expect(await until(async () => (await backends(app)).length === 1)).toBe(true);
+    const [first] = await backends(app);
+    await waitsForLock(first!);
+    await sql("SELECT pg_terminate_backend($1, 10000)", [first]);
+    expect(await until(async () => (await backends(app)).some((p) => p !== first), 15_000), JSON.stringify(a.sink.stats())).toBe(true);
+    await locker.query("COMMIT");
+    expect(await a.sink.whenStored(15_000), JSON.stringify(a.sink.stats())).toBe(true);
+    expect(a.sink.stats()).toMatchObject({ keys: 2, duplicates: 0, spilled: 0, outage: false });
+    const summary = await a.logger.finalizeSession();
+    expect((await keyRows(schema)).filter((k) => k.line !== null)).toHaveLength(2);
+    const [r] = await sql<{ c: string }>(`SELECT count(*)::text AS c FROM "${schema}".audit_records WHERE session_id = 'ended_keys'`);
+    expect(Number(r!.c)).toBe(summary.totalRecords);
+    expect(fs.readdirSync(path.join(a.projectPath, "audit_logs")).filter((f) => f.startsWith(".pg_spool_"))).toEqual([]);
+    expect((await verifyPostgres({ connectionString: PG_URL, schema, sessionId: "ended_keys" })).problems).toEqual([]);
+    expect(a.errors).toHaveLength(1);
+    expect(a.errors[0]).toMatch(/ended its connection during the insert of 1 key line of session ended_keys \(SQLSTATE 57P01.*sent again on a new connection and stored/);
   }, 60_000);
 });

@@ -4,7 +4,7 @@ import { AuditLogger, AuditViewer } from "../../src/index.js";
 import { applyPostgresRetention, migratePostgres, PostgresRecordSource, PostgresSink, verifyPostgres } from "../../src/postgres/index.js";
 import { SCHEMA_VERSION } from "../../src/postgres/schema.js";
 import { TEST_KEY, tmpProject } from "../helpers/index.js";
-import { freePort, PG_URL, PgProxy, pgTestScope, sql, until } from "../fixtures/postgres/db.js";
+import { freePort, lockTable, PG_URL, PgProxy, pgTestScope, sql, until } from "../fixtures/postgres/db.js";
 import { chat, instance, storeAtVersion } from "../fixtures/postgres/subject-keys.js";
 import { startServer } from "../../src/serve/server.js";
 import { runCli } from "../cli/helpers.js";
@@ -34,14 +34,7 @@ function urlFor(app: string): string {
 }
 
 /** A second client holding ACCESS EXCLUSIVE on `table` (audit_records): the reader's query waits there (a known moment to end it). */
-async function lockRecords(schema: string, table = "audit_records"): Promise<pg.Client> {
-  const c = new pg.Client({ connectionString: PG_URL });
-  lockers.push(c);
-  await c.connect();
-  await c.query("BEGIN");
-  await c.query(`LOCK TABLE "${schema}".${table} IN ACCESS EXCLUSIVE MODE`);
-  return c;
-}
+const lockRecords = (schema: string, table = "audit_records"): Promise<pg.Client> => lockTable(schema, table, lockers);
 
 /** Waits (20 s at most) for a backend of `app` other than `not` waiting for the lock (its statement matching `statement`, if given); returns its pid. */
 async function waiter(app: string, not: readonly number[] = [], statement?: RegExp): Promise<number> {

@@ -1,7 +1,6 @@
 import { EventEmitter } from "node:events";
 
 import fs from "node:fs";
-import os from "node:os";
 import path from "node:path";
 import { inspect, types, type InspectOptions } from "node:util";
 import type { z } from "zod";
@@ -40,7 +39,7 @@ import { registerForExit, unregisterForExit, type ExitFlushable } from "./sink/e
 import { CONTENT_DIR, SESSION_FILE_MAX_BYTES, sessionFileName } from "./sink/files.js";
 import { DirectorySync, readRegularFileSync, replaceFileSync } from "./regular-file.js";
 import { SessionLock } from "./sink/lock.js";
-import { OWN_PID_NS, OWN_PROC_START } from "./sink/owner.js";
+import { OWN_HOSTNAME, OWN_PID_NS, OWN_PROC_START } from "./sink/owner.js";
 import { addHold, holdsToRelease, removeHolds, type LegalHold } from "./holds.js";
 import { SESSION_ID_PATTERN } from "./config/schema.js";
 import { KindWriter } from "./sink/writer.js";
@@ -2828,7 +2827,7 @@ export class AuditLogger extends EventEmitter<AuditLoggerEvents> implements Exit
       startTime,
       ...(resumedFrom ? { resumedAt: new Date().toISOString() } : {}),
       pid: process.pid,
-      hostname: os.hostname(),
+      hostname: OWN_HOSTNAME,
       // (the process's start as the kernel counts it and its pid namespace, where known, as its
       // lock has them: a reader of the PostgreSQL store, which has this but not the lock, tells a
       // reused pid by the one, and another container's run given this host's name by the other)

@@ -14,7 +14,7 @@ import type { SigningKey } from "../integrity/signing.js";
 import { appendWholeSync, REPLACE_TEMP, tempNameBeside } from "../regular-file.js";
 import { kindFileName } from "../sink/files.js";
 import { leftByGoneNamed } from "../sink/lock.js";
-import { OWN_NAME_PID } from "../sink/owner.js";
+import { NameRefresher, OWN_NAME_PID } from "../sink/owner.js";
 import { dirLockHolder, lockBody, tryDirLock } from "../sink/dir-lock.js";
 import { KIND_FILE_STEM, RECORD_KINDS, type RecordType } from "../types.js";
 import { exportWriteFailed, refuseNonRegularTarget, removeStaleTemps, sha256File, writeAtomic } from "./output.js";
@@ -246,6 +246,11 @@ export async function writeDirectoryExport(
   precheckDirectoryTarget(directory, integrity.option);
   removeStaleStaging(directory);
   const staging = makeStaging(directory, integrity.option);
+  // (kept fresh while this export runs: an export of another host or container sharing the
+  // directory removes one an hour untouched, see removeStaleStaging; until 2026-12-06 an export an
+  // hour long lost its staging folder so)
+  const held = new NameRefresher();
+  held.hold(staging);
   let result: DirectoryExportResult;
   try {
     // (a store's audit_event chain, legal holds and their releases among them, was left out of a
@@ -308,6 +313,8 @@ export async function writeDirectoryExport(
     if (keepsStaging.has(err as object)) throw err;
     await fs.promises.rm(staging, { recursive: true, force: true }).catch(() => undefined);
     throw namedInPlace(err, staging, directory);
+  } finally {
+    held.stop();
   }
   // (the earlier export's files it replaced)
   await fs.promises.rm(staging, { recursive: true, force: true }).catch(() => undefined);

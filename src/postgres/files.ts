@@ -11,7 +11,7 @@ import path from "node:path";
 import { isFileSessionId, kindFileName, lockFileName, sessionFileName } from "../sink/files.js";
 import { CHAIN_KINDS } from "../types.js";
 import { leftByGoneNamed, readText, sessionLockHeld } from "../sink/lock.js";
-import { claimLive, FOREIGN_NAME_STALE_MS, NAME_PID, nameLeftByGone, OWN_NAME_PID, OWN_PROC_START, ownerOf, ownerState } from "../sink/owner.js";
+import { claimLive, foreignNameStale, NAME_PID, nameLeftByGone, OWN_NAME_PID, OWN_PROC_START, ownerOf, ownerState } from "../sink/owner.js";
 import { lineInfo } from "./rows.js";
 import { openRegularSync } from "../regular-file.js";
 
@@ -75,7 +75,8 @@ export const claimSuffix = (): string => `.adopting-${OWN_NAME_PID}${OWN_PROC_ST
 /**
  * Whether the claim `file` (with the pid, NAME_PID, and start its name gives) may belong to a live
  * adopter (see nameLeftByGone: by its pid on this host in this pid namespace, by its age on another
- * host or in another namespace). Found by
+ * host or in another namespace, or for an older name naming no host: the adopter refreshes its
+ * claim's mtime as it replays, see NameRefresher). Found by
  * review, 2026-12-05: a claim was judged by its pid alone, so one left by an adopter that crashed
  * was never taken over once its pid was alive again (a container's app is pid 1 after every
  * restart), and its records never reached the store. Until 2026-12-06 a claim of another container
@@ -84,13 +85,14 @@ export const claimSuffix = (): string => `.adopting-${OWN_NAME_PID}${OWN_PROC_ST
  */
 export function claimHeld(file: string, pid: string, started: string | undefined): boolean {
   const st = fs.statSync(file, { throwIfNoEntry: false });
-  return st !== undefined && !nameLeftByGone(pid, started, st.ctimeMs);
+  return st !== undefined && !nameLeftByGone(pid, started, st);
 }
 
 /**
  * Whether the recovery marker `file` holds, as `m`, a claim (see RecoveryMarker) whose sink may
  * be live: its holder judged by ownerState, a holder whose liveness cannot be told here (another
- * host, another pid namespace) while the marker is younger than FOREIGN_NAME_STALE_MS (its ctime).
+ * host, another pid namespace) until the marker is left untouched an hour (foreignNameStale: its
+ * mtime, which the recovering sink refreshes, see NameRefresher).
  * A claim written before 2026-12-06 (its pid and start only) is judged by its pid, as then. Until
  * then every claim was: another container's recovery, its pid free here, was taken over midway.
  */
@@ -101,7 +103,7 @@ export function markerClaimHeld(file: string, m: RecoveryMarker): boolean {
   const owner = ownerOf(m);
   if (owner === undefined) return claimLive(m.pid, m.procStart, st.ctimeMs);
   const state = ownerState(owner.startedAt === undefined ? { ...owner, startedAt: new Date(st.ctimeMs).toISOString() } : owner);
-  return state === "unknown" ? Date.now() - st.ctimeMs < FOREIGN_NAME_STALE_MS : state === "live";
+  return state === "unknown" ? !foreignNameStale(st, true) : state === "live";
 }
 
 /**

@@ -22,7 +22,7 @@ import { FileTooLargeError, NotRegularFileError, openRegularSync, readRegularFil
 import { keyStoreFileName, keyStoreLines } from "../pipeline/keyring.js";
 import { walkChain } from "../reader/chain-files.js";
 import { createWhole, readText, removeIfStill, sessionLockHeld } from "../sink/lock.js";
-import { OWN_NAME_PID, ownOwner } from "../sink/owner.js";
+import { NameRefresher, OWN_NAME_PID, ownOwner } from "../sink/owner.js";
 import { peekTail, wholeUnterminatedRecord } from "../sink/recover.js";
 import { CHAIN_KINDS, type AuditSink, type AuditSinkOpenInfo, type ChainKind, type SealedRecord } from "../types.js";
 import { migrateOn, type RunStatement } from "./migrate.js";
@@ -330,6 +330,8 @@ export class PostgresSink implements AuditSink {
   private fileTails: Partial<Record<ChainKind, number>> | undefined;
   private orphans: Orphan[] = [];
   private crashed: Crashed[] = [];
+  /** the spools this sink claimed and the recoveries it claimed, kept fresh for sinks of other hosts or containers (see NameRefresher) */
+  private readonly held = new NameRefresher();
   private ended: Ended[] = [];
   /** sessions whose row this sink recorded as an adopted spool's or a crashed session's (see `closeAdopted`) */
   private readonly closedHere = new Set<string>();
@@ -598,6 +600,7 @@ export class PostgresSink implements AuditSink {
     this.spool?.close();
     this.releaseOrphans();
     this.releaseCrashed();
+    this.held.stop();
     if (this.ownsPool && this.pool) {
       const pool = this.pool;
       this.pool = undefined;
@@ -1319,12 +1322,15 @@ export class PostgresSink implements AuditSink {
           continue;
         }
         o.path = claimed;
+        // (the claim keeps the spool's mtime, maybe days old: fresh now, and while it is replayed)
+        this.held.hold(claimed);
         o.spool = new Spool(claimed);
       }
       const spool = o.spool;
       const heads = new Map<ChainKind, Head>();
       let taken = false;
       for (;;) {
+        this.held.touch(o.path);
         const batch = claimedRead(spool, this.settings.batchSize);
         if (batch === undefined) {
           taken = true;
@@ -1341,12 +1347,14 @@ export class PostgresSink implements AuditSink {
         // of the old name failed every pump of this sink, ENOENT, reported as the store's
         // failure, and this sink's own records went to its spool until it closed; found by review)
         spool.close();
+        this.held.drop(o.path);
         this.orphans.shift();
         continue;
       }
       await this.closeAdopted(o.sessionId, heads);
       spool.advance(spool.pendingBytes); // an unterminated remainder: the Spool cut a torn one at open
       spool.removeIfDone();
+      this.held.drop(o.path);
       this.orphans.shift();
     }
   }
@@ -1436,6 +1444,7 @@ export class PostgresSink implements AuditSink {
           this.crashed.shift();
           continue;
         }
+        this.held.touch(this.markerPath(c.sessionId));
         names ??= safeReaddir(dir);
         await this.closeAdopted(c.sessionId, await this.sendFromFiles(c.sessionId, fileTails(dir, c.sessionId, names) ?? {}, names));
       } catch (err) {
@@ -1476,6 +1485,7 @@ export class PostgresSink implements AuditSink {
     for (let attempt = 0; attempt < 3; attempt++) {
       if (createWhole(file, claim)) {
         c.claim = claim;
+        this.held.hold(file);
         return true;
       }
       const judged = readText(file);
@@ -1490,6 +1500,7 @@ export class PostgresSink implements AuditSink {
   /** The crash of `c` is recovered: its marker says so (a failure to write it only means the next sink does it again). */
   private markRecovered(c: Crashed): void {
     const file = this.markerPath(c.sessionId);
+    this.held.drop(file);
     try {
       // (never a FIFO or a link put under the temporary name: see replaceFileSync)
       replaceFileSync(file, JSON.stringify({ lock: c.lock, done: true }), 0o600);
@@ -1503,6 +1514,7 @@ export class PostgresSink implements AuditSink {
     for (const c of only ? [only] : this.crashed.splice(0)) {
       if (c.claim === undefined) continue;
       const file = this.markerPath(c.sessionId);
+      this.held.drop(file);
       removeIfStill(file, c.claim, `${file}.stale.${OWN_NAME_PID}`);
       c.claim = undefined;
     }
@@ -1635,6 +1647,7 @@ export class PostgresSink implements AuditSink {
     for (const o of this.orphans.splice(0)) {
       if (!o.spool) continue;
       o.spool.close();
+      this.held.drop(o.path);
       const original = o.path.replace(CLAIM_SUFFIX, "");
       try {
         if (!fs.existsSync(original)) fs.renameSync(o.path, original);

@@ -227,13 +227,13 @@ export function lockLeftovers(auditDir: string, sessionId: string, names: readon
 
 /**
  * Whether `file`, named by a process after itself (`pid`: NAME_PID, its pid and, since
- * 2026-12-06, its pid namespace and host), was left by one that is gone (nameLeftByGone, from its
- * ctime: by its pid on this host in this pid namespace, by age on another host or in another
- * namespace); false when there is no such file.
+ * 2026-12-06, its pid namespace and host), was left by one that is gone (nameLeftByGone: by its
+ * pid on this host in this pid namespace; by its age, an hour, on another host, in another
+ * namespace, or for an older name naming no host); false when there is no such file.
  */
 export function leftByGone(file: string, pid: string): boolean {
   const st = fs.lstatSync(file, { throwIfNoEntry: false });
-  return st !== undefined && nameLeftByGone(pid, undefined, st.ctimeMs);
+  return st !== undefined && nameLeftByGone(pid, undefined, st);
 }
 
 /**

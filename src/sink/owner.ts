@@ -83,12 +83,22 @@ export const OWN_PID_NS = ((): string | undefined => {
 export const OWN_NS_TAG = /^pid:\[(\d+)\]$/.exec(OWN_PID_NS ?? "")?.[1];
 
 /**
+ * This host's name as this process names itself (in its locks, claims and session file, and as it
+ * judges them): `os.hostname()` read once, when this module loaded, and kept for the process's
+ * life. A host name changed while the process runs (`hostname`, a container's UTS namespace
+ * renamed) made its own live locks, read again, name another host: held as a foreign holder's, the
+ * error saying to remove them (found 2026-12-06). A process started after the change names itself
+ * by the new name, and takes this one's for another host's (never for gone).
+ */
+export const OWN_HOSTNAME = os.hostname();
+
+/**
  * This host as the names the kit makes carry it: the first 8 hex digits of the SHA-256 of its
- * name (`os.hostname()`, when this module loaded). Two hosts sharing a directory over a network
+ * name (OWN_HOSTNAME: read when this module loaded). Two hosts sharing a directory over a network
  * file system commonly have pid namespaces of the same number (the initial one, 4026531836, on
  * every machine): without it each took the other's names for its own, by pid (found 2026-12-06).
  */
-export const OWN_HOST_TAG = createHash("sha256").update(os.hostname()).digest("hex").slice(0, 8);
+export const OWN_HOST_TAG = createHash("sha256").update(OWN_HOSTNAME).digest("hex").slice(0, 8);
 
 /**
  * What a name the kit makes (a temporary file, one set aside, an export's staging folder, a spool
@@ -127,24 +137,123 @@ export function nameProcess(token: string): string {
 }
 
 /**
- * How long a file named by a process of another host or pid namespace (see nameLeftByGone) is
- * kept untouched (its ctime: a write or a rename sets it) before it is taken for left by one gone.
+ * How long a file whose maker cannot be asked (see nameLeftByGone) is kept, untouched, before it is
+ * taken for left by one gone: its modification time (mtime) that long ago.
  */
 export const FOREIGN_NAME_STALE_MS = 60 * 60 * 1000;
 
 /**
- * Whether a file whose name names its maker (`token`, NAME_PID; `started`, its kernel start where
- * the name gives it) was left by a maker that is gone, from the file's ctime (`changedMs`):
- * - named on another host (its host tag not OWN_HOST_TAG: a directory shared over the network),
- *   or in another pid namespace (a container sharing the directory and the host name): its pid is
- *   not this process's to ask, so once untouched FOREIGN_NAME_STALE_MS;
- * - named on this host in this pid namespace, or by an older name naming neither: by its pid
- *   (claimLive).
+ * How often a process refreshes (sets the mtime of) a name of its own that it holds for long: a
+ * spool it replays, a recovery it claimed, an export's staging folder (see NameRefresher). A
+ * twelfth of FOREIGN_NAME_STALE_MS: a live holder is never an hour untouched, stalls of minutes
+ * and clocks some minutes apart included.
  */
-export function nameLeftByGone(token: string, started: string | undefined, changedMs: number): boolean {
+export const FOREIGN_NAME_REFRESH_MS = FOREIGN_NAME_STALE_MS / 12;
+
+/**
+ * A file whose name or metadata changed this recently (its ctime: a rename, a write, a touch) is
+ * never taken for left, whatever its mtime: a name made by renaming a file keeps that file's
+ * mtime (a spool claimed for replay, one last written days ago; a lock set aside) until its maker
+ * touches it.
+ */
+export const FOREIGN_NAME_RENAMED_MS = 10 * 60 * 1000;
+
+/** What a foreign name's age is judged by (an fs.Stats has both). */
+export interface NameTimes {
+  readonly mtimeMs: number;
+  readonly ctimeMs: number;
+}
+
+/**
+ * Whether a file of a maker that cannot be asked is left: newer names (the host tag) by its
+ * mtime, which their live holders keep fresh (see NameRefresher), once it is FOREIGN_NAME_STALE_MS
+ * old and the file unchanged FOREIGN_NAME_RENAMED_MS (its ctime); an older name's maker (a version
+ * before 2026-12-06) refreshes nothing, so its file is judged by its ctime (a write, a rename, a
+ * touch), an hour.
+ */
+export function foreignNameStale(times: NameTimes, hostTagged: boolean): boolean {
+  const now = Date.now();
+  if (!hostTagged) return now - times.ctimeMs >= FOREIGN_NAME_STALE_MS;
+  return now - times.mtimeMs >= FOREIGN_NAME_STALE_MS && now - times.ctimeMs >= FOREIGN_NAME_RENAMED_MS;
+}
+
+/**
+ * Whether a file whose name names its maker (`token`, NAME_PID; `started`, its kernel start where
+ * the name gives it) was left by a maker that is gone, from the file's times (`times`, its lstat):
+ * - named on this host (its host tag OWN_HOST_TAG) in this pid namespace: by its pid (claimLive);
+ * - named on another host (a directory shared over the network), or in another pid namespace (a
+ *   container sharing the directory and the host name): its pid is not this process's to ask, so
+ *   by its age (foreignNameStale: an hour untouched);
+ * - an older name, naming no host (pid only, `<pid>`, or `<pid>n<namespace>`: versions before
+ *   2026-12-06): by its age as well (its ctime, an hour). Such a name does not say which host or
+ *   container made it, and no process of this version makes one: until 2026-12-06 it was judged by
+ *   its pid here, and another container's or host's live writer of an older version lost its
+ *   temporary file (or its spool claim) whenever that pid was free here.
+ */
+export function nameLeftByGone(token: string, started: string | undefined, times: NameTimes): boolean {
   const { pid, ns, host } = namePid(token);
-  if ((host !== undefined && host !== OWN_HOST_TAG) || (ns !== undefined && ns !== OWN_NS_TAG)) return Date.now() - changedMs >= FOREIGN_NAME_STALE_MS;
-  return !claimLive(pid, started, changedMs);
+  if (host === undefined) return foreignNameStale(times, false);
+  if (host !== OWN_HOST_TAG || (ns !== undefined && ns !== OWN_NS_TAG)) return foreignNameStale(times, true);
+  return !claimLive(pid, started, times.ctimeMs);
+}
+
+/**
+ * Sets the mtime of `file` (a name of this process's that it holds: see NameRefresher) to now, by
+ * this process's clock, as the judges of its age compare it (foreignNameStale). Gone meanwhile (or
+ * any failure): nothing, the holder finds out at its next use.
+ */
+export function refreshName(file: string): void {
+  try {
+    const now = new Date();
+    fs.utimesSync(file, now, now);
+  } catch {
+    // (taken over, removed, or refused: the holder's next use of it tells)
+  }
+}
+
+/**
+ * The names of its own that a process holds for long (a spool it replays, a recovery it claimed,
+ * an export's staging folder), kept fresh for the processes that cannot ask whether it lives
+ * (another host's, another pid namespace's: see nameLeftByGone): each is refreshed (refreshName)
+ * as it is added, at each `touch()` (the holder's use of it), and every FOREIGN_NAME_REFRESH_MS
+ * while it is held, on a timer that never keeps the process alive (unref'd) and runs only while
+ * some name is held. Until 2026-12-06 such a name was never refreshed: a replay waiting out an
+ * outage, or an export, an hour long, was taken for left by a process of another container or
+ * host, and taken over (or removed) while it ran.
+ */
+export class NameRefresher {
+  private readonly names = new Set<string>();
+  private timer: NodeJS.Timeout | undefined;
+
+  /** Holds `file`: refreshed now, and on the timer until `drop(file)`. */
+  hold(file: string): void {
+    this.names.add(file);
+    refreshName(file);
+    if (this.timer === undefined) {
+      this.timer = setInterval(() => {
+        for (const f of this.names) refreshName(f);
+      }, FOREIGN_NAME_REFRESH_MS);
+      this.timer.unref();
+    }
+  }
+
+  /** The holder uses `file` (held): refreshed now. */
+  touch(file: string): void {
+    if (this.names.has(file)) refreshName(file);
+  }
+
+  /** `file` is no longer held (renamed, removed, or another's now). */
+  drop(file: string): void {
+    this.names.delete(file);
+    if (this.names.size === 0) this.stop();
+  }
+
+  /** Every name dropped, the timer stopped. */
+  stop(): void {
+    this.names.clear();
+    if (this.timer !== undefined) clearInterval(this.timer);
+    this.timer = undefined;
+  }
 }
 
 /**
@@ -161,7 +270,7 @@ const START_SLACK_MS = 500;
 export function ownOwner(): Owner & { readonly startedAt: string } {
   return {
     pid: process.pid,
-    hostname: os.hostname(),
+    hostname: OWN_HOSTNAME,
     startedAt: new Date().toISOString(),
     ...(OWN_PROC_START !== undefined ? { procStart: OWN_PROC_START } : {}),
     ...(OWN_PID_NS !== undefined ? { pidNs: OWN_PID_NS } : {}),
@@ -185,7 +294,7 @@ export function ownerOf(body: unknown): Owner | undefined {
 /** Whether `owner` is live, gone or cannot be told from here (see the module's comment). */
 export function ownerState(owner: Owner): OwnerState {
   // (a pid of 0 or below names a process group to kill(2): never asked; no holder of the kit's)
-  if (!Number.isSafeInteger(owner.pid) || owner.pid <= 0 || owner.hostname !== os.hostname()) return "unknown";
+  if (!Number.isSafeInteger(owner.pid) || owner.pid <= 0 || owner.hostname !== OWN_HOSTNAME) return "unknown";
   if (owner.pidNs !== undefined && owner.pidNs !== OWN_PID_NS) return "unknown";
   if (owner.pid === process.pid) {
     if (owner.procStart !== undefined && OWN_PROC_START !== undefined) return owner.procStart === OWN_PROC_START ? "live" : "gone";
@@ -216,7 +325,7 @@ function processLive(pid: number, started: string | undefined): boolean {
  * namespace is (ownerState), the claim's time as when it took its lock.
  */
 export function claimLive(pid: number, started: string | undefined, claimedAtMs: number): boolean {
-  const owner: Owner = { pid, hostname: os.hostname(), startedAt: new Date(claimedAtMs).toISOString(), ...(started !== undefined ? { procStart: started } : {}) };
+  const owner: Owner = { pid, hostname: OWN_HOSTNAME, startedAt: new Date(claimedAtMs).toISOString(), ...(started !== undefined ? { procStart: started } : {}) };
   return ownerState(owner) !== "gone";
 }
 

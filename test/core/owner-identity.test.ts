@@ -248,3 +248,30 @@ describe.skipIf(!canUnshare)("a container restarted in a new pid namespace, its 
     expect((await viewer.getToolUsages({ limit: 10 })).map((t) => t.operation).sort()).toEqual(["after restart", "lookup"]);
   }, 90_000);
 });
+
+// Found 2026-12-06: a process read its host name at each use. Renamed while it ran (`hostname`,
+// a container's UTS namespace renamed), its own live session lock, read again, named another
+// host: a second open of the session in that process was refused as another host's, the error
+// saying to remove the lock (a live one), and its later locks and session files named the new
+// name, another run's. The process's identity is now read once, as it starts, and kept. A real UTS
+// namespace (util-linux unshare, as root), in which the child renames its host.
+const canRenameHost = linux && process.getuid?.() === 0 && spawnSync("unshare", ["--uts", "true"]).status === 0;
+describe.skipIf(!canRenameHost)("a host name changed while the process runs", () => {
+  it("leaves the process's identity as it started: its own live lock is still its own, and its later locks and session files name the host as it was", () => {
+    const projectPath = tmpProject();
+    const renamed = `renamed-${process.pid}`;
+    const r = spawnSync("unshare", ["--uts", process.execPath, ...childArgs(path.join(CORE_FIXTURES, "hostname-change-child.mts")), projectPath, renamed], { cwd: path.resolve(CORE_FIXTURES, "../../.."), encoding: "utf8", timeout: 60_000 });
+    expect(r.status, r.stderr).toBe(0);
+    const out = JSON.parse(r.stdout.trim().split("\n").at(-1)!) as { before: string; now: string; again: { code?: string; message?: string }; afterLock: Record<string, unknown>; afterRun: unknown };
+    expect(out.before).toBe(os.hostname());
+    expect(out.now).toBe(renamed);
+    // its own session: refused as this very process's, not as another host's to be removed by hand
+    expect(out.again.code).toBe("AUDIT_ERR_SESSION_LOCKED");
+    expect(out.again.message).toContain("is already being written by process");
+    expect(out.again.message).not.toContain("another host");
+    expect(out.afterLock.hostname).toBe(out.before);
+    expect(out.afterRun).toBe(out.before);
+    // (this host, which the child's rename did not touch, still judges its locks as this host's)
+    expect(os.hostname()).toBe(out.before);
+  }, 90_000);
+});

@@ -9,14 +9,17 @@
 // one of another namespace when it is another host's. The other namespace or host is written as a
 // process of it writes it (a second pid namespace takes privileges this test has not). Real
 // PostgreSQL, real files, real processes; the hour is reached with the clock set ahead (Date only).
+import { spawn, spawnSync } from "node:child_process";
 import fs from "node:fs";
 import os from "node:os";
 import path from "node:path";
+import { fileURLToPath } from "node:url";
 import { afterEach, describe, expect, it, vi } from "vitest";
 import { AuditLogger } from "../../src/index.js";
 import { migratePostgres, PostgresSink, verifyPostgres } from "../../src/postgres/index.js";
 import { OWN_HOST_TAG, OWN_NS_TAG, OWN_PROC_START } from "../../src/sink/owner.js";
 import { cleanupTmp, tmpProject } from "../helpers/index.js";
+import { childArgs } from "../helpers/child-args.js";
 import { clockAhead, deadPid, killedPid, OTHER_HOST_TAG, OTHER_NS_TAG, OWN_NS_SUFFIX } from "../helpers/core.js";
 import { endedWithSpools, freePort, leaveCrashed, PG_URL, PgProxy, schemaRegistry, sql } from "../fixtures/postgres/db.js";
 
@@ -49,7 +52,9 @@ async function oneRun(projectPath: string, url: string, schema: string): Promise
 /**
  * The claims a spool test plants (see NAME_PID): `foreign`, of a maker whose liveness cannot be
  * told here (its pid dead here); `killed`, of this host and namespace, its process gone; `older`,
- * an older name's, its process gone.
+ * an older name's (no host), its pid dead here: judged by its age as a foreign one (until
+ * 2026-12-06 by its pid here, and another container's or host's live adopter of an older version
+ * lost its claim whenever that pid was free here).
  */
 interface ClaimCase {
   readonly of: string;
@@ -58,14 +63,14 @@ interface ClaimCase {
   readonly older: (dead: number) => string;
 }
 const CLAIM_CASES: readonly ClaimCase[] = [
-  { of: "another namespace", foreign: (d) => `${d}n${OTHER_NS_TAG}`, killed: (k) => `${k}${OWN_NS_SUFFIX}`, older: (d) => `${d}` },
+  { of: "another namespace", foreign: (d) => `${d}n${OTHER_NS_TAG}h${OWN_HOST_TAG}`, killed: (k) => `${k}${OWN_NS_SUFFIX}h${OWN_HOST_TAG}`, older: (d) => `${d}` },
   // (found 2026-12-06: names carried no host, and two hosts sharing the directory over the
   // network commonly have pid namespaces of one number, the initial one; `…h<host>` since)
   { of: "another host", foreign: (d) => `${d}${OWN_NS_SUFFIX}h${OTHER_HOST_TAG}`, killed: (k) => `${k}${OWN_NS_SUFFIX}h${OWN_HOST_TAG}`, older: (d) => `${d}${OWN_NS_SUFFIX}` },
 ];
 
 describe("a spool claimed for replay (`….adopting-<pid>n<namespace>h<host>-<start>`)", () => {
-  it.each(CLAIM_CASES)("of $of is left while young though its pid is dead here, and replayed once an hour old; this host's and namespace's of a killed process, and an older claim's, are replayed at once", async (c) => {
+  it.each(CLAIM_CASES)("of $of is left while young though its pid is dead here, and replayed once an hour old, and so is an older claim (no host); this host's and namespace's of a killed process is replayed at once", async (c) => {
     const schema = schemaFor("nsspool");
     await migratePostgres({ connectionString: PG_URL, schema });
     const projectPath = tmpProject();
@@ -81,20 +86,22 @@ describe("a spool claimed for replay (`….adopting-<pid>n<namespace>h<host>-<st
     const foreign = `${spoolOf(ended[0]!)}.adopting-${c.foreign(dead)}-${OWN_PROC_START ?? "1"}`;
     fs.renameSync(spoolOf(ended[0]!), foreign);
     fs.renameSync(spoolOf(ended[1]!), `${spoolOf(ended[1]!)}.adopting-${c.killed(killed)}`);
-    fs.renameSync(spoolOf(ended[2]!), `${spoolOf(ended[2]!)}.adopting-${c.older(dead)}`);
+    const older = `${spoolOf(ended[2]!)}.adopting-${c.older(dead)}`;
+    fs.renameSync(spoolOf(ended[2]!), older);
     await store.start();
 
     const b = await oneRun(projectPath, store.url, schema);
     expect(b.errors).toEqual([]);
     expect(await storedOf(schema, ended[0]!)).toBe(0);
     expect(await storedOf(schema, ended[1]!)).toBe(3);
-    expect(await storedOf(schema, ended[2]!)).toBe(3);
-    expect(spools()).toEqual([path.basename(foreign)]);
+    expect(await storedOf(schema, ended[2]!)).toBe(0);
+    expect(spools().sort()).toEqual([path.basename(foreign), path.basename(older)].sort());
 
     clockAhead(HOUR + 60_000);
     const later = await oneRun(projectPath, store.url, schema);
     expect(later.errors).toEqual([]);
     expect(await storedOf(schema, ended[0]!)).toBe(3);
+    expect(await storedOf(schema, ended[2]!)).toBe(3);
     expect(spools()).toEqual([]);
     expect((await verifyPostgres({ connectionString: PG_URL, schema })).problems).toEqual([]);
   }, 60_000);
@@ -225,4 +232,75 @@ describe("a crashed session's recovery claim (`.pg_recovery_<store>_<id>`)", () 
     await holder.finalizeSession();
     expect(errors).toEqual([]);
   }, 60_000);
+});
+
+// Found 2026-12-06: a live adopter never refreshed its claim, so once the claim was an hour old
+// (a replay waiting out an outage, a long one) a sink of another container or host took it for
+// left, and took it over while it ran. A holder now refreshes its claim's mtime at each batch and
+// on a timer, and another host's or container's claim is judged by that mtime (docs/FORMAT.md,
+// "Names"). A real second pid namespace (util-linux unshare, as root) and real processes: the
+// adopter is pid 1 of its own namespace. "An hour later" is both processes' clocks (Date only) set
+// ahead by as much, as the kernel's ctimes do not move.
+const canUnshare = process.platform === "linux" && process.getuid?.() === 0 && spawnSync("unshare", ["--pid", "--fork", "--mount-proc", "true"]).status === 0;
+const REPO_ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "../..");
+
+describe.skipIf(!canUnshare)("a spool that a live sink of another pid namespace replays (a real namespace)", () => {
+  it("is refreshed at each batch: made older than an hour (its mtime set back) while its adopter lives, its adopter's next batch makes it fresh and no other sink takes it an hour on; once that adopter is killed, it is replayed an hour after its last refresh", async () => {
+    const schema = schemaFor("nslive");
+    await migratePostgres({ connectionString: PG_URL, schema });
+    const projectPath = tmpProject();
+    const dir = path.join(projectPath, "audit_logs");
+    const store = new PgProxy(await freePort());
+    proxies.push(store);
+    const [ended] = (await endedWithSpools(projectPath, store.url, schema, 1)) as [string];
+    let gate = store.holdStatement(ended);
+    await store.start();
+    const ahead = HOUR + 5 * 60_000;
+    const opts = JSON.stringify({ url: store.url, schema, projectPath, aheadMs: ahead });
+    const adopter = spawn("unshare", ["--pid", "--fork", "--kill-child", "--mount-proc", process.execPath, ...childArgs(path.join(REPO_ROOT, "test/fixtures/postgres/adopter-child.ts")), opts], { cwd: REPO_ROOT, stdio: ["ignore", "ignore", "pipe"] });
+    let stderr = "";
+    adopter.stderr.on("data", (c: Buffer) => (stderr += c.toString()));
+    const exited = new Promise<void>((resolve) => adopter.on("close", () => resolve()));
+    try {
+      await Promise.race([gate.reached, exited.then(() => Promise.reject(new Error(`the adopter ended: ${stderr}`)))]);
+      const claimed = fs.readdirSync(dir).find((f) => f.includes(".adopting-"))!;
+      const ns = new RegExp(String.raw`\.adopting-1n(\d+)h${OWN_HOST_TAG}-\d+$`).exec(claimed)?.[1];
+      expect(ns, claimed).toBeDefined();
+      expect(ns).not.toBe(OWN_NS_TAG);
+      const file = path.join(dir, claimed);
+      // (older than the limit by both clocks: its mtime two hours back)
+      const back = new Date(Date.now() + ahead - 2 * HOUR);
+      fs.utimesSync(file, back, back);
+      // the adopter's next batch: released one statement at a time until it refreshed its claim
+      // (two at most: the third record's stays held, the claim in use)
+      const fresh = (): boolean => fs.statSync(file).mtimeMs > Date.now() + ahead - 10 * 60_000;
+      for (let i = 0; i < 2 && !fresh(); i++) {
+        const next = store.holdStatement(ended);
+        gate.release();
+        gate = next;
+        await gate.reached;
+      }
+      const refreshed = fresh();
+
+      clockAhead(ahead);
+      // (the store's address names the spools: this sink's is the adopter's)
+      const other = await oneRun(projectPath, store.url, schema);
+      expect(other.errors).toEqual([]);
+      expect(other.stats.adopted).toBe(0);
+      expect(fs.readdirSync(dir).filter((f) => f.startsWith(".pg_spool") && f.includes(ended))).toEqual([claimed]);
+      expect(await storedOf(schema, ended)).toBeLessThan(3);
+      expect(refreshed).toBe(true);
+    } finally {
+      adopter.kill("SIGKILL");
+      await exited;
+      gate.release();
+      vi.useRealTimers();
+    }
+    // the adopter killed: its claim is left, and taken once an hour past its last refresh
+    clockAhead(ahead + HOUR + 60_000);
+    const later = await oneRun(projectPath, store.url, schema);
+    expect(later.errors).toEqual([]);
+    expect(await storedOf(schema, ended)).toBe(3);
+    expect(fs.readdirSync(dir).filter((f) => f.startsWith(".pg_spool"))).toEqual([]);
+  }, 90_000);
 });

@@ -134,7 +134,8 @@ export function earlierEvidence(dir: string, option: string): string[] {
   const foreign = entries.filter((e) => !e.isFile() || !(known.has(`${EXPORT_INTEGRITY_DIR}/${e.name}`) || tempOfKnown(where, e.name, known))).map((e) => e.name);
   if (foreign.length > 0) {
     const shown = foreign.slice(0, 3).join(", ") + (foreign.length > 3 ? `, and ${foreign.length - 3} more` : "");
-    const running = killed.running.length > 0 ? `; an export by process ${killed.running.join(", ")} of this host is writing this directory` : "";
+    // (a list whose maker is not known gone: its name names no host, so it is kept an hour untouched; docs/FORMAT.md, "Names")
+    const running = killed.running.length > 0 ? `; an export (process ${killed.running.join(", ")}) may be writing this directory` : "";
     throw new AuditPathError(
       `${option}: ${where} holds what no earlier export of audit-logger wrote there (${shown}${listed ? "" : `; ${path.join(directory, EXPORT_MANIFEST)} is missing or not an export manifest`}${running}), and a directory export writes its integrity/ folder there: nothing was removed. ${fix}`,
     );

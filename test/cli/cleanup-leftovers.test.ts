@@ -9,7 +9,7 @@ import { afterEach, describe, expect, it, vi } from "vitest";
 import { AuditLogger, verifyAuditLog } from "../../src/index.js";
 import { cleanupTmp, tmpProject } from "../helpers/index.js";
 import { oldSession } from "../helpers/sessions.js";
-import { deadPid, leaveLock } from "../helpers/core.js";
+import { deadPid, leaveLock, nameOf } from "../helpers/core.js";
 import { collect, runCli, startCli } from "./helpers.js";
 
 const DAY = 86_400_000;
@@ -215,7 +215,7 @@ describe("audit-logger cleanup and a session's dot files", () => {
     // as the code leaves them (SessionLock.takeOver, removeIfStill, createWhole), naming a process that is gone
     const { dir, alive: running, dead } = await withSession("audit-cli-leftovers-lock-internals-", "kw", 100);
     const body = (pid: number) => JSON.stringify({ pid, hostname: os.hostname(), startedAt: new Date(Date.now() - 100 * DAY).toISOString() });
-    const internals = (sid: string) => [`.session_${sid}.lock.takeover`, `.session_${sid}.lock.takeover.stale.${dead}`, `.session_${sid}.lock.${dead}.k3x9q.tmp`];
+    const internals = (sid: string) => [`.session_${sid}.lock.takeover`, `.session_${sid}.lock.takeover.stale.${nameOf(dead)}`, `.session_${sid}.lock.${nameOf(dead)}.k3x9q.tmp`];
     for (const n of [...internals("kw"), ...internals("ko")]) plant(dir, n, body(dead));
     // (a takeover under way: its process lives; though old, not a leftover)
     const live = ".session_kl.lock.takeover";
@@ -242,7 +242,7 @@ describe("audit-logger cleanup and a session's dot files", () => {
     const STORE = "0123456789";
     // as the code leaves them, named after the process that wrote them
     // (`<pid>.tmp` as versions before 2026-12-05 named them, `<pid>.<random>.tmp` since)
-    const temps = (sid: string, pid: number) => [`session_${sid}.json.${pid}.tmp`, `session_${sid}.json.${pid}.0a1b2c3d4e5f.tmp`, `subject_keys_${sid}.jsonl.${pid}.0.tmp`, `.pg_recovery_${STORE}_${sid}.${pid}.k3x9q.tmp`, `.pg_recovery_${STORE}_${sid}.${pid}.tmp`, `.pg_recovery_${STORE}_${sid}.stale.${pid}`];
+    const temps = (sid: string, pid: number) => [`session_${sid}.json.${nameOf(pid)}.tmp`, `session_${sid}.json.${nameOf(pid)}.0a1b2c3d4e5f.tmp`, `subject_keys_${sid}.jsonl.${nameOf(pid)}.0.tmp`, `.pg_recovery_${STORE}_${sid}.${nameOf(pid)}.k3x9q.tmp`, `.pg_recovery_${STORE}_${sid}.${nameOf(pid)}.tmp`, `.pg_recovery_${STORE}_${sid}.stale.${nameOf(pid)}`];
     const body = (name: string) => (name.startsWith("session_") ? '{"sessionId":' : name.startsWith("subject_keys_") ? '{"kid":"d0123456789abcdef"}\n' : JSON.stringify({ lock: "a crash", done: true }));
     for (const n of [...temps("tw", dead), ...temps("to", dead), ...temps("tw", alive), ...temps("tl", alive)]) plant(dir, n, body(n));
     const live = [...temps("tw", alive), ...temps("tl", alive)].sort();
@@ -267,10 +267,10 @@ describe("audit-logger cleanup and a session's dot files", () => {
     const { dir, alive, dead } = await withSession("audit-cli-leftovers-dir-temps-", "kept", 1);
     // (the lock set aside holds the body of the holder judged gone; its name, the taker's pid and thread)
     const lockBody = JSON.stringify({ pid: deadPid(), threadId: 0, hostname: os.hostname(), startedAt: new Date(Date.now() - 100 * DAY).toISOString() });
-    const strays = (pid: number) => [`legal_holds.json.${pid}.tmp`, `legal_holds.json.${pid}.0a1b2c3d4e5f.tmp`, `legal_holds.json.lock.stale.${pid}.0`, `.shred.lock.stale.${pid}.1`];
+    const strays = (pid: number) => [`legal_holds.json.${nameOf(pid)}.tmp`, `legal_holds.json.${nameOf(pid)}.0a1b2c3d4e5f.tmp`, `legal_holds.json.lock.stale.${nameOf(pid)}.0`, `.shred.lock.stale.${nameOf(pid)}.1`];
     const body = (name: string) => (name.endsWith(".tmp") ? '{\n  "holds": [' : lockBody);
     for (const n of [...strays(dead), ...strays(alive)]) plant(dir, n, body(n));
-    const young = `legal_holds.json.${deadPid()}.tmp`;
+    const young = `legal_holds.json.${nameOf(deadPid())}.tmp`;
     plant(dir, young, body(young), 3_600_000);
     const text = await runCli(["cleanup", dir, "--dry-run", "--max-age-days", "30"]);
     expect(text.stdout).toContain(`would remove what killed processes left of the directory's own files: `);

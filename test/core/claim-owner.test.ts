@@ -14,7 +14,7 @@ import { AuditLogger, verifyAuditLog } from "../../src/index.js";
 import { cleanupSessions } from "../../src/retention.js";
 import { abandonedClaims, removeAbandonedClaim } from "../../src/sink/content.js";
 import { cleanupTmp, readJsonl, tmpProject } from "../helpers/index.js";
-import { auditDirOf, claimingChild, dateBack, deadPid, killChildren, startFixture, type ChildHandle } from "../helpers/core.js";
+import { auditDirOf, claimingChild, dateBack, deadPid, killChildren, nameOf, startFixture, type ChildHandle } from "../helpers/core.js";
 
 const children: ChildHandle[] = [];
 afterEach(async () => {
@@ -204,7 +204,7 @@ describe("what a claim's takeover or removal set aside", () => {
     const content = path.join(dir, "full_interactions");
     fs.mkdirSync(content, { recursive: true });
     const gone = deadPid();
-    const names = [`manifest_a-1.json.${gone}.k3x9.tmp`, `manifest_a-2.json.claim.${gone}.q7z1.tmp`, `manifest_a-3.json.${process.pid}.m2p4.tmp`, `prompt_a-4.txt.${gone}.k3x9.tmp`];
+    const names = [`manifest_a-1.json.${nameOf(gone)}.k3x9.tmp`, `manifest_a-2.json.claim.${nameOf(gone)}.q7z1.tmp`, `manifest_a-3.json.${nameOf(process.pid)}.m2p4.tmp`, `prompt_a-4.txt.${nameOf(gone)}.k3x9.tmp`];
     for (const n of names) fs.writeFileSync(path.join(content, n), "");
     // just renamed: none
     expect(abandonedClaims(dir, Date.now(), undefined)).toEqual([]);

@@ -302,3 +302,6 @@ export async function exportedOnce(sessionId: string): Promise<{ exportDir: stri
   await exporter.exportCompleteAuditToDirectory(exportDir, { includeFullContent: false });
   return { exportDir, exporter };
 }
+
+/** The maker `pid` of this host and pid namespace as this version's names carry it (NAME_PID: `<pid>n<namespace>h<host>`), judged by that pid. */
+export const nameOf = (pid: number): string => `${pid}${OWN_NS_SUFFIX}h${OWN_HOST_TAG}`;

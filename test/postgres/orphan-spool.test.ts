@@ -3,8 +3,8 @@ import path from "node:path";
 import { afterEach, describe, expect, it, vi } from "vitest";
 import { AuditLogger } from "../../src/index.js";
 import { migratePostgres, PostgresSink, verifyPostgres } from "../../src/postgres/index.js";
-import { OWN_HOST_TAG, OWN_PROC_START } from "../../src/sink/owner.js";
-import { clockAhead, OWN_NS_SUFFIX } from "../helpers/core.js";
+import { OWN_PROC_START } from "../../src/sink/owner.js";
+import { clockAhead, nameOf } from "../helpers/core.js";
 import { cleanupTmp, tmpProject } from "../helpers/index.js";
 import { dropSchema, endedWithSpools, freePort, freshSchema, PG_URL, PgProxy, sql } from "../fixtures/postgres/db.js";
 
@@ -16,6 +16,18 @@ afterEach(async () => {
   for (const s of schemas.splice(0)) await dropSchema(s);
   cleanupTmp();
 });
+
+/** Runs a logger with a sink of `url`/`schema` in `projectPath` (one record, finalized, no error): the tool records of each session in the store then. */
+async function storedAfterRun(projectPath: string, url: string, schema: string): Promise<Map<string, number>> {
+  const b = new AuditLogger({ projectPath, sinks: [new PostgresSink({ connectionString: url, schema })], fullContentLogging: false });
+  const errors: string[] = [];
+  b.on("error", (e) => errors.push(e.message));
+  b.logToolUsage({ toolName: "t", operation: "op" });
+  await b.finalizeSession();
+  expect(errors).toEqual([]);
+  const rows = await sql<{ session_id: string; n: string }>(`SELECT session_id, count(*)::text AS n FROM "${schema}".audit_records WHERE kind = 'tool_usage' GROUP BY 1`);
+  return new Map(rows.map((r) => [r.session_id, Number(r.n)]));
+}
 
 /** The store, reached through a proxy that is down until `start()`: the same store to the sinks before and after. */
 async function storeDown(): Promise<PgProxy> {
@@ -101,26 +113,17 @@ describe("a spool left by a session that ended while the store was away", () => 
     const spoolOf = (sid: string) => path.join(dir, spools(dir).find((f) => f.endsWith(`_${sid}.jsonl`))!);
     const start = OWN_PROC_START ?? "1";
     const otherStart = String(Number(start) + 1);
-    // (names as this version makes them: this host's and pid namespace's, judged by the pid)
-    const of = (pid: number): string => `${pid}${OWN_NS_SUFFIX}h${OWN_HOST_TAG}`;
+    // (names as this version makes them, nameOf: this host's and pid namespace's, judged by the pid)
     // 1: claimed by an earlier process that had this process's pid (a container's app is pid 1 after every restart)
-    fs.renameSync(spoolOf(ended[0]!), `${spoolOf(ended[0]!)}.adopting-${of(process.pid)}-${otherStart}`);
+    fs.renameSync(spoolOf(ended[0]!), `${spoolOf(ended[0]!)}.adopting-${nameOf(process.pid)}-${otherStart}`);
     // 2: claimed by a process whose pid another live process has now
     const pid1Start = fs.existsSync("/proc/1/stat") ? fs.readFileSync("/proc/1/stat", "utf8").split(") ")[1]!.split(" ")[19]! : "0";
-    fs.renameSync(spoolOf(ended[1]!), `${spoolOf(ended[1]!)}.adopting-${of(1)}-${Number(pid1Start) + 1}`);
+    fs.renameSync(spoolOf(ended[1]!), `${spoolOf(ended[1]!)}.adopting-${nameOf(1)}-${Number(pid1Start) + 1}`);
     // 3: claimed by this very process (another sink of it is replaying it): not to be touched
-    const live = `${spoolOf(ended[2]!)}.adopting-${of(process.pid)}${OWN_PROC_START !== undefined ? `-${OWN_PROC_START}` : ""}`;
+    const live = `${spoolOf(ended[2]!)}.adopting-${nameOf(process.pid)}${OWN_PROC_START !== undefined ? `-${OWN_PROC_START}` : ""}`;
     fs.renameSync(spoolOf(ended[2]!), live);
     await store.start();
-    const sink = new PostgresSink({ connectionString: store.url, schema });
-    const b = new AuditLogger({ projectPath, sinks: [sink], fullContentLogging: false });
-    const errors: string[] = [];
-    b.on("error", (e) => errors.push(e.message));
-    b.logToolUsage({ toolName: "t", operation: "op" });
-    await b.finalizeSession();
-    expect(errors).toEqual([]);
-    const rows = await sql<{ session_id: string; n: string }>(`SELECT session_id, count(*)::text AS n FROM "${schema}".audit_records WHERE kind = 'tool_usage' GROUP BY 1`);
-    const stored = new Map(rows.map((r) => [r.session_id, Number(r.n)]));
+    const stored = await storedAfterRun(projectPath, store.url, schema);
     expect(stored.get(ended[0]!)).toBe(3);
     expect(stored.get(ended[1]!)).toBe(3);
     expect(stored.get(ended[2]!)).toBeUndefined();
@@ -140,16 +143,7 @@ describe("a spool left by a session that ended while the store was away", () => 
     fs.renameSync(spoolOf(ended[0]!), claims[0]!);
     fs.renameSync(spoolOf(ended[1]!), claims[1]!);
     await store.start();
-    const run = async (): Promise<Map<string, number>> => {
-      const b = new AuditLogger({ projectPath, sinks: [new PostgresSink({ connectionString: store.url, schema })], fullContentLogging: false });
-      const errors: string[] = [];
-      b.on("error", (e) => errors.push(e.message));
-      b.logToolUsage({ toolName: "t", operation: "op" });
-      await b.finalizeSession();
-      expect(errors).toEqual([]);
-      const rows = await sql<{ session_id: string; n: string }>(`SELECT session_id, count(*)::text AS n FROM "${schema}".audit_records WHERE kind = 'tool_usage' GROUP BY 1`);
-      return new Map(rows.map((r) => [r.session_id, Number(r.n)]));
-    };
+    const run = (): Promise<Map<string, number>> => storedAfterRun(projectPath, store.url, schema);
     const first = await run();
     for (const sid of ended) expect(first.get(sid), sid).toBeUndefined();
     expect(spools(dir).sort()).toEqual(claims.map((c) => path.basename(c)).sort());

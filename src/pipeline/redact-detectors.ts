@@ -557,6 +557,8 @@ function proseIsValue(value: string, text: string, valueStart: number): number {
   if (TEMPLATE.test(core) || ENVIRONMENT_REFERENCE.test(core) || readsAsCode(core, text[valueStart + v.length]) || /^(.)\1*$/s.test(core)) return 0;
   const parts = core.split("-");
   if (parts.length <= 2 && parts.some((p) => readsAsProse(p))) return 0;
+  // (a possessive is prose: `the password is admin's responsibility`, `… John's old one`)
+  if (v === value && /^[A-Za-z]+$/.test(core) && /^['\u2019]s\b/.test(text.slice(valueStart + v.length, valueStart + v.length + 3))) return 0;
   return v.length;
 }
 
@@ -565,7 +567,7 @@ function readsAsProse(word: string): boolean {
   const w = word.toLowerCase();
   return PROSE_AFTER_IS.has(w) || (/^[a-z]+$/.test(w) && PROSE_ENDING.test(w));
 }
-const PROSE_ENDING = /(?:ed|ing|ly|able|ible|ive)$/;
+const PROSE_ENDING = /(?:ed|ing|ly|able|ible|ive|ic)$/;
 /**
  * Words that follow `password is` in prose and code, not a password: articles and other function
  * words, adjectives of a password's state and strength, types, and participles without an `-ed`
@@ -580,6 +582,13 @@ const PROSE_AFTER_IS = new Set([
   "what", "which", "whatever", "your", "my", "his", "her", "their", "our", "its", "it", "one", "and", "or", "but",
   "then", "there", "here", "how", "why", "when", "where", "less", "more", "most", "least", "much", "well", "else",
   "nothing", "something", "anything", "everything", "none", "null", "nil", "undefined", "true", "false", "empty", "blank",
+  // prepositions and places (`Password is between 8 and 64 characters`, `the password is below the minimum`;
+  // until the adversarial review of 2026-12-06 these went as passwords, and the sentence with them)
+  "above", "below", "between", "within", "under", "over", "after", "before", "until", "since", "against", "into", "onto",
+  "upon", "near", "inside", "outside", "behind", "beyond", "beneath", "underneath", "throughout", "toward", "towards",
+  "among", "amongst", "across", "along", "around", "unlike", "than", "versus", "except", "plus", "minus", "despite",
+  "during", "elsewhere", "somewhere", "nowhere", "everywhere", "theirs", "ours", "hers", "lowercase", "uppercase",
+  "nonempty", "whitespace", "compulsory", "single", "side", "use", "misspelt",
   // a password's state, strength or kind
   "required", "optional", "mandatory", "correct", "incorrect", "wrong", "right", "valid", "invalid", "missing", "set",
   "unset", "reset", "sent", "shown", "hidden", "known", "unknown", "given", "taken", "chosen", "written", "forgotten",
@@ -600,7 +609,7 @@ const PROSE_AFTER_IS = new Set([
   "drawn", "seen", "bound",
   // encodings and hashes (`the password is base64 encoded`, `the password is bcrypt hashed`)
   "base64", "hex", "utf8", "ascii", "unicode", "bcrypt", "scrypt", "argon2", "argon2id", "pbkdf2", "md5", "sha1",
-  "sha256", "sha512",
+  "sha256", "sha512", "sha",
   // types, in code (`password is None`, `password is string`)
   "string", "number", "boolean", "object", "array", "bytes", "integer", "buffer", "function", "str", "int", "bool",
 ]);

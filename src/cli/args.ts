@@ -86,8 +86,13 @@ export function parseCommand<O extends OptionsConfig>(command: string, argv: rea
 function describeParseError(err: Error & { code?: string }, command: string, options: OptionsConfig): string {
   const flag = /'(-{1,2}[^' ]+)/.exec(err.message)?.[1];
   switch (err.code) {
-    case "ERR_PARSE_ARGS_UNKNOWN_OPTION":
-      return `unknown option ${flag ?? err.message} for "${command}"${unknownOptionFix(flag, options)}`;
+    case "ERR_PARSE_ARGS_UNKNOWN_OPTION": {
+      // (its name only: what follows it may be a value joined to it by a slip, `--postgres:postgres://u:pw@h/db`,
+      // `--key:sk-…`, and was printed whole, the password with it; adversarial review, 2026-12-06)
+      const name = flag === undefined ? undefined : /^-{1,2}[A-Za-z0-9_-]*/.exec(flag)![0];
+      const shown = name === undefined ? "(not shown)" : name === flag ? name : `${name}… (the rest not shown)`;
+      return `unknown option ${shown} for "${command}"${unknownOptionFix(name, options)}`;
+    }
     case "ERR_PARSE_ARGS_INVALID_OPTION_VALUE":
       return flag && /argument missing/.test(err.message)
         ? `option ${flag} needs a value`
@@ -120,6 +125,19 @@ export function unknownOptionFix(flag: string | undefined, options: OptionsConfi
   const list = `Its options: ${all.map((n) => `--${n}${short(n) ? ` (-${short(n)})` : ""}`).join(", ")}`;
   const near = flag === undefined ? undefined : nearestName(flag.replace(/^-+/, "").split("=")[0]!, all);
   return near === undefined ? `. ${list}` : `: did you mean --${near}? ${list}`;
+}
+
+/**
+ * A command-line word as a usage error echoes it: a URL's password (`postgres://u:pw@h/db`, also
+ * behind a slip such as `—postgres=`) and a `password=`/`secret=`/`token=` value shown as `***`.
+ * (A stray word was printed whole, `tail <dir> postgres://u:pw@h/db` the password with it;
+ * adversarial review, 2026-12-06.)
+ *
+ * @example
+ * shownArg("postgres://bob:pw@db/app"); // "postgres://bob:***@db/app"
+ */
+export function shownArg(raw: string): string {
+  return raw.replace(/(:\/\/[^\s/?#@:]*:)[^\s]*@/g, "$1***@").replace(/((?:pass\w*|pwd|secret|token|api[_-]?key)=)[^\s&]*/gi, "$1***");
 }
 
 /** A `--since`/`--until` value: ISO 8601 (UTC when it has no offset), as an ISO UTC string; else a usage error naming the flag. */
@@ -190,7 +208,7 @@ export function choiceOption<T extends string>(flag: string, raw: string | undef
 /** Exactly one positional `<dir>`; more or none is a usage error. */
 export function singleDir(command: string, positionals: readonly string[]): string {
   if (positionals.length === 0) throw new UsageError(`"${command}" needs a <dir>: an audit directory, or a project directory that contains audit_logs/`, command);
-  if (positionals.length > 1) throw new UsageError(`"${command}" takes one <dir>, got unexpected argument "${positionals[1]}"`, command);
+  if (positionals.length > 1) throw new UsageError(`"${command}" takes one <dir>, got unexpected argument "${shownArg(positionals[1]!)}"`, command);
   return positionals[0]!;
 }
 

@@ -9,7 +9,7 @@ import { AuditIOError } from "../errors.js";
 import { loadPg } from "../postgres/pg.js";
 import { againIfEnded } from "../postgres/store-error.js";
 import { DEFAULT_SCHEMA, names, schemaNameSchema } from "../postgres/schema.js";
-import { resolveAuditDir, singleDir, UsageError, type OptionsConfig } from "./args.js";
+import { resolveAuditDir, shownArg, singleDir, UsageError, type OptionsConfig } from "./args.js";
 
 /** The flags of every command that can read a PostgreSQL store. */
 export const STORE_OPTIONS = {
@@ -44,7 +44,7 @@ export function storeTarget(command: string, positionals: readonly string[], val
     return { kind: "dir", dir: resolveAuditDir(singleDir(command, positionals)) };
   }
   if (positionals.length > 0) {
-    throw new UsageError(`give either a <dir> or --postgres <url>, not both (got <dir> "${positionals[0]}" and --postgres)`, command);
+    throw new UsageError(`give either a <dir> or --postgres <url>, not both (got <dir> "${shownArg(positionals[0]!)}" and --postgres)`, command);
   }
   const url = postgresUrl(values.postgres);
   let schema = DEFAULT_SCHEMA;

@@ -7,7 +7,7 @@ import type { ExportProofReport, VerifyReport } from "../types.js";
 import { verifyExportProofs } from "../integrity/verify-proofs.js";
 import { EXPORT_MANIFEST } from "../integrity/export.js";
 import { verifyPostgres } from "../postgres/verify.js";
-import { EXIT_FAIL, EXIT_OK, noAuditLogsLine, parseCommand, selectSessions, sessionOption, UsageError } from "./args.js";
+import { EXIT_FAIL, EXIT_OK, noAuditLogsLine, parseCommand, selectSessions, sessionOption, shownArg, UsageError } from "./args.js";
 import type { CliIO, Command } from "./io.js";
 import { clean } from "./format.js";
 import { ProgressBar } from "./progress.js";
@@ -159,7 +159,7 @@ async function verifyExportFile(
 ): Promise<number> {
   const file = values.export ?? "";
   if (file === "") throw new UsageError("option --export must be the JSON export's file");
-  if (positionals.length > 0) throw new UsageError(`give either a <dir> or --export <file>, not both (got <dir> "${positionals[0]}" and --export)`);
+  if (positionals.length > 0) throw new UsageError(`give either a <dir> or --export <file>, not both (got <dir> "${shownArg(positionals[0]!)}" and --export)`);
   if (values.postgres !== undefined || values.schema !== undefined) throw new UsageError("option --export checks a file on its own: --postgres and --schema do not apply");
   if (values.session !== undefined) throw new UsageError("option --session does not apply to --export: every record of the export is checked");
   if (values["public-key"] === undefined) throw new UsageError("option --export needs --public-key: the proofs lead to checkpoints that count only when signed by a trusted key");

@@ -143,6 +143,23 @@ describe("audit-logger: a misspelt flag", () => {
   }, 120_000);
 });
 
+describe("audit-logger: a usage error echoes no secret", () => {
+  it("an unknown option is named without what is joined to it, and a stray word without its URL's password (adversarial review, 2026-12-06)", async () => {
+    for (const [args, named] of [
+      [["verify", trail.auditDir, "--postgres:postgres://bob:Hunter2Secret@db.example/app"], 'unknown option --postgres… (the rest not shown) for "verify": did you mean --postgres?'],
+      [["tail", trail.auditDir, "--key:Hunter2Secret"], 'unknown option --key… (the rest not shown) for "tail": did you mean --key-file?'],
+      [["tail", trail.auditDir, "postgres://bob:Hunter2Secret@db.example/app"], 'got unexpected argument "postgres://bob:***@db.example/app"'],
+      [["verify", "\u2014postgres=postgres://bob:Hunter2Secret@db.example/app", "--postgres", "postgres://bob@127.0.0.1:1/app"], 'got <dir> "\u2014postgres=postgres://bob:***@db.example/app" and --postgres'],
+      [["verify", "password=Hunter2Secret", "--export", "x.json"], 'got <dir> "password=***" and --export'],
+    ] as const) {
+      const r = await runCli(args);
+      expect(r.code, args.join(" ")).toBe(2);
+      expect(r.stderr, args.join(" ")).toContain(named);
+      expect(r.stderr + r.stdout, args.join(" ")).not.toContain("Hunter2Secret");
+    }
+  }, 120_000);
+});
+
 describe("audit-logger verify", () => {
   it("accepts the project directory and reports an intact trail with exit 0", async () => {
     const r = await runCli(["verify", trail.projectPath]);

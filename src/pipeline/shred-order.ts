@@ -18,7 +18,7 @@ import { listKindFiles, safeReaddir } from "../sink/files.js";
  * readable; found by the shred review).
  */
 export interface ShredMark {
-  /** `dev:ino` of each `audit_event` chain file of the other sessions, to its size then */
+  /** `dev:ino:birthtimeNs` of each `audit_event` chain file of the other sessions, to its size then */
   readonly sizes: ReadonlyMap<string, number>;
 }
 
@@ -29,7 +29,15 @@ export interface ShredOnDisk {
   readonly at: string;
 }
 
-const fileKey = (st: fs.Stats): string => `${st.dev}:${st.ino}`;
+/**
+ * A chain file's identity: device, inode and birth time. The inode alone is not one: a file removed
+ * after a mark (cleanup) frees it, and ext4 gives it to the next file made, such as a shredder's new
+ * chain file, whose shred record then read as within the size the removed one had, before the
+ * mark, and the waiting key of the subject it shredded was stored (adversarial review,
+ * 2026-12-06). A rotation's rename keeps all three. (Where the file system keeps no birth time, 0:
+ * the inode and device only.)
+ */
+const fileKey = (st: fs.BigIntStats): string => `${st.dev}:${st.ino}:${st.birthtimeNs}`;
 
 /**
  * The directory's chain files of the other sessions than `own`, as they are now (a listing and a
@@ -40,8 +48,8 @@ export function shredMark(auditDir: string, own: string): ShredMark {
   for (const [sessionId, names] of chainFilesBySession(safeReaddir(auditDir))) {
     if (sessionId === own) continue;
     for (const name of names) {
-      const st = fs.lstatSync(path.join(auditDir, name), { throwIfNoEntry: false });
-      if (st?.isFile()) sizes.set(fileKey(st), st.size);
+      const st = fs.lstatSync(path.join(auditDir, name), { throwIfNoEntry: false, bigint: true });
+      if (st?.isFile()) sizes.set(fileKey(st), Number(st.size));
     }
   }
   return { sizes };
@@ -63,7 +71,7 @@ export interface PlacedShred {
   /** the shred it tells of: its own, or, for a record of a shred seen elsewhere (`shreddedBy`), that one */
   readonly by: ShredOnDisk;
   readonly tags: readonly string[];
-  /** `dev:ino` of its file, and the offset just past its line */
+  /** `dev:ino:birthtimeNs` of its file, and the offset just past its line */
   readonly file: string;
   readonly end: number;
 }
@@ -88,8 +96,8 @@ export function readShreds(auditDir: string, own: string): PlacedShred[] {
         continue; // (removed under us: cleanup)
       }
       try {
-        const st = fs.fstatSync(fd);
-        const buf = Buffer.allocUnsafe(st.size);
+        const st = fs.fstatSync(fd, { bigint: true });
+        const buf = Buffer.allocUnsafe(Number(st.size));
         let got = 0;
         while (got < buf.length) {
           const n = fs.readSync(fd, buf, got, buf.length - got, got);

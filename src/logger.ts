@@ -1434,7 +1434,13 @@ export class AuditLogger extends EventEmitter<AuditLoggerEvents> implements Exit
       this.runDeferred();
       this.sendQueued();
       // the worker answers after everything sent before (a finalizeSession() under way included)
-      this.remote.callSync("flushSyncOnExit", [exiting, release]);
+      try {
+        this.remote.callSync("flushSyncOnExit", [exiting, release]);
+      } finally {
+        // (its events, the `error`s of what it could not write included, reach the app's
+        // listeners now, before the stderr line of a failure: see ThreadLink.drainEvents)
+        this.remote.drainEvents();
+      }
       return;
     }
     if (this.closed) {

@@ -47,7 +47,7 @@ export interface LinkEvents {
  * when this module runs as TypeScript source (the tests, tsx), `worker.ts` through tsx's loader,
  * which a worker does not inherit on Node 20.
  */
-function startWorker(init: WorkerInit, transfer: MessagePort): Worker {
+function startWorker(init: WorkerInit, transfer: readonly MessagePort[]): Worker {
   const fromSource = import.meta.url.endsWith(".ts");
   const entry = new URL(fromSource ? "./worker.ts" : "./worker.js", import.meta.url).href;
   const load = fromSource ? `import(${JSON.stringify(import.meta.resolve("tsx/esm/api"))}).then((api) => { api.register(); return import(${JSON.stringify(entry)}); })` : `import(${JSON.stringify(entry)})`;
@@ -71,7 +71,7 @@ ${load}.catch((err) => {
   // PnP's say, is what finds this package's dependencies; source maps); so the code is written to
   // run as CommonJS and as a module (`--input-type=module`: it used `require`, and the
   // constructor then waited 30 s for a worker that had failed). Its output: see dropOutput.
-  const worker = new Worker(code, { eval: true, workerData: init, transferList: [transfer], stdout: true, stderr: true });
+  const worker = new Worker(code, { eval: true, workerData: init, transferList: [...transfer], stdout: true, stderr: true });
   dropOutput(worker);
   return worker;
 }
@@ -81,6 +81,8 @@ export class ThreadLink {
   private readonly worker: Worker;
   private readonly signal: Int32Array;
   private readonly syncPort: MessagePort;
+  /** the worker's replies to `call` and its events, in order (see drainEvents) */
+  private readonly fromWorker: MessagePort;
   private readonly waiting = new Map<number, { resolve: (v: unknown) => void; reject: (e: Error) => void }>();
   private nextCall = 1;
   /** batch records posted to the worker (wrapping at 2^32, as the worker's count does) */
@@ -101,9 +103,13 @@ export class ThreadLink {
     this.signal = new Int32Array(shared);
     const { port1, port2 } = new MessageChannel();
     this.syncPort = port1;
-    this.worker = startWorker({ options, signal: shared, syncPort: port2 }, port2);
+    const channel = new MessageChannel();
+    this.fromWorker = channel.port1;
+    this.worker = startWorker({ options, signal: shared, syncPort: port2, events: channel.port2 }, [port2, channel.port2]);
     // attached before the wait, so an error the worker emits meanwhile has a listener
-    this.worker.on("message", (m: FromWorker) => this.onMessage(m));
+    this.fromWorker.on("message", (m: FromWorker) => this.onMessage(m));
+    // (the worker's handle keeps the process alive while a call waits, see call; this port never)
+    this.fromWorker.unref();
     this.worker.on("error", (err) => this.gone(new AuditIOError(`The audit-logger worker thread failed: ${reason(err)}. Records made from now on are lost.`, { cause: err })));
     this.worker.on("exit", (code) => this.gone(new AuditIOError(`The audit-logger worker thread exited (code ${code}). Records made from now on are lost.`)));
     const ready = this.waitSync("starting the worker");
@@ -225,6 +231,18 @@ export class ThreadLink {
   close(): void {
     this.gone(new AuditIOError("the session is finalized"), false);
     void this.worker.terminate();
+    this.fromWorker.close();
+  }
+
+  /**
+   * Hands over, now, what the worker has sent and the event loop has not delivered yet: its
+   * events (an `error` met writing the last batch, or the exit hook's own) in the order sent. For
+   * the exit hook, after the worker answered its blocking call: nothing runs after the process's
+   * `exit` listeners, so they were never delivered, and the app's `error` listener never heard
+   * of what the worker could not write as the process ended (found 2026-12-06; stderr only).
+   */
+  drainEvents(): void {
+    for (let m = receiveMessageOnPort(this.fromWorker); m !== undefined; m = receiveMessageOnPort(this.fromWorker)) this.onMessage(m.message as FromWorker);
   }
 
   /** Posts `m`; returns the error when it could not be posted (something in it cannot be copied). */

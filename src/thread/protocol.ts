@@ -2,7 +2,8 @@
  * Messages between an AuditLogger in `thread: true` mode (the app's thread) and the worker thread
  * that owns its files. One channel carries everything the app's thread sends (record batches,
  * calls), so the worker sees them in order; replies to blocking calls come back on a second port
- * that only `receiveMessageOnPort` reads, after an `Atomics.notify`.
+ * that only `receiveMessageOnPort` reads, after an `Atomics.notify`; the worker's replies to
+ * other calls and its events come back, in order, on a third (WorkerInit.events).
  */
 import type { MessagePort } from "node:worker_threads";
 import type { AuditOptionsInput } from "../config/schema.js";
@@ -107,6 +108,12 @@ export interface WorkerInit {
   /** three Int32 slots: SIGNAL_REPLY and SIGNAL_DEAD, each set to 1 and notified on SIGNAL_REPLY; SIGNAL_WRITTEN, a count notified on itself */
   readonly signal: SharedArrayBuffer;
   readonly syncPort: MessagePort;
+  /**
+   * where the worker posts everything else it sends ({@link FromWorker}: replies and events), in
+   * order: a port of its own, not the worker's parentPort, so the app's thread can read what is
+   * left on it synchronously (`receiveMessageOnPort`) as the process ends (see ThreadLink.drainEvents)
+   */
+  readonly events: MessagePort;
 }
 
 const CLASSES: Record<string, new (...args: never[]) => Error> = {

@@ -18,7 +18,9 @@ const port = parentPort;
 if (!port) throw new Error("audit-logger: src/thread/worker.js runs only as a worker thread");
 const init = workerData as WorkerInit;
 const signal = new Int32Array(init.signal);
-const post = (m: FromWorker): void => port.postMessage(m);
+// (replies and events on a port of their own, which the app's thread can drain as the process
+// ends: see ThreadLink.drainEvents)
+const post = (m: FromWorker): void => init.events.postMessage(m);
 
 function replySync(reply: Reply): void {
   init.syncPort.postMessage(reply);

@@ -327,6 +327,31 @@ describe("content files the disk still refuses as the process ends", () => {
   }
 });
 
+// With `thread: true` the exit hook hands the last batch to the worker, which writes it and answers;
+// the `error` events it met (its message posted to the app's thread) were never delivered there,
+// nothing running after the process's `exit` listeners, so the app's listener did not hear of the
+// refusal (stderr only; found 2026-12-06). Now the exit hook hands them over before it returns.
+// (Without the thread the exit hook writes the batch itself, and its refusal is its stderr line
+// only, as README says: "reported on stderr, the only place left".)
+describe("a batch the disk refuses as the process ends, with thread: true", () => {
+  it("the worker's error event reaches the app's listener before the process ends, and stderr names the records", async () => {
+    const projectPath = tmpProject();
+    const h = startFixture("exit-refused-child.mts", {}, [projectPath, "thread"]);
+    children.push(h);
+    const [, pid, size] = (await h.waitForLine((l) => l.startsWith("ready "), "ready")).split(" ");
+    setFileSizeLimit(Number(pid), Number(size));
+    h.child.kill("SIGUSR1");
+    const exit = await h.exited;
+    expect(exit.code, exit.stderr).toBe(0);
+    const last = h.lines.find((l) => l.startsWith("tool "))!.split(" ")[1]!;
+    expect(exit.stderr).toMatch(/audit-logger: could not write everything as the process ended: session exitrefused: tool_usage\b.* not written: EFBIG/);
+    const heard = h.lines.filter((l) => l.startsWith("error Writing tool_usage records failed: EFBIG"));
+    expect(heard.length, h.lines.join("\n")).toBeGreaterThan(0);
+    // (not written: the file is as it was before the limit)
+    expect(readKind(projectPath, "tool_usage", "exitrefused").map((r) => r.id)).not.toContain(last);
+  });
+});
+
 describe("a file-size limit never lifted during the outage (records past the memory bound)", () => {
   for (const durability of ["sync", "async"] as const) {
     it(`${durability}: the first 64 MiB of refused record lines are kept and written once the disk takes data; later records are not kept, each reported, and counted in one errors record; the log verifies`, async () => {

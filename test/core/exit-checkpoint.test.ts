@@ -41,7 +41,7 @@ function checkpoints(dir: string, sid: string): Array<{ reason: string; heads: R
 
 describe("a signed session whose process ends without finalizeSession()", () => {
   for (const mode of ["end", "exit", "thread"] as const) {
-    it(`gets a final signed checkpoint from the exit hook (${mode}): verify --public-key reports no unsigned tail`, async () => {
+    it(`gets a final signed checkpoint from the exit hook (${mode}), onCheckpoint is called with it: verify --public-key reports no unsigned tail`, async () => {
       const projectPath = tmpProject();
       const dir = auditDirOf(projectPath);
       const sid = `signed_${mode}`;
@@ -55,6 +55,9 @@ describe("a signed session whose process ends without finalizeSession()", () => 
       const cps = checkpoints(dir, sid);
       expect(cps.map((c) => c.reason)).toEqual(["records", "exit"]);
       expect(cps.at(-1)!.heads.tool_usage!.seq).toBe(5);
+      // (with the thread, the worker's checkpoint event reaches the app's thread before the process
+      // ends: until 2026-12-06 it was never delivered, see ThreadLink.drainEvents)
+      expect(h.lines.filter((l) => l.startsWith("onCheckpoint "))).toEqual(["onCheckpoint records", "onCheckpoint exit"]);
       expect(fs.existsSync(path.join(dir, `.session_${sid}.lock`))).toBe(false);
       const v = await runCli(["verify", dir, "--public-key", pub, "--json"]);
       expect(v.code, v.stdout).toBe(0);

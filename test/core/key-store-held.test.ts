@@ -463,10 +463,10 @@ describe("a subject shredded by a running app's logger while another's new data 
  * Starts key-exit-shred-child.mts and brings on its outage (its file-size limit a little past its
  * key store, see childInOutage): it has logged a chat for "newbie", whose new key waits.
  */
-async function exitChildInOutage(t: TestContext, durability: Durability) {
+async function exitChildInOutage(t: TestContext, durability: Durability, thread = false) {
   const projectPath = tmpProject();
   const keyB64 = randomBytes(32).toString("base64");
-  const h = startOwnFixture(t, "key-exit-shred-child.mts", [projectPath, durability, keyB64]);
+  const h = startOwnFixture(t, "key-exit-shred-child.mts", [projectPath, durability, keyB64, ...(thread ? ["thread"] : [])]);
   const [, pid, size] = (await h.waitForLine((l) => l.startsWith("ready "), "ready")).split(" ");
   execFileSync("prlimit", ["--pid", pid!, `--fsize=${Number(size) + 50}:unlimited`]);
   h.child.kill("SIGUSR1");
@@ -512,31 +512,35 @@ describe("a new data key waiting for the disk as the process exits while another
 // Until the shred review of 2026-12-06 the exit hook waited 10 s at each try (once, then once for
 // each kind whose records waited: 20 s with one, the rest of its writing after), and said so on
 // stderr only, as if the keys would be stored at the next write-out. Now it waits once, a bounded
-// while, and an `error` event names what is not written, as its stderr line does.
+// while, and an `error` event names what is not written, as its stderr line does. With `thread:
+// true` that event, the worker's, never reached the app's listener (posted as the process ended,
+// never delivered) until the exit hook handed the worker's events over (ThreadLink.drainEvents).
 describe("a new data key waiting for the disk as the process exits while another process's shred holds the lock throughout", () => {
-  it("sync: the exit hook gives up, an error event names the key lines and the records held under them, stderr says they were not written, and what else it held is written", async (t) => {
-    const { projectPath, dir, h, pid, newbieChat } = await exitChildInOutage(t, "sync");
-    const release = takeDirLock(path.join(dir, SHRED_LOCK), "test", { waitMs: 0, staleMs: 60_000 });
-    let exit: Awaited<typeof h.exited>;
-    try {
-      execFileSync("prlimit", ["--pid", pid!, "--fsize=unlimited:unlimited"]);
-      h.child.kill("SIGUSR1");
-      exit = await h.exited;
-    } finally {
-      release();
-    }
-    expect(exit.code, exit.stderr).toBe(0);
-    const lost = h.lines.filter((l) => l.startsWith("error session keyexit: the new data keys waiting for the disk were not stored as the process ended"));
-    expect(lost, h.lines.join("\n")).toHaveLength(1);
-    expect(lost[0]).toContain("the chat_interaction records held under them and the full content of 1 interaction(s) are not written");
-    expect(lost[0]).toContain(`another crypto-shredding held ${path.join(dir, SHRED_LOCK)} past the 3 s a logger waits for it as it ends`);
-    expect(exit.stderr).toMatch(/could not write everything as the process ended: session keyexit: chat_interaction records and the full content of 1 interaction\(s\) not written/);
-    expect(exit.stderr).not.toContain("tried again at the next write-out");
-    // not written, and nothing under its key on disk; u0's record (before the outage) is, and the session's end
-    const chats = readKind(projectPath, "chat_interaction", "keyexit");
-    expect(chats.map((r) => r.id)).not.toContain(newbieChat);
-    expect(chats).toHaveLength(1);
-    expect(filesContaining(projectPath, newbieChat).filter((f) => fs.statSync(path.join(dir, f)).size > 0 && !f.startsWith("errors_"))).toEqual([]);
-    expect(JSON.parse(fs.readFileSync(path.join(dir, "session_keyexit.json"), "utf8"))).toMatchObject({ status: "interrupted" });
-  }, 60_000);
+  for (const { durability, thread } of [{ durability: "sync", thread: false }, { durability: "async", thread: true }] as const) {
+    it(`${durability}${thread ? ", thread: true" : ""}: the exit hook gives up, an error event on the app's thread names the key lines and the records held under them, stderr says they were not written, and what else it held is written`, async (t) => {
+      const { projectPath, dir, h, pid, newbieChat } = await exitChildInOutage(t, durability, thread);
+      const release = takeDirLock(path.join(dir, SHRED_LOCK), "test", { waitMs: 0, staleMs: 60_000 });
+      let exit: Awaited<typeof h.exited>;
+      try {
+        execFileSync("prlimit", ["--pid", pid!, "--fsize=unlimited:unlimited"]);
+        h.child.kill("SIGUSR1");
+        exit = await h.exited;
+      } finally {
+        release();
+      }
+      expect(exit.code, exit.stderr).toBe(0);
+      const lost = h.lines.filter((l) => l.startsWith("error session keyexit: the new data keys waiting for the disk were not stored as the process ended"));
+      expect(lost, h.lines.join("\n")).toHaveLength(1);
+      expect(lost[0]).toContain("the chat_interaction records held under them and the full content of 1 interaction(s) are not written");
+      expect(lost[0]).toContain(`another crypto-shredding held ${path.join(dir, SHRED_LOCK)} past the 3 s a logger waits for it as it ends`);
+      expect(exit.stderr).toMatch(/could not write everything as the process ended: session keyexit: chat_interaction records and the full content of 1 interaction\(s\) not written/);
+      expect(exit.stderr).not.toContain("tried again at the next write-out");
+      // not written, and nothing under its key on disk; u0's record (before the outage) is, and the session's end
+      const chats = readKind(projectPath, "chat_interaction", "keyexit");
+      expect(chats.map((r) => r.id)).not.toContain(newbieChat);
+      expect(chats).toHaveLength(1);
+      expect(filesContaining(projectPath, newbieChat).filter((f) => fs.statSync(path.join(dir, f)).size > 0 && !f.startsWith("errors_"))).toEqual([]);
+      expect(JSON.parse(fs.readFileSync(path.join(dir, "session_keyexit.json"), "utf8"))).toMatchObject({ status: "interrupted" });
+    }, 60_000);
+  }
 });

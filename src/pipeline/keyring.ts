@@ -3,6 +3,7 @@ import { appendWholeSync, openRegularForAppendReadSync, openRegularSync, readReg
 import fs from "node:fs";
 import path from "node:path";
 import { AuditIOError, AuditKeyError } from "../errors.js";
+import { reason } from "../error-type.js";
 import { safeReaddir } from "../sink/files.js";
 import { holdsDirLock, takeDirLock } from "../sink/dir-lock.js";
 import { fresh, sleepSync } from "../sink/lock.js";
@@ -397,6 +398,18 @@ export class SubjectKeys {
     try {
       release = holdsDirLock(lock) ? undefined : takeDirLock(lock, "Another crypto-shredding", { waitMs: ending === undefined ? 0 : Math.max(0, Math.round(ending - performance.now())), staleMs: 15_000 });
     } catch (err) {
+      // The disk refusing the lock file itself (its creation or its body: full, file too large,
+      // quota, read-only): the keys wait for the disk, as they did for their own lines. Until
+      // 2026-12-06 every failure here read "another crypto-shredding holds …", sending the
+      // operator after a shred that did not exist. (A FIFO or a link under the lock's name is
+      // takeDirLock's AuditPathError, which names it.)
+      const code = errnoCode(err);
+      if (code !== undefined) {
+        const what = `the shred lock ${lock} could not be written (${reason(err)})`;
+        if (ending !== undefined) throw new AuditIOError(`${this.pending.size} new data key line(s) not stored as the logger ended: ${what}.`, { cause: err });
+        throw new AuditIOError(`${this.pending.size} new data key line(s) wait for the disk: ${what}; they are stored, and the records under them written, once the disk takes data (tried again at the next write-out).`, { cause: err });
+      }
+      if (!(err instanceof AuditIOError)) throw err;
       // (what the refusal means here: takeDirLock's own words tell one to remove a lock file)
       if (ending !== undefined) {
         throw new AuditIOError(`${this.pending.size} new data key line(s) not stored: another crypto-shredding held ${lock} past the ${ENDING_LOCK_WAIT_MS / 1000} s a logger waits for it as it ends.`, { cause: err });
@@ -484,6 +497,12 @@ export class SubjectKeys {
     }
     return dropped;
   }
+}
+
+/** The OS's error code (ENOSPC, EFBIG…) of a failed system call, or undefined for any other failure (see SubjectKeys.storePending). */
+function errnoCode(err: unknown): string | undefined {
+  const e = err as { code?: unknown; syscall?: unknown } | null;
+  return typeof e?.code === "string" && typeof e.syscall === "string" ? e.code : undefined;
 }
 
 /** A key that waited for the disk and was found shredded by another process (see SubjectKeys.storePending). */

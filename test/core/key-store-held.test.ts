@@ -463,12 +463,12 @@ describe("a subject shredded by a running app's logger while another's new data 
  * Starts key-exit-shred-child.mts and brings on its outage (its file-size limit a little past its
  * key store, see childInOutage): it has logged a chat for "newbie", whose new key waits.
  */
-async function exitChildInOutage(t: TestContext, durability: Durability, thread = false) {
+async function exitChildInOutage(t: TestContext, durability: Durability, thread = false, limit?: number) {
   const projectPath = tmpProject();
   const keyB64 = randomBytes(32).toString("base64");
   const h = startOwnFixture(t, "key-exit-shred-child.mts", [projectPath, durability, keyB64, ...(thread ? ["thread"] : [])]);
   const [, pid, size] = (await h.waitForLine((l) => l.startsWith("ready "), "ready")).split(" ");
-  execFileSync("prlimit", ["--pid", pid!, `--fsize=${Number(size) + 50}:unlimited`]);
+  execFileSync("prlimit", ["--pid", pid!, `--fsize=${limit ?? Number(size) + 50}:unlimited`]);
   h.child.kill("SIGUSR1");
   await h.waitForLine((l) => l === "outage", "outage");
   const newbieChat = h.lines.find((l) => l.startsWith("chat newbie "))!.split(" ")[2]!;
@@ -543,4 +543,46 @@ describe("a new data key waiting for the disk as the process exits while another
       expect(JSON.parse(fs.readFileSync(path.join(dir, "session_keyexit.json"), "utf8"))).toMatchObject({ status: "interrupted" });
     }, 60_000);
   }
+});
+
+// The disk refusing the shred lock file itself (its body written past the file-size limit: EFBIG;
+// ENOSPC or EDQUOT alike) as the waiting keys are to be stored under it. Until 2026-12-06 every
+// failure to take that lock was reported as "another crypto-shredding holds …", sending the
+// operator after a shred that did not exist; now the report names the disk's error, and says the
+// keys wait for the disk.
+describe("a new data key waiting for the disk while the disk refuses the shred lock file too", () => {
+  it("sync: the error event names the disk's error and that the keys wait for the disk, not a shred; once the disk takes data the key and the record are written", async (t) => {
+    // (a limit of 10 bytes: the key line and the shred lock's body are both refused)
+    const { dir, keyB64, h, pid, newbieChat } = await exitChildInOutage(t, "sync", false, 10);
+    const waiting = h.lines.filter((l) => l.startsWith("error Writing chat_interaction records") && l.includes("the new data keys of records waiting in memory could not be stored"));
+    expect(waiting.length, h.lines.join("\n")).toBeGreaterThan(0);
+    for (const l of waiting) {
+      expect(l).not.toContain("crypto-shredding");
+      expect(l).toContain(`1 new data key line(s) wait for the disk: the shred lock ${path.join(dir, SHRED_LOCK)} could not be written (EFBIG: file too large`);
+    }
+    expect(fs.existsSync(path.join(dir, SHRED_LOCK))).toBe(false);
+    execFileSync("prlimit", ["--pid", pid, "--fsize=unlimited:unlimited"]);
+    h.child.kill("SIGUSR1");
+    const exit = await h.exited;
+    expect(exit.code, exit.stderr).toBe(0);
+    expect(exit.stderr).toBe("");
+    const viewer = new AuditViewer({ auditPath: dir, sessionId: "keyexit", encryptionKey: keyB64 });
+    const viewed = new Map((await viewer.getChatInteractions({ limit: 100 })).map((r) => [r.id, r]));
+    expect(viewed.get(newbieChat)!.promptPreview).toBe("newbie asks during the outage");
+    expect((await verifyAuditLog(dir)).problems).toEqual([]);
+  }, 60_000);
+
+  it("sync: the process exits with the disk still refusing: the exit hook's error event and stderr name the disk's error, not a shred", async (t) => {
+    const { projectPath, dir, h, newbieChat } = await exitChildInOutage(t, "sync", false, 10);
+    h.child.kill("SIGUSR1");
+    const exit = await h.exited;
+    expect(exit.code, exit.stderr).toBe(0);
+    const lost = h.lines.filter((l) => l.startsWith("error session keyexit: the new data keys waiting for the disk were not stored as the process ended"));
+    expect(lost, h.lines.join("\n")).toHaveLength(1);
+    expect(lost[0]).toContain(`1 new data key line(s) not stored as the logger ended: the shred lock ${path.join(dir, SHRED_LOCK)} could not be written (EFBIG: file too large`);
+    expect(lost[0]).not.toContain("crypto-shredding");
+    expect(exit.stderr).toMatch(/could not write everything as the process ended: session keyexit: chat_interaction\b.* not written/);
+    expect(exit.stderr).not.toContain("crypto-shredding");
+    expect(filesContaining(projectPath, newbieChat).filter((f) => fs.statSync(path.join(dir, f)).size > 0 && !f.startsWith("errors_"))).toEqual([]);
+  }, 60_000);
 });

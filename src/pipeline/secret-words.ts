@@ -20,10 +20,15 @@ const SECRET_WORDS = new Set([
   // (OpenWeatherMap's and Wolfram|Alpha's API key parameter: `?q=London&appid=<key>` was recorded
   // in clear; found by the fetch new-user pass, 2026-12-05. `app_id`, two words, stays visible)
   "appid",
+  // (plurals of the one-time words, as the text rules read them since 2026-12-06: `recovery_codes`,
+  // `X-Backup-Codes`; `otps`, `totps`, `passcodes` end below. They were recorded in clear; found by
+  // the new-user pass, 2026-12-06)
+  "codes",
 ]);
 const SECRET_ENDINGS = [
   "token", "secret", "secrets", "password", "passwd", "passcode", "passphrase", "apikey", "authkey", "accesskey", "privatekey",
   "secretkey", "sessionid", "sessionkey", "signature", "credential", "credentials", "assertion", "cookie", "cookies", "auth", "otp",
+  "otps", "passcodes",
 ];
 
 /**
@@ -67,7 +72,7 @@ export function isSecretName(name: string): boolean {
  * member or label of their own, as often name an identifier (`sessionId`, `cacheKey`, `pin`,
  * `nonce`): see isStrongSecretName.
  */
-const AMBIGUOUS_WORDS = new Set(["key", "code", "pin", "session", "sess", "sessid", "nonce", "verifier", "mfa", "sig", "pass"]);
+const AMBIGUOUS_WORDS = new Set(["key", "code", "codes", "pin", "session", "sess", "sessid", "nonce", "verifier", "mfa", "sig", "pass"]);
 /** Names that end in one of these, their separators dropped, are credentials: `x-api-key`, `signing_key`. */
 const KEY_NAMES = /(?:apikey|accesskey|privatekey|secretkey|authkey|signingkey|masterkey|encryptionkey|passkey|passcode)$/;
 

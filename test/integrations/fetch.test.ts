@@ -119,6 +119,24 @@ describe("withAuditFetch", () => {
     expect((withQuery!.parameters as { url: string }).url).toBe(`${origin}/v1/models?client_assertion=${hidden}&pin=${hidden}&passcode=${hidden}&cookie=${hidden}&totp=${hidden}&page=2&max_tokens=8`);
   });
 
+  it("hides plural one-time code names (otps, passcodes, totps, hotps, recovery_codes) in headers and parameters, as the text rules do (they were recorded in clear)", async () => {
+    const logger = newLogger();
+    const auditedFetch = withAuditFetch(fetch, { logger });
+    const secret = { "x-otps": "s3cret-h1", "x-passcodes": "s3cret-h2", "x-totps": "s3cret-h3", "x-hotps": "s3cret-h4", "x-recovery-codes": "s3cret-h5", "x-backup-codes": "s3cret-h6" };
+    await auditedFetch(`${origin}/v1/models?otps=s3cret-q1&passcodes=s3cret-q2&totps=s3cret-q3&hotps=s3cret-q4&recovery_codes=s3cret-q5&recoveryCodes=s3cret-q6&page=2`, { headers: { ...secret, accept: "application/json" } });
+    // the request went as given
+    expect(fake.requests.at(-1)!.headers["x-recovery-codes"]).toBe("s3cret-h5");
+    await logger.flush();
+    const file = path.join(logger.auditDir, `tool_usage_${logger.sessionId}.jsonl`);
+    const onDisk = fs.readFileSync(file, "utf8");
+    expect(onDisk).not.toMatch(/s3cret/);
+    const [rec] = await recordsOf(logger, "tool_usage");
+    const params = rec!.parameters as { url: string; headers: Record<string, string> };
+    expect(params.headers).toEqual({ ...Object.fromEntries(Object.keys(secret).map((n) => [n, REDACTED])), accept: "application/json" });
+    const hidden = encodeURIComponent(REDACTED);
+    expect(params.url).toBe(`${origin}/v1/models?otps=${hidden}&passcodes=${hidden}&totps=${hidden}&hotps=${hidden}&recovery_codes=${hidden}&recoveryCodes=${hidden}&page=2`);
+  });
+
   it("takes headers from a Request, lets init.headers replace them, and honours redactHeaders", async () => {
     const logger = newLogger();
     const auditedFetch = withAuditFetch(fetch, { logger, redactHeaders: ["x-tenant", /^x-internal-/] });

@@ -172,6 +172,8 @@ export class AuditConfig {
   readonly onCheckpoint: ((checkpoint: Checkpoint) => void) | undefined;
   /** key id of the Ed25519 signing key, when checkpoints are signed */
   readonly signingKeyId: string | undefined;
+  /** construction fails without a signing key (the compliance preset) */
+  readonly requireSigning: boolean;
   /** redaction applied before anything is written (and before encryption), or false */
   readonly redact: Readonly<RedactOptions> | false;
   /** extra destinations for every sealed record (e.g. PostgresSink) */
@@ -261,6 +263,7 @@ export class AuditConfig {
       );
     }
     this.signingKeyId = signer?.keyId;
+    this.requireSigning = o.requireSigning ?? false;
     Object.defineProperty(this, kSigner, { value: signer, enumerable: false });
     Object.defineProperty(this, kKey, { value: key, enumerable: false });
     Object.freeze(this);
@@ -303,6 +306,7 @@ export class AuditConfig {
       sinkTimeoutMs: this.sinkTimeoutMs,
       redact: this.redact === false ? false : { ...this.redact },
       ...(AuditConfig.signerOf(this) ? { signingKey: AuditConfig.signerOf(this)!.privateKey } : {}),
+      ...(this.requireSigning ? { requireSigning: true } : {}),
       checkpointEvery: { ...this.checkpointEvery },
       ...(this.onCheckpoint ? { onCheckpoint: this.onCheckpoint } : {}),
     };
@@ -317,12 +321,19 @@ export class AuditConfig {
     return `AuditConfig ${inspect(this.toJSON(), { ...options, customInspect: true })}`;
   }
 
-  /** A JSON view without secrets (the key id only). */
+  /**
+   * A JSON view without secrets: every option (keys by their id only, `onCheckpoint` by its
+   * function's name or null). Until 2026-12-06 `thread` (when off) and `requireSigning` were left
+   * out (found by a new-user run).
+   */
   toJSON(): Record<string, unknown> {
     const { encryptionKey: _omit, signingKey: _omitSigner, onCheckpoint: _omitCb, sinks, redact: _omitRedact, ...rest } = this.toOptions();
     const redact = this.redact;
     return {
       ...rest,
+      thread: this.thread,
+      requireSigning: this.requireSigning,
+      onCheckpoint: this.onCheckpoint ? this.onCheckpoint.name || "function" : null,
       redact: redact ? { rules: redact.rules ?? "all", replacement: redact.replacement ?? "placeholder", patterns: (redact.patterns ?? []).map((p) => p.name), paths: redact.paths ?? [] } : false, signingKeyId: this.signingKeyId, sinks: (sinks ?? []).map((s) => (typeof s.description === "string" ? s.description : (s.constructor?.name ?? "sink"))), auditDir: this.auditDir, encryptionKeyId: this.encryptionKeyId };
   }
 }

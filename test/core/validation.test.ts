@@ -16,6 +16,7 @@ import {
   ERROR_CODES,
   PresetConfigs,
 } from "../../src/index.js";
+import { auditOptionsSchema } from "../../src/config/schema.js";
 import { cleanupTmp, TEST_KEY, tmpProject, withoutEnv } from "../helpers/index.js";
 import { auditDirOf, kindPath, readKind, REPO_ROOT, snapshot } from "../helpers/core.js";
 
@@ -152,6 +153,23 @@ describe("configuration validation", () => {
       expect(view).not.toContain(raw.toString("hex"));
     }
     expect(config.encryptionKeyId).toMatch(/^k[0-9a-f]{16}$/);
+  });
+
+  it("toJSON() names every option the config was given (thread and requireSigning were left out), keys by their id only", () => {
+    const signingKey = generateKeyPairSync("ed25519").privateKey;
+    const onCheckpoint = function keepCopy(): void {};
+    const config = new AuditConfig({ projectPath: tmpProject(), thread: true, requireSigning: true, signingKey, encryptSensitiveContent: true, encryptionKey: TEST_KEY, onCheckpoint });
+    const json = JSON.parse(JSON.stringify(config)) as Record<string, unknown>;
+    expect(json).toMatchObject({ thread: true, requireSigning: true, onCheckpoint: "keepCopy", encryptionKeyId: config.encryptionKeyId, signingKeyId: config.signingKeyId });
+    // every option is there, a key under its id (never the key itself)
+    const shownAs: Record<string, string> = { encryptionKey: "encryptionKeyId", signingKey: "signingKeyId" };
+    for (const option of Object.keys(auditOptionsSchema.shape)) expect(json, option).toHaveProperty(shownAs[option] ?? option);
+    expect(JSON.stringify(json)).not.toContain(TEST_KEY);
+    expect(JSON.stringify(json)).not.toContain("PRIVATE KEY");
+    // and off, they say so
+    expect(new AuditConfig({ projectPath: tmpProject() }).toJSON()).toMatchObject({ thread: false, requireSigning: false, onCheckpoint: null });
+    // the options rebuild a config that still requires signing
+    expect(new AuditConfig(config.toOptions()).requireSigning).toBe(true);
   });
 
   it("an hmac redaction key is not shown by util.inspect / console.log either (found by a new-user run, 2026-12-05)", () => {

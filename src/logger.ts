@@ -146,7 +146,8 @@ export interface AuditLoggerEvents {
 
 function validate<S extends z.ZodType>(schema: S, input: unknown, method: string): z.output<S> {
   const r = schema.safeParse(input);
-  if (!r.success) throw new AuditValidationError(method, toFieldIssues(r.error, "", schema));
+  // (a log call's input has fields, not options)
+  if (!r.success) throw new AuditValidationError(method, toFieldIssues(r.error, "", schema, "field"));
   return r.data;
 }
 

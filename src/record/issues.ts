@@ -2,18 +2,19 @@ import type { z } from "zod";
 import type { FieldIssue } from "../errors.js";
 import { nearestName } from "../nearest-name.js";
 
-const UNKNOWN = "unknown option; check its spelling against the documented names";
 
 /**
  * Turns zod issues into `{ field, message }` pairs, one per bad field (unknown keys each get one).
  * Given the `schema` that was parsed, an unknown key's message names the documented one it most
  * likely misspells (`sesionId`: `did you mean "sessionId"?`; until 2026-12-06 it only said to
- * check the spelling: new-user pass).
+ * check the spelling: new-user pass). `noun` is what the unknown key is called: an "option" of a
+ * call's options, a "field" of a log call's input (until 2026-12-06 those were called options too).
  *
  * @example
  * toFieldIssues(schema.safeParse(input).error!, "wrapOpenAI", schema);
+ * // [{ field: "wrapOpenAI.loger", message: 'unknown option; did you mean "logger"?' }]
  */
-export function toFieldIssues(error: z.ZodError, prefix = "", schema?: z.ZodType): FieldIssue[] {
+export function toFieldIssues(error: z.ZodError, prefix = "", schema?: z.ZodType, noun: "option" | "field" = "option"): FieldIssue[] {
   const out: FieldIssue[] = [];
   for (const issue of error.issues) {
     const base = [prefix, ...issue.path.map(String)].filter(Boolean).join(".");
@@ -21,7 +22,7 @@ export function toFieldIssues(error: z.ZodError, prefix = "", schema?: z.ZodType
       const known = schema === undefined ? [] : keysAt(schema, issue.path);
       for (const key of issue.keys) {
         const near = nearestName(key, known);
-        out.push({ field: base ? `${base}.${key}` : key, message: near === undefined ? UNKNOWN : `unknown option; did you mean "${near}"?` });
+        out.push({ field: base ? `${base}.${key}` : key, message: `unknown ${noun}; ${near === undefined ? "check its spelling against the documented names" : `did you mean "${near}"?`}` });
       }
       continue;
     }

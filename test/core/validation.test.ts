@@ -362,9 +362,17 @@ describe("messages that say what to give (found by a new-user run, 2026-12-05)",
     );
     const logger = new AuditLogger({ projectPath: tmpProject(), sessionId: "typos" });
     const inputIssues = (fn: () => unknown) => (thrown(fn) as AuditValidationError).issues;
-    expect(inputIssues(() => logger.logChatInteraction({ prompt: "p", tokens: 4 } as never))).toEqual([{ field: "tokens", message: meant("tokensUsed") }]);
-    expect(inputIssues(() => logger.logToolUsage({ toolName: "t", operation: "o", params: {} } as never))).toEqual([{ field: "params", message: meant("parameters") }]);
-    expect(inputIssues(() => logger.logPerformanceMetric({ metricName: "m", value: 1, unit: "ms", contxt: {} } as never))).toEqual([{ field: "contxt", message: meant("context") }]);
+    // (a log call's input has fields, not options: it said "unknown option" for them too until 2026-12-06, new-user pass)
+    const meantField = (name: string) => `unknown field; did you mean "${name}"?`;
+    for (const thread of [false, true]) {
+      const input = new AuditLogger({ projectPath: tmpProject(), sessionId: `fields_${thread}`, thread });
+      expect(inputIssues(() => input.logChatInteraction({ prompt: "p", tokens: 4 } as never))).toEqual([{ field: "tokens", message: meantField("tokensUsed") }]);
+      expect(inputIssues(() => input.logToolUsage({ toolName: "t", operation: "o", params: {} } as never))).toEqual([{ field: "params", message: meantField("parameters") }]);
+      expect(inputIssues(() => input.logPerformanceMetric({ metricName: "m", value: 1, unit: "ms", contxt: {} } as never))).toEqual([{ field: "contxt", message: meantField("context") }]);
+      expect(inputIssues(() => input.logPersonaActivity({ personaName: "p", activityType: "a", zzz: 1 } as never))).toEqual([{ field: "zzz", message: "unknown field; check its spelling against the documented names" }]);
+      expect((thrown(() => input.logError({ errorType: "E", message: "m", severty: "high" } as never)) as Error).message).toContain('severty: unknown field; did you mean "severity"?');
+      await input.finalizeSession();
+    }
     await expect(logger.cleanup({ dryrun: true } as never)).rejects.toMatchObject({ issues: [{ field: "cleanup.dryrun", message: meant("dryRun") }] });
     const viewer = new AuditViewer({ auditPath: logger.auditDir });
     await expect(viewer.getChatInteractions({ modle: "x" } as never)).rejects.toMatchObject({ issues: [{ field: "modle", message: meant("model") }] });

@@ -4,6 +4,7 @@ import { z } from "zod";
 import type { AnalyticsReport, LatencyStats, ModelPrice } from "../reader/analytics.js";
 import { EXIT_FAIL, EXIT_OK, noAuditLogsLine, parseCommand, sessionOption, timeRangeOptions, UsageError } from "./args.js";
 import { clean } from "./format.js";
+import { toFieldIssues } from "../record/issues.js";
 import type { CliIO, Command } from "./io.js";
 import { calls, num, pct, table, tokensText } from "./table.js";
 import { STORE_OPTIONS, storeHelp, storeTarget } from "./store.js";
@@ -40,7 +41,12 @@ ${storeHelp(18)}
 Exit codes: 0 done, 1 no audit logs found, a read failed (or the store is unreachable), or
 the logs reported on do not verify, 2 bad usage.`;
 
-const pricesSchema = z.record(z.string(), z.strictObject({ inputPerMTok: z.number().min(0), outputPerMTok: z.number().min(0) }));
+const perMTok = z
+  .number({ error: (iss) => (iss.input === undefined ? "missing: a number, USD per million tokens" : `must be a number, USD per million tokens (got ${typeof iss.input})`) })
+  .min(0, "must be 0 or more, USD per million tokens");
+const pricesSchema = z.record(z.string(), z.strictObject({ inputPerMTok: perMTok, outputPerMTok: perMTok }));
+/** how many of a --prices file's bad entries the error names */
+const PRICE_ISSUES_SHOWN = 5;
 
 function loadPrices(file: string | undefined): Record<string, ModelPrice> | undefined {
   if (file === undefined) return undefined;
@@ -61,8 +67,13 @@ function loadPrices(file: string | undefined): Record<string, ModelPrice> | unde
   }
   const r = pricesSchema.safeParse(raw);
   if (!r.success) {
-    const issue = r.error.issues[0];
-    throw new UsageError(`option --prices: "${file}" ${issue ? `at ${issue.path.join(".") || "(top)"}: ${issue.message}` : "is not a price table"}; expected {"<model>": {"inputPerMTok": n, "outputPerMTok": n}}`);
+    // Every bad entry, an unknown key first with the name it most likely means: `{"input": 3}`
+    // said only "expected number, received undefined" of the missing inputPerMTok (new-user
+    // pass, 2026-12-06).
+    const issues = toFieldIssues(r.error, "", pricesSchema, "key").sort((a, b) => Number(!a.message.startsWith("unknown")) - Number(!b.message.startsWith("unknown")));
+    const named = issues.slice(0, PRICE_ISSUES_SHOWN).map((i) => `at ${i.field === "(input)" ? "(top)" : clean(i.field)}: ${i.message}`);
+    if (issues.length > PRICE_ISSUES_SHOWN) named.push(`and ${issues.length - PRICE_ISSUES_SHOWN} more`);
+    throw new UsageError(`option --prices: "${file}" ${named.length > 0 ? named.join("; ") : "is not a price table"}; expected {"<model>": {"inputPerMTok": n, "outputPerMTok": n}}`);
   }
   return r.data;
 }

@@ -8,13 +8,14 @@ import { nearestName } from "../nearest-name.js";
  * Given the `schema` that was parsed, an unknown key's message names the documented one it most
  * likely misspells (`sesionId`: `did you mean "sessionId"?`; until 2026-12-06 it only said to
  * check the spelling: new-user pass). `noun` is what the unknown key is called: an "option" of a
- * call's options, a "field" of a log call's input (until 2026-12-06 those were called options too).
+ * call's options, a "field" of a log call's input (until 2026-12-06 those were called options too), a "key" of a
+ * file's table (`report --prices`).
  *
  * @example
  * toFieldIssues(schema.safeParse(input).error!, "wrapOpenAI", schema);
  * // [{ field: "wrapOpenAI.loger", message: 'unknown option; did you mean "logger"?' }]
  */
-export function toFieldIssues(error: z.ZodError, prefix = "", schema?: z.ZodType, noun: "option" | "field" = "option"): FieldIssue[] {
+export function toFieldIssues(error: z.ZodError, prefix = "", schema?: z.ZodType, noun: "option" | "field" | "key" = "option"): FieldIssue[] {
   const out: FieldIssue[] = [];
   for (const issue of error.issues) {
     const base = [prefix, ...issue.path.map(String)].filter(Boolean).join(".");

@@ -406,6 +406,22 @@ describe("audit-logger report", () => {
     expect(five.stderr).toContain('option --until must be an ISO 8601 time');
   });
 
+  it("a --prices file with an unknown key names the key, the one it means and the file (it said only 'expected number, received undefined' of the missing inputPerMTok: new-user pass, 2026-12-06)", async () => {
+    const prices = path.join(tmpProject(), "prices.json");
+    fs.writeFileSync(prices, JSON.stringify({ "gpt-4o": { input: 3, outputPerMTok: 15 } }));
+    const r = await runCli(["report", trail.auditDir, "--prices", prices]);
+    expect(r.code).toBe(2);
+    expect(r.stderr).toContain(`option --prices: "${prices}" at gpt-4o.input: unknown key; did you mean "inputPerMTok"?`);
+    expect(r.stderr).toContain("gpt-4o.inputPerMTok: missing");
+    expect(r.stderr).not.toContain("received undefined");
+    // one with no near name, and every bad entry, each named
+    fs.writeFileSync(prices, JSON.stringify({ "gpt-4o": { inputPerMTok: 3, outputPerMTok: 15, zzz: 1 }, o3: { inputPerMTok: -1, outputPerMTok: 2 } }));
+    const both = await runCli(["report", trail.auditDir, "--prices", prices]);
+    expect(both.code).toBe(2);
+    expect(both.stderr).toContain("at gpt-4o.zzz: unknown key; check its spelling against the documented names");
+    expect(both.stderr).toContain("o3.inputPerMTok: ");
+  });
+
   it("a --prices file that is not JSON is refused without quoting its text (a key file given by mistake had its first characters printed: review 2026-12-05)", async () => {
     const dir = tmpProject();
     const secret = "c2VjcmV0LWtleS1ieXRlcy0wMTIzNDU2Nzg5YWJjZGVm";

@@ -1155,7 +1155,9 @@ export class AuditLogger extends EventEmitter<AuditLoggerEvents> implements Exit
 
   /**
    * Removes sessions (never this one) whose last record is older than `maxLogAgeDays`.
-   * With `{ dryRun: true }` only lists what would go. Options other than `maxLogAgeDays`,
+   * With `{ dryRun: true }` only lists what would go. Resolves to what `audit-logger cleanup
+   * --json` prints (CleanupResult): a file that could not be removed is in `failed` (and an
+   * `error` event), the others still go. Options other than `maxLogAgeDays`,
    * `dryRun` and `now`, or bad values, reject with an AuditConfigError naming each field, and
    * nothing is removed.
    *
@@ -1186,6 +1188,10 @@ export class AuditLogger extends EventEmitter<AuditLoggerEvents> implements Exit
       ...(options.now !== undefined ? { now: options.now } : {}),
       record: (event) => this.recordPruned(event),
       inUse: CHAIN_KINDS.flatMap((k) => this.writers[k].inUseSegment ?? []),
+      // (a file that cannot be removed is skipped, listed in the result's `failed` and reported, as
+      // `audit-logger cleanup` does; until 2026-12-06 the first one was thrown, and the sessions
+      // after it were not looked at)
+      onRemoveError: (file, err) => this.report(new AuditIOError(`Cleanup could not remove ${file}: ${err.message}`, { cause: err })),
     });
   }
 

@@ -119,7 +119,14 @@ export interface CleanupEntry {
   readonly files: readonly string[];
 }
 
+/**
+ * What a cleanup did: one shape for `logger.cleanup()`, `cleanupSessions()` and
+ * `audit-logger cleanup --json` (until 2026-12-06 the command printed `auditDir`, `vanished` and
+ * `failed`, which the API's result lacked, and the API's `prunedSegments` was not printed).
+ */
 export interface CleanupResult {
+  /** the audit directory cleaned */
+  readonly auditDir: string;
   readonly dryRun: boolean;
   readonly removed: readonly CleanupEntry[];
   /**
@@ -174,6 +181,17 @@ export interface CleanupResult {
    * the session then.
    */
   readonly skippedUnsent: ReadonlyArray<{ readonly sessionId: string; readonly lastActivity: string; readonly files: readonly string[] }>;
+  /**
+   * sessions that were to go whose files another process removed before this cleanup's removal
+   * (no record of their removal is left: not by this cleanup)
+   */
+  readonly vanished: readonly string[];
+  /**
+   * files that could not be removed, each with the error's message: reported so and skipped when
+   * the caller gave `onRemoveError` (a logger's `cleanup()` and `audit-logger cleanup` do, which
+   * exits 1 then); without it the first such error is thrown
+   */
+  readonly failed: ReadonlyArray<{ readonly file: string; readonly error: string }>;
 }
 
 /** A session's retention as its configuration set it. */
@@ -289,7 +307,19 @@ export function cleanupSessions(auditDir: string, options: CleanupOptions): Clea
     const got = auditDir === "" ? "an empty string" : auditDir === null ? "null" : typeof auditDir;
     throw new AuditConfigError([{ field: "cleanupSessions.auditDir", message: `must be the audit directory's path, a non-empty string (got ${got})` }, ...(r.success ? [] : toFieldIssues(r.error, "cleanupSessions", cleanupSchema))]);
   }
-  const o = parseOrThrow(cleanupSchema, options, "cleanupSessions") as CleanupOptions;
+  const parsed = parseOrThrow(cleanupSchema, options, "cleanupSessions") as CleanupOptions;
+  // (each failure the caller is told of is in the result too)
+  const failed: Array<{ file: string; error: string }> = [];
+  const told = parsed.onRemoveError;
+  const o: CleanupOptions = told
+    ? {
+        ...parsed,
+        onRemoveError: (file, error) => {
+          failed.push({ file, error: error.message });
+          told(file, error);
+        },
+      }
+    : parsed;
   const now = o.now ?? Date.now();
   const minDays = o.minRetentionDays ?? 0;
   const days = Math.max(o.maxLogAgeDays, minDays);
@@ -319,6 +349,7 @@ export function cleanupSessions(auditDir: string, options: CleanupOptions): Clea
   const skippedHeld: string[] = [];
   const keptByRetention: Array<{ sessionId: string; lastActivity: string; retentionDays: number }> = [];
   const skippedUnsent: Array<{ sessionId: string; lastActivity: string; files: string[] }> = [];
+  const vanished: string[] = [];
   const whole = listSessionIds(auditDir, names);
   // (then the sessions of which only dot files are left: see leftoverSessions)
   const owned = new Set([...whole, ...(o.activeSessionId !== undefined ? [o.activeSessionId] : [])]);
@@ -377,7 +408,13 @@ export function cleanupSessions(auditDir: string, options: CleanupOptions): Clea
         // ended before this lock was taken): kept this time, as a live one is, and judged again at
         // the next cleanup. Its fresh records were removed with it (found by review, 2026-12-05).
         // (Leftovers: a session that has files again, which a logger started under its name wrote.)
-        if (lastActivity(auditDir, sessionId, present.of(sessionId)) !== (leftover ? 0 : last)) {
+        const activity = lastActivity(auditDir, sessionId, present.of(sessionId));
+        // (no file of it left: another process removed it meanwhile)
+        if (!leftover && activity === 0) {
+          vanished.push(sessionId);
+          return false;
+        }
+        if (activity !== (leftover ? 0 : last)) {
           skippedLive.push(sessionId);
           return false;
         }
@@ -437,7 +474,8 @@ export function cleanupSessions(auditDir: string, options: CleanupOptions): Clea
   skippedLive.sort(byRank);
   skippedHeld.sort(byRank);
   skippedUnsent.sort((a, b) => byRank(a.sessionId, b.sessionId));
-  return { dryRun: o.dryRun ?? false, removed, leftovers, directoryLeftovers, abandonedClaims: claimsGone, prunedSegments, skippedLive, skippedHeld, keptByRetention, skippedUnsent };
+  vanished.sort(byRank);
+  return { auditDir, dryRun: o.dryRun ?? false, removed, leftovers, directoryLeftovers, abandonedClaims: claimsGone, prunedSegments, skippedLive, skippedHeld, keptByRetention, skippedUnsent, vanished, failed };
 }
 
 /** How many sessions' removals wait for one listing of the directory (see removalBatch). */

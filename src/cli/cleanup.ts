@@ -61,11 +61,6 @@ session whose files another process removed meanwhile is named too ("vanished" i
 
 Exit codes: 0 done, 1 a file could not be removed, 2 bad usage.`;
 
-/** What the command reports: what cleanupSessions says, and the sessions that went by another's hand. */
-interface Outcome extends Pick<CleanupResult, "removed" | "leftovers" | "directoryLeftovers" | "abandonedClaims" | "keptByRetention" | "skippedLive" | "skippedHeld" | "skippedUnsent"> {
-  /** sessions the dry pass would have removed whose files were gone by the real pass (another process removed them) */
-  readonly vanished: readonly string[];
-}
 
 /**
  * What the cleanup did, from its two passes: the dry one (`dry`, which decides whether anything is
@@ -79,11 +74,14 @@ interface Outcome extends Pick<CleanupResult, "removed" | "leftovers" | "directo
  * neither removed nor kept, and one that a process held during the dry pass only was reported
  * kept and removed at once.
  */
-function whatWasDone(dir: string, dry: CleanupResult, done: CleanupResult, failed: ReadonlyArray<{ file: string }>): Outcome {
-  const listed = new Set([...done.removed.map((e) => e.sessionId), ...done.leftovers.map((e) => e.sessionId), ...done.keptByRetention.map((k) => k.sessionId), ...done.skippedLive, ...done.skippedHeld, ...done.skippedUnsent.map((u) => u.sessionId)]);
+function whatWasDone(dir: string, dry: CleanupResult, done: CleanupResult): CleanupResult {
+  const failed = done.failed;
+  const listed = new Set([...done.removed.map((e) => e.sessionId), ...done.leftovers.map((e) => e.sessionId), ...done.keptByRetention.map((k) => k.sessionId), ...done.skippedLive, ...done.skippedHeld, ...done.skippedUnsent.map((u) => u.sessionId), ...done.vanished]);
   const later = (id: string): boolean => !listed.has(id);
   const skippedLive = [...done.skippedLive, ...dry.skippedLive.filter(later)];
-  const vanished: string[] = [];
+  // (and those the real pass found gone: sessions the dry pass would have removed whose files
+  // went by another's hand in between)
+  const vanished: string[] = [...done.vanished];
   for (const e of [...dry.removed, ...dry.leftovers].filter((r) => later(r.sessionId))) {
     // (a session whose lock could not be taken is reported in `failed`)
     if (failed.some((f) => f.file === lockFileName(e.sessionId))) continue;
@@ -91,6 +89,7 @@ function whatWasDone(dir: string, dry: CleanupResult, done: CleanupResult, faile
     else vanished.push(e.sessionId);
   }
   return {
+    ...done,
     removed: done.removed,
     leftovers: done.leftovers,
     directoryLeftovers: done.directoryLeftovers,
@@ -142,8 +141,7 @@ export const cleanupCommand: Command = {
     };
     // (the maintenance session, where removals are recorded, is never a candidate)
     const candidates = cleanupSessions(dir, { maxLogAgeDays: flagDays ?? DEFAULT_MAX_AGE_DAYS, retentionFor, dryRun: true, now, activeSessionId: MAINTENANCE_SESSION });
-    const failed: Array<{ file: string; error: string }> = [];
-    let result: Outcome = { ...candidates, vanished: [] };
+    let result: CleanupResult = candidates;
     // (the removals are recorded by a logger of the directory, which writes <project>/audit_logs;
     // abandoned claims alone need none: they hold no record, and no record is left for them)
     const recorded = candidates.removed.length + candidates.leftovers.length + candidates.directoryLeftovers.length > 0;
@@ -163,9 +161,10 @@ export const cleanupCommand: Command = {
           now,
           activeSessionId: MAINTENANCE_SESSION,
           ...(logger ? { record: (event: PruneEvent) => logger.recordPruned(event) } : {}),
-          onRemoveError: (file, err) => failed.push({ file, error: err.message }),
+          // (skipped and listed in the result's `failed`: reported below, exit 1)
+          onRemoveError: () => undefined,
         });
-        result = whatWasDone(dir, candidates, done, failed);
+        result = whatWasDone(dir, candidates, done);
       } finally {
         await logger?.finalizeSession();
       }
@@ -175,17 +174,13 @@ export const cleanupCommand: Command = {
     const strays = result.directoryLeftovers;
     const claims = result.abandonedClaims;
     const kept = result.keptByRetention;
+    const failed = result.failed;
 
     if (values.json) {
       // (a session of unknown retention: retentionDays null, retentionUnknown true)
       const keptOut = kept.map((k) => (unknown.has(k.sessionId) ? { ...k, retentionDays: null, retentionUnknown: true } : k));
-      io.out(
-        JSON.stringify(
-          { auditDir: dir, dryRun, removed: remove, leftovers, directoryLeftovers: strays, abandonedClaims: claims, keptByRetention: keptOut, skippedLive: result.skippedLive, skippedHeld: result.skippedHeld, skippedUnsent: result.skippedUnsent, vanished: result.vanished, failed },
-          null,
-          2,
-        ),
-      );
+      // (the API's CleanupResult, as logger.cleanup() and cleanupSessions() give it)
+      io.out(JSON.stringify({ ...result, keptByRetention: keptOut }, null, 2));
     } else {
       const c = io.color;
       const verb = dryRun ? "would remove" : "removed";

@@ -2,7 +2,7 @@ import { spawn } from "node:child_process";
 import fs from "node:fs";
 import path from "node:path";
 import { afterAll, beforeAll, describe, expect, it, vi } from "vitest";
-import { AuditLogger, verifyAuditLog } from "../../src/index.js";
+import { AuditLogger, cleanupSessions, verifyAuditLog } from "../../src/index.js";
 import { cleanupTmp, tmpProject } from "../helpers/index.js";
 import { REPO_ROOT, runCli } from "./helpers.js";
 import { childArgs } from "../helpers/child-args.js";
@@ -224,5 +224,72 @@ describe("audit-logger cleanup", () => {
       expect(r.code).toBe(2);
       expect(r.stderr).toContain(`option --max-age-days must be a whole number of at least 1, got "${v}"`);
     }
+  });
+});
+
+// A new-user run, 2026-12-06: logger.cleanup() gave no auditDir, vanished or failed, which
+// `cleanup --json` printed, and the command did not print the API's prunedSegments; and a file
+// the logger's cleanup could not remove was thrown, the sessions after it not looked at.
+describe("logger.cleanup() and cleanup --json: one shape", () => {
+  it("the API's result has exactly the members the command prints, with the same values for the same directory", async () => {
+    const project = tmpProject("audit-cleanup-shape-");
+    const dir = path.join(project, "audit_logs");
+    await writeFinalizedSession(project, "shape_old", 100);
+    const cli = await runCli(["cleanup", dir, "--dry-run", "--json", "--max-age-days", "30"]);
+    expect(cli.code).toBe(0);
+    const printed = JSON.parse(cli.stdout) as Record<string, unknown>;
+    const logger = new AuditLogger({ sessionId: "shape_me", projectPath: project, maxLogAgeDays: 30 });
+    const api = (await logger.cleanup({ dryRun: true })) as unknown as Record<string, unknown>;
+    await logger.finalizeSession();
+    expect(Object.keys(api).sort()).toEqual(Object.keys(printed).sort());
+    expect(api).toMatchObject({ auditDir: dir, dryRun: true, vanished: [], failed: [], removed: [expect.objectContaining({ sessionId: "shape_old" })] });
+    expect(api.removed).toEqual(printed.removed);
+    expect(printed).toMatchObject({ auditDir: dir, prunedSegments: [] });
+  });
+
+  it("a file that cannot be removed is in `failed` (and an error event) and the other sessions still go; the command lists it the same way and exits 1", async () => {
+    const project = tmpProject("audit-cleanup-failed-");
+    const dir = path.join(project, "audit_logs");
+    for (const sid of ["a_stuck", "b_plain"]) await writeFinalizedSession(project, sid, 100);
+    // (a directory where a file of the session's is expected: rm refuses it, EISDIR, also as root)
+    fs.mkdirSync(path.join(dir, "checkpoints_a_stuck.jsonl"));
+    fs.writeFileSync(path.join(dir, "checkpoints_a_stuck.jsonl", "x"), "x");
+    const logger = new AuditLogger({ sessionId: "failed_me", projectPath: project, maxLogAgeDays: 30 });
+    const events: Error[] = [];
+    logger.on("error", (e) => events.push(e));
+    const r = await logger.cleanup();
+    await logger.finalizeSession();
+    expect(r.failed).toEqual([{ file: "checkpoints_a_stuck.jsonl", error: expect.stringContaining("EISDIR") }]);
+    expect(events.map((e) => e.message)).toEqual([expect.stringContaining("Cleanup could not remove checkpoints_a_stuck.jsonl")]);
+    expect(r.removed.map((e) => e.sessionId)).toEqual(["a_stuck", "b_plain"]);
+    expect(fs.existsSync(path.join(dir, "session_b_plain.json"))).toBe(false);
+    expect(fs.existsSync(path.join(dir, "session_a_stuck.json"))).toBe(false);
+    // the command, on the same directory again (what the logger could not remove is still there)
+    fs.rmSync(path.join(dir, "checkpoints_a_stuck.jsonl", "x"));
+    await writeFinalizedSession(project, "c_stuck", 100);
+    fs.mkdirSync(path.join(dir, "checkpoints_c_stuck.jsonl", "y"), { recursive: true });
+    const cli = await runCli(["cleanup", dir, "--json", "--max-age-days", "30"]);
+    expect(cli.code).toBe(1);
+    const printed = JSON.parse(cli.stdout) as { failed: Array<{ file: string }> };
+    expect(printed.failed.map((f) => f.file)).toEqual(["checkpoints_c_stuck.jsonl"]);
+  });
+
+  it("a session that was to go whose files another process removed first is `vanished`, not kept as live (cleanupSessions, as logger.cleanup() runs it)", async () => {
+    const project = tmpProject("audit-cleanup-vanished-");
+    const dir = path.join(project, "audit_logs");
+    for (const sid of ["a_gone", "b_remover"]) await writeFinalizedSession(project, sid, 100);
+    const names = fs.readdirSync(dir).filter((n) => n.includes("a_gone"));
+    // (judged in order, removed a batch at a time after: the files of a_gone go by another's hand
+    // while b_remover is judged, after a_gone was judged and before its removal)
+    const r = cleanupSessions(dir, {
+      maxLogAgeDays: 30,
+      retentionFor: (sid) => {
+        if (sid === "b_remover") for (const n of names) fs.rmSync(path.join(dir, n), { force: true });
+        return undefined;
+      },
+    });
+    expect(r.vanished).toEqual(["a_gone"]);
+    expect(r.skippedLive).toEqual([]);
+    expect(r.removed.map((e) => e.sessionId)).toEqual(["b_remover"]);
   });
 });

@@ -26,7 +26,7 @@ import { NameRefresher, OWN_NAME_PID, ownOwner } from "../sink/owner.js";
 import { peekTail, wholeUnterminatedRecord } from "../sink/recover.js";
 import { CHAIN_KINDS, type AuditSink, type AuditSinkOpenInfo, type ChainKind, type SealedRecord } from "../types.js";
 import { migrateOn, type RunStatement } from "./migrate.js";
-import { againIfEnded, connectionEnded } from "./store-error.js";
+import { againIfEnded, connectionEnded, failedTwice } from "./store-error.js";
 import { connectGuarded, connectionOptionsShape, loadPg, parseOptions, poolFor, schemaOf, storeKey } from "./pg.js";
 import type { PostgresConnectionOptions } from "./options.js";
 import { insertParams, jsonbText, lineInfo, monthOf } from "./rows.js";
@@ -260,6 +260,15 @@ function within(p: Promise<unknown>, ms: number): Promise<boolean> {
 function pgCode(err: unknown): string {
   const c = (err as { code?: unknown })?.code;
   return typeof c === "string" ? c : "";
+}
+
+/** What `againIfEndedHere` reports of the second attempt of a write other than records', and of a read. */
+const RAN_AGAIN = { done: "it was written again on a new connection: nothing is lost" } as const;
+const READ_AGAIN = { done: "it was read again on a new connection: nothing is lost" } as const;
+
+/** What a failure's report adds when it failed a second attempt (see `againIfEndedHere`): that the statement was tried twice. */
+function twiceNote(err: unknown): string {
+  return failedTwice(err) ? "; the statement was already tried twice: the server ended its connection under it, and it failed again at once on a new connection" : "";
 }
 
 /**
@@ -830,7 +839,7 @@ export class PostgresSink implements AuditSink {
     const code = pgCode(err);
     if (code.startsWith("42") || code === "3F000") this.ready = false; // schema gone or changed: migrate again
     if (code === "57014") this.batchLimit = Math.max(1, this.batchLimit >> 1); // canceled (statement_timeout): smaller statements (see batchLimit)
-    this.outageCause = `${reason(err)}${code ? `, SQLSTATE ${code}` : ""}`;
+    this.outageCause = `${reason(err)}${code ? `, SQLSTATE ${code}` : ""}${twiceNote(err)}`;
     // (a statement close() canceled is reported even in an outage: what was running then, a
     // migration waiting on a lock for example, did not land; found by the PostgreSQL fault pass, 2026-12-06)
     const canceledByClose = this.canceledByClose;
@@ -839,7 +848,7 @@ export class PostgresSink implements AuditSink {
       this.inOutage = true;
       this.note(
         new AuditIOError(
-          `PostgresSink cannot store records in ${this.schema} (${reason(err)}${code ? `, SQLSTATE ${code}` : ""}). ${this.spool !== undefined ? `They are kept in the spool ${this.spool.path} and sent when the store answers` : "The spool could not be opened: they are in the session's files only (a sink that opens this session again sends them), and those held in memory are sent if the store answers before the logger ends"}; the logger goes on.`,
+          `PostgresSink cannot store records in ${this.schema} (${reason(err)}${code ? `, SQLSTATE ${code}` : ""}${twiceNote(err)}). ${this.spool !== undefined ? `They are kept in the spool ${this.spool.path} and sent when the store answers` : "The spool could not be opened: they are in the session's files only (a sink that opens this session again sends them), and those held in memory are sent if the store answers before the logger ends"}; the logger goes on.`,
           { cause: err },
         ),
       );
@@ -978,8 +987,11 @@ export class PostgresSink implements AuditSink {
   private async connect(): Promise<void> {
     // a connection dropped during the migration fails it (reported by fail()); the event itself
     // is kept as lastError, as the pool's idle errors are (see onConnection). Its statements are
-    // canceled as the sink's others are: after queryTimeoutMs, or when close()'s time is up.
-    if (this.settings.migrate) await this.onConnection((run) => migrateOn(run, this.schema));
+    // canceled as the sink's others are: after queryTimeoutMs, or when close()'s time is up. One
+    // transaction, which the server's ending rolled back, idempotent (it creates what is missing):
+    // run again at once on a new connection when the server ended its connection (see
+    // `againIfEndedHere`; until 2026-12-06 an outage: back-off, spool, audit_write_failed).
+    if (this.settings.migrate) await this.againIfEndedHere("the migration of the store's schema", () => this.onConnection((run) => migrateOn(run, this.schema)), RAN_AGAIN);
     await this.markSession("active");
     this.knownMonths.clear();
     this.ready = true;
@@ -991,10 +1003,14 @@ export class PostgresSink implements AuditSink {
     const n = this.sql.n;
     try {
       if (status === "active") {
-        await this.query(
-          `INSERT INTO ${n.sessions} (session_id, info, status) VALUES ($1, $2::jsonb, 'active')
-           ON CONFLICT (session_id) DO UPDATE SET info = EXCLUDED.info, status = 'active', closed_at = NULL`,
-          [this.sessionId, jsonbText(JSON.stringify(this.sessionInfo))],
+        // (idempotent: once more at once when the server ended its connection, see `againIfEndedHere`)
+        await this.againIfEndedHere(`the write of session ${this.sessionId}'s row ("active")`, () =>
+          this.query(
+            `INSERT INTO ${n.sessions} (session_id, info, status) VALUES ($1, $2::jsonb, 'active')
+             ON CONFLICT (session_id) DO UPDATE SET info = EXCLUDED.info, status = 'active', closed_at = NULL`,
+            [this.sessionId, jsonbText(JSON.stringify(this.sessionInfo))],
+          ),
+          RAN_AGAIN,
         );
       } else {
         // (a sink that never reached the store, or whose pump was stopped before its first
@@ -1005,13 +1021,15 @@ export class PostgresSink implements AuditSink {
         const info = final === undefined ? null : jsonbText(JSON.stringify(final));
         // (once more on a new connection when the server ended this one under it, as the records
         // are sent again: found by the PostgreSQL fault pass, 2026-12-06, one pg_terminate_backend
-        // as close() ran left the row "active" and reported a failure; the UPDATE is idempotent)
-        await againIfEnded(() => this.query(`UPDATE ${n.sessions} SET status = 'finalized', closed_at = now(), info = coalesce($2::jsonb, info) WHERE session_id = $1`, [this.sessionId, info]));
+        // as close() ran left the row "active" and reported a failure; the UPDATE is idempotent.
+        // Reported since 2026-12-06, as the others are: it was silent. Also on a connection lost
+        // without the server's word, as before: nothing retries it later)
+        await this.againIfEndedHere(`the write of session ${this.sessionId}'s row ("finalized")`, () => this.query(`UPDATE ${n.sessions} SET status = 'finalized', closed_at = now(), info = coalesce($2::jsonb, info) WHERE session_id = $1`, [this.sessionId, info]), { ...RAN_AGAIN, lostToo: true });
       }
       return true;
     } catch (err) {
       if (status === "active") throw err;
-      this.note(new AuditIOError(`PostgresSink could not mark session ${this.sessionId} ${status}: ${(err as Error).message}`, { cause: err }));
+      this.note(new AuditIOError(`PostgresSink could not mark session ${this.sessionId} ${status}: ${(err as Error).message}${twiceNote(err)}`, { cause: err }));
       return false;
     }
   }
@@ -1165,15 +1183,32 @@ export class PostgresSink implements AuditSink {
    * nothing twice either. An ending that came after the commit (the server ends a backend waiting
    * for synchronous replication once its transaction committed locally) stores nothing on the
    * second attempt: the rows count as `duplicates`. A second failure is thrown (the outage: the
-   * batch is spooled), and the batch is sent before the records after it, so the chain's order is kept.
+   * batch is spooled, and its message says it was tried twice: see `twiceNote`), and the batch
+   * is sent before the records after it, so the chain's order is kept.
+   *
+   * Every other statement of the sink goes this way too (2026-12-06: they were an outage, or,
+   * for the checkpoints and the "finalized" row, retried without a word): each is whole by
+   * itself, a read or a write in its own transaction that the ending rolled back, and idempotent
+   * or saying by its result what it did: the migration (one transaction, creating what is
+   * missing), the session's "active" row (an upsert), the reads of `sendFromFiles`, the rows and
+   * checkpoints of other sessions (`closeAdopted`: an upsert only of a row still "active", and
+   * ON CONFLICT DO NOTHING), this session's checkpoints (ON CONFLICT DO NOTHING, the count and the
+   * fork check in the result) and its "finalized" row (an UPDATE to the same values). `o.done`:
+   * what the report says of the second attempt; `o.lostToo`: also on a connection lost without
+   * the server's word (the checkpoints and the "finalized" row, as before: idempotent, and no
+   * back-off retries them; elsewhere that stays an outage: the server is likely gone, and a
+   * second attempt at once only delays the spool by a connect timeout). What is not repeated at once: a second ending, a statement
+   * canceled (queryTimeoutMs, a `statement_timeout`, close()'s deadline: a server too slow or a
+   * lock held, which a new attempt at once would meet again), any other error (docs/POSTGRES.md).
    */
-  private async againIfEndedHere<T>(what: string, run: () => Promise<T>): Promise<T> {
+  private async againIfEndedHere<T>(what: string, run: () => Promise<T>, o: { done?: string; lostToo?: boolean } = {}): Promise<T> {
     let ended: unknown;
-    const r = await againIfEnded(run, false, (err) => (ended = err));
+    const r = await againIfEnded(run, o.lostToo ?? false, (err) => (ended = err));
     if (ended !== undefined) {
+      const code = pgCode(ended);
       this.recovered(
         new AuditIOError(
-          `PostgresSink: the server ended its connection during ${what} (SQLSTATE ${pgCode(ended)}: ${reason(ended)}); it was sent again on a new connection and stored: no record is lost or stored twice. If this keeps happening, look in the server's log for what ends the connections (pg_terminate_backend, a pooler, a failover).`,
+          `PostgresSink: ${code ? "the server ended its connection" : "its connection was lost"} during ${what} (${code ? `SQLSTATE ${code}: ` : ""}${reason(ended)}); ${o.done ?? "it was sent again on a new connection and stored: no record is lost or stored twice"}. If this keeps happening, look in the server's log for what ends the connections (pg_terminate_backend, a pooler, a failover).`,
           { cause: ended },
         ),
       );
@@ -1557,9 +1592,11 @@ export class PostgresSink implements AuditSink {
     const resumed = sessionLockHeld(this.auditDir!, sid);
     const info = resumed ? undefined : (read ?? this.readSessionInfo(sid) ?? {}); // (no session file: an empty info)
     const status = info?.status === "finalized" ? "finalized" : "interrupted";
+    // (each statement once more at once when the server ended its connection, see
+    // `againIfEndedHere`: the upsert changes only a row still "active", so one that committed
+    // before the ending is left as it made it; the checkpoints are ON CONFLICT DO NOTHING)
     if (info !== undefined) {
-      await this.query(
-        `INSERT INTO ${n.sessions} (session_id, info, status, closed_at) VALUES ($1, $2::jsonb, $3, now())
+      const upsert = `INSERT INTO ${n.sessions} (session_id, info, status, closed_at) VALUES ($1, $2::jsonb, $3, now())
          ON CONFLICT (session_id) DO UPDATE SET info = EXCLUDED.info, status = EXCLUDED.status, closed_at = EXCLUDED.closed_at
          WHERE ${n.sessions}.status = 'active'
            AND ((
@@ -1572,18 +1609,17 @@ export class PostgresSink implements AuditSink {
              -- earlier one's, when that run began (resumed, or started) before the file's end
              $3 = 'finalized' AND (EXCLUDED.info->>'pid') IS NULL AND (EXCLUDED.info->>'endTime') IS NOT NULL
              AND coalesce(${n.sessions}.info->>'resumedAt', ${n.sessions}.info->>'startTime') <= (EXCLUDED.info->>'endTime')
-           ))`,
-        [sid, jsonbText(JSON.stringify(info)), status],
-      );
+           ))`;
+      const values = [sid, jsonbText(JSON.stringify(info)), status];
+      await this.againIfEndedHere(`the write of session ${sid}'s row ("${status}")`, () => this.query(upsert, values), RAN_AGAIN);
     }
     if (heads.size === 0) return;
     const rows = [...heads];
-    await this.query(
-      `INSERT INTO ${n.checkpoints} (session_id, kind, seq, hash)
+    const insert = `INSERT INTO ${n.checkpoints} (session_id, kind, seq, hash)
        SELECT $1, u.k, u.q, u.h FROM unnest($2::text[], $3::bigint[], $4::text[]) AS u(k, q, h)
-       ON CONFLICT DO NOTHING`,
-      [sid, rows.map(([k]) => k), rows.map(([, h]) => h.seq), rows.map(([, h]) => h.hash)],
-    );
+       ON CONFLICT DO NOTHING`;
+    const values = [sid, rows.map(([k]) => k), rows.map(([, h]) => h.seq), rows.map(([, h]) => h.hash)];
+    await this.againIfEndedHere(`the write of session ${sid}'s checkpoints`, () => this.query(insert, values), RAN_AGAIN);
   }
 
   /**
@@ -1674,13 +1710,16 @@ export class PostgresSink implements AuditSink {
     await this.sendKeys(sid); // (its key lines too, those the records already stored need included)
     const own = sid === this.sessionId;
     const n = this.sql.n;
-    const have = await this.query<{ kind: ChainKind; mn: string; mx: string; c: string }>(
-      `SELECT kind, min(seq)::text AS mn, max(seq)::text AS mx, count(*)::text AS c FROM ${n.records} WHERE session_id = $1 GROUP BY kind`,
-      [sid],
+    // (reads: once more at once when the server ended the connection, see `againIfEndedHere`)
+    const have = await this.againIfEndedHere(
+      `the read of which records of session ${sid} the store holds`,
+      () => this.query<{ kind: ChainKind; mn: string; mx: string; c: string }>(`SELECT kind, min(seq)::text AS mn, max(seq)::text AS mx, count(*)::text AS c FROM ${n.records} WHERE session_id = $1 GROUP BY kind`, [sid]),
+      READ_AGAIN,
     );
-    const cuts = await this.query<{ kind: ChainKind; through: string }>(
-      `SELECT kind, max(through_seq)::text AS through FROM ${n.retentionCuts} WHERE session_id = $1 GROUP BY kind`,
-      [sid],
+    const cuts = await this.againIfEndedHere(
+      `the read of session ${sid}'s retention cuts`,
+      () => this.query<{ kind: ChainKind; through: string }>(`SELECT kind, max(through_seq)::text AS through FROM ${n.retentionCuts} WHERE session_id = $1 GROUP BY kind`, [sid]),
+      READ_AGAIN,
     );
     const sent = new Map<ChainKind, Head>();
     const send = async (batch: readonly string[]): Promise<void> => {
@@ -1754,15 +1793,16 @@ export class PostgresSink implements AuditSink {
     try {
       // (once more on a new connection when the server ended this one under it, as the UPDATE of
       // the session's row: it is idempotent, and one pg_terminate_backend as close() ran left the
-      // session's last checkpoints unwritten and reported a failure; found 2026-12-06)
+      // session's last checkpoints unwritten and reported a failure; found 2026-12-06. Reported
+      // since, as the others are (see `againIfEndedHere`): it was silent)
       const params = [this.sessionId, rows.map(([k]) => k), rows.map(([, h]) => h.seq), rows.map(([, h]) => h.hash), ...probeParams(probes)];
-      const r = await againIfEnded(() => this.query<{ forks: string | null }>(this.sql.checkpoint, params));
+      const r = await this.againIfEndedHere(`the write of session ${this.sessionId}'s checkpoints`, () => this.query<{ forks: string | null }>(this.sql.checkpoint, params), { ...RAN_AGAIN, lostToo: true });
       for (const [k, h] of rows) this.checkpointed.set(k, h.seq);
       if (this.unconfirmed === probes) this.unconfirmed = [];
       const forks = r.rows[0]?.forks;
       if (forks) this.reportFork(forks);
     } catch (err) {
-      this.note(new AuditIOError(`PostgresSink could not write checkpoints: ${(err as Error).message}`, { cause: err }));
+      this.note(new AuditIOError(`PostgresSink could not write checkpoints: ${(err as Error).message}${twiceNote(err)}`, { cause: err }));
     }
   }
 }

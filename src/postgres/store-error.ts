@@ -58,10 +58,9 @@ const triedTwice = new WeakSet<object>();
  * the connection (a SQLSTATE), not for one lost without a word, whose write may have committed
  * (a write whose result says what it did). `again`: told of the first failure before the second
  * attempt. The failure is thrown as it is; `storeError` says whether it came after a second
- * attempt. The viewer's reads, the store's key reads (`StoreKeys`), `verifyPostgres`,
- * `migratePostgres`, `applyPostgresRetention`, the sink's UPDATE of its session's row at close()
- * and its checkpoints run their statements so, and the sink's batch inserts and key lines with
- * `lostToo` false (see PostgresSink's `againIfEndedHere`).
+ * attempt (see `failedTwice`). The viewer's reads, the store's key reads (`StoreKeys`),
+ * `verifyPostgres`, `migratePostgres` and `applyPostgresRetention` run their statements so, and
+ * every statement of the sink (see PostgresSink's `againIfEndedHere`, which reports the first failure).
  *
  * @example
  * const r = await againIfEnded(() => pool.query("SELECT 1"));
@@ -79,6 +78,11 @@ export async function againIfEnded<T>(run: () => Promise<T>, lostToo = true, aga
     if (typeof err === "object" && err !== null) triedTwice.add(err);
     throw err;
   }
+}
+
+/** Whether `err` failed the second attempt of `againIfEnded` (the first one's connection was ended under it too). */
+export function failedTwice(err: unknown): boolean {
+  return typeof err === "object" && err !== null && triedTwice.has(err);
 }
 
 /** The reads of the store a function makes (a pg.Pool's `query`, narrowed). */
@@ -100,7 +104,7 @@ export function readsAgainIfEnded(pool: Pool): StoreReads {
  */
 export function storeError(err: unknown, pool: PgPoolLike, schema: string, action: string): AuditLoggerError {
   if (err instanceof AuditLoggerError) return err;
-  const retried = typeof err === "object" && err !== null && triedTwice.has(err);
+  const retried = failedTwice(err);
   const e = (err ?? {}) as { code?: unknown; message?: unknown };
   const code = typeof e.code === "string" ? e.code : undefined;
   const message = typeof e.message === "string" && e.message !== "" ? e.message : (code ?? String(err));

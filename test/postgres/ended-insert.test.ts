@@ -146,7 +146,7 @@ describe("the server ends the sink's connection under a batch insert", () => {
     expect(o.errorRecords).toEqual(["audit_sink_recovered warning"]);
   }, 60_000);
 
-  it("on the second attempt too: the batch is spooled (an outage, reported as today) and stored once the store takes it, once", async () => {
+  it("on the second attempt too: the batch is spooled (an outage, reported so, saying the insert was tried twice) and stored once the store takes it, once", async () => {
     const s = await storedSession("ended_twice", "endedtwice", { retryMs: 300 });
     const locker = await lockRecords(s.schema);
     for (let i = 0; i < 30; i++) s.logger.logToolUsage({ toolName: "t", operation: "ended twice", parameters: { i } });
@@ -166,6 +166,8 @@ describe("the server ends the sink's connection under a batch insert", () => {
     const o = await outcome(s, "ended_twice");
     expectOnceAndClean(o);
     expect(s.errors.filter((e) => /cannot store records .*57P01/.test(e))).toHaveLength(1);
+    // (the outage's report says the statement was tried twice)
+    expect(s.errors.find((e) => /cannot store records/.test(e))).toMatch(/57P01; the statement was already tried twice: the server ended its connection under it, and it failed again at once on a new connection\)/);
     expect(s.errors.filter((e) => /sent again on a new connection and stored/.test(e))).toEqual([]);
     expect(o.errorRecords).toEqual(["audit_write_failed critical"]);
   }, 60_000);

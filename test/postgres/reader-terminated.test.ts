@@ -158,14 +158,15 @@ describe("a write in its own transaction whose connection an administrator ends 
     expect(Number(row!.v)).toBe(SCHEMA_VERSION);
   }, 60_000);
 
-  it("PostgresSink.close(): the session's row is marked finalized, and no failure is reported", async () => {
+  it("PostgresSink.close(): the session's row is marked finalized; reported as a failure overcome, not as one", async () => {
     const schema = schemaFor("fterm");
     const app = `audit-logger-fterm-${process.pid}`;
     const { logger, errors } = await sinkSession(schema, "fterm", app);
     // the UPDATE of the session's row, as close() marks it finalized, waits for the lock and is ended there
     // (before 2026-12-06 close() reported "could not mark session fterm finalized", and the row stayed "active")
     const { value: summary } = await endedOnce(app, await lockRecords(schema, "audit_sessions"), () => logger.finalizeSession(), /^UPDATE .*audit_sessions SET status = 'finalized'/);
-    expect(errors).toEqual([]);
+    // (until 2026-12-06 the second attempt said nothing: now it is reported as the batches' are, see ended-statements.test.ts)
+    expect(errors).toEqual([expect.stringMatching(/the server ended its connection during the write of session fterm's row \("finalized"\) \(SQLSTATE 57P01.*written again on a new connection: nothing is lost/)]);
     const [row] = await sql<{ status: string; total: string | null }>(`SELECT status, info->>'totalRecords' AS total FROM "${schema}".audit_sessions WHERE session_id = 'fterm'`);
     expect(row).toEqual({ status: "finalized", total: String(summary?.totalRecords) });
   }, 60_000);
@@ -184,13 +185,14 @@ describe("a write in its own transaction whose connection an administrator ends 
     expect(await sql(`SELECT to_regclass($1)::text AS t`, [`"${schema}".audit_records_p2026_09`])).toEqual([{ t: null }]);
   }, 60_000);
 
-  it("PostgresSink: the checkpoint of the session's chain heads is written, and no failure is reported", async () => {
+  it("PostgresSink: the checkpoint of the session's chain heads is written; reported as a failure overcome, not as one", async () => {
     const schema = schemaFor("cterm");
     const app = `audit-logger-cterm-${process.pid}`;
     const { logger, errors } = await sinkSession(schema, "cterm", app);
     // (before 2026-12-06 close() reported "could not write checkpoints")
     const { value: summary } = await endedOnce(app, await lockRecords(schema, "audit_checkpoints"), () => logger.finalizeSession(), /audit_checkpoints/);
-    expect(errors).toEqual([]);
+    // (until 2026-12-06 the second attempt said nothing)
+    expect(errors).toEqual([expect.stringMatching(/the server ended its connection during the write of session cterm's checkpoints \(SQLSTATE 57P01.*written again on a new connection: nothing is lost/)]);
     const [row] = await sql<{ seq: string }>(`SELECT max(seq)::text AS seq FROM "${schema}".audit_checkpoints WHERE session_id = 'cterm' AND kind = 'tool_usage'`);
     expect(Number(row!.seq)).toBe(summary?.counts.tool_usage);
     expect((await verifyPostgres({ connectionString: PG_URL, schema })).problems).toEqual([]);

@@ -81,7 +81,10 @@ describe("close() while a lock on audit_records holds the sink's insert", () => 
     // (the logger's own bound, sinkTimeoutMs (30 s), is not what ended the sink's close)
     expect(errors.filter((e) => /did not settle/.test(e))).toEqual([]);
     // what was not stored is reported, and waits in the spool
-    expect(errors.some((e) => /closeTimeoutMs \(1000 ms\) of close\(\) is over/.test(e))).toBe(true);
+    // (said as it cancels the statement that waits at the deadline; or, when the deadline fell in
+    // the back-off between two of them, which a loaded machine's timing makes likely, as close()
+    // leaves the records in the spool: seen once in a run of the whole suite under load 17)
+    expect(errors.some((e) => /closeTimeoutMs \(1000 ms\) of close\(\) is over/.test(e) || /are still in .* did not finish within closeTimeoutMs/.test(e)), JSON.stringify(errors)).toBe(true);
     expect(logger.sessionId).toBe("closelock");
     await lock.release();
 
@@ -161,7 +164,10 @@ describe("close() while the sink's migration waits for a lock another session ho
 
     // close() canceled it and said so; its connection is gone (the lock is still held). Before
     // 2026-12-06 the migration's backend went on waiting (for queryTimeoutMs, 120 s) after close() returned.
-    expect(errors.some((e) => /closeTimeoutMs \(1000 ms\) of close\(\) is over/.test(e))).toBe(true);
+    // (said as it cancels the statement that waits at the deadline; or, when the deadline fell in
+    // the back-off between two of them, which a loaded machine's timing makes likely, as close()
+    // leaves the records in the spool: seen once in a run of the whole suite under load 17)
+    expect(errors.some((e) => /closeTimeoutMs \(1000 ms\) of close\(\) is over/.test(e) || /are still in .* did not finish within closeTimeoutMs/.test(e)), JSON.stringify(errors)).toBe(true);
     expect(await until(async () => (await backendsOf(app)).length === 0, 10_000), JSON.stringify(await backendsOf(app))).toBe(true);
     await locker.query("COMMIT");
     await new Promise((r) => setTimeout(r, 500));
@@ -196,7 +202,10 @@ describe("a migration of the sink that waits for a lock longer than queryTimeout
     await logger.finalizeSession();
     // the outage was reported once; the cancel at close() too, though the sink was already in its outage
     expect(errors.filter((e) => /cannot store records/.test(e) && /queryTimeoutMs/.test(e))).toHaveLength(1);
-    expect(errors.some((e) => /closeTimeoutMs \(1000 ms\) of close\(\) is over/.test(e))).toBe(true);
+    // (said as it cancels the statement that waits at the deadline; or, when the deadline fell in
+    // the back-off between two of them, which a loaded machine's timing makes likely, as close()
+    // leaves the records in the spool: seen once in a run of the whole suite under load 17)
+    expect(errors.some((e) => /closeTimeoutMs \(1000 ms\) of close\(\) is over/.test(e) || /are still in .* did not finish within closeTimeoutMs/.test(e)), JSON.stringify(errors)).toBe(true);
     expect(await until(async () => (await backendsOf(app)).length === 0, 10_000), JSON.stringify(await backendsOf(app))).toBe(true);
     await locker.query("COMMIT");
     await new Promise((r) => setTimeout(r, 500));

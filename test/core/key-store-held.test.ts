@@ -485,7 +485,9 @@ describe("a new data key waiting for the disk as the process exits while another
     it(`${durability}: the exit hook waits for the shred lock, stores the key, and writes the record held under it`, async (t) => {
       const { projectPath, dir, keyB64, h, pid, newbieChat } = await exitChildInOutage(t, durability);
       // (another process's shred under way: its lock, held by this test's process)
-      const release = takeDirLock(path.join(dir, SHRED_LOCK), "test", { waitMs: 0, staleMs: 60_000 });
+      // (waiting for it: the child, in its outage, takes it for a moment at each try to store its
+      // key; refused at once, the test failed in CI when it fell in one of those moments)
+      const release = takeDirLock(path.join(dir, SHRED_LOCK), "test", { waitMs: 10_000, staleMs: 60_000 });
       try {
         execFileSync("prlimit", ["--pid", pid, "--fsize=unlimited:unlimited"]);
         h.child.kill("SIGUSR1");
@@ -519,7 +521,9 @@ describe("a new data key waiting for the disk as the process exits while another
   for (const { durability, thread } of [{ durability: "sync", thread: false }, { durability: "async", thread: true }] as const) {
     it(`${durability}${thread ? ", thread: true" : ""}: the exit hook gives up, an error event on the app's thread names the key lines and the records held under them, stderr says they were not written, and what else it held is written`, async (t) => {
       const { projectPath, dir, h, pid, newbieChat } = await exitChildInOutage(t, durability, thread);
-      const release = takeDirLock(path.join(dir, SHRED_LOCK), "test", { waitMs: 0, staleMs: 60_000 });
+      // (waiting for it: the child, in its outage, takes it for a moment at each try to store its
+      // key; refused at once, the test failed in CI when it fell in one of those moments)
+      const release = takeDirLock(path.join(dir, SHRED_LOCK), "test", { waitMs: 10_000, staleMs: 60_000 });
       let exit: Awaited<typeof h.exited>;
       try {
         execFileSync("prlimit", ["--pid", pid!, "--fsize=unlimited:unlimited"]);

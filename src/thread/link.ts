@@ -240,9 +240,18 @@ export class ThreadLink {
    * the exit hook, after the worker answered its blocking call: nothing runs after the process's
    * `exit` listeners, so they were never delivered, and the app's `error` listener never heard
    * of what the worker could not write as the process ended (found 2026-12-06; stderr only).
+   * Never throws: an app's listener that throws is not let into the exit hook (it took the place
+   * of the failure the exit hook's stderr line names, and the events after it were not told;
+   * found by review, 2026-12-06).
    */
   drainEvents(): void {
-    for (let m = receiveMessageOnPort(this.fromWorker); m !== undefined; m = receiveMessageOnPort(this.fromWorker)) this.onMessage(m.message as FromWorker);
+    for (let m = receiveMessageOnPort(this.fromWorker); m !== undefined; m = receiveMessageOnPort(this.fromWorker)) {
+      try {
+        this.onMessage(m.message as FromWorker);
+      } catch {
+        // (the app's listener threw: the next events are still told, and the exit hook goes on)
+      }
+    }
   }
 
   /** Posts `m`; returns the error when it could not be posted (something in it cannot be copied). */

@@ -334,21 +334,36 @@ describe("content files the disk still refuses as the process ends", () => {
 // (Without the thread the exit hook writes the batch itself, and its refusal is its stderr line
 // only, as README says: "reported on stderr, the only place left".)
 describe("a batch the disk refuses as the process ends, with thread: true", () => {
-  it("the worker's error event reaches the app's listener before the process ends, and stderr names the records", async () => {
-    const projectPath = tmpProject();
-    const h = startFixture("exit-refused-child.mts", {}, [projectPath, "thread"]);
+  /** Runs exit-refused-child.mts (`extra`: its argv after the project's path) to its exit. */
+  async function endRefused(projectPath: string, extra: readonly string[]): Promise<{ exit: Awaited<ChildHandle["exited"]>; lines: readonly string[] }> {
+    const h = startFixture("exit-refused-child.mts", {}, [projectPath, ...extra]);
     children.push(h);
     const [, pid, size] = (await h.waitForLine((l) => l.startsWith("ready "), "ready")).split(" ");
     setFileSizeLimit(Number(pid), Number(size));
     h.child.kill("SIGUSR1");
     const exit = await h.exited;
     expect(exit.code, exit.stderr).toBe(0);
-    const last = h.lines.find((l) => l.startsWith("tool "))!.split(" ")[1]!;
     expect(exit.stderr).toMatch(/audit-logger: could not write everything as the process ended: session exitrefused: tool_usage\b.* not written: EFBIG/);
     const heard = h.lines.filter((l) => l.startsWith("error Writing tool_usage records failed: EFBIG"));
     expect(heard.length, h.lines.join("\n")).toBeGreaterThan(0);
+    return { exit, lines: h.lines };
+  }
+
+  it("the worker's error event reaches the app's listener before the process ends, and stderr names the records", async () => {
+    const projectPath = tmpProject();
+    const { lines } = await endRefused(projectPath, ["thread"]);
+    const last = lines.find((l) => l.startsWith("tool "))!.split(" ")[1]!;
     // (not written: the file is as it was before the limit)
     expect(readKind(projectPath, "tool_usage", "exitrefused").map((r) => r.id)).not.toContain(last);
+  });
+
+  // An app's `error` listener that throws when told of the worker's events as the process ends:
+  // the exit hook's stderr line named the listener's error instead of what was not written
+  // (ThreadLink.drainEvents runs in a `finally`, and its throw replaced the failure; found by
+  // review, 2026-12-06).
+  it("with an error listener that throws: stderr still names the records not written, not the listener's error; the process exits 0", async () => {
+    const { exit } = await endRefused(tmpProject(), ["thread", "throw"]);
+    expect(exit.stderr).not.toContain("the app's error listener failed");
   });
 });
 

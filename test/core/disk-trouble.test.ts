@@ -361,9 +361,11 @@ describe("a batch the disk refuses as the process ends, with thread: true", () =
   // the exit hook's stderr line named the listener's error instead of what was not written
   // (ThreadLink.drainEvents runs in a `finally`, and its throw replaced the failure; found by
   // review, 2026-12-06).
-  it("with an error listener that throws: stderr still names the records not written, not the listener's error; the process exits 0", async () => {
-    const { exit } = await endRefused(tmpProject(), ["thread", "throw"]);
+  it("with an error listener that throws: stderr still names the records not written, not the listener's error, and the later events are told; the process exits 0", async () => {
+    const { exit, lines } = await endRefused(tmpProject(), ["thread", "throw"]);
     expect(exit.stderr).not.toContain("the app's error listener failed");
+    // (the events after the one the listener threw on are told too: the errors record's refusal)
+    expect(lines.filter((l) => l.startsWith("error Writing error records failed: EFBIG")).length, lines.join("\n")).toBeGreaterThan(0);
   });
 });
 

@@ -8,7 +8,7 @@ import fs from "node:fs";
 import { randomBytes, type KeyObject } from "node:crypto";
 import path from "node:path";
 import { AuditIOError, AuditPathError } from "../errors.js";
-import { copyChainEvidence, EXPORT_INTEGRITY_DIR, EXPORT_LOCK, EXPORT_MANIFEST, manifestListedFiles, manifestWhole, pendingListNames, PENDING_NAME, PENDING_STEM, STAGING_MARK, STAGING_NAME, STAGING_STEM, writeExportManifest, type ExportManifest } from "../integrity/export.js";
+import { copyChainEvidence, EXPORT_INTEGRITY_DIR, EXPORT_LOCK, EXPORT_MANIFEST, manifestListedFiles, manifestWhole, onlyReplacedLeft, pendingListNames, PENDING_NAME, PENDING_STEM, STAGING_MARK, STAGING_NAME, STAGING_REPLACED, STAGING_STEM, writeExportManifest, type ExportManifest } from "../integrity/export.js";
 import { checkpointFileName } from "../integrity/checkpointer.js";
 import type { SigningKey } from "../integrity/signing.js";
 import { appendWholeSync, REPLACE_TEMP, tempNameBeside } from "../regular-file.js";
@@ -408,7 +408,7 @@ function removeStaleStaging(directory: string): void {
 }
 
 /** The folder of a staging folder where the swap moves the earlier export's files (see swapIn). */
-const REPLACED = "replaced";
+const REPLACED = STAGING_REPLACED;
 /** What `replaced/` is renamed to once the swap is done, under the lock: the earlier export, superseded, which then goes. */
 const SUPERSEDED = "superseded";
 
@@ -453,17 +453,17 @@ function refuseOverLeftReplaced(directory: string, option: string, own: string |
     if (p === own || !fs.lstatSync(p, { throwIfNoEntry: false })?.isDirectory()) continue;
     if (!fs.lstatSync(path.join(p, STAGING_MARK), { throwIfNoEntry: false })?.isFile() || !holdsReplaced(p)) continue;
     // (before the lock, a whole one is left for then: nothing is moved without it)
-    if (gone.has(name) && onlyReplacedLeft(p) && (own === undefined ? manifestWhole(directory) : supersedeDone(directory, p))) continue;
+    if (gone.has(name) && onlyReplacedLeftIn(p) && (own === undefined ? manifestWhole(directory) : supersedeDone(directory, p))) continue;
     // (one gone meanwhile was superseded by another export, under the lock)
     if (!fs.existsSync(p)) continue;
     throw new AuditPathError(leftReplacedMessage(directory, option, p));
   }
 }
 
-/** Whether the staging folder `p` holds nothing but its mark and `replaced/`: every file of its export was moved out of it (see swapIn). */
-function onlyReplacedLeft(p: string): boolean {
+/** Whether the staging folder `p` holds nothing but its mark and `replaced/`: every file of its export was moved out of it (see swapIn, onlyReplacedLeft). */
+function onlyReplacedLeftIn(p: string): boolean {
   try {
-    return fs.readdirSync(p).every((n) => n === STAGING_MARK || n === REPLACED);
+    return onlyReplacedLeft(fs.readdirSync(p));
   } catch {
     return false;
   }

@@ -628,9 +628,22 @@ function stagingPid(rel: string, present: ReadonlySet<string>): string | undefin
   return STAGING_NAME.exec(top.slice(STAGING_STEM.length))?.[1];
 }
 
-/** Whether the staging folder `top` holds, of the files `present` lists, only its mark and those under `replaced/`: every file of its export was moved out. */
-function onlyReplacedLeft(top: string, present: ReadonlySet<string>): boolean {
-  return [...present].every((rel) => !rel.startsWith(`${top}/`) || rel === `${top}/${STAGING_MARK}` || rel.startsWith(`${top}/replaced/`));
+/** The folder of a staging folder where a directory export's swap moves the earlier export's files (see src/export/directory.ts, swapIn). */
+export const STAGING_REPLACED = "replaced";
+
+/**
+ * Whether a staging folder whose own entries are `names` holds nothing but its mark and
+ * `replaced/`: every file of its export was moved out of it. One rule for the export that
+ * supersedes such a folder (src/export/directory.ts) and for verify's word on its files.
+ */
+export function onlyReplacedLeft(names: Iterable<string>): boolean {
+  for (const n of names) if (n !== STAGING_MARK && n !== STAGING_REPLACED) return false;
+  return true;
+}
+
+/** The entries of the staging folder `top` that the export-relative file paths `present` show. */
+function entriesOf(top: string, present: ReadonlySet<string>): string[] {
+  return [...present].filter((rel) => rel.startsWith(`${top}/`)).map((rel) => rel.slice(top.length + 1).split("/")[0]!);
 }
 
 /** The pid in a pending list's name, or undefined when `rel` is none. */
@@ -689,10 +702,10 @@ function pendingNames(dir: string, present: readonly string[]): Map<string, Pend
  */
 function unlistedWhy(rel: string, listed: ReadonlySet<string>, pending: ReadonlyMap<string, PendingEntry>, present: ReadonlySet<string>, whole: boolean): string {
   const staged = stagingPid(rel, present);
-  if (staged !== undefined && rel.split("/")[1] === "replaced") {
+  if (staged !== undefined && rel.split("/")[1] === STAGING_REPLACED) {
     const where = `it lies in ${rel.split("/").slice(0, 2).join("/")}/, where a directory export (${nameProcess(staged)}) moved the earlier export's files as it moved its own into place`;
     // (moved in whole, killed before it said so: see supersedeDone in export/directory.ts)
-    if (whole && onlyReplacedLeft(rel.split("/")[0]!, present)) {
+    if (whole && onlyReplacedLeft(entriesOf(rel.split("/")[0]!, present))) {
       return `${where}, and left them when it was killed after its last move (or it is about to remove them): the directory holds the later export whole (every file as its manifest lists it). It was not checked: the next export to this directory supersedes the earlier export, and removes ${rel.split("/")[0]}/.`;
     }
     return `${where}, and left them when that failed and could not be undone (or it was killed meanwhile): the only copy of that file of the earlier export, and the directory holds files of both. It was not checked: move it back in place of the file of the same name (or elsewhere, to keep it), remove ${rel.split("/")[0]}/, and export again (until then an export to this directory stops, and never removes it).`;
